@@ -14,6 +14,8 @@
 #include "../grad.c"
 #include "../loss.c"
 #include "../optim.c"
+#include "../attention.c"
+#include "../attention_grad.c"
 #include "lk_test.h"
 
 static double cpu_now(void) {
@@ -141,6 +143,23 @@ int main(void) {
     float *big = lkt_rand(sh[0] * sh[1], 1);
     TIME("reduce_sum [294912, 192] -> [192] (226 MB)", 2, 0, lk_reduce_sum(2, sh, rd, big, y));
     free(big);
+  }
+  { /* sdpa_grad (5 products: scores recomputed, dP, dV, dQ, dK) beside the forward lk_sdpa (2) on
+     * one qkv buffer: localvit_fmnist b64, LocalViT-tiny b16, SAG-tiny's first global stage b16 */
+    static const int sh[3][6] = {{64, 50, 2, 2, 32, 0}, {16, 197, 3, 3, 64, 0}, {16, 1024, 4, 1, 48, 0}};
+    for (int i = 0; i < 3; ++i) {
+      const int b = sh[i][0], n = sh[i][1], h = sh[i][2], hk = sh[i][3], d = sh[i][4];
+      const long w = (long)(h + 2 * hk) * d, c = (long)h * d;
+      const double f = 2.0 * b * h * (double)n * n * d * 1e-9;
+      float *qkv = lkt_rand((long)b * n * w, 1), *dout = lkt_rand((long)b * n * c, 1), *g = lkt_rand((long)b * n * w, 1);
+      char label[96];
+      snprintf(label, sizeof label, "sdpa [%d, %d, %d heads/%d, D %d]", b, n, h, hk, d);
+      TIME(label, 3, 2 * f, lk_sdpa(b, n, n, h, hk, d, qkv, w, qkv + c, w, qkv + c + hk * d, w, g, 0.125f));
+      snprintf(label, sizeof label, "sdpa_grad [%d, %d, %d heads/%d, D %d]", b, n, h, hk, d);
+      TIME(label, 3, 5 * f, lk_sdpa_grad(b, n, n, h, hk, d, qkv, w, qkv + c, w, qkv + c + hk * d, w, dout, c, g, w, g + c, w,
+                                           g + c + hk * d, w, 0.125f));
+      free(qkv); free(dout); free(g);
+    }
   }
   TIME("cross_entropy + grad [16, 1000]", 5, 0,
        (lk_cross_entropy(B, K, logits, tgt, dl), lk_cross_entropy_grad(B, K, logits, tgt, dl)));

@@ -1817,6 +1817,397 @@ void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
   }
 }
 
+/* ---- templates/attention.c ----------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* Attention kernels: scaled dot-product attention over tokens (sdpa) and local attention over the
+ * T shifted variants of every token (local_attention). Heads may share K/V heads (grouped-query
+ * attention): query head h reads kv head h / (H / Hk). */
+
+/* sdpa: out[b, i, h·D + d] = Σ_j softmax_j(scale · q_{b,i,h} · k_{b,j,g}) · v_{b,j,g}[d],
+ * g = h / (H / Hk), for b < B, i < Nq, h < H, d < D, j < Nk, where
+ *   q_{b,i,h}[d] = q[(b·Nq + i)·q_rs + h·D + d]     (q_rs ≥ H·D)
+ *   k_{b,j,g}[d] = k[(b·Nk + j)·k_rs + g·D + d]     (k_rs ≥ Hk·D)
+ *   v_{b,j,g}[d] = v[(b·Nk + j)·v_rs + g·D + d]     (v_rs ≥ Hk·D)
+ * and out is dense [B, Nq, H·D]. With a fused qkv buffer [B, N, 3·C] (C = H·D, laid out [q|k|v],
+ * heads inside each) pass q = qkv, k = qkv + C, v = qkv + 2·C and all three row strides 3·C.
+ * scale is usually 1/√D (scale > 0: the row max is taken before scaling).
+ *
+ * How: a dedicated kernel rather than two calls of the serial GEMM around a softmax, which ran at
+ * 55 GFLOP/s per core for DeiT-tiny (FMA peak ~101): Kᵀ and V were re-packed for every block of
+ * 50 queries, each block ended in an edge tile that went through a copy, and the softmax read the
+ * score block three times. This kernel: 76 GFLOP/s on one core, 140 on two (B = 1; B = 16: 68
+ * and 146), 1.3-1.5× the old path at every model shape (see the commit messages for the table);
+ * what is left is the exp (~11%) and the packing (3-8%). The work is the B·H·⌈Nq/MR⌉ tiles of
+ * MR queries; each thread takes a contiguous run of them and, per (b, kv head), packs Kᵀ and V
+ * once into NR-wide panels (heads that share a kv head reuse them: the run visits h in order).
+ * Then, LK_SDPA_TILES query tiles at a time:
+ *   1. S = Q·Kᵀ with an MR×NR micro-kernel (Q rows read in place, Kᵀ panels padded with zero
+ *      keys up to a multiple of NR), whose store also keeps each row's running max;
+ *   2. one pass per row: P = exp(scale·S − scale·max) in place (an exp2 without lk_vexp's
+ *      range handling, which these arguments ≤ 0 do not need), and Σ P (padding keys masked);
+ *   3. out = (P·V) · (1/Σ) with the same micro-kernel shape over the V panels: the normalisation
+ *      is one multiply per output (D per row) instead of one per score (Nk per row).
+ * Measured and not kept (1 thread, DeiT-tiny): V read in place instead of packed (its rows are
+ * 2.3 KB apart in the qkv buffer) 5% slower; queries packed into MR-wide panels 3-5% slower;
+ * LK_SDPA_TILES 1 to 8 and the exp over an MR-row tile instead of row by row: no difference;
+ * software prefetch of the next head's q, k, v rows (B = 16): no difference.
+ * Each output row is computed by one thread in a fixed order (k ascending in every dot product,
+ * the row sum in fixed lanes) that does not depend on which tile, run or thread it falls in, so
+ * results do not depend on the thread count.
+ *
+ * Scratch per thread, allocated per call: Kᵀ and V panels, the score rows and copies of short
+ * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld = ⌈Nk/NR⌉·NR (+ 16 when
+ * that is a multiple of 1024): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that fails,
+ * the thread's outputs are NaN. out must not overlap q, k or v. */
+#if defined(LOCUS_TARGET_AVX512)
+#  define LK_SDPA_MR 8
+#else
+#  define LK_SDPA_MR 6
+#endif
+#define LK_SDPA_NV 2                       /* vectors per tile row: 12 (16) accumulators, as gemm.c */
+#define LK_SDPA_NR (LK_SDPA_NV * LK_VW)    /* keys (step 1) or output columns (step 3) per panel */
+/* Step 3 sums each output over the keys in chunks of KC, chunk sums added in order. The test's
+ * random DeiT-tiny case has outputs near zero (Σ p·v cancels), where one chain of 197 float adds
+ * was already the largest error: worst relative error over 20 seeds 2.2e-5 with one chain (the
+ * old GEMM path: 2.0e-5; the test allows 2e-5), 2.1e-5 with KC = 64, 1.4e-5 with 32, 1.2e-5
+ * with 16. 32 costs ~3% of the kernel against 64 (the 12 chunk sums live on the stack). */
+#ifndef LK_SDPA_KC
+#  define LK_SDPA_KC 32
+#endif
+#ifndef LK_SDPA_TILES
+#  define LK_SDPA_TILES 4                  /* query tiles per step: a Kᵀ or V panel is reused from
+                                              L1 by this many tiles; the scores stay in L1/L2 */
+#endif
+
+/* kt[(j/NR)·D·NR + d·NR + j%NR] = k_j[d] for j < round_up(Nk, NR), zero for j ≥ Nk. Full panels
+ * are turned around 8×8 in registers (k rows are contiguous in d, as linear's W in gemm.c). */
+static void lk__sdpa_pack_kt(int Nk, int D, const float *restrict k, long k_rs, float *restrict kt) {
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, Nk - j0), d0 = 0;
+    const float *s = k + (long)j0 * k_rs;
+    float *p = kt + (long)j0 * D;
+    if (nr == LK_SDPA_NR)
+      for (; d0 + 8 <= D; d0 += 8)
+        for (int j = 0; j < LK_SDPA_NR; j += 8) {
+          lk_v8 r[8], o[8];
+          for (int i = 0; i < 8; ++i) memcpy(&r[i], s + (long)(j + i) * k_rs + d0, sizeof r[i]);
+          lk_transpose8(r, o);
+          for (int i = 0; i < 8; ++i) memcpy(p + (long)(d0 + i) * LK_SDPA_NR + j, &o[i], sizeof o[i]);
+        }
+    for (; d0 < D; ++d0)
+      for (int j = 0; j < LK_SDPA_NR; ++j) p[(long)d0 * LK_SDPA_NR + j] = j < nr ? s[(long)j * k_rs + d0] : 0.0f;
+  }
+}
+
+/* vp[(d/NR)·Nk·NR + j·NR + d%NR] = v_j[d] for d < round_up(D, NR), zero for d ≥ D. */
+static void lk__sdpa_pack_v(int Nk, int D, const float *restrict v, long v_rs, float *restrict vp) {
+  for (int d0 = 0; d0 < D; d0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, D - d0);
+    float *p = vp + (long)d0 * Nk;
+    for (int j = 0; j < Nk; ++j) {
+      const float *s = v + (long)j * v_rs + d0;
+      if (nr == LK_SDPA_NR)
+        for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(p + (long)j * LK_SDPA_NR + u * LK_VW, lk_vload(s + u * LK_VW));
+      else
+        for (int d = 0; d < LK_SDPA_NR; ++d) p[(long)j * LK_SDPA_NR + d] = d < nr ? s[d] : 0.0f;
+    }
+  }
+}
+
+/* Step 1 on one tile: s[0:MR, 0:nv·VW] = A[0:MR, 0:D] · kp[0:D, 0:nv·VW], A(i, d) = a[i·rsa + d]
+ * (all MR rows readable), kp one packed Kᵀ panel whose first `valid` columns are real keys;
+ * rmax[i] = max(rmax[i], the row's real scores) lane-wise. nv is a constant after inlining. */
+__attribute__((always_inline)) static inline void lk__sdpa_qk_nv(int nv, int D, const float *restrict a, long rsa,
+                                                                 const float *restrict kp, float *restrict s, long lds,
+                                                                 int valid, lk_vf *restrict rmax) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) acc[i][u] = lk_vzero();
+  for (int d = 0; d < D; ++d) {
+    lk_vf b[LK_SDPA_NV];
+    for (int u = 0; u < nv; ++u) b[u] = lk_vload(kp + u * LK_VW);
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf ai = lk_vset1(a[i * rsa + d]);
+      for (int u = 0; u < nv; ++u) acc[i][u] += ai * b[u];
+    }
+    kp += LK_SDPA_NR;
+  }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) lk_vstore(s + i * lds + u * LK_VW, acc[i][u]);
+  if (valid == nv * LK_VW) {
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf m = acc[i][0];
+      for (int u = 1; u < nv; ++u) m = lk_vmax(acc[i][u], m);
+      rmax[i] = lk_vmax(m, rmax[i]);
+    }
+  } else { /* last panel: the zero padding keys must not take part in the max */
+    for (int u = 0; u < nv; ++u) {
+      lk_vi keep = lk_vbelow(u * LK_VW, valid);
+      for (int i = 0; i < LK_SDPA_MR; ++i) rmax[i] = lk_vmax(lk_vselect(keep, acc[i][u], lk_vset1(-INFINITY)), rmax[i]);
+    }
+  }
+}
+
+/* A last panel of at most LK_VW keys takes a tile one vector wide: half the multiply-adds (Nk =
+ * 197 is 12 panels of 16 and one of 5). */
+static void lk__sdpa_qk_tile(int D, const float *restrict a, long rsa, const float *restrict kp,
+                             float *restrict s, long lds, int valid, lk_vf *restrict rmax) {
+  if (valid <= LK_VW) lk__sdpa_qk_nv(1, D, a, rsa, kp, s, lds, valid, rmax);
+  else lk__sdpa_qk_nv(LK_SDPA_NV, D, a, rsa, kp, s, lds, valid, rmax);
+}
+
+/* 2^t for t ≤ 0 (or NaN): what step 2 needs, cheaper than lk_vexp (16 vector operations instead
+ * of ~28; step 2 was 16% of the kernel's time with lk_vexp). The caller folds log2(e) into its
+ * scale, so there is no ln 2 reduction; t is clamped at −126, where 2^t is ~1e-38, negligible in
+ * a row sum that is ≥ 1 (no underflow mask needed), and t ≤ 0 needs no overflow clamp. 2^r on
+ * |r| ≤ 1/2: degree 6, fitted for relative error (1.5e-8 with float coefficients, below the
+ * float rounding of its evaluation). NaN propagates through the max and the product. */
+static inline lk_vf lk__sdpa_exp2(lk_vf t) {
+  const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer in the low bits */
+  t = lk_vmax(t, lk_vset1(-126.0f));
+  lk_vf big = t + shifter;
+  lk_vf r = t - (big - shifter), r2 = r * r;
+  lk_vf q01 = r * 0.693147182f + 1.0f;
+  lk_vf q23 = r * 0.0555032864f + 0.240226462f;
+  lk_vf q456 = (r * 0.00133999367f + 0.00961848628f) + r2 * 0.000153464571f;
+  lk_vf p = q01 + r2 * (q23 + r2 * q456);
+  /* 2^n from the integer n in big's low bits: (n + 127) << 23 (n ≥ −126: a normal float). */
+  lk_vi two_n = ((lk_vi)big - ((lk_vi)lk_vset1(shifter) - 127)) << 23;
+  return p * (lk_vf)two_n;
+}
+
+/* Step 2 on one score row: p[j] = exp(scale·s[j] − scale·max) in place for j < Nk; returns 1/Σ p
+ * (NaN for a row whose scores are all −inf, as PyTorch). The row has room up to the next
+ * multiple of LK_VW, so the tail is a full, masked vector. */
+static float lk__sdpa_exp_row(int Nk, float *p, lk_vf rmax, float scale) {
+  const float a = scale * 1.44269504088896341f, m = lk_vhmax(rmax) * a; /* exp(x) = 2^(x·log2 e) */
+  lk_vf vs = lk_vzero();
+  int j = 0;
+  if (m == -INFINITY) return NAN;
+  for (; j + LK_VW <= Nk; j += LK_VW) {
+    lk_vf e = lk__sdpa_exp2(lk_vload(p + j) * a - m);
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  if (j < Nk) {
+    lk_vf e = lk_vselect(lk_vbelow(j, Nk), lk__sdpa_exp2(lk_vload(p + j) * a - m), lk_vzero());
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  return 1.0f / lk_vsum(vs);
+}
+
+/* Step 3 on one tile: o[0:mr, 0:nr] = inv[i] · Σ_j p[i·ldp + j] · vp[j·NR + c], j < Nk (all MR
+ * rows of p readable and finite). Edge tiles go through a full-size copy. */
+static void lk__sdpa_pv_tile(int Nk, const float *restrict p, long ldp, const float *restrict vp,
+                             const float *inv, float *restrict o, long ldo, int mr, int nr) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV], sum[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] = lk_vzero();
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_KC) {
+    const int j1 = (int)lk_min_l(j0 + LK_SDPA_KC, Nk);
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = lk_vzero();
+    for (int j = j0; j < j1; ++j) {
+      lk_vf b[LK_SDPA_NV];
+      for (int u = 0; u < LK_SDPA_NV; ++u) b[u] = lk_vload(vp + u * LK_VW);
+      for (int i = 0; i < LK_SDPA_MR; ++i) {
+        lk_vf pi = lk_vset1(p[i * ldp + j]);
+        for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] += pi * b[u];
+      }
+      vp += LK_SDPA_NR;
+    }
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] += acc[i][u];
+  }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = sum[i][u] * inv[i];
+  if (mr == LK_SDPA_MR && nr == LK_SDPA_NR) {
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(o + i * ldo + u * LK_VW, acc[i][u]);
+  } else {
+    float t[LK_SDPA_MR * LK_SDPA_NR];
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(t + i * LK_SDPA_NR + u * LK_VW, acc[i][u]);
+    for (int i = 0; i < mr; ++i) memcpy(o + i * ldo, t + i * LK_SDPA_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+             long k_rs, const float *v, long v_rs, float *out, float scale) {
+  if (B <= 0 || Nq <= 0 || H <= 0 || D <= 0) return;
+  const int group = H / Hk, tiles = (int)lk_ceil_div(Nq, LK_SDPA_MR);
+  const long ld = (long)H * D, units = (long)B * H * tiles;
+  const long nkp = lk_round_up(lk_max_l(Nk, 1), LK_SDPA_NR), dp = lk_round_up(D, LK_SDPA_NR);
+  /* Score rows one cache line longer when they would be a multiple of 4 KiB apart: the MR rows
+   * that step 3 reads together would all map to one L1 set (SAG's Nk = 1024). */
+  const long lds = nkp % 1024 == 0 ? nkp + 16 : nkp;
+  const size_t kt_floats = (size_t)lk_round_up(nkp * D, 16), vp_floats = (size_t)lk_round_up((long)Nk * dp, 16);
+  const size_t s_floats = (size_t)(LK_SDPA_TILES * LK_SDPA_MR * lds), qt_floats = (size_t)LK_SDPA_TILES * LK_SDPA_MR * D;
+  if (Nk <= 0) { /* no keys: an empty sum */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(out + r * ld, 0, (size_t)ld * sizeof(float));
+    return;
+  }
+  LK_OMP(parallel if(units > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1, packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
+    float *kt = lk_scratch_alloc(kt_floats + vp_floats + s_floats + qt_floats);
+    float *vp = kt ? kt + kt_floats : NULL, *s = kt ? vp + vp_floats : NULL, *qt = kt ? s + s_floats : NULL;
+    lk_vf rmax[LK_SDPA_TILES * LK_SDPA_MR];
+    float inv[LK_SDPA_TILES * LK_SDPA_MR];
+    const float *at[LK_SDPA_TILES]; /* each query tile's rows, row stride rs */
+    long rs[LK_SDPA_TILES];
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1;) {
+      const long bh = u / tiles;
+      const int t0 = (int)(u % tiles), b = (int)(bh / H), h = (int)(bh % H), g = h / group;
+      const int nt = (int)lk_min_l(lk_min_l(LK_SDPA_TILES, tiles - t0), u1 - u);
+      const int i0 = t0 * LK_SDPA_MR, m = (int)lk_min_l((long)nt * LK_SDPA_MR, Nq - i0);
+      const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+      float *ob = out + ((long)b * Nq + i0) * ld + (long)h * D;
+      u += nt;
+      if (!kt) { /* no scratch (out of memory): fail loudly, with NaN, rather than leave garbage */
+        for (int i = 0; i < m; ++i) for (int d = 0; d < D; ++d) ob[(long)i * ld + d] = NAN;
+        continue;
+      }
+      if (packed != (long)b * Hk + g) {
+        packed = (long)b * Hk + g;
+        lk__sdpa_pack_kt(Nk, D, k + (long)b * Nk * k_rs + (long)g * D, k_rs, kt);
+        lk__sdpa_pack_v(Nk, D, v + (long)b * Nk * v_rs + (long)g * D, v_rs, vp);
+      }
+      /* Queries are read in place, except a last tile with fewer than MR rows, or rows a multiple
+       * of 4 KiB apart (one L1 set, see gemm.c): those are copied into qt (zero rows past Nq). */
+      for (int t = 0; t < nt; ++t) {
+        const int rows = (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR);
+        at[t] = qb + (long)t * LK_SDPA_MR * q_rs;
+        rs[t] = q_rs;
+        if (rows < LK_SDPA_MR || q_rs % 1024 == 0) {
+          float *c = qt + (long)t * LK_SDPA_MR * D;
+          memset(c, 0, (size_t)LK_SDPA_MR * D * sizeof(float));
+          for (int i = 0; i < rows; ++i) memcpy(c + (long)i * D, at[t] + i * q_rs, (size_t)D * sizeof(float));
+          at[t] = c;
+          rs[t] = D;
+        }
+        for (int i = 0; i < LK_SDPA_MR; ++i) rmax[t * LK_SDPA_MR + i] = lk_vset1(-INFINITY);
+      }
+      /* Step 1, panel by panel so each Kᵀ panel is reused from L1 by the nt tiles. */
+      for (long j0 = 0; j0 < nkp; j0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_qk_tile(D, at[t], rs[t], kt + j0 * D, s + (long)t * LK_SDPA_MR * lds + j0, lds,
+                           (int)lk_min_l(LK_SDPA_NR, Nk - j0), rmax + t * LK_SDPA_MR);
+      /* Step 2 (rows past Nq hold zero scores: harmless, finite, and never stored). */
+      for (int i = 0; i < nt * LK_SDPA_MR; ++i) inv[i] = lk__sdpa_exp_row(Nk, s + i * lds, rmax[i], scale);
+      /* Step 3. */
+      for (int d0 = 0; d0 < dp; d0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_pv_tile(Nk, s + (long)t * LK_SDPA_MR * lds, lds, vp + (long)d0 * Nk, inv + t * LK_SDPA_MR,
+                           ob + (long)t * LK_SDPA_MR * ld + d0, ld, (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR),
+                           (int)lk_min_l(LK_SDPA_NR, D - d0));
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formula in double, one query at a time. */
+void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                   long k_rs, const float *v, long v_rs, float *out, float scale) {
+  double *p = (double *)malloc((size_t)Nk * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < Nq; ++i)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D;
+        double m = -INFINITY, sum = 0.0;
+        for (int j = 0; j < Nk; ++j) {
+          const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D;
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d) dot += (double)qi[d] * kj[d];
+          p[j] = dot * scale;
+          m = p[j] > m ? p[j] : m;
+        }
+        for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int j = 0; j < Nk; ++j) o += p[j] * v[((long)b * Nk + j) * v_rs + (long)g * D + d];
+          out[((long)b * Nq + i) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(p);
+}
+
+/* local_attention: every token attends over its own T variants (shifted copies) only.
+ *   q [B, N, H·D], k, v [B, T, N, Hk·D], out [B, N, H·D];
+ *   out[b, n, h] = Σ_t softmax_t(scale · q[b, n, h] · k[b, t, n, g]) · v[b, t, n, g], g = h / (H / Hk).
+ * T is small (a handful of shifts), so the kernel is dot products vectorised over D, parallel over
+ * the B·N token positions. out must not overlap q, k or v. */
+static float lk__attn_dot(const float *a, const float *b, int n) {
+  lk_vf s = lk_vzero();
+  int i = 0;
+  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
+  float r = lk_vsum(s);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                        const float *v, float *out, float scale) {
+  long pos = (long)B * N, ldq = (long)H * D, ldk = (long)Hk * D;
+  int group = H / Hk;
+  LK_OMP(parallel for schedule(static) if(pos * T * ldq >= LK_PAR_MIN))
+  for (long p = 0; p < pos; ++p) {
+    long b = p / N, n = p % N;
+    float w[64], *wp = T <= 64 ? w : (float *)malloc((size_t)T * sizeof(float));
+    if (!wp) { /* out of memory: NaN rather than garbage */
+      for (long i = 0; i < ldq; ++i) out[p * ldq + i] = NAN;
+      continue;
+    }
+    for (int h = 0; h < H; ++h) {
+      const float *qh = q + p * ldq + (long)h * D;
+      float *oh = out + p * ldq + (long)h * D;
+      long kv = (long)(h / group) * D; /* offset of the kv head inside a row */
+      float m = -INFINITY, sum = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        wp[t] = scale * lk__attn_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
+        m = wp[t] > m ? wp[t] : m;
+      }
+      for (int t = 0; t < T; ++t) sum += (wp[t] = expf(wp[t] - m));
+      for (int d = 0; d < D; ++d) oh[d] = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        const float *vt = v + ((b * T + t) * N + n) * ldk + kv;
+        float pt = wp[t] / sum;
+        for (int d = 0; d < D; ++d) oh[d] += pt * vt[d];
+      }
+    }
+    if (wp != w) free(wp);
+  }
+}
+
+void lk_local_attention_naive(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                              const float *v, float *out, float scale) {
+  double *w = (double *)malloc((size_t)T * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int n = 0; n < N; ++n)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        double m = -INFINITY, sum = 0.0;
+        for (int t = 0; t < T; ++t) {
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d)
+            dot += (double)q[((long)b * N + n) * H * D + (long)h * D + d] *
+                   k[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          w[t] = dot * scale;
+          m = w[t] > m ? w[t] : m;
+        }
+        for (int t = 0; t < T; ++t) sum += (w[t] = exp(w[t] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int t = 0; t < T; ++t) o += w[t] * v[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          out[((long)b * N + n) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(w);
+}
+
 /* ---- templates/pool.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Pooling and reductions: max pooling, global average pooling, mean over one axis. */
@@ -3898,6 +4289,242 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
 }
 
+/* ---- templates/attention_grad.c ------------------------------------------------------------ */
+/* locus-requires: prologue.h */
+/* Training: the gradient of sdpa (attention.c) with respect to q, k and v, in one kernel.
+ *
+ * With S = scale · q·kᵀ and P = softmax(S) per (sample, head) and dO the gradient of the output:
+ *   dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = scale · P ⊙ (dP − rowsum(P ⊙ dP)),  dQ = dS·K,  dK = dSᵀ·Q.
+ * Operands as lk_sdpa's: q_{b,i,h} = q[(b·Nq + i)·q_rs + h·D ...], k and v with their own row
+ * strides, kv head g = h / (H / Hk); dout is [B, Nq, H·D] with row stride do_rs. The gradients are
+ * written through row strides too (dq [B, Nq, H·D], dk and dv [B, Nk, Hk·D]): a training graph
+ * passes three column ranges of one [B, N, H·D + 2·Hk·D] buffer, the gradient of the fused qkv
+ * projection's output, so no concat follows.
+ *
+ * Why one kernel: the lowering to matmuls ran each (sample, head) product as its own small GEMM
+ * (localvit_fmnist: 128 products of 50×50×32 per call at ~45 GFLOP/s), kept the probabilities
+ * P [B, H, Nq, Nk] alive from the forward to the backward, copied q, k and v out of the qkv buffer,
+ * and copied the three gradients back into one (the concat). Here P is recomputed from q and k
+ * (one more Nq×Nk×D product, a fifth of the backward's FLOPs) instead of stored, so the forward is
+ * the inference kernel lk_sdpa and nothing of size Nq·Nk outlives a call.
+ *
+ * How: one task per (sample, kv head), which owns that kv head's dK and dV (accumulated in scratch
+ * over the heads of its group and all query tiles, then stored), so tasks never write the same
+ * element and each sum runs in a fixed order: results do not depend on the thread count. Per task
+ * Kᵀ and Vᵀ are packed once ([D, Nkp], keys zero-padded to a multiple of the vector width) and K
+ * once more as rows padded to Dp columns; then per head, LK_SDPA_GRAD_MQ queries at a time (their
+ * rows copied, zero-padded to a multiple of 4):
+ *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (lk_vexp), zero in the padding;
+ *   2. dP = dO·Vᵀ, then dS in place;
+ *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
+ * All five products are one register-blocked routine (4 rows × 2 vectors, A read by scalar
+ * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
+ * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 58 KB; SAG's
+ * Nk = 1024, D = 64: 1.6 MB). If that fails, the task's gradients are NaN. */
+#ifndef LK_SDPA_GRAD_MQ
+#  define LK_SDPA_GRAD_MQ 32 /* queries per tile: S and dP rows of a tile stay in L2 at Nk = 1024 */
+#endif
+
+/* C[0:4, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1 or 2. */
+static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars, long acs,
+                                const float *restrict B, long ldb, float *restrict C, long ldc, int accumulate) {
+  lk_vf c[4][2];
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < 2; ++u) c[i][u] = lk_vzero();
+  if (nv == 2) {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb), b1 = lk_vload(B + k * ldb + LK_VW);
+      for (int i = 0; i < 4; ++i) {
+        const lk_vf a = lk_vset1(A[i * ars + k * acs]);
+        c[i][0] += a * b0;
+        c[i][1] += a * b1;
+      }
+    }
+  } else {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb);
+      for (int i = 0; i < 4; ++i) c[i][0] += lk_vset1(A[i * ars + k * acs]) * b0;
+    }
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < nv; ++u) {
+      float *p = C + i * ldc + u * LK_VW;
+      lk_vstore(p, accumulate ? lk_vload(p) + c[i][u] : c[i][u]);
+    }
+}
+
+/* C[M, N] (+)= A·B for M a multiple of 4 and N a multiple of LK_VW (the callers pad both). */
+static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
+                      float *C, long ldc, int accumulate) {
+  for (int i = 0; i < M; i += 4)
+    for (int n = 0; n < N; n += 2 * LK_VW)
+      lk__ag_block(N - n >= 2 * LK_VW ? 2 : 1, K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n, ldc, accumulate);
+}
+
+/* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. */
+static void lk__ag_pack_t(int n, int D, const float *src, long rs, float *dst, long ld) {
+  for (int d = 0; d < D; ++d) {
+    float *row = dst + (long)d * ld;
+    for (int j = 0; j < n; ++j) row[j] = src[(long)j * rs + d];
+    for (long j = n; j < ld; ++j) row[j] = 0.0f;
+  }
+}
+
+/* dst[i·ld + d] = src[i·rs + d] for i < n, d < D; zero up to ld columns and `rows` rows. */
+static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, float *dst, long ld) {
+  for (int i = 0; i < rows; ++i) {
+    float *row = dst + (long)i * ld;
+    if (i < n) memcpy(row, src + (long)i * rs, (size_t)D * sizeof(float));
+    for (long d = i < n ? D : 0; d < ld; ++d) row[d] = 0.0f;
+  }
+}
+
+/* Rows [0, m) of s [·, Nkp] become softmax(scale·s) over their first Nk columns, zero after them;
+ * rows [m, mp) become zero. */
+static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    float *row = s + (long)i * nkp;
+    if (i >= m) { memset(row, 0, (size_t)nkp * sizeof(float)); continue; }
+    lk_vf mx = lk_vset1(-INFINITY), sum = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW)
+      mx = lk_vmax(mx, lk_vselect(lk_vbelow((int)j, Nk), lk_vload(row + j), lk_vset1(-INFINITY)));
+    const float shift = scale * lk_vhmax(mx);
+    for (long j = 0; j < nkp; j += LK_VW) {
+      const lk_vf e = lk_vselect(lk_vbelow((int)j, Nk), lk_vexp(lk_vload(row + j) * scale - shift), lk_vzero());
+      lk_vstore(row + j, e);
+      sum += e;
+    }
+    const float inv = 1.0f / lk_vsum(sum);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(row + j, lk_vload(row + j) * inv);
+  }
+}
+
+/* dp[i, j] ← scale · p[i, j] · (dp[i, j] − Σ_j p[i, j]·dp[i, j]) for i < mp (zero where p is). */
+static void lk__ag_dscores(int mp, long nkp, const float *p, float *dp, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    const float *pr = p + (long)i * nkp;
+    float *dr = dp + (long)i * nkp;
+    lk_vf acc = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW) acc += lk_vload(pr + j) * lk_vload(dr + j);
+    const float dot = lk_vsum(acc);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(dr + j, lk_vload(pr + j) * (lk_vload(dr + j) - dot) * scale);
+  }
+}
+
+void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k, long k_rs,
+                  const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs, float *dk,
+                  long dk_rs, float *dv, long dv_rs, float scale) {
+  if (B <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  if (Nk <= 0) { /* no keys: the output is an empty sum, constant in q */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(dq + r * dq_rs, 0, (size_t)H * D * sizeof(float));
+    return;
+  }
+  const int group = H / Hk;
+  const long units = (long)B * Hk, nkp = lk_round_up(lk_max_l(Nk, 1), LK_VW), dp = lk_round_up(D, LK_VW);
+  const long mq = LK_SDPA_GRAD_MQ;
+  const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
+  const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
+  LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1;
+    float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
+    float *s = NULL, *ds = NULL, *qt = NULL, *ot = NULL;
+    if (kt) { /* each array starts on a cache line (16 floats) */
+      vt = kt + lk_round_up(D * nkp, 16), kp = vt + lk_round_up(D * nkp, 16);
+      dka = kp + lk_round_up(nkp * dp, 16), dva = dka + lk_round_up(nkp * dp, 16);
+      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
+      qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
+    }
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1; ++u) {
+      const int b = (int)(u / Hk), g = (int)(u % Hk);
+      const float *kb = k + (long)b * Nk * k_rs + (long)g * D, *vb = v + (long)b * Nk * v_rs + (long)g * D;
+      float *dkb = dk + (long)b * Nk * dk_rs + (long)g * D, *dvb = dv + (long)b * Nk * dv_rs + (long)g * D;
+      if (!kt) { /* out of memory: fail loudly with NaN rather than leave garbage */
+        for (int h = g * group; h < (g + 1) * group; ++h)
+          for (int i = 0; i < Nq; ++i)
+            for (int d = 0; d < D; ++d) dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = NAN;
+        for (int j = 0; j < Nk; ++j)
+          for (int d = 0; d < D; ++d) dkb[(long)j * dk_rs + d] = dvb[(long)j * dv_rs + d] = NAN;
+        continue;
+      }
+      lk__ag_pack_t(Nk, D, kb, k_rs, kt, nkp);
+      lk__ag_pack_t(Nk, D, vb, v_rs, vt, nkp);
+      lk__ag_pack_rows(Nk, (int)nkp, D, kb, k_rs, kp, dp);
+      memset(dka, 0, (size_t)(2 * lk_round_up(nkp * dp, 16)) * sizeof(float)); /* dka and dva */
+      for (int h = g * group; h < (g + 1) * group; ++h)
+        for (int i0 = 0; i0 < Nq; i0 += (int)mq) {
+          const int m = (int)lk_min_l(mq, Nq - i0), mp = (int)lk_round_up(m, 4);
+          const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+          lk__ag_pack_rows(m, mp, D, qb, q_rs, qt, dp);
+          lk__ag_pack_rows(m, mp, D, dout + ((long)b * Nq + i0) * do_rs + (long)h * D, do_rs, ot, dp);
+          /* 1. P. */
+          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, nkp, s, nkp, 0);
+          lk__ag_softmax_rows(m, mp, Nk, nkp, s, scale);
+          /* 2. dS. */
+          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, nkp, ds, nkp, 0);
+          lk__ag_dscores(mp, nkp, s, ds, scale);
+          /* 3. dV += Pᵀ·dO and dK += dSᵀ·Q over this tile's queries; dQ = dS·K (into ot, whose
+           * dO rows are used up). */
+          lk__ag_mm(nk4, (int)dp, mp, s, 1, nkp, ot, dp, dva, dp, 1);
+          lk__ag_mm(nk4, (int)dp, mp, ds, 1, nkp, qt, dp, dka, dp, 1);
+          lk__ag_mm(mp, (int)dp, Nk, ds, nkp, 1, kp, dp, ot, dp, 0);
+          for (int i = 0; i < m; ++i)
+            memcpy(dq + ((long)b * Nq + i0 + i) * dq_rs + (long)h * D, ot + (long)i * dp, (size_t)D * sizeof(float));
+        }
+      for (int j = 0; j < Nk; ++j) {
+        memcpy(dkb + (long)j * dk_rs, dka + (long)j * dp, (size_t)D * sizeof(float));
+        memcpy(dvb + (long)j * dv_rs, dva + (long)j * dp, (size_t)D * sizeof(float));
+      }
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formulas in double, one (sample, head, query) at a time. */
+void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                        long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
+                        float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
+  double *p = (double *)malloc((size_t)(Nk > 0 ? Nk : 1) * 2 * sizeof(double)), *dpr = p + (Nk > 0 ? Nk : 1);
+  double *gk = (double *)calloc((size_t)(Nk > 0 ? Nk : 1) * D * 2, sizeof(double)), *gv = gk + (long)(Nk > 0 ? Nk : 1) * D;
+  for (int b = 0; b < B; ++b)
+    for (int g = 0; g < Hk; ++g) {
+      memset(gk, 0, (size_t)(Nk > 0 ? Nk : 1) * D * 2 * sizeof(double));
+      for (int h = g * (H / Hk); h < (g + 1) * (H / Hk); ++h)
+        for (int i = 0; i < Nq; ++i) {
+          const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D, *oi = dout + ((long)b * Nq + i) * do_rs + (long)h * D;
+          double m = -INFINITY, sum = 0.0, dot = 0.0;
+          for (int j = 0; j < Nk; ++j) {
+            const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D, *vj = v + ((long)b * Nk + j) * v_rs + (long)g * D;
+            double sj = 0.0, dj = 0.0;
+            for (int d = 0; d < D; ++d) { sj += (double)qi[d] * kj[d]; dj += (double)oi[d] * vj[d]; }
+            p[j] = sj * scale;
+            dpr[j] = dj;
+            m = p[j] > m ? p[j] : m;
+          }
+          for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+          for (int j = 0; j < Nk; ++j) dot += (p[j] /= sum) * dpr[j];
+          for (int d = 0; d < D; ++d) {
+            double acc = 0.0;
+            for (int j = 0; j < Nk; ++j) {
+              const double dsj = scale * p[j] * (dpr[j] - dot);
+              acc += dsj * k[((long)b * Nk + j) * k_rs + (long)g * D + d];
+              gk[(long)j * D + d] += dsj * qi[d];
+              gv[(long)j * D + d] += p[j] * oi[d];
+            }
+            dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = (float)acc;
+          }
+        }
+      for (int j = 0; j < Nk; ++j)
+        for (int d = 0; d < D; ++d) {
+          dk[((long)b * Nk + j) * dk_rs + (long)g * D + d] = (float)gk[(long)j * D + d];
+          dv[((long)b * Nk + j) * dv_rs + (long)g * D + d] = (float)gv[(long)j * D + d];
+        }
+    }
+  free(p);
+  free(gk);
+}
+
 /* ---- templates/loss.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Training: the loss at the end of the graph, softmax cross-entropy with soft targets (one-hot
@@ -4989,7 +5616,7 @@ static const unsigned char ceit_tiny_train_param_read_[338] = {
 };
 int ceit_tiny_train_param_read_by_forward(int i) { return i >= 0 && i < 338 ? ceit_tiny_train_param_read_[i] : 0; }
 
-size_t ceit_tiny_train_arena_bytes(void) { return 2468359680; }
+size_t ceit_tiny_train_arena_bytes(void) { return 2289527808; }
 
 void ceit_tiny_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5021,7 +5648,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   lk_batch_normalize(B, 64, 12544, arena, params[1], params[2], 1e-05f, arena + 25690112);
 
   /* %6 = batch_moments(%2) i2t.backbone.bn : f32[2, 64] */
-  lk_batch_moments(B, 64, 12544, arena, arena + 617089776);
+  lk_batch_moments(B, 64, 12544, arena, arena + 572381808);
 
   /* %7 = maxpool(%5) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 56, 56] */
   lk_maxpool2d(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 25690112, arena + 51380224);
@@ -5033,5458 +5660,4846 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %11 = img2seq(%10) i2t : f32[B, 196, 192], written into %14 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_img2seq(1, 192, 196, arena + 57802752 + (long)b * 37632,
-        arena + 454144320 + (long)b * 37824);
+        arena + 453009600 + (long)b * 37824);
   } // for b
 
   /* %14 = concat(%12, %11) {axis 0} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 192}, params[7], (const long[]){0, 192, 1},
-        arena + 454144128 + (long)b * 37824, (const long[]){37824, 37824, 1});
+        arena + 453009408 + (long)b * 37824, (const long[]){37824, 37824, 1});
   } // for b
 
   /* %15 = add(%14, %13) : f32[B, 197, 192], written over %14 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 454144128, (const long[]){37824, 192, 1},
-      params[8], (const long[]){0, 192, 1}, arena + 454144128);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 453009408, (const long[]){37824, 192, 1},
+      params[8], (const long[]){0, 192, 1}, arena + 453009408);
 
   /* %18 = normalize(%15) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 454144128, 1e-06f, arena + 455354496);
+  lk_normalize(B * 197, 192, arena + 453009408, 1e-06f, arena + 454219776);
 
   /* %19 = mul(%18, %16) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 455354496, (const long[]){37824, 192, 1},
-      params[9], (const long[]){0, 0, 1}, arena + 456564864);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 454219776, (const long[]){37824, 192, 1},
+      params[9], (const long[]){0, 0, 1}, arena + 455430144);
 
   /* %20 = add(%19, %17) blocks.0.norm1 : f32[B, 197, 192], written over %19 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 456564864, (const long[]){37824, 192, 1},
-      params[10], (const long[]){0, 0, 1}, arena + 456564864);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455430144, (const long[]){37824, 192, 1},
+      params[10], (const long[]){0, 0, 1}, arena + 455430144);
 
   /* %23 = fused_linear(%20, %21, %22) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 456564864, params[11], params[12], LK_ACT_NONE, NULL,
-      arena + 57802752);
+  lk_fused_linear(B * 197, 192, 576, arena + 455430144, params[11], params[12], LK_ACT_NONE, NULL,
+      arena + 409436160);
 
-  /* %24 = slice(%23) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 57802752, 576, arena + 457775232, 192);
+  /* %24 = slice(%23) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %23: no code */
 
-  /* %25 = slice(%23) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 57802944, 576, arena + 458985600, 192);
+  /* %25 = slice(%23) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %23: no code */
 
-  /* %26 = slice(%23) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 57803136, 576, arena + 460195968, 192);
+  /* %26 = slice(%23) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %23: no code */
 
-  /* %27 = reshape(%24) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %24: no code */
+  /* %27 = sdpa(%24, %25, %26) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 409436160, 576, arena + 409436352, 576, arena + 409436544,
+      576, arena + 456640512, 0.125f);
 
-  /* %28 = reshape(%25) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %25: no code */
+  /* %30 = fused_linear(%27, %28, %29, %15) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 456640512, params[13], params[14], LK_ACT_NONE,
+      arena + 453009408, arena + 457850880);
 
-  /* %29 = reshape(%26) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %26: no code */
+  /* %33 = normalize(%30) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 457850880, 1e-06f, arena + 459061248);
 
-  /* %30 = matmul_permuted(%27, %28) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 457775232, 64, 192, 1,
-      arena + 458985600, 64, 1, 192, arena + 57802752, 38809, 197, 0.0f);
-
-  /* %31 = mul_scalar(%30) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 57802752, 0.125f, arena + 61528416);
-
-  /* %32 = softmax(%31) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 61528416, arena + 409436160);
-
-  /* %33 = matmul_permuted(%32, %29) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 409436160, 38809, 197, 1,
-      arena + 460195968, 64, 192, 1, arena + 461406336, 64, 192, 0.0f);
-
-  /* %34 = reshape(%33) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %33: no code */
-
-  /* %37 = fused_linear(%34, %35, %36, %15) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 461406336, params[13], params[14], LK_ACT_NONE,
-      arena + 454144128, arena + 462616704);
-
-  /* %40 = normalize(%37) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 462616704, 1e-06f, arena + 463827072);
-
-  /* %41 = mul(%40, %38) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 463827072, (const long[]){37824, 192, 1},
+  /* %34 = mul(%33, %31) blocks.0.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 459061248, (const long[]){37824, 192, 1},
       params[15], (const long[]){0, 0, 1}, arena + 57802752);
 
-  /* %42 = add(%41, %39) blocks.0.norm2 : f32[B, 197, 192], written over %41 */
+  /* %35 = add(%34, %32) blocks.0.norm2 : f32[B, 197, 192], written over %34 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 57802752, (const long[]){37824, 192, 1},
       params[16], (const long[]){0, 0, 1}, arena + 57802752);
 
-  /* %43 = slice(%42) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %70 from row 0 */
+  /* %36 = slice(%35) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %63 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 57802752 + (long)b * 37824, 37824,
-        arena + 465037440 + (long)b * 37824, 192);
+        arena + 460271616 + (long)b * 37824, 192);
   } // for b
 
-  /* %44 = slice(%42) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 587284608, 37632);
+  /* %37 = slice(%35) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 542576640, 37632);
 
-  /* %47 = reshape(%45) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %45: no code */
+  /* %40 = reshape(%38) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %38: no code */
 
-  /* %48 = fused_linear(%44, %47, %46) blocks.0.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 587284608, params[17], params[18], LK_ACT_NONE, NULL,
+  /* %41 = fused_linear(%37, %40, %39) blocks.0.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 542576640, params[17], params[18], LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %51 = batch_normalize(%48, %49, %50) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[B, 196, 768] */
+  /* %44 = batch_normalize(%41, %42, %43) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 57802752, params[19], params[20], 1e-05f,
       arena + 62619648);
 
-  /* %52 = batch_moments(%48) {channels last} blocks.0.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 57802752, arena + 617043840);
+  /* %45 = batch_moments(%41) {channels last} blocks.0.leff.bn1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 57802752, arena + 572335872);
 
-  /* %53 = gelu(%51) blocks.0.leff : f32[B, 196, 768] */
+  /* %46 = gelu(%44) blocks.0.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 62619648, arena + 67436544);
 
-  /* %56 = token_dwconv(%53, %54, %55) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
+  /* %49 = token_dwconv(%46, %47, %48) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 67436544, params[23], params[24],
       LK_ACT_NONE, arena + 72253440);
 
-  /* %59 = batch_normalize(%56, %57, %58) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[B, 196, 768] */
+  /* %52 = batch_normalize(%49, %50, %51) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 72253440, params[25], params[26], 1e-05f,
       arena + 77070336);
 
-  /* %60 = batch_moments(%56) {channels last} blocks.0.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 72253440, arena + 617045376);
+  /* %53 = batch_moments(%49) {channels last} blocks.0.leff.bn2 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 72253440, arena + 572337408);
 
-  /* %61 = gelu(%59) blocks.0.leff : f32[B, 196, 768] */
+  /* %54 = gelu(%52) blocks.0.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 77070336, arena + 81887232);
 
-  /* %64 = reshape(%62) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %62: no code */
+  /* %57 = reshape(%55) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %55: no code */
 
-  /* %65 = fused_linear(%61, %64, %63) blocks.0.leff.conv3 : f32[B, 196, 192] */
+  /* %58 = fused_linear(%54, %57, %56) blocks.0.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 81887232, params[29], params[30], LK_ACT_NONE, NULL,
-      arena + 588488832);
+      arena + 543780864);
 
-  /* %68 = batch_normalize(%65, %66, %67) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 588488832, params[31], params[32], 1e-05f,
+  /* %61 = batch_normalize(%58, %59, %60) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 543780864, params[31], params[32], 1e-05f,
       arena + 86704128);
 
-  /* %69 = batch_moments(%65) {channels last} blocks.0.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 588488832, arena + 617083056);
+  /* %62 = batch_moments(%58) {channels last} blocks.0.leff.bn3 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 543780864, arena + 572375088);
 
-  /* %70 = concat(%43, %68) {axis 0} blocks.0.leff : f32[B, 197, 192] */
+  /* %63 = concat(%36, %61) {axis 0} blocks.0.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 86704128 + (long)b * 37632, 37632,
-        arena + 465037440 + (long)b * 37824 + 192, 37824);
+        arena + 460271616 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %71 = add(%37, %70) blocks.0 : f32[B, 197, 192], written over %70 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 462616704, (const long[]){37824, 192, 1},
-      arena + 465037440, (const long[]){37824, 192, 1}, arena + 465037440);
+  /* %64 = add(%30, %63) blocks.0 : f32[B, 197, 192], written over %63 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 457850880, (const long[]){37824, 192, 1},
+      arena + 460271616, (const long[]){37824, 192, 1}, arena + 460271616);
 
-  /* %72 = slice(%71) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 0 */
+  /* %65 = slice(%64) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 465037440 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 460271616 + (long)b * 37824, 37824,
         arena + 408238080 + (long)b * 2304, 192);
   } // for b
 
-  /* %75 = normalize(%71) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 465037440, 1e-06f, arena + 466247808);
+  /* %68 = normalize(%64) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 460271616, 1e-06f, arena + 461481984);
 
-  /* %76 = mul(%75, %73) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 466247808, (const long[]){37824, 192, 1},
-      params[35], (const long[]){0, 0, 1}, arena + 467458176);
+  /* %69 = mul(%68, %66) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 461481984, (const long[]){37824, 192, 1},
+      params[35], (const long[]){0, 0, 1}, arena + 462692352);
 
-  /* %77 = add(%76, %74) blocks.1.norm1 : f32[B, 197, 192], written over %76 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 467458176, (const long[]){37824, 192, 1},
-      params[36], (const long[]){0, 0, 1}, arena + 467458176);
+  /* %70 = add(%69, %67) blocks.1.norm1 : f32[B, 197, 192], written over %69 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 462692352, (const long[]){37824, 192, 1},
+      params[36], (const long[]){0, 0, 1}, arena + 462692352);
 
-  /* %80 = fused_linear(%77, %78, %79) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 467458176, params[37], params[38], LK_ACT_NONE, NULL,
-      arena + 86704128);
+  /* %73 = fused_linear(%70, %71, %72) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 462692352, params[37], params[38], LK_ACT_NONE, NULL,
+      arena + 413067264);
 
-  /* %81 = slice(%80) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 86704128, 576, arena + 468668544, 192);
+  /* %74 = slice(%73) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %73: no code */
 
-  /* %82 = slice(%80) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 86704320, 576, arena + 469878912, 192);
+  /* %75 = slice(%73) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %73: no code */
 
-  /* %83 = slice(%80) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 86704512, 576, arena + 471089280, 192);
+  /* %76 = slice(%73) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %73: no code */
 
-  /* %84 = reshape(%81) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %81: no code */
+  /* %77 = sdpa(%74, %75, %76) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 413067264, 576, arena + 413067456, 576, arena + 413067648,
+      576, arena + 463902720, 0.125f);
 
-  /* %85 = reshape(%82) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %82: no code */
+  /* %80 = fused_linear(%77, %78, %79) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 463902720, params[39], params[40], LK_ACT_NONE, NULL,
+      arena + 465113088);
 
-  /* %86 = reshape(%83) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %83: no code */
+  /* %82 = mul(%80, %81) blocks.1 : f32[B, 197, 192], written over %80 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 465113088, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 465113088);
 
-  /* %87 = matmul_permuted(%84, %85) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 468668544, 64, 192, 1,
-      arena + 469878912, 64, 1, 192, arena + 86704128, 38809, 197, 0.0f);
+  /* %83 = add(%64, %82) blocks.1 : f32[B, 197, 192], written over %80 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 460271616, (const long[]){37824, 192, 1},
+      arena + 465113088, (const long[]){37824, 192, 1}, arena + 465113088);
 
-  /* %88 = mul_scalar(%87) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 86704128, 0.125f, arena + 90429792);
+  /* %86 = normalize(%83) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 465113088, 1e-06f, arena + 466323456);
 
-  /* %89 = softmax(%88) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 90429792, arena + 413161824);
-
-  /* %90 = matmul_permuted(%89, %86) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 413161824, 38809, 197, 1,
-      arena + 471089280, 64, 192, 1, arena + 472299648, 64, 192, 0.0f);
-
-  /* %91 = reshape(%90) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %90: no code */
-
-  /* %94 = fused_linear(%91, %92, %93) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 472299648, params[39], params[40], LK_ACT_NONE, NULL,
-      arena + 473510016);
-
-  /* %96 = mul(%94, %95) blocks.1 : f32[B, 197, 192], written over %94 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 473510016, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 473510016);
-
-  /* %97 = add(%71, %96) blocks.1 : f32[B, 197, 192], written over %94 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 465037440, (const long[]){37824, 192, 1},
-      arena + 473510016, (const long[]){37824, 192, 1}, arena + 473510016);
-
-  /* %100 = normalize(%97) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 473510016, 1e-06f, arena + 474720384);
-
-  /* %101 = mul(%100, %98) blocks.1.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 474720384, (const long[]){37824, 192, 1},
+  /* %87 = mul(%86, %84) blocks.1.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 466323456, (const long[]){37824, 192, 1},
       params[41], (const long[]){0, 0, 1}, arena + 86704128);
 
-  /* %102 = add(%101, %99) blocks.1.norm2 : f32[B, 197, 192], written over %101 */
+  /* %88 = add(%87, %85) blocks.1.norm2 : f32[B, 197, 192], written over %87 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 86704128, (const long[]){37824, 192, 1},
       params[42], (const long[]){0, 0, 1}, arena + 86704128);
 
-  /* %103 = slice(%102) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], written into %130 from row 0 */
+  /* %89 = slice(%88) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], written into %116 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 86704128 + (long)b * 37824, 37824,
-        arena + 475930752 + (long)b * 37824, 192);
+        arena + 467533824 + (long)b * 37824, 192);
   } // for b
 
-  /* %104 = slice(%102) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 589693056, 37632);
+  /* %90 = slice(%88) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 544985088, 37632);
 
-  /* %107 = reshape(%105) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %105: no code */
+  /* %93 = reshape(%91) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %91: no code */
 
-  /* %108 = fused_linear(%104, %107, %106) blocks.1.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 589693056, params[43], params[44], LK_ACT_NONE, NULL,
+  /* %94 = fused_linear(%90, %93, %92) blocks.1.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 544985088, params[43], params[44], LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %111 = batch_normalize(%108, %109, %110) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[B, 196, 768] */
+  /* %97 = batch_normalize(%94, %95, %96) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 86704128, params[45], params[46], 1e-05f,
       arena + 91521024);
 
-  /* %112 = batch_moments(%108) {channels last} blocks.1.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 86704128, arena + 617046912);
+  /* %98 = batch_moments(%94) {channels last} blocks.1.leff.bn1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 86704128, arena + 572338944);
 
-  /* %113 = gelu(%111) blocks.1.leff : f32[B, 196, 768] */
+  /* %99 = gelu(%97) blocks.1.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 91521024, arena + 96337920);
 
-  /* %116 = token_dwconv(%113, %114, %115) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  /* %102 = token_dwconv(%99, %100, %101) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, params[49], params[50],
       LK_ACT_NONE, arena + 101154816);
 
-  /* %119 = batch_normalize(%116, %117, %118) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[B, 196, 768] */
+  /* %105 = batch_normalize(%102, %103, %104) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 101154816, params[51], params[52], 1e-05f,
       arena + 105971712);
 
-  /* %120 = batch_moments(%116) {channels last} blocks.1.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 101154816, arena + 617048448);
+  /* %106 = batch_moments(%102) {channels last} blocks.1.leff.bn2 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 101154816, arena + 572340480);
 
-  /* %121 = gelu(%119) blocks.1.leff : f32[B, 196, 768] */
+  /* %107 = gelu(%105) blocks.1.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 105971712, arena + 110788608);
 
-  /* %124 = reshape(%122) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %122: no code */
+  /* %110 = reshape(%108) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %108: no code */
 
-  /* %125 = fused_linear(%121, %124, %123) blocks.1.leff.conv3 : f32[B, 196, 192] */
+  /* %111 = fused_linear(%107, %110, %109) blocks.1.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 110788608, params[55], params[56], LK_ACT_NONE, NULL,
-      arena + 590897280);
+      arena + 546189312);
 
-  /* %128 = batch_normalize(%125, %126, %127) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 590897280, params[57], params[58], 1e-05f,
+  /* %114 = batch_normalize(%111, %112, %113) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 546189312, params[57], params[58], 1e-05f,
       arena + 115605504);
 
-  /* %129 = batch_moments(%125) {channels last} blocks.1.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 590897280, arena + 617083440);
+  /* %115 = batch_moments(%111) {channels last} blocks.1.leff.bn3 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 546189312, arena + 572375472);
 
-  /* %130 = concat(%103, %128) {axis 0} blocks.1.leff : f32[B, 197, 192] */
+  /* %116 = concat(%89, %114) {axis 0} blocks.1.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 115605504 + (long)b * 37632, 37632,
-        arena + 475930752 + (long)b * 37824 + 192, 37824);
+        arena + 467533824 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %132 = mul(%130, %131) blocks.1 : f32[B, 197, 192], written over %130 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 475930752, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 475930752);
+  /* %118 = mul(%116, %117) blocks.1 : f32[B, 197, 192], written over %116 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 467533824, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 467533824);
 
-  /* %133 = add(%97, %132) blocks.1 : f32[B, 197, 192], written over %130 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 473510016, (const long[]){37824, 192, 1},
-      arena + 475930752, (const long[]){37824, 192, 1}, arena + 475930752);
+  /* %119 = add(%83, %118) blocks.1 : f32[B, 197, 192], written over %116 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 465113088, (const long[]){37824, 192, 1},
+      arena + 467533824, (const long[]){37824, 192, 1}, arena + 467533824);
 
-  /* %134 = slice(%133) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 1 */
+  /* %120 = slice(%119) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 475930752 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 467533824 + (long)b * 37824, 37824,
         arena + 408238272 + (long)b * 2304, 192);
   } // for b
 
-  /* %135 = concat(%72, %134) {axis 0} : f32[B, 2, 192], a view of %765: no code */
+  /* %121 = concat(%65, %120) {axis 0} : f32[B, 2, 192], a view of %681: no code */
 
-  /* %138 = normalize(%133) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 475930752, 1e-06f, arena + 477141120);
+  /* %124 = normalize(%119) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 467533824, 1e-06f, arena + 468744192);
 
-  /* %139 = mul(%138, %136) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 477141120, (const long[]){37824, 192, 1},
-      params[61], (const long[]){0, 0, 1}, arena + 478351488);
+  /* %125 = mul(%124, %122) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 468744192, (const long[]){37824, 192, 1},
+      params[61], (const long[]){0, 0, 1}, arena + 469954560);
 
-  /* %140 = add(%139, %137) blocks.2.norm1 : f32[B, 197, 192], written over %139 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 478351488, (const long[]){37824, 192, 1},
-      params[62], (const long[]){0, 0, 1}, arena + 478351488);
+  /* %126 = add(%125, %123) blocks.2.norm1 : f32[B, 197, 192], written over %125 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 469954560, (const long[]){37824, 192, 1},
+      params[62], (const long[]){0, 0, 1}, arena + 469954560);
 
-  /* %143 = fused_linear(%140, %141, %142) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 478351488, params[63], params[64], LK_ACT_NONE, NULL,
-      arena + 115605504);
+  /* %129 = fused_linear(%126, %127, %128) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 469954560, params[63], params[64], LK_ACT_NONE, NULL,
+      arena + 416698368);
 
-  /* %144 = slice(%143) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 115605504, 576, arena + 479561856, 192);
+  /* %130 = slice(%129) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %129: no code */
 
-  /* %145 = slice(%143) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 115605696, 576, arena + 480772224, 192);
+  /* %131 = slice(%129) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %129: no code */
 
-  /* %146 = slice(%143) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 115605888, 576, arena + 481982592, 192);
+  /* %132 = slice(%129) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %129: no code */
 
-  /* %147 = reshape(%144) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %144: no code */
+  /* %133 = sdpa(%130, %131, %132) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 416698368, 576, arena + 416698560, 576, arena + 416698752,
+      576, arena + 471164928, 0.125f);
 
-  /* %148 = reshape(%145) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %145: no code */
+  /* %136 = fused_linear(%133, %134, %135) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 471164928, params[65], params[66], LK_ACT_NONE, NULL,
+      arena + 472375296);
 
-  /* %149 = reshape(%146) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %146: no code */
+  /* %138 = mul(%136, %137) blocks.2 : f32[B, 197, 192], written over %136 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 472375296, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 472375296);
 
-  /* %150 = matmul_permuted(%147, %148) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 479561856, 64, 192, 1,
-      arena + 480772224, 64, 1, 192, arena + 115605504, 38809, 197, 0.0f);
+  /* %139 = add(%119, %138) blocks.2 : f32[B, 197, 192], written over %136 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 467533824, (const long[]){37824, 192, 1},
+      arena + 472375296, (const long[]){37824, 192, 1}, arena + 472375296);
 
-  /* %151 = mul_scalar(%150) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 115605504, 0.125f, arena + 119331168);
+  /* %142 = normalize(%139) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 472375296, 1e-06f, arena + 473585664);
 
-  /* %152 = softmax(%151) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 119331168, arena + 416887488);
-
-  /* %153 = matmul_permuted(%152, %149) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 416887488, 38809, 197, 1,
-      arena + 481982592, 64, 192, 1, arena + 483192960, 64, 192, 0.0f);
-
-  /* %154 = reshape(%153) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %153: no code */
-
-  /* %157 = fused_linear(%154, %155, %156) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 483192960, params[65], params[66], LK_ACT_NONE, NULL,
-      arena + 484403328);
-
-  /* %159 = mul(%157, %158) blocks.2 : f32[B, 197, 192], written over %157 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 484403328, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 484403328);
-
-  /* %160 = add(%133, %159) blocks.2 : f32[B, 197, 192], written over %157 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 475930752, (const long[]){37824, 192, 1},
-      arena + 484403328, (const long[]){37824, 192, 1}, arena + 484403328);
-
-  /* %163 = normalize(%160) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 484403328, 1e-06f, arena + 485613696);
-
-  /* %164 = mul(%163, %161) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 485613696, (const long[]){37824, 192, 1},
+  /* %143 = mul(%142, %140) blocks.2.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 473585664, (const long[]){37824, 192, 1},
       params[67], (const long[]){0, 0, 1}, arena + 115605504);
 
-  /* %165 = add(%164, %162) blocks.2.norm2 : f32[B, 197, 192], written over %164 */
+  /* %144 = add(%143, %141) blocks.2.norm2 : f32[B, 197, 192], written over %143 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 115605504, (const long[]){37824, 192, 1},
       params[68], (const long[]){0, 0, 1}, arena + 115605504);
 
-  /* %166 = slice(%165) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], written into %193 from row 0 */
+  /* %145 = slice(%144) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], written into %172 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 115605504 + (long)b * 37824, 37824,
-        arena + 486824064 + (long)b * 37824, 192);
+        arena + 474796032 + (long)b * 37824, 192);
   } // for b
 
-  /* %167 = slice(%165) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 115605696, 37824, arena + 592101504, 37632);
+  /* %146 = slice(%144) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 115605696, 37824, arena + 547393536, 37632);
 
-  /* %170 = reshape(%168) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %168: no code */
+  /* %149 = reshape(%147) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %147: no code */
 
-  /* %171 = fused_linear(%167, %170, %169) blocks.2.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 592101504, params[69], params[70], LK_ACT_NONE, NULL,
+  /* %150 = fused_linear(%146, %149, %148) blocks.2.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 547393536, params[69], params[70], LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %174 = batch_normalize(%171, %172, %173) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[B, 196, 768] */
+  /* %153 = batch_normalize(%150, %151, %152) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 115605504, params[71], params[72], 1e-05f,
       arena + 120422400);
 
-  /* %175 = batch_moments(%171) {channels last} blocks.2.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 115605504, arena + 617049984);
+  /* %154 = batch_moments(%150) {channels last} blocks.2.leff.bn1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 115605504, arena + 572342016);
 
-  /* %176 = gelu(%174) blocks.2.leff : f32[B, 196, 768] */
+  /* %155 = gelu(%153) blocks.2.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 120422400, arena + 125239296);
 
-  /* %179 = token_dwconv(%176, %177, %178) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  /* %158 = token_dwconv(%155, %156, %157) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 125239296, params[75], params[76],
       LK_ACT_NONE, arena + 130056192);
 
-  /* %182 = batch_normalize(%179, %180, %181) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[B, 196, 768] */
+  /* %161 = batch_normalize(%158, %159, %160) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 130056192, params[77], params[78], 1e-05f,
       arena + 134873088);
 
-  /* %183 = batch_moments(%179) {channels last} blocks.2.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 130056192, arena + 617051520);
+  /* %162 = batch_moments(%158) {channels last} blocks.2.leff.bn2 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 130056192, arena + 572343552);
 
-  /* %184 = gelu(%182) blocks.2.leff : f32[B, 196, 768] */
+  /* %163 = gelu(%161) blocks.2.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 134873088, arena + 139689984);
 
-  /* %187 = reshape(%185) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %185: no code */
+  /* %166 = reshape(%164) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %164: no code */
 
-  /* %188 = fused_linear(%184, %187, %186) blocks.2.leff.conv3 : f32[B, 196, 192] */
+  /* %167 = fused_linear(%163, %166, %165) blocks.2.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 139689984, params[81], params[82], LK_ACT_NONE, NULL,
-      arena + 593305728);
+      arena + 548597760);
 
-  /* %191 = batch_normalize(%188, %189, %190) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 593305728, params[83], params[84], 1e-05f,
+  /* %170 = batch_normalize(%167, %168, %169) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 548597760, params[83], params[84], 1e-05f,
       arena + 144506880);
 
-  /* %192 = batch_moments(%188) {channels last} blocks.2.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 593305728, arena + 617083824);
+  /* %171 = batch_moments(%167) {channels last} blocks.2.leff.bn3 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 548597760, arena + 572375856);
 
-  /* %193 = concat(%166, %191) {axis 0} blocks.2.leff : f32[B, 197, 192] */
+  /* %172 = concat(%145, %170) {axis 0} blocks.2.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 144506880 + (long)b * 37632, 37632,
-        arena + 486824064 + (long)b * 37824 + 192, 37824);
+        arena + 474796032 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %195 = mul(%193, %194) blocks.2 : f32[B, 197, 192], written over %193 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 486824064, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 486824064);
+  /* %174 = mul(%172, %173) blocks.2 : f32[B, 197, 192], written over %172 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 474796032, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 474796032);
 
-  /* %196 = add(%160, %195) blocks.2 : f32[B, 197, 192], written over %193 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 484403328, (const long[]){37824, 192, 1},
-      arena + 486824064, (const long[]){37824, 192, 1}, arena + 486824064);
+  /* %175 = add(%139, %174) blocks.2 : f32[B, 197, 192], written over %172 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 472375296, (const long[]){37824, 192, 1},
+      arena + 474796032, (const long[]){37824, 192, 1}, arena + 474796032);
 
-  /* %197 = slice(%196) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 2 */
+  /* %176 = slice(%175) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 2 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 486824064 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 474796032 + (long)b * 37824, 37824,
         arena + 408238464 + (long)b * 2304, 192);
   } // for b
 
-  /* %198 = concat(%135, %197) {axis 0} : f32[B, 3, 192], a view of %765: no code */
+  /* %177 = concat(%121, %176) {axis 0} : f32[B, 3, 192], a view of %681: no code */
 
-  /* %201 = normalize(%196) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 486824064, 1e-06f, arena + 488034432);
+  /* %180 = normalize(%175) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 474796032, 1e-06f, arena + 476006400);
 
-  /* %202 = mul(%201, %199) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 488034432, (const long[]){37824, 192, 1},
-      params[87], (const long[]){0, 0, 1}, arena + 489244800);
+  /* %181 = mul(%180, %178) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 476006400, (const long[]){37824, 192, 1},
+      params[87], (const long[]){0, 0, 1}, arena + 477216768);
 
-  /* %203 = add(%202, %200) blocks.3.norm1 : f32[B, 197, 192], written over %202 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 489244800, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, arena + 489244800);
+  /* %182 = add(%181, %179) blocks.3.norm1 : f32[B, 197, 192], written over %181 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 477216768, (const long[]){37824, 192, 1},
+      params[88], (const long[]){0, 0, 1}, arena + 477216768);
 
-  /* %206 = fused_linear(%203, %204, %205) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 489244800, params[89], params[90], LK_ACT_NONE, NULL,
-      arena + 144506880);
+  /* %185 = fused_linear(%182, %183, %184) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 477216768, params[89], params[90], LK_ACT_NONE, NULL,
+      arena + 420329472);
 
-  /* %207 = slice(%206) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 144506880, 576, arena + 490455168, 192);
+  /* %186 = slice(%185) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %185: no code */
 
-  /* %208 = slice(%206) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 144507072, 576, arena + 491665536, 192);
+  /* %187 = slice(%185) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %185: no code */
 
-  /* %209 = slice(%206) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 144507264, 576, arena + 492875904, 192);
+  /* %188 = slice(%185) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %185: no code */
 
-  /* %210 = reshape(%207) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %207: no code */
+  /* %189 = sdpa(%186, %187, %188) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 420329472, 576, arena + 420329664, 576, arena + 420329856,
+      576, arena + 478427136, 0.125f);
 
-  /* %211 = reshape(%208) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %208: no code */
+  /* %192 = fused_linear(%189, %190, %191) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 478427136, params[91], params[92], LK_ACT_NONE, NULL,
+      arena + 479637504);
 
-  /* %212 = reshape(%209) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %209: no code */
+  /* %194 = mul(%192, %193) blocks.3 : f32[B, 197, 192], written over %192 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 479637504, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 479637504);
 
-  /* %213 = matmul_permuted(%210, %211) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 490455168, 64, 192, 1,
-      arena + 491665536, 64, 1, 192, arena + 144506880, 38809, 197, 0.0f);
+  /* %195 = add(%175, %194) blocks.3 : f32[B, 197, 192], written over %192 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 474796032, (const long[]){37824, 192, 1},
+      arena + 479637504, (const long[]){37824, 192, 1}, arena + 479637504);
 
-  /* %214 = mul_scalar(%213) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 144506880, 0.125f, arena + 148232544);
+  /* %198 = normalize(%195) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 479637504, 1e-06f, arena + 480847872);
 
-  /* %215 = softmax(%214) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 148232544, arena + 420613152);
-
-  /* %216 = matmul_permuted(%215, %212) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 420613152, 38809, 197, 1,
-      arena + 492875904, 64, 192, 1, arena + 494086272, 64, 192, 0.0f);
-
-  /* %217 = reshape(%216) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %216: no code */
-
-  /* %220 = fused_linear(%217, %218, %219) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 494086272, params[91], params[92], LK_ACT_NONE, NULL,
-      arena + 495296640);
-
-  /* %222 = mul(%220, %221) blocks.3 : f32[B, 197, 192], written over %220 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 495296640, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 495296640);
-
-  /* %223 = add(%196, %222) blocks.3 : f32[B, 197, 192], written over %220 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 486824064, (const long[]){37824, 192, 1},
-      arena + 495296640, (const long[]){37824, 192, 1}, arena + 495296640);
-
-  /* %226 = normalize(%223) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 495296640, 1e-06f, arena + 496507008);
-
-  /* %227 = mul(%226, %224) blocks.3.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 496507008, (const long[]){37824, 192, 1},
+  /* %199 = mul(%198, %196) blocks.3.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 480847872, (const long[]){37824, 192, 1},
       params[93], (const long[]){0, 0, 1}, arena + 144506880);
 
-  /* %228 = add(%227, %225) blocks.3.norm2 : f32[B, 197, 192], written over %227 */
+  /* %200 = add(%199, %197) blocks.3.norm2 : f32[B, 197, 192], written over %199 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 144506880, (const long[]){37824, 192, 1},
       params[94], (const long[]){0, 0, 1}, arena + 144506880);
 
-  /* %229 = slice(%228) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], written into %256 from row 0 */
+  /* %201 = slice(%200) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], written into %228 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 144506880 + (long)b * 37824, 37824,
-        arena + 497717376 + (long)b * 37824, 192);
+        arena + 482058240 + (long)b * 37824, 192);
   } // for b
 
-  /* %230 = slice(%228) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 144507072, 37824, arena + 594509952, 37632);
+  /* %202 = slice(%200) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 144507072, 37824, arena + 549801984, 37632);
 
-  /* %233 = reshape(%231) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %231: no code */
+  /* %205 = reshape(%203) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %203: no code */
 
-  /* %234 = fused_linear(%230, %233, %232) blocks.3.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 594509952, params[95], params[96], LK_ACT_NONE, NULL,
+  /* %206 = fused_linear(%202, %205, %204) blocks.3.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 549801984, params[95], params[96], LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %237 = batch_normalize(%234, %235, %236) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[B, 196, 768] */
+  /* %209 = batch_normalize(%206, %207, %208) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 144506880, params[97], params[98], 1e-05f,
       arena + 149323776);
 
-  /* %238 = batch_moments(%234) {channels last} blocks.3.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 144506880, arena + 617053056);
+  /* %210 = batch_moments(%206) {channels last} blocks.3.leff.bn1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 144506880, arena + 572345088);
 
-  /* %239 = gelu(%237) blocks.3.leff : f32[B, 196, 768] */
+  /* %211 = gelu(%209) blocks.3.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 149323776, arena + 154140672);
 
-  /* %242 = token_dwconv(%239, %240, %241) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  /* %214 = token_dwconv(%211, %212, %213) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672, params[101], params[102],
       LK_ACT_NONE, arena + 158957568);
 
-  /* %245 = batch_normalize(%242, %243, %244) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[B, 196, 768] */
+  /* %217 = batch_normalize(%214, %215, %216) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 158957568, params[103], params[104], 1e-05f,
       arena + 163774464);
 
-  /* %246 = batch_moments(%242) {channels last} blocks.3.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 158957568, arena + 617054592);
+  /* %218 = batch_moments(%214) {channels last} blocks.3.leff.bn2 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 158957568, arena + 572346624);
 
-  /* %247 = gelu(%245) blocks.3.leff : f32[B, 196, 768] */
+  /* %219 = gelu(%217) blocks.3.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 163774464, arena + 168591360);
 
-  /* %250 = reshape(%248) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %248: no code */
+  /* %222 = reshape(%220) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %220: no code */
 
-  /* %251 = fused_linear(%247, %250, %249) blocks.3.leff.conv3 : f32[B, 196, 192] */
+  /* %223 = fused_linear(%219, %222, %221) blocks.3.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 168591360, params[107], params[108], LK_ACT_NONE, NULL,
-      arena + 595714176);
+      arena + 551006208);
 
-  /* %254 = batch_normalize(%251, %252, %253) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 595714176, params[109], params[110], 1e-05f,
+  /* %226 = batch_normalize(%223, %224, %225) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 551006208, params[109], params[110], 1e-05f,
       arena + 173408256);
 
-  /* %255 = batch_moments(%251) {channels last} blocks.3.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 595714176, arena + 617084208);
+  /* %227 = batch_moments(%223) {channels last} blocks.3.leff.bn3 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 551006208, arena + 572376240);
 
-  /* %256 = concat(%229, %254) {axis 0} blocks.3.leff : f32[B, 197, 192] */
+  /* %228 = concat(%201, %226) {axis 0} blocks.3.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 173408256 + (long)b * 37632, 37632,
-        arena + 497717376 + (long)b * 37824 + 192, 37824);
+        arena + 482058240 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %258 = mul(%256, %257) blocks.3 : f32[B, 197, 192], written over %256 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 497717376, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 497717376);
+  /* %230 = mul(%228, %229) blocks.3 : f32[B, 197, 192], written over %228 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 482058240, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 482058240);
 
-  /* %259 = add(%223, %258) blocks.3 : f32[B, 197, 192], written over %256 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 495296640, (const long[]){37824, 192, 1},
-      arena + 497717376, (const long[]){37824, 192, 1}, arena + 497717376);
+  /* %231 = add(%195, %230) blocks.3 : f32[B, 197, 192], written over %228 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 479637504, (const long[]){37824, 192, 1},
+      arena + 482058240, (const long[]){37824, 192, 1}, arena + 482058240);
 
-  /* %260 = slice(%259) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 3 */
+  /* %232 = slice(%231) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 3 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 497717376 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 482058240 + (long)b * 37824, 37824,
         arena + 408238656 + (long)b * 2304, 192);
   } // for b
 
-  /* %261 = concat(%198, %260) {axis 0} : f32[B, 4, 192], a view of %765: no code */
+  /* %233 = concat(%177, %232) {axis 0} : f32[B, 4, 192], a view of %681: no code */
 
-  /* %264 = normalize(%259) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 497717376, 1e-06f, arena + 498927744);
+  /* %236 = normalize(%231) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 482058240, 1e-06f, arena + 483268608);
 
-  /* %265 = mul(%264, %262) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 498927744, (const long[]){37824, 192, 1},
-      params[113], (const long[]){0, 0, 1}, arena + 500138112);
+  /* %237 = mul(%236, %234) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 483268608, (const long[]){37824, 192, 1},
+      params[113], (const long[]){0, 0, 1}, arena + 484478976);
 
-  /* %266 = add(%265, %263) blocks.4.norm1 : f32[B, 197, 192], written over %265 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 500138112, (const long[]){37824, 192, 1},
-      params[114], (const long[]){0, 0, 1}, arena + 500138112);
+  /* %238 = add(%237, %235) blocks.4.norm1 : f32[B, 197, 192], written over %237 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 484478976, (const long[]){37824, 192, 1},
+      params[114], (const long[]){0, 0, 1}, arena + 484478976);
 
-  /* %269 = fused_linear(%266, %267, %268) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 500138112, params[115], params[116], LK_ACT_NONE, NULL,
-      arena + 173408256);
+  /* %241 = fused_linear(%238, %239, %240) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 484478976, params[115], params[116], LK_ACT_NONE, NULL,
+      arena + 423960576);
 
-  /* %270 = slice(%269) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 173408256, 576, arena + 501348480, 192);
+  /* %242 = slice(%241) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %241: no code */
 
-  /* %271 = slice(%269) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 173408448, 576, arena + 502558848, 192);
+  /* %243 = slice(%241) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %241: no code */
 
-  /* %272 = slice(%269) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 173408640, 576, arena + 503769216, 192);
+  /* %244 = slice(%241) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %241: no code */
 
-  /* %273 = reshape(%270) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %270: no code */
+  /* %245 = sdpa(%242, %243, %244) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 423960576, 576, arena + 423960768, 576, arena + 423960960,
+      576, arena + 485689344, 0.125f);
 
-  /* %274 = reshape(%271) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %271: no code */
+  /* %248 = fused_linear(%245, %246, %247) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 485689344, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 486899712);
 
-  /* %275 = reshape(%272) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %272: no code */
+  /* %250 = mul(%248, %249) blocks.4 : f32[B, 197, 192], written over %248 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 486899712, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 486899712);
 
-  /* %276 = matmul_permuted(%273, %274) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 501348480, 64, 192, 1,
-      arena + 502558848, 64, 1, 192, arena + 173408256, 38809, 197, 0.0f);
+  /* %251 = add(%231, %250) blocks.4 : f32[B, 197, 192], written over %248 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 482058240, (const long[]){37824, 192, 1},
+      arena + 486899712, (const long[]){37824, 192, 1}, arena + 486899712);
 
-  /* %277 = mul_scalar(%276) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 173408256, 0.125f, arena + 177133920);
+  /* %254 = normalize(%251) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 486899712, 1e-06f, arena + 488110080);
 
-  /* %278 = softmax(%277) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 177133920, arena + 424338816);
-
-  /* %279 = matmul_permuted(%278, %275) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 424338816, 38809, 197, 1,
-      arena + 503769216, 64, 192, 1, arena + 504979584, 64, 192, 0.0f);
-
-  /* %280 = reshape(%279) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %279: no code */
-
-  /* %283 = fused_linear(%280, %281, %282) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 504979584, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 506189952);
-
-  /* %285 = mul(%283, %284) blocks.4 : f32[B, 197, 192], written over %283 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 506189952, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 506189952);
-
-  /* %286 = add(%259, %285) blocks.4 : f32[B, 197, 192], written over %283 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 497717376, (const long[]){37824, 192, 1},
-      arena + 506189952, (const long[]){37824, 192, 1}, arena + 506189952);
-
-  /* %289 = normalize(%286) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 506189952, 1e-06f, arena + 507400320);
-
-  /* %290 = mul(%289, %287) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 507400320, (const long[]){37824, 192, 1},
+  /* %255 = mul(%254, %252) blocks.4.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 488110080, (const long[]){37824, 192, 1},
       params[119], (const long[]){0, 0, 1}, arena + 173408256);
 
-  /* %291 = add(%290, %288) blocks.4.norm2 : f32[B, 197, 192], written over %290 */
+  /* %256 = add(%255, %253) blocks.4.norm2 : f32[B, 197, 192], written over %255 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 173408256, (const long[]){37824, 192, 1},
       params[120], (const long[]){0, 0, 1}, arena + 173408256);
 
-  /* %292 = slice(%291) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], written into %319 from row 0 */
+  /* %257 = slice(%256) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], written into %284 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 173408256 + (long)b * 37824, 37824,
-        arena + 508610688 + (long)b * 37824, 192);
+        arena + 489320448 + (long)b * 37824, 192);
   } // for b
 
-  /* %293 = slice(%291) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 596918400, 37632);
+  /* %258 = slice(%256) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 552210432, 37632);
 
-  /* %296 = reshape(%294) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %294: no code */
+  /* %261 = reshape(%259) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %259: no code */
 
-  /* %297 = fused_linear(%293, %296, %295) blocks.4.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 596918400, params[121], params[122], LK_ACT_NONE, NULL,
+  /* %262 = fused_linear(%258, %261, %260) blocks.4.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 552210432, params[121], params[122], LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %300 = batch_normalize(%297, %298, %299) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[B, 196, 768] */
+  /* %265 = batch_normalize(%262, %263, %264) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 173408256, params[123], params[124], 1e-05f,
       arena + 178225152);
 
-  /* %301 = batch_moments(%297) {channels last} blocks.4.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 173408256, arena + 617056128);
+  /* %266 = batch_moments(%262) {channels last} blocks.4.leff.bn1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 173408256, arena + 572348160);
 
-  /* %302 = gelu(%300) blocks.4.leff : f32[B, 196, 768] */
+  /* %267 = gelu(%265) blocks.4.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 178225152, arena + 183042048);
 
-  /* %305 = token_dwconv(%302, %303, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  /* %270 = token_dwconv(%267, %268, %269) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 183042048, params[127], params[128],
       LK_ACT_NONE, arena + 187858944);
 
-  /* %308 = batch_normalize(%305, %306, %307) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[B, 196, 768] */
+  /* %273 = batch_normalize(%270, %271, %272) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 187858944, params[129], params[130], 1e-05f,
       arena + 192675840);
 
-  /* %309 = batch_moments(%305) {channels last} blocks.4.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 187858944, arena + 617057664);
+  /* %274 = batch_moments(%270) {channels last} blocks.4.leff.bn2 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 187858944, arena + 572349696);
 
-  /* %310 = gelu(%308) blocks.4.leff : f32[B, 196, 768] */
+  /* %275 = gelu(%273) blocks.4.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 192675840, arena + 197492736);
 
-  /* %313 = reshape(%311) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %311: no code */
+  /* %278 = reshape(%276) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %276: no code */
 
-  /* %314 = fused_linear(%310, %313, %312) blocks.4.leff.conv3 : f32[B, 196, 192] */
+  /* %279 = fused_linear(%275, %278, %277) blocks.4.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 197492736, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 598122624);
+      arena + 553414656);
 
-  /* %317 = batch_normalize(%314, %315, %316) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 598122624, params[135], params[136], 1e-05f,
+  /* %282 = batch_normalize(%279, %280, %281) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 553414656, params[135], params[136], 1e-05f,
       arena + 202309632);
 
-  /* %318 = batch_moments(%314) {channels last} blocks.4.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 598122624, arena + 617084592);
+  /* %283 = batch_moments(%279) {channels last} blocks.4.leff.bn3 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 553414656, arena + 572376624);
 
-  /* %319 = concat(%292, %317) {axis 0} blocks.4.leff : f32[B, 197, 192] */
+  /* %284 = concat(%257, %282) {axis 0} blocks.4.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 202309632 + (long)b * 37632, 37632,
-        arena + 508610688 + (long)b * 37824 + 192, 37824);
+        arena + 489320448 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %321 = mul(%319, %320) blocks.4 : f32[B, 197, 192], written over %319 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 508610688, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 508610688);
+  /* %286 = mul(%284, %285) blocks.4 : f32[B, 197, 192], written over %284 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 489320448, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 489320448);
 
-  /* %322 = add(%286, %321) blocks.4 : f32[B, 197, 192], written over %319 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 506189952, (const long[]){37824, 192, 1},
-      arena + 508610688, (const long[]){37824, 192, 1}, arena + 508610688);
+  /* %287 = add(%251, %286) blocks.4 : f32[B, 197, 192], written over %284 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 486899712, (const long[]){37824, 192, 1},
+      arena + 489320448, (const long[]){37824, 192, 1}, arena + 489320448);
 
-  /* %323 = slice(%322) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 4 */
+  /* %288 = slice(%287) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 4 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 508610688 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 489320448 + (long)b * 37824, 37824,
         arena + 408238848 + (long)b * 2304, 192);
   } // for b
 
-  /* %324 = concat(%261, %323) {axis 0} : f32[B, 5, 192], a view of %765: no code */
+  /* %289 = concat(%233, %288) {axis 0} : f32[B, 5, 192], a view of %681: no code */
 
-  /* %327 = normalize(%322) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 508610688, 1e-06f, arena + 509821056);
+  /* %292 = normalize(%287) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 489320448, 1e-06f, arena + 490530816);
 
-  /* %328 = mul(%327, %325) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 509821056, (const long[]){37824, 192, 1},
-      params[139], (const long[]){0, 0, 1}, arena + 511031424);
+  /* %293 = mul(%292, %290) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 490530816, (const long[]){37824, 192, 1},
+      params[139], (const long[]){0, 0, 1}, arena + 491741184);
 
-  /* %329 = add(%328, %326) blocks.5.norm1 : f32[B, 197, 192], written over %328 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 511031424, (const long[]){37824, 192, 1},
-      params[140], (const long[]){0, 0, 1}, arena + 511031424);
+  /* %294 = add(%293, %291) blocks.5.norm1 : f32[B, 197, 192], written over %293 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 491741184, (const long[]){37824, 192, 1},
+      params[140], (const long[]){0, 0, 1}, arena + 491741184);
 
-  /* %332 = fused_linear(%329, %330, %331) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 511031424, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 202309632);
+  /* %297 = fused_linear(%294, %295, %296) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 491741184, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 427591680);
 
-  /* %333 = slice(%332) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 202309632, 576, arena + 512241792, 192);
+  /* %298 = slice(%297) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %297: no code */
 
-  /* %334 = slice(%332) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 202309824, 576, arena + 513452160, 192);
+  /* %299 = slice(%297) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %297: no code */
 
-  /* %335 = slice(%332) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 202310016, 576, arena + 514662528, 192);
+  /* %300 = slice(%297) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %297: no code */
 
-  /* %336 = reshape(%333) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %333: no code */
+  /* %301 = sdpa(%298, %299, %300) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 427591680, 576, arena + 427591872, 576, arena + 427592064,
+      576, arena + 492951552, 0.125f);
 
-  /* %337 = reshape(%334) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %334: no code */
+  /* %304 = fused_linear(%301, %302, %303) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 492951552, params[143], params[144], LK_ACT_NONE, NULL,
+      arena + 494161920);
 
-  /* %338 = reshape(%335) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %335: no code */
+  /* %306 = mul(%304, %305) blocks.5 : f32[B, 197, 192], written over %304 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 494161920, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 494161920);
 
-  /* %339 = matmul_permuted(%336, %337) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 512241792, 64, 192, 1,
-      arena + 513452160, 64, 1, 192, arena + 202309632, 38809, 197, 0.0f);
+  /* %307 = add(%287, %306) blocks.5 : f32[B, 197, 192], written over %304 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 489320448, (const long[]){37824, 192, 1},
+      arena + 494161920, (const long[]){37824, 192, 1}, arena + 494161920);
 
-  /* %340 = mul_scalar(%339) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 202309632, 0.125f, arena + 206035296);
+  /* %310 = normalize(%307) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 494161920, 1e-06f, arena + 495372288);
 
-  /* %341 = softmax(%340) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 206035296, arena + 428064480);
-
-  /* %342 = matmul_permuted(%341, %338) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 428064480, 38809, 197, 1,
-      arena + 514662528, 64, 192, 1, arena + 515872896, 64, 192, 0.0f);
-
-  /* %343 = reshape(%342) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %342: no code */
-
-  /* %346 = fused_linear(%343, %344, %345) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 515872896, params[143], params[144], LK_ACT_NONE, NULL,
-      arena + 517083264);
-
-  /* %348 = mul(%346, %347) blocks.5 : f32[B, 197, 192], written over %346 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 517083264, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 517083264);
-
-  /* %349 = add(%322, %348) blocks.5 : f32[B, 197, 192], written over %346 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 508610688, (const long[]){37824, 192, 1},
-      arena + 517083264, (const long[]){37824, 192, 1}, arena + 517083264);
-
-  /* %352 = normalize(%349) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 517083264, 1e-06f, arena + 518293632);
-
-  /* %353 = mul(%352, %350) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 518293632, (const long[]){37824, 192, 1},
+  /* %311 = mul(%310, %308) blocks.5.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 495372288, (const long[]){37824, 192, 1},
       params[145], (const long[]){0, 0, 1}, arena + 202309632);
 
-  /* %354 = add(%353, %351) blocks.5.norm2 : f32[B, 197, 192], written over %353 */
+  /* %312 = add(%311, %309) blocks.5.norm2 : f32[B, 197, 192], written over %311 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 202309632, (const long[]){37824, 192, 1},
       params[146], (const long[]){0, 0, 1}, arena + 202309632);
 
-  /* %355 = slice(%354) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], written into %382 from row 0 */
+  /* %313 = slice(%312) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], written into %340 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 202309632 + (long)b * 37824, 37824,
-        arena + 519504000 + (long)b * 37824, 192);
+        arena + 496582656 + (long)b * 37824, 192);
   } // for b
 
-  /* %356 = slice(%354) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 599326848, 37632);
+  /* %314 = slice(%312) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 554618880, 37632);
 
-  /* %359 = reshape(%357) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %357: no code */
+  /* %317 = reshape(%315) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %315: no code */
 
-  /* %360 = fused_linear(%356, %359, %358) blocks.5.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 599326848, params[147], params[148], LK_ACT_NONE, NULL,
+  /* %318 = fused_linear(%314, %317, %316) blocks.5.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 554618880, params[147], params[148], LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %363 = batch_normalize(%360, %361, %362) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[B, 196, 768] */
+  /* %321 = batch_normalize(%318, %319, %320) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 202309632, params[149], params[150], 1e-05f,
       arena + 207126528);
 
-  /* %364 = batch_moments(%360) {channels last} blocks.5.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 202309632, arena + 617059200);
+  /* %322 = batch_moments(%318) {channels last} blocks.5.leff.bn1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 202309632, arena + 572351232);
 
-  /* %365 = gelu(%363) blocks.5.leff : f32[B, 196, 768] */
+  /* %323 = gelu(%321) blocks.5.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 207126528, arena + 211943424);
 
-  /* %368 = token_dwconv(%365, %366, %367) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  /* %326 = token_dwconv(%323, %324, %325) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424, params[153], params[154],
       LK_ACT_NONE, arena + 216760320);
 
-  /* %371 = batch_normalize(%368, %369, %370) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[B, 196, 768] */
+  /* %329 = batch_normalize(%326, %327, %328) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 216760320, params[155], params[156], 1e-05f,
       arena + 221577216);
 
-  /* %372 = batch_moments(%368) {channels last} blocks.5.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 216760320, arena + 617060736);
+  /* %330 = batch_moments(%326) {channels last} blocks.5.leff.bn2 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 216760320, arena + 572352768);
 
-  /* %373 = gelu(%371) blocks.5.leff : f32[B, 196, 768] */
+  /* %331 = gelu(%329) blocks.5.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 221577216, arena + 226394112);
 
-  /* %376 = reshape(%374) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %374: no code */
+  /* %334 = reshape(%332) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %332: no code */
 
-  /* %377 = fused_linear(%373, %376, %375) blocks.5.leff.conv3 : f32[B, 196, 192] */
+  /* %335 = fused_linear(%331, %334, %333) blocks.5.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 226394112, params[159], params[160], LK_ACT_NONE, NULL,
-      arena + 600531072);
+      arena + 555823104);
 
-  /* %380 = batch_normalize(%377, %378, %379) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 600531072, params[161], params[162], 1e-05f,
+  /* %338 = batch_normalize(%335, %336, %337) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 555823104, params[161], params[162], 1e-05f,
       arena + 231211008);
 
-  /* %381 = batch_moments(%377) {channels last} blocks.5.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 600531072, arena + 617084976);
+  /* %339 = batch_moments(%335) {channels last} blocks.5.leff.bn3 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 555823104, arena + 572377008);
 
-  /* %382 = concat(%355, %380) {axis 0} blocks.5.leff : f32[B, 197, 192] */
+  /* %340 = concat(%313, %338) {axis 0} blocks.5.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 231211008 + (long)b * 37632, 37632,
-        arena + 519504000 + (long)b * 37824 + 192, 37824);
+        arena + 496582656 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %384 = mul(%382, %383) blocks.5 : f32[B, 197, 192], written over %382 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 519504000, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 519504000);
+  /* %342 = mul(%340, %341) blocks.5 : f32[B, 197, 192], written over %340 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 496582656, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 496582656);
 
-  /* %385 = add(%349, %384) blocks.5 : f32[B, 197, 192], written over %382 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 517083264, (const long[]){37824, 192, 1},
-      arena + 519504000, (const long[]){37824, 192, 1}, arena + 519504000);
+  /* %343 = add(%307, %342) blocks.5 : f32[B, 197, 192], written over %340 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 494161920, (const long[]){37824, 192, 1},
+      arena + 496582656, (const long[]){37824, 192, 1}, arena + 496582656);
 
-  /* %386 = slice(%385) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 5 */
+  /* %344 = slice(%343) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 5 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 519504000 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 496582656 + (long)b * 37824, 37824,
         arena + 408239040 + (long)b * 2304, 192);
   } // for b
 
-  /* %387 = concat(%324, %386) {axis 0} : f32[B, 6, 192], a view of %765: no code */
+  /* %345 = concat(%289, %344) {axis 0} : f32[B, 6, 192], a view of %681: no code */
 
-  /* %390 = normalize(%385) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 519504000, 1e-06f, arena + 520714368);
+  /* %348 = normalize(%343) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 496582656, 1e-06f, arena + 497793024);
 
-  /* %391 = mul(%390, %388) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 520714368, (const long[]){37824, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 521924736);
+  /* %349 = mul(%348, %346) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 497793024, (const long[]){37824, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 499003392);
 
-  /* %392 = add(%391, %389) blocks.6.norm1 : f32[B, 197, 192], written over %391 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 521924736, (const long[]){37824, 192, 1},
-      params[166], (const long[]){0, 0, 1}, arena + 521924736);
+  /* %350 = add(%349, %347) blocks.6.norm1 : f32[B, 197, 192], written over %349 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 499003392, (const long[]){37824, 192, 1},
+      params[166], (const long[]){0, 0, 1}, arena + 499003392);
 
-  /* %395 = fused_linear(%392, %393, %394) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 521924736, params[167], params[168], LK_ACT_NONE, NULL,
-      arena + 231211008);
+  /* %353 = fused_linear(%350, %351, %352) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 499003392, params[167], params[168], LK_ACT_NONE, NULL,
+      arena + 431222784);
 
-  /* %396 = slice(%395) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 231211008, 576, arena + 523135104, 192);
+  /* %354 = slice(%353) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %353: no code */
 
-  /* %397 = slice(%395) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 231211200, 576, arena + 524345472, 192);
+  /* %355 = slice(%353) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %353: no code */
 
-  /* %398 = slice(%395) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 231211392, 576, arena + 525555840, 192);
+  /* %356 = slice(%353) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %353: no code */
 
-  /* %399 = reshape(%396) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %396: no code */
+  /* %357 = sdpa(%354, %355, %356) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 431222784, 576, arena + 431222976, 576, arena + 431223168,
+      576, arena + 500213760, 0.125f);
 
-  /* %400 = reshape(%397) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %397: no code */
+  /* %360 = fused_linear(%357, %358, %359) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 500213760, params[169], params[170], LK_ACT_NONE, NULL,
+      arena + 501424128);
 
-  /* %401 = reshape(%398) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %398: no code */
+  /* %362 = mul(%360, %361) blocks.6 : f32[B, 197, 192], written over %360 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 501424128, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 501424128);
 
-  /* %402 = matmul_permuted(%399, %400) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 523135104, 64, 192, 1,
-      arena + 524345472, 64, 1, 192, arena + 231211008, 38809, 197, 0.0f);
+  /* %363 = add(%343, %362) blocks.6 : f32[B, 197, 192], written over %360 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 496582656, (const long[]){37824, 192, 1},
+      arena + 501424128, (const long[]){37824, 192, 1}, arena + 501424128);
 
-  /* %403 = mul_scalar(%402) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 231211008, 0.125f, arena + 234936672);
+  /* %366 = normalize(%363) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 501424128, 1e-06f, arena + 502634496);
 
-  /* %404 = softmax(%403) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 234936672, arena + 431790144);
-
-  /* %405 = matmul_permuted(%404, %401) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 431790144, 38809, 197, 1,
-      arena + 525555840, 64, 192, 1, arena + 526766208, 64, 192, 0.0f);
-
-  /* %406 = reshape(%405) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %405: no code */
-
-  /* %409 = fused_linear(%406, %407, %408) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 526766208, params[169], params[170], LK_ACT_NONE, NULL,
-      arena + 527976576);
-
-  /* %411 = mul(%409, %410) blocks.6 : f32[B, 197, 192], written over %409 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 527976576, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 527976576);
-
-  /* %412 = add(%385, %411) blocks.6 : f32[B, 197, 192], written over %409 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 519504000, (const long[]){37824, 192, 1},
-      arena + 527976576, (const long[]){37824, 192, 1}, arena + 527976576);
-
-  /* %415 = normalize(%412) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 527976576, 1e-06f, arena + 529186944);
-
-  /* %416 = mul(%415, %413) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 529186944, (const long[]){37824, 192, 1},
+  /* %367 = mul(%366, %364) blocks.6.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 502634496, (const long[]){37824, 192, 1},
       params[171], (const long[]){0, 0, 1}, arena + 231211008);
 
-  /* %417 = add(%416, %414) blocks.6.norm2 : f32[B, 197, 192], written over %416 */
+  /* %368 = add(%367, %365) blocks.6.norm2 : f32[B, 197, 192], written over %367 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 231211008, (const long[]){37824, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 231211008);
 
-  /* %418 = slice(%417) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], written into %445 from row 0 */
+  /* %369 = slice(%368) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], written into %396 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 231211008 + (long)b * 37824, 37824,
-        arena + 530397312 + (long)b * 37824, 192);
+        arena + 503844864 + (long)b * 37824, 192);
   } // for b
 
-  /* %419 = slice(%417) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 231211200, 37824, arena + 601735296, 37632);
+  /* %370 = slice(%368) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 231211200, 37824, arena + 557027328, 37632);
 
-  /* %422 = reshape(%420) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %420: no code */
+  /* %373 = reshape(%371) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %371: no code */
 
-  /* %423 = fused_linear(%419, %422, %421) blocks.6.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 601735296, params[173], params[174], LK_ACT_NONE, NULL,
+  /* %374 = fused_linear(%370, %373, %372) blocks.6.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 557027328, params[173], params[174], LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %426 = batch_normalize(%423, %424, %425) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[B, 196, 768] */
+  /* %377 = batch_normalize(%374, %375, %376) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 231211008, params[175], params[176], 1e-05f,
       arena + 236027904);
 
-  /* %427 = batch_moments(%423) {channels last} blocks.6.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 231211008, arena + 617062272);
+  /* %378 = batch_moments(%374) {channels last} blocks.6.leff.bn1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 231211008, arena + 572354304);
 
-  /* %428 = gelu(%426) blocks.6.leff : f32[B, 196, 768] */
+  /* %379 = gelu(%377) blocks.6.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 236027904, arena + 240844800);
 
-  /* %431 = token_dwconv(%428, %429, %430) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  /* %382 = token_dwconv(%379, %380, %381) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 240844800, params[179], params[180],
       LK_ACT_NONE, arena + 245661696);
 
-  /* %434 = batch_normalize(%431, %432, %433) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[B, 196, 768] */
+  /* %385 = batch_normalize(%382, %383, %384) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 245661696, params[181], params[182], 1e-05f,
       arena + 250478592);
 
-  /* %435 = batch_moments(%431) {channels last} blocks.6.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 245661696, arena + 617063808);
+  /* %386 = batch_moments(%382) {channels last} blocks.6.leff.bn2 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 245661696, arena + 572355840);
 
-  /* %436 = gelu(%434) blocks.6.leff : f32[B, 196, 768] */
+  /* %387 = gelu(%385) blocks.6.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 250478592, arena + 255295488);
 
-  /* %439 = reshape(%437) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %437: no code */
+  /* %390 = reshape(%388) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %388: no code */
 
-  /* %440 = fused_linear(%436, %439, %438) blocks.6.leff.conv3 : f32[B, 196, 192] */
+  /* %391 = fused_linear(%387, %390, %389) blocks.6.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 255295488, params[185], params[186], LK_ACT_NONE, NULL,
-      arena + 602939520);
+      arena + 558231552);
 
-  /* %443 = batch_normalize(%440, %441, %442) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 602939520, params[187], params[188], 1e-05f,
+  /* %394 = batch_normalize(%391, %392, %393) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 558231552, params[187], params[188], 1e-05f,
       arena + 260112384);
 
-  /* %444 = batch_moments(%440) {channels last} blocks.6.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 602939520, arena + 617085360);
+  /* %395 = batch_moments(%391) {channels last} blocks.6.leff.bn3 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 558231552, arena + 572377392);
 
-  /* %445 = concat(%418, %443) {axis 0} blocks.6.leff : f32[B, 197, 192] */
+  /* %396 = concat(%369, %394) {axis 0} blocks.6.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 260112384 + (long)b * 37632, 37632,
-        arena + 530397312 + (long)b * 37824 + 192, 37824);
+        arena + 503844864 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %447 = mul(%445, %446) blocks.6 : f32[B, 197, 192], written over %445 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 530397312, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 530397312);
+  /* %398 = mul(%396, %397) blocks.6 : f32[B, 197, 192], written over %396 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 503844864, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 503844864);
 
-  /* %448 = add(%412, %447) blocks.6 : f32[B, 197, 192], written over %445 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 527976576, (const long[]){37824, 192, 1},
-      arena + 530397312, (const long[]){37824, 192, 1}, arena + 530397312);
+  /* %399 = add(%363, %398) blocks.6 : f32[B, 197, 192], written over %396 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 501424128, (const long[]){37824, 192, 1},
+      arena + 503844864, (const long[]){37824, 192, 1}, arena + 503844864);
 
-  /* %449 = slice(%448) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 6 */
+  /* %400 = slice(%399) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 6 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 530397312 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 503844864 + (long)b * 37824, 37824,
         arena + 408239232 + (long)b * 2304, 192);
   } // for b
 
-  /* %450 = concat(%387, %449) {axis 0} : f32[B, 7, 192], a view of %765: no code */
+  /* %401 = concat(%345, %400) {axis 0} : f32[B, 7, 192], a view of %681: no code */
 
-  /* %453 = normalize(%448) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 530397312, 1e-06f, arena + 531607680);
+  /* %404 = normalize(%399) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 503844864, 1e-06f, arena + 505055232);
 
-  /* %454 = mul(%453, %451) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 531607680, (const long[]){37824, 192, 1},
-      params[191], (const long[]){0, 0, 1}, arena + 532818048);
+  /* %405 = mul(%404, %402) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 505055232, (const long[]){37824, 192, 1},
+      params[191], (const long[]){0, 0, 1}, arena + 506265600);
 
-  /* %455 = add(%454, %452) blocks.7.norm1 : f32[B, 197, 192], written over %454 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 532818048, (const long[]){37824, 192, 1},
-      params[192], (const long[]){0, 0, 1}, arena + 532818048);
+  /* %406 = add(%405, %403) blocks.7.norm1 : f32[B, 197, 192], written over %405 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 506265600, (const long[]){37824, 192, 1},
+      params[192], (const long[]){0, 0, 1}, arena + 506265600);
 
-  /* %458 = fused_linear(%455, %456, %457) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 532818048, params[193], params[194], LK_ACT_NONE, NULL,
-      arena + 260112384);
+  /* %409 = fused_linear(%406, %407, %408) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 506265600, params[193], params[194], LK_ACT_NONE, NULL,
+      arena + 434853888);
 
-  /* %459 = slice(%458) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 260112384, 576, arena + 534028416, 192);
+  /* %410 = slice(%409) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %409: no code */
 
-  /* %460 = slice(%458) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 260112576, 576, arena + 535238784, 192);
+  /* %411 = slice(%409) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %409: no code */
 
-  /* %461 = slice(%458) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 260112768, 576, arena + 536449152, 192);
+  /* %412 = slice(%409) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %409: no code */
 
-  /* %462 = reshape(%459) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %459: no code */
+  /* %413 = sdpa(%410, %411, %412) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 434853888, 576, arena + 434854080, 576, arena + 434854272,
+      576, arena + 507475968, 0.125f);
 
-  /* %463 = reshape(%460) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %460: no code */
+  /* %416 = fused_linear(%413, %414, %415) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 507475968, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 508686336);
 
-  /* %464 = reshape(%461) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %461: no code */
+  /* %418 = mul(%416, %417) blocks.7 : f32[B, 197, 192], written over %416 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 508686336, (const long[]){37824, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 508686336);
 
-  /* %465 = matmul_permuted(%462, %463) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 534028416, 64, 192, 1,
-      arena + 535238784, 64, 1, 192, arena + 260112384, 38809, 197, 0.0f);
+  /* %419 = add(%399, %418) blocks.7 : f32[B, 197, 192], written over %416 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 503844864, (const long[]){37824, 192, 1},
+      arena + 508686336, (const long[]){37824, 192, 1}, arena + 508686336);
 
-  /* %466 = mul_scalar(%465) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 260112384, 0.125f, arena + 263838048);
+  /* %422 = normalize(%419) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 508686336, 1e-06f, arena + 509896704);
 
-  /* %467 = softmax(%466) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 263838048, arena + 435515808);
-
-  /* %468 = matmul_permuted(%467, %464) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 435515808, 38809, 197, 1,
-      arena + 536449152, 64, 192, 1, arena + 537659520, 64, 192, 0.0f);
-
-  /* %469 = reshape(%468) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %468: no code */
-
-  /* %472 = fused_linear(%469, %470, %471) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 537659520, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 538869888);
-
-  /* %474 = mul(%472, %473) blocks.7 : f32[B, 197, 192], written over %472 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 538869888, (const long[]){37824, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 538869888);
-
-  /* %475 = add(%448, %474) blocks.7 : f32[B, 197, 192], written over %472 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 530397312, (const long[]){37824, 192, 1},
-      arena + 538869888, (const long[]){37824, 192, 1}, arena + 538869888);
-
-  /* %478 = normalize(%475) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 538869888, 1e-06f, arena + 540080256);
-
-  /* %479 = mul(%478, %476) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540080256, (const long[]){37824, 192, 1},
+  /* %423 = mul(%422, %420) blocks.7.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 509896704, (const long[]){37824, 192, 1},
       params[197], (const long[]){0, 0, 1}, arena + 260112384);
 
-  /* %480 = add(%479, %477) blocks.7.norm2 : f32[B, 197, 192], written over %479 */
+  /* %424 = add(%423, %421) blocks.7.norm2 : f32[B, 197, 192], written over %423 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 260112384, (const long[]){37824, 192, 1},
       params[198], (const long[]){0, 0, 1}, arena + 260112384);
 
-  /* %481 = slice(%480) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], written into %508 from row 0 */
+  /* %425 = slice(%424) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], written into %452 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 260112384 + (long)b * 37824, 37824,
-        arena + 541290624 + (long)b * 37824, 192);
+        arena + 511107072 + (long)b * 37824, 192);
   } // for b
 
-  /* %482 = slice(%480) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 604143744, 37632);
+  /* %426 = slice(%424) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 559435776, 37632);
 
-  /* %485 = reshape(%483) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %483: no code */
+  /* %429 = reshape(%427) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %427: no code */
 
-  /* %486 = fused_linear(%482, %485, %484) blocks.7.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 604143744, params[199], params[200], LK_ACT_NONE, NULL,
+  /* %430 = fused_linear(%426, %429, %428) blocks.7.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 559435776, params[199], params[200], LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %489 = batch_normalize(%486, %487, %488) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[B, 196, 768] */
+  /* %433 = batch_normalize(%430, %431, %432) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 260112384, params[201], params[202], 1e-05f,
       arena + 264929280);
 
-  /* %490 = batch_moments(%486) {channels last} blocks.7.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 260112384, arena + 617065344);
+  /* %434 = batch_moments(%430) {channels last} blocks.7.leff.bn1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 260112384, arena + 572357376);
 
-  /* %491 = gelu(%489) blocks.7.leff : f32[B, 196, 768] */
+  /* %435 = gelu(%433) blocks.7.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 264929280, arena + 269746176);
 
-  /* %494 = token_dwconv(%491, %492, %493) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  /* %438 = token_dwconv(%435, %436, %437) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176, params[205], params[206],
       LK_ACT_NONE, arena + 274563072);
 
-  /* %497 = batch_normalize(%494, %495, %496) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[B, 196, 768] */
+  /* %441 = batch_normalize(%438, %439, %440) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 274563072, params[207], params[208], 1e-05f,
       arena + 279379968);
 
-  /* %498 = batch_moments(%494) {channels last} blocks.7.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 274563072, arena + 617066880);
+  /* %442 = batch_moments(%438) {channels last} blocks.7.leff.bn2 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 274563072, arena + 572358912);
 
-  /* %499 = gelu(%497) blocks.7.leff : f32[B, 196, 768] */
+  /* %443 = gelu(%441) blocks.7.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 279379968, arena + 284196864);
 
-  /* %502 = reshape(%500) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %500: no code */
+  /* %446 = reshape(%444) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %444: no code */
 
-  /* %503 = fused_linear(%499, %502, %501) blocks.7.leff.conv3 : f32[B, 196, 192] */
+  /* %447 = fused_linear(%443, %446, %445) blocks.7.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 284196864, params[211], params[212], LK_ACT_NONE, NULL,
-      arena + 605347968);
+      arena + 560640000);
 
-  /* %506 = batch_normalize(%503, %504, %505) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 605347968, params[213], params[214], 1e-05f,
+  /* %450 = batch_normalize(%447, %448, %449) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 560640000, params[213], params[214], 1e-05f,
       arena + 289013760);
 
-  /* %507 = batch_moments(%503) {channels last} blocks.7.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 605347968, arena + 617085744);
+  /* %451 = batch_moments(%447) {channels last} blocks.7.leff.bn3 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 560640000, arena + 572377776);
 
-  /* %508 = concat(%481, %506) {axis 0} blocks.7.leff : f32[B, 197, 192] */
+  /* %452 = concat(%425, %450) {axis 0} blocks.7.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 289013760 + (long)b * 37632, 37632,
-        arena + 541290624 + (long)b * 37824 + 192, 37824);
+        arena + 511107072 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %510 = mul(%508, %509) blocks.7 : f32[B, 197, 192], written over %508 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 541290624, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 541290624);
+  /* %454 = mul(%452, %453) blocks.7 : f32[B, 197, 192], written over %452 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 511107072, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 511107072);
 
-  /* %511 = add(%475, %510) blocks.7 : f32[B, 197, 192], written over %508 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 538869888, (const long[]){37824, 192, 1},
-      arena + 541290624, (const long[]){37824, 192, 1}, arena + 541290624);
+  /* %455 = add(%419, %454) blocks.7 : f32[B, 197, 192], written over %452 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 508686336, (const long[]){37824, 192, 1},
+      arena + 511107072, (const long[]){37824, 192, 1}, arena + 511107072);
 
-  /* %512 = slice(%511) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 7 */
+  /* %456 = slice(%455) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 7 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 541290624 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 511107072 + (long)b * 37824, 37824,
         arena + 408239424 + (long)b * 2304, 192);
   } // for b
 
-  /* %513 = concat(%450, %512) {axis 0} : f32[B, 8, 192], a view of %765: no code */
+  /* %457 = concat(%401, %456) {axis 0} : f32[B, 8, 192], a view of %681: no code */
 
-  /* %516 = normalize(%511) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 541290624, 1e-06f, arena + 542500992);
+  /* %460 = normalize(%455) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 511107072, 1e-06f, arena + 512317440);
 
-  /* %517 = mul(%516, %514) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 542500992, (const long[]){37824, 192, 1},
-      params[217], (const long[]){0, 0, 1}, arena + 543711360);
+  /* %461 = mul(%460, %458) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      params[217], (const long[]){0, 0, 1}, arena + 513527808);
 
-  /* %518 = add(%517, %515) blocks.8.norm1 : f32[B, 197, 192], written over %517 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 543711360, (const long[]){37824, 192, 1},
-      params[218], (const long[]){0, 0, 1}, arena + 543711360);
+  /* %462 = add(%461, %459) blocks.8.norm1 : f32[B, 197, 192], written over %461 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 513527808, (const long[]){37824, 192, 1},
+      params[218], (const long[]){0, 0, 1}, arena + 513527808);
 
-  /* %521 = fused_linear(%518, %519, %520) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 543711360, params[219], params[220], LK_ACT_NONE, NULL,
-      arena + 289013760);
+  /* %465 = fused_linear(%462, %463, %464) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 513527808, params[219], params[220], LK_ACT_NONE, NULL,
+      arena + 438484992);
 
-  /* %522 = slice(%521) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 289013760, 576, arena + 544921728, 192);
+  /* %466 = slice(%465) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %465: no code */
 
-  /* %523 = slice(%521) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 289013952, 576, arena + 546132096, 192);
+  /* %467 = slice(%465) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %465: no code */
 
-  /* %524 = slice(%521) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 289014144, 576, arena + 547342464, 192);
+  /* %468 = slice(%465) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %465: no code */
 
-  /* %525 = reshape(%522) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %522: no code */
+  /* %469 = sdpa(%466, %467, %468) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 438484992, 576, arena + 438485184, 576, arena + 438485376,
+      576, arena + 514738176, 0.125f);
 
-  /* %526 = reshape(%523) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %523: no code */
+  /* %472 = fused_linear(%469, %470, %471) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 514738176, params[221], params[222], LK_ACT_NONE, NULL,
+      arena + 515948544);
 
-  /* %527 = reshape(%524) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %524: no code */
+  /* %474 = mul(%472, %473) blocks.8 : f32[B, 197, 192], written over %472 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 515948544, (const long[]){37824, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 515948544);
 
-  /* %528 = matmul_permuted(%525, %526) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 544921728, 64, 192, 1,
-      arena + 546132096, 64, 1, 192, arena + 289013760, 38809, 197, 0.0f);
+  /* %475 = add(%455, %474) blocks.8 : f32[B, 197, 192], written over %472 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 511107072, (const long[]){37824, 192, 1},
+      arena + 515948544, (const long[]){37824, 192, 1}, arena + 515948544);
 
-  /* %529 = mul_scalar(%528) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 289013760, 0.125f, arena + 292739424);
+  /* %478 = normalize(%475) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 515948544, 1e-06f, arena + 517158912);
 
-  /* %530 = softmax(%529) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 292739424, arena + 439241472);
-
-  /* %531 = matmul_permuted(%530, %527) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 439241472, 38809, 197, 1,
-      arena + 547342464, 64, 192, 1, arena + 548552832, 64, 192, 0.0f);
-
-  /* %532 = reshape(%531) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %531: no code */
-
-  /* %535 = fused_linear(%532, %533, %534) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 548552832, params[221], params[222], LK_ACT_NONE, NULL,
-      arena + 549763200);
-
-  /* %537 = mul(%535, %536) blocks.8 : f32[B, 197, 192], written over %535 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 549763200, (const long[]){37824, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 549763200);
-
-  /* %538 = add(%511, %537) blocks.8 : f32[B, 197, 192], written over %535 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 541290624, (const long[]){37824, 192, 1},
-      arena + 549763200, (const long[]){37824, 192, 1}, arena + 549763200);
-
-  /* %541 = normalize(%538) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 549763200, 1e-06f, arena + 550973568);
-
-  /* %542 = mul(%541, %539) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 550973568, (const long[]){37824, 192, 1},
+  /* %479 = mul(%478, %476) blocks.8.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 517158912, (const long[]){37824, 192, 1},
       params[223], (const long[]){0, 0, 1}, arena + 289013760);
 
-  /* %543 = add(%542, %540) blocks.8.norm2 : f32[B, 197, 192], written over %542 */
+  /* %480 = add(%479, %477) blocks.8.norm2 : f32[B, 197, 192], written over %479 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 289013760, (const long[]){37824, 192, 1},
       params[224], (const long[]){0, 0, 1}, arena + 289013760);
 
-  /* %544 = slice(%543) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], written into %571 from row 0 */
+  /* %481 = slice(%480) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], written into %508 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 289013760 + (long)b * 37824, 37824,
-        arena + 552183936 + (long)b * 37824, 192);
+        arena + 518369280 + (long)b * 37824, 192);
   } // for b
 
-  /* %545 = slice(%543) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 289013952, 37824, arena + 606552192, 37632);
+  /* %482 = slice(%480) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 289013952, 37824, arena + 561844224, 37632);
 
-  /* %548 = reshape(%546) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %546: no code */
+  /* %485 = reshape(%483) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %483: no code */
 
-  /* %549 = fused_linear(%545, %548, %547) blocks.8.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 606552192, params[225], params[226], LK_ACT_NONE, NULL,
+  /* %486 = fused_linear(%482, %485, %484) blocks.8.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 561844224, params[225], params[226], LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %552 = batch_normalize(%549, %550, %551) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[B, 196, 768] */
+  /* %489 = batch_normalize(%486, %487, %488) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 289013760, params[227], params[228], 1e-05f,
       arena + 293830656);
 
-  /* %553 = batch_moments(%549) {channels last} blocks.8.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 289013760, arena + 617068416);
+  /* %490 = batch_moments(%486) {channels last} blocks.8.leff.bn1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 289013760, arena + 572360448);
 
-  /* %554 = gelu(%552) blocks.8.leff : f32[B, 196, 768] */
+  /* %491 = gelu(%489) blocks.8.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 293830656, arena + 298647552);
 
-  /* %557 = token_dwconv(%554, %555, %556) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  /* %494 = token_dwconv(%491, %492, %493) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 298647552, params[231], params[232],
       LK_ACT_NONE, arena + 303464448);
 
-  /* %560 = batch_normalize(%557, %558, %559) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[B, 196, 768] */
+  /* %497 = batch_normalize(%494, %495, %496) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 303464448, params[233], params[234], 1e-05f,
       arena + 308281344);
 
-  /* %561 = batch_moments(%557) {channels last} blocks.8.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 303464448, arena + 617069952);
+  /* %498 = batch_moments(%494) {channels last} blocks.8.leff.bn2 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 303464448, arena + 572361984);
 
-  /* %562 = gelu(%560) blocks.8.leff : f32[B, 196, 768] */
+  /* %499 = gelu(%497) blocks.8.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 308281344, arena + 313098240);
 
-  /* %565 = reshape(%563) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %563: no code */
+  /* %502 = reshape(%500) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %500: no code */
 
-  /* %566 = fused_linear(%562, %565, %564) blocks.8.leff.conv3 : f32[B, 196, 192] */
+  /* %503 = fused_linear(%499, %502, %501) blocks.8.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 313098240, params[237], params[238], LK_ACT_NONE, NULL,
-      arena + 607756416);
+      arena + 563048448);
 
-  /* %569 = batch_normalize(%566, %567, %568) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 607756416, params[239], params[240], 1e-05f,
+  /* %506 = batch_normalize(%503, %504, %505) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 563048448, params[239], params[240], 1e-05f,
       arena + 317915136);
 
-  /* %570 = batch_moments(%566) {channels last} blocks.8.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 607756416, arena + 617086128);
+  /* %507 = batch_moments(%503) {channels last} blocks.8.leff.bn3 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 563048448, arena + 572378160);
 
-  /* %571 = concat(%544, %569) {axis 0} blocks.8.leff : f32[B, 197, 192] */
+  /* %508 = concat(%481, %506) {axis 0} blocks.8.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 317915136 + (long)b * 37632, 37632,
-        arena + 552183936 + (long)b * 37824 + 192, 37824);
+        arena + 518369280 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %573 = mul(%571, %572) blocks.8 : f32[B, 197, 192], written over %571 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 552183936, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 552183936);
+  /* %510 = mul(%508, %509) blocks.8 : f32[B, 197, 192], written over %508 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 518369280, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 518369280);
 
-  /* %574 = add(%538, %573) blocks.8 : f32[B, 197, 192], written over %571 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 549763200, (const long[]){37824, 192, 1},
-      arena + 552183936, (const long[]){37824, 192, 1}, arena + 552183936);
+  /* %511 = add(%475, %510) blocks.8 : f32[B, 197, 192], written over %508 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 515948544, (const long[]){37824, 192, 1},
+      arena + 518369280, (const long[]){37824, 192, 1}, arena + 518369280);
 
-  /* %575 = slice(%574) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 8 */
+  /* %512 = slice(%511) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 8 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 552183936 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 518369280 + (long)b * 37824, 37824,
         arena + 408239616 + (long)b * 2304, 192);
   } // for b
 
-  /* %576 = concat(%513, %575) {axis 0} : f32[B, 9, 192], a view of %765: no code */
+  /* %513 = concat(%457, %512) {axis 0} : f32[B, 9, 192], a view of %681: no code */
 
-  /* %579 = normalize(%574) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 552183936, 1e-06f, arena + 553394304);
+  /* %516 = normalize(%511) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 518369280, 1e-06f, arena + 519579648);
 
-  /* %580 = mul(%579, %577) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 553394304, (const long[]){37824, 192, 1},
-      params[243], (const long[]){0, 0, 1}, arena + 554604672);
+  /* %517 = mul(%516, %514) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 519579648, (const long[]){37824, 192, 1},
+      params[243], (const long[]){0, 0, 1}, arena + 520790016);
 
-  /* %581 = add(%580, %578) blocks.9.norm1 : f32[B, 197, 192], written over %580 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 554604672, (const long[]){37824, 192, 1},
-      params[244], (const long[]){0, 0, 1}, arena + 554604672);
+  /* %518 = add(%517, %515) blocks.9.norm1 : f32[B, 197, 192], written over %517 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 520790016, (const long[]){37824, 192, 1},
+      params[244], (const long[]){0, 0, 1}, arena + 520790016);
 
-  /* %584 = fused_linear(%581, %582, %583) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 554604672, params[245], params[246], LK_ACT_NONE, NULL,
-      arena + 317915136);
+  /* %521 = fused_linear(%518, %519, %520) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 520790016, params[245], params[246], LK_ACT_NONE, NULL,
+      arena + 442116096);
 
-  /* %585 = slice(%584) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 317915136, 576, arena + 555815040, 192);
+  /* %522 = slice(%521) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %521: no code */
 
-  /* %586 = slice(%584) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 317915328, 576, arena + 557025408, 192);
+  /* %523 = slice(%521) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %521: no code */
 
-  /* %587 = slice(%584) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 317915520, 576, arena + 558235776, 192);
+  /* %524 = slice(%521) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %521: no code */
 
-  /* %588 = reshape(%585) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %585: no code */
+  /* %525 = sdpa(%522, %523, %524) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 442116096, 576, arena + 442116288, 576, arena + 442116480,
+      576, arena + 522000384, 0.125f);
 
-  /* %589 = reshape(%586) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %586: no code */
+  /* %528 = fused_linear(%525, %526, %527) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 522000384, params[247], params[248], LK_ACT_NONE, NULL,
+      arena + 523210752);
 
-  /* %590 = reshape(%587) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %587: no code */
+  /* %530 = mul(%528, %529) blocks.9 : f32[B, 197, 192], written over %528 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 523210752, (const long[]){37824, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 523210752);
 
-  /* %591 = matmul_permuted(%588, %589) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 555815040, 64, 192, 1,
-      arena + 557025408, 64, 1, 192, arena + 317915136, 38809, 197, 0.0f);
+  /* %531 = add(%511, %530) blocks.9 : f32[B, 197, 192], written over %528 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 518369280, (const long[]){37824, 192, 1},
+      arena + 523210752, (const long[]){37824, 192, 1}, arena + 523210752);
 
-  /* %592 = mul_scalar(%591) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 317915136, 0.125f, arena + 321640800);
+  /* %534 = normalize(%531) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 523210752, 1e-06f, arena + 524421120);
 
-  /* %593 = softmax(%592) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 321640800, arena + 442967136);
-
-  /* %594 = matmul_permuted(%593, %590) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 442967136, 38809, 197, 1,
-      arena + 558235776, 64, 192, 1, arena + 559446144, 64, 192, 0.0f);
-
-  /* %595 = reshape(%594) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %594: no code */
-
-  /* %598 = fused_linear(%595, %596, %597) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 559446144, params[247], params[248], LK_ACT_NONE, NULL,
-      arena + 560656512);
-
-  /* %600 = mul(%598, %599) blocks.9 : f32[B, 197, 192], written over %598 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 560656512, (const long[]){37824, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 560656512);
-
-  /* %601 = add(%574, %600) blocks.9 : f32[B, 197, 192], written over %598 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 552183936, (const long[]){37824, 192, 1},
-      arena + 560656512, (const long[]){37824, 192, 1}, arena + 560656512);
-
-  /* %604 = normalize(%601) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 560656512, 1e-06f, arena + 561866880);
-
-  /* %605 = mul(%604, %602) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 561866880, (const long[]){37824, 192, 1},
+  /* %535 = mul(%534, %532) blocks.9.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 524421120, (const long[]){37824, 192, 1},
       params[249], (const long[]){0, 0, 1}, arena + 317915136);
 
-  /* %606 = add(%605, %603) blocks.9.norm2 : f32[B, 197, 192], written over %605 */
+  /* %536 = add(%535, %533) blocks.9.norm2 : f32[B, 197, 192], written over %535 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 317915136, (const long[]){37824, 192, 1},
       params[250], (const long[]){0, 0, 1}, arena + 317915136);
 
-  /* %607 = slice(%606) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], written into %634 from row 0 */
+  /* %537 = slice(%536) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], written into %564 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 317915136 + (long)b * 37824, 37824,
-        arena + 563077248 + (long)b * 37824, 192);
+        arena + 525631488 + (long)b * 37824, 192);
   } // for b
 
-  /* %608 = slice(%606) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 317915328, 37824, arena + 608960640, 37632);
+  /* %538 = slice(%536) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 317915328, 37824, arena + 564252672, 37632);
 
-  /* %611 = reshape(%609) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %609: no code */
+  /* %541 = reshape(%539) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %539: no code */
 
-  /* %612 = fused_linear(%608, %611, %610) blocks.9.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 608960640, params[251], params[252], LK_ACT_NONE, NULL,
+  /* %542 = fused_linear(%538, %541, %540) blocks.9.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 564252672, params[251], params[252], LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %615 = batch_normalize(%612, %613, %614) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[B, 196, 768] */
+  /* %545 = batch_normalize(%542, %543, %544) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 317915136, params[253], params[254], 1e-05f,
       arena + 322732032);
 
-  /* %616 = batch_moments(%612) {channels last} blocks.9.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 317915136, arena + 617071488);
+  /* %546 = batch_moments(%542) {channels last} blocks.9.leff.bn1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 317915136, arena + 572363520);
 
-  /* %617 = gelu(%615) blocks.9.leff : f32[B, 196, 768] */
+  /* %547 = gelu(%545) blocks.9.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 322732032, arena + 327548928);
 
-  /* %620 = token_dwconv(%617, %618, %619) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  /* %550 = token_dwconv(%547, %548, %549) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 327548928, params[257], params[258],
       LK_ACT_NONE, arena + 332365824);
 
-  /* %623 = batch_normalize(%620, %621, %622) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[B, 196, 768] */
+  /* %553 = batch_normalize(%550, %551, %552) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 332365824, params[259], params[260], 1e-05f,
       arena + 337182720);
 
-  /* %624 = batch_moments(%620) {channels last} blocks.9.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 332365824, arena + 617073024);
+  /* %554 = batch_moments(%550) {channels last} blocks.9.leff.bn2 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 332365824, arena + 572365056);
 
-  /* %625 = gelu(%623) blocks.9.leff : f32[B, 196, 768] */
+  /* %555 = gelu(%553) blocks.9.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 337182720, arena + 341999616);
 
-  /* %628 = reshape(%626) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %626: no code */
+  /* %558 = reshape(%556) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %556: no code */
 
-  /* %629 = fused_linear(%625, %628, %627) blocks.9.leff.conv3 : f32[B, 196, 192] */
+  /* %559 = fused_linear(%555, %558, %557) blocks.9.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 341999616, params[263], params[264], LK_ACT_NONE, NULL,
-      arena + 610164864);
+      arena + 565456896);
 
-  /* %632 = batch_normalize(%629, %630, %631) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 610164864, params[265], params[266], 1e-05f,
+  /* %562 = batch_normalize(%559, %560, %561) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 565456896, params[265], params[266], 1e-05f,
       arena + 346816512);
 
-  /* %633 = batch_moments(%629) {channels last} blocks.9.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 610164864, arena + 617086512);
+  /* %563 = batch_moments(%559) {channels last} blocks.9.leff.bn3 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 565456896, arena + 572378544);
 
-  /* %634 = concat(%607, %632) {axis 0} blocks.9.leff : f32[B, 197, 192] */
+  /* %564 = concat(%537, %562) {axis 0} blocks.9.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 346816512 + (long)b * 37632, 37632,
-        arena + 563077248 + (long)b * 37824 + 192, 37824);
+        arena + 525631488 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %636 = mul(%634, %635) blocks.9 : f32[B, 197, 192], written over %634 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 563077248, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 563077248);
+  /* %566 = mul(%564, %565) blocks.9 : f32[B, 197, 192], written over %564 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 525631488, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 525631488);
 
-  /* %637 = add(%601, %636) blocks.9 : f32[B, 197, 192], written over %634 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 560656512, (const long[]){37824, 192, 1},
-      arena + 563077248, (const long[]){37824, 192, 1}, arena + 563077248);
+  /* %567 = add(%531, %566) blocks.9 : f32[B, 197, 192], written over %564 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 523210752, (const long[]){37824, 192, 1},
+      arena + 525631488, (const long[]){37824, 192, 1}, arena + 525631488);
 
-  /* %638 = slice(%637) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 9 */
+  /* %568 = slice(%567) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 9 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 563077248 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 525631488 + (long)b * 37824, 37824,
         arena + 408239808 + (long)b * 2304, 192);
   } // for b
 
-  /* %639 = concat(%576, %638) {axis 0} : f32[B, 10, 192], a view of %765: no code */
+  /* %569 = concat(%513, %568) {axis 0} : f32[B, 10, 192], a view of %681: no code */
 
-  /* %642 = normalize(%637) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 563077248, 1e-06f, arena + 564287616);
+  /* %572 = normalize(%567) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 525631488, 1e-06f, arena + 526841856);
 
-  /* %643 = mul(%642, %640) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 564287616, (const long[]){37824, 192, 1},
-      params[269], (const long[]){0, 0, 1}, arena + 565497984);
+  /* %573 = mul(%572, %570) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 526841856, (const long[]){37824, 192, 1},
+      params[269], (const long[]){0, 0, 1}, arena + 528052224);
 
-  /* %644 = add(%643, %641) blocks.10.norm1 : f32[B, 197, 192], written over %643 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 565497984, (const long[]){37824, 192, 1},
-      params[270], (const long[]){0, 0, 1}, arena + 565497984);
+  /* %574 = add(%573, %571) blocks.10.norm1 : f32[B, 197, 192], written over %573 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 528052224, (const long[]){37824, 192, 1},
+      params[270], (const long[]){0, 0, 1}, arena + 528052224);
 
-  /* %647 = fused_linear(%644, %645, %646) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 565497984, params[271], params[272], LK_ACT_NONE, NULL,
-      arena + 346816512);
+  /* %577 = fused_linear(%574, %575, %576) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 528052224, params[271], params[272], LK_ACT_NONE, NULL,
+      arena + 445747200);
 
-  /* %648 = slice(%647) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 346816512, 576, arena + 566708352, 192);
+  /* %578 = slice(%577) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %577: no code */
 
-  /* %649 = slice(%647) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 346816704, 576, arena + 567918720, 192);
+  /* %579 = slice(%577) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %577: no code */
 
-  /* %650 = slice(%647) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 346816896, 576, arena + 569129088, 192);
+  /* %580 = slice(%577) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %577: no code */
 
-  /* %651 = reshape(%648) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %648: no code */
+  /* %581 = sdpa(%578, %579, %580) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 445747200, 576, arena + 445747392, 576, arena + 445747584,
+      576, arena + 529262592, 0.125f);
 
-  /* %652 = reshape(%649) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %649: no code */
+  /* %584 = fused_linear(%581, %582, %583) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 529262592, params[273], params[274], LK_ACT_NONE, NULL,
+      arena + 530472960);
 
-  /* %653 = reshape(%650) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %650: no code */
+  /* %586 = mul(%584, %585) blocks.10 : f32[B, 197, 192], written over %584 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 530472960, (const long[]){37824, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 530472960);
 
-  /* %654 = matmul_permuted(%651, %652) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 566708352, 64, 192, 1,
-      arena + 567918720, 64, 1, 192, arena + 346816512, 38809, 197, 0.0f);
+  /* %587 = add(%567, %586) blocks.10 : f32[B, 197, 192], written over %584 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 525631488, (const long[]){37824, 192, 1},
+      arena + 530472960, (const long[]){37824, 192, 1}, arena + 530472960);
 
-  /* %655 = mul_scalar(%654) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 346816512, 0.125f, arena + 350542176);
+  /* %590 = normalize(%587) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 530472960, 1e-06f, arena + 531683328);
 
-  /* %656 = softmax(%655) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 350542176, arena + 446692800);
-
-  /* %657 = matmul_permuted(%656, %653) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 446692800, 38809, 197, 1,
-      arena + 569129088, 64, 192, 1, arena + 570339456, 64, 192, 0.0f);
-
-  /* %658 = reshape(%657) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %657: no code */
-
-  /* %661 = fused_linear(%658, %659, %660) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 570339456, params[273], params[274], LK_ACT_NONE, NULL,
-      arena + 571549824);
-
-  /* %663 = mul(%661, %662) blocks.10 : f32[B, 197, 192], written over %661 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 571549824, (const long[]){37824, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 571549824);
-
-  /* %664 = add(%637, %663) blocks.10 : f32[B, 197, 192], written over %661 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 563077248, (const long[]){37824, 192, 1},
-      arena + 571549824, (const long[]){37824, 192, 1}, arena + 571549824);
-
-  /* %667 = normalize(%664) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 571549824, 1e-06f, arena + 572760192);
-
-  /* %668 = mul(%667, %665) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 572760192, (const long[]){37824, 192, 1},
+  /* %591 = mul(%590, %588) blocks.10.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 531683328, (const long[]){37824, 192, 1},
       params[275], (const long[]){0, 0, 1}, arena + 346816512);
 
-  /* %669 = add(%668, %666) blocks.10.norm2 : f32[B, 197, 192], written over %668 */
+  /* %592 = add(%591, %589) blocks.10.norm2 : f32[B, 197, 192], written over %591 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 346816512, (const long[]){37824, 192, 1},
       params[276], (const long[]){0, 0, 1}, arena + 346816512);
 
-  /* %670 = slice(%669) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], written into %697 from row 0 */
+  /* %593 = slice(%592) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], written into %620 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 346816512 + (long)b * 37824, 37824,
-        arena + 573970560 + (long)b * 37824, 192);
+        arena + 532893696 + (long)b * 37824, 192);
   } // for b
 
-  /* %671 = slice(%669) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 346816704, 37824, arena + 611369088, 37632);
+  /* %594 = slice(%592) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 346816704, 37824, arena + 566661120, 37632);
 
-  /* %674 = reshape(%672) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %672: no code */
+  /* %597 = reshape(%595) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %595: no code */
 
-  /* %675 = fused_linear(%671, %674, %673) blocks.10.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 611369088, params[277], params[278], LK_ACT_NONE, NULL,
+  /* %598 = fused_linear(%594, %597, %596) blocks.10.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 566661120, params[277], params[278], LK_ACT_NONE, NULL,
       arena + 346816512);
 
-  /* %678 = batch_normalize(%675, %676, %677) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[B, 196, 768] */
+  /* %601 = batch_normalize(%598, %599, %600) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 346816512, params[279], params[280], 1e-05f,
       arena + 351633408);
 
-  /* %679 = batch_moments(%675) {channels last} blocks.10.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 346816512, arena + 617074560);
+  /* %602 = batch_moments(%598) {channels last} blocks.10.leff.bn1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 346816512, arena + 572366592);
 
-  /* %680 = gelu(%678) blocks.10.leff : f32[B, 196, 768] */
+  /* %603 = gelu(%601) blocks.10.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 351633408, arena + 356450304);
 
-  /* %683 = token_dwconv(%680, %681, %682) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  /* %606 = token_dwconv(%603, %604, %605) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 356450304, params[283], params[284],
       LK_ACT_NONE, arena + 361267200);
 
-  /* %686 = batch_normalize(%683, %684, %685) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[B, 196, 768] */
+  /* %609 = batch_normalize(%606, %607, %608) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 361267200, params[285], params[286], 1e-05f,
       arena + 366084096);
 
-  /* %687 = batch_moments(%683) {channels last} blocks.10.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 361267200, arena + 617076096);
+  /* %610 = batch_moments(%606) {channels last} blocks.10.leff.bn2 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 361267200, arena + 572368128);
 
-  /* %688 = gelu(%686) blocks.10.leff : f32[B, 196, 768] */
+  /* %611 = gelu(%609) blocks.10.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 366084096, arena + 370900992);
 
-  /* %691 = reshape(%689) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %689: no code */
+  /* %614 = reshape(%612) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %612: no code */
 
-  /* %692 = fused_linear(%688, %691, %690) blocks.10.leff.conv3 : f32[B, 196, 192] */
+  /* %615 = fused_linear(%611, %614, %613) blocks.10.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 370900992, params[289], params[290], LK_ACT_NONE, NULL,
-      arena + 612573312);
+      arena + 567865344);
 
-  /* %695 = batch_normalize(%692, %693, %694) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 612573312, params[291], params[292], 1e-05f,
+  /* %618 = batch_normalize(%615, %616, %617) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 567865344, params[291], params[292], 1e-05f,
       arena + 375717888);
 
-  /* %696 = batch_moments(%692) {channels last} blocks.10.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 612573312, arena + 617086896);
+  /* %619 = batch_moments(%615) {channels last} blocks.10.leff.bn3 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 567865344, arena + 572378928);
 
-  /* %697 = concat(%670, %695) {axis 0} blocks.10.leff : f32[B, 197, 192] */
+  /* %620 = concat(%593, %618) {axis 0} blocks.10.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 375717888 + (long)b * 37632, 37632,
-        arena + 573970560 + (long)b * 37824 + 192, 37824);
+        arena + 532893696 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %699 = mul(%697, %698) blocks.10 : f32[B, 197, 192], written over %697 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 573970560, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 573970560);
+  /* %622 = mul(%620, %621) blocks.10 : f32[B, 197, 192], written over %620 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 532893696, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 532893696);
 
-  /* %700 = add(%664, %699) blocks.10 : f32[B, 197, 192], written over %697 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 571549824, (const long[]){37824, 192, 1},
-      arena + 573970560, (const long[]){37824, 192, 1}, arena + 573970560);
+  /* %623 = add(%587, %622) blocks.10 : f32[B, 197, 192], written over %620 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 530472960, (const long[]){37824, 192, 1},
+      arena + 532893696, (const long[]){37824, 192, 1}, arena + 532893696);
 
-  /* %701 = slice(%700) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 10 */
+  /* %624 = slice(%623) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 10 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 573970560 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 532893696 + (long)b * 37824, 37824,
         arena + 408240000 + (long)b * 2304, 192);
   } // for b
 
-  /* %702 = concat(%639, %701) {axis 0} : f32[B, 11, 192], a view of %765: no code */
+  /* %625 = concat(%569, %624) {axis 0} : f32[B, 11, 192], a view of %681: no code */
 
-  /* %705 = normalize(%700) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 573970560, 1e-06f, arena + 575180928);
+  /* %628 = normalize(%623) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 532893696, 1e-06f, arena + 534104064);
 
-  /* %706 = mul(%705, %703) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 575180928, (const long[]){37824, 192, 1},
-      params[295], (const long[]){0, 0, 1}, arena + 576391296);
+  /* %629 = mul(%628, %626) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 534104064, (const long[]){37824, 192, 1},
+      params[295], (const long[]){0, 0, 1}, arena + 535314432);
 
-  /* %707 = add(%706, %704) blocks.11.norm1 : f32[B, 197, 192], written over %706 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 576391296, (const long[]){37824, 192, 1},
-      params[296], (const long[]){0, 0, 1}, arena + 576391296);
+  /* %630 = add(%629, %627) blocks.11.norm1 : f32[B, 197, 192], written over %629 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 535314432, (const long[]){37824, 192, 1},
+      params[296], (const long[]){0, 0, 1}, arena + 535314432);
 
-  /* %710 = fused_linear(%707, %708, %709) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 576391296, params[297], params[298], LK_ACT_NONE, NULL,
-      arena + 375717888);
+  /* %633 = fused_linear(%630, %631, %632) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 535314432, params[297], params[298], LK_ACT_NONE, NULL,
+      arena + 449378304);
 
-  /* %711 = slice(%710) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 375717888, 576, arena + 577601664, 192);
+  /* %634 = slice(%633) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %633: no code */
 
-  /* %712 = slice(%710) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 375718080, 576, arena + 578812032, 192);
+  /* %635 = slice(%633) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %633: no code */
 
-  /* %713 = slice(%710) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 375718272, 576, arena + 580022400, 192);
+  /* %636 = slice(%633) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %633: no code */
 
-  /* %714 = reshape(%711) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %711: no code */
+  /* %637 = sdpa(%634, %635, %636) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 449378304, 576, arena + 449378496, 576, arena + 449378688,
+      576, arena + 536524800, 0.125f);
 
-  /* %715 = reshape(%712) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %712: no code */
+  /* %640 = fused_linear(%637, %638, %639) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 536524800, params[299], params[300], LK_ACT_NONE, NULL,
+      arena + 537735168);
 
-  /* %716 = reshape(%713) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %713: no code */
+  /* %642 = mul(%640, %641) blocks.11 : f32[B, 197, 192], written over %640 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 537735168, (const long[]){37824, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 537735168);
 
-  /* %717 = matmul_permuted(%714, %715) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 577601664, 64, 192, 1,
-      arena + 578812032, 64, 1, 192, arena + 375717888, 38809, 197, 0.0f);
+  /* %643 = add(%623, %642) blocks.11 : f32[B, 197, 192], written over %640 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 532893696, (const long[]){37824, 192, 1},
+      arena + 537735168, (const long[]){37824, 192, 1}, arena + 537735168);
 
-  /* %718 = mul_scalar(%717) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 375717888, 0.125f, arena + 379443552);
+  /* %646 = normalize(%643) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 537735168, 1e-06f, arena + 538945536);
 
-  /* %719 = softmax(%718) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 379443552, arena + 450418464);
-
-  /* %720 = matmul_permuted(%719, %716) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 450418464, 38809, 197, 1,
-      arena + 580022400, 64, 192, 1, arena + 581232768, 64, 192, 0.0f);
-
-  /* %721 = reshape(%720) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %720: no code */
-
-  /* %724 = fused_linear(%721, %722, %723) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 581232768, params[299], params[300], LK_ACT_NONE, NULL,
-      arena + 582443136);
-
-  /* %726 = mul(%724, %725) blocks.11 : f32[B, 197, 192], written over %724 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 582443136, (const long[]){37824, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 582443136);
-
-  /* %727 = add(%700, %726) blocks.11 : f32[B, 197, 192], written over %724 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 573970560, (const long[]){37824, 192, 1},
-      arena + 582443136, (const long[]){37824, 192, 1}, arena + 582443136);
-
-  /* %730 = normalize(%727) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 582443136, 1e-06f, arena + 583653504);
-
-  /* %731 = mul(%730, %728) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 583653504, (const long[]){37824, 192, 1},
+  /* %647 = mul(%646, %644) blocks.11.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 538945536, (const long[]){37824, 192, 1},
       params[301], (const long[]){0, 0, 1}, arena + 375717888);
 
-  /* %732 = add(%731, %729) blocks.11.norm2 : f32[B, 197, 192], written over %731 */
+  /* %648 = add(%647, %645) blocks.11.norm2 : f32[B, 197, 192], written over %647 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 375717888, (const long[]){37824, 192, 1},
       params[302], (const long[]){0, 0, 1}, arena + 375717888);
 
-  /* %733 = slice(%732) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], written into %760 from row 0 */
+  /* %649 = slice(%648) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], written into %676 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 375717888 + (long)b * 37824, 37824,
         arena + 404619264 + (long)b * 37824, 192);
   } // for b
 
-  /* %734 = slice(%732) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 375718080, 37824, arena + 613777536, 37632);
+  /* %650 = slice(%648) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 375718080, 37824, arena + 569069568, 37632);
 
-  /* %737 = reshape(%735) {shape [768, 192]} blocks.11.leff.conv1 : f32[768, 192], a view of %735: no code */
+  /* %653 = reshape(%651) {shape [768, 192]} blocks.11.leff.conv1 : f32[768, 192], a view of %651: no code */
 
-  /* %738 = fused_linear(%734, %737, %736) blocks.11.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 613777536, params[303], params[304], LK_ACT_NONE, NULL,
+  /* %654 = fused_linear(%650, %653, %652) blocks.11.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 569069568, params[303], params[304], LK_ACT_NONE, NULL,
       arena + 375717888);
 
-  /* %741 = batch_normalize(%738, %739, %740) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[B, 196, 768] */
+  /* %657 = batch_normalize(%654, %655, %656) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 375717888, params[305], params[306], 1e-05f,
       arena + 380534784);
 
-  /* %742 = batch_moments(%738) {channels last} blocks.11.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 375717888, arena + 617077632);
+  /* %658 = batch_moments(%654) {channels last} blocks.11.leff.bn1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 375717888, arena + 572369664);
 
-  /* %743 = gelu(%741) blocks.11.leff : f32[B, 196, 768] */
+  /* %659 = gelu(%657) blocks.11.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 380534784, arena + 385351680);
 
-  /* %746 = token_dwconv(%743, %744, %745) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
+  /* %662 = token_dwconv(%659, %660, %661) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 385351680, params[309], params[310],
       LK_ACT_NONE, arena + 390168576);
 
-  /* %749 = batch_normalize(%746, %747, %748) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[B, 196, 768] */
+  /* %665 = batch_normalize(%662, %663, %664) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 390168576, params[311], params[312], 1e-05f,
       arena + 394985472);
 
-  /* %750 = batch_moments(%746) {channels last} blocks.11.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 390168576, arena + 617079168);
+  /* %666 = batch_moments(%662) {channels last} blocks.11.leff.bn2 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 390168576, arena + 572371200);
 
-  /* %751 = gelu(%749) blocks.11.leff : f32[B, 196, 768] */
+  /* %667 = gelu(%665) blocks.11.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 394985472, arena + 399802368);
 
-  /* %754 = reshape(%752) {shape [192, 768]} blocks.11.leff.conv3 : f32[192, 768], a view of %752: no code */
+  /* %670 = reshape(%668) {shape [192, 768]} blocks.11.leff.conv3 : f32[192, 768], a view of %668: no code */
 
-  /* %755 = fused_linear(%751, %754, %753) blocks.11.leff.conv3 : f32[B, 196, 192] */
+  /* %671 = fused_linear(%667, %670, %669) blocks.11.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 399802368, params[315], params[316], LK_ACT_NONE, NULL,
       arena + 405829632);
 
-  /* %758 = batch_normalize(%755, %756, %757) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[B, 196, 192] */
+  /* %674 = batch_normalize(%671, %672, %673) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 405829632, params[317], params[318], 1e-05f,
       arena + 407033856);
 
-  /* %759 = batch_moments(%755) {channels last} blocks.11.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 405829632, arena + 617087280);
+  /* %675 = batch_moments(%671) {channels last} blocks.11.leff.bn3 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 405829632, arena + 572379312);
 
-  /* %760 = concat(%733, %758) {axis 0} blocks.11.leff : f32[B, 197, 192] */
+  /* %676 = concat(%649, %674) {axis 0} blocks.11.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 407033856 + (long)b * 37632, 37632,
         arena + 404619264 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %762 = mul(%760, %761) blocks.11 : f32[B, 197, 192], written over %760 */
+  /* %678 = mul(%676, %677) blocks.11 : f32[B, 197, 192], written over %676 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 404619264, (const long[]){37824, 192, 1},
       inputs[22], (const long[]){1, 0, 0}, arena + 404619264);
 
-  /* %763 = add(%727, %762) blocks.11 : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 582443136, (const long[]){37824, 192, 1},
+  /* %679 = add(%643, %678) blocks.11 : f32[B, 197, 192], written over %676 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 537735168, (const long[]){37824, 192, 1},
       arena + 404619264, (const long[]){37824, 192, 1}, arena + 404619264);
 
-  /* %764 = slice(%763) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 11 */
+  /* %680 = slice(%679) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 11 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 404619264 + (long)b * 37824, 37824,
         arena + 408240192 + (long)b * 2304, 192);
   } // for b
 
-  /* %765 = concat(%702, %764) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
+  /* %681 = concat(%625, %680) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
 
-  /* %767 = add(%765, %766) : f32[B, 12, 192], written over %765 */
+  /* %683 = add(%681, %682) : f32[B, 12, 192], written over %681 */
   lk_add(3, (const long[]){B, 12, 192}, arena + 408238080, (const long[]){2304, 192, 1},
       params[321], (const long[]){0, 192, 1}, arena + 408238080);
 
-  /* %770 = normalize(%767) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
+  /* %686 = normalize(%683) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
   lk_normalize(B * 12, 192, arena + 408238080, 1e-06f, arena + 404951040);
 
-  /* %771 = mul(%770, %768) lca.norm1 : f32[B, 12, 192] */
+  /* %687 = mul(%686, %684) lca.norm1 : f32[B, 12, 192] */
   lk_mul(3, (const long[]){B, 12, 192}, arena + 404951040, (const long[]){2304, 192, 1},
       params[322], (const long[]){0, 0, 1}, arena + 405024768);
 
-  /* %772 = add(%771, %769) lca.norm1 : f32[B, 12, 192], written over %771 */
+  /* %688 = add(%687, %685) lca.norm1 : f32[B, 12, 192], written over %687 */
   lk_add(3, (const long[]){B, 12, 192}, arena + 405024768, (const long[]){2304, 192, 1},
       params[323], (const long[]){0, 0, 1}, arena + 405024768);
 
-  /* %775 = fused_linear(%772, %773, %774) lca.attn.qkv : f32[B, 12, 576] */
+  /* %691 = fused_linear(%688, %689, %690) lca.attn.qkv : f32[B, 12, 576] */
   lk_fused_linear(B * 12, 192, 576, arena + 405024768, params[324], params[325], LK_ACT_NONE, NULL,
       arena + 404619264);
 
-  /* %776 = slice(%775) {axis 1, start 0, length 192} lca : f32[B, 12, 192] */
+  /* %692 = slice(%691) {axis 1, start 0, length 192} lca : f32[B, 12, 192] */
   lk_copy_rows(B * 12, 192, arena + 404619264, 576, arena + 404840448, 192);
 
-  /* %777 = slice(%775) {axis 1, start 192, length 192} lca : f32[B, 12, 192] */
+  /* %693 = slice(%691) {axis 1, start 192, length 192} lca : f32[B, 12, 192] */
   lk_copy_rows(B * 12, 192, arena + 404619456, 576, arena + 405098496, 192);
 
-  /* %778 = slice(%775) {axis 1, start 384, length 192} lca : f32[B, 12, 192] */
+  /* %694 = slice(%691) {axis 1, start 384, length 192} lca : f32[B, 12, 192] */
   lk_copy_rows(B * 12, 192, arena + 404619648, 576, arena + 405172224, 192);
 
-  /* %779 = slice(%776) {axis 0, start 11, length 1} lca : f32[B, 1, 192] */
+  /* %695 = slice(%692) {axis 0, start 11, length 1} lca : f32[B, 1, 192] */
   lk_copy_rows(B, 192, arena + 404842560, 2304, arena + 404914176, 192);
 
-  /* %780 = reshape(%779) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %779: no code */
+  /* %696 = reshape(%695) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %695: no code */
 
-  /* %781 = reshape(%777) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %777: no code */
+  /* %697 = reshape(%693) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %693: no code */
 
-  /* %782 = reshape(%778) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %778: no code */
+  /* %698 = reshape(%694) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %694: no code */
 
-  /* %783 = matmul_permuted(%780, %781) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
+  /* %699 = matmul_permuted(%696, %697) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
   lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 404914176, 64, 0, 1, arena + 405098496,
       64, 1, 192, arena + 404619264, 12, 0, 0.0f);
 
-  /* %784 = mul_scalar(%783) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
+  /* %700 = mul_scalar(%699) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
   lk_mul_scalar(B * 3 * 12, arena + 404619264, 0.125f, arena + 404620416);
 
-  /* %785 = softmax(%784) {axis -1} lca : f32[B, 3, 1, 1, 12] */
+  /* %701 = softmax(%700) {axis -1} lca : f32[B, 3, 1, 1, 12] */
   lk_softmax(B * 3, 12, arena + 404620416, arena + 405245952);
 
-  /* %786 = matmul_permuted(%785, %782) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
+  /* %702 = matmul_permuted(%701, %698) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 405245952, 12, 0, 1, arena + 405172224,
       64, 192, 1, arena + 404892416, 64, 0, 0.0f);
 
-  /* %787 = reshape(%786) {shape [1, 192]} lca : f32[B, 1, 192], a view of %786: no code */
+  /* %703 = reshape(%702) {shape [1, 192]} lca : f32[B, 1, 192], a view of %702: no code */
 
-  /* %790 = slice(%767) {axis 0, start 11, length 1} lca : f32[B, 1, 192], a view of %765: no code */
+  /* %706 = slice(%683) {axis 0, start 11, length 1} lca : f32[B, 1, 192], a view of %681: no code */
 
-  /* %791 = fused_linear(%787, %788, %789, %790) {residual} lca.attn.proj : f32[B, 1, 192] */
+  /* %707 = fused_linear(%703, %704, %705, %706) {residual} lca.attn.proj : f32[B, 1, 192] */
   lk_fused_linear_strided(B, 1, 192, 192, arena + 404892416, 192, params[326], params[327], NULL, 0,
       LK_ACT_NONE, arena + 408240192, 2304, arena + 404898560, 192);
 
-  /* %794 = normalize(%791) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
+  /* %710 = normalize(%707) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
   lk_normalize(B, 192, arena + 404898560, 1e-06f, arena + 404904704);
 
-  /* %795 = mul(%794, %792) lca.norm2 : f32[B, 1, 192] */
+  /* %711 = mul(%710, %708) lca.norm2 : f32[B, 1, 192] */
   lk_mul(3, (const long[]){B, 1, 192}, arena + 404904704, (const long[]){192, 0, 1}, params[328],
       (const long[]){0, 0, 1}, arena + 404920320);
 
-  /* %796 = add(%795, %793) lca.norm2 : f32[B, 1, 192], written over %795 */
+  /* %712 = add(%711, %709) lca.norm2 : f32[B, 1, 192], written over %711 */
   lk_add(3, (const long[]){B, 1, 192}, arena + 404920320, (const long[]){192, 0, 1}, params[329],
       (const long[]){0, 0, 1}, arena + 404920320);
 
-  /* %799 = fused_linear(%796, %797, %798) lca.feedforward.fc1 : f32[B, 1, 768] */
+  /* %715 = fused_linear(%712, %713, %714) lca.feedforward.fc1 : f32[B, 1, 768] */
   lk_fused_linear(B, 192, 768, arena + 404920320, params[330], params[331], LK_ACT_NONE, NULL,
       arena + 404843264);
 
-  /* %800 = gelu(%799) lca.feedforward : f32[B, 1, 768] */
+  /* %716 = gelu(%715) lca.feedforward : f32[B, 1, 768] */
   lk_gelu(B * 768, arena + 404843264, arena + 404867840);
 
-  /* %803 = fused_linear(%800, %801, %802, %791) {residual} lca.feedforward.fc2 : f32[B, 1, 192] */
+  /* %719 = fused_linear(%716, %717, %718, %707) {residual} lca.feedforward.fc2 : f32[B, 1, 192] */
   lk_fused_linear(B, 768, 192, arena + 404867840, params[332], params[333], LK_ACT_NONE,
       arena + 404898560, arena + 404926464);
 
-  /* %806 = normalize(%803) {eps 1e-06} norm : f32[B, 1, 192] */
+  /* %722 = normalize(%719) {eps 1e-06} norm : f32[B, 1, 192] */
   lk_normalize(B, 192, arena + 404926464, 1e-06f, arena + 404932608);
 
-  /* %807 = mul(%806, %804) norm : f32[B, 1, 192] */
+  /* %723 = mul(%722, %720) norm : f32[B, 1, 192] */
   lk_mul(3, (const long[]){B, 1, 192}, arena + 404932608, (const long[]){192, 0, 1}, params[334],
       (const long[]){0, 0, 1}, arena + 404938752);
 
-  /* %808 = add(%807, %805) norm : f32[B, 1, 192], written over %807 */
+  /* %724 = add(%723, %721) norm : f32[B, 1, 192], written over %723 */
   lk_add(3, (const long[]){B, 1, 192}, arena + 404938752, (const long[]){192, 0, 1}, params[335],
       (const long[]){0, 0, 1}, arena + 404938752);
 
-  /* %809 = index(%808) {axis 0, at 0} : f32[B, 192], a view of %807: no code */
+  /* %725 = index(%724) {axis 0, at 0} : f32[B, 192], a view of %723: no code */
 
-  /* %812 = fused_linear(%809, %810, %811) head : f32[B, 1000] */
+  /* %728 = fused_linear(%725, %726, %727) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 404938752, params[336], params[337], LK_ACT_NONE, NULL,
       arena + 404619264);
 
-  /* %814 = cross_entropy(%812, %813) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 404619264, inputs[23], arena + 617089904);
+  /* %730 = cross_entropy(%728, %729) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 404619264, inputs[23], arena + 572381936);
 
-  /* %815 = cross_entropy_grad(%812, %813) : f32[B, 1000] */
+  /* %731 = cross_entropy_grad(%728, %729) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 404619264, inputs[23], arena + 404811264);
 
-  /* %816 = transpose(%810) {perm [1, 0]} head : f32[192, 1000] */
+  /* %732 = transpose(%726) {perm [1, 0]} head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[336], arena + 404619264);
 
-  /* %817 = fused_linear(%815, %816) head : f32[B, 192] */
+  /* %733 = fused_linear(%731, %732) head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 404811264, arena + 404619264, NULL, LK_ACT_NONE, NULL,
       arena + 404944896);
 
-  /* %818 = linear_grad_weight(%815, %809) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 404811264, arena + 404938752, arena + 616185984);
+  /* %734 = linear_grad_weight(%731, %725) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 404811264, arena + 404938752, arena + 571478016);
 
-  /* %819 = reduce_sum(%815) {axes [], batch} head : f32[1000] */
+  /* %735 = reduce_sum(%731) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 404811264,
-      arena + 617080704);
+      arena + 572372736);
 
-  /* %820 = reshape(%817) {shape [1, 192]} : f32[B, 1, 192], a view of %817: no code */
+  /* %736 = reshape(%733) {shape [1, 192]} : f32[B, 1, 192], a view of %733: no code */
 
-  /* %821 = zero_pad(%820) {axis 0, before 0, after 0} : f32[B, 1, 192] */
+  /* %737 = zero_pad(%736) {axis 0, before 0, after 0} : f32[B, 1, 192] */
   lk_zero_pad(B, 1, 192, 0, 0, arena + 404944896, arena + 404619264);
 
-  /* %822 = reduce_sum(%821) {axes [], batch} norm : f32[1, 192] */
+  /* %738 = reduce_sum(%737) {axes [], batch} norm : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404619264,
-      arena + 617087664);
+      arena + 572379696);
 
-  /* %823 = reshape(%822) {shape [192]} norm : f32[192], a view of %822: no code */
+  /* %739 = reshape(%738) {shape [192]} norm : f32[192], a view of %738: no code */
 
-  /* %824 = mul(%821, %804) norm : f32[B, 1, 192] */
+  /* %740 = mul(%737, %720) norm : f32[B, 1, 192] */
   lk_mul(3, (const long[]){B, 1, 192}, arena + 404619264, (const long[]){192, 0, 1}, params[334],
       (const long[]){0, 0, 1}, arena + 404625408);
 
-  /* %825 = mul(%821, %806) norm : f32[B, 1, 192], written over %821 */
+  /* %741 = mul(%737, %722) norm : f32[B, 1, 192], written over %737 */
   lk_mul(3, (const long[]){B, 1, 192}, arena + 404619264, (const long[]){192, 0, 1},
       arena + 404932608, (const long[]){192, 0, 1}, arena + 404619264);
 
-  /* %826 = reduce_sum(%825) {axes [], batch} norm : f32[1, 192] */
+  /* %742 = reduce_sum(%741) {axes [], batch} norm : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404619264,
-      arena + 617087856);
+      arena + 572379888);
 
-  /* %827 = reshape(%826) {shape [192]} norm : f32[192], a view of %826: no code */
+  /* %743 = reshape(%742) {shape [192]} norm : f32[192], a view of %742: no code */
 
-  /* %828 = normalize_grad(%803, %824) {eps 1e-06} norm : f32[B, 1, 192] */
+  /* %744 = normalize_grad(%719, %740) {eps 1e-06} norm : f32[B, 1, 192] */
   lk_normalize_grad(B, 192, arena + 404926464, arena + 404625408, 1e-06f, arena + 404815872);
 
-  /* %829 = transpose(%801) {perm [1, 0]} lca.feedforward.fc2 : f32[768, 192] */
+  /* %745 = transpose(%717) {perm [1, 0]} lca.feedforward.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[332], arena + 404619264);
 
-  /* %830 = fused_linear(%828, %829) lca.feedforward.fc2 : f32[B, 1, 768] */
+  /* %746 = fused_linear(%744, %745) lca.feedforward.fc2 : f32[B, 1, 768] */
   lk_fused_linear(B, 192, 768, arena + 404815872, arena + 404619264, NULL, LK_ACT_NONE, NULL,
       arena + 404766720);
 
-  /* %831 = linear_grad_weight(%828, %800) lca.feedforward.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 404815872, arena + 404867840, arena + 616377984);
+  /* %747 = linear_grad_weight(%744, %716) lca.feedforward.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 404815872, arena + 404867840, arena + 571670016);
 
-  /* %832 = reduce_sum(%828) {axes [], batch} lca.feedforward.fc2 : f32[1, 192] */
+  /* %748 = reduce_sum(%744) {axes [], batch} lca.feedforward.fc2 : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404815872,
-      arena + 617088048);
+      arena + 572380080);
 
-  /* %833 = reshape(%832) {shape [192]} lca.feedforward.fc2 : f32[192], a view of %832: no code */
+  /* %749 = reshape(%748) {shape [192]} lca.feedforward.fc2 : f32[192], a view of %748: no code */
 
-  /* %834 = gelu_grad(%799, %830) lca.feedforward : f32[B, 1, 768] */
+  /* %750 = gelu_grad(%715, %746) lca.feedforward : f32[B, 1, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 768, arena + 404843264, arena + 404766720, arena + 404791296);
 
-  /* %835 = transpose(%797) {perm [1, 0]} lca.feedforward.fc1 : f32[192, 768] */
+  /* %751 = transpose(%713) {perm [1, 0]} lca.feedforward.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[330], arena + 404619264);
 
-  /* %836 = fused_linear(%834, %835) lca.feedforward.fc1 : f32[B, 1, 192] */
+  /* %752 = fused_linear(%750, %751) lca.feedforward.fc1 : f32[B, 1, 192] */
   lk_fused_linear(B, 768, 192, arena + 404791296, arena + 404619264, NULL, LK_ACT_NONE, NULL,
       arena + 404766720);
 
-  /* %837 = linear_grad_weight(%834, %796) lca.feedforward.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 404791296, arena + 404920320, arena + 616525440);
+  /* %753 = linear_grad_weight(%750, %712) lca.feedforward.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 404791296, arena + 404920320, arena + 571817472);
 
-  /* %838 = reduce_sum(%834) {axes [], batch} lca.feedforward.fc1 : f32[1, 768] */
+  /* %754 = reduce_sum(%750) {axes [], batch} lca.feedforward.fc1 : f32[1, 768] */
   lk_reduce_sum(3, (const long[]){B, 1, 768}, (const unsigned char[]){1, 0, 0}, arena + 404791296,
-      arena + 617081712);
+      arena + 572373744);
 
-  /* %839 = reshape(%838) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %838: no code */
+  /* %755 = reshape(%754) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %754: no code */
 
-  /* %840 = reduce_sum(%836) {axes [], batch} lca.norm2 : f32[1, 192] */
+  /* %756 = reduce_sum(%752) {axes [], batch} lca.norm2 : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404766720,
-      arena + 617088240);
+      arena + 572380272);
 
-  /* %841 = reshape(%840) {shape [192]} lca.norm2 : f32[192], a view of %840: no code */
+  /* %757 = reshape(%756) {shape [192]} lca.norm2 : f32[192], a view of %756: no code */
 
-  /* %842 = mul(%836, %792) lca.norm2 : f32[B, 1, 192] */
+  /* %758 = mul(%752, %708) lca.norm2 : f32[B, 1, 192] */
   lk_mul(3, (const long[]){B, 1, 192}, arena + 404766720, (const long[]){192, 0, 1}, params[328],
       (const long[]){0, 0, 1}, arena + 404619264);
 
-  /* %843 = mul(%836, %794) lca.norm2 : f32[B, 1, 192], written over %836 */
+  /* %759 = mul(%752, %710) lca.norm2 : f32[B, 1, 192], written over %752 */
   lk_mul(3, (const long[]){B, 1, 192}, arena + 404766720, (const long[]){192, 0, 1},
       arena + 404904704, (const long[]){192, 0, 1}, arena + 404766720);
 
-  /* %844 = reduce_sum(%843) {axes [], batch} lca.norm2 : f32[1, 192] */
+  /* %760 = reduce_sum(%759) {axes [], batch} lca.norm2 : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404766720,
-      arena + 617088432);
+      arena + 572380464);
 
-  /* %845 = reshape(%844) {shape [192]} lca.norm2 : f32[192], a view of %844: no code */
+  /* %761 = reshape(%760) {shape [192]} lca.norm2 : f32[192], a view of %760: no code */
 
-  /* %846 = normalize_grad(%791, %842) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
+  /* %762 = normalize_grad(%707, %758) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
   lk_normalize_grad(B, 192, arena + 404898560, arena + 404619264, 1e-06f, arena + 404625408);
 
-  /* %847 = add(%828, %846) lca : f32[B, 1, 192], written over %828 */
+  /* %763 = add(%744, %762) lca : f32[B, 1, 192], written over %744 */
   lk_add(3, (const long[]){B, 1, 192}, arena + 404815872, (const long[]){192, 0, 1},
       arena + 404625408, (const long[]){192, 0, 1}, arena + 404815872);
 
-  /* %848 = zero_pad(%847) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
-  lk_zero_pad(B, 1, 192, 11, 0, arena + 404815872, arena + 616930944);
+  /* %764 = zero_pad(%763) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
+  lk_zero_pad(B, 1, 192, 11, 0, arena + 404815872, arena + 572222976);
 
-  /* %849 = transpose(%788) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
+  /* %765 = transpose(%704) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[326], arena + 404619264);
 
-  /* %850 = fused_linear(%847, %849) lca.attn.proj : f32[B, 1, 192] */
+  /* %766 = fused_linear(%763, %765) lca.attn.proj : f32[B, 1, 192] */
   lk_fused_linear(B, 192, 192, arena + 404815872, arena + 404619264, NULL, LK_ACT_NONE, NULL,
       arena + 404656128);
 
-  /* %851 = linear_grad_weight(%847, %787) lca.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B, 192, 192, arena + 404815872, arena + 404892416, arena + 617004672);
+  /* %767 = linear_grad_weight(%763, %703) lca.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B, 192, 192, arena + 404815872, arena + 404892416, arena + 572296704);
 
-  /* %852 = reduce_sum(%847) {axes [], batch} lca.attn.proj : f32[1, 192] */
+  /* %768 = reduce_sum(%763) {axes [], batch} lca.attn.proj : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404815872,
-      arena + 617088624);
+      arena + 572380656);
 
-  /* %853 = reshape(%852) {shape [192]} lca.attn.proj : f32[192], a view of %852: no code */
+  /* %769 = reshape(%768) {shape [192]} lca.attn.proj : f32[192], a view of %768: no code */
 
-  /* %854 = reshape(%850) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %850: no code */
+  /* %770 = reshape(%766) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %766: no code */
 
-  /* %855 = matmul_permuted(%854, %782) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
+  /* %771 = matmul_permuted(%770, %698) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
   lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 404656128, 64, 0, 1, arena + 405172224,
       64, 1, 192, arena + 404619264, 12, 0, 0.0f);
 
-  /* %856 = matmul_permuted(%785, %854) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
+  /* %772 = matmul_permuted(%701, %770) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 405245952, 12, 1, 0, arena + 404656128,
       64, 0, 1, arena + 404840448, 64, 192, 0.0f);
 
-  /* %857 = softmax_grad(%785, %855) {axis -1} lca : f32[B, 3, 1, 1, 12] */
+  /* %773 = softmax_grad(%701, %771) {axis -1} lca : f32[B, 3, 1, 1, 12] */
   lk_softmax_grad(B * 3, 12, arena + 405245952, arena + 404619264, arena + 404620416);
 
-  /* %858 = mul_scalar(%857) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
+  /* %774 = mul_scalar(%773) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
   lk_mul_scalar(B * 3 * 12, arena + 404620416, 0.125f, arena + 404625408);
 
-  /* %859 = matmul_permuted(%858, %781) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
+  /* %775 = matmul_permuted(%774, %697) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 404625408, 12, 0, 1, arena + 405098496,
       64, 192, 1, arena + 404619264, 64, 0, 0.0f);
 
-  /* %860 = matmul_permuted(%780, %858) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
+  /* %776 = matmul_permuted(%696, %774) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 404625408, 12, 1, 0, arena + 404914176,
       64, 0, 1, arena + 405098496, 64, 192, 0.0f);
 
-  /* %861 = reshape(%856) {shape [12, 192]} lca : f32[B, 12, 192], a view of %856: no code */
+  /* %777 = reshape(%772) {shape [12, 192]} lca : f32[B, 12, 192], a view of %772: no code */
 
-  /* %862 = reshape(%860) {shape [12, 192]} lca : f32[B, 12, 192], a view of %860: no code */
+  /* %778 = reshape(%776) {shape [12, 192]} lca : f32[B, 12, 192], a view of %776: no code */
 
-  /* %863 = reshape(%859) {shape [1, 192]} lca : f32[B, 1, 192], a view of %859: no code */
+  /* %779 = reshape(%775) {shape [1, 192]} lca : f32[B, 1, 192], a view of %775: no code */
 
-  /* %864 = zero_pad(%863) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
+  /* %780 = zero_pad(%779) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
   lk_zero_pad(B, 1, 192, 11, 0, arena + 404619264, arena + 405172224);
 
-  /* %865 = concat(%864, %862, %861) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
+  /* %781 = concat(%780, %778, %777) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
   lk_copy_rows(B * 12, 192, arena + 405172224, 192, arena + 404619264, 576);
   lk_copy_rows(B * 12, 192, arena + 405098496, 192, arena + 404619456, 576);
   lk_copy_rows(B * 12, 192, arena + 404840448, 192, arena + 404619648, 576);
 
-  /* %866 = transpose(%773) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
+  /* %782 = transpose(%689) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[324], arena + 404840448);
 
-  /* %867 = fused_linear(%865, %866) lca.attn.qkv : f32[B, 12, 192] */
+  /* %783 = fused_linear(%781, %782) lca.attn.qkv : f32[B, 12, 192] */
   lk_fused_linear(B * 12, 576, 192, arena + 404619264, arena + 404840448, NULL, LK_ACT_NONE, NULL,
       arena + 405098496);
 
-  /* %868 = linear_grad_weight(%865, %772) lca.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 12, 192, 576, arena + 404619264, arena + 405024768, arena + 616820352);
+  /* %784 = linear_grad_weight(%781, %688) lca.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 12, 192, 576, arena + 404619264, arena + 405024768, arena + 572112384);
 
-  /* %869 = reduce_sum(%865) {axes [0], batch} lca.attn.qkv : f32[576] */
+  /* %785 = reduce_sum(%781) {axes [0], batch} lca.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 12, 576}, (const unsigned char[]){1, 1, 0}, arena + 404619264,
-      arena + 617082480);
+      arena + 572374512);
 
-  /* %870 = reduce_sum(%867) {axes [0], batch} lca.norm1 : f32[192] */
+  /* %786 = reduce_sum(%783) {axes [0], batch} lca.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 405098496,
-      arena + 617088816);
+      arena + 572380848);
 
-  /* %871 = mul(%867, %768) lca.norm1 : f32[B, 12, 192] */
+  /* %787 = mul(%783, %684) lca.norm1 : f32[B, 12, 192] */
   lk_mul(3, (const long[]){B, 12, 192}, arena + 405098496, (const long[]){2304, 192, 1},
       params[322], (const long[]){0, 0, 1}, arena + 404619264);
 
-  /* %872 = mul(%867, %770) lca.norm1 : f32[B, 12, 192], written over %867 */
+  /* %788 = mul(%783, %686) lca.norm1 : f32[B, 12, 192], written over %783 */
   lk_mul(3, (const long[]){B, 12, 192}, arena + 405098496, (const long[]){2304, 192, 1},
       arena + 404951040, (const long[]){2304, 192, 1}, arena + 405098496);
 
-  /* %873 = reduce_sum(%872) {axes [0], batch} lca.norm1 : f32[192] */
+  /* %789 = reduce_sum(%788) {axes [0], batch} lca.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 405098496,
-      arena + 617089008);
+      arena + 572381040);
 
-  /* %874 = normalize_grad(%767, %871) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
+  /* %790 = normalize_grad(%683, %787) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
   lk_normalize_grad(B * 12, 192, arena + 408238080, arena + 404619264, 1e-06f, arena + 404692992);
 
-  /* %875 = add(%848, %874) : f32[B, 12, 192], written over %848 */
-  lk_add(3, (const long[]){B, 12, 192}, arena + 616930944, (const long[]){2304, 192, 1},
-      arena + 404692992, (const long[]){2304, 192, 1}, arena + 616930944);
+  /* %791 = add(%764, %790) : f32[B, 12, 192], written over %764 */
+  lk_add(3, (const long[]){B, 12, 192}, arena + 572222976, (const long[]){2304, 192, 1},
+      arena + 404692992, (const long[]){2304, 192, 1}, arena + 572222976);
 
-  /* %876 = reduce_sum(%875) {axes [], batch} : f32[12, 192] */
-  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 0, 0}, arena + 616930944,
-      arena + 617041536);
+  /* %792 = reduce_sum(%791) {axes [], batch} : f32[12, 192] */
+  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 0, 0}, arena + 572222976,
+      arena + 572333568);
 
-  /* %877 = reshape(%876) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %876: no code */
+  /* %793 = reshape(%792) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %792: no code */
 
-  /* %878 = slice(%875) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %848: no code */
+  /* %794 = slice(%791) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %764: no code */
 
-  /* %879 = slice(%875) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %848: no code */
+  /* %795 = slice(%791) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %764: no code */
 
-  /* %880 = zero_pad(%879) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %796 = zero_pad(%795) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 616933056 + (long)b * 2304,
-        arena + 584863872 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 572225088 + (long)b * 2304,
+        arena + 540155904 + (long)b * 37824);
   } // for b
 
-  /* %881 = mul(%880, %761) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 586074240);
+  /* %797 = mul(%796, %677) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 541366272);
 
-  /* %882 = slice(%881) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], a view of %881: no code */
+  /* %798 = slice(%797) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], a view of %797: no code */
 
-  /* %883 = slice(%881) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 586074432, 37824, arena + 404619264, 37632);
+  /* %799 = slice(%797) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 541366464, 37824, arena + 404619264, 37632);
 
-  /* %884 = batch_normalize_grad(%755, %883, %756) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[B, 196, 192] */
+  /* %800 = batch_normalize_grad(%671, %799, %672) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 405829632, arena + 404619264, params[317],
-      1e-05f, arena + 614981760);
+      1e-05f, arena + 570273792);
 
-  /* %885 = batch_normalize_param_grad(%755, %883) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[2, 192] */
+  /* %801 = batch_normalize_param_grad(%671, %799) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 405829632, arena + 404619264, 1e-05f,
       arena + 405823488);
 
-  /* %886 = index(%885) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 405823488, 384, arena + 617089200, 192);
+  /* %802 = index(%801) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 405823488, 384, arena + 572381232, 192);
 
-  /* %887 = index(%885) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 405823680, 384, arena + 617089392, 192);
+  /* %803 = index(%801) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 405823680, 384, arena + 572381424, 192);
 
-  /* %888 = transpose(%754) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[315], arena + 616672896);
+  /* %804 = transpose(%670) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[315], arena + 571964928);
 
-  /* %889 = fused_linear(%884, %888) blocks.11.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 614981760, arena + 616672896, NULL, LK_ACT_NONE, NULL,
+  /* %805 = fused_linear(%800, %804) blocks.11.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 570273792, arena + 571964928, NULL, LK_ACT_NONE, NULL,
       arena + 404619264);
 
-  /* %890 = linear_grad_weight(%884, %751) blocks.11.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 614981760, arena + 399802368, arena + 616672896);
+  /* %806 = linear_grad_weight(%800, %667) blocks.11.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 570273792, arena + 399802368, arena + 571964928);
 
-  /* %891 = reduce_sum(%884) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 614981760,
-      arena + 617089584);
+  /* %807 = reduce_sum(%800) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 570273792,
+      arena + 572381616);
 
-  /* %892 = reshape(%890) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %890: no code */
+  /* %808 = reshape(%806) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %806: no code */
 
-  /* %893 = gelu_grad(%749, %889) blocks.11.leff : f32[B, 196, 768] */
+  /* %809 = gelu_grad(%665, %805) blocks.11.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 394985472, arena + 404619264,
       arena + 399802368);
 
-  /* %894 = batch_normalize_grad(%746, %893, %747) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[B, 196, 768] */
+  /* %810 = batch_normalize_grad(%662, %809, %663) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 390168576, arena + 399802368, params[311],
       1e-05f, arena + 394985472);
 
-  /* %895 = batch_normalize_param_grad(%746, %893) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[2, 768] */
+  /* %811 = batch_normalize_param_grad(%662, %809) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 390168576, arena + 399802368, 1e-05f,
       arena + 404619264);
 
-  /* %896 = index(%895) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
+  /* %812 = index(%811) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 404619264, 1536, arena + 399809280, 768);
 
-  /* %897 = index(%895) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
+  /* %813 = index(%811) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 404620032, 1536, arena + 399810048, 768);
 
-  /* %898 = token_dwconv_grad_input(%894, %744) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
+  /* %814 = token_dwconv_grad_input(%810, %660) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 394985472, params[309],
       arena + 390168576);
 
-  /* %899 = token_dwconv_grad_weight(%894, %743) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %815 = token_dwconv_grad_weight(%810, %659) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 394985472,
       arena + 385351680, arena + 399802368);
 
-  /* %900 = reduce_sum(%894) {axes [0], batch} blocks.11.leff.conv2 : f32[768] */
+  /* %816 = reduce_sum(%810) {axes [0], batch} blocks.11.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 394985472,
       arena + 399810816);
 
-  /* %901 = gelu_grad(%741, %898) blocks.11.leff : f32[B, 196, 768] */
+  /* %817 = gelu_grad(%657, %814) blocks.11.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 380534784, arena + 390168576,
       arena + 385351680);
 
-  /* %902 = batch_normalize_grad(%738, %901, %739) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[B, 196, 768] */
+  /* %818 = batch_normalize_grad(%654, %817, %655) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 375717888, arena + 385351680, params[305],
       1e-05f, arena + 380534784);
 
-  /* %903 = batch_normalize_param_grad(%738, %901) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[2, 768] */
+  /* %819 = batch_normalize_param_grad(%654, %817) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 375717888, arena + 385351680, 1e-05f,
       arena + 390168576);
 
-  /* %904 = index(%903) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
+  /* %820 = index(%819) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 390168576, 1536, arena + 385499136, 768);
 
-  /* %905 = index(%903) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
+  /* %821 = index(%819) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 390169344, 1536, arena + 385499904, 768);
 
-  /* %906 = transpose(%737) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
+  /* %822 = transpose(%653) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[303], arena + 375717888);
 
-  /* %907 = fused_linear(%902, %906) blocks.11.leff.conv1 : f32[B, 196, 192], written into %881 from row 1 */
+  /* %823 = fused_linear(%818, %822) blocks.11.leff.conv1 : f32[B, 196, 192], written into %797 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 380534784, 150528, arena + 375717888, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 586074432, 37824);
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 541366464, 37824);
 
-  /* %908 = linear_grad_weight(%902, %734) blocks.11.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 380534784, arena + 613777536, arena + 385351680);
+  /* %824 = linear_grad_weight(%818, %650) blocks.11.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 380534784, arena + 569069568, arena + 385351680);
 
-  /* %909 = reduce_sum(%902) {axes [0], batch} blocks.11.leff.conv1 : f32[768] */
+  /* %825 = reduce_sum(%818) {axes [0], batch} blocks.11.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 380534784,
       arena + 385500672);
 
-  /* %910 = reshape(%908) {shape [768, 192, 1, 1]} blocks.11.leff.conv1 : f32[768, 192, 1, 1], a view of %908: no code */
+  /* %826 = reshape(%824) {shape [768, 192, 1, 1]} blocks.11.leff.conv1 : f32[768, 192, 1, 1], a view of %824: no code */
 
-  /* %911 = concat(%882, %907) {axis 0} blocks.11.norm2 : f32[B, 197, 192], a view of %881: no code */
+  /* %827 = concat(%798, %823) {axis 0} blocks.11.norm2 : f32[B, 197, 192], a view of %797: no code */
 
-  /* %912 = reduce_sum(%911) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 586074240,
-      arena + 384416448);
+  /* %828 = reduce_sum(%827) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 541366272,
+      arena + 383244864);
 
-  /* %913 = mul(%911, %728) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 586074240, (const long[]){37824, 192, 1},
+  /* %829 = mul(%827, %644) blocks.11.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 541366272, (const long[]){37824, 192, 1},
       params[301], (const long[]){0, 0, 1}, arena + 375717888);
 
-  /* %914 = mul(%911, %730) blocks.11.norm2 : f32[B, 197, 192], written over %881 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 586074240, (const long[]){37824, 192, 1},
-      arena + 583653504, (const long[]){37824, 192, 1}, arena + 586074240);
+  /* %830 = mul(%827, %646) blocks.11.norm2 : f32[B, 197, 192], written over %797 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 541366272, (const long[]){37824, 192, 1},
+      arena + 538945536, (const long[]){37824, 192, 1}, arena + 541366272);
 
-  /* %915 = reduce_sum(%914) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 586074240,
-      arena + 384416640);
+  /* %831 = reduce_sum(%830) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 541366272,
+      arena + 383245056);
 
-  /* %916 = normalize_grad(%727, %913) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 582443136, arena + 375717888, 1e-06f, arena + 376928256);
+  /* %832 = normalize_grad(%643, %829) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 537735168, arena + 375717888, 1e-06f, arena + 376928256);
 
-  /* %917 = add(%880, %916) blocks.11 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 376928256, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %833 = add(%796, %832) blocks.11 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 376928256, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %918 = mul(%917, %725) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %834 = mul(%833, %641) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[21], (const long[]){1, 0, 0}, arena + 375717888);
 
-  /* %919 = transpose(%722) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %835 = transpose(%638) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[299], arena + 376928256);
 
-  /* %920 = fused_linear(%918, %919) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %836 = fused_linear(%834, %835) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 375717888, arena + 376928256, NULL, LK_ACT_NONE, NULL,
-      arena + 379443552);
+      arena + 379348992);
 
-  /* %921 = linear_grad_weight(%918, %721) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 375717888, arena + 581232768, arena + 384379584);
+  /* %837 = linear_grad_weight(%834, %637) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 375717888, arena + 536524800, arena + 383207424);
 
-  /* %922 = reduce_sum(%918) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %838 = reduce_sum(%834) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 375717888,
-      arena + 384416832);
+      arena + 383245248);
 
-  /* %923 = reshape(%920) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %920: no code */
+  /* %839 = sdpa_grad(%634, %635, %636, %836) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 449378304, 576, arena + 449378496, 576,
+      arena + 449378688, 576, arena + 379348992, 192, arena + 375717888, 576,
+      arena + 375717888 + 192, 576, arena + 375717888 + 384, 576, 0.125f);
 
-  /* %924 = matmul_permuted(%923, %716) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 379443552, 64, 192, 1,
-      arena + 580022400, 64, 1, 192, arena + 375717888, 38809, 197, 0.0f);
-
-  /* %925 = matmul_permuted(%719, %923) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 450418464, 38809, 1, 197,
-      arena + 379443552, 64, 192, 1, arena + 383169216, 64, 192, 0.0f);
-
-  /* %926 = softmax_grad(%719, %924) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 450418464, arena + 375717888, arena + 379443552);
-
-  /* %927 = mul_scalar(%926) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 379443552, 0.125f, arena + 375717888);
-
-  /* %928 = matmul_permuted(%927, %715) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 375717888, 38809, 197, 1,
-      arena + 578812032, 64, 192, 1, arena + 379443552, 64, 192, 0.0f);
-
-  /* %929 = matmul_permuted(%714, %927) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 375717888, 38809, 1, 197,
-      arena + 577601664, 64, 192, 1, arena + 380653920, 64, 192, 0.0f);
-
-  /* %930 = reshape(%925) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %925: no code */
-
-  /* %931 = reshape(%929) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %929: no code */
-
-  /* %932 = reshape(%928) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %928: no code */
-
-  /* %933 = concat(%932, %931, %930) {axis 1} blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 379443552, 192, arena + 375717888, 576);
-  lk_copy_rows(B * 197, 192, arena + 380653920, 192, arena + 375718080, 576);
-  lk_copy_rows(B * 197, 192, arena + 383169216, 192, arena + 375718272, 576);
-
-  /* %934 = transpose(%708) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %840 = transpose(%631) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[297], arena + 380559360);
 
-  /* %935 = fused_linear(%933, %934) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %841 = fused_linear(%839, %840) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 375717888, arena + 380559360, NULL, LK_ACT_NONE, NULL,
       arena + 379348992);
 
-  /* %936 = linear_grad_weight(%933, %707) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 375717888, arena + 576391296, arena + 383096832);
+  /* %842 = linear_grad_weight(%839, %630) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 375717888, arena + 535314432, arena + 383096832);
 
-  /* %937 = reduce_sum(%933) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %843 = reduce_sum(%839) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 375717888,
-      arena + 383207424);
+      arena + 383244288);
 
-  /* %938 = reduce_sum(%935) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %844 = reduce_sum(%841) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 379348992,
-      arena + 383208000);
+      arena + 383245440);
 
-  /* %939 = mul(%935, %703) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %845 = mul(%841, %626) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 379348992, (const long[]){37824, 192, 1},
       params[295], (const long[]){0, 0, 1}, arena + 375717888);
 
-  /* %940 = mul(%935, %705) blocks.11.norm1 : f32[B, 197, 192], written over %935 */
+  /* %846 = mul(%841, %628) blocks.11.norm1 : f32[B, 197, 192], written over %841 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 379348992, (const long[]){37824, 192, 1},
-      arena + 575180928, (const long[]){37824, 192, 1}, arena + 379348992);
+      arena + 534104064, (const long[]){37824, 192, 1}, arena + 379348992);
 
-  /* %941 = reduce_sum(%940) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %847 = reduce_sum(%846) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 379348992,
-      arena + 383208192);
+      arena + 383245632);
 
-  /* %942 = normalize_grad(%700, %939) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 573970560, arena + 375717888, 1e-06f, arena + 376928256);
+  /* %848 = normalize_grad(%623, %845) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 532893696, arena + 375717888, 1e-06f, arena + 376928256);
 
-  /* %943 = add(%917, %942) blocks.10 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 376928256, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %849 = add(%833, %848) blocks.10 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 376928256, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %944 = slice(%878) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %848: no code */
+  /* %850 = slice(%794) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %764: no code */
 
-  /* %945 = slice(%878) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %848: no code */
+  /* %851 = slice(%794) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %764: no code */
 
-  /* %946 = zero_pad(%945) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %852 = zero_pad(%851) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 616932864 + (long)b * 2304,
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 572224896 + (long)b * 2304,
         arena + 375717888 + (long)b * 37824);
   } // for b
 
-  /* %947 = add(%943, %946) blocks.10 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 375717888, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %853 = add(%849, %852) blocks.10 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 375717888, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %948 = mul(%947, %698) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %854 = mul(%853, %621) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 380534784);
 
-  /* %949 = slice(%948) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %948: no code */
+  /* %855 = slice(%854) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %854: no code */
 
-  /* %950 = slice(%948) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
+  /* %856 = slice(%854) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 380534976, 37824, arena + 375717888, 37632);
 
-  /* %951 = batch_normalize_grad(%692, %950, %693) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 612573312, arena + 375717888, params[291],
+  /* %857 = batch_normalize_grad(%615, %856, %616) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 567865344, arena + 375717888, params[291],
       1e-05f, arena + 381745152);
 
-  /* %952 = batch_normalize_param_grad(%692, %950) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 612573312, arena + 375717888, 1e-05f,
+  /* %858 = batch_normalize_param_grad(%615, %856) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 567865344, arena + 375717888, 1e-05f,
       arena + 376922112);
 
-  /* %953 = index(%952) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 376922112, 384, arena + 383208384, 192);
+  /* %859 = index(%858) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 376922112, 384, arena + 383245824, 192);
 
-  /* %954 = index(%952) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 376922304, 384, arena + 383208576, 192);
+  /* %860 = index(%858) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 376922304, 384, arena + 383246016, 192);
 
-  /* %955 = transpose(%691) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
+  /* %861 = transpose(%614) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[289], arena + 382949376);
 
-  /* %956 = fused_linear(%951, %955) blocks.10.leff.conv3 : f32[B, 196, 768] */
+  /* %862 = fused_linear(%857, %861) blocks.10.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 381745152, arena + 382949376, NULL, LK_ACT_NONE, NULL,
       arena + 375717888);
 
-  /* %957 = linear_grad_weight(%951, %688) blocks.10.leff.conv3 : f32[192, 768] */
+  /* %863 = linear_grad_weight(%857, %611) blocks.10.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 381745152, arena + 370900992, arena + 382949376);
 
-  /* %958 = reduce_sum(%951) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
+  /* %864 = reduce_sum(%857) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 381745152,
-      arena + 383208768);
+      arena + 383246208);
 
-  /* %959 = reshape(%957) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %957: no code */
+  /* %865 = reshape(%863) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %863: no code */
 
-  /* %960 = gelu_grad(%686, %956) blocks.10.leff : f32[B, 196, 768] */
+  /* %866 = gelu_grad(%609, %862) blocks.10.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 366084096, arena + 375717888,
       arena + 370900992);
 
-  /* %961 = batch_normalize_grad(%683, %960, %684) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[B, 196, 768] */
+  /* %867 = batch_normalize_grad(%606, %866, %607) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 361267200, arena + 370900992, params[285],
       1e-05f, arena + 366084096);
 
-  /* %962 = batch_normalize_param_grad(%683, %960) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[2, 768] */
+  /* %868 = batch_normalize_param_grad(%606, %866) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 361267200, arena + 370900992, 1e-05f,
       arena + 375717888);
 
-  /* %963 = index(%962) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
+  /* %869 = index(%868) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 375717888, 1536, arena + 370907904, 768);
 
-  /* %964 = index(%962) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
+  /* %870 = index(%868) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 375718656, 1536, arena + 370908672, 768);
 
-  /* %965 = token_dwconv_grad_input(%961, %681) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  /* %871 = token_dwconv_grad_input(%867, %604) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 366084096, params[283],
       arena + 361267200);
 
-  /* %966 = token_dwconv_grad_weight(%961, %680) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %872 = token_dwconv_grad_weight(%867, %603) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 366084096,
       arena + 356450304, arena + 370900992);
 
-  /* %967 = reduce_sum(%961) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
+  /* %873 = reduce_sum(%867) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 366084096,
       arena + 370909440);
 
-  /* %968 = gelu_grad(%678, %965) blocks.10.leff : f32[B, 196, 768] */
+  /* %874 = gelu_grad(%601, %871) blocks.10.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 351633408, arena + 361267200,
       arena + 356450304);
 
-  /* %969 = batch_normalize_grad(%675, %968, %676) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[B, 196, 768] */
+  /* %875 = batch_normalize_grad(%598, %874, %599) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 346816512, arena + 356450304, params[279],
       1e-05f, arena + 351633408);
 
-  /* %970 = batch_normalize_param_grad(%675, %968) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[2, 768] */
+  /* %876 = batch_normalize_param_grad(%598, %874) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 346816512, arena + 356450304, 1e-05f,
       arena + 361267200);
 
-  /* %971 = index(%970) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
+  /* %877 = index(%876) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 361267200, 1536, arena + 356597760, 768);
 
-  /* %972 = index(%970) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
+  /* %878 = index(%876) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 361267968, 1536, arena + 356598528, 768);
 
-  /* %973 = transpose(%674) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
+  /* %879 = transpose(%597) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[277], arena + 346816512);
 
-  /* %974 = fused_linear(%969, %973) blocks.10.leff.conv1 : f32[B, 196, 192], written into %948 from row 1 */
+  /* %880 = fused_linear(%875, %879) blocks.10.leff.conv1 : f32[B, 196, 192], written into %854 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 351633408, 150528, arena + 346816512, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 380534976, 37824);
 
-  /* %975 = linear_grad_weight(%969, %671) blocks.10.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 351633408, arena + 611369088, arena + 356450304);
+  /* %881 = linear_grad_weight(%875, %594) blocks.10.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 351633408, arena + 566661120, arena + 356450304);
 
-  /* %976 = reduce_sum(%969) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
+  /* %882 = reduce_sum(%875) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 351633408,
       arena + 356599296);
 
-  /* %977 = reshape(%975) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %975: no code */
+  /* %883 = reshape(%881) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %881: no code */
 
-  /* %978 = concat(%949, %974) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %948: no code */
+  /* %884 = concat(%855, %880) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %854: no code */
 
-  /* %979 = reduce_sum(%978) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %885 = reduce_sum(%884) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 380534784,
-      arena + 355515072);
+      arena + 354343488);
 
-  /* %980 = mul(%978, %665) blocks.10.norm2 : f32[B, 197, 192] */
+  /* %886 = mul(%884, %588) blocks.10.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 380534784, (const long[]){37824, 192, 1},
       params[275], (const long[]){0, 0, 1}, arena + 346816512);
 
-  /* %981 = mul(%978, %667) blocks.10.norm2 : f32[B, 197, 192], written over %948 */
+  /* %887 = mul(%884, %590) blocks.10.norm2 : f32[B, 197, 192], written over %854 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 380534784, (const long[]){37824, 192, 1},
-      arena + 572760192, (const long[]){37824, 192, 1}, arena + 380534784);
+      arena + 531683328, (const long[]){37824, 192, 1}, arena + 380534784);
 
-  /* %982 = reduce_sum(%981) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %888 = reduce_sum(%887) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 380534784,
-      arena + 355515264);
+      arena + 354343680);
 
-  /* %983 = normalize_grad(%664, %980) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 571549824, arena + 346816512, 1e-06f, arena + 348026880);
+  /* %889 = normalize_grad(%587, %886) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 530472960, arena + 346816512, 1e-06f, arena + 348026880);
 
-  /* %984 = add(%947, %983) blocks.10 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 348026880, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %890 = add(%853, %889) blocks.10 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 348026880, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %985 = mul(%984, %662) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %891 = mul(%890, %585) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 346816512);
 
-  /* %986 = transpose(%659) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %892 = transpose(%582) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[273], arena + 348026880);
 
-  /* %987 = fused_linear(%985, %986) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %893 = fused_linear(%891, %892) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 346816512, arena + 348026880, NULL, LK_ACT_NONE, NULL,
-      arena + 350542176);
+      arena + 350447616);
 
-  /* %988 = linear_grad_weight(%985, %658) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 346816512, arena + 570339456, arena + 355478208);
+  /* %894 = linear_grad_weight(%891, %581) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 346816512, arena + 529262592, arena + 354306048);
 
-  /* %989 = reduce_sum(%985) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %895 = reduce_sum(%891) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
-      arena + 355515456);
+      arena + 354343872);
 
-  /* %990 = reshape(%987) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %987: no code */
+  /* %896 = sdpa_grad(%578, %579, %580, %893) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 445747200, 576, arena + 445747392, 576,
+      arena + 445747584, 576, arena + 350447616, 192, arena + 346816512, 576,
+      arena + 346816512 + 192, 576, arena + 346816512 + 384, 576, 0.125f);
 
-  /* %991 = matmul_permuted(%990, %653) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 350542176, 64, 192, 1,
-      arena + 569129088, 64, 1, 192, arena + 346816512, 38809, 197, 0.0f);
-
-  /* %992 = matmul_permuted(%656, %990) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 446692800, 38809, 1, 197,
-      arena + 350542176, 64, 192, 1, arena + 354267840, 64, 192, 0.0f);
-
-  /* %993 = softmax_grad(%656, %991) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 446692800, arena + 346816512, arena + 350542176);
-
-  /* %994 = mul_scalar(%993) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 350542176, 0.125f, arena + 346816512);
-
-  /* %995 = matmul_permuted(%994, %652) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 346816512, 38809, 197, 1,
-      arena + 567918720, 64, 192, 1, arena + 350542176, 64, 192, 0.0f);
-
-  /* %996 = matmul_permuted(%651, %994) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 346816512, 38809, 1, 197,
-      arena + 566708352, 64, 192, 1, arena + 351752544, 64, 192, 0.0f);
-
-  /* %997 = reshape(%992) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %992: no code */
-
-  /* %998 = reshape(%996) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %996: no code */
-
-  /* %999 = reshape(%995) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %995: no code */
-
-  /* %1000 = concat(%999, %998, %997) {axis 1} blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 350542176, 192, arena + 346816512, 576);
-  lk_copy_rows(B * 197, 192, arena + 351752544, 192, arena + 346816704, 576);
-  lk_copy_rows(B * 197, 192, arena + 354267840, 192, arena + 346816896, 576);
-
-  /* %1001 = transpose(%645) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %897 = transpose(%575) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[271], arena + 351657984);
 
-  /* %1002 = fused_linear(%1000, %1001) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %898 = fused_linear(%896, %897) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 346816512, arena + 351657984, NULL, LK_ACT_NONE, NULL,
       arena + 350447616);
 
-  /* %1003 = linear_grad_weight(%1000, %644) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 346816512, arena + 565497984, arena + 354195456);
+  /* %899 = linear_grad_weight(%896, %574) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 346816512, arena + 528052224, arena + 354195456);
 
-  /* %1004 = reduce_sum(%1000) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %900 = reduce_sum(%896) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
-      arena + 354306048);
+      arena + 354342912);
 
-  /* %1005 = reduce_sum(%1002) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %901 = reduce_sum(%898) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 350447616,
-      arena + 354306624);
+      arena + 354344064);
 
-  /* %1006 = mul(%1002, %640) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %902 = mul(%898, %570) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 350447616, (const long[]){37824, 192, 1},
       params[269], (const long[]){0, 0, 1}, arena + 346816512);
 
-  /* %1007 = mul(%1002, %642) blocks.10.norm1 : f32[B, 197, 192], written over %1002 */
+  /* %903 = mul(%898, %572) blocks.10.norm1 : f32[B, 197, 192], written over %898 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 350447616, (const long[]){37824, 192, 1},
-      arena + 564287616, (const long[]){37824, 192, 1}, arena + 350447616);
+      arena + 526841856, (const long[]){37824, 192, 1}, arena + 350447616);
 
-  /* %1008 = reduce_sum(%1007) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %904 = reduce_sum(%903) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 350447616,
-      arena + 354306816);
+      arena + 354344256);
 
-  /* %1009 = normalize_grad(%637, %1006) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 563077248, arena + 346816512, 1e-06f, arena + 348026880);
+  /* %905 = normalize_grad(%567, %902) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 525631488, arena + 346816512, 1e-06f, arena + 348026880);
 
-  /* %1010 = add(%984, %1009) blocks.9 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 348026880, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %906 = add(%890, %905) blocks.9 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 348026880, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1011 = slice(%944) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %848: no code */
+  /* %907 = slice(%850) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %764: no code */
 
-  /* %1012 = slice(%944) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %848: no code */
+  /* %908 = slice(%850) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %764: no code */
 
-  /* %1013 = zero_pad(%1012) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %909 = zero_pad(%908) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 616932672 + (long)b * 2304,
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 572224704 + (long)b * 2304,
         arena + 346816512 + (long)b * 37824);
   } // for b
 
-  /* %1014 = add(%1010, %1013) blocks.9 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 346816512, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %910 = add(%906, %909) blocks.9 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 346816512, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1015 = mul(%1014, %635) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %911 = mul(%910, %565) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 351633408);
 
-  /* %1016 = slice(%1015) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %1015: no code */
+  /* %912 = slice(%911) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %911: no code */
 
-  /* %1017 = slice(%1015) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
+  /* %913 = slice(%911) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 351633600, 37824, arena + 346816512, 37632);
 
-  /* %1018 = batch_normalize_grad(%629, %1017, %630) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 610164864, arena + 346816512, params[265],
+  /* %914 = batch_normalize_grad(%559, %913, %560) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 565456896, arena + 346816512, params[265],
       1e-05f, arena + 352843776);
 
-  /* %1019 = batch_normalize_param_grad(%629, %1017) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 610164864, arena + 346816512, 1e-05f,
+  /* %915 = batch_normalize_param_grad(%559, %913) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 565456896, arena + 346816512, 1e-05f,
       arena + 348020736);
 
-  /* %1020 = index(%1019) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 348020736, 384, arena + 354307008, 192);
+  /* %916 = index(%915) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 348020736, 384, arena + 354344448, 192);
 
-  /* %1021 = index(%1019) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 348020928, 384, arena + 354307200, 192);
+  /* %917 = index(%915) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 348020928, 384, arena + 354344640, 192);
 
-  /* %1022 = transpose(%628) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
+  /* %918 = transpose(%558) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[263], arena + 354048000);
 
-  /* %1023 = fused_linear(%1018, %1022) blocks.9.leff.conv3 : f32[B, 196, 768] */
+  /* %919 = fused_linear(%914, %918) blocks.9.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 352843776, arena + 354048000, NULL, LK_ACT_NONE, NULL,
       arena + 346816512);
 
-  /* %1024 = linear_grad_weight(%1018, %625) blocks.9.leff.conv3 : f32[192, 768] */
+  /* %920 = linear_grad_weight(%914, %555) blocks.9.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 352843776, arena + 341999616, arena + 354048000);
 
-  /* %1025 = reduce_sum(%1018) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
+  /* %921 = reduce_sum(%914) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 352843776,
-      arena + 354307392);
+      arena + 354344832);
 
-  /* %1026 = reshape(%1024) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %1024: no code */
+  /* %922 = reshape(%920) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %920: no code */
 
-  /* %1027 = gelu_grad(%623, %1023) blocks.9.leff : f32[B, 196, 768] */
+  /* %923 = gelu_grad(%553, %919) blocks.9.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 337182720, arena + 346816512,
       arena + 341999616);
 
-  /* %1028 = batch_normalize_grad(%620, %1027, %621) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[B, 196, 768] */
+  /* %924 = batch_normalize_grad(%550, %923, %551) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 332365824, arena + 341999616, params[259],
       1e-05f, arena + 337182720);
 
-  /* %1029 = batch_normalize_param_grad(%620, %1027) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[2, 768] */
+  /* %925 = batch_normalize_param_grad(%550, %923) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 332365824, arena + 341999616, 1e-05f,
       arena + 346816512);
 
-  /* %1030 = index(%1029) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
+  /* %926 = index(%925) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 346816512, 1536, arena + 342006528, 768);
 
-  /* %1031 = index(%1029) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
+  /* %927 = index(%925) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 346817280, 1536, arena + 342007296, 768);
 
-  /* %1032 = token_dwconv_grad_input(%1028, %618) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  /* %928 = token_dwconv_grad_input(%924, %548) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 337182720, params[257],
       arena + 332365824);
 
-  /* %1033 = token_dwconv_grad_weight(%1028, %617) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %929 = token_dwconv_grad_weight(%924, %547) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 337182720,
       arena + 327548928, arena + 341999616);
 
-  /* %1034 = reduce_sum(%1028) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
+  /* %930 = reduce_sum(%924) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 337182720,
       arena + 342008064);
 
-  /* %1035 = gelu_grad(%615, %1032) blocks.9.leff : f32[B, 196, 768] */
+  /* %931 = gelu_grad(%545, %928) blocks.9.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 322732032, arena + 332365824,
       arena + 327548928);
 
-  /* %1036 = batch_normalize_grad(%612, %1035, %613) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[B, 196, 768] */
+  /* %932 = batch_normalize_grad(%542, %931, %543) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 317915136, arena + 327548928, params[253],
       1e-05f, arena + 322732032);
 
-  /* %1037 = batch_normalize_param_grad(%612, %1035) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[2, 768] */
+  /* %933 = batch_normalize_param_grad(%542, %931) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 317915136, arena + 327548928, 1e-05f,
       arena + 332365824);
 
-  /* %1038 = index(%1037) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
+  /* %934 = index(%933) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 332365824, 1536, arena + 327696384, 768);
 
-  /* %1039 = index(%1037) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
+  /* %935 = index(%933) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 332366592, 1536, arena + 327697152, 768);
 
-  /* %1040 = transpose(%611) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
+  /* %936 = transpose(%541) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[251], arena + 317915136);
 
-  /* %1041 = fused_linear(%1036, %1040) blocks.9.leff.conv1 : f32[B, 196, 192], written into %1015 from row 1 */
+  /* %937 = fused_linear(%932, %936) blocks.9.leff.conv1 : f32[B, 196, 192], written into %911 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 322732032, 150528, arena + 317915136, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 351633600, 37824);
 
-  /* %1042 = linear_grad_weight(%1036, %608) blocks.9.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 322732032, arena + 608960640, arena + 327548928);
+  /* %938 = linear_grad_weight(%932, %538) blocks.9.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 322732032, arena + 564252672, arena + 327548928);
 
-  /* %1043 = reduce_sum(%1036) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
+  /* %939 = reduce_sum(%932) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 322732032,
       arena + 327697920);
 
-  /* %1044 = reshape(%1042) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %1042: no code */
+  /* %940 = reshape(%938) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %938: no code */
 
-  /* %1045 = concat(%1016, %1041) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %1015: no code */
+  /* %941 = concat(%912, %937) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %911: no code */
 
-  /* %1046 = reduce_sum(%1045) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %942 = reduce_sum(%941) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 351633408,
-      arena + 326613696);
+      arena + 325442112);
 
-  /* %1047 = mul(%1045, %602) blocks.9.norm2 : f32[B, 197, 192] */
+  /* %943 = mul(%941, %532) blocks.9.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 351633408, (const long[]){37824, 192, 1},
       params[249], (const long[]){0, 0, 1}, arena + 317915136);
 
-  /* %1048 = mul(%1045, %604) blocks.9.norm2 : f32[B, 197, 192], written over %1015 */
+  /* %944 = mul(%941, %534) blocks.9.norm2 : f32[B, 197, 192], written over %911 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 351633408, (const long[]){37824, 192, 1},
-      arena + 561866880, (const long[]){37824, 192, 1}, arena + 351633408);
+      arena + 524421120, (const long[]){37824, 192, 1}, arena + 351633408);
 
-  /* %1049 = reduce_sum(%1048) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %945 = reduce_sum(%944) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 351633408,
-      arena + 326613888);
+      arena + 325442304);
 
-  /* %1050 = normalize_grad(%601, %1047) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 560656512, arena + 317915136, 1e-06f, arena + 319125504);
+  /* %946 = normalize_grad(%531, %943) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 523210752, arena + 317915136, 1e-06f, arena + 319125504);
 
-  /* %1051 = add(%1014, %1050) blocks.9 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 319125504, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %947 = add(%910, %946) blocks.9 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 319125504, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1052 = mul(%1051, %599) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %948 = mul(%947, %529) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 317915136);
 
-  /* %1053 = transpose(%596) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %949 = transpose(%526) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[247], arena + 319125504);
 
-  /* %1054 = fused_linear(%1052, %1053) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %950 = fused_linear(%948, %949) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 317915136, arena + 319125504, NULL, LK_ACT_NONE, NULL,
-      arena + 321640800);
+      arena + 321546240);
 
-  /* %1055 = linear_grad_weight(%1052, %595) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 317915136, arena + 559446144, arena + 326576832);
+  /* %951 = linear_grad_weight(%948, %525) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 317915136, arena + 522000384, arena + 325404672);
 
-  /* %1056 = reduce_sum(%1052) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %952 = reduce_sum(%948) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
-      arena + 326614080);
+      arena + 325442496);
 
-  /* %1057 = reshape(%1054) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %1054: no code */
+  /* %953 = sdpa_grad(%522, %523, %524, %950) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 442116096, 576, arena + 442116288, 576,
+      arena + 442116480, 576, arena + 321546240, 192, arena + 317915136, 576,
+      arena + 317915136 + 192, 576, arena + 317915136 + 384, 576, 0.125f);
 
-  /* %1058 = matmul_permuted(%1057, %590) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 321640800, 64, 192, 1,
-      arena + 558235776, 64, 1, 192, arena + 317915136, 38809, 197, 0.0f);
-
-  /* %1059 = matmul_permuted(%593, %1057) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 442967136, 38809, 1, 197,
-      arena + 321640800, 64, 192, 1, arena + 325366464, 64, 192, 0.0f);
-
-  /* %1060 = softmax_grad(%593, %1058) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 442967136, arena + 317915136, arena + 321640800);
-
-  /* %1061 = mul_scalar(%1060) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 321640800, 0.125f, arena + 317915136);
-
-  /* %1062 = matmul_permuted(%1061, %589) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 317915136, 38809, 197, 1,
-      arena + 557025408, 64, 192, 1, arena + 321640800, 64, 192, 0.0f);
-
-  /* %1063 = matmul_permuted(%588, %1061) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 317915136, 38809, 1, 197,
-      arena + 555815040, 64, 192, 1, arena + 322851168, 64, 192, 0.0f);
-
-  /* %1064 = reshape(%1059) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %1059: no code */
-
-  /* %1065 = reshape(%1063) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %1063: no code */
-
-  /* %1066 = reshape(%1062) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %1062: no code */
-
-  /* %1067 = concat(%1066, %1065, %1064) {axis 1} blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 321640800, 192, arena + 317915136, 576);
-  lk_copy_rows(B * 197, 192, arena + 322851168, 192, arena + 317915328, 576);
-  lk_copy_rows(B * 197, 192, arena + 325366464, 192, arena + 317915520, 576);
-
-  /* %1068 = transpose(%582) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %954 = transpose(%519) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[245], arena + 322756608);
 
-  /* %1069 = fused_linear(%1067, %1068) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %955 = fused_linear(%953, %954) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 317915136, arena + 322756608, NULL, LK_ACT_NONE, NULL,
       arena + 321546240);
 
-  /* %1070 = linear_grad_weight(%1067, %581) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 317915136, arena + 554604672, arena + 325294080);
+  /* %956 = linear_grad_weight(%953, %518) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 317915136, arena + 520790016, arena + 325294080);
 
-  /* %1071 = reduce_sum(%1067) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %957 = reduce_sum(%953) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
-      arena + 325404672);
+      arena + 325441536);
 
-  /* %1072 = reduce_sum(%1069) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %958 = reduce_sum(%955) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 321546240,
-      arena + 325405248);
+      arena + 325442688);
 
-  /* %1073 = mul(%1069, %577) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %959 = mul(%955, %514) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 321546240, (const long[]){37824, 192, 1},
       params[243], (const long[]){0, 0, 1}, arena + 317915136);
 
-  /* %1074 = mul(%1069, %579) blocks.9.norm1 : f32[B, 197, 192], written over %1069 */
+  /* %960 = mul(%955, %516) blocks.9.norm1 : f32[B, 197, 192], written over %955 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 321546240, (const long[]){37824, 192, 1},
-      arena + 553394304, (const long[]){37824, 192, 1}, arena + 321546240);
+      arena + 519579648, (const long[]){37824, 192, 1}, arena + 321546240);
 
-  /* %1075 = reduce_sum(%1074) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %961 = reduce_sum(%960) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 321546240,
-      arena + 325405440);
+      arena + 325442880);
 
-  /* %1076 = normalize_grad(%574, %1073) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 552183936, arena + 317915136, 1e-06f, arena + 319125504);
+  /* %962 = normalize_grad(%511, %959) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 518369280, arena + 317915136, 1e-06f, arena + 319125504);
 
-  /* %1077 = add(%1051, %1076) blocks.8 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 319125504, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %963 = add(%947, %962) blocks.8 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 319125504, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1078 = slice(%1011) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %848: no code */
+  /* %964 = slice(%907) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %764: no code */
 
-  /* %1079 = slice(%1011) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %848: no code */
+  /* %965 = slice(%907) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %764: no code */
 
-  /* %1080 = zero_pad(%1079) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %966 = zero_pad(%965) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 616932480 + (long)b * 2304,
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 572224512 + (long)b * 2304,
         arena + 317915136 + (long)b * 37824);
   } // for b
 
-  /* %1081 = add(%1077, %1080) blocks.8 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 317915136, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %967 = add(%963, %966) blocks.8 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 317915136, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1082 = mul(%1081, %572) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %968 = mul(%967, %509) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 322732032);
 
-  /* %1083 = slice(%1082) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %1082: no code */
+  /* %969 = slice(%968) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %968: no code */
 
-  /* %1084 = slice(%1082) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
+  /* %970 = slice(%968) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 322732224, 37824, arena + 317915136, 37632);
 
-  /* %1085 = batch_normalize_grad(%566, %1084, %567) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 607756416, arena + 317915136, params[239],
+  /* %971 = batch_normalize_grad(%503, %970, %504) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 563048448, arena + 317915136, params[239],
       1e-05f, arena + 323942400);
 
-  /* %1086 = batch_normalize_param_grad(%566, %1084) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 607756416, arena + 317915136, 1e-05f,
+  /* %972 = batch_normalize_param_grad(%503, %970) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 563048448, arena + 317915136, 1e-05f,
       arena + 319119360);
 
-  /* %1087 = index(%1086) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 319119360, 384, arena + 325405632, 192);
+  /* %973 = index(%972) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 319119360, 384, arena + 325443072, 192);
 
-  /* %1088 = index(%1086) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 319119552, 384, arena + 325405824, 192);
+  /* %974 = index(%972) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 319119552, 384, arena + 325443264, 192);
 
-  /* %1089 = transpose(%565) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
+  /* %975 = transpose(%502) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[237], arena + 325146624);
 
-  /* %1090 = fused_linear(%1085, %1089) blocks.8.leff.conv3 : f32[B, 196, 768] */
+  /* %976 = fused_linear(%971, %975) blocks.8.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 323942400, arena + 325146624, NULL, LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %1091 = linear_grad_weight(%1085, %562) blocks.8.leff.conv3 : f32[192, 768] */
+  /* %977 = linear_grad_weight(%971, %499) blocks.8.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 323942400, arena + 313098240, arena + 325146624);
 
-  /* %1092 = reduce_sum(%1085) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
+  /* %978 = reduce_sum(%971) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 323942400,
-      arena + 325406016);
+      arena + 325443456);
 
-  /* %1093 = reshape(%1091) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %1091: no code */
+  /* %979 = reshape(%977) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %977: no code */
 
-  /* %1094 = gelu_grad(%560, %1090) blocks.8.leff : f32[B, 196, 768] */
+  /* %980 = gelu_grad(%497, %976) blocks.8.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 308281344, arena + 317915136,
       arena + 313098240);
 
-  /* %1095 = batch_normalize_grad(%557, %1094, %558) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[B, 196, 768] */
+  /* %981 = batch_normalize_grad(%494, %980, %495) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 303464448, arena + 313098240, params[233],
       1e-05f, arena + 308281344);
 
-  /* %1096 = batch_normalize_param_grad(%557, %1094) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[2, 768] */
+  /* %982 = batch_normalize_param_grad(%494, %980) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 303464448, arena + 313098240, 1e-05f,
       arena + 317915136);
 
-  /* %1097 = index(%1096) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
+  /* %983 = index(%982) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 317915136, 1536, arena + 313105152, 768);
 
-  /* %1098 = index(%1096) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
+  /* %984 = index(%982) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 317915904, 1536, arena + 313105920, 768);
 
-  /* %1099 = token_dwconv_grad_input(%1095, %555) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  /* %985 = token_dwconv_grad_input(%981, %492) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 308281344, params[231],
       arena + 303464448);
 
-  /* %1100 = token_dwconv_grad_weight(%1095, %554) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %986 = token_dwconv_grad_weight(%981, %491) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 308281344,
       arena + 298647552, arena + 313098240);
 
-  /* %1101 = reduce_sum(%1095) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
+  /* %987 = reduce_sum(%981) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 308281344,
       arena + 313106688);
 
-  /* %1102 = gelu_grad(%552, %1099) blocks.8.leff : f32[B, 196, 768] */
+  /* %988 = gelu_grad(%489, %985) blocks.8.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 293830656, arena + 303464448,
       arena + 298647552);
 
-  /* %1103 = batch_normalize_grad(%549, %1102, %550) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[B, 196, 768] */
+  /* %989 = batch_normalize_grad(%486, %988, %487) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 289013760, arena + 298647552, params[227],
       1e-05f, arena + 293830656);
 
-  /* %1104 = batch_normalize_param_grad(%549, %1102) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[2, 768] */
+  /* %990 = batch_normalize_param_grad(%486, %988) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 289013760, arena + 298647552, 1e-05f,
       arena + 303464448);
 
-  /* %1105 = index(%1104) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
+  /* %991 = index(%990) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 303464448, 1536, arena + 298795008, 768);
 
-  /* %1106 = index(%1104) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
+  /* %992 = index(%990) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 303465216, 1536, arena + 298795776, 768);
 
-  /* %1107 = transpose(%548) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
+  /* %993 = transpose(%485) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[225], arena + 289013760);
 
-  /* %1108 = fused_linear(%1103, %1107) blocks.8.leff.conv1 : f32[B, 196, 192], written into %1082 from row 1 */
+  /* %994 = fused_linear(%989, %993) blocks.8.leff.conv1 : f32[B, 196, 192], written into %968 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 293830656, 150528, arena + 289013760, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 322732224, 37824);
 
-  /* %1109 = linear_grad_weight(%1103, %545) blocks.8.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 293830656, arena + 606552192, arena + 298647552);
+  /* %995 = linear_grad_weight(%989, %482) blocks.8.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 293830656, arena + 561844224, arena + 298647552);
 
-  /* %1110 = reduce_sum(%1103) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
+  /* %996 = reduce_sum(%989) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 293830656,
       arena + 298796544);
 
-  /* %1111 = reshape(%1109) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %1109: no code */
+  /* %997 = reshape(%995) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %995: no code */
 
-  /* %1112 = concat(%1083, %1108) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %1082: no code */
+  /* %998 = concat(%969, %994) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %968: no code */
 
-  /* %1113 = reduce_sum(%1112) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %999 = reduce_sum(%998) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 322732032,
-      arena + 297712320);
+      arena + 296540736);
 
-  /* %1114 = mul(%1112, %539) blocks.8.norm2 : f32[B, 197, 192] */
+  /* %1000 = mul(%998, %476) blocks.8.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 322732032, (const long[]){37824, 192, 1},
       params[223], (const long[]){0, 0, 1}, arena + 289013760);
 
-  /* %1115 = mul(%1112, %541) blocks.8.norm2 : f32[B, 197, 192], written over %1082 */
+  /* %1001 = mul(%998, %478) blocks.8.norm2 : f32[B, 197, 192], written over %968 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 322732032, (const long[]){37824, 192, 1},
-      arena + 550973568, (const long[]){37824, 192, 1}, arena + 322732032);
+      arena + 517158912, (const long[]){37824, 192, 1}, arena + 322732032);
 
-  /* %1116 = reduce_sum(%1115) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %1002 = reduce_sum(%1001) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 322732032,
-      arena + 297712512);
+      arena + 296540928);
 
-  /* %1117 = normalize_grad(%538, %1114) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 549763200, arena + 289013760, 1e-06f, arena + 290224128);
+  /* %1003 = normalize_grad(%475, %1000) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 515948544, arena + 289013760, 1e-06f, arena + 290224128);
 
-  /* %1118 = add(%1081, %1117) blocks.8 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 290224128, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1004 = add(%967, %1003) blocks.8 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 290224128, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1119 = mul(%1118, %536) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1005 = mul(%1004, %473) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 289013760);
 
-  /* %1120 = transpose(%533) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %1006 = transpose(%470) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[221], arena + 290224128);
 
-  /* %1121 = fused_linear(%1119, %1120) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %1007 = fused_linear(%1005, %1006) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 289013760, arena + 290224128, NULL, LK_ACT_NONE, NULL,
-      arena + 292739424);
+      arena + 292644864);
 
-  /* %1122 = linear_grad_weight(%1119, %532) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 289013760, arena + 548552832, arena + 297675456);
+  /* %1008 = linear_grad_weight(%1005, %469) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 289013760, arena + 514738176, arena + 296503296);
 
-  /* %1123 = reduce_sum(%1119) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %1009 = reduce_sum(%1005) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
-      arena + 297712704);
+      arena + 296541120);
 
-  /* %1124 = reshape(%1121) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %1121: no code */
+  /* %1010 = sdpa_grad(%466, %467, %468, %1007) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 438484992, 576, arena + 438485184, 576,
+      arena + 438485376, 576, arena + 292644864, 192, arena + 289013760, 576,
+      arena + 289013760 + 192, 576, arena + 289013760 + 384, 576, 0.125f);
 
-  /* %1125 = matmul_permuted(%1124, %527) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 292739424, 64, 192, 1,
-      arena + 547342464, 64, 1, 192, arena + 289013760, 38809, 197, 0.0f);
-
-  /* %1126 = matmul_permuted(%530, %1124) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 439241472, 38809, 1, 197,
-      arena + 292739424, 64, 192, 1, arena + 296465088, 64, 192, 0.0f);
-
-  /* %1127 = softmax_grad(%530, %1125) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 439241472, arena + 289013760, arena + 292739424);
-
-  /* %1128 = mul_scalar(%1127) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 292739424, 0.125f, arena + 289013760);
-
-  /* %1129 = matmul_permuted(%1128, %526) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 289013760, 38809, 197, 1,
-      arena + 546132096, 64, 192, 1, arena + 292739424, 64, 192, 0.0f);
-
-  /* %1130 = matmul_permuted(%525, %1128) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 289013760, 38809, 1, 197,
-      arena + 544921728, 64, 192, 1, arena + 293949792, 64, 192, 0.0f);
-
-  /* %1131 = reshape(%1126) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1126: no code */
-
-  /* %1132 = reshape(%1130) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1130: no code */
-
-  /* %1133 = reshape(%1129) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1129: no code */
-
-  /* %1134 = concat(%1133, %1132, %1131) {axis 1} blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 292739424, 192, arena + 289013760, 576);
-  lk_copy_rows(B * 197, 192, arena + 293949792, 192, arena + 289013952, 576);
-  lk_copy_rows(B * 197, 192, arena + 296465088, 192, arena + 289014144, 576);
-
-  /* %1135 = transpose(%519) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %1011 = transpose(%463) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[219], arena + 293855232);
 
-  /* %1136 = fused_linear(%1134, %1135) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %1012 = fused_linear(%1010, %1011) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 289013760, arena + 293855232, NULL, LK_ACT_NONE, NULL,
       arena + 292644864);
 
-  /* %1137 = linear_grad_weight(%1134, %518) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 289013760, arena + 543711360, arena + 296392704);
+  /* %1013 = linear_grad_weight(%1010, %462) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 289013760, arena + 513527808, arena + 296392704);
 
-  /* %1138 = reduce_sum(%1134) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %1014 = reduce_sum(%1010) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
-      arena + 296503296);
+      arena + 296540160);
 
-  /* %1139 = reduce_sum(%1136) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %1015 = reduce_sum(%1012) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 292644864,
-      arena + 296503872);
+      arena + 296541312);
 
-  /* %1140 = mul(%1136, %514) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %1016 = mul(%1012, %458) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 292644864, (const long[]){37824, 192, 1},
       params[217], (const long[]){0, 0, 1}, arena + 289013760);
 
-  /* %1141 = mul(%1136, %516) blocks.8.norm1 : f32[B, 197, 192], written over %1136 */
+  /* %1017 = mul(%1012, %460) blocks.8.norm1 : f32[B, 197, 192], written over %1012 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 292644864, (const long[]){37824, 192, 1},
-      arena + 542500992, (const long[]){37824, 192, 1}, arena + 292644864);
+      arena + 512317440, (const long[]){37824, 192, 1}, arena + 292644864);
 
-  /* %1142 = reduce_sum(%1141) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %1018 = reduce_sum(%1017) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 292644864,
-      arena + 296504064);
+      arena + 296541504);
 
-  /* %1143 = normalize_grad(%511, %1140) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 541290624, arena + 289013760, 1e-06f, arena + 290224128);
+  /* %1019 = normalize_grad(%455, %1016) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 511107072, arena + 289013760, 1e-06f, arena + 290224128);
 
-  /* %1144 = add(%1118, %1143) blocks.7 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 290224128, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1020 = add(%1004, %1019) blocks.7 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 290224128, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1145 = slice(%1078) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %848: no code */
+  /* %1021 = slice(%964) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %764: no code */
 
-  /* %1146 = slice(%1078) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %848: no code */
+  /* %1022 = slice(%964) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %764: no code */
 
-  /* %1147 = zero_pad(%1146) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1023 = zero_pad(%1022) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 616932288 + (long)b * 2304,
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 572224320 + (long)b * 2304,
         arena + 289013760 + (long)b * 37824);
   } // for b
 
-  /* %1148 = add(%1144, %1147) blocks.7 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 289013760, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1024 = add(%1020, %1023) blocks.7 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 289013760, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1149 = mul(%1148, %509) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1025 = mul(%1024, %453) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 293830656);
 
-  /* %1150 = slice(%1149) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %1149: no code */
+  /* %1026 = slice(%1025) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %1025: no code */
 
-  /* %1151 = slice(%1149) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
+  /* %1027 = slice(%1025) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 293830848, 37824, arena + 289013760, 37632);
 
-  /* %1152 = batch_normalize_grad(%503, %1151, %504) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 605347968, arena + 289013760, params[213],
+  /* %1028 = batch_normalize_grad(%447, %1027, %448) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 560640000, arena + 289013760, params[213],
       1e-05f, arena + 295041024);
 
-  /* %1153 = batch_normalize_param_grad(%503, %1151) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 605347968, arena + 289013760, 1e-05f,
+  /* %1029 = batch_normalize_param_grad(%447, %1027) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 560640000, arena + 289013760, 1e-05f,
       arena + 290217984);
 
-  /* %1154 = index(%1153) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 290217984, 384, arena + 296504256, 192);
+  /* %1030 = index(%1029) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 290217984, 384, arena + 296541696, 192);
 
-  /* %1155 = index(%1153) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 290218176, 384, arena + 296504448, 192);
+  /* %1031 = index(%1029) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 290218176, 384, arena + 296541888, 192);
 
-  /* %1156 = transpose(%502) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
+  /* %1032 = transpose(%446) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[211], arena + 296245248);
 
-  /* %1157 = fused_linear(%1152, %1156) blocks.7.leff.conv3 : f32[B, 196, 768] */
+  /* %1033 = fused_linear(%1028, %1032) blocks.7.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 295041024, arena + 296245248, NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %1158 = linear_grad_weight(%1152, %499) blocks.7.leff.conv3 : f32[192, 768] */
+  /* %1034 = linear_grad_weight(%1028, %443) blocks.7.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 295041024, arena + 284196864, arena + 296245248);
 
-  /* %1159 = reduce_sum(%1152) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
+  /* %1035 = reduce_sum(%1028) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 295041024,
-      arena + 296504640);
+      arena + 296542080);
 
-  /* %1160 = reshape(%1158) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %1158: no code */
+  /* %1036 = reshape(%1034) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %1034: no code */
 
-  /* %1161 = gelu_grad(%497, %1157) blocks.7.leff : f32[B, 196, 768] */
+  /* %1037 = gelu_grad(%441, %1033) blocks.7.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 279379968, arena + 289013760,
       arena + 284196864);
 
-  /* %1162 = batch_normalize_grad(%494, %1161, %495) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[B, 196, 768] */
+  /* %1038 = batch_normalize_grad(%438, %1037, %439) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 274563072, arena + 284196864, params[207],
       1e-05f, arena + 279379968);
 
-  /* %1163 = batch_normalize_param_grad(%494, %1161) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[2, 768] */
+  /* %1039 = batch_normalize_param_grad(%438, %1037) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 274563072, arena + 284196864, 1e-05f,
       arena + 289013760);
 
-  /* %1164 = index(%1163) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
+  /* %1040 = index(%1039) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 289013760, 1536, arena + 284203776, 768);
 
-  /* %1165 = index(%1163) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
+  /* %1041 = index(%1039) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 289014528, 1536, arena + 284204544, 768);
 
-  /* %1166 = token_dwconv_grad_input(%1162, %492) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  /* %1042 = token_dwconv_grad_input(%1038, %436) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 279379968, params[205],
       arena + 274563072);
 
-  /* %1167 = token_dwconv_grad_weight(%1162, %491) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1043 = token_dwconv_grad_weight(%1038, %435) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 279379968,
       arena + 269746176, arena + 284196864);
 
-  /* %1168 = reduce_sum(%1162) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
+  /* %1044 = reduce_sum(%1038) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 279379968,
       arena + 284205312);
 
-  /* %1169 = gelu_grad(%489, %1166) blocks.7.leff : f32[B, 196, 768] */
+  /* %1045 = gelu_grad(%433, %1042) blocks.7.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 264929280, arena + 274563072,
       arena + 269746176);
 
-  /* %1170 = batch_normalize_grad(%486, %1169, %487) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[B, 196, 768] */
+  /* %1046 = batch_normalize_grad(%430, %1045, %431) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176, params[201],
       1e-05f, arena + 264929280);
 
-  /* %1171 = batch_normalize_param_grad(%486, %1169) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[2, 768] */
+  /* %1047 = batch_normalize_param_grad(%430, %1045) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176, 1e-05f,
       arena + 274563072);
 
-  /* %1172 = index(%1171) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
+  /* %1048 = index(%1047) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 274563072, 1536, arena + 269893632, 768);
 
-  /* %1173 = index(%1171) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
+  /* %1049 = index(%1047) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 274563840, 1536, arena + 269894400, 768);
 
-  /* %1174 = transpose(%485) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
+  /* %1050 = transpose(%429) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[199], arena + 260112384);
 
-  /* %1175 = fused_linear(%1170, %1174) blocks.7.leff.conv1 : f32[B, 196, 192], written into %1149 from row 1 */
+  /* %1051 = fused_linear(%1046, %1050) blocks.7.leff.conv1 : f32[B, 196, 192], written into %1025 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 264929280, 150528, arena + 260112384, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 293830848, 37824);
 
-  /* %1176 = linear_grad_weight(%1170, %482) blocks.7.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 264929280, arena + 604143744, arena + 269746176);
+  /* %1052 = linear_grad_weight(%1046, %426) blocks.7.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 264929280, arena + 559435776, arena + 269746176);
 
-  /* %1177 = reduce_sum(%1170) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
+  /* %1053 = reduce_sum(%1046) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
       arena + 269895168);
 
-  /* %1178 = reshape(%1176) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %1176: no code */
+  /* %1054 = reshape(%1052) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %1052: no code */
 
-  /* %1179 = concat(%1150, %1175) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %1149: no code */
+  /* %1055 = concat(%1026, %1051) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %1025: no code */
 
-  /* %1180 = reduce_sum(%1179) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %1056 = reduce_sum(%1055) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 293830656,
-      arena + 268810944);
+      arena + 267639360);
 
-  /* %1181 = mul(%1179, %476) blocks.7.norm2 : f32[B, 197, 192] */
+  /* %1057 = mul(%1055, %420) blocks.7.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 293830656, (const long[]){37824, 192, 1},
       params[197], (const long[]){0, 0, 1}, arena + 260112384);
 
-  /* %1182 = mul(%1179, %478) blocks.7.norm2 : f32[B, 197, 192], written over %1149 */
+  /* %1058 = mul(%1055, %422) blocks.7.norm2 : f32[B, 197, 192], written over %1025 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 293830656, (const long[]){37824, 192, 1},
-      arena + 540080256, (const long[]){37824, 192, 1}, arena + 293830656);
+      arena + 509896704, (const long[]){37824, 192, 1}, arena + 293830656);
 
-  /* %1183 = reduce_sum(%1182) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %1059 = reduce_sum(%1058) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 293830656,
-      arena + 268811136);
+      arena + 267639552);
 
-  /* %1184 = normalize_grad(%475, %1181) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 538869888, arena + 260112384, 1e-06f, arena + 261322752);
+  /* %1060 = normalize_grad(%419, %1057) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 508686336, arena + 260112384, 1e-06f, arena + 261322752);
 
-  /* %1185 = add(%1148, %1184) blocks.7 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 261322752, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1061 = add(%1024, %1060) blocks.7 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 261322752, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1186 = mul(%1185, %473) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1062 = mul(%1061, %417) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 260112384);
 
-  /* %1187 = transpose(%470) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %1063 = transpose(%414) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[195], arena + 261322752);
 
-  /* %1188 = fused_linear(%1186, %1187) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %1064 = fused_linear(%1062, %1063) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 260112384, arena + 261322752, NULL, LK_ACT_NONE, NULL,
-      arena + 263838048);
+      arena + 263743488);
 
-  /* %1189 = linear_grad_weight(%1186, %469) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 537659520, arena + 268774080);
+  /* %1065 = linear_grad_weight(%1062, %413) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 507475968, arena + 267601920);
 
-  /* %1190 = reduce_sum(%1186) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %1066 = reduce_sum(%1062) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
-      arena + 268811328);
+      arena + 267639744);
 
-  /* %1191 = reshape(%1188) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %1188: no code */
+  /* %1067 = sdpa_grad(%410, %411, %412, %1064) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 434853888, 576, arena + 434854080, 576,
+      arena + 434854272, 576, arena + 263743488, 192, arena + 260112384, 576,
+      arena + 260112384 + 192, 576, arena + 260112384 + 384, 576, 0.125f);
 
-  /* %1192 = matmul_permuted(%1191, %464) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 263838048, 64, 192, 1,
-      arena + 536449152, 64, 1, 192, arena + 260112384, 38809, 197, 0.0f);
-
-  /* %1193 = matmul_permuted(%467, %1191) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 435515808, 38809, 1, 197,
-      arena + 263838048, 64, 192, 1, arena + 267563712, 64, 192, 0.0f);
-
-  /* %1194 = softmax_grad(%467, %1192) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 435515808, arena + 260112384, arena + 263838048);
-
-  /* %1195 = mul_scalar(%1194) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 263838048, 0.125f, arena + 260112384);
-
-  /* %1196 = matmul_permuted(%1195, %463) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 260112384, 38809, 197, 1,
-      arena + 535238784, 64, 192, 1, arena + 263838048, 64, 192, 0.0f);
-
-  /* %1197 = matmul_permuted(%462, %1195) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 260112384, 38809, 1, 197,
-      arena + 534028416, 64, 192, 1, arena + 265048416, 64, 192, 0.0f);
-
-  /* %1198 = reshape(%1193) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1193: no code */
-
-  /* %1199 = reshape(%1197) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1197: no code */
-
-  /* %1200 = reshape(%1196) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1196: no code */
-
-  /* %1201 = concat(%1200, %1199, %1198) {axis 1} blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 263838048, 192, arena + 260112384, 576);
-  lk_copy_rows(B * 197, 192, arena + 265048416, 192, arena + 260112576, 576);
-  lk_copy_rows(B * 197, 192, arena + 267563712, 192, arena + 260112768, 576);
-
-  /* %1202 = transpose(%456) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %1068 = transpose(%407) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[193], arena + 264953856);
 
-  /* %1203 = fused_linear(%1201, %1202) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %1069 = fused_linear(%1067, %1068) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 260112384, arena + 264953856, NULL, LK_ACT_NONE, NULL,
       arena + 263743488);
 
-  /* %1204 = linear_grad_weight(%1201, %455) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 532818048, arena + 267491328);
+  /* %1070 = linear_grad_weight(%1067, %406) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 506265600, arena + 267491328);
 
-  /* %1205 = reduce_sum(%1201) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %1071 = reduce_sum(%1067) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
-      arena + 267601920);
+      arena + 267638784);
 
-  /* %1206 = reduce_sum(%1203) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %1072 = reduce_sum(%1069) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
-      arena + 267602496);
+      arena + 267639936);
 
-  /* %1207 = mul(%1203, %451) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %1073 = mul(%1069, %402) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
       params[191], (const long[]){0, 0, 1}, arena + 260112384);
 
-  /* %1208 = mul(%1203, %453) blocks.7.norm1 : f32[B, 197, 192], written over %1203 */
+  /* %1074 = mul(%1069, %404) blocks.7.norm1 : f32[B, 197, 192], written over %1069 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
-      arena + 531607680, (const long[]){37824, 192, 1}, arena + 263743488);
+      arena + 505055232, (const long[]){37824, 192, 1}, arena + 263743488);
 
-  /* %1209 = reduce_sum(%1208) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %1075 = reduce_sum(%1074) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
-      arena + 267602688);
+      arena + 267640128);
 
-  /* %1210 = normalize_grad(%448, %1207) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 530397312, arena + 260112384, 1e-06f, arena + 261322752);
+  /* %1076 = normalize_grad(%399, %1073) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 503844864, arena + 260112384, 1e-06f, arena + 261322752);
 
-  /* %1211 = add(%1185, %1210) blocks.6 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 261322752, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1077 = add(%1061, %1076) blocks.6 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 261322752, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1212 = slice(%1145) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %848: no code */
+  /* %1078 = slice(%1021) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %764: no code */
 
-  /* %1213 = slice(%1145) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %848: no code */
+  /* %1079 = slice(%1021) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %764: no code */
 
-  /* %1214 = zero_pad(%1213) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1080 = zero_pad(%1079) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 616932096 + (long)b * 2304,
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 572224128 + (long)b * 2304,
         arena + 260112384 + (long)b * 37824);
   } // for b
 
-  /* %1215 = add(%1211, %1214) blocks.6 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 260112384, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1081 = add(%1077, %1080) blocks.6 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 260112384, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1216 = mul(%1215, %446) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1082 = mul(%1081, %397) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 264929280);
 
-  /* %1217 = slice(%1216) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %1216: no code */
+  /* %1083 = slice(%1082) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %1082: no code */
 
-  /* %1218 = slice(%1216) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
+  /* %1084 = slice(%1082) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 264929472, 37824, arena + 260112384, 37632);
 
-  /* %1219 = batch_normalize_grad(%440, %1218, %441) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 602939520, arena + 260112384, params[187],
+  /* %1085 = batch_normalize_grad(%391, %1084, %392) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 558231552, arena + 260112384, params[187],
       1e-05f, arena + 266139648);
 
-  /* %1220 = batch_normalize_param_grad(%440, %1218) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 602939520, arena + 260112384, 1e-05f,
+  /* %1086 = batch_normalize_param_grad(%391, %1084) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 558231552, arena + 260112384, 1e-05f,
       arena + 261316608);
 
-  /* %1221 = index(%1220) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 261316608, 384, arena + 267602880, 192);
+  /* %1087 = index(%1086) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 261316608, 384, arena + 267640320, 192);
 
-  /* %1222 = index(%1220) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 261316800, 384, arena + 267603072, 192);
+  /* %1088 = index(%1086) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 261316800, 384, arena + 267640512, 192);
 
-  /* %1223 = transpose(%439) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
+  /* %1089 = transpose(%390) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[185], arena + 267343872);
 
-  /* %1224 = fused_linear(%1219, %1223) blocks.6.leff.conv3 : f32[B, 196, 768] */
+  /* %1090 = fused_linear(%1085, %1089) blocks.6.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 266139648, arena + 267343872, NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %1225 = linear_grad_weight(%1219, %436) blocks.6.leff.conv3 : f32[192, 768] */
+  /* %1091 = linear_grad_weight(%1085, %387) blocks.6.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 266139648, arena + 255295488, arena + 267343872);
 
-  /* %1226 = reduce_sum(%1219) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
+  /* %1092 = reduce_sum(%1085) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 266139648,
-      arena + 267603264);
+      arena + 267640704);
 
-  /* %1227 = reshape(%1225) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1225: no code */
+  /* %1093 = reshape(%1091) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1091: no code */
 
-  /* %1228 = gelu_grad(%434, %1224) blocks.6.leff : f32[B, 196, 768] */
+  /* %1094 = gelu_grad(%385, %1090) blocks.6.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 250478592, arena + 260112384,
       arena + 255295488);
 
-  /* %1229 = batch_normalize_grad(%431, %1228, %432) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[B, 196, 768] */
+  /* %1095 = batch_normalize_grad(%382, %1094, %383) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 245661696, arena + 255295488, params[181],
       1e-05f, arena + 250478592);
 
-  /* %1230 = batch_normalize_param_grad(%431, %1228) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[2, 768] */
+  /* %1096 = batch_normalize_param_grad(%382, %1094) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 245661696, arena + 255295488, 1e-05f,
       arena + 260112384);
 
-  /* %1231 = index(%1230) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
+  /* %1097 = index(%1096) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 260112384, 1536, arena + 255302400, 768);
 
-  /* %1232 = index(%1230) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
+  /* %1098 = index(%1096) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 260113152, 1536, arena + 255303168, 768);
 
-  /* %1233 = token_dwconv_grad_input(%1229, %429) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  /* %1099 = token_dwconv_grad_input(%1095, %380) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592, params[179],
       arena + 245661696);
 
-  /* %1234 = token_dwconv_grad_weight(%1229, %428) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1100 = token_dwconv_grad_weight(%1095, %379) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592,
       arena + 240844800, arena + 255295488);
 
-  /* %1235 = reduce_sum(%1229) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
+  /* %1101 = reduce_sum(%1095) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
       arena + 255303936);
 
-  /* %1236 = gelu_grad(%426, %1233) blocks.6.leff : f32[B, 196, 768] */
+  /* %1102 = gelu_grad(%377, %1099) blocks.6.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 236027904, arena + 245661696,
       arena + 240844800);
 
-  /* %1237 = batch_normalize_grad(%423, %1236, %424) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[B, 196, 768] */
+  /* %1103 = batch_normalize_grad(%374, %1102, %375) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800, params[175],
       1e-05f, arena + 236027904);
 
-  /* %1238 = batch_normalize_param_grad(%423, %1236) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[2, 768] */
+  /* %1104 = batch_normalize_param_grad(%374, %1102) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800, 1e-05f,
       arena + 245661696);
 
-  /* %1239 = index(%1238) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
+  /* %1105 = index(%1104) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 245661696, 1536, arena + 240992256, 768);
 
-  /* %1240 = index(%1238) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
+  /* %1106 = index(%1104) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 245662464, 1536, arena + 240993024, 768);
 
-  /* %1241 = transpose(%422) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
+  /* %1107 = transpose(%373) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[173], arena + 231211008);
 
-  /* %1242 = fused_linear(%1237, %1241) blocks.6.leff.conv1 : f32[B, 196, 192], written into %1216 from row 1 */
+  /* %1108 = fused_linear(%1103, %1107) blocks.6.leff.conv1 : f32[B, 196, 192], written into %1082 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 236027904, 150528, arena + 231211008, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 264929472, 37824);
 
-  /* %1243 = linear_grad_weight(%1237, %419) blocks.6.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 236027904, arena + 601735296, arena + 240844800);
+  /* %1109 = linear_grad_weight(%1103, %370) blocks.6.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 236027904, arena + 557027328, arena + 240844800);
 
-  /* %1244 = reduce_sum(%1237) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
+  /* %1110 = reduce_sum(%1103) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
       arena + 240993792);
 
-  /* %1245 = reshape(%1243) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1243: no code */
+  /* %1111 = reshape(%1109) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1109: no code */
 
-  /* %1246 = concat(%1217, %1242) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %1216: no code */
+  /* %1112 = concat(%1083, %1108) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %1082: no code */
 
-  /* %1247 = reduce_sum(%1246) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %1113 = reduce_sum(%1112) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
-      arena + 239909568);
+      arena + 238737984);
 
-  /* %1248 = mul(%1246, %413) blocks.6.norm2 : f32[B, 197, 192] */
+  /* %1114 = mul(%1112, %364) blocks.6.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 264929280, (const long[]){37824, 192, 1},
       params[171], (const long[]){0, 0, 1}, arena + 231211008);
 
-  /* %1249 = mul(%1246, %415) blocks.6.norm2 : f32[B, 197, 192], written over %1216 */
+  /* %1115 = mul(%1112, %366) blocks.6.norm2 : f32[B, 197, 192], written over %1082 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 264929280, (const long[]){37824, 192, 1},
-      arena + 529186944, (const long[]){37824, 192, 1}, arena + 264929280);
+      arena + 502634496, (const long[]){37824, 192, 1}, arena + 264929280);
 
-  /* %1250 = reduce_sum(%1249) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %1116 = reduce_sum(%1115) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
-      arena + 239909760);
+      arena + 238738176);
 
-  /* %1251 = normalize_grad(%412, %1248) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 527976576, arena + 231211008, 1e-06f, arena + 232421376);
+  /* %1117 = normalize_grad(%363, %1114) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 501424128, arena + 231211008, 1e-06f, arena + 232421376);
 
-  /* %1252 = add(%1215, %1251) blocks.6 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 232421376, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1118 = add(%1081, %1117) blocks.6 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 232421376, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1253 = mul(%1252, %410) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1119 = mul(%1118, %361) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 231211008);
 
-  /* %1254 = transpose(%407) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %1120 = transpose(%358) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[169], arena + 232421376);
 
-  /* %1255 = fused_linear(%1253, %1254) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %1121 = fused_linear(%1119, %1120) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 231211008, arena + 232421376, NULL, LK_ACT_NONE, NULL,
-      arena + 234936672);
+      arena + 234842112);
 
-  /* %1256 = linear_grad_weight(%1253, %406) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 231211008, arena + 526766208, arena + 239872704);
+  /* %1122 = linear_grad_weight(%1119, %357) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 231211008, arena + 500213760, arena + 238700544);
 
-  /* %1257 = reduce_sum(%1253) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %1123 = reduce_sum(%1119) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
-      arena + 239909952);
+      arena + 238738368);
 
-  /* %1258 = reshape(%1255) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %1255: no code */
+  /* %1124 = sdpa_grad(%354, %355, %356, %1121) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 431222784, 576, arena + 431222976, 576,
+      arena + 431223168, 576, arena + 234842112, 192, arena + 231211008, 576,
+      arena + 231211008 + 192, 576, arena + 231211008 + 384, 576, 0.125f);
 
-  /* %1259 = matmul_permuted(%1258, %401) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 234936672, 64, 192, 1,
-      arena + 525555840, 64, 1, 192, arena + 231211008, 38809, 197, 0.0f);
-
-  /* %1260 = matmul_permuted(%404, %1258) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 431790144, 38809, 1, 197,
-      arena + 234936672, 64, 192, 1, arena + 238662336, 64, 192, 0.0f);
-
-  /* %1261 = softmax_grad(%404, %1259) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 431790144, arena + 231211008, arena + 234936672);
-
-  /* %1262 = mul_scalar(%1261) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 234936672, 0.125f, arena + 231211008);
-
-  /* %1263 = matmul_permuted(%1262, %400) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 231211008, 38809, 197, 1,
-      arena + 524345472, 64, 192, 1, arena + 234936672, 64, 192, 0.0f);
-
-  /* %1264 = matmul_permuted(%399, %1262) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 231211008, 38809, 1, 197,
-      arena + 523135104, 64, 192, 1, arena + 236147040, 64, 192, 0.0f);
-
-  /* %1265 = reshape(%1260) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1260: no code */
-
-  /* %1266 = reshape(%1264) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1264: no code */
-
-  /* %1267 = reshape(%1263) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1263: no code */
-
-  /* %1268 = concat(%1267, %1266, %1265) {axis 1} blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 234936672, 192, arena + 231211008, 576);
-  lk_copy_rows(B * 197, 192, arena + 236147040, 192, arena + 231211200, 576);
-  lk_copy_rows(B * 197, 192, arena + 238662336, 192, arena + 231211392, 576);
-
-  /* %1269 = transpose(%393) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %1125 = transpose(%351) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[167], arena + 236052480);
 
-  /* %1270 = fused_linear(%1268, %1269) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %1126 = fused_linear(%1124, %1125) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 231211008, arena + 236052480, NULL, LK_ACT_NONE, NULL,
       arena + 234842112);
 
-  /* %1271 = linear_grad_weight(%1268, %392) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 231211008, arena + 521924736, arena + 238589952);
+  /* %1127 = linear_grad_weight(%1124, %350) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 231211008, arena + 499003392, arena + 238589952);
 
-  /* %1272 = reduce_sum(%1268) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %1128 = reduce_sum(%1124) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
-      arena + 238700544);
+      arena + 238737408);
 
-  /* %1273 = reduce_sum(%1270) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %1129 = reduce_sum(%1126) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
-      arena + 238701120);
+      arena + 238738560);
 
-  /* %1274 = mul(%1270, %388) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %1130 = mul(%1126, %346) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
       params[165], (const long[]){0, 0, 1}, arena + 231211008);
 
-  /* %1275 = mul(%1270, %390) blocks.6.norm1 : f32[B, 197, 192], written over %1270 */
+  /* %1131 = mul(%1126, %348) blocks.6.norm1 : f32[B, 197, 192], written over %1126 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
-      arena + 520714368, (const long[]){37824, 192, 1}, arena + 234842112);
+      arena + 497793024, (const long[]){37824, 192, 1}, arena + 234842112);
 
-  /* %1276 = reduce_sum(%1275) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %1132 = reduce_sum(%1131) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
-      arena + 238701312);
+      arena + 238738752);
 
-  /* %1277 = normalize_grad(%385, %1274) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 519504000, arena + 231211008, 1e-06f, arena + 232421376);
+  /* %1133 = normalize_grad(%343, %1130) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 496582656, arena + 231211008, 1e-06f, arena + 232421376);
 
-  /* %1278 = add(%1252, %1277) blocks.5 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 232421376, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1134 = add(%1118, %1133) blocks.5 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 232421376, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1279 = slice(%1212) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %848: no code */
+  /* %1135 = slice(%1078) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %764: no code */
 
-  /* %1280 = slice(%1212) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %848: no code */
+  /* %1136 = slice(%1078) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %764: no code */
 
-  /* %1281 = zero_pad(%1280) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1137 = zero_pad(%1136) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 616931904 + (long)b * 2304,
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 572223936 + (long)b * 2304,
         arena + 231211008 + (long)b * 37824);
   } // for b
 
-  /* %1282 = add(%1278, %1281) blocks.5 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 231211008, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1138 = add(%1134, %1137) blocks.5 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 231211008, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1283 = mul(%1282, %383) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1139 = mul(%1138, %341) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 236027904);
 
-  /* %1284 = slice(%1283) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1283: no code */
+  /* %1140 = slice(%1139) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1139: no code */
 
-  /* %1285 = slice(%1283) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
+  /* %1141 = slice(%1139) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 236028096, 37824, arena + 231211008, 37632);
 
-  /* %1286 = batch_normalize_grad(%377, %1285, %378) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 600531072, arena + 231211008, params[161],
+  /* %1142 = batch_normalize_grad(%335, %1141, %336) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 555823104, arena + 231211008, params[161],
       1e-05f, arena + 237238272);
 
-  /* %1287 = batch_normalize_param_grad(%377, %1285) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 600531072, arena + 231211008, 1e-05f,
+  /* %1143 = batch_normalize_param_grad(%335, %1141) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 555823104, arena + 231211008, 1e-05f,
       arena + 232415232);
 
-  /* %1288 = index(%1287) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 232415232, 384, arena + 238701504, 192);
+  /* %1144 = index(%1143) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 232415232, 384, arena + 238738944, 192);
 
-  /* %1289 = index(%1287) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 232415424, 384, arena + 238701696, 192);
+  /* %1145 = index(%1143) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 232415424, 384, arena + 238739136, 192);
 
-  /* %1290 = transpose(%376) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
+  /* %1146 = transpose(%334) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[159], arena + 238442496);
 
-  /* %1291 = fused_linear(%1286, %1290) blocks.5.leff.conv3 : f32[B, 196, 768] */
+  /* %1147 = fused_linear(%1142, %1146) blocks.5.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 237238272, arena + 238442496, NULL, LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %1292 = linear_grad_weight(%1286, %373) blocks.5.leff.conv3 : f32[192, 768] */
+  /* %1148 = linear_grad_weight(%1142, %331) blocks.5.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 237238272, arena + 226394112, arena + 238442496);
 
-  /* %1293 = reduce_sum(%1286) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
+  /* %1149 = reduce_sum(%1142) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 237238272,
-      arena + 238701888);
+      arena + 238739328);
 
-  /* %1294 = reshape(%1292) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1292: no code */
+  /* %1150 = reshape(%1148) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1148: no code */
 
-  /* %1295 = gelu_grad(%371, %1291) blocks.5.leff : f32[B, 196, 768] */
+  /* %1151 = gelu_grad(%329, %1147) blocks.5.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 221577216, arena + 231211008,
       arena + 226394112);
 
-  /* %1296 = batch_normalize_grad(%368, %1295, %369) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[B, 196, 768] */
+  /* %1152 = batch_normalize_grad(%326, %1151, %327) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, params[155],
       1e-05f, arena + 221577216);
 
-  /* %1297 = batch_normalize_param_grad(%368, %1295) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[2, 768] */
+  /* %1153 = batch_normalize_param_grad(%326, %1151) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, 1e-05f,
       arena + 231211008);
 
-  /* %1298 = index(%1297) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
+  /* %1154 = index(%1153) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 231211008, 1536, arena + 226401024, 768);
 
-  /* %1299 = index(%1297) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
+  /* %1155 = index(%1153) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 231211776, 1536, arena + 226401792, 768);
 
-  /* %1300 = token_dwconv_grad_input(%1296, %366) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  /* %1156 = token_dwconv_grad_input(%1152, %324) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216, params[153],
       arena + 216760320);
 
-  /* %1301 = token_dwconv_grad_weight(%1296, %365) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1157 = token_dwconv_grad_weight(%1152, %323) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216,
       arena + 211943424, arena + 226394112);
 
-  /* %1302 = reduce_sum(%1296) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
+  /* %1158 = reduce_sum(%1152) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 221577216,
       arena + 226402560);
 
-  /* %1303 = gelu_grad(%363, %1300) blocks.5.leff : f32[B, 196, 768] */
+  /* %1159 = gelu_grad(%321, %1156) blocks.5.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 207126528, arena + 216760320,
       arena + 211943424);
 
-  /* %1304 = batch_normalize_grad(%360, %1303, %361) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[B, 196, 768] */
+  /* %1160 = batch_normalize_grad(%318, %1159, %319) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, params[149],
       1e-05f, arena + 207126528);
 
-  /* %1305 = batch_normalize_param_grad(%360, %1303) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[2, 768] */
+  /* %1161 = batch_normalize_param_grad(%318, %1159) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, 1e-05f,
       arena + 216760320);
 
-  /* %1306 = index(%1305) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
+  /* %1162 = index(%1161) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 216760320, 1536, arena + 212090880, 768);
 
-  /* %1307 = index(%1305) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
+  /* %1163 = index(%1161) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 216761088, 1536, arena + 212091648, 768);
 
-  /* %1308 = transpose(%359) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
+  /* %1164 = transpose(%317) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 202309632);
 
-  /* %1309 = fused_linear(%1304, %1308) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1283 from row 1 */
+  /* %1165 = fused_linear(%1160, %1164) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1139 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 207126528, 150528, arena + 202309632, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 236028096, 37824);
 
-  /* %1310 = linear_grad_weight(%1304, %356) blocks.5.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 207126528, arena + 599326848, arena + 211943424);
+  /* %1166 = linear_grad_weight(%1160, %314) blocks.5.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 207126528, arena + 554618880, arena + 211943424);
 
-  /* %1311 = reduce_sum(%1304) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
+  /* %1167 = reduce_sum(%1160) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 207126528,
       arena + 212092416);
 
-  /* %1312 = reshape(%1310) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1310: no code */
+  /* %1168 = reshape(%1166) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1166: no code */
 
-  /* %1313 = concat(%1284, %1309) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1283: no code */
+  /* %1169 = concat(%1140, %1165) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1139: no code */
 
-  /* %1314 = reduce_sum(%1313) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %1170 = reduce_sum(%1169) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
-      arena + 211008192);
+      arena + 209836608);
 
-  /* %1315 = mul(%1313, %350) blocks.5.norm2 : f32[B, 197, 192] */
+  /* %1171 = mul(%1169, %308) blocks.5.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 236027904, (const long[]){37824, 192, 1},
       params[145], (const long[]){0, 0, 1}, arena + 202309632);
 
-  /* %1316 = mul(%1313, %352) blocks.5.norm2 : f32[B, 197, 192], written over %1283 */
+  /* %1172 = mul(%1169, %310) blocks.5.norm2 : f32[B, 197, 192], written over %1139 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 236027904, (const long[]){37824, 192, 1},
-      arena + 518293632, (const long[]){37824, 192, 1}, arena + 236027904);
+      arena + 495372288, (const long[]){37824, 192, 1}, arena + 236027904);
 
-  /* %1317 = reduce_sum(%1316) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %1173 = reduce_sum(%1172) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
-      arena + 211008384);
+      arena + 209836800);
 
-  /* %1318 = normalize_grad(%349, %1315) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 517083264, arena + 202309632, 1e-06f, arena + 203520000);
+  /* %1174 = normalize_grad(%307, %1171) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 494161920, arena + 202309632, 1e-06f, arena + 203520000);
 
-  /* %1319 = add(%1282, %1318) blocks.5 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 203520000, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1175 = add(%1138, %1174) blocks.5 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 203520000, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1320 = mul(%1319, %347) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1176 = mul(%1175, %305) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 202309632);
 
-  /* %1321 = transpose(%344) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %1177 = transpose(%302) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 203520000);
 
-  /* %1322 = fused_linear(%1320, %1321) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %1178 = fused_linear(%1176, %1177) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 202309632, arena + 203520000, NULL, LK_ACT_NONE, NULL,
-      arena + 206035296);
+      arena + 205940736);
 
-  /* %1323 = linear_grad_weight(%1320, %343) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 202309632, arena + 515872896, arena + 210971328);
+  /* %1179 = linear_grad_weight(%1176, %301) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 202309632, arena + 492951552, arena + 209799168);
 
-  /* %1324 = reduce_sum(%1320) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %1180 = reduce_sum(%1176) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
-      arena + 211008576);
+      arena + 209836992);
 
-  /* %1325 = reshape(%1322) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %1322: no code */
+  /* %1181 = sdpa_grad(%298, %299, %300, %1178) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 427591680, 576, arena + 427591872, 576,
+      arena + 427592064, 576, arena + 205940736, 192, arena + 202309632, 576,
+      arena + 202309632 + 192, 576, arena + 202309632 + 384, 576, 0.125f);
 
-  /* %1326 = matmul_permuted(%1325, %338) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 206035296, 64, 192, 1,
-      arena + 514662528, 64, 1, 192, arena + 202309632, 38809, 197, 0.0f);
-
-  /* %1327 = matmul_permuted(%341, %1325) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 428064480, 38809, 1, 197,
-      arena + 206035296, 64, 192, 1, arena + 209760960, 64, 192, 0.0f);
-
-  /* %1328 = softmax_grad(%341, %1326) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 428064480, arena + 202309632, arena + 206035296);
-
-  /* %1329 = mul_scalar(%1328) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 206035296, 0.125f, arena + 202309632);
-
-  /* %1330 = matmul_permuted(%1329, %337) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 202309632, 38809, 197, 1,
-      arena + 513452160, 64, 192, 1, arena + 206035296, 64, 192, 0.0f);
-
-  /* %1331 = matmul_permuted(%336, %1329) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 202309632, 38809, 1, 197,
-      arena + 512241792, 64, 192, 1, arena + 207245664, 64, 192, 0.0f);
-
-  /* %1332 = reshape(%1327) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1327: no code */
-
-  /* %1333 = reshape(%1331) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1331: no code */
-
-  /* %1334 = reshape(%1330) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1330: no code */
-
-  /* %1335 = concat(%1334, %1333, %1332) {axis 1} blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 206035296, 192, arena + 202309632, 576);
-  lk_copy_rows(B * 197, 192, arena + 207245664, 192, arena + 202309824, 576);
-  lk_copy_rows(B * 197, 192, arena + 209760960, 192, arena + 202310016, 576);
-
-  /* %1336 = transpose(%330) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %1182 = transpose(%295) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[141], arena + 207151104);
 
-  /* %1337 = fused_linear(%1335, %1336) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %1183 = fused_linear(%1181, %1182) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 202309632, arena + 207151104, NULL, LK_ACT_NONE, NULL,
       arena + 205940736);
 
-  /* %1338 = linear_grad_weight(%1335, %329) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 202309632, arena + 511031424, arena + 209688576);
+  /* %1184 = linear_grad_weight(%1181, %294) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 202309632, arena + 491741184, arena + 209688576);
 
-  /* %1339 = reduce_sum(%1335) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %1185 = reduce_sum(%1181) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
-      arena + 209799168);
+      arena + 209836032);
 
-  /* %1340 = reduce_sum(%1337) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1186 = reduce_sum(%1183) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
-      arena + 209799744);
+      arena + 209837184);
 
-  /* %1341 = mul(%1337, %325) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %1187 = mul(%1183, %290) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
       params[139], (const long[]){0, 0, 1}, arena + 202309632);
 
-  /* %1342 = mul(%1337, %327) blocks.5.norm1 : f32[B, 197, 192], written over %1337 */
+  /* %1188 = mul(%1183, %292) blocks.5.norm1 : f32[B, 197, 192], written over %1183 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
-      arena + 509821056, (const long[]){37824, 192, 1}, arena + 205940736);
+      arena + 490530816, (const long[]){37824, 192, 1}, arena + 205940736);
 
-  /* %1343 = reduce_sum(%1342) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1189 = reduce_sum(%1188) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
-      arena + 209799936);
+      arena + 209837376);
 
-  /* %1344 = normalize_grad(%322, %1341) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 508610688, arena + 202309632, 1e-06f, arena + 203520000);
+  /* %1190 = normalize_grad(%287, %1187) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 489320448, arena + 202309632, 1e-06f, arena + 203520000);
 
-  /* %1345 = add(%1319, %1344) blocks.4 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 203520000, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1191 = add(%1175, %1190) blocks.4 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 203520000, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1346 = slice(%1279) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %848: no code */
+  /* %1192 = slice(%1135) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %764: no code */
 
-  /* %1347 = slice(%1279) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %848: no code */
+  /* %1193 = slice(%1135) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %764: no code */
 
-  /* %1348 = zero_pad(%1347) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1194 = zero_pad(%1193) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 616931712 + (long)b * 2304,
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 572223744 + (long)b * 2304,
         arena + 202309632 + (long)b * 37824);
   } // for b
 
-  /* %1349 = add(%1345, %1348) blocks.4 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 202309632, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1195 = add(%1191, %1194) blocks.4 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 202309632, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1350 = mul(%1349, %320) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1196 = mul(%1195, %285) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 207126528);
 
-  /* %1351 = slice(%1350) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1350: no code */
+  /* %1197 = slice(%1196) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1196: no code */
 
-  /* %1352 = slice(%1350) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
+  /* %1198 = slice(%1196) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 207126720, 37824, arena + 202309632, 37632);
 
-  /* %1353 = batch_normalize_grad(%314, %1352, %315) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 598122624, arena + 202309632, params[135],
+  /* %1199 = batch_normalize_grad(%279, %1198, %280) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 553414656, arena + 202309632, params[135],
       1e-05f, arena + 208336896);
 
-  /* %1354 = batch_normalize_param_grad(%314, %1352) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 598122624, arena + 202309632, 1e-05f,
+  /* %1200 = batch_normalize_param_grad(%279, %1198) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 553414656, arena + 202309632, 1e-05f,
       arena + 203513856);
 
-  /* %1355 = index(%1354) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 203513856, 384, arena + 209800128, 192);
+  /* %1201 = index(%1200) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 203513856, 384, arena + 209837568, 192);
 
-  /* %1356 = index(%1354) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 203514048, 384, arena + 209800320, 192);
+  /* %1202 = index(%1200) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 203514048, 384, arena + 209837760, 192);
 
-  /* %1357 = transpose(%313) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
+  /* %1203 = transpose(%278) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[133], arena + 209541120);
 
-  /* %1358 = fused_linear(%1353, %1357) blocks.4.leff.conv3 : f32[B, 196, 768] */
+  /* %1204 = fused_linear(%1199, %1203) blocks.4.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 208336896, arena + 209541120, NULL, LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %1359 = linear_grad_weight(%1353, %310) blocks.4.leff.conv3 : f32[192, 768] */
+  /* %1205 = linear_grad_weight(%1199, %275) blocks.4.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 208336896, arena + 197492736, arena + 209541120);
 
-  /* %1360 = reduce_sum(%1353) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
+  /* %1206 = reduce_sum(%1199) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 208336896,
-      arena + 209800512);
+      arena + 209837952);
 
-  /* %1361 = reshape(%1359) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1359: no code */
+  /* %1207 = reshape(%1205) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1205: no code */
 
-  /* %1362 = gelu_grad(%308, %1358) blocks.4.leff : f32[B, 196, 768] */
+  /* %1208 = gelu_grad(%273, %1204) blocks.4.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 192675840, arena + 202309632,
       arena + 197492736);
 
-  /* %1363 = batch_normalize_grad(%305, %1362, %306) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[B, 196, 768] */
+  /* %1209 = batch_normalize_grad(%270, %1208, %271) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 187858944, arena + 197492736, params[129],
       1e-05f, arena + 192675840);
 
-  /* %1364 = batch_normalize_param_grad(%305, %1362) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[2, 768] */
+  /* %1210 = batch_normalize_param_grad(%270, %1208) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 187858944, arena + 197492736, 1e-05f,
       arena + 202309632);
 
-  /* %1365 = index(%1364) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
+  /* %1211 = index(%1210) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 202309632, 1536, arena + 197499648, 768);
 
-  /* %1366 = index(%1364) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
+  /* %1212 = index(%1210) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 202310400, 1536, arena + 197500416, 768);
 
-  /* %1367 = token_dwconv_grad_input(%1363, %303) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  /* %1213 = token_dwconv_grad_input(%1209, %268) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840, params[127],
       arena + 187858944);
 
-  /* %1368 = token_dwconv_grad_weight(%1363, %302) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1214 = token_dwconv_grad_weight(%1209, %267) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840,
       arena + 183042048, arena + 197492736);
 
-  /* %1369 = reduce_sum(%1363) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
+  /* %1215 = reduce_sum(%1209) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
       arena + 197501184);
 
-  /* %1370 = gelu_grad(%300, %1367) blocks.4.leff : f32[B, 196, 768] */
+  /* %1216 = gelu_grad(%265, %1213) blocks.4.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 178225152, arena + 187858944,
       arena + 183042048);
 
-  /* %1371 = batch_normalize_grad(%297, %1370, %298) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[B, 196, 768] */
+  /* %1217 = batch_normalize_grad(%262, %1216, %263) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048, params[123],
       1e-05f, arena + 178225152);
 
-  /* %1372 = batch_normalize_param_grad(%297, %1370) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[2, 768] */
+  /* %1218 = batch_normalize_param_grad(%262, %1216) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048, 1e-05f,
       arena + 187858944);
 
-  /* %1373 = index(%1372) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
+  /* %1219 = index(%1218) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 187858944, 1536, arena + 183189504, 768);
 
-  /* %1374 = index(%1372) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
+  /* %1220 = index(%1218) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 187859712, 1536, arena + 183190272, 768);
 
-  /* %1375 = transpose(%296) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
+  /* %1221 = transpose(%261) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[121], arena + 173408256);
 
-  /* %1376 = fused_linear(%1371, %1375) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1350 from row 1 */
+  /* %1222 = fused_linear(%1217, %1221) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1196 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 178225152, 150528, arena + 173408256, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 207126720, 37824);
 
-  /* %1377 = linear_grad_weight(%1371, %293) blocks.4.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 178225152, arena + 596918400, arena + 183042048);
+  /* %1223 = linear_grad_weight(%1217, %258) blocks.4.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 178225152, arena + 552210432, arena + 183042048);
 
-  /* %1378 = reduce_sum(%1371) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
+  /* %1224 = reduce_sum(%1217) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
       arena + 183191040);
 
-  /* %1379 = reshape(%1377) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1377: no code */
+  /* %1225 = reshape(%1223) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1223: no code */
 
-  /* %1380 = concat(%1351, %1376) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1350: no code */
+  /* %1226 = concat(%1197, %1222) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1196: no code */
 
-  /* %1381 = reduce_sum(%1380) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %1227 = reduce_sum(%1226) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 207126528,
-      arena + 182106816);
+      arena + 180935232);
 
-  /* %1382 = mul(%1380, %287) blocks.4.norm2 : f32[B, 197, 192] */
+  /* %1228 = mul(%1226, %252) blocks.4.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 207126528, (const long[]){37824, 192, 1},
       params[119], (const long[]){0, 0, 1}, arena + 173408256);
 
-  /* %1383 = mul(%1380, %289) blocks.4.norm2 : f32[B, 197, 192], written over %1350 */
+  /* %1229 = mul(%1226, %254) blocks.4.norm2 : f32[B, 197, 192], written over %1196 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 207126528, (const long[]){37824, 192, 1},
-      arena + 507400320, (const long[]){37824, 192, 1}, arena + 207126528);
+      arena + 488110080, (const long[]){37824, 192, 1}, arena + 207126528);
 
-  /* %1384 = reduce_sum(%1383) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %1230 = reduce_sum(%1229) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 207126528,
-      arena + 182107008);
+      arena + 180935424);
 
-  /* %1385 = normalize_grad(%286, %1382) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 506189952, arena + 173408256, 1e-06f, arena + 174618624);
+  /* %1231 = normalize_grad(%251, %1228) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 486899712, arena + 173408256, 1e-06f, arena + 174618624);
 
-  /* %1386 = add(%1349, %1385) blocks.4 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 174618624, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1232 = add(%1195, %1231) blocks.4 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 174618624, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1387 = mul(%1386, %284) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1233 = mul(%1232, %249) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 173408256);
 
-  /* %1388 = transpose(%281) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %1234 = transpose(%246) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 174618624);
 
-  /* %1389 = fused_linear(%1387, %1388) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %1235 = fused_linear(%1233, %1234) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
-      arena + 177133920);
+      arena + 177039360);
 
-  /* %1390 = linear_grad_weight(%1387, %280) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 504979584, arena + 182069952);
+  /* %1236 = linear_grad_weight(%1233, %245) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 485689344, arena + 180897792);
 
-  /* %1391 = reduce_sum(%1387) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %1237 = reduce_sum(%1233) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 182107200);
+      arena + 180935616);
 
-  /* %1392 = reshape(%1389) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %1389: no code */
+  /* %1238 = sdpa_grad(%242, %243, %244, %1235) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 423960576, 576, arena + 423960768, 576,
+      arena + 423960960, 576, arena + 177039360, 192, arena + 173408256, 576,
+      arena + 173408256 + 192, 576, arena + 173408256 + 384, 576, 0.125f);
 
-  /* %1393 = matmul_permuted(%1392, %275) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 177133920, 64, 192, 1,
-      arena + 503769216, 64, 1, 192, arena + 173408256, 38809, 197, 0.0f);
-
-  /* %1394 = matmul_permuted(%278, %1392) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 424338816, 38809, 1, 197,
-      arena + 177133920, 64, 192, 1, arena + 180859584, 64, 192, 0.0f);
-
-  /* %1395 = softmax_grad(%278, %1393) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 424338816, arena + 173408256, arena + 177133920);
-
-  /* %1396 = mul_scalar(%1395) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 177133920, 0.125f, arena + 173408256);
-
-  /* %1397 = matmul_permuted(%1396, %274) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 173408256, 38809, 197, 1,
-      arena + 502558848, 64, 192, 1, arena + 177133920, 64, 192, 0.0f);
-
-  /* %1398 = matmul_permuted(%273, %1396) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 173408256, 38809, 1, 197,
-      arena + 501348480, 64, 192, 1, arena + 178344288, 64, 192, 0.0f);
-
-  /* %1399 = reshape(%1394) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1394: no code */
-
-  /* %1400 = reshape(%1398) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1398: no code */
-
-  /* %1401 = reshape(%1397) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1397: no code */
-
-  /* %1402 = concat(%1401, %1400, %1399) {axis 1} blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 177133920, 192, arena + 173408256, 576);
-  lk_copy_rows(B * 197, 192, arena + 178344288, 192, arena + 173408448, 576);
-  lk_copy_rows(B * 197, 192, arena + 180859584, 192, arena + 173408640, 576);
-
-  /* %1403 = transpose(%267) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %1239 = transpose(%239) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[115], arena + 178249728);
 
-  /* %1404 = fused_linear(%1402, %1403) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %1240 = fused_linear(%1238, %1239) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 178249728, NULL, LK_ACT_NONE, NULL,
       arena + 177039360);
 
-  /* %1405 = linear_grad_weight(%1402, %266) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 500138112, arena + 180787200);
+  /* %1241 = linear_grad_weight(%1238, %238) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 484478976, arena + 180787200);
 
-  /* %1406 = reduce_sum(%1402) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %1242 = reduce_sum(%1238) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 180897792);
+      arena + 180934656);
 
-  /* %1407 = reduce_sum(%1404) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1243 = reduce_sum(%1240) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
-      arena + 180898368);
+      arena + 180935808);
 
-  /* %1408 = mul(%1404, %262) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %1244 = mul(%1240, %234) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
       params[113], (const long[]){0, 0, 1}, arena + 173408256);
 
-  /* %1409 = mul(%1404, %264) blocks.4.norm1 : f32[B, 197, 192], written over %1404 */
+  /* %1245 = mul(%1240, %236) blocks.4.norm1 : f32[B, 197, 192], written over %1240 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
-      arena + 498927744, (const long[]){37824, 192, 1}, arena + 177039360);
+      arena + 483268608, (const long[]){37824, 192, 1}, arena + 177039360);
 
-  /* %1410 = reduce_sum(%1409) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1246 = reduce_sum(%1245) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
-      arena + 180898560);
+      arena + 180936000);
 
-  /* %1411 = normalize_grad(%259, %1408) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 497717376, arena + 173408256, 1e-06f, arena + 174618624);
+  /* %1247 = normalize_grad(%231, %1244) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 482058240, arena + 173408256, 1e-06f, arena + 174618624);
 
-  /* %1412 = add(%1386, %1411) blocks.3 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 174618624, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1248 = add(%1232, %1247) blocks.3 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 174618624, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1413 = slice(%1346) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %848: no code */
+  /* %1249 = slice(%1192) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %764: no code */
 
-  /* %1414 = slice(%1346) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %848: no code */
+  /* %1250 = slice(%1192) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %764: no code */
 
-  /* %1415 = zero_pad(%1414) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1251 = zero_pad(%1250) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 616931520 + (long)b * 2304,
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 572223552 + (long)b * 2304,
         arena + 173408256 + (long)b * 37824);
   } // for b
 
-  /* %1416 = add(%1412, %1415) blocks.3 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 173408256, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1252 = add(%1248, %1251) blocks.3 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 173408256, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1417 = mul(%1416, %257) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1253 = mul(%1252, %229) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 178225152);
 
-  /* %1418 = slice(%1417) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1417: no code */
+  /* %1254 = slice(%1253) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1253: no code */
 
-  /* %1419 = slice(%1417) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
+  /* %1255 = slice(%1253) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 178225344, 37824, arena + 173408256, 37632);
 
-  /* %1420 = batch_normalize_grad(%251, %1419, %252) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 595714176, arena + 173408256, params[109],
+  /* %1256 = batch_normalize_grad(%223, %1255, %224) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 551006208, arena + 173408256, params[109],
       1e-05f, arena + 179435520);
 
-  /* %1421 = batch_normalize_param_grad(%251, %1419) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 595714176, arena + 173408256, 1e-05f,
+  /* %1257 = batch_normalize_param_grad(%223, %1255) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 551006208, arena + 173408256, 1e-05f,
       arena + 174612480);
 
-  /* %1422 = index(%1421) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 174612480, 384, arena + 180898752, 192);
+  /* %1258 = index(%1257) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 174612480, 384, arena + 180936192, 192);
 
-  /* %1423 = index(%1421) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 174612672, 384, arena + 180898944, 192);
+  /* %1259 = index(%1257) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 174612672, 384, arena + 180936384, 192);
 
-  /* %1424 = transpose(%250) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
+  /* %1260 = transpose(%222) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[107], arena + 180639744);
 
-  /* %1425 = fused_linear(%1420, %1424) blocks.3.leff.conv3 : f32[B, 196, 768] */
+  /* %1261 = fused_linear(%1256, %1260) blocks.3.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 179435520, arena + 180639744, NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %1426 = linear_grad_weight(%1420, %247) blocks.3.leff.conv3 : f32[192, 768] */
+  /* %1262 = linear_grad_weight(%1256, %219) blocks.3.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 179435520, arena + 168591360, arena + 180639744);
 
-  /* %1427 = reduce_sum(%1420) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
+  /* %1263 = reduce_sum(%1256) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 179435520,
-      arena + 180899136);
+      arena + 180936576);
 
-  /* %1428 = reshape(%1426) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1426: no code */
+  /* %1264 = reshape(%1262) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1262: no code */
 
-  /* %1429 = gelu_grad(%245, %1425) blocks.3.leff : f32[B, 196, 768] */
+  /* %1265 = gelu_grad(%217, %1261) blocks.3.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 163774464, arena + 173408256,
       arena + 168591360);
 
-  /* %1430 = batch_normalize_grad(%242, %1429, %243) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[B, 196, 768] */
+  /* %1266 = batch_normalize_grad(%214, %1265, %215) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 158957568, arena + 168591360, params[103],
       1e-05f, arena + 163774464);
 
-  /* %1431 = batch_normalize_param_grad(%242, %1429) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[2, 768] */
+  /* %1267 = batch_normalize_param_grad(%214, %1265) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 158957568, arena + 168591360, 1e-05f,
       arena + 173408256);
 
-  /* %1432 = index(%1431) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
+  /* %1268 = index(%1267) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 173408256, 1536, arena + 168598272, 768);
 
-  /* %1433 = index(%1431) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
+  /* %1269 = index(%1267) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 173409024, 1536, arena + 168599040, 768);
 
-  /* %1434 = token_dwconv_grad_input(%1430, %240) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  /* %1270 = token_dwconv_grad_input(%1266, %212) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 163774464, params[101],
       arena + 158957568);
 
-  /* %1435 = token_dwconv_grad_weight(%1430, %239) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1271 = token_dwconv_grad_weight(%1266, %211) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 163774464,
       arena + 154140672, arena + 168591360);
 
-  /* %1436 = reduce_sum(%1430) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
+  /* %1272 = reduce_sum(%1266) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 163774464,
       arena + 168599808);
 
-  /* %1437 = gelu_grad(%237, %1434) blocks.3.leff : f32[B, 196, 768] */
+  /* %1273 = gelu_grad(%209, %1270) blocks.3.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 149323776, arena + 158957568,
       arena + 154140672);
 
-  /* %1438 = batch_normalize_grad(%234, %1437, %235) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[B, 196, 768] */
+  /* %1274 = batch_normalize_grad(%206, %1273, %207) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, params[97], 1e-05f,
       arena + 149323776);
 
-  /* %1439 = batch_normalize_param_grad(%234, %1437) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[2, 768] */
+  /* %1275 = batch_normalize_param_grad(%206, %1273) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, 1e-05f,
       arena + 158957568);
 
-  /* %1440 = index(%1439) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
+  /* %1276 = index(%1275) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 158957568, 1536, arena + 154288128, 768);
 
-  /* %1441 = index(%1439) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
+  /* %1277 = index(%1275) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 158958336, 1536, arena + 154288896, 768);
 
-  /* %1442 = transpose(%233) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
+  /* %1278 = transpose(%205) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[95], arena + 144506880);
 
-  /* %1443 = fused_linear(%1438, %1442) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1417 from row 1 */
+  /* %1279 = fused_linear(%1274, %1278) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1253 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 149323776, 150528, arena + 144506880, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 178225344, 37824);
 
-  /* %1444 = linear_grad_weight(%1438, %230) blocks.3.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 149323776, arena + 594509952, arena + 154140672);
+  /* %1280 = linear_grad_weight(%1274, %202) blocks.3.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 149323776, arena + 549801984, arena + 154140672);
 
-  /* %1445 = reduce_sum(%1438) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
+  /* %1281 = reduce_sum(%1274) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 149323776,
       arena + 154289664);
 
-  /* %1446 = reshape(%1444) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1444: no code */
+  /* %1282 = reshape(%1280) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1280: no code */
 
-  /* %1447 = concat(%1418, %1443) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1417: no code */
+  /* %1283 = concat(%1254, %1279) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1253: no code */
 
-  /* %1448 = reduce_sum(%1447) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %1284 = reduce_sum(%1283) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
-      arena + 153205440);
+      arena + 152033856);
 
-  /* %1449 = mul(%1447, %224) blocks.3.norm2 : f32[B, 197, 192] */
+  /* %1285 = mul(%1283, %196) blocks.3.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 178225152, (const long[]){37824, 192, 1},
       params[93], (const long[]){0, 0, 1}, arena + 144506880);
 
-  /* %1450 = mul(%1447, %226) blocks.3.norm2 : f32[B, 197, 192], written over %1417 */
+  /* %1286 = mul(%1283, %198) blocks.3.norm2 : f32[B, 197, 192], written over %1253 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 178225152, (const long[]){37824, 192, 1},
-      arena + 496507008, (const long[]){37824, 192, 1}, arena + 178225152);
+      arena + 480847872, (const long[]){37824, 192, 1}, arena + 178225152);
 
-  /* %1451 = reduce_sum(%1450) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %1287 = reduce_sum(%1286) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
-      arena + 153205632);
+      arena + 152034048);
 
-  /* %1452 = normalize_grad(%223, %1449) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 495296640, arena + 144506880, 1e-06f, arena + 145717248);
+  /* %1288 = normalize_grad(%195, %1285) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 479637504, arena + 144506880, 1e-06f, arena + 145717248);
 
-  /* %1453 = add(%1416, %1452) blocks.3 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 145717248, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1289 = add(%1252, %1288) blocks.3 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 145717248, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1454 = mul(%1453, %221) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1290 = mul(%1289, %193) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 144506880);
 
-  /* %1455 = transpose(%218) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %1291 = transpose(%190) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[91], arena + 145717248);
 
-  /* %1456 = fused_linear(%1454, %1455) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %1292 = fused_linear(%1290, %1291) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 144506880, arena + 145717248, NULL, LK_ACT_NONE, NULL,
-      arena + 148232544);
+      arena + 148137984);
 
-  /* %1457 = linear_grad_weight(%1454, %217) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 494086272, arena + 153168576);
+  /* %1293 = linear_grad_weight(%1290, %189) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 478427136, arena + 151996416);
 
-  /* %1458 = reduce_sum(%1454) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %1294 = reduce_sum(%1290) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
-      arena + 153205824);
+      arena + 152034240);
 
-  /* %1459 = reshape(%1456) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %1456: no code */
+  /* %1295 = sdpa_grad(%186, %187, %188, %1292) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 420329472, 576, arena + 420329664, 576,
+      arena + 420329856, 576, arena + 148137984, 192, arena + 144506880, 576,
+      arena + 144506880 + 192, 576, arena + 144506880 + 384, 576, 0.125f);
 
-  /* %1460 = matmul_permuted(%1459, %212) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 148232544, 64, 192, 1,
-      arena + 492875904, 64, 1, 192, arena + 144506880, 38809, 197, 0.0f);
-
-  /* %1461 = matmul_permuted(%215, %1459) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 420613152, 38809, 1, 197,
-      arena + 148232544, 64, 192, 1, arena + 151958208, 64, 192, 0.0f);
-
-  /* %1462 = softmax_grad(%215, %1460) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 420613152, arena + 144506880, arena + 148232544);
-
-  /* %1463 = mul_scalar(%1462) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 148232544, 0.125f, arena + 144506880);
-
-  /* %1464 = matmul_permuted(%1463, %211) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 144506880, 38809, 197, 1,
-      arena + 491665536, 64, 192, 1, arena + 148232544, 64, 192, 0.0f);
-
-  /* %1465 = matmul_permuted(%210, %1463) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 144506880, 38809, 1, 197,
-      arena + 490455168, 64, 192, 1, arena + 149442912, 64, 192, 0.0f);
-
-  /* %1466 = reshape(%1461) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1461: no code */
-
-  /* %1467 = reshape(%1465) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1465: no code */
-
-  /* %1468 = reshape(%1464) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1464: no code */
-
-  /* %1469 = concat(%1468, %1467, %1466) {axis 1} blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 148232544, 192, arena + 144506880, 576);
-  lk_copy_rows(B * 197, 192, arena + 149442912, 192, arena + 144507072, 576);
-  lk_copy_rows(B * 197, 192, arena + 151958208, 192, arena + 144507264, 576);
-
-  /* %1470 = transpose(%204) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %1296 = transpose(%183) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[89], arena + 149348352);
 
-  /* %1471 = fused_linear(%1469, %1470) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %1297 = fused_linear(%1295, %1296) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 144506880, arena + 149348352, NULL, LK_ACT_NONE, NULL,
       arena + 148137984);
 
-  /* %1472 = linear_grad_weight(%1469, %203) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 489244800, arena + 151885824);
+  /* %1298 = linear_grad_weight(%1295, %182) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 477216768, arena + 151885824);
 
-  /* %1473 = reduce_sum(%1469) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %1299 = reduce_sum(%1295) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
-      arena + 151996416);
+      arena + 152033280);
 
-  /* %1474 = reduce_sum(%1471) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1300 = reduce_sum(%1297) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
-      arena + 151996992);
+      arena + 152034432);
 
-  /* %1475 = mul(%1471, %199) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %1301 = mul(%1297, %178) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
       params[87], (const long[]){0, 0, 1}, arena + 144506880);
 
-  /* %1476 = mul(%1471, %201) blocks.3.norm1 : f32[B, 197, 192], written over %1471 */
+  /* %1302 = mul(%1297, %180) blocks.3.norm1 : f32[B, 197, 192], written over %1297 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
-      arena + 488034432, (const long[]){37824, 192, 1}, arena + 148137984);
+      arena + 476006400, (const long[]){37824, 192, 1}, arena + 148137984);
 
-  /* %1477 = reduce_sum(%1476) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1303 = reduce_sum(%1302) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
-      arena + 151997184);
+      arena + 152034624);
 
-  /* %1478 = normalize_grad(%196, %1475) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 486824064, arena + 144506880, 1e-06f, arena + 145717248);
+  /* %1304 = normalize_grad(%175, %1301) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 474796032, arena + 144506880, 1e-06f, arena + 145717248);
 
-  /* %1479 = add(%1453, %1478) blocks.2 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 145717248, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1305 = add(%1289, %1304) blocks.2 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 145717248, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1480 = slice(%1413) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %848: no code */
+  /* %1306 = slice(%1249) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %764: no code */
 
-  /* %1481 = slice(%1413) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %848: no code */
+  /* %1307 = slice(%1249) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %764: no code */
 
-  /* %1482 = zero_pad(%1481) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1308 = zero_pad(%1307) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 616931328 + (long)b * 2304,
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 572223360 + (long)b * 2304,
         arena + 144506880 + (long)b * 37824);
   } // for b
 
-  /* %1483 = add(%1479, %1482) blocks.2 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 144506880, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1309 = add(%1305, %1308) blocks.2 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 144506880, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1484 = mul(%1483, %194) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1310 = mul(%1309, %173) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 149323776);
 
-  /* %1485 = slice(%1484) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1484: no code */
+  /* %1311 = slice(%1310) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1310: no code */
 
-  /* %1486 = slice(%1484) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
+  /* %1312 = slice(%1310) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 149323968, 37824, arena + 144506880, 37632);
 
-  /* %1487 = batch_normalize_grad(%188, %1486, %189) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 593305728, arena + 144506880, params[83], 1e-05f,
+  /* %1313 = batch_normalize_grad(%167, %1312, %168) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 548597760, arena + 144506880, params[83], 1e-05f,
       arena + 150534144);
 
-  /* %1488 = batch_normalize_param_grad(%188, %1486) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 593305728, arena + 144506880, 1e-05f,
+  /* %1314 = batch_normalize_param_grad(%167, %1312) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 548597760, arena + 144506880, 1e-05f,
       arena + 145711104);
 
-  /* %1489 = index(%1488) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 145711104, 384, arena + 151997376, 192);
+  /* %1315 = index(%1314) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 145711104, 384, arena + 152034816, 192);
 
-  /* %1490 = index(%1488) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 145711296, 384, arena + 151997568, 192);
+  /* %1316 = index(%1314) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 145711296, 384, arena + 152035008, 192);
 
-  /* %1491 = transpose(%187) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
+  /* %1317 = transpose(%166) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[81], arena + 151738368);
 
-  /* %1492 = fused_linear(%1487, %1491) blocks.2.leff.conv3 : f32[B, 196, 768] */
+  /* %1318 = fused_linear(%1313, %1317) blocks.2.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 150534144, arena + 151738368, NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %1493 = linear_grad_weight(%1487, %184) blocks.2.leff.conv3 : f32[192, 768] */
+  /* %1319 = linear_grad_weight(%1313, %163) blocks.2.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 150534144, arena + 139689984, arena + 151738368);
 
-  /* %1494 = reduce_sum(%1487) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
+  /* %1320 = reduce_sum(%1313) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 150534144,
-      arena + 151997760);
+      arena + 152035200);
 
-  /* %1495 = reshape(%1493) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1493: no code */
+  /* %1321 = reshape(%1319) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1319: no code */
 
-  /* %1496 = gelu_grad(%182, %1492) blocks.2.leff : f32[B, 196, 768] */
+  /* %1322 = gelu_grad(%161, %1318) blocks.2.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 134873088, arena + 144506880,
       arena + 139689984);
 
-  /* %1497 = batch_normalize_grad(%179, %1496, %180) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[B, 196, 768] */
+  /* %1323 = batch_normalize_grad(%158, %1322, %159) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 130056192, arena + 139689984, params[77], 1e-05f,
       arena + 134873088);
 
-  /* %1498 = batch_normalize_param_grad(%179, %1496) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[2, 768] */
+  /* %1324 = batch_normalize_param_grad(%158, %1322) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 130056192, arena + 139689984, 1e-05f,
       arena + 144506880);
 
-  /* %1499 = index(%1498) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
+  /* %1325 = index(%1324) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 144506880, 1536, arena + 139696896, 768);
 
-  /* %1500 = index(%1498) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
+  /* %1326 = index(%1324) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 144507648, 1536, arena + 139697664, 768);
 
-  /* %1501 = token_dwconv_grad_input(%1497, %177) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  /* %1327 = token_dwconv_grad_input(%1323, %156) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 134873088, params[75],
       arena + 130056192);
 
-  /* %1502 = token_dwconv_grad_weight(%1497, %176) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1328 = token_dwconv_grad_weight(%1323, %155) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 134873088,
       arena + 125239296, arena + 139689984);
 
-  /* %1503 = reduce_sum(%1497) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
+  /* %1329 = reduce_sum(%1323) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
       arena + 139698432);
 
-  /* %1504 = gelu_grad(%174, %1501) blocks.2.leff : f32[B, 196, 768] */
+  /* %1330 = gelu_grad(%153, %1327) blocks.2.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 120422400, arena + 130056192,
       arena + 125239296);
 
-  /* %1505 = batch_normalize_grad(%171, %1504, %172) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[B, 196, 768] */
+  /* %1331 = batch_normalize_grad(%150, %1330, %151) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, params[71], 1e-05f,
       arena + 120422400);
 
-  /* %1506 = batch_normalize_param_grad(%171, %1504) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[2, 768] */
+  /* %1332 = batch_normalize_param_grad(%150, %1330) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, 1e-05f,
       arena + 130056192);
 
-  /* %1507 = index(%1506) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
+  /* %1333 = index(%1332) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 130056192, 1536, arena + 125386752, 768);
 
-  /* %1508 = index(%1506) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
+  /* %1334 = index(%1332) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 130056960, 1536, arena + 125387520, 768);
 
-  /* %1509 = transpose(%170) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
+  /* %1335 = transpose(%149) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[69], arena + 115605504);
 
-  /* %1510 = fused_linear(%1505, %1509) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1484 from row 1 */
+  /* %1336 = fused_linear(%1331, %1335) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1310 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 120422400, 150528, arena + 115605504, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 149323968, 37824);
 
-  /* %1511 = linear_grad_weight(%1505, %167) blocks.2.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 120422400, arena + 592101504, arena + 125239296);
+  /* %1337 = linear_grad_weight(%1331, %146) blocks.2.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 120422400, arena + 547393536, arena + 125239296);
 
-  /* %1512 = reduce_sum(%1505) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
+  /* %1338 = reduce_sum(%1331) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
       arena + 125388288);
 
-  /* %1513 = reshape(%1511) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1511: no code */
+  /* %1339 = reshape(%1337) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1337: no code */
 
-  /* %1514 = concat(%1485, %1510) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1484: no code */
+  /* %1340 = concat(%1311, %1336) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1310: no code */
 
-  /* %1515 = reduce_sum(%1514) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %1341 = reduce_sum(%1340) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 149323776,
-      arena + 124304064);
+      arena + 123132480);
 
-  /* %1516 = mul(%1514, %161) blocks.2.norm2 : f32[B, 197, 192] */
+  /* %1342 = mul(%1340, %140) blocks.2.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 149323776, (const long[]){37824, 192, 1},
       params[67], (const long[]){0, 0, 1}, arena + 115605504);
 
-  /* %1517 = mul(%1514, %163) blocks.2.norm2 : f32[B, 197, 192], written over %1484 */
+  /* %1343 = mul(%1340, %142) blocks.2.norm2 : f32[B, 197, 192], written over %1310 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 149323776, (const long[]){37824, 192, 1},
-      arena + 485613696, (const long[]){37824, 192, 1}, arena + 149323776);
+      arena + 473585664, (const long[]){37824, 192, 1}, arena + 149323776);
 
-  /* %1518 = reduce_sum(%1517) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %1344 = reduce_sum(%1343) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 149323776,
-      arena + 124304256);
+      arena + 123132672);
 
-  /* %1519 = normalize_grad(%160, %1516) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 484403328, arena + 115605504, 1e-06f, arena + 116815872);
+  /* %1345 = normalize_grad(%139, %1342) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 472375296, arena + 115605504, 1e-06f, arena + 116815872);
 
-  /* %1520 = add(%1483, %1519) blocks.2 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 116815872, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1346 = add(%1309, %1345) blocks.2 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 116815872, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1521 = mul(%1520, %158) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1347 = mul(%1346, %137) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 115605504);
 
-  /* %1522 = transpose(%155) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %1348 = transpose(%134) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[65], arena + 116815872);
 
-  /* %1523 = fused_linear(%1521, %1522) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %1349 = fused_linear(%1347, %1348) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 115605504, arena + 116815872, NULL, LK_ACT_NONE, NULL,
-      arena + 119331168);
+      arena + 119236608);
 
-  /* %1524 = linear_grad_weight(%1521, %154) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 115605504, arena + 483192960, arena + 124267200);
+  /* %1350 = linear_grad_weight(%1347, %133) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 115605504, arena + 471164928, arena + 123095040);
 
-  /* %1525 = reduce_sum(%1521) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %1351 = reduce_sum(%1347) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
-      arena + 124304448);
+      arena + 123132864);
 
-  /* %1526 = reshape(%1523) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %1523: no code */
+  /* %1352 = sdpa_grad(%130, %131, %132, %1349) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 416698368, 576, arena + 416698560, 576,
+      arena + 416698752, 576, arena + 119236608, 192, arena + 115605504, 576,
+      arena + 115605504 + 192, 576, arena + 115605504 + 384, 576, 0.125f);
 
-  /* %1527 = matmul_permuted(%1526, %149) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 119331168, 64, 192, 1,
-      arena + 481982592, 64, 1, 192, arena + 115605504, 38809, 197, 0.0f);
-
-  /* %1528 = matmul_permuted(%152, %1526) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 416887488, 38809, 1, 197,
-      arena + 119331168, 64, 192, 1, arena + 123056832, 64, 192, 0.0f);
-
-  /* %1529 = softmax_grad(%152, %1527) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 416887488, arena + 115605504, arena + 119331168);
-
-  /* %1530 = mul_scalar(%1529) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 119331168, 0.125f, arena + 115605504);
-
-  /* %1531 = matmul_permuted(%1530, %148) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 115605504, 38809, 197, 1,
-      arena + 480772224, 64, 192, 1, arena + 119331168, 64, 192, 0.0f);
-
-  /* %1532 = matmul_permuted(%147, %1530) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 115605504, 38809, 1, 197,
-      arena + 479561856, 64, 192, 1, arena + 120541536, 64, 192, 0.0f);
-
-  /* %1533 = reshape(%1528) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1528: no code */
-
-  /* %1534 = reshape(%1532) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1532: no code */
-
-  /* %1535 = reshape(%1531) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1531: no code */
-
-  /* %1536 = concat(%1535, %1534, %1533) {axis 1} blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 119331168, 192, arena + 115605504, 576);
-  lk_copy_rows(B * 197, 192, arena + 120541536, 192, arena + 115605696, 576);
-  lk_copy_rows(B * 197, 192, arena + 123056832, 192, arena + 115605888, 576);
-
-  /* %1537 = transpose(%141) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %1353 = transpose(%127) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[63], arena + 120446976);
 
-  /* %1538 = fused_linear(%1536, %1537) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %1354 = fused_linear(%1352, %1353) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 115605504, arena + 120446976, NULL, LK_ACT_NONE, NULL,
       arena + 119236608);
 
-  /* %1539 = linear_grad_weight(%1536, %140) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 115605504, arena + 478351488, arena + 122984448);
+  /* %1355 = linear_grad_weight(%1352, %126) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 115605504, arena + 469954560, arena + 122984448);
 
-  /* %1540 = reduce_sum(%1536) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %1356 = reduce_sum(%1352) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
-      arena + 123095040);
+      arena + 123131904);
 
-  /* %1541 = reduce_sum(%1538) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1357 = reduce_sum(%1354) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
-      arena + 123095616);
+      arena + 123133056);
 
-  /* %1542 = mul(%1538, %136) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1358 = mul(%1354, %122) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
       params[61], (const long[]){0, 0, 1}, arena + 115605504);
 
-  /* %1543 = mul(%1538, %138) blocks.2.norm1 : f32[B, 197, 192], written over %1538 */
+  /* %1359 = mul(%1354, %124) blocks.2.norm1 : f32[B, 197, 192], written over %1354 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
-      arena + 477141120, (const long[]){37824, 192, 1}, arena + 119236608);
+      arena + 468744192, (const long[]){37824, 192, 1}, arena + 119236608);
 
-  /* %1544 = reduce_sum(%1543) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1360 = reduce_sum(%1359) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
-      arena + 123095808);
+      arena + 123133248);
 
-  /* %1545 = normalize_grad(%133, %1542) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 475930752, arena + 115605504, 1e-06f, arena + 116815872);
+  /* %1361 = normalize_grad(%119, %1358) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 467533824, arena + 115605504, 1e-06f, arena + 116815872);
 
-  /* %1546 = add(%1520, %1545) blocks.1 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 116815872, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1362 = add(%1346, %1361) blocks.1 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 116815872, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1547 = slice(%1480) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %848: no code */
+  /* %1363 = slice(%1306) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %764: no code */
 
-  /* %1548 = slice(%1480) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %848: no code */
+  /* %1364 = slice(%1306) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %764: no code */
 
-  /* %1549 = zero_pad(%1548) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1365 = zero_pad(%1364) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 616931136 + (long)b * 2304,
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 572223168 + (long)b * 2304,
         arena + 115605504 + (long)b * 37824);
   } // for b
 
-  /* %1550 = add(%1546, %1549) blocks.1 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 115605504, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1366 = add(%1362, %1365) blocks.1 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 115605504, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1551 = mul(%1550, %131) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1367 = mul(%1366, %117) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 120422400);
 
-  /* %1552 = slice(%1551) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1551: no code */
+  /* %1368 = slice(%1367) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1367: no code */
 
-  /* %1553 = slice(%1551) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
+  /* %1369 = slice(%1367) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 120422592, 37824, arena + 115605504, 37632);
 
-  /* %1554 = batch_normalize_grad(%125, %1553, %126) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 590897280, arena + 115605504, params[57], 1e-05f,
+  /* %1370 = batch_normalize_grad(%111, %1369, %112) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 546189312, arena + 115605504, params[57], 1e-05f,
       arena + 121632768);
 
-  /* %1555 = batch_normalize_param_grad(%125, %1553) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 590897280, arena + 115605504, 1e-05f,
+  /* %1371 = batch_normalize_param_grad(%111, %1369) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 546189312, arena + 115605504, 1e-05f,
       arena + 116809728);
 
-  /* %1556 = index(%1555) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 116809728, 384, arena + 123096000, 192);
+  /* %1372 = index(%1371) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 116809728, 384, arena + 123133440, 192);
 
-  /* %1557 = index(%1555) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 116809920, 384, arena + 123096192, 192);
+  /* %1373 = index(%1371) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 116809920, 384, arena + 123133632, 192);
 
-  /* %1558 = transpose(%124) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
+  /* %1374 = transpose(%110) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[55], arena + 122836992);
 
-  /* %1559 = fused_linear(%1554, %1558) blocks.1.leff.conv3 : f32[B, 196, 768] */
+  /* %1375 = fused_linear(%1370, %1374) blocks.1.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 121632768, arena + 122836992, NULL, LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %1560 = linear_grad_weight(%1554, %121) blocks.1.leff.conv3 : f32[192, 768] */
+  /* %1376 = linear_grad_weight(%1370, %107) blocks.1.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 121632768, arena + 110788608, arena + 122836992);
 
-  /* %1561 = reduce_sum(%1554) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
+  /* %1377 = reduce_sum(%1370) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 121632768,
-      arena + 123096384);
+      arena + 123133824);
 
-  /* %1562 = reshape(%1560) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1560: no code */
+  /* %1378 = reshape(%1376) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1376: no code */
 
-  /* %1563 = gelu_grad(%119, %1559) blocks.1.leff : f32[B, 196, 768] */
+  /* %1379 = gelu_grad(%105, %1375) blocks.1.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 105971712, arena + 115605504,
       arena + 110788608);
 
-  /* %1564 = batch_normalize_grad(%116, %1563, %117) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[B, 196, 768] */
+  /* %1380 = batch_normalize_grad(%102, %1379, %103) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608, params[51], 1e-05f,
       arena + 105971712);
 
-  /* %1565 = batch_normalize_param_grad(%116, %1563) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[2, 768] */
+  /* %1381 = batch_normalize_param_grad(%102, %1379) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608, 1e-05f,
       arena + 115605504);
 
-  /* %1566 = index(%1565) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
+  /* %1382 = index(%1381) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 115605504, 1536, arena + 110795520, 768);
 
-  /* %1567 = index(%1565) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
+  /* %1383 = index(%1381) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 115606272, 1536, arena + 110796288, 768);
 
-  /* %1568 = token_dwconv_grad_input(%1564, %114) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  /* %1384 = token_dwconv_grad_input(%1380, %100) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 105971712, params[49],
       arena + 101154816);
 
-  /* %1569 = token_dwconv_grad_weight(%1564, %113) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1385 = token_dwconv_grad_weight(%1380, %99) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 105971712, arena + 96337920,
       arena + 110788608);
 
-  /* %1570 = reduce_sum(%1564) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
+  /* %1386 = reduce_sum(%1380) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 105971712,
       arena + 110797056);
 
-  /* %1571 = gelu_grad(%111, %1568) blocks.1.leff : f32[B, 196, 768] */
+  /* %1387 = gelu_grad(%97, %1384) blocks.1.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 91521024, arena + 101154816, arena + 96337920);
 
-  /* %1572 = batch_normalize_grad(%108, %1571, %109) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[B, 196, 768] */
+  /* %1388 = batch_normalize_grad(%94, %1387, %95) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920, params[45], 1e-05f,
       arena + 91521024);
 
-  /* %1573 = batch_normalize_param_grad(%108, %1571) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[2, 768] */
+  /* %1389 = batch_normalize_param_grad(%94, %1387) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920, 1e-05f,
       arena + 101154816);
 
-  /* %1574 = index(%1573) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
+  /* %1390 = index(%1389) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 101154816, 1536, arena + 96485376, 768);
 
-  /* %1575 = index(%1573) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
+  /* %1391 = index(%1389) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 101155584, 1536, arena + 96486144, 768);
 
-  /* %1576 = transpose(%107) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
+  /* %1392 = transpose(%93) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[43], arena + 86704128);
 
-  /* %1577 = fused_linear(%1572, %1576) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1551 from row 1 */
+  /* %1393 = fused_linear(%1388, %1392) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1367 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 91521024, 150528, arena + 86704128, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 120422592, 37824);
 
-  /* %1578 = linear_grad_weight(%1572, %104) blocks.1.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 91521024, arena + 589693056, arena + 96337920);
+  /* %1394 = linear_grad_weight(%1388, %90) blocks.1.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 91521024, arena + 544985088, arena + 96337920);
 
-  /* %1579 = reduce_sum(%1572) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
+  /* %1395 = reduce_sum(%1388) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 91521024,
       arena + 96486912);
 
-  /* %1580 = reshape(%1578) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1578: no code */
+  /* %1396 = reshape(%1394) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1394: no code */
 
-  /* %1581 = concat(%1552, %1577) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1551: no code */
+  /* %1397 = concat(%1368, %1393) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1367: no code */
 
-  /* %1582 = reduce_sum(%1581) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %1398 = reduce_sum(%1397) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
-      arena + 95402688);
+      arena + 94231104);
 
-  /* %1583 = mul(%1581, %98) blocks.1.norm2 : f32[B, 197, 192] */
+  /* %1399 = mul(%1397, %84) blocks.1.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 120422400, (const long[]){37824, 192, 1},
       params[41], (const long[]){0, 0, 1}, arena + 86704128);
 
-  /* %1584 = mul(%1581, %100) blocks.1.norm2 : f32[B, 197, 192], written over %1551 */
+  /* %1400 = mul(%1397, %86) blocks.1.norm2 : f32[B, 197, 192], written over %1367 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 120422400, (const long[]){37824, 192, 1},
-      arena + 474720384, (const long[]){37824, 192, 1}, arena + 120422400);
+      arena + 466323456, (const long[]){37824, 192, 1}, arena + 120422400);
 
-  /* %1585 = reduce_sum(%1584) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %1401 = reduce_sum(%1400) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
-      arena + 95402880);
+      arena + 94231296);
 
-  /* %1586 = normalize_grad(%97, %1583) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 473510016, arena + 86704128, 1e-06f, arena + 87914496);
+  /* %1402 = normalize_grad(%83, %1399) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 465113088, arena + 86704128, 1e-06f, arena + 87914496);
 
-  /* %1587 = add(%1550, %1586) blocks.1 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 87914496, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1403 = add(%1366, %1402) blocks.1 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 87914496, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1588 = mul(%1587, %95) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+  /* %1404 = mul(%1403, %81) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 86704128);
 
-  /* %1589 = transpose(%92) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %1405 = transpose(%78) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 87914496);
 
-  /* %1590 = fused_linear(%1588, %1589) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %1406 = fused_linear(%1404, %1405) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 86704128, arena + 87914496, NULL, LK_ACT_NONE, NULL,
-      arena + 90429792);
+      arena + 90335232);
 
-  /* %1591 = linear_grad_weight(%1588, %91) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 472299648, arena + 95365824);
+  /* %1407 = linear_grad_weight(%1404, %77) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 463902720, arena + 94193664);
 
-  /* %1592 = reduce_sum(%1588) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %1408 = reduce_sum(%1404) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
-      arena + 95403072);
+      arena + 94231488);
 
-  /* %1593 = reshape(%1590) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %1590: no code */
+  /* %1409 = sdpa_grad(%74, %75, %76, %1406) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 413067264, 576, arena + 413067456, 576,
+      arena + 413067648, 576, arena + 90335232, 192, arena + 86704128, 576, arena + 86704128 + 192,
+      576, arena + 86704128 + 384, 576, 0.125f);
 
-  /* %1594 = matmul_permuted(%1593, %86) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 90429792, 64, 192, 1,
-      arena + 471089280, 64, 1, 192, arena + 86704128, 38809, 197, 0.0f);
-
-  /* %1595 = matmul_permuted(%89, %1593) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 413161824, 38809, 1, 197,
-      arena + 90429792, 64, 192, 1, arena + 94155456, 64, 192, 0.0f);
-
-  /* %1596 = softmax_grad(%89, %1594) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 413161824, arena + 86704128, arena + 90429792);
-
-  /* %1597 = mul_scalar(%1596) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 90429792, 0.125f, arena + 86704128);
-
-  /* %1598 = matmul_permuted(%1597, %85) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 86704128, 38809, 197, 1,
-      arena + 469878912, 64, 192, 1, arena + 90429792, 64, 192, 0.0f);
-
-  /* %1599 = matmul_permuted(%84, %1597) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 86704128, 38809, 1, 197,
-      arena + 468668544, 64, 192, 1, arena + 91640160, 64, 192, 0.0f);
-
-  /* %1600 = reshape(%1595) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1595: no code */
-
-  /* %1601 = reshape(%1599) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1599: no code */
-
-  /* %1602 = reshape(%1598) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1598: no code */
-
-  /* %1603 = concat(%1602, %1601, %1600) {axis 1} blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 90429792, 192, arena + 86704128, 576);
-  lk_copy_rows(B * 197, 192, arena + 91640160, 192, arena + 86704320, 576);
-  lk_copy_rows(B * 197, 192, arena + 94155456, 192, arena + 86704512, 576);
-
-  /* %1604 = transpose(%78) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %1410 = transpose(%71) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[37], arena + 91545600);
 
-  /* %1605 = fused_linear(%1603, %1604) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %1411 = fused_linear(%1409, %1410) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 86704128, arena + 91545600, NULL, LK_ACT_NONE, NULL,
       arena + 90335232);
 
-  /* %1606 = linear_grad_weight(%1603, %77) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 467458176, arena + 94083072);
+  /* %1412 = linear_grad_weight(%1409, %70) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 462692352, arena + 94083072);
 
-  /* %1607 = reduce_sum(%1603) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %1413 = reduce_sum(%1409) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
-      arena + 94193664);
+      arena + 94230528);
 
-  /* %1608 = reduce_sum(%1605) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1414 = reduce_sum(%1411) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
-      arena + 94194240);
+      arena + 94231680);
 
-  /* %1609 = mul(%1605, %73) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1415 = mul(%1411, %66) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
       params[35], (const long[]){0, 0, 1}, arena + 86704128);
 
-  /* %1610 = mul(%1605, %75) blocks.1.norm1 : f32[B, 197, 192], written over %1605 */
+  /* %1416 = mul(%1411, %68) blocks.1.norm1 : f32[B, 197, 192], written over %1411 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
-      arena + 466247808, (const long[]){37824, 192, 1}, arena + 90335232);
+      arena + 461481984, (const long[]){37824, 192, 1}, arena + 90335232);
 
-  /* %1611 = reduce_sum(%1610) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1417 = reduce_sum(%1416) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
-      arena + 94194432);
+      arena + 94231872);
 
-  /* %1612 = normalize_grad(%71, %1609) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 465037440, arena + 86704128, 1e-06f, arena + 87914496);
+  /* %1418 = normalize_grad(%64, %1415) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 460271616, arena + 86704128, 1e-06f, arena + 87914496);
 
-  /* %1613 = add(%1587, %1612) blocks.0 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 87914496, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1419 = add(%1403, %1418) blocks.0 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 87914496, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1614 = zero_pad(%1547) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1420 = zero_pad(%1363) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 616930944 + (long)b * 2304,
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 572222976 + (long)b * 2304,
         arena + 86704128 + (long)b * 37824);
   } // for b
 
-  /* %1615 = add(%1613, %1614) blocks.0 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 86704128, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1421 = add(%1419, %1420) blocks.0 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 86704128, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1616 = slice(%1615) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1645 from row 0 */
+  /* %1422 = slice(%1421) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1451 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 584863872 + (long)b * 37824, 37824,
+    lk_copy_rows(1, 192, arena + 540155904 + (long)b * 37824, 37824,
         arena + 91521024 + (long)b * 37824, 192);
   } // for b
 
-  /* %1617 = slice(%1615) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 584864064, 37824, arena + 86704128, 37632);
+  /* %1423 = slice(%1421) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 540156096, 37824, arena + 86704128, 37632);
 
-  /* %1618 = batch_normalize_grad(%65, %1617, %66) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 588488832, arena + 86704128, params[31], 1e-05f,
+  /* %1424 = batch_normalize_grad(%58, %1423, %59) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 543780864, arena + 86704128, params[31], 1e-05f,
       arena + 92731392);
 
-  /* %1619 = batch_normalize_param_grad(%65, %1617) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 588488832, arena + 86704128, 1e-05f,
+  /* %1425 = batch_normalize_param_grad(%58, %1423) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 543780864, arena + 86704128, 1e-05f,
       arena + 87908352);
 
-  /* %1620 = index(%1619) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 87908352, 384, arena + 94194624, 192);
+  /* %1426 = index(%1425) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 87908352, 384, arena + 94232064, 192);
 
-  /* %1621 = index(%1619) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 87908544, 384, arena + 94194816, 192);
+  /* %1427 = index(%1425) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 87908544, 384, arena + 94232256, 192);
 
-  /* %1622 = transpose(%64) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
+  /* %1428 = transpose(%57) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[29], arena + 93935616);
 
-  /* %1623 = fused_linear(%1618, %1622) blocks.0.leff.conv3 : f32[B, 196, 768] */
+  /* %1429 = fused_linear(%1424, %1428) blocks.0.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 92731392, arena + 93935616, NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %1624 = linear_grad_weight(%1618, %61) blocks.0.leff.conv3 : f32[192, 768] */
+  /* %1430 = linear_grad_weight(%1424, %54) blocks.0.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 92731392, arena + 81887232, arena + 93935616);
 
-  /* %1625 = reduce_sum(%1618) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
+  /* %1431 = reduce_sum(%1424) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 92731392,
-      arena + 94195008);
+      arena + 94232448);
 
-  /* %1626 = reshape(%1624) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1624: no code */
+  /* %1432 = reshape(%1430) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1430: no code */
 
-  /* %1627 = gelu_grad(%59, %1623) blocks.0.leff : f32[B, 196, 768] */
+  /* %1433 = gelu_grad(%52, %1429) blocks.0.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 77070336, arena + 86704128, arena + 81887232);
 
-  /* %1628 = batch_normalize_grad(%56, %1627, %57) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[B, 196, 768] */
+  /* %1434 = batch_normalize_grad(%49, %1433, %50) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232, params[25], 1e-05f,
       arena + 77070336);
 
-  /* %1629 = batch_normalize_param_grad(%56, %1627) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[2, 768] */
+  /* %1435 = batch_normalize_param_grad(%49, %1433) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232, 1e-05f,
       arena + 86704128);
 
-  /* %1630 = index(%1629) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
+  /* %1436 = index(%1435) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 86704128, 1536, arena + 84029120, 768);
 
-  /* %1631 = index(%1629) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
+  /* %1437 = index(%1435) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 86704896, 1536, arena + 84029888, 768);
 
-  /* %1632 = token_dwconv_grad_input(%1628, %54) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
+  /* %1438 = token_dwconv_grad_input(%1434, %47) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, params[23],
       arena + 72253440);
 
-  /* %1633 = token_dwconv_grad_weight(%1628, %53) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1439 = token_dwconv_grad_weight(%1434, %46) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, arena + 67436544,
       arena + 84022208);
 
-  /* %1634 = reduce_sum(%1628) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
+  /* %1440 = reduce_sum(%1434) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
       arena + 84030656);
 
-  /* %1635 = gelu_grad(%51, %1632) blocks.0.leff : f32[B, 196, 768] */
+  /* %1441 = gelu_grad(%44, %1438) blocks.0.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 62619648, arena + 72253440, arena + 67436544);
 
-  /* %1636 = batch_normalize_grad(%48, %1635, %49) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[B, 196, 768] */
+  /* %1442 = batch_normalize_grad(%41, %1441, %42) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544, params[19], 1e-05f,
       arena + 62619648);
 
-  /* %1637 = batch_normalize_param_grad(%48, %1635) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[2, 768] */
+  /* %1443 = batch_normalize_param_grad(%41, %1441) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544, 1e-05f,
       arena + 72253440);
 
-  /* %1638 = index(%1637) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
+  /* %1444 = index(%1443) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 72253440, 1536, arena + 84031424, 768);
 
-  /* %1639 = index(%1637) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
+  /* %1445 = index(%1443) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 72254208, 1536, arena + 84032192, 768);
 
-  /* %1640 = transpose(%47) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
+  /* %1446 = transpose(%40) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[17], arena + 57802752);
 
-  /* %1641 = fused_linear(%1636, %1640) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1645 from row 1 */
+  /* %1447 = fused_linear(%1442, %1446) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1451 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 62619648, 150528, arena + 57802752, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 91521216, 37824);
 
-  /* %1642 = linear_grad_weight(%1636, %44) blocks.0.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 62619648, arena + 587284608, arena + 83689472);
+  /* %1448 = linear_grad_weight(%1442, %37) blocks.0.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 62619648, arena + 542576640, arena + 83689472);
 
-  /* %1643 = reduce_sum(%1636) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
+  /* %1449 = reduce_sum(%1442) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 62619648,
       arena + 84032960);
 
-  /* %1644 = reshape(%1642) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1642: no code */
+  /* %1450 = reshape(%1448) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1448: no code */
 
-  /* %1645 = concat(%1616, %1641) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
+  /* %1451 = concat(%1422, %1447) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %1646 = reduce_sum(%1645) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %1452 = reduce_sum(%1451) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 91521024,
       arena + 84034304);
 
-  /* %1647 = mul(%1645, %38) blocks.0.norm2 : f32[B, 197, 192] */
+  /* %1453 = mul(%1451, %31) blocks.0.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 91521024, (const long[]){37824, 192, 1},
       params[15], (const long[]){0, 0, 1}, arena + 57802752);
 
-  /* %1648 = mul(%1645, %40) blocks.0.norm2 : f32[B, 197, 192], written over %1645 */
+  /* %1454 = mul(%1451, %33) blocks.0.norm2 : f32[B, 197, 192], written over %1451 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 91521024, (const long[]){37824, 192, 1},
-      arena + 463827072, (const long[]){37824, 192, 1}, arena + 91521024);
+      arena + 459061248, (const long[]){37824, 192, 1}, arena + 91521024);
 
-  /* %1649 = reduce_sum(%1648) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %1455 = reduce_sum(%1454) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 91521024,
       arena + 84034496);
 
-  /* %1650 = normalize_grad(%37, %1647) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 462616704, arena + 57802752, 1e-06f, arena + 59013120);
+  /* %1456 = normalize_grad(%30, %1453) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 457850880, arena + 57802752, 1e-06f, arena + 59013120);
 
-  /* %1651 = add(%1615, %1650) blocks.0 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 59013120, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1457 = add(%1421, %1456) blocks.0 : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 59013120, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1652 = transpose(%35) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %1458 = transpose(%28) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[13], arena + 57802752);
 
-  /* %1653 = fused_linear(%1651, %1652) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 584863872, arena + 57802752, NULL, LK_ACT_NONE, NULL,
-      arena + 61528416);
+  /* %1459 = fused_linear(%1457, %1458) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 540155904, arena + 57802752, NULL, LK_ACT_NONE, NULL,
+      arena + 61433856);
 
-  /* %1654 = linear_grad_weight(%1651, %34) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 584863872, arena + 461406336, arena + 83985344);
+  /* %1460 = linear_grad_weight(%1457, %27) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 540155904, arena + 456640512, arena + 83985344);
 
-  /* %1655 = reduce_sum(%1651) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 584863872,
+  /* %1461 = reduce_sum(%1457) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 540155904,
       arena + 84034688);
 
-  /* %1656 = reshape(%1653) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %1653: no code */
+  /* %1462 = sdpa_grad(%24, %25, %26, %1459) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 409436160, 576, arena + 409436352, 576,
+      arena + 409436544, 576, arena + 61433856, 192, arena + 57802752, 576, arena + 57802752 + 192,
+      576, arena + 57802752 + 384, 576, 0.125f);
 
-  /* %1657 = matmul_permuted(%1656, %29) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 61528416, 64, 192, 1,
-      arena + 460195968, 64, 1, 192, arena + 57802752, 38809, 197, 0.0f);
-
-  /* %1658 = matmul_permuted(%32, %1656) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 409436160, 38809, 1, 197,
-      arena + 61528416, 64, 192, 1, arena + 65254080, 64, 192, 0.0f);
-
-  /* %1659 = softmax_grad(%32, %1657) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 409436160, arena + 57802752, arena + 61528416);
-
-  /* %1660 = mul_scalar(%1659) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 61528416, 0.125f, arena + 57802752);
-
-  /* %1661 = matmul_permuted(%1660, %28) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 57802752, 38809, 197, 1,
-      arena + 458985600, 64, 192, 1, arena + 61528416, 64, 192, 0.0f);
-
-  /* %1662 = matmul_permuted(%27, %1660) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 57802752, 38809, 1, 197,
-      arena + 457775232, 64, 192, 1, arena + 62738784, 64, 192, 0.0f);
-
-  /* %1663 = reshape(%1658) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1658: no code */
-
-  /* %1664 = reshape(%1662) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1662: no code */
-
-  /* %1665 = reshape(%1661) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1661: no code */
-
-  /* %1666 = concat(%1665, %1664, %1663) {axis 1} blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 61528416, 192, arena + 57802752, 576);
-  lk_copy_rows(B * 197, 192, arena + 62738784, 192, arena + 57802944, 576);
-  lk_copy_rows(B * 197, 192, arena + 65254080, 192, arena + 57803136, 576);
-
-  /* %1667 = transpose(%21) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1463 = transpose(%21) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[11], arena + 62644224);
 
-  /* %1668 = fused_linear(%1666, %1667) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1464 = fused_linear(%1462, %1463) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 57802752, arena + 62644224, NULL, LK_ACT_NONE, NULL,
       arena + 61433856);
 
-  /* %1669 = linear_grad_weight(%1666, %20) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 57802752, arena + 456564864, arena + 83836928);
+  /* %1465 = linear_grad_weight(%1462, %20) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 57802752, arena + 455430144, arena + 83836928);
 
-  /* %1670 = reduce_sum(%1666) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1466 = reduce_sum(%1462) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
       arena + 84033728);
 
-  /* %1671 = reduce_sum(%1668) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1467 = reduce_sum(%1464) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
       arena + 84034880);
 
-  /* %1672 = mul(%1668, %16) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1468 = mul(%1464, %16) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1}, params[9],
       (const long[]){0, 0, 1}, arena + 57802752);
 
-  /* %1673 = mul(%1668, %18) blocks.0.norm1 : f32[B, 197, 192], written over %1668 */
+  /* %1469 = mul(%1464, %18) blocks.0.norm1 : f32[B, 197, 192], written over %1464 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1},
-      arena + 455354496, (const long[]){37824, 192, 1}, arena + 61433856);
+      arena + 454219776, (const long[]){37824, 192, 1}, arena + 61433856);
 
-  /* %1674 = reduce_sum(%1673) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1470 = reduce_sum(%1469) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
       arena + 84035072);
 
-  /* %1675 = normalize_grad(%15, %1672) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 454144128, arena + 57802752, 1e-06f, arena + 59013120);
+  /* %1471 = normalize_grad(%15, %1468) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 453009408, arena + 57802752, 1e-06f, arena + 59013120);
 
-  /* %1676 = add(%1651, %1675) : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
-      arena + 59013120, (const long[]){37824, 192, 1}, arena + 584863872);
+  /* %1472 = add(%1457, %1471) : f32[B, 197, 192], written over %796 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
+      arena + 59013120, (const long[]){37824, 192, 1}, arena + 540155904);
 
-  /* %1677 = reduce_sum(%1676) {axes [], batch} : f32[197, 192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 584863872,
+  /* %1473 = reduce_sum(%1472) {axes [], batch} : f32[197, 192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 540155904,
       arena + 83947520);
 
-  /* %1678 = reshape(%1677) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1677: no code */
+  /* %1474 = reshape(%1473) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1473: no code */
 
-  /* %1679 = slice(%1676) {axis 0, start 0, length 1} : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 584863872, 37824, arena + 57802752, 192);
+  /* %1475 = slice(%1472) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 540155904, 37824, arena + 57802752, 192);
 
-  /* %1680 = reduce_sum(%1679) {axes [], batch} : f32[1, 192] */
+  /* %1476 = reduce_sum(%1475) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57802752,
       arena + 84035264);
 
-  /* %1681 = reshape(%1680) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1680: no code */
+  /* %1477 = reshape(%1476) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1476: no code */
 
-  /* %1682 = slice(%1676) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %880: no code */
+  /* %1478 = slice(%1472) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %796: no code */
 
-  /* %1683 = seq2img(%1682) {height 14} i2t : f32[B, 192, 14, 14] */
+  /* %1479 = seq2img(%1478) {height 14} i2t : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 192, arena + 584864064 + (long)b * 37824,
+    lk_seq2img(1, 196, 192, arena + 540156096 + (long)b * 37824,
         arena + 57802752 + (long)b * 37632);
   } // for b
 
-  /* %1684 = conv2d_grad_input(%1683, %8) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1, image [56, 56]} i2t.proj : f32[B, 64, 56, 56] */
+  /* %1480 = conv2d_grad_input(%1479, %8) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1, image [56, 56]} i2t.proj : f32[B, 64, 56, 56] */
   lk_conv2d_grad_input(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 57802752, params[5],
       arena + 77070336);
 
-  /* %1685 = conv2d_grad_weight(%1683, %7) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[192, 64, 4, 4] */
+  /* %1481 = conv2d_grad_weight(%1479, %7) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[192, 64, 4, 4] */
   lk_conv2d_grad_weight(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 57802752, arena + 51380224,
       arena + 83492864);
 
-  /* %1686 = reduce_sum(%1683) {axes [1, 2], batch} i2t.proj : f32[192] */
+  /* %1482 = reduce_sum(%1479) {axes [1, 2], batch} i2t.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1},
       arena + 57802752, arena + 84035456);
 
-  /* %1687 = maxpool_grad(%5, %1684) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 112, 112] */
+  /* %1483 = maxpool_grad(%5, %1480) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 112, 112] */
   lk_maxpool2d_grad(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 25690112, arena + 77070336,
       arena + 51380224);
 
-  /* %1688 = batch_normalize_grad(%2, %1687, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
+  /* %1484 = batch_normalize_grad(%2, %1483, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
   lk_batch_normalize_grad(B, 64, 12544, arena, arena + 51380224, params[1], 1e-05f,
       arena + 25690112);
 
-  /* %1689 = batch_normalize_param_grad(%2, %1687) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
+  /* %1485 = batch_normalize_param_grad(%2, %1483) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
   lk_batch_normalize_param_grad(B, 64, 12544, arena, arena + 51380224, 1e-05f, arena + 77070336);
 
-  /* %1690 = index(%1689) {axis 0, at 0} i2t.backbone.bn : f32[64] */
+  /* %1486 = index(%1485) {axis 0, at 0} i2t.backbone.bn : f32[64] */
   lk_copy_rows(1, 64, arena + 77070336, 128, arena + 9408, 64);
 
-  /* %1691 = index(%1689) {axis 0, at 1} i2t.backbone.bn : f32[64] */
+  /* %1487 = index(%1485) {axis 0, at 1} i2t.backbone.bn : f32[64] */
   lk_copy_rows(1, 64, arena + 77070400, 128, arena + 9472, 64);
 
-  /* %1692 = conv2d_grad_weight(%1688, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
+  /* %1488 = conv2d_grad_weight(%1484, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, arena + 25690112, inputs[0],
       arena);
 
-  /* output 0 "loss" = %814 : f32[1] */
-  memcpy(outputs[0], arena + 617089904, sizeof(float) * 1);
-  /* output 1 "grad:i2t.backbone.conv.weight" = %1692 : f32[64, 3, 7, 7] */
+  /* output 0 "loss" = %730 : f32[1] */
+  memcpy(outputs[0], arena + 572381936, sizeof(float) * 1);
+  /* output 1 "grad:i2t.backbone.conv.weight" = %1488 : f32[64, 3, 7, 7] */
   memcpy(outputs[1], arena, sizeof(float) * 9408);
-  /* output 2 "grad:i2t.backbone.bn.weight" = %1690 : f32[64] */
+  /* output 2 "grad:i2t.backbone.bn.weight" = %1486 : f32[64] */
   memcpy(outputs[2], arena + 9408, sizeof(float) * 64);
-  /* output 3 "grad:i2t.backbone.bn.bias" = %1691 : f32[64] */
+  /* output 3 "grad:i2t.backbone.bn.bias" = %1487 : f32[64] */
   memcpy(outputs[3], arena + 9472, sizeof(float) * 64);
-  /* output 4 "grad:i2t.proj.weight" = %1685 : f32[192, 64, 4, 4] */
+  /* output 4 "grad:i2t.proj.weight" = %1481 : f32[192, 64, 4, 4] */
   memcpy(outputs[4], arena + 83492864, sizeof(float) * 196608);
-  /* output 5 "grad:i2t.proj.bias" = %1686 : f32[192] */
+  /* output 5 "grad:i2t.proj.bias" = %1482 : f32[192] */
   memcpy(outputs[5], arena + 84035456, sizeof(float) * 192);
-  /* output 6 "grad:cls_token" = %1681 : f32[1, 1, 192] */
+  /* output 6 "grad:cls_token" = %1477 : f32[1, 1, 192] */
   memcpy(outputs[6], arena + 84035264, sizeof(float) * 192);
-  /* output 7 "grad:pos_embed" = %1678 : f32[1, 197, 192] */
+  /* output 7 "grad:pos_embed" = %1474 : f32[1, 197, 192] */
   memcpy(outputs[7], arena + 83947520, sizeof(float) * 37824);
-  /* output 8 "grad:blocks.0.norm1.weight" = %1674 : f32[192] */
+  /* output 8 "grad:blocks.0.norm1.weight" = %1470 : f32[192] */
   memcpy(outputs[8], arena + 84035072, sizeof(float) * 192);
-  /* output 9 "grad:blocks.0.norm1.bias" = %1671 : f32[192] */
+  /* output 9 "grad:blocks.0.norm1.bias" = %1467 : f32[192] */
   memcpy(outputs[9], arena + 84034880, sizeof(float) * 192);
-  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1669 : f32[576, 192] */
+  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1465 : f32[576, 192] */
   memcpy(outputs[10], arena + 83836928, sizeof(float) * 110592);
-  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1670 : f32[576] */
+  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1466 : f32[576] */
   memcpy(outputs[11], arena + 84033728, sizeof(float) * 576);
-  /* output 12 "grad:blocks.0.attn.proj.weight" = %1654 : f32[192, 192] */
+  /* output 12 "grad:blocks.0.attn.proj.weight" = %1460 : f32[192, 192] */
   memcpy(outputs[12], arena + 83985344, sizeof(float) * 36864);
-  /* output 13 "grad:blocks.0.attn.proj.bias" = %1655 : f32[192] */
+  /* output 13 "grad:blocks.0.attn.proj.bias" = %1461 : f32[192] */
   memcpy(outputs[13], arena + 84034688, sizeof(float) * 192);
-  /* output 14 "grad:blocks.0.norm2.weight" = %1649 : f32[192] */
+  /* output 14 "grad:blocks.0.norm2.weight" = %1455 : f32[192] */
   memcpy(outputs[14], arena + 84034496, sizeof(float) * 192);
-  /* output 15 "grad:blocks.0.norm2.bias" = %1646 : f32[192] */
+  /* output 15 "grad:blocks.0.norm2.bias" = %1452 : f32[192] */
   memcpy(outputs[15], arena + 84034304, sizeof(float) * 192);
-  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1644 : f32[768, 192, 1, 1] */
+  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1450 : f32[768, 192, 1, 1] */
   memcpy(outputs[16], arena + 83689472, sizeof(float) * 147456);
-  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1643 : f32[768] */
+  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1449 : f32[768] */
   memcpy(outputs[17], arena + 84032960, sizeof(float) * 768);
-  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1638 : f32[768] */
+  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1444 : f32[768] */
   memcpy(outputs[18], arena + 84031424, sizeof(float) * 768);
-  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1639 : f32[768] */
+  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1445 : f32[768] */
   memcpy(outputs[19], arena + 84032192, sizeof(float) * 768);
-  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1633 : f32[768, 1, 3, 3] */
+  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1439 : f32[768, 1, 3, 3] */
   memcpy(outputs[20], arena + 84022208, sizeof(float) * 6912);
-  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1634 : f32[768] */
+  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1440 : f32[768] */
   memcpy(outputs[21], arena + 84030656, sizeof(float) * 768);
-  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1630 : f32[768] */
+  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1436 : f32[768] */
   memcpy(outputs[22], arena + 84029120, sizeof(float) * 768);
-  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1631 : f32[768] */
+  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1437 : f32[768] */
   memcpy(outputs[23], arena + 84029888, sizeof(float) * 768);
-  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1626 : f32[192, 768, 1, 1] */
+  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1432 : f32[192, 768, 1, 1] */
   memcpy(outputs[24], arena + 93935616, sizeof(float) * 147456);
-  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1625 : f32[192] */
-  memcpy(outputs[25], arena + 94195008, sizeof(float) * 192);
-  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1620 : f32[192] */
-  memcpy(outputs[26], arena + 94194624, sizeof(float) * 192);
-  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1621 : f32[192] */
-  memcpy(outputs[27], arena + 94194816, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.norm1.weight" = %1611 : f32[192] */
-  memcpy(outputs[28], arena + 94194432, sizeof(float) * 192);
-  /* output 29 "grad:blocks.1.norm1.bias" = %1608 : f32[192] */
-  memcpy(outputs[29], arena + 94194240, sizeof(float) * 192);
-  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1606 : f32[576, 192] */
+  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1431 : f32[192] */
+  memcpy(outputs[25], arena + 94232448, sizeof(float) * 192);
+  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1426 : f32[192] */
+  memcpy(outputs[26], arena + 94232064, sizeof(float) * 192);
+  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1427 : f32[192] */
+  memcpy(outputs[27], arena + 94232256, sizeof(float) * 192);
+  /* output 28 "grad:blocks.1.norm1.weight" = %1417 : f32[192] */
+  memcpy(outputs[28], arena + 94231872, sizeof(float) * 192);
+  /* output 29 "grad:blocks.1.norm1.bias" = %1414 : f32[192] */
+  memcpy(outputs[29], arena + 94231680, sizeof(float) * 192);
+  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1412 : f32[576, 192] */
   memcpy(outputs[30], arena + 94083072, sizeof(float) * 110592);
-  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1607 : f32[576] */
-  memcpy(outputs[31], arena + 94193664, sizeof(float) * 576);
-  /* output 32 "grad:blocks.1.attn.proj.weight" = %1591 : f32[192, 192] */
-  memcpy(outputs[32], arena + 95365824, sizeof(float) * 36864);
-  /* output 33 "grad:blocks.1.attn.proj.bias" = %1592 : f32[192] */
-  memcpy(outputs[33], arena + 95403072, sizeof(float) * 192);
-  /* output 34 "grad:blocks.1.norm2.weight" = %1585 : f32[192] */
-  memcpy(outputs[34], arena + 95402880, sizeof(float) * 192);
-  /* output 35 "grad:blocks.1.norm2.bias" = %1582 : f32[192] */
-  memcpy(outputs[35], arena + 95402688, sizeof(float) * 192);
-  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1580 : f32[768, 192, 1, 1] */
+  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1413 : f32[576] */
+  memcpy(outputs[31], arena + 94230528, sizeof(float) * 576);
+  /* output 32 "grad:blocks.1.attn.proj.weight" = %1407 : f32[192, 192] */
+  memcpy(outputs[32], arena + 94193664, sizeof(float) * 36864);
+  /* output 33 "grad:blocks.1.attn.proj.bias" = %1408 : f32[192] */
+  memcpy(outputs[33], arena + 94231488, sizeof(float) * 192);
+  /* output 34 "grad:blocks.1.norm2.weight" = %1401 : f32[192] */
+  memcpy(outputs[34], arena + 94231296, sizeof(float) * 192);
+  /* output 35 "grad:blocks.1.norm2.bias" = %1398 : f32[192] */
+  memcpy(outputs[35], arena + 94231104, sizeof(float) * 192);
+  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1396 : f32[768, 192, 1, 1] */
   memcpy(outputs[36], arena + 96337920, sizeof(float) * 147456);
-  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1579 : f32[768] */
+  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1395 : f32[768] */
   memcpy(outputs[37], arena + 96486912, sizeof(float) * 768);
-  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1574 : f32[768] */
+  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1390 : f32[768] */
   memcpy(outputs[38], arena + 96485376, sizeof(float) * 768);
-  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1575 : f32[768] */
+  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1391 : f32[768] */
   memcpy(outputs[39], arena + 96486144, sizeof(float) * 768);
-  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1569 : f32[768, 1, 3, 3] */
+  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1385 : f32[768, 1, 3, 3] */
   memcpy(outputs[40], arena + 110788608, sizeof(float) * 6912);
-  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1570 : f32[768] */
+  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1386 : f32[768] */
   memcpy(outputs[41], arena + 110797056, sizeof(float) * 768);
-  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1566 : f32[768] */
+  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1382 : f32[768] */
   memcpy(outputs[42], arena + 110795520, sizeof(float) * 768);
-  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1567 : f32[768] */
+  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1383 : f32[768] */
   memcpy(outputs[43], arena + 110796288, sizeof(float) * 768);
-  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1562 : f32[192, 768, 1, 1] */
+  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1378 : f32[192, 768, 1, 1] */
   memcpy(outputs[44], arena + 122836992, sizeof(float) * 147456);
-  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1561 : f32[192] */
-  memcpy(outputs[45], arena + 123096384, sizeof(float) * 192);
-  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1556 : f32[192] */
-  memcpy(outputs[46], arena + 123096000, sizeof(float) * 192);
-  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1557 : f32[192] */
-  memcpy(outputs[47], arena + 123096192, sizeof(float) * 192);
-  /* output 48 "grad:blocks.2.norm1.weight" = %1544 : f32[192] */
-  memcpy(outputs[48], arena + 123095808, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.norm1.bias" = %1541 : f32[192] */
-  memcpy(outputs[49], arena + 123095616, sizeof(float) * 192);
-  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1539 : f32[576, 192] */
+  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1377 : f32[192] */
+  memcpy(outputs[45], arena + 123133824, sizeof(float) * 192);
+  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1372 : f32[192] */
+  memcpy(outputs[46], arena + 123133440, sizeof(float) * 192);
+  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1373 : f32[192] */
+  memcpy(outputs[47], arena + 123133632, sizeof(float) * 192);
+  /* output 48 "grad:blocks.2.norm1.weight" = %1360 : f32[192] */
+  memcpy(outputs[48], arena + 123133248, sizeof(float) * 192);
+  /* output 49 "grad:blocks.2.norm1.bias" = %1357 : f32[192] */
+  memcpy(outputs[49], arena + 123133056, sizeof(float) * 192);
+  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1355 : f32[576, 192] */
   memcpy(outputs[50], arena + 122984448, sizeof(float) * 110592);
-  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1540 : f32[576] */
-  memcpy(outputs[51], arena + 123095040, sizeof(float) * 576);
-  /* output 52 "grad:blocks.2.attn.proj.weight" = %1524 : f32[192, 192] */
-  memcpy(outputs[52], arena + 124267200, sizeof(float) * 36864);
-  /* output 53 "grad:blocks.2.attn.proj.bias" = %1525 : f32[192] */
-  memcpy(outputs[53], arena + 124304448, sizeof(float) * 192);
-  /* output 54 "grad:blocks.2.norm2.weight" = %1518 : f32[192] */
-  memcpy(outputs[54], arena + 124304256, sizeof(float) * 192);
-  /* output 55 "grad:blocks.2.norm2.bias" = %1515 : f32[192] */
-  memcpy(outputs[55], arena + 124304064, sizeof(float) * 192);
-  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1513 : f32[768, 192, 1, 1] */
+  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1356 : f32[576] */
+  memcpy(outputs[51], arena + 123131904, sizeof(float) * 576);
+  /* output 52 "grad:blocks.2.attn.proj.weight" = %1350 : f32[192, 192] */
+  memcpy(outputs[52], arena + 123095040, sizeof(float) * 36864);
+  /* output 53 "grad:blocks.2.attn.proj.bias" = %1351 : f32[192] */
+  memcpy(outputs[53], arena + 123132864, sizeof(float) * 192);
+  /* output 54 "grad:blocks.2.norm2.weight" = %1344 : f32[192] */
+  memcpy(outputs[54], arena + 123132672, sizeof(float) * 192);
+  /* output 55 "grad:blocks.2.norm2.bias" = %1341 : f32[192] */
+  memcpy(outputs[55], arena + 123132480, sizeof(float) * 192);
+  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1339 : f32[768, 192, 1, 1] */
   memcpy(outputs[56], arena + 125239296, sizeof(float) * 147456);
-  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1512 : f32[768] */
+  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1338 : f32[768] */
   memcpy(outputs[57], arena + 125388288, sizeof(float) * 768);
-  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1507 : f32[768] */
+  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1333 : f32[768] */
   memcpy(outputs[58], arena + 125386752, sizeof(float) * 768);
-  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1508 : f32[768] */
+  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1334 : f32[768] */
   memcpy(outputs[59], arena + 125387520, sizeof(float) * 768);
-  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1502 : f32[768, 1, 3, 3] */
+  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1328 : f32[768, 1, 3, 3] */
   memcpy(outputs[60], arena + 139689984, sizeof(float) * 6912);
-  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1503 : f32[768] */
+  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1329 : f32[768] */
   memcpy(outputs[61], arena + 139698432, sizeof(float) * 768);
-  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1499 : f32[768] */
+  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1325 : f32[768] */
   memcpy(outputs[62], arena + 139696896, sizeof(float) * 768);
-  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1500 : f32[768] */
+  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1326 : f32[768] */
   memcpy(outputs[63], arena + 139697664, sizeof(float) * 768);
-  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1495 : f32[192, 768, 1, 1] */
+  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1321 : f32[192, 768, 1, 1] */
   memcpy(outputs[64], arena + 151738368, sizeof(float) * 147456);
-  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1494 : f32[192] */
-  memcpy(outputs[65], arena + 151997760, sizeof(float) * 192);
-  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1489 : f32[192] */
-  memcpy(outputs[66], arena + 151997376, sizeof(float) * 192);
-  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1490 : f32[192] */
-  memcpy(outputs[67], arena + 151997568, sizeof(float) * 192);
-  /* output 68 "grad:blocks.3.norm1.weight" = %1477 : f32[192] */
-  memcpy(outputs[68], arena + 151997184, sizeof(float) * 192);
-  /* output 69 "grad:blocks.3.norm1.bias" = %1474 : f32[192] */
-  memcpy(outputs[69], arena + 151996992, sizeof(float) * 192);
-  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1472 : f32[576, 192] */
+  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1320 : f32[192] */
+  memcpy(outputs[65], arena + 152035200, sizeof(float) * 192);
+  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1315 : f32[192] */
+  memcpy(outputs[66], arena + 152034816, sizeof(float) * 192);
+  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1316 : f32[192] */
+  memcpy(outputs[67], arena + 152035008, sizeof(float) * 192);
+  /* output 68 "grad:blocks.3.norm1.weight" = %1303 : f32[192] */
+  memcpy(outputs[68], arena + 152034624, sizeof(float) * 192);
+  /* output 69 "grad:blocks.3.norm1.bias" = %1300 : f32[192] */
+  memcpy(outputs[69], arena + 152034432, sizeof(float) * 192);
+  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1298 : f32[576, 192] */
   memcpy(outputs[70], arena + 151885824, sizeof(float) * 110592);
-  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1473 : f32[576] */
-  memcpy(outputs[71], arena + 151996416, sizeof(float) * 576);
-  /* output 72 "grad:blocks.3.attn.proj.weight" = %1457 : f32[192, 192] */
-  memcpy(outputs[72], arena + 153168576, sizeof(float) * 36864);
-  /* output 73 "grad:blocks.3.attn.proj.bias" = %1458 : f32[192] */
-  memcpy(outputs[73], arena + 153205824, sizeof(float) * 192);
-  /* output 74 "grad:blocks.3.norm2.weight" = %1451 : f32[192] */
-  memcpy(outputs[74], arena + 153205632, sizeof(float) * 192);
-  /* output 75 "grad:blocks.3.norm2.bias" = %1448 : f32[192] */
-  memcpy(outputs[75], arena + 153205440, sizeof(float) * 192);
-  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1446 : f32[768, 192, 1, 1] */
+  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1299 : f32[576] */
+  memcpy(outputs[71], arena + 152033280, sizeof(float) * 576);
+  /* output 72 "grad:blocks.3.attn.proj.weight" = %1293 : f32[192, 192] */
+  memcpy(outputs[72], arena + 151996416, sizeof(float) * 36864);
+  /* output 73 "grad:blocks.3.attn.proj.bias" = %1294 : f32[192] */
+  memcpy(outputs[73], arena + 152034240, sizeof(float) * 192);
+  /* output 74 "grad:blocks.3.norm2.weight" = %1287 : f32[192] */
+  memcpy(outputs[74], arena + 152034048, sizeof(float) * 192);
+  /* output 75 "grad:blocks.3.norm2.bias" = %1284 : f32[192] */
+  memcpy(outputs[75], arena + 152033856, sizeof(float) * 192);
+  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1282 : f32[768, 192, 1, 1] */
   memcpy(outputs[76], arena + 154140672, sizeof(float) * 147456);
-  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1445 : f32[768] */
+  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1281 : f32[768] */
   memcpy(outputs[77], arena + 154289664, sizeof(float) * 768);
-  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1440 : f32[768] */
+  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1276 : f32[768] */
   memcpy(outputs[78], arena + 154288128, sizeof(float) * 768);
-  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1441 : f32[768] */
+  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1277 : f32[768] */
   memcpy(outputs[79], arena + 154288896, sizeof(float) * 768);
-  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1435 : f32[768, 1, 3, 3] */
+  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1271 : f32[768, 1, 3, 3] */
   memcpy(outputs[80], arena + 168591360, sizeof(float) * 6912);
-  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1436 : f32[768] */
+  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1272 : f32[768] */
   memcpy(outputs[81], arena + 168599808, sizeof(float) * 768);
-  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1432 : f32[768] */
+  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1268 : f32[768] */
   memcpy(outputs[82], arena + 168598272, sizeof(float) * 768);
-  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1433 : f32[768] */
+  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1269 : f32[768] */
   memcpy(outputs[83], arena + 168599040, sizeof(float) * 768);
-  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1428 : f32[192, 768, 1, 1] */
+  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1264 : f32[192, 768, 1, 1] */
   memcpy(outputs[84], arena + 180639744, sizeof(float) * 147456);
-  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1427 : f32[192] */
-  memcpy(outputs[85], arena + 180899136, sizeof(float) * 192);
-  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1422 : f32[192] */
-  memcpy(outputs[86], arena + 180898752, sizeof(float) * 192);
-  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1423 : f32[192] */
-  memcpy(outputs[87], arena + 180898944, sizeof(float) * 192);
-  /* output 88 "grad:blocks.4.norm1.weight" = %1410 : f32[192] */
-  memcpy(outputs[88], arena + 180898560, sizeof(float) * 192);
-  /* output 89 "grad:blocks.4.norm1.bias" = %1407 : f32[192] */
-  memcpy(outputs[89], arena + 180898368, sizeof(float) * 192);
-  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1405 : f32[576, 192] */
+  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1263 : f32[192] */
+  memcpy(outputs[85], arena + 180936576, sizeof(float) * 192);
+  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1258 : f32[192] */
+  memcpy(outputs[86], arena + 180936192, sizeof(float) * 192);
+  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1259 : f32[192] */
+  memcpy(outputs[87], arena + 180936384, sizeof(float) * 192);
+  /* output 88 "grad:blocks.4.norm1.weight" = %1246 : f32[192] */
+  memcpy(outputs[88], arena + 180936000, sizeof(float) * 192);
+  /* output 89 "grad:blocks.4.norm1.bias" = %1243 : f32[192] */
+  memcpy(outputs[89], arena + 180935808, sizeof(float) * 192);
+  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1241 : f32[576, 192] */
   memcpy(outputs[90], arena + 180787200, sizeof(float) * 110592);
-  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1406 : f32[576] */
-  memcpy(outputs[91], arena + 180897792, sizeof(float) * 576);
-  /* output 92 "grad:blocks.4.attn.proj.weight" = %1390 : f32[192, 192] */
-  memcpy(outputs[92], arena + 182069952, sizeof(float) * 36864);
-  /* output 93 "grad:blocks.4.attn.proj.bias" = %1391 : f32[192] */
-  memcpy(outputs[93], arena + 182107200, sizeof(float) * 192);
-  /* output 94 "grad:blocks.4.norm2.weight" = %1384 : f32[192] */
-  memcpy(outputs[94], arena + 182107008, sizeof(float) * 192);
-  /* output 95 "grad:blocks.4.norm2.bias" = %1381 : f32[192] */
-  memcpy(outputs[95], arena + 182106816, sizeof(float) * 192);
-  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1379 : f32[768, 192, 1, 1] */
+  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1242 : f32[576] */
+  memcpy(outputs[91], arena + 180934656, sizeof(float) * 576);
+  /* output 92 "grad:blocks.4.attn.proj.weight" = %1236 : f32[192, 192] */
+  memcpy(outputs[92], arena + 180897792, sizeof(float) * 36864);
+  /* output 93 "grad:blocks.4.attn.proj.bias" = %1237 : f32[192] */
+  memcpy(outputs[93], arena + 180935616, sizeof(float) * 192);
+  /* output 94 "grad:blocks.4.norm2.weight" = %1230 : f32[192] */
+  memcpy(outputs[94], arena + 180935424, sizeof(float) * 192);
+  /* output 95 "grad:blocks.4.norm2.bias" = %1227 : f32[192] */
+  memcpy(outputs[95], arena + 180935232, sizeof(float) * 192);
+  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1225 : f32[768, 192, 1, 1] */
   memcpy(outputs[96], arena + 183042048, sizeof(float) * 147456);
-  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1378 : f32[768] */
+  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1224 : f32[768] */
   memcpy(outputs[97], arena + 183191040, sizeof(float) * 768);
-  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1373 : f32[768] */
+  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1219 : f32[768] */
   memcpy(outputs[98], arena + 183189504, sizeof(float) * 768);
-  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1374 : f32[768] */
+  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1220 : f32[768] */
   memcpy(outputs[99], arena + 183190272, sizeof(float) * 768);
-  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1368 : f32[768, 1, 3, 3] */
+  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1214 : f32[768, 1, 3, 3] */
   memcpy(outputs[100], arena + 197492736, sizeof(float) * 6912);
-  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1369 : f32[768] */
+  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1215 : f32[768] */
   memcpy(outputs[101], arena + 197501184, sizeof(float) * 768);
-  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1365 : f32[768] */
+  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1211 : f32[768] */
   memcpy(outputs[102], arena + 197499648, sizeof(float) * 768);
-  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1366 : f32[768] */
+  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1212 : f32[768] */
   memcpy(outputs[103], arena + 197500416, sizeof(float) * 768);
-  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1361 : f32[192, 768, 1, 1] */
+  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1207 : f32[192, 768, 1, 1] */
   memcpy(outputs[104], arena + 209541120, sizeof(float) * 147456);
-  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1360 : f32[192] */
-  memcpy(outputs[105], arena + 209800512, sizeof(float) * 192);
-  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1355 : f32[192] */
-  memcpy(outputs[106], arena + 209800128, sizeof(float) * 192);
-  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1356 : f32[192] */
-  memcpy(outputs[107], arena + 209800320, sizeof(float) * 192);
-  /* output 108 "grad:blocks.5.norm1.weight" = %1343 : f32[192] */
-  memcpy(outputs[108], arena + 209799936, sizeof(float) * 192);
-  /* output 109 "grad:blocks.5.norm1.bias" = %1340 : f32[192] */
-  memcpy(outputs[109], arena + 209799744, sizeof(float) * 192);
-  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1338 : f32[576, 192] */
+  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1206 : f32[192] */
+  memcpy(outputs[105], arena + 209837952, sizeof(float) * 192);
+  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1201 : f32[192] */
+  memcpy(outputs[106], arena + 209837568, sizeof(float) * 192);
+  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1202 : f32[192] */
+  memcpy(outputs[107], arena + 209837760, sizeof(float) * 192);
+  /* output 108 "grad:blocks.5.norm1.weight" = %1189 : f32[192] */
+  memcpy(outputs[108], arena + 209837376, sizeof(float) * 192);
+  /* output 109 "grad:blocks.5.norm1.bias" = %1186 : f32[192] */
+  memcpy(outputs[109], arena + 209837184, sizeof(float) * 192);
+  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1184 : f32[576, 192] */
   memcpy(outputs[110], arena + 209688576, sizeof(float) * 110592);
-  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1339 : f32[576] */
-  memcpy(outputs[111], arena + 209799168, sizeof(float) * 576);
-  /* output 112 "grad:blocks.5.attn.proj.weight" = %1323 : f32[192, 192] */
-  memcpy(outputs[112], arena + 210971328, sizeof(float) * 36864);
-  /* output 113 "grad:blocks.5.attn.proj.bias" = %1324 : f32[192] */
-  memcpy(outputs[113], arena + 211008576, sizeof(float) * 192);
-  /* output 114 "grad:blocks.5.norm2.weight" = %1317 : f32[192] */
-  memcpy(outputs[114], arena + 211008384, sizeof(float) * 192);
-  /* output 115 "grad:blocks.5.norm2.bias" = %1314 : f32[192] */
-  memcpy(outputs[115], arena + 211008192, sizeof(float) * 192);
-  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1312 : f32[768, 192, 1, 1] */
+  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1185 : f32[576] */
+  memcpy(outputs[111], arena + 209836032, sizeof(float) * 576);
+  /* output 112 "grad:blocks.5.attn.proj.weight" = %1179 : f32[192, 192] */
+  memcpy(outputs[112], arena + 209799168, sizeof(float) * 36864);
+  /* output 113 "grad:blocks.5.attn.proj.bias" = %1180 : f32[192] */
+  memcpy(outputs[113], arena + 209836992, sizeof(float) * 192);
+  /* output 114 "grad:blocks.5.norm2.weight" = %1173 : f32[192] */
+  memcpy(outputs[114], arena + 209836800, sizeof(float) * 192);
+  /* output 115 "grad:blocks.5.norm2.bias" = %1170 : f32[192] */
+  memcpy(outputs[115], arena + 209836608, sizeof(float) * 192);
+  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1168 : f32[768, 192, 1, 1] */
   memcpy(outputs[116], arena + 211943424, sizeof(float) * 147456);
-  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1311 : f32[768] */
+  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1167 : f32[768] */
   memcpy(outputs[117], arena + 212092416, sizeof(float) * 768);
-  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1306 : f32[768] */
+  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1162 : f32[768] */
   memcpy(outputs[118], arena + 212090880, sizeof(float) * 768);
-  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1307 : f32[768] */
+  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1163 : f32[768] */
   memcpy(outputs[119], arena + 212091648, sizeof(float) * 768);
-  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1301 : f32[768, 1, 3, 3] */
+  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1157 : f32[768, 1, 3, 3] */
   memcpy(outputs[120], arena + 226394112, sizeof(float) * 6912);
-  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1302 : f32[768] */
+  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1158 : f32[768] */
   memcpy(outputs[121], arena + 226402560, sizeof(float) * 768);
-  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1298 : f32[768] */
+  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1154 : f32[768] */
   memcpy(outputs[122], arena + 226401024, sizeof(float) * 768);
-  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1299 : f32[768] */
+  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1155 : f32[768] */
   memcpy(outputs[123], arena + 226401792, sizeof(float) * 768);
-  /* output 124 "grad:blocks.5.leff.conv3.weight" = %1294 : f32[192, 768, 1, 1] */
+  /* output 124 "grad:blocks.5.leff.conv3.weight" = %1150 : f32[192, 768, 1, 1] */
   memcpy(outputs[124], arena + 238442496, sizeof(float) * 147456);
-  /* output 125 "grad:blocks.5.leff.conv3.bias" = %1293 : f32[192] */
-  memcpy(outputs[125], arena + 238701888, sizeof(float) * 192);
-  /* output 126 "grad:blocks.5.leff.bn3.weight" = %1288 : f32[192] */
-  memcpy(outputs[126], arena + 238701504, sizeof(float) * 192);
-  /* output 127 "grad:blocks.5.leff.bn3.bias" = %1289 : f32[192] */
-  memcpy(outputs[127], arena + 238701696, sizeof(float) * 192);
-  /* output 128 "grad:blocks.6.norm1.weight" = %1276 : f32[192] */
-  memcpy(outputs[128], arena + 238701312, sizeof(float) * 192);
-  /* output 129 "grad:blocks.6.norm1.bias" = %1273 : f32[192] */
-  memcpy(outputs[129], arena + 238701120, sizeof(float) * 192);
-  /* output 130 "grad:blocks.6.attn.qkv.weight" = %1271 : f32[576, 192] */
+  /* output 125 "grad:blocks.5.leff.conv3.bias" = %1149 : f32[192] */
+  memcpy(outputs[125], arena + 238739328, sizeof(float) * 192);
+  /* output 126 "grad:blocks.5.leff.bn3.weight" = %1144 : f32[192] */
+  memcpy(outputs[126], arena + 238738944, sizeof(float) * 192);
+  /* output 127 "grad:blocks.5.leff.bn3.bias" = %1145 : f32[192] */
+  memcpy(outputs[127], arena + 238739136, sizeof(float) * 192);
+  /* output 128 "grad:blocks.6.norm1.weight" = %1132 : f32[192] */
+  memcpy(outputs[128], arena + 238738752, sizeof(float) * 192);
+  /* output 129 "grad:blocks.6.norm1.bias" = %1129 : f32[192] */
+  memcpy(outputs[129], arena + 238738560, sizeof(float) * 192);
+  /* output 130 "grad:blocks.6.attn.qkv.weight" = %1127 : f32[576, 192] */
   memcpy(outputs[130], arena + 238589952, sizeof(float) * 110592);
-  /* output 131 "grad:blocks.6.attn.qkv.bias" = %1272 : f32[576] */
-  memcpy(outputs[131], arena + 238700544, sizeof(float) * 576);
-  /* output 132 "grad:blocks.6.attn.proj.weight" = %1256 : f32[192, 192] */
-  memcpy(outputs[132], arena + 239872704, sizeof(float) * 36864);
-  /* output 133 "grad:blocks.6.attn.proj.bias" = %1257 : f32[192] */
-  memcpy(outputs[133], arena + 239909952, sizeof(float) * 192);
-  /* output 134 "grad:blocks.6.norm2.weight" = %1250 : f32[192] */
-  memcpy(outputs[134], arena + 239909760, sizeof(float) * 192);
-  /* output 135 "grad:blocks.6.norm2.bias" = %1247 : f32[192] */
-  memcpy(outputs[135], arena + 239909568, sizeof(float) * 192);
-  /* output 136 "grad:blocks.6.leff.conv1.weight" = %1245 : f32[768, 192, 1, 1] */
+  /* output 131 "grad:blocks.6.attn.qkv.bias" = %1128 : f32[576] */
+  memcpy(outputs[131], arena + 238737408, sizeof(float) * 576);
+  /* output 132 "grad:blocks.6.attn.proj.weight" = %1122 : f32[192, 192] */
+  memcpy(outputs[132], arena + 238700544, sizeof(float) * 36864);
+  /* output 133 "grad:blocks.6.attn.proj.bias" = %1123 : f32[192] */
+  memcpy(outputs[133], arena + 238738368, sizeof(float) * 192);
+  /* output 134 "grad:blocks.6.norm2.weight" = %1116 : f32[192] */
+  memcpy(outputs[134], arena + 238738176, sizeof(float) * 192);
+  /* output 135 "grad:blocks.6.norm2.bias" = %1113 : f32[192] */
+  memcpy(outputs[135], arena + 238737984, sizeof(float) * 192);
+  /* output 136 "grad:blocks.6.leff.conv1.weight" = %1111 : f32[768, 192, 1, 1] */
   memcpy(outputs[136], arena + 240844800, sizeof(float) * 147456);
-  /* output 137 "grad:blocks.6.leff.conv1.bias" = %1244 : f32[768] */
+  /* output 137 "grad:blocks.6.leff.conv1.bias" = %1110 : f32[768] */
   memcpy(outputs[137], arena + 240993792, sizeof(float) * 768);
-  /* output 138 "grad:blocks.6.leff.bn1.weight" = %1239 : f32[768] */
+  /* output 138 "grad:blocks.6.leff.bn1.weight" = %1105 : f32[768] */
   memcpy(outputs[138], arena + 240992256, sizeof(float) * 768);
-  /* output 139 "grad:blocks.6.leff.bn1.bias" = %1240 : f32[768] */
+  /* output 139 "grad:blocks.6.leff.bn1.bias" = %1106 : f32[768] */
   memcpy(outputs[139], arena + 240993024, sizeof(float) * 768);
-  /* output 140 "grad:blocks.6.leff.conv2.weight" = %1234 : f32[768, 1, 3, 3] */
+  /* output 140 "grad:blocks.6.leff.conv2.weight" = %1100 : f32[768, 1, 3, 3] */
   memcpy(outputs[140], arena + 255295488, sizeof(float) * 6912);
-  /* output 141 "grad:blocks.6.leff.conv2.bias" = %1235 : f32[768] */
+  /* output 141 "grad:blocks.6.leff.conv2.bias" = %1101 : f32[768] */
   memcpy(outputs[141], arena + 255303936, sizeof(float) * 768);
-  /* output 142 "grad:blocks.6.leff.bn2.weight" = %1231 : f32[768] */
+  /* output 142 "grad:blocks.6.leff.bn2.weight" = %1097 : f32[768] */
   memcpy(outputs[142], arena + 255302400, sizeof(float) * 768);
-  /* output 143 "grad:blocks.6.leff.bn2.bias" = %1232 : f32[768] */
+  /* output 143 "grad:blocks.6.leff.bn2.bias" = %1098 : f32[768] */
   memcpy(outputs[143], arena + 255303168, sizeof(float) * 768);
-  /* output 144 "grad:blocks.6.leff.conv3.weight" = %1227 : f32[192, 768, 1, 1] */
+  /* output 144 "grad:blocks.6.leff.conv3.weight" = %1093 : f32[192, 768, 1, 1] */
   memcpy(outputs[144], arena + 267343872, sizeof(float) * 147456);
-  /* output 145 "grad:blocks.6.leff.conv3.bias" = %1226 : f32[192] */
-  memcpy(outputs[145], arena + 267603264, sizeof(float) * 192);
-  /* output 146 "grad:blocks.6.leff.bn3.weight" = %1221 : f32[192] */
-  memcpy(outputs[146], arena + 267602880, sizeof(float) * 192);
-  /* output 147 "grad:blocks.6.leff.bn3.bias" = %1222 : f32[192] */
-  memcpy(outputs[147], arena + 267603072, sizeof(float) * 192);
-  /* output 148 "grad:blocks.7.norm1.weight" = %1209 : f32[192] */
-  memcpy(outputs[148], arena + 267602688, sizeof(float) * 192);
-  /* output 149 "grad:blocks.7.norm1.bias" = %1206 : f32[192] */
-  memcpy(outputs[149], arena + 267602496, sizeof(float) * 192);
-  /* output 150 "grad:blocks.7.attn.qkv.weight" = %1204 : f32[576, 192] */
+  /* output 145 "grad:blocks.6.leff.conv3.bias" = %1092 : f32[192] */
+  memcpy(outputs[145], arena + 267640704, sizeof(float) * 192);
+  /* output 146 "grad:blocks.6.leff.bn3.weight" = %1087 : f32[192] */
+  memcpy(outputs[146], arena + 267640320, sizeof(float) * 192);
+  /* output 147 "grad:blocks.6.leff.bn3.bias" = %1088 : f32[192] */
+  memcpy(outputs[147], arena + 267640512, sizeof(float) * 192);
+  /* output 148 "grad:blocks.7.norm1.weight" = %1075 : f32[192] */
+  memcpy(outputs[148], arena + 267640128, sizeof(float) * 192);
+  /* output 149 "grad:blocks.7.norm1.bias" = %1072 : f32[192] */
+  memcpy(outputs[149], arena + 267639936, sizeof(float) * 192);
+  /* output 150 "grad:blocks.7.attn.qkv.weight" = %1070 : f32[576, 192] */
   memcpy(outputs[150], arena + 267491328, sizeof(float) * 110592);
-  /* output 151 "grad:blocks.7.attn.qkv.bias" = %1205 : f32[576] */
-  memcpy(outputs[151], arena + 267601920, sizeof(float) * 576);
-  /* output 152 "grad:blocks.7.attn.proj.weight" = %1189 : f32[192, 192] */
-  memcpy(outputs[152], arena + 268774080, sizeof(float) * 36864);
-  /* output 153 "grad:blocks.7.attn.proj.bias" = %1190 : f32[192] */
-  memcpy(outputs[153], arena + 268811328, sizeof(float) * 192);
-  /* output 154 "grad:blocks.7.norm2.weight" = %1183 : f32[192] */
-  memcpy(outputs[154], arena + 268811136, sizeof(float) * 192);
-  /* output 155 "grad:blocks.7.norm2.bias" = %1180 : f32[192] */
-  memcpy(outputs[155], arena + 268810944, sizeof(float) * 192);
-  /* output 156 "grad:blocks.7.leff.conv1.weight" = %1178 : f32[768, 192, 1, 1] */
+  /* output 151 "grad:blocks.7.attn.qkv.bias" = %1071 : f32[576] */
+  memcpy(outputs[151], arena + 267638784, sizeof(float) * 576);
+  /* output 152 "grad:blocks.7.attn.proj.weight" = %1065 : f32[192, 192] */
+  memcpy(outputs[152], arena + 267601920, sizeof(float) * 36864);
+  /* output 153 "grad:blocks.7.attn.proj.bias" = %1066 : f32[192] */
+  memcpy(outputs[153], arena + 267639744, sizeof(float) * 192);
+  /* output 154 "grad:blocks.7.norm2.weight" = %1059 : f32[192] */
+  memcpy(outputs[154], arena + 267639552, sizeof(float) * 192);
+  /* output 155 "grad:blocks.7.norm2.bias" = %1056 : f32[192] */
+  memcpy(outputs[155], arena + 267639360, sizeof(float) * 192);
+  /* output 156 "grad:blocks.7.leff.conv1.weight" = %1054 : f32[768, 192, 1, 1] */
   memcpy(outputs[156], arena + 269746176, sizeof(float) * 147456);
-  /* output 157 "grad:blocks.7.leff.conv1.bias" = %1177 : f32[768] */
+  /* output 157 "grad:blocks.7.leff.conv1.bias" = %1053 : f32[768] */
   memcpy(outputs[157], arena + 269895168, sizeof(float) * 768);
-  /* output 158 "grad:blocks.7.leff.bn1.weight" = %1172 : f32[768] */
+  /* output 158 "grad:blocks.7.leff.bn1.weight" = %1048 : f32[768] */
   memcpy(outputs[158], arena + 269893632, sizeof(float) * 768);
-  /* output 159 "grad:blocks.7.leff.bn1.bias" = %1173 : f32[768] */
+  /* output 159 "grad:blocks.7.leff.bn1.bias" = %1049 : f32[768] */
   memcpy(outputs[159], arena + 269894400, sizeof(float) * 768);
-  /* output 160 "grad:blocks.7.leff.conv2.weight" = %1167 : f32[768, 1, 3, 3] */
+  /* output 160 "grad:blocks.7.leff.conv2.weight" = %1043 : f32[768, 1, 3, 3] */
   memcpy(outputs[160], arena + 284196864, sizeof(float) * 6912);
-  /* output 161 "grad:blocks.7.leff.conv2.bias" = %1168 : f32[768] */
+  /* output 161 "grad:blocks.7.leff.conv2.bias" = %1044 : f32[768] */
   memcpy(outputs[161], arena + 284205312, sizeof(float) * 768);
-  /* output 162 "grad:blocks.7.leff.bn2.weight" = %1164 : f32[768] */
+  /* output 162 "grad:blocks.7.leff.bn2.weight" = %1040 : f32[768] */
   memcpy(outputs[162], arena + 284203776, sizeof(float) * 768);
-  /* output 163 "grad:blocks.7.leff.bn2.bias" = %1165 : f32[768] */
+  /* output 163 "grad:blocks.7.leff.bn2.bias" = %1041 : f32[768] */
   memcpy(outputs[163], arena + 284204544, sizeof(float) * 768);
-  /* output 164 "grad:blocks.7.leff.conv3.weight" = %1160 : f32[192, 768, 1, 1] */
+  /* output 164 "grad:blocks.7.leff.conv3.weight" = %1036 : f32[192, 768, 1, 1] */
   memcpy(outputs[164], arena + 296245248, sizeof(float) * 147456);
-  /* output 165 "grad:blocks.7.leff.conv3.bias" = %1159 : f32[192] */
-  memcpy(outputs[165], arena + 296504640, sizeof(float) * 192);
-  /* output 166 "grad:blocks.7.leff.bn3.weight" = %1154 : f32[192] */
-  memcpy(outputs[166], arena + 296504256, sizeof(float) * 192);
-  /* output 167 "grad:blocks.7.leff.bn3.bias" = %1155 : f32[192] */
-  memcpy(outputs[167], arena + 296504448, sizeof(float) * 192);
-  /* output 168 "grad:blocks.8.norm1.weight" = %1142 : f32[192] */
-  memcpy(outputs[168], arena + 296504064, sizeof(float) * 192);
-  /* output 169 "grad:blocks.8.norm1.bias" = %1139 : f32[192] */
-  memcpy(outputs[169], arena + 296503872, sizeof(float) * 192);
-  /* output 170 "grad:blocks.8.attn.qkv.weight" = %1137 : f32[576, 192] */
+  /* output 165 "grad:blocks.7.leff.conv3.bias" = %1035 : f32[192] */
+  memcpy(outputs[165], arena + 296542080, sizeof(float) * 192);
+  /* output 166 "grad:blocks.7.leff.bn3.weight" = %1030 : f32[192] */
+  memcpy(outputs[166], arena + 296541696, sizeof(float) * 192);
+  /* output 167 "grad:blocks.7.leff.bn3.bias" = %1031 : f32[192] */
+  memcpy(outputs[167], arena + 296541888, sizeof(float) * 192);
+  /* output 168 "grad:blocks.8.norm1.weight" = %1018 : f32[192] */
+  memcpy(outputs[168], arena + 296541504, sizeof(float) * 192);
+  /* output 169 "grad:blocks.8.norm1.bias" = %1015 : f32[192] */
+  memcpy(outputs[169], arena + 296541312, sizeof(float) * 192);
+  /* output 170 "grad:blocks.8.attn.qkv.weight" = %1013 : f32[576, 192] */
   memcpy(outputs[170], arena + 296392704, sizeof(float) * 110592);
-  /* output 171 "grad:blocks.8.attn.qkv.bias" = %1138 : f32[576] */
-  memcpy(outputs[171], arena + 296503296, sizeof(float) * 576);
-  /* output 172 "grad:blocks.8.attn.proj.weight" = %1122 : f32[192, 192] */
-  memcpy(outputs[172], arena + 297675456, sizeof(float) * 36864);
-  /* output 173 "grad:blocks.8.attn.proj.bias" = %1123 : f32[192] */
-  memcpy(outputs[173], arena + 297712704, sizeof(float) * 192);
-  /* output 174 "grad:blocks.8.norm2.weight" = %1116 : f32[192] */
-  memcpy(outputs[174], arena + 297712512, sizeof(float) * 192);
-  /* output 175 "grad:blocks.8.norm2.bias" = %1113 : f32[192] */
-  memcpy(outputs[175], arena + 297712320, sizeof(float) * 192);
-  /* output 176 "grad:blocks.8.leff.conv1.weight" = %1111 : f32[768, 192, 1, 1] */
+  /* output 171 "grad:blocks.8.attn.qkv.bias" = %1014 : f32[576] */
+  memcpy(outputs[171], arena + 296540160, sizeof(float) * 576);
+  /* output 172 "grad:blocks.8.attn.proj.weight" = %1008 : f32[192, 192] */
+  memcpy(outputs[172], arena + 296503296, sizeof(float) * 36864);
+  /* output 173 "grad:blocks.8.attn.proj.bias" = %1009 : f32[192] */
+  memcpy(outputs[173], arena + 296541120, sizeof(float) * 192);
+  /* output 174 "grad:blocks.8.norm2.weight" = %1002 : f32[192] */
+  memcpy(outputs[174], arena + 296540928, sizeof(float) * 192);
+  /* output 175 "grad:blocks.8.norm2.bias" = %999 : f32[192] */
+  memcpy(outputs[175], arena + 296540736, sizeof(float) * 192);
+  /* output 176 "grad:blocks.8.leff.conv1.weight" = %997 : f32[768, 192, 1, 1] */
   memcpy(outputs[176], arena + 298647552, sizeof(float) * 147456);
-  /* output 177 "grad:blocks.8.leff.conv1.bias" = %1110 : f32[768] */
+  /* output 177 "grad:blocks.8.leff.conv1.bias" = %996 : f32[768] */
   memcpy(outputs[177], arena + 298796544, sizeof(float) * 768);
-  /* output 178 "grad:blocks.8.leff.bn1.weight" = %1105 : f32[768] */
+  /* output 178 "grad:blocks.8.leff.bn1.weight" = %991 : f32[768] */
   memcpy(outputs[178], arena + 298795008, sizeof(float) * 768);
-  /* output 179 "grad:blocks.8.leff.bn1.bias" = %1106 : f32[768] */
+  /* output 179 "grad:blocks.8.leff.bn1.bias" = %992 : f32[768] */
   memcpy(outputs[179], arena + 298795776, sizeof(float) * 768);
-  /* output 180 "grad:blocks.8.leff.conv2.weight" = %1100 : f32[768, 1, 3, 3] */
+  /* output 180 "grad:blocks.8.leff.conv2.weight" = %986 : f32[768, 1, 3, 3] */
   memcpy(outputs[180], arena + 313098240, sizeof(float) * 6912);
-  /* output 181 "grad:blocks.8.leff.conv2.bias" = %1101 : f32[768] */
+  /* output 181 "grad:blocks.8.leff.conv2.bias" = %987 : f32[768] */
   memcpy(outputs[181], arena + 313106688, sizeof(float) * 768);
-  /* output 182 "grad:blocks.8.leff.bn2.weight" = %1097 : f32[768] */
+  /* output 182 "grad:blocks.8.leff.bn2.weight" = %983 : f32[768] */
   memcpy(outputs[182], arena + 313105152, sizeof(float) * 768);
-  /* output 183 "grad:blocks.8.leff.bn2.bias" = %1098 : f32[768] */
+  /* output 183 "grad:blocks.8.leff.bn2.bias" = %984 : f32[768] */
   memcpy(outputs[183], arena + 313105920, sizeof(float) * 768);
-  /* output 184 "grad:blocks.8.leff.conv3.weight" = %1093 : f32[192, 768, 1, 1] */
+  /* output 184 "grad:blocks.8.leff.conv3.weight" = %979 : f32[192, 768, 1, 1] */
   memcpy(outputs[184], arena + 325146624, sizeof(float) * 147456);
-  /* output 185 "grad:blocks.8.leff.conv3.bias" = %1092 : f32[192] */
-  memcpy(outputs[185], arena + 325406016, sizeof(float) * 192);
-  /* output 186 "grad:blocks.8.leff.bn3.weight" = %1087 : f32[192] */
-  memcpy(outputs[186], arena + 325405632, sizeof(float) * 192);
-  /* output 187 "grad:blocks.8.leff.bn3.bias" = %1088 : f32[192] */
-  memcpy(outputs[187], arena + 325405824, sizeof(float) * 192);
-  /* output 188 "grad:blocks.9.norm1.weight" = %1075 : f32[192] */
-  memcpy(outputs[188], arena + 325405440, sizeof(float) * 192);
-  /* output 189 "grad:blocks.9.norm1.bias" = %1072 : f32[192] */
-  memcpy(outputs[189], arena + 325405248, sizeof(float) * 192);
-  /* output 190 "grad:blocks.9.attn.qkv.weight" = %1070 : f32[576, 192] */
+  /* output 185 "grad:blocks.8.leff.conv3.bias" = %978 : f32[192] */
+  memcpy(outputs[185], arena + 325443456, sizeof(float) * 192);
+  /* output 186 "grad:blocks.8.leff.bn3.weight" = %973 : f32[192] */
+  memcpy(outputs[186], arena + 325443072, sizeof(float) * 192);
+  /* output 187 "grad:blocks.8.leff.bn3.bias" = %974 : f32[192] */
+  memcpy(outputs[187], arena + 325443264, sizeof(float) * 192);
+  /* output 188 "grad:blocks.9.norm1.weight" = %961 : f32[192] */
+  memcpy(outputs[188], arena + 325442880, sizeof(float) * 192);
+  /* output 189 "grad:blocks.9.norm1.bias" = %958 : f32[192] */
+  memcpy(outputs[189], arena + 325442688, sizeof(float) * 192);
+  /* output 190 "grad:blocks.9.attn.qkv.weight" = %956 : f32[576, 192] */
   memcpy(outputs[190], arena + 325294080, sizeof(float) * 110592);
-  /* output 191 "grad:blocks.9.attn.qkv.bias" = %1071 : f32[576] */
-  memcpy(outputs[191], arena + 325404672, sizeof(float) * 576);
-  /* output 192 "grad:blocks.9.attn.proj.weight" = %1055 : f32[192, 192] */
-  memcpy(outputs[192], arena + 326576832, sizeof(float) * 36864);
-  /* output 193 "grad:blocks.9.attn.proj.bias" = %1056 : f32[192] */
-  memcpy(outputs[193], arena + 326614080, sizeof(float) * 192);
-  /* output 194 "grad:blocks.9.norm2.weight" = %1049 : f32[192] */
-  memcpy(outputs[194], arena + 326613888, sizeof(float) * 192);
-  /* output 195 "grad:blocks.9.norm2.bias" = %1046 : f32[192] */
-  memcpy(outputs[195], arena + 326613696, sizeof(float) * 192);
-  /* output 196 "grad:blocks.9.leff.conv1.weight" = %1044 : f32[768, 192, 1, 1] */
+  /* output 191 "grad:blocks.9.attn.qkv.bias" = %957 : f32[576] */
+  memcpy(outputs[191], arena + 325441536, sizeof(float) * 576);
+  /* output 192 "grad:blocks.9.attn.proj.weight" = %951 : f32[192, 192] */
+  memcpy(outputs[192], arena + 325404672, sizeof(float) * 36864);
+  /* output 193 "grad:blocks.9.attn.proj.bias" = %952 : f32[192] */
+  memcpy(outputs[193], arena + 325442496, sizeof(float) * 192);
+  /* output 194 "grad:blocks.9.norm2.weight" = %945 : f32[192] */
+  memcpy(outputs[194], arena + 325442304, sizeof(float) * 192);
+  /* output 195 "grad:blocks.9.norm2.bias" = %942 : f32[192] */
+  memcpy(outputs[195], arena + 325442112, sizeof(float) * 192);
+  /* output 196 "grad:blocks.9.leff.conv1.weight" = %940 : f32[768, 192, 1, 1] */
   memcpy(outputs[196], arena + 327548928, sizeof(float) * 147456);
-  /* output 197 "grad:blocks.9.leff.conv1.bias" = %1043 : f32[768] */
+  /* output 197 "grad:blocks.9.leff.conv1.bias" = %939 : f32[768] */
   memcpy(outputs[197], arena + 327697920, sizeof(float) * 768);
-  /* output 198 "grad:blocks.9.leff.bn1.weight" = %1038 : f32[768] */
+  /* output 198 "grad:blocks.9.leff.bn1.weight" = %934 : f32[768] */
   memcpy(outputs[198], arena + 327696384, sizeof(float) * 768);
-  /* output 199 "grad:blocks.9.leff.bn1.bias" = %1039 : f32[768] */
+  /* output 199 "grad:blocks.9.leff.bn1.bias" = %935 : f32[768] */
   memcpy(outputs[199], arena + 327697152, sizeof(float) * 768);
-  /* output 200 "grad:blocks.9.leff.conv2.weight" = %1033 : f32[768, 1, 3, 3] */
+  /* output 200 "grad:blocks.9.leff.conv2.weight" = %929 : f32[768, 1, 3, 3] */
   memcpy(outputs[200], arena + 341999616, sizeof(float) * 6912);
-  /* output 201 "grad:blocks.9.leff.conv2.bias" = %1034 : f32[768] */
+  /* output 201 "grad:blocks.9.leff.conv2.bias" = %930 : f32[768] */
   memcpy(outputs[201], arena + 342008064, sizeof(float) * 768);
-  /* output 202 "grad:blocks.9.leff.bn2.weight" = %1030 : f32[768] */
+  /* output 202 "grad:blocks.9.leff.bn2.weight" = %926 : f32[768] */
   memcpy(outputs[202], arena + 342006528, sizeof(float) * 768);
-  /* output 203 "grad:blocks.9.leff.bn2.bias" = %1031 : f32[768] */
+  /* output 203 "grad:blocks.9.leff.bn2.bias" = %927 : f32[768] */
   memcpy(outputs[203], arena + 342007296, sizeof(float) * 768);
-  /* output 204 "grad:blocks.9.leff.conv3.weight" = %1026 : f32[192, 768, 1, 1] */
+  /* output 204 "grad:blocks.9.leff.conv3.weight" = %922 : f32[192, 768, 1, 1] */
   memcpy(outputs[204], arena + 354048000, sizeof(float) * 147456);
-  /* output 205 "grad:blocks.9.leff.conv3.bias" = %1025 : f32[192] */
-  memcpy(outputs[205], arena + 354307392, sizeof(float) * 192);
-  /* output 206 "grad:blocks.9.leff.bn3.weight" = %1020 : f32[192] */
-  memcpy(outputs[206], arena + 354307008, sizeof(float) * 192);
-  /* output 207 "grad:blocks.9.leff.bn3.bias" = %1021 : f32[192] */
-  memcpy(outputs[207], arena + 354307200, sizeof(float) * 192);
-  /* output 208 "grad:blocks.10.norm1.weight" = %1008 : f32[192] */
-  memcpy(outputs[208], arena + 354306816, sizeof(float) * 192);
-  /* output 209 "grad:blocks.10.norm1.bias" = %1005 : f32[192] */
-  memcpy(outputs[209], arena + 354306624, sizeof(float) * 192);
-  /* output 210 "grad:blocks.10.attn.qkv.weight" = %1003 : f32[576, 192] */
+  /* output 205 "grad:blocks.9.leff.conv3.bias" = %921 : f32[192] */
+  memcpy(outputs[205], arena + 354344832, sizeof(float) * 192);
+  /* output 206 "grad:blocks.9.leff.bn3.weight" = %916 : f32[192] */
+  memcpy(outputs[206], arena + 354344448, sizeof(float) * 192);
+  /* output 207 "grad:blocks.9.leff.bn3.bias" = %917 : f32[192] */
+  memcpy(outputs[207], arena + 354344640, sizeof(float) * 192);
+  /* output 208 "grad:blocks.10.norm1.weight" = %904 : f32[192] */
+  memcpy(outputs[208], arena + 354344256, sizeof(float) * 192);
+  /* output 209 "grad:blocks.10.norm1.bias" = %901 : f32[192] */
+  memcpy(outputs[209], arena + 354344064, sizeof(float) * 192);
+  /* output 210 "grad:blocks.10.attn.qkv.weight" = %899 : f32[576, 192] */
   memcpy(outputs[210], arena + 354195456, sizeof(float) * 110592);
-  /* output 211 "grad:blocks.10.attn.qkv.bias" = %1004 : f32[576] */
-  memcpy(outputs[211], arena + 354306048, sizeof(float) * 576);
-  /* output 212 "grad:blocks.10.attn.proj.weight" = %988 : f32[192, 192] */
-  memcpy(outputs[212], arena + 355478208, sizeof(float) * 36864);
-  /* output 213 "grad:blocks.10.attn.proj.bias" = %989 : f32[192] */
-  memcpy(outputs[213], arena + 355515456, sizeof(float) * 192);
-  /* output 214 "grad:blocks.10.norm2.weight" = %982 : f32[192] */
-  memcpy(outputs[214], arena + 355515264, sizeof(float) * 192);
-  /* output 215 "grad:blocks.10.norm2.bias" = %979 : f32[192] */
-  memcpy(outputs[215], arena + 355515072, sizeof(float) * 192);
-  /* output 216 "grad:blocks.10.leff.conv1.weight" = %977 : f32[768, 192, 1, 1] */
+  /* output 211 "grad:blocks.10.attn.qkv.bias" = %900 : f32[576] */
+  memcpy(outputs[211], arena + 354342912, sizeof(float) * 576);
+  /* output 212 "grad:blocks.10.attn.proj.weight" = %894 : f32[192, 192] */
+  memcpy(outputs[212], arena + 354306048, sizeof(float) * 36864);
+  /* output 213 "grad:blocks.10.attn.proj.bias" = %895 : f32[192] */
+  memcpy(outputs[213], arena + 354343872, sizeof(float) * 192);
+  /* output 214 "grad:blocks.10.norm2.weight" = %888 : f32[192] */
+  memcpy(outputs[214], arena + 354343680, sizeof(float) * 192);
+  /* output 215 "grad:blocks.10.norm2.bias" = %885 : f32[192] */
+  memcpy(outputs[215], arena + 354343488, sizeof(float) * 192);
+  /* output 216 "grad:blocks.10.leff.conv1.weight" = %883 : f32[768, 192, 1, 1] */
   memcpy(outputs[216], arena + 356450304, sizeof(float) * 147456);
-  /* output 217 "grad:blocks.10.leff.conv1.bias" = %976 : f32[768] */
+  /* output 217 "grad:blocks.10.leff.conv1.bias" = %882 : f32[768] */
   memcpy(outputs[217], arena + 356599296, sizeof(float) * 768);
-  /* output 218 "grad:blocks.10.leff.bn1.weight" = %971 : f32[768] */
+  /* output 218 "grad:blocks.10.leff.bn1.weight" = %877 : f32[768] */
   memcpy(outputs[218], arena + 356597760, sizeof(float) * 768);
-  /* output 219 "grad:blocks.10.leff.bn1.bias" = %972 : f32[768] */
+  /* output 219 "grad:blocks.10.leff.bn1.bias" = %878 : f32[768] */
   memcpy(outputs[219], arena + 356598528, sizeof(float) * 768);
-  /* output 220 "grad:blocks.10.leff.conv2.weight" = %966 : f32[768, 1, 3, 3] */
+  /* output 220 "grad:blocks.10.leff.conv2.weight" = %872 : f32[768, 1, 3, 3] */
   memcpy(outputs[220], arena + 370900992, sizeof(float) * 6912);
-  /* output 221 "grad:blocks.10.leff.conv2.bias" = %967 : f32[768] */
+  /* output 221 "grad:blocks.10.leff.conv2.bias" = %873 : f32[768] */
   memcpy(outputs[221], arena + 370909440, sizeof(float) * 768);
-  /* output 222 "grad:blocks.10.leff.bn2.weight" = %963 : f32[768] */
+  /* output 222 "grad:blocks.10.leff.bn2.weight" = %869 : f32[768] */
   memcpy(outputs[222], arena + 370907904, sizeof(float) * 768);
-  /* output 223 "grad:blocks.10.leff.bn2.bias" = %964 : f32[768] */
+  /* output 223 "grad:blocks.10.leff.bn2.bias" = %870 : f32[768] */
   memcpy(outputs[223], arena + 370908672, sizeof(float) * 768);
-  /* output 224 "grad:blocks.10.leff.conv3.weight" = %959 : f32[192, 768, 1, 1] */
+  /* output 224 "grad:blocks.10.leff.conv3.weight" = %865 : f32[192, 768, 1, 1] */
   memcpy(outputs[224], arena + 382949376, sizeof(float) * 147456);
-  /* output 225 "grad:blocks.10.leff.conv3.bias" = %958 : f32[192] */
-  memcpy(outputs[225], arena + 383208768, sizeof(float) * 192);
-  /* output 226 "grad:blocks.10.leff.bn3.weight" = %953 : f32[192] */
-  memcpy(outputs[226], arena + 383208384, sizeof(float) * 192);
-  /* output 227 "grad:blocks.10.leff.bn3.bias" = %954 : f32[192] */
-  memcpy(outputs[227], arena + 383208576, sizeof(float) * 192);
-  /* output 228 "grad:blocks.11.norm1.weight" = %941 : f32[192] */
-  memcpy(outputs[228], arena + 383208192, sizeof(float) * 192);
-  /* output 229 "grad:blocks.11.norm1.bias" = %938 : f32[192] */
-  memcpy(outputs[229], arena + 383208000, sizeof(float) * 192);
-  /* output 230 "grad:blocks.11.attn.qkv.weight" = %936 : f32[576, 192] */
+  /* output 225 "grad:blocks.10.leff.conv3.bias" = %864 : f32[192] */
+  memcpy(outputs[225], arena + 383246208, sizeof(float) * 192);
+  /* output 226 "grad:blocks.10.leff.bn3.weight" = %859 : f32[192] */
+  memcpy(outputs[226], arena + 383245824, sizeof(float) * 192);
+  /* output 227 "grad:blocks.10.leff.bn3.bias" = %860 : f32[192] */
+  memcpy(outputs[227], arena + 383246016, sizeof(float) * 192);
+  /* output 228 "grad:blocks.11.norm1.weight" = %847 : f32[192] */
+  memcpy(outputs[228], arena + 383245632, sizeof(float) * 192);
+  /* output 229 "grad:blocks.11.norm1.bias" = %844 : f32[192] */
+  memcpy(outputs[229], arena + 383245440, sizeof(float) * 192);
+  /* output 230 "grad:blocks.11.attn.qkv.weight" = %842 : f32[576, 192] */
   memcpy(outputs[230], arena + 383096832, sizeof(float) * 110592);
-  /* output 231 "grad:blocks.11.attn.qkv.bias" = %937 : f32[576] */
-  memcpy(outputs[231], arena + 383207424, sizeof(float) * 576);
-  /* output 232 "grad:blocks.11.attn.proj.weight" = %921 : f32[192, 192] */
-  memcpy(outputs[232], arena + 384379584, sizeof(float) * 36864);
-  /* output 233 "grad:blocks.11.attn.proj.bias" = %922 : f32[192] */
-  memcpy(outputs[233], arena + 384416832, sizeof(float) * 192);
-  /* output 234 "grad:blocks.11.norm2.weight" = %915 : f32[192] */
-  memcpy(outputs[234], arena + 384416640, sizeof(float) * 192);
-  /* output 235 "grad:blocks.11.norm2.bias" = %912 : f32[192] */
-  memcpy(outputs[235], arena + 384416448, sizeof(float) * 192);
-  /* output 236 "grad:blocks.11.leff.conv1.weight" = %910 : f32[768, 192, 1, 1] */
+  /* output 231 "grad:blocks.11.attn.qkv.bias" = %843 : f32[576] */
+  memcpy(outputs[231], arena + 383244288, sizeof(float) * 576);
+  /* output 232 "grad:blocks.11.attn.proj.weight" = %837 : f32[192, 192] */
+  memcpy(outputs[232], arena + 383207424, sizeof(float) * 36864);
+  /* output 233 "grad:blocks.11.attn.proj.bias" = %838 : f32[192] */
+  memcpy(outputs[233], arena + 383245248, sizeof(float) * 192);
+  /* output 234 "grad:blocks.11.norm2.weight" = %831 : f32[192] */
+  memcpy(outputs[234], arena + 383245056, sizeof(float) * 192);
+  /* output 235 "grad:blocks.11.norm2.bias" = %828 : f32[192] */
+  memcpy(outputs[235], arena + 383244864, sizeof(float) * 192);
+  /* output 236 "grad:blocks.11.leff.conv1.weight" = %826 : f32[768, 192, 1, 1] */
   memcpy(outputs[236], arena + 385351680, sizeof(float) * 147456);
-  /* output 237 "grad:blocks.11.leff.conv1.bias" = %909 : f32[768] */
+  /* output 237 "grad:blocks.11.leff.conv1.bias" = %825 : f32[768] */
   memcpy(outputs[237], arena + 385500672, sizeof(float) * 768);
-  /* output 238 "grad:blocks.11.leff.bn1.weight" = %904 : f32[768] */
+  /* output 238 "grad:blocks.11.leff.bn1.weight" = %820 : f32[768] */
   memcpy(outputs[238], arena + 385499136, sizeof(float) * 768);
-  /* output 239 "grad:blocks.11.leff.bn1.bias" = %905 : f32[768] */
+  /* output 239 "grad:blocks.11.leff.bn1.bias" = %821 : f32[768] */
   memcpy(outputs[239], arena + 385499904, sizeof(float) * 768);
-  /* output 240 "grad:blocks.11.leff.conv2.weight" = %899 : f32[768, 1, 3, 3] */
+  /* output 240 "grad:blocks.11.leff.conv2.weight" = %815 : f32[768, 1, 3, 3] */
   memcpy(outputs[240], arena + 399802368, sizeof(float) * 6912);
-  /* output 241 "grad:blocks.11.leff.conv2.bias" = %900 : f32[768] */
+  /* output 241 "grad:blocks.11.leff.conv2.bias" = %816 : f32[768] */
   memcpy(outputs[241], arena + 399810816, sizeof(float) * 768);
-  /* output 242 "grad:blocks.11.leff.bn2.weight" = %896 : f32[768] */
+  /* output 242 "grad:blocks.11.leff.bn2.weight" = %812 : f32[768] */
   memcpy(outputs[242], arena + 399809280, sizeof(float) * 768);
-  /* output 243 "grad:blocks.11.leff.bn2.bias" = %897 : f32[768] */
+  /* output 243 "grad:blocks.11.leff.bn2.bias" = %813 : f32[768] */
   memcpy(outputs[243], arena + 399810048, sizeof(float) * 768);
-  /* output 244 "grad:blocks.11.leff.conv3.weight" = %892 : f32[192, 768, 1, 1] */
-  memcpy(outputs[244], arena + 616672896, sizeof(float) * 147456);
-  /* output 245 "grad:blocks.11.leff.conv3.bias" = %891 : f32[192] */
-  memcpy(outputs[245], arena + 617089584, sizeof(float) * 192);
-  /* output 246 "grad:blocks.11.leff.bn3.weight" = %886 : f32[192] */
-  memcpy(outputs[246], arena + 617089200, sizeof(float) * 192);
-  /* output 247 "grad:blocks.11.leff.bn3.bias" = %887 : f32[192] */
-  memcpy(outputs[247], arena + 617089392, sizeof(float) * 192);
-  /* output 248 "grad:pos_layer_embed" = %877 : f32[1, 12, 192] */
-  memcpy(outputs[248], arena + 617041536, sizeof(float) * 2304);
-  /* output 249 "grad:lca.norm1.weight" = %873 : f32[192] */
-  memcpy(outputs[249], arena + 617089008, sizeof(float) * 192);
-  /* output 250 "grad:lca.norm1.bias" = %870 : f32[192] */
-  memcpy(outputs[250], arena + 617088816, sizeof(float) * 192);
-  /* output 251 "grad:lca.attn.qkv.weight" = %868 : f32[576, 192] */
-  memcpy(outputs[251], arena + 616820352, sizeof(float) * 110592);
-  /* output 252 "grad:lca.attn.qkv.bias" = %869 : f32[576] */
-  memcpy(outputs[252], arena + 617082480, sizeof(float) * 576);
-  /* output 253 "grad:lca.attn.proj.weight" = %851 : f32[192, 192] */
-  memcpy(outputs[253], arena + 617004672, sizeof(float) * 36864);
-  /* output 254 "grad:lca.attn.proj.bias" = %853 : f32[192] */
-  memcpy(outputs[254], arena + 617088624, sizeof(float) * 192);
-  /* output 255 "grad:lca.norm2.weight" = %845 : f32[192] */
-  memcpy(outputs[255], arena + 617088432, sizeof(float) * 192);
-  /* output 256 "grad:lca.norm2.bias" = %841 : f32[192] */
-  memcpy(outputs[256], arena + 617088240, sizeof(float) * 192);
-  /* output 257 "grad:lca.feedforward.fc1.weight" = %837 : f32[768, 192] */
-  memcpy(outputs[257], arena + 616525440, sizeof(float) * 147456);
-  /* output 258 "grad:lca.feedforward.fc1.bias" = %839 : f32[768] */
-  memcpy(outputs[258], arena + 617081712, sizeof(float) * 768);
-  /* output 259 "grad:lca.feedforward.fc2.weight" = %831 : f32[192, 768] */
-  memcpy(outputs[259], arena + 616377984, sizeof(float) * 147456);
-  /* output 260 "grad:lca.feedforward.fc2.bias" = %833 : f32[192] */
-  memcpy(outputs[260], arena + 617088048, sizeof(float) * 192);
-  /* output 261 "grad:norm.weight" = %827 : f32[192] */
-  memcpy(outputs[261], arena + 617087856, sizeof(float) * 192);
-  /* output 262 "grad:norm.bias" = %823 : f32[192] */
-  memcpy(outputs[262], arena + 617087664, sizeof(float) * 192);
-  /* output 263 "grad:head.weight" = %818 : f32[1000, 192] */
-  memcpy(outputs[263], arena + 616185984, sizeof(float) * 192000);
-  /* output 264 "grad:head.bias" = %819 : f32[1000] */
-  memcpy(outputs[264], arena + 617080704, sizeof(float) * 1000);
+  /* output 244 "grad:blocks.11.leff.conv3.weight" = %808 : f32[192, 768, 1, 1] */
+  memcpy(outputs[244], arena + 571964928, sizeof(float) * 147456);
+  /* output 245 "grad:blocks.11.leff.conv3.bias" = %807 : f32[192] */
+  memcpy(outputs[245], arena + 572381616, sizeof(float) * 192);
+  /* output 246 "grad:blocks.11.leff.bn3.weight" = %802 : f32[192] */
+  memcpy(outputs[246], arena + 572381232, sizeof(float) * 192);
+  /* output 247 "grad:blocks.11.leff.bn3.bias" = %803 : f32[192] */
+  memcpy(outputs[247], arena + 572381424, sizeof(float) * 192);
+  /* output 248 "grad:pos_layer_embed" = %793 : f32[1, 12, 192] */
+  memcpy(outputs[248], arena + 572333568, sizeof(float) * 2304);
+  /* output 249 "grad:lca.norm1.weight" = %789 : f32[192] */
+  memcpy(outputs[249], arena + 572381040, sizeof(float) * 192);
+  /* output 250 "grad:lca.norm1.bias" = %786 : f32[192] */
+  memcpy(outputs[250], arena + 572380848, sizeof(float) * 192);
+  /* output 251 "grad:lca.attn.qkv.weight" = %784 : f32[576, 192] */
+  memcpy(outputs[251], arena + 572112384, sizeof(float) * 110592);
+  /* output 252 "grad:lca.attn.qkv.bias" = %785 : f32[576] */
+  memcpy(outputs[252], arena + 572374512, sizeof(float) * 576);
+  /* output 253 "grad:lca.attn.proj.weight" = %767 : f32[192, 192] */
+  memcpy(outputs[253], arena + 572296704, sizeof(float) * 36864);
+  /* output 254 "grad:lca.attn.proj.bias" = %769 : f32[192] */
+  memcpy(outputs[254], arena + 572380656, sizeof(float) * 192);
+  /* output 255 "grad:lca.norm2.weight" = %761 : f32[192] */
+  memcpy(outputs[255], arena + 572380464, sizeof(float) * 192);
+  /* output 256 "grad:lca.norm2.bias" = %757 : f32[192] */
+  memcpy(outputs[256], arena + 572380272, sizeof(float) * 192);
+  /* output 257 "grad:lca.feedforward.fc1.weight" = %753 : f32[768, 192] */
+  memcpy(outputs[257], arena + 571817472, sizeof(float) * 147456);
+  /* output 258 "grad:lca.feedforward.fc1.bias" = %755 : f32[768] */
+  memcpy(outputs[258], arena + 572373744, sizeof(float) * 768);
+  /* output 259 "grad:lca.feedforward.fc2.weight" = %747 : f32[192, 768] */
+  memcpy(outputs[259], arena + 571670016, sizeof(float) * 147456);
+  /* output 260 "grad:lca.feedforward.fc2.bias" = %749 : f32[192] */
+  memcpy(outputs[260], arena + 572380080, sizeof(float) * 192);
+  /* output 261 "grad:norm.weight" = %743 : f32[192] */
+  memcpy(outputs[261], arena + 572379888, sizeof(float) * 192);
+  /* output 262 "grad:norm.bias" = %739 : f32[192] */
+  memcpy(outputs[262], arena + 572379696, sizeof(float) * 192);
+  /* output 263 "grad:head.weight" = %734 : f32[1000, 192] */
+  memcpy(outputs[263], arena + 571478016, sizeof(float) * 192000);
+  /* output 264 "grad:head.bias" = %735 : f32[1000] */
+  memcpy(outputs[264], arena + 572372736, sizeof(float) * 1000);
   /* output 265 "running_stats:i2t.backbone.bn.running_mean" = %6 : f32[2, 64] */
-  memcpy(outputs[265], arena + 617089776, sizeof(float) * 128);
-  /* output 266 "running_stats:blocks.0.leff.bn1.running_mean" = %52 : f32[2, 768] */
-  memcpy(outputs[266], arena + 617043840, sizeof(float) * 1536);
-  /* output 267 "running_stats:blocks.0.leff.bn2.running_mean" = %60 : f32[2, 768] */
-  memcpy(outputs[267], arena + 617045376, sizeof(float) * 1536);
-  /* output 268 "running_stats:blocks.0.leff.bn3.running_mean" = %69 : f32[2, 192] */
-  memcpy(outputs[268], arena + 617083056, sizeof(float) * 384);
-  /* output 269 "running_stats:blocks.1.leff.bn1.running_mean" = %112 : f32[2, 768] */
-  memcpy(outputs[269], arena + 617046912, sizeof(float) * 1536);
-  /* output 270 "running_stats:blocks.1.leff.bn2.running_mean" = %120 : f32[2, 768] */
-  memcpy(outputs[270], arena + 617048448, sizeof(float) * 1536);
-  /* output 271 "running_stats:blocks.1.leff.bn3.running_mean" = %129 : f32[2, 192] */
-  memcpy(outputs[271], arena + 617083440, sizeof(float) * 384);
-  /* output 272 "running_stats:blocks.2.leff.bn1.running_mean" = %175 : f32[2, 768] */
-  memcpy(outputs[272], arena + 617049984, sizeof(float) * 1536);
-  /* output 273 "running_stats:blocks.2.leff.bn2.running_mean" = %183 : f32[2, 768] */
-  memcpy(outputs[273], arena + 617051520, sizeof(float) * 1536);
-  /* output 274 "running_stats:blocks.2.leff.bn3.running_mean" = %192 : f32[2, 192] */
-  memcpy(outputs[274], arena + 617083824, sizeof(float) * 384);
-  /* output 275 "running_stats:blocks.3.leff.bn1.running_mean" = %238 : f32[2, 768] */
-  memcpy(outputs[275], arena + 617053056, sizeof(float) * 1536);
-  /* output 276 "running_stats:blocks.3.leff.bn2.running_mean" = %246 : f32[2, 768] */
-  memcpy(outputs[276], arena + 617054592, sizeof(float) * 1536);
-  /* output 277 "running_stats:blocks.3.leff.bn3.running_mean" = %255 : f32[2, 192] */
-  memcpy(outputs[277], arena + 617084208, sizeof(float) * 384);
-  /* output 278 "running_stats:blocks.4.leff.bn1.running_mean" = %301 : f32[2, 768] */
-  memcpy(outputs[278], arena + 617056128, sizeof(float) * 1536);
-  /* output 279 "running_stats:blocks.4.leff.bn2.running_mean" = %309 : f32[2, 768] */
-  memcpy(outputs[279], arena + 617057664, sizeof(float) * 1536);
-  /* output 280 "running_stats:blocks.4.leff.bn3.running_mean" = %318 : f32[2, 192] */
-  memcpy(outputs[280], arena + 617084592, sizeof(float) * 384);
-  /* output 281 "running_stats:blocks.5.leff.bn1.running_mean" = %364 : f32[2, 768] */
-  memcpy(outputs[281], arena + 617059200, sizeof(float) * 1536);
-  /* output 282 "running_stats:blocks.5.leff.bn2.running_mean" = %372 : f32[2, 768] */
-  memcpy(outputs[282], arena + 617060736, sizeof(float) * 1536);
-  /* output 283 "running_stats:blocks.5.leff.bn3.running_mean" = %381 : f32[2, 192] */
-  memcpy(outputs[283], arena + 617084976, sizeof(float) * 384);
-  /* output 284 "running_stats:blocks.6.leff.bn1.running_mean" = %427 : f32[2, 768] */
-  memcpy(outputs[284], arena + 617062272, sizeof(float) * 1536);
-  /* output 285 "running_stats:blocks.6.leff.bn2.running_mean" = %435 : f32[2, 768] */
-  memcpy(outputs[285], arena + 617063808, sizeof(float) * 1536);
-  /* output 286 "running_stats:blocks.6.leff.bn3.running_mean" = %444 : f32[2, 192] */
-  memcpy(outputs[286], arena + 617085360, sizeof(float) * 384);
-  /* output 287 "running_stats:blocks.7.leff.bn1.running_mean" = %490 : f32[2, 768] */
-  memcpy(outputs[287], arena + 617065344, sizeof(float) * 1536);
-  /* output 288 "running_stats:blocks.7.leff.bn2.running_mean" = %498 : f32[2, 768] */
-  memcpy(outputs[288], arena + 617066880, sizeof(float) * 1536);
-  /* output 289 "running_stats:blocks.7.leff.bn3.running_mean" = %507 : f32[2, 192] */
-  memcpy(outputs[289], arena + 617085744, sizeof(float) * 384);
-  /* output 290 "running_stats:blocks.8.leff.bn1.running_mean" = %553 : f32[2, 768] */
-  memcpy(outputs[290], arena + 617068416, sizeof(float) * 1536);
-  /* output 291 "running_stats:blocks.8.leff.bn2.running_mean" = %561 : f32[2, 768] */
-  memcpy(outputs[291], arena + 617069952, sizeof(float) * 1536);
-  /* output 292 "running_stats:blocks.8.leff.bn3.running_mean" = %570 : f32[2, 192] */
-  memcpy(outputs[292], arena + 617086128, sizeof(float) * 384);
-  /* output 293 "running_stats:blocks.9.leff.bn1.running_mean" = %616 : f32[2, 768] */
-  memcpy(outputs[293], arena + 617071488, sizeof(float) * 1536);
-  /* output 294 "running_stats:blocks.9.leff.bn2.running_mean" = %624 : f32[2, 768] */
-  memcpy(outputs[294], arena + 617073024, sizeof(float) * 1536);
-  /* output 295 "running_stats:blocks.9.leff.bn3.running_mean" = %633 : f32[2, 192] */
-  memcpy(outputs[295], arena + 617086512, sizeof(float) * 384);
-  /* output 296 "running_stats:blocks.10.leff.bn1.running_mean" = %679 : f32[2, 768] */
-  memcpy(outputs[296], arena + 617074560, sizeof(float) * 1536);
-  /* output 297 "running_stats:blocks.10.leff.bn2.running_mean" = %687 : f32[2, 768] */
-  memcpy(outputs[297], arena + 617076096, sizeof(float) * 1536);
-  /* output 298 "running_stats:blocks.10.leff.bn3.running_mean" = %696 : f32[2, 192] */
-  memcpy(outputs[298], arena + 617086896, sizeof(float) * 384);
-  /* output 299 "running_stats:blocks.11.leff.bn1.running_mean" = %742 : f32[2, 768] */
-  memcpy(outputs[299], arena + 617077632, sizeof(float) * 1536);
-  /* output 300 "running_stats:blocks.11.leff.bn2.running_mean" = %750 : f32[2, 768] */
-  memcpy(outputs[300], arena + 617079168, sizeof(float) * 1536);
-  /* output 301 "running_stats:blocks.11.leff.bn3.running_mean" = %759 : f32[2, 192] */
-  memcpy(outputs[301], arena + 617087280, sizeof(float) * 384);
+  memcpy(outputs[265], arena + 572381808, sizeof(float) * 128);
+  /* output 266 "running_stats:blocks.0.leff.bn1.running_mean" = %45 : f32[2, 768] */
+  memcpy(outputs[266], arena + 572335872, sizeof(float) * 1536);
+  /* output 267 "running_stats:blocks.0.leff.bn2.running_mean" = %53 : f32[2, 768] */
+  memcpy(outputs[267], arena + 572337408, sizeof(float) * 1536);
+  /* output 268 "running_stats:blocks.0.leff.bn3.running_mean" = %62 : f32[2, 192] */
+  memcpy(outputs[268], arena + 572375088, sizeof(float) * 384);
+  /* output 269 "running_stats:blocks.1.leff.bn1.running_mean" = %98 : f32[2, 768] */
+  memcpy(outputs[269], arena + 572338944, sizeof(float) * 1536);
+  /* output 270 "running_stats:blocks.1.leff.bn2.running_mean" = %106 : f32[2, 768] */
+  memcpy(outputs[270], arena + 572340480, sizeof(float) * 1536);
+  /* output 271 "running_stats:blocks.1.leff.bn3.running_mean" = %115 : f32[2, 192] */
+  memcpy(outputs[271], arena + 572375472, sizeof(float) * 384);
+  /* output 272 "running_stats:blocks.2.leff.bn1.running_mean" = %154 : f32[2, 768] */
+  memcpy(outputs[272], arena + 572342016, sizeof(float) * 1536);
+  /* output 273 "running_stats:blocks.2.leff.bn2.running_mean" = %162 : f32[2, 768] */
+  memcpy(outputs[273], arena + 572343552, sizeof(float) * 1536);
+  /* output 274 "running_stats:blocks.2.leff.bn3.running_mean" = %171 : f32[2, 192] */
+  memcpy(outputs[274], arena + 572375856, sizeof(float) * 384);
+  /* output 275 "running_stats:blocks.3.leff.bn1.running_mean" = %210 : f32[2, 768] */
+  memcpy(outputs[275], arena + 572345088, sizeof(float) * 1536);
+  /* output 276 "running_stats:blocks.3.leff.bn2.running_mean" = %218 : f32[2, 768] */
+  memcpy(outputs[276], arena + 572346624, sizeof(float) * 1536);
+  /* output 277 "running_stats:blocks.3.leff.bn3.running_mean" = %227 : f32[2, 192] */
+  memcpy(outputs[277], arena + 572376240, sizeof(float) * 384);
+  /* output 278 "running_stats:blocks.4.leff.bn1.running_mean" = %266 : f32[2, 768] */
+  memcpy(outputs[278], arena + 572348160, sizeof(float) * 1536);
+  /* output 279 "running_stats:blocks.4.leff.bn2.running_mean" = %274 : f32[2, 768] */
+  memcpy(outputs[279], arena + 572349696, sizeof(float) * 1536);
+  /* output 280 "running_stats:blocks.4.leff.bn3.running_mean" = %283 : f32[2, 192] */
+  memcpy(outputs[280], arena + 572376624, sizeof(float) * 384);
+  /* output 281 "running_stats:blocks.5.leff.bn1.running_mean" = %322 : f32[2, 768] */
+  memcpy(outputs[281], arena + 572351232, sizeof(float) * 1536);
+  /* output 282 "running_stats:blocks.5.leff.bn2.running_mean" = %330 : f32[2, 768] */
+  memcpy(outputs[282], arena + 572352768, sizeof(float) * 1536);
+  /* output 283 "running_stats:blocks.5.leff.bn3.running_mean" = %339 : f32[2, 192] */
+  memcpy(outputs[283], arena + 572377008, sizeof(float) * 384);
+  /* output 284 "running_stats:blocks.6.leff.bn1.running_mean" = %378 : f32[2, 768] */
+  memcpy(outputs[284], arena + 572354304, sizeof(float) * 1536);
+  /* output 285 "running_stats:blocks.6.leff.bn2.running_mean" = %386 : f32[2, 768] */
+  memcpy(outputs[285], arena + 572355840, sizeof(float) * 1536);
+  /* output 286 "running_stats:blocks.6.leff.bn3.running_mean" = %395 : f32[2, 192] */
+  memcpy(outputs[286], arena + 572377392, sizeof(float) * 384);
+  /* output 287 "running_stats:blocks.7.leff.bn1.running_mean" = %434 : f32[2, 768] */
+  memcpy(outputs[287], arena + 572357376, sizeof(float) * 1536);
+  /* output 288 "running_stats:blocks.7.leff.bn2.running_mean" = %442 : f32[2, 768] */
+  memcpy(outputs[288], arena + 572358912, sizeof(float) * 1536);
+  /* output 289 "running_stats:blocks.7.leff.bn3.running_mean" = %451 : f32[2, 192] */
+  memcpy(outputs[289], arena + 572377776, sizeof(float) * 384);
+  /* output 290 "running_stats:blocks.8.leff.bn1.running_mean" = %490 : f32[2, 768] */
+  memcpy(outputs[290], arena + 572360448, sizeof(float) * 1536);
+  /* output 291 "running_stats:blocks.8.leff.bn2.running_mean" = %498 : f32[2, 768] */
+  memcpy(outputs[291], arena + 572361984, sizeof(float) * 1536);
+  /* output 292 "running_stats:blocks.8.leff.bn3.running_mean" = %507 : f32[2, 192] */
+  memcpy(outputs[292], arena + 572378160, sizeof(float) * 384);
+  /* output 293 "running_stats:blocks.9.leff.bn1.running_mean" = %546 : f32[2, 768] */
+  memcpy(outputs[293], arena + 572363520, sizeof(float) * 1536);
+  /* output 294 "running_stats:blocks.9.leff.bn2.running_mean" = %554 : f32[2, 768] */
+  memcpy(outputs[294], arena + 572365056, sizeof(float) * 1536);
+  /* output 295 "running_stats:blocks.9.leff.bn3.running_mean" = %563 : f32[2, 192] */
+  memcpy(outputs[295], arena + 572378544, sizeof(float) * 384);
+  /* output 296 "running_stats:blocks.10.leff.bn1.running_mean" = %602 : f32[2, 768] */
+  memcpy(outputs[296], arena + 572366592, sizeof(float) * 1536);
+  /* output 297 "running_stats:blocks.10.leff.bn2.running_mean" = %610 : f32[2, 768] */
+  memcpy(outputs[297], arena + 572368128, sizeof(float) * 1536);
+  /* output 298 "running_stats:blocks.10.leff.bn3.running_mean" = %619 : f32[2, 192] */
+  memcpy(outputs[298], arena + 572378928, sizeof(float) * 384);
+  /* output 299 "running_stats:blocks.11.leff.bn1.running_mean" = %658 : f32[2, 768] */
+  memcpy(outputs[299], arena + 572369664, sizeof(float) * 1536);
+  /* output 300 "running_stats:blocks.11.leff.bn2.running_mean" = %666 : f32[2, 768] */
+  memcpy(outputs[300], arena + 572371200, sizeof(float) * 1536);
+  /* output 301 "running_stats:blocks.11.leff.bn3.running_mean" = %675 : f32[2, 192] */
+  memcpy(outputs[301], arena + 572379312, sizeof(float) * 384);
   return 0;
 } // ceit_tiny_train_forward
 

@@ -1766,55 +1766,395 @@ LK__SCALAR(mul_scalar, x[i] * s)
 LK__SCALAR(div_scalar, x[i] / s)
 LK__SCALAR(rdiv_scalar, s / x[i])
 
-/* ---- templates/softmax.c ------------------------------------------------------------------- */
+/* ---- templates/attention.c ----------------------------------------------------------------- */
 /* locus-requires: prologue.h */
-/* softmax over the last axis: y[rows, cols] = exp(x − max) / Σ exp(x − max), per row.
- * Subtracting the row max keeps exp from overflowing; exp is lk_vexp (vectorised). Every row is
- * handled by one thread in a fixed order, so results are independent of the thread count. */
+/* Attention kernels: scaled dot-product attention over tokens (sdpa) and local attention over the
+ * T shifted variants of every token (local_attention). Heads may share K/V heads (grouped-query
+ * attention): query head h reads kv head h / (H / Hk). */
 
-/* Softmax of one row of scale·x (scale > 0; attention folds 1/√D in here), on the calling
- * thread: other kernels call it inside their own parallel regions. y may equal x. */
-void lk_softmax_row(int cols, const float *x, float scale, float *y) {
-  lk_vf vm = lk_vset1(-INFINITY), vs = lk_vzero();
-  float m = -INFINITY, s, inv;
-  int c = 0;
-  for (; c + LK_VW <= cols; c += LK_VW) vm = lk_vmax(lk_vload(x + c), vm);
-  m = lk_vhmax(vm);
-  for (; c < cols; ++c) m = x[c] > m ? x[c] : m;
-  m *= scale; /* scale > 0, so max(scale·x) = scale·max(x) */
-  if (m == -INFINITY) m = 0.0f; /* an all −inf row gives NaN below, as PyTorch does */
-  for (c = 0; c + LK_VW <= cols; c += LK_VW) {
-    lk_vf e = lk_vexp(lk_vload(x + c) * scale - m);
-    vs += e;
-    lk_vstore(y + c, e);
+/* sdpa: out[b, i, h·D + d] = Σ_j softmax_j(scale · q_{b,i,h} · k_{b,j,g}) · v_{b,j,g}[d],
+ * g = h / (H / Hk), for b < B, i < Nq, h < H, d < D, j < Nk, where
+ *   q_{b,i,h}[d] = q[(b·Nq + i)·q_rs + h·D + d]     (q_rs ≥ H·D)
+ *   k_{b,j,g}[d] = k[(b·Nk + j)·k_rs + g·D + d]     (k_rs ≥ Hk·D)
+ *   v_{b,j,g}[d] = v[(b·Nk + j)·v_rs + g·D + d]     (v_rs ≥ Hk·D)
+ * and out is dense [B, Nq, H·D]. With a fused qkv buffer [B, N, 3·C] (C = H·D, laid out [q|k|v],
+ * heads inside each) pass q = qkv, k = qkv + C, v = qkv + 2·C and all three row strides 3·C.
+ * scale is usually 1/√D (scale > 0: the row max is taken before scaling).
+ *
+ * How: a dedicated kernel rather than two calls of the serial GEMM around a softmax, which ran at
+ * 55 GFLOP/s per core for DeiT-tiny (FMA peak ~101): Kᵀ and V were re-packed for every block of
+ * 50 queries, each block ended in an edge tile that went through a copy, and the softmax read the
+ * score block three times. This kernel: 76 GFLOP/s on one core, 140 on two (B = 1; B = 16: 68
+ * and 146), 1.3-1.5× the old path at every model shape (see the commit messages for the table);
+ * what is left is the exp (~11%) and the packing (3-8%). The work is the B·H·⌈Nq/MR⌉ tiles of
+ * MR queries; each thread takes a contiguous run of them and, per (b, kv head), packs Kᵀ and V
+ * once into NR-wide panels (heads that share a kv head reuse them: the run visits h in order).
+ * Then, LK_SDPA_TILES query tiles at a time:
+ *   1. S = Q·Kᵀ with an MR×NR micro-kernel (Q rows read in place, Kᵀ panels padded with zero
+ *      keys up to a multiple of NR), whose store also keeps each row's running max;
+ *   2. one pass per row: P = exp(scale·S − scale·max) in place (an exp2 without lk_vexp's
+ *      range handling, which these arguments ≤ 0 do not need), and Σ P (padding keys masked);
+ *   3. out = (P·V) · (1/Σ) with the same micro-kernel shape over the V panels: the normalisation
+ *      is one multiply per output (D per row) instead of one per score (Nk per row).
+ * Measured and not kept (1 thread, DeiT-tiny): V read in place instead of packed (its rows are
+ * 2.3 KB apart in the qkv buffer) 5% slower; queries packed into MR-wide panels 3-5% slower;
+ * LK_SDPA_TILES 1 to 8 and the exp over an MR-row tile instead of row by row: no difference;
+ * software prefetch of the next head's q, k, v rows (B = 16): no difference.
+ * Each output row is computed by one thread in a fixed order (k ascending in every dot product,
+ * the row sum in fixed lanes) that does not depend on which tile, run or thread it falls in, so
+ * results do not depend on the thread count.
+ *
+ * Scratch per thread, allocated per call: Kᵀ and V panels, the score rows and copies of short
+ * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld = ⌈Nk/NR⌉·NR (+ 16 when
+ * that is a multiple of 1024): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that fails,
+ * the thread's outputs are NaN. out must not overlap q, k or v. */
+#if defined(LOCUS_TARGET_AVX512)
+#  define LK_SDPA_MR 8
+#else
+#  define LK_SDPA_MR 6
+#endif
+#define LK_SDPA_NV 2                       /* vectors per tile row: 12 (16) accumulators, as gemm.c */
+#define LK_SDPA_NR (LK_SDPA_NV * LK_VW)    /* keys (step 1) or output columns (step 3) per panel */
+/* Step 3 sums each output over the keys in chunks of KC, chunk sums added in order. The test's
+ * random DeiT-tiny case has outputs near zero (Σ p·v cancels), where one chain of 197 float adds
+ * was already the largest error: worst relative error over 20 seeds 2.2e-5 with one chain (the
+ * old GEMM path: 2.0e-5; the test allows 2e-5), 2.1e-5 with KC = 64, 1.4e-5 with 32, 1.2e-5
+ * with 16. 32 costs ~3% of the kernel against 64 (the 12 chunk sums live on the stack). */
+#ifndef LK_SDPA_KC
+#  define LK_SDPA_KC 32
+#endif
+#ifndef LK_SDPA_TILES
+#  define LK_SDPA_TILES 4                  /* query tiles per step: a Kᵀ or V panel is reused from
+                                              L1 by this many tiles; the scores stay in L1/L2 */
+#endif
+
+/* kt[(j/NR)·D·NR + d·NR + j%NR] = k_j[d] for j < round_up(Nk, NR), zero for j ≥ Nk. Full panels
+ * are turned around 8×8 in registers (k rows are contiguous in d, as linear's W in gemm.c). */
+static void lk__sdpa_pack_kt(int Nk, int D, const float *restrict k, long k_rs, float *restrict kt) {
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, Nk - j0), d0 = 0;
+    const float *s = k + (long)j0 * k_rs;
+    float *p = kt + (long)j0 * D;
+    if (nr == LK_SDPA_NR)
+      for (; d0 + 8 <= D; d0 += 8)
+        for (int j = 0; j < LK_SDPA_NR; j += 8) {
+          lk_v8 r[8], o[8];
+          for (int i = 0; i < 8; ++i) memcpy(&r[i], s + (long)(j + i) * k_rs + d0, sizeof r[i]);
+          lk_transpose8(r, o);
+          for (int i = 0; i < 8; ++i) memcpy(p + (long)(d0 + i) * LK_SDPA_NR + j, &o[i], sizeof o[i]);
+        }
+    for (; d0 < D; ++d0)
+      for (int j = 0; j < LK_SDPA_NR; ++j) p[(long)d0 * LK_SDPA_NR + j] = j < nr ? s[(long)j * k_rs + d0] : 0.0f;
   }
-  if (c < cols) { /* tail through a padded vector: the same exp as the body */
-    float t[LK_VW];
-    for (int i = 0; i < LK_VW; ++i) t[i] = c + i < cols ? x[c + i] * scale - m : -INFINITY;
-    lk_vf e = lk_vexp(lk_vload(t));
-    vs += e;
-    lk_vstore(t, e);
-    memcpy(y + c, t, (size_t)(cols - c) * sizeof(float));
-  }
-  s = lk_vsum(vs);
-  inv = 1.0f / s;
-  for (c = 0; c < cols; ++c) y[c] *= inv;
 }
 
-void lk_softmax(long rows, int cols, const float *x, float *y) {
-  LK_OMP(parallel for schedule(static) if(rows * cols >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) lk_softmax_row(cols, x + r * cols, 1.0f, y + r * cols);
+/* vp[(d/NR)·Nk·NR + j·NR + d%NR] = v_j[d] for d < round_up(D, NR), zero for d ≥ D. */
+static void lk__sdpa_pack_v(int Nk, int D, const float *restrict v, long v_rs, float *restrict vp) {
+  for (int d0 = 0; d0 < D; d0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, D - d0);
+    float *p = vp + (long)d0 * Nk;
+    for (int j = 0; j < Nk; ++j) {
+      const float *s = v + (long)j * v_rs + d0;
+      if (nr == LK_SDPA_NR)
+        for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(p + (long)j * LK_SDPA_NR + u * LK_VW, lk_vload(s + u * LK_VW));
+      else
+        for (int d = 0; d < LK_SDPA_NR; ++d) p[(long)j * LK_SDPA_NR + d] = d < nr ? s[d] : 0.0f;
+    }
+  }
 }
 
-/* Reference: libm exp in double. */
-void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
-  for (long r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    double m = -INFINITY, s = 0.0;
-    for (int c = 0; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
-    for (int c = 0; c < cols; ++c) s += exp(xr[c] - m);
-    for (int c = 0; c < cols; ++c) y[r * cols + c] = (float)(exp(xr[c] - m) / s);
+/* Step 1 on one tile: s[0:MR, 0:nv·VW] = A[0:MR, 0:D] · kp[0:D, 0:nv·VW], A(i, d) = a[i·rsa + d]
+ * (all MR rows readable), kp one packed Kᵀ panel whose first `valid` columns are real keys;
+ * rmax[i] = max(rmax[i], the row's real scores) lane-wise. nv is a constant after inlining. */
+__attribute__((always_inline)) static inline void lk__sdpa_qk_nv(int nv, int D, const float *restrict a, long rsa,
+                                                                 const float *restrict kp, float *restrict s, long lds,
+                                                                 int valid, lk_vf *restrict rmax) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) acc[i][u] = lk_vzero();
+  for (int d = 0; d < D; ++d) {
+    lk_vf b[LK_SDPA_NV];
+    for (int u = 0; u < nv; ++u) b[u] = lk_vload(kp + u * LK_VW);
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf ai = lk_vset1(a[i * rsa + d]);
+      for (int u = 0; u < nv; ++u) acc[i][u] += ai * b[u];
+    }
+    kp += LK_SDPA_NR;
   }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) lk_vstore(s + i * lds + u * LK_VW, acc[i][u]);
+  if (valid == nv * LK_VW) {
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf m = acc[i][0];
+      for (int u = 1; u < nv; ++u) m = lk_vmax(acc[i][u], m);
+      rmax[i] = lk_vmax(m, rmax[i]);
+    }
+  } else { /* last panel: the zero padding keys must not take part in the max */
+    for (int u = 0; u < nv; ++u) {
+      lk_vi keep = lk_vbelow(u * LK_VW, valid);
+      for (int i = 0; i < LK_SDPA_MR; ++i) rmax[i] = lk_vmax(lk_vselect(keep, acc[i][u], lk_vset1(-INFINITY)), rmax[i]);
+    }
+  }
+}
+
+/* A last panel of at most LK_VW keys takes a tile one vector wide: half the multiply-adds (Nk =
+ * 197 is 12 panels of 16 and one of 5). */
+static void lk__sdpa_qk_tile(int D, const float *restrict a, long rsa, const float *restrict kp,
+                             float *restrict s, long lds, int valid, lk_vf *restrict rmax) {
+  if (valid <= LK_VW) lk__sdpa_qk_nv(1, D, a, rsa, kp, s, lds, valid, rmax);
+  else lk__sdpa_qk_nv(LK_SDPA_NV, D, a, rsa, kp, s, lds, valid, rmax);
+}
+
+/* 2^t for t ≤ 0 (or NaN): what step 2 needs, cheaper than lk_vexp (16 vector operations instead
+ * of ~28; step 2 was 16% of the kernel's time with lk_vexp). The caller folds log2(e) into its
+ * scale, so there is no ln 2 reduction; t is clamped at −126, where 2^t is ~1e-38, negligible in
+ * a row sum that is ≥ 1 (no underflow mask needed), and t ≤ 0 needs no overflow clamp. 2^r on
+ * |r| ≤ 1/2: degree 6, fitted for relative error (1.5e-8 with float coefficients, below the
+ * float rounding of its evaluation). NaN propagates through the max and the product. */
+static inline lk_vf lk__sdpa_exp2(lk_vf t) {
+  const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer in the low bits */
+  t = lk_vmax(t, lk_vset1(-126.0f));
+  lk_vf big = t + shifter;
+  lk_vf r = t - (big - shifter), r2 = r * r;
+  lk_vf q01 = r * 0.693147182f + 1.0f;
+  lk_vf q23 = r * 0.0555032864f + 0.240226462f;
+  lk_vf q456 = (r * 0.00133999367f + 0.00961848628f) + r2 * 0.000153464571f;
+  lk_vf p = q01 + r2 * (q23 + r2 * q456);
+  /* 2^n from the integer n in big's low bits: (n + 127) << 23 (n ≥ −126: a normal float). */
+  lk_vi two_n = ((lk_vi)big - ((lk_vi)lk_vset1(shifter) - 127)) << 23;
+  return p * (lk_vf)two_n;
+}
+
+/* Step 2 on one score row: p[j] = exp(scale·s[j] − scale·max) in place for j < Nk; returns 1/Σ p
+ * (NaN for a row whose scores are all −inf, as PyTorch). The row has room up to the next
+ * multiple of LK_VW, so the tail is a full, masked vector. */
+static float lk__sdpa_exp_row(int Nk, float *p, lk_vf rmax, float scale) {
+  const float a = scale * 1.44269504088896341f, m = lk_vhmax(rmax) * a; /* exp(x) = 2^(x·log2 e) */
+  lk_vf vs = lk_vzero();
+  int j = 0;
+  if (m == -INFINITY) return NAN;
+  for (; j + LK_VW <= Nk; j += LK_VW) {
+    lk_vf e = lk__sdpa_exp2(lk_vload(p + j) * a - m);
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  if (j < Nk) {
+    lk_vf e = lk_vselect(lk_vbelow(j, Nk), lk__sdpa_exp2(lk_vload(p + j) * a - m), lk_vzero());
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  return 1.0f / lk_vsum(vs);
+}
+
+/* Step 3 on one tile: o[0:mr, 0:nr] = inv[i] · Σ_j p[i·ldp + j] · vp[j·NR + c], j < Nk (all MR
+ * rows of p readable and finite). Edge tiles go through a full-size copy. */
+static void lk__sdpa_pv_tile(int Nk, const float *restrict p, long ldp, const float *restrict vp,
+                             const float *inv, float *restrict o, long ldo, int mr, int nr) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV], sum[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] = lk_vzero();
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_KC) {
+    const int j1 = (int)lk_min_l(j0 + LK_SDPA_KC, Nk);
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = lk_vzero();
+    for (int j = j0; j < j1; ++j) {
+      lk_vf b[LK_SDPA_NV];
+      for (int u = 0; u < LK_SDPA_NV; ++u) b[u] = lk_vload(vp + u * LK_VW);
+      for (int i = 0; i < LK_SDPA_MR; ++i) {
+        lk_vf pi = lk_vset1(p[i * ldp + j]);
+        for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] += pi * b[u];
+      }
+      vp += LK_SDPA_NR;
+    }
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] += acc[i][u];
+  }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = sum[i][u] * inv[i];
+  if (mr == LK_SDPA_MR && nr == LK_SDPA_NR) {
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(o + i * ldo + u * LK_VW, acc[i][u]);
+  } else {
+    float t[LK_SDPA_MR * LK_SDPA_NR];
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(t + i * LK_SDPA_NR + u * LK_VW, acc[i][u]);
+    for (int i = 0; i < mr; ++i) memcpy(o + i * ldo, t + i * LK_SDPA_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+             long k_rs, const float *v, long v_rs, float *out, float scale) {
+  if (B <= 0 || Nq <= 0 || H <= 0 || D <= 0) return;
+  const int group = H / Hk, tiles = (int)lk_ceil_div(Nq, LK_SDPA_MR);
+  const long ld = (long)H * D, units = (long)B * H * tiles;
+  const long nkp = lk_round_up(lk_max_l(Nk, 1), LK_SDPA_NR), dp = lk_round_up(D, LK_SDPA_NR);
+  /* Score rows one cache line longer when they would be a multiple of 4 KiB apart: the MR rows
+   * that step 3 reads together would all map to one L1 set (SAG's Nk = 1024). */
+  const long lds = nkp % 1024 == 0 ? nkp + 16 : nkp;
+  const size_t kt_floats = (size_t)lk_round_up(nkp * D, 16), vp_floats = (size_t)lk_round_up((long)Nk * dp, 16);
+  const size_t s_floats = (size_t)(LK_SDPA_TILES * LK_SDPA_MR * lds), qt_floats = (size_t)LK_SDPA_TILES * LK_SDPA_MR * D;
+  if (Nk <= 0) { /* no keys: an empty sum */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(out + r * ld, 0, (size_t)ld * sizeof(float));
+    return;
+  }
+  LK_OMP(parallel if(units > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1, packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
+    float *kt = lk_scratch_alloc(kt_floats + vp_floats + s_floats + qt_floats);
+    float *vp = kt ? kt + kt_floats : NULL, *s = kt ? vp + vp_floats : NULL, *qt = kt ? s + s_floats : NULL;
+    lk_vf rmax[LK_SDPA_TILES * LK_SDPA_MR];
+    float inv[LK_SDPA_TILES * LK_SDPA_MR];
+    const float *at[LK_SDPA_TILES]; /* each query tile's rows, row stride rs */
+    long rs[LK_SDPA_TILES];
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1;) {
+      const long bh = u / tiles;
+      const int t0 = (int)(u % tiles), b = (int)(bh / H), h = (int)(bh % H), g = h / group;
+      const int nt = (int)lk_min_l(lk_min_l(LK_SDPA_TILES, tiles - t0), u1 - u);
+      const int i0 = t0 * LK_SDPA_MR, m = (int)lk_min_l((long)nt * LK_SDPA_MR, Nq - i0);
+      const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+      float *ob = out + ((long)b * Nq + i0) * ld + (long)h * D;
+      u += nt;
+      if (!kt) { /* no scratch (out of memory): fail loudly, with NaN, rather than leave garbage */
+        for (int i = 0; i < m; ++i) for (int d = 0; d < D; ++d) ob[(long)i * ld + d] = NAN;
+        continue;
+      }
+      if (packed != (long)b * Hk + g) {
+        packed = (long)b * Hk + g;
+        lk__sdpa_pack_kt(Nk, D, k + (long)b * Nk * k_rs + (long)g * D, k_rs, kt);
+        lk__sdpa_pack_v(Nk, D, v + (long)b * Nk * v_rs + (long)g * D, v_rs, vp);
+      }
+      /* Queries are read in place, except a last tile with fewer than MR rows, or rows a multiple
+       * of 4 KiB apart (one L1 set, see gemm.c): those are copied into qt (zero rows past Nq). */
+      for (int t = 0; t < nt; ++t) {
+        const int rows = (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR);
+        at[t] = qb + (long)t * LK_SDPA_MR * q_rs;
+        rs[t] = q_rs;
+        if (rows < LK_SDPA_MR || q_rs % 1024 == 0) {
+          float *c = qt + (long)t * LK_SDPA_MR * D;
+          memset(c, 0, (size_t)LK_SDPA_MR * D * sizeof(float));
+          for (int i = 0; i < rows; ++i) memcpy(c + (long)i * D, at[t] + i * q_rs, (size_t)D * sizeof(float));
+          at[t] = c;
+          rs[t] = D;
+        }
+        for (int i = 0; i < LK_SDPA_MR; ++i) rmax[t * LK_SDPA_MR + i] = lk_vset1(-INFINITY);
+      }
+      /* Step 1, panel by panel so each Kᵀ panel is reused from L1 by the nt tiles. */
+      for (long j0 = 0; j0 < nkp; j0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_qk_tile(D, at[t], rs[t], kt + j0 * D, s + (long)t * LK_SDPA_MR * lds + j0, lds,
+                           (int)lk_min_l(LK_SDPA_NR, Nk - j0), rmax + t * LK_SDPA_MR);
+      /* Step 2 (rows past Nq hold zero scores: harmless, finite, and never stored). */
+      for (int i = 0; i < nt * LK_SDPA_MR; ++i) inv[i] = lk__sdpa_exp_row(Nk, s + i * lds, rmax[i], scale);
+      /* Step 3. */
+      for (int d0 = 0; d0 < dp; d0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_pv_tile(Nk, s + (long)t * LK_SDPA_MR * lds, lds, vp + (long)d0 * Nk, inv + t * LK_SDPA_MR,
+                           ob + (long)t * LK_SDPA_MR * ld + d0, ld, (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR),
+                           (int)lk_min_l(LK_SDPA_NR, D - d0));
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formula in double, one query at a time. */
+void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                   long k_rs, const float *v, long v_rs, float *out, float scale) {
+  double *p = (double *)malloc((size_t)Nk * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < Nq; ++i)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D;
+        double m = -INFINITY, sum = 0.0;
+        for (int j = 0; j < Nk; ++j) {
+          const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D;
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d) dot += (double)qi[d] * kj[d];
+          p[j] = dot * scale;
+          m = p[j] > m ? p[j] : m;
+        }
+        for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int j = 0; j < Nk; ++j) o += p[j] * v[((long)b * Nk + j) * v_rs + (long)g * D + d];
+          out[((long)b * Nq + i) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(p);
+}
+
+/* local_attention: every token attends over its own T variants (shifted copies) only.
+ *   q [B, N, H·D], k, v [B, T, N, Hk·D], out [B, N, H·D];
+ *   out[b, n, h] = Σ_t softmax_t(scale · q[b, n, h] · k[b, t, n, g]) · v[b, t, n, g], g = h / (H / Hk).
+ * T is small (a handful of shifts), so the kernel is dot products vectorised over D, parallel over
+ * the B·N token positions. out must not overlap q, k or v. */
+static float lk__attn_dot(const float *a, const float *b, int n) {
+  lk_vf s = lk_vzero();
+  int i = 0;
+  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
+  float r = lk_vsum(s);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                        const float *v, float *out, float scale) {
+  long pos = (long)B * N, ldq = (long)H * D, ldk = (long)Hk * D;
+  int group = H / Hk;
+  LK_OMP(parallel for schedule(static) if(pos * T * ldq >= LK_PAR_MIN))
+  for (long p = 0; p < pos; ++p) {
+    long b = p / N, n = p % N;
+    float w[64], *wp = T <= 64 ? w : (float *)malloc((size_t)T * sizeof(float));
+    if (!wp) { /* out of memory: NaN rather than garbage */
+      for (long i = 0; i < ldq; ++i) out[p * ldq + i] = NAN;
+      continue;
+    }
+    for (int h = 0; h < H; ++h) {
+      const float *qh = q + p * ldq + (long)h * D;
+      float *oh = out + p * ldq + (long)h * D;
+      long kv = (long)(h / group) * D; /* offset of the kv head inside a row */
+      float m = -INFINITY, sum = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        wp[t] = scale * lk__attn_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
+        m = wp[t] > m ? wp[t] : m;
+      }
+      for (int t = 0; t < T; ++t) sum += (wp[t] = expf(wp[t] - m));
+      for (int d = 0; d < D; ++d) oh[d] = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        const float *vt = v + ((b * T + t) * N + n) * ldk + kv;
+        float pt = wp[t] / sum;
+        for (int d = 0; d < D; ++d) oh[d] += pt * vt[d];
+      }
+    }
+    if (wp != w) free(wp);
+  }
+}
+
+void lk_local_attention_naive(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                              const float *v, float *out, float scale) {
+  double *w = (double *)malloc((size_t)T * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int n = 0; n < N; ++n)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        double m = -INFINITY, sum = 0.0;
+        for (int t = 0; t < T; ++t) {
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d)
+            dot += (double)q[((long)b * N + n) * H * D + (long)h * D + d] *
+                   k[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          w[t] = dot * scale;
+          m = w[t] > m ? w[t] : m;
+        }
+        for (int t = 0; t < T; ++t) sum += (w[t] = exp(w[t] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int t = 0; t < T; ++t) o += w[t] * v[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          out[((long)b * N + n) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(w);
 }
 
 /* ---- templates/layout.c -------------------------------------------------------------------- */
@@ -3354,6 +3694,242 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
 }
 
+/* ---- templates/attention_grad.c ------------------------------------------------------------ */
+/* locus-requires: prologue.h */
+/* Training: the gradient of sdpa (attention.c) with respect to q, k and v, in one kernel.
+ *
+ * With S = scale · q·kᵀ and P = softmax(S) per (sample, head) and dO the gradient of the output:
+ *   dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = scale · P ⊙ (dP − rowsum(P ⊙ dP)),  dQ = dS·K,  dK = dSᵀ·Q.
+ * Operands as lk_sdpa's: q_{b,i,h} = q[(b·Nq + i)·q_rs + h·D ...], k and v with their own row
+ * strides, kv head g = h / (H / Hk); dout is [B, Nq, H·D] with row stride do_rs. The gradients are
+ * written through row strides too (dq [B, Nq, H·D], dk and dv [B, Nk, Hk·D]): a training graph
+ * passes three column ranges of one [B, N, H·D + 2·Hk·D] buffer, the gradient of the fused qkv
+ * projection's output, so no concat follows.
+ *
+ * Why one kernel: the lowering to matmuls ran each (sample, head) product as its own small GEMM
+ * (localvit_fmnist: 128 products of 50×50×32 per call at ~45 GFLOP/s), kept the probabilities
+ * P [B, H, Nq, Nk] alive from the forward to the backward, copied q, k and v out of the qkv buffer,
+ * and copied the three gradients back into one (the concat). Here P is recomputed from q and k
+ * (one more Nq×Nk×D product, a fifth of the backward's FLOPs) instead of stored, so the forward is
+ * the inference kernel lk_sdpa and nothing of size Nq·Nk outlives a call.
+ *
+ * How: one task per (sample, kv head), which owns that kv head's dK and dV (accumulated in scratch
+ * over the heads of its group and all query tiles, then stored), so tasks never write the same
+ * element and each sum runs in a fixed order: results do not depend on the thread count. Per task
+ * Kᵀ and Vᵀ are packed once ([D, Nkp], keys zero-padded to a multiple of the vector width) and K
+ * once more as rows padded to Dp columns; then per head, LK_SDPA_GRAD_MQ queries at a time (their
+ * rows copied, zero-padded to a multiple of 4):
+ *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (lk_vexp), zero in the padding;
+ *   2. dP = dO·Vᵀ, then dS in place;
+ *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
+ * All five products are one register-blocked routine (4 rows × 2 vectors, A read by scalar
+ * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
+ * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 58 KB; SAG's
+ * Nk = 1024, D = 64: 1.6 MB). If that fails, the task's gradients are NaN. */
+#ifndef LK_SDPA_GRAD_MQ
+#  define LK_SDPA_GRAD_MQ 32 /* queries per tile: S and dP rows of a tile stay in L2 at Nk = 1024 */
+#endif
+
+/* C[0:4, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1 or 2. */
+static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars, long acs,
+                                const float *restrict B, long ldb, float *restrict C, long ldc, int accumulate) {
+  lk_vf c[4][2];
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < 2; ++u) c[i][u] = lk_vzero();
+  if (nv == 2) {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb), b1 = lk_vload(B + k * ldb + LK_VW);
+      for (int i = 0; i < 4; ++i) {
+        const lk_vf a = lk_vset1(A[i * ars + k * acs]);
+        c[i][0] += a * b0;
+        c[i][1] += a * b1;
+      }
+    }
+  } else {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb);
+      for (int i = 0; i < 4; ++i) c[i][0] += lk_vset1(A[i * ars + k * acs]) * b0;
+    }
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < nv; ++u) {
+      float *p = C + i * ldc + u * LK_VW;
+      lk_vstore(p, accumulate ? lk_vload(p) + c[i][u] : c[i][u]);
+    }
+}
+
+/* C[M, N] (+)= A·B for M a multiple of 4 and N a multiple of LK_VW (the callers pad both). */
+static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
+                      float *C, long ldc, int accumulate) {
+  for (int i = 0; i < M; i += 4)
+    for (int n = 0; n < N; n += 2 * LK_VW)
+      lk__ag_block(N - n >= 2 * LK_VW ? 2 : 1, K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n, ldc, accumulate);
+}
+
+/* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. */
+static void lk__ag_pack_t(int n, int D, const float *src, long rs, float *dst, long ld) {
+  for (int d = 0; d < D; ++d) {
+    float *row = dst + (long)d * ld;
+    for (int j = 0; j < n; ++j) row[j] = src[(long)j * rs + d];
+    for (long j = n; j < ld; ++j) row[j] = 0.0f;
+  }
+}
+
+/* dst[i·ld + d] = src[i·rs + d] for i < n, d < D; zero up to ld columns and `rows` rows. */
+static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, float *dst, long ld) {
+  for (int i = 0; i < rows; ++i) {
+    float *row = dst + (long)i * ld;
+    if (i < n) memcpy(row, src + (long)i * rs, (size_t)D * sizeof(float));
+    for (long d = i < n ? D : 0; d < ld; ++d) row[d] = 0.0f;
+  }
+}
+
+/* Rows [0, m) of s [·, Nkp] become softmax(scale·s) over their first Nk columns, zero after them;
+ * rows [m, mp) become zero. */
+static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    float *row = s + (long)i * nkp;
+    if (i >= m) { memset(row, 0, (size_t)nkp * sizeof(float)); continue; }
+    lk_vf mx = lk_vset1(-INFINITY), sum = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW)
+      mx = lk_vmax(mx, lk_vselect(lk_vbelow((int)j, Nk), lk_vload(row + j), lk_vset1(-INFINITY)));
+    const float shift = scale * lk_vhmax(mx);
+    for (long j = 0; j < nkp; j += LK_VW) {
+      const lk_vf e = lk_vselect(lk_vbelow((int)j, Nk), lk_vexp(lk_vload(row + j) * scale - shift), lk_vzero());
+      lk_vstore(row + j, e);
+      sum += e;
+    }
+    const float inv = 1.0f / lk_vsum(sum);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(row + j, lk_vload(row + j) * inv);
+  }
+}
+
+/* dp[i, j] ← scale · p[i, j] · (dp[i, j] − Σ_j p[i, j]·dp[i, j]) for i < mp (zero where p is). */
+static void lk__ag_dscores(int mp, long nkp, const float *p, float *dp, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    const float *pr = p + (long)i * nkp;
+    float *dr = dp + (long)i * nkp;
+    lk_vf acc = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW) acc += lk_vload(pr + j) * lk_vload(dr + j);
+    const float dot = lk_vsum(acc);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(dr + j, lk_vload(pr + j) * (lk_vload(dr + j) - dot) * scale);
+  }
+}
+
+void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k, long k_rs,
+                  const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs, float *dk,
+                  long dk_rs, float *dv, long dv_rs, float scale) {
+  if (B <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  if (Nk <= 0) { /* no keys: the output is an empty sum, constant in q */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(dq + r * dq_rs, 0, (size_t)H * D * sizeof(float));
+    return;
+  }
+  const int group = H / Hk;
+  const long units = (long)B * Hk, nkp = lk_round_up(lk_max_l(Nk, 1), LK_VW), dp = lk_round_up(D, LK_VW);
+  const long mq = LK_SDPA_GRAD_MQ;
+  const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
+  const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
+  LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1;
+    float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
+    float *s = NULL, *ds = NULL, *qt = NULL, *ot = NULL;
+    if (kt) { /* each array starts on a cache line (16 floats) */
+      vt = kt + lk_round_up(D * nkp, 16), kp = vt + lk_round_up(D * nkp, 16);
+      dka = kp + lk_round_up(nkp * dp, 16), dva = dka + lk_round_up(nkp * dp, 16);
+      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
+      qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
+    }
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1; ++u) {
+      const int b = (int)(u / Hk), g = (int)(u % Hk);
+      const float *kb = k + (long)b * Nk * k_rs + (long)g * D, *vb = v + (long)b * Nk * v_rs + (long)g * D;
+      float *dkb = dk + (long)b * Nk * dk_rs + (long)g * D, *dvb = dv + (long)b * Nk * dv_rs + (long)g * D;
+      if (!kt) { /* out of memory: fail loudly with NaN rather than leave garbage */
+        for (int h = g * group; h < (g + 1) * group; ++h)
+          for (int i = 0; i < Nq; ++i)
+            for (int d = 0; d < D; ++d) dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = NAN;
+        for (int j = 0; j < Nk; ++j)
+          for (int d = 0; d < D; ++d) dkb[(long)j * dk_rs + d] = dvb[(long)j * dv_rs + d] = NAN;
+        continue;
+      }
+      lk__ag_pack_t(Nk, D, kb, k_rs, kt, nkp);
+      lk__ag_pack_t(Nk, D, vb, v_rs, vt, nkp);
+      lk__ag_pack_rows(Nk, (int)nkp, D, kb, k_rs, kp, dp);
+      memset(dka, 0, (size_t)(2 * lk_round_up(nkp * dp, 16)) * sizeof(float)); /* dka and dva */
+      for (int h = g * group; h < (g + 1) * group; ++h)
+        for (int i0 = 0; i0 < Nq; i0 += (int)mq) {
+          const int m = (int)lk_min_l(mq, Nq - i0), mp = (int)lk_round_up(m, 4);
+          const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+          lk__ag_pack_rows(m, mp, D, qb, q_rs, qt, dp);
+          lk__ag_pack_rows(m, mp, D, dout + ((long)b * Nq + i0) * do_rs + (long)h * D, do_rs, ot, dp);
+          /* 1. P. */
+          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, nkp, s, nkp, 0);
+          lk__ag_softmax_rows(m, mp, Nk, nkp, s, scale);
+          /* 2. dS. */
+          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, nkp, ds, nkp, 0);
+          lk__ag_dscores(mp, nkp, s, ds, scale);
+          /* 3. dV += Pᵀ·dO and dK += dSᵀ·Q over this tile's queries; dQ = dS·K (into ot, whose
+           * dO rows are used up). */
+          lk__ag_mm(nk4, (int)dp, mp, s, 1, nkp, ot, dp, dva, dp, 1);
+          lk__ag_mm(nk4, (int)dp, mp, ds, 1, nkp, qt, dp, dka, dp, 1);
+          lk__ag_mm(mp, (int)dp, Nk, ds, nkp, 1, kp, dp, ot, dp, 0);
+          for (int i = 0; i < m; ++i)
+            memcpy(dq + ((long)b * Nq + i0 + i) * dq_rs + (long)h * D, ot + (long)i * dp, (size_t)D * sizeof(float));
+        }
+      for (int j = 0; j < Nk; ++j) {
+        memcpy(dkb + (long)j * dk_rs, dka + (long)j * dp, (size_t)D * sizeof(float));
+        memcpy(dvb + (long)j * dv_rs, dva + (long)j * dp, (size_t)D * sizeof(float));
+      }
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formulas in double, one (sample, head, query) at a time. */
+void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                        long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
+                        float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
+  double *p = (double *)malloc((size_t)(Nk > 0 ? Nk : 1) * 2 * sizeof(double)), *dpr = p + (Nk > 0 ? Nk : 1);
+  double *gk = (double *)calloc((size_t)(Nk > 0 ? Nk : 1) * D * 2, sizeof(double)), *gv = gk + (long)(Nk > 0 ? Nk : 1) * D;
+  for (int b = 0; b < B; ++b)
+    for (int g = 0; g < Hk; ++g) {
+      memset(gk, 0, (size_t)(Nk > 0 ? Nk : 1) * D * 2 * sizeof(double));
+      for (int h = g * (H / Hk); h < (g + 1) * (H / Hk); ++h)
+        for (int i = 0; i < Nq; ++i) {
+          const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D, *oi = dout + ((long)b * Nq + i) * do_rs + (long)h * D;
+          double m = -INFINITY, sum = 0.0, dot = 0.0;
+          for (int j = 0; j < Nk; ++j) {
+            const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D, *vj = v + ((long)b * Nk + j) * v_rs + (long)g * D;
+            double sj = 0.0, dj = 0.0;
+            for (int d = 0; d < D; ++d) { sj += (double)qi[d] * kj[d]; dj += (double)oi[d] * vj[d]; }
+            p[j] = sj * scale;
+            dpr[j] = dj;
+            m = p[j] > m ? p[j] : m;
+          }
+          for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+          for (int j = 0; j < Nk; ++j) dot += (p[j] /= sum) * dpr[j];
+          for (int d = 0; d < D; ++d) {
+            double acc = 0.0;
+            for (int j = 0; j < Nk; ++j) {
+              const double dsj = scale * p[j] * (dpr[j] - dot);
+              acc += dsj * k[((long)b * Nk + j) * k_rs + (long)g * D + d];
+              gk[(long)j * D + d] += dsj * qi[d];
+              gv[(long)j * D + d] += p[j] * oi[d];
+            }
+            dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = (float)acc;
+          }
+        }
+      for (int j = 0; j < Nk; ++j)
+        for (int d = 0; d < D; ++d) {
+          dk[((long)b * Nk + j) * dk_rs + (long)g * D + d] = (float)gk[(long)j * D + d];
+          dv[((long)b * Nk + j) * dv_rs + (long)g * D + d] = (float)gv[(long)j * D + d];
+        }
+    }
+  free(p);
+  free(gk);
+}
+
 /* ---- templates/loss.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Training: the loss at the end of the graph, softmax cross-entropy with soft targets (one-hot
@@ -4104,7 +4680,7 @@ static const unsigned char deit_tiny_train_param_read_[152] = {
 };
 int deit_tiny_train_param_read_by_forward(int i) { return i >= 0 && i < 152 ? deit_tiny_train_param_read_[i] : 0; }
 
-size_t deit_tiny_train_arena_bytes(void) { return 1255002880; }
+size_t deit_tiny_train_arena_bytes(void) { return 1076171008; }
 
 void deit_tiny_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -4135,3226 +4711,2614 @@ int deit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %4 = img2seq(%3) patch_embed : f32[B, 196, 192], written into %7 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 192, 196, arena + (long)b * 37632, arena + 165744960 + (long)b * 37824);
+    lk_img2seq(1, 192, 196, arena + (long)b * 37632, arena + 164610240 + (long)b * 37824);
   } // for b
 
   /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 192}, params[2], (const long[]){0, 192, 1},
-        arena + 165744768 + (long)b * 37824, (const long[]){37824, 37824, 1});
+        arena + 164610048 + (long)b * 37824, (const long[]){37824, 37824, 1});
   } // for b
 
   /* %8 = add(%7, %6) : f32[B, 197, 192], written over %7 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 165744768, (const long[]){37824, 192, 1},
-      params[3], (const long[]){0, 192, 1}, arena + 165744768);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 164610048, (const long[]){37824, 192, 1},
+      params[3], (const long[]){0, 192, 1}, arena + 164610048);
 
   /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 165744768, 1e-06f, arena + 166955136);
+  lk_normalize(B * 197, 192, arena + 164610048, 1e-06f, arena + 165820416);
 
   /* %12 = mul(%11, %9) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 166955136, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, arena + 168165504);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 165820416, (const long[]){37824, 192, 1},
+      params[4], (const long[]){0, 0, 1}, arena + 167030784);
 
   /* %13 = add(%12, %10) blocks.0.norm1 : f32[B, 197, 192], written over %12 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 168165504, (const long[]){37824, 192, 1},
-      params[5], (const long[]){0, 0, 1}, arena + 168165504);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 167030784, (const long[]){37824, 192, 1},
+      params[5], (const long[]){0, 0, 1}, arena + 167030784);
 
   /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 168165504, params[6], params[7], LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 197, 192, 576, arena + 167030784, params[6], params[7], LK_ACT_NONE, NULL,
+      arena + 121036800);
+
+  /* %17 = slice(%16) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
+
+  /* %18 = slice(%16) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
+
+  /* %19 = slice(%16) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
+
+  /* %20 = sdpa(%17, %18, %19) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 121036800, 576, arena + 121036992, 576, arena + 121037184,
+      576, arena + 168241152, 0.125f);
+
+  /* %23 = fused_linear(%20, %21, %22, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 168241152, params[8], params[9], LK_ACT_NONE,
+      arena + 164610048, arena + 169451520);
+
+  /* %26 = normalize(%23) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 169451520, 1e-06f, arena + 170661888);
+
+  /* %27 = mul(%26, %24) blocks.0.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 170661888, (const long[]){37824, 192, 1},
+      params[10], (const long[]){0, 0, 1}, arena + 171872256);
+
+  /* %28 = add(%27, %25) blocks.0.norm2 : f32[B, 197, 192], written over %27 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 171872256, (const long[]){37824, 192, 1},
+      params[11], (const long[]){0, 0, 1}, arena + 171872256);
+
+  /* %31 = fused_linear(%28, %29, %30) blocks.0.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 171872256, params[12], params[13], LK_ACT_NONE, NULL,
       arena);
 
-  /* %17 = slice(%16) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena, 576, arena + 169375872, 192);
-
-  /* %18 = slice(%16) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 192, 576, arena + 170586240, 192);
-
-  /* %19 = slice(%16) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 384, 576, arena + 171796608, 192);
-
-  /* %20 = reshape(%17) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %17: no code */
-
-  /* %21 = reshape(%18) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %18: no code */
-
-  /* %22 = reshape(%19) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %19: no code */
-
-  /* %23 = matmul_permuted(%20, %21) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 169375872, 64, 192, 1,
-      arena + 170586240, 64, 1, 192, arena, 38809, 197, 0.0f);
-
-  /* %24 = mul_scalar(%23) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena, 0.125f, arena + 3725664);
-
-  /* %25 = softmax(%24) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 3725664, arena + 121036800);
-
-  /* %26 = matmul_permuted(%25, %22) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 121036800, 38809, 197, 1,
-      arena + 171796608, 64, 192, 1, arena + 173006976, 64, 192, 0.0f);
-
-  /* %27 = reshape(%26) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %26: no code */
-
-  /* %30 = fused_linear(%27, %28, %29, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 173006976, params[8], params[9], LK_ACT_NONE,
-      arena + 165744768, arena + 174217344);
-
-  /* %33 = normalize(%30) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 174217344, 1e-06f, arena + 175427712);
-
-  /* %34 = mul(%33, %31) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 175427712, (const long[]){37824, 192, 1},
-      params[10], (const long[]){0, 0, 1}, arena + 176638080);
-
-  /* %35 = add(%34, %32) blocks.0.norm2 : f32[B, 197, 192], written over %34 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 176638080, (const long[]){37824, 192, 1},
-      params[11], (const long[]){0, 0, 1}, arena + 176638080);
-
-  /* %38 = fused_linear(%35, %36, %37) blocks.0.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 176638080, params[12], params[13], LK_ACT_NONE, NULL,
-      arena);
-
-  /* %39 = gelu(%38) blocks.0.mlp : f32[B, 197, 768] */
+  /* %32 = gelu(%31) blocks.0.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena, arena + 4841472);
 
-  /* %42 = fused_linear(%39, %40, %41, %30) {residual} blocks.0.mlp.fc2 : f32[B, 197, 192] */
+  /* %35 = fused_linear(%32, %33, %34, %23) {residual} blocks.0.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 4841472, params[14], params[15], LK_ACT_NONE,
-      arena + 174217344, arena + 177848448);
+      arena + 169451520, arena + 173082624);
 
-  /* %45 = normalize(%42) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 177848448, 1e-06f, arena + 179058816);
+  /* %38 = normalize(%35) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 173082624, 1e-06f, arena + 174292992);
 
-  /* %46 = mul(%45, %43) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 179058816, (const long[]){37824, 192, 1},
-      params[16], (const long[]){0, 0, 1}, arena + 180269184);
+  /* %39 = mul(%38, %36) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 174292992, (const long[]){37824, 192, 1},
+      params[16], (const long[]){0, 0, 1}, arena + 175503360);
 
-  /* %47 = add(%46, %44) blocks.1.norm1 : f32[B, 197, 192], written over %46 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 180269184, (const long[]){37824, 192, 1},
-      params[17], (const long[]){0, 0, 1}, arena + 180269184);
+  /* %40 = add(%39, %37) blocks.1.norm1 : f32[B, 197, 192], written over %39 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 175503360, (const long[]){37824, 192, 1},
+      params[17], (const long[]){0, 0, 1}, arena + 175503360);
 
-  /* %50 = fused_linear(%47, %48, %49) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 180269184, params[18], params[19], LK_ACT_NONE, NULL,
+  /* %43 = fused_linear(%40, %41, %42) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 175503360, params[18], params[19], LK_ACT_NONE, NULL,
+      arena + 124667904);
+
+  /* %44 = slice(%43) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %43: no code */
+
+  /* %45 = slice(%43) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %43: no code */
+
+  /* %46 = slice(%43) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %43: no code */
+
+  /* %47 = sdpa(%44, %45, %46) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 124667904, 576, arena + 124668096, 576, arena + 124668288,
+      576, arena + 176713728, 0.125f);
+
+  /* %50 = fused_linear(%47, %48, %49) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 176713728, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 177924096);
+
+  /* %52 = mul(%50, %51) blocks.1 : f32[B, 197, 192], written over %50 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 177924096, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 177924096);
+
+  /* %53 = add(%35, %52) blocks.1 : f32[B, 197, 192], written over %50 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 173082624, (const long[]){37824, 192, 1},
+      arena + 177924096, (const long[]){37824, 192, 1}, arena + 177924096);
+
+  /* %56 = normalize(%53) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 177924096, 1e-06f, arena + 179134464);
+
+  /* %57 = mul(%56, %54) blocks.1.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 179134464, (const long[]){37824, 192, 1},
+      params[22], (const long[]){0, 0, 1}, arena + 180344832);
+
+  /* %58 = add(%57, %55) blocks.1.norm2 : f32[B, 197, 192], written over %57 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 180344832, (const long[]){37824, 192, 1},
+      params[23], (const long[]){0, 0, 1}, arena + 180344832);
+
+  /* %61 = fused_linear(%58, %59, %60) blocks.1.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 180344832, params[24], params[25], LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %51 = slice(%50) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 9682944, 576, arena + 181479552, 192);
-
-  /* %52 = slice(%50) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 9683136, 576, arena + 182689920, 192);
-
-  /* %53 = slice(%50) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 9683328, 576, arena + 183900288, 192);
-
-  /* %54 = reshape(%51) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %51: no code */
-
-  /* %55 = reshape(%52) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %52: no code */
-
-  /* %56 = reshape(%53) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %53: no code */
-
-  /* %57 = matmul_permuted(%54, %55) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 181479552, 64, 192, 1,
-      arena + 182689920, 64, 1, 192, arena + 9682944, 38809, 197, 0.0f);
-
-  /* %58 = mul_scalar(%57) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 9682944, 0.125f, arena + 13408608);
-
-  /* %59 = softmax(%58) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 13408608, arena + 124762464);
-
-  /* %60 = matmul_permuted(%59, %56) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 124762464, 38809, 197, 1,
-      arena + 183900288, 64, 192, 1, arena + 185110656, 64, 192, 0.0f);
-
-  /* %61 = reshape(%60) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %60: no code */
-
-  /* %64 = fused_linear(%61, %62, %63) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 185110656, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 186321024);
-
-  /* %66 = mul(%64, %65) blocks.1 : f32[B, 197, 192], written over %64 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 186321024, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 186321024);
-
-  /* %67 = add(%42, %66) blocks.1 : f32[B, 197, 192], written over %64 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 177848448, (const long[]){37824, 192, 1},
-      arena + 186321024, (const long[]){37824, 192, 1}, arena + 186321024);
-
-  /* %70 = normalize(%67) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 186321024, 1e-06f, arena + 187531392);
-
-  /* %71 = mul(%70, %68) blocks.1.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 187531392, (const long[]){37824, 192, 1},
-      params[22], (const long[]){0, 0, 1}, arena + 188741760);
-
-  /* %72 = add(%71, %69) blocks.1.norm2 : f32[B, 197, 192], written over %71 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 188741760, (const long[]){37824, 192, 1},
-      params[23], (const long[]){0, 0, 1}, arena + 188741760);
-
-  /* %75 = fused_linear(%72, %73, %74) blocks.1.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 188741760, params[24], params[25], LK_ACT_NONE, NULL,
-      arena + 9682944);
-
-  /* %76 = gelu(%75) blocks.1.mlp : f32[B, 197, 768] */
+  /* %62 = gelu(%61) blocks.1.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 9682944, arena + 14524416);
 
-  /* %79 = fused_linear(%76, %77, %78) blocks.1.mlp.fc2 : f32[B, 197, 192] */
+  /* %65 = fused_linear(%62, %63, %64) blocks.1.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 14524416, params[26], params[27], LK_ACT_NONE, NULL,
-      arena + 189952128);
+      arena + 181555200);
 
-  /* %81 = mul(%79, %80) blocks.1 : f32[B, 197, 192], written over %79 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 189952128, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 189952128);
+  /* %67 = mul(%65, %66) blocks.1 : f32[B, 197, 192], written over %65 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 181555200, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 181555200);
 
-  /* %82 = add(%67, %81) blocks.1 : f32[B, 197, 192], written over %79 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 186321024, (const long[]){37824, 192, 1},
-      arena + 189952128, (const long[]){37824, 192, 1}, arena + 189952128);
+  /* %68 = add(%53, %67) blocks.1 : f32[B, 197, 192], written over %65 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 177924096, (const long[]){37824, 192, 1},
+      arena + 181555200, (const long[]){37824, 192, 1}, arena + 181555200);
 
-  /* %85 = normalize(%82) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 189952128, 1e-06f, arena + 191162496);
+  /* %71 = normalize(%68) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 181555200, 1e-06f, arena + 182765568);
 
-  /* %86 = mul(%85, %83) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 191162496, (const long[]){37824, 192, 1},
-      params[28], (const long[]){0, 0, 1}, arena + 192372864);
+  /* %72 = mul(%71, %69) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 182765568, (const long[]){37824, 192, 1},
+      params[28], (const long[]){0, 0, 1}, arena + 183975936);
 
-  /* %87 = add(%86, %84) blocks.2.norm1 : f32[B, 197, 192], written over %86 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 192372864, (const long[]){37824, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 192372864);
+  /* %73 = add(%72, %70) blocks.2.norm1 : f32[B, 197, 192], written over %72 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 183975936, (const long[]){37824, 192, 1},
+      params[29], (const long[]){0, 0, 1}, arena + 183975936);
 
-  /* %90 = fused_linear(%87, %88, %89) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 192372864, params[30], params[31], LK_ACT_NONE, NULL,
+  /* %76 = fused_linear(%73, %74, %75) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 183975936, params[30], params[31], LK_ACT_NONE, NULL,
+      arena + 128299008);
+
+  /* %77 = slice(%76) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %76: no code */
+
+  /* %78 = slice(%76) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %76: no code */
+
+  /* %79 = slice(%76) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %76: no code */
+
+  /* %80 = sdpa(%77, %78, %79) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 128299008, 576, arena + 128299200, 576, arena + 128299392,
+      576, arena + 185186304, 0.125f);
+
+  /* %83 = fused_linear(%80, %81, %82) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 185186304, params[32], params[33], LK_ACT_NONE, NULL,
+      arena + 186396672);
+
+  /* %85 = mul(%83, %84) blocks.2 : f32[B, 197, 192], written over %83 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 186396672, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 186396672);
+
+  /* %86 = add(%68, %85) blocks.2 : f32[B, 197, 192], written over %83 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 181555200, (const long[]){37824, 192, 1},
+      arena + 186396672, (const long[]){37824, 192, 1}, arena + 186396672);
+
+  /* %89 = normalize(%86) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 186396672, 1e-06f, arena + 187607040);
+
+  /* %90 = mul(%89, %87) blocks.2.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 187607040, (const long[]){37824, 192, 1},
+      params[34], (const long[]){0, 0, 1}, arena + 188817408);
+
+  /* %91 = add(%90, %88) blocks.2.norm2 : f32[B, 197, 192], written over %90 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 188817408, (const long[]){37824, 192, 1},
+      params[35], (const long[]){0, 0, 1}, arena + 188817408);
+
+  /* %94 = fused_linear(%91, %92, %93) blocks.2.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 188817408, params[36], params[37], LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %91 = slice(%90) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 19365888, 576, arena + 193583232, 192);
-
-  /* %92 = slice(%90) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 19366080, 576, arena + 194793600, 192);
-
-  /* %93 = slice(%90) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 19366272, 576, arena + 196003968, 192);
-
-  /* %94 = reshape(%91) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %91: no code */
-
-  /* %95 = reshape(%92) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %92: no code */
-
-  /* %96 = reshape(%93) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %93: no code */
-
-  /* %97 = matmul_permuted(%94, %95) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 193583232, 64, 192, 1,
-      arena + 194793600, 64, 1, 192, arena + 19365888, 38809, 197, 0.0f);
-
-  /* %98 = mul_scalar(%97) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 19365888, 0.125f, arena + 23091552);
-
-  /* %99 = softmax(%98) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 23091552, arena + 128488128);
-
-  /* %100 = matmul_permuted(%99, %96) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 128488128, 38809, 197, 1,
-      arena + 196003968, 64, 192, 1, arena + 197214336, 64, 192, 0.0f);
-
-  /* %101 = reshape(%100) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %100: no code */
-
-  /* %104 = fused_linear(%101, %102, %103) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 197214336, params[32], params[33], LK_ACT_NONE, NULL,
-      arena + 198424704);
-
-  /* %106 = mul(%104, %105) blocks.2 : f32[B, 197, 192], written over %104 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 198424704, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 198424704);
-
-  /* %107 = add(%82, %106) blocks.2 : f32[B, 197, 192], written over %104 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 189952128, (const long[]){37824, 192, 1},
-      arena + 198424704, (const long[]){37824, 192, 1}, arena + 198424704);
-
-  /* %110 = normalize(%107) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 198424704, 1e-06f, arena + 199635072);
-
-  /* %111 = mul(%110, %108) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 199635072, (const long[]){37824, 192, 1},
-      params[34], (const long[]){0, 0, 1}, arena + 200845440);
-
-  /* %112 = add(%111, %109) blocks.2.norm2 : f32[B, 197, 192], written over %111 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 200845440, (const long[]){37824, 192, 1},
-      params[35], (const long[]){0, 0, 1}, arena + 200845440);
-
-  /* %115 = fused_linear(%112, %113, %114) blocks.2.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 200845440, params[36], params[37], LK_ACT_NONE, NULL,
-      arena + 19365888);
-
-  /* %116 = gelu(%115) blocks.2.mlp : f32[B, 197, 768] */
+  /* %95 = gelu(%94) blocks.2.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 19365888, arena + 24207360);
 
-  /* %119 = fused_linear(%116, %117, %118) blocks.2.mlp.fc2 : f32[B, 197, 192] */
+  /* %98 = fused_linear(%95, %96, %97) blocks.2.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 24207360, params[38], params[39], LK_ACT_NONE, NULL,
-      arena + 202055808);
+      arena + 190027776);
 
-  /* %121 = mul(%119, %120) blocks.2 : f32[B, 197, 192], written over %119 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 202055808, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 202055808);
+  /* %100 = mul(%98, %99) blocks.2 : f32[B, 197, 192], written over %98 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 190027776, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 190027776);
 
-  /* %122 = add(%107, %121) blocks.2 : f32[B, 197, 192], written over %119 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 198424704, (const long[]){37824, 192, 1},
-      arena + 202055808, (const long[]){37824, 192, 1}, arena + 202055808);
+  /* %101 = add(%86, %100) blocks.2 : f32[B, 197, 192], written over %98 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 186396672, (const long[]){37824, 192, 1},
+      arena + 190027776, (const long[]){37824, 192, 1}, arena + 190027776);
 
-  /* %125 = normalize(%122) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 202055808, 1e-06f, arena + 203266176);
+  /* %104 = normalize(%101) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 190027776, 1e-06f, arena + 191238144);
 
-  /* %126 = mul(%125, %123) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 203266176, (const long[]){37824, 192, 1},
-      params[40], (const long[]){0, 0, 1}, arena + 204476544);
+  /* %105 = mul(%104, %102) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 191238144, (const long[]){37824, 192, 1},
+      params[40], (const long[]){0, 0, 1}, arena + 192448512);
 
-  /* %127 = add(%126, %124) blocks.3.norm1 : f32[B, 197, 192], written over %126 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 204476544, (const long[]){37824, 192, 1},
-      params[41], (const long[]){0, 0, 1}, arena + 204476544);
+  /* %106 = add(%105, %103) blocks.3.norm1 : f32[B, 197, 192], written over %105 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 192448512, (const long[]){37824, 192, 1},
+      params[41], (const long[]){0, 0, 1}, arena + 192448512);
 
-  /* %130 = fused_linear(%127, %128, %129) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 204476544, params[42], params[43], LK_ACT_NONE, NULL,
+  /* %109 = fused_linear(%106, %107, %108) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 192448512, params[42], params[43], LK_ACT_NONE, NULL,
+      arena + 131930112);
+
+  /* %110 = slice(%109) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %109: no code */
+
+  /* %111 = slice(%109) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %109: no code */
+
+  /* %112 = slice(%109) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %109: no code */
+
+  /* %113 = sdpa(%110, %111, %112) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 131930112, 576, arena + 131930304, 576, arena + 131930496,
+      576, arena + 193658880, 0.125f);
+
+  /* %116 = fused_linear(%113, %114, %115) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 193658880, params[44], params[45], LK_ACT_NONE, NULL,
+      arena + 194869248);
+
+  /* %118 = mul(%116, %117) blocks.3 : f32[B, 197, 192], written over %116 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 194869248, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 194869248);
+
+  /* %119 = add(%101, %118) blocks.3 : f32[B, 197, 192], written over %116 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 190027776, (const long[]){37824, 192, 1},
+      arena + 194869248, (const long[]){37824, 192, 1}, arena + 194869248);
+
+  /* %122 = normalize(%119) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 194869248, 1e-06f, arena + 196079616);
+
+  /* %123 = mul(%122, %120) blocks.3.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 196079616, (const long[]){37824, 192, 1},
+      params[46], (const long[]){0, 0, 1}, arena + 197289984);
+
+  /* %124 = add(%123, %121) blocks.3.norm2 : f32[B, 197, 192], written over %123 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 197289984, (const long[]){37824, 192, 1},
+      params[47], (const long[]){0, 0, 1}, arena + 197289984);
+
+  /* %127 = fused_linear(%124, %125, %126) blocks.3.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 197289984, params[48], params[49], LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %131 = slice(%130) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 29048832, 576, arena + 205686912, 192);
-
-  /* %132 = slice(%130) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 29049024, 576, arena + 206897280, 192);
-
-  /* %133 = slice(%130) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 29049216, 576, arena + 208107648, 192);
-
-  /* %134 = reshape(%131) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %131: no code */
-
-  /* %135 = reshape(%132) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %132: no code */
-
-  /* %136 = reshape(%133) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %133: no code */
-
-  /* %137 = matmul_permuted(%134, %135) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 205686912, 64, 192, 1,
-      arena + 206897280, 64, 1, 192, arena + 29048832, 38809, 197, 0.0f);
-
-  /* %138 = mul_scalar(%137) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 29048832, 0.125f, arena + 32774496);
-
-  /* %139 = softmax(%138) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 32774496, arena + 132213792);
-
-  /* %140 = matmul_permuted(%139, %136) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 132213792, 38809, 197, 1,
-      arena + 208107648, 64, 192, 1, arena + 209318016, 64, 192, 0.0f);
-
-  /* %141 = reshape(%140) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %140: no code */
-
-  /* %144 = fused_linear(%141, %142, %143) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 209318016, params[44], params[45], LK_ACT_NONE, NULL,
-      arena + 210528384);
-
-  /* %146 = mul(%144, %145) blocks.3 : f32[B, 197, 192], written over %144 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 210528384, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 210528384);
-
-  /* %147 = add(%122, %146) blocks.3 : f32[B, 197, 192], written over %144 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 202055808, (const long[]){37824, 192, 1},
-      arena + 210528384, (const long[]){37824, 192, 1}, arena + 210528384);
-
-  /* %150 = normalize(%147) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 210528384, 1e-06f, arena + 211738752);
-
-  /* %151 = mul(%150, %148) blocks.3.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 211738752, (const long[]){37824, 192, 1},
-      params[46], (const long[]){0, 0, 1}, arena + 212949120);
-
-  /* %152 = add(%151, %149) blocks.3.norm2 : f32[B, 197, 192], written over %151 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 212949120, (const long[]){37824, 192, 1},
-      params[47], (const long[]){0, 0, 1}, arena + 212949120);
-
-  /* %155 = fused_linear(%152, %153, %154) blocks.3.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 212949120, params[48], params[49], LK_ACT_NONE, NULL,
-      arena + 29048832);
-
-  /* %156 = gelu(%155) blocks.3.mlp : f32[B, 197, 768] */
+  /* %128 = gelu(%127) blocks.3.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 29048832, arena + 33890304);
 
-  /* %159 = fused_linear(%156, %157, %158) blocks.3.mlp.fc2 : f32[B, 197, 192] */
+  /* %131 = fused_linear(%128, %129, %130) blocks.3.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 33890304, params[50], params[51], LK_ACT_NONE, NULL,
-      arena + 214159488);
+      arena + 198500352);
 
-  /* %161 = mul(%159, %160) blocks.3 : f32[B, 197, 192], written over %159 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 214159488, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 214159488);
+  /* %133 = mul(%131, %132) blocks.3 : f32[B, 197, 192], written over %131 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 198500352, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 198500352);
 
-  /* %162 = add(%147, %161) blocks.3 : f32[B, 197, 192], written over %159 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 210528384, (const long[]){37824, 192, 1},
-      arena + 214159488, (const long[]){37824, 192, 1}, arena + 214159488);
+  /* %134 = add(%119, %133) blocks.3 : f32[B, 197, 192], written over %131 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 194869248, (const long[]){37824, 192, 1},
+      arena + 198500352, (const long[]){37824, 192, 1}, arena + 198500352);
 
-  /* %165 = normalize(%162) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 214159488, 1e-06f, arena + 215369856);
+  /* %137 = normalize(%134) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 198500352, 1e-06f, arena + 199710720);
 
-  /* %166 = mul(%165, %163) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 215369856, (const long[]){37824, 192, 1},
-      params[52], (const long[]){0, 0, 1}, arena + 216580224);
+  /* %138 = mul(%137, %135) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 199710720, (const long[]){37824, 192, 1},
+      params[52], (const long[]){0, 0, 1}, arena + 200921088);
 
-  /* %167 = add(%166, %164) blocks.4.norm1 : f32[B, 197, 192], written over %166 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 216580224, (const long[]){37824, 192, 1},
-      params[53], (const long[]){0, 0, 1}, arena + 216580224);
+  /* %139 = add(%138, %136) blocks.4.norm1 : f32[B, 197, 192], written over %138 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 200921088, (const long[]){37824, 192, 1},
+      params[53], (const long[]){0, 0, 1}, arena + 200921088);
 
-  /* %170 = fused_linear(%167, %168, %169) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 216580224, params[54], params[55], LK_ACT_NONE, NULL,
+  /* %142 = fused_linear(%139, %140, %141) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 200921088, params[54], params[55], LK_ACT_NONE, NULL,
+      arena + 135561216);
+
+  /* %143 = slice(%142) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %142: no code */
+
+  /* %144 = slice(%142) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %142: no code */
+
+  /* %145 = slice(%142) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %142: no code */
+
+  /* %146 = sdpa(%143, %144, %145) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 135561216, 576, arena + 135561408, 576, arena + 135561600,
+      576, arena + 202131456, 0.125f);
+
+  /* %149 = fused_linear(%146, %147, %148) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 202131456, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 203341824);
+
+  /* %151 = mul(%149, %150) blocks.4 : f32[B, 197, 192], written over %149 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 203341824, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 203341824);
+
+  /* %152 = add(%134, %151) blocks.4 : f32[B, 197, 192], written over %149 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 198500352, (const long[]){37824, 192, 1},
+      arena + 203341824, (const long[]){37824, 192, 1}, arena + 203341824);
+
+  /* %155 = normalize(%152) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 203341824, 1e-06f, arena + 204552192);
+
+  /* %156 = mul(%155, %153) blocks.4.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 204552192, (const long[]){37824, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 205762560);
+
+  /* %157 = add(%156, %154) blocks.4.norm2 : f32[B, 197, 192], written over %156 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 205762560, (const long[]){37824, 192, 1},
+      params[59], (const long[]){0, 0, 1}, arena + 205762560);
+
+  /* %160 = fused_linear(%157, %158, %159) blocks.4.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 205762560, params[60], params[61], LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %171 = slice(%170) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 38731776, 576, arena + 217790592, 192);
-
-  /* %172 = slice(%170) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 38731968, 576, arena + 219000960, 192);
-
-  /* %173 = slice(%170) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 38732160, 576, arena + 220211328, 192);
-
-  /* %174 = reshape(%171) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %171: no code */
-
-  /* %175 = reshape(%172) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %172: no code */
-
-  /* %176 = reshape(%173) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %173: no code */
-
-  /* %177 = matmul_permuted(%174, %175) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 217790592, 64, 192, 1,
-      arena + 219000960, 64, 1, 192, arena + 38731776, 38809, 197, 0.0f);
-
-  /* %178 = mul_scalar(%177) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 38731776, 0.125f, arena + 42457440);
-
-  /* %179 = softmax(%178) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 42457440, arena + 135939456);
-
-  /* %180 = matmul_permuted(%179, %176) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 135939456, 38809, 197, 1,
-      arena + 220211328, 64, 192, 1, arena + 221421696, 64, 192, 0.0f);
-
-  /* %181 = reshape(%180) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %180: no code */
-
-  /* %184 = fused_linear(%181, %182, %183) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 221421696, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 222632064);
-
-  /* %186 = mul(%184, %185) blocks.4 : f32[B, 197, 192], written over %184 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 222632064, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 222632064);
-
-  /* %187 = add(%162, %186) blocks.4 : f32[B, 197, 192], written over %184 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 214159488, (const long[]){37824, 192, 1},
-      arena + 222632064, (const long[]){37824, 192, 1}, arena + 222632064);
-
-  /* %190 = normalize(%187) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 222632064, 1e-06f, arena + 223842432);
-
-  /* %191 = mul(%190, %188) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 223842432, (const long[]){37824, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 225052800);
-
-  /* %192 = add(%191, %189) blocks.4.norm2 : f32[B, 197, 192], written over %191 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 225052800, (const long[]){37824, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 225052800);
-
-  /* %195 = fused_linear(%192, %193, %194) blocks.4.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 225052800, params[60], params[61], LK_ACT_NONE, NULL,
-      arena + 38731776);
-
-  /* %196 = gelu(%195) blocks.4.mlp : f32[B, 197, 768] */
+  /* %161 = gelu(%160) blocks.4.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 38731776, arena + 43573248);
 
-  /* %199 = fused_linear(%196, %197, %198) blocks.4.mlp.fc2 : f32[B, 197, 192] */
+  /* %164 = fused_linear(%161, %162, %163) blocks.4.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 43573248, params[62], params[63], LK_ACT_NONE, NULL,
-      arena + 226263168);
+      arena + 206972928);
 
-  /* %201 = mul(%199, %200) blocks.4 : f32[B, 197, 192], written over %199 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 226263168, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 226263168);
+  /* %166 = mul(%164, %165) blocks.4 : f32[B, 197, 192], written over %164 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 206972928, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 206972928);
 
-  /* %202 = add(%187, %201) blocks.4 : f32[B, 197, 192], written over %199 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 222632064, (const long[]){37824, 192, 1},
-      arena + 226263168, (const long[]){37824, 192, 1}, arena + 226263168);
+  /* %167 = add(%152, %166) blocks.4 : f32[B, 197, 192], written over %164 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 203341824, (const long[]){37824, 192, 1},
+      arena + 206972928, (const long[]){37824, 192, 1}, arena + 206972928);
 
-  /* %205 = normalize(%202) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 226263168, 1e-06f, arena + 227473536);
+  /* %170 = normalize(%167) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 206972928, 1e-06f, arena + 208183296);
 
-  /* %206 = mul(%205, %203) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 227473536, (const long[]){37824, 192, 1},
-      params[64], (const long[]){0, 0, 1}, arena + 228683904);
+  /* %171 = mul(%170, %168) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 208183296, (const long[]){37824, 192, 1},
+      params[64], (const long[]){0, 0, 1}, arena + 209393664);
 
-  /* %207 = add(%206, %204) blocks.5.norm1 : f32[B, 197, 192], written over %206 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 228683904, (const long[]){37824, 192, 1},
-      params[65], (const long[]){0, 0, 1}, arena + 228683904);
+  /* %172 = add(%171, %169) blocks.5.norm1 : f32[B, 197, 192], written over %171 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 209393664, (const long[]){37824, 192, 1},
+      params[65], (const long[]){0, 0, 1}, arena + 209393664);
 
-  /* %210 = fused_linear(%207, %208, %209) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 228683904, params[66], params[67], LK_ACT_NONE, NULL,
+  /* %175 = fused_linear(%172, %173, %174) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 209393664, params[66], params[67], LK_ACT_NONE, NULL,
+      arena + 139192320);
+
+  /* %176 = slice(%175) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %175: no code */
+
+  /* %177 = slice(%175) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %175: no code */
+
+  /* %178 = slice(%175) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %175: no code */
+
+  /* %179 = sdpa(%176, %177, %178) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 139192320, 576, arena + 139192512, 576, arena + 139192704,
+      576, arena + 210604032, 0.125f);
+
+  /* %182 = fused_linear(%179, %180, %181) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 210604032, params[68], params[69], LK_ACT_NONE, NULL,
+      arena + 211814400);
+
+  /* %184 = mul(%182, %183) blocks.5 : f32[B, 197, 192], written over %182 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 211814400, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 211814400);
+
+  /* %185 = add(%167, %184) blocks.5 : f32[B, 197, 192], written over %182 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 206972928, (const long[]){37824, 192, 1},
+      arena + 211814400, (const long[]){37824, 192, 1}, arena + 211814400);
+
+  /* %188 = normalize(%185) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 211814400, 1e-06f, arena + 213024768);
+
+  /* %189 = mul(%188, %186) blocks.5.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 213024768, (const long[]){37824, 192, 1},
+      params[70], (const long[]){0, 0, 1}, arena + 214235136);
+
+  /* %190 = add(%189, %187) blocks.5.norm2 : f32[B, 197, 192], written over %189 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 214235136, (const long[]){37824, 192, 1},
+      params[71], (const long[]){0, 0, 1}, arena + 214235136);
+
+  /* %193 = fused_linear(%190, %191, %192) blocks.5.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 214235136, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %211 = slice(%210) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 48414720, 576, arena + 229894272, 192);
-
-  /* %212 = slice(%210) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 48414912, 576, arena + 231104640, 192);
-
-  /* %213 = slice(%210) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 48415104, 576, arena + 232315008, 192);
-
-  /* %214 = reshape(%211) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %211: no code */
-
-  /* %215 = reshape(%212) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %212: no code */
-
-  /* %216 = reshape(%213) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %213: no code */
-
-  /* %217 = matmul_permuted(%214, %215) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 229894272, 64, 192, 1,
-      arena + 231104640, 64, 1, 192, arena + 48414720, 38809, 197, 0.0f);
-
-  /* %218 = mul_scalar(%217) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 48414720, 0.125f, arena + 52140384);
-
-  /* %219 = softmax(%218) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 52140384, arena + 139665120);
-
-  /* %220 = matmul_permuted(%219, %216) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 139665120, 38809, 197, 1,
-      arena + 232315008, 64, 192, 1, arena + 233525376, 64, 192, 0.0f);
-
-  /* %221 = reshape(%220) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %220: no code */
-
-  /* %224 = fused_linear(%221, %222, %223) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 233525376, params[68], params[69], LK_ACT_NONE, NULL,
-      arena + 234735744);
-
-  /* %226 = mul(%224, %225) blocks.5 : f32[B, 197, 192], written over %224 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 234735744, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 234735744);
-
-  /* %227 = add(%202, %226) blocks.5 : f32[B, 197, 192], written over %224 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 226263168, (const long[]){37824, 192, 1},
-      arena + 234735744, (const long[]){37824, 192, 1}, arena + 234735744);
-
-  /* %230 = normalize(%227) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 234735744, 1e-06f, arena + 235946112);
-
-  /* %231 = mul(%230, %228) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 235946112, (const long[]){37824, 192, 1},
-      params[70], (const long[]){0, 0, 1}, arena + 237156480);
-
-  /* %232 = add(%231, %229) blocks.5.norm2 : f32[B, 197, 192], written over %231 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 237156480, (const long[]){37824, 192, 1},
-      params[71], (const long[]){0, 0, 1}, arena + 237156480);
-
-  /* %235 = fused_linear(%232, %233, %234) blocks.5.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 237156480, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 48414720);
-
-  /* %236 = gelu(%235) blocks.5.mlp : f32[B, 197, 768] */
+  /* %194 = gelu(%193) blocks.5.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 48414720, arena + 53256192);
 
-  /* %239 = fused_linear(%236, %237, %238) blocks.5.mlp.fc2 : f32[B, 197, 192] */
+  /* %197 = fused_linear(%194, %195, %196) blocks.5.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 53256192, params[74], params[75], LK_ACT_NONE, NULL,
-      arena + 238366848);
+      arena + 215445504);
 
-  /* %241 = mul(%239, %240) blocks.5 : f32[B, 197, 192], written over %239 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 238366848, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 238366848);
+  /* %199 = mul(%197, %198) blocks.5 : f32[B, 197, 192], written over %197 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 215445504, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 215445504);
 
-  /* %242 = add(%227, %241) blocks.5 : f32[B, 197, 192], written over %239 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 234735744, (const long[]){37824, 192, 1},
-      arena + 238366848, (const long[]){37824, 192, 1}, arena + 238366848);
+  /* %200 = add(%185, %199) blocks.5 : f32[B, 197, 192], written over %197 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 211814400, (const long[]){37824, 192, 1},
+      arena + 215445504, (const long[]){37824, 192, 1}, arena + 215445504);
 
-  /* %245 = normalize(%242) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 238366848, 1e-06f, arena + 239577216);
+  /* %203 = normalize(%200) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 215445504, 1e-06f, arena + 216655872);
 
-  /* %246 = mul(%245, %243) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 239577216, (const long[]){37824, 192, 1},
-      params[76], (const long[]){0, 0, 1}, arena + 240787584);
+  /* %204 = mul(%203, %201) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 216655872, (const long[]){37824, 192, 1},
+      params[76], (const long[]){0, 0, 1}, arena + 217866240);
 
-  /* %247 = add(%246, %244) blocks.6.norm1 : f32[B, 197, 192], written over %246 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 240787584, (const long[]){37824, 192, 1},
-      params[77], (const long[]){0, 0, 1}, arena + 240787584);
+  /* %205 = add(%204, %202) blocks.6.norm1 : f32[B, 197, 192], written over %204 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 217866240, (const long[]){37824, 192, 1},
+      params[77], (const long[]){0, 0, 1}, arena + 217866240);
 
-  /* %250 = fused_linear(%247, %248, %249) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 240787584, params[78], params[79], LK_ACT_NONE, NULL,
+  /* %208 = fused_linear(%205, %206, %207) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 217866240, params[78], params[79], LK_ACT_NONE, NULL,
+      arena + 142823424);
+
+  /* %209 = slice(%208) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %208: no code */
+
+  /* %210 = slice(%208) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %208: no code */
+
+  /* %211 = slice(%208) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %208: no code */
+
+  /* %212 = sdpa(%209, %210, %211) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 142823424, 576, arena + 142823616, 576, arena + 142823808,
+      576, arena + 219076608, 0.125f);
+
+  /* %215 = fused_linear(%212, %213, %214) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 219076608, params[80], params[81], LK_ACT_NONE, NULL,
+      arena + 220286976);
+
+  /* %217 = mul(%215, %216) blocks.6 : f32[B, 197, 192], written over %215 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 220286976, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 220286976);
+
+  /* %218 = add(%200, %217) blocks.6 : f32[B, 197, 192], written over %215 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 215445504, (const long[]){37824, 192, 1},
+      arena + 220286976, (const long[]){37824, 192, 1}, arena + 220286976);
+
+  /* %221 = normalize(%218) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 220286976, 1e-06f, arena + 221497344);
+
+  /* %222 = mul(%221, %219) blocks.6.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 221497344, (const long[]){37824, 192, 1},
+      params[82], (const long[]){0, 0, 1}, arena + 222707712);
+
+  /* %223 = add(%222, %220) blocks.6.norm2 : f32[B, 197, 192], written over %222 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 222707712, (const long[]){37824, 192, 1},
+      params[83], (const long[]){0, 0, 1}, arena + 222707712);
+
+  /* %226 = fused_linear(%223, %224, %225) blocks.6.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 222707712, params[84], params[85], LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %251 = slice(%250) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 58097664, 576, arena + 241997952, 192);
-
-  /* %252 = slice(%250) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 58097856, 576, arena + 243208320, 192);
-
-  /* %253 = slice(%250) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 58098048, 576, arena + 244418688, 192);
-
-  /* %254 = reshape(%251) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %251: no code */
-
-  /* %255 = reshape(%252) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %252: no code */
-
-  /* %256 = reshape(%253) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %253: no code */
-
-  /* %257 = matmul_permuted(%254, %255) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 241997952, 64, 192, 1,
-      arena + 243208320, 64, 1, 192, arena + 58097664, 38809, 197, 0.0f);
-
-  /* %258 = mul_scalar(%257) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 58097664, 0.125f, arena + 61823328);
-
-  /* %259 = softmax(%258) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 61823328, arena + 143390784);
-
-  /* %260 = matmul_permuted(%259, %256) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 143390784, 38809, 197, 1,
-      arena + 244418688, 64, 192, 1, arena + 245629056, 64, 192, 0.0f);
-
-  /* %261 = reshape(%260) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %260: no code */
-
-  /* %264 = fused_linear(%261, %262, %263) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 245629056, params[80], params[81], LK_ACT_NONE, NULL,
-      arena + 246839424);
-
-  /* %266 = mul(%264, %265) blocks.6 : f32[B, 197, 192], written over %264 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 246839424, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 246839424);
-
-  /* %267 = add(%242, %266) blocks.6 : f32[B, 197, 192], written over %264 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 238366848, (const long[]){37824, 192, 1},
-      arena + 246839424, (const long[]){37824, 192, 1}, arena + 246839424);
-
-  /* %270 = normalize(%267) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 246839424, 1e-06f, arena + 248049792);
-
-  /* %271 = mul(%270, %268) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 248049792, (const long[]){37824, 192, 1},
-      params[82], (const long[]){0, 0, 1}, arena + 249260160);
-
-  /* %272 = add(%271, %269) blocks.6.norm2 : f32[B, 197, 192], written over %271 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 249260160, (const long[]){37824, 192, 1},
-      params[83], (const long[]){0, 0, 1}, arena + 249260160);
-
-  /* %275 = fused_linear(%272, %273, %274) blocks.6.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 249260160, params[84], params[85], LK_ACT_NONE, NULL,
-      arena + 58097664);
-
-  /* %276 = gelu(%275) blocks.6.mlp : f32[B, 197, 768] */
+  /* %227 = gelu(%226) blocks.6.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 58097664, arena + 62939136);
 
-  /* %279 = fused_linear(%276, %277, %278) blocks.6.mlp.fc2 : f32[B, 197, 192] */
+  /* %230 = fused_linear(%227, %228, %229) blocks.6.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 62939136, params[86], params[87], LK_ACT_NONE, NULL,
-      arena + 250470528);
+      arena + 223918080);
 
-  /* %281 = mul(%279, %280) blocks.6 : f32[B, 197, 192], written over %279 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 250470528, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 250470528);
+  /* %232 = mul(%230, %231) blocks.6 : f32[B, 197, 192], written over %230 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 223918080, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 223918080);
 
-  /* %282 = add(%267, %281) blocks.6 : f32[B, 197, 192], written over %279 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 246839424, (const long[]){37824, 192, 1},
-      arena + 250470528, (const long[]){37824, 192, 1}, arena + 250470528);
+  /* %233 = add(%218, %232) blocks.6 : f32[B, 197, 192], written over %230 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 220286976, (const long[]){37824, 192, 1},
+      arena + 223918080, (const long[]){37824, 192, 1}, arena + 223918080);
 
-  /* %285 = normalize(%282) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 250470528, 1e-06f, arena + 251680896);
+  /* %236 = normalize(%233) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 223918080, 1e-06f, arena + 225128448);
 
-  /* %286 = mul(%285, %283) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 251680896, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, arena + 252891264);
+  /* %237 = mul(%236, %234) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 225128448, (const long[]){37824, 192, 1},
+      params[88], (const long[]){0, 0, 1}, arena + 226338816);
 
-  /* %287 = add(%286, %284) blocks.7.norm1 : f32[B, 197, 192], written over %286 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 252891264, (const long[]){37824, 192, 1},
-      params[89], (const long[]){0, 0, 1}, arena + 252891264);
+  /* %238 = add(%237, %235) blocks.7.norm1 : f32[B, 197, 192], written over %237 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 226338816, (const long[]){37824, 192, 1},
+      params[89], (const long[]){0, 0, 1}, arena + 226338816);
 
-  /* %290 = fused_linear(%287, %288, %289) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 252891264, params[90], params[91], LK_ACT_NONE, NULL,
+  /* %241 = fused_linear(%238, %239, %240) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 226338816, params[90], params[91], LK_ACT_NONE, NULL,
+      arena + 146454528);
+
+  /* %242 = slice(%241) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %241: no code */
+
+  /* %243 = slice(%241) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %241: no code */
+
+  /* %244 = slice(%241) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %241: no code */
+
+  /* %245 = sdpa(%242, %243, %244) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 146454528, 576, arena + 146454720, 576, arena + 146454912,
+      576, arena + 227549184, 0.125f);
+
+  /* %248 = fused_linear(%245, %246, %247) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 227549184, params[92], params[93], LK_ACT_NONE, NULL,
+      arena + 228759552);
+
+  /* %250 = mul(%248, %249) blocks.7 : f32[B, 197, 192], written over %248 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 228759552, (const long[]){37824, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 228759552);
+
+  /* %251 = add(%233, %250) blocks.7 : f32[B, 197, 192], written over %248 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 223918080, (const long[]){37824, 192, 1},
+      arena + 228759552, (const long[]){37824, 192, 1}, arena + 228759552);
+
+  /* %254 = normalize(%251) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 228759552, 1e-06f, arena + 229969920);
+
+  /* %255 = mul(%254, %252) blocks.7.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 229969920, (const long[]){37824, 192, 1},
+      params[94], (const long[]){0, 0, 1}, arena + 231180288);
+
+  /* %256 = add(%255, %253) blocks.7.norm2 : f32[B, 197, 192], written over %255 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 231180288, (const long[]){37824, 192, 1},
+      params[95], (const long[]){0, 0, 1}, arena + 231180288);
+
+  /* %259 = fused_linear(%256, %257, %258) blocks.7.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 231180288, params[96], params[97], LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %291 = slice(%290) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 67780608, 576, arena + 254101632, 192);
-
-  /* %292 = slice(%290) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 67780800, 576, arena + 255312000, 192);
-
-  /* %293 = slice(%290) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 67780992, 576, arena + 256522368, 192);
-
-  /* %294 = reshape(%291) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %291: no code */
-
-  /* %295 = reshape(%292) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %292: no code */
-
-  /* %296 = reshape(%293) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %293: no code */
-
-  /* %297 = matmul_permuted(%294, %295) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 254101632, 64, 192, 1,
-      arena + 255312000, 64, 1, 192, arena + 67780608, 38809, 197, 0.0f);
-
-  /* %298 = mul_scalar(%297) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 67780608, 0.125f, arena + 71506272);
-
-  /* %299 = softmax(%298) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 71506272, arena + 147116448);
-
-  /* %300 = matmul_permuted(%299, %296) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 147116448, 38809, 197, 1,
-      arena + 256522368, 64, 192, 1, arena + 257732736, 64, 192, 0.0f);
-
-  /* %301 = reshape(%300) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %300: no code */
-
-  /* %304 = fused_linear(%301, %302, %303) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 257732736, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 258943104);
-
-  /* %306 = mul(%304, %305) blocks.7 : f32[B, 197, 192], written over %304 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 258943104, (const long[]){37824, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 258943104);
-
-  /* %307 = add(%282, %306) blocks.7 : f32[B, 197, 192], written over %304 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 250470528, (const long[]){37824, 192, 1},
-      arena + 258943104, (const long[]){37824, 192, 1}, arena + 258943104);
-
-  /* %310 = normalize(%307) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 258943104, 1e-06f, arena + 260153472);
-
-  /* %311 = mul(%310, %308) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 260153472, (const long[]){37824, 192, 1},
-      params[94], (const long[]){0, 0, 1}, arena + 261363840);
-
-  /* %312 = add(%311, %309) blocks.7.norm2 : f32[B, 197, 192], written over %311 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 261363840, (const long[]){37824, 192, 1},
-      params[95], (const long[]){0, 0, 1}, arena + 261363840);
-
-  /* %315 = fused_linear(%312, %313, %314) blocks.7.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 261363840, params[96], params[97], LK_ACT_NONE, NULL,
-      arena + 67780608);
-
-  /* %316 = gelu(%315) blocks.7.mlp : f32[B, 197, 768] */
+  /* %260 = gelu(%259) blocks.7.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 67780608, arena + 72622080);
 
-  /* %319 = fused_linear(%316, %317, %318) blocks.7.mlp.fc2 : f32[B, 197, 192] */
+  /* %263 = fused_linear(%260, %261, %262) blocks.7.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 72622080, params[98], params[99], LK_ACT_NONE, NULL,
-      arena + 262574208);
+      arena + 232390656);
 
-  /* %321 = mul(%319, %320) blocks.7 : f32[B, 197, 192], written over %319 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 262574208, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 262574208);
+  /* %265 = mul(%263, %264) blocks.7 : f32[B, 197, 192], written over %263 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 232390656, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 232390656);
 
-  /* %322 = add(%307, %321) blocks.7 : f32[B, 197, 192], written over %319 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 258943104, (const long[]){37824, 192, 1},
-      arena + 262574208, (const long[]){37824, 192, 1}, arena + 262574208);
+  /* %266 = add(%251, %265) blocks.7 : f32[B, 197, 192], written over %263 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 228759552, (const long[]){37824, 192, 1},
+      arena + 232390656, (const long[]){37824, 192, 1}, arena + 232390656);
 
-  /* %325 = normalize(%322) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 262574208, 1e-06f, arena + 263784576);
+  /* %269 = normalize(%266) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 232390656, 1e-06f, arena + 233601024);
 
-  /* %326 = mul(%325, %323) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 263784576, (const long[]){37824, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 264994944);
+  /* %270 = mul(%269, %267) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 233601024, (const long[]){37824, 192, 1},
+      params[100], (const long[]){0, 0, 1}, arena + 234811392);
 
-  /* %327 = add(%326, %324) blocks.8.norm1 : f32[B, 197, 192], written over %326 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 264994944, (const long[]){37824, 192, 1},
-      params[101], (const long[]){0, 0, 1}, arena + 264994944);
+  /* %271 = add(%270, %268) blocks.8.norm1 : f32[B, 197, 192], written over %270 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 234811392, (const long[]){37824, 192, 1},
+      params[101], (const long[]){0, 0, 1}, arena + 234811392);
 
-  /* %330 = fused_linear(%327, %328, %329) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 264994944, params[102], params[103], LK_ACT_NONE, NULL,
+  /* %274 = fused_linear(%271, %272, %273) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 234811392, params[102], params[103], LK_ACT_NONE, NULL,
+      arena + 150085632);
+
+  /* %275 = slice(%274) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %274: no code */
+
+  /* %276 = slice(%274) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %274: no code */
+
+  /* %277 = slice(%274) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %274: no code */
+
+  /* %278 = sdpa(%275, %276, %277) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 150085632, 576, arena + 150085824, 576, arena + 150086016,
+      576, arena + 236021760, 0.125f);
+
+  /* %281 = fused_linear(%278, %279, %280) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 236021760, params[104], params[105], LK_ACT_NONE, NULL,
+      arena + 237232128);
+
+  /* %283 = mul(%281, %282) blocks.8 : f32[B, 197, 192], written over %281 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 237232128, (const long[]){37824, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 237232128);
+
+  /* %284 = add(%266, %283) blocks.8 : f32[B, 197, 192], written over %281 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 232390656, (const long[]){37824, 192, 1},
+      arena + 237232128, (const long[]){37824, 192, 1}, arena + 237232128);
+
+  /* %287 = normalize(%284) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 237232128, 1e-06f, arena + 238442496);
+
+  /* %288 = mul(%287, %285) blocks.8.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 238442496, (const long[]){37824, 192, 1},
+      params[106], (const long[]){0, 0, 1}, arena + 239652864);
+
+  /* %289 = add(%288, %286) blocks.8.norm2 : f32[B, 197, 192], written over %288 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 239652864, (const long[]){37824, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 239652864);
+
+  /* %292 = fused_linear(%289, %290, %291) blocks.8.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 239652864, params[108], params[109], LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %331 = slice(%330) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 77463552, 576, arena + 266205312, 192);
-
-  /* %332 = slice(%330) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 77463744, 576, arena + 267415680, 192);
-
-  /* %333 = slice(%330) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 77463936, 576, arena + 268626048, 192);
-
-  /* %334 = reshape(%331) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %331: no code */
-
-  /* %335 = reshape(%332) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %332: no code */
-
-  /* %336 = reshape(%333) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %333: no code */
-
-  /* %337 = matmul_permuted(%334, %335) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 266205312, 64, 192, 1,
-      arena + 267415680, 64, 1, 192, arena + 77463552, 38809, 197, 0.0f);
-
-  /* %338 = mul_scalar(%337) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 77463552, 0.125f, arena + 81189216);
-
-  /* %339 = softmax(%338) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 81189216, arena + 150842112);
-
-  /* %340 = matmul_permuted(%339, %336) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 150842112, 38809, 197, 1,
-      arena + 268626048, 64, 192, 1, arena + 269836416, 64, 192, 0.0f);
-
-  /* %341 = reshape(%340) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %340: no code */
-
-  /* %344 = fused_linear(%341, %342, %343) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 269836416, params[104], params[105], LK_ACT_NONE, NULL,
-      arena + 271046784);
-
-  /* %346 = mul(%344, %345) blocks.8 : f32[B, 197, 192], written over %344 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 271046784, (const long[]){37824, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 271046784);
-
-  /* %347 = add(%322, %346) blocks.8 : f32[B, 197, 192], written over %344 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 262574208, (const long[]){37824, 192, 1},
-      arena + 271046784, (const long[]){37824, 192, 1}, arena + 271046784);
-
-  /* %350 = normalize(%347) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 271046784, 1e-06f, arena + 272257152);
-
-  /* %351 = mul(%350, %348) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 272257152, (const long[]){37824, 192, 1},
-      params[106], (const long[]){0, 0, 1}, arena + 273467520);
-
-  /* %352 = add(%351, %349) blocks.8.norm2 : f32[B, 197, 192], written over %351 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 273467520, (const long[]){37824, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 273467520);
-
-  /* %355 = fused_linear(%352, %353, %354) blocks.8.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 273467520, params[108], params[109], LK_ACT_NONE, NULL,
-      arena + 77463552);
-
-  /* %356 = gelu(%355) blocks.8.mlp : f32[B, 197, 768] */
+  /* %293 = gelu(%292) blocks.8.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 77463552, arena + 82305024);
 
-  /* %359 = fused_linear(%356, %357, %358) blocks.8.mlp.fc2 : f32[B, 197, 192] */
+  /* %296 = fused_linear(%293, %294, %295) blocks.8.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 82305024, params[110], params[111], LK_ACT_NONE, NULL,
-      arena + 274677888);
+      arena + 240863232);
 
-  /* %361 = mul(%359, %360) blocks.8 : f32[B, 197, 192], written over %359 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 274677888, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 274677888);
+  /* %298 = mul(%296, %297) blocks.8 : f32[B, 197, 192], written over %296 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 240863232, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 240863232);
 
-  /* %362 = add(%347, %361) blocks.8 : f32[B, 197, 192], written over %359 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 271046784, (const long[]){37824, 192, 1},
-      arena + 274677888, (const long[]){37824, 192, 1}, arena + 274677888);
+  /* %299 = add(%284, %298) blocks.8 : f32[B, 197, 192], written over %296 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 237232128, (const long[]){37824, 192, 1},
+      arena + 240863232, (const long[]){37824, 192, 1}, arena + 240863232);
 
-  /* %365 = normalize(%362) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 274677888, 1e-06f, arena + 275888256);
+  /* %302 = normalize(%299) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 240863232, 1e-06f, arena + 242073600);
 
-  /* %366 = mul(%365, %363) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 275888256, (const long[]){37824, 192, 1},
-      params[112], (const long[]){0, 0, 1}, arena + 277098624);
+  /* %303 = mul(%302, %300) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 242073600, (const long[]){37824, 192, 1},
+      params[112], (const long[]){0, 0, 1}, arena + 243283968);
 
-  /* %367 = add(%366, %364) blocks.9.norm1 : f32[B, 197, 192], written over %366 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 277098624, (const long[]){37824, 192, 1},
-      params[113], (const long[]){0, 0, 1}, arena + 277098624);
+  /* %304 = add(%303, %301) blocks.9.norm1 : f32[B, 197, 192], written over %303 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 243283968, (const long[]){37824, 192, 1},
+      params[113], (const long[]){0, 0, 1}, arena + 243283968);
 
-  /* %370 = fused_linear(%367, %368, %369) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 277098624, params[114], params[115], LK_ACT_NONE, NULL,
+  /* %307 = fused_linear(%304, %305, %306) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 243283968, params[114], params[115], LK_ACT_NONE, NULL,
+      arena + 153716736);
+
+  /* %308 = slice(%307) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %307: no code */
+
+  /* %309 = slice(%307) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %307: no code */
+
+  /* %310 = slice(%307) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %307: no code */
+
+  /* %311 = sdpa(%308, %309, %310) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 153716736, 576, arena + 153716928, 576, arena + 153717120,
+      576, arena + 244494336, 0.125f);
+
+  /* %314 = fused_linear(%311, %312, %313) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 244494336, params[116], params[117], LK_ACT_NONE, NULL,
+      arena + 245704704);
+
+  /* %316 = mul(%314, %315) blocks.9 : f32[B, 197, 192], written over %314 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 245704704, (const long[]){37824, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 245704704);
+
+  /* %317 = add(%299, %316) blocks.9 : f32[B, 197, 192], written over %314 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 240863232, (const long[]){37824, 192, 1},
+      arena + 245704704, (const long[]){37824, 192, 1}, arena + 245704704);
+
+  /* %320 = normalize(%317) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 245704704, 1e-06f, arena + 246915072);
+
+  /* %321 = mul(%320, %318) blocks.9.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 246915072, (const long[]){37824, 192, 1},
+      params[118], (const long[]){0, 0, 1}, arena + 248125440);
+
+  /* %322 = add(%321, %319) blocks.9.norm2 : f32[B, 197, 192], written over %321 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 248125440, (const long[]){37824, 192, 1},
+      params[119], (const long[]){0, 0, 1}, arena + 248125440);
+
+  /* %325 = fused_linear(%322, %323, %324) blocks.9.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 248125440, params[120], params[121], LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %371 = slice(%370) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 87146496, 576, arena + 278308992, 192);
-
-  /* %372 = slice(%370) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 87146688, 576, arena + 279519360, 192);
-
-  /* %373 = slice(%370) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 87146880, 576, arena + 280729728, 192);
-
-  /* %374 = reshape(%371) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %371: no code */
-
-  /* %375 = reshape(%372) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %372: no code */
-
-  /* %376 = reshape(%373) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %373: no code */
-
-  /* %377 = matmul_permuted(%374, %375) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 278308992, 64, 192, 1,
-      arena + 279519360, 64, 1, 192, arena + 87146496, 38809, 197, 0.0f);
-
-  /* %378 = mul_scalar(%377) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 87146496, 0.125f, arena + 90872160);
-
-  /* %379 = softmax(%378) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 90872160, arena + 154567776);
-
-  /* %380 = matmul_permuted(%379, %376) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 154567776, 38809, 197, 1,
-      arena + 280729728, 64, 192, 1, arena + 281940096, 64, 192, 0.0f);
-
-  /* %381 = reshape(%380) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %380: no code */
-
-  /* %384 = fused_linear(%381, %382, %383) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 281940096, params[116], params[117], LK_ACT_NONE, NULL,
-      arena + 283150464);
-
-  /* %386 = mul(%384, %385) blocks.9 : f32[B, 197, 192], written over %384 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 283150464, (const long[]){37824, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 283150464);
-
-  /* %387 = add(%362, %386) blocks.9 : f32[B, 197, 192], written over %384 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 274677888, (const long[]){37824, 192, 1},
-      arena + 283150464, (const long[]){37824, 192, 1}, arena + 283150464);
-
-  /* %390 = normalize(%387) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 283150464, 1e-06f, arena + 284360832);
-
-  /* %391 = mul(%390, %388) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 284360832, (const long[]){37824, 192, 1},
-      params[118], (const long[]){0, 0, 1}, arena + 285571200);
-
-  /* %392 = add(%391, %389) blocks.9.norm2 : f32[B, 197, 192], written over %391 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 285571200, (const long[]){37824, 192, 1},
-      params[119], (const long[]){0, 0, 1}, arena + 285571200);
-
-  /* %395 = fused_linear(%392, %393, %394) blocks.9.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 285571200, params[120], params[121], LK_ACT_NONE, NULL,
-      arena + 87146496);
-
-  /* %396 = gelu(%395) blocks.9.mlp : f32[B, 197, 768] */
+  /* %326 = gelu(%325) blocks.9.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 87146496, arena + 91987968);
 
-  /* %399 = fused_linear(%396, %397, %398) blocks.9.mlp.fc2 : f32[B, 197, 192] */
+  /* %329 = fused_linear(%326, %327, %328) blocks.9.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 91987968, params[122], params[123], LK_ACT_NONE, NULL,
-      arena + 286781568);
+      arena + 249335808);
 
-  /* %401 = mul(%399, %400) blocks.9 : f32[B, 197, 192], written over %399 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 286781568, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 286781568);
+  /* %331 = mul(%329, %330) blocks.9 : f32[B, 197, 192], written over %329 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 249335808, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 249335808);
 
-  /* %402 = add(%387, %401) blocks.9 : f32[B, 197, 192], written over %399 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 283150464, (const long[]){37824, 192, 1},
-      arena + 286781568, (const long[]){37824, 192, 1}, arena + 286781568);
+  /* %332 = add(%317, %331) blocks.9 : f32[B, 197, 192], written over %329 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 245704704, (const long[]){37824, 192, 1},
+      arena + 249335808, (const long[]){37824, 192, 1}, arena + 249335808);
 
-  /* %405 = normalize(%402) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 286781568, 1e-06f, arena + 287991936);
+  /* %335 = normalize(%332) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 249335808, 1e-06f, arena + 250546176);
 
-  /* %406 = mul(%405, %403) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 287991936, (const long[]){37824, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 289202304);
+  /* %336 = mul(%335, %333) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 250546176, (const long[]){37824, 192, 1},
+      params[124], (const long[]){0, 0, 1}, arena + 251756544);
 
-  /* %407 = add(%406, %404) blocks.10.norm1 : f32[B, 197, 192], written over %406 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 289202304, (const long[]){37824, 192, 1},
-      params[125], (const long[]){0, 0, 1}, arena + 289202304);
+  /* %337 = add(%336, %334) blocks.10.norm1 : f32[B, 197, 192], written over %336 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 251756544, (const long[]){37824, 192, 1},
+      params[125], (const long[]){0, 0, 1}, arena + 251756544);
 
-  /* %410 = fused_linear(%407, %408, %409) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 289202304, params[126], params[127], LK_ACT_NONE, NULL,
+  /* %340 = fused_linear(%337, %338, %339) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 251756544, params[126], params[127], LK_ACT_NONE, NULL,
+      arena + 157347840);
+
+  /* %341 = slice(%340) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %340: no code */
+
+  /* %342 = slice(%340) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %340: no code */
+
+  /* %343 = slice(%340) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %340: no code */
+
+  /* %344 = sdpa(%341, %342, %343) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 157347840, 576, arena + 157348032, 576, arena + 157348224,
+      576, arena + 252966912, 0.125f);
+
+  /* %347 = fused_linear(%344, %345, %346) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 252966912, params[128], params[129], LK_ACT_NONE, NULL,
+      arena + 254177280);
+
+  /* %349 = mul(%347, %348) blocks.10 : f32[B, 197, 192], written over %347 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 254177280, (const long[]){37824, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 254177280);
+
+  /* %350 = add(%332, %349) blocks.10 : f32[B, 197, 192], written over %347 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 249335808, (const long[]){37824, 192, 1},
+      arena + 254177280, (const long[]){37824, 192, 1}, arena + 254177280);
+
+  /* %353 = normalize(%350) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 254177280, 1e-06f, arena + 255387648);
+
+  /* %354 = mul(%353, %351) blocks.10.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 255387648, (const long[]){37824, 192, 1},
+      params[130], (const long[]){0, 0, 1}, arena + 256598016);
+
+  /* %355 = add(%354, %352) blocks.10.norm2 : f32[B, 197, 192], written over %354 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 256598016, (const long[]){37824, 192, 1},
+      params[131], (const long[]){0, 0, 1}, arena + 256598016);
+
+  /* %358 = fused_linear(%355, %356, %357) blocks.10.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 256598016, params[132], params[133], LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %411 = slice(%410) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 96829440, 576, arena + 290412672, 192);
-
-  /* %412 = slice(%410) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 96829632, 576, arena + 291623040, 192);
-
-  /* %413 = slice(%410) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 96829824, 576, arena + 292833408, 192);
-
-  /* %414 = reshape(%411) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %411: no code */
-
-  /* %415 = reshape(%412) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %412: no code */
-
-  /* %416 = reshape(%413) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %413: no code */
-
-  /* %417 = matmul_permuted(%414, %415) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 290412672, 64, 192, 1,
-      arena + 291623040, 64, 1, 192, arena + 96829440, 38809, 197, 0.0f);
-
-  /* %418 = mul_scalar(%417) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 96829440, 0.125f, arena + 100555104);
-
-  /* %419 = softmax(%418) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 100555104, arena + 158293440);
-
-  /* %420 = matmul_permuted(%419, %416) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 158293440, 38809, 197, 1,
-      arena + 292833408, 64, 192, 1, arena + 294043776, 64, 192, 0.0f);
-
-  /* %421 = reshape(%420) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %420: no code */
-
-  /* %424 = fused_linear(%421, %422, %423) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 294043776, params[128], params[129], LK_ACT_NONE, NULL,
-      arena + 295254144);
-
-  /* %426 = mul(%424, %425) blocks.10 : f32[B, 197, 192], written over %424 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 295254144, (const long[]){37824, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 295254144);
-
-  /* %427 = add(%402, %426) blocks.10 : f32[B, 197, 192], written over %424 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 286781568, (const long[]){37824, 192, 1},
-      arena + 295254144, (const long[]){37824, 192, 1}, arena + 295254144);
-
-  /* %430 = normalize(%427) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 295254144, 1e-06f, arena + 296464512);
-
-  /* %431 = mul(%430, %428) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 296464512, (const long[]){37824, 192, 1},
-      params[130], (const long[]){0, 0, 1}, arena + 297674880);
-
-  /* %432 = add(%431, %429) blocks.10.norm2 : f32[B, 197, 192], written over %431 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 297674880, (const long[]){37824, 192, 1},
-      params[131], (const long[]){0, 0, 1}, arena + 297674880);
-
-  /* %435 = fused_linear(%432, %433, %434) blocks.10.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 297674880, params[132], params[133], LK_ACT_NONE, NULL,
-      arena + 96829440);
-
-  /* %436 = gelu(%435) blocks.10.mlp : f32[B, 197, 768] */
+  /* %359 = gelu(%358) blocks.10.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 96829440, arena + 101670912);
 
-  /* %439 = fused_linear(%436, %437, %438) blocks.10.mlp.fc2 : f32[B, 197, 192] */
+  /* %362 = fused_linear(%359, %360, %361) blocks.10.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 101670912, params[134], params[135], LK_ACT_NONE, NULL,
-      arena + 298885248);
+      arena + 257808384);
 
-  /* %441 = mul(%439, %440) blocks.10 : f32[B, 197, 192], written over %439 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 298885248, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 298885248);
+  /* %364 = mul(%362, %363) blocks.10 : f32[B, 197, 192], written over %362 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 257808384, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 257808384);
 
-  /* %442 = add(%427, %441) blocks.10 : f32[B, 197, 192], written over %439 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 295254144, (const long[]){37824, 192, 1},
-      arena + 298885248, (const long[]){37824, 192, 1}, arena + 298885248);
+  /* %365 = add(%350, %364) blocks.10 : f32[B, 197, 192], written over %362 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 254177280, (const long[]){37824, 192, 1},
+      arena + 257808384, (const long[]){37824, 192, 1}, arena + 257808384);
 
-  /* %445 = normalize(%442) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 298885248, 1e-06f, arena + 300095616);
+  /* %368 = normalize(%365) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 257808384, 1e-06f, arena + 259018752);
 
-  /* %446 = mul(%445, %443) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 300095616, (const long[]){37824, 192, 1},
-      params[136], (const long[]){0, 0, 1}, arena + 301305984);
+  /* %369 = mul(%368, %366) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 259018752, (const long[]){37824, 192, 1},
+      params[136], (const long[]){0, 0, 1}, arena + 260229120);
 
-  /* %447 = add(%446, %444) blocks.11.norm1 : f32[B, 197, 192], written over %446 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 301305984, (const long[]){37824, 192, 1},
-      params[137], (const long[]){0, 0, 1}, arena + 301305984);
+  /* %370 = add(%369, %367) blocks.11.norm1 : f32[B, 197, 192], written over %369 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 260229120, (const long[]){37824, 192, 1},
+      params[137], (const long[]){0, 0, 1}, arena + 260229120);
 
-  /* %450 = fused_linear(%447, %448, %449) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 301305984, params[138], params[139], LK_ACT_NONE, NULL,
+  /* %373 = fused_linear(%370, %371, %372) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 260229120, params[138], params[139], LK_ACT_NONE, NULL,
+      arena + 160978944);
+
+  /* %374 = slice(%373) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %373: no code */
+
+  /* %375 = slice(%373) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %373: no code */
+
+  /* %376 = slice(%373) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %373: no code */
+
+  /* %377 = sdpa(%374, %375, %376) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 160978944, 576, arena + 160979136, 576, arena + 160979328,
+      576, arena + 261439488, 0.125f);
+
+  /* %380 = fused_linear(%377, %378, %379) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 261439488, params[140], params[141], LK_ACT_NONE, NULL,
+      arena + 262649856);
+
+  /* %382 = mul(%380, %381) blocks.11 : f32[B, 197, 192], written over %380 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 262649856, (const long[]){37824, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 262649856);
+
+  /* %383 = add(%365, %382) blocks.11 : f32[B, 197, 192], written over %380 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 257808384, (const long[]){37824, 192, 1},
+      arena + 262649856, (const long[]){37824, 192, 1}, arena + 262649856);
+
+  /* %386 = normalize(%383) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 262649856, 1e-06f, arena + 263860224);
+
+  /* %387 = mul(%386, %384) blocks.11.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 263860224, (const long[]){37824, 192, 1},
+      params[142], (const long[]){0, 0, 1}, arena + 265070592);
+
+  /* %388 = add(%387, %385) blocks.11.norm2 : f32[B, 197, 192], written over %387 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 265070592, (const long[]){37824, 192, 1},
+      params[143], (const long[]){0, 0, 1}, arena + 265070592);
+
+  /* %391 = fused_linear(%388, %389, %390) blocks.11.mlp.fc1 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 265070592, params[144], params[145], LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %451 = slice(%450) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 106512384, 576, arena + 302516352, 192);
-
-  /* %452 = slice(%450) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 106512576, 576, arena + 303726720, 192);
-
-  /* %453 = slice(%450) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 106512768, 576, arena + 304937088, 192);
-
-  /* %454 = reshape(%451) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %451: no code */
-
-  /* %455 = reshape(%452) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %452: no code */
-
-  /* %456 = reshape(%453) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %453: no code */
-
-  /* %457 = matmul_permuted(%454, %455) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 302516352, 64, 192, 1,
-      arena + 303726720, 64, 1, 192, arena + 106512384, 38809, 197, 0.0f);
-
-  /* %458 = mul_scalar(%457) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 106512384, 0.125f, arena + 110238048);
-
-  /* %459 = softmax(%458) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 110238048, arena + 162019104);
-
-  /* %460 = matmul_permuted(%459, %456) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 162019104, 38809, 197, 1,
-      arena + 304937088, 64, 192, 1, arena + 306147456, 64, 192, 0.0f);
-
-  /* %461 = reshape(%460) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %460: no code */
-
-  /* %464 = fused_linear(%461, %462, %463) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 306147456, params[140], params[141], LK_ACT_NONE, NULL,
-      arena + 307357824);
-
-  /* %466 = mul(%464, %465) blocks.11 : f32[B, 197, 192], written over %464 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 307357824, (const long[]){37824, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 307357824);
-
-  /* %467 = add(%442, %466) blocks.11 : f32[B, 197, 192], written over %464 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 298885248, (const long[]){37824, 192, 1},
-      arena + 307357824, (const long[]){37824, 192, 1}, arena + 307357824);
-
-  /* %470 = normalize(%467) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 307357824, 1e-06f, arena + 308568192);
-
-  /* %471 = mul(%470, %468) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 308568192, (const long[]){37824, 192, 1},
-      params[142], (const long[]){0, 0, 1}, arena + 309778560);
-
-  /* %472 = add(%471, %469) blocks.11.norm2 : f32[B, 197, 192], written over %471 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 309778560, (const long[]){37824, 192, 1},
-      params[143], (const long[]){0, 0, 1}, arena + 309778560);
-
-  /* %475 = fused_linear(%472, %473, %474) blocks.11.mlp.fc1 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 309778560, params[144], params[145], LK_ACT_NONE, NULL,
-      arena + 106512384);
-
-  /* %476 = gelu(%475) blocks.11.mlp : f32[B, 197, 768] */
+  /* %392 = gelu(%391) blocks.11.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 106512384, arena + 111353856);
 
-  /* %479 = fused_linear(%476, %477, %478) blocks.11.mlp.fc2 : f32[B, 197, 192] */
+  /* %395 = fused_linear(%392, %393, %394) blocks.11.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 111353856, params[146], params[147], LK_ACT_NONE, NULL,
       arena + 116195328);
 
-  /* %481 = mul(%479, %480) blocks.11 : f32[B, 197, 192], written over %479 */
+  /* %397 = mul(%395, %396) blocks.11 : f32[B, 197, 192], written over %395 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 116195328, (const long[]){37824, 192, 1},
       inputs[22], (const long[]){1, 0, 0}, arena + 116195328);
 
-  /* %482 = add(%467, %481) blocks.11 : f32[B, 197, 192], written over %479 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 307357824, (const long[]){37824, 192, 1},
+  /* %398 = add(%383, %397) blocks.11 : f32[B, 197, 192], written over %395 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 262649856, (const long[]){37824, 192, 1},
       arena + 116195328, (const long[]){37824, 192, 1}, arena + 116195328);
 
-  /* %485 = normalize(%482) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %401 = normalize(%398) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 116195328, 1e-06f, arena + 117405696);
 
-  /* %486 = mul(%485, %483) norm : f32[B, 197, 192] */
+  /* %402 = mul(%401, %399) norm : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 117405696, (const long[]){37824, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 118616064);
 
-  /* %487 = add(%486, %484) norm : f32[B, 197, 192], written over %486 */
+  /* %403 = add(%402, %400) norm : f32[B, 197, 192], written over %402 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 118616064, (const long[]){37824, 192, 1},
       params[149], (const long[]){0, 0, 1}, arena + 118616064);
 
-  /* %488 = index(%487) {axis 0, at 0} : f32[B, 192] */
+  /* %404 = index(%403) {axis 0, at 0} : f32[B, 192] */
   lk_copy_rows(B, 192, arena + 118616064, 37824, arena + 119826432, 192);
 
-  /* %491 = fused_linear(%488, %489, %490) head : f32[B, 1000] */
+  /* %407 = fused_linear(%404, %405, %406) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 119826432, params[150], params[151], LK_ACT_NONE, NULL,
       arena + 118616064);
 
-  /* %493 = cross_entropy(%491, %492) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 118616064, inputs[23], arena + 313750704);
+  /* %409 = cross_entropy(%407, %408) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 118616064, inputs[23], arena + 269042736);
 
-  /* %494 = cross_entropy_grad(%491, %492) : f32[B, 1000] */
+  /* %410 = cross_entropy_grad(%407, %408) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 118616064, inputs[23], arena + 118808064);
 
-  /* %495 = transpose(%489) {perm [1, 0]} head : f32[192, 1000] */
+  /* %411 = transpose(%405) {perm [1, 0]} head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[150], arena + 118616064);
 
-  /* %496 = fused_linear(%494, %495) head : f32[B, 192] */
+  /* %412 = fused_linear(%410, %411) head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 118808064, arena + 118616064, NULL, LK_ACT_NONE, NULL,
       arena + 119832576);
 
-  /* %497 = linear_grad_weight(%494, %488) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 118808064, arena + 119826432, arena + 313409664);
+  /* %413 = linear_grad_weight(%410, %404) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 118808064, arena + 119826432, arena + 268701696);
 
-  /* %498 = reduce_sum(%494) {axes [], batch} head : f32[1000] */
+  /* %414 = reduce_sum(%410) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 118808064,
-      arena + 313749120);
+      arena + 269041152);
 
-  /* %499 = reshape(%496) {shape [1, 192]} : f32[B, 1, 192], a view of %496: no code */
+  /* %415 = reshape(%412) {shape [1, 192]} : f32[B, 1, 192], a view of %412: no code */
 
-  /* %500 = zero_pad(%499) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %416 = zero_pad(%415) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   lk_zero_pad(B, 1, 192, 0, 196, arena + 119832576, arena + 118616064);
 
-  /* %501 = reduce_sum(%500) {axes [0], batch} norm : f32[192] */
+  /* %417 = reduce_sum(%416) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 118616064,
-      arena + 313750128);
+      arena + 269042160);
 
-  /* %502 = mul(%500, %483) norm : f32[B, 197, 192] */
+  /* %418 = mul(%416, %399) norm : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 118616064, (const long[]){37824, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 119826432);
 
-  /* %503 = mul(%500, %485) norm : f32[B, 197, 192], written over %500 */
+  /* %419 = mul(%416, %401) norm : f32[B, 197, 192], written over %416 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 118616064, (const long[]){37824, 192, 1},
       arena + 117405696, (const long[]){37824, 192, 1}, arena + 118616064);
 
-  /* %504 = reduce_sum(%503) {axes [0], batch} norm : f32[192] */
+  /* %420 = reduce_sum(%419) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 118616064,
-      arena + 313750320);
+      arena + 269042352);
 
-  /* %505 = normalize_grad(%482, %502) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 116195328, arena + 119826432, 1e-06f, arena + 310988928);
+  /* %421 = normalize_grad(%398, %418) {eps 1e-06} norm : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 116195328, arena + 119826432, 1e-06f, arena + 266280960);
 
-  /* %506 = mul(%505, %480) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 312199296);
+  /* %422 = mul(%421, %396) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 267491328);
 
-  /* %507 = transpose(%477) {perm [1, 0]} blocks.11.mlp.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[146], arena + 313601664);
+  /* %423 = transpose(%393) {perm [1, 0]} blocks.11.mlp.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[146], arena + 268893696);
 
-  /* %508 = fused_linear(%506, %507) blocks.11.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 312199296, arena + 313601664, NULL, LK_ACT_NONE, NULL,
+  /* %424 = fused_linear(%422, %423) blocks.11.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 267491328, arena + 268893696, NULL, LK_ACT_NONE, NULL,
       arena + 116195328);
 
-  /* %509 = linear_grad_weight(%506, %476) blocks.11.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 312199296, arena + 111353856, arena + 313601664);
+  /* %425 = linear_grad_weight(%422, %392) blocks.11.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 267491328, arena + 111353856, arena + 268893696);
 
-  /* %510 = reduce_sum(%506) {axes [0], batch} blocks.11.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 312199296,
-      arena + 313750512);
+  /* %426 = reduce_sum(%422) {axes [0], batch} blocks.11.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 267491328,
+      arena + 269042544);
 
-  /* %511 = gelu_grad(%475, %508) blocks.11.mlp : f32[B, 197, 768] */
+  /* %427 = gelu_grad(%391, %424) blocks.11.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 106512384, arena + 116195328,
       arena + 111353856);
 
-  /* %512 = transpose(%473) {perm [1, 0]} blocks.11.mlp.fc1 : f32[192, 768] */
+  /* %428 = transpose(%389) {perm [1, 0]} blocks.11.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[144], arena + 107722752);
 
-  /* %513 = fused_linear(%511, %512) blocks.11.mlp.fc1 : f32[B, 197, 192] */
+  /* %429 = fused_linear(%427, %428) blocks.11.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 111353856, arena + 107722752, NULL, LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %514 = linear_grad_weight(%511, %472) blocks.11.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 111353856, arena + 309778560, arena + 116195328);
+  /* %430 = linear_grad_weight(%427, %388) blocks.11.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 111353856, arena + 265070592, arena + 116195328);
 
-  /* %515 = reduce_sum(%511) {axes [0], batch} blocks.11.mlp.fc1 : f32[768] */
+  /* %431 = reduce_sum(%427) {axes [0], batch} blocks.11.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 111353856,
       arena + 116342784);
 
-  /* %516 = reduce_sum(%513) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  /* %432 = reduce_sum(%429) {axes [0], batch} blocks.11.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
-      arena + 115210944);
+      arena + 112859712);
 
-  /* %517 = mul(%513, %468) blocks.11.norm2 : f32[B, 197, 192] */
+  /* %433 = mul(%429, %384) blocks.11.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 106512384, (const long[]){37824, 192, 1},
       params[142], (const long[]){0, 0, 1}, arena + 107722752);
 
-  /* %518 = mul(%513, %470) blocks.11.norm2 : f32[B, 197, 192], written over %513 */
+  /* %434 = mul(%429, %386) blocks.11.norm2 : f32[B, 197, 192], written over %429 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 106512384, (const long[]){37824, 192, 1},
-      arena + 308568192, (const long[]){37824, 192, 1}, arena + 106512384);
+      arena + 263860224, (const long[]){37824, 192, 1}, arena + 106512384);
 
-  /* %519 = reduce_sum(%518) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  /* %435 = reduce_sum(%434) {axes [0], batch} blocks.11.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
-      arena + 115211136);
+      arena + 112859904);
 
-  /* %520 = normalize_grad(%467, %517) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 307357824, arena + 107722752, 1e-06f, arena + 106512384);
+  /* %436 = normalize_grad(%383, %433) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 262649856, arena + 107722752, 1e-06f, arena + 106512384);
 
-  /* %521 = add(%505, %520) blocks.11 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 106512384, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %437 = add(%421, %436) blocks.11 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 106512384, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %522 = mul(%521, %465) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %438 = mul(%437, %381) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[21], (const long[]){1, 0, 0}, arena + 106512384);
 
-  /* %523 = transpose(%462) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %439 = transpose(%378) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[140], arena + 107722752);
 
-  /* %524 = fused_linear(%522, %523) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %440 = fused_linear(%438, %439) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 106512384, arena + 107722752, NULL, LK_ACT_NONE, NULL,
-      arena + 110238048);
+      arena + 110143488);
 
-  /* %525 = linear_grad_weight(%522, %461) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 106512384, arena + 306147456, arena + 115174080);
+  /* %441 = linear_grad_weight(%438, %377) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 106512384, arena + 261439488, arena + 112822272);
 
-  /* %526 = reduce_sum(%522) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %442 = reduce_sum(%438) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
-      arena + 115211328);
+      arena + 112860096);
 
-  /* %527 = reshape(%524) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %524: no code */
+  /* %443 = sdpa_grad(%374, %375, %376, %440) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 160978944, 576, arena + 160979136, 576,
+      arena + 160979328, 576, arena + 110143488, 192, arena + 106512384, 576,
+      arena + 106512384 + 192, 576, arena + 106512384 + 384, 576, 0.125f);
 
-  /* %528 = matmul_permuted(%527, %456) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 110238048, 64, 192, 1,
-      arena + 304937088, 64, 1, 192, arena + 106512384, 38809, 197, 0.0f);
-
-  /* %529 = matmul_permuted(%459, %527) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 162019104, 38809, 1, 197,
-      arena + 110238048, 64, 192, 1, arena + 113963712, 64, 192, 0.0f);
-
-  /* %530 = softmax_grad(%459, %528) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 162019104, arena + 106512384, arena + 110238048);
-
-  /* %531 = mul_scalar(%530) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 110238048, 0.125f, arena + 106512384);
-
-  /* %532 = matmul_permuted(%531, %455) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 106512384, 38809, 197, 1,
-      arena + 303726720, 64, 192, 1, arena + 110238048, 64, 192, 0.0f);
-
-  /* %533 = matmul_permuted(%454, %531) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 106512384, 38809, 1, 197,
-      arena + 302516352, 64, 192, 1, arena + 111448416, 64, 192, 0.0f);
-
-  /* %534 = reshape(%529) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %529: no code */
-
-  /* %535 = reshape(%533) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %533: no code */
-
-  /* %536 = reshape(%532) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %532: no code */
-
-  /* %537 = concat(%536, %535, %534) {axis 1} blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 110238048, 192, arena + 106512384, 576);
-  lk_copy_rows(B * 197, 192, arena + 111448416, 192, arena + 106512576, 576);
-  lk_copy_rows(B * 197, 192, arena + 113963712, 192, arena + 106512768, 576);
-
-  /* %538 = transpose(%448) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %444 = transpose(%371) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[138], arena + 111353856);
 
-  /* %539 = fused_linear(%537, %538) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %445 = fused_linear(%443, %444) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 106512384, arena + 111353856, NULL, LK_ACT_NONE, NULL,
       arena + 110143488);
 
-  /* %540 = linear_grad_weight(%537, %447) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 106512384, arena + 301305984, arena + 112711680);
+  /* %446 = linear_grad_weight(%443, %370) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 106512384, arena + 260229120, arena + 112711680);
 
-  /* %541 = reduce_sum(%537) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %447 = reduce_sum(%443) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
-      arena + 112822272);
+      arena + 112859136);
 
-  /* %542 = reduce_sum(%539) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %448 = reduce_sum(%445) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 110143488,
-      arena + 112822848);
+      arena + 112860288);
 
-  /* %543 = mul(%539, %443) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %449 = mul(%445, %366) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 110143488, (const long[]){37824, 192, 1},
       params[136], (const long[]){0, 0, 1}, arena + 106512384);
 
-  /* %544 = mul(%539, %445) blocks.11.norm1 : f32[B, 197, 192], written over %539 */
+  /* %450 = mul(%445, %368) blocks.11.norm1 : f32[B, 197, 192], written over %445 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 110143488, (const long[]){37824, 192, 1},
-      arena + 300095616, (const long[]){37824, 192, 1}, arena + 110143488);
+      arena + 259018752, (const long[]){37824, 192, 1}, arena + 110143488);
 
-  /* %545 = reduce_sum(%544) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %451 = reduce_sum(%450) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 110143488,
-      arena + 112823040);
+      arena + 112860480);
 
-  /* %546 = normalize_grad(%442, %543) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 298885248, arena + 106512384, 1e-06f, arena + 107722752);
+  /* %452 = normalize_grad(%365, %449) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 257808384, arena + 106512384, 1e-06f, arena + 107722752);
 
-  /* %547 = add(%521, %546) blocks.10 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 107722752, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %453 = add(%437, %452) blocks.10 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 107722752, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %548 = mul(%547, %440) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %454 = mul(%453, %363) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 111353856);
 
-  /* %549 = transpose(%437) {perm [1, 0]} blocks.10.mlp.fc2 : f32[768, 192] */
+  /* %455 = transpose(%360) {perm [1, 0]} blocks.10.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[134], arena + 112564224);
 
-  /* %550 = fused_linear(%548, %549) blocks.10.mlp.fc2 : f32[B, 197, 768] */
+  /* %456 = fused_linear(%454, %455) blocks.10.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 111353856, arena + 112564224, NULL, LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %551 = linear_grad_weight(%548, %436) blocks.10.mlp.fc2 : f32[192, 768] */
+  /* %457 = linear_grad_weight(%454, %359) blocks.10.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 111353856, arena + 101670912, arena + 112564224);
 
-  /* %552 = reduce_sum(%548) {axes [0], batch} blocks.10.mlp.fc2 : f32[192] */
+  /* %458 = reduce_sum(%454) {axes [0], batch} blocks.10.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 111353856,
-      arena + 112823232);
+      arena + 112860672);
 
-  /* %553 = gelu_grad(%435, %550) blocks.10.mlp : f32[B, 197, 768] */
+  /* %459 = gelu_grad(%358, %456) blocks.10.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 96829440, arena + 106512384, arena + 101670912);
 
-  /* %554 = transpose(%433) {perm [1, 0]} blocks.10.mlp.fc1 : f32[192, 768] */
+  /* %460 = transpose(%356) {perm [1, 0]} blocks.10.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[132], arena + 98039808);
 
-  /* %555 = fused_linear(%553, %554) blocks.10.mlp.fc1 : f32[B, 197, 192] */
+  /* %461 = fused_linear(%459, %460) blocks.10.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 101670912, arena + 98039808, NULL, LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %556 = linear_grad_weight(%553, %432) blocks.10.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 101670912, arena + 297674880, arena + 106512384);
+  /* %462 = linear_grad_weight(%459, %355) blocks.10.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 101670912, arena + 256598016, arena + 106512384);
 
-  /* %557 = reduce_sum(%553) {axes [0], batch} blocks.10.mlp.fc1 : f32[768] */
+  /* %463 = reduce_sum(%459) {axes [0], batch} blocks.10.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 101670912,
       arena + 106659840);
 
-  /* %558 = reduce_sum(%555) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %464 = reduce_sum(%461) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
-      arena + 105528000);
+      arena + 103176768);
 
-  /* %559 = mul(%555, %428) blocks.10.norm2 : f32[B, 197, 192] */
+  /* %465 = mul(%461, %351) blocks.10.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 96829440, (const long[]){37824, 192, 1},
       params[130], (const long[]){0, 0, 1}, arena + 98039808);
 
-  /* %560 = mul(%555, %430) blocks.10.norm2 : f32[B, 197, 192], written over %555 */
+  /* %466 = mul(%461, %353) blocks.10.norm2 : f32[B, 197, 192], written over %461 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 96829440, (const long[]){37824, 192, 1},
-      arena + 296464512, (const long[]){37824, 192, 1}, arena + 96829440);
+      arena + 255387648, (const long[]){37824, 192, 1}, arena + 96829440);
 
-  /* %561 = reduce_sum(%560) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %467 = reduce_sum(%466) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
-      arena + 105528192);
+      arena + 103176960);
 
-  /* %562 = normalize_grad(%427, %559) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 295254144, arena + 98039808, 1e-06f, arena + 96829440);
+  /* %468 = normalize_grad(%350, %465) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 254177280, arena + 98039808, 1e-06f, arena + 96829440);
 
-  /* %563 = add(%547, %562) blocks.10 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 96829440, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %469 = add(%453, %468) blocks.10 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 96829440, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %564 = mul(%563, %425) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %470 = mul(%469, %348) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 96829440);
 
-  /* %565 = transpose(%422) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %471 = transpose(%345) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[128], arena + 98039808);
 
-  /* %566 = fused_linear(%564, %565) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %472 = fused_linear(%470, %471) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 96829440, arena + 98039808, NULL, LK_ACT_NONE, NULL,
-      arena + 100555104);
+      arena + 100460544);
 
-  /* %567 = linear_grad_weight(%564, %421) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 96829440, arena + 294043776, arena + 105491136);
+  /* %473 = linear_grad_weight(%470, %344) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 96829440, arena + 252966912, arena + 103139328);
 
-  /* %568 = reduce_sum(%564) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %474 = reduce_sum(%470) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
-      arena + 105528384);
+      arena + 103177152);
 
-  /* %569 = reshape(%566) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %566: no code */
+  /* %475 = sdpa_grad(%341, %342, %343, %472) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 157347840, 576, arena + 157348032, 576,
+      arena + 157348224, 576, arena + 100460544, 192, arena + 96829440, 576, arena + 96829440 + 192,
+      576, arena + 96829440 + 384, 576, 0.125f);
 
-  /* %570 = matmul_permuted(%569, %416) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 100555104, 64, 192, 1,
-      arena + 292833408, 64, 1, 192, arena + 96829440, 38809, 197, 0.0f);
-
-  /* %571 = matmul_permuted(%419, %569) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 158293440, 38809, 1, 197,
-      arena + 100555104, 64, 192, 1, arena + 104280768, 64, 192, 0.0f);
-
-  /* %572 = softmax_grad(%419, %570) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 158293440, arena + 96829440, arena + 100555104);
-
-  /* %573 = mul_scalar(%572) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 100555104, 0.125f, arena + 96829440);
-
-  /* %574 = matmul_permuted(%573, %415) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 96829440, 38809, 197, 1,
-      arena + 291623040, 64, 192, 1, arena + 100555104, 64, 192, 0.0f);
-
-  /* %575 = matmul_permuted(%414, %573) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 96829440, 38809, 1, 197,
-      arena + 290412672, 64, 192, 1, arena + 101765472, 64, 192, 0.0f);
-
-  /* %576 = reshape(%571) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %571: no code */
-
-  /* %577 = reshape(%575) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %575: no code */
-
-  /* %578 = reshape(%574) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %574: no code */
-
-  /* %579 = concat(%578, %577, %576) {axis 1} blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 100555104, 192, arena + 96829440, 576);
-  lk_copy_rows(B * 197, 192, arena + 101765472, 192, arena + 96829632, 576);
-  lk_copy_rows(B * 197, 192, arena + 104280768, 192, arena + 96829824, 576);
-
-  /* %580 = transpose(%408) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %476 = transpose(%338) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[126], arena + 101670912);
 
-  /* %581 = fused_linear(%579, %580) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %477 = fused_linear(%475, %476) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 96829440, arena + 101670912, NULL, LK_ACT_NONE, NULL,
       arena + 100460544);
 
-  /* %582 = linear_grad_weight(%579, %407) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 96829440, arena + 289202304, arena + 103028736);
+  /* %478 = linear_grad_weight(%475, %337) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 96829440, arena + 251756544, arena + 103028736);
 
-  /* %583 = reduce_sum(%579) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %479 = reduce_sum(%475) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
-      arena + 103139328);
+      arena + 103176192);
 
-  /* %584 = reduce_sum(%581) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %480 = reduce_sum(%477) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 100460544,
-      arena + 103139904);
+      arena + 103177344);
 
-  /* %585 = mul(%581, %403) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %481 = mul(%477, %333) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 100460544, (const long[]){37824, 192, 1},
       params[124], (const long[]){0, 0, 1}, arena + 96829440);
 
-  /* %586 = mul(%581, %405) blocks.10.norm1 : f32[B, 197, 192], written over %581 */
+  /* %482 = mul(%477, %335) blocks.10.norm1 : f32[B, 197, 192], written over %477 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 100460544, (const long[]){37824, 192, 1},
-      arena + 287991936, (const long[]){37824, 192, 1}, arena + 100460544);
+      arena + 250546176, (const long[]){37824, 192, 1}, arena + 100460544);
 
-  /* %587 = reduce_sum(%586) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %483 = reduce_sum(%482) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 100460544,
-      arena + 103140096);
+      arena + 103177536);
 
-  /* %588 = normalize_grad(%402, %585) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 286781568, arena + 96829440, 1e-06f, arena + 98039808);
+  /* %484 = normalize_grad(%332, %481) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 249335808, arena + 96829440, 1e-06f, arena + 98039808);
 
-  /* %589 = add(%563, %588) blocks.9 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 98039808, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %485 = add(%469, %484) blocks.9 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 98039808, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %590 = mul(%589, %400) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %486 = mul(%485, %330) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 101670912);
 
-  /* %591 = transpose(%397) {perm [1, 0]} blocks.9.mlp.fc2 : f32[768, 192] */
+  /* %487 = transpose(%327) {perm [1, 0]} blocks.9.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[122], arena + 102881280);
 
-  /* %592 = fused_linear(%590, %591) blocks.9.mlp.fc2 : f32[B, 197, 768] */
+  /* %488 = fused_linear(%486, %487) blocks.9.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 101670912, arena + 102881280, NULL, LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %593 = linear_grad_weight(%590, %396) blocks.9.mlp.fc2 : f32[192, 768] */
+  /* %489 = linear_grad_weight(%486, %326) blocks.9.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 101670912, arena + 91987968, arena + 102881280);
 
-  /* %594 = reduce_sum(%590) {axes [0], batch} blocks.9.mlp.fc2 : f32[192] */
+  /* %490 = reduce_sum(%486) {axes [0], batch} blocks.9.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101670912,
-      arena + 103140288);
+      arena + 103177728);
 
-  /* %595 = gelu_grad(%395, %592) blocks.9.mlp : f32[B, 197, 768] */
+  /* %491 = gelu_grad(%325, %488) blocks.9.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 87146496, arena + 96829440, arena + 91987968);
 
-  /* %596 = transpose(%393) {perm [1, 0]} blocks.9.mlp.fc1 : f32[192, 768] */
+  /* %492 = transpose(%323) {perm [1, 0]} blocks.9.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[120], arena + 88356864);
 
-  /* %597 = fused_linear(%595, %596) blocks.9.mlp.fc1 : f32[B, 197, 192] */
+  /* %493 = fused_linear(%491, %492) blocks.9.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 91987968, arena + 88356864, NULL, LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %598 = linear_grad_weight(%595, %392) blocks.9.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 91987968, arena + 285571200, arena + 96829440);
+  /* %494 = linear_grad_weight(%491, %322) blocks.9.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 91987968, arena + 248125440, arena + 96829440);
 
-  /* %599 = reduce_sum(%595) {axes [0], batch} blocks.9.mlp.fc1 : f32[768] */
+  /* %495 = reduce_sum(%491) {axes [0], batch} blocks.9.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 91987968,
       arena + 96976896);
 
-  /* %600 = reduce_sum(%597) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %496 = reduce_sum(%493) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
-      arena + 95845056);
+      arena + 93493824);
 
-  /* %601 = mul(%597, %388) blocks.9.norm2 : f32[B, 197, 192] */
+  /* %497 = mul(%493, %318) blocks.9.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 87146496, (const long[]){37824, 192, 1},
       params[118], (const long[]){0, 0, 1}, arena + 88356864);
 
-  /* %602 = mul(%597, %390) blocks.9.norm2 : f32[B, 197, 192], written over %597 */
+  /* %498 = mul(%493, %320) blocks.9.norm2 : f32[B, 197, 192], written over %493 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 87146496, (const long[]){37824, 192, 1},
-      arena + 284360832, (const long[]){37824, 192, 1}, arena + 87146496);
+      arena + 246915072, (const long[]){37824, 192, 1}, arena + 87146496);
 
-  /* %603 = reduce_sum(%602) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %499 = reduce_sum(%498) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
-      arena + 95845248);
+      arena + 93494016);
 
-  /* %604 = normalize_grad(%387, %601) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 283150464, arena + 88356864, 1e-06f, arena + 87146496);
+  /* %500 = normalize_grad(%317, %497) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 245704704, arena + 88356864, 1e-06f, arena + 87146496);
 
-  /* %605 = add(%589, %604) blocks.9 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 87146496, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %501 = add(%485, %500) blocks.9 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 87146496, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %606 = mul(%605, %385) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %502 = mul(%501, %315) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 87146496);
 
-  /* %607 = transpose(%382) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %503 = transpose(%312) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[116], arena + 88356864);
 
-  /* %608 = fused_linear(%606, %607) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %504 = fused_linear(%502, %503) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 87146496, arena + 88356864, NULL, LK_ACT_NONE, NULL,
-      arena + 90872160);
+      arena + 90777600);
 
-  /* %609 = linear_grad_weight(%606, %381) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 87146496, arena + 281940096, arena + 95808192);
+  /* %505 = linear_grad_weight(%502, %311) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 87146496, arena + 244494336, arena + 93456384);
 
-  /* %610 = reduce_sum(%606) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %506 = reduce_sum(%502) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
-      arena + 95845440);
+      arena + 93494208);
 
-  /* %611 = reshape(%608) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %608: no code */
+  /* %507 = sdpa_grad(%308, %309, %310, %504) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 153716736, 576, arena + 153716928, 576,
+      arena + 153717120, 576, arena + 90777600, 192, arena + 87146496, 576, arena + 87146496 + 192,
+      576, arena + 87146496 + 384, 576, 0.125f);
 
-  /* %612 = matmul_permuted(%611, %376) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 90872160, 64, 192, 1,
-      arena + 280729728, 64, 1, 192, arena + 87146496, 38809, 197, 0.0f);
-
-  /* %613 = matmul_permuted(%379, %611) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 154567776, 38809, 1, 197,
-      arena + 90872160, 64, 192, 1, arena + 94597824, 64, 192, 0.0f);
-
-  /* %614 = softmax_grad(%379, %612) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 154567776, arena + 87146496, arena + 90872160);
-
-  /* %615 = mul_scalar(%614) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 90872160, 0.125f, arena + 87146496);
-
-  /* %616 = matmul_permuted(%615, %375) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 87146496, 38809, 197, 1,
-      arena + 279519360, 64, 192, 1, arena + 90872160, 64, 192, 0.0f);
-
-  /* %617 = matmul_permuted(%374, %615) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 87146496, 38809, 1, 197,
-      arena + 278308992, 64, 192, 1, arena + 92082528, 64, 192, 0.0f);
-
-  /* %618 = reshape(%613) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %613: no code */
-
-  /* %619 = reshape(%617) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %617: no code */
-
-  /* %620 = reshape(%616) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %616: no code */
-
-  /* %621 = concat(%620, %619, %618) {axis 1} blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 90872160, 192, arena + 87146496, 576);
-  lk_copy_rows(B * 197, 192, arena + 92082528, 192, arena + 87146688, 576);
-  lk_copy_rows(B * 197, 192, arena + 94597824, 192, arena + 87146880, 576);
-
-  /* %622 = transpose(%368) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %508 = transpose(%305) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[114], arena + 91987968);
 
-  /* %623 = fused_linear(%621, %622) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %509 = fused_linear(%507, %508) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 87146496, arena + 91987968, NULL, LK_ACT_NONE, NULL,
       arena + 90777600);
 
-  /* %624 = linear_grad_weight(%621, %367) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 87146496, arena + 277098624, arena + 93345792);
+  /* %510 = linear_grad_weight(%507, %304) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 87146496, arena + 243283968, arena + 93345792);
 
-  /* %625 = reduce_sum(%621) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %511 = reduce_sum(%507) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
-      arena + 93456384);
+      arena + 93493248);
 
-  /* %626 = reduce_sum(%623) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %512 = reduce_sum(%509) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90777600,
-      arena + 93456960);
+      arena + 93494400);
 
-  /* %627 = mul(%623, %363) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %513 = mul(%509, %300) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90777600, (const long[]){37824, 192, 1},
       params[112], (const long[]){0, 0, 1}, arena + 87146496);
 
-  /* %628 = mul(%623, %365) blocks.9.norm1 : f32[B, 197, 192], written over %623 */
+  /* %514 = mul(%509, %302) blocks.9.norm1 : f32[B, 197, 192], written over %509 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90777600, (const long[]){37824, 192, 1},
-      arena + 275888256, (const long[]){37824, 192, 1}, arena + 90777600);
+      arena + 242073600, (const long[]){37824, 192, 1}, arena + 90777600);
 
-  /* %629 = reduce_sum(%628) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %515 = reduce_sum(%514) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90777600,
-      arena + 93457152);
+      arena + 93494592);
 
-  /* %630 = normalize_grad(%362, %627) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 274677888, arena + 87146496, 1e-06f, arena + 88356864);
+  /* %516 = normalize_grad(%299, %513) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 240863232, arena + 87146496, 1e-06f, arena + 88356864);
 
-  /* %631 = add(%605, %630) blocks.8 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 88356864, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %517 = add(%501, %516) blocks.8 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 88356864, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %632 = mul(%631, %360) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %518 = mul(%517, %297) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 91987968);
 
-  /* %633 = transpose(%357) {perm [1, 0]} blocks.8.mlp.fc2 : f32[768, 192] */
+  /* %519 = transpose(%294) {perm [1, 0]} blocks.8.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[110], arena + 93198336);
 
-  /* %634 = fused_linear(%632, %633) blocks.8.mlp.fc2 : f32[B, 197, 768] */
+  /* %520 = fused_linear(%518, %519) blocks.8.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 91987968, arena + 93198336, NULL, LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %635 = linear_grad_weight(%632, %356) blocks.8.mlp.fc2 : f32[192, 768] */
+  /* %521 = linear_grad_weight(%518, %293) blocks.8.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 91987968, arena + 82305024, arena + 93198336);
 
-  /* %636 = reduce_sum(%632) {axes [0], batch} blocks.8.mlp.fc2 : f32[192] */
+  /* %522 = reduce_sum(%518) {axes [0], batch} blocks.8.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 91987968,
-      arena + 93457344);
+      arena + 93494784);
 
-  /* %637 = gelu_grad(%355, %634) blocks.8.mlp : f32[B, 197, 768] */
+  /* %523 = gelu_grad(%292, %520) blocks.8.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 77463552, arena + 87146496, arena + 82305024);
 
-  /* %638 = transpose(%353) {perm [1, 0]} blocks.8.mlp.fc1 : f32[192, 768] */
+  /* %524 = transpose(%290) {perm [1, 0]} blocks.8.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[108], arena + 78673920);
 
-  /* %639 = fused_linear(%637, %638) blocks.8.mlp.fc1 : f32[B, 197, 192] */
+  /* %525 = fused_linear(%523, %524) blocks.8.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 82305024, arena + 78673920, NULL, LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %640 = linear_grad_weight(%637, %352) blocks.8.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 82305024, arena + 273467520, arena + 87146496);
+  /* %526 = linear_grad_weight(%523, %289) blocks.8.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 82305024, arena + 239652864, arena + 87146496);
 
-  /* %641 = reduce_sum(%637) {axes [0], batch} blocks.8.mlp.fc1 : f32[768] */
+  /* %527 = reduce_sum(%523) {axes [0], batch} blocks.8.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 82305024,
       arena + 87293952);
 
-  /* %642 = reduce_sum(%639) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %528 = reduce_sum(%525) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
-      arena + 86162112);
+      arena + 83810880);
 
-  /* %643 = mul(%639, %348) blocks.8.norm2 : f32[B, 197, 192] */
+  /* %529 = mul(%525, %285) blocks.8.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 77463552, (const long[]){37824, 192, 1},
       params[106], (const long[]){0, 0, 1}, arena + 78673920);
 
-  /* %644 = mul(%639, %350) blocks.8.norm2 : f32[B, 197, 192], written over %639 */
+  /* %530 = mul(%525, %287) blocks.8.norm2 : f32[B, 197, 192], written over %525 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 77463552, (const long[]){37824, 192, 1},
-      arena + 272257152, (const long[]){37824, 192, 1}, arena + 77463552);
+      arena + 238442496, (const long[]){37824, 192, 1}, arena + 77463552);
 
-  /* %645 = reduce_sum(%644) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %531 = reduce_sum(%530) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
-      arena + 86162304);
+      arena + 83811072);
 
-  /* %646 = normalize_grad(%347, %643) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 271046784, arena + 78673920, 1e-06f, arena + 77463552);
+  /* %532 = normalize_grad(%284, %529) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 237232128, arena + 78673920, 1e-06f, arena + 77463552);
 
-  /* %647 = add(%631, %646) blocks.8 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 77463552, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %533 = add(%517, %532) blocks.8 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 77463552, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %648 = mul(%647, %345) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %534 = mul(%533, %282) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 77463552);
 
-  /* %649 = transpose(%342) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %535 = transpose(%279) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 78673920);
 
-  /* %650 = fused_linear(%648, %649) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %536 = fused_linear(%534, %535) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 77463552, arena + 78673920, NULL, LK_ACT_NONE, NULL,
-      arena + 81189216);
+      arena + 81094656);
 
-  /* %651 = linear_grad_weight(%648, %341) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 77463552, arena + 269836416, arena + 86125248);
+  /* %537 = linear_grad_weight(%534, %278) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 77463552, arena + 236021760, arena + 83773440);
 
-  /* %652 = reduce_sum(%648) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %538 = reduce_sum(%534) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
-      arena + 86162496);
+      arena + 83811264);
 
-  /* %653 = reshape(%650) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %650: no code */
+  /* %539 = sdpa_grad(%275, %276, %277, %536) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 150085632, 576, arena + 150085824, 576,
+      arena + 150086016, 576, arena + 81094656, 192, arena + 77463552, 576, arena + 77463552 + 192,
+      576, arena + 77463552 + 384, 576, 0.125f);
 
-  /* %654 = matmul_permuted(%653, %336) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 81189216, 64, 192, 1,
-      arena + 268626048, 64, 1, 192, arena + 77463552, 38809, 197, 0.0f);
-
-  /* %655 = matmul_permuted(%339, %653) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 150842112, 38809, 1, 197,
-      arena + 81189216, 64, 192, 1, arena + 84914880, 64, 192, 0.0f);
-
-  /* %656 = softmax_grad(%339, %654) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 150842112, arena + 77463552, arena + 81189216);
-
-  /* %657 = mul_scalar(%656) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 81189216, 0.125f, arena + 77463552);
-
-  /* %658 = matmul_permuted(%657, %335) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 77463552, 38809, 197, 1,
-      arena + 267415680, 64, 192, 1, arena + 81189216, 64, 192, 0.0f);
-
-  /* %659 = matmul_permuted(%334, %657) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 77463552, 38809, 1, 197,
-      arena + 266205312, 64, 192, 1, arena + 82399584, 64, 192, 0.0f);
-
-  /* %660 = reshape(%655) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %655: no code */
-
-  /* %661 = reshape(%659) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %659: no code */
-
-  /* %662 = reshape(%658) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %658: no code */
-
-  /* %663 = concat(%662, %661, %660) {axis 1} blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 81189216, 192, arena + 77463552, 576);
-  lk_copy_rows(B * 197, 192, arena + 82399584, 192, arena + 77463744, 576);
-  lk_copy_rows(B * 197, 192, arena + 84914880, 192, arena + 77463936, 576);
-
-  /* %664 = transpose(%328) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %540 = transpose(%272) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[102], arena + 82305024);
 
-  /* %665 = fused_linear(%663, %664) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %541 = fused_linear(%539, %540) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 77463552, arena + 82305024, NULL, LK_ACT_NONE, NULL,
       arena + 81094656);
 
-  /* %666 = linear_grad_weight(%663, %327) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 77463552, arena + 264994944, arena + 83662848);
+  /* %542 = linear_grad_weight(%539, %271) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 77463552, arena + 234811392, arena + 83662848);
 
-  /* %667 = reduce_sum(%663) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %543 = reduce_sum(%539) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
-      arena + 83773440);
+      arena + 83810304);
 
-  /* %668 = reduce_sum(%665) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %544 = reduce_sum(%541) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81094656,
-      arena + 83774016);
+      arena + 83811456);
 
-  /* %669 = mul(%665, %323) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %545 = mul(%541, %267) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 81094656, (const long[]){37824, 192, 1},
       params[100], (const long[]){0, 0, 1}, arena + 77463552);
 
-  /* %670 = mul(%665, %325) blocks.8.norm1 : f32[B, 197, 192], written over %665 */
+  /* %546 = mul(%541, %269) blocks.8.norm1 : f32[B, 197, 192], written over %541 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 81094656, (const long[]){37824, 192, 1},
-      arena + 263784576, (const long[]){37824, 192, 1}, arena + 81094656);
+      arena + 233601024, (const long[]){37824, 192, 1}, arena + 81094656);
 
-  /* %671 = reduce_sum(%670) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %547 = reduce_sum(%546) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81094656,
-      arena + 83774208);
+      arena + 83811648);
 
-  /* %672 = normalize_grad(%322, %669) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 262574208, arena + 77463552, 1e-06f, arena + 78673920);
+  /* %548 = normalize_grad(%266, %545) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 232390656, arena + 77463552, 1e-06f, arena + 78673920);
 
-  /* %673 = add(%647, %672) blocks.7 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 78673920, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %549 = add(%533, %548) blocks.7 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 78673920, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %674 = mul(%673, %320) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %550 = mul(%549, %264) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 82305024);
 
-  /* %675 = transpose(%317) {perm [1, 0]} blocks.7.mlp.fc2 : f32[768, 192] */
+  /* %551 = transpose(%261) {perm [1, 0]} blocks.7.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 83515392);
 
-  /* %676 = fused_linear(%674, %675) blocks.7.mlp.fc2 : f32[B, 197, 768] */
+  /* %552 = fused_linear(%550, %551) blocks.7.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 82305024, arena + 83515392, NULL, LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %677 = linear_grad_weight(%674, %316) blocks.7.mlp.fc2 : f32[192, 768] */
+  /* %553 = linear_grad_weight(%550, %260) blocks.7.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 82305024, arena + 72622080, arena + 83515392);
 
-  /* %678 = reduce_sum(%674) {axes [0], batch} blocks.7.mlp.fc2 : f32[192] */
+  /* %554 = reduce_sum(%550) {axes [0], batch} blocks.7.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 82305024,
-      arena + 83774400);
+      arena + 83811840);
 
-  /* %679 = gelu_grad(%315, %676) blocks.7.mlp : f32[B, 197, 768] */
+  /* %555 = gelu_grad(%259, %552) blocks.7.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 67780608, arena + 77463552, arena + 72622080);
 
-  /* %680 = transpose(%313) {perm [1, 0]} blocks.7.mlp.fc1 : f32[192, 768] */
+  /* %556 = transpose(%257) {perm [1, 0]} blocks.7.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 68990976);
 
-  /* %681 = fused_linear(%679, %680) blocks.7.mlp.fc1 : f32[B, 197, 192] */
+  /* %557 = fused_linear(%555, %556) blocks.7.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 72622080, arena + 68990976, NULL, LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %682 = linear_grad_weight(%679, %312) blocks.7.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 72622080, arena + 261363840, arena + 77463552);
+  /* %558 = linear_grad_weight(%555, %256) blocks.7.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 72622080, arena + 231180288, arena + 77463552);
 
-  /* %683 = reduce_sum(%679) {axes [0], batch} blocks.7.mlp.fc1 : f32[768] */
+  /* %559 = reduce_sum(%555) {axes [0], batch} blocks.7.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 72622080,
       arena + 77611008);
 
-  /* %684 = reduce_sum(%681) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %560 = reduce_sum(%557) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
-      arena + 76479168);
+      arena + 74127936);
 
-  /* %685 = mul(%681, %308) blocks.7.norm2 : f32[B, 197, 192] */
+  /* %561 = mul(%557, %252) blocks.7.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 67780608, (const long[]){37824, 192, 1},
       params[94], (const long[]){0, 0, 1}, arena + 68990976);
 
-  /* %686 = mul(%681, %310) blocks.7.norm2 : f32[B, 197, 192], written over %681 */
+  /* %562 = mul(%557, %254) blocks.7.norm2 : f32[B, 197, 192], written over %557 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 67780608, (const long[]){37824, 192, 1},
-      arena + 260153472, (const long[]){37824, 192, 1}, arena + 67780608);
+      arena + 229969920, (const long[]){37824, 192, 1}, arena + 67780608);
 
-  /* %687 = reduce_sum(%686) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %563 = reduce_sum(%562) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
-      arena + 76479360);
+      arena + 74128128);
 
-  /* %688 = normalize_grad(%307, %685) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 258943104, arena + 68990976, 1e-06f, arena + 67780608);
+  /* %564 = normalize_grad(%251, %561) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 228759552, arena + 68990976, 1e-06f, arena + 67780608);
 
-  /* %689 = add(%673, %688) blocks.7 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 67780608, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %565 = add(%549, %564) blocks.7 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 67780608, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %690 = mul(%689, %305) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %566 = mul(%565, %249) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 67780608);
 
-  /* %691 = transpose(%302) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %567 = transpose(%246) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 68990976);
 
-  /* %692 = fused_linear(%690, %691) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %568 = fused_linear(%566, %567) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 67780608, arena + 68990976, NULL, LK_ACT_NONE, NULL,
-      arena + 71506272);
+      arena + 71411712);
 
-  /* %693 = linear_grad_weight(%690, %301) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 67780608, arena + 257732736, arena + 76442304);
+  /* %569 = linear_grad_weight(%566, %245) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 67780608, arena + 227549184, arena + 74090496);
 
-  /* %694 = reduce_sum(%690) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %570 = reduce_sum(%566) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
-      arena + 76479552);
+      arena + 74128320);
 
-  /* %695 = reshape(%692) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %692: no code */
+  /* %571 = sdpa_grad(%242, %243, %244, %568) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 146454528, 576, arena + 146454720, 576,
+      arena + 146454912, 576, arena + 71411712, 192, arena + 67780608, 576, arena + 67780608 + 192,
+      576, arena + 67780608 + 384, 576, 0.125f);
 
-  /* %696 = matmul_permuted(%695, %296) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 71506272, 64, 192, 1,
-      arena + 256522368, 64, 1, 192, arena + 67780608, 38809, 197, 0.0f);
-
-  /* %697 = matmul_permuted(%299, %695) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 147116448, 38809, 1, 197,
-      arena + 71506272, 64, 192, 1, arena + 75231936, 64, 192, 0.0f);
-
-  /* %698 = softmax_grad(%299, %696) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 147116448, arena + 67780608, arena + 71506272);
-
-  /* %699 = mul_scalar(%698) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 71506272, 0.125f, arena + 67780608);
-
-  /* %700 = matmul_permuted(%699, %295) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 67780608, 38809, 197, 1,
-      arena + 255312000, 64, 192, 1, arena + 71506272, 64, 192, 0.0f);
-
-  /* %701 = matmul_permuted(%294, %699) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 67780608, 38809, 1, 197,
-      arena + 254101632, 64, 192, 1, arena + 72716640, 64, 192, 0.0f);
-
-  /* %702 = reshape(%697) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %697: no code */
-
-  /* %703 = reshape(%701) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %701: no code */
-
-  /* %704 = reshape(%700) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %700: no code */
-
-  /* %705 = concat(%704, %703, %702) {axis 1} blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 71506272, 192, arena + 67780608, 576);
-  lk_copy_rows(B * 197, 192, arena + 72716640, 192, arena + 67780800, 576);
-  lk_copy_rows(B * 197, 192, arena + 75231936, 192, arena + 67780992, 576);
-
-  /* %706 = transpose(%288) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %572 = transpose(%239) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 72622080);
 
-  /* %707 = fused_linear(%705, %706) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %573 = fused_linear(%571, %572) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 67780608, arena + 72622080, NULL, LK_ACT_NONE, NULL,
       arena + 71411712);
 
-  /* %708 = linear_grad_weight(%705, %287) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 67780608, arena + 252891264, arena + 73979904);
+  /* %574 = linear_grad_weight(%571, %238) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 67780608, arena + 226338816, arena + 73979904);
 
-  /* %709 = reduce_sum(%705) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %575 = reduce_sum(%571) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
-      arena + 74090496);
+      arena + 74127360);
 
-  /* %710 = reduce_sum(%707) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %576 = reduce_sum(%573) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71411712,
-      arena + 74091072);
+      arena + 74128512);
 
-  /* %711 = mul(%707, %283) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %577 = mul(%573, %234) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 71411712, (const long[]){37824, 192, 1},
       params[88], (const long[]){0, 0, 1}, arena + 67780608);
 
-  /* %712 = mul(%707, %285) blocks.7.norm1 : f32[B, 197, 192], written over %707 */
+  /* %578 = mul(%573, %236) blocks.7.norm1 : f32[B, 197, 192], written over %573 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 71411712, (const long[]){37824, 192, 1},
-      arena + 251680896, (const long[]){37824, 192, 1}, arena + 71411712);
+      arena + 225128448, (const long[]){37824, 192, 1}, arena + 71411712);
 
-  /* %713 = reduce_sum(%712) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %579 = reduce_sum(%578) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71411712,
-      arena + 74091264);
+      arena + 74128704);
 
-  /* %714 = normalize_grad(%282, %711) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 250470528, arena + 67780608, 1e-06f, arena + 68990976);
+  /* %580 = normalize_grad(%233, %577) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 223918080, arena + 67780608, 1e-06f, arena + 68990976);
 
-  /* %715 = add(%689, %714) blocks.6 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 68990976, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %581 = add(%565, %580) blocks.6 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 68990976, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %716 = mul(%715, %280) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %582 = mul(%581, %231) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 72622080);
 
-  /* %717 = transpose(%277) {perm [1, 0]} blocks.6.mlp.fc2 : f32[768, 192] */
+  /* %583 = transpose(%228) {perm [1, 0]} blocks.6.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[86], arena + 73832448);
 
-  /* %718 = fused_linear(%716, %717) blocks.6.mlp.fc2 : f32[B, 197, 768] */
+  /* %584 = fused_linear(%582, %583) blocks.6.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 72622080, arena + 73832448, NULL, LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %719 = linear_grad_weight(%716, %276) blocks.6.mlp.fc2 : f32[192, 768] */
+  /* %585 = linear_grad_weight(%582, %227) blocks.6.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 72622080, arena + 62939136, arena + 73832448);
 
-  /* %720 = reduce_sum(%716) {axes [0], batch} blocks.6.mlp.fc2 : f32[192] */
+  /* %586 = reduce_sum(%582) {axes [0], batch} blocks.6.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 72622080,
-      arena + 74091456);
+      arena + 74128896);
 
-  /* %721 = gelu_grad(%275, %718) blocks.6.mlp : f32[B, 197, 768] */
+  /* %587 = gelu_grad(%226, %584) blocks.6.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 58097664, arena + 67780608, arena + 62939136);
 
-  /* %722 = transpose(%273) {perm [1, 0]} blocks.6.mlp.fc1 : f32[192, 768] */
+  /* %588 = transpose(%224) {perm [1, 0]} blocks.6.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[84], arena + 59308032);
 
-  /* %723 = fused_linear(%721, %722) blocks.6.mlp.fc1 : f32[B, 197, 192] */
+  /* %589 = fused_linear(%587, %588) blocks.6.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 62939136, arena + 59308032, NULL, LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %724 = linear_grad_weight(%721, %272) blocks.6.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 62939136, arena + 249260160, arena + 67780608);
+  /* %590 = linear_grad_weight(%587, %223) blocks.6.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 62939136, arena + 222707712, arena + 67780608);
 
-  /* %725 = reduce_sum(%721) {axes [0], batch} blocks.6.mlp.fc1 : f32[768] */
+  /* %591 = reduce_sum(%587) {axes [0], batch} blocks.6.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 62939136,
       arena + 67928064);
 
-  /* %726 = reduce_sum(%723) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %592 = reduce_sum(%589) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
-      arena + 66796224);
+      arena + 64444992);
 
-  /* %727 = mul(%723, %268) blocks.6.norm2 : f32[B, 197, 192] */
+  /* %593 = mul(%589, %219) blocks.6.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 58097664, (const long[]){37824, 192, 1},
       params[82], (const long[]){0, 0, 1}, arena + 59308032);
 
-  /* %728 = mul(%723, %270) blocks.6.norm2 : f32[B, 197, 192], written over %723 */
+  /* %594 = mul(%589, %221) blocks.6.norm2 : f32[B, 197, 192], written over %589 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 58097664, (const long[]){37824, 192, 1},
-      arena + 248049792, (const long[]){37824, 192, 1}, arena + 58097664);
+      arena + 221497344, (const long[]){37824, 192, 1}, arena + 58097664);
 
-  /* %729 = reduce_sum(%728) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %595 = reduce_sum(%594) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
-      arena + 66796416);
+      arena + 64445184);
 
-  /* %730 = normalize_grad(%267, %727) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 246839424, arena + 59308032, 1e-06f, arena + 58097664);
+  /* %596 = normalize_grad(%218, %593) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 220286976, arena + 59308032, 1e-06f, arena + 58097664);
 
-  /* %731 = add(%715, %730) blocks.6 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 58097664, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %597 = add(%581, %596) blocks.6 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 58097664, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %732 = mul(%731, %265) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %598 = mul(%597, %216) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 58097664);
 
-  /* %733 = transpose(%262) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %599 = transpose(%213) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 59308032);
 
-  /* %734 = fused_linear(%732, %733) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %600 = fused_linear(%598, %599) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 58097664, arena + 59308032, NULL, LK_ACT_NONE, NULL,
-      arena + 61823328);
+      arena + 61728768);
 
-  /* %735 = linear_grad_weight(%732, %261) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 58097664, arena + 245629056, arena + 66759360);
+  /* %601 = linear_grad_weight(%598, %212) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 58097664, arena + 219076608, arena + 64407552);
 
-  /* %736 = reduce_sum(%732) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %602 = reduce_sum(%598) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
-      arena + 66796608);
+      arena + 64445376);
 
-  /* %737 = reshape(%734) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %734: no code */
+  /* %603 = sdpa_grad(%209, %210, %211, %600) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 142823424, 576, arena + 142823616, 576,
+      arena + 142823808, 576, arena + 61728768, 192, arena + 58097664, 576, arena + 58097664 + 192,
+      576, arena + 58097664 + 384, 576, 0.125f);
 
-  /* %738 = matmul_permuted(%737, %256) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 61823328, 64, 192, 1,
-      arena + 244418688, 64, 1, 192, arena + 58097664, 38809, 197, 0.0f);
-
-  /* %739 = matmul_permuted(%259, %737) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 143390784, 38809, 1, 197,
-      arena + 61823328, 64, 192, 1, arena + 65548992, 64, 192, 0.0f);
-
-  /* %740 = softmax_grad(%259, %738) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 143390784, arena + 58097664, arena + 61823328);
-
-  /* %741 = mul_scalar(%740) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 61823328, 0.125f, arena + 58097664);
-
-  /* %742 = matmul_permuted(%741, %255) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 58097664, 38809, 197, 1,
-      arena + 243208320, 64, 192, 1, arena + 61823328, 64, 192, 0.0f);
-
-  /* %743 = matmul_permuted(%254, %741) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 58097664, 38809, 1, 197,
-      arena + 241997952, 64, 192, 1, arena + 63033696, 64, 192, 0.0f);
-
-  /* %744 = reshape(%739) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %739: no code */
-
-  /* %745 = reshape(%743) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %743: no code */
-
-  /* %746 = reshape(%742) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %742: no code */
-
-  /* %747 = concat(%746, %745, %744) {axis 1} blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 61823328, 192, arena + 58097664, 576);
-  lk_copy_rows(B * 197, 192, arena + 63033696, 192, arena + 58097856, 576);
-  lk_copy_rows(B * 197, 192, arena + 65548992, 192, arena + 58098048, 576);
-
-  /* %748 = transpose(%248) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %604 = transpose(%206) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[78], arena + 62939136);
 
-  /* %749 = fused_linear(%747, %748) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %605 = fused_linear(%603, %604) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 58097664, arena + 62939136, NULL, LK_ACT_NONE, NULL,
       arena + 61728768);
 
-  /* %750 = linear_grad_weight(%747, %247) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 58097664, arena + 240787584, arena + 64296960);
+  /* %606 = linear_grad_weight(%603, %205) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 58097664, arena + 217866240, arena + 64296960);
 
-  /* %751 = reduce_sum(%747) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %607 = reduce_sum(%603) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
-      arena + 64407552);
+      arena + 64444416);
 
-  /* %752 = reduce_sum(%749) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %608 = reduce_sum(%605) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61728768,
-      arena + 64408128);
+      arena + 64445568);
 
-  /* %753 = mul(%749, %243) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %609 = mul(%605, %201) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61728768, (const long[]){37824, 192, 1},
       params[76], (const long[]){0, 0, 1}, arena + 58097664);
 
-  /* %754 = mul(%749, %245) blocks.6.norm1 : f32[B, 197, 192], written over %749 */
+  /* %610 = mul(%605, %203) blocks.6.norm1 : f32[B, 197, 192], written over %605 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61728768, (const long[]){37824, 192, 1},
-      arena + 239577216, (const long[]){37824, 192, 1}, arena + 61728768);
+      arena + 216655872, (const long[]){37824, 192, 1}, arena + 61728768);
 
-  /* %755 = reduce_sum(%754) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %611 = reduce_sum(%610) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61728768,
-      arena + 64408320);
+      arena + 64445760);
 
-  /* %756 = normalize_grad(%242, %753) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 238366848, arena + 58097664, 1e-06f, arena + 59308032);
+  /* %612 = normalize_grad(%200, %609) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 215445504, arena + 58097664, 1e-06f, arena + 59308032);
 
-  /* %757 = add(%731, %756) blocks.5 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 59308032, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %613 = add(%597, %612) blocks.5 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 59308032, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %758 = mul(%757, %240) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %614 = mul(%613, %198) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 62939136);
 
-  /* %759 = transpose(%237) {perm [1, 0]} blocks.5.mlp.fc2 : f32[768, 192] */
+  /* %615 = transpose(%195) {perm [1, 0]} blocks.5.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 64149504);
 
-  /* %760 = fused_linear(%758, %759) blocks.5.mlp.fc2 : f32[B, 197, 768] */
+  /* %616 = fused_linear(%614, %615) blocks.5.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 62939136, arena + 64149504, NULL, LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %761 = linear_grad_weight(%758, %236) blocks.5.mlp.fc2 : f32[192, 768] */
+  /* %617 = linear_grad_weight(%614, %194) blocks.5.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 62939136, arena + 53256192, arena + 64149504);
 
-  /* %762 = reduce_sum(%758) {axes [0], batch} blocks.5.mlp.fc2 : f32[192] */
+  /* %618 = reduce_sum(%614) {axes [0], batch} blocks.5.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 62939136,
-      arena + 64408512);
+      arena + 64445952);
 
-  /* %763 = gelu_grad(%235, %760) blocks.5.mlp : f32[B, 197, 768] */
+  /* %619 = gelu_grad(%193, %616) blocks.5.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 48414720, arena + 58097664, arena + 53256192);
 
-  /* %764 = transpose(%233) {perm [1, 0]} blocks.5.mlp.fc1 : f32[192, 768] */
+  /* %620 = transpose(%191) {perm [1, 0]} blocks.5.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[72], arena + 49625088);
 
-  /* %765 = fused_linear(%763, %764) blocks.5.mlp.fc1 : f32[B, 197, 192] */
+  /* %621 = fused_linear(%619, %620) blocks.5.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 53256192, arena + 49625088, NULL, LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %766 = linear_grad_weight(%763, %232) blocks.5.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 53256192, arena + 237156480, arena + 58097664);
+  /* %622 = linear_grad_weight(%619, %190) blocks.5.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 53256192, arena + 214235136, arena + 58097664);
 
-  /* %767 = reduce_sum(%763) {axes [0], batch} blocks.5.mlp.fc1 : f32[768] */
+  /* %623 = reduce_sum(%619) {axes [0], batch} blocks.5.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 53256192,
       arena + 58245120);
 
-  /* %768 = reduce_sum(%765) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %624 = reduce_sum(%621) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
-      arena + 57113280);
+      arena + 54762048);
 
-  /* %769 = mul(%765, %228) blocks.5.norm2 : f32[B, 197, 192] */
+  /* %625 = mul(%621, %186) blocks.5.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 48414720, (const long[]){37824, 192, 1},
       params[70], (const long[]){0, 0, 1}, arena + 49625088);
 
-  /* %770 = mul(%765, %230) blocks.5.norm2 : f32[B, 197, 192], written over %765 */
+  /* %626 = mul(%621, %188) blocks.5.norm2 : f32[B, 197, 192], written over %621 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 48414720, (const long[]){37824, 192, 1},
-      arena + 235946112, (const long[]){37824, 192, 1}, arena + 48414720);
+      arena + 213024768, (const long[]){37824, 192, 1}, arena + 48414720);
 
-  /* %771 = reduce_sum(%770) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %627 = reduce_sum(%626) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
-      arena + 57113472);
+      arena + 54762240);
 
-  /* %772 = normalize_grad(%227, %769) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 234735744, arena + 49625088, 1e-06f, arena + 48414720);
+  /* %628 = normalize_grad(%185, %625) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 211814400, arena + 49625088, 1e-06f, arena + 48414720);
 
-  /* %773 = add(%757, %772) blocks.5 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 48414720, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %629 = add(%613, %628) blocks.5 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 48414720, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %774 = mul(%773, %225) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %630 = mul(%629, %183) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 48414720);
 
-  /* %775 = transpose(%222) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %631 = transpose(%180) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 49625088);
 
-  /* %776 = fused_linear(%774, %775) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %632 = fused_linear(%630, %631) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 48414720, arena + 49625088, NULL, LK_ACT_NONE, NULL,
-      arena + 52140384);
+      arena + 52045824);
 
-  /* %777 = linear_grad_weight(%774, %221) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 48414720, arena + 233525376, arena + 57076416);
+  /* %633 = linear_grad_weight(%630, %179) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 48414720, arena + 210604032, arena + 54724608);
 
-  /* %778 = reduce_sum(%774) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %634 = reduce_sum(%630) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
-      arena + 57113664);
+      arena + 54762432);
 
-  /* %779 = reshape(%776) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %776: no code */
+  /* %635 = sdpa_grad(%176, %177, %178, %632) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 139192320, 576, arena + 139192512, 576,
+      arena + 139192704, 576, arena + 52045824, 192, arena + 48414720, 576, arena + 48414720 + 192,
+      576, arena + 48414720 + 384, 576, 0.125f);
 
-  /* %780 = matmul_permuted(%779, %216) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 52140384, 64, 192, 1,
-      arena + 232315008, 64, 1, 192, arena + 48414720, 38809, 197, 0.0f);
-
-  /* %781 = matmul_permuted(%219, %779) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 139665120, 38809, 1, 197,
-      arena + 52140384, 64, 192, 1, arena + 55866048, 64, 192, 0.0f);
-
-  /* %782 = softmax_grad(%219, %780) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 139665120, arena + 48414720, arena + 52140384);
-
-  /* %783 = mul_scalar(%782) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 52140384, 0.125f, arena + 48414720);
-
-  /* %784 = matmul_permuted(%783, %215) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 48414720, 38809, 197, 1,
-      arena + 231104640, 64, 192, 1, arena + 52140384, 64, 192, 0.0f);
-
-  /* %785 = matmul_permuted(%214, %783) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 48414720, 38809, 1, 197,
-      arena + 229894272, 64, 192, 1, arena + 53350752, 64, 192, 0.0f);
-
-  /* %786 = reshape(%781) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %781: no code */
-
-  /* %787 = reshape(%785) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %785: no code */
-
-  /* %788 = reshape(%784) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %784: no code */
-
-  /* %789 = concat(%788, %787, %786) {axis 1} blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 52140384, 192, arena + 48414720, 576);
-  lk_copy_rows(B * 197, 192, arena + 53350752, 192, arena + 48414912, 576);
-  lk_copy_rows(B * 197, 192, arena + 55866048, 192, arena + 48415104, 576);
-
-  /* %790 = transpose(%208) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %636 = transpose(%173) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[66], arena + 53256192);
 
-  /* %791 = fused_linear(%789, %790) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %637 = fused_linear(%635, %636) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 48414720, arena + 53256192, NULL, LK_ACT_NONE, NULL,
       arena + 52045824);
 
-  /* %792 = linear_grad_weight(%789, %207) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 48414720, arena + 228683904, arena + 54614016);
+  /* %638 = linear_grad_weight(%635, %172) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 48414720, arena + 209393664, arena + 54614016);
 
-  /* %793 = reduce_sum(%789) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %639 = reduce_sum(%635) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
-      arena + 54724608);
+      arena + 54761472);
 
-  /* %794 = reduce_sum(%791) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %640 = reduce_sum(%637) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 52045824,
-      arena + 54725184);
+      arena + 54762624);
 
-  /* %795 = mul(%791, %203) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %641 = mul(%637, %168) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 52045824, (const long[]){37824, 192, 1},
       params[64], (const long[]){0, 0, 1}, arena + 48414720);
 
-  /* %796 = mul(%791, %205) blocks.5.norm1 : f32[B, 197, 192], written over %791 */
+  /* %642 = mul(%637, %170) blocks.5.norm1 : f32[B, 197, 192], written over %637 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 52045824, (const long[]){37824, 192, 1},
-      arena + 227473536, (const long[]){37824, 192, 1}, arena + 52045824);
+      arena + 208183296, (const long[]){37824, 192, 1}, arena + 52045824);
 
-  /* %797 = reduce_sum(%796) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %643 = reduce_sum(%642) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 52045824,
-      arena + 54725376);
+      arena + 54762816);
 
-  /* %798 = normalize_grad(%202, %795) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 226263168, arena + 48414720, 1e-06f, arena + 49625088);
+  /* %644 = normalize_grad(%167, %641) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 206972928, arena + 48414720, 1e-06f, arena + 49625088);
 
-  /* %799 = add(%773, %798) blocks.4 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 49625088, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %645 = add(%629, %644) blocks.4 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 49625088, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %800 = mul(%799, %200) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %646 = mul(%645, %165) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 53256192);
 
-  /* %801 = transpose(%197) {perm [1, 0]} blocks.4.mlp.fc2 : f32[768, 192] */
+  /* %647 = transpose(%162) {perm [1, 0]} blocks.4.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 54466560);
 
-  /* %802 = fused_linear(%800, %801) blocks.4.mlp.fc2 : f32[B, 197, 768] */
+  /* %648 = fused_linear(%646, %647) blocks.4.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 53256192, arena + 54466560, NULL, LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %803 = linear_grad_weight(%800, %196) blocks.4.mlp.fc2 : f32[192, 768] */
+  /* %649 = linear_grad_weight(%646, %161) blocks.4.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 53256192, arena + 43573248, arena + 54466560);
 
-  /* %804 = reduce_sum(%800) {axes [0], batch} blocks.4.mlp.fc2 : f32[192] */
+  /* %650 = reduce_sum(%646) {axes [0], batch} blocks.4.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 53256192,
-      arena + 54725568);
+      arena + 54763008);
 
-  /* %805 = gelu_grad(%195, %802) blocks.4.mlp : f32[B, 197, 768] */
+  /* %651 = gelu_grad(%160, %648) blocks.4.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 38731776, arena + 48414720, arena + 43573248);
 
-  /* %806 = transpose(%193) {perm [1, 0]} blocks.4.mlp.fc1 : f32[192, 768] */
+  /* %652 = transpose(%158) {perm [1, 0]} blocks.4.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 39942144);
 
-  /* %807 = fused_linear(%805, %806) blocks.4.mlp.fc1 : f32[B, 197, 192] */
+  /* %653 = fused_linear(%651, %652) blocks.4.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 43573248, arena + 39942144, NULL, LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %808 = linear_grad_weight(%805, %192) blocks.4.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 43573248, arena + 225052800, arena + 48414720);
+  /* %654 = linear_grad_weight(%651, %157) blocks.4.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 43573248, arena + 205762560, arena + 48414720);
 
-  /* %809 = reduce_sum(%805) {axes [0], batch} blocks.4.mlp.fc1 : f32[768] */
+  /* %655 = reduce_sum(%651) {axes [0], batch} blocks.4.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 43573248,
       arena + 48562176);
 
-  /* %810 = reduce_sum(%807) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %656 = reduce_sum(%653) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
-      arena + 47430336);
+      arena + 45079104);
 
-  /* %811 = mul(%807, %188) blocks.4.norm2 : f32[B, 197, 192] */
+  /* %657 = mul(%653, %153) blocks.4.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 38731776, (const long[]){37824, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 39942144);
 
-  /* %812 = mul(%807, %190) blocks.4.norm2 : f32[B, 197, 192], written over %807 */
+  /* %658 = mul(%653, %155) blocks.4.norm2 : f32[B, 197, 192], written over %653 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 38731776, (const long[]){37824, 192, 1},
-      arena + 223842432, (const long[]){37824, 192, 1}, arena + 38731776);
+      arena + 204552192, (const long[]){37824, 192, 1}, arena + 38731776);
 
-  /* %813 = reduce_sum(%812) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %659 = reduce_sum(%658) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
-      arena + 47430528);
+      arena + 45079296);
 
-  /* %814 = normalize_grad(%187, %811) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 222632064, arena + 39942144, 1e-06f, arena + 38731776);
+  /* %660 = normalize_grad(%152, %657) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 203341824, arena + 39942144, 1e-06f, arena + 38731776);
 
-  /* %815 = add(%799, %814) blocks.4 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 38731776, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %661 = add(%645, %660) blocks.4 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 38731776, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %816 = mul(%815, %185) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %662 = mul(%661, %150) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 38731776);
 
-  /* %817 = transpose(%182) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %663 = transpose(%147) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 39942144);
 
-  /* %818 = fused_linear(%816, %817) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %664 = fused_linear(%662, %663) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 38731776, arena + 39942144, NULL, LK_ACT_NONE, NULL,
-      arena + 42457440);
+      arena + 42362880);
 
-  /* %819 = linear_grad_weight(%816, %181) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 38731776, arena + 221421696, arena + 47393472);
+  /* %665 = linear_grad_weight(%662, %146) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 38731776, arena + 202131456, arena + 45041664);
 
-  /* %820 = reduce_sum(%816) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %666 = reduce_sum(%662) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
-      arena + 47430720);
+      arena + 45079488);
 
-  /* %821 = reshape(%818) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %818: no code */
+  /* %667 = sdpa_grad(%143, %144, %145, %664) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 135561216, 576, arena + 135561408, 576,
+      arena + 135561600, 576, arena + 42362880, 192, arena + 38731776, 576, arena + 38731776 + 192,
+      576, arena + 38731776 + 384, 576, 0.125f);
 
-  /* %822 = matmul_permuted(%821, %176) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 42457440, 64, 192, 1,
-      arena + 220211328, 64, 1, 192, arena + 38731776, 38809, 197, 0.0f);
-
-  /* %823 = matmul_permuted(%179, %821) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 135939456, 38809, 1, 197,
-      arena + 42457440, 64, 192, 1, arena + 46183104, 64, 192, 0.0f);
-
-  /* %824 = softmax_grad(%179, %822) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 135939456, arena + 38731776, arena + 42457440);
-
-  /* %825 = mul_scalar(%824) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 42457440, 0.125f, arena + 38731776);
-
-  /* %826 = matmul_permuted(%825, %175) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 38731776, 38809, 197, 1,
-      arena + 219000960, 64, 192, 1, arena + 42457440, 64, 192, 0.0f);
-
-  /* %827 = matmul_permuted(%174, %825) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 38731776, 38809, 1, 197,
-      arena + 217790592, 64, 192, 1, arena + 43667808, 64, 192, 0.0f);
-
-  /* %828 = reshape(%823) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %823: no code */
-
-  /* %829 = reshape(%827) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %827: no code */
-
-  /* %830 = reshape(%826) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %826: no code */
-
-  /* %831 = concat(%830, %829, %828) {axis 1} blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 42457440, 192, arena + 38731776, 576);
-  lk_copy_rows(B * 197, 192, arena + 43667808, 192, arena + 38731968, 576);
-  lk_copy_rows(B * 197, 192, arena + 46183104, 192, arena + 38732160, 576);
-
-  /* %832 = transpose(%168) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %668 = transpose(%140) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[54], arena + 43573248);
 
-  /* %833 = fused_linear(%831, %832) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %669 = fused_linear(%667, %668) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 38731776, arena + 43573248, NULL, LK_ACT_NONE, NULL,
       arena + 42362880);
 
-  /* %834 = linear_grad_weight(%831, %167) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 38731776, arena + 216580224, arena + 44931072);
+  /* %670 = linear_grad_weight(%667, %139) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 38731776, arena + 200921088, arena + 44931072);
 
-  /* %835 = reduce_sum(%831) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %671 = reduce_sum(%667) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
-      arena + 45041664);
+      arena + 45078528);
 
-  /* %836 = reduce_sum(%833) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %672 = reduce_sum(%669) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 42362880,
-      arena + 45042240);
+      arena + 45079680);
 
-  /* %837 = mul(%833, %163) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %673 = mul(%669, %135) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 42362880, (const long[]){37824, 192, 1},
       params[52], (const long[]){0, 0, 1}, arena + 38731776);
 
-  /* %838 = mul(%833, %165) blocks.4.norm1 : f32[B, 197, 192], written over %833 */
+  /* %674 = mul(%669, %137) blocks.4.norm1 : f32[B, 197, 192], written over %669 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 42362880, (const long[]){37824, 192, 1},
-      arena + 215369856, (const long[]){37824, 192, 1}, arena + 42362880);
+      arena + 199710720, (const long[]){37824, 192, 1}, arena + 42362880);
 
-  /* %839 = reduce_sum(%838) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %675 = reduce_sum(%674) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 42362880,
-      arena + 45042432);
+      arena + 45079872);
 
-  /* %840 = normalize_grad(%162, %837) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 214159488, arena + 38731776, 1e-06f, arena + 39942144);
+  /* %676 = normalize_grad(%134, %673) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 198500352, arena + 38731776, 1e-06f, arena + 39942144);
 
-  /* %841 = add(%815, %840) blocks.3 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 39942144, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %677 = add(%661, %676) blocks.3 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 39942144, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %842 = mul(%841, %160) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %678 = mul(%677, %132) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 43573248);
 
-  /* %843 = transpose(%157) {perm [1, 0]} blocks.3.mlp.fc2 : f32[768, 192] */
+  /* %679 = transpose(%129) {perm [1, 0]} blocks.3.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[50], arena + 44783616);
 
-  /* %844 = fused_linear(%842, %843) blocks.3.mlp.fc2 : f32[B, 197, 768] */
+  /* %680 = fused_linear(%678, %679) blocks.3.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 43573248, arena + 44783616, NULL, LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %845 = linear_grad_weight(%842, %156) blocks.3.mlp.fc2 : f32[192, 768] */
+  /* %681 = linear_grad_weight(%678, %128) blocks.3.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 43573248, arena + 33890304, arena + 44783616);
 
-  /* %846 = reduce_sum(%842) {axes [0], batch} blocks.3.mlp.fc2 : f32[192] */
+  /* %682 = reduce_sum(%678) {axes [0], batch} blocks.3.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 43573248,
-      arena + 45042624);
+      arena + 45080064);
 
-  /* %847 = gelu_grad(%155, %844) blocks.3.mlp : f32[B, 197, 768] */
+  /* %683 = gelu_grad(%127, %680) blocks.3.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 29048832, arena + 38731776, arena + 33890304);
 
-  /* %848 = transpose(%153) {perm [1, 0]} blocks.3.mlp.fc1 : f32[192, 768] */
+  /* %684 = transpose(%125) {perm [1, 0]} blocks.3.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[48], arena + 30259200);
 
-  /* %849 = fused_linear(%847, %848) blocks.3.mlp.fc1 : f32[B, 197, 192] */
+  /* %685 = fused_linear(%683, %684) blocks.3.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 33890304, arena + 30259200, NULL, LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %850 = linear_grad_weight(%847, %152) blocks.3.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 33890304, arena + 212949120, arena + 38731776);
+  /* %686 = linear_grad_weight(%683, %124) blocks.3.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 33890304, arena + 197289984, arena + 38731776);
 
-  /* %851 = reduce_sum(%847) {axes [0], batch} blocks.3.mlp.fc1 : f32[768] */
+  /* %687 = reduce_sum(%683) {axes [0], batch} blocks.3.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 33890304,
       arena + 38879232);
 
-  /* %852 = reduce_sum(%849) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %688 = reduce_sum(%685) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
-      arena + 37747392);
+      arena + 35396160);
 
-  /* %853 = mul(%849, %148) blocks.3.norm2 : f32[B, 197, 192] */
+  /* %689 = mul(%685, %120) blocks.3.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 29048832, (const long[]){37824, 192, 1},
       params[46], (const long[]){0, 0, 1}, arena + 30259200);
 
-  /* %854 = mul(%849, %150) blocks.3.norm2 : f32[B, 197, 192], written over %849 */
+  /* %690 = mul(%685, %122) blocks.3.norm2 : f32[B, 197, 192], written over %685 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 29048832, (const long[]){37824, 192, 1},
-      arena + 211738752, (const long[]){37824, 192, 1}, arena + 29048832);
+      arena + 196079616, (const long[]){37824, 192, 1}, arena + 29048832);
 
-  /* %855 = reduce_sum(%854) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %691 = reduce_sum(%690) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
-      arena + 37747584);
+      arena + 35396352);
 
-  /* %856 = normalize_grad(%147, %853) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 210528384, arena + 30259200, 1e-06f, arena + 29048832);
+  /* %692 = normalize_grad(%119, %689) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 194869248, arena + 30259200, 1e-06f, arena + 29048832);
 
-  /* %857 = add(%841, %856) blocks.3 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 29048832, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %693 = add(%677, %692) blocks.3 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 29048832, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %858 = mul(%857, %145) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %694 = mul(%693, %117) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 29048832);
 
-  /* %859 = transpose(%142) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %695 = transpose(%114) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[44], arena + 30259200);
 
-  /* %860 = fused_linear(%858, %859) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %696 = fused_linear(%694, %695) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 29048832, arena + 30259200, NULL, LK_ACT_NONE, NULL,
-      arena + 32774496);
+      arena + 32679936);
 
-  /* %861 = linear_grad_weight(%858, %141) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 29048832, arena + 209318016, arena + 37710528);
+  /* %697 = linear_grad_weight(%694, %113) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 29048832, arena + 193658880, arena + 35358720);
 
-  /* %862 = reduce_sum(%858) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %698 = reduce_sum(%694) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
-      arena + 37747776);
+      arena + 35396544);
 
-  /* %863 = reshape(%860) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %860: no code */
+  /* %699 = sdpa_grad(%110, %111, %112, %696) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 131930112, 576, arena + 131930304, 576,
+      arena + 131930496, 576, arena + 32679936, 192, arena + 29048832, 576, arena + 29048832 + 192,
+      576, arena + 29048832 + 384, 576, 0.125f);
 
-  /* %864 = matmul_permuted(%863, %136) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 32774496, 64, 192, 1,
-      arena + 208107648, 64, 1, 192, arena + 29048832, 38809, 197, 0.0f);
-
-  /* %865 = matmul_permuted(%139, %863) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 132213792, 38809, 1, 197,
-      arena + 32774496, 64, 192, 1, arena + 36500160, 64, 192, 0.0f);
-
-  /* %866 = softmax_grad(%139, %864) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 132213792, arena + 29048832, arena + 32774496);
-
-  /* %867 = mul_scalar(%866) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 32774496, 0.125f, arena + 29048832);
-
-  /* %868 = matmul_permuted(%867, %135) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 29048832, 38809, 197, 1,
-      arena + 206897280, 64, 192, 1, arena + 32774496, 64, 192, 0.0f);
-
-  /* %869 = matmul_permuted(%134, %867) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 29048832, 38809, 1, 197,
-      arena + 205686912, 64, 192, 1, arena + 33984864, 64, 192, 0.0f);
-
-  /* %870 = reshape(%865) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %865: no code */
-
-  /* %871 = reshape(%869) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %869: no code */
-
-  /* %872 = reshape(%868) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %868: no code */
-
-  /* %873 = concat(%872, %871, %870) {axis 1} blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 32774496, 192, arena + 29048832, 576);
-  lk_copy_rows(B * 197, 192, arena + 33984864, 192, arena + 29049024, 576);
-  lk_copy_rows(B * 197, 192, arena + 36500160, 192, arena + 29049216, 576);
-
-  /* %874 = transpose(%128) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %700 = transpose(%107) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[42], arena + 33890304);
 
-  /* %875 = fused_linear(%873, %874) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %701 = fused_linear(%699, %700) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 29048832, arena + 33890304, NULL, LK_ACT_NONE, NULL,
       arena + 32679936);
 
-  /* %876 = linear_grad_weight(%873, %127) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 29048832, arena + 204476544, arena + 35248128);
+  /* %702 = linear_grad_weight(%699, %106) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 29048832, arena + 192448512, arena + 35248128);
 
-  /* %877 = reduce_sum(%873) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %703 = reduce_sum(%699) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
-      arena + 35358720);
+      arena + 35395584);
 
-  /* %878 = reduce_sum(%875) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %704 = reduce_sum(%701) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32679936,
-      arena + 35359296);
+      arena + 35396736);
 
-  /* %879 = mul(%875, %123) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %705 = mul(%701, %102) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 32679936, (const long[]){37824, 192, 1},
       params[40], (const long[]){0, 0, 1}, arena + 29048832);
 
-  /* %880 = mul(%875, %125) blocks.3.norm1 : f32[B, 197, 192], written over %875 */
+  /* %706 = mul(%701, %104) blocks.3.norm1 : f32[B, 197, 192], written over %701 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 32679936, (const long[]){37824, 192, 1},
-      arena + 203266176, (const long[]){37824, 192, 1}, arena + 32679936);
+      arena + 191238144, (const long[]){37824, 192, 1}, arena + 32679936);
 
-  /* %881 = reduce_sum(%880) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %707 = reduce_sum(%706) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32679936,
-      arena + 35359488);
+      arena + 35396928);
 
-  /* %882 = normalize_grad(%122, %879) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 202055808, arena + 29048832, 1e-06f, arena + 30259200);
+  /* %708 = normalize_grad(%101, %705) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 190027776, arena + 29048832, 1e-06f, arena + 30259200);
 
-  /* %883 = add(%857, %882) blocks.2 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 30259200, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %709 = add(%693, %708) blocks.2 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 30259200, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %884 = mul(%883, %120) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %710 = mul(%709, %99) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 33890304);
 
-  /* %885 = transpose(%117) {perm [1, 0]} blocks.2.mlp.fc2 : f32[768, 192] */
+  /* %711 = transpose(%96) {perm [1, 0]} blocks.2.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[38], arena + 35100672);
 
-  /* %886 = fused_linear(%884, %885) blocks.2.mlp.fc2 : f32[B, 197, 768] */
+  /* %712 = fused_linear(%710, %711) blocks.2.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 33890304, arena + 35100672, NULL, LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %887 = linear_grad_weight(%884, %116) blocks.2.mlp.fc2 : f32[192, 768] */
+  /* %713 = linear_grad_weight(%710, %95) blocks.2.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 33890304, arena + 24207360, arena + 35100672);
 
-  /* %888 = reduce_sum(%884) {axes [0], batch} blocks.2.mlp.fc2 : f32[192] */
+  /* %714 = reduce_sum(%710) {axes [0], batch} blocks.2.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33890304,
-      arena + 35359680);
+      arena + 35397120);
 
-  /* %889 = gelu_grad(%115, %886) blocks.2.mlp : f32[B, 197, 768] */
+  /* %715 = gelu_grad(%94, %712) blocks.2.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 19365888, arena + 29048832, arena + 24207360);
 
-  /* %890 = transpose(%113) {perm [1, 0]} blocks.2.mlp.fc1 : f32[192, 768] */
+  /* %716 = transpose(%92) {perm [1, 0]} blocks.2.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[36], arena + 20576256);
 
-  /* %891 = fused_linear(%889, %890) blocks.2.mlp.fc1 : f32[B, 197, 192] */
+  /* %717 = fused_linear(%715, %716) blocks.2.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 24207360, arena + 20576256, NULL, LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %892 = linear_grad_weight(%889, %112) blocks.2.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 24207360, arena + 200845440, arena + 29048832);
+  /* %718 = linear_grad_weight(%715, %91) blocks.2.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 24207360, arena + 188817408, arena + 29048832);
 
-  /* %893 = reduce_sum(%889) {axes [0], batch} blocks.2.mlp.fc1 : f32[768] */
+  /* %719 = reduce_sum(%715) {axes [0], batch} blocks.2.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 24207360,
       arena + 29196288);
 
-  /* %894 = reduce_sum(%891) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %720 = reduce_sum(%717) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
-      arena + 28064448);
+      arena + 25713216);
 
-  /* %895 = mul(%891, %108) blocks.2.norm2 : f32[B, 197, 192] */
+  /* %721 = mul(%717, %87) blocks.2.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 19365888, (const long[]){37824, 192, 1},
       params[34], (const long[]){0, 0, 1}, arena + 20576256);
 
-  /* %896 = mul(%891, %110) blocks.2.norm2 : f32[B, 197, 192], written over %891 */
+  /* %722 = mul(%717, %89) blocks.2.norm2 : f32[B, 197, 192], written over %717 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 19365888, (const long[]){37824, 192, 1},
-      arena + 199635072, (const long[]){37824, 192, 1}, arena + 19365888);
+      arena + 187607040, (const long[]){37824, 192, 1}, arena + 19365888);
 
-  /* %897 = reduce_sum(%896) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %723 = reduce_sum(%722) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
-      arena + 28064640);
+      arena + 25713408);
 
-  /* %898 = normalize_grad(%107, %895) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 198424704, arena + 20576256, 1e-06f, arena + 19365888);
+  /* %724 = normalize_grad(%86, %721) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 186396672, arena + 20576256, 1e-06f, arena + 19365888);
 
-  /* %899 = add(%883, %898) blocks.2 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 19365888, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %725 = add(%709, %724) blocks.2 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 19365888, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %900 = mul(%899, %105) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %726 = mul(%725, %84) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 19365888);
 
-  /* %901 = transpose(%102) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %727 = transpose(%81) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[32], arena + 20576256);
 
-  /* %902 = fused_linear(%900, %901) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %728 = fused_linear(%726, %727) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 19365888, arena + 20576256, NULL, LK_ACT_NONE, NULL,
-      arena + 23091552);
+      arena + 22996992);
 
-  /* %903 = linear_grad_weight(%900, %101) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 19365888, arena + 197214336, arena + 28027584);
+  /* %729 = linear_grad_weight(%726, %80) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 19365888, arena + 185186304, arena + 25675776);
 
-  /* %904 = reduce_sum(%900) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %730 = reduce_sum(%726) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
-      arena + 28064832);
+      arena + 25713600);
 
-  /* %905 = reshape(%902) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %902: no code */
+  /* %731 = sdpa_grad(%77, %78, %79, %728) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 128299008, 576, arena + 128299200, 576,
+      arena + 128299392, 576, arena + 22996992, 192, arena + 19365888, 576, arena + 19365888 + 192,
+      576, arena + 19365888 + 384, 576, 0.125f);
 
-  /* %906 = matmul_permuted(%905, %96) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 23091552, 64, 192, 1,
-      arena + 196003968, 64, 1, 192, arena + 19365888, 38809, 197, 0.0f);
-
-  /* %907 = matmul_permuted(%99, %905) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 128488128, 38809, 1, 197,
-      arena + 23091552, 64, 192, 1, arena + 26817216, 64, 192, 0.0f);
-
-  /* %908 = softmax_grad(%99, %906) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 128488128, arena + 19365888, arena + 23091552);
-
-  /* %909 = mul_scalar(%908) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 23091552, 0.125f, arena + 19365888);
-
-  /* %910 = matmul_permuted(%909, %95) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 19365888, 38809, 197, 1,
-      arena + 194793600, 64, 192, 1, arena + 23091552, 64, 192, 0.0f);
-
-  /* %911 = matmul_permuted(%94, %909) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 19365888, 38809, 1, 197,
-      arena + 193583232, 64, 192, 1, arena + 24301920, 64, 192, 0.0f);
-
-  /* %912 = reshape(%907) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %907: no code */
-
-  /* %913 = reshape(%911) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %911: no code */
-
-  /* %914 = reshape(%910) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %910: no code */
-
-  /* %915 = concat(%914, %913, %912) {axis 1} blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 23091552, 192, arena + 19365888, 576);
-  lk_copy_rows(B * 197, 192, arena + 24301920, 192, arena + 19366080, 576);
-  lk_copy_rows(B * 197, 192, arena + 26817216, 192, arena + 19366272, 576);
-
-  /* %916 = transpose(%88) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %732 = transpose(%74) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[30], arena + 24207360);
 
-  /* %917 = fused_linear(%915, %916) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %733 = fused_linear(%731, %732) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 19365888, arena + 24207360, NULL, LK_ACT_NONE, NULL,
       arena + 22996992);
 
-  /* %918 = linear_grad_weight(%915, %87) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 19365888, arena + 192372864, arena + 25565184);
+  /* %734 = linear_grad_weight(%731, %73) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 19365888, arena + 183975936, arena + 25565184);
 
-  /* %919 = reduce_sum(%915) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %735 = reduce_sum(%731) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
-      arena + 25675776);
+      arena + 25712640);
 
-  /* %920 = reduce_sum(%917) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %736 = reduce_sum(%733) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 22996992,
-      arena + 25676352);
+      arena + 25713792);
 
-  /* %921 = mul(%917, %83) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %737 = mul(%733, %69) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 22996992, (const long[]){37824, 192, 1},
       params[28], (const long[]){0, 0, 1}, arena + 19365888);
 
-  /* %922 = mul(%917, %85) blocks.2.norm1 : f32[B, 197, 192], written over %917 */
+  /* %738 = mul(%733, %71) blocks.2.norm1 : f32[B, 197, 192], written over %733 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 22996992, (const long[]){37824, 192, 1},
-      arena + 191162496, (const long[]){37824, 192, 1}, arena + 22996992);
+      arena + 182765568, (const long[]){37824, 192, 1}, arena + 22996992);
 
-  /* %923 = reduce_sum(%922) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %739 = reduce_sum(%738) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 22996992,
-      arena + 25676544);
+      arena + 25713984);
 
-  /* %924 = normalize_grad(%82, %921) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 189952128, arena + 19365888, 1e-06f, arena + 20576256);
+  /* %740 = normalize_grad(%68, %737) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 181555200, arena + 19365888, 1e-06f, arena + 20576256);
 
-  /* %925 = add(%899, %924) blocks.1 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 20576256, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %741 = add(%725, %740) blocks.1 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 20576256, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %926 = mul(%925, %80) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %742 = mul(%741, %66) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 24207360);
 
-  /* %927 = transpose(%77) {perm [1, 0]} blocks.1.mlp.fc2 : f32[768, 192] */
+  /* %743 = transpose(%63) {perm [1, 0]} blocks.1.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[26], arena + 25417728);
 
-  /* %928 = fused_linear(%926, %927) blocks.1.mlp.fc2 : f32[B, 197, 768] */
+  /* %744 = fused_linear(%742, %743) blocks.1.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 24207360, arena + 25417728, NULL, LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %929 = linear_grad_weight(%926, %76) blocks.1.mlp.fc2 : f32[192, 768] */
+  /* %745 = linear_grad_weight(%742, %62) blocks.1.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 24207360, arena + 14524416, arena + 25417728);
 
-  /* %930 = reduce_sum(%926) {axes [0], batch} blocks.1.mlp.fc2 : f32[192] */
+  /* %746 = reduce_sum(%742) {axes [0], batch} blocks.1.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 24207360,
-      arena + 25676736);
+      arena + 25714176);
 
-  /* %931 = gelu_grad(%75, %928) blocks.1.mlp : f32[B, 197, 768] */
+  /* %747 = gelu_grad(%61, %744) blocks.1.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 9682944, arena + 19365888, arena + 14524416);
 
-  /* %932 = transpose(%73) {perm [1, 0]} blocks.1.mlp.fc1 : f32[192, 768] */
+  /* %748 = transpose(%59) {perm [1, 0]} blocks.1.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[24], arena + 10893312);
 
-  /* %933 = fused_linear(%931, %932) blocks.1.mlp.fc1 : f32[B, 197, 192] */
+  /* %749 = fused_linear(%747, %748) blocks.1.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 14524416, arena + 10893312, NULL, LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %934 = linear_grad_weight(%931, %72) blocks.1.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 14524416, arena + 188741760, arena + 19365888);
+  /* %750 = linear_grad_weight(%747, %58) blocks.1.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 14524416, arena + 180344832, arena + 19365888);
 
-  /* %935 = reduce_sum(%931) {axes [0], batch} blocks.1.mlp.fc1 : f32[768] */
+  /* %751 = reduce_sum(%747) {axes [0], batch} blocks.1.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 14524416,
       arena + 19513344);
 
-  /* %936 = reduce_sum(%933) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %752 = reduce_sum(%749) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
-      arena + 18381504);
+      arena + 14819904);
 
-  /* %937 = mul(%933, %68) blocks.1.norm2 : f32[B, 197, 192] */
+  /* %753 = mul(%749, %54) blocks.1.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 9682944, (const long[]){37824, 192, 1}, params[22],
       (const long[]){0, 0, 1}, arena + 10893312);
 
-  /* %938 = mul(%933, %70) blocks.1.norm2 : f32[B, 197, 192], written over %933 */
+  /* %754 = mul(%749, %56) blocks.1.norm2 : f32[B, 197, 192], written over %749 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 9682944, (const long[]){37824, 192, 1},
-      arena + 187531392, (const long[]){37824, 192, 1}, arena + 9682944);
+      arena + 179134464, (const long[]){37824, 192, 1}, arena + 9682944);
 
-  /* %939 = reduce_sum(%938) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %755 = reduce_sum(%754) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
-      arena + 18381696);
+      arena + 14820096);
 
-  /* %940 = normalize_grad(%67, %937) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 186321024, arena + 10893312, 1e-06f, arena + 9682944);
+  /* %756 = normalize_grad(%53, %753) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 177924096, arena + 10893312, 1e-06f, arena + 9682944);
 
-  /* %941 = add(%925, %940) blocks.1 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 9682944, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %757 = add(%741, %756) blocks.1 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 9682944, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %942 = mul(%941, %65) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
+  /* %758 = mul(%757, %51) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 9682944);
 
-  /* %943 = transpose(%62) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %759 = transpose(%48) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[20], arena + 10893312);
 
-  /* %944 = fused_linear(%942, %943) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %760 = fused_linear(%758, %759) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 9682944, arena + 10893312, NULL, LK_ACT_NONE, NULL,
-      arena + 13408608);
+      arena + 13314048);
 
-  /* %945 = linear_grad_weight(%942, %61) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 9682944, arena + 185110656, arena + 18344640);
+  /* %761 = linear_grad_weight(%758, %47) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 9682944, arena + 176713728, arena + 14782464);
 
-  /* %946 = reduce_sum(%942) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %762 = reduce_sum(%758) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
-      arena + 18381888);
+      arena + 14820288);
 
-  /* %947 = reshape(%944) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %944: no code */
+  /* %763 = sdpa_grad(%44, %45, %46, %760) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 124667904, 576, arena + 124668096, 576,
+      arena + 124668288, 576, arena + 13314048, 192, arena + 9682944, 576, arena + 9682944 + 192,
+      576, arena + 9682944 + 384, 576, 0.125f);
 
-  /* %948 = matmul_permuted(%947, %56) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 13408608, 64, 192, 1,
-      arena + 183900288, 64, 1, 192, arena + 9682944, 38809, 197, 0.0f);
-
-  /* %949 = matmul_permuted(%59, %947) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 124762464, 38809, 1, 197,
-      arena + 13408608, 64, 192, 1, arena + 17134272, 64, 192, 0.0f);
-
-  /* %950 = softmax_grad(%59, %948) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 124762464, arena + 9682944, arena + 13408608);
-
-  /* %951 = mul_scalar(%950) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 13408608, 0.125f, arena + 9682944);
-
-  /* %952 = matmul_permuted(%951, %55) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 9682944, 38809, 197, 1,
-      arena + 182689920, 64, 192, 1, arena + 13408608, 64, 192, 0.0f);
-
-  /* %953 = matmul_permuted(%54, %951) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 9682944, 38809, 1, 197,
-      arena + 181479552, 64, 192, 1, arena + 14618976, 64, 192, 0.0f);
-
-  /* %954 = reshape(%949) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %949: no code */
-
-  /* %955 = reshape(%953) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %953: no code */
-
-  /* %956 = reshape(%952) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %952: no code */
-
-  /* %957 = concat(%956, %955, %954) {axis 1} blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 13408608, 192, arena + 9682944, 576);
-  lk_copy_rows(B * 197, 192, arena + 14618976, 192, arena + 9683136, 576);
-  lk_copy_rows(B * 197, 192, arena + 17134272, 192, arena + 9683328, 576);
-
-  /* %958 = transpose(%48) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %764 = transpose(%41) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[18], arena + 14524416);
 
-  /* %959 = fused_linear(%957, %958) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %765 = fused_linear(%763, %764) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 9682944, arena + 14524416, NULL, LK_ACT_NONE, NULL,
       arena + 13314048);
 
-  /* %960 = linear_grad_weight(%957, %47) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 9682944, arena + 180269184, arena + 14671872);
+  /* %766 = linear_grad_weight(%763, %40) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 9682944, arena + 175503360, arena + 14671872);
 
-  /* %961 = reduce_sum(%957) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %767 = reduce_sum(%763) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
-      arena + 14782464);
+      arena + 14819328);
 
-  /* %962 = reduce_sum(%959) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %768 = reduce_sum(%765) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 13314048,
-      arena + 14783040);
+      arena + 14820480);
 
-  /* %963 = mul(%959, %43) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %769 = mul(%765, %36) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 13314048, (const long[]){37824, 192, 1},
       params[16], (const long[]){0, 0, 1}, arena + 9682944);
 
-  /* %964 = mul(%959, %45) blocks.1.norm1 : f32[B, 197, 192], written over %959 */
+  /* %770 = mul(%765, %38) blocks.1.norm1 : f32[B, 197, 192], written over %765 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 13314048, (const long[]){37824, 192, 1},
-      arena + 179058816, (const long[]){37824, 192, 1}, arena + 13314048);
+      arena + 174292992, (const long[]){37824, 192, 1}, arena + 13314048);
 
-  /* %965 = reduce_sum(%964) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %771 = reduce_sum(%770) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 13314048,
-      arena + 14783232);
+      arena + 14820672);
 
-  /* %966 = normalize_grad(%42, %963) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 177848448, arena + 9682944, 1e-06f, arena + 10893312);
+  /* %772 = normalize_grad(%35, %769) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 173082624, arena + 9682944, 1e-06f, arena + 10893312);
 
-  /* %967 = add(%941, %966) blocks.0 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 10893312, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %773 = add(%757, %772) blocks.0 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 10893312, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %968 = transpose(%40) {perm [1, 0]} blocks.0.mlp.fc2 : f32[768, 192] */
+  /* %774 = transpose(%33) {perm [1, 0]} blocks.0.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[14], arena + 14524416);
 
-  /* %969 = fused_linear(%967, %968) blocks.0.mlp.fc2 : f32[B, 197, 768] */
-  lk_fused_linear(B * 197, 192, 768, arena + 310988928, arena + 14524416, NULL, LK_ACT_NONE, NULL,
+  /* %775 = fused_linear(%773, %774) blocks.0.mlp.fc2 : f32[B, 197, 768] */
+  lk_fused_linear(B * 197, 192, 768, arena + 266280960, arena + 14524416, NULL, LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %970 = linear_grad_weight(%967, %39) blocks.0.mlp.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 197, 768, 192, arena + 310988928, arena + 4841472, arena + 14524416);
+  /* %776 = linear_grad_weight(%773, %32) blocks.0.mlp.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 197, 768, 192, arena + 266280960, arena + 4841472, arena + 14524416);
 
-  /* %971 = reduce_sum(%967) {axes [0], batch} blocks.0.mlp.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 310988928,
-      arena + 14783424);
+  /* %777 = reduce_sum(%773) {axes [0], batch} blocks.0.mlp.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 266280960,
+      arena + 14820864);
 
-  /* %972 = gelu_grad(%38, %969) blocks.0.mlp : f32[B, 197, 768] */
+  /* %778 = gelu_grad(%31, %775) blocks.0.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena, arena + 9682944, arena + 4841472);
 
-  /* %973 = transpose(%36) {perm [1, 0]} blocks.0.mlp.fc1 : f32[192, 768] */
+  /* %779 = transpose(%29) {perm [1, 0]} blocks.0.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[12], arena + 1210368);
 
-  /* %974 = fused_linear(%972, %973) blocks.0.mlp.fc1 : f32[B, 197, 192] */
+  /* %780 = fused_linear(%778, %779) blocks.0.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 4841472, arena + 1210368, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %975 = linear_grad_weight(%972, %35) blocks.0.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 4841472, arena + 176638080, arena + 9682944);
+  /* %781 = linear_grad_weight(%778, %28) blocks.0.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 4841472, arena + 171872256, arena + 9682944);
 
-  /* %976 = reduce_sum(%972) {axes [0], batch} blocks.0.mlp.fc1 : f32[768] */
+  /* %782 = reduce_sum(%778) {axes [0], batch} blocks.0.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 4841472,
       arena + 9830400);
 
-  /* %977 = reduce_sum(%974) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %783 = reduce_sum(%780) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 8698560);
+      arena + 4989504);
 
-  /* %978 = mul(%974, %31) blocks.0.norm2 : f32[B, 197, 192] */
+  /* %784 = mul(%780, %24) blocks.0.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena, (const long[]){37824, 192, 1}, params[10],
       (const long[]){0, 0, 1}, arena + 1210368);
 
-  /* %979 = mul(%974, %33) blocks.0.norm2 : f32[B, 197, 192], written over %974 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena, (const long[]){37824, 192, 1}, arena + 175427712,
+  /* %785 = mul(%780, %26) blocks.0.norm2 : f32[B, 197, 192], written over %780 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena, (const long[]){37824, 192, 1}, arena + 170661888,
       (const long[]){37824, 192, 1}, arena);
 
-  /* %980 = reduce_sum(%979) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %786 = reduce_sum(%785) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 8698752);
+      arena + 4989696);
 
-  /* %981 = normalize_grad(%30, %978) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 174217344, arena + 1210368, 1e-06f, arena);
+  /* %787 = normalize_grad(%23, %784) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 169451520, arena + 1210368, 1e-06f, arena);
 
-  /* %982 = add(%967, %981) blocks.0 : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1}, arena,
-      (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %788 = add(%773, %787) blocks.0 : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1}, arena,
+      (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %983 = transpose(%28) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %789 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %984 = fused_linear(%982, %983) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 310988928, arena, NULL, LK_ACT_NONE, NULL,
-      arena + 3725664);
+  /* %790 = fused_linear(%788, %789) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 266280960, arena, NULL, LK_ACT_NONE, NULL,
+      arena + 3631104);
 
-  /* %985 = linear_grad_weight(%982, %27) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 310988928, arena + 173006976, arena + 8661696);
+  /* %791 = linear_grad_weight(%788, %20) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 266280960, arena + 168241152, arena + 4952064);
 
-  /* %986 = reduce_sum(%982) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 310988928,
-      arena + 8698944);
+  /* %792 = reduce_sum(%788) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 266280960,
+      arena + 4989888);
 
-  /* %987 = reshape(%984) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %984: no code */
+  /* %793 = sdpa_grad(%17, %18, %19, %790) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 121036800, 576, arena + 121036992, 576,
+      arena + 121037184, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
+      0.125f);
 
-  /* %988 = matmul_permuted(%987, %22) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 3725664, 64, 192, 1,
-      arena + 171796608, 64, 1, 192, arena, 38809, 197, 0.0f);
-
-  /* %989 = matmul_permuted(%25, %987) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 121036800, 38809, 1, 197,
-      arena + 3725664, 64, 192, 1, arena + 7451328, 64, 192, 0.0f);
-
-  /* %990 = softmax_grad(%25, %988) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 121036800, arena, arena + 3725664);
-
-  /* %991 = mul_scalar(%990) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 3725664, 0.125f, arena);
-
-  /* %992 = matmul_permuted(%991, %21) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena, 38809, 197, 1,
-      arena + 170586240, 64, 192, 1, arena + 3725664, 64, 192, 0.0f);
-
-  /* %993 = matmul_permuted(%20, %991) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena, 38809, 1, 197,
-      arena + 169375872, 64, 192, 1, arena + 4936032, 64, 192, 0.0f);
-
-  /* %994 = reshape(%989) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %989: no code */
-
-  /* %995 = reshape(%993) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %993: no code */
-
-  /* %996 = reshape(%992) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %992: no code */
-
-  /* %997 = concat(%996, %995, %994) {axis 1} blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 3725664, 192, arena, 576);
-  lk_copy_rows(B * 197, 192, arena + 4936032, 192, arena + 192, 576);
-  lk_copy_rows(B * 197, 192, arena + 7451328, 192, arena + 384, 576);
-
-  /* %998 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %794 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 4841472);
 
-  /* %999 = fused_linear(%997, %998) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %795 = fused_linear(%793, %794) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena, arena + 4841472, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1000 = linear_grad_weight(%997, %13) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 168165504, arena + 4841472);
+  /* %796 = linear_grad_weight(%793, %13) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 167030784, arena + 4841472);
 
-  /* %1001 = reduce_sum(%997) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %797 = reduce_sum(%793) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 4952064);
+      arena + 4988928);
 
-  /* %1002 = reduce_sum(%999) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %798 = reduce_sum(%795) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420736);
 
-  /* %1003 = mul(%999, %9) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %799 = mul(%795, %9) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1004 = mul(%999, %11) blocks.0.norm1 : f32[B, 197, 192], written over %999 */
+  /* %800 = mul(%795, %11) blocks.0.norm1 : f32[B, 197, 192], written over %795 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1},
-      arena + 166955136, (const long[]){37824, 192, 1}, arena + 3631104);
+      arena + 165820416, (const long[]){37824, 192, 1}, arena + 3631104);
 
-  /* %1005 = reduce_sum(%1004) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %801 = reduce_sum(%800) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420928);
 
-  /* %1006 = normalize_grad(%8, %1003) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 165744768, arena, 1e-06f, arena + 1210368);
+  /* %802 = normalize_grad(%8, %799) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 164610048, arena, 1e-06f, arena + 1210368);
 
-  /* %1007 = add(%982, %1006) : f32[B, 197, 192], written over %505 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
-      arena + 1210368, (const long[]){37824, 192, 1}, arena + 310988928);
+  /* %803 = add(%788, %802) : f32[B, 197, 192], written over %421 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
+      arena + 1210368, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %1008 = reduce_sum(%1007) {axes [], batch} : f32[197, 192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 310988928,
+  /* %804 = reduce_sum(%803) {axes [], batch} : f32[197, 192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 266280960,
       arena + 1351680);
 
-  /* %1009 = reshape(%1008) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1008: no code */
+  /* %805 = reshape(%804) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %804: no code */
 
-  /* %1010 = slice(%1007) {axis 0, start 0, length 1} : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 310988928, 37824, arena, 192);
+  /* %806 = slice(%803) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 266280960, 37824, arena, 192);
 
-  /* %1011 = reduce_sum(%1010) {axes [], batch} : f32[1, 192] */
+  /* %807 = reduce_sum(%806) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 1389504);
 
-  /* %1012 = reshape(%1011) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1011: no code */
+  /* %808 = reshape(%807) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %807: no code */
 
-  /* %1013 = slice(%1007) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %505: no code */
+  /* %809 = slice(%803) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %421: no code */
 
-  /* %1014 = seq2img(%1013) {height 14} patch_embed : f32[B, 192, 14, 14] */
+  /* %810 = seq2img(%809) {height 14} patch_embed : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 192, arena + 310989120 + (long)b * 37824, arena + (long)b * 37632);
+    lk_seq2img(1, 196, 192, arena + 266281152 + (long)b * 37824, arena + (long)b * 37632);
   } // for b
 
-  /* %1015 = conv2d_grad_weight(%1014, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
+  /* %811 = conv2d_grad_weight(%810, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 1204224);
 
-  /* %1016 = reduce_sum(%1014) {axes [1, 2], batch} patch_embed.proj : f32[192] */
+  /* %812 = reduce_sum(%810) {axes [1, 2], batch} patch_embed.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 1389696);
 
-  /* output 0 "loss" = %493 : f32[1] */
-  memcpy(outputs[0], arena + 313750704, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1015 : f32[192, 3, 16, 16] */
+  /* output 0 "loss" = %409 : f32[1] */
+  memcpy(outputs[0], arena + 269042736, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %811 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %1016 : f32[192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %812 : f32[192] */
   memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %1012 : f32[1, 1, 192] */
+  /* output 3 "grad:cls_token" = %808 : f32[1, 1, 192] */
   memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %1009 : f32[1, 197, 192] */
+  /* output 4 "grad:pos_embed" = %805 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1005 : f32[192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %801 : f32[192] */
   memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1002 : f32[192] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %798 : f32[192] */
   memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1000 : f32[576, 192] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %796 : f32[576, 192] */
   memcpy(outputs[7], arena + 4841472, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1001 : f32[576] */
-  memcpy(outputs[8], arena + 4952064, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %985 : f32[192, 192] */
-  memcpy(outputs[9], arena + 8661696, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %986 : f32[192] */
-  memcpy(outputs[10], arena + 8698944, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.norm2.weight" = %980 : f32[192] */
-  memcpy(outputs[11], arena + 8698752, sizeof(float) * 192);
-  /* output 12 "grad:blocks.0.norm2.bias" = %977 : f32[192] */
-  memcpy(outputs[12], arena + 8698560, sizeof(float) * 192);
-  /* output 13 "grad:blocks.0.mlp.fc1.weight" = %975 : f32[768, 192] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %797 : f32[576] */
+  memcpy(outputs[8], arena + 4988928, sizeof(float) * 576);
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %791 : f32[192, 192] */
+  memcpy(outputs[9], arena + 4952064, sizeof(float) * 36864);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %792 : f32[192] */
+  memcpy(outputs[10], arena + 4989888, sizeof(float) * 192);
+  /* output 11 "grad:blocks.0.norm2.weight" = %786 : f32[192] */
+  memcpy(outputs[11], arena + 4989696, sizeof(float) * 192);
+  /* output 12 "grad:blocks.0.norm2.bias" = %783 : f32[192] */
+  memcpy(outputs[12], arena + 4989504, sizeof(float) * 192);
+  /* output 13 "grad:blocks.0.mlp.fc1.weight" = %781 : f32[768, 192] */
   memcpy(outputs[13], arena + 9682944, sizeof(float) * 147456);
-  /* output 14 "grad:blocks.0.mlp.fc1.bias" = %976 : f32[768] */
+  /* output 14 "grad:blocks.0.mlp.fc1.bias" = %782 : f32[768] */
   memcpy(outputs[14], arena + 9830400, sizeof(float) * 768);
-  /* output 15 "grad:blocks.0.mlp.fc2.weight" = %970 : f32[192, 768] */
+  /* output 15 "grad:blocks.0.mlp.fc2.weight" = %776 : f32[192, 768] */
   memcpy(outputs[15], arena + 14524416, sizeof(float) * 147456);
-  /* output 16 "grad:blocks.0.mlp.fc2.bias" = %971 : f32[192] */
-  memcpy(outputs[16], arena + 14783424, sizeof(float) * 192);
-  /* output 17 "grad:blocks.1.norm1.weight" = %965 : f32[192] */
-  memcpy(outputs[17], arena + 14783232, sizeof(float) * 192);
-  /* output 18 "grad:blocks.1.norm1.bias" = %962 : f32[192] */
-  memcpy(outputs[18], arena + 14783040, sizeof(float) * 192);
-  /* output 19 "grad:blocks.1.attn.qkv.weight" = %960 : f32[576, 192] */
+  /* output 16 "grad:blocks.0.mlp.fc2.bias" = %777 : f32[192] */
+  memcpy(outputs[16], arena + 14820864, sizeof(float) * 192);
+  /* output 17 "grad:blocks.1.norm1.weight" = %771 : f32[192] */
+  memcpy(outputs[17], arena + 14820672, sizeof(float) * 192);
+  /* output 18 "grad:blocks.1.norm1.bias" = %768 : f32[192] */
+  memcpy(outputs[18], arena + 14820480, sizeof(float) * 192);
+  /* output 19 "grad:blocks.1.attn.qkv.weight" = %766 : f32[576, 192] */
   memcpy(outputs[19], arena + 14671872, sizeof(float) * 110592);
-  /* output 20 "grad:blocks.1.attn.qkv.bias" = %961 : f32[576] */
-  memcpy(outputs[20], arena + 14782464, sizeof(float) * 576);
-  /* output 21 "grad:blocks.1.attn.proj.weight" = %945 : f32[192, 192] */
-  memcpy(outputs[21], arena + 18344640, sizeof(float) * 36864);
-  /* output 22 "grad:blocks.1.attn.proj.bias" = %946 : f32[192] */
-  memcpy(outputs[22], arena + 18381888, sizeof(float) * 192);
-  /* output 23 "grad:blocks.1.norm2.weight" = %939 : f32[192] */
-  memcpy(outputs[23], arena + 18381696, sizeof(float) * 192);
-  /* output 24 "grad:blocks.1.norm2.bias" = %936 : f32[192] */
-  memcpy(outputs[24], arena + 18381504, sizeof(float) * 192);
-  /* output 25 "grad:blocks.1.mlp.fc1.weight" = %934 : f32[768, 192] */
+  /* output 20 "grad:blocks.1.attn.qkv.bias" = %767 : f32[576] */
+  memcpy(outputs[20], arena + 14819328, sizeof(float) * 576);
+  /* output 21 "grad:blocks.1.attn.proj.weight" = %761 : f32[192, 192] */
+  memcpy(outputs[21], arena + 14782464, sizeof(float) * 36864);
+  /* output 22 "grad:blocks.1.attn.proj.bias" = %762 : f32[192] */
+  memcpy(outputs[22], arena + 14820288, sizeof(float) * 192);
+  /* output 23 "grad:blocks.1.norm2.weight" = %755 : f32[192] */
+  memcpy(outputs[23], arena + 14820096, sizeof(float) * 192);
+  /* output 24 "grad:blocks.1.norm2.bias" = %752 : f32[192] */
+  memcpy(outputs[24], arena + 14819904, sizeof(float) * 192);
+  /* output 25 "grad:blocks.1.mlp.fc1.weight" = %750 : f32[768, 192] */
   memcpy(outputs[25], arena + 19365888, sizeof(float) * 147456);
-  /* output 26 "grad:blocks.1.mlp.fc1.bias" = %935 : f32[768] */
+  /* output 26 "grad:blocks.1.mlp.fc1.bias" = %751 : f32[768] */
   memcpy(outputs[26], arena + 19513344, sizeof(float) * 768);
-  /* output 27 "grad:blocks.1.mlp.fc2.weight" = %929 : f32[192, 768] */
+  /* output 27 "grad:blocks.1.mlp.fc2.weight" = %745 : f32[192, 768] */
   memcpy(outputs[27], arena + 25417728, sizeof(float) * 147456);
-  /* output 28 "grad:blocks.1.mlp.fc2.bias" = %930 : f32[192] */
-  memcpy(outputs[28], arena + 25676736, sizeof(float) * 192);
-  /* output 29 "grad:blocks.2.norm1.weight" = %923 : f32[192] */
-  memcpy(outputs[29], arena + 25676544, sizeof(float) * 192);
-  /* output 30 "grad:blocks.2.norm1.bias" = %920 : f32[192] */
-  memcpy(outputs[30], arena + 25676352, sizeof(float) * 192);
-  /* output 31 "grad:blocks.2.attn.qkv.weight" = %918 : f32[576, 192] */
+  /* output 28 "grad:blocks.1.mlp.fc2.bias" = %746 : f32[192] */
+  memcpy(outputs[28], arena + 25714176, sizeof(float) * 192);
+  /* output 29 "grad:blocks.2.norm1.weight" = %739 : f32[192] */
+  memcpy(outputs[29], arena + 25713984, sizeof(float) * 192);
+  /* output 30 "grad:blocks.2.norm1.bias" = %736 : f32[192] */
+  memcpy(outputs[30], arena + 25713792, sizeof(float) * 192);
+  /* output 31 "grad:blocks.2.attn.qkv.weight" = %734 : f32[576, 192] */
   memcpy(outputs[31], arena + 25565184, sizeof(float) * 110592);
-  /* output 32 "grad:blocks.2.attn.qkv.bias" = %919 : f32[576] */
-  memcpy(outputs[32], arena + 25675776, sizeof(float) * 576);
-  /* output 33 "grad:blocks.2.attn.proj.weight" = %903 : f32[192, 192] */
-  memcpy(outputs[33], arena + 28027584, sizeof(float) * 36864);
-  /* output 34 "grad:blocks.2.attn.proj.bias" = %904 : f32[192] */
-  memcpy(outputs[34], arena + 28064832, sizeof(float) * 192);
-  /* output 35 "grad:blocks.2.norm2.weight" = %897 : f32[192] */
-  memcpy(outputs[35], arena + 28064640, sizeof(float) * 192);
-  /* output 36 "grad:blocks.2.norm2.bias" = %894 : f32[192] */
-  memcpy(outputs[36], arena + 28064448, sizeof(float) * 192);
-  /* output 37 "grad:blocks.2.mlp.fc1.weight" = %892 : f32[768, 192] */
+  /* output 32 "grad:blocks.2.attn.qkv.bias" = %735 : f32[576] */
+  memcpy(outputs[32], arena + 25712640, sizeof(float) * 576);
+  /* output 33 "grad:blocks.2.attn.proj.weight" = %729 : f32[192, 192] */
+  memcpy(outputs[33], arena + 25675776, sizeof(float) * 36864);
+  /* output 34 "grad:blocks.2.attn.proj.bias" = %730 : f32[192] */
+  memcpy(outputs[34], arena + 25713600, sizeof(float) * 192);
+  /* output 35 "grad:blocks.2.norm2.weight" = %723 : f32[192] */
+  memcpy(outputs[35], arena + 25713408, sizeof(float) * 192);
+  /* output 36 "grad:blocks.2.norm2.bias" = %720 : f32[192] */
+  memcpy(outputs[36], arena + 25713216, sizeof(float) * 192);
+  /* output 37 "grad:blocks.2.mlp.fc1.weight" = %718 : f32[768, 192] */
   memcpy(outputs[37], arena + 29048832, sizeof(float) * 147456);
-  /* output 38 "grad:blocks.2.mlp.fc1.bias" = %893 : f32[768] */
+  /* output 38 "grad:blocks.2.mlp.fc1.bias" = %719 : f32[768] */
   memcpy(outputs[38], arena + 29196288, sizeof(float) * 768);
-  /* output 39 "grad:blocks.2.mlp.fc2.weight" = %887 : f32[192, 768] */
+  /* output 39 "grad:blocks.2.mlp.fc2.weight" = %713 : f32[192, 768] */
   memcpy(outputs[39], arena + 35100672, sizeof(float) * 147456);
-  /* output 40 "grad:blocks.2.mlp.fc2.bias" = %888 : f32[192] */
-  memcpy(outputs[40], arena + 35359680, sizeof(float) * 192);
-  /* output 41 "grad:blocks.3.norm1.weight" = %881 : f32[192] */
-  memcpy(outputs[41], arena + 35359488, sizeof(float) * 192);
-  /* output 42 "grad:blocks.3.norm1.bias" = %878 : f32[192] */
-  memcpy(outputs[42], arena + 35359296, sizeof(float) * 192);
-  /* output 43 "grad:blocks.3.attn.qkv.weight" = %876 : f32[576, 192] */
+  /* output 40 "grad:blocks.2.mlp.fc2.bias" = %714 : f32[192] */
+  memcpy(outputs[40], arena + 35397120, sizeof(float) * 192);
+  /* output 41 "grad:blocks.3.norm1.weight" = %707 : f32[192] */
+  memcpy(outputs[41], arena + 35396928, sizeof(float) * 192);
+  /* output 42 "grad:blocks.3.norm1.bias" = %704 : f32[192] */
+  memcpy(outputs[42], arena + 35396736, sizeof(float) * 192);
+  /* output 43 "grad:blocks.3.attn.qkv.weight" = %702 : f32[576, 192] */
   memcpy(outputs[43], arena + 35248128, sizeof(float) * 110592);
-  /* output 44 "grad:blocks.3.attn.qkv.bias" = %877 : f32[576] */
-  memcpy(outputs[44], arena + 35358720, sizeof(float) * 576);
-  /* output 45 "grad:blocks.3.attn.proj.weight" = %861 : f32[192, 192] */
-  memcpy(outputs[45], arena + 37710528, sizeof(float) * 36864);
-  /* output 46 "grad:blocks.3.attn.proj.bias" = %862 : f32[192] */
-  memcpy(outputs[46], arena + 37747776, sizeof(float) * 192);
-  /* output 47 "grad:blocks.3.norm2.weight" = %855 : f32[192] */
-  memcpy(outputs[47], arena + 37747584, sizeof(float) * 192);
-  /* output 48 "grad:blocks.3.norm2.bias" = %852 : f32[192] */
-  memcpy(outputs[48], arena + 37747392, sizeof(float) * 192);
-  /* output 49 "grad:blocks.3.mlp.fc1.weight" = %850 : f32[768, 192] */
+  /* output 44 "grad:blocks.3.attn.qkv.bias" = %703 : f32[576] */
+  memcpy(outputs[44], arena + 35395584, sizeof(float) * 576);
+  /* output 45 "grad:blocks.3.attn.proj.weight" = %697 : f32[192, 192] */
+  memcpy(outputs[45], arena + 35358720, sizeof(float) * 36864);
+  /* output 46 "grad:blocks.3.attn.proj.bias" = %698 : f32[192] */
+  memcpy(outputs[46], arena + 35396544, sizeof(float) * 192);
+  /* output 47 "grad:blocks.3.norm2.weight" = %691 : f32[192] */
+  memcpy(outputs[47], arena + 35396352, sizeof(float) * 192);
+  /* output 48 "grad:blocks.3.norm2.bias" = %688 : f32[192] */
+  memcpy(outputs[48], arena + 35396160, sizeof(float) * 192);
+  /* output 49 "grad:blocks.3.mlp.fc1.weight" = %686 : f32[768, 192] */
   memcpy(outputs[49], arena + 38731776, sizeof(float) * 147456);
-  /* output 50 "grad:blocks.3.mlp.fc1.bias" = %851 : f32[768] */
+  /* output 50 "grad:blocks.3.mlp.fc1.bias" = %687 : f32[768] */
   memcpy(outputs[50], arena + 38879232, sizeof(float) * 768);
-  /* output 51 "grad:blocks.3.mlp.fc2.weight" = %845 : f32[192, 768] */
+  /* output 51 "grad:blocks.3.mlp.fc2.weight" = %681 : f32[192, 768] */
   memcpy(outputs[51], arena + 44783616, sizeof(float) * 147456);
-  /* output 52 "grad:blocks.3.mlp.fc2.bias" = %846 : f32[192] */
-  memcpy(outputs[52], arena + 45042624, sizeof(float) * 192);
-  /* output 53 "grad:blocks.4.norm1.weight" = %839 : f32[192] */
-  memcpy(outputs[53], arena + 45042432, sizeof(float) * 192);
-  /* output 54 "grad:blocks.4.norm1.bias" = %836 : f32[192] */
-  memcpy(outputs[54], arena + 45042240, sizeof(float) * 192);
-  /* output 55 "grad:blocks.4.attn.qkv.weight" = %834 : f32[576, 192] */
+  /* output 52 "grad:blocks.3.mlp.fc2.bias" = %682 : f32[192] */
+  memcpy(outputs[52], arena + 45080064, sizeof(float) * 192);
+  /* output 53 "grad:blocks.4.norm1.weight" = %675 : f32[192] */
+  memcpy(outputs[53], arena + 45079872, sizeof(float) * 192);
+  /* output 54 "grad:blocks.4.norm1.bias" = %672 : f32[192] */
+  memcpy(outputs[54], arena + 45079680, sizeof(float) * 192);
+  /* output 55 "grad:blocks.4.attn.qkv.weight" = %670 : f32[576, 192] */
   memcpy(outputs[55], arena + 44931072, sizeof(float) * 110592);
-  /* output 56 "grad:blocks.4.attn.qkv.bias" = %835 : f32[576] */
-  memcpy(outputs[56], arena + 45041664, sizeof(float) * 576);
-  /* output 57 "grad:blocks.4.attn.proj.weight" = %819 : f32[192, 192] */
-  memcpy(outputs[57], arena + 47393472, sizeof(float) * 36864);
-  /* output 58 "grad:blocks.4.attn.proj.bias" = %820 : f32[192] */
-  memcpy(outputs[58], arena + 47430720, sizeof(float) * 192);
-  /* output 59 "grad:blocks.4.norm2.weight" = %813 : f32[192] */
-  memcpy(outputs[59], arena + 47430528, sizeof(float) * 192);
-  /* output 60 "grad:blocks.4.norm2.bias" = %810 : f32[192] */
-  memcpy(outputs[60], arena + 47430336, sizeof(float) * 192);
-  /* output 61 "grad:blocks.4.mlp.fc1.weight" = %808 : f32[768, 192] */
+  /* output 56 "grad:blocks.4.attn.qkv.bias" = %671 : f32[576] */
+  memcpy(outputs[56], arena + 45078528, sizeof(float) * 576);
+  /* output 57 "grad:blocks.4.attn.proj.weight" = %665 : f32[192, 192] */
+  memcpy(outputs[57], arena + 45041664, sizeof(float) * 36864);
+  /* output 58 "grad:blocks.4.attn.proj.bias" = %666 : f32[192] */
+  memcpy(outputs[58], arena + 45079488, sizeof(float) * 192);
+  /* output 59 "grad:blocks.4.norm2.weight" = %659 : f32[192] */
+  memcpy(outputs[59], arena + 45079296, sizeof(float) * 192);
+  /* output 60 "grad:blocks.4.norm2.bias" = %656 : f32[192] */
+  memcpy(outputs[60], arena + 45079104, sizeof(float) * 192);
+  /* output 61 "grad:blocks.4.mlp.fc1.weight" = %654 : f32[768, 192] */
   memcpy(outputs[61], arena + 48414720, sizeof(float) * 147456);
-  /* output 62 "grad:blocks.4.mlp.fc1.bias" = %809 : f32[768] */
+  /* output 62 "grad:blocks.4.mlp.fc1.bias" = %655 : f32[768] */
   memcpy(outputs[62], arena + 48562176, sizeof(float) * 768);
-  /* output 63 "grad:blocks.4.mlp.fc2.weight" = %803 : f32[192, 768] */
+  /* output 63 "grad:blocks.4.mlp.fc2.weight" = %649 : f32[192, 768] */
   memcpy(outputs[63], arena + 54466560, sizeof(float) * 147456);
-  /* output 64 "grad:blocks.4.mlp.fc2.bias" = %804 : f32[192] */
-  memcpy(outputs[64], arena + 54725568, sizeof(float) * 192);
-  /* output 65 "grad:blocks.5.norm1.weight" = %797 : f32[192] */
-  memcpy(outputs[65], arena + 54725376, sizeof(float) * 192);
-  /* output 66 "grad:blocks.5.norm1.bias" = %794 : f32[192] */
-  memcpy(outputs[66], arena + 54725184, sizeof(float) * 192);
-  /* output 67 "grad:blocks.5.attn.qkv.weight" = %792 : f32[576, 192] */
+  /* output 64 "grad:blocks.4.mlp.fc2.bias" = %650 : f32[192] */
+  memcpy(outputs[64], arena + 54763008, sizeof(float) * 192);
+  /* output 65 "grad:blocks.5.norm1.weight" = %643 : f32[192] */
+  memcpy(outputs[65], arena + 54762816, sizeof(float) * 192);
+  /* output 66 "grad:blocks.5.norm1.bias" = %640 : f32[192] */
+  memcpy(outputs[66], arena + 54762624, sizeof(float) * 192);
+  /* output 67 "grad:blocks.5.attn.qkv.weight" = %638 : f32[576, 192] */
   memcpy(outputs[67], arena + 54614016, sizeof(float) * 110592);
-  /* output 68 "grad:blocks.5.attn.qkv.bias" = %793 : f32[576] */
-  memcpy(outputs[68], arena + 54724608, sizeof(float) * 576);
-  /* output 69 "grad:blocks.5.attn.proj.weight" = %777 : f32[192, 192] */
-  memcpy(outputs[69], arena + 57076416, sizeof(float) * 36864);
-  /* output 70 "grad:blocks.5.attn.proj.bias" = %778 : f32[192] */
-  memcpy(outputs[70], arena + 57113664, sizeof(float) * 192);
-  /* output 71 "grad:blocks.5.norm2.weight" = %771 : f32[192] */
-  memcpy(outputs[71], arena + 57113472, sizeof(float) * 192);
-  /* output 72 "grad:blocks.5.norm2.bias" = %768 : f32[192] */
-  memcpy(outputs[72], arena + 57113280, sizeof(float) * 192);
-  /* output 73 "grad:blocks.5.mlp.fc1.weight" = %766 : f32[768, 192] */
+  /* output 68 "grad:blocks.5.attn.qkv.bias" = %639 : f32[576] */
+  memcpy(outputs[68], arena + 54761472, sizeof(float) * 576);
+  /* output 69 "grad:blocks.5.attn.proj.weight" = %633 : f32[192, 192] */
+  memcpy(outputs[69], arena + 54724608, sizeof(float) * 36864);
+  /* output 70 "grad:blocks.5.attn.proj.bias" = %634 : f32[192] */
+  memcpy(outputs[70], arena + 54762432, sizeof(float) * 192);
+  /* output 71 "grad:blocks.5.norm2.weight" = %627 : f32[192] */
+  memcpy(outputs[71], arena + 54762240, sizeof(float) * 192);
+  /* output 72 "grad:blocks.5.norm2.bias" = %624 : f32[192] */
+  memcpy(outputs[72], arena + 54762048, sizeof(float) * 192);
+  /* output 73 "grad:blocks.5.mlp.fc1.weight" = %622 : f32[768, 192] */
   memcpy(outputs[73], arena + 58097664, sizeof(float) * 147456);
-  /* output 74 "grad:blocks.5.mlp.fc1.bias" = %767 : f32[768] */
+  /* output 74 "grad:blocks.5.mlp.fc1.bias" = %623 : f32[768] */
   memcpy(outputs[74], arena + 58245120, sizeof(float) * 768);
-  /* output 75 "grad:blocks.5.mlp.fc2.weight" = %761 : f32[192, 768] */
+  /* output 75 "grad:blocks.5.mlp.fc2.weight" = %617 : f32[192, 768] */
   memcpy(outputs[75], arena + 64149504, sizeof(float) * 147456);
-  /* output 76 "grad:blocks.5.mlp.fc2.bias" = %762 : f32[192] */
-  memcpy(outputs[76], arena + 64408512, sizeof(float) * 192);
-  /* output 77 "grad:blocks.6.norm1.weight" = %755 : f32[192] */
-  memcpy(outputs[77], arena + 64408320, sizeof(float) * 192);
-  /* output 78 "grad:blocks.6.norm1.bias" = %752 : f32[192] */
-  memcpy(outputs[78], arena + 64408128, sizeof(float) * 192);
-  /* output 79 "grad:blocks.6.attn.qkv.weight" = %750 : f32[576, 192] */
+  /* output 76 "grad:blocks.5.mlp.fc2.bias" = %618 : f32[192] */
+  memcpy(outputs[76], arena + 64445952, sizeof(float) * 192);
+  /* output 77 "grad:blocks.6.norm1.weight" = %611 : f32[192] */
+  memcpy(outputs[77], arena + 64445760, sizeof(float) * 192);
+  /* output 78 "grad:blocks.6.norm1.bias" = %608 : f32[192] */
+  memcpy(outputs[78], arena + 64445568, sizeof(float) * 192);
+  /* output 79 "grad:blocks.6.attn.qkv.weight" = %606 : f32[576, 192] */
   memcpy(outputs[79], arena + 64296960, sizeof(float) * 110592);
-  /* output 80 "grad:blocks.6.attn.qkv.bias" = %751 : f32[576] */
-  memcpy(outputs[80], arena + 64407552, sizeof(float) * 576);
-  /* output 81 "grad:blocks.6.attn.proj.weight" = %735 : f32[192, 192] */
-  memcpy(outputs[81], arena + 66759360, sizeof(float) * 36864);
-  /* output 82 "grad:blocks.6.attn.proj.bias" = %736 : f32[192] */
-  memcpy(outputs[82], arena + 66796608, sizeof(float) * 192);
-  /* output 83 "grad:blocks.6.norm2.weight" = %729 : f32[192] */
-  memcpy(outputs[83], arena + 66796416, sizeof(float) * 192);
-  /* output 84 "grad:blocks.6.norm2.bias" = %726 : f32[192] */
-  memcpy(outputs[84], arena + 66796224, sizeof(float) * 192);
-  /* output 85 "grad:blocks.6.mlp.fc1.weight" = %724 : f32[768, 192] */
+  /* output 80 "grad:blocks.6.attn.qkv.bias" = %607 : f32[576] */
+  memcpy(outputs[80], arena + 64444416, sizeof(float) * 576);
+  /* output 81 "grad:blocks.6.attn.proj.weight" = %601 : f32[192, 192] */
+  memcpy(outputs[81], arena + 64407552, sizeof(float) * 36864);
+  /* output 82 "grad:blocks.6.attn.proj.bias" = %602 : f32[192] */
+  memcpy(outputs[82], arena + 64445376, sizeof(float) * 192);
+  /* output 83 "grad:blocks.6.norm2.weight" = %595 : f32[192] */
+  memcpy(outputs[83], arena + 64445184, sizeof(float) * 192);
+  /* output 84 "grad:blocks.6.norm2.bias" = %592 : f32[192] */
+  memcpy(outputs[84], arena + 64444992, sizeof(float) * 192);
+  /* output 85 "grad:blocks.6.mlp.fc1.weight" = %590 : f32[768, 192] */
   memcpy(outputs[85], arena + 67780608, sizeof(float) * 147456);
-  /* output 86 "grad:blocks.6.mlp.fc1.bias" = %725 : f32[768] */
+  /* output 86 "grad:blocks.6.mlp.fc1.bias" = %591 : f32[768] */
   memcpy(outputs[86], arena + 67928064, sizeof(float) * 768);
-  /* output 87 "grad:blocks.6.mlp.fc2.weight" = %719 : f32[192, 768] */
+  /* output 87 "grad:blocks.6.mlp.fc2.weight" = %585 : f32[192, 768] */
   memcpy(outputs[87], arena + 73832448, sizeof(float) * 147456);
-  /* output 88 "grad:blocks.6.mlp.fc2.bias" = %720 : f32[192] */
-  memcpy(outputs[88], arena + 74091456, sizeof(float) * 192);
-  /* output 89 "grad:blocks.7.norm1.weight" = %713 : f32[192] */
-  memcpy(outputs[89], arena + 74091264, sizeof(float) * 192);
-  /* output 90 "grad:blocks.7.norm1.bias" = %710 : f32[192] */
-  memcpy(outputs[90], arena + 74091072, sizeof(float) * 192);
-  /* output 91 "grad:blocks.7.attn.qkv.weight" = %708 : f32[576, 192] */
+  /* output 88 "grad:blocks.6.mlp.fc2.bias" = %586 : f32[192] */
+  memcpy(outputs[88], arena + 74128896, sizeof(float) * 192);
+  /* output 89 "grad:blocks.7.norm1.weight" = %579 : f32[192] */
+  memcpy(outputs[89], arena + 74128704, sizeof(float) * 192);
+  /* output 90 "grad:blocks.7.norm1.bias" = %576 : f32[192] */
+  memcpy(outputs[90], arena + 74128512, sizeof(float) * 192);
+  /* output 91 "grad:blocks.7.attn.qkv.weight" = %574 : f32[576, 192] */
   memcpy(outputs[91], arena + 73979904, sizeof(float) * 110592);
-  /* output 92 "grad:blocks.7.attn.qkv.bias" = %709 : f32[576] */
-  memcpy(outputs[92], arena + 74090496, sizeof(float) * 576);
-  /* output 93 "grad:blocks.7.attn.proj.weight" = %693 : f32[192, 192] */
-  memcpy(outputs[93], arena + 76442304, sizeof(float) * 36864);
-  /* output 94 "grad:blocks.7.attn.proj.bias" = %694 : f32[192] */
-  memcpy(outputs[94], arena + 76479552, sizeof(float) * 192);
-  /* output 95 "grad:blocks.7.norm2.weight" = %687 : f32[192] */
-  memcpy(outputs[95], arena + 76479360, sizeof(float) * 192);
-  /* output 96 "grad:blocks.7.norm2.bias" = %684 : f32[192] */
-  memcpy(outputs[96], arena + 76479168, sizeof(float) * 192);
-  /* output 97 "grad:blocks.7.mlp.fc1.weight" = %682 : f32[768, 192] */
+  /* output 92 "grad:blocks.7.attn.qkv.bias" = %575 : f32[576] */
+  memcpy(outputs[92], arena + 74127360, sizeof(float) * 576);
+  /* output 93 "grad:blocks.7.attn.proj.weight" = %569 : f32[192, 192] */
+  memcpy(outputs[93], arena + 74090496, sizeof(float) * 36864);
+  /* output 94 "grad:blocks.7.attn.proj.bias" = %570 : f32[192] */
+  memcpy(outputs[94], arena + 74128320, sizeof(float) * 192);
+  /* output 95 "grad:blocks.7.norm2.weight" = %563 : f32[192] */
+  memcpy(outputs[95], arena + 74128128, sizeof(float) * 192);
+  /* output 96 "grad:blocks.7.norm2.bias" = %560 : f32[192] */
+  memcpy(outputs[96], arena + 74127936, sizeof(float) * 192);
+  /* output 97 "grad:blocks.7.mlp.fc1.weight" = %558 : f32[768, 192] */
   memcpy(outputs[97], arena + 77463552, sizeof(float) * 147456);
-  /* output 98 "grad:blocks.7.mlp.fc1.bias" = %683 : f32[768] */
+  /* output 98 "grad:blocks.7.mlp.fc1.bias" = %559 : f32[768] */
   memcpy(outputs[98], arena + 77611008, sizeof(float) * 768);
-  /* output 99 "grad:blocks.7.mlp.fc2.weight" = %677 : f32[192, 768] */
+  /* output 99 "grad:blocks.7.mlp.fc2.weight" = %553 : f32[192, 768] */
   memcpy(outputs[99], arena + 83515392, sizeof(float) * 147456);
-  /* output 100 "grad:blocks.7.mlp.fc2.bias" = %678 : f32[192] */
-  memcpy(outputs[100], arena + 83774400, sizeof(float) * 192);
-  /* output 101 "grad:blocks.8.norm1.weight" = %671 : f32[192] */
-  memcpy(outputs[101], arena + 83774208, sizeof(float) * 192);
-  /* output 102 "grad:blocks.8.norm1.bias" = %668 : f32[192] */
-  memcpy(outputs[102], arena + 83774016, sizeof(float) * 192);
-  /* output 103 "grad:blocks.8.attn.qkv.weight" = %666 : f32[576, 192] */
+  /* output 100 "grad:blocks.7.mlp.fc2.bias" = %554 : f32[192] */
+  memcpy(outputs[100], arena + 83811840, sizeof(float) * 192);
+  /* output 101 "grad:blocks.8.norm1.weight" = %547 : f32[192] */
+  memcpy(outputs[101], arena + 83811648, sizeof(float) * 192);
+  /* output 102 "grad:blocks.8.norm1.bias" = %544 : f32[192] */
+  memcpy(outputs[102], arena + 83811456, sizeof(float) * 192);
+  /* output 103 "grad:blocks.8.attn.qkv.weight" = %542 : f32[576, 192] */
   memcpy(outputs[103], arena + 83662848, sizeof(float) * 110592);
-  /* output 104 "grad:blocks.8.attn.qkv.bias" = %667 : f32[576] */
-  memcpy(outputs[104], arena + 83773440, sizeof(float) * 576);
-  /* output 105 "grad:blocks.8.attn.proj.weight" = %651 : f32[192, 192] */
-  memcpy(outputs[105], arena + 86125248, sizeof(float) * 36864);
-  /* output 106 "grad:blocks.8.attn.proj.bias" = %652 : f32[192] */
-  memcpy(outputs[106], arena + 86162496, sizeof(float) * 192);
-  /* output 107 "grad:blocks.8.norm2.weight" = %645 : f32[192] */
-  memcpy(outputs[107], arena + 86162304, sizeof(float) * 192);
-  /* output 108 "grad:blocks.8.norm2.bias" = %642 : f32[192] */
-  memcpy(outputs[108], arena + 86162112, sizeof(float) * 192);
-  /* output 109 "grad:blocks.8.mlp.fc1.weight" = %640 : f32[768, 192] */
+  /* output 104 "grad:blocks.8.attn.qkv.bias" = %543 : f32[576] */
+  memcpy(outputs[104], arena + 83810304, sizeof(float) * 576);
+  /* output 105 "grad:blocks.8.attn.proj.weight" = %537 : f32[192, 192] */
+  memcpy(outputs[105], arena + 83773440, sizeof(float) * 36864);
+  /* output 106 "grad:blocks.8.attn.proj.bias" = %538 : f32[192] */
+  memcpy(outputs[106], arena + 83811264, sizeof(float) * 192);
+  /* output 107 "grad:blocks.8.norm2.weight" = %531 : f32[192] */
+  memcpy(outputs[107], arena + 83811072, sizeof(float) * 192);
+  /* output 108 "grad:blocks.8.norm2.bias" = %528 : f32[192] */
+  memcpy(outputs[108], arena + 83810880, sizeof(float) * 192);
+  /* output 109 "grad:blocks.8.mlp.fc1.weight" = %526 : f32[768, 192] */
   memcpy(outputs[109], arena + 87146496, sizeof(float) * 147456);
-  /* output 110 "grad:blocks.8.mlp.fc1.bias" = %641 : f32[768] */
+  /* output 110 "grad:blocks.8.mlp.fc1.bias" = %527 : f32[768] */
   memcpy(outputs[110], arena + 87293952, sizeof(float) * 768);
-  /* output 111 "grad:blocks.8.mlp.fc2.weight" = %635 : f32[192, 768] */
+  /* output 111 "grad:blocks.8.mlp.fc2.weight" = %521 : f32[192, 768] */
   memcpy(outputs[111], arena + 93198336, sizeof(float) * 147456);
-  /* output 112 "grad:blocks.8.mlp.fc2.bias" = %636 : f32[192] */
-  memcpy(outputs[112], arena + 93457344, sizeof(float) * 192);
-  /* output 113 "grad:blocks.9.norm1.weight" = %629 : f32[192] */
-  memcpy(outputs[113], arena + 93457152, sizeof(float) * 192);
-  /* output 114 "grad:blocks.9.norm1.bias" = %626 : f32[192] */
-  memcpy(outputs[114], arena + 93456960, sizeof(float) * 192);
-  /* output 115 "grad:blocks.9.attn.qkv.weight" = %624 : f32[576, 192] */
+  /* output 112 "grad:blocks.8.mlp.fc2.bias" = %522 : f32[192] */
+  memcpy(outputs[112], arena + 93494784, sizeof(float) * 192);
+  /* output 113 "grad:blocks.9.norm1.weight" = %515 : f32[192] */
+  memcpy(outputs[113], arena + 93494592, sizeof(float) * 192);
+  /* output 114 "grad:blocks.9.norm1.bias" = %512 : f32[192] */
+  memcpy(outputs[114], arena + 93494400, sizeof(float) * 192);
+  /* output 115 "grad:blocks.9.attn.qkv.weight" = %510 : f32[576, 192] */
   memcpy(outputs[115], arena + 93345792, sizeof(float) * 110592);
-  /* output 116 "grad:blocks.9.attn.qkv.bias" = %625 : f32[576] */
-  memcpy(outputs[116], arena + 93456384, sizeof(float) * 576);
-  /* output 117 "grad:blocks.9.attn.proj.weight" = %609 : f32[192, 192] */
-  memcpy(outputs[117], arena + 95808192, sizeof(float) * 36864);
-  /* output 118 "grad:blocks.9.attn.proj.bias" = %610 : f32[192] */
-  memcpy(outputs[118], arena + 95845440, sizeof(float) * 192);
-  /* output 119 "grad:blocks.9.norm2.weight" = %603 : f32[192] */
-  memcpy(outputs[119], arena + 95845248, sizeof(float) * 192);
-  /* output 120 "grad:blocks.9.norm2.bias" = %600 : f32[192] */
-  memcpy(outputs[120], arena + 95845056, sizeof(float) * 192);
-  /* output 121 "grad:blocks.9.mlp.fc1.weight" = %598 : f32[768, 192] */
+  /* output 116 "grad:blocks.9.attn.qkv.bias" = %511 : f32[576] */
+  memcpy(outputs[116], arena + 93493248, sizeof(float) * 576);
+  /* output 117 "grad:blocks.9.attn.proj.weight" = %505 : f32[192, 192] */
+  memcpy(outputs[117], arena + 93456384, sizeof(float) * 36864);
+  /* output 118 "grad:blocks.9.attn.proj.bias" = %506 : f32[192] */
+  memcpy(outputs[118], arena + 93494208, sizeof(float) * 192);
+  /* output 119 "grad:blocks.9.norm2.weight" = %499 : f32[192] */
+  memcpy(outputs[119], arena + 93494016, sizeof(float) * 192);
+  /* output 120 "grad:blocks.9.norm2.bias" = %496 : f32[192] */
+  memcpy(outputs[120], arena + 93493824, sizeof(float) * 192);
+  /* output 121 "grad:blocks.9.mlp.fc1.weight" = %494 : f32[768, 192] */
   memcpy(outputs[121], arena + 96829440, sizeof(float) * 147456);
-  /* output 122 "grad:blocks.9.mlp.fc1.bias" = %599 : f32[768] */
+  /* output 122 "grad:blocks.9.mlp.fc1.bias" = %495 : f32[768] */
   memcpy(outputs[122], arena + 96976896, sizeof(float) * 768);
-  /* output 123 "grad:blocks.9.mlp.fc2.weight" = %593 : f32[192, 768] */
+  /* output 123 "grad:blocks.9.mlp.fc2.weight" = %489 : f32[192, 768] */
   memcpy(outputs[123], arena + 102881280, sizeof(float) * 147456);
-  /* output 124 "grad:blocks.9.mlp.fc2.bias" = %594 : f32[192] */
-  memcpy(outputs[124], arena + 103140288, sizeof(float) * 192);
-  /* output 125 "grad:blocks.10.norm1.weight" = %587 : f32[192] */
-  memcpy(outputs[125], arena + 103140096, sizeof(float) * 192);
-  /* output 126 "grad:blocks.10.norm1.bias" = %584 : f32[192] */
-  memcpy(outputs[126], arena + 103139904, sizeof(float) * 192);
-  /* output 127 "grad:blocks.10.attn.qkv.weight" = %582 : f32[576, 192] */
+  /* output 124 "grad:blocks.9.mlp.fc2.bias" = %490 : f32[192] */
+  memcpy(outputs[124], arena + 103177728, sizeof(float) * 192);
+  /* output 125 "grad:blocks.10.norm1.weight" = %483 : f32[192] */
+  memcpy(outputs[125], arena + 103177536, sizeof(float) * 192);
+  /* output 126 "grad:blocks.10.norm1.bias" = %480 : f32[192] */
+  memcpy(outputs[126], arena + 103177344, sizeof(float) * 192);
+  /* output 127 "grad:blocks.10.attn.qkv.weight" = %478 : f32[576, 192] */
   memcpy(outputs[127], arena + 103028736, sizeof(float) * 110592);
-  /* output 128 "grad:blocks.10.attn.qkv.bias" = %583 : f32[576] */
-  memcpy(outputs[128], arena + 103139328, sizeof(float) * 576);
-  /* output 129 "grad:blocks.10.attn.proj.weight" = %567 : f32[192, 192] */
-  memcpy(outputs[129], arena + 105491136, sizeof(float) * 36864);
-  /* output 130 "grad:blocks.10.attn.proj.bias" = %568 : f32[192] */
-  memcpy(outputs[130], arena + 105528384, sizeof(float) * 192);
-  /* output 131 "grad:blocks.10.norm2.weight" = %561 : f32[192] */
-  memcpy(outputs[131], arena + 105528192, sizeof(float) * 192);
-  /* output 132 "grad:blocks.10.norm2.bias" = %558 : f32[192] */
-  memcpy(outputs[132], arena + 105528000, sizeof(float) * 192);
-  /* output 133 "grad:blocks.10.mlp.fc1.weight" = %556 : f32[768, 192] */
+  /* output 128 "grad:blocks.10.attn.qkv.bias" = %479 : f32[576] */
+  memcpy(outputs[128], arena + 103176192, sizeof(float) * 576);
+  /* output 129 "grad:blocks.10.attn.proj.weight" = %473 : f32[192, 192] */
+  memcpy(outputs[129], arena + 103139328, sizeof(float) * 36864);
+  /* output 130 "grad:blocks.10.attn.proj.bias" = %474 : f32[192] */
+  memcpy(outputs[130], arena + 103177152, sizeof(float) * 192);
+  /* output 131 "grad:blocks.10.norm2.weight" = %467 : f32[192] */
+  memcpy(outputs[131], arena + 103176960, sizeof(float) * 192);
+  /* output 132 "grad:blocks.10.norm2.bias" = %464 : f32[192] */
+  memcpy(outputs[132], arena + 103176768, sizeof(float) * 192);
+  /* output 133 "grad:blocks.10.mlp.fc1.weight" = %462 : f32[768, 192] */
   memcpy(outputs[133], arena + 106512384, sizeof(float) * 147456);
-  /* output 134 "grad:blocks.10.mlp.fc1.bias" = %557 : f32[768] */
+  /* output 134 "grad:blocks.10.mlp.fc1.bias" = %463 : f32[768] */
   memcpy(outputs[134], arena + 106659840, sizeof(float) * 768);
-  /* output 135 "grad:blocks.10.mlp.fc2.weight" = %551 : f32[192, 768] */
+  /* output 135 "grad:blocks.10.mlp.fc2.weight" = %457 : f32[192, 768] */
   memcpy(outputs[135], arena + 112564224, sizeof(float) * 147456);
-  /* output 136 "grad:blocks.10.mlp.fc2.bias" = %552 : f32[192] */
-  memcpy(outputs[136], arena + 112823232, sizeof(float) * 192);
-  /* output 137 "grad:blocks.11.norm1.weight" = %545 : f32[192] */
-  memcpy(outputs[137], arena + 112823040, sizeof(float) * 192);
-  /* output 138 "grad:blocks.11.norm1.bias" = %542 : f32[192] */
-  memcpy(outputs[138], arena + 112822848, sizeof(float) * 192);
-  /* output 139 "grad:blocks.11.attn.qkv.weight" = %540 : f32[576, 192] */
+  /* output 136 "grad:blocks.10.mlp.fc2.bias" = %458 : f32[192] */
+  memcpy(outputs[136], arena + 112860672, sizeof(float) * 192);
+  /* output 137 "grad:blocks.11.norm1.weight" = %451 : f32[192] */
+  memcpy(outputs[137], arena + 112860480, sizeof(float) * 192);
+  /* output 138 "grad:blocks.11.norm1.bias" = %448 : f32[192] */
+  memcpy(outputs[138], arena + 112860288, sizeof(float) * 192);
+  /* output 139 "grad:blocks.11.attn.qkv.weight" = %446 : f32[576, 192] */
   memcpy(outputs[139], arena + 112711680, sizeof(float) * 110592);
-  /* output 140 "grad:blocks.11.attn.qkv.bias" = %541 : f32[576] */
-  memcpy(outputs[140], arena + 112822272, sizeof(float) * 576);
-  /* output 141 "grad:blocks.11.attn.proj.weight" = %525 : f32[192, 192] */
-  memcpy(outputs[141], arena + 115174080, sizeof(float) * 36864);
-  /* output 142 "grad:blocks.11.attn.proj.bias" = %526 : f32[192] */
-  memcpy(outputs[142], arena + 115211328, sizeof(float) * 192);
-  /* output 143 "grad:blocks.11.norm2.weight" = %519 : f32[192] */
-  memcpy(outputs[143], arena + 115211136, sizeof(float) * 192);
-  /* output 144 "grad:blocks.11.norm2.bias" = %516 : f32[192] */
-  memcpy(outputs[144], arena + 115210944, sizeof(float) * 192);
-  /* output 145 "grad:blocks.11.mlp.fc1.weight" = %514 : f32[768, 192] */
+  /* output 140 "grad:blocks.11.attn.qkv.bias" = %447 : f32[576] */
+  memcpy(outputs[140], arena + 112859136, sizeof(float) * 576);
+  /* output 141 "grad:blocks.11.attn.proj.weight" = %441 : f32[192, 192] */
+  memcpy(outputs[141], arena + 112822272, sizeof(float) * 36864);
+  /* output 142 "grad:blocks.11.attn.proj.bias" = %442 : f32[192] */
+  memcpy(outputs[142], arena + 112860096, sizeof(float) * 192);
+  /* output 143 "grad:blocks.11.norm2.weight" = %435 : f32[192] */
+  memcpy(outputs[143], arena + 112859904, sizeof(float) * 192);
+  /* output 144 "grad:blocks.11.norm2.bias" = %432 : f32[192] */
+  memcpy(outputs[144], arena + 112859712, sizeof(float) * 192);
+  /* output 145 "grad:blocks.11.mlp.fc1.weight" = %430 : f32[768, 192] */
   memcpy(outputs[145], arena + 116195328, sizeof(float) * 147456);
-  /* output 146 "grad:blocks.11.mlp.fc1.bias" = %515 : f32[768] */
+  /* output 146 "grad:blocks.11.mlp.fc1.bias" = %431 : f32[768] */
   memcpy(outputs[146], arena + 116342784, sizeof(float) * 768);
-  /* output 147 "grad:blocks.11.mlp.fc2.weight" = %509 : f32[192, 768] */
-  memcpy(outputs[147], arena + 313601664, sizeof(float) * 147456);
-  /* output 148 "grad:blocks.11.mlp.fc2.bias" = %510 : f32[192] */
-  memcpy(outputs[148], arena + 313750512, sizeof(float) * 192);
-  /* output 149 "grad:norm.weight" = %504 : f32[192] */
-  memcpy(outputs[149], arena + 313750320, sizeof(float) * 192);
-  /* output 150 "grad:norm.bias" = %501 : f32[192] */
-  memcpy(outputs[150], arena + 313750128, sizeof(float) * 192);
-  /* output 151 "grad:head.weight" = %497 : f32[1000, 192] */
-  memcpy(outputs[151], arena + 313409664, sizeof(float) * 192000);
-  /* output 152 "grad:head.bias" = %498 : f32[1000] */
-  memcpy(outputs[152], arena + 313749120, sizeof(float) * 1000);
+  /* output 147 "grad:blocks.11.mlp.fc2.weight" = %425 : f32[192, 768] */
+  memcpy(outputs[147], arena + 268893696, sizeof(float) * 147456);
+  /* output 148 "grad:blocks.11.mlp.fc2.bias" = %426 : f32[192] */
+  memcpy(outputs[148], arena + 269042544, sizeof(float) * 192);
+  /* output 149 "grad:norm.weight" = %420 : f32[192] */
+  memcpy(outputs[149], arena + 269042352, sizeof(float) * 192);
+  /* output 150 "grad:norm.bias" = %417 : f32[192] */
+  memcpy(outputs[150], arena + 269042160, sizeof(float) * 192);
+  /* output 151 "grad:head.weight" = %413 : f32[1000, 192] */
+  memcpy(outputs[151], arena + 268701696, sizeof(float) * 192000);
+  /* output 152 "grad:head.bias" = %414 : f32[1000] */
+  memcpy(outputs[152], arena + 269041152, sizeof(float) * 1000);
   return 0;
 } // deit_tiny_train_forward
 

@@ -1766,55 +1766,395 @@ LK__SCALAR(mul_scalar, x[i] * s)
 LK__SCALAR(div_scalar, x[i] / s)
 LK__SCALAR(rdiv_scalar, s / x[i])
 
-/* ---- templates/softmax.c ------------------------------------------------------------------- */
+/* ---- templates/attention.c ----------------------------------------------------------------- */
 /* locus-requires: prologue.h */
-/* softmax over the last axis: y[rows, cols] = exp(x − max) / Σ exp(x − max), per row.
- * Subtracting the row max keeps exp from overflowing; exp is lk_vexp (vectorised). Every row is
- * handled by one thread in a fixed order, so results are independent of the thread count. */
+/* Attention kernels: scaled dot-product attention over tokens (sdpa) and local attention over the
+ * T shifted variants of every token (local_attention). Heads may share K/V heads (grouped-query
+ * attention): query head h reads kv head h / (H / Hk). */
 
-/* Softmax of one row of scale·x (scale > 0; attention folds 1/√D in here), on the calling
- * thread: other kernels call it inside their own parallel regions. y may equal x. */
-void lk_softmax_row(int cols, const float *x, float scale, float *y) {
-  lk_vf vm = lk_vset1(-INFINITY), vs = lk_vzero();
-  float m = -INFINITY, s, inv;
-  int c = 0;
-  for (; c + LK_VW <= cols; c += LK_VW) vm = lk_vmax(lk_vload(x + c), vm);
-  m = lk_vhmax(vm);
-  for (; c < cols; ++c) m = x[c] > m ? x[c] : m;
-  m *= scale; /* scale > 0, so max(scale·x) = scale·max(x) */
-  if (m == -INFINITY) m = 0.0f; /* an all −inf row gives NaN below, as PyTorch does */
-  for (c = 0; c + LK_VW <= cols; c += LK_VW) {
-    lk_vf e = lk_vexp(lk_vload(x + c) * scale - m);
-    vs += e;
-    lk_vstore(y + c, e);
+/* sdpa: out[b, i, h·D + d] = Σ_j softmax_j(scale · q_{b,i,h} · k_{b,j,g}) · v_{b,j,g}[d],
+ * g = h / (H / Hk), for b < B, i < Nq, h < H, d < D, j < Nk, where
+ *   q_{b,i,h}[d] = q[(b·Nq + i)·q_rs + h·D + d]     (q_rs ≥ H·D)
+ *   k_{b,j,g}[d] = k[(b·Nk + j)·k_rs + g·D + d]     (k_rs ≥ Hk·D)
+ *   v_{b,j,g}[d] = v[(b·Nk + j)·v_rs + g·D + d]     (v_rs ≥ Hk·D)
+ * and out is dense [B, Nq, H·D]. With a fused qkv buffer [B, N, 3·C] (C = H·D, laid out [q|k|v],
+ * heads inside each) pass q = qkv, k = qkv + C, v = qkv + 2·C and all three row strides 3·C.
+ * scale is usually 1/√D (scale > 0: the row max is taken before scaling).
+ *
+ * How: a dedicated kernel rather than two calls of the serial GEMM around a softmax, which ran at
+ * 55 GFLOP/s per core for DeiT-tiny (FMA peak ~101): Kᵀ and V were re-packed for every block of
+ * 50 queries, each block ended in an edge tile that went through a copy, and the softmax read the
+ * score block three times. This kernel: 76 GFLOP/s on one core, 140 on two (B = 1; B = 16: 68
+ * and 146), 1.3-1.5× the old path at every model shape (see the commit messages for the table);
+ * what is left is the exp (~11%) and the packing (3-8%). The work is the B·H·⌈Nq/MR⌉ tiles of
+ * MR queries; each thread takes a contiguous run of them and, per (b, kv head), packs Kᵀ and V
+ * once into NR-wide panels (heads that share a kv head reuse them: the run visits h in order).
+ * Then, LK_SDPA_TILES query tiles at a time:
+ *   1. S = Q·Kᵀ with an MR×NR micro-kernel (Q rows read in place, Kᵀ panels padded with zero
+ *      keys up to a multiple of NR), whose store also keeps each row's running max;
+ *   2. one pass per row: P = exp(scale·S − scale·max) in place (an exp2 without lk_vexp's
+ *      range handling, which these arguments ≤ 0 do not need), and Σ P (padding keys masked);
+ *   3. out = (P·V) · (1/Σ) with the same micro-kernel shape over the V panels: the normalisation
+ *      is one multiply per output (D per row) instead of one per score (Nk per row).
+ * Measured and not kept (1 thread, DeiT-tiny): V read in place instead of packed (its rows are
+ * 2.3 KB apart in the qkv buffer) 5% slower; queries packed into MR-wide panels 3-5% slower;
+ * LK_SDPA_TILES 1 to 8 and the exp over an MR-row tile instead of row by row: no difference;
+ * software prefetch of the next head's q, k, v rows (B = 16): no difference.
+ * Each output row is computed by one thread in a fixed order (k ascending in every dot product,
+ * the row sum in fixed lanes) that does not depend on which tile, run or thread it falls in, so
+ * results do not depend on the thread count.
+ *
+ * Scratch per thread, allocated per call: Kᵀ and V panels, the score rows and copies of short
+ * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld = ⌈Nk/NR⌉·NR (+ 16 when
+ * that is a multiple of 1024): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that fails,
+ * the thread's outputs are NaN. out must not overlap q, k or v. */
+#if defined(LOCUS_TARGET_AVX512)
+#  define LK_SDPA_MR 8
+#else
+#  define LK_SDPA_MR 6
+#endif
+#define LK_SDPA_NV 2                       /* vectors per tile row: 12 (16) accumulators, as gemm.c */
+#define LK_SDPA_NR (LK_SDPA_NV * LK_VW)    /* keys (step 1) or output columns (step 3) per panel */
+/* Step 3 sums each output over the keys in chunks of KC, chunk sums added in order. The test's
+ * random DeiT-tiny case has outputs near zero (Σ p·v cancels), where one chain of 197 float adds
+ * was already the largest error: worst relative error over 20 seeds 2.2e-5 with one chain (the
+ * old GEMM path: 2.0e-5; the test allows 2e-5), 2.1e-5 with KC = 64, 1.4e-5 with 32, 1.2e-5
+ * with 16. 32 costs ~3% of the kernel against 64 (the 12 chunk sums live on the stack). */
+#ifndef LK_SDPA_KC
+#  define LK_SDPA_KC 32
+#endif
+#ifndef LK_SDPA_TILES
+#  define LK_SDPA_TILES 4                  /* query tiles per step: a Kᵀ or V panel is reused from
+                                              L1 by this many tiles; the scores stay in L1/L2 */
+#endif
+
+/* kt[(j/NR)·D·NR + d·NR + j%NR] = k_j[d] for j < round_up(Nk, NR), zero for j ≥ Nk. Full panels
+ * are turned around 8×8 in registers (k rows are contiguous in d, as linear's W in gemm.c). */
+static void lk__sdpa_pack_kt(int Nk, int D, const float *restrict k, long k_rs, float *restrict kt) {
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, Nk - j0), d0 = 0;
+    const float *s = k + (long)j0 * k_rs;
+    float *p = kt + (long)j0 * D;
+    if (nr == LK_SDPA_NR)
+      for (; d0 + 8 <= D; d0 += 8)
+        for (int j = 0; j < LK_SDPA_NR; j += 8) {
+          lk_v8 r[8], o[8];
+          for (int i = 0; i < 8; ++i) memcpy(&r[i], s + (long)(j + i) * k_rs + d0, sizeof r[i]);
+          lk_transpose8(r, o);
+          for (int i = 0; i < 8; ++i) memcpy(p + (long)(d0 + i) * LK_SDPA_NR + j, &o[i], sizeof o[i]);
+        }
+    for (; d0 < D; ++d0)
+      for (int j = 0; j < LK_SDPA_NR; ++j) p[(long)d0 * LK_SDPA_NR + j] = j < nr ? s[(long)j * k_rs + d0] : 0.0f;
   }
-  if (c < cols) { /* tail through a padded vector: the same exp as the body */
-    float t[LK_VW];
-    for (int i = 0; i < LK_VW; ++i) t[i] = c + i < cols ? x[c + i] * scale - m : -INFINITY;
-    lk_vf e = lk_vexp(lk_vload(t));
-    vs += e;
-    lk_vstore(t, e);
-    memcpy(y + c, t, (size_t)(cols - c) * sizeof(float));
-  }
-  s = lk_vsum(vs);
-  inv = 1.0f / s;
-  for (c = 0; c < cols; ++c) y[c] *= inv;
 }
 
-void lk_softmax(long rows, int cols, const float *x, float *y) {
-  LK_OMP(parallel for schedule(static) if(rows * cols >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) lk_softmax_row(cols, x + r * cols, 1.0f, y + r * cols);
+/* vp[(d/NR)·Nk·NR + j·NR + d%NR] = v_j[d] for d < round_up(D, NR), zero for d ≥ D. */
+static void lk__sdpa_pack_v(int Nk, int D, const float *restrict v, long v_rs, float *restrict vp) {
+  for (int d0 = 0; d0 < D; d0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, D - d0);
+    float *p = vp + (long)d0 * Nk;
+    for (int j = 0; j < Nk; ++j) {
+      const float *s = v + (long)j * v_rs + d0;
+      if (nr == LK_SDPA_NR)
+        for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(p + (long)j * LK_SDPA_NR + u * LK_VW, lk_vload(s + u * LK_VW));
+      else
+        for (int d = 0; d < LK_SDPA_NR; ++d) p[(long)j * LK_SDPA_NR + d] = d < nr ? s[d] : 0.0f;
+    }
+  }
 }
 
-/* Reference: libm exp in double. */
-void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
-  for (long r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    double m = -INFINITY, s = 0.0;
-    for (int c = 0; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
-    for (int c = 0; c < cols; ++c) s += exp(xr[c] - m);
-    for (int c = 0; c < cols; ++c) y[r * cols + c] = (float)(exp(xr[c] - m) / s);
+/* Step 1 on one tile: s[0:MR, 0:nv·VW] = A[0:MR, 0:D] · kp[0:D, 0:nv·VW], A(i, d) = a[i·rsa + d]
+ * (all MR rows readable), kp one packed Kᵀ panel whose first `valid` columns are real keys;
+ * rmax[i] = max(rmax[i], the row's real scores) lane-wise. nv is a constant after inlining. */
+__attribute__((always_inline)) static inline void lk__sdpa_qk_nv(int nv, int D, const float *restrict a, long rsa,
+                                                                 const float *restrict kp, float *restrict s, long lds,
+                                                                 int valid, lk_vf *restrict rmax) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) acc[i][u] = lk_vzero();
+  for (int d = 0; d < D; ++d) {
+    lk_vf b[LK_SDPA_NV];
+    for (int u = 0; u < nv; ++u) b[u] = lk_vload(kp + u * LK_VW);
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf ai = lk_vset1(a[i * rsa + d]);
+      for (int u = 0; u < nv; ++u) acc[i][u] += ai * b[u];
+    }
+    kp += LK_SDPA_NR;
   }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) lk_vstore(s + i * lds + u * LK_VW, acc[i][u]);
+  if (valid == nv * LK_VW) {
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf m = acc[i][0];
+      for (int u = 1; u < nv; ++u) m = lk_vmax(acc[i][u], m);
+      rmax[i] = lk_vmax(m, rmax[i]);
+    }
+  } else { /* last panel: the zero padding keys must not take part in the max */
+    for (int u = 0; u < nv; ++u) {
+      lk_vi keep = lk_vbelow(u * LK_VW, valid);
+      for (int i = 0; i < LK_SDPA_MR; ++i) rmax[i] = lk_vmax(lk_vselect(keep, acc[i][u], lk_vset1(-INFINITY)), rmax[i]);
+    }
+  }
+}
+
+/* A last panel of at most LK_VW keys takes a tile one vector wide: half the multiply-adds (Nk =
+ * 197 is 12 panels of 16 and one of 5). */
+static void lk__sdpa_qk_tile(int D, const float *restrict a, long rsa, const float *restrict kp,
+                             float *restrict s, long lds, int valid, lk_vf *restrict rmax) {
+  if (valid <= LK_VW) lk__sdpa_qk_nv(1, D, a, rsa, kp, s, lds, valid, rmax);
+  else lk__sdpa_qk_nv(LK_SDPA_NV, D, a, rsa, kp, s, lds, valid, rmax);
+}
+
+/* 2^t for t ≤ 0 (or NaN): what step 2 needs, cheaper than lk_vexp (16 vector operations instead
+ * of ~28; step 2 was 16% of the kernel's time with lk_vexp). The caller folds log2(e) into its
+ * scale, so there is no ln 2 reduction; t is clamped at −126, where 2^t is ~1e-38, negligible in
+ * a row sum that is ≥ 1 (no underflow mask needed), and t ≤ 0 needs no overflow clamp. 2^r on
+ * |r| ≤ 1/2: degree 6, fitted for relative error (1.5e-8 with float coefficients, below the
+ * float rounding of its evaluation). NaN propagates through the max and the product. */
+static inline lk_vf lk__sdpa_exp2(lk_vf t) {
+  const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer in the low bits */
+  t = lk_vmax(t, lk_vset1(-126.0f));
+  lk_vf big = t + shifter;
+  lk_vf r = t - (big - shifter), r2 = r * r;
+  lk_vf q01 = r * 0.693147182f + 1.0f;
+  lk_vf q23 = r * 0.0555032864f + 0.240226462f;
+  lk_vf q456 = (r * 0.00133999367f + 0.00961848628f) + r2 * 0.000153464571f;
+  lk_vf p = q01 + r2 * (q23 + r2 * q456);
+  /* 2^n from the integer n in big's low bits: (n + 127) << 23 (n ≥ −126: a normal float). */
+  lk_vi two_n = ((lk_vi)big - ((lk_vi)lk_vset1(shifter) - 127)) << 23;
+  return p * (lk_vf)two_n;
+}
+
+/* Step 2 on one score row: p[j] = exp(scale·s[j] − scale·max) in place for j < Nk; returns 1/Σ p
+ * (NaN for a row whose scores are all −inf, as PyTorch). The row has room up to the next
+ * multiple of LK_VW, so the tail is a full, masked vector. */
+static float lk__sdpa_exp_row(int Nk, float *p, lk_vf rmax, float scale) {
+  const float a = scale * 1.44269504088896341f, m = lk_vhmax(rmax) * a; /* exp(x) = 2^(x·log2 e) */
+  lk_vf vs = lk_vzero();
+  int j = 0;
+  if (m == -INFINITY) return NAN;
+  for (; j + LK_VW <= Nk; j += LK_VW) {
+    lk_vf e = lk__sdpa_exp2(lk_vload(p + j) * a - m);
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  if (j < Nk) {
+    lk_vf e = lk_vselect(lk_vbelow(j, Nk), lk__sdpa_exp2(lk_vload(p + j) * a - m), lk_vzero());
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  return 1.0f / lk_vsum(vs);
+}
+
+/* Step 3 on one tile: o[0:mr, 0:nr] = inv[i] · Σ_j p[i·ldp + j] · vp[j·NR + c], j < Nk (all MR
+ * rows of p readable and finite). Edge tiles go through a full-size copy. */
+static void lk__sdpa_pv_tile(int Nk, const float *restrict p, long ldp, const float *restrict vp,
+                             const float *inv, float *restrict o, long ldo, int mr, int nr) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV], sum[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] = lk_vzero();
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_KC) {
+    const int j1 = (int)lk_min_l(j0 + LK_SDPA_KC, Nk);
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = lk_vzero();
+    for (int j = j0; j < j1; ++j) {
+      lk_vf b[LK_SDPA_NV];
+      for (int u = 0; u < LK_SDPA_NV; ++u) b[u] = lk_vload(vp + u * LK_VW);
+      for (int i = 0; i < LK_SDPA_MR; ++i) {
+        lk_vf pi = lk_vset1(p[i * ldp + j]);
+        for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] += pi * b[u];
+      }
+      vp += LK_SDPA_NR;
+    }
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] += acc[i][u];
+  }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = sum[i][u] * inv[i];
+  if (mr == LK_SDPA_MR && nr == LK_SDPA_NR) {
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(o + i * ldo + u * LK_VW, acc[i][u]);
+  } else {
+    float t[LK_SDPA_MR * LK_SDPA_NR];
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(t + i * LK_SDPA_NR + u * LK_VW, acc[i][u]);
+    for (int i = 0; i < mr; ++i) memcpy(o + i * ldo, t + i * LK_SDPA_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+             long k_rs, const float *v, long v_rs, float *out, float scale) {
+  if (B <= 0 || Nq <= 0 || H <= 0 || D <= 0) return;
+  const int group = H / Hk, tiles = (int)lk_ceil_div(Nq, LK_SDPA_MR);
+  const long ld = (long)H * D, units = (long)B * H * tiles;
+  const long nkp = lk_round_up(lk_max_l(Nk, 1), LK_SDPA_NR), dp = lk_round_up(D, LK_SDPA_NR);
+  /* Score rows one cache line longer when they would be a multiple of 4 KiB apart: the MR rows
+   * that step 3 reads together would all map to one L1 set (SAG's Nk = 1024). */
+  const long lds = nkp % 1024 == 0 ? nkp + 16 : nkp;
+  const size_t kt_floats = (size_t)lk_round_up(nkp * D, 16), vp_floats = (size_t)lk_round_up((long)Nk * dp, 16);
+  const size_t s_floats = (size_t)(LK_SDPA_TILES * LK_SDPA_MR * lds), qt_floats = (size_t)LK_SDPA_TILES * LK_SDPA_MR * D;
+  if (Nk <= 0) { /* no keys: an empty sum */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(out + r * ld, 0, (size_t)ld * sizeof(float));
+    return;
+  }
+  LK_OMP(parallel if(units > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1, packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
+    float *kt = lk_scratch_alloc(kt_floats + vp_floats + s_floats + qt_floats);
+    float *vp = kt ? kt + kt_floats : NULL, *s = kt ? vp + vp_floats : NULL, *qt = kt ? s + s_floats : NULL;
+    lk_vf rmax[LK_SDPA_TILES * LK_SDPA_MR];
+    float inv[LK_SDPA_TILES * LK_SDPA_MR];
+    const float *at[LK_SDPA_TILES]; /* each query tile's rows, row stride rs */
+    long rs[LK_SDPA_TILES];
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1;) {
+      const long bh = u / tiles;
+      const int t0 = (int)(u % tiles), b = (int)(bh / H), h = (int)(bh % H), g = h / group;
+      const int nt = (int)lk_min_l(lk_min_l(LK_SDPA_TILES, tiles - t0), u1 - u);
+      const int i0 = t0 * LK_SDPA_MR, m = (int)lk_min_l((long)nt * LK_SDPA_MR, Nq - i0);
+      const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+      float *ob = out + ((long)b * Nq + i0) * ld + (long)h * D;
+      u += nt;
+      if (!kt) { /* no scratch (out of memory): fail loudly, with NaN, rather than leave garbage */
+        for (int i = 0; i < m; ++i) for (int d = 0; d < D; ++d) ob[(long)i * ld + d] = NAN;
+        continue;
+      }
+      if (packed != (long)b * Hk + g) {
+        packed = (long)b * Hk + g;
+        lk__sdpa_pack_kt(Nk, D, k + (long)b * Nk * k_rs + (long)g * D, k_rs, kt);
+        lk__sdpa_pack_v(Nk, D, v + (long)b * Nk * v_rs + (long)g * D, v_rs, vp);
+      }
+      /* Queries are read in place, except a last tile with fewer than MR rows, or rows a multiple
+       * of 4 KiB apart (one L1 set, see gemm.c): those are copied into qt (zero rows past Nq). */
+      for (int t = 0; t < nt; ++t) {
+        const int rows = (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR);
+        at[t] = qb + (long)t * LK_SDPA_MR * q_rs;
+        rs[t] = q_rs;
+        if (rows < LK_SDPA_MR || q_rs % 1024 == 0) {
+          float *c = qt + (long)t * LK_SDPA_MR * D;
+          memset(c, 0, (size_t)LK_SDPA_MR * D * sizeof(float));
+          for (int i = 0; i < rows; ++i) memcpy(c + (long)i * D, at[t] + i * q_rs, (size_t)D * sizeof(float));
+          at[t] = c;
+          rs[t] = D;
+        }
+        for (int i = 0; i < LK_SDPA_MR; ++i) rmax[t * LK_SDPA_MR + i] = lk_vset1(-INFINITY);
+      }
+      /* Step 1, panel by panel so each Kᵀ panel is reused from L1 by the nt tiles. */
+      for (long j0 = 0; j0 < nkp; j0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_qk_tile(D, at[t], rs[t], kt + j0 * D, s + (long)t * LK_SDPA_MR * lds + j0, lds,
+                           (int)lk_min_l(LK_SDPA_NR, Nk - j0), rmax + t * LK_SDPA_MR);
+      /* Step 2 (rows past Nq hold zero scores: harmless, finite, and never stored). */
+      for (int i = 0; i < nt * LK_SDPA_MR; ++i) inv[i] = lk__sdpa_exp_row(Nk, s + i * lds, rmax[i], scale);
+      /* Step 3. */
+      for (int d0 = 0; d0 < dp; d0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_pv_tile(Nk, s + (long)t * LK_SDPA_MR * lds, lds, vp + (long)d0 * Nk, inv + t * LK_SDPA_MR,
+                           ob + (long)t * LK_SDPA_MR * ld + d0, ld, (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR),
+                           (int)lk_min_l(LK_SDPA_NR, D - d0));
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formula in double, one query at a time. */
+void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                   long k_rs, const float *v, long v_rs, float *out, float scale) {
+  double *p = (double *)malloc((size_t)Nk * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < Nq; ++i)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D;
+        double m = -INFINITY, sum = 0.0;
+        for (int j = 0; j < Nk; ++j) {
+          const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D;
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d) dot += (double)qi[d] * kj[d];
+          p[j] = dot * scale;
+          m = p[j] > m ? p[j] : m;
+        }
+        for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int j = 0; j < Nk; ++j) o += p[j] * v[((long)b * Nk + j) * v_rs + (long)g * D + d];
+          out[((long)b * Nq + i) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(p);
+}
+
+/* local_attention: every token attends over its own T variants (shifted copies) only.
+ *   q [B, N, H·D], k, v [B, T, N, Hk·D], out [B, N, H·D];
+ *   out[b, n, h] = Σ_t softmax_t(scale · q[b, n, h] · k[b, t, n, g]) · v[b, t, n, g], g = h / (H / Hk).
+ * T is small (a handful of shifts), so the kernel is dot products vectorised over D, parallel over
+ * the B·N token positions. out must not overlap q, k or v. */
+static float lk__attn_dot(const float *a, const float *b, int n) {
+  lk_vf s = lk_vzero();
+  int i = 0;
+  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
+  float r = lk_vsum(s);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                        const float *v, float *out, float scale) {
+  long pos = (long)B * N, ldq = (long)H * D, ldk = (long)Hk * D;
+  int group = H / Hk;
+  LK_OMP(parallel for schedule(static) if(pos * T * ldq >= LK_PAR_MIN))
+  for (long p = 0; p < pos; ++p) {
+    long b = p / N, n = p % N;
+    float w[64], *wp = T <= 64 ? w : (float *)malloc((size_t)T * sizeof(float));
+    if (!wp) { /* out of memory: NaN rather than garbage */
+      for (long i = 0; i < ldq; ++i) out[p * ldq + i] = NAN;
+      continue;
+    }
+    for (int h = 0; h < H; ++h) {
+      const float *qh = q + p * ldq + (long)h * D;
+      float *oh = out + p * ldq + (long)h * D;
+      long kv = (long)(h / group) * D; /* offset of the kv head inside a row */
+      float m = -INFINITY, sum = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        wp[t] = scale * lk__attn_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
+        m = wp[t] > m ? wp[t] : m;
+      }
+      for (int t = 0; t < T; ++t) sum += (wp[t] = expf(wp[t] - m));
+      for (int d = 0; d < D; ++d) oh[d] = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        const float *vt = v + ((b * T + t) * N + n) * ldk + kv;
+        float pt = wp[t] / sum;
+        for (int d = 0; d < D; ++d) oh[d] += pt * vt[d];
+      }
+    }
+    if (wp != w) free(wp);
+  }
+}
+
+void lk_local_attention_naive(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                              const float *v, float *out, float scale) {
+  double *w = (double *)malloc((size_t)T * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int n = 0; n < N; ++n)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        double m = -INFINITY, sum = 0.0;
+        for (int t = 0; t < T; ++t) {
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d)
+            dot += (double)q[((long)b * N + n) * H * D + (long)h * D + d] *
+                   k[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          w[t] = dot * scale;
+          m = w[t] > m ? w[t] : m;
+        }
+        for (int t = 0; t < T; ++t) sum += (w[t] = exp(w[t] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int t = 0; t < T; ++t) o += w[t] * v[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          out[((long)b * N + n) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(w);
 }
 
 /* ---- templates/pool.c ---------------------------------------------------------------------- */
@@ -3898,6 +4238,242 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
 }
 
+/* ---- templates/attention_grad.c ------------------------------------------------------------ */
+/* locus-requires: prologue.h */
+/* Training: the gradient of sdpa (attention.c) with respect to q, k and v, in one kernel.
+ *
+ * With S = scale · q·kᵀ and P = softmax(S) per (sample, head) and dO the gradient of the output:
+ *   dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = scale · P ⊙ (dP − rowsum(P ⊙ dP)),  dQ = dS·K,  dK = dSᵀ·Q.
+ * Operands as lk_sdpa's: q_{b,i,h} = q[(b·Nq + i)·q_rs + h·D ...], k and v with their own row
+ * strides, kv head g = h / (H / Hk); dout is [B, Nq, H·D] with row stride do_rs. The gradients are
+ * written through row strides too (dq [B, Nq, H·D], dk and dv [B, Nk, Hk·D]): a training graph
+ * passes three column ranges of one [B, N, H·D + 2·Hk·D] buffer, the gradient of the fused qkv
+ * projection's output, so no concat follows.
+ *
+ * Why one kernel: the lowering to matmuls ran each (sample, head) product as its own small GEMM
+ * (localvit_fmnist: 128 products of 50×50×32 per call at ~45 GFLOP/s), kept the probabilities
+ * P [B, H, Nq, Nk] alive from the forward to the backward, copied q, k and v out of the qkv buffer,
+ * and copied the three gradients back into one (the concat). Here P is recomputed from q and k
+ * (one more Nq×Nk×D product, a fifth of the backward's FLOPs) instead of stored, so the forward is
+ * the inference kernel lk_sdpa and nothing of size Nq·Nk outlives a call.
+ *
+ * How: one task per (sample, kv head), which owns that kv head's dK and dV (accumulated in scratch
+ * over the heads of its group and all query tiles, then stored), so tasks never write the same
+ * element and each sum runs in a fixed order: results do not depend on the thread count. Per task
+ * Kᵀ and Vᵀ are packed once ([D, Nkp], keys zero-padded to a multiple of the vector width) and K
+ * once more as rows padded to Dp columns; then per head, LK_SDPA_GRAD_MQ queries at a time (their
+ * rows copied, zero-padded to a multiple of 4):
+ *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (lk_vexp), zero in the padding;
+ *   2. dP = dO·Vᵀ, then dS in place;
+ *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
+ * All five products are one register-blocked routine (4 rows × 2 vectors, A read by scalar
+ * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
+ * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 58 KB; SAG's
+ * Nk = 1024, D = 64: 1.6 MB). If that fails, the task's gradients are NaN. */
+#ifndef LK_SDPA_GRAD_MQ
+#  define LK_SDPA_GRAD_MQ 32 /* queries per tile: S and dP rows of a tile stay in L2 at Nk = 1024 */
+#endif
+
+/* C[0:4, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1 or 2. */
+static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars, long acs,
+                                const float *restrict B, long ldb, float *restrict C, long ldc, int accumulate) {
+  lk_vf c[4][2];
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < 2; ++u) c[i][u] = lk_vzero();
+  if (nv == 2) {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb), b1 = lk_vload(B + k * ldb + LK_VW);
+      for (int i = 0; i < 4; ++i) {
+        const lk_vf a = lk_vset1(A[i * ars + k * acs]);
+        c[i][0] += a * b0;
+        c[i][1] += a * b1;
+      }
+    }
+  } else {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb);
+      for (int i = 0; i < 4; ++i) c[i][0] += lk_vset1(A[i * ars + k * acs]) * b0;
+    }
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < nv; ++u) {
+      float *p = C + i * ldc + u * LK_VW;
+      lk_vstore(p, accumulate ? lk_vload(p) + c[i][u] : c[i][u]);
+    }
+}
+
+/* C[M, N] (+)= A·B for M a multiple of 4 and N a multiple of LK_VW (the callers pad both). */
+static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
+                      float *C, long ldc, int accumulate) {
+  for (int i = 0; i < M; i += 4)
+    for (int n = 0; n < N; n += 2 * LK_VW)
+      lk__ag_block(N - n >= 2 * LK_VW ? 2 : 1, K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n, ldc, accumulate);
+}
+
+/* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. */
+static void lk__ag_pack_t(int n, int D, const float *src, long rs, float *dst, long ld) {
+  for (int d = 0; d < D; ++d) {
+    float *row = dst + (long)d * ld;
+    for (int j = 0; j < n; ++j) row[j] = src[(long)j * rs + d];
+    for (long j = n; j < ld; ++j) row[j] = 0.0f;
+  }
+}
+
+/* dst[i·ld + d] = src[i·rs + d] for i < n, d < D; zero up to ld columns and `rows` rows. */
+static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, float *dst, long ld) {
+  for (int i = 0; i < rows; ++i) {
+    float *row = dst + (long)i * ld;
+    if (i < n) memcpy(row, src + (long)i * rs, (size_t)D * sizeof(float));
+    for (long d = i < n ? D : 0; d < ld; ++d) row[d] = 0.0f;
+  }
+}
+
+/* Rows [0, m) of s [·, Nkp] become softmax(scale·s) over their first Nk columns, zero after them;
+ * rows [m, mp) become zero. */
+static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    float *row = s + (long)i * nkp;
+    if (i >= m) { memset(row, 0, (size_t)nkp * sizeof(float)); continue; }
+    lk_vf mx = lk_vset1(-INFINITY), sum = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW)
+      mx = lk_vmax(mx, lk_vselect(lk_vbelow((int)j, Nk), lk_vload(row + j), lk_vset1(-INFINITY)));
+    const float shift = scale * lk_vhmax(mx);
+    for (long j = 0; j < nkp; j += LK_VW) {
+      const lk_vf e = lk_vselect(lk_vbelow((int)j, Nk), lk_vexp(lk_vload(row + j) * scale - shift), lk_vzero());
+      lk_vstore(row + j, e);
+      sum += e;
+    }
+    const float inv = 1.0f / lk_vsum(sum);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(row + j, lk_vload(row + j) * inv);
+  }
+}
+
+/* dp[i, j] ← scale · p[i, j] · (dp[i, j] − Σ_j p[i, j]·dp[i, j]) for i < mp (zero where p is). */
+static void lk__ag_dscores(int mp, long nkp, const float *p, float *dp, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    const float *pr = p + (long)i * nkp;
+    float *dr = dp + (long)i * nkp;
+    lk_vf acc = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW) acc += lk_vload(pr + j) * lk_vload(dr + j);
+    const float dot = lk_vsum(acc);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(dr + j, lk_vload(pr + j) * (lk_vload(dr + j) - dot) * scale);
+  }
+}
+
+void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k, long k_rs,
+                  const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs, float *dk,
+                  long dk_rs, float *dv, long dv_rs, float scale) {
+  if (B <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  if (Nk <= 0) { /* no keys: the output is an empty sum, constant in q */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(dq + r * dq_rs, 0, (size_t)H * D * sizeof(float));
+    return;
+  }
+  const int group = H / Hk;
+  const long units = (long)B * Hk, nkp = lk_round_up(lk_max_l(Nk, 1), LK_VW), dp = lk_round_up(D, LK_VW);
+  const long mq = LK_SDPA_GRAD_MQ;
+  const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
+  const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
+  LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1;
+    float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
+    float *s = NULL, *ds = NULL, *qt = NULL, *ot = NULL;
+    if (kt) { /* each array starts on a cache line (16 floats) */
+      vt = kt + lk_round_up(D * nkp, 16), kp = vt + lk_round_up(D * nkp, 16);
+      dka = kp + lk_round_up(nkp * dp, 16), dva = dka + lk_round_up(nkp * dp, 16);
+      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
+      qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
+    }
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1; ++u) {
+      const int b = (int)(u / Hk), g = (int)(u % Hk);
+      const float *kb = k + (long)b * Nk * k_rs + (long)g * D, *vb = v + (long)b * Nk * v_rs + (long)g * D;
+      float *dkb = dk + (long)b * Nk * dk_rs + (long)g * D, *dvb = dv + (long)b * Nk * dv_rs + (long)g * D;
+      if (!kt) { /* out of memory: fail loudly with NaN rather than leave garbage */
+        for (int h = g * group; h < (g + 1) * group; ++h)
+          for (int i = 0; i < Nq; ++i)
+            for (int d = 0; d < D; ++d) dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = NAN;
+        for (int j = 0; j < Nk; ++j)
+          for (int d = 0; d < D; ++d) dkb[(long)j * dk_rs + d] = dvb[(long)j * dv_rs + d] = NAN;
+        continue;
+      }
+      lk__ag_pack_t(Nk, D, kb, k_rs, kt, nkp);
+      lk__ag_pack_t(Nk, D, vb, v_rs, vt, nkp);
+      lk__ag_pack_rows(Nk, (int)nkp, D, kb, k_rs, kp, dp);
+      memset(dka, 0, (size_t)(2 * lk_round_up(nkp * dp, 16)) * sizeof(float)); /* dka and dva */
+      for (int h = g * group; h < (g + 1) * group; ++h)
+        for (int i0 = 0; i0 < Nq; i0 += (int)mq) {
+          const int m = (int)lk_min_l(mq, Nq - i0), mp = (int)lk_round_up(m, 4);
+          const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+          lk__ag_pack_rows(m, mp, D, qb, q_rs, qt, dp);
+          lk__ag_pack_rows(m, mp, D, dout + ((long)b * Nq + i0) * do_rs + (long)h * D, do_rs, ot, dp);
+          /* 1. P. */
+          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, nkp, s, nkp, 0);
+          lk__ag_softmax_rows(m, mp, Nk, nkp, s, scale);
+          /* 2. dS. */
+          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, nkp, ds, nkp, 0);
+          lk__ag_dscores(mp, nkp, s, ds, scale);
+          /* 3. dV += Pᵀ·dO and dK += dSᵀ·Q over this tile's queries; dQ = dS·K (into ot, whose
+           * dO rows are used up). */
+          lk__ag_mm(nk4, (int)dp, mp, s, 1, nkp, ot, dp, dva, dp, 1);
+          lk__ag_mm(nk4, (int)dp, mp, ds, 1, nkp, qt, dp, dka, dp, 1);
+          lk__ag_mm(mp, (int)dp, Nk, ds, nkp, 1, kp, dp, ot, dp, 0);
+          for (int i = 0; i < m; ++i)
+            memcpy(dq + ((long)b * Nq + i0 + i) * dq_rs + (long)h * D, ot + (long)i * dp, (size_t)D * sizeof(float));
+        }
+      for (int j = 0; j < Nk; ++j) {
+        memcpy(dkb + (long)j * dk_rs, dka + (long)j * dp, (size_t)D * sizeof(float));
+        memcpy(dvb + (long)j * dv_rs, dva + (long)j * dp, (size_t)D * sizeof(float));
+      }
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formulas in double, one (sample, head, query) at a time. */
+void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                        long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
+                        float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
+  double *p = (double *)malloc((size_t)(Nk > 0 ? Nk : 1) * 2 * sizeof(double)), *dpr = p + (Nk > 0 ? Nk : 1);
+  double *gk = (double *)calloc((size_t)(Nk > 0 ? Nk : 1) * D * 2, sizeof(double)), *gv = gk + (long)(Nk > 0 ? Nk : 1) * D;
+  for (int b = 0; b < B; ++b)
+    for (int g = 0; g < Hk; ++g) {
+      memset(gk, 0, (size_t)(Nk > 0 ? Nk : 1) * D * 2 * sizeof(double));
+      for (int h = g * (H / Hk); h < (g + 1) * (H / Hk); ++h)
+        for (int i = 0; i < Nq; ++i) {
+          const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D, *oi = dout + ((long)b * Nq + i) * do_rs + (long)h * D;
+          double m = -INFINITY, sum = 0.0, dot = 0.0;
+          for (int j = 0; j < Nk; ++j) {
+            const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D, *vj = v + ((long)b * Nk + j) * v_rs + (long)g * D;
+            double sj = 0.0, dj = 0.0;
+            for (int d = 0; d < D; ++d) { sj += (double)qi[d] * kj[d]; dj += (double)oi[d] * vj[d]; }
+            p[j] = sj * scale;
+            dpr[j] = dj;
+            m = p[j] > m ? p[j] : m;
+          }
+          for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+          for (int j = 0; j < Nk; ++j) dot += (p[j] /= sum) * dpr[j];
+          for (int d = 0; d < D; ++d) {
+            double acc = 0.0;
+            for (int j = 0; j < Nk; ++j) {
+              const double dsj = scale * p[j] * (dpr[j] - dot);
+              acc += dsj * k[((long)b * Nk + j) * k_rs + (long)g * D + d];
+              gk[(long)j * D + d] += dsj * qi[d];
+              gv[(long)j * D + d] += p[j] * oi[d];
+            }
+            dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = (float)acc;
+          }
+        }
+      for (int j = 0; j < Nk; ++j)
+        for (int d = 0; d < D; ++d) {
+          dk[((long)b * Nk + j) * dk_rs + (long)g * D + d] = (float)gk[(long)j * D + d];
+          dv[((long)b * Nk + j) * dv_rs + (long)g * D + d] = (float)gv[(long)j * D + d];
+        }
+    }
+  free(p);
+  free(gk);
+}
+
 /* ---- templates/loss.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Training: the loss at the end of the graph, softmax cross-entropy with soft targets (one-hot
@@ -4525,7 +5101,7 @@ static const unsigned char localvit_fmnist_train_param_read_[108] = {
 };
 int localvit_fmnist_train_param_read_by_forward(int i) { return i >= 0 && i < 108 ? localvit_fmnist_train_param_read_[i] : 0; }
 
-size_t localvit_fmnist_train_arena_bytes(void) { return 65442944; }
+size_t localvit_fmnist_train_arena_bytes(void) { return 62882944; }
 
 void localvit_fmnist_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -4555,1751 +5131,1546 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
 
   /* %4 = img2seq(%3) patch_embed : f32[B, 49, 64], written into %7 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 64, 49, arena + (long)b * 3136, arena + 12280896 + (long)b * 3200);
+    lk_img2seq(1, 64, 49, arena + (long)b * 3136, arena + 12869696 + (long)b * 3200);
   } // for b
 
   /* %7 = concat(%5, %4) {axis 0} : f32[B, 50, 64] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 64}, params[2], (const long[]){0, 64, 1},
-        arena + 12280832 + (long)b * 3200, (const long[]){3200, 3200, 1});
+        arena + 12869632 + (long)b * 3200, (const long[]){3200, 3200, 1});
   } // for b
 
   /* %8 = add(%7, %6) : f32[B, 50, 64], written over %7 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 12280832, (const long[]){3200, 64, 1}, params[3],
-      (const long[]){0, 64, 1}, arena + 12280832);
+  lk_add(3, (const long[]){B, 50, 64}, arena + 12869632, (const long[]){3200, 64, 1}, params[3],
+      (const long[]){0, 64, 1}, arena + 12869632);
 
   /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 12280832, 1e-06f, arena + 12383232);
+  lk_normalize(B * 50, 64, arena + 12869632, 1e-06f, arena + 12972032);
 
   /* %12 = mul(%11, %9) blocks.0.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 12383232, (const long[]){3200, 64, 1}, params[4],
-      (const long[]){0, 0, 1}, arena + 12485632);
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 12972032, (const long[]){3200, 64, 1}, params[4],
+      (const long[]){0, 0, 1}, arena + 13074432);
 
   /* %13 = add(%12, %10) blocks.0.norm1 : f32[B, 50, 64], written over %12 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 12485632, (const long[]){3200, 64, 1}, params[5],
-      (const long[]){0, 0, 1}, arena + 12485632);
+  lk_add(3, (const long[]){B, 50, 64}, arena + 13074432, (const long[]){3200, 64, 1}, params[5],
+      (const long[]){0, 0, 1}, arena + 13074432);
 
   /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 50, 192] */
-  lk_fused_linear(B * 50, 64, 192, arena + 12485632, params[6], params[7], LK_ACT_NONE, NULL,
-      arena);
+  lk_fused_linear(B * 50, 64, 192, arena + 13074432, params[6], params[7], LK_ACT_NONE, NULL,
+      arena + 11640832);
 
-  /* %17 = slice(%16) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena, 192, arena + 12588032, 64);
+  /* %17 = slice(%16) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
 
-  /* %18 = slice(%16) {axis 1, start 64, length 64} blocks.0.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 64, 192, arena + 12690432, 64);
+  /* %18 = slice(%16) {axis 1, start 64, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
 
-  /* %19 = slice(%16) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 128, 192, arena + 12792832, 64);
+  /* %19 = slice(%16) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
 
-  /* %20 = reshape(%17) {shape [50, 2, 1, 32]} blocks.0.attn : f32[B, 50, 2, 1, 32], a view of %17: no code */
+  /* %20 = sdpa(%17, %18, %19) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 64] */
+  lk_sdpa(B, 50, 50, 2, 2, 32, arena + 11640832, 192, arena + 11640896, 192, arena + 11640960, 192,
+      arena + 13176832, 0.17677669f);
 
-  /* %21 = reshape(%18) {shape [50, 2, 1, 32]} blocks.0.attn : f32[B, 50, 2, 1, 32], a view of %18: no code */
+  /* %23 = fused_linear(%20, %21, %22, %8) {residual} blocks.0.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 13176832, params[8], params[9], LK_ACT_NONE,
+      arena + 12869632, arena);
 
-  /* %22 = reshape(%19) {shape [50, 2, 1, 32]} blocks.0.attn : f32[B, 50, 2, 1, 32], a view of %19: no code */
-
-  /* %23 = matmul_permuted(%20, %21) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 12588032, 32, 64, 1,
-      arena + 12690432, 32, 1, 64, arena, 2500, 50, 0.0f);
-
-  /* %24 = mul_scalar(%23) {x op 0.17677669} blocks.0.attn : f32[B, 2, 1, 50, 50] */
-  lk_mul_scalar(B * 2 * 50 * 50, arena, 0.17677669f, arena + 160000);
-
-  /* %25 = softmax(%24) {axis -1} blocks.0.attn : f32[B, 2, 1, 50, 50] */
-  lk_softmax(B * 100, 50, arena + 160000, arena + 11640832);
-
-  /* %26 = matmul_permuted(%25, %22) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 11640832, 2500, 50, 1,
-      arena + 12792832, 32, 64, 1, arena + 12895232, 32, 64, 0.0f);
-
-  /* %27 = reshape(%26) {shape [50, 64]} blocks.0.attn : f32[B, 50, 64], a view of %26: no code */
-
-  /* %30 = fused_linear(%27, %28, %29, %8) {residual} blocks.0.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 12895232, params[8], params[9], LK_ACT_NONE,
-      arena + 12280832, arena);
-
-  /* %31 = slice(%30) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], written into %66 from row 0 */
+  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], written into %59 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 64, arena + (long)b * 3200, 3200, arena + 12997632 + (long)b * 3200, 64);
+    lk_copy_rows(1, 64, arena + (long)b * 3200, 3200, arena + 13279232 + (long)b * 3200, 64);
   } // for b
 
-  /* %32 = slice(%30) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 64, 3200, arena + 15352832, 3136);
+  /* %25 = slice(%23) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 64, 3200, arena + 14712832, 3136);
 
-  /* %34 = reshape(%33) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %33: no code */
+  /* %27 = reshape(%26) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %26: no code */
 
-  /* %35 = fused_linear(%32, %34) blocks.0.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 15352832, params[10], NULL, LK_ACT_NONE, NULL, arena);
+  /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 14712832, params[10], NULL, LK_ACT_NONE, NULL, arena);
 
-  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 49, 256] */
+  /* %31 = batch_normalize(%28, %29, %30) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena, params[11], params[12], 1e-05f, arena + 401408);
 
-  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.1 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena, arena + 16354944);
+  /* %32 = batch_moments(%28) {channels last} blocks.0.conv.conv.1 : f32[2, 256] */
+  lk_batch_moments_cl(B * 49, 256, arena, arena + 15714944);
 
-  /* %40 = hswish(%38) blocks.0.conv : f32[B, 49, 256] */
+  /* %33 = hswish(%31) blocks.0.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 401408, arena + 802816);
 
-  /* %42 = token_dwconv(%40, %41) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  /* %35 = token_dwconv(%33, %34) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 802816, params[15], NULL, LK_ACT_NONE,
       arena + 1204224);
 
-  /* %45 = batch_normalize(%42, %43, %44) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 49, 256] */
+  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 1204224, params[16], params[17], 1e-05f,
       arena + 1605632);
 
-  /* %46 = batch_moments(%42) {channels last} blocks.0.conv.conv.4 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 1204224, arena + 16355456);
+  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.4 : f32[2, 256] */
+  lk_batch_moments_cl(B * 49, 256, arena + 1204224, arena + 15715456);
 
-  /* %47 = hswish(%45) blocks.0.conv : f32[B, 49, 256] */
+  /* %40 = hswish(%38) blocks.0.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 1605632, arena + 2007040);
 
-  /* %48 = mean(%47) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 2007040, arena + 16256000);
+  /* %41 = mean(%40) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 2007040, arena + 15616000);
 
-  /* %51 = fused_linear(%48, %49, %50) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 16256000, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 16359040);
+  /* %44 = fused_linear(%41, %42, %43) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 15616000, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 15719040);
 
-  /* %52 = relu(%51) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 16359040, arena + 16359168);
+  /* %45 = relu(%44) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 15719040, arena + 15719168);
 
-  /* %55 = fused_linear(%52, %53, %54) blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 16359168, params[22], params[23], LK_ACT_NONE, NULL,
-      arena + 16264192);
+  /* %48 = fused_linear(%45, %46, %47) blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 15719168, params[22], params[23], LK_ACT_NONE, NULL,
+      arena + 15624192);
 
-  /* %56 = hsigmoid(%55) blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 16264192, arena + 16272384);
+  /* %49 = hsigmoid(%48) blocks.0.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 15624192, arena + 15632384);
 
-  /* %57 = mul(%47, %56) blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  /* %50 = mul(%40, %49) blocks.0.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){12544, 256, 1},
-      arena + 16272384, (const long[]){256, 0, 1}, arena + 2408448);
+      arena + 15632384, (const long[]){256, 0, 1}, arena + 2408448);
 
-  /* %59 = reshape(%58) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %58: no code */
+  /* %52 = reshape(%51) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %51: no code */
 
-  /* %60 = fused_linear(%57, %59) blocks.0.conv.conv.7 : f32[B, 49, 64] */
+  /* %53 = fused_linear(%50, %52) blocks.0.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 2408448, params[24], NULL, LK_ACT_NONE, NULL,
-      arena + 15453184);
+      arena + 14813184);
 
-  /* %63 = batch_normalize(%60, %61, %62) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_cl(B * 49, 64, arena + 15453184, params[25], params[26], 1e-05f,
+  /* %56 = batch_normalize(%53, %54, %55) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_normalize_cl(B * 49, 64, arena + 14813184, params[25], params[26], 1e-05f,
       arena + 2809856);
 
-  /* %64 = batch_moments(%60) {channels last} blocks.0.conv.conv.8 : f32[2, 64] */
-  lk_batch_moments_cl(B * 49, 64, arena + 15453184, arena + 16359296);
+  /* %57 = batch_moments(%53) {channels last} blocks.0.conv.conv.8 : f32[2, 64] */
+  lk_batch_moments_cl(B * 49, 64, arena + 14813184, arena + 15719296);
 
-  /* %65 = add(%32, %63) blocks.0.conv : f32[B, 49, 64], written into %66 from row 1 */
+  /* %58 = add(%25, %56) blocks.0.conv : f32[B, 49, 64], written into %59 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 15352832 + (long)b * 3136, (const long[]){64, 1},
-        arena + 2809856 + (long)b * 3136, (const long[]){64, 1}, arena + 12997696 + (long)b * 3200);
+    lk_add(2, (const long[]){49, 64}, arena + 14712832 + (long)b * 3136, (const long[]){64, 1},
+        arena + 2809856 + (long)b * 3136, (const long[]){64, 1}, arena + 13279296 + (long)b * 3200);
   } // for b
 
-  /* %66 = concat(%31, %65) {axis 0} blocks.0.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %59 = concat(%24, %58) {axis 0} blocks.0.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %69 = normalize(%66) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 12997632, 1e-06f, arena + 13100032);
+  /* %62 = normalize(%59) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  lk_normalize(B * 50, 64, arena + 13279232, 1e-06f, arena + 13381632);
 
-  /* %70 = mul(%69, %67) blocks.1.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 13100032, (const long[]){3200, 64, 1}, params[29],
-      (const long[]){0, 0, 1}, arena + 13202432);
+  /* %63 = mul(%62, %60) blocks.1.norm1 : f32[B, 50, 64] */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 13381632, (const long[]){3200, 64, 1}, params[29],
+      (const long[]){0, 0, 1}, arena + 13484032);
 
-  /* %71 = add(%70, %68) blocks.1.norm1 : f32[B, 50, 64], written over %70 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 13202432, (const long[]){3200, 64, 1}, params[30],
-      (const long[]){0, 0, 1}, arena + 13202432);
+  /* %64 = add(%63, %61) blocks.1.norm1 : f32[B, 50, 64], written over %63 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 13484032, (const long[]){3200, 64, 1}, params[30],
+      (const long[]){0, 0, 1}, arena + 13484032);
 
-  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.qkv : f32[B, 50, 192] */
-  lk_fused_linear(B * 50, 64, 192, arena + 13202432, params[31], params[32], LK_ACT_NONE, NULL,
-      arena + 2809856);
+  /* %67 = fused_linear(%64, %65, %66) blocks.1.attn.qkv : f32[B, 50, 192] */
+  lk_fused_linear(B * 50, 64, 192, arena + 13484032, params[31], params[32], LK_ACT_NONE, NULL,
+      arena + 11948032);
 
-  /* %75 = slice(%74) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 2809856, 192, arena + 13304832, 64);
+  /* %68 = slice(%67) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %67: no code */
 
-  /* %76 = slice(%74) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 2809920, 192, arena + 13407232, 64);
+  /* %69 = slice(%67) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %67: no code */
 
-  /* %77 = slice(%74) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 2809984, 192, arena + 13509632, 64);
+  /* %70 = slice(%67) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %67: no code */
 
-  /* %78 = reshape(%75) {shape [50, 2, 1, 32]} blocks.1.attn : f32[B, 50, 2, 1, 32], a view of %75: no code */
+  /* %71 = sdpa(%68, %69, %70) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
+  lk_sdpa(B, 50, 50, 2, 2, 32, arena + 11948032, 192, arena + 11948096, 192, arena + 11948160, 192,
+      arena + 13586432, 0.17677669f);
 
-  /* %79 = reshape(%76) {shape [50, 2, 1, 32]} blocks.1.attn : f32[B, 50, 2, 1, 32], a view of %76: no code */
+  /* %74 = fused_linear(%71, %72, %73, %59) {residual} blocks.1.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 13586432, params[33], params[34], LK_ACT_NONE,
+      arena + 13279232, arena + 2809856);
 
-  /* %80 = reshape(%77) {shape [50, 2, 1, 32]} blocks.1.attn : f32[B, 50, 2, 1, 32], a view of %77: no code */
-
-  /* %81 = matmul_permuted(%78, %79) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 13304832, 32, 64, 1,
-      arena + 13407232, 32, 1, 64, arena + 2809856, 2500, 50, 0.0f);
-
-  /* %82 = mul_scalar(%81) {x op 0.17677669} blocks.1.attn : f32[B, 2, 1, 50, 50] */
-  lk_mul_scalar(B * 2 * 50 * 50, arena + 2809856, 0.17677669f, arena + 2969856);
-
-  /* %83 = softmax(%82) {axis -1} blocks.1.attn : f32[B, 2, 1, 50, 50] */
-  lk_softmax(B * 100, 50, arena + 2969856, arena + 11800832);
-
-  /* %84 = matmul_permuted(%83, %80) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 11800832, 2500, 50, 1,
-      arena + 13509632, 32, 64, 1, arena + 13612032, 32, 64, 0.0f);
-
-  /* %85 = reshape(%84) {shape [50, 64]} blocks.1.attn : f32[B, 50, 64], a view of %84: no code */
-
-  /* %88 = fused_linear(%85, %86, %87, %66) {residual} blocks.1.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 13612032, params[33], params[34], LK_ACT_NONE,
-      arena + 12997632, arena + 2809856);
-
-  /* %89 = slice(%88) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], written into %124 from row 0 */
+  /* %75 = slice(%74) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], written into %110 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 64, arena + 2809856 + (long)b * 3200, 3200, arena + 13714432 + (long)b * 3200,
+    lk_copy_rows(1, 64, arena + 2809856 + (long)b * 3200, 3200, arena + 13688832 + (long)b * 3200,
         64);
   } // for b
 
-  /* %90 = slice(%88) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 2809920, 3200, arena + 15553536, 3136);
+  /* %76 = slice(%74) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 2809920, 3200, arena + 14913536, 3136);
 
-  /* %92 = reshape(%91) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %91: no code */
+  /* %78 = reshape(%77) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %77: no code */
 
-  /* %93 = fused_linear(%90, %92) blocks.1.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 15553536, params[35], NULL, LK_ACT_NONE, NULL,
+  /* %79 = fused_linear(%76, %78) blocks.1.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 14913536, params[35], NULL, LK_ACT_NONE, NULL,
       arena + 2809856);
 
-  /* %96 = batch_normalize(%93, %94, %95) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 49, 256] */
+  /* %82 = batch_normalize(%79, %80, %81) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 2809856, params[36], params[37], 1e-05f,
       arena + 3211264);
 
-  /* %97 = batch_moments(%93) {channels last} blocks.1.conv.conv.1 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 2809856, arena + 16355968);
+  /* %83 = batch_moments(%79) {channels last} blocks.1.conv.conv.1 : f32[2, 256] */
+  lk_batch_moments_cl(B * 49, 256, arena + 2809856, arena + 15715968);
 
-  /* %98 = hswish(%96) blocks.1.conv : f32[B, 49, 256] */
+  /* %84 = hswish(%82) blocks.1.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 3211264, arena + 3612672);
 
-  /* %100 = token_dwconv(%98, %99) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  /* %86 = token_dwconv(%84, %85) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 3612672, params[40], NULL, LK_ACT_NONE,
       arena + 4014080);
 
-  /* %103 = batch_normalize(%100, %101, %102) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 49, 256] */
+  /* %89 = batch_normalize(%86, %87, %88) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 4014080, params[41], params[42], 1e-05f,
       arena + 4415488);
 
-  /* %104 = batch_moments(%100) {channels last} blocks.1.conv.conv.4 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 4014080, arena + 16356480);
+  /* %90 = batch_moments(%86) {channels last} blocks.1.conv.conv.4 : f32[2, 256] */
+  lk_batch_moments_cl(B * 49, 256, arena + 4014080, arena + 15716480);
 
-  /* %105 = hswish(%103) blocks.1.conv : f32[B, 49, 256] */
+  /* %91 = hswish(%89) blocks.1.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 4415488, arena + 4816896);
 
-  /* %106 = mean(%105) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 4816896, arena + 16280576);
+  /* %92 = mean(%91) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 4816896, arena + 15640576);
 
-  /* %109 = fused_linear(%106, %107, %108) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 16280576, params[45], params[46], LK_ACT_NONE, NULL,
-      arena + 16359424);
+  /* %95 = fused_linear(%92, %93, %94) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 15640576, params[45], params[46], LK_ACT_NONE, NULL,
+      arena + 15719424);
 
-  /* %110 = relu(%109) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 16359424, arena + 16359552);
+  /* %96 = relu(%95) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 15719424, arena + 15719552);
 
-  /* %113 = fused_linear(%110, %111, %112) blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 16359552, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 16288768);
+  /* %99 = fused_linear(%96, %97, %98) blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 15719552, params[47], params[48], LK_ACT_NONE, NULL,
+      arena + 15648768);
 
-  /* %114 = hsigmoid(%113) blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 16288768, arena + 16296960);
+  /* %100 = hsigmoid(%99) blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 15648768, arena + 15656960);
 
-  /* %115 = mul(%105, %114) blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  /* %101 = mul(%91, %100) blocks.1.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 4816896, (const long[]){12544, 256, 1},
-      arena + 16296960, (const long[]){256, 0, 1}, arena + 5218304);
+      arena + 15656960, (const long[]){256, 0, 1}, arena + 5218304);
 
-  /* %117 = reshape(%116) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %116: no code */
+  /* %103 = reshape(%102) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %102: no code */
 
-  /* %118 = fused_linear(%115, %117) blocks.1.conv.conv.7 : f32[B, 49, 64] */
+  /* %104 = fused_linear(%101, %103) blocks.1.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 5218304, params[49], NULL, LK_ACT_NONE, NULL,
-      arena + 15653888);
+      arena + 15013888);
 
-  /* %121 = batch_normalize(%118, %119, %120) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_cl(B * 49, 64, arena + 15653888, params[50], params[51], 1e-05f,
+  /* %107 = batch_normalize(%104, %105, %106) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_normalize_cl(B * 49, 64, arena + 15013888, params[50], params[51], 1e-05f,
       arena + 5619712);
 
-  /* %122 = batch_moments(%118) {channels last} blocks.1.conv.conv.8 : f32[2, 64] */
-  lk_batch_moments_cl(B * 49, 64, arena + 15653888, arena + 16359680);
+  /* %108 = batch_moments(%104) {channels last} blocks.1.conv.conv.8 : f32[2, 64] */
+  lk_batch_moments_cl(B * 49, 64, arena + 15013888, arena + 15719680);
 
-  /* %123 = add(%90, %121) blocks.1.conv : f32[B, 49, 64], written into %124 from row 1 */
+  /* %109 = add(%76, %107) blocks.1.conv : f32[B, 49, 64], written into %110 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 15553536 + (long)b * 3136, (const long[]){64, 1},
-        arena + 5619712 + (long)b * 3136, (const long[]){64, 1}, arena + 13714496 + (long)b * 3200);
+    lk_add(2, (const long[]){49, 64}, arena + 14913536 + (long)b * 3136, (const long[]){64, 1},
+        arena + 5619712 + (long)b * 3136, (const long[]){64, 1}, arena + 13688896 + (long)b * 3200);
   } // for b
 
-  /* %124 = concat(%89, %123) {axis 0} blocks.1.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %110 = concat(%75, %109) {axis 0} blocks.1.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %127 = normalize(%124) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 13714432, 1e-06f, arena + 13816832);
+  /* %113 = normalize(%110) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  lk_normalize(B * 50, 64, arena + 13688832, 1e-06f, arena + 13791232);
 
-  /* %128 = mul(%127, %125) blocks.2.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 13816832, (const long[]){3200, 64, 1}, params[54],
-      (const long[]){0, 0, 1}, arena + 13919232);
+  /* %114 = mul(%113, %111) blocks.2.norm1 : f32[B, 50, 64] */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 13791232, (const long[]){3200, 64, 1}, params[54],
+      (const long[]){0, 0, 1}, arena + 13893632);
 
-  /* %129 = add(%128, %126) blocks.2.norm1 : f32[B, 50, 64], written over %128 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 13919232, (const long[]){3200, 64, 1}, params[55],
-      (const long[]){0, 0, 1}, arena + 13919232);
+  /* %115 = add(%114, %112) blocks.2.norm1 : f32[B, 50, 64], written over %114 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 13893632, (const long[]){3200, 64, 1}, params[55],
+      (const long[]){0, 0, 1}, arena + 13893632);
 
-  /* %132 = fused_linear(%129, %130, %131) blocks.2.attn.qkv : f32[B, 50, 192] */
-  lk_fused_linear(B * 50, 64, 192, arena + 13919232, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 5619712);
+  /* %118 = fused_linear(%115, %116, %117) blocks.2.attn.qkv : f32[B, 50, 192] */
+  lk_fused_linear(B * 50, 64, 192, arena + 13893632, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 12255232);
 
-  /* %133 = slice(%132) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 5619712, 192, arena + 14021632, 64);
+  /* %119 = slice(%118) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %118: no code */
 
-  /* %134 = slice(%132) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 5619776, 192, arena + 14124032, 64);
+  /* %120 = slice(%118) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %118: no code */
 
-  /* %135 = slice(%132) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 5619840, 192, arena + 14226432, 64);
+  /* %121 = slice(%118) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %118: no code */
 
-  /* %136 = reshape(%133) {shape [50, 2, 1, 32]} blocks.2.attn : f32[B, 50, 2, 1, 32], a view of %133: no code */
+  /* %122 = sdpa(%119, %120, %121) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
+  lk_sdpa(B, 50, 50, 2, 2, 32, arena + 12255232, 192, arena + 12255296, 192, arena + 12255360, 192,
+      arena + 13996032, 0.17677669f);
 
-  /* %137 = reshape(%134) {shape [50, 2, 1, 32]} blocks.2.attn : f32[B, 50, 2, 1, 32], a view of %134: no code */
+  /* %125 = fused_linear(%122, %123, %124, %110) {residual} blocks.2.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 13996032, params[58], params[59], LK_ACT_NONE,
+      arena + 13688832, arena + 5619712);
 
-  /* %138 = reshape(%135) {shape [50, 2, 1, 32]} blocks.2.attn : f32[B, 50, 2, 1, 32], a view of %135: no code */
-
-  /* %139 = matmul_permuted(%136, %137) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 14021632, 32, 64, 1,
-      arena + 14124032, 32, 1, 64, arena + 5619712, 2500, 50, 0.0f);
-
-  /* %140 = mul_scalar(%139) {x op 0.17677669} blocks.2.attn : f32[B, 2, 1, 50, 50] */
-  lk_mul_scalar(B * 2 * 50 * 50, arena + 5619712, 0.17677669f, arena + 5779712);
-
-  /* %141 = softmax(%140) {axis -1} blocks.2.attn : f32[B, 2, 1, 50, 50] */
-  lk_softmax(B * 100, 50, arena + 5779712, arena + 11960832);
-
-  /* %142 = matmul_permuted(%141, %138) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 11960832, 2500, 50, 1,
-      arena + 14226432, 32, 64, 1, arena + 14328832, 32, 64, 0.0f);
-
-  /* %143 = reshape(%142) {shape [50, 64]} blocks.2.attn : f32[B, 50, 64], a view of %142: no code */
-
-  /* %146 = fused_linear(%143, %144, %145, %124) {residual} blocks.2.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 14328832, params[58], params[59], LK_ACT_NONE,
-      arena + 13714432, arena + 5619712);
-
-  /* %147 = slice(%146) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], written into %182 from row 0 */
+  /* %126 = slice(%125) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], written into %161 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 64, arena + 5619712 + (long)b * 3200, 3200, arena + 14431232 + (long)b * 3200,
+    lk_copy_rows(1, 64, arena + 5619712 + (long)b * 3200, 3200, arena + 14098432 + (long)b * 3200,
         64);
   } // for b
 
-  /* %148 = slice(%146) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 5619776, 3200, arena + 15754240, 3136);
+  /* %127 = slice(%125) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 5619776, 3200, arena + 15114240, 3136);
 
-  /* %150 = reshape(%149) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %149: no code */
+  /* %129 = reshape(%128) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %128: no code */
 
-  /* %151 = fused_linear(%148, %150) blocks.2.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 15754240, params[60], NULL, LK_ACT_NONE, NULL,
+  /* %130 = fused_linear(%127, %129) blocks.2.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 15114240, params[60], NULL, LK_ACT_NONE, NULL,
       arena + 5619712);
 
-  /* %154 = batch_normalize(%151, %152, %153) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 49, 256] */
+  /* %133 = batch_normalize(%130, %131, %132) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 5619712, params[61], params[62], 1e-05f,
       arena + 6021120);
 
-  /* %155 = batch_moments(%151) {channels last} blocks.2.conv.conv.1 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 5619712, arena + 16356992);
+  /* %134 = batch_moments(%130) {channels last} blocks.2.conv.conv.1 : f32[2, 256] */
+  lk_batch_moments_cl(B * 49, 256, arena + 5619712, arena + 15716992);
 
-  /* %156 = hswish(%154) blocks.2.conv : f32[B, 49, 256] */
+  /* %135 = hswish(%133) blocks.2.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 6021120, arena + 6422528);
 
-  /* %158 = token_dwconv(%156, %157) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  /* %137 = token_dwconv(%135, %136) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 6422528, params[65], NULL, LK_ACT_NONE,
       arena + 6823936);
 
-  /* %161 = batch_normalize(%158, %159, %160) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 49, 256] */
+  /* %140 = batch_normalize(%137, %138, %139) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 6823936, params[66], params[67], 1e-05f,
       arena + 7225344);
 
-  /* %162 = batch_moments(%158) {channels last} blocks.2.conv.conv.4 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 6823936, arena + 16357504);
+  /* %141 = batch_moments(%137) {channels last} blocks.2.conv.conv.4 : f32[2, 256] */
+  lk_batch_moments_cl(B * 49, 256, arena + 6823936, arena + 15717504);
 
-  /* %163 = hswish(%161) blocks.2.conv : f32[B, 49, 256] */
+  /* %142 = hswish(%140) blocks.2.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 7225344, arena + 7626752);
 
-  /* %164 = mean(%163) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 7626752, arena + 16305152);
+  /* %143 = mean(%142) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 7626752, arena + 15665152);
 
-  /* %167 = fused_linear(%164, %165, %166) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 16305152, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 16359808);
+  /* %146 = fused_linear(%143, %144, %145) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 15665152, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 15719808);
 
-  /* %168 = relu(%167) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 16359808, arena + 16359936);
+  /* %147 = relu(%146) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 15719808, arena + 15719936);
 
-  /* %171 = fused_linear(%168, %169, %170) blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 16359936, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 16313344);
+  /* %150 = fused_linear(%147, %148, %149) blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 15719936, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 15673344);
 
-  /* %172 = hsigmoid(%171) blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 16313344, arena + 16321536);
+  /* %151 = hsigmoid(%150) blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 15673344, arena + 15681536);
 
-  /* %173 = mul(%163, %172) blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  /* %152 = mul(%142, %151) blocks.2.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 7626752, (const long[]){12544, 256, 1},
-      arena + 16321536, (const long[]){256, 0, 1}, arena + 8028160);
+      arena + 15681536, (const long[]){256, 0, 1}, arena + 8028160);
 
-  /* %175 = reshape(%174) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %174: no code */
+  /* %154 = reshape(%153) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %153: no code */
 
-  /* %176 = fused_linear(%173, %175) blocks.2.conv.conv.7 : f32[B, 49, 64] */
+  /* %155 = fused_linear(%152, %154) blocks.2.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 8028160, params[74], NULL, LK_ACT_NONE, NULL,
-      arena + 15854592);
+      arena + 15214592);
 
-  /* %179 = batch_normalize(%176, %177, %178) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_cl(B * 49, 64, arena + 15854592, params[75], params[76], 1e-05f,
+  /* %158 = batch_normalize(%155, %156, %157) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_normalize_cl(B * 49, 64, arena + 15214592, params[75], params[76], 1e-05f,
       arena + 8429568);
 
-  /* %180 = batch_moments(%176) {channels last} blocks.2.conv.conv.8 : f32[2, 64] */
-  lk_batch_moments_cl(B * 49, 64, arena + 15854592, arena + 16360064);
+  /* %159 = batch_moments(%155) {channels last} blocks.2.conv.conv.8 : f32[2, 64] */
+  lk_batch_moments_cl(B * 49, 64, arena + 15214592, arena + 15720064);
 
-  /* %181 = add(%148, %179) blocks.2.conv : f32[B, 49, 64], written into %182 from row 1 */
+  /* %160 = add(%127, %158) blocks.2.conv : f32[B, 49, 64], written into %161 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 15754240 + (long)b * 3136, (const long[]){64, 1},
-        arena + 8429568 + (long)b * 3136, (const long[]){64, 1}, arena + 14431296 + (long)b * 3200);
+    lk_add(2, (const long[]){49, 64}, arena + 15114240 + (long)b * 3136, (const long[]){64, 1},
+        arena + 8429568 + (long)b * 3136, (const long[]){64, 1}, arena + 14098496 + (long)b * 3200);
   } // for b
 
-  /* %182 = concat(%147, %181) {axis 0} blocks.2.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %161 = concat(%126, %160) {axis 0} blocks.2.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %185 = normalize(%182) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 14431232, 1e-06f, arena + 14533632);
+  /* %164 = normalize(%161) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  lk_normalize(B * 50, 64, arena + 14098432, 1e-06f, arena + 14200832);
 
-  /* %186 = mul(%185, %183) blocks.3.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 14533632, (const long[]){3200, 64, 1}, params[79],
-      (const long[]){0, 0, 1}, arena + 14636032);
+  /* %165 = mul(%164, %162) blocks.3.norm1 : f32[B, 50, 64] */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 14200832, (const long[]){3200, 64, 1}, params[79],
+      (const long[]){0, 0, 1}, arena + 14303232);
 
-  /* %187 = add(%186, %184) blocks.3.norm1 : f32[B, 50, 64], written over %186 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 14636032, (const long[]){3200, 64, 1}, params[80],
-      (const long[]){0, 0, 1}, arena + 14636032);
+  /* %166 = add(%165, %163) blocks.3.norm1 : f32[B, 50, 64], written over %165 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 14303232, (const long[]){3200, 64, 1}, params[80],
+      (const long[]){0, 0, 1}, arena + 14303232);
 
-  /* %190 = fused_linear(%187, %188, %189) blocks.3.attn.qkv : f32[B, 50, 192] */
-  lk_fused_linear(B * 50, 64, 192, arena + 14636032, params[81], params[82], LK_ACT_NONE, NULL,
-      arena + 8429568);
+  /* %169 = fused_linear(%166, %167, %168) blocks.3.attn.qkv : f32[B, 50, 192] */
+  lk_fused_linear(B * 50, 64, 192, arena + 14303232, params[81], params[82], LK_ACT_NONE, NULL,
+      arena + 12562432);
 
-  /* %191 = slice(%190) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 8429568, 192, arena + 14738432, 64);
+  /* %170 = slice(%169) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 50, 64], a view of %169: no code */
 
-  /* %192 = slice(%190) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 8429632, 192, arena + 14840832, 64);
+  /* %171 = slice(%169) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %169: no code */
 
-  /* %193 = slice(%190) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 8429696, 192, arena + 14943232, 64);
+  /* %172 = slice(%169) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %169: no code */
 
-  /* %194 = reshape(%191) {shape [50, 2, 1, 32]} blocks.3.attn : f32[B, 50, 2, 1, 32], a view of %191: no code */
+  /* %173 = sdpa(%170, %171, %172) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 64] */
+  lk_sdpa(B, 50, 50, 2, 2, 32, arena + 12562432, 192, arena + 12562496, 192, arena + 12562560, 192,
+      arena + 14405632, 0.17677669f);
 
-  /* %195 = reshape(%192) {shape [50, 2, 1, 32]} blocks.3.attn : f32[B, 50, 2, 1, 32], a view of %192: no code */
+  /* %176 = fused_linear(%173, %174, %175, %161) {residual} blocks.3.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 14405632, params[83], params[84], LK_ACT_NONE,
+      arena + 14098432, arena + 8429568);
 
-  /* %196 = reshape(%193) {shape [50, 2, 1, 32]} blocks.3.attn : f32[B, 50, 2, 1, 32], a view of %193: no code */
-
-  /* %197 = matmul_permuted(%194, %195) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 14738432, 32, 64, 1,
-      arena + 14840832, 32, 1, 64, arena + 8429568, 2500, 50, 0.0f);
-
-  /* %198 = mul_scalar(%197) {x op 0.17677669} blocks.3.attn : f32[B, 2, 1, 50, 50] */
-  lk_mul_scalar(B * 2 * 50 * 50, arena + 8429568, 0.17677669f, arena + 8589568);
-
-  /* %199 = softmax(%198) {axis -1} blocks.3.attn : f32[B, 2, 1, 50, 50] */
-  lk_softmax(B * 100, 50, arena + 8589568, arena + 12120832);
-
-  /* %200 = matmul_permuted(%199, %196) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 12120832, 2500, 50, 1,
-      arena + 14943232, 32, 64, 1, arena + 15045632, 32, 64, 0.0f);
-
-  /* %201 = reshape(%200) {shape [50, 64]} blocks.3.attn : f32[B, 50, 64], a view of %200: no code */
-
-  /* %204 = fused_linear(%201, %202, %203, %182) {residual} blocks.3.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 15045632, params[83], params[84], LK_ACT_NONE,
-      arena + 14431232, arena + 8429568);
-
-  /* %205 = slice(%204) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], written into %240 from row 0 */
+  /* %177 = slice(%176) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], written into %212 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + 8429568 + (long)b * 3200, 3200, arena + 11239424 + (long)b * 3200,
         64);
   } // for b
 
-  /* %206 = slice(%204) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 8429632, 3200, arena + 15954944, 3136);
+  /* %178 = slice(%176) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 8429632, 3200, arena + 15314944, 3136);
 
-  /* %208 = reshape(%207) {shape [256, 64]} blocks.3.conv.conv.0 : f32[256, 64], a view of %207: no code */
+  /* %180 = reshape(%179) {shape [256, 64]} blocks.3.conv.conv.0 : f32[256, 64], a view of %179: no code */
 
-  /* %209 = fused_linear(%206, %208) blocks.3.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 15954944, params[85], NULL, LK_ACT_NONE, NULL,
+  /* %181 = fused_linear(%178, %180) blocks.3.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 15314944, params[85], NULL, LK_ACT_NONE, NULL,
       arena + 8429568);
 
-  /* %212 = batch_normalize(%209, %210, %211) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 49, 256] */
+  /* %184 = batch_normalize(%181, %182, %183) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 8429568, params[86], params[87], 1e-05f,
       arena + 8830976);
 
-  /* %213 = batch_moments(%209) {channels last} blocks.3.conv.conv.1 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 8429568, arena + 16358016);
+  /* %185 = batch_moments(%181) {channels last} blocks.3.conv.conv.1 : f32[2, 256] */
+  lk_batch_moments_cl(B * 49, 256, arena + 8429568, arena + 15718016);
 
-  /* %214 = hswish(%212) blocks.3.conv : f32[B, 49, 256] */
+  /* %186 = hswish(%184) blocks.3.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 8830976, arena + 9232384);
 
-  /* %216 = token_dwconv(%214, %215) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
+  /* %188 = token_dwconv(%186, %187) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 9232384, params[90], NULL, LK_ACT_NONE,
       arena + 9633792);
 
-  /* %219 = batch_normalize(%216, %217, %218) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 49, 256] */
+  /* %191 = batch_normalize(%188, %189, %190) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 9633792, params[91], params[92], 1e-05f,
       arena + 10035200);
 
-  /* %220 = batch_moments(%216) {channels last} blocks.3.conv.conv.4 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 9633792, arena + 16358528);
+  /* %192 = batch_moments(%188) {channels last} blocks.3.conv.conv.4 : f32[2, 256] */
+  lk_batch_moments_cl(B * 49, 256, arena + 9633792, arena + 15718528);
 
-  /* %221 = hswish(%219) blocks.3.conv : f32[B, 49, 256] */
+  /* %193 = hswish(%191) blocks.3.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 10035200, arena + 10436608);
 
-  /* %222 = mean(%221) {axis 0} blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 10436608, arena + 16329728);
+  /* %194 = mean(%193) {axis 0} blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 10436608, arena + 15689728);
 
-  /* %225 = fused_linear(%222, %223, %224) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 16329728, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 16360192);
+  /* %197 = fused_linear(%194, %195, %196) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 15689728, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 15720192);
 
-  /* %226 = relu(%225) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 16360192, arena + 16360320);
+  /* %198 = relu(%197) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 15720192, arena + 15720320);
 
-  /* %229 = fused_linear(%226, %227, %228) blocks.3.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 16360320, params[97], params[98], LK_ACT_NONE, NULL,
-      arena + 16337920);
+  /* %201 = fused_linear(%198, %199, %200) blocks.3.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 15720320, params[97], params[98], LK_ACT_NONE, NULL,
+      arena + 15697920);
 
-  /* %230 = hsigmoid(%229) blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 16337920, arena + 16346112);
+  /* %202 = hsigmoid(%201) blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 15697920, arena + 15706112);
 
-  /* %231 = mul(%221, %230) blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  /* %203 = mul(%193, %202) blocks.3.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 10436608, (const long[]){12544, 256, 1},
-      arena + 16346112, (const long[]){256, 0, 1}, arena + 10838016);
+      arena + 15706112, (const long[]){256, 0, 1}, arena + 10838016);
 
-  /* %233 = reshape(%232) {shape [64, 256]} blocks.3.conv.conv.7 : f32[64, 256], a view of %232: no code */
+  /* %205 = reshape(%204) {shape [64, 256]} blocks.3.conv.conv.7 : f32[64, 256], a view of %204: no code */
 
-  /* %234 = fused_linear(%231, %233) blocks.3.conv.conv.7 : f32[B, 49, 64] */
+  /* %206 = fused_linear(%203, %205) blocks.3.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 10838016, params[99], NULL, LK_ACT_NONE, NULL,
-      arena + 16055296);
+      arena + 15415296);
 
-  /* %237 = batch_normalize(%234, %235, %236) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_cl(B * 49, 64, arena + 16055296, params[100], params[101], 1e-05f,
+  /* %209 = batch_normalize(%206, %207, %208) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_normalize_cl(B * 49, 64, arena + 15415296, params[100], params[101], 1e-05f,
       arena + 11341824);
 
-  /* %238 = batch_moments(%234) {channels last} blocks.3.conv.conv.8 : f32[2, 64] */
-  lk_batch_moments_cl(B * 49, 64, arena + 16055296, arena + 16360448);
+  /* %210 = batch_moments(%206) {channels last} blocks.3.conv.conv.8 : f32[2, 64] */
+  lk_batch_moments_cl(B * 49, 64, arena + 15415296, arena + 15720448);
 
-  /* %239 = add(%206, %237) blocks.3.conv : f32[B, 49, 64], written into %240 from row 1 */
+  /* %211 = add(%178, %209) blocks.3.conv : f32[B, 49, 64], written into %212 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 15954944 + (long)b * 3136, (const long[]){64, 1},
+    lk_add(2, (const long[]){49, 64}, arena + 15314944 + (long)b * 3136, (const long[]){64, 1},
         arena + 11341824 + (long)b * 3136, (const long[]){64, 1},
         arena + 11239488 + (long)b * 3200);
   } // for b
 
-  /* %240 = concat(%205, %239) {axis 0} blocks.3.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %212 = concat(%177, %211) {axis 0} blocks.3.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %243 = normalize(%240) {eps 1e-06} norm : f32[B, 50, 64] */
+  /* %215 = normalize(%212) {eps 1e-06} norm : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 11239424, 1e-06f, arena + 11341824);
 
-  /* %244 = mul(%243, %241) norm : f32[B, 50, 64] */
+  /* %216 = mul(%215, %213) norm : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 11341824, (const long[]){3200, 64, 1}, params[104],
       (const long[]){0, 0, 1}, arena + 11444224);
 
-  /* %245 = add(%244, %242) norm : f32[B, 50, 64], written over %244 */
+  /* %217 = add(%216, %214) norm : f32[B, 50, 64], written over %216 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 11444224, (const long[]){3200, 64, 1}, params[105],
       (const long[]){0, 0, 1}, arena + 11444224);
 
-  /* %246 = index(%245) {axis 0, at 0} : f32[B, 64] */
+  /* %218 = index(%217) {axis 0, at 0} : f32[B, 64] */
   lk_copy_rows(B, 64, arena + 11444224, 3200, arena + 11546624, 64);
 
-  /* %249 = fused_linear(%246, %247, %248) head : f32[B, 10] */
+  /* %221 = fused_linear(%218, %219, %220) head : f32[B, 10] */
   lk_fused_linear(B, 64, 10, arena + 11546624, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 11444224);
 
-  /* %251 = cross_entropy(%249, %250) : f32[1] */
-  lk_cross_entropy(B, 10, arena + 11444224, inputs[1], arena + 16360704);
+  /* %223 = cross_entropy(%221, %222) : f32[1] */
+  lk_cross_entropy(B, 10, arena + 11444224, inputs[1], arena + 15720704);
 
-  /* %252 = cross_entropy_grad(%249, %250) : f32[B, 10] */
+  /* %224 = cross_entropy_grad(%221, %222) : f32[B, 10] */
   lk_cross_entropy_grad(B, 10, arena + 11444224, inputs[1], arena + 11444864);
 
-  /* %253 = transpose(%247) {perm [1, 0]} head : f32[64, 10] */
+  /* %225 = transpose(%219) {perm [1, 0]} head : f32[64, 10] */
   lk_transpose(2, (const long[]){10, 64}, (const int[]){1, 0}, params[106], arena + 11444224);
 
-  /* %254 = fused_linear(%252, %253) head : f32[B, 64] */
+  /* %226 = fused_linear(%224, %225) head : f32[B, 64] */
   lk_fused_linear(B, 10, 64, arena + 11444864, arena + 11444224, NULL, LK_ACT_NONE, NULL,
       arena + 11548672);
 
-  /* %255 = linear_grad_weight(%252, %246) head : f32[10, 64] */
-  lk_linear_grad_weight(B, 64, 10, arena + 11444864, arena + 11546624, arena + 16354304);
+  /* %227 = linear_grad_weight(%224, %218) head : f32[10, 64] */
+  lk_linear_grad_weight(B, 64, 10, arena + 11444864, arena + 11546624, arena + 15714304);
 
-  /* %256 = reduce_sum(%252) {axes [], batch} head : f32[10] */
+  /* %228 = reduce_sum(%224) {axes [], batch} head : f32[10] */
   lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 11444864,
-      arena + 16360720);
+      arena + 15720720);
 
-  /* %257 = reshape(%254) {shape [1, 64]} : f32[B, 1, 64], a view of %254: no code */
+  /* %229 = reshape(%226) {shape [1, 64]} : f32[B, 1, 64], a view of %226: no code */
 
-  /* %258 = zero_pad(%257) {axis 0, before 0, after 49} : f32[B, 50, 64] */
+  /* %230 = zero_pad(%229) {axis 0, before 0, after 49} : f32[B, 50, 64] */
   lk_zero_pad(B, 1, 64, 0, 49, arena + 11548672, arena + 11444224);
 
-  /* %259 = reduce_sum(%258) {axes [0], batch} norm : f32[64] */
+  /* %231 = reduce_sum(%230) {axes [0], batch} norm : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11444224,
-      arena + 16360576);
+      arena + 15720576);
 
-  /* %260 = mul(%258, %241) norm : f32[B, 50, 64] */
+  /* %232 = mul(%230, %213) norm : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 11444224, (const long[]){3200, 64, 1}, params[104],
-      (const long[]){0, 0, 1}, arena + 15148032);
+      (const long[]){0, 0, 1}, arena + 14508032);
 
-  /* %261 = mul(%258, %243) norm : f32[B, 50, 64], written over %258 */
+  /* %233 = mul(%230, %215) norm : f32[B, 50, 64], written over %230 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 11444224, (const long[]){3200, 64, 1},
       arena + 11341824, (const long[]){3200, 64, 1}, arena + 11444224);
 
-  /* %262 = reduce_sum(%261) {axes [0], batch} norm : f32[64] */
+  /* %234 = reduce_sum(%233) {axes [0], batch} norm : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11444224,
-      arena + 16360640);
+      arena + 15720640);
 
-  /* %263 = normalize_grad(%240, %260) {eps 1e-06} norm : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 11239424, arena + 15148032, 1e-06f, arena + 15250432);
+  /* %235 = normalize_grad(%212, %232) {eps 1e-06} norm : f32[B, 50, 64] */
+  lk_normalize_grad(B * 50, 64, arena + 11239424, arena + 14508032, 1e-06f, arena + 14610432);
 
-  /* %264 = slice(%263) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], a view of %263: no code */
+  /* %236 = slice(%235) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], a view of %235: no code */
 
-  /* %265 = slice(%263) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 15250496, 3200, arena + 15148032, 3136);
+  /* %237 = slice(%235) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 14610496, 3200, arena + 14508032, 3136);
 
-  /* %266 = batch_normalize_grad(%234, %265, %235) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_grad_cl(B * 49, 64, arena + 16055296, arena + 15148032, params[100], 1e-05f,
-      arena + 16155648);
+  /* %238 = batch_normalize_grad(%206, %237, %207) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_normalize_grad_cl(B * 49, 64, arena + 15415296, arena + 14508032, params[100], 1e-05f,
+      arena + 15515648);
 
-  /* %267 = batch_normalize_param_grad(%234, %265) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[2, 64] */
-  lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 16055296, arena + 15148032, 1e-05f,
+  /* %239 = batch_normalize_param_grad(%206, %237) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[2, 64] */
+  lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 15415296, arena + 14508032, 1e-05f,
       arena + 11239424);
 
-  /* %268 = index(%267) {axis 0, at 0} blocks.3.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 11239424, 128, arena + 16071936, 64);
+  /* %240 = index(%239) {axis 0, at 0} blocks.3.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 11239424, 128, arena + 15431936, 64);
 
-  /* %269 = index(%267) {axis 0, at 1} blocks.3.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 11239488, 128, arena + 16072000, 64);
+  /* %241 = index(%239) {axis 0, at 1} blocks.3.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 11239488, 128, arena + 15432000, 64);
 
-  /* %270 = transpose(%233) {perm [1, 0]} blocks.3.conv.conv.7 : f32[256, 64] */
-  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[99], arena + 16055296);
+  /* %242 = transpose(%205) {perm [1, 0]} blocks.3.conv.conv.7 : f32[256, 64] */
+  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[99], arena + 15415296);
 
-  /* %271 = fused_linear(%266, %270) blocks.3.conv.conv.7 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 16155648, arena + 16055296, NULL, LK_ACT_NONE, NULL,
+  /* %243 = fused_linear(%238, %242) blocks.3.conv.conv.7 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 15515648, arena + 15415296, NULL, LK_ACT_NONE, NULL,
       arena + 11239424);
 
-  /* %272 = linear_grad_weight(%266, %231) blocks.3.conv.conv.7 : f32[64, 256] */
-  lk_linear_grad_weight(B * 49, 256, 64, arena + 16155648, arena + 10838016, arena + 16055296);
+  /* %244 = linear_grad_weight(%238, %203) blocks.3.conv.conv.7 : f32[64, 256] */
+  lk_linear_grad_weight(B * 49, 256, 64, arena + 15515648, arena + 10838016, arena + 15415296);
 
-  /* %273 = reshape(%272) {shape [64, 256, 1, 1]} blocks.3.conv.conv.7 : f32[64, 256, 1, 1], a view of %272: no code */
+  /* %245 = reshape(%244) {shape [64, 256, 1, 1]} blocks.3.conv.conv.7 : f32[64, 256, 1, 1], a view of %244: no code */
 
-  /* %274 = mul(%271, %230) blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  /* %246 = mul(%243, %202) blocks.3.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 11239424, (const long[]){12544, 256, 1},
-      arena + 16346112, (const long[]){256, 0, 1}, arena + 10838016);
+      arena + 15706112, (const long[]){256, 0, 1}, arena + 10838016);
 
-  /* %275 = mul(%271, %221) blocks.3.conv.conv.6 : f32[B, 49, 256], written over %271 */
+  /* %247 = mul(%243, %193) blocks.3.conv.conv.6 : f32[B, 49, 256], written over %243 */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 11239424, (const long[]){12544, 256, 1},
       arena + 10436608, (const long[]){12544, 256, 1}, arena + 11239424);
 
-  /* %276 = reduce_sum(%275) {axes [0]} blocks.3.conv.conv.6 : f32[B, 256] */
+  /* %248 = reduce_sum(%247) {axes [0]} blocks.3.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 11239424,
       arena + 10436608);
 
-  /* %277 = hsigmoid_grad(%229, %276) blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 16337920, arena + 10436608, arena + 10444800);
+  /* %249 = hsigmoid_grad(%201, %248) blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 15697920, arena + 10436608, arena + 10444800);
 
-  /* %278 = transpose(%227) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %250 = transpose(%199) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[97], arena + 10436608);
 
-  /* %279 = fused_linear(%277, %278) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %251 = fused_linear(%249, %250) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 10444800, arena + 10436608, NULL, LK_ACT_NONE, NULL,
       arena + 10437632);
 
-  /* %280 = linear_grad_weight(%277, %226) blocks.3.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 10444800, arena + 16360320, arena + 15248384);
+  /* %252 = linear_grad_weight(%249, %198) blocks.3.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 10444800, arena + 15720320, arena + 14608384);
 
-  /* %281 = reduce_sum(%277) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[256] */
+  /* %253 = reduce_sum(%249) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 10444800,
-      arena + 16071680);
+      arena + 15431680);
 
-  /* %282 = relu_grad(%225, %279) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 16360192, arena + 10437632, arena + 10437760);
+  /* %254 = relu_grad(%197, %251) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 15720192, arena + 10437632, arena + 10437760);
 
-  /* %283 = transpose(%223) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %255 = transpose(%195) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[95], arena + 10436608);
 
-  /* %284 = fused_linear(%282, %283) blocks.3.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %256 = fused_linear(%254, %255) blocks.3.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 10437760, arena + 10436608, NULL, LK_ACT_NONE, NULL,
       arena + 11239424);
 
-  /* %285 = linear_grad_weight(%282, %222) blocks.3.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 10437760, arena + 16329728, arena + 15249408);
+  /* %257 = linear_grad_weight(%254, %194) blocks.3.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 10437760, arena + 15689728, arena + 14609408);
 
-  /* %286 = reduce_sum(%282) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  /* %258 = reduce_sum(%254) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 10437760,
-      arena + 16072064);
+      arena + 15432064);
 
-  /* %287 = reshape(%284) {shape [1, 256]} blocks.3.conv.conv.6 : f32[B, 1, 256], a view of %284: no code */
+  /* %259 = reshape(%256) {shape [1, 256]} blocks.3.conv.conv.6 : f32[B, 1, 256], a view of %256: no code */
 
-  /* %288 = expand(%287) {shape [49, 256]} blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  /* %260 = expand(%259) {shape [49, 256]} blocks.3.conv.conv.6 : f32[B, 49, 256] */
   lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 11239424, (const long[]){256, 0, 1},
       arena + 10436608, (const long[]){12544, 256, 1});
 
-  /* %289 = mul_scalar(%288) {x op 0.020408163} blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  /* %261 = mul_scalar(%260) {x op 0.020408163} blocks.3.conv.conv.6 : f32[B, 49, 256] */
   lk_mul_scalar(B * 49 * 256, arena + 10436608, 0.020408163f, arena + 11239424);
 
-  /* %290 = add(%274, %289) blocks.3.conv : f32[B, 49, 256], written over %274 */
+  /* %262 = add(%246, %261) blocks.3.conv : f32[B, 49, 256], written over %246 */
   lk_add(3, (const long[]){B, 49, 256}, arena + 10838016, (const long[]){12544, 256, 1},
       arena + 11239424, (const long[]){12544, 256, 1}, arena + 10838016);
 
-  /* %291 = hswish_grad(%219, %290) blocks.3.conv : f32[B, 49, 256] */
+  /* %263 = hswish_grad(%191, %262) blocks.3.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 10035200, arena + 10838016, arena + 10436608);
 
-  /* %292 = batch_normalize_grad(%216, %291, %217) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 49, 256] */
+  /* %264 = batch_normalize_grad(%188, %263, %189) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 9633792, arena + 10436608, params[91], 1e-05f,
       arena + 10035200);
 
-  /* %293 = batch_normalize_param_grad(%216, %291) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 256] */
+  /* %265 = batch_normalize_param_grad(%188, %263) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 9633792, arena + 10436608, 1e-05f,
       arena + 10838016);
 
-  /* %294 = index(%293) {axis 0, at 0} blocks.3.conv.conv.4 : f32[256] */
+  /* %266 = index(%265) {axis 0, at 0} blocks.3.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 10838016, 512, arena + 10438912, 256);
 
-  /* %295 = index(%293) {axis 0, at 1} blocks.3.conv.conv.4 : f32[256] */
+  /* %267 = index(%265) {axis 0, at 1} blocks.3.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 10838272, 512, arena + 10439168, 256);
 
-  /* %296 = token_dwconv_grad_input(%292, %215) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
+  /* %268 = token_dwconv_grad_input(%264, %187) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 10035200, params[90],
       arena + 9633792);
 
-  /* %297 = token_dwconv_grad_weight(%292, %214) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %269 = token_dwconv_grad_weight(%264, %186) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 10035200, arena + 9232384,
       arena + 10436608);
 
-  /* %298 = hswish_grad(%212, %296) blocks.3.conv : f32[B, 49, 256] */
+  /* %270 = hswish_grad(%184, %268) blocks.3.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 8830976, arena + 9633792, arena + 9232384);
 
-  /* %299 = batch_normalize_grad(%209, %298, %210) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 49, 256] */
+  /* %271 = batch_normalize_grad(%181, %270, %182) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 8429568, arena + 9232384, params[86], 1e-05f,
       arena + 8830976);
 
-  /* %300 = batch_normalize_param_grad(%209, %298) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 256] */
+  /* %272 = batch_normalize_param_grad(%181, %270) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 8429568, arena + 9232384, 1e-05f,
       arena + 9633792);
 
-  /* %301 = index(%300) {axis 0, at 0} blocks.3.conv.conv.1 : f32[256] */
+  /* %273 = index(%272) {axis 0, at 0} blocks.3.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 9633792, 512, arena + 9248768, 256);
 
-  /* %302 = index(%300) {axis 0, at 1} blocks.3.conv.conv.1 : f32[256] */
+  /* %274 = index(%272) {axis 0, at 1} blocks.3.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 9634048, 512, arena + 9249024, 256);
 
-  /* %303 = transpose(%208) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
+  /* %275 = transpose(%180) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[85], arena + 8429568);
 
-  /* %304 = linear_grad_weight(%299, %206) blocks.3.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 8830976, arena + 15954944, arena + 9232384);
+  /* %276 = linear_grad_weight(%271, %178) blocks.3.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 8830976, arena + 15314944, arena + 9232384);
 
-  /* %305 = fused_linear(%299, %303, %265) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %263 from row 1 */
+  /* %277 = fused_linear(%271, %275, %237) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %235 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 8830976, 12544, arena + 8429568, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 15148032, 3136, arena + 15250496, 3200);
+      LK_ACT_NONE, arena + 14508032, 3136, arena + 14610496, 3200);
 
-  /* %306 = reshape(%304) {shape [256, 64, 1, 1]} blocks.3.conv.conv.0 : f32[256, 64, 1, 1], a view of %304: no code */
+  /* %278 = reshape(%276) {shape [256, 64, 1, 1]} blocks.3.conv.conv.0 : f32[256, 64, 1, 1], a view of %276: no code */
 
-  /* %307 = concat(%264, %305) {axis 0} blocks.3 : f32[B, 50, 64], a view of %263: no code */
+  /* %279 = concat(%236, %277) {axis 0} blocks.3 : f32[B, 50, 64], a view of %235: no code */
 
-  /* %308 = transpose(%202) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
+  /* %280 = transpose(%174) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[83], arena + 8429568);
 
-  /* %309 = fused_linear(%307, %308) blocks.3.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 15250432, arena + 8429568, NULL, LK_ACT_NONE, NULL,
-      arena + 8589568);
+  /* %281 = fused_linear(%279, %280) blocks.3.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 14610432, arena + 8429568, NULL, LK_ACT_NONE, NULL,
+      arena + 8736768);
 
-  /* %310 = linear_grad_weight(%307, %201) blocks.3.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 15250432, arena + 15045632, arena + 9060352);
+  /* %282 = linear_grad_weight(%279, %173) blocks.3.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 14610432, arena + 14405632, arena + 9060352);
 
-  /* %311 = reduce_sum(%307) {axes [0], batch} blocks.3.attn.proj : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 15250432,
+  /* %283 = reduce_sum(%279) {axes [0], batch} blocks.3.attn.proj : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 14610432,
       arena + 9064640);
 
-  /* %312 = reshape(%309) {shape [50, 2, 1, 32]} blocks.3.attn : f32[B, 50, 2, 1, 32], a view of %309: no code */
+  /* %284 = sdpa_grad(%170, %171, %172, %281) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 192] */
+  lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 12562432, 192, arena + 12562496, 192, arena + 12562560,
+      192, arena + 8736768, 64, arena + 8429568, 192, arena + 8429568 + 64, 192,
+      arena + 8429568 + 128, 192, 0.17677669f);
 
-  /* %313 = matmul_permuted(%312, %196) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 8589568, 32, 64, 1, arena + 14943232,
-      32, 1, 64, arena + 8429568, 2500, 50, 0.0f);
-
-  /* %314 = matmul_permuted(%199, %312) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 12120832, 2500, 1, 50,
-      arena + 8589568, 32, 64, 1, arena + 8749568, 32, 64, 0.0f);
-
-  /* %315 = softmax_grad(%199, %313) {axis -1} blocks.3.attn : f32[B, 2, 1, 50, 50] */
-  lk_softmax_grad(B * 100, 50, arena + 12120832, arena + 8429568, arena + 8589568);
-
-  /* %316 = mul_scalar(%315) {x op 0.17677669} blocks.3.attn : f32[B, 2, 1, 50, 50] */
-  lk_mul_scalar(B * 2 * 50 * 50, arena + 8589568, 0.17677669f, arena + 8429568);
-
-  /* %317 = matmul_permuted(%316, %195) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 8429568, 2500, 50, 1,
-      arena + 14840832, 32, 64, 1, arena + 8851968, 32, 64, 0.0f);
-
-  /* %318 = matmul_permuted(%194, %316) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 8429568, 2500, 1, 50,
-      arena + 14738432, 32, 64, 1, arena + 8954368, 32, 64, 0.0f);
-
-  /* %319 = reshape(%314) {shape [50, 64]} blocks.3.attn : f32[B, 50, 64], a view of %314: no code */
-
-  /* %320 = reshape(%318) {shape [50, 64]} blocks.3.attn : f32[B, 50, 64], a view of %318: no code */
-
-  /* %321 = reshape(%317) {shape [50, 64]} blocks.3.attn : f32[B, 50, 64], a view of %317: no code */
-
-  /* %322 = concat(%321, %320, %319) {axis 1} blocks.3.attn.qkv : f32[B, 50, 192] */
-  lk_copy_rows(B * 50, 64, arena + 8851968, 64, arena + 8429568, 192);
-  lk_copy_rows(B * 50, 64, arena + 8954368, 64, arena + 8429632, 192);
-  lk_copy_rows(B * 50, 64, arena + 8749568, 64, arena + 8429696, 192);
-
-  /* %323 = transpose(%188) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
+  /* %285 = transpose(%167) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[81], arena + 8839168);
 
-  /* %324 = fused_linear(%322, %323) blocks.3.attn.qkv : f32[B, 50, 64] */
+  /* %286 = fused_linear(%284, %285) blocks.3.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 8429568, arena + 8839168, NULL, LK_ACT_NONE, NULL,
       arena + 8736768);
 
-  /* %325 = linear_grad_weight(%322, %187) blocks.3.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena + 8429568, arena + 14636032, arena + 9048064);
+  /* %287 = linear_grad_weight(%284, %166) blocks.3.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena + 8429568, arena + 14303232, arena + 9048064);
 
-  /* %326 = reduce_sum(%322) {axes [0], batch} blocks.3.attn.qkv : f32[192] */
+  /* %288 = reduce_sum(%284) {axes [0], batch} blocks.3.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 8429568,
       arena + 9064448);
 
-  /* %327 = reduce_sum(%324) {axes [0], batch} blocks.3.norm1 : f32[64] */
+  /* %289 = reduce_sum(%286) {axes [0], batch} blocks.3.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 8736768,
       arena + 9064704);
 
-  /* %328 = mul(%324, %183) blocks.3.norm1 : f32[B, 50, 64] */
+  /* %290 = mul(%286, %162) blocks.3.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 8736768, (const long[]){3200, 64, 1}, params[79],
       (const long[]){0, 0, 1}, arena + 8429568);
 
-  /* %329 = mul(%324, %185) blocks.3.norm1 : f32[B, 50, 64], written over %324 */
+  /* %291 = mul(%286, %164) blocks.3.norm1 : f32[B, 50, 64], written over %286 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 8736768, (const long[]){3200, 64, 1},
-      arena + 14533632, (const long[]){3200, 64, 1}, arena + 8736768);
+      arena + 14200832, (const long[]){3200, 64, 1}, arena + 8736768);
 
-  /* %330 = reduce_sum(%329) {axes [0], batch} blocks.3.norm1 : f32[64] */
+  /* %292 = reduce_sum(%291) {axes [0], batch} blocks.3.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 8736768,
       arena + 9064768);
 
-  /* %331 = normalize_grad(%182, %328) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 14431232, arena + 8429568, 1e-06f, arena + 8531968);
+  /* %293 = normalize_grad(%161, %290) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  lk_normalize_grad(B * 50, 64, arena + 14098432, arena + 8429568, 1e-06f, arena + 8531968);
 
-  /* %332 = add(%307, %331) blocks.2.conv : f32[B, 50, 64], written over %263 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 15250432, (const long[]){3200, 64, 1},
-      arena + 8531968, (const long[]){3200, 64, 1}, arena + 15250432);
+  /* %294 = add(%279, %293) blocks.2.conv : f32[B, 50, 64], written over %235 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 14610432, (const long[]){3200, 64, 1},
+      arena + 8531968, (const long[]){3200, 64, 1}, arena + 14610432);
 
-  /* %333 = slice(%332) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %263: no code */
+  /* %295 = slice(%294) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %235: no code */
 
-  /* %334 = slice(%332) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 15250496, 3200, arena + 8830976, 3136);
+  /* %296 = slice(%294) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 14610496, 3200, arena + 8830976, 3136);
 
-  /* %335 = batch_normalize_grad(%176, %334, %177) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_grad_cl(B * 49, 64, arena + 15854592, arena + 8830976, params[75], 1e-05f,
+  /* %297 = batch_normalize_grad(%155, %296, %156) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_normalize_grad_cl(B * 49, 64, arena + 15214592, arena + 8830976, params[75], 1e-05f,
       arena + 8931328);
 
-  /* %336 = batch_normalize_param_grad(%176, %334) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[2, 64] */
-  lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 15854592, arena + 8830976, 1e-05f,
+  /* %298 = batch_normalize_param_grad(%155, %296) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[2, 64] */
+  lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 15214592, arena + 8830976, 1e-05f,
       arena + 8429568);
 
-  /* %337 = index(%336) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
+  /* %299 = index(%298) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 8429568, 128, arena + 9064832, 64);
 
-  /* %338 = index(%336) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
+  /* %300 = index(%298) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 8429632, 128, arena + 9064896, 64);
 
-  /* %339 = transpose(%175) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
+  /* %301 = transpose(%154) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[74], arena + 9031680);
 
-  /* %340 = fused_linear(%335, %339) blocks.2.conv.conv.7 : f32[B, 49, 256] */
+  /* %302 = fused_linear(%297, %301) blocks.2.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 8931328, arena + 9031680, NULL, LK_ACT_NONE, NULL,
       arena + 8429568);
 
-  /* %341 = linear_grad_weight(%335, %173) blocks.2.conv.conv.7 : f32[64, 256] */
+  /* %303 = linear_grad_weight(%297, %152) blocks.2.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 8931328, arena + 8028160, arena + 9031680);
 
-  /* %342 = reshape(%341) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %341: no code */
+  /* %304 = reshape(%303) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %303: no code */
 
-  /* %343 = mul(%340, %172) blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  /* %305 = mul(%302, %151) blocks.2.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 8429568, (const long[]){12544, 256, 1},
-      arena + 16321536, (const long[]){256, 0, 1}, arena + 8028160);
+      arena + 15681536, (const long[]){256, 0, 1}, arena + 8028160);
 
-  /* %344 = mul(%340, %163) blocks.2.conv.conv.6 : f32[B, 49, 256], written over %340 */
+  /* %306 = mul(%302, %142) blocks.2.conv.conv.6 : f32[B, 49, 256], written over %302 */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 8429568, (const long[]){12544, 256, 1},
       arena + 7626752, (const long[]){12544, 256, 1}, arena + 8429568);
 
-  /* %345 = reduce_sum(%344) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %307 = reduce_sum(%306) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 8429568,
       arena + 7626752);
 
-  /* %346 = hsigmoid_grad(%171, %345) blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 16313344, arena + 7626752, arena + 7634944);
+  /* %308 = hsigmoid_grad(%150, %307) blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 15673344, arena + 7626752, arena + 7634944);
 
-  /* %347 = transpose(%169) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %309 = transpose(%148) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[72], arena + 7626752);
 
-  /* %348 = fused_linear(%346, %347) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %310 = fused_linear(%308, %309) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 7634944, arena + 7626752, NULL, LK_ACT_NONE, NULL,
       arena + 7627776);
 
-  /* %349 = linear_grad_weight(%346, %168) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 7634944, arena + 16359936, arena + 8931328);
+  /* %311 = linear_grad_weight(%308, %147) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 7634944, arena + 15719936, arena + 8931328);
 
-  /* %350 = reduce_sum(%346) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
+  /* %312 = reduce_sum(%308) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 7634944,
       arena + 8933376);
 
-  /* %351 = relu_grad(%167, %348) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 16359808, arena + 7627776, arena + 7627904);
+  /* %313 = relu_grad(%146, %310) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 15719808, arena + 7627776, arena + 7627904);
 
-  /* %352 = transpose(%165) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %314 = transpose(%144) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[70], arena + 7626752);
 
-  /* %353 = fused_linear(%351, %352) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %315 = fused_linear(%313, %314) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 7627904, arena + 7626752, NULL, LK_ACT_NONE, NULL,
       arena + 8429568);
 
-  /* %354 = linear_grad_weight(%351, %164) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 7627904, arena + 16305152, arena + 8932352);
+  /* %316 = linear_grad_weight(%313, %143) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 7627904, arena + 15665152, arena + 8932352);
 
-  /* %355 = reduce_sum(%351) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  /* %317 = reduce_sum(%313) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 7627904,
       arena + 8933632);
 
-  /* %356 = reshape(%353) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %353: no code */
+  /* %318 = reshape(%315) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %315: no code */
 
-  /* %357 = expand(%356) {shape [49, 256]} blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  /* %319 = expand(%318) {shape [49, 256]} blocks.2.conv.conv.6 : f32[B, 49, 256] */
   lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 8429568, (const long[]){256, 0, 1},
       arena + 7626752, (const long[]){12544, 256, 1});
 
-  /* %358 = mul_scalar(%357) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  /* %320 = mul_scalar(%319) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 49, 256] */
   lk_mul_scalar(B * 49 * 256, arena + 7626752, 0.020408163f, arena + 8429568);
 
-  /* %359 = add(%343, %358) blocks.2.conv : f32[B, 49, 256], written over %343 */
+  /* %321 = add(%305, %320) blocks.2.conv : f32[B, 49, 256], written over %305 */
   lk_add(3, (const long[]){B, 49, 256}, arena + 8028160, (const long[]){12544, 256, 1},
       arena + 8429568, (const long[]){12544, 256, 1}, arena + 8028160);
 
-  /* %360 = hswish_grad(%161, %359) blocks.2.conv : f32[B, 49, 256] */
+  /* %322 = hswish_grad(%140, %321) blocks.2.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 7225344, arena + 8028160, arena + 7626752);
 
-  /* %361 = batch_normalize_grad(%158, %360, %159) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 49, 256] */
+  /* %323 = batch_normalize_grad(%137, %322, %138) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 6823936, arena + 7626752, params[66], 1e-05f,
       arena + 7225344);
 
-  /* %362 = batch_normalize_param_grad(%158, %360) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 256] */
+  /* %324 = batch_normalize_param_grad(%137, %322) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 6823936, arena + 7626752, 1e-05f,
       arena + 8028160);
 
-  /* %363 = index(%362) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
+  /* %325 = index(%324) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 8028160, 512, arena + 7629056, 256);
 
-  /* %364 = index(%362) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
+  /* %326 = index(%324) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 8028416, 512, arena + 7629312, 256);
 
-  /* %365 = token_dwconv_grad_input(%361, %157) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  /* %327 = token_dwconv_grad_input(%323, %136) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 7225344, params[65],
       arena + 6823936);
 
-  /* %366 = token_dwconv_grad_weight(%361, %156) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %328 = token_dwconv_grad_weight(%323, %135) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 7225344, arena + 6422528,
       arena + 7626752);
 
-  /* %367 = hswish_grad(%154, %365) blocks.2.conv : f32[B, 49, 256] */
+  /* %329 = hswish_grad(%133, %327) blocks.2.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 6021120, arena + 6823936, arena + 6422528);
 
-  /* %368 = batch_normalize_grad(%151, %367, %152) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 49, 256] */
+  /* %330 = batch_normalize_grad(%130, %329, %131) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 5619712, arena + 6422528, params[61], 1e-05f,
       arena + 6021120);
 
-  /* %369 = batch_normalize_param_grad(%151, %367) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 256] */
+  /* %331 = batch_normalize_param_grad(%130, %329) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 5619712, arena + 6422528, 1e-05f,
       arena + 6823936);
 
-  /* %370 = index(%369) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
+  /* %332 = index(%331) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 6823936, 512, arena + 6438912, 256);
 
-  /* %371 = index(%369) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
+  /* %333 = index(%331) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 6824192, 512, arena + 6439168, 256);
 
-  /* %372 = transpose(%150) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
+  /* %334 = transpose(%129) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[60], arena + 5619712);
 
-  /* %373 = linear_grad_weight(%368, %148) blocks.2.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 6021120, arena + 15754240, arena + 6422528);
+  /* %335 = linear_grad_weight(%330, %127) blocks.2.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 6021120, arena + 15114240, arena + 6422528);
 
-  /* %374 = fused_linear(%368, %372, %334) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %263 from row 1 */
+  /* %336 = fused_linear(%330, %334, %296) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %235 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 6021120, 12544, arena + 5619712, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 8830976, 3136, arena + 15250496, 3200);
+      LK_ACT_NONE, arena + 8830976, 3136, arena + 14610496, 3200);
 
-  /* %375 = reshape(%373) {shape [256, 64, 1, 1]} blocks.2.conv.conv.0 : f32[256, 64, 1, 1], a view of %373: no code */
+  /* %337 = reshape(%335) {shape [256, 64, 1, 1]} blocks.2.conv.conv.0 : f32[256, 64, 1, 1], a view of %335: no code */
 
-  /* %376 = concat(%333, %374) {axis 0} blocks.2 : f32[B, 50, 64], a view of %263: no code */
+  /* %338 = concat(%295, %336) {axis 0} blocks.2 : f32[B, 50, 64], a view of %235: no code */
 
-  /* %377 = transpose(%144) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
+  /* %339 = transpose(%123) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[58], arena + 5619712);
 
-  /* %378 = fused_linear(%376, %377) blocks.2.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 15250432, arena + 5619712, NULL, LK_ACT_NONE, NULL,
-      arena + 5779712);
+  /* %340 = fused_linear(%338, %339) blocks.2.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 14610432, arena + 5619712, NULL, LK_ACT_NONE, NULL,
+      arena + 5926912);
 
-  /* %379 = linear_grad_weight(%376, %143) blocks.2.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 15250432, arena + 14328832, arena + 6250496);
+  /* %341 = linear_grad_weight(%338, %122) blocks.2.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 14610432, arena + 13996032, arena + 6250496);
 
-  /* %380 = reduce_sum(%376) {axes [0], batch} blocks.2.attn.proj : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 15250432,
+  /* %342 = reduce_sum(%338) {axes [0], batch} blocks.2.attn.proj : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 14610432,
       arena + 6254784);
 
-  /* %381 = reshape(%378) {shape [50, 2, 1, 32]} blocks.2.attn : f32[B, 50, 2, 1, 32], a view of %378: no code */
+  /* %343 = sdpa_grad(%119, %120, %121, %340) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 192] */
+  lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 12255232, 192, arena + 12255296, 192, arena + 12255360,
+      192, arena + 5926912, 64, arena + 5619712, 192, arena + 5619712 + 64, 192,
+      arena + 5619712 + 128, 192, 0.17677669f);
 
-  /* %382 = matmul_permuted(%381, %138) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 5779712, 32, 64, 1, arena + 14226432,
-      32, 1, 64, arena + 5619712, 2500, 50, 0.0f);
-
-  /* %383 = matmul_permuted(%141, %381) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 11960832, 2500, 1, 50,
-      arena + 5779712, 32, 64, 1, arena + 5939712, 32, 64, 0.0f);
-
-  /* %384 = softmax_grad(%141, %382) {axis -1} blocks.2.attn : f32[B, 2, 1, 50, 50] */
-  lk_softmax_grad(B * 100, 50, arena + 11960832, arena + 5619712, arena + 5779712);
-
-  /* %385 = mul_scalar(%384) {x op 0.17677669} blocks.2.attn : f32[B, 2, 1, 50, 50] */
-  lk_mul_scalar(B * 2 * 50 * 50, arena + 5779712, 0.17677669f, arena + 5619712);
-
-  /* %386 = matmul_permuted(%385, %137) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 5619712, 2500, 50, 1,
-      arena + 14124032, 32, 64, 1, arena + 6042112, 32, 64, 0.0f);
-
-  /* %387 = matmul_permuted(%136, %385) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 5619712, 2500, 1, 50,
-      arena + 14021632, 32, 64, 1, arena + 6144512, 32, 64, 0.0f);
-
-  /* %388 = reshape(%383) {shape [50, 64]} blocks.2.attn : f32[B, 50, 64], a view of %383: no code */
-
-  /* %389 = reshape(%387) {shape [50, 64]} blocks.2.attn : f32[B, 50, 64], a view of %387: no code */
-
-  /* %390 = reshape(%386) {shape [50, 64]} blocks.2.attn : f32[B, 50, 64], a view of %386: no code */
-
-  /* %391 = concat(%390, %389, %388) {axis 1} blocks.2.attn.qkv : f32[B, 50, 192] */
-  lk_copy_rows(B * 50, 64, arena + 6042112, 64, arena + 5619712, 192);
-  lk_copy_rows(B * 50, 64, arena + 6144512, 64, arena + 5619776, 192);
-  lk_copy_rows(B * 50, 64, arena + 5939712, 64, arena + 5619840, 192);
-
-  /* %392 = transpose(%130) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
+  /* %344 = transpose(%116) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[56], arena + 6029312);
 
-  /* %393 = fused_linear(%391, %392) blocks.2.attn.qkv : f32[B, 50, 64] */
+  /* %345 = fused_linear(%343, %344) blocks.2.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 5619712, arena + 6029312, NULL, LK_ACT_NONE, NULL,
       arena + 5926912);
 
-  /* %394 = linear_grad_weight(%391, %129) blocks.2.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena + 5619712, arena + 13919232, arena + 6238208);
+  /* %346 = linear_grad_weight(%343, %115) blocks.2.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena + 5619712, arena + 13893632, arena + 6238208);
 
-  /* %395 = reduce_sum(%391) {axes [0], batch} blocks.2.attn.qkv : f32[192] */
+  /* %347 = reduce_sum(%343) {axes [0], batch} blocks.2.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 5619712,
       arena + 6254592);
 
-  /* %396 = reduce_sum(%393) {axes [0], batch} blocks.2.norm1 : f32[64] */
+  /* %348 = reduce_sum(%345) {axes [0], batch} blocks.2.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 5926912,
       arena + 6254848);
 
-  /* %397 = mul(%393, %125) blocks.2.norm1 : f32[B, 50, 64] */
+  /* %349 = mul(%345, %111) blocks.2.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 5926912, (const long[]){3200, 64, 1}, params[54],
       (const long[]){0, 0, 1}, arena + 5619712);
 
-  /* %398 = mul(%393, %127) blocks.2.norm1 : f32[B, 50, 64], written over %393 */
+  /* %350 = mul(%345, %113) blocks.2.norm1 : f32[B, 50, 64], written over %345 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 5926912, (const long[]){3200, 64, 1},
-      arena + 13816832, (const long[]){3200, 64, 1}, arena + 5926912);
+      arena + 13791232, (const long[]){3200, 64, 1}, arena + 5926912);
 
-  /* %399 = reduce_sum(%398) {axes [0], batch} blocks.2.norm1 : f32[64] */
+  /* %351 = reduce_sum(%350) {axes [0], batch} blocks.2.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 5926912,
       arena + 6254912);
 
-  /* %400 = normalize_grad(%124, %397) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 13714432, arena + 5619712, 1e-06f, arena + 5722112);
+  /* %352 = normalize_grad(%110, %349) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  lk_normalize_grad(B * 50, 64, arena + 13688832, arena + 5619712, 1e-06f, arena + 5722112);
 
-  /* %401 = add(%376, %400) blocks.1.conv : f32[B, 50, 64], written over %263 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 15250432, (const long[]){3200, 64, 1},
-      arena + 5722112, (const long[]){3200, 64, 1}, arena + 15250432);
+  /* %353 = add(%338, %352) blocks.1.conv : f32[B, 50, 64], written over %235 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 14610432, (const long[]){3200, 64, 1},
+      arena + 5722112, (const long[]){3200, 64, 1}, arena + 14610432);
 
-  /* %402 = slice(%401) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %263: no code */
+  /* %354 = slice(%353) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %235: no code */
 
-  /* %403 = slice(%401) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 15250496, 3200, arena + 6021120, 3136);
+  /* %355 = slice(%353) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 14610496, 3200, arena + 6021120, 3136);
 
-  /* %404 = batch_normalize_grad(%118, %403, %119) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_grad_cl(B * 49, 64, arena + 15653888, arena + 6021120, params[50], 1e-05f,
+  /* %356 = batch_normalize_grad(%104, %355, %105) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_normalize_grad_cl(B * 49, 64, arena + 15013888, arena + 6021120, params[50], 1e-05f,
       arena + 6121472);
 
-  /* %405 = batch_normalize_param_grad(%118, %403) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[2, 64] */
-  lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 15653888, arena + 6021120, 1e-05f,
+  /* %357 = batch_normalize_param_grad(%104, %355) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[2, 64] */
+  lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 15013888, arena + 6021120, 1e-05f,
       arena + 5619712);
 
-  /* %406 = index(%405) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
+  /* %358 = index(%357) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 5619712, 128, arena + 6254976, 64);
 
-  /* %407 = index(%405) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
+  /* %359 = index(%357) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 5619776, 128, arena + 6255040, 64);
 
-  /* %408 = transpose(%117) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
+  /* %360 = transpose(%103) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[49], arena + 6221824);
 
-  /* %409 = fused_linear(%404, %408) blocks.1.conv.conv.7 : f32[B, 49, 256] */
+  /* %361 = fused_linear(%356, %360) blocks.1.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 6121472, arena + 6221824, NULL, LK_ACT_NONE, NULL,
       arena + 5619712);
 
-  /* %410 = linear_grad_weight(%404, %115) blocks.1.conv.conv.7 : f32[64, 256] */
+  /* %362 = linear_grad_weight(%356, %101) blocks.1.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 6121472, arena + 5218304, arena + 6221824);
 
-  /* %411 = reshape(%410) {shape [64, 256, 1, 1]} blocks.1.conv.conv.7 : f32[64, 256, 1, 1], a view of %410: no code */
+  /* %363 = reshape(%362) {shape [64, 256, 1, 1]} blocks.1.conv.conv.7 : f32[64, 256, 1, 1], a view of %362: no code */
 
-  /* %412 = mul(%409, %114) blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  /* %364 = mul(%361, %100) blocks.1.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 5619712, (const long[]){12544, 256, 1},
-      arena + 16296960, (const long[]){256, 0, 1}, arena + 5218304);
+      arena + 15656960, (const long[]){256, 0, 1}, arena + 5218304);
 
-  /* %413 = mul(%409, %105) blocks.1.conv.conv.6 : f32[B, 49, 256], written over %409 */
+  /* %365 = mul(%361, %91) blocks.1.conv.conv.6 : f32[B, 49, 256], written over %361 */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 5619712, (const long[]){12544, 256, 1},
       arena + 4816896, (const long[]){12544, 256, 1}, arena + 5619712);
 
-  /* %414 = reduce_sum(%413) {axes [0]} blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %366 = reduce_sum(%365) {axes [0]} blocks.1.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 5619712,
       arena + 4816896);
 
-  /* %415 = hsigmoid_grad(%113, %414) blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 16288768, arena + 4816896, arena + 4825088);
+  /* %367 = hsigmoid_grad(%99, %366) blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 15648768, arena + 4816896, arena + 4825088);
 
-  /* %416 = transpose(%111) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %368 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[47], arena + 4816896);
 
-  /* %417 = fused_linear(%415, %416) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %369 = fused_linear(%367, %368) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 4825088, arena + 4816896, NULL, LK_ACT_NONE, NULL,
       arena + 4817920);
 
-  /* %418 = linear_grad_weight(%415, %110) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 4825088, arena + 16359552, arena + 6121472);
+  /* %370 = linear_grad_weight(%367, %96) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 4825088, arena + 15719552, arena + 6121472);
 
-  /* %419 = reduce_sum(%415) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[256] */
+  /* %371 = reduce_sum(%367) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 4825088,
       arena + 6123520);
 
-  /* %420 = relu_grad(%109, %417) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 16359424, arena + 4817920, arena + 4818048);
+  /* %372 = relu_grad(%95, %369) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 15719424, arena + 4817920, arena + 4818048);
 
-  /* %421 = transpose(%107) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %373 = transpose(%93) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[45], arena + 4816896);
 
-  /* %422 = fused_linear(%420, %421) blocks.1.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %374 = fused_linear(%372, %373) blocks.1.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 4818048, arena + 4816896, NULL, LK_ACT_NONE, NULL,
       arena + 5619712);
 
-  /* %423 = linear_grad_weight(%420, %106) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 4818048, arena + 16280576, arena + 6122496);
+  /* %375 = linear_grad_weight(%372, %92) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 4818048, arena + 15640576, arena + 6122496);
 
-  /* %424 = reduce_sum(%420) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  /* %376 = reduce_sum(%372) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 4818048,
       arena + 6123776);
 
-  /* %425 = reshape(%422) {shape [1, 256]} blocks.1.conv.conv.6 : f32[B, 1, 256], a view of %422: no code */
+  /* %377 = reshape(%374) {shape [1, 256]} blocks.1.conv.conv.6 : f32[B, 1, 256], a view of %374: no code */
 
-  /* %426 = expand(%425) {shape [49, 256]} blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  /* %378 = expand(%377) {shape [49, 256]} blocks.1.conv.conv.6 : f32[B, 49, 256] */
   lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 5619712, (const long[]){256, 0, 1},
       arena + 4816896, (const long[]){12544, 256, 1});
 
-  /* %427 = mul_scalar(%426) {x op 0.020408163} blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  /* %379 = mul_scalar(%378) {x op 0.020408163} blocks.1.conv.conv.6 : f32[B, 49, 256] */
   lk_mul_scalar(B * 49 * 256, arena + 4816896, 0.020408163f, arena + 5619712);
 
-  /* %428 = add(%412, %427) blocks.1.conv : f32[B, 49, 256], written over %412 */
+  /* %380 = add(%364, %379) blocks.1.conv : f32[B, 49, 256], written over %364 */
   lk_add(3, (const long[]){B, 49, 256}, arena + 5218304, (const long[]){12544, 256, 1},
       arena + 5619712, (const long[]){12544, 256, 1}, arena + 5218304);
 
-  /* %429 = hswish_grad(%103, %428) blocks.1.conv : f32[B, 49, 256] */
+  /* %381 = hswish_grad(%89, %380) blocks.1.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 4415488, arena + 5218304, arena + 4816896);
 
-  /* %430 = batch_normalize_grad(%100, %429, %101) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 49, 256] */
+  /* %382 = batch_normalize_grad(%86, %381, %87) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, params[41], 1e-05f,
       arena + 4415488);
 
-  /* %431 = batch_normalize_param_grad(%100, %429) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 256] */
+  /* %383 = batch_normalize_param_grad(%86, %381) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, 1e-05f,
       arena + 5218304);
 
-  /* %432 = index(%431) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
+  /* %384 = index(%383) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 5218304, 512, arena + 4819200, 256);
 
-  /* %433 = index(%431) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
+  /* %385 = index(%383) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 5218560, 512, arena + 4819456, 256);
 
-  /* %434 = token_dwconv_grad_input(%430, %99) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  /* %386 = token_dwconv_grad_input(%382, %85) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4415488, params[40],
       arena + 4014080);
 
-  /* %435 = token_dwconv_grad_weight(%430, %98) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %387 = token_dwconv_grad_weight(%382, %84) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4415488, arena + 3612672,
       arena + 4816896);
 
-  /* %436 = hswish_grad(%96, %434) blocks.1.conv : f32[B, 49, 256] */
+  /* %388 = hswish_grad(%82, %386) blocks.1.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 3211264, arena + 4014080, arena + 3612672);
 
-  /* %437 = batch_normalize_grad(%93, %436, %94) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 49, 256] */
+  /* %389 = batch_normalize_grad(%79, %388, %80) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 2809856, arena + 3612672, params[36], 1e-05f,
       arena + 3211264);
 
-  /* %438 = batch_normalize_param_grad(%93, %436) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 256] */
+  /* %390 = batch_normalize_param_grad(%79, %388) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 2809856, arena + 3612672, 1e-05f,
       arena + 4014080);
 
-  /* %439 = index(%438) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
+  /* %391 = index(%390) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 4014080, 512, arena + 3629056, 256);
 
-  /* %440 = index(%438) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
+  /* %392 = index(%390) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 4014336, 512, arena + 3629312, 256);
 
-  /* %441 = transpose(%92) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
+  /* %393 = transpose(%78) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[35], arena + 2809856);
 
-  /* %442 = linear_grad_weight(%437, %90) blocks.1.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 3211264, arena + 15553536, arena + 3612672);
+  /* %394 = linear_grad_weight(%389, %76) blocks.1.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 3211264, arena + 14913536, arena + 3612672);
 
-  /* %443 = fused_linear(%437, %441, %403) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %263 from row 1 */
+  /* %395 = fused_linear(%389, %393, %355) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %235 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 3211264, 12544, arena + 2809856, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 6021120, 3136, arena + 15250496, 3200);
+      LK_ACT_NONE, arena + 6021120, 3136, arena + 14610496, 3200);
 
-  /* %444 = reshape(%442) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %442: no code */
+  /* %396 = reshape(%394) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %394: no code */
 
-  /* %445 = concat(%402, %443) {axis 0} blocks.1 : f32[B, 50, 64], a view of %263: no code */
+  /* %397 = concat(%354, %395) {axis 0} blocks.1 : f32[B, 50, 64], a view of %235: no code */
 
-  /* %446 = transpose(%86) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
+  /* %398 = transpose(%72) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[33], arena + 2809856);
 
-  /* %447 = fused_linear(%445, %446) blocks.1.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 15250432, arena + 2809856, NULL, LK_ACT_NONE, NULL,
-      arena + 2969856);
+  /* %399 = fused_linear(%397, %398) blocks.1.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 14610432, arena + 2809856, NULL, LK_ACT_NONE, NULL,
+      arena + 3117056);
 
-  /* %448 = linear_grad_weight(%445, %85) blocks.1.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 15250432, arena + 13612032, arena + 3440640);
+  /* %400 = linear_grad_weight(%397, %71) blocks.1.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 14610432, arena + 13586432, arena + 3440640);
 
-  /* %449 = reduce_sum(%445) {axes [0], batch} blocks.1.attn.proj : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 15250432,
+  /* %401 = reduce_sum(%397) {axes [0], batch} blocks.1.attn.proj : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 14610432,
       arena + 3444928);
 
-  /* %450 = reshape(%447) {shape [50, 2, 1, 32]} blocks.1.attn : f32[B, 50, 2, 1, 32], a view of %447: no code */
+  /* %402 = sdpa_grad(%68, %69, %70, %399) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 192] */
+  lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 11948032, 192, arena + 11948096, 192, arena + 11948160,
+      192, arena + 3117056, 64, arena + 2809856, 192, arena + 2809856 + 64, 192,
+      arena + 2809856 + 128, 192, 0.17677669f);
 
-  /* %451 = matmul_permuted(%450, %80) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 2969856, 32, 64, 1, arena + 13509632,
-      32, 1, 64, arena + 2809856, 2500, 50, 0.0f);
-
-  /* %452 = matmul_permuted(%83, %450) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 11800832, 2500, 1, 50,
-      arena + 2969856, 32, 64, 1, arena + 3129856, 32, 64, 0.0f);
-
-  /* %453 = softmax_grad(%83, %451) {axis -1} blocks.1.attn : f32[B, 2, 1, 50, 50] */
-  lk_softmax_grad(B * 100, 50, arena + 11800832, arena + 2809856, arena + 2969856);
-
-  /* %454 = mul_scalar(%453) {x op 0.17677669} blocks.1.attn : f32[B, 2, 1, 50, 50] */
-  lk_mul_scalar(B * 2 * 50 * 50, arena + 2969856, 0.17677669f, arena + 2809856);
-
-  /* %455 = matmul_permuted(%454, %79) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 2809856, 2500, 50, 1,
-      arena + 13407232, 32, 64, 1, arena + 3232256, 32, 64, 0.0f);
-
-  /* %456 = matmul_permuted(%78, %454) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 2809856, 2500, 1, 50,
-      arena + 13304832, 32, 64, 1, arena + 3334656, 32, 64, 0.0f);
-
-  /* %457 = reshape(%452) {shape [50, 64]} blocks.1.attn : f32[B, 50, 64], a view of %452: no code */
-
-  /* %458 = reshape(%456) {shape [50, 64]} blocks.1.attn : f32[B, 50, 64], a view of %456: no code */
-
-  /* %459 = reshape(%455) {shape [50, 64]} blocks.1.attn : f32[B, 50, 64], a view of %455: no code */
-
-  /* %460 = concat(%459, %458, %457) {axis 1} blocks.1.attn.qkv : f32[B, 50, 192] */
-  lk_copy_rows(B * 50, 64, arena + 3232256, 64, arena + 2809856, 192);
-  lk_copy_rows(B * 50, 64, arena + 3334656, 64, arena + 2809920, 192);
-  lk_copy_rows(B * 50, 64, arena + 3129856, 64, arena + 2809984, 192);
-
-  /* %461 = transpose(%72) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
+  /* %403 = transpose(%65) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[31], arena + 3219456);
 
-  /* %462 = fused_linear(%460, %461) blocks.1.attn.qkv : f32[B, 50, 64] */
+  /* %404 = fused_linear(%402, %403) blocks.1.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 2809856, arena + 3219456, NULL, LK_ACT_NONE, NULL,
       arena + 3117056);
 
-  /* %463 = linear_grad_weight(%460, %71) blocks.1.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena + 2809856, arena + 13202432, arena + 3428352);
+  /* %405 = linear_grad_weight(%402, %64) blocks.1.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena + 2809856, arena + 13484032, arena + 3428352);
 
-  /* %464 = reduce_sum(%460) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
+  /* %406 = reduce_sum(%402) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 2809856,
       arena + 3444736);
 
-  /* %465 = reduce_sum(%462) {axes [0], batch} blocks.1.norm1 : f32[64] */
+  /* %407 = reduce_sum(%404) {axes [0], batch} blocks.1.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 3117056,
       arena + 3444992);
 
-  /* %466 = mul(%462, %67) blocks.1.norm1 : f32[B, 50, 64] */
+  /* %408 = mul(%404, %60) blocks.1.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 3117056, (const long[]){3200, 64, 1}, params[29],
       (const long[]){0, 0, 1}, arena + 2809856);
 
-  /* %467 = mul(%462, %69) blocks.1.norm1 : f32[B, 50, 64], written over %462 */
+  /* %409 = mul(%404, %62) blocks.1.norm1 : f32[B, 50, 64], written over %404 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 3117056, (const long[]){3200, 64, 1},
-      arena + 13100032, (const long[]){3200, 64, 1}, arena + 3117056);
+      arena + 13381632, (const long[]){3200, 64, 1}, arena + 3117056);
 
-  /* %468 = reduce_sum(%467) {axes [0], batch} blocks.1.norm1 : f32[64] */
+  /* %410 = reduce_sum(%409) {axes [0], batch} blocks.1.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 3117056,
       arena + 3445056);
 
-  /* %469 = normalize_grad(%66, %466) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 12997632, arena + 2809856, 1e-06f, arena + 2912256);
+  /* %411 = normalize_grad(%59, %408) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  lk_normalize_grad(B * 50, 64, arena + 13279232, arena + 2809856, 1e-06f, arena + 2912256);
 
-  /* %470 = add(%445, %469) blocks.0.conv : f32[B, 50, 64], written over %263 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 15250432, (const long[]){3200, 64, 1},
-      arena + 2912256, (const long[]){3200, 64, 1}, arena + 15250432);
+  /* %412 = add(%397, %411) blocks.0.conv : f32[B, 50, 64], written over %235 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 14610432, (const long[]){3200, 64, 1},
+      arena + 2912256, (const long[]){3200, 64, 1}, arena + 14610432);
 
-  /* %471 = slice(%470) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %263: no code */
+  /* %413 = slice(%412) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %235: no code */
 
-  /* %472 = slice(%470) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 15250496, 3200, arena + 3211264, 3136);
+  /* %414 = slice(%412) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 14610496, 3200, arena + 3211264, 3136);
 
-  /* %473 = batch_normalize_grad(%60, %472, %61) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_grad_cl(B * 49, 64, arena + 15453184, arena + 3211264, params[25], 1e-05f,
+  /* %415 = batch_normalize_grad(%53, %414, %54) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_normalize_grad_cl(B * 49, 64, arena + 14813184, arena + 3211264, params[25], 1e-05f,
       arena + 3311616);
 
-  /* %474 = batch_normalize_param_grad(%60, %472) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[2, 64] */
-  lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 15453184, arena + 3211264, 1e-05f,
+  /* %416 = batch_normalize_param_grad(%53, %414) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[2, 64] */
+  lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 14813184, arena + 3211264, 1e-05f,
       arena + 2809856);
 
-  /* %475 = index(%474) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
+  /* %417 = index(%416) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 2809856, 128, arena + 3445120, 64);
 
-  /* %476 = index(%474) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
+  /* %418 = index(%416) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 2809920, 128, arena + 3445184, 64);
 
-  /* %477 = transpose(%59) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
+  /* %419 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[24], arena + 3411968);
 
-  /* %478 = fused_linear(%473, %477) blocks.0.conv.conv.7 : f32[B, 49, 256] */
+  /* %420 = fused_linear(%415, %419) blocks.0.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 3311616, arena + 3411968, NULL, LK_ACT_NONE, NULL,
       arena + 2809856);
 
-  /* %479 = linear_grad_weight(%473, %57) blocks.0.conv.conv.7 : f32[64, 256] */
+  /* %421 = linear_grad_weight(%415, %50) blocks.0.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 3311616, arena + 2408448, arena + 3411968);
 
-  /* %480 = reshape(%479) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %479: no code */
+  /* %422 = reshape(%421) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %421: no code */
 
-  /* %481 = mul(%478, %56) blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  /* %423 = mul(%420, %49) blocks.0.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 2809856, (const long[]){12544, 256, 1},
-      arena + 16272384, (const long[]){256, 0, 1}, arena + 2408448);
+      arena + 15632384, (const long[]){256, 0, 1}, arena + 2408448);
 
-  /* %482 = mul(%478, %47) blocks.0.conv.conv.6 : f32[B, 49, 256], written over %478 */
+  /* %424 = mul(%420, %40) blocks.0.conv.conv.6 : f32[B, 49, 256], written over %420 */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 2809856, (const long[]){12544, 256, 1},
       arena + 2007040, (const long[]){12544, 256, 1}, arena + 2809856);
 
-  /* %483 = reduce_sum(%482) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
+  /* %425 = reduce_sum(%424) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 2809856,
       arena + 2007040);
 
-  /* %484 = hsigmoid_grad(%55, %483) blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 16264192, arena + 2007040, arena + 2015232);
+  /* %426 = hsigmoid_grad(%48, %425) blocks.0.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 15624192, arena + 2007040, arena + 2015232);
 
-  /* %485 = transpose(%53) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %427 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[22], arena + 2007040);
 
-  /* %486 = fused_linear(%484, %485) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %428 = fused_linear(%426, %427) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 2015232, arena + 2007040, NULL, LK_ACT_NONE, NULL,
       arena + 2008064);
 
-  /* %487 = linear_grad_weight(%484, %52) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 2015232, arena + 16359168, arena + 3311616);
+  /* %429 = linear_grad_weight(%426, %45) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 2015232, arena + 15719168, arena + 3311616);
 
-  /* %488 = reduce_sum(%484) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
+  /* %430 = reduce_sum(%426) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 2015232,
       arena + 3313664);
 
-  /* %489 = relu_grad(%51, %486) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 16359040, arena + 2008064, arena + 2008192);
+  /* %431 = relu_grad(%44, %428) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 15719040, arena + 2008064, arena + 2008192);
 
-  /* %490 = transpose(%49) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %432 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[20], arena + 2007040);
 
-  /* %491 = fused_linear(%489, %490) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %433 = fused_linear(%431, %432) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 2008192, arena + 2007040, NULL, LK_ACT_NONE, NULL,
       arena + 2809856);
 
-  /* %492 = linear_grad_weight(%489, %48) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 2008192, arena + 16256000, arena + 3312640);
+  /* %434 = linear_grad_weight(%431, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 2008192, arena + 15616000, arena + 3312640);
 
-  /* %493 = reduce_sum(%489) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  /* %435 = reduce_sum(%431) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 2008192,
       arena + 3313920);
 
-  /* %494 = reshape(%491) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %491: no code */
+  /* %436 = reshape(%433) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %433: no code */
 
-  /* %495 = expand(%494) {shape [49, 256]} blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  /* %437 = expand(%436) {shape [49, 256]} blocks.0.conv.conv.6 : f32[B, 49, 256] */
   lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 2809856, (const long[]){256, 0, 1},
       arena + 2007040, (const long[]){12544, 256, 1});
 
-  /* %496 = mul_scalar(%495) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  /* %438 = mul_scalar(%437) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 49, 256] */
   lk_mul_scalar(B * 49 * 256, arena + 2007040, 0.020408163f, arena + 2809856);
 
-  /* %497 = add(%481, %496) blocks.0.conv : f32[B, 49, 256], written over %481 */
+  /* %439 = add(%423, %438) blocks.0.conv : f32[B, 49, 256], written over %423 */
   lk_add(3, (const long[]){B, 49, 256}, arena + 2408448, (const long[]){12544, 256, 1},
       arena + 2809856, (const long[]){12544, 256, 1}, arena + 2408448);
 
-  /* %498 = hswish_grad(%45, %497) blocks.0.conv : f32[B, 49, 256] */
+  /* %440 = hswish_grad(%38, %439) blocks.0.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 1605632, arena + 2408448, arena + 2007040);
 
-  /* %499 = batch_normalize_grad(%42, %498, %43) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 49, 256] */
+  /* %441 = batch_normalize_grad(%35, %440, %36) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 1204224, arena + 2007040, params[16], 1e-05f,
       arena + 1605632);
 
-  /* %500 = batch_normalize_param_grad(%42, %498) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 256] */
+  /* %442 = batch_normalize_param_grad(%35, %440) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 1204224, arena + 2007040, 1e-05f,
       arena + 2408448);
 
-  /* %501 = index(%500) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
+  /* %443 = index(%442) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 2408448, 512, arena + 2009344, 256);
 
-  /* %502 = index(%500) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
+  /* %444 = index(%442) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 2408704, 512, arena + 2009600, 256);
 
-  /* %503 = token_dwconv_grad_input(%499, %41) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  /* %445 = token_dwconv_grad_input(%441, %34) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 1605632, params[15],
       arena + 1204224);
 
-  /* %504 = token_dwconv_grad_weight(%499, %40) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %446 = token_dwconv_grad_weight(%441, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 1605632, arena + 802816,
       arena + 2007040);
 
-  /* %505 = hswish_grad(%38, %503) blocks.0.conv : f32[B, 49, 256] */
+  /* %447 = hswish_grad(%31, %445) blocks.0.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 401408, arena + 1204224, arena + 802816);
 
-  /* %506 = batch_normalize_grad(%35, %505, %36) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 49, 256] */
+  /* %448 = batch_normalize_grad(%28, %447, %29) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena, arena + 802816, params[11], 1e-05f,
       arena + 401408);
 
-  /* %507 = batch_normalize_param_grad(%35, %505) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 256] */
+  /* %449 = batch_normalize_param_grad(%28, %447) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena, arena + 802816, 1e-05f, arena + 1204224);
 
-  /* %508 = index(%507) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
+  /* %450 = index(%449) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 1204224, 512, arena + 819200, 256);
 
-  /* %509 = index(%507) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
+  /* %451 = index(%449) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 1204480, 512, arena + 819456, 256);
 
-  /* %510 = transpose(%34) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
+  /* %452 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[10], arena);
 
-  /* %511 = linear_grad_weight(%506, %32) blocks.0.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 401408, arena + 15352832, arena + 802816);
+  /* %453 = linear_grad_weight(%448, %25) blocks.0.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 401408, arena + 14712832, arena + 802816);
 
-  /* %512 = fused_linear(%506, %510, %472) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %263 from row 1 */
+  /* %454 = fused_linear(%448, %452, %414) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %235 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 401408, 12544, arena, NULL, NULL, 0, LK_ACT_NONE,
-      arena + 3211264, 3136, arena + 15250496, 3200);
+      arena + 3211264, 3136, arena + 14610496, 3200);
 
-  /* %513 = reshape(%511) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %511: no code */
+  /* %455 = reshape(%453) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %453: no code */
 
-  /* %514 = concat(%471, %512) {axis 0} blocks.0 : f32[B, 50, 64], a view of %263: no code */
+  /* %456 = concat(%413, %454) {axis 0} blocks.0 : f32[B, 50, 64], a view of %235: no code */
 
-  /* %515 = transpose(%28) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
+  /* %457 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[8], arena);
 
-  /* %516 = fused_linear(%514, %515) blocks.0.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 15250432, arena, NULL, LK_ACT_NONE, NULL, arena + 160000);
+  /* %458 = fused_linear(%456, %457) blocks.0.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 14610432, arena, NULL, LK_ACT_NONE, NULL, arena + 307200);
 
-  /* %517 = linear_grad_weight(%514, %27) blocks.0.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 15250432, arena + 12895232, arena + 627200);
+  /* %459 = linear_grad_weight(%456, %20) blocks.0.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 14610432, arena + 13176832, arena + 421888);
 
-  /* %518 = reduce_sum(%514) {axes [0], batch} blocks.0.attn.proj : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 15250432,
-      arena + 631296);
+  /* %460 = reduce_sum(%456) {axes [0], batch} blocks.0.attn.proj : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 14610432,
+      arena + 426176);
 
-  /* %519 = reshape(%516) {shape [50, 2, 1, 32]} blocks.0.attn : f32[B, 50, 2, 1, 32], a view of %516: no code */
+  /* %461 = sdpa_grad(%17, %18, %19, %458) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 192] */
+  lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 11640832, 192, arena + 11640896, 192, arena + 11640960,
+      192, arena + 307200, 64, arena, 192, arena + 64, 192, arena + 128, 192, 0.17677669f);
 
-  /* %520 = matmul_permuted(%519, %22) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 160000, 32, 64, 1, arena + 12792832,
-      32, 1, 64, arena, 2500, 50, 0.0f);
-
-  /* %521 = matmul_permuted(%25, %519) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 11640832, 2500, 1, 50,
-      arena + 160000, 32, 64, 1, arena + 320000, 32, 64, 0.0f);
-
-  /* %522 = softmax_grad(%25, %520) {axis -1} blocks.0.attn : f32[B, 2, 1, 50, 50] */
-  lk_softmax_grad(B * 100, 50, arena + 11640832, arena, arena + 160000);
-
-  /* %523 = mul_scalar(%522) {x op 0.17677669} blocks.0.attn : f32[B, 2, 1, 50, 50] */
-  lk_mul_scalar(B * 2 * 50 * 50, arena + 160000, 0.17677669f, arena);
-
-  /* %524 = matmul_permuted(%523, %21) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena, 2500, 50, 1, arena + 12690432, 32, 64,
-      1, arena + 422400, 32, 64, 0.0f);
-
-  /* %525 = matmul_permuted(%20, %523) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 50, 2, 1, 32] */
-  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena, 2500, 1, 50, arena + 12588032, 32, 64,
-      1, arena + 524800, 32, 64, 0.0f);
-
-  /* %526 = reshape(%521) {shape [50, 64]} blocks.0.attn : f32[B, 50, 64], a view of %521: no code */
-
-  /* %527 = reshape(%525) {shape [50, 64]} blocks.0.attn : f32[B, 50, 64], a view of %525: no code */
-
-  /* %528 = reshape(%524) {shape [50, 64]} blocks.0.attn : f32[B, 50, 64], a view of %524: no code */
-
-  /* %529 = concat(%528, %527, %526) {axis 1} blocks.0.attn.qkv : f32[B, 50, 192] */
-  lk_copy_rows(B * 50, 64, arena + 422400, 64, arena, 192);
-  lk_copy_rows(B * 50, 64, arena + 524800, 64, arena + 64, 192);
-  lk_copy_rows(B * 50, 64, arena + 320000, 64, arena + 128, 192);
-
-  /* %530 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
+  /* %462 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[6], arena + 409600);
 
-  /* %531 = fused_linear(%529, %530) blocks.0.attn.qkv : f32[B, 50, 64] */
+  /* %463 = fused_linear(%461, %462) blocks.0.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena, arena + 409600, NULL, LK_ACT_NONE, NULL, arena + 307200);
 
-  /* %532 = linear_grad_weight(%529, %13) blocks.0.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena, arena + 12485632, arena + 409600);
+  /* %464 = linear_grad_weight(%461, %13) blocks.0.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena, arena + 13074432, arena + 409600);
 
-  /* %533 = reduce_sum(%529) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
+  /* %465 = reduce_sum(%461) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 421888);
+      arena + 425984);
 
-  /* %534 = reduce_sum(%531) {axes [0], batch} blocks.0.norm1 : f32[64] */
+  /* %466 = reduce_sum(%463) {axes [0], batch} blocks.0.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 307200,
       arena + 204800);
 
-  /* %535 = mul(%531, %9) blocks.0.norm1 : f32[B, 50, 64] */
+  /* %467 = mul(%463, %9) blocks.0.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 307200, (const long[]){3200, 64, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %536 = mul(%531, %11) blocks.0.norm1 : f32[B, 50, 64], written over %531 */
+  /* %468 = mul(%463, %11) blocks.0.norm1 : f32[B, 50, 64], written over %463 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 307200, (const long[]){3200, 64, 1},
-      arena + 12383232, (const long[]){3200, 64, 1}, arena + 307200);
+      arena + 12972032, (const long[]){3200, 64, 1}, arena + 307200);
 
-  /* %537 = reduce_sum(%536) {axes [0], batch} blocks.0.norm1 : f32[64] */
+  /* %469 = reduce_sum(%468) {axes [0], batch} blocks.0.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 307200,
       arena + 204864);
 
-  /* %538 = normalize_grad(%8, %535) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 12280832, arena, 1e-06f, arena + 102400);
+  /* %470 = normalize_grad(%8, %467) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
+  lk_normalize_grad(B * 50, 64, arena + 12869632, arena, 1e-06f, arena + 102400);
 
-  /* %539 = add(%514, %538) : f32[B, 50, 64], written over %263 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 15250432, (const long[]){3200, 64, 1},
-      arena + 102400, (const long[]){3200, 64, 1}, arena + 15250432);
+  /* %471 = add(%456, %470) : f32[B, 50, 64], written over %235 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 14610432, (const long[]){3200, 64, 1},
+      arena + 102400, (const long[]){3200, 64, 1}, arena + 14610432);
 
-  /* %540 = reduce_sum(%539) {axes [], batch} : f32[50, 64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 0, 0}, arena + 15250432,
+  /* %472 = reduce_sum(%471) {axes [], batch} : f32[50, 64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 0, 0}, arena + 14610432,
       arena + 100352);
 
-  /* %541 = reshape(%540) {shape [1, 50, 64]} : f32[1, 50, 64], a view of %540: no code */
+  /* %473 = reshape(%472) {shape [1, 50, 64]} : f32[1, 50, 64], a view of %472: no code */
 
-  /* %542 = slice(%539) {axis 0, start 0, length 1} : f32[B, 1, 64] */
-  lk_copy_rows(B, 64, arena + 15250432, 3200, arena, 64);
+  /* %474 = slice(%471) {axis 0, start 0, length 1} : f32[B, 1, 64] */
+  lk_copy_rows(B, 64, arena + 14610432, 3200, arena, 64);
 
-  /* %543 = reduce_sum(%542) {axes [], batch} : f32[1, 64] */
+  /* %475 = reduce_sum(%474) {axes [], batch} : f32[1, 64] */
   lk_reduce_sum(3, (const long[]){B, 1, 64}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 104576);
 
-  /* %544 = reshape(%543) {shape [1, 1, 64]} : f32[1, 1, 64], a view of %543: no code */
+  /* %476 = reshape(%475) {shape [1, 1, 64]} : f32[1, 1, 64], a view of %475: no code */
 
-  /* %545 = slice(%539) {axis 0, start 1, length 49} : f32[B, 49, 64], a view of %263: no code */
+  /* %477 = slice(%471) {axis 0, start 1, length 49} : f32[B, 49, 64], a view of %235: no code */
 
-  /* %546 = seq2img(%545) {height 7} patch_embed : f32[B, 64, 7, 7] */
+  /* %478 = seq2img(%477) {height 7} patch_embed : f32[B, 64, 7, 7] */
   for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 49, 64, arena + 15250496 + (long)b * 3200, arena + (long)b * 3136);
+    lk_seq2img(1, 49, 64, arena + 14610496 + (long)b * 3200, arena + (long)b * 3136);
   } // for b
 
-  /* %547 = conv2d_grad_weight(%546, %0) {out 64, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[64, 1, 4, 4] */
+  /* %479 = conv2d_grad_weight(%478, %0) {out 64, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[64, 1, 4, 4] */
   lk_conv2d_grad_weight(B, 1, 28, 28, 64, 4, 4, 4, 4, 0, 0, 1, arena, inputs[0], arena + 103552);
 
-  /* %548 = reduce_sum(%546) {axes [1, 2], batch} patch_embed.proj : f32[64] */
+  /* %480 = reduce_sum(%478) {axes [1, 2], batch} patch_embed.proj : f32[64] */
   lk_reduce_sum(4, (const long[]){B, 64, 7, 7}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 104640);
 
-  /* output 0 "loss" = %251 : f32[1] */
-  memcpy(outputs[0], arena + 16360704, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %547 : f32[64, 1, 4, 4] */
+  /* output 0 "loss" = %223 : f32[1] */
+  memcpy(outputs[0], arena + 15720704, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %479 : f32[64, 1, 4, 4] */
   memcpy(outputs[1], arena + 103552, sizeof(float) * 1024);
-  /* output 2 "grad:patch_embed.proj.bias" = %548 : f32[64] */
+  /* output 2 "grad:patch_embed.proj.bias" = %480 : f32[64] */
   memcpy(outputs[2], arena + 104640, sizeof(float) * 64);
-  /* output 3 "grad:cls_token" = %544 : f32[1, 1, 64] */
+  /* output 3 "grad:cls_token" = %476 : f32[1, 1, 64] */
   memcpy(outputs[3], arena + 104576, sizeof(float) * 64);
-  /* output 4 "grad:pos_embed" = %541 : f32[1, 50, 64] */
+  /* output 4 "grad:pos_embed" = %473 : f32[1, 50, 64] */
   memcpy(outputs[4], arena + 100352, sizeof(float) * 3200);
-  /* output 5 "grad:blocks.0.norm1.weight" = %537 : f32[64] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %469 : f32[64] */
   memcpy(outputs[5], arena + 204864, sizeof(float) * 64);
-  /* output 6 "grad:blocks.0.norm1.bias" = %534 : f32[64] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %466 : f32[64] */
   memcpy(outputs[6], arena + 204800, sizeof(float) * 64);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %532 : f32[192, 64] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %464 : f32[192, 64] */
   memcpy(outputs[7], arena + 409600, sizeof(float) * 12288);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %533 : f32[192] */
-  memcpy(outputs[8], arena + 421888, sizeof(float) * 192);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %517 : f32[64, 64] */
-  memcpy(outputs[9], arena + 627200, sizeof(float) * 4096);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %518 : f32[64] */
-  memcpy(outputs[10], arena + 631296, sizeof(float) * 64);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %513 : f32[256, 64, 1, 1] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %465 : f32[192] */
+  memcpy(outputs[8], arena + 425984, sizeof(float) * 192);
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %459 : f32[64, 64] */
+  memcpy(outputs[9], arena + 421888, sizeof(float) * 4096);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %460 : f32[64] */
+  memcpy(outputs[10], arena + 426176, sizeof(float) * 64);
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %455 : f32[256, 64, 1, 1] */
   memcpy(outputs[11], arena + 802816, sizeof(float) * 16384);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %508 : f32[256] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %450 : f32[256] */
   memcpy(outputs[12], arena + 819200, sizeof(float) * 256);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %509 : f32[256] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %451 : f32[256] */
   memcpy(outputs[13], arena + 819456, sizeof(float) * 256);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %504 : f32[256, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %446 : f32[256, 1, 3, 3] */
   memcpy(outputs[14], arena + 2007040, sizeof(float) * 2304);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %501 : f32[256] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %443 : f32[256] */
   memcpy(outputs[15], arena + 2009344, sizeof(float) * 256);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %502 : f32[256] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %444 : f32[256] */
   memcpy(outputs[16], arena + 2009600, sizeof(float) * 256);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %492 : f32[4, 256] */
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %434 : f32[4, 256] */
   memcpy(outputs[17], arena + 3312640, sizeof(float) * 1024);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %493 : f32[4] */
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %435 : f32[4] */
   memcpy(outputs[18], arena + 3313920, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %487 : f32[256, 4] */
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %429 : f32[256, 4] */
   memcpy(outputs[19], arena + 3311616, sizeof(float) * 1024);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %488 : f32[256] */
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %430 : f32[256] */
   memcpy(outputs[20], arena + 3313664, sizeof(float) * 256);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %480 : f32[64, 256, 1, 1] */
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %422 : f32[64, 256, 1, 1] */
   memcpy(outputs[21], arena + 3411968, sizeof(float) * 16384);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %475 : f32[64] */
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %417 : f32[64] */
   memcpy(outputs[22], arena + 3445120, sizeof(float) * 64);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %476 : f32[64] */
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %418 : f32[64] */
   memcpy(outputs[23], arena + 3445184, sizeof(float) * 64);
-  /* output 24 "grad:blocks.1.norm1.weight" = %468 : f32[64] */
+  /* output 24 "grad:blocks.1.norm1.weight" = %410 : f32[64] */
   memcpy(outputs[24], arena + 3445056, sizeof(float) * 64);
-  /* output 25 "grad:blocks.1.norm1.bias" = %465 : f32[64] */
+  /* output 25 "grad:blocks.1.norm1.bias" = %407 : f32[64] */
   memcpy(outputs[25], arena + 3444992, sizeof(float) * 64);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %463 : f32[192, 64] */
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %405 : f32[192, 64] */
   memcpy(outputs[26], arena + 3428352, sizeof(float) * 12288);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %464 : f32[192] */
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %406 : f32[192] */
   memcpy(outputs[27], arena + 3444736, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %448 : f32[64, 64] */
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %400 : f32[64, 64] */
   memcpy(outputs[28], arena + 3440640, sizeof(float) * 4096);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %449 : f32[64] */
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %401 : f32[64] */
   memcpy(outputs[29], arena + 3444928, sizeof(float) * 64);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %444 : f32[256, 64, 1, 1] */
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %396 : f32[256, 64, 1, 1] */
   memcpy(outputs[30], arena + 3612672, sizeof(float) * 16384);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %439 : f32[256] */
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %391 : f32[256] */
   memcpy(outputs[31], arena + 3629056, sizeof(float) * 256);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %440 : f32[256] */
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %392 : f32[256] */
   memcpy(outputs[32], arena + 3629312, sizeof(float) * 256);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %435 : f32[256, 1, 3, 3] */
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %387 : f32[256, 1, 3, 3] */
   memcpy(outputs[33], arena + 4816896, sizeof(float) * 2304);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %432 : f32[256] */
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %384 : f32[256] */
   memcpy(outputs[34], arena + 4819200, sizeof(float) * 256);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %433 : f32[256] */
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %385 : f32[256] */
   memcpy(outputs[35], arena + 4819456, sizeof(float) * 256);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %423 : f32[4, 256] */
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %375 : f32[4, 256] */
   memcpy(outputs[36], arena + 6122496, sizeof(float) * 1024);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %424 : f32[4] */
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %376 : f32[4] */
   memcpy(outputs[37], arena + 6123776, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %418 : f32[256, 4] */
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %370 : f32[256, 4] */
   memcpy(outputs[38], arena + 6121472, sizeof(float) * 1024);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %419 : f32[256] */
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %371 : f32[256] */
   memcpy(outputs[39], arena + 6123520, sizeof(float) * 256);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %411 : f32[64, 256, 1, 1] */
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %363 : f32[64, 256, 1, 1] */
   memcpy(outputs[40], arena + 6221824, sizeof(float) * 16384);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %406 : f32[64] */
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %358 : f32[64] */
   memcpy(outputs[41], arena + 6254976, sizeof(float) * 64);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %407 : f32[64] */
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %359 : f32[64] */
   memcpy(outputs[42], arena + 6255040, sizeof(float) * 64);
-  /* output 43 "grad:blocks.2.norm1.weight" = %399 : f32[64] */
+  /* output 43 "grad:blocks.2.norm1.weight" = %351 : f32[64] */
   memcpy(outputs[43], arena + 6254912, sizeof(float) * 64);
-  /* output 44 "grad:blocks.2.norm1.bias" = %396 : f32[64] */
+  /* output 44 "grad:blocks.2.norm1.bias" = %348 : f32[64] */
   memcpy(outputs[44], arena + 6254848, sizeof(float) * 64);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %394 : f32[192, 64] */
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %346 : f32[192, 64] */
   memcpy(outputs[45], arena + 6238208, sizeof(float) * 12288);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %395 : f32[192] */
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %347 : f32[192] */
   memcpy(outputs[46], arena + 6254592, sizeof(float) * 192);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %379 : f32[64, 64] */
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %341 : f32[64, 64] */
   memcpy(outputs[47], arena + 6250496, sizeof(float) * 4096);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %380 : f32[64] */
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %342 : f32[64] */
   memcpy(outputs[48], arena + 6254784, sizeof(float) * 64);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %375 : f32[256, 64, 1, 1] */
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %337 : f32[256, 64, 1, 1] */
   memcpy(outputs[49], arena + 6422528, sizeof(float) * 16384);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %370 : f32[256] */
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %332 : f32[256] */
   memcpy(outputs[50], arena + 6438912, sizeof(float) * 256);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %371 : f32[256] */
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %333 : f32[256] */
   memcpy(outputs[51], arena + 6439168, sizeof(float) * 256);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %366 : f32[256, 1, 3, 3] */
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %328 : f32[256, 1, 3, 3] */
   memcpy(outputs[52], arena + 7626752, sizeof(float) * 2304);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %363 : f32[256] */
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %325 : f32[256] */
   memcpy(outputs[53], arena + 7629056, sizeof(float) * 256);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %364 : f32[256] */
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %326 : f32[256] */
   memcpy(outputs[54], arena + 7629312, sizeof(float) * 256);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %354 : f32[4, 256] */
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %316 : f32[4, 256] */
   memcpy(outputs[55], arena + 8932352, sizeof(float) * 1024);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %355 : f32[4] */
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %317 : f32[4] */
   memcpy(outputs[56], arena + 8933632, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %349 : f32[256, 4] */
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %311 : f32[256, 4] */
   memcpy(outputs[57], arena + 8931328, sizeof(float) * 1024);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %350 : f32[256] */
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %312 : f32[256] */
   memcpy(outputs[58], arena + 8933376, sizeof(float) * 256);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %342 : f32[64, 256, 1, 1] */
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %304 : f32[64, 256, 1, 1] */
   memcpy(outputs[59], arena + 9031680, sizeof(float) * 16384);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %337 : f32[64] */
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %299 : f32[64] */
   memcpy(outputs[60], arena + 9064832, sizeof(float) * 64);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %338 : f32[64] */
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %300 : f32[64] */
   memcpy(outputs[61], arena + 9064896, sizeof(float) * 64);
-  /* output 62 "grad:blocks.3.norm1.weight" = %330 : f32[64] */
+  /* output 62 "grad:blocks.3.norm1.weight" = %292 : f32[64] */
   memcpy(outputs[62], arena + 9064768, sizeof(float) * 64);
-  /* output 63 "grad:blocks.3.norm1.bias" = %327 : f32[64] */
+  /* output 63 "grad:blocks.3.norm1.bias" = %289 : f32[64] */
   memcpy(outputs[63], arena + 9064704, sizeof(float) * 64);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %325 : f32[192, 64] */
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %287 : f32[192, 64] */
   memcpy(outputs[64], arena + 9048064, sizeof(float) * 12288);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %326 : f32[192] */
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %288 : f32[192] */
   memcpy(outputs[65], arena + 9064448, sizeof(float) * 192);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %310 : f32[64, 64] */
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %282 : f32[64, 64] */
   memcpy(outputs[66], arena + 9060352, sizeof(float) * 4096);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %311 : f32[64] */
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %283 : f32[64] */
   memcpy(outputs[67], arena + 9064640, sizeof(float) * 64);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %306 : f32[256, 64, 1, 1] */
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %278 : f32[256, 64, 1, 1] */
   memcpy(outputs[68], arena + 9232384, sizeof(float) * 16384);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %301 : f32[256] */
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %273 : f32[256] */
   memcpy(outputs[69], arena + 9248768, sizeof(float) * 256);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %302 : f32[256] */
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %274 : f32[256] */
   memcpy(outputs[70], arena + 9249024, sizeof(float) * 256);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %297 : f32[256, 1, 3, 3] */
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %269 : f32[256, 1, 3, 3] */
   memcpy(outputs[71], arena + 10436608, sizeof(float) * 2304);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %294 : f32[256] */
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %266 : f32[256] */
   memcpy(outputs[72], arena + 10438912, sizeof(float) * 256);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %295 : f32[256] */
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %267 : f32[256] */
   memcpy(outputs[73], arena + 10439168, sizeof(float) * 256);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %285 : f32[4, 256] */
-  memcpy(outputs[74], arena + 15249408, sizeof(float) * 1024);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %286 : f32[4] */
-  memcpy(outputs[75], arena + 16072064, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %280 : f32[256, 4] */
-  memcpy(outputs[76], arena + 15248384, sizeof(float) * 1024);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %281 : f32[256] */
-  memcpy(outputs[77], arena + 16071680, sizeof(float) * 256);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %273 : f32[64, 256, 1, 1] */
-  memcpy(outputs[78], arena + 16055296, sizeof(float) * 16384);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %268 : f32[64] */
-  memcpy(outputs[79], arena + 16071936, sizeof(float) * 64);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %269 : f32[64] */
-  memcpy(outputs[80], arena + 16072000, sizeof(float) * 64);
-  /* output 81 "grad:norm.weight" = %262 : f32[64] */
-  memcpy(outputs[81], arena + 16360640, sizeof(float) * 64);
-  /* output 82 "grad:norm.bias" = %259 : f32[64] */
-  memcpy(outputs[82], arena + 16360576, sizeof(float) * 64);
-  /* output 83 "grad:head.weight" = %255 : f32[10, 64] */
-  memcpy(outputs[83], arena + 16354304, sizeof(float) * 640);
-  /* output 84 "grad:head.bias" = %256 : f32[10] */
-  memcpy(outputs[84], arena + 16360720, sizeof(float) * 10);
-  /* output 85 "running_stats:blocks.0.conv.conv.1.running_mean" = %39 : f32[2, 256] */
-  memcpy(outputs[85], arena + 16354944, sizeof(float) * 512);
-  /* output 86 "running_stats:blocks.0.conv.conv.4.running_mean" = %46 : f32[2, 256] */
-  memcpy(outputs[86], arena + 16355456, sizeof(float) * 512);
-  /* output 87 "running_stats:blocks.0.conv.conv.8.running_mean" = %64 : f32[2, 64] */
-  memcpy(outputs[87], arena + 16359296, sizeof(float) * 128);
-  /* output 88 "running_stats:blocks.1.conv.conv.1.running_mean" = %97 : f32[2, 256] */
-  memcpy(outputs[88], arena + 16355968, sizeof(float) * 512);
-  /* output 89 "running_stats:blocks.1.conv.conv.4.running_mean" = %104 : f32[2, 256] */
-  memcpy(outputs[89], arena + 16356480, sizeof(float) * 512);
-  /* output 90 "running_stats:blocks.1.conv.conv.8.running_mean" = %122 : f32[2, 64] */
-  memcpy(outputs[90], arena + 16359680, sizeof(float) * 128);
-  /* output 91 "running_stats:blocks.2.conv.conv.1.running_mean" = %155 : f32[2, 256] */
-  memcpy(outputs[91], arena + 16356992, sizeof(float) * 512);
-  /* output 92 "running_stats:blocks.2.conv.conv.4.running_mean" = %162 : f32[2, 256] */
-  memcpy(outputs[92], arena + 16357504, sizeof(float) * 512);
-  /* output 93 "running_stats:blocks.2.conv.conv.8.running_mean" = %180 : f32[2, 64] */
-  memcpy(outputs[93], arena + 16360064, sizeof(float) * 128);
-  /* output 94 "running_stats:blocks.3.conv.conv.1.running_mean" = %213 : f32[2, 256] */
-  memcpy(outputs[94], arena + 16358016, sizeof(float) * 512);
-  /* output 95 "running_stats:blocks.3.conv.conv.4.running_mean" = %220 : f32[2, 256] */
-  memcpy(outputs[95], arena + 16358528, sizeof(float) * 512);
-  /* output 96 "running_stats:blocks.3.conv.conv.8.running_mean" = %238 : f32[2, 64] */
-  memcpy(outputs[96], arena + 16360448, sizeof(float) * 128);
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %257 : f32[4, 256] */
+  memcpy(outputs[74], arena + 14609408, sizeof(float) * 1024);
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %258 : f32[4] */
+  memcpy(outputs[75], arena + 15432064, sizeof(float) * 4);
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %252 : f32[256, 4] */
+  memcpy(outputs[76], arena + 14608384, sizeof(float) * 1024);
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %253 : f32[256] */
+  memcpy(outputs[77], arena + 15431680, sizeof(float) * 256);
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %245 : f32[64, 256, 1, 1] */
+  memcpy(outputs[78], arena + 15415296, sizeof(float) * 16384);
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %240 : f32[64] */
+  memcpy(outputs[79], arena + 15431936, sizeof(float) * 64);
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %241 : f32[64] */
+  memcpy(outputs[80], arena + 15432000, sizeof(float) * 64);
+  /* output 81 "grad:norm.weight" = %234 : f32[64] */
+  memcpy(outputs[81], arena + 15720640, sizeof(float) * 64);
+  /* output 82 "grad:norm.bias" = %231 : f32[64] */
+  memcpy(outputs[82], arena + 15720576, sizeof(float) * 64);
+  /* output 83 "grad:head.weight" = %227 : f32[10, 64] */
+  memcpy(outputs[83], arena + 15714304, sizeof(float) * 640);
+  /* output 84 "grad:head.bias" = %228 : f32[10] */
+  memcpy(outputs[84], arena + 15720720, sizeof(float) * 10);
+  /* output 85 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 256] */
+  memcpy(outputs[85], arena + 15714944, sizeof(float) * 512);
+  /* output 86 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 256] */
+  memcpy(outputs[86], arena + 15715456, sizeof(float) * 512);
+  /* output 87 "running_stats:blocks.0.conv.conv.8.running_mean" = %57 : f32[2, 64] */
+  memcpy(outputs[87], arena + 15719296, sizeof(float) * 128);
+  /* output 88 "running_stats:blocks.1.conv.conv.1.running_mean" = %83 : f32[2, 256] */
+  memcpy(outputs[88], arena + 15715968, sizeof(float) * 512);
+  /* output 89 "running_stats:blocks.1.conv.conv.4.running_mean" = %90 : f32[2, 256] */
+  memcpy(outputs[89], arena + 15716480, sizeof(float) * 512);
+  /* output 90 "running_stats:blocks.1.conv.conv.8.running_mean" = %108 : f32[2, 64] */
+  memcpy(outputs[90], arena + 15719680, sizeof(float) * 128);
+  /* output 91 "running_stats:blocks.2.conv.conv.1.running_mean" = %134 : f32[2, 256] */
+  memcpy(outputs[91], arena + 15716992, sizeof(float) * 512);
+  /* output 92 "running_stats:blocks.2.conv.conv.4.running_mean" = %141 : f32[2, 256] */
+  memcpy(outputs[92], arena + 15717504, sizeof(float) * 512);
+  /* output 93 "running_stats:blocks.2.conv.conv.8.running_mean" = %159 : f32[2, 64] */
+  memcpy(outputs[93], arena + 15720064, sizeof(float) * 128);
+  /* output 94 "running_stats:blocks.3.conv.conv.1.running_mean" = %185 : f32[2, 256] */
+  memcpy(outputs[94], arena + 15718016, sizeof(float) * 512);
+  /* output 95 "running_stats:blocks.3.conv.conv.4.running_mean" = %192 : f32[2, 256] */
+  memcpy(outputs[95], arena + 15718528, sizeof(float) * 512);
+  /* output 96 "running_stats:blocks.3.conv.conv.8.running_mean" = %210 : f32[2, 64] */
+  memcpy(outputs[96], arena + 15720448, sizeof(float) * 128);
   return 0;
 } // localvit_fmnist_train_forward
 

@@ -1766,55 +1766,395 @@ LK__SCALAR(mul_scalar, x[i] * s)
 LK__SCALAR(div_scalar, x[i] / s)
 LK__SCALAR(rdiv_scalar, s / x[i])
 
-/* ---- templates/softmax.c ------------------------------------------------------------------- */
+/* ---- templates/attention.c ----------------------------------------------------------------- */
 /* locus-requires: prologue.h */
-/* softmax over the last axis: y[rows, cols] = exp(x − max) / Σ exp(x − max), per row.
- * Subtracting the row max keeps exp from overflowing; exp is lk_vexp (vectorised). Every row is
- * handled by one thread in a fixed order, so results are independent of the thread count. */
+/* Attention kernels: scaled dot-product attention over tokens (sdpa) and local attention over the
+ * T shifted variants of every token (local_attention). Heads may share K/V heads (grouped-query
+ * attention): query head h reads kv head h / (H / Hk). */
 
-/* Softmax of one row of scale·x (scale > 0; attention folds 1/√D in here), on the calling
- * thread: other kernels call it inside their own parallel regions. y may equal x. */
-void lk_softmax_row(int cols, const float *x, float scale, float *y) {
-  lk_vf vm = lk_vset1(-INFINITY), vs = lk_vzero();
-  float m = -INFINITY, s, inv;
-  int c = 0;
-  for (; c + LK_VW <= cols; c += LK_VW) vm = lk_vmax(lk_vload(x + c), vm);
-  m = lk_vhmax(vm);
-  for (; c < cols; ++c) m = x[c] > m ? x[c] : m;
-  m *= scale; /* scale > 0, so max(scale·x) = scale·max(x) */
-  if (m == -INFINITY) m = 0.0f; /* an all −inf row gives NaN below, as PyTorch does */
-  for (c = 0; c + LK_VW <= cols; c += LK_VW) {
-    lk_vf e = lk_vexp(lk_vload(x + c) * scale - m);
-    vs += e;
-    lk_vstore(y + c, e);
+/* sdpa: out[b, i, h·D + d] = Σ_j softmax_j(scale · q_{b,i,h} · k_{b,j,g}) · v_{b,j,g}[d],
+ * g = h / (H / Hk), for b < B, i < Nq, h < H, d < D, j < Nk, where
+ *   q_{b,i,h}[d] = q[(b·Nq + i)·q_rs + h·D + d]     (q_rs ≥ H·D)
+ *   k_{b,j,g}[d] = k[(b·Nk + j)·k_rs + g·D + d]     (k_rs ≥ Hk·D)
+ *   v_{b,j,g}[d] = v[(b·Nk + j)·v_rs + g·D + d]     (v_rs ≥ Hk·D)
+ * and out is dense [B, Nq, H·D]. With a fused qkv buffer [B, N, 3·C] (C = H·D, laid out [q|k|v],
+ * heads inside each) pass q = qkv, k = qkv + C, v = qkv + 2·C and all three row strides 3·C.
+ * scale is usually 1/√D (scale > 0: the row max is taken before scaling).
+ *
+ * How: a dedicated kernel rather than two calls of the serial GEMM around a softmax, which ran at
+ * 55 GFLOP/s per core for DeiT-tiny (FMA peak ~101): Kᵀ and V were re-packed for every block of
+ * 50 queries, each block ended in an edge tile that went through a copy, and the softmax read the
+ * score block three times. This kernel: 76 GFLOP/s on one core, 140 on two (B = 1; B = 16: 68
+ * and 146), 1.3-1.5× the old path at every model shape (see the commit messages for the table);
+ * what is left is the exp (~11%) and the packing (3-8%). The work is the B·H·⌈Nq/MR⌉ tiles of
+ * MR queries; each thread takes a contiguous run of them and, per (b, kv head), packs Kᵀ and V
+ * once into NR-wide panels (heads that share a kv head reuse them: the run visits h in order).
+ * Then, LK_SDPA_TILES query tiles at a time:
+ *   1. S = Q·Kᵀ with an MR×NR micro-kernel (Q rows read in place, Kᵀ panels padded with zero
+ *      keys up to a multiple of NR), whose store also keeps each row's running max;
+ *   2. one pass per row: P = exp(scale·S − scale·max) in place (an exp2 without lk_vexp's
+ *      range handling, which these arguments ≤ 0 do not need), and Σ P (padding keys masked);
+ *   3. out = (P·V) · (1/Σ) with the same micro-kernel shape over the V panels: the normalisation
+ *      is one multiply per output (D per row) instead of one per score (Nk per row).
+ * Measured and not kept (1 thread, DeiT-tiny): V read in place instead of packed (its rows are
+ * 2.3 KB apart in the qkv buffer) 5% slower; queries packed into MR-wide panels 3-5% slower;
+ * LK_SDPA_TILES 1 to 8 and the exp over an MR-row tile instead of row by row: no difference;
+ * software prefetch of the next head's q, k, v rows (B = 16): no difference.
+ * Each output row is computed by one thread in a fixed order (k ascending in every dot product,
+ * the row sum in fixed lanes) that does not depend on which tile, run or thread it falls in, so
+ * results do not depend on the thread count.
+ *
+ * Scratch per thread, allocated per call: Kᵀ and V panels, the score rows and copies of short
+ * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld = ⌈Nk/NR⌉·NR (+ 16 when
+ * that is a multiple of 1024): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that fails,
+ * the thread's outputs are NaN. out must not overlap q, k or v. */
+#if defined(LOCUS_TARGET_AVX512)
+#  define LK_SDPA_MR 8
+#else
+#  define LK_SDPA_MR 6
+#endif
+#define LK_SDPA_NV 2                       /* vectors per tile row: 12 (16) accumulators, as gemm.c */
+#define LK_SDPA_NR (LK_SDPA_NV * LK_VW)    /* keys (step 1) or output columns (step 3) per panel */
+/* Step 3 sums each output over the keys in chunks of KC, chunk sums added in order. The test's
+ * random DeiT-tiny case has outputs near zero (Σ p·v cancels), where one chain of 197 float adds
+ * was already the largest error: worst relative error over 20 seeds 2.2e-5 with one chain (the
+ * old GEMM path: 2.0e-5; the test allows 2e-5), 2.1e-5 with KC = 64, 1.4e-5 with 32, 1.2e-5
+ * with 16. 32 costs ~3% of the kernel against 64 (the 12 chunk sums live on the stack). */
+#ifndef LK_SDPA_KC
+#  define LK_SDPA_KC 32
+#endif
+#ifndef LK_SDPA_TILES
+#  define LK_SDPA_TILES 4                  /* query tiles per step: a Kᵀ or V panel is reused from
+                                              L1 by this many tiles; the scores stay in L1/L2 */
+#endif
+
+/* kt[(j/NR)·D·NR + d·NR + j%NR] = k_j[d] for j < round_up(Nk, NR), zero for j ≥ Nk. Full panels
+ * are turned around 8×8 in registers (k rows are contiguous in d, as linear's W in gemm.c). */
+static void lk__sdpa_pack_kt(int Nk, int D, const float *restrict k, long k_rs, float *restrict kt) {
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, Nk - j0), d0 = 0;
+    const float *s = k + (long)j0 * k_rs;
+    float *p = kt + (long)j0 * D;
+    if (nr == LK_SDPA_NR)
+      for (; d0 + 8 <= D; d0 += 8)
+        for (int j = 0; j < LK_SDPA_NR; j += 8) {
+          lk_v8 r[8], o[8];
+          for (int i = 0; i < 8; ++i) memcpy(&r[i], s + (long)(j + i) * k_rs + d0, sizeof r[i]);
+          lk_transpose8(r, o);
+          for (int i = 0; i < 8; ++i) memcpy(p + (long)(d0 + i) * LK_SDPA_NR + j, &o[i], sizeof o[i]);
+        }
+    for (; d0 < D; ++d0)
+      for (int j = 0; j < LK_SDPA_NR; ++j) p[(long)d0 * LK_SDPA_NR + j] = j < nr ? s[(long)j * k_rs + d0] : 0.0f;
   }
-  if (c < cols) { /* tail through a padded vector: the same exp as the body */
-    float t[LK_VW];
-    for (int i = 0; i < LK_VW; ++i) t[i] = c + i < cols ? x[c + i] * scale - m : -INFINITY;
-    lk_vf e = lk_vexp(lk_vload(t));
-    vs += e;
-    lk_vstore(t, e);
-    memcpy(y + c, t, (size_t)(cols - c) * sizeof(float));
-  }
-  s = lk_vsum(vs);
-  inv = 1.0f / s;
-  for (c = 0; c < cols; ++c) y[c] *= inv;
 }
 
-void lk_softmax(long rows, int cols, const float *x, float *y) {
-  LK_OMP(parallel for schedule(static) if(rows * cols >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) lk_softmax_row(cols, x + r * cols, 1.0f, y + r * cols);
+/* vp[(d/NR)·Nk·NR + j·NR + d%NR] = v_j[d] for d < round_up(D, NR), zero for d ≥ D. */
+static void lk__sdpa_pack_v(int Nk, int D, const float *restrict v, long v_rs, float *restrict vp) {
+  for (int d0 = 0; d0 < D; d0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, D - d0);
+    float *p = vp + (long)d0 * Nk;
+    for (int j = 0; j < Nk; ++j) {
+      const float *s = v + (long)j * v_rs + d0;
+      if (nr == LK_SDPA_NR)
+        for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(p + (long)j * LK_SDPA_NR + u * LK_VW, lk_vload(s + u * LK_VW));
+      else
+        for (int d = 0; d < LK_SDPA_NR; ++d) p[(long)j * LK_SDPA_NR + d] = d < nr ? s[d] : 0.0f;
+    }
+  }
 }
 
-/* Reference: libm exp in double. */
-void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
-  for (long r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    double m = -INFINITY, s = 0.0;
-    for (int c = 0; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
-    for (int c = 0; c < cols; ++c) s += exp(xr[c] - m);
-    for (int c = 0; c < cols; ++c) y[r * cols + c] = (float)(exp(xr[c] - m) / s);
+/* Step 1 on one tile: s[0:MR, 0:nv·VW] = A[0:MR, 0:D] · kp[0:D, 0:nv·VW], A(i, d) = a[i·rsa + d]
+ * (all MR rows readable), kp one packed Kᵀ panel whose first `valid` columns are real keys;
+ * rmax[i] = max(rmax[i], the row's real scores) lane-wise. nv is a constant after inlining. */
+__attribute__((always_inline)) static inline void lk__sdpa_qk_nv(int nv, int D, const float *restrict a, long rsa,
+                                                                 const float *restrict kp, float *restrict s, long lds,
+                                                                 int valid, lk_vf *restrict rmax) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) acc[i][u] = lk_vzero();
+  for (int d = 0; d < D; ++d) {
+    lk_vf b[LK_SDPA_NV];
+    for (int u = 0; u < nv; ++u) b[u] = lk_vload(kp + u * LK_VW);
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf ai = lk_vset1(a[i * rsa + d]);
+      for (int u = 0; u < nv; ++u) acc[i][u] += ai * b[u];
+    }
+    kp += LK_SDPA_NR;
   }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) lk_vstore(s + i * lds + u * LK_VW, acc[i][u]);
+  if (valid == nv * LK_VW) {
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf m = acc[i][0];
+      for (int u = 1; u < nv; ++u) m = lk_vmax(acc[i][u], m);
+      rmax[i] = lk_vmax(m, rmax[i]);
+    }
+  } else { /* last panel: the zero padding keys must not take part in the max */
+    for (int u = 0; u < nv; ++u) {
+      lk_vi keep = lk_vbelow(u * LK_VW, valid);
+      for (int i = 0; i < LK_SDPA_MR; ++i) rmax[i] = lk_vmax(lk_vselect(keep, acc[i][u], lk_vset1(-INFINITY)), rmax[i]);
+    }
+  }
+}
+
+/* A last panel of at most LK_VW keys takes a tile one vector wide: half the multiply-adds (Nk =
+ * 197 is 12 panels of 16 and one of 5). */
+static void lk__sdpa_qk_tile(int D, const float *restrict a, long rsa, const float *restrict kp,
+                             float *restrict s, long lds, int valid, lk_vf *restrict rmax) {
+  if (valid <= LK_VW) lk__sdpa_qk_nv(1, D, a, rsa, kp, s, lds, valid, rmax);
+  else lk__sdpa_qk_nv(LK_SDPA_NV, D, a, rsa, kp, s, lds, valid, rmax);
+}
+
+/* 2^t for t ≤ 0 (or NaN): what step 2 needs, cheaper than lk_vexp (16 vector operations instead
+ * of ~28; step 2 was 16% of the kernel's time with lk_vexp). The caller folds log2(e) into its
+ * scale, so there is no ln 2 reduction; t is clamped at −126, where 2^t is ~1e-38, negligible in
+ * a row sum that is ≥ 1 (no underflow mask needed), and t ≤ 0 needs no overflow clamp. 2^r on
+ * |r| ≤ 1/2: degree 6, fitted for relative error (1.5e-8 with float coefficients, below the
+ * float rounding of its evaluation). NaN propagates through the max and the product. */
+static inline lk_vf lk__sdpa_exp2(lk_vf t) {
+  const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer in the low bits */
+  t = lk_vmax(t, lk_vset1(-126.0f));
+  lk_vf big = t + shifter;
+  lk_vf r = t - (big - shifter), r2 = r * r;
+  lk_vf q01 = r * 0.693147182f + 1.0f;
+  lk_vf q23 = r * 0.0555032864f + 0.240226462f;
+  lk_vf q456 = (r * 0.00133999367f + 0.00961848628f) + r2 * 0.000153464571f;
+  lk_vf p = q01 + r2 * (q23 + r2 * q456);
+  /* 2^n from the integer n in big's low bits: (n + 127) << 23 (n ≥ −126: a normal float). */
+  lk_vi two_n = ((lk_vi)big - ((lk_vi)lk_vset1(shifter) - 127)) << 23;
+  return p * (lk_vf)two_n;
+}
+
+/* Step 2 on one score row: p[j] = exp(scale·s[j] − scale·max) in place for j < Nk; returns 1/Σ p
+ * (NaN for a row whose scores are all −inf, as PyTorch). The row has room up to the next
+ * multiple of LK_VW, so the tail is a full, masked vector. */
+static float lk__sdpa_exp_row(int Nk, float *p, lk_vf rmax, float scale) {
+  const float a = scale * 1.44269504088896341f, m = lk_vhmax(rmax) * a; /* exp(x) = 2^(x·log2 e) */
+  lk_vf vs = lk_vzero();
+  int j = 0;
+  if (m == -INFINITY) return NAN;
+  for (; j + LK_VW <= Nk; j += LK_VW) {
+    lk_vf e = lk__sdpa_exp2(lk_vload(p + j) * a - m);
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  if (j < Nk) {
+    lk_vf e = lk_vselect(lk_vbelow(j, Nk), lk__sdpa_exp2(lk_vload(p + j) * a - m), lk_vzero());
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  return 1.0f / lk_vsum(vs);
+}
+
+/* Step 3 on one tile: o[0:mr, 0:nr] = inv[i] · Σ_j p[i·ldp + j] · vp[j·NR + c], j < Nk (all MR
+ * rows of p readable and finite). Edge tiles go through a full-size copy. */
+static void lk__sdpa_pv_tile(int Nk, const float *restrict p, long ldp, const float *restrict vp,
+                             const float *inv, float *restrict o, long ldo, int mr, int nr) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV], sum[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] = lk_vzero();
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_KC) {
+    const int j1 = (int)lk_min_l(j0 + LK_SDPA_KC, Nk);
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = lk_vzero();
+    for (int j = j0; j < j1; ++j) {
+      lk_vf b[LK_SDPA_NV];
+      for (int u = 0; u < LK_SDPA_NV; ++u) b[u] = lk_vload(vp + u * LK_VW);
+      for (int i = 0; i < LK_SDPA_MR; ++i) {
+        lk_vf pi = lk_vset1(p[i * ldp + j]);
+        for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] += pi * b[u];
+      }
+      vp += LK_SDPA_NR;
+    }
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] += acc[i][u];
+  }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = sum[i][u] * inv[i];
+  if (mr == LK_SDPA_MR && nr == LK_SDPA_NR) {
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(o + i * ldo + u * LK_VW, acc[i][u]);
+  } else {
+    float t[LK_SDPA_MR * LK_SDPA_NR];
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(t + i * LK_SDPA_NR + u * LK_VW, acc[i][u]);
+    for (int i = 0; i < mr; ++i) memcpy(o + i * ldo, t + i * LK_SDPA_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+             long k_rs, const float *v, long v_rs, float *out, float scale) {
+  if (B <= 0 || Nq <= 0 || H <= 0 || D <= 0) return;
+  const int group = H / Hk, tiles = (int)lk_ceil_div(Nq, LK_SDPA_MR);
+  const long ld = (long)H * D, units = (long)B * H * tiles;
+  const long nkp = lk_round_up(lk_max_l(Nk, 1), LK_SDPA_NR), dp = lk_round_up(D, LK_SDPA_NR);
+  /* Score rows one cache line longer when they would be a multiple of 4 KiB apart: the MR rows
+   * that step 3 reads together would all map to one L1 set (SAG's Nk = 1024). */
+  const long lds = nkp % 1024 == 0 ? nkp + 16 : nkp;
+  const size_t kt_floats = (size_t)lk_round_up(nkp * D, 16), vp_floats = (size_t)lk_round_up((long)Nk * dp, 16);
+  const size_t s_floats = (size_t)(LK_SDPA_TILES * LK_SDPA_MR * lds), qt_floats = (size_t)LK_SDPA_TILES * LK_SDPA_MR * D;
+  if (Nk <= 0) { /* no keys: an empty sum */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(out + r * ld, 0, (size_t)ld * sizeof(float));
+    return;
+  }
+  LK_OMP(parallel if(units > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1, packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
+    float *kt = lk_scratch_alloc(kt_floats + vp_floats + s_floats + qt_floats);
+    float *vp = kt ? kt + kt_floats : NULL, *s = kt ? vp + vp_floats : NULL, *qt = kt ? s + s_floats : NULL;
+    lk_vf rmax[LK_SDPA_TILES * LK_SDPA_MR];
+    float inv[LK_SDPA_TILES * LK_SDPA_MR];
+    const float *at[LK_SDPA_TILES]; /* each query tile's rows, row stride rs */
+    long rs[LK_SDPA_TILES];
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1;) {
+      const long bh = u / tiles;
+      const int t0 = (int)(u % tiles), b = (int)(bh / H), h = (int)(bh % H), g = h / group;
+      const int nt = (int)lk_min_l(lk_min_l(LK_SDPA_TILES, tiles - t0), u1 - u);
+      const int i0 = t0 * LK_SDPA_MR, m = (int)lk_min_l((long)nt * LK_SDPA_MR, Nq - i0);
+      const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+      float *ob = out + ((long)b * Nq + i0) * ld + (long)h * D;
+      u += nt;
+      if (!kt) { /* no scratch (out of memory): fail loudly, with NaN, rather than leave garbage */
+        for (int i = 0; i < m; ++i) for (int d = 0; d < D; ++d) ob[(long)i * ld + d] = NAN;
+        continue;
+      }
+      if (packed != (long)b * Hk + g) {
+        packed = (long)b * Hk + g;
+        lk__sdpa_pack_kt(Nk, D, k + (long)b * Nk * k_rs + (long)g * D, k_rs, kt);
+        lk__sdpa_pack_v(Nk, D, v + (long)b * Nk * v_rs + (long)g * D, v_rs, vp);
+      }
+      /* Queries are read in place, except a last tile with fewer than MR rows, or rows a multiple
+       * of 4 KiB apart (one L1 set, see gemm.c): those are copied into qt (zero rows past Nq). */
+      for (int t = 0; t < nt; ++t) {
+        const int rows = (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR);
+        at[t] = qb + (long)t * LK_SDPA_MR * q_rs;
+        rs[t] = q_rs;
+        if (rows < LK_SDPA_MR || q_rs % 1024 == 0) {
+          float *c = qt + (long)t * LK_SDPA_MR * D;
+          memset(c, 0, (size_t)LK_SDPA_MR * D * sizeof(float));
+          for (int i = 0; i < rows; ++i) memcpy(c + (long)i * D, at[t] + i * q_rs, (size_t)D * sizeof(float));
+          at[t] = c;
+          rs[t] = D;
+        }
+        for (int i = 0; i < LK_SDPA_MR; ++i) rmax[t * LK_SDPA_MR + i] = lk_vset1(-INFINITY);
+      }
+      /* Step 1, panel by panel so each Kᵀ panel is reused from L1 by the nt tiles. */
+      for (long j0 = 0; j0 < nkp; j0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_qk_tile(D, at[t], rs[t], kt + j0 * D, s + (long)t * LK_SDPA_MR * lds + j0, lds,
+                           (int)lk_min_l(LK_SDPA_NR, Nk - j0), rmax + t * LK_SDPA_MR);
+      /* Step 2 (rows past Nq hold zero scores: harmless, finite, and never stored). */
+      for (int i = 0; i < nt * LK_SDPA_MR; ++i) inv[i] = lk__sdpa_exp_row(Nk, s + i * lds, rmax[i], scale);
+      /* Step 3. */
+      for (int d0 = 0; d0 < dp; d0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_pv_tile(Nk, s + (long)t * LK_SDPA_MR * lds, lds, vp + (long)d0 * Nk, inv + t * LK_SDPA_MR,
+                           ob + (long)t * LK_SDPA_MR * ld + d0, ld, (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR),
+                           (int)lk_min_l(LK_SDPA_NR, D - d0));
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formula in double, one query at a time. */
+void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                   long k_rs, const float *v, long v_rs, float *out, float scale) {
+  double *p = (double *)malloc((size_t)Nk * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < Nq; ++i)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D;
+        double m = -INFINITY, sum = 0.0;
+        for (int j = 0; j < Nk; ++j) {
+          const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D;
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d) dot += (double)qi[d] * kj[d];
+          p[j] = dot * scale;
+          m = p[j] > m ? p[j] : m;
+        }
+        for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int j = 0; j < Nk; ++j) o += p[j] * v[((long)b * Nk + j) * v_rs + (long)g * D + d];
+          out[((long)b * Nq + i) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(p);
+}
+
+/* local_attention: every token attends over its own T variants (shifted copies) only.
+ *   q [B, N, H·D], k, v [B, T, N, Hk·D], out [B, N, H·D];
+ *   out[b, n, h] = Σ_t softmax_t(scale · q[b, n, h] · k[b, t, n, g]) · v[b, t, n, g], g = h / (H / Hk).
+ * T is small (a handful of shifts), so the kernel is dot products vectorised over D, parallel over
+ * the B·N token positions. out must not overlap q, k or v. */
+static float lk__attn_dot(const float *a, const float *b, int n) {
+  lk_vf s = lk_vzero();
+  int i = 0;
+  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
+  float r = lk_vsum(s);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                        const float *v, float *out, float scale) {
+  long pos = (long)B * N, ldq = (long)H * D, ldk = (long)Hk * D;
+  int group = H / Hk;
+  LK_OMP(parallel for schedule(static) if(pos * T * ldq >= LK_PAR_MIN))
+  for (long p = 0; p < pos; ++p) {
+    long b = p / N, n = p % N;
+    float w[64], *wp = T <= 64 ? w : (float *)malloc((size_t)T * sizeof(float));
+    if (!wp) { /* out of memory: NaN rather than garbage */
+      for (long i = 0; i < ldq; ++i) out[p * ldq + i] = NAN;
+      continue;
+    }
+    for (int h = 0; h < H; ++h) {
+      const float *qh = q + p * ldq + (long)h * D;
+      float *oh = out + p * ldq + (long)h * D;
+      long kv = (long)(h / group) * D; /* offset of the kv head inside a row */
+      float m = -INFINITY, sum = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        wp[t] = scale * lk__attn_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
+        m = wp[t] > m ? wp[t] : m;
+      }
+      for (int t = 0; t < T; ++t) sum += (wp[t] = expf(wp[t] - m));
+      for (int d = 0; d < D; ++d) oh[d] = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        const float *vt = v + ((b * T + t) * N + n) * ldk + kv;
+        float pt = wp[t] / sum;
+        for (int d = 0; d < D; ++d) oh[d] += pt * vt[d];
+      }
+    }
+    if (wp != w) free(wp);
+  }
+}
+
+void lk_local_attention_naive(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                              const float *v, float *out, float scale) {
+  double *w = (double *)malloc((size_t)T * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int n = 0; n < N; ++n)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        double m = -INFINITY, sum = 0.0;
+        for (int t = 0; t < T; ++t) {
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d)
+            dot += (double)q[((long)b * N + n) * H * D + (long)h * D + d] *
+                   k[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          w[t] = dot * scale;
+          m = w[t] > m ? w[t] : m;
+        }
+        for (int t = 0; t < T; ++t) sum += (w[t] = exp(w[t] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int t = 0; t < T; ++t) o += w[t] * v[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          out[((long)b * N + n) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(w);
 }
 
 /* ---- templates/pool.c ---------------------------------------------------------------------- */
@@ -3898,6 +4238,242 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
 }
 
+/* ---- templates/attention_grad.c ------------------------------------------------------------ */
+/* locus-requires: prologue.h */
+/* Training: the gradient of sdpa (attention.c) with respect to q, k and v, in one kernel.
+ *
+ * With S = scale · q·kᵀ and P = softmax(S) per (sample, head) and dO the gradient of the output:
+ *   dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = scale · P ⊙ (dP − rowsum(P ⊙ dP)),  dQ = dS·K,  dK = dSᵀ·Q.
+ * Operands as lk_sdpa's: q_{b,i,h} = q[(b·Nq + i)·q_rs + h·D ...], k and v with their own row
+ * strides, kv head g = h / (H / Hk); dout is [B, Nq, H·D] with row stride do_rs. The gradients are
+ * written through row strides too (dq [B, Nq, H·D], dk and dv [B, Nk, Hk·D]): a training graph
+ * passes three column ranges of one [B, N, H·D + 2·Hk·D] buffer, the gradient of the fused qkv
+ * projection's output, so no concat follows.
+ *
+ * Why one kernel: the lowering to matmuls ran each (sample, head) product as its own small GEMM
+ * (localvit_fmnist: 128 products of 50×50×32 per call at ~45 GFLOP/s), kept the probabilities
+ * P [B, H, Nq, Nk] alive from the forward to the backward, copied q, k and v out of the qkv buffer,
+ * and copied the three gradients back into one (the concat). Here P is recomputed from q and k
+ * (one more Nq×Nk×D product, a fifth of the backward's FLOPs) instead of stored, so the forward is
+ * the inference kernel lk_sdpa and nothing of size Nq·Nk outlives a call.
+ *
+ * How: one task per (sample, kv head), which owns that kv head's dK and dV (accumulated in scratch
+ * over the heads of its group and all query tiles, then stored), so tasks never write the same
+ * element and each sum runs in a fixed order: results do not depend on the thread count. Per task
+ * Kᵀ and Vᵀ are packed once ([D, Nkp], keys zero-padded to a multiple of the vector width) and K
+ * once more as rows padded to Dp columns; then per head, LK_SDPA_GRAD_MQ queries at a time (their
+ * rows copied, zero-padded to a multiple of 4):
+ *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (lk_vexp), zero in the padding;
+ *   2. dP = dO·Vᵀ, then dS in place;
+ *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
+ * All five products are one register-blocked routine (4 rows × 2 vectors, A read by scalar
+ * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
+ * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 58 KB; SAG's
+ * Nk = 1024, D = 64: 1.6 MB). If that fails, the task's gradients are NaN. */
+#ifndef LK_SDPA_GRAD_MQ
+#  define LK_SDPA_GRAD_MQ 32 /* queries per tile: S and dP rows of a tile stay in L2 at Nk = 1024 */
+#endif
+
+/* C[0:4, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1 or 2. */
+static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars, long acs,
+                                const float *restrict B, long ldb, float *restrict C, long ldc, int accumulate) {
+  lk_vf c[4][2];
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < 2; ++u) c[i][u] = lk_vzero();
+  if (nv == 2) {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb), b1 = lk_vload(B + k * ldb + LK_VW);
+      for (int i = 0; i < 4; ++i) {
+        const lk_vf a = lk_vset1(A[i * ars + k * acs]);
+        c[i][0] += a * b0;
+        c[i][1] += a * b1;
+      }
+    }
+  } else {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb);
+      for (int i = 0; i < 4; ++i) c[i][0] += lk_vset1(A[i * ars + k * acs]) * b0;
+    }
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < nv; ++u) {
+      float *p = C + i * ldc + u * LK_VW;
+      lk_vstore(p, accumulate ? lk_vload(p) + c[i][u] : c[i][u]);
+    }
+}
+
+/* C[M, N] (+)= A·B for M a multiple of 4 and N a multiple of LK_VW (the callers pad both). */
+static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
+                      float *C, long ldc, int accumulate) {
+  for (int i = 0; i < M; i += 4)
+    for (int n = 0; n < N; n += 2 * LK_VW)
+      lk__ag_block(N - n >= 2 * LK_VW ? 2 : 1, K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n, ldc, accumulate);
+}
+
+/* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. */
+static void lk__ag_pack_t(int n, int D, const float *src, long rs, float *dst, long ld) {
+  for (int d = 0; d < D; ++d) {
+    float *row = dst + (long)d * ld;
+    for (int j = 0; j < n; ++j) row[j] = src[(long)j * rs + d];
+    for (long j = n; j < ld; ++j) row[j] = 0.0f;
+  }
+}
+
+/* dst[i·ld + d] = src[i·rs + d] for i < n, d < D; zero up to ld columns and `rows` rows. */
+static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, float *dst, long ld) {
+  for (int i = 0; i < rows; ++i) {
+    float *row = dst + (long)i * ld;
+    if (i < n) memcpy(row, src + (long)i * rs, (size_t)D * sizeof(float));
+    for (long d = i < n ? D : 0; d < ld; ++d) row[d] = 0.0f;
+  }
+}
+
+/* Rows [0, m) of s [·, Nkp] become softmax(scale·s) over their first Nk columns, zero after them;
+ * rows [m, mp) become zero. */
+static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    float *row = s + (long)i * nkp;
+    if (i >= m) { memset(row, 0, (size_t)nkp * sizeof(float)); continue; }
+    lk_vf mx = lk_vset1(-INFINITY), sum = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW)
+      mx = lk_vmax(mx, lk_vselect(lk_vbelow((int)j, Nk), lk_vload(row + j), lk_vset1(-INFINITY)));
+    const float shift = scale * lk_vhmax(mx);
+    for (long j = 0; j < nkp; j += LK_VW) {
+      const lk_vf e = lk_vselect(lk_vbelow((int)j, Nk), lk_vexp(lk_vload(row + j) * scale - shift), lk_vzero());
+      lk_vstore(row + j, e);
+      sum += e;
+    }
+    const float inv = 1.0f / lk_vsum(sum);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(row + j, lk_vload(row + j) * inv);
+  }
+}
+
+/* dp[i, j] ← scale · p[i, j] · (dp[i, j] − Σ_j p[i, j]·dp[i, j]) for i < mp (zero where p is). */
+static void lk__ag_dscores(int mp, long nkp, const float *p, float *dp, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    const float *pr = p + (long)i * nkp;
+    float *dr = dp + (long)i * nkp;
+    lk_vf acc = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW) acc += lk_vload(pr + j) * lk_vload(dr + j);
+    const float dot = lk_vsum(acc);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(dr + j, lk_vload(pr + j) * (lk_vload(dr + j) - dot) * scale);
+  }
+}
+
+void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k, long k_rs,
+                  const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs, float *dk,
+                  long dk_rs, float *dv, long dv_rs, float scale) {
+  if (B <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  if (Nk <= 0) { /* no keys: the output is an empty sum, constant in q */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(dq + r * dq_rs, 0, (size_t)H * D * sizeof(float));
+    return;
+  }
+  const int group = H / Hk;
+  const long units = (long)B * Hk, nkp = lk_round_up(lk_max_l(Nk, 1), LK_VW), dp = lk_round_up(D, LK_VW);
+  const long mq = LK_SDPA_GRAD_MQ;
+  const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
+  const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
+  LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1;
+    float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
+    float *s = NULL, *ds = NULL, *qt = NULL, *ot = NULL;
+    if (kt) { /* each array starts on a cache line (16 floats) */
+      vt = kt + lk_round_up(D * nkp, 16), kp = vt + lk_round_up(D * nkp, 16);
+      dka = kp + lk_round_up(nkp * dp, 16), dva = dka + lk_round_up(nkp * dp, 16);
+      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
+      qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
+    }
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1; ++u) {
+      const int b = (int)(u / Hk), g = (int)(u % Hk);
+      const float *kb = k + (long)b * Nk * k_rs + (long)g * D, *vb = v + (long)b * Nk * v_rs + (long)g * D;
+      float *dkb = dk + (long)b * Nk * dk_rs + (long)g * D, *dvb = dv + (long)b * Nk * dv_rs + (long)g * D;
+      if (!kt) { /* out of memory: fail loudly with NaN rather than leave garbage */
+        for (int h = g * group; h < (g + 1) * group; ++h)
+          for (int i = 0; i < Nq; ++i)
+            for (int d = 0; d < D; ++d) dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = NAN;
+        for (int j = 0; j < Nk; ++j)
+          for (int d = 0; d < D; ++d) dkb[(long)j * dk_rs + d] = dvb[(long)j * dv_rs + d] = NAN;
+        continue;
+      }
+      lk__ag_pack_t(Nk, D, kb, k_rs, kt, nkp);
+      lk__ag_pack_t(Nk, D, vb, v_rs, vt, nkp);
+      lk__ag_pack_rows(Nk, (int)nkp, D, kb, k_rs, kp, dp);
+      memset(dka, 0, (size_t)(2 * lk_round_up(nkp * dp, 16)) * sizeof(float)); /* dka and dva */
+      for (int h = g * group; h < (g + 1) * group; ++h)
+        for (int i0 = 0; i0 < Nq; i0 += (int)mq) {
+          const int m = (int)lk_min_l(mq, Nq - i0), mp = (int)lk_round_up(m, 4);
+          const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+          lk__ag_pack_rows(m, mp, D, qb, q_rs, qt, dp);
+          lk__ag_pack_rows(m, mp, D, dout + ((long)b * Nq + i0) * do_rs + (long)h * D, do_rs, ot, dp);
+          /* 1. P. */
+          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, nkp, s, nkp, 0);
+          lk__ag_softmax_rows(m, mp, Nk, nkp, s, scale);
+          /* 2. dS. */
+          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, nkp, ds, nkp, 0);
+          lk__ag_dscores(mp, nkp, s, ds, scale);
+          /* 3. dV += Pᵀ·dO and dK += dSᵀ·Q over this tile's queries; dQ = dS·K (into ot, whose
+           * dO rows are used up). */
+          lk__ag_mm(nk4, (int)dp, mp, s, 1, nkp, ot, dp, dva, dp, 1);
+          lk__ag_mm(nk4, (int)dp, mp, ds, 1, nkp, qt, dp, dka, dp, 1);
+          lk__ag_mm(mp, (int)dp, Nk, ds, nkp, 1, kp, dp, ot, dp, 0);
+          for (int i = 0; i < m; ++i)
+            memcpy(dq + ((long)b * Nq + i0 + i) * dq_rs + (long)h * D, ot + (long)i * dp, (size_t)D * sizeof(float));
+        }
+      for (int j = 0; j < Nk; ++j) {
+        memcpy(dkb + (long)j * dk_rs, dka + (long)j * dp, (size_t)D * sizeof(float));
+        memcpy(dvb + (long)j * dv_rs, dva + (long)j * dp, (size_t)D * sizeof(float));
+      }
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formulas in double, one (sample, head, query) at a time. */
+void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                        long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
+                        float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
+  double *p = (double *)malloc((size_t)(Nk > 0 ? Nk : 1) * 2 * sizeof(double)), *dpr = p + (Nk > 0 ? Nk : 1);
+  double *gk = (double *)calloc((size_t)(Nk > 0 ? Nk : 1) * D * 2, sizeof(double)), *gv = gk + (long)(Nk > 0 ? Nk : 1) * D;
+  for (int b = 0; b < B; ++b)
+    for (int g = 0; g < Hk; ++g) {
+      memset(gk, 0, (size_t)(Nk > 0 ? Nk : 1) * D * 2 * sizeof(double));
+      for (int h = g * (H / Hk); h < (g + 1) * (H / Hk); ++h)
+        for (int i = 0; i < Nq; ++i) {
+          const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D, *oi = dout + ((long)b * Nq + i) * do_rs + (long)h * D;
+          double m = -INFINITY, sum = 0.0, dot = 0.0;
+          for (int j = 0; j < Nk; ++j) {
+            const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D, *vj = v + ((long)b * Nk + j) * v_rs + (long)g * D;
+            double sj = 0.0, dj = 0.0;
+            for (int d = 0; d < D; ++d) { sj += (double)qi[d] * kj[d]; dj += (double)oi[d] * vj[d]; }
+            p[j] = sj * scale;
+            dpr[j] = dj;
+            m = p[j] > m ? p[j] : m;
+          }
+          for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+          for (int j = 0; j < Nk; ++j) dot += (p[j] /= sum) * dpr[j];
+          for (int d = 0; d < D; ++d) {
+            double acc = 0.0;
+            for (int j = 0; j < Nk; ++j) {
+              const double dsj = scale * p[j] * (dpr[j] - dot);
+              acc += dsj * k[((long)b * Nk + j) * k_rs + (long)g * D + d];
+              gk[(long)j * D + d] += dsj * qi[d];
+              gv[(long)j * D + d] += p[j] * oi[d];
+            }
+            dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = (float)acc;
+          }
+        }
+      for (int j = 0; j < Nk; ++j)
+        for (int d = 0; d < D; ++d) {
+          dk[((long)b * Nk + j) * dk_rs + (long)g * D + d] = (float)gk[(long)j * D + d];
+          dv[((long)b * Nk + j) * dv_rs + (long)g * D + d] = (float)gv[(long)j * D + d];
+        }
+    }
+  free(p);
+  free(gk);
+}
+
 /* ---- templates/loss.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Training: the loss at the end of the graph, softmax cross-entropy with soft targets (one-hot
@@ -4918,7 +5494,7 @@ static const unsigned char localvit_small_train_param_read_[308] = {
 };
 int localvit_small_train_param_read_by_forward(int i) { return i >= 0 && i < 308 ? localvit_small_train_param_read_[i] : 0; }
 
-size_t localvit_small_train_arena_bytes(void) { return 4837326848; }
+size_t localvit_small_train_arena_bytes(void) { return 4358032384; }
 
 void localvit_small_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -4949,5199 +5525,4612 @@ int localvit_small_train_forward(const float *const *params, const float *const 
 
   /* %4 = img2seq(%3) patch_embed : f32[B, 196, 384], written into %7 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 384, 196, arena + (long)b * 75264, arena + 938696576 + (long)b * 75648);
+    lk_img2seq(1, 384, 196, arena + (long)b * 75264, arena + 906019200 + (long)b * 75648);
   } // for b
 
   /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 384] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 384}, params[2], (const long[]){0, 384, 1},
-        arena + 938696192 + (long)b * 75648, (const long[]){75648, 75648, 1});
+        arena + 906018816 + (long)b * 75648, (const long[]){75648, 75648, 1});
   } // for b
 
   /* %8 = add(%7, %6) : f32[B, 197, 384], written over %7 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 938696192, (const long[]){75648, 384, 1},
-      params[3], (const long[]){0, 384, 1}, arena + 938696192);
+  lk_add(3, (const long[]){B, 197, 384}, arena + 906018816, (const long[]){75648, 384, 1},
+      params[3], (const long[]){0, 384, 1}, arena + 906018816);
 
   /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 938696192, 1e-06f, arena + 941116928);
+  lk_normalize(B * 197, 384, arena + 906018816, 1e-06f, arena + 908439552);
 
   /* %12 = mul(%11, %9) blocks.0.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 941116928, (const long[]){75648, 384, 1},
-      params[4], (const long[]){0, 0, 1}, arena + 943537664);
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 908439552, (const long[]){75648, 384, 1},
+      params[4], (const long[]){0, 0, 1}, arena + 910860288);
 
   /* %13 = add(%12, %10) blocks.0.norm1 : f32[B, 197, 384], written over %12 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 943537664, (const long[]){75648, 384, 1},
-      params[5], (const long[]){0, 0, 1}, arena + 943537664);
+  lk_add(3, (const long[]){B, 197, 384}, arena + 910860288, (const long[]){75648, 384, 1},
+      params[5], (const long[]){0, 0, 1}, arena + 910860288);
 
   /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 943537664, params[6], params[7], LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 197, 384, 1152, arena + 910860288, params[6], params[7], LK_ACT_NONE, NULL,
+      arena + 818872320);
+
+  /* %17 = slice(%16) {axis 1, start 0, length 384} blocks.0.attn : f32[B, 197, 384], a view of %16: no code */
+
+  /* %18 = slice(%16) {axis 1, start 384, length 384} blocks.0.attn : f32[B, 197, 384], a view of %16: no code */
+
+  /* %19 = slice(%16) {axis 1, start 768, length 384} blocks.0.attn : f32[B, 197, 384], a view of %16: no code */
+
+  /* %20 = sdpa(%17, %18, %19) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 818872320, 1152, arena + 818872704, 1152,
+      arena + 818873088, 1152, arena + 913281024, 0.14433756f);
+
+  /* %23 = fused_linear(%20, %21, %22, %8) {residual} blocks.0.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 913281024, params[8], params[9], LK_ACT_NONE,
+      arena + 906018816, arena);
+
+  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], written into %59 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 384, arena + (long)b * 75648, 75648, arena + 915701760 + (long)b * 75648, 384);
+  } // for b
+
+  /* %25 = slice(%23) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 384, 75648, arena + 1027055616, 75264);
+
+  /* %27 = reshape(%26) {shape [1536, 384]} blocks.0.conv.conv.0 : f32[1536, 384], a view of %26: no code */
+
+  /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 1027055616, params[10], NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %17 = slice(%16) {axis 1, start 0, length 384} blocks.0.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena, 1152, arena + 945958400, 384);
+  /* %31 = batch_normalize(%28, %29, %30) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena, params[11], params[12], 1e-05f, arena + 9633792);
 
-  /* %18 = slice(%16) {axis 1, start 384, length 384} blocks.0.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 384, 1152, arena + 948379136, 384);
+  /* %32 = batch_moments(%28) {channels last} blocks.0.conv.conv.1 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena, arena + 1089420288);
 
-  /* %19 = slice(%16) {axis 1, start 768, length 384} blocks.0.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 768, 1152, arena + 950799872, 384);
+  /* %33 = hswish(%31) blocks.0.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 9633792, arena + 19267584);
 
-  /* %20 = reshape(%17) {shape [197, 8, 1, 48]} blocks.0.attn : f32[B, 197, 8, 1, 48], a view of %17: no code */
+  /* %35 = token_dwconv(%33, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 19267584, params[15], NULL,
+      LK_ACT_NONE, arena + 28901376);
 
-  /* %21 = reshape(%18) {shape [197, 8, 1, 48]} blocks.0.attn : f32[B, 197, 8, 1, 48], a view of %18: no code */
+  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 28901376, params[16], params[17], 1e-05f,
+      arena + 38535168);
 
-  /* %22 = reshape(%19) {shape [197, 8, 1, 48]} blocks.0.attn : f32[B, 197, 8, 1, 48], a view of %19: no code */
-
-  /* %23 = matmul_permuted(%20, %21) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 945958400, 48, 384, 1,
-      arena + 948379136, 48, 1, 384, arena, 38809, 197, 0.0f);
-
-  /* %24 = mul_scalar(%23) {x op 0.14433756} blocks.0.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena, 0.14433756f, arena + 9935104);
-
-  /* %25 = softmax(%24) {axis -1} blocks.0.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax(B * 1576, 197, arena + 9935104, arena);
-
-  /* %26 = matmul_permuted(%25, %22) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena, 38809, 197, 1,
-      arena + 950799872, 48, 384, 1, arena + 953220608, 48, 384, 0.0f);
-
-  /* %27 = reshape(%26) {shape [197, 384]} blocks.0.attn : f32[B, 197, 384], a view of %26: no code */
-
-  /* %30 = fused_linear(%27, %28, %29, %8) {residual} blocks.0.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 953220608, params[8], params[9], LK_ACT_NONE,
-      arena + 938696192, arena + 9935104);
-
-  /* %31 = slice(%30) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], written into %66 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 9935104 + (long)b * 75648, 75648,
-        arena + 955641344 + (long)b * 75648, 384);
-  } // for b
-
-  /* %32 = slice(%30) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 9935488, 75648, arena + 1146879488, 75264);
-
-  /* %34 = reshape(%33) {shape [1536, 384]} blocks.0.conv.conv.0 : f32[1536, 384], a view of %33: no code */
-
-  /* %35 = fused_linear(%32, %34) blocks.0.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1146879488, params[10], NULL, LK_ACT_NONE, NULL,
-      arena + 139091456);
-
-  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 139091456, params[11], params[12], 1e-05f,
-      arena + 148725248);
-
-  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 139091456, arena + 1209244160);
+  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.4 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 28901376, arena + 1089423360);
 
   /* %40 = hswish(%38) blocks.0.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 148725248, arena + 158359040);
+  lk_hswish(B * 196 * 1536, arena + 38535168, arena + 48168960);
 
-  /* %42 = token_dwconv(%40, %41) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 158359040, params[15], NULL,
-      LK_ACT_NONE, arena + 167992832);
+  /* %41 = mean(%40) {axis 0} blocks.0.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 48168960, arena + 1087650816);
 
-  /* %45 = batch_normalize(%42, %43, %44) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 167992832, params[16], params[17], 1e-05f,
-      arena + 177626624);
+  /* %44 = fused_linear(%41, %42, %43) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 1087650816, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 1089505008);
 
-  /* %46 = batch_moments(%42) {channels last} blocks.0.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 167992832, arena + 1209247232);
+  /* %45 = relu(%44) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 1089505008, arena + 1089505136);
 
-  /* %47 = hswish(%45) blocks.0.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 177626624, arena + 187260416);
+  /* %48 = fused_linear(%45, %46, %47) blocks.0.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 1089505136, params[22], params[23], LK_ACT_NONE, NULL,
+      arena + 1087699968);
 
-  /* %48 = mean(%47) {axis 0} blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 187260416, arena + 1207474688);
+  /* %49 = hsigmoid(%48) blocks.0.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 1087699968, arena + 1087749120);
 
-  /* %51 = fused_linear(%48, %49, %50) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1207474688, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 1209328880);
+  /* %50 = mul(%40, %49) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 48168960, (const long[]){301056, 1536, 1},
+      arena + 1087749120, (const long[]){1536, 0, 1}, arena + 57802752);
 
-  /* %52 = relu(%51) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1209328880, arena + 1209329008);
+  /* %52 = reshape(%51) {shape [384, 1536]} blocks.0.conv.conv.7 : f32[384, 1536], a view of %51: no code */
 
-  /* %55 = fused_linear(%52, %53, %54) blocks.0.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1209329008, params[22], params[23], LK_ACT_NONE, NULL,
-      arena + 1207523840);
+  /* %53 = fused_linear(%50, %52) blocks.0.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 57802752, params[24], NULL, LK_ACT_NONE, NULL,
+      arena + 1029464064);
 
-  /* %56 = hsigmoid(%55) blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1207523840, arena + 1207572992);
+  /* %56 = batch_normalize(%53, %54, %55) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_cl(B * 196, 384, arena + 1029464064, params[25], params[26], 1e-05f,
+      arena + 67436544);
 
-  /* %57 = mul(%47, %56) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 187260416, (const long[]){301056, 1536, 1},
-      arena + 1207572992, (const long[]){1536, 0, 1}, arena + 196894208);
+  /* %57 = batch_moments(%53) {channels last} blocks.0.conv.conv.8 : f32[2, 384] */
+  lk_batch_moments_cl(B * 196, 384, arena + 1029464064, arena + 1089495024);
 
-  /* %59 = reshape(%58) {shape [384, 1536]} blocks.0.conv.conv.7 : f32[384, 1536], a view of %58: no code */
-
-  /* %60 = fused_linear(%57, %59) blocks.0.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 196894208, params[24], NULL, LK_ACT_NONE, NULL,
-      arena + 1149287936);
-
-  /* %63 = batch_normalize(%60, %61, %62) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1149287936, params[25], params[26], 1e-05f,
-      arena + 9935104);
-
-  /* %64 = batch_moments(%60) {channels last} blocks.0.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1149287936, arena + 1209318896);
-
-  /* %65 = add(%32, %63) blocks.0.conv : f32[B, 196, 384], written into %66 from row 1 */
+  /* %58 = add(%25, %56) blocks.0.conv : f32[B, 196, 384], written into %59 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1146879488 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 9935104 + (long)b * 75264, (const long[]){384, 1},
-        arena + 955641728 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 1027055616 + (long)b * 75264,
+        (const long[]){384, 1}, arena + 67436544 + (long)b * 75264, (const long[]){384, 1},
+        arena + 915702144 + (long)b * 75648);
   } // for b
 
-  /* %66 = concat(%31, %65) {axis 0} blocks.0.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %59 = concat(%24, %58) {axis 0} blocks.0.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %69 = normalize(%66) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 955641344, 1e-06f, arena + 958062080);
+  /* %62 = normalize(%59) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 915701760, 1e-06f, arena + 918122496);
 
-  /* %70 = mul(%69, %67) blocks.1.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 958062080, (const long[]){75648, 384, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 960482816);
+  /* %63 = mul(%62, %60) blocks.1.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 918122496, (const long[]){75648, 384, 1},
+      params[29], (const long[]){0, 0, 1}, arena + 920543232);
 
-  /* %71 = add(%70, %68) blocks.1.norm1 : f32[B, 197, 384], written over %70 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 960482816, (const long[]){75648, 384, 1},
-      params[30], (const long[]){0, 0, 1}, arena + 960482816);
+  /* %64 = add(%63, %61) blocks.1.norm1 : f32[B, 197, 384], written over %63 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 920543232, (const long[]){75648, 384, 1},
+      params[30], (const long[]){0, 0, 1}, arena + 920543232);
 
-  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 960482816, params[31], params[32], LK_ACT_NONE, NULL,
-      arena + 9935104);
+  /* %67 = fused_linear(%64, %65, %66) blocks.1.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 920543232, params[31], params[32], LK_ACT_NONE, NULL,
+      arena + 826134528);
 
-  /* %75 = slice(%74) {axis 1, start 0, length 384} blocks.1.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 9935104, 1152, arena + 962903552, 384);
+  /* %68 = slice(%67) {axis 1, start 0, length 384} blocks.1.attn : f32[B, 197, 384], a view of %67: no code */
 
-  /* %76 = slice(%74) {axis 1, start 384, length 384} blocks.1.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 9935488, 1152, arena + 965324288, 384);
+  /* %69 = slice(%67) {axis 1, start 384, length 384} blocks.1.attn : f32[B, 197, 384], a view of %67: no code */
 
-  /* %77 = slice(%74) {axis 1, start 768, length 384} blocks.1.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 9935872, 1152, arena + 967745024, 384);
+  /* %70 = slice(%67) {axis 1, start 768, length 384} blocks.1.attn : f32[B, 197, 384], a view of %67: no code */
 
-  /* %78 = reshape(%75) {shape [197, 8, 1, 48]} blocks.1.attn : f32[B, 197, 8, 1, 48], a view of %75: no code */
+  /* %71 = sdpa(%68, %69, %70) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 826134528, 1152, arena + 826134912, 1152,
+      arena + 826135296, 1152, arena + 922963968, 0.14433756f);
 
-  /* %79 = reshape(%76) {shape [197, 8, 1, 48]} blocks.1.attn : f32[B, 197, 8, 1, 48], a view of %76: no code */
+  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 922963968, params[33], params[34], LK_ACT_NONE, NULL,
+      arena + 67436544);
 
-  /* %80 = reshape(%77) {shape [197, 8, 1, 48]} blocks.1.attn : f32[B, 197, 8, 1, 48], a view of %77: no code */
+  /* %76 = mul(%74, %75) blocks.1 : f32[B, 197, 384], written over %74 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 67436544, (const long[]){75648, 384, 1}, inputs[1],
+      (const long[]){1, 0, 0}, arena + 67436544);
 
-  /* %81 = matmul_permuted(%78, %79) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 962903552, 48, 384, 1,
-      arena + 965324288, 48, 1, 384, arena + 9935104, 38809, 197, 0.0f);
+  /* %77 = add(%59, %76) blocks.1 : f32[B, 197, 384], written over %74 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 915701760, (const long[]){75648, 384, 1},
+      arena + 67436544, (const long[]){75648, 384, 1}, arena + 67436544);
 
-  /* %82 = mul_scalar(%81) {x op 0.14433756} blocks.1.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 9935104, 0.14433756f, arena + 19870208);
-
-  /* %83 = softmax(%82) {axis -1} blocks.1.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax(B * 1576, 197, arena + 19870208, arena + 9935104);
-
-  /* %84 = matmul_permuted(%83, %80) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 9935104, 38809, 197, 1,
-      arena + 967745024, 48, 384, 1, arena + 970165760, 48, 384, 0.0f);
-
-  /* %85 = reshape(%84) {shape [197, 384]} blocks.1.attn : f32[B, 197, 384], a view of %84: no code */
-
-  /* %88 = fused_linear(%85, %86, %87) blocks.1.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 970165760, params[33], params[34], LK_ACT_NONE, NULL,
-      arena + 19870208);
-
-  /* %90 = mul(%88, %89) blocks.1 : f32[B, 197, 384], written over %88 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 19870208, (const long[]){75648, 384, 1}, inputs[1],
-      (const long[]){1, 0, 0}, arena + 19870208);
-
-  /* %91 = add(%66, %90) blocks.1 : f32[B, 197, 384], written over %88 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 955641344, (const long[]){75648, 384, 1},
-      arena + 19870208, (const long[]){75648, 384, 1}, arena + 19870208);
-
-  /* %92 = slice(%91) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], written into %127 from row 0 */
+  /* %78 = slice(%77) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], written into %113 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 19870208 + (long)b * 75648, 75648,
-        arena + 972586496 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 67436544 + (long)b * 75648, 75648,
+        arena + 925384704 + (long)b * 75648, 384);
   } // for b
 
-  /* %93 = slice(%91) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 19870592, 75648, arena + 1151696384, 75264);
+  /* %79 = slice(%77) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 67436928, 75648, arena + 1031872512, 75264);
 
-  /* %95 = reshape(%94) {shape [1536, 384]} blocks.1.conv.conv.0 : f32[1536, 384], a view of %94: no code */
+  /* %81 = reshape(%80) {shape [1536, 384]} blocks.1.conv.conv.0 : f32[1536, 384], a view of %80: no code */
 
-  /* %96 = fused_linear(%93, %95) blocks.1.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1151696384, params[35], NULL, LK_ACT_NONE, NULL,
-      arena + 206528000);
+  /* %82 = fused_linear(%79, %81) blocks.1.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 1031872512, params[35], NULL, LK_ACT_NONE, NULL,
+      arena + 67436544);
 
-  /* %99 = batch_normalize(%96, %97, %98) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 206528000, params[36], params[37], 1e-05f,
-      arena + 216161792);
+  /* %85 = batch_normalize(%82, %83, %84) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 67436544, params[36], params[37], 1e-05f,
+      arena + 77070336);
 
-  /* %100 = batch_moments(%96) {channels last} blocks.1.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 206528000, arena + 1209250304);
+  /* %86 = batch_moments(%82) {channels last} blocks.1.conv.conv.1 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 67436544, arena + 1089426432);
 
-  /* %101 = hswish(%99) blocks.1.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 216161792, arena + 225795584);
+  /* %87 = hswish(%85) blocks.1.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 77070336, arena + 86704128);
 
-  /* %103 = token_dwconv(%101, %102) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 225795584, params[40], NULL,
-      LK_ACT_NONE, arena + 235429376);
+  /* %89 = token_dwconv(%87, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 86704128, params[40], NULL,
+      LK_ACT_NONE, arena + 96337920);
 
-  /* %106 = batch_normalize(%103, %104, %105) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 235429376, params[41], params[42], 1e-05f,
-      arena + 245063168);
+  /* %92 = batch_normalize(%89, %90, %91) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 96337920, params[41], params[42], 1e-05f,
+      arena + 105971712);
 
-  /* %107 = batch_moments(%103) {channels last} blocks.1.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 235429376, arena + 1209253376);
+  /* %93 = batch_moments(%89) {channels last} blocks.1.conv.conv.4 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 96337920, arena + 1089429504);
 
-  /* %108 = hswish(%106) blocks.1.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 245063168, arena + 254696960);
+  /* %94 = hswish(%92) blocks.1.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 105971712, arena + 115605504);
 
-  /* %109 = mean(%108) {axis 0} blocks.1.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 254696960, arena + 1207622144);
+  /* %95 = mean(%94) {axis 0} blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 115605504, arena + 1087798272);
 
-  /* %112 = fused_linear(%109, %110, %111) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1207622144, params[45], params[46], LK_ACT_NONE, NULL,
-      arena + 1209329136);
+  /* %98 = fused_linear(%95, %96, %97) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 1087798272, params[45], params[46], LK_ACT_NONE, NULL,
+      arena + 1089505264);
 
-  /* %113 = relu(%112) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1209329136, arena + 1209329264);
+  /* %99 = relu(%98) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 1089505264, arena + 1089505392);
 
-  /* %116 = fused_linear(%113, %114, %115) blocks.1.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1209329264, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 1207671296);
+  /* %102 = fused_linear(%99, %100, %101) blocks.1.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 1089505392, params[47], params[48], LK_ACT_NONE, NULL,
+      arena + 1087847424);
 
-  /* %117 = hsigmoid(%116) blocks.1.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1207671296, arena + 1207720448);
+  /* %103 = hsigmoid(%102) blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 1087847424, arena + 1087896576);
 
-  /* %118 = mul(%108, %117) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 254696960, (const long[]){301056, 1536, 1},
-      arena + 1207720448, (const long[]){1536, 0, 1}, arena + 264330752);
+  /* %104 = mul(%94, %103) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 115605504, (const long[]){301056, 1536, 1},
+      arena + 1087896576, (const long[]){1536, 0, 1}, arena + 125239296);
 
-  /* %120 = reshape(%119) {shape [384, 1536]} blocks.1.conv.conv.7 : f32[384, 1536], a view of %119: no code */
+  /* %106 = reshape(%105) {shape [384, 1536]} blocks.1.conv.conv.7 : f32[384, 1536], a view of %105: no code */
 
-  /* %121 = fused_linear(%118, %120) blocks.1.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 264330752, params[49], NULL, LK_ACT_NONE, NULL,
-      arena + 1154104832);
+  /* %107 = fused_linear(%104, %106) blocks.1.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 125239296, params[49], NULL, LK_ACT_NONE, NULL,
+      arena + 1034280960);
 
-  /* %124 = batch_normalize(%121, %122, %123) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1154104832, params[50], params[51], 1e-05f,
-      arena + 19870208);
+  /* %110 = batch_normalize(%107, %108, %109) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_cl(B * 196, 384, arena + 1034280960, params[50], params[51], 1e-05f,
+      arena + 134873088);
 
-  /* %125 = batch_moments(%121) {channels last} blocks.1.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1154104832, arena + 1209319664);
+  /* %111 = batch_moments(%107) {channels last} blocks.1.conv.conv.8 : f32[2, 384] */
+  lk_batch_moments_cl(B * 196, 384, arena + 1034280960, arena + 1089495792);
 
-  /* %126 = add(%93, %124) blocks.1.conv : f32[B, 196, 384], written into %127 from row 1 */
+  /* %112 = add(%79, %110) blocks.1.conv : f32[B, 196, 384], written into %113 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1151696384 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 19870208 + (long)b * 75264, (const long[]){384, 1},
-        arena + 972586880 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 1031872512 + (long)b * 75264,
+        (const long[]){384, 1}, arena + 134873088 + (long)b * 75264, (const long[]){384, 1},
+        arena + 925385088 + (long)b * 75648);
   } // for b
 
-  /* %127 = concat(%92, %126) {axis 0} blocks.1.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %113 = concat(%78, %112) {axis 0} blocks.1.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %130 = normalize(%127) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 972586496, 1e-06f, arena + 975007232);
+  /* %116 = normalize(%113) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 925384704, 1e-06f, arena + 927805440);
 
-  /* %131 = mul(%130, %128) blocks.2.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 975007232, (const long[]){75648, 384, 1},
-      params[54], (const long[]){0, 0, 1}, arena + 977427968);
+  /* %117 = mul(%116, %114) blocks.2.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 927805440, (const long[]){75648, 384, 1},
+      params[54], (const long[]){0, 0, 1}, arena + 930226176);
 
-  /* %132 = add(%131, %129) blocks.2.norm1 : f32[B, 197, 384], written over %131 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 977427968, (const long[]){75648, 384, 1},
-      params[55], (const long[]){0, 0, 1}, arena + 977427968);
+  /* %118 = add(%117, %115) blocks.2.norm1 : f32[B, 197, 384], written over %117 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 930226176, (const long[]){75648, 384, 1},
+      params[55], (const long[]){0, 0, 1}, arena + 930226176);
 
-  /* %135 = fused_linear(%132, %133, %134) blocks.2.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 977427968, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 19870208);
+  /* %121 = fused_linear(%118, %119, %120) blocks.2.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 930226176, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 833396736);
 
-  /* %136 = slice(%135) {axis 1, start 0, length 384} blocks.2.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 19870208, 1152, arena + 979848704, 384);
+  /* %122 = slice(%121) {axis 1, start 0, length 384} blocks.2.attn : f32[B, 197, 384], a view of %121: no code */
 
-  /* %137 = slice(%135) {axis 1, start 384, length 384} blocks.2.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 19870592, 1152, arena + 982269440, 384);
+  /* %123 = slice(%121) {axis 1, start 384, length 384} blocks.2.attn : f32[B, 197, 384], a view of %121: no code */
 
-  /* %138 = slice(%135) {axis 1, start 768, length 384} blocks.2.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 19870976, 1152, arena + 984690176, 384);
+  /* %124 = slice(%121) {axis 1, start 768, length 384} blocks.2.attn : f32[B, 197, 384], a view of %121: no code */
 
-  /* %139 = reshape(%136) {shape [197, 8, 1, 48]} blocks.2.attn : f32[B, 197, 8, 1, 48], a view of %136: no code */
+  /* %125 = sdpa(%122, %123, %124) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 833396736, 1152, arena + 833397120, 1152,
+      arena + 833397504, 1152, arena + 932646912, 0.14433756f);
 
-  /* %140 = reshape(%137) {shape [197, 8, 1, 48]} blocks.2.attn : f32[B, 197, 8, 1, 48], a view of %137: no code */
+  /* %128 = fused_linear(%125, %126, %127) blocks.2.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 932646912, params[58], params[59], LK_ACT_NONE, NULL,
+      arena + 134873088);
 
-  /* %141 = reshape(%138) {shape [197, 8, 1, 48]} blocks.2.attn : f32[B, 197, 8, 1, 48], a view of %138: no code */
+  /* %130 = mul(%128, %129) blocks.2 : f32[B, 197, 384], written over %128 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 134873088, (const long[]){75648, 384, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 134873088);
 
-  /* %142 = matmul_permuted(%139, %140) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 979848704, 48, 384, 1,
-      arena + 982269440, 48, 1, 384, arena + 19870208, 38809, 197, 0.0f);
+  /* %131 = add(%113, %130) blocks.2 : f32[B, 197, 384], written over %128 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 925384704, (const long[]){75648, 384, 1},
+      arena + 134873088, (const long[]){75648, 384, 1}, arena + 134873088);
 
-  /* %143 = mul_scalar(%142) {x op 0.14433756} blocks.2.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 19870208, 0.14433756f, arena + 29805312);
-
-  /* %144 = softmax(%143) {axis -1} blocks.2.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax(B * 1576, 197, arena + 29805312, arena + 19870208);
-
-  /* %145 = matmul_permuted(%144, %141) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 19870208, 38809, 197, 1,
-      arena + 984690176, 48, 384, 1, arena + 987110912, 48, 384, 0.0f);
-
-  /* %146 = reshape(%145) {shape [197, 384]} blocks.2.attn : f32[B, 197, 384], a view of %145: no code */
-
-  /* %149 = fused_linear(%146, %147, %148) blocks.2.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 987110912, params[58], params[59], LK_ACT_NONE, NULL,
-      arena + 29805312);
-
-  /* %151 = mul(%149, %150) blocks.2 : f32[B, 197, 384], written over %149 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 29805312, (const long[]){75648, 384, 1}, inputs[2],
-      (const long[]){1, 0, 0}, arena + 29805312);
-
-  /* %152 = add(%127, %151) blocks.2 : f32[B, 197, 384], written over %149 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 972586496, (const long[]){75648, 384, 1},
-      arena + 29805312, (const long[]){75648, 384, 1}, arena + 29805312);
-
-  /* %153 = slice(%152) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], written into %188 from row 0 */
+  /* %132 = slice(%131) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], written into %167 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 29805312 + (long)b * 75648, 75648,
-        arena + 989531648 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 134873088 + (long)b * 75648, 75648,
+        arena + 935067648 + (long)b * 75648, 384);
   } // for b
 
-  /* %154 = slice(%152) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 29805696, 75648, arena + 1156513280, 75264);
+  /* %133 = slice(%131) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 134873472, 75648, arena + 1036689408, 75264);
 
-  /* %156 = reshape(%155) {shape [1536, 384]} blocks.2.conv.conv.0 : f32[1536, 384], a view of %155: no code */
+  /* %135 = reshape(%134) {shape [1536, 384]} blocks.2.conv.conv.0 : f32[1536, 384], a view of %134: no code */
 
-  /* %157 = fused_linear(%154, %156) blocks.2.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1156513280, params[60], NULL, LK_ACT_NONE, NULL,
-      arena + 273964544);
+  /* %136 = fused_linear(%133, %135) blocks.2.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 1036689408, params[60], NULL, LK_ACT_NONE, NULL,
+      arena + 134873088);
 
-  /* %160 = batch_normalize(%157, %158, %159) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 273964544, params[61], params[62], 1e-05f,
-      arena + 283598336);
+  /* %139 = batch_normalize(%136, %137, %138) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 134873088, params[61], params[62], 1e-05f,
+      arena + 144506880);
 
-  /* %161 = batch_moments(%157) {channels last} blocks.2.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 273964544, arena + 1209256448);
+  /* %140 = batch_moments(%136) {channels last} blocks.2.conv.conv.1 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 134873088, arena + 1089432576);
 
-  /* %162 = hswish(%160) blocks.2.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 283598336, arena + 293232128);
+  /* %141 = hswish(%139) blocks.2.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 144506880, arena + 154140672);
 
-  /* %164 = token_dwconv(%162, %163) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 293232128, params[65], NULL,
-      LK_ACT_NONE, arena + 302865920);
+  /* %143 = token_dwconv(%141, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 154140672, params[65], NULL,
+      LK_ACT_NONE, arena + 163774464);
 
-  /* %167 = batch_normalize(%164, %165, %166) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 302865920, params[66], params[67], 1e-05f,
-      arena + 312499712);
+  /* %146 = batch_normalize(%143, %144, %145) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 163774464, params[66], params[67], 1e-05f,
+      arena + 173408256);
 
-  /* %168 = batch_moments(%164) {channels last} blocks.2.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 302865920, arena + 1209259520);
+  /* %147 = batch_moments(%143) {channels last} blocks.2.conv.conv.4 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 163774464, arena + 1089435648);
 
-  /* %169 = hswish(%167) blocks.2.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 312499712, arena + 322133504);
+  /* %148 = hswish(%146) blocks.2.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 173408256, arena + 183042048);
 
-  /* %170 = mean(%169) {axis 0} blocks.2.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 322133504, arena + 1207769600);
+  /* %149 = mean(%148) {axis 0} blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 183042048, arena + 1087945728);
 
-  /* %173 = fused_linear(%170, %171, %172) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1207769600, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 1209329392);
+  /* %152 = fused_linear(%149, %150, %151) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 1087945728, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 1089505520);
 
-  /* %174 = relu(%173) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1209329392, arena + 1209329520);
+  /* %153 = relu(%152) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 1089505520, arena + 1089505648);
 
-  /* %177 = fused_linear(%174, %175, %176) blocks.2.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1209329520, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 1207818752);
+  /* %156 = fused_linear(%153, %154, %155) blocks.2.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 1089505648, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 1087994880);
 
-  /* %178 = hsigmoid(%177) blocks.2.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1207818752, arena + 1207867904);
+  /* %157 = hsigmoid(%156) blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 1087994880, arena + 1088044032);
 
-  /* %179 = mul(%169, %178) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 322133504, (const long[]){301056, 1536, 1},
-      arena + 1207867904, (const long[]){1536, 0, 1}, arena + 331767296);
+  /* %158 = mul(%148, %157) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 183042048, (const long[]){301056, 1536, 1},
+      arena + 1088044032, (const long[]){1536, 0, 1}, arena + 192675840);
 
-  /* %181 = reshape(%180) {shape [384, 1536]} blocks.2.conv.conv.7 : f32[384, 1536], a view of %180: no code */
+  /* %160 = reshape(%159) {shape [384, 1536]} blocks.2.conv.conv.7 : f32[384, 1536], a view of %159: no code */
 
-  /* %182 = fused_linear(%179, %181) blocks.2.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 331767296, params[74], NULL, LK_ACT_NONE, NULL,
-      arena + 1158921728);
+  /* %161 = fused_linear(%158, %160) blocks.2.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 192675840, params[74], NULL, LK_ACT_NONE, NULL,
+      arena + 1039097856);
 
-  /* %185 = batch_normalize(%182, %183, %184) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1158921728, params[75], params[76], 1e-05f,
-      arena + 29805312);
+  /* %164 = batch_normalize(%161, %162, %163) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_cl(B * 196, 384, arena + 1039097856, params[75], params[76], 1e-05f,
+      arena + 202309632);
 
-  /* %186 = batch_moments(%182) {channels last} blocks.2.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1158921728, arena + 1209320432);
+  /* %165 = batch_moments(%161) {channels last} blocks.2.conv.conv.8 : f32[2, 384] */
+  lk_batch_moments_cl(B * 196, 384, arena + 1039097856, arena + 1089496560);
 
-  /* %187 = add(%154, %185) blocks.2.conv : f32[B, 196, 384], written into %188 from row 1 */
+  /* %166 = add(%133, %164) blocks.2.conv : f32[B, 196, 384], written into %167 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1156513280 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 29805312 + (long)b * 75264, (const long[]){384, 1},
-        arena + 989532032 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 1036689408 + (long)b * 75264,
+        (const long[]){384, 1}, arena + 202309632 + (long)b * 75264, (const long[]){384, 1},
+        arena + 935068032 + (long)b * 75648);
   } // for b
 
-  /* %188 = concat(%153, %187) {axis 0} blocks.2.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %167 = concat(%132, %166) {axis 0} blocks.2.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %191 = normalize(%188) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 989531648, 1e-06f, arena + 991952384);
+  /* %170 = normalize(%167) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 935067648, 1e-06f, arena + 937488384);
 
-  /* %192 = mul(%191, %189) blocks.3.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 991952384, (const long[]){75648, 384, 1},
-      params[79], (const long[]){0, 0, 1}, arena + 994373120);
+  /* %171 = mul(%170, %168) blocks.3.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 937488384, (const long[]){75648, 384, 1},
+      params[79], (const long[]){0, 0, 1}, arena + 939909120);
 
-  /* %193 = add(%192, %190) blocks.3.norm1 : f32[B, 197, 384], written over %192 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 994373120, (const long[]){75648, 384, 1},
-      params[80], (const long[]){0, 0, 1}, arena + 994373120);
+  /* %172 = add(%171, %169) blocks.3.norm1 : f32[B, 197, 384], written over %171 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 939909120, (const long[]){75648, 384, 1},
+      params[80], (const long[]){0, 0, 1}, arena + 939909120);
 
-  /* %196 = fused_linear(%193, %194, %195) blocks.3.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 994373120, params[81], params[82], LK_ACT_NONE, NULL,
-      arena + 29805312);
+  /* %175 = fused_linear(%172, %173, %174) blocks.3.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 939909120, params[81], params[82], LK_ACT_NONE, NULL,
+      arena + 840658944);
 
-  /* %197 = slice(%196) {axis 1, start 0, length 384} blocks.3.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 29805312, 1152, arena + 996793856, 384);
+  /* %176 = slice(%175) {axis 1, start 0, length 384} blocks.3.attn : f32[B, 197, 384], a view of %175: no code */
 
-  /* %198 = slice(%196) {axis 1, start 384, length 384} blocks.3.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 29805696, 1152, arena + 999214592, 384);
+  /* %177 = slice(%175) {axis 1, start 384, length 384} blocks.3.attn : f32[B, 197, 384], a view of %175: no code */
 
-  /* %199 = slice(%196) {axis 1, start 768, length 384} blocks.3.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 29806080, 1152, arena + 1001635328, 384);
+  /* %178 = slice(%175) {axis 1, start 768, length 384} blocks.3.attn : f32[B, 197, 384], a view of %175: no code */
 
-  /* %200 = reshape(%197) {shape [197, 8, 1, 48]} blocks.3.attn : f32[B, 197, 8, 1, 48], a view of %197: no code */
+  /* %179 = sdpa(%176, %177, %178) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 840658944, 1152, arena + 840659328, 1152,
+      arena + 840659712, 1152, arena + 942329856, 0.14433756f);
 
-  /* %201 = reshape(%198) {shape [197, 8, 1, 48]} blocks.3.attn : f32[B, 197, 8, 1, 48], a view of %198: no code */
+  /* %182 = fused_linear(%179, %180, %181) blocks.3.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 942329856, params[83], params[84], LK_ACT_NONE, NULL,
+      arena + 202309632);
 
-  /* %202 = reshape(%199) {shape [197, 8, 1, 48]} blocks.3.attn : f32[B, 197, 8, 1, 48], a view of %199: no code */
+  /* %184 = mul(%182, %183) blocks.3 : f32[B, 197, 384], written over %182 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 202309632, (const long[]){75648, 384, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 202309632);
 
-  /* %203 = matmul_permuted(%200, %201) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 996793856, 48, 384, 1,
-      arena + 999214592, 48, 1, 384, arena + 29805312, 38809, 197, 0.0f);
+  /* %185 = add(%167, %184) blocks.3 : f32[B, 197, 384], written over %182 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 935067648, (const long[]){75648, 384, 1},
+      arena + 202309632, (const long[]){75648, 384, 1}, arena + 202309632);
 
-  /* %204 = mul_scalar(%203) {x op 0.14433756} blocks.3.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 29805312, 0.14433756f, arena + 39740416);
-
-  /* %205 = softmax(%204) {axis -1} blocks.3.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax(B * 1576, 197, arena + 39740416, arena + 29805312);
-
-  /* %206 = matmul_permuted(%205, %202) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 29805312, 38809, 197, 1,
-      arena + 1001635328, 48, 384, 1, arena + 1004056064, 48, 384, 0.0f);
-
-  /* %207 = reshape(%206) {shape [197, 384]} blocks.3.attn : f32[B, 197, 384], a view of %206: no code */
-
-  /* %210 = fused_linear(%207, %208, %209) blocks.3.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1004056064, params[83], params[84], LK_ACT_NONE, NULL,
-      arena + 39740416);
-
-  /* %212 = mul(%210, %211) blocks.3 : f32[B, 197, 384], written over %210 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 39740416, (const long[]){75648, 384, 1}, inputs[3],
-      (const long[]){1, 0, 0}, arena + 39740416);
-
-  /* %213 = add(%188, %212) blocks.3 : f32[B, 197, 384], written over %210 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 989531648, (const long[]){75648, 384, 1},
-      arena + 39740416, (const long[]){75648, 384, 1}, arena + 39740416);
-
-  /* %214 = slice(%213) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], written into %249 from row 0 */
+  /* %186 = slice(%185) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], written into %221 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 39740416 + (long)b * 75648, 75648,
-        arena + 1006476800 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 202309632 + (long)b * 75648, 75648,
+        arena + 944750592 + (long)b * 75648, 384);
   } // for b
 
-  /* %215 = slice(%213) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 39740800, 75648, arena + 1161330176, 75264);
+  /* %187 = slice(%185) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 202310016, 75648, arena + 1041506304, 75264);
 
-  /* %217 = reshape(%216) {shape [1536, 384]} blocks.3.conv.conv.0 : f32[1536, 384], a view of %216: no code */
+  /* %189 = reshape(%188) {shape [1536, 384]} blocks.3.conv.conv.0 : f32[1536, 384], a view of %188: no code */
 
-  /* %218 = fused_linear(%215, %217) blocks.3.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1161330176, params[85], NULL, LK_ACT_NONE, NULL,
-      arena + 341401088);
+  /* %190 = fused_linear(%187, %189) blocks.3.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 1041506304, params[85], NULL, LK_ACT_NONE, NULL,
+      arena + 202309632);
 
-  /* %221 = batch_normalize(%218, %219, %220) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 341401088, params[86], params[87], 1e-05f,
-      arena + 351034880);
+  /* %193 = batch_normalize(%190, %191, %192) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 202309632, params[86], params[87], 1e-05f,
+      arena + 211943424);
 
-  /* %222 = batch_moments(%218) {channels last} blocks.3.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 341401088, arena + 1209262592);
+  /* %194 = batch_moments(%190) {channels last} blocks.3.conv.conv.1 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 202309632, arena + 1089438720);
 
-  /* %223 = hswish(%221) blocks.3.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 351034880, arena + 360668672);
+  /* %195 = hswish(%193) blocks.3.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 211943424, arena + 221577216);
 
-  /* %225 = token_dwconv(%223, %224) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 360668672, params[90], NULL,
-      LK_ACT_NONE, arena + 370302464);
+  /* %197 = token_dwconv(%195, %196) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 221577216, params[90], NULL,
+      LK_ACT_NONE, arena + 231211008);
 
-  /* %228 = batch_normalize(%225, %226, %227) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 370302464, params[91], params[92], 1e-05f,
-      arena + 379936256);
+  /* %200 = batch_normalize(%197, %198, %199) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 231211008, params[91], params[92], 1e-05f,
+      arena + 240844800);
 
-  /* %229 = batch_moments(%225) {channels last} blocks.3.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 370302464, arena + 1209265664);
+  /* %201 = batch_moments(%197) {channels last} blocks.3.conv.conv.4 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 231211008, arena + 1089441792);
 
-  /* %230 = hswish(%228) blocks.3.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 379936256, arena + 389570048);
+  /* %202 = hswish(%200) blocks.3.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 240844800, arena + 250478592);
 
-  /* %231 = mean(%230) {axis 0} blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 389570048, arena + 1207917056);
+  /* %203 = mean(%202) {axis 0} blocks.3.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 250478592, arena + 1088093184);
 
-  /* %234 = fused_linear(%231, %232, %233) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1207917056, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 1209329648);
+  /* %206 = fused_linear(%203, %204, %205) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 1088093184, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 1089505776);
 
-  /* %235 = relu(%234) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1209329648, arena + 1209329776);
+  /* %207 = relu(%206) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 1089505776, arena + 1089505904);
 
-  /* %238 = fused_linear(%235, %236, %237) blocks.3.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1209329776, params[97], params[98], LK_ACT_NONE, NULL,
-      arena + 1207966208);
+  /* %210 = fused_linear(%207, %208, %209) blocks.3.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 1089505904, params[97], params[98], LK_ACT_NONE, NULL,
+      arena + 1088142336);
 
-  /* %239 = hsigmoid(%238) blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1207966208, arena + 1208015360);
+  /* %211 = hsigmoid(%210) blocks.3.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 1088142336, arena + 1088191488);
 
-  /* %240 = mul(%230, %239) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 389570048, (const long[]){301056, 1536, 1},
-      arena + 1208015360, (const long[]){1536, 0, 1}, arena + 399203840);
+  /* %212 = mul(%202, %211) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 250478592, (const long[]){301056, 1536, 1},
+      arena + 1088191488, (const long[]){1536, 0, 1}, arena + 260112384);
 
-  /* %242 = reshape(%241) {shape [384, 1536]} blocks.3.conv.conv.7 : f32[384, 1536], a view of %241: no code */
+  /* %214 = reshape(%213) {shape [384, 1536]} blocks.3.conv.conv.7 : f32[384, 1536], a view of %213: no code */
 
-  /* %243 = fused_linear(%240, %242) blocks.3.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 399203840, params[99], NULL, LK_ACT_NONE, NULL,
-      arena + 1163738624);
+  /* %215 = fused_linear(%212, %214) blocks.3.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 260112384, params[99], NULL, LK_ACT_NONE, NULL,
+      arena + 1043914752);
 
-  /* %246 = batch_normalize(%243, %244, %245) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1163738624, params[100], params[101], 1e-05f,
-      arena + 39740416);
+  /* %218 = batch_normalize(%215, %216, %217) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_cl(B * 196, 384, arena + 1043914752, params[100], params[101], 1e-05f,
+      arena + 269746176);
 
-  /* %247 = batch_moments(%243) {channels last} blocks.3.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1163738624, arena + 1209321200);
+  /* %219 = batch_moments(%215) {channels last} blocks.3.conv.conv.8 : f32[2, 384] */
+  lk_batch_moments_cl(B * 196, 384, arena + 1043914752, arena + 1089497328);
 
-  /* %248 = add(%215, %246) blocks.3.conv : f32[B, 196, 384], written into %249 from row 1 */
+  /* %220 = add(%187, %218) blocks.3.conv : f32[B, 196, 384], written into %221 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1161330176 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 39740416 + (long)b * 75264, (const long[]){384, 1},
-        arena + 1006477184 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 1041506304 + (long)b * 75264,
+        (const long[]){384, 1}, arena + 269746176 + (long)b * 75264, (const long[]){384, 1},
+        arena + 944750976 + (long)b * 75648);
   } // for b
 
-  /* %249 = concat(%214, %248) {axis 0} blocks.3.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %221 = concat(%186, %220) {axis 0} blocks.3.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %252 = normalize(%249) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 1006476800, 1e-06f, arena + 1008897536);
+  /* %224 = normalize(%221) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 944750592, 1e-06f, arena + 947171328);
 
-  /* %253 = mul(%252, %250) blocks.4.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1008897536, (const long[]){75648, 384, 1},
-      params[104], (const long[]){0, 0, 1}, arena + 1011318272);
+  /* %225 = mul(%224, %222) blocks.4.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 947171328, (const long[]){75648, 384, 1},
+      params[104], (const long[]){0, 0, 1}, arena + 949592064);
 
-  /* %254 = add(%253, %251) blocks.4.norm1 : f32[B, 197, 384], written over %253 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1011318272, (const long[]){75648, 384, 1},
-      params[105], (const long[]){0, 0, 1}, arena + 1011318272);
+  /* %226 = add(%225, %223) blocks.4.norm1 : f32[B, 197, 384], written over %225 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 949592064, (const long[]){75648, 384, 1},
+      params[105], (const long[]){0, 0, 1}, arena + 949592064);
 
-  /* %257 = fused_linear(%254, %255, %256) blocks.4.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 1011318272, params[106], params[107], LK_ACT_NONE,
-      NULL, arena + 39740416);
+  /* %229 = fused_linear(%226, %227, %228) blocks.4.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 949592064, params[106], params[107], LK_ACT_NONE,
+      NULL, arena + 847921152);
 
-  /* %258 = slice(%257) {axis 1, start 0, length 384} blocks.4.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 39740416, 1152, arena + 1013739008, 384);
+  /* %230 = slice(%229) {axis 1, start 0, length 384} blocks.4.attn : f32[B, 197, 384], a view of %229: no code */
 
-  /* %259 = slice(%257) {axis 1, start 384, length 384} blocks.4.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 39740800, 1152, arena + 1016159744, 384);
+  /* %231 = slice(%229) {axis 1, start 384, length 384} blocks.4.attn : f32[B, 197, 384], a view of %229: no code */
 
-  /* %260 = slice(%257) {axis 1, start 768, length 384} blocks.4.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 39741184, 1152, arena + 1018580480, 384);
+  /* %232 = slice(%229) {axis 1, start 768, length 384} blocks.4.attn : f32[B, 197, 384], a view of %229: no code */
 
-  /* %261 = reshape(%258) {shape [197, 8, 1, 48]} blocks.4.attn : f32[B, 197, 8, 1, 48], a view of %258: no code */
+  /* %233 = sdpa(%230, %231, %232) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 847921152, 1152, arena + 847921536, 1152,
+      arena + 847921920, 1152, arena + 952012800, 0.14433756f);
 
-  /* %262 = reshape(%259) {shape [197, 8, 1, 48]} blocks.4.attn : f32[B, 197, 8, 1, 48], a view of %259: no code */
+  /* %236 = fused_linear(%233, %234, %235) blocks.4.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 952012800, params[108], params[109], LK_ACT_NONE, NULL,
+      arena + 269746176);
 
-  /* %263 = reshape(%260) {shape [197, 8, 1, 48]} blocks.4.attn : f32[B, 197, 8, 1, 48], a view of %260: no code */
+  /* %238 = mul(%236, %237) blocks.4 : f32[B, 197, 384], written over %236 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 269746176, (const long[]){75648, 384, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 269746176);
 
-  /* %264 = matmul_permuted(%261, %262) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1013739008, 48, 384, 1,
-      arena + 1016159744, 48, 1, 384, arena + 39740416, 38809, 197, 0.0f);
+  /* %239 = add(%221, %238) blocks.4 : f32[B, 197, 384], written over %236 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 944750592, (const long[]){75648, 384, 1},
+      arena + 269746176, (const long[]){75648, 384, 1}, arena + 269746176);
 
-  /* %265 = mul_scalar(%264) {x op 0.14433756} blocks.4.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 39740416, 0.14433756f, arena + 49675520);
-
-  /* %266 = softmax(%265) {axis -1} blocks.4.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax(B * 1576, 197, arena + 49675520, arena + 39740416);
-
-  /* %267 = matmul_permuted(%266, %263) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 39740416, 38809, 197, 1,
-      arena + 1018580480, 48, 384, 1, arena + 1021001216, 48, 384, 0.0f);
-
-  /* %268 = reshape(%267) {shape [197, 384]} blocks.4.attn : f32[B, 197, 384], a view of %267: no code */
-
-  /* %271 = fused_linear(%268, %269, %270) blocks.4.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1021001216, params[108], params[109], LK_ACT_NONE,
-      NULL, arena + 49675520);
-
-  /* %273 = mul(%271, %272) blocks.4 : f32[B, 197, 384], written over %271 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 49675520, (const long[]){75648, 384, 1}, inputs[4],
-      (const long[]){1, 0, 0}, arena + 49675520);
-
-  /* %274 = add(%249, %273) blocks.4 : f32[B, 197, 384], written over %271 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1006476800, (const long[]){75648, 384, 1},
-      arena + 49675520, (const long[]){75648, 384, 1}, arena + 49675520);
-
-  /* %275 = slice(%274) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], written into %310 from row 0 */
+  /* %240 = slice(%239) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], written into %275 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 49675520 + (long)b * 75648, 75648,
-        arena + 1023421952 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 269746176 + (long)b * 75648, 75648,
+        arena + 954433536 + (long)b * 75648, 384);
   } // for b
 
-  /* %276 = slice(%274) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 49675904, 75648, arena + 1166147072, 75264);
+  /* %241 = slice(%239) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 269746560, 75648, arena + 1046323200, 75264);
 
-  /* %278 = reshape(%277) {shape [1536, 384]} blocks.4.conv.conv.0 : f32[1536, 384], a view of %277: no code */
+  /* %243 = reshape(%242) {shape [1536, 384]} blocks.4.conv.conv.0 : f32[1536, 384], a view of %242: no code */
 
-  /* %279 = fused_linear(%276, %278) blocks.4.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1166147072, params[110], NULL, LK_ACT_NONE, NULL,
-      arena + 408837632);
+  /* %244 = fused_linear(%241, %243) blocks.4.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 1046323200, params[110], NULL, LK_ACT_NONE, NULL,
+      arena + 269746176);
 
-  /* %282 = batch_normalize(%279, %280, %281) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 408837632, params[111], params[112], 1e-05f,
-      arena + 418471424);
+  /* %247 = batch_normalize(%244, %245, %246) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 269746176, params[111], params[112], 1e-05f,
+      arena + 279379968);
 
-  /* %283 = batch_moments(%279) {channels last} blocks.4.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 408837632, arena + 1209268736);
+  /* %248 = batch_moments(%244) {channels last} blocks.4.conv.conv.1 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 269746176, arena + 1089444864);
 
-  /* %284 = hswish(%282) blocks.4.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 418471424, arena + 428105216);
+  /* %249 = hswish(%247) blocks.4.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 279379968, arena + 289013760);
 
-  /* %286 = token_dwconv(%284, %285) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 428105216, params[115], NULL,
-      LK_ACT_NONE, arena + 437739008);
+  /* %251 = token_dwconv(%249, %250) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 289013760, params[115], NULL,
+      LK_ACT_NONE, arena + 298647552);
 
-  /* %289 = batch_normalize(%286, %287, %288) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 437739008, params[116], params[117], 1e-05f,
-      arena + 447372800);
+  /* %254 = batch_normalize(%251, %252, %253) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 298647552, params[116], params[117], 1e-05f,
+      arena + 308281344);
 
-  /* %290 = batch_moments(%286) {channels last} blocks.4.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 437739008, arena + 1209271808);
+  /* %255 = batch_moments(%251) {channels last} blocks.4.conv.conv.4 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 298647552, arena + 1089447936);
 
-  /* %291 = hswish(%289) blocks.4.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 447372800, arena + 457006592);
+  /* %256 = hswish(%254) blocks.4.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 308281344, arena + 317915136);
 
-  /* %292 = mean(%291) {axis 0} blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 457006592, arena + 1208064512);
+  /* %257 = mean(%256) {axis 0} blocks.4.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 317915136, arena + 1088240640);
 
-  /* %295 = fused_linear(%292, %293, %294) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1208064512, params[120], params[121], LK_ACT_NONE, NULL,
-      arena + 1209329904);
+  /* %260 = fused_linear(%257, %258, %259) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 1088240640, params[120], params[121], LK_ACT_NONE, NULL,
+      arena + 1089506032);
 
-  /* %296 = relu(%295) blocks.4.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1209329904, arena + 1209330032);
+  /* %261 = relu(%260) blocks.4.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 1089506032, arena + 1089506160);
 
-  /* %299 = fused_linear(%296, %297, %298) blocks.4.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1209330032, params[122], params[123], LK_ACT_NONE, NULL,
-      arena + 1208113664);
+  /* %264 = fused_linear(%261, %262, %263) blocks.4.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 1089506160, params[122], params[123], LK_ACT_NONE, NULL,
+      arena + 1088289792);
 
-  /* %300 = hsigmoid(%299) blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1208113664, arena + 1208162816);
+  /* %265 = hsigmoid(%264) blocks.4.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 1088289792, arena + 1088338944);
 
-  /* %301 = mul(%291, %300) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 457006592, (const long[]){301056, 1536, 1},
-      arena + 1208162816, (const long[]){1536, 0, 1}, arena + 466640384);
+  /* %266 = mul(%256, %265) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 317915136, (const long[]){301056, 1536, 1},
+      arena + 1088338944, (const long[]){1536, 0, 1}, arena + 327548928);
 
-  /* %303 = reshape(%302) {shape [384, 1536]} blocks.4.conv.conv.7 : f32[384, 1536], a view of %302: no code */
+  /* %268 = reshape(%267) {shape [384, 1536]} blocks.4.conv.conv.7 : f32[384, 1536], a view of %267: no code */
 
-  /* %304 = fused_linear(%301, %303) blocks.4.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 466640384, params[124], NULL, LK_ACT_NONE, NULL,
-      arena + 1168555520);
+  /* %269 = fused_linear(%266, %268) blocks.4.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 327548928, params[124], NULL, LK_ACT_NONE, NULL,
+      arena + 1048731648);
 
-  /* %307 = batch_normalize(%304, %305, %306) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1168555520, params[125], params[126], 1e-05f,
-      arena + 49675520);
+  /* %272 = batch_normalize(%269, %270, %271) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_cl(B * 196, 384, arena + 1048731648, params[125], params[126], 1e-05f,
+      arena + 337182720);
 
-  /* %308 = batch_moments(%304) {channels last} blocks.4.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1168555520, arena + 1209321968);
+  /* %273 = batch_moments(%269) {channels last} blocks.4.conv.conv.8 : f32[2, 384] */
+  lk_batch_moments_cl(B * 196, 384, arena + 1048731648, arena + 1089498096);
 
-  /* %309 = add(%276, %307) blocks.4.conv : f32[B, 196, 384], written into %310 from row 1 */
+  /* %274 = add(%241, %272) blocks.4.conv : f32[B, 196, 384], written into %275 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1166147072 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 49675520 + (long)b * 75264, (const long[]){384, 1},
-        arena + 1023422336 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 1046323200 + (long)b * 75264,
+        (const long[]){384, 1}, arena + 337182720 + (long)b * 75264, (const long[]){384, 1},
+        arena + 954433920 + (long)b * 75648);
   } // for b
 
-  /* %310 = concat(%275, %309) {axis 0} blocks.4.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %275 = concat(%240, %274) {axis 0} blocks.4.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %313 = normalize(%310) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 1023421952, 1e-06f, arena + 1025842688);
+  /* %278 = normalize(%275) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 954433536, 1e-06f, arena + 956854272);
 
-  /* %314 = mul(%313, %311) blocks.5.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1025842688, (const long[]){75648, 384, 1},
-      params[129], (const long[]){0, 0, 1}, arena + 1028263424);
+  /* %279 = mul(%278, %276) blocks.5.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 956854272, (const long[]){75648, 384, 1},
+      params[129], (const long[]){0, 0, 1}, arena + 959275008);
 
-  /* %315 = add(%314, %312) blocks.5.norm1 : f32[B, 197, 384], written over %314 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1028263424, (const long[]){75648, 384, 1},
-      params[130], (const long[]){0, 0, 1}, arena + 1028263424);
+  /* %280 = add(%279, %277) blocks.5.norm1 : f32[B, 197, 384], written over %279 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 959275008, (const long[]){75648, 384, 1},
+      params[130], (const long[]){0, 0, 1}, arena + 959275008);
 
-  /* %318 = fused_linear(%315, %316, %317) blocks.5.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 1028263424, params[131], params[132], LK_ACT_NONE,
-      NULL, arena + 49675520);
+  /* %283 = fused_linear(%280, %281, %282) blocks.5.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 959275008, params[131], params[132], LK_ACT_NONE,
+      NULL, arena + 855183360);
 
-  /* %319 = slice(%318) {axis 1, start 0, length 384} blocks.5.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 49675520, 1152, arena + 1030684160, 384);
+  /* %284 = slice(%283) {axis 1, start 0, length 384} blocks.5.attn : f32[B, 197, 384], a view of %283: no code */
 
-  /* %320 = slice(%318) {axis 1, start 384, length 384} blocks.5.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 49675904, 1152, arena + 1033104896, 384);
+  /* %285 = slice(%283) {axis 1, start 384, length 384} blocks.5.attn : f32[B, 197, 384], a view of %283: no code */
 
-  /* %321 = slice(%318) {axis 1, start 768, length 384} blocks.5.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 49676288, 1152, arena + 1035525632, 384);
+  /* %286 = slice(%283) {axis 1, start 768, length 384} blocks.5.attn : f32[B, 197, 384], a view of %283: no code */
 
-  /* %322 = reshape(%319) {shape [197, 8, 1, 48]} blocks.5.attn : f32[B, 197, 8, 1, 48], a view of %319: no code */
+  /* %287 = sdpa(%284, %285, %286) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 855183360, 1152, arena + 855183744, 1152,
+      arena + 855184128, 1152, arena + 961695744, 0.14433756f);
 
-  /* %323 = reshape(%320) {shape [197, 8, 1, 48]} blocks.5.attn : f32[B, 197, 8, 1, 48], a view of %320: no code */
+  /* %290 = fused_linear(%287, %288, %289) blocks.5.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 961695744, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 337182720);
 
-  /* %324 = reshape(%321) {shape [197, 8, 1, 48]} blocks.5.attn : f32[B, 197, 8, 1, 48], a view of %321: no code */
+  /* %292 = mul(%290, %291) blocks.5 : f32[B, 197, 384], written over %290 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 337182720, (const long[]){75648, 384, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 337182720);
 
-  /* %325 = matmul_permuted(%322, %323) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1030684160, 48, 384, 1,
-      arena + 1033104896, 48, 1, 384, arena + 49675520, 38809, 197, 0.0f);
+  /* %293 = add(%275, %292) blocks.5 : f32[B, 197, 384], written over %290 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 954433536, (const long[]){75648, 384, 1},
+      arena + 337182720, (const long[]){75648, 384, 1}, arena + 337182720);
 
-  /* %326 = mul_scalar(%325) {x op 0.14433756} blocks.5.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 49675520, 0.14433756f, arena + 59610624);
-
-  /* %327 = softmax(%326) {axis -1} blocks.5.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax(B * 1576, 197, arena + 59610624, arena + 49675520);
-
-  /* %328 = matmul_permuted(%327, %324) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 49675520, 38809, 197, 1,
-      arena + 1035525632, 48, 384, 1, arena + 1037946368, 48, 384, 0.0f);
-
-  /* %329 = reshape(%328) {shape [197, 384]} blocks.5.attn : f32[B, 197, 384], a view of %328: no code */
-
-  /* %332 = fused_linear(%329, %330, %331) blocks.5.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1037946368, params[133], params[134], LK_ACT_NONE,
-      NULL, arena + 59610624);
-
-  /* %334 = mul(%332, %333) blocks.5 : f32[B, 197, 384], written over %332 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 59610624, (const long[]){75648, 384, 1}, inputs[5],
-      (const long[]){1, 0, 0}, arena + 59610624);
-
-  /* %335 = add(%310, %334) blocks.5 : f32[B, 197, 384], written over %332 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1023421952, (const long[]){75648, 384, 1},
-      arena + 59610624, (const long[]){75648, 384, 1}, arena + 59610624);
-
-  /* %336 = slice(%335) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], written into %371 from row 0 */
+  /* %294 = slice(%293) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], written into %329 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 59610624 + (long)b * 75648, 75648,
-        arena + 1040367104 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 337182720 + (long)b * 75648, 75648,
+        arena + 964116480 + (long)b * 75648, 384);
   } // for b
 
-  /* %337 = slice(%335) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 59611008, 75648, arena + 1170963968, 75264);
+  /* %295 = slice(%293) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 337183104, 75648, arena + 1051140096, 75264);
 
-  /* %339 = reshape(%338) {shape [1536, 384]} blocks.5.conv.conv.0 : f32[1536, 384], a view of %338: no code */
+  /* %297 = reshape(%296) {shape [1536, 384]} blocks.5.conv.conv.0 : f32[1536, 384], a view of %296: no code */
 
-  /* %340 = fused_linear(%337, %339) blocks.5.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1170963968, params[135], NULL, LK_ACT_NONE, NULL,
-      arena + 476274176);
+  /* %298 = fused_linear(%295, %297) blocks.5.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 1051140096, params[135], NULL, LK_ACT_NONE, NULL,
+      arena + 337182720);
 
-  /* %343 = batch_normalize(%340, %341, %342) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 476274176, params[136], params[137], 1e-05f,
-      arena + 485907968);
+  /* %301 = batch_normalize(%298, %299, %300) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 337182720, params[136], params[137], 1e-05f,
+      arena + 346816512);
 
-  /* %344 = batch_moments(%340) {channels last} blocks.5.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 476274176, arena + 1209274880);
+  /* %302 = batch_moments(%298) {channels last} blocks.5.conv.conv.1 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 337182720, arena + 1089451008);
 
-  /* %345 = hswish(%343) blocks.5.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 485907968, arena + 495541760);
+  /* %303 = hswish(%301) blocks.5.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 346816512, arena + 356450304);
 
-  /* %347 = token_dwconv(%345, %346) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 495541760, params[140], NULL,
-      LK_ACT_NONE, arena + 505175552);
+  /* %305 = token_dwconv(%303, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 356450304, params[140], NULL,
+      LK_ACT_NONE, arena + 366084096);
 
-  /* %350 = batch_normalize(%347, %348, %349) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 505175552, params[141], params[142], 1e-05f,
-      arena + 514809344);
+  /* %308 = batch_normalize(%305, %306, %307) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 366084096, params[141], params[142], 1e-05f,
+      arena + 375717888);
 
-  /* %351 = batch_moments(%347) {channels last} blocks.5.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 505175552, arena + 1209277952);
+  /* %309 = batch_moments(%305) {channels last} blocks.5.conv.conv.4 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 366084096, arena + 1089454080);
 
-  /* %352 = hswish(%350) blocks.5.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 514809344, arena + 524443136);
+  /* %310 = hswish(%308) blocks.5.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 375717888, arena + 385351680);
 
-  /* %353 = mean(%352) {axis 0} blocks.5.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 524443136, arena + 1208211968);
+  /* %311 = mean(%310) {axis 0} blocks.5.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 385351680, arena + 1088388096);
 
-  /* %356 = fused_linear(%353, %354, %355) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1208211968, params[145], params[146], LK_ACT_NONE, NULL,
-      arena + 1209330160);
+  /* %314 = fused_linear(%311, %312, %313) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 1088388096, params[145], params[146], LK_ACT_NONE, NULL,
+      arena + 1089506288);
 
-  /* %357 = relu(%356) blocks.5.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1209330160, arena + 1209330288);
+  /* %315 = relu(%314) blocks.5.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 1089506288, arena + 1089506416);
 
-  /* %360 = fused_linear(%357, %358, %359) blocks.5.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1209330288, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 1208261120);
+  /* %318 = fused_linear(%315, %316, %317) blocks.5.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 1089506416, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 1088437248);
 
-  /* %361 = hsigmoid(%360) blocks.5.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1208261120, arena + 1208310272);
+  /* %319 = hsigmoid(%318) blocks.5.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 1088437248, arena + 1088486400);
 
-  /* %362 = mul(%352, %361) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 524443136, (const long[]){301056, 1536, 1},
-      arena + 1208310272, (const long[]){1536, 0, 1}, arena + 534076928);
+  /* %320 = mul(%310, %319) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 385351680, (const long[]){301056, 1536, 1},
+      arena + 1088486400, (const long[]){1536, 0, 1}, arena + 394985472);
 
-  /* %364 = reshape(%363) {shape [384, 1536]} blocks.5.conv.conv.7 : f32[384, 1536], a view of %363: no code */
+  /* %322 = reshape(%321) {shape [384, 1536]} blocks.5.conv.conv.7 : f32[384, 1536], a view of %321: no code */
 
-  /* %365 = fused_linear(%362, %364) blocks.5.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 534076928, params[149], NULL, LK_ACT_NONE, NULL,
-      arena + 1173372416);
+  /* %323 = fused_linear(%320, %322) blocks.5.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 394985472, params[149], NULL, LK_ACT_NONE, NULL,
+      arena + 1053548544);
 
-  /* %368 = batch_normalize(%365, %366, %367) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1173372416, params[150], params[151], 1e-05f,
-      arena + 59610624);
+  /* %326 = batch_normalize(%323, %324, %325) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_cl(B * 196, 384, arena + 1053548544, params[150], params[151], 1e-05f,
+      arena + 404619264);
 
-  /* %369 = batch_moments(%365) {channels last} blocks.5.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1173372416, arena + 1209322736);
+  /* %327 = batch_moments(%323) {channels last} blocks.5.conv.conv.8 : f32[2, 384] */
+  lk_batch_moments_cl(B * 196, 384, arena + 1053548544, arena + 1089498864);
 
-  /* %370 = add(%337, %368) blocks.5.conv : f32[B, 196, 384], written into %371 from row 1 */
+  /* %328 = add(%295, %326) blocks.5.conv : f32[B, 196, 384], written into %329 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1170963968 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 59610624 + (long)b * 75264, (const long[]){384, 1},
-        arena + 1040367488 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 1051140096 + (long)b * 75264,
+        (const long[]){384, 1}, arena + 404619264 + (long)b * 75264, (const long[]){384, 1},
+        arena + 964116864 + (long)b * 75648);
   } // for b
 
-  /* %371 = concat(%336, %370) {axis 0} blocks.5.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %329 = concat(%294, %328) {axis 0} blocks.5.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %374 = normalize(%371) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 1040367104, 1e-06f, arena + 1042787840);
+  /* %332 = normalize(%329) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 964116480, 1e-06f, arena + 966537216);
 
-  /* %375 = mul(%374, %372) blocks.6.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1042787840, (const long[]){75648, 384, 1},
-      params[154], (const long[]){0, 0, 1}, arena + 1045208576);
+  /* %333 = mul(%332, %330) blocks.6.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 966537216, (const long[]){75648, 384, 1},
+      params[154], (const long[]){0, 0, 1}, arena + 968957952);
 
-  /* %376 = add(%375, %373) blocks.6.norm1 : f32[B, 197, 384], written over %375 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1045208576, (const long[]){75648, 384, 1},
-      params[155], (const long[]){0, 0, 1}, arena + 1045208576);
+  /* %334 = add(%333, %331) blocks.6.norm1 : f32[B, 197, 384], written over %333 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 968957952, (const long[]){75648, 384, 1},
+      params[155], (const long[]){0, 0, 1}, arena + 968957952);
 
-  /* %379 = fused_linear(%376, %377, %378) blocks.6.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 1045208576, params[156], params[157], LK_ACT_NONE,
-      NULL, arena + 59610624);
+  /* %337 = fused_linear(%334, %335, %336) blocks.6.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 968957952, params[156], params[157], LK_ACT_NONE,
+      NULL, arena + 862445568);
 
-  /* %380 = slice(%379) {axis 1, start 0, length 384} blocks.6.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 59610624, 1152, arena + 1047629312, 384);
+  /* %338 = slice(%337) {axis 1, start 0, length 384} blocks.6.attn : f32[B, 197, 384], a view of %337: no code */
 
-  /* %381 = slice(%379) {axis 1, start 384, length 384} blocks.6.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 59611008, 1152, arena + 1050050048, 384);
+  /* %339 = slice(%337) {axis 1, start 384, length 384} blocks.6.attn : f32[B, 197, 384], a view of %337: no code */
 
-  /* %382 = slice(%379) {axis 1, start 768, length 384} blocks.6.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 59611392, 1152, arena + 1052470784, 384);
+  /* %340 = slice(%337) {axis 1, start 768, length 384} blocks.6.attn : f32[B, 197, 384], a view of %337: no code */
 
-  /* %383 = reshape(%380) {shape [197, 8, 1, 48]} blocks.6.attn : f32[B, 197, 8, 1, 48], a view of %380: no code */
+  /* %341 = sdpa(%338, %339, %340) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 862445568, 1152, arena + 862445952, 1152,
+      arena + 862446336, 1152, arena + 971378688, 0.14433756f);
 
-  /* %384 = reshape(%381) {shape [197, 8, 1, 48]} blocks.6.attn : f32[B, 197, 8, 1, 48], a view of %381: no code */
+  /* %344 = fused_linear(%341, %342, %343) blocks.6.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 971378688, params[158], params[159], LK_ACT_NONE, NULL,
+      arena + 404619264);
 
-  /* %385 = reshape(%382) {shape [197, 8, 1, 48]} blocks.6.attn : f32[B, 197, 8, 1, 48], a view of %382: no code */
+  /* %346 = mul(%344, %345) blocks.6 : f32[B, 197, 384], written over %344 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 404619264, (const long[]){75648, 384, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 404619264);
 
-  /* %386 = matmul_permuted(%383, %384) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1047629312, 48, 384, 1,
-      arena + 1050050048, 48, 1, 384, arena + 59610624, 38809, 197, 0.0f);
+  /* %347 = add(%329, %346) blocks.6 : f32[B, 197, 384], written over %344 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 964116480, (const long[]){75648, 384, 1},
+      arena + 404619264, (const long[]){75648, 384, 1}, arena + 404619264);
 
-  /* %387 = mul_scalar(%386) {x op 0.14433756} blocks.6.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 59610624, 0.14433756f, arena + 69545728);
-
-  /* %388 = softmax(%387) {axis -1} blocks.6.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax(B * 1576, 197, arena + 69545728, arena + 59610624);
-
-  /* %389 = matmul_permuted(%388, %385) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 59610624, 38809, 197, 1,
-      arena + 1052470784, 48, 384, 1, arena + 1054891520, 48, 384, 0.0f);
-
-  /* %390 = reshape(%389) {shape [197, 384]} blocks.6.attn : f32[B, 197, 384], a view of %389: no code */
-
-  /* %393 = fused_linear(%390, %391, %392) blocks.6.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1054891520, params[158], params[159], LK_ACT_NONE,
-      NULL, arena + 69545728);
-
-  /* %395 = mul(%393, %394) blocks.6 : f32[B, 197, 384], written over %393 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 69545728, (const long[]){75648, 384, 1}, inputs[6],
-      (const long[]){1, 0, 0}, arena + 69545728);
-
-  /* %396 = add(%371, %395) blocks.6 : f32[B, 197, 384], written over %393 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1040367104, (const long[]){75648, 384, 1},
-      arena + 69545728, (const long[]){75648, 384, 1}, arena + 69545728);
-
-  /* %397 = slice(%396) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], written into %432 from row 0 */
+  /* %348 = slice(%347) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], written into %383 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 69545728 + (long)b * 75648, 75648,
-        arena + 1057312256 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 404619264 + (long)b * 75648, 75648,
+        arena + 973799424 + (long)b * 75648, 384);
   } // for b
 
-  /* %398 = slice(%396) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 69546112, 75648, arena + 1175780864, 75264);
+  /* %349 = slice(%347) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 404619648, 75648, arena + 1055956992, 75264);
 
-  /* %400 = reshape(%399) {shape [1536, 384]} blocks.6.conv.conv.0 : f32[1536, 384], a view of %399: no code */
+  /* %351 = reshape(%350) {shape [1536, 384]} blocks.6.conv.conv.0 : f32[1536, 384], a view of %350: no code */
 
-  /* %401 = fused_linear(%398, %400) blocks.6.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1175780864, params[160], NULL, LK_ACT_NONE, NULL,
-      arena + 543710720);
+  /* %352 = fused_linear(%349, %351) blocks.6.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 1055956992, params[160], NULL, LK_ACT_NONE, NULL,
+      arena + 404619264);
 
-  /* %404 = batch_normalize(%401, %402, %403) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 543710720, params[161], params[162], 1e-05f,
-      arena + 553344512);
+  /* %355 = batch_normalize(%352, %353, %354) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 404619264, params[161], params[162], 1e-05f,
+      arena + 414253056);
 
-  /* %405 = batch_moments(%401) {channels last} blocks.6.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 543710720, arena + 1209281024);
+  /* %356 = batch_moments(%352) {channels last} blocks.6.conv.conv.1 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 404619264, arena + 1089457152);
 
-  /* %406 = hswish(%404) blocks.6.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 553344512, arena + 562978304);
+  /* %357 = hswish(%355) blocks.6.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 414253056, arena + 423886848);
 
-  /* %408 = token_dwconv(%406, %407) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 562978304, params[165], NULL,
-      LK_ACT_NONE, arena + 572612096);
+  /* %359 = token_dwconv(%357, %358) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 423886848, params[165], NULL,
+      LK_ACT_NONE, arena + 433520640);
 
-  /* %411 = batch_normalize(%408, %409, %410) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 572612096, params[166], params[167], 1e-05f,
-      arena + 582245888);
+  /* %362 = batch_normalize(%359, %360, %361) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 433520640, params[166], params[167], 1e-05f,
+      arena + 443154432);
 
-  /* %412 = batch_moments(%408) {channels last} blocks.6.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 572612096, arena + 1209284096);
+  /* %363 = batch_moments(%359) {channels last} blocks.6.conv.conv.4 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 433520640, arena + 1089460224);
 
-  /* %413 = hswish(%411) blocks.6.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 582245888, arena + 591879680);
+  /* %364 = hswish(%362) blocks.6.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 443154432, arena + 452788224);
 
-  /* %414 = mean(%413) {axis 0} blocks.6.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 591879680, arena + 1208359424);
+  /* %365 = mean(%364) {axis 0} blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 452788224, arena + 1088535552);
 
-  /* %417 = fused_linear(%414, %415, %416) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1208359424, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 1209330416);
+  /* %368 = fused_linear(%365, %366, %367) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 1088535552, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 1089506544);
 
-  /* %418 = relu(%417) blocks.6.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1209330416, arena + 1209330544);
+  /* %369 = relu(%368) blocks.6.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 1089506544, arena + 1089506672);
 
-  /* %421 = fused_linear(%418, %419, %420) blocks.6.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1209330544, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 1208408576);
+  /* %372 = fused_linear(%369, %370, %371) blocks.6.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 1089506672, params[172], params[173], LK_ACT_NONE, NULL,
+      arena + 1088584704);
 
-  /* %422 = hsigmoid(%421) blocks.6.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1208408576, arena + 1208457728);
+  /* %373 = hsigmoid(%372) blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 1088584704, arena + 1088633856);
 
-  /* %423 = mul(%413, %422) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 591879680, (const long[]){301056, 1536, 1},
-      arena + 1208457728, (const long[]){1536, 0, 1}, arena + 601513472);
+  /* %374 = mul(%364, %373) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 452788224, (const long[]){301056, 1536, 1},
+      arena + 1088633856, (const long[]){1536, 0, 1}, arena + 462422016);
 
-  /* %425 = reshape(%424) {shape [384, 1536]} blocks.6.conv.conv.7 : f32[384, 1536], a view of %424: no code */
+  /* %376 = reshape(%375) {shape [384, 1536]} blocks.6.conv.conv.7 : f32[384, 1536], a view of %375: no code */
 
-  /* %426 = fused_linear(%423, %425) blocks.6.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 601513472, params[174], NULL, LK_ACT_NONE, NULL,
-      arena + 1178189312);
+  /* %377 = fused_linear(%374, %376) blocks.6.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 462422016, params[174], NULL, LK_ACT_NONE, NULL,
+      arena + 1058365440);
 
-  /* %429 = batch_normalize(%426, %427, %428) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1178189312, params[175], params[176], 1e-05f,
-      arena + 69545728);
+  /* %380 = batch_normalize(%377, %378, %379) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_cl(B * 196, 384, arena + 1058365440, params[175], params[176], 1e-05f,
+      arena + 472055808);
 
-  /* %430 = batch_moments(%426) {channels last} blocks.6.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1178189312, arena + 1209323504);
+  /* %381 = batch_moments(%377) {channels last} blocks.6.conv.conv.8 : f32[2, 384] */
+  lk_batch_moments_cl(B * 196, 384, arena + 1058365440, arena + 1089499632);
 
-  /* %431 = add(%398, %429) blocks.6.conv : f32[B, 196, 384], written into %432 from row 1 */
+  /* %382 = add(%349, %380) blocks.6.conv : f32[B, 196, 384], written into %383 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1175780864 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 69545728 + (long)b * 75264, (const long[]){384, 1},
-        arena + 1057312640 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 1055956992 + (long)b * 75264,
+        (const long[]){384, 1}, arena + 472055808 + (long)b * 75264, (const long[]){384, 1},
+        arena + 973799808 + (long)b * 75648);
   } // for b
 
-  /* %432 = concat(%397, %431) {axis 0} blocks.6.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %383 = concat(%348, %382) {axis 0} blocks.6.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %435 = normalize(%432) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 1057312256, 1e-06f, arena + 1059732992);
+  /* %386 = normalize(%383) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 973799424, 1e-06f, arena + 976220160);
 
-  /* %436 = mul(%435, %433) blocks.7.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1059732992, (const long[]){75648, 384, 1},
-      params[179], (const long[]){0, 0, 1}, arena + 1062153728);
+  /* %387 = mul(%386, %384) blocks.7.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 976220160, (const long[]){75648, 384, 1},
+      params[179], (const long[]){0, 0, 1}, arena + 978640896);
 
-  /* %437 = add(%436, %434) blocks.7.norm1 : f32[B, 197, 384], written over %436 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1062153728, (const long[]){75648, 384, 1},
-      params[180], (const long[]){0, 0, 1}, arena + 1062153728);
+  /* %388 = add(%387, %385) blocks.7.norm1 : f32[B, 197, 384], written over %387 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 978640896, (const long[]){75648, 384, 1},
+      params[180], (const long[]){0, 0, 1}, arena + 978640896);
 
-  /* %440 = fused_linear(%437, %438, %439) blocks.7.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 1062153728, params[181], params[182], LK_ACT_NONE,
-      NULL, arena + 69545728);
+  /* %391 = fused_linear(%388, %389, %390) blocks.7.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 978640896, params[181], params[182], LK_ACT_NONE,
+      NULL, arena + 869707776);
 
-  /* %441 = slice(%440) {axis 1, start 0, length 384} blocks.7.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 69545728, 1152, arena + 1064574464, 384);
+  /* %392 = slice(%391) {axis 1, start 0, length 384} blocks.7.attn : f32[B, 197, 384], a view of %391: no code */
 
-  /* %442 = slice(%440) {axis 1, start 384, length 384} blocks.7.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 69546112, 1152, arena + 1066995200, 384);
+  /* %393 = slice(%391) {axis 1, start 384, length 384} blocks.7.attn : f32[B, 197, 384], a view of %391: no code */
 
-  /* %443 = slice(%440) {axis 1, start 768, length 384} blocks.7.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 69546496, 1152, arena + 1069415936, 384);
+  /* %394 = slice(%391) {axis 1, start 768, length 384} blocks.7.attn : f32[B, 197, 384], a view of %391: no code */
 
-  /* %444 = reshape(%441) {shape [197, 8, 1, 48]} blocks.7.attn : f32[B, 197, 8, 1, 48], a view of %441: no code */
+  /* %395 = sdpa(%392, %393, %394) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 869707776, 1152, arena + 869708160, 1152,
+      arena + 869708544, 1152, arena + 981061632, 0.14433756f);
 
-  /* %445 = reshape(%442) {shape [197, 8, 1, 48]} blocks.7.attn : f32[B, 197, 8, 1, 48], a view of %442: no code */
+  /* %398 = fused_linear(%395, %396, %397) blocks.7.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 981061632, params[183], params[184], LK_ACT_NONE, NULL,
+      arena + 472055808);
 
-  /* %446 = reshape(%443) {shape [197, 8, 1, 48]} blocks.7.attn : f32[B, 197, 8, 1, 48], a view of %443: no code */
+  /* %400 = mul(%398, %399) blocks.7 : f32[B, 197, 384], written over %398 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 472055808, (const long[]){75648, 384, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 472055808);
 
-  /* %447 = matmul_permuted(%444, %445) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1064574464, 48, 384, 1,
-      arena + 1066995200, 48, 1, 384, arena + 69545728, 38809, 197, 0.0f);
+  /* %401 = add(%383, %400) blocks.7 : f32[B, 197, 384], written over %398 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 973799424, (const long[]){75648, 384, 1},
+      arena + 472055808, (const long[]){75648, 384, 1}, arena + 472055808);
 
-  /* %448 = mul_scalar(%447) {x op 0.14433756} blocks.7.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 69545728, 0.14433756f, arena + 79480832);
-
-  /* %449 = softmax(%448) {axis -1} blocks.7.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax(B * 1576, 197, arena + 79480832, arena + 69545728);
-
-  /* %450 = matmul_permuted(%449, %446) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 69545728, 38809, 197, 1,
-      arena + 1069415936, 48, 384, 1, arena + 1071836672, 48, 384, 0.0f);
-
-  /* %451 = reshape(%450) {shape [197, 384]} blocks.7.attn : f32[B, 197, 384], a view of %450: no code */
-
-  /* %454 = fused_linear(%451, %452, %453) blocks.7.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1071836672, params[183], params[184], LK_ACT_NONE,
-      NULL, arena + 79480832);
-
-  /* %456 = mul(%454, %455) blocks.7 : f32[B, 197, 384], written over %454 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 79480832, (const long[]){75648, 384, 1}, inputs[7],
-      (const long[]){1, 0, 0}, arena + 79480832);
-
-  /* %457 = add(%432, %456) blocks.7 : f32[B, 197, 384], written over %454 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1057312256, (const long[]){75648, 384, 1},
-      arena + 79480832, (const long[]){75648, 384, 1}, arena + 79480832);
-
-  /* %458 = slice(%457) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], written into %493 from row 0 */
+  /* %402 = slice(%401) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], written into %437 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 79480832 + (long)b * 75648, 75648,
-        arena + 1074257408 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 472055808 + (long)b * 75648, 75648,
+        arena + 983482368 + (long)b * 75648, 384);
   } // for b
 
-  /* %459 = slice(%457) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 79481216, 75648, arena + 1180597760, 75264);
+  /* %403 = slice(%401) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 472056192, 75648, arena + 1060773888, 75264);
 
-  /* %461 = reshape(%460) {shape [1536, 384]} blocks.7.conv.conv.0 : f32[1536, 384], a view of %460: no code */
+  /* %405 = reshape(%404) {shape [1536, 384]} blocks.7.conv.conv.0 : f32[1536, 384], a view of %404: no code */
 
-  /* %462 = fused_linear(%459, %461) blocks.7.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1180597760, params[185], NULL, LK_ACT_NONE, NULL,
-      arena + 611147264);
+  /* %406 = fused_linear(%403, %405) blocks.7.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 1060773888, params[185], NULL, LK_ACT_NONE, NULL,
+      arena + 472055808);
 
-  /* %465 = batch_normalize(%462, %463, %464) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 611147264, params[186], params[187], 1e-05f,
-      arena + 620781056);
+  /* %409 = batch_normalize(%406, %407, %408) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 472055808, params[186], params[187], 1e-05f,
+      arena + 481689600);
 
-  /* %466 = batch_moments(%462) {channels last} blocks.7.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 611147264, arena + 1209287168);
+  /* %410 = batch_moments(%406) {channels last} blocks.7.conv.conv.1 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 472055808, arena + 1089463296);
 
-  /* %467 = hswish(%465) blocks.7.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 620781056, arena + 630414848);
+  /* %411 = hswish(%409) blocks.7.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 481689600, arena + 491323392);
 
-  /* %469 = token_dwconv(%467, %468) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 630414848, params[190], NULL,
-      LK_ACT_NONE, arena + 640048640);
+  /* %413 = token_dwconv(%411, %412) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 491323392, params[190], NULL,
+      LK_ACT_NONE, arena + 500957184);
 
-  /* %472 = batch_normalize(%469, %470, %471) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 640048640, params[191], params[192], 1e-05f,
-      arena + 649682432);
+  /* %416 = batch_normalize(%413, %414, %415) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 500957184, params[191], params[192], 1e-05f,
+      arena + 510590976);
 
-  /* %473 = batch_moments(%469) {channels last} blocks.7.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 640048640, arena + 1209290240);
+  /* %417 = batch_moments(%413) {channels last} blocks.7.conv.conv.4 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 500957184, arena + 1089466368);
 
-  /* %474 = hswish(%472) blocks.7.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 649682432, arena + 659316224);
+  /* %418 = hswish(%416) blocks.7.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 510590976, arena + 520224768);
 
-  /* %475 = mean(%474) {axis 0} blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 659316224, arena + 1208506880);
+  /* %419 = mean(%418) {axis 0} blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 520224768, arena + 1088683008);
 
-  /* %478 = fused_linear(%475, %476, %477) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1208506880, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 1209330672);
+  /* %422 = fused_linear(%419, %420, %421) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 1088683008, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 1089506800);
 
-  /* %479 = relu(%478) blocks.7.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1209330672, arena + 1209330800);
+  /* %423 = relu(%422) blocks.7.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 1089506800, arena + 1089506928);
 
-  /* %482 = fused_linear(%479, %480, %481) blocks.7.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1209330800, params[197], params[198], LK_ACT_NONE, NULL,
-      arena + 1208556032);
+  /* %426 = fused_linear(%423, %424, %425) blocks.7.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 1089506928, params[197], params[198], LK_ACT_NONE, NULL,
+      arena + 1088732160);
 
-  /* %483 = hsigmoid(%482) blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1208556032, arena + 1208605184);
+  /* %427 = hsigmoid(%426) blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 1088732160, arena + 1088781312);
 
-  /* %484 = mul(%474, %483) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 659316224, (const long[]){301056, 1536, 1},
-      arena + 1208605184, (const long[]){1536, 0, 1}, arena + 668950016);
+  /* %428 = mul(%418, %427) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 520224768, (const long[]){301056, 1536, 1},
+      arena + 1088781312, (const long[]){1536, 0, 1}, arena + 529858560);
 
-  /* %486 = reshape(%485) {shape [384, 1536]} blocks.7.conv.conv.7 : f32[384, 1536], a view of %485: no code */
+  /* %430 = reshape(%429) {shape [384, 1536]} blocks.7.conv.conv.7 : f32[384, 1536], a view of %429: no code */
 
-  /* %487 = fused_linear(%484, %486) blocks.7.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 668950016, params[199], NULL, LK_ACT_NONE, NULL,
-      arena + 1183006208);
+  /* %431 = fused_linear(%428, %430) blocks.7.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 529858560, params[199], NULL, LK_ACT_NONE, NULL,
+      arena + 1063182336);
 
-  /* %490 = batch_normalize(%487, %488, %489) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1183006208, params[200], params[201], 1e-05f,
-      arena + 79480832);
+  /* %434 = batch_normalize(%431, %432, %433) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_cl(B * 196, 384, arena + 1063182336, params[200], params[201], 1e-05f,
+      arena + 539492352);
 
-  /* %491 = batch_moments(%487) {channels last} blocks.7.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1183006208, arena + 1209324272);
+  /* %435 = batch_moments(%431) {channels last} blocks.7.conv.conv.8 : f32[2, 384] */
+  lk_batch_moments_cl(B * 196, 384, arena + 1063182336, arena + 1089500400);
 
-  /* %492 = add(%459, %490) blocks.7.conv : f32[B, 196, 384], written into %493 from row 1 */
+  /* %436 = add(%403, %434) blocks.7.conv : f32[B, 196, 384], written into %437 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1180597760 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 79480832 + (long)b * 75264, (const long[]){384, 1},
-        arena + 1074257792 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 1060773888 + (long)b * 75264,
+        (const long[]){384, 1}, arena + 539492352 + (long)b * 75264, (const long[]){384, 1},
+        arena + 983482752 + (long)b * 75648);
   } // for b
 
-  /* %493 = concat(%458, %492) {axis 0} blocks.7.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %437 = concat(%402, %436) {axis 0} blocks.7.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %496 = normalize(%493) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 1074257408, 1e-06f, arena + 1076678144);
+  /* %440 = normalize(%437) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 983482368, 1e-06f, arena + 985903104);
 
-  /* %497 = mul(%496, %494) blocks.8.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1076678144, (const long[]){75648, 384, 1},
-      params[204], (const long[]){0, 0, 1}, arena + 1079098880);
+  /* %441 = mul(%440, %438) blocks.8.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 985903104, (const long[]){75648, 384, 1},
+      params[204], (const long[]){0, 0, 1}, arena + 988323840);
 
-  /* %498 = add(%497, %495) blocks.8.norm1 : f32[B, 197, 384], written over %497 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1079098880, (const long[]){75648, 384, 1},
-      params[205], (const long[]){0, 0, 1}, arena + 1079098880);
+  /* %442 = add(%441, %439) blocks.8.norm1 : f32[B, 197, 384], written over %441 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 988323840, (const long[]){75648, 384, 1},
+      params[205], (const long[]){0, 0, 1}, arena + 988323840);
 
-  /* %501 = fused_linear(%498, %499, %500) blocks.8.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 1079098880, params[206], params[207], LK_ACT_NONE,
-      NULL, arena + 79480832);
+  /* %445 = fused_linear(%442, %443, %444) blocks.8.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 988323840, params[206], params[207], LK_ACT_NONE,
+      NULL, arena + 876969984);
 
-  /* %502 = slice(%501) {axis 1, start 0, length 384} blocks.8.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 79480832, 1152, arena + 1081519616, 384);
+  /* %446 = slice(%445) {axis 1, start 0, length 384} blocks.8.attn : f32[B, 197, 384], a view of %445: no code */
 
-  /* %503 = slice(%501) {axis 1, start 384, length 384} blocks.8.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 79481216, 1152, arena + 1083940352, 384);
+  /* %447 = slice(%445) {axis 1, start 384, length 384} blocks.8.attn : f32[B, 197, 384], a view of %445: no code */
 
-  /* %504 = slice(%501) {axis 1, start 768, length 384} blocks.8.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 79481600, 1152, arena + 1086361088, 384);
+  /* %448 = slice(%445) {axis 1, start 768, length 384} blocks.8.attn : f32[B, 197, 384], a view of %445: no code */
 
-  /* %505 = reshape(%502) {shape [197, 8, 1, 48]} blocks.8.attn : f32[B, 197, 8, 1, 48], a view of %502: no code */
+  /* %449 = sdpa(%446, %447, %448) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 876969984, 1152, arena + 876970368, 1152,
+      arena + 876970752, 1152, arena + 990744576, 0.14433756f);
 
-  /* %506 = reshape(%503) {shape [197, 8, 1, 48]} blocks.8.attn : f32[B, 197, 8, 1, 48], a view of %503: no code */
+  /* %452 = fused_linear(%449, %450, %451) blocks.8.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 990744576, params[208], params[209], LK_ACT_NONE, NULL,
+      arena + 539492352);
 
-  /* %507 = reshape(%504) {shape [197, 8, 1, 48]} blocks.8.attn : f32[B, 197, 8, 1, 48], a view of %504: no code */
+  /* %454 = mul(%452, %453) blocks.8 : f32[B, 197, 384], written over %452 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 539492352, (const long[]){75648, 384, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 539492352);
 
-  /* %508 = matmul_permuted(%505, %506) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1081519616, 48, 384, 1,
-      arena + 1083940352, 48, 1, 384, arena + 79480832, 38809, 197, 0.0f);
+  /* %455 = add(%437, %454) blocks.8 : f32[B, 197, 384], written over %452 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 983482368, (const long[]){75648, 384, 1},
+      arena + 539492352, (const long[]){75648, 384, 1}, arena + 539492352);
 
-  /* %509 = mul_scalar(%508) {x op 0.14433756} blocks.8.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 79480832, 0.14433756f, arena + 89415936);
-
-  /* %510 = softmax(%509) {axis -1} blocks.8.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax(B * 1576, 197, arena + 89415936, arena + 79480832);
-
-  /* %511 = matmul_permuted(%510, %507) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 79480832, 38809, 197, 1,
-      arena + 1086361088, 48, 384, 1, arena + 1088781824, 48, 384, 0.0f);
-
-  /* %512 = reshape(%511) {shape [197, 384]} blocks.8.attn : f32[B, 197, 384], a view of %511: no code */
-
-  /* %515 = fused_linear(%512, %513, %514) blocks.8.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1088781824, params[208], params[209], LK_ACT_NONE,
-      NULL, arena + 89415936);
-
-  /* %517 = mul(%515, %516) blocks.8 : f32[B, 197, 384], written over %515 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 89415936, (const long[]){75648, 384, 1}, inputs[8],
-      (const long[]){1, 0, 0}, arena + 89415936);
-
-  /* %518 = add(%493, %517) blocks.8 : f32[B, 197, 384], written over %515 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1074257408, (const long[]){75648, 384, 1},
-      arena + 89415936, (const long[]){75648, 384, 1}, arena + 89415936);
-
-  /* %519 = slice(%518) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], written into %554 from row 0 */
+  /* %456 = slice(%455) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], written into %491 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 89415936 + (long)b * 75648, 75648,
-        arena + 1091202560 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 539492352 + (long)b * 75648, 75648,
+        arena + 993165312 + (long)b * 75648, 384);
   } // for b
 
-  /* %520 = slice(%518) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 89416320, 75648, arena + 1185414656, 75264);
+  /* %457 = slice(%455) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 539492736, 75648, arena + 1065590784, 75264);
 
-  /* %522 = reshape(%521) {shape [1536, 384]} blocks.8.conv.conv.0 : f32[1536, 384], a view of %521: no code */
+  /* %459 = reshape(%458) {shape [1536, 384]} blocks.8.conv.conv.0 : f32[1536, 384], a view of %458: no code */
 
-  /* %523 = fused_linear(%520, %522) blocks.8.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1185414656, params[210], NULL, LK_ACT_NONE, NULL,
-      arena + 678583808);
+  /* %460 = fused_linear(%457, %459) blocks.8.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 1065590784, params[210], NULL, LK_ACT_NONE, NULL,
+      arena + 539492352);
 
-  /* %526 = batch_normalize(%523, %524, %525) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 678583808, params[211], params[212], 1e-05f,
-      arena + 688217600);
+  /* %463 = batch_normalize(%460, %461, %462) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 539492352, params[211], params[212], 1e-05f,
+      arena + 549126144);
 
-  /* %527 = batch_moments(%523) {channels last} blocks.8.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 678583808, arena + 1209293312);
+  /* %464 = batch_moments(%460) {channels last} blocks.8.conv.conv.1 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 539492352, arena + 1089469440);
 
-  /* %528 = hswish(%526) blocks.8.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 688217600, arena + 697851392);
+  /* %465 = hswish(%463) blocks.8.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 549126144, arena + 558759936);
 
-  /* %530 = token_dwconv(%528, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 697851392, params[215], NULL,
-      LK_ACT_NONE, arena + 707485184);
+  /* %467 = token_dwconv(%465, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 558759936, params[215], NULL,
+      LK_ACT_NONE, arena + 568393728);
 
-  /* %533 = batch_normalize(%530, %531, %532) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 707485184, params[216], params[217], 1e-05f,
-      arena + 717118976);
+  /* %470 = batch_normalize(%467, %468, %469) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 568393728, params[216], params[217], 1e-05f,
+      arena + 578027520);
 
-  /* %534 = batch_moments(%530) {channels last} blocks.8.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 707485184, arena + 1209296384);
+  /* %471 = batch_moments(%467) {channels last} blocks.8.conv.conv.4 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 568393728, arena + 1089472512);
 
-  /* %535 = hswish(%533) blocks.8.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 717118976, arena + 726752768);
+  /* %472 = hswish(%470) blocks.8.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 578027520, arena + 587661312);
 
-  /* %536 = mean(%535) {axis 0} blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 726752768, arena + 1208654336);
+  /* %473 = mean(%472) {axis 0} blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 587661312, arena + 1088830464);
 
-  /* %539 = fused_linear(%536, %537, %538) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1208654336, params[220], params[221], LK_ACT_NONE, NULL,
-      arena + 1209330928);
+  /* %476 = fused_linear(%473, %474, %475) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 1088830464, params[220], params[221], LK_ACT_NONE, NULL,
+      arena + 1089507056);
 
-  /* %540 = relu(%539) blocks.8.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1209330928, arena + 1209331056);
+  /* %477 = relu(%476) blocks.8.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 1089507056, arena + 1089507184);
 
-  /* %543 = fused_linear(%540, %541, %542) blocks.8.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1209331056, params[222], params[223], LK_ACT_NONE, NULL,
-      arena + 1208703488);
+  /* %480 = fused_linear(%477, %478, %479) blocks.8.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 1089507184, params[222], params[223], LK_ACT_NONE, NULL,
+      arena + 1088879616);
 
-  /* %544 = hsigmoid(%543) blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1208703488, arena + 1208752640);
+  /* %481 = hsigmoid(%480) blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 1088879616, arena + 1088928768);
 
-  /* %545 = mul(%535, %544) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 726752768, (const long[]){301056, 1536, 1},
-      arena + 1208752640, (const long[]){1536, 0, 1}, arena + 736386560);
+  /* %482 = mul(%472, %481) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 587661312, (const long[]){301056, 1536, 1},
+      arena + 1088928768, (const long[]){1536, 0, 1}, arena + 597295104);
 
-  /* %547 = reshape(%546) {shape [384, 1536]} blocks.8.conv.conv.7 : f32[384, 1536], a view of %546: no code */
+  /* %484 = reshape(%483) {shape [384, 1536]} blocks.8.conv.conv.7 : f32[384, 1536], a view of %483: no code */
 
-  /* %548 = fused_linear(%545, %547) blocks.8.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 736386560, params[224], NULL, LK_ACT_NONE, NULL,
-      arena + 1187823104);
+  /* %485 = fused_linear(%482, %484) blocks.8.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 597295104, params[224], NULL, LK_ACT_NONE, NULL,
+      arena + 1067999232);
 
-  /* %551 = batch_normalize(%548, %549, %550) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1187823104, params[225], params[226], 1e-05f,
-      arena + 89415936);
+  /* %488 = batch_normalize(%485, %486, %487) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_cl(B * 196, 384, arena + 1067999232, params[225], params[226], 1e-05f,
+      arena + 606928896);
 
-  /* %552 = batch_moments(%548) {channels last} blocks.8.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1187823104, arena + 1209325040);
+  /* %489 = batch_moments(%485) {channels last} blocks.8.conv.conv.8 : f32[2, 384] */
+  lk_batch_moments_cl(B * 196, 384, arena + 1067999232, arena + 1089501168);
 
-  /* %553 = add(%520, %551) blocks.8.conv : f32[B, 196, 384], written into %554 from row 1 */
+  /* %490 = add(%457, %488) blocks.8.conv : f32[B, 196, 384], written into %491 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1185414656 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 89415936 + (long)b * 75264, (const long[]){384, 1},
-        arena + 1091202944 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 1065590784 + (long)b * 75264,
+        (const long[]){384, 1}, arena + 606928896 + (long)b * 75264, (const long[]){384, 1},
+        arena + 993165696 + (long)b * 75648);
   } // for b
 
-  /* %554 = concat(%519, %553) {axis 0} blocks.8.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %491 = concat(%456, %490) {axis 0} blocks.8.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %557 = normalize(%554) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 1091202560, 1e-06f, arena + 1093623296);
+  /* %494 = normalize(%491) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 993165312, 1e-06f, arena + 995586048);
 
-  /* %558 = mul(%557, %555) blocks.9.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1093623296, (const long[]){75648, 384, 1},
-      params[229], (const long[]){0, 0, 1}, arena + 1096044032);
+  /* %495 = mul(%494, %492) blocks.9.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 995586048, (const long[]){75648, 384, 1},
+      params[229], (const long[]){0, 0, 1}, arena + 998006784);
 
-  /* %559 = add(%558, %556) blocks.9.norm1 : f32[B, 197, 384], written over %558 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1096044032, (const long[]){75648, 384, 1},
-      params[230], (const long[]){0, 0, 1}, arena + 1096044032);
+  /* %496 = add(%495, %493) blocks.9.norm1 : f32[B, 197, 384], written over %495 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 998006784, (const long[]){75648, 384, 1},
+      params[230], (const long[]){0, 0, 1}, arena + 998006784);
 
-  /* %562 = fused_linear(%559, %560, %561) blocks.9.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 1096044032, params[231], params[232], LK_ACT_NONE,
-      NULL, arena + 89415936);
+  /* %499 = fused_linear(%496, %497, %498) blocks.9.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 998006784, params[231], params[232], LK_ACT_NONE,
+      NULL, arena + 884232192);
 
-  /* %563 = slice(%562) {axis 1, start 0, length 384} blocks.9.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 89415936, 1152, arena + 1098464768, 384);
+  /* %500 = slice(%499) {axis 1, start 0, length 384} blocks.9.attn : f32[B, 197, 384], a view of %499: no code */
 
-  /* %564 = slice(%562) {axis 1, start 384, length 384} blocks.9.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 89416320, 1152, arena + 1100885504, 384);
+  /* %501 = slice(%499) {axis 1, start 384, length 384} blocks.9.attn : f32[B, 197, 384], a view of %499: no code */
 
-  /* %565 = slice(%562) {axis 1, start 768, length 384} blocks.9.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 89416704, 1152, arena + 1103306240, 384);
+  /* %502 = slice(%499) {axis 1, start 768, length 384} blocks.9.attn : f32[B, 197, 384], a view of %499: no code */
 
-  /* %566 = reshape(%563) {shape [197, 8, 1, 48]} blocks.9.attn : f32[B, 197, 8, 1, 48], a view of %563: no code */
+  /* %503 = sdpa(%500, %501, %502) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 884232192, 1152, arena + 884232576, 1152,
+      arena + 884232960, 1152, arena + 1000427520, 0.14433756f);
 
-  /* %567 = reshape(%564) {shape [197, 8, 1, 48]} blocks.9.attn : f32[B, 197, 8, 1, 48], a view of %564: no code */
+  /* %506 = fused_linear(%503, %504, %505) blocks.9.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 1000427520, params[233], params[234], LK_ACT_NONE,
+      NULL, arena + 606928896);
 
-  /* %568 = reshape(%565) {shape [197, 8, 1, 48]} blocks.9.attn : f32[B, 197, 8, 1, 48], a view of %565: no code */
+  /* %508 = mul(%506, %507) blocks.9 : f32[B, 197, 384], written over %506 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 606928896, (const long[]){75648, 384, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 606928896);
 
-  /* %569 = matmul_permuted(%566, %567) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1098464768, 48, 384, 1,
-      arena + 1100885504, 48, 1, 384, arena + 89415936, 38809, 197, 0.0f);
+  /* %509 = add(%491, %508) blocks.9 : f32[B, 197, 384], written over %506 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 993165312, (const long[]){75648, 384, 1},
+      arena + 606928896, (const long[]){75648, 384, 1}, arena + 606928896);
 
-  /* %570 = mul_scalar(%569) {x op 0.14433756} blocks.9.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 89415936, 0.14433756f, arena + 99351040);
-
-  /* %571 = softmax(%570) {axis -1} blocks.9.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax(B * 1576, 197, arena + 99351040, arena + 89415936);
-
-  /* %572 = matmul_permuted(%571, %568) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 89415936, 38809, 197, 1,
-      arena + 1103306240, 48, 384, 1, arena + 1105726976, 48, 384, 0.0f);
-
-  /* %573 = reshape(%572) {shape [197, 384]} blocks.9.attn : f32[B, 197, 384], a view of %572: no code */
-
-  /* %576 = fused_linear(%573, %574, %575) blocks.9.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1105726976, params[233], params[234], LK_ACT_NONE,
-      NULL, arena + 99351040);
-
-  /* %578 = mul(%576, %577) blocks.9 : f32[B, 197, 384], written over %576 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 99351040, (const long[]){75648, 384, 1}, inputs[9],
-      (const long[]){1, 0, 0}, arena + 99351040);
-
-  /* %579 = add(%554, %578) blocks.9 : f32[B, 197, 384], written over %576 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1091202560, (const long[]){75648, 384, 1},
-      arena + 99351040, (const long[]){75648, 384, 1}, arena + 99351040);
-
-  /* %580 = slice(%579) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], written into %615 from row 0 */
+  /* %510 = slice(%509) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], written into %545 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 99351040 + (long)b * 75648, 75648,
-        arena + 1108147712 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 606928896 + (long)b * 75648, 75648,
+        arena + 1002848256 + (long)b * 75648, 384);
   } // for b
 
-  /* %581 = slice(%579) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 99351424, 75648, arena + 1190231552, 75264);
+  /* %511 = slice(%509) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 606929280, 75648, arena + 1070407680, 75264);
 
-  /* %583 = reshape(%582) {shape [1536, 384]} blocks.9.conv.conv.0 : f32[1536, 384], a view of %582: no code */
+  /* %513 = reshape(%512) {shape [1536, 384]} blocks.9.conv.conv.0 : f32[1536, 384], a view of %512: no code */
 
-  /* %584 = fused_linear(%581, %583) blocks.9.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1190231552, params[235], NULL, LK_ACT_NONE, NULL,
-      arena + 746020352);
+  /* %514 = fused_linear(%511, %513) blocks.9.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 1070407680, params[235], NULL, LK_ACT_NONE, NULL,
+      arena + 606928896);
 
-  /* %587 = batch_normalize(%584, %585, %586) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 746020352, params[236], params[237], 1e-05f,
-      arena + 755654144);
+  /* %517 = batch_normalize(%514, %515, %516) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 606928896, params[236], params[237], 1e-05f,
+      arena + 616562688);
 
-  /* %588 = batch_moments(%584) {channels last} blocks.9.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 746020352, arena + 1209299456);
+  /* %518 = batch_moments(%514) {channels last} blocks.9.conv.conv.1 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 606928896, arena + 1089475584);
 
-  /* %589 = hswish(%587) blocks.9.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 755654144, arena + 765287936);
+  /* %519 = hswish(%517) blocks.9.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 616562688, arena + 626196480);
 
-  /* %591 = token_dwconv(%589, %590) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 765287936, params[240], NULL,
-      LK_ACT_NONE, arena + 774921728);
+  /* %521 = token_dwconv(%519, %520) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 626196480, params[240], NULL,
+      LK_ACT_NONE, arena + 635830272);
 
-  /* %594 = batch_normalize(%591, %592, %593) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 774921728, params[241], params[242], 1e-05f,
-      arena + 784555520);
+  /* %524 = batch_normalize(%521, %522, %523) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 635830272, params[241], params[242], 1e-05f,
+      arena + 645464064);
 
-  /* %595 = batch_moments(%591) {channels last} blocks.9.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 774921728, arena + 1209302528);
+  /* %525 = batch_moments(%521) {channels last} blocks.9.conv.conv.4 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 635830272, arena + 1089478656);
 
-  /* %596 = hswish(%594) blocks.9.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 784555520, arena + 794189312);
+  /* %526 = hswish(%524) blocks.9.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 645464064, arena + 655097856);
 
-  /* %597 = mean(%596) {axis 0} blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 794189312, arena + 1208801792);
+  /* %527 = mean(%526) {axis 0} blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 655097856, arena + 1088977920);
 
-  /* %600 = fused_linear(%597, %598, %599) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1208801792, params[245], params[246], LK_ACT_NONE, NULL,
-      arena + 1209331184);
+  /* %530 = fused_linear(%527, %528, %529) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 1088977920, params[245], params[246], LK_ACT_NONE, NULL,
+      arena + 1089507312);
 
-  /* %601 = relu(%600) blocks.9.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1209331184, arena + 1209331312);
+  /* %531 = relu(%530) blocks.9.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 1089507312, arena + 1089507440);
 
-  /* %604 = fused_linear(%601, %602, %603) blocks.9.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1209331312, params[247], params[248], LK_ACT_NONE, NULL,
-      arena + 1208850944);
+  /* %534 = fused_linear(%531, %532, %533) blocks.9.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 1089507440, params[247], params[248], LK_ACT_NONE, NULL,
+      arena + 1089027072);
 
-  /* %605 = hsigmoid(%604) blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1208850944, arena + 1208900096);
+  /* %535 = hsigmoid(%534) blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 1089027072, arena + 1089076224);
 
-  /* %606 = mul(%596, %605) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 794189312, (const long[]){301056, 1536, 1},
-      arena + 1208900096, (const long[]){1536, 0, 1}, arena + 803823104);
+  /* %536 = mul(%526, %535) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 655097856, (const long[]){301056, 1536, 1},
+      arena + 1089076224, (const long[]){1536, 0, 1}, arena + 664731648);
 
-  /* %608 = reshape(%607) {shape [384, 1536]} blocks.9.conv.conv.7 : f32[384, 1536], a view of %607: no code */
+  /* %538 = reshape(%537) {shape [384, 1536]} blocks.9.conv.conv.7 : f32[384, 1536], a view of %537: no code */
 
-  /* %609 = fused_linear(%606, %608) blocks.9.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 803823104, params[249], NULL, LK_ACT_NONE, NULL,
-      arena + 1192640000);
+  /* %539 = fused_linear(%536, %538) blocks.9.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 664731648, params[249], NULL, LK_ACT_NONE, NULL,
+      arena + 1072816128);
 
-  /* %612 = batch_normalize(%609, %610, %611) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1192640000, params[250], params[251], 1e-05f,
-      arena + 99351040);
+  /* %542 = batch_normalize(%539, %540, %541) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_cl(B * 196, 384, arena + 1072816128, params[250], params[251], 1e-05f,
+      arena + 674365440);
 
-  /* %613 = batch_moments(%609) {channels last} blocks.9.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1192640000, arena + 1209325808);
+  /* %543 = batch_moments(%539) {channels last} blocks.9.conv.conv.8 : f32[2, 384] */
+  lk_batch_moments_cl(B * 196, 384, arena + 1072816128, arena + 1089501936);
 
-  /* %614 = add(%581, %612) blocks.9.conv : f32[B, 196, 384], written into %615 from row 1 */
+  /* %544 = add(%511, %542) blocks.9.conv : f32[B, 196, 384], written into %545 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1190231552 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 99351040 + (long)b * 75264, (const long[]){384, 1},
-        arena + 1108148096 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 1070407680 + (long)b * 75264,
+        (const long[]){384, 1}, arena + 674365440 + (long)b * 75264, (const long[]){384, 1},
+        arena + 1002848640 + (long)b * 75648);
   } // for b
 
-  /* %615 = concat(%580, %614) {axis 0} blocks.9.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %545 = concat(%510, %544) {axis 0} blocks.9.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %618 = normalize(%615) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 1108147712, 1e-06f, arena + 1110568448);
+  /* %548 = normalize(%545) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 1002848256, 1e-06f, arena + 1005268992);
 
-  /* %619 = mul(%618, %616) blocks.10.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1110568448, (const long[]){75648, 384, 1},
-      params[254], (const long[]){0, 0, 1}, arena + 1112989184);
+  /* %549 = mul(%548, %546) blocks.10.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 1005268992, (const long[]){75648, 384, 1},
+      params[254], (const long[]){0, 0, 1}, arena + 1007689728);
 
-  /* %620 = add(%619, %617) blocks.10.norm1 : f32[B, 197, 384], written over %619 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1112989184, (const long[]){75648, 384, 1},
-      params[255], (const long[]){0, 0, 1}, arena + 1112989184);
+  /* %550 = add(%549, %547) blocks.10.norm1 : f32[B, 197, 384], written over %549 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1007689728, (const long[]){75648, 384, 1},
+      params[255], (const long[]){0, 0, 1}, arena + 1007689728);
 
-  /* %623 = fused_linear(%620, %621, %622) blocks.10.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 1112989184, params[256], params[257], LK_ACT_NONE,
-      NULL, arena + 99351040);
+  /* %553 = fused_linear(%550, %551, %552) blocks.10.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 1007689728, params[256], params[257], LK_ACT_NONE,
+      NULL, arena + 891494400);
 
-  /* %624 = slice(%623) {axis 1, start 0, length 384} blocks.10.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 99351040, 1152, arena + 1115409920, 384);
+  /* %554 = slice(%553) {axis 1, start 0, length 384} blocks.10.attn : f32[B, 197, 384], a view of %553: no code */
 
-  /* %625 = slice(%623) {axis 1, start 384, length 384} blocks.10.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 99351424, 1152, arena + 1117830656, 384);
+  /* %555 = slice(%553) {axis 1, start 384, length 384} blocks.10.attn : f32[B, 197, 384], a view of %553: no code */
 
-  /* %626 = slice(%623) {axis 1, start 768, length 384} blocks.10.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 99351808, 1152, arena + 1120251392, 384);
+  /* %556 = slice(%553) {axis 1, start 768, length 384} blocks.10.attn : f32[B, 197, 384], a view of %553: no code */
 
-  /* %627 = reshape(%624) {shape [197, 8, 1, 48]} blocks.10.attn : f32[B, 197, 8, 1, 48], a view of %624: no code */
+  /* %557 = sdpa(%554, %555, %556) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 891494400, 1152, arena + 891494784, 1152,
+      arena + 891495168, 1152, arena + 1010110464, 0.14433756f);
 
-  /* %628 = reshape(%625) {shape [197, 8, 1, 48]} blocks.10.attn : f32[B, 197, 8, 1, 48], a view of %625: no code */
+  /* %560 = fused_linear(%557, %558, %559) blocks.10.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 1010110464, params[258], params[259], LK_ACT_NONE,
+      NULL, arena + 674365440);
 
-  /* %629 = reshape(%626) {shape [197, 8, 1, 48]} blocks.10.attn : f32[B, 197, 8, 1, 48], a view of %626: no code */
+  /* %562 = mul(%560, %561) blocks.10 : f32[B, 197, 384], written over %560 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 674365440, (const long[]){75648, 384, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 674365440);
 
-  /* %630 = matmul_permuted(%627, %628) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1115409920, 48, 384, 1,
-      arena + 1117830656, 48, 1, 384, arena + 99351040, 38809, 197, 0.0f);
+  /* %563 = add(%545, %562) blocks.10 : f32[B, 197, 384], written over %560 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1002848256, (const long[]){75648, 384, 1},
+      arena + 674365440, (const long[]){75648, 384, 1}, arena + 674365440);
 
-  /* %631 = mul_scalar(%630) {x op 0.14433756} blocks.10.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 99351040, 0.14433756f, arena + 109286144);
-
-  /* %632 = softmax(%631) {axis -1} blocks.10.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax(B * 1576, 197, arena + 109286144, arena + 99351040);
-
-  /* %633 = matmul_permuted(%632, %629) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 99351040, 38809, 197, 1,
-      arena + 1120251392, 48, 384, 1, arena + 1122672128, 48, 384, 0.0f);
-
-  /* %634 = reshape(%633) {shape [197, 384]} blocks.10.attn : f32[B, 197, 384], a view of %633: no code */
-
-  /* %637 = fused_linear(%634, %635, %636) blocks.10.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1122672128, params[258], params[259], LK_ACT_NONE,
-      NULL, arena + 109286144);
-
-  /* %639 = mul(%637, %638) blocks.10 : f32[B, 197, 384], written over %637 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 109286144, (const long[]){75648, 384, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 109286144);
-
-  /* %640 = add(%615, %639) blocks.10 : f32[B, 197, 384], written over %637 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1108147712, (const long[]){75648, 384, 1},
-      arena + 109286144, (const long[]){75648, 384, 1}, arena + 109286144);
-
-  /* %641 = slice(%640) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], written into %676 from row 0 */
+  /* %564 = slice(%563) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], written into %599 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 109286144 + (long)b * 75648, 75648,
-        arena + 1125092864 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 674365440 + (long)b * 75648, 75648,
+        arena + 1012531200 + (long)b * 75648, 384);
   } // for b
 
-  /* %642 = slice(%640) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 109286528, 75648, arena + 1195048448, 75264);
+  /* %565 = slice(%563) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 674365824, 75648, arena + 1075224576, 75264);
 
-  /* %644 = reshape(%643) {shape [1536, 384]} blocks.10.conv.conv.0 : f32[1536, 384], a view of %643: no code */
+  /* %567 = reshape(%566) {shape [1536, 384]} blocks.10.conv.conv.0 : f32[1536, 384], a view of %566: no code */
 
-  /* %645 = fused_linear(%642, %644) blocks.10.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1195048448, params[260], NULL, LK_ACT_NONE, NULL,
-      arena + 813456896);
+  /* %568 = fused_linear(%565, %567) blocks.10.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 1075224576, params[260], NULL, LK_ACT_NONE, NULL,
+      arena + 674365440);
 
-  /* %648 = batch_normalize(%645, %646, %647) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 813456896, params[261], params[262], 1e-05f,
-      arena + 823090688);
+  /* %571 = batch_normalize(%568, %569, %570) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 674365440, params[261], params[262], 1e-05f,
+      arena + 683999232);
 
-  /* %649 = batch_moments(%645) {channels last} blocks.10.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 813456896, arena + 1209305600);
+  /* %572 = batch_moments(%568) {channels last} blocks.10.conv.conv.1 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 674365440, arena + 1089481728);
 
-  /* %650 = hswish(%648) blocks.10.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 823090688, arena + 832724480);
+  /* %573 = hswish(%571) blocks.10.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 683999232, arena + 693633024);
 
-  /* %652 = token_dwconv(%650, %651) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 832724480, params[265], NULL,
-      LK_ACT_NONE, arena + 842358272);
+  /* %575 = token_dwconv(%573, %574) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 693633024, params[265], NULL,
+      LK_ACT_NONE, arena + 703266816);
 
-  /* %655 = batch_normalize(%652, %653, %654) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 842358272, params[266], params[267], 1e-05f,
-      arena + 851992064);
+  /* %578 = batch_normalize(%575, %576, %577) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 703266816, params[266], params[267], 1e-05f,
+      arena + 712900608);
 
-  /* %656 = batch_moments(%652) {channels last} blocks.10.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 842358272, arena + 1209308672);
+  /* %579 = batch_moments(%575) {channels last} blocks.10.conv.conv.4 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 703266816, arena + 1089484800);
 
-  /* %657 = hswish(%655) blocks.10.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 851992064, arena + 861625856);
+  /* %580 = hswish(%578) blocks.10.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 712900608, arena + 722534400);
 
-  /* %658 = mean(%657) {axis 0} blocks.10.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 861625856, arena + 1208949248);
+  /* %581 = mean(%580) {axis 0} blocks.10.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 722534400, arena + 1089125376);
 
-  /* %661 = fused_linear(%658, %659, %660) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1208949248, params[270], params[271], LK_ACT_NONE, NULL,
-      arena + 1209331440);
+  /* %584 = fused_linear(%581, %582, %583) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 1089125376, params[270], params[271], LK_ACT_NONE, NULL,
+      arena + 1089507568);
 
-  /* %662 = relu(%661) blocks.10.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1209331440, arena + 1209331568);
+  /* %585 = relu(%584) blocks.10.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 1089507568, arena + 1089507696);
 
-  /* %665 = fused_linear(%662, %663, %664) blocks.10.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1209331568, params[272], params[273], LK_ACT_NONE, NULL,
-      arena + 1208998400);
+  /* %588 = fused_linear(%585, %586, %587) blocks.10.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 1089507696, params[272], params[273], LK_ACT_NONE, NULL,
+      arena + 1089174528);
 
-  /* %666 = hsigmoid(%665) blocks.10.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1208998400, arena + 1209047552);
+  /* %589 = hsigmoid(%588) blocks.10.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 1089174528, arena + 1089223680);
 
-  /* %667 = mul(%657, %666) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 861625856, (const long[]){301056, 1536, 1},
-      arena + 1209047552, (const long[]){1536, 0, 1}, arena + 871259648);
+  /* %590 = mul(%580, %589) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 722534400, (const long[]){301056, 1536, 1},
+      arena + 1089223680, (const long[]){1536, 0, 1}, arena + 732168192);
 
-  /* %669 = reshape(%668) {shape [384, 1536]} blocks.10.conv.conv.7 : f32[384, 1536], a view of %668: no code */
+  /* %592 = reshape(%591) {shape [384, 1536]} blocks.10.conv.conv.7 : f32[384, 1536], a view of %591: no code */
 
-  /* %670 = fused_linear(%667, %669) blocks.10.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 871259648, params[274], NULL, LK_ACT_NONE, NULL,
-      arena + 1197456896);
+  /* %593 = fused_linear(%590, %592) blocks.10.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 732168192, params[274], NULL, LK_ACT_NONE, NULL,
+      arena + 1077633024);
 
-  /* %673 = batch_normalize(%670, %671, %672) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1197456896, params[275], params[276], 1e-05f,
-      arena + 109286144);
+  /* %596 = batch_normalize(%593, %594, %595) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_cl(B * 196, 384, arena + 1077633024, params[275], params[276], 1e-05f,
+      arena + 741801984);
 
-  /* %674 = batch_moments(%670) {channels last} blocks.10.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1197456896, arena + 1209326576);
+  /* %597 = batch_moments(%593) {channels last} blocks.10.conv.conv.8 : f32[2, 384] */
+  lk_batch_moments_cl(B * 196, 384, arena + 1077633024, arena + 1089502704);
 
-  /* %675 = add(%642, %673) blocks.10.conv : f32[B, 196, 384], written into %676 from row 1 */
+  /* %598 = add(%565, %596) blocks.10.conv : f32[B, 196, 384], written into %599 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1195048448 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 109286144 + (long)b * 75264, (const long[]){384, 1},
-        arena + 1125093248 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 1075224576 + (long)b * 75264,
+        (const long[]){384, 1}, arena + 741801984 + (long)b * 75264, (const long[]){384, 1},
+        arena + 1012531584 + (long)b * 75648);
   } // for b
 
-  /* %676 = concat(%641, %675) {axis 0} blocks.10.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %599 = concat(%564, %598) {axis 0} blocks.10.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %679 = normalize(%676) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 1125092864, 1e-06f, arena + 1127513600);
+  /* %602 = normalize(%599) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 1012531200, 1e-06f, arena + 1014951936);
 
-  /* %680 = mul(%679, %677) blocks.11.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1127513600, (const long[]){75648, 384, 1},
-      params[279], (const long[]){0, 0, 1}, arena + 1129934336);
+  /* %603 = mul(%602, %600) blocks.11.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 1014951936, (const long[]){75648, 384, 1},
+      params[279], (const long[]){0, 0, 1}, arena + 1017372672);
 
-  /* %681 = add(%680, %678) blocks.11.norm1 : f32[B, 197, 384], written over %680 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1129934336, (const long[]){75648, 384, 1},
-      params[280], (const long[]){0, 0, 1}, arena + 1129934336);
+  /* %604 = add(%603, %601) blocks.11.norm1 : f32[B, 197, 384], written over %603 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1017372672, (const long[]){75648, 384, 1},
+      params[280], (const long[]){0, 0, 1}, arena + 1017372672);
 
-  /* %684 = fused_linear(%681, %682, %683) blocks.11.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 1129934336, params[281], params[282], LK_ACT_NONE,
-      NULL, arena + 109286144);
+  /* %607 = fused_linear(%604, %605, %606) blocks.11.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 1017372672, params[281], params[282], LK_ACT_NONE,
+      NULL, arena + 898756608);
 
-  /* %685 = slice(%684) {axis 1, start 0, length 384} blocks.11.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 109286144, 1152, arena + 1132355072, 384);
+  /* %608 = slice(%607) {axis 1, start 0, length 384} blocks.11.attn : f32[B, 197, 384], a view of %607: no code */
 
-  /* %686 = slice(%684) {axis 1, start 384, length 384} blocks.11.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 109286528, 1152, arena + 1134775808, 384);
+  /* %609 = slice(%607) {axis 1, start 384, length 384} blocks.11.attn : f32[B, 197, 384], a view of %607: no code */
 
-  /* %687 = slice(%684) {axis 1, start 768, length 384} blocks.11.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 109286912, 1152, arena + 1137196544, 384);
+  /* %610 = slice(%607) {axis 1, start 768, length 384} blocks.11.attn : f32[B, 197, 384], a view of %607: no code */
 
-  /* %688 = reshape(%685) {shape [197, 8, 1, 48]} blocks.11.attn : f32[B, 197, 8, 1, 48], a view of %685: no code */
+  /* %611 = sdpa(%608, %609, %610) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 898756608, 1152, arena + 898756992, 1152,
+      arena + 898757376, 1152, arena + 1019793408, 0.14433756f);
 
-  /* %689 = reshape(%686) {shape [197, 8, 1, 48]} blocks.11.attn : f32[B, 197, 8, 1, 48], a view of %686: no code */
+  /* %614 = fused_linear(%611, %612, %613) blocks.11.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 1019793408, params[283], params[284], LK_ACT_NONE,
+      NULL, arena + 741801984);
 
-  /* %690 = reshape(%687) {shape [197, 8, 1, 48]} blocks.11.attn : f32[B, 197, 8, 1, 48], a view of %687: no code */
+  /* %616 = mul(%614, %615) blocks.11 : f32[B, 197, 384], written over %614 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 741801984, (const long[]){75648, 384, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 741801984);
 
-  /* %691 = matmul_permuted(%688, %689) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1132355072, 48, 384, 1,
-      arena + 1134775808, 48, 1, 384, arena + 109286144, 38809, 197, 0.0f);
+  /* %617 = add(%599, %616) blocks.11 : f32[B, 197, 384], written over %614 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1012531200, (const long[]){75648, 384, 1},
+      arena + 741801984, (const long[]){75648, 384, 1}, arena + 741801984);
 
-  /* %692 = mul_scalar(%691) {x op 0.14433756} blocks.11.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 109286144, 0.14433756f, arena + 119221248);
-
-  /* %693 = softmax(%692) {axis -1} blocks.11.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax(B * 1576, 197, arena + 119221248, arena + 109286144);
-
-  /* %694 = matmul_permuted(%693, %690) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 109286144, 38809, 197, 1,
-      arena + 1137196544, 48, 384, 1, arena + 1139617280, 48, 384, 0.0f);
-
-  /* %695 = reshape(%694) {shape [197, 384]} blocks.11.attn : f32[B, 197, 384], a view of %694: no code */
-
-  /* %698 = fused_linear(%695, %696, %697) blocks.11.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1139617280, params[283], params[284], LK_ACT_NONE,
-      NULL, arena + 119221248);
-
-  /* %700 = mul(%698, %699) blocks.11 : f32[B, 197, 384], written over %698 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 119221248, (const long[]){75648, 384, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 119221248);
-
-  /* %701 = add(%676, %700) blocks.11 : f32[B, 197, 384], written over %698 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1125092864, (const long[]){75648, 384, 1},
-      arena + 119221248, (const long[]){75648, 384, 1}, arena + 119221248);
-
-  /* %702 = slice(%701) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], written into %737 from row 0 */
+  /* %618 = slice(%617) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], written into %653 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 119221248 + (long)b * 75648, 75648,
-        arena + 929062400 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 741801984 + (long)b * 75648, 75648,
+        arena + 809238528 + (long)b * 75648, 384);
   } // for b
 
-  /* %703 = slice(%701) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 119221632, 75648, arena + 1199865344, 75264);
+  /* %619 = slice(%617) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 741802368, 75648, arena + 1080041472, 75264);
 
-  /* %705 = reshape(%704) {shape [1536, 384]} blocks.11.conv.conv.0 : f32[1536, 384], a view of %704: no code */
+  /* %621 = reshape(%620) {shape [1536, 384]} blocks.11.conv.conv.0 : f32[1536, 384], a view of %620: no code */
 
-  /* %706 = fused_linear(%703, %705) blocks.11.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1199865344, params[285], NULL, LK_ACT_NONE, NULL,
-      arena + 119221248);
+  /* %622 = fused_linear(%619, %621) blocks.11.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 1080041472, params[285], NULL, LK_ACT_NONE, NULL,
+      arena + 741801984);
 
-  /* %709 = batch_normalize(%706, %707, %708) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 119221248, params[286], params[287], 1e-05f,
-      arena + 128855040);
+  /* %625 = batch_normalize(%622, %623, %624) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 741801984, params[286], params[287], 1e-05f,
+      arena + 751435776);
 
-  /* %710 = batch_moments(%706) {channels last} blocks.11.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 119221248, arena + 1209311744);
+  /* %626 = batch_moments(%622) {channels last} blocks.11.conv.conv.1 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 741801984, arena + 1089487872);
 
-  /* %711 = hswish(%709) blocks.11.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 128855040, arena + 880893440);
+  /* %627 = hswish(%625) blocks.11.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 751435776, arena + 761069568);
 
-  /* %713 = token_dwconv(%711, %712) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 880893440, params[290], NULL,
-      LK_ACT_NONE, arena + 890527232);
+  /* %629 = token_dwconv(%627, %628) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 761069568, params[290], NULL,
+      LK_ACT_NONE, arena + 770703360);
 
-  /* %716 = batch_normalize(%713, %714, %715) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 890527232, params[291], params[292], 1e-05f,
-      arena + 900161024);
+  /* %632 = batch_normalize(%629, %630, %631) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_cl(B * 196, 1536, arena + 770703360, params[291], params[292], 1e-05f,
+      arena + 780337152);
 
-  /* %717 = batch_moments(%713) {channels last} blocks.11.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 890527232, arena + 1209314816);
+  /* %633 = batch_moments(%629) {channels last} blocks.11.conv.conv.4 : f32[2, 1536] */
+  lk_batch_moments_cl(B * 196, 1536, arena + 770703360, arena + 1089490944);
 
-  /* %718 = hswish(%716) blocks.11.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 900161024, arena + 909794816);
+  /* %634 = hswish(%632) blocks.11.conv : f32[B, 196, 1536] */
+  lk_hswish(B * 196 * 1536, arena + 780337152, arena + 789970944);
 
-  /* %719 = mean(%718) {axis 0} blocks.11.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 909794816, arena + 1209096704);
+  /* %635 = mean(%634) {axis 0} blocks.11.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 789970944, arena + 1089272832);
 
-  /* %722 = fused_linear(%719, %720, %721) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1209096704, params[295], params[296], LK_ACT_NONE, NULL,
-      arena + 139078656);
+  /* %638 = fused_linear(%635, %636, %637) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 1089272832, params[295], params[296], LK_ACT_NONE, NULL,
+      arena + 1089507824);
 
-  /* %723 = relu(%722) blocks.11.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 139078656, arena + 139078784);
+  /* %639 = relu(%638) blocks.11.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 1089507824, arena + 1089507952);
 
-  /* %726 = fused_linear(%723, %724, %725) blocks.11.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 139078784, params[297], params[298], LK_ACT_NONE, NULL,
-      arena + 1209145856);
+  /* %642 = fused_linear(%639, %640, %641) blocks.11.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 1089507952, params[297], params[298], LK_ACT_NONE, NULL,
+      arena + 1089321984);
 
-  /* %727 = hsigmoid(%726) blocks.11.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1209145856, arena + 1209195008);
+  /* %643 = hsigmoid(%642) blocks.11.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 1089321984, arena + 1089371136);
 
-  /* %728 = mul(%718, %727) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 909794816, (const long[]){301056, 1536, 1},
-      arena + 1209195008, (const long[]){1536, 0, 1}, arena + 919428608);
+  /* %644 = mul(%634, %643) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 789970944, (const long[]){301056, 1536, 1},
+      arena + 1089371136, (const long[]){1536, 0, 1}, arena + 799604736);
 
-  /* %730 = reshape(%729) {shape [384, 1536]} blocks.11.conv.conv.7 : f32[384, 1536], a view of %729: no code */
+  /* %646 = reshape(%645) {shape [384, 1536]} blocks.11.conv.conv.7 : f32[384, 1536], a view of %645: no code */
 
-  /* %731 = fused_linear(%728, %730) blocks.11.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 919428608, params[299], NULL, LK_ACT_NONE, NULL,
-      arena + 1202273792);
+  /* %647 = fused_linear(%644, %646) blocks.11.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 799604736, params[299], NULL, LK_ACT_NONE, NULL,
+      arena + 1082449920);
 
-  /* %734 = batch_normalize(%731, %732, %733) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1202273792, params[300], params[301], 1e-05f,
-      arena + 931483136);
+  /* %650 = batch_normalize(%647, %648, %649) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_cl(B * 196, 384, arena + 1082449920, params[300], params[301], 1e-05f,
+      arena + 811659264);
 
-  /* %735 = batch_moments(%731) {channels last} blocks.11.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1202273792, arena + 1209327344);
+  /* %651 = batch_moments(%647) {channels last} blocks.11.conv.conv.8 : f32[2, 384] */
+  lk_batch_moments_cl(B * 196, 384, arena + 1082449920, arena + 1089503472);
 
-  /* %736 = add(%703, %734) blocks.11.conv : f32[B, 196, 384], written into %737 from row 1 */
+  /* %652 = add(%619, %650) blocks.11.conv : f32[B, 196, 384], written into %653 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1199865344 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 931483136 + (long)b * 75264, (const long[]){384, 1},
-        arena + 929062784 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 1080041472 + (long)b * 75264,
+        (const long[]){384, 1}, arena + 811659264 + (long)b * 75264, (const long[]){384, 1},
+        arena + 809238912 + (long)b * 75648);
   } // for b
 
-  /* %737 = concat(%702, %736) {axis 0} blocks.11.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %653 = concat(%618, %652) {axis 0} blocks.11.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %740 = normalize(%737) {eps 1e-06} norm : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 929062400, 1e-06f, arena + 931483136);
+  /* %656 = normalize(%653) {eps 1e-06} norm : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 809238528, 1e-06f, arena + 811659264);
 
-  /* %741 = mul(%740, %738) norm : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 931483136, (const long[]){75648, 384, 1},
-      params[304], (const long[]){0, 0, 1}, arena + 933903872);
+  /* %657 = mul(%656, %654) norm : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 811659264, (const long[]){75648, 384, 1},
+      params[304], (const long[]){0, 0, 1}, arena + 814080000);
 
-  /* %742 = add(%741, %739) norm : f32[B, 197, 384], written over %741 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 933903872, (const long[]){75648, 384, 1},
-      params[305], (const long[]){0, 0, 1}, arena + 933903872);
+  /* %658 = add(%657, %655) norm : f32[B, 197, 384], written over %657 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 814080000, (const long[]){75648, 384, 1},
+      params[305], (const long[]){0, 0, 1}, arena + 814080000);
 
-  /* %743 = index(%742) {axis 0, at 0} : f32[B, 384] */
-  lk_copy_rows(B, 384, arena + 933903872, 75648, arena + 138904832, 384);
+  /* %659 = index(%658) {axis 0, at 0} : f32[B, 384] */
+  lk_copy_rows(B, 384, arena + 814080000, 75648, arena + 816500736, 384);
 
-  /* %746 = fused_linear(%743, %744, %745) head : f32[B, 1000] */
-  lk_fused_linear(B, 384, 1000, arena + 138904832, params[306], params[307], LK_ACT_NONE, NULL,
-      arena + 138488832);
+  /* %662 = fused_linear(%659, %660, %661) head : f32[B, 1000] */
+  lk_fused_linear(B, 384, 1000, arena + 816500736, params[306], params[307], LK_ACT_NONE, NULL,
+      arena + 814080000);
 
-  /* %748 = cross_entropy(%746, %747) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 138488832, inputs[12], arena + 1209331696);
+  /* %664 = cross_entropy(%662, %663) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 814080000, inputs[12], arena + 1089508080);
 
-  /* %749 = cross_entropy_grad(%746, %747) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 138488832, inputs[12], arena + 138872832);
+  /* %665 = cross_entropy_grad(%662, %663) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 814080000, inputs[12], arena + 814464000);
 
-  /* %750 = transpose(%744) {perm [1, 0]} head : f32[384, 1000] */
-  lk_transpose(2, (const long[]){1000, 384}, (const int[]){1, 0}, params[306], arena + 138488832);
+  /* %666 = transpose(%660) {perm [1, 0]} head : f32[384, 1000] */
+  lk_transpose(2, (const long[]){1000, 384}, (const int[]){1, 0}, params[306], arena + 814080000);
 
-  /* %751 = fused_linear(%749, %750) head : f32[B, 384] */
-  lk_fused_linear(B, 1000, 384, arena + 138872832, arena + 138488832, NULL, LK_ACT_NONE, NULL,
-      arena + 138917120);
+  /* %667 = fused_linear(%665, %666) head : f32[B, 384] */
+  lk_fused_linear(B, 1000, 384, arena + 814464000, arena + 814080000, NULL, LK_ACT_NONE, NULL,
+      arena + 816513024);
 
-  /* %752 = linear_grad_weight(%749, %743) head : f32[1000, 384] */
-  lk_linear_grad_weight(B, 384, 1000, arena + 138872832, arena + 138904832, arena + 1207090688);
+  /* %668 = linear_grad_weight(%665, %659) head : f32[1000, 384] */
+  lk_linear_grad_weight(B, 384, 1000, arena + 814464000, arena + 816500736, arena + 1087266816);
 
-  /* %753 = reduce_sum(%749) {axes [], batch} head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 138872832,
-      arena + 1209317888);
+  /* %669 = reduce_sum(%665) {axes [], batch} head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 814464000,
+      arena + 1089494016);
 
-  /* %754 = reshape(%751) {shape [1, 384]} : f32[B, 1, 384], a view of %751: no code */
+  /* %670 = reshape(%667) {shape [1, 384]} : f32[B, 1, 384], a view of %667: no code */
 
-  /* %755 = zero_pad(%754) {axis 0, before 0, after 196} : f32[B, 197, 384] */
-  lk_zero_pad(B, 1, 384, 0, 196, arena + 138917120, arena + 933903872);
+  /* %671 = zero_pad(%670) {axis 0, before 0, after 196} : f32[B, 197, 384] */
+  lk_zero_pad(B, 1, 384, 0, 196, arena + 816513024, arena + 814080000);
 
-  /* %756 = reduce_sum(%755) {axes [0], batch} norm : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 933903872,
-      arena + 1209328112);
+  /* %672 = reduce_sum(%671) {axes [0], batch} norm : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 814080000,
+      arena + 1089504240);
 
-  /* %757 = mul(%755, %738) norm : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 933903872, (const long[]){75648, 384, 1},
-      params[304], (const long[]){0, 0, 1}, arena + 1142038016);
+  /* %673 = mul(%671, %654) norm : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 814080000, (const long[]){75648, 384, 1},
+      params[304], (const long[]){0, 0, 1}, arena + 1022214144);
 
-  /* %758 = mul(%755, %740) norm : f32[B, 197, 384], written over %755 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 933903872, (const long[]){75648, 384, 1},
-      arena + 931483136, (const long[]){75648, 384, 1}, arena + 933903872);
+  /* %674 = mul(%671, %656) norm : f32[B, 197, 384], written over %671 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 814080000, (const long[]){75648, 384, 1},
+      arena + 811659264, (const long[]){75648, 384, 1}, arena + 814080000);
 
-  /* %759 = reduce_sum(%758) {axes [0], batch} norm : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 933903872,
-      arena + 1209328496);
+  /* %675 = reduce_sum(%674) {axes [0], batch} norm : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 814080000,
+      arena + 1089504624);
 
-  /* %760 = normalize_grad(%737, %757) {eps 1e-06} norm : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 929062400, arena + 1142038016, 1e-06f,
-      arena + 1144458752);
+  /* %676 = normalize_grad(%653, %673) {eps 1e-06} norm : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 809238528, arena + 1022214144, 1e-06f,
+      arena + 1024634880);
 
-  /* %761 = slice(%760) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], a view of %760: no code */
+  /* %677 = slice(%676) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], a view of %676: no code */
 
-  /* %762 = slice(%760) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 1142038016, 75264);
+  /* %678 = slice(%676) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 1022214144, 75264);
 
-  /* %763 = batch_normalize_grad(%731, %762, %732) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1202273792, arena + 1142038016, params[300],
-      1e-05f, arena + 1204682240);
+  /* %679 = batch_normalize_grad(%647, %678, %648) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1082449920, arena + 1022214144, params[300],
+      1e-05f, arena + 1084858368);
 
-  /* %764 = batch_normalize_param_grad(%731, %762) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1202273792, arena + 1142038016, 1e-05f,
-      arena + 138488832);
+  /* %680 = batch_normalize_param_grad(%647, %678) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[2, 384] */
+  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1082449920, arena + 1022214144, 1e-05f,
+      arena + 809238528);
 
-  /* %765 = index(%764) {axis 0, at 0} blocks.11.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 138488832, 768, arena + 1202865152, 384);
+  /* %681 = index(%680) {axis 0, at 0} blocks.11.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 809238528, 768, arena + 1083041280, 384);
 
-  /* %766 = index(%764) {axis 0, at 1} blocks.11.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 138489216, 768, arena + 1202865536, 384);
+  /* %682 = index(%680) {axis 0, at 1} blocks.11.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 809238912, 768, arena + 1083041664, 384);
 
-  /* %767 = transpose(%730) {perm [1, 0]} blocks.11.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[299], arena + 138488832);
+  /* %683 = transpose(%646) {perm [1, 0]} blocks.11.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[299], arena + 1082449920);
 
-  /* %768 = fused_linear(%763, %767) blocks.11.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1204682240, arena + 138488832, NULL, LK_ACT_NONE,
-      NULL, arena + 929062400);
+  /* %684 = fused_linear(%679, %683) blocks.11.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 1084858368, arena + 1082449920, NULL, LK_ACT_NONE,
+      NULL, arena + 809238528);
 
-  /* %769 = linear_grad_weight(%763, %728) blocks.11.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 1204682240, arena + 919428608,
-      arena + 1202273792);
+  /* %685 = linear_grad_weight(%679, %644) blocks.11.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 1084858368, arena + 799604736,
+      arena + 1082449920);
 
-  /* %770 = reshape(%769) {shape [384, 1536, 1, 1]} blocks.11.conv.conv.7 : f32[384, 1536, 1, 1], a view of %769: no code */
+  /* %686 = reshape(%685) {shape [384, 1536, 1, 1]} blocks.11.conv.conv.7 : f32[384, 1536, 1, 1], a view of %685: no code */
 
-  /* %771 = mul(%768, %727) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 929062400, (const long[]){301056, 1536, 1},
-      arena + 1209195008, (const long[]){1536, 0, 1}, arena + 919428608);
+  /* %687 = mul(%684, %643) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 809238528, (const long[]){301056, 1536, 1},
+      arena + 1089371136, (const long[]){1536, 0, 1}, arena + 799604736);
 
-  /* %772 = mul(%768, %718) blocks.11.conv.conv.6 : f32[B, 196, 1536], written over %768 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 929062400, (const long[]){301056, 1536, 1},
-      arena + 909794816, (const long[]){301056, 1536, 1}, arena + 929062400);
+  /* %688 = mul(%684, %634) blocks.11.conv.conv.6 : f32[B, 196, 1536], written over %684 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 809238528, (const long[]){301056, 1536, 1},
+      arena + 789970944, (const long[]){301056, 1536, 1}, arena + 809238528);
 
-  /* %773 = reduce_sum(%772) {axes [0]} blocks.11.conv.conv.6 : f32[B, 1536] */
+  /* %689 = reduce_sum(%688) {axes [0]} blocks.11.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
-      arena + 929062400, arena + 138488832);
+      arena + 809238528, arena + 789970944);
 
-  /* %774 = hsigmoid_grad(%726, %773) blocks.11.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1209145856, arena + 138488832,
-      arena + 138537984);
+  /* %690 = hsigmoid_grad(%642, %689) blocks.11.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1089321984, arena + 789970944,
+      arena + 790020096);
 
-  /* %775 = transpose(%724) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[297], arena + 138488832);
+  /* %691 = transpose(%640) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[297], arena + 789970944);
 
-  /* %776 = fused_linear(%774, %775) blocks.11.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 138537984, arena + 138488832, NULL, LK_ACT_NONE, NULL,
-      arena + 138494976);
+  /* %692 = fused_linear(%690, %691) blocks.11.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 790020096, arena + 789970944, NULL, LK_ACT_NONE, NULL,
+      arena + 789977088);
 
-  /* %777 = linear_grad_weight(%774, %723) blocks.11.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 138537984, arena + 139078784, arena + 1144446464);
+  /* %693 = linear_grad_weight(%690, %639) blocks.11.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 790020096, arena + 1089507952, arena + 1024622592);
 
-  /* %778 = reduce_sum(%774) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 138537984,
-      arena + 1202863616);
+  /* %694 = reduce_sum(%690) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 790020096,
+      arena + 1083039744);
 
-  /* %779 = relu_grad(%722, %776) blocks.11.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 139078656, arena + 138494976, arena + 138544128);
+  /* %695 = relu_grad(%638, %692) blocks.11.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089507824, arena + 789977088, arena + 789977216);
 
-  /* %780 = transpose(%720) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[295], arena + 138537984);
+  /* %696 = transpose(%636) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[295], arena + 789970944);
 
-  /* %781 = fused_linear(%779, %780) blocks.11.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 138544128, arena + 138537984, NULL, LK_ACT_NONE, NULL,
-      arena + 138488832);
+  /* %697 = fused_linear(%695, %696) blocks.11.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 789977216, arena + 789970944, NULL, LK_ACT_NONE, NULL,
+      arena + 809238528);
 
-  /* %782 = linear_grad_weight(%779, %719) blocks.11.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 138544128, arena + 1209096704, arena + 1144452608);
+  /* %698 = linear_grad_weight(%695, %635) blocks.11.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 789977216, arena + 1089272832, arena + 1024628736);
 
-  /* %783 = reduce_sum(%779) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 138544128,
-      arena + 1202865920);
+  /* %699 = reduce_sum(%695) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 789977216,
+      arena + 1083042048);
 
-  /* %784 = reshape(%781) {shape [1, 1536]} blocks.11.conv.conv.6 : f32[B, 1, 1536], a view of %781: no code */
+  /* %700 = reshape(%697) {shape [1, 1536]} blocks.11.conv.conv.6 : f32[B, 1, 1536], a view of %697: no code */
 
-  /* %785 = expand(%784) {shape [196, 1536]} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 138488832, (const long[]){1536, 0, 1},
-      arena + 909794816, (const long[]){301056, 1536, 1});
+  /* %701 = expand(%700) {shape [196, 1536]} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 809238528, (const long[]){1536, 0, 1},
+      arena + 789970944, (const long[]){301056, 1536, 1});
 
-  /* %786 = mul_scalar(%785) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 909794816, 0.0051020407f, arena + 929062400);
+  /* %702 = mul_scalar(%701) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 789970944, 0.0051020407f, arena + 809238528);
 
-  /* %787 = add(%771, %786) blocks.11.conv : f32[B, 196, 1536], written over %771 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 919428608, (const long[]){301056, 1536, 1},
-      arena + 929062400, (const long[]){301056, 1536, 1}, arena + 919428608);
+  /* %703 = add(%687, %702) blocks.11.conv : f32[B, 196, 1536], written over %687 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 799604736, (const long[]){301056, 1536, 1},
+      arena + 809238528, (const long[]){301056, 1536, 1}, arena + 799604736);
 
-  /* %788 = hswish_grad(%716, %787) blocks.11.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 900161024, arena + 919428608,
-      arena + 909794816);
+  /* %704 = hswish_grad(%632, %703) blocks.11.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 780337152, arena + 799604736,
+      arena + 789970944);
 
-  /* %789 = batch_normalize_grad(%713, %788, %714) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 890527232, arena + 909794816, params[291],
-      1e-05f, arena + 900161024);
+  /* %705 = batch_normalize_grad(%629, %704, %630) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 770703360, arena + 789970944, params[291],
+      1e-05f, arena + 780337152);
 
-  /* %790 = batch_normalize_param_grad(%713, %788) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 890527232, arena + 909794816, 1e-05f,
-      arena + 138488832);
+  /* %706 = batch_normalize_param_grad(%629, %704) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 770703360, arena + 789970944, 1e-05f,
+      arena + 799604736);
 
-  /* %791 = index(%790) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 138488832, 3072, arena + 909808640, 1536);
+  /* %707 = index(%706) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 799604736, 3072, arena + 789984768, 1536);
 
-  /* %792 = index(%790) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 138490368, 3072, arena + 909810176, 1536);
+  /* %708 = index(%706) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 799606272, 3072, arena + 789986304, 1536);
 
-  /* %793 = token_dwconv_grad_input(%789, %712) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 900161024, params[290],
-      arena + 890527232);
+  /* %709 = token_dwconv_grad_input(%705, %628) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 780337152, params[290],
+      arena + 770703360);
 
-  /* %794 = token_dwconv_grad_weight(%789, %711) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 900161024,
-      arena + 880893440, arena + 909794816);
+  /* %710 = token_dwconv_grad_weight(%705, %627) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 780337152,
+      arena + 761069568, arena + 789970944);
 
-  /* %795 = hswish_grad(%709, %793) blocks.11.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 128855040, arena + 890527232,
-      arena + 880893440);
+  /* %711 = hswish_grad(%625, %709) blocks.11.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 751435776, arena + 770703360,
+      arena + 761069568);
 
-  /* %796 = batch_normalize_grad(%706, %795, %707) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 119221248, arena + 880893440, params[286],
-      1e-05f, arena + 128855040);
+  /* %712 = batch_normalize_grad(%622, %711, %623) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 741801984, arena + 761069568, params[286],
+      1e-05f, arena + 751435776);
 
-  /* %797 = batch_normalize_param_grad(%706, %795) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 119221248, arena + 880893440, 1e-05f,
-      arena + 138488832);
+  /* %713 = batch_normalize_param_grad(%622, %711) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 741801984, arena + 761069568, 1e-05f,
+      arena + 770703360);
 
-  /* %798 = index(%797) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 138488832, 3072, arena + 884493824, 1536);
+  /* %714 = index(%713) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 770703360, 3072, arena + 761659392, 1536);
 
-  /* %799 = index(%797) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 138490368, 3072, arena + 884495360, 1536);
+  /* %715 = index(%713) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 770704896, 3072, arena + 761660928, 1536);
 
-  /* %800 = transpose(%705) {perm [1, 0]} blocks.11.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[285], arena + 119221248);
+  /* %716 = transpose(%621) {perm [1, 0]} blocks.11.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[285], arena + 741801984);
 
-  /* %801 = linear_grad_weight(%796, %703) blocks.11.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 128855040, arena + 1199865344,
-      arena + 883314176);
+  /* %717 = linear_grad_weight(%712, %619) blocks.11.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 751435776, arena + 1080041472,
+      arena + 761069568);
 
-  /* %802 = fused_linear(%796, %800, %762) {residual} blocks.11.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 128855040, 301056, arena + 119221248, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 1142038016, 75264, arena + 1144459136, 75648);
+  /* %718 = fused_linear(%712, %716, %678) {residual} blocks.11.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 751435776, 301056, arena + 741801984, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 1022214144, 75264, arena + 1024635264, 75648);
 
-  /* %803 = reshape(%801) {shape [1536, 384, 1, 1]} blocks.11.conv.conv.0 : f32[1536, 384, 1, 1], a view of %801: no code */
+  /* %719 = reshape(%717) {shape [1536, 384, 1, 1]} blocks.11.conv.conv.0 : f32[1536, 384, 1, 1], a view of %717: no code */
 
-  /* %804 = concat(%761, %802) {axis 0} blocks.11 : f32[B, 197, 384], a view of %760: no code */
+  /* %720 = concat(%677, %718) {axis 0} blocks.11 : f32[B, 197, 384], a view of %676: no code */
 
-  /* %805 = mul(%804, %699) blocks.11 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 119221248);
+  /* %721 = mul(%720, %615) blocks.11 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 741801984);
 
-  /* %806 = transpose(%696) {perm [1, 0]} blocks.11.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[283], arena + 121641984);
+  /* %722 = transpose(%612) {perm [1, 0]} blocks.11.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[283], arena + 744222720);
 
-  /* %807 = fused_linear(%805, %806) blocks.11.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 119221248, arena + 121641984, NULL, LK_ACT_NONE, NULL,
-      arena + 129156352);
+  /* %723 = fused_linear(%721, %722) blocks.11.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 741801984, arena + 744222720, NULL, LK_ACT_NONE, NULL,
+      arena + 749064192);
 
-  /* %808 = linear_grad_weight(%805, %695) blocks.11.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 119221248, arena + 1139617280,
-      arena + 884346368);
+  /* %724 = linear_grad_weight(%721, %611) blocks.11.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 741801984, arena + 1019793408,
+      arena + 757284864);
 
-  /* %809 = reduce_sum(%805) {axes [0], batch} blocks.11.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 119221248,
-      arena + 884496896);
+  /* %725 = reduce_sum(%721) {axes [0], batch} blocks.11.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 741801984,
+      arena + 757433472);
 
-  /* %810 = reshape(%807) {shape [197, 8, 1, 48]} blocks.11.attn : f32[B, 197, 8, 1, 48], a view of %807: no code */
+  /* %726 = sdpa_grad(%608, %609, %610, %723) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 898756608, 1152, arena + 898756992, 1152,
+      arena + 898757376, 1152, arena + 749064192, 384, arena + 741801984, 1152,
+      arena + 741801984 + 384, 1152, arena + 741801984 + 768, 1152, 0.14433756f);
 
-  /* %811 = matmul_permuted(%810, %690) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 129156352, 48, 384, 1,
-      arena + 1137196544, 48, 1, 384, arena + 119221248, 38809, 197, 0.0f);
+  /* %727 = transpose(%605) {perm [1, 0]} blocks.11.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[281], arena + 751484928);
 
-  /* %812 = matmul_permuted(%693, %810) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 109286144, 38809, 1, 197,
-      arena + 129156352, 48, 384, 1, arena + 880893440, 48, 384, 0.0f);
+  /* %728 = fused_linear(%726, %727) blocks.11.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 741801984, arena + 751484928, NULL, LK_ACT_NONE, NULL,
+      arena + 749064192);
 
-  /* %813 = softmax_grad(%693, %811) {axis -1} blocks.11.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax_grad(B * 1576, 197, arena + 109286144, arena + 119221248, arena + 129156352);
+  /* %729 = linear_grad_weight(%726, %604) blocks.11.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 741801984, arena + 1017372672,
+      arena + 756842496);
 
-  /* %814 = mul_scalar(%813) {x op 0.14433756} blocks.11.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 129156352, 0.14433756f, arena + 109286144);
-
-  /* %815 = matmul_permuted(%814, %689) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 109286144, 38809, 197, 1,
-      arena + 1134775808, 48, 384, 1, arena + 119221248, 48, 384, 0.0f);
-
-  /* %816 = matmul_permuted(%688, %814) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 109286144, 38809, 1, 197,
-      arena + 1132355072, 48, 384, 1, arena + 121641984, 48, 384, 0.0f);
-
-  /* %817 = reshape(%812) {shape [197, 384]} blocks.11.attn : f32[B, 197, 384], a view of %812: no code */
-
-  /* %818 = reshape(%816) {shape [197, 384]} blocks.11.attn : f32[B, 197, 384], a view of %816: no code */
-
-  /* %819 = reshape(%815) {shape [197, 384]} blocks.11.attn : f32[B, 197, 384], a view of %815: no code */
-
-  /* %820 = concat(%819, %818, %817) {axis 1} blocks.11.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 119221248, 384, arena + 109286144, 1152);
-  lk_copy_rows(B * 197, 384, arena + 121641984, 384, arena + 109286528, 1152);
-  lk_copy_rows(B * 197, 384, arena + 880893440, 384, arena + 109286912, 1152);
-
-  /* %821 = transpose(%682) {perm [1, 0]} blocks.11.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[281], arena + 118969088);
-
-  /* %822 = fused_linear(%820, %821) blocks.11.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 109286144, arena + 118969088, NULL, LK_ACT_NONE, NULL,
-      arena + 116548352);
-
-  /* %823 = linear_grad_weight(%820, %681) blocks.11.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 109286144, arena + 1129934336,
-      arena + 883904000);
-
-  /* %824 = reduce_sum(%820) {axes [0], batch} blocks.11.attn.qkv : f32[1152] */
+  /* %730 = reduce_sum(%726) {axes [0], batch} blocks.11.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 109286144, arena + 138791168);
+      arena + 741801984, arena + 757432320);
 
-  /* %825 = reduce_sum(%822) {axes [0], batch} blocks.11.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 116548352,
-      arena + 138792320);
+  /* %731 = reduce_sum(%728) {axes [0], batch} blocks.11.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 749064192,
+      arena + 757433856);
 
-  /* %826 = mul(%822, %677) blocks.11.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 116548352, (const long[]){75648, 384, 1},
-      params[279], (const long[]){0, 0, 1}, arena + 109286144);
+  /* %732 = mul(%728, %600) blocks.11.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 749064192, (const long[]){75648, 384, 1},
+      params[279], (const long[]){0, 0, 1}, arena + 741801984);
 
-  /* %827 = mul(%822, %679) blocks.11.norm1 : f32[B, 197, 384], written over %822 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 116548352, (const long[]){75648, 384, 1},
-      arena + 1127513600, (const long[]){75648, 384, 1}, arena + 116548352);
+  /* %733 = mul(%728, %602) blocks.11.norm1 : f32[B, 197, 384], written over %728 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 749064192, (const long[]){75648, 384, 1},
+      arena + 1014951936, (const long[]){75648, 384, 1}, arena + 749064192);
 
-  /* %828 = reduce_sum(%827) {axes [0], batch} blocks.11.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 116548352,
-      arena + 138792704);
+  /* %734 = reduce_sum(%733) {axes [0], batch} blocks.11.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 749064192,
+      arena + 757434240);
 
-  /* %829 = normalize_grad(%676, %826) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 1125092864, arena + 109286144, 1e-06f, arena + 111706880);
+  /* %735 = normalize_grad(%599, %732) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 1012531200, arena + 741801984, 1e-06f, arena + 744222720);
 
-  /* %830 = add(%804, %829) blocks.10.conv : f32[B, 197, 384], written over %760 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      arena + 111706880, (const long[]){75648, 384, 1}, arena + 1144458752);
+  /* %736 = add(%720, %735) blocks.10.conv : f32[B, 197, 384], written over %676 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      arena + 744222720, (const long[]){75648, 384, 1}, arena + 1024634880);
 
-  /* %831 = slice(%830) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %760: no code */
+  /* %737 = slice(%736) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %676: no code */
 
-  /* %832 = slice(%830) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 880893440, 75264);
+  /* %738 = slice(%736) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 751435776, 75264);
 
-  /* %833 = batch_normalize_grad(%670, %832, %671) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1197456896, arena + 880893440, params[275],
-      1e-05f, arena + 118919936);
+  /* %739 = batch_normalize_grad(%593, %738, %594) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1077633024, arena + 751435776, params[275],
+      1e-05f, arena + 753844224);
 
-  /* %834 = batch_normalize_param_grad(%670, %832) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1197456896, arena + 880893440, 1e-05f,
-      arena + 109286144);
+  /* %740 = batch_normalize_param_grad(%593, %738) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[2, 384] */
+  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1077633024, arena + 751435776, 1e-05f,
+      arena + 741801984);
 
-  /* %835 = index(%834) {axis 0, at 0} blocks.10.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 109286144, 768, arena + 138793088, 384);
+  /* %741 = index(%740) {axis 0, at 0} blocks.10.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 741801984, 768, arena + 757434624, 384);
 
-  /* %836 = index(%834) {axis 0, at 1} blocks.10.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 109286528, 768, arena + 138793472, 384);
+  /* %742 = index(%740) {axis 0, at 1} blocks.10.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 741802368, 768, arena + 757435008, 384);
 
-  /* %837 = transpose(%669) {perm [1, 0]} blocks.10.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[274], arena + 121328384);
+  /* %743 = transpose(%592) {perm [1, 0]} blocks.10.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[274], arena + 756252672);
 
-  /* %838 = fused_linear(%833, %837) blocks.10.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 118919936, arena + 121328384, NULL, LK_ACT_NONE, NULL,
-      arena + 109286144);
+  /* %744 = fused_linear(%739, %743) blocks.10.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 753844224, arena + 756252672, NULL, LK_ACT_NONE, NULL,
+      arena + 741801984);
 
-  /* %839 = linear_grad_weight(%833, %667) blocks.10.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 118919936, arena + 871259648,
-      arena + 138187520);
+  /* %745 = linear_grad_weight(%739, %590) blocks.10.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 753844224, arena + 732168192,
+      arena + 756252672);
 
-  /* %840 = reshape(%839) {shape [384, 1536, 1, 1]} blocks.10.conv.conv.7 : f32[384, 1536, 1, 1], a view of %839: no code */
+  /* %746 = reshape(%745) {shape [384, 1536, 1, 1]} blocks.10.conv.conv.7 : f32[384, 1536, 1, 1], a view of %745: no code */
 
-  /* %841 = mul(%838, %666) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 109286144, (const long[]){301056, 1536, 1},
-      arena + 1209047552, (const long[]){1536, 0, 1}, arena + 118919936);
+  /* %747 = mul(%744, %589) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 741801984, (const long[]){301056, 1536, 1},
+      arena + 1089223680, (const long[]){1536, 0, 1}, arena + 732168192);
 
-  /* %842 = mul(%838, %657) blocks.10.conv.conv.6 : f32[B, 196, 1536], written over %838 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 109286144, (const long[]){301056, 1536, 1},
-      arena + 861625856, (const long[]){301056, 1536, 1}, arena + 109286144);
+  /* %748 = mul(%744, %580) blocks.10.conv.conv.6 : f32[B, 196, 1536], written over %744 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 741801984, (const long[]){301056, 1536, 1},
+      arena + 722534400, (const long[]){301056, 1536, 1}, arena + 741801984);
 
-  /* %843 = reduce_sum(%842) {axes [0]} blocks.10.conv.conv.6 : f32[B, 1536] */
+  /* %749 = reduce_sum(%748) {axes [0]} blocks.10.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
-      arena + 109286144, arena + 128553728);
+      arena + 741801984, arena + 722534400);
 
-  /* %844 = hsigmoid_grad(%665, %843) blocks.10.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208998400, arena + 128553728,
-      arena + 109286144);
+  /* %750 = hsigmoid_grad(%588, %749) blocks.10.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1089174528, arena + 722534400,
+      arena + 722583552);
 
-  /* %845 = transpose(%663) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[272], arena + 109335296);
+  /* %751 = transpose(%586) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[272], arena + 722534400);
 
-  /* %846 = fused_linear(%844, %845) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 109286144, arena + 109335296, NULL, LK_ACT_NONE, NULL,
-      arena + 109341440);
+  /* %752 = fused_linear(%750, %751) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 722583552, arena + 722534400, NULL, LK_ACT_NONE, NULL,
+      arena + 722540544);
 
-  /* %847 = linear_grad_weight(%844, %662) blocks.10.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 109286144, arena + 1209331568, arena + 138777344);
+  /* %753 = linear_grad_weight(%750, %585) blocks.10.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 722583552, arena + 1089507696, arena + 753844224);
 
-  /* %848 = reduce_sum(%844) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 109286144,
-      arena + 138789632);
+  /* %754 = reduce_sum(%750) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 722583552,
+      arena + 753856512);
 
-  /* %849 = relu_grad(%661, %846) blocks.10.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209331440, arena + 109341440, arena + 109292288);
+  /* %755 = relu_grad(%584, %752) blocks.10.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089507568, arena + 722540544, arena + 722540672);
 
-  /* %850 = transpose(%659) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[270], arena + 109286144);
+  /* %756 = transpose(%582) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[270], arena + 722534400);
 
-  /* %851 = fused_linear(%849, %850) blocks.10.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 109292288, arena + 109286144, NULL, LK_ACT_NONE, NULL,
-      arena + 128553728);
+  /* %757 = fused_linear(%755, %756) blocks.10.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 722540672, arena + 722534400, NULL, LK_ACT_NONE, NULL,
+      arena + 741801984);
 
-  /* %852 = linear_grad_weight(%849, %658) blocks.10.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 109292288, arena + 1208949248, arena + 138783488);
+  /* %758 = linear_grad_weight(%755, %581) blocks.10.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 722540672, arena + 1089125376, arena + 753850368);
 
-  /* %853 = reduce_sum(%849) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 109292288,
-      arena + 138793856);
+  /* %759 = reduce_sum(%755) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 722540672,
+      arena + 753858048);
 
-  /* %854 = reshape(%851) {shape [1, 1536]} blocks.10.conv.conv.6 : f32[B, 1, 1536], a view of %851: no code */
+  /* %760 = reshape(%757) {shape [1, 1536]} blocks.10.conv.conv.6 : f32[B, 1, 1536], a view of %757: no code */
 
-  /* %855 = expand(%854) {shape [196, 1536]} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 128553728, (const long[]){1536, 0, 1},
-      arena + 109286144, (const long[]){301056, 1536, 1});
+  /* %761 = expand(%760) {shape [196, 1536]} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 741801984, (const long[]){1536, 0, 1},
+      arena + 722534400, (const long[]){301056, 1536, 1});
 
-  /* %856 = mul_scalar(%855) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 109286144, 0.0051020407f, arena + 128553728);
+  /* %762 = mul_scalar(%761) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 722534400, 0.0051020407f, arena + 741801984);
 
-  /* %857 = add(%841, %856) blocks.10.conv : f32[B, 196, 1536], written over %841 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 118919936, (const long[]){301056, 1536, 1},
-      arena + 128553728, (const long[]){301056, 1536, 1}, arena + 118919936);
+  /* %763 = add(%747, %762) blocks.10.conv : f32[B, 196, 1536], written over %747 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 732168192, (const long[]){301056, 1536, 1},
+      arena + 741801984, (const long[]){301056, 1536, 1}, arena + 732168192);
 
-  /* %858 = hswish_grad(%655, %857) blocks.10.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 851992064, arena + 118919936,
-      arena + 109286144);
+  /* %764 = hswish_grad(%578, %763) blocks.10.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 712900608, arena + 732168192,
+      arena + 722534400);
 
-  /* %859 = batch_normalize_grad(%652, %858, %653) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 842358272, arena + 109286144, params[266],
-      1e-05f, arena + 118919936);
+  /* %765 = batch_normalize_grad(%575, %764, %576) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 703266816, arena + 722534400, params[266],
+      1e-05f, arena + 712900608);
 
-  /* %860 = batch_normalize_param_grad(%652, %858) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 842358272, arena + 109286144, 1e-05f,
-      arena + 128553728);
+  /* %766 = batch_normalize_param_grad(%575, %764) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 703266816, arena + 722534400, 1e-05f,
+      arena + 732168192);
 
-  /* %861 = index(%860) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 128553728, 3072, arena + 132770560, 1536);
+  /* %767 = index(%766) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 732168192, 3072, arena + 722548224, 1536);
 
-  /* %862 = index(%860) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 128555264, 3072, arena + 132772096, 1536);
+  /* %768 = index(%766) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 732169728, 3072, arena + 722549760, 1536);
 
-  /* %863 = token_dwconv_grad_input(%859, %651) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 118919936, params[265],
-      arena + 109286144);
+  /* %769 = token_dwconv_grad_input(%765, %574) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 712900608, params[265],
+      arena + 703266816);
 
-  /* %864 = token_dwconv_grad_weight(%859, %650) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 118919936,
-      arena + 832724480, arena + 132756736);
+  /* %770 = token_dwconv_grad_weight(%765, %573) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 712900608,
+      arena + 693633024, arena + 722534400);
 
-  /* %865 = hswish_grad(%648, %863) blocks.10.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 823090688, arena + 109286144,
-      arena + 118919936);
+  /* %771 = hswish_grad(%571, %769) blocks.10.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 683999232, arena + 703266816,
+      arena + 693633024);
 
-  /* %866 = batch_normalize_grad(%645, %865, %646) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 813456896, arena + 118919936, params[261],
-      1e-05f, arena + 109286144);
+  /* %772 = batch_normalize_grad(%568, %771, %569) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 674365440, arena + 693633024, params[261],
+      1e-05f, arena + 683999232);
 
-  /* %867 = batch_normalize_param_grad(%645, %865) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 813456896, arena + 118919936, 1e-05f,
-      arena + 128553728);
+  /* %773 = batch_normalize_param_grad(%568, %771) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 674365440, arena + 693633024, 1e-05f,
+      arena + 703266816);
 
-  /* %868 = index(%867) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 128553728, 3072, arena + 132773632, 1536);
+  /* %774 = index(%773) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 703266816, 3072, arena + 694222848, 1536);
 
-  /* %869 = index(%867) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 128555264, 3072, arena + 132775168, 1536);
+  /* %775 = index(%773) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 703268352, 3072, arena + 694224384, 1536);
 
-  /* %870 = transpose(%644) {perm [1, 0]} blocks.10.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[260], arena + 118919936);
+  /* %776 = transpose(%567) {perm [1, 0]} blocks.10.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[260], arena + 674365440);
 
-  /* %871 = linear_grad_weight(%866, %642) blocks.10.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 109286144, arena + 1195048448,
-      arena + 131577088);
+  /* %777 = linear_grad_weight(%772, %565) blocks.10.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 683999232, arena + 1075224576,
+      arena + 693633024);
 
-  /* %872 = fused_linear(%866, %870, %832) {residual} blocks.10.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 109286144, 301056, arena + 118919936, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 880893440, 75264, arena + 1144459136, 75648);
+  /* %778 = fused_linear(%772, %776, %738) {residual} blocks.10.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 683999232, 301056, arena + 674365440, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 751435776, 75264, arena + 1024635264, 75648);
 
-  /* %873 = reshape(%871) {shape [1536, 384, 1, 1]} blocks.10.conv.conv.0 : f32[1536, 384, 1, 1], a view of %871: no code */
+  /* %779 = reshape(%777) {shape [1536, 384, 1, 1]} blocks.10.conv.conv.0 : f32[1536, 384, 1, 1], a view of %777: no code */
 
-  /* %874 = concat(%831, %872) {axis 0} blocks.10 : f32[B, 197, 384], a view of %760: no code */
+  /* %780 = concat(%737, %778) {axis 0} blocks.10 : f32[B, 197, 384], a view of %676: no code */
 
-  /* %875 = mul(%874, %638) blocks.10 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 109286144);
+  /* %781 = mul(%780, %561) blocks.10 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 674365440);
 
-  /* %876 = transpose(%635) {perm [1, 0]} blocks.10.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[258], arena + 111706880);
+  /* %782 = transpose(%558) {perm [1, 0]} blocks.10.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[258], arena + 676786176);
 
-  /* %877 = fused_linear(%875, %876) blocks.10.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 109286144, arena + 111706880, NULL, LK_ACT_NONE, NULL,
-      arena + 119221248);
+  /* %783 = fused_linear(%781, %782) blocks.10.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 674365440, arena + 676786176, NULL, LK_ACT_NONE, NULL,
+      arena + 681627648);
 
-  /* %878 = linear_grad_weight(%875, %634) blocks.10.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 109286144, arena + 1122672128,
-      arena + 132609280);
+  /* %784 = linear_grad_weight(%781, %557) blocks.10.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 674365440, arena + 1010110464,
+      arena + 689848320);
 
-  /* %879 = reduce_sum(%875) {axes [0], batch} blocks.10.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 109286144,
-      arena + 132776704);
+  /* %785 = reduce_sum(%781) {axes [0], batch} blocks.10.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 674365440,
+      arena + 689996928);
 
-  /* %880 = reshape(%877) {shape [197, 8, 1, 48]} blocks.10.attn : f32[B, 197, 8, 1, 48], a view of %877: no code */
+  /* %786 = sdpa_grad(%554, %555, %556, %783) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 891494400, 1152, arena + 891494784, 1152,
+      arena + 891495168, 1152, arena + 681627648, 384, arena + 674365440, 1152,
+      arena + 674365440 + 384, 1152, arena + 674365440 + 768, 1152, 0.14433756f);
 
-  /* %881 = matmul_permuted(%880, %629) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 119221248, 48, 384, 1,
-      arena + 1120251392, 48, 1, 384, arena + 109286144, 38809, 197, 0.0f);
+  /* %787 = transpose(%551) {perm [1, 0]} blocks.10.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[256], arena + 684048384);
 
-  /* %882 = matmul_permuted(%632, %880) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 99351040, 38809, 1, 197,
-      arena + 119221248, 48, 384, 1, arena + 129156352, 48, 384, 0.0f);
+  /* %788 = fused_linear(%786, %787) blocks.10.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 674365440, arena + 684048384, NULL, LK_ACT_NONE, NULL,
+      arena + 681627648);
 
-  /* %883 = softmax_grad(%632, %881) {axis -1} blocks.10.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax_grad(B * 1576, 197, arena + 99351040, arena + 109286144, arena + 119221248);
+  /* %789 = linear_grad_weight(%786, %550) blocks.10.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 674365440, arena + 1007689728,
+      arena + 689405952);
 
-  /* %884 = mul_scalar(%883) {x op 0.14433756} blocks.10.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 119221248, 0.14433756f, arena + 99351040);
+  /* %790 = reduce_sum(%786) {axes [0], batch} blocks.10.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 674365440, arena + 689995776);
 
-  /* %885 = matmul_permuted(%884, %628) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 99351040, 38809, 197, 1,
-      arena + 1117830656, 48, 384, 1, arena + 109286144, 48, 384, 0.0f);
+  /* %791 = reduce_sum(%788) {axes [0], batch} blocks.10.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 681627648,
+      arena + 689997312);
 
-  /* %886 = matmul_permuted(%627, %884) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 99351040, 38809, 1, 197,
-      arena + 1115409920, 48, 384, 1, arena + 111706880, 48, 384, 0.0f);
+  /* %792 = mul(%788, %546) blocks.10.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 681627648, (const long[]){75648, 384, 1},
+      params[254], (const long[]){0, 0, 1}, arena + 674365440);
 
-  /* %887 = reshape(%882) {shape [197, 384]} blocks.10.attn : f32[B, 197, 384], a view of %882: no code */
+  /* %793 = mul(%788, %548) blocks.10.norm1 : f32[B, 197, 384], written over %788 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 681627648, (const long[]){75648, 384, 1},
+      arena + 1005268992, (const long[]){75648, 384, 1}, arena + 681627648);
 
-  /* %888 = reshape(%886) {shape [197, 384]} blocks.10.attn : f32[B, 197, 384], a view of %886: no code */
+  /* %794 = reduce_sum(%793) {axes [0], batch} blocks.10.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 681627648,
+      arena + 689997696);
 
-  /* %889 = reshape(%885) {shape [197, 384]} blocks.10.attn : f32[B, 197, 384], a view of %885: no code */
+  /* %795 = normalize_grad(%545, %792) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 1002848256, arena + 674365440, 1e-06f, arena + 676786176);
 
-  /* %890 = concat(%889, %888, %887) {axis 1} blocks.10.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 109286144, 384, arena + 99351040, 1152);
-  lk_copy_rows(B * 197, 384, arena + 111706880, 384, arena + 99351424, 1152);
-  lk_copy_rows(B * 197, 384, arena + 129156352, 384, arena + 99351808, 1152);
+  /* %796 = add(%780, %795) blocks.9.conv : f32[B, 197, 384], written over %676 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      arena + 676786176, (const long[]){75648, 384, 1}, arena + 1024634880);
 
-  /* %891 = transpose(%621) {perm [1, 0]} blocks.10.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[256], arena + 109033984);
+  /* %797 = slice(%796) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %676: no code */
 
-  /* %892 = fused_linear(%890, %891) blocks.10.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 99351040, arena + 109033984, NULL, LK_ACT_NONE, NULL,
-      arena + 106613248);
+  /* %798 = slice(%796) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 683999232, 75264);
 
-  /* %893 = linear_grad_weight(%890, %620) blocks.10.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 99351040, arena + 1112989184,
-      arena + 132166912);
+  /* %799 = batch_normalize_grad(%539, %798, %540) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1072816128, arena + 683999232, params[250],
+      1e-05f, arena + 686407680);
 
-  /* %894 = reduce_sum(%890) {axes [0], batch} blocks.10.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 99351040,
-      arena + 131264512);
+  /* %800 = batch_normalize_param_grad(%539, %798) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[2, 384] */
+  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1072816128, arena + 683999232, 1e-05f,
+      arena + 674365440);
 
-  /* %895 = reduce_sum(%892) {axes [0], batch} blocks.10.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 106613248,
-      arena + 131265664);
+  /* %801 = index(%800) {axis 0, at 0} blocks.9.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 674365440, 768, arena + 689998080, 384);
 
-  /* %896 = mul(%892, %616) blocks.10.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 106613248, (const long[]){75648, 384, 1},
-      params[254], (const long[]){0, 0, 1}, arena + 99351040);
+  /* %802 = index(%800) {axis 0, at 1} blocks.9.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 674365824, 768, arena + 689998464, 384);
 
-  /* %897 = mul(%892, %618) blocks.10.norm1 : f32[B, 197, 384], written over %892 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 106613248, (const long[]){75648, 384, 1},
-      arena + 1110568448, (const long[]){75648, 384, 1}, arena + 106613248);
+  /* %803 = transpose(%538) {perm [1, 0]} blocks.9.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[249], arena + 688816128);
 
-  /* %898 = reduce_sum(%897) {axes [0], batch} blocks.10.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 106613248,
-      arena + 131266048);
+  /* %804 = fused_linear(%799, %803) blocks.9.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 686407680, arena + 688816128, NULL, LK_ACT_NONE, NULL,
+      arena + 674365440);
 
-  /* %899 = normalize_grad(%615, %896) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 1108147712, arena + 99351040, 1e-06f, arena + 101771776);
+  /* %805 = linear_grad_weight(%799, %536) blocks.9.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 686407680, arena + 664731648,
+      arena + 688816128);
 
-  /* %900 = add(%874, %899) blocks.9.conv : f32[B, 197, 384], written over %760 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      arena + 101771776, (const long[]){75648, 384, 1}, arena + 1144458752);
+  /* %806 = reshape(%805) {shape [384, 1536, 1, 1]} blocks.9.conv.conv.7 : f32[384, 1536, 1, 1], a view of %805: no code */
 
-  /* %901 = slice(%900) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %760: no code */
+  /* %807 = mul(%804, %535) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 674365440, (const long[]){301056, 1536, 1},
+      arena + 1089076224, (const long[]){1536, 0, 1}, arena + 664731648);
 
-  /* %902 = slice(%900) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 128252416, 75264);
+  /* %808 = mul(%804, %526) blocks.9.conv.conv.6 : f32[B, 196, 1536], written over %804 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 674365440, (const long[]){301056, 1536, 1},
+      arena + 655097856, (const long[]){301056, 1536, 1}, arena + 674365440);
 
-  /* %903 = batch_normalize_grad(%609, %902, %610) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1192640000, arena + 128252416, params[250],
-      1e-05f, arena + 108984832);
+  /* %809 = reduce_sum(%808) {axes [0]} blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 674365440, arena + 655097856);
 
-  /* %904 = batch_normalize_param_grad(%609, %902) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1192640000, arena + 128252416, 1e-05f,
-      arena + 99351040);
+  /* %810 = hsigmoid_grad(%534, %809) blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1089027072, arena + 655097856,
+      arena + 655147008);
 
-  /* %905 = index(%904) {axis 0, at 0} blocks.9.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 99351040, 768, arena + 131266432, 384);
+  /* %811 = transpose(%532) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[247], arena + 655097856);
 
-  /* %906 = index(%904) {axis 0, at 1} blocks.9.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 99351424, 768, arena + 131266816, 384);
+  /* %812 = fused_linear(%810, %811) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 655147008, arena + 655097856, NULL, LK_ACT_NONE, NULL,
+      arena + 655104000);
 
-  /* %907 = transpose(%608) {perm [1, 0]} blocks.9.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[249], arena + 111393280);
+  /* %813 = linear_grad_weight(%810, %531) blocks.9.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 655147008, arena + 1089507440, arena + 686407680);
 
-  /* %908 = fused_linear(%903, %907) blocks.9.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 108984832, arena + 111393280, NULL, LK_ACT_NONE, NULL,
-      arena + 99351040);
+  /* %814 = reduce_sum(%810) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 655147008,
+      arena + 686419968);
 
-  /* %909 = linear_grad_weight(%903, %606) blocks.9.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 108984832, arena + 803823104,
-      arena + 130660864);
+  /* %815 = relu_grad(%530, %812) blocks.9.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089507312, arena + 655104000, arena + 655104128);
 
-  /* %910 = reshape(%909) {shape [384, 1536, 1, 1]} blocks.9.conv.conv.7 : f32[384, 1536, 1, 1], a view of %909: no code */
+  /* %816 = transpose(%528) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[245], arena + 655097856);
 
-  /* %911 = mul(%908, %605) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 99351040, (const long[]){301056, 1536, 1},
-      arena + 1208900096, (const long[]){1536, 0, 1}, arena + 108984832);
+  /* %817 = fused_linear(%815, %816) blocks.9.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 655104128, arena + 655097856, NULL, LK_ACT_NONE, NULL,
+      arena + 674365440);
 
-  /* %912 = mul(%908, %596) blocks.9.conv.conv.6 : f32[B, 196, 1536], written over %908 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 99351040, (const long[]){301056, 1536, 1},
-      arena + 794189312, (const long[]){301056, 1536, 1}, arena + 99351040);
+  /* %818 = linear_grad_weight(%815, %527) blocks.9.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 655104128, arena + 1088977920, arena + 686413824);
 
-  /* %913 = reduce_sum(%912) {axes [0]} blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 99351040,
-      arena + 118618624);
+  /* %819 = reduce_sum(%815) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 655104128,
+      arena + 686421504);
 
-  /* %914 = hsigmoid_grad(%604, %913) blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208850944, arena + 118618624, arena + 99351040);
+  /* %820 = reshape(%817) {shape [1, 1536]} blocks.9.conv.conv.6 : f32[B, 1, 1536], a view of %817: no code */
 
-  /* %915 = transpose(%602) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[247], arena + 99400192);
+  /* %821 = expand(%820) {shape [196, 1536]} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 674365440, (const long[]){1536, 0, 1},
+      arena + 655097856, (const long[]){301056, 1536, 1});
 
-  /* %916 = fused_linear(%914, %915) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 99351040, arena + 99400192, NULL, LK_ACT_NONE, NULL,
-      arena + 99406336);
+  /* %822 = mul_scalar(%821) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 655097856, 0.0051020407f, arena + 674365440);
 
-  /* %917 = linear_grad_weight(%914, %601) blocks.9.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 99351040, arena + 1209331312, arena + 131250688);
+  /* %823 = add(%807, %822) blocks.9.conv : f32[B, 196, 1536], written over %807 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 664731648, (const long[]){301056, 1536, 1},
+      arena + 674365440, (const long[]){301056, 1536, 1}, arena + 664731648);
 
-  /* %918 = reduce_sum(%914) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 99351040,
-      arena + 131262976);
+  /* %824 = hswish_grad(%524, %823) blocks.9.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 645464064, arena + 664731648,
+      arena + 655097856);
 
-  /* %919 = relu_grad(%600, %916) blocks.9.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209331184, arena + 99406336, arena + 99357184);
+  /* %825 = batch_normalize_grad(%521, %824, %522) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 635830272, arena + 655097856, params[241],
+      1e-05f, arena + 645464064);
 
-  /* %920 = transpose(%598) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[245], arena + 99351040);
+  /* %826 = batch_normalize_param_grad(%521, %824) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 635830272, arena + 655097856, 1e-05f,
+      arena + 664731648);
 
-  /* %921 = fused_linear(%919, %920) blocks.9.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 99357184, arena + 99351040, NULL, LK_ACT_NONE, NULL,
-      arena + 118618624);
+  /* %827 = index(%826) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 664731648, 3072, arena + 655111680, 1536);
 
-  /* %922 = linear_grad_weight(%919, %597) blocks.9.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 99357184, arena + 1208801792, arena + 131256832);
+  /* %828 = index(%826) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 664733184, 3072, arena + 655113216, 1536);
 
-  /* %923 = reduce_sum(%919) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 99357184,
-      arena + 131267200);
+  /* %829 = token_dwconv_grad_input(%825, %520) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 645464064, params[240],
+      arena + 635830272);
 
-  /* %924 = reshape(%921) {shape [1, 1536]} blocks.9.conv.conv.6 : f32[B, 1, 1536], a view of %921: no code */
+  /* %830 = token_dwconv_grad_weight(%825, %519) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 645464064,
+      arena + 626196480, arena + 655097856);
 
-  /* %925 = expand(%924) {shape [196, 1536]} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 118618624, (const long[]){1536, 0, 1},
-      arena + 99351040, (const long[]){301056, 1536, 1});
+  /* %831 = hswish_grad(%517, %829) blocks.9.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 616562688, arena + 635830272,
+      arena + 626196480);
 
-  /* %926 = mul_scalar(%925) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 99351040, 0.0051020407f, arena + 118618624);
+  /* %832 = batch_normalize_grad(%514, %831, %515) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 606928896, arena + 626196480, params[236],
+      1e-05f, arena + 616562688);
 
-  /* %927 = add(%911, %926) blocks.9.conv : f32[B, 196, 1536], written over %911 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 108984832, (const long[]){301056, 1536, 1},
-      arena + 118618624, (const long[]){301056, 1536, 1}, arena + 108984832);
+  /* %833 = batch_normalize_param_grad(%514, %831) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 606928896, arena + 626196480, 1e-05f,
+      arena + 635830272);
 
-  /* %928 = hswish_grad(%594, %927) blocks.9.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 784555520, arena + 108984832,
-      arena + 99351040);
+  /* %834 = index(%833) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 635830272, 3072, arena + 626786304, 1536);
 
-  /* %929 = batch_normalize_grad(%591, %928, %592) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 774921728, arena + 99351040, params[241],
-      1e-05f, arena + 108984832);
+  /* %835 = index(%833) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 635831808, 3072, arena + 626787840, 1536);
 
-  /* %930 = batch_normalize_param_grad(%591, %928) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 774921728, arena + 99351040, 1e-05f,
-      arena + 118618624);
+  /* %836 = transpose(%513) {perm [1, 0]} blocks.9.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[235], arena + 606928896);
 
-  /* %931 = index(%930) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 118618624, 3072, arena + 122835456, 1536);
+  /* %837 = linear_grad_weight(%832, %511) blocks.9.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 616562688, arena + 1070407680,
+      arena + 626196480);
 
-  /* %932 = index(%930) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 118620160, 3072, arena + 122836992, 1536);
+  /* %838 = fused_linear(%832, %836, %798) {residual} blocks.9.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 616562688, 301056, arena + 606928896, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 683999232, 75264, arena + 1024635264, 75648);
 
-  /* %933 = token_dwconv_grad_input(%929, %590) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 108984832, params[240],
-      arena + 99351040);
+  /* %839 = reshape(%837) {shape [1536, 384, 1, 1]} blocks.9.conv.conv.0 : f32[1536, 384, 1, 1], a view of %837: no code */
 
-  /* %934 = token_dwconv_grad_weight(%929, %589) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 108984832,
-      arena + 765287936, arena + 122821632);
+  /* %840 = concat(%797, %838) {axis 0} blocks.9 : f32[B, 197, 384], a view of %676: no code */
 
-  /* %935 = hswish_grad(%587, %933) blocks.9.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 755654144, arena + 99351040,
-      arena + 108984832);
+  /* %841 = mul(%840, %507) blocks.9 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 606928896);
 
-  /* %936 = batch_normalize_grad(%584, %935, %585) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 746020352, arena + 108984832, params[236],
-      1e-05f, arena + 99351040);
+  /* %842 = transpose(%504) {perm [1, 0]} blocks.9.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[233], arena + 609349632);
 
-  /* %937 = batch_normalize_param_grad(%584, %935) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 746020352, arena + 108984832, 1e-05f,
-      arena + 118618624);
+  /* %843 = fused_linear(%841, %842) blocks.9.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 606928896, arena + 609349632, NULL, LK_ACT_NONE, NULL,
+      arena + 614191104);
 
-  /* %938 = index(%937) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 118618624, 3072, arena + 122838528, 1536);
+  /* %844 = linear_grad_weight(%841, %503) blocks.9.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 606928896, arena + 1000427520,
+      arena + 622411776);
 
-  /* %939 = index(%937) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 118620160, 3072, arena + 122840064, 1536);
+  /* %845 = reduce_sum(%841) {axes [0], batch} blocks.9.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 606928896,
+      arena + 622560384);
 
-  /* %940 = transpose(%583) {perm [1, 0]} blocks.9.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[235], arena + 108984832);
+  /* %846 = sdpa_grad(%500, %501, %502, %843) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 884232192, 1152, arena + 884232576, 1152,
+      arena + 884232960, 1152, arena + 614191104, 384, arena + 606928896, 1152,
+      arena + 606928896 + 384, 1152, arena + 606928896 + 768, 1152, 0.14433756f);
 
-  /* %941 = linear_grad_weight(%936, %581) blocks.9.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 99351040, arena + 1190231552,
-      arena + 121641984);
+  /* %847 = transpose(%497) {perm [1, 0]} blocks.9.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[231], arena + 616611840);
 
-  /* %942 = fused_linear(%936, %940, %902) {residual} blocks.9.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 99351040, 301056, arena + 108984832, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 128252416, 75264, arena + 1144459136, 75648);
+  /* %848 = fused_linear(%846, %847) blocks.9.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 606928896, arena + 616611840, NULL, LK_ACT_NONE, NULL,
+      arena + 614191104);
 
-  /* %943 = reshape(%941) {shape [1536, 384, 1, 1]} blocks.9.conv.conv.0 : f32[1536, 384, 1, 1], a view of %941: no code */
+  /* %849 = linear_grad_weight(%846, %496) blocks.9.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 606928896, arena + 998006784,
+      arena + 621969408);
 
-  /* %944 = concat(%901, %942) {axis 0} blocks.9 : f32[B, 197, 384], a view of %760: no code */
+  /* %850 = reduce_sum(%846) {axes [0], batch} blocks.9.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 606928896, arena + 622559232);
 
-  /* %945 = mul(%944, %577) blocks.9 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 99351040);
+  /* %851 = reduce_sum(%848) {axes [0], batch} blocks.9.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 614191104,
+      arena + 622560768);
 
-  /* %946 = transpose(%574) {perm [1, 0]} blocks.9.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[233], arena + 101771776);
+  /* %852 = mul(%848, %492) blocks.9.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 614191104, (const long[]){75648, 384, 1},
+      params[229], (const long[]){0, 0, 1}, arena + 606928896);
 
-  /* %947 = fused_linear(%945, %946) blocks.9.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 99351040, arena + 101771776, NULL, LK_ACT_NONE, NULL,
-      arena + 109286144);
+  /* %853 = mul(%848, %494) blocks.9.norm1 : f32[B, 197, 384], written over %848 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 614191104, (const long[]){75648, 384, 1},
+      arena + 995586048, (const long[]){75648, 384, 1}, arena + 614191104);
 
-  /* %948 = linear_grad_weight(%945, %573) blocks.9.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 99351040, arena + 1105726976, arena + 122674176);
+  /* %854 = reduce_sum(%853) {axes [0], batch} blocks.9.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 614191104,
+      arena + 622561152);
 
-  /* %949 = reduce_sum(%945) {axes [0], batch} blocks.9.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 99351040,
-      arena + 122841600);
+  /* %855 = normalize_grad(%491, %852) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 993165312, arena + 606928896, 1e-06f, arena + 609349632);
 
-  /* %950 = reshape(%947) {shape [197, 8, 1, 48]} blocks.9.attn : f32[B, 197, 8, 1, 48], a view of %947: no code */
+  /* %856 = add(%840, %855) blocks.8.conv : f32[B, 197, 384], written over %676 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      arena + 609349632, (const long[]){75648, 384, 1}, arena + 1024634880);
 
-  /* %951 = matmul_permuted(%950, %568) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 109286144, 48, 384, 1,
-      arena + 1103306240, 48, 1, 384, arena + 99351040, 38809, 197, 0.0f);
+  /* %857 = slice(%856) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %676: no code */
 
-  /* %952 = matmul_permuted(%571, %950) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 89415936, 38809, 1, 197,
-      arena + 109286144, 48, 384, 1, arena + 119221248, 48, 384, 0.0f);
+  /* %858 = slice(%856) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 616562688, 75264);
 
-  /* %953 = softmax_grad(%571, %951) {axis -1} blocks.9.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax_grad(B * 1576, 197, arena + 89415936, arena + 99351040, arena + 109286144);
+  /* %859 = batch_normalize_grad(%485, %858, %486) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1067999232, arena + 616562688, params[225],
+      1e-05f, arena + 618971136);
 
-  /* %954 = mul_scalar(%953) {x op 0.14433756} blocks.9.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 109286144, 0.14433756f, arena + 89415936);
+  /* %860 = batch_normalize_param_grad(%485, %858) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[2, 384] */
+  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1067999232, arena + 616562688, 1e-05f,
+      arena + 606928896);
 
-  /* %955 = matmul_permuted(%954, %567) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 89415936, 38809, 197, 1,
-      arena + 1100885504, 48, 384, 1, arena + 99351040, 48, 384, 0.0f);
+  /* %861 = index(%860) {axis 0, at 0} blocks.8.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 606928896, 768, arena + 622561536, 384);
 
-  /* %956 = matmul_permuted(%566, %954) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 89415936, 38809, 1, 197,
-      arena + 1098464768, 48, 384, 1, arena + 101771776, 48, 384, 0.0f);
+  /* %862 = index(%860) {axis 0, at 1} blocks.8.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 606929280, 768, arena + 622561920, 384);
 
-  /* %957 = reshape(%952) {shape [197, 384]} blocks.9.attn : f32[B, 197, 384], a view of %952: no code */
+  /* %863 = transpose(%484) {perm [1, 0]} blocks.8.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[224], arena + 621379584);
 
-  /* %958 = reshape(%956) {shape [197, 384]} blocks.9.attn : f32[B, 197, 384], a view of %956: no code */
+  /* %864 = fused_linear(%859, %863) blocks.8.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 618971136, arena + 621379584, NULL, LK_ACT_NONE, NULL,
+      arena + 606928896);
 
-  /* %959 = reshape(%955) {shape [197, 384]} blocks.9.attn : f32[B, 197, 384], a view of %955: no code */
+  /* %865 = linear_grad_weight(%859, %482) blocks.8.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 618971136, arena + 597295104,
+      arena + 621379584);
 
-  /* %960 = concat(%959, %958, %957) {axis 1} blocks.9.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 99351040, 384, arena + 89415936, 1152);
-  lk_copy_rows(B * 197, 384, arena + 101771776, 384, arena + 89416320, 1152);
-  lk_copy_rows(B * 197, 384, arena + 119221248, 384, arena + 89416704, 1152);
+  /* %866 = reshape(%865) {shape [384, 1536, 1, 1]} blocks.8.conv.conv.7 : f32[384, 1536, 1, 1], a view of %865: no code */
 
-  /* %961 = transpose(%560) {perm [1, 0]} blocks.9.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[231], arena + 99098880);
+  /* %867 = mul(%864, %481) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 606928896, (const long[]){301056, 1536, 1},
+      arena + 1088928768, (const long[]){1536, 0, 1}, arena + 597295104);
 
-  /* %962 = fused_linear(%960, %961) blocks.9.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 89415936, arena + 99098880, NULL, LK_ACT_NONE, NULL,
-      arena + 96678144);
+  /* %868 = mul(%864, %472) blocks.8.conv.conv.6 : f32[B, 196, 1536], written over %864 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 606928896, (const long[]){301056, 1536, 1},
+      arena + 587661312, (const long[]){301056, 1536, 1}, arena + 606928896);
 
-  /* %963 = linear_grad_weight(%960, %559) blocks.9.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 89415936, arena + 1096044032,
-      arena + 122231808);
+  /* %869 = reduce_sum(%868) {axes [0]} blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 606928896, arena + 587661312);
 
-  /* %964 = reduce_sum(%960) {axes [0], batch} blocks.9.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 89415936,
-      arena + 121329408);
+  /* %870 = hsigmoid_grad(%480, %869) blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1088879616, arena + 587661312,
+      arena + 587710464);
 
-  /* %965 = reduce_sum(%962) {axes [0], batch} blocks.9.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 96678144,
-      arena + 121330560);
+  /* %871 = transpose(%478) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[222], arena + 587661312);
 
-  /* %966 = mul(%962, %555) blocks.9.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 96678144, (const long[]){75648, 384, 1},
-      params[229], (const long[]){0, 0, 1}, arena + 89415936);
+  /* %872 = fused_linear(%870, %871) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 587710464, arena + 587661312, NULL, LK_ACT_NONE, NULL,
+      arena + 587667456);
 
-  /* %967 = mul(%962, %557) blocks.9.norm1 : f32[B, 197, 384], written over %962 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 96678144, (const long[]){75648, 384, 1},
-      arena + 1093623296, (const long[]){75648, 384, 1}, arena + 96678144);
+  /* %873 = linear_grad_weight(%870, %477) blocks.8.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 587710464, arena + 1089507184, arena + 618971136);
 
-  /* %968 = reduce_sum(%967) {axes [0], batch} blocks.9.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 96678144,
-      arena + 121330944);
+  /* %874 = reduce_sum(%870) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 587710464,
+      arena + 618983424);
 
-  /* %969 = normalize_grad(%554, %966) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 1091202560, arena + 89415936, 1e-06f, arena + 91836672);
+  /* %875 = relu_grad(%476, %872) blocks.8.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089507056, arena + 587667456, arena + 587667584);
 
-  /* %970 = add(%944, %969) blocks.8.conv : f32[B, 197, 384], written over %760 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      arena + 91836672, (const long[]){75648, 384, 1}, arena + 1144458752);
+  /* %876 = transpose(%474) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[220], arena + 587661312);
 
-  /* %971 = slice(%970) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %760: no code */
+  /* %877 = fused_linear(%875, %876) blocks.8.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 587667584, arena + 587661312, NULL, LK_ACT_NONE, NULL,
+      arena + 606928896);
 
-  /* %972 = slice(%970) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 118317312, 75264);
+  /* %878 = linear_grad_weight(%875, %473) blocks.8.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 587667584, arena + 1088830464, arena + 618977280);
 
-  /* %973 = batch_normalize_grad(%548, %972, %549) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1187823104, arena + 118317312, params[225],
-      1e-05f, arena + 99049728);
+  /* %879 = reduce_sum(%875) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 587667584,
+      arena + 618984960);
 
-  /* %974 = batch_normalize_param_grad(%548, %972) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1187823104, arena + 118317312, 1e-05f,
-      arena + 89415936);
+  /* %880 = reshape(%877) {shape [1, 1536]} blocks.8.conv.conv.6 : f32[B, 1, 1536], a view of %877: no code */
 
-  /* %975 = index(%974) {axis 0, at 0} blocks.8.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 89415936, 768, arena + 121331328, 384);
+  /* %881 = expand(%880) {shape [196, 1536]} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 606928896, (const long[]){1536, 0, 1},
+      arena + 587661312, (const long[]){301056, 1536, 1});
 
-  /* %976 = index(%974) {axis 0, at 1} blocks.8.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 89416320, 768, arena + 121331712, 384);
+  /* %882 = mul_scalar(%881) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 587661312, 0.0051020407f, arena + 606928896);
 
-  /* %977 = transpose(%547) {perm [1, 0]} blocks.8.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[224], arena + 101458176);
+  /* %883 = add(%867, %882) blocks.8.conv : f32[B, 196, 1536], written over %867 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 597295104, (const long[]){301056, 1536, 1},
+      arena + 606928896, (const long[]){301056, 1536, 1}, arena + 597295104);
 
-  /* %978 = fused_linear(%973, %977) blocks.8.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 99049728, arena + 101458176, NULL, LK_ACT_NONE, NULL,
-      arena + 89415936);
+  /* %884 = hswish_grad(%470, %883) blocks.8.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 578027520, arena + 597295104,
+      arena + 587661312);
 
-  /* %979 = linear_grad_weight(%973, %545) blocks.8.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 99049728, arena + 736386560, arena + 120725760);
+  /* %885 = batch_normalize_grad(%467, %884, %468) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 568393728, arena + 587661312, params[216],
+      1e-05f, arena + 578027520);
 
-  /* %980 = reshape(%979) {shape [384, 1536, 1, 1]} blocks.8.conv.conv.7 : f32[384, 1536, 1, 1], a view of %979: no code */
+  /* %886 = batch_normalize_param_grad(%467, %884) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 568393728, arena + 587661312, 1e-05f,
+      arena + 597295104);
 
-  /* %981 = mul(%978, %544) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 89415936, (const long[]){301056, 1536, 1},
-      arena + 1208752640, (const long[]){1536, 0, 1}, arena + 99049728);
+  /* %887 = index(%886) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 597295104, 3072, arena + 587675136, 1536);
 
-  /* %982 = mul(%978, %535) blocks.8.conv.conv.6 : f32[B, 196, 1536], written over %978 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 89415936, (const long[]){301056, 1536, 1},
-      arena + 726752768, (const long[]){301056, 1536, 1}, arena + 89415936);
+  /* %888 = index(%886) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 597296640, 3072, arena + 587676672, 1536);
 
-  /* %983 = reduce_sum(%982) {axes [0]} blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 89415936,
-      arena + 108683520);
+  /* %889 = token_dwconv_grad_input(%885, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 578027520, params[215],
+      arena + 568393728);
 
-  /* %984 = hsigmoid_grad(%543, %983) blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208703488, arena + 108683520, arena + 89415936);
+  /* %890 = token_dwconv_grad_weight(%885, %465) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 578027520,
+      arena + 558759936, arena + 587661312);
 
-  /* %985 = transpose(%541) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[222], arena + 89465088);
+  /* %891 = hswish_grad(%463, %889) blocks.8.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 549126144, arena + 568393728,
+      arena + 558759936);
 
-  /* %986 = fused_linear(%984, %985) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 89415936, arena + 89465088, NULL, LK_ACT_NONE, NULL,
-      arena + 89471232);
+  /* %892 = batch_normalize_grad(%460, %891, %461) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 539492352, arena + 558759936, params[211],
+      1e-05f, arena + 549126144);
 
-  /* %987 = linear_grad_weight(%984, %540) blocks.8.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 89415936, arena + 1209331056, arena + 121315584);
+  /* %893 = batch_normalize_param_grad(%460, %891) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 539492352, arena + 558759936, 1e-05f,
+      arena + 568393728);
 
-  /* %988 = reduce_sum(%984) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 89415936,
-      arena + 121327872);
+  /* %894 = index(%893) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 568393728, 3072, arena + 559349760, 1536);
 
-  /* %989 = relu_grad(%539, %986) blocks.8.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209330928, arena + 89471232, arena + 89422080);
+  /* %895 = index(%893) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 568395264, 3072, arena + 559351296, 1536);
 
-  /* %990 = transpose(%537) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[220], arena + 89415936);
+  /* %896 = transpose(%459) {perm [1, 0]} blocks.8.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[210], arena + 539492352);
 
-  /* %991 = fused_linear(%989, %990) blocks.8.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 89422080, arena + 89415936, NULL, LK_ACT_NONE, NULL,
-      arena + 108683520);
+  /* %897 = linear_grad_weight(%892, %457) blocks.8.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 549126144, arena + 1065590784,
+      arena + 558759936);
 
-  /* %992 = linear_grad_weight(%989, %536) blocks.8.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 89422080, arena + 1208654336, arena + 121321728);
+  /* %898 = fused_linear(%892, %896, %858) {residual} blocks.8.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 549126144, 301056, arena + 539492352, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 616562688, 75264, arena + 1024635264, 75648);
 
-  /* %993 = reduce_sum(%989) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 89422080,
-      arena + 121332096);
+  /* %899 = reshape(%897) {shape [1536, 384, 1, 1]} blocks.8.conv.conv.0 : f32[1536, 384, 1, 1], a view of %897: no code */
 
-  /* %994 = reshape(%991) {shape [1, 1536]} blocks.8.conv.conv.6 : f32[B, 1, 1536], a view of %991: no code */
+  /* %900 = concat(%857, %898) {axis 0} blocks.8 : f32[B, 197, 384], a view of %676: no code */
 
-  /* %995 = expand(%994) {shape [196, 1536]} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 108683520, (const long[]){1536, 0, 1},
-      arena + 89415936, (const long[]){301056, 1536, 1});
+  /* %901 = mul(%900, %453) blocks.8 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 539492352);
 
-  /* %996 = mul_scalar(%995) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 89415936, 0.0051020407f, arena + 108683520);
+  /* %902 = transpose(%450) {perm [1, 0]} blocks.8.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[208], arena + 541913088);
 
-  /* %997 = add(%981, %996) blocks.8.conv : f32[B, 196, 1536], written over %981 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 99049728, (const long[]){301056, 1536, 1},
-      arena + 108683520, (const long[]){301056, 1536, 1}, arena + 99049728);
+  /* %903 = fused_linear(%901, %902) blocks.8.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 539492352, arena + 541913088, NULL, LK_ACT_NONE, NULL,
+      arena + 546754560);
 
-  /* %998 = hswish_grad(%533, %997) blocks.8.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 717118976, arena + 99049728,
-      arena + 89415936);
+  /* %904 = linear_grad_weight(%901, %449) blocks.8.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 539492352, arena + 990744576, arena + 554975232);
 
-  /* %999 = batch_normalize_grad(%530, %998, %531) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 707485184, arena + 89415936, params[216],
-      1e-05f, arena + 99049728);
+  /* %905 = reduce_sum(%901) {axes [0], batch} blocks.8.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 539492352,
+      arena + 555123840);
 
-  /* %1000 = batch_normalize_param_grad(%530, %998) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 707485184, arena + 89415936, 1e-05f,
-      arena + 108683520);
+  /* %906 = sdpa_grad(%446, %447, %448, %903) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 876969984, 1152, arena + 876970368, 1152,
+      arena + 876970752, 1152, arena + 546754560, 384, arena + 539492352, 1152,
+      arena + 539492352 + 384, 1152, arena + 539492352 + 768, 1152, 0.14433756f);
 
-  /* %1001 = index(%1000) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 108683520, 3072, arena + 112900352, 1536);
+  /* %907 = transpose(%443) {perm [1, 0]} blocks.8.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[206], arena + 549175296);
 
-  /* %1002 = index(%1000) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 108685056, 3072, arena + 112901888, 1536);
+  /* %908 = fused_linear(%906, %907) blocks.8.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 539492352, arena + 549175296, NULL, LK_ACT_NONE, NULL,
+      arena + 546754560);
 
-  /* %1003 = token_dwconv_grad_input(%999, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 99049728, params[215],
-      arena + 89415936);
+  /* %909 = linear_grad_weight(%906, %442) blocks.8.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 539492352, arena + 988323840,
+      arena + 554532864);
 
-  /* %1004 = token_dwconv_grad_weight(%999, %528) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 99049728,
-      arena + 697851392, arena + 112886528);
+  /* %910 = reduce_sum(%906) {axes [0], batch} blocks.8.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 539492352, arena + 555122688);
 
-  /* %1005 = hswish_grad(%526, %1003) blocks.8.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 688217600, arena + 89415936,
-      arena + 99049728);
+  /* %911 = reduce_sum(%908) {axes [0], batch} blocks.8.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 546754560,
+      arena + 555124224);
 
-  /* %1006 = batch_normalize_grad(%523, %1005, %524) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 678583808, arena + 99049728, params[211],
-      1e-05f, arena + 89415936);
+  /* %912 = mul(%908, %438) blocks.8.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 546754560, (const long[]){75648, 384, 1},
+      params[204], (const long[]){0, 0, 1}, arena + 539492352);
 
-  /* %1007 = batch_normalize_param_grad(%523, %1005) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 678583808, arena + 99049728, 1e-05f,
-      arena + 108683520);
+  /* %913 = mul(%908, %440) blocks.8.norm1 : f32[B, 197, 384], written over %908 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 546754560, (const long[]){75648, 384, 1},
+      arena + 985903104, (const long[]){75648, 384, 1}, arena + 546754560);
 
-  /* %1008 = index(%1007) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 108683520, 3072, arena + 112903424, 1536);
+  /* %914 = reduce_sum(%913) {axes [0], batch} blocks.8.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 546754560,
+      arena + 555124608);
 
-  /* %1009 = index(%1007) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 108685056, 3072, arena + 112904960, 1536);
+  /* %915 = normalize_grad(%437, %912) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 983482368, arena + 539492352, 1e-06f, arena + 541913088);
 
-  /* %1010 = transpose(%522) {perm [1, 0]} blocks.8.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[210], arena + 99049728);
+  /* %916 = add(%900, %915) blocks.7.conv : f32[B, 197, 384], written over %676 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      arena + 541913088, (const long[]){75648, 384, 1}, arena + 1024634880);
 
-  /* %1011 = linear_grad_weight(%1006, %520) blocks.8.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 89415936, arena + 1185414656,
-      arena + 111706880);
+  /* %917 = slice(%916) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %676: no code */
 
-  /* %1012 = fused_linear(%1006, %1010, %972) {residual} blocks.8.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 89415936, 301056, arena + 99049728, NULL, NULL,
-      0, LK_ACT_NONE, arena + 118317312, 75264, arena + 1144459136, 75648);
+  /* %918 = slice(%916) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 549126144, 75264);
 
-  /* %1013 = reshape(%1011) {shape [1536, 384, 1, 1]} blocks.8.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1011: no code */
+  /* %919 = batch_normalize_grad(%431, %918, %432) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1063182336, arena + 549126144, params[200],
+      1e-05f, arena + 551534592);
 
-  /* %1014 = concat(%971, %1012) {axis 0} blocks.8 : f32[B, 197, 384], a view of %760: no code */
+  /* %920 = batch_normalize_param_grad(%431, %918) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[2, 384] */
+  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1063182336, arena + 549126144, 1e-05f,
+      arena + 539492352);
 
-  /* %1015 = mul(%1014, %516) blocks.8 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 89415936);
+  /* %921 = index(%920) {axis 0, at 0} blocks.7.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 539492352, 768, arena + 555124992, 384);
 
-  /* %1016 = transpose(%513) {perm [1, 0]} blocks.8.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[208], arena + 91836672);
+  /* %922 = index(%920) {axis 0, at 1} blocks.7.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 539492736, 768, arena + 555125376, 384);
 
-  /* %1017 = fused_linear(%1015, %1016) blocks.8.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 89415936, arena + 91836672, NULL, LK_ACT_NONE, NULL,
-      arena + 99351040);
+  /* %923 = transpose(%430) {perm [1, 0]} blocks.7.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[199], arena + 553943040);
 
-  /* %1018 = linear_grad_weight(%1015, %512) blocks.8.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 89415936, arena + 1088781824, arena + 112739072);
+  /* %924 = fused_linear(%919, %923) blocks.7.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 551534592, arena + 553943040, NULL, LK_ACT_NONE, NULL,
+      arena + 539492352);
 
-  /* %1019 = reduce_sum(%1015) {axes [0], batch} blocks.8.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 89415936,
-      arena + 112906496);
+  /* %925 = linear_grad_weight(%919, %428) blocks.7.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 551534592, arena + 529858560,
+      arena + 553943040);
 
-  /* %1020 = reshape(%1017) {shape [197, 8, 1, 48]} blocks.8.attn : f32[B, 197, 8, 1, 48], a view of %1017: no code */
+  /* %926 = reshape(%925) {shape [384, 1536, 1, 1]} blocks.7.conv.conv.7 : f32[384, 1536, 1, 1], a view of %925: no code */
 
-  /* %1021 = matmul_permuted(%1020, %507) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 99351040, 48, 384, 1,
-      arena + 1086361088, 48, 1, 384, arena + 89415936, 38809, 197, 0.0f);
+  /* %927 = mul(%924, %427) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 539492352, (const long[]){301056, 1536, 1},
+      arena + 1088781312, (const long[]){1536, 0, 1}, arena + 529858560);
 
-  /* %1022 = matmul_permuted(%510, %1020) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 79480832, 38809, 1, 197,
-      arena + 99351040, 48, 384, 1, arena + 109286144, 48, 384, 0.0f);
+  /* %928 = mul(%924, %418) blocks.7.conv.conv.6 : f32[B, 196, 1536], written over %924 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 539492352, (const long[]){301056, 1536, 1},
+      arena + 520224768, (const long[]){301056, 1536, 1}, arena + 539492352);
 
-  /* %1023 = softmax_grad(%510, %1021) {axis -1} blocks.8.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax_grad(B * 1576, 197, arena + 79480832, arena + 89415936, arena + 99351040);
+  /* %929 = reduce_sum(%928) {axes [0]} blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 539492352, arena + 520224768);
 
-  /* %1024 = mul_scalar(%1023) {x op 0.14433756} blocks.8.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 99351040, 0.14433756f, arena + 79480832);
+  /* %930 = hsigmoid_grad(%426, %929) blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1088732160, arena + 520224768,
+      arena + 520273920);
 
-  /* %1025 = matmul_permuted(%1024, %506) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 79480832, 38809, 197, 1,
-      arena + 1083940352, 48, 384, 1, arena + 89415936, 48, 384, 0.0f);
+  /* %931 = transpose(%424) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[197], arena + 520224768);
 
-  /* %1026 = matmul_permuted(%505, %1024) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 79480832, 38809, 1, 197,
-      arena + 1081519616, 48, 384, 1, arena + 91836672, 48, 384, 0.0f);
+  /* %932 = fused_linear(%930, %931) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 520273920, arena + 520224768, NULL, LK_ACT_NONE, NULL,
+      arena + 520230912);
 
-  /* %1027 = reshape(%1022) {shape [197, 384]} blocks.8.attn : f32[B, 197, 384], a view of %1022: no code */
+  /* %933 = linear_grad_weight(%930, %423) blocks.7.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 520273920, arena + 1089506928, arena + 551534592);
 
-  /* %1028 = reshape(%1026) {shape [197, 384]} blocks.8.attn : f32[B, 197, 384], a view of %1026: no code */
+  /* %934 = reduce_sum(%930) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 520273920,
+      arena + 551546880);
 
-  /* %1029 = reshape(%1025) {shape [197, 384]} blocks.8.attn : f32[B, 197, 384], a view of %1025: no code */
+  /* %935 = relu_grad(%422, %932) blocks.7.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089506800, arena + 520230912, arena + 520231040);
 
-  /* %1030 = concat(%1029, %1028, %1027) {axis 1} blocks.8.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 89415936, 384, arena + 79480832, 1152);
-  lk_copy_rows(B * 197, 384, arena + 91836672, 384, arena + 79481216, 1152);
-  lk_copy_rows(B * 197, 384, arena + 109286144, 384, arena + 79481600, 1152);
+  /* %936 = transpose(%420) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[195], arena + 520224768);
 
-  /* %1031 = transpose(%499) {perm [1, 0]} blocks.8.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[206], arena + 89163776);
+  /* %937 = fused_linear(%935, %936) blocks.7.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 520231040, arena + 520224768, NULL, LK_ACT_NONE, NULL,
+      arena + 539492352);
 
-  /* %1032 = fused_linear(%1030, %1031) blocks.8.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 79480832, arena + 89163776, NULL, LK_ACT_NONE, NULL,
-      arena + 86743040);
+  /* %938 = linear_grad_weight(%935, %419) blocks.7.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 520231040, arena + 1088683008, arena + 551540736);
 
-  /* %1033 = linear_grad_weight(%1030, %498) blocks.8.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 79480832, arena + 1079098880,
-      arena + 112296704);
+  /* %939 = reduce_sum(%935) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 520231040,
+      arena + 551548416);
 
-  /* %1034 = reduce_sum(%1030) {axes [0], batch} blocks.8.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 79480832,
-      arena + 111394304);
+  /* %940 = reshape(%937) {shape [1, 1536]} blocks.7.conv.conv.6 : f32[B, 1, 1536], a view of %937: no code */
 
-  /* %1035 = reduce_sum(%1032) {axes [0], batch} blocks.8.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 86743040,
-      arena + 111395456);
+  /* %941 = expand(%940) {shape [196, 1536]} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 539492352, (const long[]){1536, 0, 1},
+      arena + 520224768, (const long[]){301056, 1536, 1});
 
-  /* %1036 = mul(%1032, %494) blocks.8.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 86743040, (const long[]){75648, 384, 1},
-      params[204], (const long[]){0, 0, 1}, arena + 79480832);
+  /* %942 = mul_scalar(%941) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 520224768, 0.0051020407f, arena + 539492352);
 
-  /* %1037 = mul(%1032, %496) blocks.8.norm1 : f32[B, 197, 384], written over %1032 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 86743040, (const long[]){75648, 384, 1},
-      arena + 1076678144, (const long[]){75648, 384, 1}, arena + 86743040);
+  /* %943 = add(%927, %942) blocks.7.conv : f32[B, 196, 1536], written over %927 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 529858560, (const long[]){301056, 1536, 1},
+      arena + 539492352, (const long[]){301056, 1536, 1}, arena + 529858560);
 
-  /* %1038 = reduce_sum(%1037) {axes [0], batch} blocks.8.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 86743040,
-      arena + 111395840);
+  /* %944 = hswish_grad(%416, %943) blocks.7.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 510590976, arena + 529858560,
+      arena + 520224768);
 
-  /* %1039 = normalize_grad(%493, %1036) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 1074257408, arena + 79480832, 1e-06f, arena + 81901568);
+  /* %945 = batch_normalize_grad(%413, %944, %414) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 500957184, arena + 520224768, params[191],
+      1e-05f, arena + 510590976);
 
-  /* %1040 = add(%1014, %1039) blocks.7.conv : f32[B, 197, 384], written over %760 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      arena + 81901568, (const long[]){75648, 384, 1}, arena + 1144458752);
+  /* %946 = batch_normalize_param_grad(%413, %944) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 500957184, arena + 520224768, 1e-05f,
+      arena + 529858560);
 
-  /* %1041 = slice(%1040) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %760: no code */
+  /* %947 = index(%946) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 529858560, 3072, arena + 520238592, 1536);
 
-  /* %1042 = slice(%1040) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 108382208, 75264);
+  /* %948 = index(%946) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 529860096, 3072, arena + 520240128, 1536);
 
-  /* %1043 = batch_normalize_grad(%487, %1042, %488) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1183006208, arena + 108382208, params[200],
-      1e-05f, arena + 89114624);
+  /* %949 = token_dwconv_grad_input(%945, %412) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 510590976, params[190],
+      arena + 500957184);
 
-  /* %1044 = batch_normalize_param_grad(%487, %1042) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1183006208, arena + 108382208, 1e-05f,
-      arena + 79480832);
+  /* %950 = token_dwconv_grad_weight(%945, %411) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 510590976,
+      arena + 491323392, arena + 520224768);
 
-  /* %1045 = index(%1044) {axis 0, at 0} blocks.7.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 79480832, 768, arena + 111396224, 384);
+  /* %951 = hswish_grad(%409, %949) blocks.7.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 481689600, arena + 500957184,
+      arena + 491323392);
 
-  /* %1046 = index(%1044) {axis 0, at 1} blocks.7.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 79481216, 768, arena + 111396608, 384);
+  /* %952 = batch_normalize_grad(%406, %951, %407) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 472055808, arena + 491323392, params[186],
+      1e-05f, arena + 481689600);
 
-  /* %1047 = transpose(%486) {perm [1, 0]} blocks.7.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[199], arena + 91523072);
+  /* %953 = batch_normalize_param_grad(%406, %951) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 472055808, arena + 491323392, 1e-05f,
+      arena + 500957184);
 
-  /* %1048 = fused_linear(%1043, %1047) blocks.7.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 89114624, arena + 91523072, NULL, LK_ACT_NONE, NULL,
-      arena + 79480832);
+  /* %954 = index(%953) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 500957184, 3072, arena + 491913216, 1536);
 
-  /* %1049 = linear_grad_weight(%1043, %484) blocks.7.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 89114624, arena + 668950016, arena + 110790656);
+  /* %955 = index(%953) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 500958720, 3072, arena + 491914752, 1536);
 
-  /* %1050 = reshape(%1049) {shape [384, 1536, 1, 1]} blocks.7.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1049: no code */
+  /* %956 = transpose(%405) {perm [1, 0]} blocks.7.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[185], arena + 472055808);
 
-  /* %1051 = mul(%1048, %483) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 79480832, (const long[]){301056, 1536, 1},
-      arena + 1208605184, (const long[]){1536, 0, 1}, arena + 89114624);
+  /* %957 = linear_grad_weight(%952, %403) blocks.7.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 481689600, arena + 1060773888,
+      arena + 491323392);
 
-  /* %1052 = mul(%1048, %474) blocks.7.conv.conv.6 : f32[B, 196, 1536], written over %1048 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 79480832, (const long[]){301056, 1536, 1},
-      arena + 659316224, (const long[]){301056, 1536, 1}, arena + 79480832);
+  /* %958 = fused_linear(%952, %956, %918) {residual} blocks.7.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 481689600, 301056, arena + 472055808, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 549126144, 75264, arena + 1024635264, 75648);
 
-  /* %1053 = reduce_sum(%1052) {axes [0]} blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 79480832,
-      arena + 98748416);
+  /* %959 = reshape(%957) {shape [1536, 384, 1, 1]} blocks.7.conv.conv.0 : f32[1536, 384, 1, 1], a view of %957: no code */
 
-  /* %1054 = hsigmoid_grad(%482, %1053) blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208556032, arena + 98748416, arena + 79480832);
+  /* %960 = concat(%917, %958) {axis 0} blocks.7 : f32[B, 197, 384], a view of %676: no code */
 
-  /* %1055 = transpose(%480) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[197], arena + 79529984);
+  /* %961 = mul(%960, %399) blocks.7 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 472055808);
 
-  /* %1056 = fused_linear(%1054, %1055) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 79480832, arena + 79529984, NULL, LK_ACT_NONE, NULL,
-      arena + 79536128);
+  /* %962 = transpose(%396) {perm [1, 0]} blocks.7.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[183], arena + 474476544);
 
-  /* %1057 = linear_grad_weight(%1054, %479) blocks.7.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 79480832, arena + 1209330800, arena + 111380480);
+  /* %963 = fused_linear(%961, %962) blocks.7.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 472055808, arena + 474476544, NULL, LK_ACT_NONE, NULL,
+      arena + 479318016);
 
-  /* %1058 = reduce_sum(%1054) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 79480832,
-      arena + 111392768);
+  /* %964 = linear_grad_weight(%961, %395) blocks.7.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 472055808, arena + 981061632, arena + 487538688);
 
-  /* %1059 = relu_grad(%478, %1056) blocks.7.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209330672, arena + 79536128, arena + 79486976);
+  /* %965 = reduce_sum(%961) {axes [0], batch} blocks.7.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 472055808,
+      arena + 487687296);
 
-  /* %1060 = transpose(%476) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[195], arena + 79480832);
+  /* %966 = sdpa_grad(%392, %393, %394, %963) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 869707776, 1152, arena + 869708160, 1152,
+      arena + 869708544, 1152, arena + 479318016, 384, arena + 472055808, 1152,
+      arena + 472055808 + 384, 1152, arena + 472055808 + 768, 1152, 0.14433756f);
 
-  /* %1061 = fused_linear(%1059, %1060) blocks.7.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 79486976, arena + 79480832, NULL, LK_ACT_NONE, NULL,
-      arena + 98748416);
+  /* %967 = transpose(%389) {perm [1, 0]} blocks.7.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[181], arena + 481738752);
 
-  /* %1062 = linear_grad_weight(%1059, %475) blocks.7.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 79486976, arena + 1208506880, arena + 111386624);
+  /* %968 = fused_linear(%966, %967) blocks.7.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 472055808, arena + 481738752, NULL, LK_ACT_NONE, NULL,
+      arena + 479318016);
 
-  /* %1063 = reduce_sum(%1059) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 79486976,
-      arena + 111396992);
+  /* %969 = linear_grad_weight(%966, %388) blocks.7.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 472055808, arena + 978640896,
+      arena + 487096320);
 
-  /* %1064 = reshape(%1061) {shape [1, 1536]} blocks.7.conv.conv.6 : f32[B, 1, 1536], a view of %1061: no code */
+  /* %970 = reduce_sum(%966) {axes [0], batch} blocks.7.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 472055808, arena + 487686144);
 
-  /* %1065 = expand(%1064) {shape [196, 1536]} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 98748416, (const long[]){1536, 0, 1},
-      arena + 79480832, (const long[]){301056, 1536, 1});
+  /* %971 = reduce_sum(%968) {axes [0], batch} blocks.7.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 479318016,
+      arena + 487687680);
 
-  /* %1066 = mul_scalar(%1065) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 79480832, 0.0051020407f, arena + 98748416);
+  /* %972 = mul(%968, %384) blocks.7.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 479318016, (const long[]){75648, 384, 1},
+      params[179], (const long[]){0, 0, 1}, arena + 472055808);
 
-  /* %1067 = add(%1051, %1066) blocks.7.conv : f32[B, 196, 1536], written over %1051 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 89114624, (const long[]){301056, 1536, 1},
-      arena + 98748416, (const long[]){301056, 1536, 1}, arena + 89114624);
+  /* %973 = mul(%968, %386) blocks.7.norm1 : f32[B, 197, 384], written over %968 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 479318016, (const long[]){75648, 384, 1},
+      arena + 976220160, (const long[]){75648, 384, 1}, arena + 479318016);
 
-  /* %1068 = hswish_grad(%472, %1067) blocks.7.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 649682432, arena + 89114624,
-      arena + 79480832);
+  /* %974 = reduce_sum(%973) {axes [0], batch} blocks.7.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 479318016,
+      arena + 487688064);
 
-  /* %1069 = batch_normalize_grad(%469, %1068, %470) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 640048640, arena + 79480832, params[191],
-      1e-05f, arena + 89114624);
+  /* %975 = normalize_grad(%383, %972) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 973799424, arena + 472055808, 1e-06f, arena + 474476544);
 
-  /* %1070 = batch_normalize_param_grad(%469, %1068) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 640048640, arena + 79480832, 1e-05f,
-      arena + 98748416);
+  /* %976 = add(%960, %975) blocks.6.conv : f32[B, 197, 384], written over %676 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      arena + 474476544, (const long[]){75648, 384, 1}, arena + 1024634880);
 
-  /* %1071 = index(%1070) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 98748416, 3072, arena + 102965248, 1536);
+  /* %977 = slice(%976) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %676: no code */
 
-  /* %1072 = index(%1070) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 98749952, 3072, arena + 102966784, 1536);
+  /* %978 = slice(%976) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 481689600, 75264);
 
-  /* %1073 = token_dwconv_grad_input(%1069, %468) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 89114624, params[190],
-      arena + 79480832);
+  /* %979 = batch_normalize_grad(%377, %978, %378) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1058365440, arena + 481689600, params[175],
+      1e-05f, arena + 484098048);
 
-  /* %1074 = token_dwconv_grad_weight(%1069, %467) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 89114624,
-      arena + 630414848, arena + 102951424);
+  /* %980 = batch_normalize_param_grad(%377, %978) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[2, 384] */
+  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1058365440, arena + 481689600, 1e-05f,
+      arena + 472055808);
 
-  /* %1075 = hswish_grad(%465, %1073) blocks.7.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 620781056, arena + 79480832,
-      arena + 89114624);
+  /* %981 = index(%980) {axis 0, at 0} blocks.6.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 472055808, 768, arena + 487688448, 384);
 
-  /* %1076 = batch_normalize_grad(%462, %1075, %463) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 611147264, arena + 89114624, params[186],
-      1e-05f, arena + 79480832);
+  /* %982 = index(%980) {axis 0, at 1} blocks.6.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 472056192, 768, arena + 487688832, 384);
 
-  /* %1077 = batch_normalize_param_grad(%462, %1075) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 611147264, arena + 89114624, 1e-05f,
-      arena + 98748416);
+  /* %983 = transpose(%376) {perm [1, 0]} blocks.6.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[174], arena + 486506496);
 
-  /* %1078 = index(%1077) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 98748416, 3072, arena + 102968320, 1536);
+  /* %984 = fused_linear(%979, %983) blocks.6.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 484098048, arena + 486506496, NULL, LK_ACT_NONE, NULL,
+      arena + 472055808);
 
-  /* %1079 = index(%1077) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 98749952, 3072, arena + 102969856, 1536);
+  /* %985 = linear_grad_weight(%979, %374) blocks.6.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 484098048, arena + 462422016,
+      arena + 486506496);
 
-  /* %1080 = transpose(%461) {perm [1, 0]} blocks.7.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[185], arena + 89114624);
+  /* %986 = reshape(%985) {shape [384, 1536, 1, 1]} blocks.6.conv.conv.7 : f32[384, 1536, 1, 1], a view of %985: no code */
 
-  /* %1081 = linear_grad_weight(%1076, %459) blocks.7.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 79480832, arena + 1180597760,
-      arena + 101771776);
+  /* %987 = mul(%984, %373) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 472055808, (const long[]){301056, 1536, 1},
+      arena + 1088633856, (const long[]){1536, 0, 1}, arena + 462422016);
 
-  /* %1082 = fused_linear(%1076, %1080, %1042) {residual} blocks.7.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 79480832, 301056, arena + 89114624, NULL, NULL,
-      0, LK_ACT_NONE, arena + 108382208, 75264, arena + 1144459136, 75648);
+  /* %988 = mul(%984, %364) blocks.6.conv.conv.6 : f32[B, 196, 1536], written over %984 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 472055808, (const long[]){301056, 1536, 1},
+      arena + 452788224, (const long[]){301056, 1536, 1}, arena + 472055808);
 
-  /* %1083 = reshape(%1081) {shape [1536, 384, 1, 1]} blocks.7.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1081: no code */
+  /* %989 = reduce_sum(%988) {axes [0]} blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 472055808, arena + 452788224);
 
-  /* %1084 = concat(%1041, %1082) {axis 0} blocks.7 : f32[B, 197, 384], a view of %760: no code */
+  /* %990 = hsigmoid_grad(%372, %989) blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1088584704, arena + 452788224,
+      arena + 452837376);
 
-  /* %1085 = mul(%1084, %455) blocks.7 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 79480832);
+  /* %991 = transpose(%370) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[172], arena + 452788224);
 
-  /* %1086 = transpose(%452) {perm [1, 0]} blocks.7.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[183], arena + 81901568);
+  /* %992 = fused_linear(%990, %991) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 452837376, arena + 452788224, NULL, LK_ACT_NONE, NULL,
+      arena + 452794368);
 
-  /* %1087 = fused_linear(%1085, %1086) blocks.7.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 79480832, arena + 81901568, NULL, LK_ACT_NONE, NULL,
-      arena + 89415936);
+  /* %993 = linear_grad_weight(%990, %369) blocks.6.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 452837376, arena + 1089506672, arena + 484098048);
 
-  /* %1088 = linear_grad_weight(%1085, %451) blocks.7.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 79480832, arena + 1071836672, arena + 102803968);
+  /* %994 = reduce_sum(%990) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 452837376,
+      arena + 484110336);
 
-  /* %1089 = reduce_sum(%1085) {axes [0], batch} blocks.7.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 79480832,
-      arena + 102971392);
+  /* %995 = relu_grad(%368, %992) blocks.6.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089506544, arena + 452794368, arena + 452794496);
 
-  /* %1090 = reshape(%1087) {shape [197, 8, 1, 48]} blocks.7.attn : f32[B, 197, 8, 1, 48], a view of %1087: no code */
+  /* %996 = transpose(%366) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[170], arena + 452788224);
 
-  /* %1091 = matmul_permuted(%1090, %446) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 89415936, 48, 384, 1,
-      arena + 1069415936, 48, 1, 384, arena + 79480832, 38809, 197, 0.0f);
+  /* %997 = fused_linear(%995, %996) blocks.6.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 452794496, arena + 452788224, NULL, LK_ACT_NONE, NULL,
+      arena + 472055808);
 
-  /* %1092 = matmul_permuted(%449, %1090) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 69545728, 38809, 1, 197,
-      arena + 89415936, 48, 384, 1, arena + 99351040, 48, 384, 0.0f);
+  /* %998 = linear_grad_weight(%995, %365) blocks.6.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 452794496, arena + 1088535552, arena + 484104192);
 
-  /* %1093 = softmax_grad(%449, %1091) {axis -1} blocks.7.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax_grad(B * 1576, 197, arena + 69545728, arena + 79480832, arena + 89415936);
+  /* %999 = reduce_sum(%995) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 452794496,
+      arena + 484111872);
 
-  /* %1094 = mul_scalar(%1093) {x op 0.14433756} blocks.7.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 89415936, 0.14433756f, arena + 69545728);
+  /* %1000 = reshape(%997) {shape [1, 1536]} blocks.6.conv.conv.6 : f32[B, 1, 1536], a view of %997: no code */
 
-  /* %1095 = matmul_permuted(%1094, %445) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 69545728, 38809, 197, 1,
-      arena + 1066995200, 48, 384, 1, arena + 79480832, 48, 384, 0.0f);
+  /* %1001 = expand(%1000) {shape [196, 1536]} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 472055808, (const long[]){1536, 0, 1},
+      arena + 452788224, (const long[]){301056, 1536, 1});
 
-  /* %1096 = matmul_permuted(%444, %1094) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 69545728, 38809, 1, 197,
-      arena + 1064574464, 48, 384, 1, arena + 81901568, 48, 384, 0.0f);
+  /* %1002 = mul_scalar(%1001) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 452788224, 0.0051020407f, arena + 472055808);
 
-  /* %1097 = reshape(%1092) {shape [197, 384]} blocks.7.attn : f32[B, 197, 384], a view of %1092: no code */
+  /* %1003 = add(%987, %1002) blocks.6.conv : f32[B, 196, 1536], written over %987 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 462422016, (const long[]){301056, 1536, 1},
+      arena + 472055808, (const long[]){301056, 1536, 1}, arena + 462422016);
 
-  /* %1098 = reshape(%1096) {shape [197, 384]} blocks.7.attn : f32[B, 197, 384], a view of %1096: no code */
+  /* %1004 = hswish_grad(%362, %1003) blocks.6.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 443154432, arena + 462422016,
+      arena + 452788224);
 
-  /* %1099 = reshape(%1095) {shape [197, 384]} blocks.7.attn : f32[B, 197, 384], a view of %1095: no code */
+  /* %1005 = batch_normalize_grad(%359, %1004, %360) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224, params[166],
+      1e-05f, arena + 443154432);
 
-  /* %1100 = concat(%1099, %1098, %1097) {axis 1} blocks.7.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 79480832, 384, arena + 69545728, 1152);
-  lk_copy_rows(B * 197, 384, arena + 81901568, 384, arena + 69546112, 1152);
-  lk_copy_rows(B * 197, 384, arena + 99351040, 384, arena + 69546496, 1152);
+  /* %1006 = batch_normalize_param_grad(%359, %1004) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224, 1e-05f,
+      arena + 462422016);
 
-  /* %1101 = transpose(%438) {perm [1, 0]} blocks.7.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[181], arena + 79228672);
+  /* %1007 = index(%1006) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 462422016, 3072, arena + 452802048, 1536);
 
-  /* %1102 = fused_linear(%1100, %1101) blocks.7.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 69545728, arena + 79228672, NULL, LK_ACT_NONE, NULL,
-      arena + 76807936);
+  /* %1008 = index(%1006) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 462423552, 3072, arena + 452803584, 1536);
 
-  /* %1103 = linear_grad_weight(%1100, %437) blocks.7.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 69545728, arena + 1062153728,
-      arena + 102361600);
+  /* %1009 = token_dwconv_grad_input(%1005, %358) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 443154432, params[165],
+      arena + 433520640);
 
-  /* %1104 = reduce_sum(%1100) {axes [0], batch} blocks.7.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 69545728,
-      arena + 101459200);
+  /* %1010 = token_dwconv_grad_weight(%1005, %357) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 443154432,
+      arena + 423886848, arena + 452788224);
 
-  /* %1105 = reduce_sum(%1102) {axes [0], batch} blocks.7.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 76807936,
-      arena + 101460352);
+  /* %1011 = hswish_grad(%355, %1009) blocks.6.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 414253056, arena + 433520640,
+      arena + 423886848);
 
-  /* %1106 = mul(%1102, %433) blocks.7.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 76807936, (const long[]){75648, 384, 1},
-      params[179], (const long[]){0, 0, 1}, arena + 69545728);
+  /* %1012 = batch_normalize_grad(%352, %1011, %353) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 404619264, arena + 423886848, params[161],
+      1e-05f, arena + 414253056);
 
-  /* %1107 = mul(%1102, %435) blocks.7.norm1 : f32[B, 197, 384], written over %1102 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 76807936, (const long[]){75648, 384, 1},
-      arena + 1059732992, (const long[]){75648, 384, 1}, arena + 76807936);
+  /* %1013 = batch_normalize_param_grad(%352, %1011) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 404619264, arena + 423886848, 1e-05f,
+      arena + 433520640);
 
-  /* %1108 = reduce_sum(%1107) {axes [0], batch} blocks.7.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 76807936,
-      arena + 101460736);
+  /* %1014 = index(%1013) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 433520640, 3072, arena + 424476672, 1536);
 
-  /* %1109 = normalize_grad(%432, %1106) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 1057312256, arena + 69545728, 1e-06f, arena + 71966464);
+  /* %1015 = index(%1013) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 433522176, 3072, arena + 424478208, 1536);
 
-  /* %1110 = add(%1084, %1109) blocks.6.conv : f32[B, 197, 384], written over %760 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      arena + 71966464, (const long[]){75648, 384, 1}, arena + 1144458752);
+  /* %1016 = transpose(%351) {perm [1, 0]} blocks.6.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[160], arena + 404619264);
 
-  /* %1111 = slice(%1110) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %760: no code */
+  /* %1017 = linear_grad_weight(%1012, %349) blocks.6.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 414253056, arena + 1055956992,
+      arena + 423886848);
 
-  /* %1112 = slice(%1110) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 98447104, 75264);
+  /* %1018 = fused_linear(%1012, %1016, %978) {residual} blocks.6.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 414253056, 301056, arena + 404619264, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 481689600, 75264, arena + 1024635264, 75648);
 
-  /* %1113 = batch_normalize_grad(%426, %1112, %427) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1178189312, arena + 98447104, params[175],
-      1e-05f, arena + 79179520);
+  /* %1019 = reshape(%1017) {shape [1536, 384, 1, 1]} blocks.6.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1017: no code */
 
-  /* %1114 = batch_normalize_param_grad(%426, %1112) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1178189312, arena + 98447104, 1e-05f,
-      arena + 69545728);
+  /* %1020 = concat(%977, %1018) {axis 0} blocks.6 : f32[B, 197, 384], a view of %676: no code */
 
-  /* %1115 = index(%1114) {axis 0, at 0} blocks.6.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 69545728, 768, arena + 101461120, 384);
+  /* %1021 = mul(%1020, %345) blocks.6 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 404619264);
 
-  /* %1116 = index(%1114) {axis 0, at 1} blocks.6.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 69546112, 768, arena + 101461504, 384);
+  /* %1022 = transpose(%342) {perm [1, 0]} blocks.6.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[158], arena + 407040000);
 
-  /* %1117 = transpose(%425) {perm [1, 0]} blocks.6.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[174], arena + 81587968);
+  /* %1023 = fused_linear(%1021, %1022) blocks.6.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 404619264, arena + 407040000, NULL, LK_ACT_NONE, NULL,
+      arena + 411881472);
 
-  /* %1118 = fused_linear(%1113, %1117) blocks.6.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 79179520, arena + 81587968, NULL, LK_ACT_NONE, NULL,
-      arena + 69545728);
+  /* %1024 = linear_grad_weight(%1021, %341) blocks.6.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 404619264, arena + 971378688, arena + 420102144);
 
-  /* %1119 = linear_grad_weight(%1113, %423) blocks.6.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 79179520, arena + 601513472, arena + 100855552);
+  /* %1025 = reduce_sum(%1021) {axes [0], batch} blocks.6.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 404619264,
+      arena + 420250752);
 
-  /* %1120 = reshape(%1119) {shape [384, 1536, 1, 1]} blocks.6.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1119: no code */
+  /* %1026 = sdpa_grad(%338, %339, %340, %1023) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 862445568, 1152, arena + 862445952, 1152,
+      arena + 862446336, 1152, arena + 411881472, 384, arena + 404619264, 1152,
+      arena + 404619264 + 384, 1152, arena + 404619264 + 768, 1152, 0.14433756f);
 
-  /* %1121 = mul(%1118, %422) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 69545728, (const long[]){301056, 1536, 1},
-      arena + 1208457728, (const long[]){1536, 0, 1}, arena + 79179520);
+  /* %1027 = transpose(%335) {perm [1, 0]} blocks.6.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[156], arena + 414302208);
 
-  /* %1122 = mul(%1118, %413) blocks.6.conv.conv.6 : f32[B, 196, 1536], written over %1118 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 69545728, (const long[]){301056, 1536, 1},
-      arena + 591879680, (const long[]){301056, 1536, 1}, arena + 69545728);
+  /* %1028 = fused_linear(%1026, %1027) blocks.6.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 404619264, arena + 414302208, NULL, LK_ACT_NONE, NULL,
+      arena + 411881472);
 
-  /* %1123 = reduce_sum(%1122) {axes [0]} blocks.6.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 69545728,
-      arena + 88813312);
+  /* %1029 = linear_grad_weight(%1026, %334) blocks.6.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 404619264, arena + 968957952,
+      arena + 419659776);
 
-  /* %1124 = hsigmoid_grad(%421, %1123) blocks.6.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208408576, arena + 88813312, arena + 69545728);
+  /* %1030 = reduce_sum(%1026) {axes [0], batch} blocks.6.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 404619264, arena + 420249600);
 
-  /* %1125 = transpose(%419) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[172], arena + 69594880);
+  /* %1031 = reduce_sum(%1028) {axes [0], batch} blocks.6.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 411881472,
+      arena + 420251136);
 
-  /* %1126 = fused_linear(%1124, %1125) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 69545728, arena + 69594880, NULL, LK_ACT_NONE, NULL,
-      arena + 69601024);
+  /* %1032 = mul(%1028, %330) blocks.6.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 411881472, (const long[]){75648, 384, 1},
+      params[154], (const long[]){0, 0, 1}, arena + 404619264);
 
-  /* %1127 = linear_grad_weight(%1124, %418) blocks.6.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 69545728, arena + 1209330544, arena + 101445376);
+  /* %1033 = mul(%1028, %332) blocks.6.norm1 : f32[B, 197, 384], written over %1028 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 411881472, (const long[]){75648, 384, 1},
+      arena + 966537216, (const long[]){75648, 384, 1}, arena + 411881472);
 
-  /* %1128 = reduce_sum(%1124) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 69545728,
-      arena + 101457664);
+  /* %1034 = reduce_sum(%1033) {axes [0], batch} blocks.6.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 411881472,
+      arena + 420251520);
 
-  /* %1129 = relu_grad(%417, %1126) blocks.6.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209330416, arena + 69601024, arena + 69551872);
+  /* %1035 = normalize_grad(%329, %1032) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 964116480, arena + 404619264, 1e-06f, arena + 407040000);
 
-  /* %1130 = transpose(%415) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[170], arena + 69545728);
+  /* %1036 = add(%1020, %1035) blocks.5.conv : f32[B, 197, 384], written over %676 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      arena + 407040000, (const long[]){75648, 384, 1}, arena + 1024634880);
 
-  /* %1131 = fused_linear(%1129, %1130) blocks.6.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 69551872, arena + 69545728, NULL, LK_ACT_NONE, NULL,
-      arena + 88813312);
+  /* %1037 = slice(%1036) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %676: no code */
 
-  /* %1132 = linear_grad_weight(%1129, %414) blocks.6.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 69551872, arena + 1208359424, arena + 101451520);
+  /* %1038 = slice(%1036) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 414253056, 75264);
 
-  /* %1133 = reduce_sum(%1129) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 69551872,
-      arena + 101461888);
+  /* %1039 = batch_normalize_grad(%323, %1038, %324) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1053548544, arena + 414253056, params[150],
+      1e-05f, arena + 416661504);
 
-  /* %1134 = reshape(%1131) {shape [1, 1536]} blocks.6.conv.conv.6 : f32[B, 1, 1536], a view of %1131: no code */
+  /* %1040 = batch_normalize_param_grad(%323, %1038) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[2, 384] */
+  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1053548544, arena + 414253056, 1e-05f,
+      arena + 404619264);
 
-  /* %1135 = expand(%1134) {shape [196, 1536]} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 88813312, (const long[]){1536, 0, 1},
-      arena + 69545728, (const long[]){301056, 1536, 1});
+  /* %1041 = index(%1040) {axis 0, at 0} blocks.5.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 404619264, 768, arena + 420251904, 384);
 
-  /* %1136 = mul_scalar(%1135) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 69545728, 0.0051020407f, arena + 88813312);
+  /* %1042 = index(%1040) {axis 0, at 1} blocks.5.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 404619648, 768, arena + 420252288, 384);
 
-  /* %1137 = add(%1121, %1136) blocks.6.conv : f32[B, 196, 1536], written over %1121 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 79179520, (const long[]){301056, 1536, 1},
-      arena + 88813312, (const long[]){301056, 1536, 1}, arena + 79179520);
+  /* %1043 = transpose(%322) {perm [1, 0]} blocks.5.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[149], arena + 419069952);
 
-  /* %1138 = hswish_grad(%411, %1137) blocks.6.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 582245888, arena + 79179520,
-      arena + 69545728);
+  /* %1044 = fused_linear(%1039, %1043) blocks.5.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 416661504, arena + 419069952, NULL, LK_ACT_NONE, NULL,
+      arena + 404619264);
 
-  /* %1139 = batch_normalize_grad(%408, %1138, %409) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 572612096, arena + 69545728, params[166],
-      1e-05f, arena + 79179520);
+  /* %1045 = linear_grad_weight(%1039, %320) blocks.5.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 416661504, arena + 394985472,
+      arena + 419069952);
 
-  /* %1140 = batch_normalize_param_grad(%408, %1138) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 572612096, arena + 69545728, 1e-05f,
-      arena + 88813312);
+  /* %1046 = reshape(%1045) {shape [384, 1536, 1, 1]} blocks.5.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1045: no code */
 
-  /* %1141 = index(%1140) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 88813312, 3072, arena + 93030144, 1536);
+  /* %1047 = mul(%1044, %319) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 404619264, (const long[]){301056, 1536, 1},
+      arena + 1088486400, (const long[]){1536, 0, 1}, arena + 394985472);
 
-  /* %1142 = index(%1140) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 88814848, 3072, arena + 93031680, 1536);
+  /* %1048 = mul(%1044, %310) blocks.5.conv.conv.6 : f32[B, 196, 1536], written over %1044 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 404619264, (const long[]){301056, 1536, 1},
+      arena + 385351680, (const long[]){301056, 1536, 1}, arena + 404619264);
 
-  /* %1143 = token_dwconv_grad_input(%1139, %407) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 79179520, params[165],
-      arena + 69545728);
+  /* %1049 = reduce_sum(%1048) {axes [0]} blocks.5.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 404619264, arena + 385351680);
 
-  /* %1144 = token_dwconv_grad_weight(%1139, %406) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 79179520,
-      arena + 562978304, arena + 93016320);
+  /* %1050 = hsigmoid_grad(%318, %1049) blocks.5.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1088437248, arena + 385351680,
+      arena + 385400832);
 
-  /* %1145 = hswish_grad(%404, %1143) blocks.6.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 553344512, arena + 69545728,
-      arena + 79179520);
+  /* %1051 = transpose(%316) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[147], arena + 385351680);
 
-  /* %1146 = batch_normalize_grad(%401, %1145, %402) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 543710720, arena + 79179520, params[161],
-      1e-05f, arena + 69545728);
+  /* %1052 = fused_linear(%1050, %1051) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 385400832, arena + 385351680, NULL, LK_ACT_NONE, NULL,
+      arena + 385357824);
 
-  /* %1147 = batch_normalize_param_grad(%401, %1145) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 543710720, arena + 79179520, 1e-05f,
-      arena + 88813312);
+  /* %1053 = linear_grad_weight(%1050, %315) blocks.5.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 385400832, arena + 1089506416, arena + 416661504);
 
-  /* %1148 = index(%1147) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 88813312, 3072, arena + 93033216, 1536);
+  /* %1054 = reduce_sum(%1050) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 385400832,
+      arena + 416673792);
 
-  /* %1149 = index(%1147) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 88814848, 3072, arena + 93034752, 1536);
+  /* %1055 = relu_grad(%314, %1052) blocks.5.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089506288, arena + 385357824, arena + 385357952);
 
-  /* %1150 = transpose(%400) {perm [1, 0]} blocks.6.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[160], arena + 79179520);
+  /* %1056 = transpose(%312) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[145], arena + 385351680);
 
-  /* %1151 = linear_grad_weight(%1146, %398) blocks.6.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 69545728, arena + 1175780864, arena + 91836672);
+  /* %1057 = fused_linear(%1055, %1056) blocks.5.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 385357952, arena + 385351680, NULL, LK_ACT_NONE, NULL,
+      arena + 404619264);
 
-  /* %1152 = fused_linear(%1146, %1150, %1112) {residual} blocks.6.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 69545728, 301056, arena + 79179520, NULL, NULL,
-      0, LK_ACT_NONE, arena + 98447104, 75264, arena + 1144459136, 75648);
+  /* %1058 = linear_grad_weight(%1055, %311) blocks.5.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 385357952, arena + 1088388096, arena + 416667648);
 
-  /* %1153 = reshape(%1151) {shape [1536, 384, 1, 1]} blocks.6.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1151: no code */
+  /* %1059 = reduce_sum(%1055) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 385357952,
+      arena + 416675328);
 
-  /* %1154 = concat(%1111, %1152) {axis 0} blocks.6 : f32[B, 197, 384], a view of %760: no code */
+  /* %1060 = reshape(%1057) {shape [1, 1536]} blocks.5.conv.conv.6 : f32[B, 1, 1536], a view of %1057: no code */
 
-  /* %1155 = mul(%1154, %394) blocks.6 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 69545728);
+  /* %1061 = expand(%1060) {shape [196, 1536]} blocks.5.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 404619264, (const long[]){1536, 0, 1},
+      arena + 385351680, (const long[]){301056, 1536, 1});
 
-  /* %1156 = transpose(%391) {perm [1, 0]} blocks.6.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[158], arena + 71966464);
+  /* %1062 = mul_scalar(%1061) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 385351680, 0.0051020407f, arena + 404619264);
 
-  /* %1157 = fused_linear(%1155, %1156) blocks.6.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 69545728, arena + 71966464, NULL, LK_ACT_NONE, NULL,
-      arena + 79480832);
+  /* %1063 = add(%1047, %1062) blocks.5.conv : f32[B, 196, 1536], written over %1047 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 394985472, (const long[]){301056, 1536, 1},
+      arena + 404619264, (const long[]){301056, 1536, 1}, arena + 394985472);
 
-  /* %1158 = linear_grad_weight(%1155, %390) blocks.6.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 69545728, arena + 1054891520, arena + 92868864);
+  /* %1064 = hswish_grad(%308, %1063) blocks.5.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 375717888, arena + 394985472,
+      arena + 385351680);
 
-  /* %1159 = reduce_sum(%1155) {axes [0], batch} blocks.6.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 69545728,
-      arena + 93036288);
+  /* %1065 = batch_normalize_grad(%305, %1064, %306) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 366084096, arena + 385351680, params[141],
+      1e-05f, arena + 375717888);
 
-  /* %1160 = reshape(%1157) {shape [197, 8, 1, 48]} blocks.6.attn : f32[B, 197, 8, 1, 48], a view of %1157: no code */
+  /* %1066 = batch_normalize_param_grad(%305, %1064) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 366084096, arena + 385351680, 1e-05f,
+      arena + 394985472);
 
-  /* %1161 = matmul_permuted(%1160, %385) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 79480832, 48, 384, 1,
-      arena + 1052470784, 48, 1, 384, arena + 69545728, 38809, 197, 0.0f);
+  /* %1067 = index(%1066) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 394985472, 3072, arena + 385365504, 1536);
 
-  /* %1162 = matmul_permuted(%388, %1160) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 59610624, 38809, 1, 197,
-      arena + 79480832, 48, 384, 1, arena + 89415936, 48, 384, 0.0f);
+  /* %1068 = index(%1066) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 394987008, 3072, arena + 385367040, 1536);
 
-  /* %1163 = softmax_grad(%388, %1161) {axis -1} blocks.6.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax_grad(B * 1576, 197, arena + 59610624, arena + 69545728, arena + 79480832);
+  /* %1069 = token_dwconv_grad_input(%1065, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 375717888, params[140],
+      arena + 366084096);
 
-  /* %1164 = mul_scalar(%1163) {x op 0.14433756} blocks.6.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 79480832, 0.14433756f, arena + 59610624);
+  /* %1070 = token_dwconv_grad_weight(%1065, %303) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 375717888,
+      arena + 356450304, arena + 385351680);
 
-  /* %1165 = matmul_permuted(%1164, %384) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 59610624, 38809, 197, 1,
-      arena + 1050050048, 48, 384, 1, arena + 69545728, 48, 384, 0.0f);
+  /* %1071 = hswish_grad(%301, %1069) blocks.5.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 346816512, arena + 366084096,
+      arena + 356450304);
 
-  /* %1166 = matmul_permuted(%383, %1164) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 59610624, 38809, 1, 197,
-      arena + 1047629312, 48, 384, 1, arena + 71966464, 48, 384, 0.0f);
+  /* %1072 = batch_normalize_grad(%298, %1071, %299) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304, params[136],
+      1e-05f, arena + 346816512);
 
-  /* %1167 = reshape(%1162) {shape [197, 384]} blocks.6.attn : f32[B, 197, 384], a view of %1162: no code */
+  /* %1073 = batch_normalize_param_grad(%298, %1071) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304, 1e-05f,
+      arena + 366084096);
 
-  /* %1168 = reshape(%1166) {shape [197, 384]} blocks.6.attn : f32[B, 197, 384], a view of %1166: no code */
+  /* %1074 = index(%1073) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 366084096, 3072, arena + 357040128, 1536);
 
-  /* %1169 = reshape(%1165) {shape [197, 384]} blocks.6.attn : f32[B, 197, 384], a view of %1165: no code */
+  /* %1075 = index(%1073) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 366085632, 3072, arena + 357041664, 1536);
 
-  /* %1170 = concat(%1169, %1168, %1167) {axis 1} blocks.6.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 69545728, 384, arena + 59610624, 1152);
-  lk_copy_rows(B * 197, 384, arena + 71966464, 384, arena + 59611008, 1152);
-  lk_copy_rows(B * 197, 384, arena + 89415936, 384, arena + 59611392, 1152);
+  /* %1076 = transpose(%297) {perm [1, 0]} blocks.5.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[135], arena + 337182720);
 
-  /* %1171 = transpose(%377) {perm [1, 0]} blocks.6.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[156], arena + 69293568);
+  /* %1077 = linear_grad_weight(%1072, %295) blocks.5.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 346816512, arena + 1051140096,
+      arena + 356450304);
 
-  /* %1172 = fused_linear(%1170, %1171) blocks.6.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 59610624, arena + 69293568, NULL, LK_ACT_NONE, NULL,
-      arena + 66872832);
+  /* %1078 = fused_linear(%1072, %1076, %1038) {residual} blocks.5.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 346816512, 301056, arena + 337182720, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 414253056, 75264, arena + 1024635264, 75648);
 
-  /* %1173 = linear_grad_weight(%1170, %376) blocks.6.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 59610624, arena + 1045208576, arena + 92426496);
+  /* %1079 = reshape(%1077) {shape [1536, 384, 1, 1]} blocks.5.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1077: no code */
 
-  /* %1174 = reduce_sum(%1170) {axes [0], batch} blocks.6.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 59610624,
-      arena + 91524096);
+  /* %1080 = concat(%1037, %1078) {axis 0} blocks.5 : f32[B, 197, 384], a view of %676: no code */
 
-  /* %1175 = reduce_sum(%1172) {axes [0], batch} blocks.6.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 66872832,
-      arena + 91525248);
+  /* %1081 = mul(%1080, %291) blocks.5 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 337182720);
 
-  /* %1176 = mul(%1172, %372) blocks.6.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 66872832, (const long[]){75648, 384, 1},
-      params[154], (const long[]){0, 0, 1}, arena + 59610624);
+  /* %1082 = transpose(%288) {perm [1, 0]} blocks.5.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[133], arena + 339603456);
 
-  /* %1177 = mul(%1172, %374) blocks.6.norm1 : f32[B, 197, 384], written over %1172 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 66872832, (const long[]){75648, 384, 1},
-      arena + 1042787840, (const long[]){75648, 384, 1}, arena + 66872832);
+  /* %1083 = fused_linear(%1081, %1082) blocks.5.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 337182720, arena + 339603456, NULL, LK_ACT_NONE, NULL,
+      arena + 344444928);
 
-  /* %1178 = reduce_sum(%1177) {axes [0], batch} blocks.6.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 66872832,
-      arena + 91525632);
+  /* %1084 = linear_grad_weight(%1081, %287) blocks.5.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 337182720, arena + 961695744, arena + 352665600);
 
-  /* %1179 = normalize_grad(%371, %1176) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 1040367104, arena + 59610624, 1e-06f, arena + 62031360);
+  /* %1085 = reduce_sum(%1081) {axes [0], batch} blocks.5.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 337182720,
+      arena + 352814208);
 
-  /* %1180 = add(%1154, %1179) blocks.5.conv : f32[B, 197, 384], written over %760 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      arena + 62031360, (const long[]){75648, 384, 1}, arena + 1144458752);
+  /* %1086 = sdpa_grad(%284, %285, %286, %1083) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 855183360, 1152, arena + 855183744, 1152,
+      arena + 855184128, 1152, arena + 344444928, 384, arena + 337182720, 1152,
+      arena + 337182720 + 384, 1152, arena + 337182720 + 768, 1152, 0.14433756f);
 
-  /* %1181 = slice(%1180) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %760: no code */
+  /* %1087 = transpose(%281) {perm [1, 0]} blocks.5.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[131], arena + 346865664);
 
-  /* %1182 = slice(%1180) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 88512000, 75264);
+  /* %1088 = fused_linear(%1086, %1087) blocks.5.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 337182720, arena + 346865664, NULL, LK_ACT_NONE, NULL,
+      arena + 344444928);
 
-  /* %1183 = batch_normalize_grad(%365, %1182, %366) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1173372416, arena + 88512000, params[150],
-      1e-05f, arena + 69244416);
+  /* %1089 = linear_grad_weight(%1086, %280) blocks.5.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 337182720, arena + 959275008,
+      arena + 352223232);
 
-  /* %1184 = batch_normalize_param_grad(%365, %1182) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1173372416, arena + 88512000, 1e-05f,
-      arena + 59610624);
+  /* %1090 = reduce_sum(%1086) {axes [0], batch} blocks.5.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 337182720, arena + 352813056);
 
-  /* %1185 = index(%1184) {axis 0, at 0} blocks.5.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 59610624, 768, arena + 91526016, 384);
+  /* %1091 = reduce_sum(%1088) {axes [0], batch} blocks.5.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 344444928,
+      arena + 352814592);
 
-  /* %1186 = index(%1184) {axis 0, at 1} blocks.5.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 59611008, 768, arena + 91526400, 384);
+  /* %1092 = mul(%1088, %276) blocks.5.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 344444928, (const long[]){75648, 384, 1},
+      params[129], (const long[]){0, 0, 1}, arena + 337182720);
 
-  /* %1187 = transpose(%364) {perm [1, 0]} blocks.5.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[149], arena + 71652864);
+  /* %1093 = mul(%1088, %278) blocks.5.norm1 : f32[B, 197, 384], written over %1088 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 344444928, (const long[]){75648, 384, 1},
+      arena + 956854272, (const long[]){75648, 384, 1}, arena + 344444928);
 
-  /* %1188 = fused_linear(%1183, %1187) blocks.5.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 69244416, arena + 71652864, NULL, LK_ACT_NONE, NULL,
-      arena + 59610624);
+  /* %1094 = reduce_sum(%1093) {axes [0], batch} blocks.5.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 344444928,
+      arena + 352814976);
 
-  /* %1189 = linear_grad_weight(%1183, %362) blocks.5.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 69244416, arena + 534076928, arena + 90920448);
+  /* %1095 = normalize_grad(%275, %1092) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 954433536, arena + 337182720, 1e-06f, arena + 339603456);
 
-  /* %1190 = reshape(%1189) {shape [384, 1536, 1, 1]} blocks.5.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1189: no code */
+  /* %1096 = add(%1080, %1095) blocks.4.conv : f32[B, 197, 384], written over %676 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      arena + 339603456, (const long[]){75648, 384, 1}, arena + 1024634880);
 
-  /* %1191 = mul(%1188, %361) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 59610624, (const long[]){301056, 1536, 1},
-      arena + 1208310272, (const long[]){1536, 0, 1}, arena + 69244416);
+  /* %1097 = slice(%1096) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %676: no code */
 
-  /* %1192 = mul(%1188, %352) blocks.5.conv.conv.6 : f32[B, 196, 1536], written over %1188 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 59610624, (const long[]){301056, 1536, 1},
-      arena + 524443136, (const long[]){301056, 1536, 1}, arena + 59610624);
+  /* %1098 = slice(%1096) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 346816512, 75264);
 
-  /* %1193 = reduce_sum(%1192) {axes [0]} blocks.5.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 59610624,
-      arena + 78878208);
+  /* %1099 = batch_normalize_grad(%269, %1098, %270) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1048731648, arena + 346816512, params[125],
+      1e-05f, arena + 349224960);
 
-  /* %1194 = hsigmoid_grad(%360, %1193) blocks.5.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208261120, arena + 78878208, arena + 59610624);
+  /* %1100 = batch_normalize_param_grad(%269, %1098) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[2, 384] */
+  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1048731648, arena + 346816512, 1e-05f,
+      arena + 337182720);
 
-  /* %1195 = transpose(%358) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[147], arena + 59659776);
+  /* %1101 = index(%1100) {axis 0, at 0} blocks.4.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 337182720, 768, arena + 352815360, 384);
 
-  /* %1196 = fused_linear(%1194, %1195) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 59610624, arena + 59659776, NULL, LK_ACT_NONE, NULL,
-      arena + 59665920);
+  /* %1102 = index(%1100) {axis 0, at 1} blocks.4.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 337183104, 768, arena + 352815744, 384);
 
-  /* %1197 = linear_grad_weight(%1194, %357) blocks.5.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 59610624, arena + 1209330288, arena + 91510272);
+  /* %1103 = transpose(%268) {perm [1, 0]} blocks.4.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[124], arena + 351633408);
 
-  /* %1198 = reduce_sum(%1194) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 59610624,
-      arena + 91522560);
+  /* %1104 = fused_linear(%1099, %1103) blocks.4.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 349224960, arena + 351633408, NULL, LK_ACT_NONE, NULL,
+      arena + 337182720);
 
-  /* %1199 = relu_grad(%356, %1196) blocks.5.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209330160, arena + 59665920, arena + 59616768);
+  /* %1105 = linear_grad_weight(%1099, %266) blocks.4.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 349224960, arena + 327548928,
+      arena + 351633408);
 
-  /* %1200 = transpose(%354) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[145], arena + 59610624);
+  /* %1106 = reshape(%1105) {shape [384, 1536, 1, 1]} blocks.4.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1105: no code */
 
-  /* %1201 = fused_linear(%1199, %1200) blocks.5.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 59616768, arena + 59610624, NULL, LK_ACT_NONE, NULL,
-      arena + 78878208);
+  /* %1107 = mul(%1104, %265) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){301056, 1536, 1},
+      arena + 1088338944, (const long[]){1536, 0, 1}, arena + 327548928);
 
-  /* %1202 = linear_grad_weight(%1199, %353) blocks.5.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 59616768, arena + 1208211968, arena + 91516416);
+  /* %1108 = mul(%1104, %256) blocks.4.conv.conv.6 : f32[B, 196, 1536], written over %1104 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){301056, 1536, 1},
+      arena + 317915136, (const long[]){301056, 1536, 1}, arena + 337182720);
 
-  /* %1203 = reduce_sum(%1199) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 59616768,
-      arena + 91526784);
+  /* %1109 = reduce_sum(%1108) {axes [0]} blocks.4.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 337182720, arena + 317915136);
 
-  /* %1204 = reshape(%1201) {shape [1, 1536]} blocks.5.conv.conv.6 : f32[B, 1, 1536], a view of %1201: no code */
+  /* %1110 = hsigmoid_grad(%264, %1109) blocks.4.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1088289792, arena + 317915136,
+      arena + 317964288);
 
-  /* %1205 = expand(%1204) {shape [196, 1536]} blocks.5.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 78878208, (const long[]){1536, 0, 1},
-      arena + 59610624, (const long[]){301056, 1536, 1});
+  /* %1111 = transpose(%262) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[122], arena + 317915136);
 
-  /* %1206 = mul_scalar(%1205) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 59610624, 0.0051020407f, arena + 78878208);
+  /* %1112 = fused_linear(%1110, %1111) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 317964288, arena + 317915136, NULL, LK_ACT_NONE, NULL,
+      arena + 317921280);
 
-  /* %1207 = add(%1191, %1206) blocks.5.conv : f32[B, 196, 1536], written over %1191 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 69244416, (const long[]){301056, 1536, 1},
-      arena + 78878208, (const long[]){301056, 1536, 1}, arena + 69244416);
+  /* %1113 = linear_grad_weight(%1110, %261) blocks.4.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 317964288, arena + 1089506160, arena + 349224960);
 
-  /* %1208 = hswish_grad(%350, %1207) blocks.5.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 514809344, arena + 69244416,
-      arena + 59610624);
+  /* %1114 = reduce_sum(%1110) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 317964288,
+      arena + 349237248);
 
-  /* %1209 = batch_normalize_grad(%347, %1208, %348) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 505175552, arena + 59610624, params[141],
-      1e-05f, arena + 69244416);
+  /* %1115 = relu_grad(%260, %1112) blocks.4.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089506032, arena + 317921280, arena + 317921408);
 
-  /* %1210 = batch_normalize_param_grad(%347, %1208) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 505175552, arena + 59610624, 1e-05f,
-      arena + 78878208);
+  /* %1116 = transpose(%258) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[120], arena + 317915136);
 
-  /* %1211 = index(%1210) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 78878208, 3072, arena + 83095040, 1536);
+  /* %1117 = fused_linear(%1115, %1116) blocks.4.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 317921408, arena + 317915136, NULL, LK_ACT_NONE, NULL,
+      arena + 337182720);
 
-  /* %1212 = index(%1210) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 78879744, 3072, arena + 83096576, 1536);
+  /* %1118 = linear_grad_weight(%1115, %257) blocks.4.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 317921408, arena + 1088240640, arena + 349231104);
 
-  /* %1213 = token_dwconv_grad_input(%1209, %346) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 69244416, params[140],
-      arena + 59610624);
+  /* %1119 = reduce_sum(%1115) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 317921408,
+      arena + 349238784);
 
-  /* %1214 = token_dwconv_grad_weight(%1209, %345) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 69244416,
-      arena + 495541760, arena + 83081216);
+  /* %1120 = reshape(%1117) {shape [1, 1536]} blocks.4.conv.conv.6 : f32[B, 1, 1536], a view of %1117: no code */
 
-  /* %1215 = hswish_grad(%343, %1213) blocks.5.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 485907968, arena + 59610624,
-      arena + 69244416);
+  /* %1121 = expand(%1120) {shape [196, 1536]} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){1536, 0, 1},
+      arena + 317915136, (const long[]){301056, 1536, 1});
 
-  /* %1216 = batch_normalize_grad(%340, %1215, %341) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 476274176, arena + 69244416, params[136],
-      1e-05f, arena + 59610624);
+  /* %1122 = mul_scalar(%1121) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 317915136, 0.0051020407f, arena + 337182720);
 
-  /* %1217 = batch_normalize_param_grad(%340, %1215) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 476274176, arena + 69244416, 1e-05f,
-      arena + 78878208);
+  /* %1123 = add(%1107, %1122) blocks.4.conv : f32[B, 196, 1536], written over %1107 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 327548928, (const long[]){301056, 1536, 1},
+      arena + 337182720, (const long[]){301056, 1536, 1}, arena + 327548928);
 
-  /* %1218 = index(%1217) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 78878208, 3072, arena + 83098112, 1536);
+  /* %1124 = hswish_grad(%254, %1123) blocks.4.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 308281344, arena + 327548928,
+      arena + 317915136);
 
-  /* %1219 = index(%1217) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 78879744, 3072, arena + 83099648, 1536);
+  /* %1125 = batch_normalize_grad(%251, %1124, %252) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 298647552, arena + 317915136, params[116],
+      1e-05f, arena + 308281344);
 
-  /* %1220 = transpose(%339) {perm [1, 0]} blocks.5.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[135], arena + 69244416);
+  /* %1126 = batch_normalize_param_grad(%251, %1124) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 298647552, arena + 317915136, 1e-05f,
+      arena + 327548928);
 
-  /* %1221 = linear_grad_weight(%1216, %337) blocks.5.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 59610624, arena + 1170963968, arena + 81901568);
+  /* %1127 = index(%1126) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 327548928, 3072, arena + 317928960, 1536);
 
-  /* %1222 = fused_linear(%1216, %1220, %1182) {residual} blocks.5.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 59610624, 301056, arena + 69244416, NULL, NULL,
-      0, LK_ACT_NONE, arena + 88512000, 75264, arena + 1144459136, 75648);
+  /* %1128 = index(%1126) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 327550464, 3072, arena + 317930496, 1536);
 
-  /* %1223 = reshape(%1221) {shape [1536, 384, 1, 1]} blocks.5.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1221: no code */
+  /* %1129 = token_dwconv_grad_input(%1125, %250) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 308281344, params[115],
+      arena + 298647552);
 
-  /* %1224 = concat(%1181, %1222) {axis 0} blocks.5 : f32[B, 197, 384], a view of %760: no code */
+  /* %1130 = token_dwconv_grad_weight(%1125, %249) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 308281344,
+      arena + 289013760, arena + 317915136);
 
-  /* %1225 = mul(%1224, %333) blocks.5 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 59610624);
+  /* %1131 = hswish_grad(%247, %1129) blocks.4.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 279379968, arena + 298647552,
+      arena + 289013760);
 
-  /* %1226 = transpose(%330) {perm [1, 0]} blocks.5.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[133], arena + 62031360);
+  /* %1132 = batch_normalize_grad(%244, %1131, %245) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 269746176, arena + 289013760, params[111],
+      1e-05f, arena + 279379968);
 
-  /* %1227 = fused_linear(%1225, %1226) blocks.5.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 59610624, arena + 62031360, NULL, LK_ACT_NONE, NULL,
-      arena + 69545728);
+  /* %1133 = batch_normalize_param_grad(%244, %1131) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 269746176, arena + 289013760, 1e-05f,
+      arena + 298647552);
 
-  /* %1228 = linear_grad_weight(%1225, %329) blocks.5.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 59610624, arena + 1037946368, arena + 82933760);
+  /* %1134 = index(%1133) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 298647552, 3072, arena + 289603584, 1536);
 
-  /* %1229 = reduce_sum(%1225) {axes [0], batch} blocks.5.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 59610624,
-      arena + 83101184);
+  /* %1135 = index(%1133) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 298649088, 3072, arena + 289605120, 1536);
 
-  /* %1230 = reshape(%1227) {shape [197, 8, 1, 48]} blocks.5.attn : f32[B, 197, 8, 1, 48], a view of %1227: no code */
+  /* %1136 = transpose(%243) {perm [1, 0]} blocks.4.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[110], arena + 269746176);
 
-  /* %1231 = matmul_permuted(%1230, %324) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 69545728, 48, 384, 1,
-      arena + 1035525632, 48, 1, 384, arena + 59610624, 38809, 197, 0.0f);
+  /* %1137 = linear_grad_weight(%1132, %241) blocks.4.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 279379968, arena + 1046323200,
+      arena + 289013760);
 
-  /* %1232 = matmul_permuted(%327, %1230) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 49675520, 38809, 1, 197,
-      arena + 69545728, 48, 384, 1, arena + 79480832, 48, 384, 0.0f);
+  /* %1138 = fused_linear(%1132, %1136, %1098) {residual} blocks.4.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 279379968, 301056, arena + 269746176, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 346816512, 75264, arena + 1024635264, 75648);
 
-  /* %1233 = softmax_grad(%327, %1231) {axis -1} blocks.5.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax_grad(B * 1576, 197, arena + 49675520, arena + 59610624, arena + 69545728);
+  /* %1139 = reshape(%1137) {shape [1536, 384, 1, 1]} blocks.4.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1137: no code */
 
-  /* %1234 = mul_scalar(%1233) {x op 0.14433756} blocks.5.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 69545728, 0.14433756f, arena + 49675520);
+  /* %1140 = concat(%1097, %1138) {axis 0} blocks.4 : f32[B, 197, 384], a view of %676: no code */
 
-  /* %1235 = matmul_permuted(%1234, %323) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 49675520, 38809, 197, 1,
-      arena + 1033104896, 48, 384, 1, arena + 59610624, 48, 384, 0.0f);
+  /* %1141 = mul(%1140, %237) blocks.4 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 269746176);
 
-  /* %1236 = matmul_permuted(%322, %1234) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 49675520, 38809, 1, 197,
-      arena + 1030684160, 48, 384, 1, arena + 62031360, 48, 384, 0.0f);
+  /* %1142 = transpose(%234) {perm [1, 0]} blocks.4.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[108], arena + 272166912);
 
-  /* %1237 = reshape(%1232) {shape [197, 384]} blocks.5.attn : f32[B, 197, 384], a view of %1232: no code */
+  /* %1143 = fused_linear(%1141, %1142) blocks.4.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 269746176, arena + 272166912, NULL, LK_ACT_NONE, NULL,
+      arena + 277008384);
 
-  /* %1238 = reshape(%1236) {shape [197, 384]} blocks.5.attn : f32[B, 197, 384], a view of %1236: no code */
+  /* %1144 = linear_grad_weight(%1141, %233) blocks.4.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 269746176, arena + 952012800, arena + 285229056);
 
-  /* %1239 = reshape(%1235) {shape [197, 384]} blocks.5.attn : f32[B, 197, 384], a view of %1235: no code */
+  /* %1145 = reduce_sum(%1141) {axes [0], batch} blocks.4.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
+      arena + 285377664);
 
-  /* %1240 = concat(%1239, %1238, %1237) {axis 1} blocks.5.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 59610624, 384, arena + 49675520, 1152);
-  lk_copy_rows(B * 197, 384, arena + 62031360, 384, arena + 49675904, 1152);
-  lk_copy_rows(B * 197, 384, arena + 79480832, 384, arena + 49676288, 1152);
+  /* %1146 = sdpa_grad(%230, %231, %232, %1143) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 847921152, 1152, arena + 847921536, 1152,
+      arena + 847921920, 1152, arena + 277008384, 384, arena + 269746176, 1152,
+      arena + 269746176 + 384, 1152, arena + 269746176 + 768, 1152, 0.14433756f);
 
-  /* %1241 = transpose(%316) {perm [1, 0]} blocks.5.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[131], arena + 59358464);
+  /* %1147 = transpose(%227) {perm [1, 0]} blocks.4.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[106], arena + 279429120);
 
-  /* %1242 = fused_linear(%1240, %1241) blocks.5.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 49675520, arena + 59358464, NULL, LK_ACT_NONE, NULL,
-      arena + 56937728);
+  /* %1148 = fused_linear(%1146, %1147) blocks.4.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 269746176, arena + 279429120, NULL, LK_ACT_NONE, NULL,
+      arena + 277008384);
 
-  /* %1243 = linear_grad_weight(%1240, %315) blocks.5.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 49675520, arena + 1028263424, arena + 82491392);
+  /* %1149 = linear_grad_weight(%1146, %226) blocks.4.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 269746176, arena + 949592064,
+      arena + 284786688);
 
-  /* %1244 = reduce_sum(%1240) {axes [0], batch} blocks.5.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 49675520,
-      arena + 81588992);
+  /* %1150 = reduce_sum(%1146) {axes [0], batch} blocks.4.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 269746176, arena + 285376512);
 
-  /* %1245 = reduce_sum(%1242) {axes [0], batch} blocks.5.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 56937728,
-      arena + 81590144);
+  /* %1151 = reduce_sum(%1148) {axes [0], batch} blocks.4.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 277008384,
+      arena + 285378048);
 
-  /* %1246 = mul(%1242, %311) blocks.5.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 56937728, (const long[]){75648, 384, 1},
-      params[129], (const long[]){0, 0, 1}, arena + 49675520);
+  /* %1152 = mul(%1148, %222) blocks.4.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 277008384, (const long[]){75648, 384, 1},
+      params[104], (const long[]){0, 0, 1}, arena + 269746176);
 
-  /* %1247 = mul(%1242, %313) blocks.5.norm1 : f32[B, 197, 384], written over %1242 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 56937728, (const long[]){75648, 384, 1},
-      arena + 1025842688, (const long[]){75648, 384, 1}, arena + 56937728);
+  /* %1153 = mul(%1148, %224) blocks.4.norm1 : f32[B, 197, 384], written over %1148 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 277008384, (const long[]){75648, 384, 1},
+      arena + 947171328, (const long[]){75648, 384, 1}, arena + 277008384);
 
-  /* %1248 = reduce_sum(%1247) {axes [0], batch} blocks.5.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 56937728,
-      arena + 81590528);
+  /* %1154 = reduce_sum(%1153) {axes [0], batch} blocks.4.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 277008384,
+      arena + 285378432);
 
-  /* %1249 = normalize_grad(%310, %1246) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 1023421952, arena + 49675520, 1e-06f, arena + 52096256);
+  /* %1155 = normalize_grad(%221, %1152) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 944750592, arena + 269746176, 1e-06f, arena + 272166912);
 
-  /* %1250 = add(%1224, %1249) blocks.4.conv : f32[B, 197, 384], written over %760 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      arena + 52096256, (const long[]){75648, 384, 1}, arena + 1144458752);
+  /* %1156 = add(%1140, %1155) blocks.3.conv : f32[B, 197, 384], written over %676 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      arena + 272166912, (const long[]){75648, 384, 1}, arena + 1024634880);
 
-  /* %1251 = slice(%1250) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %760: no code */
+  /* %1157 = slice(%1156) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %676: no code */
 
-  /* %1252 = slice(%1250) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 78576896, 75264);
+  /* %1158 = slice(%1156) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 279379968, 75264);
 
-  /* %1253 = batch_normalize_grad(%304, %1252, %305) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1168555520, arena + 78576896, params[125],
-      1e-05f, arena + 59309312);
+  /* %1159 = batch_normalize_grad(%215, %1158, %216) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1043914752, arena + 279379968, params[100],
+      1e-05f, arena + 281788416);
 
-  /* %1254 = batch_normalize_param_grad(%304, %1252) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1168555520, arena + 78576896, 1e-05f,
-      arena + 49675520);
+  /* %1160 = batch_normalize_param_grad(%215, %1158) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[2, 384] */
+  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1043914752, arena + 279379968, 1e-05f,
+      arena + 269746176);
 
-  /* %1255 = index(%1254) {axis 0, at 0} blocks.4.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 49675520, 768, arena + 81590912, 384);
+  /* %1161 = index(%1160) {axis 0, at 0} blocks.3.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 269746176, 768, arena + 285378816, 384);
 
-  /* %1256 = index(%1254) {axis 0, at 1} blocks.4.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 49675904, 768, arena + 81591296, 384);
+  /* %1162 = index(%1160) {axis 0, at 1} blocks.3.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 269746560, 768, arena + 285379200, 384);
 
-  /* %1257 = transpose(%303) {perm [1, 0]} blocks.4.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[124], arena + 61717760);
+  /* %1163 = transpose(%214) {perm [1, 0]} blocks.3.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[99], arena + 284196864);
 
-  /* %1258 = fused_linear(%1253, %1257) blocks.4.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 59309312, arena + 61717760, NULL, LK_ACT_NONE, NULL,
-      arena + 49675520);
+  /* %1164 = fused_linear(%1159, %1163) blocks.3.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 281788416, arena + 284196864, NULL, LK_ACT_NONE, NULL,
+      arena + 269746176);
 
-  /* %1259 = linear_grad_weight(%1253, %301) blocks.4.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 59309312, arena + 466640384, arena + 80985344);
+  /* %1165 = linear_grad_weight(%1159, %212) blocks.3.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 281788416, arena + 260112384,
+      arena + 284196864);
 
-  /* %1260 = reshape(%1259) {shape [384, 1536, 1, 1]} blocks.4.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1259: no code */
+  /* %1166 = reshape(%1165) {shape [384, 1536, 1, 1]} blocks.3.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1165: no code */
 
-  /* %1261 = mul(%1258, %300) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 49675520, (const long[]){301056, 1536, 1},
-      arena + 1208162816, (const long[]){1536, 0, 1}, arena + 59309312);
+  /* %1167 = mul(%1164, %211) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 269746176, (const long[]){301056, 1536, 1},
+      arena + 1088191488, (const long[]){1536, 0, 1}, arena + 260112384);
 
-  /* %1262 = mul(%1258, %291) blocks.4.conv.conv.6 : f32[B, 196, 1536], written over %1258 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 49675520, (const long[]){301056, 1536, 1},
-      arena + 457006592, (const long[]){301056, 1536, 1}, arena + 49675520);
+  /* %1168 = mul(%1164, %202) blocks.3.conv.conv.6 : f32[B, 196, 1536], written over %1164 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 269746176, (const long[]){301056, 1536, 1},
+      arena + 250478592, (const long[]){301056, 1536, 1}, arena + 269746176);
 
-  /* %1263 = reduce_sum(%1262) {axes [0]} blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 49675520,
-      arena + 68943104);
+  /* %1169 = reduce_sum(%1168) {axes [0]} blocks.3.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 269746176, arena + 250478592);
 
-  /* %1264 = hsigmoid_grad(%299, %1263) blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208113664, arena + 68943104, arena + 49675520);
+  /* %1170 = hsigmoid_grad(%210, %1169) blocks.3.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1088142336, arena + 250478592,
+      arena + 250527744);
 
-  /* %1265 = transpose(%297) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[122], arena + 49724672);
+  /* %1171 = transpose(%208) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[97], arena + 250478592);
 
-  /* %1266 = fused_linear(%1264, %1265) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 49675520, arena + 49724672, NULL, LK_ACT_NONE, NULL,
-      arena + 49730816);
+  /* %1172 = fused_linear(%1170, %1171) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 250527744, arena + 250478592, NULL, LK_ACT_NONE, NULL,
+      arena + 250484736);
 
-  /* %1267 = linear_grad_weight(%1264, %296) blocks.4.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 49675520, arena + 1209330032, arena + 81575168);
+  /* %1173 = linear_grad_weight(%1170, %207) blocks.3.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 250527744, arena + 1089505904, arena + 281788416);
 
-  /* %1268 = reduce_sum(%1264) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 49675520,
-      arena + 81587456);
+  /* %1174 = reduce_sum(%1170) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 250527744,
+      arena + 281800704);
 
-  /* %1269 = relu_grad(%295, %1266) blocks.4.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209329904, arena + 49730816, arena + 49681664);
+  /* %1175 = relu_grad(%206, %1172) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089505776, arena + 250484736, arena + 250484864);
 
-  /* %1270 = transpose(%293) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[120], arena + 49675520);
+  /* %1176 = transpose(%204) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[95], arena + 250478592);
 
-  /* %1271 = fused_linear(%1269, %1270) blocks.4.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 49681664, arena + 49675520, NULL, LK_ACT_NONE, NULL,
-      arena + 68943104);
+  /* %1177 = fused_linear(%1175, %1176) blocks.3.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 250484864, arena + 250478592, NULL, LK_ACT_NONE, NULL,
+      arena + 269746176);
 
-  /* %1272 = linear_grad_weight(%1269, %292) blocks.4.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 49681664, arena + 1208064512, arena + 81581312);
+  /* %1178 = linear_grad_weight(%1175, %203) blocks.3.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 250484864, arena + 1088093184, arena + 281794560);
 
-  /* %1273 = reduce_sum(%1269) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 49681664,
-      arena + 81591680);
+  /* %1179 = reduce_sum(%1175) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 250484864,
+      arena + 281802240);
 
-  /* %1274 = reshape(%1271) {shape [1, 1536]} blocks.4.conv.conv.6 : f32[B, 1, 1536], a view of %1271: no code */
+  /* %1180 = reshape(%1177) {shape [1, 1536]} blocks.3.conv.conv.6 : f32[B, 1, 1536], a view of %1177: no code */
 
-  /* %1275 = expand(%1274) {shape [196, 1536]} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 68943104, (const long[]){1536, 0, 1},
-      arena + 49675520, (const long[]){301056, 1536, 1});
+  /* %1181 = expand(%1180) {shape [196, 1536]} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 269746176, (const long[]){1536, 0, 1},
+      arena + 250478592, (const long[]){301056, 1536, 1});
 
-  /* %1276 = mul_scalar(%1275) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 49675520, 0.0051020407f, arena + 68943104);
+  /* %1182 = mul_scalar(%1181) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 250478592, 0.0051020407f, arena + 269746176);
 
-  /* %1277 = add(%1261, %1276) blocks.4.conv : f32[B, 196, 1536], written over %1261 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 59309312, (const long[]){301056, 1536, 1},
-      arena + 68943104, (const long[]){301056, 1536, 1}, arena + 59309312);
+  /* %1183 = add(%1167, %1182) blocks.3.conv : f32[B, 196, 1536], written over %1167 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 260112384, (const long[]){301056, 1536, 1},
+      arena + 269746176, (const long[]){301056, 1536, 1}, arena + 260112384);
 
-  /* %1278 = hswish_grad(%289, %1277) blocks.4.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 447372800, arena + 59309312,
-      arena + 49675520);
+  /* %1184 = hswish_grad(%200, %1183) blocks.3.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 240844800, arena + 260112384,
+      arena + 250478592);
 
-  /* %1279 = batch_normalize_grad(%286, %1278, %287) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 437739008, arena + 49675520, params[116],
-      1e-05f, arena + 59309312);
+  /* %1185 = batch_normalize_grad(%197, %1184, %198) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 231211008, arena + 250478592, params[91],
+      1e-05f, arena + 240844800);
 
-  /* %1280 = batch_normalize_param_grad(%286, %1278) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 437739008, arena + 49675520, 1e-05f,
-      arena + 68943104);
+  /* %1186 = batch_normalize_param_grad(%197, %1184) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 231211008, arena + 250478592, 1e-05f,
+      arena + 260112384);
 
-  /* %1281 = index(%1280) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 68943104, 3072, arena + 73159936, 1536);
+  /* %1187 = index(%1186) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 260112384, 3072, arena + 250492416, 1536);
 
-  /* %1282 = index(%1280) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 68944640, 3072, arena + 73161472, 1536);
+  /* %1188 = index(%1186) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 260113920, 3072, arena + 250493952, 1536);
 
-  /* %1283 = token_dwconv_grad_input(%1279, %285) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 59309312, params[115],
-      arena + 49675520);
+  /* %1189 = token_dwconv_grad_input(%1185, %196) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 240844800, params[90],
+      arena + 231211008);
 
-  /* %1284 = token_dwconv_grad_weight(%1279, %284) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 59309312,
-      arena + 428105216, arena + 73146112);
+  /* %1190 = token_dwconv_grad_weight(%1185, %195) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 240844800,
+      arena + 221577216, arena + 250478592);
 
-  /* %1285 = hswish_grad(%282, %1283) blocks.4.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 418471424, arena + 49675520,
-      arena + 59309312);
+  /* %1191 = hswish_grad(%193, %1189) blocks.3.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 211943424, arena + 231211008,
+      arena + 221577216);
 
-  /* %1286 = batch_normalize_grad(%279, %1285, %280) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 408837632, arena + 59309312, params[111],
-      1e-05f, arena + 49675520);
+  /* %1192 = batch_normalize_grad(%190, %1191, %191) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 202309632, arena + 221577216, params[86],
+      1e-05f, arena + 211943424);
 
-  /* %1287 = batch_normalize_param_grad(%279, %1285) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 408837632, arena + 59309312, 1e-05f,
-      arena + 68943104);
+  /* %1193 = batch_normalize_param_grad(%190, %1191) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 202309632, arena + 221577216, 1e-05f,
+      arena + 231211008);
 
-  /* %1288 = index(%1287) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 68943104, 3072, arena + 73163008, 1536);
+  /* %1194 = index(%1193) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 231211008, 3072, arena + 222167040, 1536);
 
-  /* %1289 = index(%1287) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 68944640, 3072, arena + 73164544, 1536);
+  /* %1195 = index(%1193) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 231212544, 3072, arena + 222168576, 1536);
 
-  /* %1290 = transpose(%278) {perm [1, 0]} blocks.4.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[110], arena + 59309312);
+  /* %1196 = transpose(%189) {perm [1, 0]} blocks.3.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[85], arena + 202309632);
 
-  /* %1291 = linear_grad_weight(%1286, %276) blocks.4.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 49675520, arena + 1166147072, arena + 71966464);
+  /* %1197 = linear_grad_weight(%1192, %187) blocks.3.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 211943424, arena + 1041506304,
+      arena + 221577216);
 
-  /* %1292 = fused_linear(%1286, %1290, %1252) {residual} blocks.4.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 49675520, 301056, arena + 59309312, NULL, NULL,
-      0, LK_ACT_NONE, arena + 78576896, 75264, arena + 1144459136, 75648);
+  /* %1198 = fused_linear(%1192, %1196, %1158) {residual} blocks.3.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 211943424, 301056, arena + 202309632, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 279379968, 75264, arena + 1024635264, 75648);
 
-  /* %1293 = reshape(%1291) {shape [1536, 384, 1, 1]} blocks.4.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1291: no code */
+  /* %1199 = reshape(%1197) {shape [1536, 384, 1, 1]} blocks.3.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1197: no code */
 
-  /* %1294 = concat(%1251, %1292) {axis 0} blocks.4 : f32[B, 197, 384], a view of %760: no code */
+  /* %1200 = concat(%1157, %1198) {axis 0} blocks.3 : f32[B, 197, 384], a view of %676: no code */
 
-  /* %1295 = mul(%1294, %272) blocks.4 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 49675520);
+  /* %1201 = mul(%1200, %183) blocks.3 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 202309632);
 
-  /* %1296 = transpose(%269) {perm [1, 0]} blocks.4.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[108], arena + 52096256);
+  /* %1202 = transpose(%180) {perm [1, 0]} blocks.3.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[83], arena + 204730368);
 
-  /* %1297 = fused_linear(%1295, %1296) blocks.4.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 49675520, arena + 52096256, NULL, LK_ACT_NONE, NULL,
-      arena + 59610624);
+  /* %1203 = fused_linear(%1201, %1202) blocks.3.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 202309632, arena + 204730368, NULL, LK_ACT_NONE, NULL,
+      arena + 209571840);
 
-  /* %1298 = linear_grad_weight(%1295, %268) blocks.4.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 49675520, arena + 1021001216, arena + 72998656);
+  /* %1204 = linear_grad_weight(%1201, %179) blocks.3.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 202309632, arena + 942329856, arena + 217792512);
 
-  /* %1299 = reduce_sum(%1295) {axes [0], batch} blocks.4.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 49675520,
-      arena + 73166080);
+  /* %1205 = reduce_sum(%1201) {axes [0], batch} blocks.3.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
+      arena + 217941120);
 
-  /* %1300 = reshape(%1297) {shape [197, 8, 1, 48]} blocks.4.attn : f32[B, 197, 8, 1, 48], a view of %1297: no code */
+  /* %1206 = sdpa_grad(%176, %177, %178, %1203) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 840658944, 1152, arena + 840659328, 1152,
+      arena + 840659712, 1152, arena + 209571840, 384, arena + 202309632, 1152,
+      arena + 202309632 + 384, 1152, arena + 202309632 + 768, 1152, 0.14433756f);
 
-  /* %1301 = matmul_permuted(%1300, %263) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 59610624, 48, 384, 1,
-      arena + 1018580480, 48, 1, 384, arena + 49675520, 38809, 197, 0.0f);
+  /* %1207 = transpose(%173) {perm [1, 0]} blocks.3.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[81], arena + 211992576);
 
-  /* %1302 = matmul_permuted(%266, %1300) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 39740416, 38809, 1, 197,
-      arena + 59610624, 48, 384, 1, arena + 69545728, 48, 384, 0.0f);
+  /* %1208 = fused_linear(%1206, %1207) blocks.3.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 202309632, arena + 211992576, NULL, LK_ACT_NONE, NULL,
+      arena + 209571840);
 
-  /* %1303 = softmax_grad(%266, %1301) {axis -1} blocks.4.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax_grad(B * 1576, 197, arena + 39740416, arena + 49675520, arena + 59610624);
+  /* %1209 = linear_grad_weight(%1206, %172) blocks.3.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 202309632, arena + 939909120,
+      arena + 217350144);
 
-  /* %1304 = mul_scalar(%1303) {x op 0.14433756} blocks.4.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 59610624, 0.14433756f, arena + 39740416);
+  /* %1210 = reduce_sum(%1206) {axes [0], batch} blocks.3.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 202309632, arena + 217939968);
 
-  /* %1305 = matmul_permuted(%1304, %262) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 39740416, 38809, 197, 1,
-      arena + 1016159744, 48, 384, 1, arena + 49675520, 48, 384, 0.0f);
+  /* %1211 = reduce_sum(%1208) {axes [0], batch} blocks.3.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 209571840,
+      arena + 217941504);
 
-  /* %1306 = matmul_permuted(%261, %1304) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 39740416, 38809, 1, 197,
-      arena + 1013739008, 48, 384, 1, arena + 52096256, 48, 384, 0.0f);
+  /* %1212 = mul(%1208, %168) blocks.3.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 209571840, (const long[]){75648, 384, 1},
+      params[79], (const long[]){0, 0, 1}, arena + 202309632);
 
-  /* %1307 = reshape(%1302) {shape [197, 384]} blocks.4.attn : f32[B, 197, 384], a view of %1302: no code */
+  /* %1213 = mul(%1208, %170) blocks.3.norm1 : f32[B, 197, 384], written over %1208 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 209571840, (const long[]){75648, 384, 1},
+      arena + 937488384, (const long[]){75648, 384, 1}, arena + 209571840);
 
-  /* %1308 = reshape(%1306) {shape [197, 384]} blocks.4.attn : f32[B, 197, 384], a view of %1306: no code */
+  /* %1214 = reduce_sum(%1213) {axes [0], batch} blocks.3.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 209571840,
+      arena + 217941888);
 
-  /* %1309 = reshape(%1305) {shape [197, 384]} blocks.4.attn : f32[B, 197, 384], a view of %1305: no code */
+  /* %1215 = normalize_grad(%167, %1212) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 935067648, arena + 202309632, 1e-06f, arena + 204730368);
 
-  /* %1310 = concat(%1309, %1308, %1307) {axis 1} blocks.4.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 49675520, 384, arena + 39740416, 1152);
-  lk_copy_rows(B * 197, 384, arena + 52096256, 384, arena + 39740800, 1152);
-  lk_copy_rows(B * 197, 384, arena + 69545728, 384, arena + 39741184, 1152);
+  /* %1216 = add(%1200, %1215) blocks.2.conv : f32[B, 197, 384], written over %676 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      arena + 204730368, (const long[]){75648, 384, 1}, arena + 1024634880);
 
-  /* %1311 = transpose(%255) {perm [1, 0]} blocks.4.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[106], arena + 49423360);
+  /* %1217 = slice(%1216) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %676: no code */
 
-  /* %1312 = fused_linear(%1310, %1311) blocks.4.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 39740416, arena + 49423360, NULL, LK_ACT_NONE, NULL,
-      arena + 47002624);
+  /* %1218 = slice(%1216) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 211943424, 75264);
 
-  /* %1313 = linear_grad_weight(%1310, %254) blocks.4.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 39740416, arena + 1011318272, arena + 72556288);
+  /* %1219 = batch_normalize_grad(%161, %1218, %162) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1039097856, arena + 211943424, params[75],
+      1e-05f, arena + 214351872);
 
-  /* %1314 = reduce_sum(%1310) {axes [0], batch} blocks.4.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 39740416,
-      arena + 71653888);
+  /* %1220 = batch_normalize_param_grad(%161, %1218) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[2, 384] */
+  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1039097856, arena + 211943424, 1e-05f,
+      arena + 202309632);
 
-  /* %1315 = reduce_sum(%1312) {axes [0], batch} blocks.4.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 47002624,
-      arena + 71655040);
+  /* %1221 = index(%1220) {axis 0, at 0} blocks.2.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 202309632, 768, arena + 217942272, 384);
 
-  /* %1316 = mul(%1312, %250) blocks.4.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 47002624, (const long[]){75648, 384, 1},
-      params[104], (const long[]){0, 0, 1}, arena + 39740416);
+  /* %1222 = index(%1220) {axis 0, at 1} blocks.2.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 202310016, 768, arena + 217942656, 384);
 
-  /* %1317 = mul(%1312, %252) blocks.4.norm1 : f32[B, 197, 384], written over %1312 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 47002624, (const long[]){75648, 384, 1},
-      arena + 1008897536, (const long[]){75648, 384, 1}, arena + 47002624);
+  /* %1223 = transpose(%160) {perm [1, 0]} blocks.2.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[74], arena + 216760320);
 
-  /* %1318 = reduce_sum(%1317) {axes [0], batch} blocks.4.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 47002624,
-      arena + 71655424);
+  /* %1224 = fused_linear(%1219, %1223) blocks.2.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 214351872, arena + 216760320, NULL, LK_ACT_NONE, NULL,
+      arena + 202309632);
 
-  /* %1319 = normalize_grad(%249, %1316) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 1006476800, arena + 39740416, 1e-06f, arena + 42161152);
+  /* %1225 = linear_grad_weight(%1219, %158) blocks.2.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 214351872, arena + 192675840,
+      arena + 216760320);
 
-  /* %1320 = add(%1294, %1319) blocks.3.conv : f32[B, 197, 384], written over %760 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      arena + 42161152, (const long[]){75648, 384, 1}, arena + 1144458752);
+  /* %1226 = reshape(%1225) {shape [384, 1536, 1, 1]} blocks.2.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1225: no code */
 
-  /* %1321 = slice(%1320) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %760: no code */
+  /* %1227 = mul(%1224, %157) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 202309632, (const long[]){301056, 1536, 1},
+      arena + 1088044032, (const long[]){1536, 0, 1}, arena + 192675840);
 
-  /* %1322 = slice(%1320) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 68641792, 75264);
+  /* %1228 = mul(%1224, %148) blocks.2.conv.conv.6 : f32[B, 196, 1536], written over %1224 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 202309632, (const long[]){301056, 1536, 1},
+      arena + 183042048, (const long[]){301056, 1536, 1}, arena + 202309632);
 
-  /* %1323 = batch_normalize_grad(%243, %1322, %244) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1163738624, arena + 68641792, params[100],
-      1e-05f, arena + 49374208);
+  /* %1229 = reduce_sum(%1228) {axes [0]} blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 202309632, arena + 183042048);
 
-  /* %1324 = batch_normalize_param_grad(%243, %1322) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1163738624, arena + 68641792, 1e-05f,
-      arena + 39740416);
+  /* %1230 = hsigmoid_grad(%156, %1229) blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1087994880, arena + 183042048,
+      arena + 183091200);
 
-  /* %1325 = index(%1324) {axis 0, at 0} blocks.3.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 39740416, 768, arena + 71655808, 384);
+  /* %1231 = transpose(%154) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[72], arena + 183042048);
 
-  /* %1326 = index(%1324) {axis 0, at 1} blocks.3.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 39740800, 768, arena + 71656192, 384);
+  /* %1232 = fused_linear(%1230, %1231) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 183091200, arena + 183042048, NULL, LK_ACT_NONE, NULL,
+      arena + 183048192);
 
-  /* %1327 = transpose(%242) {perm [1, 0]} blocks.3.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[99], arena + 51782656);
+  /* %1233 = linear_grad_weight(%1230, %153) blocks.2.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 183091200, arena + 1089505648, arena + 214351872);
 
-  /* %1328 = fused_linear(%1323, %1327) blocks.3.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 49374208, arena + 51782656, NULL, LK_ACT_NONE, NULL,
-      arena + 39740416);
+  /* %1234 = reduce_sum(%1230) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 183091200,
+      arena + 214364160);
 
-  /* %1329 = linear_grad_weight(%1323, %240) blocks.3.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 49374208, arena + 399203840, arena + 71050240);
+  /* %1235 = relu_grad(%152, %1232) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089505520, arena + 183048192, arena + 183048320);
 
-  /* %1330 = reshape(%1329) {shape [384, 1536, 1, 1]} blocks.3.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1329: no code */
+  /* %1236 = transpose(%150) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[70], arena + 183042048);
 
-  /* %1331 = mul(%1328, %239) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 39740416, (const long[]){301056, 1536, 1},
-      arena + 1208015360, (const long[]){1536, 0, 1}, arena + 49374208);
+  /* %1237 = fused_linear(%1235, %1236) blocks.2.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 183048320, arena + 183042048, NULL, LK_ACT_NONE, NULL,
+      arena + 202309632);
 
-  /* %1332 = mul(%1328, %230) blocks.3.conv.conv.6 : f32[B, 196, 1536], written over %1328 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 39740416, (const long[]){301056, 1536, 1},
-      arena + 389570048, (const long[]){301056, 1536, 1}, arena + 39740416);
+  /* %1238 = linear_grad_weight(%1235, %149) blocks.2.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 183048320, arena + 1087945728, arena + 214358016);
 
-  /* %1333 = reduce_sum(%1332) {axes [0]} blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 39740416,
-      arena + 59008000);
+  /* %1239 = reduce_sum(%1235) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 183048320,
+      arena + 214365696);
 
-  /* %1334 = hsigmoid_grad(%238, %1333) blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1207966208, arena + 59008000, arena + 39740416);
+  /* %1240 = reshape(%1237) {shape [1, 1536]} blocks.2.conv.conv.6 : f32[B, 1, 1536], a view of %1237: no code */
 
-  /* %1335 = transpose(%236) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[97], arena + 39789568);
+  /* %1241 = expand(%1240) {shape [196, 1536]} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 202309632, (const long[]){1536, 0, 1},
+      arena + 183042048, (const long[]){301056, 1536, 1});
 
-  /* %1336 = fused_linear(%1334, %1335) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 39740416, arena + 39789568, NULL, LK_ACT_NONE, NULL,
-      arena + 39795712);
+  /* %1242 = mul_scalar(%1241) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 183042048, 0.0051020407f, arena + 202309632);
 
-  /* %1337 = linear_grad_weight(%1334, %235) blocks.3.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 39740416, arena + 1209329776, arena + 71640064);
+  /* %1243 = add(%1227, %1242) blocks.2.conv : f32[B, 196, 1536], written over %1227 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 192675840, (const long[]){301056, 1536, 1},
+      arena + 202309632, (const long[]){301056, 1536, 1}, arena + 192675840);
 
-  /* %1338 = reduce_sum(%1334) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 39740416,
-      arena + 71652352);
+  /* %1244 = hswish_grad(%146, %1243) blocks.2.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 173408256, arena + 192675840,
+      arena + 183042048);
 
-  /* %1339 = relu_grad(%234, %1336) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209329648, arena + 39795712, arena + 39746560);
+  /* %1245 = batch_normalize_grad(%143, %1244, %144) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 163774464, arena + 183042048, params[66],
+      1e-05f, arena + 173408256);
 
-  /* %1340 = transpose(%232) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[95], arena + 39740416);
+  /* %1246 = batch_normalize_param_grad(%143, %1244) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 163774464, arena + 183042048, 1e-05f,
+      arena + 192675840);
 
-  /* %1341 = fused_linear(%1339, %1340) blocks.3.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 39746560, arena + 39740416, NULL, LK_ACT_NONE, NULL,
-      arena + 59008000);
+  /* %1247 = index(%1246) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 192675840, 3072, arena + 183055872, 1536);
 
-  /* %1342 = linear_grad_weight(%1339, %231) blocks.3.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 39746560, arena + 1207917056, arena + 71646208);
+  /* %1248 = index(%1246) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 192677376, 3072, arena + 183057408, 1536);
 
-  /* %1343 = reduce_sum(%1339) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 39746560,
-      arena + 71656576);
+  /* %1249 = token_dwconv_grad_input(%1245, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 173408256, params[65],
+      arena + 163774464);
 
-  /* %1344 = reshape(%1341) {shape [1, 1536]} blocks.3.conv.conv.6 : f32[B, 1, 1536], a view of %1341: no code */
+  /* %1250 = token_dwconv_grad_weight(%1245, %141) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 173408256,
+      arena + 154140672, arena + 183042048);
 
-  /* %1345 = expand(%1344) {shape [196, 1536]} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 59008000, (const long[]){1536, 0, 1},
-      arena + 39740416, (const long[]){301056, 1536, 1});
+  /* %1251 = hswish_grad(%139, %1249) blocks.2.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 144506880, arena + 163774464,
+      arena + 154140672);
 
-  /* %1346 = mul_scalar(%1345) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 39740416, 0.0051020407f, arena + 59008000);
+  /* %1252 = batch_normalize_grad(%136, %1251, %137) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 134873088, arena + 154140672, params[61],
+      1e-05f, arena + 144506880);
 
-  /* %1347 = add(%1331, %1346) blocks.3.conv : f32[B, 196, 1536], written over %1331 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 49374208, (const long[]){301056, 1536, 1},
-      arena + 59008000, (const long[]){301056, 1536, 1}, arena + 49374208);
+  /* %1253 = batch_normalize_param_grad(%136, %1251) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 134873088, arena + 154140672, 1e-05f,
+      arena + 163774464);
 
-  /* %1348 = hswish_grad(%228, %1347) blocks.3.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 379936256, arena + 49374208,
-      arena + 39740416);
+  /* %1254 = index(%1253) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 163774464, 3072, arena + 154730496, 1536);
 
-  /* %1349 = batch_normalize_grad(%225, %1348, %226) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 370302464, arena + 39740416, params[91], 1e-05f,
-      arena + 49374208);
+  /* %1255 = index(%1253) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 163776000, 3072, arena + 154732032, 1536);
 
-  /* %1350 = batch_normalize_param_grad(%225, %1348) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 370302464, arena + 39740416, 1e-05f,
-      arena + 59008000);
+  /* %1256 = transpose(%135) {perm [1, 0]} blocks.2.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[60], arena + 134873088);
 
-  /* %1351 = index(%1350) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 59008000, 3072, arena + 63224832, 1536);
+  /* %1257 = linear_grad_weight(%1252, %133) blocks.2.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 144506880, arena + 1036689408,
+      arena + 154140672);
 
-  /* %1352 = index(%1350) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 59009536, 3072, arena + 63226368, 1536);
+  /* %1258 = fused_linear(%1252, %1256, %1218) {residual} blocks.2.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 144506880, 301056, arena + 134873088, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 211943424, 75264, arena + 1024635264, 75648);
 
-  /* %1353 = token_dwconv_grad_input(%1349, %224) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 49374208, params[90],
-      arena + 39740416);
+  /* %1259 = reshape(%1257) {shape [1536, 384, 1, 1]} blocks.2.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1257: no code */
 
-  /* %1354 = token_dwconv_grad_weight(%1349, %223) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 49374208,
-      arena + 360668672, arena + 63211008);
+  /* %1260 = concat(%1217, %1258) {axis 0} blocks.2 : f32[B, 197, 384], a view of %676: no code */
 
-  /* %1355 = hswish_grad(%221, %1353) blocks.3.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 351034880, arena + 39740416,
-      arena + 49374208);
+  /* %1261 = mul(%1260, %129) blocks.2 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 134873088);
 
-  /* %1356 = batch_normalize_grad(%218, %1355, %219) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 341401088, arena + 49374208, params[86], 1e-05f,
-      arena + 39740416);
+  /* %1262 = transpose(%126) {perm [1, 0]} blocks.2.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[58], arena + 137293824);
 
-  /* %1357 = batch_normalize_param_grad(%218, %1355) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 341401088, arena + 49374208, 1e-05f,
-      arena + 59008000);
+  /* %1263 = fused_linear(%1261, %1262) blocks.2.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 134873088, arena + 137293824, NULL, LK_ACT_NONE, NULL,
+      arena + 142135296);
 
-  /* %1358 = index(%1357) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 59008000, 3072, arena + 63227904, 1536);
+  /* %1264 = linear_grad_weight(%1261, %125) blocks.2.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 134873088, arena + 932646912, arena + 150355968);
 
-  /* %1359 = index(%1357) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 59009536, 3072, arena + 63229440, 1536);
+  /* %1265 = reduce_sum(%1261) {axes [0], batch} blocks.2.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
+      arena + 150504576);
 
-  /* %1360 = transpose(%217) {perm [1, 0]} blocks.3.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[85], arena + 49374208);
+  /* %1266 = sdpa_grad(%122, %123, %124, %1263) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 833396736, 1152, arena + 833397120, 1152,
+      arena + 833397504, 1152, arena + 142135296, 384, arena + 134873088, 1152,
+      arena + 134873088 + 384, 1152, arena + 134873088 + 768, 1152, 0.14433756f);
 
-  /* %1361 = linear_grad_weight(%1356, %215) blocks.3.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 39740416, arena + 1161330176, arena + 62031360);
+  /* %1267 = transpose(%119) {perm [1, 0]} blocks.2.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[56], arena + 144556032);
 
-  /* %1362 = fused_linear(%1356, %1360, %1322) {residual} blocks.3.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 39740416, 301056, arena + 49374208, NULL, NULL,
-      0, LK_ACT_NONE, arena + 68641792, 75264, arena + 1144459136, 75648);
+  /* %1268 = fused_linear(%1266, %1267) blocks.2.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 134873088, arena + 144556032, NULL, LK_ACT_NONE, NULL,
+      arena + 142135296);
 
-  /* %1363 = reshape(%1361) {shape [1536, 384, 1, 1]} blocks.3.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1361: no code */
+  /* %1269 = linear_grad_weight(%1266, %118) blocks.2.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 134873088, arena + 930226176,
+      arena + 149913600);
 
-  /* %1364 = concat(%1321, %1362) {axis 0} blocks.3 : f32[B, 197, 384], a view of %760: no code */
+  /* %1270 = reduce_sum(%1266) {axes [0], batch} blocks.2.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 134873088, arena + 150503424);
 
-  /* %1365 = mul(%1364, %211) blocks.3 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 39740416);
+  /* %1271 = reduce_sum(%1268) {axes [0], batch} blocks.2.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 142135296,
+      arena + 150504960);
 
-  /* %1366 = transpose(%208) {perm [1, 0]} blocks.3.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[83], arena + 42161152);
+  /* %1272 = mul(%1268, %114) blocks.2.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 142135296, (const long[]){75648, 384, 1},
+      params[54], (const long[]){0, 0, 1}, arena + 134873088);
 
-  /* %1367 = fused_linear(%1365, %1366) blocks.3.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 39740416, arena + 42161152, NULL, LK_ACT_NONE, NULL,
-      arena + 49675520);
+  /* %1273 = mul(%1268, %116) blocks.2.norm1 : f32[B, 197, 384], written over %1268 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 142135296, (const long[]){75648, 384, 1},
+      arena + 927805440, (const long[]){75648, 384, 1}, arena + 142135296);
 
-  /* %1368 = linear_grad_weight(%1365, %207) blocks.3.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 39740416, arena + 1004056064, arena + 63063552);
+  /* %1274 = reduce_sum(%1273) {axes [0], batch} blocks.2.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 142135296,
+      arena + 150505344);
 
-  /* %1369 = reduce_sum(%1365) {axes [0], batch} blocks.3.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 39740416,
-      arena + 63230976);
+  /* %1275 = normalize_grad(%113, %1272) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 925384704, arena + 134873088, 1e-06f, arena + 137293824);
 
-  /* %1370 = reshape(%1367) {shape [197, 8, 1, 48]} blocks.3.attn : f32[B, 197, 8, 1, 48], a view of %1367: no code */
+  /* %1276 = add(%1260, %1275) blocks.1.conv : f32[B, 197, 384], written over %676 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      arena + 137293824, (const long[]){75648, 384, 1}, arena + 1024634880);
 
-  /* %1371 = matmul_permuted(%1370, %202) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 49675520, 48, 384, 1,
-      arena + 1001635328, 48, 1, 384, arena + 39740416, 38809, 197, 0.0f);
+  /* %1277 = slice(%1276) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %676: no code */
 
-  /* %1372 = matmul_permuted(%205, %1370) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 29805312, 38809, 1, 197,
-      arena + 49675520, 48, 384, 1, arena + 59610624, 48, 384, 0.0f);
+  /* %1278 = slice(%1276) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 144506880, 75264);
 
-  /* %1373 = softmax_grad(%205, %1371) {axis -1} blocks.3.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax_grad(B * 1576, 197, arena + 29805312, arena + 39740416, arena + 49675520);
+  /* %1279 = batch_normalize_grad(%107, %1278, %108) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1034280960, arena + 144506880, params[50],
+      1e-05f, arena + 146915328);
 
-  /* %1374 = mul_scalar(%1373) {x op 0.14433756} blocks.3.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 49675520, 0.14433756f, arena + 29805312);
+  /* %1280 = batch_normalize_param_grad(%107, %1278) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[2, 384] */
+  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1034280960, arena + 144506880, 1e-05f,
+      arena + 134873088);
 
-  /* %1375 = matmul_permuted(%1374, %201) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 29805312, 38809, 197, 1,
-      arena + 999214592, 48, 384, 1, arena + 39740416, 48, 384, 0.0f);
+  /* %1281 = index(%1280) {axis 0, at 0} blocks.1.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 134873088, 768, arena + 150505728, 384);
 
-  /* %1376 = matmul_permuted(%200, %1374) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 29805312, 38809, 1, 197,
-      arena + 996793856, 48, 384, 1, arena + 42161152, 48, 384, 0.0f);
+  /* %1282 = index(%1280) {axis 0, at 1} blocks.1.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 134873472, 768, arena + 150506112, 384);
 
-  /* %1377 = reshape(%1372) {shape [197, 384]} blocks.3.attn : f32[B, 197, 384], a view of %1372: no code */
+  /* %1283 = transpose(%106) {perm [1, 0]} blocks.1.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[49], arena + 149323776);
 
-  /* %1378 = reshape(%1376) {shape [197, 384]} blocks.3.attn : f32[B, 197, 384], a view of %1376: no code */
+  /* %1284 = fused_linear(%1279, %1283) blocks.1.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 146915328, arena + 149323776, NULL, LK_ACT_NONE, NULL,
+      arena + 134873088);
 
-  /* %1379 = reshape(%1375) {shape [197, 384]} blocks.3.attn : f32[B, 197, 384], a view of %1375: no code */
+  /* %1285 = linear_grad_weight(%1279, %104) blocks.1.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 146915328, arena + 125239296,
+      arena + 149323776);
 
-  /* %1380 = concat(%1379, %1378, %1377) {axis 1} blocks.3.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 39740416, 384, arena + 29805312, 1152);
-  lk_copy_rows(B * 197, 384, arena + 42161152, 384, arena + 29805696, 1152);
-  lk_copy_rows(B * 197, 384, arena + 59610624, 384, arena + 29806080, 1152);
+  /* %1286 = reshape(%1285) {shape [384, 1536, 1, 1]} blocks.1.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1285: no code */
 
-  /* %1381 = transpose(%194) {perm [1, 0]} blocks.3.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[81], arena + 39488256);
+  /* %1287 = mul(%1284, %103) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 134873088, (const long[]){301056, 1536, 1},
+      arena + 1087896576, (const long[]){1536, 0, 1}, arena + 125239296);
 
-  /* %1382 = fused_linear(%1380, %1381) blocks.3.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 29805312, arena + 39488256, NULL, LK_ACT_NONE, NULL,
-      arena + 37067520);
+  /* %1288 = mul(%1284, %94) blocks.1.conv.conv.6 : f32[B, 196, 1536], written over %1284 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 134873088, (const long[]){301056, 1536, 1},
+      arena + 115605504, (const long[]){301056, 1536, 1}, arena + 134873088);
 
-  /* %1383 = linear_grad_weight(%1380, %193) blocks.3.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 29805312, arena + 994373120, arena + 62621184);
+  /* %1289 = reduce_sum(%1288) {axes [0]} blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 134873088, arena + 115605504);
 
-  /* %1384 = reduce_sum(%1380) {axes [0], batch} blocks.3.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 29805312,
-      arena + 61718784);
+  /* %1290 = hsigmoid_grad(%102, %1289) blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1087847424, arena + 115605504,
+      arena + 115654656);
 
-  /* %1385 = reduce_sum(%1382) {axes [0], batch} blocks.3.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 37067520,
-      arena + 61719936);
+  /* %1291 = transpose(%100) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[47], arena + 115605504);
 
-  /* %1386 = mul(%1382, %189) blocks.3.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 37067520, (const long[]){75648, 384, 1},
-      params[79], (const long[]){0, 0, 1}, arena + 29805312);
+  /* %1292 = fused_linear(%1290, %1291) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 115654656, arena + 115605504, NULL, LK_ACT_NONE, NULL,
+      arena + 115611648);
 
-  /* %1387 = mul(%1382, %191) blocks.3.norm1 : f32[B, 197, 384], written over %1382 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 37067520, (const long[]){75648, 384, 1},
-      arena + 991952384, (const long[]){75648, 384, 1}, arena + 37067520);
+  /* %1293 = linear_grad_weight(%1290, %99) blocks.1.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 115654656, arena + 1089505392, arena + 146915328);
 
-  /* %1388 = reduce_sum(%1387) {axes [0], batch} blocks.3.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 37067520,
-      arena + 61720320);
+  /* %1294 = reduce_sum(%1290) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 115654656,
+      arena + 146927616);
 
-  /* %1389 = normalize_grad(%188, %1386) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 989531648, arena + 29805312, 1e-06f, arena + 32226048);
+  /* %1295 = relu_grad(%98, %1292) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089505264, arena + 115611648, arena + 115611776);
 
-  /* %1390 = add(%1364, %1389) blocks.2.conv : f32[B, 197, 384], written over %760 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      arena + 32226048, (const long[]){75648, 384, 1}, arena + 1144458752);
+  /* %1296 = transpose(%96) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[45], arena + 115605504);
 
-  /* %1391 = slice(%1390) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %760: no code */
+  /* %1297 = fused_linear(%1295, %1296) blocks.1.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 115611776, arena + 115605504, NULL, LK_ACT_NONE, NULL,
+      arena + 134873088);
 
-  /* %1392 = slice(%1390) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 58706688, 75264);
+  /* %1298 = linear_grad_weight(%1295, %95) blocks.1.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 115611776, arena + 1087798272, arena + 146921472);
 
-  /* %1393 = batch_normalize_grad(%182, %1392, %183) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1158921728, arena + 58706688, params[75], 1e-05f,
-      arena + 39439104);
+  /* %1299 = reduce_sum(%1295) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 115611776,
+      arena + 146929152);
 
-  /* %1394 = batch_normalize_param_grad(%182, %1392) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1158921728, arena + 58706688, 1e-05f,
-      arena + 29805312);
+  /* %1300 = reshape(%1297) {shape [1, 1536]} blocks.1.conv.conv.6 : f32[B, 1, 1536], a view of %1297: no code */
 
-  /* %1395 = index(%1394) {axis 0, at 0} blocks.2.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 29805312, 768, arena + 61720704, 384);
+  /* %1301 = expand(%1300) {shape [196, 1536]} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 134873088, (const long[]){1536, 0, 1},
+      arena + 115605504, (const long[]){301056, 1536, 1});
 
-  /* %1396 = index(%1394) {axis 0, at 1} blocks.2.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 29805696, 768, arena + 61721088, 384);
+  /* %1302 = mul_scalar(%1301) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 115605504, 0.0051020407f, arena + 134873088);
 
-  /* %1397 = transpose(%181) {perm [1, 0]} blocks.2.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[74], arena + 41847552);
+  /* %1303 = add(%1287, %1302) blocks.1.conv : f32[B, 196, 1536], written over %1287 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 125239296, (const long[]){301056, 1536, 1},
+      arena + 134873088, (const long[]){301056, 1536, 1}, arena + 125239296);
 
-  /* %1398 = fused_linear(%1393, %1397) blocks.2.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 39439104, arena + 41847552, NULL, LK_ACT_NONE, NULL,
-      arena + 29805312);
+  /* %1304 = hswish_grad(%92, %1303) blocks.1.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 105971712, arena + 125239296,
+      arena + 115605504);
 
-  /* %1399 = linear_grad_weight(%1393, %179) blocks.2.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 39439104, arena + 331767296, arena + 61115136);
+  /* %1305 = batch_normalize_grad(%89, %1304, %90) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504, params[41], 1e-05f,
+      arena + 105971712);
 
-  /* %1400 = reshape(%1399) {shape [384, 1536, 1, 1]} blocks.2.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1399: no code */
+  /* %1306 = batch_normalize_param_grad(%89, %1304) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504, 1e-05f,
+      arena + 125239296);
 
-  /* %1401 = mul(%1398, %178) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 29805312, (const long[]){301056, 1536, 1},
-      arena + 1207867904, (const long[]){1536, 0, 1}, arena + 39439104);
+  /* %1307 = index(%1306) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 125239296, 3072, arena + 115619328, 1536);
 
-  /* %1402 = mul(%1398, %169) blocks.2.conv.conv.6 : f32[B, 196, 1536], written over %1398 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 29805312, (const long[]){301056, 1536, 1},
-      arena + 322133504, (const long[]){301056, 1536, 1}, arena + 29805312);
+  /* %1308 = index(%1306) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 125240832, 3072, arena + 115620864, 1536);
 
-  /* %1403 = reduce_sum(%1402) {axes [0]} blocks.2.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 29805312,
-      arena + 49072896);
+  /* %1309 = token_dwconv_grad_input(%1305, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 105971712, params[40],
+      arena + 96337920);
 
-  /* %1404 = hsigmoid_grad(%177, %1403) blocks.2.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1207818752, arena + 49072896, arena + 29805312);
+  /* %1310 = token_dwconv_grad_weight(%1305, %87) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 105971712,
+      arena + 86704128, arena + 115605504);
 
-  /* %1405 = transpose(%175) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[72], arena + 29854464);
+  /* %1311 = hswish_grad(%85, %1309) blocks.1.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 77070336, arena + 96337920,
+      arena + 86704128);
 
-  /* %1406 = fused_linear(%1404, %1405) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 29805312, arena + 29854464, NULL, LK_ACT_NONE, NULL,
-      arena + 29860608);
+  /* %1312 = batch_normalize_grad(%82, %1311, %83) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 67436544, arena + 86704128, params[36], 1e-05f,
+      arena + 77070336);
 
-  /* %1407 = linear_grad_weight(%1404, %174) blocks.2.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 29805312, arena + 1209329520, arena + 61704960);
+  /* %1313 = batch_normalize_param_grad(%82, %1311) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 67436544, arena + 86704128, 1e-05f,
+      arena + 96337920);
 
-  /* %1408 = reduce_sum(%1404) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 29805312,
-      arena + 61717248);
+  /* %1314 = index(%1313) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 96337920, 3072, arena + 87293952, 1536);
 
-  /* %1409 = relu_grad(%173, %1406) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209329392, arena + 29860608, arena + 29811456);
+  /* %1315 = index(%1313) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 96339456, 3072, arena + 87295488, 1536);
 
-  /* %1410 = transpose(%171) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[70], arena + 29805312);
+  /* %1316 = transpose(%81) {perm [1, 0]} blocks.1.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[35], arena + 67436544);
 
-  /* %1411 = fused_linear(%1409, %1410) blocks.2.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 29811456, arena + 29805312, NULL, LK_ACT_NONE, NULL,
-      arena + 49072896);
+  /* %1317 = linear_grad_weight(%1312, %79) blocks.1.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 77070336, arena + 1031872512, arena + 86704128);
 
-  /* %1412 = linear_grad_weight(%1409, %170) blocks.2.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 29811456, arena + 1207769600, arena + 61711104);
+  /* %1318 = fused_linear(%1312, %1316, %1278) {residual} blocks.1.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 77070336, 301056, arena + 67436544, NULL, NULL,
+      0, LK_ACT_NONE, arena + 144506880, 75264, arena + 1024635264, 75648);
 
-  /* %1413 = reduce_sum(%1409) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 29811456,
-      arena + 61721472);
+  /* %1319 = reshape(%1317) {shape [1536, 384, 1, 1]} blocks.1.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1317: no code */
 
-  /* %1414 = reshape(%1411) {shape [1, 1536]} blocks.2.conv.conv.6 : f32[B, 1, 1536], a view of %1411: no code */
+  /* %1320 = concat(%1277, %1318) {axis 0} blocks.1 : f32[B, 197, 384], a view of %676: no code */
 
-  /* %1415 = expand(%1414) {shape [196, 1536]} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 49072896, (const long[]){1536, 0, 1},
-      arena + 29805312, (const long[]){301056, 1536, 1});
+  /* %1321 = mul(%1320, %75) blocks.1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 67436544);
 
-  /* %1416 = mul_scalar(%1415) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 29805312, 0.0051020407f, arena + 49072896);
+  /* %1322 = transpose(%72) {perm [1, 0]} blocks.1.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[33], arena + 69857280);
 
-  /* %1417 = add(%1401, %1416) blocks.2.conv : f32[B, 196, 1536], written over %1401 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 39439104, (const long[]){301056, 1536, 1},
-      arena + 49072896, (const long[]){301056, 1536, 1}, arena + 39439104);
+  /* %1323 = fused_linear(%1321, %1322) blocks.1.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 67436544, arena + 69857280, NULL, LK_ACT_NONE, NULL,
+      arena + 74698752);
 
-  /* %1418 = hswish_grad(%167, %1417) blocks.2.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 312499712, arena + 39439104,
-      arena + 29805312);
+  /* %1324 = linear_grad_weight(%1321, %71) blocks.1.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 67436544, arena + 922963968, arena + 82919424);
 
-  /* %1419 = batch_normalize_grad(%164, %1418, %165) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 302865920, arena + 29805312, params[66], 1e-05f,
-      arena + 39439104);
+  /* %1325 = reduce_sum(%1321) {axes [0], batch} blocks.1.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 67436544,
+      arena + 83068032);
 
-  /* %1420 = batch_normalize_param_grad(%164, %1418) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 302865920, arena + 29805312, 1e-05f,
-      arena + 49072896);
+  /* %1326 = sdpa_grad(%68, %69, %70, %1323) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 826134528, 1152, arena + 826134912, 1152,
+      arena + 826135296, 1152, arena + 74698752, 384, arena + 67436544, 1152,
+      arena + 67436544 + 384, 1152, arena + 67436544 + 768, 1152, 0.14433756f);
 
-  /* %1421 = index(%1420) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 49072896, 3072, arena + 53289728, 1536);
+  /* %1327 = transpose(%65) {perm [1, 0]} blocks.1.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[31], arena + 77119488);
 
-  /* %1422 = index(%1420) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 49074432, 3072, arena + 53291264, 1536);
+  /* %1328 = fused_linear(%1326, %1327) blocks.1.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 67436544, arena + 77119488, NULL, LK_ACT_NONE, NULL,
+      arena + 74698752);
 
-  /* %1423 = token_dwconv_grad_input(%1419, %163) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 39439104, params[65],
-      arena + 29805312);
+  /* %1329 = linear_grad_weight(%1326, %64) blocks.1.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 67436544, arena + 920543232, arena + 82477056);
 
-  /* %1424 = token_dwconv_grad_weight(%1419, %162) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 39439104,
-      arena + 293232128, arena + 53275904);
+  /* %1330 = reduce_sum(%1326) {axes [0], batch} blocks.1.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 67436544,
+      arena + 83066880);
 
-  /* %1425 = hswish_grad(%160, %1423) blocks.2.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 283598336, arena + 29805312,
-      arena + 39439104);
+  /* %1331 = reduce_sum(%1328) {axes [0], batch} blocks.1.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 74698752,
+      arena + 83068416);
 
-  /* %1426 = batch_normalize_grad(%157, %1425, %158) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 273964544, arena + 39439104, params[61], 1e-05f,
-      arena + 29805312);
+  /* %1332 = mul(%1328, %60) blocks.1.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 74698752, (const long[]){75648, 384, 1},
+      params[29], (const long[]){0, 0, 1}, arena + 67436544);
 
-  /* %1427 = batch_normalize_param_grad(%157, %1425) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 273964544, arena + 39439104, 1e-05f,
-      arena + 49072896);
+  /* %1333 = mul(%1328, %62) blocks.1.norm1 : f32[B, 197, 384], written over %1328 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 74698752, (const long[]){75648, 384, 1},
+      arena + 918122496, (const long[]){75648, 384, 1}, arena + 74698752);
 
-  /* %1428 = index(%1427) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 49072896, 3072, arena + 53292800, 1536);
+  /* %1334 = reduce_sum(%1333) {axes [0], batch} blocks.1.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 74698752,
+      arena + 83068800);
 
-  /* %1429 = index(%1427) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 49074432, 3072, arena + 53294336, 1536);
+  /* %1335 = normalize_grad(%59, %1332) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 915701760, arena + 67436544, 1e-06f, arena + 69857280);
 
-  /* %1430 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[60], arena + 39439104);
+  /* %1336 = add(%1320, %1335) blocks.0.conv : f32[B, 197, 384], written over %676 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      arena + 69857280, (const long[]){75648, 384, 1}, arena + 1024634880);
 
-  /* %1431 = linear_grad_weight(%1426, %154) blocks.2.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 29805312, arena + 1156513280, arena + 52096256);
+  /* %1337 = slice(%1336) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %676: no code */
 
-  /* %1432 = fused_linear(%1426, %1430, %1392) {residual} blocks.2.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 29805312, 301056, arena + 39439104, NULL, NULL,
-      0, LK_ACT_NONE, arena + 58706688, 75264, arena + 1144459136, 75648);
+  /* %1338 = slice(%1336) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 77070336, 75264);
 
-  /* %1433 = reshape(%1431) {shape [1536, 384, 1, 1]} blocks.2.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1431: no code */
+  /* %1339 = batch_normalize_grad(%53, %1338, %54) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1029464064, arena + 77070336, params[25], 1e-05f,
+      arena + 79478784);
 
-  /* %1434 = concat(%1391, %1432) {axis 0} blocks.2 : f32[B, 197, 384], a view of %760: no code */
+  /* %1340 = batch_normalize_param_grad(%53, %1338) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[2, 384] */
+  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1029464064, arena + 77070336, 1e-05f,
+      arena + 67436544);
 
-  /* %1435 = mul(%1434, %150) blocks.2 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 29805312);
+  /* %1341 = index(%1340) {axis 0, at 0} blocks.0.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 67436544, 768, arena + 83069184, 384);
 
-  /* %1436 = transpose(%147) {perm [1, 0]} blocks.2.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[58], arena + 32226048);
+  /* %1342 = index(%1340) {axis 0, at 1} blocks.0.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 67436928, 768, arena + 83069568, 384);
 
-  /* %1437 = fused_linear(%1435, %1436) blocks.2.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 29805312, arena + 32226048, NULL, LK_ACT_NONE, NULL,
-      arena + 39740416);
+  /* %1343 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[24], arena + 81887232);
 
-  /* %1438 = linear_grad_weight(%1435, %146) blocks.2.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 29805312, arena + 987110912, arena + 53128448);
+  /* %1344 = fused_linear(%1339, %1343) blocks.0.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 79478784, arena + 81887232, NULL, LK_ACT_NONE, NULL,
+      arena + 67436544);
 
-  /* %1439 = reduce_sum(%1435) {axes [0], batch} blocks.2.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 29805312,
-      arena + 53295872);
+  /* %1345 = linear_grad_weight(%1339, %50) blocks.0.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 79478784, arena + 57802752, arena + 81887232);
 
-  /* %1440 = reshape(%1437) {shape [197, 8, 1, 48]} blocks.2.attn : f32[B, 197, 8, 1, 48], a view of %1437: no code */
+  /* %1346 = reshape(%1345) {shape [384, 1536, 1, 1]} blocks.0.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1345: no code */
 
-  /* %1441 = matmul_permuted(%1440, %141) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 39740416, 48, 384, 1,
-      arena + 984690176, 48, 1, 384, arena + 29805312, 38809, 197, 0.0f);
+  /* %1347 = mul(%1344, %49) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 67436544, (const long[]){301056, 1536, 1},
+      arena + 1087749120, (const long[]){1536, 0, 1}, arena + 57802752);
 
-  /* %1442 = matmul_permuted(%144, %1440) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 19870208, 38809, 1, 197,
-      arena + 39740416, 48, 384, 1, arena + 49675520, 48, 384, 0.0f);
+  /* %1348 = mul(%1344, %40) blocks.0.conv.conv.6 : f32[B, 196, 1536], written over %1344 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 67436544, (const long[]){301056, 1536, 1},
+      arena + 48168960, (const long[]){301056, 1536, 1}, arena + 67436544);
 
-  /* %1443 = softmax_grad(%144, %1441) {axis -1} blocks.2.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax_grad(B * 1576, 197, arena + 19870208, arena + 29805312, arena + 39740416);
+  /* %1349 = reduce_sum(%1348) {axes [0]} blocks.0.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 67436544,
+      arena + 48168960);
 
-  /* %1444 = mul_scalar(%1443) {x op 0.14433756} blocks.2.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 39740416, 0.14433756f, arena + 19870208);
+  /* %1350 = hsigmoid_grad(%48, %1349) blocks.0.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1087699968, arena + 48168960, arena + 48218112);
 
-  /* %1445 = matmul_permuted(%1444, %140) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 19870208, 38809, 197, 1,
-      arena + 982269440, 48, 384, 1, arena + 29805312, 48, 384, 0.0f);
+  /* %1351 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[22], arena + 48168960);
 
-  /* %1446 = matmul_permuted(%139, %1444) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 19870208, 38809, 1, 197,
-      arena + 979848704, 48, 384, 1, arena + 32226048, 48, 384, 0.0f);
+  /* %1352 = fused_linear(%1350, %1351) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 48218112, arena + 48168960, NULL, LK_ACT_NONE, NULL,
+      arena + 48175104);
 
-  /* %1447 = reshape(%1442) {shape [197, 384]} blocks.2.attn : f32[B, 197, 384], a view of %1442: no code */
+  /* %1353 = linear_grad_weight(%1350, %45) blocks.0.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 48218112, arena + 1089505136, arena + 79478784);
 
-  /* %1448 = reshape(%1446) {shape [197, 384]} blocks.2.attn : f32[B, 197, 384], a view of %1446: no code */
+  /* %1354 = reduce_sum(%1350) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 48218112,
+      arena + 79491072);
 
-  /* %1449 = reshape(%1445) {shape [197, 384]} blocks.2.attn : f32[B, 197, 384], a view of %1445: no code */
+  /* %1355 = relu_grad(%44, %1352) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089505008, arena + 48175104, arena + 48175232);
 
-  /* %1450 = concat(%1449, %1448, %1447) {axis 1} blocks.2.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 29805312, 384, arena + 19870208, 1152);
-  lk_copy_rows(B * 197, 384, arena + 32226048, 384, arena + 19870592, 1152);
-  lk_copy_rows(B * 197, 384, arena + 49675520, 384, arena + 19870976, 1152);
+  /* %1356 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[20], arena + 48168960);
 
-  /* %1451 = transpose(%133) {perm [1, 0]} blocks.2.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[56], arena + 29553152);
+  /* %1357 = fused_linear(%1355, %1356) blocks.0.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 48175232, arena + 48168960, NULL, LK_ACT_NONE, NULL,
+      arena + 67436544);
 
-  /* %1452 = fused_linear(%1450, %1451) blocks.2.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 19870208, arena + 29553152, NULL, LK_ACT_NONE, NULL,
-      arena + 27132416);
+  /* %1358 = linear_grad_weight(%1355, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 48175232, arena + 1087650816, arena + 79484928);
 
-  /* %1453 = linear_grad_weight(%1450, %132) blocks.2.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 19870208, arena + 977427968, arena + 52686080);
+  /* %1359 = reduce_sum(%1355) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 48175232,
+      arena + 79492608);
 
-  /* %1454 = reduce_sum(%1450) {axes [0], batch} blocks.2.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 19870208,
-      arena + 51783680);
+  /* %1360 = reshape(%1357) {shape [1, 1536]} blocks.0.conv.conv.6 : f32[B, 1, 1536], a view of %1357: no code */
 
-  /* %1455 = reduce_sum(%1452) {axes [0], batch} blocks.2.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 27132416,
-      arena + 51784832);
+  /* %1361 = expand(%1360) {shape [196, 1536]} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 67436544, (const long[]){1536, 0, 1},
+      arena + 48168960, (const long[]){301056, 1536, 1});
 
-  /* %1456 = mul(%1452, %128) blocks.2.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 27132416, (const long[]){75648, 384, 1},
-      params[54], (const long[]){0, 0, 1}, arena + 19870208);
+  /* %1362 = mul_scalar(%1361) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 48168960, 0.0051020407f, arena + 67436544);
 
-  /* %1457 = mul(%1452, %130) blocks.2.norm1 : f32[B, 197, 384], written over %1452 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 27132416, (const long[]){75648, 384, 1},
-      arena + 975007232, (const long[]){75648, 384, 1}, arena + 27132416);
+  /* %1363 = add(%1347, %1362) blocks.0.conv : f32[B, 196, 1536], written over %1347 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 57802752, (const long[]){301056, 1536, 1},
+      arena + 67436544, (const long[]){301056, 1536, 1}, arena + 57802752);
 
-  /* %1458 = reduce_sum(%1457) {axes [0], batch} blocks.2.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 27132416,
-      arena + 51785216);
+  /* %1364 = hswish_grad(%38, %1363) blocks.0.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 38535168, arena + 57802752,
+      arena + 48168960);
 
-  /* %1459 = normalize_grad(%127, %1456) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 972586496, arena + 19870208, 1e-06f, arena + 22290944);
+  /* %1365 = batch_normalize_grad(%35, %1364, %36) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 28901376, arena + 48168960, params[16], 1e-05f,
+      arena + 38535168);
 
-  /* %1460 = add(%1434, %1459) blocks.1.conv : f32[B, 197, 384], written over %760 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      arena + 22290944, (const long[]){75648, 384, 1}, arena + 1144458752);
+  /* %1366 = batch_normalize_param_grad(%35, %1364) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 28901376, arena + 48168960, 1e-05f,
+      arena + 57802752);
 
-  /* %1461 = slice(%1460) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %760: no code */
+  /* %1367 = index(%1366) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 57802752, 3072, arena + 48182784, 1536);
 
-  /* %1462 = slice(%1460) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 48771584, 75264);
+  /* %1368 = index(%1366) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 57804288, 3072, arena + 48184320, 1536);
 
-  /* %1463 = batch_normalize_grad(%121, %1462, %122) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1154104832, arena + 48771584, params[50], 1e-05f,
-      arena + 29504000);
+  /* %1369 = token_dwconv_grad_input(%1365, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 38535168, params[15],
+      arena + 28901376);
 
-  /* %1464 = batch_normalize_param_grad(%121, %1462) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1154104832, arena + 48771584, 1e-05f,
-      arena + 19870208);
+  /* %1370 = token_dwconv_grad_weight(%1365, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 38535168, arena + 19267584,
+      arena + 48168960);
 
-  /* %1465 = index(%1464) {axis 0, at 0} blocks.1.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 19870208, 768, arena + 51785600, 384);
+  /* %1371 = hswish_grad(%31, %1369) blocks.0.conv : f32[B, 196, 1536] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 9633792, arena + 28901376, arena + 19267584);
 
-  /* %1466 = index(%1464) {axis 0, at 1} blocks.1.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 19870592, 768, arena + 51785984, 384);
+  /* %1372 = batch_normalize_grad(%28, %1371, %29) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_normalize_grad_cl(B * 196, 1536, arena, arena + 19267584, params[11], 1e-05f,
+      arena + 9633792);
 
-  /* %1467 = transpose(%120) {perm [1, 0]} blocks.1.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[49], arena + 31912448);
+  /* %1373 = batch_normalize_param_grad(%28, %1371) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 1536] */
+  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena, arena + 19267584, 1e-05f,
+      arena + 28901376);
 
-  /* %1468 = fused_linear(%1463, %1467) blocks.1.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 29504000, arena + 31912448, NULL, LK_ACT_NONE, NULL,
-      arena + 19870208);
+  /* %1374 = index(%1373) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 28901376, 3072, arena + 19857408, 1536);
 
-  /* %1469 = linear_grad_weight(%1463, %118) blocks.1.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 29504000, arena + 264330752, arena + 51180032);
+  /* %1375 = index(%1373) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 28902912, 3072, arena + 19858944, 1536);
 
-  /* %1470 = reshape(%1469) {shape [384, 1536, 1, 1]} blocks.1.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1469: no code */
+  /* %1376 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1471 = mul(%1468, %117) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 19870208, (const long[]){301056, 1536, 1},
-      arena + 1207720448, (const long[]){1536, 0, 1}, arena + 29504000);
+  /* %1377 = linear_grad_weight(%1372, %25) blocks.0.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 9633792, arena + 1027055616, arena + 19267584);
 
-  /* %1472 = mul(%1468, %108) blocks.1.conv.conv.6 : f32[B, 196, 1536], written over %1468 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 19870208, (const long[]){301056, 1536, 1},
-      arena + 254696960, (const long[]){301056, 1536, 1}, arena + 19870208);
+  /* %1378 = fused_linear(%1372, %1376, %1338) {residual} blocks.0.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 9633792, 301056, arena, NULL, NULL, 0,
+      LK_ACT_NONE, arena + 77070336, 75264, arena + 1024635264, 75648);
 
-  /* %1473 = reduce_sum(%1472) {axes [0]} blocks.1.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 19870208,
-      arena + 39137792);
+  /* %1379 = reshape(%1377) {shape [1536, 384, 1, 1]} blocks.0.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1377: no code */
 
-  /* %1474 = hsigmoid_grad(%116, %1473) blocks.1.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1207671296, arena + 39137792, arena + 19870208);
+  /* %1380 = concat(%1337, %1378) {axis 0} blocks.0 : f32[B, 197, 384], a view of %676: no code */
 
-  /* %1475 = transpose(%114) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[47], arena + 19919360);
+  /* %1381 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1476 = fused_linear(%1474, %1475) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 19870208, arena + 19919360, NULL, LK_ACT_NONE, NULL,
-      arena + 19925504);
+  /* %1382 = fused_linear(%1380, %1381) blocks.0.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 1024634880, arena, NULL, LK_ACT_NONE, NULL,
+      arena + 7262208);
 
-  /* %1477 = linear_grad_weight(%1474, %113) blocks.1.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 19870208, arena + 1209329264, arena + 51769856);
+  /* %1383 = linear_grad_weight(%1380, %20) blocks.0.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 1024634880, arena + 913281024, arena + 10125312);
 
-  /* %1478 = reduce_sum(%1474) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 19870208,
-      arena + 51782144);
-
-  /* %1479 = relu_grad(%112, %1476) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209329136, arena + 19925504, arena + 19876352);
-
-  /* %1480 = transpose(%110) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[45], arena + 19870208);
-
-  /* %1481 = fused_linear(%1479, %1480) blocks.1.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 19876352, arena + 19870208, NULL, LK_ACT_NONE, NULL,
-      arena + 39137792);
-
-  /* %1482 = linear_grad_weight(%1479, %109) blocks.1.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 19876352, arena + 1207622144, arena + 51776000);
-
-  /* %1483 = reduce_sum(%1479) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 19876352,
-      arena + 51786368);
-
-  /* %1484 = reshape(%1481) {shape [1, 1536]} blocks.1.conv.conv.6 : f32[B, 1, 1536], a view of %1481: no code */
-
-  /* %1485 = expand(%1484) {shape [196, 1536]} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 39137792, (const long[]){1536, 0, 1},
-      arena + 19870208, (const long[]){301056, 1536, 1});
-
-  /* %1486 = mul_scalar(%1485) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 19870208, 0.0051020407f, arena + 39137792);
-
-  /* %1487 = add(%1471, %1486) blocks.1.conv : f32[B, 196, 1536], written over %1471 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 29504000, (const long[]){301056, 1536, 1},
-      arena + 39137792, (const long[]){301056, 1536, 1}, arena + 29504000);
-
-  /* %1488 = hswish_grad(%106, %1487) blocks.1.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 245063168, arena + 29504000,
-      arena + 19870208);
-
-  /* %1489 = batch_normalize_grad(%103, %1488, %104) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 235429376, arena + 19870208, params[41], 1e-05f,
-      arena + 29504000);
-
-  /* %1490 = batch_normalize_param_grad(%103, %1488) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 235429376, arena + 19870208, 1e-05f,
-      arena + 39137792);
-
-  /* %1491 = index(%1490) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 39137792, 3072, arena + 43354624, 1536);
-
-  /* %1492 = index(%1490) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 39139328, 3072, arena + 43356160, 1536);
-
-  /* %1493 = token_dwconv_grad_input(%1489, %102) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 29504000, params[40],
-      arena + 19870208);
-
-  /* %1494 = token_dwconv_grad_weight(%1489, %101) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 29504000,
-      arena + 225795584, arena + 43340800);
-
-  /* %1495 = hswish_grad(%99, %1493) blocks.1.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 216161792, arena + 19870208,
-      arena + 29504000);
-
-  /* %1496 = batch_normalize_grad(%96, %1495, %97) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 206528000, arena + 29504000, params[36], 1e-05f,
-      arena + 19870208);
-
-  /* %1497 = batch_normalize_param_grad(%96, %1495) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 206528000, arena + 29504000, 1e-05f,
-      arena + 39137792);
-
-  /* %1498 = index(%1497) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 39137792, 3072, arena + 43357696, 1536);
-
-  /* %1499 = index(%1497) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 39139328, 3072, arena + 43359232, 1536);
-
-  /* %1500 = transpose(%95) {perm [1, 0]} blocks.1.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[35], arena + 29504000);
-
-  /* %1501 = linear_grad_weight(%1496, %93) blocks.1.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 19870208, arena + 1151696384, arena + 42161152);
-
-  /* %1502 = fused_linear(%1496, %1500, %1462) {residual} blocks.1.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 19870208, 301056, arena + 29504000, NULL, NULL,
-      0, LK_ACT_NONE, arena + 48771584, 75264, arena + 1144459136, 75648);
-
-  /* %1503 = reshape(%1501) {shape [1536, 384, 1, 1]} blocks.1.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1501: no code */
-
-  /* %1504 = concat(%1461, %1502) {axis 0} blocks.1 : f32[B, 197, 384], a view of %760: no code */
-
-  /* %1505 = mul(%1504, %89) blocks.1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 19870208);
-
-  /* %1506 = transpose(%86) {perm [1, 0]} blocks.1.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[33], arena + 22290944);
-
-  /* %1507 = fused_linear(%1505, %1506) blocks.1.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 19870208, arena + 22290944, NULL, LK_ACT_NONE, NULL,
-      arena + 29805312);
-
-  /* %1508 = linear_grad_weight(%1505, %85) blocks.1.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 19870208, arena + 970165760, arena + 43193344);
-
-  /* %1509 = reduce_sum(%1505) {axes [0], batch} blocks.1.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 19870208,
-      arena + 43360768);
-
-  /* %1510 = reshape(%1507) {shape [197, 8, 1, 48]} blocks.1.attn : f32[B, 197, 8, 1, 48], a view of %1507: no code */
-
-  /* %1511 = matmul_permuted(%1510, %80) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 29805312, 48, 384, 1,
-      arena + 967745024, 48, 1, 384, arena + 19870208, 38809, 197, 0.0f);
-
-  /* %1512 = matmul_permuted(%83, %1510) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 9935104, 38809, 1, 197,
-      arena + 29805312, 48, 384, 1, arena + 39740416, 48, 384, 0.0f);
-
-  /* %1513 = softmax_grad(%83, %1511) {axis -1} blocks.1.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax_grad(B * 1576, 197, arena + 9935104, arena + 19870208, arena + 29805312);
-
-  /* %1514 = mul_scalar(%1513) {x op 0.14433756} blocks.1.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 29805312, 0.14433756f, arena + 9935104);
-
-  /* %1515 = matmul_permuted(%1514, %79) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 9935104, 38809, 197, 1,
-      arena + 965324288, 48, 384, 1, arena + 19870208, 48, 384, 0.0f);
-
-  /* %1516 = matmul_permuted(%78, %1514) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 9935104, 38809, 1, 197,
-      arena + 962903552, 48, 384, 1, arena + 22290944, 48, 384, 0.0f);
-
-  /* %1517 = reshape(%1512) {shape [197, 384]} blocks.1.attn : f32[B, 197, 384], a view of %1512: no code */
-
-  /* %1518 = reshape(%1516) {shape [197, 384]} blocks.1.attn : f32[B, 197, 384], a view of %1516: no code */
-
-  /* %1519 = reshape(%1515) {shape [197, 384]} blocks.1.attn : f32[B, 197, 384], a view of %1515: no code */
-
-  /* %1520 = concat(%1519, %1518, %1517) {axis 1} blocks.1.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 19870208, 384, arena + 9935104, 1152);
-  lk_copy_rows(B * 197, 384, arena + 22290944, 384, arena + 9935488, 1152);
-  lk_copy_rows(B * 197, 384, arena + 39740416, 384, arena + 9935872, 1152);
-
-  /* %1521 = transpose(%72) {perm [1, 0]} blocks.1.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[31], arena + 19618048);
-
-  /* %1522 = fused_linear(%1520, %1521) blocks.1.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 9935104, arena + 19618048, NULL, LK_ACT_NONE, NULL,
-      arena + 17197312);
-
-  /* %1523 = linear_grad_weight(%1520, %71) blocks.1.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 9935104, arena + 960482816, arena + 42750976);
-
-  /* %1524 = reduce_sum(%1520) {axes [0], batch} blocks.1.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 9935104,
-      arena + 41848576);
-
-  /* %1525 = reduce_sum(%1522) {axes [0], batch} blocks.1.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 17197312,
-      arena + 41849728);
-
-  /* %1526 = mul(%1522, %67) blocks.1.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 17197312, (const long[]){75648, 384, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 9935104);
-
-  /* %1527 = mul(%1522, %69) blocks.1.norm1 : f32[B, 197, 384], written over %1522 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 17197312, (const long[]){75648, 384, 1},
-      arena + 958062080, (const long[]){75648, 384, 1}, arena + 17197312);
-
-  /* %1528 = reduce_sum(%1527) {axes [0], batch} blocks.1.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 17197312,
-      arena + 41850112);
-
-  /* %1529 = normalize_grad(%66, %1526) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 955641344, arena + 9935104, 1e-06f, arena + 12355840);
-
-  /* %1530 = add(%1504, %1529) blocks.0.conv : f32[B, 197, 384], written over %760 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      arena + 12355840, (const long[]){75648, 384, 1}, arena + 1144458752);
-
-  /* %1531 = slice(%1530) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %760: no code */
-
-  /* %1532 = slice(%1530) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 38836480, 75264);
-
-  /* %1533 = batch_normalize_grad(%60, %1532, %61) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1149287936, arena + 38836480, params[25], 1e-05f,
-      arena + 19568896);
-
-  /* %1534 = batch_normalize_param_grad(%60, %1532) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1149287936, arena + 38836480, 1e-05f,
-      arena + 9935104);
-
-  /* %1535 = index(%1534) {axis 0, at 0} blocks.0.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 9935104, 768, arena + 41850496, 384);
-
-  /* %1536 = index(%1534) {axis 0, at 1} blocks.0.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 9935488, 768, arena + 41850880, 384);
-
-  /* %1537 = transpose(%59) {perm [1, 0]} blocks.0.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[24], arena + 21977344);
-
-  /* %1538 = fused_linear(%1533, %1537) blocks.0.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 19568896, arena + 21977344, NULL, LK_ACT_NONE, NULL,
-      arena + 9935104);
-
-  /* %1539 = linear_grad_weight(%1533, %57) blocks.0.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 19568896, arena + 196894208, arena + 41244928);
-
-  /* %1540 = reshape(%1539) {shape [384, 1536, 1, 1]} blocks.0.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1539: no code */
-
-  /* %1541 = mul(%1538, %56) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 9935104, (const long[]){301056, 1536, 1},
-      arena + 1207572992, (const long[]){1536, 0, 1}, arena + 19568896);
-
-  /* %1542 = mul(%1538, %47) blocks.0.conv.conv.6 : f32[B, 196, 1536], written over %1538 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 9935104, (const long[]){301056, 1536, 1},
-      arena + 187260416, (const long[]){301056, 1536, 1}, arena + 9935104);
-
-  /* %1543 = reduce_sum(%1542) {axes [0]} blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 9935104,
-      arena + 29202688);
-
-  /* %1544 = hsigmoid_grad(%55, %1543) blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1207523840, arena + 29202688, arena + 9935104);
-
-  /* %1545 = transpose(%53) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[22], arena + 9984256);
-
-  /* %1546 = fused_linear(%1544, %1545) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 9935104, arena + 9984256, NULL, LK_ACT_NONE, NULL,
-      arena + 9990400);
-
-  /* %1547 = linear_grad_weight(%1544, %52) blocks.0.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 9935104, arena + 1209329008, arena + 41834752);
-
-  /* %1548 = reduce_sum(%1544) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 9935104,
-      arena + 41847040);
-
-  /* %1549 = relu_grad(%51, %1546) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209328880, arena + 9990400, arena + 9941248);
-
-  /* %1550 = transpose(%49) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[20], arena + 9935104);
-
-  /* %1551 = fused_linear(%1549, %1550) blocks.0.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 9941248, arena + 9935104, NULL, LK_ACT_NONE, NULL,
-      arena + 29202688);
-
-  /* %1552 = linear_grad_weight(%1549, %48) blocks.0.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 9941248, arena + 1207474688, arena + 41840896);
-
-  /* %1553 = reduce_sum(%1549) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 9941248,
-      arena + 41851264);
-
-  /* %1554 = reshape(%1551) {shape [1, 1536]} blocks.0.conv.conv.6 : f32[B, 1, 1536], a view of %1551: no code */
-
-  /* %1555 = expand(%1554) {shape [196, 1536]} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 29202688, (const long[]){1536, 0, 1},
-      arena + 9935104, (const long[]){301056, 1536, 1});
-
-  /* %1556 = mul_scalar(%1555) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 9935104, 0.0051020407f, arena + 29202688);
-
-  /* %1557 = add(%1541, %1556) blocks.0.conv : f32[B, 196, 1536], written over %1541 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 19568896, (const long[]){301056, 1536, 1},
-      arena + 29202688, (const long[]){301056, 1536, 1}, arena + 19568896);
-
-  /* %1558 = hswish_grad(%45, %1557) blocks.0.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 177626624, arena + 19568896,
-      arena + 9935104);
-
-  /* %1559 = batch_normalize_grad(%42, %1558, %43) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 167992832, arena + 9935104, params[16], 1e-05f,
-      arena + 19568896);
-
-  /* %1560 = batch_normalize_param_grad(%42, %1558) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 167992832, arena + 9935104, 1e-05f,
-      arena + 29202688);
-
-  /* %1561 = index(%1560) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 29202688, 3072, arena + 32977152, 1536);
-
-  /* %1562 = index(%1560) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 29204224, 3072, arena + 32978688, 1536);
-
-  /* %1563 = token_dwconv_grad_input(%1559, %41) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 19568896, params[15],
-      arena + 9935104);
-
-  /* %1564 = token_dwconv_grad_weight(%1559, %40) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 19568896,
-      arena + 158359040, arena + 32963328);
-
-  /* %1565 = hswish_grad(%38, %1563) blocks.0.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 148725248, arena + 9935104,
-      arena + 19568896);
-
-  /* %1566 = batch_normalize_grad(%35, %1565, %36) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 139091456, arena + 19568896, params[11], 1e-05f,
-      arena + 9935104);
-
-  /* %1567 = batch_normalize_param_grad(%35, %1565) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 139091456, arena + 19568896, 1e-05f,
-      arena + 29202688);
-
-  /* %1568 = index(%1567) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 29202688, 3072, arena + 32980224, 1536);
-
-  /* %1569 = index(%1567) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 29204224, 3072, arena + 32981760, 1536);
-
-  /* %1570 = transpose(%34) {perm [1, 0]} blocks.0.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[10], arena + 19568896);
-
-  /* %1571 = linear_grad_weight(%1566, %32) blocks.0.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 9935104, arena + 1146879488, arena + 32226048);
-
-  /* %1572 = fused_linear(%1566, %1570, %1532) {residual} blocks.0.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 9935104, 301056, arena + 19568896, NULL, NULL,
-      0, LK_ACT_NONE, arena + 38836480, 75264, arena + 1144459136, 75648);
-
-  /* %1573 = reshape(%1571) {shape [1536, 384, 1, 1]} blocks.0.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1571: no code */
-
-  /* %1574 = concat(%1531, %1572) {axis 0} blocks.0 : f32[B, 197, 384], a view of %760: no code */
-
-  /* %1575 = transpose(%28) {perm [1, 0]} blocks.0.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[8], arena + 9935104);
-
-  /* %1576 = fused_linear(%1574, %1575) blocks.0.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1144458752, arena + 9935104, NULL, LK_ACT_NONE, NULL,
-      arena + 19870208);
-
-  /* %1577 = linear_grad_weight(%1574, %27) blocks.0.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 1144458752, arena + 953220608, arena + 32815872);
-
-  /* %1578 = reduce_sum(%1574) {axes [0], batch} blocks.0.attn.proj : f32[384] */
+  /* %1384 = reduce_sum(%1380) {axes [0], batch} blocks.0.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 1144458752, arena + 32983296);
+      arena + 1024634880, arena + 10273920);
 
-  /* %1579 = reshape(%1576) {shape [197, 8, 1, 48]} blocks.0.attn : f32[B, 197, 8, 1, 48], a view of %1576: no code */
+  /* %1385 = sdpa_grad(%17, %18, %19, %1382) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 818872320, 1152, arena + 818872704, 1152,
+      arena + 818873088, 1152, arena + 7262208, 384, arena, 1152, arena + 384, 1152, arena + 768,
+      1152, 0.14433756f);
 
-  /* %1580 = matmul_permuted(%1579, %22) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 19870208, 48, 384, 1,
-      arena + 950799872, 48, 1, 384, arena + 9935104, 38809, 197, 0.0f);
-
-  /* %1581 = matmul_permuted(%25, %1579) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena, 38809, 1, 197, arena + 19870208,
-      48, 384, 1, arena + 29805312, 48, 384, 0.0f);
-
-  /* %1582 = softmax_grad(%25, %1580) {axis -1} blocks.0.attn : f32[B, 8, 1, 197, 197] */
-  lk_softmax_grad(B * 1576, 197, arena, arena + 9935104, arena + 19870208);
-
-  /* %1583 = mul_scalar(%1582) {x op 0.14433756} blocks.0.attn : f32[B, 8, 1, 197, 197] */
-  lk_mul_scalar(B * 8 * 197 * 197, arena + 19870208, 0.14433756f, arena);
-
-  /* %1584 = matmul_permuted(%1583, %21) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena, 38809, 197, 1,
-      arena + 948379136, 48, 384, 1, arena + 9935104, 48, 384, 0.0f);
-
-  /* %1585 = matmul_permuted(%20, %1583) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 8, 1, 48] */
-  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena, 38809, 1, 197,
-      arena + 945958400, 48, 384, 1, arena + 12355840, 48, 384, 0.0f);
-
-  /* %1586 = reshape(%1581) {shape [197, 384]} blocks.0.attn : f32[B, 197, 384], a view of %1581: no code */
-
-  /* %1587 = reshape(%1585) {shape [197, 384]} blocks.0.attn : f32[B, 197, 384], a view of %1585: no code */
-
-  /* %1588 = reshape(%1584) {shape [197, 384]} blocks.0.attn : f32[B, 197, 384], a view of %1584: no code */
-
-  /* %1589 = concat(%1588, %1587, %1586) {axis 1} blocks.0.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 9935104, 384, arena, 1152);
-  lk_copy_rows(B * 197, 384, arena + 12355840, 384, arena + 384, 1152);
-  lk_copy_rows(B * 197, 384, arena + 29805312, 384, arena + 768, 1152);
-
-  /* %1590 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[384, 1152] */
+  /* %1386 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[6], arena + 9682944);
 
-  /* %1591 = fused_linear(%1589, %1590) blocks.0.attn.qkv : f32[B, 197, 384] */
+  /* %1387 = fused_linear(%1385, %1386) blocks.0.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena, arena + 9682944, NULL, LK_ACT_NONE, NULL,
       arena + 7262208);
 
-  /* %1592 = linear_grad_weight(%1589, %13) blocks.0.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena, arena + 943537664, arena + 9682944);
+  /* %1388 = linear_grad_weight(%1385, %13) blocks.0.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena, arena + 910860288, arena + 9682944);
 
-  /* %1593 = reduce_sum(%1589) {axes [0], batch} blocks.0.attn.qkv : f32[1152] */
+  /* %1389 = reduce_sum(%1385) {axes [0], batch} blocks.0.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 10125312);
+      arena + 10272768);
 
-  /* %1594 = reduce_sum(%1591) {axes [0], batch} blocks.0.norm1 : f32[384] */
+  /* %1390 = reduce_sum(%1387) {axes [0], batch} blocks.0.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 7262208,
       arena + 4841472);
 
-  /* %1595 = mul(%1591, %9) blocks.0.norm1 : f32[B, 197, 384] */
+  /* %1391 = mul(%1387, %9) blocks.0.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 7262208, (const long[]){75648, 384, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1596 = mul(%1591, %11) blocks.0.norm1 : f32[B, 197, 384], written over %1591 */
+  /* %1392 = mul(%1387, %11) blocks.0.norm1 : f32[B, 197, 384], written over %1387 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 7262208, (const long[]){75648, 384, 1},
-      arena + 941116928, (const long[]){75648, 384, 1}, arena + 7262208);
+      arena + 908439552, (const long[]){75648, 384, 1}, arena + 7262208);
 
-  /* %1597 = reduce_sum(%1596) {axes [0], batch} blocks.0.norm1 : f32[384] */
+  /* %1393 = reduce_sum(%1392) {axes [0], batch} blocks.0.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 7262208,
       arena + 4841856);
 
-  /* %1598 = normalize_grad(%8, %1595) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 938696192, arena, 1e-06f, arena + 2420736);
+  /* %1394 = normalize_grad(%8, %1391) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 906018816, arena, 1e-06f, arena + 2420736);
 
-  /* %1599 = add(%1574, %1598) : f32[B, 197, 384], written over %760 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
-      arena + 2420736, (const long[]){75648, 384, 1}, arena + 1144458752);
+  /* %1395 = add(%1380, %1394) : f32[B, 197, 384], written over %676 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
+      arena + 2420736, (const long[]){75648, 384, 1}, arena + 1024634880);
 
-  /* %1600 = reduce_sum(%1599) {axes [], batch} : f32[197, 384] */
+  /* %1396 = reduce_sum(%1395) {axes [], batch} : f32[197, 384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 0, 0},
-      arena + 1144458752, arena + 2703360);
+      arena + 1024634880, arena + 2703360);
 
-  /* %1601 = reshape(%1600) {shape [1, 197, 384]} : f32[1, 197, 384], a view of %1600: no code */
+  /* %1397 = reshape(%1396) {shape [1, 197, 384]} : f32[1, 197, 384], a view of %1396: no code */
 
-  /* %1602 = slice(%1599) {axis 0, start 0, length 1} : f32[B, 1, 384] */
-  lk_copy_rows(B, 384, arena + 1144458752, 75648, arena, 384);
+  /* %1398 = slice(%1395) {axis 0, start 0, length 1} : f32[B, 1, 384] */
+  lk_copy_rows(B, 384, arena + 1024634880, 75648, arena, 384);
 
-  /* %1603 = reduce_sum(%1602) {axes [], batch} : f32[1, 384] */
+  /* %1399 = reduce_sum(%1398) {axes [], batch} : f32[1, 384] */
   lk_reduce_sum(3, (const long[]){B, 1, 384}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 2779008);
 
-  /* %1604 = reshape(%1603) {shape [1, 1, 384]} : f32[1, 1, 384], a view of %1603: no code */
+  /* %1400 = reshape(%1399) {shape [1, 1, 384]} : f32[1, 1, 384], a view of %1399: no code */
 
-  /* %1605 = slice(%1599) {axis 0, start 1, length 196} : f32[B, 196, 384], a view of %760: no code */
+  /* %1401 = slice(%1395) {axis 0, start 1, length 196} : f32[B, 196, 384], a view of %676: no code */
 
-  /* %1606 = seq2img(%1605) {height 14} patch_embed : f32[B, 384, 14, 14] */
+  /* %1402 = seq2img(%1401) {height 14} patch_embed : f32[B, 384, 14, 14] */
   for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 384, arena + 1144459136 + (long)b * 75648, arena + (long)b * 75264);
+    lk_seq2img(1, 196, 384, arena + 1024635264 + (long)b * 75648, arena + (long)b * 75264);
   } // for b
 
-  /* %1607 = conv2d_grad_weight(%1606, %0) {out 384, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[384, 3, 16, 16] */
+  /* %1403 = conv2d_grad_weight(%1402, %0) {out 384, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[384, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 384, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 2408448);
 
-  /* %1608 = reduce_sum(%1606) {axes [1, 2], batch} patch_embed.proj : f32[384] */
+  /* %1404 = reduce_sum(%1402) {axes [1, 2], batch} patch_embed.proj : f32[384] */
   lk_reduce_sum(4, (const long[]){B, 384, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 2779392);
 
-  /* output 0 "loss" = %748 : f32[1] */
-  memcpy(outputs[0], arena + 1209331696, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1607 : f32[384, 3, 16, 16] */
+  /* output 0 "loss" = %664 : f32[1] */
+  memcpy(outputs[0], arena + 1089508080, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %1403 : f32[384, 3, 16, 16] */
   memcpy(outputs[1], arena + 2408448, sizeof(float) * 294912);
-  /* output 2 "grad:patch_embed.proj.bias" = %1608 : f32[384] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1404 : f32[384] */
   memcpy(outputs[2], arena + 2779392, sizeof(float) * 384);
-  /* output 3 "grad:cls_token" = %1604 : f32[1, 1, 384] */
+  /* output 3 "grad:cls_token" = %1400 : f32[1, 1, 384] */
   memcpy(outputs[3], arena + 2779008, sizeof(float) * 384);
-  /* output 4 "grad:pos_embed" = %1601 : f32[1, 197, 384] */
+  /* output 4 "grad:pos_embed" = %1397 : f32[1, 197, 384] */
   memcpy(outputs[4], arena + 2703360, sizeof(float) * 75648);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1597 : f32[384] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1393 : f32[384] */
   memcpy(outputs[5], arena + 4841856, sizeof(float) * 384);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1594 : f32[384] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1390 : f32[384] */
   memcpy(outputs[6], arena + 4841472, sizeof(float) * 384);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1592 : f32[1152, 384] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1388 : f32[1152, 384] */
   memcpy(outputs[7], arena + 9682944, sizeof(float) * 442368);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1593 : f32[1152] */
-  memcpy(outputs[8], arena + 10125312, sizeof(float) * 1152);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1577 : f32[384, 384] */
-  memcpy(outputs[9], arena + 32815872, sizeof(float) * 147456);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1578 : f32[384] */
-  memcpy(outputs[10], arena + 32983296, sizeof(float) * 384);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1573 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[11], arena + 32226048, sizeof(float) * 589824);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1568 : f32[1536] */
-  memcpy(outputs[12], arena + 32980224, sizeof(float) * 1536);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1569 : f32[1536] */
-  memcpy(outputs[13], arena + 32981760, sizeof(float) * 1536);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1564 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[14], arena + 32963328, sizeof(float) * 13824);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1561 : f32[1536] */
-  memcpy(outputs[15], arena + 32977152, sizeof(float) * 1536);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1562 : f32[1536] */
-  memcpy(outputs[16], arena + 32978688, sizeof(float) * 1536);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1552 : f32[4, 1536] */
-  memcpy(outputs[17], arena + 41840896, sizeof(float) * 6144);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1553 : f32[4] */
-  memcpy(outputs[18], arena + 41851264, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1547 : f32[1536, 4] */
-  memcpy(outputs[19], arena + 41834752, sizeof(float) * 6144);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1548 : f32[1536] */
-  memcpy(outputs[20], arena + 41847040, sizeof(float) * 1536);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1540 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[21], arena + 41244928, sizeof(float) * 589824);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1535 : f32[384] */
-  memcpy(outputs[22], arena + 41850496, sizeof(float) * 384);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1536 : f32[384] */
-  memcpy(outputs[23], arena + 41850880, sizeof(float) * 384);
-  /* output 24 "grad:blocks.1.norm1.weight" = %1528 : f32[384] */
-  memcpy(outputs[24], arena + 41850112, sizeof(float) * 384);
-  /* output 25 "grad:blocks.1.norm1.bias" = %1525 : f32[384] */
-  memcpy(outputs[25], arena + 41849728, sizeof(float) * 384);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1523 : f32[1152, 384] */
-  memcpy(outputs[26], arena + 42750976, sizeof(float) * 442368);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1524 : f32[1152] */
-  memcpy(outputs[27], arena + 41848576, sizeof(float) * 1152);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %1508 : f32[384, 384] */
-  memcpy(outputs[28], arena + 43193344, sizeof(float) * 147456);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %1509 : f32[384] */
-  memcpy(outputs[29], arena + 43360768, sizeof(float) * 384);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1503 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[30], arena + 42161152, sizeof(float) * 589824);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1498 : f32[1536] */
-  memcpy(outputs[31], arena + 43357696, sizeof(float) * 1536);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1499 : f32[1536] */
-  memcpy(outputs[32], arena + 43359232, sizeof(float) * 1536);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1494 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[33], arena + 43340800, sizeof(float) * 13824);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1491 : f32[1536] */
-  memcpy(outputs[34], arena + 43354624, sizeof(float) * 1536);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1492 : f32[1536] */
-  memcpy(outputs[35], arena + 43356160, sizeof(float) * 1536);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1482 : f32[4, 1536] */
-  memcpy(outputs[36], arena + 51776000, sizeof(float) * 6144);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1483 : f32[4] */
-  memcpy(outputs[37], arena + 51786368, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1477 : f32[1536, 4] */
-  memcpy(outputs[38], arena + 51769856, sizeof(float) * 6144);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1478 : f32[1536] */
-  memcpy(outputs[39], arena + 51782144, sizeof(float) * 1536);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1470 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[40], arena + 51180032, sizeof(float) * 589824);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1465 : f32[384] */
-  memcpy(outputs[41], arena + 51785600, sizeof(float) * 384);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1466 : f32[384] */
-  memcpy(outputs[42], arena + 51785984, sizeof(float) * 384);
-  /* output 43 "grad:blocks.2.norm1.weight" = %1458 : f32[384] */
-  memcpy(outputs[43], arena + 51785216, sizeof(float) * 384);
-  /* output 44 "grad:blocks.2.norm1.bias" = %1455 : f32[384] */
-  memcpy(outputs[44], arena + 51784832, sizeof(float) * 384);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1453 : f32[1152, 384] */
-  memcpy(outputs[45], arena + 52686080, sizeof(float) * 442368);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1454 : f32[1152] */
-  memcpy(outputs[46], arena + 51783680, sizeof(float) * 1152);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %1438 : f32[384, 384] */
-  memcpy(outputs[47], arena + 53128448, sizeof(float) * 147456);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %1439 : f32[384] */
-  memcpy(outputs[48], arena + 53295872, sizeof(float) * 384);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1433 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[49], arena + 52096256, sizeof(float) * 589824);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1428 : f32[1536] */
-  memcpy(outputs[50], arena + 53292800, sizeof(float) * 1536);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1429 : f32[1536] */
-  memcpy(outputs[51], arena + 53294336, sizeof(float) * 1536);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1424 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[52], arena + 53275904, sizeof(float) * 13824);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1421 : f32[1536] */
-  memcpy(outputs[53], arena + 53289728, sizeof(float) * 1536);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1422 : f32[1536] */
-  memcpy(outputs[54], arena + 53291264, sizeof(float) * 1536);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1412 : f32[4, 1536] */
-  memcpy(outputs[55], arena + 61711104, sizeof(float) * 6144);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1413 : f32[4] */
-  memcpy(outputs[56], arena + 61721472, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1407 : f32[1536, 4] */
-  memcpy(outputs[57], arena + 61704960, sizeof(float) * 6144);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1408 : f32[1536] */
-  memcpy(outputs[58], arena + 61717248, sizeof(float) * 1536);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1400 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[59], arena + 61115136, sizeof(float) * 589824);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1395 : f32[384] */
-  memcpy(outputs[60], arena + 61720704, sizeof(float) * 384);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1396 : f32[384] */
-  memcpy(outputs[61], arena + 61721088, sizeof(float) * 384);
-  /* output 62 "grad:blocks.3.norm1.weight" = %1388 : f32[384] */
-  memcpy(outputs[62], arena + 61720320, sizeof(float) * 384);
-  /* output 63 "grad:blocks.3.norm1.bias" = %1385 : f32[384] */
-  memcpy(outputs[63], arena + 61719936, sizeof(float) * 384);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1383 : f32[1152, 384] */
-  memcpy(outputs[64], arena + 62621184, sizeof(float) * 442368);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1384 : f32[1152] */
-  memcpy(outputs[65], arena + 61718784, sizeof(float) * 1152);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %1368 : f32[384, 384] */
-  memcpy(outputs[66], arena + 63063552, sizeof(float) * 147456);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %1369 : f32[384] */
-  memcpy(outputs[67], arena + 63230976, sizeof(float) * 384);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1363 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[68], arena + 62031360, sizeof(float) * 589824);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1358 : f32[1536] */
-  memcpy(outputs[69], arena + 63227904, sizeof(float) * 1536);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1359 : f32[1536] */
-  memcpy(outputs[70], arena + 63229440, sizeof(float) * 1536);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1354 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[71], arena + 63211008, sizeof(float) * 13824);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1351 : f32[1536] */
-  memcpy(outputs[72], arena + 63224832, sizeof(float) * 1536);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1352 : f32[1536] */
-  memcpy(outputs[73], arena + 63226368, sizeof(float) * 1536);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1342 : f32[4, 1536] */
-  memcpy(outputs[74], arena + 71646208, sizeof(float) * 6144);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1343 : f32[4] */
-  memcpy(outputs[75], arena + 71656576, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1337 : f32[1536, 4] */
-  memcpy(outputs[76], arena + 71640064, sizeof(float) * 6144);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1338 : f32[1536] */
-  memcpy(outputs[77], arena + 71652352, sizeof(float) * 1536);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1330 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[78], arena + 71050240, sizeof(float) * 589824);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1325 : f32[384] */
-  memcpy(outputs[79], arena + 71655808, sizeof(float) * 384);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1326 : f32[384] */
-  memcpy(outputs[80], arena + 71656192, sizeof(float) * 384);
-  /* output 81 "grad:blocks.4.norm1.weight" = %1318 : f32[384] */
-  memcpy(outputs[81], arena + 71655424, sizeof(float) * 384);
-  /* output 82 "grad:blocks.4.norm1.bias" = %1315 : f32[384] */
-  memcpy(outputs[82], arena + 71655040, sizeof(float) * 384);
-  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1313 : f32[1152, 384] */
-  memcpy(outputs[83], arena + 72556288, sizeof(float) * 442368);
-  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1314 : f32[1152] */
-  memcpy(outputs[84], arena + 71653888, sizeof(float) * 1152);
-  /* output 85 "grad:blocks.4.attn.proj.weight" = %1298 : f32[384, 384] */
-  memcpy(outputs[85], arena + 72998656, sizeof(float) * 147456);
-  /* output 86 "grad:blocks.4.attn.proj.bias" = %1299 : f32[384] */
-  memcpy(outputs[86], arena + 73166080, sizeof(float) * 384);
-  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1293 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[87], arena + 71966464, sizeof(float) * 589824);
-  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1288 : f32[1536] */
-  memcpy(outputs[88], arena + 73163008, sizeof(float) * 1536);
-  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1289 : f32[1536] */
-  memcpy(outputs[89], arena + 73164544, sizeof(float) * 1536);
-  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1284 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[90], arena + 73146112, sizeof(float) * 13824);
-  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1281 : f32[1536] */
-  memcpy(outputs[91], arena + 73159936, sizeof(float) * 1536);
-  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1282 : f32[1536] */
-  memcpy(outputs[92], arena + 73161472, sizeof(float) * 1536);
-  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1272 : f32[4, 1536] */
-  memcpy(outputs[93], arena + 81581312, sizeof(float) * 6144);
-  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1273 : f32[4] */
-  memcpy(outputs[94], arena + 81591680, sizeof(float) * 4);
-  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1267 : f32[1536, 4] */
-  memcpy(outputs[95], arena + 81575168, sizeof(float) * 6144);
-  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1268 : f32[1536] */
-  memcpy(outputs[96], arena + 81587456, sizeof(float) * 1536);
-  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1260 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[97], arena + 80985344, sizeof(float) * 589824);
-  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1255 : f32[384] */
-  memcpy(outputs[98], arena + 81590912, sizeof(float) * 384);
-  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1256 : f32[384] */
-  memcpy(outputs[99], arena + 81591296, sizeof(float) * 384);
-  /* output 100 "grad:blocks.5.norm1.weight" = %1248 : f32[384] */
-  memcpy(outputs[100], arena + 81590528, sizeof(float) * 384);
-  /* output 101 "grad:blocks.5.norm1.bias" = %1245 : f32[384] */
-  memcpy(outputs[101], arena + 81590144, sizeof(float) * 384);
-  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1243 : f32[1152, 384] */
-  memcpy(outputs[102], arena + 82491392, sizeof(float) * 442368);
-  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1244 : f32[1152] */
-  memcpy(outputs[103], arena + 81588992, sizeof(float) * 1152);
-  /* output 104 "grad:blocks.5.attn.proj.weight" = %1228 : f32[384, 384] */
-  memcpy(outputs[104], arena + 82933760, sizeof(float) * 147456);
-  /* output 105 "grad:blocks.5.attn.proj.bias" = %1229 : f32[384] */
-  memcpy(outputs[105], arena + 83101184, sizeof(float) * 384);
-  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1223 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[106], arena + 81901568, sizeof(float) * 589824);
-  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1218 : f32[1536] */
-  memcpy(outputs[107], arena + 83098112, sizeof(float) * 1536);
-  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1219 : f32[1536] */
-  memcpy(outputs[108], arena + 83099648, sizeof(float) * 1536);
-  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1214 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[109], arena + 83081216, sizeof(float) * 13824);
-  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1211 : f32[1536] */
-  memcpy(outputs[110], arena + 83095040, sizeof(float) * 1536);
-  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1212 : f32[1536] */
-  memcpy(outputs[111], arena + 83096576, sizeof(float) * 1536);
-  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1202 : f32[4, 1536] */
-  memcpy(outputs[112], arena + 91516416, sizeof(float) * 6144);
-  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1203 : f32[4] */
-  memcpy(outputs[113], arena + 91526784, sizeof(float) * 4);
-  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1197 : f32[1536, 4] */
-  memcpy(outputs[114], arena + 91510272, sizeof(float) * 6144);
-  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1198 : f32[1536] */
-  memcpy(outputs[115], arena + 91522560, sizeof(float) * 1536);
-  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %1190 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[116], arena + 90920448, sizeof(float) * 589824);
-  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %1185 : f32[384] */
-  memcpy(outputs[117], arena + 91526016, sizeof(float) * 384);
-  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %1186 : f32[384] */
-  memcpy(outputs[118], arena + 91526400, sizeof(float) * 384);
-  /* output 119 "grad:blocks.6.norm1.weight" = %1178 : f32[384] */
-  memcpy(outputs[119], arena + 91525632, sizeof(float) * 384);
-  /* output 120 "grad:blocks.6.norm1.bias" = %1175 : f32[384] */
-  memcpy(outputs[120], arena + 91525248, sizeof(float) * 384);
-  /* output 121 "grad:blocks.6.attn.qkv.weight" = %1173 : f32[1152, 384] */
-  memcpy(outputs[121], arena + 92426496, sizeof(float) * 442368);
-  /* output 122 "grad:blocks.6.attn.qkv.bias" = %1174 : f32[1152] */
-  memcpy(outputs[122], arena + 91524096, sizeof(float) * 1152);
-  /* output 123 "grad:blocks.6.attn.proj.weight" = %1158 : f32[384, 384] */
-  memcpy(outputs[123], arena + 92868864, sizeof(float) * 147456);
-  /* output 124 "grad:blocks.6.attn.proj.bias" = %1159 : f32[384] */
-  memcpy(outputs[124], arena + 93036288, sizeof(float) * 384);
-  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %1153 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[125], arena + 91836672, sizeof(float) * 589824);
-  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %1148 : f32[1536] */
-  memcpy(outputs[126], arena + 93033216, sizeof(float) * 1536);
-  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %1149 : f32[1536] */
-  memcpy(outputs[127], arena + 93034752, sizeof(float) * 1536);
-  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1144 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[128], arena + 93016320, sizeof(float) * 13824);
-  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1141 : f32[1536] */
-  memcpy(outputs[129], arena + 93030144, sizeof(float) * 1536);
-  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1142 : f32[1536] */
-  memcpy(outputs[130], arena + 93031680, sizeof(float) * 1536);
-  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %1132 : f32[4, 1536] */
-  memcpy(outputs[131], arena + 101451520, sizeof(float) * 6144);
-  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %1133 : f32[4] */
-  memcpy(outputs[132], arena + 101461888, sizeof(float) * 4);
-  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %1127 : f32[1536, 4] */
-  memcpy(outputs[133], arena + 101445376, sizeof(float) * 6144);
-  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %1128 : f32[1536] */
-  memcpy(outputs[134], arena + 101457664, sizeof(float) * 1536);
-  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %1120 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[135], arena + 100855552, sizeof(float) * 589824);
-  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %1115 : f32[384] */
-  memcpy(outputs[136], arena + 101461120, sizeof(float) * 384);
-  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %1116 : f32[384] */
-  memcpy(outputs[137], arena + 101461504, sizeof(float) * 384);
-  /* output 138 "grad:blocks.7.norm1.weight" = %1108 : f32[384] */
-  memcpy(outputs[138], arena + 101460736, sizeof(float) * 384);
-  /* output 139 "grad:blocks.7.norm1.bias" = %1105 : f32[384] */
-  memcpy(outputs[139], arena + 101460352, sizeof(float) * 384);
-  /* output 140 "grad:blocks.7.attn.qkv.weight" = %1103 : f32[1152, 384] */
-  memcpy(outputs[140], arena + 102361600, sizeof(float) * 442368);
-  /* output 141 "grad:blocks.7.attn.qkv.bias" = %1104 : f32[1152] */
-  memcpy(outputs[141], arena + 101459200, sizeof(float) * 1152);
-  /* output 142 "grad:blocks.7.attn.proj.weight" = %1088 : f32[384, 384] */
-  memcpy(outputs[142], arena + 102803968, sizeof(float) * 147456);
-  /* output 143 "grad:blocks.7.attn.proj.bias" = %1089 : f32[384] */
-  memcpy(outputs[143], arena + 102971392, sizeof(float) * 384);
-  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %1083 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[144], arena + 101771776, sizeof(float) * 589824);
-  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %1078 : f32[1536] */
-  memcpy(outputs[145], arena + 102968320, sizeof(float) * 1536);
-  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %1079 : f32[1536] */
-  memcpy(outputs[146], arena + 102969856, sizeof(float) * 1536);
-  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %1074 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[147], arena + 102951424, sizeof(float) * 13824);
-  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %1071 : f32[1536] */
-  memcpy(outputs[148], arena + 102965248, sizeof(float) * 1536);
-  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %1072 : f32[1536] */
-  memcpy(outputs[149], arena + 102966784, sizeof(float) * 1536);
-  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %1062 : f32[4, 1536] */
-  memcpy(outputs[150], arena + 111386624, sizeof(float) * 6144);
-  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %1063 : f32[4] */
-  memcpy(outputs[151], arena + 111396992, sizeof(float) * 4);
-  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %1057 : f32[1536, 4] */
-  memcpy(outputs[152], arena + 111380480, sizeof(float) * 6144);
-  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %1058 : f32[1536] */
-  memcpy(outputs[153], arena + 111392768, sizeof(float) * 1536);
-  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %1050 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[154], arena + 110790656, sizeof(float) * 589824);
-  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %1045 : f32[384] */
-  memcpy(outputs[155], arena + 111396224, sizeof(float) * 384);
-  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %1046 : f32[384] */
-  memcpy(outputs[156], arena + 111396608, sizeof(float) * 384);
-  /* output 157 "grad:blocks.8.norm1.weight" = %1038 : f32[384] */
-  memcpy(outputs[157], arena + 111395840, sizeof(float) * 384);
-  /* output 158 "grad:blocks.8.norm1.bias" = %1035 : f32[384] */
-  memcpy(outputs[158], arena + 111395456, sizeof(float) * 384);
-  /* output 159 "grad:blocks.8.attn.qkv.weight" = %1033 : f32[1152, 384] */
-  memcpy(outputs[159], arena + 112296704, sizeof(float) * 442368);
-  /* output 160 "grad:blocks.8.attn.qkv.bias" = %1034 : f32[1152] */
-  memcpy(outputs[160], arena + 111394304, sizeof(float) * 1152);
-  /* output 161 "grad:blocks.8.attn.proj.weight" = %1018 : f32[384, 384] */
-  memcpy(outputs[161], arena + 112739072, sizeof(float) * 147456);
-  /* output 162 "grad:blocks.8.attn.proj.bias" = %1019 : f32[384] */
-  memcpy(outputs[162], arena + 112906496, sizeof(float) * 384);
-  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %1013 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[163], arena + 111706880, sizeof(float) * 589824);
-  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %1008 : f32[1536] */
-  memcpy(outputs[164], arena + 112903424, sizeof(float) * 1536);
-  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %1009 : f32[1536] */
-  memcpy(outputs[165], arena + 112904960, sizeof(float) * 1536);
-  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %1004 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[166], arena + 112886528, sizeof(float) * 13824);
-  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %1001 : f32[1536] */
-  memcpy(outputs[167], arena + 112900352, sizeof(float) * 1536);
-  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %1002 : f32[1536] */
-  memcpy(outputs[168], arena + 112901888, sizeof(float) * 1536);
-  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %992 : f32[4, 1536] */
-  memcpy(outputs[169], arena + 121321728, sizeof(float) * 6144);
-  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %993 : f32[4] */
-  memcpy(outputs[170], arena + 121332096, sizeof(float) * 4);
-  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %987 : f32[1536, 4] */
-  memcpy(outputs[171], arena + 121315584, sizeof(float) * 6144);
-  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %988 : f32[1536] */
-  memcpy(outputs[172], arena + 121327872, sizeof(float) * 1536);
-  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %980 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[173], arena + 120725760, sizeof(float) * 589824);
-  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %975 : f32[384] */
-  memcpy(outputs[174], arena + 121331328, sizeof(float) * 384);
-  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %976 : f32[384] */
-  memcpy(outputs[175], arena + 121331712, sizeof(float) * 384);
-  /* output 176 "grad:blocks.9.norm1.weight" = %968 : f32[384] */
-  memcpy(outputs[176], arena + 121330944, sizeof(float) * 384);
-  /* output 177 "grad:blocks.9.norm1.bias" = %965 : f32[384] */
-  memcpy(outputs[177], arena + 121330560, sizeof(float) * 384);
-  /* output 178 "grad:blocks.9.attn.qkv.weight" = %963 : f32[1152, 384] */
-  memcpy(outputs[178], arena + 122231808, sizeof(float) * 442368);
-  /* output 179 "grad:blocks.9.attn.qkv.bias" = %964 : f32[1152] */
-  memcpy(outputs[179], arena + 121329408, sizeof(float) * 1152);
-  /* output 180 "grad:blocks.9.attn.proj.weight" = %948 : f32[384, 384] */
-  memcpy(outputs[180], arena + 122674176, sizeof(float) * 147456);
-  /* output 181 "grad:blocks.9.attn.proj.bias" = %949 : f32[384] */
-  memcpy(outputs[181], arena + 122841600, sizeof(float) * 384);
-  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %943 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[182], arena + 121641984, sizeof(float) * 589824);
-  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %938 : f32[1536] */
-  memcpy(outputs[183], arena + 122838528, sizeof(float) * 1536);
-  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %939 : f32[1536] */
-  memcpy(outputs[184], arena + 122840064, sizeof(float) * 1536);
-  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %934 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[185], arena + 122821632, sizeof(float) * 13824);
-  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %931 : f32[1536] */
-  memcpy(outputs[186], arena + 122835456, sizeof(float) * 1536);
-  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %932 : f32[1536] */
-  memcpy(outputs[187], arena + 122836992, sizeof(float) * 1536);
-  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %922 : f32[4, 1536] */
-  memcpy(outputs[188], arena + 131256832, sizeof(float) * 6144);
-  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %923 : f32[4] */
-  memcpy(outputs[189], arena + 131267200, sizeof(float) * 4);
-  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %917 : f32[1536, 4] */
-  memcpy(outputs[190], arena + 131250688, sizeof(float) * 6144);
-  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %918 : f32[1536] */
-  memcpy(outputs[191], arena + 131262976, sizeof(float) * 1536);
-  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %910 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[192], arena + 130660864, sizeof(float) * 589824);
-  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %905 : f32[384] */
-  memcpy(outputs[193], arena + 131266432, sizeof(float) * 384);
-  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %906 : f32[384] */
-  memcpy(outputs[194], arena + 131266816, sizeof(float) * 384);
-  /* output 195 "grad:blocks.10.norm1.weight" = %898 : f32[384] */
-  memcpy(outputs[195], arena + 131266048, sizeof(float) * 384);
-  /* output 196 "grad:blocks.10.norm1.bias" = %895 : f32[384] */
-  memcpy(outputs[196], arena + 131265664, sizeof(float) * 384);
-  /* output 197 "grad:blocks.10.attn.qkv.weight" = %893 : f32[1152, 384] */
-  memcpy(outputs[197], arena + 132166912, sizeof(float) * 442368);
-  /* output 198 "grad:blocks.10.attn.qkv.bias" = %894 : f32[1152] */
-  memcpy(outputs[198], arena + 131264512, sizeof(float) * 1152);
-  /* output 199 "grad:blocks.10.attn.proj.weight" = %878 : f32[384, 384] */
-  memcpy(outputs[199], arena + 132609280, sizeof(float) * 147456);
-  /* output 200 "grad:blocks.10.attn.proj.bias" = %879 : f32[384] */
-  memcpy(outputs[200], arena + 132776704, sizeof(float) * 384);
-  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %873 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[201], arena + 131577088, sizeof(float) * 589824);
-  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %868 : f32[1536] */
-  memcpy(outputs[202], arena + 132773632, sizeof(float) * 1536);
-  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %869 : f32[1536] */
-  memcpy(outputs[203], arena + 132775168, sizeof(float) * 1536);
-  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %864 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[204], arena + 132756736, sizeof(float) * 13824);
-  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %861 : f32[1536] */
-  memcpy(outputs[205], arena + 132770560, sizeof(float) * 1536);
-  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %862 : f32[1536] */
-  memcpy(outputs[206], arena + 132772096, sizeof(float) * 1536);
-  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %852 : f32[4, 1536] */
-  memcpy(outputs[207], arena + 138783488, sizeof(float) * 6144);
-  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %853 : f32[4] */
-  memcpy(outputs[208], arena + 138793856, sizeof(float) * 4);
-  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %847 : f32[1536, 4] */
-  memcpy(outputs[209], arena + 138777344, sizeof(float) * 6144);
-  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %848 : f32[1536] */
-  memcpy(outputs[210], arena + 138789632, sizeof(float) * 1536);
-  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %840 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[211], arena + 138187520, sizeof(float) * 589824);
-  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %835 : f32[384] */
-  memcpy(outputs[212], arena + 138793088, sizeof(float) * 384);
-  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %836 : f32[384] */
-  memcpy(outputs[213], arena + 138793472, sizeof(float) * 384);
-  /* output 214 "grad:blocks.11.norm1.weight" = %828 : f32[384] */
-  memcpy(outputs[214], arena + 138792704, sizeof(float) * 384);
-  /* output 215 "grad:blocks.11.norm1.bias" = %825 : f32[384] */
-  memcpy(outputs[215], arena + 138792320, sizeof(float) * 384);
-  /* output 216 "grad:blocks.11.attn.qkv.weight" = %823 : f32[1152, 384] */
-  memcpy(outputs[216], arena + 883904000, sizeof(float) * 442368);
-  /* output 217 "grad:blocks.11.attn.qkv.bias" = %824 : f32[1152] */
-  memcpy(outputs[217], arena + 138791168, sizeof(float) * 1152);
-  /* output 218 "grad:blocks.11.attn.proj.weight" = %808 : f32[384, 384] */
-  memcpy(outputs[218], arena + 884346368, sizeof(float) * 147456);
-  /* output 219 "grad:blocks.11.attn.proj.bias" = %809 : f32[384] */
-  memcpy(outputs[219], arena + 884496896, sizeof(float) * 384);
-  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %803 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[220], arena + 883314176, sizeof(float) * 589824);
-  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %798 : f32[1536] */
-  memcpy(outputs[221], arena + 884493824, sizeof(float) * 1536);
-  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %799 : f32[1536] */
-  memcpy(outputs[222], arena + 884495360, sizeof(float) * 1536);
-  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %794 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[223], arena + 909794816, sizeof(float) * 13824);
-  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %791 : f32[1536] */
-  memcpy(outputs[224], arena + 909808640, sizeof(float) * 1536);
-  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %792 : f32[1536] */
-  memcpy(outputs[225], arena + 909810176, sizeof(float) * 1536);
-  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %782 : f32[4, 1536] */
-  memcpy(outputs[226], arena + 1144452608, sizeof(float) * 6144);
-  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %783 : f32[4] */
-  memcpy(outputs[227], arena + 1202865920, sizeof(float) * 4);
-  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %777 : f32[1536, 4] */
-  memcpy(outputs[228], arena + 1144446464, sizeof(float) * 6144);
-  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %778 : f32[1536] */
-  memcpy(outputs[229], arena + 1202863616, sizeof(float) * 1536);
-  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %770 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[230], arena + 1202273792, sizeof(float) * 589824);
-  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %765 : f32[384] */
-  memcpy(outputs[231], arena + 1202865152, sizeof(float) * 384);
-  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %766 : f32[384] */
-  memcpy(outputs[232], arena + 1202865536, sizeof(float) * 384);
-  /* output 233 "grad:norm.weight" = %759 : f32[384] */
-  memcpy(outputs[233], arena + 1209328496, sizeof(float) * 384);
-  /* output 234 "grad:norm.bias" = %756 : f32[384] */
-  memcpy(outputs[234], arena + 1209328112, sizeof(float) * 384);
-  /* output 235 "grad:head.weight" = %752 : f32[1000, 384] */
-  memcpy(outputs[235], arena + 1207090688, sizeof(float) * 384000);
-  /* output 236 "grad:head.bias" = %753 : f32[1000] */
-  memcpy(outputs[236], arena + 1209317888, sizeof(float) * 1000);
-  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %39 : f32[2, 1536] */
-  memcpy(outputs[237], arena + 1209244160, sizeof(float) * 3072);
-  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %46 : f32[2, 1536] */
-  memcpy(outputs[238], arena + 1209247232, sizeof(float) * 3072);
-  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %64 : f32[2, 384] */
-  memcpy(outputs[239], arena + 1209318896, sizeof(float) * 768);
-  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %100 : f32[2, 1536] */
-  memcpy(outputs[240], arena + 1209250304, sizeof(float) * 3072);
-  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %107 : f32[2, 1536] */
-  memcpy(outputs[241], arena + 1209253376, sizeof(float) * 3072);
-  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %125 : f32[2, 384] */
-  memcpy(outputs[242], arena + 1209319664, sizeof(float) * 768);
-  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %161 : f32[2, 1536] */
-  memcpy(outputs[243], arena + 1209256448, sizeof(float) * 3072);
-  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %168 : f32[2, 1536] */
-  memcpy(outputs[244], arena + 1209259520, sizeof(float) * 3072);
-  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %186 : f32[2, 384] */
-  memcpy(outputs[245], arena + 1209320432, sizeof(float) * 768);
-  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %222 : f32[2, 1536] */
-  memcpy(outputs[246], arena + 1209262592, sizeof(float) * 3072);
-  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %229 : f32[2, 1536] */
-  memcpy(outputs[247], arena + 1209265664, sizeof(float) * 3072);
-  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %247 : f32[2, 384] */
-  memcpy(outputs[248], arena + 1209321200, sizeof(float) * 768);
-  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %283 : f32[2, 1536] */
-  memcpy(outputs[249], arena + 1209268736, sizeof(float) * 3072);
-  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %290 : f32[2, 1536] */
-  memcpy(outputs[250], arena + 1209271808, sizeof(float) * 3072);
-  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %308 : f32[2, 384] */
-  memcpy(outputs[251], arena + 1209321968, sizeof(float) * 768);
-  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %344 : f32[2, 1536] */
-  memcpy(outputs[252], arena + 1209274880, sizeof(float) * 3072);
-  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %351 : f32[2, 1536] */
-  memcpy(outputs[253], arena + 1209277952, sizeof(float) * 3072);
-  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %369 : f32[2, 384] */
-  memcpy(outputs[254], arena + 1209322736, sizeof(float) * 768);
-  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %405 : f32[2, 1536] */
-  memcpy(outputs[255], arena + 1209281024, sizeof(float) * 3072);
-  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %412 : f32[2, 1536] */
-  memcpy(outputs[256], arena + 1209284096, sizeof(float) * 3072);
-  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %430 : f32[2, 384] */
-  memcpy(outputs[257], arena + 1209323504, sizeof(float) * 768);
-  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %466 : f32[2, 1536] */
-  memcpy(outputs[258], arena + 1209287168, sizeof(float) * 3072);
-  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %473 : f32[2, 1536] */
-  memcpy(outputs[259], arena + 1209290240, sizeof(float) * 3072);
-  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %491 : f32[2, 384] */
-  memcpy(outputs[260], arena + 1209324272, sizeof(float) * 768);
-  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %527 : f32[2, 1536] */
-  memcpy(outputs[261], arena + 1209293312, sizeof(float) * 3072);
-  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %534 : f32[2, 1536] */
-  memcpy(outputs[262], arena + 1209296384, sizeof(float) * 3072);
-  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %552 : f32[2, 384] */
-  memcpy(outputs[263], arena + 1209325040, sizeof(float) * 768);
-  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %588 : f32[2, 1536] */
-  memcpy(outputs[264], arena + 1209299456, sizeof(float) * 3072);
-  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %595 : f32[2, 1536] */
-  memcpy(outputs[265], arena + 1209302528, sizeof(float) * 3072);
-  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %613 : f32[2, 384] */
-  memcpy(outputs[266], arena + 1209325808, sizeof(float) * 768);
-  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %649 : f32[2, 1536] */
-  memcpy(outputs[267], arena + 1209305600, sizeof(float) * 3072);
-  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %656 : f32[2, 1536] */
-  memcpy(outputs[268], arena + 1209308672, sizeof(float) * 3072);
-  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %674 : f32[2, 384] */
-  memcpy(outputs[269], arena + 1209326576, sizeof(float) * 768);
-  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %710 : f32[2, 1536] */
-  memcpy(outputs[270], arena + 1209311744, sizeof(float) * 3072);
-  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %717 : f32[2, 1536] */
-  memcpy(outputs[271], arena + 1209314816, sizeof(float) * 3072);
-  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %735 : f32[2, 384] */
-  memcpy(outputs[272], arena + 1209327344, sizeof(float) * 768);
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1389 : f32[1152] */
+  memcpy(outputs[8], arena + 10272768, sizeof(float) * 1152);
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1383 : f32[384, 384] */
+  memcpy(outputs[9], arena + 10125312, sizeof(float) * 147456);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1384 : f32[384] */
+  memcpy(outputs[10], arena + 10273920, sizeof(float) * 384);
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1379 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[11], arena + 19267584, sizeof(float) * 589824);
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1374 : f32[1536] */
+  memcpy(outputs[12], arena + 19857408, sizeof(float) * 1536);
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1375 : f32[1536] */
+  memcpy(outputs[13], arena + 19858944, sizeof(float) * 1536);
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1370 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[14], arena + 48168960, sizeof(float) * 13824);
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1367 : f32[1536] */
+  memcpy(outputs[15], arena + 48182784, sizeof(float) * 1536);
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1368 : f32[1536] */
+  memcpy(outputs[16], arena + 48184320, sizeof(float) * 1536);
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1358 : f32[4, 1536] */
+  memcpy(outputs[17], arena + 79484928, sizeof(float) * 6144);
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1359 : f32[4] */
+  memcpy(outputs[18], arena + 79492608, sizeof(float) * 4);
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1353 : f32[1536, 4] */
+  memcpy(outputs[19], arena + 79478784, sizeof(float) * 6144);
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1354 : f32[1536] */
+  memcpy(outputs[20], arena + 79491072, sizeof(float) * 1536);
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1346 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[21], arena + 81887232, sizeof(float) * 589824);
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1341 : f32[384] */
+  memcpy(outputs[22], arena + 83069184, sizeof(float) * 384);
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1342 : f32[384] */
+  memcpy(outputs[23], arena + 83069568, sizeof(float) * 384);
+  /* output 24 "grad:blocks.1.norm1.weight" = %1334 : f32[384] */
+  memcpy(outputs[24], arena + 83068800, sizeof(float) * 384);
+  /* output 25 "grad:blocks.1.norm1.bias" = %1331 : f32[384] */
+  memcpy(outputs[25], arena + 83068416, sizeof(float) * 384);
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1329 : f32[1152, 384] */
+  memcpy(outputs[26], arena + 82477056, sizeof(float) * 442368);
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1330 : f32[1152] */
+  memcpy(outputs[27], arena + 83066880, sizeof(float) * 1152);
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %1324 : f32[384, 384] */
+  memcpy(outputs[28], arena + 82919424, sizeof(float) * 147456);
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %1325 : f32[384] */
+  memcpy(outputs[29], arena + 83068032, sizeof(float) * 384);
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1319 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[30], arena + 86704128, sizeof(float) * 589824);
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1314 : f32[1536] */
+  memcpy(outputs[31], arena + 87293952, sizeof(float) * 1536);
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1315 : f32[1536] */
+  memcpy(outputs[32], arena + 87295488, sizeof(float) * 1536);
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1310 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[33], arena + 115605504, sizeof(float) * 13824);
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1307 : f32[1536] */
+  memcpy(outputs[34], arena + 115619328, sizeof(float) * 1536);
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1308 : f32[1536] */
+  memcpy(outputs[35], arena + 115620864, sizeof(float) * 1536);
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1298 : f32[4, 1536] */
+  memcpy(outputs[36], arena + 146921472, sizeof(float) * 6144);
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1299 : f32[4] */
+  memcpy(outputs[37], arena + 146929152, sizeof(float) * 4);
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1293 : f32[1536, 4] */
+  memcpy(outputs[38], arena + 146915328, sizeof(float) * 6144);
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1294 : f32[1536] */
+  memcpy(outputs[39], arena + 146927616, sizeof(float) * 1536);
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1286 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[40], arena + 149323776, sizeof(float) * 589824);
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1281 : f32[384] */
+  memcpy(outputs[41], arena + 150505728, sizeof(float) * 384);
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1282 : f32[384] */
+  memcpy(outputs[42], arena + 150506112, sizeof(float) * 384);
+  /* output 43 "grad:blocks.2.norm1.weight" = %1274 : f32[384] */
+  memcpy(outputs[43], arena + 150505344, sizeof(float) * 384);
+  /* output 44 "grad:blocks.2.norm1.bias" = %1271 : f32[384] */
+  memcpy(outputs[44], arena + 150504960, sizeof(float) * 384);
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1269 : f32[1152, 384] */
+  memcpy(outputs[45], arena + 149913600, sizeof(float) * 442368);
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1270 : f32[1152] */
+  memcpy(outputs[46], arena + 150503424, sizeof(float) * 1152);
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %1264 : f32[384, 384] */
+  memcpy(outputs[47], arena + 150355968, sizeof(float) * 147456);
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %1265 : f32[384] */
+  memcpy(outputs[48], arena + 150504576, sizeof(float) * 384);
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1259 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[49], arena + 154140672, sizeof(float) * 589824);
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1254 : f32[1536] */
+  memcpy(outputs[50], arena + 154730496, sizeof(float) * 1536);
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1255 : f32[1536] */
+  memcpy(outputs[51], arena + 154732032, sizeof(float) * 1536);
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1250 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[52], arena + 183042048, sizeof(float) * 13824);
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1247 : f32[1536] */
+  memcpy(outputs[53], arena + 183055872, sizeof(float) * 1536);
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1248 : f32[1536] */
+  memcpy(outputs[54], arena + 183057408, sizeof(float) * 1536);
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1238 : f32[4, 1536] */
+  memcpy(outputs[55], arena + 214358016, sizeof(float) * 6144);
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1239 : f32[4] */
+  memcpy(outputs[56], arena + 214365696, sizeof(float) * 4);
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1233 : f32[1536, 4] */
+  memcpy(outputs[57], arena + 214351872, sizeof(float) * 6144);
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1234 : f32[1536] */
+  memcpy(outputs[58], arena + 214364160, sizeof(float) * 1536);
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1226 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[59], arena + 216760320, sizeof(float) * 589824);
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1221 : f32[384] */
+  memcpy(outputs[60], arena + 217942272, sizeof(float) * 384);
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1222 : f32[384] */
+  memcpy(outputs[61], arena + 217942656, sizeof(float) * 384);
+  /* output 62 "grad:blocks.3.norm1.weight" = %1214 : f32[384] */
+  memcpy(outputs[62], arena + 217941888, sizeof(float) * 384);
+  /* output 63 "grad:blocks.3.norm1.bias" = %1211 : f32[384] */
+  memcpy(outputs[63], arena + 217941504, sizeof(float) * 384);
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1209 : f32[1152, 384] */
+  memcpy(outputs[64], arena + 217350144, sizeof(float) * 442368);
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1210 : f32[1152] */
+  memcpy(outputs[65], arena + 217939968, sizeof(float) * 1152);
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %1204 : f32[384, 384] */
+  memcpy(outputs[66], arena + 217792512, sizeof(float) * 147456);
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %1205 : f32[384] */
+  memcpy(outputs[67], arena + 217941120, sizeof(float) * 384);
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1199 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[68], arena + 221577216, sizeof(float) * 589824);
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1194 : f32[1536] */
+  memcpy(outputs[69], arena + 222167040, sizeof(float) * 1536);
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1195 : f32[1536] */
+  memcpy(outputs[70], arena + 222168576, sizeof(float) * 1536);
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1190 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[71], arena + 250478592, sizeof(float) * 13824);
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1187 : f32[1536] */
+  memcpy(outputs[72], arena + 250492416, sizeof(float) * 1536);
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1188 : f32[1536] */
+  memcpy(outputs[73], arena + 250493952, sizeof(float) * 1536);
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1178 : f32[4, 1536] */
+  memcpy(outputs[74], arena + 281794560, sizeof(float) * 6144);
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1179 : f32[4] */
+  memcpy(outputs[75], arena + 281802240, sizeof(float) * 4);
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1173 : f32[1536, 4] */
+  memcpy(outputs[76], arena + 281788416, sizeof(float) * 6144);
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1174 : f32[1536] */
+  memcpy(outputs[77], arena + 281800704, sizeof(float) * 1536);
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1166 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[78], arena + 284196864, sizeof(float) * 589824);
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1161 : f32[384] */
+  memcpy(outputs[79], arena + 285378816, sizeof(float) * 384);
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1162 : f32[384] */
+  memcpy(outputs[80], arena + 285379200, sizeof(float) * 384);
+  /* output 81 "grad:blocks.4.norm1.weight" = %1154 : f32[384] */
+  memcpy(outputs[81], arena + 285378432, sizeof(float) * 384);
+  /* output 82 "grad:blocks.4.norm1.bias" = %1151 : f32[384] */
+  memcpy(outputs[82], arena + 285378048, sizeof(float) * 384);
+  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1149 : f32[1152, 384] */
+  memcpy(outputs[83], arena + 284786688, sizeof(float) * 442368);
+  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1150 : f32[1152] */
+  memcpy(outputs[84], arena + 285376512, sizeof(float) * 1152);
+  /* output 85 "grad:blocks.4.attn.proj.weight" = %1144 : f32[384, 384] */
+  memcpy(outputs[85], arena + 285229056, sizeof(float) * 147456);
+  /* output 86 "grad:blocks.4.attn.proj.bias" = %1145 : f32[384] */
+  memcpy(outputs[86], arena + 285377664, sizeof(float) * 384);
+  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1139 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[87], arena + 289013760, sizeof(float) * 589824);
+  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1134 : f32[1536] */
+  memcpy(outputs[88], arena + 289603584, sizeof(float) * 1536);
+  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1135 : f32[1536] */
+  memcpy(outputs[89], arena + 289605120, sizeof(float) * 1536);
+  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1130 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[90], arena + 317915136, sizeof(float) * 13824);
+  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1127 : f32[1536] */
+  memcpy(outputs[91], arena + 317928960, sizeof(float) * 1536);
+  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1128 : f32[1536] */
+  memcpy(outputs[92], arena + 317930496, sizeof(float) * 1536);
+  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1118 : f32[4, 1536] */
+  memcpy(outputs[93], arena + 349231104, sizeof(float) * 6144);
+  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1119 : f32[4] */
+  memcpy(outputs[94], arena + 349238784, sizeof(float) * 4);
+  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1113 : f32[1536, 4] */
+  memcpy(outputs[95], arena + 349224960, sizeof(float) * 6144);
+  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1114 : f32[1536] */
+  memcpy(outputs[96], arena + 349237248, sizeof(float) * 1536);
+  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1106 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[97], arena + 351633408, sizeof(float) * 589824);
+  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1101 : f32[384] */
+  memcpy(outputs[98], arena + 352815360, sizeof(float) * 384);
+  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1102 : f32[384] */
+  memcpy(outputs[99], arena + 352815744, sizeof(float) * 384);
+  /* output 100 "grad:blocks.5.norm1.weight" = %1094 : f32[384] */
+  memcpy(outputs[100], arena + 352814976, sizeof(float) * 384);
+  /* output 101 "grad:blocks.5.norm1.bias" = %1091 : f32[384] */
+  memcpy(outputs[101], arena + 352814592, sizeof(float) * 384);
+  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1089 : f32[1152, 384] */
+  memcpy(outputs[102], arena + 352223232, sizeof(float) * 442368);
+  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1090 : f32[1152] */
+  memcpy(outputs[103], arena + 352813056, sizeof(float) * 1152);
+  /* output 104 "grad:blocks.5.attn.proj.weight" = %1084 : f32[384, 384] */
+  memcpy(outputs[104], arena + 352665600, sizeof(float) * 147456);
+  /* output 105 "grad:blocks.5.attn.proj.bias" = %1085 : f32[384] */
+  memcpy(outputs[105], arena + 352814208, sizeof(float) * 384);
+  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1079 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[106], arena + 356450304, sizeof(float) * 589824);
+  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1074 : f32[1536] */
+  memcpy(outputs[107], arena + 357040128, sizeof(float) * 1536);
+  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1075 : f32[1536] */
+  memcpy(outputs[108], arena + 357041664, sizeof(float) * 1536);
+  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1070 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[109], arena + 385351680, sizeof(float) * 13824);
+  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1067 : f32[1536] */
+  memcpy(outputs[110], arena + 385365504, sizeof(float) * 1536);
+  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1068 : f32[1536] */
+  memcpy(outputs[111], arena + 385367040, sizeof(float) * 1536);
+  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1058 : f32[4, 1536] */
+  memcpy(outputs[112], arena + 416667648, sizeof(float) * 6144);
+  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1059 : f32[4] */
+  memcpy(outputs[113], arena + 416675328, sizeof(float) * 4);
+  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1053 : f32[1536, 4] */
+  memcpy(outputs[114], arena + 416661504, sizeof(float) * 6144);
+  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1054 : f32[1536] */
+  memcpy(outputs[115], arena + 416673792, sizeof(float) * 1536);
+  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %1046 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[116], arena + 419069952, sizeof(float) * 589824);
+  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %1041 : f32[384] */
+  memcpy(outputs[117], arena + 420251904, sizeof(float) * 384);
+  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %1042 : f32[384] */
+  memcpy(outputs[118], arena + 420252288, sizeof(float) * 384);
+  /* output 119 "grad:blocks.6.norm1.weight" = %1034 : f32[384] */
+  memcpy(outputs[119], arena + 420251520, sizeof(float) * 384);
+  /* output 120 "grad:blocks.6.norm1.bias" = %1031 : f32[384] */
+  memcpy(outputs[120], arena + 420251136, sizeof(float) * 384);
+  /* output 121 "grad:blocks.6.attn.qkv.weight" = %1029 : f32[1152, 384] */
+  memcpy(outputs[121], arena + 419659776, sizeof(float) * 442368);
+  /* output 122 "grad:blocks.6.attn.qkv.bias" = %1030 : f32[1152] */
+  memcpy(outputs[122], arena + 420249600, sizeof(float) * 1152);
+  /* output 123 "grad:blocks.6.attn.proj.weight" = %1024 : f32[384, 384] */
+  memcpy(outputs[123], arena + 420102144, sizeof(float) * 147456);
+  /* output 124 "grad:blocks.6.attn.proj.bias" = %1025 : f32[384] */
+  memcpy(outputs[124], arena + 420250752, sizeof(float) * 384);
+  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %1019 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[125], arena + 423886848, sizeof(float) * 589824);
+  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %1014 : f32[1536] */
+  memcpy(outputs[126], arena + 424476672, sizeof(float) * 1536);
+  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %1015 : f32[1536] */
+  memcpy(outputs[127], arena + 424478208, sizeof(float) * 1536);
+  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1010 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[128], arena + 452788224, sizeof(float) * 13824);
+  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1007 : f32[1536] */
+  memcpy(outputs[129], arena + 452802048, sizeof(float) * 1536);
+  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1008 : f32[1536] */
+  memcpy(outputs[130], arena + 452803584, sizeof(float) * 1536);
+  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %998 : f32[4, 1536] */
+  memcpy(outputs[131], arena + 484104192, sizeof(float) * 6144);
+  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %999 : f32[4] */
+  memcpy(outputs[132], arena + 484111872, sizeof(float) * 4);
+  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %993 : f32[1536, 4] */
+  memcpy(outputs[133], arena + 484098048, sizeof(float) * 6144);
+  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %994 : f32[1536] */
+  memcpy(outputs[134], arena + 484110336, sizeof(float) * 1536);
+  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %986 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[135], arena + 486506496, sizeof(float) * 589824);
+  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %981 : f32[384] */
+  memcpy(outputs[136], arena + 487688448, sizeof(float) * 384);
+  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %982 : f32[384] */
+  memcpy(outputs[137], arena + 487688832, sizeof(float) * 384);
+  /* output 138 "grad:blocks.7.norm1.weight" = %974 : f32[384] */
+  memcpy(outputs[138], arena + 487688064, sizeof(float) * 384);
+  /* output 139 "grad:blocks.7.norm1.bias" = %971 : f32[384] */
+  memcpy(outputs[139], arena + 487687680, sizeof(float) * 384);
+  /* output 140 "grad:blocks.7.attn.qkv.weight" = %969 : f32[1152, 384] */
+  memcpy(outputs[140], arena + 487096320, sizeof(float) * 442368);
+  /* output 141 "grad:blocks.7.attn.qkv.bias" = %970 : f32[1152] */
+  memcpy(outputs[141], arena + 487686144, sizeof(float) * 1152);
+  /* output 142 "grad:blocks.7.attn.proj.weight" = %964 : f32[384, 384] */
+  memcpy(outputs[142], arena + 487538688, sizeof(float) * 147456);
+  /* output 143 "grad:blocks.7.attn.proj.bias" = %965 : f32[384] */
+  memcpy(outputs[143], arena + 487687296, sizeof(float) * 384);
+  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %959 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[144], arena + 491323392, sizeof(float) * 589824);
+  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %954 : f32[1536] */
+  memcpy(outputs[145], arena + 491913216, sizeof(float) * 1536);
+  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %955 : f32[1536] */
+  memcpy(outputs[146], arena + 491914752, sizeof(float) * 1536);
+  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %950 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[147], arena + 520224768, sizeof(float) * 13824);
+  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %947 : f32[1536] */
+  memcpy(outputs[148], arena + 520238592, sizeof(float) * 1536);
+  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %948 : f32[1536] */
+  memcpy(outputs[149], arena + 520240128, sizeof(float) * 1536);
+  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %938 : f32[4, 1536] */
+  memcpy(outputs[150], arena + 551540736, sizeof(float) * 6144);
+  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %939 : f32[4] */
+  memcpy(outputs[151], arena + 551548416, sizeof(float) * 4);
+  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %933 : f32[1536, 4] */
+  memcpy(outputs[152], arena + 551534592, sizeof(float) * 6144);
+  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %934 : f32[1536] */
+  memcpy(outputs[153], arena + 551546880, sizeof(float) * 1536);
+  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %926 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[154], arena + 553943040, sizeof(float) * 589824);
+  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %921 : f32[384] */
+  memcpy(outputs[155], arena + 555124992, sizeof(float) * 384);
+  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %922 : f32[384] */
+  memcpy(outputs[156], arena + 555125376, sizeof(float) * 384);
+  /* output 157 "grad:blocks.8.norm1.weight" = %914 : f32[384] */
+  memcpy(outputs[157], arena + 555124608, sizeof(float) * 384);
+  /* output 158 "grad:blocks.8.norm1.bias" = %911 : f32[384] */
+  memcpy(outputs[158], arena + 555124224, sizeof(float) * 384);
+  /* output 159 "grad:blocks.8.attn.qkv.weight" = %909 : f32[1152, 384] */
+  memcpy(outputs[159], arena + 554532864, sizeof(float) * 442368);
+  /* output 160 "grad:blocks.8.attn.qkv.bias" = %910 : f32[1152] */
+  memcpy(outputs[160], arena + 555122688, sizeof(float) * 1152);
+  /* output 161 "grad:blocks.8.attn.proj.weight" = %904 : f32[384, 384] */
+  memcpy(outputs[161], arena + 554975232, sizeof(float) * 147456);
+  /* output 162 "grad:blocks.8.attn.proj.bias" = %905 : f32[384] */
+  memcpy(outputs[162], arena + 555123840, sizeof(float) * 384);
+  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %899 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[163], arena + 558759936, sizeof(float) * 589824);
+  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %894 : f32[1536] */
+  memcpy(outputs[164], arena + 559349760, sizeof(float) * 1536);
+  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %895 : f32[1536] */
+  memcpy(outputs[165], arena + 559351296, sizeof(float) * 1536);
+  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %890 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[166], arena + 587661312, sizeof(float) * 13824);
+  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %887 : f32[1536] */
+  memcpy(outputs[167], arena + 587675136, sizeof(float) * 1536);
+  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %888 : f32[1536] */
+  memcpy(outputs[168], arena + 587676672, sizeof(float) * 1536);
+  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %878 : f32[4, 1536] */
+  memcpy(outputs[169], arena + 618977280, sizeof(float) * 6144);
+  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %879 : f32[4] */
+  memcpy(outputs[170], arena + 618984960, sizeof(float) * 4);
+  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %873 : f32[1536, 4] */
+  memcpy(outputs[171], arena + 618971136, sizeof(float) * 6144);
+  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %874 : f32[1536] */
+  memcpy(outputs[172], arena + 618983424, sizeof(float) * 1536);
+  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %866 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[173], arena + 621379584, sizeof(float) * 589824);
+  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %861 : f32[384] */
+  memcpy(outputs[174], arena + 622561536, sizeof(float) * 384);
+  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %862 : f32[384] */
+  memcpy(outputs[175], arena + 622561920, sizeof(float) * 384);
+  /* output 176 "grad:blocks.9.norm1.weight" = %854 : f32[384] */
+  memcpy(outputs[176], arena + 622561152, sizeof(float) * 384);
+  /* output 177 "grad:blocks.9.norm1.bias" = %851 : f32[384] */
+  memcpy(outputs[177], arena + 622560768, sizeof(float) * 384);
+  /* output 178 "grad:blocks.9.attn.qkv.weight" = %849 : f32[1152, 384] */
+  memcpy(outputs[178], arena + 621969408, sizeof(float) * 442368);
+  /* output 179 "grad:blocks.9.attn.qkv.bias" = %850 : f32[1152] */
+  memcpy(outputs[179], arena + 622559232, sizeof(float) * 1152);
+  /* output 180 "grad:blocks.9.attn.proj.weight" = %844 : f32[384, 384] */
+  memcpy(outputs[180], arena + 622411776, sizeof(float) * 147456);
+  /* output 181 "grad:blocks.9.attn.proj.bias" = %845 : f32[384] */
+  memcpy(outputs[181], arena + 622560384, sizeof(float) * 384);
+  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %839 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[182], arena + 626196480, sizeof(float) * 589824);
+  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %834 : f32[1536] */
+  memcpy(outputs[183], arena + 626786304, sizeof(float) * 1536);
+  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %835 : f32[1536] */
+  memcpy(outputs[184], arena + 626787840, sizeof(float) * 1536);
+  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %830 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[185], arena + 655097856, sizeof(float) * 13824);
+  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %827 : f32[1536] */
+  memcpy(outputs[186], arena + 655111680, sizeof(float) * 1536);
+  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %828 : f32[1536] */
+  memcpy(outputs[187], arena + 655113216, sizeof(float) * 1536);
+  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %818 : f32[4, 1536] */
+  memcpy(outputs[188], arena + 686413824, sizeof(float) * 6144);
+  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %819 : f32[4] */
+  memcpy(outputs[189], arena + 686421504, sizeof(float) * 4);
+  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %813 : f32[1536, 4] */
+  memcpy(outputs[190], arena + 686407680, sizeof(float) * 6144);
+  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %814 : f32[1536] */
+  memcpy(outputs[191], arena + 686419968, sizeof(float) * 1536);
+  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %806 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[192], arena + 688816128, sizeof(float) * 589824);
+  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %801 : f32[384] */
+  memcpy(outputs[193], arena + 689998080, sizeof(float) * 384);
+  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %802 : f32[384] */
+  memcpy(outputs[194], arena + 689998464, sizeof(float) * 384);
+  /* output 195 "grad:blocks.10.norm1.weight" = %794 : f32[384] */
+  memcpy(outputs[195], arena + 689997696, sizeof(float) * 384);
+  /* output 196 "grad:blocks.10.norm1.bias" = %791 : f32[384] */
+  memcpy(outputs[196], arena + 689997312, sizeof(float) * 384);
+  /* output 197 "grad:blocks.10.attn.qkv.weight" = %789 : f32[1152, 384] */
+  memcpy(outputs[197], arena + 689405952, sizeof(float) * 442368);
+  /* output 198 "grad:blocks.10.attn.qkv.bias" = %790 : f32[1152] */
+  memcpy(outputs[198], arena + 689995776, sizeof(float) * 1152);
+  /* output 199 "grad:blocks.10.attn.proj.weight" = %784 : f32[384, 384] */
+  memcpy(outputs[199], arena + 689848320, sizeof(float) * 147456);
+  /* output 200 "grad:blocks.10.attn.proj.bias" = %785 : f32[384] */
+  memcpy(outputs[200], arena + 689996928, sizeof(float) * 384);
+  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %779 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[201], arena + 693633024, sizeof(float) * 589824);
+  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %774 : f32[1536] */
+  memcpy(outputs[202], arena + 694222848, sizeof(float) * 1536);
+  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %775 : f32[1536] */
+  memcpy(outputs[203], arena + 694224384, sizeof(float) * 1536);
+  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %770 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[204], arena + 722534400, sizeof(float) * 13824);
+  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %767 : f32[1536] */
+  memcpy(outputs[205], arena + 722548224, sizeof(float) * 1536);
+  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %768 : f32[1536] */
+  memcpy(outputs[206], arena + 722549760, sizeof(float) * 1536);
+  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %758 : f32[4, 1536] */
+  memcpy(outputs[207], arena + 753850368, sizeof(float) * 6144);
+  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %759 : f32[4] */
+  memcpy(outputs[208], arena + 753858048, sizeof(float) * 4);
+  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %753 : f32[1536, 4] */
+  memcpy(outputs[209], arena + 753844224, sizeof(float) * 6144);
+  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %754 : f32[1536] */
+  memcpy(outputs[210], arena + 753856512, sizeof(float) * 1536);
+  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %746 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[211], arena + 756252672, sizeof(float) * 589824);
+  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %741 : f32[384] */
+  memcpy(outputs[212], arena + 757434624, sizeof(float) * 384);
+  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %742 : f32[384] */
+  memcpy(outputs[213], arena + 757435008, sizeof(float) * 384);
+  /* output 214 "grad:blocks.11.norm1.weight" = %734 : f32[384] */
+  memcpy(outputs[214], arena + 757434240, sizeof(float) * 384);
+  /* output 215 "grad:blocks.11.norm1.bias" = %731 : f32[384] */
+  memcpy(outputs[215], arena + 757433856, sizeof(float) * 384);
+  /* output 216 "grad:blocks.11.attn.qkv.weight" = %729 : f32[1152, 384] */
+  memcpy(outputs[216], arena + 756842496, sizeof(float) * 442368);
+  /* output 217 "grad:blocks.11.attn.qkv.bias" = %730 : f32[1152] */
+  memcpy(outputs[217], arena + 757432320, sizeof(float) * 1152);
+  /* output 218 "grad:blocks.11.attn.proj.weight" = %724 : f32[384, 384] */
+  memcpy(outputs[218], arena + 757284864, sizeof(float) * 147456);
+  /* output 219 "grad:blocks.11.attn.proj.bias" = %725 : f32[384] */
+  memcpy(outputs[219], arena + 757433472, sizeof(float) * 384);
+  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %719 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[220], arena + 761069568, sizeof(float) * 589824);
+  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %714 : f32[1536] */
+  memcpy(outputs[221], arena + 761659392, sizeof(float) * 1536);
+  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %715 : f32[1536] */
+  memcpy(outputs[222], arena + 761660928, sizeof(float) * 1536);
+  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %710 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[223], arena + 789970944, sizeof(float) * 13824);
+  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %707 : f32[1536] */
+  memcpy(outputs[224], arena + 789984768, sizeof(float) * 1536);
+  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %708 : f32[1536] */
+  memcpy(outputs[225], arena + 789986304, sizeof(float) * 1536);
+  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %698 : f32[4, 1536] */
+  memcpy(outputs[226], arena + 1024628736, sizeof(float) * 6144);
+  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %699 : f32[4] */
+  memcpy(outputs[227], arena + 1083042048, sizeof(float) * 4);
+  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %693 : f32[1536, 4] */
+  memcpy(outputs[228], arena + 1024622592, sizeof(float) * 6144);
+  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %694 : f32[1536] */
+  memcpy(outputs[229], arena + 1083039744, sizeof(float) * 1536);
+  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %686 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[230], arena + 1082449920, sizeof(float) * 589824);
+  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %681 : f32[384] */
+  memcpy(outputs[231], arena + 1083041280, sizeof(float) * 384);
+  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %682 : f32[384] */
+  memcpy(outputs[232], arena + 1083041664, sizeof(float) * 384);
+  /* output 233 "grad:norm.weight" = %675 : f32[384] */
+  memcpy(outputs[233], arena + 1089504624, sizeof(float) * 384);
+  /* output 234 "grad:norm.bias" = %672 : f32[384] */
+  memcpy(outputs[234], arena + 1089504240, sizeof(float) * 384);
+  /* output 235 "grad:head.weight" = %668 : f32[1000, 384] */
+  memcpy(outputs[235], arena + 1087266816, sizeof(float) * 384000);
+  /* output 236 "grad:head.bias" = %669 : f32[1000] */
+  memcpy(outputs[236], arena + 1089494016, sizeof(float) * 1000);
+  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 1536] */
+  memcpy(outputs[237], arena + 1089420288, sizeof(float) * 3072);
+  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 1536] */
+  memcpy(outputs[238], arena + 1089423360, sizeof(float) * 3072);
+  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %57 : f32[2, 384] */
+  memcpy(outputs[239], arena + 1089495024, sizeof(float) * 768);
+  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %86 : f32[2, 1536] */
+  memcpy(outputs[240], arena + 1089426432, sizeof(float) * 3072);
+  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %93 : f32[2, 1536] */
+  memcpy(outputs[241], arena + 1089429504, sizeof(float) * 3072);
+  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %111 : f32[2, 384] */
+  memcpy(outputs[242], arena + 1089495792, sizeof(float) * 768);
+  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %140 : f32[2, 1536] */
+  memcpy(outputs[243], arena + 1089432576, sizeof(float) * 3072);
+  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %147 : f32[2, 1536] */
+  memcpy(outputs[244], arena + 1089435648, sizeof(float) * 3072);
+  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %165 : f32[2, 384] */
+  memcpy(outputs[245], arena + 1089496560, sizeof(float) * 768);
+  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %194 : f32[2, 1536] */
+  memcpy(outputs[246], arena + 1089438720, sizeof(float) * 3072);
+  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %201 : f32[2, 1536] */
+  memcpy(outputs[247], arena + 1089441792, sizeof(float) * 3072);
+  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %219 : f32[2, 384] */
+  memcpy(outputs[248], arena + 1089497328, sizeof(float) * 768);
+  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %248 : f32[2, 1536] */
+  memcpy(outputs[249], arena + 1089444864, sizeof(float) * 3072);
+  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %255 : f32[2, 1536] */
+  memcpy(outputs[250], arena + 1089447936, sizeof(float) * 3072);
+  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %273 : f32[2, 384] */
+  memcpy(outputs[251], arena + 1089498096, sizeof(float) * 768);
+  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %302 : f32[2, 1536] */
+  memcpy(outputs[252], arena + 1089451008, sizeof(float) * 3072);
+  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %309 : f32[2, 1536] */
+  memcpy(outputs[253], arena + 1089454080, sizeof(float) * 3072);
+  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %327 : f32[2, 384] */
+  memcpy(outputs[254], arena + 1089498864, sizeof(float) * 768);
+  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %356 : f32[2, 1536] */
+  memcpy(outputs[255], arena + 1089457152, sizeof(float) * 3072);
+  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %363 : f32[2, 1536] */
+  memcpy(outputs[256], arena + 1089460224, sizeof(float) * 3072);
+  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %381 : f32[2, 384] */
+  memcpy(outputs[257], arena + 1089499632, sizeof(float) * 768);
+  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %410 : f32[2, 1536] */
+  memcpy(outputs[258], arena + 1089463296, sizeof(float) * 3072);
+  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %417 : f32[2, 1536] */
+  memcpy(outputs[259], arena + 1089466368, sizeof(float) * 3072);
+  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %435 : f32[2, 384] */
+  memcpy(outputs[260], arena + 1089500400, sizeof(float) * 768);
+  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %464 : f32[2, 1536] */
+  memcpy(outputs[261], arena + 1089469440, sizeof(float) * 3072);
+  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %471 : f32[2, 1536] */
+  memcpy(outputs[262], arena + 1089472512, sizeof(float) * 3072);
+  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %489 : f32[2, 384] */
+  memcpy(outputs[263], arena + 1089501168, sizeof(float) * 768);
+  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %518 : f32[2, 1536] */
+  memcpy(outputs[264], arena + 1089475584, sizeof(float) * 3072);
+  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %525 : f32[2, 1536] */
+  memcpy(outputs[265], arena + 1089478656, sizeof(float) * 3072);
+  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %543 : f32[2, 384] */
+  memcpy(outputs[266], arena + 1089501936, sizeof(float) * 768);
+  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %572 : f32[2, 1536] */
+  memcpy(outputs[267], arena + 1089481728, sizeof(float) * 3072);
+  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %579 : f32[2, 1536] */
+  memcpy(outputs[268], arena + 1089484800, sizeof(float) * 3072);
+  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %597 : f32[2, 384] */
+  memcpy(outputs[269], arena + 1089502704, sizeof(float) * 768);
+  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %626 : f32[2, 1536] */
+  memcpy(outputs[270], arena + 1089487872, sizeof(float) * 3072);
+  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %633 : f32[2, 1536] */
+  memcpy(outputs[271], arena + 1089490944, sizeof(float) * 3072);
+  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %651 : f32[2, 384] */
+  memcpy(outputs[272], arena + 1089503472, sizeof(float) * 768);
   return 0;
 } // localvit_small_train_forward
 

@@ -1766,55 +1766,395 @@ LK__SCALAR(mul_scalar, x[i] * s)
 LK__SCALAR(div_scalar, x[i] / s)
 LK__SCALAR(rdiv_scalar, s / x[i])
 
-/* ---- templates/softmax.c ------------------------------------------------------------------- */
+/* ---- templates/attention.c ----------------------------------------------------------------- */
 /* locus-requires: prologue.h */
-/* softmax over the last axis: y[rows, cols] = exp(x − max) / Σ exp(x − max), per row.
- * Subtracting the row max keeps exp from overflowing; exp is lk_vexp (vectorised). Every row is
- * handled by one thread in a fixed order, so results are independent of the thread count. */
+/* Attention kernels: scaled dot-product attention over tokens (sdpa) and local attention over the
+ * T shifted variants of every token (local_attention). Heads may share K/V heads (grouped-query
+ * attention): query head h reads kv head h / (H / Hk). */
 
-/* Softmax of one row of scale·x (scale > 0; attention folds 1/√D in here), on the calling
- * thread: other kernels call it inside their own parallel regions. y may equal x. */
-void lk_softmax_row(int cols, const float *x, float scale, float *y) {
-  lk_vf vm = lk_vset1(-INFINITY), vs = lk_vzero();
-  float m = -INFINITY, s, inv;
-  int c = 0;
-  for (; c + LK_VW <= cols; c += LK_VW) vm = lk_vmax(lk_vload(x + c), vm);
-  m = lk_vhmax(vm);
-  for (; c < cols; ++c) m = x[c] > m ? x[c] : m;
-  m *= scale; /* scale > 0, so max(scale·x) = scale·max(x) */
-  if (m == -INFINITY) m = 0.0f; /* an all −inf row gives NaN below, as PyTorch does */
-  for (c = 0; c + LK_VW <= cols; c += LK_VW) {
-    lk_vf e = lk_vexp(lk_vload(x + c) * scale - m);
-    vs += e;
-    lk_vstore(y + c, e);
+/* sdpa: out[b, i, h·D + d] = Σ_j softmax_j(scale · q_{b,i,h} · k_{b,j,g}) · v_{b,j,g}[d],
+ * g = h / (H / Hk), for b < B, i < Nq, h < H, d < D, j < Nk, where
+ *   q_{b,i,h}[d] = q[(b·Nq + i)·q_rs + h·D + d]     (q_rs ≥ H·D)
+ *   k_{b,j,g}[d] = k[(b·Nk + j)·k_rs + g·D + d]     (k_rs ≥ Hk·D)
+ *   v_{b,j,g}[d] = v[(b·Nk + j)·v_rs + g·D + d]     (v_rs ≥ Hk·D)
+ * and out is dense [B, Nq, H·D]. With a fused qkv buffer [B, N, 3·C] (C = H·D, laid out [q|k|v],
+ * heads inside each) pass q = qkv, k = qkv + C, v = qkv + 2·C and all three row strides 3·C.
+ * scale is usually 1/√D (scale > 0: the row max is taken before scaling).
+ *
+ * How: a dedicated kernel rather than two calls of the serial GEMM around a softmax, which ran at
+ * 55 GFLOP/s per core for DeiT-tiny (FMA peak ~101): Kᵀ and V were re-packed for every block of
+ * 50 queries, each block ended in an edge tile that went through a copy, and the softmax read the
+ * score block three times. This kernel: 76 GFLOP/s on one core, 140 on two (B = 1; B = 16: 68
+ * and 146), 1.3-1.5× the old path at every model shape (see the commit messages for the table);
+ * what is left is the exp (~11%) and the packing (3-8%). The work is the B·H·⌈Nq/MR⌉ tiles of
+ * MR queries; each thread takes a contiguous run of them and, per (b, kv head), packs Kᵀ and V
+ * once into NR-wide panels (heads that share a kv head reuse them: the run visits h in order).
+ * Then, LK_SDPA_TILES query tiles at a time:
+ *   1. S = Q·Kᵀ with an MR×NR micro-kernel (Q rows read in place, Kᵀ panels padded with zero
+ *      keys up to a multiple of NR), whose store also keeps each row's running max;
+ *   2. one pass per row: P = exp(scale·S − scale·max) in place (an exp2 without lk_vexp's
+ *      range handling, which these arguments ≤ 0 do not need), and Σ P (padding keys masked);
+ *   3. out = (P·V) · (1/Σ) with the same micro-kernel shape over the V panels: the normalisation
+ *      is one multiply per output (D per row) instead of one per score (Nk per row).
+ * Measured and not kept (1 thread, DeiT-tiny): V read in place instead of packed (its rows are
+ * 2.3 KB apart in the qkv buffer) 5% slower; queries packed into MR-wide panels 3-5% slower;
+ * LK_SDPA_TILES 1 to 8 and the exp over an MR-row tile instead of row by row: no difference;
+ * software prefetch of the next head's q, k, v rows (B = 16): no difference.
+ * Each output row is computed by one thread in a fixed order (k ascending in every dot product,
+ * the row sum in fixed lanes) that does not depend on which tile, run or thread it falls in, so
+ * results do not depend on the thread count.
+ *
+ * Scratch per thread, allocated per call: Kᵀ and V panels, the score rows and copies of short
+ * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld = ⌈Nk/NR⌉·NR (+ 16 when
+ * that is a multiple of 1024): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that fails,
+ * the thread's outputs are NaN. out must not overlap q, k or v. */
+#if defined(LOCUS_TARGET_AVX512)
+#  define LK_SDPA_MR 8
+#else
+#  define LK_SDPA_MR 6
+#endif
+#define LK_SDPA_NV 2                       /* vectors per tile row: 12 (16) accumulators, as gemm.c */
+#define LK_SDPA_NR (LK_SDPA_NV * LK_VW)    /* keys (step 1) or output columns (step 3) per panel */
+/* Step 3 sums each output over the keys in chunks of KC, chunk sums added in order. The test's
+ * random DeiT-tiny case has outputs near zero (Σ p·v cancels), where one chain of 197 float adds
+ * was already the largest error: worst relative error over 20 seeds 2.2e-5 with one chain (the
+ * old GEMM path: 2.0e-5; the test allows 2e-5), 2.1e-5 with KC = 64, 1.4e-5 with 32, 1.2e-5
+ * with 16. 32 costs ~3% of the kernel against 64 (the 12 chunk sums live on the stack). */
+#ifndef LK_SDPA_KC
+#  define LK_SDPA_KC 32
+#endif
+#ifndef LK_SDPA_TILES
+#  define LK_SDPA_TILES 4                  /* query tiles per step: a Kᵀ or V panel is reused from
+                                              L1 by this many tiles; the scores stay in L1/L2 */
+#endif
+
+/* kt[(j/NR)·D·NR + d·NR + j%NR] = k_j[d] for j < round_up(Nk, NR), zero for j ≥ Nk. Full panels
+ * are turned around 8×8 in registers (k rows are contiguous in d, as linear's W in gemm.c). */
+static void lk__sdpa_pack_kt(int Nk, int D, const float *restrict k, long k_rs, float *restrict kt) {
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, Nk - j0), d0 = 0;
+    const float *s = k + (long)j0 * k_rs;
+    float *p = kt + (long)j0 * D;
+    if (nr == LK_SDPA_NR)
+      for (; d0 + 8 <= D; d0 += 8)
+        for (int j = 0; j < LK_SDPA_NR; j += 8) {
+          lk_v8 r[8], o[8];
+          for (int i = 0; i < 8; ++i) memcpy(&r[i], s + (long)(j + i) * k_rs + d0, sizeof r[i]);
+          lk_transpose8(r, o);
+          for (int i = 0; i < 8; ++i) memcpy(p + (long)(d0 + i) * LK_SDPA_NR + j, &o[i], sizeof o[i]);
+        }
+    for (; d0 < D; ++d0)
+      for (int j = 0; j < LK_SDPA_NR; ++j) p[(long)d0 * LK_SDPA_NR + j] = j < nr ? s[(long)j * k_rs + d0] : 0.0f;
   }
-  if (c < cols) { /* tail through a padded vector: the same exp as the body */
-    float t[LK_VW];
-    for (int i = 0; i < LK_VW; ++i) t[i] = c + i < cols ? x[c + i] * scale - m : -INFINITY;
-    lk_vf e = lk_vexp(lk_vload(t));
-    vs += e;
-    lk_vstore(t, e);
-    memcpy(y + c, t, (size_t)(cols - c) * sizeof(float));
-  }
-  s = lk_vsum(vs);
-  inv = 1.0f / s;
-  for (c = 0; c < cols; ++c) y[c] *= inv;
 }
 
-void lk_softmax(long rows, int cols, const float *x, float *y) {
-  LK_OMP(parallel for schedule(static) if(rows * cols >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) lk_softmax_row(cols, x + r * cols, 1.0f, y + r * cols);
+/* vp[(d/NR)·Nk·NR + j·NR + d%NR] = v_j[d] for d < round_up(D, NR), zero for d ≥ D. */
+static void lk__sdpa_pack_v(int Nk, int D, const float *restrict v, long v_rs, float *restrict vp) {
+  for (int d0 = 0; d0 < D; d0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, D - d0);
+    float *p = vp + (long)d0 * Nk;
+    for (int j = 0; j < Nk; ++j) {
+      const float *s = v + (long)j * v_rs + d0;
+      if (nr == LK_SDPA_NR)
+        for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(p + (long)j * LK_SDPA_NR + u * LK_VW, lk_vload(s + u * LK_VW));
+      else
+        for (int d = 0; d < LK_SDPA_NR; ++d) p[(long)j * LK_SDPA_NR + d] = d < nr ? s[d] : 0.0f;
+    }
+  }
 }
 
-/* Reference: libm exp in double. */
-void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
-  for (long r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    double m = -INFINITY, s = 0.0;
-    for (int c = 0; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
-    for (int c = 0; c < cols; ++c) s += exp(xr[c] - m);
-    for (int c = 0; c < cols; ++c) y[r * cols + c] = (float)(exp(xr[c] - m) / s);
+/* Step 1 on one tile: s[0:MR, 0:nv·VW] = A[0:MR, 0:D] · kp[0:D, 0:nv·VW], A(i, d) = a[i·rsa + d]
+ * (all MR rows readable), kp one packed Kᵀ panel whose first `valid` columns are real keys;
+ * rmax[i] = max(rmax[i], the row's real scores) lane-wise. nv is a constant after inlining. */
+__attribute__((always_inline)) static inline void lk__sdpa_qk_nv(int nv, int D, const float *restrict a, long rsa,
+                                                                 const float *restrict kp, float *restrict s, long lds,
+                                                                 int valid, lk_vf *restrict rmax) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) acc[i][u] = lk_vzero();
+  for (int d = 0; d < D; ++d) {
+    lk_vf b[LK_SDPA_NV];
+    for (int u = 0; u < nv; ++u) b[u] = lk_vload(kp + u * LK_VW);
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf ai = lk_vset1(a[i * rsa + d]);
+      for (int u = 0; u < nv; ++u) acc[i][u] += ai * b[u];
+    }
+    kp += LK_SDPA_NR;
   }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) lk_vstore(s + i * lds + u * LK_VW, acc[i][u]);
+  if (valid == nv * LK_VW) {
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf m = acc[i][0];
+      for (int u = 1; u < nv; ++u) m = lk_vmax(acc[i][u], m);
+      rmax[i] = lk_vmax(m, rmax[i]);
+    }
+  } else { /* last panel: the zero padding keys must not take part in the max */
+    for (int u = 0; u < nv; ++u) {
+      lk_vi keep = lk_vbelow(u * LK_VW, valid);
+      for (int i = 0; i < LK_SDPA_MR; ++i) rmax[i] = lk_vmax(lk_vselect(keep, acc[i][u], lk_vset1(-INFINITY)), rmax[i]);
+    }
+  }
+}
+
+/* A last panel of at most LK_VW keys takes a tile one vector wide: half the multiply-adds (Nk =
+ * 197 is 12 panels of 16 and one of 5). */
+static void lk__sdpa_qk_tile(int D, const float *restrict a, long rsa, const float *restrict kp,
+                             float *restrict s, long lds, int valid, lk_vf *restrict rmax) {
+  if (valid <= LK_VW) lk__sdpa_qk_nv(1, D, a, rsa, kp, s, lds, valid, rmax);
+  else lk__sdpa_qk_nv(LK_SDPA_NV, D, a, rsa, kp, s, lds, valid, rmax);
+}
+
+/* 2^t for t ≤ 0 (or NaN): what step 2 needs, cheaper than lk_vexp (16 vector operations instead
+ * of ~28; step 2 was 16% of the kernel's time with lk_vexp). The caller folds log2(e) into its
+ * scale, so there is no ln 2 reduction; t is clamped at −126, where 2^t is ~1e-38, negligible in
+ * a row sum that is ≥ 1 (no underflow mask needed), and t ≤ 0 needs no overflow clamp. 2^r on
+ * |r| ≤ 1/2: degree 6, fitted for relative error (1.5e-8 with float coefficients, below the
+ * float rounding of its evaluation). NaN propagates through the max and the product. */
+static inline lk_vf lk__sdpa_exp2(lk_vf t) {
+  const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer in the low bits */
+  t = lk_vmax(t, lk_vset1(-126.0f));
+  lk_vf big = t + shifter;
+  lk_vf r = t - (big - shifter), r2 = r * r;
+  lk_vf q01 = r * 0.693147182f + 1.0f;
+  lk_vf q23 = r * 0.0555032864f + 0.240226462f;
+  lk_vf q456 = (r * 0.00133999367f + 0.00961848628f) + r2 * 0.000153464571f;
+  lk_vf p = q01 + r2 * (q23 + r2 * q456);
+  /* 2^n from the integer n in big's low bits: (n + 127) << 23 (n ≥ −126: a normal float). */
+  lk_vi two_n = ((lk_vi)big - ((lk_vi)lk_vset1(shifter) - 127)) << 23;
+  return p * (lk_vf)two_n;
+}
+
+/* Step 2 on one score row: p[j] = exp(scale·s[j] − scale·max) in place for j < Nk; returns 1/Σ p
+ * (NaN for a row whose scores are all −inf, as PyTorch). The row has room up to the next
+ * multiple of LK_VW, so the tail is a full, masked vector. */
+static float lk__sdpa_exp_row(int Nk, float *p, lk_vf rmax, float scale) {
+  const float a = scale * 1.44269504088896341f, m = lk_vhmax(rmax) * a; /* exp(x) = 2^(x·log2 e) */
+  lk_vf vs = lk_vzero();
+  int j = 0;
+  if (m == -INFINITY) return NAN;
+  for (; j + LK_VW <= Nk; j += LK_VW) {
+    lk_vf e = lk__sdpa_exp2(lk_vload(p + j) * a - m);
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  if (j < Nk) {
+    lk_vf e = lk_vselect(lk_vbelow(j, Nk), lk__sdpa_exp2(lk_vload(p + j) * a - m), lk_vzero());
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  return 1.0f / lk_vsum(vs);
+}
+
+/* Step 3 on one tile: o[0:mr, 0:nr] = inv[i] · Σ_j p[i·ldp + j] · vp[j·NR + c], j < Nk (all MR
+ * rows of p readable and finite). Edge tiles go through a full-size copy. */
+static void lk__sdpa_pv_tile(int Nk, const float *restrict p, long ldp, const float *restrict vp,
+                             const float *inv, float *restrict o, long ldo, int mr, int nr) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV], sum[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] = lk_vzero();
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_KC) {
+    const int j1 = (int)lk_min_l(j0 + LK_SDPA_KC, Nk);
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = lk_vzero();
+    for (int j = j0; j < j1; ++j) {
+      lk_vf b[LK_SDPA_NV];
+      for (int u = 0; u < LK_SDPA_NV; ++u) b[u] = lk_vload(vp + u * LK_VW);
+      for (int i = 0; i < LK_SDPA_MR; ++i) {
+        lk_vf pi = lk_vset1(p[i * ldp + j]);
+        for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] += pi * b[u];
+      }
+      vp += LK_SDPA_NR;
+    }
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] += acc[i][u];
+  }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = sum[i][u] * inv[i];
+  if (mr == LK_SDPA_MR && nr == LK_SDPA_NR) {
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(o + i * ldo + u * LK_VW, acc[i][u]);
+  } else {
+    float t[LK_SDPA_MR * LK_SDPA_NR];
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(t + i * LK_SDPA_NR + u * LK_VW, acc[i][u]);
+    for (int i = 0; i < mr; ++i) memcpy(o + i * ldo, t + i * LK_SDPA_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+             long k_rs, const float *v, long v_rs, float *out, float scale) {
+  if (B <= 0 || Nq <= 0 || H <= 0 || D <= 0) return;
+  const int group = H / Hk, tiles = (int)lk_ceil_div(Nq, LK_SDPA_MR);
+  const long ld = (long)H * D, units = (long)B * H * tiles;
+  const long nkp = lk_round_up(lk_max_l(Nk, 1), LK_SDPA_NR), dp = lk_round_up(D, LK_SDPA_NR);
+  /* Score rows one cache line longer when they would be a multiple of 4 KiB apart: the MR rows
+   * that step 3 reads together would all map to one L1 set (SAG's Nk = 1024). */
+  const long lds = nkp % 1024 == 0 ? nkp + 16 : nkp;
+  const size_t kt_floats = (size_t)lk_round_up(nkp * D, 16), vp_floats = (size_t)lk_round_up((long)Nk * dp, 16);
+  const size_t s_floats = (size_t)(LK_SDPA_TILES * LK_SDPA_MR * lds), qt_floats = (size_t)LK_SDPA_TILES * LK_SDPA_MR * D;
+  if (Nk <= 0) { /* no keys: an empty sum */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(out + r * ld, 0, (size_t)ld * sizeof(float));
+    return;
+  }
+  LK_OMP(parallel if(units > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1, packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
+    float *kt = lk_scratch_alloc(kt_floats + vp_floats + s_floats + qt_floats);
+    float *vp = kt ? kt + kt_floats : NULL, *s = kt ? vp + vp_floats : NULL, *qt = kt ? s + s_floats : NULL;
+    lk_vf rmax[LK_SDPA_TILES * LK_SDPA_MR];
+    float inv[LK_SDPA_TILES * LK_SDPA_MR];
+    const float *at[LK_SDPA_TILES]; /* each query tile's rows, row stride rs */
+    long rs[LK_SDPA_TILES];
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1;) {
+      const long bh = u / tiles;
+      const int t0 = (int)(u % tiles), b = (int)(bh / H), h = (int)(bh % H), g = h / group;
+      const int nt = (int)lk_min_l(lk_min_l(LK_SDPA_TILES, tiles - t0), u1 - u);
+      const int i0 = t0 * LK_SDPA_MR, m = (int)lk_min_l((long)nt * LK_SDPA_MR, Nq - i0);
+      const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+      float *ob = out + ((long)b * Nq + i0) * ld + (long)h * D;
+      u += nt;
+      if (!kt) { /* no scratch (out of memory): fail loudly, with NaN, rather than leave garbage */
+        for (int i = 0; i < m; ++i) for (int d = 0; d < D; ++d) ob[(long)i * ld + d] = NAN;
+        continue;
+      }
+      if (packed != (long)b * Hk + g) {
+        packed = (long)b * Hk + g;
+        lk__sdpa_pack_kt(Nk, D, k + (long)b * Nk * k_rs + (long)g * D, k_rs, kt);
+        lk__sdpa_pack_v(Nk, D, v + (long)b * Nk * v_rs + (long)g * D, v_rs, vp);
+      }
+      /* Queries are read in place, except a last tile with fewer than MR rows, or rows a multiple
+       * of 4 KiB apart (one L1 set, see gemm.c): those are copied into qt (zero rows past Nq). */
+      for (int t = 0; t < nt; ++t) {
+        const int rows = (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR);
+        at[t] = qb + (long)t * LK_SDPA_MR * q_rs;
+        rs[t] = q_rs;
+        if (rows < LK_SDPA_MR || q_rs % 1024 == 0) {
+          float *c = qt + (long)t * LK_SDPA_MR * D;
+          memset(c, 0, (size_t)LK_SDPA_MR * D * sizeof(float));
+          for (int i = 0; i < rows; ++i) memcpy(c + (long)i * D, at[t] + i * q_rs, (size_t)D * sizeof(float));
+          at[t] = c;
+          rs[t] = D;
+        }
+        for (int i = 0; i < LK_SDPA_MR; ++i) rmax[t * LK_SDPA_MR + i] = lk_vset1(-INFINITY);
+      }
+      /* Step 1, panel by panel so each Kᵀ panel is reused from L1 by the nt tiles. */
+      for (long j0 = 0; j0 < nkp; j0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_qk_tile(D, at[t], rs[t], kt + j0 * D, s + (long)t * LK_SDPA_MR * lds + j0, lds,
+                           (int)lk_min_l(LK_SDPA_NR, Nk - j0), rmax + t * LK_SDPA_MR);
+      /* Step 2 (rows past Nq hold zero scores: harmless, finite, and never stored). */
+      for (int i = 0; i < nt * LK_SDPA_MR; ++i) inv[i] = lk__sdpa_exp_row(Nk, s + i * lds, rmax[i], scale);
+      /* Step 3. */
+      for (int d0 = 0; d0 < dp; d0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_pv_tile(Nk, s + (long)t * LK_SDPA_MR * lds, lds, vp + (long)d0 * Nk, inv + t * LK_SDPA_MR,
+                           ob + (long)t * LK_SDPA_MR * ld + d0, ld, (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR),
+                           (int)lk_min_l(LK_SDPA_NR, D - d0));
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formula in double, one query at a time. */
+void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                   long k_rs, const float *v, long v_rs, float *out, float scale) {
+  double *p = (double *)malloc((size_t)Nk * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < Nq; ++i)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D;
+        double m = -INFINITY, sum = 0.0;
+        for (int j = 0; j < Nk; ++j) {
+          const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D;
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d) dot += (double)qi[d] * kj[d];
+          p[j] = dot * scale;
+          m = p[j] > m ? p[j] : m;
+        }
+        for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int j = 0; j < Nk; ++j) o += p[j] * v[((long)b * Nk + j) * v_rs + (long)g * D + d];
+          out[((long)b * Nq + i) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(p);
+}
+
+/* local_attention: every token attends over its own T variants (shifted copies) only.
+ *   q [B, N, H·D], k, v [B, T, N, Hk·D], out [B, N, H·D];
+ *   out[b, n, h] = Σ_t softmax_t(scale · q[b, n, h] · k[b, t, n, g]) · v[b, t, n, g], g = h / (H / Hk).
+ * T is small (a handful of shifts), so the kernel is dot products vectorised over D, parallel over
+ * the B·N token positions. out must not overlap q, k or v. */
+static float lk__attn_dot(const float *a, const float *b, int n) {
+  lk_vf s = lk_vzero();
+  int i = 0;
+  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
+  float r = lk_vsum(s);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                        const float *v, float *out, float scale) {
+  long pos = (long)B * N, ldq = (long)H * D, ldk = (long)Hk * D;
+  int group = H / Hk;
+  LK_OMP(parallel for schedule(static) if(pos * T * ldq >= LK_PAR_MIN))
+  for (long p = 0; p < pos; ++p) {
+    long b = p / N, n = p % N;
+    float w[64], *wp = T <= 64 ? w : (float *)malloc((size_t)T * sizeof(float));
+    if (!wp) { /* out of memory: NaN rather than garbage */
+      for (long i = 0; i < ldq; ++i) out[p * ldq + i] = NAN;
+      continue;
+    }
+    for (int h = 0; h < H; ++h) {
+      const float *qh = q + p * ldq + (long)h * D;
+      float *oh = out + p * ldq + (long)h * D;
+      long kv = (long)(h / group) * D; /* offset of the kv head inside a row */
+      float m = -INFINITY, sum = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        wp[t] = scale * lk__attn_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
+        m = wp[t] > m ? wp[t] : m;
+      }
+      for (int t = 0; t < T; ++t) sum += (wp[t] = expf(wp[t] - m));
+      for (int d = 0; d < D; ++d) oh[d] = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        const float *vt = v + ((b * T + t) * N + n) * ldk + kv;
+        float pt = wp[t] / sum;
+        for (int d = 0; d < D; ++d) oh[d] += pt * vt[d];
+      }
+    }
+    if (wp != w) free(wp);
+  }
+}
+
+void lk_local_attention_naive(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                              const float *v, float *out, float scale) {
+  double *w = (double *)malloc((size_t)T * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int n = 0; n < N; ++n)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        double m = -INFINITY, sum = 0.0;
+        for (int t = 0; t < T; ++t) {
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d)
+            dot += (double)q[((long)b * N + n) * H * D + (long)h * D + d] *
+                   k[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          w[t] = dot * scale;
+          m = w[t] > m ? w[t] : m;
+        }
+        for (int t = 0; t < T; ++t) sum += (w[t] = exp(w[t] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int t = 0; t < T; ++t) o += w[t] * v[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          out[((long)b * N + n) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(w);
 }
 
 /* ---- templates/layout.c -------------------------------------------------------------------- */
@@ -3751,6 +4091,242 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
 }
 
+/* ---- templates/attention_grad.c ------------------------------------------------------------ */
+/* locus-requires: prologue.h */
+/* Training: the gradient of sdpa (attention.c) with respect to q, k and v, in one kernel.
+ *
+ * With S = scale · q·kᵀ and P = softmax(S) per (sample, head) and dO the gradient of the output:
+ *   dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = scale · P ⊙ (dP − rowsum(P ⊙ dP)),  dQ = dS·K,  dK = dSᵀ·Q.
+ * Operands as lk_sdpa's: q_{b,i,h} = q[(b·Nq + i)·q_rs + h·D ...], k and v with their own row
+ * strides, kv head g = h / (H / Hk); dout is [B, Nq, H·D] with row stride do_rs. The gradients are
+ * written through row strides too (dq [B, Nq, H·D], dk and dv [B, Nk, Hk·D]): a training graph
+ * passes three column ranges of one [B, N, H·D + 2·Hk·D] buffer, the gradient of the fused qkv
+ * projection's output, so no concat follows.
+ *
+ * Why one kernel: the lowering to matmuls ran each (sample, head) product as its own small GEMM
+ * (localvit_fmnist: 128 products of 50×50×32 per call at ~45 GFLOP/s), kept the probabilities
+ * P [B, H, Nq, Nk] alive from the forward to the backward, copied q, k and v out of the qkv buffer,
+ * and copied the three gradients back into one (the concat). Here P is recomputed from q and k
+ * (one more Nq×Nk×D product, a fifth of the backward's FLOPs) instead of stored, so the forward is
+ * the inference kernel lk_sdpa and nothing of size Nq·Nk outlives a call.
+ *
+ * How: one task per (sample, kv head), which owns that kv head's dK and dV (accumulated in scratch
+ * over the heads of its group and all query tiles, then stored), so tasks never write the same
+ * element and each sum runs in a fixed order: results do not depend on the thread count. Per task
+ * Kᵀ and Vᵀ are packed once ([D, Nkp], keys zero-padded to a multiple of the vector width) and K
+ * once more as rows padded to Dp columns; then per head, LK_SDPA_GRAD_MQ queries at a time (their
+ * rows copied, zero-padded to a multiple of 4):
+ *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (lk_vexp), zero in the padding;
+ *   2. dP = dO·Vᵀ, then dS in place;
+ *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
+ * All five products are one register-blocked routine (4 rows × 2 vectors, A read by scalar
+ * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
+ * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 58 KB; SAG's
+ * Nk = 1024, D = 64: 1.6 MB). If that fails, the task's gradients are NaN. */
+#ifndef LK_SDPA_GRAD_MQ
+#  define LK_SDPA_GRAD_MQ 32 /* queries per tile: S and dP rows of a tile stay in L2 at Nk = 1024 */
+#endif
+
+/* C[0:4, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1 or 2. */
+static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars, long acs,
+                                const float *restrict B, long ldb, float *restrict C, long ldc, int accumulate) {
+  lk_vf c[4][2];
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < 2; ++u) c[i][u] = lk_vzero();
+  if (nv == 2) {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb), b1 = lk_vload(B + k * ldb + LK_VW);
+      for (int i = 0; i < 4; ++i) {
+        const lk_vf a = lk_vset1(A[i * ars + k * acs]);
+        c[i][0] += a * b0;
+        c[i][1] += a * b1;
+      }
+    }
+  } else {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb);
+      for (int i = 0; i < 4; ++i) c[i][0] += lk_vset1(A[i * ars + k * acs]) * b0;
+    }
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < nv; ++u) {
+      float *p = C + i * ldc + u * LK_VW;
+      lk_vstore(p, accumulate ? lk_vload(p) + c[i][u] : c[i][u]);
+    }
+}
+
+/* C[M, N] (+)= A·B for M a multiple of 4 and N a multiple of LK_VW (the callers pad both). */
+static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
+                      float *C, long ldc, int accumulate) {
+  for (int i = 0; i < M; i += 4)
+    for (int n = 0; n < N; n += 2 * LK_VW)
+      lk__ag_block(N - n >= 2 * LK_VW ? 2 : 1, K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n, ldc, accumulate);
+}
+
+/* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. */
+static void lk__ag_pack_t(int n, int D, const float *src, long rs, float *dst, long ld) {
+  for (int d = 0; d < D; ++d) {
+    float *row = dst + (long)d * ld;
+    for (int j = 0; j < n; ++j) row[j] = src[(long)j * rs + d];
+    for (long j = n; j < ld; ++j) row[j] = 0.0f;
+  }
+}
+
+/* dst[i·ld + d] = src[i·rs + d] for i < n, d < D; zero up to ld columns and `rows` rows. */
+static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, float *dst, long ld) {
+  for (int i = 0; i < rows; ++i) {
+    float *row = dst + (long)i * ld;
+    if (i < n) memcpy(row, src + (long)i * rs, (size_t)D * sizeof(float));
+    for (long d = i < n ? D : 0; d < ld; ++d) row[d] = 0.0f;
+  }
+}
+
+/* Rows [0, m) of s [·, Nkp] become softmax(scale·s) over their first Nk columns, zero after them;
+ * rows [m, mp) become zero. */
+static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    float *row = s + (long)i * nkp;
+    if (i >= m) { memset(row, 0, (size_t)nkp * sizeof(float)); continue; }
+    lk_vf mx = lk_vset1(-INFINITY), sum = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW)
+      mx = lk_vmax(mx, lk_vselect(lk_vbelow((int)j, Nk), lk_vload(row + j), lk_vset1(-INFINITY)));
+    const float shift = scale * lk_vhmax(mx);
+    for (long j = 0; j < nkp; j += LK_VW) {
+      const lk_vf e = lk_vselect(lk_vbelow((int)j, Nk), lk_vexp(lk_vload(row + j) * scale - shift), lk_vzero());
+      lk_vstore(row + j, e);
+      sum += e;
+    }
+    const float inv = 1.0f / lk_vsum(sum);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(row + j, lk_vload(row + j) * inv);
+  }
+}
+
+/* dp[i, j] ← scale · p[i, j] · (dp[i, j] − Σ_j p[i, j]·dp[i, j]) for i < mp (zero where p is). */
+static void lk__ag_dscores(int mp, long nkp, const float *p, float *dp, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    const float *pr = p + (long)i * nkp;
+    float *dr = dp + (long)i * nkp;
+    lk_vf acc = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW) acc += lk_vload(pr + j) * lk_vload(dr + j);
+    const float dot = lk_vsum(acc);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(dr + j, lk_vload(pr + j) * (lk_vload(dr + j) - dot) * scale);
+  }
+}
+
+void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k, long k_rs,
+                  const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs, float *dk,
+                  long dk_rs, float *dv, long dv_rs, float scale) {
+  if (B <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  if (Nk <= 0) { /* no keys: the output is an empty sum, constant in q */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(dq + r * dq_rs, 0, (size_t)H * D * sizeof(float));
+    return;
+  }
+  const int group = H / Hk;
+  const long units = (long)B * Hk, nkp = lk_round_up(lk_max_l(Nk, 1), LK_VW), dp = lk_round_up(D, LK_VW);
+  const long mq = LK_SDPA_GRAD_MQ;
+  const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
+  const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
+  LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1;
+    float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
+    float *s = NULL, *ds = NULL, *qt = NULL, *ot = NULL;
+    if (kt) { /* each array starts on a cache line (16 floats) */
+      vt = kt + lk_round_up(D * nkp, 16), kp = vt + lk_round_up(D * nkp, 16);
+      dka = kp + lk_round_up(nkp * dp, 16), dva = dka + lk_round_up(nkp * dp, 16);
+      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
+      qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
+    }
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1; ++u) {
+      const int b = (int)(u / Hk), g = (int)(u % Hk);
+      const float *kb = k + (long)b * Nk * k_rs + (long)g * D, *vb = v + (long)b * Nk * v_rs + (long)g * D;
+      float *dkb = dk + (long)b * Nk * dk_rs + (long)g * D, *dvb = dv + (long)b * Nk * dv_rs + (long)g * D;
+      if (!kt) { /* out of memory: fail loudly with NaN rather than leave garbage */
+        for (int h = g * group; h < (g + 1) * group; ++h)
+          for (int i = 0; i < Nq; ++i)
+            for (int d = 0; d < D; ++d) dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = NAN;
+        for (int j = 0; j < Nk; ++j)
+          for (int d = 0; d < D; ++d) dkb[(long)j * dk_rs + d] = dvb[(long)j * dv_rs + d] = NAN;
+        continue;
+      }
+      lk__ag_pack_t(Nk, D, kb, k_rs, kt, nkp);
+      lk__ag_pack_t(Nk, D, vb, v_rs, vt, nkp);
+      lk__ag_pack_rows(Nk, (int)nkp, D, kb, k_rs, kp, dp);
+      memset(dka, 0, (size_t)(2 * lk_round_up(nkp * dp, 16)) * sizeof(float)); /* dka and dva */
+      for (int h = g * group; h < (g + 1) * group; ++h)
+        for (int i0 = 0; i0 < Nq; i0 += (int)mq) {
+          const int m = (int)lk_min_l(mq, Nq - i0), mp = (int)lk_round_up(m, 4);
+          const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+          lk__ag_pack_rows(m, mp, D, qb, q_rs, qt, dp);
+          lk__ag_pack_rows(m, mp, D, dout + ((long)b * Nq + i0) * do_rs + (long)h * D, do_rs, ot, dp);
+          /* 1. P. */
+          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, nkp, s, nkp, 0);
+          lk__ag_softmax_rows(m, mp, Nk, nkp, s, scale);
+          /* 2. dS. */
+          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, nkp, ds, nkp, 0);
+          lk__ag_dscores(mp, nkp, s, ds, scale);
+          /* 3. dV += Pᵀ·dO and dK += dSᵀ·Q over this tile's queries; dQ = dS·K (into ot, whose
+           * dO rows are used up). */
+          lk__ag_mm(nk4, (int)dp, mp, s, 1, nkp, ot, dp, dva, dp, 1);
+          lk__ag_mm(nk4, (int)dp, mp, ds, 1, nkp, qt, dp, dka, dp, 1);
+          lk__ag_mm(mp, (int)dp, Nk, ds, nkp, 1, kp, dp, ot, dp, 0);
+          for (int i = 0; i < m; ++i)
+            memcpy(dq + ((long)b * Nq + i0 + i) * dq_rs + (long)h * D, ot + (long)i * dp, (size_t)D * sizeof(float));
+        }
+      for (int j = 0; j < Nk; ++j) {
+        memcpy(dkb + (long)j * dk_rs, dka + (long)j * dp, (size_t)D * sizeof(float));
+        memcpy(dvb + (long)j * dv_rs, dva + (long)j * dp, (size_t)D * sizeof(float));
+      }
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formulas in double, one (sample, head, query) at a time. */
+void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                        long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
+                        float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
+  double *p = (double *)malloc((size_t)(Nk > 0 ? Nk : 1) * 2 * sizeof(double)), *dpr = p + (Nk > 0 ? Nk : 1);
+  double *gk = (double *)calloc((size_t)(Nk > 0 ? Nk : 1) * D * 2, sizeof(double)), *gv = gk + (long)(Nk > 0 ? Nk : 1) * D;
+  for (int b = 0; b < B; ++b)
+    for (int g = 0; g < Hk; ++g) {
+      memset(gk, 0, (size_t)(Nk > 0 ? Nk : 1) * D * 2 * sizeof(double));
+      for (int h = g * (H / Hk); h < (g + 1) * (H / Hk); ++h)
+        for (int i = 0; i < Nq; ++i) {
+          const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D, *oi = dout + ((long)b * Nq + i) * do_rs + (long)h * D;
+          double m = -INFINITY, sum = 0.0, dot = 0.0;
+          for (int j = 0; j < Nk; ++j) {
+            const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D, *vj = v + ((long)b * Nk + j) * v_rs + (long)g * D;
+            double sj = 0.0, dj = 0.0;
+            for (int d = 0; d < D; ++d) { sj += (double)qi[d] * kj[d]; dj += (double)oi[d] * vj[d]; }
+            p[j] = sj * scale;
+            dpr[j] = dj;
+            m = p[j] > m ? p[j] : m;
+          }
+          for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+          for (int j = 0; j < Nk; ++j) dot += (p[j] /= sum) * dpr[j];
+          for (int d = 0; d < D; ++d) {
+            double acc = 0.0;
+            for (int j = 0; j < Nk; ++j) {
+              const double dsj = scale * p[j] * (dpr[j] - dot);
+              acc += dsj * k[((long)b * Nk + j) * k_rs + (long)g * D + d];
+              gk[(long)j * D + d] += dsj * qi[d];
+              gv[(long)j * D + d] += p[j] * oi[d];
+            }
+            dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = (float)acc;
+          }
+        }
+      for (int j = 0; j < Nk; ++j)
+        for (int d = 0; d < D; ++d) {
+          dk[((long)b * Nk + j) * dk_rs + (long)g * D + d] = (float)gk[(long)j * D + d];
+          dv[((long)b * Nk + j) * dv_rs + (long)g * D + d] = (float)gv[(long)j * D + d];
+        }
+    }
+  free(p);
+  free(gk);
+}
+
 /* ---- templates/loss.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Training: the loss at the end of the graph, softmax cross-entropy with soft targets (one-hot
@@ -4674,7 +5250,7 @@ static const unsigned char localvit_tiny_relu6_train_param_read_[260] = {
 };
 int localvit_tiny_relu6_train_param_read_by_forward(int i) { return i >= 0 && i < 260 ? localvit_tiny_relu6_train_param_read_[i] : 0; }
 
-size_t localvit_tiny_relu6_train_arena_bytes(void) { return 2882089984; }
+size_t localvit_tiny_relu6_train_arena_bytes(void) { return 2643647488; }
 
 void localvit_tiny_relu6_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -4705,4138 +5281,3526 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
 
   /* %4 = img2seq(%3) patch_embed : f32[B, 196, 192], written into %7 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 192, 196, arena + (long)b * 37632, arena + 587060928 + (long)b * 37824);
+    lk_img2seq(1, 192, 196, arena + (long)b * 37632, arena + 571023552 + (long)b * 37824);
   } // for b
 
   /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 192}, params[2], (const long[]){0, 192, 1},
-        arena + 587060736 + (long)b * 37824, (const long[]){37824, 37824, 1});
+        arena + 571023360 + (long)b * 37824, (const long[]){37824, 37824, 1});
   } // for b
 
   /* %8 = add(%7, %6) : f32[B, 197, 192], written over %7 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 587060736, (const long[]){37824, 192, 1},
-      params[3], (const long[]){0, 192, 1}, arena + 587060736);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 571023360, (const long[]){37824, 192, 1},
+      params[3], (const long[]){0, 192, 1}, arena + 571023360);
 
   /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 587060736, 1e-06f, arena + 588271104);
+  lk_normalize(B * 197, 192, arena + 571023360, 1e-06f, arena + 572233728);
 
   /* %12 = mul(%11, %9) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 588271104, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, arena + 589481472);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 572233728, (const long[]){37824, 192, 1},
+      params[4], (const long[]){0, 0, 1}, arena + 573444096);
 
   /* %13 = add(%12, %10) blocks.0.norm1 : f32[B, 197, 192], written over %12 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 589481472, (const long[]){37824, 192, 1},
-      params[5], (const long[]){0, 0, 1}, arena + 589481472);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 573444096, (const long[]){37824, 192, 1},
+      params[5], (const long[]){0, 0, 1}, arena + 573444096);
 
   /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 589481472, params[6], params[7], LK_ACT_NONE, NULL,
-      arena);
+  lk_fused_linear(B * 197, 192, 576, arena + 573444096, params[6], params[7], LK_ACT_NONE, NULL,
+      arena + 527450112);
 
-  /* %17 = slice(%16) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena, 576, arena + 590691840, 192);
+  /* %17 = slice(%16) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
 
-  /* %18 = slice(%16) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 192, 576, arena + 591902208, 192);
+  /* %18 = slice(%16) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
 
-  /* %19 = slice(%16) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 384, 576, arena + 593112576, 192);
+  /* %19 = slice(%16) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
 
-  /* %20 = reshape(%17) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %17: no code */
+  /* %20 = sdpa(%17, %18, %19) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 527450112, 576, arena + 527450304, 576, arena + 527450496,
+      576, arena + 574654464, 0.14433756f);
 
-  /* %21 = reshape(%18) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %18: no code */
+  /* %23 = fused_linear(%20, %21, %22, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 574654464, params[8], params[9], LK_ACT_NONE,
+      arena + 571023360, arena);
 
-  /* %22 = reshape(%19) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %19: no code */
-
-  /* %23 = matmul_permuted(%20, %21) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 590691840, 48, 192, 1,
-      arena + 591902208, 48, 1, 192, arena, 38809, 197, 0.0f);
-
-  /* %24 = mul_scalar(%23) {x op 0.14433756} blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena, 0.14433756f, arena + 4967552);
-
-  /* %25 = softmax(%24) {axis -1} blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 4967552, arena + 527450112);
-
-  /* %26 = matmul_permuted(%25, %22) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 527450112, 38809, 197, 1,
-      arena + 593112576, 48, 192, 1, arena + 594322944, 48, 192, 0.0f);
-
-  /* %27 = reshape(%26) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %26: no code */
-
-  /* %30 = fused_linear(%27, %28, %29, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 594322944, params[8], params[9], LK_ACT_NONE,
-      arena + 587060736, arena);
-
-  /* %31 = slice(%30) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %56 from row 0 */
+  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %49 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 595533312 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 575864832 + (long)b * 37824, 192);
   } // for b
 
-  /* %32 = slice(%30) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 192, 37824, arena + 689942016, 37632);
+  /* %25 = slice(%23) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 192, 37824, arena + 630331392, 37632);
 
-  /* %34 = reshape(%33) {shape [1152, 192]} blocks.0.conv.conv.0 : f32[1152, 192], a view of %33: no code */
+  /* %27 = reshape(%26) {shape [1152, 192]} blocks.0.conv.conv.0 : f32[1152, 192], a view of %26: no code */
 
-  /* %35 = fused_linear(%32, %34) blocks.0.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 689942016, params[10], NULL, LK_ACT_NONE, NULL,
+  /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 630331392, params[10], NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
+  /* %31 = batch_normalize(%28, %29, %30) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena, params[11], params[12], 1e-05f, arena + 7225344);
 
-  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena, arena + 720460800);
+  /* %32 = batch_moments(%28) {channels last} blocks.0.conv.conv.1 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena, arena + 660850176);
 
-  /* %40 = relu6(%38) blocks.0.conv : f32[B, 196, 1152] */
+  /* %33 = relu6(%31) blocks.0.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 7225344, arena + 14450688);
 
-  /* %42 = token_dwconv(%40, %41) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
+  /* %35 = token_dwconv(%33, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 14450688, params[15], NULL,
       LK_ACT_NONE, arena + 21676032);
 
-  /* %45 = batch_normalize(%42, %43, %44) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
+  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 21676032, params[16], params[17], 1e-05f,
       arena + 28901376);
 
-  /* %46 = batch_moments(%42) {channels last} blocks.0.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 21676032, arena + 720463104);
+  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.4 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 21676032, arena + 660852480);
 
-  /* %47 = relu6(%45) blocks.0.conv : f32[B, 196, 1152] */
+  /* %40 = relu6(%38) blocks.0.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 28901376, arena + 36126720);
 
-  /* %49 = reshape(%48) {shape [192, 1152]} blocks.0.conv.conv.6 : f32[192, 1152], a view of %48: no code */
+  /* %42 = reshape(%41) {shape [192, 1152]} blocks.0.conv.conv.6 : f32[192, 1152], a view of %41: no code */
 
-  /* %50 = fused_linear(%47, %49) blocks.0.conv.conv.6 : f32[B, 196, 192] */
+  /* %43 = fused_linear(%40, %42) blocks.0.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 36126720, params[20], NULL, LK_ACT_NONE, NULL,
-      arena + 691146240);
+      arena + 631535616);
 
-  /* %53 = batch_normalize(%50, %51, %52) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 691146240, params[21], params[22], 1e-05f,
+  /* %46 = batch_normalize(%43, %44, %45) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 631535616, params[21], params[22], 1e-05f,
       arena + 43352064);
 
-  /* %54 = batch_moments(%50) {channels last} blocks.0.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 691146240, arena + 720517104);
+  /* %47 = batch_moments(%43) {channels last} blocks.0.conv.conv.7 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 631535616, arena + 660906480);
 
-  /* %55 = add(%32, %53) blocks.0.conv : f32[B, 196, 192], written into %56 from row 1 */
+  /* %48 = add(%25, %46) blocks.0.conv : f32[B, 196, 192], written into %49 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 689942016 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 630331392 + (long)b * 37632, (const long[]){192, 1},
         arena + 43352064 + (long)b * 37632, (const long[]){192, 1},
-        arena + 595533504 + (long)b * 37824);
+        arena + 575865024 + (long)b * 37824);
   } // for b
 
-  /* %56 = concat(%31, %55) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %49 = concat(%24, %48) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %59 = normalize(%56) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 595533312, 1e-06f, arena + 596743680);
+  /* %52 = normalize(%49) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 575864832, 1e-06f, arena + 577075200);
 
-  /* %60 = mul(%59, %57) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 596743680, (const long[]){37824, 192, 1},
-      params[25], (const long[]){0, 0, 1}, arena + 597954048);
+  /* %53 = mul(%52, %50) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 577075200, (const long[]){37824, 192, 1},
+      params[25], (const long[]){0, 0, 1}, arena + 578285568);
 
-  /* %61 = add(%60, %58) blocks.1.norm1 : f32[B, 197, 192], written over %60 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 597954048, (const long[]){37824, 192, 1},
-      params[26], (const long[]){0, 0, 1}, arena + 597954048);
+  /* %54 = add(%53, %51) blocks.1.norm1 : f32[B, 197, 192], written over %53 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 578285568, (const long[]){37824, 192, 1},
+      params[26], (const long[]){0, 0, 1}, arena + 578285568);
 
-  /* %64 = fused_linear(%61, %62, %63) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 597954048, params[27], params[28], LK_ACT_NONE, NULL,
+  /* %57 = fused_linear(%54, %55, %56) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 578285568, params[27], params[28], LK_ACT_NONE, NULL,
+      arena + 531081216);
+
+  /* %58 = slice(%57) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %57: no code */
+
+  /* %59 = slice(%57) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %57: no code */
+
+  /* %60 = slice(%57) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %57: no code */
+
+  /* %61 = sdpa(%58, %59, %60) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 531081216, 576, arena + 531081408, 576, arena + 531081600,
+      576, arena + 579495936, 0.14433756f);
+
+  /* %64 = fused_linear(%61, %62, %63) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 579495936, params[29], params[30], LK_ACT_NONE, NULL,
       arena + 43352064);
 
-  /* %65 = slice(%64) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 43352064, 576, arena + 599164416, 192);
-
-  /* %66 = slice(%64) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 43352256, 576, arena + 600374784, 192);
-
-  /* %67 = slice(%64) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 43352448, 576, arena + 601585152, 192);
-
-  /* %68 = reshape(%65) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %65: no code */
-
-  /* %69 = reshape(%66) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %66: no code */
-
-  /* %70 = reshape(%67) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %67: no code */
-
-  /* %71 = matmul_permuted(%68, %69) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 599164416, 48, 192, 1,
-      arena + 600374784, 48, 1, 192, arena + 43352064, 38809, 197, 0.0f);
-
-  /* %72 = mul_scalar(%71) {x op 0.14433756} blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 43352064, 0.14433756f, arena + 48319616);
-
-  /* %73 = softmax(%72) {axis -1} blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 48319616, arena + 532417664);
-
-  /* %74 = matmul_permuted(%73, %70) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 532417664, 38809, 197, 1,
-      arena + 601585152, 48, 192, 1, arena + 602795520, 48, 192, 0.0f);
-
-  /* %75 = reshape(%74) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
-
-  /* %78 = fused_linear(%75, %76, %77) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 602795520, params[29], params[30], LK_ACT_NONE, NULL,
-      arena + 43352064);
-
-  /* %80 = mul(%78, %79) blocks.1 : f32[B, 197, 192], written over %78 */
+  /* %66 = mul(%64, %65) blocks.1 : f32[B, 197, 192], written over %64 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 43352064, (const long[]){37824, 192, 1}, inputs[1],
       (const long[]){1, 0, 0}, arena + 43352064);
 
-  /* %81 = add(%56, %80) blocks.1 : f32[B, 197, 192], written over %78 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 595533312, (const long[]){37824, 192, 1},
+  /* %67 = add(%49, %66) blocks.1 : f32[B, 197, 192], written over %64 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 575864832, (const long[]){37824, 192, 1},
       arena + 43352064, (const long[]){37824, 192, 1}, arena + 43352064);
 
-  /* %82 = slice(%81) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %107 from row 0 */
+  /* %68 = slice(%67) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %93 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 43352064 + (long)b * 37824, 37824,
-        arena + 604005888 + (long)b * 37824, 192);
+        arena + 580706304 + (long)b * 37824, 192);
   } // for b
 
-  /* %83 = slice(%81) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 43352256, 37824, arena + 692350464, 37632);
+  /* %69 = slice(%67) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 43352256, 37824, arena + 632739840, 37632);
 
-  /* %85 = reshape(%84) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %84: no code */
+  /* %71 = reshape(%70) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %70: no code */
 
-  /* %86 = fused_linear(%83, %85) blocks.1.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 692350464, params[31], NULL, LK_ACT_NONE, NULL,
+  /* %72 = fused_linear(%69, %71) blocks.1.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 632739840, params[31], NULL, LK_ACT_NONE, NULL,
       arena + 43352064);
 
-  /* %89 = batch_normalize(%86, %87, %88) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
+  /* %75 = batch_normalize(%72, %73, %74) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 43352064, params[32], params[33], 1e-05f,
       arena + 50577408);
 
-  /* %90 = batch_moments(%86) {channels last} blocks.1.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 43352064, arena + 720465408);
+  /* %76 = batch_moments(%72) {channels last} blocks.1.conv.conv.1 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 43352064, arena + 660854784);
 
-  /* %91 = relu6(%89) blocks.1.conv : f32[B, 196, 1152] */
+  /* %77 = relu6(%75) blocks.1.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 50577408, arena + 57802752);
 
-  /* %93 = token_dwconv(%91, %92) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
+  /* %79 = token_dwconv(%77, %78) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 57802752, params[36], NULL,
       LK_ACT_NONE, arena + 65028096);
 
-  /* %96 = batch_normalize(%93, %94, %95) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
+  /* %82 = batch_normalize(%79, %80, %81) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 65028096, params[37], params[38], 1e-05f,
       arena + 72253440);
 
-  /* %97 = batch_moments(%93) {channels last} blocks.1.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 65028096, arena + 720467712);
+  /* %83 = batch_moments(%79) {channels last} blocks.1.conv.conv.4 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 65028096, arena + 660857088);
 
-  /* %98 = relu6(%96) blocks.1.conv : f32[B, 196, 1152] */
+  /* %84 = relu6(%82) blocks.1.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 72253440, arena + 79478784);
 
-  /* %100 = reshape(%99) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %99: no code */
+  /* %86 = reshape(%85) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %85: no code */
 
-  /* %101 = fused_linear(%98, %100) blocks.1.conv.conv.6 : f32[B, 196, 192] */
+  /* %87 = fused_linear(%84, %86) blocks.1.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 79478784, params[41], NULL, LK_ACT_NONE, NULL,
-      arena + 693554688);
+      arena + 633944064);
 
-  /* %104 = batch_normalize(%101, %102, %103) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 693554688, params[42], params[43], 1e-05f,
+  /* %90 = batch_normalize(%87, %88, %89) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 633944064, params[42], params[43], 1e-05f,
       arena + 86704128);
 
-  /* %105 = batch_moments(%101) {channels last} blocks.1.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 693554688, arena + 720517488);
+  /* %91 = batch_moments(%87) {channels last} blocks.1.conv.conv.7 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 633944064, arena + 660906864);
 
-  /* %106 = add(%83, %104) blocks.1.conv : f32[B, 196, 192], written into %107 from row 1 */
+  /* %92 = add(%69, %90) blocks.1.conv : f32[B, 196, 192], written into %93 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 692350464 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 632739840 + (long)b * 37632, (const long[]){192, 1},
         arena + 86704128 + (long)b * 37632, (const long[]){192, 1},
-        arena + 604006080 + (long)b * 37824);
+        arena + 580706496 + (long)b * 37824);
   } // for b
 
-  /* %107 = concat(%82, %106) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %93 = concat(%68, %92) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %110 = normalize(%107) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 604005888, 1e-06f, arena + 605216256);
+  /* %96 = normalize(%93) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 580706304, 1e-06f, arena + 581916672);
 
-  /* %111 = mul(%110, %108) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 605216256, (const long[]){37824, 192, 1},
-      params[46], (const long[]){0, 0, 1}, arena + 606426624);
+  /* %97 = mul(%96, %94) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 581916672, (const long[]){37824, 192, 1},
+      params[46], (const long[]){0, 0, 1}, arena + 583127040);
 
-  /* %112 = add(%111, %109) blocks.2.norm1 : f32[B, 197, 192], written over %111 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 606426624, (const long[]){37824, 192, 1},
-      params[47], (const long[]){0, 0, 1}, arena + 606426624);
+  /* %98 = add(%97, %95) blocks.2.norm1 : f32[B, 197, 192], written over %97 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 583127040, (const long[]){37824, 192, 1},
+      params[47], (const long[]){0, 0, 1}, arena + 583127040);
 
-  /* %115 = fused_linear(%112, %113, %114) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 606426624, params[48], params[49], LK_ACT_NONE, NULL,
+  /* %101 = fused_linear(%98, %99, %100) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 583127040, params[48], params[49], LK_ACT_NONE, NULL,
+      arena + 534712320);
+
+  /* %102 = slice(%101) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %101: no code */
+
+  /* %103 = slice(%101) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %101: no code */
+
+  /* %104 = slice(%101) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %101: no code */
+
+  /* %105 = sdpa(%102, %103, %104) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 534712320, 576, arena + 534712512, 576, arena + 534712704,
+      576, arena + 584337408, 0.14433756f);
+
+  /* %108 = fused_linear(%105, %106, %107) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 584337408, params[50], params[51], LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %116 = slice(%115) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 86704128, 576, arena + 607636992, 192);
-
-  /* %117 = slice(%115) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 86704320, 576, arena + 608847360, 192);
-
-  /* %118 = slice(%115) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 86704512, 576, arena + 610057728, 192);
-
-  /* %119 = reshape(%116) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %116: no code */
-
-  /* %120 = reshape(%117) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %117: no code */
-
-  /* %121 = reshape(%118) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %118: no code */
-
-  /* %122 = matmul_permuted(%119, %120) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 607636992, 48, 192, 1,
-      arena + 608847360, 48, 1, 192, arena + 86704128, 38809, 197, 0.0f);
-
-  /* %123 = mul_scalar(%122) {x op 0.14433756} blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 86704128, 0.14433756f, arena + 91671680);
-
-  /* %124 = softmax(%123) {axis -1} blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 91671680, arena + 537385216);
-
-  /* %125 = matmul_permuted(%124, %121) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 537385216, 38809, 197, 1,
-      arena + 610057728, 48, 192, 1, arena + 611268096, 48, 192, 0.0f);
-
-  /* %126 = reshape(%125) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %125: no code */
-
-  /* %129 = fused_linear(%126, %127, %128) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 611268096, params[50], params[51], LK_ACT_NONE, NULL,
-      arena + 86704128);
-
-  /* %131 = mul(%129, %130) blocks.2 : f32[B, 197, 192], written over %129 */
+  /* %110 = mul(%108, %109) blocks.2 : f32[B, 197, 192], written over %108 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 86704128, (const long[]){37824, 192, 1}, inputs[2],
       (const long[]){1, 0, 0}, arena + 86704128);
 
-  /* %132 = add(%107, %131) blocks.2 : f32[B, 197, 192], written over %129 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 604005888, (const long[]){37824, 192, 1},
+  /* %111 = add(%93, %110) blocks.2 : f32[B, 197, 192], written over %108 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 580706304, (const long[]){37824, 192, 1},
       arena + 86704128, (const long[]){37824, 192, 1}, arena + 86704128);
 
-  /* %133 = slice(%132) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %158 from row 0 */
+  /* %112 = slice(%111) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %137 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 86704128 + (long)b * 37824, 37824,
-        arena + 612478464 + (long)b * 37824, 192);
+        arena + 585547776 + (long)b * 37824, 192);
   } // for b
 
-  /* %134 = slice(%132) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 694758912, 37632);
+  /* %113 = slice(%111) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 635148288, 37632);
 
-  /* %136 = reshape(%135) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %135: no code */
+  /* %115 = reshape(%114) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %114: no code */
 
-  /* %137 = fused_linear(%134, %136) blocks.2.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 694758912, params[52], NULL, LK_ACT_NONE, NULL,
+  /* %116 = fused_linear(%113, %115) blocks.2.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 635148288, params[52], NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %140 = batch_normalize(%137, %138, %139) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
+  /* %119 = batch_normalize(%116, %117, %118) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 86704128, params[53], params[54], 1e-05f,
       arena + 93929472);
 
-  /* %141 = batch_moments(%137) {channels last} blocks.2.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 86704128, arena + 720470016);
+  /* %120 = batch_moments(%116) {channels last} blocks.2.conv.conv.1 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 86704128, arena + 660859392);
 
-  /* %142 = relu6(%140) blocks.2.conv : f32[B, 196, 1152] */
+  /* %121 = relu6(%119) blocks.2.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 93929472, arena + 101154816);
 
-  /* %144 = token_dwconv(%142, %143) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
+  /* %123 = token_dwconv(%121, %122) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 101154816, params[57], NULL,
       LK_ACT_NONE, arena + 108380160);
 
-  /* %147 = batch_normalize(%144, %145, %146) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
+  /* %126 = batch_normalize(%123, %124, %125) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 108380160, params[58], params[59], 1e-05f,
       arena + 115605504);
 
-  /* %148 = batch_moments(%144) {channels last} blocks.2.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 108380160, arena + 720472320);
+  /* %127 = batch_moments(%123) {channels last} blocks.2.conv.conv.4 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 108380160, arena + 660861696);
 
-  /* %149 = relu6(%147) blocks.2.conv : f32[B, 196, 1152] */
+  /* %128 = relu6(%126) blocks.2.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 115605504, arena + 122830848);
 
-  /* %151 = reshape(%150) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %150: no code */
+  /* %130 = reshape(%129) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %129: no code */
 
-  /* %152 = fused_linear(%149, %151) blocks.2.conv.conv.6 : f32[B, 196, 192] */
+  /* %131 = fused_linear(%128, %130) blocks.2.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 122830848, params[62], NULL, LK_ACT_NONE, NULL,
-      arena + 695963136);
+      arena + 636352512);
 
-  /* %155 = batch_normalize(%152, %153, %154) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 695963136, params[63], params[64], 1e-05f,
+  /* %134 = batch_normalize(%131, %132, %133) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 636352512, params[63], params[64], 1e-05f,
       arena + 130056192);
 
-  /* %156 = batch_moments(%152) {channels last} blocks.2.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 695963136, arena + 720517872);
+  /* %135 = batch_moments(%131) {channels last} blocks.2.conv.conv.7 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 636352512, arena + 660907248);
 
-  /* %157 = add(%134, %155) blocks.2.conv : f32[B, 196, 192], written into %158 from row 1 */
+  /* %136 = add(%113, %134) blocks.2.conv : f32[B, 196, 192], written into %137 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 694758912 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 635148288 + (long)b * 37632, (const long[]){192, 1},
         arena + 130056192 + (long)b * 37632, (const long[]){192, 1},
-        arena + 612478656 + (long)b * 37824);
+        arena + 585547968 + (long)b * 37824);
   } // for b
 
-  /* %158 = concat(%133, %157) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %137 = concat(%112, %136) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %161 = normalize(%158) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 612478464, 1e-06f, arena + 613688832);
+  /* %140 = normalize(%137) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 585547776, 1e-06f, arena + 586758144);
 
-  /* %162 = mul(%161, %159) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 613688832, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 614899200);
+  /* %141 = mul(%140, %138) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 586758144, (const long[]){37824, 192, 1},
+      params[67], (const long[]){0, 0, 1}, arena + 587968512);
 
-  /* %163 = add(%162, %160) blocks.3.norm1 : f32[B, 197, 192], written over %162 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 614899200, (const long[]){37824, 192, 1},
-      params[68], (const long[]){0, 0, 1}, arena + 614899200);
+  /* %142 = add(%141, %139) blocks.3.norm1 : f32[B, 197, 192], written over %141 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 587968512, (const long[]){37824, 192, 1},
+      params[68], (const long[]){0, 0, 1}, arena + 587968512);
 
-  /* %166 = fused_linear(%163, %164, %165) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 614899200, params[69], params[70], LK_ACT_NONE, NULL,
+  /* %145 = fused_linear(%142, %143, %144) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 587968512, params[69], params[70], LK_ACT_NONE, NULL,
+      arena + 538343424);
+
+  /* %146 = slice(%145) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %145: no code */
+
+  /* %147 = slice(%145) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %145: no code */
+
+  /* %148 = slice(%145) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %145: no code */
+
+  /* %149 = sdpa(%146, %147, %148) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 538343424, 576, arena + 538343616, 576, arena + 538343808,
+      576, arena + 589178880, 0.14433756f);
+
+  /* %152 = fused_linear(%149, %150, %151) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 589178880, params[71], params[72], LK_ACT_NONE, NULL,
       arena + 130056192);
 
-  /* %167 = slice(%166) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 130056192, 576, arena + 616109568, 192);
-
-  /* %168 = slice(%166) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 130056384, 576, arena + 617319936, 192);
-
-  /* %169 = slice(%166) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 130056576, 576, arena + 618530304, 192);
-
-  /* %170 = reshape(%167) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %167: no code */
-
-  /* %171 = reshape(%168) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %168: no code */
-
-  /* %172 = reshape(%169) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %169: no code */
-
-  /* %173 = matmul_permuted(%170, %171) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 616109568, 48, 192, 1,
-      arena + 617319936, 48, 1, 192, arena + 130056192, 38809, 197, 0.0f);
-
-  /* %174 = mul_scalar(%173) {x op 0.14433756} blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 130056192, 0.14433756f, arena + 135023744);
-
-  /* %175 = softmax(%174) {axis -1} blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 135023744, arena + 542352768);
-
-  /* %176 = matmul_permuted(%175, %172) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 542352768, 38809, 197, 1,
-      arena + 618530304, 48, 192, 1, arena + 619740672, 48, 192, 0.0f);
-
-  /* %177 = reshape(%176) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %176: no code */
-
-  /* %180 = fused_linear(%177, %178, %179) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 619740672, params[71], params[72], LK_ACT_NONE, NULL,
-      arena + 130056192);
-
-  /* %182 = mul(%180, %181) blocks.3 : f32[B, 197, 192], written over %180 */
+  /* %154 = mul(%152, %153) blocks.3 : f32[B, 197, 192], written over %152 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 130056192, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 130056192);
 
-  /* %183 = add(%158, %182) blocks.3 : f32[B, 197, 192], written over %180 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 612478464, (const long[]){37824, 192, 1},
+  /* %155 = add(%137, %154) blocks.3 : f32[B, 197, 192], written over %152 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 585547776, (const long[]){37824, 192, 1},
       arena + 130056192, (const long[]){37824, 192, 1}, arena + 130056192);
 
-  /* %184 = slice(%183) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %209 from row 0 */
+  /* %156 = slice(%155) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %181 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 130056192 + (long)b * 37824, 37824,
-        arena + 620951040 + (long)b * 37824, 192);
+        arena + 590389248 + (long)b * 37824, 192);
   } // for b
 
-  /* %185 = slice(%183) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 130056384, 37824, arena + 697167360, 37632);
+  /* %157 = slice(%155) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 130056384, 37824, arena + 637556736, 37632);
 
-  /* %187 = reshape(%186) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %186: no code */
+  /* %159 = reshape(%158) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %158: no code */
 
-  /* %188 = fused_linear(%185, %187) blocks.3.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 697167360, params[73], NULL, LK_ACT_NONE, NULL,
+  /* %160 = fused_linear(%157, %159) blocks.3.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 637556736, params[73], NULL, LK_ACT_NONE, NULL,
       arena + 130056192);
 
-  /* %191 = batch_normalize(%188, %189, %190) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
+  /* %163 = batch_normalize(%160, %161, %162) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 130056192, params[74], params[75], 1e-05f,
       arena + 137281536);
 
-  /* %192 = batch_moments(%188) {channels last} blocks.3.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 130056192, arena + 720474624);
+  /* %164 = batch_moments(%160) {channels last} blocks.3.conv.conv.1 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 130056192, arena + 660864000);
 
-  /* %193 = relu6(%191) blocks.3.conv : f32[B, 196, 1152] */
+  /* %165 = relu6(%163) blocks.3.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 137281536, arena + 144506880);
 
-  /* %195 = token_dwconv(%193, %194) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
+  /* %167 = token_dwconv(%165, %166) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 144506880, params[78], NULL,
       LK_ACT_NONE, arena + 151732224);
 
-  /* %198 = batch_normalize(%195, %196, %197) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
+  /* %170 = batch_normalize(%167, %168, %169) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 151732224, params[79], params[80], 1e-05f,
       arena + 158957568);
 
-  /* %199 = batch_moments(%195) {channels last} blocks.3.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 151732224, arena + 720476928);
+  /* %171 = batch_moments(%167) {channels last} blocks.3.conv.conv.4 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 151732224, arena + 660866304);
 
-  /* %200 = relu6(%198) blocks.3.conv : f32[B, 196, 1152] */
+  /* %172 = relu6(%170) blocks.3.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 158957568, arena + 166182912);
 
-  /* %202 = reshape(%201) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %201: no code */
+  /* %174 = reshape(%173) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %173: no code */
 
-  /* %203 = fused_linear(%200, %202) blocks.3.conv.conv.6 : f32[B, 196, 192] */
+  /* %175 = fused_linear(%172, %174) blocks.3.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 166182912, params[83], NULL, LK_ACT_NONE, NULL,
-      arena + 698371584);
+      arena + 638760960);
 
-  /* %206 = batch_normalize(%203, %204, %205) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 698371584, params[84], params[85], 1e-05f,
+  /* %178 = batch_normalize(%175, %176, %177) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 638760960, params[84], params[85], 1e-05f,
       arena + 173408256);
 
-  /* %207 = batch_moments(%203) {channels last} blocks.3.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 698371584, arena + 720518256);
+  /* %179 = batch_moments(%175) {channels last} blocks.3.conv.conv.7 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 638760960, arena + 660907632);
 
-  /* %208 = add(%185, %206) blocks.3.conv : f32[B, 196, 192], written into %209 from row 1 */
+  /* %180 = add(%157, %178) blocks.3.conv : f32[B, 196, 192], written into %181 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 697167360 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 637556736 + (long)b * 37632, (const long[]){192, 1},
         arena + 173408256 + (long)b * 37632, (const long[]){192, 1},
-        arena + 620951232 + (long)b * 37824);
+        arena + 590389440 + (long)b * 37824);
   } // for b
 
-  /* %209 = concat(%184, %208) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %181 = concat(%156, %180) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %212 = normalize(%209) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 620951040, 1e-06f, arena + 622161408);
+  /* %184 = normalize(%181) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 590389248, 1e-06f, arena + 591599616);
 
-  /* %213 = mul(%212, %210) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 622161408, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, arena + 623371776);
+  /* %185 = mul(%184, %182) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 591599616, (const long[]){37824, 192, 1},
+      params[88], (const long[]){0, 0, 1}, arena + 592809984);
 
-  /* %214 = add(%213, %211) blocks.4.norm1 : f32[B, 197, 192], written over %213 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 623371776, (const long[]){37824, 192, 1},
-      params[89], (const long[]){0, 0, 1}, arena + 623371776);
+  /* %186 = add(%185, %183) blocks.4.norm1 : f32[B, 197, 192], written over %185 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 592809984, (const long[]){37824, 192, 1},
+      params[89], (const long[]){0, 0, 1}, arena + 592809984);
 
-  /* %217 = fused_linear(%214, %215, %216) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 623371776, params[90], params[91], LK_ACT_NONE, NULL,
+  /* %189 = fused_linear(%186, %187, %188) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 592809984, params[90], params[91], LK_ACT_NONE, NULL,
+      arena + 541974528);
+
+  /* %190 = slice(%189) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %189: no code */
+
+  /* %191 = slice(%189) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %189: no code */
+
+  /* %192 = slice(%189) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %189: no code */
+
+  /* %193 = sdpa(%190, %191, %192) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 541974528, 576, arena + 541974720, 576, arena + 541974912,
+      576, arena + 594020352, 0.14433756f);
+
+  /* %196 = fused_linear(%193, %194, %195) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 594020352, params[92], params[93], LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %218 = slice(%217) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 173408256, 576, arena + 624582144, 192);
-
-  /* %219 = slice(%217) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 173408448, 576, arena + 625792512, 192);
-
-  /* %220 = slice(%217) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 173408640, 576, arena + 627002880, 192);
-
-  /* %221 = reshape(%218) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %218: no code */
-
-  /* %222 = reshape(%219) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %219: no code */
-
-  /* %223 = reshape(%220) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %220: no code */
-
-  /* %224 = matmul_permuted(%221, %222) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 624582144, 48, 192, 1,
-      arena + 625792512, 48, 1, 192, arena + 173408256, 38809, 197, 0.0f);
-
-  /* %225 = mul_scalar(%224) {x op 0.14433756} blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 173408256, 0.14433756f, arena + 178375808);
-
-  /* %226 = softmax(%225) {axis -1} blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 178375808, arena + 547320320);
-
-  /* %227 = matmul_permuted(%226, %223) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 547320320, 38809, 197, 1,
-      arena + 627002880, 48, 192, 1, arena + 628213248, 48, 192, 0.0f);
-
-  /* %228 = reshape(%227) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %227: no code */
-
-  /* %231 = fused_linear(%228, %229, %230) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 628213248, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 173408256);
-
-  /* %233 = mul(%231, %232) blocks.4 : f32[B, 197, 192], written over %231 */
+  /* %198 = mul(%196, %197) blocks.4 : f32[B, 197, 192], written over %196 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 173408256, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 173408256);
 
-  /* %234 = add(%209, %233) blocks.4 : f32[B, 197, 192], written over %231 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 620951040, (const long[]){37824, 192, 1},
+  /* %199 = add(%181, %198) blocks.4 : f32[B, 197, 192], written over %196 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 590389248, (const long[]){37824, 192, 1},
       arena + 173408256, (const long[]){37824, 192, 1}, arena + 173408256);
 
-  /* %235 = slice(%234) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %260 from row 0 */
+  /* %200 = slice(%199) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %225 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 173408256 + (long)b * 37824, 37824,
-        arena + 629423616 + (long)b * 37824, 192);
+        arena + 595230720 + (long)b * 37824, 192);
   } // for b
 
-  /* %236 = slice(%234) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 699575808, 37632);
+  /* %201 = slice(%199) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 639965184, 37632);
 
-  /* %238 = reshape(%237) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %237: no code */
+  /* %203 = reshape(%202) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %202: no code */
 
-  /* %239 = fused_linear(%236, %238) blocks.4.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 699575808, params[94], NULL, LK_ACT_NONE, NULL,
+  /* %204 = fused_linear(%201, %203) blocks.4.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 639965184, params[94], NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %242 = batch_normalize(%239, %240, %241) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
+  /* %207 = batch_normalize(%204, %205, %206) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 173408256, params[95], params[96], 1e-05f,
       arena + 180633600);
 
-  /* %243 = batch_moments(%239) {channels last} blocks.4.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 173408256, arena + 720479232);
+  /* %208 = batch_moments(%204) {channels last} blocks.4.conv.conv.1 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 173408256, arena + 660868608);
 
-  /* %244 = relu6(%242) blocks.4.conv : f32[B, 196, 1152] */
+  /* %209 = relu6(%207) blocks.4.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 180633600, arena + 187858944);
 
-  /* %246 = token_dwconv(%244, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
+  /* %211 = token_dwconv(%209, %210) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 187858944, params[99], NULL,
       LK_ACT_NONE, arena + 195084288);
 
-  /* %249 = batch_normalize(%246, %247, %248) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
+  /* %214 = batch_normalize(%211, %212, %213) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 195084288, params[100], params[101], 1e-05f,
       arena + 202309632);
 
-  /* %250 = batch_moments(%246) {channels last} blocks.4.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 195084288, arena + 720481536);
+  /* %215 = batch_moments(%211) {channels last} blocks.4.conv.conv.4 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 195084288, arena + 660870912);
 
-  /* %251 = relu6(%249) blocks.4.conv : f32[B, 196, 1152] */
+  /* %216 = relu6(%214) blocks.4.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 202309632, arena + 209534976);
 
-  /* %253 = reshape(%252) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %252: no code */
+  /* %218 = reshape(%217) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %217: no code */
 
-  /* %254 = fused_linear(%251, %253) blocks.4.conv.conv.6 : f32[B, 196, 192] */
+  /* %219 = fused_linear(%216, %218) blocks.4.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 209534976, params[104], NULL, LK_ACT_NONE, NULL,
-      arena + 700780032);
+      arena + 641169408);
 
-  /* %257 = batch_normalize(%254, %255, %256) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 700780032, params[105], params[106], 1e-05f,
+  /* %222 = batch_normalize(%219, %220, %221) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 641169408, params[105], params[106], 1e-05f,
       arena + 216760320);
 
-  /* %258 = batch_moments(%254) {channels last} blocks.4.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 700780032, arena + 720518640);
+  /* %223 = batch_moments(%219) {channels last} blocks.4.conv.conv.7 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 641169408, arena + 660908016);
 
-  /* %259 = add(%236, %257) blocks.4.conv : f32[B, 196, 192], written into %260 from row 1 */
+  /* %224 = add(%201, %222) blocks.4.conv : f32[B, 196, 192], written into %225 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 699575808 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 639965184 + (long)b * 37632, (const long[]){192, 1},
         arena + 216760320 + (long)b * 37632, (const long[]){192, 1},
-        arena + 629423808 + (long)b * 37824);
+        arena + 595230912 + (long)b * 37824);
   } // for b
 
-  /* %260 = concat(%235, %259) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %225 = concat(%200, %224) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %263 = normalize(%260) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 629423616, 1e-06f, arena + 630633984);
+  /* %228 = normalize(%225) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 595230720, 1e-06f, arena + 596441088);
 
-  /* %264 = mul(%263, %261) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 630633984, (const long[]){37824, 192, 1},
-      params[109], (const long[]){0, 0, 1}, arena + 631844352);
+  /* %229 = mul(%228, %226) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 596441088, (const long[]){37824, 192, 1},
+      params[109], (const long[]){0, 0, 1}, arena + 597651456);
 
-  /* %265 = add(%264, %262) blocks.5.norm1 : f32[B, 197, 192], written over %264 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 631844352, (const long[]){37824, 192, 1},
-      params[110], (const long[]){0, 0, 1}, arena + 631844352);
+  /* %230 = add(%229, %227) blocks.5.norm1 : f32[B, 197, 192], written over %229 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 597651456, (const long[]){37824, 192, 1},
+      params[110], (const long[]){0, 0, 1}, arena + 597651456);
 
-  /* %268 = fused_linear(%265, %266, %267) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 631844352, params[111], params[112], LK_ACT_NONE, NULL,
+  /* %233 = fused_linear(%230, %231, %232) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 597651456, params[111], params[112], LK_ACT_NONE, NULL,
+      arena + 545605632);
+
+  /* %234 = slice(%233) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %233: no code */
+
+  /* %235 = slice(%233) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %233: no code */
+
+  /* %236 = slice(%233) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %233: no code */
+
+  /* %237 = sdpa(%234, %235, %236) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 545605632, 576, arena + 545605824, 576, arena + 545606016,
+      576, arena + 598861824, 0.14433756f);
+
+  /* %240 = fused_linear(%237, %238, %239) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 598861824, params[113], params[114], LK_ACT_NONE, NULL,
       arena + 216760320);
 
-  /* %269 = slice(%268) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 216760320, 576, arena + 633054720, 192);
-
-  /* %270 = slice(%268) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 216760512, 576, arena + 634265088, 192);
-
-  /* %271 = slice(%268) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 216760704, 576, arena + 635475456, 192);
-
-  /* %272 = reshape(%269) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %269: no code */
-
-  /* %273 = reshape(%270) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %270: no code */
-
-  /* %274 = reshape(%271) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %271: no code */
-
-  /* %275 = matmul_permuted(%272, %273) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 633054720, 48, 192, 1,
-      arena + 634265088, 48, 1, 192, arena + 216760320, 38809, 197, 0.0f);
-
-  /* %276 = mul_scalar(%275) {x op 0.14433756} blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 216760320, 0.14433756f, arena + 221727872);
-
-  /* %277 = softmax(%276) {axis -1} blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 221727872, arena + 552287872);
-
-  /* %278 = matmul_permuted(%277, %274) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 552287872, 38809, 197, 1,
-      arena + 635475456, 48, 192, 1, arena + 636685824, 48, 192, 0.0f);
-
-  /* %279 = reshape(%278) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %278: no code */
-
-  /* %282 = fused_linear(%279, %280, %281) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 636685824, params[113], params[114], LK_ACT_NONE, NULL,
-      arena + 216760320);
-
-  /* %284 = mul(%282, %283) blocks.5 : f32[B, 197, 192], written over %282 */
+  /* %242 = mul(%240, %241) blocks.5 : f32[B, 197, 192], written over %240 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 216760320, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 216760320);
 
-  /* %285 = add(%260, %284) blocks.5 : f32[B, 197, 192], written over %282 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 629423616, (const long[]){37824, 192, 1},
+  /* %243 = add(%225, %242) blocks.5 : f32[B, 197, 192], written over %240 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 595230720, (const long[]){37824, 192, 1},
       arena + 216760320, (const long[]){37824, 192, 1}, arena + 216760320);
 
-  /* %286 = slice(%285) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %311 from row 0 */
+  /* %244 = slice(%243) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %269 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 216760320 + (long)b * 37824, 37824,
-        arena + 637896192 + (long)b * 37824, 192);
+        arena + 600072192 + (long)b * 37824, 192);
   } // for b
 
-  /* %287 = slice(%285) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 216760512, 37824, arena + 701984256, 37632);
+  /* %245 = slice(%243) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 216760512, 37824, arena + 642373632, 37632);
 
-  /* %289 = reshape(%288) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %288: no code */
+  /* %247 = reshape(%246) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %246: no code */
 
-  /* %290 = fused_linear(%287, %289) blocks.5.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 701984256, params[115], NULL, LK_ACT_NONE, NULL,
+  /* %248 = fused_linear(%245, %247) blocks.5.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 642373632, params[115], NULL, LK_ACT_NONE, NULL,
       arena + 216760320);
 
-  /* %293 = batch_normalize(%290, %291, %292) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
+  /* %251 = batch_normalize(%248, %249, %250) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 216760320, params[116], params[117], 1e-05f,
       arena + 223985664);
 
-  /* %294 = batch_moments(%290) {channels last} blocks.5.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 216760320, arena + 720483840);
+  /* %252 = batch_moments(%248) {channels last} blocks.5.conv.conv.1 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 216760320, arena + 660873216);
 
-  /* %295 = relu6(%293) blocks.5.conv : f32[B, 196, 1152] */
+  /* %253 = relu6(%251) blocks.5.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 223985664, arena + 231211008);
 
-  /* %297 = token_dwconv(%295, %296) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
+  /* %255 = token_dwconv(%253, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 231211008, params[120], NULL,
       LK_ACT_NONE, arena + 238436352);
 
-  /* %300 = batch_normalize(%297, %298, %299) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
+  /* %258 = batch_normalize(%255, %256, %257) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 238436352, params[121], params[122], 1e-05f,
       arena + 245661696);
 
-  /* %301 = batch_moments(%297) {channels last} blocks.5.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 238436352, arena + 720486144);
+  /* %259 = batch_moments(%255) {channels last} blocks.5.conv.conv.4 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 238436352, arena + 660875520);
 
-  /* %302 = relu6(%300) blocks.5.conv : f32[B, 196, 1152] */
+  /* %260 = relu6(%258) blocks.5.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 245661696, arena + 252887040);
 
-  /* %304 = reshape(%303) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %303: no code */
+  /* %262 = reshape(%261) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %261: no code */
 
-  /* %305 = fused_linear(%302, %304) blocks.5.conv.conv.6 : f32[B, 196, 192] */
+  /* %263 = fused_linear(%260, %262) blocks.5.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 252887040, params[125], NULL, LK_ACT_NONE, NULL,
-      arena + 703188480);
+      arena + 643577856);
 
-  /* %308 = batch_normalize(%305, %306, %307) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 703188480, params[126], params[127], 1e-05f,
+  /* %266 = batch_normalize(%263, %264, %265) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 643577856, params[126], params[127], 1e-05f,
       arena + 260112384);
 
-  /* %309 = batch_moments(%305) {channels last} blocks.5.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 703188480, arena + 720519024);
+  /* %267 = batch_moments(%263) {channels last} blocks.5.conv.conv.7 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 643577856, arena + 660908400);
 
-  /* %310 = add(%287, %308) blocks.5.conv : f32[B, 196, 192], written into %311 from row 1 */
+  /* %268 = add(%245, %266) blocks.5.conv : f32[B, 196, 192], written into %269 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 701984256 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 642373632 + (long)b * 37632, (const long[]){192, 1},
         arena + 260112384 + (long)b * 37632, (const long[]){192, 1},
-        arena + 637896384 + (long)b * 37824);
+        arena + 600072384 + (long)b * 37824);
   } // for b
 
-  /* %311 = concat(%286, %310) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %269 = concat(%244, %268) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %314 = normalize(%311) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 637896192, 1e-06f, arena + 639106560);
+  /* %272 = normalize(%269) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 600072192, 1e-06f, arena + 601282560);
 
-  /* %315 = mul(%314, %312) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 639106560, (const long[]){37824, 192, 1},
-      params[130], (const long[]){0, 0, 1}, arena + 640316928);
+  /* %273 = mul(%272, %270) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 601282560, (const long[]){37824, 192, 1},
+      params[130], (const long[]){0, 0, 1}, arena + 602492928);
 
-  /* %316 = add(%315, %313) blocks.6.norm1 : f32[B, 197, 192], written over %315 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 640316928, (const long[]){37824, 192, 1},
-      params[131], (const long[]){0, 0, 1}, arena + 640316928);
+  /* %274 = add(%273, %271) blocks.6.norm1 : f32[B, 197, 192], written over %273 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 602492928, (const long[]){37824, 192, 1},
+      params[131], (const long[]){0, 0, 1}, arena + 602492928);
 
-  /* %319 = fused_linear(%316, %317, %318) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 640316928, params[132], params[133], LK_ACT_NONE, NULL,
+  /* %277 = fused_linear(%274, %275, %276) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 602492928, params[132], params[133], LK_ACT_NONE, NULL,
+      arena + 549236736);
+
+  /* %278 = slice(%277) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %277: no code */
+
+  /* %279 = slice(%277) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %277: no code */
+
+  /* %280 = slice(%277) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %277: no code */
+
+  /* %281 = sdpa(%278, %279, %280) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 549236736, 576, arena + 549236928, 576, arena + 549237120,
+      576, arena + 603703296, 0.14433756f);
+
+  /* %284 = fused_linear(%281, %282, %283) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 603703296, params[134], params[135], LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %320 = slice(%319) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 260112384, 576, arena + 641527296, 192);
-
-  /* %321 = slice(%319) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 260112576, 576, arena + 642737664, 192);
-
-  /* %322 = slice(%319) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 260112768, 576, arena + 643948032, 192);
-
-  /* %323 = reshape(%320) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %320: no code */
-
-  /* %324 = reshape(%321) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %321: no code */
-
-  /* %325 = reshape(%322) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %322: no code */
-
-  /* %326 = matmul_permuted(%323, %324) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 641527296, 48, 192, 1,
-      arena + 642737664, 48, 1, 192, arena + 260112384, 38809, 197, 0.0f);
-
-  /* %327 = mul_scalar(%326) {x op 0.14433756} blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 260112384, 0.14433756f, arena + 265079936);
-
-  /* %328 = softmax(%327) {axis -1} blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 265079936, arena + 557255424);
-
-  /* %329 = matmul_permuted(%328, %325) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 557255424, 38809, 197, 1,
-      arena + 643948032, 48, 192, 1, arena + 645158400, 48, 192, 0.0f);
-
-  /* %330 = reshape(%329) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %329: no code */
-
-  /* %333 = fused_linear(%330, %331, %332) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 645158400, params[134], params[135], LK_ACT_NONE, NULL,
-      arena + 260112384);
-
-  /* %335 = mul(%333, %334) blocks.6 : f32[B, 197, 192], written over %333 */
+  /* %286 = mul(%284, %285) blocks.6 : f32[B, 197, 192], written over %284 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 260112384, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 260112384);
 
-  /* %336 = add(%311, %335) blocks.6 : f32[B, 197, 192], written over %333 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 637896192, (const long[]){37824, 192, 1},
+  /* %287 = add(%269, %286) blocks.6 : f32[B, 197, 192], written over %284 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 600072192, (const long[]){37824, 192, 1},
       arena + 260112384, (const long[]){37824, 192, 1}, arena + 260112384);
 
-  /* %337 = slice(%336) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %362 from row 0 */
+  /* %288 = slice(%287) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %313 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 260112384 + (long)b * 37824, 37824,
-        arena + 646368768 + (long)b * 37824, 192);
+        arena + 604913664 + (long)b * 37824, 192);
   } // for b
 
-  /* %338 = slice(%336) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 704392704, 37632);
+  /* %289 = slice(%287) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 644782080, 37632);
 
-  /* %340 = reshape(%339) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %339: no code */
+  /* %291 = reshape(%290) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %290: no code */
 
-  /* %341 = fused_linear(%338, %340) blocks.6.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 704392704, params[136], NULL, LK_ACT_NONE, NULL,
+  /* %292 = fused_linear(%289, %291) blocks.6.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 644782080, params[136], NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %344 = batch_normalize(%341, %342, %343) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
+  /* %295 = batch_normalize(%292, %293, %294) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 260112384, params[137], params[138], 1e-05f,
       arena + 267337728);
 
-  /* %345 = batch_moments(%341) {channels last} blocks.6.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 260112384, arena + 720488448);
+  /* %296 = batch_moments(%292) {channels last} blocks.6.conv.conv.1 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 260112384, arena + 660877824);
 
-  /* %346 = relu6(%344) blocks.6.conv : f32[B, 196, 1152] */
+  /* %297 = relu6(%295) blocks.6.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 267337728, arena + 274563072);
 
-  /* %348 = token_dwconv(%346, %347) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
+  /* %299 = token_dwconv(%297, %298) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 274563072, params[141], NULL,
       LK_ACT_NONE, arena + 281788416);
 
-  /* %351 = batch_normalize(%348, %349, %350) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
+  /* %302 = batch_normalize(%299, %300, %301) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 281788416, params[142], params[143], 1e-05f,
       arena + 289013760);
 
-  /* %352 = batch_moments(%348) {channels last} blocks.6.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 281788416, arena + 720490752);
+  /* %303 = batch_moments(%299) {channels last} blocks.6.conv.conv.4 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 281788416, arena + 660880128);
 
-  /* %353 = relu6(%351) blocks.6.conv : f32[B, 196, 1152] */
+  /* %304 = relu6(%302) blocks.6.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 289013760, arena + 296239104);
 
-  /* %355 = reshape(%354) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %354: no code */
+  /* %306 = reshape(%305) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %305: no code */
 
-  /* %356 = fused_linear(%353, %355) blocks.6.conv.conv.6 : f32[B, 196, 192] */
+  /* %307 = fused_linear(%304, %306) blocks.6.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 296239104, params[146], NULL, LK_ACT_NONE, NULL,
-      arena + 705596928);
+      arena + 645986304);
 
-  /* %359 = batch_normalize(%356, %357, %358) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 705596928, params[147], params[148], 1e-05f,
+  /* %310 = batch_normalize(%307, %308, %309) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 645986304, params[147], params[148], 1e-05f,
       arena + 303464448);
 
-  /* %360 = batch_moments(%356) {channels last} blocks.6.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 705596928, arena + 720519408);
+  /* %311 = batch_moments(%307) {channels last} blocks.6.conv.conv.7 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 645986304, arena + 660908784);
 
-  /* %361 = add(%338, %359) blocks.6.conv : f32[B, 196, 192], written into %362 from row 1 */
+  /* %312 = add(%289, %310) blocks.6.conv : f32[B, 196, 192], written into %313 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 704392704 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 644782080 + (long)b * 37632, (const long[]){192, 1},
         arena + 303464448 + (long)b * 37632, (const long[]){192, 1},
-        arena + 646368960 + (long)b * 37824);
+        arena + 604913856 + (long)b * 37824);
   } // for b
 
-  /* %362 = concat(%337, %361) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %313 = concat(%288, %312) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %365 = normalize(%362) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 646368768, 1e-06f, arena + 647579136);
+  /* %316 = normalize(%313) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 604913664, 1e-06f, arena + 606124032);
 
-  /* %366 = mul(%365, %363) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 647579136, (const long[]){37824, 192, 1},
-      params[151], (const long[]){0, 0, 1}, arena + 648789504);
+  /* %317 = mul(%316, %314) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 606124032, (const long[]){37824, 192, 1},
+      params[151], (const long[]){0, 0, 1}, arena + 607334400);
 
-  /* %367 = add(%366, %364) blocks.7.norm1 : f32[B, 197, 192], written over %366 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 648789504, (const long[]){37824, 192, 1},
-      params[152], (const long[]){0, 0, 1}, arena + 648789504);
+  /* %318 = add(%317, %315) blocks.7.norm1 : f32[B, 197, 192], written over %317 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 607334400, (const long[]){37824, 192, 1},
+      params[152], (const long[]){0, 0, 1}, arena + 607334400);
 
-  /* %370 = fused_linear(%367, %368, %369) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 648789504, params[153], params[154], LK_ACT_NONE, NULL,
+  /* %321 = fused_linear(%318, %319, %320) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 607334400, params[153], params[154], LK_ACT_NONE, NULL,
+      arena + 552867840);
+
+  /* %322 = slice(%321) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %321: no code */
+
+  /* %323 = slice(%321) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %321: no code */
+
+  /* %324 = slice(%321) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %321: no code */
+
+  /* %325 = sdpa(%322, %323, %324) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 552867840, 576, arena + 552868032, 576, arena + 552868224,
+      576, arena + 608544768, 0.14433756f);
+
+  /* %328 = fused_linear(%325, %326, %327) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 608544768, params[155], params[156], LK_ACT_NONE, NULL,
       arena + 303464448);
 
-  /* %371 = slice(%370) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 303464448, 576, arena + 649999872, 192);
-
-  /* %372 = slice(%370) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 303464640, 576, arena + 651210240, 192);
-
-  /* %373 = slice(%370) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 303464832, 576, arena + 652420608, 192);
-
-  /* %374 = reshape(%371) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %371: no code */
-
-  /* %375 = reshape(%372) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %372: no code */
-
-  /* %376 = reshape(%373) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %373: no code */
-
-  /* %377 = matmul_permuted(%374, %375) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 649999872, 48, 192, 1,
-      arena + 651210240, 48, 1, 192, arena + 303464448, 38809, 197, 0.0f);
-
-  /* %378 = mul_scalar(%377) {x op 0.14433756} blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 303464448, 0.14433756f, arena + 308432000);
-
-  /* %379 = softmax(%378) {axis -1} blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 308432000, arena + 562222976);
-
-  /* %380 = matmul_permuted(%379, %376) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 562222976, 38809, 197, 1,
-      arena + 652420608, 48, 192, 1, arena + 653630976, 48, 192, 0.0f);
-
-  /* %381 = reshape(%380) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %380: no code */
-
-  /* %384 = fused_linear(%381, %382, %383) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 653630976, params[155], params[156], LK_ACT_NONE, NULL,
-      arena + 303464448);
-
-  /* %386 = mul(%384, %385) blocks.7 : f32[B, 197, 192], written over %384 */
+  /* %330 = mul(%328, %329) blocks.7 : f32[B, 197, 192], written over %328 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 303464448, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 303464448);
 
-  /* %387 = add(%362, %386) blocks.7 : f32[B, 197, 192], written over %384 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 646368768, (const long[]){37824, 192, 1},
+  /* %331 = add(%313, %330) blocks.7 : f32[B, 197, 192], written over %328 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 604913664, (const long[]){37824, 192, 1},
       arena + 303464448, (const long[]){37824, 192, 1}, arena + 303464448);
 
-  /* %388 = slice(%387) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %413 from row 0 */
+  /* %332 = slice(%331) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %357 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 303464448 + (long)b * 37824, 37824,
-        arena + 654841344 + (long)b * 37824, 192);
+        arena + 609755136 + (long)b * 37824, 192);
   } // for b
 
-  /* %389 = slice(%387) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 303464640, 37824, arena + 706801152, 37632);
+  /* %333 = slice(%331) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 303464640, 37824, arena + 647190528, 37632);
 
-  /* %391 = reshape(%390) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %390: no code */
+  /* %335 = reshape(%334) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %334: no code */
 
-  /* %392 = fused_linear(%389, %391) blocks.7.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 706801152, params[157], NULL, LK_ACT_NONE, NULL,
+  /* %336 = fused_linear(%333, %335) blocks.7.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 647190528, params[157], NULL, LK_ACT_NONE, NULL,
       arena + 303464448);
 
-  /* %395 = batch_normalize(%392, %393, %394) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
+  /* %339 = batch_normalize(%336, %337, %338) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 303464448, params[158], params[159], 1e-05f,
       arena + 310689792);
 
-  /* %396 = batch_moments(%392) {channels last} blocks.7.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 303464448, arena + 720493056);
+  /* %340 = batch_moments(%336) {channels last} blocks.7.conv.conv.1 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 303464448, arena + 660882432);
 
-  /* %397 = relu6(%395) blocks.7.conv : f32[B, 196, 1152] */
+  /* %341 = relu6(%339) blocks.7.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 310689792, arena + 317915136);
 
-  /* %399 = token_dwconv(%397, %398) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
+  /* %343 = token_dwconv(%341, %342) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 317915136, params[162], NULL,
       LK_ACT_NONE, arena + 325140480);
 
-  /* %402 = batch_normalize(%399, %400, %401) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
+  /* %346 = batch_normalize(%343, %344, %345) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 325140480, params[163], params[164], 1e-05f,
       arena + 332365824);
 
-  /* %403 = batch_moments(%399) {channels last} blocks.7.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 325140480, arena + 720495360);
+  /* %347 = batch_moments(%343) {channels last} blocks.7.conv.conv.4 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 325140480, arena + 660884736);
 
-  /* %404 = relu6(%402) blocks.7.conv : f32[B, 196, 1152] */
+  /* %348 = relu6(%346) blocks.7.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 332365824, arena + 339591168);
 
-  /* %406 = reshape(%405) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %405: no code */
+  /* %350 = reshape(%349) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %349: no code */
 
-  /* %407 = fused_linear(%404, %406) blocks.7.conv.conv.6 : f32[B, 196, 192] */
+  /* %351 = fused_linear(%348, %350) blocks.7.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 339591168, params[167], NULL, LK_ACT_NONE, NULL,
-      arena + 708005376);
+      arena + 648394752);
 
-  /* %410 = batch_normalize(%407, %408, %409) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 708005376, params[168], params[169], 1e-05f,
+  /* %354 = batch_normalize(%351, %352, %353) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 648394752, params[168], params[169], 1e-05f,
       arena + 346816512);
 
-  /* %411 = batch_moments(%407) {channels last} blocks.7.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 708005376, arena + 720519792);
+  /* %355 = batch_moments(%351) {channels last} blocks.7.conv.conv.7 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 648394752, arena + 660909168);
 
-  /* %412 = add(%389, %410) blocks.7.conv : f32[B, 196, 192], written into %413 from row 1 */
+  /* %356 = add(%333, %354) blocks.7.conv : f32[B, 196, 192], written into %357 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 706801152 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 647190528 + (long)b * 37632, (const long[]){192, 1},
         arena + 346816512 + (long)b * 37632, (const long[]){192, 1},
-        arena + 654841536 + (long)b * 37824);
+        arena + 609755328 + (long)b * 37824);
   } // for b
 
-  /* %413 = concat(%388, %412) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %357 = concat(%332, %356) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %416 = normalize(%413) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 654841344, 1e-06f, arena + 656051712);
+  /* %360 = normalize(%357) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 609755136, 1e-06f, arena + 610965504);
 
-  /* %417 = mul(%416, %414) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 656051712, (const long[]){37824, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 657262080);
+  /* %361 = mul(%360, %358) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 610965504, (const long[]){37824, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 612175872);
 
-  /* %418 = add(%417, %415) blocks.8.norm1 : f32[B, 197, 192], written over %417 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 657262080, (const long[]){37824, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 657262080);
+  /* %362 = add(%361, %359) blocks.8.norm1 : f32[B, 197, 192], written over %361 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 612175872, (const long[]){37824, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 612175872);
 
-  /* %421 = fused_linear(%418, %419, %420) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 657262080, params[174], params[175], LK_ACT_NONE, NULL,
+  /* %365 = fused_linear(%362, %363, %364) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 612175872, params[174], params[175], LK_ACT_NONE, NULL,
+      arena + 556498944);
+
+  /* %366 = slice(%365) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %365: no code */
+
+  /* %367 = slice(%365) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %365: no code */
+
+  /* %368 = slice(%365) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %365: no code */
+
+  /* %369 = sdpa(%366, %367, %368) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 556498944, 576, arena + 556499136, 576, arena + 556499328,
+      576, arena + 613386240, 0.14433756f);
+
+  /* %372 = fused_linear(%369, %370, %371) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 613386240, params[176], params[177], LK_ACT_NONE, NULL,
       arena + 346816512);
 
-  /* %422 = slice(%421) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 346816512, 576, arena + 658472448, 192);
-
-  /* %423 = slice(%421) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 346816704, 576, arena + 659682816, 192);
-
-  /* %424 = slice(%421) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 346816896, 576, arena + 660893184, 192);
-
-  /* %425 = reshape(%422) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %422: no code */
-
-  /* %426 = reshape(%423) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %423: no code */
-
-  /* %427 = reshape(%424) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %424: no code */
-
-  /* %428 = matmul_permuted(%425, %426) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 658472448, 48, 192, 1,
-      arena + 659682816, 48, 1, 192, arena + 346816512, 38809, 197, 0.0f);
-
-  /* %429 = mul_scalar(%428) {x op 0.14433756} blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 346816512, 0.14433756f, arena + 351784064);
-
-  /* %430 = softmax(%429) {axis -1} blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 351784064, arena + 567190528);
-
-  /* %431 = matmul_permuted(%430, %427) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 567190528, 38809, 197, 1,
-      arena + 660893184, 48, 192, 1, arena + 662103552, 48, 192, 0.0f);
-
-  /* %432 = reshape(%431) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %431: no code */
-
-  /* %435 = fused_linear(%432, %433, %434) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 662103552, params[176], params[177], LK_ACT_NONE, NULL,
-      arena + 346816512);
-
-  /* %437 = mul(%435, %436) blocks.8 : f32[B, 197, 192], written over %435 */
+  /* %374 = mul(%372, %373) blocks.8 : f32[B, 197, 192], written over %372 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 346816512, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 346816512);
 
-  /* %438 = add(%413, %437) blocks.8 : f32[B, 197, 192], written over %435 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 654841344, (const long[]){37824, 192, 1},
+  /* %375 = add(%357, %374) blocks.8 : f32[B, 197, 192], written over %372 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 609755136, (const long[]){37824, 192, 1},
       arena + 346816512, (const long[]){37824, 192, 1}, arena + 346816512);
 
-  /* %439 = slice(%438) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %464 from row 0 */
+  /* %376 = slice(%375) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %401 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 346816512 + (long)b * 37824, 37824,
-        arena + 663313920 + (long)b * 37824, 192);
+        arena + 614596608 + (long)b * 37824, 192);
   } // for b
 
-  /* %440 = slice(%438) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 346816704, 37824, arena + 709209600, 37632);
+  /* %377 = slice(%375) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 346816704, 37824, arena + 649598976, 37632);
 
-  /* %442 = reshape(%441) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %441: no code */
+  /* %379 = reshape(%378) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %378: no code */
 
-  /* %443 = fused_linear(%440, %442) blocks.8.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 709209600, params[178], NULL, LK_ACT_NONE, NULL,
+  /* %380 = fused_linear(%377, %379) blocks.8.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 649598976, params[178], NULL, LK_ACT_NONE, NULL,
       arena + 346816512);
 
-  /* %446 = batch_normalize(%443, %444, %445) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
+  /* %383 = batch_normalize(%380, %381, %382) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 346816512, params[179], params[180], 1e-05f,
       arena + 354041856);
 
-  /* %447 = batch_moments(%443) {channels last} blocks.8.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 346816512, arena + 720497664);
+  /* %384 = batch_moments(%380) {channels last} blocks.8.conv.conv.1 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 346816512, arena + 660887040);
 
-  /* %448 = relu6(%446) blocks.8.conv : f32[B, 196, 1152] */
+  /* %385 = relu6(%383) blocks.8.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 354041856, arena + 361267200);
 
-  /* %450 = token_dwconv(%448, %449) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
+  /* %387 = token_dwconv(%385, %386) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 361267200, params[183], NULL,
       LK_ACT_NONE, arena + 368492544);
 
-  /* %453 = batch_normalize(%450, %451, %452) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
+  /* %390 = batch_normalize(%387, %388, %389) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 368492544, params[184], params[185], 1e-05f,
       arena + 375717888);
 
-  /* %454 = batch_moments(%450) {channels last} blocks.8.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 368492544, arena + 720499968);
+  /* %391 = batch_moments(%387) {channels last} blocks.8.conv.conv.4 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 368492544, arena + 660889344);
 
-  /* %455 = relu6(%453) blocks.8.conv : f32[B, 196, 1152] */
+  /* %392 = relu6(%390) blocks.8.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 375717888, arena + 382943232);
 
-  /* %457 = reshape(%456) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %456: no code */
+  /* %394 = reshape(%393) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %393: no code */
 
-  /* %458 = fused_linear(%455, %457) blocks.8.conv.conv.6 : f32[B, 196, 192] */
+  /* %395 = fused_linear(%392, %394) blocks.8.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 382943232, params[188], NULL, LK_ACT_NONE, NULL,
-      arena + 710413824);
+      arena + 650803200);
 
-  /* %461 = batch_normalize(%458, %459, %460) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 710413824, params[189], params[190], 1e-05f,
+  /* %398 = batch_normalize(%395, %396, %397) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 650803200, params[189], params[190], 1e-05f,
       arena + 390168576);
 
-  /* %462 = batch_moments(%458) {channels last} blocks.8.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 710413824, arena + 720520176);
+  /* %399 = batch_moments(%395) {channels last} blocks.8.conv.conv.7 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 650803200, arena + 660909552);
 
-  /* %463 = add(%440, %461) blocks.8.conv : f32[B, 196, 192], written into %464 from row 1 */
+  /* %400 = add(%377, %398) blocks.8.conv : f32[B, 196, 192], written into %401 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 709209600 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 649598976 + (long)b * 37632, (const long[]){192, 1},
         arena + 390168576 + (long)b * 37632, (const long[]){192, 1},
-        arena + 663314112 + (long)b * 37824);
+        arena + 614596800 + (long)b * 37824);
   } // for b
 
-  /* %464 = concat(%439, %463) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %401 = concat(%376, %400) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %467 = normalize(%464) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 663313920, 1e-06f, arena + 664524288);
+  /* %404 = normalize(%401) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 614596608, 1e-06f, arena + 615806976);
 
-  /* %468 = mul(%467, %465) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 664524288, (const long[]){37824, 192, 1},
-      params[193], (const long[]){0, 0, 1}, arena + 665734656);
+  /* %405 = mul(%404, %402) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 615806976, (const long[]){37824, 192, 1},
+      params[193], (const long[]){0, 0, 1}, arena + 617017344);
 
-  /* %469 = add(%468, %466) blocks.9.norm1 : f32[B, 197, 192], written over %468 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 665734656, (const long[]){37824, 192, 1},
-      params[194], (const long[]){0, 0, 1}, arena + 665734656);
+  /* %406 = add(%405, %403) blocks.9.norm1 : f32[B, 197, 192], written over %405 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 617017344, (const long[]){37824, 192, 1},
+      params[194], (const long[]){0, 0, 1}, arena + 617017344);
 
-  /* %472 = fused_linear(%469, %470, %471) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 665734656, params[195], params[196], LK_ACT_NONE, NULL,
+  /* %409 = fused_linear(%406, %407, %408) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 617017344, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 560130048);
+
+  /* %410 = slice(%409) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %409: no code */
+
+  /* %411 = slice(%409) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %409: no code */
+
+  /* %412 = slice(%409) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %409: no code */
+
+  /* %413 = sdpa(%410, %411, %412) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 560130048, 576, arena + 560130240, 576, arena + 560130432,
+      576, arena + 618227712, 0.14433756f);
+
+  /* %416 = fused_linear(%413, %414, %415) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 618227712, params[197], params[198], LK_ACT_NONE, NULL,
       arena + 390168576);
 
-  /* %473 = slice(%472) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 390168576, 576, arena + 666945024, 192);
-
-  /* %474 = slice(%472) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 390168768, 576, arena + 668155392, 192);
-
-  /* %475 = slice(%472) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 390168960, 576, arena + 669365760, 192);
-
-  /* %476 = reshape(%473) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %473: no code */
-
-  /* %477 = reshape(%474) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %474: no code */
-
-  /* %478 = reshape(%475) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %475: no code */
-
-  /* %479 = matmul_permuted(%476, %477) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 666945024, 48, 192, 1,
-      arena + 668155392, 48, 1, 192, arena + 390168576, 38809, 197, 0.0f);
-
-  /* %480 = mul_scalar(%479) {x op 0.14433756} blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 390168576, 0.14433756f, arena + 395136128);
-
-  /* %481 = softmax(%480) {axis -1} blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 395136128, arena + 572158080);
-
-  /* %482 = matmul_permuted(%481, %478) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 572158080, 38809, 197, 1,
-      arena + 669365760, 48, 192, 1, arena + 670576128, 48, 192, 0.0f);
-
-  /* %483 = reshape(%482) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %482: no code */
-
-  /* %486 = fused_linear(%483, %484, %485) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 670576128, params[197], params[198], LK_ACT_NONE, NULL,
-      arena + 390168576);
-
-  /* %488 = mul(%486, %487) blocks.9 : f32[B, 197, 192], written over %486 */
+  /* %418 = mul(%416, %417) blocks.9 : f32[B, 197, 192], written over %416 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 390168576, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 390168576);
 
-  /* %489 = add(%464, %488) blocks.9 : f32[B, 197, 192], written over %486 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 663313920, (const long[]){37824, 192, 1},
+  /* %419 = add(%401, %418) blocks.9 : f32[B, 197, 192], written over %416 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 614596608, (const long[]){37824, 192, 1},
       arena + 390168576, (const long[]){37824, 192, 1}, arena + 390168576);
 
-  /* %490 = slice(%489) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %515 from row 0 */
+  /* %420 = slice(%419) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %445 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 390168576 + (long)b * 37824, 37824,
-        arena + 671786496 + (long)b * 37824, 192);
+        arena + 619438080 + (long)b * 37824, 192);
   } // for b
 
-  /* %491 = slice(%489) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 390168768, 37824, arena + 711618048, 37632);
+  /* %421 = slice(%419) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 390168768, 37824, arena + 652007424, 37632);
 
-  /* %493 = reshape(%492) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %492: no code */
+  /* %423 = reshape(%422) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %422: no code */
 
-  /* %494 = fused_linear(%491, %493) blocks.9.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 711618048, params[199], NULL, LK_ACT_NONE, NULL,
+  /* %424 = fused_linear(%421, %423) blocks.9.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 652007424, params[199], NULL, LK_ACT_NONE, NULL,
       arena + 390168576);
 
-  /* %497 = batch_normalize(%494, %495, %496) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
+  /* %427 = batch_normalize(%424, %425, %426) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 390168576, params[200], params[201], 1e-05f,
       arena + 397393920);
 
-  /* %498 = batch_moments(%494) {channels last} blocks.9.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 390168576, arena + 720502272);
+  /* %428 = batch_moments(%424) {channels last} blocks.9.conv.conv.1 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 390168576, arena + 660891648);
 
-  /* %499 = relu6(%497) blocks.9.conv : f32[B, 196, 1152] */
+  /* %429 = relu6(%427) blocks.9.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 397393920, arena + 404619264);
 
-  /* %501 = token_dwconv(%499, %500) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
+  /* %431 = token_dwconv(%429, %430) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 404619264, params[204], NULL,
       LK_ACT_NONE, arena + 411844608);
 
-  /* %504 = batch_normalize(%501, %502, %503) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
+  /* %434 = batch_normalize(%431, %432, %433) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 411844608, params[205], params[206], 1e-05f,
       arena + 419069952);
 
-  /* %505 = batch_moments(%501) {channels last} blocks.9.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 411844608, arena + 720504576);
+  /* %435 = batch_moments(%431) {channels last} blocks.9.conv.conv.4 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 411844608, arena + 660893952);
 
-  /* %506 = relu6(%504) blocks.9.conv : f32[B, 196, 1152] */
+  /* %436 = relu6(%434) blocks.9.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 419069952, arena + 426295296);
 
-  /* %508 = reshape(%507) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %507: no code */
+  /* %438 = reshape(%437) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %437: no code */
 
-  /* %509 = fused_linear(%506, %508) blocks.9.conv.conv.6 : f32[B, 196, 192] */
+  /* %439 = fused_linear(%436, %438) blocks.9.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 426295296, params[209], NULL, LK_ACT_NONE, NULL,
-      arena + 712822272);
+      arena + 653211648);
 
-  /* %512 = batch_normalize(%509, %510, %511) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 712822272, params[210], params[211], 1e-05f,
+  /* %442 = batch_normalize(%439, %440, %441) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 653211648, params[210], params[211], 1e-05f,
       arena + 433520640);
 
-  /* %513 = batch_moments(%509) {channels last} blocks.9.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 712822272, arena + 720520560);
+  /* %443 = batch_moments(%439) {channels last} blocks.9.conv.conv.7 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 653211648, arena + 660909936);
 
-  /* %514 = add(%491, %512) blocks.9.conv : f32[B, 196, 192], written into %515 from row 1 */
+  /* %444 = add(%421, %442) blocks.9.conv : f32[B, 196, 192], written into %445 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 711618048 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 652007424 + (long)b * 37632, (const long[]){192, 1},
         arena + 433520640 + (long)b * 37632, (const long[]){192, 1},
-        arena + 671786688 + (long)b * 37824);
+        arena + 619438272 + (long)b * 37824);
   } // for b
 
-  /* %515 = concat(%490, %514) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %445 = concat(%420, %444) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %518 = normalize(%515) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 671786496, 1e-06f, arena + 672996864);
+  /* %448 = normalize(%445) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 619438080, 1e-06f, arena + 620648448);
 
-  /* %519 = mul(%518, %516) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 672996864, (const long[]){37824, 192, 1},
-      params[214], (const long[]){0, 0, 1}, arena + 674207232);
+  /* %449 = mul(%448, %446) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 620648448, (const long[]){37824, 192, 1},
+      params[214], (const long[]){0, 0, 1}, arena + 621858816);
 
-  /* %520 = add(%519, %517) blocks.10.norm1 : f32[B, 197, 192], written over %519 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 674207232, (const long[]){37824, 192, 1},
-      params[215], (const long[]){0, 0, 1}, arena + 674207232);
+  /* %450 = add(%449, %447) blocks.10.norm1 : f32[B, 197, 192], written over %449 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 621858816, (const long[]){37824, 192, 1},
+      params[215], (const long[]){0, 0, 1}, arena + 621858816);
 
-  /* %523 = fused_linear(%520, %521, %522) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 674207232, params[216], params[217], LK_ACT_NONE, NULL,
+  /* %453 = fused_linear(%450, %451, %452) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 621858816, params[216], params[217], LK_ACT_NONE, NULL,
+      arena + 563761152);
+
+  /* %454 = slice(%453) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %453: no code */
+
+  /* %455 = slice(%453) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %453: no code */
+
+  /* %456 = slice(%453) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %453: no code */
+
+  /* %457 = sdpa(%454, %455, %456) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 563761152, 576, arena + 563761344, 576, arena + 563761536,
+      576, arena + 623069184, 0.14433756f);
+
+  /* %460 = fused_linear(%457, %458, %459) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 623069184, params[218], params[219], LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %524 = slice(%523) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 433520640, 576, arena + 675417600, 192);
-
-  /* %525 = slice(%523) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 433520832, 576, arena + 676627968, 192);
-
-  /* %526 = slice(%523) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 433521024, 576, arena + 677838336, 192);
-
-  /* %527 = reshape(%524) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %524: no code */
-
-  /* %528 = reshape(%525) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %525: no code */
-
-  /* %529 = reshape(%526) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %526: no code */
-
-  /* %530 = matmul_permuted(%527, %528) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 675417600, 48, 192, 1,
-      arena + 676627968, 48, 1, 192, arena + 433520640, 38809, 197, 0.0f);
-
-  /* %531 = mul_scalar(%530) {x op 0.14433756} blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 433520640, 0.14433756f, arena + 438488192);
-
-  /* %532 = softmax(%531) {axis -1} blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 438488192, arena + 577125632);
-
-  /* %533 = matmul_permuted(%532, %529) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 577125632, 38809, 197, 1,
-      arena + 677838336, 48, 192, 1, arena + 679048704, 48, 192, 0.0f);
-
-  /* %534 = reshape(%533) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %533: no code */
-
-  /* %537 = fused_linear(%534, %535, %536) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 679048704, params[218], params[219], LK_ACT_NONE, NULL,
-      arena + 433520640);
-
-  /* %539 = mul(%537, %538) blocks.10 : f32[B, 197, 192], written over %537 */
+  /* %462 = mul(%460, %461) blocks.10 : f32[B, 197, 192], written over %460 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 433520640, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 433520640);
 
-  /* %540 = add(%515, %539) blocks.10 : f32[B, 197, 192], written over %537 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 671786496, (const long[]){37824, 192, 1},
+  /* %463 = add(%445, %462) blocks.10 : f32[B, 197, 192], written over %460 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 619438080, (const long[]){37824, 192, 1},
       arena + 433520640, (const long[]){37824, 192, 1}, arena + 433520640);
 
-  /* %541 = slice(%540) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %566 from row 0 */
+  /* %464 = slice(%463) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %489 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 433520640 + (long)b * 37824, 37824,
-        arena + 680259072 + (long)b * 37824, 192);
+        arena + 624279552 + (long)b * 37824, 192);
   } // for b
 
-  /* %542 = slice(%540) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 433520832, 37824, arena + 714026496, 37632);
+  /* %465 = slice(%463) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 433520832, 37824, arena + 654415872, 37632);
 
-  /* %544 = reshape(%543) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %543: no code */
+  /* %467 = reshape(%466) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %466: no code */
 
-  /* %545 = fused_linear(%542, %544) blocks.10.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 714026496, params[220], NULL, LK_ACT_NONE, NULL,
+  /* %468 = fused_linear(%465, %467) blocks.10.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 654415872, params[220], NULL, LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %548 = batch_normalize(%545, %546, %547) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
+  /* %471 = batch_normalize(%468, %469, %470) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 433520640, params[221], params[222], 1e-05f,
       arena + 440745984);
 
-  /* %549 = batch_moments(%545) {channels last} blocks.10.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 433520640, arena + 720506880);
+  /* %472 = batch_moments(%468) {channels last} blocks.10.conv.conv.1 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 433520640, arena + 660896256);
 
-  /* %550 = relu6(%548) blocks.10.conv : f32[B, 196, 1152] */
+  /* %473 = relu6(%471) blocks.10.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 440745984, arena + 447971328);
 
-  /* %552 = token_dwconv(%550, %551) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
+  /* %475 = token_dwconv(%473, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 447971328, params[225], NULL,
       LK_ACT_NONE, arena + 455196672);
 
-  /* %555 = batch_normalize(%552, %553, %554) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
+  /* %478 = batch_normalize(%475, %476, %477) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 455196672, params[226], params[227], 1e-05f,
       arena + 462422016);
 
-  /* %556 = batch_moments(%552) {channels last} blocks.10.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 455196672, arena + 720509184);
+  /* %479 = batch_moments(%475) {channels last} blocks.10.conv.conv.4 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 455196672, arena + 660898560);
 
-  /* %557 = relu6(%555) blocks.10.conv : f32[B, 196, 1152] */
+  /* %480 = relu6(%478) blocks.10.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 462422016, arena + 469647360);
 
-  /* %559 = reshape(%558) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %558: no code */
+  /* %482 = reshape(%481) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %481: no code */
 
-  /* %560 = fused_linear(%557, %559) blocks.10.conv.conv.6 : f32[B, 196, 192] */
+  /* %483 = fused_linear(%480, %482) blocks.10.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 469647360, params[230], NULL, LK_ACT_NONE, NULL,
-      arena + 715230720);
+      arena + 655620096);
 
-  /* %563 = batch_normalize(%560, %561, %562) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 715230720, params[231], params[232], 1e-05f,
+  /* %486 = batch_normalize(%483, %484, %485) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 655620096, params[231], params[232], 1e-05f,
       arena + 476872704);
 
-  /* %564 = batch_moments(%560) {channels last} blocks.10.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 715230720, arena + 720520944);
+  /* %487 = batch_moments(%483) {channels last} blocks.10.conv.conv.7 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 655620096, arena + 660910320);
 
-  /* %565 = add(%542, %563) blocks.10.conv : f32[B, 196, 192], written into %566 from row 1 */
+  /* %488 = add(%465, %486) blocks.10.conv : f32[B, 196, 192], written into %489 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 714026496 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 654415872 + (long)b * 37632, (const long[]){192, 1},
         arena + 476872704 + (long)b * 37632, (const long[]){192, 1},
-        arena + 680259264 + (long)b * 37824);
+        arena + 624279744 + (long)b * 37824);
   } // for b
 
-  /* %566 = concat(%541, %565) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %489 = concat(%464, %488) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %569 = normalize(%566) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 680259072, 1e-06f, arena + 681469440);
+  /* %492 = normalize(%489) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 624279552, 1e-06f, arena + 625489920);
 
-  /* %570 = mul(%569, %567) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 681469440, (const long[]){37824, 192, 1},
-      params[235], (const long[]){0, 0, 1}, arena + 682679808);
+  /* %493 = mul(%492, %490) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 625489920, (const long[]){37824, 192, 1},
+      params[235], (const long[]){0, 0, 1}, arena + 626700288);
 
-  /* %571 = add(%570, %568) blocks.11.norm1 : f32[B, 197, 192], written over %570 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 682679808, (const long[]){37824, 192, 1},
-      params[236], (const long[]){0, 0, 1}, arena + 682679808);
+  /* %494 = add(%493, %491) blocks.11.norm1 : f32[B, 197, 192], written over %493 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 626700288, (const long[]){37824, 192, 1},
+      params[236], (const long[]){0, 0, 1}, arena + 626700288);
 
-  /* %574 = fused_linear(%571, %572, %573) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 682679808, params[237], params[238], LK_ACT_NONE, NULL,
+  /* %497 = fused_linear(%494, %495, %496) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 626700288, params[237], params[238], LK_ACT_NONE, NULL,
+      arena + 567392256);
+
+  /* %498 = slice(%497) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %497: no code */
+
+  /* %499 = slice(%497) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %497: no code */
+
+  /* %500 = slice(%497) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %497: no code */
+
+  /* %501 = sdpa(%498, %499, %500) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 567392256, 576, arena + 567392448, 576, arena + 567392640,
+      576, arena + 627910656, 0.14433756f);
+
+  /* %504 = fused_linear(%501, %502, %503) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 627910656, params[239], params[240], LK_ACT_NONE, NULL,
       arena + 476872704);
 
-  /* %575 = slice(%574) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 476872704, 576, arena + 683890176, 192);
-
-  /* %576 = slice(%574) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 476872896, 576, arena + 685100544, 192);
-
-  /* %577 = slice(%574) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 476873088, 576, arena + 686310912, 192);
-
-  /* %578 = reshape(%575) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %575: no code */
-
-  /* %579 = reshape(%576) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %576: no code */
-
-  /* %580 = reshape(%577) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %577: no code */
-
-  /* %581 = matmul_permuted(%578, %579) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 683890176, 48, 192, 1,
-      arena + 685100544, 48, 1, 192, arena + 476872704, 38809, 197, 0.0f);
-
-  /* %582 = mul_scalar(%581) {x op 0.14433756} blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 476872704, 0.14433756f, arena + 481840256);
-
-  /* %583 = softmax(%582) {axis -1} blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 481840256, arena + 582093184);
-
-  /* %584 = matmul_permuted(%583, %580) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 582093184, 38809, 197, 1,
-      arena + 686310912, 48, 192, 1, arena + 687521280, 48, 192, 0.0f);
-
-  /* %585 = reshape(%584) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %584: no code */
-
-  /* %588 = fused_linear(%585, %586, %587) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 687521280, params[239], params[240], LK_ACT_NONE, NULL,
-      arena + 476872704);
-
-  /* %590 = mul(%588, %589) blocks.11 : f32[B, 197, 192], written over %588 */
+  /* %506 = mul(%504, %505) blocks.11 : f32[B, 197, 192], written over %504 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 476872704, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 476872704);
 
-  /* %591 = add(%566, %590) blocks.11 : f32[B, 197, 192], written over %588 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 680259072, (const long[]){37824, 192, 1},
+  /* %507 = add(%489, %506) blocks.11 : f32[B, 197, 192], written over %504 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 624279552, (const long[]){37824, 192, 1},
       arena + 476872704, (const long[]){37824, 192, 1}, arena + 476872704);
 
-  /* %592 = slice(%591) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %617 from row 0 */
+  /* %508 = slice(%507) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %533 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 476872704 + (long)b * 37824, 37824,
         arena + 520224768 + (long)b * 37824, 192);
   } // for b
 
-  /* %593 = slice(%591) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 476872896, 37824, arena + 716434944, 37632);
+  /* %509 = slice(%507) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 476872896, 37824, arena + 656824320, 37632);
 
-  /* %595 = reshape(%594) {shape [1152, 192]} blocks.11.conv.conv.0 : f32[1152, 192], a view of %594: no code */
+  /* %511 = reshape(%510) {shape [1152, 192]} blocks.11.conv.conv.0 : f32[1152, 192], a view of %510: no code */
 
-  /* %596 = fused_linear(%593, %595) blocks.11.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 716434944, params[241], NULL, LK_ACT_NONE, NULL,
+  /* %512 = fused_linear(%509, %511) blocks.11.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 656824320, params[241], NULL, LK_ACT_NONE, NULL,
       arena + 476872704);
 
-  /* %599 = batch_normalize(%596, %597, %598) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
+  /* %515 = batch_normalize(%512, %513, %514) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 476872704, params[242], params[243], 1e-05f,
       arena + 484098048);
 
-  /* %600 = batch_moments(%596) {channels last} blocks.11.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 476872704, arena + 720511488);
+  /* %516 = batch_moments(%512) {channels last} blocks.11.conv.conv.1 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 476872704, arena + 660900864);
 
-  /* %601 = relu6(%599) blocks.11.conv : f32[B, 196, 1152] */
+  /* %517 = relu6(%515) blocks.11.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 484098048, arena + 491323392);
 
-  /* %603 = token_dwconv(%601, %602) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
+  /* %519 = token_dwconv(%517, %518) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 491323392, params[246], NULL,
       LK_ACT_NONE, arena + 498548736);
 
-  /* %606 = batch_normalize(%603, %604, %605) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
+  /* %522 = batch_normalize(%519, %520, %521) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 498548736, params[247], params[248], 1e-05f,
       arena + 505774080);
 
-  /* %607 = batch_moments(%603) {channels last} blocks.11.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 498548736, arena + 720513792);
+  /* %523 = batch_moments(%519) {channels last} blocks.11.conv.conv.4 : f32[2, 1152] */
+  lk_batch_moments_cl(B * 196, 1152, arena + 498548736, arena + 660903168);
 
-  /* %608 = relu6(%606) blocks.11.conv : f32[B, 196, 1152] */
+  /* %524 = relu6(%522) blocks.11.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 505774080, arena + 512999424);
 
-  /* %610 = reshape(%609) {shape [192, 1152]} blocks.11.conv.conv.6 : f32[192, 1152], a view of %609: no code */
+  /* %526 = reshape(%525) {shape [192, 1152]} blocks.11.conv.conv.6 : f32[192, 1152], a view of %525: no code */
 
-  /* %611 = fused_linear(%608, %610) blocks.11.conv.conv.6 : f32[B, 196, 192] */
+  /* %527 = fused_linear(%524, %526) blocks.11.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 512999424, params[251], NULL, LK_ACT_NONE, NULL,
       arena + 525066240);
 
-  /* %614 = batch_normalize(%611, %612, %613) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  /* %530 = batch_normalize(%527, %528, %529) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 525066240, params[252], params[253], 1e-05f,
       arena + 521435136);
 
-  /* %615 = batch_moments(%611) {channels last} blocks.11.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 525066240, arena + 720521328);
+  /* %531 = batch_moments(%527) {channels last} blocks.11.conv.conv.7 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 525066240, arena + 660910704);
 
-  /* %616 = add(%593, %614) blocks.11.conv : f32[B, 196, 192], written into %617 from row 1 */
+  /* %532 = add(%509, %530) blocks.11.conv : f32[B, 196, 192], written into %533 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 716434944 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 656824320 + (long)b * 37632, (const long[]){192, 1},
         arena + 521435136 + (long)b * 37632, (const long[]){192, 1},
         arena + 520224960 + (long)b * 37824);
   } // for b
 
-  /* %617 = concat(%592, %616) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %533 = concat(%508, %532) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %620 = normalize(%617) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %536 = normalize(%533) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 520224768, 1e-06f, arena + 521435136);
 
-  /* %621 = mul(%620, %618) norm : f32[B, 197, 192] */
+  /* %537 = mul(%536, %534) norm : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 521435136, (const long[]){37824, 192, 1},
       params[256], (const long[]){0, 0, 1}, arena + 522645504);
 
-  /* %622 = add(%621, %619) norm : f32[B, 197, 192], written over %621 */
+  /* %538 = add(%537, %535) norm : f32[B, 197, 192], written over %537 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 522645504, (const long[]){37824, 192, 1},
       params[257], (const long[]){0, 0, 1}, arena + 522645504);
 
-  /* %623 = index(%622) {axis 0, at 0} : f32[B, 192] */
+  /* %539 = index(%538) {axis 0, at 0} : f32[B, 192] */
   lk_copy_rows(B, 192, arena + 522645504, 37824, arena + 523855872, 192);
 
-  /* %626 = fused_linear(%623, %624, %625) head : f32[B, 1000] */
+  /* %542 = fused_linear(%539, %540, %541) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 523855872, params[258], params[259], LK_ACT_NONE, NULL,
       arena + 522645504);
 
-  /* %628 = cross_entropy(%626, %627) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 522645504, inputs[12], arena + 720522480);
+  /* %544 = cross_entropy(%542, %543) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 522645504, inputs[12], arena + 660911856);
 
-  /* %629 = cross_entropy_grad(%626, %627) : f32[B, 1000] */
+  /* %545 = cross_entropy_grad(%542, %543) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 522645504, inputs[12], arena + 522837504);
 
-  /* %630 = transpose(%624) {perm [1, 0]} head : f32[192, 1000] */
+  /* %546 = transpose(%540) {perm [1, 0]} head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[258], arena + 522645504);
 
-  /* %631 = fused_linear(%629, %630) head : f32[B, 192] */
+  /* %547 = fused_linear(%545, %546) head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 522837504, arena + 522645504, NULL, LK_ACT_NONE, NULL,
       arena + 523862016);
 
-  /* %632 = linear_grad_weight(%629, %623) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 522837504, arena + 523855872, arena + 720268800);
+  /* %548 = linear_grad_weight(%545, %539) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 522837504, arena + 523855872, arena + 660658176);
 
-  /* %633 = reduce_sum(%629) {axes [], batch} head : f32[1000] */
+  /* %549 = reduce_sum(%545) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 522837504,
-      arena + 720516096);
+      arena + 660905472);
 
-  /* %634 = reshape(%631) {shape [1, 192]} : f32[B, 1, 192], a view of %631: no code */
+  /* %550 = reshape(%547) {shape [1, 192]} : f32[B, 1, 192], a view of %547: no code */
 
-  /* %635 = zero_pad(%634) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %551 = zero_pad(%550) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   lk_zero_pad(B, 1, 192, 0, 196, arena + 523862016, arena + 522645504);
 
-  /* %636 = reduce_sum(%635) {axes [0], batch} norm : f32[192] */
+  /* %552 = reduce_sum(%551) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 522645504,
-      arena + 720521712);
+      arena + 660911088);
 
-  /* %637 = mul(%635, %618) norm : f32[B, 197, 192] */
+  /* %553 = mul(%551, %534) norm : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 522645504, (const long[]){37824, 192, 1},
       params[256], (const long[]){0, 0, 1}, arena + 523855872);
 
-  /* %638 = mul(%635, %620) norm : f32[B, 197, 192], written over %635 */
+  /* %554 = mul(%551, %536) norm : f32[B, 197, 192], written over %551 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 522645504, (const long[]){37824, 192, 1},
       arena + 521435136, (const long[]){37824, 192, 1}, arena + 522645504);
 
-  /* %639 = reduce_sum(%638) {axes [0], batch} norm : f32[192] */
+  /* %555 = reduce_sum(%554) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 522645504,
-      arena + 720521904);
+      arena + 660911280);
 
-  /* %640 = normalize_grad(%617, %637) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 520224768, arena + 523855872, 1e-06f, arena + 688731648);
+  /* %556 = normalize_grad(%533, %553) {eps 1e-06} norm : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 520224768, arena + 523855872, 1e-06f, arena + 629121024);
 
-  /* %641 = slice(%640) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %640: no code */
+  /* %557 = slice(%556) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %556: no code */
 
-  /* %642 = slice(%640) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 717639168, 37632);
+  /* %558 = slice(%556) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 658028544, 37632);
 
-  /* %643 = batch_normalize_grad(%611, %642, %612) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 525066240, arena + 717639168, params[252],
-      1e-05f, arena + 718843392);
+  /* %559 = batch_normalize_grad(%527, %558, %528) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 525066240, arena + 658028544, params[252],
+      1e-05f, arena + 659232768);
 
-  /* %644 = batch_normalize_param_grad(%611, %642) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 525066240, arena + 717639168, 1e-05f,
+  /* %560 = batch_normalize_param_grad(%527, %558) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 525066240, arena + 658028544, 1e-05f,
       arena + 520224768);
 
-  /* %645 = index(%644) {axis 0, at 0} blocks.11.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 520224768, 384, arena + 720522096, 192);
+  /* %561 = index(%560) {axis 0, at 0} blocks.11.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 520224768, 384, arena + 660911472, 192);
 
-  /* %646 = index(%644) {axis 0, at 1} blocks.11.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 520224960, 384, arena + 720522288, 192);
+  /* %562 = index(%560) {axis 0, at 1} blocks.11.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 520224960, 384, arena + 660911664, 192);
 
-  /* %647 = transpose(%610) {perm [1, 0]} blocks.11.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[251], arena + 720047616);
+  /* %563 = transpose(%526) {perm [1, 0]} blocks.11.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[251], arena + 660436992);
 
-  /* %648 = fused_linear(%643, %647) blocks.11.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 718843392, arena + 720047616, NULL, LK_ACT_NONE, NULL,
+  /* %564 = fused_linear(%559, %563) blocks.11.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 659232768, arena + 660436992, NULL, LK_ACT_NONE, NULL,
       arena + 520224768);
 
-  /* %649 = linear_grad_weight(%643, %608) blocks.11.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 718843392, arena + 512999424,
-      arena + 720047616);
+  /* %565 = linear_grad_weight(%559, %524) blocks.11.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 659232768, arena + 512999424,
+      arena + 660436992);
 
-  /* %650 = reshape(%649) {shape [192, 1152, 1, 1]} blocks.11.conv.conv.6 : f32[192, 1152, 1, 1], a view of %649: no code */
+  /* %566 = reshape(%565) {shape [192, 1152, 1, 1]} blocks.11.conv.conv.6 : f32[192, 1152, 1, 1], a view of %565: no code */
 
-  /* %651 = relu6_grad(%606, %648) blocks.11.conv : f32[B, 196, 1152] */
+  /* %567 = relu6_grad(%522, %564) blocks.11.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 505774080, arena + 520224768,
       arena + 512999424);
 
-  /* %652 = batch_normalize_grad(%603, %651, %604) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
+  /* %568 = batch_normalize_grad(%519, %567, %520) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 498548736, arena + 512999424, params[247],
       1e-05f, arena + 505774080);
 
-  /* %653 = batch_normalize_param_grad(%603, %651) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[2, 1152] */
+  /* %569 = batch_normalize_param_grad(%519, %567) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 498548736, arena + 512999424, 1e-05f,
       arena + 520224768);
 
-  /* %654 = index(%653) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1152] */
+  /* %570 = index(%569) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 520224768, 2304, arena + 513009792, 1152);
 
-  /* %655 = index(%653) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1152] */
+  /* %571 = index(%569) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 520225920, 2304, arena + 513010944, 1152);
 
-  /* %656 = token_dwconv_grad_input(%652, %602) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
+  /* %572 = token_dwconv_grad_input(%568, %518) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 505774080, params[246],
       arena + 498548736);
 
-  /* %657 = token_dwconv_grad_weight(%652, %601) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %573 = token_dwconv_grad_weight(%568, %517) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 505774080,
       arena + 491323392, arena + 512999424);
 
-  /* %658 = relu6_grad(%599, %656) blocks.11.conv : f32[B, 196, 1152] */
+  /* %574 = relu6_grad(%515, %572) blocks.11.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 484098048, arena + 498548736,
       arena + 491323392);
 
-  /* %659 = batch_normalize_grad(%596, %658, %597) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
+  /* %575 = batch_normalize_grad(%512, %574, %513) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 476872704, arena + 491323392, params[242],
       1e-05f, arena + 484098048);
 
-  /* %660 = batch_normalize_param_grad(%596, %658) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[2, 1152] */
+  /* %576 = batch_normalize_param_grad(%512, %574) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 476872704, arena + 491323392, 1e-05f,
       arena + 498548736);
 
-  /* %661 = index(%660) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1152] */
+  /* %577 = index(%576) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 498548736, 2304, arena + 491544576, 1152);
 
-  /* %662 = index(%660) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1152] */
+  /* %578 = index(%576) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 498549888, 2304, arena + 491545728, 1152);
 
-  /* %663 = transpose(%595) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 1152] */
+  /* %579 = transpose(%511) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[241], arena + 476872704);
 
-  /* %664 = linear_grad_weight(%659, %593) blocks.11.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 484098048, arena + 716434944,
+  /* %580 = linear_grad_weight(%575, %509) blocks.11.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 484098048, arena + 656824320,
       arena + 491323392);
 
-  /* %665 = fused_linear(%659, %663, %642) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
+  /* %581 = fused_linear(%575, %579, %558) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 484098048, 225792, arena + 476872704, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 717639168, 37632, arena + 688731840, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 658028544, 37632, arena + 629121216, 37824);
 
-  /* %666 = reshape(%664) {shape [1152, 192, 1, 1]} blocks.11.conv.conv.0 : f32[1152, 192, 1, 1], a view of %664: no code */
+  /* %582 = reshape(%580) {shape [1152, 192, 1, 1]} blocks.11.conv.conv.0 : f32[1152, 192, 1, 1], a view of %580: no code */
 
-  /* %667 = concat(%641, %665) {axis 0} blocks.11 : f32[B, 197, 192], a view of %640: no code */
+  /* %583 = concat(%557, %581) {axis 0} blocks.11 : f32[B, 197, 192], a view of %556: no code */
 
-  /* %668 = mul(%667, %589) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
+  /* %584 = mul(%583, %505) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 476872704);
 
-  /* %669 = transpose(%586) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %585 = transpose(%502) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[239], arena + 478083072);
 
-  /* %670 = fused_linear(%668, %669) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %586 = fused_linear(%584, %585) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 476872704, arena + 478083072, NULL, LK_ACT_NONE, NULL,
-      arena + 481840256);
+      arena + 480503808);
 
-  /* %671 = linear_grad_weight(%668, %585) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 476872704, arena + 687521280, arena + 488018176);
+  /* %587 = linear_grad_weight(%584, %501) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 476872704, arena + 627910656, arena + 486838272);
 
-  /* %672 = reduce_sum(%668) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %588 = reduce_sum(%584) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 476872704,
-      arena + 488055040);
+      arena + 486875712);
 
-  /* %673 = reshape(%670) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %670: no code */
+  /* %589 = sdpa_grad(%498, %499, %500, %586) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 567392256, 576, arena + 567392448, 576,
+      arena + 567392640, 576, arena + 480503808, 192, arena + 476872704, 576,
+      arena + 476872704 + 192, 576, arena + 476872704 + 384, 576, 0.14433756f);
 
-  /* %674 = matmul_permuted(%673, %580) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 481840256, 48, 192, 1,
-      arena + 686310912, 48, 1, 192, arena + 476872704, 38809, 197, 0.0f);
-
-  /* %675 = matmul_permuted(%583, %673) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 582093184, 38809, 1, 197,
-      arena + 481840256, 48, 192, 1, arena + 486807808, 48, 192, 0.0f);
-
-  /* %676 = softmax_grad(%583, %674) {axis -1} blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 582093184, arena + 476872704, arena + 481840256);
-
-  /* %677 = mul_scalar(%676) {x op 0.14433756} blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 481840256, 0.14433756f, arena + 476872704);
-
-  /* %678 = matmul_permuted(%677, %579) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 476872704, 38809, 197, 1,
-      arena + 685100544, 48, 192, 1, arena + 481840256, 48, 192, 0.0f);
-
-  /* %679 = matmul_permuted(%578, %677) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 476872704, 38809, 1, 197,
-      arena + 683890176, 48, 192, 1, arena + 483050624, 48, 192, 0.0f);
-
-  /* %680 = reshape(%675) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %675: no code */
-
-  /* %681 = reshape(%679) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %679: no code */
-
-  /* %682 = reshape(%678) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %678: no code */
-
-  /* %683 = concat(%682, %681, %680) {axis 1} blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 481840256, 192, arena + 476872704, 576);
-  lk_copy_rows(B * 197, 192, arena + 483050624, 192, arena + 476872896, 576);
-  lk_copy_rows(B * 197, 192, arena + 486807808, 192, arena + 476873088, 576);
-
-  /* %684 = transpose(%572) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %590 = transpose(%495) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[237], arena + 481714176);
 
-  /* %685 = fused_linear(%683, %684) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %591 = fused_linear(%589, %590) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 476872704, arena + 481714176, NULL, LK_ACT_NONE, NULL,
       arena + 480503808);
 
-  /* %686 = linear_grad_weight(%683, %571) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 476872704, arena + 682679808, arena + 486727680);
+  /* %592 = linear_grad_weight(%589, %494) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 476872704, arena + 626700288, arena + 486727680);
 
-  /* %687 = reduce_sum(%683) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %593 = reduce_sum(%589) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 476872704,
-      arena + 486838272);
+      arena + 486875136);
 
-  /* %688 = reduce_sum(%685) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %594 = reduce_sum(%591) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 480503808,
-      arena + 486838848);
+      arena + 486875904);
 
-  /* %689 = mul(%685, %567) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %595 = mul(%591, %490) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 480503808, (const long[]){37824, 192, 1},
       params[235], (const long[]){0, 0, 1}, arena + 476872704);
 
-  /* %690 = mul(%685, %569) blocks.11.norm1 : f32[B, 197, 192], written over %685 */
+  /* %596 = mul(%591, %492) blocks.11.norm1 : f32[B, 197, 192], written over %591 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 480503808, (const long[]){37824, 192, 1},
-      arena + 681469440, (const long[]){37824, 192, 1}, arena + 480503808);
+      arena + 625489920, (const long[]){37824, 192, 1}, arena + 480503808);
 
-  /* %691 = reduce_sum(%690) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %597 = reduce_sum(%596) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 480503808,
-      arena + 486839040);
+      arena + 486876096);
 
-  /* %692 = normalize_grad(%566, %689) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 680259072, arena + 476872704, 1e-06f, arena + 478083072);
+  /* %598 = normalize_grad(%489, %595) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 624279552, arena + 476872704, 1e-06f, arena + 478083072);
 
-  /* %693 = add(%667, %692) blocks.10.conv : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
-      arena + 478083072, (const long[]){37824, 192, 1}, arena + 688731648);
+  /* %599 = add(%583, %598) blocks.10.conv : f32[B, 197, 192], written over %556 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
+      arena + 478083072, (const long[]){37824, 192, 1}, arena + 629121024);
 
-  /* %694 = slice(%693) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %640: no code */
+  /* %600 = slice(%599) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %556: no code */
 
-  /* %695 = slice(%693) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 484098048, 37632);
+  /* %601 = slice(%599) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 484098048, 37632);
 
-  /* %696 = batch_normalize_grad(%560, %695, %561) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 715230720, arena + 484098048, params[231],
+  /* %602 = batch_normalize_grad(%483, %601, %484) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 655620096, arena + 484098048, params[231],
       1e-05f, arena + 485302272);
 
-  /* %697 = batch_normalize_param_grad(%560, %695) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 715230720, arena + 484098048, 1e-05f,
+  /* %603 = batch_normalize_param_grad(%483, %601) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 655620096, arena + 484098048, 1e-05f,
       arena + 476872704);
 
-  /* %698 = index(%697) {axis 0, at 0} blocks.10.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 476872704, 384, arena + 486839232, 192);
+  /* %604 = index(%603) {axis 0, at 0} blocks.10.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 476872704, 384, arena + 486876288, 192);
 
-  /* %699 = index(%697) {axis 0, at 1} blocks.10.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 476872896, 384, arena + 486839424, 192);
+  /* %605 = index(%603) {axis 0, at 1} blocks.10.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 476872896, 384, arena + 486876480, 192);
 
-  /* %700 = transpose(%559) {perm [1, 0]} blocks.10.conv.conv.6 : f32[1152, 192] */
+  /* %606 = transpose(%482) {perm [1, 0]} blocks.10.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[230], arena + 486506496);
 
-  /* %701 = fused_linear(%696, %700) blocks.10.conv.conv.6 : f32[B, 196, 1152] */
+  /* %607 = fused_linear(%602, %606) blocks.10.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 485302272, arena + 486506496, NULL, LK_ACT_NONE, NULL,
       arena + 476872704);
 
-  /* %702 = linear_grad_weight(%696, %557) blocks.10.conv.conv.6 : f32[192, 1152] */
+  /* %608 = linear_grad_weight(%602, %480) blocks.10.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 485302272, arena + 469647360,
       arena + 486506496);
 
-  /* %703 = reshape(%702) {shape [192, 1152, 1, 1]} blocks.10.conv.conv.6 : f32[192, 1152, 1, 1], a view of %702: no code */
+  /* %609 = reshape(%608) {shape [192, 1152, 1, 1]} blocks.10.conv.conv.6 : f32[192, 1152, 1, 1], a view of %608: no code */
 
-  /* %704 = relu6_grad(%555, %701) blocks.10.conv : f32[B, 196, 1152] */
+  /* %610 = relu6_grad(%478, %607) blocks.10.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 462422016, arena + 476872704,
       arena + 469647360);
 
-  /* %705 = batch_normalize_grad(%552, %704, %553) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
+  /* %611 = batch_normalize_grad(%475, %610, %476) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 455196672, arena + 469647360, params[226],
       1e-05f, arena + 462422016);
 
-  /* %706 = batch_normalize_param_grad(%552, %704) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[2, 1152] */
+  /* %612 = batch_normalize_param_grad(%475, %610) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 455196672, arena + 469647360, 1e-05f,
       arena + 476872704);
 
-  /* %707 = index(%706) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1152] */
+  /* %613 = index(%612) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 476872704, 2304, arena + 469657728, 1152);
 
-  /* %708 = index(%706) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1152] */
+  /* %614 = index(%612) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 476873856, 2304, arena + 469658880, 1152);
 
-  /* %709 = token_dwconv_grad_input(%705, %551) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
+  /* %615 = token_dwconv_grad_input(%611, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 462422016, params[225],
       arena + 455196672);
 
-  /* %710 = token_dwconv_grad_weight(%705, %550) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %616 = token_dwconv_grad_weight(%611, %473) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 462422016,
       arena + 447971328, arena + 469647360);
 
-  /* %711 = relu6_grad(%548, %709) blocks.10.conv : f32[B, 196, 1152] */
+  /* %617 = relu6_grad(%471, %615) blocks.10.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 440745984, arena + 455196672,
       arena + 447971328);
 
-  /* %712 = batch_normalize_grad(%545, %711, %546) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
+  /* %618 = batch_normalize_grad(%468, %617, %469) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 433520640, arena + 447971328, params[221],
       1e-05f, arena + 440745984);
 
-  /* %713 = batch_normalize_param_grad(%545, %711) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[2, 1152] */
+  /* %619 = batch_normalize_param_grad(%468, %617) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 433520640, arena + 447971328, 1e-05f,
       arena + 455196672);
 
-  /* %714 = index(%713) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1152] */
+  /* %620 = index(%619) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 455196672, 2304, arena + 448192512, 1152);
 
-  /* %715 = index(%713) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1152] */
+  /* %621 = index(%619) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 455197824, 2304, arena + 448193664, 1152);
 
-  /* %716 = transpose(%544) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 1152] */
+  /* %622 = transpose(%467) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[220], arena + 433520640);
 
-  /* %717 = linear_grad_weight(%712, %542) blocks.10.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 440745984, arena + 714026496,
+  /* %623 = linear_grad_weight(%618, %465) blocks.10.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 440745984, arena + 654415872,
       arena + 447971328);
 
-  /* %718 = fused_linear(%712, %716, %695) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
+  /* %624 = fused_linear(%618, %622, %601) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 440745984, 225792, arena + 433520640, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 484098048, 37632, arena + 688731840, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 484098048, 37632, arena + 629121216, 37824);
 
-  /* %719 = reshape(%717) {shape [1152, 192, 1, 1]} blocks.10.conv.conv.0 : f32[1152, 192, 1, 1], a view of %717: no code */
+  /* %625 = reshape(%623) {shape [1152, 192, 1, 1]} blocks.10.conv.conv.0 : f32[1152, 192, 1, 1], a view of %623: no code */
 
-  /* %720 = concat(%694, %718) {axis 0} blocks.10 : f32[B, 197, 192], a view of %640: no code */
+  /* %626 = concat(%600, %624) {axis 0} blocks.10 : f32[B, 197, 192], a view of %556: no code */
 
-  /* %721 = mul(%720, %538) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
+  /* %627 = mul(%626, %461) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 433520640);
 
-  /* %722 = transpose(%535) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %628 = transpose(%458) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[218], arena + 434731008);
 
-  /* %723 = fused_linear(%721, %722) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %629 = fused_linear(%627, %628) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 433520640, arena + 434731008, NULL, LK_ACT_NONE, NULL,
-      arena + 438488192);
+      arena + 437151744);
 
-  /* %724 = linear_grad_weight(%721, %534) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 433520640, arena + 679048704, arena + 444666112);
+  /* %630 = linear_grad_weight(%627, %457) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 433520640, arena + 623069184, arena + 443486208);
 
-  /* %725 = reduce_sum(%721) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %631 = reduce_sum(%627) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 433520640,
-      arena + 444702976);
+      arena + 443523648);
 
-  /* %726 = reshape(%723) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %723: no code */
+  /* %632 = sdpa_grad(%454, %455, %456, %629) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 563761152, 576, arena + 563761344, 576,
+      arena + 563761536, 576, arena + 437151744, 192, arena + 433520640, 576,
+      arena + 433520640 + 192, 576, arena + 433520640 + 384, 576, 0.14433756f);
 
-  /* %727 = matmul_permuted(%726, %529) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 438488192, 48, 192, 1,
-      arena + 677838336, 48, 1, 192, arena + 433520640, 38809, 197, 0.0f);
-
-  /* %728 = matmul_permuted(%532, %726) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 577125632, 38809, 1, 197,
-      arena + 438488192, 48, 192, 1, arena + 443455744, 48, 192, 0.0f);
-
-  /* %729 = softmax_grad(%532, %727) {axis -1} blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 577125632, arena + 433520640, arena + 438488192);
-
-  /* %730 = mul_scalar(%729) {x op 0.14433756} blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 438488192, 0.14433756f, arena + 433520640);
-
-  /* %731 = matmul_permuted(%730, %528) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 433520640, 38809, 197, 1,
-      arena + 676627968, 48, 192, 1, arena + 438488192, 48, 192, 0.0f);
-
-  /* %732 = matmul_permuted(%527, %730) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 433520640, 38809, 1, 197,
-      arena + 675417600, 48, 192, 1, arena + 439698560, 48, 192, 0.0f);
-
-  /* %733 = reshape(%728) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %728: no code */
-
-  /* %734 = reshape(%732) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %732: no code */
-
-  /* %735 = reshape(%731) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %731: no code */
-
-  /* %736 = concat(%735, %734, %733) {axis 1} blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 438488192, 192, arena + 433520640, 576);
-  lk_copy_rows(B * 197, 192, arena + 439698560, 192, arena + 433520832, 576);
-  lk_copy_rows(B * 197, 192, arena + 443455744, 192, arena + 433521024, 576);
-
-  /* %737 = transpose(%521) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %633 = transpose(%451) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[216], arena + 438362112);
 
-  /* %738 = fused_linear(%736, %737) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %634 = fused_linear(%632, %633) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 433520640, arena + 438362112, NULL, LK_ACT_NONE, NULL,
       arena + 437151744);
 
-  /* %739 = linear_grad_weight(%736, %520) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 433520640, arena + 674207232, arena + 443375616);
+  /* %635 = linear_grad_weight(%632, %450) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 433520640, arena + 621858816, arena + 443375616);
 
-  /* %740 = reduce_sum(%736) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %636 = reduce_sum(%632) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 433520640,
-      arena + 443486208);
+      arena + 443523072);
 
-  /* %741 = reduce_sum(%738) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %637 = reduce_sum(%634) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 437151744,
-      arena + 443486784);
+      arena + 443523840);
 
-  /* %742 = mul(%738, %516) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %638 = mul(%634, %446) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 437151744, (const long[]){37824, 192, 1},
       params[214], (const long[]){0, 0, 1}, arena + 433520640);
 
-  /* %743 = mul(%738, %518) blocks.10.norm1 : f32[B, 197, 192], written over %738 */
+  /* %639 = mul(%634, %448) blocks.10.norm1 : f32[B, 197, 192], written over %634 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 437151744, (const long[]){37824, 192, 1},
-      arena + 672996864, (const long[]){37824, 192, 1}, arena + 437151744);
+      arena + 620648448, (const long[]){37824, 192, 1}, arena + 437151744);
 
-  /* %744 = reduce_sum(%743) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %640 = reduce_sum(%639) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 437151744,
-      arena + 443486976);
+      arena + 443524032);
 
-  /* %745 = normalize_grad(%515, %742) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 671786496, arena + 433520640, 1e-06f, arena + 434731008);
+  /* %641 = normalize_grad(%445, %638) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 619438080, arena + 433520640, 1e-06f, arena + 434731008);
 
-  /* %746 = add(%720, %745) blocks.9.conv : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
-      arena + 434731008, (const long[]){37824, 192, 1}, arena + 688731648);
+  /* %642 = add(%626, %641) blocks.9.conv : f32[B, 197, 192], written over %556 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
+      arena + 434731008, (const long[]){37824, 192, 1}, arena + 629121024);
 
-  /* %747 = slice(%746) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %640: no code */
+  /* %643 = slice(%642) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %556: no code */
 
-  /* %748 = slice(%746) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 440745984, 37632);
+  /* %644 = slice(%642) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 440745984, 37632);
 
-  /* %749 = batch_normalize_grad(%509, %748, %510) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 712822272, arena + 440745984, params[210],
+  /* %645 = batch_normalize_grad(%439, %644, %440) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 653211648, arena + 440745984, params[210],
       1e-05f, arena + 441950208);
 
-  /* %750 = batch_normalize_param_grad(%509, %748) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 712822272, arena + 440745984, 1e-05f,
+  /* %646 = batch_normalize_param_grad(%439, %644) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 653211648, arena + 440745984, 1e-05f,
       arena + 433520640);
 
-  /* %751 = index(%750) {axis 0, at 0} blocks.9.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 433520640, 384, arena + 443487168, 192);
+  /* %647 = index(%646) {axis 0, at 0} blocks.9.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 433520640, 384, arena + 443524224, 192);
 
-  /* %752 = index(%750) {axis 0, at 1} blocks.9.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 433520832, 384, arena + 443487360, 192);
+  /* %648 = index(%646) {axis 0, at 1} blocks.9.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 433520832, 384, arena + 443524416, 192);
 
-  /* %753 = transpose(%508) {perm [1, 0]} blocks.9.conv.conv.6 : f32[1152, 192] */
+  /* %649 = transpose(%438) {perm [1, 0]} blocks.9.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[209], arena + 443154432);
 
-  /* %754 = fused_linear(%749, %753) blocks.9.conv.conv.6 : f32[B, 196, 1152] */
+  /* %650 = fused_linear(%645, %649) blocks.9.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 441950208, arena + 443154432, NULL, LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %755 = linear_grad_weight(%749, %506) blocks.9.conv.conv.6 : f32[192, 1152] */
+  /* %651 = linear_grad_weight(%645, %436) blocks.9.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 441950208, arena + 426295296,
       arena + 443154432);
 
-  /* %756 = reshape(%755) {shape [192, 1152, 1, 1]} blocks.9.conv.conv.6 : f32[192, 1152, 1, 1], a view of %755: no code */
+  /* %652 = reshape(%651) {shape [192, 1152, 1, 1]} blocks.9.conv.conv.6 : f32[192, 1152, 1, 1], a view of %651: no code */
 
-  /* %757 = relu6_grad(%504, %754) blocks.9.conv : f32[B, 196, 1152] */
+  /* %653 = relu6_grad(%434, %650) blocks.9.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 419069952, arena + 433520640,
       arena + 426295296);
 
-  /* %758 = batch_normalize_grad(%501, %757, %502) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
+  /* %654 = batch_normalize_grad(%431, %653, %432) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 411844608, arena + 426295296, params[205],
       1e-05f, arena + 419069952);
 
-  /* %759 = batch_normalize_param_grad(%501, %757) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[2, 1152] */
+  /* %655 = batch_normalize_param_grad(%431, %653) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 411844608, arena + 426295296, 1e-05f,
       arena + 433520640);
 
-  /* %760 = index(%759) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1152] */
+  /* %656 = index(%655) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 433520640, 2304, arena + 426305664, 1152);
 
-  /* %761 = index(%759) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1152] */
+  /* %657 = index(%655) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 433521792, 2304, arena + 426306816, 1152);
 
-  /* %762 = token_dwconv_grad_input(%758, %500) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
+  /* %658 = token_dwconv_grad_input(%654, %430) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 419069952, params[204],
       arena + 411844608);
 
-  /* %763 = token_dwconv_grad_weight(%758, %499) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %659 = token_dwconv_grad_weight(%654, %429) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 419069952,
       arena + 404619264, arena + 426295296);
 
-  /* %764 = relu6_grad(%497, %762) blocks.9.conv : f32[B, 196, 1152] */
+  /* %660 = relu6_grad(%427, %658) blocks.9.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 397393920, arena + 411844608,
       arena + 404619264);
 
-  /* %765 = batch_normalize_grad(%494, %764, %495) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
+  /* %661 = batch_normalize_grad(%424, %660, %425) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 390168576, arena + 404619264, params[200],
       1e-05f, arena + 397393920);
 
-  /* %766 = batch_normalize_param_grad(%494, %764) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[2, 1152] */
+  /* %662 = batch_normalize_param_grad(%424, %660) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 390168576, arena + 404619264, 1e-05f,
       arena + 411844608);
 
-  /* %767 = index(%766) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1152] */
+  /* %663 = index(%662) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 411844608, 2304, arena + 404840448, 1152);
 
-  /* %768 = index(%766) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1152] */
+  /* %664 = index(%662) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 411845760, 2304, arena + 404841600, 1152);
 
-  /* %769 = transpose(%493) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 1152] */
+  /* %665 = transpose(%423) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[199], arena + 390168576);
 
-  /* %770 = linear_grad_weight(%765, %491) blocks.9.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 397393920, arena + 711618048,
+  /* %666 = linear_grad_weight(%661, %421) blocks.9.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 397393920, arena + 652007424,
       arena + 404619264);
 
-  /* %771 = fused_linear(%765, %769, %748) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
+  /* %667 = fused_linear(%661, %665, %644) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 397393920, 225792, arena + 390168576, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 440745984, 37632, arena + 688731840, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 440745984, 37632, arena + 629121216, 37824);
 
-  /* %772 = reshape(%770) {shape [1152, 192, 1, 1]} blocks.9.conv.conv.0 : f32[1152, 192, 1, 1], a view of %770: no code */
+  /* %668 = reshape(%666) {shape [1152, 192, 1, 1]} blocks.9.conv.conv.0 : f32[1152, 192, 1, 1], a view of %666: no code */
 
-  /* %773 = concat(%747, %771) {axis 0} blocks.9 : f32[B, 197, 192], a view of %640: no code */
+  /* %669 = concat(%643, %667) {axis 0} blocks.9 : f32[B, 197, 192], a view of %556: no code */
 
-  /* %774 = mul(%773, %487) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
+  /* %670 = mul(%669, %417) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 390168576);
 
-  /* %775 = transpose(%484) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %671 = transpose(%414) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[197], arena + 391378944);
 
-  /* %776 = fused_linear(%774, %775) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %672 = fused_linear(%670, %671) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 390168576, arena + 391378944, NULL, LK_ACT_NONE, NULL,
-      arena + 395136128);
+      arena + 393799680);
 
-  /* %777 = linear_grad_weight(%774, %483) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 390168576, arena + 670576128, arena + 401314048);
+  /* %673 = linear_grad_weight(%670, %413) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 390168576, arena + 618227712, arena + 400134144);
 
-  /* %778 = reduce_sum(%774) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %674 = reduce_sum(%670) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 390168576,
-      arena + 401350912);
+      arena + 400171584);
 
-  /* %779 = reshape(%776) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %776: no code */
+  /* %675 = sdpa_grad(%410, %411, %412, %672) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 560130048, 576, arena + 560130240, 576,
+      arena + 560130432, 576, arena + 393799680, 192, arena + 390168576, 576,
+      arena + 390168576 + 192, 576, arena + 390168576 + 384, 576, 0.14433756f);
 
-  /* %780 = matmul_permuted(%779, %478) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 395136128, 48, 192, 1,
-      arena + 669365760, 48, 1, 192, arena + 390168576, 38809, 197, 0.0f);
-
-  /* %781 = matmul_permuted(%481, %779) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 572158080, 38809, 1, 197,
-      arena + 395136128, 48, 192, 1, arena + 400103680, 48, 192, 0.0f);
-
-  /* %782 = softmax_grad(%481, %780) {axis -1} blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 572158080, arena + 390168576, arena + 395136128);
-
-  /* %783 = mul_scalar(%782) {x op 0.14433756} blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 395136128, 0.14433756f, arena + 390168576);
-
-  /* %784 = matmul_permuted(%783, %477) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 390168576, 38809, 197, 1,
-      arena + 668155392, 48, 192, 1, arena + 395136128, 48, 192, 0.0f);
-
-  /* %785 = matmul_permuted(%476, %783) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 390168576, 38809, 1, 197,
-      arena + 666945024, 48, 192, 1, arena + 396346496, 48, 192, 0.0f);
-
-  /* %786 = reshape(%781) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %781: no code */
-
-  /* %787 = reshape(%785) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %785: no code */
-
-  /* %788 = reshape(%784) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %784: no code */
-
-  /* %789 = concat(%788, %787, %786) {axis 1} blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 395136128, 192, arena + 390168576, 576);
-  lk_copy_rows(B * 197, 192, arena + 396346496, 192, arena + 390168768, 576);
-  lk_copy_rows(B * 197, 192, arena + 400103680, 192, arena + 390168960, 576);
-
-  /* %790 = transpose(%470) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %676 = transpose(%407) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[195], arena + 395010048);
 
-  /* %791 = fused_linear(%789, %790) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %677 = fused_linear(%675, %676) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 390168576, arena + 395010048, NULL, LK_ACT_NONE, NULL,
       arena + 393799680);
 
-  /* %792 = linear_grad_weight(%789, %469) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 390168576, arena + 665734656, arena + 400023552);
+  /* %678 = linear_grad_weight(%675, %406) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 390168576, arena + 617017344, arena + 400023552);
 
-  /* %793 = reduce_sum(%789) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %679 = reduce_sum(%675) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 390168576,
-      arena + 400134144);
+      arena + 400171008);
 
-  /* %794 = reduce_sum(%791) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %680 = reduce_sum(%677) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 393799680,
-      arena + 400134720);
+      arena + 400171776);
 
-  /* %795 = mul(%791, %465) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %681 = mul(%677, %402) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 393799680, (const long[]){37824, 192, 1},
       params[193], (const long[]){0, 0, 1}, arena + 390168576);
 
-  /* %796 = mul(%791, %467) blocks.9.norm1 : f32[B, 197, 192], written over %791 */
+  /* %682 = mul(%677, %404) blocks.9.norm1 : f32[B, 197, 192], written over %677 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 393799680, (const long[]){37824, 192, 1},
-      arena + 664524288, (const long[]){37824, 192, 1}, arena + 393799680);
+      arena + 615806976, (const long[]){37824, 192, 1}, arena + 393799680);
 
-  /* %797 = reduce_sum(%796) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %683 = reduce_sum(%682) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 393799680,
-      arena + 400134912);
+      arena + 400171968);
 
-  /* %798 = normalize_grad(%464, %795) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 663313920, arena + 390168576, 1e-06f, arena + 391378944);
+  /* %684 = normalize_grad(%401, %681) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 614596608, arena + 390168576, 1e-06f, arena + 391378944);
 
-  /* %799 = add(%773, %798) blocks.8.conv : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
-      arena + 391378944, (const long[]){37824, 192, 1}, arena + 688731648);
+  /* %685 = add(%669, %684) blocks.8.conv : f32[B, 197, 192], written over %556 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
+      arena + 391378944, (const long[]){37824, 192, 1}, arena + 629121024);
 
-  /* %800 = slice(%799) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %640: no code */
+  /* %686 = slice(%685) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %556: no code */
 
-  /* %801 = slice(%799) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 397393920, 37632);
+  /* %687 = slice(%685) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 397393920, 37632);
 
-  /* %802 = batch_normalize_grad(%458, %801, %459) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 710413824, arena + 397393920, params[189],
+  /* %688 = batch_normalize_grad(%395, %687, %396) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 650803200, arena + 397393920, params[189],
       1e-05f, arena + 398598144);
 
-  /* %803 = batch_normalize_param_grad(%458, %801) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 710413824, arena + 397393920, 1e-05f,
+  /* %689 = batch_normalize_param_grad(%395, %687) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 650803200, arena + 397393920, 1e-05f,
       arena + 390168576);
 
-  /* %804 = index(%803) {axis 0, at 0} blocks.8.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 390168576, 384, arena + 400135104, 192);
+  /* %690 = index(%689) {axis 0, at 0} blocks.8.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 390168576, 384, arena + 400172160, 192);
 
-  /* %805 = index(%803) {axis 0, at 1} blocks.8.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 390168768, 384, arena + 400135296, 192);
+  /* %691 = index(%689) {axis 0, at 1} blocks.8.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 390168768, 384, arena + 400172352, 192);
 
-  /* %806 = transpose(%457) {perm [1, 0]} blocks.8.conv.conv.6 : f32[1152, 192] */
+  /* %692 = transpose(%394) {perm [1, 0]} blocks.8.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[188], arena + 399802368);
 
-  /* %807 = fused_linear(%802, %806) blocks.8.conv.conv.6 : f32[B, 196, 1152] */
+  /* %693 = fused_linear(%688, %692) blocks.8.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 398598144, arena + 399802368, NULL, LK_ACT_NONE, NULL,
       arena + 390168576);
 
-  /* %808 = linear_grad_weight(%802, %455) blocks.8.conv.conv.6 : f32[192, 1152] */
+  /* %694 = linear_grad_weight(%688, %392) blocks.8.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 398598144, arena + 382943232,
       arena + 399802368);
 
-  /* %809 = reshape(%808) {shape [192, 1152, 1, 1]} blocks.8.conv.conv.6 : f32[192, 1152, 1, 1], a view of %808: no code */
+  /* %695 = reshape(%694) {shape [192, 1152, 1, 1]} blocks.8.conv.conv.6 : f32[192, 1152, 1, 1], a view of %694: no code */
 
-  /* %810 = relu6_grad(%453, %807) blocks.8.conv : f32[B, 196, 1152] */
+  /* %696 = relu6_grad(%390, %693) blocks.8.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 375717888, arena + 390168576,
       arena + 382943232);
 
-  /* %811 = batch_normalize_grad(%450, %810, %451) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
+  /* %697 = batch_normalize_grad(%387, %696, %388) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 368492544, arena + 382943232, params[184],
       1e-05f, arena + 375717888);
 
-  /* %812 = batch_normalize_param_grad(%450, %810) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[2, 1152] */
+  /* %698 = batch_normalize_param_grad(%387, %696) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 368492544, arena + 382943232, 1e-05f,
       arena + 390168576);
 
-  /* %813 = index(%812) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1152] */
+  /* %699 = index(%698) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 390168576, 2304, arena + 382953600, 1152);
 
-  /* %814 = index(%812) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1152] */
+  /* %700 = index(%698) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 390169728, 2304, arena + 382954752, 1152);
 
-  /* %815 = token_dwconv_grad_input(%811, %449) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
+  /* %701 = token_dwconv_grad_input(%697, %386) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 375717888, params[183],
       arena + 368492544);
 
-  /* %816 = token_dwconv_grad_weight(%811, %448) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %702 = token_dwconv_grad_weight(%697, %385) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 375717888,
       arena + 361267200, arena + 382943232);
 
-  /* %817 = relu6_grad(%446, %815) blocks.8.conv : f32[B, 196, 1152] */
+  /* %703 = relu6_grad(%383, %701) blocks.8.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 354041856, arena + 368492544,
       arena + 361267200);
 
-  /* %818 = batch_normalize_grad(%443, %817, %444) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
+  /* %704 = batch_normalize_grad(%380, %703, %381) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 346816512, arena + 361267200, params[179],
       1e-05f, arena + 354041856);
 
-  /* %819 = batch_normalize_param_grad(%443, %817) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[2, 1152] */
+  /* %705 = batch_normalize_param_grad(%380, %703) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 346816512, arena + 361267200, 1e-05f,
       arena + 368492544);
 
-  /* %820 = index(%819) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1152] */
+  /* %706 = index(%705) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 368492544, 2304, arena + 361488384, 1152);
 
-  /* %821 = index(%819) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1152] */
+  /* %707 = index(%705) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 368493696, 2304, arena + 361489536, 1152);
 
-  /* %822 = transpose(%442) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 1152] */
+  /* %708 = transpose(%379) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[178], arena + 346816512);
 
-  /* %823 = linear_grad_weight(%818, %440) blocks.8.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 354041856, arena + 709209600,
+  /* %709 = linear_grad_weight(%704, %377) blocks.8.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 354041856, arena + 649598976,
       arena + 361267200);
 
-  /* %824 = fused_linear(%818, %822, %801) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
+  /* %710 = fused_linear(%704, %708, %687) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 354041856, 225792, arena + 346816512, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 397393920, 37632, arena + 688731840, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 397393920, 37632, arena + 629121216, 37824);
 
-  /* %825 = reshape(%823) {shape [1152, 192, 1, 1]} blocks.8.conv.conv.0 : f32[1152, 192, 1, 1], a view of %823: no code */
+  /* %711 = reshape(%709) {shape [1152, 192, 1, 1]} blocks.8.conv.conv.0 : f32[1152, 192, 1, 1], a view of %709: no code */
 
-  /* %826 = concat(%800, %824) {axis 0} blocks.8 : f32[B, 197, 192], a view of %640: no code */
+  /* %712 = concat(%686, %710) {axis 0} blocks.8 : f32[B, 197, 192], a view of %556: no code */
 
-  /* %827 = mul(%826, %436) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
+  /* %713 = mul(%712, %373) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 346816512);
 
-  /* %828 = transpose(%433) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %714 = transpose(%370) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 348026880);
 
-  /* %829 = fused_linear(%827, %828) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %715 = fused_linear(%713, %714) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 346816512, arena + 348026880, NULL, LK_ACT_NONE, NULL,
-      arena + 351784064);
+      arena + 350447616);
 
-  /* %830 = linear_grad_weight(%827, %432) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 346816512, arena + 662103552, arena + 357961984);
+  /* %716 = linear_grad_weight(%713, %369) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 346816512, arena + 613386240, arena + 356782080);
 
-  /* %831 = reduce_sum(%827) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %717 = reduce_sum(%713) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
-      arena + 357998848);
+      arena + 356819520);
 
-  /* %832 = reshape(%829) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %829: no code */
+  /* %718 = sdpa_grad(%366, %367, %368, %715) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 556498944, 576, arena + 556499136, 576,
+      arena + 556499328, 576, arena + 350447616, 192, arena + 346816512, 576,
+      arena + 346816512 + 192, 576, arena + 346816512 + 384, 576, 0.14433756f);
 
-  /* %833 = matmul_permuted(%832, %427) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 351784064, 48, 192, 1,
-      arena + 660893184, 48, 1, 192, arena + 346816512, 38809, 197, 0.0f);
-
-  /* %834 = matmul_permuted(%430, %832) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 567190528, 38809, 1, 197,
-      arena + 351784064, 48, 192, 1, arena + 356751616, 48, 192, 0.0f);
-
-  /* %835 = softmax_grad(%430, %833) {axis -1} blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 567190528, arena + 346816512, arena + 351784064);
-
-  /* %836 = mul_scalar(%835) {x op 0.14433756} blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 351784064, 0.14433756f, arena + 346816512);
-
-  /* %837 = matmul_permuted(%836, %426) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 346816512, 38809, 197, 1,
-      arena + 659682816, 48, 192, 1, arena + 351784064, 48, 192, 0.0f);
-
-  /* %838 = matmul_permuted(%425, %836) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 346816512, 38809, 1, 197,
-      arena + 658472448, 48, 192, 1, arena + 352994432, 48, 192, 0.0f);
-
-  /* %839 = reshape(%834) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %834: no code */
-
-  /* %840 = reshape(%838) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %838: no code */
-
-  /* %841 = reshape(%837) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %837: no code */
-
-  /* %842 = concat(%841, %840, %839) {axis 1} blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 351784064, 192, arena + 346816512, 576);
-  lk_copy_rows(B * 197, 192, arena + 352994432, 192, arena + 346816704, 576);
-  lk_copy_rows(B * 197, 192, arena + 356751616, 192, arena + 346816896, 576);
-
-  /* %843 = transpose(%419) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %719 = transpose(%363) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[174], arena + 351657984);
 
-  /* %844 = fused_linear(%842, %843) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %720 = fused_linear(%718, %719) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 346816512, arena + 351657984, NULL, LK_ACT_NONE, NULL,
       arena + 350447616);
 
-  /* %845 = linear_grad_weight(%842, %418) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 346816512, arena + 657262080, arena + 356671488);
+  /* %721 = linear_grad_weight(%718, %362) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 346816512, arena + 612175872, arena + 356671488);
 
-  /* %846 = reduce_sum(%842) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %722 = reduce_sum(%718) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
-      arena + 356782080);
+      arena + 356818944);
 
-  /* %847 = reduce_sum(%844) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %723 = reduce_sum(%720) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 350447616,
-      arena + 356782656);
+      arena + 356819712);
 
-  /* %848 = mul(%844, %414) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %724 = mul(%720, %358) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 350447616, (const long[]){37824, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 346816512);
 
-  /* %849 = mul(%844, %416) blocks.8.norm1 : f32[B, 197, 192], written over %844 */
+  /* %725 = mul(%720, %360) blocks.8.norm1 : f32[B, 197, 192], written over %720 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 350447616, (const long[]){37824, 192, 1},
-      arena + 656051712, (const long[]){37824, 192, 1}, arena + 350447616);
+      arena + 610965504, (const long[]){37824, 192, 1}, arena + 350447616);
 
-  /* %850 = reduce_sum(%849) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %726 = reduce_sum(%725) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 350447616,
-      arena + 356782848);
+      arena + 356819904);
 
-  /* %851 = normalize_grad(%413, %848) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 654841344, arena + 346816512, 1e-06f, arena + 348026880);
+  /* %727 = normalize_grad(%357, %724) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 609755136, arena + 346816512, 1e-06f, arena + 348026880);
 
-  /* %852 = add(%826, %851) blocks.7.conv : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
-      arena + 348026880, (const long[]){37824, 192, 1}, arena + 688731648);
+  /* %728 = add(%712, %727) blocks.7.conv : f32[B, 197, 192], written over %556 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
+      arena + 348026880, (const long[]){37824, 192, 1}, arena + 629121024);
 
-  /* %853 = slice(%852) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %640: no code */
+  /* %729 = slice(%728) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %556: no code */
 
-  /* %854 = slice(%852) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 354041856, 37632);
+  /* %730 = slice(%728) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 354041856, 37632);
 
-  /* %855 = batch_normalize_grad(%407, %854, %408) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 708005376, arena + 354041856, params[168],
+  /* %731 = batch_normalize_grad(%351, %730, %352) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 648394752, arena + 354041856, params[168],
       1e-05f, arena + 355246080);
 
-  /* %856 = batch_normalize_param_grad(%407, %854) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 708005376, arena + 354041856, 1e-05f,
+  /* %732 = batch_normalize_param_grad(%351, %730) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 648394752, arena + 354041856, 1e-05f,
       arena + 346816512);
 
-  /* %857 = index(%856) {axis 0, at 0} blocks.7.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 346816512, 384, arena + 356783040, 192);
+  /* %733 = index(%732) {axis 0, at 0} blocks.7.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 346816512, 384, arena + 356820096, 192);
 
-  /* %858 = index(%856) {axis 0, at 1} blocks.7.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 346816704, 384, arena + 356783232, 192);
+  /* %734 = index(%732) {axis 0, at 1} blocks.7.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 346816704, 384, arena + 356820288, 192);
 
-  /* %859 = transpose(%406) {perm [1, 0]} blocks.7.conv.conv.6 : f32[1152, 192] */
+  /* %735 = transpose(%350) {perm [1, 0]} blocks.7.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[167], arena + 356450304);
 
-  /* %860 = fused_linear(%855, %859) blocks.7.conv.conv.6 : f32[B, 196, 1152] */
+  /* %736 = fused_linear(%731, %735) blocks.7.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 355246080, arena + 356450304, NULL, LK_ACT_NONE, NULL,
       arena + 346816512);
 
-  /* %861 = linear_grad_weight(%855, %404) blocks.7.conv.conv.6 : f32[192, 1152] */
+  /* %737 = linear_grad_weight(%731, %348) blocks.7.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 355246080, arena + 339591168,
       arena + 356450304);
 
-  /* %862 = reshape(%861) {shape [192, 1152, 1, 1]} blocks.7.conv.conv.6 : f32[192, 1152, 1, 1], a view of %861: no code */
+  /* %738 = reshape(%737) {shape [192, 1152, 1, 1]} blocks.7.conv.conv.6 : f32[192, 1152, 1, 1], a view of %737: no code */
 
-  /* %863 = relu6_grad(%402, %860) blocks.7.conv : f32[B, 196, 1152] */
+  /* %739 = relu6_grad(%346, %736) blocks.7.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 332365824, arena + 346816512,
       arena + 339591168);
 
-  /* %864 = batch_normalize_grad(%399, %863, %400) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
+  /* %740 = batch_normalize_grad(%343, %739, %344) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 325140480, arena + 339591168, params[163],
       1e-05f, arena + 332365824);
 
-  /* %865 = batch_normalize_param_grad(%399, %863) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[2, 1152] */
+  /* %741 = batch_normalize_param_grad(%343, %739) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 325140480, arena + 339591168, 1e-05f,
       arena + 346816512);
 
-  /* %866 = index(%865) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1152] */
+  /* %742 = index(%741) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 346816512, 2304, arena + 339601536, 1152);
 
-  /* %867 = index(%865) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1152] */
+  /* %743 = index(%741) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 346817664, 2304, arena + 339602688, 1152);
 
-  /* %868 = token_dwconv_grad_input(%864, %398) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
+  /* %744 = token_dwconv_grad_input(%740, %342) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 332365824, params[162],
       arena + 325140480);
 
-  /* %869 = token_dwconv_grad_weight(%864, %397) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %745 = token_dwconv_grad_weight(%740, %341) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 332365824,
       arena + 317915136, arena + 339591168);
 
-  /* %870 = relu6_grad(%395, %868) blocks.7.conv : f32[B, 196, 1152] */
+  /* %746 = relu6_grad(%339, %744) blocks.7.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 310689792, arena + 325140480,
       arena + 317915136);
 
-  /* %871 = batch_normalize_grad(%392, %870, %393) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
+  /* %747 = batch_normalize_grad(%336, %746, %337) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136, params[158],
       1e-05f, arena + 310689792);
 
-  /* %872 = batch_normalize_param_grad(%392, %870) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[2, 1152] */
+  /* %748 = batch_normalize_param_grad(%336, %746) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136, 1e-05f,
       arena + 325140480);
 
-  /* %873 = index(%872) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1152] */
+  /* %749 = index(%748) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 325140480, 2304, arena + 318136320, 1152);
 
-  /* %874 = index(%872) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1152] */
+  /* %750 = index(%748) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 325141632, 2304, arena + 318137472, 1152);
 
-  /* %875 = transpose(%391) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 1152] */
+  /* %751 = transpose(%335) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[157], arena + 303464448);
 
-  /* %876 = linear_grad_weight(%871, %389) blocks.7.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 310689792, arena + 706801152,
+  /* %752 = linear_grad_weight(%747, %333) blocks.7.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 310689792, arena + 647190528,
       arena + 317915136);
 
-  /* %877 = fused_linear(%871, %875, %854) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
+  /* %753 = fused_linear(%747, %751, %730) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 310689792, 225792, arena + 303464448, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 354041856, 37632, arena + 688731840, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 354041856, 37632, arena + 629121216, 37824);
 
-  /* %878 = reshape(%876) {shape [1152, 192, 1, 1]} blocks.7.conv.conv.0 : f32[1152, 192, 1, 1], a view of %876: no code */
+  /* %754 = reshape(%752) {shape [1152, 192, 1, 1]} blocks.7.conv.conv.0 : f32[1152, 192, 1, 1], a view of %752: no code */
 
-  /* %879 = concat(%853, %877) {axis 0} blocks.7 : f32[B, 197, 192], a view of %640: no code */
+  /* %755 = concat(%729, %753) {axis 0} blocks.7 : f32[B, 197, 192], a view of %556: no code */
 
-  /* %880 = mul(%879, %385) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
+  /* %756 = mul(%755, %329) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 303464448);
 
-  /* %881 = transpose(%382) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %757 = transpose(%326) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[155], arena + 304674816);
 
-  /* %882 = fused_linear(%880, %881) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %758 = fused_linear(%756, %757) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 303464448, arena + 304674816, NULL, LK_ACT_NONE, NULL,
-      arena + 308432000);
+      arena + 307095552);
 
-  /* %883 = linear_grad_weight(%880, %381) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 303464448, arena + 653630976, arena + 314609920);
+  /* %759 = linear_grad_weight(%756, %325) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 303464448, arena + 608544768, arena + 313430016);
 
-  /* %884 = reduce_sum(%880) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %760 = reduce_sum(%756) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 303464448,
-      arena + 314646784);
+      arena + 313467456);
 
-  /* %885 = reshape(%882) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %882: no code */
+  /* %761 = sdpa_grad(%322, %323, %324, %758) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 552867840, 576, arena + 552868032, 576,
+      arena + 552868224, 576, arena + 307095552, 192, arena + 303464448, 576,
+      arena + 303464448 + 192, 576, arena + 303464448 + 384, 576, 0.14433756f);
 
-  /* %886 = matmul_permuted(%885, %376) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 308432000, 48, 192, 1,
-      arena + 652420608, 48, 1, 192, arena + 303464448, 38809, 197, 0.0f);
-
-  /* %887 = matmul_permuted(%379, %885) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 562222976, 38809, 1, 197,
-      arena + 308432000, 48, 192, 1, arena + 313399552, 48, 192, 0.0f);
-
-  /* %888 = softmax_grad(%379, %886) {axis -1} blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 562222976, arena + 303464448, arena + 308432000);
-
-  /* %889 = mul_scalar(%888) {x op 0.14433756} blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 308432000, 0.14433756f, arena + 303464448);
-
-  /* %890 = matmul_permuted(%889, %375) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 303464448, 38809, 197, 1,
-      arena + 651210240, 48, 192, 1, arena + 308432000, 48, 192, 0.0f);
-
-  /* %891 = matmul_permuted(%374, %889) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 303464448, 38809, 1, 197,
-      arena + 649999872, 48, 192, 1, arena + 309642368, 48, 192, 0.0f);
-
-  /* %892 = reshape(%887) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %887: no code */
-
-  /* %893 = reshape(%891) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %891: no code */
-
-  /* %894 = reshape(%890) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %890: no code */
-
-  /* %895 = concat(%894, %893, %892) {axis 1} blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 308432000, 192, arena + 303464448, 576);
-  lk_copy_rows(B * 197, 192, arena + 309642368, 192, arena + 303464640, 576);
-  lk_copy_rows(B * 197, 192, arena + 313399552, 192, arena + 303464832, 576);
-
-  /* %896 = transpose(%368) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %762 = transpose(%319) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[153], arena + 308305920);
 
-  /* %897 = fused_linear(%895, %896) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %763 = fused_linear(%761, %762) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 303464448, arena + 308305920, NULL, LK_ACT_NONE, NULL,
       arena + 307095552);
 
-  /* %898 = linear_grad_weight(%895, %367) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 303464448, arena + 648789504, arena + 313319424);
+  /* %764 = linear_grad_weight(%761, %318) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 303464448, arena + 607334400, arena + 313319424);
 
-  /* %899 = reduce_sum(%895) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %765 = reduce_sum(%761) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 303464448,
-      arena + 313430016);
+      arena + 313466880);
 
-  /* %900 = reduce_sum(%897) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %766 = reduce_sum(%763) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 307095552,
-      arena + 313430592);
+      arena + 313467648);
 
-  /* %901 = mul(%897, %363) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %767 = mul(%763, %314) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 307095552, (const long[]){37824, 192, 1},
       params[151], (const long[]){0, 0, 1}, arena + 303464448);
 
-  /* %902 = mul(%897, %365) blocks.7.norm1 : f32[B, 197, 192], written over %897 */
+  /* %768 = mul(%763, %316) blocks.7.norm1 : f32[B, 197, 192], written over %763 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 307095552, (const long[]){37824, 192, 1},
-      arena + 647579136, (const long[]){37824, 192, 1}, arena + 307095552);
+      arena + 606124032, (const long[]){37824, 192, 1}, arena + 307095552);
 
-  /* %903 = reduce_sum(%902) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %769 = reduce_sum(%768) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 307095552,
-      arena + 313430784);
+      arena + 313467840);
 
-  /* %904 = normalize_grad(%362, %901) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 646368768, arena + 303464448, 1e-06f, arena + 304674816);
+  /* %770 = normalize_grad(%313, %767) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 604913664, arena + 303464448, 1e-06f, arena + 304674816);
 
-  /* %905 = add(%879, %904) blocks.6.conv : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
-      arena + 304674816, (const long[]){37824, 192, 1}, arena + 688731648);
+  /* %771 = add(%755, %770) blocks.6.conv : f32[B, 197, 192], written over %556 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
+      arena + 304674816, (const long[]){37824, 192, 1}, arena + 629121024);
 
-  /* %906 = slice(%905) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %640: no code */
+  /* %772 = slice(%771) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %556: no code */
 
-  /* %907 = slice(%905) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 310689792, 37632);
+  /* %773 = slice(%771) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 310689792, 37632);
 
-  /* %908 = batch_normalize_grad(%356, %907, %357) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 705596928, arena + 310689792, params[147],
+  /* %774 = batch_normalize_grad(%307, %773, %308) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 645986304, arena + 310689792, params[147],
       1e-05f, arena + 311894016);
 
-  /* %909 = batch_normalize_param_grad(%356, %907) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 705596928, arena + 310689792, 1e-05f,
+  /* %775 = batch_normalize_param_grad(%307, %773) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 645986304, arena + 310689792, 1e-05f,
       arena + 303464448);
 
-  /* %910 = index(%909) {axis 0, at 0} blocks.6.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 303464448, 384, arena + 313430976, 192);
+  /* %776 = index(%775) {axis 0, at 0} blocks.6.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 303464448, 384, arena + 313468032, 192);
 
-  /* %911 = index(%909) {axis 0, at 1} blocks.6.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 303464640, 384, arena + 313431168, 192);
+  /* %777 = index(%775) {axis 0, at 1} blocks.6.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 303464640, 384, arena + 313468224, 192);
 
-  /* %912 = transpose(%355) {perm [1, 0]} blocks.6.conv.conv.6 : f32[1152, 192] */
+  /* %778 = transpose(%306) {perm [1, 0]} blocks.6.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[146], arena + 313098240);
 
-  /* %913 = fused_linear(%908, %912) blocks.6.conv.conv.6 : f32[B, 196, 1152] */
+  /* %779 = fused_linear(%774, %778) blocks.6.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 311894016, arena + 313098240, NULL, LK_ACT_NONE, NULL,
       arena + 303464448);
 
-  /* %914 = linear_grad_weight(%908, %353) blocks.6.conv.conv.6 : f32[192, 1152] */
+  /* %780 = linear_grad_weight(%774, %304) blocks.6.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 311894016, arena + 296239104,
       arena + 313098240);
 
-  /* %915 = reshape(%914) {shape [192, 1152, 1, 1]} blocks.6.conv.conv.6 : f32[192, 1152, 1, 1], a view of %914: no code */
+  /* %781 = reshape(%780) {shape [192, 1152, 1, 1]} blocks.6.conv.conv.6 : f32[192, 1152, 1, 1], a view of %780: no code */
 
-  /* %916 = relu6_grad(%351, %913) blocks.6.conv : f32[B, 196, 1152] */
+  /* %782 = relu6_grad(%302, %779) blocks.6.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 289013760, arena + 303464448,
       arena + 296239104);
 
-  /* %917 = batch_normalize_grad(%348, %916, %349) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
+  /* %783 = batch_normalize_grad(%299, %782, %300) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 281788416, arena + 296239104, params[142],
       1e-05f, arena + 289013760);
 
-  /* %918 = batch_normalize_param_grad(%348, %916) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[2, 1152] */
+  /* %784 = batch_normalize_param_grad(%299, %782) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 281788416, arena + 296239104, 1e-05f,
       arena + 303464448);
 
-  /* %919 = index(%918) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1152] */
+  /* %785 = index(%784) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 303464448, 2304, arena + 296249472, 1152);
 
-  /* %920 = index(%918) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1152] */
+  /* %786 = index(%784) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 303465600, 2304, arena + 296250624, 1152);
 
-  /* %921 = token_dwconv_grad_input(%917, %347) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
+  /* %787 = token_dwconv_grad_input(%783, %298) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760, params[141],
       arena + 281788416);
 
-  /* %922 = token_dwconv_grad_weight(%917, %346) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %788 = token_dwconv_grad_weight(%783, %297) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760,
       arena + 274563072, arena + 296239104);
 
-  /* %923 = relu6_grad(%344, %921) blocks.6.conv : f32[B, 196, 1152] */
+  /* %789 = relu6_grad(%295, %787) blocks.6.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 267337728, arena + 281788416,
       arena + 274563072);
 
-  /* %924 = batch_normalize_grad(%341, %923, %342) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
+  /* %790 = batch_normalize_grad(%292, %789, %293) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072, params[137],
       1e-05f, arena + 267337728);
 
-  /* %925 = batch_normalize_param_grad(%341, %923) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[2, 1152] */
+  /* %791 = batch_normalize_param_grad(%292, %789) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072, 1e-05f,
       arena + 281788416);
 
-  /* %926 = index(%925) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1152] */
+  /* %792 = index(%791) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 281788416, 2304, arena + 274784256, 1152);
 
-  /* %927 = index(%925) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1152] */
+  /* %793 = index(%791) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 281789568, 2304, arena + 274785408, 1152);
 
-  /* %928 = transpose(%340) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 1152] */
+  /* %794 = transpose(%291) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[136], arena + 260112384);
 
-  /* %929 = linear_grad_weight(%924, %338) blocks.6.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 267337728, arena + 704392704,
+  /* %795 = linear_grad_weight(%790, %289) blocks.6.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 267337728, arena + 644782080,
       arena + 274563072);
 
-  /* %930 = fused_linear(%924, %928, %907) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
+  /* %796 = fused_linear(%790, %794, %773) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 267337728, 225792, arena + 260112384, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 310689792, 37632, arena + 688731840, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 310689792, 37632, arena + 629121216, 37824);
 
-  /* %931 = reshape(%929) {shape [1152, 192, 1, 1]} blocks.6.conv.conv.0 : f32[1152, 192, 1, 1], a view of %929: no code */
+  /* %797 = reshape(%795) {shape [1152, 192, 1, 1]} blocks.6.conv.conv.0 : f32[1152, 192, 1, 1], a view of %795: no code */
 
-  /* %932 = concat(%906, %930) {axis 0} blocks.6 : f32[B, 197, 192], a view of %640: no code */
+  /* %798 = concat(%772, %796) {axis 0} blocks.6 : f32[B, 197, 192], a view of %556: no code */
 
-  /* %933 = mul(%932, %334) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
+  /* %799 = mul(%798, %285) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 260112384);
 
-  /* %934 = transpose(%331) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %800 = transpose(%282) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[134], arena + 261322752);
 
-  /* %935 = fused_linear(%933, %934) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %801 = fused_linear(%799, %800) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 260112384, arena + 261322752, NULL, LK_ACT_NONE, NULL,
-      arena + 265079936);
+      arena + 263743488);
 
-  /* %936 = linear_grad_weight(%933, %330) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 645158400, arena + 271257856);
+  /* %802 = linear_grad_weight(%799, %281) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 603703296, arena + 270077952);
 
-  /* %937 = reduce_sum(%933) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %803 = reduce_sum(%799) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
-      arena + 271294720);
+      arena + 270115392);
 
-  /* %938 = reshape(%935) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %935: no code */
+  /* %804 = sdpa_grad(%278, %279, %280, %801) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 549236736, 576, arena + 549236928, 576,
+      arena + 549237120, 576, arena + 263743488, 192, arena + 260112384, 576,
+      arena + 260112384 + 192, 576, arena + 260112384 + 384, 576, 0.14433756f);
 
-  /* %939 = matmul_permuted(%938, %325) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 265079936, 48, 192, 1,
-      arena + 643948032, 48, 1, 192, arena + 260112384, 38809, 197, 0.0f);
-
-  /* %940 = matmul_permuted(%328, %938) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 557255424, 38809, 1, 197,
-      arena + 265079936, 48, 192, 1, arena + 270047488, 48, 192, 0.0f);
-
-  /* %941 = softmax_grad(%328, %939) {axis -1} blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 557255424, arena + 260112384, arena + 265079936);
-
-  /* %942 = mul_scalar(%941) {x op 0.14433756} blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 265079936, 0.14433756f, arena + 260112384);
-
-  /* %943 = matmul_permuted(%942, %324) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 260112384, 38809, 197, 1,
-      arena + 642737664, 48, 192, 1, arena + 265079936, 48, 192, 0.0f);
-
-  /* %944 = matmul_permuted(%323, %942) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 260112384, 38809, 1, 197,
-      arena + 641527296, 48, 192, 1, arena + 266290304, 48, 192, 0.0f);
-
-  /* %945 = reshape(%940) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %940: no code */
-
-  /* %946 = reshape(%944) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %944: no code */
-
-  /* %947 = reshape(%943) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %943: no code */
-
-  /* %948 = concat(%947, %946, %945) {axis 1} blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 265079936, 192, arena + 260112384, 576);
-  lk_copy_rows(B * 197, 192, arena + 266290304, 192, arena + 260112576, 576);
-  lk_copy_rows(B * 197, 192, arena + 270047488, 192, arena + 260112768, 576);
-
-  /* %949 = transpose(%317) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %805 = transpose(%275) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[132], arena + 264953856);
 
-  /* %950 = fused_linear(%948, %949) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %806 = fused_linear(%804, %805) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 260112384, arena + 264953856, NULL, LK_ACT_NONE, NULL,
       arena + 263743488);
 
-  /* %951 = linear_grad_weight(%948, %316) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 640316928, arena + 269967360);
+  /* %807 = linear_grad_weight(%804, %274) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 602492928, arena + 269967360);
 
-  /* %952 = reduce_sum(%948) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %808 = reduce_sum(%804) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
-      arena + 270077952);
+      arena + 270114816);
 
-  /* %953 = reduce_sum(%950) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %809 = reduce_sum(%806) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
-      arena + 270078528);
+      arena + 270115584);
 
-  /* %954 = mul(%950, %312) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %810 = mul(%806, %270) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
       params[130], (const long[]){0, 0, 1}, arena + 260112384);
 
-  /* %955 = mul(%950, %314) blocks.6.norm1 : f32[B, 197, 192], written over %950 */
+  /* %811 = mul(%806, %272) blocks.6.norm1 : f32[B, 197, 192], written over %806 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
-      arena + 639106560, (const long[]){37824, 192, 1}, arena + 263743488);
+      arena + 601282560, (const long[]){37824, 192, 1}, arena + 263743488);
 
-  /* %956 = reduce_sum(%955) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %812 = reduce_sum(%811) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
-      arena + 270078720);
+      arena + 270115776);
 
-  /* %957 = normalize_grad(%311, %954) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 637896192, arena + 260112384, 1e-06f, arena + 261322752);
+  /* %813 = normalize_grad(%269, %810) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 600072192, arena + 260112384, 1e-06f, arena + 261322752);
 
-  /* %958 = add(%932, %957) blocks.5.conv : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
-      arena + 261322752, (const long[]){37824, 192, 1}, arena + 688731648);
+  /* %814 = add(%798, %813) blocks.5.conv : f32[B, 197, 192], written over %556 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
+      arena + 261322752, (const long[]){37824, 192, 1}, arena + 629121024);
 
-  /* %959 = slice(%958) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %640: no code */
+  /* %815 = slice(%814) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %556: no code */
 
-  /* %960 = slice(%958) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 267337728, 37632);
+  /* %816 = slice(%814) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 267337728, 37632);
 
-  /* %961 = batch_normalize_grad(%305, %960, %306) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 703188480, arena + 267337728, params[126],
+  /* %817 = batch_normalize_grad(%263, %816, %264) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 643577856, arena + 267337728, params[126],
       1e-05f, arena + 268541952);
 
-  /* %962 = batch_normalize_param_grad(%305, %960) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 703188480, arena + 267337728, 1e-05f,
+  /* %818 = batch_normalize_param_grad(%263, %816) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 643577856, arena + 267337728, 1e-05f,
       arena + 260112384);
 
-  /* %963 = index(%962) {axis 0, at 0} blocks.5.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 260112384, 384, arena + 270078912, 192);
+  /* %819 = index(%818) {axis 0, at 0} blocks.5.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 260112384, 384, arena + 270115968, 192);
 
-  /* %964 = index(%962) {axis 0, at 1} blocks.5.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 260112576, 384, arena + 270079104, 192);
+  /* %820 = index(%818) {axis 0, at 1} blocks.5.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 260112576, 384, arena + 270116160, 192);
 
-  /* %965 = transpose(%304) {perm [1, 0]} blocks.5.conv.conv.6 : f32[1152, 192] */
+  /* %821 = transpose(%262) {perm [1, 0]} blocks.5.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[125], arena + 269746176);
 
-  /* %966 = fused_linear(%961, %965) blocks.5.conv.conv.6 : f32[B, 196, 1152] */
+  /* %822 = fused_linear(%817, %821) blocks.5.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 268541952, arena + 269746176, NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %967 = linear_grad_weight(%961, %302) blocks.5.conv.conv.6 : f32[192, 1152] */
+  /* %823 = linear_grad_weight(%817, %260) blocks.5.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 268541952, arena + 252887040,
       arena + 269746176);
 
-  /* %968 = reshape(%967) {shape [192, 1152, 1, 1]} blocks.5.conv.conv.6 : f32[192, 1152, 1, 1], a view of %967: no code */
+  /* %824 = reshape(%823) {shape [192, 1152, 1, 1]} blocks.5.conv.conv.6 : f32[192, 1152, 1, 1], a view of %823: no code */
 
-  /* %969 = relu6_grad(%300, %966) blocks.5.conv : f32[B, 196, 1152] */
+  /* %825 = relu6_grad(%258, %822) blocks.5.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 245661696, arena + 260112384,
       arena + 252887040);
 
-  /* %970 = batch_normalize_grad(%297, %969, %298) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
+  /* %826 = batch_normalize_grad(%255, %825, %256) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 238436352, arena + 252887040, params[121],
       1e-05f, arena + 245661696);
 
-  /* %971 = batch_normalize_param_grad(%297, %969) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[2, 1152] */
+  /* %827 = batch_normalize_param_grad(%255, %825) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 238436352, arena + 252887040, 1e-05f,
       arena + 260112384);
 
-  /* %972 = index(%971) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1152] */
+  /* %828 = index(%827) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 260112384, 2304, arena + 252897408, 1152);
 
-  /* %973 = index(%971) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1152] */
+  /* %829 = index(%827) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 260113536, 2304, arena + 252898560, 1152);
 
-  /* %974 = token_dwconv_grad_input(%970, %296) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
+  /* %830 = token_dwconv_grad_input(%826, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 245661696, params[120],
       arena + 238436352);
 
-  /* %975 = token_dwconv_grad_weight(%970, %295) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %831 = token_dwconv_grad_weight(%826, %253) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 245661696,
       arena + 231211008, arena + 252887040);
 
-  /* %976 = relu6_grad(%293, %974) blocks.5.conv : f32[B, 196, 1152] */
+  /* %832 = relu6_grad(%251, %830) blocks.5.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 223985664, arena + 238436352,
       arena + 231211008);
 
-  /* %977 = batch_normalize_grad(%290, %976, %291) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
+  /* %833 = batch_normalize_grad(%248, %832, %249) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008, params[116],
       1e-05f, arena + 223985664);
 
-  /* %978 = batch_normalize_param_grad(%290, %976) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[2, 1152] */
+  /* %834 = batch_normalize_param_grad(%248, %832) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008, 1e-05f,
       arena + 238436352);
 
-  /* %979 = index(%978) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1152] */
+  /* %835 = index(%834) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 238436352, 2304, arena + 231432192, 1152);
 
-  /* %980 = index(%978) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1152] */
+  /* %836 = index(%834) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 238437504, 2304, arena + 231433344, 1152);
 
-  /* %981 = transpose(%289) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 1152] */
+  /* %837 = transpose(%247) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[115], arena + 216760320);
 
-  /* %982 = linear_grad_weight(%977, %287) blocks.5.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 223985664, arena + 701984256,
+  /* %838 = linear_grad_weight(%833, %245) blocks.5.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 223985664, arena + 642373632,
       arena + 231211008);
 
-  /* %983 = fused_linear(%977, %981, %960) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
+  /* %839 = fused_linear(%833, %837, %816) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 223985664, 225792, arena + 216760320, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 267337728, 37632, arena + 688731840, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 267337728, 37632, arena + 629121216, 37824);
 
-  /* %984 = reshape(%982) {shape [1152, 192, 1, 1]} blocks.5.conv.conv.0 : f32[1152, 192, 1, 1], a view of %982: no code */
+  /* %840 = reshape(%838) {shape [1152, 192, 1, 1]} blocks.5.conv.conv.0 : f32[1152, 192, 1, 1], a view of %838: no code */
 
-  /* %985 = concat(%959, %983) {axis 0} blocks.5 : f32[B, 197, 192], a view of %640: no code */
+  /* %841 = concat(%815, %839) {axis 0} blocks.5 : f32[B, 197, 192], a view of %556: no code */
 
-  /* %986 = mul(%985, %283) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
+  /* %842 = mul(%841, %241) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 216760320);
 
-  /* %987 = transpose(%280) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %843 = transpose(%238) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 217970688);
 
-  /* %988 = fused_linear(%986, %987) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %844 = fused_linear(%842, %843) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 216760320, arena + 217970688, NULL, LK_ACT_NONE, NULL,
-      arena + 221727872);
+      arena + 220391424);
 
-  /* %989 = linear_grad_weight(%986, %279) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 216760320, arena + 636685824, arena + 227905792);
+  /* %845 = linear_grad_weight(%842, %237) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 216760320, arena + 598861824, arena + 226725888);
 
-  /* %990 = reduce_sum(%986) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %846 = reduce_sum(%842) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
-      arena + 227942656);
+      arena + 226763328);
 
-  /* %991 = reshape(%988) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %988: no code */
+  /* %847 = sdpa_grad(%234, %235, %236, %844) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 545605632, 576, arena + 545605824, 576,
+      arena + 545606016, 576, arena + 220391424, 192, arena + 216760320, 576,
+      arena + 216760320 + 192, 576, arena + 216760320 + 384, 576, 0.14433756f);
 
-  /* %992 = matmul_permuted(%991, %274) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 221727872, 48, 192, 1,
-      arena + 635475456, 48, 1, 192, arena + 216760320, 38809, 197, 0.0f);
-
-  /* %993 = matmul_permuted(%277, %991) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 552287872, 38809, 1, 197,
-      arena + 221727872, 48, 192, 1, arena + 226695424, 48, 192, 0.0f);
-
-  /* %994 = softmax_grad(%277, %992) {axis -1} blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 552287872, arena + 216760320, arena + 221727872);
-
-  /* %995 = mul_scalar(%994) {x op 0.14433756} blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 221727872, 0.14433756f, arena + 216760320);
-
-  /* %996 = matmul_permuted(%995, %273) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 216760320, 38809, 197, 1,
-      arena + 634265088, 48, 192, 1, arena + 221727872, 48, 192, 0.0f);
-
-  /* %997 = matmul_permuted(%272, %995) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 216760320, 38809, 1, 197,
-      arena + 633054720, 48, 192, 1, arena + 222938240, 48, 192, 0.0f);
-
-  /* %998 = reshape(%993) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %993: no code */
-
-  /* %999 = reshape(%997) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %997: no code */
-
-  /* %1000 = reshape(%996) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %996: no code */
-
-  /* %1001 = concat(%1000, %999, %998) {axis 1} blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 221727872, 192, arena + 216760320, 576);
-  lk_copy_rows(B * 197, 192, arena + 222938240, 192, arena + 216760512, 576);
-  lk_copy_rows(B * 197, 192, arena + 226695424, 192, arena + 216760704, 576);
-
-  /* %1002 = transpose(%266) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %848 = transpose(%231) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[111], arena + 221601792);
 
-  /* %1003 = fused_linear(%1001, %1002) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %849 = fused_linear(%847, %848) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 216760320, arena + 221601792, NULL, LK_ACT_NONE, NULL,
       arena + 220391424);
 
-  /* %1004 = linear_grad_weight(%1001, %265) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 216760320, arena + 631844352, arena + 226615296);
+  /* %850 = linear_grad_weight(%847, %230) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 216760320, arena + 597651456, arena + 226615296);
 
-  /* %1005 = reduce_sum(%1001) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %851 = reduce_sum(%847) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
-      arena + 226725888);
+      arena + 226762752);
 
-  /* %1006 = reduce_sum(%1003) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %852 = reduce_sum(%849) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 220391424,
-      arena + 226726464);
+      arena + 226763520);
 
-  /* %1007 = mul(%1003, %261) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %853 = mul(%849, %226) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 220391424, (const long[]){37824, 192, 1},
       params[109], (const long[]){0, 0, 1}, arena + 216760320);
 
-  /* %1008 = mul(%1003, %263) blocks.5.norm1 : f32[B, 197, 192], written over %1003 */
+  /* %854 = mul(%849, %228) blocks.5.norm1 : f32[B, 197, 192], written over %849 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 220391424, (const long[]){37824, 192, 1},
-      arena + 630633984, (const long[]){37824, 192, 1}, arena + 220391424);
+      arena + 596441088, (const long[]){37824, 192, 1}, arena + 220391424);
 
-  /* %1009 = reduce_sum(%1008) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %855 = reduce_sum(%854) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 220391424,
-      arena + 226726656);
+      arena + 226763712);
 
-  /* %1010 = normalize_grad(%260, %1007) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 629423616, arena + 216760320, 1e-06f, arena + 217970688);
+  /* %856 = normalize_grad(%225, %853) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 595230720, arena + 216760320, 1e-06f, arena + 217970688);
 
-  /* %1011 = add(%985, %1010) blocks.4.conv : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
-      arena + 217970688, (const long[]){37824, 192, 1}, arena + 688731648);
+  /* %857 = add(%841, %856) blocks.4.conv : f32[B, 197, 192], written over %556 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
+      arena + 217970688, (const long[]){37824, 192, 1}, arena + 629121024);
 
-  /* %1012 = slice(%1011) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %640: no code */
+  /* %858 = slice(%857) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %556: no code */
 
-  /* %1013 = slice(%1011) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 223985664, 37632);
+  /* %859 = slice(%857) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 223985664, 37632);
 
-  /* %1014 = batch_normalize_grad(%254, %1013, %255) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 700780032, arena + 223985664, params[105],
+  /* %860 = batch_normalize_grad(%219, %859, %220) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 641169408, arena + 223985664, params[105],
       1e-05f, arena + 225189888);
 
-  /* %1015 = batch_normalize_param_grad(%254, %1013) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 700780032, arena + 223985664, 1e-05f,
+  /* %861 = batch_normalize_param_grad(%219, %859) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 641169408, arena + 223985664, 1e-05f,
       arena + 216760320);
 
-  /* %1016 = index(%1015) {axis 0, at 0} blocks.4.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 216760320, 384, arena + 226726848, 192);
+  /* %862 = index(%861) {axis 0, at 0} blocks.4.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 216760320, 384, arena + 226763904, 192);
 
-  /* %1017 = index(%1015) {axis 0, at 1} blocks.4.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 216760512, 384, arena + 226727040, 192);
+  /* %863 = index(%861) {axis 0, at 1} blocks.4.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 216760512, 384, arena + 226764096, 192);
 
-  /* %1018 = transpose(%253) {perm [1, 0]} blocks.4.conv.conv.6 : f32[1152, 192] */
+  /* %864 = transpose(%218) {perm [1, 0]} blocks.4.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[104], arena + 226394112);
 
-  /* %1019 = fused_linear(%1014, %1018) blocks.4.conv.conv.6 : f32[B, 196, 1152] */
+  /* %865 = fused_linear(%860, %864) blocks.4.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 225189888, arena + 226394112, NULL, LK_ACT_NONE, NULL,
       arena + 216760320);
 
-  /* %1020 = linear_grad_weight(%1014, %251) blocks.4.conv.conv.6 : f32[192, 1152] */
+  /* %866 = linear_grad_weight(%860, %216) blocks.4.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 225189888, arena + 209534976,
       arena + 226394112);
 
-  /* %1021 = reshape(%1020) {shape [192, 1152, 1, 1]} blocks.4.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1020: no code */
+  /* %867 = reshape(%866) {shape [192, 1152, 1, 1]} blocks.4.conv.conv.6 : f32[192, 1152, 1, 1], a view of %866: no code */
 
-  /* %1022 = relu6_grad(%249, %1019) blocks.4.conv : f32[B, 196, 1152] */
+  /* %868 = relu6_grad(%214, %865) blocks.4.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 202309632, arena + 216760320,
       arena + 209534976);
 
-  /* %1023 = batch_normalize_grad(%246, %1022, %247) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
+  /* %869 = batch_normalize_grad(%211, %868, %212) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 195084288, arena + 209534976, params[100],
       1e-05f, arena + 202309632);
 
-  /* %1024 = batch_normalize_param_grad(%246, %1022) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[2, 1152] */
+  /* %870 = batch_normalize_param_grad(%211, %868) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 195084288, arena + 209534976, 1e-05f,
       arena + 216760320);
 
-  /* %1025 = index(%1024) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1152] */
+  /* %871 = index(%870) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 216760320, 2304, arena + 209545344, 1152);
 
-  /* %1026 = index(%1024) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1152] */
+  /* %872 = index(%870) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 216761472, 2304, arena + 209546496, 1152);
 
-  /* %1027 = token_dwconv_grad_input(%1023, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
+  /* %873 = token_dwconv_grad_input(%869, %210) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632, params[99],
       arena + 195084288);
 
-  /* %1028 = token_dwconv_grad_weight(%1023, %244) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %874 = token_dwconv_grad_weight(%869, %209) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632,
       arena + 187858944, arena + 209534976);
 
-  /* %1029 = relu6_grad(%242, %1027) blocks.4.conv : f32[B, 196, 1152] */
+  /* %875 = relu6_grad(%207, %873) blocks.4.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 180633600, arena + 195084288,
       arena + 187858944);
 
-  /* %1030 = batch_normalize_grad(%239, %1029, %240) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
+  /* %876 = batch_normalize_grad(%204, %875, %205) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944, params[95],
       1e-05f, arena + 180633600);
 
-  /* %1031 = batch_normalize_param_grad(%239, %1029) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[2, 1152] */
+  /* %877 = batch_normalize_param_grad(%204, %875) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944, 1e-05f,
       arena + 195084288);
 
-  /* %1032 = index(%1031) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1152] */
+  /* %878 = index(%877) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 195084288, 2304, arena + 188080128, 1152);
 
-  /* %1033 = index(%1031) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1152] */
+  /* %879 = index(%877) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 195085440, 2304, arena + 188081280, 1152);
 
-  /* %1034 = transpose(%238) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 1152] */
+  /* %880 = transpose(%203) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[94], arena + 173408256);
 
-  /* %1035 = linear_grad_weight(%1030, %236) blocks.4.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 180633600, arena + 699575808,
+  /* %881 = linear_grad_weight(%876, %201) blocks.4.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 180633600, arena + 639965184,
       arena + 187858944);
 
-  /* %1036 = fused_linear(%1030, %1034, %1013) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
+  /* %882 = fused_linear(%876, %880, %859) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 180633600, 225792, arena + 173408256, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 223985664, 37632, arena + 688731840, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 223985664, 37632, arena + 629121216, 37824);
 
-  /* %1037 = reshape(%1035) {shape [1152, 192, 1, 1]} blocks.4.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1035: no code */
+  /* %883 = reshape(%881) {shape [1152, 192, 1, 1]} blocks.4.conv.conv.0 : f32[1152, 192, 1, 1], a view of %881: no code */
 
-  /* %1038 = concat(%1012, %1036) {axis 0} blocks.4 : f32[B, 197, 192], a view of %640: no code */
+  /* %884 = concat(%858, %882) {axis 0} blocks.4 : f32[B, 197, 192], a view of %556: no code */
 
-  /* %1039 = mul(%1038, %232) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
+  /* %885 = mul(%884, %197) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 173408256);
 
-  /* %1040 = transpose(%229) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %886 = transpose(%194) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 174618624);
 
-  /* %1041 = fused_linear(%1039, %1040) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %887 = fused_linear(%885, %886) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
-      arena + 178375808);
+      arena + 177039360);
 
-  /* %1042 = linear_grad_weight(%1039, %228) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 628213248, arena + 184553728);
+  /* %888 = linear_grad_weight(%885, %193) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 594020352, arena + 183373824);
 
-  /* %1043 = reduce_sum(%1039) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %889 = reduce_sum(%885) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 184590592);
+      arena + 183411264);
 
-  /* %1044 = reshape(%1041) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %1041: no code */
+  /* %890 = sdpa_grad(%190, %191, %192, %887) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 541974528, 576, arena + 541974720, 576,
+      arena + 541974912, 576, arena + 177039360, 192, arena + 173408256, 576,
+      arena + 173408256 + 192, 576, arena + 173408256 + 384, 576, 0.14433756f);
 
-  /* %1045 = matmul_permuted(%1044, %223) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 178375808, 48, 192, 1,
-      arena + 627002880, 48, 1, 192, arena + 173408256, 38809, 197, 0.0f);
-
-  /* %1046 = matmul_permuted(%226, %1044) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 547320320, 38809, 1, 197,
-      arena + 178375808, 48, 192, 1, arena + 183343360, 48, 192, 0.0f);
-
-  /* %1047 = softmax_grad(%226, %1045) {axis -1} blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 547320320, arena + 173408256, arena + 178375808);
-
-  /* %1048 = mul_scalar(%1047) {x op 0.14433756} blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 178375808, 0.14433756f, arena + 173408256);
-
-  /* %1049 = matmul_permuted(%1048, %222) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 173408256, 38809, 197, 1,
-      arena + 625792512, 48, 192, 1, arena + 178375808, 48, 192, 0.0f);
-
-  /* %1050 = matmul_permuted(%221, %1048) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 173408256, 38809, 1, 197,
-      arena + 624582144, 48, 192, 1, arena + 179586176, 48, 192, 0.0f);
-
-  /* %1051 = reshape(%1046) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1046: no code */
-
-  /* %1052 = reshape(%1050) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1050: no code */
-
-  /* %1053 = reshape(%1049) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1049: no code */
-
-  /* %1054 = concat(%1053, %1052, %1051) {axis 1} blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 178375808, 192, arena + 173408256, 576);
-  lk_copy_rows(B * 197, 192, arena + 179586176, 192, arena + 173408448, 576);
-  lk_copy_rows(B * 197, 192, arena + 183343360, 192, arena + 173408640, 576);
-
-  /* %1055 = transpose(%215) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %891 = transpose(%187) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 178249728);
 
-  /* %1056 = fused_linear(%1054, %1055) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %892 = fused_linear(%890, %891) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 178249728, NULL, LK_ACT_NONE, NULL,
       arena + 177039360);
 
-  /* %1057 = linear_grad_weight(%1054, %214) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 623371776, arena + 183263232);
+  /* %893 = linear_grad_weight(%890, %186) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 592809984, arena + 183263232);
 
-  /* %1058 = reduce_sum(%1054) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %894 = reduce_sum(%890) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 183373824);
+      arena + 183410688);
 
-  /* %1059 = reduce_sum(%1056) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %895 = reduce_sum(%892) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
-      arena + 183374400);
+      arena + 183411456);
 
-  /* %1060 = mul(%1056, %210) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %896 = mul(%892, %182) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
       params[88], (const long[]){0, 0, 1}, arena + 173408256);
 
-  /* %1061 = mul(%1056, %212) blocks.4.norm1 : f32[B, 197, 192], written over %1056 */
+  /* %897 = mul(%892, %184) blocks.4.norm1 : f32[B, 197, 192], written over %892 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
-      arena + 622161408, (const long[]){37824, 192, 1}, arena + 177039360);
+      arena + 591599616, (const long[]){37824, 192, 1}, arena + 177039360);
 
-  /* %1062 = reduce_sum(%1061) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %898 = reduce_sum(%897) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
-      arena + 183374592);
+      arena + 183411648);
 
-  /* %1063 = normalize_grad(%209, %1060) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 620951040, arena + 173408256, 1e-06f, arena + 174618624);
+  /* %899 = normalize_grad(%181, %896) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 590389248, arena + 173408256, 1e-06f, arena + 174618624);
 
-  /* %1064 = add(%1038, %1063) blocks.3.conv : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
-      arena + 174618624, (const long[]){37824, 192, 1}, arena + 688731648);
+  /* %900 = add(%884, %899) blocks.3.conv : f32[B, 197, 192], written over %556 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
+      arena + 174618624, (const long[]){37824, 192, 1}, arena + 629121024);
 
-  /* %1065 = slice(%1064) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %640: no code */
+  /* %901 = slice(%900) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %556: no code */
 
-  /* %1066 = slice(%1064) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 180633600, 37632);
+  /* %902 = slice(%900) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 180633600, 37632);
 
-  /* %1067 = batch_normalize_grad(%203, %1066, %204) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 698371584, arena + 180633600, params[84], 1e-05f,
+  /* %903 = batch_normalize_grad(%175, %902, %176) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 638760960, arena + 180633600, params[84], 1e-05f,
       arena + 181837824);
 
-  /* %1068 = batch_normalize_param_grad(%203, %1066) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 698371584, arena + 180633600, 1e-05f,
+  /* %904 = batch_normalize_param_grad(%175, %902) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 638760960, arena + 180633600, 1e-05f,
       arena + 173408256);
 
-  /* %1069 = index(%1068) {axis 0, at 0} blocks.3.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 173408256, 384, arena + 183374784, 192);
+  /* %905 = index(%904) {axis 0, at 0} blocks.3.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173408256, 384, arena + 183411840, 192);
 
-  /* %1070 = index(%1068) {axis 0, at 1} blocks.3.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 173408448, 384, arena + 183374976, 192);
+  /* %906 = index(%904) {axis 0, at 1} blocks.3.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173408448, 384, arena + 183412032, 192);
 
-  /* %1071 = transpose(%202) {perm [1, 0]} blocks.3.conv.conv.6 : f32[1152, 192] */
+  /* %907 = transpose(%174) {perm [1, 0]} blocks.3.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[83], arena + 183042048);
 
-  /* %1072 = fused_linear(%1067, %1071) blocks.3.conv.conv.6 : f32[B, 196, 1152] */
+  /* %908 = fused_linear(%903, %907) blocks.3.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 181837824, arena + 183042048, NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %1073 = linear_grad_weight(%1067, %200) blocks.3.conv.conv.6 : f32[192, 1152] */
+  /* %909 = linear_grad_weight(%903, %172) blocks.3.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 181837824, arena + 166182912,
       arena + 183042048);
 
-  /* %1074 = reshape(%1073) {shape [192, 1152, 1, 1]} blocks.3.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1073: no code */
+  /* %910 = reshape(%909) {shape [192, 1152, 1, 1]} blocks.3.conv.conv.6 : f32[192, 1152, 1, 1], a view of %909: no code */
 
-  /* %1075 = relu6_grad(%198, %1072) blocks.3.conv : f32[B, 196, 1152] */
+  /* %911 = relu6_grad(%170, %908) blocks.3.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 158957568, arena + 173408256,
       arena + 166182912);
 
-  /* %1076 = batch_normalize_grad(%195, %1075, %196) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
+  /* %912 = batch_normalize_grad(%167, %911, %168) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 151732224, arena + 166182912, params[79],
       1e-05f, arena + 158957568);
 
-  /* %1077 = batch_normalize_param_grad(%195, %1075) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 1152] */
+  /* %913 = batch_normalize_param_grad(%167, %911) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 151732224, arena + 166182912, 1e-05f,
       arena + 173408256);
 
-  /* %1078 = index(%1077) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1152] */
+  /* %914 = index(%913) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 173408256, 2304, arena + 166193280, 1152);
 
-  /* %1079 = index(%1077) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1152] */
+  /* %915 = index(%913) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 173409408, 2304, arena + 166194432, 1152);
 
-  /* %1080 = token_dwconv_grad_input(%1076, %194) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
+  /* %916 = token_dwconv_grad_input(%912, %166) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 158957568, params[78],
       arena + 151732224);
 
-  /* %1081 = token_dwconv_grad_weight(%1076, %193) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %917 = token_dwconv_grad_weight(%912, %165) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 158957568,
       arena + 144506880, arena + 166182912);
 
-  /* %1082 = relu6_grad(%191, %1080) blocks.3.conv : f32[B, 196, 1152] */
+  /* %918 = relu6_grad(%163, %916) blocks.3.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 137281536, arena + 151732224,
       arena + 144506880);
 
-  /* %1083 = batch_normalize_grad(%188, %1082, %189) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
+  /* %919 = batch_normalize_grad(%160, %918, %161) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880, params[74],
       1e-05f, arena + 137281536);
 
-  /* %1084 = batch_normalize_param_grad(%188, %1082) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 1152] */
+  /* %920 = batch_normalize_param_grad(%160, %918) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880, 1e-05f,
       arena + 151732224);
 
-  /* %1085 = index(%1084) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1152] */
+  /* %921 = index(%920) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 151732224, 2304, arena + 144728064, 1152);
 
-  /* %1086 = index(%1084) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1152] */
+  /* %922 = index(%920) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 151733376, 2304, arena + 144729216, 1152);
 
-  /* %1087 = transpose(%187) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 1152] */
+  /* %923 = transpose(%159) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[73], arena + 130056192);
 
-  /* %1088 = linear_grad_weight(%1083, %185) blocks.3.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 137281536, arena + 697167360,
+  /* %924 = linear_grad_weight(%919, %157) blocks.3.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 137281536, arena + 637556736,
       arena + 144506880);
 
-  /* %1089 = fused_linear(%1083, %1087, %1066) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
+  /* %925 = fused_linear(%919, %923, %902) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 137281536, 225792, arena + 130056192, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 180633600, 37632, arena + 688731840, 37824);
+      NULL, 0, LK_ACT_NONE, arena + 180633600, 37632, arena + 629121216, 37824);
 
-  /* %1090 = reshape(%1088) {shape [1152, 192, 1, 1]} blocks.3.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1088: no code */
+  /* %926 = reshape(%924) {shape [1152, 192, 1, 1]} blocks.3.conv.conv.0 : f32[1152, 192, 1, 1], a view of %924: no code */
 
-  /* %1091 = concat(%1065, %1089) {axis 0} blocks.3 : f32[B, 197, 192], a view of %640: no code */
+  /* %927 = concat(%901, %925) {axis 0} blocks.3 : f32[B, 197, 192], a view of %556: no code */
 
-  /* %1092 = mul(%1091, %181) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
+  /* %928 = mul(%927, %153) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 130056192);
 
-  /* %1093 = transpose(%178) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %929 = transpose(%150) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[71], arena + 131266560);
 
-  /* %1094 = fused_linear(%1092, %1093) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %930 = fused_linear(%928, %929) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 130056192, arena + 131266560, NULL, LK_ACT_NONE, NULL,
-      arena + 135023744);
+      arena + 133687296);
 
-  /* %1095 = linear_grad_weight(%1092, %177) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 130056192, arena + 619740672, arena + 141201664);
+  /* %931 = linear_grad_weight(%928, %149) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 130056192, arena + 589178880, arena + 140021760);
 
-  /* %1096 = reduce_sum(%1092) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %932 = reduce_sum(%928) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 130056192,
-      arena + 141238528);
+      arena + 140059200);
 
-  /* %1097 = reshape(%1094) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %1094: no code */
+  /* %933 = sdpa_grad(%146, %147, %148, %930) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 538343424, 576, arena + 538343616, 576,
+      arena + 538343808, 576, arena + 133687296, 192, arena + 130056192, 576,
+      arena + 130056192 + 192, 576, arena + 130056192 + 384, 576, 0.14433756f);
 
-  /* %1098 = matmul_permuted(%1097, %172) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 135023744, 48, 192, 1,
-      arena + 618530304, 48, 1, 192, arena + 130056192, 38809, 197, 0.0f);
-
-  /* %1099 = matmul_permuted(%175, %1097) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 542352768, 38809, 1, 197,
-      arena + 135023744, 48, 192, 1, arena + 139991296, 48, 192, 0.0f);
-
-  /* %1100 = softmax_grad(%175, %1098) {axis -1} blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 542352768, arena + 130056192, arena + 135023744);
-
-  /* %1101 = mul_scalar(%1100) {x op 0.14433756} blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 135023744, 0.14433756f, arena + 130056192);
-
-  /* %1102 = matmul_permuted(%1101, %171) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 130056192, 38809, 197, 1,
-      arena + 617319936, 48, 192, 1, arena + 135023744, 48, 192, 0.0f);
-
-  /* %1103 = matmul_permuted(%170, %1101) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 130056192, 38809, 1, 197,
-      arena + 616109568, 48, 192, 1, arena + 136234112, 48, 192, 0.0f);
-
-  /* %1104 = reshape(%1099) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1099: no code */
-
-  /* %1105 = reshape(%1103) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1103: no code */
-
-  /* %1106 = reshape(%1102) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1102: no code */
-
-  /* %1107 = concat(%1106, %1105, %1104) {axis 1} blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 135023744, 192, arena + 130056192, 576);
-  lk_copy_rows(B * 197, 192, arena + 136234112, 192, arena + 130056384, 576);
-  lk_copy_rows(B * 197, 192, arena + 139991296, 192, arena + 130056576, 576);
-
-  /* %1108 = transpose(%164) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %934 = transpose(%143) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[69], arena + 134897664);
 
-  /* %1109 = fused_linear(%1107, %1108) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %935 = fused_linear(%933, %934) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 130056192, arena + 134897664, NULL, LK_ACT_NONE, NULL,
       arena + 133687296);
 
-  /* %1110 = linear_grad_weight(%1107, %163) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 130056192, arena + 614899200, arena + 139911168);
+  /* %936 = linear_grad_weight(%933, %142) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 130056192, arena + 587968512, arena + 139911168);
 
-  /* %1111 = reduce_sum(%1107) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %937 = reduce_sum(%933) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 130056192,
-      arena + 140021760);
+      arena + 140058624);
 
-  /* %1112 = reduce_sum(%1109) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %938 = reduce_sum(%935) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 133687296,
-      arena + 140022336);
+      arena + 140059392);
 
-  /* %1113 = mul(%1109, %159) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %939 = mul(%935, %138) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 133687296, (const long[]){37824, 192, 1},
       params[67], (const long[]){0, 0, 1}, arena + 130056192);
 
-  /* %1114 = mul(%1109, %161) blocks.3.norm1 : f32[B, 197, 192], written over %1109 */
+  /* %940 = mul(%935, %140) blocks.3.norm1 : f32[B, 197, 192], written over %935 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 133687296, (const long[]){37824, 192, 1},
-      arena + 613688832, (const long[]){37824, 192, 1}, arena + 133687296);
+      arena + 586758144, (const long[]){37824, 192, 1}, arena + 133687296);
 
-  /* %1115 = reduce_sum(%1114) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %941 = reduce_sum(%940) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 133687296,
-      arena + 140022528);
+      arena + 140059584);
 
-  /* %1116 = normalize_grad(%158, %1113) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 612478464, arena + 130056192, 1e-06f, arena + 131266560);
+  /* %942 = normalize_grad(%137, %939) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 585547776, arena + 130056192, 1e-06f, arena + 131266560);
 
-  /* %1117 = add(%1091, %1116) blocks.2.conv : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
-      arena + 131266560, (const long[]){37824, 192, 1}, arena + 688731648);
+  /* %943 = add(%927, %942) blocks.2.conv : f32[B, 197, 192], written over %556 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
+      arena + 131266560, (const long[]){37824, 192, 1}, arena + 629121024);
 
-  /* %1118 = slice(%1117) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %640: no code */
+  /* %944 = slice(%943) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %556: no code */
 
-  /* %1119 = slice(%1117) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 137281536, 37632);
+  /* %945 = slice(%943) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 137281536, 37632);
 
-  /* %1120 = batch_normalize_grad(%152, %1119, %153) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 695963136, arena + 137281536, params[63], 1e-05f,
+  /* %946 = batch_normalize_grad(%131, %945, %132) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 636352512, arena + 137281536, params[63], 1e-05f,
       arena + 138485760);
 
-  /* %1121 = batch_normalize_param_grad(%152, %1119) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 695963136, arena + 137281536, 1e-05f,
+  /* %947 = batch_normalize_param_grad(%131, %945) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 636352512, arena + 137281536, 1e-05f,
       arena + 130056192);
 
-  /* %1122 = index(%1121) {axis 0, at 0} blocks.2.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 130056192, 384, arena + 140022720, 192);
+  /* %948 = index(%947) {axis 0, at 0} blocks.2.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 130056192, 384, arena + 140059776, 192);
 
-  /* %1123 = index(%1121) {axis 0, at 1} blocks.2.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 130056384, 384, arena + 140022912, 192);
+  /* %949 = index(%947) {axis 0, at 1} blocks.2.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 130056384, 384, arena + 140059968, 192);
 
-  /* %1124 = transpose(%151) {perm [1, 0]} blocks.2.conv.conv.6 : f32[1152, 192] */
+  /* %950 = transpose(%130) {perm [1, 0]} blocks.2.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[62], arena + 139689984);
 
-  /* %1125 = fused_linear(%1120, %1124) blocks.2.conv.conv.6 : f32[B, 196, 1152] */
+  /* %951 = fused_linear(%946, %950) blocks.2.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 138485760, arena + 139689984, NULL, LK_ACT_NONE, NULL,
       arena + 130056192);
 
-  /* %1126 = linear_grad_weight(%1120, %149) blocks.2.conv.conv.6 : f32[192, 1152] */
+  /* %952 = linear_grad_weight(%946, %128) blocks.2.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 138485760, arena + 122830848,
       arena + 139689984);
 
-  /* %1127 = reshape(%1126) {shape [192, 1152, 1, 1]} blocks.2.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1126: no code */
+  /* %953 = reshape(%952) {shape [192, 1152, 1, 1]} blocks.2.conv.conv.6 : f32[192, 1152, 1, 1], a view of %952: no code */
 
-  /* %1128 = relu6_grad(%147, %1125) blocks.2.conv : f32[B, 196, 1152] */
+  /* %954 = relu6_grad(%126, %951) blocks.2.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 115605504, arena + 130056192,
       arena + 122830848);
 
-  /* %1129 = batch_normalize_grad(%144, %1128, %145) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
+  /* %955 = batch_normalize_grad(%123, %954, %124) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 108380160, arena + 122830848, params[58],
       1e-05f, arena + 115605504);
 
-  /* %1130 = batch_normalize_param_grad(%144, %1128) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 1152] */
+  /* %956 = batch_normalize_param_grad(%123, %954) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 108380160, arena + 122830848, 1e-05f,
       arena + 130056192);
 
-  /* %1131 = index(%1130) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1152] */
+  /* %957 = index(%956) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 130056192, 2304, arena + 122841216, 1152);
 
-  /* %1132 = index(%1130) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1152] */
+  /* %958 = index(%956) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 130057344, 2304, arena + 122842368, 1152);
 
-  /* %1133 = token_dwconv_grad_input(%1129, %143) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
+  /* %959 = token_dwconv_grad_input(%955, %122) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504, params[57],
       arena + 108380160);
 
-  /* %1134 = token_dwconv_grad_weight(%1129, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %960 = token_dwconv_grad_weight(%955, %121) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504,
       arena + 101154816, arena + 122830848);
 
-  /* %1135 = relu6_grad(%140, %1133) blocks.2.conv : f32[B, 196, 1152] */
+  /* %961 = relu6_grad(%119, %959) blocks.2.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 93929472, arena + 108380160,
       arena + 101154816);
 
-  /* %1136 = batch_normalize_grad(%137, %1135, %138) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
+  /* %962 = batch_normalize_grad(%116, %961, %117) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816, params[53], 1e-05f,
       arena + 93929472);
 
-  /* %1137 = batch_normalize_param_grad(%137, %1135) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 1152] */
+  /* %963 = batch_normalize_param_grad(%116, %961) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816, 1e-05f,
       arena + 108380160);
 
-  /* %1138 = index(%1137) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1152] */
+  /* %964 = index(%963) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 108380160, 2304, arena + 101376000, 1152);
 
-  /* %1139 = index(%1137) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1152] */
+  /* %965 = index(%963) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 108381312, 2304, arena + 101377152, 1152);
 
-  /* %1140 = transpose(%136) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 1152] */
+  /* %966 = transpose(%115) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[52], arena + 86704128);
 
-  /* %1141 = linear_grad_weight(%1136, %134) blocks.2.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 93929472, arena + 694758912, arena + 101154816);
+  /* %967 = linear_grad_weight(%962, %113) blocks.2.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 93929472, arena + 635148288, arena + 101154816);
 
-  /* %1142 = fused_linear(%1136, %1140, %1119) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
+  /* %968 = fused_linear(%962, %966, %945) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 93929472, 225792, arena + 86704128, NULL, NULL,
-      0, LK_ACT_NONE, arena + 137281536, 37632, arena + 688731840, 37824);
+      0, LK_ACT_NONE, arena + 137281536, 37632, arena + 629121216, 37824);
 
-  /* %1143 = reshape(%1141) {shape [1152, 192, 1, 1]} blocks.2.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1141: no code */
+  /* %969 = reshape(%967) {shape [1152, 192, 1, 1]} blocks.2.conv.conv.0 : f32[1152, 192, 1, 1], a view of %967: no code */
 
-  /* %1144 = concat(%1118, %1142) {axis 0} blocks.2 : f32[B, 197, 192], a view of %640: no code */
+  /* %970 = concat(%944, %968) {axis 0} blocks.2 : f32[B, 197, 192], a view of %556: no code */
 
-  /* %1145 = mul(%1144, %130) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
+  /* %971 = mul(%970, %109) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 86704128);
 
-  /* %1146 = transpose(%127) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %972 = transpose(%106) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[50], arena + 87914496);
 
-  /* %1147 = fused_linear(%1145, %1146) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %973 = fused_linear(%971, %972) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 86704128, arena + 87914496, NULL, LK_ACT_NONE, NULL,
-      arena + 91671680);
+      arena + 90335232);
 
-  /* %1148 = linear_grad_weight(%1145, %126) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 611268096, arena + 97849600);
+  /* %974 = linear_grad_weight(%971, %105) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 584337408, arena + 96669696);
 
-  /* %1149 = reduce_sum(%1145) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %975 = reduce_sum(%971) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
-      arena + 97886464);
+      arena + 96707136);
 
-  /* %1150 = reshape(%1147) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %1147: no code */
+  /* %976 = sdpa_grad(%102, %103, %104, %973) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 534712320, 576, arena + 534712512, 576,
+      arena + 534712704, 576, arena + 90335232, 192, arena + 86704128, 576, arena + 86704128 + 192,
+      576, arena + 86704128 + 384, 576, 0.14433756f);
 
-  /* %1151 = matmul_permuted(%1150, %121) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 91671680, 48, 192, 1,
-      arena + 610057728, 48, 1, 192, arena + 86704128, 38809, 197, 0.0f);
-
-  /* %1152 = matmul_permuted(%124, %1150) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 537385216, 38809, 1, 197,
-      arena + 91671680, 48, 192, 1, arena + 96639232, 48, 192, 0.0f);
-
-  /* %1153 = softmax_grad(%124, %1151) {axis -1} blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 537385216, arena + 86704128, arena + 91671680);
-
-  /* %1154 = mul_scalar(%1153) {x op 0.14433756} blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 91671680, 0.14433756f, arena + 86704128);
-
-  /* %1155 = matmul_permuted(%1154, %120) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 86704128, 38809, 197, 1,
-      arena + 608847360, 48, 192, 1, arena + 91671680, 48, 192, 0.0f);
-
-  /* %1156 = matmul_permuted(%119, %1154) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 86704128, 38809, 1, 197,
-      arena + 607636992, 48, 192, 1, arena + 92882048, 48, 192, 0.0f);
-
-  /* %1157 = reshape(%1152) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1152: no code */
-
-  /* %1158 = reshape(%1156) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1156: no code */
-
-  /* %1159 = reshape(%1155) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1155: no code */
-
-  /* %1160 = concat(%1159, %1158, %1157) {axis 1} blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 91671680, 192, arena + 86704128, 576);
-  lk_copy_rows(B * 197, 192, arena + 92882048, 192, arena + 86704320, 576);
-  lk_copy_rows(B * 197, 192, arena + 96639232, 192, arena + 86704512, 576);
-
-  /* %1161 = transpose(%113) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %977 = transpose(%99) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[48], arena + 91545600);
 
-  /* %1162 = fused_linear(%1160, %1161) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %978 = fused_linear(%976, %977) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 86704128, arena + 91545600, NULL, LK_ACT_NONE, NULL,
       arena + 90335232);
 
-  /* %1163 = linear_grad_weight(%1160, %112) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 606426624, arena + 96559104);
+  /* %979 = linear_grad_weight(%976, %98) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 583127040, arena + 96559104);
 
-  /* %1164 = reduce_sum(%1160) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %980 = reduce_sum(%976) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
-      arena + 96669696);
+      arena + 96706560);
 
-  /* %1165 = reduce_sum(%1162) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %981 = reduce_sum(%978) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
-      arena + 96670272);
+      arena + 96707328);
 
-  /* %1166 = mul(%1162, %108) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %982 = mul(%978, %94) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
       params[46], (const long[]){0, 0, 1}, arena + 86704128);
 
-  /* %1167 = mul(%1162, %110) blocks.2.norm1 : f32[B, 197, 192], written over %1162 */
+  /* %983 = mul(%978, %96) blocks.2.norm1 : f32[B, 197, 192], written over %978 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
-      arena + 605216256, (const long[]){37824, 192, 1}, arena + 90335232);
+      arena + 581916672, (const long[]){37824, 192, 1}, arena + 90335232);
 
-  /* %1168 = reduce_sum(%1167) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %984 = reduce_sum(%983) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
-      arena + 96670464);
+      arena + 96707520);
 
-  /* %1169 = normalize_grad(%107, %1166) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 604005888, arena + 86704128, 1e-06f, arena + 87914496);
+  /* %985 = normalize_grad(%93, %982) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 580706304, arena + 86704128, 1e-06f, arena + 87914496);
 
-  /* %1170 = add(%1144, %1169) blocks.1.conv : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
-      arena + 87914496, (const long[]){37824, 192, 1}, arena + 688731648);
+  /* %986 = add(%970, %985) blocks.1.conv : f32[B, 197, 192], written over %556 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
+      arena + 87914496, (const long[]){37824, 192, 1}, arena + 629121024);
 
-  /* %1171 = slice(%1170) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %640: no code */
+  /* %987 = slice(%986) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %556: no code */
 
-  /* %1172 = slice(%1170) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 93929472, 37632);
+  /* %988 = slice(%986) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 93929472, 37632);
 
-  /* %1173 = batch_normalize_grad(%101, %1172, %102) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 693554688, arena + 93929472, params[42], 1e-05f,
+  /* %989 = batch_normalize_grad(%87, %988, %88) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 633944064, arena + 93929472, params[42], 1e-05f,
       arena + 95133696);
 
-  /* %1174 = batch_normalize_param_grad(%101, %1172) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 693554688, arena + 93929472, 1e-05f,
+  /* %990 = batch_normalize_param_grad(%87, %988) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 633944064, arena + 93929472, 1e-05f,
       arena + 86704128);
 
-  /* %1175 = index(%1174) {axis 0, at 0} blocks.1.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 86704128, 384, arena + 96670656, 192);
+  /* %991 = index(%990) {axis 0, at 0} blocks.1.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 86704128, 384, arena + 96707712, 192);
 
-  /* %1176 = index(%1174) {axis 0, at 1} blocks.1.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 86704320, 384, arena + 96670848, 192);
+  /* %992 = index(%990) {axis 0, at 1} blocks.1.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 86704320, 384, arena + 96707904, 192);
 
-  /* %1177 = transpose(%100) {perm [1, 0]} blocks.1.conv.conv.6 : f32[1152, 192] */
+  /* %993 = transpose(%86) {perm [1, 0]} blocks.1.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[41], arena + 96337920);
 
-  /* %1178 = fused_linear(%1173, %1177) blocks.1.conv.conv.6 : f32[B, 196, 1152] */
+  /* %994 = fused_linear(%989, %993) blocks.1.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 95133696, arena + 96337920, NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %1179 = linear_grad_weight(%1173, %98) blocks.1.conv.conv.6 : f32[192, 1152] */
+  /* %995 = linear_grad_weight(%989, %84) blocks.1.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 95133696, arena + 79478784, arena + 96337920);
 
-  /* %1180 = reshape(%1179) {shape [192, 1152, 1, 1]} blocks.1.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1179: no code */
+  /* %996 = reshape(%995) {shape [192, 1152, 1, 1]} blocks.1.conv.conv.6 : f32[192, 1152, 1, 1], a view of %995: no code */
 
-  /* %1181 = relu6_grad(%96, %1178) blocks.1.conv : f32[B, 196, 1152] */
+  /* %997 = relu6_grad(%82, %994) blocks.1.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 72253440, arena + 86704128, arena + 79478784);
 
-  /* %1182 = batch_normalize_grad(%93, %1181, %94) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
+  /* %998 = batch_normalize_grad(%79, %997, %80) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 65028096, arena + 79478784, params[37], 1e-05f,
       arena + 72253440);
 
-  /* %1183 = batch_normalize_param_grad(%93, %1181) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 1152] */
+  /* %999 = batch_normalize_param_grad(%79, %997) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 65028096, arena + 79478784, 1e-05f,
       arena + 86704128);
 
-  /* %1184 = index(%1183) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1152] */
+  /* %1000 = index(%999) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 86704128, 2304, arena + 79489152, 1152);
 
-  /* %1185 = index(%1183) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1152] */
+  /* %1001 = index(%999) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 86705280, 2304, arena + 79490304, 1152);
 
-  /* %1186 = token_dwconv_grad_input(%1182, %92) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
+  /* %1002 = token_dwconv_grad_input(%998, %78) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 72253440, params[36],
       arena + 65028096);
 
-  /* %1187 = token_dwconv_grad_weight(%1182, %91) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %1003 = token_dwconv_grad_weight(%998, %77) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 72253440, arena + 57802752,
       arena + 79478784);
 
-  /* %1188 = relu6_grad(%89, %1186) blocks.1.conv : f32[B, 196, 1152] */
+  /* %1004 = relu6_grad(%75, %1002) blocks.1.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 50577408, arena + 65028096, arena + 57802752);
 
-  /* %1189 = batch_normalize_grad(%86, %1188, %87) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
+  /* %1005 = batch_normalize_grad(%72, %1004, %73) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752, params[32], 1e-05f,
       arena + 50577408);
 
-  /* %1190 = batch_normalize_param_grad(%86, %1188) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 1152] */
+  /* %1006 = batch_normalize_param_grad(%72, %1004) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752, 1e-05f,
       arena + 65028096);
 
-  /* %1191 = index(%1190) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1152] */
+  /* %1007 = index(%1006) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 65028096, 2304, arena + 58023936, 1152);
 
-  /* %1192 = index(%1190) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1152] */
+  /* %1008 = index(%1006) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 65029248, 2304, arena + 58025088, 1152);
 
-  /* %1193 = transpose(%85) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 1152] */
+  /* %1009 = transpose(%71) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[31], arena + 43352064);
 
-  /* %1194 = linear_grad_weight(%1189, %83) blocks.1.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 50577408, arena + 692350464, arena + 57802752);
+  /* %1010 = linear_grad_weight(%1005, %69) blocks.1.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 50577408, arena + 632739840, arena + 57802752);
 
-  /* %1195 = fused_linear(%1189, %1193, %1172) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
+  /* %1011 = fused_linear(%1005, %1009, %988) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 50577408, 225792, arena + 43352064, NULL, NULL,
-      0, LK_ACT_NONE, arena + 93929472, 37632, arena + 688731840, 37824);
+      0, LK_ACT_NONE, arena + 93929472, 37632, arena + 629121216, 37824);
 
-  /* %1196 = reshape(%1194) {shape [1152, 192, 1, 1]} blocks.1.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1194: no code */
+  /* %1012 = reshape(%1010) {shape [1152, 192, 1, 1]} blocks.1.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1010: no code */
 
-  /* %1197 = concat(%1171, %1195) {axis 0} blocks.1 : f32[B, 197, 192], a view of %640: no code */
+  /* %1013 = concat(%987, %1011) {axis 0} blocks.1 : f32[B, 197, 192], a view of %556: no code */
 
-  /* %1198 = mul(%1197, %79) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
+  /* %1014 = mul(%1013, %65) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 43352064);
 
-  /* %1199 = transpose(%76) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %1015 = transpose(%62) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[29], arena + 44562432);
 
-  /* %1200 = fused_linear(%1198, %1199) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %1016 = fused_linear(%1014, %1015) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 43352064, arena + 44562432, NULL, LK_ACT_NONE, NULL,
-      arena + 48319616);
+      arena + 46983168);
 
-  /* %1201 = linear_grad_weight(%1198, %75) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 43352064, arena + 602795520, arena + 54497536);
+  /* %1017 = linear_grad_weight(%1014, %61) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 43352064, arena + 579495936, arena + 53317632);
 
-  /* %1202 = reduce_sum(%1198) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %1018 = reduce_sum(%1014) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 43352064,
-      arena + 54534400);
+      arena + 53355072);
 
-  /* %1203 = reshape(%1200) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %1200: no code */
+  /* %1019 = sdpa_grad(%58, %59, %60, %1016) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 531081216, 576, arena + 531081408, 576,
+      arena + 531081600, 576, arena + 46983168, 192, arena + 43352064, 576, arena + 43352064 + 192,
+      576, arena + 43352064 + 384, 576, 0.14433756f);
 
-  /* %1204 = matmul_permuted(%1203, %70) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 48319616, 48, 192, 1,
-      arena + 601585152, 48, 1, 192, arena + 43352064, 38809, 197, 0.0f);
-
-  /* %1205 = matmul_permuted(%73, %1203) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 532417664, 38809, 1, 197,
-      arena + 48319616, 48, 192, 1, arena + 53287168, 48, 192, 0.0f);
-
-  /* %1206 = softmax_grad(%73, %1204) {axis -1} blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 532417664, arena + 43352064, arena + 48319616);
-
-  /* %1207 = mul_scalar(%1206) {x op 0.14433756} blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 48319616, 0.14433756f, arena + 43352064);
-
-  /* %1208 = matmul_permuted(%1207, %69) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 43352064, 38809, 197, 1,
-      arena + 600374784, 48, 192, 1, arena + 48319616, 48, 192, 0.0f);
-
-  /* %1209 = matmul_permuted(%68, %1207) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 43352064, 38809, 1, 197,
-      arena + 599164416, 48, 192, 1, arena + 49529984, 48, 192, 0.0f);
-
-  /* %1210 = reshape(%1205) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1205: no code */
-
-  /* %1211 = reshape(%1209) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1209: no code */
-
-  /* %1212 = reshape(%1208) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1208: no code */
-
-  /* %1213 = concat(%1212, %1211, %1210) {axis 1} blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 48319616, 192, arena + 43352064, 576);
-  lk_copy_rows(B * 197, 192, arena + 49529984, 192, arena + 43352256, 576);
-  lk_copy_rows(B * 197, 192, arena + 53287168, 192, arena + 43352448, 576);
-
-  /* %1214 = transpose(%62) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %1020 = transpose(%55) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[27], arena + 48193536);
 
-  /* %1215 = fused_linear(%1213, %1214) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %1021 = fused_linear(%1019, %1020) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 43352064, arena + 48193536, NULL, LK_ACT_NONE, NULL,
       arena + 46983168);
 
-  /* %1216 = linear_grad_weight(%1213, %61) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 43352064, arena + 597954048, arena + 53207040);
+  /* %1022 = linear_grad_weight(%1019, %54) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 43352064, arena + 578285568, arena + 53207040);
 
-  /* %1217 = reduce_sum(%1213) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %1023 = reduce_sum(%1019) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 43352064,
-      arena + 53317632);
+      arena + 53354496);
 
-  /* %1218 = reduce_sum(%1215) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1024 = reduce_sum(%1021) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 46983168,
-      arena + 53318208);
+      arena + 53355264);
 
-  /* %1219 = mul(%1215, %57) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1025 = mul(%1021, %50) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 46983168, (const long[]){37824, 192, 1},
       params[25], (const long[]){0, 0, 1}, arena + 43352064);
 
-  /* %1220 = mul(%1215, %59) blocks.1.norm1 : f32[B, 197, 192], written over %1215 */
+  /* %1026 = mul(%1021, %52) blocks.1.norm1 : f32[B, 197, 192], written over %1021 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 46983168, (const long[]){37824, 192, 1},
-      arena + 596743680, (const long[]){37824, 192, 1}, arena + 46983168);
+      arena + 577075200, (const long[]){37824, 192, 1}, arena + 46983168);
 
-  /* %1221 = reduce_sum(%1220) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1027 = reduce_sum(%1026) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 46983168,
-      arena + 53318400);
+      arena + 53355456);
 
-  /* %1222 = normalize_grad(%56, %1219) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 595533312, arena + 43352064, 1e-06f, arena + 44562432);
+  /* %1028 = normalize_grad(%49, %1025) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 575864832, arena + 43352064, 1e-06f, arena + 44562432);
 
-  /* %1223 = add(%1197, %1222) blocks.0.conv : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
-      arena + 44562432, (const long[]){37824, 192, 1}, arena + 688731648);
+  /* %1029 = add(%1013, %1028) blocks.0.conv : f32[B, 197, 192], written over %556 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
+      arena + 44562432, (const long[]){37824, 192, 1}, arena + 629121024);
 
-  /* %1224 = slice(%1223) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %640: no code */
+  /* %1030 = slice(%1029) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %556: no code */
 
-  /* %1225 = slice(%1223) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 50577408, 37632);
+  /* %1031 = slice(%1029) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 50577408, 37632);
 
-  /* %1226 = batch_normalize_grad(%50, %1225, %51) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 691146240, arena + 50577408, params[21], 1e-05f,
+  /* %1032 = batch_normalize_grad(%43, %1031, %44) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 631535616, arena + 50577408, params[21], 1e-05f,
       arena + 51781632);
 
-  /* %1227 = batch_normalize_param_grad(%50, %1225) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 691146240, arena + 50577408, 1e-05f,
+  /* %1033 = batch_normalize_param_grad(%43, %1031) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 631535616, arena + 50577408, 1e-05f,
       arena + 43352064);
 
-  /* %1228 = index(%1227) {axis 0, at 0} blocks.0.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 43352064, 384, arena + 53318592, 192);
+  /* %1034 = index(%1033) {axis 0, at 0} blocks.0.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 43352064, 384, arena + 53355648, 192);
 
-  /* %1229 = index(%1227) {axis 0, at 1} blocks.0.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 43352256, 384, arena + 53318784, 192);
+  /* %1035 = index(%1033) {axis 0, at 1} blocks.0.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 43352256, 384, arena + 53355840, 192);
 
-  /* %1230 = transpose(%49) {perm [1, 0]} blocks.0.conv.conv.6 : f32[1152, 192] */
+  /* %1036 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[20], arena + 52985856);
 
-  /* %1231 = fused_linear(%1226, %1230) blocks.0.conv.conv.6 : f32[B, 196, 1152] */
+  /* %1037 = fused_linear(%1032, %1036) blocks.0.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 51781632, arena + 52985856, NULL, LK_ACT_NONE, NULL,
       arena + 43352064);
 
-  /* %1232 = linear_grad_weight(%1226, %47) blocks.0.conv.conv.6 : f32[192, 1152] */
+  /* %1038 = linear_grad_weight(%1032, %40) blocks.0.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 51781632, arena + 36126720, arena + 52985856);
 
-  /* %1233 = reshape(%1232) {shape [192, 1152, 1, 1]} blocks.0.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1232: no code */
+  /* %1039 = reshape(%1038) {shape [192, 1152, 1, 1]} blocks.0.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1038: no code */
 
-  /* %1234 = relu6_grad(%45, %1231) blocks.0.conv : f32[B, 196, 1152] */
+  /* %1040 = relu6_grad(%38, %1037) blocks.0.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 28901376, arena + 43352064, arena + 36126720);
 
-  /* %1235 = batch_normalize_grad(%42, %1234, %43) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
+  /* %1041 = batch_normalize_grad(%35, %1040, %36) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 21676032, arena + 36126720, params[16], 1e-05f,
       arena + 28901376);
 
-  /* %1236 = batch_normalize_param_grad(%42, %1234) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 1152] */
+  /* %1042 = batch_normalize_param_grad(%35, %1040) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 21676032, arena + 36126720, 1e-05f,
       arena + 43352064);
 
-  /* %1237 = index(%1236) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1152] */
+  /* %1043 = index(%1042) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 43352064, 2304, arena + 36137088, 1152);
 
-  /* %1238 = index(%1236) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1152] */
+  /* %1044 = index(%1042) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 43353216, 2304, arena + 36138240, 1152);
 
-  /* %1239 = token_dwconv_grad_input(%1235, %41) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
+  /* %1045 = token_dwconv_grad_input(%1041, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, params[15],
       arena + 21676032);
 
-  /* %1240 = token_dwconv_grad_weight(%1235, %40) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %1046 = token_dwconv_grad_weight(%1041, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, arena + 14450688,
       arena + 36126720);
 
-  /* %1241 = relu6_grad(%38, %1239) blocks.0.conv : f32[B, 196, 1152] */
+  /* %1047 = relu6_grad(%31, %1045) blocks.0.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 7225344, arena + 21676032, arena + 14450688);
 
-  /* %1242 = batch_normalize_grad(%35, %1241, %36) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
+  /* %1048 = batch_normalize_grad(%28, %1047, %29) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena, arena + 14450688, params[11], 1e-05f,
       arena + 7225344);
 
-  /* %1243 = batch_normalize_param_grad(%35, %1241) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 1152] */
+  /* %1049 = batch_normalize_param_grad(%28, %1047) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena, arena + 14450688, 1e-05f,
       arena + 21676032);
 
-  /* %1244 = index(%1243) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 21676032, 2304, arena + 14671872, 1152);
+  /* %1050 = index(%1049) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 21676032, 2304, arena + 5210112, 1152);
 
-  /* %1245 = index(%1243) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 21677184, 2304, arena + 14673024, 1152);
+  /* %1051 = index(%1049) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 21677184, 2304, arena + 5211264, 1152);
 
-  /* %1246 = transpose(%34) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 1152] */
+  /* %1052 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1247 = linear_grad_weight(%1242, %32) blocks.0.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 7225344, arena + 689942016, arena + 14450688);
+  /* %1053 = linear_grad_weight(%1048, %25) blocks.0.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 7225344, arena + 630331392, arena + 4841472);
 
-  /* %1248 = fused_linear(%1242, %1246, %1225) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
+  /* %1054 = fused_linear(%1048, %1052, %1031) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 7225344, 225792, arena, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 50577408, 37632, arena + 688731840, 37824);
+      LK_ACT_NONE, arena + 50577408, 37632, arena + 629121216, 37824);
 
-  /* %1249 = reshape(%1247) {shape [1152, 192, 1, 1]} blocks.0.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1247: no code */
+  /* %1055 = reshape(%1053) {shape [1152, 192, 1, 1]} blocks.0.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1053: no code */
 
-  /* %1250 = concat(%1224, %1248) {axis 0} blocks.0 : f32[B, 197, 192], a view of %640: no code */
+  /* %1056 = concat(%1030, %1054) {axis 0} blocks.0 : f32[B, 197, 192], a view of %556: no code */
 
-  /* %1251 = transpose(%28) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %1057 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1252 = fused_linear(%1250, %1251) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 688731648, arena, NULL, LK_ACT_NONE, NULL,
-      arena + 4967552);
-
-  /* %1253 = linear_grad_weight(%1250, %27) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 688731648, arena + 594322944, arena + 11145472);
-
-  /* %1254 = reduce_sum(%1250) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 688731648,
-      arena + 11182336);
-
-  /* %1255 = reshape(%1252) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %1252: no code */
-
-  /* %1256 = matmul_permuted(%1255, %22) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 4967552, 48, 192, 1,
-      arena + 593112576, 48, 1, 192, arena, 38809, 197, 0.0f);
-
-  /* %1257 = matmul_permuted(%25, %1255) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 527450112, 38809, 1, 197,
-      arena + 4967552, 48, 192, 1, arena + 9935104, 48, 192, 0.0f);
-
-  /* %1258 = softmax_grad(%25, %1256) {axis -1} blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 527450112, arena, arena + 4967552);
-
-  /* %1259 = mul_scalar(%1258) {x op 0.14433756} blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 4967552, 0.14433756f, arena);
-
-  /* %1260 = matmul_permuted(%1259, %21) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena, 38809, 197, 1,
-      arena + 591902208, 48, 192, 1, arena + 4967552, 48, 192, 0.0f);
-
-  /* %1261 = matmul_permuted(%20, %1259) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena, 38809, 1, 197,
-      arena + 590691840, 48, 192, 1, arena + 6177920, 48, 192, 0.0f);
-
-  /* %1262 = reshape(%1257) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1257: no code */
-
-  /* %1263 = reshape(%1261) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1261: no code */
-
-  /* %1264 = reshape(%1260) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1260: no code */
-
-  /* %1265 = concat(%1264, %1263, %1262) {axis 1} blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 4967552, 192, arena, 576);
-  lk_copy_rows(B * 197, 192, arena + 6177920, 192, arena + 192, 576);
-  lk_copy_rows(B * 197, 192, arena + 9935104, 192, arena + 384, 576);
-
-  /* %1266 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 4841472);
-
-  /* %1267 = fused_linear(%1265, %1266) blocks.0.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena, arena + 4841472, NULL, LK_ACT_NONE, NULL,
+  /* %1058 = fused_linear(%1056, %1057) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 629121024, arena, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1268 = linear_grad_weight(%1265, %13) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 589481472, arena + 4841472);
+  /* %1059 = linear_grad_weight(%1056, %20) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 629121024, arena + 574654464, arena + 5173248);
 
-  /* %1269 = reduce_sum(%1265) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1060 = reduce_sum(%1056) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 629121024,
+      arena + 5212992);
+
+  /* %1061 = sdpa_grad(%17, %18, %19, %1058) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 527450112, 576, arena + 527450304, 576,
+      arena + 527450496, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
+      0.14433756f);
+
+  /* %1062 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 5062656);
+
+  /* %1063 = fused_linear(%1061, %1062) blocks.0.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena, arena + 5062656, NULL, LK_ACT_NONE, NULL,
+      arena + 3631104);
+
+  /* %1064 = linear_grad_weight(%1061, %13) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 573444096, arena + 5062656);
+
+  /* %1065 = reduce_sum(%1061) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 4952064);
+      arena + 5212416);
 
-  /* %1270 = reduce_sum(%1267) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1066 = reduce_sum(%1063) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420736);
 
-  /* %1271 = mul(%1267, %9) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1067 = mul(%1063, %9) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1272 = mul(%1267, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1267 */
+  /* %1068 = mul(%1063, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1063 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1},
-      arena + 588271104, (const long[]){37824, 192, 1}, arena + 3631104);
+      arena + 572233728, (const long[]){37824, 192, 1}, arena + 3631104);
 
-  /* %1273 = reduce_sum(%1272) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1069 = reduce_sum(%1068) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420928);
 
-  /* %1274 = normalize_grad(%8, %1271) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 587060736, arena, 1e-06f, arena + 1210368);
+  /* %1070 = normalize_grad(%8, %1067) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 571023360, arena, 1e-06f, arena + 1210368);
 
-  /* %1275 = add(%1250, %1274) : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
-      arena + 1210368, (const long[]){37824, 192, 1}, arena + 688731648);
+  /* %1071 = add(%1056, %1070) : f32[B, 197, 192], written over %556 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
+      arena + 1210368, (const long[]){37824, 192, 1}, arena + 629121024);
 
-  /* %1276 = reduce_sum(%1275) {axes [], batch} : f32[197, 192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 688731648,
+  /* %1072 = reduce_sum(%1071) {axes [], batch} : f32[197, 192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 629121024,
       arena + 1351680);
 
-  /* %1277 = reshape(%1276) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1276: no code */
+  /* %1073 = reshape(%1072) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1072: no code */
 
-  /* %1278 = slice(%1275) {axis 0, start 0, length 1} : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 688731648, 37824, arena, 192);
+  /* %1074 = slice(%1071) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 629121024, 37824, arena, 192);
 
-  /* %1279 = reduce_sum(%1278) {axes [], batch} : f32[1, 192] */
+  /* %1075 = reduce_sum(%1074) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 1389504);
 
-  /* %1280 = reshape(%1279) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1279: no code */
+  /* %1076 = reshape(%1075) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1075: no code */
 
-  /* %1281 = slice(%1275) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %640: no code */
+  /* %1077 = slice(%1071) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %556: no code */
 
-  /* %1282 = seq2img(%1281) {height 14} patch_embed : f32[B, 192, 14, 14] */
+  /* %1078 = seq2img(%1077) {height 14} patch_embed : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 192, arena + 688731840 + (long)b * 37824, arena + (long)b * 37632);
+    lk_seq2img(1, 196, 192, arena + 629121216 + (long)b * 37824, arena + (long)b * 37632);
   } // for b
 
-  /* %1283 = conv2d_grad_weight(%1282, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
+  /* %1079 = conv2d_grad_weight(%1078, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 1204224);
 
-  /* %1284 = reduce_sum(%1282) {axes [1, 2], batch} patch_embed.proj : f32[192] */
+  /* %1080 = reduce_sum(%1078) {axes [1, 2], batch} patch_embed.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 1389696);
 
-  /* output 0 "loss" = %628 : f32[1] */
-  memcpy(outputs[0], arena + 720522480, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1283 : f32[192, 3, 16, 16] */
+  /* output 0 "loss" = %544 : f32[1] */
+  memcpy(outputs[0], arena + 660911856, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %1079 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %1284 : f32[192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1080 : f32[192] */
   memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %1280 : f32[1, 1, 192] */
+  /* output 3 "grad:cls_token" = %1076 : f32[1, 1, 192] */
   memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %1277 : f32[1, 197, 192] */
+  /* output 4 "grad:pos_embed" = %1073 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1273 : f32[192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1069 : f32[192] */
   memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1270 : f32[192] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1066 : f32[192] */
   memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1268 : f32[576, 192] */
-  memcpy(outputs[7], arena + 4841472, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1269 : f32[576] */
-  memcpy(outputs[8], arena + 4952064, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1253 : f32[192, 192] */
-  memcpy(outputs[9], arena + 11145472, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1254 : f32[192] */
-  memcpy(outputs[10], arena + 11182336, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1249 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[11], arena + 14450688, sizeof(float) * 221184);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1244 : f32[1152] */
-  memcpy(outputs[12], arena + 14671872, sizeof(float) * 1152);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1245 : f32[1152] */
-  memcpy(outputs[13], arena + 14673024, sizeof(float) * 1152);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1240 : f32[1152, 1, 3, 3] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1064 : f32[576, 192] */
+  memcpy(outputs[7], arena + 5062656, sizeof(float) * 110592);
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1065 : f32[576] */
+  memcpy(outputs[8], arena + 5212416, sizeof(float) * 576);
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1059 : f32[192, 192] */
+  memcpy(outputs[9], arena + 5173248, sizeof(float) * 36864);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1060 : f32[192] */
+  memcpy(outputs[10], arena + 5212992, sizeof(float) * 192);
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1055 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[11], arena + 4841472, sizeof(float) * 221184);
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1050 : f32[1152] */
+  memcpy(outputs[12], arena + 5210112, sizeof(float) * 1152);
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1051 : f32[1152] */
+  memcpy(outputs[13], arena + 5211264, sizeof(float) * 1152);
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1046 : f32[1152, 1, 3, 3] */
   memcpy(outputs[14], arena + 36126720, sizeof(float) * 10368);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1237 : f32[1152] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1043 : f32[1152] */
   memcpy(outputs[15], arena + 36137088, sizeof(float) * 1152);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1238 : f32[1152] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1044 : f32[1152] */
   memcpy(outputs[16], arena + 36138240, sizeof(float) * 1152);
-  /* output 17 "grad:blocks.0.conv.conv.6.weight" = %1233 : f32[192, 1152, 1, 1] */
+  /* output 17 "grad:blocks.0.conv.conv.6.weight" = %1039 : f32[192, 1152, 1, 1] */
   memcpy(outputs[17], arena + 52985856, sizeof(float) * 221184);
-  /* output 18 "grad:blocks.0.conv.conv.7.weight" = %1228 : f32[192] */
-  memcpy(outputs[18], arena + 53318592, sizeof(float) * 192);
-  /* output 19 "grad:blocks.0.conv.conv.7.bias" = %1229 : f32[192] */
-  memcpy(outputs[19], arena + 53318784, sizeof(float) * 192);
-  /* output 20 "grad:blocks.1.norm1.weight" = %1221 : f32[192] */
-  memcpy(outputs[20], arena + 53318400, sizeof(float) * 192);
-  /* output 21 "grad:blocks.1.norm1.bias" = %1218 : f32[192] */
-  memcpy(outputs[21], arena + 53318208, sizeof(float) * 192);
-  /* output 22 "grad:blocks.1.attn.qkv.weight" = %1216 : f32[576, 192] */
+  /* output 18 "grad:blocks.0.conv.conv.7.weight" = %1034 : f32[192] */
+  memcpy(outputs[18], arena + 53355648, sizeof(float) * 192);
+  /* output 19 "grad:blocks.0.conv.conv.7.bias" = %1035 : f32[192] */
+  memcpy(outputs[19], arena + 53355840, sizeof(float) * 192);
+  /* output 20 "grad:blocks.1.norm1.weight" = %1027 : f32[192] */
+  memcpy(outputs[20], arena + 53355456, sizeof(float) * 192);
+  /* output 21 "grad:blocks.1.norm1.bias" = %1024 : f32[192] */
+  memcpy(outputs[21], arena + 53355264, sizeof(float) * 192);
+  /* output 22 "grad:blocks.1.attn.qkv.weight" = %1022 : f32[576, 192] */
   memcpy(outputs[22], arena + 53207040, sizeof(float) * 110592);
-  /* output 23 "grad:blocks.1.attn.qkv.bias" = %1217 : f32[576] */
-  memcpy(outputs[23], arena + 53317632, sizeof(float) * 576);
-  /* output 24 "grad:blocks.1.attn.proj.weight" = %1201 : f32[192, 192] */
-  memcpy(outputs[24], arena + 54497536, sizeof(float) * 36864);
-  /* output 25 "grad:blocks.1.attn.proj.bias" = %1202 : f32[192] */
-  memcpy(outputs[25], arena + 54534400, sizeof(float) * 192);
-  /* output 26 "grad:blocks.1.conv.conv.0.weight" = %1196 : f32[1152, 192, 1, 1] */
+  /* output 23 "grad:blocks.1.attn.qkv.bias" = %1023 : f32[576] */
+  memcpy(outputs[23], arena + 53354496, sizeof(float) * 576);
+  /* output 24 "grad:blocks.1.attn.proj.weight" = %1017 : f32[192, 192] */
+  memcpy(outputs[24], arena + 53317632, sizeof(float) * 36864);
+  /* output 25 "grad:blocks.1.attn.proj.bias" = %1018 : f32[192] */
+  memcpy(outputs[25], arena + 53355072, sizeof(float) * 192);
+  /* output 26 "grad:blocks.1.conv.conv.0.weight" = %1012 : f32[1152, 192, 1, 1] */
   memcpy(outputs[26], arena + 57802752, sizeof(float) * 221184);
-  /* output 27 "grad:blocks.1.conv.conv.1.weight" = %1191 : f32[1152] */
+  /* output 27 "grad:blocks.1.conv.conv.1.weight" = %1007 : f32[1152] */
   memcpy(outputs[27], arena + 58023936, sizeof(float) * 1152);
-  /* output 28 "grad:blocks.1.conv.conv.1.bias" = %1192 : f32[1152] */
+  /* output 28 "grad:blocks.1.conv.conv.1.bias" = %1008 : f32[1152] */
   memcpy(outputs[28], arena + 58025088, sizeof(float) * 1152);
-  /* output 29 "grad:blocks.1.conv.conv.3.weight" = %1187 : f32[1152, 1, 3, 3] */
+  /* output 29 "grad:blocks.1.conv.conv.3.weight" = %1003 : f32[1152, 1, 3, 3] */
   memcpy(outputs[29], arena + 79478784, sizeof(float) * 10368);
-  /* output 30 "grad:blocks.1.conv.conv.4.weight" = %1184 : f32[1152] */
+  /* output 30 "grad:blocks.1.conv.conv.4.weight" = %1000 : f32[1152] */
   memcpy(outputs[30], arena + 79489152, sizeof(float) * 1152);
-  /* output 31 "grad:blocks.1.conv.conv.4.bias" = %1185 : f32[1152] */
+  /* output 31 "grad:blocks.1.conv.conv.4.bias" = %1001 : f32[1152] */
   memcpy(outputs[31], arena + 79490304, sizeof(float) * 1152);
-  /* output 32 "grad:blocks.1.conv.conv.6.weight" = %1180 : f32[192, 1152, 1, 1] */
+  /* output 32 "grad:blocks.1.conv.conv.6.weight" = %996 : f32[192, 1152, 1, 1] */
   memcpy(outputs[32], arena + 96337920, sizeof(float) * 221184);
-  /* output 33 "grad:blocks.1.conv.conv.7.weight" = %1175 : f32[192] */
-  memcpy(outputs[33], arena + 96670656, sizeof(float) * 192);
-  /* output 34 "grad:blocks.1.conv.conv.7.bias" = %1176 : f32[192] */
-  memcpy(outputs[34], arena + 96670848, sizeof(float) * 192);
-  /* output 35 "grad:blocks.2.norm1.weight" = %1168 : f32[192] */
-  memcpy(outputs[35], arena + 96670464, sizeof(float) * 192);
-  /* output 36 "grad:blocks.2.norm1.bias" = %1165 : f32[192] */
-  memcpy(outputs[36], arena + 96670272, sizeof(float) * 192);
-  /* output 37 "grad:blocks.2.attn.qkv.weight" = %1163 : f32[576, 192] */
+  /* output 33 "grad:blocks.1.conv.conv.7.weight" = %991 : f32[192] */
+  memcpy(outputs[33], arena + 96707712, sizeof(float) * 192);
+  /* output 34 "grad:blocks.1.conv.conv.7.bias" = %992 : f32[192] */
+  memcpy(outputs[34], arena + 96707904, sizeof(float) * 192);
+  /* output 35 "grad:blocks.2.norm1.weight" = %984 : f32[192] */
+  memcpy(outputs[35], arena + 96707520, sizeof(float) * 192);
+  /* output 36 "grad:blocks.2.norm1.bias" = %981 : f32[192] */
+  memcpy(outputs[36], arena + 96707328, sizeof(float) * 192);
+  /* output 37 "grad:blocks.2.attn.qkv.weight" = %979 : f32[576, 192] */
   memcpy(outputs[37], arena + 96559104, sizeof(float) * 110592);
-  /* output 38 "grad:blocks.2.attn.qkv.bias" = %1164 : f32[576] */
-  memcpy(outputs[38], arena + 96669696, sizeof(float) * 576);
-  /* output 39 "grad:blocks.2.attn.proj.weight" = %1148 : f32[192, 192] */
-  memcpy(outputs[39], arena + 97849600, sizeof(float) * 36864);
-  /* output 40 "grad:blocks.2.attn.proj.bias" = %1149 : f32[192] */
-  memcpy(outputs[40], arena + 97886464, sizeof(float) * 192);
-  /* output 41 "grad:blocks.2.conv.conv.0.weight" = %1143 : f32[1152, 192, 1, 1] */
+  /* output 38 "grad:blocks.2.attn.qkv.bias" = %980 : f32[576] */
+  memcpy(outputs[38], arena + 96706560, sizeof(float) * 576);
+  /* output 39 "grad:blocks.2.attn.proj.weight" = %974 : f32[192, 192] */
+  memcpy(outputs[39], arena + 96669696, sizeof(float) * 36864);
+  /* output 40 "grad:blocks.2.attn.proj.bias" = %975 : f32[192] */
+  memcpy(outputs[40], arena + 96707136, sizeof(float) * 192);
+  /* output 41 "grad:blocks.2.conv.conv.0.weight" = %969 : f32[1152, 192, 1, 1] */
   memcpy(outputs[41], arena + 101154816, sizeof(float) * 221184);
-  /* output 42 "grad:blocks.2.conv.conv.1.weight" = %1138 : f32[1152] */
+  /* output 42 "grad:blocks.2.conv.conv.1.weight" = %964 : f32[1152] */
   memcpy(outputs[42], arena + 101376000, sizeof(float) * 1152);
-  /* output 43 "grad:blocks.2.conv.conv.1.bias" = %1139 : f32[1152] */
+  /* output 43 "grad:blocks.2.conv.conv.1.bias" = %965 : f32[1152] */
   memcpy(outputs[43], arena + 101377152, sizeof(float) * 1152);
-  /* output 44 "grad:blocks.2.conv.conv.3.weight" = %1134 : f32[1152, 1, 3, 3] */
+  /* output 44 "grad:blocks.2.conv.conv.3.weight" = %960 : f32[1152, 1, 3, 3] */
   memcpy(outputs[44], arena + 122830848, sizeof(float) * 10368);
-  /* output 45 "grad:blocks.2.conv.conv.4.weight" = %1131 : f32[1152] */
+  /* output 45 "grad:blocks.2.conv.conv.4.weight" = %957 : f32[1152] */
   memcpy(outputs[45], arena + 122841216, sizeof(float) * 1152);
-  /* output 46 "grad:blocks.2.conv.conv.4.bias" = %1132 : f32[1152] */
+  /* output 46 "grad:blocks.2.conv.conv.4.bias" = %958 : f32[1152] */
   memcpy(outputs[46], arena + 122842368, sizeof(float) * 1152);
-  /* output 47 "grad:blocks.2.conv.conv.6.weight" = %1127 : f32[192, 1152, 1, 1] */
+  /* output 47 "grad:blocks.2.conv.conv.6.weight" = %953 : f32[192, 1152, 1, 1] */
   memcpy(outputs[47], arena + 139689984, sizeof(float) * 221184);
-  /* output 48 "grad:blocks.2.conv.conv.7.weight" = %1122 : f32[192] */
-  memcpy(outputs[48], arena + 140022720, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.conv.conv.7.bias" = %1123 : f32[192] */
-  memcpy(outputs[49], arena + 140022912, sizeof(float) * 192);
-  /* output 50 "grad:blocks.3.norm1.weight" = %1115 : f32[192] */
-  memcpy(outputs[50], arena + 140022528, sizeof(float) * 192);
-  /* output 51 "grad:blocks.3.norm1.bias" = %1112 : f32[192] */
-  memcpy(outputs[51], arena + 140022336, sizeof(float) * 192);
-  /* output 52 "grad:blocks.3.attn.qkv.weight" = %1110 : f32[576, 192] */
+  /* output 48 "grad:blocks.2.conv.conv.7.weight" = %948 : f32[192] */
+  memcpy(outputs[48], arena + 140059776, sizeof(float) * 192);
+  /* output 49 "grad:blocks.2.conv.conv.7.bias" = %949 : f32[192] */
+  memcpy(outputs[49], arena + 140059968, sizeof(float) * 192);
+  /* output 50 "grad:blocks.3.norm1.weight" = %941 : f32[192] */
+  memcpy(outputs[50], arena + 140059584, sizeof(float) * 192);
+  /* output 51 "grad:blocks.3.norm1.bias" = %938 : f32[192] */
+  memcpy(outputs[51], arena + 140059392, sizeof(float) * 192);
+  /* output 52 "grad:blocks.3.attn.qkv.weight" = %936 : f32[576, 192] */
   memcpy(outputs[52], arena + 139911168, sizeof(float) * 110592);
-  /* output 53 "grad:blocks.3.attn.qkv.bias" = %1111 : f32[576] */
-  memcpy(outputs[53], arena + 140021760, sizeof(float) * 576);
-  /* output 54 "grad:blocks.3.attn.proj.weight" = %1095 : f32[192, 192] */
-  memcpy(outputs[54], arena + 141201664, sizeof(float) * 36864);
-  /* output 55 "grad:blocks.3.attn.proj.bias" = %1096 : f32[192] */
-  memcpy(outputs[55], arena + 141238528, sizeof(float) * 192);
-  /* output 56 "grad:blocks.3.conv.conv.0.weight" = %1090 : f32[1152, 192, 1, 1] */
+  /* output 53 "grad:blocks.3.attn.qkv.bias" = %937 : f32[576] */
+  memcpy(outputs[53], arena + 140058624, sizeof(float) * 576);
+  /* output 54 "grad:blocks.3.attn.proj.weight" = %931 : f32[192, 192] */
+  memcpy(outputs[54], arena + 140021760, sizeof(float) * 36864);
+  /* output 55 "grad:blocks.3.attn.proj.bias" = %932 : f32[192] */
+  memcpy(outputs[55], arena + 140059200, sizeof(float) * 192);
+  /* output 56 "grad:blocks.3.conv.conv.0.weight" = %926 : f32[1152, 192, 1, 1] */
   memcpy(outputs[56], arena + 144506880, sizeof(float) * 221184);
-  /* output 57 "grad:blocks.3.conv.conv.1.weight" = %1085 : f32[1152] */
+  /* output 57 "grad:blocks.3.conv.conv.1.weight" = %921 : f32[1152] */
   memcpy(outputs[57], arena + 144728064, sizeof(float) * 1152);
-  /* output 58 "grad:blocks.3.conv.conv.1.bias" = %1086 : f32[1152] */
+  /* output 58 "grad:blocks.3.conv.conv.1.bias" = %922 : f32[1152] */
   memcpy(outputs[58], arena + 144729216, sizeof(float) * 1152);
-  /* output 59 "grad:blocks.3.conv.conv.3.weight" = %1081 : f32[1152, 1, 3, 3] */
+  /* output 59 "grad:blocks.3.conv.conv.3.weight" = %917 : f32[1152, 1, 3, 3] */
   memcpy(outputs[59], arena + 166182912, sizeof(float) * 10368);
-  /* output 60 "grad:blocks.3.conv.conv.4.weight" = %1078 : f32[1152] */
+  /* output 60 "grad:blocks.3.conv.conv.4.weight" = %914 : f32[1152] */
   memcpy(outputs[60], arena + 166193280, sizeof(float) * 1152);
-  /* output 61 "grad:blocks.3.conv.conv.4.bias" = %1079 : f32[1152] */
+  /* output 61 "grad:blocks.3.conv.conv.4.bias" = %915 : f32[1152] */
   memcpy(outputs[61], arena + 166194432, sizeof(float) * 1152);
-  /* output 62 "grad:blocks.3.conv.conv.6.weight" = %1074 : f32[192, 1152, 1, 1] */
+  /* output 62 "grad:blocks.3.conv.conv.6.weight" = %910 : f32[192, 1152, 1, 1] */
   memcpy(outputs[62], arena + 183042048, sizeof(float) * 221184);
-  /* output 63 "grad:blocks.3.conv.conv.7.weight" = %1069 : f32[192] */
-  memcpy(outputs[63], arena + 183374784, sizeof(float) * 192);
-  /* output 64 "grad:blocks.3.conv.conv.7.bias" = %1070 : f32[192] */
-  memcpy(outputs[64], arena + 183374976, sizeof(float) * 192);
-  /* output 65 "grad:blocks.4.norm1.weight" = %1062 : f32[192] */
-  memcpy(outputs[65], arena + 183374592, sizeof(float) * 192);
-  /* output 66 "grad:blocks.4.norm1.bias" = %1059 : f32[192] */
-  memcpy(outputs[66], arena + 183374400, sizeof(float) * 192);
-  /* output 67 "grad:blocks.4.attn.qkv.weight" = %1057 : f32[576, 192] */
+  /* output 63 "grad:blocks.3.conv.conv.7.weight" = %905 : f32[192] */
+  memcpy(outputs[63], arena + 183411840, sizeof(float) * 192);
+  /* output 64 "grad:blocks.3.conv.conv.7.bias" = %906 : f32[192] */
+  memcpy(outputs[64], arena + 183412032, sizeof(float) * 192);
+  /* output 65 "grad:blocks.4.norm1.weight" = %898 : f32[192] */
+  memcpy(outputs[65], arena + 183411648, sizeof(float) * 192);
+  /* output 66 "grad:blocks.4.norm1.bias" = %895 : f32[192] */
+  memcpy(outputs[66], arena + 183411456, sizeof(float) * 192);
+  /* output 67 "grad:blocks.4.attn.qkv.weight" = %893 : f32[576, 192] */
   memcpy(outputs[67], arena + 183263232, sizeof(float) * 110592);
-  /* output 68 "grad:blocks.4.attn.qkv.bias" = %1058 : f32[576] */
-  memcpy(outputs[68], arena + 183373824, sizeof(float) * 576);
-  /* output 69 "grad:blocks.4.attn.proj.weight" = %1042 : f32[192, 192] */
-  memcpy(outputs[69], arena + 184553728, sizeof(float) * 36864);
-  /* output 70 "grad:blocks.4.attn.proj.bias" = %1043 : f32[192] */
-  memcpy(outputs[70], arena + 184590592, sizeof(float) * 192);
-  /* output 71 "grad:blocks.4.conv.conv.0.weight" = %1037 : f32[1152, 192, 1, 1] */
+  /* output 68 "grad:blocks.4.attn.qkv.bias" = %894 : f32[576] */
+  memcpy(outputs[68], arena + 183410688, sizeof(float) * 576);
+  /* output 69 "grad:blocks.4.attn.proj.weight" = %888 : f32[192, 192] */
+  memcpy(outputs[69], arena + 183373824, sizeof(float) * 36864);
+  /* output 70 "grad:blocks.4.attn.proj.bias" = %889 : f32[192] */
+  memcpy(outputs[70], arena + 183411264, sizeof(float) * 192);
+  /* output 71 "grad:blocks.4.conv.conv.0.weight" = %883 : f32[1152, 192, 1, 1] */
   memcpy(outputs[71], arena + 187858944, sizeof(float) * 221184);
-  /* output 72 "grad:blocks.4.conv.conv.1.weight" = %1032 : f32[1152] */
+  /* output 72 "grad:blocks.4.conv.conv.1.weight" = %878 : f32[1152] */
   memcpy(outputs[72], arena + 188080128, sizeof(float) * 1152);
-  /* output 73 "grad:blocks.4.conv.conv.1.bias" = %1033 : f32[1152] */
+  /* output 73 "grad:blocks.4.conv.conv.1.bias" = %879 : f32[1152] */
   memcpy(outputs[73], arena + 188081280, sizeof(float) * 1152);
-  /* output 74 "grad:blocks.4.conv.conv.3.weight" = %1028 : f32[1152, 1, 3, 3] */
+  /* output 74 "grad:blocks.4.conv.conv.3.weight" = %874 : f32[1152, 1, 3, 3] */
   memcpy(outputs[74], arena + 209534976, sizeof(float) * 10368);
-  /* output 75 "grad:blocks.4.conv.conv.4.weight" = %1025 : f32[1152] */
+  /* output 75 "grad:blocks.4.conv.conv.4.weight" = %871 : f32[1152] */
   memcpy(outputs[75], arena + 209545344, sizeof(float) * 1152);
-  /* output 76 "grad:blocks.4.conv.conv.4.bias" = %1026 : f32[1152] */
+  /* output 76 "grad:blocks.4.conv.conv.4.bias" = %872 : f32[1152] */
   memcpy(outputs[76], arena + 209546496, sizeof(float) * 1152);
-  /* output 77 "grad:blocks.4.conv.conv.6.weight" = %1021 : f32[192, 1152, 1, 1] */
+  /* output 77 "grad:blocks.4.conv.conv.6.weight" = %867 : f32[192, 1152, 1, 1] */
   memcpy(outputs[77], arena + 226394112, sizeof(float) * 221184);
-  /* output 78 "grad:blocks.4.conv.conv.7.weight" = %1016 : f32[192] */
-  memcpy(outputs[78], arena + 226726848, sizeof(float) * 192);
-  /* output 79 "grad:blocks.4.conv.conv.7.bias" = %1017 : f32[192] */
-  memcpy(outputs[79], arena + 226727040, sizeof(float) * 192);
-  /* output 80 "grad:blocks.5.norm1.weight" = %1009 : f32[192] */
-  memcpy(outputs[80], arena + 226726656, sizeof(float) * 192);
-  /* output 81 "grad:blocks.5.norm1.bias" = %1006 : f32[192] */
-  memcpy(outputs[81], arena + 226726464, sizeof(float) * 192);
-  /* output 82 "grad:blocks.5.attn.qkv.weight" = %1004 : f32[576, 192] */
+  /* output 78 "grad:blocks.4.conv.conv.7.weight" = %862 : f32[192] */
+  memcpy(outputs[78], arena + 226763904, sizeof(float) * 192);
+  /* output 79 "grad:blocks.4.conv.conv.7.bias" = %863 : f32[192] */
+  memcpy(outputs[79], arena + 226764096, sizeof(float) * 192);
+  /* output 80 "grad:blocks.5.norm1.weight" = %855 : f32[192] */
+  memcpy(outputs[80], arena + 226763712, sizeof(float) * 192);
+  /* output 81 "grad:blocks.5.norm1.bias" = %852 : f32[192] */
+  memcpy(outputs[81], arena + 226763520, sizeof(float) * 192);
+  /* output 82 "grad:blocks.5.attn.qkv.weight" = %850 : f32[576, 192] */
   memcpy(outputs[82], arena + 226615296, sizeof(float) * 110592);
-  /* output 83 "grad:blocks.5.attn.qkv.bias" = %1005 : f32[576] */
-  memcpy(outputs[83], arena + 226725888, sizeof(float) * 576);
-  /* output 84 "grad:blocks.5.attn.proj.weight" = %989 : f32[192, 192] */
-  memcpy(outputs[84], arena + 227905792, sizeof(float) * 36864);
-  /* output 85 "grad:blocks.5.attn.proj.bias" = %990 : f32[192] */
-  memcpy(outputs[85], arena + 227942656, sizeof(float) * 192);
-  /* output 86 "grad:blocks.5.conv.conv.0.weight" = %984 : f32[1152, 192, 1, 1] */
+  /* output 83 "grad:blocks.5.attn.qkv.bias" = %851 : f32[576] */
+  memcpy(outputs[83], arena + 226762752, sizeof(float) * 576);
+  /* output 84 "grad:blocks.5.attn.proj.weight" = %845 : f32[192, 192] */
+  memcpy(outputs[84], arena + 226725888, sizeof(float) * 36864);
+  /* output 85 "grad:blocks.5.attn.proj.bias" = %846 : f32[192] */
+  memcpy(outputs[85], arena + 226763328, sizeof(float) * 192);
+  /* output 86 "grad:blocks.5.conv.conv.0.weight" = %840 : f32[1152, 192, 1, 1] */
   memcpy(outputs[86], arena + 231211008, sizeof(float) * 221184);
-  /* output 87 "grad:blocks.5.conv.conv.1.weight" = %979 : f32[1152] */
+  /* output 87 "grad:blocks.5.conv.conv.1.weight" = %835 : f32[1152] */
   memcpy(outputs[87], arena + 231432192, sizeof(float) * 1152);
-  /* output 88 "grad:blocks.5.conv.conv.1.bias" = %980 : f32[1152] */
+  /* output 88 "grad:blocks.5.conv.conv.1.bias" = %836 : f32[1152] */
   memcpy(outputs[88], arena + 231433344, sizeof(float) * 1152);
-  /* output 89 "grad:blocks.5.conv.conv.3.weight" = %975 : f32[1152, 1, 3, 3] */
+  /* output 89 "grad:blocks.5.conv.conv.3.weight" = %831 : f32[1152, 1, 3, 3] */
   memcpy(outputs[89], arena + 252887040, sizeof(float) * 10368);
-  /* output 90 "grad:blocks.5.conv.conv.4.weight" = %972 : f32[1152] */
+  /* output 90 "grad:blocks.5.conv.conv.4.weight" = %828 : f32[1152] */
   memcpy(outputs[90], arena + 252897408, sizeof(float) * 1152);
-  /* output 91 "grad:blocks.5.conv.conv.4.bias" = %973 : f32[1152] */
+  /* output 91 "grad:blocks.5.conv.conv.4.bias" = %829 : f32[1152] */
   memcpy(outputs[91], arena + 252898560, sizeof(float) * 1152);
-  /* output 92 "grad:blocks.5.conv.conv.6.weight" = %968 : f32[192, 1152, 1, 1] */
+  /* output 92 "grad:blocks.5.conv.conv.6.weight" = %824 : f32[192, 1152, 1, 1] */
   memcpy(outputs[92], arena + 269746176, sizeof(float) * 221184);
-  /* output 93 "grad:blocks.5.conv.conv.7.weight" = %963 : f32[192] */
-  memcpy(outputs[93], arena + 270078912, sizeof(float) * 192);
-  /* output 94 "grad:blocks.5.conv.conv.7.bias" = %964 : f32[192] */
-  memcpy(outputs[94], arena + 270079104, sizeof(float) * 192);
-  /* output 95 "grad:blocks.6.norm1.weight" = %956 : f32[192] */
-  memcpy(outputs[95], arena + 270078720, sizeof(float) * 192);
-  /* output 96 "grad:blocks.6.norm1.bias" = %953 : f32[192] */
-  memcpy(outputs[96], arena + 270078528, sizeof(float) * 192);
-  /* output 97 "grad:blocks.6.attn.qkv.weight" = %951 : f32[576, 192] */
+  /* output 93 "grad:blocks.5.conv.conv.7.weight" = %819 : f32[192] */
+  memcpy(outputs[93], arena + 270115968, sizeof(float) * 192);
+  /* output 94 "grad:blocks.5.conv.conv.7.bias" = %820 : f32[192] */
+  memcpy(outputs[94], arena + 270116160, sizeof(float) * 192);
+  /* output 95 "grad:blocks.6.norm1.weight" = %812 : f32[192] */
+  memcpy(outputs[95], arena + 270115776, sizeof(float) * 192);
+  /* output 96 "grad:blocks.6.norm1.bias" = %809 : f32[192] */
+  memcpy(outputs[96], arena + 270115584, sizeof(float) * 192);
+  /* output 97 "grad:blocks.6.attn.qkv.weight" = %807 : f32[576, 192] */
   memcpy(outputs[97], arena + 269967360, sizeof(float) * 110592);
-  /* output 98 "grad:blocks.6.attn.qkv.bias" = %952 : f32[576] */
-  memcpy(outputs[98], arena + 270077952, sizeof(float) * 576);
-  /* output 99 "grad:blocks.6.attn.proj.weight" = %936 : f32[192, 192] */
-  memcpy(outputs[99], arena + 271257856, sizeof(float) * 36864);
-  /* output 100 "grad:blocks.6.attn.proj.bias" = %937 : f32[192] */
-  memcpy(outputs[100], arena + 271294720, sizeof(float) * 192);
-  /* output 101 "grad:blocks.6.conv.conv.0.weight" = %931 : f32[1152, 192, 1, 1] */
+  /* output 98 "grad:blocks.6.attn.qkv.bias" = %808 : f32[576] */
+  memcpy(outputs[98], arena + 270114816, sizeof(float) * 576);
+  /* output 99 "grad:blocks.6.attn.proj.weight" = %802 : f32[192, 192] */
+  memcpy(outputs[99], arena + 270077952, sizeof(float) * 36864);
+  /* output 100 "grad:blocks.6.attn.proj.bias" = %803 : f32[192] */
+  memcpy(outputs[100], arena + 270115392, sizeof(float) * 192);
+  /* output 101 "grad:blocks.6.conv.conv.0.weight" = %797 : f32[1152, 192, 1, 1] */
   memcpy(outputs[101], arena + 274563072, sizeof(float) * 221184);
-  /* output 102 "grad:blocks.6.conv.conv.1.weight" = %926 : f32[1152] */
+  /* output 102 "grad:blocks.6.conv.conv.1.weight" = %792 : f32[1152] */
   memcpy(outputs[102], arena + 274784256, sizeof(float) * 1152);
-  /* output 103 "grad:blocks.6.conv.conv.1.bias" = %927 : f32[1152] */
+  /* output 103 "grad:blocks.6.conv.conv.1.bias" = %793 : f32[1152] */
   memcpy(outputs[103], arena + 274785408, sizeof(float) * 1152);
-  /* output 104 "grad:blocks.6.conv.conv.3.weight" = %922 : f32[1152, 1, 3, 3] */
+  /* output 104 "grad:blocks.6.conv.conv.3.weight" = %788 : f32[1152, 1, 3, 3] */
   memcpy(outputs[104], arena + 296239104, sizeof(float) * 10368);
-  /* output 105 "grad:blocks.6.conv.conv.4.weight" = %919 : f32[1152] */
+  /* output 105 "grad:blocks.6.conv.conv.4.weight" = %785 : f32[1152] */
   memcpy(outputs[105], arena + 296249472, sizeof(float) * 1152);
-  /* output 106 "grad:blocks.6.conv.conv.4.bias" = %920 : f32[1152] */
+  /* output 106 "grad:blocks.6.conv.conv.4.bias" = %786 : f32[1152] */
   memcpy(outputs[106], arena + 296250624, sizeof(float) * 1152);
-  /* output 107 "grad:blocks.6.conv.conv.6.weight" = %915 : f32[192, 1152, 1, 1] */
+  /* output 107 "grad:blocks.6.conv.conv.6.weight" = %781 : f32[192, 1152, 1, 1] */
   memcpy(outputs[107], arena + 313098240, sizeof(float) * 221184);
-  /* output 108 "grad:blocks.6.conv.conv.7.weight" = %910 : f32[192] */
-  memcpy(outputs[108], arena + 313430976, sizeof(float) * 192);
-  /* output 109 "grad:blocks.6.conv.conv.7.bias" = %911 : f32[192] */
-  memcpy(outputs[109], arena + 313431168, sizeof(float) * 192);
-  /* output 110 "grad:blocks.7.norm1.weight" = %903 : f32[192] */
-  memcpy(outputs[110], arena + 313430784, sizeof(float) * 192);
-  /* output 111 "grad:blocks.7.norm1.bias" = %900 : f32[192] */
-  memcpy(outputs[111], arena + 313430592, sizeof(float) * 192);
-  /* output 112 "grad:blocks.7.attn.qkv.weight" = %898 : f32[576, 192] */
+  /* output 108 "grad:blocks.6.conv.conv.7.weight" = %776 : f32[192] */
+  memcpy(outputs[108], arena + 313468032, sizeof(float) * 192);
+  /* output 109 "grad:blocks.6.conv.conv.7.bias" = %777 : f32[192] */
+  memcpy(outputs[109], arena + 313468224, sizeof(float) * 192);
+  /* output 110 "grad:blocks.7.norm1.weight" = %769 : f32[192] */
+  memcpy(outputs[110], arena + 313467840, sizeof(float) * 192);
+  /* output 111 "grad:blocks.7.norm1.bias" = %766 : f32[192] */
+  memcpy(outputs[111], arena + 313467648, sizeof(float) * 192);
+  /* output 112 "grad:blocks.7.attn.qkv.weight" = %764 : f32[576, 192] */
   memcpy(outputs[112], arena + 313319424, sizeof(float) * 110592);
-  /* output 113 "grad:blocks.7.attn.qkv.bias" = %899 : f32[576] */
-  memcpy(outputs[113], arena + 313430016, sizeof(float) * 576);
-  /* output 114 "grad:blocks.7.attn.proj.weight" = %883 : f32[192, 192] */
-  memcpy(outputs[114], arena + 314609920, sizeof(float) * 36864);
-  /* output 115 "grad:blocks.7.attn.proj.bias" = %884 : f32[192] */
-  memcpy(outputs[115], arena + 314646784, sizeof(float) * 192);
-  /* output 116 "grad:blocks.7.conv.conv.0.weight" = %878 : f32[1152, 192, 1, 1] */
+  /* output 113 "grad:blocks.7.attn.qkv.bias" = %765 : f32[576] */
+  memcpy(outputs[113], arena + 313466880, sizeof(float) * 576);
+  /* output 114 "grad:blocks.7.attn.proj.weight" = %759 : f32[192, 192] */
+  memcpy(outputs[114], arena + 313430016, sizeof(float) * 36864);
+  /* output 115 "grad:blocks.7.attn.proj.bias" = %760 : f32[192] */
+  memcpy(outputs[115], arena + 313467456, sizeof(float) * 192);
+  /* output 116 "grad:blocks.7.conv.conv.0.weight" = %754 : f32[1152, 192, 1, 1] */
   memcpy(outputs[116], arena + 317915136, sizeof(float) * 221184);
-  /* output 117 "grad:blocks.7.conv.conv.1.weight" = %873 : f32[1152] */
+  /* output 117 "grad:blocks.7.conv.conv.1.weight" = %749 : f32[1152] */
   memcpy(outputs[117], arena + 318136320, sizeof(float) * 1152);
-  /* output 118 "grad:blocks.7.conv.conv.1.bias" = %874 : f32[1152] */
+  /* output 118 "grad:blocks.7.conv.conv.1.bias" = %750 : f32[1152] */
   memcpy(outputs[118], arena + 318137472, sizeof(float) * 1152);
-  /* output 119 "grad:blocks.7.conv.conv.3.weight" = %869 : f32[1152, 1, 3, 3] */
+  /* output 119 "grad:blocks.7.conv.conv.3.weight" = %745 : f32[1152, 1, 3, 3] */
   memcpy(outputs[119], arena + 339591168, sizeof(float) * 10368);
-  /* output 120 "grad:blocks.7.conv.conv.4.weight" = %866 : f32[1152] */
+  /* output 120 "grad:blocks.7.conv.conv.4.weight" = %742 : f32[1152] */
   memcpy(outputs[120], arena + 339601536, sizeof(float) * 1152);
-  /* output 121 "grad:blocks.7.conv.conv.4.bias" = %867 : f32[1152] */
+  /* output 121 "grad:blocks.7.conv.conv.4.bias" = %743 : f32[1152] */
   memcpy(outputs[121], arena + 339602688, sizeof(float) * 1152);
-  /* output 122 "grad:blocks.7.conv.conv.6.weight" = %862 : f32[192, 1152, 1, 1] */
+  /* output 122 "grad:blocks.7.conv.conv.6.weight" = %738 : f32[192, 1152, 1, 1] */
   memcpy(outputs[122], arena + 356450304, sizeof(float) * 221184);
-  /* output 123 "grad:blocks.7.conv.conv.7.weight" = %857 : f32[192] */
-  memcpy(outputs[123], arena + 356783040, sizeof(float) * 192);
-  /* output 124 "grad:blocks.7.conv.conv.7.bias" = %858 : f32[192] */
-  memcpy(outputs[124], arena + 356783232, sizeof(float) * 192);
-  /* output 125 "grad:blocks.8.norm1.weight" = %850 : f32[192] */
-  memcpy(outputs[125], arena + 356782848, sizeof(float) * 192);
-  /* output 126 "grad:blocks.8.norm1.bias" = %847 : f32[192] */
-  memcpy(outputs[126], arena + 356782656, sizeof(float) * 192);
-  /* output 127 "grad:blocks.8.attn.qkv.weight" = %845 : f32[576, 192] */
+  /* output 123 "grad:blocks.7.conv.conv.7.weight" = %733 : f32[192] */
+  memcpy(outputs[123], arena + 356820096, sizeof(float) * 192);
+  /* output 124 "grad:blocks.7.conv.conv.7.bias" = %734 : f32[192] */
+  memcpy(outputs[124], arena + 356820288, sizeof(float) * 192);
+  /* output 125 "grad:blocks.8.norm1.weight" = %726 : f32[192] */
+  memcpy(outputs[125], arena + 356819904, sizeof(float) * 192);
+  /* output 126 "grad:blocks.8.norm1.bias" = %723 : f32[192] */
+  memcpy(outputs[126], arena + 356819712, sizeof(float) * 192);
+  /* output 127 "grad:blocks.8.attn.qkv.weight" = %721 : f32[576, 192] */
   memcpy(outputs[127], arena + 356671488, sizeof(float) * 110592);
-  /* output 128 "grad:blocks.8.attn.qkv.bias" = %846 : f32[576] */
-  memcpy(outputs[128], arena + 356782080, sizeof(float) * 576);
-  /* output 129 "grad:blocks.8.attn.proj.weight" = %830 : f32[192, 192] */
-  memcpy(outputs[129], arena + 357961984, sizeof(float) * 36864);
-  /* output 130 "grad:blocks.8.attn.proj.bias" = %831 : f32[192] */
-  memcpy(outputs[130], arena + 357998848, sizeof(float) * 192);
-  /* output 131 "grad:blocks.8.conv.conv.0.weight" = %825 : f32[1152, 192, 1, 1] */
+  /* output 128 "grad:blocks.8.attn.qkv.bias" = %722 : f32[576] */
+  memcpy(outputs[128], arena + 356818944, sizeof(float) * 576);
+  /* output 129 "grad:blocks.8.attn.proj.weight" = %716 : f32[192, 192] */
+  memcpy(outputs[129], arena + 356782080, sizeof(float) * 36864);
+  /* output 130 "grad:blocks.8.attn.proj.bias" = %717 : f32[192] */
+  memcpy(outputs[130], arena + 356819520, sizeof(float) * 192);
+  /* output 131 "grad:blocks.8.conv.conv.0.weight" = %711 : f32[1152, 192, 1, 1] */
   memcpy(outputs[131], arena + 361267200, sizeof(float) * 221184);
-  /* output 132 "grad:blocks.8.conv.conv.1.weight" = %820 : f32[1152] */
+  /* output 132 "grad:blocks.8.conv.conv.1.weight" = %706 : f32[1152] */
   memcpy(outputs[132], arena + 361488384, sizeof(float) * 1152);
-  /* output 133 "grad:blocks.8.conv.conv.1.bias" = %821 : f32[1152] */
+  /* output 133 "grad:blocks.8.conv.conv.1.bias" = %707 : f32[1152] */
   memcpy(outputs[133], arena + 361489536, sizeof(float) * 1152);
-  /* output 134 "grad:blocks.8.conv.conv.3.weight" = %816 : f32[1152, 1, 3, 3] */
+  /* output 134 "grad:blocks.8.conv.conv.3.weight" = %702 : f32[1152, 1, 3, 3] */
   memcpy(outputs[134], arena + 382943232, sizeof(float) * 10368);
-  /* output 135 "grad:blocks.8.conv.conv.4.weight" = %813 : f32[1152] */
+  /* output 135 "grad:blocks.8.conv.conv.4.weight" = %699 : f32[1152] */
   memcpy(outputs[135], arena + 382953600, sizeof(float) * 1152);
-  /* output 136 "grad:blocks.8.conv.conv.4.bias" = %814 : f32[1152] */
+  /* output 136 "grad:blocks.8.conv.conv.4.bias" = %700 : f32[1152] */
   memcpy(outputs[136], arena + 382954752, sizeof(float) * 1152);
-  /* output 137 "grad:blocks.8.conv.conv.6.weight" = %809 : f32[192, 1152, 1, 1] */
+  /* output 137 "grad:blocks.8.conv.conv.6.weight" = %695 : f32[192, 1152, 1, 1] */
   memcpy(outputs[137], arena + 399802368, sizeof(float) * 221184);
-  /* output 138 "grad:blocks.8.conv.conv.7.weight" = %804 : f32[192] */
-  memcpy(outputs[138], arena + 400135104, sizeof(float) * 192);
-  /* output 139 "grad:blocks.8.conv.conv.7.bias" = %805 : f32[192] */
-  memcpy(outputs[139], arena + 400135296, sizeof(float) * 192);
-  /* output 140 "grad:blocks.9.norm1.weight" = %797 : f32[192] */
-  memcpy(outputs[140], arena + 400134912, sizeof(float) * 192);
-  /* output 141 "grad:blocks.9.norm1.bias" = %794 : f32[192] */
-  memcpy(outputs[141], arena + 400134720, sizeof(float) * 192);
-  /* output 142 "grad:blocks.9.attn.qkv.weight" = %792 : f32[576, 192] */
+  /* output 138 "grad:blocks.8.conv.conv.7.weight" = %690 : f32[192] */
+  memcpy(outputs[138], arena + 400172160, sizeof(float) * 192);
+  /* output 139 "grad:blocks.8.conv.conv.7.bias" = %691 : f32[192] */
+  memcpy(outputs[139], arena + 400172352, sizeof(float) * 192);
+  /* output 140 "grad:blocks.9.norm1.weight" = %683 : f32[192] */
+  memcpy(outputs[140], arena + 400171968, sizeof(float) * 192);
+  /* output 141 "grad:blocks.9.norm1.bias" = %680 : f32[192] */
+  memcpy(outputs[141], arena + 400171776, sizeof(float) * 192);
+  /* output 142 "grad:blocks.9.attn.qkv.weight" = %678 : f32[576, 192] */
   memcpy(outputs[142], arena + 400023552, sizeof(float) * 110592);
-  /* output 143 "grad:blocks.9.attn.qkv.bias" = %793 : f32[576] */
-  memcpy(outputs[143], arena + 400134144, sizeof(float) * 576);
-  /* output 144 "grad:blocks.9.attn.proj.weight" = %777 : f32[192, 192] */
-  memcpy(outputs[144], arena + 401314048, sizeof(float) * 36864);
-  /* output 145 "grad:blocks.9.attn.proj.bias" = %778 : f32[192] */
-  memcpy(outputs[145], arena + 401350912, sizeof(float) * 192);
-  /* output 146 "grad:blocks.9.conv.conv.0.weight" = %772 : f32[1152, 192, 1, 1] */
+  /* output 143 "grad:blocks.9.attn.qkv.bias" = %679 : f32[576] */
+  memcpy(outputs[143], arena + 400171008, sizeof(float) * 576);
+  /* output 144 "grad:blocks.9.attn.proj.weight" = %673 : f32[192, 192] */
+  memcpy(outputs[144], arena + 400134144, sizeof(float) * 36864);
+  /* output 145 "grad:blocks.9.attn.proj.bias" = %674 : f32[192] */
+  memcpy(outputs[145], arena + 400171584, sizeof(float) * 192);
+  /* output 146 "grad:blocks.9.conv.conv.0.weight" = %668 : f32[1152, 192, 1, 1] */
   memcpy(outputs[146], arena + 404619264, sizeof(float) * 221184);
-  /* output 147 "grad:blocks.9.conv.conv.1.weight" = %767 : f32[1152] */
+  /* output 147 "grad:blocks.9.conv.conv.1.weight" = %663 : f32[1152] */
   memcpy(outputs[147], arena + 404840448, sizeof(float) * 1152);
-  /* output 148 "grad:blocks.9.conv.conv.1.bias" = %768 : f32[1152] */
+  /* output 148 "grad:blocks.9.conv.conv.1.bias" = %664 : f32[1152] */
   memcpy(outputs[148], arena + 404841600, sizeof(float) * 1152);
-  /* output 149 "grad:blocks.9.conv.conv.3.weight" = %763 : f32[1152, 1, 3, 3] */
+  /* output 149 "grad:blocks.9.conv.conv.3.weight" = %659 : f32[1152, 1, 3, 3] */
   memcpy(outputs[149], arena + 426295296, sizeof(float) * 10368);
-  /* output 150 "grad:blocks.9.conv.conv.4.weight" = %760 : f32[1152] */
+  /* output 150 "grad:blocks.9.conv.conv.4.weight" = %656 : f32[1152] */
   memcpy(outputs[150], arena + 426305664, sizeof(float) * 1152);
-  /* output 151 "grad:blocks.9.conv.conv.4.bias" = %761 : f32[1152] */
+  /* output 151 "grad:blocks.9.conv.conv.4.bias" = %657 : f32[1152] */
   memcpy(outputs[151], arena + 426306816, sizeof(float) * 1152);
-  /* output 152 "grad:blocks.9.conv.conv.6.weight" = %756 : f32[192, 1152, 1, 1] */
+  /* output 152 "grad:blocks.9.conv.conv.6.weight" = %652 : f32[192, 1152, 1, 1] */
   memcpy(outputs[152], arena + 443154432, sizeof(float) * 221184);
-  /* output 153 "grad:blocks.9.conv.conv.7.weight" = %751 : f32[192] */
-  memcpy(outputs[153], arena + 443487168, sizeof(float) * 192);
-  /* output 154 "grad:blocks.9.conv.conv.7.bias" = %752 : f32[192] */
-  memcpy(outputs[154], arena + 443487360, sizeof(float) * 192);
-  /* output 155 "grad:blocks.10.norm1.weight" = %744 : f32[192] */
-  memcpy(outputs[155], arena + 443486976, sizeof(float) * 192);
-  /* output 156 "grad:blocks.10.norm1.bias" = %741 : f32[192] */
-  memcpy(outputs[156], arena + 443486784, sizeof(float) * 192);
-  /* output 157 "grad:blocks.10.attn.qkv.weight" = %739 : f32[576, 192] */
+  /* output 153 "grad:blocks.9.conv.conv.7.weight" = %647 : f32[192] */
+  memcpy(outputs[153], arena + 443524224, sizeof(float) * 192);
+  /* output 154 "grad:blocks.9.conv.conv.7.bias" = %648 : f32[192] */
+  memcpy(outputs[154], arena + 443524416, sizeof(float) * 192);
+  /* output 155 "grad:blocks.10.norm1.weight" = %640 : f32[192] */
+  memcpy(outputs[155], arena + 443524032, sizeof(float) * 192);
+  /* output 156 "grad:blocks.10.norm1.bias" = %637 : f32[192] */
+  memcpy(outputs[156], arena + 443523840, sizeof(float) * 192);
+  /* output 157 "grad:blocks.10.attn.qkv.weight" = %635 : f32[576, 192] */
   memcpy(outputs[157], arena + 443375616, sizeof(float) * 110592);
-  /* output 158 "grad:blocks.10.attn.qkv.bias" = %740 : f32[576] */
-  memcpy(outputs[158], arena + 443486208, sizeof(float) * 576);
-  /* output 159 "grad:blocks.10.attn.proj.weight" = %724 : f32[192, 192] */
-  memcpy(outputs[159], arena + 444666112, sizeof(float) * 36864);
-  /* output 160 "grad:blocks.10.attn.proj.bias" = %725 : f32[192] */
-  memcpy(outputs[160], arena + 444702976, sizeof(float) * 192);
-  /* output 161 "grad:blocks.10.conv.conv.0.weight" = %719 : f32[1152, 192, 1, 1] */
+  /* output 158 "grad:blocks.10.attn.qkv.bias" = %636 : f32[576] */
+  memcpy(outputs[158], arena + 443523072, sizeof(float) * 576);
+  /* output 159 "grad:blocks.10.attn.proj.weight" = %630 : f32[192, 192] */
+  memcpy(outputs[159], arena + 443486208, sizeof(float) * 36864);
+  /* output 160 "grad:blocks.10.attn.proj.bias" = %631 : f32[192] */
+  memcpy(outputs[160], arena + 443523648, sizeof(float) * 192);
+  /* output 161 "grad:blocks.10.conv.conv.0.weight" = %625 : f32[1152, 192, 1, 1] */
   memcpy(outputs[161], arena + 447971328, sizeof(float) * 221184);
-  /* output 162 "grad:blocks.10.conv.conv.1.weight" = %714 : f32[1152] */
+  /* output 162 "grad:blocks.10.conv.conv.1.weight" = %620 : f32[1152] */
   memcpy(outputs[162], arena + 448192512, sizeof(float) * 1152);
-  /* output 163 "grad:blocks.10.conv.conv.1.bias" = %715 : f32[1152] */
+  /* output 163 "grad:blocks.10.conv.conv.1.bias" = %621 : f32[1152] */
   memcpy(outputs[163], arena + 448193664, sizeof(float) * 1152);
-  /* output 164 "grad:blocks.10.conv.conv.3.weight" = %710 : f32[1152, 1, 3, 3] */
+  /* output 164 "grad:blocks.10.conv.conv.3.weight" = %616 : f32[1152, 1, 3, 3] */
   memcpy(outputs[164], arena + 469647360, sizeof(float) * 10368);
-  /* output 165 "grad:blocks.10.conv.conv.4.weight" = %707 : f32[1152] */
+  /* output 165 "grad:blocks.10.conv.conv.4.weight" = %613 : f32[1152] */
   memcpy(outputs[165], arena + 469657728, sizeof(float) * 1152);
-  /* output 166 "grad:blocks.10.conv.conv.4.bias" = %708 : f32[1152] */
+  /* output 166 "grad:blocks.10.conv.conv.4.bias" = %614 : f32[1152] */
   memcpy(outputs[166], arena + 469658880, sizeof(float) * 1152);
-  /* output 167 "grad:blocks.10.conv.conv.6.weight" = %703 : f32[192, 1152, 1, 1] */
+  /* output 167 "grad:blocks.10.conv.conv.6.weight" = %609 : f32[192, 1152, 1, 1] */
   memcpy(outputs[167], arena + 486506496, sizeof(float) * 221184);
-  /* output 168 "grad:blocks.10.conv.conv.7.weight" = %698 : f32[192] */
-  memcpy(outputs[168], arena + 486839232, sizeof(float) * 192);
-  /* output 169 "grad:blocks.10.conv.conv.7.bias" = %699 : f32[192] */
-  memcpy(outputs[169], arena + 486839424, sizeof(float) * 192);
-  /* output 170 "grad:blocks.11.norm1.weight" = %691 : f32[192] */
-  memcpy(outputs[170], arena + 486839040, sizeof(float) * 192);
-  /* output 171 "grad:blocks.11.norm1.bias" = %688 : f32[192] */
-  memcpy(outputs[171], arena + 486838848, sizeof(float) * 192);
-  /* output 172 "grad:blocks.11.attn.qkv.weight" = %686 : f32[576, 192] */
+  /* output 168 "grad:blocks.10.conv.conv.7.weight" = %604 : f32[192] */
+  memcpy(outputs[168], arena + 486876288, sizeof(float) * 192);
+  /* output 169 "grad:blocks.10.conv.conv.7.bias" = %605 : f32[192] */
+  memcpy(outputs[169], arena + 486876480, sizeof(float) * 192);
+  /* output 170 "grad:blocks.11.norm1.weight" = %597 : f32[192] */
+  memcpy(outputs[170], arena + 486876096, sizeof(float) * 192);
+  /* output 171 "grad:blocks.11.norm1.bias" = %594 : f32[192] */
+  memcpy(outputs[171], arena + 486875904, sizeof(float) * 192);
+  /* output 172 "grad:blocks.11.attn.qkv.weight" = %592 : f32[576, 192] */
   memcpy(outputs[172], arena + 486727680, sizeof(float) * 110592);
-  /* output 173 "grad:blocks.11.attn.qkv.bias" = %687 : f32[576] */
-  memcpy(outputs[173], arena + 486838272, sizeof(float) * 576);
-  /* output 174 "grad:blocks.11.attn.proj.weight" = %671 : f32[192, 192] */
-  memcpy(outputs[174], arena + 488018176, sizeof(float) * 36864);
-  /* output 175 "grad:blocks.11.attn.proj.bias" = %672 : f32[192] */
-  memcpy(outputs[175], arena + 488055040, sizeof(float) * 192);
-  /* output 176 "grad:blocks.11.conv.conv.0.weight" = %666 : f32[1152, 192, 1, 1] */
+  /* output 173 "grad:blocks.11.attn.qkv.bias" = %593 : f32[576] */
+  memcpy(outputs[173], arena + 486875136, sizeof(float) * 576);
+  /* output 174 "grad:blocks.11.attn.proj.weight" = %587 : f32[192, 192] */
+  memcpy(outputs[174], arena + 486838272, sizeof(float) * 36864);
+  /* output 175 "grad:blocks.11.attn.proj.bias" = %588 : f32[192] */
+  memcpy(outputs[175], arena + 486875712, sizeof(float) * 192);
+  /* output 176 "grad:blocks.11.conv.conv.0.weight" = %582 : f32[1152, 192, 1, 1] */
   memcpy(outputs[176], arena + 491323392, sizeof(float) * 221184);
-  /* output 177 "grad:blocks.11.conv.conv.1.weight" = %661 : f32[1152] */
+  /* output 177 "grad:blocks.11.conv.conv.1.weight" = %577 : f32[1152] */
   memcpy(outputs[177], arena + 491544576, sizeof(float) * 1152);
-  /* output 178 "grad:blocks.11.conv.conv.1.bias" = %662 : f32[1152] */
+  /* output 178 "grad:blocks.11.conv.conv.1.bias" = %578 : f32[1152] */
   memcpy(outputs[178], arena + 491545728, sizeof(float) * 1152);
-  /* output 179 "grad:blocks.11.conv.conv.3.weight" = %657 : f32[1152, 1, 3, 3] */
+  /* output 179 "grad:blocks.11.conv.conv.3.weight" = %573 : f32[1152, 1, 3, 3] */
   memcpy(outputs[179], arena + 512999424, sizeof(float) * 10368);
-  /* output 180 "grad:blocks.11.conv.conv.4.weight" = %654 : f32[1152] */
+  /* output 180 "grad:blocks.11.conv.conv.4.weight" = %570 : f32[1152] */
   memcpy(outputs[180], arena + 513009792, sizeof(float) * 1152);
-  /* output 181 "grad:blocks.11.conv.conv.4.bias" = %655 : f32[1152] */
+  /* output 181 "grad:blocks.11.conv.conv.4.bias" = %571 : f32[1152] */
   memcpy(outputs[181], arena + 513010944, sizeof(float) * 1152);
-  /* output 182 "grad:blocks.11.conv.conv.6.weight" = %650 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[182], arena + 720047616, sizeof(float) * 221184);
-  /* output 183 "grad:blocks.11.conv.conv.7.weight" = %645 : f32[192] */
-  memcpy(outputs[183], arena + 720522096, sizeof(float) * 192);
-  /* output 184 "grad:blocks.11.conv.conv.7.bias" = %646 : f32[192] */
-  memcpy(outputs[184], arena + 720522288, sizeof(float) * 192);
-  /* output 185 "grad:norm.weight" = %639 : f32[192] */
-  memcpy(outputs[185], arena + 720521904, sizeof(float) * 192);
-  /* output 186 "grad:norm.bias" = %636 : f32[192] */
-  memcpy(outputs[186], arena + 720521712, sizeof(float) * 192);
-  /* output 187 "grad:head.weight" = %632 : f32[1000, 192] */
-  memcpy(outputs[187], arena + 720268800, sizeof(float) * 192000);
-  /* output 188 "grad:head.bias" = %633 : f32[1000] */
-  memcpy(outputs[188], arena + 720516096, sizeof(float) * 1000);
-  /* output 189 "running_stats:blocks.0.conv.conv.1.running_mean" = %39 : f32[2, 1152] */
-  memcpy(outputs[189], arena + 720460800, sizeof(float) * 2304);
-  /* output 190 "running_stats:blocks.0.conv.conv.4.running_mean" = %46 : f32[2, 1152] */
-  memcpy(outputs[190], arena + 720463104, sizeof(float) * 2304);
-  /* output 191 "running_stats:blocks.0.conv.conv.7.running_mean" = %54 : f32[2, 192] */
-  memcpy(outputs[191], arena + 720517104, sizeof(float) * 384);
-  /* output 192 "running_stats:blocks.1.conv.conv.1.running_mean" = %90 : f32[2, 1152] */
-  memcpy(outputs[192], arena + 720465408, sizeof(float) * 2304);
-  /* output 193 "running_stats:blocks.1.conv.conv.4.running_mean" = %97 : f32[2, 1152] */
-  memcpy(outputs[193], arena + 720467712, sizeof(float) * 2304);
-  /* output 194 "running_stats:blocks.1.conv.conv.7.running_mean" = %105 : f32[2, 192] */
-  memcpy(outputs[194], arena + 720517488, sizeof(float) * 384);
-  /* output 195 "running_stats:blocks.2.conv.conv.1.running_mean" = %141 : f32[2, 1152] */
-  memcpy(outputs[195], arena + 720470016, sizeof(float) * 2304);
-  /* output 196 "running_stats:blocks.2.conv.conv.4.running_mean" = %148 : f32[2, 1152] */
-  memcpy(outputs[196], arena + 720472320, sizeof(float) * 2304);
-  /* output 197 "running_stats:blocks.2.conv.conv.7.running_mean" = %156 : f32[2, 192] */
-  memcpy(outputs[197], arena + 720517872, sizeof(float) * 384);
-  /* output 198 "running_stats:blocks.3.conv.conv.1.running_mean" = %192 : f32[2, 1152] */
-  memcpy(outputs[198], arena + 720474624, sizeof(float) * 2304);
-  /* output 199 "running_stats:blocks.3.conv.conv.4.running_mean" = %199 : f32[2, 1152] */
-  memcpy(outputs[199], arena + 720476928, sizeof(float) * 2304);
-  /* output 200 "running_stats:blocks.3.conv.conv.7.running_mean" = %207 : f32[2, 192] */
-  memcpy(outputs[200], arena + 720518256, sizeof(float) * 384);
-  /* output 201 "running_stats:blocks.4.conv.conv.1.running_mean" = %243 : f32[2, 1152] */
-  memcpy(outputs[201], arena + 720479232, sizeof(float) * 2304);
-  /* output 202 "running_stats:blocks.4.conv.conv.4.running_mean" = %250 : f32[2, 1152] */
-  memcpy(outputs[202], arena + 720481536, sizeof(float) * 2304);
-  /* output 203 "running_stats:blocks.4.conv.conv.7.running_mean" = %258 : f32[2, 192] */
-  memcpy(outputs[203], arena + 720518640, sizeof(float) * 384);
-  /* output 204 "running_stats:blocks.5.conv.conv.1.running_mean" = %294 : f32[2, 1152] */
-  memcpy(outputs[204], arena + 720483840, sizeof(float) * 2304);
-  /* output 205 "running_stats:blocks.5.conv.conv.4.running_mean" = %301 : f32[2, 1152] */
-  memcpy(outputs[205], arena + 720486144, sizeof(float) * 2304);
-  /* output 206 "running_stats:blocks.5.conv.conv.7.running_mean" = %309 : f32[2, 192] */
-  memcpy(outputs[206], arena + 720519024, sizeof(float) * 384);
-  /* output 207 "running_stats:blocks.6.conv.conv.1.running_mean" = %345 : f32[2, 1152] */
-  memcpy(outputs[207], arena + 720488448, sizeof(float) * 2304);
-  /* output 208 "running_stats:blocks.6.conv.conv.4.running_mean" = %352 : f32[2, 1152] */
-  memcpy(outputs[208], arena + 720490752, sizeof(float) * 2304);
-  /* output 209 "running_stats:blocks.6.conv.conv.7.running_mean" = %360 : f32[2, 192] */
-  memcpy(outputs[209], arena + 720519408, sizeof(float) * 384);
-  /* output 210 "running_stats:blocks.7.conv.conv.1.running_mean" = %396 : f32[2, 1152] */
-  memcpy(outputs[210], arena + 720493056, sizeof(float) * 2304);
-  /* output 211 "running_stats:blocks.7.conv.conv.4.running_mean" = %403 : f32[2, 1152] */
-  memcpy(outputs[211], arena + 720495360, sizeof(float) * 2304);
-  /* output 212 "running_stats:blocks.7.conv.conv.7.running_mean" = %411 : f32[2, 192] */
-  memcpy(outputs[212], arena + 720519792, sizeof(float) * 384);
-  /* output 213 "running_stats:blocks.8.conv.conv.1.running_mean" = %447 : f32[2, 1152] */
-  memcpy(outputs[213], arena + 720497664, sizeof(float) * 2304);
-  /* output 214 "running_stats:blocks.8.conv.conv.4.running_mean" = %454 : f32[2, 1152] */
-  memcpy(outputs[214], arena + 720499968, sizeof(float) * 2304);
-  /* output 215 "running_stats:blocks.8.conv.conv.7.running_mean" = %462 : f32[2, 192] */
-  memcpy(outputs[215], arena + 720520176, sizeof(float) * 384);
-  /* output 216 "running_stats:blocks.9.conv.conv.1.running_mean" = %498 : f32[2, 1152] */
-  memcpy(outputs[216], arena + 720502272, sizeof(float) * 2304);
-  /* output 217 "running_stats:blocks.9.conv.conv.4.running_mean" = %505 : f32[2, 1152] */
-  memcpy(outputs[217], arena + 720504576, sizeof(float) * 2304);
-  /* output 218 "running_stats:blocks.9.conv.conv.7.running_mean" = %513 : f32[2, 192] */
-  memcpy(outputs[218], arena + 720520560, sizeof(float) * 384);
-  /* output 219 "running_stats:blocks.10.conv.conv.1.running_mean" = %549 : f32[2, 1152] */
-  memcpy(outputs[219], arena + 720506880, sizeof(float) * 2304);
-  /* output 220 "running_stats:blocks.10.conv.conv.4.running_mean" = %556 : f32[2, 1152] */
-  memcpy(outputs[220], arena + 720509184, sizeof(float) * 2304);
-  /* output 221 "running_stats:blocks.10.conv.conv.7.running_mean" = %564 : f32[2, 192] */
-  memcpy(outputs[221], arena + 720520944, sizeof(float) * 384);
-  /* output 222 "running_stats:blocks.11.conv.conv.1.running_mean" = %600 : f32[2, 1152] */
-  memcpy(outputs[222], arena + 720511488, sizeof(float) * 2304);
-  /* output 223 "running_stats:blocks.11.conv.conv.4.running_mean" = %607 : f32[2, 1152] */
-  memcpy(outputs[223], arena + 720513792, sizeof(float) * 2304);
-  /* output 224 "running_stats:blocks.11.conv.conv.7.running_mean" = %615 : f32[2, 192] */
-  memcpy(outputs[224], arena + 720521328, sizeof(float) * 384);
+  /* output 182 "grad:blocks.11.conv.conv.6.weight" = %566 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[182], arena + 660436992, sizeof(float) * 221184);
+  /* output 183 "grad:blocks.11.conv.conv.7.weight" = %561 : f32[192] */
+  memcpy(outputs[183], arena + 660911472, sizeof(float) * 192);
+  /* output 184 "grad:blocks.11.conv.conv.7.bias" = %562 : f32[192] */
+  memcpy(outputs[184], arena + 660911664, sizeof(float) * 192);
+  /* output 185 "grad:norm.weight" = %555 : f32[192] */
+  memcpy(outputs[185], arena + 660911280, sizeof(float) * 192);
+  /* output 186 "grad:norm.bias" = %552 : f32[192] */
+  memcpy(outputs[186], arena + 660911088, sizeof(float) * 192);
+  /* output 187 "grad:head.weight" = %548 : f32[1000, 192] */
+  memcpy(outputs[187], arena + 660658176, sizeof(float) * 192000);
+  /* output 188 "grad:head.bias" = %549 : f32[1000] */
+  memcpy(outputs[188], arena + 660905472, sizeof(float) * 1000);
+  /* output 189 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 1152] */
+  memcpy(outputs[189], arena + 660850176, sizeof(float) * 2304);
+  /* output 190 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 1152] */
+  memcpy(outputs[190], arena + 660852480, sizeof(float) * 2304);
+  /* output 191 "running_stats:blocks.0.conv.conv.7.running_mean" = %47 : f32[2, 192] */
+  memcpy(outputs[191], arena + 660906480, sizeof(float) * 384);
+  /* output 192 "running_stats:blocks.1.conv.conv.1.running_mean" = %76 : f32[2, 1152] */
+  memcpy(outputs[192], arena + 660854784, sizeof(float) * 2304);
+  /* output 193 "running_stats:blocks.1.conv.conv.4.running_mean" = %83 : f32[2, 1152] */
+  memcpy(outputs[193], arena + 660857088, sizeof(float) * 2304);
+  /* output 194 "running_stats:blocks.1.conv.conv.7.running_mean" = %91 : f32[2, 192] */
+  memcpy(outputs[194], arena + 660906864, sizeof(float) * 384);
+  /* output 195 "running_stats:blocks.2.conv.conv.1.running_mean" = %120 : f32[2, 1152] */
+  memcpy(outputs[195], arena + 660859392, sizeof(float) * 2304);
+  /* output 196 "running_stats:blocks.2.conv.conv.4.running_mean" = %127 : f32[2, 1152] */
+  memcpy(outputs[196], arena + 660861696, sizeof(float) * 2304);
+  /* output 197 "running_stats:blocks.2.conv.conv.7.running_mean" = %135 : f32[2, 192] */
+  memcpy(outputs[197], arena + 660907248, sizeof(float) * 384);
+  /* output 198 "running_stats:blocks.3.conv.conv.1.running_mean" = %164 : f32[2, 1152] */
+  memcpy(outputs[198], arena + 660864000, sizeof(float) * 2304);
+  /* output 199 "running_stats:blocks.3.conv.conv.4.running_mean" = %171 : f32[2, 1152] */
+  memcpy(outputs[199], arena + 660866304, sizeof(float) * 2304);
+  /* output 200 "running_stats:blocks.3.conv.conv.7.running_mean" = %179 : f32[2, 192] */
+  memcpy(outputs[200], arena + 660907632, sizeof(float) * 384);
+  /* output 201 "running_stats:blocks.4.conv.conv.1.running_mean" = %208 : f32[2, 1152] */
+  memcpy(outputs[201], arena + 660868608, sizeof(float) * 2304);
+  /* output 202 "running_stats:blocks.4.conv.conv.4.running_mean" = %215 : f32[2, 1152] */
+  memcpy(outputs[202], arena + 660870912, sizeof(float) * 2304);
+  /* output 203 "running_stats:blocks.4.conv.conv.7.running_mean" = %223 : f32[2, 192] */
+  memcpy(outputs[203], arena + 660908016, sizeof(float) * 384);
+  /* output 204 "running_stats:blocks.5.conv.conv.1.running_mean" = %252 : f32[2, 1152] */
+  memcpy(outputs[204], arena + 660873216, sizeof(float) * 2304);
+  /* output 205 "running_stats:blocks.5.conv.conv.4.running_mean" = %259 : f32[2, 1152] */
+  memcpy(outputs[205], arena + 660875520, sizeof(float) * 2304);
+  /* output 206 "running_stats:blocks.5.conv.conv.7.running_mean" = %267 : f32[2, 192] */
+  memcpy(outputs[206], arena + 660908400, sizeof(float) * 384);
+  /* output 207 "running_stats:blocks.6.conv.conv.1.running_mean" = %296 : f32[2, 1152] */
+  memcpy(outputs[207], arena + 660877824, sizeof(float) * 2304);
+  /* output 208 "running_stats:blocks.6.conv.conv.4.running_mean" = %303 : f32[2, 1152] */
+  memcpy(outputs[208], arena + 660880128, sizeof(float) * 2304);
+  /* output 209 "running_stats:blocks.6.conv.conv.7.running_mean" = %311 : f32[2, 192] */
+  memcpy(outputs[209], arena + 660908784, sizeof(float) * 384);
+  /* output 210 "running_stats:blocks.7.conv.conv.1.running_mean" = %340 : f32[2, 1152] */
+  memcpy(outputs[210], arena + 660882432, sizeof(float) * 2304);
+  /* output 211 "running_stats:blocks.7.conv.conv.4.running_mean" = %347 : f32[2, 1152] */
+  memcpy(outputs[211], arena + 660884736, sizeof(float) * 2304);
+  /* output 212 "running_stats:blocks.7.conv.conv.7.running_mean" = %355 : f32[2, 192] */
+  memcpy(outputs[212], arena + 660909168, sizeof(float) * 384);
+  /* output 213 "running_stats:blocks.8.conv.conv.1.running_mean" = %384 : f32[2, 1152] */
+  memcpy(outputs[213], arena + 660887040, sizeof(float) * 2304);
+  /* output 214 "running_stats:blocks.8.conv.conv.4.running_mean" = %391 : f32[2, 1152] */
+  memcpy(outputs[214], arena + 660889344, sizeof(float) * 2304);
+  /* output 215 "running_stats:blocks.8.conv.conv.7.running_mean" = %399 : f32[2, 192] */
+  memcpy(outputs[215], arena + 660909552, sizeof(float) * 384);
+  /* output 216 "running_stats:blocks.9.conv.conv.1.running_mean" = %428 : f32[2, 1152] */
+  memcpy(outputs[216], arena + 660891648, sizeof(float) * 2304);
+  /* output 217 "running_stats:blocks.9.conv.conv.4.running_mean" = %435 : f32[2, 1152] */
+  memcpy(outputs[217], arena + 660893952, sizeof(float) * 2304);
+  /* output 218 "running_stats:blocks.9.conv.conv.7.running_mean" = %443 : f32[2, 192] */
+  memcpy(outputs[218], arena + 660909936, sizeof(float) * 384);
+  /* output 219 "running_stats:blocks.10.conv.conv.1.running_mean" = %472 : f32[2, 1152] */
+  memcpy(outputs[219], arena + 660896256, sizeof(float) * 2304);
+  /* output 220 "running_stats:blocks.10.conv.conv.4.running_mean" = %479 : f32[2, 1152] */
+  memcpy(outputs[220], arena + 660898560, sizeof(float) * 2304);
+  /* output 221 "running_stats:blocks.10.conv.conv.7.running_mean" = %487 : f32[2, 192] */
+  memcpy(outputs[221], arena + 660910320, sizeof(float) * 384);
+  /* output 222 "running_stats:blocks.11.conv.conv.1.running_mean" = %516 : f32[2, 1152] */
+  memcpy(outputs[222], arena + 660900864, sizeof(float) * 2304);
+  /* output 223 "running_stats:blocks.11.conv.conv.4.running_mean" = %523 : f32[2, 1152] */
+  memcpy(outputs[223], arena + 660903168, sizeof(float) * 2304);
+  /* output 224 "running_stats:blocks.11.conv.conv.7.running_mean" = %531 : f32[2, 192] */
+  memcpy(outputs[224], arena + 660910704, sizeof(float) * 384);
   return 0;
 } // localvit_tiny_relu6_train_forward
 

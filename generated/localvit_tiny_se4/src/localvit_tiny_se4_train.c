@@ -1766,55 +1766,395 @@ LK__SCALAR(mul_scalar, x[i] * s)
 LK__SCALAR(div_scalar, x[i] / s)
 LK__SCALAR(rdiv_scalar, s / x[i])
 
-/* ---- templates/softmax.c ------------------------------------------------------------------- */
+/* ---- templates/attention.c ----------------------------------------------------------------- */
 /* locus-requires: prologue.h */
-/* softmax over the last axis: y[rows, cols] = exp(x − max) / Σ exp(x − max), per row.
- * Subtracting the row max keeps exp from overflowing; exp is lk_vexp (vectorised). Every row is
- * handled by one thread in a fixed order, so results are independent of the thread count. */
+/* Attention kernels: scaled dot-product attention over tokens (sdpa) and local attention over the
+ * T shifted variants of every token (local_attention). Heads may share K/V heads (grouped-query
+ * attention): query head h reads kv head h / (H / Hk). */
 
-/* Softmax of one row of scale·x (scale > 0; attention folds 1/√D in here), on the calling
- * thread: other kernels call it inside their own parallel regions. y may equal x. */
-void lk_softmax_row(int cols, const float *x, float scale, float *y) {
-  lk_vf vm = lk_vset1(-INFINITY), vs = lk_vzero();
-  float m = -INFINITY, s, inv;
-  int c = 0;
-  for (; c + LK_VW <= cols; c += LK_VW) vm = lk_vmax(lk_vload(x + c), vm);
-  m = lk_vhmax(vm);
-  for (; c < cols; ++c) m = x[c] > m ? x[c] : m;
-  m *= scale; /* scale > 0, so max(scale·x) = scale·max(x) */
-  if (m == -INFINITY) m = 0.0f; /* an all −inf row gives NaN below, as PyTorch does */
-  for (c = 0; c + LK_VW <= cols; c += LK_VW) {
-    lk_vf e = lk_vexp(lk_vload(x + c) * scale - m);
-    vs += e;
-    lk_vstore(y + c, e);
+/* sdpa: out[b, i, h·D + d] = Σ_j softmax_j(scale · q_{b,i,h} · k_{b,j,g}) · v_{b,j,g}[d],
+ * g = h / (H / Hk), for b < B, i < Nq, h < H, d < D, j < Nk, where
+ *   q_{b,i,h}[d] = q[(b·Nq + i)·q_rs + h·D + d]     (q_rs ≥ H·D)
+ *   k_{b,j,g}[d] = k[(b·Nk + j)·k_rs + g·D + d]     (k_rs ≥ Hk·D)
+ *   v_{b,j,g}[d] = v[(b·Nk + j)·v_rs + g·D + d]     (v_rs ≥ Hk·D)
+ * and out is dense [B, Nq, H·D]. With a fused qkv buffer [B, N, 3·C] (C = H·D, laid out [q|k|v],
+ * heads inside each) pass q = qkv, k = qkv + C, v = qkv + 2·C and all three row strides 3·C.
+ * scale is usually 1/√D (scale > 0: the row max is taken before scaling).
+ *
+ * How: a dedicated kernel rather than two calls of the serial GEMM around a softmax, which ran at
+ * 55 GFLOP/s per core for DeiT-tiny (FMA peak ~101): Kᵀ and V were re-packed for every block of
+ * 50 queries, each block ended in an edge tile that went through a copy, and the softmax read the
+ * score block three times. This kernel: 76 GFLOP/s on one core, 140 on two (B = 1; B = 16: 68
+ * and 146), 1.3-1.5× the old path at every model shape (see the commit messages for the table);
+ * what is left is the exp (~11%) and the packing (3-8%). The work is the B·H·⌈Nq/MR⌉ tiles of
+ * MR queries; each thread takes a contiguous run of them and, per (b, kv head), packs Kᵀ and V
+ * once into NR-wide panels (heads that share a kv head reuse them: the run visits h in order).
+ * Then, LK_SDPA_TILES query tiles at a time:
+ *   1. S = Q·Kᵀ with an MR×NR micro-kernel (Q rows read in place, Kᵀ panels padded with zero
+ *      keys up to a multiple of NR), whose store also keeps each row's running max;
+ *   2. one pass per row: P = exp(scale·S − scale·max) in place (an exp2 without lk_vexp's
+ *      range handling, which these arguments ≤ 0 do not need), and Σ P (padding keys masked);
+ *   3. out = (P·V) · (1/Σ) with the same micro-kernel shape over the V panels: the normalisation
+ *      is one multiply per output (D per row) instead of one per score (Nk per row).
+ * Measured and not kept (1 thread, DeiT-tiny): V read in place instead of packed (its rows are
+ * 2.3 KB apart in the qkv buffer) 5% slower; queries packed into MR-wide panels 3-5% slower;
+ * LK_SDPA_TILES 1 to 8 and the exp over an MR-row tile instead of row by row: no difference;
+ * software prefetch of the next head's q, k, v rows (B = 16): no difference.
+ * Each output row is computed by one thread in a fixed order (k ascending in every dot product,
+ * the row sum in fixed lanes) that does not depend on which tile, run or thread it falls in, so
+ * results do not depend on the thread count.
+ *
+ * Scratch per thread, allocated per call: Kᵀ and V panels, the score rows and copies of short
+ * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld = ⌈Nk/NR⌉·NR (+ 16 when
+ * that is a multiple of 1024): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that fails,
+ * the thread's outputs are NaN. out must not overlap q, k or v. */
+#if defined(LOCUS_TARGET_AVX512)
+#  define LK_SDPA_MR 8
+#else
+#  define LK_SDPA_MR 6
+#endif
+#define LK_SDPA_NV 2                       /* vectors per tile row: 12 (16) accumulators, as gemm.c */
+#define LK_SDPA_NR (LK_SDPA_NV * LK_VW)    /* keys (step 1) or output columns (step 3) per panel */
+/* Step 3 sums each output over the keys in chunks of KC, chunk sums added in order. The test's
+ * random DeiT-tiny case has outputs near zero (Σ p·v cancels), where one chain of 197 float adds
+ * was already the largest error: worst relative error over 20 seeds 2.2e-5 with one chain (the
+ * old GEMM path: 2.0e-5; the test allows 2e-5), 2.1e-5 with KC = 64, 1.4e-5 with 32, 1.2e-5
+ * with 16. 32 costs ~3% of the kernel against 64 (the 12 chunk sums live on the stack). */
+#ifndef LK_SDPA_KC
+#  define LK_SDPA_KC 32
+#endif
+#ifndef LK_SDPA_TILES
+#  define LK_SDPA_TILES 4                  /* query tiles per step: a Kᵀ or V panel is reused from
+                                              L1 by this many tiles; the scores stay in L1/L2 */
+#endif
+
+/* kt[(j/NR)·D·NR + d·NR + j%NR] = k_j[d] for j < round_up(Nk, NR), zero for j ≥ Nk. Full panels
+ * are turned around 8×8 in registers (k rows are contiguous in d, as linear's W in gemm.c). */
+static void lk__sdpa_pack_kt(int Nk, int D, const float *restrict k, long k_rs, float *restrict kt) {
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, Nk - j0), d0 = 0;
+    const float *s = k + (long)j0 * k_rs;
+    float *p = kt + (long)j0 * D;
+    if (nr == LK_SDPA_NR)
+      for (; d0 + 8 <= D; d0 += 8)
+        for (int j = 0; j < LK_SDPA_NR; j += 8) {
+          lk_v8 r[8], o[8];
+          for (int i = 0; i < 8; ++i) memcpy(&r[i], s + (long)(j + i) * k_rs + d0, sizeof r[i]);
+          lk_transpose8(r, o);
+          for (int i = 0; i < 8; ++i) memcpy(p + (long)(d0 + i) * LK_SDPA_NR + j, &o[i], sizeof o[i]);
+        }
+    for (; d0 < D; ++d0)
+      for (int j = 0; j < LK_SDPA_NR; ++j) p[(long)d0 * LK_SDPA_NR + j] = j < nr ? s[(long)j * k_rs + d0] : 0.0f;
   }
-  if (c < cols) { /* tail through a padded vector: the same exp as the body */
-    float t[LK_VW];
-    for (int i = 0; i < LK_VW; ++i) t[i] = c + i < cols ? x[c + i] * scale - m : -INFINITY;
-    lk_vf e = lk_vexp(lk_vload(t));
-    vs += e;
-    lk_vstore(t, e);
-    memcpy(y + c, t, (size_t)(cols - c) * sizeof(float));
-  }
-  s = lk_vsum(vs);
-  inv = 1.0f / s;
-  for (c = 0; c < cols; ++c) y[c] *= inv;
 }
 
-void lk_softmax(long rows, int cols, const float *x, float *y) {
-  LK_OMP(parallel for schedule(static) if(rows * cols >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) lk_softmax_row(cols, x + r * cols, 1.0f, y + r * cols);
+/* vp[(d/NR)·Nk·NR + j·NR + d%NR] = v_j[d] for d < round_up(D, NR), zero for d ≥ D. */
+static void lk__sdpa_pack_v(int Nk, int D, const float *restrict v, long v_rs, float *restrict vp) {
+  for (int d0 = 0; d0 < D; d0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, D - d0);
+    float *p = vp + (long)d0 * Nk;
+    for (int j = 0; j < Nk; ++j) {
+      const float *s = v + (long)j * v_rs + d0;
+      if (nr == LK_SDPA_NR)
+        for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(p + (long)j * LK_SDPA_NR + u * LK_VW, lk_vload(s + u * LK_VW));
+      else
+        for (int d = 0; d < LK_SDPA_NR; ++d) p[(long)j * LK_SDPA_NR + d] = d < nr ? s[d] : 0.0f;
+    }
+  }
 }
 
-/* Reference: libm exp in double. */
-void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
-  for (long r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    double m = -INFINITY, s = 0.0;
-    for (int c = 0; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
-    for (int c = 0; c < cols; ++c) s += exp(xr[c] - m);
-    for (int c = 0; c < cols; ++c) y[r * cols + c] = (float)(exp(xr[c] - m) / s);
+/* Step 1 on one tile: s[0:MR, 0:nv·VW] = A[0:MR, 0:D] · kp[0:D, 0:nv·VW], A(i, d) = a[i·rsa + d]
+ * (all MR rows readable), kp one packed Kᵀ panel whose first `valid` columns are real keys;
+ * rmax[i] = max(rmax[i], the row's real scores) lane-wise. nv is a constant after inlining. */
+__attribute__((always_inline)) static inline void lk__sdpa_qk_nv(int nv, int D, const float *restrict a, long rsa,
+                                                                 const float *restrict kp, float *restrict s, long lds,
+                                                                 int valid, lk_vf *restrict rmax) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) acc[i][u] = lk_vzero();
+  for (int d = 0; d < D; ++d) {
+    lk_vf b[LK_SDPA_NV];
+    for (int u = 0; u < nv; ++u) b[u] = lk_vload(kp + u * LK_VW);
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf ai = lk_vset1(a[i * rsa + d]);
+      for (int u = 0; u < nv; ++u) acc[i][u] += ai * b[u];
+    }
+    kp += LK_SDPA_NR;
   }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) lk_vstore(s + i * lds + u * LK_VW, acc[i][u]);
+  if (valid == nv * LK_VW) {
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf m = acc[i][0];
+      for (int u = 1; u < nv; ++u) m = lk_vmax(acc[i][u], m);
+      rmax[i] = lk_vmax(m, rmax[i]);
+    }
+  } else { /* last panel: the zero padding keys must not take part in the max */
+    for (int u = 0; u < nv; ++u) {
+      lk_vi keep = lk_vbelow(u * LK_VW, valid);
+      for (int i = 0; i < LK_SDPA_MR; ++i) rmax[i] = lk_vmax(lk_vselect(keep, acc[i][u], lk_vset1(-INFINITY)), rmax[i]);
+    }
+  }
+}
+
+/* A last panel of at most LK_VW keys takes a tile one vector wide: half the multiply-adds (Nk =
+ * 197 is 12 panels of 16 and one of 5). */
+static void lk__sdpa_qk_tile(int D, const float *restrict a, long rsa, const float *restrict kp,
+                             float *restrict s, long lds, int valid, lk_vf *restrict rmax) {
+  if (valid <= LK_VW) lk__sdpa_qk_nv(1, D, a, rsa, kp, s, lds, valid, rmax);
+  else lk__sdpa_qk_nv(LK_SDPA_NV, D, a, rsa, kp, s, lds, valid, rmax);
+}
+
+/* 2^t for t ≤ 0 (or NaN): what step 2 needs, cheaper than lk_vexp (16 vector operations instead
+ * of ~28; step 2 was 16% of the kernel's time with lk_vexp). The caller folds log2(e) into its
+ * scale, so there is no ln 2 reduction; t is clamped at −126, where 2^t is ~1e-38, negligible in
+ * a row sum that is ≥ 1 (no underflow mask needed), and t ≤ 0 needs no overflow clamp. 2^r on
+ * |r| ≤ 1/2: degree 6, fitted for relative error (1.5e-8 with float coefficients, below the
+ * float rounding of its evaluation). NaN propagates through the max and the product. */
+static inline lk_vf lk__sdpa_exp2(lk_vf t) {
+  const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer in the low bits */
+  t = lk_vmax(t, lk_vset1(-126.0f));
+  lk_vf big = t + shifter;
+  lk_vf r = t - (big - shifter), r2 = r * r;
+  lk_vf q01 = r * 0.693147182f + 1.0f;
+  lk_vf q23 = r * 0.0555032864f + 0.240226462f;
+  lk_vf q456 = (r * 0.00133999367f + 0.00961848628f) + r2 * 0.000153464571f;
+  lk_vf p = q01 + r2 * (q23 + r2 * q456);
+  /* 2^n from the integer n in big's low bits: (n + 127) << 23 (n ≥ −126: a normal float). */
+  lk_vi two_n = ((lk_vi)big - ((lk_vi)lk_vset1(shifter) - 127)) << 23;
+  return p * (lk_vf)two_n;
+}
+
+/* Step 2 on one score row: p[j] = exp(scale·s[j] − scale·max) in place for j < Nk; returns 1/Σ p
+ * (NaN for a row whose scores are all −inf, as PyTorch). The row has room up to the next
+ * multiple of LK_VW, so the tail is a full, masked vector. */
+static float lk__sdpa_exp_row(int Nk, float *p, lk_vf rmax, float scale) {
+  const float a = scale * 1.44269504088896341f, m = lk_vhmax(rmax) * a; /* exp(x) = 2^(x·log2 e) */
+  lk_vf vs = lk_vzero();
+  int j = 0;
+  if (m == -INFINITY) return NAN;
+  for (; j + LK_VW <= Nk; j += LK_VW) {
+    lk_vf e = lk__sdpa_exp2(lk_vload(p + j) * a - m);
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  if (j < Nk) {
+    lk_vf e = lk_vselect(lk_vbelow(j, Nk), lk__sdpa_exp2(lk_vload(p + j) * a - m), lk_vzero());
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  return 1.0f / lk_vsum(vs);
+}
+
+/* Step 3 on one tile: o[0:mr, 0:nr] = inv[i] · Σ_j p[i·ldp + j] · vp[j·NR + c], j < Nk (all MR
+ * rows of p readable and finite). Edge tiles go through a full-size copy. */
+static void lk__sdpa_pv_tile(int Nk, const float *restrict p, long ldp, const float *restrict vp,
+                             const float *inv, float *restrict o, long ldo, int mr, int nr) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV], sum[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] = lk_vzero();
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_KC) {
+    const int j1 = (int)lk_min_l(j0 + LK_SDPA_KC, Nk);
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = lk_vzero();
+    for (int j = j0; j < j1; ++j) {
+      lk_vf b[LK_SDPA_NV];
+      for (int u = 0; u < LK_SDPA_NV; ++u) b[u] = lk_vload(vp + u * LK_VW);
+      for (int i = 0; i < LK_SDPA_MR; ++i) {
+        lk_vf pi = lk_vset1(p[i * ldp + j]);
+        for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] += pi * b[u];
+      }
+      vp += LK_SDPA_NR;
+    }
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] += acc[i][u];
+  }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = sum[i][u] * inv[i];
+  if (mr == LK_SDPA_MR && nr == LK_SDPA_NR) {
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(o + i * ldo + u * LK_VW, acc[i][u]);
+  } else {
+    float t[LK_SDPA_MR * LK_SDPA_NR];
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(t + i * LK_SDPA_NR + u * LK_VW, acc[i][u]);
+    for (int i = 0; i < mr; ++i) memcpy(o + i * ldo, t + i * LK_SDPA_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+             long k_rs, const float *v, long v_rs, float *out, float scale) {
+  if (B <= 0 || Nq <= 0 || H <= 0 || D <= 0) return;
+  const int group = H / Hk, tiles = (int)lk_ceil_div(Nq, LK_SDPA_MR);
+  const long ld = (long)H * D, units = (long)B * H * tiles;
+  const long nkp = lk_round_up(lk_max_l(Nk, 1), LK_SDPA_NR), dp = lk_round_up(D, LK_SDPA_NR);
+  /* Score rows one cache line longer when they would be a multiple of 4 KiB apart: the MR rows
+   * that step 3 reads together would all map to one L1 set (SAG's Nk = 1024). */
+  const long lds = nkp % 1024 == 0 ? nkp + 16 : nkp;
+  const size_t kt_floats = (size_t)lk_round_up(nkp * D, 16), vp_floats = (size_t)lk_round_up((long)Nk * dp, 16);
+  const size_t s_floats = (size_t)(LK_SDPA_TILES * LK_SDPA_MR * lds), qt_floats = (size_t)LK_SDPA_TILES * LK_SDPA_MR * D;
+  if (Nk <= 0) { /* no keys: an empty sum */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(out + r * ld, 0, (size_t)ld * sizeof(float));
+    return;
+  }
+  LK_OMP(parallel if(units > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1, packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
+    float *kt = lk_scratch_alloc(kt_floats + vp_floats + s_floats + qt_floats);
+    float *vp = kt ? kt + kt_floats : NULL, *s = kt ? vp + vp_floats : NULL, *qt = kt ? s + s_floats : NULL;
+    lk_vf rmax[LK_SDPA_TILES * LK_SDPA_MR];
+    float inv[LK_SDPA_TILES * LK_SDPA_MR];
+    const float *at[LK_SDPA_TILES]; /* each query tile's rows, row stride rs */
+    long rs[LK_SDPA_TILES];
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1;) {
+      const long bh = u / tiles;
+      const int t0 = (int)(u % tiles), b = (int)(bh / H), h = (int)(bh % H), g = h / group;
+      const int nt = (int)lk_min_l(lk_min_l(LK_SDPA_TILES, tiles - t0), u1 - u);
+      const int i0 = t0 * LK_SDPA_MR, m = (int)lk_min_l((long)nt * LK_SDPA_MR, Nq - i0);
+      const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+      float *ob = out + ((long)b * Nq + i0) * ld + (long)h * D;
+      u += nt;
+      if (!kt) { /* no scratch (out of memory): fail loudly, with NaN, rather than leave garbage */
+        for (int i = 0; i < m; ++i) for (int d = 0; d < D; ++d) ob[(long)i * ld + d] = NAN;
+        continue;
+      }
+      if (packed != (long)b * Hk + g) {
+        packed = (long)b * Hk + g;
+        lk__sdpa_pack_kt(Nk, D, k + (long)b * Nk * k_rs + (long)g * D, k_rs, kt);
+        lk__sdpa_pack_v(Nk, D, v + (long)b * Nk * v_rs + (long)g * D, v_rs, vp);
+      }
+      /* Queries are read in place, except a last tile with fewer than MR rows, or rows a multiple
+       * of 4 KiB apart (one L1 set, see gemm.c): those are copied into qt (zero rows past Nq). */
+      for (int t = 0; t < nt; ++t) {
+        const int rows = (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR);
+        at[t] = qb + (long)t * LK_SDPA_MR * q_rs;
+        rs[t] = q_rs;
+        if (rows < LK_SDPA_MR || q_rs % 1024 == 0) {
+          float *c = qt + (long)t * LK_SDPA_MR * D;
+          memset(c, 0, (size_t)LK_SDPA_MR * D * sizeof(float));
+          for (int i = 0; i < rows; ++i) memcpy(c + (long)i * D, at[t] + i * q_rs, (size_t)D * sizeof(float));
+          at[t] = c;
+          rs[t] = D;
+        }
+        for (int i = 0; i < LK_SDPA_MR; ++i) rmax[t * LK_SDPA_MR + i] = lk_vset1(-INFINITY);
+      }
+      /* Step 1, panel by panel so each Kᵀ panel is reused from L1 by the nt tiles. */
+      for (long j0 = 0; j0 < nkp; j0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_qk_tile(D, at[t], rs[t], kt + j0 * D, s + (long)t * LK_SDPA_MR * lds + j0, lds,
+                           (int)lk_min_l(LK_SDPA_NR, Nk - j0), rmax + t * LK_SDPA_MR);
+      /* Step 2 (rows past Nq hold zero scores: harmless, finite, and never stored). */
+      for (int i = 0; i < nt * LK_SDPA_MR; ++i) inv[i] = lk__sdpa_exp_row(Nk, s + i * lds, rmax[i], scale);
+      /* Step 3. */
+      for (int d0 = 0; d0 < dp; d0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_pv_tile(Nk, s + (long)t * LK_SDPA_MR * lds, lds, vp + (long)d0 * Nk, inv + t * LK_SDPA_MR,
+                           ob + (long)t * LK_SDPA_MR * ld + d0, ld, (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR),
+                           (int)lk_min_l(LK_SDPA_NR, D - d0));
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formula in double, one query at a time. */
+void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                   long k_rs, const float *v, long v_rs, float *out, float scale) {
+  double *p = (double *)malloc((size_t)Nk * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < Nq; ++i)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D;
+        double m = -INFINITY, sum = 0.0;
+        for (int j = 0; j < Nk; ++j) {
+          const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D;
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d) dot += (double)qi[d] * kj[d];
+          p[j] = dot * scale;
+          m = p[j] > m ? p[j] : m;
+        }
+        for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int j = 0; j < Nk; ++j) o += p[j] * v[((long)b * Nk + j) * v_rs + (long)g * D + d];
+          out[((long)b * Nq + i) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(p);
+}
+
+/* local_attention: every token attends over its own T variants (shifted copies) only.
+ *   q [B, N, H·D], k, v [B, T, N, Hk·D], out [B, N, H·D];
+ *   out[b, n, h] = Σ_t softmax_t(scale · q[b, n, h] · k[b, t, n, g]) · v[b, t, n, g], g = h / (H / Hk).
+ * T is small (a handful of shifts), so the kernel is dot products vectorised over D, parallel over
+ * the B·N token positions. out must not overlap q, k or v. */
+static float lk__attn_dot(const float *a, const float *b, int n) {
+  lk_vf s = lk_vzero();
+  int i = 0;
+  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
+  float r = lk_vsum(s);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                        const float *v, float *out, float scale) {
+  long pos = (long)B * N, ldq = (long)H * D, ldk = (long)Hk * D;
+  int group = H / Hk;
+  LK_OMP(parallel for schedule(static) if(pos * T * ldq >= LK_PAR_MIN))
+  for (long p = 0; p < pos; ++p) {
+    long b = p / N, n = p % N;
+    float w[64], *wp = T <= 64 ? w : (float *)malloc((size_t)T * sizeof(float));
+    if (!wp) { /* out of memory: NaN rather than garbage */
+      for (long i = 0; i < ldq; ++i) out[p * ldq + i] = NAN;
+      continue;
+    }
+    for (int h = 0; h < H; ++h) {
+      const float *qh = q + p * ldq + (long)h * D;
+      float *oh = out + p * ldq + (long)h * D;
+      long kv = (long)(h / group) * D; /* offset of the kv head inside a row */
+      float m = -INFINITY, sum = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        wp[t] = scale * lk__attn_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
+        m = wp[t] > m ? wp[t] : m;
+      }
+      for (int t = 0; t < T; ++t) sum += (wp[t] = expf(wp[t] - m));
+      for (int d = 0; d < D; ++d) oh[d] = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        const float *vt = v + ((b * T + t) * N + n) * ldk + kv;
+        float pt = wp[t] / sum;
+        for (int d = 0; d < D; ++d) oh[d] += pt * vt[d];
+      }
+    }
+    if (wp != w) free(wp);
+  }
+}
+
+void lk_local_attention_naive(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                              const float *v, float *out, float scale) {
+  double *w = (double *)malloc((size_t)T * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int n = 0; n < N; ++n)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        double m = -INFINITY, sum = 0.0;
+        for (int t = 0; t < T; ++t) {
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d)
+            dot += (double)q[((long)b * N + n) * H * D + (long)h * D + d] *
+                   k[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          w[t] = dot * scale;
+          m = w[t] > m ? w[t] : m;
+        }
+        for (int t = 0; t < T; ++t) sum += (w[t] = exp(w[t] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int t = 0; t < T; ++t) o += w[t] * v[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          out[((long)b * N + n) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(w);
 }
 
 /* ---- templates/pool.c ---------------------------------------------------------------------- */
@@ -3898,6 +4238,242 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
 }
 
+/* ---- templates/attention_grad.c ------------------------------------------------------------ */
+/* locus-requires: prologue.h */
+/* Training: the gradient of sdpa (attention.c) with respect to q, k and v, in one kernel.
+ *
+ * With S = scale · q·kᵀ and P = softmax(S) per (sample, head) and dO the gradient of the output:
+ *   dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = scale · P ⊙ (dP − rowsum(P ⊙ dP)),  dQ = dS·K,  dK = dSᵀ·Q.
+ * Operands as lk_sdpa's: q_{b,i,h} = q[(b·Nq + i)·q_rs + h·D ...], k and v with their own row
+ * strides, kv head g = h / (H / Hk); dout is [B, Nq, H·D] with row stride do_rs. The gradients are
+ * written through row strides too (dq [B, Nq, H·D], dk and dv [B, Nk, Hk·D]): a training graph
+ * passes three column ranges of one [B, N, H·D + 2·Hk·D] buffer, the gradient of the fused qkv
+ * projection's output, so no concat follows.
+ *
+ * Why one kernel: the lowering to matmuls ran each (sample, head) product as its own small GEMM
+ * (localvit_fmnist: 128 products of 50×50×32 per call at ~45 GFLOP/s), kept the probabilities
+ * P [B, H, Nq, Nk] alive from the forward to the backward, copied q, k and v out of the qkv buffer,
+ * and copied the three gradients back into one (the concat). Here P is recomputed from q and k
+ * (one more Nq×Nk×D product, a fifth of the backward's FLOPs) instead of stored, so the forward is
+ * the inference kernel lk_sdpa and nothing of size Nq·Nk outlives a call.
+ *
+ * How: one task per (sample, kv head), which owns that kv head's dK and dV (accumulated in scratch
+ * over the heads of its group and all query tiles, then stored), so tasks never write the same
+ * element and each sum runs in a fixed order: results do not depend on the thread count. Per task
+ * Kᵀ and Vᵀ are packed once ([D, Nkp], keys zero-padded to a multiple of the vector width) and K
+ * once more as rows padded to Dp columns; then per head, LK_SDPA_GRAD_MQ queries at a time (their
+ * rows copied, zero-padded to a multiple of 4):
+ *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (lk_vexp), zero in the padding;
+ *   2. dP = dO·Vᵀ, then dS in place;
+ *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
+ * All five products are one register-blocked routine (4 rows × 2 vectors, A read by scalar
+ * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
+ * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 58 KB; SAG's
+ * Nk = 1024, D = 64: 1.6 MB). If that fails, the task's gradients are NaN. */
+#ifndef LK_SDPA_GRAD_MQ
+#  define LK_SDPA_GRAD_MQ 32 /* queries per tile: S and dP rows of a tile stay in L2 at Nk = 1024 */
+#endif
+
+/* C[0:4, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1 or 2. */
+static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars, long acs,
+                                const float *restrict B, long ldb, float *restrict C, long ldc, int accumulate) {
+  lk_vf c[4][2];
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < 2; ++u) c[i][u] = lk_vzero();
+  if (nv == 2) {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb), b1 = lk_vload(B + k * ldb + LK_VW);
+      for (int i = 0; i < 4; ++i) {
+        const lk_vf a = lk_vset1(A[i * ars + k * acs]);
+        c[i][0] += a * b0;
+        c[i][1] += a * b1;
+      }
+    }
+  } else {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb);
+      for (int i = 0; i < 4; ++i) c[i][0] += lk_vset1(A[i * ars + k * acs]) * b0;
+    }
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < nv; ++u) {
+      float *p = C + i * ldc + u * LK_VW;
+      lk_vstore(p, accumulate ? lk_vload(p) + c[i][u] : c[i][u]);
+    }
+}
+
+/* C[M, N] (+)= A·B for M a multiple of 4 and N a multiple of LK_VW (the callers pad both). */
+static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
+                      float *C, long ldc, int accumulate) {
+  for (int i = 0; i < M; i += 4)
+    for (int n = 0; n < N; n += 2 * LK_VW)
+      lk__ag_block(N - n >= 2 * LK_VW ? 2 : 1, K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n, ldc, accumulate);
+}
+
+/* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. */
+static void lk__ag_pack_t(int n, int D, const float *src, long rs, float *dst, long ld) {
+  for (int d = 0; d < D; ++d) {
+    float *row = dst + (long)d * ld;
+    for (int j = 0; j < n; ++j) row[j] = src[(long)j * rs + d];
+    for (long j = n; j < ld; ++j) row[j] = 0.0f;
+  }
+}
+
+/* dst[i·ld + d] = src[i·rs + d] for i < n, d < D; zero up to ld columns and `rows` rows. */
+static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, float *dst, long ld) {
+  for (int i = 0; i < rows; ++i) {
+    float *row = dst + (long)i * ld;
+    if (i < n) memcpy(row, src + (long)i * rs, (size_t)D * sizeof(float));
+    for (long d = i < n ? D : 0; d < ld; ++d) row[d] = 0.0f;
+  }
+}
+
+/* Rows [0, m) of s [·, Nkp] become softmax(scale·s) over their first Nk columns, zero after them;
+ * rows [m, mp) become zero. */
+static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    float *row = s + (long)i * nkp;
+    if (i >= m) { memset(row, 0, (size_t)nkp * sizeof(float)); continue; }
+    lk_vf mx = lk_vset1(-INFINITY), sum = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW)
+      mx = lk_vmax(mx, lk_vselect(lk_vbelow((int)j, Nk), lk_vload(row + j), lk_vset1(-INFINITY)));
+    const float shift = scale * lk_vhmax(mx);
+    for (long j = 0; j < nkp; j += LK_VW) {
+      const lk_vf e = lk_vselect(lk_vbelow((int)j, Nk), lk_vexp(lk_vload(row + j) * scale - shift), lk_vzero());
+      lk_vstore(row + j, e);
+      sum += e;
+    }
+    const float inv = 1.0f / lk_vsum(sum);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(row + j, lk_vload(row + j) * inv);
+  }
+}
+
+/* dp[i, j] ← scale · p[i, j] · (dp[i, j] − Σ_j p[i, j]·dp[i, j]) for i < mp (zero where p is). */
+static void lk__ag_dscores(int mp, long nkp, const float *p, float *dp, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    const float *pr = p + (long)i * nkp;
+    float *dr = dp + (long)i * nkp;
+    lk_vf acc = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW) acc += lk_vload(pr + j) * lk_vload(dr + j);
+    const float dot = lk_vsum(acc);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(dr + j, lk_vload(pr + j) * (lk_vload(dr + j) - dot) * scale);
+  }
+}
+
+void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k, long k_rs,
+                  const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs, float *dk,
+                  long dk_rs, float *dv, long dv_rs, float scale) {
+  if (B <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  if (Nk <= 0) { /* no keys: the output is an empty sum, constant in q */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(dq + r * dq_rs, 0, (size_t)H * D * sizeof(float));
+    return;
+  }
+  const int group = H / Hk;
+  const long units = (long)B * Hk, nkp = lk_round_up(lk_max_l(Nk, 1), LK_VW), dp = lk_round_up(D, LK_VW);
+  const long mq = LK_SDPA_GRAD_MQ;
+  const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
+  const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
+  LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1;
+    float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
+    float *s = NULL, *ds = NULL, *qt = NULL, *ot = NULL;
+    if (kt) { /* each array starts on a cache line (16 floats) */
+      vt = kt + lk_round_up(D * nkp, 16), kp = vt + lk_round_up(D * nkp, 16);
+      dka = kp + lk_round_up(nkp * dp, 16), dva = dka + lk_round_up(nkp * dp, 16);
+      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
+      qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
+    }
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1; ++u) {
+      const int b = (int)(u / Hk), g = (int)(u % Hk);
+      const float *kb = k + (long)b * Nk * k_rs + (long)g * D, *vb = v + (long)b * Nk * v_rs + (long)g * D;
+      float *dkb = dk + (long)b * Nk * dk_rs + (long)g * D, *dvb = dv + (long)b * Nk * dv_rs + (long)g * D;
+      if (!kt) { /* out of memory: fail loudly with NaN rather than leave garbage */
+        for (int h = g * group; h < (g + 1) * group; ++h)
+          for (int i = 0; i < Nq; ++i)
+            for (int d = 0; d < D; ++d) dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = NAN;
+        for (int j = 0; j < Nk; ++j)
+          for (int d = 0; d < D; ++d) dkb[(long)j * dk_rs + d] = dvb[(long)j * dv_rs + d] = NAN;
+        continue;
+      }
+      lk__ag_pack_t(Nk, D, kb, k_rs, kt, nkp);
+      lk__ag_pack_t(Nk, D, vb, v_rs, vt, nkp);
+      lk__ag_pack_rows(Nk, (int)nkp, D, kb, k_rs, kp, dp);
+      memset(dka, 0, (size_t)(2 * lk_round_up(nkp * dp, 16)) * sizeof(float)); /* dka and dva */
+      for (int h = g * group; h < (g + 1) * group; ++h)
+        for (int i0 = 0; i0 < Nq; i0 += (int)mq) {
+          const int m = (int)lk_min_l(mq, Nq - i0), mp = (int)lk_round_up(m, 4);
+          const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+          lk__ag_pack_rows(m, mp, D, qb, q_rs, qt, dp);
+          lk__ag_pack_rows(m, mp, D, dout + ((long)b * Nq + i0) * do_rs + (long)h * D, do_rs, ot, dp);
+          /* 1. P. */
+          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, nkp, s, nkp, 0);
+          lk__ag_softmax_rows(m, mp, Nk, nkp, s, scale);
+          /* 2. dS. */
+          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, nkp, ds, nkp, 0);
+          lk__ag_dscores(mp, nkp, s, ds, scale);
+          /* 3. dV += Pᵀ·dO and dK += dSᵀ·Q over this tile's queries; dQ = dS·K (into ot, whose
+           * dO rows are used up). */
+          lk__ag_mm(nk4, (int)dp, mp, s, 1, nkp, ot, dp, dva, dp, 1);
+          lk__ag_mm(nk4, (int)dp, mp, ds, 1, nkp, qt, dp, dka, dp, 1);
+          lk__ag_mm(mp, (int)dp, Nk, ds, nkp, 1, kp, dp, ot, dp, 0);
+          for (int i = 0; i < m; ++i)
+            memcpy(dq + ((long)b * Nq + i0 + i) * dq_rs + (long)h * D, ot + (long)i * dp, (size_t)D * sizeof(float));
+        }
+      for (int j = 0; j < Nk; ++j) {
+        memcpy(dkb + (long)j * dk_rs, dka + (long)j * dp, (size_t)D * sizeof(float));
+        memcpy(dvb + (long)j * dv_rs, dva + (long)j * dp, (size_t)D * sizeof(float));
+      }
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formulas in double, one (sample, head, query) at a time. */
+void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                        long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
+                        float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
+  double *p = (double *)malloc((size_t)(Nk > 0 ? Nk : 1) * 2 * sizeof(double)), *dpr = p + (Nk > 0 ? Nk : 1);
+  double *gk = (double *)calloc((size_t)(Nk > 0 ? Nk : 1) * D * 2, sizeof(double)), *gv = gk + (long)(Nk > 0 ? Nk : 1) * D;
+  for (int b = 0; b < B; ++b)
+    for (int g = 0; g < Hk; ++g) {
+      memset(gk, 0, (size_t)(Nk > 0 ? Nk : 1) * D * 2 * sizeof(double));
+      for (int h = g * (H / Hk); h < (g + 1) * (H / Hk); ++h)
+        for (int i = 0; i < Nq; ++i) {
+          const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D, *oi = dout + ((long)b * Nq + i) * do_rs + (long)h * D;
+          double m = -INFINITY, sum = 0.0, dot = 0.0;
+          for (int j = 0; j < Nk; ++j) {
+            const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D, *vj = v + ((long)b * Nk + j) * v_rs + (long)g * D;
+            double sj = 0.0, dj = 0.0;
+            for (int d = 0; d < D; ++d) { sj += (double)qi[d] * kj[d]; dj += (double)oi[d] * vj[d]; }
+            p[j] = sj * scale;
+            dpr[j] = dj;
+            m = p[j] > m ? p[j] : m;
+          }
+          for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+          for (int j = 0; j < Nk; ++j) dot += (p[j] /= sum) * dpr[j];
+          for (int d = 0; d < D; ++d) {
+            double acc = 0.0;
+            for (int j = 0; j < Nk; ++j) {
+              const double dsj = scale * p[j] * (dpr[j] - dot);
+              acc += dsj * k[((long)b * Nk + j) * k_rs + (long)g * D + d];
+              gk[(long)j * D + d] += dsj * qi[d];
+              gv[(long)j * D + d] += p[j] * oi[d];
+            }
+            dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = (float)acc;
+          }
+        }
+      for (int j = 0; j < Nk; ++j)
+        for (int d = 0; d < D; ++d) {
+          dk[((long)b * Nk + j) * dk_rs + (long)g * D + d] = (float)gk[(long)j * D + d];
+          dv[((long)b * Nk + j) * dv_rs + (long)g * D + d] = (float)gv[(long)j * D + d];
+        }
+    }
+  free(p);
+  free(gk);
+}
+
 /* ---- templates/loss.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Training: the loss at the end of the graph, softmax cross-entropy with soft targets (one-hot
@@ -4918,7 +5494,7 @@ static const unsigned char localvit_tiny_se4_train_param_read_[308] = {
 };
 int localvit_tiny_se4_train_param_read_by_forward(int i) { return i >= 0 && i < 308 ? localvit_tiny_se4_train_param_read_[i] : 0; }
 
-size_t localvit_tiny_se4_train_arena_bytes(void) { return 2418954752; }
+size_t localvit_tiny_se4_train_arena_bytes(void) { return 2179601920; }
 
 void localvit_tiny_se4_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -4949,5177 +5525,4559 @@ int localvit_tiny_se4_train_forward(const float *const *params, const float *con
 
   /* %4 = img2seq(%3) patch_embed : f32[B, 196, 192], written into %7 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 192, 196, arena + (long)b * 37632, arena + 469348288 + (long)b * 37824);
+    lk_img2seq(1, 192, 196, arena + (long)b * 37632, arena + 453009600 + (long)b * 37824);
   } // for b
 
   /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 192}, params[2], (const long[]){0, 192, 1},
-        arena + 469348096 + (long)b * 37824, (const long[]){37824, 37824, 1});
+        arena + 453009408 + (long)b * 37824, (const long[]){37824, 37824, 1});
   } // for b
 
   /* %8 = add(%7, %6) : f32[B, 197, 192], written over %7 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 469348096, (const long[]){37824, 192, 1},
-      params[3], (const long[]){0, 192, 1}, arena + 469348096);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 453009408, (const long[]){37824, 192, 1},
+      params[3], (const long[]){0, 192, 1}, arena + 453009408);
 
   /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 469348096, 1e-06f, arena + 470558464);
+  lk_normalize(B * 197, 192, arena + 453009408, 1e-06f, arena + 454219776);
 
   /* %12 = mul(%11, %9) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 470558464, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, arena + 471768832);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 454219776, (const long[]){37824, 192, 1},
+      params[4], (const long[]){0, 0, 1}, arena + 455430144);
 
   /* %13 = add(%12, %10) blocks.0.norm1 : f32[B, 197, 192], written over %12 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 471768832, (const long[]){37824, 192, 1},
-      params[5], (const long[]){0, 0, 1}, arena + 471768832);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455430144, (const long[]){37824, 192, 1},
+      params[5], (const long[]){0, 0, 1}, arena + 455430144);
 
   /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 471768832, params[6], params[7], LK_ACT_NONE, NULL,
-      arena);
+  lk_fused_linear(B * 197, 192, 576, arena + 455430144, params[6], params[7], LK_ACT_NONE, NULL,
+      arena + 409436160);
 
-  /* %17 = slice(%16) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena, 576, arena + 472979200, 192);
+  /* %17 = slice(%16) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
 
-  /* %18 = slice(%16) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 192, 576, arena + 474189568, 192);
+  /* %18 = slice(%16) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
 
-  /* %19 = slice(%16) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 384, 576, arena + 475399936, 192);
+  /* %19 = slice(%16) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
 
-  /* %20 = reshape(%17) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %17: no code */
+  /* %20 = sdpa(%17, %18, %19) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 409436160, 576, arena + 409436352, 576, arena + 409436544,
+      576, arena + 456640512, 0.14433756f);
 
-  /* %21 = reshape(%18) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %18: no code */
+  /* %23 = fused_linear(%20, %21, %22, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 456640512, params[8], params[9], LK_ACT_NONE,
+      arena + 453009408, arena);
 
-  /* %22 = reshape(%19) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %19: no code */
-
-  /* %23 = matmul_permuted(%20, %21) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 472979200, 48, 192, 1,
-      arena + 474189568, 48, 1, 192, arena, 38809, 197, 0.0f);
-
-  /* %24 = mul_scalar(%23) {x op 0.14433756} blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena, 0.14433756f, arena + 4967552);
-
-  /* %25 = softmax(%24) {axis -1} blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 4967552, arena);
-
-  /* %26 = matmul_permuted(%25, %22) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena, 38809, 197, 1,
-      arena + 475399936, 48, 192, 1, arena + 476610304, 48, 192, 0.0f);
-
-  /* %27 = reshape(%26) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %26: no code */
-
-  /* %30 = fused_linear(%27, %28, %29, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 476610304, params[8], params[9], LK_ACT_NONE,
-      arena + 469348096, arena + 4967552);
-
-  /* %31 = slice(%30) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %66 from row 0 */
+  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %59 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 4967552 + (long)b * 37824, 37824,
-        arena + 477820672 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 457850880 + (long)b * 37824, 192);
   } // for b
 
-  /* %32 = slice(%30) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 4967744, 37824, arena + 573439744, 37632);
+  /* %25 = slice(%23) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 192, 37824, arena + 513527808, 37632);
 
-  /* %34 = reshape(%33) {shape [768, 192]} blocks.0.conv.conv.0 : f32[768, 192], a view of %33: no code */
+  /* %27 = reshape(%26) {shape [768, 192]} blocks.0.conv.conv.0 : f32[768, 192], a view of %26: no code */
 
-  /* %35 = fused_linear(%32, %34) blocks.0.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 573439744, params[10], NULL, LK_ACT_NONE, NULL,
-      arena + 69545728);
+  /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 513527808, params[10], NULL, LK_ACT_NONE, NULL, arena);
 
-  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 69545728, params[11], params[12], 1e-05f,
-      arena + 74362624);
+  /* %31 = batch_normalize(%28, %29, %30) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena, params[11], params[12], 1e-05f, arena + 4816896);
 
-  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 69545728, arena + 604695808);
+  /* %32 = batch_moments(%28) {channels last} blocks.0.conv.conv.1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena, arena + 544857600);
+
+  /* %33 = hswish(%31) blocks.0.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 4816896, arena + 9633792);
+
+  /* %35 = token_dwconv(%33, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 9633792, params[15], NULL, LK_ACT_NONE,
+      arena + 14450688);
+
+  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 14450688, params[16], params[17], 1e-05f,
+      arena + 19267584);
+
+  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.4 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 14450688, arena + 544859136);
 
   /* %40 = hswish(%38) blocks.0.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 74362624, arena + 79179520);
+  lk_hswish(B * 196 * 768, arena + 19267584, arena + 24084480);
 
-  /* %42 = token_dwconv(%40, %41) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 79179520, params[15], NULL, LK_ACT_NONE,
-      arena + 83996416);
+  /* %41 = mean(%40) {axis 0} blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 24084480, arena + 543825408);
 
-  /* %45 = batch_normalize(%42, %43, %44) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 83996416, params[16], params[17], 1e-05f,
-      arena + 88813312);
+  /* %44 = fused_linear(%41, %42, %43) blocks.0.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 543825408, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 544710144);
 
-  /* %46 = batch_moments(%42) {channels last} blocks.0.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 83996416, arena + 604697344);
+  /* %45 = relu(%44) blocks.0.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 544710144, arena + 544716288);
 
-  /* %47 = hswish(%45) blocks.0.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 88813312, arena + 93630208);
+  /* %48 = fused_linear(%45, %46, %47) blocks.0.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 544716288, params[22], params[23], LK_ACT_NONE, NULL,
+      arena + 543849984);
 
-  /* %48 = mean(%47) {axis 0} blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 93630208, arena + 603737344);
+  /* %49 = hsigmoid(%48) blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 543849984, arena + 543874560);
 
-  /* %51 = fused_linear(%48, %49, %50) blocks.0.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 603737344, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 604548352);
+  /* %50 = mul(%40, %49) blocks.0.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 24084480, (const long[]){150528, 768, 1},
+      arena + 543874560, (const long[]){768, 0, 1}, arena + 28901376);
 
-  /* %52 = relu(%51) blocks.0.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 604548352, arena + 604554496);
+  /* %52 = reshape(%51) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %51: no code */
 
-  /* %55 = fused_linear(%52, %53, %54) blocks.0.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 604554496, params[22], params[23], LK_ACT_NONE, NULL,
-      arena + 603761920);
+  /* %53 = fused_linear(%50, %52) blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 28901376, params[24], NULL, LK_ACT_NONE, NULL,
+      arena + 514732032);
 
-  /* %56 = hsigmoid(%55) blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 603761920, arena + 603786496);
+  /* %56 = batch_normalize(%53, %54, %55) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 514732032, params[25], params[26], 1e-05f,
+      arena + 33718272);
 
-  /* %57 = mul(%47, %56) blocks.0.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 93630208, (const long[]){150528, 768, 1},
-      arena + 603786496, (const long[]){768, 0, 1}, arena + 98447104);
+  /* %57 = batch_moments(%53) {channels last} blocks.0.conv.conv.8 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 514732032, arena + 544895472);
 
-  /* %59 = reshape(%58) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %58: no code */
-
-  /* %60 = fused_linear(%57, %59) blocks.0.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 98447104, params[24], NULL, LK_ACT_NONE, NULL,
-      arena + 574643968);
-
-  /* %63 = batch_normalize(%60, %61, %62) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 574643968, params[25], params[26], 1e-05f,
-      arena + 4967552);
-
-  /* %64 = batch_moments(%60) {channels last} blocks.0.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 574643968, arena + 604733680);
-
-  /* %65 = add(%32, %63) blocks.0.conv : f32[B, 196, 192], written into %66 from row 1 */
+  /* %58 = add(%25, %56) blocks.0.conv : f32[B, 196, 192], written into %59 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 573439744 + (long)b * 37632, (const long[]){192, 1},
-        arena + 4967552 + (long)b * 37632, (const long[]){192, 1},
-        arena + 477820864 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 513527808 + (long)b * 37632, (const long[]){192, 1},
+        arena + 33718272 + (long)b * 37632, (const long[]){192, 1},
+        arena + 457851072 + (long)b * 37824);
   } // for b
 
-  /* %66 = concat(%31, %65) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %59 = concat(%24, %58) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %69 = normalize(%66) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 477820672, 1e-06f, arena + 479031040);
+  /* %62 = normalize(%59) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 457850880, 1e-06f, arena + 459061248);
 
-  /* %70 = mul(%69, %67) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 479031040, (const long[]){37824, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 480241408);
+  /* %63 = mul(%62, %60) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 459061248, (const long[]){37824, 192, 1},
+      params[29], (const long[]){0, 0, 1}, arena + 460271616);
 
-  /* %71 = add(%70, %68) blocks.1.norm1 : f32[B, 197, 192], written over %70 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 480241408, (const long[]){37824, 192, 1},
-      params[30], (const long[]){0, 0, 1}, arena + 480241408);
+  /* %64 = add(%63, %61) blocks.1.norm1 : f32[B, 197, 192], written over %63 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 460271616, (const long[]){37824, 192, 1},
+      params[30], (const long[]){0, 0, 1}, arena + 460271616);
 
-  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 480241408, params[31], params[32], LK_ACT_NONE, NULL,
-      arena + 4967552);
+  /* %67 = fused_linear(%64, %65, %66) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 460271616, params[31], params[32], LK_ACT_NONE, NULL,
+      arena + 413067264);
 
-  /* %75 = slice(%74) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 4967552, 576, arena + 481451776, 192);
+  /* %68 = slice(%67) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %67: no code */
 
-  /* %76 = slice(%74) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 4967744, 576, arena + 482662144, 192);
+  /* %69 = slice(%67) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %67: no code */
 
-  /* %77 = slice(%74) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 4967936, 576, arena + 483872512, 192);
+  /* %70 = slice(%67) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %67: no code */
 
-  /* %78 = reshape(%75) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %75: no code */
+  /* %71 = sdpa(%68, %69, %70) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 413067264, 576, arena + 413067456, 576, arena + 413067648,
+      576, arena + 461481984, 0.14433756f);
 
-  /* %79 = reshape(%76) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %76: no code */
+  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 461481984, params[33], params[34], LK_ACT_NONE, NULL,
+      arena + 33718272);
 
-  /* %80 = reshape(%77) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %77: no code */
+  /* %76 = mul(%74, %75) blocks.1 : f32[B, 197, 192], written over %74 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 33718272, (const long[]){37824, 192, 1}, inputs[1],
+      (const long[]){1, 0, 0}, arena + 33718272);
 
-  /* %81 = matmul_permuted(%78, %79) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 481451776, 48, 192, 1,
-      arena + 482662144, 48, 1, 192, arena + 4967552, 38809, 197, 0.0f);
+  /* %77 = add(%59, %76) blocks.1 : f32[B, 197, 192], written over %74 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 457850880, (const long[]){37824, 192, 1},
+      arena + 33718272, (const long[]){37824, 192, 1}, arena + 33718272);
 
-  /* %82 = mul_scalar(%81) {x op 0.14433756} blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 4967552, 0.14433756f, arena + 9935104);
-
-  /* %83 = softmax(%82) {axis -1} blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 9935104, arena + 4967552);
-
-  /* %84 = matmul_permuted(%83, %80) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 4967552, 38809, 197, 1,
-      arena + 483872512, 48, 192, 1, arena + 485082880, 48, 192, 0.0f);
-
-  /* %85 = reshape(%84) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %84: no code */
-
-  /* %88 = fused_linear(%85, %86, %87) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 485082880, params[33], params[34], LK_ACT_NONE, NULL,
-      arena + 9935104);
-
-  /* %90 = mul(%88, %89) blocks.1 : f32[B, 197, 192], written over %88 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 9935104, (const long[]){37824, 192, 1}, inputs[1],
-      (const long[]){1, 0, 0}, arena + 9935104);
-
-  /* %91 = add(%66, %90) blocks.1 : f32[B, 197, 192], written over %88 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 477820672, (const long[]){37824, 192, 1},
-      arena + 9935104, (const long[]){37824, 192, 1}, arena + 9935104);
-
-  /* %92 = slice(%91) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %127 from row 0 */
+  /* %78 = slice(%77) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %113 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 9935104 + (long)b * 37824, 37824,
-        arena + 486293248 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 33718272 + (long)b * 37824, 37824,
+        arena + 462692352 + (long)b * 37824, 192);
   } // for b
 
-  /* %93 = slice(%91) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 9935296, 37824, arena + 575848192, 37632);
+  /* %79 = slice(%77) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 33718464, 37824, arena + 515936256, 37632);
 
-  /* %95 = reshape(%94) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %94: no code */
+  /* %81 = reshape(%80) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %80: no code */
 
-  /* %96 = fused_linear(%93, %95) blocks.1.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 575848192, params[35], NULL, LK_ACT_NONE, NULL,
-      arena + 103264000);
+  /* %82 = fused_linear(%79, %81) blocks.1.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 515936256, params[35], NULL, LK_ACT_NONE, NULL,
+      arena + 33718272);
 
-  /* %99 = batch_normalize(%96, %97, %98) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 103264000, params[36], params[37], 1e-05f,
-      arena + 108080896);
+  /* %85 = batch_normalize(%82, %83, %84) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 33718272, params[36], params[37], 1e-05f,
+      arena + 38535168);
 
-  /* %100 = batch_moments(%96) {channels last} blocks.1.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 103264000, arena + 604698880);
+  /* %86 = batch_moments(%82) {channels last} blocks.1.conv.conv.1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 33718272, arena + 544860672);
 
-  /* %101 = hswish(%99) blocks.1.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 108080896, arena + 112897792);
+  /* %87 = hswish(%85) blocks.1.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 38535168, arena + 43352064);
 
-  /* %103 = token_dwconv(%101, %102) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 112897792, params[40], NULL,
-      LK_ACT_NONE, arena + 117714688);
+  /* %89 = token_dwconv(%87, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 43352064, params[40], NULL, LK_ACT_NONE,
+      arena + 48168960);
 
-  /* %106 = batch_normalize(%103, %104, %105) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 117714688, params[41], params[42], 1e-05f,
-      arena + 122531584);
+  /* %92 = batch_normalize(%89, %90, %91) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 48168960, params[41], params[42], 1e-05f,
+      arena + 52985856);
 
-  /* %107 = batch_moments(%103) {channels last} blocks.1.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 117714688, arena + 604700416);
+  /* %93 = batch_moments(%89) {channels last} blocks.1.conv.conv.4 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 48168960, arena + 544862208);
 
-  /* %108 = hswish(%106) blocks.1.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 122531584, arena + 127348480);
+  /* %94 = hswish(%92) blocks.1.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 52985856, arena + 57802752);
 
-  /* %109 = mean(%108) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 127348480, arena + 603811072);
+  /* %95 = mean(%94) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 57802752, arena + 543899136);
 
-  /* %112 = fused_linear(%109, %110, %111) blocks.1.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 603811072, params[45], params[46], LK_ACT_NONE, NULL,
-      arena + 604560640);
+  /* %98 = fused_linear(%95, %96, %97) blocks.1.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 543899136, params[45], params[46], LK_ACT_NONE, NULL,
+      arena + 544722432);
 
-  /* %113 = relu(%112) blocks.1.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 604560640, arena + 604566784);
+  /* %99 = relu(%98) blocks.1.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 544722432, arena + 544728576);
 
-  /* %116 = fused_linear(%113, %114, %115) blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 604566784, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 603835648);
+  /* %102 = fused_linear(%99, %100, %101) blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 544728576, params[47], params[48], LK_ACT_NONE, NULL,
+      arena + 543923712);
 
-  /* %117 = hsigmoid(%116) blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 603835648, arena + 603860224);
+  /* %103 = hsigmoid(%102) blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 543923712, arena + 543948288);
 
-  /* %118 = mul(%108, %117) blocks.1.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 127348480, (const long[]){150528, 768, 1},
-      arena + 603860224, (const long[]){768, 0, 1}, arena + 132165376);
+  /* %104 = mul(%94, %103) blocks.1.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 57802752, (const long[]){150528, 768, 1},
+      arena + 543948288, (const long[]){768, 0, 1}, arena + 62619648);
 
-  /* %120 = reshape(%119) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %119: no code */
+  /* %106 = reshape(%105) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %105: no code */
 
-  /* %121 = fused_linear(%118, %120) blocks.1.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 132165376, params[49], NULL, LK_ACT_NONE, NULL,
-      arena + 577052416);
+  /* %107 = fused_linear(%104, %106) blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 62619648, params[49], NULL, LK_ACT_NONE, NULL,
+      arena + 517140480);
 
-  /* %124 = batch_normalize(%121, %122, %123) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 577052416, params[50], params[51], 1e-05f,
-      arena + 9935104);
+  /* %110 = batch_normalize(%107, %108, %109) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 517140480, params[50], params[51], 1e-05f,
+      arena + 67436544);
 
-  /* %125 = batch_moments(%121) {channels last} blocks.1.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 577052416, arena + 604734064);
+  /* %111 = batch_moments(%107) {channels last} blocks.1.conv.conv.8 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 517140480, arena + 544895856);
 
-  /* %126 = add(%93, %124) blocks.1.conv : f32[B, 196, 192], written into %127 from row 1 */
+  /* %112 = add(%79, %110) blocks.1.conv : f32[B, 196, 192], written into %113 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 575848192 + (long)b * 37632, (const long[]){192, 1},
-        arena + 9935104 + (long)b * 37632, (const long[]){192, 1},
-        arena + 486293440 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 515936256 + (long)b * 37632, (const long[]){192, 1},
+        arena + 67436544 + (long)b * 37632, (const long[]){192, 1},
+        arena + 462692544 + (long)b * 37824);
   } // for b
 
-  /* %127 = concat(%92, %126) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %113 = concat(%78, %112) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %130 = normalize(%127) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 486293248, 1e-06f, arena + 487503616);
+  /* %116 = normalize(%113) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 462692352, 1e-06f, arena + 463902720);
 
-  /* %131 = mul(%130, %128) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 487503616, (const long[]){37824, 192, 1},
-      params[54], (const long[]){0, 0, 1}, arena + 488713984);
+  /* %117 = mul(%116, %114) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 463902720, (const long[]){37824, 192, 1},
+      params[54], (const long[]){0, 0, 1}, arena + 465113088);
 
-  /* %132 = add(%131, %129) blocks.2.norm1 : f32[B, 197, 192], written over %131 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 488713984, (const long[]){37824, 192, 1},
-      params[55], (const long[]){0, 0, 1}, arena + 488713984);
+  /* %118 = add(%117, %115) blocks.2.norm1 : f32[B, 197, 192], written over %117 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 465113088, (const long[]){37824, 192, 1},
+      params[55], (const long[]){0, 0, 1}, arena + 465113088);
 
-  /* %135 = fused_linear(%132, %133, %134) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 488713984, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 9935104);
+  /* %121 = fused_linear(%118, %119, %120) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 465113088, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 416698368);
 
-  /* %136 = slice(%135) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 9935104, 576, arena + 489924352, 192);
+  /* %122 = slice(%121) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %121: no code */
 
-  /* %137 = slice(%135) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 9935296, 576, arena + 491134720, 192);
+  /* %123 = slice(%121) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %121: no code */
 
-  /* %138 = slice(%135) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 9935488, 576, arena + 492345088, 192);
+  /* %124 = slice(%121) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %121: no code */
 
-  /* %139 = reshape(%136) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %136: no code */
+  /* %125 = sdpa(%122, %123, %124) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 416698368, 576, arena + 416698560, 576, arena + 416698752,
+      576, arena + 466323456, 0.14433756f);
 
-  /* %140 = reshape(%137) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %137: no code */
+  /* %128 = fused_linear(%125, %126, %127) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 466323456, params[58], params[59], LK_ACT_NONE, NULL,
+      arena + 67436544);
 
-  /* %141 = reshape(%138) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %138: no code */
+  /* %130 = mul(%128, %129) blocks.2 : f32[B, 197, 192], written over %128 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 67436544, (const long[]){37824, 192, 1}, inputs[2],
+      (const long[]){1, 0, 0}, arena + 67436544);
 
-  /* %142 = matmul_permuted(%139, %140) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 489924352, 48, 192, 1,
-      arena + 491134720, 48, 1, 192, arena + 9935104, 38809, 197, 0.0f);
+  /* %131 = add(%113, %130) blocks.2 : f32[B, 197, 192], written over %128 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 462692352, (const long[]){37824, 192, 1},
+      arena + 67436544, (const long[]){37824, 192, 1}, arena + 67436544);
 
-  /* %143 = mul_scalar(%142) {x op 0.14433756} blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 9935104, 0.14433756f, arena + 14902656);
-
-  /* %144 = softmax(%143) {axis -1} blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 14902656, arena + 9935104);
-
-  /* %145 = matmul_permuted(%144, %141) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 9935104, 38809, 197, 1,
-      arena + 492345088, 48, 192, 1, arena + 493555456, 48, 192, 0.0f);
-
-  /* %146 = reshape(%145) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %145: no code */
-
-  /* %149 = fused_linear(%146, %147, %148) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 493555456, params[58], params[59], LK_ACT_NONE, NULL,
-      arena + 14902656);
-
-  /* %151 = mul(%149, %150) blocks.2 : f32[B, 197, 192], written over %149 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 14902656, (const long[]){37824, 192, 1}, inputs[2],
-      (const long[]){1, 0, 0}, arena + 14902656);
-
-  /* %152 = add(%127, %151) blocks.2 : f32[B, 197, 192], written over %149 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 486293248, (const long[]){37824, 192, 1},
-      arena + 14902656, (const long[]){37824, 192, 1}, arena + 14902656);
-
-  /* %153 = slice(%152) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %188 from row 0 */
+  /* %132 = slice(%131) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %167 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 14902656 + (long)b * 37824, 37824,
-        arena + 494765824 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 67436544 + (long)b * 37824, 37824,
+        arena + 467533824 + (long)b * 37824, 192);
   } // for b
 
-  /* %154 = slice(%152) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 14902848, 37824, arena + 578256640, 37632);
+  /* %133 = slice(%131) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 67436736, 37824, arena + 518344704, 37632);
 
-  /* %156 = reshape(%155) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %155: no code */
+  /* %135 = reshape(%134) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %134: no code */
 
-  /* %157 = fused_linear(%154, %156) blocks.2.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 578256640, params[60], NULL, LK_ACT_NONE, NULL,
-      arena + 136982272);
+  /* %136 = fused_linear(%133, %135) blocks.2.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 518344704, params[60], NULL, LK_ACT_NONE, NULL,
+      arena + 67436544);
 
-  /* %160 = batch_normalize(%157, %158, %159) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 136982272, params[61], params[62], 1e-05f,
-      arena + 141799168);
+  /* %139 = batch_normalize(%136, %137, %138) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 67436544, params[61], params[62], 1e-05f,
+      arena + 72253440);
 
-  /* %161 = batch_moments(%157) {channels last} blocks.2.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 136982272, arena + 604701952);
+  /* %140 = batch_moments(%136) {channels last} blocks.2.conv.conv.1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 67436544, arena + 544863744);
 
-  /* %162 = hswish(%160) blocks.2.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 141799168, arena + 146616064);
+  /* %141 = hswish(%139) blocks.2.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 72253440, arena + 77070336);
 
-  /* %164 = token_dwconv(%162, %163) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 146616064, params[65], NULL,
-      LK_ACT_NONE, arena + 151432960);
+  /* %143 = token_dwconv(%141, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, params[65], NULL, LK_ACT_NONE,
+      arena + 81887232);
 
-  /* %167 = batch_normalize(%164, %165, %166) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 151432960, params[66], params[67], 1e-05f,
-      arena + 156249856);
+  /* %146 = batch_normalize(%143, %144, %145) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 81887232, params[66], params[67], 1e-05f,
+      arena + 86704128);
 
-  /* %168 = batch_moments(%164) {channels last} blocks.2.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 151432960, arena + 604703488);
+  /* %147 = batch_moments(%143) {channels last} blocks.2.conv.conv.4 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 81887232, arena + 544865280);
 
-  /* %169 = hswish(%167) blocks.2.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 156249856, arena + 161066752);
+  /* %148 = hswish(%146) blocks.2.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 86704128, arena + 91521024);
 
-  /* %170 = mean(%169) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 161066752, arena + 603884800);
+  /* %149 = mean(%148) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 91521024, arena + 543972864);
 
-  /* %173 = fused_linear(%170, %171, %172) blocks.2.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 603884800, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 604572928);
+  /* %152 = fused_linear(%149, %150, %151) blocks.2.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 543972864, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 544734720);
 
-  /* %174 = relu(%173) blocks.2.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 604572928, arena + 604579072);
+  /* %153 = relu(%152) blocks.2.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 544734720, arena + 544740864);
 
-  /* %177 = fused_linear(%174, %175, %176) blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 604579072, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 603909376);
+  /* %156 = fused_linear(%153, %154, %155) blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 544740864, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 543997440);
 
-  /* %178 = hsigmoid(%177) blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 603909376, arena + 603933952);
+  /* %157 = hsigmoid(%156) blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 543997440, arena + 544022016);
 
-  /* %179 = mul(%169, %178) blocks.2.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 161066752, (const long[]){150528, 768, 1},
-      arena + 603933952, (const long[]){768, 0, 1}, arena + 165883648);
+  /* %158 = mul(%148, %157) blocks.2.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 91521024, (const long[]){150528, 768, 1},
+      arena + 544022016, (const long[]){768, 0, 1}, arena + 96337920);
 
-  /* %181 = reshape(%180) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %180: no code */
+  /* %160 = reshape(%159) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %159: no code */
 
-  /* %182 = fused_linear(%179, %181) blocks.2.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 165883648, params[74], NULL, LK_ACT_NONE, NULL,
-      arena + 579460864);
+  /* %161 = fused_linear(%158, %160) blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 96337920, params[74], NULL, LK_ACT_NONE, NULL,
+      arena + 519548928);
 
-  /* %185 = batch_normalize(%182, %183, %184) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 579460864, params[75], params[76], 1e-05f,
-      arena + 14902656);
+  /* %164 = batch_normalize(%161, %162, %163) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 519548928, params[75], params[76], 1e-05f,
+      arena + 101154816);
 
-  /* %186 = batch_moments(%182) {channels last} blocks.2.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 579460864, arena + 604734448);
+  /* %165 = batch_moments(%161) {channels last} blocks.2.conv.conv.8 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 519548928, arena + 544896240);
 
-  /* %187 = add(%154, %185) blocks.2.conv : f32[B, 196, 192], written into %188 from row 1 */
+  /* %166 = add(%133, %164) blocks.2.conv : f32[B, 196, 192], written into %167 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 578256640 + (long)b * 37632, (const long[]){192, 1},
-        arena + 14902656 + (long)b * 37632, (const long[]){192, 1},
-        arena + 494766016 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 518344704 + (long)b * 37632, (const long[]){192, 1},
+        arena + 101154816 + (long)b * 37632, (const long[]){192, 1},
+        arena + 467534016 + (long)b * 37824);
   } // for b
 
-  /* %188 = concat(%153, %187) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %167 = concat(%132, %166) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %191 = normalize(%188) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 494765824, 1e-06f, arena + 495976192);
+  /* %170 = normalize(%167) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 467533824, 1e-06f, arena + 468744192);
 
-  /* %192 = mul(%191, %189) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 495976192, (const long[]){37824, 192, 1},
-      params[79], (const long[]){0, 0, 1}, arena + 497186560);
+  /* %171 = mul(%170, %168) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 468744192, (const long[]){37824, 192, 1},
+      params[79], (const long[]){0, 0, 1}, arena + 469954560);
 
-  /* %193 = add(%192, %190) blocks.3.norm1 : f32[B, 197, 192], written over %192 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 497186560, (const long[]){37824, 192, 1},
-      params[80], (const long[]){0, 0, 1}, arena + 497186560);
+  /* %172 = add(%171, %169) blocks.3.norm1 : f32[B, 197, 192], written over %171 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 469954560, (const long[]){37824, 192, 1},
+      params[80], (const long[]){0, 0, 1}, arena + 469954560);
 
-  /* %196 = fused_linear(%193, %194, %195) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 497186560, params[81], params[82], LK_ACT_NONE, NULL,
-      arena + 14902656);
+  /* %175 = fused_linear(%172, %173, %174) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 469954560, params[81], params[82], LK_ACT_NONE, NULL,
+      arena + 420329472);
 
-  /* %197 = slice(%196) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 14902656, 576, arena + 498396928, 192);
+  /* %176 = slice(%175) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %175: no code */
 
-  /* %198 = slice(%196) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 14902848, 576, arena + 499607296, 192);
+  /* %177 = slice(%175) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %175: no code */
 
-  /* %199 = slice(%196) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 14903040, 576, arena + 500817664, 192);
+  /* %178 = slice(%175) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %175: no code */
 
-  /* %200 = reshape(%197) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %197: no code */
+  /* %179 = sdpa(%176, %177, %178) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 420329472, 576, arena + 420329664, 576, arena + 420329856,
+      576, arena + 471164928, 0.14433756f);
 
-  /* %201 = reshape(%198) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %198: no code */
+  /* %182 = fused_linear(%179, %180, %181) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 471164928, params[83], params[84], LK_ACT_NONE, NULL,
+      arena + 101154816);
 
-  /* %202 = reshape(%199) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %199: no code */
+  /* %184 = mul(%182, %183) blocks.3 : f32[B, 197, 192], written over %182 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 101154816, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 101154816);
 
-  /* %203 = matmul_permuted(%200, %201) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 498396928, 48, 192, 1,
-      arena + 499607296, 48, 1, 192, arena + 14902656, 38809, 197, 0.0f);
+  /* %185 = add(%167, %184) blocks.3 : f32[B, 197, 192], written over %182 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 467533824, (const long[]){37824, 192, 1},
+      arena + 101154816, (const long[]){37824, 192, 1}, arena + 101154816);
 
-  /* %204 = mul_scalar(%203) {x op 0.14433756} blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 14902656, 0.14433756f, arena + 19870208);
-
-  /* %205 = softmax(%204) {axis -1} blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 19870208, arena + 14902656);
-
-  /* %206 = matmul_permuted(%205, %202) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 14902656, 38809, 197, 1,
-      arena + 500817664, 48, 192, 1, arena + 502028032, 48, 192, 0.0f);
-
-  /* %207 = reshape(%206) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %206: no code */
-
-  /* %210 = fused_linear(%207, %208, %209) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 502028032, params[83], params[84], LK_ACT_NONE, NULL,
-      arena + 19870208);
-
-  /* %212 = mul(%210, %211) blocks.3 : f32[B, 197, 192], written over %210 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 19870208, (const long[]){37824, 192, 1}, inputs[3],
-      (const long[]){1, 0, 0}, arena + 19870208);
-
-  /* %213 = add(%188, %212) blocks.3 : f32[B, 197, 192], written over %210 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 494765824, (const long[]){37824, 192, 1},
-      arena + 19870208, (const long[]){37824, 192, 1}, arena + 19870208);
-
-  /* %214 = slice(%213) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %249 from row 0 */
+  /* %186 = slice(%185) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %221 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 19870208 + (long)b * 37824, 37824,
-        arena + 503238400 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 101154816 + (long)b * 37824, 37824,
+        arena + 472375296 + (long)b * 37824, 192);
   } // for b
 
-  /* %215 = slice(%213) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 19870400, 37824, arena + 580665088, 37632);
+  /* %187 = slice(%185) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 101155008, 37824, arena + 520753152, 37632);
 
-  /* %217 = reshape(%216) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %216: no code */
+  /* %189 = reshape(%188) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %188: no code */
 
-  /* %218 = fused_linear(%215, %217) blocks.3.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 580665088, params[85], NULL, LK_ACT_NONE, NULL,
-      arena + 170700544);
+  /* %190 = fused_linear(%187, %189) blocks.3.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 520753152, params[85], NULL, LK_ACT_NONE, NULL,
+      arena + 101154816);
 
-  /* %221 = batch_normalize(%218, %219, %220) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 170700544, params[86], params[87], 1e-05f,
-      arena + 175517440);
+  /* %193 = batch_normalize(%190, %191, %192) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 101154816, params[86], params[87], 1e-05f,
+      arena + 105971712);
 
-  /* %222 = batch_moments(%218) {channels last} blocks.3.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 170700544, arena + 604705024);
+  /* %194 = batch_moments(%190) {channels last} blocks.3.conv.conv.1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 101154816, arena + 544866816);
 
-  /* %223 = hswish(%221) blocks.3.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 175517440, arena + 180334336);
+  /* %195 = hswish(%193) blocks.3.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 105971712, arena + 110788608);
 
-  /* %225 = token_dwconv(%223, %224) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 180334336, params[90], NULL,
-      LK_ACT_NONE, arena + 185151232);
+  /* %197 = token_dwconv(%195, %196) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 110788608, params[90], NULL,
+      LK_ACT_NONE, arena + 115605504);
 
-  /* %228 = batch_normalize(%225, %226, %227) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 185151232, params[91], params[92], 1e-05f,
-      arena + 189968128);
+  /* %200 = batch_normalize(%197, %198, %199) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 115605504, params[91], params[92], 1e-05f,
+      arena + 120422400);
 
-  /* %229 = batch_moments(%225) {channels last} blocks.3.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 185151232, arena + 604706560);
+  /* %201 = batch_moments(%197) {channels last} blocks.3.conv.conv.4 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 115605504, arena + 544868352);
 
-  /* %230 = hswish(%228) blocks.3.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 189968128, arena + 194785024);
+  /* %202 = hswish(%200) blocks.3.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 120422400, arena + 125239296);
 
-  /* %231 = mean(%230) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 194785024, arena + 603958528);
+  /* %203 = mean(%202) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 125239296, arena + 544046592);
 
-  /* %234 = fused_linear(%231, %232, %233) blocks.3.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 603958528, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 604585216);
+  /* %206 = fused_linear(%203, %204, %205) blocks.3.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 544046592, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 544747008);
 
-  /* %235 = relu(%234) blocks.3.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 604585216, arena + 604591360);
+  /* %207 = relu(%206) blocks.3.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 544747008, arena + 544753152);
 
-  /* %238 = fused_linear(%235, %236, %237) blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 604591360, params[97], params[98], LK_ACT_NONE, NULL,
-      arena + 603983104);
+  /* %210 = fused_linear(%207, %208, %209) blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 544753152, params[97], params[98], LK_ACT_NONE, NULL,
+      arena + 544071168);
 
-  /* %239 = hsigmoid(%238) blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 603983104, arena + 604007680);
+  /* %211 = hsigmoid(%210) blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 544071168, arena + 544095744);
 
-  /* %240 = mul(%230, %239) blocks.3.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 194785024, (const long[]){150528, 768, 1},
-      arena + 604007680, (const long[]){768, 0, 1}, arena + 199601920);
+  /* %212 = mul(%202, %211) blocks.3.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 125239296, (const long[]){150528, 768, 1},
+      arena + 544095744, (const long[]){768, 0, 1}, arena + 130056192);
 
-  /* %242 = reshape(%241) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %241: no code */
+  /* %214 = reshape(%213) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %213: no code */
 
-  /* %243 = fused_linear(%240, %242) blocks.3.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 199601920, params[99], NULL, LK_ACT_NONE, NULL,
-      arena + 581869312);
+  /* %215 = fused_linear(%212, %214) blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 130056192, params[99], NULL, LK_ACT_NONE, NULL,
+      arena + 521957376);
 
-  /* %246 = batch_normalize(%243, %244, %245) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 581869312, params[100], params[101], 1e-05f,
-      arena + 19870208);
+  /* %218 = batch_normalize(%215, %216, %217) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 521957376, params[100], params[101], 1e-05f,
+      arena + 134873088);
 
-  /* %247 = batch_moments(%243) {channels last} blocks.3.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 581869312, arena + 604734832);
+  /* %219 = batch_moments(%215) {channels last} blocks.3.conv.conv.8 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 521957376, arena + 544896624);
 
-  /* %248 = add(%215, %246) blocks.3.conv : f32[B, 196, 192], written into %249 from row 1 */
+  /* %220 = add(%187, %218) blocks.3.conv : f32[B, 196, 192], written into %221 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 580665088 + (long)b * 37632, (const long[]){192, 1},
-        arena + 19870208 + (long)b * 37632, (const long[]){192, 1},
-        arena + 503238592 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 520753152 + (long)b * 37632, (const long[]){192, 1},
+        arena + 134873088 + (long)b * 37632, (const long[]){192, 1},
+        arena + 472375488 + (long)b * 37824);
   } // for b
 
-  /* %249 = concat(%214, %248) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %221 = concat(%186, %220) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %252 = normalize(%249) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 503238400, 1e-06f, arena + 504448768);
+  /* %224 = normalize(%221) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 472375296, 1e-06f, arena + 473585664);
 
-  /* %253 = mul(%252, %250) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 504448768, (const long[]){37824, 192, 1},
-      params[104], (const long[]){0, 0, 1}, arena + 505659136);
+  /* %225 = mul(%224, %222) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 473585664, (const long[]){37824, 192, 1},
+      params[104], (const long[]){0, 0, 1}, arena + 474796032);
 
-  /* %254 = add(%253, %251) blocks.4.norm1 : f32[B, 197, 192], written over %253 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 505659136, (const long[]){37824, 192, 1},
-      params[105], (const long[]){0, 0, 1}, arena + 505659136);
+  /* %226 = add(%225, %223) blocks.4.norm1 : f32[B, 197, 192], written over %225 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 474796032, (const long[]){37824, 192, 1},
+      params[105], (const long[]){0, 0, 1}, arena + 474796032);
 
-  /* %257 = fused_linear(%254, %255, %256) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 505659136, params[106], params[107], LK_ACT_NONE, NULL,
-      arena + 19870208);
+  /* %229 = fused_linear(%226, %227, %228) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 474796032, params[106], params[107], LK_ACT_NONE, NULL,
+      arena + 423960576);
 
-  /* %258 = slice(%257) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 19870208, 576, arena + 506869504, 192);
+  /* %230 = slice(%229) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %229: no code */
 
-  /* %259 = slice(%257) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 19870400, 576, arena + 508079872, 192);
+  /* %231 = slice(%229) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %229: no code */
 
-  /* %260 = slice(%257) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 19870592, 576, arena + 509290240, 192);
+  /* %232 = slice(%229) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %229: no code */
 
-  /* %261 = reshape(%258) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %258: no code */
+  /* %233 = sdpa(%230, %231, %232) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 423960576, 576, arena + 423960768, 576, arena + 423960960,
+      576, arena + 476006400, 0.14433756f);
 
-  /* %262 = reshape(%259) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %259: no code */
+  /* %236 = fused_linear(%233, %234, %235) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 476006400, params[108], params[109], LK_ACT_NONE, NULL,
+      arena + 134873088);
 
-  /* %263 = reshape(%260) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %260: no code */
+  /* %238 = mul(%236, %237) blocks.4 : f32[B, 197, 192], written over %236 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 134873088, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 134873088);
 
-  /* %264 = matmul_permuted(%261, %262) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 506869504, 48, 192, 1,
-      arena + 508079872, 48, 1, 192, arena + 19870208, 38809, 197, 0.0f);
+  /* %239 = add(%221, %238) blocks.4 : f32[B, 197, 192], written over %236 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 472375296, (const long[]){37824, 192, 1},
+      arena + 134873088, (const long[]){37824, 192, 1}, arena + 134873088);
 
-  /* %265 = mul_scalar(%264) {x op 0.14433756} blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 19870208, 0.14433756f, arena + 24837760);
-
-  /* %266 = softmax(%265) {axis -1} blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 24837760, arena + 19870208);
-
-  /* %267 = matmul_permuted(%266, %263) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 19870208, 38809, 197, 1,
-      arena + 509290240, 48, 192, 1, arena + 510500608, 48, 192, 0.0f);
-
-  /* %268 = reshape(%267) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %267: no code */
-
-  /* %271 = fused_linear(%268, %269, %270) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 510500608, params[108], params[109], LK_ACT_NONE, NULL,
-      arena + 24837760);
-
-  /* %273 = mul(%271, %272) blocks.4 : f32[B, 197, 192], written over %271 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 24837760, (const long[]){37824, 192, 1}, inputs[4],
-      (const long[]){1, 0, 0}, arena + 24837760);
-
-  /* %274 = add(%249, %273) blocks.4 : f32[B, 197, 192], written over %271 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 503238400, (const long[]){37824, 192, 1},
-      arena + 24837760, (const long[]){37824, 192, 1}, arena + 24837760);
-
-  /* %275 = slice(%274) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %310 from row 0 */
+  /* %240 = slice(%239) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %275 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 24837760 + (long)b * 37824, 37824,
-        arena + 511710976 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 134873088 + (long)b * 37824, 37824,
+        arena + 477216768 + (long)b * 37824, 192);
   } // for b
 
-  /* %276 = slice(%274) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 24837952, 37824, arena + 583073536, 37632);
+  /* %241 = slice(%239) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 134873280, 37824, arena + 523161600, 37632);
 
-  /* %278 = reshape(%277) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %277: no code */
+  /* %243 = reshape(%242) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %242: no code */
 
-  /* %279 = fused_linear(%276, %278) blocks.4.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 583073536, params[110], NULL, LK_ACT_NONE, NULL,
-      arena + 204418816);
+  /* %244 = fused_linear(%241, %243) blocks.4.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 523161600, params[110], NULL, LK_ACT_NONE, NULL,
+      arena + 134873088);
 
-  /* %282 = batch_normalize(%279, %280, %281) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 204418816, params[111], params[112], 1e-05f,
-      arena + 209235712);
+  /* %247 = batch_normalize(%244, %245, %246) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 134873088, params[111], params[112], 1e-05f,
+      arena + 139689984);
 
-  /* %283 = batch_moments(%279) {channels last} blocks.4.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 204418816, arena + 604708096);
+  /* %248 = batch_moments(%244) {channels last} blocks.4.conv.conv.1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 134873088, arena + 544869888);
 
-  /* %284 = hswish(%282) blocks.4.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 209235712, arena + 214052608);
+  /* %249 = hswish(%247) blocks.4.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 139689984, arena + 144506880);
 
-  /* %286 = token_dwconv(%284, %285) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 214052608, params[115], NULL,
-      LK_ACT_NONE, arena + 218869504);
+  /* %251 = token_dwconv(%249, %250) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 144506880, params[115], NULL,
+      LK_ACT_NONE, arena + 149323776);
 
-  /* %289 = batch_normalize(%286, %287, %288) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 218869504, params[116], params[117], 1e-05f,
-      arena + 223686400);
+  /* %254 = batch_normalize(%251, %252, %253) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 149323776, params[116], params[117], 1e-05f,
+      arena + 154140672);
 
-  /* %290 = batch_moments(%286) {channels last} blocks.4.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 218869504, arena + 604709632);
+  /* %255 = batch_moments(%251) {channels last} blocks.4.conv.conv.4 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 149323776, arena + 544871424);
 
-  /* %291 = hswish(%289) blocks.4.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 223686400, arena + 228503296);
+  /* %256 = hswish(%254) blocks.4.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 154140672, arena + 158957568);
 
-  /* %292 = mean(%291) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 228503296, arena + 604032256);
+  /* %257 = mean(%256) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 158957568, arena + 544120320);
 
-  /* %295 = fused_linear(%292, %293, %294) blocks.4.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 604032256, params[120], params[121], LK_ACT_NONE, NULL,
-      arena + 604597504);
+  /* %260 = fused_linear(%257, %258, %259) blocks.4.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 544120320, params[120], params[121], LK_ACT_NONE, NULL,
+      arena + 544759296);
 
-  /* %296 = relu(%295) blocks.4.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 604597504, arena + 604603648);
+  /* %261 = relu(%260) blocks.4.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 544759296, arena + 544765440);
 
-  /* %299 = fused_linear(%296, %297, %298) blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 604603648, params[122], params[123], LK_ACT_NONE, NULL,
-      arena + 604056832);
+  /* %264 = fused_linear(%261, %262, %263) blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 544765440, params[122], params[123], LK_ACT_NONE, NULL,
+      arena + 544144896);
 
-  /* %300 = hsigmoid(%299) blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 604056832, arena + 604081408);
+  /* %265 = hsigmoid(%264) blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 544144896, arena + 544169472);
 
-  /* %301 = mul(%291, %300) blocks.4.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 228503296, (const long[]){150528, 768, 1},
-      arena + 604081408, (const long[]){768, 0, 1}, arena + 233320192);
+  /* %266 = mul(%256, %265) blocks.4.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 158957568, (const long[]){150528, 768, 1},
+      arena + 544169472, (const long[]){768, 0, 1}, arena + 163774464);
 
-  /* %303 = reshape(%302) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %302: no code */
+  /* %268 = reshape(%267) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %267: no code */
 
-  /* %304 = fused_linear(%301, %303) blocks.4.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 233320192, params[124], NULL, LK_ACT_NONE, NULL,
-      arena + 584277760);
+  /* %269 = fused_linear(%266, %268) blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 163774464, params[124], NULL, LK_ACT_NONE, NULL,
+      arena + 524365824);
 
-  /* %307 = batch_normalize(%304, %305, %306) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 584277760, params[125], params[126], 1e-05f,
-      arena + 24837760);
+  /* %272 = batch_normalize(%269, %270, %271) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 524365824, params[125], params[126], 1e-05f,
+      arena + 168591360);
 
-  /* %308 = batch_moments(%304) {channels last} blocks.4.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 584277760, arena + 604735216);
+  /* %273 = batch_moments(%269) {channels last} blocks.4.conv.conv.8 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 524365824, arena + 544897008);
 
-  /* %309 = add(%276, %307) blocks.4.conv : f32[B, 196, 192], written into %310 from row 1 */
+  /* %274 = add(%241, %272) blocks.4.conv : f32[B, 196, 192], written into %275 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 583073536 + (long)b * 37632, (const long[]){192, 1},
-        arena + 24837760 + (long)b * 37632, (const long[]){192, 1},
-        arena + 511711168 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 523161600 + (long)b * 37632, (const long[]){192, 1},
+        arena + 168591360 + (long)b * 37632, (const long[]){192, 1},
+        arena + 477216960 + (long)b * 37824);
   } // for b
 
-  /* %310 = concat(%275, %309) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %275 = concat(%240, %274) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %313 = normalize(%310) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 511710976, 1e-06f, arena + 512921344);
+  /* %278 = normalize(%275) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 477216768, 1e-06f, arena + 478427136);
 
-  /* %314 = mul(%313, %311) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 512921344, (const long[]){37824, 192, 1},
-      params[129], (const long[]){0, 0, 1}, arena + 514131712);
+  /* %279 = mul(%278, %276) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 478427136, (const long[]){37824, 192, 1},
+      params[129], (const long[]){0, 0, 1}, arena + 479637504);
 
-  /* %315 = add(%314, %312) blocks.5.norm1 : f32[B, 197, 192], written over %314 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 514131712, (const long[]){37824, 192, 1},
-      params[130], (const long[]){0, 0, 1}, arena + 514131712);
+  /* %280 = add(%279, %277) blocks.5.norm1 : f32[B, 197, 192], written over %279 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 479637504, (const long[]){37824, 192, 1},
+      params[130], (const long[]){0, 0, 1}, arena + 479637504);
 
-  /* %318 = fused_linear(%315, %316, %317) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 514131712, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 24837760);
+  /* %283 = fused_linear(%280, %281, %282) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 479637504, params[131], params[132], LK_ACT_NONE, NULL,
+      arena + 427591680);
 
-  /* %319 = slice(%318) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 24837760, 576, arena + 515342080, 192);
+  /* %284 = slice(%283) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %283: no code */
 
-  /* %320 = slice(%318) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 24837952, 576, arena + 516552448, 192);
+  /* %285 = slice(%283) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %283: no code */
 
-  /* %321 = slice(%318) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 24838144, 576, arena + 517762816, 192);
+  /* %286 = slice(%283) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %283: no code */
 
-  /* %322 = reshape(%319) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %319: no code */
+  /* %287 = sdpa(%284, %285, %286) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 427591680, 576, arena + 427591872, 576, arena + 427592064,
+      576, arena + 480847872, 0.14433756f);
 
-  /* %323 = reshape(%320) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %320: no code */
+  /* %290 = fused_linear(%287, %288, %289) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 480847872, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 168591360);
 
-  /* %324 = reshape(%321) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %321: no code */
+  /* %292 = mul(%290, %291) blocks.5 : f32[B, 197, 192], written over %290 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 168591360, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 168591360);
 
-  /* %325 = matmul_permuted(%322, %323) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 515342080, 48, 192, 1,
-      arena + 516552448, 48, 1, 192, arena + 24837760, 38809, 197, 0.0f);
+  /* %293 = add(%275, %292) blocks.5 : f32[B, 197, 192], written over %290 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 477216768, (const long[]){37824, 192, 1},
+      arena + 168591360, (const long[]){37824, 192, 1}, arena + 168591360);
 
-  /* %326 = mul_scalar(%325) {x op 0.14433756} blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 24837760, 0.14433756f, arena + 29805312);
-
-  /* %327 = softmax(%326) {axis -1} blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 29805312, arena + 24837760);
-
-  /* %328 = matmul_permuted(%327, %324) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 24837760, 38809, 197, 1,
-      arena + 517762816, 48, 192, 1, arena + 518973184, 48, 192, 0.0f);
-
-  /* %329 = reshape(%328) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %328: no code */
-
-  /* %332 = fused_linear(%329, %330, %331) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 518973184, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 29805312);
-
-  /* %334 = mul(%332, %333) blocks.5 : f32[B, 197, 192], written over %332 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 29805312, (const long[]){37824, 192, 1}, inputs[5],
-      (const long[]){1, 0, 0}, arena + 29805312);
-
-  /* %335 = add(%310, %334) blocks.5 : f32[B, 197, 192], written over %332 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 511710976, (const long[]){37824, 192, 1},
-      arena + 29805312, (const long[]){37824, 192, 1}, arena + 29805312);
-
-  /* %336 = slice(%335) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %371 from row 0 */
+  /* %294 = slice(%293) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %329 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 29805312 + (long)b * 37824, 37824,
-        arena + 520183552 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 168591360 + (long)b * 37824, 37824,
+        arena + 482058240 + (long)b * 37824, 192);
   } // for b
 
-  /* %337 = slice(%335) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 29805504, 37824, arena + 585481984, 37632);
+  /* %295 = slice(%293) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 168591552, 37824, arena + 525570048, 37632);
 
-  /* %339 = reshape(%338) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %338: no code */
+  /* %297 = reshape(%296) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %296: no code */
 
-  /* %340 = fused_linear(%337, %339) blocks.5.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 585481984, params[135], NULL, LK_ACT_NONE, NULL,
-      arena + 238137088);
+  /* %298 = fused_linear(%295, %297) blocks.5.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 525570048, params[135], NULL, LK_ACT_NONE, NULL,
+      arena + 168591360);
 
-  /* %343 = batch_normalize(%340, %341, %342) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 238137088, params[136], params[137], 1e-05f,
-      arena + 242953984);
+  /* %301 = batch_normalize(%298, %299, %300) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 168591360, params[136], params[137], 1e-05f,
+      arena + 173408256);
 
-  /* %344 = batch_moments(%340) {channels last} blocks.5.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 238137088, arena + 604711168);
+  /* %302 = batch_moments(%298) {channels last} blocks.5.conv.conv.1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 168591360, arena + 544872960);
 
-  /* %345 = hswish(%343) blocks.5.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 242953984, arena + 247770880);
+  /* %303 = hswish(%301) blocks.5.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 173408256, arena + 178225152);
 
-  /* %347 = token_dwconv(%345, %346) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 247770880, params[140], NULL,
-      LK_ACT_NONE, arena + 252587776);
+  /* %305 = token_dwconv(%303, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 178225152, params[140], NULL,
+      LK_ACT_NONE, arena + 183042048);
 
-  /* %350 = batch_normalize(%347, %348, %349) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 252587776, params[141], params[142], 1e-05f,
-      arena + 257404672);
+  /* %308 = batch_normalize(%305, %306, %307) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 183042048, params[141], params[142], 1e-05f,
+      arena + 187858944);
 
-  /* %351 = batch_moments(%347) {channels last} blocks.5.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 252587776, arena + 604712704);
+  /* %309 = batch_moments(%305) {channels last} blocks.5.conv.conv.4 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 183042048, arena + 544874496);
 
-  /* %352 = hswish(%350) blocks.5.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 257404672, arena + 262221568);
+  /* %310 = hswish(%308) blocks.5.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 187858944, arena + 192675840);
 
-  /* %353 = mean(%352) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 262221568, arena + 604105984);
+  /* %311 = mean(%310) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 192675840, arena + 544194048);
 
-  /* %356 = fused_linear(%353, %354, %355) blocks.5.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 604105984, params[145], params[146], LK_ACT_NONE, NULL,
-      arena + 604609792);
+  /* %314 = fused_linear(%311, %312, %313) blocks.5.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 544194048, params[145], params[146], LK_ACT_NONE, NULL,
+      arena + 544771584);
 
-  /* %357 = relu(%356) blocks.5.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 604609792, arena + 604615936);
+  /* %315 = relu(%314) blocks.5.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 544771584, arena + 544777728);
 
-  /* %360 = fused_linear(%357, %358, %359) blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 604615936, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 604130560);
+  /* %318 = fused_linear(%315, %316, %317) blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 544777728, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 544218624);
 
-  /* %361 = hsigmoid(%360) blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 604130560, arena + 604155136);
+  /* %319 = hsigmoid(%318) blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 544218624, arena + 544243200);
 
-  /* %362 = mul(%352, %361) blocks.5.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 262221568, (const long[]){150528, 768, 1},
-      arena + 604155136, (const long[]){768, 0, 1}, arena + 267038464);
+  /* %320 = mul(%310, %319) blocks.5.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 192675840, (const long[]){150528, 768, 1},
+      arena + 544243200, (const long[]){768, 0, 1}, arena + 197492736);
 
-  /* %364 = reshape(%363) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %363: no code */
+  /* %322 = reshape(%321) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %321: no code */
 
-  /* %365 = fused_linear(%362, %364) blocks.5.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 267038464, params[149], NULL, LK_ACT_NONE, NULL,
-      arena + 586686208);
+  /* %323 = fused_linear(%320, %322) blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 197492736, params[149], NULL, LK_ACT_NONE, NULL,
+      arena + 526774272);
 
-  /* %368 = batch_normalize(%365, %366, %367) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 586686208, params[150], params[151], 1e-05f,
-      arena + 29805312);
+  /* %326 = batch_normalize(%323, %324, %325) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 526774272, params[150], params[151], 1e-05f,
+      arena + 202309632);
 
-  /* %369 = batch_moments(%365) {channels last} blocks.5.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 586686208, arena + 604735600);
+  /* %327 = batch_moments(%323) {channels last} blocks.5.conv.conv.8 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 526774272, arena + 544897392);
 
-  /* %370 = add(%337, %368) blocks.5.conv : f32[B, 196, 192], written into %371 from row 1 */
+  /* %328 = add(%295, %326) blocks.5.conv : f32[B, 196, 192], written into %329 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 585481984 + (long)b * 37632, (const long[]){192, 1},
-        arena + 29805312 + (long)b * 37632, (const long[]){192, 1},
-        arena + 520183744 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 525570048 + (long)b * 37632, (const long[]){192, 1},
+        arena + 202309632 + (long)b * 37632, (const long[]){192, 1},
+        arena + 482058432 + (long)b * 37824);
   } // for b
 
-  /* %371 = concat(%336, %370) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %329 = concat(%294, %328) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %374 = normalize(%371) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 520183552, 1e-06f, arena + 521393920);
+  /* %332 = normalize(%329) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 482058240, 1e-06f, arena + 483268608);
 
-  /* %375 = mul(%374, %372) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 521393920, (const long[]){37824, 192, 1},
-      params[154], (const long[]){0, 0, 1}, arena + 522604288);
+  /* %333 = mul(%332, %330) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 483268608, (const long[]){37824, 192, 1},
+      params[154], (const long[]){0, 0, 1}, arena + 484478976);
 
-  /* %376 = add(%375, %373) blocks.6.norm1 : f32[B, 197, 192], written over %375 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 522604288, (const long[]){37824, 192, 1},
-      params[155], (const long[]){0, 0, 1}, arena + 522604288);
+  /* %334 = add(%333, %331) blocks.6.norm1 : f32[B, 197, 192], written over %333 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 484478976, (const long[]){37824, 192, 1},
+      params[155], (const long[]){0, 0, 1}, arena + 484478976);
 
-  /* %379 = fused_linear(%376, %377, %378) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 522604288, params[156], params[157], LK_ACT_NONE, NULL,
-      arena + 29805312);
+  /* %337 = fused_linear(%334, %335, %336) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 484478976, params[156], params[157], LK_ACT_NONE, NULL,
+      arena + 431222784);
 
-  /* %380 = slice(%379) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 29805312, 576, arena + 523814656, 192);
+  /* %338 = slice(%337) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %337: no code */
 
-  /* %381 = slice(%379) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 29805504, 576, arena + 525025024, 192);
+  /* %339 = slice(%337) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %337: no code */
 
-  /* %382 = slice(%379) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 29805696, 576, arena + 526235392, 192);
+  /* %340 = slice(%337) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %337: no code */
 
-  /* %383 = reshape(%380) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %380: no code */
+  /* %341 = sdpa(%338, %339, %340) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 431222784, 576, arena + 431222976, 576, arena + 431223168,
+      576, arena + 485689344, 0.14433756f);
 
-  /* %384 = reshape(%381) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %381: no code */
+  /* %344 = fused_linear(%341, %342, %343) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 485689344, params[158], params[159], LK_ACT_NONE, NULL,
+      arena + 202309632);
 
-  /* %385 = reshape(%382) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %382: no code */
+  /* %346 = mul(%344, %345) blocks.6 : f32[B, 197, 192], written over %344 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 202309632, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 202309632);
 
-  /* %386 = matmul_permuted(%383, %384) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 523814656, 48, 192, 1,
-      arena + 525025024, 48, 1, 192, arena + 29805312, 38809, 197, 0.0f);
+  /* %347 = add(%329, %346) blocks.6 : f32[B, 197, 192], written over %344 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 482058240, (const long[]){37824, 192, 1},
+      arena + 202309632, (const long[]){37824, 192, 1}, arena + 202309632);
 
-  /* %387 = mul_scalar(%386) {x op 0.14433756} blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 29805312, 0.14433756f, arena + 34772864);
-
-  /* %388 = softmax(%387) {axis -1} blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 34772864, arena + 29805312);
-
-  /* %389 = matmul_permuted(%388, %385) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 29805312, 38809, 197, 1,
-      arena + 526235392, 48, 192, 1, arena + 527445760, 48, 192, 0.0f);
-
-  /* %390 = reshape(%389) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %389: no code */
-
-  /* %393 = fused_linear(%390, %391, %392) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 527445760, params[158], params[159], LK_ACT_NONE, NULL,
-      arena + 34772864);
-
-  /* %395 = mul(%393, %394) blocks.6 : f32[B, 197, 192], written over %393 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 34772864, (const long[]){37824, 192, 1}, inputs[6],
-      (const long[]){1, 0, 0}, arena + 34772864);
-
-  /* %396 = add(%371, %395) blocks.6 : f32[B, 197, 192], written over %393 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 520183552, (const long[]){37824, 192, 1},
-      arena + 34772864, (const long[]){37824, 192, 1}, arena + 34772864);
-
-  /* %397 = slice(%396) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %432 from row 0 */
+  /* %348 = slice(%347) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %383 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 34772864 + (long)b * 37824, 37824,
-        arena + 528656128 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 202309632 + (long)b * 37824, 37824,
+        arena + 486899712 + (long)b * 37824, 192);
   } // for b
 
-  /* %398 = slice(%396) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 34773056, 37824, arena + 587890432, 37632);
+  /* %349 = slice(%347) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 527978496, 37632);
 
-  /* %400 = reshape(%399) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %399: no code */
+  /* %351 = reshape(%350) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %350: no code */
 
-  /* %401 = fused_linear(%398, %400) blocks.6.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 587890432, params[160], NULL, LK_ACT_NONE, NULL,
-      arena + 271855360);
+  /* %352 = fused_linear(%349, %351) blocks.6.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 527978496, params[160], NULL, LK_ACT_NONE, NULL,
+      arena + 202309632);
 
-  /* %404 = batch_normalize(%401, %402, %403) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 271855360, params[161], params[162], 1e-05f,
-      arena + 276672256);
+  /* %355 = batch_normalize(%352, %353, %354) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 202309632, params[161], params[162], 1e-05f,
+      arena + 207126528);
 
-  /* %405 = batch_moments(%401) {channels last} blocks.6.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 271855360, arena + 604714240);
+  /* %356 = batch_moments(%352) {channels last} blocks.6.conv.conv.1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 202309632, arena + 544876032);
 
-  /* %406 = hswish(%404) blocks.6.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 276672256, arena + 281489152);
+  /* %357 = hswish(%355) blocks.6.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 207126528, arena + 211943424);
 
-  /* %408 = token_dwconv(%406, %407) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 281489152, params[165], NULL,
-      LK_ACT_NONE, arena + 286306048);
+  /* %359 = token_dwconv(%357, %358) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424, params[165], NULL,
+      LK_ACT_NONE, arena + 216760320);
 
-  /* %411 = batch_normalize(%408, %409, %410) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 286306048, params[166], params[167], 1e-05f,
-      arena + 291122944);
+  /* %362 = batch_normalize(%359, %360, %361) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 216760320, params[166], params[167], 1e-05f,
+      arena + 221577216);
 
-  /* %412 = batch_moments(%408) {channels last} blocks.6.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 286306048, arena + 604715776);
+  /* %363 = batch_moments(%359) {channels last} blocks.6.conv.conv.4 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 216760320, arena + 544877568);
 
-  /* %413 = hswish(%411) blocks.6.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 291122944, arena + 295939840);
+  /* %364 = hswish(%362) blocks.6.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 221577216, arena + 226394112);
 
-  /* %414 = mean(%413) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 295939840, arena + 604179712);
+  /* %365 = mean(%364) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 226394112, arena + 544267776);
 
-  /* %417 = fused_linear(%414, %415, %416) blocks.6.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 604179712, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 604622080);
+  /* %368 = fused_linear(%365, %366, %367) blocks.6.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 544267776, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 544783872);
 
-  /* %418 = relu(%417) blocks.6.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 604622080, arena + 604628224);
+  /* %369 = relu(%368) blocks.6.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 544783872, arena + 544790016);
 
-  /* %421 = fused_linear(%418, %419, %420) blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 604628224, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 604204288);
+  /* %372 = fused_linear(%369, %370, %371) blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 544790016, params[172], params[173], LK_ACT_NONE, NULL,
+      arena + 544292352);
 
-  /* %422 = hsigmoid(%421) blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 604204288, arena + 604228864);
+  /* %373 = hsigmoid(%372) blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 544292352, arena + 544316928);
 
-  /* %423 = mul(%413, %422) blocks.6.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 295939840, (const long[]){150528, 768, 1},
-      arena + 604228864, (const long[]){768, 0, 1}, arena + 300756736);
+  /* %374 = mul(%364, %373) blocks.6.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 226394112, (const long[]){150528, 768, 1},
+      arena + 544316928, (const long[]){768, 0, 1}, arena + 231211008);
 
-  /* %425 = reshape(%424) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %424: no code */
+  /* %376 = reshape(%375) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %375: no code */
 
-  /* %426 = fused_linear(%423, %425) blocks.6.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 300756736, params[174], NULL, LK_ACT_NONE, NULL,
-      arena + 589094656);
+  /* %377 = fused_linear(%374, %376) blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 231211008, params[174], NULL, LK_ACT_NONE, NULL,
+      arena + 529182720);
 
-  /* %429 = batch_normalize(%426, %427, %428) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 589094656, params[175], params[176], 1e-05f,
-      arena + 34772864);
+  /* %380 = batch_normalize(%377, %378, %379) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 529182720, params[175], params[176], 1e-05f,
+      arena + 236027904);
 
-  /* %430 = batch_moments(%426) {channels last} blocks.6.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 589094656, arena + 604735984);
+  /* %381 = batch_moments(%377) {channels last} blocks.6.conv.conv.8 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 529182720, arena + 544897776);
 
-  /* %431 = add(%398, %429) blocks.6.conv : f32[B, 196, 192], written into %432 from row 1 */
+  /* %382 = add(%349, %380) blocks.6.conv : f32[B, 196, 192], written into %383 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 587890432 + (long)b * 37632, (const long[]){192, 1},
-        arena + 34772864 + (long)b * 37632, (const long[]){192, 1},
-        arena + 528656320 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 527978496 + (long)b * 37632, (const long[]){192, 1},
+        arena + 236027904 + (long)b * 37632, (const long[]){192, 1},
+        arena + 486899904 + (long)b * 37824);
   } // for b
 
-  /* %432 = concat(%397, %431) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %383 = concat(%348, %382) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %435 = normalize(%432) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 528656128, 1e-06f, arena + 529866496);
+  /* %386 = normalize(%383) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 486899712, 1e-06f, arena + 488110080);
 
-  /* %436 = mul(%435, %433) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 529866496, (const long[]){37824, 192, 1},
-      params[179], (const long[]){0, 0, 1}, arena + 531076864);
+  /* %387 = mul(%386, %384) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 488110080, (const long[]){37824, 192, 1},
+      params[179], (const long[]){0, 0, 1}, arena + 489320448);
 
-  /* %437 = add(%436, %434) blocks.7.norm1 : f32[B, 197, 192], written over %436 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 531076864, (const long[]){37824, 192, 1},
-      params[180], (const long[]){0, 0, 1}, arena + 531076864);
+  /* %388 = add(%387, %385) blocks.7.norm1 : f32[B, 197, 192], written over %387 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 489320448, (const long[]){37824, 192, 1},
+      params[180], (const long[]){0, 0, 1}, arena + 489320448);
 
-  /* %440 = fused_linear(%437, %438, %439) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 531076864, params[181], params[182], LK_ACT_NONE, NULL,
-      arena + 34772864);
+  /* %391 = fused_linear(%388, %389, %390) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 489320448, params[181], params[182], LK_ACT_NONE, NULL,
+      arena + 434853888);
 
-  /* %441 = slice(%440) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 34772864, 576, arena + 532287232, 192);
+  /* %392 = slice(%391) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %391: no code */
 
-  /* %442 = slice(%440) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 34773056, 576, arena + 533497600, 192);
+  /* %393 = slice(%391) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %391: no code */
 
-  /* %443 = slice(%440) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 34773248, 576, arena + 534707968, 192);
+  /* %394 = slice(%391) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %391: no code */
 
-  /* %444 = reshape(%441) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %441: no code */
+  /* %395 = sdpa(%392, %393, %394) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 434853888, 576, arena + 434854080, 576, arena + 434854272,
+      576, arena + 490530816, 0.14433756f);
 
-  /* %445 = reshape(%442) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %442: no code */
+  /* %398 = fused_linear(%395, %396, %397) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 490530816, params[183], params[184], LK_ACT_NONE, NULL,
+      arena + 236027904);
 
-  /* %446 = reshape(%443) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %443: no code */
+  /* %400 = mul(%398, %399) blocks.7 : f32[B, 197, 192], written over %398 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 236027904, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 236027904);
 
-  /* %447 = matmul_permuted(%444, %445) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 532287232, 48, 192, 1,
-      arena + 533497600, 48, 1, 192, arena + 34772864, 38809, 197, 0.0f);
+  /* %401 = add(%383, %400) blocks.7 : f32[B, 197, 192], written over %398 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 486899712, (const long[]){37824, 192, 1},
+      arena + 236027904, (const long[]){37824, 192, 1}, arena + 236027904);
 
-  /* %448 = mul_scalar(%447) {x op 0.14433756} blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 34772864, 0.14433756f, arena + 39740416);
-
-  /* %449 = softmax(%448) {axis -1} blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 39740416, arena + 34772864);
-
-  /* %450 = matmul_permuted(%449, %446) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 34772864, 38809, 197, 1,
-      arena + 534707968, 48, 192, 1, arena + 535918336, 48, 192, 0.0f);
-
-  /* %451 = reshape(%450) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %450: no code */
-
-  /* %454 = fused_linear(%451, %452, %453) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 535918336, params[183], params[184], LK_ACT_NONE, NULL,
-      arena + 39740416);
-
-  /* %456 = mul(%454, %455) blocks.7 : f32[B, 197, 192], written over %454 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 39740416, (const long[]){37824, 192, 1}, inputs[7],
-      (const long[]){1, 0, 0}, arena + 39740416);
-
-  /* %457 = add(%432, %456) blocks.7 : f32[B, 197, 192], written over %454 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 528656128, (const long[]){37824, 192, 1},
-      arena + 39740416, (const long[]){37824, 192, 1}, arena + 39740416);
-
-  /* %458 = slice(%457) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %493 from row 0 */
+  /* %402 = slice(%401) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %437 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 39740416 + (long)b * 37824, 37824,
-        arena + 537128704 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 236027904 + (long)b * 37824, 37824,
+        arena + 491741184 + (long)b * 37824, 192);
   } // for b
 
-  /* %459 = slice(%457) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 39740608, 37824, arena + 590298880, 37632);
+  /* %403 = slice(%401) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 236028096, 37824, arena + 530386944, 37632);
 
-  /* %461 = reshape(%460) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %460: no code */
+  /* %405 = reshape(%404) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %404: no code */
 
-  /* %462 = fused_linear(%459, %461) blocks.7.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 590298880, params[185], NULL, LK_ACT_NONE, NULL,
-      arena + 305573632);
+  /* %406 = fused_linear(%403, %405) blocks.7.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 530386944, params[185], NULL, LK_ACT_NONE, NULL,
+      arena + 236027904);
 
-  /* %465 = batch_normalize(%462, %463, %464) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 305573632, params[186], params[187], 1e-05f,
-      arena + 310390528);
+  /* %409 = batch_normalize(%406, %407, %408) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 236027904, params[186], params[187], 1e-05f,
+      arena + 240844800);
 
-  /* %466 = batch_moments(%462) {channels last} blocks.7.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 305573632, arena + 604717312);
+  /* %410 = batch_moments(%406) {channels last} blocks.7.conv.conv.1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 236027904, arena + 544879104);
 
-  /* %467 = hswish(%465) blocks.7.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 310390528, arena + 315207424);
+  /* %411 = hswish(%409) blocks.7.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 240844800, arena + 245661696);
 
-  /* %469 = token_dwconv(%467, %468) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 315207424, params[190], NULL,
-      LK_ACT_NONE, arena + 320024320);
+  /* %413 = token_dwconv(%411, %412) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 245661696, params[190], NULL,
+      LK_ACT_NONE, arena + 250478592);
 
-  /* %472 = batch_normalize(%469, %470, %471) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 320024320, params[191], params[192], 1e-05f,
-      arena + 324841216);
+  /* %416 = batch_normalize(%413, %414, %415) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 250478592, params[191], params[192], 1e-05f,
+      arena + 255295488);
 
-  /* %473 = batch_moments(%469) {channels last} blocks.7.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 320024320, arena + 604718848);
+  /* %417 = batch_moments(%413) {channels last} blocks.7.conv.conv.4 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 250478592, arena + 544880640);
 
-  /* %474 = hswish(%472) blocks.7.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 324841216, arena + 329658112);
+  /* %418 = hswish(%416) blocks.7.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 255295488, arena + 260112384);
 
-  /* %475 = mean(%474) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 329658112, arena + 604253440);
+  /* %419 = mean(%418) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 260112384, arena + 544341504);
 
-  /* %478 = fused_linear(%475, %476, %477) blocks.7.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 604253440, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 604634368);
+  /* %422 = fused_linear(%419, %420, %421) blocks.7.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 544341504, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 544796160);
 
-  /* %479 = relu(%478) blocks.7.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 604634368, arena + 604640512);
+  /* %423 = relu(%422) blocks.7.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 544796160, arena + 544802304);
 
-  /* %482 = fused_linear(%479, %480, %481) blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 604640512, params[197], params[198], LK_ACT_NONE, NULL,
-      arena + 604278016);
+  /* %426 = fused_linear(%423, %424, %425) blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 544802304, params[197], params[198], LK_ACT_NONE, NULL,
+      arena + 544366080);
 
-  /* %483 = hsigmoid(%482) blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 604278016, arena + 604302592);
+  /* %427 = hsigmoid(%426) blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 544366080, arena + 544390656);
 
-  /* %484 = mul(%474, %483) blocks.7.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 329658112, (const long[]){150528, 768, 1},
-      arena + 604302592, (const long[]){768, 0, 1}, arena + 334475008);
+  /* %428 = mul(%418, %427) blocks.7.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 260112384, (const long[]){150528, 768, 1},
+      arena + 544390656, (const long[]){768, 0, 1}, arena + 264929280);
 
-  /* %486 = reshape(%485) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %485: no code */
+  /* %430 = reshape(%429) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %429: no code */
 
-  /* %487 = fused_linear(%484, %486) blocks.7.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 334475008, params[199], NULL, LK_ACT_NONE, NULL,
-      arena + 591503104);
+  /* %431 = fused_linear(%428, %430) blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 264929280, params[199], NULL, LK_ACT_NONE, NULL,
+      arena + 531591168);
 
-  /* %490 = batch_normalize(%487, %488, %489) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 591503104, params[200], params[201], 1e-05f,
-      arena + 39740416);
+  /* %434 = batch_normalize(%431, %432, %433) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 531591168, params[200], params[201], 1e-05f,
+      arena + 269746176);
 
-  /* %491 = batch_moments(%487) {channels last} blocks.7.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 591503104, arena + 604736368);
+  /* %435 = batch_moments(%431) {channels last} blocks.7.conv.conv.8 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 531591168, arena + 544898160);
 
-  /* %492 = add(%459, %490) blocks.7.conv : f32[B, 196, 192], written into %493 from row 1 */
+  /* %436 = add(%403, %434) blocks.7.conv : f32[B, 196, 192], written into %437 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 590298880 + (long)b * 37632, (const long[]){192, 1},
-        arena + 39740416 + (long)b * 37632, (const long[]){192, 1},
-        arena + 537128896 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 530386944 + (long)b * 37632, (const long[]){192, 1},
+        arena + 269746176 + (long)b * 37632, (const long[]){192, 1},
+        arena + 491741376 + (long)b * 37824);
   } // for b
 
-  /* %493 = concat(%458, %492) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %437 = concat(%402, %436) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %496 = normalize(%493) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 537128704, 1e-06f, arena + 538339072);
+  /* %440 = normalize(%437) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 491741184, 1e-06f, arena + 492951552);
 
-  /* %497 = mul(%496, %494) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 538339072, (const long[]){37824, 192, 1},
-      params[204], (const long[]){0, 0, 1}, arena + 539549440);
+  /* %441 = mul(%440, %438) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 492951552, (const long[]){37824, 192, 1},
+      params[204], (const long[]){0, 0, 1}, arena + 494161920);
 
-  /* %498 = add(%497, %495) blocks.8.norm1 : f32[B, 197, 192], written over %497 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 539549440, (const long[]){37824, 192, 1},
-      params[205], (const long[]){0, 0, 1}, arena + 539549440);
+  /* %442 = add(%441, %439) blocks.8.norm1 : f32[B, 197, 192], written over %441 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 494161920, (const long[]){37824, 192, 1},
+      params[205], (const long[]){0, 0, 1}, arena + 494161920);
 
-  /* %501 = fused_linear(%498, %499, %500) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 539549440, params[206], params[207], LK_ACT_NONE, NULL,
-      arena + 39740416);
+  /* %445 = fused_linear(%442, %443, %444) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 494161920, params[206], params[207], LK_ACT_NONE, NULL,
+      arena + 438484992);
 
-  /* %502 = slice(%501) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 39740416, 576, arena + 540759808, 192);
+  /* %446 = slice(%445) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %445: no code */
 
-  /* %503 = slice(%501) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 39740608, 576, arena + 541970176, 192);
+  /* %447 = slice(%445) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %445: no code */
 
-  /* %504 = slice(%501) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 39740800, 576, arena + 543180544, 192);
+  /* %448 = slice(%445) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %445: no code */
 
-  /* %505 = reshape(%502) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %502: no code */
+  /* %449 = sdpa(%446, %447, %448) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 438484992, 576, arena + 438485184, 576, arena + 438485376,
+      576, arena + 495372288, 0.14433756f);
 
-  /* %506 = reshape(%503) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %503: no code */
+  /* %452 = fused_linear(%449, %450, %451) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 495372288, params[208], params[209], LK_ACT_NONE, NULL,
+      arena + 269746176);
 
-  /* %507 = reshape(%504) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %504: no code */
+  /* %454 = mul(%452, %453) blocks.8 : f32[B, 197, 192], written over %452 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 269746176, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 269746176);
 
-  /* %508 = matmul_permuted(%505, %506) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 540759808, 48, 192, 1,
-      arena + 541970176, 48, 1, 192, arena + 39740416, 38809, 197, 0.0f);
+  /* %455 = add(%437, %454) blocks.8 : f32[B, 197, 192], written over %452 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 491741184, (const long[]){37824, 192, 1},
+      arena + 269746176, (const long[]){37824, 192, 1}, arena + 269746176);
 
-  /* %509 = mul_scalar(%508) {x op 0.14433756} blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 39740416, 0.14433756f, arena + 44707968);
-
-  /* %510 = softmax(%509) {axis -1} blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 44707968, arena + 39740416);
-
-  /* %511 = matmul_permuted(%510, %507) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 39740416, 38809, 197, 1,
-      arena + 543180544, 48, 192, 1, arena + 544390912, 48, 192, 0.0f);
-
-  /* %512 = reshape(%511) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %511: no code */
-
-  /* %515 = fused_linear(%512, %513, %514) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 544390912, params[208], params[209], LK_ACT_NONE, NULL,
-      arena + 44707968);
-
-  /* %517 = mul(%515, %516) blocks.8 : f32[B, 197, 192], written over %515 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 44707968, (const long[]){37824, 192, 1}, inputs[8],
-      (const long[]){1, 0, 0}, arena + 44707968);
-
-  /* %518 = add(%493, %517) blocks.8 : f32[B, 197, 192], written over %515 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 537128704, (const long[]){37824, 192, 1},
-      arena + 44707968, (const long[]){37824, 192, 1}, arena + 44707968);
-
-  /* %519 = slice(%518) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %554 from row 0 */
+  /* %456 = slice(%455) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %491 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 44707968 + (long)b * 37824, 37824,
-        arena + 545601280 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 269746176 + (long)b * 37824, 37824,
+        arena + 496582656 + (long)b * 37824, 192);
   } // for b
 
-  /* %520 = slice(%518) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 44708160, 37824, arena + 592707328, 37632);
+  /* %457 = slice(%455) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 269746368, 37824, arena + 532795392, 37632);
 
-  /* %522 = reshape(%521) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %521: no code */
+  /* %459 = reshape(%458) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %458: no code */
 
-  /* %523 = fused_linear(%520, %522) blocks.8.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 592707328, params[210], NULL, LK_ACT_NONE, NULL,
-      arena + 339291904);
+  /* %460 = fused_linear(%457, %459) blocks.8.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 532795392, params[210], NULL, LK_ACT_NONE, NULL,
+      arena + 269746176);
 
-  /* %526 = batch_normalize(%523, %524, %525) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 339291904, params[211], params[212], 1e-05f,
-      arena + 344108800);
+  /* %463 = batch_normalize(%460, %461, %462) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 269746176, params[211], params[212], 1e-05f,
+      arena + 274563072);
 
-  /* %527 = batch_moments(%523) {channels last} blocks.8.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 339291904, arena + 604720384);
+  /* %464 = batch_moments(%460) {channels last} blocks.8.conv.conv.1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 269746176, arena + 544882176);
 
-  /* %528 = hswish(%526) blocks.8.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 344108800, arena + 348925696);
+  /* %465 = hswish(%463) blocks.8.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 274563072, arena + 279379968);
 
-  /* %530 = token_dwconv(%528, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 348925696, params[215], NULL,
-      LK_ACT_NONE, arena + 353742592);
+  /* %467 = token_dwconv(%465, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 279379968, params[215], NULL,
+      LK_ACT_NONE, arena + 284196864);
 
-  /* %533 = batch_normalize(%530, %531, %532) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 353742592, params[216], params[217], 1e-05f,
-      arena + 358559488);
+  /* %470 = batch_normalize(%467, %468, %469) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 284196864, params[216], params[217], 1e-05f,
+      arena + 289013760);
 
-  /* %534 = batch_moments(%530) {channels last} blocks.8.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 353742592, arena + 604721920);
+  /* %471 = batch_moments(%467) {channels last} blocks.8.conv.conv.4 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 284196864, arena + 544883712);
 
-  /* %535 = hswish(%533) blocks.8.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 358559488, arena + 363376384);
+  /* %472 = hswish(%470) blocks.8.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 289013760, arena + 293830656);
 
-  /* %536 = mean(%535) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 363376384, arena + 604327168);
+  /* %473 = mean(%472) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 293830656, arena + 544415232);
 
-  /* %539 = fused_linear(%536, %537, %538) blocks.8.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 604327168, params[220], params[221], LK_ACT_NONE, NULL,
-      arena + 604646656);
+  /* %476 = fused_linear(%473, %474, %475) blocks.8.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 544415232, params[220], params[221], LK_ACT_NONE, NULL,
+      arena + 544808448);
 
-  /* %540 = relu(%539) blocks.8.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 604646656, arena + 604652800);
+  /* %477 = relu(%476) blocks.8.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 544808448, arena + 544814592);
 
-  /* %543 = fused_linear(%540, %541, %542) blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 604652800, params[222], params[223], LK_ACT_NONE, NULL,
-      arena + 604351744);
+  /* %480 = fused_linear(%477, %478, %479) blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 544814592, params[222], params[223], LK_ACT_NONE, NULL,
+      arena + 544439808);
 
-  /* %544 = hsigmoid(%543) blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 604351744, arena + 604376320);
+  /* %481 = hsigmoid(%480) blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 544439808, arena + 544464384);
 
-  /* %545 = mul(%535, %544) blocks.8.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 363376384, (const long[]){150528, 768, 1},
-      arena + 604376320, (const long[]){768, 0, 1}, arena + 368193280);
+  /* %482 = mul(%472, %481) blocks.8.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 293830656, (const long[]){150528, 768, 1},
+      arena + 544464384, (const long[]){768, 0, 1}, arena + 298647552);
 
-  /* %547 = reshape(%546) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %546: no code */
+  /* %484 = reshape(%483) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %483: no code */
 
-  /* %548 = fused_linear(%545, %547) blocks.8.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 368193280, params[224], NULL, LK_ACT_NONE, NULL,
-      arena + 593911552);
+  /* %485 = fused_linear(%482, %484) blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 298647552, params[224], NULL, LK_ACT_NONE, NULL,
+      arena + 533999616);
 
-  /* %551 = batch_normalize(%548, %549, %550) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 593911552, params[225], params[226], 1e-05f,
-      arena + 44707968);
+  /* %488 = batch_normalize(%485, %486, %487) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 533999616, params[225], params[226], 1e-05f,
+      arena + 303464448);
 
-  /* %552 = batch_moments(%548) {channels last} blocks.8.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 593911552, arena + 604736752);
+  /* %489 = batch_moments(%485) {channels last} blocks.8.conv.conv.8 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 533999616, arena + 544898544);
 
-  /* %553 = add(%520, %551) blocks.8.conv : f32[B, 196, 192], written into %554 from row 1 */
+  /* %490 = add(%457, %488) blocks.8.conv : f32[B, 196, 192], written into %491 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 592707328 + (long)b * 37632, (const long[]){192, 1},
-        arena + 44707968 + (long)b * 37632, (const long[]){192, 1},
-        arena + 545601472 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 532795392 + (long)b * 37632, (const long[]){192, 1},
+        arena + 303464448 + (long)b * 37632, (const long[]){192, 1},
+        arena + 496582848 + (long)b * 37824);
   } // for b
 
-  /* %554 = concat(%519, %553) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %491 = concat(%456, %490) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %557 = normalize(%554) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 545601280, 1e-06f, arena + 546811648);
+  /* %494 = normalize(%491) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 496582656, 1e-06f, arena + 497793024);
 
-  /* %558 = mul(%557, %555) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 546811648, (const long[]){37824, 192, 1},
-      params[229], (const long[]){0, 0, 1}, arena + 548022016);
+  /* %495 = mul(%494, %492) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 497793024, (const long[]){37824, 192, 1},
+      params[229], (const long[]){0, 0, 1}, arena + 499003392);
 
-  /* %559 = add(%558, %556) blocks.9.norm1 : f32[B, 197, 192], written over %558 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 548022016, (const long[]){37824, 192, 1},
-      params[230], (const long[]){0, 0, 1}, arena + 548022016);
+  /* %496 = add(%495, %493) blocks.9.norm1 : f32[B, 197, 192], written over %495 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 499003392, (const long[]){37824, 192, 1},
+      params[230], (const long[]){0, 0, 1}, arena + 499003392);
 
-  /* %562 = fused_linear(%559, %560, %561) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 548022016, params[231], params[232], LK_ACT_NONE, NULL,
-      arena + 44707968);
+  /* %499 = fused_linear(%496, %497, %498) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 499003392, params[231], params[232], LK_ACT_NONE, NULL,
+      arena + 442116096);
 
-  /* %563 = slice(%562) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 44707968, 576, arena + 549232384, 192);
+  /* %500 = slice(%499) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %499: no code */
 
-  /* %564 = slice(%562) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 44708160, 576, arena + 550442752, 192);
+  /* %501 = slice(%499) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %499: no code */
 
-  /* %565 = slice(%562) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 44708352, 576, arena + 551653120, 192);
+  /* %502 = slice(%499) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %499: no code */
 
-  /* %566 = reshape(%563) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %563: no code */
+  /* %503 = sdpa(%500, %501, %502) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 442116096, 576, arena + 442116288, 576, arena + 442116480,
+      576, arena + 500213760, 0.14433756f);
 
-  /* %567 = reshape(%564) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %564: no code */
+  /* %506 = fused_linear(%503, %504, %505) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 500213760, params[233], params[234], LK_ACT_NONE, NULL,
+      arena + 303464448);
 
-  /* %568 = reshape(%565) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %565: no code */
+  /* %508 = mul(%506, %507) blocks.9 : f32[B, 197, 192], written over %506 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 303464448, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 303464448);
 
-  /* %569 = matmul_permuted(%566, %567) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 549232384, 48, 192, 1,
-      arena + 550442752, 48, 1, 192, arena + 44707968, 38809, 197, 0.0f);
+  /* %509 = add(%491, %508) blocks.9 : f32[B, 197, 192], written over %506 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 496582656, (const long[]){37824, 192, 1},
+      arena + 303464448, (const long[]){37824, 192, 1}, arena + 303464448);
 
-  /* %570 = mul_scalar(%569) {x op 0.14433756} blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 44707968, 0.14433756f, arena + 49675520);
-
-  /* %571 = softmax(%570) {axis -1} blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 49675520, arena + 44707968);
-
-  /* %572 = matmul_permuted(%571, %568) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 44707968, 38809, 197, 1,
-      arena + 551653120, 48, 192, 1, arena + 552863488, 48, 192, 0.0f);
-
-  /* %573 = reshape(%572) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %572: no code */
-
-  /* %576 = fused_linear(%573, %574, %575) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 552863488, params[233], params[234], LK_ACT_NONE, NULL,
-      arena + 49675520);
-
-  /* %578 = mul(%576, %577) blocks.9 : f32[B, 197, 192], written over %576 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 49675520, (const long[]){37824, 192, 1}, inputs[9],
-      (const long[]){1, 0, 0}, arena + 49675520);
-
-  /* %579 = add(%554, %578) blocks.9 : f32[B, 197, 192], written over %576 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 545601280, (const long[]){37824, 192, 1},
-      arena + 49675520, (const long[]){37824, 192, 1}, arena + 49675520);
-
-  /* %580 = slice(%579) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %615 from row 0 */
+  /* %510 = slice(%509) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %545 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 49675520 + (long)b * 37824, 37824,
-        arena + 554073856 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 303464448 + (long)b * 37824, 37824,
+        arena + 501424128 + (long)b * 37824, 192);
   } // for b
 
-  /* %581 = slice(%579) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 49675712, 37824, arena + 595115776, 37632);
+  /* %511 = slice(%509) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 303464640, 37824, arena + 535203840, 37632);
 
-  /* %583 = reshape(%582) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %582: no code */
+  /* %513 = reshape(%512) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %512: no code */
 
-  /* %584 = fused_linear(%581, %583) blocks.9.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 595115776, params[235], NULL, LK_ACT_NONE, NULL,
-      arena + 373010176);
+  /* %514 = fused_linear(%511, %513) blocks.9.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 535203840, params[235], NULL, LK_ACT_NONE, NULL,
+      arena + 303464448);
 
-  /* %587 = batch_normalize(%584, %585, %586) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 373010176, params[236], params[237], 1e-05f,
-      arena + 377827072);
+  /* %517 = batch_normalize(%514, %515, %516) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 303464448, params[236], params[237], 1e-05f,
+      arena + 308281344);
 
-  /* %588 = batch_moments(%584) {channels last} blocks.9.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 373010176, arena + 604723456);
+  /* %518 = batch_moments(%514) {channels last} blocks.9.conv.conv.1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 303464448, arena + 544885248);
 
-  /* %589 = hswish(%587) blocks.9.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 377827072, arena + 382643968);
+  /* %519 = hswish(%517) blocks.9.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 308281344, arena + 313098240);
 
-  /* %591 = token_dwconv(%589, %590) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 382643968, params[240], NULL,
-      LK_ACT_NONE, arena + 387460864);
+  /* %521 = token_dwconv(%519, %520) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 313098240, params[240], NULL,
+      LK_ACT_NONE, arena + 317915136);
 
-  /* %594 = batch_normalize(%591, %592, %593) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 387460864, params[241], params[242], 1e-05f,
-      arena + 392277760);
+  /* %524 = batch_normalize(%521, %522, %523) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 317915136, params[241], params[242], 1e-05f,
+      arena + 322732032);
 
-  /* %595 = batch_moments(%591) {channels last} blocks.9.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 387460864, arena + 604724992);
+  /* %525 = batch_moments(%521) {channels last} blocks.9.conv.conv.4 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 317915136, arena + 544886784);
 
-  /* %596 = hswish(%594) blocks.9.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 392277760, arena + 397094656);
+  /* %526 = hswish(%524) blocks.9.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 322732032, arena + 327548928);
 
-  /* %597 = mean(%596) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 397094656, arena + 604400896);
+  /* %527 = mean(%526) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 327548928, arena + 544488960);
 
-  /* %600 = fused_linear(%597, %598, %599) blocks.9.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 604400896, params[245], params[246], LK_ACT_NONE, NULL,
-      arena + 604658944);
+  /* %530 = fused_linear(%527, %528, %529) blocks.9.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 544488960, params[245], params[246], LK_ACT_NONE, NULL,
+      arena + 544820736);
 
-  /* %601 = relu(%600) blocks.9.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 604658944, arena + 604665088);
+  /* %531 = relu(%530) blocks.9.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 544820736, arena + 544826880);
 
-  /* %604 = fused_linear(%601, %602, %603) blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 604665088, params[247], params[248], LK_ACT_NONE, NULL,
-      arena + 604425472);
+  /* %534 = fused_linear(%531, %532, %533) blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 544826880, params[247], params[248], LK_ACT_NONE, NULL,
+      arena + 544513536);
 
-  /* %605 = hsigmoid(%604) blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 604425472, arena + 604450048);
+  /* %535 = hsigmoid(%534) blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 544513536, arena + 544538112);
 
-  /* %606 = mul(%596, %605) blocks.9.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 397094656, (const long[]){150528, 768, 1},
-      arena + 604450048, (const long[]){768, 0, 1}, arena + 401911552);
+  /* %536 = mul(%526, %535) blocks.9.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 327548928, (const long[]){150528, 768, 1},
+      arena + 544538112, (const long[]){768, 0, 1}, arena + 332365824);
 
-  /* %608 = reshape(%607) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %607: no code */
+  /* %538 = reshape(%537) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %537: no code */
 
-  /* %609 = fused_linear(%606, %608) blocks.9.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 401911552, params[249], NULL, LK_ACT_NONE, NULL,
-      arena + 596320000);
+  /* %539 = fused_linear(%536, %538) blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 332365824, params[249], NULL, LK_ACT_NONE, NULL,
+      arena + 536408064);
 
-  /* %612 = batch_normalize(%609, %610, %611) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 596320000, params[250], params[251], 1e-05f,
-      arena + 49675520);
+  /* %542 = batch_normalize(%539, %540, %541) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 536408064, params[250], params[251], 1e-05f,
+      arena + 337182720);
 
-  /* %613 = batch_moments(%609) {channels last} blocks.9.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 596320000, arena + 604737136);
+  /* %543 = batch_moments(%539) {channels last} blocks.9.conv.conv.8 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 536408064, arena + 544898928);
 
-  /* %614 = add(%581, %612) blocks.9.conv : f32[B, 196, 192], written into %615 from row 1 */
+  /* %544 = add(%511, %542) blocks.9.conv : f32[B, 196, 192], written into %545 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 595115776 + (long)b * 37632, (const long[]){192, 1},
-        arena + 49675520 + (long)b * 37632, (const long[]){192, 1},
-        arena + 554074048 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 535203840 + (long)b * 37632, (const long[]){192, 1},
+        arena + 337182720 + (long)b * 37632, (const long[]){192, 1},
+        arena + 501424320 + (long)b * 37824);
   } // for b
 
-  /* %615 = concat(%580, %614) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %545 = concat(%510, %544) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %618 = normalize(%615) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 554073856, 1e-06f, arena + 555284224);
+  /* %548 = normalize(%545) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 501424128, 1e-06f, arena + 502634496);
 
-  /* %619 = mul(%618, %616) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 555284224, (const long[]){37824, 192, 1},
-      params[254], (const long[]){0, 0, 1}, arena + 556494592);
+  /* %549 = mul(%548, %546) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 502634496, (const long[]){37824, 192, 1},
+      params[254], (const long[]){0, 0, 1}, arena + 503844864);
 
-  /* %620 = add(%619, %617) blocks.10.norm1 : f32[B, 197, 192], written over %619 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 556494592, (const long[]){37824, 192, 1},
-      params[255], (const long[]){0, 0, 1}, arena + 556494592);
+  /* %550 = add(%549, %547) blocks.10.norm1 : f32[B, 197, 192], written over %549 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 503844864, (const long[]){37824, 192, 1},
+      params[255], (const long[]){0, 0, 1}, arena + 503844864);
 
-  /* %623 = fused_linear(%620, %621, %622) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 556494592, params[256], params[257], LK_ACT_NONE, NULL,
-      arena + 49675520);
+  /* %553 = fused_linear(%550, %551, %552) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 503844864, params[256], params[257], LK_ACT_NONE, NULL,
+      arena + 445747200);
 
-  /* %624 = slice(%623) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 49675520, 576, arena + 557704960, 192);
+  /* %554 = slice(%553) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %553: no code */
 
-  /* %625 = slice(%623) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 49675712, 576, arena + 558915328, 192);
+  /* %555 = slice(%553) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %553: no code */
 
-  /* %626 = slice(%623) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 49675904, 576, arena + 560125696, 192);
+  /* %556 = slice(%553) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %553: no code */
 
-  /* %627 = reshape(%624) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %624: no code */
+  /* %557 = sdpa(%554, %555, %556) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 445747200, 576, arena + 445747392, 576, arena + 445747584,
+      576, arena + 505055232, 0.14433756f);
 
-  /* %628 = reshape(%625) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %625: no code */
+  /* %560 = fused_linear(%557, %558, %559) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 505055232, params[258], params[259], LK_ACT_NONE, NULL,
+      arena + 337182720);
 
-  /* %629 = reshape(%626) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %626: no code */
+  /* %562 = mul(%560, %561) blocks.10 : f32[B, 197, 192], written over %560 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 337182720, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 337182720);
 
-  /* %630 = matmul_permuted(%627, %628) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 557704960, 48, 192, 1,
-      arena + 558915328, 48, 1, 192, arena + 49675520, 38809, 197, 0.0f);
+  /* %563 = add(%545, %562) blocks.10 : f32[B, 197, 192], written over %560 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 501424128, (const long[]){37824, 192, 1},
+      arena + 337182720, (const long[]){37824, 192, 1}, arena + 337182720);
 
-  /* %631 = mul_scalar(%630) {x op 0.14433756} blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 49675520, 0.14433756f, arena + 54643072);
-
-  /* %632 = softmax(%631) {axis -1} blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 54643072, arena + 49675520);
-
-  /* %633 = matmul_permuted(%632, %629) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 49675520, 38809, 197, 1,
-      arena + 560125696, 48, 192, 1, arena + 561336064, 48, 192, 0.0f);
-
-  /* %634 = reshape(%633) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %633: no code */
-
-  /* %637 = fused_linear(%634, %635, %636) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 561336064, params[258], params[259], LK_ACT_NONE, NULL,
-      arena + 54643072);
-
-  /* %639 = mul(%637, %638) blocks.10 : f32[B, 197, 192], written over %637 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 54643072, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 54643072);
-
-  /* %640 = add(%615, %639) blocks.10 : f32[B, 197, 192], written over %637 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 554073856, (const long[]){37824, 192, 1},
-      arena + 54643072, (const long[]){37824, 192, 1}, arena + 54643072);
-
-  /* %641 = slice(%640) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %676 from row 0 */
+  /* %564 = slice(%563) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %599 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 54643072 + (long)b * 37824, 37824,
-        arena + 562546432 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 337182720 + (long)b * 37824, 37824,
+        arena + 506265600 + (long)b * 37824, 192);
   } // for b
 
-  /* %642 = slice(%640) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 54643264, 37824, arena + 597524224, 37632);
+  /* %565 = slice(%563) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 337182912, 37824, arena + 537612288, 37632);
 
-  /* %644 = reshape(%643) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %643: no code */
+  /* %567 = reshape(%566) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %566: no code */
 
-  /* %645 = fused_linear(%642, %644) blocks.10.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 597524224, params[260], NULL, LK_ACT_NONE, NULL,
-      arena + 406728448);
+  /* %568 = fused_linear(%565, %567) blocks.10.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 537612288, params[260], NULL, LK_ACT_NONE, NULL,
+      arena + 337182720);
 
-  /* %648 = batch_normalize(%645, %646, %647) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 406728448, params[261], params[262], 1e-05f,
-      arena + 411545344);
+  /* %571 = batch_normalize(%568, %569, %570) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 337182720, params[261], params[262], 1e-05f,
+      arena + 341999616);
 
-  /* %649 = batch_moments(%645) {channels last} blocks.10.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 406728448, arena + 604726528);
+  /* %572 = batch_moments(%568) {channels last} blocks.10.conv.conv.1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 337182720, arena + 544888320);
 
-  /* %650 = hswish(%648) blocks.10.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 411545344, arena + 416362240);
+  /* %573 = hswish(%571) blocks.10.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 341999616, arena + 346816512);
 
-  /* %652 = token_dwconv(%650, %651) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 416362240, params[265], NULL,
-      LK_ACT_NONE, arena + 421179136);
+  /* %575 = token_dwconv(%573, %574) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 346816512, params[265], NULL,
+      LK_ACT_NONE, arena + 351633408);
 
-  /* %655 = batch_normalize(%652, %653, %654) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 421179136, params[266], params[267], 1e-05f,
-      arena + 425996032);
+  /* %578 = batch_normalize(%575, %576, %577) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 351633408, params[266], params[267], 1e-05f,
+      arena + 356450304);
 
-  /* %656 = batch_moments(%652) {channels last} blocks.10.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 421179136, arena + 604728064);
+  /* %579 = batch_moments(%575) {channels last} blocks.10.conv.conv.4 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 351633408, arena + 544889856);
 
-  /* %657 = hswish(%655) blocks.10.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 425996032, arena + 430812928);
+  /* %580 = hswish(%578) blocks.10.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 356450304, arena + 361267200);
 
-  /* %658 = mean(%657) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 430812928, arena + 604474624);
+  /* %581 = mean(%580) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 361267200, arena + 544562688);
 
-  /* %661 = fused_linear(%658, %659, %660) blocks.10.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 604474624, params[270], params[271], LK_ACT_NONE, NULL,
-      arena + 604671232);
+  /* %584 = fused_linear(%581, %582, %583) blocks.10.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 544562688, params[270], params[271], LK_ACT_NONE, NULL,
+      arena + 544833024);
 
-  /* %662 = relu(%661) blocks.10.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 604671232, arena + 604677376);
+  /* %585 = relu(%584) blocks.10.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 544833024, arena + 544839168);
 
-  /* %665 = fused_linear(%662, %663, %664) blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 604677376, params[272], params[273], LK_ACT_NONE, NULL,
-      arena + 604499200);
+  /* %588 = fused_linear(%585, %586, %587) blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 544839168, params[272], params[273], LK_ACT_NONE, NULL,
+      arena + 544587264);
 
-  /* %666 = hsigmoid(%665) blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 604499200, arena + 604523776);
+  /* %589 = hsigmoid(%588) blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 544587264, arena + 544611840);
 
-  /* %667 = mul(%657, %666) blocks.10.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 430812928, (const long[]){150528, 768, 1},
-      arena + 604523776, (const long[]){768, 0, 1}, arena + 435629824);
+  /* %590 = mul(%580, %589) blocks.10.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 361267200, (const long[]){150528, 768, 1},
+      arena + 544611840, (const long[]){768, 0, 1}, arena + 366084096);
 
-  /* %669 = reshape(%668) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %668: no code */
+  /* %592 = reshape(%591) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %591: no code */
 
-  /* %670 = fused_linear(%667, %669) blocks.10.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 435629824, params[274], NULL, LK_ACT_NONE, NULL,
-      arena + 598728448);
+  /* %593 = fused_linear(%590, %592) blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 366084096, params[274], NULL, LK_ACT_NONE, NULL,
+      arena + 538816512);
 
-  /* %673 = batch_normalize(%670, %671, %672) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 598728448, params[275], params[276], 1e-05f,
-      arena + 54643072);
+  /* %596 = batch_normalize(%593, %594, %595) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 538816512, params[275], params[276], 1e-05f,
+      arena + 370900992);
 
-  /* %674 = batch_moments(%670) {channels last} blocks.10.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 598728448, arena + 604737520);
+  /* %597 = batch_moments(%593) {channels last} blocks.10.conv.conv.8 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 538816512, arena + 544899312);
 
-  /* %675 = add(%642, %673) blocks.10.conv : f32[B, 196, 192], written into %676 from row 1 */
+  /* %598 = add(%565, %596) blocks.10.conv : f32[B, 196, 192], written into %599 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 597524224 + (long)b * 37632, (const long[]){192, 1},
-        arena + 54643072 + (long)b * 37632, (const long[]){192, 1},
-        arena + 562546624 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 537612288 + (long)b * 37632, (const long[]){192, 1},
+        arena + 370900992 + (long)b * 37632, (const long[]){192, 1},
+        arena + 506265792 + (long)b * 37824);
   } // for b
 
-  /* %676 = concat(%641, %675) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %599 = concat(%564, %598) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %679 = normalize(%676) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 562546432, 1e-06f, arena + 563756800);
+  /* %602 = normalize(%599) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 506265600, 1e-06f, arena + 507475968);
 
-  /* %680 = mul(%679, %677) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 563756800, (const long[]){37824, 192, 1},
-      params[279], (const long[]){0, 0, 1}, arena + 564967168);
+  /* %603 = mul(%602, %600) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 507475968, (const long[]){37824, 192, 1},
+      params[279], (const long[]){0, 0, 1}, arena + 508686336);
 
-  /* %681 = add(%680, %678) blocks.11.norm1 : f32[B, 197, 192], written over %680 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 564967168, (const long[]){37824, 192, 1},
-      params[280], (const long[]){0, 0, 1}, arena + 564967168);
+  /* %604 = add(%603, %601) blocks.11.norm1 : f32[B, 197, 192], written over %603 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 508686336, (const long[]){37824, 192, 1},
+      params[280], (const long[]){0, 0, 1}, arena + 508686336);
 
-  /* %684 = fused_linear(%681, %682, %683) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 564967168, params[281], params[282], LK_ACT_NONE, NULL,
-      arena + 54643072);
+  /* %607 = fused_linear(%604, %605, %606) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 508686336, params[281], params[282], LK_ACT_NONE, NULL,
+      arena + 449378304);
 
-  /* %685 = slice(%684) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 54643072, 576, arena + 566177536, 192);
+  /* %608 = slice(%607) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %607: no code */
 
-  /* %686 = slice(%684) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 54643264, 576, arena + 567387904, 192);
+  /* %609 = slice(%607) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %607: no code */
 
-  /* %687 = slice(%684) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 54643456, 576, arena + 568598272, 192);
+  /* %610 = slice(%607) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %607: no code */
 
-  /* %688 = reshape(%685) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %685: no code */
+  /* %611 = sdpa(%608, %609, %610) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 449378304, 576, arena + 449378496, 576, arena + 449378688,
+      576, arena + 509896704, 0.14433756f);
 
-  /* %689 = reshape(%686) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %686: no code */
+  /* %614 = fused_linear(%611, %612, %613) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 509896704, params[283], params[284], LK_ACT_NONE, NULL,
+      arena + 370900992);
 
-  /* %690 = reshape(%687) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %687: no code */
+  /* %616 = mul(%614, %615) blocks.11 : f32[B, 197, 192], written over %614 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 370900992, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 370900992);
 
-  /* %691 = matmul_permuted(%688, %689) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 566177536, 48, 192, 1,
-      arena + 567387904, 48, 1, 192, arena + 54643072, 38809, 197, 0.0f);
+  /* %617 = add(%599, %616) blocks.11 : f32[B, 197, 192], written over %614 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 506265600, (const long[]){37824, 192, 1},
+      arena + 370900992, (const long[]){37824, 192, 1}, arena + 370900992);
 
-  /* %692 = mul_scalar(%691) {x op 0.14433756} blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 54643072, 0.14433756f, arena + 59610624);
-
-  /* %693 = softmax(%692) {axis -1} blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax(B * 788, 197, arena + 59610624, arena + 54643072);
-
-  /* %694 = matmul_permuted(%693, %690) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 54643072, 38809, 197, 1,
-      arena + 568598272, 48, 192, 1, arena + 569808640, 48, 192, 0.0f);
-
-  /* %695 = reshape(%694) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %694: no code */
-
-  /* %698 = fused_linear(%695, %696, %697) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 569808640, params[283], params[284], LK_ACT_NONE, NULL,
-      arena + 59610624);
-
-  /* %700 = mul(%698, %699) blocks.11 : f32[B, 197, 192], written over %698 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 59610624, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 59610624);
-
-  /* %701 = add(%676, %700) blocks.11 : f32[B, 197, 192], written over %698 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 562546432, (const long[]){37824, 192, 1},
-      arena + 59610624, (const long[]){37824, 192, 1}, arena + 59610624);
-
-  /* %702 = slice(%701) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %737 from row 0 */
+  /* %618 = slice(%617) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %653 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 59610624 + (long)b * 37824, 37824,
-        arena + 464531200 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 370900992 + (long)b * 37824, 37824,
+        arena + 404619264 + (long)b * 37824, 192);
   } // for b
 
-  /* %703 = slice(%701) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 59610816, 37824, arena + 599932672, 37632);
+  /* %619 = slice(%617) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 370901184, 37824, arena + 540020736, 37632);
 
-  /* %705 = reshape(%704) {shape [768, 192]} blocks.11.conv.conv.0 : f32[768, 192], a view of %704: no code */
+  /* %621 = reshape(%620) {shape [768, 192]} blocks.11.conv.conv.0 : f32[768, 192], a view of %620: no code */
 
-  /* %706 = fused_linear(%703, %705) blocks.11.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 599932672, params[285], NULL, LK_ACT_NONE, NULL,
-      arena + 59610624);
+  /* %622 = fused_linear(%619, %621) blocks.11.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 540020736, params[285], NULL, LK_ACT_NONE, NULL,
+      arena + 370900992);
 
-  /* %709 = batch_normalize(%706, %707, %708) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 59610624, params[286], params[287], 1e-05f,
-      arena + 64427520);
+  /* %625 = batch_normalize(%622, %623, %624) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 370900992, params[286], params[287], 1e-05f,
+      arena + 375717888);
 
-  /* %710 = batch_moments(%706) {channels last} blocks.11.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 59610624, arena + 604729600);
+  /* %626 = batch_moments(%622) {channels last} blocks.11.conv.conv.1 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 370900992, arena + 544891392);
 
-  /* %711 = hswish(%709) blocks.11.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 64427520, arena + 440446720);
+  /* %627 = hswish(%625) blocks.11.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 375717888, arena + 380534784);
 
-  /* %713 = token_dwconv(%711, %712) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 440446720, params[290], NULL,
-      LK_ACT_NONE, arena + 445263616);
+  /* %629 = token_dwconv(%627, %628) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 380534784, params[290], NULL,
+      LK_ACT_NONE, arena + 385351680);
 
-  /* %716 = batch_normalize(%713, %714, %715) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 445263616, params[291], params[292], 1e-05f,
-      arena + 450080512);
+  /* %632 = batch_normalize(%629, %630, %631) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_cl(B * 196, 768, arena + 385351680, params[291], params[292], 1e-05f,
+      arena + 390168576);
 
-  /* %717 = batch_moments(%713) {channels last} blocks.11.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 445263616, arena + 604731136);
+  /* %633 = batch_moments(%629) {channels last} blocks.11.conv.conv.4 : f32[2, 768] */
+  lk_batch_moments_cl(B * 196, 768, arena + 385351680, arena + 544892928);
 
-  /* %718 = hswish(%716) blocks.11.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 450080512, arena + 454897408);
+  /* %634 = hswish(%632) blocks.11.conv : f32[B, 196, 768] */
+  lk_hswish(B * 196 * 768, arena + 390168576, arena + 394985472);
 
-  /* %719 = mean(%718) {axis 0} blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 454897408, arena + 69468416);
+  /* %635 = mean(%634) {axis 0} blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 394985472, arena + 544636416);
 
-  /* %722 = fused_linear(%719, %720, %721) blocks.11.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 69468416, params[295], params[296], LK_ACT_NONE, NULL,
-      arena + 604683520);
+  /* %638 = fused_linear(%635, %636, %637) blocks.11.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 544636416, params[295], params[296], LK_ACT_NONE, NULL,
+      arena + 544845312);
 
-  /* %723 = relu(%722) blocks.11.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 604683520, arena + 604689664);
+  /* %639 = relu(%638) blocks.11.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 544845312, arena + 544851456);
 
-  /* %726 = fused_linear(%723, %724, %725) blocks.11.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 604689664, params[297], params[298], LK_ACT_NONE, NULL,
-      arena + 69492992);
+  /* %642 = fused_linear(%639, %640, %641) blocks.11.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 544851456, params[297], params[298], LK_ACT_NONE, NULL,
+      arena + 544660992);
 
-  /* %727 = hsigmoid(%726) blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 69492992, arena + 69517568);
+  /* %643 = hsigmoid(%642) blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 544660992, arena + 544685568);
 
-  /* %728 = mul(%718, %727) blocks.11.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 454897408, (const long[]){150528, 768, 1},
-      arena + 69517568, (const long[]){768, 0, 1}, arena + 459714304);
+  /* %644 = mul(%634, %643) blocks.11.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 394985472, (const long[]){150528, 768, 1},
+      arena + 544685568, (const long[]){768, 0, 1}, arena + 399802368);
 
-  /* %730 = reshape(%729) {shape [192, 768]} blocks.11.conv.conv.7 : f32[192, 768], a view of %729: no code */
+  /* %646 = reshape(%645) {shape [192, 768]} blocks.11.conv.conv.7 : f32[192, 768], a view of %645: no code */
 
-  /* %731 = fused_linear(%728, %730) blocks.11.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 459714304, params[299], NULL, LK_ACT_NONE, NULL,
-      arena + 601136896);
+  /* %647 = fused_linear(%644, %646) blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 399802368, params[299], NULL, LK_ACT_NONE, NULL,
+      arena + 541224960);
 
-  /* %734 = batch_normalize(%731, %732, %733) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 601136896, params[300], params[301], 1e-05f,
-      arena + 465741568);
+  /* %650 = batch_normalize(%647, %648, %649) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_cl(B * 196, 192, arena + 541224960, params[300], params[301], 1e-05f,
+      arena + 405829632);
 
-  /* %735 = batch_moments(%731) {channels last} blocks.11.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 601136896, arena + 604737904);
+  /* %651 = batch_moments(%647) {channels last} blocks.11.conv.conv.8 : f32[2, 192] */
+  lk_batch_moments_cl(B * 196, 192, arena + 541224960, arena + 544899696);
 
-  /* %736 = add(%703, %734) blocks.11.conv : f32[B, 196, 192], written into %737 from row 1 */
+  /* %652 = add(%619, %650) blocks.11.conv : f32[B, 196, 192], written into %653 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 599932672 + (long)b * 37632, (const long[]){192, 1},
-        arena + 465741568 + (long)b * 37632, (const long[]){192, 1},
-        arena + 464531392 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 540020736 + (long)b * 37632, (const long[]){192, 1},
+        arena + 405829632 + (long)b * 37632, (const long[]){192, 1},
+        arena + 404619456 + (long)b * 37824);
   } // for b
 
-  /* %737 = concat(%702, %736) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %653 = concat(%618, %652) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %740 = normalize(%737) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 464531200, 1e-06f, arena + 465741568);
+  /* %656 = normalize(%653) {eps 1e-06} norm : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 404619264, 1e-06f, arena + 405829632);
 
-  /* %741 = mul(%740, %738) norm : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 465741568, (const long[]){37824, 192, 1},
-      params[304], (const long[]){0, 0, 1}, arena + 466951936);
+  /* %657 = mul(%656, %654) norm : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 405829632, (const long[]){37824, 192, 1},
+      params[304], (const long[]){0, 0, 1}, arena + 407040000);
 
-  /* %742 = add(%741, %739) norm : f32[B, 197, 192], written over %741 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 466951936, (const long[]){37824, 192, 1},
-      params[305], (const long[]){0, 0, 1}, arena + 466951936);
+  /* %658 = add(%657, %655) norm : f32[B, 197, 192], written over %657 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 407040000, (const long[]){37824, 192, 1},
+      params[305], (const long[]){0, 0, 1}, arena + 407040000);
 
-  /* %743 = index(%742) {axis 0, at 0} : f32[B, 192] */
-  lk_copy_rows(B, 192, arena + 466951936, 37824, arena + 468162304, 192);
+  /* %659 = index(%658) {axis 0, at 0} : f32[B, 192] */
+  lk_copy_rows(B, 192, arena + 407040000, 37824, arena + 408250368, 192);
 
-  /* %746 = fused_linear(%743, %744, %745) head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 468162304, params[306], params[307], LK_ACT_NONE, NULL,
-      arena + 69244416);
+  /* %662 = fused_linear(%659, %660, %661) head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 408250368, params[306], params[307], LK_ACT_NONE, NULL,
+      arena + 407040000);
 
-  /* %748 = cross_entropy(%746, %747) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 69244416, inputs[12], arena + 604738672);
+  /* %664 = cross_entropy(%662, %663) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 407040000, inputs[12], arena + 544900464);
 
-  /* %749 = cross_entropy_grad(%746, %747) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 69244416, inputs[12], arena + 69436416);
+  /* %665 = cross_entropy_grad(%662, %663) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 407040000, inputs[12], arena + 407232000);
 
-  /* %750 = transpose(%744) {perm [1, 0]} head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[306], arena + 69244416);
+  /* %666 = transpose(%660) {perm [1, 0]} head : f32[192, 1000] */
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[306], arena + 407040000);
 
-  /* %751 = fused_linear(%749, %750) head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 69436416, arena + 69244416, NULL, LK_ACT_NONE, NULL,
-      arena + 468168448);
+  /* %667 = fused_linear(%665, %666) head : f32[B, 192] */
+  lk_fused_linear(B, 1000, 192, arena + 407232000, arena + 407040000, NULL, LK_ACT_NONE, NULL,
+      arena + 408256512);
 
-  /* %752 = linear_grad_weight(%749, %743) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 69436416, arena + 468162304, arena + 603545344);
+  /* %668 = linear_grad_weight(%665, %659) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 407232000, arena + 408250368, arena + 543633408);
 
-  /* %753 = reduce_sum(%749) {axes [], batch} head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 69436416,
-      arena + 604732672);
+  /* %669 = reduce_sum(%665) {axes [], batch} head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 407232000,
+      arena + 544894464);
 
-  /* %754 = reshape(%751) {shape [1, 192]} : f32[B, 1, 192], a view of %751: no code */
+  /* %670 = reshape(%667) {shape [1, 192]} : f32[B, 1, 192], a view of %667: no code */
 
-  /* %755 = zero_pad(%754) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  lk_zero_pad(B, 1, 192, 0, 196, arena + 468168448, arena + 466951936);
+  /* %671 = zero_pad(%670) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  lk_zero_pad(B, 1, 192, 0, 196, arena + 408256512, arena + 407040000);
 
-  /* %756 = reduce_sum(%755) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 466951936,
-      arena + 604738288);
+  /* %672 = reduce_sum(%671) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 407040000,
+      arena + 544900080);
 
-  /* %757 = mul(%755, %738) norm : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 466951936, (const long[]){37824, 192, 1},
-      params[304], (const long[]){0, 0, 1}, arena + 571019008);
+  /* %673 = mul(%671, %654) norm : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 407040000, (const long[]){37824, 192, 1},
+      params[304], (const long[]){0, 0, 1}, arena + 511107072);
 
-  /* %758 = mul(%755, %740) norm : f32[B, 197, 192], written over %755 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 466951936, (const long[]){37824, 192, 1},
-      arena + 465741568, (const long[]){37824, 192, 1}, arena + 466951936);
+  /* %674 = mul(%671, %656) norm : f32[B, 197, 192], written over %671 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 407040000, (const long[]){37824, 192, 1},
+      arena + 405829632, (const long[]){37824, 192, 1}, arena + 407040000);
 
-  /* %759 = reduce_sum(%758) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 466951936,
-      arena + 604738480);
+  /* %675 = reduce_sum(%674) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 407040000,
+      arena + 544900272);
 
-  /* %760 = normalize_grad(%737, %757) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 464531200, arena + 571019008, 1e-06f, arena + 572229376);
+  /* %676 = normalize_grad(%653, %673) {eps 1e-06} norm : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 404619264, arena + 511107072, 1e-06f, arena + 512317440);
 
-  /* %761 = slice(%760) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %760: no code */
+  /* %677 = slice(%676) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %676: no code */
 
-  /* %762 = slice(%760) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 572229568, 37824, arena + 571019008, 37632);
+  /* %678 = slice(%676) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 511107072, 37632);
 
-  /* %763 = batch_normalize_grad(%731, %762, %732) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 601136896, arena + 571019008, params[300],
-      1e-05f, arena + 602341120);
+  /* %679 = batch_normalize_grad(%647, %678, %648) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 541224960, arena + 511107072, params[300],
+      1e-05f, arena + 542429184);
 
-  /* %764 = batch_normalize_param_grad(%731, %762) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 601136896, arena + 571019008, 1e-05f,
-      arena + 69244416);
+  /* %680 = batch_normalize_param_grad(%647, %678) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 541224960, arena + 511107072, 1e-05f,
+      arena + 404619264);
 
-  /* %765 = index(%764) {axis 0, at 0} blocks.11.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 69244416, 384, arena + 572224000, 192);
+  /* %681 = index(%680) {axis 0, at 0} blocks.11.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 404619264, 384, arena + 512312064, 192);
 
-  /* %766 = index(%764) {axis 0, at 1} blocks.11.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 69244608, 384, arena + 572224192, 192);
+  /* %682 = index(%680) {axis 0, at 1} blocks.11.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 404619456, 384, arena + 512312256, 192);
 
-  /* %767 = transpose(%730) {perm [1, 0]} blocks.11.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[299], arena + 69244416);
+  /* %683 = transpose(%646) {perm [1, 0]} blocks.11.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[299], arena + 541224960);
 
-  /* %768 = fused_linear(%763, %767) blocks.11.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 602341120, arena + 69244416, NULL, LK_ACT_NONE, NULL,
-      arena + 464531200);
+  /* %684 = fused_linear(%679, %683) blocks.11.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 542429184, arena + 541224960, NULL, LK_ACT_NONE, NULL,
+      arena + 404619264);
 
-  /* %769 = linear_grad_weight(%763, %728) blocks.11.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 602341120, arena + 459714304, arena + 601136896);
+  /* %685 = linear_grad_weight(%679, %644) blocks.11.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 542429184, arena + 399802368, arena + 541224960);
 
-  /* %770 = reshape(%769) {shape [192, 768, 1, 1]} blocks.11.conv.conv.7 : f32[192, 768, 1, 1], a view of %769: no code */
+  /* %686 = reshape(%685) {shape [192, 768, 1, 1]} blocks.11.conv.conv.7 : f32[192, 768, 1, 1], a view of %685: no code */
 
-  /* %771 = mul(%768, %727) blocks.11.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 464531200, (const long[]){150528, 768, 1},
-      arena + 69517568, (const long[]){768, 0, 1}, arena + 459714304);
+  /* %687 = mul(%684, %643) blocks.11.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 404619264, (const long[]){150528, 768, 1},
+      arena + 544685568, (const long[]){768, 0, 1}, arena + 399802368);
 
-  /* %772 = mul(%768, %718) blocks.11.conv.conv.6 : f32[B, 196, 768], written over %768 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 464531200, (const long[]){150528, 768, 1},
-      arena + 454897408, (const long[]){150528, 768, 1}, arena + 464531200);
+  /* %688 = mul(%684, %634) blocks.11.conv.conv.6 : f32[B, 196, 768], written over %684 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 404619264, (const long[]){150528, 768, 1},
+      arena + 394985472, (const long[]){150528, 768, 1}, arena + 404619264);
 
-  /* %773 = reduce_sum(%772) {axes [0]} blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 464531200,
-      arena + 69244416);
+  /* %689 = reduce_sum(%688) {axes [0]} blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 404619264,
+      arena + 394985472);
 
-  /* %774 = hsigmoid_grad(%726, %773) blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 69492992, arena + 69244416, arena + 69391872);
+  /* %690 = hsigmoid_grad(%642, %689) blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544660992, arena + 394985472, arena + 395132928);
 
-  /* %775 = transpose(%724) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[297], arena + 69244416);
+  /* %691 = transpose(%640) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[297], arena + 394985472);
 
-  /* %776 = fused_linear(%774, %775) blocks.11.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 69391872, arena + 69244416, NULL, LK_ACT_NONE, NULL,
-      arena + 69416448);
+  /* %692 = fused_linear(%690, %691) blocks.11.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 395132928, arena + 394985472, NULL, LK_ACT_NONE, NULL,
+      arena + 395157504);
 
-  /* %777 = linear_grad_weight(%774, %723) blocks.11.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 69391872, arena + 604689664, arena + 601284352);
+  /* %693 = linear_grad_weight(%690, %639) blocks.11.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 395132928, arena + 544851456, arena + 541372416);
 
-  /* %778 = reduce_sum(%774) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 69391872,
-      arena + 572223232);
+  /* %694 = reduce_sum(%690) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 395132928,
+      arena + 512311296);
 
-  /* %779 = relu_grad(%722, %776) blocks.11.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 604683520, arena + 69416448, arena + 69422592);
+  /* %695 = relu_grad(%638, %692) blocks.11.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544845312, arena + 395157504, arena + 395132928);
 
-  /* %780 = transpose(%720) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[295], arena + 69244416);
+  /* %696 = transpose(%636) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[295], arena + 394985472);
 
-  /* %781 = fused_linear(%779, %780) blocks.11.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 69422592, arena + 69244416, NULL, LK_ACT_NONE, NULL,
-      arena + 69391872);
+  /* %697 = fused_linear(%695, %696) blocks.11.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 395132928, arena + 394985472, NULL, LK_ACT_NONE, NULL,
+      arena + 404619264);
 
-  /* %782 = linear_grad_weight(%779, %719) blocks.11.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 69422592, arena + 69468416, arena + 601431808);
+  /* %698 = linear_grad_weight(%695, %635) blocks.11.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 395132928, arena + 544636416, arena + 541519872);
 
-  /* %783 = reduce_sum(%779) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 69422592,
-      arena + 572224384);
+  /* %699 = reduce_sum(%695) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 395132928,
+      arena + 512312448);
 
-  /* %784 = reshape(%781) {shape [1, 768]} blocks.11.conv.conv.6 : f32[B, 1, 768], a view of %781: no code */
+  /* %700 = reshape(%697) {shape [1, 768]} blocks.11.conv.conv.6 : f32[B, 1, 768], a view of %697: no code */
 
-  /* %785 = expand(%784) {shape [196, 768]} blocks.11.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 69391872, (const long[]){768, 0, 1},
-      arena + 454897408, (const long[]){150528, 768, 1});
+  /* %701 = expand(%700) {shape [196, 768]} blocks.11.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 404619264, (const long[]){768, 0, 1},
+      arena + 394985472, (const long[]){150528, 768, 1});
 
-  /* %786 = mul_scalar(%785) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 454897408, 0.0051020407f, arena + 464531200);
+  /* %702 = mul_scalar(%701) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 394985472, 0.0051020407f, arena + 404619264);
 
-  /* %787 = add(%771, %786) blocks.11.conv : f32[B, 196, 768], written over %771 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 459714304, (const long[]){150528, 768, 1},
-      arena + 464531200, (const long[]){150528, 768, 1}, arena + 459714304);
+  /* %703 = add(%687, %702) blocks.11.conv : f32[B, 196, 768], written over %687 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 399802368, (const long[]){150528, 768, 1},
+      arena + 404619264, (const long[]){150528, 768, 1}, arena + 399802368);
 
-  /* %788 = hswish_grad(%716, %787) blocks.11.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 450080512, arena + 459714304,
-      arena + 454897408);
+  /* %704 = hswish_grad(%632, %703) blocks.11.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 390168576, arena + 399802368,
+      arena + 394985472);
 
-  /* %789 = batch_normalize_grad(%713, %788, %714) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 445263616, arena + 454897408, params[291],
-      1e-05f, arena + 450080512);
+  /* %705 = batch_normalize_grad(%629, %704, %630) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 385351680, arena + 394985472, params[291],
+      1e-05f, arena + 390168576);
 
-  /* %790 = batch_normalize_param_grad(%713, %788) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 445263616, arena + 454897408, 1e-05f,
-      arena + 69244416);
+  /* %706 = batch_normalize_param_grad(%629, %704) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 385351680, arena + 394985472, 1e-05f,
+      arena + 399802368);
 
-  /* %791 = index(%790) {axis 0, at 0} blocks.11.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 69244416, 1536, arena + 454904320, 768);
+  /* %707 = index(%706) {axis 0, at 0} blocks.11.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 399802368, 1536, arena + 394992384, 768);
 
-  /* %792 = index(%790) {axis 0, at 1} blocks.11.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 69245184, 1536, arena + 454905088, 768);
+  /* %708 = index(%706) {axis 0, at 1} blocks.11.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 399803136, 1536, arena + 394993152, 768);
 
-  /* %793 = token_dwconv_grad_input(%789, %712) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 450080512, params[290],
-      arena + 445263616);
+  /* %709 = token_dwconv_grad_input(%705, %628) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 390168576, params[290],
+      arena + 385351680);
 
-  /* %794 = token_dwconv_grad_weight(%789, %711) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 450080512,
-      arena + 440446720, arena + 454897408);
+  /* %710 = token_dwconv_grad_weight(%705, %627) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 390168576,
+      arena + 380534784, arena + 394985472);
 
-  /* %795 = hswish_grad(%709, %793) blocks.11.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 64427520, arena + 445263616,
-      arena + 440446720);
+  /* %711 = hswish_grad(%625, %709) blocks.11.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 375717888, arena + 385351680,
+      arena + 380534784);
 
-  /* %796 = batch_normalize_grad(%706, %795, %707) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 59610624, arena + 440446720, params[286], 1e-05f,
-      arena + 64427520);
+  /* %712 = batch_normalize_grad(%622, %711, %623) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 370900992, arena + 380534784, params[286],
+      1e-05f, arena + 375717888);
 
-  /* %797 = batch_normalize_param_grad(%706, %795) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 59610624, arena + 440446720, 1e-05f,
-      arena + 69244416);
+  /* %713 = batch_normalize_param_grad(%622, %711) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 370900992, arena + 380534784, 1e-05f,
+      arena + 385351680);
 
-  /* %798 = index(%797) {axis 0, at 0} blocks.11.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 69244416, 1536, arena + 441952000, 768);
+  /* %714 = index(%713) {axis 0, at 0} blocks.11.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 385351680, 1536, arena + 380682240, 768);
 
-  /* %799 = index(%797) {axis 0, at 1} blocks.11.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 69245184, 1536, arena + 441952768, 768);
+  /* %715 = index(%713) {axis 0, at 1} blocks.11.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 385352448, 1536, arena + 380683008, 768);
 
-  /* %800 = transpose(%705) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[285], arena + 59610624);
+  /* %716 = transpose(%621) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[285], arena + 370900992);
 
-  /* %801 = linear_grad_weight(%796, %703) blocks.11.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 64427520, arena + 599932672, arena + 441657088);
+  /* %717 = linear_grad_weight(%712, %619) blocks.11.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 375717888, arena + 540020736, arena + 380534784);
 
-  /* %802 = fused_linear(%796, %800, %762) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 64427520, 150528, arena + 59610624, NULL, NULL,
-      0, LK_ACT_NONE, arena + 571019008, 37632, arena + 572229568, 37824);
+  /* %718 = fused_linear(%712, %716, %678) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 375717888, 150528, arena + 370900992, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 511107072, 37632, arena + 512317632, 37824);
 
-  /* %803 = reshape(%801) {shape [768, 192, 1, 1]} blocks.11.conv.conv.0 : f32[768, 192, 1, 1], a view of %801: no code */
+  /* %719 = reshape(%717) {shape [768, 192, 1, 1]} blocks.11.conv.conv.0 : f32[768, 192, 1, 1], a view of %717: no code */
 
-  /* %804 = concat(%761, %802) {axis 0} blocks.11 : f32[B, 197, 192], a view of %760: no code */
+  /* %720 = concat(%677, %718) {axis 0} blocks.11 : f32[B, 197, 192], a view of %676: no code */
 
-  /* %805 = mul(%804, %699) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 59610624);
+  /* %721 = mul(%720, %615) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 370900992);
 
-  /* %806 = transpose(%696) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[283], arena + 60820992);
+  /* %722 = transpose(%612) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[283], arena + 372111360);
 
-  /* %807 = fused_linear(%805, %806) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 59610624, arena + 60820992, NULL, LK_ACT_NONE, NULL,
-      arena + 64578176);
+  /* %723 = fused_linear(%721, %722) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 370900992, arena + 372111360, NULL, LK_ACT_NONE, NULL,
+      arena + 374532096);
 
-  /* %808 = linear_grad_weight(%805, %695) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 59610624, arena + 569808640, arena + 441915136);
+  /* %724 = linear_grad_weight(%721, %611) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 370900992, arena + 509896704, arena + 378384384);
 
-  /* %809 = reduce_sum(%805) {axes [0], batch} blocks.11.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 59610624,
-      arena + 441953536);
+  /* %725 = reduce_sum(%721) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 370900992,
+      arena + 378421824);
 
-  /* %810 = reshape(%807) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %807: no code */
+  /* %726 = sdpa_grad(%608, %609, %610, %723) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 449378304, 576, arena + 449378496, 576,
+      arena + 449378688, 576, arena + 374532096, 192, arena + 370900992, 576,
+      arena + 370900992 + 192, 576, arena + 370900992 + 384, 576, 0.14433756f);
 
-  /* %811 = matmul_permuted(%810, %690) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 64578176, 48, 192, 1,
-      arena + 568598272, 48, 1, 192, arena + 59610624, 38809, 197, 0.0f);
+  /* %727 = transpose(%605) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[281], arena + 375742464);
 
-  /* %812 = matmul_permuted(%693, %810) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 54643072, 38809, 1, 197,
-      arena + 64578176, 48, 192, 1, arena + 440446720, 48, 192, 0.0f);
+  /* %728 = fused_linear(%726, %727) blocks.11.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 370900992, arena + 375742464, NULL, LK_ACT_NONE, NULL,
+      arena + 374532096);
 
-  /* %813 = softmax_grad(%693, %811) {axis -1} blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 54643072, arena + 59610624, arena + 64578176);
+  /* %729 = linear_grad_weight(%726, %604) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 370900992, arena + 508686336, arena + 378273792);
 
-  /* %814 = mul_scalar(%813) {x op 0.14433756} blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 64578176, 0.14433756f, arena + 54643072);
+  /* %730 = reduce_sum(%726) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 370900992,
+      arena + 378421248);
 
-  /* %815 = matmul_permuted(%814, %689) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 54643072, 38809, 197, 1,
-      arena + 567387904, 48, 192, 1, arena + 59610624, 48, 192, 0.0f);
+  /* %731 = reduce_sum(%728) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 374532096,
+      arena + 378422016);
 
-  /* %816 = matmul_permuted(%688, %814) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 54643072, 38809, 1, 197,
-      arena + 566177536, 48, 192, 1, arena + 60820992, 48, 192, 0.0f);
+  /* %732 = mul(%728, %600) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 374532096, (const long[]){37824, 192, 1},
+      params[279], (const long[]){0, 0, 1}, arena + 370900992);
 
-  /* %817 = reshape(%812) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %812: no code */
+  /* %733 = mul(%728, %602) blocks.11.norm1 : f32[B, 197, 192], written over %728 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 374532096, (const long[]){37824, 192, 1},
+      arena + 507475968, (const long[]){37824, 192, 1}, arena + 374532096);
 
-  /* %818 = reshape(%816) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %816: no code */
+  /* %734 = reduce_sum(%733) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 374532096,
+      arena + 378422208);
 
-  /* %819 = reshape(%815) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %815: no code */
+  /* %735 = normalize_grad(%599, %732) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 506265600, arena + 370900992, 1e-06f, arena + 372111360);
 
-  /* %820 = concat(%819, %818, %817) {axis 1} blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 59610624, 192, arena + 54643072, 576);
-  lk_copy_rows(B * 197, 192, arena + 60820992, 192, arena + 54643264, 576);
-  lk_copy_rows(B * 197, 192, arena + 440446720, 192, arena + 54643456, 576);
+  /* %736 = add(%720, %735) blocks.10.conv : f32[B, 197, 192], written over %676 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      arena + 372111360, (const long[]){37824, 192, 1}, arena + 512317440);
 
-  /* %821 = transpose(%682) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[281], arena + 59484544);
+  /* %737 = slice(%736) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %676: no code */
 
-  /* %822 = fused_linear(%820, %821) blocks.11.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 54643072, arena + 59484544, NULL, LK_ACT_NONE, NULL,
-      arena + 58274176);
+  /* %738 = slice(%736) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 375717888, 37632);
 
-  /* %823 = linear_grad_weight(%820, %681) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 54643072, arena + 564967168, arena + 441804544);
+  /* %739 = batch_normalize_grad(%593, %738, %594) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 538816512, arena + 375717888, params[275],
+      1e-05f, arena + 376922112);
 
-  /* %824 = reduce_sum(%820) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 54643072,
-      arena + 69536896);
+  /* %740 = batch_normalize_param_grad(%593, %738) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 538816512, arena + 375717888, 1e-05f,
+      arena + 370900992);
 
-  /* %825 = reduce_sum(%822) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58274176,
-      arena + 69537472);
+  /* %741 = index(%740) {axis 0, at 0} blocks.10.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 370900992, 384, arena + 378422400, 192);
 
-  /* %826 = mul(%822, %677) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 58274176, (const long[]){37824, 192, 1},
-      params[279], (const long[]){0, 0, 1}, arena + 54643072);
+  /* %742 = index(%740) {axis 0, at 1} blocks.10.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 370901184, 384, arena + 378422592, 192);
 
-  /* %827 = mul(%822, %679) blocks.11.norm1 : f32[B, 197, 192], written over %822 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 58274176, (const long[]){37824, 192, 1},
-      arena + 563756800, (const long[]){37824, 192, 1}, arena + 58274176);
+  /* %743 = transpose(%592) {perm [1, 0]} blocks.10.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[274], arena + 378126336);
 
-  /* %828 = reduce_sum(%827) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58274176,
-      arena + 69537664);
+  /* %744 = fused_linear(%739, %743) blocks.10.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 376922112, arena + 378126336, NULL, LK_ACT_NONE, NULL,
+      arena + 370900992);
 
-  /* %829 = normalize_grad(%676, %826) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 562546432, arena + 54643072, 1e-06f, arena + 55853440);
+  /* %745 = linear_grad_weight(%739, %590) blocks.10.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 376922112, arena + 366084096, arena + 378126336);
 
-  /* %830 = add(%804, %829) blocks.10.conv : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      arena + 55853440, (const long[]){37824, 192, 1}, arena + 572229376);
+  /* %746 = reshape(%745) {shape [192, 768, 1, 1]} blocks.10.conv.conv.7 : f32[192, 768, 1, 1], a view of %745: no code */
 
-  /* %831 = slice(%830) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %760: no code */
+  /* %747 = mul(%744, %589) blocks.10.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 370900992, (const long[]){150528, 768, 1},
+      arena + 544611840, (const long[]){768, 0, 1}, arena + 366084096);
 
-  /* %832 = slice(%830) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 572229568, 37824, arena + 440446720, 37632);
+  /* %748 = mul(%744, %580) blocks.10.conv.conv.6 : f32[B, 196, 768], written over %744 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 370900992, (const long[]){150528, 768, 1},
+      arena + 361267200, (const long[]){150528, 768, 1}, arena + 370900992);
 
-  /* %833 = batch_normalize_grad(%670, %832, %671) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 598728448, arena + 440446720, params[275],
-      1e-05f, arena + 59459968);
+  /* %749 = reduce_sum(%748) {axes [0]} blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 370900992,
+      arena + 361267200);
 
-  /* %834 = batch_normalize_param_grad(%670, %832) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 598728448, arena + 440446720, 1e-05f,
-      arena + 54643072);
+  /* %750 = hsigmoid_grad(%588, %749) blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544587264, arena + 361267200, arena + 361414656);
 
-  /* %835 = index(%834) {axis 0, at 0} blocks.10.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 54643072, 384, arena + 69537856, 192);
+  /* %751 = transpose(%586) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[272], arena + 361267200);
 
-  /* %836 = index(%834) {axis 0, at 1} blocks.10.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 54643264, 384, arena + 69538048, 192);
+  /* %752 = fused_linear(%750, %751) blocks.10.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 361414656, arena + 361267200, NULL, LK_ACT_NONE, NULL,
+      arena + 361439232);
 
-  /* %837 = transpose(%669) {perm [1, 0]} blocks.10.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[274], arena + 60664192);
+  /* %753 = linear_grad_weight(%750, %585) blocks.10.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 361414656, arena + 544839168, arena + 376922112);
 
-  /* %838 = fused_linear(%833, %837) blocks.10.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 59459968, arena + 60664192, NULL, LK_ACT_NONE, NULL,
-      arena + 54643072);
+  /* %754 = reduce_sum(%750) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 361414656,
+      arena + 377217024);
 
-  /* %839 = linear_grad_weight(%833, %667) blocks.10.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 59459968, arena + 435629824, arena + 69093760);
+  /* %755 = relu_grad(%584, %752) blocks.10.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544833024, arena + 361439232, arena + 361414656);
 
-  /* %840 = reshape(%839) {shape [192, 768, 1, 1]} blocks.10.conv.conv.7 : f32[192, 768, 1, 1], a view of %839: no code */
+  /* %756 = transpose(%582) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[270], arena + 361267200);
 
-  /* %841 = mul(%838, %666) blocks.10.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 54643072, (const long[]){150528, 768, 1},
-      arena + 604523776, (const long[]){768, 0, 1}, arena + 59459968);
+  /* %757 = fused_linear(%755, %756) blocks.10.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 361414656, arena + 361267200, NULL, LK_ACT_NONE, NULL,
+      arena + 370900992);
 
-  /* %842 = mul(%838, %657) blocks.10.conv.conv.6 : f32[B, 196, 768], written over %838 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 54643072, (const long[]){150528, 768, 1},
-      arena + 430812928, (const long[]){150528, 768, 1}, arena + 54643072);
+  /* %758 = linear_grad_weight(%755, %581) blocks.10.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 361414656, arena + 544562688, arena + 377069568);
 
-  /* %843 = reduce_sum(%842) {axes [0]} blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 54643072,
-      arena + 64276864);
+  /* %759 = reduce_sum(%755) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 361414656,
+      arena + 377217792);
 
-  /* %844 = hsigmoid_grad(%665, %843) blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 604499200, arena + 64276864, arena + 54790528);
+  /* %760 = reshape(%757) {shape [1, 768]} blocks.10.conv.conv.6 : f32[B, 1, 768], a view of %757: no code */
 
-  /* %845 = transpose(%663) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[272], arena + 54643072);
+  /* %761 = expand(%760) {shape [196, 768]} blocks.10.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 370900992, (const long[]){768, 0, 1},
+      arena + 361267200, (const long[]){150528, 768, 1});
 
-  /* %846 = fused_linear(%844, %845) blocks.10.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 54790528, arena + 54643072, NULL, LK_ACT_NONE, NULL,
-      arena + 54815104);
+  /* %762 = mul_scalar(%761) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 361267200, 0.0051020407f, arena + 370900992);
 
-  /* %847 = linear_grad_weight(%844, %662) blocks.10.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 54790528, arena + 604677376, arena + 69241216);
+  /* %763 = add(%747, %762) blocks.10.conv : f32[B, 196, 768], written over %747 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 366084096, (const long[]){150528, 768, 1},
+      arena + 370900992, (const long[]){150528, 768, 1}, arena + 366084096);
 
-  /* %848 = reduce_sum(%844) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 54790528,
-      arena + 69536128);
+  /* %764 = hswish_grad(%578, %763) blocks.10.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 356450304, arena + 366084096,
+      arena + 361267200);
 
-  /* %849 = relu_grad(%661, %846) blocks.10.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 604671232, arena + 54815104, arena + 54790528);
+  /* %765 = batch_normalize_grad(%575, %764, %576) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 351633408, arena + 361267200, params[266],
+      1e-05f, arena + 356450304);
 
-  /* %850 = transpose(%659) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[270], arena + 54643072);
+  /* %766 = batch_normalize_param_grad(%575, %764) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 351633408, arena + 361267200, 1e-05f,
+      arena + 366084096);
 
-  /* %851 = fused_linear(%849, %850) blocks.10.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 54790528, arena + 54643072, NULL, LK_ACT_NONE, NULL,
-      arena + 64276864);
+  /* %767 = index(%766) {axis 0, at 0} blocks.10.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 366084096, 1536, arena + 361274112, 768);
 
-  /* %852 = linear_grad_weight(%849, %658) blocks.10.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 54790528, arena + 604474624, arena + 69388672);
+  /* %768 = index(%766) {axis 0, at 1} blocks.10.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 366084864, 1536, arena + 361274880, 768);
 
-  /* %853 = reduce_sum(%849) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 54790528,
-      arena + 69538240);
+  /* %769 = token_dwconv_grad_input(%765, %574) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 356450304, params[265],
+      arena + 351633408);
 
-  /* %854 = reshape(%851) {shape [1, 768]} blocks.10.conv.conv.6 : f32[B, 1, 768], a view of %851: no code */
+  /* %770 = token_dwconv_grad_weight(%765, %573) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 356450304,
+      arena + 346816512, arena + 361267200);
 
-  /* %855 = expand(%854) {shape [196, 768]} blocks.10.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 64276864, (const long[]){768, 0, 1},
-      arena + 54643072, (const long[]){150528, 768, 1});
+  /* %771 = hswish_grad(%571, %769) blocks.10.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 341999616, arena + 351633408,
+      arena + 346816512);
 
-  /* %856 = mul_scalar(%855) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 54643072, 0.0051020407f, arena + 64276864);
+  /* %772 = batch_normalize_grad(%568, %771, %569) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 337182720, arena + 346816512, params[261],
+      1e-05f, arena + 341999616);
 
-  /* %857 = add(%841, %856) blocks.10.conv : f32[B, 196, 768], written over %841 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 59459968, (const long[]){150528, 768, 1},
-      arena + 64276864, (const long[]){150528, 768, 1}, arena + 59459968);
+  /* %773 = batch_normalize_param_grad(%568, %771) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 337182720, arena + 346816512, 1e-05f,
+      arena + 351633408);
 
-  /* %858 = hswish_grad(%655, %857) blocks.10.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 425996032, arena + 59459968,
-      arena + 54643072);
+  /* %774 = index(%773) {axis 0, at 0} blocks.10.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 351633408, 1536, arena + 346963968, 768);
 
-  /* %859 = batch_normalize_grad(%652, %858, %653) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 421179136, arena + 54643072, params[266], 1e-05f,
-      arena + 59459968);
+  /* %775 = index(%773) {axis 0, at 1} blocks.10.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 351634176, 1536, arena + 346964736, 768);
 
-  /* %860 = batch_normalize_param_grad(%652, %858) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 421179136, arena + 54643072, 1e-05f,
-      arena + 64276864);
+  /* %776 = transpose(%567) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[260], arena + 337182720);
 
-  /* %861 = index(%860) {axis 0, at 0} blocks.10.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 64276864, 1536, arena + 66090368, 768);
+  /* %777 = linear_grad_weight(%772, %565) blocks.10.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 341999616, arena + 537612288, arena + 346816512);
 
-  /* %862 = index(%860) {axis 0, at 1} blocks.10.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 64277632, 1536, arena + 66091136, 768);
+  /* %778 = fused_linear(%772, %776, %738) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 341999616, 150528, arena + 337182720, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 375717888, 37632, arena + 512317632, 37824);
 
-  /* %863 = token_dwconv_grad_input(%859, %651) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 59459968, params[265],
-      arena + 54643072);
+  /* %779 = reshape(%777) {shape [768, 192, 1, 1]} blocks.10.conv.conv.0 : f32[768, 192, 1, 1], a view of %777: no code */
 
-  /* %864 = token_dwconv_grad_weight(%859, %650) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 59459968, arena + 416362240,
-      arena + 66083456);
+  /* %780 = concat(%737, %778) {axis 0} blocks.10 : f32[B, 197, 192], a view of %676: no code */
 
-  /* %865 = hswish_grad(%648, %863) blocks.10.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 411545344, arena + 54643072,
-      arena + 59459968);
+  /* %781 = mul(%780, %561) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 337182720);
 
-  /* %866 = batch_normalize_grad(%645, %865, %646) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 406728448, arena + 59459968, params[261], 1e-05f,
-      arena + 54643072);
+  /* %782 = transpose(%558) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[258], arena + 338393088);
 
-  /* %867 = batch_normalize_param_grad(%645, %865) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 406728448, arena + 59459968, 1e-05f,
-      arena + 64276864);
+  /* %783 = fused_linear(%781, %782) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 337182720, arena + 338393088, NULL, LK_ACT_NONE, NULL,
+      arena + 340813824);
 
-  /* %868 = index(%867) {axis 0, at 0} blocks.10.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 64276864, 1536, arena + 66091904, 768);
+  /* %784 = linear_grad_weight(%781, %557) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 337182720, arena + 505055232, arena + 344666112);
 
-  /* %869 = index(%867) {axis 0, at 1} blocks.10.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 64277632, 1536, arena + 66092672, 768);
+  /* %785 = reduce_sum(%781) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 337182720,
+      arena + 344703552);
 
-  /* %870 = transpose(%644) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[260], arena + 59459968);
+  /* %786 = sdpa_grad(%554, %555, %556, %783) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 445747200, 576, arena + 445747392, 576,
+      arena + 445747584, 576, arena + 340813824, 192, arena + 337182720, 576,
+      arena + 337182720 + 192, 576, arena + 337182720 + 384, 576, 0.14433756f);
 
-  /* %871 = linear_grad_weight(%866, %642) blocks.10.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 54643072, arena + 597524224, arena + 65788544);
+  /* %787 = transpose(%551) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[256], arena + 342024192);
 
-  /* %872 = fused_linear(%866, %870, %832) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 54643072, 150528, arena + 59459968, NULL, NULL,
-      0, LK_ACT_NONE, arena + 440446720, 37632, arena + 572229568, 37824);
+  /* %788 = fused_linear(%786, %787) blocks.10.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 337182720, arena + 342024192, NULL, LK_ACT_NONE, NULL,
+      arena + 340813824);
 
-  /* %873 = reshape(%871) {shape [768, 192, 1, 1]} blocks.10.conv.conv.0 : f32[768, 192, 1, 1], a view of %871: no code */
+  /* %789 = linear_grad_weight(%786, %550) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 337182720, arena + 503844864, arena + 344555520);
 
-  /* %874 = concat(%831, %872) {axis 0} blocks.10 : f32[B, 197, 192], a view of %760: no code */
+  /* %790 = reduce_sum(%786) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 337182720,
+      arena + 344702976);
 
-  /* %875 = mul(%874, %638) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 54643072);
+  /* %791 = reduce_sum(%788) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 340813824,
+      arena + 344703744);
 
-  /* %876 = transpose(%635) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[258], arena + 55853440);
+  /* %792 = mul(%788, %546) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 340813824, (const long[]){37824, 192, 1},
+      params[254], (const long[]){0, 0, 1}, arena + 337182720);
 
-  /* %877 = fused_linear(%875, %876) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 54643072, arena + 55853440, NULL, LK_ACT_NONE, NULL,
-      arena + 59610624);
+  /* %793 = mul(%788, %548) blocks.10.norm1 : f32[B, 197, 192], written over %788 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 340813824, (const long[]){37824, 192, 1},
+      arena + 502634496, (const long[]){37824, 192, 1}, arena + 340813824);
 
-  /* %878 = linear_grad_weight(%875, %634) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 54643072, arena + 561336064, arena + 66046592);
+  /* %794 = reduce_sum(%793) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 340813824,
+      arena + 344703936);
 
-  /* %879 = reduce_sum(%875) {axes [0], batch} blocks.10.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 54643072,
-      arena + 66093440);
+  /* %795 = normalize_grad(%545, %792) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 501424128, arena + 337182720, 1e-06f, arena + 338393088);
 
-  /* %880 = reshape(%877) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %877: no code */
+  /* %796 = add(%780, %795) blocks.9.conv : f32[B, 197, 192], written over %676 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      arena + 338393088, (const long[]){37824, 192, 1}, arena + 512317440);
 
-  /* %881 = matmul_permuted(%880, %629) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 59610624, 48, 192, 1,
-      arena + 560125696, 48, 1, 192, arena + 54643072, 38809, 197, 0.0f);
+  /* %797 = slice(%796) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %676: no code */
 
-  /* %882 = matmul_permuted(%632, %880) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 49675520, 38809, 1, 197,
-      arena + 59610624, 48, 192, 1, arena + 64578176, 48, 192, 0.0f);
+  /* %798 = slice(%796) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 341999616, 37632);
 
-  /* %883 = softmax_grad(%632, %881) {axis -1} blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 49675520, arena + 54643072, arena + 59610624);
+  /* %799 = batch_normalize_grad(%539, %798, %540) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 536408064, arena + 341999616, params[250],
+      1e-05f, arena + 343203840);
 
-  /* %884 = mul_scalar(%883) {x op 0.14433756} blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 59610624, 0.14433756f, arena + 49675520);
+  /* %800 = batch_normalize_param_grad(%539, %798) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 536408064, arena + 341999616, 1e-05f,
+      arena + 337182720);
 
-  /* %885 = matmul_permuted(%884, %628) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 49675520, 38809, 197, 1,
-      arena + 558915328, 48, 192, 1, arena + 54643072, 48, 192, 0.0f);
+  /* %801 = index(%800) {axis 0, at 0} blocks.9.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 337182720, 384, arena + 344704128, 192);
 
-  /* %886 = matmul_permuted(%627, %884) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 49675520, 38809, 1, 197,
-      arena + 557704960, 48, 192, 1, arena + 55853440, 48, 192, 0.0f);
+  /* %802 = index(%800) {axis 0, at 1} blocks.9.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 337182912, 384, arena + 344704320, 192);
 
-  /* %887 = reshape(%882) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %882: no code */
+  /* %803 = transpose(%538) {perm [1, 0]} blocks.9.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[249], arena + 344408064);
 
-  /* %888 = reshape(%886) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %886: no code */
+  /* %804 = fused_linear(%799, %803) blocks.9.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 343203840, arena + 344408064, NULL, LK_ACT_NONE, NULL,
+      arena + 337182720);
 
-  /* %889 = reshape(%885) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %885: no code */
+  /* %805 = linear_grad_weight(%799, %536) blocks.9.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 343203840, arena + 332365824, arena + 344408064);
 
-  /* %890 = concat(%889, %888, %887) {axis 1} blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 54643072, 192, arena + 49675520, 576);
-  lk_copy_rows(B * 197, 192, arena + 55853440, 192, arena + 49675712, 576);
-  lk_copy_rows(B * 197, 192, arena + 64578176, 192, arena + 49675904, 576);
+  /* %806 = reshape(%805) {shape [192, 768, 1, 1]} blocks.9.conv.conv.7 : f32[192, 768, 1, 1], a view of %805: no code */
 
-  /* %891 = transpose(%621) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[256], arena + 54516992);
+  /* %807 = mul(%804, %535) blocks.9.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 337182720, (const long[]){150528, 768, 1},
+      arena + 544538112, (const long[]){768, 0, 1}, arena + 332365824);
 
-  /* %892 = fused_linear(%890, %891) blocks.10.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 49675520, arena + 54516992, NULL, LK_ACT_NONE, NULL,
-      arena + 53306624);
+  /* %808 = mul(%804, %526) blocks.9.conv.conv.6 : f32[B, 196, 768], written over %804 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 337182720, (const long[]){150528, 768, 1},
+      arena + 327548928, (const long[]){150528, 768, 1}, arena + 337182720);
 
-  /* %893 = linear_grad_weight(%890, %620) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 49675520, arena + 556494592, arena + 65936000);
+  /* %809 = reduce_sum(%808) {axes [0]} blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 337182720,
+      arena + 327548928);
 
-  /* %894 = reduce_sum(%890) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 49675520,
-      arena + 65773568);
+  /* %810 = hsigmoid_grad(%534, %809) blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544513536, arena + 327548928, arena + 327696384);
 
-  /* %895 = reduce_sum(%892) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 53306624,
-      arena + 65774144);
+  /* %811 = transpose(%532) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[247], arena + 327548928);
 
-  /* %896 = mul(%892, %616) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 53306624, (const long[]){37824, 192, 1},
-      params[254], (const long[]){0, 0, 1}, arena + 49675520);
+  /* %812 = fused_linear(%810, %811) blocks.9.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 327696384, arena + 327548928, NULL, LK_ACT_NONE, NULL,
+      arena + 327720960);
 
-  /* %897 = mul(%892, %618) blocks.10.norm1 : f32[B, 197, 192], written over %892 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 53306624, (const long[]){37824, 192, 1},
-      arena + 555284224, (const long[]){37824, 192, 1}, arena + 53306624);
+  /* %813 = linear_grad_weight(%810, %531) blocks.9.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 327696384, arena + 544826880, arena + 343203840);
 
-  /* %898 = reduce_sum(%897) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 53306624,
-      arena + 65774336);
+  /* %814 = reduce_sum(%810) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 327696384,
+      arena + 343498752);
 
-  /* %899 = normalize_grad(%615, %896) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 554073856, arena + 49675520, 1e-06f, arena + 50885888);
+  /* %815 = relu_grad(%530, %812) blocks.9.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544820736, arena + 327720960, arena + 327696384);
 
-  /* %900 = add(%874, %899) blocks.9.conv : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      arena + 50885888, (const long[]){37824, 192, 1}, arena + 572229376);
+  /* %816 = transpose(%528) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[245], arena + 327548928);
 
-  /* %901 = slice(%900) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %760: no code */
+  /* %817 = fused_linear(%815, %816) blocks.9.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 327696384, arena + 327548928, NULL, LK_ACT_NONE, NULL,
+      arena + 337182720);
 
-  /* %902 = slice(%900) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 572229568, 37824, arena + 64126208, 37632);
+  /* %818 = linear_grad_weight(%815, %527) blocks.9.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 327696384, arena + 544488960, arena + 343351296);
 
-  /* %903 = batch_normalize_grad(%609, %902, %610) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 596320000, arena + 64126208, params[250], 1e-05f,
-      arena + 54492416);
+  /* %819 = reduce_sum(%815) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 327696384,
+      arena + 343499520);
 
-  /* %904 = batch_normalize_param_grad(%609, %902) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 596320000, arena + 64126208, 1e-05f,
-      arena + 49675520);
+  /* %820 = reshape(%817) {shape [1, 768]} blocks.9.conv.conv.6 : f32[B, 1, 768], a view of %817: no code */
 
-  /* %905 = index(%904) {axis 0, at 0} blocks.9.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 49675520, 384, arena + 65774528, 192);
+  /* %821 = expand(%820) {shape [196, 768]} blocks.9.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 337182720, (const long[]){768, 0, 1},
+      arena + 327548928, (const long[]){150528, 768, 1});
 
-  /* %906 = index(%904) {axis 0, at 1} blocks.9.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 49675712, 384, arena + 65774720, 192);
+  /* %822 = mul_scalar(%821) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 327548928, 0.0051020407f, arena + 337182720);
 
-  /* %907 = transpose(%608) {perm [1, 0]} blocks.9.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[249], arena + 55696640);
+  /* %823 = add(%807, %822) blocks.9.conv : f32[B, 196, 768], written over %807 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 332365824, (const long[]){150528, 768, 1},
+      arena + 337182720, (const long[]){150528, 768, 1}, arena + 332365824);
 
-  /* %908 = fused_linear(%903, %907) blocks.9.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 54492416, arena + 55696640, NULL, LK_ACT_NONE, NULL,
-      arena + 49675520);
+  /* %824 = hswish_grad(%524, %823) blocks.9.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 322732032, arena + 332365824,
+      arena + 327548928);
 
-  /* %909 = linear_grad_weight(%903, %606) blocks.9.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 54492416, arena + 401911552, arena + 65330432);
+  /* %825 = batch_normalize_grad(%521, %824, %522) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 317915136, arena + 327548928, params[241],
+      1e-05f, arena + 322732032);
 
-  /* %910 = reshape(%909) {shape [192, 768, 1, 1]} blocks.9.conv.conv.7 : f32[192, 768, 1, 1], a view of %909: no code */
+  /* %826 = batch_normalize_param_grad(%521, %824) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 317915136, arena + 327548928, 1e-05f,
+      arena + 332365824);
 
-  /* %911 = mul(%908, %605) blocks.9.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 49675520, (const long[]){150528, 768, 1},
-      arena + 604450048, (const long[]){768, 0, 1}, arena + 54492416);
+  /* %827 = index(%826) {axis 0, at 0} blocks.9.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 332365824, 1536, arena + 327555840, 768);
 
-  /* %912 = mul(%908, %596) blocks.9.conv.conv.6 : f32[B, 196, 768], written over %908 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 49675520, (const long[]){150528, 768, 1},
-      arena + 397094656, (const long[]){150528, 768, 1}, arena + 49675520);
+  /* %828 = index(%826) {axis 0, at 1} blocks.9.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 332366592, 1536, arena + 327556608, 768);
 
-  /* %913 = reduce_sum(%912) {axes [0]} blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 49675520,
-      arena + 59309312);
+  /* %829 = token_dwconv_grad_input(%825, %520) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 322732032, params[240],
+      arena + 317915136);
 
-  /* %914 = hsigmoid_grad(%604, %913) blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 604425472, arena + 59309312, arena + 49822976);
+  /* %830 = token_dwconv_grad_weight(%825, %519) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 322732032,
+      arena + 313098240, arena + 327548928);
 
-  /* %915 = transpose(%602) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[247], arena + 49675520);
+  /* %831 = hswish_grad(%517, %829) blocks.9.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 308281344, arena + 317915136,
+      arena + 313098240);
 
-  /* %916 = fused_linear(%914, %915) blocks.9.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 49822976, arena + 49675520, NULL, LK_ACT_NONE, NULL,
-      arena + 49847552);
+  /* %832 = batch_normalize_grad(%514, %831, %515) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 303464448, arena + 313098240, params[236],
+      1e-05f, arena + 308281344);
 
-  /* %917 = linear_grad_weight(%914, %601) blocks.9.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 49822976, arena + 604665088, arena + 65477888);
+  /* %833 = batch_normalize_param_grad(%514, %831) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 303464448, arena + 313098240, 1e-05f,
+      arena + 317915136);
 
-  /* %918 = reduce_sum(%914) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 49822976,
-      arena + 65772800);
+  /* %834 = index(%833) {axis 0, at 0} blocks.9.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 317915136, 1536, arena + 313245696, 768);
 
-  /* %919 = relu_grad(%600, %916) blocks.9.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 604658944, arena + 49847552, arena + 49822976);
+  /* %835 = index(%833) {axis 0, at 1} blocks.9.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 317915904, 1536, arena + 313246464, 768);
 
-  /* %920 = transpose(%598) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[245], arena + 49675520);
+  /* %836 = transpose(%513) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[235], arena + 303464448);
 
-  /* %921 = fused_linear(%919, %920) blocks.9.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 49822976, arena + 49675520, NULL, LK_ACT_NONE, NULL,
-      arena + 59309312);
+  /* %837 = linear_grad_weight(%832, %511) blocks.9.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 308281344, arena + 535203840, arena + 313098240);
 
-  /* %922 = linear_grad_weight(%919, %597) blocks.9.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 49822976, arena + 604400896, arena + 65625344);
+  /* %838 = fused_linear(%832, %836, %798) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 308281344, 150528, arena + 303464448, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 341999616, 37632, arena + 512317632, 37824);
 
-  /* %923 = reduce_sum(%919) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 49822976,
-      arena + 65774912);
+  /* %839 = reshape(%837) {shape [768, 192, 1, 1]} blocks.9.conv.conv.0 : f32[768, 192, 1, 1], a view of %837: no code */
 
-  /* %924 = reshape(%921) {shape [1, 768]} blocks.9.conv.conv.6 : f32[B, 1, 768], a view of %921: no code */
+  /* %840 = concat(%797, %838) {axis 0} blocks.9 : f32[B, 197, 192], a view of %676: no code */
 
-  /* %925 = expand(%924) {shape [196, 768]} blocks.9.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 59309312, (const long[]){768, 0, 1},
-      arena + 49675520, (const long[]){150528, 768, 1});
+  /* %841 = mul(%840, %507) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 303464448);
 
-  /* %926 = mul_scalar(%925) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 49675520, 0.0051020407f, arena + 59309312);
+  /* %842 = transpose(%504) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[233], arena + 304674816);
 
-  /* %927 = add(%911, %926) blocks.9.conv : f32[B, 196, 768], written over %911 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 54492416, (const long[]){150528, 768, 1},
-      arena + 59309312, (const long[]){150528, 768, 1}, arena + 54492416);
+  /* %843 = fused_linear(%841, %842) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 303464448, arena + 304674816, NULL, LK_ACT_NONE, NULL,
+      arena + 307095552);
 
-  /* %928 = hswish_grad(%594, %927) blocks.9.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 392277760, arena + 54492416,
-      arena + 49675520);
+  /* %844 = linear_grad_weight(%841, %503) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 303464448, arena + 500213760, arena + 310947840);
 
-  /* %929 = batch_normalize_grad(%591, %928, %592) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 387460864, arena + 49675520, params[241], 1e-05f,
-      arena + 54492416);
+  /* %845 = reduce_sum(%841) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 303464448,
+      arena + 310985280);
 
-  /* %930 = batch_normalize_param_grad(%591, %928) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 387460864, arena + 49675520, 1e-05f,
-      arena + 59309312);
+  /* %846 = sdpa_grad(%500, %501, %502, %843) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 442116096, 576, arena + 442116288, 576,
+      arena + 442116480, 576, arena + 307095552, 192, arena + 303464448, 576,
+      arena + 303464448 + 192, 576, arena + 303464448 + 384, 576, 0.14433756f);
 
-  /* %931 = index(%930) {axis 0, at 0} blocks.9.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59309312, 1536, arena + 61122816, 768);
+  /* %847 = transpose(%497) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[231], arena + 308305920);
 
-  /* %932 = index(%930) {axis 0, at 1} blocks.9.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59310080, 1536, arena + 61123584, 768);
+  /* %848 = fused_linear(%846, %847) blocks.9.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 303464448, arena + 308305920, NULL, LK_ACT_NONE, NULL,
+      arena + 307095552);
 
-  /* %933 = token_dwconv_grad_input(%929, %590) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 54492416, params[240],
-      arena + 49675520);
+  /* %849 = linear_grad_weight(%846, %496) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 303464448, arena + 499003392, arena + 310837248);
 
-  /* %934 = token_dwconv_grad_weight(%929, %589) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 54492416, arena + 382643968,
-      arena + 61115904);
+  /* %850 = reduce_sum(%846) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 303464448,
+      arena + 310984704);
 
-  /* %935 = hswish_grad(%587, %933) blocks.9.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 377827072, arena + 49675520,
-      arena + 54492416);
+  /* %851 = reduce_sum(%848) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 307095552,
+      arena + 310985472);
 
-  /* %936 = batch_normalize_grad(%584, %935, %585) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 373010176, arena + 54492416, params[236], 1e-05f,
-      arena + 49675520);
+  /* %852 = mul(%848, %492) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 307095552, (const long[]){37824, 192, 1},
+      params[229], (const long[]){0, 0, 1}, arena + 303464448);
 
-  /* %937 = batch_normalize_param_grad(%584, %935) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 373010176, arena + 54492416, 1e-05f,
-      arena + 59309312);
+  /* %853 = mul(%848, %494) blocks.9.norm1 : f32[B, 197, 192], written over %848 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 307095552, (const long[]){37824, 192, 1},
+      arena + 497793024, (const long[]){37824, 192, 1}, arena + 307095552);
 
-  /* %938 = index(%937) {axis 0, at 0} blocks.9.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59309312, 1536, arena + 61124352, 768);
+  /* %854 = reduce_sum(%853) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 307095552,
+      arena + 310985664);
 
-  /* %939 = index(%937) {axis 0, at 1} blocks.9.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59310080, 1536, arena + 61125120, 768);
+  /* %855 = normalize_grad(%491, %852) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 496582656, arena + 303464448, 1e-06f, arena + 304674816);
 
-  /* %940 = transpose(%583) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[235], arena + 54492416);
+  /* %856 = add(%840, %855) blocks.8.conv : f32[B, 197, 192], written over %676 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      arena + 304674816, (const long[]){37824, 192, 1}, arena + 512317440);
 
-  /* %941 = linear_grad_weight(%936, %581) blocks.9.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 49675520, arena + 595115776, arena + 60820992);
+  /* %857 = slice(%856) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %676: no code */
 
-  /* %942 = fused_linear(%936, %940, %902) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 49675520, 150528, arena + 54492416, NULL, NULL,
-      0, LK_ACT_NONE, arena + 64126208, 37632, arena + 572229568, 37824);
+  /* %858 = slice(%856) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 308281344, 37632);
 
-  /* %943 = reshape(%941) {shape [768, 192, 1, 1]} blocks.9.conv.conv.0 : f32[768, 192, 1, 1], a view of %941: no code */
+  /* %859 = batch_normalize_grad(%485, %858, %486) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 533999616, arena + 308281344, params[225],
+      1e-05f, arena + 309485568);
 
-  /* %944 = concat(%901, %942) {axis 0} blocks.9 : f32[B, 197, 192], a view of %760: no code */
+  /* %860 = batch_normalize_param_grad(%485, %858) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 533999616, arena + 308281344, 1e-05f,
+      arena + 303464448);
 
-  /* %945 = mul(%944, %577) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 49675520);
+  /* %861 = index(%860) {axis 0, at 0} blocks.8.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 303464448, 384, arena + 310985856, 192);
 
-  /* %946 = transpose(%574) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[233], arena + 50885888);
+  /* %862 = index(%860) {axis 0, at 1} blocks.8.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 303464640, 384, arena + 310986048, 192);
 
-  /* %947 = fused_linear(%945, %946) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 49675520, arena + 50885888, NULL, LK_ACT_NONE, NULL,
-      arena + 54643072);
+  /* %863 = transpose(%484) {perm [1, 0]} blocks.8.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[224], arena + 310689792);
 
-  /* %948 = linear_grad_weight(%945, %573) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 49675520, arena + 552863488, arena + 61079040);
+  /* %864 = fused_linear(%859, %863) blocks.8.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 309485568, arena + 310689792, NULL, LK_ACT_NONE, NULL,
+      arena + 303464448);
 
-  /* %949 = reduce_sum(%945) {axes [0], batch} blocks.9.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 49675520,
-      arena + 61125888);
+  /* %865 = linear_grad_weight(%859, %482) blocks.8.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 309485568, arena + 298647552, arena + 310689792);
 
-  /* %950 = reshape(%947) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %947: no code */
+  /* %866 = reshape(%865) {shape [192, 768, 1, 1]} blocks.8.conv.conv.7 : f32[192, 768, 1, 1], a view of %865: no code */
 
-  /* %951 = matmul_permuted(%950, %568) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 54643072, 48, 192, 1,
-      arena + 551653120, 48, 1, 192, arena + 49675520, 38809, 197, 0.0f);
+  /* %867 = mul(%864, %481) blocks.8.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 303464448, (const long[]){150528, 768, 1},
+      arena + 544464384, (const long[]){768, 0, 1}, arena + 298647552);
 
-  /* %952 = matmul_permuted(%571, %950) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 44707968, 38809, 1, 197,
-      arena + 54643072, 48, 192, 1, arena + 59610624, 48, 192, 0.0f);
+  /* %868 = mul(%864, %472) blocks.8.conv.conv.6 : f32[B, 196, 768], written over %864 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 303464448, (const long[]){150528, 768, 1},
+      arena + 293830656, (const long[]){150528, 768, 1}, arena + 303464448);
 
-  /* %953 = softmax_grad(%571, %951) {axis -1} blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 44707968, arena + 49675520, arena + 54643072);
+  /* %869 = reduce_sum(%868) {axes [0]} blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 303464448,
+      arena + 293830656);
 
-  /* %954 = mul_scalar(%953) {x op 0.14433756} blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 54643072, 0.14433756f, arena + 44707968);
+  /* %870 = hsigmoid_grad(%480, %869) blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544439808, arena + 293830656, arena + 293978112);
 
-  /* %955 = matmul_permuted(%954, %567) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 44707968, 38809, 197, 1,
-      arena + 550442752, 48, 192, 1, arena + 49675520, 48, 192, 0.0f);
+  /* %871 = transpose(%478) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[222], arena + 293830656);
 
-  /* %956 = matmul_permuted(%566, %954) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 44707968, 38809, 1, 197,
-      arena + 549232384, 48, 192, 1, arena + 50885888, 48, 192, 0.0f);
+  /* %872 = fused_linear(%870, %871) blocks.8.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 293978112, arena + 293830656, NULL, LK_ACT_NONE, NULL,
+      arena + 294002688);
 
-  /* %957 = reshape(%952) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %952: no code */
+  /* %873 = linear_grad_weight(%870, %477) blocks.8.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 293978112, arena + 544814592, arena + 309485568);
 
-  /* %958 = reshape(%956) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %956: no code */
+  /* %874 = reduce_sum(%870) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 293978112,
+      arena + 309780480);
 
-  /* %959 = reshape(%955) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %955: no code */
+  /* %875 = relu_grad(%476, %872) blocks.8.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544808448, arena + 294002688, arena + 293978112);
 
-  /* %960 = concat(%959, %958, %957) {axis 1} blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 49675520, 192, arena + 44707968, 576);
-  lk_copy_rows(B * 197, 192, arena + 50885888, 192, arena + 44708160, 576);
-  lk_copy_rows(B * 197, 192, arena + 59610624, 192, arena + 44708352, 576);
+  /* %876 = transpose(%474) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[220], arena + 293830656);
 
-  /* %961 = transpose(%560) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[231], arena + 49549440);
+  /* %877 = fused_linear(%875, %876) blocks.8.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 293978112, arena + 293830656, NULL, LK_ACT_NONE, NULL,
+      arena + 303464448);
 
-  /* %962 = fused_linear(%960, %961) blocks.9.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 44707968, arena + 49549440, NULL, LK_ACT_NONE, NULL,
-      arena + 48339072);
+  /* %878 = linear_grad_weight(%875, %473) blocks.8.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 293978112, arena + 544415232, arena + 309633024);
 
-  /* %963 = linear_grad_weight(%960, %559) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 44707968, arena + 548022016, arena + 60968448);
+  /* %879 = reduce_sum(%875) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 293978112,
+      arena + 309781248);
 
-  /* %964 = reduce_sum(%960) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 44707968,
-      arena + 60806016);
+  /* %880 = reshape(%877) {shape [1, 768]} blocks.8.conv.conv.6 : f32[B, 1, 768], a view of %877: no code */
 
-  /* %965 = reduce_sum(%962) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48339072,
-      arena + 60806592);
+  /* %881 = expand(%880) {shape [196, 768]} blocks.8.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 303464448, (const long[]){768, 0, 1},
+      arena + 293830656, (const long[]){150528, 768, 1});
 
-  /* %966 = mul(%962, %555) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 48339072, (const long[]){37824, 192, 1},
-      params[229], (const long[]){0, 0, 1}, arena + 44707968);
+  /* %882 = mul_scalar(%881) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 293830656, 0.0051020407f, arena + 303464448);
 
-  /* %967 = mul(%962, %557) blocks.9.norm1 : f32[B, 197, 192], written over %962 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 48339072, (const long[]){37824, 192, 1},
-      arena + 546811648, (const long[]){37824, 192, 1}, arena + 48339072);
+  /* %883 = add(%867, %882) blocks.8.conv : f32[B, 196, 768], written over %867 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 298647552, (const long[]){150528, 768, 1},
+      arena + 303464448, (const long[]){150528, 768, 1}, arena + 298647552);
 
-  /* %968 = reduce_sum(%967) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48339072,
-      arena + 60806784);
+  /* %884 = hswish_grad(%470, %883) blocks.8.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 289013760, arena + 298647552,
+      arena + 293830656);
 
-  /* %969 = normalize_grad(%554, %966) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 545601280, arena + 44707968, 1e-06f, arena + 45918336);
+  /* %885 = batch_normalize_grad(%467, %884, %468) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 284196864, arena + 293830656, params[216],
+      1e-05f, arena + 289013760);
 
-  /* %970 = add(%944, %969) blocks.8.conv : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      arena + 45918336, (const long[]){37824, 192, 1}, arena + 572229376);
+  /* %886 = batch_normalize_param_grad(%467, %884) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 284196864, arena + 293830656, 1e-05f,
+      arena + 298647552);
 
-  /* %971 = slice(%970) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %760: no code */
+  /* %887 = index(%886) {axis 0, at 0} blocks.8.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 298647552, 1536, arena + 293837568, 768);
 
-  /* %972 = slice(%970) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 572229568, 37824, arena + 59158656, 37632);
+  /* %888 = index(%886) {axis 0, at 1} blocks.8.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 298648320, 1536, arena + 293838336, 768);
 
-  /* %973 = batch_normalize_grad(%548, %972, %549) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 593911552, arena + 59158656, params[225], 1e-05f,
-      arena + 49524864);
+  /* %889 = token_dwconv_grad_input(%885, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760, params[215],
+      arena + 284196864);
 
-  /* %974 = batch_normalize_param_grad(%548, %972) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 593911552, arena + 59158656, 1e-05f,
-      arena + 44707968);
+  /* %890 = token_dwconv_grad_weight(%885, %465) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760,
+      arena + 279379968, arena + 293830656);
 
-  /* %975 = index(%974) {axis 0, at 0} blocks.8.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 44707968, 384, arena + 60806976, 192);
+  /* %891 = hswish_grad(%463, %889) blocks.8.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 274563072, arena + 284196864,
+      arena + 279379968);
 
-  /* %976 = index(%974) {axis 0, at 1} blocks.8.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 44708160, 384, arena + 60807168, 192);
+  /* %892 = batch_normalize_grad(%460, %891, %461) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968, params[211],
+      1e-05f, arena + 274563072);
 
-  /* %977 = transpose(%547) {perm [1, 0]} blocks.8.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[224], arena + 50729088);
+  /* %893 = batch_normalize_param_grad(%460, %891) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968, 1e-05f,
+      arena + 284196864);
 
-  /* %978 = fused_linear(%973, %977) blocks.8.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 49524864, arena + 50729088, NULL, LK_ACT_NONE, NULL,
-      arena + 44707968);
+  /* %894 = index(%893) {axis 0, at 0} blocks.8.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 284196864, 1536, arena + 279527424, 768);
 
-  /* %979 = linear_grad_weight(%973, %545) blocks.8.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 49524864, arena + 368193280, arena + 60362880);
+  /* %895 = index(%893) {axis 0, at 1} blocks.8.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 284197632, 1536, arena + 279528192, 768);
 
-  /* %980 = reshape(%979) {shape [192, 768, 1, 1]} blocks.8.conv.conv.7 : f32[192, 768, 1, 1], a view of %979: no code */
+  /* %896 = transpose(%459) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[210], arena + 269746176);
 
-  /* %981 = mul(%978, %544) blocks.8.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 44707968, (const long[]){150528, 768, 1},
-      arena + 604376320, (const long[]){768, 0, 1}, arena + 49524864);
+  /* %897 = linear_grad_weight(%892, %457) blocks.8.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 274563072, arena + 532795392, arena + 279379968);
 
-  /* %982 = mul(%978, %535) blocks.8.conv.conv.6 : f32[B, 196, 768], written over %978 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 44707968, (const long[]){150528, 768, 1},
-      arena + 363376384, (const long[]){150528, 768, 1}, arena + 44707968);
+  /* %898 = fused_linear(%892, %896, %858) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 274563072, 150528, arena + 269746176, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 308281344, 37632, arena + 512317632, 37824);
 
-  /* %983 = reduce_sum(%982) {axes [0]} blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 44707968,
-      arena + 54341760);
+  /* %899 = reshape(%897) {shape [768, 192, 1, 1]} blocks.8.conv.conv.0 : f32[768, 192, 1, 1], a view of %897: no code */
 
-  /* %984 = hsigmoid_grad(%543, %983) blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 604351744, arena + 54341760, arena + 44855424);
+  /* %900 = concat(%857, %898) {axis 0} blocks.8 : f32[B, 197, 192], a view of %676: no code */
 
-  /* %985 = transpose(%541) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[222], arena + 44707968);
+  /* %901 = mul(%900, %453) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 269746176);
 
-  /* %986 = fused_linear(%984, %985) blocks.8.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 44855424, arena + 44707968, NULL, LK_ACT_NONE, NULL,
-      arena + 44880000);
+  /* %902 = transpose(%450) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[208], arena + 270956544);
 
-  /* %987 = linear_grad_weight(%984, %540) blocks.8.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 44855424, arena + 604652800, arena + 60510336);
+  /* %903 = fused_linear(%901, %902) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 269746176, arena + 270956544, NULL, LK_ACT_NONE, NULL,
+      arena + 273377280);
 
-  /* %988 = reduce_sum(%984) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 44855424,
-      arena + 60805248);
+  /* %904 = linear_grad_weight(%901, %449) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 269746176, arena + 495372288, arena + 277229568);
 
-  /* %989 = relu_grad(%539, %986) blocks.8.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 604646656, arena + 44880000, arena + 44855424);
+  /* %905 = reduce_sum(%901) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
+      arena + 277267008);
 
-  /* %990 = transpose(%537) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[220], arena + 44707968);
+  /* %906 = sdpa_grad(%446, %447, %448, %903) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 438484992, 576, arena + 438485184, 576,
+      arena + 438485376, 576, arena + 273377280, 192, arena + 269746176, 576,
+      arena + 269746176 + 192, 576, arena + 269746176 + 384, 576, 0.14433756f);
 
-  /* %991 = fused_linear(%989, %990) blocks.8.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 44855424, arena + 44707968, NULL, LK_ACT_NONE, NULL,
-      arena + 54341760);
+  /* %907 = transpose(%443) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[206], arena + 274587648);
 
-  /* %992 = linear_grad_weight(%989, %536) blocks.8.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 44855424, arena + 604327168, arena + 60657792);
+  /* %908 = fused_linear(%906, %907) blocks.8.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 269746176, arena + 274587648, NULL, LK_ACT_NONE, NULL,
+      arena + 273377280);
 
-  /* %993 = reduce_sum(%989) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 44855424,
-      arena + 60807360);
+  /* %909 = linear_grad_weight(%906, %442) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 269746176, arena + 494161920, arena + 277118976);
 
-  /* %994 = reshape(%991) {shape [1, 768]} blocks.8.conv.conv.6 : f32[B, 1, 768], a view of %991: no code */
+  /* %910 = reduce_sum(%906) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
+      arena + 277266432);
 
-  /* %995 = expand(%994) {shape [196, 768]} blocks.8.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 54341760, (const long[]){768, 0, 1},
-      arena + 44707968, (const long[]){150528, 768, 1});
+  /* %911 = reduce_sum(%908) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 273377280,
+      arena + 277267200);
 
-  /* %996 = mul_scalar(%995) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 44707968, 0.0051020407f, arena + 54341760);
+  /* %912 = mul(%908, %438) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 273377280, (const long[]){37824, 192, 1},
+      params[204], (const long[]){0, 0, 1}, arena + 269746176);
 
-  /* %997 = add(%981, %996) blocks.8.conv : f32[B, 196, 768], written over %981 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 49524864, (const long[]){150528, 768, 1},
-      arena + 54341760, (const long[]){150528, 768, 1}, arena + 49524864);
+  /* %913 = mul(%908, %440) blocks.8.norm1 : f32[B, 197, 192], written over %908 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 273377280, (const long[]){37824, 192, 1},
+      arena + 492951552, (const long[]){37824, 192, 1}, arena + 273377280);
 
-  /* %998 = hswish_grad(%533, %997) blocks.8.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 358559488, arena + 49524864,
-      arena + 44707968);
+  /* %914 = reduce_sum(%913) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 273377280,
+      arena + 277267392);
 
-  /* %999 = batch_normalize_grad(%530, %998, %531) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 353742592, arena + 44707968, params[216], 1e-05f,
-      arena + 49524864);
+  /* %915 = normalize_grad(%437, %912) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 491741184, arena + 269746176, 1e-06f, arena + 270956544);
 
-  /* %1000 = batch_normalize_param_grad(%530, %998) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 353742592, arena + 44707968, 1e-05f,
-      arena + 54341760);
+  /* %916 = add(%900, %915) blocks.7.conv : f32[B, 197, 192], written over %676 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      arena + 270956544, (const long[]){37824, 192, 1}, arena + 512317440);
 
-  /* %1001 = index(%1000) {axis 0, at 0} blocks.8.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 54341760, 1536, arena + 56155264, 768);
+  /* %917 = slice(%916) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %676: no code */
 
-  /* %1002 = index(%1000) {axis 0, at 1} blocks.8.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 54342528, 1536, arena + 56156032, 768);
+  /* %918 = slice(%916) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 274563072, 37632);
 
-  /* %1003 = token_dwconv_grad_input(%999, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 49524864, params[215],
-      arena + 44707968);
+  /* %919 = batch_normalize_grad(%431, %918, %432) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 531591168, arena + 274563072, params[200],
+      1e-05f, arena + 275767296);
 
-  /* %1004 = token_dwconv_grad_weight(%999, %528) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 49524864, arena + 348925696,
-      arena + 56148352);
+  /* %920 = batch_normalize_param_grad(%431, %918) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 531591168, arena + 274563072, 1e-05f,
+      arena + 269746176);
 
-  /* %1005 = hswish_grad(%526, %1003) blocks.8.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 344108800, arena + 44707968,
-      arena + 49524864);
+  /* %921 = index(%920) {axis 0, at 0} blocks.7.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 269746176, 384, arena + 277267584, 192);
 
-  /* %1006 = batch_normalize_grad(%523, %1005, %524) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 339291904, arena + 49524864, params[211], 1e-05f,
-      arena + 44707968);
+  /* %922 = index(%920) {axis 0, at 1} blocks.7.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 269746368, 384, arena + 277267776, 192);
 
-  /* %1007 = batch_normalize_param_grad(%523, %1005) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 339291904, arena + 49524864, 1e-05f,
-      arena + 54341760);
+  /* %923 = transpose(%430) {perm [1, 0]} blocks.7.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[199], arena + 276971520);
 
-  /* %1008 = index(%1007) {axis 0, at 0} blocks.8.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 54341760, 1536, arena + 56156800, 768);
+  /* %924 = fused_linear(%919, %923) blocks.7.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 275767296, arena + 276971520, NULL, LK_ACT_NONE, NULL,
+      arena + 269746176);
 
-  /* %1009 = index(%1007) {axis 0, at 1} blocks.8.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 54342528, 1536, arena + 56157568, 768);
+  /* %925 = linear_grad_weight(%919, %428) blocks.7.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 275767296, arena + 264929280, arena + 276971520);
 
-  /* %1010 = transpose(%522) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[210], arena + 49524864);
+  /* %926 = reshape(%925) {shape [192, 768, 1, 1]} blocks.7.conv.conv.7 : f32[192, 768, 1, 1], a view of %925: no code */
 
-  /* %1011 = linear_grad_weight(%1006, %520) blocks.8.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 44707968, arena + 592707328, arena + 55853440);
+  /* %927 = mul(%924, %427) blocks.7.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 269746176, (const long[]){150528, 768, 1},
+      arena + 544390656, (const long[]){768, 0, 1}, arena + 264929280);
 
-  /* %1012 = fused_linear(%1006, %1010, %972) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 44707968, 150528, arena + 49524864, NULL, NULL,
-      0, LK_ACT_NONE, arena + 59158656, 37632, arena + 572229568, 37824);
+  /* %928 = mul(%924, %418) blocks.7.conv.conv.6 : f32[B, 196, 768], written over %924 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 269746176, (const long[]){150528, 768, 1},
+      arena + 260112384, (const long[]){150528, 768, 1}, arena + 269746176);
 
-  /* %1013 = reshape(%1011) {shape [768, 192, 1, 1]} blocks.8.conv.conv.0 : f32[768, 192, 1, 1], a view of %1011: no code */
+  /* %929 = reduce_sum(%928) {axes [0]} blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 269746176,
+      arena + 260112384);
 
-  /* %1014 = concat(%971, %1012) {axis 0} blocks.8 : f32[B, 197, 192], a view of %760: no code */
+  /* %930 = hsigmoid_grad(%426, %929) blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544366080, arena + 260112384, arena + 260259840);
 
-  /* %1015 = mul(%1014, %516) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 44707968);
+  /* %931 = transpose(%424) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[197], arena + 260112384);
 
-  /* %1016 = transpose(%513) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[208], arena + 45918336);
+  /* %932 = fused_linear(%930, %931) blocks.7.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 260259840, arena + 260112384, NULL, LK_ACT_NONE, NULL,
+      arena + 260284416);
 
-  /* %1017 = fused_linear(%1015, %1016) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 44707968, arena + 45918336, NULL, LK_ACT_NONE, NULL,
-      arena + 49675520);
+  /* %933 = linear_grad_weight(%930, %423) blocks.7.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 260259840, arena + 544802304, arena + 275767296);
 
-  /* %1018 = linear_grad_weight(%1015, %512) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 44707968, arena + 544390912, arena + 56111488);
+  /* %934 = reduce_sum(%930) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 260259840,
+      arena + 276062208);
 
-  /* %1019 = reduce_sum(%1015) {axes [0], batch} blocks.8.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 44707968,
-      arena + 56158336);
+  /* %935 = relu_grad(%422, %932) blocks.7.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544796160, arena + 260284416, arena + 260259840);
 
-  /* %1020 = reshape(%1017) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %1017: no code */
+  /* %936 = transpose(%420) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[195], arena + 260112384);
 
-  /* %1021 = matmul_permuted(%1020, %507) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 49675520, 48, 192, 1,
-      arena + 543180544, 48, 1, 192, arena + 44707968, 38809, 197, 0.0f);
+  /* %937 = fused_linear(%935, %936) blocks.7.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 260259840, arena + 260112384, NULL, LK_ACT_NONE, NULL,
+      arena + 269746176);
 
-  /* %1022 = matmul_permuted(%510, %1020) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 39740416, 38809, 1, 197,
-      arena + 49675520, 48, 192, 1, arena + 54643072, 48, 192, 0.0f);
+  /* %938 = linear_grad_weight(%935, %419) blocks.7.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 260259840, arena + 544341504, arena + 275914752);
 
-  /* %1023 = softmax_grad(%510, %1021) {axis -1} blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 39740416, arena + 44707968, arena + 49675520);
+  /* %939 = reduce_sum(%935) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 260259840,
+      arena + 276062976);
 
-  /* %1024 = mul_scalar(%1023) {x op 0.14433756} blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 49675520, 0.14433756f, arena + 39740416);
+  /* %940 = reshape(%937) {shape [1, 768]} blocks.7.conv.conv.6 : f32[B, 1, 768], a view of %937: no code */
 
-  /* %1025 = matmul_permuted(%1024, %506) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 39740416, 38809, 197, 1,
-      arena + 541970176, 48, 192, 1, arena + 44707968, 48, 192, 0.0f);
+  /* %941 = expand(%940) {shape [196, 768]} blocks.7.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 269746176, (const long[]){768, 0, 1},
+      arena + 260112384, (const long[]){150528, 768, 1});
 
-  /* %1026 = matmul_permuted(%505, %1024) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 39740416, 38809, 1, 197,
-      arena + 540759808, 48, 192, 1, arena + 45918336, 48, 192, 0.0f);
+  /* %942 = mul_scalar(%941) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 260112384, 0.0051020407f, arena + 269746176);
 
-  /* %1027 = reshape(%1022) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1022: no code */
+  /* %943 = add(%927, %942) blocks.7.conv : f32[B, 196, 768], written over %927 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 264929280, (const long[]){150528, 768, 1},
+      arena + 269746176, (const long[]){150528, 768, 1}, arena + 264929280);
 
-  /* %1028 = reshape(%1026) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1026: no code */
+  /* %944 = hswish_grad(%416, %943) blocks.7.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 255295488, arena + 264929280,
+      arena + 260112384);
 
-  /* %1029 = reshape(%1025) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1025: no code */
+  /* %945 = batch_normalize_grad(%413, %944, %414) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384, params[191],
+      1e-05f, arena + 255295488);
 
-  /* %1030 = concat(%1029, %1028, %1027) {axis 1} blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 44707968, 192, arena + 39740416, 576);
-  lk_copy_rows(B * 197, 192, arena + 45918336, 192, arena + 39740608, 576);
-  lk_copy_rows(B * 197, 192, arena + 54643072, 192, arena + 39740800, 576);
+  /* %946 = batch_normalize_param_grad(%413, %944) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384, 1e-05f,
+      arena + 264929280);
 
-  /* %1031 = transpose(%499) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[206], arena + 44581888);
+  /* %947 = index(%946) {axis 0, at 0} blocks.7.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 264929280, 1536, arena + 260119296, 768);
 
-  /* %1032 = fused_linear(%1030, %1031) blocks.8.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 39740416, arena + 44581888, NULL, LK_ACT_NONE, NULL,
-      arena + 43371520);
+  /* %948 = index(%946) {axis 0, at 1} blocks.7.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 264930048, 1536, arena + 260120064, 768);
 
-  /* %1033 = linear_grad_weight(%1030, %498) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 39740416, arena + 539549440, arena + 56000896);
+  /* %949 = token_dwconv_grad_input(%945, %412) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 255295488, params[190],
+      arena + 250478592);
 
-  /* %1034 = reduce_sum(%1030) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 39740416,
-      arena + 55838464);
+  /* %950 = token_dwconv_grad_weight(%945, %411) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 255295488,
+      arena + 245661696, arena + 260112384);
 
-  /* %1035 = reduce_sum(%1032) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 43371520,
-      arena + 55839040);
+  /* %951 = hswish_grad(%409, %949) blocks.7.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 240844800, arena + 250478592,
+      arena + 245661696);
 
-  /* %1036 = mul(%1032, %494) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 43371520, (const long[]){37824, 192, 1},
-      params[204], (const long[]){0, 0, 1}, arena + 39740416);
+  /* %952 = batch_normalize_grad(%406, %951, %407) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 236027904, arena + 245661696, params[186],
+      1e-05f, arena + 240844800);
 
-  /* %1037 = mul(%1032, %496) blocks.8.norm1 : f32[B, 197, 192], written over %1032 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 43371520, (const long[]){37824, 192, 1},
-      arena + 538339072, (const long[]){37824, 192, 1}, arena + 43371520);
+  /* %953 = batch_normalize_param_grad(%406, %951) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 236027904, arena + 245661696, 1e-05f,
+      arena + 250478592);
 
-  /* %1038 = reduce_sum(%1037) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 43371520,
-      arena + 55839232);
+  /* %954 = index(%953) {axis 0, at 0} blocks.7.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 250478592, 1536, arena + 245809152, 768);
 
-  /* %1039 = normalize_grad(%493, %1036) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 537128704, arena + 39740416, 1e-06f, arena + 40950784);
+  /* %955 = index(%953) {axis 0, at 1} blocks.7.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 250479360, 1536, arena + 245809920, 768);
 
-  /* %1040 = add(%1014, %1039) blocks.7.conv : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      arena + 40950784, (const long[]){37824, 192, 1}, arena + 572229376);
+  /* %956 = transpose(%405) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[185], arena + 236027904);
 
-  /* %1041 = slice(%1040) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %760: no code */
+  /* %957 = linear_grad_weight(%952, %403) blocks.7.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 240844800, arena + 530386944, arena + 245661696);
 
-  /* %1042 = slice(%1040) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 572229568, 37824, arena + 54191104, 37632);
+  /* %958 = fused_linear(%952, %956, %918) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 240844800, 150528, arena + 236027904, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 274563072, 37632, arena + 512317632, 37824);
 
-  /* %1043 = batch_normalize_grad(%487, %1042, %488) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 591503104, arena + 54191104, params[200], 1e-05f,
-      arena + 44557312);
+  /* %959 = reshape(%957) {shape [768, 192, 1, 1]} blocks.7.conv.conv.0 : f32[768, 192, 1, 1], a view of %957: no code */
 
-  /* %1044 = batch_normalize_param_grad(%487, %1042) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 591503104, arena + 54191104, 1e-05f,
-      arena + 39740416);
+  /* %960 = concat(%917, %958) {axis 0} blocks.7 : f32[B, 197, 192], a view of %676: no code */
 
-  /* %1045 = index(%1044) {axis 0, at 0} blocks.7.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 39740416, 384, arena + 55839424, 192);
+  /* %961 = mul(%960, %399) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 236027904);
 
-  /* %1046 = index(%1044) {axis 0, at 1} blocks.7.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 39740608, 384, arena + 55839616, 192);
+  /* %962 = transpose(%396) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[183], arena + 237238272);
 
-  /* %1047 = transpose(%486) {perm [1, 0]} blocks.7.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[199], arena + 45761536);
+  /* %963 = fused_linear(%961, %962) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 236027904, arena + 237238272, NULL, LK_ACT_NONE, NULL,
+      arena + 239659008);
 
-  /* %1048 = fused_linear(%1043, %1047) blocks.7.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 44557312, arena + 45761536, NULL, LK_ACT_NONE, NULL,
-      arena + 39740416);
+  /* %964 = linear_grad_weight(%961, %395) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 236027904, arena + 490530816, arena + 243511296);
 
-  /* %1049 = linear_grad_weight(%1043, %484) blocks.7.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 44557312, arena + 334475008, arena + 55395328);
+  /* %965 = reduce_sum(%961) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
+      arena + 243548736);
 
-  /* %1050 = reshape(%1049) {shape [192, 768, 1, 1]} blocks.7.conv.conv.7 : f32[192, 768, 1, 1], a view of %1049: no code */
+  /* %966 = sdpa_grad(%392, %393, %394, %963) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 434853888, 576, arena + 434854080, 576,
+      arena + 434854272, 576, arena + 239659008, 192, arena + 236027904, 576,
+      arena + 236027904 + 192, 576, arena + 236027904 + 384, 576, 0.14433756f);
 
-  /* %1051 = mul(%1048, %483) blocks.7.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 39740416, (const long[]){150528, 768, 1},
-      arena + 604302592, (const long[]){768, 0, 1}, arena + 44557312);
+  /* %967 = transpose(%389) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[181], arena + 240869376);
 
-  /* %1052 = mul(%1048, %474) blocks.7.conv.conv.6 : f32[B, 196, 768], written over %1048 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 39740416, (const long[]){150528, 768, 1},
-      arena + 329658112, (const long[]){150528, 768, 1}, arena + 39740416);
+  /* %968 = fused_linear(%966, %967) blocks.7.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 236027904, arena + 240869376, NULL, LK_ACT_NONE, NULL,
+      arena + 239659008);
 
-  /* %1053 = reduce_sum(%1052) {axes [0]} blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 39740416,
-      arena + 49374208);
+  /* %969 = linear_grad_weight(%966, %388) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 236027904, arena + 489320448, arena + 243400704);
 
-  /* %1054 = hsigmoid_grad(%482, %1053) blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 604278016, arena + 49374208, arena + 39887872);
+  /* %970 = reduce_sum(%966) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
+      arena + 243548160);
 
-  /* %1055 = transpose(%480) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[197], arena + 39740416);
+  /* %971 = reduce_sum(%968) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 239659008,
+      arena + 243548928);
 
-  /* %1056 = fused_linear(%1054, %1055) blocks.7.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 39887872, arena + 39740416, NULL, LK_ACT_NONE, NULL,
-      arena + 39912448);
+  /* %972 = mul(%968, %384) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 239659008, (const long[]){37824, 192, 1},
+      params[179], (const long[]){0, 0, 1}, arena + 236027904);
 
-  /* %1057 = linear_grad_weight(%1054, %479) blocks.7.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 39887872, arena + 604640512, arena + 55542784);
+  /* %973 = mul(%968, %386) blocks.7.norm1 : f32[B, 197, 192], written over %968 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 239659008, (const long[]){37824, 192, 1},
+      arena + 488110080, (const long[]){37824, 192, 1}, arena + 239659008);
 
-  /* %1058 = reduce_sum(%1054) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 39887872,
-      arena + 55837696);
+  /* %974 = reduce_sum(%973) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 239659008,
+      arena + 243549120);
 
-  /* %1059 = relu_grad(%478, %1056) blocks.7.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 604634368, arena + 39912448, arena + 39887872);
+  /* %975 = normalize_grad(%383, %972) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 486899712, arena + 236027904, 1e-06f, arena + 237238272);
 
-  /* %1060 = transpose(%476) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[195], arena + 39740416);
+  /* %976 = add(%960, %975) blocks.6.conv : f32[B, 197, 192], written over %676 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      arena + 237238272, (const long[]){37824, 192, 1}, arena + 512317440);
 
-  /* %1061 = fused_linear(%1059, %1060) blocks.7.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 39887872, arena + 39740416, NULL, LK_ACT_NONE, NULL,
-      arena + 49374208);
+  /* %977 = slice(%976) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %676: no code */
 
-  /* %1062 = linear_grad_weight(%1059, %475) blocks.7.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 39887872, arena + 604253440, arena + 55690240);
+  /* %978 = slice(%976) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 240844800, 37632);
 
-  /* %1063 = reduce_sum(%1059) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 39887872,
-      arena + 55839808);
+  /* %979 = batch_normalize_grad(%377, %978, %378) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 529182720, arena + 240844800, params[175],
+      1e-05f, arena + 242049024);
 
-  /* %1064 = reshape(%1061) {shape [1, 768]} blocks.7.conv.conv.6 : f32[B, 1, 768], a view of %1061: no code */
+  /* %980 = batch_normalize_param_grad(%377, %978) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 529182720, arena + 240844800, 1e-05f,
+      arena + 236027904);
 
-  /* %1065 = expand(%1064) {shape [196, 768]} blocks.7.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 49374208, (const long[]){768, 0, 1},
-      arena + 39740416, (const long[]){150528, 768, 1});
+  /* %981 = index(%980) {axis 0, at 0} blocks.6.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 236027904, 384, arena + 243549312, 192);
 
-  /* %1066 = mul_scalar(%1065) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 39740416, 0.0051020407f, arena + 49374208);
+  /* %982 = index(%980) {axis 0, at 1} blocks.6.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 236028096, 384, arena + 243549504, 192);
 
-  /* %1067 = add(%1051, %1066) blocks.7.conv : f32[B, 196, 768], written over %1051 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 44557312, (const long[]){150528, 768, 1},
-      arena + 49374208, (const long[]){150528, 768, 1}, arena + 44557312);
+  /* %983 = transpose(%376) {perm [1, 0]} blocks.6.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[174], arena + 243253248);
 
-  /* %1068 = hswish_grad(%472, %1067) blocks.7.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 324841216, arena + 44557312,
-      arena + 39740416);
+  /* %984 = fused_linear(%979, %983) blocks.6.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 242049024, arena + 243253248, NULL, LK_ACT_NONE, NULL,
+      arena + 236027904);
 
-  /* %1069 = batch_normalize_grad(%469, %1068, %470) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 320024320, arena + 39740416, params[191], 1e-05f,
-      arena + 44557312);
+  /* %985 = linear_grad_weight(%979, %374) blocks.6.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 242049024, arena + 231211008, arena + 243253248);
 
-  /* %1070 = batch_normalize_param_grad(%469, %1068) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 320024320, arena + 39740416, 1e-05f,
-      arena + 49374208);
+  /* %986 = reshape(%985) {shape [192, 768, 1, 1]} blocks.6.conv.conv.7 : f32[192, 768, 1, 1], a view of %985: no code */
 
-  /* %1071 = index(%1070) {axis 0, at 0} blocks.7.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 49374208, 1536, arena + 51187712, 768);
+  /* %987 = mul(%984, %373) blocks.6.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 236027904, (const long[]){150528, 768, 1},
+      arena + 544316928, (const long[]){768, 0, 1}, arena + 231211008);
 
-  /* %1072 = index(%1070) {axis 0, at 1} blocks.7.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 49374976, 1536, arena + 51188480, 768);
+  /* %988 = mul(%984, %364) blocks.6.conv.conv.6 : f32[B, 196, 768], written over %984 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 236027904, (const long[]){150528, 768, 1},
+      arena + 226394112, (const long[]){150528, 768, 1}, arena + 236027904);
 
-  /* %1073 = token_dwconv_grad_input(%1069, %468) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 44557312, params[190],
-      arena + 39740416);
+  /* %989 = reduce_sum(%988) {axes [0]} blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 236027904,
+      arena + 226394112);
 
-  /* %1074 = token_dwconv_grad_weight(%1069, %467) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 44557312, arena + 315207424,
-      arena + 51180800);
+  /* %990 = hsigmoid_grad(%372, %989) blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544292352, arena + 226394112, arena + 226541568);
 
-  /* %1075 = hswish_grad(%465, %1073) blocks.7.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 310390528, arena + 39740416,
-      arena + 44557312);
+  /* %991 = transpose(%370) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[172], arena + 226394112);
 
-  /* %1076 = batch_normalize_grad(%462, %1075, %463) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 305573632, arena + 44557312, params[186], 1e-05f,
-      arena + 39740416);
+  /* %992 = fused_linear(%990, %991) blocks.6.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 226541568, arena + 226394112, NULL, LK_ACT_NONE, NULL,
+      arena + 226566144);
 
-  /* %1077 = batch_normalize_param_grad(%462, %1075) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 305573632, arena + 44557312, 1e-05f,
-      arena + 49374208);
+  /* %993 = linear_grad_weight(%990, %369) blocks.6.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 226541568, arena + 544790016, arena + 242049024);
 
-  /* %1078 = index(%1077) {axis 0, at 0} blocks.7.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 49374208, 1536, arena + 51189248, 768);
+  /* %994 = reduce_sum(%990) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 226541568,
+      arena + 242343936);
 
-  /* %1079 = index(%1077) {axis 0, at 1} blocks.7.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 49374976, 1536, arena + 51190016, 768);
+  /* %995 = relu_grad(%368, %992) blocks.6.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544783872, arena + 226566144, arena + 226541568);
 
-  /* %1080 = transpose(%461) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[185], arena + 44557312);
+  /* %996 = transpose(%366) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 226394112);
 
-  /* %1081 = linear_grad_weight(%1076, %459) blocks.7.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 39740416, arena + 590298880, arena + 50885888);
+  /* %997 = fused_linear(%995, %996) blocks.6.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 226541568, arena + 226394112, NULL, LK_ACT_NONE, NULL,
+      arena + 236027904);
 
-  /* %1082 = fused_linear(%1076, %1080, %1042) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 39740416, 150528, arena + 44557312, NULL, NULL,
-      0, LK_ACT_NONE, arena + 54191104, 37632, arena + 572229568, 37824);
+  /* %998 = linear_grad_weight(%995, %365) blocks.6.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 226541568, arena + 544267776, arena + 242196480);
 
-  /* %1083 = reshape(%1081) {shape [768, 192, 1, 1]} blocks.7.conv.conv.0 : f32[768, 192, 1, 1], a view of %1081: no code */
+  /* %999 = reduce_sum(%995) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 226541568,
+      arena + 242344704);
 
-  /* %1084 = concat(%1041, %1082) {axis 0} blocks.7 : f32[B, 197, 192], a view of %760: no code */
+  /* %1000 = reshape(%997) {shape [1, 768]} blocks.6.conv.conv.6 : f32[B, 1, 768], a view of %997: no code */
 
-  /* %1085 = mul(%1084, %455) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 39740416);
+  /* %1001 = expand(%1000) {shape [196, 768]} blocks.6.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 236027904, (const long[]){768, 0, 1},
+      arena + 226394112, (const long[]){150528, 768, 1});
 
-  /* %1086 = transpose(%452) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[183], arena + 40950784);
+  /* %1002 = mul_scalar(%1001) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 226394112, 0.0051020407f, arena + 236027904);
 
-  /* %1087 = fused_linear(%1085, %1086) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 39740416, arena + 40950784, NULL, LK_ACT_NONE, NULL,
-      arena + 44707968);
+  /* %1003 = add(%987, %1002) blocks.6.conv : f32[B, 196, 768], written over %987 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 231211008, (const long[]){150528, 768, 1},
+      arena + 236027904, (const long[]){150528, 768, 1}, arena + 231211008);
 
-  /* %1088 = linear_grad_weight(%1085, %451) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 39740416, arena + 535918336, arena + 51143936);
+  /* %1004 = hswish_grad(%362, %1003) blocks.6.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 221577216, arena + 231211008,
+      arena + 226394112);
 
-  /* %1089 = reduce_sum(%1085) {axes [0], batch} blocks.7.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 39740416,
-      arena + 51190784);
+  /* %1005 = batch_normalize_grad(%359, %1004, %360) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, params[166],
+      1e-05f, arena + 221577216);
 
-  /* %1090 = reshape(%1087) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %1087: no code */
+  /* %1006 = batch_normalize_param_grad(%359, %1004) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, 1e-05f,
+      arena + 231211008);
 
-  /* %1091 = matmul_permuted(%1090, %446) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 44707968, 48, 192, 1,
-      arena + 534707968, 48, 1, 192, arena + 39740416, 38809, 197, 0.0f);
+  /* %1007 = index(%1006) {axis 0, at 0} blocks.6.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 231211008, 1536, arena + 226401024, 768);
 
-  /* %1092 = matmul_permuted(%449, %1090) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 34772864, 38809, 1, 197,
-      arena + 44707968, 48, 192, 1, arena + 49675520, 48, 192, 0.0f);
+  /* %1008 = index(%1006) {axis 0, at 1} blocks.6.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 231211776, 1536, arena + 226401792, 768);
 
-  /* %1093 = softmax_grad(%449, %1091) {axis -1} blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 34772864, arena + 39740416, arena + 44707968);
+  /* %1009 = token_dwconv_grad_input(%1005, %358) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216, params[165],
+      arena + 216760320);
 
-  /* %1094 = mul_scalar(%1093) {x op 0.14433756} blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 44707968, 0.14433756f, arena + 34772864);
+  /* %1010 = token_dwconv_grad_weight(%1005, %357) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216,
+      arena + 211943424, arena + 226394112);
 
-  /* %1095 = matmul_permuted(%1094, %445) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 34772864, 38809, 197, 1,
-      arena + 533497600, 48, 192, 1, arena + 39740416, 48, 192, 0.0f);
+  /* %1011 = hswish_grad(%355, %1009) blocks.6.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 207126528, arena + 216760320,
+      arena + 211943424);
 
-  /* %1096 = matmul_permuted(%444, %1094) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 34772864, 38809, 1, 197,
-      arena + 532287232, 48, 192, 1, arena + 40950784, 48, 192, 0.0f);
+  /* %1012 = batch_normalize_grad(%352, %1011, %353) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, params[161],
+      1e-05f, arena + 207126528);
 
-  /* %1097 = reshape(%1092) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1092: no code */
+  /* %1013 = batch_normalize_param_grad(%352, %1011) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, 1e-05f,
+      arena + 216760320);
 
-  /* %1098 = reshape(%1096) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1096: no code */
+  /* %1014 = index(%1013) {axis 0, at 0} blocks.6.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 216760320, 1536, arena + 212090880, 768);
 
-  /* %1099 = reshape(%1095) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1095: no code */
+  /* %1015 = index(%1013) {axis 0, at 1} blocks.6.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 216761088, 1536, arena + 212091648, 768);
 
-  /* %1100 = concat(%1099, %1098, %1097) {axis 1} blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 39740416, 192, arena + 34772864, 576);
-  lk_copy_rows(B * 197, 192, arena + 40950784, 192, arena + 34773056, 576);
-  lk_copy_rows(B * 197, 192, arena + 49675520, 192, arena + 34773248, 576);
+  /* %1016 = transpose(%351) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[160], arena + 202309632);
 
-  /* %1101 = transpose(%438) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[181], arena + 39614336);
+  /* %1017 = linear_grad_weight(%1012, %349) blocks.6.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 207126528, arena + 527978496, arena + 211943424);
 
-  /* %1102 = fused_linear(%1100, %1101) blocks.7.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 34772864, arena + 39614336, NULL, LK_ACT_NONE, NULL,
-      arena + 38403968);
+  /* %1018 = fused_linear(%1012, %1016, %978) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 207126528, 150528, arena + 202309632, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 240844800, 37632, arena + 512317632, 37824);
 
-  /* %1103 = linear_grad_weight(%1100, %437) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 34772864, arena + 531076864, arena + 51033344);
+  /* %1019 = reshape(%1017) {shape [768, 192, 1, 1]} blocks.6.conv.conv.0 : f32[768, 192, 1, 1], a view of %1017: no code */
 
-  /* %1104 = reduce_sum(%1100) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 34772864,
-      arena + 50870912);
+  /* %1020 = concat(%977, %1018) {axis 0} blocks.6 : f32[B, 197, 192], a view of %676: no code */
 
-  /* %1105 = reduce_sum(%1102) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38403968,
-      arena + 50871488);
+  /* %1021 = mul(%1020, %345) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 202309632);
 
-  /* %1106 = mul(%1102, %433) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 38403968, (const long[]){37824, 192, 1},
-      params[179], (const long[]){0, 0, 1}, arena + 34772864);
+  /* %1022 = transpose(%342) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[158], arena + 203520000);
 
-  /* %1107 = mul(%1102, %435) blocks.7.norm1 : f32[B, 197, 192], written over %1102 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 38403968, (const long[]){37824, 192, 1},
-      arena + 529866496, (const long[]){37824, 192, 1}, arena + 38403968);
+  /* %1023 = fused_linear(%1021, %1022) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 202309632, arena + 203520000, NULL, LK_ACT_NONE, NULL,
+      arena + 205940736);
 
-  /* %1108 = reduce_sum(%1107) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38403968,
-      arena + 50871680);
+  /* %1024 = linear_grad_weight(%1021, %341) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 202309632, arena + 485689344, arena + 209793024);
 
-  /* %1109 = normalize_grad(%432, %1106) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 528656128, arena + 34772864, 1e-06f, arena + 35983232);
+  /* %1025 = reduce_sum(%1021) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
+      arena + 209830464);
 
-  /* %1110 = add(%1084, %1109) blocks.6.conv : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      arena + 35983232, (const long[]){37824, 192, 1}, arena + 572229376);
+  /* %1026 = sdpa_grad(%338, %339, %340, %1023) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 431222784, 576, arena + 431222976, 576,
+      arena + 431223168, 576, arena + 205940736, 192, arena + 202309632, 576,
+      arena + 202309632 + 192, 576, arena + 202309632 + 384, 576, 0.14433756f);
 
-  /* %1111 = slice(%1110) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %760: no code */
+  /* %1027 = transpose(%335) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[156], arena + 207151104);
 
-  /* %1112 = slice(%1110) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 572229568, 37824, arena + 49223552, 37632);
+  /* %1028 = fused_linear(%1026, %1027) blocks.6.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 202309632, arena + 207151104, NULL, LK_ACT_NONE, NULL,
+      arena + 205940736);
 
-  /* %1113 = batch_normalize_grad(%426, %1112, %427) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 589094656, arena + 49223552, params[175], 1e-05f,
-      arena + 39589760);
+  /* %1029 = linear_grad_weight(%1026, %334) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 202309632, arena + 484478976, arena + 209682432);
 
-  /* %1114 = batch_normalize_param_grad(%426, %1112) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 589094656, arena + 49223552, 1e-05f,
-      arena + 34772864);
+  /* %1030 = reduce_sum(%1026) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
+      arena + 209829888);
 
-  /* %1115 = index(%1114) {axis 0, at 0} blocks.6.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 34772864, 384, arena + 50871872, 192);
+  /* %1031 = reduce_sum(%1028) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
+      arena + 209830656);
 
-  /* %1116 = index(%1114) {axis 0, at 1} blocks.6.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 34773056, 384, arena + 50872064, 192);
+  /* %1032 = mul(%1028, %330) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
+      params[154], (const long[]){0, 0, 1}, arena + 202309632);
 
-  /* %1117 = transpose(%425) {perm [1, 0]} blocks.6.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[174], arena + 40793984);
+  /* %1033 = mul(%1028, %332) blocks.6.norm1 : f32[B, 197, 192], written over %1028 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
+      arena + 483268608, (const long[]){37824, 192, 1}, arena + 205940736);
 
-  /* %1118 = fused_linear(%1113, %1117) blocks.6.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 39589760, arena + 40793984, NULL, LK_ACT_NONE, NULL,
-      arena + 34772864);
+  /* %1034 = reduce_sum(%1033) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
+      arena + 209830848);
 
-  /* %1119 = linear_grad_weight(%1113, %423) blocks.6.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 39589760, arena + 300756736, arena + 50427776);
+  /* %1035 = normalize_grad(%329, %1032) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 482058240, arena + 202309632, 1e-06f, arena + 203520000);
 
-  /* %1120 = reshape(%1119) {shape [192, 768, 1, 1]} blocks.6.conv.conv.7 : f32[192, 768, 1, 1], a view of %1119: no code */
+  /* %1036 = add(%1020, %1035) blocks.5.conv : f32[B, 197, 192], written over %676 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      arena + 203520000, (const long[]){37824, 192, 1}, arena + 512317440);
 
-  /* %1121 = mul(%1118, %422) blocks.6.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 34772864, (const long[]){150528, 768, 1},
-      arena + 604228864, (const long[]){768, 0, 1}, arena + 39589760);
+  /* %1037 = slice(%1036) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %676: no code */
 
-  /* %1122 = mul(%1118, %413) blocks.6.conv.conv.6 : f32[B, 196, 768], written over %1118 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 34772864, (const long[]){150528, 768, 1},
-      arena + 295939840, (const long[]){150528, 768, 1}, arena + 34772864);
+  /* %1038 = slice(%1036) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 207126528, 37632);
 
-  /* %1123 = reduce_sum(%1122) {axes [0]} blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 34772864,
-      arena + 44406656);
+  /* %1039 = batch_normalize_grad(%323, %1038, %324) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 526774272, arena + 207126528, params[150],
+      1e-05f, arena + 208330752);
 
-  /* %1124 = hsigmoid_grad(%421, %1123) blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 604204288, arena + 44406656, arena + 34920320);
+  /* %1040 = batch_normalize_param_grad(%323, %1038) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 526774272, arena + 207126528, 1e-05f,
+      arena + 202309632);
 
-  /* %1125 = transpose(%419) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[172], arena + 34772864);
+  /* %1041 = index(%1040) {axis 0, at 0} blocks.5.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 202309632, 384, arena + 209831040, 192);
 
-  /* %1126 = fused_linear(%1124, %1125) blocks.6.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 34920320, arena + 34772864, NULL, LK_ACT_NONE, NULL,
-      arena + 34944896);
+  /* %1042 = index(%1040) {axis 0, at 1} blocks.5.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 202309824, 384, arena + 209831232, 192);
 
-  /* %1127 = linear_grad_weight(%1124, %418) blocks.6.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 34920320, arena + 604628224, arena + 50575232);
+  /* %1043 = transpose(%322) {perm [1, 0]} blocks.5.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[149], arena + 209534976);
 
-  /* %1128 = reduce_sum(%1124) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 34920320,
-      arena + 50870144);
+  /* %1044 = fused_linear(%1039, %1043) blocks.5.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 208330752, arena + 209534976, NULL, LK_ACT_NONE, NULL,
+      arena + 202309632);
 
-  /* %1129 = relu_grad(%417, %1126) blocks.6.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 604622080, arena + 34944896, arena + 34920320);
+  /* %1045 = linear_grad_weight(%1039, %320) blocks.5.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 208330752, arena + 197492736, arena + 209534976);
 
-  /* %1130 = transpose(%415) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 34772864);
+  /* %1046 = reshape(%1045) {shape [192, 768, 1, 1]} blocks.5.conv.conv.7 : f32[192, 768, 1, 1], a view of %1045: no code */
 
-  /* %1131 = fused_linear(%1129, %1130) blocks.6.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 34920320, arena + 34772864, NULL, LK_ACT_NONE, NULL,
-      arena + 44406656);
+  /* %1047 = mul(%1044, %319) blocks.5.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 202309632, (const long[]){150528, 768, 1},
+      arena + 544243200, (const long[]){768, 0, 1}, arena + 197492736);
 
-  /* %1132 = linear_grad_weight(%1129, %414) blocks.6.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 34920320, arena + 604179712, arena + 50722688);
+  /* %1048 = mul(%1044, %310) blocks.5.conv.conv.6 : f32[B, 196, 768], written over %1044 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 202309632, (const long[]){150528, 768, 1},
+      arena + 192675840, (const long[]){150528, 768, 1}, arena + 202309632);
 
-  /* %1133 = reduce_sum(%1129) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 34920320,
-      arena + 50872256);
+  /* %1049 = reduce_sum(%1048) {axes [0]} blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 202309632,
+      arena + 192675840);
 
-  /* %1134 = reshape(%1131) {shape [1, 768]} blocks.6.conv.conv.6 : f32[B, 1, 768], a view of %1131: no code */
+  /* %1050 = hsigmoid_grad(%318, %1049) blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544218624, arena + 192675840, arena + 192823296);
 
-  /* %1135 = expand(%1134) {shape [196, 768]} blocks.6.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 44406656, (const long[]){768, 0, 1},
-      arena + 34772864, (const long[]){150528, 768, 1});
+  /* %1051 = transpose(%316) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 192675840);
 
-  /* %1136 = mul_scalar(%1135) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 34772864, 0.0051020407f, arena + 44406656);
+  /* %1052 = fused_linear(%1050, %1051) blocks.5.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 192823296, arena + 192675840, NULL, LK_ACT_NONE, NULL,
+      arena + 192847872);
 
-  /* %1137 = add(%1121, %1136) blocks.6.conv : f32[B, 196, 768], written over %1121 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 39589760, (const long[]){150528, 768, 1},
-      arena + 44406656, (const long[]){150528, 768, 1}, arena + 39589760);
+  /* %1053 = linear_grad_weight(%1050, %315) blocks.5.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 192823296, arena + 544777728, arena + 208330752);
 
-  /* %1138 = hswish_grad(%411, %1137) blocks.6.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 291122944, arena + 39589760,
-      arena + 34772864);
+  /* %1054 = reduce_sum(%1050) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 192823296,
+      arena + 208625664);
 
-  /* %1139 = batch_normalize_grad(%408, %1138, %409) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 286306048, arena + 34772864, params[166], 1e-05f,
-      arena + 39589760);
+  /* %1055 = relu_grad(%314, %1052) blocks.5.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544771584, arena + 192847872, arena + 192823296);
 
-  /* %1140 = batch_normalize_param_grad(%408, %1138) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 286306048, arena + 34772864, 1e-05f,
-      arena + 44406656);
+  /* %1056 = transpose(%312) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[145], arena + 192675840);
 
-  /* %1141 = index(%1140) {axis 0, at 0} blocks.6.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 44406656, 1536, arena + 46220160, 768);
+  /* %1057 = fused_linear(%1055, %1056) blocks.5.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 192823296, arena + 192675840, NULL, LK_ACT_NONE, NULL,
+      arena + 202309632);
 
-  /* %1142 = index(%1140) {axis 0, at 1} blocks.6.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 44407424, 1536, arena + 46220928, 768);
+  /* %1058 = linear_grad_weight(%1055, %311) blocks.5.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 192823296, arena + 544194048, arena + 208478208);
 
-  /* %1143 = token_dwconv_grad_input(%1139, %407) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 39589760, params[165],
-      arena + 34772864);
+  /* %1059 = reduce_sum(%1055) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 192823296,
+      arena + 208626432);
 
-  /* %1144 = token_dwconv_grad_weight(%1139, %406) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 39589760, arena + 281489152,
-      arena + 46213248);
+  /* %1060 = reshape(%1057) {shape [1, 768]} blocks.5.conv.conv.6 : f32[B, 1, 768], a view of %1057: no code */
 
-  /* %1145 = hswish_grad(%404, %1143) blocks.6.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 276672256, arena + 34772864,
-      arena + 39589760);
+  /* %1061 = expand(%1060) {shape [196, 768]} blocks.5.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 202309632, (const long[]){768, 0, 1},
+      arena + 192675840, (const long[]){150528, 768, 1});
 
-  /* %1146 = batch_normalize_grad(%401, %1145, %402) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 271855360, arena + 39589760, params[161], 1e-05f,
-      arena + 34772864);
+  /* %1062 = mul_scalar(%1061) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 192675840, 0.0051020407f, arena + 202309632);
 
-  /* %1147 = batch_normalize_param_grad(%401, %1145) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 271855360, arena + 39589760, 1e-05f,
-      arena + 44406656);
+  /* %1063 = add(%1047, %1062) blocks.5.conv : f32[B, 196, 768], written over %1047 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 197492736, (const long[]){150528, 768, 1},
+      arena + 202309632, (const long[]){150528, 768, 1}, arena + 197492736);
 
-  /* %1148 = index(%1147) {axis 0, at 0} blocks.6.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 44406656, 1536, arena + 46221696, 768);
+  /* %1064 = hswish_grad(%308, %1063) blocks.5.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 187858944, arena + 197492736,
+      arena + 192675840);
 
-  /* %1149 = index(%1147) {axis 0, at 1} blocks.6.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 44407424, 1536, arena + 46222464, 768);
+  /* %1065 = batch_normalize_grad(%305, %1064, %306) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 183042048, arena + 192675840, params[141],
+      1e-05f, arena + 187858944);
 
-  /* %1150 = transpose(%400) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[160], arena + 39589760);
+  /* %1066 = batch_normalize_param_grad(%305, %1064) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 183042048, arena + 192675840, 1e-05f,
+      arena + 197492736);
 
-  /* %1151 = linear_grad_weight(%1146, %398) blocks.6.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 34772864, arena + 587890432, arena + 45918336);
+  /* %1067 = index(%1066) {axis 0, at 0} blocks.5.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 197492736, 1536, arena + 192682752, 768);
 
-  /* %1152 = fused_linear(%1146, %1150, %1112) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 34772864, 150528, arena + 39589760, NULL, NULL,
-      0, LK_ACT_NONE, arena + 49223552, 37632, arena + 572229568, 37824);
+  /* %1068 = index(%1066) {axis 0, at 1} blocks.5.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 197493504, 1536, arena + 192683520, 768);
 
-  /* %1153 = reshape(%1151) {shape [768, 192, 1, 1]} blocks.6.conv.conv.0 : f32[768, 192, 1, 1], a view of %1151: no code */
+  /* %1069 = token_dwconv_grad_input(%1065, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 187858944, params[140],
+      arena + 183042048);
 
-  /* %1154 = concat(%1111, %1152) {axis 0} blocks.6 : f32[B, 197, 192], a view of %760: no code */
+  /* %1070 = token_dwconv_grad_weight(%1065, %303) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 187858944,
+      arena + 178225152, arena + 192675840);
 
-  /* %1155 = mul(%1154, %394) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 34772864);
+  /* %1071 = hswish_grad(%301, %1069) blocks.5.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 173408256, arena + 183042048,
+      arena + 178225152);
 
-  /* %1156 = transpose(%391) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[158], arena + 35983232);
+  /* %1072 = batch_normalize_grad(%298, %1071, %299) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 168591360, arena + 178225152, params[136],
+      1e-05f, arena + 173408256);
 
-  /* %1157 = fused_linear(%1155, %1156) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 34772864, arena + 35983232, NULL, LK_ACT_NONE, NULL,
-      arena + 39740416);
+  /* %1073 = batch_normalize_param_grad(%298, %1071) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 168591360, arena + 178225152, 1e-05f,
+      arena + 183042048);
 
-  /* %1158 = linear_grad_weight(%1155, %390) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 34772864, arena + 527445760, arena + 46176384);
+  /* %1074 = index(%1073) {axis 0, at 0} blocks.5.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 183042048, 1536, arena + 178372608, 768);
 
-  /* %1159 = reduce_sum(%1155) {axes [0], batch} blocks.6.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 34772864,
-      arena + 46223232);
+  /* %1075 = index(%1073) {axis 0, at 1} blocks.5.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 183042816, 1536, arena + 178373376, 768);
 
-  /* %1160 = reshape(%1157) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %1157: no code */
+  /* %1076 = transpose(%297) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 168591360);
 
-  /* %1161 = matmul_permuted(%1160, %385) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 39740416, 48, 192, 1,
-      arena + 526235392, 48, 1, 192, arena + 34772864, 38809, 197, 0.0f);
+  /* %1077 = linear_grad_weight(%1072, %295) blocks.5.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 173408256, arena + 525570048, arena + 178225152);
 
-  /* %1162 = matmul_permuted(%388, %1160) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 29805312, 38809, 1, 197,
-      arena + 39740416, 48, 192, 1, arena + 44707968, 48, 192, 0.0f);
+  /* %1078 = fused_linear(%1072, %1076, %1038) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 173408256, 150528, arena + 168591360, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 207126528, 37632, arena + 512317632, 37824);
 
-  /* %1163 = softmax_grad(%388, %1161) {axis -1} blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 29805312, arena + 34772864, arena + 39740416);
+  /* %1079 = reshape(%1077) {shape [768, 192, 1, 1]} blocks.5.conv.conv.0 : f32[768, 192, 1, 1], a view of %1077: no code */
 
-  /* %1164 = mul_scalar(%1163) {x op 0.14433756} blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 39740416, 0.14433756f, arena + 29805312);
+  /* %1080 = concat(%1037, %1078) {axis 0} blocks.5 : f32[B, 197, 192], a view of %676: no code */
 
-  /* %1165 = matmul_permuted(%1164, %384) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 29805312, 38809, 197, 1,
-      arena + 525025024, 48, 192, 1, arena + 34772864, 48, 192, 0.0f);
+  /* %1081 = mul(%1080, %291) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 168591360);
 
-  /* %1166 = matmul_permuted(%383, %1164) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 29805312, 38809, 1, 197,
-      arena + 523814656, 48, 192, 1, arena + 35983232, 48, 192, 0.0f);
+  /* %1082 = transpose(%288) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 169801728);
 
-  /* %1167 = reshape(%1162) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1162: no code */
+  /* %1083 = fused_linear(%1081, %1082) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 168591360, arena + 169801728, NULL, LK_ACT_NONE, NULL,
+      arena + 172222464);
 
-  /* %1168 = reshape(%1166) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1166: no code */
+  /* %1084 = linear_grad_weight(%1081, %287) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 168591360, arena + 480847872, arena + 176074752);
 
-  /* %1169 = reshape(%1165) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1165: no code */
+  /* %1085 = reduce_sum(%1081) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 168591360,
+      arena + 176112192);
 
-  /* %1170 = concat(%1169, %1168, %1167) {axis 1} blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 34772864, 192, arena + 29805312, 576);
-  lk_copy_rows(B * 197, 192, arena + 35983232, 192, arena + 29805504, 576);
-  lk_copy_rows(B * 197, 192, arena + 44707968, 192, arena + 29805696, 576);
+  /* %1086 = sdpa_grad(%284, %285, %286, %1083) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 427591680, 576, arena + 427591872, 576,
+      arena + 427592064, 576, arena + 172222464, 192, arena + 168591360, 576,
+      arena + 168591360 + 192, 576, arena + 168591360 + 384, 576, 0.14433756f);
 
-  /* %1171 = transpose(%377) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[156], arena + 34646784);
+  /* %1087 = transpose(%281) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[131], arena + 173432832);
 
-  /* %1172 = fused_linear(%1170, %1171) blocks.6.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 29805312, arena + 34646784, NULL, LK_ACT_NONE, NULL,
-      arena + 33436416);
+  /* %1088 = fused_linear(%1086, %1087) blocks.5.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 168591360, arena + 173432832, NULL, LK_ACT_NONE, NULL,
+      arena + 172222464);
 
-  /* %1173 = linear_grad_weight(%1170, %376) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 29805312, arena + 522604288, arena + 46065792);
+  /* %1089 = linear_grad_weight(%1086, %280) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 168591360, arena + 479637504, arena + 175964160);
 
-  /* %1174 = reduce_sum(%1170) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 29805312,
-      arena + 45903360);
+  /* %1090 = reduce_sum(%1086) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 168591360,
+      arena + 176111616);
 
-  /* %1175 = reduce_sum(%1172) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33436416,
-      arena + 45903936);
+  /* %1091 = reduce_sum(%1088) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 172222464,
+      arena + 176112384);
 
-  /* %1176 = mul(%1172, %372) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 33436416, (const long[]){37824, 192, 1},
-      params[154], (const long[]){0, 0, 1}, arena + 29805312);
+  /* %1092 = mul(%1088, %276) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 172222464, (const long[]){37824, 192, 1},
+      params[129], (const long[]){0, 0, 1}, arena + 168591360);
 
-  /* %1177 = mul(%1172, %374) blocks.6.norm1 : f32[B, 197, 192], written over %1172 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 33436416, (const long[]){37824, 192, 1},
-      arena + 521393920, (const long[]){37824, 192, 1}, arena + 33436416);
+  /* %1093 = mul(%1088, %278) blocks.5.norm1 : f32[B, 197, 192], written over %1088 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 172222464, (const long[]){37824, 192, 1},
+      arena + 478427136, (const long[]){37824, 192, 1}, arena + 172222464);
 
-  /* %1178 = reduce_sum(%1177) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33436416,
-      arena + 45904128);
+  /* %1094 = reduce_sum(%1093) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 172222464,
+      arena + 176112576);
 
-  /* %1179 = normalize_grad(%371, %1176) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 520183552, arena + 29805312, 1e-06f, arena + 31015680);
+  /* %1095 = normalize_grad(%275, %1092) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 477216768, arena + 168591360, 1e-06f, arena + 169801728);
 
-  /* %1180 = add(%1154, %1179) blocks.5.conv : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      arena + 31015680, (const long[]){37824, 192, 1}, arena + 572229376);
+  /* %1096 = add(%1080, %1095) blocks.4.conv : f32[B, 197, 192], written over %676 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      arena + 169801728, (const long[]){37824, 192, 1}, arena + 512317440);
 
-  /* %1181 = slice(%1180) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %760: no code */
+  /* %1097 = slice(%1096) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %676: no code */
 
-  /* %1182 = slice(%1180) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 572229568, 37824, arena + 44256000, 37632);
+  /* %1098 = slice(%1096) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 173408256, 37632);
 
-  /* %1183 = batch_normalize_grad(%365, %1182, %366) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 586686208, arena + 44256000, params[150], 1e-05f,
-      arena + 34622208);
+  /* %1099 = batch_normalize_grad(%269, %1098, %270) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 524365824, arena + 173408256, params[125],
+      1e-05f, arena + 174612480);
 
-  /* %1184 = batch_normalize_param_grad(%365, %1182) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 586686208, arena + 44256000, 1e-05f,
-      arena + 29805312);
+  /* %1100 = batch_normalize_param_grad(%269, %1098) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 524365824, arena + 173408256, 1e-05f,
+      arena + 168591360);
 
-  /* %1185 = index(%1184) {axis 0, at 0} blocks.5.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 29805312, 384, arena + 45904320, 192);
+  /* %1101 = index(%1100) {axis 0, at 0} blocks.4.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 168591360, 384, arena + 176112768, 192);
 
-  /* %1186 = index(%1184) {axis 0, at 1} blocks.5.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 29805504, 384, arena + 45904512, 192);
+  /* %1102 = index(%1100) {axis 0, at 1} blocks.4.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 168591552, 384, arena + 176112960, 192);
 
-  /* %1187 = transpose(%364) {perm [1, 0]} blocks.5.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[149], arena + 35826432);
+  /* %1103 = transpose(%268) {perm [1, 0]} blocks.4.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[124], arena + 175816704);
 
-  /* %1188 = fused_linear(%1183, %1187) blocks.5.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 34622208, arena + 35826432, NULL, LK_ACT_NONE, NULL,
-      arena + 29805312);
+  /* %1104 = fused_linear(%1099, %1103) blocks.4.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 174612480, arena + 175816704, NULL, LK_ACT_NONE, NULL,
+      arena + 168591360);
 
-  /* %1189 = linear_grad_weight(%1183, %362) blocks.5.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 34622208, arena + 267038464, arena + 45460224);
+  /* %1105 = linear_grad_weight(%1099, %266) blocks.4.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 174612480, arena + 163774464, arena + 175816704);
 
-  /* %1190 = reshape(%1189) {shape [192, 768, 1, 1]} blocks.5.conv.conv.7 : f32[192, 768, 1, 1], a view of %1189: no code */
+  /* %1106 = reshape(%1105) {shape [192, 768, 1, 1]} blocks.4.conv.conv.7 : f32[192, 768, 1, 1], a view of %1105: no code */
 
-  /* %1191 = mul(%1188, %361) blocks.5.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 29805312, (const long[]){150528, 768, 1},
-      arena + 604155136, (const long[]){768, 0, 1}, arena + 34622208);
+  /* %1107 = mul(%1104, %265) blocks.4.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){150528, 768, 1},
+      arena + 544169472, (const long[]){768, 0, 1}, arena + 163774464);
 
-  /* %1192 = mul(%1188, %352) blocks.5.conv.conv.6 : f32[B, 196, 768], written over %1188 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 29805312, (const long[]){150528, 768, 1},
-      arena + 262221568, (const long[]){150528, 768, 1}, arena + 29805312);
+  /* %1108 = mul(%1104, %256) blocks.4.conv.conv.6 : f32[B, 196, 768], written over %1104 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){150528, 768, 1},
+      arena + 158957568, (const long[]){150528, 768, 1}, arena + 168591360);
 
-  /* %1193 = reduce_sum(%1192) {axes [0]} blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 29805312,
-      arena + 39439104);
+  /* %1109 = reduce_sum(%1108) {axes [0]} blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 168591360,
+      arena + 158957568);
 
-  /* %1194 = hsigmoid_grad(%360, %1193) blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 604130560, arena + 39439104, arena + 29952768);
+  /* %1110 = hsigmoid_grad(%264, %1109) blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544144896, arena + 158957568, arena + 159105024);
 
-  /* %1195 = transpose(%358) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 29805312);
+  /* %1111 = transpose(%262) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[122], arena + 158957568);
 
-  /* %1196 = fused_linear(%1194, %1195) blocks.5.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 29952768, arena + 29805312, NULL, LK_ACT_NONE, NULL,
-      arena + 29977344);
+  /* %1112 = fused_linear(%1110, %1111) blocks.4.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 159105024, arena + 158957568, NULL, LK_ACT_NONE, NULL,
+      arena + 159129600);
 
-  /* %1197 = linear_grad_weight(%1194, %357) blocks.5.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 29952768, arena + 604615936, arena + 45607680);
+  /* %1113 = linear_grad_weight(%1110, %261) blocks.4.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 159105024, arena + 544765440, arena + 174612480);
 
-  /* %1198 = reduce_sum(%1194) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 29952768,
-      arena + 45902592);
+  /* %1114 = reduce_sum(%1110) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 159105024,
+      arena + 174907392);
 
-  /* %1199 = relu_grad(%356, %1196) blocks.5.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 604609792, arena + 29977344, arena + 29952768);
+  /* %1115 = relu_grad(%260, %1112) blocks.4.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544759296, arena + 159129600, arena + 159105024);
 
-  /* %1200 = transpose(%354) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[145], arena + 29805312);
+  /* %1116 = transpose(%258) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[120], arena + 158957568);
 
-  /* %1201 = fused_linear(%1199, %1200) blocks.5.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 29952768, arena + 29805312, NULL, LK_ACT_NONE, NULL,
-      arena + 39439104);
+  /* %1117 = fused_linear(%1115, %1116) blocks.4.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 159105024, arena + 158957568, NULL, LK_ACT_NONE, NULL,
+      arena + 168591360);
 
-  /* %1202 = linear_grad_weight(%1199, %353) blocks.5.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 29952768, arena + 604105984, arena + 45755136);
+  /* %1118 = linear_grad_weight(%1115, %257) blocks.4.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 159105024, arena + 544120320, arena + 174759936);
 
-  /* %1203 = reduce_sum(%1199) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 29952768,
-      arena + 45904704);
+  /* %1119 = reduce_sum(%1115) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 159105024,
+      arena + 174908160);
 
-  /* %1204 = reshape(%1201) {shape [1, 768]} blocks.5.conv.conv.6 : f32[B, 1, 768], a view of %1201: no code */
+  /* %1120 = reshape(%1117) {shape [1, 768]} blocks.4.conv.conv.6 : f32[B, 1, 768], a view of %1117: no code */
 
-  /* %1205 = expand(%1204) {shape [196, 768]} blocks.5.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 39439104, (const long[]){768, 0, 1},
-      arena + 29805312, (const long[]){150528, 768, 1});
+  /* %1121 = expand(%1120) {shape [196, 768]} blocks.4.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){768, 0, 1},
+      arena + 158957568, (const long[]){150528, 768, 1});
 
-  /* %1206 = mul_scalar(%1205) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 29805312, 0.0051020407f, arena + 39439104);
+  /* %1122 = mul_scalar(%1121) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 158957568, 0.0051020407f, arena + 168591360);
 
-  /* %1207 = add(%1191, %1206) blocks.5.conv : f32[B, 196, 768], written over %1191 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 34622208, (const long[]){150528, 768, 1},
-      arena + 39439104, (const long[]){150528, 768, 1}, arena + 34622208);
+  /* %1123 = add(%1107, %1122) blocks.4.conv : f32[B, 196, 768], written over %1107 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 163774464, (const long[]){150528, 768, 1},
+      arena + 168591360, (const long[]){150528, 768, 1}, arena + 163774464);
 
-  /* %1208 = hswish_grad(%350, %1207) blocks.5.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 257404672, arena + 34622208,
-      arena + 29805312);
+  /* %1124 = hswish_grad(%254, %1123) blocks.4.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 154140672, arena + 163774464,
+      arena + 158957568);
 
-  /* %1209 = batch_normalize_grad(%347, %1208, %348) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 252587776, arena + 29805312, params[141], 1e-05f,
-      arena + 34622208);
+  /* %1125 = batch_normalize_grad(%251, %1124, %252) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 149323776, arena + 158957568, params[116],
+      1e-05f, arena + 154140672);
 
-  /* %1210 = batch_normalize_param_grad(%347, %1208) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 252587776, arena + 29805312, 1e-05f,
-      arena + 39439104);
+  /* %1126 = batch_normalize_param_grad(%251, %1124) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 149323776, arena + 158957568, 1e-05f,
+      arena + 163774464);
 
-  /* %1211 = index(%1210) {axis 0, at 0} blocks.5.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 39439104, 1536, arena + 41252608, 768);
+  /* %1127 = index(%1126) {axis 0, at 0} blocks.4.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 163774464, 1536, arena + 158964480, 768);
 
-  /* %1212 = index(%1210) {axis 0, at 1} blocks.5.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 39439872, 1536, arena + 41253376, 768);
+  /* %1128 = index(%1126) {axis 0, at 1} blocks.4.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 163775232, 1536, arena + 158965248, 768);
 
-  /* %1213 = token_dwconv_grad_input(%1209, %346) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 34622208, params[140],
-      arena + 29805312);
+  /* %1129 = token_dwconv_grad_input(%1125, %250) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672, params[115],
+      arena + 149323776);
 
-  /* %1214 = token_dwconv_grad_weight(%1209, %345) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 34622208, arena + 247770880,
-      arena + 41245696);
+  /* %1130 = token_dwconv_grad_weight(%1125, %249) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672,
+      arena + 144506880, arena + 158957568);
 
-  /* %1215 = hswish_grad(%343, %1213) blocks.5.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 242953984, arena + 29805312,
-      arena + 34622208);
+  /* %1131 = hswish_grad(%247, %1129) blocks.4.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 139689984, arena + 149323776,
+      arena + 144506880);
 
-  /* %1216 = batch_normalize_grad(%340, %1215, %341) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 238137088, arena + 34622208, params[136], 1e-05f,
-      arena + 29805312);
+  /* %1132 = batch_normalize_grad(%244, %1131, %245) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 134873088, arena + 144506880, params[111],
+      1e-05f, arena + 139689984);
 
-  /* %1217 = batch_normalize_param_grad(%340, %1215) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 238137088, arena + 34622208, 1e-05f,
-      arena + 39439104);
+  /* %1133 = batch_normalize_param_grad(%244, %1131) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 134873088, arena + 144506880, 1e-05f,
+      arena + 149323776);
 
-  /* %1218 = index(%1217) {axis 0, at 0} blocks.5.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 39439104, 1536, arena + 41254144, 768);
+  /* %1134 = index(%1133) {axis 0, at 0} blocks.4.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 149323776, 1536, arena + 144654336, 768);
 
-  /* %1219 = index(%1217) {axis 0, at 1} blocks.5.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 39439872, 1536, arena + 41254912, 768);
+  /* %1135 = index(%1133) {axis 0, at 1} blocks.4.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 149324544, 1536, arena + 144655104, 768);
 
-  /* %1220 = transpose(%339) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 34622208);
+  /* %1136 = transpose(%243) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[110], arena + 134873088);
 
-  /* %1221 = linear_grad_weight(%1216, %337) blocks.5.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 29805312, arena + 585481984, arena + 40950784);
+  /* %1137 = linear_grad_weight(%1132, %241) blocks.4.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 139689984, arena + 523161600, arena + 144506880);
 
-  /* %1222 = fused_linear(%1216, %1220, %1182) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 29805312, 150528, arena + 34622208, NULL, NULL,
-      0, LK_ACT_NONE, arena + 44256000, 37632, arena + 572229568, 37824);
+  /* %1138 = fused_linear(%1132, %1136, %1098) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 139689984, 150528, arena + 134873088, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 173408256, 37632, arena + 512317632, 37824);
 
-  /* %1223 = reshape(%1221) {shape [768, 192, 1, 1]} blocks.5.conv.conv.0 : f32[768, 192, 1, 1], a view of %1221: no code */
+  /* %1139 = reshape(%1137) {shape [768, 192, 1, 1]} blocks.4.conv.conv.0 : f32[768, 192, 1, 1], a view of %1137: no code */
 
-  /* %1224 = concat(%1181, %1222) {axis 0} blocks.5 : f32[B, 197, 192], a view of %760: no code */
+  /* %1140 = concat(%1097, %1138) {axis 0} blocks.4 : f32[B, 197, 192], a view of %676: no code */
 
-  /* %1225 = mul(%1224, %333) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 29805312);
+  /* %1141 = mul(%1140, %237) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 134873088);
 
-  /* %1226 = transpose(%330) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 31015680);
+  /* %1142 = transpose(%234) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[108], arena + 136083456);
 
-  /* %1227 = fused_linear(%1225, %1226) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 29805312, arena + 31015680, NULL, LK_ACT_NONE, NULL,
-      arena + 34772864);
+  /* %1143 = fused_linear(%1141, %1142) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 134873088, arena + 136083456, NULL, LK_ACT_NONE, NULL,
+      arena + 138504192);
 
-  /* %1228 = linear_grad_weight(%1225, %329) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 29805312, arena + 518973184, arena + 41208832);
+  /* %1144 = linear_grad_weight(%1141, %233) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 134873088, arena + 476006400, arena + 142356480);
 
-  /* %1229 = reduce_sum(%1225) {axes [0], batch} blocks.5.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29805312,
-      arena + 41255680);
+  /* %1145 = reduce_sum(%1141) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
+      arena + 142393920);
 
-  /* %1230 = reshape(%1227) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %1227: no code */
+  /* %1146 = sdpa_grad(%230, %231, %232, %1143) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 423960576, 576, arena + 423960768, 576,
+      arena + 423960960, 576, arena + 138504192, 192, arena + 134873088, 576,
+      arena + 134873088 + 192, 576, arena + 134873088 + 384, 576, 0.14433756f);
 
-  /* %1231 = matmul_permuted(%1230, %324) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 34772864, 48, 192, 1,
-      arena + 517762816, 48, 1, 192, arena + 29805312, 38809, 197, 0.0f);
+  /* %1147 = transpose(%227) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[106], arena + 139714560);
 
-  /* %1232 = matmul_permuted(%327, %1230) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 24837760, 38809, 1, 197,
-      arena + 34772864, 48, 192, 1, arena + 39740416, 48, 192, 0.0f);
+  /* %1148 = fused_linear(%1146, %1147) blocks.4.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 134873088, arena + 139714560, NULL, LK_ACT_NONE, NULL,
+      arena + 138504192);
 
-  /* %1233 = softmax_grad(%327, %1231) {axis -1} blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 24837760, arena + 29805312, arena + 34772864);
+  /* %1149 = linear_grad_weight(%1146, %226) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 134873088, arena + 474796032, arena + 142245888);
 
-  /* %1234 = mul_scalar(%1233) {x op 0.14433756} blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 34772864, 0.14433756f, arena + 24837760);
+  /* %1150 = reduce_sum(%1146) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
+      arena + 142393344);
 
-  /* %1235 = matmul_permuted(%1234, %323) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 24837760, 38809, 197, 1,
-      arena + 516552448, 48, 192, 1, arena + 29805312, 48, 192, 0.0f);
+  /* %1151 = reduce_sum(%1148) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 138504192,
+      arena + 142394112);
 
-  /* %1236 = matmul_permuted(%322, %1234) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 24837760, 38809, 1, 197,
-      arena + 515342080, 48, 192, 1, arena + 31015680, 48, 192, 0.0f);
+  /* %1152 = mul(%1148, %222) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 138504192, (const long[]){37824, 192, 1},
+      params[104], (const long[]){0, 0, 1}, arena + 134873088);
 
-  /* %1237 = reshape(%1232) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1232: no code */
+  /* %1153 = mul(%1148, %224) blocks.4.norm1 : f32[B, 197, 192], written over %1148 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 138504192, (const long[]){37824, 192, 1},
+      arena + 473585664, (const long[]){37824, 192, 1}, arena + 138504192);
 
-  /* %1238 = reshape(%1236) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1236: no code */
+  /* %1154 = reduce_sum(%1153) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 138504192,
+      arena + 142394304);
 
-  /* %1239 = reshape(%1235) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1235: no code */
+  /* %1155 = normalize_grad(%221, %1152) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 472375296, arena + 134873088, 1e-06f, arena + 136083456);
 
-  /* %1240 = concat(%1239, %1238, %1237) {axis 1} blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 29805312, 192, arena + 24837760, 576);
-  lk_copy_rows(B * 197, 192, arena + 31015680, 192, arena + 24837952, 576);
-  lk_copy_rows(B * 197, 192, arena + 39740416, 192, arena + 24838144, 576);
+  /* %1156 = add(%1140, %1155) blocks.3.conv : f32[B, 197, 192], written over %676 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      arena + 136083456, (const long[]){37824, 192, 1}, arena + 512317440);
 
-  /* %1241 = transpose(%316) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[131], arena + 29679232);
+  /* %1157 = slice(%1156) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %676: no code */
 
-  /* %1242 = fused_linear(%1240, %1241) blocks.5.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 24837760, arena + 29679232, NULL, LK_ACT_NONE, NULL,
-      arena + 28468864);
+  /* %1158 = slice(%1156) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 139689984, 37632);
 
-  /* %1243 = linear_grad_weight(%1240, %315) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 24837760, arena + 514131712, arena + 41098240);
+  /* %1159 = batch_normalize_grad(%215, %1158, %216) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 521957376, arena + 139689984, params[100],
+      1e-05f, arena + 140894208);
 
-  /* %1244 = reduce_sum(%1240) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 24837760,
-      arena + 40935808);
+  /* %1160 = batch_normalize_param_grad(%215, %1158) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 521957376, arena + 139689984, 1e-05f,
+      arena + 134873088);
 
-  /* %1245 = reduce_sum(%1242) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 28468864,
-      arena + 40936384);
+  /* %1161 = index(%1160) {axis 0, at 0} blocks.3.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 134873088, 384, arena + 142394496, 192);
 
-  /* %1246 = mul(%1242, %311) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 28468864, (const long[]){37824, 192, 1},
-      params[129], (const long[]){0, 0, 1}, arena + 24837760);
+  /* %1162 = index(%1160) {axis 0, at 1} blocks.3.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 134873280, 384, arena + 142394688, 192);
 
-  /* %1247 = mul(%1242, %313) blocks.5.norm1 : f32[B, 197, 192], written over %1242 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 28468864, (const long[]){37824, 192, 1},
-      arena + 512921344, (const long[]){37824, 192, 1}, arena + 28468864);
+  /* %1163 = transpose(%214) {perm [1, 0]} blocks.3.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[99], arena + 142098432);
 
-  /* %1248 = reduce_sum(%1247) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 28468864,
-      arena + 40936576);
+  /* %1164 = fused_linear(%1159, %1163) blocks.3.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 140894208, arena + 142098432, NULL, LK_ACT_NONE, NULL,
+      arena + 134873088);
 
-  /* %1249 = normalize_grad(%310, %1246) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 511710976, arena + 24837760, 1e-06f, arena + 26048128);
+  /* %1165 = linear_grad_weight(%1159, %212) blocks.3.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 140894208, arena + 130056192, arena + 142098432);
 
-  /* %1250 = add(%1224, %1249) blocks.4.conv : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      arena + 26048128, (const long[]){37824, 192, 1}, arena + 572229376);
+  /* %1166 = reshape(%1165) {shape [192, 768, 1, 1]} blocks.3.conv.conv.7 : f32[192, 768, 1, 1], a view of %1165: no code */
 
-  /* %1251 = slice(%1250) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %760: no code */
+  /* %1167 = mul(%1164, %211) blocks.3.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 134873088, (const long[]){150528, 768, 1},
+      arena + 544095744, (const long[]){768, 0, 1}, arena + 130056192);
 
-  /* %1252 = slice(%1250) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 572229568, 37824, arena + 39288448, 37632);
+  /* %1168 = mul(%1164, %202) blocks.3.conv.conv.6 : f32[B, 196, 768], written over %1164 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 134873088, (const long[]){150528, 768, 1},
+      arena + 125239296, (const long[]){150528, 768, 1}, arena + 134873088);
 
-  /* %1253 = batch_normalize_grad(%304, %1252, %305) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 584277760, arena + 39288448, params[125], 1e-05f,
-      arena + 29654656);
+  /* %1169 = reduce_sum(%1168) {axes [0]} blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 134873088,
+      arena + 125239296);
 
-  /* %1254 = batch_normalize_param_grad(%304, %1252) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 584277760, arena + 39288448, 1e-05f,
-      arena + 24837760);
+  /* %1170 = hsigmoid_grad(%210, %1169) blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544071168, arena + 125239296, arena + 125386752);
 
-  /* %1255 = index(%1254) {axis 0, at 0} blocks.4.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 24837760, 384, arena + 40936768, 192);
+  /* %1171 = transpose(%208) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[97], arena + 125239296);
 
-  /* %1256 = index(%1254) {axis 0, at 1} blocks.4.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 24837952, 384, arena + 40936960, 192);
+  /* %1172 = fused_linear(%1170, %1171) blocks.3.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 125386752, arena + 125239296, NULL, LK_ACT_NONE, NULL,
+      arena + 125411328);
 
-  /* %1257 = transpose(%303) {perm [1, 0]} blocks.4.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[124], arena + 30858880);
+  /* %1173 = linear_grad_weight(%1170, %207) blocks.3.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 125386752, arena + 544753152, arena + 140894208);
 
-  /* %1258 = fused_linear(%1253, %1257) blocks.4.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 29654656, arena + 30858880, NULL, LK_ACT_NONE, NULL,
-      arena + 24837760);
+  /* %1174 = reduce_sum(%1170) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 125386752,
+      arena + 141189120);
 
-  /* %1259 = linear_grad_weight(%1253, %301) blocks.4.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 29654656, arena + 233320192, arena + 40492672);
+  /* %1175 = relu_grad(%206, %1172) blocks.3.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544747008, arena + 125411328, arena + 125386752);
 
-  /* %1260 = reshape(%1259) {shape [192, 768, 1, 1]} blocks.4.conv.conv.7 : f32[192, 768, 1, 1], a view of %1259: no code */
+  /* %1176 = transpose(%204) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[95], arena + 125239296);
 
-  /* %1261 = mul(%1258, %300) blocks.4.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 24837760, (const long[]){150528, 768, 1},
-      arena + 604081408, (const long[]){768, 0, 1}, arena + 29654656);
+  /* %1177 = fused_linear(%1175, %1176) blocks.3.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 125386752, arena + 125239296, NULL, LK_ACT_NONE, NULL,
+      arena + 134873088);
 
-  /* %1262 = mul(%1258, %291) blocks.4.conv.conv.6 : f32[B, 196, 768], written over %1258 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 24837760, (const long[]){150528, 768, 1},
-      arena + 228503296, (const long[]){150528, 768, 1}, arena + 24837760);
+  /* %1178 = linear_grad_weight(%1175, %203) blocks.3.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 125386752, arena + 544046592, arena + 141041664);
 
-  /* %1263 = reduce_sum(%1262) {axes [0]} blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 24837760,
-      arena + 34471552);
+  /* %1179 = reduce_sum(%1175) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 125386752,
+      arena + 141189888);
 
-  /* %1264 = hsigmoid_grad(%299, %1263) blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 604056832, arena + 34471552, arena + 24985216);
+  /* %1180 = reshape(%1177) {shape [1, 768]} blocks.3.conv.conv.6 : f32[B, 1, 768], a view of %1177: no code */
 
-  /* %1265 = transpose(%297) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[122], arena + 24837760);
+  /* %1181 = expand(%1180) {shape [196, 768]} blocks.3.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 134873088, (const long[]){768, 0, 1},
+      arena + 125239296, (const long[]){150528, 768, 1});
 
-  /* %1266 = fused_linear(%1264, %1265) blocks.4.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 24985216, arena + 24837760, NULL, LK_ACT_NONE, NULL,
-      arena + 25009792);
+  /* %1182 = mul_scalar(%1181) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 125239296, 0.0051020407f, arena + 134873088);
 
-  /* %1267 = linear_grad_weight(%1264, %296) blocks.4.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 24985216, arena + 604603648, arena + 40640128);
+  /* %1183 = add(%1167, %1182) blocks.3.conv : f32[B, 196, 768], written over %1167 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 130056192, (const long[]){150528, 768, 1},
+      arena + 134873088, (const long[]){150528, 768, 1}, arena + 130056192);
 
-  /* %1268 = reduce_sum(%1264) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 24985216,
-      arena + 40935040);
+  /* %1184 = hswish_grad(%200, %1183) blocks.3.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 120422400, arena + 130056192,
+      arena + 125239296);
 
-  /* %1269 = relu_grad(%295, %1266) blocks.4.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 604597504, arena + 25009792, arena + 24985216);
+  /* %1185 = batch_normalize_grad(%197, %1184, %198) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, params[91], 1e-05f,
+      arena + 120422400);
 
-  /* %1270 = transpose(%293) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[120], arena + 24837760);
+  /* %1186 = batch_normalize_param_grad(%197, %1184) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, 1e-05f,
+      arena + 130056192);
 
-  /* %1271 = fused_linear(%1269, %1270) blocks.4.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 24985216, arena + 24837760, NULL, LK_ACT_NONE, NULL,
-      arena + 34471552);
+  /* %1187 = index(%1186) {axis 0, at 0} blocks.3.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 130056192, 1536, arena + 125246208, 768);
 
-  /* %1272 = linear_grad_weight(%1269, %292) blocks.4.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 24985216, arena + 604032256, arena + 40787584);
+  /* %1188 = index(%1186) {axis 0, at 1} blocks.3.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 130056960, 1536, arena + 125246976, 768);
 
-  /* %1273 = reduce_sum(%1269) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 24985216,
-      arena + 40937152);
+  /* %1189 = token_dwconv_grad_input(%1185, %196) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 120422400, params[90],
+      arena + 115605504);
 
-  /* %1274 = reshape(%1271) {shape [1, 768]} blocks.4.conv.conv.6 : f32[B, 1, 768], a view of %1271: no code */
+  /* %1190 = token_dwconv_grad_weight(%1185, %195) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 120422400,
+      arena + 110788608, arena + 125239296);
 
-  /* %1275 = expand(%1274) {shape [196, 768]} blocks.4.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 34471552, (const long[]){768, 0, 1},
-      arena + 24837760, (const long[]){150528, 768, 1});
+  /* %1191 = hswish_grad(%193, %1189) blocks.3.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 105971712, arena + 115605504,
+      arena + 110788608);
 
-  /* %1276 = mul_scalar(%1275) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 24837760, 0.0051020407f, arena + 34471552);
+  /* %1192 = batch_normalize_grad(%190, %1191, %191) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608, params[86], 1e-05f,
+      arena + 105971712);
 
-  /* %1277 = add(%1261, %1276) blocks.4.conv : f32[B, 196, 768], written over %1261 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 29654656, (const long[]){150528, 768, 1},
-      arena + 34471552, (const long[]){150528, 768, 1}, arena + 29654656);
+  /* %1193 = batch_normalize_param_grad(%190, %1191) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608, 1e-05f,
+      arena + 115605504);
 
-  /* %1278 = hswish_grad(%289, %1277) blocks.4.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 223686400, arena + 29654656,
-      arena + 24837760);
+  /* %1194 = index(%1193) {axis 0, at 0} blocks.3.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 115605504, 1536, arena + 110936064, 768);
 
-  /* %1279 = batch_normalize_grad(%286, %1278, %287) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 218869504, arena + 24837760, params[116], 1e-05f,
-      arena + 29654656);
+  /* %1195 = index(%1193) {axis 0, at 1} blocks.3.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 115606272, 1536, arena + 110936832, 768);
 
-  /* %1280 = batch_normalize_param_grad(%286, %1278) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 218869504, arena + 24837760, 1e-05f,
-      arena + 34471552);
+  /* %1196 = transpose(%189) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[85], arena + 101154816);
 
-  /* %1281 = index(%1280) {axis 0, at 0} blocks.4.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 34471552, 1536, arena + 36285056, 768);
+  /* %1197 = linear_grad_weight(%1192, %187) blocks.3.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 105971712, arena + 520753152, arena + 110788608);
 
-  /* %1282 = index(%1280) {axis 0, at 1} blocks.4.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 34472320, 1536, arena + 36285824, 768);
+  /* %1198 = fused_linear(%1192, %1196, %1158) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 105971712, 150528, arena + 101154816, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 139689984, 37632, arena + 512317632, 37824);
 
-  /* %1283 = token_dwconv_grad_input(%1279, %285) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 29654656, params[115],
-      arena + 24837760);
+  /* %1199 = reshape(%1197) {shape [768, 192, 1, 1]} blocks.3.conv.conv.0 : f32[768, 192, 1, 1], a view of %1197: no code */
 
-  /* %1284 = token_dwconv_grad_weight(%1279, %284) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 29654656, arena + 214052608,
-      arena + 36278144);
+  /* %1200 = concat(%1157, %1198) {axis 0} blocks.3 : f32[B, 197, 192], a view of %676: no code */
 
-  /* %1285 = hswish_grad(%282, %1283) blocks.4.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 209235712, arena + 24837760,
-      arena + 29654656);
+  /* %1201 = mul(%1200, %183) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 101154816);
 
-  /* %1286 = batch_normalize_grad(%279, %1285, %280) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 204418816, arena + 29654656, params[111], 1e-05f,
-      arena + 24837760);
+  /* %1202 = transpose(%180) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[83], arena + 102365184);
 
-  /* %1287 = batch_normalize_param_grad(%279, %1285) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 204418816, arena + 29654656, 1e-05f,
-      arena + 34471552);
+  /* %1203 = fused_linear(%1201, %1202) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 101154816, arena + 102365184, NULL, LK_ACT_NONE, NULL,
+      arena + 104785920);
 
-  /* %1288 = index(%1287) {axis 0, at 0} blocks.4.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 34471552, 1536, arena + 36286592, 768);
+  /* %1204 = linear_grad_weight(%1201, %179) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 101154816, arena + 471164928, arena + 108638208);
 
-  /* %1289 = index(%1287) {axis 0, at 1} blocks.4.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 34472320, 1536, arena + 36287360, 768);
+  /* %1205 = reduce_sum(%1201) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101154816,
+      arena + 108675648);
 
-  /* %1290 = transpose(%278) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[110], arena + 29654656);
+  /* %1206 = sdpa_grad(%176, %177, %178, %1203) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 420329472, 576, arena + 420329664, 576,
+      arena + 420329856, 576, arena + 104785920, 192, arena + 101154816, 576,
+      arena + 101154816 + 192, 576, arena + 101154816 + 384, 576, 0.14433756f);
 
-  /* %1291 = linear_grad_weight(%1286, %276) blocks.4.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 24837760, arena + 583073536, arena + 35983232);
+  /* %1207 = transpose(%173) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[81], arena + 105996288);
 
-  /* %1292 = fused_linear(%1286, %1290, %1252) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 24837760, 150528, arena + 29654656, NULL, NULL,
-      0, LK_ACT_NONE, arena + 39288448, 37632, arena + 572229568, 37824);
+  /* %1208 = fused_linear(%1206, %1207) blocks.3.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 101154816, arena + 105996288, NULL, LK_ACT_NONE, NULL,
+      arena + 104785920);
 
-  /* %1293 = reshape(%1291) {shape [768, 192, 1, 1]} blocks.4.conv.conv.0 : f32[768, 192, 1, 1], a view of %1291: no code */
+  /* %1209 = linear_grad_weight(%1206, %172) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 101154816, arena + 469954560, arena + 108527616);
 
-  /* %1294 = concat(%1251, %1292) {axis 0} blocks.4 : f32[B, 197, 192], a view of %760: no code */
+  /* %1210 = reduce_sum(%1206) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 101154816,
+      arena + 108675072);
 
-  /* %1295 = mul(%1294, %272) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 24837760);
+  /* %1211 = reduce_sum(%1208) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 104785920,
+      arena + 108675840);
 
-  /* %1296 = transpose(%269) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[108], arena + 26048128);
+  /* %1212 = mul(%1208, %168) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 104785920, (const long[]){37824, 192, 1},
+      params[79], (const long[]){0, 0, 1}, arena + 101154816);
 
-  /* %1297 = fused_linear(%1295, %1296) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 24837760, arena + 26048128, NULL, LK_ACT_NONE, NULL,
-      arena + 29805312);
+  /* %1213 = mul(%1208, %170) blocks.3.norm1 : f32[B, 197, 192], written over %1208 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 104785920, (const long[]){37824, 192, 1},
+      arena + 468744192, (const long[]){37824, 192, 1}, arena + 104785920);
 
-  /* %1298 = linear_grad_weight(%1295, %268) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 24837760, arena + 510500608, arena + 36241280);
+  /* %1214 = reduce_sum(%1213) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 104785920,
+      arena + 108676032);
 
-  /* %1299 = reduce_sum(%1295) {axes [0], batch} blocks.4.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 24837760,
-      arena + 36288128);
+  /* %1215 = normalize_grad(%167, %1212) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 467533824, arena + 101154816, 1e-06f, arena + 102365184);
 
-  /* %1300 = reshape(%1297) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %1297: no code */
+  /* %1216 = add(%1200, %1215) blocks.2.conv : f32[B, 197, 192], written over %676 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      arena + 102365184, (const long[]){37824, 192, 1}, arena + 512317440);
 
-  /* %1301 = matmul_permuted(%1300, %263) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 29805312, 48, 192, 1,
-      arena + 509290240, 48, 1, 192, arena + 24837760, 38809, 197, 0.0f);
+  /* %1217 = slice(%1216) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %676: no code */
 
-  /* %1302 = matmul_permuted(%266, %1300) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 19870208, 38809, 1, 197,
-      arena + 29805312, 48, 192, 1, arena + 34772864, 48, 192, 0.0f);
+  /* %1218 = slice(%1216) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 105971712, 37632);
 
-  /* %1303 = softmax_grad(%266, %1301) {axis -1} blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 19870208, arena + 24837760, arena + 29805312);
+  /* %1219 = batch_normalize_grad(%161, %1218, %162) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 519548928, arena + 105971712, params[75], 1e-05f,
+      arena + 107175936);
 
-  /* %1304 = mul_scalar(%1303) {x op 0.14433756} blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 29805312, 0.14433756f, arena + 19870208);
+  /* %1220 = batch_normalize_param_grad(%161, %1218) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 519548928, arena + 105971712, 1e-05f,
+      arena + 101154816);
 
-  /* %1305 = matmul_permuted(%1304, %262) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 19870208, 38809, 197, 1,
-      arena + 508079872, 48, 192, 1, arena + 24837760, 48, 192, 0.0f);
+  /* %1221 = index(%1220) {axis 0, at 0} blocks.2.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 101154816, 384, arena + 108676224, 192);
 
-  /* %1306 = matmul_permuted(%261, %1304) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 19870208, 38809, 1, 197,
-      arena + 506869504, 48, 192, 1, arena + 26048128, 48, 192, 0.0f);
+  /* %1222 = index(%1220) {axis 0, at 1} blocks.2.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 101155008, 384, arena + 108676416, 192);
 
-  /* %1307 = reshape(%1302) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1302: no code */
+  /* %1223 = transpose(%160) {perm [1, 0]} blocks.2.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 108380160);
 
-  /* %1308 = reshape(%1306) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1306: no code */
+  /* %1224 = fused_linear(%1219, %1223) blocks.2.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 107175936, arena + 108380160, NULL, LK_ACT_NONE, NULL,
+      arena + 101154816);
 
-  /* %1309 = reshape(%1305) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1305: no code */
+  /* %1225 = linear_grad_weight(%1219, %158) blocks.2.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 107175936, arena + 96337920, arena + 108380160);
 
-  /* %1310 = concat(%1309, %1308, %1307) {axis 1} blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 24837760, 192, arena + 19870208, 576);
-  lk_copy_rows(B * 197, 192, arena + 26048128, 192, arena + 19870400, 576);
-  lk_copy_rows(B * 197, 192, arena + 34772864, 192, arena + 19870592, 576);
+  /* %1226 = reshape(%1225) {shape [192, 768, 1, 1]} blocks.2.conv.conv.7 : f32[192, 768, 1, 1], a view of %1225: no code */
 
-  /* %1311 = transpose(%255) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[106], arena + 24711680);
+  /* %1227 = mul(%1224, %157) blocks.2.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 101154816, (const long[]){150528, 768, 1},
+      arena + 544022016, (const long[]){768, 0, 1}, arena + 96337920);
 
-  /* %1312 = fused_linear(%1310, %1311) blocks.4.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 19870208, arena + 24711680, NULL, LK_ACT_NONE, NULL,
-      arena + 23501312);
+  /* %1228 = mul(%1224, %148) blocks.2.conv.conv.6 : f32[B, 196, 768], written over %1224 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 101154816, (const long[]){150528, 768, 1},
+      arena + 91521024, (const long[]){150528, 768, 1}, arena + 101154816);
 
-  /* %1313 = linear_grad_weight(%1310, %254) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 19870208, arena + 505659136, arena + 36130688);
+  /* %1229 = reduce_sum(%1228) {axes [0]} blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 101154816,
+      arena + 91521024);
 
-  /* %1314 = reduce_sum(%1310) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 19870208,
-      arena + 35968256);
+  /* %1230 = hsigmoid_grad(%156, %1229) blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 543997440, arena + 91521024, arena + 91668480);
 
-  /* %1315 = reduce_sum(%1312) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 23501312,
-      arena + 35968832);
+  /* %1231 = transpose(%154) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[72], arena + 91521024);
 
-  /* %1316 = mul(%1312, %250) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 23501312, (const long[]){37824, 192, 1},
-      params[104], (const long[]){0, 0, 1}, arena + 19870208);
+  /* %1232 = fused_linear(%1230, %1231) blocks.2.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 91668480, arena + 91521024, NULL, LK_ACT_NONE, NULL,
+      arena + 91693056);
 
-  /* %1317 = mul(%1312, %252) blocks.4.norm1 : f32[B, 197, 192], written over %1312 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 23501312, (const long[]){37824, 192, 1},
-      arena + 504448768, (const long[]){37824, 192, 1}, arena + 23501312);
+  /* %1233 = linear_grad_weight(%1230, %153) blocks.2.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 91668480, arena + 544740864, arena + 107175936);
 
-  /* %1318 = reduce_sum(%1317) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 23501312,
-      arena + 35969024);
+  /* %1234 = reduce_sum(%1230) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 91668480,
+      arena + 107470848);
 
-  /* %1319 = normalize_grad(%249, %1316) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 503238400, arena + 19870208, 1e-06f, arena + 21080576);
+  /* %1235 = relu_grad(%152, %1232) blocks.2.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544734720, arena + 91693056, arena + 91668480);
 
-  /* %1320 = add(%1294, %1319) blocks.3.conv : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      arena + 21080576, (const long[]){37824, 192, 1}, arena + 572229376);
+  /* %1236 = transpose(%150) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[70], arena + 91521024);
 
-  /* %1321 = slice(%1320) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %760: no code */
+  /* %1237 = fused_linear(%1235, %1236) blocks.2.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 91668480, arena + 91521024, NULL, LK_ACT_NONE, NULL,
+      arena + 101154816);
 
-  /* %1322 = slice(%1320) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 572229568, 37824, arena + 34320896, 37632);
+  /* %1238 = linear_grad_weight(%1235, %149) blocks.2.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 91668480, arena + 543972864, arena + 107323392);
 
-  /* %1323 = batch_normalize_grad(%243, %1322, %244) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 581869312, arena + 34320896, params[100], 1e-05f,
-      arena + 24687104);
+  /* %1239 = reduce_sum(%1235) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 91668480,
+      arena + 107471616);
 
-  /* %1324 = batch_normalize_param_grad(%243, %1322) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 581869312, arena + 34320896, 1e-05f,
-      arena + 19870208);
+  /* %1240 = reshape(%1237) {shape [1, 768]} blocks.2.conv.conv.6 : f32[B, 1, 768], a view of %1237: no code */
 
-  /* %1325 = index(%1324) {axis 0, at 0} blocks.3.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 19870208, 384, arena + 35969216, 192);
+  /* %1241 = expand(%1240) {shape [196, 768]} blocks.2.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 101154816, (const long[]){768, 0, 1},
+      arena + 91521024, (const long[]){150528, 768, 1});
 
-  /* %1326 = index(%1324) {axis 0, at 1} blocks.3.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 19870400, 384, arena + 35969408, 192);
+  /* %1242 = mul_scalar(%1241) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 91521024, 0.0051020407f, arena + 101154816);
 
-  /* %1327 = transpose(%242) {perm [1, 0]} blocks.3.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[99], arena + 25891328);
+  /* %1243 = add(%1227, %1242) blocks.2.conv : f32[B, 196, 768], written over %1227 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 96337920, (const long[]){150528, 768, 1},
+      arena + 101154816, (const long[]){150528, 768, 1}, arena + 96337920);
 
-  /* %1328 = fused_linear(%1323, %1327) blocks.3.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 24687104, arena + 25891328, NULL, LK_ACT_NONE, NULL,
-      arena + 19870208);
+  /* %1244 = hswish_grad(%146, %1243) blocks.2.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 86704128, arena + 96337920, arena + 91521024);
 
-  /* %1329 = linear_grad_weight(%1323, %240) blocks.3.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 24687104, arena + 199601920, arena + 35525120);
+  /* %1245 = batch_normalize_grad(%143, %1244, %144) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 81887232, arena + 91521024, params[66], 1e-05f,
+      arena + 86704128);
 
-  /* %1330 = reshape(%1329) {shape [192, 768, 1, 1]} blocks.3.conv.conv.7 : f32[192, 768, 1, 1], a view of %1329: no code */
+  /* %1246 = batch_normalize_param_grad(%143, %1244) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 81887232, arena + 91521024, 1e-05f,
+      arena + 96337920);
 
-  /* %1331 = mul(%1328, %239) blocks.3.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 19870208, (const long[]){150528, 768, 1},
-      arena + 604007680, (const long[]){768, 0, 1}, arena + 24687104);
+  /* %1247 = index(%1246) {axis 0, at 0} blocks.2.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 96337920, 1536, arena + 91527936, 768);
 
-  /* %1332 = mul(%1328, %230) blocks.3.conv.conv.6 : f32[B, 196, 768], written over %1328 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 19870208, (const long[]){150528, 768, 1},
-      arena + 194785024, (const long[]){150528, 768, 1}, arena + 19870208);
+  /* %1248 = index(%1246) {axis 0, at 1} blocks.2.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 96338688, 1536, arena + 91528704, 768);
 
-  /* %1333 = reduce_sum(%1332) {axes [0]} blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 19870208,
-      arena + 29504000);
+  /* %1249 = token_dwconv_grad_input(%1245, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 86704128, params[65],
+      arena + 81887232);
 
-  /* %1334 = hsigmoid_grad(%238, %1333) blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 603983104, arena + 29504000, arena + 20017664);
+  /* %1250 = token_dwconv_grad_weight(%1245, %141) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 86704128, arena + 77070336,
+      arena + 91521024);
 
-  /* %1335 = transpose(%236) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[97], arena + 19870208);
+  /* %1251 = hswish_grad(%139, %1249) blocks.2.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 72253440, arena + 81887232, arena + 77070336);
 
-  /* %1336 = fused_linear(%1334, %1335) blocks.3.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 20017664, arena + 19870208, NULL, LK_ACT_NONE, NULL,
-      arena + 20042240);
+  /* %1252 = batch_normalize_grad(%136, %1251, %137) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 67436544, arena + 77070336, params[61], 1e-05f,
+      arena + 72253440);
 
-  /* %1337 = linear_grad_weight(%1334, %235) blocks.3.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 20017664, arena + 604591360, arena + 35672576);
+  /* %1253 = batch_normalize_param_grad(%136, %1251) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 67436544, arena + 77070336, 1e-05f,
+      arena + 81887232);
 
-  /* %1338 = reduce_sum(%1334) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 20017664,
-      arena + 35967488);
+  /* %1254 = index(%1253) {axis 0, at 0} blocks.2.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 81887232, 1536, arena + 77217792, 768);
 
-  /* %1339 = relu_grad(%234, %1336) blocks.3.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 604585216, arena + 20042240, arena + 20017664);
+  /* %1255 = index(%1253) {axis 0, at 1} blocks.2.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 81888000, 1536, arena + 77218560, 768);
 
-  /* %1340 = transpose(%232) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[95], arena + 19870208);
+  /* %1256 = transpose(%135) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 67436544);
 
-  /* %1341 = fused_linear(%1339, %1340) blocks.3.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 20017664, arena + 19870208, NULL, LK_ACT_NONE, NULL,
-      arena + 29504000);
+  /* %1257 = linear_grad_weight(%1252, %133) blocks.2.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 72253440, arena + 518344704, arena + 77070336);
 
-  /* %1342 = linear_grad_weight(%1339, %231) blocks.3.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 20017664, arena + 603958528, arena + 35820032);
+  /* %1258 = fused_linear(%1252, %1256, %1218) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 72253440, 150528, arena + 67436544, NULL, NULL,
+      0, LK_ACT_NONE, arena + 105971712, 37632, arena + 512317632, 37824);
 
-  /* %1343 = reduce_sum(%1339) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 20017664,
-      arena + 35969600);
+  /* %1259 = reshape(%1257) {shape [768, 192, 1, 1]} blocks.2.conv.conv.0 : f32[768, 192, 1, 1], a view of %1257: no code */
 
-  /* %1344 = reshape(%1341) {shape [1, 768]} blocks.3.conv.conv.6 : f32[B, 1, 768], a view of %1341: no code */
+  /* %1260 = concat(%1217, %1258) {axis 0} blocks.2 : f32[B, 197, 192], a view of %676: no code */
 
-  /* %1345 = expand(%1344) {shape [196, 768]} blocks.3.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 29504000, (const long[]){768, 0, 1},
-      arena + 19870208, (const long[]){150528, 768, 1});
+  /* %1261 = mul(%1260, %129) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 67436544);
 
-  /* %1346 = mul_scalar(%1345) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 19870208, 0.0051020407f, arena + 29504000);
+  /* %1262 = transpose(%126) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[58], arena + 68646912);
 
-  /* %1347 = add(%1331, %1346) blocks.3.conv : f32[B, 196, 768], written over %1331 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 24687104, (const long[]){150528, 768, 1},
-      arena + 29504000, (const long[]){150528, 768, 1}, arena + 24687104);
+  /* %1263 = fused_linear(%1261, %1262) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 67436544, arena + 68646912, NULL, LK_ACT_NONE, NULL,
+      arena + 71067648);
 
-  /* %1348 = hswish_grad(%228, %1347) blocks.3.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 189968128, arena + 24687104,
-      arena + 19870208);
+  /* %1264 = linear_grad_weight(%1261, %125) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 67436544, arena + 466323456, arena + 74919936);
 
-  /* %1349 = batch_normalize_grad(%225, %1348, %226) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 185151232, arena + 19870208, params[91], 1e-05f,
-      arena + 24687104);
+  /* %1265 = reduce_sum(%1261) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67436544,
+      arena + 74957376);
 
-  /* %1350 = batch_normalize_param_grad(%225, %1348) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 185151232, arena + 19870208, 1e-05f,
-      arena + 29504000);
+  /* %1266 = sdpa_grad(%122, %123, %124, %1263) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 416698368, 576, arena + 416698560, 576,
+      arena + 416698752, 576, arena + 71067648, 192, arena + 67436544, 576, arena + 67436544 + 192,
+      576, arena + 67436544 + 384, 576, 0.14433756f);
 
-  /* %1351 = index(%1350) {axis 0, at 0} blocks.3.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 29504000, 1536, arena + 31317504, 768);
+  /* %1267 = transpose(%119) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[56], arena + 72278016);
 
-  /* %1352 = index(%1350) {axis 0, at 1} blocks.3.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 29504768, 1536, arena + 31318272, 768);
+  /* %1268 = fused_linear(%1266, %1267) blocks.2.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 67436544, arena + 72278016, NULL, LK_ACT_NONE, NULL,
+      arena + 71067648);
 
-  /* %1353 = token_dwconv_grad_input(%1349, %224) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 24687104, params[90],
-      arena + 19870208);
+  /* %1269 = linear_grad_weight(%1266, %118) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 67436544, arena + 465113088, arena + 74809344);
 
-  /* %1354 = token_dwconv_grad_weight(%1349, %223) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 24687104, arena + 180334336,
-      arena + 31310592);
+  /* %1270 = reduce_sum(%1266) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 67436544,
+      arena + 74956800);
 
-  /* %1355 = hswish_grad(%221, %1353) blocks.3.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 175517440, arena + 19870208,
-      arena + 24687104);
+  /* %1271 = reduce_sum(%1268) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71067648,
+      arena + 74957568);
 
-  /* %1356 = batch_normalize_grad(%218, %1355, %219) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 170700544, arena + 24687104, params[86], 1e-05f,
-      arena + 19870208);
+  /* %1272 = mul(%1268, %114) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 71067648, (const long[]){37824, 192, 1},
+      params[54], (const long[]){0, 0, 1}, arena + 67436544);
 
-  /* %1357 = batch_normalize_param_grad(%218, %1355) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 170700544, arena + 24687104, 1e-05f,
-      arena + 29504000);
+  /* %1273 = mul(%1268, %116) blocks.2.norm1 : f32[B, 197, 192], written over %1268 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 71067648, (const long[]){37824, 192, 1},
+      arena + 463902720, (const long[]){37824, 192, 1}, arena + 71067648);
 
-  /* %1358 = index(%1357) {axis 0, at 0} blocks.3.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 29504000, 1536, arena + 31319040, 768);
+  /* %1274 = reduce_sum(%1273) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71067648,
+      arena + 74957760);
 
-  /* %1359 = index(%1357) {axis 0, at 1} blocks.3.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 29504768, 1536, arena + 31319808, 768);
+  /* %1275 = normalize_grad(%113, %1272) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 462692352, arena + 67436544, 1e-06f, arena + 68646912);
 
-  /* %1360 = transpose(%217) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[85], arena + 24687104);
+  /* %1276 = add(%1260, %1275) blocks.1.conv : f32[B, 197, 192], written over %676 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      arena + 68646912, (const long[]){37824, 192, 1}, arena + 512317440);
 
-  /* %1361 = linear_grad_weight(%1356, %215) blocks.3.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 19870208, arena + 580665088, arena + 31015680);
+  /* %1277 = slice(%1276) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %676: no code */
 
-  /* %1362 = fused_linear(%1356, %1360, %1322) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 19870208, 150528, arena + 24687104, NULL, NULL,
-      0, LK_ACT_NONE, arena + 34320896, 37632, arena + 572229568, 37824);
+  /* %1278 = slice(%1276) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 72253440, 37632);
 
-  /* %1363 = reshape(%1361) {shape [768, 192, 1, 1]} blocks.3.conv.conv.0 : f32[768, 192, 1, 1], a view of %1361: no code */
+  /* %1279 = batch_normalize_grad(%107, %1278, %108) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 517140480, arena + 72253440, params[50], 1e-05f,
+      arena + 73457664);
 
-  /* %1364 = concat(%1321, %1362) {axis 0} blocks.3 : f32[B, 197, 192], a view of %760: no code */
+  /* %1280 = batch_normalize_param_grad(%107, %1278) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 517140480, arena + 72253440, 1e-05f,
+      arena + 67436544);
 
-  /* %1365 = mul(%1364, %211) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 19870208);
+  /* %1281 = index(%1280) {axis 0, at 0} blocks.1.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 67436544, 384, arena + 74957952, 192);
 
-  /* %1366 = transpose(%208) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[83], arena + 21080576);
+  /* %1282 = index(%1280) {axis 0, at 1} blocks.1.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 67436736, 384, arena + 74958144, 192);
 
-  /* %1367 = fused_linear(%1365, %1366) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 19870208, arena + 21080576, NULL, LK_ACT_NONE, NULL,
-      arena + 24837760);
+  /* %1283 = transpose(%106) {perm [1, 0]} blocks.1.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 74661888);
 
-  /* %1368 = linear_grad_weight(%1365, %207) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 19870208, arena + 502028032, arena + 31273728);
+  /* %1284 = fused_linear(%1279, %1283) blocks.1.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 73457664, arena + 74661888, NULL, LK_ACT_NONE, NULL,
+      arena + 67436544);
 
-  /* %1369 = reduce_sum(%1365) {axes [0], batch} blocks.3.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19870208,
-      arena + 31320576);
+  /* %1285 = linear_grad_weight(%1279, %104) blocks.1.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 73457664, arena + 62619648, arena + 74661888);
 
-  /* %1370 = reshape(%1367) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %1367: no code */
+  /* %1286 = reshape(%1285) {shape [192, 768, 1, 1]} blocks.1.conv.conv.7 : f32[192, 768, 1, 1], a view of %1285: no code */
 
-  /* %1371 = matmul_permuted(%1370, %202) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 24837760, 48, 192, 1,
-      arena + 500817664, 48, 1, 192, arena + 19870208, 38809, 197, 0.0f);
+  /* %1287 = mul(%1284, %103) blocks.1.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 67436544, (const long[]){150528, 768, 1},
+      arena + 543948288, (const long[]){768, 0, 1}, arena + 62619648);
 
-  /* %1372 = matmul_permuted(%205, %1370) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 14902656, 38809, 1, 197,
-      arena + 24837760, 48, 192, 1, arena + 29805312, 48, 192, 0.0f);
+  /* %1288 = mul(%1284, %94) blocks.1.conv.conv.6 : f32[B, 196, 768], written over %1284 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 67436544, (const long[]){150528, 768, 1},
+      arena + 57802752, (const long[]){150528, 768, 1}, arena + 67436544);
 
-  /* %1373 = softmax_grad(%205, %1371) {axis -1} blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 14902656, arena + 19870208, arena + 24837760);
+  /* %1289 = reduce_sum(%1288) {axes [0]} blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 67436544,
+      arena + 57802752);
 
-  /* %1374 = mul_scalar(%1373) {x op 0.14433756} blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 24837760, 0.14433756f, arena + 14902656);
+  /* %1290 = hsigmoid_grad(%102, %1289) blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 543923712, arena + 57802752, arena + 57950208);
 
-  /* %1375 = matmul_permuted(%1374, %201) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 14902656, 38809, 197, 1,
-      arena + 499607296, 48, 192, 1, arena + 19870208, 48, 192, 0.0f);
+  /* %1291 = transpose(%100) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 57802752);
 
-  /* %1376 = matmul_permuted(%200, %1374) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 14902656, 38809, 1, 197,
-      arena + 498396928, 48, 192, 1, arena + 21080576, 48, 192, 0.0f);
+  /* %1292 = fused_linear(%1290, %1291) blocks.1.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 57950208, arena + 57802752, NULL, LK_ACT_NONE, NULL,
+      arena + 57974784);
 
-  /* %1377 = reshape(%1372) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1372: no code */
+  /* %1293 = linear_grad_weight(%1290, %99) blocks.1.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 57950208, arena + 544728576, arena + 73457664);
 
-  /* %1378 = reshape(%1376) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1376: no code */
+  /* %1294 = reduce_sum(%1290) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 57950208,
+      arena + 73752576);
 
-  /* %1379 = reshape(%1375) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1375: no code */
+  /* %1295 = relu_grad(%98, %1292) blocks.1.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544722432, arena + 57974784, arena + 57950208);
 
-  /* %1380 = concat(%1379, %1378, %1377) {axis 1} blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 19870208, 192, arena + 14902656, 576);
-  lk_copy_rows(B * 197, 192, arena + 21080576, 192, arena + 14902848, 576);
-  lk_copy_rows(B * 197, 192, arena + 29805312, 192, arena + 14903040, 576);
+  /* %1296 = transpose(%96) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[45], arena + 57802752);
 
-  /* %1381 = transpose(%194) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[81], arena + 19744128);
+  /* %1297 = fused_linear(%1295, %1296) blocks.1.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 57950208, arena + 57802752, NULL, LK_ACT_NONE, NULL,
+      arena + 67436544);
 
-  /* %1382 = fused_linear(%1380, %1381) blocks.3.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 14902656, arena + 19744128, NULL, LK_ACT_NONE, NULL,
-      arena + 18533760);
+  /* %1298 = linear_grad_weight(%1295, %95) blocks.1.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 57950208, arena + 543899136, arena + 73605120);
 
-  /* %1383 = linear_grad_weight(%1380, %193) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 14902656, arena + 497186560, arena + 31163136);
+  /* %1299 = reduce_sum(%1295) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 57950208,
+      arena + 73753344);
 
-  /* %1384 = reduce_sum(%1380) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 14902656,
-      arena + 31000704);
+  /* %1300 = reshape(%1297) {shape [1, 768]} blocks.1.conv.conv.6 : f32[B, 1, 768], a view of %1297: no code */
 
-  /* %1385 = reduce_sum(%1382) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 18533760,
-      arena + 31001280);
+  /* %1301 = expand(%1300) {shape [196, 768]} blocks.1.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 67436544, (const long[]){768, 0, 1},
+      arena + 57802752, (const long[]){150528, 768, 1});
 
-  /* %1386 = mul(%1382, %189) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 18533760, (const long[]){37824, 192, 1},
-      params[79], (const long[]){0, 0, 1}, arena + 14902656);
+  /* %1302 = mul_scalar(%1301) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 57802752, 0.0051020407f, arena + 67436544);
 
-  /* %1387 = mul(%1382, %191) blocks.3.norm1 : f32[B, 197, 192], written over %1382 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 18533760, (const long[]){37824, 192, 1},
-      arena + 495976192, (const long[]){37824, 192, 1}, arena + 18533760);
+  /* %1303 = add(%1287, %1302) blocks.1.conv : f32[B, 196, 768], written over %1287 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 62619648, (const long[]){150528, 768, 1},
+      arena + 67436544, (const long[]){150528, 768, 1}, arena + 62619648);
 
-  /* %1388 = reduce_sum(%1387) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 18533760,
-      arena + 31001472);
+  /* %1304 = hswish_grad(%92, %1303) blocks.1.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 52985856, arena + 62619648, arena + 57802752);
 
-  /* %1389 = normalize_grad(%188, %1386) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 494765824, arena + 14902656, 1e-06f, arena + 16113024);
+  /* %1305 = batch_normalize_grad(%89, %1304, %90) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 48168960, arena + 57802752, params[41], 1e-05f,
+      arena + 52985856);
 
-  /* %1390 = add(%1364, %1389) blocks.2.conv : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      arena + 16113024, (const long[]){37824, 192, 1}, arena + 572229376);
+  /* %1306 = batch_normalize_param_grad(%89, %1304) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 48168960, arena + 57802752, 1e-05f,
+      arena + 62619648);
 
-  /* %1391 = slice(%1390) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %760: no code */
+  /* %1307 = index(%1306) {axis 0, at 0} blocks.1.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 62619648, 1536, arena + 57809664, 768);
 
-  /* %1392 = slice(%1390) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 572229568, 37824, arena + 29353344, 37632);
+  /* %1308 = index(%1306) {axis 0, at 1} blocks.1.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 62620416, 1536, arena + 57810432, 768);
 
-  /* %1393 = batch_normalize_grad(%182, %1392, %183) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 579460864, arena + 29353344, params[75], 1e-05f,
-      arena + 19719552);
+  /* %1309 = token_dwconv_grad_input(%1305, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 52985856, params[40],
+      arena + 48168960);
 
-  /* %1394 = batch_normalize_param_grad(%182, %1392) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 579460864, arena + 29353344, 1e-05f,
-      arena + 14902656);
+  /* %1310 = token_dwconv_grad_weight(%1305, %87) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 52985856, arena + 43352064,
+      arena + 57802752);
 
-  /* %1395 = index(%1394) {axis 0, at 0} blocks.2.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 14902656, 384, arena + 31001664, 192);
+  /* %1311 = hswish_grad(%85, %1309) blocks.1.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 38535168, arena + 48168960, arena + 43352064);
 
-  /* %1396 = index(%1394) {axis 0, at 1} blocks.2.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 14902848, 384, arena + 31001856, 192);
+  /* %1312 = batch_normalize_grad(%82, %1311, %83) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 33718272, arena + 43352064, params[36], 1e-05f,
+      arena + 38535168);
 
-  /* %1397 = transpose(%181) {perm [1, 0]} blocks.2.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 20923776);
+  /* %1313 = batch_normalize_param_grad(%82, %1311) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 33718272, arena + 43352064, 1e-05f,
+      arena + 48168960);
 
-  /* %1398 = fused_linear(%1393, %1397) blocks.2.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 19719552, arena + 20923776, NULL, LK_ACT_NONE, NULL,
-      arena + 14902656);
+  /* %1314 = index(%1313) {axis 0, at 0} blocks.1.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 48168960, 1536, arena + 43499520, 768);
 
-  /* %1399 = linear_grad_weight(%1393, %179) blocks.2.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 19719552, arena + 165883648, arena + 30557568);
+  /* %1315 = index(%1313) {axis 0, at 1} blocks.1.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 48169728, 1536, arena + 43500288, 768);
 
-  /* %1400 = reshape(%1399) {shape [192, 768, 1, 1]} blocks.2.conv.conv.7 : f32[192, 768, 1, 1], a view of %1399: no code */
+  /* %1316 = transpose(%81) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[35], arena + 33718272);
 
-  /* %1401 = mul(%1398, %178) blocks.2.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 14902656, (const long[]){150528, 768, 1},
-      arena + 603933952, (const long[]){768, 0, 1}, arena + 19719552);
+  /* %1317 = linear_grad_weight(%1312, %79) blocks.1.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 38535168, arena + 515936256, arena + 43352064);
 
-  /* %1402 = mul(%1398, %169) blocks.2.conv.conv.6 : f32[B, 196, 768], written over %1398 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 14902656, (const long[]){150528, 768, 1},
-      arena + 161066752, (const long[]){150528, 768, 1}, arena + 14902656);
+  /* %1318 = fused_linear(%1312, %1316, %1278) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 38535168, 150528, arena + 33718272, NULL, NULL,
+      0, LK_ACT_NONE, arena + 72253440, 37632, arena + 512317632, 37824);
 
-  /* %1403 = reduce_sum(%1402) {axes [0]} blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 14902656,
-      arena + 24536448);
+  /* %1319 = reshape(%1317) {shape [768, 192, 1, 1]} blocks.1.conv.conv.0 : f32[768, 192, 1, 1], a view of %1317: no code */
 
-  /* %1404 = hsigmoid_grad(%177, %1403) blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 603909376, arena + 24536448, arena + 15050112);
+  /* %1320 = concat(%1277, %1318) {axis 0} blocks.1 : f32[B, 197, 192], a view of %676: no code */
 
-  /* %1405 = transpose(%175) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[72], arena + 14902656);
+  /* %1321 = mul(%1320, %75) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 33718272);
 
-  /* %1406 = fused_linear(%1404, %1405) blocks.2.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 15050112, arena + 14902656, NULL, LK_ACT_NONE, NULL,
-      arena + 15074688);
+  /* %1322 = transpose(%72) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[33], arena + 34928640);
 
-  /* %1407 = linear_grad_weight(%1404, %174) blocks.2.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 15050112, arena + 604579072, arena + 30705024);
+  /* %1323 = fused_linear(%1321, %1322) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 33718272, arena + 34928640, NULL, LK_ACT_NONE, NULL,
+      arena + 37349376);
 
-  /* %1408 = reduce_sum(%1404) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 15050112,
-      arena + 30999936);
+  /* %1324 = linear_grad_weight(%1321, %71) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 33718272, arena + 461481984, arena + 41201664);
 
-  /* %1409 = relu_grad(%173, %1406) blocks.2.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 604572928, arena + 15074688, arena + 15050112);
+  /* %1325 = reduce_sum(%1321) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33718272,
+      arena + 41239104);
 
-  /* %1410 = transpose(%171) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[70], arena + 14902656);
+  /* %1326 = sdpa_grad(%68, %69, %70, %1323) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 413067264, 576, arena + 413067456, 576,
+      arena + 413067648, 576, arena + 37349376, 192, arena + 33718272, 576, arena + 33718272 + 192,
+      576, arena + 33718272 + 384, 576, 0.14433756f);
 
-  /* %1411 = fused_linear(%1409, %1410) blocks.2.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 15050112, arena + 14902656, NULL, LK_ACT_NONE, NULL,
-      arena + 24536448);
+  /* %1327 = transpose(%65) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[31], arena + 38559744);
 
-  /* %1412 = linear_grad_weight(%1409, %170) blocks.2.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 15050112, arena + 603884800, arena + 30852480);
+  /* %1328 = fused_linear(%1326, %1327) blocks.1.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 33718272, arena + 38559744, NULL, LK_ACT_NONE, NULL,
+      arena + 37349376);
 
-  /* %1413 = reduce_sum(%1409) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 15050112,
-      arena + 31002048);
+  /* %1329 = linear_grad_weight(%1326, %64) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 33718272, arena + 460271616, arena + 41091072);
 
-  /* %1414 = reshape(%1411) {shape [1, 768]} blocks.2.conv.conv.6 : f32[B, 1, 768], a view of %1411: no code */
+  /* %1330 = reduce_sum(%1326) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 33718272,
+      arena + 41238528);
 
-  /* %1415 = expand(%1414) {shape [196, 768]} blocks.2.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 24536448, (const long[]){768, 0, 1},
-      arena + 14902656, (const long[]){150528, 768, 1});
+  /* %1331 = reduce_sum(%1328) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 37349376,
+      arena + 41239296);
 
-  /* %1416 = mul_scalar(%1415) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 14902656, 0.0051020407f, arena + 24536448);
+  /* %1332 = mul(%1328, %60) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 37349376, (const long[]){37824, 192, 1},
+      params[29], (const long[]){0, 0, 1}, arena + 33718272);
 
-  /* %1417 = add(%1401, %1416) blocks.2.conv : f32[B, 196, 768], written over %1401 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 19719552, (const long[]){150528, 768, 1},
-      arena + 24536448, (const long[]){150528, 768, 1}, arena + 19719552);
+  /* %1333 = mul(%1328, %62) blocks.1.norm1 : f32[B, 197, 192], written over %1328 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 37349376, (const long[]){37824, 192, 1},
+      arena + 459061248, (const long[]){37824, 192, 1}, arena + 37349376);
 
-  /* %1418 = hswish_grad(%167, %1417) blocks.2.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 156249856, arena + 19719552,
-      arena + 14902656);
+  /* %1334 = reduce_sum(%1333) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 37349376,
+      arena + 41239488);
 
-  /* %1419 = batch_normalize_grad(%164, %1418, %165) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 151432960, arena + 14902656, params[66], 1e-05f,
-      arena + 19719552);
+  /* %1335 = normalize_grad(%59, %1332) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 457850880, arena + 33718272, 1e-06f, arena + 34928640);
 
-  /* %1420 = batch_normalize_param_grad(%164, %1418) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 151432960, arena + 14902656, 1e-05f,
-      arena + 24536448);
+  /* %1336 = add(%1320, %1335) blocks.0.conv : f32[B, 197, 192], written over %676 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      arena + 34928640, (const long[]){37824, 192, 1}, arena + 512317440);
 
-  /* %1421 = index(%1420) {axis 0, at 0} blocks.2.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 24536448, 1536, arena + 26349952, 768);
+  /* %1337 = slice(%1336) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %676: no code */
 
-  /* %1422 = index(%1420) {axis 0, at 1} blocks.2.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 24537216, 1536, arena + 26350720, 768);
+  /* %1338 = slice(%1336) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 38535168, 37632);
 
-  /* %1423 = token_dwconv_grad_input(%1419, %163) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 19719552, params[65],
-      arena + 14902656);
+  /* %1339 = batch_normalize_grad(%53, %1338, %54) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 514732032, arena + 38535168, params[25], 1e-05f,
+      arena + 39739392);
 
-  /* %1424 = token_dwconv_grad_weight(%1419, %162) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 19719552, arena + 146616064,
-      arena + 26343040);
+  /* %1340 = batch_normalize_param_grad(%53, %1338) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[2, 192] */
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 514732032, arena + 38535168, 1e-05f,
+      arena + 33718272);
 
-  /* %1425 = hswish_grad(%160, %1423) blocks.2.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 141799168, arena + 14902656,
-      arena + 19719552);
+  /* %1341 = index(%1340) {axis 0, at 0} blocks.0.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 33718272, 384, arena + 41239680, 192);
 
-  /* %1426 = batch_normalize_grad(%157, %1425, %158) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 136982272, arena + 19719552, params[61], 1e-05f,
-      arena + 14902656);
+  /* %1342 = index(%1340) {axis 0, at 1} blocks.0.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 33718464, 384, arena + 41239872, 192);
 
-  /* %1427 = batch_normalize_param_grad(%157, %1425) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 136982272, arena + 19719552, 1e-05f,
-      arena + 24536448);
+  /* %1343 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[24], arena + 40943616);
 
-  /* %1428 = index(%1427) {axis 0, at 0} blocks.2.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 24536448, 1536, arena + 26351488, 768);
+  /* %1344 = fused_linear(%1339, %1343) blocks.0.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 39739392, arena + 40943616, NULL, LK_ACT_NONE, NULL,
+      arena + 33718272);
 
-  /* %1429 = index(%1427) {axis 0, at 1} blocks.2.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 24537216, 1536, arena + 26352256, 768);
+  /* %1345 = linear_grad_weight(%1339, %50) blocks.0.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 39739392, arena + 28901376, arena + 40943616);
 
-  /* %1430 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 19719552);
+  /* %1346 = reshape(%1345) {shape [192, 768, 1, 1]} blocks.0.conv.conv.7 : f32[192, 768, 1, 1], a view of %1345: no code */
 
-  /* %1431 = linear_grad_weight(%1426, %154) blocks.2.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 14902656, arena + 578256640, arena + 26048128);
+  /* %1347 = mul(%1344, %49) blocks.0.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 33718272, (const long[]){150528, 768, 1},
+      arena + 543874560, (const long[]){768, 0, 1}, arena + 28901376);
 
-  /* %1432 = fused_linear(%1426, %1430, %1392) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 14902656, 150528, arena + 19719552, NULL, NULL,
-      0, LK_ACT_NONE, arena + 29353344, 37632, arena + 572229568, 37824);
+  /* %1348 = mul(%1344, %40) blocks.0.conv.conv.6 : f32[B, 196, 768], written over %1344 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 33718272, (const long[]){150528, 768, 1},
+      arena + 24084480, (const long[]){150528, 768, 1}, arena + 33718272);
 
-  /* %1433 = reshape(%1431) {shape [768, 192, 1, 1]} blocks.2.conv.conv.0 : f32[768, 192, 1, 1], a view of %1431: no code */
+  /* %1349 = reduce_sum(%1348) {axes [0]} blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 33718272,
+      arena + 24084480);
 
-  /* %1434 = concat(%1391, %1432) {axis 0} blocks.2 : f32[B, 197, 192], a view of %760: no code */
+  /* %1350 = hsigmoid_grad(%48, %1349) blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 543849984, arena + 24084480, arena + 24231936);
 
-  /* %1435 = mul(%1434, %150) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 14902656);
+  /* %1351 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[22], arena + 24084480);
 
-  /* %1436 = transpose(%147) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[58], arena + 16113024);
+  /* %1352 = fused_linear(%1350, %1351) blocks.0.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 24231936, arena + 24084480, NULL, LK_ACT_NONE, NULL,
+      arena + 24256512);
 
-  /* %1437 = fused_linear(%1435, %1436) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 14902656, arena + 16113024, NULL, LK_ACT_NONE, NULL,
-      arena + 19870208);
+  /* %1353 = linear_grad_weight(%1350, %45) blocks.0.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 24231936, arena + 544716288, arena + 39739392);
 
-  /* %1438 = linear_grad_weight(%1435, %146) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 14902656, arena + 493555456, arena + 26306176);
+  /* %1354 = reduce_sum(%1350) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 24231936,
+      arena + 40034304);
 
-  /* %1439 = reduce_sum(%1435) {axes [0], batch} blocks.2.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 14902656,
-      arena + 26353024);
+  /* %1355 = relu_grad(%44, %1352) blocks.0.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544710144, arena + 24256512, arena + 24231936);
 
-  /* %1440 = reshape(%1437) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %1437: no code */
+  /* %1356 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[20], arena + 24084480);
 
-  /* %1441 = matmul_permuted(%1440, %141) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 19870208, 48, 192, 1,
-      arena + 492345088, 48, 1, 192, arena + 14902656, 38809, 197, 0.0f);
+  /* %1357 = fused_linear(%1355, %1356) blocks.0.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 24231936, arena + 24084480, NULL, LK_ACT_NONE, NULL,
+      arena + 33718272);
 
-  /* %1442 = matmul_permuted(%144, %1440) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 9935104, 38809, 1, 197,
-      arena + 19870208, 48, 192, 1, arena + 24837760, 48, 192, 0.0f);
+  /* %1358 = linear_grad_weight(%1355, %41) blocks.0.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 24231936, arena + 543825408, arena + 39886848);
 
-  /* %1443 = softmax_grad(%144, %1441) {axis -1} blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 9935104, arena + 14902656, arena + 19870208);
+  /* %1359 = reduce_sum(%1355) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 24231936,
+      arena + 40035072);
 
-  /* %1444 = mul_scalar(%1443) {x op 0.14433756} blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 19870208, 0.14433756f, arena + 9935104);
+  /* %1360 = reshape(%1357) {shape [1, 768]} blocks.0.conv.conv.6 : f32[B, 1, 768], a view of %1357: no code */
 
-  /* %1445 = matmul_permuted(%1444, %140) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 9935104, 38809, 197, 1,
-      arena + 491134720, 48, 192, 1, arena + 14902656, 48, 192, 0.0f);
+  /* %1361 = expand(%1360) {shape [196, 768]} blocks.0.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 33718272, (const long[]){768, 0, 1},
+      arena + 24084480, (const long[]){150528, 768, 1});
 
-  /* %1446 = matmul_permuted(%139, %1444) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 9935104, 38809, 1, 197,
-      arena + 489924352, 48, 192, 1, arena + 16113024, 48, 192, 0.0f);
+  /* %1362 = mul_scalar(%1361) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 24084480, 0.0051020407f, arena + 33718272);
 
-  /* %1447 = reshape(%1442) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1442: no code */
+  /* %1363 = add(%1347, %1362) blocks.0.conv : f32[B, 196, 768], written over %1347 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 28901376, (const long[]){150528, 768, 1},
+      arena + 33718272, (const long[]){150528, 768, 1}, arena + 28901376);
 
-  /* %1448 = reshape(%1446) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1446: no code */
+  /* %1364 = hswish_grad(%38, %1363) blocks.0.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 19267584, arena + 28901376, arena + 24084480);
 
-  /* %1449 = reshape(%1445) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1445: no code */
+  /* %1365 = batch_normalize_grad(%35, %1364, %36) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 14450688, arena + 24084480, params[16], 1e-05f,
+      arena + 19267584);
 
-  /* %1450 = concat(%1449, %1448, %1447) {axis 1} blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 14902656, 192, arena + 9935104, 576);
-  lk_copy_rows(B * 197, 192, arena + 16113024, 192, arena + 9935296, 576);
-  lk_copy_rows(B * 197, 192, arena + 24837760, 192, arena + 9935488, 576);
+  /* %1366 = batch_normalize_param_grad(%35, %1364) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 14450688, arena + 24084480, 1e-05f,
+      arena + 28901376);
 
-  /* %1451 = transpose(%133) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[56], arena + 14776576);
+  /* %1367 = index(%1366) {axis 0, at 0} blocks.0.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 28901376, 1536, arena + 24091392, 768);
 
-  /* %1452 = fused_linear(%1450, %1451) blocks.2.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 9935104, arena + 14776576, NULL, LK_ACT_NONE, NULL,
-      arena + 13566208);
+  /* %1368 = index(%1366) {axis 0, at 1} blocks.0.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 28902144, 1536, arena + 24092160, 768);
 
-  /* %1453 = linear_grad_weight(%1450, %132) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 9935104, arena + 488713984, arena + 26195584);
+  /* %1369 = token_dwconv_grad_input(%1365, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 19267584, params[15],
+      arena + 14450688);
 
-  /* %1454 = reduce_sum(%1450) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 9935104,
-      arena + 26033152);
+  /* %1370 = token_dwconv_grad_weight(%1365, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 19267584, arena + 9633792,
+      arena + 24084480);
 
-  /* %1455 = reduce_sum(%1452) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 13566208,
-      arena + 26033728);
+  /* %1371 = hswish_grad(%31, %1369) blocks.0.conv : f32[B, 196, 768] */
+  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 4816896, arena + 14450688, arena + 9633792);
 
-  /* %1456 = mul(%1452, %128) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 13566208, (const long[]){37824, 192, 1},
-      params[54], (const long[]){0, 0, 1}, arena + 9935104);
+  /* %1372 = batch_normalize_grad(%28, %1371, %29) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_normalize_grad_cl(B * 196, 768, arena, arena + 9633792, params[11], 1e-05f,
+      arena + 4816896);
 
-  /* %1457 = mul(%1452, %130) blocks.2.norm1 : f32[B, 197, 192], written over %1452 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 13566208, (const long[]){37824, 192, 1},
-      arena + 487503616, (const long[]){37824, 192, 1}, arena + 13566208);
+  /* %1373 = batch_normalize_param_grad(%28, %1371) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 768] */
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena, arena + 9633792, 1e-05f, arena + 14450688);
 
-  /* %1458 = reduce_sum(%1457) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 13566208,
-      arena + 26033920);
+  /* %1374 = index(%1373) {axis 0, at 0} blocks.0.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 14450688, 1536, arena + 9781248, 768);
 
-  /* %1459 = normalize_grad(%127, %1456) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 486293248, arena + 9935104, 1e-06f, arena + 11145472);
+  /* %1375 = index(%1373) {axis 0, at 1} blocks.0.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 14451456, 1536, arena + 9782016, 768);
 
-  /* %1460 = add(%1434, %1459) blocks.1.conv : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      arena + 11145472, (const long[]){37824, 192, 1}, arena + 572229376);
+  /* %1376 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1461 = slice(%1460) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %760: no code */
+  /* %1377 = linear_grad_weight(%1372, %25) blocks.0.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 4816896, arena + 513527808, arena + 9633792);
 
-  /* %1462 = slice(%1460) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 572229568, 37824, arena + 24385792, 37632);
+  /* %1378 = fused_linear(%1372, %1376, %1338) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 4816896, 150528, arena, NULL, NULL, 0,
+      LK_ACT_NONE, arena + 38535168, 37632, arena + 512317632, 37824);
 
-  /* %1463 = batch_normalize_grad(%121, %1462, %122) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 577052416, arena + 24385792, params[50], 1e-05f,
-      arena + 14752000);
+  /* %1379 = reshape(%1377) {shape [768, 192, 1, 1]} blocks.0.conv.conv.0 : f32[768, 192, 1, 1], a view of %1377: no code */
 
-  /* %1464 = batch_normalize_param_grad(%121, %1462) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 577052416, arena + 24385792, 1e-05f,
-      arena + 9935104);
+  /* %1380 = concat(%1337, %1378) {axis 0} blocks.0 : f32[B, 197, 192], a view of %676: no code */
 
-  /* %1465 = index(%1464) {axis 0, at 0} blocks.1.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 9935104, 384, arena + 26034112, 192);
+  /* %1381 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1466 = index(%1464) {axis 0, at 1} blocks.1.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 9935296, 384, arena + 26034304, 192);
+  /* %1382 = fused_linear(%1380, %1381) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 512317440, arena, NULL, LK_ACT_NONE, NULL,
+      arena + 3631104);
 
-  /* %1467 = transpose(%120) {perm [1, 0]} blocks.1.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 15956224);
+  /* %1383 = linear_grad_weight(%1380, %20) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 512317440, arena + 456640512, arena + 4952064);
 
-  /* %1468 = fused_linear(%1463, %1467) blocks.1.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 14752000, arena + 15956224, NULL, LK_ACT_NONE, NULL,
-      arena + 9935104);
+  /* %1384 = reduce_sum(%1380) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 512317440,
+      arena + 4989504);
 
-  /* %1469 = linear_grad_weight(%1463, %118) blocks.1.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 14752000, arena + 132165376, arena + 25590016);
+  /* %1385 = sdpa_grad(%17, %18, %19, %1382) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 409436160, 576, arena + 409436352, 576,
+      arena + 409436544, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
+      0.14433756f);
 
-  /* %1470 = reshape(%1469) {shape [192, 768, 1, 1]} blocks.1.conv.conv.7 : f32[192, 768, 1, 1], a view of %1469: no code */
-
-  /* %1471 = mul(%1468, %117) blocks.1.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 9935104, (const long[]){150528, 768, 1},
-      arena + 603860224, (const long[]){768, 0, 1}, arena + 14752000);
-
-  /* %1472 = mul(%1468, %108) blocks.1.conv.conv.6 : f32[B, 196, 768], written over %1468 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 9935104, (const long[]){150528, 768, 1},
-      arena + 127348480, (const long[]){150528, 768, 1}, arena + 9935104);
-
-  /* %1473 = reduce_sum(%1472) {axes [0]} blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 9935104,
-      arena + 19568896);
-
-  /* %1474 = hsigmoid_grad(%116, %1473) blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 603835648, arena + 19568896, arena + 10082560);
-
-  /* %1475 = transpose(%114) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 9935104);
-
-  /* %1476 = fused_linear(%1474, %1475) blocks.1.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 10082560, arena + 9935104, NULL, LK_ACT_NONE, NULL,
-      arena + 10107136);
-
-  /* %1477 = linear_grad_weight(%1474, %113) blocks.1.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 10082560, arena + 604566784, arena + 25737472);
-
-  /* %1478 = reduce_sum(%1474) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 10082560,
-      arena + 26032384);
-
-  /* %1479 = relu_grad(%112, %1476) blocks.1.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 604560640, arena + 10107136, arena + 10082560);
-
-  /* %1480 = transpose(%110) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[45], arena + 9935104);
-
-  /* %1481 = fused_linear(%1479, %1480) blocks.1.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 10082560, arena + 9935104, NULL, LK_ACT_NONE, NULL,
-      arena + 19568896);
-
-  /* %1482 = linear_grad_weight(%1479, %109) blocks.1.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 10082560, arena + 603811072, arena + 25884928);
-
-  /* %1483 = reduce_sum(%1479) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 10082560,
-      arena + 26034496);
-
-  /* %1484 = reshape(%1481) {shape [1, 768]} blocks.1.conv.conv.6 : f32[B, 1, 768], a view of %1481: no code */
-
-  /* %1485 = expand(%1484) {shape [196, 768]} blocks.1.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 19568896, (const long[]){768, 0, 1},
-      arena + 9935104, (const long[]){150528, 768, 1});
-
-  /* %1486 = mul_scalar(%1485) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 9935104, 0.0051020407f, arena + 19568896);
-
-  /* %1487 = add(%1471, %1486) blocks.1.conv : f32[B, 196, 768], written over %1471 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 14752000, (const long[]){150528, 768, 1},
-      arena + 19568896, (const long[]){150528, 768, 1}, arena + 14752000);
-
-  /* %1488 = hswish_grad(%106, %1487) blocks.1.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 122531584, arena + 14752000, arena + 9935104);
-
-  /* %1489 = batch_normalize_grad(%103, %1488, %104) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 117714688, arena + 9935104, params[41], 1e-05f,
-      arena + 14752000);
-
-  /* %1490 = batch_normalize_param_grad(%103, %1488) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 117714688, arena + 9935104, 1e-05f,
-      arena + 19568896);
-
-  /* %1491 = index(%1490) {axis 0, at 0} blocks.1.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 19568896, 1536, arena + 21382400, 768);
-
-  /* %1492 = index(%1490) {axis 0, at 1} blocks.1.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 19569664, 1536, arena + 21383168, 768);
-
-  /* %1493 = token_dwconv_grad_input(%1489, %102) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 14752000, params[40],
-      arena + 9935104);
-
-  /* %1494 = token_dwconv_grad_weight(%1489, %101) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 14752000, arena + 112897792,
-      arena + 21375488);
-
-  /* %1495 = hswish_grad(%99, %1493) blocks.1.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 108080896, arena + 9935104, arena + 14752000);
-
-  /* %1496 = batch_normalize_grad(%96, %1495, %97) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 103264000, arena + 14752000, params[36], 1e-05f,
-      arena + 9935104);
-
-  /* %1497 = batch_normalize_param_grad(%96, %1495) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 103264000, arena + 14752000, 1e-05f,
-      arena + 19568896);
-
-  /* %1498 = index(%1497) {axis 0, at 0} blocks.1.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 19568896, 1536, arena + 21383936, 768);
-
-  /* %1499 = index(%1497) {axis 0, at 1} blocks.1.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 19569664, 1536, arena + 21384704, 768);
-
-  /* %1500 = transpose(%95) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[35], arena + 14752000);
-
-  /* %1501 = linear_grad_weight(%1496, %93) blocks.1.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 9935104, arena + 575848192, arena + 21080576);
-
-  /* %1502 = fused_linear(%1496, %1500, %1462) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 9935104, 150528, arena + 14752000, NULL, NULL,
-      0, LK_ACT_NONE, arena + 24385792, 37632, arena + 572229568, 37824);
-
-  /* %1503 = reshape(%1501) {shape [768, 192, 1, 1]} blocks.1.conv.conv.0 : f32[768, 192, 1, 1], a view of %1501: no code */
-
-  /* %1504 = concat(%1461, %1502) {axis 0} blocks.1 : f32[B, 197, 192], a view of %760: no code */
-
-  /* %1505 = mul(%1504, %89) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 9935104);
-
-  /* %1506 = transpose(%86) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[33], arena + 11145472);
-
-  /* %1507 = fused_linear(%1505, %1506) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 9935104, arena + 11145472, NULL, LK_ACT_NONE, NULL,
-      arena + 14902656);
-
-  /* %1508 = linear_grad_weight(%1505, %85) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 9935104, arena + 485082880, arena + 21338624);
-
-  /* %1509 = reduce_sum(%1505) {axes [0], batch} blocks.1.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9935104,
-      arena + 21385472);
-
-  /* %1510 = reshape(%1507) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %1507: no code */
-
-  /* %1511 = matmul_permuted(%1510, %80) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 14902656, 48, 192, 1,
-      arena + 483872512, 48, 1, 192, arena + 9935104, 38809, 197, 0.0f);
-
-  /* %1512 = matmul_permuted(%83, %1510) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 4967552, 38809, 1, 197,
-      arena + 14902656, 48, 192, 1, arena + 19870208, 48, 192, 0.0f);
-
-  /* %1513 = softmax_grad(%83, %1511) {axis -1} blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena + 4967552, arena + 9935104, arena + 14902656);
-
-  /* %1514 = mul_scalar(%1513) {x op 0.14433756} blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 14902656, 0.14433756f, arena + 4967552);
-
-  /* %1515 = matmul_permuted(%1514, %79) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 4967552, 38809, 197, 1,
-      arena + 482662144, 48, 192, 1, arena + 9935104, 48, 192, 0.0f);
-
-  /* %1516 = matmul_permuted(%78, %1514) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 4967552, 38809, 1, 197,
-      arena + 481451776, 48, 192, 1, arena + 11145472, 48, 192, 0.0f);
-
-  /* %1517 = reshape(%1512) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1512: no code */
-
-  /* %1518 = reshape(%1516) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1516: no code */
-
-  /* %1519 = reshape(%1515) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1515: no code */
-
-  /* %1520 = concat(%1519, %1518, %1517) {axis 1} blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 9935104, 192, arena + 4967552, 576);
-  lk_copy_rows(B * 197, 192, arena + 11145472, 192, arena + 4967744, 576);
-  lk_copy_rows(B * 197, 192, arena + 19870208, 192, arena + 4967936, 576);
-
-  /* %1521 = transpose(%72) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[31], arena + 9809024);
-
-  /* %1522 = fused_linear(%1520, %1521) blocks.1.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 4967552, arena + 9809024, NULL, LK_ACT_NONE, NULL,
-      arena + 8598656);
-
-  /* %1523 = linear_grad_weight(%1520, %71) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 4967552, arena + 480241408, arena + 21228032);
-
-  /* %1524 = reduce_sum(%1520) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 4967552,
-      arena + 21065600);
-
-  /* %1525 = reduce_sum(%1522) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 8598656,
-      arena + 21066176);
-
-  /* %1526 = mul(%1522, %67) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 8598656, (const long[]){37824, 192, 1}, params[29],
-      (const long[]){0, 0, 1}, arena + 4967552);
-
-  /* %1527 = mul(%1522, %69) blocks.1.norm1 : f32[B, 197, 192], written over %1522 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 8598656, (const long[]){37824, 192, 1},
-      arena + 479031040, (const long[]){37824, 192, 1}, arena + 8598656);
-
-  /* %1528 = reduce_sum(%1527) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 8598656,
-      arena + 21066368);
-
-  /* %1529 = normalize_grad(%66, %1526) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 477820672, arena + 4967552, 1e-06f, arena + 6177920);
-
-  /* %1530 = add(%1504, %1529) blocks.0.conv : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      arena + 6177920, (const long[]){37824, 192, 1}, arena + 572229376);
-
-  /* %1531 = slice(%1530) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %760: no code */
-
-  /* %1532 = slice(%1530) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 572229568, 37824, arena + 19418240, 37632);
-
-  /* %1533 = batch_normalize_grad(%60, %1532, %61) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 574643968, arena + 19418240, params[25], 1e-05f,
-      arena + 9784448);
-
-  /* %1534 = batch_normalize_param_grad(%60, %1532) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 574643968, arena + 19418240, 1e-05f,
-      arena + 4967552);
-
-  /* %1535 = index(%1534) {axis 0, at 0} blocks.0.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 4967552, 384, arena + 21066560, 192);
-
-  /* %1536 = index(%1534) {axis 0, at 1} blocks.0.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 4967744, 384, arena + 21066752, 192);
-
-  /* %1537 = transpose(%59) {perm [1, 0]} blocks.0.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[24], arena + 10988672);
-
-  /* %1538 = fused_linear(%1533, %1537) blocks.0.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 9784448, arena + 10988672, NULL, LK_ACT_NONE, NULL,
-      arena + 4967552);
-
-  /* %1539 = linear_grad_weight(%1533, %57) blocks.0.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 9784448, arena + 98447104, arena + 20622464);
-
-  /* %1540 = reshape(%1539) {shape [192, 768, 1, 1]} blocks.0.conv.conv.7 : f32[192, 768, 1, 1], a view of %1539: no code */
-
-  /* %1541 = mul(%1538, %56) blocks.0.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 4967552, (const long[]){150528, 768, 1},
-      arena + 603786496, (const long[]){768, 0, 1}, arena + 9784448);
-
-  /* %1542 = mul(%1538, %47) blocks.0.conv.conv.6 : f32[B, 196, 768], written over %1538 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 4967552, (const long[]){150528, 768, 1},
-      arena + 93630208, (const long[]){150528, 768, 1}, arena + 4967552);
-
-  /* %1543 = reduce_sum(%1542) {axes [0]} blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 4967552,
-      arena + 14601344);
-
-  /* %1544 = hsigmoid_grad(%55, %1543) blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 603761920, arena + 14601344, arena + 5115008);
-
-  /* %1545 = transpose(%53) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[22], arena + 4967552);
-
-  /* %1546 = fused_linear(%1544, %1545) blocks.0.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 5115008, arena + 4967552, NULL, LK_ACT_NONE, NULL,
-      arena + 5139584);
-
-  /* %1547 = linear_grad_weight(%1544, %52) blocks.0.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 5115008, arena + 604554496, arena + 20769920);
-
-  /* %1548 = reduce_sum(%1544) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 5115008,
-      arena + 21064832);
-
-  /* %1549 = relu_grad(%51, %1546) blocks.0.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 604548352, arena + 5139584, arena + 5115008);
-
-  /* %1550 = transpose(%49) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[20], arena + 4967552);
-
-  /* %1551 = fused_linear(%1549, %1550) blocks.0.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 5115008, arena + 4967552, NULL, LK_ACT_NONE, NULL,
-      arena + 14601344);
-
-  /* %1552 = linear_grad_weight(%1549, %48) blocks.0.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 5115008, arena + 603737344, arena + 20917376);
-
-  /* %1553 = reduce_sum(%1549) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 5115008,
-      arena + 21066944);
-
-  /* %1554 = reshape(%1551) {shape [1, 768]} blocks.0.conv.conv.6 : f32[B, 1, 768], a view of %1551: no code */
-
-  /* %1555 = expand(%1554) {shape [196, 768]} blocks.0.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 14601344, (const long[]){768, 0, 1},
-      arena + 4967552, (const long[]){150528, 768, 1});
-
-  /* %1556 = mul_scalar(%1555) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 4967552, 0.0051020407f, arena + 14601344);
-
-  /* %1557 = add(%1541, %1556) blocks.0.conv : f32[B, 196, 768], written over %1541 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 9784448, (const long[]){150528, 768, 1},
-      arena + 14601344, (const long[]){150528, 768, 1}, arena + 9784448);
-
-  /* %1558 = hswish_grad(%45, %1557) blocks.0.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 88813312, arena + 9784448, arena + 4967552);
-
-  /* %1559 = batch_normalize_grad(%42, %1558, %43) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 83996416, arena + 4967552, params[16], 1e-05f,
-      arena + 9784448);
-
-  /* %1560 = batch_normalize_param_grad(%42, %1558) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 83996416, arena + 4967552, 1e-05f,
-      arena + 14601344);
-
-  /* %1561 = index(%1560) {axis 0, at 0} blocks.0.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 14601344, 1536, arena + 16304256, 768);
-
-  /* %1562 = index(%1560) {axis 0, at 1} blocks.0.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 14602112, 1536, arena + 16305024, 768);
-
-  /* %1563 = token_dwconv_grad_input(%1559, %41) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 9784448, params[15],
-      arena + 4967552);
-
-  /* %1564 = token_dwconv_grad_weight(%1559, %40) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 9784448, arena + 79179520,
-      arena + 16297344);
-
-  /* %1565 = hswish_grad(%38, %1563) blocks.0.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 74362624, arena + 4967552, arena + 9784448);
-
-  /* %1566 = batch_normalize_grad(%35, %1565, %36) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 69545728, arena + 9784448, params[11], 1e-05f,
-      arena + 4967552);
-
-  /* %1567 = batch_normalize_param_grad(%35, %1565) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 69545728, arena + 9784448, 1e-05f,
-      arena + 14601344);
-
-  /* %1568 = index(%1567) {axis 0, at 0} blocks.0.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 14601344, 1536, arena + 16305792, 768);
-
-  /* %1569 = index(%1567) {axis 0, at 1} blocks.0.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 14602112, 1536, arena + 16306560, 768);
-
-  /* %1570 = transpose(%34) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[10], arena + 9784448);
-
-  /* %1571 = linear_grad_weight(%1566, %32) blocks.0.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 4967552, arena + 573439744, arena + 16113024);
-
-  /* %1572 = fused_linear(%1566, %1570, %1532) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 4967552, 150528, arena + 9784448, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 19418240, 37632, arena + 572229568, 37824);
-
-  /* %1573 = reshape(%1571) {shape [768, 192, 1, 1]} blocks.0.conv.conv.0 : f32[768, 192, 1, 1], a view of %1571: no code */
-
-  /* %1574 = concat(%1531, %1572) {axis 0} blocks.0 : f32[B, 197, 192], a view of %760: no code */
-
-  /* %1575 = transpose(%28) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena + 4967552);
-
-  /* %1576 = fused_linear(%1574, %1575) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 572229376, arena + 4967552, NULL, LK_ACT_NONE, NULL,
-      arena + 9935104);
-
-  /* %1577 = linear_grad_weight(%1574, %27) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 572229376, arena + 476610304, arena + 16260480);
-
-  /* %1578 = reduce_sum(%1574) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 572229376,
-      arena + 16307328);
-
-  /* %1579 = reshape(%1576) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %1576: no code */
-
-  /* %1580 = matmul_permuted(%1579, %22) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 9935104, 48, 192, 1,
-      arena + 475399936, 48, 1, 192, arena + 4967552, 38809, 197, 0.0f);
-
-  /* %1581 = matmul_permuted(%25, %1579) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena, 38809, 1, 197, arena + 9935104,
-      48, 192, 1, arena + 14902656, 48, 192, 0.0f);
-
-  /* %1582 = softmax_grad(%25, %1580) {axis -1} blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_softmax_grad(B * 788, 197, arena, arena + 4967552, arena + 9935104);
-
-  /* %1583 = mul_scalar(%1582) {x op 0.14433756} blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_mul_scalar(B * 4 * 197 * 197, arena + 9935104, 0.14433756f, arena);
-
-  /* %1584 = matmul_permuted(%1583, %21) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena, 38809, 197, 1,
-      arena + 474189568, 48, 192, 1, arena + 4967552, 48, 192, 0.0f);
-
-  /* %1585 = matmul_permuted(%20, %1583) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
-  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena, 38809, 1, 197,
-      arena + 472979200, 48, 192, 1, arena + 6177920, 48, 192, 0.0f);
-
-  /* %1586 = reshape(%1581) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1581: no code */
-
-  /* %1587 = reshape(%1585) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1585: no code */
-
-  /* %1588 = reshape(%1584) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1584: no code */
-
-  /* %1589 = concat(%1588, %1587, %1586) {axis 1} blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 4967552, 192, arena, 576);
-  lk_copy_rows(B * 197, 192, arena + 6177920, 192, arena + 192, 576);
-  lk_copy_rows(B * 197, 192, arena + 14902656, 192, arena + 384, 576);
-
-  /* %1590 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1386 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 4841472);
 
-  /* %1591 = fused_linear(%1589, %1590) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1387 = fused_linear(%1385, %1386) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena, arena + 4841472, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1592 = linear_grad_weight(%1589, %13) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 471768832, arena + 4841472);
+  /* %1388 = linear_grad_weight(%1385, %13) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 455430144, arena + 4841472);
 
-  /* %1593 = reduce_sum(%1589) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1389 = reduce_sum(%1385) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 4952064);
+      arena + 4988928);
 
-  /* %1594 = reduce_sum(%1591) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1390 = reduce_sum(%1387) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420736);
 
-  /* %1595 = mul(%1591, %9) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1391 = mul(%1387, %9) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1596 = mul(%1591, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1591 */
+  /* %1392 = mul(%1387, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1387 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1},
-      arena + 470558464, (const long[]){37824, 192, 1}, arena + 3631104);
+      arena + 454219776, (const long[]){37824, 192, 1}, arena + 3631104);
 
-  /* %1597 = reduce_sum(%1596) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1393 = reduce_sum(%1392) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420928);
 
-  /* %1598 = normalize_grad(%8, %1595) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 469348096, arena, 1e-06f, arena + 1210368);
+  /* %1394 = normalize_grad(%8, %1391) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 453009408, arena, 1e-06f, arena + 1210368);
 
-  /* %1599 = add(%1574, %1598) : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 572229376, (const long[]){37824, 192, 1},
-      arena + 1210368, (const long[]){37824, 192, 1}, arena + 572229376);
+  /* %1395 = add(%1380, %1394) : f32[B, 197, 192], written over %676 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
+      arena + 1210368, (const long[]){37824, 192, 1}, arena + 512317440);
 
-  /* %1600 = reduce_sum(%1599) {axes [], batch} : f32[197, 192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 572229376,
+  /* %1396 = reduce_sum(%1395) {axes [], batch} : f32[197, 192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 512317440,
       arena + 1351680);
 
-  /* %1601 = reshape(%1600) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1600: no code */
+  /* %1397 = reshape(%1396) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1396: no code */
 
-  /* %1602 = slice(%1599) {axis 0, start 0, length 1} : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 572229376, 37824, arena, 192);
+  /* %1398 = slice(%1395) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 512317440, 37824, arena, 192);
 
-  /* %1603 = reduce_sum(%1602) {axes [], batch} : f32[1, 192] */
+  /* %1399 = reduce_sum(%1398) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 1389504);
 
-  /* %1604 = reshape(%1603) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1603: no code */
+  /* %1400 = reshape(%1399) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1399: no code */
 
-  /* %1605 = slice(%1599) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %760: no code */
+  /* %1401 = slice(%1395) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %676: no code */
 
-  /* %1606 = seq2img(%1605) {height 14} patch_embed : f32[B, 192, 14, 14] */
+  /* %1402 = seq2img(%1401) {height 14} patch_embed : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 192, arena + 572229568 + (long)b * 37824, arena + (long)b * 37632);
+    lk_seq2img(1, 196, 192, arena + 512317632 + (long)b * 37824, arena + (long)b * 37632);
   } // for b
 
-  /* %1607 = conv2d_grad_weight(%1606, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
+  /* %1403 = conv2d_grad_weight(%1402, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 1204224);
 
-  /* %1608 = reduce_sum(%1606) {axes [1, 2], batch} patch_embed.proj : f32[192] */
+  /* %1404 = reduce_sum(%1402) {axes [1, 2], batch} patch_embed.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 1389696);
 
-  /* output 0 "loss" = %748 : f32[1] */
-  memcpy(outputs[0], arena + 604738672, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1607 : f32[192, 3, 16, 16] */
+  /* output 0 "loss" = %664 : f32[1] */
+  memcpy(outputs[0], arena + 544900464, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %1403 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %1608 : f32[192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1404 : f32[192] */
   memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %1604 : f32[1, 1, 192] */
+  /* output 3 "grad:cls_token" = %1400 : f32[1, 1, 192] */
   memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %1601 : f32[1, 197, 192] */
+  /* output 4 "grad:pos_embed" = %1397 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1597 : f32[192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1393 : f32[192] */
   memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1594 : f32[192] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1390 : f32[192] */
   memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1592 : f32[576, 192] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1388 : f32[576, 192] */
   memcpy(outputs[7], arena + 4841472, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1593 : f32[576] */
-  memcpy(outputs[8], arena + 4952064, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1577 : f32[192, 192] */
-  memcpy(outputs[9], arena + 16260480, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1578 : f32[192] */
-  memcpy(outputs[10], arena + 16307328, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1573 : f32[768, 192, 1, 1] */
-  memcpy(outputs[11], arena + 16113024, sizeof(float) * 147456);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1568 : f32[768] */
-  memcpy(outputs[12], arena + 16305792, sizeof(float) * 768);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1569 : f32[768] */
-  memcpy(outputs[13], arena + 16306560, sizeof(float) * 768);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1564 : f32[768, 1, 3, 3] */
-  memcpy(outputs[14], arena + 16297344, sizeof(float) * 6912);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1561 : f32[768] */
-  memcpy(outputs[15], arena + 16304256, sizeof(float) * 768);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1562 : f32[768] */
-  memcpy(outputs[16], arena + 16305024, sizeof(float) * 768);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1552 : f32[192, 768] */
-  memcpy(outputs[17], arena + 20917376, sizeof(float) * 147456);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1553 : f32[192] */
-  memcpy(outputs[18], arena + 21066944, sizeof(float) * 192);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1547 : f32[768, 192] */
-  memcpy(outputs[19], arena + 20769920, sizeof(float) * 147456);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1548 : f32[768] */
-  memcpy(outputs[20], arena + 21064832, sizeof(float) * 768);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1540 : f32[192, 768, 1, 1] */
-  memcpy(outputs[21], arena + 20622464, sizeof(float) * 147456);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1535 : f32[192] */
-  memcpy(outputs[22], arena + 21066560, sizeof(float) * 192);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1536 : f32[192] */
-  memcpy(outputs[23], arena + 21066752, sizeof(float) * 192);
-  /* output 24 "grad:blocks.1.norm1.weight" = %1528 : f32[192] */
-  memcpy(outputs[24], arena + 21066368, sizeof(float) * 192);
-  /* output 25 "grad:blocks.1.norm1.bias" = %1525 : f32[192] */
-  memcpy(outputs[25], arena + 21066176, sizeof(float) * 192);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1523 : f32[576, 192] */
-  memcpy(outputs[26], arena + 21228032, sizeof(float) * 110592);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1524 : f32[576] */
-  memcpy(outputs[27], arena + 21065600, sizeof(float) * 576);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %1508 : f32[192, 192] */
-  memcpy(outputs[28], arena + 21338624, sizeof(float) * 36864);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %1509 : f32[192] */
-  memcpy(outputs[29], arena + 21385472, sizeof(float) * 192);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1503 : f32[768, 192, 1, 1] */
-  memcpy(outputs[30], arena + 21080576, sizeof(float) * 147456);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1498 : f32[768] */
-  memcpy(outputs[31], arena + 21383936, sizeof(float) * 768);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1499 : f32[768] */
-  memcpy(outputs[32], arena + 21384704, sizeof(float) * 768);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1494 : f32[768, 1, 3, 3] */
-  memcpy(outputs[33], arena + 21375488, sizeof(float) * 6912);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1491 : f32[768] */
-  memcpy(outputs[34], arena + 21382400, sizeof(float) * 768);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1492 : f32[768] */
-  memcpy(outputs[35], arena + 21383168, sizeof(float) * 768);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1482 : f32[192, 768] */
-  memcpy(outputs[36], arena + 25884928, sizeof(float) * 147456);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1483 : f32[192] */
-  memcpy(outputs[37], arena + 26034496, sizeof(float) * 192);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1477 : f32[768, 192] */
-  memcpy(outputs[38], arena + 25737472, sizeof(float) * 147456);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1478 : f32[768] */
-  memcpy(outputs[39], arena + 26032384, sizeof(float) * 768);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1470 : f32[192, 768, 1, 1] */
-  memcpy(outputs[40], arena + 25590016, sizeof(float) * 147456);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1465 : f32[192] */
-  memcpy(outputs[41], arena + 26034112, sizeof(float) * 192);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1466 : f32[192] */
-  memcpy(outputs[42], arena + 26034304, sizeof(float) * 192);
-  /* output 43 "grad:blocks.2.norm1.weight" = %1458 : f32[192] */
-  memcpy(outputs[43], arena + 26033920, sizeof(float) * 192);
-  /* output 44 "grad:blocks.2.norm1.bias" = %1455 : f32[192] */
-  memcpy(outputs[44], arena + 26033728, sizeof(float) * 192);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1453 : f32[576, 192] */
-  memcpy(outputs[45], arena + 26195584, sizeof(float) * 110592);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1454 : f32[576] */
-  memcpy(outputs[46], arena + 26033152, sizeof(float) * 576);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %1438 : f32[192, 192] */
-  memcpy(outputs[47], arena + 26306176, sizeof(float) * 36864);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %1439 : f32[192] */
-  memcpy(outputs[48], arena + 26353024, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1433 : f32[768, 192, 1, 1] */
-  memcpy(outputs[49], arena + 26048128, sizeof(float) * 147456);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1428 : f32[768] */
-  memcpy(outputs[50], arena + 26351488, sizeof(float) * 768);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1429 : f32[768] */
-  memcpy(outputs[51], arena + 26352256, sizeof(float) * 768);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1424 : f32[768, 1, 3, 3] */
-  memcpy(outputs[52], arena + 26343040, sizeof(float) * 6912);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1421 : f32[768] */
-  memcpy(outputs[53], arena + 26349952, sizeof(float) * 768);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1422 : f32[768] */
-  memcpy(outputs[54], arena + 26350720, sizeof(float) * 768);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1412 : f32[192, 768] */
-  memcpy(outputs[55], arena + 30852480, sizeof(float) * 147456);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1413 : f32[192] */
-  memcpy(outputs[56], arena + 31002048, sizeof(float) * 192);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1407 : f32[768, 192] */
-  memcpy(outputs[57], arena + 30705024, sizeof(float) * 147456);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1408 : f32[768] */
-  memcpy(outputs[58], arena + 30999936, sizeof(float) * 768);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1400 : f32[192, 768, 1, 1] */
-  memcpy(outputs[59], arena + 30557568, sizeof(float) * 147456);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1395 : f32[192] */
-  memcpy(outputs[60], arena + 31001664, sizeof(float) * 192);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1396 : f32[192] */
-  memcpy(outputs[61], arena + 31001856, sizeof(float) * 192);
-  /* output 62 "grad:blocks.3.norm1.weight" = %1388 : f32[192] */
-  memcpy(outputs[62], arena + 31001472, sizeof(float) * 192);
-  /* output 63 "grad:blocks.3.norm1.bias" = %1385 : f32[192] */
-  memcpy(outputs[63], arena + 31001280, sizeof(float) * 192);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1383 : f32[576, 192] */
-  memcpy(outputs[64], arena + 31163136, sizeof(float) * 110592);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1384 : f32[576] */
-  memcpy(outputs[65], arena + 31000704, sizeof(float) * 576);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %1368 : f32[192, 192] */
-  memcpy(outputs[66], arena + 31273728, sizeof(float) * 36864);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %1369 : f32[192] */
-  memcpy(outputs[67], arena + 31320576, sizeof(float) * 192);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1363 : f32[768, 192, 1, 1] */
-  memcpy(outputs[68], arena + 31015680, sizeof(float) * 147456);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1358 : f32[768] */
-  memcpy(outputs[69], arena + 31319040, sizeof(float) * 768);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1359 : f32[768] */
-  memcpy(outputs[70], arena + 31319808, sizeof(float) * 768);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1354 : f32[768, 1, 3, 3] */
-  memcpy(outputs[71], arena + 31310592, sizeof(float) * 6912);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1351 : f32[768] */
-  memcpy(outputs[72], arena + 31317504, sizeof(float) * 768);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1352 : f32[768] */
-  memcpy(outputs[73], arena + 31318272, sizeof(float) * 768);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1342 : f32[192, 768] */
-  memcpy(outputs[74], arena + 35820032, sizeof(float) * 147456);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1343 : f32[192] */
-  memcpy(outputs[75], arena + 35969600, sizeof(float) * 192);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1337 : f32[768, 192] */
-  memcpy(outputs[76], arena + 35672576, sizeof(float) * 147456);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1338 : f32[768] */
-  memcpy(outputs[77], arena + 35967488, sizeof(float) * 768);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1330 : f32[192, 768, 1, 1] */
-  memcpy(outputs[78], arena + 35525120, sizeof(float) * 147456);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1325 : f32[192] */
-  memcpy(outputs[79], arena + 35969216, sizeof(float) * 192);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1326 : f32[192] */
-  memcpy(outputs[80], arena + 35969408, sizeof(float) * 192);
-  /* output 81 "grad:blocks.4.norm1.weight" = %1318 : f32[192] */
-  memcpy(outputs[81], arena + 35969024, sizeof(float) * 192);
-  /* output 82 "grad:blocks.4.norm1.bias" = %1315 : f32[192] */
-  memcpy(outputs[82], arena + 35968832, sizeof(float) * 192);
-  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1313 : f32[576, 192] */
-  memcpy(outputs[83], arena + 36130688, sizeof(float) * 110592);
-  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1314 : f32[576] */
-  memcpy(outputs[84], arena + 35968256, sizeof(float) * 576);
-  /* output 85 "grad:blocks.4.attn.proj.weight" = %1298 : f32[192, 192] */
-  memcpy(outputs[85], arena + 36241280, sizeof(float) * 36864);
-  /* output 86 "grad:blocks.4.attn.proj.bias" = %1299 : f32[192] */
-  memcpy(outputs[86], arena + 36288128, sizeof(float) * 192);
-  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1293 : f32[768, 192, 1, 1] */
-  memcpy(outputs[87], arena + 35983232, sizeof(float) * 147456);
-  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1288 : f32[768] */
-  memcpy(outputs[88], arena + 36286592, sizeof(float) * 768);
-  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1289 : f32[768] */
-  memcpy(outputs[89], arena + 36287360, sizeof(float) * 768);
-  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1284 : f32[768, 1, 3, 3] */
-  memcpy(outputs[90], arena + 36278144, sizeof(float) * 6912);
-  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1281 : f32[768] */
-  memcpy(outputs[91], arena + 36285056, sizeof(float) * 768);
-  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1282 : f32[768] */
-  memcpy(outputs[92], arena + 36285824, sizeof(float) * 768);
-  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1272 : f32[192, 768] */
-  memcpy(outputs[93], arena + 40787584, sizeof(float) * 147456);
-  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1273 : f32[192] */
-  memcpy(outputs[94], arena + 40937152, sizeof(float) * 192);
-  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1267 : f32[768, 192] */
-  memcpy(outputs[95], arena + 40640128, sizeof(float) * 147456);
-  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1268 : f32[768] */
-  memcpy(outputs[96], arena + 40935040, sizeof(float) * 768);
-  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1260 : f32[192, 768, 1, 1] */
-  memcpy(outputs[97], arena + 40492672, sizeof(float) * 147456);
-  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1255 : f32[192] */
-  memcpy(outputs[98], arena + 40936768, sizeof(float) * 192);
-  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1256 : f32[192] */
-  memcpy(outputs[99], arena + 40936960, sizeof(float) * 192);
-  /* output 100 "grad:blocks.5.norm1.weight" = %1248 : f32[192] */
-  memcpy(outputs[100], arena + 40936576, sizeof(float) * 192);
-  /* output 101 "grad:blocks.5.norm1.bias" = %1245 : f32[192] */
-  memcpy(outputs[101], arena + 40936384, sizeof(float) * 192);
-  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1243 : f32[576, 192] */
-  memcpy(outputs[102], arena + 41098240, sizeof(float) * 110592);
-  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1244 : f32[576] */
-  memcpy(outputs[103], arena + 40935808, sizeof(float) * 576);
-  /* output 104 "grad:blocks.5.attn.proj.weight" = %1228 : f32[192, 192] */
-  memcpy(outputs[104], arena + 41208832, sizeof(float) * 36864);
-  /* output 105 "grad:blocks.5.attn.proj.bias" = %1229 : f32[192] */
-  memcpy(outputs[105], arena + 41255680, sizeof(float) * 192);
-  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1223 : f32[768, 192, 1, 1] */
-  memcpy(outputs[106], arena + 40950784, sizeof(float) * 147456);
-  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1218 : f32[768] */
-  memcpy(outputs[107], arena + 41254144, sizeof(float) * 768);
-  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1219 : f32[768] */
-  memcpy(outputs[108], arena + 41254912, sizeof(float) * 768);
-  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1214 : f32[768, 1, 3, 3] */
-  memcpy(outputs[109], arena + 41245696, sizeof(float) * 6912);
-  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1211 : f32[768] */
-  memcpy(outputs[110], arena + 41252608, sizeof(float) * 768);
-  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1212 : f32[768] */
-  memcpy(outputs[111], arena + 41253376, sizeof(float) * 768);
-  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1202 : f32[192, 768] */
-  memcpy(outputs[112], arena + 45755136, sizeof(float) * 147456);
-  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1203 : f32[192] */
-  memcpy(outputs[113], arena + 45904704, sizeof(float) * 192);
-  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1197 : f32[768, 192] */
-  memcpy(outputs[114], arena + 45607680, sizeof(float) * 147456);
-  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1198 : f32[768] */
-  memcpy(outputs[115], arena + 45902592, sizeof(float) * 768);
-  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %1190 : f32[192, 768, 1, 1] */
-  memcpy(outputs[116], arena + 45460224, sizeof(float) * 147456);
-  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %1185 : f32[192] */
-  memcpy(outputs[117], arena + 45904320, sizeof(float) * 192);
-  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %1186 : f32[192] */
-  memcpy(outputs[118], arena + 45904512, sizeof(float) * 192);
-  /* output 119 "grad:blocks.6.norm1.weight" = %1178 : f32[192] */
-  memcpy(outputs[119], arena + 45904128, sizeof(float) * 192);
-  /* output 120 "grad:blocks.6.norm1.bias" = %1175 : f32[192] */
-  memcpy(outputs[120], arena + 45903936, sizeof(float) * 192);
-  /* output 121 "grad:blocks.6.attn.qkv.weight" = %1173 : f32[576, 192] */
-  memcpy(outputs[121], arena + 46065792, sizeof(float) * 110592);
-  /* output 122 "grad:blocks.6.attn.qkv.bias" = %1174 : f32[576] */
-  memcpy(outputs[122], arena + 45903360, sizeof(float) * 576);
-  /* output 123 "grad:blocks.6.attn.proj.weight" = %1158 : f32[192, 192] */
-  memcpy(outputs[123], arena + 46176384, sizeof(float) * 36864);
-  /* output 124 "grad:blocks.6.attn.proj.bias" = %1159 : f32[192] */
-  memcpy(outputs[124], arena + 46223232, sizeof(float) * 192);
-  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %1153 : f32[768, 192, 1, 1] */
-  memcpy(outputs[125], arena + 45918336, sizeof(float) * 147456);
-  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %1148 : f32[768] */
-  memcpy(outputs[126], arena + 46221696, sizeof(float) * 768);
-  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %1149 : f32[768] */
-  memcpy(outputs[127], arena + 46222464, sizeof(float) * 768);
-  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1144 : f32[768, 1, 3, 3] */
-  memcpy(outputs[128], arena + 46213248, sizeof(float) * 6912);
-  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1141 : f32[768] */
-  memcpy(outputs[129], arena + 46220160, sizeof(float) * 768);
-  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1142 : f32[768] */
-  memcpy(outputs[130], arena + 46220928, sizeof(float) * 768);
-  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %1132 : f32[192, 768] */
-  memcpy(outputs[131], arena + 50722688, sizeof(float) * 147456);
-  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %1133 : f32[192] */
-  memcpy(outputs[132], arena + 50872256, sizeof(float) * 192);
-  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %1127 : f32[768, 192] */
-  memcpy(outputs[133], arena + 50575232, sizeof(float) * 147456);
-  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %1128 : f32[768] */
-  memcpy(outputs[134], arena + 50870144, sizeof(float) * 768);
-  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %1120 : f32[192, 768, 1, 1] */
-  memcpy(outputs[135], arena + 50427776, sizeof(float) * 147456);
-  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %1115 : f32[192] */
-  memcpy(outputs[136], arena + 50871872, sizeof(float) * 192);
-  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %1116 : f32[192] */
-  memcpy(outputs[137], arena + 50872064, sizeof(float) * 192);
-  /* output 138 "grad:blocks.7.norm1.weight" = %1108 : f32[192] */
-  memcpy(outputs[138], arena + 50871680, sizeof(float) * 192);
-  /* output 139 "grad:blocks.7.norm1.bias" = %1105 : f32[192] */
-  memcpy(outputs[139], arena + 50871488, sizeof(float) * 192);
-  /* output 140 "grad:blocks.7.attn.qkv.weight" = %1103 : f32[576, 192] */
-  memcpy(outputs[140], arena + 51033344, sizeof(float) * 110592);
-  /* output 141 "grad:blocks.7.attn.qkv.bias" = %1104 : f32[576] */
-  memcpy(outputs[141], arena + 50870912, sizeof(float) * 576);
-  /* output 142 "grad:blocks.7.attn.proj.weight" = %1088 : f32[192, 192] */
-  memcpy(outputs[142], arena + 51143936, sizeof(float) * 36864);
-  /* output 143 "grad:blocks.7.attn.proj.bias" = %1089 : f32[192] */
-  memcpy(outputs[143], arena + 51190784, sizeof(float) * 192);
-  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %1083 : f32[768, 192, 1, 1] */
-  memcpy(outputs[144], arena + 50885888, sizeof(float) * 147456);
-  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %1078 : f32[768] */
-  memcpy(outputs[145], arena + 51189248, sizeof(float) * 768);
-  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %1079 : f32[768] */
-  memcpy(outputs[146], arena + 51190016, sizeof(float) * 768);
-  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %1074 : f32[768, 1, 3, 3] */
-  memcpy(outputs[147], arena + 51180800, sizeof(float) * 6912);
-  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %1071 : f32[768] */
-  memcpy(outputs[148], arena + 51187712, sizeof(float) * 768);
-  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %1072 : f32[768] */
-  memcpy(outputs[149], arena + 51188480, sizeof(float) * 768);
-  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %1062 : f32[192, 768] */
-  memcpy(outputs[150], arena + 55690240, sizeof(float) * 147456);
-  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %1063 : f32[192] */
-  memcpy(outputs[151], arena + 55839808, sizeof(float) * 192);
-  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %1057 : f32[768, 192] */
-  memcpy(outputs[152], arena + 55542784, sizeof(float) * 147456);
-  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %1058 : f32[768] */
-  memcpy(outputs[153], arena + 55837696, sizeof(float) * 768);
-  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %1050 : f32[192, 768, 1, 1] */
-  memcpy(outputs[154], arena + 55395328, sizeof(float) * 147456);
-  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %1045 : f32[192] */
-  memcpy(outputs[155], arena + 55839424, sizeof(float) * 192);
-  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %1046 : f32[192] */
-  memcpy(outputs[156], arena + 55839616, sizeof(float) * 192);
-  /* output 157 "grad:blocks.8.norm1.weight" = %1038 : f32[192] */
-  memcpy(outputs[157], arena + 55839232, sizeof(float) * 192);
-  /* output 158 "grad:blocks.8.norm1.bias" = %1035 : f32[192] */
-  memcpy(outputs[158], arena + 55839040, sizeof(float) * 192);
-  /* output 159 "grad:blocks.8.attn.qkv.weight" = %1033 : f32[576, 192] */
-  memcpy(outputs[159], arena + 56000896, sizeof(float) * 110592);
-  /* output 160 "grad:blocks.8.attn.qkv.bias" = %1034 : f32[576] */
-  memcpy(outputs[160], arena + 55838464, sizeof(float) * 576);
-  /* output 161 "grad:blocks.8.attn.proj.weight" = %1018 : f32[192, 192] */
-  memcpy(outputs[161], arena + 56111488, sizeof(float) * 36864);
-  /* output 162 "grad:blocks.8.attn.proj.bias" = %1019 : f32[192] */
-  memcpy(outputs[162], arena + 56158336, sizeof(float) * 192);
-  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %1013 : f32[768, 192, 1, 1] */
-  memcpy(outputs[163], arena + 55853440, sizeof(float) * 147456);
-  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %1008 : f32[768] */
-  memcpy(outputs[164], arena + 56156800, sizeof(float) * 768);
-  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %1009 : f32[768] */
-  memcpy(outputs[165], arena + 56157568, sizeof(float) * 768);
-  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %1004 : f32[768, 1, 3, 3] */
-  memcpy(outputs[166], arena + 56148352, sizeof(float) * 6912);
-  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %1001 : f32[768] */
-  memcpy(outputs[167], arena + 56155264, sizeof(float) * 768);
-  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %1002 : f32[768] */
-  memcpy(outputs[168], arena + 56156032, sizeof(float) * 768);
-  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %992 : f32[192, 768] */
-  memcpy(outputs[169], arena + 60657792, sizeof(float) * 147456);
-  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %993 : f32[192] */
-  memcpy(outputs[170], arena + 60807360, sizeof(float) * 192);
-  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %987 : f32[768, 192] */
-  memcpy(outputs[171], arena + 60510336, sizeof(float) * 147456);
-  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %988 : f32[768] */
-  memcpy(outputs[172], arena + 60805248, sizeof(float) * 768);
-  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %980 : f32[192, 768, 1, 1] */
-  memcpy(outputs[173], arena + 60362880, sizeof(float) * 147456);
-  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %975 : f32[192] */
-  memcpy(outputs[174], arena + 60806976, sizeof(float) * 192);
-  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %976 : f32[192] */
-  memcpy(outputs[175], arena + 60807168, sizeof(float) * 192);
-  /* output 176 "grad:blocks.9.norm1.weight" = %968 : f32[192] */
-  memcpy(outputs[176], arena + 60806784, sizeof(float) * 192);
-  /* output 177 "grad:blocks.9.norm1.bias" = %965 : f32[192] */
-  memcpy(outputs[177], arena + 60806592, sizeof(float) * 192);
-  /* output 178 "grad:blocks.9.attn.qkv.weight" = %963 : f32[576, 192] */
-  memcpy(outputs[178], arena + 60968448, sizeof(float) * 110592);
-  /* output 179 "grad:blocks.9.attn.qkv.bias" = %964 : f32[576] */
-  memcpy(outputs[179], arena + 60806016, sizeof(float) * 576);
-  /* output 180 "grad:blocks.9.attn.proj.weight" = %948 : f32[192, 192] */
-  memcpy(outputs[180], arena + 61079040, sizeof(float) * 36864);
-  /* output 181 "grad:blocks.9.attn.proj.bias" = %949 : f32[192] */
-  memcpy(outputs[181], arena + 61125888, sizeof(float) * 192);
-  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %943 : f32[768, 192, 1, 1] */
-  memcpy(outputs[182], arena + 60820992, sizeof(float) * 147456);
-  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %938 : f32[768] */
-  memcpy(outputs[183], arena + 61124352, sizeof(float) * 768);
-  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %939 : f32[768] */
-  memcpy(outputs[184], arena + 61125120, sizeof(float) * 768);
-  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %934 : f32[768, 1, 3, 3] */
-  memcpy(outputs[185], arena + 61115904, sizeof(float) * 6912);
-  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %931 : f32[768] */
-  memcpy(outputs[186], arena + 61122816, sizeof(float) * 768);
-  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %932 : f32[768] */
-  memcpy(outputs[187], arena + 61123584, sizeof(float) * 768);
-  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %922 : f32[192, 768] */
-  memcpy(outputs[188], arena + 65625344, sizeof(float) * 147456);
-  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %923 : f32[192] */
-  memcpy(outputs[189], arena + 65774912, sizeof(float) * 192);
-  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %917 : f32[768, 192] */
-  memcpy(outputs[190], arena + 65477888, sizeof(float) * 147456);
-  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %918 : f32[768] */
-  memcpy(outputs[191], arena + 65772800, sizeof(float) * 768);
-  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %910 : f32[192, 768, 1, 1] */
-  memcpy(outputs[192], arena + 65330432, sizeof(float) * 147456);
-  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %905 : f32[192] */
-  memcpy(outputs[193], arena + 65774528, sizeof(float) * 192);
-  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %906 : f32[192] */
-  memcpy(outputs[194], arena + 65774720, sizeof(float) * 192);
-  /* output 195 "grad:blocks.10.norm1.weight" = %898 : f32[192] */
-  memcpy(outputs[195], arena + 65774336, sizeof(float) * 192);
-  /* output 196 "grad:blocks.10.norm1.bias" = %895 : f32[192] */
-  memcpy(outputs[196], arena + 65774144, sizeof(float) * 192);
-  /* output 197 "grad:blocks.10.attn.qkv.weight" = %893 : f32[576, 192] */
-  memcpy(outputs[197], arena + 65936000, sizeof(float) * 110592);
-  /* output 198 "grad:blocks.10.attn.qkv.bias" = %894 : f32[576] */
-  memcpy(outputs[198], arena + 65773568, sizeof(float) * 576);
-  /* output 199 "grad:blocks.10.attn.proj.weight" = %878 : f32[192, 192] */
-  memcpy(outputs[199], arena + 66046592, sizeof(float) * 36864);
-  /* output 200 "grad:blocks.10.attn.proj.bias" = %879 : f32[192] */
-  memcpy(outputs[200], arena + 66093440, sizeof(float) * 192);
-  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %873 : f32[768, 192, 1, 1] */
-  memcpy(outputs[201], arena + 65788544, sizeof(float) * 147456);
-  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %868 : f32[768] */
-  memcpy(outputs[202], arena + 66091904, sizeof(float) * 768);
-  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %869 : f32[768] */
-  memcpy(outputs[203], arena + 66092672, sizeof(float) * 768);
-  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %864 : f32[768, 1, 3, 3] */
-  memcpy(outputs[204], arena + 66083456, sizeof(float) * 6912);
-  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %861 : f32[768] */
-  memcpy(outputs[205], arena + 66090368, sizeof(float) * 768);
-  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %862 : f32[768] */
-  memcpy(outputs[206], arena + 66091136, sizeof(float) * 768);
-  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %852 : f32[192, 768] */
-  memcpy(outputs[207], arena + 69388672, sizeof(float) * 147456);
-  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %853 : f32[192] */
-  memcpy(outputs[208], arena + 69538240, sizeof(float) * 192);
-  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %847 : f32[768, 192] */
-  memcpy(outputs[209], arena + 69241216, sizeof(float) * 147456);
-  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %848 : f32[768] */
-  memcpy(outputs[210], arena + 69536128, sizeof(float) * 768);
-  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %840 : f32[192, 768, 1, 1] */
-  memcpy(outputs[211], arena + 69093760, sizeof(float) * 147456);
-  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %835 : f32[192] */
-  memcpy(outputs[212], arena + 69537856, sizeof(float) * 192);
-  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %836 : f32[192] */
-  memcpy(outputs[213], arena + 69538048, sizeof(float) * 192);
-  /* output 214 "grad:blocks.11.norm1.weight" = %828 : f32[192] */
-  memcpy(outputs[214], arena + 69537664, sizeof(float) * 192);
-  /* output 215 "grad:blocks.11.norm1.bias" = %825 : f32[192] */
-  memcpy(outputs[215], arena + 69537472, sizeof(float) * 192);
-  /* output 216 "grad:blocks.11.attn.qkv.weight" = %823 : f32[576, 192] */
-  memcpy(outputs[216], arena + 441804544, sizeof(float) * 110592);
-  /* output 217 "grad:blocks.11.attn.qkv.bias" = %824 : f32[576] */
-  memcpy(outputs[217], arena + 69536896, sizeof(float) * 576);
-  /* output 218 "grad:blocks.11.attn.proj.weight" = %808 : f32[192, 192] */
-  memcpy(outputs[218], arena + 441915136, sizeof(float) * 36864);
-  /* output 219 "grad:blocks.11.attn.proj.bias" = %809 : f32[192] */
-  memcpy(outputs[219], arena + 441953536, sizeof(float) * 192);
-  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %803 : f32[768, 192, 1, 1] */
-  memcpy(outputs[220], arena + 441657088, sizeof(float) * 147456);
-  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %798 : f32[768] */
-  memcpy(outputs[221], arena + 441952000, sizeof(float) * 768);
-  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %799 : f32[768] */
-  memcpy(outputs[222], arena + 441952768, sizeof(float) * 768);
-  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %794 : f32[768, 1, 3, 3] */
-  memcpy(outputs[223], arena + 454897408, sizeof(float) * 6912);
-  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %791 : f32[768] */
-  memcpy(outputs[224], arena + 454904320, sizeof(float) * 768);
-  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %792 : f32[768] */
-  memcpy(outputs[225], arena + 454905088, sizeof(float) * 768);
-  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %782 : f32[192, 768] */
-  memcpy(outputs[226], arena + 601431808, sizeof(float) * 147456);
-  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %783 : f32[192] */
-  memcpy(outputs[227], arena + 572224384, sizeof(float) * 192);
-  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %777 : f32[768, 192] */
-  memcpy(outputs[228], arena + 601284352, sizeof(float) * 147456);
-  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %778 : f32[768] */
-  memcpy(outputs[229], arena + 572223232, sizeof(float) * 768);
-  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %770 : f32[192, 768, 1, 1] */
-  memcpy(outputs[230], arena + 601136896, sizeof(float) * 147456);
-  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %765 : f32[192] */
-  memcpy(outputs[231], arena + 572224000, sizeof(float) * 192);
-  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %766 : f32[192] */
-  memcpy(outputs[232], arena + 572224192, sizeof(float) * 192);
-  /* output 233 "grad:norm.weight" = %759 : f32[192] */
-  memcpy(outputs[233], arena + 604738480, sizeof(float) * 192);
-  /* output 234 "grad:norm.bias" = %756 : f32[192] */
-  memcpy(outputs[234], arena + 604738288, sizeof(float) * 192);
-  /* output 235 "grad:head.weight" = %752 : f32[1000, 192] */
-  memcpy(outputs[235], arena + 603545344, sizeof(float) * 192000);
-  /* output 236 "grad:head.bias" = %753 : f32[1000] */
-  memcpy(outputs[236], arena + 604732672, sizeof(float) * 1000);
-  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %39 : f32[2, 768] */
-  memcpy(outputs[237], arena + 604695808, sizeof(float) * 1536);
-  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %46 : f32[2, 768] */
-  memcpy(outputs[238], arena + 604697344, sizeof(float) * 1536);
-  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %64 : f32[2, 192] */
-  memcpy(outputs[239], arena + 604733680, sizeof(float) * 384);
-  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %100 : f32[2, 768] */
-  memcpy(outputs[240], arena + 604698880, sizeof(float) * 1536);
-  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %107 : f32[2, 768] */
-  memcpy(outputs[241], arena + 604700416, sizeof(float) * 1536);
-  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %125 : f32[2, 192] */
-  memcpy(outputs[242], arena + 604734064, sizeof(float) * 384);
-  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %161 : f32[2, 768] */
-  memcpy(outputs[243], arena + 604701952, sizeof(float) * 1536);
-  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %168 : f32[2, 768] */
-  memcpy(outputs[244], arena + 604703488, sizeof(float) * 1536);
-  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %186 : f32[2, 192] */
-  memcpy(outputs[245], arena + 604734448, sizeof(float) * 384);
-  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %222 : f32[2, 768] */
-  memcpy(outputs[246], arena + 604705024, sizeof(float) * 1536);
-  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %229 : f32[2, 768] */
-  memcpy(outputs[247], arena + 604706560, sizeof(float) * 1536);
-  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %247 : f32[2, 192] */
-  memcpy(outputs[248], arena + 604734832, sizeof(float) * 384);
-  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %283 : f32[2, 768] */
-  memcpy(outputs[249], arena + 604708096, sizeof(float) * 1536);
-  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %290 : f32[2, 768] */
-  memcpy(outputs[250], arena + 604709632, sizeof(float) * 1536);
-  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %308 : f32[2, 192] */
-  memcpy(outputs[251], arena + 604735216, sizeof(float) * 384);
-  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %344 : f32[2, 768] */
-  memcpy(outputs[252], arena + 604711168, sizeof(float) * 1536);
-  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %351 : f32[2, 768] */
-  memcpy(outputs[253], arena + 604712704, sizeof(float) * 1536);
-  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %369 : f32[2, 192] */
-  memcpy(outputs[254], arena + 604735600, sizeof(float) * 384);
-  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %405 : f32[2, 768] */
-  memcpy(outputs[255], arena + 604714240, sizeof(float) * 1536);
-  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %412 : f32[2, 768] */
-  memcpy(outputs[256], arena + 604715776, sizeof(float) * 1536);
-  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %430 : f32[2, 192] */
-  memcpy(outputs[257], arena + 604735984, sizeof(float) * 384);
-  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %466 : f32[2, 768] */
-  memcpy(outputs[258], arena + 604717312, sizeof(float) * 1536);
-  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %473 : f32[2, 768] */
-  memcpy(outputs[259], arena + 604718848, sizeof(float) * 1536);
-  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %491 : f32[2, 192] */
-  memcpy(outputs[260], arena + 604736368, sizeof(float) * 384);
-  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %527 : f32[2, 768] */
-  memcpy(outputs[261], arena + 604720384, sizeof(float) * 1536);
-  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %534 : f32[2, 768] */
-  memcpy(outputs[262], arena + 604721920, sizeof(float) * 1536);
-  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %552 : f32[2, 192] */
-  memcpy(outputs[263], arena + 604736752, sizeof(float) * 384);
-  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %588 : f32[2, 768] */
-  memcpy(outputs[264], arena + 604723456, sizeof(float) * 1536);
-  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %595 : f32[2, 768] */
-  memcpy(outputs[265], arena + 604724992, sizeof(float) * 1536);
-  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %613 : f32[2, 192] */
-  memcpy(outputs[266], arena + 604737136, sizeof(float) * 384);
-  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %649 : f32[2, 768] */
-  memcpy(outputs[267], arena + 604726528, sizeof(float) * 1536);
-  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %656 : f32[2, 768] */
-  memcpy(outputs[268], arena + 604728064, sizeof(float) * 1536);
-  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %674 : f32[2, 192] */
-  memcpy(outputs[269], arena + 604737520, sizeof(float) * 384);
-  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %710 : f32[2, 768] */
-  memcpy(outputs[270], arena + 604729600, sizeof(float) * 1536);
-  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %717 : f32[2, 768] */
-  memcpy(outputs[271], arena + 604731136, sizeof(float) * 1536);
-  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %735 : f32[2, 192] */
-  memcpy(outputs[272], arena + 604737904, sizeof(float) * 384);
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1389 : f32[576] */
+  memcpy(outputs[8], arena + 4988928, sizeof(float) * 576);
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1383 : f32[192, 192] */
+  memcpy(outputs[9], arena + 4952064, sizeof(float) * 36864);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1384 : f32[192] */
+  memcpy(outputs[10], arena + 4989504, sizeof(float) * 192);
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1379 : f32[768, 192, 1, 1] */
+  memcpy(outputs[11], arena + 9633792, sizeof(float) * 147456);
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1374 : f32[768] */
+  memcpy(outputs[12], arena + 9781248, sizeof(float) * 768);
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1375 : f32[768] */
+  memcpy(outputs[13], arena + 9782016, sizeof(float) * 768);
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1370 : f32[768, 1, 3, 3] */
+  memcpy(outputs[14], arena + 24084480, sizeof(float) * 6912);
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1367 : f32[768] */
+  memcpy(outputs[15], arena + 24091392, sizeof(float) * 768);
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1368 : f32[768] */
+  memcpy(outputs[16], arena + 24092160, sizeof(float) * 768);
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1358 : f32[192, 768] */
+  memcpy(outputs[17], arena + 39886848, sizeof(float) * 147456);
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1359 : f32[192] */
+  memcpy(outputs[18], arena + 40035072, sizeof(float) * 192);
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1353 : f32[768, 192] */
+  memcpy(outputs[19], arena + 39739392, sizeof(float) * 147456);
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1354 : f32[768] */
+  memcpy(outputs[20], arena + 40034304, sizeof(float) * 768);
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1346 : f32[192, 768, 1, 1] */
+  memcpy(outputs[21], arena + 40943616, sizeof(float) * 147456);
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1341 : f32[192] */
+  memcpy(outputs[22], arena + 41239680, sizeof(float) * 192);
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1342 : f32[192] */
+  memcpy(outputs[23], arena + 41239872, sizeof(float) * 192);
+  /* output 24 "grad:blocks.1.norm1.weight" = %1334 : f32[192] */
+  memcpy(outputs[24], arena + 41239488, sizeof(float) * 192);
+  /* output 25 "grad:blocks.1.norm1.bias" = %1331 : f32[192] */
+  memcpy(outputs[25], arena + 41239296, sizeof(float) * 192);
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1329 : f32[576, 192] */
+  memcpy(outputs[26], arena + 41091072, sizeof(float) * 110592);
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1330 : f32[576] */
+  memcpy(outputs[27], arena + 41238528, sizeof(float) * 576);
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %1324 : f32[192, 192] */
+  memcpy(outputs[28], arena + 41201664, sizeof(float) * 36864);
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %1325 : f32[192] */
+  memcpy(outputs[29], arena + 41239104, sizeof(float) * 192);
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1319 : f32[768, 192, 1, 1] */
+  memcpy(outputs[30], arena + 43352064, sizeof(float) * 147456);
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1314 : f32[768] */
+  memcpy(outputs[31], arena + 43499520, sizeof(float) * 768);
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1315 : f32[768] */
+  memcpy(outputs[32], arena + 43500288, sizeof(float) * 768);
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1310 : f32[768, 1, 3, 3] */
+  memcpy(outputs[33], arena + 57802752, sizeof(float) * 6912);
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1307 : f32[768] */
+  memcpy(outputs[34], arena + 57809664, sizeof(float) * 768);
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1308 : f32[768] */
+  memcpy(outputs[35], arena + 57810432, sizeof(float) * 768);
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1298 : f32[192, 768] */
+  memcpy(outputs[36], arena + 73605120, sizeof(float) * 147456);
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1299 : f32[192] */
+  memcpy(outputs[37], arena + 73753344, sizeof(float) * 192);
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1293 : f32[768, 192] */
+  memcpy(outputs[38], arena + 73457664, sizeof(float) * 147456);
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1294 : f32[768] */
+  memcpy(outputs[39], arena + 73752576, sizeof(float) * 768);
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1286 : f32[192, 768, 1, 1] */
+  memcpy(outputs[40], arena + 74661888, sizeof(float) * 147456);
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1281 : f32[192] */
+  memcpy(outputs[41], arena + 74957952, sizeof(float) * 192);
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1282 : f32[192] */
+  memcpy(outputs[42], arena + 74958144, sizeof(float) * 192);
+  /* output 43 "grad:blocks.2.norm1.weight" = %1274 : f32[192] */
+  memcpy(outputs[43], arena + 74957760, sizeof(float) * 192);
+  /* output 44 "grad:blocks.2.norm1.bias" = %1271 : f32[192] */
+  memcpy(outputs[44], arena + 74957568, sizeof(float) * 192);
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1269 : f32[576, 192] */
+  memcpy(outputs[45], arena + 74809344, sizeof(float) * 110592);
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1270 : f32[576] */
+  memcpy(outputs[46], arena + 74956800, sizeof(float) * 576);
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %1264 : f32[192, 192] */
+  memcpy(outputs[47], arena + 74919936, sizeof(float) * 36864);
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %1265 : f32[192] */
+  memcpy(outputs[48], arena + 74957376, sizeof(float) * 192);
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1259 : f32[768, 192, 1, 1] */
+  memcpy(outputs[49], arena + 77070336, sizeof(float) * 147456);
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1254 : f32[768] */
+  memcpy(outputs[50], arena + 77217792, sizeof(float) * 768);
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1255 : f32[768] */
+  memcpy(outputs[51], arena + 77218560, sizeof(float) * 768);
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1250 : f32[768, 1, 3, 3] */
+  memcpy(outputs[52], arena + 91521024, sizeof(float) * 6912);
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1247 : f32[768] */
+  memcpy(outputs[53], arena + 91527936, sizeof(float) * 768);
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1248 : f32[768] */
+  memcpy(outputs[54], arena + 91528704, sizeof(float) * 768);
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1238 : f32[192, 768] */
+  memcpy(outputs[55], arena + 107323392, sizeof(float) * 147456);
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1239 : f32[192] */
+  memcpy(outputs[56], arena + 107471616, sizeof(float) * 192);
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1233 : f32[768, 192] */
+  memcpy(outputs[57], arena + 107175936, sizeof(float) * 147456);
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1234 : f32[768] */
+  memcpy(outputs[58], arena + 107470848, sizeof(float) * 768);
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1226 : f32[192, 768, 1, 1] */
+  memcpy(outputs[59], arena + 108380160, sizeof(float) * 147456);
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1221 : f32[192] */
+  memcpy(outputs[60], arena + 108676224, sizeof(float) * 192);
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1222 : f32[192] */
+  memcpy(outputs[61], arena + 108676416, sizeof(float) * 192);
+  /* output 62 "grad:blocks.3.norm1.weight" = %1214 : f32[192] */
+  memcpy(outputs[62], arena + 108676032, sizeof(float) * 192);
+  /* output 63 "grad:blocks.3.norm1.bias" = %1211 : f32[192] */
+  memcpy(outputs[63], arena + 108675840, sizeof(float) * 192);
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1209 : f32[576, 192] */
+  memcpy(outputs[64], arena + 108527616, sizeof(float) * 110592);
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1210 : f32[576] */
+  memcpy(outputs[65], arena + 108675072, sizeof(float) * 576);
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %1204 : f32[192, 192] */
+  memcpy(outputs[66], arena + 108638208, sizeof(float) * 36864);
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %1205 : f32[192] */
+  memcpy(outputs[67], arena + 108675648, sizeof(float) * 192);
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1199 : f32[768, 192, 1, 1] */
+  memcpy(outputs[68], arena + 110788608, sizeof(float) * 147456);
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1194 : f32[768] */
+  memcpy(outputs[69], arena + 110936064, sizeof(float) * 768);
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1195 : f32[768] */
+  memcpy(outputs[70], arena + 110936832, sizeof(float) * 768);
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1190 : f32[768, 1, 3, 3] */
+  memcpy(outputs[71], arena + 125239296, sizeof(float) * 6912);
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1187 : f32[768] */
+  memcpy(outputs[72], arena + 125246208, sizeof(float) * 768);
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1188 : f32[768] */
+  memcpy(outputs[73], arena + 125246976, sizeof(float) * 768);
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1178 : f32[192, 768] */
+  memcpy(outputs[74], arena + 141041664, sizeof(float) * 147456);
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1179 : f32[192] */
+  memcpy(outputs[75], arena + 141189888, sizeof(float) * 192);
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1173 : f32[768, 192] */
+  memcpy(outputs[76], arena + 140894208, sizeof(float) * 147456);
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1174 : f32[768] */
+  memcpy(outputs[77], arena + 141189120, sizeof(float) * 768);
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1166 : f32[192, 768, 1, 1] */
+  memcpy(outputs[78], arena + 142098432, sizeof(float) * 147456);
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1161 : f32[192] */
+  memcpy(outputs[79], arena + 142394496, sizeof(float) * 192);
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1162 : f32[192] */
+  memcpy(outputs[80], arena + 142394688, sizeof(float) * 192);
+  /* output 81 "grad:blocks.4.norm1.weight" = %1154 : f32[192] */
+  memcpy(outputs[81], arena + 142394304, sizeof(float) * 192);
+  /* output 82 "grad:blocks.4.norm1.bias" = %1151 : f32[192] */
+  memcpy(outputs[82], arena + 142394112, sizeof(float) * 192);
+  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1149 : f32[576, 192] */
+  memcpy(outputs[83], arena + 142245888, sizeof(float) * 110592);
+  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1150 : f32[576] */
+  memcpy(outputs[84], arena + 142393344, sizeof(float) * 576);
+  /* output 85 "grad:blocks.4.attn.proj.weight" = %1144 : f32[192, 192] */
+  memcpy(outputs[85], arena + 142356480, sizeof(float) * 36864);
+  /* output 86 "grad:blocks.4.attn.proj.bias" = %1145 : f32[192] */
+  memcpy(outputs[86], arena + 142393920, sizeof(float) * 192);
+  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1139 : f32[768, 192, 1, 1] */
+  memcpy(outputs[87], arena + 144506880, sizeof(float) * 147456);
+  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1134 : f32[768] */
+  memcpy(outputs[88], arena + 144654336, sizeof(float) * 768);
+  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1135 : f32[768] */
+  memcpy(outputs[89], arena + 144655104, sizeof(float) * 768);
+  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1130 : f32[768, 1, 3, 3] */
+  memcpy(outputs[90], arena + 158957568, sizeof(float) * 6912);
+  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1127 : f32[768] */
+  memcpy(outputs[91], arena + 158964480, sizeof(float) * 768);
+  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1128 : f32[768] */
+  memcpy(outputs[92], arena + 158965248, sizeof(float) * 768);
+  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1118 : f32[192, 768] */
+  memcpy(outputs[93], arena + 174759936, sizeof(float) * 147456);
+  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1119 : f32[192] */
+  memcpy(outputs[94], arena + 174908160, sizeof(float) * 192);
+  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1113 : f32[768, 192] */
+  memcpy(outputs[95], arena + 174612480, sizeof(float) * 147456);
+  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1114 : f32[768] */
+  memcpy(outputs[96], arena + 174907392, sizeof(float) * 768);
+  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1106 : f32[192, 768, 1, 1] */
+  memcpy(outputs[97], arena + 175816704, sizeof(float) * 147456);
+  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1101 : f32[192] */
+  memcpy(outputs[98], arena + 176112768, sizeof(float) * 192);
+  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1102 : f32[192] */
+  memcpy(outputs[99], arena + 176112960, sizeof(float) * 192);
+  /* output 100 "grad:blocks.5.norm1.weight" = %1094 : f32[192] */
+  memcpy(outputs[100], arena + 176112576, sizeof(float) * 192);
+  /* output 101 "grad:blocks.5.norm1.bias" = %1091 : f32[192] */
+  memcpy(outputs[101], arena + 176112384, sizeof(float) * 192);
+  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1089 : f32[576, 192] */
+  memcpy(outputs[102], arena + 175964160, sizeof(float) * 110592);
+  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1090 : f32[576] */
+  memcpy(outputs[103], arena + 176111616, sizeof(float) * 576);
+  /* output 104 "grad:blocks.5.attn.proj.weight" = %1084 : f32[192, 192] */
+  memcpy(outputs[104], arena + 176074752, sizeof(float) * 36864);
+  /* output 105 "grad:blocks.5.attn.proj.bias" = %1085 : f32[192] */
+  memcpy(outputs[105], arena + 176112192, sizeof(float) * 192);
+  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1079 : f32[768, 192, 1, 1] */
+  memcpy(outputs[106], arena + 178225152, sizeof(float) * 147456);
+  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1074 : f32[768] */
+  memcpy(outputs[107], arena + 178372608, sizeof(float) * 768);
+  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1075 : f32[768] */
+  memcpy(outputs[108], arena + 178373376, sizeof(float) * 768);
+  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1070 : f32[768, 1, 3, 3] */
+  memcpy(outputs[109], arena + 192675840, sizeof(float) * 6912);
+  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1067 : f32[768] */
+  memcpy(outputs[110], arena + 192682752, sizeof(float) * 768);
+  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1068 : f32[768] */
+  memcpy(outputs[111], arena + 192683520, sizeof(float) * 768);
+  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1058 : f32[192, 768] */
+  memcpy(outputs[112], arena + 208478208, sizeof(float) * 147456);
+  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1059 : f32[192] */
+  memcpy(outputs[113], arena + 208626432, sizeof(float) * 192);
+  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1053 : f32[768, 192] */
+  memcpy(outputs[114], arena + 208330752, sizeof(float) * 147456);
+  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1054 : f32[768] */
+  memcpy(outputs[115], arena + 208625664, sizeof(float) * 768);
+  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %1046 : f32[192, 768, 1, 1] */
+  memcpy(outputs[116], arena + 209534976, sizeof(float) * 147456);
+  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %1041 : f32[192] */
+  memcpy(outputs[117], arena + 209831040, sizeof(float) * 192);
+  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %1042 : f32[192] */
+  memcpy(outputs[118], arena + 209831232, sizeof(float) * 192);
+  /* output 119 "grad:blocks.6.norm1.weight" = %1034 : f32[192] */
+  memcpy(outputs[119], arena + 209830848, sizeof(float) * 192);
+  /* output 120 "grad:blocks.6.norm1.bias" = %1031 : f32[192] */
+  memcpy(outputs[120], arena + 209830656, sizeof(float) * 192);
+  /* output 121 "grad:blocks.6.attn.qkv.weight" = %1029 : f32[576, 192] */
+  memcpy(outputs[121], arena + 209682432, sizeof(float) * 110592);
+  /* output 122 "grad:blocks.6.attn.qkv.bias" = %1030 : f32[576] */
+  memcpy(outputs[122], arena + 209829888, sizeof(float) * 576);
+  /* output 123 "grad:blocks.6.attn.proj.weight" = %1024 : f32[192, 192] */
+  memcpy(outputs[123], arena + 209793024, sizeof(float) * 36864);
+  /* output 124 "grad:blocks.6.attn.proj.bias" = %1025 : f32[192] */
+  memcpy(outputs[124], arena + 209830464, sizeof(float) * 192);
+  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %1019 : f32[768, 192, 1, 1] */
+  memcpy(outputs[125], arena + 211943424, sizeof(float) * 147456);
+  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %1014 : f32[768] */
+  memcpy(outputs[126], arena + 212090880, sizeof(float) * 768);
+  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %1015 : f32[768] */
+  memcpy(outputs[127], arena + 212091648, sizeof(float) * 768);
+  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1010 : f32[768, 1, 3, 3] */
+  memcpy(outputs[128], arena + 226394112, sizeof(float) * 6912);
+  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1007 : f32[768] */
+  memcpy(outputs[129], arena + 226401024, sizeof(float) * 768);
+  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1008 : f32[768] */
+  memcpy(outputs[130], arena + 226401792, sizeof(float) * 768);
+  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %998 : f32[192, 768] */
+  memcpy(outputs[131], arena + 242196480, sizeof(float) * 147456);
+  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %999 : f32[192] */
+  memcpy(outputs[132], arena + 242344704, sizeof(float) * 192);
+  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %993 : f32[768, 192] */
+  memcpy(outputs[133], arena + 242049024, sizeof(float) * 147456);
+  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %994 : f32[768] */
+  memcpy(outputs[134], arena + 242343936, sizeof(float) * 768);
+  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %986 : f32[192, 768, 1, 1] */
+  memcpy(outputs[135], arena + 243253248, sizeof(float) * 147456);
+  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %981 : f32[192] */
+  memcpy(outputs[136], arena + 243549312, sizeof(float) * 192);
+  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %982 : f32[192] */
+  memcpy(outputs[137], arena + 243549504, sizeof(float) * 192);
+  /* output 138 "grad:blocks.7.norm1.weight" = %974 : f32[192] */
+  memcpy(outputs[138], arena + 243549120, sizeof(float) * 192);
+  /* output 139 "grad:blocks.7.norm1.bias" = %971 : f32[192] */
+  memcpy(outputs[139], arena + 243548928, sizeof(float) * 192);
+  /* output 140 "grad:blocks.7.attn.qkv.weight" = %969 : f32[576, 192] */
+  memcpy(outputs[140], arena + 243400704, sizeof(float) * 110592);
+  /* output 141 "grad:blocks.7.attn.qkv.bias" = %970 : f32[576] */
+  memcpy(outputs[141], arena + 243548160, sizeof(float) * 576);
+  /* output 142 "grad:blocks.7.attn.proj.weight" = %964 : f32[192, 192] */
+  memcpy(outputs[142], arena + 243511296, sizeof(float) * 36864);
+  /* output 143 "grad:blocks.7.attn.proj.bias" = %965 : f32[192] */
+  memcpy(outputs[143], arena + 243548736, sizeof(float) * 192);
+  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %959 : f32[768, 192, 1, 1] */
+  memcpy(outputs[144], arena + 245661696, sizeof(float) * 147456);
+  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %954 : f32[768] */
+  memcpy(outputs[145], arena + 245809152, sizeof(float) * 768);
+  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %955 : f32[768] */
+  memcpy(outputs[146], arena + 245809920, sizeof(float) * 768);
+  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %950 : f32[768, 1, 3, 3] */
+  memcpy(outputs[147], arena + 260112384, sizeof(float) * 6912);
+  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %947 : f32[768] */
+  memcpy(outputs[148], arena + 260119296, sizeof(float) * 768);
+  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %948 : f32[768] */
+  memcpy(outputs[149], arena + 260120064, sizeof(float) * 768);
+  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %938 : f32[192, 768] */
+  memcpy(outputs[150], arena + 275914752, sizeof(float) * 147456);
+  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %939 : f32[192] */
+  memcpy(outputs[151], arena + 276062976, sizeof(float) * 192);
+  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %933 : f32[768, 192] */
+  memcpy(outputs[152], arena + 275767296, sizeof(float) * 147456);
+  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %934 : f32[768] */
+  memcpy(outputs[153], arena + 276062208, sizeof(float) * 768);
+  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %926 : f32[192, 768, 1, 1] */
+  memcpy(outputs[154], arena + 276971520, sizeof(float) * 147456);
+  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %921 : f32[192] */
+  memcpy(outputs[155], arena + 277267584, sizeof(float) * 192);
+  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %922 : f32[192] */
+  memcpy(outputs[156], arena + 277267776, sizeof(float) * 192);
+  /* output 157 "grad:blocks.8.norm1.weight" = %914 : f32[192] */
+  memcpy(outputs[157], arena + 277267392, sizeof(float) * 192);
+  /* output 158 "grad:blocks.8.norm1.bias" = %911 : f32[192] */
+  memcpy(outputs[158], arena + 277267200, sizeof(float) * 192);
+  /* output 159 "grad:blocks.8.attn.qkv.weight" = %909 : f32[576, 192] */
+  memcpy(outputs[159], arena + 277118976, sizeof(float) * 110592);
+  /* output 160 "grad:blocks.8.attn.qkv.bias" = %910 : f32[576] */
+  memcpy(outputs[160], arena + 277266432, sizeof(float) * 576);
+  /* output 161 "grad:blocks.8.attn.proj.weight" = %904 : f32[192, 192] */
+  memcpy(outputs[161], arena + 277229568, sizeof(float) * 36864);
+  /* output 162 "grad:blocks.8.attn.proj.bias" = %905 : f32[192] */
+  memcpy(outputs[162], arena + 277267008, sizeof(float) * 192);
+  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %899 : f32[768, 192, 1, 1] */
+  memcpy(outputs[163], arena + 279379968, sizeof(float) * 147456);
+  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %894 : f32[768] */
+  memcpy(outputs[164], arena + 279527424, sizeof(float) * 768);
+  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %895 : f32[768] */
+  memcpy(outputs[165], arena + 279528192, sizeof(float) * 768);
+  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %890 : f32[768, 1, 3, 3] */
+  memcpy(outputs[166], arena + 293830656, sizeof(float) * 6912);
+  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %887 : f32[768] */
+  memcpy(outputs[167], arena + 293837568, sizeof(float) * 768);
+  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %888 : f32[768] */
+  memcpy(outputs[168], arena + 293838336, sizeof(float) * 768);
+  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %878 : f32[192, 768] */
+  memcpy(outputs[169], arena + 309633024, sizeof(float) * 147456);
+  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %879 : f32[192] */
+  memcpy(outputs[170], arena + 309781248, sizeof(float) * 192);
+  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %873 : f32[768, 192] */
+  memcpy(outputs[171], arena + 309485568, sizeof(float) * 147456);
+  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %874 : f32[768] */
+  memcpy(outputs[172], arena + 309780480, sizeof(float) * 768);
+  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %866 : f32[192, 768, 1, 1] */
+  memcpy(outputs[173], arena + 310689792, sizeof(float) * 147456);
+  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %861 : f32[192] */
+  memcpy(outputs[174], arena + 310985856, sizeof(float) * 192);
+  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %862 : f32[192] */
+  memcpy(outputs[175], arena + 310986048, sizeof(float) * 192);
+  /* output 176 "grad:blocks.9.norm1.weight" = %854 : f32[192] */
+  memcpy(outputs[176], arena + 310985664, sizeof(float) * 192);
+  /* output 177 "grad:blocks.9.norm1.bias" = %851 : f32[192] */
+  memcpy(outputs[177], arena + 310985472, sizeof(float) * 192);
+  /* output 178 "grad:blocks.9.attn.qkv.weight" = %849 : f32[576, 192] */
+  memcpy(outputs[178], arena + 310837248, sizeof(float) * 110592);
+  /* output 179 "grad:blocks.9.attn.qkv.bias" = %850 : f32[576] */
+  memcpy(outputs[179], arena + 310984704, sizeof(float) * 576);
+  /* output 180 "grad:blocks.9.attn.proj.weight" = %844 : f32[192, 192] */
+  memcpy(outputs[180], arena + 310947840, sizeof(float) * 36864);
+  /* output 181 "grad:blocks.9.attn.proj.bias" = %845 : f32[192] */
+  memcpy(outputs[181], arena + 310985280, sizeof(float) * 192);
+  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %839 : f32[768, 192, 1, 1] */
+  memcpy(outputs[182], arena + 313098240, sizeof(float) * 147456);
+  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %834 : f32[768] */
+  memcpy(outputs[183], arena + 313245696, sizeof(float) * 768);
+  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %835 : f32[768] */
+  memcpy(outputs[184], arena + 313246464, sizeof(float) * 768);
+  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %830 : f32[768, 1, 3, 3] */
+  memcpy(outputs[185], arena + 327548928, sizeof(float) * 6912);
+  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %827 : f32[768] */
+  memcpy(outputs[186], arena + 327555840, sizeof(float) * 768);
+  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %828 : f32[768] */
+  memcpy(outputs[187], arena + 327556608, sizeof(float) * 768);
+  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %818 : f32[192, 768] */
+  memcpy(outputs[188], arena + 343351296, sizeof(float) * 147456);
+  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %819 : f32[192] */
+  memcpy(outputs[189], arena + 343499520, sizeof(float) * 192);
+  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %813 : f32[768, 192] */
+  memcpy(outputs[190], arena + 343203840, sizeof(float) * 147456);
+  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %814 : f32[768] */
+  memcpy(outputs[191], arena + 343498752, sizeof(float) * 768);
+  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %806 : f32[192, 768, 1, 1] */
+  memcpy(outputs[192], arena + 344408064, sizeof(float) * 147456);
+  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %801 : f32[192] */
+  memcpy(outputs[193], arena + 344704128, sizeof(float) * 192);
+  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %802 : f32[192] */
+  memcpy(outputs[194], arena + 344704320, sizeof(float) * 192);
+  /* output 195 "grad:blocks.10.norm1.weight" = %794 : f32[192] */
+  memcpy(outputs[195], arena + 344703936, sizeof(float) * 192);
+  /* output 196 "grad:blocks.10.norm1.bias" = %791 : f32[192] */
+  memcpy(outputs[196], arena + 344703744, sizeof(float) * 192);
+  /* output 197 "grad:blocks.10.attn.qkv.weight" = %789 : f32[576, 192] */
+  memcpy(outputs[197], arena + 344555520, sizeof(float) * 110592);
+  /* output 198 "grad:blocks.10.attn.qkv.bias" = %790 : f32[576] */
+  memcpy(outputs[198], arena + 344702976, sizeof(float) * 576);
+  /* output 199 "grad:blocks.10.attn.proj.weight" = %784 : f32[192, 192] */
+  memcpy(outputs[199], arena + 344666112, sizeof(float) * 36864);
+  /* output 200 "grad:blocks.10.attn.proj.bias" = %785 : f32[192] */
+  memcpy(outputs[200], arena + 344703552, sizeof(float) * 192);
+  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %779 : f32[768, 192, 1, 1] */
+  memcpy(outputs[201], arena + 346816512, sizeof(float) * 147456);
+  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %774 : f32[768] */
+  memcpy(outputs[202], arena + 346963968, sizeof(float) * 768);
+  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %775 : f32[768] */
+  memcpy(outputs[203], arena + 346964736, sizeof(float) * 768);
+  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %770 : f32[768, 1, 3, 3] */
+  memcpy(outputs[204], arena + 361267200, sizeof(float) * 6912);
+  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %767 : f32[768] */
+  memcpy(outputs[205], arena + 361274112, sizeof(float) * 768);
+  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %768 : f32[768] */
+  memcpy(outputs[206], arena + 361274880, sizeof(float) * 768);
+  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %758 : f32[192, 768] */
+  memcpy(outputs[207], arena + 377069568, sizeof(float) * 147456);
+  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %759 : f32[192] */
+  memcpy(outputs[208], arena + 377217792, sizeof(float) * 192);
+  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %753 : f32[768, 192] */
+  memcpy(outputs[209], arena + 376922112, sizeof(float) * 147456);
+  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %754 : f32[768] */
+  memcpy(outputs[210], arena + 377217024, sizeof(float) * 768);
+  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %746 : f32[192, 768, 1, 1] */
+  memcpy(outputs[211], arena + 378126336, sizeof(float) * 147456);
+  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %741 : f32[192] */
+  memcpy(outputs[212], arena + 378422400, sizeof(float) * 192);
+  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %742 : f32[192] */
+  memcpy(outputs[213], arena + 378422592, sizeof(float) * 192);
+  /* output 214 "grad:blocks.11.norm1.weight" = %734 : f32[192] */
+  memcpy(outputs[214], arena + 378422208, sizeof(float) * 192);
+  /* output 215 "grad:blocks.11.norm1.bias" = %731 : f32[192] */
+  memcpy(outputs[215], arena + 378422016, sizeof(float) * 192);
+  /* output 216 "grad:blocks.11.attn.qkv.weight" = %729 : f32[576, 192] */
+  memcpy(outputs[216], arena + 378273792, sizeof(float) * 110592);
+  /* output 217 "grad:blocks.11.attn.qkv.bias" = %730 : f32[576] */
+  memcpy(outputs[217], arena + 378421248, sizeof(float) * 576);
+  /* output 218 "grad:blocks.11.attn.proj.weight" = %724 : f32[192, 192] */
+  memcpy(outputs[218], arena + 378384384, sizeof(float) * 36864);
+  /* output 219 "grad:blocks.11.attn.proj.bias" = %725 : f32[192] */
+  memcpy(outputs[219], arena + 378421824, sizeof(float) * 192);
+  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %719 : f32[768, 192, 1, 1] */
+  memcpy(outputs[220], arena + 380534784, sizeof(float) * 147456);
+  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %714 : f32[768] */
+  memcpy(outputs[221], arena + 380682240, sizeof(float) * 768);
+  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %715 : f32[768] */
+  memcpy(outputs[222], arena + 380683008, sizeof(float) * 768);
+  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %710 : f32[768, 1, 3, 3] */
+  memcpy(outputs[223], arena + 394985472, sizeof(float) * 6912);
+  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %707 : f32[768] */
+  memcpy(outputs[224], arena + 394992384, sizeof(float) * 768);
+  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %708 : f32[768] */
+  memcpy(outputs[225], arena + 394993152, sizeof(float) * 768);
+  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %698 : f32[192, 768] */
+  memcpy(outputs[226], arena + 541519872, sizeof(float) * 147456);
+  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %699 : f32[192] */
+  memcpy(outputs[227], arena + 512312448, sizeof(float) * 192);
+  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %693 : f32[768, 192] */
+  memcpy(outputs[228], arena + 541372416, sizeof(float) * 147456);
+  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %694 : f32[768] */
+  memcpy(outputs[229], arena + 512311296, sizeof(float) * 768);
+  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %686 : f32[192, 768, 1, 1] */
+  memcpy(outputs[230], arena + 541224960, sizeof(float) * 147456);
+  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %681 : f32[192] */
+  memcpy(outputs[231], arena + 512312064, sizeof(float) * 192);
+  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %682 : f32[192] */
+  memcpy(outputs[232], arena + 512312256, sizeof(float) * 192);
+  /* output 233 "grad:norm.weight" = %675 : f32[192] */
+  memcpy(outputs[233], arena + 544900272, sizeof(float) * 192);
+  /* output 234 "grad:norm.bias" = %672 : f32[192] */
+  memcpy(outputs[234], arena + 544900080, sizeof(float) * 192);
+  /* output 235 "grad:head.weight" = %668 : f32[1000, 192] */
+  memcpy(outputs[235], arena + 543633408, sizeof(float) * 192000);
+  /* output 236 "grad:head.bias" = %669 : f32[1000] */
+  memcpy(outputs[236], arena + 544894464, sizeof(float) * 1000);
+  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 768] */
+  memcpy(outputs[237], arena + 544857600, sizeof(float) * 1536);
+  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 768] */
+  memcpy(outputs[238], arena + 544859136, sizeof(float) * 1536);
+  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %57 : f32[2, 192] */
+  memcpy(outputs[239], arena + 544895472, sizeof(float) * 384);
+  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %86 : f32[2, 768] */
+  memcpy(outputs[240], arena + 544860672, sizeof(float) * 1536);
+  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %93 : f32[2, 768] */
+  memcpy(outputs[241], arena + 544862208, sizeof(float) * 1536);
+  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %111 : f32[2, 192] */
+  memcpy(outputs[242], arena + 544895856, sizeof(float) * 384);
+  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %140 : f32[2, 768] */
+  memcpy(outputs[243], arena + 544863744, sizeof(float) * 1536);
+  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %147 : f32[2, 768] */
+  memcpy(outputs[244], arena + 544865280, sizeof(float) * 1536);
+  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %165 : f32[2, 192] */
+  memcpy(outputs[245], arena + 544896240, sizeof(float) * 384);
+  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %194 : f32[2, 768] */
+  memcpy(outputs[246], arena + 544866816, sizeof(float) * 1536);
+  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %201 : f32[2, 768] */
+  memcpy(outputs[247], arena + 544868352, sizeof(float) * 1536);
+  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %219 : f32[2, 192] */
+  memcpy(outputs[248], arena + 544896624, sizeof(float) * 384);
+  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %248 : f32[2, 768] */
+  memcpy(outputs[249], arena + 544869888, sizeof(float) * 1536);
+  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %255 : f32[2, 768] */
+  memcpy(outputs[250], arena + 544871424, sizeof(float) * 1536);
+  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %273 : f32[2, 192] */
+  memcpy(outputs[251], arena + 544897008, sizeof(float) * 384);
+  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %302 : f32[2, 768] */
+  memcpy(outputs[252], arena + 544872960, sizeof(float) * 1536);
+  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %309 : f32[2, 768] */
+  memcpy(outputs[253], arena + 544874496, sizeof(float) * 1536);
+  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %327 : f32[2, 192] */
+  memcpy(outputs[254], arena + 544897392, sizeof(float) * 384);
+  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %356 : f32[2, 768] */
+  memcpy(outputs[255], arena + 544876032, sizeof(float) * 1536);
+  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %363 : f32[2, 768] */
+  memcpy(outputs[256], arena + 544877568, sizeof(float) * 1536);
+  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %381 : f32[2, 192] */
+  memcpy(outputs[257], arena + 544897776, sizeof(float) * 384);
+  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %410 : f32[2, 768] */
+  memcpy(outputs[258], arena + 544879104, sizeof(float) * 1536);
+  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %417 : f32[2, 768] */
+  memcpy(outputs[259], arena + 544880640, sizeof(float) * 1536);
+  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %435 : f32[2, 192] */
+  memcpy(outputs[260], arena + 544898160, sizeof(float) * 384);
+  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %464 : f32[2, 768] */
+  memcpy(outputs[261], arena + 544882176, sizeof(float) * 1536);
+  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %471 : f32[2, 768] */
+  memcpy(outputs[262], arena + 544883712, sizeof(float) * 1536);
+  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %489 : f32[2, 192] */
+  memcpy(outputs[263], arena + 544898544, sizeof(float) * 384);
+  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %518 : f32[2, 768] */
+  memcpy(outputs[264], arena + 544885248, sizeof(float) * 1536);
+  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %525 : f32[2, 768] */
+  memcpy(outputs[265], arena + 544886784, sizeof(float) * 1536);
+  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %543 : f32[2, 192] */
+  memcpy(outputs[266], arena + 544898928, sizeof(float) * 384);
+  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %572 : f32[2, 768] */
+  memcpy(outputs[267], arena + 544888320, sizeof(float) * 1536);
+  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %579 : f32[2, 768] */
+  memcpy(outputs[268], arena + 544889856, sizeof(float) * 1536);
+  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %597 : f32[2, 192] */
+  memcpy(outputs[269], arena + 544899312, sizeof(float) * 384);
+  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %626 : f32[2, 768] */
+  memcpy(outputs[270], arena + 544891392, sizeof(float) * 1536);
+  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %633 : f32[2, 768] */
+  memcpy(outputs[271], arena + 544892928, sizeof(float) * 1536);
+  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %651 : f32[2, 192] */
+  memcpy(outputs[272], arena + 544899696, sizeof(float) * 384);
   return 0;
 } // localvit_tiny_se4_train_forward
 

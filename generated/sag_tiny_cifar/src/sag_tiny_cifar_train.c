@@ -1817,6 +1817,397 @@ void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
   }
 }
 
+/* ---- templates/attention.c ----------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* Attention kernels: scaled dot-product attention over tokens (sdpa) and local attention over the
+ * T shifted variants of every token (local_attention). Heads may share K/V heads (grouped-query
+ * attention): query head h reads kv head h / (H / Hk). */
+
+/* sdpa: out[b, i, h·D + d] = Σ_j softmax_j(scale · q_{b,i,h} · k_{b,j,g}) · v_{b,j,g}[d],
+ * g = h / (H / Hk), for b < B, i < Nq, h < H, d < D, j < Nk, where
+ *   q_{b,i,h}[d] = q[(b·Nq + i)·q_rs + h·D + d]     (q_rs ≥ H·D)
+ *   k_{b,j,g}[d] = k[(b·Nk + j)·k_rs + g·D + d]     (k_rs ≥ Hk·D)
+ *   v_{b,j,g}[d] = v[(b·Nk + j)·v_rs + g·D + d]     (v_rs ≥ Hk·D)
+ * and out is dense [B, Nq, H·D]. With a fused qkv buffer [B, N, 3·C] (C = H·D, laid out [q|k|v],
+ * heads inside each) pass q = qkv, k = qkv + C, v = qkv + 2·C and all three row strides 3·C.
+ * scale is usually 1/√D (scale > 0: the row max is taken before scaling).
+ *
+ * How: a dedicated kernel rather than two calls of the serial GEMM around a softmax, which ran at
+ * 55 GFLOP/s per core for DeiT-tiny (FMA peak ~101): Kᵀ and V were re-packed for every block of
+ * 50 queries, each block ended in an edge tile that went through a copy, and the softmax read the
+ * score block three times. This kernel: 76 GFLOP/s on one core, 140 on two (B = 1; B = 16: 68
+ * and 146), 1.3-1.5× the old path at every model shape (see the commit messages for the table);
+ * what is left is the exp (~11%) and the packing (3-8%). The work is the B·H·⌈Nq/MR⌉ tiles of
+ * MR queries; each thread takes a contiguous run of them and, per (b, kv head), packs Kᵀ and V
+ * once into NR-wide panels (heads that share a kv head reuse them: the run visits h in order).
+ * Then, LK_SDPA_TILES query tiles at a time:
+ *   1. S = Q·Kᵀ with an MR×NR micro-kernel (Q rows read in place, Kᵀ panels padded with zero
+ *      keys up to a multiple of NR), whose store also keeps each row's running max;
+ *   2. one pass per row: P = exp(scale·S − scale·max) in place (an exp2 without lk_vexp's
+ *      range handling, which these arguments ≤ 0 do not need), and Σ P (padding keys masked);
+ *   3. out = (P·V) · (1/Σ) with the same micro-kernel shape over the V panels: the normalisation
+ *      is one multiply per output (D per row) instead of one per score (Nk per row).
+ * Measured and not kept (1 thread, DeiT-tiny): V read in place instead of packed (its rows are
+ * 2.3 KB apart in the qkv buffer) 5% slower; queries packed into MR-wide panels 3-5% slower;
+ * LK_SDPA_TILES 1 to 8 and the exp over an MR-row tile instead of row by row: no difference;
+ * software prefetch of the next head's q, k, v rows (B = 16): no difference.
+ * Each output row is computed by one thread in a fixed order (k ascending in every dot product,
+ * the row sum in fixed lanes) that does not depend on which tile, run or thread it falls in, so
+ * results do not depend on the thread count.
+ *
+ * Scratch per thread, allocated per call: Kᵀ and V panels, the score rows and copies of short
+ * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld = ⌈Nk/NR⌉·NR (+ 16 when
+ * that is a multiple of 1024): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that fails,
+ * the thread's outputs are NaN. out must not overlap q, k or v. */
+#if defined(LOCUS_TARGET_AVX512)
+#  define LK_SDPA_MR 8
+#else
+#  define LK_SDPA_MR 6
+#endif
+#define LK_SDPA_NV 2                       /* vectors per tile row: 12 (16) accumulators, as gemm.c */
+#define LK_SDPA_NR (LK_SDPA_NV * LK_VW)    /* keys (step 1) or output columns (step 3) per panel */
+/* Step 3 sums each output over the keys in chunks of KC, chunk sums added in order. The test's
+ * random DeiT-tiny case has outputs near zero (Σ p·v cancels), where one chain of 197 float adds
+ * was already the largest error: worst relative error over 20 seeds 2.2e-5 with one chain (the
+ * old GEMM path: 2.0e-5; the test allows 2e-5), 2.1e-5 with KC = 64, 1.4e-5 with 32, 1.2e-5
+ * with 16. 32 costs ~3% of the kernel against 64 (the 12 chunk sums live on the stack). */
+#ifndef LK_SDPA_KC
+#  define LK_SDPA_KC 32
+#endif
+#ifndef LK_SDPA_TILES
+#  define LK_SDPA_TILES 4                  /* query tiles per step: a Kᵀ or V panel is reused from
+                                              L1 by this many tiles; the scores stay in L1/L2 */
+#endif
+
+/* kt[(j/NR)·D·NR + d·NR + j%NR] = k_j[d] for j < round_up(Nk, NR), zero for j ≥ Nk. Full panels
+ * are turned around 8×8 in registers (k rows are contiguous in d, as linear's W in gemm.c). */
+static void lk__sdpa_pack_kt(int Nk, int D, const float *restrict k, long k_rs, float *restrict kt) {
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, Nk - j0), d0 = 0;
+    const float *s = k + (long)j0 * k_rs;
+    float *p = kt + (long)j0 * D;
+    if (nr == LK_SDPA_NR)
+      for (; d0 + 8 <= D; d0 += 8)
+        for (int j = 0; j < LK_SDPA_NR; j += 8) {
+          lk_v8 r[8], o[8];
+          for (int i = 0; i < 8; ++i) memcpy(&r[i], s + (long)(j + i) * k_rs + d0, sizeof r[i]);
+          lk_transpose8(r, o);
+          for (int i = 0; i < 8; ++i) memcpy(p + (long)(d0 + i) * LK_SDPA_NR + j, &o[i], sizeof o[i]);
+        }
+    for (; d0 < D; ++d0)
+      for (int j = 0; j < LK_SDPA_NR; ++j) p[(long)d0 * LK_SDPA_NR + j] = j < nr ? s[(long)j * k_rs + d0] : 0.0f;
+  }
+}
+
+/* vp[(d/NR)·Nk·NR + j·NR + d%NR] = v_j[d] for d < round_up(D, NR), zero for d ≥ D. */
+static void lk__sdpa_pack_v(int Nk, int D, const float *restrict v, long v_rs, float *restrict vp) {
+  for (int d0 = 0; d0 < D; d0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, D - d0);
+    float *p = vp + (long)d0 * Nk;
+    for (int j = 0; j < Nk; ++j) {
+      const float *s = v + (long)j * v_rs + d0;
+      if (nr == LK_SDPA_NR)
+        for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(p + (long)j * LK_SDPA_NR + u * LK_VW, lk_vload(s + u * LK_VW));
+      else
+        for (int d = 0; d < LK_SDPA_NR; ++d) p[(long)j * LK_SDPA_NR + d] = d < nr ? s[d] : 0.0f;
+    }
+  }
+}
+
+/* Step 1 on one tile: s[0:MR, 0:nv·VW] = A[0:MR, 0:D] · kp[0:D, 0:nv·VW], A(i, d) = a[i·rsa + d]
+ * (all MR rows readable), kp one packed Kᵀ panel whose first `valid` columns are real keys;
+ * rmax[i] = max(rmax[i], the row's real scores) lane-wise. nv is a constant after inlining. */
+__attribute__((always_inline)) static inline void lk__sdpa_qk_nv(int nv, int D, const float *restrict a, long rsa,
+                                                                 const float *restrict kp, float *restrict s, long lds,
+                                                                 int valid, lk_vf *restrict rmax) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) acc[i][u] = lk_vzero();
+  for (int d = 0; d < D; ++d) {
+    lk_vf b[LK_SDPA_NV];
+    for (int u = 0; u < nv; ++u) b[u] = lk_vload(kp + u * LK_VW);
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf ai = lk_vset1(a[i * rsa + d]);
+      for (int u = 0; u < nv; ++u) acc[i][u] += ai * b[u];
+    }
+    kp += LK_SDPA_NR;
+  }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) lk_vstore(s + i * lds + u * LK_VW, acc[i][u]);
+  if (valid == nv * LK_VW) {
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf m = acc[i][0];
+      for (int u = 1; u < nv; ++u) m = lk_vmax(acc[i][u], m);
+      rmax[i] = lk_vmax(m, rmax[i]);
+    }
+  } else { /* last panel: the zero padding keys must not take part in the max */
+    for (int u = 0; u < nv; ++u) {
+      lk_vi keep = lk_vbelow(u * LK_VW, valid);
+      for (int i = 0; i < LK_SDPA_MR; ++i) rmax[i] = lk_vmax(lk_vselect(keep, acc[i][u], lk_vset1(-INFINITY)), rmax[i]);
+    }
+  }
+}
+
+/* A last panel of at most LK_VW keys takes a tile one vector wide: half the multiply-adds (Nk =
+ * 197 is 12 panels of 16 and one of 5). */
+static void lk__sdpa_qk_tile(int D, const float *restrict a, long rsa, const float *restrict kp,
+                             float *restrict s, long lds, int valid, lk_vf *restrict rmax) {
+  if (valid <= LK_VW) lk__sdpa_qk_nv(1, D, a, rsa, kp, s, lds, valid, rmax);
+  else lk__sdpa_qk_nv(LK_SDPA_NV, D, a, rsa, kp, s, lds, valid, rmax);
+}
+
+/* 2^t for t ≤ 0 (or NaN): what step 2 needs, cheaper than lk_vexp (16 vector operations instead
+ * of ~28; step 2 was 16% of the kernel's time with lk_vexp). The caller folds log2(e) into its
+ * scale, so there is no ln 2 reduction; t is clamped at −126, where 2^t is ~1e-38, negligible in
+ * a row sum that is ≥ 1 (no underflow mask needed), and t ≤ 0 needs no overflow clamp. 2^r on
+ * |r| ≤ 1/2: degree 6, fitted for relative error (1.5e-8 with float coefficients, below the
+ * float rounding of its evaluation). NaN propagates through the max and the product. */
+static inline lk_vf lk__sdpa_exp2(lk_vf t) {
+  const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer in the low bits */
+  t = lk_vmax(t, lk_vset1(-126.0f));
+  lk_vf big = t + shifter;
+  lk_vf r = t - (big - shifter), r2 = r * r;
+  lk_vf q01 = r * 0.693147182f + 1.0f;
+  lk_vf q23 = r * 0.0555032864f + 0.240226462f;
+  lk_vf q456 = (r * 0.00133999367f + 0.00961848628f) + r2 * 0.000153464571f;
+  lk_vf p = q01 + r2 * (q23 + r2 * q456);
+  /* 2^n from the integer n in big's low bits: (n + 127) << 23 (n ≥ −126: a normal float). */
+  lk_vi two_n = ((lk_vi)big - ((lk_vi)lk_vset1(shifter) - 127)) << 23;
+  return p * (lk_vf)two_n;
+}
+
+/* Step 2 on one score row: p[j] = exp(scale·s[j] − scale·max) in place for j < Nk; returns 1/Σ p
+ * (NaN for a row whose scores are all −inf, as PyTorch). The row has room up to the next
+ * multiple of LK_VW, so the tail is a full, masked vector. */
+static float lk__sdpa_exp_row(int Nk, float *p, lk_vf rmax, float scale) {
+  const float a = scale * 1.44269504088896341f, m = lk_vhmax(rmax) * a; /* exp(x) = 2^(x·log2 e) */
+  lk_vf vs = lk_vzero();
+  int j = 0;
+  if (m == -INFINITY) return NAN;
+  for (; j + LK_VW <= Nk; j += LK_VW) {
+    lk_vf e = lk__sdpa_exp2(lk_vload(p + j) * a - m);
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  if (j < Nk) {
+    lk_vf e = lk_vselect(lk_vbelow(j, Nk), lk__sdpa_exp2(lk_vload(p + j) * a - m), lk_vzero());
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  return 1.0f / lk_vsum(vs);
+}
+
+/* Step 3 on one tile: o[0:mr, 0:nr] = inv[i] · Σ_j p[i·ldp + j] · vp[j·NR + c], j < Nk (all MR
+ * rows of p readable and finite). Edge tiles go through a full-size copy. */
+static void lk__sdpa_pv_tile(int Nk, const float *restrict p, long ldp, const float *restrict vp,
+                             const float *inv, float *restrict o, long ldo, int mr, int nr) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV], sum[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] = lk_vzero();
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_KC) {
+    const int j1 = (int)lk_min_l(j0 + LK_SDPA_KC, Nk);
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = lk_vzero();
+    for (int j = j0; j < j1; ++j) {
+      lk_vf b[LK_SDPA_NV];
+      for (int u = 0; u < LK_SDPA_NV; ++u) b[u] = lk_vload(vp + u * LK_VW);
+      for (int i = 0; i < LK_SDPA_MR; ++i) {
+        lk_vf pi = lk_vset1(p[i * ldp + j]);
+        for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] += pi * b[u];
+      }
+      vp += LK_SDPA_NR;
+    }
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] += acc[i][u];
+  }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = sum[i][u] * inv[i];
+  if (mr == LK_SDPA_MR && nr == LK_SDPA_NR) {
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(o + i * ldo + u * LK_VW, acc[i][u]);
+  } else {
+    float t[LK_SDPA_MR * LK_SDPA_NR];
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(t + i * LK_SDPA_NR + u * LK_VW, acc[i][u]);
+    for (int i = 0; i < mr; ++i) memcpy(o + i * ldo, t + i * LK_SDPA_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+             long k_rs, const float *v, long v_rs, float *out, float scale) {
+  if (B <= 0 || Nq <= 0 || H <= 0 || D <= 0) return;
+  const int group = H / Hk, tiles = (int)lk_ceil_div(Nq, LK_SDPA_MR);
+  const long ld = (long)H * D, units = (long)B * H * tiles;
+  const long nkp = lk_round_up(lk_max_l(Nk, 1), LK_SDPA_NR), dp = lk_round_up(D, LK_SDPA_NR);
+  /* Score rows one cache line longer when they would be a multiple of 4 KiB apart: the MR rows
+   * that step 3 reads together would all map to one L1 set (SAG's Nk = 1024). */
+  const long lds = nkp % 1024 == 0 ? nkp + 16 : nkp;
+  const size_t kt_floats = (size_t)lk_round_up(nkp * D, 16), vp_floats = (size_t)lk_round_up((long)Nk * dp, 16);
+  const size_t s_floats = (size_t)(LK_SDPA_TILES * LK_SDPA_MR * lds), qt_floats = (size_t)LK_SDPA_TILES * LK_SDPA_MR * D;
+  if (Nk <= 0) { /* no keys: an empty sum */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(out + r * ld, 0, (size_t)ld * sizeof(float));
+    return;
+  }
+  LK_OMP(parallel if(units > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1, packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
+    float *kt = lk_scratch_alloc(kt_floats + vp_floats + s_floats + qt_floats);
+    float *vp = kt ? kt + kt_floats : NULL, *s = kt ? vp + vp_floats : NULL, *qt = kt ? s + s_floats : NULL;
+    lk_vf rmax[LK_SDPA_TILES * LK_SDPA_MR];
+    float inv[LK_SDPA_TILES * LK_SDPA_MR];
+    const float *at[LK_SDPA_TILES]; /* each query tile's rows, row stride rs */
+    long rs[LK_SDPA_TILES];
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1;) {
+      const long bh = u / tiles;
+      const int t0 = (int)(u % tiles), b = (int)(bh / H), h = (int)(bh % H), g = h / group;
+      const int nt = (int)lk_min_l(lk_min_l(LK_SDPA_TILES, tiles - t0), u1 - u);
+      const int i0 = t0 * LK_SDPA_MR, m = (int)lk_min_l((long)nt * LK_SDPA_MR, Nq - i0);
+      const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+      float *ob = out + ((long)b * Nq + i0) * ld + (long)h * D;
+      u += nt;
+      if (!kt) { /* no scratch (out of memory): fail loudly, with NaN, rather than leave garbage */
+        for (int i = 0; i < m; ++i) for (int d = 0; d < D; ++d) ob[(long)i * ld + d] = NAN;
+        continue;
+      }
+      if (packed != (long)b * Hk + g) {
+        packed = (long)b * Hk + g;
+        lk__sdpa_pack_kt(Nk, D, k + (long)b * Nk * k_rs + (long)g * D, k_rs, kt);
+        lk__sdpa_pack_v(Nk, D, v + (long)b * Nk * v_rs + (long)g * D, v_rs, vp);
+      }
+      /* Queries are read in place, except a last tile with fewer than MR rows, or rows a multiple
+       * of 4 KiB apart (one L1 set, see gemm.c): those are copied into qt (zero rows past Nq). */
+      for (int t = 0; t < nt; ++t) {
+        const int rows = (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR);
+        at[t] = qb + (long)t * LK_SDPA_MR * q_rs;
+        rs[t] = q_rs;
+        if (rows < LK_SDPA_MR || q_rs % 1024 == 0) {
+          float *c = qt + (long)t * LK_SDPA_MR * D;
+          memset(c, 0, (size_t)LK_SDPA_MR * D * sizeof(float));
+          for (int i = 0; i < rows; ++i) memcpy(c + (long)i * D, at[t] + i * q_rs, (size_t)D * sizeof(float));
+          at[t] = c;
+          rs[t] = D;
+        }
+        for (int i = 0; i < LK_SDPA_MR; ++i) rmax[t * LK_SDPA_MR + i] = lk_vset1(-INFINITY);
+      }
+      /* Step 1, panel by panel so each Kᵀ panel is reused from L1 by the nt tiles. */
+      for (long j0 = 0; j0 < nkp; j0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_qk_tile(D, at[t], rs[t], kt + j0 * D, s + (long)t * LK_SDPA_MR * lds + j0, lds,
+                           (int)lk_min_l(LK_SDPA_NR, Nk - j0), rmax + t * LK_SDPA_MR);
+      /* Step 2 (rows past Nq hold zero scores: harmless, finite, and never stored). */
+      for (int i = 0; i < nt * LK_SDPA_MR; ++i) inv[i] = lk__sdpa_exp_row(Nk, s + i * lds, rmax[i], scale);
+      /* Step 3. */
+      for (int d0 = 0; d0 < dp; d0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_pv_tile(Nk, s + (long)t * LK_SDPA_MR * lds, lds, vp + (long)d0 * Nk, inv + t * LK_SDPA_MR,
+                           ob + (long)t * LK_SDPA_MR * ld + d0, ld, (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR),
+                           (int)lk_min_l(LK_SDPA_NR, D - d0));
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formula in double, one query at a time. */
+void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                   long k_rs, const float *v, long v_rs, float *out, float scale) {
+  double *p = (double *)malloc((size_t)Nk * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < Nq; ++i)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D;
+        double m = -INFINITY, sum = 0.0;
+        for (int j = 0; j < Nk; ++j) {
+          const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D;
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d) dot += (double)qi[d] * kj[d];
+          p[j] = dot * scale;
+          m = p[j] > m ? p[j] : m;
+        }
+        for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int j = 0; j < Nk; ++j) o += p[j] * v[((long)b * Nk + j) * v_rs + (long)g * D + d];
+          out[((long)b * Nq + i) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(p);
+}
+
+/* local_attention: every token attends over its own T variants (shifted copies) only.
+ *   q [B, N, H·D], k, v [B, T, N, Hk·D], out [B, N, H·D];
+ *   out[b, n, h] = Σ_t softmax_t(scale · q[b, n, h] · k[b, t, n, g]) · v[b, t, n, g], g = h / (H / Hk).
+ * T is small (a handful of shifts), so the kernel is dot products vectorised over D, parallel over
+ * the B·N token positions. out must not overlap q, k or v. */
+static float lk__attn_dot(const float *a, const float *b, int n) {
+  lk_vf s = lk_vzero();
+  int i = 0;
+  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
+  float r = lk_vsum(s);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                        const float *v, float *out, float scale) {
+  long pos = (long)B * N, ldq = (long)H * D, ldk = (long)Hk * D;
+  int group = H / Hk;
+  LK_OMP(parallel for schedule(static) if(pos * T * ldq >= LK_PAR_MIN))
+  for (long p = 0; p < pos; ++p) {
+    long b = p / N, n = p % N;
+    float w[64], *wp = T <= 64 ? w : (float *)malloc((size_t)T * sizeof(float));
+    if (!wp) { /* out of memory: NaN rather than garbage */
+      for (long i = 0; i < ldq; ++i) out[p * ldq + i] = NAN;
+      continue;
+    }
+    for (int h = 0; h < H; ++h) {
+      const float *qh = q + p * ldq + (long)h * D;
+      float *oh = out + p * ldq + (long)h * D;
+      long kv = (long)(h / group) * D; /* offset of the kv head inside a row */
+      float m = -INFINITY, sum = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        wp[t] = scale * lk__attn_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
+        m = wp[t] > m ? wp[t] : m;
+      }
+      for (int t = 0; t < T; ++t) sum += (wp[t] = expf(wp[t] - m));
+      for (int d = 0; d < D; ++d) oh[d] = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        const float *vt = v + ((b * T + t) * N + n) * ldk + kv;
+        float pt = wp[t] / sum;
+        for (int d = 0; d < D; ++d) oh[d] += pt * vt[d];
+      }
+    }
+    if (wp != w) free(wp);
+  }
+}
+
+void lk_local_attention_naive(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                              const float *v, float *out, float scale) {
+  double *w = (double *)malloc((size_t)T * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int n = 0; n < N; ++n)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        double m = -INFINITY, sum = 0.0;
+        for (int t = 0; t < T; ++t) {
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d)
+            dot += (double)q[((long)b * N + n) * H * D + (long)h * D + d] *
+                   k[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          w[t] = dot * scale;
+          m = w[t] > m ? w[t] : m;
+        }
+        for (int t = 0; t < T; ++t) sum += (w[t] = exp(w[t] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int t = 0; t < T; ++t) o += w[t] * v[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          out[((long)b * N + n) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(w);
+}
+
 /* ---- templates/pool.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Pooling and reductions: max pooling, global average pooling, mean over one axis. */
@@ -3501,6 +3892,242 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
 }
 
+/* ---- templates/attention_grad.c ------------------------------------------------------------ */
+/* locus-requires: prologue.h */
+/* Training: the gradient of sdpa (attention.c) with respect to q, k and v, in one kernel.
+ *
+ * With S = scale · q·kᵀ and P = softmax(S) per (sample, head) and dO the gradient of the output:
+ *   dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = scale · P ⊙ (dP − rowsum(P ⊙ dP)),  dQ = dS·K,  dK = dSᵀ·Q.
+ * Operands as lk_sdpa's: q_{b,i,h} = q[(b·Nq + i)·q_rs + h·D ...], k and v with their own row
+ * strides, kv head g = h / (H / Hk); dout is [B, Nq, H·D] with row stride do_rs. The gradients are
+ * written through row strides too (dq [B, Nq, H·D], dk and dv [B, Nk, Hk·D]): a training graph
+ * passes three column ranges of one [B, N, H·D + 2·Hk·D] buffer, the gradient of the fused qkv
+ * projection's output, so no concat follows.
+ *
+ * Why one kernel: the lowering to matmuls ran each (sample, head) product as its own small GEMM
+ * (localvit_fmnist: 128 products of 50×50×32 per call at ~45 GFLOP/s), kept the probabilities
+ * P [B, H, Nq, Nk] alive from the forward to the backward, copied q, k and v out of the qkv buffer,
+ * and copied the three gradients back into one (the concat). Here P is recomputed from q and k
+ * (one more Nq×Nk×D product, a fifth of the backward's FLOPs) instead of stored, so the forward is
+ * the inference kernel lk_sdpa and nothing of size Nq·Nk outlives a call.
+ *
+ * How: one task per (sample, kv head), which owns that kv head's dK and dV (accumulated in scratch
+ * over the heads of its group and all query tiles, then stored), so tasks never write the same
+ * element and each sum runs in a fixed order: results do not depend on the thread count. Per task
+ * Kᵀ and Vᵀ are packed once ([D, Nkp], keys zero-padded to a multiple of the vector width) and K
+ * once more as rows padded to Dp columns; then per head, LK_SDPA_GRAD_MQ queries at a time (their
+ * rows copied, zero-padded to a multiple of 4):
+ *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (lk_vexp), zero in the padding;
+ *   2. dP = dO·Vᵀ, then dS in place;
+ *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
+ * All five products are one register-blocked routine (4 rows × 2 vectors, A read by scalar
+ * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
+ * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 58 KB; SAG's
+ * Nk = 1024, D = 64: 1.6 MB). If that fails, the task's gradients are NaN. */
+#ifndef LK_SDPA_GRAD_MQ
+#  define LK_SDPA_GRAD_MQ 32 /* queries per tile: S and dP rows of a tile stay in L2 at Nk = 1024 */
+#endif
+
+/* C[0:4, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1 or 2. */
+static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars, long acs,
+                                const float *restrict B, long ldb, float *restrict C, long ldc, int accumulate) {
+  lk_vf c[4][2];
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < 2; ++u) c[i][u] = lk_vzero();
+  if (nv == 2) {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb), b1 = lk_vload(B + k * ldb + LK_VW);
+      for (int i = 0; i < 4; ++i) {
+        const lk_vf a = lk_vset1(A[i * ars + k * acs]);
+        c[i][0] += a * b0;
+        c[i][1] += a * b1;
+      }
+    }
+  } else {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb);
+      for (int i = 0; i < 4; ++i) c[i][0] += lk_vset1(A[i * ars + k * acs]) * b0;
+    }
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < nv; ++u) {
+      float *p = C + i * ldc + u * LK_VW;
+      lk_vstore(p, accumulate ? lk_vload(p) + c[i][u] : c[i][u]);
+    }
+}
+
+/* C[M, N] (+)= A·B for M a multiple of 4 and N a multiple of LK_VW (the callers pad both). */
+static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
+                      float *C, long ldc, int accumulate) {
+  for (int i = 0; i < M; i += 4)
+    for (int n = 0; n < N; n += 2 * LK_VW)
+      lk__ag_block(N - n >= 2 * LK_VW ? 2 : 1, K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n, ldc, accumulate);
+}
+
+/* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. */
+static void lk__ag_pack_t(int n, int D, const float *src, long rs, float *dst, long ld) {
+  for (int d = 0; d < D; ++d) {
+    float *row = dst + (long)d * ld;
+    for (int j = 0; j < n; ++j) row[j] = src[(long)j * rs + d];
+    for (long j = n; j < ld; ++j) row[j] = 0.0f;
+  }
+}
+
+/* dst[i·ld + d] = src[i·rs + d] for i < n, d < D; zero up to ld columns and `rows` rows. */
+static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, float *dst, long ld) {
+  for (int i = 0; i < rows; ++i) {
+    float *row = dst + (long)i * ld;
+    if (i < n) memcpy(row, src + (long)i * rs, (size_t)D * sizeof(float));
+    for (long d = i < n ? D : 0; d < ld; ++d) row[d] = 0.0f;
+  }
+}
+
+/* Rows [0, m) of s [·, Nkp] become softmax(scale·s) over their first Nk columns, zero after them;
+ * rows [m, mp) become zero. */
+static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    float *row = s + (long)i * nkp;
+    if (i >= m) { memset(row, 0, (size_t)nkp * sizeof(float)); continue; }
+    lk_vf mx = lk_vset1(-INFINITY), sum = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW)
+      mx = lk_vmax(mx, lk_vselect(lk_vbelow((int)j, Nk), lk_vload(row + j), lk_vset1(-INFINITY)));
+    const float shift = scale * lk_vhmax(mx);
+    for (long j = 0; j < nkp; j += LK_VW) {
+      const lk_vf e = lk_vselect(lk_vbelow((int)j, Nk), lk_vexp(lk_vload(row + j) * scale - shift), lk_vzero());
+      lk_vstore(row + j, e);
+      sum += e;
+    }
+    const float inv = 1.0f / lk_vsum(sum);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(row + j, lk_vload(row + j) * inv);
+  }
+}
+
+/* dp[i, j] ← scale · p[i, j] · (dp[i, j] − Σ_j p[i, j]·dp[i, j]) for i < mp (zero where p is). */
+static void lk__ag_dscores(int mp, long nkp, const float *p, float *dp, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    const float *pr = p + (long)i * nkp;
+    float *dr = dp + (long)i * nkp;
+    lk_vf acc = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW) acc += lk_vload(pr + j) * lk_vload(dr + j);
+    const float dot = lk_vsum(acc);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(dr + j, lk_vload(pr + j) * (lk_vload(dr + j) - dot) * scale);
+  }
+}
+
+void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k, long k_rs,
+                  const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs, float *dk,
+                  long dk_rs, float *dv, long dv_rs, float scale) {
+  if (B <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  if (Nk <= 0) { /* no keys: the output is an empty sum, constant in q */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(dq + r * dq_rs, 0, (size_t)H * D * sizeof(float));
+    return;
+  }
+  const int group = H / Hk;
+  const long units = (long)B * Hk, nkp = lk_round_up(lk_max_l(Nk, 1), LK_VW), dp = lk_round_up(D, LK_VW);
+  const long mq = LK_SDPA_GRAD_MQ;
+  const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
+  const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
+  LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1;
+    float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
+    float *s = NULL, *ds = NULL, *qt = NULL, *ot = NULL;
+    if (kt) { /* each array starts on a cache line (16 floats) */
+      vt = kt + lk_round_up(D * nkp, 16), kp = vt + lk_round_up(D * nkp, 16);
+      dka = kp + lk_round_up(nkp * dp, 16), dva = dka + lk_round_up(nkp * dp, 16);
+      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
+      qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
+    }
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1; ++u) {
+      const int b = (int)(u / Hk), g = (int)(u % Hk);
+      const float *kb = k + (long)b * Nk * k_rs + (long)g * D, *vb = v + (long)b * Nk * v_rs + (long)g * D;
+      float *dkb = dk + (long)b * Nk * dk_rs + (long)g * D, *dvb = dv + (long)b * Nk * dv_rs + (long)g * D;
+      if (!kt) { /* out of memory: fail loudly with NaN rather than leave garbage */
+        for (int h = g * group; h < (g + 1) * group; ++h)
+          for (int i = 0; i < Nq; ++i)
+            for (int d = 0; d < D; ++d) dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = NAN;
+        for (int j = 0; j < Nk; ++j)
+          for (int d = 0; d < D; ++d) dkb[(long)j * dk_rs + d] = dvb[(long)j * dv_rs + d] = NAN;
+        continue;
+      }
+      lk__ag_pack_t(Nk, D, kb, k_rs, kt, nkp);
+      lk__ag_pack_t(Nk, D, vb, v_rs, vt, nkp);
+      lk__ag_pack_rows(Nk, (int)nkp, D, kb, k_rs, kp, dp);
+      memset(dka, 0, (size_t)(2 * lk_round_up(nkp * dp, 16)) * sizeof(float)); /* dka and dva */
+      for (int h = g * group; h < (g + 1) * group; ++h)
+        for (int i0 = 0; i0 < Nq; i0 += (int)mq) {
+          const int m = (int)lk_min_l(mq, Nq - i0), mp = (int)lk_round_up(m, 4);
+          const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+          lk__ag_pack_rows(m, mp, D, qb, q_rs, qt, dp);
+          lk__ag_pack_rows(m, mp, D, dout + ((long)b * Nq + i0) * do_rs + (long)h * D, do_rs, ot, dp);
+          /* 1. P. */
+          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, nkp, s, nkp, 0);
+          lk__ag_softmax_rows(m, mp, Nk, nkp, s, scale);
+          /* 2. dS. */
+          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, nkp, ds, nkp, 0);
+          lk__ag_dscores(mp, nkp, s, ds, scale);
+          /* 3. dV += Pᵀ·dO and dK += dSᵀ·Q over this tile's queries; dQ = dS·K (into ot, whose
+           * dO rows are used up). */
+          lk__ag_mm(nk4, (int)dp, mp, s, 1, nkp, ot, dp, dva, dp, 1);
+          lk__ag_mm(nk4, (int)dp, mp, ds, 1, nkp, qt, dp, dka, dp, 1);
+          lk__ag_mm(mp, (int)dp, Nk, ds, nkp, 1, kp, dp, ot, dp, 0);
+          for (int i = 0; i < m; ++i)
+            memcpy(dq + ((long)b * Nq + i0 + i) * dq_rs + (long)h * D, ot + (long)i * dp, (size_t)D * sizeof(float));
+        }
+      for (int j = 0; j < Nk; ++j) {
+        memcpy(dkb + (long)j * dk_rs, dka + (long)j * dp, (size_t)D * sizeof(float));
+        memcpy(dvb + (long)j * dv_rs, dva + (long)j * dp, (size_t)D * sizeof(float));
+      }
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formulas in double, one (sample, head, query) at a time. */
+void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                        long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
+                        float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
+  double *p = (double *)malloc((size_t)(Nk > 0 ? Nk : 1) * 2 * sizeof(double)), *dpr = p + (Nk > 0 ? Nk : 1);
+  double *gk = (double *)calloc((size_t)(Nk > 0 ? Nk : 1) * D * 2, sizeof(double)), *gv = gk + (long)(Nk > 0 ? Nk : 1) * D;
+  for (int b = 0; b < B; ++b)
+    for (int g = 0; g < Hk; ++g) {
+      memset(gk, 0, (size_t)(Nk > 0 ? Nk : 1) * D * 2 * sizeof(double));
+      for (int h = g * (H / Hk); h < (g + 1) * (H / Hk); ++h)
+        for (int i = 0; i < Nq; ++i) {
+          const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D, *oi = dout + ((long)b * Nq + i) * do_rs + (long)h * D;
+          double m = -INFINITY, sum = 0.0, dot = 0.0;
+          for (int j = 0; j < Nk; ++j) {
+            const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D, *vj = v + ((long)b * Nk + j) * v_rs + (long)g * D;
+            double sj = 0.0, dj = 0.0;
+            for (int d = 0; d < D; ++d) { sj += (double)qi[d] * kj[d]; dj += (double)oi[d] * vj[d]; }
+            p[j] = sj * scale;
+            dpr[j] = dj;
+            m = p[j] > m ? p[j] : m;
+          }
+          for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+          for (int j = 0; j < Nk; ++j) dot += (p[j] /= sum) * dpr[j];
+          for (int d = 0; d < D; ++d) {
+            double acc = 0.0;
+            for (int j = 0; j < Nk; ++j) {
+              const double dsj = scale * p[j] * (dpr[j] - dot);
+              acc += dsj * k[((long)b * Nk + j) * k_rs + (long)g * D + d];
+              gk[(long)j * D + d] += dsj * qi[d];
+              gv[(long)j * D + d] += p[j] * oi[d];
+            }
+            dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = (float)acc;
+          }
+        }
+      for (int j = 0; j < Nk; ++j)
+        for (int d = 0; d < D; ++d) {
+          dk[((long)b * Nk + j) * dk_rs + (long)g * D + d] = (float)gk[(long)j * D + d];
+          dv[((long)b * Nk + j) * dv_rs + (long)g * D + d] = (float)gv[(long)j * D + d];
+        }
+    }
+  free(p);
+  free(gk);
+}
+
 /* ---- templates/loss.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Training: the loss at the end of the graph, softmax cross-entropy with soft targets (one-hot
@@ -4379,7 +5006,7 @@ static const unsigned char sag_tiny_cifar_train_param_read_[212] = {
 };
 int sag_tiny_cifar_train_param_read_by_forward(int i) { return i >= 0 && i < 212 ? sag_tiny_cifar_train_param_read_[i] : 0; }
 
-size_t sag_tiny_cifar_train_arena_bytes(void) { return 3779536768; }
+size_t sag_tiny_cifar_train_arena_bytes(void) { return 3099535232; }
 
 void sag_tiny_cifar_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -4408,243 +5035,242 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, inputs[0], params[0], params[1], arena, NULL);
 
   /* %4 = img2seq(%3) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 6291456);
+  lk_img2seq(B, 192, 1024, arena, arena + 113246208);
 
   /* %5 = roll(%0) {dy 1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, 0, inputs[0], arena + 941703168);
+  lk_roll(B * 3, 32, 32, 1, 0, inputs[0], arena + 769671168);
 
   /* %8 = conv2d(%5, %6, %7) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 941703168, params[2], params[3], arena,
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 769671168, params[2], params[3], arena,
       NULL);
 
   /* %9 = img2seq(%8) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 12582912);
+  lk_img2seq(B, 192, 1024, arena, arena + 119537664);
 
   /* %10 = roll(%0) {dy 0, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, 1, inputs[0], arena + 941801472);
+  lk_roll(B * 3, 32, 32, 0, 1, inputs[0], arena + 769769472);
 
   /* %13 = conv2d(%10, %11, %12) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 941801472, params[4], params[5], arena,
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 769769472, params[4], params[5], arena,
       NULL);
 
   /* %14 = img2seq(%13) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 18874368);
+  lk_img2seq(B, 192, 1024, arena, arena + 125829120);
 
   /* %15 = roll(%0) {dy -1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, 0, inputs[0], arena + 941899776);
+  lk_roll(B * 3, 32, 32, -1, 0, inputs[0], arena + 769867776);
 
   /* %18 = conv2d(%15, %16, %17) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 941899776, params[6], params[7], arena,
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 769867776, params[6], params[7], arena,
       NULL);
 
   /* %19 = img2seq(%18) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 25165824);
+  lk_img2seq(B, 192, 1024, arena, arena + 132120576);
 
   /* %20 = roll(%0) {dy 0, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, -1, inputs[0], arena + 941998080);
+  lk_roll(B * 3, 32, 32, 0, -1, inputs[0], arena + 769966080);
 
   /* %23 = conv2d(%20, %21, %22) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 941998080, params[8], params[9], arena,
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 769966080, params[8], params[9], arena,
       NULL);
 
   /* %24 = img2seq(%23) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 31457280);
+  lk_img2seq(B, 192, 1024, arena, arena + 138412032);
 
   /* %25 = roll(%0) {dy 2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, 0, inputs[0], arena + 942096384);
+  lk_roll(B * 3, 32, 32, 2, 0, inputs[0], arena + 770064384);
 
   /* %28 = conv2d(%25, %26, %27) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942096384, params[10], params[11],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770064384, params[10], params[11],
       arena, NULL);
 
   /* %29 = img2seq(%28) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 37748736);
+  lk_img2seq(B, 192, 1024, arena, arena + 144703488);
 
   /* %30 = roll(%0) {dy 0, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, 2, inputs[0], arena + 942194688);
+  lk_roll(B * 3, 32, 32, 0, 2, inputs[0], arena + 770162688);
 
   /* %33 = conv2d(%30, %31, %32) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942194688, params[12], params[13],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770162688, params[12], params[13],
       arena, NULL);
 
   /* %34 = img2seq(%33) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 44040192);
+  lk_img2seq(B, 192, 1024, arena, arena + 150994944);
 
   /* %35 = roll(%0) {dy -2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -2, 0, inputs[0], arena + 942292992);
+  lk_roll(B * 3, 32, 32, -2, 0, inputs[0], arena + 770260992);
 
   /* %38 = conv2d(%35, %36, %37) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942292992, params[14], params[15],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770260992, params[14], params[15],
       arena, NULL);
 
   /* %39 = img2seq(%38) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 50331648);
+  lk_img2seq(B, 192, 1024, arena, arena + 157286400);
 
   /* %40 = roll(%0) {dy 0, dx -2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, -2, inputs[0], arena + 942391296);
+  lk_roll(B * 3, 32, 32, 0, -2, inputs[0], arena + 770359296);
 
   /* %43 = conv2d(%40, %41, %42) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942391296, params[16], params[17],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770359296, params[16], params[17],
       arena, NULL);
 
   /* %44 = img2seq(%43) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 56623104);
+  lk_img2seq(B, 192, 1024, arena, arena + 163577856);
 
   /* %45 = roll(%0) {dy 1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, 1, inputs[0], arena + 942489600);
+  lk_roll(B * 3, 32, 32, 1, 1, inputs[0], arena + 770457600);
 
   /* %48 = conv2d(%45, %46, %47) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942489600, params[18], params[19],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770457600, params[18], params[19],
       arena, NULL);
 
   /* %49 = img2seq(%48) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 62914560);
+  lk_img2seq(B, 192, 1024, arena, arena + 169869312);
 
   /* %50 = roll(%0) {dy 1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, 2, inputs[0], arena + 942587904);
+  lk_roll(B * 3, 32, 32, 1, 2, inputs[0], arena + 770555904);
 
   /* %53 = conv2d(%50, %51, %52) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942587904, params[20], params[21],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770555904, params[20], params[21],
       arena, NULL);
 
   /* %54 = img2seq(%53) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 69206016);
+  lk_img2seq(B, 192, 1024, arena, arena + 176160768);
 
   /* %55 = roll(%0) {dy 1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, -1, inputs[0], arena + 942686208);
+  lk_roll(B * 3, 32, 32, 1, -1, inputs[0], arena + 770654208);
 
   /* %58 = conv2d(%55, %56, %57) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942686208, params[22], params[23],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770654208, params[22], params[23],
       arena, NULL);
 
   /* %59 = img2seq(%58) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 75497472);
+  lk_img2seq(B, 192, 1024, arena, arena + 182452224);
 
   /* %60 = roll(%0) {dy -1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, 1, inputs[0], arena + 942784512);
+  lk_roll(B * 3, 32, 32, -1, 1, inputs[0], arena + 770752512);
 
   /* %63 = conv2d(%60, %61, %62) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942784512, params[24], params[25],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770752512, params[24], params[25],
       arena, NULL);
 
   /* %64 = img2seq(%63) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 81788928);
+  lk_img2seq(B, 192, 1024, arena, arena + 188743680);
 
   /* %65 = roll(%0) {dy -1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, 2, inputs[0], arena + 942882816);
+  lk_roll(B * 3, 32, 32, -1, 2, inputs[0], arena + 770850816);
 
   /* %68 = conv2d(%65, %66, %67) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942882816, params[26], params[27],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770850816, params[26], params[27],
       arena, NULL);
 
   /* %69 = img2seq(%68) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 88080384);
+  lk_img2seq(B, 192, 1024, arena, arena + 195035136);
 
   /* %70 = roll(%0) {dy -1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, -1, inputs[0], arena + 942981120);
+  lk_roll(B * 3, 32, 32, -1, -1, inputs[0], arena + 770949120);
 
   /* %73 = conv2d(%70, %71, %72) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942981120, params[28], params[29],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 770949120, params[28], params[29],
       arena, NULL);
 
   /* %74 = img2seq(%73) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 94371840);
+  lk_img2seq(B, 192, 1024, arena, arena + 201326592);
 
   /* %75 = roll(%0) {dy 2, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, 1, inputs[0], arena + 943079424);
+  lk_roll(B * 3, 32, 32, 2, 1, inputs[0], arena + 771047424);
 
   /* %78 = conv2d(%75, %76, %77) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943079424, params[30], params[31],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 771047424, params[30], params[31],
       arena, NULL);
 
   /* %79 = img2seq(%78) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 100663296);
+  lk_img2seq(B, 192, 1024, arena, arena + 207618048);
 
   /* %80 = roll(%0) {dy 2, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, 2, inputs[0], arena + 943177728);
+  lk_roll(B * 3, 32, 32, 2, 2, inputs[0], arena + 771145728);
 
   /* %83 = conv2d(%80, %81, %82) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943177728, params[32], params[33],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 771145728, params[32], params[33],
       arena, NULL);
 
   /* %84 = img2seq(%83) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 106954752);
+  lk_img2seq(B, 192, 1024, arena, arena + 213909504);
 
   /* %85 = roll(%0) {dy 2, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, -1, inputs[0], arena + 943276032);
+  lk_roll(B * 3, 32, 32, 2, -1, inputs[0], arena + 771244032);
 
   /* %88 = conv2d(%85, %86, %87) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943276032, params[34], params[35],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 771244032, params[34], params[35],
       arena, NULL);
 
   /* %89 = img2seq(%88) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena, arena + 113246208);
+  lk_img2seq(B, 192, 1024, arena, arena + 220200960);
 
   /* %90 = stack(%4, %9, %14, %19, %24, %29, %34, %39, %44, %49, %54, %59, %64, %69, %74, %79, %84, %89) {axis 0} to_patch_embedding : f32[B, 18, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 6291456, 196608, arena + 402653184, 3538944);
-  lk_copy_rows(B, 196608, arena + 12582912, 196608, arena + 402849792, 3538944);
-  lk_copy_rows(B, 196608, arena + 18874368, 196608, arena + 403046400, 3538944);
-  lk_copy_rows(B, 196608, arena + 25165824, 196608, arena + 403243008, 3538944);
-  lk_copy_rows(B, 196608, arena + 31457280, 196608, arena + 403439616, 3538944);
-  lk_copy_rows(B, 196608, arena + 37748736, 196608, arena + 403636224, 3538944);
-  lk_copy_rows(B, 196608, arena + 44040192, 196608, arena + 403832832, 3538944);
-  lk_copy_rows(B, 196608, arena + 50331648, 196608, arena + 404029440, 3538944);
-  lk_copy_rows(B, 196608, arena + 56623104, 196608, arena + 404226048, 3538944);
-  lk_copy_rows(B, 196608, arena + 62914560, 196608, arena + 404422656, 3538944);
-  lk_copy_rows(B, 196608, arena + 69206016, 196608, arena + 404619264, 3538944);
-  lk_copy_rows(B, 196608, arena + 75497472, 196608, arena + 404815872, 3538944);
-  lk_copy_rows(B, 196608, arena + 81788928, 196608, arena + 405012480, 3538944);
-  lk_copy_rows(B, 196608, arena + 88080384, 196608, arena + 405209088, 3538944);
-  lk_copy_rows(B, 196608, arena + 94371840, 196608, arena + 405405696, 3538944);
-  lk_copy_rows(B, 196608, arena + 100663296, 196608, arena + 405602304, 3538944);
-  lk_copy_rows(B, 196608, arena + 106954752, 196608, arena + 405798912, 3538944);
-  lk_copy_rows(B, 196608, arena + 113246208, 196608, arena + 405995520, 3538944);
+  lk_copy_rows(B, 196608, arena + 113246208, 196608, arena, 3538944);
+  lk_copy_rows(B, 196608, arena + 119537664, 196608, arena + 196608, 3538944);
+  lk_copy_rows(B, 196608, arena + 125829120, 196608, arena + 393216, 3538944);
+  lk_copy_rows(B, 196608, arena + 132120576, 196608, arena + 589824, 3538944);
+  lk_copy_rows(B, 196608, arena + 138412032, 196608, arena + 786432, 3538944);
+  lk_copy_rows(B, 196608, arena + 144703488, 196608, arena + 983040, 3538944);
+  lk_copy_rows(B, 196608, arena + 150994944, 196608, arena + 1179648, 3538944);
+  lk_copy_rows(B, 196608, arena + 157286400, 196608, arena + 1376256, 3538944);
+  lk_copy_rows(B, 196608, arena + 163577856, 196608, arena + 1572864, 3538944);
+  lk_copy_rows(B, 196608, arena + 169869312, 196608, arena + 1769472, 3538944);
+  lk_copy_rows(B, 196608, arena + 176160768, 196608, arena + 1966080, 3538944);
+  lk_copy_rows(B, 196608, arena + 182452224, 196608, arena + 2162688, 3538944);
+  lk_copy_rows(B, 196608, arena + 188743680, 196608, arena + 2359296, 3538944);
+  lk_copy_rows(B, 196608, arena + 195035136, 196608, arena + 2555904, 3538944);
+  lk_copy_rows(B, 196608, arena + 201326592, 196608, arena + 2752512, 3538944);
+  lk_copy_rows(B, 196608, arena + 207618048, 196608, arena + 2949120, 3538944);
+  lk_copy_rows(B, 196608, arena + 213909504, 196608, arena + 3145728, 3538944);
+  lk_copy_rows(B, 196608, arena + 220200960, 196608, arena + 3342336, 3538944);
 
   /* %92 = add(%90, %91) layers.0.0 : f32[B, 18, 1024, 192], written over %90 */
-  lk_add(4, (const long[]){B, 18, 1024, 192}, arena + 402653184,
-      (const long[]){3538944, 196608, 192, 1}, params[36], (const long[]){0, 196608, 192, 1},
-      arena + 402653184);
+  lk_add(4, (const long[]){B, 18, 1024, 192}, arena, (const long[]){3538944, 196608, 192, 1},
+      params[36], (const long[]){0, 196608, 192, 1}, arena);
 
   /* %93 = index(%92) {axis 0, at 0} layers.0.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 402653184, 3538944, arena + 849346560, 196608);
+  lk_copy_rows(B, 196608, arena, 3538944, arena + 528482304, 196608);
 
   /* %96 = normalize(%93) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 849346560, 1e-06f, arena + 855638016);
+  lk_normalize(B * 1024, 192, arena + 528482304, 1e-06f, arena + 534773760);
 
   /* %97 = mul(%96, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 855638016, (const long[]){196608, 192, 1},
-      params[37], (const long[]){0, 0, 1}, arena + 861929472);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 534773760, (const long[]){196608, 192, 1},
+      params[37], (const long[]){0, 0, 1}, arena + 541065216);
 
   /* %98 = add(%97, %95) layers.0.0.norm1 : f32[B, 1024, 192], written over %97 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 861929472, (const long[]){196608, 192, 1},
-      params[38], (const long[]){0, 0, 1}, arena + 861929472);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 541065216, (const long[]){196608, 192, 1},
+      params[38], (const long[]){0, 0, 1}, arena + 541065216);
 
   /* %99 = normalize(%92) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
-  lk_normalize(B * 18 * 1024, 192, arena + 402653184, 1e-06f, arena + 515899392);
+  lk_normalize(B * 18 * 1024, 192, arena, 1e-06f, arena + 113246208);
 
   /* %100 = mul(%99, %94) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
-  lk_mul(4, (const long[]){B, 18, 1024, 192}, arena + 515899392,
+  lk_mul(4, (const long[]){B, 18, 1024, 192}, arena + 113246208,
       (const long[]){3538944, 196608, 192, 1}, params[37], (const long[]){0, 0, 0, 1},
-      arena + 629145600);
+      arena + 226492416);
 
   /* %101 = add(%100, %95) layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %100 */
-  lk_add(4, (const long[]){B, 18, 1024, 192}, arena + 629145600,
+  lk_add(4, (const long[]){B, 18, 1024, 192}, arena + 226492416,
       (const long[]){3538944, 196608, 192, 1}, params[38], (const long[]){0, 0, 0, 1},
-      arena + 629145600);
+      arena + 226492416);
 
   /* %104 = fused_linear(%98, %102, %103) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 861929472, params[39], params[40], LK_ACT_NONE, NULL,
-      arena + 868220928);
+  lk_fused_linear(B * 1024, 192, 192, arena + 541065216, params[39], params[40], LK_ACT_NONE, NULL,
+      arena + 547356672);
 
   /* %107 = fused_linear(%101, %105, %106) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
-  lk_fused_linear(B * 18 * 1024, 192, 96, arena + 629145600, params[41], params[42], LK_ACT_NONE,
-      NULL, arena);
+  lk_fused_linear(B * 18 * 1024, 192, 96, arena + 226492416, params[41], params[42], LK_ACT_NONE,
+      NULL, arena + 339738624);
 
   /* %108 = slice(%107) {axis 2, start 0, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
-  lk_copy_rows(B * 18432, 48, arena, 96, arena + 742391808, 48);
+  lk_copy_rows(B * 18432, 48, arena + 339738624, 96, arena + 396361728, 48);
 
   /* %109 = slice(%107) {axis 2, start 48, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
-  lk_copy_rows(B * 18432, 48, arena + 48, 96, arena + 770703360, 48);
+  lk_copy_rows(B * 18432, 48, arena + 339738672, 96, arena + 424673280, 48);
 
   /* %110 = reshape(%104) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %104: no code */
 
@@ -4653,4943 +5279,4222 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %112 = reshape(%109) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %109: no code */
 
   /* %113 = matmul_permuted(%110, %111) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 868220928, 192, 48, 1,
-      arena + 742391808, 48, 1, 49152, arena, 72, 18, 0.0f);
+  lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 547356672, 192, 48, 1,
+      arena + 396361728, 48, 1, 49152, arena + 339738624, 72, 18, 0.0f);
 
   /* %114 = mul_scalar(%113) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_mul_scalar(B * 1024 * 4 * 18, arena, 0.14433756f, arena + 2359296);
+  lk_mul_scalar(B * 1024 * 4 * 18, arena + 339738624, 0.14433756f, arena + 342097920);
 
   /* %115 = softmax(%114) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_softmax(B * 4096, 18, arena + 2359296, arena + 931135488);
+  lk_softmax(B * 4096, 18, arena + 342097920, arena + 682622976);
 
   /* %116 = matmul_permuted(%115, %112) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
-  lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 931135488, 72, 18, 1,
-      arena + 770703360, 48, 49152, 1, arena + 874512384, 192, 48, 0.0f);
+  lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 682622976, 72, 18, 1,
+      arena + 424673280, 48, 49152, 1, arena + 390070272, 192, 48, 0.0f);
 
   /* %117 = reshape(%116) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %116: no code */
 
   /* %120 = fused_linear(%117, %118, %119) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 874512384, params[43], params[44], LK_ACT_NONE, NULL,
-      arena + 880803840);
+  lk_fused_linear(B * 1024, 192, 192, arena + 390070272, params[43], params[44], LK_ACT_NONE, NULL,
+      arena + 553648128);
 
   /* %122 = mul(%120, %121) layers.0.0 : f32[B, 1024, 192], written over %120 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 880803840, (const long[]){196608, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 880803840);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 553648128);
 
   /* %123 = add(%93, %122) layers.0.0 : f32[B, 1024, 192], written over %120 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
-      arena + 880803840, (const long[]){196608, 192, 1}, arena + 880803840);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 528482304, (const long[]){196608, 192, 1},
+      arena + 553648128, (const long[]){196608, 192, 1}, arena + 553648128);
 
   /* %126 = normalize(%123) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 880803840, 1e-06f, arena + 887095296);
+  lk_normalize(B * 1024, 192, arena + 553648128, 1e-06f, arena + 559939584);
 
   /* %127 = mul(%126, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 887095296, (const long[]){196608, 192, 1},
-      params[45], (const long[]){0, 0, 1}, arena + 893386752);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 559939584, (const long[]){196608, 192, 1},
+      params[45], (const long[]){0, 0, 1}, arena + 566231040);
 
   /* %128 = add(%127, %125) layers.0.0.norm2 : f32[B, 1024, 192], written over %127 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 893386752, (const long[]){196608, 192, 1},
-      params[46], (const long[]){0, 0, 1}, arena + 893386752);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 566231040, (const long[]){196608, 192, 1},
+      params[46], (const long[]){0, 0, 1}, arena + 566231040);
 
   /* %131 = fused_linear(%128, %129, %130) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 893386752, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 799014912);
+  lk_fused_linear(B * 1024, 192, 768, arena + 566231040, params[47], params[48], LK_ACT_NONE, NULL,
+      arena + 339738624);
 
   /* %132 = gelu(%131) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
-  lk_gelu(B * 1024 * 768, arena + 799014912, arena + 824180736);
+  lk_gelu(B * 1024 * 768, arena + 339738624, arena + 364904448);
 
   /* %135 = fused_linear(%132, %133, %134) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 824180736, params[49], params[50], LK_ACT_NONE, NULL,
-      arena + 899678208);
+  lk_fused_linear(B * 1024, 768, 192, arena + 364904448, params[49], params[50], LK_ACT_NONE, NULL,
+      arena + 572522496);
 
   /* %137 = mul(%135, %136) layers.0.0 : f32[B, 1024, 192], written over %135 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 899678208, (const long[]){196608, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 899678208);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 572522496, (const long[]){196608, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 572522496);
 
   /* %138 = add(%123, %137) layers.0.0 : f32[B, 1024, 192], written over %135 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 880803840, (const long[]){196608, 192, 1},
-      arena + 899678208, (const long[]){196608, 192, 1}, arena + 899678208);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
+      arena + 572522496, (const long[]){196608, 192, 1}, arena + 572522496);
 
   /* %139 = normalize(%138) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 899678208, 1e-06f, arena + 905969664);
+  lk_normalize(B * 1024, 192, arena + 572522496, 1e-06f, arena + 578813952);
 
   /* %140 = mul(%139, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 905969664, (const long[]){196608, 192, 1},
-      params[37], (const long[]){0, 0, 1}, arena + 912261120);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 578813952, (const long[]){196608, 192, 1},
+      params[37], (const long[]){0, 0, 1}, arena + 585105408);
 
   /* %141 = add(%140, %95) layers.0.0.norm1 : f32[B, 1024, 192], written over %140 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 912261120, (const long[]){196608, 192, 1},
-      params[38], (const long[]){0, 0, 1}, arena + 912261120);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 585105408, (const long[]){196608, 192, 1},
+      params[38], (const long[]){0, 0, 1}, arena + 585105408);
 
   /* %144 = fused_linear(%141, %142, %143) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 912261120, params[51], params[52], LK_ACT_NONE, NULL,
-      arena + 918552576);
+  lk_fused_linear(B * 1024, 192, 192, arena + 585105408, params[51], params[52], LK_ACT_NONE, NULL,
+      arena + 591396864);
 
   /* %147 = fused_linear(%141, %145, %146) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
-  lk_fused_linear(B * 1024, 192, 96, arena + 912261120, params[53], params[54], LK_ACT_NONE, NULL,
-      arena);
+  lk_fused_linear(B * 1024, 192, 96, arena + 585105408, params[53], params[54], LK_ACT_NONE, NULL,
+      arena + 679477248);
 
-  /* %148 = slice(%147) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
-  lk_copy_rows(B * 1024, 48, arena, 96, arena + 933494784, 48);
+  /* %148 = slice(%147) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %147: no code */
 
-  /* %149 = slice(%147) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
-  lk_copy_rows(B * 1024, 48, arena + 48, 96, arena + 329252864, 48);
+  /* %149 = slice(%147) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %147: no code */
 
-  /* %150 = reshape(%144) {shape [1024, 1, 4, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48], a view of %144: no code */
+  /* %150 = sdpa(%144, %148, %149) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_sdpa(B, 1024, 1024, 4, 1, 48, arena + 591396864, 192, arena + 679477248, 96, arena + 679477296,
+      96, arena + 597688320, 0.14433756f);
 
-  /* %151 = reshape(%148) {shape [1024, 1, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48], a view of %148: no code */
+  /* %153 = fused_linear(%150, %151, %152) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 597688320, params[55], params[56], LK_ACT_NONE, NULL,
+      arena + 603979776);
 
-  /* %152 = reshape(%149) {shape [1024, 1, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48], a view of %149: no code */
+  /* %155 = mul(%153, %154) layers.0.0 : f32[B, 1024, 192], written over %153 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 603979776, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 603979776);
 
-  /* %153 = matmul_permuted(%150, %151) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
-  lk_gemm_batched2(B, 196608, 49152, 4194304, 4, 1024, 1024, 48, arena + 918552576, 48, 192, 1,
-      arena + 933494784, 0, 1, 48, arena, 1048576, 1024, 0.0f);
+  /* %156 = add(%138, %155) layers.0.0 : f32[B, 1024, 192], written over %153 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 572522496, (const long[]){196608, 192, 1},
+      arena + 603979776, (const long[]){196608, 192, 1}, arena + 603979776);
 
-  /* %154 = mul_scalar(%153) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
-  lk_mul_scalar(B * 4 * 1024 * 1024, arena, 0.14433756f, arena + 134217728);
+  /* %157 = normalize(%156) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_normalize(B * 1024, 192, arena + 603979776, 1e-06f, arena + 610271232);
 
-  /* %155 = softmax(%154) {axis -1} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
-  lk_softmax(B * 4096, 1024, arena + 134217728, arena);
+  /* %158 = mul(%157, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 610271232, (const long[]){196608, 192, 1},
+      params[45], (const long[]){0, 0, 1}, arena + 616562688);
 
-  /* %156 = matmul_permuted(%155, %152) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48] */
-  lk_gemm_batched2(B, 4194304, 49152, 196608, 4, 1024, 48, 1024, arena, 1048576, 1024, 1,
-      arena + 329252864, 0, 48, 1, arena + 234881024, 48, 192, 0.0f);
+  /* %159 = add(%158, %125) layers.0.0.norm2 : f32[B, 1024, 192], written over %158 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 616562688, (const long[]){196608, 192, 1},
+      params[46], (const long[]){0, 0, 1}, arena + 616562688);
 
-  /* %157 = reshape(%156) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %156: no code */
+  /* %162 = fused_linear(%159, %160, %161) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 616562688, params[57], params[58], LK_ACT_NONE, NULL,
+      arena + 452984832);
 
-  /* %160 = fused_linear(%157, %158, %159) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 234881024, params[55], params[56], LK_ACT_NONE, NULL,
-      arena + 241172480);
+  /* %163 = gelu(%162) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  lk_gelu(B * 1024 * 768, arena + 452984832, arena + 478150656);
 
-  /* %162 = mul(%160, %161) layers.0.0 : f32[B, 1024, 192], written over %160 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 241172480, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 241172480);
+  /* %166 = fused_linear(%163, %164, %165) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 478150656, params[59], params[60], LK_ACT_NONE, NULL,
+      arena + 503316480);
 
-  /* %163 = add(%138, %162) layers.0.0 : f32[B, 1024, 192], written over %160 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 899678208, (const long[]){196608, 192, 1},
-      arena + 241172480, (const long[]){196608, 192, 1}, arena + 241172480);
+  /* %168 = mul(%166, %167) layers.0.0 : f32[B, 1024, 192], written over %166 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 503316480);
 
-  /* %164 = normalize(%163) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 241172480, 1e-06f, arena + 247463936);
+  /* %169 = add(%156, %168) layers.0.0 : f32[B, 1024, 192], written over %166 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 603979776, (const long[]){196608, 192, 1},
+      arena + 503316480, (const long[]){196608, 192, 1}, arena + 503316480);
 
-  /* %165 = mul(%164, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
-      params[45], (const long[]){0, 0, 1}, arena + 253755392);
+  /* %172 = seq2img(%169) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 503316480, arena + 509607936);
 
-  /* %166 = add(%165, %125) layers.0.0.norm2 : f32[B, 1024, 192], written over %165 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 253755392, (const long[]){196608, 192, 1},
-      params[46], (const long[]){0, 0, 1}, arena + 253755392);
+  /* %173 = conv2d(%172, %170, %171) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 509607936, params[61], params[62],
+      arena + 503316480, NULL);
 
-  /* %169 = fused_linear(%166, %167, %168) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 253755392, params[57], params[58], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  /* %174 = img2seq(%173) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 503316480, arena + 515899392);
 
-  /* %170 = gelu(%169) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
-  lk_gelu(B * 1024 * 768, arena + 134217728, arena + 159383552);
+  /* %177 = normalize(%174) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  lk_normalize(B * 1024, 192, arena + 515899392, 1e-06f, arena + 503316480);
 
-  /* %173 = fused_linear(%170, %171, %172) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 159383552, params[59], params[60], LK_ACT_NONE, NULL,
-      arena + 184549376);
+  /* %178 = mul(%177, %175) layers.0.1.norm : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
+      params[63], (const long[]){0, 0, 1}, arena + 522190848);
 
-  /* %175 = mul(%173, %174) layers.0.0 : f32[B, 1024, 192], written over %173 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 184549376, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 184549376);
+  /* %179 = add(%178, %176) layers.0.1.norm : f32[B, 1024, 192], written over %178 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 522190848, (const long[]){196608, 192, 1},
+      params[64], (const long[]){0, 0, 1}, arena + 522190848);
 
-  /* %176 = add(%163, %175) layers.0.0 : f32[B, 1024, 192], written over %173 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 241172480, (const long[]){196608, 192, 1},
-      arena + 184549376, (const long[]){196608, 192, 1}, arena + 184549376);
+  /* %180 = seq2img(%179) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 522190848, arena + 622854144);
 
-  /* %179 = seq2img(%176) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 184549376, arena + 260046848);
+  /* %181 = maxpool(%180) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 622854144, arena + 522190848);
 
-  /* %180 = conv2d(%179, %177, %178) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 260046848, params[61], params[62],
-      arena + 184549376, NULL);
+  /* %182 = img2seq(%181) layers.0.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 522190848, arena + 684982272);
 
-  /* %181 = img2seq(%180) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 184549376, arena + 266338304);
+  /* %184 = add(%182, %183) layers.1.0 : f32[B, 256, 192], written over %182 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 684982272, (const long[]){49152, 192, 1},
+      params[65], (const long[]){0, 192, 1}, arena + 684982272);
 
-  /* %184 = normalize(%181) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 266338304, 1e-06f, arena + 272629760);
+  /* %187 = normalize(%184) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 684982272, 1e-06f, arena + 686555136);
 
-  /* %185 = mul(%184, %182) layers.0.1.norm : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 272629760, (const long[]){196608, 192, 1},
-      params[63], (const long[]){0, 0, 1}, arena + 184549376);
+  /* %188 = mul(%187, %185) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 686555136, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 688128000);
 
-  /* %186 = add(%185, %183) layers.0.1.norm : f32[B, 1024, 192], written over %185 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 184549376, (const long[]){196608, 192, 1},
-      params[64], (const long[]){0, 0, 1}, arena + 184549376);
+  /* %189 = add(%188, %186) layers.1.0.norm1 : f32[B, 256, 192], written over %188 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 688128000, (const long[]){49152, 192, 1},
+      params[67], (const long[]){0, 0, 1}, arena + 688128000);
 
-  /* %187 = seq2img(%186) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 184549376, arena + 278921216);
+  /* %192 = fused_linear(%189, %190, %191) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 688128000, params[68], params[69], LK_ACT_NONE, NULL,
+      arena + 689700864);
 
-  /* %188 = maxpool(%187) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 278921216, arena + 184549376);
+  /* %195 = fused_linear(%189, %193, %194) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 688128000, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 749469696);
 
-  /* %189 = img2seq(%188) layers.0.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 184549376, arena + 330825728);
+  /* %196 = slice(%195) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %195: no code */
 
-  /* %191 = add(%189, %190) layers.1.0 : f32[B, 256, 192], written over %189 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 330825728, (const long[]){49152, 192, 1},
-      params[65], (const long[]){0, 192, 1}, arena + 330825728);
+  /* %197 = slice(%195) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %195: no code */
 
-  /* %194 = normalize(%191) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 330825728, 1e-06f, arena + 332398592);
+  /* %198 = sdpa(%192, %196, %197) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 689700864, 192, arena + 749469696, 96, arena + 749469744,
+      96, arena + 691273728, 0.14433756f);
 
-  /* %195 = mul(%194, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 332398592, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 333971456);
+  /* %201 = fused_linear(%198, %199, %200) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 691273728, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 692846592);
 
-  /* %196 = add(%195, %193) layers.1.0.norm1 : f32[B, 256, 192], written over %195 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 333971456, (const long[]){49152, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 333971456);
+  /* %203 = mul(%201, %202) layers.1.0 : f32[B, 256, 192], written over %201 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 692846592, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 692846592);
 
-  /* %199 = fused_linear(%196, %197, %198) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 333971456, params[68], params[69], LK_ACT_NONE, NULL,
-      arena + 335544320);
+  /* %204 = add(%184, %203) layers.1.0 : f32[B, 256, 192], written over %201 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 684982272, (const long[]){49152, 192, 1},
+      arena + 692846592, (const long[]){49152, 192, 1}, arena + 692846592);
 
-  /* %202 = fused_linear(%196, %200, %201) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 333971456, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 184549376);
+  /* %207 = normalize(%204) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 692846592, 1e-06f, arena + 694419456);
 
-  /* %203 = slice(%202) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 184549376, 96, arena + 393216000, 48);
+  /* %208 = mul(%207, %205) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 694419456, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 695992320);
 
-  /* %204 = slice(%202) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 184549424, 96, arena + 393609216, 48);
+  /* %209 = add(%208, %206) layers.1.0.norm2 : f32[B, 256, 192], written over %208 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 695992320, (const long[]){49152, 192, 1},
+      params[75], (const long[]){0, 0, 1}, arena + 695992320);
 
-  /* %205 = reshape(%199) {shape [256, 1, 4, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48], a view of %199: no code */
+  /* %212 = fused_linear(%209, %210, %211) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 695992320, params[76], params[77], LK_ACT_NONE, NULL,
+      arena + 522190848);
 
-  /* %206 = reshape(%203) {shape [256, 1, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48], a view of %203: no code */
+  /* %213 = gelu(%212) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 522190848, arena + 629145600);
 
-  /* %207 = reshape(%204) {shape [256, 1, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48], a view of %204: no code */
+  /* %216 = fused_linear(%213, %214, %215) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 629145600, params[78], params[79], LK_ACT_NONE, NULL,
+      arena + 697565184);
 
-  /* %208 = matmul_permuted(%205, %206) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 335544320, 48, 192, 1,
-      arena + 393216000, 0, 1, 48, arena + 184549376, 65536, 256, 0.0f);
+  /* %218 = mul(%216, %217) layers.1.0 : f32[B, 256, 192], written over %216 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 697565184, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 697565184);
 
-  /* %209 = mul_scalar(%208) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 184549376, 0.14433756f, arena + 192937984);
+  /* %219 = add(%204, %218) layers.1.0 : f32[B, 256, 192], written over %216 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 692846592, (const long[]){49152, 192, 1},
+      arena + 697565184, (const long[]){49152, 192, 1}, arena + 697565184);
 
-  /* %210 = softmax(%209) {axis -1} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 192937984, arena + 184549376);
+  /* %220 = normalize(%219) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 697565184, 1e-06f, arena + 699138048);
 
-  /* %211 = matmul_permuted(%210, %207) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 256, 1,
-      arena + 393609216, 0, 48, 1, arena + 337117184, 48, 192, 0.0f);
+  /* %221 = mul(%220, %185) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 699138048, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 700710912);
 
-  /* %212 = reshape(%211) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %211: no code */
+  /* %222 = add(%221, %186) layers.1.0.norm1 : f32[B, 256, 192], written over %221 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 700710912, (const long[]){49152, 192, 1},
+      params[67], (const long[]){0, 0, 1}, arena + 700710912);
 
-  /* %215 = fused_linear(%212, %213, %214) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 337117184, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 338690048);
+  /* %225 = fused_linear(%222, %223, %224) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 700710912, params[80], params[81], LK_ACT_NONE, NULL,
+      arena + 702283776);
 
-  /* %217 = mul(%215, %216) layers.1.0 : f32[B, 256, 192], written over %215 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 338690048, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 338690048);
+  /* %228 = fused_linear(%222, %226, %227) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 700710912, params[82], params[83], LK_ACT_NONE, NULL,
+      arena + 750256128);
 
-  /* %218 = add(%191, %217) layers.1.0 : f32[B, 256, 192], written over %215 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 330825728, (const long[]){49152, 192, 1},
-      arena + 338690048, (const long[]){49152, 192, 1}, arena + 338690048);
+  /* %229 = slice(%228) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %228: no code */
 
-  /* %221 = normalize(%218) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 338690048, 1e-06f, arena + 340262912);
+  /* %230 = slice(%228) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %228: no code */
 
-  /* %222 = mul(%221, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 340262912, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 341835776);
+  /* %231 = sdpa(%225, %229, %230) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 702283776, 192, arena + 750256128, 96, arena + 750256176,
+      96, arena + 703856640, 0.14433756f);
 
-  /* %223 = add(%222, %220) layers.1.0.norm2 : f32[B, 256, 192], written over %222 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 341835776, (const long[]){49152, 192, 1},
-      params[75], (const long[]){0, 0, 1}, arena + 341835776);
+  /* %234 = fused_linear(%231, %232, %233) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 703856640, params[84], params[85], LK_ACT_NONE, NULL,
+      arena + 705429504);
 
-  /* %226 = fused_linear(%223, %224, %225) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 341835776, params[76], params[77], LK_ACT_NONE, NULL,
-      arena + 285212672);
+  /* %236 = mul(%234, %235) layers.1.0 : f32[B, 256, 192], written over %234 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 705429504, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 705429504);
 
-  /* %227 = gelu(%226) layers.1.0.layers.0.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 285212672, arena + 291504128);
+  /* %237 = add(%219, %236) layers.1.0 : f32[B, 256, 192], written over %234 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 697565184, (const long[]){49152, 192, 1},
+      arena + 705429504, (const long[]){49152, 192, 1}, arena + 705429504);
 
-  /* %230 = fused_linear(%227, %228, %229) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 291504128, params[78], params[79], LK_ACT_NONE, NULL,
-      arena + 343408640);
+  /* %238 = normalize(%237) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 705429504, 1e-06f, arena + 707002368);
 
-  /* %232 = mul(%230, %231) layers.1.0 : f32[B, 256, 192], written over %230 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 343408640, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 343408640);
+  /* %239 = mul(%238, %205) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 707002368, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 708575232);
 
-  /* %233 = add(%218, %232) layers.1.0 : f32[B, 256, 192], written over %230 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 338690048, (const long[]){49152, 192, 1},
-      arena + 343408640, (const long[]){49152, 192, 1}, arena + 343408640);
+  /* %240 = add(%239, %206) layers.1.0.norm2 : f32[B, 256, 192], written over %239 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 708575232, (const long[]){49152, 192, 1},
+      params[75], (const long[]){0, 0, 1}, arena + 708575232);
 
-  /* %234 = normalize(%233) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 343408640, 1e-06f, arena + 344981504);
+  /* %243 = fused_linear(%240, %241, %242) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 708575232, params[86], params[87], LK_ACT_NONE, NULL,
+      arena + 635437056);
 
-  /* %235 = mul(%234, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 344981504, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 346554368);
+  /* %244 = gelu(%243) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 635437056, arena + 641728512);
 
-  /* %236 = add(%235, %193) layers.1.0.norm1 : f32[B, 256, 192], written over %235 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 346554368, (const long[]){49152, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 346554368);
+  /* %247 = fused_linear(%244, %245, %246) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 641728512, params[88], params[89], LK_ACT_NONE, NULL,
+      arena + 710148096);
 
-  /* %239 = fused_linear(%236, %237, %238) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 346554368, params[80], params[81], LK_ACT_NONE, NULL,
-      arena + 348127232);
+  /* %249 = mul(%247, %248) layers.1.0 : f32[B, 256, 192], written over %247 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 710148096, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 710148096);
 
-  /* %242 = fused_linear(%236, %240, %241) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 346554368, params[82], params[83], LK_ACT_NONE, NULL,
-      arena + 192937984);
+  /* %250 = add(%237, %249) layers.1.0 : f32[B, 256, 192], written over %247 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 705429504, (const long[]){49152, 192, 1},
+      arena + 710148096, (const long[]){49152, 192, 1}, arena + 710148096);
 
-  /* %243 = slice(%242) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 192937984, 96, arena + 394002432, 48);
+  /* %251 = normalize(%250) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 710148096, 1e-06f, arena + 711720960);
 
-  /* %244 = slice(%242) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 192938032, 96, arena + 394395648, 48);
+  /* %252 = mul(%251, %185) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 711720960, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 713293824);
 
-  /* %245 = reshape(%239) {shape [256, 1, 4, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48], a view of %239: no code */
+  /* %253 = add(%252, %186) layers.1.0.norm1 : f32[B, 256, 192], written over %252 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 713293824, (const long[]){49152, 192, 1},
+      params[67], (const long[]){0, 0, 1}, arena + 713293824);
 
-  /* %246 = reshape(%243) {shape [256, 1, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48], a view of %243: no code */
+  /* %256 = fused_linear(%253, %254, %255) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 713293824, params[90], params[91], LK_ACT_NONE, NULL,
+      arena + 714866688);
 
-  /* %247 = reshape(%244) {shape [256, 1, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48], a view of %244: no code */
+  /* %259 = fused_linear(%253, %257, %258) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 713293824, params[92], params[93], LK_ACT_NONE, NULL,
+      arena + 751042560);
 
-  /* %248 = matmul_permuted(%245, %246) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 348127232, 48, 192, 1,
-      arena + 394002432, 0, 1, 48, arena + 192937984, 65536, 256, 0.0f);
+  /* %260 = slice(%259) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %259: no code */
 
-  /* %249 = mul_scalar(%248) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 192937984, 0.14433756f, arena + 201326592);
+  /* %261 = slice(%259) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %259: no code */
 
-  /* %250 = softmax(%249) {axis -1} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 201326592, arena + 192937984);
+  /* %262 = sdpa(%256, %260, %261) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 714866688, 192, arena + 751042560, 96, arena + 751042608,
+      96, arena + 716439552, 0.14433756f);
 
-  /* %251 = matmul_permuted(%250, %247) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 256, 1,
-      arena + 394395648, 0, 48, 1, arena + 349700096, 48, 192, 0.0f);
+  /* %265 = fused_linear(%262, %263, %264) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 716439552, params[94], params[95], LK_ACT_NONE, NULL,
+      arena + 718012416);
 
-  /* %252 = reshape(%251) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %251: no code */
+  /* %267 = mul(%265, %266) layers.1.0 : f32[B, 256, 192], written over %265 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 718012416, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 718012416);
 
-  /* %255 = fused_linear(%252, %253, %254) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 349700096, params[84], params[85], LK_ACT_NONE, NULL,
-      arena + 351272960);
+  /* %268 = add(%250, %267) layers.1.0 : f32[B, 256, 192], written over %265 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 710148096, (const long[]){49152, 192, 1},
+      arena + 718012416, (const long[]){49152, 192, 1}, arena + 718012416);
 
-  /* %257 = mul(%255, %256) layers.1.0 : f32[B, 256, 192], written over %255 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 351272960, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 351272960);
+  /* %269 = normalize(%268) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 718012416, 1e-06f, arena + 719585280);
 
-  /* %258 = add(%233, %257) layers.1.0 : f32[B, 256, 192], written over %255 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 343408640, (const long[]){49152, 192, 1},
-      arena + 351272960, (const long[]){49152, 192, 1}, arena + 351272960);
+  /* %270 = mul(%269, %205) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 719585280, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 721158144);
 
-  /* %259 = normalize(%258) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 351272960, 1e-06f, arena + 352845824);
+  /* %271 = add(%270, %206) layers.1.0.norm2 : f32[B, 256, 192], written over %270 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 721158144, (const long[]){49152, 192, 1},
+      params[75], (const long[]){0, 0, 1}, arena + 721158144);
 
-  /* %260 = mul(%259, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 352845824, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 354418688);
+  /* %274 = fused_linear(%271, %272, %273) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 721158144, params[96], params[97], LK_ACT_NONE, NULL,
+      arena + 648019968);
 
-  /* %261 = add(%260, %220) layers.1.0.norm2 : f32[B, 256, 192], written over %260 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 354418688, (const long[]){49152, 192, 1},
-      params[75], (const long[]){0, 0, 1}, arena + 354418688);
+  /* %275 = gelu(%274) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 648019968, arena + 654311424);
 
-  /* %264 = fused_linear(%261, %262, %263) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 354418688, params[86], params[87], LK_ACT_NONE, NULL,
-      arena + 297795584);
+  /* %278 = fused_linear(%275, %276, %277) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 654311424, params[98], params[99], LK_ACT_NONE, NULL,
+      arena + 722731008);
 
-  /* %265 = gelu(%264) layers.1.0.layers.1.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 297795584, arena + 304087040);
+  /* %280 = mul(%278, %279) layers.1.0 : f32[B, 256, 192], written over %278 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 722731008, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 722731008);
 
-  /* %268 = fused_linear(%265, %266, %267) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 304087040, params[88], params[89], LK_ACT_NONE, NULL,
-      arena + 355991552);
+  /* %281 = add(%268, %280) layers.1.0 : f32[B, 256, 192], written over %278 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 718012416, (const long[]){49152, 192, 1},
+      arena + 722731008, (const long[]){49152, 192, 1}, arena + 722731008);
 
-  /* %270 = mul(%268, %269) layers.1.0 : f32[B, 256, 192], written over %268 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 355991552, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 355991552);
+  /* %282 = normalize(%281) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 722731008, 1e-06f, arena + 724303872);
 
-  /* %271 = add(%258, %270) layers.1.0 : f32[B, 256, 192], written over %268 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 351272960, (const long[]){49152, 192, 1},
-      arena + 355991552, (const long[]){49152, 192, 1}, arena + 355991552);
+  /* %283 = mul(%282, %185) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 724303872, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 725876736);
 
-  /* %272 = normalize(%271) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 355991552, 1e-06f, arena + 357564416);
+  /* %284 = add(%283, %186) layers.1.0.norm1 : f32[B, 256, 192], written over %283 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 725876736, (const long[]){49152, 192, 1},
+      params[67], (const long[]){0, 0, 1}, arena + 725876736);
 
-  /* %273 = mul(%272, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 357564416, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 359137280);
+  /* %287 = fused_linear(%284, %285, %286) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 725876736, params[100], params[101], LK_ACT_NONE, NULL,
+      arena + 727449600);
 
-  /* %274 = add(%273, %193) layers.1.0.norm1 : f32[B, 256, 192], written over %273 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 359137280, (const long[]){49152, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 359137280);
+  /* %290 = fused_linear(%284, %288, %289) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 725876736, params[102], params[103], LK_ACT_NONE, NULL,
+      arena + 751828992);
 
-  /* %277 = fused_linear(%274, %275, %276) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 359137280, params[90], params[91], LK_ACT_NONE, NULL,
-      arena + 360710144);
+  /* %291 = slice(%290) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %290: no code */
 
-  /* %280 = fused_linear(%274, %278, %279) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 359137280, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 201326592);
+  /* %292 = slice(%290) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %290: no code */
 
-  /* %281 = slice(%280) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 201326592, 96, arena + 394788864, 48);
+  /* %293 = sdpa(%287, %291, %292) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 1, 48, arena + 727449600, 192, arena + 751828992, 96, arena + 751829040,
+      96, arena + 729022464, 0.14433756f);
 
-  /* %282 = slice(%280) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 201326640, 96, arena + 395182080, 48);
+  /* %296 = fused_linear(%293, %294, %295) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 729022464, params[104], params[105], LK_ACT_NONE, NULL,
+      arena + 730595328);
 
-  /* %283 = reshape(%277) {shape [256, 1, 4, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48], a view of %277: no code */
+  /* %298 = mul(%296, %297) layers.1.0 : f32[B, 256, 192], written over %296 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 730595328, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 730595328);
 
-  /* %284 = reshape(%281) {shape [256, 1, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48], a view of %281: no code */
+  /* %299 = add(%281, %298) layers.1.0 : f32[B, 256, 192], written over %296 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 722731008, (const long[]){49152, 192, 1},
+      arena + 730595328, (const long[]){49152, 192, 1}, arena + 730595328);
 
-  /* %285 = reshape(%282) {shape [256, 1, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48], a view of %282: no code */
+  /* %300 = normalize(%299) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 730595328, 1e-06f, arena + 732168192);
 
-  /* %286 = matmul_permuted(%283, %284) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 360710144, 48, 192, 1,
-      arena + 394788864, 0, 1, 48, arena + 201326592, 65536, 256, 0.0f);
+  /* %301 = mul(%300, %205) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 732168192, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 733741056);
 
-  /* %287 = mul_scalar(%286) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 201326592, 0.14433756f, arena + 209715200);
+  /* %302 = add(%301, %206) layers.1.0.norm2 : f32[B, 256, 192], written over %301 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 733741056, (const long[]){49152, 192, 1},
+      params[75], (const long[]){0, 0, 1}, arena + 733741056);
 
-  /* %288 = softmax(%287) {axis -1} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 209715200, arena + 201326592);
+  /* %305 = fused_linear(%302, %303, %304) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 733741056, params[106], params[107], LK_ACT_NONE, NULL,
+      arena + 660602880);
 
-  /* %289 = matmul_permuted(%288, %285) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 256, 1,
-      arena + 395182080, 0, 48, 1, arena + 362283008, 48, 192, 0.0f);
+  /* %306 = gelu(%305) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 660602880, arena + 666894336);
 
-  /* %290 = reshape(%289) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %289: no code */
+  /* %309 = fused_linear(%306, %307, %308) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 666894336, params[108], params[109], LK_ACT_NONE, NULL,
+      arena + 673185792);
 
-  /* %293 = fused_linear(%290, %291, %292) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 362283008, params[94], params[95], LK_ACT_NONE, NULL,
-      arena + 363855872);
+  /* %311 = mul(%309, %310) layers.1.0 : f32[B, 256, 192], written over %309 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 673185792, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 673185792);
 
-  /* %295 = mul(%293, %294) layers.1.0 : f32[B, 256, 192], written over %293 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 363855872, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 363855872);
+  /* %312 = add(%299, %311) layers.1.0 : f32[B, 256, 192], written over %309 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 730595328, (const long[]){49152, 192, 1},
+      arena + 673185792, (const long[]){49152, 192, 1}, arena + 673185792);
 
-  /* %296 = add(%271, %295) layers.1.0 : f32[B, 256, 192], written over %293 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 355991552, (const long[]){49152, 192, 1},
-      arena + 363855872, (const long[]){49152, 192, 1}, arena + 363855872);
+  /* %315 = seq2img(%312) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 673185792, arena + 674758656);
 
-  /* %297 = normalize(%296) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 363855872, 1e-06f, arena + 365428736);
+  /* %316 = conv2d(%315, %313, %314) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 674758656, params[110], params[111],
+      arena + 673185792, NULL);
 
-  /* %298 = mul(%297, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 365428736, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 367001600);
+  /* %317 = img2seq(%316) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 673185792, arena + 676331520);
 
-  /* %299 = add(%298, %220) layers.1.0.norm2 : f32[B, 256, 192], written over %298 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 367001600, (const long[]){49152, 192, 1},
-      params[75], (const long[]){0, 0, 1}, arena + 367001600);
+  /* %320 = normalize(%317) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 676331520, 1e-06f, arena + 673185792);
 
-  /* %302 = fused_linear(%299, %300, %301) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 367001600, params[96], params[97], LK_ACT_NONE, NULL,
-      arena + 310378496);
+  /* %321 = mul(%320, %318) layers.1.1.norm : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 673185792, (const long[]){49152, 192, 1},
+      params[112], (const long[]){0, 0, 1}, arena + 677904384);
 
-  /* %303 = gelu(%302) layers.1.0.layers.2.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 310378496, arena + 316669952);
+  /* %322 = add(%321, %319) layers.1.1.norm : f32[B, 256, 192], written over %321 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 677904384, (const long[]){49152, 192, 1},
+      params[113], (const long[]){0, 0, 1}, arena + 677904384);
 
-  /* %306 = fused_linear(%303, %304, %305) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 316669952, params[98], params[99], LK_ACT_NONE, NULL,
-      arena + 368574464);
+  /* %323 = seq2img(%322) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 677904384, arena + 735313920);
 
-  /* %308 = mul(%306, %307) layers.1.0 : f32[B, 256, 192], written over %306 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 368574464, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 368574464);
+  /* %324 = maxpool(%323) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 735313920, arena + 677904384);
 
-  /* %309 = add(%296, %308) layers.1.0 : f32[B, 256, 192], written over %306 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 363855872, (const long[]){49152, 192, 1},
-      arena + 368574464, (const long[]){49152, 192, 1}, arena + 368574464);
+  /* %325 = img2seq(%324) layers.1.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 677904384, arena + 752615424);
 
-  /* %310 = normalize(%309) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 368574464, 1e-06f, arena + 370147328);
+  /* %327 = add(%325, %326) layers.2.0 : f32[B, 64, 192], written over %325 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 752615424, (const long[]){12288, 192, 1},
+      params[114], (const long[]){0, 192, 1}, arena + 752615424);
 
-  /* %311 = mul(%310, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 370147328, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 371720192);
+  /* %330 = normalize(%327) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 752615424, 1e-06f, arena + 753008640);
 
-  /* %312 = add(%311, %193) layers.1.0.norm1 : f32[B, 256, 192], written over %311 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 371720192, (const long[]){49152, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 371720192);
+  /* %331 = mul(%330, %328) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 753008640, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 753401856);
 
-  /* %315 = fused_linear(%312, %313, %314) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 371720192, params[100], params[101], LK_ACT_NONE, NULL,
-      arena + 373293056);
+  /* %332 = add(%331, %329) layers.2.0.norm1 : f32[B, 64, 192], written over %331 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 753401856, (const long[]){12288, 192, 1},
+      params[116], (const long[]){0, 0, 1}, arena + 753401856);
 
-  /* %318 = fused_linear(%312, %316, %317) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 371720192, params[102], params[103], LK_ACT_NONE, NULL,
-      arena + 209715200);
+  /* %335 = fused_linear(%332, %333, %334) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 753401856, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 753795072);
 
-  /* %319 = slice(%318) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 209715200, 96, arena + 395575296, 48);
+  /* %338 = fused_linear(%332, %336, %337) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 753401856, params[119], params[120], LK_ACT_NONE, NULL,
+      arena + 768737280);
 
-  /* %320 = slice(%318) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 209715248, 96, arena + 395968512, 48);
+  /* %339 = slice(%338) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %338: no code */
 
-  /* %321 = reshape(%315) {shape [256, 1, 4, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48], a view of %315: no code */
+  /* %340 = slice(%338) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %338: no code */
 
-  /* %322 = reshape(%319) {shape [256, 1, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48], a view of %319: no code */
+  /* %341 = sdpa(%335, %339, %340) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 753795072, 192, arena + 768737280, 96, arena + 768737328, 96,
+      arena + 754188288, 0.14433756f);
 
-  /* %323 = reshape(%320) {shape [256, 1, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48], a view of %320: no code */
+  /* %344 = fused_linear(%341, %342, %343) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 754188288, params[121], params[122], LK_ACT_NONE, NULL,
+      arena + 754581504);
 
-  /* %324 = matmul_permuted(%321, %322) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 373293056, 48, 192, 1,
-      arena + 395575296, 0, 1, 48, arena + 209715200, 65536, 256, 0.0f);
+  /* %346 = mul(%344, %345) layers.2.0 : f32[B, 64, 192], written over %344 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 754581504, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 754581504);
 
-  /* %325 = mul_scalar(%324) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 209715200, 0.14433756f, arena + 218103808);
+  /* %347 = add(%327, %346) layers.2.0 : f32[B, 64, 192], written over %344 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 752615424, (const long[]){12288, 192, 1},
+      arena + 754581504, (const long[]){12288, 192, 1}, arena + 754581504);
 
-  /* %326 = softmax(%325) {axis -1} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 218103808, arena + 209715200);
+  /* %350 = normalize(%347) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 754581504, 1e-06f, arena + 754974720);
 
-  /* %327 = matmul_permuted(%326, %323) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 256, 1,
-      arena + 395968512, 0, 48, 1, arena + 230686720, 48, 192, 0.0f);
+  /* %351 = mul(%350, %348) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 754974720, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 755367936);
 
-  /* %328 = reshape(%327) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %327: no code */
+  /* %352 = add(%351, %349) layers.2.0.norm2 : f32[B, 64, 192], written over %351 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 755367936, (const long[]){12288, 192, 1},
+      params[124], (const long[]){0, 0, 1}, arena + 755367936);
 
-  /* %331 = fused_linear(%328, %329, %330) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 230686720, params[104], params[105], LK_ACT_NONE, NULL,
-      arena + 232259584);
+  /* %355 = fused_linear(%352, %353, %354) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 755367936, params[125], params[126], LK_ACT_NONE, NULL,
+      arena + 677904384);
 
-  /* %333 = mul(%331, %332) layers.1.0 : f32[B, 256, 192], written over %331 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 232259584, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 232259584);
+  /* %356 = gelu(%355) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 677904384, arena + 736886784);
 
-  /* %334 = add(%309, %333) layers.1.0 : f32[B, 256, 192], written over %331 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 368574464, (const long[]){49152, 192, 1},
-      arena + 232259584, (const long[]){49152, 192, 1}, arena + 232259584);
+  /* %359 = fused_linear(%356, %357, %358) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 736886784, params[127], params[128], LK_ACT_NONE, NULL,
+      arena + 755761152);
 
-  /* %335 = normalize(%334) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 232259584, 1e-06f, arena + 374865920);
+  /* %361 = mul(%359, %360) layers.2.0 : f32[B, 64, 192], written over %359 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 755761152, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 755761152);
 
-  /* %336 = mul(%335, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 374865920, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 376438784);
+  /* %362 = add(%347, %361) layers.2.0 : f32[B, 64, 192], written over %359 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 754581504, (const long[]){12288, 192, 1},
+      arena + 755761152, (const long[]){12288, 192, 1}, arena + 755761152);
 
-  /* %337 = add(%336, %220) layers.1.0.norm2 : f32[B, 256, 192], written over %336 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 376438784, (const long[]){49152, 192, 1},
-      params[75], (const long[]){0, 0, 1}, arena + 376438784);
+  /* %363 = normalize(%362) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 755761152, 1e-06f, arena + 756154368);
 
-  /* %340 = fused_linear(%337, %338, %339) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 376438784, params[106], params[107], LK_ACT_NONE, NULL,
-      arena + 218103808);
+  /* %364 = mul(%363, %328) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 756154368, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 756547584);
 
-  /* %341 = gelu(%340) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 218103808, arena + 224395264);
+  /* %365 = add(%364, %329) layers.2.0.norm1 : f32[B, 64, 192], written over %364 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 756547584, (const long[]){12288, 192, 1},
+      params[116], (const long[]){0, 0, 1}, arena + 756547584);
 
-  /* %344 = fused_linear(%341, %342, %343) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 224395264, params[108], params[109], LK_ACT_NONE, NULL,
-      arena + 322961408);
+  /* %368 = fused_linear(%365, %366, %367) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 756547584, params[129], params[130], LK_ACT_NONE, NULL,
+      arena + 756940800);
 
-  /* %346 = mul(%344, %345) layers.1.0 : f32[B, 256, 192], written over %344 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 322961408, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 322961408);
+  /* %371 = fused_linear(%365, %369, %370) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 756547584, params[131], params[132], LK_ACT_NONE, NULL,
+      arena + 768933888);
 
-  /* %347 = add(%334, %346) layers.1.0 : f32[B, 256, 192], written over %344 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 232259584, (const long[]){49152, 192, 1},
-      arena + 322961408, (const long[]){49152, 192, 1}, arena + 322961408);
+  /* %372 = slice(%371) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %371: no code */
 
-  /* %350 = seq2img(%347) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 322961408, arena + 324534272);
+  /* %373 = slice(%371) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %371: no code */
 
-  /* %351 = conv2d(%350, %348, %349) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 324534272, params[110], params[111],
-      arena + 322961408, NULL);
+  /* %374 = sdpa(%368, %372, %373) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 756940800, 192, arena + 768933888, 96, arena + 768933936, 96,
+      arena + 757334016, 0.14433756f);
 
-  /* %352 = img2seq(%351) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 322961408, arena + 326107136);
+  /* %377 = fused_linear(%374, %375, %376) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 757334016, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 757727232);
 
-  /* %355 = normalize(%352) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 326107136, 1e-06f, arena + 322961408);
+  /* %379 = mul(%377, %378) layers.2.0 : f32[B, 64, 192], written over %377 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 757727232, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 757727232);
 
-  /* %356 = mul(%355, %353) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 322961408, (const long[]){49152, 192, 1},
-      params[112], (const long[]){0, 0, 1}, arena + 327680000);
+  /* %380 = add(%362, %379) layers.2.0 : f32[B, 64, 192], written over %377 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 755761152, (const long[]){12288, 192, 1},
+      arena + 757727232, (const long[]){12288, 192, 1}, arena + 757727232);
 
-  /* %357 = add(%356, %354) layers.1.1.norm : f32[B, 256, 192], written over %356 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 327680000, (const long[]){49152, 192, 1},
-      params[113], (const long[]){0, 0, 1}, arena + 327680000);
+  /* %381 = normalize(%380) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 757727232, 1e-06f, arena + 758120448);
 
-  /* %358 = seq2img(%357) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 327680000, arena + 378011648);
+  /* %382 = mul(%381, %348) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 758120448, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 758513664);
 
-  /* %359 = maxpool(%358) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 378011648, arena + 233832448);
+  /* %383 = add(%382, %349) layers.2.0.norm2 : f32[B, 64, 192], written over %382 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 758513664, (const long[]){12288, 192, 1},
+      params[124], (const long[]){0, 0, 1}, arena + 758513664);
 
-  /* %360 = img2seq(%359) layers.1.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 233832448, arena + 396361728);
+  /* %386 = fused_linear(%383, %384, %385) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 758513664, params[135], params[136], LK_ACT_NONE, NULL,
+      arena + 738459648);
 
-  /* %362 = add(%360, %361) layers.2.0 : f32[B, 64, 192], written over %360 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 396361728, (const long[]){12288, 192, 1},
-      params[114], (const long[]){0, 192, 1}, arena + 396361728);
+  /* %387 = gelu(%386) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 738459648, arena + 740032512);
 
-  /* %365 = normalize(%362) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 396361728, 1e-06f, arena + 396754944);
+  /* %390 = fused_linear(%387, %388, %389) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 740032512, params[137], params[138], LK_ACT_NONE, NULL,
+      arena + 758906880);
 
-  /* %366 = mul(%365, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 396754944, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 397148160);
+  /* %392 = mul(%390, %391) layers.2.0 : f32[B, 64, 192], written over %390 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 758906880, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 758906880);
 
-  /* %367 = add(%366, %364) layers.2.0.norm1 : f32[B, 64, 192], written over %366 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 397148160, (const long[]){12288, 192, 1},
-      params[116], (const long[]){0, 0, 1}, arena + 397148160);
+  /* %393 = add(%380, %392) layers.2.0 : f32[B, 64, 192], written over %390 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 757727232, (const long[]){12288, 192, 1},
+      arena + 758906880, (const long[]){12288, 192, 1}, arena + 758906880);
 
-  /* %370 = fused_linear(%367, %368, %369) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 397148160, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 397541376);
+  /* %394 = normalize(%393) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 758906880, 1e-06f, arena + 759300096);
 
-  /* %373 = fused_linear(%367, %371, %372) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 397148160, params[119], params[120], LK_ACT_NONE, NULL,
-      arena + 233832448);
+  /* %395 = mul(%394, %328) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 759300096, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 759693312);
 
-  /* %374 = slice(%373) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 233832448, 96, arena + 940228608, 48);
+  /* %396 = add(%395, %329) layers.2.0.norm1 : f32[B, 64, 192], written over %395 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 759693312, (const long[]){12288, 192, 1},
+      params[116], (const long[]){0, 0, 1}, arena + 759693312);
 
-  /* %375 = slice(%373) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 233832496, 96, arena + 940326912, 48);
+  /* %399 = fused_linear(%396, %397, %398) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 759693312, params[139], params[140], LK_ACT_NONE, NULL,
+      arena + 760086528);
 
-  /* %376 = reshape(%370) {shape [64, 1, 4, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48], a view of %370: no code */
+  /* %402 = fused_linear(%396, %400, %401) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 759693312, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 769130496);
 
-  /* %377 = reshape(%374) {shape [64, 1, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48], a view of %374: no code */
+  /* %403 = slice(%402) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %402: no code */
 
-  /* %378 = reshape(%375) {shape [64, 1, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48], a view of %375: no code */
+  /* %404 = slice(%402) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %402: no code */
 
-  /* %379 = matmul_permuted(%376, %377) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 397541376, 48, 192, 1,
-      arena + 940228608, 0, 1, 48, arena + 233832448, 4096, 64, 0.0f);
+  /* %405 = sdpa(%399, %403, %404) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 760086528, 192, arena + 769130496, 96, arena + 769130544, 96,
+      arena + 760479744, 0.14433756f);
 
-  /* %380 = mul_scalar(%379) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 233832448, 0.14433756f, arena + 234356736);
+  /* %408 = fused_linear(%405, %406, %407) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 760479744, params[143], params[144], LK_ACT_NONE, NULL,
+      arena + 760872960);
 
-  /* %381 = softmax(%380) {axis -1} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 234356736, arena + 233832448);
+  /* %410 = mul(%408, %409) layers.2.0 : f32[B, 64, 192], written over %408 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 760872960, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 760872960);
 
-  /* %382 = matmul_permuted(%381, %378) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
-      arena + 940326912, 0, 48, 1, arena + 397934592, 48, 192, 0.0f);
+  /* %411 = add(%393, %410) layers.2.0 : f32[B, 64, 192], written over %408 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 758906880, (const long[]){12288, 192, 1},
+      arena + 760872960, (const long[]){12288, 192, 1}, arena + 760872960);
 
-  /* %383 = reshape(%382) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %382: no code */
+  /* %412 = normalize(%411) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 760872960, 1e-06f, arena + 761266176);
 
-  /* %386 = fused_linear(%383, %384, %385) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 397934592, params[121], params[122], LK_ACT_NONE, NULL,
-      arena + 398327808);
+  /* %413 = mul(%412, %348) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 761266176, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 761659392);
 
-  /* %388 = mul(%386, %387) layers.2.0 : f32[B, 64, 192], written over %386 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 398327808, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 398327808);
+  /* %414 = add(%413, %349) layers.2.0.norm2 : f32[B, 64, 192], written over %413 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 761659392, (const long[]){12288, 192, 1},
+      params[124], (const long[]){0, 0, 1}, arena + 761659392);
 
-  /* %389 = add(%362, %388) layers.2.0 : f32[B, 64, 192], written over %386 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 396361728, (const long[]){12288, 192, 1},
-      arena + 398327808, (const long[]){12288, 192, 1}, arena + 398327808);
+  /* %417 = fused_linear(%414, %415, %416) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 761659392, params[145], params[146], LK_ACT_NONE, NULL,
+      arena + 741605376);
 
-  /* %392 = normalize(%389) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 398327808, 1e-06f, arena + 398721024);
+  /* %418 = gelu(%417) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 741605376, arena + 743178240);
 
-  /* %393 = mul(%392, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 398721024, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 399114240);
+  /* %421 = fused_linear(%418, %419, %420) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 743178240, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 762052608);
 
-  /* %394 = add(%393, %391) layers.2.0.norm2 : f32[B, 64, 192], written over %393 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 399114240, (const long[]){12288, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 399114240);
+  /* %423 = mul(%421, %422) layers.2.0 : f32[B, 64, 192], written over %421 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 762052608, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 762052608);
 
-  /* %397 = fused_linear(%394, %395, %396) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 399114240, params[125], params[126], LK_ACT_NONE, NULL,
-      arena + 327680000);
+  /* %424 = add(%411, %423) layers.2.0 : f32[B, 64, 192], written over %421 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 760872960, (const long[]){12288, 192, 1},
+      arena + 762052608, (const long[]){12288, 192, 1}, arena + 762052608);
 
-  /* %398 = gelu(%397) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 327680000, arena + 379584512);
+  /* %425 = normalize(%424) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 762052608, 1e-06f, arena + 762445824);
 
-  /* %401 = fused_linear(%398, %399, %400) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 379584512, params[127], params[128], LK_ACT_NONE, NULL,
-      arena + 399507456);
+  /* %426 = mul(%425, %328) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 762445824, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 762839040);
 
-  /* %403 = mul(%401, %402) layers.2.0 : f32[B, 64, 192], written over %401 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 399507456, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 399507456);
+  /* %427 = add(%426, %329) layers.2.0.norm1 : f32[B, 64, 192], written over %426 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 762839040, (const long[]){12288, 192, 1},
+      params[116], (const long[]){0, 0, 1}, arena + 762839040);
 
-  /* %404 = add(%389, %403) layers.2.0 : f32[B, 64, 192], written over %401 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 398327808, (const long[]){12288, 192, 1},
-      arena + 399507456, (const long[]){12288, 192, 1}, arena + 399507456);
+  /* %430 = fused_linear(%427, %428, %429) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 762839040, params[149], params[150], LK_ACT_NONE, NULL,
+      arena + 763232256);
 
-  /* %405 = normalize(%404) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 399507456, 1e-06f, arena + 399900672);
+  /* %433 = fused_linear(%427, %431, %432) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 762839040, params[151], params[152], LK_ACT_NONE, NULL,
+      arena + 769327104);
 
-  /* %406 = mul(%405, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 399900672, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 400293888);
+  /* %434 = slice(%433) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %433: no code */
 
-  /* %407 = add(%406, %364) layers.2.0.norm1 : f32[B, 64, 192], written over %406 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 400293888, (const long[]){12288, 192, 1},
-      params[116], (const long[]){0, 0, 1}, arena + 400293888);
+  /* %435 = slice(%433) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %433: no code */
 
-  /* %410 = fused_linear(%407, %408, %409) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 400293888, params[129], params[130], LK_ACT_NONE, NULL,
-      arena + 400687104);
+  /* %436 = sdpa(%430, %434, %435) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 1, 48, arena + 763232256, 192, arena + 769327104, 96, arena + 769327152, 96,
+      arena + 763625472, 0.14433756f);
 
-  /* %413 = fused_linear(%407, %411, %412) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 400293888, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 234356736);
-
-  /* %414 = slice(%413) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 234356736, 96, arena + 939933696, 48);
-
-  /* %415 = slice(%413) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 234356784, 96, arena + 940032000, 48);
-
-  /* %416 = reshape(%410) {shape [64, 1, 4, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48], a view of %410: no code */
-
-  /* %417 = reshape(%414) {shape [64, 1, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48], a view of %414: no code */
-
-  /* %418 = reshape(%415) {shape [64, 1, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48], a view of %415: no code */
-
-  /* %419 = matmul_permuted(%416, %417) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 400687104, 48, 192, 1,
-      arena + 939933696, 0, 1, 48, arena + 234356736, 4096, 64, 0.0f);
-
-  /* %420 = mul_scalar(%419) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 234356736, 0.14433756f, arena + 381157376);
-
-  /* %421 = softmax(%420) {axis -1} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 381157376, arena + 234356736);
-
-  /* %422 = matmul_permuted(%421, %418) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 234356736, 4096, 64, 1,
-      arena + 940032000, 0, 48, 1, arena + 401080320, 48, 192, 0.0f);
-
-  /* %423 = reshape(%422) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %422: no code */
-
-  /* %426 = fused_linear(%423, %424, %425) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 401080320, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 401473536);
-
-  /* %428 = mul(%426, %427) layers.2.0 : f32[B, 64, 192], written over %426 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 401473536, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 401473536);
-
-  /* %429 = add(%404, %428) layers.2.0 : f32[B, 64, 192], written over %426 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 399507456, (const long[]){12288, 192, 1},
-      arena + 401473536, (const long[]){12288, 192, 1}, arena + 401473536);
-
-  /* %430 = normalize(%429) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 401473536, 1e-06f, arena + 401866752);
-
-  /* %431 = mul(%430, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 401866752, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 402259968);
-
-  /* %432 = add(%431, %391) layers.2.0.norm2 : f32[B, 64, 192], written over %431 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 402259968, (const long[]){12288, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 402259968);
-
-  /* %435 = fused_linear(%432, %433, %434) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 402259968, params[135], params[136], LK_ACT_NONE, NULL,
-      arena + 381157376);
-
-  /* %436 = gelu(%435) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 381157376, arena + 382730240);
-
-  /* %439 = fused_linear(%436, %437, %438) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 382730240, params[137], params[138], LK_ACT_NONE, NULL,
-      arena + 924844032);
+  /* %439 = fused_linear(%436, %437, %438) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 763625472, params[153], params[154], LK_ACT_NONE, NULL,
+      arena + 764018688);
 
   /* %441 = mul(%439, %440) layers.2.0 : f32[B, 64, 192], written over %439 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 924844032, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 924844032);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 764018688, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 764018688);
 
-  /* %442 = add(%429, %441) layers.2.0 : f32[B, 64, 192], written over %439 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 401473536, (const long[]){12288, 192, 1},
-      arena + 924844032, (const long[]){12288, 192, 1}, arena + 924844032);
+  /* %442 = add(%424, %441) layers.2.0 : f32[B, 64, 192], written over %439 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 762052608, (const long[]){12288, 192, 1},
+      arena + 764018688, (const long[]){12288, 192, 1}, arena + 764018688);
 
-  /* %443 = normalize(%442) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 924844032, 1e-06f, arena + 925237248);
+  /* %443 = normalize(%442) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 764018688, 1e-06f, arena + 764411904);
 
-  /* %444 = mul(%443, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 925237248, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 925630464);
+  /* %444 = mul(%443, %348) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 764411904, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 764805120);
 
-  /* %445 = add(%444, %364) layers.2.0.norm1 : f32[B, 64, 192], written over %444 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 925630464, (const long[]){12288, 192, 1},
-      params[116], (const long[]){0, 0, 1}, arena + 925630464);
+  /* %445 = add(%444, %349) layers.2.0.norm2 : f32[B, 64, 192], written over %444 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 764805120, (const long[]){12288, 192, 1},
+      params[124], (const long[]){0, 0, 1}, arena + 764805120);
 
-  /* %448 = fused_linear(%445, %446, %447) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 925630464, params[139], params[140], LK_ACT_NONE, NULL,
-      arena + 926023680);
+  /* %448 = fused_linear(%445, %446, %447) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 764805120, params[155], params[156], LK_ACT_NONE, NULL,
+      arena + 744751104);
 
-  /* %451 = fused_linear(%445, %449, %450) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 925630464, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 384303104);
+  /* %449 = gelu(%448) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 744751104, arena + 746323968);
 
-  /* %452 = slice(%451) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 384303104, 96, arena + 939638784, 48);
+  /* %452 = fused_linear(%449, %450, %451) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 746323968, params[157], params[158], LK_ACT_NONE, NULL,
+      arena + 747896832);
 
-  /* %453 = slice(%451) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 384303152, 96, arena + 939737088, 48);
+  /* %454 = mul(%452, %453) layers.2.0 : f32[B, 64, 192], written over %452 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 747896832, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 747896832);
 
-  /* %454 = reshape(%448) {shape [64, 1, 4, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48], a view of %448: no code */
+  /* %455 = add(%442, %454) layers.2.0 : f32[B, 64, 192], written over %452 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 764018688, (const long[]){12288, 192, 1},
+      arena + 747896832, (const long[]){12288, 192, 1}, arena + 747896832);
 
-  /* %455 = reshape(%452) {shape [64, 1, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48], a view of %452: no code */
+  /* %458 = seq2img(%455) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 747896832, arena + 748290048);
 
-  /* %456 = reshape(%453) {shape [64, 1, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48], a view of %453: no code */
+  /* %459 = conv2d(%458, %456, %457) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 748290048, params[159], params[160],
+      arena + 747896832, NULL);
 
-  /* %457 = matmul_permuted(%454, %455) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 926023680, 48, 192, 1,
-      arena + 939638784, 0, 1, 48, arena + 384303104, 4096, 64, 0.0f);
+  /* %460 = img2seq(%459) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 747896832, arena + 748683264);
 
-  /* %458 = mul_scalar(%457) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 384303104, 0.14433756f, arena + 384827392);
+  /* %463 = normalize(%460) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 748683264, 1e-06f, arena + 747896832);
 
-  /* %459 = softmax(%458) {axis -1} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 384827392, arena + 392167424);
+  /* %464 = mul(%463, %461) layers.2.1.norm : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 747896832, (const long[]){12288, 192, 1},
+      params[161], (const long[]){0, 0, 1}, arena + 749076480);
 
-  /* %460 = matmul_permuted(%459, %456) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 392167424, 4096, 64, 1,
-      arena + 939737088, 0, 48, 1, arena + 926416896, 48, 192, 0.0f);
+  /* %465 = add(%464, %462) layers.2.1.norm : f32[B, 64, 192], written over %464 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 749076480, (const long[]){12288, 192, 1},
+      params[162], (const long[]){0, 0, 1}, arena + 749076480);
 
-  /* %461 = reshape(%460) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %460: no code */
+  /* %466 = seq2img(%465) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 749076480, arena + 765198336);
 
-  /* %464 = fused_linear(%461, %462, %463) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 926416896, params[143], params[144], LK_ACT_NONE, NULL,
-      arena + 926810112);
+  /* %467 = maxpool(%466) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 765198336, arena + 749076480);
 
-  /* %466 = mul(%464, %465) layers.2.0 : f32[B, 64, 192], written over %464 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 926810112, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 926810112);
+  /* %468 = img2seq(%467) layers.2.1 : f32[B, 16, 192] */
+  lk_img2seq(B, 192, 16, arena + 749076480, arena + 771342336);
 
-  /* %467 = add(%442, %466) layers.2.0 : f32[B, 64, 192], written over %464 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 924844032, (const long[]){12288, 192, 1},
-      arena + 926810112, (const long[]){12288, 192, 1}, arena + 926810112);
+  /* %470 = add(%468, %469) layers.3.0 : f32[B, 16, 192], written over %468 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 771342336, (const long[]){3072, 192, 1},
+      params[163], (const long[]){0, 192, 1}, arena + 771342336);
 
-  /* %468 = normalize(%467) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 926810112, 1e-06f, arena + 927203328);
+  /* %473 = normalize(%470) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 771342336, 1e-06f, arena + 771440640);
 
-  /* %469 = mul(%468, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 927203328, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 927596544);
+  /* %474 = mul(%473, %471) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 771440640, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 771538944);
 
-  /* %470 = add(%469, %391) layers.2.0.norm2 : f32[B, 64, 192], written over %469 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 927596544, (const long[]){12288, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 927596544);
+  /* %475 = add(%474, %472) layers.3.0.norm1 : f32[B, 16, 192], written over %474 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 771538944, (const long[]){3072, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 771538944);
 
-  /* %473 = fused_linear(%470, %471, %472) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 927596544, params[145], params[146], LK_ACT_NONE, NULL,
-      arena + 384303104);
+  /* %478 = fused_linear(%475, %476, %477) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 771538944, params[166], params[167], LK_ACT_NONE, NULL,
+      arena + 771637248);
 
-  /* %474 = gelu(%473) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 384303104, arena + 385875968);
+  /* %481 = fused_linear(%475, %479, %480) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 771538944, params[168], params[169], LK_ACT_NONE, NULL,
+      arena + 774684672);
 
-  /* %477 = fused_linear(%474, %475, %476) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 385875968, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 927989760);
+  /* %482 = slice(%481) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %481: no code */
 
-  /* %479 = mul(%477, %478) layers.2.0 : f32[B, 64, 192], written over %477 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 927989760, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 927989760);
+  /* %483 = slice(%481) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %481: no code */
 
-  /* %480 = add(%467, %479) layers.2.0 : f32[B, 64, 192], written over %477 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 926810112, (const long[]){12288, 192, 1},
-      arena + 927989760, (const long[]){12288, 192, 1}, arena + 927989760);
+  /* %484 = sdpa(%478, %482, %483) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 771637248, 192, arena + 774684672, 96, arena + 774684720, 96,
+      arena + 771735552, 0.14433756f);
 
-  /* %481 = normalize(%480) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 927989760, 1e-06f, arena + 928382976);
+  /* %487 = fused_linear(%484, %485, %486) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 771735552, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 771833856);
 
-  /* %482 = mul(%481, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 928382976, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 928776192);
+  /* %489 = mul(%487, %488) layers.3.0 : f32[B, 16, 192], written over %487 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 771833856, (const long[]){3072, 192, 1}, inputs[21],
+      (const long[]){1, 0, 0}, arena + 771833856);
 
-  /* %483 = add(%482, %364) layers.2.0.norm1 : f32[B, 64, 192], written over %482 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 928776192, (const long[]){12288, 192, 1},
-      params[116], (const long[]){0, 0, 1}, arena + 928776192);
+  /* %490 = add(%470, %489) layers.3.0 : f32[B, 16, 192], written over %487 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 771342336, (const long[]){3072, 192, 1},
+      arena + 771833856, (const long[]){3072, 192, 1}, arena + 771833856);
 
-  /* %486 = fused_linear(%483, %484, %485) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 928776192, params[149], params[150], LK_ACT_NONE, NULL,
-      arena + 929169408);
+  /* %493 = normalize(%490) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 771833856, 1e-06f, arena + 771932160);
 
-  /* %489 = fused_linear(%483, %487, %488) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 928776192, params[151], params[152], LK_ACT_NONE, NULL,
-      arena + 387448832);
+  /* %494 = mul(%493, %491) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 771932160, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 772030464);
 
-  /* %490 = slice(%489) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 387448832, 96, arena + 939343872, 48);
+  /* %495 = add(%494, %492) layers.3.0.norm2 : f32[B, 16, 192], written over %494 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 772030464, (const long[]){3072, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 772030464);
 
-  /* %491 = slice(%489) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 387448880, 96, arena + 939442176, 48);
+  /* %498 = fused_linear(%495, %496, %497) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 772030464, params[174], params[175], LK_ACT_NONE, NULL,
+      arena + 749076480);
 
-  /* %492 = reshape(%486) {shape [64, 1, 4, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48], a view of %486: no code */
+  /* %499 = gelu(%498) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 749076480, arena + 765591552);
 
-  /* %493 = reshape(%490) {shape [64, 1, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48], a view of %490: no code */
+  /* %502 = fused_linear(%499, %500, %501) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 765591552, params[176], params[177], LK_ACT_NONE, NULL,
+      arena + 772128768);
 
-  /* %494 = reshape(%491) {shape [64, 1, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48], a view of %491: no code */
+  /* %504 = mul(%502, %503) layers.3.0 : f32[B, 16, 192], written over %502 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 772128768, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 772128768);
 
-  /* %495 = matmul_permuted(%492, %493) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 929169408, 48, 192, 1,
-      arena + 939343872, 0, 1, 48, arena + 387448832, 4096, 64, 0.0f);
+  /* %505 = add(%490, %504) layers.3.0 : f32[B, 16, 192], written over %502 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 771833856, (const long[]){3072, 192, 1},
+      arena + 772128768, (const long[]){3072, 192, 1}, arena + 772128768);
 
-  /* %496 = mul_scalar(%495) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 387448832, 0.14433756f, arena + 387973120);
+  /* %506 = normalize(%505) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 772128768, 1e-06f, arena + 772227072);
 
-  /* %497 = softmax(%496) {axis -1} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 387973120, arena + 392691712);
+  /* %507 = mul(%506, %471) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 772227072, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 772325376);
 
-  /* %498 = matmul_permuted(%497, %494) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 392691712, 4096, 64, 1,
-      arena + 939442176, 0, 48, 1, arena + 929562624, 48, 192, 0.0f);
+  /* %508 = add(%507, %472) layers.3.0.norm1 : f32[B, 16, 192], written over %507 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 772325376, (const long[]){3072, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 772325376);
 
-  /* %499 = reshape(%498) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %498: no code */
+  /* %511 = fused_linear(%508, %509, %510) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 772325376, params[178], params[179], LK_ACT_NONE, NULL,
+      arena + 772423680);
 
-  /* %502 = fused_linear(%499, %500, %501) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 929562624, params[153], params[154], LK_ACT_NONE, NULL,
-      arena + 929955840);
+  /* %514 = fused_linear(%508, %512, %513) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 772325376, params[180], params[181], LK_ACT_NONE, NULL,
+      arena + 774733824);
 
-  /* %504 = mul(%502, %503) layers.2.0 : f32[B, 64, 192], written over %502 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 929955840, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 929955840);
+  /* %515 = slice(%514) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %514: no code */
 
-  /* %505 = add(%480, %504) layers.2.0 : f32[B, 64, 192], written over %502 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 927989760, (const long[]){12288, 192, 1},
-      arena + 929955840, (const long[]){12288, 192, 1}, arena + 929955840);
+  /* %516 = slice(%514) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %514: no code */
 
-  /* %506 = normalize(%505) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 929955840, 1e-06f, arena + 930349056);
+  /* %517 = sdpa(%511, %515, %516) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 772423680, 192, arena + 774733824, 96, arena + 774733872, 96,
+      arena + 772521984, 0.14433756f);
 
-  /* %507 = mul(%506, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 930349056, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 930742272);
+  /* %520 = fused_linear(%517, %518, %519) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 772521984, params[182], params[183], LK_ACT_NONE, NULL,
+      arena + 772620288);
 
-  /* %508 = add(%507, %391) layers.2.0.norm2 : f32[B, 64, 192], written over %507 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 930742272, (const long[]){12288, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 930742272);
+  /* %522 = mul(%520, %521) layers.3.0 : f32[B, 16, 192], written over %520 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 772620288, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 772620288);
 
-  /* %511 = fused_linear(%508, %509, %510) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 930742272, params[155], params[156], LK_ACT_NONE, NULL,
-      arena + 387448832);
+  /* %523 = add(%505, %522) layers.3.0 : f32[B, 16, 192], written over %520 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 772128768, (const long[]){3072, 192, 1},
+      arena + 772620288, (const long[]){3072, 192, 1}, arena + 772620288);
 
-  /* %512 = gelu(%511) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 387448832, arena + 389021696);
+  /* %524 = normalize(%523) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 772620288, 1e-06f, arena + 772718592);
 
-  /* %515 = fused_linear(%512, %513, %514) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 389021696, params[157], params[158], LK_ACT_NONE, NULL,
-      arena + 390594560);
+  /* %525 = mul(%524, %491) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 772718592, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 772816896);
 
-  /* %517 = mul(%515, %516) layers.2.0 : f32[B, 64, 192], written over %515 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 390594560, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 390594560);
+  /* %526 = add(%525, %492) layers.3.0.norm2 : f32[B, 16, 192], written over %525 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 772816896, (const long[]){3072, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 772816896);
 
-  /* %518 = add(%505, %517) layers.2.0 : f32[B, 64, 192], written over %515 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 929955840, (const long[]){12288, 192, 1},
-      arena + 390594560, (const long[]){12288, 192, 1}, arena + 390594560);
+  /* %529 = fused_linear(%526, %527, %528) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 772816896, params[184], params[185], LK_ACT_NONE, NULL,
+      arena + 765984768);
 
-  /* %521 = seq2img(%518) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 390594560, arena + 390987776);
+  /* %530 = gelu(%529) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 765984768, arena + 766377984);
 
-  /* %522 = conv2d(%521, %519, %520) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 390987776, params[159], params[160],
-      arena + 390594560, NULL);
+  /* %533 = fused_linear(%530, %531, %532) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 766377984, params[186], params[187], LK_ACT_NONE, NULL,
+      arena + 772915200);
 
-  /* %523 = img2seq(%522) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 390594560, arena + 391380992);
+  /* %535 = mul(%533, %534) layers.3.0 : f32[B, 16, 192], written over %533 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 772915200, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 772915200);
 
-  /* %526 = normalize(%523) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 391380992, 1e-06f, arena + 390594560);
+  /* %536 = add(%523, %535) layers.3.0 : f32[B, 16, 192], written over %533 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 772620288, (const long[]){3072, 192, 1},
+      arena + 772915200, (const long[]){3072, 192, 1}, arena + 772915200);
 
-  /* %527 = mul(%526, %524) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 390594560, (const long[]){12288, 192, 1},
-      params[161], (const long[]){0, 0, 1}, arena + 391774208);
+  /* %537 = normalize(%536) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 772915200, 1e-06f, arena + 773013504);
 
-  /* %528 = add(%527, %525) layers.2.1.norm : f32[B, 64, 192], written over %527 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 391774208, (const long[]){12288, 192, 1},
-      params[162], (const long[]){0, 0, 1}, arena + 391774208);
+  /* %538 = mul(%537, %471) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 773013504, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 773111808);
 
-  /* %529 = seq2img(%528) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 391774208, arena + 935067648);
+  /* %539 = add(%538, %472) layers.3.0.norm1 : f32[B, 16, 192], written over %538 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 773111808, (const long[]){3072, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 773111808);
 
-  /* %530 = maxpool(%529) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 935067648, arena + 391774208);
+  /* %542 = fused_linear(%539, %540, %541) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 773111808, params[188], params[189], LK_ACT_NONE, NULL,
+      arena + 773210112);
 
-  /* %531 = img2seq(%530) layers.2.1 : f32[B, 16, 192] */
-  lk_img2seq(B, 192, 16, arena + 391774208, arena + 939048960);
+  /* %545 = fused_linear(%539, %543, %544) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 773111808, params[190], params[191], LK_ACT_NONE, NULL,
+      arena + 774782976);
 
-  /* %533 = add(%531, %532) layers.3.0 : f32[B, 16, 192], written over %531 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 939048960, (const long[]){3072, 192, 1},
-      params[163], (const long[]){0, 192, 1}, arena + 939048960);
+  /* %546 = slice(%545) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %545: no code */
 
-  /* %536 = normalize(%533) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 939048960, 1e-06f, arena + 939147264);
+  /* %547 = slice(%545) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %545: no code */
 
-  /* %537 = mul(%536, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 939147264, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 939245568);
+  /* %548 = sdpa(%542, %546, %547) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 773210112, 192, arena + 774782976, 96, arena + 774783024, 96,
+      arena + 773308416, 0.14433756f);
 
-  /* %538 = add(%537, %535) layers.3.0.norm1 : f32[B, 16, 192], written over %537 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 939245568, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 939245568);
+  /* %551 = fused_linear(%548, %549, %550) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 773308416, params[192], params[193], LK_ACT_NONE, NULL,
+      arena + 773406720);
 
-  /* %541 = fused_linear(%538, %539, %540) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 939245568, params[166], params[167], LK_ACT_NONE, NULL,
-      arena + 939540480);
+  /* %553 = mul(%551, %552) layers.3.0 : f32[B, 16, 192], written over %551 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 773406720, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 773406720);
 
-  /* %544 = fused_linear(%538, %542, %543) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 939245568, params[168], params[169], LK_ACT_NONE, NULL,
-      arena + 391774208);
+  /* %554 = add(%536, %553) layers.3.0 : f32[B, 16, 192], written over %551 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 772915200, (const long[]){3072, 192, 1},
+      arena + 773406720, (const long[]){3072, 192, 1}, arena + 773406720);
 
-  /* %545 = slice(%544) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 391774208, 96, arena + 944685056, 48);
+  /* %555 = normalize(%554) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 773406720, 1e-06f, arena + 773505024);
 
-  /* %546 = slice(%544) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 391774256, 96, arena + 944709632, 48);
+  /* %556 = mul(%555, %491) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 773505024, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 773603328);
 
-  /* %547 = reshape(%541) {shape [16, 1, 4, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48], a view of %541: no code */
+  /* %557 = add(%556, %492) layers.3.0.norm2 : f32[B, 16, 192], written over %556 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 773603328, (const long[]){3072, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 773603328);
 
-  /* %548 = reshape(%545) {shape [16, 1, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48], a view of %545: no code */
+  /* %560 = fused_linear(%557, %558, %559) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 773603328, params[194], params[195], LK_ACT_NONE, NULL,
+      arena + 766771200);
 
-  /* %549 = reshape(%546) {shape [16, 1, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48], a view of %546: no code */
+  /* %561 = gelu(%560) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 766771200, arena + 767164416);
 
-  /* %550 = matmul_permuted(%547, %548) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 939540480, 48, 192, 1,
-      arena + 944685056, 0, 1, 48, arena + 391774208, 256, 16, 0.0f);
+  /* %564 = fused_linear(%561, %562, %563) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 767164416, params[196], params[197], LK_ACT_NONE, NULL,
+      arena + 773701632);
 
-  /* %551 = mul_scalar(%550) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 391774208, 0.14433756f, arena + 391806976);
+  /* %566 = mul(%564, %565) layers.3.0 : f32[B, 16, 192], written over %564 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 773701632, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 773701632);
 
-  /* %552 = softmax(%551) {axis -1} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 391806976, arena + 944553984);
+  /* %567 = add(%554, %566) layers.3.0 : f32[B, 16, 192], written over %564 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 773406720, (const long[]){3072, 192, 1},
+      arena + 773701632, (const long[]){3072, 192, 1}, arena + 773701632);
 
-  /* %553 = matmul_permuted(%552, %549) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 944553984, 256, 16, 1,
-      arena + 944709632, 0, 48, 1, arena + 939835392, 48, 192, 0.0f);
+  /* %568 = normalize(%567) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 773701632, 1e-06f, arena + 773799936);
 
-  /* %554 = reshape(%553) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %553: no code */
+  /* %569 = mul(%568, %471) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 773799936, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 773898240);
 
-  /* %557 = fused_linear(%554, %555, %556) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 939835392, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 940130304);
+  /* %570 = add(%569, %472) layers.3.0.norm1 : f32[B, 16, 192], written over %569 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 773898240, (const long[]){3072, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 773898240);
 
-  /* %559 = mul(%557, %558) layers.3.0 : f32[B, 16, 192], written over %557 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 940130304, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 940130304);
+  /* %573 = fused_linear(%570, %571, %572) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 773898240, params[198], params[199], LK_ACT_NONE, NULL,
+      arena + 773996544);
 
-  /* %560 = add(%533, %559) layers.3.0 : f32[B, 16, 192], written over %557 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 939048960, (const long[]){3072, 192, 1},
-      arena + 940130304, (const long[]){3072, 192, 1}, arena + 940130304);
+  /* %576 = fused_linear(%570, %574, %575) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 773898240, params[200], params[201], LK_ACT_NONE, NULL,
+      arena + 774832128);
 
-  /* %563 = normalize(%560) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 940130304, 1e-06f, arena + 940425216);
+  /* %577 = slice(%576) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %576: no code */
 
-  /* %564 = mul(%563, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 940425216, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 940523520);
+  /* %578 = slice(%576) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %576: no code */
 
-  /* %565 = add(%564, %562) layers.3.0.norm2 : f32[B, 16, 192], written over %564 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 940523520, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 940523520);
+  /* %579 = sdpa(%573, %577, %578) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 1, 48, arena + 773996544, 192, arena + 774832128, 96, arena + 774832176, 96,
+      arena + 774094848, 0.14433756f);
 
-  /* %568 = fused_linear(%565, %566, %567) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 940523520, params[174], params[175], LK_ACT_NONE, NULL,
-      arena + 391774208);
+  /* %582 = fused_linear(%579, %580, %581) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 774094848, params[202], params[203], LK_ACT_NONE, NULL,
+      arena + 774193152);
 
-  /* %569 = gelu(%568) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 391774208, arena + 935460864);
+  /* %584 = mul(%582, %583) layers.3.0 : f32[B, 16, 192], written over %582 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 774193152, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 774193152);
 
-  /* %572 = fused_linear(%569, %570, %571) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 935460864, params[176], params[177], LK_ACT_NONE, NULL,
-      arena + 938754048);
+  /* %585 = add(%567, %584) layers.3.0 : f32[B, 16, 192], written over %582 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 773701632, (const long[]){3072, 192, 1},
+      arena + 774193152, (const long[]){3072, 192, 1}, arena + 774193152);
 
-  /* %574 = mul(%572, %573) layers.3.0 : f32[B, 16, 192], written over %572 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938754048, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 938754048);
+  /* %586 = normalize(%585) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 774193152, 1e-06f, arena + 774291456);
 
-  /* %575 = add(%560, %574) layers.3.0 : f32[B, 16, 192], written over %572 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 940130304, (const long[]){3072, 192, 1},
-      arena + 938754048, (const long[]){3072, 192, 1}, arena + 938754048);
+  /* %587 = mul(%586, %491) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 774291456, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 774389760);
 
-  /* %576 = normalize(%575) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 938754048, 1e-06f, arena + 938852352);
+  /* %588 = add(%587, %492) layers.3.0.norm2 : f32[B, 16, 192], written over %587 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 774389760, (const long[]){3072, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 774389760);
 
-  /* %577 = mul(%576, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938852352, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 938950656);
+  /* %591 = fused_linear(%588, %589, %590) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 774389760, params[204], params[205], LK_ACT_NONE, NULL,
+      arena + 767557632);
 
-  /* %578 = add(%577, %535) layers.3.0.norm1 : f32[B, 16, 192], written over %577 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938950656, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 938950656);
+  /* %592 = gelu(%591) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 767557632, arena + 767950848);
 
-  /* %581 = fused_linear(%578, %579, %580) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 938950656, params[178], params[179], LK_ACT_NONE, NULL,
-      arena + 940621824);
+  /* %595 = fused_linear(%592, %593, %594) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 767950848, params[206], params[207], LK_ACT_NONE, NULL,
+      arena + 768344064);
 
-  /* %584 = fused_linear(%578, %582, %583) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 938950656, params[180], params[181], LK_ACT_NONE, NULL,
-      arena + 935854080);
+  /* %597 = mul(%595, %596) layers.3.0 : f32[B, 16, 192], written over %595 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 768344064, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 768344064);
 
-  /* %585 = slice(%584) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 935854080, 96, arena + 944734208, 48);
+  /* %598 = add(%585, %597) layers.3.0 : f32[B, 16, 192], written over %595 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 774193152, (const long[]){3072, 192, 1},
+      arena + 768344064, (const long[]){3072, 192, 1}, arena + 768344064);
 
-  /* %586 = slice(%584) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 935854128, 96, arena + 944758784, 48);
+  /* %601 = normalize(%598) {eps 1e-06} norm : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 768344064, 1e-06f, arena + 768442368);
 
-  /* %587 = reshape(%581) {shape [16, 1, 4, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48], a view of %581: no code */
+  /* %602 = mul(%601, %599) norm : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 768442368, (const long[]){3072, 192, 1},
+      params[208], (const long[]){0, 0, 1}, arena + 768540672);
 
-  /* %588 = reshape(%585) {shape [16, 1, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48], a view of %585: no code */
+  /* %603 = add(%602, %600) norm : f32[B, 16, 192], written over %602 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 768540672, (const long[]){3072, 192, 1},
+      params[209], (const long[]){0, 0, 1}, arena + 768540672);
 
-  /* %589 = reshape(%586) {shape [16, 1, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48], a view of %586: no code */
+  /* %604 = mean(%603) {axis 0} : f32[B, 192] */
+  lk_mean_axis(B, 16, 192, arena + 768540672, arena + 768638976);
 
-  /* %590 = matmul_permuted(%587, %588) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 940621824, 48, 192, 1,
-      arena + 944734208, 0, 1, 48, arena + 935854080, 256, 16, 0.0f);
+  /* %607 = fused_linear(%604, %605, %606) mlp_head : f32[B, 10] */
+  lk_fused_linear(B, 192, 10, arena + 768638976, params[210], params[211], LK_ACT_NONE, NULL,
+      arena + 768540672);
 
-  /* %591 = mul_scalar(%590) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 935854080, 0.14433756f, arena + 935886848);
+  /* %609 = cross_entropy(%607, %608) : f32[1] */
+  lk_cross_entropy(B, 10, arena + 768540672, inputs[29], arena + 774883776);
 
-  /* %592 = softmax(%591) {axis -1} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 935886848, arena + 944586752);
+  /* %610 = cross_entropy_grad(%607, %608) : f32[B, 10] */
+  lk_cross_entropy_grad(B, 10, arena + 768540672, inputs[29], arena + 768542592);
 
-  /* %593 = matmul_permuted(%592, %589) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 944586752, 256, 16, 1,
-      arena + 944758784, 0, 48, 1, arena + 940720128, 48, 192, 0.0f);
+  /* %611 = transpose(%605) {perm [1, 0]} mlp_head : f32[192, 10] */
+  lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 768540672);
 
-  /* %594 = reshape(%593) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %593: no code */
+  /* %612 = fused_linear(%610, %611) mlp_head : f32[B, 192] */
+  lk_fused_linear(B, 10, 192, arena + 768542592, arena + 768540672, NULL, LK_ACT_NONE, NULL,
+      arena + 768645120);
 
-  /* %597 = fused_linear(%594, %595, %596) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 940720128, params[182], params[183], LK_ACT_NONE, NULL,
-      arena + 940818432);
+  /* %613 = linear_grad_weight(%610, %604) mlp_head : f32[10, 192] */
+  lk_linear_grad_weight(B, 192, 10, arena + 768542592, arena + 768638976, arena + 774881280);
 
-  /* %599 = mul(%597, %598) layers.3.0 : f32[B, 16, 192], written over %597 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 940818432, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 940818432);
+  /* %614 = reduce_sum(%610) {axes [], batch} mlp_head : f32[10] */
+  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 768542592,
+      arena + 774883792);
 
-  /* %600 = add(%575, %599) layers.3.0 : f32[B, 16, 192], written over %597 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938754048, (const long[]){3072, 192, 1},
-      arena + 940818432, (const long[]){3072, 192, 1}, arena + 940818432);
+  /* %615 = reshape(%612) {shape [1, 192]} : f32[B, 1, 192], a view of %612: no code */
 
-  /* %601 = normalize(%600) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 940818432, 1e-06f, arena + 940916736);
+  /* %616 = expand(%615) {shape [16, 192]} : f32[B, 16, 192] */
+  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 768645120, (const long[]){192, 0, 1},
+      arena + 768540672, (const long[]){3072, 192, 1});
 
-  /* %602 = mul(%601, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 940916736, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 941015040);
+  /* %617 = mul_scalar(%616) {x op 0.0625} : f32[B, 16, 192] */
+  lk_mul_scalar(B * 16 * 192, arena + 768540672, 0.0625f, arena + 768638976);
 
-  /* %603 = add(%602, %562) layers.3.0.norm2 : f32[B, 16, 192], written over %602 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 941015040, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 941015040);
+  /* %618 = reduce_sum(%617) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 768638976,
+      arena + 774883200);
 
-  /* %606 = fused_linear(%603, %604, %605) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 941015040, params[184], params[185], LK_ACT_NONE, NULL,
-      arena + 935854080);
+  /* %619 = mul(%617, %599) norm : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 768638976, (const long[]){3072, 192, 1},
+      params[208], (const long[]){0, 0, 1}, arena + 768540672);
 
-  /* %607 = gelu(%606) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 935854080, arena + 936247296);
+  /* %620 = mul(%617, %601) norm : f32[B, 16, 192], written over %617 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 768638976, (const long[]){3072, 192, 1},
+      arena + 768442368, (const long[]){3072, 192, 1}, arena + 768638976);
 
-  /* %610 = fused_linear(%607, %608, %609) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 936247296, params[186], params[187], LK_ACT_NONE, NULL,
-      arena + 941113344);
+  /* %621 = reduce_sum(%620) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 768638976,
+      arena + 774883392);
 
-  /* %612 = mul(%610, %611) layers.3.0 : f32[B, 16, 192], written over %610 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 941113344, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 941113344);
+  /* %622 = normalize_grad(%598, %619) {eps 1e-06} norm : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 768344064, arena + 768540672, 1e-06f, arena + 774488064);
 
-  /* %613 = add(%600, %612) layers.3.0 : f32[B, 16, 192], written over %610 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 940818432, (const long[]){3072, 192, 1},
-      arena + 941113344, (const long[]){3072, 192, 1}, arena + 941113344);
+  /* %623 = mul(%622, %596) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 774586368);
 
-  /* %614 = normalize(%613) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 941113344, 1e-06f, arena + 941211648);
+  /* %624 = transpose(%593) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[206], arena + 769523712);
 
-  /* %615 = mul(%614, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 941211648, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 941309952);
+  /* %625 = fused_linear(%623, %624) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 774586368, arena + 769523712, NULL, LK_ACT_NONE, NULL,
+      arena + 768344064);
 
-  /* %616 = add(%615, %535) layers.3.0.norm1 : f32[B, 16, 192], written over %615 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 941309952, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 941309952);
+  /* %626 = linear_grad_weight(%623, %592) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 774586368, arena + 767950848, arena + 769523712);
 
-  /* %619 = fused_linear(%616, %617, %618) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 941309952, params[188], params[189], LK_ACT_NONE, NULL,
-      arena + 941408256);
+  /* %627 = reduce_sum(%623) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 774586368,
+      arena + 774883584);
 
-  /* %622 = fused_linear(%616, %620, %621) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 941309952, params[190], params[191], LK_ACT_NONE, NULL,
-      arena + 936640512);
+  /* %628 = gelu_grad(%591, %625) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 767557632, arena + 768344064, arena + 767950848);
 
-  /* %623 = slice(%622) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 936640512, 96, arena + 944783360, 48);
+  /* %629 = transpose(%589) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[204], arena + 767557632);
 
-  /* %624 = slice(%622) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 936640560, 96, arena + 944807936, 48);
+  /* %630 = fused_linear(%628, %629) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 767950848, arena + 767557632, NULL, LK_ACT_NONE, NULL,
+      arena + 767705088);
 
-  /* %625 = reshape(%619) {shape [16, 1, 4, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48], a view of %619: no code */
+  /* %631 = linear_grad_weight(%628, %588) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 767950848, arena + 774389760, arena + 768344064);
 
-  /* %626 = reshape(%623) {shape [16, 1, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48], a view of %623: no code */
+  /* %632 = reduce_sum(%628) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 767950848,
+      arena + 768491520);
 
-  /* %627 = reshape(%624) {shape [16, 1, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48], a view of %624: no code */
+  /* %633 = reduce_sum(%630) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767705088,
+      arena + 768288768);
 
-  /* %628 = matmul_permuted(%625, %626) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 941408256, 48, 192, 1,
-      arena + 944783360, 0, 1, 48, arena + 936640512, 256, 16, 0.0f);
+  /* %634 = mul(%630, %491) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 767705088, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 767557632);
 
-  /* %629 = mul_scalar(%628) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 936640512, 0.14433756f, arena + 936673280);
+  /* %635 = mul(%630, %586) layers.3.0.norm2 : f32[B, 16, 192], written over %630 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 767705088, (const long[]){3072, 192, 1},
+      arena + 774291456, (const long[]){3072, 192, 1}, arena + 767705088);
 
-  /* %630 = softmax(%629) {axis -1} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 936673280, arena + 944619520);
+  /* %636 = reduce_sum(%635) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767705088,
+      arena + 768288960);
 
-  /* %631 = matmul_permuted(%630, %627) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 944619520, 256, 16, 1,
-      arena + 944807936, 0, 48, 1, arena + 941506560, 48, 192, 0.0f);
+  /* %637 = normalize_grad(%585, %634) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 774193152, arena + 767557632, 1e-06f, arena + 767655936);
 
-  /* %632 = reshape(%631) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %631: no code */
+  /* %638 = add(%622, %637) layers.3.0 : f32[B, 16, 192], written over %622 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
+      arena + 767655936, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %635 = fused_linear(%632, %633, %634) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 941506560, params[192], params[193], LK_ACT_NONE, NULL,
-      arena + 941604864);
+  /* %639 = mul(%638, %583) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 767557632);
 
-  /* %637 = mul(%635, %636) layers.3.0 : f32[B, 16, 192], written over %635 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 941604864, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 941604864);
+  /* %640 = transpose(%580) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[202], arena + 767655936);
 
-  /* %638 = add(%613, %637) layers.3.0 : f32[B, 16, 192], written over %635 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 941113344, (const long[]){3072, 192, 1},
-      arena + 941604864, (const long[]){3072, 192, 1}, arena + 941604864);
+  /* %641 = fused_linear(%639, %640) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 767557632, arena + 767655936, NULL, LK_ACT_NONE, NULL,
+      arena + 767705088);
 
-  /* %639 = normalize(%638) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 941604864, 1e-06f, arena + 943374336);
+  /* %642 = linear_grad_weight(%639, %579) layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 767557632, arena + 774094848, arena + 768196608);
 
-  /* %640 = mul(%639, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 943374336, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 943472640);
+  /* %643 = reduce_sum(%639) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767557632,
+      arena + 768289152);
 
-  /* %641 = add(%640, %562) layers.3.0.norm2 : f32[B, 16, 192], written over %640 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 943472640, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 943472640);
+  /* %644 = sdpa_grad(%573, %577, %578, %641) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 773996544, 192, arena + 774832128, 96,
+      arena + 774832176, 96, arena + 767705088, 192, arena + 767557632, 288,
+      arena + 767557632 + 192, 288, arena + 767557632 + 240, 288, 0.14433756f);
 
-  /* %644 = fused_linear(%641, %642, %643) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 943472640, params[194], params[195], LK_ACT_NONE, NULL,
-      arena + 936640512);
+  /* %645 = slice(%644) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 767557632, 288, arena + 767705088, 192);
 
-  /* %645 = gelu(%644) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 936640512, arena + 937033728);
+  /* %646 = slice(%644) {axis 1, start 192, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 767557824, 288, arena + 767803392, 48);
 
-  /* %648 = fused_linear(%645, %646, %647) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 937033728, params[196], params[197], LK_ACT_NONE, NULL,
-      arena + 943570944);
+  /* %647 = slice(%644) {axis 1, start 240, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 767557872, 288, arena + 767827968, 48);
 
-  /* %650 = mul(%648, %649) layers.3.0 : f32[B, 16, 192], written over %648 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 943570944, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 943570944);
+  /* %648 = concat(%646, %647) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 767803392, 48, arena + 767655936, 96);
+  lk_copy_rows(B * 16, 48, arena + 767827968, 48, arena + 767655984, 96);
 
-  /* %651 = add(%638, %650) layers.3.0 : f32[B, 16, 192], written over %648 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 941604864, (const long[]){3072, 192, 1},
-      arena + 943570944, (const long[]){3072, 192, 1}, arena + 943570944);
+  /* %649 = transpose(%574) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 767803392);
 
-  /* %652 = normalize(%651) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 943570944, 1e-06f, arena + 943669248);
+  /* %650 = fused_linear(%648, %649) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 767655936, arena + 767803392, NULL, LK_ACT_NONE, NULL,
+      arena + 767557632);
 
-  /* %653 = mul(%652, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 943669248, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 943767552);
+  /* %651 = linear_grad_weight(%648, %570) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 767655936, arena + 773898240, arena + 768270336);
 
-  /* %654 = add(%653, %535) layers.3.0.norm1 : f32[B, 16, 192], written over %653 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 943767552, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 943767552);
+  /* %652 = reduce_sum(%648) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 767655936,
+      arena + 768290112);
 
-  /* %657 = fused_linear(%654, %655, %656) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 943767552, params[198], params[199], LK_ACT_NONE, NULL,
-      arena + 943865856);
+  /* %653 = transpose(%571) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[198], arena + 767655936);
 
-  /* %660 = fused_linear(%654, %658, %659) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 943767552, params[200], params[201], LK_ACT_NONE, NULL,
-      arena + 937426944);
+  /* %654 = linear_grad_weight(%645, %570) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 767705088, arena + 773898240, arena + 768233472);
 
-  /* %661 = slice(%660) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 937426944, 96, arena + 944832512, 48);
+  /* %655 = reduce_sum(%645) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767705088,
+      arena + 768289344);
 
-  /* %662 = slice(%660) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 937426992, 96, arena + 944857088, 48);
+  /* %656 = fused_linear(%645, %653, %650) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %650 */
+  lk_fused_linear(B * 16, 192, 192, arena + 767705088, arena + 767655936, NULL, LK_ACT_NONE,
+      arena + 767557632, arena + 767557632);
 
-  /* %663 = reshape(%657) {shape [16, 1, 4, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48], a view of %657: no code */
+  /* %657 = reduce_sum(%656) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767557632,
+      arena + 768289536);
 
-  /* %664 = reshape(%661) {shape [16, 1, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48], a view of %661: no code */
+  /* %658 = mul(%656, %471) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 767557632, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 767655936);
 
-  /* %665 = reshape(%662) {shape [16, 1, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48], a view of %662: no code */
+  /* %659 = mul(%656, %568) layers.3.0.norm1 : f32[B, 16, 192], written over %650 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 767557632, (const long[]){3072, 192, 1},
+      arena + 773799936, (const long[]){3072, 192, 1}, arena + 767557632);
 
-  /* %666 = matmul_permuted(%663, %664) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 943865856, 48, 192, 1,
-      arena + 944832512, 0, 1, 48, arena + 937426944, 256, 16, 0.0f);
+  /* %660 = reduce_sum(%659) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767557632,
+      arena + 768289728);
 
-  /* %667 = mul_scalar(%666) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 937426944, 0.14433756f, arena + 937459712);
+  /* %661 = normalize_grad(%567, %658) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 773701632, arena + 767655936, 1e-06f, arena + 767557632);
 
-  /* %668 = softmax(%667) {axis -1} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 937459712, arena + 944652288);
+  /* %662 = add(%638, %661) layers.3.0 : f32[B, 16, 192], written over %622 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
+      arena + 767557632, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %669 = matmul_permuted(%668, %665) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 944652288, 256, 16, 1,
-      arena + 944857088, 0, 48, 1, arena + 943964160, 48, 192, 0.0f);
+  /* %663 = mul(%662, %565) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 768098304);
 
-  /* %670 = reshape(%669) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %669: no code */
+  /* %664 = transpose(%562) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[196], arena + 767950848);
 
-  /* %673 = fused_linear(%670, %671, %672) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 943964160, params[202], params[203], LK_ACT_NONE, NULL,
-      arena + 944062464);
+  /* %665 = fused_linear(%663, %664) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 768098304, arena + 767950848, NULL, LK_ACT_NONE, NULL,
+      arena + 767557632);
 
-  /* %675 = mul(%673, %674) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944062464, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 944062464);
+  /* %666 = linear_grad_weight(%663, %561) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 768098304, arena + 767164416, arena + 767950848);
 
-  /* %676 = add(%651, %675) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 943570944, (const long[]){3072, 192, 1},
-      arena + 944062464, (const long[]){3072, 192, 1}, arena + 944062464);
+  /* %667 = reduce_sum(%663) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 768098304,
+      arena + 768289920);
 
-  /* %677 = normalize(%676) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 944062464, 1e-06f, arena + 944160768);
+  /* %668 = gelu_grad(%560, %665) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 766771200, arena + 767557632, arena + 767164416);
 
-  /* %678 = mul(%677, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944160768, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 944259072);
+  /* %669 = transpose(%558) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[194], arena + 766771200);
 
-  /* %679 = add(%678, %562) layers.3.0.norm2 : f32[B, 16, 192], written over %678 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944259072, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 944259072);
+  /* %670 = fused_linear(%668, %669) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 767164416, arena + 766771200, NULL, LK_ACT_NONE, NULL,
+      arena + 766918656);
 
-  /* %682 = fused_linear(%679, %680, %681) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 944259072, params[204], params[205], LK_ACT_NONE, NULL,
-      arena + 937426944);
+  /* %671 = linear_grad_weight(%668, %557) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 767164416, arena + 773603328, arena + 767557632);
 
-  /* %683 = gelu(%682) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 937426944, arena + 937820160);
+  /* %672 = reduce_sum(%668) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 767164416,
+      arena + 767705088);
 
-  /* %686 = fused_linear(%683, %684, %685) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 937820160, params[206], params[207], LK_ACT_NONE, NULL,
-      arena + 938213376);
+  /* %673 = reduce_sum(%670) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766918656,
+      arena + 766771200);
 
-  /* %688 = mul(%686, %687) layers.3.0 : f32[B, 16, 192], written over %686 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938213376, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 938213376);
+  /* %674 = add(%633, %673) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 768288768, (const long[]){1}, arena + 766771200,
+      (const long[]){1}, arena + 767502336);
 
-  /* %689 = add(%676, %688) layers.3.0 : f32[B, 16, 192], written over %686 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944062464, (const long[]){3072, 192, 1},
-      arena + 938213376, (const long[]){3072, 192, 1}, arena + 938213376);
+  /* %675 = mul(%670, %491) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 766918656, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 766771200);
 
-  /* %692 = normalize(%689) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 938213376, 1e-06f, arena + 938311680);
+  /* %676 = mul(%670, %555) layers.3.0.norm2 : f32[B, 16, 192], written over %670 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 766918656, (const long[]){3072, 192, 1},
+      arena + 773505024, (const long[]){3072, 192, 1}, arena + 766918656);
 
-  /* %693 = mul(%692, %690) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938311680, (const long[]){3072, 192, 1},
-      params[208], (const long[]){0, 0, 1}, arena + 938409984);
+  /* %677 = reduce_sum(%676) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766918656,
+      arena + 766869504);
 
-  /* %694 = add(%693, %691) norm : f32[B, 16, 192], written over %693 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938409984, (const long[]){3072, 192, 1},
-      params[209], (const long[]){0, 0, 1}, arena + 938409984);
+  /* %678 = add(%636, %677) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 768288960, (const long[]){1}, arena + 766869504,
+      (const long[]){1}, arena + 767502528);
 
-  /* %695 = mean(%694) {axis 0} : f32[B, 192] */
-  lk_mean_axis(B, 16, 192, arena + 938409984, arena + 938508288);
+  /* %679 = normalize_grad(%554, %675) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 773406720, arena + 766771200, 1e-06f, arena + 766869504);
 
-  /* %698 = fused_linear(%695, %696, %697) mlp_head : f32[B, 10] */
-  lk_fused_linear(B, 192, 10, arena + 938508288, params[210], params[211], LK_ACT_NONE, NULL,
-      arena + 938409984);
+  /* %680 = add(%662, %679) layers.3.0 : f32[B, 16, 192], written over %622 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
+      arena + 766869504, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %700 = cross_entropy(%698, %699) : f32[1] */
-  lk_cross_entropy(B, 10, arena + 938409984, inputs[29], arena + 944884160);
+  /* %681 = mul(%680, %552) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 766771200);
 
-  /* %701 = cross_entropy_grad(%698, %699) : f32[B, 10] */
-  lk_cross_entropy_grad(B, 10, arena + 938409984, inputs[29], arena + 938411904);
+  /* %682 = transpose(%549) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[192], arena + 766869504);
 
-  /* %702 = transpose(%696) {perm [1, 0]} mlp_head : f32[192, 10] */
-  lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 938409984);
+  /* %683 = fused_linear(%681, %682) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 766771200, arena + 766869504, NULL, LK_ACT_NONE, NULL,
+      arena + 766918656);
 
-  /* %703 = fused_linear(%701, %702) mlp_head : f32[B, 192] */
-  lk_fused_linear(B, 10, 192, arena + 938411904, arena + 938409984, NULL, LK_ACT_NONE, NULL,
-      arena + 938514432);
+  /* %684 = linear_grad_weight(%681, %548) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 766771200, arena + 773308416, arena + 767410176);
 
-  /* %704 = linear_grad_weight(%701, %695) mlp_head : f32[10, 192] */
-  lk_linear_grad_weight(B, 192, 10, arena + 938411904, arena + 938508288, arena + 944881664);
+  /* %685 = reduce_sum(%681) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766771200,
+      arena + 767502720);
 
-  /* %705 = reduce_sum(%701) {axes [], batch} mlp_head : f32[10] */
-  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 938411904,
-      arena + 944884176);
+  /* %686 = sdpa_grad(%542, %546, %547, %683) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 773210112, 192, arena + 774782976, 96,
+      arena + 774783024, 96, arena + 766918656, 192, arena + 766771200, 288,
+      arena + 766771200 + 192, 288, arena + 766771200 + 240, 288, 0.14433756f);
 
-  /* %706 = reshape(%703) {shape [1, 192]} : f32[B, 1, 192], a view of %703: no code */
+  /* %687 = slice(%686) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 766771200, 288, arena + 766918656, 192);
 
-  /* %707 = expand(%706) {shape [16, 192]} : f32[B, 16, 192] */
-  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 938514432, (const long[]){192, 0, 1},
-      arena + 938409984, (const long[]){3072, 192, 1});
+  /* %688 = slice(%686) {axis 1, start 192, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 766771392, 288, arena + 767016960, 48);
 
-  /* %708 = mul_scalar(%707) {x op 0.0625} : f32[B, 16, 192] */
-  lk_mul_scalar(B * 16 * 192, arena + 938409984, 0.0625f, arena + 938508288);
+  /* %689 = slice(%686) {axis 1, start 240, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 766771440, 288, arena + 767041536, 48);
 
-  /* %709 = reduce_sum(%708) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 938508288,
-      arena + 944883584);
+  /* %690 = concat(%688, %689) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 767016960, 48, arena + 766869504, 96);
+  lk_copy_rows(B * 16, 48, arena + 767041536, 48, arena + 766869552, 96);
 
-  /* %710 = mul(%708, %690) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938508288, (const long[]){3072, 192, 1},
-      params[208], (const long[]){0, 0, 1}, arena + 938409984);
+  /* %691 = transpose(%543) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[190], arena + 767016960);
 
-  /* %711 = mul(%708, %692) norm : f32[B, 16, 192], written over %708 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938508288, (const long[]){3072, 192, 1},
-      arena + 938311680, (const long[]){3072, 192, 1}, arena + 938508288);
+  /* %692 = fused_linear(%690, %691) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 766869504, arena + 767016960, NULL, LK_ACT_NONE, NULL,
+      arena + 766771200);
 
-  /* %712 = reduce_sum(%711) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 938508288,
-      arena + 944883776);
+  /* %693 = linear_grad_weight(%690, %539) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 766869504, arena + 773111808, arena + 767483904);
 
-  /* %713 = normalize_grad(%689, %710) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 938213376, arena + 938409984, 1e-06f, arena + 944357376);
+  /* %694 = reduce_sum(%690) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 766869504,
+      arena + 767503680);
 
-  /* %714 = mul(%713, %687) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 944455680);
+  /* %695 = transpose(%540) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 766869504);
 
-  /* %715 = transpose(%684) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[206], arena + 938606592);
+  /* %696 = linear_grad_weight(%687, %539) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 766918656, arena + 773111808, arena + 767447040);
 
-  /* %716 = fused_linear(%714, %715) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 944455680, arena + 938606592, NULL, LK_ACT_NONE, NULL,
-      arena + 938213376);
+  /* %697 = reduce_sum(%687) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766918656,
+      arena + 767502912);
 
-  /* %717 = linear_grad_weight(%714, %683) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 944455680, arena + 937820160, arena + 938606592);
+  /* %698 = fused_linear(%687, %695, %692) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %692 */
+  lk_fused_linear(B * 16, 192, 192, arena + 766918656, arena + 766869504, NULL, LK_ACT_NONE,
+      arena + 766771200, arena + 766771200);
 
-  /* %718 = reduce_sum(%714) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 944455680,
-      arena + 944883968);
+  /* %699 = reduce_sum(%698) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766771200,
+      arena + 766869504);
 
-  /* %719 = gelu_grad(%682, %716) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 937426944, arena + 938213376, arena + 937820160);
+  /* %700 = add(%657, %699) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 768289536, (const long[]){1}, arena + 766869504,
+      (const long[]){1}, arena + 767503104);
 
-  /* %720 = transpose(%680) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[204], arena + 937426944);
+  /* %701 = mul(%698, %471) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 766771200, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 766869504);
 
-  /* %721 = fused_linear(%719, %720) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 937820160, arena + 937426944, NULL, LK_ACT_NONE, NULL,
-      arena + 937574400);
+  /* %702 = mul(%698, %537) layers.3.0.norm1 : f32[B, 16, 192], written over %692 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 766771200, (const long[]){3072, 192, 1},
+      arena + 773013504, (const long[]){3072, 192, 1}, arena + 766771200);
 
-  /* %722 = linear_grad_weight(%719, %679) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 937820160, arena + 944259072, arena + 938213376);
+  /* %703 = reduce_sum(%702) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766771200,
+      arena + 766967808);
 
-  /* %723 = reduce_sum(%719) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 937820160,
-      arena + 938603520);
+  /* %704 = add(%660, %703) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 768289728, (const long[]){1}, arena + 766967808,
+      (const long[]){1}, arena + 767503296);
 
-  /* %724 = reduce_sum(%721) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937574400,
-      arena + 938065920);
+  /* %705 = normalize_grad(%536, %701) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 772915200, arena + 766869504, 1e-06f, arena + 766771200);
 
-  /* %725 = mul(%721, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 937574400, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 937426944);
+  /* %706 = add(%680, %705) layers.3.0 : f32[B, 16, 192], written over %622 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
+      arena + 766771200, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %726 = mul(%721, %677) layers.3.0.norm2 : f32[B, 16, 192], written over %721 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 937574400, (const long[]){3072, 192, 1},
-      arena + 944160768, (const long[]){3072, 192, 1}, arena + 937574400);
+  /* %707 = mul(%706, %534) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 767311872);
 
-  /* %727 = reduce_sum(%726) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937574400,
-      arena + 938066112);
+  /* %708 = transpose(%531) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[186], arena + 767164416);
 
-  /* %728 = normalize_grad(%676, %725) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 944062464, arena + 937426944, 1e-06f, arena + 937525248);
+  /* %709 = fused_linear(%707, %708) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 767311872, arena + 767164416, NULL, LK_ACT_NONE, NULL,
+      arena + 766771200);
 
-  /* %729 = add(%713, %728) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
-      arena + 937525248, (const long[]){3072, 192, 1}, arena + 944357376);
+  /* %710 = linear_grad_weight(%707, %530) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 767311872, arena + 766377984, arena + 767164416);
 
-  /* %730 = mul(%729, %674) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 937426944);
+  /* %711 = reduce_sum(%707) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767311872,
+      arena + 767503488);
 
-  /* %731 = transpose(%671) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[202], arena + 937623552);
+  /* %712 = gelu_grad(%529, %709) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 765984768, arena + 766771200, arena + 766377984);
 
-  /* %732 = fused_linear(%730, %731) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 937426944, arena + 937623552, NULL, LK_ACT_NONE, NULL,
-      arena + 937525248);
+  /* %713 = transpose(%527) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[184], arena + 765984768);
 
-  /* %733 = linear_grad_weight(%730, %670) layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 937426944, arena + 943964160, arena + 938164224);
+  /* %714 = fused_linear(%712, %713) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 766377984, arena + 765984768, NULL, LK_ACT_NONE, NULL,
+      arena + 766132224);
 
-  /* %734 = reduce_sum(%730) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937426944,
-      arena + 944455680);
+  /* %715 = linear_grad_weight(%712, %526) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 766377984, arena + 772816896, arena + 766771200);
 
-  /* %735 = reshape(%732) {shape [16, 1, 4, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48], a view of %732: no code */
+  /* %716 = reduce_sum(%712) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 766377984,
+      arena + 767102976);
 
-  /* %736 = matmul_permuted(%735, %665) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 937525248, 48, 192, 1,
-      arena + 944857088, 0, 1, 48, arena + 937623552, 256, 16, 0.0f);
+  /* %717 = reduce_sum(%714) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766132224,
+      arena + 765984768);
 
-  /* %737 = matmul_permuted(%668, %735) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 944652288, 256, 1, 16,
-      arena + 937525248, 48, 192, 1, arena + 937426944, 768, 48, 0.0f);
+  /* %718 = add(%674, %717) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 767502336, (const long[]){1}, arena + 765984768,
+      (const long[]){1}, arena + 766765056);
 
-  /* %738 = reduce_sum(%737) {axes [1]} layers.3.0.layers.3.0 : f32[B, 1, 16, 48] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 937426944, arena + 937656320);
+  /* %719 = mul(%714, %491) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 766132224, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 765984768);
 
-  /* %739 = reshape(%738) {shape [1, 1, 16, 48]} layers.3.0.layers.3.0 : f32[B, 1, 1, 16, 48], a view of %738: no code */
+  /* %720 = mul(%714, %524) layers.3.0.norm2 : f32[B, 16, 192], written over %714 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 766132224, (const long[]){3072, 192, 1},
+      arena + 772718592, (const long[]){3072, 192, 1}, arena + 766132224);
 
-  /* %740 = softmax_grad(%668, %736) {axis -1} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 944652288, arena + 937623552, arena + 937426944);
+  /* %721 = reduce_sum(%720) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766132224,
+      arena + 766083072);
 
-  /* %741 = mul_scalar(%740) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 937426944, 0.14433756f, arena + 937623552);
+  /* %722 = add(%678, %721) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 767502528, (const long[]){1}, arena + 766083072,
+      (const long[]){1}, arena + 766765248);
 
-  /* %742 = matmul_permuted(%741, %664) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 937623552, 256, 16, 1,
-      arena + 944832512, 0, 48, 1, arena + 937426944, 48, 192, 0.0f);
+  /* %723 = normalize_grad(%523, %719) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 772620288, arena + 765984768, 1e-06f, arena + 766083072);
 
-  /* %743 = matmul_permuted(%663, %741) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 48, 16] */
-  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 943865856, 48, 1, 192,
-      arena + 937623552, 256, 16, 1, arena + 937525248, 768, 16, 0.0f);
+  /* %724 = add(%706, %723) layers.3.0 : f32[B, 16, 192], written over %622 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
+      arena + 766083072, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %744 = reduce_sum(%743) {axes [1]} layers.3.0.layers.3.0 : f32[B, 1, 48, 16] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 937525248, arena + 937623552);
+  /* %725 = mul(%724, %521) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 765984768);
 
-  /* %745 = reshape(%744) {shape [1, 1, 48, 16]} layers.3.0.layers.3.0 : f32[B, 1, 1, 48, 16], a view of %744: no code */
+  /* %726 = transpose(%518) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 766083072);
 
-  /* %746 = transpose(%739) {perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 937656320,
-      arena + 937525248);
+  /* %727 = fused_linear(%725, %726) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 765984768, arena + 766083072, NULL, LK_ACT_NONE, NULL,
+      arena + 766132224);
 
-  /* %747 = reshape(%746) {shape [16, 48]} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %746: no code */
+  /* %728 = linear_grad_weight(%725, %517) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 765984768, arena + 772521984, arena + 766672896);
 
-  /* %748 = transpose(%745) {perm [3, 0, 1, 2]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 937623552,
-      arena + 937549824);
+  /* %729 = reduce_sum(%725) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 765984768,
+      arena + 766765440);
 
-  /* %749 = reshape(%748) {shape [16, 48]} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %748: no code */
+  /* %730 = sdpa_grad(%511, %515, %516, %727) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 772423680, 192, arena + 774733824, 96,
+      arena + 774733872, 96, arena + 766132224, 192, arena + 765984768, 288,
+      arena + 765984768 + 192, 288, arena + 765984768 + 240, 288, 0.14433756f);
 
-  /* %750 = reshape(%742) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %742: no code */
+  /* %731 = slice(%730) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 765984768, 288, arena + 766132224, 192);
 
-  /* %751 = concat(%749, %747) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 937549824, 48, arena + 937623552, 96);
-  lk_copy_rows(B * 16, 48, arena + 937525248, 48, arena + 937623600, 96);
+  /* %732 = slice(%730) {axis 1, start 192, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 765984960, 288, arena + 766230528, 48);
 
-  /* %752 = transpose(%658) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 937672704);
+  /* %733 = slice(%730) {axis 1, start 240, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 765985008, 288, arena + 766255104, 48);
 
-  /* %753 = fused_linear(%751, %752) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 937623552, arena + 937672704, NULL, LK_ACT_NONE, NULL,
-      arena + 937525248);
+  /* %734 = concat(%732, %733) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 766230528, 48, arena + 766083072, 96);
+  lk_copy_rows(B * 16, 48, arena + 766255104, 48, arena + 766083120, 96);
 
-  /* %754 = linear_grad_weight(%751, %654) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 937623552, arena + 943767552, arena + 938582016);
+  /* %735 = transpose(%512) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[180], arena + 766230528);
 
-  /* %755 = reduce_sum(%751) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 937623552,
-      arena + 944458560);
+  /* %736 = fused_linear(%734, %735) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 766083072, arena + 766230528, NULL, LK_ACT_NONE, NULL,
+      arena + 765984768);
 
-  /* %756 = transpose(%655) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[198], arena + 937623552);
+  /* %737 = linear_grad_weight(%734, %508) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 766083072, arena + 772325376, arena + 766746624);
 
-  /* %757 = linear_grad_weight(%750, %654) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 937426944, arena + 943767552, arena + 938508288);
+  /* %738 = reduce_sum(%734) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 766083072,
+      arena + 766766400);
 
-  /* %758 = reduce_sum(%750) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937426944,
-      arena + 944455872);
+  /* %739 = transpose(%509) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 766083072);
 
-  /* %759 = fused_linear(%750, %756, %753) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %753 */
-  lk_fused_linear(B * 16, 192, 192, arena + 937426944, arena + 937623552, NULL, LK_ACT_NONE,
-      arena + 937525248, arena + 937525248);
+  /* %740 = linear_grad_weight(%731, %508) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 766132224, arena + 772325376, arena + 766709760);
 
-  /* %760 = reduce_sum(%759) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937525248,
-      arena + 938066304);
+  /* %741 = reduce_sum(%731) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766132224,
+      arena + 766765632);
 
-  /* %761 = mul(%759, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 937525248, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 937426944);
+  /* %742 = fused_linear(%731, %739, %736) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %736 */
+  lk_fused_linear(B * 16, 192, 192, arena + 766132224, arena + 766083072, NULL, LK_ACT_NONE,
+      arena + 765984768, arena + 765984768);
 
-  /* %762 = mul(%759, %652) layers.3.0.norm1 : f32[B, 16, 192], written over %753 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 937525248, (const long[]){3072, 192, 1},
-      arena + 943669248, (const long[]){3072, 192, 1}, arena + 937525248);
+  /* %743 = reduce_sum(%742) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 765984768,
+      arena + 766083072);
 
-  /* %763 = reduce_sum(%762) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937525248,
-      arena + 938066496);
+  /* %744 = add(%700, %743) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 767503104, (const long[]){1}, arena + 766083072,
+      (const long[]){1}, arena + 766765824);
 
-  /* %764 = normalize_grad(%651, %761) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 943570944, arena + 937426944, 1e-06f, arena + 937525248);
+  /* %745 = mul(%742, %471) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 765984768, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 766083072);
 
-  /* %765 = add(%729, %764) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
-      arena + 937525248, (const long[]){3072, 192, 1}, arena + 944357376);
+  /* %746 = mul(%742, %506) layers.3.0.norm1 : f32[B, 16, 192], written over %736 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 765984768, (const long[]){3072, 192, 1},
+      arena + 772227072, (const long[]){3072, 192, 1}, arena + 765984768);
 
-  /* %766 = mul(%765, %649) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 937967616);
+  /* %747 = reduce_sum(%746) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 765984768,
+      arena + 766181376);
 
-  /* %767 = transpose(%646) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[196], arena + 937820160);
+  /* %748 = add(%704, %747) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 767503296, (const long[]){1}, arena + 766181376,
+      (const long[]){1}, arena + 766766016);
 
-  /* %768 = fused_linear(%766, %767) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 937967616, arena + 937820160, NULL, LK_ACT_NONE, NULL,
-      arena + 937426944);
+  /* %749 = normalize_grad(%505, %745) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 772128768, arena + 766083072, 1e-06f, arena + 765984768);
 
-  /* %769 = linear_grad_weight(%766, %645) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 937967616, arena + 937033728, arena + 937820160);
+  /* %750 = add(%724, %749) layers.3.0 : f32[B, 16, 192], written over %622 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
+      arena + 765984768, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %770 = reduce_sum(%766) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937967616,
-      arena + 944456064);
+  /* %751 = mul(%750, %503) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 766525440);
 
-  /* %771 = gelu_grad(%644, %768) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 936640512, arena + 937426944, arena + 937033728);
+  /* %752 = transpose(%500) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[176], arena + 766377984);
 
-  /* %772 = transpose(%642) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[194], arena + 936640512);
+  /* %753 = fused_linear(%751, %752) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 766525440, arena + 766377984, NULL, LK_ACT_NONE, NULL,
+      arena + 765984768);
 
-  /* %773 = fused_linear(%771, %772) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 937033728, arena + 936640512, NULL, LK_ACT_NONE, NULL,
-      arena + 936787968);
+  /* %754 = linear_grad_weight(%751, %499) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 766525440, arena + 765591552, arena + 766377984);
 
-  /* %774 = linear_grad_weight(%771, %641) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 937033728, arena + 943472640, arena + 937635840);
+  /* %755 = reduce_sum(%751) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766525440,
+      arena + 766766208);
 
-  /* %775 = reduce_sum(%771) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 937033728,
-      arena + 938604288);
+  /* %756 = gelu_grad(%498, %753) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 749076480, arena + 765984768, arena + 765591552);
 
-  /* %776 = reduce_sum(%773) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936787968,
-      arena + 936640512);
+  /* %757 = transpose(%496) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[174], arena + 749076480);
 
-  /* %777 = add(%724, %776) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 938065920, (const long[]){1}, arena + 936640512,
-      (const long[]){1}, arena + 937279488);
+  /* %758 = fused_linear(%756, %757) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 765591552, arena + 749076480, NULL, LK_ACT_NONE, NULL,
+      arena + 749223936);
 
-  /* %778 = mul(%773, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 936787968, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 936640512);
+  /* %759 = linear_grad_weight(%756, %495) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 765591552, arena + 772030464, arena + 766525440);
 
-  /* %779 = mul(%773, %639) layers.3.0.norm2 : f32[B, 16, 192], written over %773 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 936787968, (const long[]){3072, 192, 1},
-      arena + 943374336, (const long[]){3072, 192, 1}, arena + 936787968);
+  /* %760 = reduce_sum(%756) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 765591552,
+      arena + 766374912);
 
-  /* %780 = reduce_sum(%779) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936787968,
-      arena + 936738816);
+  /* %761 = reduce_sum(%758) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749223936,
+      arena + 749076480);
 
-  /* %781 = add(%727, %780) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 938066112, (const long[]){1}, arena + 936738816,
-      (const long[]){1}, arena + 937279680);
+  /* %762 = add(%718, %761) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 766765056, (const long[]){1}, arena + 749076480,
+      (const long[]){1}, arena + 766375680);
 
-  /* %782 = normalize_grad(%638, %778) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 941604864, arena + 936640512, 1e-06f, arena + 936738816);
+  /* %763 = mul(%758, %491) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 749223936, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 749076480);
 
-  /* %783 = add(%765, %782) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
-      arena + 936738816, (const long[]){3072, 192, 1}, arena + 944357376);
+  /* %764 = mul(%758, %493) layers.3.0.norm2 : f32[B, 16, 192], written over %758 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 749223936, (const long[]){3072, 192, 1},
+      arena + 771932160, (const long[]){3072, 192, 1}, arena + 749223936);
 
-  /* %784 = mul(%783, %636) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 936640512);
+  /* %765 = reduce_sum(%764) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749223936,
+      arena + 749174784);
 
-  /* %785 = transpose(%633) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[192], arena + 936837120);
+  /* %766 = add(%722, %765) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 766765248, (const long[]){1}, arena + 749174784,
+      (const long[]){1}, arena + 766375872);
 
-  /* %786 = fused_linear(%784, %785) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 936640512, arena + 936837120, NULL, LK_ACT_NONE, NULL,
-      arena + 936738816);
+  /* %767 = normalize_grad(%490, %763) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 771833856, arena + 749076480, 1e-06f, arena + 749174784);
 
-  /* %787 = linear_grad_weight(%784, %632) layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 936640512, arena + 941506560, arena + 937783296);
+  /* %768 = add(%750, %767) layers.3.0 : f32[B, 16, 192], written over %622 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
+      arena + 749174784, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %788 = reduce_sum(%784) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936640512,
-      arena + 944456256);
+  /* %769 = mul(%768, %488) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[21],
+      (const long[]){1, 0, 0}, arena + 749076480);
 
-  /* %789 = reshape(%786) {shape [16, 1, 4, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48], a view of %786: no code */
+  /* %770 = transpose(%485) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[170], arena + 749174784);
 
-  /* %790 = matmul_permuted(%789, %627) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 936738816, 48, 192, 1,
-      arena + 944807936, 0, 1, 48, arena + 936837120, 256, 16, 0.0f);
+  /* %771 = fused_linear(%769, %770) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 749076480, arena + 749174784, NULL, LK_ACT_NONE, NULL,
+      arena + 749223936);
 
-  /* %791 = matmul_permuted(%630, %789) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 944619520, 256, 1, 16,
-      arena + 936738816, 48, 192, 1, arena + 936640512, 768, 48, 0.0f);
+  /* %772 = linear_grad_weight(%769, %484) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 749076480, arena + 771735552, arena + 766316544);
 
-  /* %792 = reduce_sum(%791) {axes [1]} layers.3.0.layers.2.0 : f32[B, 1, 16, 48] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 936640512, arena + 936869888);
+  /* %773 = reduce_sum(%769) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749076480,
+      arena + 766376064);
 
-  /* %793 = reshape(%792) {shape [1, 1, 16, 48]} layers.3.0.layers.2.0 : f32[B, 1, 1, 16, 48], a view of %792: no code */
+  /* %774 = sdpa_grad(%478, %482, %483, %771) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 288] */
+  lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 771637248, 192, arena + 774684672, 96,
+      arena + 774684720, 96, arena + 749223936, 192, arena + 749076480, 288,
+      arena + 749076480 + 192, 288, arena + 749076480 + 240, 288, 0.14433756f);
 
-  /* %794 = softmax_grad(%630, %790) {axis -1} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 944619520, arena + 936837120, arena + 936640512);
+  /* %775 = slice(%774) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 749076480, 288, arena + 749223936, 192);
 
-  /* %795 = mul_scalar(%794) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 936640512, 0.14433756f, arena + 936837120);
+  /* %776 = slice(%774) {axis 1, start 192, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 749076672, 288, arena + 749322240, 48);
 
-  /* %796 = matmul_permuted(%795, %626) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 936837120, 256, 16, 1,
-      arena + 944783360, 0, 48, 1, arena + 936640512, 48, 192, 0.0f);
+  /* %777 = slice(%774) {axis 1, start 240, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 749076720, 288, arena + 749346816, 48);
 
-  /* %797 = matmul_permuted(%625, %795) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 48, 16] */
-  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 941408256, 48, 1, 192,
-      arena + 936837120, 256, 16, 1, arena + 936738816, 768, 16, 0.0f);
+  /* %778 = concat(%776, %777) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 749322240, 48, arena + 749174784, 96);
+  lk_copy_rows(B * 16, 48, arena + 749346816, 48, arena + 749174832, 96);
 
-  /* %798 = reduce_sum(%797) {axes [1]} layers.3.0.layers.2.0 : f32[B, 1, 48, 16] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 936738816, arena + 936837120);
+  /* %779 = transpose(%479) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[168], arena + 749322240);
 
-  /* %799 = reshape(%798) {shape [1, 1, 48, 16]} layers.3.0.layers.2.0 : f32[B, 1, 1, 48, 16], a view of %798: no code */
+  /* %780 = fused_linear(%778, %779) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 749174784, arena + 749322240, NULL, LK_ACT_NONE, NULL,
+      arena + 749076480);
 
-  /* %800 = transpose(%793) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 936869888,
-      arena + 936738816);
+  /* %781 = linear_grad_weight(%778, %475) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 749174784, arena + 771538944, arena + 766353408);
 
-  /* %801 = reshape(%800) {shape [16, 48]} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %800: no code */
+  /* %782 = reduce_sum(%778) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 749174784,
+      arena + 766377600);
 
-  /* %802 = transpose(%799) {perm [3, 0, 1, 2]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 936837120,
-      arena + 936763392);
+  /* %783 = transpose(%476) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 749174784);
 
-  /* %803 = reshape(%802) {shape [16, 48]} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %802: no code */
+  /* %784 = linear_grad_weight(%775, %475) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 749223936, arena + 771538944, arena + 767066112);
 
-  /* %804 = reshape(%796) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %796: no code */
+  /* %785 = reduce_sum(%775) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749223936,
+      arena + 766376256);
 
-  /* %805 = concat(%803, %801) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 936763392, 48, arena + 936837120, 96);
-  lk_copy_rows(B * 16, 48, arena + 936738816, 48, arena + 936837168, 96);
+  /* %786 = fused_linear(%775, %783, %780) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %780 */
+  lk_fused_linear(B * 16, 192, 192, arena + 749223936, arena + 749174784, NULL, LK_ACT_NONE,
+      arena + 749076480, arena + 749076480);
 
-  /* %806 = transpose(%620) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[190], arena + 936886272);
+  /* %787 = reduce_sum(%786) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749076480,
+      arena + 749174784);
 
-  /* %807 = fused_linear(%805, %806) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 936837120, arena + 936886272, NULL, LK_ACT_NONE, NULL,
-      arena + 936738816);
+  /* %788 = add(%744, %787) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 766765824, (const long[]){1}, arena + 749174784,
+      (const long[]){1}, arena + 766376448);
 
-  /* %808 = linear_grad_weight(%805, %616) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 936837120, arena + 941309952, arena + 944148480);
+  /* %789 = mul(%786, %471) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 749076480, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 749174784);
 
-  /* %809 = reduce_sum(%805) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 936837120,
-      arena + 944458656);
+  /* %790 = mul(%786, %473) layers.3.0.norm1 : f32[B, 16, 192], written over %780 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 749076480, (const long[]){3072, 192, 1},
+      arena + 771440640, (const long[]){3072, 192, 1}, arena + 749076480);
 
-  /* %810 = transpose(%617) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 936837120);
+  /* %791 = reduce_sum(%790) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749076480,
+      arena + 749273088);
 
-  /* %811 = linear_grad_weight(%804, %616) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 936640512, arena + 941309952, arena + 938545152);
+  /* %792 = add(%748, %791) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 766766016, (const long[]){1}, arena + 749273088,
+      (const long[]){1}, arena + 766376640);
 
-  /* %812 = reduce_sum(%804) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936640512,
-      arena + 944456448);
+  /* %793 = normalize_grad(%470, %789) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 771342336, arena + 749174784, 1e-06f, arena + 749076480);
 
-  /* %813 = fused_linear(%804, %810, %807) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %807 */
-  lk_fused_linear(B * 16, 192, 192, arena + 936640512, arena + 936837120, NULL, LK_ACT_NONE,
-      arena + 936738816, arena + 936738816);
+  /* %794 = add(%768, %793) layers.3.0 : f32[B, 16, 192], written over %622 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
+      arena + 749076480, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %814 = reduce_sum(%813) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936738816,
-      arena + 936640512);
+  /* %795 = reduce_sum(%794) {axes [], batch} layers.3.0 : f32[16, 192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 774488064,
+      arena + 766371840);
 
-  /* %815 = add(%760, %814) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 938066304, (const long[]){1}, arena + 936640512,
-      (const long[]){1}, arena + 937279872);
+  /* %796 = seq2img(%794) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_seq2img(B, 16, 192, arena + 774488064, arena + 765591552);
 
-  /* %816 = mul(%813, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 936738816, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 936640512);
+  /* %797 = maxpool_grad(%466, %796) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 765198336, arena + 765591552,
+      arena + 749076480);
 
-  /* %817 = mul(%813, %614) layers.3.0.norm1 : f32[B, 16, 192], written over %807 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 936738816, (const long[]){3072, 192, 1},
-      arena + 941211648, (const long[]){3072, 192, 1}, arena + 936738816);
+  /* %798 = img2seq(%797) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 749076480, arena + 765198336);
 
-  /* %818 = reduce_sum(%817) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936738816,
-      arena + 936837120);
+  /* %799 = reduce_sum(%798) {axes [0], batch} layers.2.1.norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 765198336,
+      arena + 766376832);
 
-  /* %819 = add(%763, %818) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 938066496, (const long[]){1}, arena + 936837120,
-      (const long[]){1}, arena + 937280064);
+  /* %800 = mul(%798, %461) layers.2.1.norm : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      params[161], (const long[]){0, 0, 1}, arena + 749076480);
 
-  /* %820 = normalize_grad(%613, %816) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 941113344, arena + 936640512, 1e-06f, arena + 936738816);
+  /* %801 = mul(%798, %463) layers.2.1.norm : f32[B, 64, 192], written over %798 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      arena + 747896832, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %821 = add(%783, %820) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
-      arena + 936738816, (const long[]){3072, 192, 1}, arena + 944357376);
+  /* %802 = reduce_sum(%801) {axes [0], batch} layers.2.1.norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 765198336,
+      arena + 766377024);
 
-  /* %822 = mul(%821, %611) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 937181184);
+  /* %803 = normalize_grad(%460, %800) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 748683264, arena + 749076480, 1e-06f, arena + 747896832);
 
-  /* %823 = transpose(%608) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[186], arena + 937033728);
+  /* %804 = seq2img(%803) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 747896832, arena + 748683264);
 
-  /* %824 = fused_linear(%822, %823) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 937181184, arena + 937033728, NULL, LK_ACT_NONE, NULL,
-      arena + 936640512);
+  /* %805 = conv2d_grad_input(%804, %456) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 748683264, params[159],
+      arena + 747896832);
 
-  /* %825 = linear_grad_weight(%822, %607) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 937181184, arena + 936247296, arena + 937967616);
+  /* %806 = conv2d_grad_weight(%804, %458) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 748683264,
+      arena + 748290048, arena + 765984768);
 
-  /* %826 = reduce_sum(%822) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937181184,
-      arena + 944456640);
-
-  /* %827 = gelu_grad(%606, %824) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 935854080, arena + 936640512, arena + 936247296);
-
-  /* %828 = transpose(%604) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[184], arena + 935854080);
-
-  /* %829 = fused_linear(%827, %828) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 936247296, arena + 935854080, NULL, LK_ACT_NONE, NULL,
-      arena + 936001536);
-
-  /* %830 = linear_grad_weight(%827, %603) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 936247296, arena + 941015040, arena + 938360832);
-
-  /* %831 = reduce_sum(%827) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 936247296,
-      arena + 938605056);
-
-  /* %832 = reduce_sum(%829) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936001536,
-      arena + 935854080);
-
-  /* %833 = add(%777, %832) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 937279488, (const long[]){1}, arena + 935854080,
-      (const long[]){1}, arena + 936493056);
-
-  /* %834 = mul(%829, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 936001536, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 935854080);
-
-  /* %835 = mul(%829, %601) layers.3.0.norm2 : f32[B, 16, 192], written over %829 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 936001536, (const long[]){3072, 192, 1},
-      arena + 940916736, (const long[]){3072, 192, 1}, arena + 936001536);
-
-  /* %836 = reduce_sum(%835) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936001536,
-      arena + 935952384);
-
-  /* %837 = add(%781, %836) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 937279680, (const long[]){1}, arena + 935952384,
-      (const long[]){1}, arena + 936493248);
-
-  /* %838 = normalize_grad(%600, %834) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 940818432, arena + 935854080, 1e-06f, arena + 935952384);
-
-  /* %839 = add(%821, %838) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
-      arena + 935952384, (const long[]){3072, 192, 1}, arena + 944357376);
-
-  /* %840 = mul(%839, %598) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 935854080);
-
-  /* %841 = transpose(%595) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 936050688);
-
-  /* %842 = fused_linear(%840, %841) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 935854080, arena + 936050688, NULL, LK_ACT_NONE, NULL,
-      arena + 935952384);
-
-  /* %843 = linear_grad_weight(%840, %594) layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 935854080, arena + 940720128, arena + 943374336);
-
-  /* %844 = reduce_sum(%840) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 935854080,
-      arena + 944456832);
-
-  /* %845 = reshape(%842) {shape [16, 1, 4, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48], a view of %842: no code */
-
-  /* %846 = matmul_permuted(%845, %589) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 935952384, 48, 192, 1,
-      arena + 944758784, 0, 1, 48, arena + 936050688, 256, 16, 0.0f);
-
-  /* %847 = matmul_permuted(%592, %845) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 944586752, 256, 1, 16,
-      arena + 935952384, 48, 192, 1, arena + 935854080, 768, 48, 0.0f);
-
-  /* %848 = reduce_sum(%847) {axes [1]} layers.3.0.layers.1.0 : f32[B, 1, 16, 48] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 935854080, arena + 936083456);
-
-  /* %849 = reshape(%848) {shape [1, 1, 16, 48]} layers.3.0.layers.1.0 : f32[B, 1, 1, 16, 48], a view of %848: no code */
-
-  /* %850 = softmax_grad(%592, %846) {axis -1} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 944586752, arena + 936050688, arena + 935854080);
-
-  /* %851 = mul_scalar(%850) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 935854080, 0.14433756f, arena + 936050688);
-
-  /* %852 = matmul_permuted(%851, %588) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 936050688, 256, 16, 1,
-      arena + 944734208, 0, 48, 1, arena + 935854080, 48, 192, 0.0f);
-
-  /* %853 = matmul_permuted(%587, %851) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 48, 16] */
-  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 940621824, 48, 1, 192,
-      arena + 936050688, 256, 16, 1, arena + 935952384, 768, 16, 0.0f);
-
-  /* %854 = reduce_sum(%853) {axes [1]} layers.3.0.layers.1.0 : f32[B, 1, 48, 16] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 935952384, arena + 936050688);
-
-  /* %855 = reshape(%854) {shape [1, 1, 48, 16]} layers.3.0.layers.1.0 : f32[B, 1, 1, 48, 16], a view of %854: no code */
-
-  /* %856 = transpose(%849) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 936083456,
-      arena + 935952384);
-
-  /* %857 = reshape(%856) {shape [16, 48]} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %856: no code */
-
-  /* %858 = transpose(%855) {perm [3, 0, 1, 2]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 936050688,
-      arena + 935976960);
-
-  /* %859 = reshape(%858) {shape [16, 48]} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %858: no code */
-
-  /* %860 = reshape(%852) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %852: no code */
-
-  /* %861 = concat(%859, %857) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 935976960, 48, arena + 936050688, 96);
-  lk_copy_rows(B * 16, 48, arena + 935952384, 48, arena + 936050736, 96);
-
-  /* %862 = transpose(%582) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[180], arena + 936099840);
-
-  /* %863 = fused_linear(%861, %862) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 936050688, arena + 936099840, NULL, LK_ACT_NONE, NULL,
-      arena + 935952384);
-
-  /* %864 = linear_grad_weight(%861, %578) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 936050688, arena + 938950656, arena + 944166912);
-
-  /* %865 = reduce_sum(%861) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 936050688,
-      arena + 944458752);
-
-  /* %866 = transpose(%579) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 936050688);
-
-  /* %867 = linear_grad_weight(%860, %578) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 935854080, arena + 938950656, arena + 943411200);
-
-  /* %868 = reduce_sum(%860) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 935854080,
-      arena + 944457024);
-
-  /* %869 = fused_linear(%860, %866, %863) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %863 */
-  lk_fused_linear(B * 16, 192, 192, arena + 935854080, arena + 936050688, NULL, LK_ACT_NONE,
-      arena + 935952384, arena + 935952384);
-
-  /* %870 = reduce_sum(%869) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 935952384,
-      arena + 935854080);
-
-  /* %871 = add(%815, %870) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 937279872, (const long[]){1}, arena + 935854080,
-      (const long[]){1}, arena + 936493440);
-
-  /* %872 = mul(%869, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 935952384, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 935854080);
-
-  /* %873 = mul(%869, %576) layers.3.0.norm1 : f32[B, 16, 192], written over %863 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 935952384, (const long[]){3072, 192, 1},
-      arena + 938852352, (const long[]){3072, 192, 1}, arena + 935952384);
-
-  /* %874 = reduce_sum(%873) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 935952384,
-      arena + 936050688);
-
-  /* %875 = add(%819, %874) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 937280064, (const long[]){1}, arena + 936050688,
-      (const long[]){1}, arena + 936493632);
-
-  /* %876 = normalize_grad(%575, %872) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 938754048, arena + 935854080, 1e-06f, arena + 935952384);
-
-  /* %877 = add(%839, %876) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
-      arena + 935952384, (const long[]){3072, 192, 1}, arena + 944357376);
-
-  /* %878 = mul(%877, %573) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 936394752);
-
-  /* %879 = transpose(%570) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[176], arena + 936247296);
-
-  /* %880 = fused_linear(%878, %879) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 936394752, arena + 936247296, NULL, LK_ACT_NONE, NULL,
-      arena + 935854080);
-
-  /* %881 = linear_grad_weight(%878, %569) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 936394752, arena + 935460864, arena + 938754048);
-
-  /* %882 = reduce_sum(%878) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936394752,
-      arena + 944457216);
-
-  /* %883 = gelu_grad(%568, %880) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 391774208, arena + 935854080, arena + 935460864);
-
-  /* %884 = transpose(%566) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[174], arena + 391774208);
-
-  /* %885 = fused_linear(%883, %884) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 935460864, arena + 391774208, NULL, LK_ACT_NONE, NULL,
-      arena + 391921664);
-
-  /* %886 = linear_grad_weight(%883, %565) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 935460864, arena + 940523520, arena + 938901504);
-
-  /* %887 = reduce_sum(%883) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 935460864,
-      arena + 938605824);
-
-  /* %888 = reduce_sum(%885) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 391921664,
-      arena + 391774208);
-
-  /* %889 = add(%833, %888) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 936493056, (const long[]){1}, arena + 391774208,
-      (const long[]){1}, arena + 944457408);
-
-  /* %890 = mul(%885, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 391921664, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 391774208);
-
-  /* %891 = mul(%885, %563) layers.3.0.norm2 : f32[B, 16, 192], written over %885 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 391921664, (const long[]){3072, 192, 1},
-      arena + 940425216, (const long[]){3072, 192, 1}, arena + 391921664);
-
-  /* %892 = reduce_sum(%891) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 391921664,
-      arena + 391872512);
-
-  /* %893 = add(%837, %892) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 936493248, (const long[]){1}, arena + 391872512,
-      (const long[]){1}, arena + 944457600);
-
-  /* %894 = normalize_grad(%560, %890) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 940130304, arena + 391774208, 1e-06f, arena + 391872512);
-
-  /* %895 = add(%877, %894) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
-      arena + 391872512, (const long[]){3072, 192, 1}, arena + 944357376);
-
-  /* %896 = mul(%895, %558) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 391774208);
-
-  /* %897 = transpose(%555) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[170], arena + 391970816);
-
-  /* %898 = fused_linear(%896, %897) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 391774208, arena + 391970816, NULL, LK_ACT_NONE, NULL,
-      arena + 391872512);
-
-  /* %899 = linear_grad_weight(%896, %554) layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 391774208, arena + 939835392, arena + 943448064);
-
-  /* %900 = reduce_sum(%896) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 391774208,
-      arena + 944457792);
-
-  /* %901 = reshape(%898) {shape [16, 1, 4, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48], a view of %898: no code */
-
-  /* %902 = matmul_permuted(%901, %549) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 391872512, 48, 192, 1,
-      arena + 944709632, 0, 1, 48, arena + 391970816, 256, 16, 0.0f);
-
-  /* %903 = matmul_permuted(%552, %901) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 944553984, 256, 1, 16,
-      arena + 391872512, 48, 192, 1, arena + 391774208, 768, 48, 0.0f);
-
-  /* %904 = reduce_sum(%903) {axes [1]} layers.3.0.layers.0.0 : f32[B, 1, 16, 48] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 391774208, arena + 392003584);
-
-  /* %905 = reshape(%904) {shape [1, 1, 16, 48]} layers.3.0.layers.0.0 : f32[B, 1, 1, 16, 48], a view of %904: no code */
-
-  /* %906 = softmax_grad(%552, %902) {axis -1} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 944553984, arena + 391970816, arena + 391774208);
-
-  /* %907 = mul_scalar(%906) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 391774208, 0.14433756f, arena + 391970816);
-
-  /* %908 = matmul_permuted(%907, %548) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 391970816, 256, 16, 1,
-      arena + 944685056, 0, 48, 1, arena + 391774208, 48, 192, 0.0f);
-
-  /* %909 = matmul_permuted(%547, %907) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 48, 16] */
-  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 939540480, 48, 1, 192,
-      arena + 391970816, 256, 16, 1, arena + 391872512, 768, 16, 0.0f);
-
-  /* %910 = reduce_sum(%909) {axes [1]} layers.3.0.layers.0.0 : f32[B, 1, 48, 16] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 391872512, arena + 391970816);
-
-  /* %911 = reshape(%910) {shape [1, 1, 48, 16]} layers.3.0.layers.0.0 : f32[B, 1, 1, 48, 16], a view of %910: no code */
-
-  /* %912 = transpose(%905) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 392003584,
-      arena + 391872512);
-
-  /* %913 = reshape(%912) {shape [16, 48]} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %912: no code */
-
-  /* %914 = transpose(%911) {perm [3, 0, 1, 2]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 391970816,
-      arena + 391897088);
-
-  /* %915 = reshape(%914) {shape [16, 48]} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %914: no code */
-
-  /* %916 = reshape(%908) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %908: no code */
-
-  /* %917 = concat(%915, %913) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 391897088, 48, arena + 391970816, 96);
-  lk_copy_rows(B * 16, 48, arena + 391872512, 48, arena + 391970864, 96);
-
-  /* %918 = transpose(%542) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[168], arena + 392019968);
-
-  /* %919 = fused_linear(%917, %918) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 391970816, arena + 392019968, NULL, LK_ACT_NONE, NULL,
-      arena + 391872512);
-
-  /* %920 = linear_grad_weight(%917, %538) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 391970816, arena + 939245568, arena + 944185344);
-
-  /* %921 = reduce_sum(%917) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 391970816,
-      arena + 944458848);
-
-  /* %922 = transpose(%539) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 391970816);
-
-  /* %923 = linear_grad_weight(%916, %538) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 391774208, arena + 939245568, arena + 943484928);
-
-  /* %924 = reduce_sum(%916) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 391774208,
-      arena + 944457984);
-
-  /* %925 = fused_linear(%916, %922, %919) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %919 */
-  lk_fused_linear(B * 16, 192, 192, arena + 391774208, arena + 391970816, NULL, LK_ACT_NONE,
-      arena + 391872512, arena + 391872512);
-
-  /* %926 = reduce_sum(%925) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 391872512,
-      arena + 391774208);
-
-  /* %927 = add(%871, %926) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 936493440, (const long[]){1}, arena + 391774208,
-      (const long[]){1}, arena + 944458176);
-
-  /* %928 = mul(%925, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 391872512, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 391774208);
-
-  /* %929 = mul(%925, %536) layers.3.0.norm1 : f32[B, 16, 192], written over %919 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 391872512, (const long[]){3072, 192, 1},
-      arena + 939147264, (const long[]){3072, 192, 1}, arena + 391872512);
-
-  /* %930 = reduce_sum(%929) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 391872512,
-      arena + 391970816);
-
-  /* %931 = add(%875, %930) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 936493632, (const long[]){1}, arena + 391970816,
-      (const long[]){1}, arena + 944458368);
-
-  /* %932 = normalize_grad(%533, %928) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 939048960, arena + 391774208, 1e-06f, arena + 391872512);
-
-  /* %933 = add(%895, %932) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
-      arena + 391872512, (const long[]){3072, 192, 1}, arena + 944357376);
-
-  /* %934 = reduce_sum(%933) {axes [], batch} layers.3.0 : f32[16, 192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 944357376,
-      arena + 938600448);
-
-  /* %935 = seq2img(%933) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_seq2img(B, 16, 192, arena + 944357376, arena + 935460864);
-
-  /* %936 = maxpool_grad(%529, %935) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 935067648, arena + 935460864,
-      arena + 391774208);
-
-  /* %937 = img2seq(%936) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 391774208, arena + 935067648);
-
-  /* %938 = reduce_sum(%937) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 935067648,
-      arena + 944358144);
-
-  /* %939 = mul(%937, %524) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      params[161], (const long[]){0, 0, 1}, arena + 391774208);
-
-  /* %940 = mul(%937, %526) layers.2.1.norm : f32[B, 64, 192], written over %937 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      arena + 390594560, (const long[]){12288, 192, 1}, arena + 935067648);
-
-  /* %941 = reduce_sum(%940) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 935067648,
-      arena + 944358336);
-
-  /* %942 = normalize_grad(%523, %939) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 391380992, arena + 391774208, 1e-06f, arena + 390594560);
-
-  /* %943 = seq2img(%942) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 390594560, arena + 391380992);
-
-  /* %944 = conv2d_grad_input(%943, %519) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 391380992, params[159],
-      arena + 390594560);
-
-  /* %945 = conv2d_grad_weight(%943, %521) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 391380992,
-      arena + 390987776, arena + 936640512);
-
-  /* %946 = reduce_sum(%943) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
+  /* %807 = reduce_sum(%804) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 391380992, arena + 944358528);
+      arena + 748683264, arena + 766377216);
 
-  /* %947 = img2seq(%944) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 390594560, arena + 935067648);
+  /* %808 = img2seq(%805) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 747896832, arena + 765198336);
 
-  /* %948 = mul(%947, %516) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 935460864);
+  /* %809 = mul(%808, %453) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 765591552);
 
-  /* %949 = transpose(%513) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[157], arena + 935854080);
+  /* %810 = transpose(%450) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[157], arena + 766918656);
 
-  /* %950 = fused_linear(%948, %949) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 935460864, arena + 935854080, NULL, LK_ACT_NONE, NULL,
-      arena + 390594560);
+  /* %811 = fused_linear(%809, %810) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 765591552, arena + 766918656, NULL, LK_ACT_NONE, NULL,
+      arena + 747896832);
 
-  /* %951 = linear_grad_weight(%948, %512) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 935460864, arena + 389021696, arena + 939048960);
+  /* %812 = linear_grad_weight(%809, %449) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 765591552, arena + 746323968, arena + 766918656);
 
-  /* %952 = reduce_sum(%948) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 935460864,
-      arena + 944358720);
+  /* %813 = reduce_sum(%809) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 765591552,
+      arena + 766377408);
 
-  /* %953 = gelu_grad(%511, %950) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 387448832, arena + 390594560, arena + 389021696);
+  /* %814 = gelu_grad(%448, %811) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 744751104, arena + 747896832, arena + 746323968);
 
-  /* %954 = transpose(%509) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[155], arena + 387842048);
+  /* %815 = transpose(%446) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[155], arena + 745144320);
 
-  /* %955 = fused_linear(%953, %954) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 389021696, arena + 387842048, NULL, LK_ACT_NONE, NULL,
-      arena + 387448832);
+  /* %816 = fused_linear(%814, %815) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 746323968, arena + 745144320, NULL, LK_ACT_NONE, NULL,
+      arena + 744751104);
 
-  /* %956 = linear_grad_weight(%953, %508) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 389021696, arena + 930742272, arena + 939196416);
+  /* %817 = linear_grad_weight(%814, %445) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 746323968, arena + 764805120, arena + 747896832);
 
-  /* %957 = reduce_sum(%953) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 389021696,
-      arena + 944351232);
+  /* %818 = reduce_sum(%814) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 746323968,
+      arena + 748044288);
 
-  /* %958 = reduce_sum(%955) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 387448832,
-      arena + 389562368);
+  /* %819 = reduce_sum(%816) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
+      arena + 746956800);
 
-  /* %959 = mul(%955, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 387448832, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 387842048);
+  /* %820 = mul(%816, %348) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 744751104, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 745144320);
 
-  /* %960 = mul(%955, %506) layers.2.0.norm2 : f32[B, 64, 192], written over %955 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 387448832, (const long[]){12288, 192, 1},
-      arena + 930349056, (const long[]){12288, 192, 1}, arena + 387448832);
+  /* %821 = mul(%816, %443) layers.2.0.norm2 : f32[B, 64, 192], written over %816 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 744751104, (const long[]){12288, 192, 1},
+      arena + 764411904, (const long[]){12288, 192, 1}, arena + 744751104);
 
-  /* %961 = reduce_sum(%960) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 387448832,
-      arena + 389562560);
+  /* %822 = reduce_sum(%821) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
+      arena + 746956992);
 
-  /* %962 = normalize_grad(%505, %959) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 929955840, arena + 387842048, 1e-06f, arena + 387448832);
+  /* %823 = normalize_grad(%442, %820) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 764018688, arena + 745144320, 1e-06f, arena + 744751104);
 
-  /* %963 = add(%947, %962) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      arena + 387448832, (const long[]){12288, 192, 1}, arena + 935067648);
+  /* %824 = add(%808, %823) layers.2.0 : f32[B, 64, 192], written over %808 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      arena + 744751104, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %964 = mul(%963, %503) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 387448832);
+  /* %825 = mul(%824, %440) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 744751104);
 
-  /* %965 = transpose(%500) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[153], arena + 387842048);
+  /* %826 = transpose(%437) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[153], arena + 745144320);
 
-  /* %966 = fused_linear(%964, %965) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 387448832, arena + 387842048, NULL, LK_ACT_NONE, NULL,
-      arena + 387973120);
+  /* %827 = fused_linear(%825, %826) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 744751104, arena + 745144320, NULL, LK_ACT_NONE, NULL,
+      arena + 745340928);
 
-  /* %967 = linear_grad_weight(%964, %499) layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 387448832, arena + 929562624, arena + 943521792);
+  /* %828 = linear_grad_weight(%825, %436) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 744751104, arena + 763625472, arena + 746864640);
 
-  /* %968 = reduce_sum(%964) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 387448832,
-      arena + 944358912);
+  /* %829 = reduce_sum(%825) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
+      arena + 746957184);
 
-  /* %969 = reshape(%966) {shape [64, 1, 4, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48], a view of %966: no code */
+  /* %830 = sdpa_grad(%430, %434, %435, %827) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 763232256, 192, arena + 769327104, 96,
+      arena + 769327152, 96, arena + 745340928, 192, arena + 744751104, 288,
+      arena + 744751104 + 192, 288, arena + 744751104 + 240, 288, 0.14433756f);
 
-  /* %970 = matmul_permuted(%969, %494) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 387973120, 48, 192, 1,
-      arena + 939442176, 0, 1, 48, arena + 387448832, 4096, 64, 0.0f);
+  /* %831 = slice(%830) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 744751104, 288, arena + 745340928, 192);
 
-  /* %971 = matmul_permuted(%497, %969) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 392691712, 4096, 1, 64,
-      arena + 387973120, 48, 192, 1, arena + 388366336, 3072, 48, 0.0f);
+  /* %832 = slice(%830) {axis 1, start 192, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 744751296, 288, arena + 745734144, 48);
 
-  /* %972 = reduce_sum(%971) {axes [1]} layers.2.0.layers.3.0 : f32[B, 1, 64, 48] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 388366336, arena + 388759552);
+  /* %833 = slice(%830) {axis 1, start 240, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 744751344, 288, arena + 745832448, 48);
 
-  /* %973 = reshape(%972) {shape [1, 1, 64, 48]} layers.2.0.layers.3.0 : f32[B, 1, 1, 64, 48], a view of %972: no code */
+  /* %834 = concat(%832, %833) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 745734144, 48, arena + 745144320, 96);
+  lk_copy_rows(B * 64, 48, arena + 745832448, 48, arena + 745144368, 96);
 
-  /* %974 = softmax_grad(%497, %970) {axis -1} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 392691712, arena + 387448832, arena + 387973120);
+  /* %835 = transpose(%431) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 745734144);
 
-  /* %975 = mul_scalar(%974) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 387973120, 0.14433756f, arena + 387448832);
+  /* %836 = fused_linear(%834, %835) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 745144320, arena + 745734144, NULL, LK_ACT_NONE, NULL,
+      arena + 744751104);
 
-  /* %976 = matmul_permuted(%975, %493) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 387448832, 4096, 64, 1,
-      arena + 939343872, 0, 48, 1, arena + 387973120, 48, 192, 0.0f);
+  /* %837 = linear_grad_weight(%834, %427) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 745144320, arena + 762839040, arena + 746938368);
 
-  /* %977 = matmul_permuted(%492, %975) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 48, 64] */
-  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 929169408, 48, 1, 192,
-      arena + 387448832, 4096, 64, 1, arena + 388366336, 3072, 64, 0.0f);
+  /* %838 = reduce_sum(%834) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 745144320,
+      arena + 746958144);
 
-  /* %978 = reduce_sum(%977) {axes [1]} layers.2.0.layers.3.0 : f32[B, 1, 48, 64] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 388366336, arena + 387448832);
+  /* %839 = transpose(%428) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 745144320);
 
-  /* %979 = reshape(%978) {shape [1, 1, 48, 64]} layers.2.0.layers.3.0 : f32[B, 1, 1, 48, 64], a view of %978: no code */
+  /* %840 = linear_grad_weight(%831, %427) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 745340928, arena + 762839040, arena + 746901504);
 
-  /* %980 = transpose(%973) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 388759552,
-      arena + 387547136);
+  /* %841 = reduce_sum(%831) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 745340928,
+      arena + 746957376);
 
-  /* %981 = reshape(%980) {shape [64, 48]} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %980: no code */
+  /* %842 = fused_linear(%831, %839, %836) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %836 */
+  lk_fused_linear(B * 64, 192, 192, arena + 745340928, arena + 745144320, NULL, LK_ACT_NONE,
+      arena + 744751104, arena + 744751104);
 
-  /* %982 = transpose(%979) {perm [3, 0, 1, 2]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 387448832,
-      arena + 387645440);
+  /* %843 = reduce_sum(%842) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
+      arena + 746957568);
 
-  /* %983 = reshape(%982) {shape [64, 48]} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %982: no code */
+  /* %844 = mul(%842, %328) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 744751104, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 745144320);
 
-  /* %984 = reshape(%976) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %976: no code */
+  /* %845 = mul(%842, %425) layers.2.0.norm1 : f32[B, 64, 192], written over %836 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 744751104, (const long[]){12288, 192, 1},
+      arena + 762445824, (const long[]){12288, 192, 1}, arena + 744751104);
 
-  /* %985 = concat(%983, %981) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 387645440, 48, arena + 388366336, 96);
-  lk_copy_rows(B * 64, 48, arena + 387547136, 48, arena + 388366384, 96);
+  /* %846 = reduce_sum(%845) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
+      arena + 746957760);
 
-  /* %986 = transpose(%487) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 387842048);
+  /* %847 = normalize_grad(%424, %844) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 762052608, arena + 745144320, 1e-06f, arena + 744751104);
 
-  /* %987 = fused_linear(%985, %986) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 388366336, arena + 387842048, NULL, LK_ACT_NONE, NULL,
-      arena + 387448832);
+  /* %848 = add(%824, %847) layers.2.0 : f32[B, 64, 192], written over %808 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      arena + 744751104, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %988 = linear_grad_weight(%985, %483) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 388366336, arena + 928776192, arena + 944203776);
+  /* %849 = mul(%848, %422) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 746323968);
 
-  /* %989 = reduce_sum(%985) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 388366336,
-      arena + 944366784);
+  /* %850 = transpose(%419) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[147], arena + 746717184);
 
-  /* %990 = transpose(%484) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 387842048);
+  /* %851 = fused_linear(%849, %850) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 746323968, arena + 746717184, NULL, LK_ACT_NONE, NULL,
+      arena + 744751104);
 
-  /* %991 = linear_grad_weight(%984, %483) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 387973120, arena + 928776192, arena + 943558656);
+  /* %852 = linear_grad_weight(%849, %418) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 746323968, arena + 743178240, arena + 746717184);
 
-  /* %992 = reduce_sum(%984) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 387973120,
-      arena + 944359104);
+  /* %853 = reduce_sum(%849) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 746323968,
+      arena + 746957952);
 
-  /* %993 = fused_linear(%984, %990, %987) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %987 */
-  lk_fused_linear(B * 64, 192, 192, arena + 387973120, arena + 387842048, NULL, LK_ACT_NONE,
-      arena + 387448832, arena + 387448832);
+  /* %854 = gelu_grad(%417, %851) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 741605376, arena + 744751104, arena + 743178240);
 
-  /* %994 = reduce_sum(%993) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 387448832,
-      arena + 389562752);
+  /* %855 = transpose(%415) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[145], arena + 741998592);
 
-  /* %995 = mul(%993, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 387448832, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 387842048);
+  /* %856 = fused_linear(%854, %855) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 743178240, arena + 741998592, NULL, LK_ACT_NONE, NULL,
+      arena + 741605376);
 
-  /* %996 = mul(%993, %481) layers.2.0.norm1 : f32[B, 64, 192], written over %987 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 387448832, (const long[]){12288, 192, 1},
-      arena + 928382976, (const long[]){12288, 192, 1}, arena + 387448832);
+  /* %857 = linear_grad_weight(%854, %414) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 743178240, arena + 761659392, arena + 744751104);
 
-  /* %997 = reduce_sum(%996) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 387448832,
-      arena + 389562944);
+  /* %858 = reduce_sum(%854) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 743178240,
+      arena + 744898560);
 
-  /* %998 = normalize_grad(%480, %995) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 927989760, arena + 387842048, 1e-06f, arena + 387448832);
+  /* %859 = reduce_sum(%856) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
+      arena + 741998592);
 
-  /* %999 = add(%963, %998) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      arena + 387448832, (const long[]){12288, 192, 1}, arena + 935067648);
+  /* %860 = add(%819, %859) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 746956800, (const long[]){1}, arena + 741998592,
+      (const long[]){1}, arena + 743811072);
 
-  /* %1000 = mul(%999, %478) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 389021696);
+  /* %861 = mul(%856, %348) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 741605376, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 741998592);
 
-  /* %1001 = transpose(%475) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[147], arena + 389414912);
+  /* %862 = mul(%856, %412) layers.2.0.norm2 : f32[B, 64, 192], written over %856 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 741605376, (const long[]){12288, 192, 1},
+      arena + 761266176, (const long[]){12288, 192, 1}, arena + 741605376);
 
-  /* %1002 = fused_linear(%1000, %1001) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 389021696, arena + 389414912, NULL, LK_ACT_NONE, NULL,
-      arena + 387448832);
+  /* %863 = reduce_sum(%862) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
+      arena + 742391808);
 
-  /* %1003 = linear_grad_weight(%1000, %474) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 389021696, arena + 385875968, arena + 939343872);
+  /* %864 = add(%822, %863) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 746956992, (const long[]){1}, arena + 742391808,
+      (const long[]){1}, arena + 743811264);
 
-  /* %1004 = reduce_sum(%1000) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 389021696,
-      arena + 944359296);
+  /* %865 = normalize_grad(%411, %861) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 760872960, arena + 741998592, 1e-06f, arena + 741605376);
 
-  /* %1005 = gelu_grad(%473, %1002) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 384303104, arena + 387448832, arena + 385875968);
+  /* %866 = add(%848, %865) layers.2.0 : f32[B, 64, 192], written over %808 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      arena + 741605376, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %1006 = transpose(%471) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[145], arena + 384696320);
+  /* %867 = mul(%866, %409) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 741605376);
 
-  /* %1007 = fused_linear(%1005, %1006) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 385875968, arena + 384696320, NULL, LK_ACT_NONE, NULL,
-      arena + 384303104);
+  /* %868 = transpose(%406) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 741998592);
 
-  /* %1008 = linear_grad_weight(%1005, %470) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 385875968, arena + 927596544, arena + 939491328);
+  /* %869 = fused_linear(%867, %868) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 741605376, arena + 741998592, NULL, LK_ACT_NONE, NULL,
+      arena + 742195200);
 
-  /* %1009 = reduce_sum(%1005) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 385875968,
-      arena + 944352000);
+  /* %870 = linear_grad_weight(%867, %405) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 741605376, arena + 760479744, arena + 743718912);
 
-  /* %1010 = reduce_sum(%1007) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 384303104,
-      arena + 384696320);
+  /* %871 = reduce_sum(%867) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
+      arena + 743811456);
 
-  /* %1011 = add(%958, %1010) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 389562368, (const long[]){1}, arena + 384696320,
-      (const long[]){1}, arena + 386416640);
+  /* %872 = sdpa_grad(%399, %403, %404, %869) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 760086528, 192, arena + 769130496, 96,
+      arena + 769130544, 96, arena + 742195200, 192, arena + 741605376, 288,
+      arena + 741605376 + 192, 288, arena + 741605376 + 240, 288, 0.14433756f);
 
-  /* %1012 = mul(%1007, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 384303104, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 384696320);
+  /* %873 = slice(%872) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 741605376, 288, arena + 742195200, 192);
 
-  /* %1013 = mul(%1007, %468) layers.2.0.norm2 : f32[B, 64, 192], written over %1007 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 384303104, (const long[]){12288, 192, 1},
-      arena + 927203328, (const long[]){12288, 192, 1}, arena + 384303104);
+  /* %874 = slice(%872) {axis 1, start 192, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 741605568, 288, arena + 742588416, 48);
 
-  /* %1014 = reduce_sum(%1013) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 384303104,
-      arena + 385089536);
+  /* %875 = slice(%872) {axis 1, start 240, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 741605616, 288, arena + 742686720, 48);
 
-  /* %1015 = add(%961, %1014) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 389562560, (const long[]){1}, arena + 385089536,
-      (const long[]){1}, arena + 386416832);
+  /* %876 = concat(%874, %875) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 742588416, 48, arena + 741998592, 96);
+  lk_copy_rows(B * 64, 48, arena + 742686720, 48, arena + 741998640, 96);
 
-  /* %1016 = normalize_grad(%467, %1012) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 926810112, arena + 384696320, 1e-06f, arena + 384303104);
+  /* %877 = transpose(%400) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 742588416);
 
-  /* %1017 = add(%999, %1016) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      arena + 384303104, (const long[]){12288, 192, 1}, arena + 935067648);
+  /* %878 = fused_linear(%876, %877) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 741998592, arena + 742588416, NULL, LK_ACT_NONE, NULL,
+      arena + 741605376);
 
-  /* %1018 = mul(%1017, %465) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 384303104);
+  /* %879 = linear_grad_weight(%876, %396) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 741998592, arena + 759693312, arena + 743792640);
 
-  /* %1019 = transpose(%462) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 384696320);
+  /* %880 = reduce_sum(%876) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 741998592,
+      arena + 743812416);
 
-  /* %1020 = fused_linear(%1018, %1019) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 384303104, arena + 384696320, NULL, LK_ACT_NONE, NULL,
-      arena + 384827392);
+  /* %881 = transpose(%397) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 741998592);
 
-  /* %1021 = linear_grad_weight(%1018, %461) layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 384303104, arena + 926416896, arena + 943595520);
+  /* %882 = linear_grad_weight(%873, %396) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 742195200, arena + 759693312, arena + 743755776);
 
-  /* %1022 = reduce_sum(%1018) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 384303104,
-      arena + 944359488);
+  /* %883 = reduce_sum(%873) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 742195200,
+      arena + 743811648);
 
-  /* %1023 = reshape(%1020) {shape [64, 1, 4, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48], a view of %1020: no code */
+  /* %884 = fused_linear(%873, %881, %878) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %878 */
+  lk_fused_linear(B * 64, 192, 192, arena + 742195200, arena + 741998592, NULL, LK_ACT_NONE,
+      arena + 741605376, arena + 741605376);
 
-  /* %1024 = matmul_permuted(%1023, %456) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 384827392, 48, 192, 1,
-      arena + 939737088, 0, 1, 48, arena + 384303104, 4096, 64, 0.0f);
+  /* %885 = reduce_sum(%884) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
+      arena + 741998592);
 
-  /* %1025 = matmul_permuted(%459, %1023) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 392167424, 4096, 1, 64,
-      arena + 384827392, 48, 192, 1, arena + 385220608, 3072, 48, 0.0f);
+  /* %886 = add(%843, %885) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 746957568, (const long[]){1}, arena + 741998592,
+      (const long[]){1}, arena + 743811840);
 
-  /* %1026 = reduce_sum(%1025) {axes [1]} layers.2.0.layers.2.0 : f32[B, 1, 64, 48] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 385220608, arena + 385613824);
+  /* %887 = mul(%884, %328) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 741605376, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 741998592);
 
-  /* %1027 = reshape(%1026) {shape [1, 1, 64, 48]} layers.2.0.layers.2.0 : f32[B, 1, 1, 64, 48], a view of %1026: no code */
+  /* %888 = mul(%884, %394) layers.2.0.norm1 : f32[B, 64, 192], written over %878 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 741605376, (const long[]){12288, 192, 1},
+      arena + 759300096, (const long[]){12288, 192, 1}, arena + 741605376);
 
-  /* %1028 = softmax_grad(%459, %1024) {axis -1} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 392167424, arena + 384303104, arena + 384827392);
+  /* %889 = reduce_sum(%888) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
+      arena + 742391808);
 
-  /* %1029 = mul_scalar(%1028) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 384827392, 0.14433756f, arena + 384303104);
+  /* %890 = add(%846, %889) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 746957760, (const long[]){1}, arena + 742391808,
+      (const long[]){1}, arena + 743812032);
 
-  /* %1030 = matmul_permuted(%1029, %455) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 384303104, 4096, 64, 1,
-      arena + 939638784, 0, 48, 1, arena + 384827392, 48, 192, 0.0f);
+  /* %891 = normalize_grad(%393, %887) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 758906880, arena + 741998592, 1e-06f, arena + 741605376);
 
-  /* %1031 = matmul_permuted(%454, %1029) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 48, 64] */
-  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 926023680, 48, 1, 192,
-      arena + 384303104, 4096, 64, 1, arena + 385220608, 3072, 64, 0.0f);
+  /* %892 = add(%866, %891) layers.2.0 : f32[B, 64, 192], written over %808 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      arena + 741605376, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %1032 = reduce_sum(%1031) {axes [1]} layers.2.0.layers.2.0 : f32[B, 1, 48, 64] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 385220608, arena + 384303104);
+  /* %893 = mul(%892, %391) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 743178240);
 
-  /* %1033 = reshape(%1032) {shape [1, 1, 48, 64]} layers.2.0.layers.2.0 : f32[B, 1, 1, 48, 64], a view of %1032: no code */
+  /* %894 = transpose(%388) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[137], arena + 743571456);
 
-  /* %1034 = transpose(%1027) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 385613824,
-      arena + 384401408);
+  /* %895 = fused_linear(%893, %894) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 743178240, arena + 743571456, NULL, LK_ACT_NONE, NULL,
+      arena + 741605376);
 
-  /* %1035 = reshape(%1034) {shape [64, 48]} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %1034: no code */
+  /* %896 = linear_grad_weight(%893, %387) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 743178240, arena + 740032512, arena + 743571456);
 
-  /* %1036 = transpose(%1033) {perm [3, 0, 1, 2]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 384303104,
-      arena + 384499712);
+  /* %897 = reduce_sum(%893) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 743178240,
+      arena + 743812224);
 
-  /* %1037 = reshape(%1036) {shape [64, 48]} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %1036: no code */
+  /* %898 = gelu_grad(%386, %895) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 738459648, arena + 741605376, arena + 740032512);
 
-  /* %1038 = reshape(%1030) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1030: no code */
+  /* %899 = transpose(%384) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 738852864);
 
-  /* %1039 = concat(%1037, %1035) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 384499712, 48, arena + 385220608, 96);
-  lk_copy_rows(B * 64, 48, arena + 384401408, 48, arena + 385220656, 96);
+  /* %900 = fused_linear(%898, %899) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 740032512, arena + 738852864, NULL, LK_ACT_NONE, NULL,
+      arena + 738459648);
 
-  /* %1040 = transpose(%449) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 384696320);
+  /* %901 = linear_grad_weight(%898, %383) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 740032512, arena + 758513664, arena + 741605376);
 
-  /* %1041 = fused_linear(%1039, %1040) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 385220608, arena + 384696320, NULL, LK_ACT_NONE, NULL,
-      arena + 384303104);
+  /* %902 = reduce_sum(%898) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 740032512,
+      arena + 741752832);
 
-  /* %1042 = linear_grad_weight(%1039, %445) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 385220608, arena + 925630464, arena + 944222208);
+  /* %903 = reduce_sum(%900) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
+      arena + 738852864);
 
-  /* %1043 = reduce_sum(%1039) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 385220608,
-      arena + 944366880);
+  /* %904 = add(%860, %903) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 743811072, (const long[]){1}, arena + 738852864,
+      (const long[]){1}, arena + 740665344);
 
-  /* %1044 = transpose(%446) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 384696320);
+  /* %905 = mul(%900, %348) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 738459648, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 738852864);
 
-  /* %1045 = linear_grad_weight(%1038, %445) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 384827392, arena + 925630464, arena + 943632384);
+  /* %906 = mul(%900, %381) layers.2.0.norm2 : f32[B, 64, 192], written over %900 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 738459648, (const long[]){12288, 192, 1},
+      arena + 758120448, (const long[]){12288, 192, 1}, arena + 738459648);
 
-  /* %1046 = reduce_sum(%1038) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 384827392,
-      arena + 944359680);
+  /* %907 = reduce_sum(%906) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
+      arena + 739246080);
 
-  /* %1047 = fused_linear(%1038, %1044, %1041) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %1041 */
-  lk_fused_linear(B * 64, 192, 192, arena + 384827392, arena + 384696320, NULL, LK_ACT_NONE,
-      arena + 384303104, arena + 384303104);
+  /* %908 = add(%864, %907) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 743811264, (const long[]){1}, arena + 739246080,
+      (const long[]){1}, arena + 740665536);
 
-  /* %1048 = reduce_sum(%1047) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 384303104,
-      arena + 384696320);
+  /* %909 = normalize_grad(%380, %905) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 757727232, arena + 738852864, 1e-06f, arena + 738459648);
 
-  /* %1049 = add(%994, %1048) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 389562752, (const long[]){1}, arena + 384696320,
-      (const long[]){1}, arena + 386417024);
+  /* %910 = add(%892, %909) layers.2.0 : f32[B, 64, 192], written over %808 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      arena + 738459648, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %1050 = mul(%1047, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 384303104, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 384696320);
+  /* %911 = mul(%910, %378) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 738459648);
 
-  /* %1051 = mul(%1047, %443) layers.2.0.norm1 : f32[B, 64, 192], written over %1041 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 384303104, (const long[]){12288, 192, 1},
-      arena + 925237248, (const long[]){12288, 192, 1}, arena + 384303104);
+  /* %912 = transpose(%375) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 738852864);
 
-  /* %1052 = reduce_sum(%1051) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 384303104,
-      arena + 385089536);
+  /* %913 = fused_linear(%911, %912) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 738459648, arena + 738852864, NULL, LK_ACT_NONE, NULL,
+      arena + 739049472);
 
-  /* %1053 = add(%997, %1052) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 389562944, (const long[]){1}, arena + 385089536,
-      (const long[]){1}, arena + 386417216);
+  /* %914 = linear_grad_weight(%911, %374) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 738459648, arena + 757334016, arena + 740573184);
 
-  /* %1054 = normalize_grad(%442, %1050) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 924844032, arena + 384696320, 1e-06f, arena + 384303104);
+  /* %915 = reduce_sum(%911) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
+      arena + 740665728);
 
-  /* %1055 = add(%1017, %1054) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      arena + 384303104, (const long[]){12288, 192, 1}, arena + 935067648);
+  /* %916 = sdpa_grad(%368, %372, %373, %913) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 756940800, 192, arena + 768933888, 96,
+      arena + 768933936, 96, arena + 739049472, 192, arena + 738459648, 288,
+      arena + 738459648 + 192, 288, arena + 738459648 + 240, 288, 0.14433756f);
 
-  /* %1056 = mul(%1055, %440) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 385875968);
+  /* %917 = slice(%916) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 738459648, 288, arena + 739049472, 192);
 
-  /* %1057 = transpose(%437) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[137], arena + 386269184);
+  /* %918 = slice(%916) {axis 1, start 192, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 738459840, 288, arena + 739442688, 48);
 
-  /* %1058 = fused_linear(%1056, %1057) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 385875968, arena + 386269184, NULL, LK_ACT_NONE, NULL,
-      arena + 384303104);
+  /* %919 = slice(%916) {axis 1, start 240, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 738459888, 288, arena + 739540992, 48);
 
-  /* %1059 = linear_grad_weight(%1056, %436) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 385875968, arena + 382730240, arena + 939638784);
+  /* %920 = concat(%918, %919) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 739442688, 48, arena + 738852864, 96);
+  lk_copy_rows(B * 64, 48, arena + 739540992, 48, arena + 738852912, 96);
 
-  /* %1060 = reduce_sum(%1056) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 385875968,
-      arena + 944359872);
+  /* %921 = transpose(%369) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 739442688);
 
-  /* %1061 = gelu_grad(%435, %1058) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 381157376, arena + 384303104, arena + 382730240);
+  /* %922 = fused_linear(%920, %921) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 738852864, arena + 739442688, NULL, LK_ACT_NONE, NULL,
+      arena + 738459648);
 
-  /* %1062 = transpose(%433) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 381550592);
+  /* %923 = linear_grad_weight(%920, %365) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 738852864, arena + 756547584, arena + 740646912);
 
-  /* %1063 = fused_linear(%1061, %1062) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 382730240, arena + 381550592, NULL, LK_ACT_NONE, NULL,
-      arena + 381157376);
+  /* %924 = reduce_sum(%920) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 738852864,
+      arena + 740666688);
 
-  /* %1064 = linear_grad_weight(%1061, %432) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 382730240, arena + 402259968, arena + 939786240);
+  /* %925 = transpose(%366) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 738852864);
 
-  /* %1065 = reduce_sum(%1061) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 382730240,
-      arena + 944352768);
+  /* %926 = linear_grad_weight(%917, %365) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 739049472, arena + 756547584, arena + 740610048);
 
-  /* %1066 = reduce_sum(%1063) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 381157376,
-      arena + 381550592);
+  /* %927 = reduce_sum(%917) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 739049472,
+      arena + 740665920);
 
-  /* %1067 = add(%1011, %1066) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 386416640, (const long[]){1}, arena + 381550592,
-      (const long[]){1}, arena + 382877696);
+  /* %928 = fused_linear(%917, %925, %922) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %922 */
+  lk_fused_linear(B * 64, 192, 192, arena + 739049472, arena + 738852864, NULL, LK_ACT_NONE,
+      arena + 738459648, arena + 738459648);
 
-  /* %1068 = mul(%1063, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 381157376, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 381550592);
+  /* %929 = reduce_sum(%928) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
+      arena + 738852864);
 
-  /* %1069 = mul(%1063, %430) layers.2.0.norm2 : f32[B, 64, 192], written over %1063 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 381157376, (const long[]){12288, 192, 1},
-      arena + 401866752, (const long[]){12288, 192, 1}, arena + 381157376);
+  /* %930 = add(%886, %929) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 743811840, (const long[]){1}, arena + 738852864,
+      (const long[]){1}, arena + 740666112);
 
-  /* %1070 = reduce_sum(%1069) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 381157376,
-      arena + 381943808);
+  /* %931 = mul(%928, %328) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 738459648, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 738852864);
 
-  /* %1071 = add(%1015, %1070) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 386416832, (const long[]){1}, arena + 381943808,
-      (const long[]){1}, arena + 382877888);
+  /* %932 = mul(%928, %363) layers.2.0.norm1 : f32[B, 64, 192], written over %922 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 738459648, (const long[]){12288, 192, 1},
+      arena + 756154368, (const long[]){12288, 192, 1}, arena + 738459648);
 
-  /* %1072 = normalize_grad(%429, %1068) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 401473536, arena + 381550592, 1e-06f, arena + 381157376);
+  /* %933 = reduce_sum(%932) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
+      arena + 739246080);
 
-  /* %1073 = add(%1055, %1072) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      arena + 381157376, (const long[]){12288, 192, 1}, arena + 935067648);
+  /* %934 = add(%890, %933) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 743812032, (const long[]){1}, arena + 739246080,
+      (const long[]){1}, arena + 740666304);
 
-  /* %1074 = mul(%1073, %427) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 381157376);
+  /* %935 = normalize_grad(%362, %931) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 755761152, arena + 738852864, 1e-06f, arena + 738459648);
 
-  /* %1075 = transpose(%424) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 381550592);
+  /* %936 = add(%910, %935) layers.2.0 : f32[B, 64, 192], written over %808 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      arena + 738459648, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %1076 = fused_linear(%1074, %1075) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 381157376, arena + 381550592, NULL, LK_ACT_NONE, NULL,
-      arena + 381681664);
+  /* %937 = mul(%936, %360) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 740032512);
 
-  /* %1077 = linear_grad_weight(%1074, %423) layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 381157376, arena + 401080320, arena + 943669248);
+  /* %938 = transpose(%357) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 740425728);
 
-  /* %1078 = reduce_sum(%1074) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 381157376,
-      arena + 944360064);
+  /* %939 = fused_linear(%937, %938) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 740032512, arena + 740425728, NULL, LK_ACT_NONE, NULL,
+      arena + 738459648);
 
-  /* %1079 = reshape(%1076) {shape [64, 1, 4, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48], a view of %1076: no code */
+  /* %940 = linear_grad_weight(%937, %356) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 740032512, arena + 736886784, arena + 740425728);
 
-  /* %1080 = matmul_permuted(%1079, %418) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 381681664, 48, 192, 1,
-      arena + 940032000, 0, 1, 48, arena + 381157376, 4096, 64, 0.0f);
+  /* %941 = reduce_sum(%937) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 740032512,
+      arena + 740666496);
 
-  /* %1081 = matmul_permuted(%421, %1079) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 234356736, 4096, 1, 64,
-      arena + 381681664, 48, 192, 1, arena + 382074880, 3072, 48, 0.0f);
+  /* %942 = gelu_grad(%355, %939) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 677904384, arena + 738459648, arena + 736886784);
 
-  /* %1082 = reduce_sum(%1081) {axes [1]} layers.2.0.layers.1.0 : f32[B, 1, 64, 48] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 382074880, arena + 382468096);
+  /* %943 = transpose(%353) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[125], arena + 678297600);
 
-  /* %1083 = reshape(%1082) {shape [1, 1, 64, 48]} layers.2.0.layers.1.0 : f32[B, 1, 1, 64, 48], a view of %1082: no code */
+  /* %944 = fused_linear(%942, %943) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 736886784, arena + 678297600, NULL, LK_ACT_NONE, NULL,
+      arena + 677904384);
 
-  /* %1084 = softmax_grad(%421, %1080) {axis -1} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 234356736, arena + 381157376, arena + 381681664);
+  /* %945 = linear_grad_weight(%942, %352) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 736886784, arena + 755367936, arena + 738791424);
 
-  /* %1085 = mul_scalar(%1084) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 381681664, 0.14433756f, arena + 234356736);
+  /* %946 = reduce_sum(%942) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 736886784,
+      arena + 739190784);
 
-  /* %1086 = matmul_permuted(%1085, %417) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 234356736, 4096, 64, 1,
-      arena + 939933696, 0, 48, 1, arena + 381157376, 48, 192, 0.0f);
+  /* %947 = reduce_sum(%944) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
+      arena + 678297600);
 
-  /* %1087 = matmul_permuted(%416, %1085) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 48, 64] */
-  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 400687104, 48, 1, 192,
-      arena + 234356736, 4096, 64, 1, arena + 381550592, 3072, 64, 0.0f);
+  /* %948 = add(%904, %947) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 740665344, (const long[]){1}, arena + 678297600,
+      (const long[]){1}, arena + 739191552);
 
-  /* %1088 = reduce_sum(%1087) {axes [1]} layers.2.0.layers.1.0 : f32[B, 1, 48, 64] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 381550592, arena + 234356736);
+  /* %949 = mul(%944, %348) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 677904384, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 678297600);
 
-  /* %1089 = reshape(%1088) {shape [1, 1, 48, 64]} layers.2.0.layers.1.0 : f32[B, 1, 1, 48, 64], a view of %1088: no code */
+  /* %950 = mul(%944, %350) layers.2.0.norm2 : f32[B, 64, 192], written over %944 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 677904384, (const long[]){12288, 192, 1},
+      arena + 754974720, (const long[]){12288, 192, 1}, arena + 677904384);
 
-  /* %1090 = transpose(%1083) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 382468096,
-      arena + 234455040);
+  /* %951 = reduce_sum(%950) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
+      arena + 678690816);
 
-  /* %1091 = reshape(%1090) {shape [64, 48]} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %1090: no code */
+  /* %952 = add(%908, %951) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 740665536, (const long[]){1}, arena + 678690816,
+      (const long[]){1}, arena + 739191744);
 
-  /* %1092 = transpose(%1089) {perm [3, 0, 1, 2]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 234356736,
-      arena + 234553344);
+  /* %953 = normalize_grad(%347, %949) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 754581504, arena + 678297600, 1e-06f, arena + 677904384);
 
-  /* %1093 = reshape(%1092) {shape [64, 48]} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %1092: no code */
+  /* %954 = add(%936, %953) layers.2.0 : f32[B, 64, 192], written over %808 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      arena + 677904384, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %1094 = reshape(%1086) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1086: no code */
+  /* %955 = mul(%954, %345) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 677904384);
 
-  /* %1095 = concat(%1093, %1091) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 234553344, 48, arena + 381550592, 96);
-  lk_copy_rows(B * 64, 48, arena + 234455040, 48, arena + 381550640, 96);
+  /* %956 = transpose(%342) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[121], arena + 678297600);
 
-  /* %1096 = transpose(%411) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 234749952);
+  /* %957 = fused_linear(%955, %956) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 677904384, arena + 678297600, NULL, LK_ACT_NONE, NULL,
+      arena + 678494208);
 
-  /* %1097 = fused_linear(%1095, %1096) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 381550592, arena + 234749952, NULL, LK_ACT_NONE, NULL,
-      arena + 234356736);
+  /* %958 = linear_grad_weight(%955, %341) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 677904384, arena + 754188288, arena + 739086336);
 
-  /* %1098 = linear_grad_weight(%1095, %407) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 381550592, arena + 400293888, arena + 944240640);
+  /* %959 = reduce_sum(%955) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
+      arena + 739191936);
 
-  /* %1099 = reduce_sum(%1095) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 381550592,
-      arena + 944366976);
+  /* %960 = sdpa_grad(%335, %339, %340, %957) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 288] */
+  lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 753795072, 192, arena + 768737280, 96,
+      arena + 768737328, 96, arena + 678494208, 192, arena + 677904384, 288,
+      arena + 677904384 + 192, 288, arena + 677904384 + 240, 288, 0.14433756f);
 
-  /* %1100 = transpose(%408) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 234749952);
+  /* %961 = slice(%960) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 677904384, 288, arena + 678494208, 192);
 
-  /* %1101 = linear_grad_weight(%1094, %407) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 381157376, arena + 400293888, arena + 943706112);
+  /* %962 = slice(%960) {axis 1, start 192, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 677904576, 288, arena + 678887424, 48);
 
-  /* %1102 = reduce_sum(%1094) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 381157376,
-      arena + 944360256);
+  /* %963 = slice(%960) {axis 1, start 240, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 677904624, 288, arena + 678985728, 48);
 
-  /* %1103 = fused_linear(%1094, %1100, %1097) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %1097 */
-  lk_fused_linear(B * 64, 192, 192, arena + 381157376, arena + 234749952, NULL, LK_ACT_NONE,
-      arena + 234356736, arena + 234356736);
+  /* %964 = concat(%962, %963) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 678887424, 48, arena + 678297600, 96);
+  lk_copy_rows(B * 64, 48, arena + 678985728, 48, arena + 678297648, 96);
 
-  /* %1104 = reduce_sum(%1103) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
-      arena + 234749952);
+  /* %965 = transpose(%336) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[119], arena + 678887424);
 
-  /* %1105 = add(%1049, %1104) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 386417024, (const long[]){1}, arena + 234749952,
-      (const long[]){1}, arena + 382878080);
+  /* %966 = fused_linear(%964, %965) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 678297600, arena + 678887424, NULL, LK_ACT_NONE, NULL,
+      arena + 677904384);
 
-  /* %1106 = mul(%1103, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 234356736, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 381157376);
+  /* %967 = linear_grad_weight(%964, %332) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 678297600, arena + 753401856, arena + 739160064);
 
-  /* %1107 = mul(%1103, %405) layers.2.0.norm1 : f32[B, 64, 192], written over %1097 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 234356736, (const long[]){12288, 192, 1},
-      arena + 399900672, (const long[]){12288, 192, 1}, arena + 234356736);
+  /* %968 = reduce_sum(%964) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 678297600,
+      arena + 739193472);
 
-  /* %1108 = reduce_sum(%1107) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
-      arena + 234749952);
+  /* %969 = transpose(%333) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 678297600);
 
-  /* %1109 = add(%1053, %1108) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 386417216, (const long[]){1}, arena + 234749952,
-      (const long[]){1}, arena + 382878272);
+  /* %970 = linear_grad_weight(%961, %332) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 678494208, arena + 753401856, arena + 739123200);
 
-  /* %1110 = normalize_grad(%404, %1106) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 399507456, arena + 381157376, 1e-06f, arena + 234356736);
+  /* %971 = reduce_sum(%961) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 678494208,
+      arena + 739192128);
 
-  /* %1111 = add(%1073, %1110) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      arena + 234356736, (const long[]){12288, 192, 1}, arena + 935067648);
+  /* %972 = fused_linear(%961, %969, %966) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %966 */
+  lk_fused_linear(B * 64, 192, 192, arena + 678494208, arena + 678297600, NULL, LK_ACT_NONE,
+      arena + 677904384, arena + 677904384);
 
-  /* %1112 = mul(%1111, %402) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 234356736);
+  /* %973 = reduce_sum(%972) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
+      arena + 678297600);
 
-  /* %1113 = transpose(%399) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 382730240);
+  /* %974 = add(%930, %973) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 740666112, (const long[]){1}, arena + 678297600,
+      (const long[]){1}, arena + 739192320);
 
-  /* %1114 = fused_linear(%1112, %1113) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 234356736, arena + 382730240, NULL, LK_ACT_NONE, NULL,
-      arena + 381157376);
+  /* %975 = mul(%972, %328) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 677904384, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 678297600);
 
-  /* %1115 = linear_grad_weight(%1112, %398) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 234356736, arena + 379584512, arena + 939933696);
+  /* %976 = mul(%972, %330) layers.2.0.norm1 : f32[B, 64, 192], written over %966 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 677904384, (const long[]){12288, 192, 1},
+      arena + 753008640, (const long[]){12288, 192, 1}, arena + 677904384);
 
-  /* %1116 = reduce_sum(%1112) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
-      arena + 944360448);
+  /* %977 = reduce_sum(%976) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
+      arena + 678690816);
 
-  /* %1117 = gelu_grad(%397, %1114) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 327680000, arena + 381157376, arena + 379584512);
+  /* %978 = add(%934, %977) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 740666304, (const long[]){1}, arena + 678690816,
+      (const long[]){1}, arena + 739192512);
 
-  /* %1118 = transpose(%395) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[125], arena + 327680000);
+  /* %979 = normalize_grad(%327, %975) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 752615424, arena + 678297600, 1e-06f, arena + 677904384);
 
-  /* %1119 = fused_linear(%1117, %1118) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 379584512, arena + 327680000, NULL, LK_ACT_NONE, NULL,
-      arena + 234356736);
+  /* %980 = add(%954, %979) layers.2.0 : f32[B, 64, 192], written over %808 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
+      arena + 677904384, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %1120 = linear_grad_weight(%1117, %394) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 379584512, arena + 399114240, arena + 940081152);
+  /* %981 = reduce_sum(%980) {axes [], batch} layers.2.0 : f32[64, 192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 765198336,
+      arena + 739178496);
 
-  /* %1121 = reduce_sum(%1117) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 379584512,
-      arena + 944353536);
+  /* %982 = seq2img(%980) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 765198336, arena + 736886784);
 
-  /* %1122 = reduce_sum(%1119) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
-      arena + 234749952);
+  /* %983 = maxpool_grad(%323, %982) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 735313920, arena + 736886784,
+      arena + 677904384);
 
-  /* %1123 = add(%1067, %1122) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 382877696, (const long[]){1}, arena + 234749952,
-      (const long[]){1}, arena + 944360640);
+  /* %984 = img2seq(%983) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 677904384, arena + 735313920);
 
-  /* %1124 = mul(%1119, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 234356736, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 327680000);
+  /* %985 = reduce_sum(%984) {axes [0], batch} layers.1.1.norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 735313920,
+      arena + 739192704);
 
-  /* %1125 = mul(%1119, %392) layers.2.0.norm2 : f32[B, 64, 192], written over %1119 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 234356736, (const long[]){12288, 192, 1},
-      arena + 398721024, (const long[]){12288, 192, 1}, arena + 234356736);
+  /* %986 = mul(%984, %318) layers.1.1.norm : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      params[112], (const long[]){0, 0, 1}, arena + 677904384);
 
-  /* %1126 = reduce_sum(%1125) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
-      arena + 234749952);
+  /* %987 = mul(%984, %320) layers.1.1.norm : f32[B, 256, 192], written over %984 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      arena + 673185792, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1127 = add(%1071, %1126) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 382877888, (const long[]){1}, arena + 234749952,
-      (const long[]){1}, arena + 944360832);
+  /* %988 = reduce_sum(%987) {axes [0], batch} layers.1.1.norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 735313920,
+      arena + 739192896);
 
-  /* %1128 = normalize_grad(%389, %1124) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 398327808, arena + 327680000, 1e-06f, arena + 234356736);
+  /* %989 = normalize_grad(%317, %986) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 676331520, arena + 677904384, 1e-06f, arena + 673185792);
 
-  /* %1129 = add(%1111, %1128) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      arena + 234356736, (const long[]){12288, 192, 1}, arena + 935067648);
+  /* %990 = seq2img(%989) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 673185792, arena + 676331520);
 
-  /* %1130 = mul(%1129, %387) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 234356736);
+  /* %991 = conv2d_grad_input(%990, %313) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 676331520, params[110],
+      arena + 673185792);
 
-  /* %1131 = transpose(%384) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[121], arena + 234749952);
+  /* %992 = conv2d_grad_weight(%990, %315) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 676331520,
+      arena + 674758656, arena + 738459648);
 
-  /* %1132 = fused_linear(%1130, %1131) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 234356736, arena + 234749952, NULL, LK_ACT_NONE, NULL,
-      arena + 327680000);
-
-  /* %1133 = linear_grad_weight(%1130, %383) layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 234356736, arena + 397934592, arena + 943742976);
-
-  /* %1134 = reduce_sum(%1130) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
-      arena + 944361024);
-
-  /* %1135 = reshape(%1132) {shape [64, 1, 4, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48], a view of %1132: no code */
-
-  /* %1136 = matmul_permuted(%1135, %378) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 327680000, 48, 192, 1,
-      arena + 940326912, 0, 1, 48, arena + 234356736, 4096, 64, 0.0f);
-
-  /* %1137 = matmul_permuted(%381, %1135) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 1, 64,
-      arena + 327680000, 48, 192, 1, arena + 328073216, 3072, 48, 0.0f);
-
-  /* %1138 = reduce_sum(%1137) {axes [1]} layers.2.0.layers.0.0 : f32[B, 1, 64, 48] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 328073216, arena + 328466432);
-
-  /* %1139 = reshape(%1138) {shape [1, 1, 64, 48]} layers.2.0.layers.0.0 : f32[B, 1, 1, 64, 48], a view of %1138: no code */
-
-  /* %1140 = softmax_grad(%381, %1136) {axis -1} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 233832448, arena + 234356736, arena + 327680000);
-
-  /* %1141 = mul_scalar(%1140) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 327680000, 0.14433756f, arena + 233832448);
-
-  /* %1142 = matmul_permuted(%1141, %377) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
-      arena + 940228608, 0, 48, 1, arena + 234356736, 48, 192, 0.0f);
-
-  /* %1143 = matmul_permuted(%376, %1141) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 48, 64] */
-  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 397541376, 48, 1, 192,
-      arena + 233832448, 4096, 64, 1, arena + 327680000, 3072, 64, 0.0f);
-
-  /* %1144 = reduce_sum(%1143) {axes [1]} layers.2.0.layers.0.0 : f32[B, 1, 48, 64] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 327680000, arena + 233832448);
-
-  /* %1145 = reshape(%1144) {shape [1, 1, 48, 64]} layers.2.0.layers.0.0 : f32[B, 1, 1, 48, 64], a view of %1144: no code */
-
-  /* %1146 = transpose(%1139) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 328466432,
-      arena + 233930752);
-
-  /* %1147 = reshape(%1146) {shape [64, 48]} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %1146: no code */
-
-  /* %1148 = transpose(%1145) {perm [3, 0, 1, 2]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 233832448,
-      arena + 234029056);
-
-  /* %1149 = reshape(%1148) {shape [64, 48]} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %1148: no code */
-
-  /* %1150 = reshape(%1142) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1142: no code */
-
-  /* %1151 = concat(%1149, %1147) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 234029056, 48, arena + 327680000, 96);
-  lk_copy_rows(B * 64, 48, arena + 233930752, 48, arena + 327680048, 96);
-
-  /* %1152 = transpose(%371) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[119], arena + 234225664);
-
-  /* %1153 = fused_linear(%1151, %1152) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 327680000, arena + 234225664, NULL, LK_ACT_NONE, NULL,
-      arena + 233832448);
-
-  /* %1154 = linear_grad_weight(%1151, %367) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 327680000, arena + 397148160, arena + 944259072);
-
-  /* %1155 = reduce_sum(%1151) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 327680000,
-      arena + 944367072);
-
-  /* %1156 = transpose(%368) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 234225664);
-
-  /* %1157 = linear_grad_weight(%1150, %367) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 234356736, arena + 397148160, arena + 943779840);
-
-  /* %1158 = reduce_sum(%1150) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
-      arena + 944361216);
-
-  /* %1159 = fused_linear(%1150, %1156, %1153) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %1153 */
-  lk_fused_linear(B * 64, 192, 192, arena + 234356736, arena + 234225664, NULL, LK_ACT_NONE,
-      arena + 233832448, arena + 233832448);
-
-  /* %1160 = reduce_sum(%1159) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 234225664);
-
-  /* %1161 = add(%1105, %1160) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 382878080, (const long[]){1}, arena + 234225664,
-      (const long[]){1}, arena + 944361408);
-
-  /* %1162 = mul(%1159, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 234225664);
-
-  /* %1163 = mul(%1159, %365) layers.2.0.norm1 : f32[B, 64, 192], written over %1153 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
-      arena + 396754944, (const long[]){12288, 192, 1}, arena + 233832448);
-
-  /* %1164 = reduce_sum(%1163) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 234618880);
-
-  /* %1165 = add(%1109, %1164) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 382878272, (const long[]){1}, arena + 234618880,
-      (const long[]){1}, arena + 944361600);
-
-  /* %1166 = normalize_grad(%362, %1162) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 396361728, arena + 234225664, 1e-06f, arena + 233832448);
-
-  /* %1167 = add(%1129, %1166) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      arena + 233832448, (const long[]){12288, 192, 1}, arena + 935067648);
-
-  /* %1168 = reduce_sum(%1167) {axes [], batch} layers.2.0 : f32[64, 192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 935067648,
-      arena + 938201088);
-
-  /* %1169 = seq2img(%1167) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 935067648, arena + 233832448);
-
-  /* %1170 = maxpool_grad(%358, %1169) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 378011648, arena + 233832448,
-      arena + 327680000);
-
-  /* %1171 = img2seq(%1170) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 327680000, arena + 378011648);
-
-  /* %1172 = reduce_sum(%1171) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 378011648,
-      arena + 944361792);
-
-  /* %1173 = mul(%1171, %353) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      params[112], (const long[]){0, 0, 1}, arena + 327680000);
-
-  /* %1174 = mul(%1171, %355) layers.1.1.norm : f32[B, 256, 192], written over %1171 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      arena + 322961408, (const long[]){49152, 192, 1}, arena + 378011648);
-
-  /* %1175 = reduce_sum(%1174) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 378011648,
-      arena + 944361984);
-
-  /* %1176 = normalize_grad(%352, %1173) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 326107136, arena + 327680000, 1e-06f, arena + 322961408);
-
-  /* %1177 = seq2img(%1176) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 322961408, arena + 326107136);
-
-  /* %1178 = conv2d_grad_input(%1177, %348) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 326107136, params[110],
-      arena + 322961408);
-
-  /* %1179 = conv2d_grad_weight(%1177, %350) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 326107136,
-      arena + 324534272, arena + 936972288);
-
-  /* %1180 = reduce_sum(%1177) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  /* %993 = reduce_sum(%990) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 326107136, arena + 944362176);
+      arena + 676331520, arena + 739193088);
 
-  /* %1181 = img2seq(%1178) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 322961408, arena + 378011648);
+  /* %994 = img2seq(%991) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 673185792, arena + 735313920);
 
-  /* %1182 = mul(%1181, %345) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 379584512);
+  /* %995 = mul(%994, %310) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 736886784);
 
-  /* %1183 = transpose(%342) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[108], arena + 233832448);
+  /* %996 = transpose(%307) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[108], arena + 738938880);
 
-  /* %1184 = fused_linear(%1182, %1183) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 379584512, arena + 233832448, NULL, LK_ACT_NONE, NULL,
-      arena + 322961408);
+  /* %997 = fused_linear(%995, %996) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 736886784, arena + 738938880, NULL, LK_ACT_NONE, NULL,
+      arena + 673185792);
 
-  /* %1185 = linear_grad_weight(%1182, %341) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 379584512, arena + 224395264, arena + 940228608);
+  /* %998 = linear_grad_weight(%995, %306) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 736886784, arena + 666894336, arena + 738938880);
 
-  /* %1186 = reduce_sum(%1182) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 379584512,
-      arena + 944362368);
+  /* %999 = reduce_sum(%995) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 736886784,
+      arena + 739193280);
 
-  /* %1187 = gelu_grad(%340, %1184) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 218103808, arena + 322961408,
-      arena + 224395264);
+  /* %1000 = gelu_grad(%305, %997) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 660602880, arena + 673185792,
+      arena + 666894336);
 
-  /* %1188 = transpose(%338) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[106], arena + 219676672);
+  /* %1001 = transpose(%303) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[106], arena + 662175744);
 
-  /* %1189 = fused_linear(%1187, %1188) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 224395264, arena + 219676672, NULL, LK_ACT_NONE, NULL,
-      arena + 218103808);
+  /* %1002 = fused_linear(%1000, %1001) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 666894336, arena + 662175744, NULL, LK_ACT_NONE, NULL,
+      arena + 660602880);
 
-  /* %1190 = linear_grad_weight(%1187, %337) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 224395264, arena + 376438784, arena + 940376064);
+  /* %1003 = linear_grad_weight(%1000, %302) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 666894336, arena + 733741056, arena + 673185792);
 
-  /* %1191 = reduce_sum(%1187) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 224395264,
-      arena + 944354304);
+  /* %1004 = reduce_sum(%1000) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 666894336,
+      arena + 673333248);
 
-  /* %1192 = reduce_sum(%1189) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
-      arena + 323354624);
+  /* %1005 = reduce_sum(%1002) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
+      arena + 668706816);
 
-  /* %1193 = mul(%1189, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 218103808, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 219676672);
+  /* %1006 = mul(%1002, %205) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 660602880, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 662175744);
 
-  /* %1194 = mul(%1189, %335) layers.1.0.norm2 : f32[B, 256, 192], written over %1189 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 218103808, (const long[]){49152, 192, 1},
-      arena + 374865920, (const long[]){49152, 192, 1}, arena + 218103808);
+  /* %1007 = mul(%1002, %300) layers.1.0.norm2 : f32[B, 256, 192], written over %1002 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 660602880, (const long[]){49152, 192, 1},
+      arena + 732168192, (const long[]){49152, 192, 1}, arena + 660602880);
 
-  /* %1195 = reduce_sum(%1194) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
-      arena + 323354816);
+  /* %1008 = reduce_sum(%1007) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
+      arena + 668707008);
 
-  /* %1196 = normalize_grad(%334, %1193) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 232259584, arena + 219676672, 1e-06f, arena + 218103808);
+  /* %1009 = normalize_grad(%299, %1006) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 730595328, arena + 662175744, 1e-06f, arena + 660602880);
 
-  /* %1197 = add(%1181, %1196) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      arena + 218103808, (const long[]){49152, 192, 1}, arena + 378011648);
+  /* %1010 = add(%994, %1009) layers.1.0 : f32[B, 256, 192], written over %994 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      arena + 660602880, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1198 = mul(%1197, %332) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 218103808);
+  /* %1011 = mul(%1010, %297) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 660602880);
 
-  /* %1199 = transpose(%329) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 219676672);
+  /* %1012 = transpose(%294) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 662175744);
 
-  /* %1200 = fused_linear(%1198, %1199) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 218103808, arena + 219676672, NULL, LK_ACT_NONE, NULL,
-      arena + 226492416);
+  /* %1013 = fused_linear(%1011, %1012) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 660602880, arena + 662175744, NULL, LK_ACT_NONE, NULL,
+      arena + 662962176);
 
-  /* %1201 = linear_grad_weight(%1198, %328) layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 218103808, arena + 230686720, arena + 943816704);
+  /* %1014 = linear_grad_weight(%1011, %293) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 660602880, arena + 729022464, arena + 668614656);
 
-  /* %1202 = reduce_sum(%1198) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
-      arena + 944362560);
+  /* %1015 = reduce_sum(%1011) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
+      arena + 668707200);
 
-  /* %1203 = reshape(%1200) {shape [256, 1, 4, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48], a view of %1200: no code */
+  /* %1016 = sdpa_grad(%287, %291, %292, %1013) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 727449600, 192, arena + 751828992, 96,
+      arena + 751829040, 96, arena + 662962176, 192, arena + 660602880, 288,
+      arena + 660602880 + 192, 288, arena + 660602880 + 240, 288, 0.14433756f);
 
-  /* %1204 = matmul_permuted(%1203, %323) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 226492416, 48, 192, 1,
-      arena + 395968512, 0, 1, 48, arena + 218103808, 65536, 256, 0.0f);
+  /* %1017 = slice(%1016) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 660602880, 288, arena + 662962176, 192);
 
-  /* %1205 = matmul_permuted(%326, %1203) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 1, 256,
-      arena + 226492416, 48, 192, 1, arena + 228065280, 12288, 48, 0.0f);
+  /* %1018 = slice(%1016) {axis 1, start 192, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 660603072, 288, arena + 664535040, 48);
 
-  /* %1206 = reduce_sum(%1205) {axes [1]} layers.1.0.layers.3.0 : f32[B, 1, 256, 48] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 228065280, arena + 322961408);
+  /* %1019 = slice(%1016) {axis 1, start 240, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 660603120, 288, arena + 664928256, 48);
 
-  /* %1207 = reshape(%1206) {shape [1, 1, 256, 48]} layers.1.0.layers.3.0 : f32[B, 1, 1, 256, 48], a view of %1206: no code */
+  /* %1020 = concat(%1018, %1019) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 664535040, 48, arena + 662175744, 96);
+  lk_copy_rows(B * 256, 48, arena + 664928256, 48, arena + 662175792, 96);
 
-  /* %1208 = softmax_grad(%326, %1204) {axis -1} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 209715200, arena + 218103808, arena + 226492416);
+  /* %1021 = transpose(%288) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[102], arena + 664535040);
 
-  /* %1209 = mul_scalar(%1208) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 226492416, 0.14433756f, arena + 209715200);
+  /* %1022 = fused_linear(%1020, %1021) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 662175744, arena + 664535040, NULL, LK_ACT_NONE, NULL,
+      arena + 660602880);
 
-  /* %1210 = matmul_permuted(%1209, %322) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 256, 1,
-      arena + 395575296, 0, 48, 1, arena + 218103808, 48, 192, 0.0f);
+  /* %1023 = linear_grad_weight(%1020, %284) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 662175744, arena + 725876736, arena + 668688384);
 
-  /* %1211 = matmul_permuted(%321, %1209) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 48, 256] */
-  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 373293056, 48, 1, 192,
-      arena + 209715200, 65536, 256, 1, arena + 219676672, 12288, 256, 0.0f);
+  /* %1024 = reduce_sum(%1020) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 662175744,
+      arena + 668708160);
 
-  /* %1212 = reduce_sum(%1211) {axes [1]} layers.1.0.layers.3.0 : f32[B, 1, 48, 256] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 219676672, arena + 209715200);
+  /* %1025 = transpose(%285) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[100], arena + 662175744);
 
-  /* %1213 = reshape(%1212) {shape [1, 1, 48, 256]} layers.1.0.layers.3.0 : f32[B, 1, 1, 48, 256], a view of %1212: no code */
+  /* %1026 = linear_grad_weight(%1017, %284) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 662962176, arena + 725876736, arena + 668651520);
 
-  /* %1214 = transpose(%1207) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 322961408,
-      arena + 210108416);
+  /* %1027 = reduce_sum(%1017) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 662962176,
+      arena + 668707392);
 
-  /* %1215 = reshape(%1214) {shape [256, 48]} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %1214: no code */
+  /* %1028 = fused_linear(%1017, %1025, %1022) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1022 */
+  lk_fused_linear(B * 256, 192, 192, arena + 662962176, arena + 662175744, NULL, LK_ACT_NONE,
+      arena + 660602880, arena + 660602880);
 
-  /* %1216 = transpose(%1213) {perm [3, 0, 1, 2]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 209715200,
-      arena + 210501632);
+  /* %1029 = reduce_sum(%1028) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
+      arena + 668707584);
 
-  /* %1217 = reshape(%1216) {shape [256, 48]} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %1216: no code */
+  /* %1030 = mul(%1028, %185) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 660602880, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 662175744);
 
-  /* %1218 = reshape(%1210) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1210: no code */
+  /* %1031 = mul(%1028, %282) layers.1.0.norm1 : f32[B, 256, 192], written over %1022 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 660602880, (const long[]){49152, 192, 1},
+      arena + 724303872, (const long[]){49152, 192, 1}, arena + 660602880);
 
-  /* %1219 = concat(%1217, %1215) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 210501632, 48, arena + 211288064, 96);
-  lk_copy_rows(B * 256, 48, arena + 210108416, 48, arena + 211288112, 96);
+  /* %1032 = reduce_sum(%1031) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
+      arena + 668707776);
 
-  /* %1220 = transpose(%316) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[102], arena + 212074496);
+  /* %1033 = normalize_grad(%281, %1030) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 722731008, arena + 662175744, 1e-06f, arena + 660602880);
 
-  /* %1221 = fused_linear(%1219, %1220) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 211288064, arena + 212074496, NULL, LK_ACT_NONE, NULL,
-      arena + 209715200);
+  /* %1034 = add(%1010, %1033) layers.1.0 : f32[B, 256, 192], written over %994 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      arena + 660602880, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1222 = linear_grad_weight(%1219, %312) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 211288064, arena + 371720192, arena + 944277504);
+  /* %1035 = mul(%1034, %279) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 666894336);
 
-  /* %1223 = reduce_sum(%1219) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 211288064,
-      arena + 944367168);
+  /* %1036 = transpose(%276) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 668467200);
 
-  /* %1224 = transpose(%313) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[100], arena + 211288064);
+  /* %1037 = fused_linear(%1035, %1036) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 666894336, arena + 668467200, NULL, LK_ACT_NONE, NULL,
+      arena + 660602880);
 
-  /* %1225 = linear_grad_weight(%1218, %312) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 218103808, arena + 371720192, arena + 943853568);
+  /* %1038 = linear_grad_weight(%1035, %275) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 666894336, arena + 654311424, arena + 668467200);
 
-  /* %1226 = reduce_sum(%1218) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
-      arena + 944362752);
+  /* %1039 = reduce_sum(%1035) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 666894336,
+      arena + 668707968);
 
-  /* %1227 = fused_linear(%1218, %1224, %1221) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1221 */
-  lk_fused_linear(B * 256, 192, 192, arena + 218103808, arena + 211288064, NULL, LK_ACT_NONE,
-      arena + 209715200, arena + 209715200);
+  /* %1040 = gelu_grad(%274, %1037) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 648019968, arena + 660602880,
+      arena + 654311424);
 
-  /* %1228 = reduce_sum(%1227) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
-      arena + 226885632);
+  /* %1041 = transpose(%272) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 649592832);
 
-  /* %1229 = mul(%1227, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 209715200, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 211288064);
+  /* %1042 = fused_linear(%1040, %1041) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 654311424, arena + 649592832, NULL, LK_ACT_NONE, NULL,
+      arena + 648019968);
 
-  /* %1230 = mul(%1227, %310) layers.1.0.norm1 : f32[B, 256, 192], written over %1221 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 209715200, (const long[]){49152, 192, 1},
-      arena + 370147328, (const long[]){49152, 192, 1}, arena + 209715200);
+  /* %1043 = linear_grad_weight(%1040, %271) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 654311424, arena + 721158144, arena + 660602880);
 
-  /* %1231 = reduce_sum(%1230) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
-      arena + 226885824);
+  /* %1044 = reduce_sum(%1040) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 654311424,
+      arena + 660750336);
 
-  /* %1232 = normalize_grad(%309, %1229) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 368574464, arena + 211288064, 1e-06f, arena + 209715200);
+  /* %1045 = reduce_sum(%1042) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
+      arena + 649592832);
 
-  /* %1233 = add(%1197, %1232) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      arena + 209715200, (const long[]){49152, 192, 1}, arena + 378011648);
+  /* %1046 = add(%1005, %1045) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 668706816, (const long[]){1}, arena + 649592832,
+      (const long[]){1}, arena + 656123904);
 
-  /* %1234 = mul(%1233, %307) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 216006656);
+  /* %1047 = mul(%1042, %205) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 648019968, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 649592832);
 
-  /* %1235 = transpose(%304) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 217579520);
+  /* %1048 = mul(%1042, %269) layers.1.0.norm2 : f32[B, 256, 192], written over %1042 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 648019968, (const long[]){49152, 192, 1},
+      arena + 719585280, (const long[]){49152, 192, 1}, arena + 648019968);
 
-  /* %1236 = fused_linear(%1234, %1235) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 216006656, arena + 217579520, NULL, LK_ACT_NONE, NULL,
-      arena + 209715200);
+  /* %1049 = reduce_sum(%1048) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
+      arena + 651165696);
 
-  /* %1237 = linear_grad_weight(%1234, %303) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 216006656, arena + 316669952, arena + 940523520);
+  /* %1050 = add(%1008, %1049) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 668707008, (const long[]){1}, arena + 651165696,
+      (const long[]){1}, arena + 656124096);
 
-  /* %1238 = reduce_sum(%1234) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 216006656,
-      arena + 944362944);
+  /* %1051 = normalize_grad(%268, %1047) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 718012416, arena + 649592832, 1e-06f, arena + 648019968);
 
-  /* %1239 = gelu_grad(%302, %1236) layers.1.0.layers.2.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 310378496, arena + 209715200,
-      arena + 216006656);
+  /* %1052 = add(%1034, %1051) layers.1.0 : f32[B, 256, 192], written over %994 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      arena + 648019968, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1240 = transpose(%300) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 211288064);
+  /* %1053 = mul(%1052, %266) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 648019968);
 
-  /* %1241 = fused_linear(%1239, %1240) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 216006656, arena + 211288064, NULL, LK_ACT_NONE, NULL,
-      arena + 209715200);
+  /* %1054 = transpose(%263) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[94], arena + 649592832);
 
-  /* %1242 = linear_grad_weight(%1239, %299) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 216006656, arena + 367001600, arena + 940670976);
+  /* %1055 = fused_linear(%1053, %1054) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 648019968, arena + 649592832, NULL, LK_ACT_NONE, NULL,
+      arena + 650379264);
 
-  /* %1243 = reduce_sum(%1239) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 216006656,
-      arena + 944355072);
+  /* %1056 = linear_grad_weight(%1053, %262) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 648019968, arena + 716439552, arena + 656031744);
 
-  /* %1244 = reduce_sum(%1241) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
-      arena + 211288064);
+  /* %1057 = reduce_sum(%1053) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
+      arena + 656124288);
 
-  /* %1245 = add(%1192, %1244) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 323354624, (const long[]){1}, arena + 211288064,
-      (const long[]){1}, arena + 226886016);
+  /* %1058 = sdpa_grad(%256, %260, %261, %1055) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 714866688, 192, arena + 751042560, 96,
+      arena + 751042608, 96, arena + 650379264, 192, arena + 648019968, 288,
+      arena + 648019968 + 192, 288, arena + 648019968 + 240, 288, 0.14433756f);
 
-  /* %1246 = mul(%1241, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 209715200, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 211288064);
+  /* %1059 = slice(%1058) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 648019968, 288, arena + 650379264, 192);
 
-  /* %1247 = mul(%1241, %297) layers.1.0.norm2 : f32[B, 256, 192], written over %1241 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 209715200, (const long[]){49152, 192, 1},
-      arena + 365428736, (const long[]){49152, 192, 1}, arena + 209715200);
+  /* %1060 = slice(%1058) {axis 1, start 192, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 648020160, 288, arena + 651952128, 48);
 
-  /* %1248 = reduce_sum(%1247) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
-      arena + 212860928);
+  /* %1061 = slice(%1058) {axis 1, start 240, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 648020208, 288, arena + 652345344, 48);
 
-  /* %1249 = add(%1195, %1248) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 323354816, (const long[]){1}, arena + 212860928,
-      (const long[]){1}, arena + 226886208);
+  /* %1062 = concat(%1060, %1061) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 651952128, 48, arena + 649592832, 96);
+  lk_copy_rows(B * 256, 48, arena + 652345344, 48, arena + 649592880, 96);
 
-  /* %1250 = normalize_grad(%296, %1246) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 363855872, arena + 211288064, 1e-06f, arena + 209715200);
+  /* %1063 = transpose(%257) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[92], arena + 651952128);
 
-  /* %1251 = add(%1233, %1250) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      arena + 209715200, (const long[]){49152, 192, 1}, arena + 378011648);
+  /* %1064 = fused_linear(%1062, %1063) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 649592832, arena + 651952128, NULL, LK_ACT_NONE, NULL,
+      arena + 648019968);
 
-  /* %1252 = mul(%1251, %294) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 209715200);
+  /* %1065 = linear_grad_weight(%1062, %253) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 649592832, arena + 713293824, arena + 656105472);
 
-  /* %1253 = transpose(%291) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[94], arena + 211288064);
+  /* %1066 = reduce_sum(%1062) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 649592832,
+      arena + 656125248);
 
-  /* %1254 = fused_linear(%1252, %1253) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 209715200, arena + 211288064, NULL, LK_ACT_NONE, NULL,
-      arena + 218103808);
+  /* %1067 = transpose(%254) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[90], arena + 649592832);
 
-  /* %1255 = linear_grad_weight(%1252, %290) layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 209715200, arena + 362283008, arena + 943890432);
+  /* %1068 = linear_grad_weight(%1059, %253) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 650379264, arena + 713293824, arena + 656068608);
 
-  /* %1256 = reduce_sum(%1252) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
-      arena + 944363136);
+  /* %1069 = reduce_sum(%1059) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 650379264,
+      arena + 656124480);
 
-  /* %1257 = reshape(%1254) {shape [256, 1, 4, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48], a view of %1254: no code */
+  /* %1070 = fused_linear(%1059, %1067, %1064) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1064 */
+  lk_fused_linear(B * 256, 192, 192, arena + 650379264, arena + 649592832, NULL, LK_ACT_NONE,
+      arena + 648019968, arena + 648019968);
 
-  /* %1258 = matmul_permuted(%1257, %285) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 218103808, 48, 192, 1,
-      arena + 395182080, 0, 1, 48, arena + 209715200, 65536, 256, 0.0f);
+  /* %1071 = reduce_sum(%1070) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
+      arena + 649592832);
 
-  /* %1259 = matmul_permuted(%288, %1257) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 1, 256,
-      arena + 218103808, 48, 192, 1, arena + 219676672, 12288, 48, 0.0f);
+  /* %1072 = add(%1029, %1071) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 668707584, (const long[]){1}, arena + 649592832,
+      (const long[]){1}, arena + 656124672);
 
-  /* %1260 = reduce_sum(%1259) {axes [1]} layers.1.0.layers.2.0 : f32[B, 1, 256, 48] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 219676672, arena + 226492416);
+  /* %1073 = mul(%1070, %185) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 648019968, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 649592832);
 
-  /* %1261 = reshape(%1260) {shape [1, 1, 256, 48]} layers.1.0.layers.2.0 : f32[B, 1, 1, 256, 48], a view of %1260: no code */
+  /* %1074 = mul(%1070, %251) layers.1.0.norm1 : f32[B, 256, 192], written over %1064 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 648019968, (const long[]){49152, 192, 1},
+      arena + 711720960, (const long[]){49152, 192, 1}, arena + 648019968);
 
-  /* %1262 = softmax_grad(%288, %1258) {axis -1} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 201326592, arena + 209715200, arena + 218103808);
+  /* %1075 = reduce_sum(%1074) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
+      arena + 651165696);
 
-  /* %1263 = mul_scalar(%1262) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 218103808, 0.14433756f, arena + 201326592);
+  /* %1076 = add(%1032, %1075) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 668707776, (const long[]){1}, arena + 651165696,
+      (const long[]){1}, arena + 656124864);
 
-  /* %1264 = matmul_permuted(%1263, %284) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 256, 1,
-      arena + 394788864, 0, 48, 1, arena + 209715200, 48, 192, 0.0f);
+  /* %1077 = normalize_grad(%250, %1073) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 710148096, arena + 649592832, 1e-06f, arena + 648019968);
 
-  /* %1265 = matmul_permuted(%283, %1263) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 48, 256] */
-  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 360710144, 48, 1, 192,
-      arena + 201326592, 65536, 256, 1, arena + 211288064, 12288, 256, 0.0f);
+  /* %1078 = add(%1052, %1077) layers.1.0 : f32[B, 256, 192], written over %994 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      arena + 648019968, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1266 = reduce_sum(%1265) {axes [1]} layers.1.0.layers.2.0 : f32[B, 1, 48, 256] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 211288064, arena + 201326592);
+  /* %1079 = mul(%1078, %248) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 654311424);
 
-  /* %1267 = reshape(%1266) {shape [1, 1, 48, 256]} layers.1.0.layers.2.0 : f32[B, 1, 1, 48, 256], a view of %1266: no code */
+  /* %1080 = transpose(%245) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[88], arena + 655884288);
 
-  /* %1268 = transpose(%1261) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 226492416,
-      arena + 201719808);
+  /* %1081 = fused_linear(%1079, %1080) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 654311424, arena + 655884288, NULL, LK_ACT_NONE, NULL,
+      arena + 648019968);
 
-  /* %1269 = reshape(%1268) {shape [256, 48]} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %1268: no code */
+  /* %1082 = linear_grad_weight(%1079, %244) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 654311424, arena + 641728512, arena + 655884288);
 
-  /* %1270 = transpose(%1267) {perm [3, 0, 1, 2]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 201326592,
-      arena + 202113024);
+  /* %1083 = reduce_sum(%1079) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 654311424,
+      arena + 656125056);
 
-  /* %1271 = reshape(%1270) {shape [256, 48]} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %1270: no code */
+  /* %1084 = gelu_grad(%243, %1081) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 635437056, arena + 648019968,
+      arena + 641728512);
 
-  /* %1272 = reshape(%1264) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1264: no code */
+  /* %1085 = transpose(%241) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[86], arena + 637009920);
 
-  /* %1273 = concat(%1271, %1269) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 202113024, 48, arena + 202899456, 96);
-  lk_copy_rows(B * 256, 48, arena + 201719808, 48, arena + 202899504, 96);
+  /* %1086 = fused_linear(%1084, %1085) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 641728512, arena + 637009920, NULL, LK_ACT_NONE, NULL,
+      arena + 635437056);
 
-  /* %1274 = transpose(%278) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[92], arena + 203685888);
+  /* %1087 = linear_grad_weight(%1084, %240) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 641728512, arena + 708575232, arena + 648019968);
 
-  /* %1275 = fused_linear(%1273, %1274) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 202899456, arena + 203685888, NULL, LK_ACT_NONE, NULL,
-      arena + 201326592);
+  /* %1088 = reduce_sum(%1084) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 641728512,
+      arena + 648167424);
 
-  /* %1276 = linear_grad_weight(%1273, %274) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 202899456, arena + 359137280, arena + 944295936);
+  /* %1089 = reduce_sum(%1086) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
+      arena + 637009920);
 
-  /* %1277 = reduce_sum(%1273) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 202899456,
-      arena + 944367264);
+  /* %1090 = add(%1046, %1089) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 656123904, (const long[]){1}, arena + 637009920,
+      (const long[]){1}, arena + 643540992);
 
-  /* %1278 = transpose(%275) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[90], arena + 202899456);
+  /* %1091 = mul(%1086, %205) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 635437056, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 637009920);
 
-  /* %1279 = linear_grad_weight(%1272, %274) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 209715200, arena + 359137280, arena + 943927296);
+  /* %1092 = mul(%1086, %238) layers.1.0.norm2 : f32[B, 256, 192], written over %1086 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 635437056, (const long[]){49152, 192, 1},
+      arena + 707002368, (const long[]){49152, 192, 1}, arena + 635437056);
 
-  /* %1280 = reduce_sum(%1272) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
-      arena + 944363328);
+  /* %1093 = reduce_sum(%1092) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
+      arena + 638582784);
 
-  /* %1281 = fused_linear(%1272, %1278, %1275) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1275 */
-  lk_fused_linear(B * 256, 192, 192, arena + 209715200, arena + 202899456, NULL, LK_ACT_NONE,
-      arena + 201326592, arena + 201326592);
+  /* %1094 = add(%1050, %1093) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 656124096, (const long[]){1}, arena + 638582784,
+      (const long[]){1}, arena + 643541184);
 
-  /* %1282 = reduce_sum(%1281) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
-      arena + 202899456);
+  /* %1095 = normalize_grad(%237, %1091) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 705429504, arena + 637009920, 1e-06f, arena + 635437056);
 
-  /* %1283 = add(%1228, %1282) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 226885632, (const long[]){1}, arena + 202899456,
-      (const long[]){1}, arena + 218497024);
+  /* %1096 = add(%1078, %1095) layers.1.0 : f32[B, 256, 192], written over %994 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      arena + 635437056, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1284 = mul(%1281, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 201326592, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 202899456);
+  /* %1097 = mul(%1096, %235) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 635437056);
 
-  /* %1285 = mul(%1281, %272) layers.1.0.norm1 : f32[B, 256, 192], written over %1275 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 201326592, (const long[]){49152, 192, 1},
-      arena + 357564416, (const long[]){49152, 192, 1}, arena + 201326592);
+  /* %1098 = transpose(%232) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 637009920);
 
-  /* %1286 = reduce_sum(%1285) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
-      arena + 204472320);
+  /* %1099 = fused_linear(%1097, %1098) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 635437056, arena + 637009920, NULL, LK_ACT_NONE, NULL,
+      arena + 637796352);
 
-  /* %1287 = add(%1231, %1286) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 226885824, (const long[]){1}, arena + 204472320,
-      (const long[]){1}, arena + 218497216);
+  /* %1100 = linear_grad_weight(%1097, %231) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 635437056, arena + 703856640, arena + 643448832);
 
-  /* %1288 = normalize_grad(%271, %1284) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 355991552, arena + 202899456, 1e-06f, arena + 201326592);
+  /* %1101 = reduce_sum(%1097) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
+      arena + 643541376);
 
-  /* %1289 = add(%1251, %1288) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      arena + 201326592, (const long[]){49152, 192, 1}, arena + 378011648);
+  /* %1102 = sdpa_grad(%225, %229, %230, %1099) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 702283776, 192, arena + 750256128, 96,
+      arena + 750256176, 96, arena + 637796352, 192, arena + 635437056, 288,
+      arena + 635437056 + 192, 288, arena + 635437056 + 240, 288, 0.14433756f);
 
-  /* %1290 = mul(%1289, %269) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 207618048);
+  /* %1103 = slice(%1102) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 635437056, 288, arena + 637796352, 192);
 
-  /* %1291 = transpose(%266) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[88], arena + 209190912);
+  /* %1104 = slice(%1102) {axis 1, start 192, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 635437248, 288, arena + 639369216, 48);
 
-  /* %1292 = fused_linear(%1290, %1291) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 207618048, arena + 209190912, NULL, LK_ACT_NONE, NULL,
-      arena + 201326592);
+  /* %1105 = slice(%1102) {axis 1, start 240, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 635437296, 288, arena + 639762432, 48);
 
-  /* %1293 = linear_grad_weight(%1290, %265) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 207618048, arena + 304087040, arena + 940818432);
+  /* %1106 = concat(%1104, %1105) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 639369216, 48, arena + 637009920, 96);
+  lk_copy_rows(B * 256, 48, arena + 639762432, 48, arena + 637009968, 96);
 
-  /* %1294 = reduce_sum(%1290) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 207618048,
-      arena + 944363520);
+  /* %1107 = transpose(%226) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[82], arena + 639369216);
 
-  /* %1295 = gelu_grad(%264, %1292) layers.1.0.layers.1.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 297795584, arena + 201326592,
-      arena + 207618048);
+  /* %1108 = fused_linear(%1106, %1107) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 637009920, arena + 639369216, NULL, LK_ACT_NONE, NULL,
+      arena + 635437056);
 
-  /* %1296 = transpose(%262) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[86], arena + 202899456);
+  /* %1109 = linear_grad_weight(%1106, %222) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 637009920, arena + 700710912, arena + 643522560);
 
-  /* %1297 = fused_linear(%1295, %1296) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 207618048, arena + 202899456, NULL, LK_ACT_NONE, NULL,
-      arena + 201326592);
+  /* %1110 = reduce_sum(%1106) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 637009920,
+      arena + 643542336);
 
-  /* %1298 = linear_grad_weight(%1295, %261) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 207618048, arena + 354418688, arena + 940965888);
+  /* %1111 = transpose(%223) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 637009920);
 
-  /* %1299 = reduce_sum(%1295) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 207618048,
-      arena + 944355840);
+  /* %1112 = linear_grad_weight(%1103, %222) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 637796352, arena + 700710912, arena + 643485696);
 
-  /* %1300 = reduce_sum(%1297) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
-      arena + 202899456);
+  /* %1113 = reduce_sum(%1103) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 637796352,
+      arena + 643541568);
 
-  /* %1301 = add(%1245, %1300) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 226886016, (const long[]){1}, arena + 202899456,
-      (const long[]){1}, arena + 218497408);
+  /* %1114 = fused_linear(%1103, %1111, %1108) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1108 */
+  lk_fused_linear(B * 256, 192, 192, arena + 637796352, arena + 637009920, NULL, LK_ACT_NONE,
+      arena + 635437056, arena + 635437056);
 
-  /* %1302 = mul(%1297, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 201326592, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 202899456);
+  /* %1115 = reduce_sum(%1114) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
+      arena + 637009920);
 
-  /* %1303 = mul(%1297, %259) layers.1.0.norm2 : f32[B, 256, 192], written over %1297 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 201326592, (const long[]){49152, 192, 1},
-      arena + 352845824, (const long[]){49152, 192, 1}, arena + 201326592);
+  /* %1116 = add(%1072, %1115) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 656124672, (const long[]){1}, arena + 637009920,
+      (const long[]){1}, arena + 643541760);
 
-  /* %1304 = reduce_sum(%1303) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
-      arena + 204472320);
+  /* %1117 = mul(%1114, %185) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 635437056, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 637009920);
 
-  /* %1305 = add(%1249, %1304) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 226886208, (const long[]){1}, arena + 204472320,
-      (const long[]){1}, arena + 218497600);
+  /* %1118 = mul(%1114, %220) layers.1.0.norm1 : f32[B, 256, 192], written over %1108 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 635437056, (const long[]){49152, 192, 1},
+      arena + 699138048, (const long[]){49152, 192, 1}, arena + 635437056);
 
-  /* %1306 = normalize_grad(%258, %1302) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 351272960, arena + 202899456, 1e-06f, arena + 201326592);
+  /* %1119 = reduce_sum(%1118) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
+      arena + 638582784);
 
-  /* %1307 = add(%1289, %1306) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      arena + 201326592, (const long[]){49152, 192, 1}, arena + 378011648);
+  /* %1120 = add(%1076, %1119) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 656124864, (const long[]){1}, arena + 638582784,
+      (const long[]){1}, arena + 643541952);
 
-  /* %1308 = mul(%1307, %256) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 201326592);
+  /* %1121 = normalize_grad(%219, %1117) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 697565184, arena + 637009920, 1e-06f, arena + 635437056);
 
-  /* %1309 = transpose(%253) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 202899456);
+  /* %1122 = add(%1096, %1121) layers.1.0 : f32[B, 256, 192], written over %994 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      arena + 635437056, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1310 = fused_linear(%1308, %1309) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 201326592, arena + 202899456, NULL, LK_ACT_NONE, NULL,
-      arena + 209715200);
+  /* %1123 = mul(%1122, %217) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 641728512);
 
-  /* %1311 = linear_grad_weight(%1308, %252) layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 201326592, arena + 349700096, arena + 943964160);
+  /* %1124 = transpose(%214) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[78], arena + 643301376);
 
-  /* %1312 = reduce_sum(%1308) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
-      arena + 944363712);
+  /* %1125 = fused_linear(%1123, %1124) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 641728512, arena + 643301376, NULL, LK_ACT_NONE, NULL,
+      arena + 635437056);
 
-  /* %1313 = reshape(%1310) {shape [256, 1, 4, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48], a view of %1310: no code */
+  /* %1126 = linear_grad_weight(%1123, %213) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 641728512, arena + 629145600, arena + 643301376);
 
-  /* %1314 = matmul_permuted(%1313, %247) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 209715200, 48, 192, 1,
-      arena + 394395648, 0, 1, 48, arena + 201326592, 65536, 256, 0.0f);
+  /* %1127 = reduce_sum(%1123) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 641728512,
+      arena + 643542144);
 
-  /* %1315 = matmul_permuted(%250, %1313) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 1, 256,
-      arena + 209715200, 48, 192, 1, arena + 211288064, 12288, 48, 0.0f);
+  /* %1128 = gelu_grad(%212, %1125) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 522190848, arena + 635437056,
+      arena + 629145600);
 
-  /* %1316 = reduce_sum(%1315) {axes [1]} layers.1.0.layers.1.0 : f32[B, 1, 256, 48] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 211288064, arena + 218103808);
+  /* %1129 = transpose(%210) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[76], arena + 523763712);
 
-  /* %1317 = reshape(%1316) {shape [1, 1, 256, 48]} layers.1.0.layers.1.0 : f32[B, 1, 1, 256, 48], a view of %1316: no code */
+  /* %1130 = fused_linear(%1128, %1129) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 629145600, arena + 523763712, NULL, LK_ACT_NONE, NULL,
+      arena + 522190848);
 
-  /* %1318 = softmax_grad(%250, %1314) {axis -1} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 192937984, arena + 201326592, arena + 209715200);
+  /* %1131 = linear_grad_weight(%1128, %209) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 629145600, arena + 695992320, arena + 635768832);
 
-  /* %1319 = mul_scalar(%1318) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 209715200, 0.14433756f, arena + 192937984);
+  /* %1132 = reduce_sum(%1128) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 629145600,
+      arena + 636205056);
 
-  /* %1320 = matmul_permuted(%1319, %246) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 256, 1,
-      arena + 394002432, 0, 48, 1, arena + 201326592, 48, 192, 0.0f);
+  /* %1133 = reduce_sum(%1130) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
+      arena + 523763712);
 
-  /* %1321 = matmul_permuted(%245, %1319) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 48, 256] */
-  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 348127232, 48, 1, 192,
-      arena + 192937984, 65536, 256, 1, arena + 202899456, 12288, 256, 0.0f);
+  /* %1134 = add(%1090, %1133) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 643540992, (const long[]){1}, arena + 523763712,
+      (const long[]){1}, arena + 636205824);
 
-  /* %1322 = reduce_sum(%1321) {axes [1]} layers.1.0.layers.1.0 : f32[B, 1, 48, 256] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 202899456, arena + 192937984);
+  /* %1135 = mul(%1130, %205) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 522190848, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 523763712);
 
-  /* %1323 = reshape(%1322) {shape [1, 1, 48, 256]} layers.1.0.layers.1.0 : f32[B, 1, 1, 48, 256], a view of %1322: no code */
+  /* %1136 = mul(%1130, %207) layers.1.0.norm2 : f32[B, 256, 192], written over %1130 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 522190848, (const long[]){49152, 192, 1},
+      arena + 694419456, (const long[]){49152, 192, 1}, arena + 522190848);
 
-  /* %1324 = transpose(%1317) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 218103808,
-      arena + 193331200);
+  /* %1137 = reduce_sum(%1136) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
+      arena + 525336576);
 
-  /* %1325 = reshape(%1324) {shape [256, 48]} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %1324: no code */
+  /* %1138 = add(%1094, %1137) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 643541184, (const long[]){1}, arena + 525336576,
+      (const long[]){1}, arena + 636206016);
 
-  /* %1326 = transpose(%1323) {perm [3, 0, 1, 2]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 192937984,
-      arena + 193724416);
+  /* %1139 = normalize_grad(%204, %1135) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 692846592, arena + 523763712, 1e-06f, arena + 522190848);
 
-  /* %1327 = reshape(%1326) {shape [256, 48]} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %1326: no code */
+  /* %1140 = add(%1122, %1139) layers.1.0 : f32[B, 256, 192], written over %994 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      arena + 522190848, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1328 = reshape(%1320) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1320: no code */
+  /* %1141 = mul(%1140, %202) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 522190848);
 
-  /* %1329 = concat(%1327, %1325) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 193724416, 48, arena + 194510848, 96);
-  lk_copy_rows(B * 256, 48, arena + 193331200, 48, arena + 194510896, 96);
+  /* %1142 = transpose(%199) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[72], arena + 523763712);
 
-  /* %1330 = transpose(%240) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[82], arena + 195297280);
+  /* %1143 = fused_linear(%1141, %1142) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 522190848, arena + 523763712, NULL, LK_ACT_NONE, NULL,
+      arena + 524550144);
 
-  /* %1331 = fused_linear(%1329, %1330) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 194510848, arena + 195297280, NULL, LK_ACT_NONE, NULL,
-      arena + 192937984);
+  /* %1144 = linear_grad_weight(%1141, %198) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 522190848, arena + 691273728, arena + 636112896);
 
-  /* %1332 = linear_grad_weight(%1329, %236) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 194510848, arena + 346554368, arena + 944314368);
+  /* %1145 = reduce_sum(%1141) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
+      arena + 636206208);
 
-  /* %1333 = reduce_sum(%1329) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 194510848,
-      arena + 944367360);
+  /* %1146 = sdpa_grad(%192, %196, %197, %1143) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 288] */
+  lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 689700864, 192, arena + 749469696, 96,
+      arena + 749469744, 96, arena + 524550144, 192, arena + 522190848, 288,
+      arena + 522190848 + 192, 288, arena + 522190848 + 240, 288, 0.14433756f);
 
-  /* %1334 = transpose(%237) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 194510848);
+  /* %1147 = slice(%1146) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 522190848, 288, arena + 524550144, 192);
 
-  /* %1335 = linear_grad_weight(%1328, %236) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 201326592, arena + 346554368, arena + 944001024);
+  /* %1148 = slice(%1146) {axis 1, start 192, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 522191040, 288, arena + 526123008, 48);
 
-  /* %1336 = reduce_sum(%1328) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
-      arena + 944363904);
+  /* %1149 = slice(%1146) {axis 1, start 240, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 522191088, 288, arena + 526516224, 48);
 
-  /* %1337 = fused_linear(%1328, %1334, %1331) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1331 */
-  lk_fused_linear(B * 256, 192, 192, arena + 201326592, arena + 194510848, NULL, LK_ACT_NONE,
-      arena + 192937984, arena + 192937984);
+  /* %1150 = concat(%1148, %1149) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 526123008, 48, arena + 523763712, 96);
+  lk_copy_rows(B * 256, 48, arena + 526516224, 48, arena + 523763760, 96);
 
-  /* %1338 = reduce_sum(%1337) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
-      arena + 194510848);
+  /* %1151 = transpose(%193) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[70], arena + 526123008);
 
-  /* %1339 = add(%1283, %1338) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 218497024, (const long[]){1}, arena + 194510848,
-      (const long[]){1}, arena + 210108416);
+  /* %1152 = fused_linear(%1150, %1151) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 523763712, arena + 526123008, NULL, LK_ACT_NONE, NULL,
+      arena + 522190848);
 
-  /* %1340 = mul(%1337, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 192937984, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 194510848);
+  /* %1153 = linear_grad_weight(%1150, %189) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 523763712, arena + 688128000, arena + 636186624);
 
-  /* %1341 = mul(%1337, %234) layers.1.0.norm1 : f32[B, 256, 192], written over %1331 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 192937984, (const long[]){49152, 192, 1},
-      arena + 344981504, (const long[]){49152, 192, 1}, arena + 192937984);
+  /* %1154 = reduce_sum(%1150) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 523763712,
+      arena + 636207744);
 
-  /* %1342 = reduce_sum(%1341) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
-      arena + 196083712);
+  /* %1155 = transpose(%190) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 523763712);
 
-  /* %1343 = add(%1287, %1342) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 218497216, (const long[]){1}, arena + 196083712,
-      (const long[]){1}, arena + 210108608);
+  /* %1156 = linear_grad_weight(%1147, %189) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 524550144, arena + 688128000, arena + 636149760);
 
-  /* %1344 = normalize_grad(%233, %1340) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 343408640, arena + 194510848, 1e-06f, arena + 192937984);
+  /* %1157 = reduce_sum(%1147) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 524550144,
+      arena + 636206400);
 
-  /* %1345 = add(%1307, %1344) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      arena + 192937984, (const long[]){49152, 192, 1}, arena + 378011648);
+  /* %1158 = fused_linear(%1147, %1155, %1152) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1152 */
+  lk_fused_linear(B * 256, 192, 192, arena + 524550144, arena + 523763712, NULL, LK_ACT_NONE,
+      arena + 522190848, arena + 522190848);
 
-  /* %1346 = mul(%1345, %231) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 199229440);
+  /* %1159 = reduce_sum(%1158) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
+      arena + 523763712);
 
-  /* %1347 = transpose(%228) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[78], arena + 200802304);
+  /* %1160 = add(%1116, %1159) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 643541760, (const long[]){1}, arena + 523763712,
+      (const long[]){1}, arena + 636206592);
 
-  /* %1348 = fused_linear(%1346, %1347) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 199229440, arena + 200802304, NULL, LK_ACT_NONE, NULL,
-      arena + 192937984);
+  /* %1161 = mul(%1158, %185) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 522190848, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 523763712);
 
-  /* %1349 = linear_grad_weight(%1346, %227) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 199229440, arena + 291504128, arena + 941113344);
+  /* %1162 = mul(%1158, %187) layers.1.0.norm1 : f32[B, 256, 192], written over %1152 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 522190848, (const long[]){49152, 192, 1},
+      arena + 686555136, (const long[]){49152, 192, 1}, arena + 522190848);
 
-  /* %1350 = reduce_sum(%1346) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 199229440,
-      arena + 944364096);
+  /* %1163 = reduce_sum(%1162) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
+      arena + 525336576);
 
-  /* %1351 = gelu_grad(%226, %1348) layers.1.0.layers.0.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 285212672, arena + 192937984,
-      arena + 199229440);
+  /* %1164 = add(%1120, %1163) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 643541952, (const long[]){1}, arena + 525336576,
+      (const long[]){1}, arena + 636206784);
 
-  /* %1352 = transpose(%224) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[76], arena + 194510848);
+  /* %1165 = normalize_grad(%184, %1161) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 684982272, arena + 523763712, 1e-06f, arena + 522190848);
 
-  /* %1353 = fused_linear(%1351, %1352) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 199229440, arena + 194510848, NULL, LK_ACT_NONE, NULL,
-      arena + 192937984);
+  /* %1166 = add(%1140, %1165) layers.1.0 : f32[B, 256, 192], written over %994 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
+      arena + 522190848, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1354 = linear_grad_weight(%1351, %223) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 199229440, arena + 341835776, arena + 941260800);
+  /* %1167 = reduce_sum(%1166) {axes [], batch} layers.1.0 : f32[256, 192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 735313920,
+      arena + 636063744);
 
-  /* %1355 = reduce_sum(%1351) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 199229440,
-      arena + 944356608);
+  /* %1168 = seq2img(%1166) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 735313920, arena + 629145600);
 
-  /* %1356 = reduce_sum(%1353) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
-      arena + 194510848);
+  /* %1169 = maxpool_grad(%180, %1168) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 622854144, arena + 629145600,
+      arena + 522190848);
 
-  /* %1357 = add(%1301, %1356) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 218497408, (const long[]){1}, arena + 194510848,
-      (const long[]){1}, arena + 944364288);
+  /* %1170 = img2seq(%1169) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 522190848, arena + 622854144);
 
-  /* %1358 = mul(%1353, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 192937984, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 194510848);
-
-  /* %1359 = mul(%1353, %221) layers.1.0.norm2 : f32[B, 256, 192], written over %1353 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 192937984, (const long[]){49152, 192, 1},
-      arena + 340262912, (const long[]){49152, 192, 1}, arena + 192937984);
-
-  /* %1360 = reduce_sum(%1359) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
-      arena + 196083712);
-
-  /* %1361 = add(%1305, %1360) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 218497600, (const long[]){1}, arena + 196083712,
-      (const long[]){1}, arena + 944364480);
-
-  /* %1362 = normalize_grad(%218, %1358) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 338690048, arena + 194510848, 1e-06f, arena + 192937984);
-
-  /* %1363 = add(%1345, %1362) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      arena + 192937984, (const long[]){49152, 192, 1}, arena + 378011648);
-
-  /* %1364 = mul(%1363, %216) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 192937984);
-
-  /* %1365 = transpose(%213) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[72], arena + 194510848);
-
-  /* %1366 = fused_linear(%1364, %1365) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 192937984, arena + 194510848, NULL, LK_ACT_NONE, NULL,
-      arena + 201326592);
-
-  /* %1367 = linear_grad_weight(%1364, %212) layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 192937984, arena + 337117184, arena + 944037888);
-
-  /* %1368 = reduce_sum(%1364) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
-      arena + 944364672);
-
-  /* %1369 = reshape(%1366) {shape [256, 1, 4, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48], a view of %1366: no code */
-
-  /* %1370 = matmul_permuted(%1369, %207) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 201326592, 48, 192, 1,
-      arena + 393609216, 0, 1, 48, arena + 192937984, 65536, 256, 0.0f);
-
-  /* %1371 = matmul_permuted(%210, %1369) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 1, 256,
-      arena + 201326592, 48, 192, 1, arena + 202899456, 12288, 48, 0.0f);
-
-  /* %1372 = reduce_sum(%1371) {axes [1]} layers.1.0.layers.0.0 : f32[B, 1, 256, 48] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 202899456, arena + 209715200);
-
-  /* %1373 = reshape(%1372) {shape [1, 1, 256, 48]} layers.1.0.layers.0.0 : f32[B, 1, 1, 256, 48], a view of %1372: no code */
-
-  /* %1374 = softmax_grad(%210, %1370) {axis -1} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 184549376, arena + 192937984, arena + 201326592);
-
-  /* %1375 = mul_scalar(%1374) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 201326592, 0.14433756f, arena + 184549376);
-
-  /* %1376 = matmul_permuted(%1375, %206) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 256, 1,
-      arena + 393216000, 0, 48, 1, arena + 192937984, 48, 192, 0.0f);
-
-  /* %1377 = matmul_permuted(%205, %1375) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 48, 256] */
-  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 335544320, 48, 1, 192,
-      arena + 184549376, 65536, 256, 1, arena + 194510848, 12288, 256, 0.0f);
-
-  /* %1378 = reduce_sum(%1377) {axes [1]} layers.1.0.layers.0.0 : f32[B, 1, 48, 256] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 194510848, arena + 184549376);
-
-  /* %1379 = reshape(%1378) {shape [1, 1, 48, 256]} layers.1.0.layers.0.0 : f32[B, 1, 1, 48, 256], a view of %1378: no code */
-
-  /* %1380 = transpose(%1373) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 209715200,
-      arena + 184942592);
-
-  /* %1381 = reshape(%1380) {shape [256, 48]} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %1380: no code */
-
-  /* %1382 = transpose(%1379) {perm [3, 0, 1, 2]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 184549376,
-      arena + 185335808);
-
-  /* %1383 = reshape(%1382) {shape [256, 48]} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %1382: no code */
-
-  /* %1384 = reshape(%1376) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1376: no code */
-
-  /* %1385 = concat(%1383, %1381) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 185335808, 48, arena + 186122240, 96);
-  lk_copy_rows(B * 256, 48, arena + 184942592, 48, arena + 186122288, 96);
-
-  /* %1386 = transpose(%200) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[70], arena + 186908672);
-
-  /* %1387 = fused_linear(%1385, %1386) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 186122240, arena + 186908672, NULL, LK_ACT_NONE, NULL,
-      arena + 184549376);
-
-  /* %1388 = linear_grad_weight(%1385, %196) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 186122240, arena + 333971456, arena + 944332800);
-
-  /* %1389 = reduce_sum(%1385) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 186122240,
-      arena + 944367456);
-
-  /* %1390 = transpose(%197) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 186122240);
-
-  /* %1391 = linear_grad_weight(%1384, %196) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 192937984, arena + 333971456, arena + 944074752);
-
-  /* %1392 = reduce_sum(%1384) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
-      arena + 944364864);
-
-  /* %1393 = fused_linear(%1384, %1390, %1387) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1387 */
-  lk_fused_linear(B * 256, 192, 192, arena + 192937984, arena + 186122240, NULL, LK_ACT_NONE,
-      arena + 184549376, arena + 184549376);
-
-  /* %1394 = reduce_sum(%1393) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 184549376,
-      arena + 186122240);
-
-  /* %1395 = add(%1339, %1394) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 210108416, (const long[]){1}, arena + 186122240,
-      (const long[]){1}, arena + 944365056);
-
-  /* %1396 = mul(%1393, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 184549376, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 186122240);
-
-  /* %1397 = mul(%1393, %194) layers.1.0.norm1 : f32[B, 256, 192], written over %1387 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 184549376, (const long[]){49152, 192, 1},
-      arena + 332398592, (const long[]){49152, 192, 1}, arena + 184549376);
-
-  /* %1398 = reduce_sum(%1397) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 184549376,
-      arena + 187695104);
-
-  /* %1399 = add(%1343, %1398) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 210108608, (const long[]){1}, arena + 187695104,
-      (const long[]){1}, arena + 944365248);
-
-  /* %1400 = normalize_grad(%191, %1396) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 330825728, arena + 186122240, 1e-06f, arena + 184549376);
-
-  /* %1401 = add(%1363, %1400) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      arena + 184549376, (const long[]){49152, 192, 1}, arena + 378011648);
-
-  /* %1402 = reduce_sum(%1401) {axes [], batch} layers.1.0 : f32[256, 192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 378011648,
-      arena + 938115072);
-
-  /* %1403 = seq2img(%1401) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 378011648, arena + 190840832);
-
-  /* %1404 = maxpool_grad(%187, %1403) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 278921216, arena + 190840832,
-      arena + 184549376);
-
-  /* %1405 = img2seq(%1404) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 184549376, arena + 190840832);
-
-  /* %1406 = reduce_sum(%1405) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1171 = reduce_sum(%1170) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 190840832, arena + 944365440);
+      arena + 622854144, arena + 636206976);
 
-  /* %1407 = mul(%1405, %182) layers.0.1.norm : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 190840832, (const long[]){196608, 192, 1},
-      params[63], (const long[]){0, 0, 1}, arena + 184549376);
+  /* %1172 = mul(%1170, %175) layers.0.1.norm : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
+      params[63], (const long[]){0, 0, 1}, arena + 522190848);
 
-  /* %1408 = mul(%1405, %184) layers.0.1.norm : f32[B, 1024, 192], written over %1405 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 190840832, (const long[]){196608, 192, 1},
-      arena + 272629760, (const long[]){196608, 192, 1}, arena + 190840832);
+  /* %1173 = mul(%1170, %177) layers.0.1.norm : f32[B, 1024, 192], written over %1170 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
+      arena + 503316480, (const long[]){196608, 192, 1}, arena + 622854144);
 
-  /* %1409 = reduce_sum(%1408) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1174 = reduce_sum(%1173) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 190840832, arena + 944365632);
+      arena + 622854144, arena + 636207168);
 
-  /* %1410 = normalize_grad(%181, %1407) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 266338304, arena + 184549376, 1e-06f, arena + 190840832);
+  /* %1175 = normalize_grad(%174, %1172) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  lk_normalize_grad(B * 1024, 192, arena + 515899392, arena + 522190848, 1e-06f, arena + 503316480);
 
-  /* %1411 = seq2img(%1410) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 190840832, arena + 184549376);
+  /* %1176 = seq2img(%1175) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 503316480, arena + 515899392);
 
-  /* %1412 = conv2d_grad_input(%1411, %177) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
-  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 184549376, params[61],
-      arena + 190840832);
+  /* %1177 = conv2d_grad_input(%1176, %170) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 515899392, params[61],
+      arena + 503316480);
 
-  /* %1413 = conv2d_grad_weight(%1411, %179) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 184549376,
-      arena + 260046848, arena + 937304064);
+  /* %1178 = conv2d_grad_weight(%1176, %172) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 515899392,
+      arena + 509607936, arena + 635437056);
 
-  /* %1414 = reduce_sum(%1411) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  /* %1179 = reduce_sum(%1176) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 184549376, arena + 944365824);
+      arena + 515899392, arena + 636207360);
 
-  /* %1415 = img2seq(%1412) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 190840832, arena + 924844032);
+  /* %1180 = img2seq(%1177) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 503316480, arena + 622854144);
 
-  /* %1416 = mul(%1415, %174) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 209715200);
+  /* %1181 = mul(%1180, %167) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 629145600);
 
-  /* %1417 = transpose(%171) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[59], arena + 216006656);
+  /* %1182 = transpose(%164) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[59], arena + 635916288);
 
-  /* %1418 = fused_linear(%1416, %1417) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 209715200, arena + 216006656, NULL, LK_ACT_NONE, NULL,
-      arena + 184549376);
+  /* %1183 = fused_linear(%1181, %1182) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 629145600, arena + 635916288, NULL, LK_ACT_NONE, NULL,
+      arena + 503316480);
 
-  /* %1419 = linear_grad_weight(%1416, %170) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 209715200, arena + 159383552,
-      arena + 941408256);
+  /* %1184 = linear_grad_weight(%1181, %163) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 629145600, arena + 478150656,
+      arena + 635916288);
 
-  /* %1420 = reduce_sum(%1416) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
+  /* %1185 = reduce_sum(%1181) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 209715200, arena + 944366016);
+      arena + 629145600, arena + 636207552);
 
-  /* %1421 = gelu_grad(%169, %1418) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 134217728, arena + 184549376,
-      arena + 159383552);
+  /* %1186 = gelu_grad(%162, %1183) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 452984832, arena + 503316480,
+      arena + 478150656);
 
-  /* %1422 = transpose(%167) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[57], arena + 140509184);
+  /* %1187 = transpose(%160) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[57], arena + 459276288);
 
-  /* %1423 = fused_linear(%1421, %1422) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 159383552, arena + 140509184, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  /* %1188 = fused_linear(%1186, %1187) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 478150656, arena + 459276288, NULL, LK_ACT_NONE, NULL,
+      arena + 452984832);
 
-  /* %1424 = linear_grad_weight(%1421, %166) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 159383552, arena + 253755392,
-      arena + 941555712);
+  /* %1189 = linear_grad_weight(%1186, %159) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 478150656, arena + 616562688,
+      arena + 515899392);
 
-  /* %1425 = reduce_sum(%1421) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  /* %1190 = reduce_sum(%1186) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
-      arena + 159383552, arena + 944357376);
+      arena + 478150656, arena + 516489216);
 
-  /* %1426 = reduce_sum(%1423) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1191 = reduce_sum(%1188) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 944366208);
+      arena + 452984832, arena + 484589568);
 
-  /* %1427 = mul(%1423, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
-      params[45], (const long[]){0, 0, 1}, arena + 140509184);
+  /* %1192 = mul(%1188, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
+      params[45], (const long[]){0, 0, 1}, arena + 459276288);
 
-  /* %1428 = mul(%1423, %164) layers.0.0.norm2 : f32[B, 1024, 192], written over %1423 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
-      arena + 247463936, (const long[]){196608, 192, 1}, arena + 134217728);
+  /* %1193 = mul(%1188, %157) layers.0.0.norm2 : f32[B, 1024, 192], written over %1188 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
+      arena + 610271232, (const long[]){196608, 192, 1}, arena + 452984832);
 
-  /* %1429 = reduce_sum(%1428) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1194 = reduce_sum(%1193) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 944366400);
+      arena + 452984832, arena + 484589760);
 
-  /* %1430 = normalize_grad(%163, %1427) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 241172480, arena + 140509184, 1e-06f, arena + 134217728);
+  /* %1195 = normalize_grad(%156, %1192) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_normalize_grad(B * 1024, 192, arena + 603979776, arena + 459276288, 1e-06f, arena + 452984832);
 
-  /* %1431 = add(%1415, %1430) layers.0.0 : f32[B, 1024, 192], written over %1415 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
-      arena + 134217728, (const long[]){196608, 192, 1}, arena + 924844032);
+  /* %1196 = add(%1180, %1195) layers.0.0 : f32[B, 1024, 192], written over %1180 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
+      arena + 452984832, (const long[]){196608, 192, 1}, arena + 622854144);
 
-  /* %1432 = mul(%1431, %161) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 134217728);
+  /* %1197 = mul(%1196, %154) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 452984832);
 
-  /* %1433 = transpose(%158) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[55], arena + 140509184);
+  /* %1198 = transpose(%151) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[55], arena + 459276288);
 
-  /* %1434 = fused_linear(%1432, %1433) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 134217728, arena + 140509184, NULL, LK_ACT_NONE, NULL,
-      arena + 268435456);
+  /* %1199 = fused_linear(%1197, %1198) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 452984832, arena + 459276288, NULL, LK_ACT_NONE, NULL,
+      arena + 462422016);
 
-  /* %1435 = linear_grad_weight(%1432, %157) layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 234881024,
-      arena + 944111616);
+  /* %1200 = linear_grad_weight(%1197, %150) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 452984832, arena + 597688320,
+      arena + 516341760);
 
-  /* %1436 = reduce_sum(%1432) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  /* %1201 = reduce_sum(%1197) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 944366592);
+      arena + 452984832, arena + 516490752);
 
-  /* %1437 = reshape(%1434) {shape [1024, 1, 4, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48], a view of %1434: no code */
+  /* %1202 = sdpa_grad(%144, %148, %149, %1199) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 288] */
+  lk_sdpa_grad(B, 1024, 1024, 4, 1, 48, arena + 591396864, 192, arena + 679477248, 96,
+      arena + 679477296, 96, arena + 462422016, 192, arena + 452984832, 288,
+      arena + 452984832 + 192, 288, arena + 452984832 + 240, 288, 0.14433756f);
 
-  /* %1438 = matmul_permuted(%1437, %152) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
-  lk_gemm_batched2(B, 196608, 49152, 4194304, 4, 1024, 1024, 48, arena + 268435456, 48, 192, 1,
-      arena + 329252864, 0, 1, 48, arena + 134217728, 1048576, 1024, 0.0f);
+  /* %1203 = slice(%1202) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_copy_rows(B * 1024, 192, arena + 452984832, 288, arena + 462422016, 192);
 
-  /* %1439 = matmul_permuted(%155, %1437) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
-  lk_gemm_batched2(B, 4194304, 196608, 196608, 4, 1024, 48, 1024, arena, 1048576, 1, 1024,
-      arena + 268435456, 48, 192, 1, arena + 274726912, 49152, 48, 0.0f);
+  /* %1204 = slice(%1202) {axis 1, start 192, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
+  lk_copy_rows(B * 1024, 48, arena + 452985024, 288, arena + 468713472, 48);
 
-  /* %1440 = reduce_sum(%1439) {axes [1]} layers.0.0.layers.1.0 : f32[B, 1, 1024, 48] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 1024, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 274726912, arena + 935067648);
+  /* %1205 = slice(%1202) {axis 1, start 240, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
+  lk_copy_rows(B * 1024, 48, arena + 452985072, 288, arena + 470286336, 48);
 
-  /* %1441 = reshape(%1440) {shape [1, 1, 1024, 48]} layers.0.0.layers.1.0 : f32[B, 1, 1, 1024, 48], a view of %1440: no code */
+  /* %1206 = concat(%1204, %1205) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
+  lk_copy_rows(B * 1024, 48, arena + 468713472, 48, arena + 459276288, 96);
+  lk_copy_rows(B * 1024, 48, arena + 470286336, 48, arena + 459276336, 96);
 
-  /* %1442 = softmax_grad(%155, %1438) {axis -1} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
-  lk_softmax_grad(B * 4096, 1024, arena, arena + 134217728, arena + 268435456);
+  /* %1207 = transpose(%145) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[53], arena + 468713472);
 
-  /* %1443 = mul_scalar(%1442) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
-  lk_mul_scalar(B * 4 * 1024 * 1024, arena + 268435456, 0.14433756f, arena);
+  /* %1208 = fused_linear(%1206, %1207) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 96, 192, arena + 459276288, arena + 468713472, NULL, LK_ACT_NONE, NULL,
+      arena + 452984832);
 
-  /* %1444 = matmul_permuted(%1443, %151) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48] */
-  lk_gemm_batched2(B, 4194304, 49152, 196608, 4, 1024, 48, 1024, arena, 1048576, 1024, 1,
-      arena + 933494784, 0, 48, 1, arena + 134217728, 48, 192, 0.0f);
+  /* %1209 = linear_grad_weight(%1206, %141) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 96, arena + 459276288, arena + 585105408, arena + 516452352);
 
-  /* %1445 = matmul_permuted(%150, %1443) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 48, 1024] */
-  lk_gemm_batched2(B, 196608, 4194304, 196608, 4, 48, 1024, 1024, arena + 918552576, 48, 1, 192,
-      arena, 1048576, 1024, 1, arena + 140509184, 49152, 1024, 0.0f);
+  /* %1210 = reduce_sum(%1206) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 96}, (const unsigned char[]){1, 1, 0}, arena + 459276288,
+      arena + 516492288);
 
-  /* %1446 = reduce_sum(%1445) {axes [1]} layers.0.0.layers.1.0 : f32[B, 1, 48, 1024] */
-  lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 1024}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 140509184, arena);
+  /* %1211 = transpose(%142) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[51], arena + 459276288);
 
-  /* %1447 = reshape(%1446) {shape [1, 1, 48, 1024]} layers.0.0.layers.1.0 : f32[B, 1, 1, 48, 1024], a view of %1446: no code */
+  /* %1212 = linear_grad_weight(%1203, %141) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 462422016, arena + 585105408,
+      arena + 516378624);
 
-  /* %1448 = transpose(%1441) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 1024, 48}, (const int[]){0, 3, 1, 2, 4},
-      arena + 935067648, arena + 1572864);
-
-  /* %1449 = reshape(%1448) {shape [1024, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %1448: no code */
-
-  /* %1450 = transpose(%1447) {perm [3, 0, 1, 2]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 1024}, (const int[]){0, 4, 1, 2, 3}, arena,
-      arena + 3145728);
-
-  /* %1451 = reshape(%1450) {shape [1024, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %1450: no code */
-
-  /* %1452 = reshape(%1444) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1444: no code */
-
-  /* %1453 = concat(%1451, %1449) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
-  lk_copy_rows(B * 1024, 48, arena + 3145728, 48, arena + 6291456, 96);
-  lk_copy_rows(B * 1024, 48, arena + 1572864, 48, arena + 6291504, 96);
-
-  /* %1454 = transpose(%145) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[53], arena + 9437184);
-
-  /* %1455 = fused_linear(%1453, %1454) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 96, 192, arena + 6291456, arena + 9437184, NULL, LK_ACT_NONE, NULL,
-      arena);
-
-  /* %1456 = linear_grad_weight(%1453, %141) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 96, arena + 6291456, arena + 912261120, arena + 233189376);
-
-  /* %1457 = reduce_sum(%1453) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 96}, (const unsigned char[]){1, 1, 0}, arena + 6291456,
-      arena + 233228928);
-
-  /* %1458 = transpose(%142) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[51], arena + 6291456);
-
-  /* %1459 = linear_grad_weight(%1452, %141) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 912261120,
-      arena + 233078784);
-
-  /* %1460 = reduce_sum(%1452) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  /* %1213 = reduce_sum(%1203) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 233227008);
+      arena + 462422016, arena + 516490944);
 
-  /* %1461 = fused_linear(%1452, %1458, %1455) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1455 */
-  lk_fused_linear(B * 1024, 192, 192, arena + 134217728, arena + 6291456, NULL, LK_ACT_NONE, arena,
-      arena);
+  /* %1214 = fused_linear(%1203, %1211, %1208) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1208 */
+  lk_fused_linear(B * 1024, 192, 192, arena + 462422016, arena + 459276288, NULL, LK_ACT_NONE,
+      arena + 452984832, arena + 452984832);
 
-  /* %1462 = reduce_sum(%1461) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 176179200);
+  /* %1215 = reduce_sum(%1214) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 452984832, arena + 516491136);
 
-  /* %1463 = mul(%1461, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, params[37],
-      (const long[]){0, 0, 1}, arena + 6291456);
+  /* %1216 = mul(%1214, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
+      params[37], (const long[]){0, 0, 1}, arena + 459276288);
 
-  /* %1464 = mul(%1461, %139) layers.0.0.norm1 : f32[B, 1024, 192], written over %1455 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, arena + 905969664,
-      (const long[]){196608, 192, 1}, arena);
+  /* %1217 = mul(%1214, %139) layers.0.0.norm1 : f32[B, 1024, 192], written over %1208 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
+      arena + 578813952, (const long[]){196608, 192, 1}, arena + 452984832);
 
-  /* %1465 = reduce_sum(%1464) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 233227200);
+  /* %1218 = reduce_sum(%1217) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 452984832, arena + 516491328);
 
-  /* %1466 = normalize_grad(%138, %1463) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 899678208, arena + 6291456, 1e-06f, arena);
+  /* %1219 = normalize_grad(%138, %1216) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_normalize_grad(B * 1024, 192, arena + 572522496, arena + 459276288, 1e-06f, arena + 452984832);
 
-  /* %1467 = add(%1431, %1466) layers.0.0 : f32[B, 1024, 192], written over %1415 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1}, arena,
-      (const long[]){196608, 192, 1}, arena + 924844032);
+  /* %1220 = add(%1196, %1219) layers.0.0 : f32[B, 1024, 192], written over %1180 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
+      arena + 452984832, (const long[]){196608, 192, 1}, arena + 622854144);
 
-  /* %1468 = mul(%1467, %136) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 25165824);
+  /* %1221 = mul(%1220, %136) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 478150656);
 
-  /* %1469 = transpose(%133) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 31457280);
+  /* %1222 = transpose(%133) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 484442112);
 
-  /* %1470 = fused_linear(%1468, %1469) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 25165824, arena + 31457280, NULL, LK_ACT_NONE, NULL,
-      arena);
+  /* %1223 = fused_linear(%1221, %1222) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 478150656, arena + 484442112, NULL, LK_ACT_NONE, NULL,
+      arena + 452984832);
 
-  /* %1471 = linear_grad_weight(%1468, %132) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 25165824, arena + 824180736, arena + 232783872);
+  /* %1224 = linear_grad_weight(%1221, %132) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 478150656, arena + 364904448,
+      arena + 516046848);
 
-  /* %1472 = reduce_sum(%1468) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
-      arena + 233227392);
+  /* %1225 = reduce_sum(%1221) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 478150656, arena + 516491520);
 
-  /* %1473 = gelu_grad(%131, %1470) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 799014912, arena, arena + 25165824);
+  /* %1226 = gelu_grad(%131, %1223) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 339738624, arena + 452984832,
+      arena + 364904448);
 
-  /* %1474 = transpose(%129) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 6291456);
+  /* %1227 = transpose(%129) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 346030080);
 
-  /* %1475 = fused_linear(%1473, %1474) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 25165824, arena + 6291456, NULL, LK_ACT_NONE, NULL,
-      arena);
+  /* %1228 = fused_linear(%1226, %1227) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 364904448, arena + 346030080, NULL, LK_ACT_NONE, NULL,
+      arena + 339738624);
 
-  /* %1476 = linear_grad_weight(%1473, %128) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 893386752, arena + 232931328);
+  /* %1229 = linear_grad_weight(%1226, %128) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 364904448, arena + 566231040,
+      arena + 516194304);
 
-  /* %1477 = reduce_sum(%1473) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
-      arena + 233226240);
+  /* %1230 = reduce_sum(%1226) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
+      arena + 364904448, arena + 516489984);
 
-  /* %1478 = reduce_sum(%1475) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 6291456);
+  /* %1231 = reduce_sum(%1228) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 339738624, arena + 346030080);
 
-  /* %1479 = add(%1426, %1478) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 944366208, (const long[]){1}, arena + 6291456,
-      (const long[]){1}, arena + 233227584);
+  /* %1232 = add(%1191, %1231) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 484589568, (const long[]){1}, arena + 346030080,
+      (const long[]){1}, arena + 516491712);
 
-  /* %1480 = mul(%1475, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, params[45],
-      (const long[]){0, 0, 1}, arena + 6291456);
+  /* %1233 = mul(%1228, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 339738624, (const long[]){196608, 192, 1},
+      params[45], (const long[]){0, 0, 1}, arena + 346030080);
 
-  /* %1481 = mul(%1475, %126) layers.0.0.norm2 : f32[B, 1024, 192], written over %1475 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, arena + 887095296,
-      (const long[]){196608, 192, 1}, arena);
+  /* %1234 = mul(%1228, %126) layers.0.0.norm2 : f32[B, 1024, 192], written over %1228 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 339738624, (const long[]){196608, 192, 1},
+      arena + 559939584, (const long[]){196608, 192, 1}, arena + 339738624);
 
-  /* %1482 = reduce_sum(%1481) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 12582912);
+  /* %1235 = reduce_sum(%1234) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 339738624, arena + 352321536);
 
-  /* %1483 = add(%1429, %1482) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 944366400, (const long[]){1}, arena + 12582912,
-      (const long[]){1}, arena + 233227776);
+  /* %1236 = add(%1194, %1235) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 484589760, (const long[]){1}, arena + 352321536,
+      (const long[]){1}, arena + 516491904);
 
-  /* %1484 = normalize_grad(%123, %1480) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 880803840, arena + 6291456, 1e-06f, arena);
+  /* %1237 = normalize_grad(%123, %1233) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_normalize_grad(B * 1024, 192, arena + 553648128, arena + 346030080, 1e-06f, arena + 339738624);
 
-  /* %1485 = add(%1467, %1484) layers.0.0 : f32[B, 1024, 192], written over %1415 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1}, arena,
-      (const long[]){196608, 192, 1}, arena + 924844032);
+  /* %1238 = add(%1220, %1237) layers.0.0 : f32[B, 1024, 192], written over %1180 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
+      arena + 339738624, (const long[]){196608, 192, 1}, arena + 622854144);
 
-  /* %1486 = mul(%1485, %121) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena);
+  /* %1239 = mul(%1238, %121) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 339738624);
 
-  /* %1487 = transpose(%118) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[43], arena + 6291456);
+  /* %1240 = transpose(%118) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[43], arena + 346030080);
 
-  /* %1488 = fused_linear(%1486, %1487) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena, arena + 6291456, NULL, LK_ACT_NONE, NULL,
-      arena + 28311552);
+  /* %1241 = fused_linear(%1239, %1240) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 339738624, arena + 346030080, NULL, LK_ACT_NONE, NULL,
+      arena + 368050176);
 
-  /* %1489 = linear_grad_weight(%1486, %117) layers.0.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 874512384, arena + 233115648);
+  /* %1242 = linear_grad_weight(%1239, %117) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 339738624, arena + 390070272,
+      arena + 516415488);
 
-  /* %1490 = reduce_sum(%1486) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 233227968);
+  /* %1243 = reduce_sum(%1239) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 339738624, arena + 516492096);
 
-  /* %1491 = reshape(%1488) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %1488: no code */
+  /* %1244 = reshape(%1241) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %1241: no code */
 
-  /* %1492 = matmul_permuted(%1491, %112) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 28311552, 192, 48, 1,
-      arena + 770703360, 48, 1, 49152, arena + 34603008, 72, 18, 0.0f);
+  /* %1245 = matmul_permuted(%1244, %112) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 368050176, 192, 48, 1,
+      arena + 424673280, 48, 1, 49152, arena + 374341632, 72, 18, 0.0f);
 
-  /* %1493 = matmul_permuted(%115, %1491) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
-  lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 931135488, 72, 1, 18,
-      arena + 28311552, 192, 48, 1, arena, 48, 49152, 0.0f);
+  /* %1246 = matmul_permuted(%115, %1244) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
+  lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 682622976, 72, 1, 18,
+      arena + 368050176, 192, 48, 1, arena + 339738624, 48, 49152, 0.0f);
 
-  /* %1494 = softmax_grad(%115, %1492) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_softmax_grad(B * 4096, 18, arena + 931135488, arena + 34603008, arena + 28311552);
+  /* %1247 = softmax_grad(%115, %1245) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_softmax_grad(B * 4096, 18, arena + 682622976, arena + 374341632, arena + 368050176);
 
-  /* %1495 = mul_scalar(%1494) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_mul_scalar(B * 1024 * 4 * 18, arena + 28311552, 0.14433756f, arena + 56623104);
+  /* %1248 = mul_scalar(%1247) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_mul_scalar(B * 1024 * 4 * 18, arena + 368050176, 0.14433756f, arena + 424673280);
 
-  /* %1496 = matmul_permuted(%1495, %111) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
-  lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 56623104, 72, 18, 1,
-      arena + 742391808, 48, 49152, 1, arena + 169869312, 192, 48, 0.0f);
+  /* %1249 = matmul_permuted(%1248, %111) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
+  lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 424673280, 72, 18, 1,
+      arena + 396361728, 48, 49152, 1, arena + 509607936, 192, 48, 0.0f);
 
-  /* %1497 = matmul_permuted(%110, %1495) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
-  lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 56623104, 72, 1, 18,
-      arena + 868220928, 192, 48, 1, arena + 28311552, 48, 49152, 0.0f);
+  /* %1250 = matmul_permuted(%110, %1248) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
+  lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 424673280, 72, 1, 18,
+      arena + 547356672, 192, 48, 1, arena + 368050176, 48, 49152, 0.0f);
 
-  /* %1498 = reshape(%1493) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1493: no code */
+  /* %1251 = reshape(%1246) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1246: no code */
 
-  /* %1499 = reshape(%1497) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1497: no code */
+  /* %1252 = reshape(%1250) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1250: no code */
 
-  /* %1500 = reshape(%1496) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1496: no code */
+  /* %1253 = reshape(%1249) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1249: no code */
 
-  /* %1501 = concat(%1499, %1498) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
-  lk_copy_rows(B * 18432, 48, arena + 28311552, 48, arena + 113246208, 96);
-  lk_copy_rows(B * 18432, 48, arena, 48, arena + 113246256, 96);
+  /* %1254 = concat(%1252, %1251) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
+  lk_copy_rows(B * 18432, 48, arena + 368050176, 48, arena + 452984832, 96);
+  lk_copy_rows(B * 18432, 48, arena + 339738624, 48, arena + 452984880, 96);
 
-  /* %1502 = transpose(%105) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[41], arena + 176160768);
+  /* %1255 = transpose(%105) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[41], arena + 516470784);
 
-  /* %1503 = fused_linear(%1501, %1502) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
-  lk_fused_linear(B * 18 * 1024, 96, 192, arena + 113246208, arena + 176160768, NULL, LK_ACT_NONE,
-      NULL, arena);
+  /* %1256 = fused_linear(%1254, %1255) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
+  lk_fused_linear(B * 18 * 1024, 96, 192, arena + 452984832, arena + 516470784, NULL, LK_ACT_NONE,
+      NULL, arena + 339738624);
 
-  /* %1504 = linear_grad_weight(%1501, %101) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
-  lk_linear_grad_weight(B * 18 * 1024, 192, 96, arena + 113246208, arena + 629145600,
-      arena + 233207808);
+  /* %1257 = linear_grad_weight(%1254, %101) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
+  lk_linear_grad_weight(B * 18 * 1024, 192, 96, arena + 452984832, arena + 226492416,
+      arena + 516470784);
 
-  /* %1505 = reduce_sum(%1501) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
+  /* %1258 = reduce_sum(%1254) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 96}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 113246208, arena + 233229024);
+      arena + 452984832, arena + 516492384);
 
-  /* %1506 = transpose(%102) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 113246208);
+  /* %1259 = transpose(%102) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 226492416);
 
-  /* %1507 = fused_linear(%1500, %1506) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 169869312, arena + 113246208, NULL, LK_ACT_NONE, NULL,
+  /* %1260 = fused_linear(%1253, %1259) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 509607936, arena + 226492416, NULL, LK_ACT_NONE, NULL,
+      arena + 452984832);
+
+  /* %1261 = linear_grad_weight(%1253, %98) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 509607936, arena + 541065216,
+      arena + 459276288);
+
+  /* %1262 = reduce_sum(%1253) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 509607936, arena + 459313152);
+
+  /* %1263 = reduce_sum(%1256) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
+      arena + 339738624, arena + 226492416);
+
+  /* %1264 = add(%1215, %1263) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 516491136, (const long[]){1}, arena + 226492416,
+      (const long[]){1}, arena + 459313344);
+
+  /* %1265 = mul(%1256, %94) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
+  lk_mul(4, (const long[]){B, 18, 1024, 192}, arena + 339738624,
+      (const long[]){3538944, 196608, 192, 1}, params[37], (const long[]){0, 0, 0, 1},
       arena + 226492416);
 
-  /* %1508 = linear_grad_weight(%1500, %98) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 169869312, arena + 861929472,
-      arena + 233152512);
+  /* %1266 = mul(%1256, %99) layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %1256 */
+  lk_mul(4, (const long[]){B, 18, 1024, 192}, arena + 339738624,
+      (const long[]){3538944, 196608, 192, 1}, arena + 113246208,
+      (const long[]){3538944, 196608, 192, 1}, arena + 339738624);
 
-  /* %1509 = reduce_sum(%1500) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  /* %1267 = reduce_sum(%1266) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
+      arena + 339738624, arena + 113246208);
+
+  /* %1268 = add(%1218, %1267) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 516491328, (const long[]){1}, arena + 113246208,
+      (const long[]){1}, arena + 339738624);
+
+  /* %1269 = normalize_grad(%92, %1265) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
+  lk_normalize_grad(B * 18 * 1024, 192, arena, arena + 226492416, 1e-06f, arena + 113246208);
+
+  /* %1270 = reduce_sum(%1260) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 169869312, arena + 233228160);
+      arena + 452984832, arena);
 
-  /* %1510 = reduce_sum(%1503) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0}, arena,
+  /* %1271 = add(%1264, %1270) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 459313344, (const long[]){1}, arena, (const long[]){1},
+      arena + 230031360);
+
+  /* %1272 = mul(%1260, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
+      params[37], (const long[]){0, 0, 1}, arena);
+
+  /* %1273 = mul(%1260, %96) layers.0.0.norm1 : f32[B, 1024, 192], written over %1260 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
+      arena + 534773760, (const long[]){196608, 192, 1}, arena + 452984832);
+
+  /* %1274 = reduce_sum(%1273) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 452984832, arena + 6291456);
+
+  /* %1275 = add(%1268, %1274) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 339738624, (const long[]){1}, arena + 6291456,
+      (const long[]){1}, arena + 230031552);
+
+  /* %1276 = normalize_grad(%93, %1272) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_normalize_grad(B * 1024, 192, arena + 528482304, arena, 1e-06f, arena + 6291456);
+
+  /* %1277 = add(%1238, %1276) layers.0.0 : f32[B, 1024, 192], written over %1180 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
+      arena + 6291456, (const long[]){196608, 192, 1}, arena + 622854144);
+
+  /* %1278 = reshape(%1277) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1180: no code */
+
+  /* %1279 = zero_pad(%1278) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192] */
+  lk_zero_pad(B, 1, 196608, 0, 17, arena + 622854144, arena);
+
+  /* %1280 = add(%1269, %1279) layers.0.0 : f32[B, 18, 1024, 192], written over %1269 */
+  lk_add(4, (const long[]){B, 18, 1024, 192}, arena + 113246208,
+      (const long[]){3538944, 196608, 192, 1}, arena, (const long[]){3538944, 196608, 192, 1},
       arena + 113246208);
 
-  /* %1511 = add(%1462, %1510) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 176179200, (const long[]){1}, arena + 113246208,
-      (const long[]){1}, arena + 233228352);
+  /* %1281 = reduce_sum(%1280) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
+  lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
+      arena + 113246208, arena + 226492416);
 
-  /* %1512 = mul(%1503, %94) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
-  lk_mul(4, (const long[]){B, 18, 1024, 192}, arena, (const long[]){3538944, 196608, 192, 1},
-      params[37], (const long[]){0, 0, 0, 1}, arena + 113246208);
+  /* %1282 = index(%1280) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 113246208, 3538944, arena, 196608);
 
-  /* %1513 = mul(%1503, %99) layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %1503 */
-  lk_mul(4, (const long[]){B, 18, 1024, 192}, arena, (const long[]){3538944, 196608, 192, 1},
-      arena + 515899392, (const long[]){3538944, 196608, 192, 1}, arena);
+  /* %1283 = index(%1280) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 113442816, 3538944, arena + 6291456, 196608);
 
-  /* %1514 = reduce_sum(%1513) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0}, arena,
-      arena + 233228544);
+  /* %1284 = index(%1280) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 113639424, 3538944, arena + 12582912, 196608);
 
-  /* %1515 = add(%1465, %1514) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 233227200, (const long[]){1}, arena + 233228544,
-      (const long[]){1}, arena + 233228736);
+  /* %1285 = index(%1280) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 113836032, 3538944, arena + 18874368, 196608);
 
-  /* %1516 = normalize_grad(%92, %1512) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
-  lk_normalize_grad(B * 18 * 1024, 192, arena + 402653184, arena + 113246208, 1e-06f, arena);
+  /* %1286 = index(%1280) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 114032640, 3538944, arena + 25165824, 196608);
 
-  /* %1517 = reduce_sum(%1507) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 226492416, arena + 113246208);
+  /* %1287 = index(%1280) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 114229248, 3538944, arena + 31457280, 196608);
 
-  /* %1518 = add(%1511, %1517) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 233228352, (const long[]){1}, arena + 113246208,
-      (const long[]){1}, arena + 233227200);
+  /* %1288 = index(%1280) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 114425856, 3538944, arena + 37748736, 196608);
 
-  /* %1519 = mul(%1507, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 226492416, (const long[]){196608, 192, 1},
-      params[37], (const long[]){0, 0, 1}, arena + 113246208);
+  /* %1289 = index(%1280) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 114622464, 3538944, arena + 44040192, 196608);
 
-  /* %1520 = mul(%1507, %96) layers.0.0.norm1 : f32[B, 1024, 192], written over %1507 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 226492416, (const long[]){196608, 192, 1},
-      arena + 855638016, (const long[]){196608, 192, 1}, arena + 226492416);
+  /* %1290 = index(%1280) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 114819072, 3538944, arena + 50331648, 196608);
 
-  /* %1521 = reduce_sum(%1520) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 226492416, arena + 119537664);
+  /* %1291 = index(%1280) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 115015680, 3538944, arena + 56623104, 196608);
 
-  /* %1522 = add(%1515, %1521) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 233228736, (const long[]){1}, arena + 119537664,
-      (const long[]){1}, arena + 230031360);
+  /* %1292 = index(%1280) {axis 0, at 10} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 115212288, 3538944, arena + 62914560, 196608);
 
-  /* %1523 = normalize_grad(%93, %1519) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 849346560, arena + 113246208, 1e-06f, arena + 119537664);
+  /* %1293 = index(%1280) {axis 0, at 11} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 115408896, 3538944, arena + 69206016, 196608);
 
-  /* %1524 = add(%1485, %1523) layers.0.0 : f32[B, 1024, 192], written over %1415 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
-      arena + 119537664, (const long[]){196608, 192, 1}, arena + 924844032);
+  /* %1294 = index(%1280) {axis 0, at 12} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 115605504, 3538944, arena + 75497472, 196608);
 
-  /* %1525 = reshape(%1524) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1415: no code */
+  /* %1295 = index(%1280) {axis 0, at 13} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 115802112, 3538944, arena + 81788928, 196608);
 
-  /* %1526 = zero_pad(%1525) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192] */
-  lk_zero_pad(B, 1, 196608, 0, 17, arena + 924844032, arena + 113246208);
+  /* %1296 = index(%1280) {axis 0, at 14} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 115998720, 3538944, arena + 88080384, 196608);
 
-  /* %1527 = add(%1516, %1526) layers.0.0 : f32[B, 18, 1024, 192], written over %1516 */
-  lk_add(4, (const long[]){B, 18, 1024, 192}, arena, (const long[]){3538944, 196608, 192, 1},
-      arena + 113246208, (const long[]){3538944, 196608, 192, 1}, arena);
+  /* %1297 = index(%1280) {axis 0, at 15} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 116195328, 3538944, arena + 94371840, 196608);
 
-  /* %1528 = reduce_sum(%1527) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
-  lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 0, 0, 0}, arena,
-      arena + 226492416);
+  /* %1298 = index(%1280) {axis 0, at 16} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 116391936, 3538944, arena + 100663296, 196608);
 
-  /* %1529 = index(%1527) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena, 3538944, arena + 113246208, 196608);
+  /* %1299 = index(%1280) {axis 0, at 17} to_patch_embedding : f32[B, 1024, 192] */
+  lk_copy_rows(B, 196608, arena + 116588544, 3538944, arena + 106954752, 196608);
 
-  /* %1530 = index(%1527) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 196608, 3538944, arena + 119537664, 196608);
+  /* %1300 = seq2img(%1299) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 106954752, arena + 113246208);
 
-  /* %1531 = index(%1527) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 393216, 3538944, arena + 125829120, 196608);
+  /* %1301 = conv2d_grad_weight(%1300, %85) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 113246208,
+      arena + 771244032, arena + 119537664);
 
-  /* %1532 = index(%1527) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 589824, 3538944, arena + 132120576, 196608);
+  /* %1302 = reduce_sum(%1300) {axes [1, 2], batch} to_patch_embedding.projections.17 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 113246208, arena + 119542848);
 
-  /* %1533 = index(%1527) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 786432, 3538944, arena + 138412032, 196608);
+  /* %1303 = seq2img(%1298) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 100663296, arena + 106954752);
 
-  /* %1534 = index(%1527) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 983040, 3538944, arena + 144703488, 196608);
+  /* %1304 = conv2d_grad_weight(%1303, %80) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 106954752,
+      arena + 771145728, arena + 113246208);
 
-  /* %1535 = index(%1527) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 1179648, 3538944, arena + 150994944, 196608);
+  /* %1305 = reduce_sum(%1303) {axes [1, 2], batch} to_patch_embedding.projections.16 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 106954752, arena + 113251392);
 
-  /* %1536 = index(%1527) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 1376256, 3538944, arena + 157286400, 196608);
+  /* %1306 = seq2img(%1297) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 94371840, arena + 100663296);
 
-  /* %1537 = index(%1527) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 1572864, 3538944, arena + 163577856, 196608);
+  /* %1307 = conv2d_grad_weight(%1306, %75) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 100663296,
+      arena + 771047424, arena + 106954752);
 
-  /* %1538 = index(%1527) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 1769472, 3538944, arena + 169869312, 196608);
+  /* %1308 = reduce_sum(%1306) {axes [1, 2], batch} to_patch_embedding.projections.15 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 100663296, arena + 106959936);
 
-  /* %1539 = index(%1527) {axis 0, at 10} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 1966080, 3538944, arena + 176160768, 196608);
+  /* %1309 = seq2img(%1296) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 88080384, arena + 94371840);
 
-  /* %1540 = index(%1527) {axis 0, at 11} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 2162688, 3538944, arena + 182452224, 196608);
+  /* %1310 = conv2d_grad_weight(%1309, %70) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 94371840, arena + 770949120,
+      arena + 100663296);
 
-  /* %1541 = index(%1527) {axis 0, at 12} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 2359296, 3538944, arena + 188743680, 196608);
+  /* %1311 = reduce_sum(%1309) {axes [1, 2], batch} to_patch_embedding.projections.14 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 94371840, arena + 100668480);
 
-  /* %1542 = index(%1527) {axis 0, at 13} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 2555904, 3538944, arena + 195035136, 196608);
+  /* %1312 = seq2img(%1295) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 81788928, arena + 88080384);
 
-  /* %1543 = index(%1527) {axis 0, at 14} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 2752512, 3538944, arena + 201326592, 196608);
+  /* %1313 = conv2d_grad_weight(%1312, %65) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 88080384, arena + 770850816,
+      arena + 94371840);
 
-  /* %1544 = index(%1527) {axis 0, at 15} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 2949120, 3538944, arena + 207618048, 196608);
+  /* %1314 = reduce_sum(%1312) {axes [1, 2], batch} to_patch_embedding.projections.13 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 88080384, arena + 94377024);
 
-  /* %1545 = index(%1527) {axis 0, at 16} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 3145728, 3538944, arena + 213909504, 196608);
+  /* %1315 = seq2img(%1294) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 75497472, arena + 81788928);
 
-  /* %1546 = index(%1527) {axis 0, at 17} to_patch_embedding : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 3342336, 3538944, arena + 220200960, 196608);
+  /* %1316 = conv2d_grad_weight(%1315, %60) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 81788928, arena + 770752512,
+      arena + 88080384);
 
-  /* %1547 = seq2img(%1546) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 220200960, arena);
+  /* %1317 = reduce_sum(%1315) {axes [1, 2], batch} to_patch_embedding.projections.12 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 81788928, arena + 88085568);
 
-  /* %1548 = conv2d_grad_weight(%1547, %85) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943276032,
-      arena + 6291456);
+  /* %1318 = seq2img(%1293) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 69206016, arena + 75497472);
 
-  /* %1549 = reduce_sum(%1547) {axes [1, 2], batch} to_patch_embedding.projections.17 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6384768);
+  /* %1319 = conv2d_grad_weight(%1318, %55) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 75497472, arena + 770654208,
+      arena + 81788928);
 
-  /* %1550 = seq2img(%1545) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 213909504, arena);
+  /* %1320 = reduce_sum(%1318) {axes [1, 2], batch} to_patch_embedding.projections.11 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 75497472, arena + 81794112);
 
-  /* %1551 = conv2d_grad_weight(%1550, %80) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943177728,
-      arena + 6296640);
+  /* %1321 = seq2img(%1292) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 62914560, arena + 69206016);
 
-  /* %1552 = reduce_sum(%1550) {axes [1, 2], batch} to_patch_embedding.projections.16 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6384960);
+  /* %1322 = conv2d_grad_weight(%1321, %50) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 69206016, arena + 770555904,
+      arena + 75497472);
 
-  /* %1553 = seq2img(%1544) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 207618048, arena);
+  /* %1323 = reduce_sum(%1321) {axes [1, 2], batch} to_patch_embedding.projections.10 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 69206016, arena + 75502656);
 
-  /* %1554 = conv2d_grad_weight(%1553, %75) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943079424,
-      arena + 6301824);
+  /* %1324 = seq2img(%1291) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 56623104, arena + 62914560);
 
-  /* %1555 = reduce_sum(%1553) {axes [1, 2], batch} to_patch_embedding.projections.15 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6385152);
+  /* %1325 = conv2d_grad_weight(%1324, %45) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 62914560, arena + 770457600,
+      arena + 69206016);
 
-  /* %1556 = seq2img(%1543) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 201326592, arena);
+  /* %1326 = reduce_sum(%1324) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 62914560, arena + 69211200);
 
-  /* %1557 = conv2d_grad_weight(%1556, %70) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942981120,
-      arena + 6307008);
+  /* %1327 = seq2img(%1290) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 50331648, arena + 56623104);
 
-  /* %1558 = reduce_sum(%1556) {axes [1, 2], batch} to_patch_embedding.projections.14 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6385344);
+  /* %1328 = conv2d_grad_weight(%1327, %40) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 56623104, arena + 770359296,
+      arena + 62914560);
 
-  /* %1559 = seq2img(%1542) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 195035136, arena);
+  /* %1329 = reduce_sum(%1327) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 56623104, arena + 62919744);
 
-  /* %1560 = conv2d_grad_weight(%1559, %65) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942882816,
-      arena + 6312192);
+  /* %1330 = seq2img(%1289) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 44040192, arena + 50331648);
 
-  /* %1561 = reduce_sum(%1559) {axes [1, 2], batch} to_patch_embedding.projections.13 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6385536);
-
-  /* %1562 = seq2img(%1541) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 188743680, arena);
-
-  /* %1563 = conv2d_grad_weight(%1562, %60) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942784512,
-      arena + 6317376);
-
-  /* %1564 = reduce_sum(%1562) {axes [1, 2], batch} to_patch_embedding.projections.12 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6385728);
-
-  /* %1565 = seq2img(%1540) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 182452224, arena);
-
-  /* %1566 = conv2d_grad_weight(%1565, %55) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942686208,
-      arena + 6322560);
-
-  /* %1567 = reduce_sum(%1565) {axes [1, 2], batch} to_patch_embedding.projections.11 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6385920);
-
-  /* %1568 = seq2img(%1539) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 176160768, arena);
-
-  /* %1569 = conv2d_grad_weight(%1568, %50) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942587904,
-      arena + 6327744);
-
-  /* %1570 = reduce_sum(%1568) {axes [1, 2], batch} to_patch_embedding.projections.10 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6386112);
-
-  /* %1571 = seq2img(%1538) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 169869312, arena);
-
-  /* %1572 = conv2d_grad_weight(%1571, %45) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942489600,
-      arena + 6332928);
-
-  /* %1573 = reduce_sum(%1571) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6386304);
-
-  /* %1574 = seq2img(%1537) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 163577856, arena);
-
-  /* %1575 = conv2d_grad_weight(%1574, %40) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942391296,
-      arena + 6338112);
-
-  /* %1576 = reduce_sum(%1574) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6386496);
-
-  /* %1577 = seq2img(%1536) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 157286400, arena);
-
-  /* %1578 = conv2d_grad_weight(%1577, %35) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942292992,
-      arena + 6343296);
-
-  /* %1579 = reduce_sum(%1577) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6386688);
-
-  /* %1580 = seq2img(%1535) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 150994944, arena);
-
-  /* %1581 = conv2d_grad_weight(%1580, %30) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942194688,
-      arena + 6348480);
-
-  /* %1582 = reduce_sum(%1580) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6386880);
-
-  /* %1583 = seq2img(%1534) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 144703488, arena);
-
-  /* %1584 = conv2d_grad_weight(%1583, %25) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942096384,
-      arena + 6353664);
-
-  /* %1585 = reduce_sum(%1583) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6387072);
-
-  /* %1586 = seq2img(%1533) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 138412032, arena);
-
-  /* %1587 = conv2d_grad_weight(%1586, %20) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 941998080,
-      arena + 6358848);
-
-  /* %1588 = reduce_sum(%1586) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6387264);
-
-  /* %1589 = seq2img(%1532) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 132120576, arena);
-
-  /* %1590 = conv2d_grad_weight(%1589, %15) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 941899776,
-      arena + 6364032);
-
-  /* %1591 = reduce_sum(%1589) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6387456);
-
-  /* %1592 = seq2img(%1531) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 125829120, arena);
-
-  /* %1593 = conv2d_grad_weight(%1592, %10) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 941801472,
-      arena + 6369216);
-
-  /* %1594 = reduce_sum(%1592) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6387648);
-
-  /* %1595 = seq2img(%1530) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 119537664, arena);
-
-  /* %1596 = conv2d_grad_weight(%1595, %5) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 941703168,
-      arena + 6374400);
-
-  /* %1597 = reduce_sum(%1595) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6387840);
-
-  /* %1598 = seq2img(%1529) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 113246208, arena);
-
-  /* %1599 = conv2d_grad_weight(%1598, %0) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, inputs[0], arena + 6379584);
-
-  /* %1600 = reduce_sum(%1598) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
-      arena + 6388032);
-
-  /* output 0 "loss" = %700 : f32[1] */
-  memcpy(outputs[0], arena + 944884160, sizeof(float) * 1);
-  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1599 : f32[192, 3, 3, 3] */
-  memcpy(outputs[1], arena + 6379584, sizeof(float) * 5184);
-  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1600 : f32[192] */
-  memcpy(outputs[2], arena + 6388032, sizeof(float) * 192);
-  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1596 : f32[192, 3, 3, 3] */
-  memcpy(outputs[3], arena + 6374400, sizeof(float) * 5184);
-  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1597 : f32[192] */
-  memcpy(outputs[4], arena + 6387840, sizeof(float) * 192);
-  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1593 : f32[192, 3, 3, 3] */
-  memcpy(outputs[5], arena + 6369216, sizeof(float) * 5184);
-  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1594 : f32[192] */
-  memcpy(outputs[6], arena + 6387648, sizeof(float) * 192);
-  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1590 : f32[192, 3, 3, 3] */
-  memcpy(outputs[7], arena + 6364032, sizeof(float) * 5184);
-  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1591 : f32[192] */
-  memcpy(outputs[8], arena + 6387456, sizeof(float) * 192);
-  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1587 : f32[192, 3, 3, 3] */
-  memcpy(outputs[9], arena + 6358848, sizeof(float) * 5184);
-  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1588 : f32[192] */
-  memcpy(outputs[10], arena + 6387264, sizeof(float) * 192);
-  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1584 : f32[192, 3, 3, 3] */
-  memcpy(outputs[11], arena + 6353664, sizeof(float) * 5184);
-  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1585 : f32[192] */
-  memcpy(outputs[12], arena + 6387072, sizeof(float) * 192);
-  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1581 : f32[192, 3, 3, 3] */
-  memcpy(outputs[13], arena + 6348480, sizeof(float) * 5184);
-  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1582 : f32[192] */
-  memcpy(outputs[14], arena + 6386880, sizeof(float) * 192);
-  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1578 : f32[192, 3, 3, 3] */
-  memcpy(outputs[15], arena + 6343296, sizeof(float) * 5184);
-  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1579 : f32[192] */
-  memcpy(outputs[16], arena + 6386688, sizeof(float) * 192);
-  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1575 : f32[192, 3, 3, 3] */
-  memcpy(outputs[17], arena + 6338112, sizeof(float) * 5184);
-  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1576 : f32[192] */
-  memcpy(outputs[18], arena + 6386496, sizeof(float) * 192);
-  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1572 : f32[192, 3, 3, 3] */
-  memcpy(outputs[19], arena + 6332928, sizeof(float) * 5184);
-  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1573 : f32[192] */
-  memcpy(outputs[20], arena + 6386304, sizeof(float) * 192);
-  /* output 21 "grad:to_patch_embedding.projections.10.weight" = %1569 : f32[192, 3, 3, 3] */
-  memcpy(outputs[21], arena + 6327744, sizeof(float) * 5184);
-  /* output 22 "grad:to_patch_embedding.projections.10.bias" = %1570 : f32[192] */
-  memcpy(outputs[22], arena + 6386112, sizeof(float) * 192);
-  /* output 23 "grad:to_patch_embedding.projections.11.weight" = %1566 : f32[192, 3, 3, 3] */
-  memcpy(outputs[23], arena + 6322560, sizeof(float) * 5184);
-  /* output 24 "grad:to_patch_embedding.projections.11.bias" = %1567 : f32[192] */
-  memcpy(outputs[24], arena + 6385920, sizeof(float) * 192);
-  /* output 25 "grad:to_patch_embedding.projections.12.weight" = %1563 : f32[192, 3, 3, 3] */
-  memcpy(outputs[25], arena + 6317376, sizeof(float) * 5184);
-  /* output 26 "grad:to_patch_embedding.projections.12.bias" = %1564 : f32[192] */
-  memcpy(outputs[26], arena + 6385728, sizeof(float) * 192);
-  /* output 27 "grad:to_patch_embedding.projections.13.weight" = %1560 : f32[192, 3, 3, 3] */
-  memcpy(outputs[27], arena + 6312192, sizeof(float) * 5184);
-  /* output 28 "grad:to_patch_embedding.projections.13.bias" = %1561 : f32[192] */
-  memcpy(outputs[28], arena + 6385536, sizeof(float) * 192);
-  /* output 29 "grad:to_patch_embedding.projections.14.weight" = %1557 : f32[192, 3, 3, 3] */
-  memcpy(outputs[29], arena + 6307008, sizeof(float) * 5184);
-  /* output 30 "grad:to_patch_embedding.projections.14.bias" = %1558 : f32[192] */
-  memcpy(outputs[30], arena + 6385344, sizeof(float) * 192);
-  /* output 31 "grad:to_patch_embedding.projections.15.weight" = %1554 : f32[192, 3, 3, 3] */
-  memcpy(outputs[31], arena + 6301824, sizeof(float) * 5184);
-  /* output 32 "grad:to_patch_embedding.projections.15.bias" = %1555 : f32[192] */
-  memcpy(outputs[32], arena + 6385152, sizeof(float) * 192);
-  /* output 33 "grad:to_patch_embedding.projections.16.weight" = %1551 : f32[192, 3, 3, 3] */
-  memcpy(outputs[33], arena + 6296640, sizeof(float) * 5184);
-  /* output 34 "grad:to_patch_embedding.projections.16.bias" = %1552 : f32[192] */
-  memcpy(outputs[34], arena + 6384960, sizeof(float) * 192);
-  /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1548 : f32[192, 3, 3, 3] */
-  memcpy(outputs[35], arena + 6291456, sizeof(float) * 5184);
-  /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1549 : f32[192] */
-  memcpy(outputs[36], arena + 6384768, sizeof(float) * 192);
-  /* output 37 "grad:layers.0.0.pos_emb" = %1528 : f32[18, 1024, 192] */
+  /* %1331 = conv2d_grad_weight(%1330, %35) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 50331648, arena + 770260992,
+      arena + 56623104);
+
+  /* %1332 = reduce_sum(%1330) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 50331648, arena + 56628288);
+
+  /* %1333 = seq2img(%1288) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 37748736, arena + 44040192);
+
+  /* %1334 = conv2d_grad_weight(%1333, %30) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 44040192, arena + 770162688,
+      arena + 50331648);
+
+  /* %1335 = reduce_sum(%1333) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 44040192, arena + 50336832);
+
+  /* %1336 = seq2img(%1287) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 31457280, arena + 37748736);
+
+  /* %1337 = conv2d_grad_weight(%1336, %25) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 37748736, arena + 770064384,
+      arena + 44040192);
+
+  /* %1338 = reduce_sum(%1336) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 37748736, arena + 44045376);
+
+  /* %1339 = seq2img(%1286) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 25165824, arena + 31457280);
+
+  /* %1340 = conv2d_grad_weight(%1339, %20) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 31457280, arena + 769966080,
+      arena + 37748736);
+
+  /* %1341 = reduce_sum(%1339) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 31457280, arena + 37753920);
+
+  /* %1342 = seq2img(%1285) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 18874368, arena + 25165824);
+
+  /* %1343 = conv2d_grad_weight(%1342, %15) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 25165824, arena + 769867776,
+      arena + 31457280);
+
+  /* %1344 = reduce_sum(%1342) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 25165824, arena + 31462464);
+
+  /* %1345 = seq2img(%1284) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 12582912, arena + 18874368);
+
+  /* %1346 = conv2d_grad_weight(%1345, %10) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 18874368, arena + 769769472,
+      arena + 25165824);
+
+  /* %1347 = reduce_sum(%1345) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 18874368, arena + 25171008);
+
+  /* %1348 = seq2img(%1283) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 6291456, arena + 12582912);
+
+  /* %1349 = conv2d_grad_weight(%1348, %5) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 12582912, arena + 769671168,
+      arena + 18874368);
+
+  /* %1350 = reduce_sum(%1348) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 12582912, arena + 18879552);
+
+  /* %1351 = seq2img(%1282) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena, arena + 6291456);
+
+  /* %1352 = conv2d_grad_weight(%1351, %0) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 6291456, inputs[0], arena);
+
+  /* %1353 = reduce_sum(%1351) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
+  lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
+      arena + 6291456, arena + 5184);
+
+  /* output 0 "loss" = %609 : f32[1] */
+  memcpy(outputs[0], arena + 774883776, sizeof(float) * 1);
+  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1352 : f32[192, 3, 3, 3] */
+  memcpy(outputs[1], arena, sizeof(float) * 5184);
+  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1353 : f32[192] */
+  memcpy(outputs[2], arena + 5184, sizeof(float) * 192);
+  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1349 : f32[192, 3, 3, 3] */
+  memcpy(outputs[3], arena + 18874368, sizeof(float) * 5184);
+  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1350 : f32[192] */
+  memcpy(outputs[4], arena + 18879552, sizeof(float) * 192);
+  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1346 : f32[192, 3, 3, 3] */
+  memcpy(outputs[5], arena + 25165824, sizeof(float) * 5184);
+  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1347 : f32[192] */
+  memcpy(outputs[6], arena + 25171008, sizeof(float) * 192);
+  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1343 : f32[192, 3, 3, 3] */
+  memcpy(outputs[7], arena + 31457280, sizeof(float) * 5184);
+  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1344 : f32[192] */
+  memcpy(outputs[8], arena + 31462464, sizeof(float) * 192);
+  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1340 : f32[192, 3, 3, 3] */
+  memcpy(outputs[9], arena + 37748736, sizeof(float) * 5184);
+  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1341 : f32[192] */
+  memcpy(outputs[10], arena + 37753920, sizeof(float) * 192);
+  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1337 : f32[192, 3, 3, 3] */
+  memcpy(outputs[11], arena + 44040192, sizeof(float) * 5184);
+  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1338 : f32[192] */
+  memcpy(outputs[12], arena + 44045376, sizeof(float) * 192);
+  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1334 : f32[192, 3, 3, 3] */
+  memcpy(outputs[13], arena + 50331648, sizeof(float) * 5184);
+  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1335 : f32[192] */
+  memcpy(outputs[14], arena + 50336832, sizeof(float) * 192);
+  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1331 : f32[192, 3, 3, 3] */
+  memcpy(outputs[15], arena + 56623104, sizeof(float) * 5184);
+  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1332 : f32[192] */
+  memcpy(outputs[16], arena + 56628288, sizeof(float) * 192);
+  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1328 : f32[192, 3, 3, 3] */
+  memcpy(outputs[17], arena + 62914560, sizeof(float) * 5184);
+  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1329 : f32[192] */
+  memcpy(outputs[18], arena + 62919744, sizeof(float) * 192);
+  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1325 : f32[192, 3, 3, 3] */
+  memcpy(outputs[19], arena + 69206016, sizeof(float) * 5184);
+  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1326 : f32[192] */
+  memcpy(outputs[20], arena + 69211200, sizeof(float) * 192);
+  /* output 21 "grad:to_patch_embedding.projections.10.weight" = %1322 : f32[192, 3, 3, 3] */
+  memcpy(outputs[21], arena + 75497472, sizeof(float) * 5184);
+  /* output 22 "grad:to_patch_embedding.projections.10.bias" = %1323 : f32[192] */
+  memcpy(outputs[22], arena + 75502656, sizeof(float) * 192);
+  /* output 23 "grad:to_patch_embedding.projections.11.weight" = %1319 : f32[192, 3, 3, 3] */
+  memcpy(outputs[23], arena + 81788928, sizeof(float) * 5184);
+  /* output 24 "grad:to_patch_embedding.projections.11.bias" = %1320 : f32[192] */
+  memcpy(outputs[24], arena + 81794112, sizeof(float) * 192);
+  /* output 25 "grad:to_patch_embedding.projections.12.weight" = %1316 : f32[192, 3, 3, 3] */
+  memcpy(outputs[25], arena + 88080384, sizeof(float) * 5184);
+  /* output 26 "grad:to_patch_embedding.projections.12.bias" = %1317 : f32[192] */
+  memcpy(outputs[26], arena + 88085568, sizeof(float) * 192);
+  /* output 27 "grad:to_patch_embedding.projections.13.weight" = %1313 : f32[192, 3, 3, 3] */
+  memcpy(outputs[27], arena + 94371840, sizeof(float) * 5184);
+  /* output 28 "grad:to_patch_embedding.projections.13.bias" = %1314 : f32[192] */
+  memcpy(outputs[28], arena + 94377024, sizeof(float) * 192);
+  /* output 29 "grad:to_patch_embedding.projections.14.weight" = %1310 : f32[192, 3, 3, 3] */
+  memcpy(outputs[29], arena + 100663296, sizeof(float) * 5184);
+  /* output 30 "grad:to_patch_embedding.projections.14.bias" = %1311 : f32[192] */
+  memcpy(outputs[30], arena + 100668480, sizeof(float) * 192);
+  /* output 31 "grad:to_patch_embedding.projections.15.weight" = %1307 : f32[192, 3, 3, 3] */
+  memcpy(outputs[31], arena + 106954752, sizeof(float) * 5184);
+  /* output 32 "grad:to_patch_embedding.projections.15.bias" = %1308 : f32[192] */
+  memcpy(outputs[32], arena + 106959936, sizeof(float) * 192);
+  /* output 33 "grad:to_patch_embedding.projections.16.weight" = %1304 : f32[192, 3, 3, 3] */
+  memcpy(outputs[33], arena + 113246208, sizeof(float) * 5184);
+  /* output 34 "grad:to_patch_embedding.projections.16.bias" = %1305 : f32[192] */
+  memcpy(outputs[34], arena + 113251392, sizeof(float) * 192);
+  /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1301 : f32[192, 3, 3, 3] */
+  memcpy(outputs[35], arena + 119537664, sizeof(float) * 5184);
+  /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1302 : f32[192] */
+  memcpy(outputs[36], arena + 119542848, sizeof(float) * 192);
+  /* output 37 "grad:layers.0.0.pos_emb" = %1281 : f32[18, 1024, 192] */
   memcpy(outputs[37], arena + 226492416, sizeof(float) * 3538944);
-  /* output 38 "grad:layers.0.0.norm1.weight" = %1522 : f32[192] */
-  memcpy(outputs[38], arena + 230031360, sizeof(float) * 192);
-  /* output 39 "grad:layers.0.0.norm1.bias" = %1518 : f32[192] */
-  memcpy(outputs[39], arena + 233227200, sizeof(float) * 192);
-  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1508 : f32[192, 192] */
-  memcpy(outputs[40], arena + 233152512, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1509 : f32[192] */
-  memcpy(outputs[41], arena + 233228160, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1504 : f32[96, 192] */
-  memcpy(outputs[42], arena + 233207808, sizeof(float) * 18432);
-  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1505 : f32[96] */
-  memcpy(outputs[43], arena + 233229024, sizeof(float) * 96);
-  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1489 : f32[192, 192] */
-  memcpy(outputs[44], arena + 233115648, sizeof(float) * 36864);
-  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1490 : f32[192] */
-  memcpy(outputs[45], arena + 233227968, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.0.norm2.weight" = %1483 : f32[192] */
-  memcpy(outputs[46], arena + 233227776, sizeof(float) * 192);
-  /* output 47 "grad:layers.0.0.norm2.bias" = %1479 : f32[192] */
-  memcpy(outputs[47], arena + 233227584, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1476 : f32[768, 192] */
-  memcpy(outputs[48], arena + 232931328, sizeof(float) * 147456);
-  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1477 : f32[768] */
-  memcpy(outputs[49], arena + 233226240, sizeof(float) * 768);
-  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1471 : f32[192, 768] */
-  memcpy(outputs[50], arena + 232783872, sizeof(float) * 147456);
-  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1472 : f32[192] */
-  memcpy(outputs[51], arena + 233227392, sizeof(float) * 192);
-  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1459 : f32[192, 192] */
-  memcpy(outputs[52], arena + 233078784, sizeof(float) * 36864);
-  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1460 : f32[192] */
-  memcpy(outputs[53], arena + 233227008, sizeof(float) * 192);
-  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1456 : f32[96, 192] */
-  memcpy(outputs[54], arena + 233189376, sizeof(float) * 18432);
-  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1457 : f32[96] */
-  memcpy(outputs[55], arena + 233228928, sizeof(float) * 96);
-  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1435 : f32[192, 192] */
-  memcpy(outputs[56], arena + 944111616, sizeof(float) * 36864);
-  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1436 : f32[192] */
-  memcpy(outputs[57], arena + 944366592, sizeof(float) * 192);
-  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1424 : f32[768, 192] */
-  memcpy(outputs[58], arena + 941555712, sizeof(float) * 147456);
-  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1425 : f32[768] */
-  memcpy(outputs[59], arena + 944357376, sizeof(float) * 768);
-  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1419 : f32[192, 768] */
-  memcpy(outputs[60], arena + 941408256, sizeof(float) * 147456);
-  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1420 : f32[192] */
-  memcpy(outputs[61], arena + 944366016, sizeof(float) * 192);
-  /* output 62 "grad:layers.0.1.conv.weight" = %1413 : f32[192, 192, 3, 3] */
-  memcpy(outputs[62], arena + 937304064, sizeof(float) * 331776);
-  /* output 63 "grad:layers.0.1.conv.bias" = %1414 : f32[192] */
-  memcpy(outputs[63], arena + 944365824, sizeof(float) * 192);
-  /* output 64 "grad:layers.0.1.norm.weight" = %1409 : f32[192] */
-  memcpy(outputs[64], arena + 944365632, sizeof(float) * 192);
-  /* output 65 "grad:layers.0.1.norm.bias" = %1406 : f32[192] */
-  memcpy(outputs[65], arena + 944365440, sizeof(float) * 192);
-  /* output 66 "grad:layers.1.0.pos_emb" = %1402 : f32[256, 192] */
-  memcpy(outputs[66], arena + 938115072, sizeof(float) * 49152);
-  /* output 67 "grad:layers.1.0.norm1.weight" = %1399 : f32[192] */
-  memcpy(outputs[67], arena + 944365248, sizeof(float) * 192);
-  /* output 68 "grad:layers.1.0.norm1.bias" = %1395 : f32[192] */
-  memcpy(outputs[68], arena + 944365056, sizeof(float) * 192);
-  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1391 : f32[192, 192] */
-  memcpy(outputs[69], arena + 944074752, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1392 : f32[192] */
-  memcpy(outputs[70], arena + 944364864, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1388 : f32[96, 192] */
-  memcpy(outputs[71], arena + 944332800, sizeof(float) * 18432);
-  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1389 : f32[96] */
-  memcpy(outputs[72], arena + 944367456, sizeof(float) * 96);
-  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1367 : f32[192, 192] */
-  memcpy(outputs[73], arena + 944037888, sizeof(float) * 36864);
-  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1368 : f32[192] */
-  memcpy(outputs[74], arena + 944364672, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.norm2.weight" = %1361 : f32[192] */
-  memcpy(outputs[75], arena + 944364480, sizeof(float) * 192);
-  /* output 76 "grad:layers.1.0.norm2.bias" = %1357 : f32[192] */
-  memcpy(outputs[76], arena + 944364288, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1354 : f32[768, 192] */
-  memcpy(outputs[77], arena + 941260800, sizeof(float) * 147456);
-  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1355 : f32[768] */
-  memcpy(outputs[78], arena + 944356608, sizeof(float) * 768);
-  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1349 : f32[192, 768] */
-  memcpy(outputs[79], arena + 941113344, sizeof(float) * 147456);
-  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1350 : f32[192] */
-  memcpy(outputs[80], arena + 944364096, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1335 : f32[192, 192] */
-  memcpy(outputs[81], arena + 944001024, sizeof(float) * 36864);
-  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1336 : f32[192] */
-  memcpy(outputs[82], arena + 944363904, sizeof(float) * 192);
-  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1332 : f32[96, 192] */
-  memcpy(outputs[83], arena + 944314368, sizeof(float) * 18432);
-  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1333 : f32[96] */
-  memcpy(outputs[84], arena + 944367360, sizeof(float) * 96);
-  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %1311 : f32[192, 192] */
-  memcpy(outputs[85], arena + 943964160, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %1312 : f32[192] */
-  memcpy(outputs[86], arena + 944363712, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %1298 : f32[768, 192] */
-  memcpy(outputs[87], arena + 940965888, sizeof(float) * 147456);
-  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %1299 : f32[768] */
-  memcpy(outputs[88], arena + 944355840, sizeof(float) * 768);
-  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %1293 : f32[192, 768] */
-  memcpy(outputs[89], arena + 940818432, sizeof(float) * 147456);
-  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %1294 : f32[192] */
-  memcpy(outputs[90], arena + 944363520, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1279 : f32[192, 192] */
-  memcpy(outputs[91], arena + 943927296, sizeof(float) * 36864);
-  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1280 : f32[192] */
-  memcpy(outputs[92], arena + 944363328, sizeof(float) * 192);
-  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1276 : f32[96, 192] */
-  memcpy(outputs[93], arena + 944295936, sizeof(float) * 18432);
-  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1277 : f32[96] */
-  memcpy(outputs[94], arena + 944367264, sizeof(float) * 96);
-  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %1255 : f32[192, 192] */
-  memcpy(outputs[95], arena + 943890432, sizeof(float) * 36864);
-  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %1256 : f32[192] */
-  memcpy(outputs[96], arena + 944363136, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %1242 : f32[768, 192] */
-  memcpy(outputs[97], arena + 940670976, sizeof(float) * 147456);
-  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %1243 : f32[768] */
-  memcpy(outputs[98], arena + 944355072, sizeof(float) * 768);
-  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %1237 : f32[192, 768] */
-  memcpy(outputs[99], arena + 940523520, sizeof(float) * 147456);
-  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %1238 : f32[192] */
-  memcpy(outputs[100], arena + 944362944, sizeof(float) * 192);
-  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1225 : f32[192, 192] */
-  memcpy(outputs[101], arena + 943853568, sizeof(float) * 36864);
-  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1226 : f32[192] */
-  memcpy(outputs[102], arena + 944362752, sizeof(float) * 192);
-  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1222 : f32[96, 192] */
-  memcpy(outputs[103], arena + 944277504, sizeof(float) * 18432);
-  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1223 : f32[96] */
-  memcpy(outputs[104], arena + 944367168, sizeof(float) * 96);
-  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %1201 : f32[192, 192] */
-  memcpy(outputs[105], arena + 943816704, sizeof(float) * 36864);
-  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %1202 : f32[192] */
-  memcpy(outputs[106], arena + 944362560, sizeof(float) * 192);
-  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %1190 : f32[768, 192] */
-  memcpy(outputs[107], arena + 940376064, sizeof(float) * 147456);
-  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %1191 : f32[768] */
-  memcpy(outputs[108], arena + 944354304, sizeof(float) * 768);
-  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %1185 : f32[192, 768] */
-  memcpy(outputs[109], arena + 940228608, sizeof(float) * 147456);
-  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %1186 : f32[192] */
-  memcpy(outputs[110], arena + 944362368, sizeof(float) * 192);
-  /* output 111 "grad:layers.1.1.conv.weight" = %1179 : f32[192, 192, 3, 3] */
-  memcpy(outputs[111], arena + 936972288, sizeof(float) * 331776);
-  /* output 112 "grad:layers.1.1.conv.bias" = %1180 : f32[192] */
-  memcpy(outputs[112], arena + 944362176, sizeof(float) * 192);
-  /* output 113 "grad:layers.1.1.norm.weight" = %1175 : f32[192] */
-  memcpy(outputs[113], arena + 944361984, sizeof(float) * 192);
-  /* output 114 "grad:layers.1.1.norm.bias" = %1172 : f32[192] */
-  memcpy(outputs[114], arena + 944361792, sizeof(float) * 192);
-  /* output 115 "grad:layers.2.0.pos_emb" = %1168 : f32[64, 192] */
-  memcpy(outputs[115], arena + 938201088, sizeof(float) * 12288);
-  /* output 116 "grad:layers.2.0.norm1.weight" = %1165 : f32[192] */
-  memcpy(outputs[116], arena + 944361600, sizeof(float) * 192);
-  /* output 117 "grad:layers.2.0.norm1.bias" = %1161 : f32[192] */
-  memcpy(outputs[117], arena + 944361408, sizeof(float) * 192);
-  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %1157 : f32[192, 192] */
-  memcpy(outputs[118], arena + 943779840, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %1158 : f32[192] */
-  memcpy(outputs[119], arena + 944361216, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %1154 : f32[96, 192] */
-  memcpy(outputs[120], arena + 944259072, sizeof(float) * 18432);
-  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %1155 : f32[96] */
-  memcpy(outputs[121], arena + 944367072, sizeof(float) * 96);
-  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %1133 : f32[192, 192] */
-  memcpy(outputs[122], arena + 943742976, sizeof(float) * 36864);
-  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %1134 : f32[192] */
-  memcpy(outputs[123], arena + 944361024, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.norm2.weight" = %1127 : f32[192] */
-  memcpy(outputs[124], arena + 944360832, sizeof(float) * 192);
-  /* output 125 "grad:layers.2.0.norm2.bias" = %1123 : f32[192] */
-  memcpy(outputs[125], arena + 944360640, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %1120 : f32[768, 192] */
-  memcpy(outputs[126], arena + 940081152, sizeof(float) * 147456);
-  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %1121 : f32[768] */
-  memcpy(outputs[127], arena + 944353536, sizeof(float) * 768);
-  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %1115 : f32[192, 768] */
-  memcpy(outputs[128], arena + 939933696, sizeof(float) * 147456);
-  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %1116 : f32[192] */
-  memcpy(outputs[129], arena + 944360448, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %1101 : f32[192, 192] */
-  memcpy(outputs[130], arena + 943706112, sizeof(float) * 36864);
-  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %1102 : f32[192] */
-  memcpy(outputs[131], arena + 944360256, sizeof(float) * 192);
-  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %1098 : f32[96, 192] */
-  memcpy(outputs[132], arena + 944240640, sizeof(float) * 18432);
-  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %1099 : f32[96] */
-  memcpy(outputs[133], arena + 944366976, sizeof(float) * 96);
-  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %1077 : f32[192, 192] */
-  memcpy(outputs[134], arena + 943669248, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %1078 : f32[192] */
-  memcpy(outputs[135], arena + 944360064, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %1064 : f32[768, 192] */
-  memcpy(outputs[136], arena + 939786240, sizeof(float) * 147456);
-  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %1065 : f32[768] */
-  memcpy(outputs[137], arena + 944352768, sizeof(float) * 768);
-  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %1059 : f32[192, 768] */
-  memcpy(outputs[138], arena + 939638784, sizeof(float) * 147456);
-  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %1060 : f32[192] */
-  memcpy(outputs[139], arena + 944359872, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %1045 : f32[192, 192] */
-  memcpy(outputs[140], arena + 943632384, sizeof(float) * 36864);
-  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %1046 : f32[192] */
-  memcpy(outputs[141], arena + 944359680, sizeof(float) * 192);
-  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %1042 : f32[96, 192] */
-  memcpy(outputs[142], arena + 944222208, sizeof(float) * 18432);
-  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %1043 : f32[96] */
-  memcpy(outputs[143], arena + 944366880, sizeof(float) * 96);
-  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %1021 : f32[192, 192] */
-  memcpy(outputs[144], arena + 943595520, sizeof(float) * 36864);
-  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %1022 : f32[192] */
-  memcpy(outputs[145], arena + 944359488, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %1008 : f32[768, 192] */
-  memcpy(outputs[146], arena + 939491328, sizeof(float) * 147456);
-  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %1009 : f32[768] */
-  memcpy(outputs[147], arena + 944352000, sizeof(float) * 768);
-  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %1003 : f32[192, 768] */
-  memcpy(outputs[148], arena + 939343872, sizeof(float) * 147456);
-  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %1004 : f32[192] */
-  memcpy(outputs[149], arena + 944359296, sizeof(float) * 192);
-  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %991 : f32[192, 192] */
-  memcpy(outputs[150], arena + 943558656, sizeof(float) * 36864);
-  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %992 : f32[192] */
-  memcpy(outputs[151], arena + 944359104, sizeof(float) * 192);
-  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %988 : f32[96, 192] */
-  memcpy(outputs[152], arena + 944203776, sizeof(float) * 18432);
-  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %989 : f32[96] */
-  memcpy(outputs[153], arena + 944366784, sizeof(float) * 96);
-  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %967 : f32[192, 192] */
-  memcpy(outputs[154], arena + 943521792, sizeof(float) * 36864);
-  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %968 : f32[192] */
-  memcpy(outputs[155], arena + 944358912, sizeof(float) * 192);
-  /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %956 : f32[768, 192] */
-  memcpy(outputs[156], arena + 939196416, sizeof(float) * 147456);
-  /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %957 : f32[768] */
-  memcpy(outputs[157], arena + 944351232, sizeof(float) * 768);
-  /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %951 : f32[192, 768] */
-  memcpy(outputs[158], arena + 939048960, sizeof(float) * 147456);
-  /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %952 : f32[192] */
-  memcpy(outputs[159], arena + 944358720, sizeof(float) * 192);
-  /* output 160 "grad:layers.2.1.conv.weight" = %945 : f32[192, 192, 3, 3] */
-  memcpy(outputs[160], arena + 936640512, sizeof(float) * 331776);
-  /* output 161 "grad:layers.2.1.conv.bias" = %946 : f32[192] */
-  memcpy(outputs[161], arena + 944358528, sizeof(float) * 192);
-  /* output 162 "grad:layers.2.1.norm.weight" = %941 : f32[192] */
-  memcpy(outputs[162], arena + 944358336, sizeof(float) * 192);
-  /* output 163 "grad:layers.2.1.norm.bias" = %938 : f32[192] */
-  memcpy(outputs[163], arena + 944358144, sizeof(float) * 192);
-  /* output 164 "grad:layers.3.0.pos_emb" = %934 : f32[16, 192] */
-  memcpy(outputs[164], arena + 938600448, sizeof(float) * 3072);
-  /* output 165 "grad:layers.3.0.norm1.weight" = %931 : f32[192] */
-  memcpy(outputs[165], arena + 944458368, sizeof(float) * 192);
-  /* output 166 "grad:layers.3.0.norm1.bias" = %927 : f32[192] */
-  memcpy(outputs[166], arena + 944458176, sizeof(float) * 192);
-  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %923 : f32[192, 192] */
-  memcpy(outputs[167], arena + 943484928, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %924 : f32[192] */
-  memcpy(outputs[168], arena + 944457984, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %920 : f32[96, 192] */
-  memcpy(outputs[169], arena + 944185344, sizeof(float) * 18432);
-  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %921 : f32[96] */
-  memcpy(outputs[170], arena + 944458848, sizeof(float) * 96);
-  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %899 : f32[192, 192] */
-  memcpy(outputs[171], arena + 943448064, sizeof(float) * 36864);
-  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %900 : f32[192] */
-  memcpy(outputs[172], arena + 944457792, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.norm2.weight" = %893 : f32[192] */
-  memcpy(outputs[173], arena + 944457600, sizeof(float) * 192);
-  /* output 174 "grad:layers.3.0.norm2.bias" = %889 : f32[192] */
-  memcpy(outputs[174], arena + 944457408, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %886 : f32[768, 192] */
-  memcpy(outputs[175], arena + 938901504, sizeof(float) * 147456);
-  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %887 : f32[768] */
-  memcpy(outputs[176], arena + 938605824, sizeof(float) * 768);
-  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %881 : f32[192, 768] */
-  memcpy(outputs[177], arena + 938754048, sizeof(float) * 147456);
-  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %882 : f32[192] */
-  memcpy(outputs[178], arena + 944457216, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %867 : f32[192, 192] */
-  memcpy(outputs[179], arena + 943411200, sizeof(float) * 36864);
-  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %868 : f32[192] */
-  memcpy(outputs[180], arena + 944457024, sizeof(float) * 192);
-  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %864 : f32[96, 192] */
-  memcpy(outputs[181], arena + 944166912, sizeof(float) * 18432);
-  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %865 : f32[96] */
-  memcpy(outputs[182], arena + 944458752, sizeof(float) * 96);
-  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %843 : f32[192, 192] */
-  memcpy(outputs[183], arena + 943374336, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %844 : f32[192] */
-  memcpy(outputs[184], arena + 944456832, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %830 : f32[768, 192] */
-  memcpy(outputs[185], arena + 938360832, sizeof(float) * 147456);
-  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %831 : f32[768] */
-  memcpy(outputs[186], arena + 938605056, sizeof(float) * 768);
-  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %825 : f32[192, 768] */
-  memcpy(outputs[187], arena + 937967616, sizeof(float) * 147456);
-  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %826 : f32[192] */
-  memcpy(outputs[188], arena + 944456640, sizeof(float) * 192);
-  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %811 : f32[192, 192] */
-  memcpy(outputs[189], arena + 938545152, sizeof(float) * 36864);
-  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %812 : f32[192] */
-  memcpy(outputs[190], arena + 944456448, sizeof(float) * 192);
-  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %808 : f32[96, 192] */
-  memcpy(outputs[191], arena + 944148480, sizeof(float) * 18432);
-  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %809 : f32[96] */
-  memcpy(outputs[192], arena + 944458656, sizeof(float) * 96);
-  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %787 : f32[192, 192] */
-  memcpy(outputs[193], arena + 937783296, sizeof(float) * 36864);
-  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %788 : f32[192] */
-  memcpy(outputs[194], arena + 944456256, sizeof(float) * 192);
-  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %774 : f32[768, 192] */
-  memcpy(outputs[195], arena + 937635840, sizeof(float) * 147456);
-  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %775 : f32[768] */
-  memcpy(outputs[196], arena + 938604288, sizeof(float) * 768);
-  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %769 : f32[192, 768] */
-  memcpy(outputs[197], arena + 937820160, sizeof(float) * 147456);
-  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %770 : f32[192] */
-  memcpy(outputs[198], arena + 944456064, sizeof(float) * 192);
-  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %757 : f32[192, 192] */
-  memcpy(outputs[199], arena + 938508288, sizeof(float) * 36864);
-  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %758 : f32[192] */
-  memcpy(outputs[200], arena + 944455872, sizeof(float) * 192);
-  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %754 : f32[96, 192] */
-  memcpy(outputs[201], arena + 938582016, sizeof(float) * 18432);
-  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %755 : f32[96] */
-  memcpy(outputs[202], arena + 944458560, sizeof(float) * 96);
-  /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %733 : f32[192, 192] */
-  memcpy(outputs[203], arena + 938164224, sizeof(float) * 36864);
-  /* output 204 "grad:layers.3.0.layers.3.0.proj.bias" = %734 : f32[192] */
-  memcpy(outputs[204], arena + 944455680, sizeof(float) * 192);
-  /* output 205 "grad:layers.3.0.layers.3.1.fc1.weight" = %722 : f32[768, 192] */
-  memcpy(outputs[205], arena + 938213376, sizeof(float) * 147456);
-  /* output 206 "grad:layers.3.0.layers.3.1.fc1.bias" = %723 : f32[768] */
-  memcpy(outputs[206], arena + 938603520, sizeof(float) * 768);
-  /* output 207 "grad:layers.3.0.layers.3.1.fc2.weight" = %717 : f32[192, 768] */
-  memcpy(outputs[207], arena + 938606592, sizeof(float) * 147456);
-  /* output 208 "grad:layers.3.0.layers.3.1.fc2.bias" = %718 : f32[192] */
-  memcpy(outputs[208], arena + 944883968, sizeof(float) * 192);
-  /* output 209 "grad:norm.weight" = %712 : f32[192] */
-  memcpy(outputs[209], arena + 944883776, sizeof(float) * 192);
-  /* output 210 "grad:norm.bias" = %709 : f32[192] */
-  memcpy(outputs[210], arena + 944883584, sizeof(float) * 192);
-  /* output 211 "grad:mlp_head.weight" = %704 : f32[10, 192] */
-  memcpy(outputs[211], arena + 944881664, sizeof(float) * 1920);
-  /* output 212 "grad:mlp_head.bias" = %705 : f32[10] */
-  memcpy(outputs[212], arena + 944884176, sizeof(float) * 10);
+  /* output 38 "grad:layers.0.0.norm1.weight" = %1275 : f32[192] */
+  memcpy(outputs[38], arena + 230031552, sizeof(float) * 192);
+  /* output 39 "grad:layers.0.0.norm1.bias" = %1271 : f32[192] */
+  memcpy(outputs[39], arena + 230031360, sizeof(float) * 192);
+  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1261 : f32[192, 192] */
+  memcpy(outputs[40], arena + 459276288, sizeof(float) * 36864);
+  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1262 : f32[192] */
+  memcpy(outputs[41], arena + 459313152, sizeof(float) * 192);
+  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1257 : f32[96, 192] */
+  memcpy(outputs[42], arena + 516470784, sizeof(float) * 18432);
+  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1258 : f32[96] */
+  memcpy(outputs[43], arena + 516492384, sizeof(float) * 96);
+  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1242 : f32[192, 192] */
+  memcpy(outputs[44], arena + 516415488, sizeof(float) * 36864);
+  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1243 : f32[192] */
+  memcpy(outputs[45], arena + 516492096, sizeof(float) * 192);
+  /* output 46 "grad:layers.0.0.norm2.weight" = %1236 : f32[192] */
+  memcpy(outputs[46], arena + 516491904, sizeof(float) * 192);
+  /* output 47 "grad:layers.0.0.norm2.bias" = %1232 : f32[192] */
+  memcpy(outputs[47], arena + 516491712, sizeof(float) * 192);
+  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1229 : f32[768, 192] */
+  memcpy(outputs[48], arena + 516194304, sizeof(float) * 147456);
+  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1230 : f32[768] */
+  memcpy(outputs[49], arena + 516489984, sizeof(float) * 768);
+  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1224 : f32[192, 768] */
+  memcpy(outputs[50], arena + 516046848, sizeof(float) * 147456);
+  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1225 : f32[192] */
+  memcpy(outputs[51], arena + 516491520, sizeof(float) * 192);
+  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1212 : f32[192, 192] */
+  memcpy(outputs[52], arena + 516378624, sizeof(float) * 36864);
+  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1213 : f32[192] */
+  memcpy(outputs[53], arena + 516490944, sizeof(float) * 192);
+  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1209 : f32[96, 192] */
+  memcpy(outputs[54], arena + 516452352, sizeof(float) * 18432);
+  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1210 : f32[96] */
+  memcpy(outputs[55], arena + 516492288, sizeof(float) * 96);
+  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1200 : f32[192, 192] */
+  memcpy(outputs[56], arena + 516341760, sizeof(float) * 36864);
+  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1201 : f32[192] */
+  memcpy(outputs[57], arena + 516490752, sizeof(float) * 192);
+  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1189 : f32[768, 192] */
+  memcpy(outputs[58], arena + 515899392, sizeof(float) * 147456);
+  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1190 : f32[768] */
+  memcpy(outputs[59], arena + 516489216, sizeof(float) * 768);
+  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1184 : f32[192, 768] */
+  memcpy(outputs[60], arena + 635916288, sizeof(float) * 147456);
+  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1185 : f32[192] */
+  memcpy(outputs[61], arena + 636207552, sizeof(float) * 192);
+  /* output 62 "grad:layers.0.1.conv.weight" = %1178 : f32[192, 192, 3, 3] */
+  memcpy(outputs[62], arena + 635437056, sizeof(float) * 331776);
+  /* output 63 "grad:layers.0.1.conv.bias" = %1179 : f32[192] */
+  memcpy(outputs[63], arena + 636207360, sizeof(float) * 192);
+  /* output 64 "grad:layers.0.1.norm.weight" = %1174 : f32[192] */
+  memcpy(outputs[64], arena + 636207168, sizeof(float) * 192);
+  /* output 65 "grad:layers.0.1.norm.bias" = %1171 : f32[192] */
+  memcpy(outputs[65], arena + 636206976, sizeof(float) * 192);
+  /* output 66 "grad:layers.1.0.pos_emb" = %1167 : f32[256, 192] */
+  memcpy(outputs[66], arena + 636063744, sizeof(float) * 49152);
+  /* output 67 "grad:layers.1.0.norm1.weight" = %1164 : f32[192] */
+  memcpy(outputs[67], arena + 636206784, sizeof(float) * 192);
+  /* output 68 "grad:layers.1.0.norm1.bias" = %1160 : f32[192] */
+  memcpy(outputs[68], arena + 636206592, sizeof(float) * 192);
+  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1156 : f32[192, 192] */
+  memcpy(outputs[69], arena + 636149760, sizeof(float) * 36864);
+  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1157 : f32[192] */
+  memcpy(outputs[70], arena + 636206400, sizeof(float) * 192);
+  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1153 : f32[96, 192] */
+  memcpy(outputs[71], arena + 636186624, sizeof(float) * 18432);
+  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1154 : f32[96] */
+  memcpy(outputs[72], arena + 636207744, sizeof(float) * 96);
+  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1144 : f32[192, 192] */
+  memcpy(outputs[73], arena + 636112896, sizeof(float) * 36864);
+  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1145 : f32[192] */
+  memcpy(outputs[74], arena + 636206208, sizeof(float) * 192);
+  /* output 75 "grad:layers.1.0.norm2.weight" = %1138 : f32[192] */
+  memcpy(outputs[75], arena + 636206016, sizeof(float) * 192);
+  /* output 76 "grad:layers.1.0.norm2.bias" = %1134 : f32[192] */
+  memcpy(outputs[76], arena + 636205824, sizeof(float) * 192);
+  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1131 : f32[768, 192] */
+  memcpy(outputs[77], arena + 635768832, sizeof(float) * 147456);
+  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1132 : f32[768] */
+  memcpy(outputs[78], arena + 636205056, sizeof(float) * 768);
+  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1126 : f32[192, 768] */
+  memcpy(outputs[79], arena + 643301376, sizeof(float) * 147456);
+  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1127 : f32[192] */
+  memcpy(outputs[80], arena + 643542144, sizeof(float) * 192);
+  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1112 : f32[192, 192] */
+  memcpy(outputs[81], arena + 643485696, sizeof(float) * 36864);
+  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1113 : f32[192] */
+  memcpy(outputs[82], arena + 643541568, sizeof(float) * 192);
+  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1109 : f32[96, 192] */
+  memcpy(outputs[83], arena + 643522560, sizeof(float) * 18432);
+  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1110 : f32[96] */
+  memcpy(outputs[84], arena + 643542336, sizeof(float) * 96);
+  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %1100 : f32[192, 192] */
+  memcpy(outputs[85], arena + 643448832, sizeof(float) * 36864);
+  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %1101 : f32[192] */
+  memcpy(outputs[86], arena + 643541376, sizeof(float) * 192);
+  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %1087 : f32[768, 192] */
+  memcpy(outputs[87], arena + 648019968, sizeof(float) * 147456);
+  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %1088 : f32[768] */
+  memcpy(outputs[88], arena + 648167424, sizeof(float) * 768);
+  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %1082 : f32[192, 768] */
+  memcpy(outputs[89], arena + 655884288, sizeof(float) * 147456);
+  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %1083 : f32[192] */
+  memcpy(outputs[90], arena + 656125056, sizeof(float) * 192);
+  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1068 : f32[192, 192] */
+  memcpy(outputs[91], arena + 656068608, sizeof(float) * 36864);
+  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1069 : f32[192] */
+  memcpy(outputs[92], arena + 656124480, sizeof(float) * 192);
+  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1065 : f32[96, 192] */
+  memcpy(outputs[93], arena + 656105472, sizeof(float) * 18432);
+  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1066 : f32[96] */
+  memcpy(outputs[94], arena + 656125248, sizeof(float) * 96);
+  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %1056 : f32[192, 192] */
+  memcpy(outputs[95], arena + 656031744, sizeof(float) * 36864);
+  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %1057 : f32[192] */
+  memcpy(outputs[96], arena + 656124288, sizeof(float) * 192);
+  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %1043 : f32[768, 192] */
+  memcpy(outputs[97], arena + 660602880, sizeof(float) * 147456);
+  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %1044 : f32[768] */
+  memcpy(outputs[98], arena + 660750336, sizeof(float) * 768);
+  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %1038 : f32[192, 768] */
+  memcpy(outputs[99], arena + 668467200, sizeof(float) * 147456);
+  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %1039 : f32[192] */
+  memcpy(outputs[100], arena + 668707968, sizeof(float) * 192);
+  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1026 : f32[192, 192] */
+  memcpy(outputs[101], arena + 668651520, sizeof(float) * 36864);
+  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1027 : f32[192] */
+  memcpy(outputs[102], arena + 668707392, sizeof(float) * 192);
+  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1023 : f32[96, 192] */
+  memcpy(outputs[103], arena + 668688384, sizeof(float) * 18432);
+  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1024 : f32[96] */
+  memcpy(outputs[104], arena + 668708160, sizeof(float) * 96);
+  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %1014 : f32[192, 192] */
+  memcpy(outputs[105], arena + 668614656, sizeof(float) * 36864);
+  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %1015 : f32[192] */
+  memcpy(outputs[106], arena + 668707200, sizeof(float) * 192);
+  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %1003 : f32[768, 192] */
+  memcpy(outputs[107], arena + 673185792, sizeof(float) * 147456);
+  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %1004 : f32[768] */
+  memcpy(outputs[108], arena + 673333248, sizeof(float) * 768);
+  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %998 : f32[192, 768] */
+  memcpy(outputs[109], arena + 738938880, sizeof(float) * 147456);
+  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %999 : f32[192] */
+  memcpy(outputs[110], arena + 739193280, sizeof(float) * 192);
+  /* output 111 "grad:layers.1.1.conv.weight" = %992 : f32[192, 192, 3, 3] */
+  memcpy(outputs[111], arena + 738459648, sizeof(float) * 331776);
+  /* output 112 "grad:layers.1.1.conv.bias" = %993 : f32[192] */
+  memcpy(outputs[112], arena + 739193088, sizeof(float) * 192);
+  /* output 113 "grad:layers.1.1.norm.weight" = %988 : f32[192] */
+  memcpy(outputs[113], arena + 739192896, sizeof(float) * 192);
+  /* output 114 "grad:layers.1.1.norm.bias" = %985 : f32[192] */
+  memcpy(outputs[114], arena + 739192704, sizeof(float) * 192);
+  /* output 115 "grad:layers.2.0.pos_emb" = %981 : f32[64, 192] */
+  memcpy(outputs[115], arena + 739178496, sizeof(float) * 12288);
+  /* output 116 "grad:layers.2.0.norm1.weight" = %978 : f32[192] */
+  memcpy(outputs[116], arena + 739192512, sizeof(float) * 192);
+  /* output 117 "grad:layers.2.0.norm1.bias" = %974 : f32[192] */
+  memcpy(outputs[117], arena + 739192320, sizeof(float) * 192);
+  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %970 : f32[192, 192] */
+  memcpy(outputs[118], arena + 739123200, sizeof(float) * 36864);
+  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %971 : f32[192] */
+  memcpy(outputs[119], arena + 739192128, sizeof(float) * 192);
+  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %967 : f32[96, 192] */
+  memcpy(outputs[120], arena + 739160064, sizeof(float) * 18432);
+  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %968 : f32[96] */
+  memcpy(outputs[121], arena + 739193472, sizeof(float) * 96);
+  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %958 : f32[192, 192] */
+  memcpy(outputs[122], arena + 739086336, sizeof(float) * 36864);
+  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %959 : f32[192] */
+  memcpy(outputs[123], arena + 739191936, sizeof(float) * 192);
+  /* output 124 "grad:layers.2.0.norm2.weight" = %952 : f32[192] */
+  memcpy(outputs[124], arena + 739191744, sizeof(float) * 192);
+  /* output 125 "grad:layers.2.0.norm2.bias" = %948 : f32[192] */
+  memcpy(outputs[125], arena + 739191552, sizeof(float) * 192);
+  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %945 : f32[768, 192] */
+  memcpy(outputs[126], arena + 738791424, sizeof(float) * 147456);
+  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %946 : f32[768] */
+  memcpy(outputs[127], arena + 739190784, sizeof(float) * 768);
+  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %940 : f32[192, 768] */
+  memcpy(outputs[128], arena + 740425728, sizeof(float) * 147456);
+  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %941 : f32[192] */
+  memcpy(outputs[129], arena + 740666496, sizeof(float) * 192);
+  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %926 : f32[192, 192] */
+  memcpy(outputs[130], arena + 740610048, sizeof(float) * 36864);
+  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %927 : f32[192] */
+  memcpy(outputs[131], arena + 740665920, sizeof(float) * 192);
+  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %923 : f32[96, 192] */
+  memcpy(outputs[132], arena + 740646912, sizeof(float) * 18432);
+  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %924 : f32[96] */
+  memcpy(outputs[133], arena + 740666688, sizeof(float) * 96);
+  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %914 : f32[192, 192] */
+  memcpy(outputs[134], arena + 740573184, sizeof(float) * 36864);
+  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %915 : f32[192] */
+  memcpy(outputs[135], arena + 740665728, sizeof(float) * 192);
+  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %901 : f32[768, 192] */
+  memcpy(outputs[136], arena + 741605376, sizeof(float) * 147456);
+  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %902 : f32[768] */
+  memcpy(outputs[137], arena + 741752832, sizeof(float) * 768);
+  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %896 : f32[192, 768] */
+  memcpy(outputs[138], arena + 743571456, sizeof(float) * 147456);
+  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %897 : f32[192] */
+  memcpy(outputs[139], arena + 743812224, sizeof(float) * 192);
+  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %882 : f32[192, 192] */
+  memcpy(outputs[140], arena + 743755776, sizeof(float) * 36864);
+  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %883 : f32[192] */
+  memcpy(outputs[141], arena + 743811648, sizeof(float) * 192);
+  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %879 : f32[96, 192] */
+  memcpy(outputs[142], arena + 743792640, sizeof(float) * 18432);
+  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %880 : f32[96] */
+  memcpy(outputs[143], arena + 743812416, sizeof(float) * 96);
+  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %870 : f32[192, 192] */
+  memcpy(outputs[144], arena + 743718912, sizeof(float) * 36864);
+  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %871 : f32[192] */
+  memcpy(outputs[145], arena + 743811456, sizeof(float) * 192);
+  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %857 : f32[768, 192] */
+  memcpy(outputs[146], arena + 744751104, sizeof(float) * 147456);
+  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %858 : f32[768] */
+  memcpy(outputs[147], arena + 744898560, sizeof(float) * 768);
+  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %852 : f32[192, 768] */
+  memcpy(outputs[148], arena + 746717184, sizeof(float) * 147456);
+  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %853 : f32[192] */
+  memcpy(outputs[149], arena + 746957952, sizeof(float) * 192);
+  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %840 : f32[192, 192] */
+  memcpy(outputs[150], arena + 746901504, sizeof(float) * 36864);
+  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %841 : f32[192] */
+  memcpy(outputs[151], arena + 746957376, sizeof(float) * 192);
+  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %837 : f32[96, 192] */
+  memcpy(outputs[152], arena + 746938368, sizeof(float) * 18432);
+  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %838 : f32[96] */
+  memcpy(outputs[153], arena + 746958144, sizeof(float) * 96);
+  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %828 : f32[192, 192] */
+  memcpy(outputs[154], arena + 746864640, sizeof(float) * 36864);
+  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %829 : f32[192] */
+  memcpy(outputs[155], arena + 746957184, sizeof(float) * 192);
+  /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %817 : f32[768, 192] */
+  memcpy(outputs[156], arena + 747896832, sizeof(float) * 147456);
+  /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %818 : f32[768] */
+  memcpy(outputs[157], arena + 748044288, sizeof(float) * 768);
+  /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %812 : f32[192, 768] */
+  memcpy(outputs[158], arena + 766918656, sizeof(float) * 147456);
+  /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %813 : f32[192] */
+  memcpy(outputs[159], arena + 766377408, sizeof(float) * 192);
+  /* output 160 "grad:layers.2.1.conv.weight" = %806 : f32[192, 192, 3, 3] */
+  memcpy(outputs[160], arena + 765984768, sizeof(float) * 331776);
+  /* output 161 "grad:layers.2.1.conv.bias" = %807 : f32[192] */
+  memcpy(outputs[161], arena + 766377216, sizeof(float) * 192);
+  /* output 162 "grad:layers.2.1.norm.weight" = %802 : f32[192] */
+  memcpy(outputs[162], arena + 766377024, sizeof(float) * 192);
+  /* output 163 "grad:layers.2.1.norm.bias" = %799 : f32[192] */
+  memcpy(outputs[163], arena + 766376832, sizeof(float) * 192);
+  /* output 164 "grad:layers.3.0.pos_emb" = %795 : f32[16, 192] */
+  memcpy(outputs[164], arena + 766371840, sizeof(float) * 3072);
+  /* output 165 "grad:layers.3.0.norm1.weight" = %792 : f32[192] */
+  memcpy(outputs[165], arena + 766376640, sizeof(float) * 192);
+  /* output 166 "grad:layers.3.0.norm1.bias" = %788 : f32[192] */
+  memcpy(outputs[166], arena + 766376448, sizeof(float) * 192);
+  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %784 : f32[192, 192] */
+  memcpy(outputs[167], arena + 767066112, sizeof(float) * 36864);
+  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %785 : f32[192] */
+  memcpy(outputs[168], arena + 766376256, sizeof(float) * 192);
+  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %781 : f32[96, 192] */
+  memcpy(outputs[169], arena + 766353408, sizeof(float) * 18432);
+  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %782 : f32[96] */
+  memcpy(outputs[170], arena + 766377600, sizeof(float) * 96);
+  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %772 : f32[192, 192] */
+  memcpy(outputs[171], arena + 766316544, sizeof(float) * 36864);
+  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %773 : f32[192] */
+  memcpy(outputs[172], arena + 766376064, sizeof(float) * 192);
+  /* output 173 "grad:layers.3.0.norm2.weight" = %766 : f32[192] */
+  memcpy(outputs[173], arena + 766375872, sizeof(float) * 192);
+  /* output 174 "grad:layers.3.0.norm2.bias" = %762 : f32[192] */
+  memcpy(outputs[174], arena + 766375680, sizeof(float) * 192);
+  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %759 : f32[768, 192] */
+  memcpy(outputs[175], arena + 766525440, sizeof(float) * 147456);
+  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %760 : f32[768] */
+  memcpy(outputs[176], arena + 766374912, sizeof(float) * 768);
+  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %754 : f32[192, 768] */
+  memcpy(outputs[177], arena + 766377984, sizeof(float) * 147456);
+  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %755 : f32[192] */
+  memcpy(outputs[178], arena + 766766208, sizeof(float) * 192);
+  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %740 : f32[192, 192] */
+  memcpy(outputs[179], arena + 766709760, sizeof(float) * 36864);
+  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %741 : f32[192] */
+  memcpy(outputs[180], arena + 766765632, sizeof(float) * 192);
+  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %737 : f32[96, 192] */
+  memcpy(outputs[181], arena + 766746624, sizeof(float) * 18432);
+  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %738 : f32[96] */
+  memcpy(outputs[182], arena + 766766400, sizeof(float) * 96);
+  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %728 : f32[192, 192] */
+  memcpy(outputs[183], arena + 766672896, sizeof(float) * 36864);
+  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %729 : f32[192] */
+  memcpy(outputs[184], arena + 766765440, sizeof(float) * 192);
+  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %715 : f32[768, 192] */
+  memcpy(outputs[185], arena + 766771200, sizeof(float) * 147456);
+  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %716 : f32[768] */
+  memcpy(outputs[186], arena + 767102976, sizeof(float) * 768);
+  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %710 : f32[192, 768] */
+  memcpy(outputs[187], arena + 767164416, sizeof(float) * 147456);
+  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %711 : f32[192] */
+  memcpy(outputs[188], arena + 767503488, sizeof(float) * 192);
+  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %696 : f32[192, 192] */
+  memcpy(outputs[189], arena + 767447040, sizeof(float) * 36864);
+  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %697 : f32[192] */
+  memcpy(outputs[190], arena + 767502912, sizeof(float) * 192);
+  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %693 : f32[96, 192] */
+  memcpy(outputs[191], arena + 767483904, sizeof(float) * 18432);
+  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %694 : f32[96] */
+  memcpy(outputs[192], arena + 767503680, sizeof(float) * 96);
+  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %684 : f32[192, 192] */
+  memcpy(outputs[193], arena + 767410176, sizeof(float) * 36864);
+  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %685 : f32[192] */
+  memcpy(outputs[194], arena + 767502720, sizeof(float) * 192);
+  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %671 : f32[768, 192] */
+  memcpy(outputs[195], arena + 767557632, sizeof(float) * 147456);
+  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %672 : f32[768] */
+  memcpy(outputs[196], arena + 767705088, sizeof(float) * 768);
+  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %666 : f32[192, 768] */
+  memcpy(outputs[197], arena + 767950848, sizeof(float) * 147456);
+  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %667 : f32[192] */
+  memcpy(outputs[198], arena + 768289920, sizeof(float) * 192);
+  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %654 : f32[192, 192] */
+  memcpy(outputs[199], arena + 768233472, sizeof(float) * 36864);
+  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %655 : f32[192] */
+  memcpy(outputs[200], arena + 768289344, sizeof(float) * 192);
+  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %651 : f32[96, 192] */
+  memcpy(outputs[201], arena + 768270336, sizeof(float) * 18432);
+  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %652 : f32[96] */
+  memcpy(outputs[202], arena + 768290112, sizeof(float) * 96);
+  /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %642 : f32[192, 192] */
+  memcpy(outputs[203], arena + 768196608, sizeof(float) * 36864);
+  /* output 204 "grad:layers.3.0.layers.3.0.proj.bias" = %643 : f32[192] */
+  memcpy(outputs[204], arena + 768289152, sizeof(float) * 192);
+  /* output 205 "grad:layers.3.0.layers.3.1.fc1.weight" = %631 : f32[768, 192] */
+  memcpy(outputs[205], arena + 768344064, sizeof(float) * 147456);
+  /* output 206 "grad:layers.3.0.layers.3.1.fc1.bias" = %632 : f32[768] */
+  memcpy(outputs[206], arena + 768491520, sizeof(float) * 768);
+  /* output 207 "grad:layers.3.0.layers.3.1.fc2.weight" = %626 : f32[192, 768] */
+  memcpy(outputs[207], arena + 769523712, sizeof(float) * 147456);
+  /* output 208 "grad:layers.3.0.layers.3.1.fc2.bias" = %627 : f32[192] */
+  memcpy(outputs[208], arena + 774883584, sizeof(float) * 192);
+  /* output 209 "grad:norm.weight" = %621 : f32[192] */
+  memcpy(outputs[209], arena + 774883392, sizeof(float) * 192);
+  /* output 210 "grad:norm.bias" = %618 : f32[192] */
+  memcpy(outputs[210], arena + 774883200, sizeof(float) * 192);
+  /* output 211 "grad:mlp_head.weight" = %613 : f32[10, 192] */
+  memcpy(outputs[211], arena + 774881280, sizeof(float) * 1920);
+  /* output 212 "grad:mlp_head.bias" = %614 : f32[10] */
+  memcpy(outputs[212], arena + 774883792, sizeof(float) * 10);
   return 0;
 } // sag_tiny_cifar_train_forward
 

@@ -1817,6 +1817,397 @@ void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
   }
 }
 
+/* ---- templates/attention.c ----------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* Attention kernels: scaled dot-product attention over tokens (sdpa) and local attention over the
+ * T shifted variants of every token (local_attention). Heads may share K/V heads (grouped-query
+ * attention): query head h reads kv head h / (H / Hk). */
+
+/* sdpa: out[b, i, h·D + d] = Σ_j softmax_j(scale · q_{b,i,h} · k_{b,j,g}) · v_{b,j,g}[d],
+ * g = h / (H / Hk), for b < B, i < Nq, h < H, d < D, j < Nk, where
+ *   q_{b,i,h}[d] = q[(b·Nq + i)·q_rs + h·D + d]     (q_rs ≥ H·D)
+ *   k_{b,j,g}[d] = k[(b·Nk + j)·k_rs + g·D + d]     (k_rs ≥ Hk·D)
+ *   v_{b,j,g}[d] = v[(b·Nk + j)·v_rs + g·D + d]     (v_rs ≥ Hk·D)
+ * and out is dense [B, Nq, H·D]. With a fused qkv buffer [B, N, 3·C] (C = H·D, laid out [q|k|v],
+ * heads inside each) pass q = qkv, k = qkv + C, v = qkv + 2·C and all three row strides 3·C.
+ * scale is usually 1/√D (scale > 0: the row max is taken before scaling).
+ *
+ * How: a dedicated kernel rather than two calls of the serial GEMM around a softmax, which ran at
+ * 55 GFLOP/s per core for DeiT-tiny (FMA peak ~101): Kᵀ and V were re-packed for every block of
+ * 50 queries, each block ended in an edge tile that went through a copy, and the softmax read the
+ * score block three times. This kernel: 76 GFLOP/s on one core, 140 on two (B = 1; B = 16: 68
+ * and 146), 1.3-1.5× the old path at every model shape (see the commit messages for the table);
+ * what is left is the exp (~11%) and the packing (3-8%). The work is the B·H·⌈Nq/MR⌉ tiles of
+ * MR queries; each thread takes a contiguous run of them and, per (b, kv head), packs Kᵀ and V
+ * once into NR-wide panels (heads that share a kv head reuse them: the run visits h in order).
+ * Then, LK_SDPA_TILES query tiles at a time:
+ *   1. S = Q·Kᵀ with an MR×NR micro-kernel (Q rows read in place, Kᵀ panels padded with zero
+ *      keys up to a multiple of NR), whose store also keeps each row's running max;
+ *   2. one pass per row: P = exp(scale·S − scale·max) in place (an exp2 without lk_vexp's
+ *      range handling, which these arguments ≤ 0 do not need), and Σ P (padding keys masked);
+ *   3. out = (P·V) · (1/Σ) with the same micro-kernel shape over the V panels: the normalisation
+ *      is one multiply per output (D per row) instead of one per score (Nk per row).
+ * Measured and not kept (1 thread, DeiT-tiny): V read in place instead of packed (its rows are
+ * 2.3 KB apart in the qkv buffer) 5% slower; queries packed into MR-wide panels 3-5% slower;
+ * LK_SDPA_TILES 1 to 8 and the exp over an MR-row tile instead of row by row: no difference;
+ * software prefetch of the next head's q, k, v rows (B = 16): no difference.
+ * Each output row is computed by one thread in a fixed order (k ascending in every dot product,
+ * the row sum in fixed lanes) that does not depend on which tile, run or thread it falls in, so
+ * results do not depend on the thread count.
+ *
+ * Scratch per thread, allocated per call: Kᵀ and V panels, the score rows and copies of short
+ * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld = ⌈Nk/NR⌉·NR (+ 16 when
+ * that is a multiple of 1024): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that fails,
+ * the thread's outputs are NaN. out must not overlap q, k or v. */
+#if defined(LOCUS_TARGET_AVX512)
+#  define LK_SDPA_MR 8
+#else
+#  define LK_SDPA_MR 6
+#endif
+#define LK_SDPA_NV 2                       /* vectors per tile row: 12 (16) accumulators, as gemm.c */
+#define LK_SDPA_NR (LK_SDPA_NV * LK_VW)    /* keys (step 1) or output columns (step 3) per panel */
+/* Step 3 sums each output over the keys in chunks of KC, chunk sums added in order. The test's
+ * random DeiT-tiny case has outputs near zero (Σ p·v cancels), where one chain of 197 float adds
+ * was already the largest error: worst relative error over 20 seeds 2.2e-5 with one chain (the
+ * old GEMM path: 2.0e-5; the test allows 2e-5), 2.1e-5 with KC = 64, 1.4e-5 with 32, 1.2e-5
+ * with 16. 32 costs ~3% of the kernel against 64 (the 12 chunk sums live on the stack). */
+#ifndef LK_SDPA_KC
+#  define LK_SDPA_KC 32
+#endif
+#ifndef LK_SDPA_TILES
+#  define LK_SDPA_TILES 4                  /* query tiles per step: a Kᵀ or V panel is reused from
+                                              L1 by this many tiles; the scores stay in L1/L2 */
+#endif
+
+/* kt[(j/NR)·D·NR + d·NR + j%NR] = k_j[d] for j < round_up(Nk, NR), zero for j ≥ Nk. Full panels
+ * are turned around 8×8 in registers (k rows are contiguous in d, as linear's W in gemm.c). */
+static void lk__sdpa_pack_kt(int Nk, int D, const float *restrict k, long k_rs, float *restrict kt) {
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, Nk - j0), d0 = 0;
+    const float *s = k + (long)j0 * k_rs;
+    float *p = kt + (long)j0 * D;
+    if (nr == LK_SDPA_NR)
+      for (; d0 + 8 <= D; d0 += 8)
+        for (int j = 0; j < LK_SDPA_NR; j += 8) {
+          lk_v8 r[8], o[8];
+          for (int i = 0; i < 8; ++i) memcpy(&r[i], s + (long)(j + i) * k_rs + d0, sizeof r[i]);
+          lk_transpose8(r, o);
+          for (int i = 0; i < 8; ++i) memcpy(p + (long)(d0 + i) * LK_SDPA_NR + j, &o[i], sizeof o[i]);
+        }
+    for (; d0 < D; ++d0)
+      for (int j = 0; j < LK_SDPA_NR; ++j) p[(long)d0 * LK_SDPA_NR + j] = j < nr ? s[(long)j * k_rs + d0] : 0.0f;
+  }
+}
+
+/* vp[(d/NR)·Nk·NR + j·NR + d%NR] = v_j[d] for d < round_up(D, NR), zero for d ≥ D. */
+static void lk__sdpa_pack_v(int Nk, int D, const float *restrict v, long v_rs, float *restrict vp) {
+  for (int d0 = 0; d0 < D; d0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, D - d0);
+    float *p = vp + (long)d0 * Nk;
+    for (int j = 0; j < Nk; ++j) {
+      const float *s = v + (long)j * v_rs + d0;
+      if (nr == LK_SDPA_NR)
+        for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(p + (long)j * LK_SDPA_NR + u * LK_VW, lk_vload(s + u * LK_VW));
+      else
+        for (int d = 0; d < LK_SDPA_NR; ++d) p[(long)j * LK_SDPA_NR + d] = d < nr ? s[d] : 0.0f;
+    }
+  }
+}
+
+/* Step 1 on one tile: s[0:MR, 0:nv·VW] = A[0:MR, 0:D] · kp[0:D, 0:nv·VW], A(i, d) = a[i·rsa + d]
+ * (all MR rows readable), kp one packed Kᵀ panel whose first `valid` columns are real keys;
+ * rmax[i] = max(rmax[i], the row's real scores) lane-wise. nv is a constant after inlining. */
+__attribute__((always_inline)) static inline void lk__sdpa_qk_nv(int nv, int D, const float *restrict a, long rsa,
+                                                                 const float *restrict kp, float *restrict s, long lds,
+                                                                 int valid, lk_vf *restrict rmax) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) acc[i][u] = lk_vzero();
+  for (int d = 0; d < D; ++d) {
+    lk_vf b[LK_SDPA_NV];
+    for (int u = 0; u < nv; ++u) b[u] = lk_vload(kp + u * LK_VW);
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf ai = lk_vset1(a[i * rsa + d]);
+      for (int u = 0; u < nv; ++u) acc[i][u] += ai * b[u];
+    }
+    kp += LK_SDPA_NR;
+  }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) lk_vstore(s + i * lds + u * LK_VW, acc[i][u]);
+  if (valid == nv * LK_VW) {
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf m = acc[i][0];
+      for (int u = 1; u < nv; ++u) m = lk_vmax(acc[i][u], m);
+      rmax[i] = lk_vmax(m, rmax[i]);
+    }
+  } else { /* last panel: the zero padding keys must not take part in the max */
+    for (int u = 0; u < nv; ++u) {
+      lk_vi keep = lk_vbelow(u * LK_VW, valid);
+      for (int i = 0; i < LK_SDPA_MR; ++i) rmax[i] = lk_vmax(lk_vselect(keep, acc[i][u], lk_vset1(-INFINITY)), rmax[i]);
+    }
+  }
+}
+
+/* A last panel of at most LK_VW keys takes a tile one vector wide: half the multiply-adds (Nk =
+ * 197 is 12 panels of 16 and one of 5). */
+static void lk__sdpa_qk_tile(int D, const float *restrict a, long rsa, const float *restrict kp,
+                             float *restrict s, long lds, int valid, lk_vf *restrict rmax) {
+  if (valid <= LK_VW) lk__sdpa_qk_nv(1, D, a, rsa, kp, s, lds, valid, rmax);
+  else lk__sdpa_qk_nv(LK_SDPA_NV, D, a, rsa, kp, s, lds, valid, rmax);
+}
+
+/* 2^t for t ≤ 0 (or NaN): what step 2 needs, cheaper than lk_vexp (16 vector operations instead
+ * of ~28; step 2 was 16% of the kernel's time with lk_vexp). The caller folds log2(e) into its
+ * scale, so there is no ln 2 reduction; t is clamped at −126, where 2^t is ~1e-38, negligible in
+ * a row sum that is ≥ 1 (no underflow mask needed), and t ≤ 0 needs no overflow clamp. 2^r on
+ * |r| ≤ 1/2: degree 6, fitted for relative error (1.5e-8 with float coefficients, below the
+ * float rounding of its evaluation). NaN propagates through the max and the product. */
+static inline lk_vf lk__sdpa_exp2(lk_vf t) {
+  const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer in the low bits */
+  t = lk_vmax(t, lk_vset1(-126.0f));
+  lk_vf big = t + shifter;
+  lk_vf r = t - (big - shifter), r2 = r * r;
+  lk_vf q01 = r * 0.693147182f + 1.0f;
+  lk_vf q23 = r * 0.0555032864f + 0.240226462f;
+  lk_vf q456 = (r * 0.00133999367f + 0.00961848628f) + r2 * 0.000153464571f;
+  lk_vf p = q01 + r2 * (q23 + r2 * q456);
+  /* 2^n from the integer n in big's low bits: (n + 127) << 23 (n ≥ −126: a normal float). */
+  lk_vi two_n = ((lk_vi)big - ((lk_vi)lk_vset1(shifter) - 127)) << 23;
+  return p * (lk_vf)two_n;
+}
+
+/* Step 2 on one score row: p[j] = exp(scale·s[j] − scale·max) in place for j < Nk; returns 1/Σ p
+ * (NaN for a row whose scores are all −inf, as PyTorch). The row has room up to the next
+ * multiple of LK_VW, so the tail is a full, masked vector. */
+static float lk__sdpa_exp_row(int Nk, float *p, lk_vf rmax, float scale) {
+  const float a = scale * 1.44269504088896341f, m = lk_vhmax(rmax) * a; /* exp(x) = 2^(x·log2 e) */
+  lk_vf vs = lk_vzero();
+  int j = 0;
+  if (m == -INFINITY) return NAN;
+  for (; j + LK_VW <= Nk; j += LK_VW) {
+    lk_vf e = lk__sdpa_exp2(lk_vload(p + j) * a - m);
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  if (j < Nk) {
+    lk_vf e = lk_vselect(lk_vbelow(j, Nk), lk__sdpa_exp2(lk_vload(p + j) * a - m), lk_vzero());
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  return 1.0f / lk_vsum(vs);
+}
+
+/* Step 3 on one tile: o[0:mr, 0:nr] = inv[i] · Σ_j p[i·ldp + j] · vp[j·NR + c], j < Nk (all MR
+ * rows of p readable and finite). Edge tiles go through a full-size copy. */
+static void lk__sdpa_pv_tile(int Nk, const float *restrict p, long ldp, const float *restrict vp,
+                             const float *inv, float *restrict o, long ldo, int mr, int nr) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV], sum[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] = lk_vzero();
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_KC) {
+    const int j1 = (int)lk_min_l(j0 + LK_SDPA_KC, Nk);
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = lk_vzero();
+    for (int j = j0; j < j1; ++j) {
+      lk_vf b[LK_SDPA_NV];
+      for (int u = 0; u < LK_SDPA_NV; ++u) b[u] = lk_vload(vp + u * LK_VW);
+      for (int i = 0; i < LK_SDPA_MR; ++i) {
+        lk_vf pi = lk_vset1(p[i * ldp + j]);
+        for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] += pi * b[u];
+      }
+      vp += LK_SDPA_NR;
+    }
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] += acc[i][u];
+  }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = sum[i][u] * inv[i];
+  if (mr == LK_SDPA_MR && nr == LK_SDPA_NR) {
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(o + i * ldo + u * LK_VW, acc[i][u]);
+  } else {
+    float t[LK_SDPA_MR * LK_SDPA_NR];
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(t + i * LK_SDPA_NR + u * LK_VW, acc[i][u]);
+    for (int i = 0; i < mr; ++i) memcpy(o + i * ldo, t + i * LK_SDPA_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+             long k_rs, const float *v, long v_rs, float *out, float scale) {
+  if (B <= 0 || Nq <= 0 || H <= 0 || D <= 0) return;
+  const int group = H / Hk, tiles = (int)lk_ceil_div(Nq, LK_SDPA_MR);
+  const long ld = (long)H * D, units = (long)B * H * tiles;
+  const long nkp = lk_round_up(lk_max_l(Nk, 1), LK_SDPA_NR), dp = lk_round_up(D, LK_SDPA_NR);
+  /* Score rows one cache line longer when they would be a multiple of 4 KiB apart: the MR rows
+   * that step 3 reads together would all map to one L1 set (SAG's Nk = 1024). */
+  const long lds = nkp % 1024 == 0 ? nkp + 16 : nkp;
+  const size_t kt_floats = (size_t)lk_round_up(nkp * D, 16), vp_floats = (size_t)lk_round_up((long)Nk * dp, 16);
+  const size_t s_floats = (size_t)(LK_SDPA_TILES * LK_SDPA_MR * lds), qt_floats = (size_t)LK_SDPA_TILES * LK_SDPA_MR * D;
+  if (Nk <= 0) { /* no keys: an empty sum */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(out + r * ld, 0, (size_t)ld * sizeof(float));
+    return;
+  }
+  LK_OMP(parallel if(units > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1, packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
+    float *kt = lk_scratch_alloc(kt_floats + vp_floats + s_floats + qt_floats);
+    float *vp = kt ? kt + kt_floats : NULL, *s = kt ? vp + vp_floats : NULL, *qt = kt ? s + s_floats : NULL;
+    lk_vf rmax[LK_SDPA_TILES * LK_SDPA_MR];
+    float inv[LK_SDPA_TILES * LK_SDPA_MR];
+    const float *at[LK_SDPA_TILES]; /* each query tile's rows, row stride rs */
+    long rs[LK_SDPA_TILES];
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1;) {
+      const long bh = u / tiles;
+      const int t0 = (int)(u % tiles), b = (int)(bh / H), h = (int)(bh % H), g = h / group;
+      const int nt = (int)lk_min_l(lk_min_l(LK_SDPA_TILES, tiles - t0), u1 - u);
+      const int i0 = t0 * LK_SDPA_MR, m = (int)lk_min_l((long)nt * LK_SDPA_MR, Nq - i0);
+      const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+      float *ob = out + ((long)b * Nq + i0) * ld + (long)h * D;
+      u += nt;
+      if (!kt) { /* no scratch (out of memory): fail loudly, with NaN, rather than leave garbage */
+        for (int i = 0; i < m; ++i) for (int d = 0; d < D; ++d) ob[(long)i * ld + d] = NAN;
+        continue;
+      }
+      if (packed != (long)b * Hk + g) {
+        packed = (long)b * Hk + g;
+        lk__sdpa_pack_kt(Nk, D, k + (long)b * Nk * k_rs + (long)g * D, k_rs, kt);
+        lk__sdpa_pack_v(Nk, D, v + (long)b * Nk * v_rs + (long)g * D, v_rs, vp);
+      }
+      /* Queries are read in place, except a last tile with fewer than MR rows, or rows a multiple
+       * of 4 KiB apart (one L1 set, see gemm.c): those are copied into qt (zero rows past Nq). */
+      for (int t = 0; t < nt; ++t) {
+        const int rows = (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR);
+        at[t] = qb + (long)t * LK_SDPA_MR * q_rs;
+        rs[t] = q_rs;
+        if (rows < LK_SDPA_MR || q_rs % 1024 == 0) {
+          float *c = qt + (long)t * LK_SDPA_MR * D;
+          memset(c, 0, (size_t)LK_SDPA_MR * D * sizeof(float));
+          for (int i = 0; i < rows; ++i) memcpy(c + (long)i * D, at[t] + i * q_rs, (size_t)D * sizeof(float));
+          at[t] = c;
+          rs[t] = D;
+        }
+        for (int i = 0; i < LK_SDPA_MR; ++i) rmax[t * LK_SDPA_MR + i] = lk_vset1(-INFINITY);
+      }
+      /* Step 1, panel by panel so each Kᵀ panel is reused from L1 by the nt tiles. */
+      for (long j0 = 0; j0 < nkp; j0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_qk_tile(D, at[t], rs[t], kt + j0 * D, s + (long)t * LK_SDPA_MR * lds + j0, lds,
+                           (int)lk_min_l(LK_SDPA_NR, Nk - j0), rmax + t * LK_SDPA_MR);
+      /* Step 2 (rows past Nq hold zero scores: harmless, finite, and never stored). */
+      for (int i = 0; i < nt * LK_SDPA_MR; ++i) inv[i] = lk__sdpa_exp_row(Nk, s + i * lds, rmax[i], scale);
+      /* Step 3. */
+      for (int d0 = 0; d0 < dp; d0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_pv_tile(Nk, s + (long)t * LK_SDPA_MR * lds, lds, vp + (long)d0 * Nk, inv + t * LK_SDPA_MR,
+                           ob + (long)t * LK_SDPA_MR * ld + d0, ld, (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR),
+                           (int)lk_min_l(LK_SDPA_NR, D - d0));
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formula in double, one query at a time. */
+void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                   long k_rs, const float *v, long v_rs, float *out, float scale) {
+  double *p = (double *)malloc((size_t)Nk * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < Nq; ++i)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D;
+        double m = -INFINITY, sum = 0.0;
+        for (int j = 0; j < Nk; ++j) {
+          const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D;
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d) dot += (double)qi[d] * kj[d];
+          p[j] = dot * scale;
+          m = p[j] > m ? p[j] : m;
+        }
+        for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int j = 0; j < Nk; ++j) o += p[j] * v[((long)b * Nk + j) * v_rs + (long)g * D + d];
+          out[((long)b * Nq + i) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(p);
+}
+
+/* local_attention: every token attends over its own T variants (shifted copies) only.
+ *   q [B, N, H·D], k, v [B, T, N, Hk·D], out [B, N, H·D];
+ *   out[b, n, h] = Σ_t softmax_t(scale · q[b, n, h] · k[b, t, n, g]) · v[b, t, n, g], g = h / (H / Hk).
+ * T is small (a handful of shifts), so the kernel is dot products vectorised over D, parallel over
+ * the B·N token positions. out must not overlap q, k or v. */
+static float lk__attn_dot(const float *a, const float *b, int n) {
+  lk_vf s = lk_vzero();
+  int i = 0;
+  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
+  float r = lk_vsum(s);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                        const float *v, float *out, float scale) {
+  long pos = (long)B * N, ldq = (long)H * D, ldk = (long)Hk * D;
+  int group = H / Hk;
+  LK_OMP(parallel for schedule(static) if(pos * T * ldq >= LK_PAR_MIN))
+  for (long p = 0; p < pos; ++p) {
+    long b = p / N, n = p % N;
+    float w[64], *wp = T <= 64 ? w : (float *)malloc((size_t)T * sizeof(float));
+    if (!wp) { /* out of memory: NaN rather than garbage */
+      for (long i = 0; i < ldq; ++i) out[p * ldq + i] = NAN;
+      continue;
+    }
+    for (int h = 0; h < H; ++h) {
+      const float *qh = q + p * ldq + (long)h * D;
+      float *oh = out + p * ldq + (long)h * D;
+      long kv = (long)(h / group) * D; /* offset of the kv head inside a row */
+      float m = -INFINITY, sum = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        wp[t] = scale * lk__attn_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
+        m = wp[t] > m ? wp[t] : m;
+      }
+      for (int t = 0; t < T; ++t) sum += (wp[t] = expf(wp[t] - m));
+      for (int d = 0; d < D; ++d) oh[d] = 0.0f;
+      for (int t = 0; t < T; ++t) {
+        const float *vt = v + ((b * T + t) * N + n) * ldk + kv;
+        float pt = wp[t] / sum;
+        for (int d = 0; d < D; ++d) oh[d] += pt * vt[d];
+      }
+    }
+    if (wp != w) free(wp);
+  }
+}
+
+void lk_local_attention_naive(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                              const float *v, float *out, float scale) {
+  double *w = (double *)malloc((size_t)T * sizeof(double));
+  for (int b = 0; b < B; ++b)
+    for (int n = 0; n < N; ++n)
+      for (int h = 0; h < H; ++h) {
+        int g = h / (H / Hk);
+        double m = -INFINITY, sum = 0.0;
+        for (int t = 0; t < T; ++t) {
+          double dot = 0.0;
+          for (int d = 0; d < D; ++d)
+            dot += (double)q[((long)b * N + n) * H * D + (long)h * D + d] *
+                   k[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          w[t] = dot * scale;
+          m = w[t] > m ? w[t] : m;
+        }
+        for (int t = 0; t < T; ++t) sum += (w[t] = exp(w[t] - m));
+        for (int d = 0; d < D; ++d) {
+          double o = 0.0;
+          for (int t = 0; t < T; ++t) o += w[t] * v[(((long)b * T + t) * N + n) * Hk * D + (long)g * D + d];
+          out[((long)b * N + n) * H * D + (long)h * D + d] = (float)(o / sum);
+        }
+      }
+  free(w);
+}
+
 /* ---- templates/pool.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Pooling and reductions: max pooling, global average pooling, mean over one axis. */
@@ -3501,6 +3892,242 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
 }
 
+/* ---- templates/attention_grad.c ------------------------------------------------------------ */
+/* locus-requires: prologue.h */
+/* Training: the gradient of sdpa (attention.c) with respect to q, k and v, in one kernel.
+ *
+ * With S = scale · q·kᵀ and P = softmax(S) per (sample, head) and dO the gradient of the output:
+ *   dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = scale · P ⊙ (dP − rowsum(P ⊙ dP)),  dQ = dS·K,  dK = dSᵀ·Q.
+ * Operands as lk_sdpa's: q_{b,i,h} = q[(b·Nq + i)·q_rs + h·D ...], k and v with their own row
+ * strides, kv head g = h / (H / Hk); dout is [B, Nq, H·D] with row stride do_rs. The gradients are
+ * written through row strides too (dq [B, Nq, H·D], dk and dv [B, Nk, Hk·D]): a training graph
+ * passes three column ranges of one [B, N, H·D + 2·Hk·D] buffer, the gradient of the fused qkv
+ * projection's output, so no concat follows.
+ *
+ * Why one kernel: the lowering to matmuls ran each (sample, head) product as its own small GEMM
+ * (localvit_fmnist: 128 products of 50×50×32 per call at ~45 GFLOP/s), kept the probabilities
+ * P [B, H, Nq, Nk] alive from the forward to the backward, copied q, k and v out of the qkv buffer,
+ * and copied the three gradients back into one (the concat). Here P is recomputed from q and k
+ * (one more Nq×Nk×D product, a fifth of the backward's FLOPs) instead of stored, so the forward is
+ * the inference kernel lk_sdpa and nothing of size Nq·Nk outlives a call.
+ *
+ * How: one task per (sample, kv head), which owns that kv head's dK and dV (accumulated in scratch
+ * over the heads of its group and all query tiles, then stored), so tasks never write the same
+ * element and each sum runs in a fixed order: results do not depend on the thread count. Per task
+ * Kᵀ and Vᵀ are packed once ([D, Nkp], keys zero-padded to a multiple of the vector width) and K
+ * once more as rows padded to Dp columns; then per head, LK_SDPA_GRAD_MQ queries at a time (their
+ * rows copied, zero-padded to a multiple of 4):
+ *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (lk_vexp), zero in the padding;
+ *   2. dP = dO·Vᵀ, then dS in place;
+ *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
+ * All five products are one register-blocked routine (4 rows × 2 vectors, A read by scalar
+ * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
+ * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 58 KB; SAG's
+ * Nk = 1024, D = 64: 1.6 MB). If that fails, the task's gradients are NaN. */
+#ifndef LK_SDPA_GRAD_MQ
+#  define LK_SDPA_GRAD_MQ 32 /* queries per tile: S and dP rows of a tile stay in L2 at Nk = 1024 */
+#endif
+
+/* C[0:4, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1 or 2. */
+static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars, long acs,
+                                const float *restrict B, long ldb, float *restrict C, long ldc, int accumulate) {
+  lk_vf c[4][2];
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < 2; ++u) c[i][u] = lk_vzero();
+  if (nv == 2) {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb), b1 = lk_vload(B + k * ldb + LK_VW);
+      for (int i = 0; i < 4; ++i) {
+        const lk_vf a = lk_vset1(A[i * ars + k * acs]);
+        c[i][0] += a * b0;
+        c[i][1] += a * b1;
+      }
+    }
+  } else {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb);
+      for (int i = 0; i < 4; ++i) c[i][0] += lk_vset1(A[i * ars + k * acs]) * b0;
+    }
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < nv; ++u) {
+      float *p = C + i * ldc + u * LK_VW;
+      lk_vstore(p, accumulate ? lk_vload(p) + c[i][u] : c[i][u]);
+    }
+}
+
+/* C[M, N] (+)= A·B for M a multiple of 4 and N a multiple of LK_VW (the callers pad both). */
+static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
+                      float *C, long ldc, int accumulate) {
+  for (int i = 0; i < M; i += 4)
+    for (int n = 0; n < N; n += 2 * LK_VW)
+      lk__ag_block(N - n >= 2 * LK_VW ? 2 : 1, K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n, ldc, accumulate);
+}
+
+/* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. */
+static void lk__ag_pack_t(int n, int D, const float *src, long rs, float *dst, long ld) {
+  for (int d = 0; d < D; ++d) {
+    float *row = dst + (long)d * ld;
+    for (int j = 0; j < n; ++j) row[j] = src[(long)j * rs + d];
+    for (long j = n; j < ld; ++j) row[j] = 0.0f;
+  }
+}
+
+/* dst[i·ld + d] = src[i·rs + d] for i < n, d < D; zero up to ld columns and `rows` rows. */
+static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, float *dst, long ld) {
+  for (int i = 0; i < rows; ++i) {
+    float *row = dst + (long)i * ld;
+    if (i < n) memcpy(row, src + (long)i * rs, (size_t)D * sizeof(float));
+    for (long d = i < n ? D : 0; d < ld; ++d) row[d] = 0.0f;
+  }
+}
+
+/* Rows [0, m) of s [·, Nkp] become softmax(scale·s) over their first Nk columns, zero after them;
+ * rows [m, mp) become zero. */
+static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    float *row = s + (long)i * nkp;
+    if (i >= m) { memset(row, 0, (size_t)nkp * sizeof(float)); continue; }
+    lk_vf mx = lk_vset1(-INFINITY), sum = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW)
+      mx = lk_vmax(mx, lk_vselect(lk_vbelow((int)j, Nk), lk_vload(row + j), lk_vset1(-INFINITY)));
+    const float shift = scale * lk_vhmax(mx);
+    for (long j = 0; j < nkp; j += LK_VW) {
+      const lk_vf e = lk_vselect(lk_vbelow((int)j, Nk), lk_vexp(lk_vload(row + j) * scale - shift), lk_vzero());
+      lk_vstore(row + j, e);
+      sum += e;
+    }
+    const float inv = 1.0f / lk_vsum(sum);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(row + j, lk_vload(row + j) * inv);
+  }
+}
+
+/* dp[i, j] ← scale · p[i, j] · (dp[i, j] − Σ_j p[i, j]·dp[i, j]) for i < mp (zero where p is). */
+static void lk__ag_dscores(int mp, long nkp, const float *p, float *dp, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    const float *pr = p + (long)i * nkp;
+    float *dr = dp + (long)i * nkp;
+    lk_vf acc = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW) acc += lk_vload(pr + j) * lk_vload(dr + j);
+    const float dot = lk_vsum(acc);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(dr + j, lk_vload(pr + j) * (lk_vload(dr + j) - dot) * scale);
+  }
+}
+
+void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k, long k_rs,
+                  const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs, float *dk,
+                  long dk_rs, float *dv, long dv_rs, float scale) {
+  if (B <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  if (Nk <= 0) { /* no keys: the output is an empty sum, constant in q */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(dq + r * dq_rs, 0, (size_t)H * D * sizeof(float));
+    return;
+  }
+  const int group = H / Hk;
+  const long units = (long)B * Hk, nkp = lk_round_up(lk_max_l(Nk, 1), LK_VW), dp = lk_round_up(D, LK_VW);
+  const long mq = LK_SDPA_GRAD_MQ;
+  const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
+  const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
+  LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1;
+    float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
+    float *s = NULL, *ds = NULL, *qt = NULL, *ot = NULL;
+    if (kt) { /* each array starts on a cache line (16 floats) */
+      vt = kt + lk_round_up(D * nkp, 16), kp = vt + lk_round_up(D * nkp, 16);
+      dka = kp + lk_round_up(nkp * dp, 16), dva = dka + lk_round_up(nkp * dp, 16);
+      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
+      qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
+    }
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1; ++u) {
+      const int b = (int)(u / Hk), g = (int)(u % Hk);
+      const float *kb = k + (long)b * Nk * k_rs + (long)g * D, *vb = v + (long)b * Nk * v_rs + (long)g * D;
+      float *dkb = dk + (long)b * Nk * dk_rs + (long)g * D, *dvb = dv + (long)b * Nk * dv_rs + (long)g * D;
+      if (!kt) { /* out of memory: fail loudly with NaN rather than leave garbage */
+        for (int h = g * group; h < (g + 1) * group; ++h)
+          for (int i = 0; i < Nq; ++i)
+            for (int d = 0; d < D; ++d) dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = NAN;
+        for (int j = 0; j < Nk; ++j)
+          for (int d = 0; d < D; ++d) dkb[(long)j * dk_rs + d] = dvb[(long)j * dv_rs + d] = NAN;
+        continue;
+      }
+      lk__ag_pack_t(Nk, D, kb, k_rs, kt, nkp);
+      lk__ag_pack_t(Nk, D, vb, v_rs, vt, nkp);
+      lk__ag_pack_rows(Nk, (int)nkp, D, kb, k_rs, kp, dp);
+      memset(dka, 0, (size_t)(2 * lk_round_up(nkp * dp, 16)) * sizeof(float)); /* dka and dva */
+      for (int h = g * group; h < (g + 1) * group; ++h)
+        for (int i0 = 0; i0 < Nq; i0 += (int)mq) {
+          const int m = (int)lk_min_l(mq, Nq - i0), mp = (int)lk_round_up(m, 4);
+          const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+          lk__ag_pack_rows(m, mp, D, qb, q_rs, qt, dp);
+          lk__ag_pack_rows(m, mp, D, dout + ((long)b * Nq + i0) * do_rs + (long)h * D, do_rs, ot, dp);
+          /* 1. P. */
+          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, nkp, s, nkp, 0);
+          lk__ag_softmax_rows(m, mp, Nk, nkp, s, scale);
+          /* 2. dS. */
+          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, nkp, ds, nkp, 0);
+          lk__ag_dscores(mp, nkp, s, ds, scale);
+          /* 3. dV += Pᵀ·dO and dK += dSᵀ·Q over this tile's queries; dQ = dS·K (into ot, whose
+           * dO rows are used up). */
+          lk__ag_mm(nk4, (int)dp, mp, s, 1, nkp, ot, dp, dva, dp, 1);
+          lk__ag_mm(nk4, (int)dp, mp, ds, 1, nkp, qt, dp, dka, dp, 1);
+          lk__ag_mm(mp, (int)dp, Nk, ds, nkp, 1, kp, dp, ot, dp, 0);
+          for (int i = 0; i < m; ++i)
+            memcpy(dq + ((long)b * Nq + i0 + i) * dq_rs + (long)h * D, ot + (long)i * dp, (size_t)D * sizeof(float));
+        }
+      for (int j = 0; j < Nk; ++j) {
+        memcpy(dkb + (long)j * dk_rs, dka + (long)j * dp, (size_t)D * sizeof(float));
+        memcpy(dvb + (long)j * dv_rs, dva + (long)j * dp, (size_t)D * sizeof(float));
+      }
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formulas in double, one (sample, head, query) at a time. */
+void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                        long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
+                        float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
+  double *p = (double *)malloc((size_t)(Nk > 0 ? Nk : 1) * 2 * sizeof(double)), *dpr = p + (Nk > 0 ? Nk : 1);
+  double *gk = (double *)calloc((size_t)(Nk > 0 ? Nk : 1) * D * 2, sizeof(double)), *gv = gk + (long)(Nk > 0 ? Nk : 1) * D;
+  for (int b = 0; b < B; ++b)
+    for (int g = 0; g < Hk; ++g) {
+      memset(gk, 0, (size_t)(Nk > 0 ? Nk : 1) * D * 2 * sizeof(double));
+      for (int h = g * (H / Hk); h < (g + 1) * (H / Hk); ++h)
+        for (int i = 0; i < Nq; ++i) {
+          const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D, *oi = dout + ((long)b * Nq + i) * do_rs + (long)h * D;
+          double m = -INFINITY, sum = 0.0, dot = 0.0;
+          for (int j = 0; j < Nk; ++j) {
+            const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D, *vj = v + ((long)b * Nk + j) * v_rs + (long)g * D;
+            double sj = 0.0, dj = 0.0;
+            for (int d = 0; d < D; ++d) { sj += (double)qi[d] * kj[d]; dj += (double)oi[d] * vj[d]; }
+            p[j] = sj * scale;
+            dpr[j] = dj;
+            m = p[j] > m ? p[j] : m;
+          }
+          for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+          for (int j = 0; j < Nk; ++j) dot += (p[j] /= sum) * dpr[j];
+          for (int d = 0; d < D; ++d) {
+            double acc = 0.0;
+            for (int j = 0; j < Nk; ++j) {
+              const double dsj = scale * p[j] * (dpr[j] - dot);
+              acc += dsj * k[((long)b * Nk + j) * k_rs + (long)g * D + d];
+              gk[(long)j * D + d] += dsj * qi[d];
+              gv[(long)j * D + d] += p[j] * oi[d];
+            }
+            dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = (float)acc;
+          }
+        }
+      for (int j = 0; j < Nk; ++j)
+        for (int d = 0; d < D; ++d) {
+          dk[((long)b * Nk + j) * dk_rs + (long)g * D + d] = (float)gk[(long)j * D + d];
+          dv[((long)b * Nk + j) * dv_rs + (long)g * D + d] = (float)gv[(long)j * D + d];
+        }
+    }
+  free(p);
+  free(gk);
+}
+
 /* ---- templates/loss.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Training: the loss at the end of the graph, softmax cross-entropy with soft targets (one-hot
@@ -4347,7 +4974,7 @@ static const unsigned char sag_tiny_imagenet_train_param_read_[196] = {
 };
 int sag_tiny_imagenet_train_param_read_by_forward(int i) { return i >= 0 && i < 196 ? sag_tiny_imagenet_train_param_read_[i] : 0; }
 
-size_t sag_tiny_imagenet_train_arena_bytes(void) { return 3705693696; }
+size_t sag_tiny_imagenet_train_arena_bytes(void) { return 3025036800; }
 
 void sag_tiny_imagenet_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -4379,152 +5006,152 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   lk_img2seq(B, 192, 1024, arena, arena + 6291456);
 
   /* %5 = circular_pad(%0) {left 1, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 225] */
-  lk_circular_pad(B * 3, 224, 224, 0, 0, 1, 0, inputs[0], arena + 896122176);
+  lk_circular_pad(B * 3, 224, 224, 0, 0, 1, 0, inputs[0], arena + 644463936);
 
   /* %8 = conv2d(%5, %6, %7) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 224, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 896122176, params[2], params[3],
+  lk_conv2d(B, 3, 224, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 644463936, params[2], params[3],
       arena, NULL);
 
   /* %9 = img2seq(%8) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 12582912);
 
   /* %10 = circular_pad(%0) {left 2, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 226] */
-  lk_circular_pad(B * 3, 224, 224, 0, 0, 2, 0, inputs[0], arena + 886402368);
+  lk_circular_pad(B * 3, 224, 224, 0, 0, 2, 0, inputs[0], arena + 634744128);
 
   /* %13 = conv2d(%10, %11, %12) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 224, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 886402368, params[4], params[5],
+  lk_conv2d(B, 3, 224, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 634744128, params[4], params[5],
       arena, NULL);
 
   /* %14 = img2seq(%13) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 18874368);
 
   /* %15 = circular_pad(%0) {left 3, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 227] */
-  lk_circular_pad(B * 3, 224, 224, 0, 0, 3, 0, inputs[0], arena + 871779552);
+  lk_circular_pad(B * 3, 224, 224, 0, 0, 3, 0, inputs[0], arena + 620121312);
 
   /* %18 = conv2d(%15, %16, %17) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 224, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 871779552, params[6], params[7],
+  lk_conv2d(B, 3, 224, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 620121312, params[6], params[7],
       arena, NULL);
 
   /* %19 = img2seq(%18) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 25165824);
 
   /* %20 = circular_pad(%0) {left 0, right 0, top 1, bottom 0} to_patch_embedding : f32[B, 3, 225, 224] */
-  lk_circular_pad(B * 3, 224, 224, 1, 0, 0, 0, inputs[0], arena + 900960576);
+  lk_circular_pad(B * 3, 224, 224, 1, 0, 0, 0, inputs[0], arena + 649302336);
 
   /* %23 = conv2d(%20, %21, %22) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 225, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 900960576, params[8], params[9],
+  lk_conv2d(B, 3, 225, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 649302336, params[8], params[9],
       arena, NULL);
 
   /* %24 = img2seq(%23) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 31457280);
 
   /* %25 = circular_pad(%0) {left 0, right 0, top 2, bottom 0} to_patch_embedding : f32[B, 3, 226, 224] */
-  lk_circular_pad(B * 3, 224, 224, 2, 0, 0, 0, inputs[0], arena + 891262272);
+  lk_circular_pad(B * 3, 224, 224, 2, 0, 0, 0, inputs[0], arena + 639604032);
 
   /* %28 = conv2d(%25, %26, %27) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 226, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 891262272, params[10], params[11],
+  lk_conv2d(B, 3, 226, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 639604032, params[10], params[11],
       arena, NULL);
 
   /* %29 = img2seq(%28) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 37748736);
 
   /* %30 = circular_pad(%0) {left 0, right 0, top 3, bottom 0} to_patch_embedding : f32[B, 3, 227, 224] */
-  lk_circular_pad(B * 3, 224, 224, 3, 0, 0, 0, inputs[0], arena + 876660960);
+  lk_circular_pad(B * 3, 224, 224, 3, 0, 0, 0, inputs[0], arena + 625002720);
 
   /* %33 = conv2d(%30, %31, %32) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 227, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 876660960, params[12], params[13],
+  lk_conv2d(B, 3, 227, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 625002720, params[12], params[13],
       arena, NULL);
 
   /* %34 = img2seq(%33) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 44040192);
 
   /* %35 = circular_pad(%0) {left 1, right 0, top 1, bottom 0} to_patch_embedding : f32[B, 3, 225, 225] */
-  lk_circular_pad(B * 3, 224, 224, 1, 0, 1, 0, inputs[0], arena + 881542368);
+  lk_circular_pad(B * 3, 224, 224, 1, 0, 1, 0, inputs[0], arena + 629884128);
 
   /* %38 = conv2d(%35, %36, %37) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 225, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 881542368, params[14], params[15],
+  lk_conv2d(B, 3, 225, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 629884128, params[14], params[15],
       arena, NULL);
 
   /* %39 = img2seq(%38) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 50331648);
 
   /* %40 = circular_pad(%0) {left 2, right 0, top 2, bottom 0} to_patch_embedding : f32[B, 3, 226, 226] */
-  lk_circular_pad(B * 3, 224, 224, 2, 0, 2, 0, inputs[0], arena + 866876256);
+  lk_circular_pad(B * 3, 224, 224, 2, 0, 2, 0, inputs[0], arena + 615218016);
 
   /* %43 = conv2d(%40, %41, %42) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 226, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 866876256, params[16], params[17],
+  lk_conv2d(B, 3, 226, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 615218016, params[16], params[17],
       arena, NULL);
 
   /* %44 = img2seq(%43) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 56623104);
 
   /* %45 = circular_pad(%0) {left 3, right 0, top 3, bottom 0} to_patch_embedding : f32[B, 3, 227, 227] */
-  lk_circular_pad(B * 3, 224, 224, 3, 0, 3, 0, inputs[0], arena + 861929472);
+  lk_circular_pad(B * 3, 224, 224, 3, 0, 3, 0, inputs[0], arena + 610271232);
 
   /* %48 = conv2d(%45, %46, %47) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 227, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 861929472, params[18], params[19],
+  lk_conv2d(B, 3, 227, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 610271232, params[18], params[19],
       arena, NULL);
 
   /* %49 = img2seq(%48) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 62914560);
 
   /* %50 = stack(%4, %9, %14, %19, %24, %29, %34, %39, %44, %49) {axis 0} to_patch_embedding : f32[B, 10, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 6291456, 196608, arena + 402653184, 1966080);
-  lk_copy_rows(B, 196608, arena + 12582912, 196608, arena + 402849792, 1966080);
-  lk_copy_rows(B, 196608, arena + 18874368, 196608, arena + 403046400, 1966080);
-  lk_copy_rows(B, 196608, arena + 25165824, 196608, arena + 403243008, 1966080);
-  lk_copy_rows(B, 196608, arena + 31457280, 196608, arena + 403439616, 1966080);
-  lk_copy_rows(B, 196608, arena + 37748736, 196608, arena + 403636224, 1966080);
-  lk_copy_rows(B, 196608, arena + 44040192, 196608, arena + 403832832, 1966080);
-  lk_copy_rows(B, 196608, arena + 50331648, 196608, arena + 404029440, 1966080);
-  lk_copy_rows(B, 196608, arena + 56623104, 196608, arena + 404226048, 1966080);
-  lk_copy_rows(B, 196608, arena + 62914560, 196608, arena + 404422656, 1966080);
+  lk_copy_rows(B, 196608, arena + 6291456, 196608, arena + 125829120, 1966080);
+  lk_copy_rows(B, 196608, arena + 12582912, 196608, arena + 126025728, 1966080);
+  lk_copy_rows(B, 196608, arena + 18874368, 196608, arena + 126222336, 1966080);
+  lk_copy_rows(B, 196608, arena + 25165824, 196608, arena + 126418944, 1966080);
+  lk_copy_rows(B, 196608, arena + 31457280, 196608, arena + 126615552, 1966080);
+  lk_copy_rows(B, 196608, arena + 37748736, 196608, arena + 126812160, 1966080);
+  lk_copy_rows(B, 196608, arena + 44040192, 196608, arena + 127008768, 1966080);
+  lk_copy_rows(B, 196608, arena + 50331648, 196608, arena + 127205376, 1966080);
+  lk_copy_rows(B, 196608, arena + 56623104, 196608, arena + 127401984, 1966080);
+  lk_copy_rows(B, 196608, arena + 62914560, 196608, arena + 127598592, 1966080);
 
   /* %52 = add(%50, %51) layers.0.0 : f32[B, 10, 1024, 192], written over %50 */
-  lk_add(4, (const long[]){B, 10, 1024, 192}, arena + 402653184,
+  lk_add(4, (const long[]){B, 10, 1024, 192}, arena + 125829120,
       (const long[]){1966080, 196608, 192, 1}, params[20], (const long[]){0, 196608, 192, 1},
-      arena + 402653184);
+      arena + 125829120);
 
   /* %53 = index(%52) {axis 0, at 0} layers.0.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 402653184, 1966080, arena + 767557632, 196608);
+  lk_copy_rows(B, 196608, arena + 125829120, 1966080, arena + 452984832, 196608);
 
   /* %56 = normalize(%53) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 767557632, 1e-06f, arena + 773849088);
+  lk_normalize(B * 1024, 192, arena + 452984832, 1e-06f, arena + 459276288);
 
   /* %57 = mul(%56, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 773849088, (const long[]){196608, 192, 1},
-      params[21], (const long[]){0, 0, 1}, arena + 780140544);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 459276288, (const long[]){196608, 192, 1},
+      params[21], (const long[]){0, 0, 1}, arena + 465567744);
 
   /* %58 = add(%57, %55) layers.0.0.norm1 : f32[B, 1024, 192], written over %57 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 780140544, (const long[]){196608, 192, 1},
-      params[22], (const long[]){0, 0, 1}, arena + 780140544);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 465567744, (const long[]){196608, 192, 1},
+      params[22], (const long[]){0, 0, 1}, arena + 465567744);
 
   /* %59 = normalize(%52) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
-  lk_normalize(B * 10 * 1024, 192, arena + 402653184, 1e-06f, arena + 465567744);
+  lk_normalize(B * 10 * 1024, 192, arena + 125829120, 1e-06f, arena + 188743680);
 
   /* %60 = mul(%59, %54) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
-  lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 465567744,
+  lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 188743680,
       (const long[]){1966080, 196608, 192, 1}, params[21], (const long[]){0, 0, 0, 1},
-      arena + 528482304);
+      arena + 251658240);
 
   /* %61 = add(%60, %55) layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %60 */
-  lk_add(4, (const long[]){B, 10, 1024, 192}, arena + 528482304,
+  lk_add(4, (const long[]){B, 10, 1024, 192}, arena + 251658240,
       (const long[]){1966080, 196608, 192, 1}, params[22], (const long[]){0, 0, 0, 1},
-      arena + 528482304);
+      arena + 251658240);
 
   /* %64 = fused_linear(%58, %62, %63) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 780140544, params[23], params[24], LK_ACT_NONE, NULL,
-      arena + 786432000);
+  lk_fused_linear(B * 1024, 192, 192, arena + 465567744, params[23], params[24], LK_ACT_NONE, NULL,
+      arena + 471859200);
 
   /* %67 = fused_linear(%61, %65, %66) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
-  lk_fused_linear(B * 10 * 1024, 192, 384, arena + 528482304, params[25], params[26], LK_ACT_NONE,
+  lk_fused_linear(B * 10 * 1024, 192, 384, arena + 251658240, params[25], params[26], LK_ACT_NONE,
       NULL, arena);
 
   /* %68 = slice(%67) {axis 2, start 0, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
-  lk_copy_rows(B * 10240, 192, arena, 384, arena + 591396864, 192);
+  lk_copy_rows(B * 10240, 192, arena, 384, arena + 314572800, 192);
 
   /* %69 = slice(%67) {axis 2, start 192, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
-  lk_copy_rows(B * 10240, 192, arena + 192, 384, arena + 654311424, 192);
+  lk_copy_rows(B * 10240, 192, arena + 192, 384, arena + 377487360, 192);
 
   /* %70 = reshape(%64) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %64: no code */
 
@@ -4533,4541 +5160,4068 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %72 = reshape(%69) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %69: no code */
 
   /* %73 = matmul_permuted(%70, %71) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 786432000, 48, 0, 1,
-      arena + 591396864, 48, 1, 196608, arena, 10, 0, 0.0f);
+  lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 471859200, 48, 0, 1,
+      arena + 314572800, 48, 1, 196608, arena, 10, 0, 0.0f);
 
   /* %74 = mul_scalar(%73) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_mul_scalar(B * 1024 * 4 * 10, arena, 0.14433756f, arena + 1310720);
 
   /* %75 = softmax(%74) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_softmax(B * 4096, 10, arena + 1310720, arena + 905798976);
+  lk_softmax(B * 4096, 10, arena + 1310720, arena + 731211072);
 
   /* %76 = matmul_permuted(%75, %72) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
-  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena + 905798976, 10, 0, 1,
-      arena + 654311424, 48, 196608, 1, arena + 792723456, 48, 0, 0.0f);
+  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena + 731211072, 10, 0, 1,
+      arena + 377487360, 48, 196608, 1, arena + 478150656, 48, 0, 0.0f);
 
   /* %77 = reshape(%76) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %76: no code */
 
   /* %80 = fused_linear(%77, %78, %79) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 792723456, params[27], params[28], LK_ACT_NONE, NULL,
-      arena + 799014912);
+  lk_fused_linear(B * 1024, 192, 192, arena + 478150656, params[27], params[28], LK_ACT_NONE, NULL,
+      arena + 484442112);
 
   /* %82 = mul(%80, %81) layers.0.0 : f32[B, 1024, 192], written over %80 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 799014912, (const long[]){196608, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 799014912);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 484442112, (const long[]){196608, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 484442112);
 
   /* %83 = add(%53, %82) layers.0.0 : f32[B, 1024, 192], written over %80 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 767557632, (const long[]){196608, 192, 1},
-      arena + 799014912, (const long[]){196608, 192, 1}, arena + 799014912);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
+      arena + 484442112, (const long[]){196608, 192, 1}, arena + 484442112);
 
   /* %86 = normalize(%83) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 799014912, 1e-06f, arena + 805306368);
+  lk_normalize(B * 1024, 192, arena + 484442112, 1e-06f, arena + 490733568);
 
   /* %87 = mul(%86, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 805306368, (const long[]){196608, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 811597824);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 490733568, (const long[]){196608, 192, 1},
+      params[29], (const long[]){0, 0, 1}, arena + 497025024);
 
   /* %88 = add(%87, %85) layers.0.0.norm2 : f32[B, 1024, 192], written over %87 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 811597824, (const long[]){196608, 192, 1},
-      params[30], (const long[]){0, 0, 1}, arena + 811597824);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 497025024, (const long[]){196608, 192, 1},
+      params[30], (const long[]){0, 0, 1}, arena + 497025024);
 
   /* %91 = fused_linear(%88, %89, %90) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 811597824, params[31], params[32], LK_ACT_NONE, NULL,
-      arena + 717225984);
+  lk_fused_linear(B * 1024, 192, 768, arena + 497025024, params[31], params[32], LK_ACT_NONE, NULL,
+      arena);
 
   /* %92 = gelu(%91) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
-  lk_gelu(B * 1024 * 768, arena + 717225984, arena + 742391808);
+  lk_gelu(B * 1024 * 768, arena, arena + 25165824);
 
   /* %95 = fused_linear(%92, %93, %94) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 742391808, params[33], params[34], LK_ACT_NONE, NULL,
-      arena + 817889280);
+  lk_fused_linear(B * 1024, 768, 192, arena + 25165824, params[33], params[34], LK_ACT_NONE, NULL,
+      arena + 503316480);
 
   /* %97 = mul(%95, %96) layers.0.0 : f32[B, 1024, 192], written over %95 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 817889280, (const long[]){196608, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 817889280);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 503316480);
 
   /* %98 = add(%83, %97) layers.0.0 : f32[B, 1024, 192], written over %95 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 799014912, (const long[]){196608, 192, 1},
-      arena + 817889280, (const long[]){196608, 192, 1}, arena + 817889280);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 484442112, (const long[]){196608, 192, 1},
+      arena + 503316480, (const long[]){196608, 192, 1}, arena + 503316480);
 
   /* %99 = normalize(%98) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 817889280, 1e-06f, arena + 824180736);
+  lk_normalize(B * 1024, 192, arena + 503316480, 1e-06f, arena + 509607936);
 
   /* %100 = mul(%99, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 824180736, (const long[]){196608, 192, 1},
-      params[21], (const long[]){0, 0, 1}, arena + 830472192);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 509607936, (const long[]){196608, 192, 1},
+      params[21], (const long[]){0, 0, 1}, arena + 515899392);
 
   /* %101 = add(%100, %55) layers.0.0.norm1 : f32[B, 1024, 192], written over %100 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 830472192, (const long[]){196608, 192, 1},
-      params[22], (const long[]){0, 0, 1}, arena + 830472192);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 515899392, (const long[]){196608, 192, 1},
+      params[22], (const long[]){0, 0, 1}, arena + 515899392);
 
   /* %104 = fused_linear(%101, %102, %103) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 830472192, params[35], params[36], LK_ACT_NONE, NULL,
-      arena + 836763648);
+  lk_fused_linear(B * 1024, 192, 192, arena + 515899392, params[35], params[36], LK_ACT_NONE, NULL,
+      arena + 522190848);
 
   /* %107 = fused_linear(%101, %105, %106) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
-  lk_fused_linear(B * 1024, 192, 384, arena + 830472192, params[37], params[38], LK_ACT_NONE, NULL,
-      arena);
+  lk_fused_linear(B * 1024, 192, 384, arena + 515899392, params[37], params[38], LK_ACT_NONE, NULL,
+      arena + 440401920);
 
-  /* %108 = slice(%107) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B * 1024, 192, arena, 384, arena + 843055104, 192);
+  /* %108 = slice(%107) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %107: no code */
 
-  /* %109 = slice(%107) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B * 1024, 192, arena + 192, 384, arena + 268435456, 192);
+  /* %109 = slice(%107) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %107: no code */
 
-  /* %110 = reshape(%104) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %104: no code */
+  /* %110 = sdpa(%104, %108, %109) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_sdpa(B, 1024, 1024, 4, 4, 48, arena + 522190848, 192, arena + 440401920, 384,
+      arena + 440402112, 384, arena + 528482304, 0.14433756f);
 
-  /* %111 = reshape(%108) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %108: no code */
+  /* %113 = fused_linear(%110, %111, %112) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 528482304, params[39], params[40], LK_ACT_NONE, NULL,
+      arena + 534773760);
 
-  /* %112 = reshape(%109) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %109: no code */
+  /* %115 = mul(%113, %114) layers.0.0 : f32[B, 1024, 192], written over %113 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 534773760, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 534773760);
 
-  /* %113 = matmul_permuted(%110, %111) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
-  lk_gemm_batched2(B, 196608, 196608, 4194304, 4, 1024, 1024, 48, arena + 836763648, 48, 192, 1,
-      arena + 843055104, 48, 1, 192, arena, 1048576, 1024, 0.0f);
+  /* %116 = add(%98, %115) layers.0.0 : f32[B, 1024, 192], written over %113 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
+      arena + 534773760, (const long[]){196608, 192, 1}, arena + 534773760);
 
-  /* %114 = mul_scalar(%113) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
-  lk_mul_scalar(B * 4 * 1024 * 1024, arena, 0.14433756f, arena + 134217728);
+  /* %117 = normalize(%116) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_normalize(B * 1024, 192, arena + 534773760, 1e-06f, arena + 541065216);
 
-  /* %115 = softmax(%114) {axis -1} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
-  lk_softmax(B * 4096, 1024, arena + 134217728, arena);
+  /* %118 = mul(%117, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 541065216, (const long[]){196608, 192, 1},
+      params[29], (const long[]){0, 0, 1}, arena + 547356672);
 
-  /* %116 = matmul_permuted(%115, %112) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
-  lk_gemm_batched2(B, 4194304, 196608, 196608, 4, 1024, 48, 1024, arena, 1048576, 1024, 1,
-      arena + 268435456, 48, 192, 1, arena + 234881024, 48, 192, 0.0f);
+  /* %119 = add(%118, %85) layers.0.0.norm2 : f32[B, 1024, 192], written over %118 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 547356672, (const long[]){196608, 192, 1},
+      params[30], (const long[]){0, 0, 1}, arena + 547356672);
 
-  /* %117 = reshape(%116) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %116: no code */
+  /* %122 = fused_linear(%119, %120, %121) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 547356672, params[41], params[42], LK_ACT_NONE, NULL,
+      arena + 50331648);
 
-  /* %120 = fused_linear(%117, %118, %119) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 234881024, params[39], params[40], LK_ACT_NONE, NULL,
-      arena + 241172480);
+  /* %123 = gelu(%122) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  lk_gelu(B * 1024 * 768, arena + 50331648, arena + 75497472);
 
-  /* %122 = mul(%120, %121) layers.0.0 : f32[B, 1024, 192], written over %120 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 241172480, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 241172480);
+  /* %126 = fused_linear(%123, %124, %125) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 75497472, params[43], params[44], LK_ACT_NONE, NULL,
+      arena + 100663296);
 
-  /* %123 = add(%98, %122) layers.0.0 : f32[B, 1024, 192], written over %120 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 817889280, (const long[]){196608, 192, 1},
-      arena + 241172480, (const long[]){196608, 192, 1}, arena + 241172480);
+  /* %128 = mul(%126, %127) layers.0.0 : f32[B, 1024, 192], written over %126 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 100663296, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 100663296);
 
-  /* %124 = normalize(%123) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 241172480, 1e-06f, arena + 247463936);
+  /* %129 = add(%116, %128) layers.0.0 : f32[B, 1024, 192], written over %126 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 534773760, (const long[]){196608, 192, 1},
+      arena + 100663296, (const long[]){196608, 192, 1}, arena + 100663296);
 
-  /* %125 = mul(%124, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 253755392);
+  /* %132 = seq2img(%129) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 100663296, arena + 106954752);
 
-  /* %126 = add(%125, %85) layers.0.0.norm2 : f32[B, 1024, 192], written over %125 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 253755392, (const long[]){196608, 192, 1},
-      params[30], (const long[]){0, 0, 1}, arena + 253755392);
+  /* %133 = conv2d(%132, %130, %131) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 106954752, params[45], params[46],
+      arena + 100663296, NULL);
 
-  /* %129 = fused_linear(%126, %127, %128) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 253755392, params[41], params[42], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  /* %134 = img2seq(%133) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 100663296, arena + 113246208);
 
-  /* %130 = gelu(%129) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
-  lk_gelu(B * 1024 * 768, arena + 134217728, arena + 159383552);
+  /* %137 = normalize(%134) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  lk_normalize(B * 1024, 192, arena + 113246208, 1e-06f, arena + 100663296);
 
-  /* %133 = fused_linear(%130, %131, %132) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 159383552, params[43], params[44], LK_ACT_NONE, NULL,
-      arena + 184549376);
+  /* %138 = mul(%137, %135) layers.0.1.norm : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 100663296, (const long[]){196608, 192, 1},
+      params[47], (const long[]){0, 0, 1}, arena + 119537664);
 
-  /* %135 = mul(%133, %134) layers.0.0 : f32[B, 1024, 192], written over %133 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 184549376, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 184549376);
+  /* %139 = add(%138, %136) layers.0.1.norm : f32[B, 1024, 192], written over %138 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 119537664, (const long[]){196608, 192, 1},
+      params[48], (const long[]){0, 0, 1}, arena + 119537664);
 
-  /* %136 = add(%123, %135) layers.0.0 : f32[B, 1024, 192], written over %133 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 241172480, (const long[]){196608, 192, 1},
-      arena + 184549376, (const long[]){196608, 192, 1}, arena + 184549376);
+  /* %140 = seq2img(%139) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 119537664, arena + 553648128);
 
-  /* %139 = seq2img(%136) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 184549376, arena + 260046848);
+  /* %141 = maxpool(%140) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 553648128, arena + 119537664);
 
-  /* %140 = conv2d(%139, %137, %138) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 260046848, params[45], params[46],
-      arena + 184549376, NULL);
+  /* %142 = img2seq(%141) layers.0.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 119537664, arena + 666723648);
 
-  /* %141 = img2seq(%140) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 184549376, arena + 274726912);
+  /* %144 = add(%142, %143) layers.1.0 : f32[B, 256, 192], written over %142 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 666723648, (const long[]){49152, 192, 1},
+      params[49], (const long[]){0, 192, 1}, arena + 666723648);
 
-  /* %144 = normalize(%141) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 274726912, 1e-06f, arena + 281018368);
+  /* %147 = normalize(%144) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 666723648, 1e-06f, arena + 668296512);
 
-  /* %145 = mul(%144, %142) layers.0.1.norm : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 281018368, (const long[]){196608, 192, 1},
-      params[47], (const long[]){0, 0, 1}, arena + 184549376);
+  /* %148 = mul(%147, %145) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 668296512, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 669869376);
 
-  /* %146 = add(%145, %143) layers.0.1.norm : f32[B, 1024, 192], written over %145 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 184549376, (const long[]){196608, 192, 1},
-      params[48], (const long[]){0, 0, 1}, arena + 184549376);
+  /* %149 = add(%148, %146) layers.1.0.norm1 : f32[B, 256, 192], written over %148 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 669869376, (const long[]){49152, 192, 1},
+      params[51], (const long[]){0, 0, 1}, arena + 669869376);
 
-  /* %147 = seq2img(%146) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 184549376, arena + 287309824);
+  /* %152 = fused_linear(%149, %150, %151) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 669869376, params[52], params[53], LK_ACT_NONE, NULL,
+      arena + 671442240);
 
-  /* %148 = maxpool(%147) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 287309824, arena + 184549376);
+  /* %155 = fused_linear(%149, %153, %154) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  lk_fused_linear(B * 256, 192, 384, arena + 669869376, params[54], params[55], LK_ACT_NONE, NULL,
+      arena + 654140736);
 
-  /* %149 = img2seq(%148) layers.0.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 184549376, arena + 266338304);
+  /* %156 = slice(%155) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %155: no code */
 
-  /* %151 = add(%149, %150) layers.1.0 : f32[B, 256, 192], written over %149 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 266338304, (const long[]){49152, 192, 1},
-      params[49], (const long[]){0, 192, 1}, arena + 266338304);
+  /* %157 = slice(%155) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %155: no code */
 
-  /* %154 = normalize(%151) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 266338304, 1e-06f, arena + 337641472);
+  /* %158 = sdpa(%152, %156, %157) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 671442240, 192, arena + 654140736, 384, arena + 654140928,
+      384, arena + 673015104, 0.14433756f);
 
-  /* %155 = mul(%154, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 337641472, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 339214336);
+  /* %161 = fused_linear(%158, %159, %160) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 673015104, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 674587968);
 
-  /* %156 = add(%155, %153) layers.1.0.norm1 : f32[B, 256, 192], written over %155 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 339214336, (const long[]){49152, 192, 1},
-      params[51], (const long[]){0, 0, 1}, arena + 339214336);
+  /* %163 = mul(%161, %162) layers.1.0 : f32[B, 256, 192], written over %161 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 674587968, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 674587968);
 
-  /* %159 = fused_linear(%156, %157, %158) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 339214336, params[52], params[53], LK_ACT_NONE, NULL,
-      arena + 340787200);
+  /* %164 = add(%144, %163) layers.1.0 : f32[B, 256, 192], written over %161 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 666723648, (const long[]){49152, 192, 1},
+      arena + 674587968, (const long[]){49152, 192, 1}, arena + 674587968);
 
-  /* %162 = fused_linear(%156, %160, %161) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 339214336, params[54], params[55], LK_ACT_NONE, NULL,
-      arena + 184549376);
+  /* %167 = normalize(%164) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 674587968, 1e-06f, arena + 676160832);
 
-  /* %163 = slice(%162) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 184549376, 384, arena + 342360064, 192);
+  /* %168 = mul(%167, %165) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 676160832, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 677733696);
 
-  /* %164 = slice(%162) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 184549568, 384, arena + 343932928, 192);
+  /* %169 = add(%168, %166) layers.1.0.norm2 : f32[B, 256, 192], written over %168 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 677733696, (const long[]){49152, 192, 1},
+      params[59], (const long[]){0, 0, 1}, arena + 677733696);
 
-  /* %165 = reshape(%159) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %159: no code */
+  /* %172 = fused_linear(%169, %170, %171) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 677733696, params[60], params[61], LK_ACT_NONE, NULL,
+      arena + 119537664);
 
-  /* %166 = reshape(%163) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %163: no code */
+  /* %173 = gelu(%172) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 119537664, arena + 559939584);
 
-  /* %167 = reshape(%164) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %164: no code */
+  /* %176 = fused_linear(%173, %174, %175) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 559939584, params[62], params[63], LK_ACT_NONE, NULL,
+      arena + 679306560);
 
-  /* %168 = matmul_permuted(%165, %166) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 340787200, 48, 192, 1,
-      arena + 342360064, 48, 1, 192, arena + 184549376, 65536, 256, 0.0f);
+  /* %178 = mul(%176, %177) layers.1.0 : f32[B, 256, 192], written over %176 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 679306560, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 679306560);
 
-  /* %169 = mul_scalar(%168) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 184549376, 0.14433756f, arena + 192937984);
+  /* %179 = add(%164, %178) layers.1.0 : f32[B, 256, 192], written over %176 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 674587968, (const long[]){49152, 192, 1},
+      arena + 679306560, (const long[]){49152, 192, 1}, arena + 679306560);
 
-  /* %170 = softmax(%169) {axis -1} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 192937984, arena + 184549376);
+  /* %180 = normalize(%179) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 679306560, 1e-06f, arena + 680879424);
 
-  /* %171 = matmul_permuted(%170, %167) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 256, 1,
-      arena + 343932928, 48, 192, 1, arena + 345505792, 48, 192, 0.0f);
+  /* %181 = mul(%180, %145) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 680879424, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 682452288);
 
-  /* %172 = reshape(%171) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %171: no code */
+  /* %182 = add(%181, %146) layers.1.0.norm1 : f32[B, 256, 192], written over %181 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 682452288, (const long[]){49152, 192, 1},
+      params[51], (const long[]){0, 0, 1}, arena + 682452288);
 
-  /* %175 = fused_linear(%172, %173, %174) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 345505792, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 347078656);
+  /* %185 = fused_linear(%182, %183, %184) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 682452288, params[64], params[65], LK_ACT_NONE, NULL,
+      arena + 684025152);
 
-  /* %177 = mul(%175, %176) layers.1.0 : f32[B, 256, 192], written over %175 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 347078656, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 347078656);
+  /* %188 = fused_linear(%182, %186, %187) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  lk_fused_linear(B * 256, 192, 384, arena + 682452288, params[66], params[67], LK_ACT_NONE, NULL,
+      arena + 657286464);
 
-  /* %178 = add(%151, %177) layers.1.0 : f32[B, 256, 192], written over %175 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 266338304, (const long[]){49152, 192, 1},
-      arena + 347078656, (const long[]){49152, 192, 1}, arena + 347078656);
+  /* %189 = slice(%188) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %188: no code */
 
-  /* %181 = normalize(%178) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 347078656, 1e-06f, arena + 348651520);
+  /* %190 = slice(%188) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %188: no code */
 
-  /* %182 = mul(%181, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 348651520, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 350224384);
+  /* %191 = sdpa(%185, %189, %190) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 684025152, 192, arena + 657286464, 384, arena + 657286656,
+      384, arena + 685598016, 0.14433756f);
 
-  /* %183 = add(%182, %180) layers.1.0.norm2 : f32[B, 256, 192], written over %182 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 350224384, (const long[]){49152, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 350224384);
+  /* %194 = fused_linear(%191, %192, %193) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 685598016, params[68], params[69], LK_ACT_NONE, NULL,
+      arena + 687170880);
 
-  /* %186 = fused_linear(%183, %184, %185) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 350224384, params[60], params[61], LK_ACT_NONE, NULL,
-      arena + 293601280);
+  /* %196 = mul(%194, %195) layers.1.0 : f32[B, 256, 192], written over %194 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 687170880, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 687170880);
 
-  /* %187 = gelu(%186) layers.1.0.layers.0.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 293601280, arena + 299892736);
+  /* %197 = add(%179, %196) layers.1.0 : f32[B, 256, 192], written over %194 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 679306560, (const long[]){49152, 192, 1},
+      arena + 687170880, (const long[]){49152, 192, 1}, arena + 687170880);
 
-  /* %190 = fused_linear(%187, %188, %189) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 299892736, params[62], params[63], LK_ACT_NONE, NULL,
-      arena + 351797248);
+  /* %198 = normalize(%197) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 687170880, 1e-06f, arena + 688743744);
 
-  /* %192 = mul(%190, %191) layers.1.0 : f32[B, 256, 192], written over %190 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 351797248, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 351797248);
+  /* %199 = mul(%198, %165) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 688743744, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 690316608);
 
-  /* %193 = add(%178, %192) layers.1.0 : f32[B, 256, 192], written over %190 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 347078656, (const long[]){49152, 192, 1},
-      arena + 351797248, (const long[]){49152, 192, 1}, arena + 351797248);
+  /* %200 = add(%199, %166) layers.1.0.norm2 : f32[B, 256, 192], written over %199 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 690316608, (const long[]){49152, 192, 1},
+      params[59], (const long[]){0, 0, 1}, arena + 690316608);
 
-  /* %194 = normalize(%193) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 351797248, 1e-06f, arena + 353370112);
+  /* %203 = fused_linear(%200, %201, %202) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 690316608, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 566231040);
 
-  /* %195 = mul(%194, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 353370112, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 354942976);
+  /* %204 = gelu(%203) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 566231040, arena + 572522496);
 
-  /* %196 = add(%195, %153) layers.1.0.norm1 : f32[B, 256, 192], written over %195 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 354942976, (const long[]){49152, 192, 1},
-      params[51], (const long[]){0, 0, 1}, arena + 354942976);
+  /* %207 = fused_linear(%204, %205, %206) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 572522496, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 691889472);
 
-  /* %199 = fused_linear(%196, %197, %198) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 354942976, params[64], params[65], LK_ACT_NONE, NULL,
-      arena + 356515840);
+  /* %209 = mul(%207, %208) layers.1.0 : f32[B, 256, 192], written over %207 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 691889472, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 691889472);
 
-  /* %202 = fused_linear(%196, %200, %201) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 354942976, params[66], params[67], LK_ACT_NONE, NULL,
-      arena + 192937984);
+  /* %210 = add(%197, %209) layers.1.0 : f32[B, 256, 192], written over %207 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 687170880, (const long[]){49152, 192, 1},
+      arena + 691889472, (const long[]){49152, 192, 1}, arena + 691889472);
 
-  /* %203 = slice(%202) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 192937984, 384, arena + 358088704, 192);
+  /* %211 = normalize(%210) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 691889472, 1e-06f, arena + 693462336);
 
-  /* %204 = slice(%202) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 192938176, 384, arena + 359661568, 192);
+  /* %212 = mul(%211, %145) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 693462336, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 695035200);
 
-  /* %205 = reshape(%199) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %199: no code */
+  /* %213 = add(%212, %146) layers.1.0.norm1 : f32[B, 256, 192], written over %212 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 695035200, (const long[]){49152, 192, 1},
+      params[51], (const long[]){0, 0, 1}, arena + 695035200);
 
-  /* %206 = reshape(%203) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %203: no code */
+  /* %216 = fused_linear(%213, %214, %215) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 695035200, params[74], params[75], LK_ACT_NONE, NULL,
+      arena + 696608064);
 
-  /* %207 = reshape(%204) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %204: no code */
+  /* %219 = fused_linear(%213, %217, %218) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  lk_fused_linear(B * 256, 192, 384, arena + 695035200, params[76], params[77], LK_ACT_NONE, NULL,
+      arena + 660432192);
 
-  /* %208 = matmul_permuted(%205, %206) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 356515840, 48, 192, 1,
-      arena + 358088704, 48, 1, 192, arena + 192937984, 65536, 256, 0.0f);
+  /* %220 = slice(%219) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %219: no code */
 
-  /* %209 = mul_scalar(%208) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 192937984, 0.14433756f, arena + 201326592);
+  /* %221 = slice(%219) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %219: no code */
 
-  /* %210 = softmax(%209) {axis -1} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 201326592, arena + 192937984);
+  /* %222 = sdpa(%216, %220, %221) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 696608064, 192, arena + 660432192, 384, arena + 660432384,
+      384, arena + 698180928, 0.14433756f);
 
-  /* %211 = matmul_permuted(%210, %207) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 256, 1,
-      arena + 359661568, 48, 192, 1, arena + 361234432, 48, 192, 0.0f);
+  /* %225 = fused_linear(%222, %223, %224) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 698180928, params[78], params[79], LK_ACT_NONE, NULL,
+      arena + 699753792);
 
-  /* %212 = reshape(%211) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %211: no code */
+  /* %227 = mul(%225, %226) layers.1.0 : f32[B, 256, 192], written over %225 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 699753792, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 699753792);
 
-  /* %215 = fused_linear(%212, %213, %214) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 361234432, params[68], params[69], LK_ACT_NONE, NULL,
-      arena + 362807296);
+  /* %228 = add(%210, %227) layers.1.0 : f32[B, 256, 192], written over %225 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 691889472, (const long[]){49152, 192, 1},
+      arena + 699753792, (const long[]){49152, 192, 1}, arena + 699753792);
 
-  /* %217 = mul(%215, %216) layers.1.0 : f32[B, 256, 192], written over %215 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 362807296, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 362807296);
+  /* %229 = normalize(%228) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 699753792, 1e-06f, arena + 701326656);
 
-  /* %218 = add(%193, %217) layers.1.0 : f32[B, 256, 192], written over %215 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 351797248, (const long[]){49152, 192, 1},
-      arena + 362807296, (const long[]){49152, 192, 1}, arena + 362807296);
+  /* %230 = mul(%229, %165) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 701326656, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 702899520);
 
-  /* %219 = normalize(%218) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 362807296, 1e-06f, arena + 364380160);
+  /* %231 = add(%230, %166) layers.1.0.norm2 : f32[B, 256, 192], written over %230 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 702899520, (const long[]){49152, 192, 1},
+      params[59], (const long[]){0, 0, 1}, arena + 702899520);
 
-  /* %220 = mul(%219, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 364380160, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 365953024);
+  /* %234 = fused_linear(%231, %232, %233) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 702899520, params[80], params[81], LK_ACT_NONE, NULL,
+      arena + 578813952);
 
-  /* %221 = add(%220, %180) layers.1.0.norm2 : f32[B, 256, 192], written over %220 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 365953024, (const long[]){49152, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 365953024);
+  /* %235 = gelu(%234) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 578813952, arena + 585105408);
 
-  /* %224 = fused_linear(%221, %222, %223) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 365953024, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 306184192);
+  /* %238 = fused_linear(%235, %236, %237) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 585105408, params[82], params[83], LK_ACT_NONE, NULL,
+      arena + 704472384);
 
-  /* %225 = gelu(%224) layers.1.0.layers.1.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 306184192, arena + 312475648);
+  /* %240 = mul(%238, %239) layers.1.0 : f32[B, 256, 192], written over %238 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 704472384, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 704472384);
 
-  /* %228 = fused_linear(%225, %226, %227) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 312475648, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 367525888);
+  /* %241 = add(%228, %240) layers.1.0 : f32[B, 256, 192], written over %238 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 699753792, (const long[]){49152, 192, 1},
+      arena + 704472384, (const long[]){49152, 192, 1}, arena + 704472384);
 
-  /* %230 = mul(%228, %229) layers.1.0 : f32[B, 256, 192], written over %228 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 367525888, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 367525888);
+  /* %242 = normalize(%241) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 704472384, 1e-06f, arena + 706045248);
 
-  /* %231 = add(%218, %230) layers.1.0 : f32[B, 256, 192], written over %228 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 362807296, (const long[]){49152, 192, 1},
-      arena + 367525888, (const long[]){49152, 192, 1}, arena + 367525888);
+  /* %243 = mul(%242, %145) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 706045248, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 707618112);
 
-  /* %232 = normalize(%231) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 367525888, 1e-06f, arena + 369098752);
+  /* %244 = add(%243, %146) layers.1.0.norm1 : f32[B, 256, 192], written over %243 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 707618112, (const long[]){49152, 192, 1},
+      params[51], (const long[]){0, 0, 1}, arena + 707618112);
 
-  /* %233 = mul(%232, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 369098752, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 370671616);
+  /* %247 = fused_linear(%244, %245, %246) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 707618112, params[84], params[85], LK_ACT_NONE, NULL,
+      arena + 709190976);
 
-  /* %234 = add(%233, %153) layers.1.0.norm1 : f32[B, 256, 192], written over %233 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 370671616, (const long[]){49152, 192, 1},
-      params[51], (const long[]){0, 0, 1}, arena + 370671616);
+  /* %250 = fused_linear(%244, %248, %249) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  lk_fused_linear(B * 256, 192, 384, arena + 707618112, params[86], params[87], LK_ACT_NONE, NULL,
+      arena + 663577920);
 
-  /* %237 = fused_linear(%234, %235, %236) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 370671616, params[74], params[75], LK_ACT_NONE, NULL,
-      arena + 372244480);
+  /* %251 = slice(%250) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %250: no code */
 
-  /* %240 = fused_linear(%234, %238, %239) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 370671616, params[76], params[77], LK_ACT_NONE, NULL,
-      arena + 201326592);
+  /* %252 = slice(%250) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %250: no code */
 
-  /* %241 = slice(%240) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 201326592, 384, arena + 373817344, 192);
+  /* %253 = sdpa(%247, %251, %252) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_sdpa(B, 256, 256, 4, 4, 48, arena + 709190976, 192, arena + 663577920, 384, arena + 663578112,
+      384, arena + 710763840, 0.14433756f);
 
-  /* %242 = slice(%240) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 201326784, 384, arena + 375390208, 192);
+  /* %256 = fused_linear(%253, %254, %255) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 710763840, params[88], params[89], LK_ACT_NONE, NULL,
+      arena + 712336704);
 
-  /* %243 = reshape(%237) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %237: no code */
+  /* %258 = mul(%256, %257) layers.1.0 : f32[B, 256, 192], written over %256 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 712336704, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 712336704);
 
-  /* %244 = reshape(%241) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %241: no code */
+  /* %259 = add(%241, %258) layers.1.0 : f32[B, 256, 192], written over %256 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 704472384, (const long[]){49152, 192, 1},
+      arena + 712336704, (const long[]){49152, 192, 1}, arena + 712336704);
 
-  /* %245 = reshape(%242) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %242: no code */
+  /* %260 = normalize(%259) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 712336704, 1e-06f, arena + 713909568);
 
-  /* %246 = matmul_permuted(%243, %244) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 372244480, 48, 192, 1,
-      arena + 373817344, 48, 1, 192, arena + 201326592, 65536, 256, 0.0f);
+  /* %261 = mul(%260, %165) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 713909568, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 715482432);
 
-  /* %247 = mul_scalar(%246) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 201326592, 0.14433756f, arena + 209715200);
+  /* %262 = add(%261, %166) layers.1.0.norm2 : f32[B, 256, 192], written over %261 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 715482432, (const long[]){49152, 192, 1},
+      params[59], (const long[]){0, 0, 1}, arena + 715482432);
 
-  /* %248 = softmax(%247) {axis -1} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 209715200, arena + 201326592);
+  /* %265 = fused_linear(%262, %263, %264) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 715482432, params[90], params[91], LK_ACT_NONE, NULL,
+      arena + 591396864);
 
-  /* %249 = matmul_permuted(%248, %245) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 256, 1,
-      arena + 375390208, 48, 192, 1, arena + 376963072, 48, 192, 0.0f);
+  /* %266 = gelu(%265) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  lk_gelu(B * 256 * 768, arena + 591396864, arena + 597688320);
 
-  /* %250 = reshape(%249) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %249: no code */
+  /* %269 = fused_linear(%266, %267, %268) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 597688320, params[92], params[93], LK_ACT_NONE, NULL,
+      arena + 603979776);
 
-  /* %253 = fused_linear(%250, %251, %252) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 376963072, params[78], params[79], LK_ACT_NONE, NULL,
-      arena + 378535936);
+  /* %271 = mul(%269, %270) layers.1.0 : f32[B, 256, 192], written over %269 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 603979776, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 603979776);
 
-  /* %255 = mul(%253, %254) layers.1.0 : f32[B, 256, 192], written over %253 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 378535936, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 378535936);
+  /* %272 = add(%259, %271) layers.1.0 : f32[B, 256, 192], written over %269 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 712336704, (const long[]){49152, 192, 1},
+      arena + 603979776, (const long[]){49152, 192, 1}, arena + 603979776);
 
-  /* %256 = add(%231, %255) layers.1.0 : f32[B, 256, 192], written over %253 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 367525888, (const long[]){49152, 192, 1},
-      arena + 378535936, (const long[]){49152, 192, 1}, arena + 378535936);
+  /* %275 = seq2img(%272) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 603979776, arena + 605552640);
 
-  /* %257 = normalize(%256) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 378535936, 1e-06f, arena + 380108800);
+  /* %276 = conv2d(%275, %273, %274) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 605552640, params[94], params[95],
+      arena + 603979776, NULL);
 
-  /* %258 = mul(%257, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 380108800, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 381681664);
+  /* %277 = img2seq(%276) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 603979776, arena + 607125504);
 
-  /* %259 = add(%258, %180) layers.1.0.norm2 : f32[B, 256, 192], written over %258 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 381681664, (const long[]){49152, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 381681664);
+  /* %280 = normalize(%277) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  lk_normalize(B * 256, 192, arena + 607125504, 1e-06f, arena + 603979776);
 
-  /* %262 = fused_linear(%259, %260, %261) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 381681664, params[80], params[81], LK_ACT_NONE, NULL,
-      arena + 318767104);
+  /* %281 = mul(%280, %278) layers.1.1.norm : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 603979776, (const long[]){49152, 192, 1},
+      params[96], (const long[]){0, 0, 1}, arena + 608698368);
 
-  /* %263 = gelu(%262) layers.1.0.layers.2.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 318767104, arena + 325058560);
+  /* %282 = add(%281, %279) layers.1.1.norm : f32[B, 256, 192], written over %281 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 608698368, (const long[]){49152, 192, 1},
+      params[97], (const long[]){0, 0, 1}, arena + 608698368);
 
-  /* %266 = fused_linear(%263, %264, %265) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 325058560, params[82], params[83], LK_ACT_NONE, NULL,
-      arena + 383254528);
+  /* %283 = seq2img(%282) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 608698368, arena + 717055296);
 
-  /* %268 = mul(%266, %267) layers.1.0 : f32[B, 256, 192], written over %266 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 383254528, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 383254528);
+  /* %284 = maxpool(%283) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 717055296, arena + 608698368);
 
-  /* %269 = add(%256, %268) layers.1.0 : f32[B, 256, 192], written over %266 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 378535936, (const long[]){49152, 192, 1},
-      arena + 383254528, (const long[]){49152, 192, 1}, arena + 383254528);
+  /* %285 = img2seq(%284) layers.1.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 608698368, arena + 735667520);
 
-  /* %270 = normalize(%269) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 383254528, 1e-06f, arena + 384827392);
+  /* %287 = add(%285, %286) layers.2.0 : f32[B, 64, 192], written over %285 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 735667520, (const long[]){12288, 192, 1},
+      params[98], (const long[]){0, 192, 1}, arena + 735667520);
 
-  /* %271 = mul(%270, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 384827392, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 386400256);
+  /* %290 = normalize(%287) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 735667520, 1e-06f, arena + 736060736);
 
-  /* %272 = add(%271, %153) layers.1.0.norm1 : f32[B, 256, 192], written over %271 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 386400256, (const long[]){49152, 192, 1},
-      params[51], (const long[]){0, 0, 1}, arena + 386400256);
+  /* %291 = mul(%290, %288) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 736060736, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 736453952);
 
-  /* %275 = fused_linear(%272, %273, %274) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 386400256, params[84], params[85], LK_ACT_NONE, NULL,
-      arena + 387973120);
+  /* %292 = add(%291, %289) layers.2.0.norm1 : f32[B, 64, 192], written over %291 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 736453952, (const long[]){12288, 192, 1},
+      params[100], (const long[]){0, 0, 1}, arena + 736453952);
 
-  /* %278 = fused_linear(%272, %276, %277) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 386400256, params[86], params[87], LK_ACT_NONE, NULL,
-      arena + 209715200);
+  /* %295 = fused_linear(%292, %293, %294) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 736453952, params[101], params[102], LK_ACT_NONE, NULL,
+      arena + 736847168);
 
-  /* %279 = slice(%278) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 209715200, 384, arena + 389545984, 192);
+  /* %298 = fused_linear(%292, %296, %297) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 736453952, params[103], params[104], LK_ACT_NONE, NULL,
+      arena + 732521792);
 
-  /* %280 = slice(%278) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 209715392, 384, arena + 230686720, 192);
+  /* %299 = slice(%298) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %298: no code */
 
-  /* %281 = reshape(%275) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %275: no code */
+  /* %300 = slice(%298) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %298: no code */
 
-  /* %282 = reshape(%279) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %279: no code */
+  /* %301 = sdpa(%295, %299, %300) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 736847168, 192, arena + 732521792, 384, arena + 732521984,
+      384, arena + 737240384, 0.14433756f);
 
-  /* %283 = reshape(%280) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %280: no code */
+  /* %304 = fused_linear(%301, %302, %303) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 737240384, params[105], params[106], LK_ACT_NONE, NULL,
+      arena + 737633600);
 
-  /* %284 = matmul_permuted(%281, %282) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 387973120, 48, 192, 1,
-      arena + 389545984, 48, 1, 192, arena + 209715200, 65536, 256, 0.0f);
+  /* %306 = mul(%304, %305) layers.2.0 : f32[B, 64, 192], written over %304 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 737633600, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 737633600);
 
-  /* %285 = mul_scalar(%284) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 209715200, 0.14433756f, arena + 218103808);
+  /* %307 = add(%287, %306) layers.2.0 : f32[B, 64, 192], written over %304 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 735667520, (const long[]){12288, 192, 1},
+      arena + 737633600, (const long[]){12288, 192, 1}, arena + 737633600);
 
-  /* %286 = softmax(%285) {axis -1} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 218103808, arena + 209715200);
+  /* %310 = normalize(%307) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 737633600, 1e-06f, arena + 738026816);
 
-  /* %287 = matmul_permuted(%286, %283) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 256, 1,
-      arena + 230686720, 48, 192, 1, arena + 232259584, 48, 192, 0.0f);
+  /* %311 = mul(%310, %308) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 738026816, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 738420032);
 
-  /* %288 = reshape(%287) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %287: no code */
+  /* %312 = add(%311, %309) layers.2.0.norm2 : f32[B, 64, 192], written over %311 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 738420032, (const long[]){12288, 192, 1},
+      params[108], (const long[]){0, 0, 1}, arena + 738420032);
 
-  /* %291 = fused_linear(%288, %289, %290) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 232259584, params[88], params[89], LK_ACT_NONE, NULL,
-      arena + 391118848);
+  /* %315 = fused_linear(%312, %313, %314) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 738420032, params[109], params[110], LK_ACT_NONE, NULL,
+      arena + 608698368);
 
-  /* %293 = mul(%291, %292) layers.1.0 : f32[B, 256, 192], written over %291 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 391118848, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 391118848);
+  /* %316 = gelu(%315) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 608698368, arena + 718628160);
 
-  /* %294 = add(%269, %293) layers.1.0 : f32[B, 256, 192], written over %291 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 383254528, (const long[]){49152, 192, 1},
-      arena + 391118848, (const long[]){49152, 192, 1}, arena + 391118848);
+  /* %319 = fused_linear(%316, %317, %318) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 718628160, params[111], params[112], LK_ACT_NONE, NULL,
+      arena + 738813248);
 
-  /* %295 = normalize(%294) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 391118848, 1e-06f, arena + 392691712);
+  /* %321 = mul(%319, %320) layers.2.0 : f32[B, 64, 192], written over %319 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 738813248, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 738813248);
 
-  /* %296 = mul(%295, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 392691712, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 394264576);
+  /* %322 = add(%307, %321) layers.2.0 : f32[B, 64, 192], written over %319 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 737633600, (const long[]){12288, 192, 1},
+      arena + 738813248, (const long[]){12288, 192, 1}, arena + 738813248);
 
-  /* %297 = add(%296, %180) layers.1.0.norm2 : f32[B, 256, 192], written over %296 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 394264576, (const long[]){49152, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 394264576);
+  /* %323 = normalize(%322) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 738813248, 1e-06f, arena + 739206464);
 
-  /* %300 = fused_linear(%297, %298, %299) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 394264576, params[90], params[91], LK_ACT_NONE, NULL,
-      arena + 218103808);
+  /* %324 = mul(%323, %288) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 739206464, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 739599680);
 
-  /* %301 = gelu(%300) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 218103808, arena + 224395264);
+  /* %325 = add(%324, %289) layers.2.0.norm1 : f32[B, 64, 192], written over %324 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 739599680, (const long[]){12288, 192, 1},
+      params[100], (const long[]){0, 0, 1}, arena + 739599680);
 
-  /* %304 = fused_linear(%301, %302, %303) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 224395264, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 331350016);
+  /* %328 = fused_linear(%325, %326, %327) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 739599680, params[113], params[114], LK_ACT_NONE, NULL,
+      arena + 739992896);
 
-  /* %306 = mul(%304, %305) layers.1.0 : f32[B, 256, 192], written over %304 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 331350016, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 331350016);
+  /* %331 = fused_linear(%325, %329, %330) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 739599680, params[115], params[116], LK_ACT_NONE, NULL,
+      arena + 733308224);
 
-  /* %307 = add(%294, %306) layers.1.0 : f32[B, 256, 192], written over %304 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 391118848, (const long[]){49152, 192, 1},
-      arena + 331350016, (const long[]){49152, 192, 1}, arena + 331350016);
+  /* %332 = slice(%331) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %331: no code */
 
-  /* %310 = seq2img(%307) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 331350016, arena + 332922880);
+  /* %333 = slice(%331) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %331: no code */
 
-  /* %311 = conv2d(%310, %308, %309) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 332922880, params[94], params[95],
-      arena + 331350016, NULL);
+  /* %334 = sdpa(%328, %332, %333) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 739992896, 192, arena + 733308224, 384, arena + 733308416,
+      384, arena + 740386112, 0.14433756f);
 
-  /* %312 = img2seq(%311) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 331350016, arena + 334495744);
+  /* %337 = fused_linear(%334, %335, %336) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 740386112, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 740779328);
 
-  /* %315 = normalize(%312) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 334495744, 1e-06f, arena + 331350016);
+  /* %339 = mul(%337, %338) layers.2.0 : f32[B, 64, 192], written over %337 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 740779328, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 740779328);
 
-  /* %316 = mul(%315, %313) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 331350016, (const long[]){49152, 192, 1},
-      params[96], (const long[]){0, 0, 1}, arena + 336068608);
+  /* %340 = add(%322, %339) layers.2.0 : f32[B, 64, 192], written over %337 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 738813248, (const long[]){12288, 192, 1},
+      arena + 740779328, (const long[]){12288, 192, 1}, arena + 740779328);
 
-  /* %317 = add(%316, %314) layers.1.1.norm : f32[B, 256, 192], written over %316 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 336068608, (const long[]){49152, 192, 1},
-      params[97], (const long[]){0, 0, 1}, arena + 336068608);
+  /* %341 = normalize(%340) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 740779328, 1e-06f, arena + 741172544);
 
-  /* %318 = seq2img(%317) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 336068608, arena + 395837440);
+  /* %342 = mul(%341, %308) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 741172544, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 741565760);
 
-  /* %319 = maxpool(%318) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 395837440, arena + 233832448);
+  /* %343 = add(%342, %309) layers.2.0.norm2 : f32[B, 64, 192], written over %342 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 741565760, (const long[]){12288, 192, 1},
+      params[108], (const long[]){0, 0, 1}, arena + 741565760);
 
-  /* %320 = img2seq(%319) layers.1.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 233832448, arena + 857735168);
+  /* %346 = fused_linear(%343, %344, %345) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 741565760, params[119], params[120], LK_ACT_NONE, NULL,
+      arena + 720201024);
 
-  /* %322 = add(%320, %321) layers.2.0 : f32[B, 64, 192], written over %320 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 857735168, (const long[]){12288, 192, 1},
-      params[98], (const long[]){0, 192, 1}, arena + 857735168);
+  /* %347 = gelu(%346) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 720201024, arena + 721773888);
 
-  /* %325 = normalize(%322) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 857735168, 1e-06f, arena + 858128384);
+  /* %350 = fused_linear(%347, %348, %349) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 721773888, params[121], params[122], LK_ACT_NONE, NULL,
+      arena + 741958976);
 
-  /* %326 = mul(%325, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 858128384, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 858521600);
+  /* %352 = mul(%350, %351) layers.2.0 : f32[B, 64, 192], written over %350 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 741958976, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 741958976);
 
-  /* %327 = add(%326, %324) layers.2.0.norm1 : f32[B, 64, 192], written over %326 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 858521600, (const long[]){12288, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 858521600);
+  /* %353 = add(%340, %352) layers.2.0 : f32[B, 64, 192], written over %350 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 740779328, (const long[]){12288, 192, 1},
+      arena + 741958976, (const long[]){12288, 192, 1}, arena + 741958976);
 
-  /* %330 = fused_linear(%327, %328, %329) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 858521600, params[101], params[102], LK_ACT_NONE, NULL,
-      arena + 858914816);
+  /* %354 = normalize(%353) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 741958976, 1e-06f, arena + 742352192);
 
-  /* %333 = fused_linear(%327, %331, %332) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 858521600, params[103], params[104], LK_ACT_NONE, NULL,
-      arena + 233832448);
+  /* %355 = mul(%354, %288) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 742352192, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 742745408);
 
-  /* %334 = slice(%333) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 233832448, 384, arena + 859308032, 192);
+  /* %356 = add(%355, %289) layers.2.0.norm1 : f32[B, 64, 192], written over %355 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 742745408, (const long[]){12288, 192, 1},
+      params[100], (const long[]){0, 0, 1}, arena + 742745408);
 
-  /* %335 = slice(%333) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 233832640, 384, arena + 859701248, 192);
+  /* %359 = fused_linear(%356, %357, %358) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 742745408, params[123], params[124], LK_ACT_NONE, NULL,
+      arena + 743138624);
 
-  /* %336 = reshape(%330) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %330: no code */
+  /* %362 = fused_linear(%356, %360, %361) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 742745408, params[125], params[126], LK_ACT_NONE, NULL,
+      arena + 734094656);
 
-  /* %337 = reshape(%334) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %334: no code */
+  /* %363 = slice(%362) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %362: no code */
 
-  /* %338 = reshape(%335) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %335: no code */
+  /* %364 = slice(%362) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %362: no code */
 
-  /* %339 = matmul_permuted(%336, %337) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 858914816, 48, 192, 1,
-      arena + 859308032, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
+  /* %365 = sdpa(%359, %363, %364) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 743138624, 192, arena + 734094656, 384, arena + 734094848,
+      384, arena + 743531840, 0.14433756f);
 
-  /* %340 = mul_scalar(%339) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 233832448, 0.14433756f, arena + 234356736);
+  /* %368 = fused_linear(%365, %366, %367) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 743531840, params[127], params[128], LK_ACT_NONE, NULL,
+      arena + 743925056);
 
-  /* %341 = softmax(%340) {axis -1} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 234356736, arena + 267911168);
+  /* %370 = mul(%368, %369) layers.2.0 : f32[B, 64, 192], written over %368 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 743925056, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 743925056);
 
-  /* %342 = matmul_permuted(%341, %338) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 267911168, 4096, 64, 1,
-      arena + 859701248, 48, 192, 1, arena + 860094464, 48, 192, 0.0f);
+  /* %371 = add(%353, %370) layers.2.0 : f32[B, 64, 192], written over %368 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 741958976, (const long[]){12288, 192, 1},
+      arena + 743925056, (const long[]){12288, 192, 1}, arena + 743925056);
 
-  /* %343 = reshape(%342) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %342: no code */
+  /* %372 = normalize(%371) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 743925056, 1e-06f, arena + 744318272);
 
-  /* %346 = fused_linear(%343, %344, %345) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 860094464, params[105], params[106], LK_ACT_NONE, NULL,
-      arena + 860487680);
+  /* %373 = mul(%372, %308) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 744318272, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 744711488);
 
-  /* %348 = mul(%346, %347) layers.2.0 : f32[B, 64, 192], written over %346 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 860487680, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 860487680);
+  /* %374 = add(%373, %309) layers.2.0.norm2 : f32[B, 64, 192], written over %373 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 744711488, (const long[]){12288, 192, 1},
+      params[108], (const long[]){0, 0, 1}, arena + 744711488);
 
-  /* %349 = add(%322, %348) layers.2.0 : f32[B, 64, 192], written over %346 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 857735168, (const long[]){12288, 192, 1},
-      arena + 860487680, (const long[]){12288, 192, 1}, arena + 860487680);
+  /* %377 = fused_linear(%374, %375, %376) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 744711488, params[129], params[130], LK_ACT_NONE, NULL,
+      arena + 723346752);
 
-  /* %352 = normalize(%349) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 860487680, 1e-06f, arena + 860880896);
+  /* %378 = gelu(%377) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 723346752, arena + 724919616);
 
-  /* %353 = mul(%352, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 860880896, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 861274112);
+  /* %381 = fused_linear(%378, %379, %380) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 724919616, params[131], params[132], LK_ACT_NONE, NULL,
+      arena + 745104704);
 
-  /* %354 = add(%353, %351) layers.2.0.norm2 : f32[B, 64, 192], written over %353 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 861274112, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 861274112);
+  /* %383 = mul(%381, %382) layers.2.0 : f32[B, 64, 192], written over %381 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 745104704, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 745104704);
 
-  /* %357 = fused_linear(%354, %355, %356) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 861274112, params[109], params[110], LK_ACT_NONE, NULL,
-      arena + 336068608);
+  /* %384 = add(%371, %383) layers.2.0 : f32[B, 64, 192], written over %381 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 743925056, (const long[]){12288, 192, 1},
+      arena + 745104704, (const long[]){12288, 192, 1}, arena + 745104704);
 
-  /* %358 = gelu(%357) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 336068608, arena + 397410304);
+  /* %385 = normalize(%384) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 745104704, 1e-06f, arena + 745497920);
 
-  /* %361 = fused_linear(%358, %359, %360) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 397410304, params[111], params[112], LK_ACT_NONE, NULL,
-      arena + 907109696);
+  /* %386 = mul(%385, %288) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 745497920, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 745891136);
 
-  /* %363 = mul(%361, %362) layers.2.0 : f32[B, 64, 192], written over %361 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 907109696, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 907109696);
+  /* %387 = add(%386, %289) layers.2.0.norm1 : f32[B, 64, 192], written over %386 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 745891136, (const long[]){12288, 192, 1},
+      params[100], (const long[]){0, 0, 1}, arena + 745891136);
 
-  /* %364 = add(%349, %363) layers.2.0 : f32[B, 64, 192], written over %361 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 860487680, (const long[]){12288, 192, 1},
-      arena + 907109696, (const long[]){12288, 192, 1}, arena + 907109696);
+  /* %390 = fused_linear(%387, %388, %389) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 745891136, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 746284352);
 
-  /* %365 = normalize(%364) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 907109696, 1e-06f, arena + 907502912);
+  /* %393 = fused_linear(%387, %391, %392) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 745891136, params[135], params[136], LK_ACT_NONE, NULL,
+      arena + 734881088);
 
-  /* %366 = mul(%365, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 907502912, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 907896128);
+  /* %394 = slice(%393) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %393: no code */
 
-  /* %367 = add(%366, %324) layers.2.0.norm1 : f32[B, 64, 192], written over %366 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 907896128, (const long[]){12288, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 907896128);
+  /* %395 = slice(%393) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %393: no code */
 
-  /* %370 = fused_linear(%367, %368, %369) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 907896128, params[113], params[114], LK_ACT_NONE, NULL,
-      arena + 908289344);
+  /* %396 = sdpa(%390, %394, %395) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_sdpa(B, 64, 64, 4, 4, 48, arena + 746284352, 192, arena + 734881088, 384, arena + 734881280,
+      384, arena + 746677568, 0.14433756f);
 
-  /* %373 = fused_linear(%367, %371, %372) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 907896128, params[115], params[116], LK_ACT_NONE, NULL,
-      arena + 233832448);
-
-  /* %374 = slice(%373) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 233832448, 384, arena + 908682560, 192);
-
-  /* %375 = slice(%373) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 233832640, 384, arena + 909075776, 192);
-
-  /* %376 = reshape(%370) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %370: no code */
-
-  /* %377 = reshape(%374) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %374: no code */
-
-  /* %378 = reshape(%375) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %375: no code */
-
-  /* %379 = matmul_permuted(%376, %377) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 908289344, 48, 192, 1,
-      arena + 908682560, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
-
-  /* %380 = mul_scalar(%379) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 233832448, 0.14433756f, arena + 234356736);
-
-  /* %381 = softmax(%380) {axis -1} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 234356736, arena + 402128896);
-
-  /* %382 = matmul_permuted(%381, %378) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 402128896, 4096, 64, 1,
-      arena + 909075776, 48, 192, 1, arena + 909468992, 48, 192, 0.0f);
-
-  /* %383 = reshape(%382) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %382: no code */
-
-  /* %386 = fused_linear(%383, %384, %385) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 909468992, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 909862208);
-
-  /* %388 = mul(%386, %387) layers.2.0 : f32[B, 64, 192], written over %386 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 909862208, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 909862208);
-
-  /* %389 = add(%364, %388) layers.2.0 : f32[B, 64, 192], written over %386 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 907109696, (const long[]){12288, 192, 1},
-      arena + 909862208, (const long[]){12288, 192, 1}, arena + 909862208);
-
-  /* %390 = normalize(%389) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 909862208, 1e-06f, arena + 910255424);
-
-  /* %391 = mul(%390, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 910255424, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 910648640);
-
-  /* %392 = add(%391, %351) layers.2.0.norm2 : f32[B, 64, 192], written over %391 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 910648640, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 910648640);
-
-  /* %395 = fused_linear(%392, %393, %394) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 910648640, params[119], params[120], LK_ACT_NONE, NULL,
-      arena + 398983168);
-
-  /* %396 = gelu(%395) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 398983168, arena + 400556032);
-
-  /* %399 = fused_linear(%396, %397, %398) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 400556032, params[121], params[122], LK_ACT_NONE, NULL,
-      arena + 911041856);
+  /* %399 = fused_linear(%396, %397, %398) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 746677568, params[137], params[138], LK_ACT_NONE, NULL,
+      arena + 747070784);
 
   /* %401 = mul(%399, %400) layers.2.0 : f32[B, 64, 192], written over %399 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 911041856, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 911041856);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 747070784, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 747070784);
 
-  /* %402 = add(%389, %401) layers.2.0 : f32[B, 64, 192], written over %399 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 909862208, (const long[]){12288, 192, 1},
-      arena + 911041856, (const long[]){12288, 192, 1}, arena + 911041856);
+  /* %402 = add(%384, %401) layers.2.0 : f32[B, 64, 192], written over %399 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 745104704, (const long[]){12288, 192, 1},
+      arena + 747070784, (const long[]){12288, 192, 1}, arena + 747070784);
 
-  /* %403 = normalize(%402) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 911041856, 1e-06f, arena + 911435072);
+  /* %403 = normalize(%402) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 747070784, 1e-06f, arena + 747464000);
 
-  /* %404 = mul(%403, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 911435072, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 911828288);
+  /* %404 = mul(%403, %308) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 747464000, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 747857216);
 
-  /* %405 = add(%404, %324) layers.2.0.norm1 : f32[B, 64, 192], written over %404 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 911828288, (const long[]){12288, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 911828288);
+  /* %405 = add(%404, %309) layers.2.0.norm2 : f32[B, 64, 192], written over %404 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 747857216, (const long[]){12288, 192, 1},
+      params[108], (const long[]){0, 0, 1}, arena + 747857216);
 
-  /* %408 = fused_linear(%405, %406, %407) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 911828288, params[123], params[124], LK_ACT_NONE, NULL,
-      arena + 912221504);
+  /* %408 = fused_linear(%405, %406, %407) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 747857216, params[139], params[140], LK_ACT_NONE, NULL,
+      arena + 726492480);
 
-  /* %411 = fused_linear(%405, %409, %410) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 911828288, params[125], params[126], LK_ACT_NONE, NULL,
-      arena + 233832448);
+  /* %409 = gelu(%408) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  lk_gelu(B * 64 * 768, arena + 726492480, arena + 728065344);
 
-  /* %412 = slice(%411) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 233832448, 384, arena + 912614720, 192);
+  /* %412 = fused_linear(%409, %410, %411) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 728065344, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 729638208);
 
-  /* %413 = slice(%411) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 233832640, 384, arena + 913007936, 192);
+  /* %414 = mul(%412, %413) layers.2.0 : f32[B, 64, 192], written over %412 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 729638208, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 729638208);
 
-  /* %414 = reshape(%408) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %408: no code */
+  /* %415 = add(%402, %414) layers.2.0 : f32[B, 64, 192], written over %412 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 747070784, (const long[]){12288, 192, 1},
+      arena + 729638208, (const long[]){12288, 192, 1}, arena + 729638208);
 
-  /* %415 = reshape(%412) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %412: no code */
+  /* %418 = seq2img(%415) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 729638208, arena + 730031424);
 
-  /* %416 = reshape(%413) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %413: no code */
+  /* %419 = conv2d(%418, %416, %417) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 730031424, params[143], params[144],
+      arena + 729638208, NULL);
 
-  /* %417 = matmul_permuted(%414, %415) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 912221504, 48, 192, 1,
-      arena + 912614720, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
+  /* %420 = img2seq(%419) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 729638208, arena + 730424640);
 
-  /* %418 = mul_scalar(%417) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 233832448, 0.14433756f, arena + 234356736);
+  /* %423 = normalize(%420) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 730424640, 1e-06f, arena + 729638208);
 
-  /* %419 = softmax(%418) {axis -1} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 234356736, arena + 857210880);
+  /* %424 = mul(%423, %421) layers.2.1.norm : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 729638208, (const long[]){12288, 192, 1},
+      params[145], (const long[]){0, 0, 1}, arena + 730817856);
 
-  /* %420 = matmul_permuted(%419, %416) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 857210880, 4096, 64, 1,
-      arena + 913007936, 48, 192, 1, arena + 913401152, 48, 192, 0.0f);
+  /* %425 = add(%424, %422) layers.2.1.norm : f32[B, 64, 192], written over %424 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 730817856, (const long[]){12288, 192, 1},
+      params[146], (const long[]){0, 0, 1}, arena + 730817856);
 
-  /* %421 = reshape(%420) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %420: no code */
+  /* %426 = seq2img(%425) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 730817856, arena + 748250432);
 
-  /* %424 = fused_linear(%421, %422, %423) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 913401152, params[127], params[128], LK_ACT_NONE, NULL,
-      arena + 913794368);
+  /* %427 = maxpool(%426) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 748250432, arena + 730817856);
 
-  /* %426 = mul(%424, %425) layers.2.0 : f32[B, 64, 192], written over %424 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 913794368, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 913794368);
+  /* %428 = img2seq(%427) layers.2.1 : f32[B, 16, 192] */
+  lk_img2seq(B, 192, 16, arena + 730817856, arena + 752915264);
 
-  /* %427 = add(%402, %426) layers.2.0 : f32[B, 64, 192], written over %424 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 911041856, (const long[]){12288, 192, 1},
-      arena + 913794368, (const long[]){12288, 192, 1}, arena + 913794368);
+  /* %430 = add(%428, %429) layers.3.0 : f32[B, 16, 192], written over %428 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 752915264, (const long[]){3072, 192, 1},
+      params[147], (const long[]){0, 192, 1}, arena + 752915264);
 
-  /* %428 = normalize(%427) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 913794368, 1e-06f, arena + 914187584);
+  /* %433 = normalize(%430) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 752915264, 1e-06f, arena + 753013568);
 
-  /* %429 = mul(%428, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 914187584, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 914580800);
+  /* %434 = mul(%433, %431) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 753013568, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 753111872);
 
-  /* %430 = add(%429, %351) layers.2.0.norm2 : f32[B, 64, 192], written over %429 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 914580800, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 914580800);
+  /* %435 = add(%434, %432) layers.3.0.norm1 : f32[B, 16, 192], written over %434 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 753111872, (const long[]){3072, 192, 1},
+      params[149], (const long[]){0, 0, 1}, arena + 753111872);
 
-  /* %433 = fused_linear(%430, %431, %432) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 914580800, params[129], params[130], LK_ACT_NONE, NULL,
-      arena + 849346560);
+  /* %438 = fused_linear(%435, %436, %437) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 753111872, params[150], params[151], LK_ACT_NONE, NULL,
+      arena + 753210176);
 
-  /* %434 = gelu(%433) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 849346560, arena + 850919424);
+  /* %441 = fused_linear(%435, %439, %440) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 753111872, params[152], params[153], LK_ACT_NONE, NULL,
+      arena + 751789376);
 
-  /* %437 = fused_linear(%434, %435, %436) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 850919424, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 914974016);
+  /* %442 = slice(%441) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %441: no code */
 
-  /* %439 = mul(%437, %438) layers.2.0 : f32[B, 64, 192], written over %437 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 914974016, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 914974016);
+  /* %443 = slice(%441) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %441: no code */
 
-  /* %440 = add(%427, %439) layers.2.0 : f32[B, 64, 192], written over %437 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 913794368, (const long[]){12288, 192, 1},
-      arena + 914974016, (const long[]){12288, 192, 1}, arena + 914974016);
+  /* %444 = sdpa(%438, %442, %443) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 753210176, 192, arena + 751789376, 384, arena + 751789568,
+      384, arena + 753308480, 0.14433756f);
 
-  /* %441 = normalize(%440) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 914974016, 1e-06f, arena + 915367232);
+  /* %447 = fused_linear(%444, %445, %446) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 753308480, params[154], params[155], LK_ACT_NONE, NULL,
+      arena + 753406784);
 
-  /* %442 = mul(%441, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 915367232, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 915760448);
+  /* %449 = mul(%447, %448) layers.3.0 : f32[B, 16, 192], written over %447 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 753406784, (const long[]){3072, 192, 1}, inputs[21],
+      (const long[]){1, 0, 0}, arena + 753406784);
 
-  /* %443 = add(%442, %324) layers.2.0.norm1 : f32[B, 64, 192], written over %442 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 915760448, (const long[]){12288, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 915760448);
+  /* %450 = add(%430, %449) layers.3.0 : f32[B, 16, 192], written over %447 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 752915264, (const long[]){3072, 192, 1},
+      arena + 753406784, (const long[]){3072, 192, 1}, arena + 753406784);
 
-  /* %446 = fused_linear(%443, %444, %445) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 915760448, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 916153664);
+  /* %453 = normalize(%450) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 753406784, 1e-06f, arena + 753505088);
 
-  /* %449 = fused_linear(%443, %447, %448) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 915760448, params[135], params[136], LK_ACT_NONE, NULL,
-      arena + 233832448);
+  /* %454 = mul(%453, %451) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 753505088, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 753603392);
 
-  /* %450 = slice(%449) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 233832448, 384, arena + 916546880, 192);
+  /* %455 = add(%454, %452) layers.3.0.norm2 : f32[B, 16, 192], written over %454 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 753603392, (const long[]){3072, 192, 1},
+      params[157], (const long[]){0, 0, 1}, arena + 753603392);
 
-  /* %451 = slice(%449) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 233832640, 384, arena + 916940096, 192);
+  /* %458 = fused_linear(%455, %456, %457) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 753603392, params[158], params[159], LK_ACT_NONE, NULL,
+      arena + 730817856);
 
-  /* %452 = reshape(%446) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %446: no code */
+  /* %459 = gelu(%458) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 730817856, arena + 748643648);
 
-  /* %453 = reshape(%450) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %450: no code */
+  /* %462 = fused_linear(%459, %460, %461) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 748643648, params[160], params[161], LK_ACT_NONE, NULL,
+      arena + 753701696);
 
-  /* %454 = reshape(%451) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %451: no code */
+  /* %464 = mul(%462, %463) layers.3.0 : f32[B, 16, 192], written over %462 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 753701696, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 753701696);
 
-  /* %455 = matmul_permuted(%452, %453) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 916153664, 48, 192, 1,
-      arena + 916546880, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
+  /* %465 = add(%450, %464) layers.3.0 : f32[B, 16, 192], written over %462 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 753406784, (const long[]){3072, 192, 1},
+      arena + 753701696, (const long[]){3072, 192, 1}, arena + 753701696);
 
-  /* %456 = mul_scalar(%455) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 233832448, 0.14433756f, arena + 234356736);
+  /* %466 = normalize(%465) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 753701696, 1e-06f, arena + 753800000);
 
-  /* %457 = softmax(%456) {axis -1} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 234356736, arena + 233832448);
+  /* %467 = mul(%466, %431) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 753800000, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 753898304);
 
-  /* %458 = matmul_permuted(%457, %454) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
-      arena + 916940096, 48, 192, 1, arena + 234356736, 48, 192, 0.0f);
+  /* %468 = add(%467, %432) layers.3.0.norm1 : f32[B, 16, 192], written over %467 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 753898304, (const long[]){3072, 192, 1},
+      params[149], (const long[]){0, 0, 1}, arena + 753898304);
 
-  /* %459 = reshape(%458) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %458: no code */
+  /* %471 = fused_linear(%468, %469, %470) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 753898304, params[162], params[163], LK_ACT_NONE, NULL,
+      arena + 753996608);
 
-  /* %462 = fused_linear(%459, %460, %461) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 234356736, params[137], params[138], LK_ACT_NONE, NULL,
-      arena + 917333312);
+  /* %474 = fused_linear(%468, %472, %473) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 753898304, params[164], params[165], LK_ACT_NONE, NULL,
+      arena + 751985984);
 
-  /* %464 = mul(%462, %463) layers.2.0 : f32[B, 64, 192], written over %462 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 917333312, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 917333312);
+  /* %475 = slice(%474) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %474: no code */
 
-  /* %465 = add(%440, %464) layers.2.0 : f32[B, 64, 192], written over %462 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 914974016, (const long[]){12288, 192, 1},
-      arena + 917333312, (const long[]){12288, 192, 1}, arena + 917333312);
+  /* %476 = slice(%474) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %474: no code */
 
-  /* %466 = normalize(%465) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 917333312, 1e-06f, arena + 917726528);
+  /* %477 = sdpa(%471, %475, %476) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 753996608, 192, arena + 751985984, 384, arena + 751986176,
+      384, arena + 754094912, 0.14433756f);
 
-  /* %467 = mul(%466, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 917726528, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 918119744);
+  /* %480 = fused_linear(%477, %478, %479) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 754094912, params[166], params[167], LK_ACT_NONE, NULL,
+      arena + 754193216);
 
-  /* %468 = add(%467, %351) layers.2.0.norm2 : f32[B, 64, 192], written over %467 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 918119744, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 918119744);
+  /* %482 = mul(%480, %481) layers.3.0 : f32[B, 16, 192], written over %480 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 754193216, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 754193216);
 
-  /* %471 = fused_linear(%468, %469, %470) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 918119744, params[139], params[140], LK_ACT_NONE, NULL,
-      arena + 852492288);
+  /* %483 = add(%465, %482) layers.3.0 : f32[B, 16, 192], written over %480 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 753701696, (const long[]){3072, 192, 1},
+      arena + 754193216, (const long[]){3072, 192, 1}, arena + 754193216);
 
-  /* %472 = gelu(%471) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 852492288, arena + 854065152);
+  /* %484 = normalize(%483) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 754193216, 1e-06f, arena + 754291520);
 
-  /* %475 = fused_linear(%472, %473, %474) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 854065152, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 855638016);
+  /* %485 = mul(%484, %451) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 754291520, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 754389824);
 
-  /* %477 = mul(%475, %476) layers.2.0 : f32[B, 64, 192], written over %475 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 855638016, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 855638016);
+  /* %486 = add(%485, %452) layers.3.0.norm2 : f32[B, 16, 192], written over %485 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 754389824, (const long[]){3072, 192, 1},
+      params[157], (const long[]){0, 0, 1}, arena + 754389824);
 
-  /* %478 = add(%465, %477) layers.2.0 : f32[B, 64, 192], written over %475 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 917333312, (const long[]){12288, 192, 1},
-      arena + 855638016, (const long[]){12288, 192, 1}, arena + 855638016);
+  /* %489 = fused_linear(%486, %487, %488) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 754389824, params[168], params[169], LK_ACT_NONE, NULL,
+      arena + 749036864);
 
-  /* %481 = seq2img(%478) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 855638016, arena + 856031232);
+  /* %490 = gelu(%489) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 749036864, arena + 749430080);
 
-  /* %482 = conv2d(%481, %479, %480) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 856031232, params[143], params[144],
-      arena + 855638016, NULL);
+  /* %493 = fused_linear(%490, %491, %492) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 749430080, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 754488128);
 
-  /* %483 = img2seq(%482) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 855638016, arena + 856424448);
+  /* %495 = mul(%493, %494) layers.3.0 : f32[B, 16, 192], written over %493 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 754488128, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 754488128);
 
-  /* %486 = normalize(%483) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 856424448, 1e-06f, arena + 855638016);
+  /* %496 = add(%483, %495) layers.3.0 : f32[B, 16, 192], written over %493 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 754193216, (const long[]){3072, 192, 1},
+      arena + 754488128, (const long[]){3072, 192, 1}, arena + 754488128);
 
-  /* %487 = mul(%486, %484) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 855638016, (const long[]){12288, 192, 1},
-      params[145], (const long[]){0, 0, 1}, arena + 856817664);
+  /* %497 = normalize(%496) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 754488128, 1e-06f, arena + 754586432);
 
-  /* %488 = add(%487, %485) layers.2.1.norm : f32[B, 64, 192], written over %487 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 856817664, (const long[]){12288, 192, 1},
-      params[146], (const long[]){0, 0, 1}, arena + 856817664);
+  /* %498 = mul(%497, %431) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 754586432, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 754684736);
 
-  /* %489 = seq2img(%488) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 856817664, arena + 918512960);
+  /* %499 = add(%498, %432) layers.3.0.norm1 : f32[B, 16, 192], written over %498 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 754684736, (const long[]){3072, 192, 1},
+      params[149], (const long[]){0, 0, 1}, arena + 754684736);
 
-  /* %490 = maxpool(%489) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 918512960, arena + 234749952);
+  /* %502 = fused_linear(%499, %500, %501) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 754684736, params[172], params[173], LK_ACT_NONE, NULL,
+      arena + 754783040);
 
-  /* %491 = img2seq(%490) layers.2.1 : f32[B, 16, 192] */
-  lk_img2seq(B, 192, 16, arena + 234749952, arena + 922391360);
+  /* %505 = fused_linear(%499, %503, %504) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 754684736, params[174], params[175], LK_ACT_NONE, NULL,
+      arena + 752182592);
 
-  /* %493 = add(%491, %492) layers.3.0 : f32[B, 16, 192], written over %491 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 922391360, (const long[]){3072, 192, 1},
-      params[147], (const long[]){0, 192, 1}, arena + 922391360);
+  /* %506 = slice(%505) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %505: no code */
 
-  /* %496 = normalize(%493) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 922391360, 1e-06f, arena + 234749952);
+  /* %507 = slice(%505) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %505: no code */
 
-  /* %497 = mul(%496, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 234749952, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 922489664);
+  /* %508 = sdpa(%502, %506, %507) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 754783040, 192, arena + 752182592, 384, arena + 752182784,
+      384, arena + 754881344, 0.14433756f);
 
-  /* %498 = add(%497, %495) layers.3.0.norm1 : f32[B, 16, 192], written over %497 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 922489664, (const long[]){3072, 192, 1},
-      params[149], (const long[]){0, 0, 1}, arena + 922489664);
+  /* %511 = fused_linear(%508, %509, %510) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 754881344, params[176], params[177], LK_ACT_NONE, NULL,
+      arena + 754979648);
 
-  /* %501 = fused_linear(%498, %499, %500) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 922489664, params[150], params[151], LK_ACT_NONE, NULL,
-      arena + 922587968);
+  /* %513 = mul(%511, %512) layers.3.0 : f32[B, 16, 192], written over %511 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 754979648, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 754979648);
 
-  /* %504 = fused_linear(%498, %502, %503) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 922489664, params[152], params[153], LK_ACT_NONE, NULL,
-      arena + 856817664);
+  /* %514 = add(%496, %513) layers.3.0 : f32[B, 16, 192], written over %511 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 754488128, (const long[]){3072, 192, 1},
+      arena + 754979648, (const long[]){3072, 192, 1}, arena + 754979648);
 
-  /* %505 = slice(%504) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 856817664, 384, arena + 922686272, 192);
+  /* %515 = normalize(%514) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 754979648, 1e-06f, arena + 755077952);
 
-  /* %506 = slice(%504) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 856817856, 384, arena + 922784576, 192);
+  /* %516 = mul(%515, %451) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 755077952, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 755176256);
 
-  /* %507 = reshape(%501) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %501: no code */
+  /* %517 = add(%516, %452) layers.3.0.norm2 : f32[B, 16, 192], written over %516 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 755176256, (const long[]){3072, 192, 1},
+      params[157], (const long[]){0, 0, 1}, arena + 755176256);
 
-  /* %508 = reshape(%505) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %505: no code */
+  /* %520 = fused_linear(%517, %518, %519) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 755176256, params[178], params[179], LK_ACT_NONE, NULL,
+      arena + 749823296);
 
-  /* %509 = reshape(%506) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %506: no code */
+  /* %521 = gelu(%520) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 749823296, arena + 750216512);
 
-  /* %510 = matmul_permuted(%507, %508) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 922587968, 48, 192, 1,
-      arena + 922686272, 48, 1, 192, arena + 234848256, 256, 16, 0.0f);
+  /* %524 = fused_linear(%521, %522, %523) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 750216512, params[180], params[181], LK_ACT_NONE, NULL,
+      arena + 755274560);
 
-  /* %511 = mul_scalar(%510) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 234848256, 0.14433756f, arena + 856817664);
+  /* %526 = mul(%524, %525) layers.3.0 : f32[B, 16, 192], written over %524 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 755274560, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 755274560);
 
-  /* %512 = softmax(%511) {axis -1} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 856817664, arena + 234848256);
+  /* %527 = add(%514, %526) layers.3.0 : f32[B, 16, 192], written over %524 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 754979648, (const long[]){3072, 192, 1},
+      arena + 755274560, (const long[]){3072, 192, 1}, arena + 755274560);
 
-  /* %513 = matmul_permuted(%512, %509) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 234848256, 256, 16, 1,
-      arena + 922784576, 48, 192, 1, arena + 922882880, 48, 192, 0.0f);
+  /* %528 = normalize(%527) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 755274560, 1e-06f, arena + 755372864);
 
-  /* %514 = reshape(%513) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %513: no code */
+  /* %529 = mul(%528, %431) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 755372864, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 755471168);
 
-  /* %517 = fused_linear(%514, %515, %516) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 922882880, params[154], params[155], LK_ACT_NONE, NULL,
-      arena + 922981184);
+  /* %530 = add(%529, %432) layers.3.0.norm1 : f32[B, 16, 192], written over %529 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 755471168, (const long[]){3072, 192, 1},
+      params[149], (const long[]){0, 0, 1}, arena + 755471168);
 
-  /* %519 = mul(%517, %518) layers.3.0 : f32[B, 16, 192], written over %517 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 922981184, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 922981184);
+  /* %533 = fused_linear(%530, %531, %532) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 755471168, params[182], params[183], LK_ACT_NONE, NULL,
+      arena + 755569472);
 
-  /* %520 = add(%493, %519) layers.3.0 : f32[B, 16, 192], written over %517 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 922391360, (const long[]){3072, 192, 1},
-      arena + 922981184, (const long[]){3072, 192, 1}, arena + 922981184);
+  /* %536 = fused_linear(%530, %534, %535) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  lk_fused_linear(B * 16, 192, 384, arena + 755471168, params[184], params[185], LK_ACT_NONE, NULL,
+      arena + 752379200);
 
-  /* %523 = normalize(%520) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 922981184, 1e-06f, arena + 923079488);
+  /* %537 = slice(%536) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %536: no code */
 
-  /* %524 = mul(%523, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 923079488, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 923177792);
+  /* %538 = slice(%536) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %536: no code */
 
-  /* %525 = add(%524, %522) layers.3.0.norm2 : f32[B, 16, 192], written over %524 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 923177792, (const long[]){3072, 192, 1},
-      params[157], (const long[]){0, 0, 1}, arena + 923177792);
+  /* %539 = sdpa(%533, %537, %538) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_sdpa(B, 16, 16, 4, 4, 48, arena + 755569472, 192, arena + 752379200, 384, arena + 752379392,
+      384, arena + 755667776, 0.14433756f);
 
-  /* %528 = fused_linear(%525, %526, %527) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 923177792, params[158], params[159], LK_ACT_NONE, NULL,
-      arena + 856817664);
+  /* %542 = fused_linear(%539, %540, %541) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 755667776, params[186], params[187], LK_ACT_NONE, NULL,
+      arena + 755766080);
 
-  /* %529 = gelu(%528) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 856817664, arena + 918906176);
+  /* %544 = mul(%542, %543) layers.3.0 : f32[B, 16, 192], written over %542 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 755766080, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 755766080);
 
-  /* %532 = fused_linear(%529, %530, %531) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 918906176, params[160], params[161], LK_ACT_NONE, NULL,
-      arena + 923276096);
+  /* %545 = add(%527, %544) layers.3.0 : f32[B, 16, 192], written over %542 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 755274560, (const long[]){3072, 192, 1},
+      arena + 755766080, (const long[]){3072, 192, 1}, arena + 755766080);
 
-  /* %534 = mul(%532, %533) layers.3.0 : f32[B, 16, 192], written over %532 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 923276096, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 923276096);
+  /* %546 = normalize(%545) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 755766080, 1e-06f, arena + 755864384);
 
-  /* %535 = add(%520, %534) layers.3.0 : f32[B, 16, 192], written over %532 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 922981184, (const long[]){3072, 192, 1},
-      arena + 923276096, (const long[]){3072, 192, 1}, arena + 923276096);
+  /* %547 = mul(%546, %451) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 755864384, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 755962688);
 
-  /* %536 = normalize(%535) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 923276096, 1e-06f, arena + 923374400);
+  /* %548 = add(%547, %452) layers.3.0.norm2 : f32[B, 16, 192], written over %547 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 755962688, (const long[]){3072, 192, 1},
+      params[157], (const long[]){0, 0, 1}, arena + 755962688);
 
-  /* %537 = mul(%536, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 923374400, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 923472704);
+  /* %551 = fused_linear(%548, %549, %550) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 755962688, params[188], params[189], LK_ACT_NONE, NULL,
+      arena + 750609728);
 
-  /* %538 = add(%537, %495) layers.3.0.norm1 : f32[B, 16, 192], written over %537 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 923472704, (const long[]){3072, 192, 1},
-      params[149], (const long[]){0, 0, 1}, arena + 923472704);
+  /* %552 = gelu(%551) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 750609728, arena + 751002944);
 
-  /* %541 = fused_linear(%538, %539, %540) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 923472704, params[162], params[163], LK_ACT_NONE, NULL,
-      arena + 923571008);
+  /* %555 = fused_linear(%552, %553, %554) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 751002944, params[190], params[191], LK_ACT_NONE, NULL,
+      arena + 751588160);
 
-  /* %544 = fused_linear(%538, %542, %543) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 923472704, params[164], params[165], LK_ACT_NONE, NULL,
-      arena + 861667328);
+  /* %557 = mul(%555, %556) layers.3.0 : f32[B, 16, 192], written over %555 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 751588160, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 751588160);
 
-  /* %545 = slice(%544) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 861667328, 384, arena + 923669312, 192);
+  /* %558 = add(%545, %557) layers.3.0 : f32[B, 16, 192], written over %555 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 755766080, (const long[]){3072, 192, 1},
+      arena + 751588160, (const long[]){3072, 192, 1}, arena + 751588160);
 
-  /* %546 = slice(%544) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 861667520, 384, arena + 923767616, 192);
+  /* %561 = normalize(%558) {eps 1e-06} norm : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 751588160, 1e-06f, arena + 751686464);
 
-  /* %547 = reshape(%541) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %541: no code */
+  /* %562 = mul(%561, %559) norm : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 751686464, (const long[]){3072, 192, 1},
+      params[192], (const long[]){0, 0, 1}, arena + 751396160);
 
-  /* %548 = reshape(%545) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %545: no code */
+  /* %563 = add(%562, %560) norm : f32[B, 16, 192], written over %562 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 751396160, (const long[]){3072, 192, 1},
+      params[193], (const long[]){0, 0, 1}, arena + 751396160);
 
-  /* %549 = reshape(%546) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %546: no code */
+  /* %564 = mean(%563) {axis 0} : f32[B, 192] */
+  lk_mean_axis(B, 16, 192, arena + 751396160, arena + 752799808);
 
-  /* %550 = matmul_permuted(%547, %548) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 923571008, 48, 192, 1,
-      arena + 923669312, 48, 1, 192, arena + 861667328, 256, 16, 0.0f);
+  /* %567 = fused_linear(%564, %565, %566) mlp_head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 752799808, params[194], params[195], LK_ACT_NONE, NULL,
+      arena + 751396160);
 
-  /* %551 = mul_scalar(%550) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 861667328, 0.14433756f, arena + 861700096);
+  /* %569 = cross_entropy(%567, %568) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 751396160, inputs[29], arena + 756259184);
 
-  /* %552 = softmax(%551) {axis -1} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 861700096, arena + 926323520);
+  /* %570 = cross_entropy_grad(%567, %568) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 751396160, inputs[29], arena + 752767808);
 
-  /* %553 = matmul_permuted(%552, %549) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 926323520, 256, 16, 1,
-      arena + 923767616, 48, 192, 1, arena + 923865920, 48, 192, 0.0f);
+  /* %571 = transpose(%565) {perm [1, 0]} mlp_head : f32[192, 1000] */
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[194], arena + 751396160);
 
-  /* %554 = reshape(%553) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %553: no code */
+  /* %572 = fused_linear(%570, %571) mlp_head : f32[B, 192] */
+  lk_fused_linear(B, 1000, 192, arena + 752767808, arena + 751396160, NULL, LK_ACT_NONE, NULL,
+      arena + 752805952);
 
-  /* %557 = fused_linear(%554, %555, %556) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 923865920, params[166], params[167], LK_ACT_NONE, NULL,
-      arena + 923964224);
+  /* %573 = linear_grad_weight(%570, %564) mlp_head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 752767808, arena + 752799808, arena + 752575808);
 
-  /* %559 = mul(%557, %558) layers.3.0 : f32[B, 16, 192], written over %557 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 923964224, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 923964224);
+  /* %574 = reduce_sum(%570) {axes [], batch} mlp_head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 752767808,
+      arena + 756257600);
 
-  /* %560 = add(%535, %559) layers.3.0 : f32[B, 16, 192], written over %557 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 923276096, (const long[]){3072, 192, 1},
-      arena + 923964224, (const long[]){3072, 192, 1}, arena + 923964224);
+  /* %575 = reshape(%572) {shape [1, 192]} : f32[B, 1, 192], a view of %572: no code */
 
-  /* %561 = normalize(%560) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 923964224, 1e-06f, arena + 924062528);
+  /* %576 = expand(%575) {shape [16, 192]} : f32[B, 16, 192] */
+  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 752805952, (const long[]){192, 0, 1},
+      arena + 751396160, (const long[]){3072, 192, 1});
 
-  /* %562 = mul(%561, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 924062528, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 924160832);
+  /* %577 = mul_scalar(%576) {x op 0.0625} : f32[B, 16, 192] */
+  lk_mul_scalar(B * 16 * 192, arena + 751396160, 0.0625f, arena + 752767808);
 
-  /* %563 = add(%562, %522) layers.3.0.norm2 : f32[B, 16, 192], written over %562 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 924160832, (const long[]){3072, 192, 1},
-      params[157], (const long[]){0, 0, 1}, arena + 924160832);
+  /* %578 = reduce_sum(%577) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 752767808,
+      arena + 756258608);
 
-  /* %566 = fused_linear(%563, %564, %565) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 924160832, params[168], params[169], LK_ACT_NONE, NULL,
-      arena + 919299392);
+  /* %579 = mul(%577, %559) norm : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 752767808, (const long[]){3072, 192, 1},
+      params[192], (const long[]){0, 0, 1}, arena + 751396160);
 
-  /* %567 = gelu(%566) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 919299392, arena + 919692608);
+  /* %580 = mul(%577, %561) norm : f32[B, 16, 192], written over %577 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 752767808, (const long[]){3072, 192, 1},
+      arena + 751686464, (const long[]){3072, 192, 1}, arena + 752767808);
 
-  /* %570 = fused_linear(%567, %568, %569) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 919692608, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 924259136);
+  /* %581 = reduce_sum(%580) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 752767808,
+      arena + 756258800);
 
-  /* %572 = mul(%570, %571) layers.3.0 : f32[B, 16, 192], written over %570 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 924259136, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 924259136);
+  /* %582 = normalize_grad(%558, %579) {eps 1e-06} norm : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 751588160, arena + 751396160, 1e-06f, arena + 756060992);
 
-  /* %573 = add(%560, %572) layers.3.0 : f32[B, 16, 192], written over %570 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 923964224, (const long[]){3072, 192, 1},
-      arena + 924259136, (const long[]){3072, 192, 1}, arena + 924259136);
+  /* %583 = mul(%582, %556) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 756159296);
 
-  /* %574 = normalize(%573) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 924259136, 1e-06f, arena + 924357440);
+  /* %584 = transpose(%553) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[190], arena + 752767808);
 
-  /* %575 = mul(%574, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 924357440, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 924455744);
+  /* %585 = fused_linear(%583, %584) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 756159296, arena + 752767808, NULL, LK_ACT_NONE, NULL,
+      arena + 751396160);
 
-  /* %576 = add(%575, %495) layers.3.0.norm1 : f32[B, 16, 192], written over %575 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 924455744, (const long[]){3072, 192, 1},
-      params[149], (const long[]){0, 0, 1}, arena + 924455744);
+  /* %586 = linear_grad_weight(%583, %552) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 756159296, arena + 751002944, arena + 752767808);
 
-  /* %579 = fused_linear(%576, %577, %578) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 924455744, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 924554048);
+  /* %587 = reduce_sum(%583) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 756159296,
+      arena + 756258992);
 
-  /* %582 = fused_linear(%576, %580, %581) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 924455744, params[174], params[175], LK_ACT_NONE, NULL,
-      arena + 861667328);
+  /* %588 = gelu_grad(%551, %585) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 750609728, arena + 751396160, arena + 751002944);
 
-  /* %583 = slice(%582) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 861667328, 384, arena + 924652352, 192);
+  /* %589 = transpose(%549) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[188], arena + 750609728);
 
-  /* %584 = slice(%582) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 861667520, 384, arena + 924750656, 192);
+  /* %590 = fused_linear(%588, %589) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 751002944, arena + 750609728, NULL, LK_ACT_NONE, NULL,
+      arena + 750757184);
 
-  /* %585 = reshape(%579) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %579: no code */
+  /* %591 = linear_grad_weight(%588, %548) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 751002944, arena + 755962688, arena + 751396160);
 
-  /* %586 = reshape(%583) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %583: no code */
+  /* %592 = reduce_sum(%588) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 751002944,
+      arena + 751543616);
 
-  /* %587 = reshape(%584) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %584: no code */
+  /* %593 = reduce_sum(%590) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750757184,
+      arena + 751544768);
 
-  /* %588 = matmul_permuted(%585, %586) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 924554048, 48, 192, 1,
-      arena + 924652352, 48, 1, 192, arena + 861667328, 256, 16, 0.0f);
+  /* %594 = mul(%590, %451) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 750757184, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 750609728);
 
-  /* %589 = mul_scalar(%588) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 861667328, 0.14433756f, arena + 861700096);
+  /* %595 = mul(%590, %546) layers.3.0.norm2 : f32[B, 16, 192], written over %590 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 750757184, (const long[]){3072, 192, 1},
+      arena + 755864384, (const long[]){3072, 192, 1}, arena + 750757184);
 
-  /* %590 = softmax(%589) {axis -1} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 861700096, arena + 926356288);
+  /* %596 = reduce_sum(%595) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750757184,
+      arena + 751544960);
 
-  /* %591 = matmul_permuted(%590, %587) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 926356288, 256, 16, 1,
-      arena + 924750656, 48, 192, 1, arena + 924848960, 48, 192, 0.0f);
+  /* %597 = normalize_grad(%545, %594) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 755766080, arena + 750609728, 1e-06f, arena + 750708032);
 
-  /* %592 = reshape(%591) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %591: no code */
+  /* %598 = add(%582, %597) layers.3.0 : f32[B, 16, 192], written over %582 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
+      arena + 750708032, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %595 = fused_linear(%592, %593, %594) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 924848960, params[176], params[177], LK_ACT_NONE, NULL,
-      arena + 924947264);
+  /* %599 = mul(%598, %543) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 750609728);
 
-  /* %597 = mul(%595, %596) layers.3.0 : f32[B, 16, 192], written over %595 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 924947264, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 924947264);
+  /* %600 = transpose(%540) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[186], arena + 750708032);
 
-  /* %598 = add(%573, %597) layers.3.0 : f32[B, 16, 192], written over %595 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 924259136, (const long[]){3072, 192, 1},
-      arena + 924947264, (const long[]){3072, 192, 1}, arena + 924947264);
+  /* %601 = fused_linear(%599, %600) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 750609728, arena + 750708032, NULL, LK_ACT_NONE, NULL,
+      arena + 750904640);
 
-  /* %599 = normalize(%598) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 924947264, 1e-06f, arena + 925045568);
+  /* %602 = linear_grad_weight(%599, %539) layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 750609728, arena + 755667776, arena + 751322432);
 
-  /* %600 = mul(%599, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 925045568, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 925143872);
+  /* %603 = reduce_sum(%599) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750609728,
+      arena + 751545152);
 
-  /* %601 = add(%600, %522) layers.3.0.norm2 : f32[B, 16, 192], written over %600 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 925143872, (const long[]){3072, 192, 1},
-      params[157], (const long[]){0, 0, 1}, arena + 925143872);
+  /* %604 = sdpa_grad(%533, %537, %538, %601) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 755569472, 192, arena + 752379200, 384,
+      arena + 752379392, 384, arena + 750904640, 192, arena + 750609728, 576,
+      arena + 750609728 + 192, 576, arena + 750609728 + 384, 576, 0.14433756f);
 
-  /* %604 = fused_linear(%601, %602, %603) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 925143872, params[178], params[179], LK_ACT_NONE, NULL,
-      arena + 920085824);
+  /* %605 = slice(%604) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 750609728, 576, arena + 750904640, 192);
 
-  /* %605 = gelu(%604) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 920085824, arena + 920479040);
+  /* %606 = slice(%604) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 750609920, 576, arena + 751002944, 192);
 
-  /* %608 = fused_linear(%605, %606, %607) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 920479040, params[180], params[181], LK_ACT_NONE, NULL,
-      arena + 925242176);
+  /* %607 = slice(%604) {axis 1, start 384, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 750610112, 576, arena + 751101248, 192);
 
-  /* %610 = mul(%608, %609) layers.3.0 : f32[B, 16, 192], written over %608 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 925242176, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 925242176);
+  /* %608 = concat(%606, %607) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 751002944, 192, arena + 750609728, 384);
+  lk_copy_rows(B * 16, 192, arena + 751101248, 192, arena + 750609920, 384);
 
-  /* %611 = add(%598, %610) layers.3.0 : f32[B, 16, 192], written over %608 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 924947264, (const long[]){3072, 192, 1},
-      arena + 925242176, (const long[]){3072, 192, 1}, arena + 925242176);
+  /* %609 = transpose(%534) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 751002944);
 
-  /* %612 = normalize(%611) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 925242176, 1e-06f, arena + 925340480);
+  /* %610 = fused_linear(%608, %609) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 750609728, arena + 751002944, NULL, LK_ACT_NONE, NULL,
+      arena + 750806336);
 
-  /* %613 = mul(%612, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 925340480, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 925438784);
+  /* %611 = linear_grad_weight(%608, %530) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 750609728, arena + 755471168, arena + 751248704);
 
-  /* %614 = add(%613, %495) layers.3.0.norm1 : f32[B, 16, 192], written over %613 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 925438784, (const long[]){3072, 192, 1},
-      params[149], (const long[]){0, 0, 1}, arena + 925438784);
+  /* %612 = reduce_sum(%608) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 750609728,
+      arena + 751544384);
 
-  /* %617 = fused_linear(%614, %615, %616) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 925438784, params[182], params[183], LK_ACT_NONE, NULL,
-      arena + 925537088);
+  /* %613 = transpose(%531) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 750609728);
 
-  /* %620 = fused_linear(%614, %618, %619) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 925438784, params[184], params[185], LK_ACT_NONE, NULL,
-      arena + 861667328);
+  /* %614 = linear_grad_weight(%605, %530) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 750904640, arena + 755471168, arena + 751359296);
 
-  /* %621 = slice(%620) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 861667328, 384, arena + 925635392, 192);
+  /* %615 = reduce_sum(%605) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750904640,
+      arena + 751545344);
 
-  /* %622 = slice(%620) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 861667520, 384, arena + 925733696, 192);
+  /* %616 = fused_linear(%605, %613, %610) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %610 */
+  lk_fused_linear(B * 16, 192, 192, arena + 750904640, arena + 750609728, NULL, LK_ACT_NONE,
+      arena + 750806336, arena + 750806336);
 
-  /* %623 = reshape(%617) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %617: no code */
+  /* %617 = reduce_sum(%616) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750806336,
+      arena + 751545536);
 
-  /* %624 = reshape(%621) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %621: no code */
+  /* %618 = mul(%616, %431) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 750806336, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 750609728);
 
-  /* %625 = reshape(%622) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %622: no code */
+  /* %619 = mul(%616, %528) layers.3.0.norm1 : f32[B, 16, 192], written over %610 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 750806336, (const long[]){3072, 192, 1},
+      arena + 755372864, (const long[]){3072, 192, 1}, arena + 750806336);
 
-  /* %626 = matmul_permuted(%623, %624) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 925537088, 48, 192, 1,
-      arena + 925635392, 48, 1, 192, arena + 861667328, 256, 16, 0.0f);
+  /* %620 = reduce_sum(%619) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750806336,
+      arena + 751545728);
 
-  /* %627 = mul_scalar(%626) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 861667328, 0.14433756f, arena + 861700096);
+  /* %621 = normalize_grad(%527, %618) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 755274560, arena + 750609728, 1e-06f, arena + 750708032);
 
-  /* %628 = softmax(%627) {axis -1} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 861700096, arena + 926389056);
+  /* %622 = add(%598, %621) layers.3.0 : f32[B, 16, 192], written over %582 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
+      arena + 750708032, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %629 = matmul_permuted(%628, %625) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 926389056, 256, 16, 1,
-      arena + 925733696, 48, 192, 1, arena + 925832000, 48, 192, 0.0f);
+  /* %623 = mul(%622, %525) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 751150400);
 
-  /* %630 = reshape(%629) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %629: no code */
+  /* %624 = transpose(%522) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[180], arena + 751002944);
 
-  /* %633 = fused_linear(%630, %631, %632) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 925832000, params[186], params[187], LK_ACT_NONE, NULL,
-      arena + 925930304);
+  /* %625 = fused_linear(%623, %624) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 751150400, arena + 751002944, NULL, LK_ACT_NONE, NULL,
+      arena + 750609728);
 
-  /* %635 = mul(%633, %634) layers.3.0 : f32[B, 16, 192], written over %633 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 925930304, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 925930304);
+  /* %626 = linear_grad_weight(%623, %521) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 751150400, arena + 750216512, arena + 751002944);
 
-  /* %636 = add(%611, %635) layers.3.0 : f32[B, 16, 192], written over %633 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 925242176, (const long[]){3072, 192, 1},
-      arena + 925930304, (const long[]){3072, 192, 1}, arena + 925930304);
+  /* %627 = reduce_sum(%623) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 751150400,
+      arena + 751545920);
 
-  /* %637 = normalize(%636) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 925930304, 1e-06f, arena + 926028608);
+  /* %628 = gelu_grad(%520, %625) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 749823296, arena + 750609728, arena + 750216512);
 
-  /* %638 = mul(%637, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926028608, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 926126912);
+  /* %629 = transpose(%518) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[178], arena + 749823296);
 
-  /* %639 = add(%638, %522) layers.3.0.norm2 : f32[B, 16, 192], written over %638 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926126912, (const long[]){3072, 192, 1},
-      params[157], (const long[]){0, 0, 1}, arena + 926126912);
+  /* %630 = fused_linear(%628, %629) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 750216512, arena + 749823296, NULL, LK_ACT_NONE, NULL,
+      arena + 749970752);
 
-  /* %642 = fused_linear(%639, %640, %641) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 926126912, params[188], params[189], LK_ACT_NONE, NULL,
-      arena + 920872256);
+  /* %631 = linear_grad_weight(%628, %517) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 750216512, arena + 755176256, arena + 750609728);
 
-  /* %643 = gelu(%642) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 920872256, arena + 921265472);
+  /* %632 = reduce_sum(%628) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 750216512,
+      arena + 750794048);
 
-  /* %646 = fused_linear(%643, %644, %645) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 921265472, params[190], params[191], LK_ACT_NONE, NULL,
-      arena + 921658688);
+  /* %633 = reduce_sum(%630) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749970752,
+      arena + 749823296);
 
-  /* %648 = mul(%646, %647) layers.3.0 : f32[B, 16, 192], written over %646 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 921658688, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 921658688);
+  /* %634 = add(%593, %633) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 751544768, (const long[]){1}, arena + 749823296,
+      (const long[]){1}, arena + 750757184);
 
-  /* %649 = add(%636, %648) layers.3.0 : f32[B, 16, 192], written over %646 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 925930304, (const long[]){3072, 192, 1},
-      arena + 921658688, (const long[]){3072, 192, 1}, arena + 921658688);
+  /* %635 = mul(%630, %451) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 749970752, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 749823296);
 
-  /* %652 = normalize(%649) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 921658688, 1e-06f, arena + 921756992);
+  /* %636 = mul(%630, %515) layers.3.0.norm2 : f32[B, 16, 192], written over %630 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 749970752, (const long[]){3072, 192, 1},
+      arena + 755077952, (const long[]){3072, 192, 1}, arena + 749970752);
 
-  /* %653 = mul(%652, %650) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 921756992, (const long[]){3072, 192, 1},
-      params[192], (const long[]){0, 0, 1}, arena + 861667328);
+  /* %637 = reduce_sum(%636) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749970752,
+      arena + 749921600);
 
-  /* %654 = add(%653, %651) norm : f32[B, 16, 192], written over %653 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 861667328, (const long[]){3072, 192, 1},
-      params[193], (const long[]){0, 0, 1}, arena + 861667328);
+  /* %638 = add(%596, %637) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 751544960, (const long[]){1}, arena + 749921600,
+      (const long[]){1}, arena + 750757376);
 
-  /* %655 = mean(%654) {axis 0} : f32[B, 192] */
-  lk_mean_axis(B, 16, 192, arena + 861667328, arena + 861891328);
+  /* %639 = normalize_grad(%514, %635) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 754979648, arena + 749823296, 1e-06f, arena + 749921600);
 
-  /* %658 = fused_linear(%655, %656, %657) mlp_head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 861891328, params[194], params[195], LK_ACT_NONE, NULL,
-      arena + 861667328);
+  /* %640 = add(%622, %639) layers.3.0 : f32[B, 16, 192], written over %582 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
+      arena + 749921600, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %660 = cross_entropy(%658, %659) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 861667328, inputs[29], arena + 926423408);
+  /* %641 = mul(%640, %512) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 749823296);
 
-  /* %661 = cross_entropy_grad(%658, %659) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 861667328, inputs[29], arena + 861859328);
+  /* %642 = transpose(%509) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 749921600);
 
-  /* %662 = transpose(%656) {perm [1, 0]} mlp_head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[194], arena + 861667328);
+  /* %643 = fused_linear(%641, %642) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 749823296, arena + 749921600, NULL, LK_ACT_NONE, NULL,
+      arena + 750118208);
 
-  /* %663 = fused_linear(%661, %662) mlp_head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 861859328, arena + 861667328, NULL, LK_ACT_NONE, NULL,
-      arena + 861897472);
+  /* %644 = linear_grad_weight(%641, %508) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 749823296, arena + 754881344, arena + 750536000);
 
-  /* %664 = linear_grad_weight(%661, %655) mlp_head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 861859328, arena + 861891328, arena + 922051904);
+  /* %645 = reduce_sum(%641) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749823296,
+      arena + 750795200);
 
-  /* %665 = reduce_sum(%661) {axes [], batch} mlp_head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 861859328,
-      arena + 926421824);
+  /* %646 = sdpa_grad(%502, %506, %507, %643) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 754783040, 192, arena + 752182592, 384,
+      arena + 752182784, 384, arena + 750118208, 192, arena + 749823296, 576,
+      arena + 749823296 + 192, 576, arena + 749823296 + 384, 576, 0.14433756f);
 
-  /* %666 = reshape(%663) {shape [1, 192]} : f32[B, 1, 192], a view of %663: no code */
+  /* %647 = slice(%646) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 749823296, 576, arena + 750118208, 192);
 
-  /* %667 = expand(%666) {shape [16, 192]} : f32[B, 16, 192] */
-  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 861897472, (const long[]){192, 0, 1},
-      arena + 861667328, (const long[]){3072, 192, 1});
+  /* %648 = slice(%646) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 749823488, 576, arena + 750216512, 192);
 
-  /* %668 = mul_scalar(%667) {x op 0.0625} : f32[B, 16, 192] */
-  lk_mul_scalar(B * 16 * 192, arena + 861667328, 0.0625f, arena + 861765632);
+  /* %649 = slice(%646) {axis 1, start 384, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 749823680, 576, arena + 750314816, 192);
 
-  /* %669 = reduce_sum(%668) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861765632,
-      arena + 926422832);
+  /* %650 = concat(%648, %649) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 750216512, 192, arena + 749823296, 384);
+  lk_copy_rows(B * 16, 192, arena + 750314816, 192, arena + 749823488, 384);
 
-  /* %670 = mul(%668, %650) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 861765632, (const long[]){3072, 192, 1},
-      params[192], (const long[]){0, 0, 1}, arena + 861667328);
+  /* %651 = transpose(%503) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 750216512);
 
-  /* %671 = mul(%668, %652) norm : f32[B, 16, 192], written over %668 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 861765632, (const long[]){3072, 192, 1},
-      arena + 921756992, (const long[]){3072, 192, 1}, arena + 861765632);
+  /* %652 = fused_linear(%650, %651) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 749823296, arena + 750216512, NULL, LK_ACT_NONE, NULL,
+      arena + 750019904);
 
-  /* %672 = reduce_sum(%671) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861765632,
-      arena + 926423024);
+  /* %653 = linear_grad_weight(%650, %499) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 749823296, arena + 754684736, arena + 750462272);
 
-  /* %673 = normalize_grad(%649, %670) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 921658688, arena + 861667328, 1e-06f, arena + 926225216);
+  /* %654 = reduce_sum(%650) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 749823296,
+      arena + 750794816);
 
-  /* %674 = mul(%673, %647) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 861814784);
+  /* %655 = transpose(%500) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[172], arena + 749823296);
 
-  /* %675 = transpose(%644) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[190], arena + 861667328);
+  /* %656 = linear_grad_weight(%647, %499) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 750118208, arena + 754684736, arena + 750572864);
 
-  /* %676 = fused_linear(%674, %675) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 861814784, arena + 861667328, NULL, LK_ACT_NONE, NULL,
-      arena + 921658688);
+  /* %657 = reduce_sum(%647) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750118208,
+      arena + 750795392);
 
-  /* %677 = linear_grad_weight(%674, %643) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 861814784, arena + 921265472, arena + 922243904);
+  /* %658 = fused_linear(%647, %655, %652) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %652 */
+  lk_fused_linear(B * 16, 192, 192, arena + 750118208, arena + 749823296, NULL, LK_ACT_NONE,
+      arena + 750019904, arena + 750019904);
 
-  /* %678 = reduce_sum(%674) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
-      arena + 926423216);
+  /* %659 = reduce_sum(%658) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750019904,
+      arena + 749823296);
 
-  /* %679 = gelu_grad(%642, %676) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 920872256, arena + 921658688, arena + 921265472);
+  /* %660 = add(%617, %659) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 751545536, (const long[]){1}, arena + 749823296,
+      (const long[]){1}, arena + 750757568);
 
-  /* %680 = transpose(%640) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[188], arena + 861667328);
+  /* %661 = mul(%658, %431) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 750019904, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 749823296);
 
-  /* %681 = fused_linear(%679, %680) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 921265472, arena + 861667328, NULL, LK_ACT_NONE, NULL,
-      arena + 861814784);
+  /* %662 = mul(%658, %497) layers.3.0.norm1 : f32[B, 16, 192], written over %652 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 750019904, (const long[]){3072, 192, 1},
+      arena + 754586432, (const long[]){3072, 192, 1}, arena + 750019904);
 
-  /* %682 = linear_grad_weight(%679, %639) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 921265472, arena + 926126912, arena + 921658688);
+  /* %663 = reduce_sum(%662) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750019904,
+      arena + 749921600);
 
-  /* %683 = reduce_sum(%679) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 921265472,
-      arena + 921806144);
+  /* %664 = add(%620, %663) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 751545728, (const long[]){1}, arena + 749921600,
+      (const long[]){1}, arena + 750757760);
 
-  /* %684 = reduce_sum(%681) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
-      arena + 861913088);
+  /* %665 = normalize_grad(%496, %661) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 754488128, arena + 749823296, 1e-06f, arena + 749921600);
 
-  /* %685 = mul(%681, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 861814784, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 861667328);
+  /* %666 = add(%640, %665) layers.3.0 : f32[B, 16, 192], written over %582 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
+      arena + 749921600, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %686 = mul(%681, %637) layers.3.0.norm2 : f32[B, 16, 192], written over %681 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 861814784, (const long[]){3072, 192, 1},
-      arena + 926028608, (const long[]){3072, 192, 1}, arena + 861814784);
+  /* %667 = mul(%666, %494) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 750363968);
 
-  /* %687 = reduce_sum(%686) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
-      arena + 861913280);
+  /* %668 = transpose(%491) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 750216512);
 
-  /* %688 = normalize_grad(%636, %685) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 925930304, arena + 861667328, 1e-06f, arena + 861765632);
+  /* %669 = fused_linear(%667, %668) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 750363968, arena + 750216512, NULL, LK_ACT_NONE, NULL,
+      arena + 749823296);
 
-  /* %689 = add(%673, %688) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
-      arena + 861765632, (const long[]){3072, 192, 1}, arena + 926225216);
+  /* %670 = linear_grad_weight(%667, %490) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 750363968, arena + 749430080, arena + 750216512);
 
-  /* %690 = mul(%689, %634) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 861667328);
+  /* %671 = reduce_sum(%667) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750363968,
+      arena + 750795584);
 
-  /* %691 = transpose(%631) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[186], arena + 861863936);
+  /* %672 = gelu_grad(%489, %669) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 749036864, arena + 749823296, arena + 749430080);
 
-  /* %692 = fused_linear(%690, %691) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 861667328, arena + 861863936, NULL, LK_ACT_NONE, NULL,
-      arena + 861765632);
+  /* %673 = transpose(%487) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[168], arena + 749036864);
 
-  /* %693 = linear_grad_weight(%690, %630) layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 861667328, arena + 925832000, arena + 921486656);
+  /* %674 = fused_linear(%672, %673) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 749430080, arena + 749036864, NULL, LK_ACT_NONE, NULL,
+      arena + 749184320);
 
-  /* %694 = reduce_sum(%690) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861667328,
-      arena + 921560768);
+  /* %675 = linear_grad_weight(%672, %486) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 749430080, arena + 754389824, arena + 749823296);
 
-  /* %695 = reshape(%692) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %692: no code */
+  /* %676 = reduce_sum(%672) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 749430080,
+      arena + 750191936);
 
-  /* %696 = matmul_permuted(%695, %625) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 861765632, 48, 192, 1,
-      arena + 925733696, 48, 1, 192, arena + 861667328, 256, 16, 0.0f);
+  /* %677 = reduce_sum(%674) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749184320,
+      arena + 749036864);
 
-  /* %697 = matmul_permuted(%628, %695) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 926389056, 256, 1, 16,
-      arena + 861765632, 48, 192, 1, arena + 920872256, 48, 192, 0.0f);
+  /* %678 = add(%634, %677) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 750757184, (const long[]){1}, arena + 749036864,
+      (const long[]){1}, arena + 749799104);
 
-  /* %698 = softmax_grad(%628, %696) {axis -1} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 926389056, arena + 861667328, arena + 861700096);
+  /* %679 = mul(%674, %451) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 749184320, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 749036864);
 
-  /* %699 = mul_scalar(%698) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 861700096, 0.14433756f, arena + 861667328);
+  /* %680 = mul(%674, %484) layers.3.0.norm2 : f32[B, 16, 192], written over %674 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 749184320, (const long[]){3072, 192, 1},
+      arena + 754291520, (const long[]){3072, 192, 1}, arena + 749184320);
 
-  /* %700 = matmul_permuted(%699, %624) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 861667328, 256, 16, 1,
-      arena + 925635392, 48, 192, 1, arena + 920970560, 48, 192, 0.0f);
+  /* %681 = reduce_sum(%680) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749184320,
+      arena + 749135168);
 
-  /* %701 = matmul_permuted(%623, %699) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 861667328, 256, 1, 16,
-      arena + 925537088, 48, 192, 1, arena + 921068864, 48, 192, 0.0f);
+  /* %682 = add(%638, %681) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 750757376, (const long[]){1}, arena + 749135168,
+      (const long[]){1}, arena + 749799296);
 
-  /* %702 = reshape(%697) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %697: no code */
+  /* %683 = normalize_grad(%483, %679) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 754193216, arena + 749036864, 1e-06f, arena + 749135168);
 
-  /* %703 = reshape(%701) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %701: no code */
+  /* %684 = add(%666, %683) layers.3.0 : f32[B, 16, 192], written over %582 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
+      arena + 749135168, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %704 = reshape(%700) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %700: no code */
+  /* %685 = mul(%684, %481) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 749036864);
 
-  /* %705 = concat(%703, %702) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 921068864, 192, arena + 861667328, 384);
-  lk_copy_rows(B * 16, 192, arena + 920872256, 192, arena + 861667520, 384);
+  /* %686 = transpose(%478) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 749135168);
 
-  /* %706 = transpose(%618) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 921068864);
+  /* %687 = fused_linear(%685, %686) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 749036864, arena + 749135168, NULL, LK_ACT_NONE, NULL,
+      arena + 749331776);
 
-  /* %707 = fused_linear(%705, %706) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 861667328, arena + 921068864, NULL, LK_ACT_NONE, NULL,
-      arena + 920872256);
+  /* %688 = linear_grad_weight(%685, %477) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 749036864, arena + 754094912, arena + 750363968);
 
-  /* %708 = linear_grad_weight(%705, %614) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 861667328, arena + 925438784, arena + 921412928);
+  /* %689 = reduce_sum(%685) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749036864,
+      arena + 749799488);
 
-  /* %709 = reduce_sum(%705) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 861667328,
-      arena + 921560384);
+  /* %690 = sdpa_grad(%471, %475, %476, %687) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 753996608, 192, arena + 751985984, 384,
+      arena + 751986176, 384, arena + 749331776, 192, arena + 749036864, 576,
+      arena + 749036864 + 192, 576, arena + 749036864 + 384, 576, 0.14433756f);
 
-  /* %710 = transpose(%615) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 861667328);
+  /* %691 = slice(%690) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 749036864, 576, arena + 749331776, 192);
 
-  /* %711 = linear_grad_weight(%704, %614) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 920970560, arena + 925438784, arena + 921523520);
+  /* %692 = slice(%690) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 749037056, 576, arena + 749430080, 192);
 
-  /* %712 = reduce_sum(%704) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920970560,
-      arena + 921560960);
+  /* %693 = slice(%690) {axis 1, start 384, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 749037248, 576, arena + 749528384, 192);
 
-  /* %713 = fused_linear(%704, %710, %707) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %707 */
-  lk_fused_linear(B * 16, 192, 192, arena + 920970560, arena + 861667328, NULL, LK_ACT_NONE,
-      arena + 920872256, arena + 920872256);
+  /* %694 = concat(%692, %693) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 749430080, 192, arena + 749036864, 384);
+  lk_copy_rows(B * 16, 192, arena + 749528384, 192, arena + 749037056, 384);
 
-  /* %714 = reduce_sum(%713) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920872256,
-      arena + 861913472);
+  /* %695 = transpose(%472) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 749430080);
 
-  /* %715 = mul(%713, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 920872256, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 861667328);
+  /* %696 = fused_linear(%694, %695) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 749036864, arena + 749430080, NULL, LK_ACT_NONE, NULL,
+      arena + 749233472);
 
-  /* %716 = mul(%713, %612) layers.3.0.norm1 : f32[B, 16, 192], written over %707 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 920872256, (const long[]){3072, 192, 1},
-      arena + 925340480, (const long[]){3072, 192, 1}, arena + 920872256);
+  /* %697 = linear_grad_weight(%694, %468) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 749036864, arena + 753898304, arena + 749724992);
 
-  /* %717 = reduce_sum(%716) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920872256,
-      arena + 861913664);
+  /* %698 = reduce_sum(%694) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 749036864,
+      arena + 749798720);
 
-  /* %718 = normalize_grad(%611, %715) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 925242176, arena + 861667328, 1e-06f, arena + 861765632);
+  /* %699 = transpose(%469) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 749036864);
 
-  /* %719 = add(%689, %718) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
-      arena + 861765632, (const long[]){3072, 192, 1}, arena + 926225216);
+  /* %700 = linear_grad_weight(%691, %468) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 749331776, arena + 753898304, arena + 750400832);
 
-  /* %720 = mul(%719, %609) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 861814784);
+  /* %701 = reduce_sum(%691) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749331776,
+      arena + 749799680);
 
-  /* %721 = transpose(%606) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[180], arena + 861667328);
+  /* %702 = fused_linear(%691, %699, %696) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %696 */
+  lk_fused_linear(B * 16, 192, 192, arena + 749331776, arena + 749036864, NULL, LK_ACT_NONE,
+      arena + 749233472, arena + 749233472);
 
-  /* %722 = fused_linear(%720, %721) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 861814784, arena + 861667328, NULL, LK_ACT_NONE, NULL,
-      arena + 920872256);
+  /* %703 = reduce_sum(%702) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749233472,
+      arena + 749036864);
 
-  /* %723 = linear_grad_weight(%720, %605) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 861814784, arena + 920479040, arena + 921265472);
+  /* %704 = add(%660, %703) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 750757568, (const long[]){1}, arena + 749036864,
+      (const long[]){1}, arena + 749799872);
 
-  /* %724 = reduce_sum(%720) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
-      arena + 921561152);
+  /* %705 = mul(%702, %431) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 749233472, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 749036864);
 
-  /* %725 = gelu_grad(%604, %722) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 920085824, arena + 920872256, arena + 920479040);
+  /* %706 = mul(%702, %466) layers.3.0.norm1 : f32[B, 16, 192], written over %696 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 749233472, (const long[]){3072, 192, 1},
+      arena + 753800000, (const long[]){3072, 192, 1}, arena + 749233472);
 
-  /* %726 = transpose(%602) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[178], arena + 861667328);
+  /* %707 = reduce_sum(%706) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749233472,
+      arena + 749135168);
 
-  /* %727 = fused_linear(%725, %726) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 920479040, arena + 861667328, NULL, LK_ACT_NONE, NULL,
-      arena + 861814784);
+  /* %708 = add(%664, %707) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 750757760, (const long[]){1}, arena + 749135168,
+      (const long[]){1}, arena + 749800064);
 
-  /* %728 = linear_grad_weight(%725, %601) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 920479040, arena + 925143872, arena + 920872256);
+  /* %709 = normalize_grad(%465, %705) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 753701696, arena + 749036864, 1e-06f, arena + 749135168);
 
-  /* %729 = reduce_sum(%725) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 920479040,
-      arena + 921056576);
+  /* %710 = add(%684, %709) layers.3.0 : f32[B, 16, 192], written over %582 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
+      arena + 749135168, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %730 = reduce_sum(%727) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
-      arena + 861667328);
+  /* %711 = mul(%710, %463) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 749577536);
 
-  /* %731 = add(%684, %730) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 861913088, (const long[]){1}, arena + 861667328,
-      (const long[]){1}, arena + 861913856);
+  /* %712 = transpose(%460) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[160], arena + 749430080);
 
-  /* %732 = mul(%727, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 861814784, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 861667328);
+  /* %713 = fused_linear(%711, %712) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 749577536, arena + 749430080, NULL, LK_ACT_NONE, NULL,
+      arena + 749036864);
 
-  /* %733 = mul(%727, %599) layers.3.0.norm2 : f32[B, 16, 192], written over %727 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 861814784, (const long[]){3072, 192, 1},
-      arena + 925045568, (const long[]){3072, 192, 1}, arena + 861814784);
+  /* %714 = linear_grad_weight(%711, %459) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 749577536, arena + 748643648, arena + 749430080);
 
-  /* %734 = reduce_sum(%733) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
-      arena + 861765632);
+  /* %715 = reduce_sum(%711) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749577536,
+      arena + 749800256);
 
-  /* %735 = add(%687, %734) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 861913280, (const long[]){1}, arena + 861765632,
-      (const long[]){1}, arena + 861913088);
+  /* %716 = gelu_grad(%458, %713) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 730817856, arena + 749036864, arena + 748643648);
 
-  /* %736 = normalize_grad(%598, %732) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 924947264, arena + 861667328, 1e-06f, arena + 861765632);
+  /* %717 = transpose(%456) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[158], arena + 730817856);
 
-  /* %737 = add(%719, %736) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
-      arena + 861765632, (const long[]){3072, 192, 1}, arena + 926225216);
+  /* %718 = fused_linear(%716, %717) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 748643648, arena + 730817856, NULL, LK_ACT_NONE, NULL,
+      arena + 730965312);
 
-  /* %738 = mul(%737, %596) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 861667328);
+  /* %719 = linear_grad_weight(%716, %455) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 748643648, arena + 753603392, arena + 749577536);
 
-  /* %739 = transpose(%593) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 861863936);
+  /* %720 = reduce_sum(%716) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 748643648,
+      arena + 749408576);
 
-  /* %740 = fused_linear(%738, %739) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 861667328, arena + 861863936, NULL, LK_ACT_NONE, NULL,
-      arena + 861765632);
+  /* %721 = reduce_sum(%718) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 730965312,
+      arena + 730817856);
 
-  /* %741 = linear_grad_weight(%738, %592) layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 861667328, arena + 924848960, arena + 920700224);
+  /* %722 = add(%678, %721) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 749799104, (const long[]){1}, arena + 730817856,
+      (const long[]){1}, arena + 749409728);
 
-  /* %742 = reduce_sum(%738) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861667328,
-      arena + 920848064);
+  /* %723 = mul(%718, %451) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 730965312, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 730817856);
 
-  /* %743 = reshape(%740) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %740: no code */
+  /* %724 = mul(%718, %453) layers.3.0.norm2 : f32[B, 16, 192], written over %718 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 730965312, (const long[]){3072, 192, 1},
+      arena + 753505088, (const long[]){3072, 192, 1}, arena + 730965312);
 
-  /* %744 = matmul_permuted(%743, %587) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 861765632, 48, 192, 1,
-      arena + 924750656, 48, 1, 192, arena + 861667328, 256, 16, 0.0f);
+  /* %725 = reduce_sum(%724) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 730965312,
+      arena + 730916160);
 
-  /* %745 = matmul_permuted(%590, %743) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 926356288, 256, 1, 16,
-      arena + 861765632, 48, 192, 1, arena + 920085824, 48, 192, 0.0f);
+  /* %726 = add(%682, %725) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 749799296, (const long[]){1}, arena + 730916160,
+      (const long[]){1}, arena + 749409920);
 
-  /* %746 = softmax_grad(%590, %744) {axis -1} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 926356288, arena + 861667328, arena + 861700096);
+  /* %727 = normalize_grad(%450, %723) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 753406784, arena + 730817856, 1e-06f, arena + 730916160);
 
-  /* %747 = mul_scalar(%746) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 861700096, 0.14433756f, arena + 861667328);
+  /* %728 = add(%710, %727) layers.3.0 : f32[B, 16, 192], written over %582 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
+      arena + 730916160, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %748 = matmul_permuted(%747, %586) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 861667328, 256, 16, 1,
-      arena + 924652352, 48, 192, 1, arena + 920184128, 48, 192, 0.0f);
+  /* %729 = mul(%728, %448) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[21],
+      (const long[]){1, 0, 0}, arena + 730817856);
 
-  /* %749 = matmul_permuted(%585, %747) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 861667328, 256, 1, 16,
-      arena + 924554048, 48, 192, 1, arena + 920282432, 48, 192, 0.0f);
+  /* %730 = transpose(%445) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[154], arena + 730916160);
 
-  /* %750 = reshape(%745) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %745: no code */
+  /* %731 = fused_linear(%729, %730) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 730817856, arena + 730916160, NULL, LK_ACT_NONE, NULL,
+      arena + 731112768);
 
-  /* %751 = reshape(%749) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %749: no code */
+  /* %732 = linear_grad_weight(%729, %444) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 730817856, arena + 753308480, arena + 749368640);
 
-  /* %752 = reshape(%748) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %748: no code */
+  /* %733 = reduce_sum(%729) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 730817856,
+      arena + 749410112);
 
-  /* %753 = concat(%751, %750) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 920282432, 192, arena + 861667328, 384);
-  lk_copy_rows(B * 16, 192, arena + 920085824, 192, arena + 861667520, 384);
+  /* %734 = sdpa_grad(%438, %442, %443, %731) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 576] */
+  lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 753210176, 192, arena + 751789376, 384,
+      arena + 751789568, 384, arena + 731112768, 192, arena + 730817856, 576,
+      arena + 730817856 + 192, 576, arena + 730817856 + 384, 576, 0.14433756f);
 
-  /* %754 = transpose(%580) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 920282432);
+  /* %735 = slice(%734) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 730817856, 576, arena + 731112768, 192);
 
-  /* %755 = fused_linear(%753, %754) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 861667328, arena + 920282432, NULL, LK_ACT_NONE, NULL,
-      arena + 920085824);
+  /* %736 = slice(%734) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 730818048, 576, arena + 748643648, 192);
 
-  /* %756 = linear_grad_weight(%753, %576) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 861667328, arena + 924455744, arena + 920626496);
+  /* %737 = slice(%734) {axis 1, start 384, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 730818240, 576, arena + 748741952, 192);
 
-  /* %757 = reduce_sum(%753) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 861667328,
-      arena + 920847680);
+  /* %738 = concat(%736, %737) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 748643648, 192, arena + 730817856, 384);
+  lk_copy_rows(B * 16, 192, arena + 748741952, 192, arena + 730818048, 384);
 
-  /* %758 = transpose(%577) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[172], arena + 861667328);
+  /* %739 = transpose(%439) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 748643648);
 
-  /* %759 = linear_grad_weight(%752, %576) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 920184128, arena + 924455744, arena + 920737088);
+  /* %740 = fused_linear(%738, %739) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 730817856, arena + 748643648, NULL, LK_ACT_NONE, NULL,
+      arena + 731014464);
 
-  /* %760 = reduce_sum(%752) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920184128,
-      arena + 920848256);
+  /* %741 = linear_grad_weight(%738, %435) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 730817856, arena + 753111872, arena + 750118208);
 
-  /* %761 = fused_linear(%752, %758, %755) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %755 */
-  lk_fused_linear(B * 16, 192, 192, arena + 920184128, arena + 861667328, NULL, LK_ACT_NONE,
-      arena + 920085824, arena + 920085824);
+  /* %742 = reduce_sum(%738) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 730817856,
+      arena + 749409344);
 
-  /* %762 = reduce_sum(%761) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920085824,
-      arena + 861667328);
+  /* %743 = transpose(%436) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[150], arena + 730817856);
 
-  /* %763 = add(%714, %762) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 861913472, (const long[]){1}, arena + 861667328,
-      (const long[]){1}, arena + 861913280);
+  /* %744 = linear_grad_weight(%735, %435) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 731112768, arena + 753111872, arena + 750757184);
 
-  /* %764 = mul(%761, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 920085824, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 861667328);
+  /* %745 = reduce_sum(%735) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 731112768,
+      arena + 749410304);
 
-  /* %765 = mul(%761, %574) layers.3.0.norm1 : f32[B, 16, 192], written over %755 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 920085824, (const long[]){3072, 192, 1},
-      arena + 924357440, (const long[]){3072, 192, 1}, arena + 920085824);
+  /* %746 = fused_linear(%735, %743, %740) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %740 */
+  lk_fused_linear(B * 16, 192, 192, arena + 731112768, arena + 730817856, NULL, LK_ACT_NONE,
+      arena + 731014464, arena + 731014464);
 
-  /* %766 = reduce_sum(%765) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920085824,
-      arena + 861765632);
+  /* %747 = reduce_sum(%746) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 731014464,
+      arena + 730817856);
 
-  /* %767 = add(%717, %766) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 861913664, (const long[]){1}, arena + 861765632,
-      (const long[]){1}, arena + 861913472);
+  /* %748 = add(%704, %747) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 749799872, (const long[]){1}, arena + 730817856,
+      (const long[]){1}, arena + 749410496);
 
-  /* %768 = normalize_grad(%573, %764) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 924259136, arena + 861667328, 1e-06f, arena + 861765632);
+  /* %749 = mul(%746, %431) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 731014464, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 730817856);
 
-  /* %769 = add(%737, %768) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
-      arena + 861765632, (const long[]){3072, 192, 1}, arena + 926225216);
+  /* %750 = mul(%746, %433) layers.3.0.norm1 : f32[B, 16, 192], written over %740 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 731014464, (const long[]){3072, 192, 1},
+      arena + 753013568, (const long[]){3072, 192, 1}, arena + 731014464);
 
-  /* %770 = mul(%769, %571) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 861814784);
+  /* %751 = reduce_sum(%750) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 731014464,
+      arena + 730916160);
 
-  /* %771 = transpose(%568) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 861667328);
+  /* %752 = add(%708, %751) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 749800064, (const long[]){1}, arena + 730916160,
+      (const long[]){1}, arena + 749410688);
 
-  /* %772 = fused_linear(%770, %771) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 861814784, arena + 861667328, NULL, LK_ACT_NONE, NULL,
-      arena + 920085824);
+  /* %753 = normalize_grad(%430, %749) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 752915264, arena + 730817856, 1e-06f, arena + 730916160);
 
-  /* %773 = linear_grad_weight(%770, %567) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 861814784, arena + 919692608, arena + 920479040);
+  /* %754 = add(%728, %753) layers.3.0 : f32[B, 16, 192], written over %582 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
+      arena + 730916160, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %774 = reduce_sum(%770) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
-      arena + 920848448);
+  /* %755 = reduce_sum(%754) {axes [], batch} layers.3.0 : f32[16, 192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 756060992,
+      arena + 749405504);
 
-  /* %775 = gelu_grad(%566, %772) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 919299392, arena + 920085824, arena + 919692608);
+  /* %756 = seq2img(%754) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_seq2img(B, 16, 192, arena + 756060992, arena + 748643648);
 
-  /* %776 = transpose(%564) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[168], arena + 861667328);
+  /* %757 = maxpool_grad(%426, %756) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 748250432, arena + 748643648,
+      arena + 730817856);
 
-  /* %777 = fused_linear(%775, %776) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 919692608, arena + 861667328, NULL, LK_ACT_NONE, NULL,
-      arena + 861814784);
+  /* %758 = img2seq(%757) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 730817856, arena + 748250432);
 
-  /* %778 = linear_grad_weight(%775, %563) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 919692608, arena + 924160832, arena + 920085824);
+  /* %759 = reduce_sum(%758) {axes [0], batch} layers.2.1.norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 748250432,
+      arena + 749410880);
 
-  /* %779 = reduce_sum(%775) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 919692608,
-      arena + 920454464);
+  /* %760 = mul(%758, %421) layers.2.1.norm : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      params[145], (const long[]){0, 0, 1}, arena + 730817856);
 
-  /* %780 = reduce_sum(%777) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
-      arena + 861667328);
+  /* %761 = mul(%758, %423) layers.2.1.norm : f32[B, 64, 192], written over %758 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      arena + 729638208, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %781 = add(%731, %780) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 861913856, (const long[]){1}, arena + 861667328,
-      (const long[]){1}, arena + 861913664);
+  /* %762 = reduce_sum(%761) {axes [0], batch} layers.2.1.norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 748250432,
+      arena + 749411072);
 
-  /* %782 = mul(%777, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 861814784, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 861667328);
+  /* %763 = normalize_grad(%420, %760) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 730424640, arena + 730817856, 1e-06f, arena + 729638208);
 
-  /* %783 = mul(%777, %561) layers.3.0.norm2 : f32[B, 16, 192], written over %777 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 861814784, (const long[]){3072, 192, 1},
-      arena + 924062528, (const long[]){3072, 192, 1}, arena + 861814784);
+  /* %764 = seq2img(%763) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 729638208, arena + 730424640);
 
-  /* %784 = reduce_sum(%783) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
-      arena + 861765632);
+  /* %765 = conv2d_grad_input(%764, %416) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 730424640, params[143],
+      arena + 729638208);
 
-  /* %785 = add(%735, %784) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 861913088, (const long[]){1}, arena + 861765632,
-      (const long[]){1}, arena + 861913856);
+  /* %766 = conv2d_grad_weight(%764, %418) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 730424640,
+      arena + 730031424, arena + 749036864);
 
-  /* %786 = normalize_grad(%560, %782) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 923964224, arena + 861667328, 1e-06f, arena + 861765632);
-
-  /* %787 = add(%769, %786) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
-      arena + 861765632, (const long[]){3072, 192, 1}, arena + 926225216);
-
-  /* %788 = mul(%787, %558) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 861667328);
-
-  /* %789 = transpose(%555) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 861863936);
-
-  /* %790 = fused_linear(%788, %789) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 861667328, arena + 861863936, NULL, LK_ACT_NONE, NULL,
-      arena + 861765632);
-
-  /* %791 = linear_grad_weight(%788, %554) layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 861667328, arena + 923865920, arena + 920773952);
-
-  /* %792 = reduce_sum(%788) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861667328,
-      arena + 920061632);
-
-  /* %793 = reshape(%790) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %790: no code */
-
-  /* %794 = matmul_permuted(%793, %549) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 861765632, 48, 192, 1,
-      arena + 923767616, 48, 1, 192, arena + 861667328, 256, 16, 0.0f);
-
-  /* %795 = matmul_permuted(%552, %793) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 926323520, 256, 1, 16,
-      arena + 861765632, 48, 192, 1, arena + 919299392, 48, 192, 0.0f);
-
-  /* %796 = softmax_grad(%552, %794) {axis -1} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 926323520, arena + 861667328, arena + 861700096);
-
-  /* %797 = mul_scalar(%796) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 861700096, 0.14433756f, arena + 861667328);
-
-  /* %798 = matmul_permuted(%797, %548) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 861667328, 256, 16, 1,
-      arena + 923669312, 48, 192, 1, arena + 919397696, 48, 192, 0.0f);
-
-  /* %799 = matmul_permuted(%547, %797) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 861667328, 256, 1, 16,
-      arena + 923571008, 48, 192, 1, arena + 919496000, 48, 192, 0.0f);
-
-  /* %800 = reshape(%795) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %795: no code */
-
-  /* %801 = reshape(%799) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %799: no code */
-
-  /* %802 = reshape(%798) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %798: no code */
-
-  /* %803 = concat(%801, %800) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 919496000, 192, arena + 861667328, 384);
-  lk_copy_rows(B * 16, 192, arena + 919299392, 192, arena + 861667520, 384);
-
-  /* %804 = transpose(%542) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 919496000);
-
-  /* %805 = fused_linear(%803, %804) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 861667328, arena + 919496000, NULL, LK_ACT_NONE, NULL,
-      arena + 919299392);
-
-  /* %806 = linear_grad_weight(%803, %538) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 861667328, arena + 923472704, arena + 919987520);
-
-  /* %807 = reduce_sum(%803) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 861667328,
-      arena + 920061248);
-
-  /* %808 = transpose(%539) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 861667328);
-
-  /* %809 = linear_grad_weight(%802, %538) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 919397696, arena + 923472704, arena + 920810816);
-
-  /* %810 = reduce_sum(%802) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 919397696,
-      arena + 920061824);
-
-  /* %811 = fused_linear(%802, %808, %805) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %805 */
-  lk_fused_linear(B * 16, 192, 192, arena + 919397696, arena + 861667328, NULL, LK_ACT_NONE,
-      arena + 919299392, arena + 919299392);
-
-  /* %812 = reduce_sum(%811) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 919299392,
-      arena + 861667328);
-
-  /* %813 = add(%763, %812) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 861913280, (const long[]){1}, arena + 861667328,
-      (const long[]){1}, arena + 861913088);
-
-  /* %814 = mul(%811, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 919299392, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 861667328);
-
-  /* %815 = mul(%811, %536) layers.3.0.norm1 : f32[B, 16, 192], written over %805 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 919299392, (const long[]){3072, 192, 1},
-      arena + 923374400, (const long[]){3072, 192, 1}, arena + 919299392);
-
-  /* %816 = reduce_sum(%815) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 919299392,
-      arena + 861765632);
-
-  /* %817 = add(%767, %816) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 861913472, (const long[]){1}, arena + 861765632,
-      (const long[]){1}, arena + 861913280);
-
-  /* %818 = normalize_grad(%535, %814) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 923276096, arena + 861667328, 1e-06f, arena + 861765632);
-
-  /* %819 = add(%787, %818) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
-      arena + 861765632, (const long[]){3072, 192, 1}, arena + 926225216);
-
-  /* %820 = mul(%819, %533) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 861814784);
-
-  /* %821 = transpose(%530) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[160], arena + 861667328);
-
-  /* %822 = fused_linear(%820, %821) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 861814784, arena + 861667328, NULL, LK_ACT_NONE, NULL,
-      arena + 919299392);
-
-  /* %823 = linear_grad_weight(%820, %529) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 861814784, arena + 918906176, arena + 919692608);
-
-  /* %824 = reduce_sum(%820) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
-      arena + 920062016);
-
-  /* %825 = gelu_grad(%528, %822) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 856817664, arena + 919299392, arena + 918906176);
-
-  /* %826 = transpose(%526) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[158], arena + 856817664);
-
-  /* %827 = fused_linear(%825, %826) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 918906176, arena + 856817664, NULL, LK_ACT_NONE, NULL,
-      arena + 856965120);
-
-  /* %828 = linear_grad_weight(%825, %525) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 918906176, arena + 923177792, arena + 919840064);
-
-  /* %829 = reduce_sum(%825) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 918906176,
-      arena + 919671104);
-
-  /* %830 = reduce_sum(%827) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 856965120,
-      arena + 856817664);
-
-  /* %831 = add(%781, %830) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 861913664, (const long[]){1}, arena + 856817664,
-      (const long[]){1}, arena + 919672256);
-
-  /* %832 = mul(%827, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 856965120, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 856817664);
-
-  /* %833 = mul(%827, %523) layers.3.0.norm2 : f32[B, 16, 192], written over %827 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 856965120, (const long[]){3072, 192, 1},
-      arena + 923079488, (const long[]){3072, 192, 1}, arena + 856965120);
-
-  /* %834 = reduce_sum(%833) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 856965120,
-      arena + 856915968);
-
-  /* %835 = add(%785, %834) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 861913856, (const long[]){1}, arena + 856915968,
-      (const long[]){1}, arena + 919672448);
-
-  /* %836 = normalize_grad(%520, %832) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 922981184, arena + 856817664, 1e-06f, arena + 856915968);
-
-  /* %837 = add(%819, %836) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
-      arena + 856915968, (const long[]){3072, 192, 1}, arena + 926225216);
-
-  /* %838 = mul(%837, %518) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 856817664);
-
-  /* %839 = transpose(%515) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[154], arena + 857014272);
-
-  /* %840 = fused_linear(%838, %839) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 856817664, arena + 857014272, NULL, LK_ACT_NONE, NULL,
-      arena + 856915968);
-
-  /* %841 = linear_grad_weight(%838, %514) layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 856817664, arena + 922882880, arena + 919631168);
-
-  /* %842 = reduce_sum(%838) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 856817664,
-      arena + 919672640);
-
-  /* %843 = reshape(%840) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %840: no code */
-
-  /* %844 = matmul_permuted(%843, %509) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 856915968, 48, 192, 1,
-      arena + 922784576, 48, 1, 192, arena + 856817664, 256, 16, 0.0f);
-
-  /* %845 = matmul_permuted(%512, %843) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 234848256, 256, 1, 16,
-      arena + 856915968, 48, 192, 1, arena + 857014272, 48, 192, 0.0f);
-
-  /* %846 = softmax_grad(%512, %844) {axis -1} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 234848256, arena + 856817664, arena + 856850432);
-
-  /* %847 = mul_scalar(%846) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 856850432, 0.14433756f, arena + 234848256);
-
-  /* %848 = matmul_permuted(%847, %508) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 234848256, 256, 16, 1,
-      arena + 922686272, 48, 192, 1, arena + 857112576, 48, 192, 0.0f);
-
-  /* %849 = matmul_permuted(%507, %847) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 234848256, 256, 1, 16,
-      arena + 922587968, 48, 192, 1, arena + 861667328, 48, 192, 0.0f);
-
-  /* %850 = reshape(%845) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %845: no code */
-
-  /* %851 = reshape(%849) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %849: no code */
-
-  /* %852 = reshape(%848) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %848: no code */
-
-  /* %853 = concat(%851, %850) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 861667328, 192, arena + 856817664, 384);
-  lk_copy_rows(B * 16, 192, arena + 857014272, 192, arena + 856817856, 384);
-
-  /* %854 = transpose(%502) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 861667328);
-
-  /* %855 = fused_linear(%853, %854) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 856817664, arena + 861667328, NULL, LK_ACT_NONE, NULL,
-      arena + 857014272);
-
-  /* %856 = linear_grad_weight(%853, %498) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 856817664, arena + 922489664, arena + 920380736);
-
-  /* %857 = reduce_sum(%853) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 856817664,
-      arena + 919671872);
-
-  /* %858 = transpose(%499) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[150], arena + 856817664);
-
-  /* %859 = linear_grad_weight(%852, %498) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 857112576, arena + 922489664, arena + 921019712);
-
-  /* %860 = reduce_sum(%852) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 857112576,
-      arena + 919672832);
-
-  /* %861 = fused_linear(%852, %858, %855) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %855 */
-  lk_fused_linear(B * 16, 192, 192, arena + 857112576, arena + 856817664, NULL, LK_ACT_NONE,
-      arena + 857014272, arena + 857014272);
-
-  /* %862 = reduce_sum(%861) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 857014272,
-      arena + 234848256);
-
-  /* %863 = add(%813, %862) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 861913088, (const long[]){1}, arena + 234848256,
-      (const long[]){1}, arena + 919673024);
-
-  /* %864 = mul(%861, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 857014272, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 856817664);
-
-  /* %865 = mul(%861, %496) layers.3.0.norm1 : f32[B, 16, 192], written over %855 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 857014272, (const long[]){3072, 192, 1},
-      arena + 234749952, (const long[]){3072, 192, 1}, arena + 857014272);
-
-  /* %866 = reduce_sum(%865) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 857014272,
-      arena + 234749952);
-
-  /* %867 = add(%817, %866) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 861913280, (const long[]){1}, arena + 234749952,
-      (const long[]){1}, arena + 919673216);
-
-  /* %868 = normalize_grad(%493, %864) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 922391360, arena + 856817664, 1e-06f, arena + 234749952);
-
-  /* %869 = add(%837, %868) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
-      arena + 234749952, (const long[]){3072, 192, 1}, arena + 926225216);
-
-  /* %870 = reduce_sum(%869) {axes [], batch} layers.3.0 : f32[16, 192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 926225216,
-      arena + 919668032);
-
-  /* %871 = seq2img(%869) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_seq2img(B, 16, 192, arena + 926225216, arena + 234749952);
-
-  /* %872 = maxpool_grad(%489, %871) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 918512960, arena + 234749952,
-      arena + 856817664);
-
-  /* %873 = img2seq(%872) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 856817664, arena + 918512960);
-
-  /* %874 = reduce_sum(%873) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 918512960,
-      arena + 919673408);
-
-  /* %875 = mul(%873, %484) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      params[145], (const long[]){0, 0, 1}, arena + 856817664);
-
-  /* %876 = mul(%873, %486) layers.2.1.norm : f32[B, 64, 192], written over %873 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      arena + 855638016, (const long[]){12288, 192, 1}, arena + 918512960);
-
-  /* %877 = reduce_sum(%876) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 918512960,
-      arena + 919673600);
-
-  /* %878 = normalize_grad(%483, %875) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 856424448, arena + 856817664, 1e-06f, arena + 855638016);
-
-  /* %879 = seq2img(%878) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 855638016, arena + 856424448);
-
-  /* %880 = conv2d_grad_input(%879, %479) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 856424448, params[143],
-      arena + 855638016);
-
-  /* %881 = conv2d_grad_weight(%879, %481) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 856424448,
-      arena + 856031232, arena + 919299392);
-
-  /* %882 = reduce_sum(%879) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
+  /* %767 = reduce_sum(%764) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 856424448, arena + 919673792);
+      arena + 730424640, arena + 749411264);
 
-  /* %883 = img2seq(%880) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 855638016, arena + 918512960);
+  /* %768 = img2seq(%765) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 729638208, arena + 748250432);
 
-  /* %884 = mul(%883, %476) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 918906176);
+  /* %769 = mul(%768, %413) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 748643648);
 
-  /* %885 = transpose(%473) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[141], arena + 861667328);
+  /* %770 = transpose(%410) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[141], arena + 749970752);
 
-  /* %886 = fused_linear(%884, %885) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 918906176, arena + 861667328, NULL, LK_ACT_NONE, NULL,
-      arena + 855638016);
+  /* %771 = fused_linear(%769, %770) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 748643648, arena + 749970752, NULL, LK_ACT_NONE, NULL,
+      arena + 729638208);
 
-  /* %887 = linear_grad_weight(%884, %472) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 918906176, arena + 854065152, arena + 920233280);
+  /* %772 = linear_grad_weight(%769, %409) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 748643648, arena + 728065344, arena + 749970752);
 
-  /* %888 = reduce_sum(%884) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 918906176,
-      arena + 919673984);
+  /* %773 = reduce_sum(%769) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 748643648,
+      arena + 749411456);
 
-  /* %889 = gelu_grad(%471, %886) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 852492288, arena + 855638016, arena + 854065152);
+  /* %774 = gelu_grad(%408, %771) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 726492480, arena + 729638208, arena + 728065344);
 
-  /* %890 = transpose(%469) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[139], arena + 852885504);
+  /* %775 = transpose(%406) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[139], arena + 726885696);
 
-  /* %891 = fused_linear(%889, %890) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 854065152, arena + 852885504, NULL, LK_ACT_NONE, NULL,
-      arena + 852492288);
+  /* %776 = fused_linear(%774, %775) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 728065344, arena + 726885696, NULL, LK_ACT_NONE, NULL,
+      arena + 726492480);
 
-  /* %892 = linear_grad_weight(%889, %468) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 854065152, arena + 918119744, arena + 918906176);
+  /* %777 = linear_grad_weight(%774, %405) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 728065344, arena + 747857216, arena + 729638208);
 
-  /* %893 = reduce_sum(%889) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 854065152,
-      arena + 918119744);
+  /* %778 = reduce_sum(%774) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 728065344,
+      arena + 729785664);
 
-  /* %894 = reduce_sum(%891) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 852492288,
-      arena + 854065152);
+  /* %779 = reduce_sum(%776) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 726492480,
+      arena + 728888640);
 
-  /* %895 = mul(%891, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 852492288, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 852885504);
+  /* %780 = mul(%776, %308) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 726492480, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 726885696);
 
-  /* %896 = mul(%891, %466) layers.2.0.norm2 : f32[B, 64, 192], written over %891 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 852492288, (const long[]){12288, 192, 1},
-      arena + 917726528, (const long[]){12288, 192, 1}, arena + 852492288);
+  /* %781 = mul(%776, %403) layers.2.0.norm2 : f32[B, 64, 192], written over %776 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 726492480, (const long[]){12288, 192, 1},
+      arena + 747464000, (const long[]){12288, 192, 1}, arena + 726492480);
 
-  /* %897 = reduce_sum(%896) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 852492288,
-      arena + 854065344);
+  /* %782 = reduce_sum(%781) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 726492480,
+      arena + 728888832);
 
-  /* %898 = normalize_grad(%465, %895) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 917333312, arena + 852885504, 1e-06f, arena + 852492288);
+  /* %783 = normalize_grad(%402, %780) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 747070784, arena + 726885696, 1e-06f, arena + 726492480);
 
-  /* %899 = add(%883, %898) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      arena + 852492288, (const long[]){12288, 192, 1}, arena + 918512960);
+  /* %784 = add(%768, %783) layers.2.0 : f32[B, 64, 192], written over %768 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      arena + 726492480, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %900 = mul(%899, %463) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 852492288);
+  /* %785 = mul(%784, %400) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 726492480);
 
-  /* %901 = transpose(%460) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[137], arena + 234749952);
+  /* %786 = transpose(%397) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[137], arena + 726885696);
 
-  /* %902 = fused_linear(%900, %901) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 852492288, arena + 234749952, NULL, LK_ACT_NONE, NULL,
-      arena + 852885504);
+  /* %787 = fused_linear(%785, %786) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 726492480, arena + 726885696, NULL, LK_ACT_NONE, NULL,
+      arena + 727672128);
 
-  /* %903 = linear_grad_weight(%900, %459) layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 852492288, arena + 234356736, arena + 917333312);
+  /* %788 = linear_grad_weight(%785, %396) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 726492480, arena + 746677568, arena + 728851776);
 
-  /* %904 = reduce_sum(%900) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 852492288,
-      arena + 917370176);
+  /* %789 = reduce_sum(%785) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 726492480,
+      arena + 728889024);
 
-  /* %905 = reshape(%902) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %902: no code */
+  /* %790 = sdpa_grad(%390, %394, %395, %787) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 746284352, 192, arena + 734881088, 384,
+      arena + 734881280, 384, arena + 727672128, 192, arena + 726492480, 576,
+      arena + 726492480 + 192, 576, arena + 726492480 + 384, 576, 0.14433756f);
 
-  /* %906 = matmul_permuted(%905, %454) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 852885504, 48, 192, 1,
-      arena + 916940096, 48, 1, 192, arena + 234356736, 4096, 64, 0.0f);
+  /* %791 = slice(%790) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 726492480, 576, arena + 727672128, 192);
 
-  /* %907 = matmul_permuted(%457, %905) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 1, 64,
-      arena + 852885504, 48, 192, 1, arena + 853278720, 48, 192, 0.0f);
+  /* %792 = slice(%790) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 726492672, 576, arena + 728065344, 192);
 
-  /* %908 = softmax_grad(%457, %906) {axis -1} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 233832448, arena + 234356736, arena + 852492288);
+  /* %793 = slice(%790) {axis 1, start 384, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 726492864, 576, arena + 728458560, 192);
 
-  /* %909 = mul_scalar(%908) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 852492288, 0.14433756f, arena + 233832448);
+  /* %794 = concat(%792, %793) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 728065344, 192, arena + 726492480, 384);
+  lk_copy_rows(B * 64, 192, arena + 728458560, 192, arena + 726492672, 384);
 
-  /* %910 = matmul_permuted(%909, %453) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
-      arena + 916546880, 48, 192, 1, arena + 852492288, 48, 192, 0.0f);
+  /* %795 = transpose(%391) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[135], arena + 728065344);
 
-  /* %911 = matmul_permuted(%452, %909) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 1, 64,
-      arena + 916153664, 48, 192, 1, arena + 852885504, 48, 192, 0.0f);
+  /* %796 = fused_linear(%794, %795) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 384, 192, arena + 726492480, arena + 728065344, NULL, LK_ACT_NONE, NULL,
+      arena + 727278912);
 
-  /* %912 = reshape(%907) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %907: no code */
+  /* %797 = linear_grad_weight(%794, %387) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 726492480, arena + 745891136, arena + 728606016);
 
-  /* %913 = reshape(%911) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %911: no code */
+  /* %798 = reduce_sum(%794) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 726492480,
+      arena + 728716608);
 
-  /* %914 = reshape(%910) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %910: no code */
+  /* %799 = transpose(%388) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 726492480);
 
-  /* %915 = concat(%913, %912) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 852885504, 192, arena + 233832448, 384);
-  lk_copy_rows(B * 64, 192, arena + 853278720, 192, arena + 233832640, 384);
+  /* %800 = linear_grad_weight(%791, %387) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 727672128, arena + 745891136, arena + 728679744);
 
-  /* %916 = transpose(%447) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[135], arena + 234618880);
+  /* %801 = reduce_sum(%791) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 727672128,
+      arena + 728716992);
 
-  /* %917 = fused_linear(%915, %916) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 233832448, arena + 234618880, NULL, LK_ACT_NONE, NULL,
-      arena + 852885504);
+  /* %802 = fused_linear(%791, %799, %796) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %796 */
+  lk_fused_linear(B * 64, 192, 192, arena + 727672128, arena + 726492480, NULL, LK_ACT_NONE,
+      arena + 727278912, arena + 727278912);
 
-  /* %918 = linear_grad_weight(%915, %443) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 233832448, arena + 915760448, arena + 916153664);
+  /* %803 = reduce_sum(%802) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 727278912,
+      arena + 728717184);
 
-  /* %919 = reduce_sum(%915) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 916264256);
+  /* %804 = mul(%802, %288) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 727278912, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 726492480);
 
-  /* %920 = transpose(%444) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 233832448);
+  /* %805 = mul(%802, %385) layers.2.0.norm1 : f32[B, 64, 192], written over %796 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 727278912, (const long[]){12288, 192, 1},
+      arena + 745497920, (const long[]){12288, 192, 1}, arena + 727278912);
 
-  /* %921 = linear_grad_weight(%914, %443) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 852492288, arena + 915760448, arena + 916227392);
+  /* %806 = reduce_sum(%805) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 727278912,
+      arena + 728717376);
 
-  /* %922 = reduce_sum(%914) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 852492288,
-      arena + 915760448);
+  /* %807 = normalize_grad(%384, %804) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 745104704, arena + 726492480, 1e-06f, arena + 726885696);
 
-  /* %923 = fused_linear(%914, %920, %917) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %917 */
-  lk_fused_linear(B * 64, 192, 192, arena + 852492288, arena + 233832448, NULL, LK_ACT_NONE,
-      arena + 852885504, arena + 852885504);
+  /* %808 = add(%784, %807) layers.2.0 : f32[B, 64, 192], written over %768 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      arena + 726885696, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %924 = reduce_sum(%923) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 852885504,
-      arena + 854065536);
+  /* %809 = mul(%808, %382) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 728065344);
 
-  /* %925 = mul(%923, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 852885504, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 233832448);
+  /* %810 = transpose(%379) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[131], arena + 728458560);
 
-  /* %926 = mul(%923, %441) layers.2.0.norm1 : f32[B, 64, 192], written over %917 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 852885504, (const long[]){12288, 192, 1},
-      arena + 915367232, (const long[]){12288, 192, 1}, arena + 852885504);
+  /* %811 = fused_linear(%809, %810) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 728065344, arena + 728458560, NULL, LK_ACT_NONE, NULL,
+      arena + 726492480);
 
-  /* %927 = reduce_sum(%926) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 852885504,
-      arena + 854065728);
+  /* %812 = linear_grad_weight(%809, %378) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 728065344, arena + 724919616, arena + 728458560);
 
-  /* %928 = normalize_grad(%440, %925) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 914974016, arena + 233832448, 1e-06f, arena + 234225664);
+  /* %813 = reduce_sum(%809) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 728065344,
+      arena + 728717568);
 
-  /* %929 = add(%899, %928) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      arena + 234225664, (const long[]){12288, 192, 1}, arena + 918512960);
+  /* %814 = gelu_grad(%377, %811) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 723346752, arena + 726492480, arena + 724919616);
 
-  /* %930 = mul(%929, %438) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 233832448);
+  /* %815 = transpose(%375) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[129], arena + 723739968);
 
-  /* %931 = transpose(%435) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[131], arena + 234225664);
+  /* %816 = fused_linear(%814, %815) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 724919616, arena + 723739968, NULL, LK_ACT_NONE, NULL,
+      arena + 723346752);
 
-  /* %932 = fused_linear(%930, %931) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 233832448, arena + 234225664, NULL, LK_ACT_NONE, NULL,
-      arena + 852492288);
+  /* %817 = linear_grad_weight(%814, %374) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 724919616, arena + 744711488, arena + 726492480);
 
-  /* %933 = linear_grad_weight(%930, %434) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 233832448, arena + 850919424, arena + 914974016);
+  /* %818 = reduce_sum(%814) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 724919616,
+      arena + 726639936);
 
-  /* %934 = reduce_sum(%930) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 915268928);
+  /* %819 = reduce_sum(%816) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 723346752,
+      arena + 723739968);
 
-  /* %935 = gelu_grad(%433, %932) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 849346560, arena + 852492288, arena + 850919424);
+  /* %820 = add(%779, %819) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 728888640, (const long[]){1}, arena + 723739968,
+      (const long[]){1}, arena + 725742912);
 
-  /* %936 = transpose(%431) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[129], arena + 234225664);
+  /* %821 = mul(%816, %308) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 723346752, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 723739968);
 
-  /* %937 = fused_linear(%935, %936) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 850919424, arena + 234225664, NULL, LK_ACT_NONE, NULL,
-      arena + 233832448);
+  /* %822 = mul(%816, %372) layers.2.0.norm2 : f32[B, 64, 192], written over %816 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 723346752, (const long[]){12288, 192, 1},
+      arena + 744318272, (const long[]){12288, 192, 1}, arena + 723346752);
 
-  /* %938 = linear_grad_weight(%935, %430) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 850919424, arena + 914580800, arena + 915121472);
+  /* %823 = reduce_sum(%822) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 723346752,
+      arena + 724133184);
 
-  /* %939 = reduce_sum(%935) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 850919424,
-      arena + 914580800);
+  /* %824 = add(%782, %823) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 728888832, (const long[]){1}, arena + 724133184,
+      (const long[]){1}, arena + 725743104);
 
-  /* %940 = reduce_sum(%937) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 234225664);
+  /* %825 = normalize_grad(%371, %821) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 743925056, arena + 723739968, 1e-06f, arena + 723346752);
 
-  /* %941 = add(%894, %940) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 854065152, (const long[]){1}, arena + 234225664,
-      (const long[]){1}, arena + 850919424);
+  /* %826 = add(%808, %825) layers.2.0 : f32[B, 64, 192], written over %768 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      arena + 723346752, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %942 = mul(%937, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 234225664);
+  /* %827 = mul(%826, %369) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 723346752);
 
-  /* %943 = mul(%937, %428) layers.2.0.norm2 : f32[B, 64, 192], written over %937 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
-      arena + 914187584, (const long[]){12288, 192, 1}, arena + 233832448);
+  /* %828 = transpose(%366) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[127], arena + 723739968);
 
-  /* %944 = reduce_sum(%943) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 234618880);
+  /* %829 = fused_linear(%827, %828) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 723346752, arena + 723739968, NULL, LK_ACT_NONE, NULL,
+      arena + 724526400);
 
-  /* %945 = add(%897, %944) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 854065344, (const long[]){1}, arena + 234618880,
-      (const long[]){1}, arena + 850919616);
+  /* %830 = linear_grad_weight(%827, %365) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 723346752, arena + 743531840, arena + 725706048);
 
-  /* %946 = normalize_grad(%427, %942) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 913794368, arena + 234225664, 1e-06f, arena + 233832448);
+  /* %831 = reduce_sum(%827) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 723346752,
+      arena + 725743296);
 
-  /* %947 = add(%929, %946) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      arena + 233832448, (const long[]){12288, 192, 1}, arena + 918512960);
+  /* %832 = sdpa_grad(%359, %363, %364, %829) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 743138624, 192, arena + 734094656, 384,
+      arena + 734094848, 384, arena + 724526400, 192, arena + 723346752, 576,
+      arena + 723346752 + 192, 576, arena + 723346752 + 384, 576, 0.14433756f);
 
-  /* %948 = mul(%947, %425) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 233832448);
+  /* %833 = slice(%832) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 723346752, 576, arena + 724526400, 192);
 
-  /* %949 = transpose(%422) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[127], arena + 234225664);
+  /* %834 = slice(%832) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 723346944, 576, arena + 724919616, 192);
 
-  /* %950 = fused_linear(%948, %949) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 233832448, arena + 234225664, NULL, LK_ACT_NONE, NULL,
-      arena + 234356736);
+  /* %835 = slice(%832) {axis 1, start 384, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 723347136, 576, arena + 725312832, 192);
 
-  /* %951 = linear_grad_weight(%948, %421) layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 233832448, arena + 913401152, arena + 913794368);
+  /* %836 = concat(%834, %835) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 724919616, 192, arena + 723346752, 384);
+  lk_copy_rows(B * 64, 192, arena + 725312832, 192, arena + 723346944, 384);
 
-  /* %952 = reduce_sum(%948) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 913401152);
+  /* %837 = transpose(%360) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[125], arena + 724919616);
 
-  /* %953 = reshape(%950) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %950: no code */
+  /* %838 = fused_linear(%836, %837) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 384, 192, arena + 723346752, arena + 724919616, NULL, LK_ACT_NONE, NULL,
+      arena + 724133184);
 
-  /* %954 = matmul_permuted(%953, %416) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 234356736, 48, 192, 1,
-      arena + 913007936, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
+  /* %839 = linear_grad_weight(%836, %356) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 723346752, arena + 742745408, arena + 725460288);
 
-  /* %955 = matmul_permuted(%419, %953) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 857210880, 4096, 1, 64,
-      arena + 234356736, 48, 192, 1, arena + 849346560, 48, 192, 0.0f);
+  /* %840 = reduce_sum(%836) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 723346752,
+      arena + 725570880);
 
-  /* %956 = softmax_grad(%419, %954) {axis -1} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 857210880, arena + 233832448, arena + 234356736);
+  /* %841 = transpose(%357) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[123], arena + 723346752);
 
-  /* %957 = mul_scalar(%956) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 234356736, 0.14433756f, arena + 233832448);
+  /* %842 = linear_grad_weight(%833, %356) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 724526400, arena + 742745408, arena + 725534016);
 
-  /* %958 = matmul_permuted(%957, %415) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
-      arena + 912614720, 48, 192, 1, arena + 849739776, 48, 192, 0.0f);
+  /* %843 = reduce_sum(%833) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 724526400,
+      arena + 725571264);
 
-  /* %959 = matmul_permuted(%414, %957) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 1, 64,
-      arena + 912221504, 48, 192, 1, arena + 850132992, 48, 192, 0.0f);
+  /* %844 = fused_linear(%833, %841, %838) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %838 */
+  lk_fused_linear(B * 64, 192, 192, arena + 724526400, arena + 723346752, NULL, LK_ACT_NONE,
+      arena + 724133184, arena + 724133184);
 
-  /* %960 = reshape(%955) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %955: no code */
+  /* %845 = reduce_sum(%844) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 724133184,
+      arena + 723346752);
 
-  /* %961 = reshape(%959) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %959: no code */
+  /* %846 = add(%803, %845) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 728717184, (const long[]){1}, arena + 723346752,
+      (const long[]){1}, arena + 725571456);
 
-  /* %962 = reshape(%958) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %958: no code */
+  /* %847 = mul(%844, %288) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 724133184, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 723346752);
 
-  /* %963 = concat(%961, %960) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 850132992, 192, arena + 233832448, 384);
-  lk_copy_rows(B * 64, 192, arena + 849346560, 192, arena + 233832640, 384);
+  /* %848 = mul(%844, %354) layers.2.0.norm1 : f32[B, 64, 192], written over %838 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 724133184, (const long[]){12288, 192, 1},
+      arena + 742352192, (const long[]){12288, 192, 1}, arena + 724133184);
 
-  /* %964 = transpose(%409) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[125], arena + 234618880);
+  /* %849 = reduce_sum(%848) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 724133184,
+      arena + 723739968);
 
-  /* %965 = fused_linear(%963, %964) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 233832448, arena + 234618880, NULL, LK_ACT_NONE, NULL,
-      arena + 849346560);
+  /* %850 = add(%806, %849) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 728717376, (const long[]){1}, arena + 723739968,
+      (const long[]){1}, arena + 725571648);
 
-  /* %966 = linear_grad_weight(%963, %405) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 233832448, arena + 911828288, arena + 912221504);
+  /* %851 = normalize_grad(%353, %847) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 741958976, arena + 723346752, 1e-06f, arena + 723739968);
 
-  /* %967 = reduce_sum(%963) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 912332096);
+  /* %852 = add(%826, %851) layers.2.0 : f32[B, 64, 192], written over %768 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      arena + 723739968, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %968 = transpose(%406) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[123], arena + 233832448);
+  /* %853 = mul(%852, %351) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 724919616);
 
-  /* %969 = linear_grad_weight(%962, %405) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 849739776, arena + 911828288, arena + 912295232);
+  /* %854 = transpose(%348) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[121], arena + 725312832);
 
-  /* %970 = reduce_sum(%962) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 849739776,
-      arena + 911828288);
+  /* %855 = fused_linear(%853, %854) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 724919616, arena + 725312832, NULL, LK_ACT_NONE, NULL,
+      arena + 723346752);
 
-  /* %971 = fused_linear(%962, %968, %965) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %965 */
-  lk_fused_linear(B * 64, 192, 192, arena + 849739776, arena + 233832448, NULL, LK_ACT_NONE,
-      arena + 849346560, arena + 849346560);
+  /* %856 = linear_grad_weight(%853, %347) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 724919616, arena + 721773888, arena + 725312832);
 
-  /* %972 = reduce_sum(%971) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 849346560,
-      arena + 233832448);
+  /* %857 = reduce_sum(%853) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 724919616,
+      arena + 725571840);
 
-  /* %973 = add(%924, %972) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 854065536, (const long[]){1}, arena + 233832448,
-      (const long[]){1}, arena + 850919808);
+  /* %858 = gelu_grad(%346, %855) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 720201024, arena + 723346752, arena + 721773888);
 
-  /* %974 = mul(%971, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 849346560, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 233832448);
+  /* %859 = transpose(%344) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[119], arena + 720594240);
 
-  /* %975 = mul(%971, %403) layers.2.0.norm1 : f32[B, 64, 192], written over %965 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 849346560, (const long[]){12288, 192, 1},
-      arena + 911435072, (const long[]){12288, 192, 1}, arena + 849346560);
+  /* %860 = fused_linear(%858, %859) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 721773888, arena + 720594240, NULL, LK_ACT_NONE, NULL,
+      arena + 720201024);
 
-  /* %976 = reduce_sum(%975) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 849346560,
-      arena + 234225664);
+  /* %861 = linear_grad_weight(%858, %343) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 721773888, arena + 741565760, arena + 723346752);
 
-  /* %977 = add(%927, %976) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 854065728, (const long[]){1}, arena + 234225664,
-      (const long[]){1}, arena + 850920000);
+  /* %862 = reduce_sum(%858) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 721773888,
+      arena + 723494208);
 
-  /* %978 = normalize_grad(%402, %974) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 911041856, arena + 233832448, 1e-06f, arena + 234225664);
+  /* %863 = reduce_sum(%860) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 720201024,
+      arena + 720594240);
 
-  /* %979 = add(%947, %978) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      arena + 234225664, (const long[]){12288, 192, 1}, arena + 918512960);
+  /* %864 = add(%820, %863) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 725742912, (const long[]){1}, arena + 720594240,
+      (const long[]){1}, arena + 722597184);
 
-  /* %980 = mul(%979, %400) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 233832448);
+  /* %865 = mul(%860, %308) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 720201024, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 720594240);
 
-  /* %981 = transpose(%397) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[121], arena + 234225664);
+  /* %866 = mul(%860, %341) layers.2.0.norm2 : f32[B, 64, 192], written over %860 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 720201024, (const long[]){12288, 192, 1},
+      arena + 741172544, (const long[]){12288, 192, 1}, arena + 720201024);
 
-  /* %982 = fused_linear(%980, %981) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 233832448, arena + 234225664, NULL, LK_ACT_NONE, NULL,
-      arena + 849346560);
+  /* %867 = reduce_sum(%866) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 720201024,
+      arena + 720987456);
 
-  /* %983 = linear_grad_weight(%980, %396) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 233832448, arena + 400556032, arena + 911041856);
+  /* %868 = add(%824, %867) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 725743104, (const long[]){1}, arena + 720987456,
+      (const long[]){1}, arena + 722597376);
 
-  /* %984 = reduce_sum(%980) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 911336768);
+  /* %869 = normalize_grad(%340, %865) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 740779328, arena + 720594240, 1e-06f, arena + 720201024);
 
-  /* %985 = gelu_grad(%395, %982) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 398983168, arena + 849346560, arena + 400556032);
+  /* %870 = add(%852, %869) layers.2.0 : f32[B, 64, 192], written over %768 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      arena + 720201024, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %986 = transpose(%393) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[119], arena + 234225664);
+  /* %871 = mul(%870, %338) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 720201024);
 
-  /* %987 = fused_linear(%985, %986) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 400556032, arena + 234225664, NULL, LK_ACT_NONE, NULL,
-      arena + 233832448);
+  /* %872 = transpose(%335) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 720594240);
 
-  /* %988 = linear_grad_weight(%985, %392) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 400556032, arena + 910648640, arena + 911189312);
+  /* %873 = fused_linear(%871, %872) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 720201024, arena + 720594240, NULL, LK_ACT_NONE, NULL,
+      arena + 721380672);
 
-  /* %989 = reduce_sum(%985) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 400556032,
-      arena + 910648640);
+  /* %874 = linear_grad_weight(%871, %334) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 720201024, arena + 740386112, arena + 722560320);
 
-  /* %990 = reduce_sum(%987) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 234225664);
+  /* %875 = reduce_sum(%871) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 720201024,
+      arena + 722597568);
 
-  /* %991 = add(%941, %990) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 850919424, (const long[]){1}, arena + 234225664,
-      (const long[]){1}, arena + 400556032);
+  /* %876 = sdpa_grad(%328, %332, %333, %873) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 739992896, 192, arena + 733308224, 384,
+      arena + 733308416, 384, arena + 721380672, 192, arena + 720201024, 576,
+      arena + 720201024 + 192, 576, arena + 720201024 + 384, 576, 0.14433756f);
 
-  /* %992 = mul(%987, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 234225664);
+  /* %877 = slice(%876) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 720201024, 576, arena + 721380672, 192);
 
-  /* %993 = mul(%987, %390) layers.2.0.norm2 : f32[B, 64, 192], written over %987 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
-      arena + 910255424, (const long[]){12288, 192, 1}, arena + 233832448);
+  /* %878 = slice(%876) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 720201216, 576, arena + 721773888, 192);
 
-  /* %994 = reduce_sum(%993) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 234618880);
+  /* %879 = slice(%876) {axis 1, start 384, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 720201408, 576, arena + 722167104, 192);
 
-  /* %995 = add(%945, %994) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 850919616, (const long[]){1}, arena + 234618880,
-      (const long[]){1}, arena + 400556224);
+  /* %880 = concat(%878, %879) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 721773888, 192, arena + 720201024, 384);
+  lk_copy_rows(B * 64, 192, arena + 722167104, 192, arena + 720201216, 384);
 
-  /* %996 = normalize_grad(%389, %992) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 909862208, arena + 234225664, 1e-06f, arena + 233832448);
+  /* %881 = transpose(%329) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[115], arena + 721773888);
 
-  /* %997 = add(%979, %996) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      arena + 233832448, (const long[]){12288, 192, 1}, arena + 918512960);
+  /* %882 = fused_linear(%880, %881) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 384, 192, arena + 720201024, arena + 721773888, NULL, LK_ACT_NONE, NULL,
+      arena + 720987456);
 
-  /* %998 = mul(%997, %387) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 233832448);
+  /* %883 = linear_grad_weight(%880, %325) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 720201024, arena + 739599680, arena + 722314560);
 
-  /* %999 = transpose(%384) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 234225664);
+  /* %884 = reduce_sum(%880) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 720201024,
+      arena + 722425152);
 
-  /* %1000 = fused_linear(%998, %999) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 233832448, arena + 234225664, NULL, LK_ACT_NONE, NULL,
-      arena + 234356736);
+  /* %885 = transpose(%326) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 720201024);
 
-  /* %1001 = linear_grad_weight(%998, %383) layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 233832448, arena + 909468992, arena + 910034240);
+  /* %886 = linear_grad_weight(%877, %325) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 721380672, arena + 739599680, arena + 722388288);
 
-  /* %1002 = reduce_sum(%998) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 910532672);
+  /* %887 = reduce_sum(%877) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 721380672,
+      arena + 722425536);
 
-  /* %1003 = reshape(%1000) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %1000: no code */
+  /* %888 = fused_linear(%877, %885, %882) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %882 */
+  lk_fused_linear(B * 64, 192, 192, arena + 721380672, arena + 720201024, NULL, LK_ACT_NONE,
+      arena + 720987456, arena + 720987456);
 
-  /* %1004 = matmul_permuted(%1003, %378) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 234356736, 48, 192, 1,
-      arena + 909075776, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
+  /* %889 = reduce_sum(%888) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 720987456,
+      arena + 720201024);
 
-  /* %1005 = matmul_permuted(%381, %1003) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 402128896, 4096, 1, 64,
-      arena + 234356736, 48, 192, 1, arena + 398983168, 48, 192, 0.0f);
+  /* %890 = add(%846, %889) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 725571456, (const long[]){1}, arena + 720201024,
+      (const long[]){1}, arena + 722425728);
 
-  /* %1006 = softmax_grad(%381, %1004) {axis -1} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 402128896, arena + 233832448, arena + 234356736);
+  /* %891 = mul(%888, %288) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 720987456, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 720201024);
 
-  /* %1007 = mul_scalar(%1006) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 234356736, 0.14433756f, arena + 233832448);
+  /* %892 = mul(%888, %323) layers.2.0.norm1 : f32[B, 64, 192], written over %882 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 720987456, (const long[]){12288, 192, 1},
+      arena + 739206464, (const long[]){12288, 192, 1}, arena + 720987456);
 
-  /* %1008 = matmul_permuted(%1007, %377) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
-      arena + 908682560, 48, 192, 1, arena + 399376384, 48, 192, 0.0f);
+  /* %893 = reduce_sum(%892) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 720987456,
+      arena + 720594240);
 
-  /* %1009 = matmul_permuted(%376, %1007) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 1, 64,
-      arena + 908289344, 48, 192, 1, arena + 399769600, 48, 192, 0.0f);
+  /* %894 = add(%850, %893) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 725571648, (const long[]){1}, arena + 720594240,
+      (const long[]){1}, arena + 722425920);
 
-  /* %1010 = reshape(%1005) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1005: no code */
+  /* %895 = normalize_grad(%322, %891) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 738813248, arena + 720201024, 1e-06f, arena + 720594240);
 
-  /* %1011 = reshape(%1009) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1009: no code */
+  /* %896 = add(%870, %895) layers.2.0 : f32[B, 64, 192], written over %768 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      arena + 720594240, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %1012 = reshape(%1008) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1008: no code */
+  /* %897 = mul(%896, %320) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 721773888);
 
-  /* %1013 = concat(%1011, %1010) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 399769600, 192, arena + 233832448, 384);
-  lk_copy_rows(B * 64, 192, arena + 398983168, 192, arena + 233832640, 384);
+  /* %898 = transpose(%317) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[111], arena + 722167104);
 
-  /* %1014 = transpose(%371) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[115], arena + 234618880);
+  /* %899 = fused_linear(%897, %898) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 721773888, arena + 722167104, NULL, LK_ACT_NONE, NULL,
+      arena + 720201024);
 
-  /* %1015 = fused_linear(%1013, %1014) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 233832448, arena + 234618880, NULL, LK_ACT_NONE, NULL,
-      arena + 398983168);
+  /* %900 = linear_grad_weight(%897, %316) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 721773888, arena + 718628160, arena + 722167104);
 
-  /* %1016 = linear_grad_weight(%1013, %367) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 233832448, arena + 907896128, arena + 909542720);
+  /* %901 = reduce_sum(%897) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 721773888,
+      arena + 722426112);
 
-  /* %1017 = reduce_sum(%1013) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 910530368);
+  /* %902 = gelu_grad(%315, %899) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 608698368, arena + 720201024, arena + 718628160);
 
-  /* %1018 = transpose(%368) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 233832448);
+  /* %903 = transpose(%313) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[109], arena + 609091584);
 
-  /* %1019 = linear_grad_weight(%1012, %367) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 399376384, arena + 907896128, arena + 910071104);
+  /* %904 = fused_linear(%902, %903) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 718628160, arena + 609091584, NULL, LK_ACT_NONE, NULL,
+      arena + 608698368);
 
-  /* %1020 = reduce_sum(%1012) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 399376384,
-      arena + 910532864);
+  /* %905 = linear_grad_weight(%902, %312) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 718628160, arena + 738420032, arena + 720532800);
 
-  /* %1021 = fused_linear(%1012, %1018, %1015) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %1015 */
-  lk_fused_linear(B * 64, 192, 192, arena + 399376384, arena + 233832448, NULL, LK_ACT_NONE,
-      arena + 398983168, arena + 398983168);
+  /* %906 = reduce_sum(%902) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 718628160,
+      arena + 720987456);
 
-  /* %1022 = reduce_sum(%1021) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 398983168,
-      arena + 233832448);
+  /* %907 = reduce_sum(%904) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 608698368,
+      arena + 609091584);
 
-  /* %1023 = add(%973, %1022) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 850919808, (const long[]){1}, arena + 233832448,
-      (const long[]){1}, arena + 400556416);
+  /* %908 = add(%864, %907) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 722597184, (const long[]){1}, arena + 609091584,
+      (const long[]){1}, arena + 720988608);
 
-  /* %1024 = mul(%1021, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 398983168, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 233832448);
+  /* %909 = mul(%904, %308) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 608698368, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 609091584);
 
-  /* %1025 = mul(%1021, %365) layers.2.0.norm1 : f32[B, 64, 192], written over %1015 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 398983168, (const long[]){12288, 192, 1},
-      arena + 907502912, (const long[]){12288, 192, 1}, arena + 398983168);
+  /* %910 = mul(%904, %310) layers.2.0.norm2 : f32[B, 64, 192], written over %904 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 608698368, (const long[]){12288, 192, 1},
+      arena + 738026816, (const long[]){12288, 192, 1}, arena + 608698368);
 
-  /* %1026 = reduce_sum(%1025) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 398983168,
-      arena + 234225664);
+  /* %911 = reduce_sum(%910) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 608698368,
+      arena + 609484800);
 
-  /* %1027 = add(%977, %1026) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 850920000, (const long[]){1}, arena + 234225664,
-      (const long[]){1}, arena + 400556608);
+  /* %912 = add(%868, %911) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 722597376, (const long[]){1}, arena + 609484800,
+      (const long[]){1}, arena + 720988800);
 
-  /* %1028 = normalize_grad(%364, %1024) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 907109696, arena + 233832448, 1e-06f, arena + 234225664);
+  /* %913 = normalize_grad(%307, %909) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 737633600, arena + 609091584, 1e-06f, arena + 608698368);
 
-  /* %1029 = add(%997, %1028) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      arena + 234225664, (const long[]){12288, 192, 1}, arena + 918512960);
+  /* %914 = add(%896, %913) layers.2.0 : f32[B, 64, 192], written over %768 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      arena + 608698368, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %1030 = mul(%1029, %362) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 233832448);
+  /* %915 = mul(%914, %305) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 608698368);
 
-  /* %1031 = transpose(%359) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[111], arena + 234225664);
+  /* %916 = transpose(%302) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[105], arena + 609091584);
 
-  /* %1032 = fused_linear(%1030, %1031) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 233832448, arena + 234225664, NULL, LK_ACT_NONE, NULL,
-      arena + 398983168);
+  /* %917 = fused_linear(%915, %916) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 608698368, arena + 609091584, NULL, LK_ACT_NONE, NULL,
+      arena + 609878016);
 
-  /* %1033 = linear_grad_weight(%1030, %358) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 233832448, arena + 397410304, arena + 907773248);
+  /* %918 = linear_grad_weight(%915, %301) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 608698368, arena + 737240384, arena + 720901440);
 
-  /* %1034 = reduce_sum(%1030) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 910533056);
+  /* %919 = reduce_sum(%915) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 608698368,
+      arena + 720988992);
 
-  /* %1035 = gelu_grad(%357, %1032) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 336068608, arena + 398983168, arena + 397410304);
+  /* %920 = sdpa_grad(%295, %299, %300, %917) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 576] */
+  lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 736847168, 192, arena + 732521792, 384,
+      arena + 732521984, 384, arena + 609878016, 192, arena + 608698368, 576,
+      arena + 608698368 + 192, 576, arena + 608698368 + 384, 576, 0.14433756f);
 
-  /* %1036 = transpose(%355) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[109], arena + 234225664);
+  /* %921 = slice(%920) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 608698368, 576, arena + 609878016, 192);
 
-  /* %1037 = fused_linear(%1035, %1036) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 397410304, arena + 234225664, NULL, LK_ACT_NONE, NULL,
-      arena + 233832448);
+  /* %922 = slice(%920) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 608698560, 576, arena + 718628160, 192);
 
-  /* %1038 = linear_grad_weight(%1035, %354) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 397410304, arena + 861274112, arena + 907920704);
+  /* %923 = slice(%920) {axis 1, start 384, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 608698752, 576, arena + 719021376, 192);
 
-  /* %1039 = reduce_sum(%1035) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 397410304,
-      arena + 910525760);
+  /* %924 = concat(%922, %923) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 718628160, 192, arena + 608698368, 384);
+  lk_copy_rows(B * 64, 192, arena + 719021376, 192, arena + 608698560, 384);
 
-  /* %1040 = reduce_sum(%1037) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 234225664);
+  /* %925 = transpose(%296) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[103], arena + 718628160);
 
-  /* %1041 = add(%991, %1040) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 400556032, (const long[]){1}, arena + 234225664,
-      (const long[]){1}, arena + 910533248);
+  /* %926 = fused_linear(%924, %925) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 384, 192, arena + 608698368, arena + 718628160, NULL, LK_ACT_NONE, NULL,
+      arena + 609484800);
 
-  /* %1042 = mul(%1037, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 234225664);
+  /* %927 = linear_grad_weight(%924, %292) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 608698368, arena + 736453952, arena + 720827712);
 
-  /* %1043 = mul(%1037, %352) layers.2.0.norm2 : f32[B, 64, 192], written over %1037 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
-      arena + 860880896, (const long[]){12288, 192, 1}, arena + 233832448);
+  /* %928 = reduce_sum(%924) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 608698368,
+      arena + 720988224);
 
-  /* %1044 = reduce_sum(%1043) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 234618880);
+  /* %929 = transpose(%293) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[101], arena + 608698368);
 
-  /* %1045 = add(%995, %1044) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 400556224, (const long[]){1}, arena + 234618880,
-      (const long[]){1}, arena + 910533440);
+  /* %930 = linear_grad_weight(%921, %292) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 609878016, arena + 736453952, arena + 720938304);
 
-  /* %1046 = normalize_grad(%349, %1042) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 860487680, arena + 234225664, 1e-06f, arena + 233832448);
+  /* %931 = reduce_sum(%921) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 609878016,
+      arena + 720989184);
 
-  /* %1047 = add(%1029, %1046) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      arena + 233832448, (const long[]){12288, 192, 1}, arena + 918512960);
+  /* %932 = fused_linear(%921, %929, %926) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %926 */
+  lk_fused_linear(B * 64, 192, 192, arena + 609878016, arena + 608698368, NULL, LK_ACT_NONE,
+      arena + 609484800, arena + 609484800);
 
-  /* %1048 = mul(%1047, %347) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 233832448);
+  /* %933 = reduce_sum(%932) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 609484800,
+      arena + 608698368);
 
-  /* %1049 = transpose(%344) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[105], arena + 234225664);
+  /* %934 = add(%890, %933) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 722425728, (const long[]){1}, arena + 608698368,
+      (const long[]){1}, arena + 720989376);
 
-  /* %1050 = fused_linear(%1048, %1049) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 233832448, arena + 234225664, NULL, LK_ACT_NONE, NULL,
-      arena + 234356736);
+  /* %935 = mul(%932, %288) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 609484800, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 608698368);
 
-  /* %1051 = linear_grad_weight(%1048, %343) layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 233832448, arena + 860094464, arena + 910107968);
+  /* %936 = mul(%932, %290) layers.2.0.norm1 : f32[B, 64, 192], written over %926 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 609484800, (const long[]){12288, 192, 1},
+      arena + 736060736, (const long[]){12288, 192, 1}, arena + 609484800);
 
-  /* %1052 = reduce_sum(%1048) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 910533632);
+  /* %937 = reduce_sum(%936) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 609484800,
+      arena + 609091584);
 
-  /* %1053 = reshape(%1050) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %1050: no code */
+  /* %938 = add(%894, %937) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 722425920, (const long[]){1}, arena + 609091584,
+      (const long[]){1}, arena + 720989568);
 
-  /* %1054 = matmul_permuted(%1053, %338) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 234356736, 48, 192, 1,
-      arena + 859701248, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
+  /* %939 = normalize_grad(%287, %935) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 735667520, arena + 608698368, 1e-06f, arena + 609091584);
 
-  /* %1055 = matmul_permuted(%341, %1053) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 267911168, 4096, 1, 64,
-      arena + 234356736, 48, 192, 1, arena + 336068608, 48, 192, 0.0f);
+  /* %940 = add(%914, %939) layers.2.0 : f32[B, 64, 192], written over %768 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
+      arena + 609091584, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %1056 = softmax_grad(%341, %1054) {axis -1} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 267911168, arena + 233832448, arena + 234356736);
+  /* %941 = reduce_sum(%940) {axes [], batch} layers.2.0 : f32[64, 192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 748250432,
+      arena + 720975168);
 
-  /* %1057 = mul_scalar(%1056) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 234356736, 0.14433756f, arena + 233832448);
+  /* %942 = seq2img(%940) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 748250432, arena + 718628160);
 
-  /* %1058 = matmul_permuted(%1057, %337) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
-      arena + 859308032, 48, 192, 1, arena + 267911168, 48, 192, 0.0f);
+  /* %943 = maxpool_grad(%283, %942) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 717055296, arena + 718628160,
+      arena + 608698368);
 
-  /* %1059 = matmul_permuted(%336, %1057) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 1, 64,
-      arena + 858914816, 48, 192, 1, arena + 336461824, 48, 192, 0.0f);
+  /* %944 = img2seq(%943) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 608698368, arena + 717055296);
 
-  /* %1060 = reshape(%1055) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1055: no code */
+  /* %945 = reduce_sum(%944) {axes [0], batch} layers.1.1.norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 717055296,
+      arena + 720989760);
 
-  /* %1061 = reshape(%1059) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1059: no code */
+  /* %946 = mul(%944, %278) layers.1.1.norm : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      params[96], (const long[]){0, 0, 1}, arena + 608698368);
 
-  /* %1062 = reshape(%1058) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1058: no code */
+  /* %947 = mul(%944, %280) layers.1.1.norm : f32[B, 256, 192], written over %944 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      arena + 603979776, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1063 = concat(%1061, %1060) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 336461824, 192, arena + 233832448, 384);
-  lk_copy_rows(B * 64, 192, arena + 336068608, 192, arena + 233832640, 384);
+  /* %948 = reduce_sum(%947) {axes [0], batch} layers.1.1.norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 717055296,
+      arena + 720989952);
 
-  /* %1064 = transpose(%331) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[103], arena + 234618880);
+  /* %949 = normalize_grad(%277, %946) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 607125504, arena + 608698368, 1e-06f, arena + 603979776);
 
-  /* %1065 = fused_linear(%1063, %1064) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 233832448, arena + 234618880, NULL, LK_ACT_NONE, NULL,
-      arena + 336068608);
+  /* %950 = seq2img(%949) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 603979776, arena + 607125504);
 
-  /* %1066 = linear_grad_weight(%1063, %327) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 233832448, arena + 858521600, arena + 909616448);
+  /* %951 = conv2d_grad_input(%950, %273) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 607125504, params[94],
+      arena + 603979776);
 
-  /* %1067 = reduce_sum(%1063) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
-      arena + 910530752);
+  /* %952 = conv2d_grad_weight(%950, %275) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 607125504,
+      arena + 605552640, arena + 720201024);
 
-  /* %1068 = transpose(%328) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[101], arena + 233832448);
-
-  /* %1069 = linear_grad_weight(%1062, %327) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 267911168, arena + 858521600, arena + 910144832);
-
-  /* %1070 = reduce_sum(%1062) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 267911168,
-      arena + 910533824);
-
-  /* %1071 = fused_linear(%1062, %1068, %1065) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %1065 */
-  lk_fused_linear(B * 64, 192, 192, arena + 267911168, arena + 233832448, NULL, LK_ACT_NONE,
-      arena + 336068608, arena + 336068608);
-
-  /* %1072 = reduce_sum(%1071) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 336068608,
-      arena + 233832448);
-
-  /* %1073 = add(%1023, %1072) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 400556416, (const long[]){1}, arena + 233832448,
-      (const long[]){1}, arena + 910534016);
-
-  /* %1074 = mul(%1071, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 336068608, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 233832448);
-
-  /* %1075 = mul(%1071, %325) layers.2.0.norm1 : f32[B, 64, 192], written over %1065 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 336068608, (const long[]){12288, 192, 1},
-      arena + 858128384, (const long[]){12288, 192, 1}, arena + 336068608);
-
-  /* %1076 = reduce_sum(%1075) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 336068608,
-      arena + 234225664);
-
-  /* %1077 = add(%1027, %1076) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 400556608, (const long[]){1}, arena + 234225664,
-      (const long[]){1}, arena + 910534208);
-
-  /* %1078 = normalize_grad(%322, %1074) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 857735168, arena + 233832448, 1e-06f, arena + 234225664);
-
-  /* %1079 = add(%1047, %1078) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
-      arena + 234225664, (const long[]){12288, 192, 1}, arena + 918512960);
-
-  /* %1080 = reduce_sum(%1079) {axes [], batch} layers.2.0 : f32[64, 192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 918512960,
-      arena + 910513472);
-
-  /* %1081 = seq2img(%1079) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 918512960, arena + 233832448);
-
-  /* %1082 = maxpool_grad(%318, %1081) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 395837440, arena + 233832448,
-      arena + 336068608);
-
-  /* %1083 = img2seq(%1082) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 336068608, arena + 395837440);
-
-  /* %1084 = reduce_sum(%1083) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 395837440,
-      arena + 910534400);
-
-  /* %1085 = mul(%1083, %313) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      params[96], (const long[]){0, 0, 1}, arena + 336068608);
-
-  /* %1086 = mul(%1083, %315) layers.1.1.norm : f32[B, 256, 192], written over %1083 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      arena + 331350016, (const long[]){49152, 192, 1}, arena + 395837440);
-
-  /* %1087 = reduce_sum(%1086) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 395837440,
-      arena + 910534592);
-
-  /* %1088 = normalize_grad(%312, %1085) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 334495744, arena + 336068608, 1e-06f, arena + 331350016);
-
-  /* %1089 = seq2img(%1088) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 331350016, arena + 334495744);
-
-  /* %1090 = conv2d_grad_input(%1089, %308) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 334495744, params[94],
-      arena + 331350016);
-
-  /* %1091 = conv2d_grad_weight(%1089, %310) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 334495744,
-      arena + 332922880, arena + 907109696);
-
-  /* %1092 = reduce_sum(%1089) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  /* %953 = reduce_sum(%950) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 334495744, arena + 910534784);
+      arena + 607125504, arena + 720990144);
 
-  /* %1093 = img2seq(%1090) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 331350016, arena + 395837440);
+  /* %954 = img2seq(%951) layers.1.1 : f32[B, 256, 192] */
+  lk_img2seq(B, 192, 256, arena + 603979776, arena + 717055296);
 
-  /* %1094 = mul(%1093, %305) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 397410304);
+  /* %955 = mul(%954, %270) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 718628160);
 
-  /* %1095 = transpose(%302) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[92], arena + 233832448);
+  /* %956 = transpose(%267) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[92], arena + 720680256);
 
-  /* %1096 = fused_linear(%1094, %1095) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 397410304, arena + 233832448, NULL, LK_ACT_NONE, NULL,
-      arena + 331350016);
+  /* %957 = fused_linear(%955, %956) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 718628160, arena + 720680256, NULL, LK_ACT_NONE, NULL,
+      arena + 603979776);
 
-  /* %1097 = linear_grad_weight(%1094, %301) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 397410304, arena + 224395264, arena + 908068160);
+  /* %958 = linear_grad_weight(%955, %266) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 718628160, arena + 597688320, arena + 720680256);
 
-  /* %1098 = reduce_sum(%1094) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 397410304,
-      arena + 910534976);
+  /* %959 = reduce_sum(%955) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 718628160,
+      arena + 720990336);
 
-  /* %1099 = gelu_grad(%300, %1096) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 218103808, arena + 331350016,
-      arena + 224395264);
+  /* %960 = gelu_grad(%265, %957) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 591396864, arena + 603979776,
+      arena + 597688320);
 
-  /* %1100 = transpose(%298) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[90], arena + 219676672);
+  /* %961 = transpose(%263) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[90], arena + 592969728);
 
-  /* %1101 = fused_linear(%1099, %1100) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 224395264, arena + 219676672, NULL, LK_ACT_NONE, NULL,
-      arena + 218103808);
+  /* %962 = fused_linear(%960, %961) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 597688320, arena + 592969728, NULL, LK_ACT_NONE, NULL,
+      arena + 591396864);
 
-  /* %1102 = linear_grad_weight(%1099, %297) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 224395264, arena + 394264576, arena + 908215616);
+  /* %963 = linear_grad_weight(%960, %262) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 597688320, arena + 715482432, arena + 603979776);
 
-  /* %1103 = reduce_sum(%1099) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 224395264,
-      arena + 910526528);
+  /* %964 = reduce_sum(%960) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 597688320,
+      arena + 604127232);
 
-  /* %1104 = reduce_sum(%1101) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
-      arena + 267911168);
+  /* %965 = reduce_sum(%962) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 591396864,
+      arena + 600870912);
 
-  /* %1105 = mul(%1101, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 218103808, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 219676672);
+  /* %966 = mul(%962, %165) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 591396864, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 592969728);
 
-  /* %1106 = mul(%1101, %295) layers.1.0.norm2 : f32[B, 256, 192], written over %1101 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 218103808, (const long[]){49152, 192, 1},
-      arena + 392691712, (const long[]){49152, 192, 1}, arena + 218103808);
+  /* %967 = mul(%962, %260) layers.1.0.norm2 : f32[B, 256, 192], written over %962 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 591396864, (const long[]){49152, 192, 1},
+      arena + 713909568, (const long[]){49152, 192, 1}, arena + 591396864);
 
-  /* %1107 = reduce_sum(%1106) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
-      arena + 267911360);
+  /* %968 = reduce_sum(%967) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 591396864,
+      arena + 600871104);
 
-  /* %1108 = normalize_grad(%294, %1105) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 391118848, arena + 219676672, 1e-06f, arena + 218103808);
+  /* %969 = normalize_grad(%259, %966) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 712336704, arena + 592969728, 1e-06f, arena + 591396864);
 
-  /* %1109 = add(%1093, %1108) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      arena + 218103808, (const long[]){49152, 192, 1}, arena + 395837440);
+  /* %970 = add(%954, %969) layers.1.0 : f32[B, 256, 192], written over %954 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      arena + 591396864, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1110 = mul(%1109, %292) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 218103808);
+  /* %971 = mul(%970, %257) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 591396864);
 
-  /* %1111 = transpose(%289) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[88], arena + 219676672);
+  /* %972 = transpose(%254) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[88], arena + 592969728);
 
-  /* %1112 = fused_linear(%1110, %1111) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 218103808, arena + 219676672, NULL, LK_ACT_NONE, NULL,
-      arena + 226492416);
+  /* %973 = fused_linear(%971, %972) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 591396864, arena + 592969728, NULL, LK_ACT_NONE, NULL,
+      arena + 596115456);
 
-  /* %1113 = linear_grad_weight(%1110, %288) layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 218103808, arena + 232259584, arena + 910181696);
+  /* %974 = linear_grad_weight(%971, %253) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 591396864, arena + 710763840, arena + 600834048);
 
-  /* %1114 = reduce_sum(%1110) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
-      arena + 910535168);
+  /* %975 = reduce_sum(%971) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 591396864,
+      arena + 600871296);
 
-  /* %1115 = reshape(%1112) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %1112: no code */
+  /* %976 = sdpa_grad(%247, %251, %252, %973) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 576] */
+  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 709190976, 192, arena + 663577920, 384,
+      arena + 663578112, 384, arena + 596115456, 192, arena + 591396864, 576,
+      arena + 591396864 + 192, 576, arena + 591396864 + 384, 576, 0.14433756f);
 
-  /* %1116 = matmul_permuted(%1115, %283) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 226492416, 48, 192, 1,
-      arena + 230686720, 48, 1, 192, arena + 218103808, 65536, 256, 0.0f);
+  /* %977 = slice(%976) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 591396864, 576, arena + 596115456, 192);
 
-  /* %1117 = matmul_permuted(%286, %1115) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 1, 256,
-      arena + 226492416, 48, 192, 1, arena + 331350016, 48, 192, 0.0f);
+  /* %978 = slice(%976) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 591397056, 576, arena + 597688320, 192);
 
-  /* %1118 = softmax_grad(%286, %1116) {axis -1} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 209715200, arena + 218103808, arena + 226492416);
+  /* %979 = slice(%976) {axis 1, start 384, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 591397248, 576, arena + 599261184, 192);
 
-  /* %1119 = mul_scalar(%1118) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 226492416, 0.14433756f, arena + 209715200);
+  /* %980 = concat(%978, %979) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 597688320, 192, arena + 591396864, 384);
+  lk_copy_rows(B * 256, 192, arena + 599261184, 192, arena + 591397056, 384);
 
-  /* %1120 = matmul_permuted(%1119, %282) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 256, 1,
-      arena + 389545984, 48, 192, 1, arena + 218103808, 48, 192, 0.0f);
+  /* %981 = transpose(%248) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[86], arena + 597688320);
 
-  /* %1121 = matmul_permuted(%281, %1119) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 1, 256,
-      arena + 387973120, 48, 192, 1, arena + 219676672, 48, 192, 0.0f);
+  /* %982 = fused_linear(%980, %981) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 384, 192, arena + 591396864, arena + 597688320, NULL, LK_ACT_NONE, NULL,
+      arena + 594542592);
 
-  /* %1122 = reshape(%1117) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1117: no code */
+  /* %983 = linear_grad_weight(%980, %244) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 591396864, arena + 707618112, arena + 599408640);
 
-  /* %1123 = reshape(%1121) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1121: no code */
+  /* %984 = reduce_sum(%980) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 591396864,
+      arena + 599519232);
 
-  /* %1124 = reshape(%1120) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1120: no code */
+  /* %985 = transpose(%245) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 591396864);
 
-  /* %1125 = concat(%1123, %1122) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 219676672, 192, arena + 209715200, 384);
-  lk_copy_rows(B * 256, 192, arena + 331350016, 192, arena + 209715392, 384);
+  /* %986 = linear_grad_weight(%977, %244) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 596115456, arena + 707618112, arena + 599482368);
 
-  /* %1126 = transpose(%276) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[86], arena + 214433792);
+  /* %987 = reduce_sum(%977) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 596115456,
+      arena + 599519616);
 
-  /* %1127 = fused_linear(%1125, %1126) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 209715200, arena + 214433792, NULL, LK_ACT_NONE, NULL,
-      arena + 212860928);
+  /* %988 = fused_linear(%977, %985, %982) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %982 */
+  lk_fused_linear(B * 256, 192, 192, arena + 596115456, arena + 591396864, NULL, LK_ACT_NONE,
+      arena + 594542592, arena + 594542592);
 
-  /* %1128 = linear_grad_weight(%1125, %272) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 209715200, arena + 386400256, arena + 909690176);
+  /* %989 = reduce_sum(%988) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 594542592,
+      arena + 599519808);
 
-  /* %1129 = reduce_sum(%1125) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
-      arena + 910531136);
+  /* %990 = mul(%988, %145) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 594542592, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 591396864);
 
-  /* %1130 = transpose(%273) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 209715200);
+  /* %991 = mul(%988, %242) layers.1.0.norm1 : f32[B, 256, 192], written over %982 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 594542592, (const long[]){49152, 192, 1},
+      arena + 706045248, (const long[]){49152, 192, 1}, arena + 594542592);
 
-  /* %1131 = linear_grad_weight(%1124, %272) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 218103808, arena + 386400256, arena + 910218560);
+  /* %992 = reduce_sum(%991) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 594542592,
+      arena + 599520000);
 
-  /* %1132 = reduce_sum(%1124) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
-      arena + 910535360);
+  /* %993 = normalize_grad(%241, %990) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 704472384, arena + 591396864, 1e-06f, arena + 592969728);
 
-  /* %1133 = fused_linear(%1124, %1130, %1127) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1127 */
-  lk_fused_linear(B * 256, 192, 192, arena + 218103808, arena + 209715200, NULL, LK_ACT_NONE,
-      arena + 212860928, arena + 212860928);
+  /* %994 = add(%970, %993) layers.1.0 : f32[B, 256, 192], written over %954 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      arena + 592969728, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1134 = reduce_sum(%1133) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 212860928,
-      arena + 228065280);
+  /* %995 = mul(%994, %239) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 597688320);
 
-  /* %1135 = mul(%1133, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 212860928, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 209715200);
+  /* %996 = transpose(%236) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[82], arena + 599261184);
 
-  /* %1136 = mul(%1133, %270) layers.1.0.norm1 : f32[B, 256, 192], written over %1127 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 212860928, (const long[]){49152, 192, 1},
-      arena + 384827392, (const long[]){49152, 192, 1}, arena + 212860928);
+  /* %997 = fused_linear(%995, %996) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 597688320, arena + 599261184, NULL, LK_ACT_NONE, NULL,
+      arena + 591396864);
 
-  /* %1137 = reduce_sum(%1136) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 212860928,
-      arena + 228065472);
+  /* %998 = linear_grad_weight(%995, %235) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 597688320, arena + 585105408, arena + 599261184);
 
-  /* %1138 = normalize_grad(%269, %1135) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 383254528, arena + 209715200, 1e-06f, arena + 211288064);
+  /* %999 = reduce_sum(%995) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 597688320,
+      arena + 599520192);
 
-  /* %1139 = add(%1109, %1138) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      arena + 211288064, (const long[]){49152, 192, 1}, arena + 395837440);
+  /* %1000 = gelu_grad(%234, %997) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 578813952, arena + 591396864,
+      arena + 585105408);
 
-  /* %1140 = mul(%1139, %267) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 216006656);
+  /* %1001 = transpose(%232) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[80], arena + 580386816);
 
-  /* %1141 = transpose(%264) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[82], arena + 217579520);
+  /* %1002 = fused_linear(%1000, %1001) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 585105408, arena + 580386816, NULL, LK_ACT_NONE, NULL,
+      arena + 578813952);
 
-  /* %1142 = fused_linear(%1140, %1141) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 216006656, arena + 217579520, NULL, LK_ACT_NONE, NULL,
-      arena + 209715200);
+  /* %1003 = linear_grad_weight(%1000, %231) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 585105408, arena + 702899520, arena + 591396864);
 
-  /* %1143 = linear_grad_weight(%1140, %263) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 216006656, arena + 325058560, arena + 908363072);
+  /* %1004 = reduce_sum(%1000) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 585105408,
+      arena + 591544320);
 
-  /* %1144 = reduce_sum(%1140) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 216006656,
-      arena + 910535552);
+  /* %1005 = reduce_sum(%1002) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 578813952,
+      arena + 580386816);
 
-  /* %1145 = gelu_grad(%262, %1142) layers.1.0.layers.2.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 318767104, arena + 209715200,
-      arena + 216006656);
+  /* %1006 = add(%965, %1005) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 600870912, (const long[]){1}, arena + 580386816,
+      (const long[]){1}, arena + 588288000);
 
-  /* %1146 = transpose(%260) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[80], arena + 211288064);
+  /* %1007 = mul(%1002, %165) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 578813952, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 580386816);
 
-  /* %1147 = fused_linear(%1145, %1146) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 216006656, arena + 211288064, NULL, LK_ACT_NONE, NULL,
-      arena + 209715200);
+  /* %1008 = mul(%1002, %229) layers.1.0.norm2 : f32[B, 256, 192], written over %1002 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 578813952, (const long[]){49152, 192, 1},
+      arena + 701326656, (const long[]){49152, 192, 1}, arena + 578813952);
 
-  /* %1148 = linear_grad_weight(%1145, %259) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 216006656, arena + 381681664, arena + 908510528);
+  /* %1009 = reduce_sum(%1008) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 578813952,
+      arena + 581959680);
 
-  /* %1149 = reduce_sum(%1145) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 216006656,
-      arena + 910527296);
+  /* %1010 = add(%968, %1009) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 600871104, (const long[]){1}, arena + 581959680,
+      (const long[]){1}, arena + 588288192);
 
-  /* %1150 = reduce_sum(%1147) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
-      arena + 211288064);
+  /* %1011 = normalize_grad(%228, %1007) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 699753792, arena + 580386816, 1e-06f, arena + 578813952);
 
-  /* %1151 = add(%1104, %1150) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 267911168, (const long[]){1}, arena + 211288064,
-      (const long[]){1}, arena + 228065664);
+  /* %1012 = add(%994, %1011) layers.1.0 : f32[B, 256, 192], written over %954 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      arena + 578813952, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1152 = mul(%1147, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 209715200, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 211288064);
+  /* %1013 = mul(%1012, %226) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 578813952);
 
-  /* %1153 = mul(%1147, %257) layers.1.0.norm2 : f32[B, 256, 192], written over %1147 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 209715200, (const long[]){49152, 192, 1},
-      arena + 380108800, (const long[]){49152, 192, 1}, arena + 209715200);
+  /* %1014 = transpose(%223) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[78], arena + 580386816);
 
-  /* %1154 = reduce_sum(%1153) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
-      arena + 212860928);
+  /* %1015 = fused_linear(%1013, %1014) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 578813952, arena + 580386816, NULL, LK_ACT_NONE, NULL,
+      arena + 583532544);
 
-  /* %1155 = add(%1107, %1154) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 267911360, (const long[]){1}, arena + 212860928,
-      (const long[]){1}, arena + 228065856);
+  /* %1016 = linear_grad_weight(%1013, %222) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 578813952, arena + 698180928, arena + 588251136);
 
-  /* %1156 = normalize_grad(%256, %1152) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 378535936, arena + 211288064, 1e-06f, arena + 209715200);
+  /* %1017 = reduce_sum(%1013) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 578813952,
+      arena + 588288384);
 
-  /* %1157 = add(%1139, %1156) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      arena + 209715200, (const long[]){49152, 192, 1}, arena + 395837440);
+  /* %1018 = sdpa_grad(%216, %220, %221, %1015) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 576] */
+  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 696608064, 192, arena + 660432192, 384,
+      arena + 660432384, 384, arena + 583532544, 192, arena + 578813952, 576,
+      arena + 578813952 + 192, 576, arena + 578813952 + 384, 576, 0.14433756f);
 
-  /* %1158 = mul(%1157, %254) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 209715200);
+  /* %1019 = slice(%1018) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 578813952, 576, arena + 583532544, 192);
 
-  /* %1159 = transpose(%251) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[78], arena + 211288064);
+  /* %1020 = slice(%1018) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 578814144, 576, arena + 585105408, 192);
 
-  /* %1160 = fused_linear(%1158, %1159) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 209715200, arena + 211288064, NULL, LK_ACT_NONE, NULL,
-      arena + 218103808);
+  /* %1021 = slice(%1018) {axis 1, start 384, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 578814336, 576, arena + 586678272, 192);
 
-  /* %1161 = linear_grad_weight(%1158, %250) layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 209715200, arena + 376963072, arena + 910255424);
+  /* %1022 = concat(%1020, %1021) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 585105408, 192, arena + 578813952, 384);
+  lk_copy_rows(B * 256, 192, arena + 586678272, 192, arena + 578814144, 384);
 
-  /* %1162 = reduce_sum(%1158) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
-      arena + 910535744);
+  /* %1023 = transpose(%217) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[76], arena + 585105408);
 
-  /* %1163 = reshape(%1160) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %1160: no code */
+  /* %1024 = fused_linear(%1022, %1023) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 384, 192, arena + 578813952, arena + 585105408, NULL, LK_ACT_NONE, NULL,
+      arena + 581959680);
 
-  /* %1164 = matmul_permuted(%1163, %245) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 218103808, 48, 192, 1,
-      arena + 375390208, 48, 1, 192, arena + 209715200, 65536, 256, 0.0f);
+  /* %1025 = linear_grad_weight(%1022, %213) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 578813952, arena + 695035200, arena + 586825728);
 
-  /* %1165 = matmul_permuted(%248, %1163) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 1, 256,
-      arena + 218103808, 48, 192, 1, arena + 226492416, 48, 192, 0.0f);
+  /* %1026 = reduce_sum(%1022) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 578813952,
+      arena + 586936320);
 
-  /* %1166 = softmax_grad(%248, %1164) {axis -1} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 201326592, arena + 209715200, arena + 218103808);
+  /* %1027 = transpose(%214) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[74], arena + 578813952);
 
-  /* %1167 = mul_scalar(%1166) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 218103808, 0.14433756f, arena + 201326592);
+  /* %1028 = linear_grad_weight(%1019, %213) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 583532544, arena + 695035200, arena + 586899456);
 
-  /* %1168 = matmul_permuted(%1167, %244) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 256, 1,
-      arena + 373817344, 48, 192, 1, arena + 209715200, 48, 192, 0.0f);
+  /* %1029 = reduce_sum(%1019) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 583532544,
+      arena + 586936704);
 
-  /* %1169 = matmul_permuted(%243, %1167) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 1, 256,
-      arena + 372244480, 48, 192, 1, arena + 211288064, 48, 192, 0.0f);
+  /* %1030 = fused_linear(%1019, %1027, %1024) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1024 */
+  lk_fused_linear(B * 256, 192, 192, arena + 583532544, arena + 578813952, NULL, LK_ACT_NONE,
+      arena + 581959680, arena + 581959680);
 
-  /* %1170 = reshape(%1165) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1165: no code */
+  /* %1031 = reduce_sum(%1030) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 581959680,
+      arena + 578813952);
 
-  /* %1171 = reshape(%1169) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1169: no code */
+  /* %1032 = add(%989, %1031) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 599519808, (const long[]){1}, arena + 578813952,
+      (const long[]){1}, arena + 586936896);
 
-  /* %1172 = reshape(%1168) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1168: no code */
+  /* %1033 = mul(%1030, %145) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 581959680, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 578813952);
 
-  /* %1173 = concat(%1171, %1170) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 211288064, 192, arena + 201326592, 384);
-  lk_copy_rows(B * 256, 192, arena + 226492416, 192, arena + 201326784, 384);
+  /* %1034 = mul(%1030, %211) layers.1.0.norm1 : f32[B, 256, 192], written over %1024 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 581959680, (const long[]){49152, 192, 1},
+      arena + 693462336, (const long[]){49152, 192, 1}, arena + 581959680);
 
-  /* %1174 = transpose(%238) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[76], arena + 206045184);
+  /* %1035 = reduce_sum(%1034) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 581959680,
+      arena + 580386816);
 
-  /* %1175 = fused_linear(%1173, %1174) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 201326592, arena + 206045184, NULL, LK_ACT_NONE, NULL,
-      arena + 204472320);
+  /* %1036 = add(%992, %1035) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 599520000, (const long[]){1}, arena + 580386816,
+      (const long[]){1}, arena + 586937088);
 
-  /* %1176 = linear_grad_weight(%1173, %234) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 201326592, arena + 370671616, arena + 909763904);
+  /* %1037 = normalize_grad(%210, %1033) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 691889472, arena + 578813952, 1e-06f, arena + 580386816);
 
-  /* %1177 = reduce_sum(%1173) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
-      arena + 910531520);
+  /* %1038 = add(%1012, %1037) layers.1.0 : f32[B, 256, 192], written over %954 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      arena + 580386816, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1178 = transpose(%235) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[74], arena + 201326592);
+  /* %1039 = mul(%1038, %208) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 585105408);
 
-  /* %1179 = linear_grad_weight(%1172, %234) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 209715200, arena + 370671616, arena + 910292288);
+  /* %1040 = transpose(%205) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[72], arena + 586678272);
 
-  /* %1180 = reduce_sum(%1172) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
-      arena + 910535936);
+  /* %1041 = fused_linear(%1039, %1040) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 585105408, arena + 586678272, NULL, LK_ACT_NONE, NULL,
+      arena + 578813952);
 
-  /* %1181 = fused_linear(%1172, %1178, %1175) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1175 */
-  lk_fused_linear(B * 256, 192, 192, arena + 209715200, arena + 201326592, NULL, LK_ACT_NONE,
-      arena + 204472320, arena + 204472320);
+  /* %1042 = linear_grad_weight(%1039, %204) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 585105408, arena + 572522496, arena + 586678272);
 
-  /* %1182 = reduce_sum(%1181) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 204472320,
-      arena + 201326592);
+  /* %1043 = reduce_sum(%1039) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 585105408,
+      arena + 586937280);
 
-  /* %1183 = add(%1134, %1182) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 228065280, (const long[]){1}, arena + 201326592,
-      (const long[]){1}, arena + 219676672);
+  /* %1044 = gelu_grad(%203, %1041) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 566231040, arena + 578813952,
+      arena + 572522496);
 
-  /* %1184 = mul(%1181, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 204472320, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 201326592);
+  /* %1045 = transpose(%201) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[70], arena + 567803904);
 
-  /* %1185 = mul(%1181, %232) layers.1.0.norm1 : f32[B, 256, 192], written over %1175 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 204472320, (const long[]){49152, 192, 1},
-      arena + 369098752, (const long[]){49152, 192, 1}, arena + 204472320);
+  /* %1046 = fused_linear(%1044, %1045) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 572522496, arena + 567803904, NULL, LK_ACT_NONE, NULL,
+      arena + 566231040);
 
-  /* %1186 = reduce_sum(%1185) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 204472320,
-      arena + 202899456);
+  /* %1047 = linear_grad_weight(%1044, %200) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 572522496, arena + 690316608, arena + 578813952);
 
-  /* %1187 = add(%1137, %1186) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 228065472, (const long[]){1}, arena + 202899456,
-      (const long[]){1}, arena + 219676864);
+  /* %1048 = reduce_sum(%1044) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 572522496,
+      arena + 578961408);
 
-  /* %1188 = normalize_grad(%231, %1184) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 367525888, arena + 201326592, 1e-06f, arena + 202899456);
+  /* %1049 = reduce_sum(%1046) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 566231040,
+      arena + 567803904);
 
-  /* %1189 = add(%1157, %1188) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      arena + 202899456, (const long[]){49152, 192, 1}, arena + 395837440);
+  /* %1050 = add(%1006, %1049) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 588288000, (const long[]){1}, arena + 567803904,
+      (const long[]){1}, arena + 575705088);
 
-  /* %1190 = mul(%1189, %229) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 207618048);
+  /* %1051 = mul(%1046, %165) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 566231040, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 567803904);
 
-  /* %1191 = transpose(%226) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[72], arena + 209190912);
+  /* %1052 = mul(%1046, %198) layers.1.0.norm2 : f32[B, 256, 192], written over %1046 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 566231040, (const long[]){49152, 192, 1},
+      arena + 688743744, (const long[]){49152, 192, 1}, arena + 566231040);
 
-  /* %1192 = fused_linear(%1190, %1191) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 207618048, arena + 209190912, NULL, LK_ACT_NONE, NULL,
-      arena + 201326592);
+  /* %1053 = reduce_sum(%1052) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 566231040,
+      arena + 569376768);
 
-  /* %1193 = linear_grad_weight(%1190, %225) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 207618048, arena + 312475648, arena + 908657984);
+  /* %1054 = add(%1010, %1053) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 588288192, (const long[]){1}, arena + 569376768,
+      (const long[]){1}, arena + 575705280);
 
-  /* %1194 = reduce_sum(%1190) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 207618048,
-      arena + 910536128);
+  /* %1055 = normalize_grad(%197, %1051) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 687170880, arena + 567803904, 1e-06f, arena + 566231040);
 
-  /* %1195 = gelu_grad(%224, %1192) layers.1.0.layers.1.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 306184192, arena + 201326592,
-      arena + 207618048);
+  /* %1056 = add(%1038, %1055) layers.1.0 : f32[B, 256, 192], written over %954 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      arena + 566231040, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1196 = transpose(%222) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[70], arena + 202899456);
+  /* %1057 = mul(%1056, %195) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 566231040);
 
-  /* %1197 = fused_linear(%1195, %1196) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 207618048, arena + 202899456, NULL, LK_ACT_NONE, NULL,
-      arena + 201326592);
+  /* %1058 = transpose(%192) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 567803904);
 
-  /* %1198 = linear_grad_weight(%1195, %221) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 207618048, arena + 365953024, arena + 908805440);
+  /* %1059 = fused_linear(%1057, %1058) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 566231040, arena + 567803904, NULL, LK_ACT_NONE, NULL,
+      arena + 570949632);
 
-  /* %1199 = reduce_sum(%1195) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 207618048,
-      arena + 910528064);
+  /* %1060 = linear_grad_weight(%1057, %191) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 566231040, arena + 685598016, arena + 575668224);
 
-  /* %1200 = reduce_sum(%1197) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
-      arena + 202899456);
+  /* %1061 = reduce_sum(%1057) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 566231040,
+      arena + 575705472);
 
-  /* %1201 = add(%1151, %1200) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 228065664, (const long[]){1}, arena + 202899456,
-      (const long[]){1}, arena + 219677056);
+  /* %1062 = sdpa_grad(%185, %189, %190, %1059) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 576] */
+  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 684025152, 192, arena + 657286464, 384,
+      arena + 657286656, 384, arena + 570949632, 192, arena + 566231040, 576,
+      arena + 566231040 + 192, 576, arena + 566231040 + 384, 576, 0.14433756f);
 
-  /* %1202 = mul(%1197, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 201326592, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 202899456);
+  /* %1063 = slice(%1062) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 566231040, 576, arena + 570949632, 192);
 
-  /* %1203 = mul(%1197, %219) layers.1.0.norm2 : f32[B, 256, 192], written over %1197 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 201326592, (const long[]){49152, 192, 1},
-      arena + 364380160, (const long[]){49152, 192, 1}, arena + 201326592);
+  /* %1064 = slice(%1062) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 566231232, 576, arena + 572522496, 192);
 
-  /* %1204 = reduce_sum(%1203) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
-      arena + 204472320);
+  /* %1065 = slice(%1062) {axis 1, start 384, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 566231424, 576, arena + 574095360, 192);
 
-  /* %1205 = add(%1155, %1204) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 228065856, (const long[]){1}, arena + 204472320,
-      (const long[]){1}, arena + 219677248);
+  /* %1066 = concat(%1064, %1065) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 572522496, 192, arena + 566231040, 384);
+  lk_copy_rows(B * 256, 192, arena + 574095360, 192, arena + 566231232, 384);
 
-  /* %1206 = normalize_grad(%218, %1202) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 362807296, arena + 202899456, 1e-06f, arena + 201326592);
+  /* %1067 = transpose(%186) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[66], arena + 572522496);
 
-  /* %1207 = add(%1189, %1206) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      arena + 201326592, (const long[]){49152, 192, 1}, arena + 395837440);
+  /* %1068 = fused_linear(%1066, %1067) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 384, 192, arena + 566231040, arena + 572522496, NULL, LK_ACT_NONE, NULL,
+      arena + 569376768);
 
-  /* %1208 = mul(%1207, %216) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 201326592);
+  /* %1069 = linear_grad_weight(%1066, %182) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 566231040, arena + 682452288, arena + 574242816);
 
-  /* %1209 = transpose(%213) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 202899456);
+  /* %1070 = reduce_sum(%1066) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 566231040,
+      arena + 574353408);
 
-  /* %1210 = fused_linear(%1208, %1209) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 201326592, arena + 202899456, NULL, LK_ACT_NONE, NULL,
-      arena + 209715200);
+  /* %1071 = transpose(%183) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[64], arena + 566231040);
 
-  /* %1211 = linear_grad_weight(%1208, %212) layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 201326592, arena + 361234432, arena + 910329152);
+  /* %1072 = linear_grad_weight(%1063, %182) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 570949632, arena + 682452288, arena + 574316544);
 
-  /* %1212 = reduce_sum(%1208) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
-      arena + 910536320);
+  /* %1073 = reduce_sum(%1063) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 570949632,
+      arena + 574353792);
 
-  /* %1213 = reshape(%1210) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %1210: no code */
+  /* %1074 = fused_linear(%1063, %1071, %1068) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1068 */
+  lk_fused_linear(B * 256, 192, 192, arena + 570949632, arena + 566231040, NULL, LK_ACT_NONE,
+      arena + 569376768, arena + 569376768);
 
-  /* %1214 = matmul_permuted(%1213, %207) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 209715200, 48, 192, 1,
-      arena + 359661568, 48, 1, 192, arena + 201326592, 65536, 256, 0.0f);
+  /* %1075 = reduce_sum(%1074) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 569376768,
+      arena + 566231040);
 
-  /* %1215 = matmul_permuted(%210, %1213) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 1, 256,
-      arena + 209715200, 48, 192, 1, arena + 218103808, 48, 192, 0.0f);
+  /* %1076 = add(%1032, %1075) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 586936896, (const long[]){1}, arena + 566231040,
+      (const long[]){1}, arena + 574353984);
 
-  /* %1216 = softmax_grad(%210, %1214) {axis -1} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 192937984, arena + 201326592, arena + 209715200);
+  /* %1077 = mul(%1074, %145) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 569376768, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 566231040);
 
-  /* %1217 = mul_scalar(%1216) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 209715200, 0.14433756f, arena + 192937984);
+  /* %1078 = mul(%1074, %180) layers.1.0.norm1 : f32[B, 256, 192], written over %1068 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 569376768, (const long[]){49152, 192, 1},
+      arena + 680879424, (const long[]){49152, 192, 1}, arena + 569376768);
 
-  /* %1218 = matmul_permuted(%1217, %206) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 256, 1,
-      arena + 358088704, 48, 192, 1, arena + 201326592, 48, 192, 0.0f);
+  /* %1079 = reduce_sum(%1078) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 569376768,
+      arena + 567803904);
 
-  /* %1219 = matmul_permuted(%205, %1217) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 1, 256,
-      arena + 356515840, 48, 192, 1, arena + 202899456, 48, 192, 0.0f);
+  /* %1080 = add(%1036, %1079) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 586937088, (const long[]){1}, arena + 567803904,
+      (const long[]){1}, arena + 574354176);
 
-  /* %1220 = reshape(%1215) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1215: no code */
+  /* %1081 = normalize_grad(%179, %1077) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 679306560, arena + 566231040, 1e-06f, arena + 567803904);
 
-  /* %1221 = reshape(%1219) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1219: no code */
+  /* %1082 = add(%1056, %1081) layers.1.0 : f32[B, 256, 192], written over %954 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      arena + 567803904, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1222 = reshape(%1218) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1218: no code */
+  /* %1083 = mul(%1082, %177) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 572522496);
 
-  /* %1223 = concat(%1221, %1220) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 202899456, 192, arena + 192937984, 384);
-  lk_copy_rows(B * 256, 192, arena + 218103808, 192, arena + 192938176, 384);
+  /* %1084 = transpose(%174) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 574095360);
 
-  /* %1224 = transpose(%200) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[66], arena + 197656576);
+  /* %1085 = fused_linear(%1083, %1084) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 572522496, arena + 574095360, NULL, LK_ACT_NONE, NULL,
+      arena + 566231040);
 
-  /* %1225 = fused_linear(%1223, %1224) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 192937984, arena + 197656576, NULL, LK_ACT_NONE, NULL,
-      arena + 196083712);
+  /* %1086 = linear_grad_weight(%1083, %173) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 572522496, arena + 559939584, arena + 574095360);
 
-  /* %1226 = linear_grad_weight(%1223, %196) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 192937984, arena + 354942976, arena + 909837632);
+  /* %1087 = reduce_sum(%1083) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 572522496,
+      arena + 574354368);
 
-  /* %1227 = reduce_sum(%1223) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
-      arena + 910531904);
+  /* %1088 = gelu_grad(%172, %1085) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 119537664, arena + 566231040,
+      arena + 559939584);
 
-  /* %1228 = transpose(%197) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[64], arena + 192937984);
+  /* %1089 = transpose(%170) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 121110528);
 
-  /* %1229 = linear_grad_weight(%1222, %196) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 201326592, arena + 354942976, arena + 910366016);
+  /* %1090 = fused_linear(%1088, %1089) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 559939584, arena + 121110528, NULL, LK_ACT_NONE, NULL,
+      arena + 119537664);
 
-  /* %1230 = reduce_sum(%1222) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
-      arena + 910536512);
+  /* %1091 = linear_grad_weight(%1088, %169) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 559939584, arena + 677733696, arena + 566562816);
 
-  /* %1231 = fused_linear(%1222, %1228, %1225) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1225 */
-  lk_fused_linear(B * 256, 192, 192, arena + 201326592, arena + 192937984, NULL, LK_ACT_NONE,
-      arena + 196083712, arena + 196083712);
+  /* %1092 = reduce_sum(%1088) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 559939584,
+      arena + 567054336);
 
-  /* %1232 = reduce_sum(%1231) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 196083712,
-      arena + 192937984);
+  /* %1093 = reduce_sum(%1090) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 119537664,
+      arena + 121110528);
 
-  /* %1233 = add(%1183, %1232) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 219676672, (const long[]){1}, arena + 192937984,
-      (const long[]){1}, arena + 211288064);
+  /* %1094 = add(%1050, %1093) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 575705088, (const long[]){1}, arena + 121110528,
+      (const long[]){1}, arena + 567055488);
 
-  /* %1234 = mul(%1231, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 196083712, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 192937984);
+  /* %1095 = mul(%1090, %165) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 119537664, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 121110528);
 
-  /* %1235 = mul(%1231, %194) layers.1.0.norm1 : f32[B, 256, 192], written over %1225 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 196083712, (const long[]){49152, 192, 1},
-      arena + 353370112, (const long[]){49152, 192, 1}, arena + 196083712);
+  /* %1096 = mul(%1090, %167) layers.1.0.norm2 : f32[B, 256, 192], written over %1090 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 119537664, (const long[]){49152, 192, 1},
+      arena + 676160832, (const long[]){49152, 192, 1}, arena + 119537664);
 
-  /* %1236 = reduce_sum(%1235) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 196083712,
-      arena + 194510848);
+  /* %1097 = reduce_sum(%1096) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 119537664,
+      arena + 122683392);
 
-  /* %1237 = add(%1187, %1236) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 219676864, (const long[]){1}, arena + 194510848,
-      (const long[]){1}, arena + 211288256);
+  /* %1098 = add(%1054, %1097) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 575705280, (const long[]){1}, arena + 122683392,
+      (const long[]){1}, arena + 567055680);
 
-  /* %1238 = normalize_grad(%193, %1234) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 351797248, arena + 192937984, 1e-06f, arena + 194510848);
+  /* %1099 = normalize_grad(%164, %1095) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 674587968, arena + 121110528, 1e-06f, arena + 119537664);
 
-  /* %1239 = add(%1207, %1238) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      arena + 194510848, (const long[]){49152, 192, 1}, arena + 395837440);
+  /* %1100 = add(%1082, %1099) layers.1.0 : f32[B, 256, 192], written over %954 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      arena + 119537664, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1240 = mul(%1239, %191) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 199229440);
+  /* %1101 = mul(%1100, %162) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 119537664);
 
-  /* %1241 = transpose(%188) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 200802304);
+  /* %1102 = transpose(%159) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 121110528);
 
-  /* %1242 = fused_linear(%1240, %1241) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 199229440, arena + 200802304, NULL, LK_ACT_NONE, NULL,
-      arena + 192937984);
+  /* %1103 = fused_linear(%1101, %1102) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 119537664, arena + 121110528, NULL, LK_ACT_NONE, NULL,
+      arena + 124256256);
 
-  /* %1243 = linear_grad_weight(%1240, %187) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 199229440, arena + 299892736, arena + 908952896);
+  /* %1104 = linear_grad_weight(%1101, %158) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 119537664, arena + 673015104, arena + 566980608);
 
-  /* %1244 = reduce_sum(%1240) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 199229440,
-      arena + 910536704);
+  /* %1105 = reduce_sum(%1101) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 119537664,
+      arena + 567055872);
 
-  /* %1245 = gelu_grad(%186, %1242) layers.1.0.layers.0.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 293601280, arena + 192937984,
-      arena + 199229440);
+  /* %1106 = sdpa_grad(%152, %156, %157, %1103) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 576] */
+  lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 671442240, 192, arena + 654140736, 384,
+      arena + 654140928, 384, arena + 124256256, 192, arena + 119537664, 576,
+      arena + 119537664 + 192, 576, arena + 119537664 + 384, 576, 0.14433756f);
 
-  /* %1246 = transpose(%184) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 194510848);
+  /* %1107 = slice(%1106) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 119537664, 576, arena + 124256256, 192);
 
-  /* %1247 = fused_linear(%1245, %1246) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 199229440, arena + 194510848, NULL, LK_ACT_NONE, NULL,
-      arena + 192937984);
+  /* %1108 = slice(%1106) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 119537856, 576, arena + 559939584, 192);
 
-  /* %1248 = linear_grad_weight(%1245, %183) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 199229440, arena + 350224384, arena + 909100352);
+  /* %1109 = slice(%1106) {axis 1, start 384, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 119538048, 576, arena + 561512448, 192);
 
-  /* %1249 = reduce_sum(%1245) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 199229440,
-      arena + 910528832);
+  /* %1110 = concat(%1108, %1109) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 559939584, 192, arena + 119537664, 384);
+  lk_copy_rows(B * 256, 192, arena + 561512448, 192, arena + 119537856, 384);
 
-  /* %1250 = reduce_sum(%1247) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
-      arena + 194510848);
+  /* %1111 = transpose(%153) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[54], arena + 559939584);
 
-  /* %1251 = add(%1201, %1250) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 219677056, (const long[]){1}, arena + 194510848,
-      (const long[]){1}, arena + 910536896);
+  /* %1112 = fused_linear(%1110, %1111) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 384, 192, arena + 119537664, arena + 559939584, NULL, LK_ACT_NONE, NULL,
+      arena + 122683392);
 
-  /* %1252 = mul(%1247, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 192937984, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 194510848);
+  /* %1113 = linear_grad_weight(%1110, %149) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 119537664, arena + 669869376, arena + 566857728);
 
-  /* %1253 = mul(%1247, %181) layers.1.0.norm2 : f32[B, 256, 192], written over %1247 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 192937984, (const long[]){49152, 192, 1},
-      arena + 348651520, (const long[]){49152, 192, 1}, arena + 192937984);
+  /* %1114 = reduce_sum(%1110) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 119537664,
+      arena + 567055104);
 
-  /* %1254 = reduce_sum(%1253) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
-      arena + 196083712);
+  /* %1115 = transpose(%150) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[52], arena + 119537664);
 
-  /* %1255 = add(%1205, %1254) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 219677248, (const long[]){1}, arena + 196083712,
-      (const long[]){1}, arena + 910537088);
+  /* %1116 = linear_grad_weight(%1107, %149) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 124256256, arena + 669869376, arena + 567017472);
 
-  /* %1256 = normalize_grad(%178, %1252) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 347078656, arena + 194510848, 1e-06f, arena + 192937984);
+  /* %1117 = reduce_sum(%1107) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 124256256,
+      arena + 567056064);
 
-  /* %1257 = add(%1239, %1256) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      arena + 192937984, (const long[]){49152, 192, 1}, arena + 395837440);
+  /* %1118 = fused_linear(%1107, %1115, %1112) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1112 */
+  lk_fused_linear(B * 256, 192, 192, arena + 124256256, arena + 119537664, NULL, LK_ACT_NONE,
+      arena + 122683392, arena + 122683392);
 
-  /* %1258 = mul(%1257, %176) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 192937984);
+  /* %1119 = reduce_sum(%1118) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 122683392,
+      arena + 119537664);
 
-  /* %1259 = transpose(%173) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 194510848);
+  /* %1120 = add(%1076, %1119) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 574353984, (const long[]){1}, arena + 119537664,
+      (const long[]){1}, arena + 567056256);
 
-  /* %1260 = fused_linear(%1258, %1259) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 192937984, arena + 194510848, NULL, LK_ACT_NONE, NULL,
-      arena + 201326592);
+  /* %1121 = mul(%1118, %145) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 122683392, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 119537664);
 
-  /* %1261 = linear_grad_weight(%1258, %172) layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 192937984, arena + 345505792, arena + 910402880);
+  /* %1122 = mul(%1118, %147) layers.1.0.norm1 : f32[B, 256, 192], written over %1112 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 122683392, (const long[]){49152, 192, 1},
+      arena + 668296512, (const long[]){49152, 192, 1}, arena + 122683392);
 
-  /* %1262 = reduce_sum(%1258) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
-      arena + 910537280);
+  /* %1123 = reduce_sum(%1122) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 122683392,
+      arena + 121110528);
 
-  /* %1263 = reshape(%1260) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %1260: no code */
+  /* %1124 = add(%1080, %1123) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 574354176, (const long[]){1}, arena + 121110528,
+      (const long[]){1}, arena + 567056448);
 
-  /* %1264 = matmul_permuted(%1263, %167) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 201326592, 48, 192, 1,
-      arena + 343932928, 48, 1, 192, arena + 192937984, 65536, 256, 0.0f);
+  /* %1125 = normalize_grad(%144, %1121) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 666723648, arena + 119537664, 1e-06f, arena + 121110528);
 
-  /* %1265 = matmul_permuted(%170, %1263) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 1, 256,
-      arena + 201326592, 48, 192, 1, arena + 209715200, 48, 192, 0.0f);
+  /* %1126 = add(%1100, %1125) layers.1.0 : f32[B, 256, 192], written over %954 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
+      arena + 121110528, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1266 = softmax_grad(%170, %1264) {axis -1} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 184549376, arena + 192937984, arena + 201326592);
+  /* %1127 = reduce_sum(%1126) {axes [], batch} layers.1.0 : f32[256, 192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 717055296,
+      arena + 566931456);
 
-  /* %1267 = mul_scalar(%1266) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 201326592, 0.14433756f, arena + 184549376);
+  /* %1128 = seq2img(%1126) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  lk_seq2img(B, 256, 192, arena + 717055296, arena + 559939584);
 
-  /* %1268 = matmul_permuted(%1267, %166) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 256, 1,
-      arena + 342360064, 48, 192, 1, arena + 192937984, 48, 192, 0.0f);
+  /* %1129 = maxpool_grad(%140, %1128) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 553648128, arena + 559939584,
+      arena + 119537664);
 
-  /* %1269 = matmul_permuted(%165, %1267) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 1, 256,
-      arena + 340787200, 48, 192, 1, arena + 194510848, 48, 192, 0.0f);
+  /* %1130 = img2seq(%1129) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 119537664, arena + 553648128);
 
-  /* %1270 = reshape(%1265) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1265: no code */
-
-  /* %1271 = reshape(%1269) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1269: no code */
-
-  /* %1272 = reshape(%1268) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1268: no code */
-
-  /* %1273 = concat(%1271, %1270) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 194510848, 192, arena + 184549376, 384);
-  lk_copy_rows(B * 256, 192, arena + 209715200, 192, arena + 184549568, 384);
-
-  /* %1274 = transpose(%160) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[54], arena + 189267968);
-
-  /* %1275 = fused_linear(%1273, %1274) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 184549376, arena + 189267968, NULL, LK_ACT_NONE, NULL,
-      arena + 187695104);
-
-  /* %1276 = linear_grad_weight(%1273, %156) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 184549376, arena + 339214336, arena + 909911360);
-
-  /* %1277 = reduce_sum(%1273) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 184549376,
-      arena + 910532288);
-
-  /* %1278 = transpose(%157) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[52], arena + 184549376);
-
-  /* %1279 = linear_grad_weight(%1272, %156) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 192937984, arena + 339214336, arena + 910439744);
-
-  /* %1280 = reduce_sum(%1272) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
-      arena + 910537472);
-
-  /* %1281 = fused_linear(%1272, %1278, %1275) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1275 */
-  lk_fused_linear(B * 256, 192, 192, arena + 192937984, arena + 184549376, NULL, LK_ACT_NONE,
-      arena + 187695104, arena + 187695104);
-
-  /* %1282 = reduce_sum(%1281) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 187695104,
-      arena + 184549376);
-
-  /* %1283 = add(%1233, %1282) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 211288064, (const long[]){1}, arena + 184549376,
-      (const long[]){1}, arena + 910537664);
-
-  /* %1284 = mul(%1281, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 187695104, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 184549376);
-
-  /* %1285 = mul(%1281, %154) layers.1.0.norm1 : f32[B, 256, 192], written over %1275 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 187695104, (const long[]){49152, 192, 1},
-      arena + 337641472, (const long[]){49152, 192, 1}, arena + 187695104);
-
-  /* %1286 = reduce_sum(%1285) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 187695104,
-      arena + 186122240);
-
-  /* %1287 = add(%1237, %1286) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 211288256, (const long[]){1}, arena + 186122240,
-      (const long[]){1}, arena + 910537856);
-
-  /* %1288 = normalize_grad(%151, %1284) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 266338304, arena + 184549376, 1e-06f, arena + 186122240);
-
-  /* %1289 = add(%1257, %1288) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
-      arena + 186122240, (const long[]){49152, 192, 1}, arena + 395837440);
-
-  /* %1290 = reduce_sum(%1289) {axes [], batch} layers.1.0 : f32[256, 192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 395837440,
-      arena + 909985088);
-
-  /* %1291 = seq2img(%1289) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 395837440, arena + 190840832);
-
-  /* %1292 = maxpool_grad(%147, %1291) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 287309824, arena + 190840832,
-      arena + 184549376);
-
-  /* %1293 = img2seq(%1292) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 184549376, arena + 190840832);
-
-  /* %1294 = reduce_sum(%1293) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1131 = reduce_sum(%1130) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 190840832, arena + 910538048);
+      arena + 553648128, arena + 567056640);
 
-  /* %1295 = mul(%1293, %142) layers.0.1.norm : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 190840832, (const long[]){196608, 192, 1},
-      params[47], (const long[]){0, 0, 1}, arena + 184549376);
+  /* %1132 = mul(%1130, %135) layers.0.1.norm : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
+      params[47], (const long[]){0, 0, 1}, arena + 119537664);
 
-  /* %1296 = mul(%1293, %144) layers.0.1.norm : f32[B, 1024, 192], written over %1293 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 190840832, (const long[]){196608, 192, 1},
-      arena + 281018368, (const long[]){196608, 192, 1}, arena + 190840832);
+  /* %1133 = mul(%1130, %137) layers.0.1.norm : f32[B, 1024, 192], written over %1130 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
+      arena + 100663296, (const long[]){196608, 192, 1}, arena + 553648128);
 
-  /* %1297 = reduce_sum(%1296) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1134 = reduce_sum(%1133) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 190840832, arena + 910538240);
+      arena + 553648128, arena + 567056832);
 
-  /* %1298 = normalize_grad(%141, %1295) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 274726912, arena + 184549376, 1e-06f, arena + 190840832);
+  /* %1135 = normalize_grad(%134, %1132) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  lk_normalize_grad(B * 1024, 192, arena + 113246208, arena + 119537664, 1e-06f, arena + 100663296);
 
-  /* %1299 = seq2img(%1298) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 190840832, arena + 184549376);
+  /* %1136 = seq2img(%1135) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  lk_seq2img(B, 1024, 192, arena + 100663296, arena + 113246208);
 
-  /* %1300 = conv2d_grad_input(%1299, %137) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
-  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 184549376, params[45],
-      arena + 190840832);
+  /* %1137 = conv2d_grad_input(%1136, %130) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 113246208, params[45],
+      arena + 100663296);
 
-  /* %1301 = conv2d_grad_weight(%1299, %139) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 184549376,
-      arena + 260046848, arena + 907441472);
+  /* %1138 = conv2d_grad_weight(%1136, %132) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 113246208,
+      arena + 106954752, arena + 566231040);
 
-  /* %1302 = reduce_sum(%1299) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  /* %1139 = reduce_sum(%1136) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 184549376, arena + 910538432);
+      arena + 113246208, arena + 567057024);
 
-  /* %1303 = img2seq(%1300) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 190840832, arena + 849346560);
+  /* %1140 = img2seq(%1137) layers.0.1 : f32[B, 1024, 192] */
+  lk_img2seq(B, 192, 1024, arena + 100663296, arena + 553648128);
 
-  /* %1304 = mul(%1303, %134) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 209715200);
+  /* %1141 = mul(%1140, %127) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 559939584);
 
-  /* %1305 = transpose(%131) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[43], arena + 216006656);
+  /* %1142 = transpose(%124) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[43], arena + 566710272);
 
-  /* %1306 = fused_linear(%1304, %1305) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 209715200, arena + 216006656, NULL, LK_ACT_NONE, NULL,
-      arena + 184549376);
+  /* %1143 = fused_linear(%1141, %1142) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 559939584, arena + 566710272, NULL, LK_ACT_NONE, NULL,
+      arena + 100663296);
 
-  /* %1307 = linear_grad_weight(%1304, %130) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 209715200, arena + 159383552,
-      arena + 909247808);
+  /* %1144 = linear_grad_weight(%1141, %123) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 559939584, arena + 75497472, arena + 566710272);
 
-  /* %1308 = reduce_sum(%1304) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
+  /* %1145 = reduce_sum(%1141) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 209715200, arena + 910538624);
+      arena + 559939584, arena + 567057216);
 
-  /* %1309 = gelu_grad(%129, %1306) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 134217728, arena + 184549376,
-      arena + 159383552);
+  /* %1146 = gelu_grad(%122, %1143) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 50331648, arena + 100663296, arena + 75497472);
 
-  /* %1310 = transpose(%127) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[41], arena + 140509184);
+  /* %1147 = transpose(%120) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[41], arena + 56623104);
 
-  /* %1311 = fused_linear(%1309, %1310) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 159383552, arena + 140509184, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  /* %1148 = fused_linear(%1146, %1147) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 75497472, arena + 56623104, NULL, LK_ACT_NONE, NULL,
+      arena + 50331648);
 
-  /* %1312 = linear_grad_weight(%1309, %126) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 159383552, arena + 253755392,
-      arena + 909395264);
+  /* %1149 = linear_grad_weight(%1146, %119) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 75497472, arena + 547356672, arena + 559939584);
 
-  /* %1313 = reduce_sum(%1309) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
-      arena + 159383552, arena + 910529600);
+  /* %1150 = reduce_sum(%1146) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
+      arena + 547356672);
 
-  /* %1314 = reduce_sum(%1311) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 910538816);
+  /* %1151 = reduce_sum(%1148) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
+      arena + 88080384);
 
-  /* %1315 = mul(%1311, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 140509184);
+  /* %1152 = mul(%1148, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 50331648, (const long[]){196608, 192, 1},
+      params[29], (const long[]){0, 0, 1}, arena + 56623104);
 
-  /* %1316 = mul(%1311, %124) layers.0.0.norm2 : f32[B, 1024, 192], written over %1311 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
-      arena + 247463936, (const long[]){196608, 192, 1}, arena + 134217728);
+  /* %1153 = mul(%1148, %117) layers.0.0.norm2 : f32[B, 1024, 192], written over %1148 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 50331648, (const long[]){196608, 192, 1},
+      arena + 541065216, (const long[]){196608, 192, 1}, arena + 50331648);
 
-  /* %1317 = reduce_sum(%1316) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 910539008);
+  /* %1154 = reduce_sum(%1153) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
+      arena + 88080576);
 
-  /* %1318 = normalize_grad(%123, %1315) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 241172480, arena + 140509184, 1e-06f, arena + 134217728);
+  /* %1155 = normalize_grad(%116, %1152) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_normalize_grad(B * 1024, 192, arena + 534773760, arena + 56623104, 1e-06f, arena + 50331648);
 
-  /* %1319 = add(%1303, %1318) layers.0.0 : f32[B, 1024, 192], written over %1303 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
-      arena + 134217728, (const long[]){196608, 192, 1}, arena + 849346560);
+  /* %1156 = add(%1140, %1155) layers.0.0 : f32[B, 1024, 192], written over %1140 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
+      arena + 50331648, (const long[]){196608, 192, 1}, arena + 553648128);
 
-  /* %1320 = mul(%1319, %121) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 134217728);
+  /* %1157 = mul(%1156, %114) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 50331648);
 
-  /* %1321 = transpose(%118) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 140509184);
+  /* %1158 = transpose(%111) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 56623104);
 
-  /* %1322 = fused_linear(%1320, %1321) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 134217728, arena + 140509184, NULL, LK_ACT_NONE, NULL,
-      arena + 274726912);
+  /* %1159 = fused_linear(%1157, %1158) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 50331648, arena + 56623104, NULL, LK_ACT_NONE, NULL,
+      arena + 69206016);
 
-  /* %1323 = linear_grad_weight(%1320, %117) layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 234881024,
-      arena + 910476608);
+  /* %1160 = linear_grad_weight(%1157, %110) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 50331648, arena + 528482304, arena + 534773760);
 
-  /* %1324 = reduce_sum(%1320) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 910539200);
+  /* %1161 = reduce_sum(%1157) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
+      arena + 528482304);
 
-  /* %1325 = reshape(%1322) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %1322: no code */
+  /* %1162 = sdpa_grad(%104, %108, %109, %1159) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 576] */
+  lk_sdpa_grad(B, 1024, 1024, 4, 4, 48, arena + 522190848, 192, arena + 440401920, 384,
+      arena + 440402112, 384, arena + 69206016, 192, arena + 50331648, 576, arena + 50331648 + 192,
+      576, arena + 50331648 + 384, 576, 0.14433756f);
 
-  /* %1326 = matmul_permuted(%1325, %112) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
-  lk_gemm_batched2(B, 196608, 196608, 4194304, 4, 1024, 1024, 48, arena + 274726912, 48, 192, 1,
-      arena + 268435456, 48, 1, 192, arena + 134217728, 1048576, 1024, 0.0f);
+  /* %1163 = slice(%1162) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_copy_rows(B * 1024, 192, arena + 50331648, 576, arena + 69206016, 192);
 
-  /* %1327 = matmul_permuted(%115, %1325) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
-  lk_gemm_batched2(B, 4194304, 196608, 196608, 4, 1024, 48, 1024, arena, 1048576, 1, 1024,
-      arena + 274726912, 48, 192, 1, arena + 855638016, 48, 192, 0.0f);
+  /* %1164 = slice(%1162) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_copy_rows(B * 1024, 192, arena + 50331840, 576, arena + 75497472, 192);
 
-  /* %1328 = softmax_grad(%115, %1326) {axis -1} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
-  lk_softmax_grad(B * 4096, 1024, arena, arena + 134217728, arena + 268435456);
+  /* %1165 = slice(%1162) {axis 1, start 384, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_copy_rows(B * 1024, 192, arena + 50332032, 576, arena + 81788928, 192);
 
-  /* %1329 = mul_scalar(%1328) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
-  lk_mul_scalar(B * 4 * 1024 * 1024, arena + 268435456, 0.14433756f, arena);
+  /* %1166 = concat(%1164, %1165) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
+  lk_copy_rows(B * 1024, 192, arena + 75497472, 192, arena + 50331648, 384);
+  lk_copy_rows(B * 1024, 192, arena + 81788928, 192, arena + 50331840, 384);
 
-  /* %1330 = matmul_permuted(%1329, %111) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
-  lk_gemm_batched2(B, 4194304, 196608, 196608, 4, 1024, 48, 1024, arena, 1048576, 1024, 1,
-      arena + 843055104, 48, 192, 1, arena + 134217728, 48, 192, 0.0f);
+  /* %1167 = transpose(%105) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[37], arena + 75497472);
 
-  /* %1331 = matmul_permuted(%110, %1329) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
-  lk_gemm_batched2(B, 4194304, 196608, 196608, 4, 1024, 48, 1024, arena, 1048576, 1, 1024,
-      arena + 836763648, 48, 192, 1, arena + 140509184, 48, 192, 0.0f);
+  /* %1168 = fused_linear(%1166, %1167) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 384, 192, arena + 50331648, arena + 75497472, NULL, LK_ACT_NONE, NULL,
+      arena + 62914560);
 
-  /* %1332 = reshape(%1327) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1327: no code */
+  /* %1169 = linear_grad_weight(%1166, %101) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 384, arena + 50331648, arena + 515899392, arena + 446988288);
 
-  /* %1333 = reshape(%1331) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1331: no code */
+  /* %1170 = reduce_sum(%1166) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 384}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
+      arena + 447136512);
 
-  /* %1334 = reshape(%1330) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1330: no code */
+  /* %1171 = transpose(%102) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[35], arena + 50331648);
 
-  /* %1335 = concat(%1333, %1332) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
-  lk_copy_rows(B * 1024, 192, arena + 140509184, 192, arena, 384);
-  lk_copy_rows(B * 1024, 192, arena + 855638016, 192, arena + 192, 384);
+  /* %1172 = linear_grad_weight(%1163, %101) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 69206016, arena + 515899392, arena + 447062016);
 
-  /* %1336 = transpose(%105) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[37], arena + 18874368);
+  /* %1173 = reduce_sum(%1163) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 69206016,
+      arena + 447136896);
 
-  /* %1337 = fused_linear(%1335, %1336) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 384, 192, arena, arena + 18874368, NULL, LK_ACT_NONE, NULL,
-      arena + 12582912);
+  /* %1174 = fused_linear(%1163, %1171, %1168) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1168 */
+  lk_fused_linear(B * 1024, 192, 192, arena + 69206016, arena + 50331648, NULL, LK_ACT_NONE,
+      arena + 62914560, arena + 62914560);
 
-  /* %1338 = linear_grad_weight(%1335, %101) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 384, arena, arena + 830472192, arena + 258244608);
+  /* %1175 = reduce_sum(%1174) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 62914560,
+      arena + 447137088);
 
-  /* %1339 = reduce_sum(%1335) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 384}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 258392832);
+  /* %1176 = mul(%1174, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 62914560, (const long[]){196608, 192, 1},
+      params[21], (const long[]){0, 0, 1}, arena + 50331648);
 
-  /* %1340 = transpose(%102) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[35], arena);
+  /* %1177 = mul(%1174, %99) layers.0.0.norm1 : f32[B, 1024, 192], written over %1168 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 62914560, (const long[]){196608, 192, 1},
+      arena + 509607936, (const long[]){196608, 192, 1}, arena + 62914560);
 
-  /* %1341 = linear_grad_weight(%1334, %101) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 830472192,
-      arena + 258318336);
+  /* %1178 = reduce_sum(%1177) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 62914560,
+      arena + 447137280);
 
-  /* %1342 = reduce_sum(%1334) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 258393216);
+  /* %1179 = normalize_grad(%98, %1176) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_normalize_grad(B * 1024, 192, arena + 503316480, arena + 50331648, 1e-06f, arena + 56623104);
 
-  /* %1343 = fused_linear(%1334, %1340, %1337) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1337 */
-  lk_fused_linear(B * 1024, 192, 192, arena + 134217728, arena, NULL, LK_ACT_NONE, arena + 12582912,
-      arena + 12582912);
+  /* %1180 = add(%1156, %1179) layers.0.0 : f32[B, 1024, 192], written over %1140 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
+      arena + 56623104, (const long[]){196608, 192, 1}, arena + 553648128);
 
-  /* %1344 = reduce_sum(%1343) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
-      arena + 258393408);
+  /* %1181 = mul(%1180, %96) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 75497472);
 
-  /* %1345 = mul(%1343, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 12582912, (const long[]){196608, 192, 1},
-      params[21], (const long[]){0, 0, 1}, arena);
+  /* %1182 = transpose(%93) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[33], arena + 81788928);
 
-  /* %1346 = mul(%1343, %99) layers.0.0.norm1 : f32[B, 1024, 192], written over %1337 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 12582912, (const long[]){196608, 192, 1},
-      arena + 824180736, (const long[]){196608, 192, 1}, arena + 12582912);
+  /* %1183 = fused_linear(%1181, %1182) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 75497472, arena + 81788928, NULL, LK_ACT_NONE, NULL,
+      arena + 50331648);
 
-  /* %1347 = reduce_sum(%1346) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
-      arena + 258393600);
+  /* %1184 = linear_grad_weight(%1181, %92) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 75497472, arena + 25165824, arena + 446693376);
 
-  /* %1348 = normalize_grad(%98, %1345) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 817889280, arena, 1e-06f, arena + 6291456);
+  /* %1185 = reduce_sum(%1181) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
+      arena + 447137472);
 
-  /* %1349 = add(%1319, %1348) layers.0.0 : f32[B, 1024, 192], written over %1303 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
-      arena + 6291456, (const long[]){196608, 192, 1}, arena + 849346560);
+  /* %1186 = gelu_grad(%91, %1183) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena, arena + 50331648, arena + 25165824);
 
-  /* %1350 = mul(%1349, %96) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 25165824);
-
-  /* %1351 = transpose(%93) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[33], arena + 31457280);
-
-  /* %1352 = fused_linear(%1350, %1351) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 25165824, arena + 31457280, NULL, LK_ACT_NONE, NULL,
-      arena);
-
-  /* %1353 = linear_grad_weight(%1350, %92) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 25165824, arena + 742391808, arena + 257949696);
-
-  /* %1354 = reduce_sum(%1350) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
-      arena + 258393792);
-
-  /* %1355 = gelu_grad(%91, %1352) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 717225984, arena, arena + 25165824);
-
-  /* %1356 = transpose(%89) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1187 = transpose(%89) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[31], arena + 6291456);
 
-  /* %1357 = fused_linear(%1355, %1356) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  /* %1188 = fused_linear(%1186, %1187) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 25165824, arena + 6291456, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %1358 = linear_grad_weight(%1355, %88) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 811597824, arena + 258097152);
+  /* %1189 = linear_grad_weight(%1186, %88) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 497025024, arena + 446840832);
 
-  /* %1359 = reduce_sum(%1355) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  /* %1190 = reduce_sum(%1186) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
-      arena + 258392064);
+      arena + 447135744);
 
-  /* %1360 = reduce_sum(%1357) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1191 = reduce_sum(%1188) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 6291456);
 
-  /* %1361 = add(%1314, %1360) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 910538816, (const long[]){1}, arena + 6291456,
-      (const long[]){1}, arena + 258393984);
+  /* %1192 = add(%1151, %1191) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 88080384, (const long[]){1}, arena + 6291456,
+      (const long[]){1}, arena + 447137664);
 
-  /* %1362 = mul(%1357, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1193 = mul(%1188, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, params[29],
       (const long[]){0, 0, 1}, arena + 6291456);
 
-  /* %1363 = mul(%1357, %86) layers.0.0.norm2 : f32[B, 1024, 192], written over %1357 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, arena + 805306368,
+  /* %1194 = mul(%1188, %86) layers.0.0.norm2 : f32[B, 1024, 192], written over %1188 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, arena + 490733568,
       (const long[]){196608, 192, 1}, arena);
 
-  /* %1364 = reduce_sum(%1363) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1195 = reduce_sum(%1194) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 12582912);
 
-  /* %1365 = add(%1317, %1364) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 910539008, (const long[]){1}, arena + 12582912,
-      (const long[]){1}, arena + 258394176);
+  /* %1196 = add(%1154, %1195) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 88080576, (const long[]){1}, arena + 12582912,
+      (const long[]){1}, arena + 447137856);
 
-  /* %1366 = normalize_grad(%83, %1362) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 799014912, arena + 6291456, 1e-06f, arena);
+  /* %1197 = normalize_grad(%83, %1193) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_normalize_grad(B * 1024, 192, arena + 484442112, arena + 6291456, 1e-06f, arena);
 
-  /* %1367 = add(%1349, %1366) layers.0.0 : f32[B, 1024, 192], written over %1303 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1}, arena,
-      (const long[]){196608, 192, 1}, arena + 849346560);
+  /* %1198 = add(%1180, %1197) layers.0.0 : f32[B, 1024, 192], written over %1140 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1}, arena,
+      (const long[]){196608, 192, 1}, arena + 553648128);
 
-  /* %1368 = mul(%1367, %81) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
+  /* %1199 = mul(%1198, %81) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena);
 
-  /* %1369 = transpose(%78) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1200 = transpose(%78) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[27], arena + 12582912);
 
-  /* %1370 = fused_linear(%1368, %1369) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %1201 = fused_linear(%1199, %1200) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena, arena + 12582912, NULL, LK_ACT_NONE, NULL,
       arena + 6291456);
 
-  /* %1371 = linear_grad_weight(%1368, %77) layers.0.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 792723456, arena + 258355200);
+  /* %1202 = linear_grad_weight(%1199, %77) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 478150656, arena + 447098880);
 
-  /* %1372 = reduce_sum(%1368) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  /* %1203 = reduce_sum(%1199) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 258394368);
+      arena + 447138048);
 
-  /* %1373 = reshape(%1370) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %1370: no code */
+  /* %1204 = reshape(%1201) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %1201: no code */
 
-  /* %1374 = matmul_permuted(%1373, %72) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %1205 = matmul_permuted(%1204, %72) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 6291456, 48, 0, 1,
-      arena + 654311424, 48, 1, 196608, arena, 10, 0, 0.0f);
+      arena + 377487360, 48, 1, 196608, arena, 10, 0, 0.0f);
 
-  /* %1375 = matmul_permuted(%75, %1373) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
-  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena + 905798976, 10, 1, 0,
-      arena + 6291456, 48, 0, 1, arena + 125829120, 48, 196608, 0.0f);
+  /* %1206 = matmul_permuted(%75, %1204) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
+  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena + 731211072, 10, 1, 0,
+      arena + 6291456, 48, 0, 1, arena + 377487360, 48, 196608, 0.0f);
 
-  /* %1376 = softmax_grad(%75, %1374) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_softmax_grad(B * 4096, 10, arena + 905798976, arena, arena + 1310720);
+  /* %1207 = softmax_grad(%75, %1205) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  lk_softmax_grad(B * 4096, 10, arena + 731211072, arena, arena + 1310720);
 
-  /* %1377 = mul_scalar(%1376) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %1208 = mul_scalar(%1207) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_mul_scalar(B * 1024 * 4 * 10, arena + 1310720, 0.14433756f, arena);
 
-  /* %1378 = matmul_permuted(%1377, %71) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
-  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena, 10, 0, 1, arena + 591396864,
-      48, 196608, 1, arena + 251658240, 48, 0, 0.0f);
+  /* %1209 = matmul_permuted(%1208, %71) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
+  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena, 10, 0, 1, arena + 314572800,
+      48, 196608, 1, arena + 440401920, 48, 0, 0.0f);
 
-  /* %1379 = matmul_permuted(%70, %1377) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
-  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena, 10, 1, 0, arena + 786432000,
-      48, 0, 1, arena + 188743680, 48, 196608, 0.0f);
+  /* %1210 = matmul_permuted(%70, %1208) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
+  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena, 10, 1, 0, arena + 471859200,
+      48, 0, 1, arena + 314572800, 48, 196608, 0.0f);
 
-  /* %1380 = reshape(%1375) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1375: no code */
+  /* %1211 = reshape(%1206) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1206: no code */
 
-  /* %1381 = reshape(%1379) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1379: no code */
+  /* %1212 = reshape(%1210) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1210: no code */
 
-  /* %1382 = reshape(%1378) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1378: no code */
+  /* %1213 = reshape(%1209) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1209: no code */
 
-  /* %1383 = concat(%1381, %1380) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
-  lk_copy_rows(B * 10240, 192, arena + 188743680, 192, arena, 384);
-  lk_copy_rows(B * 10240, 192, arena + 125829120, 192, arena + 192, 384);
+  /* %1214 = concat(%1212, %1211) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
+  lk_copy_rows(B * 10240, 192, arena + 314572800, 192, arena, 384);
+  lk_copy_rows(B * 10240, 192, arena + 377487360, 192, arena + 192, 384);
 
-  /* %1384 = transpose(%65) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[25], arena + 188743680);
+  /* %1215 = transpose(%65) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[25], arena + 377487360);
 
-  /* %1385 = fused_linear(%1383, %1384) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
-  lk_fused_linear(B * 10 * 1024, 384, 192, arena, arena + 188743680, NULL, LK_ACT_NONE, NULL,
-      arena + 125829120);
+  /* %1216 = fused_linear(%1214, %1215) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
+  lk_fused_linear(B * 10 * 1024, 384, 192, arena, arena + 377487360, NULL, LK_ACT_NONE, NULL,
+      arena + 314572800);
 
-  /* %1386 = linear_grad_weight(%1383, %61) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
-  lk_linear_grad_weight(B * 10 * 1024, 192, 384, arena, arena + 528482304, arena + 195035136);
+  /* %1217 = linear_grad_weight(%1214, %61) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
+  lk_linear_grad_weight(B * 10 * 1024, 192, 384, arena, arena + 251658240, arena + 377487360);
 
-  /* %1387 = reduce_sum(%1383) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
+  /* %1218 = reduce_sum(%1214) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 384}, (const unsigned char[]){1, 1, 1, 0}, arena,
-      arena + 195145728);
+      arena + 257986560);
 
-  /* %1388 = transpose(%62) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1219 = transpose(%62) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[23], arena);
 
-  /* %1389 = fused_linear(%1382, %1388) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 251658240, arena, NULL, LK_ACT_NONE, NULL,
-      arena + 188743680);
+  /* %1220 = fused_linear(%1213, %1219) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 440401920, arena, NULL, LK_ACT_NONE, NULL,
+      arena + 251658240);
 
-  /* %1390 = linear_grad_weight(%1382, %58) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 251658240, arena + 780140544,
-      arena + 195108864);
+  /* %1221 = linear_grad_weight(%1213, %58) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 440401920, arena + 465567744,
+      arena + 257949696);
 
-  /* %1391 = reduce_sum(%1382) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  /* %1222 = reduce_sum(%1213) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 251658240, arena + 195146112);
+      arena + 440401920, arena + 257986944);
 
-  /* %1392 = reduce_sum(%1385) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1223 = reduce_sum(%1216) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 125829120, arena);
+      arena + 314572800, arena);
 
-  /* %1393 = add(%1344, %1392) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 258393408, (const long[]){1}, arena, (const long[]){1},
-      arena + 195146304);
+  /* %1224 = add(%1175, %1223) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 447137088, (const long[]){1}, arena, (const long[]){1},
+      arena + 257987136);
 
-  /* %1394 = mul(%1385, %54) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
-  lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 125829120,
+  /* %1225 = mul(%1216, %54) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
+  lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 314572800,
       (const long[]){1966080, 196608, 192, 1}, params[21], (const long[]){0, 0, 0, 1}, arena);
 
-  /* %1395 = mul(%1385, %59) layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %1385 */
-  lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 125829120,
-      (const long[]){1966080, 196608, 192, 1}, arena + 465567744,
-      (const long[]){1966080, 196608, 192, 1}, arena + 125829120);
+  /* %1226 = mul(%1216, %59) layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %1216 */
+  lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 314572800,
+      (const long[]){1966080, 196608, 192, 1}, arena + 188743680,
+      (const long[]){1966080, 196608, 192, 1}, arena + 314572800);
 
-  /* %1396 = reduce_sum(%1395) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1227 = reduce_sum(%1226) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 125829120, arena + 62914560);
+      arena + 314572800, arena + 62914560);
 
-  /* %1397 = add(%1347, %1396) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 258393600, (const long[]){1}, arena + 62914560,
-      (const long[]){1}, arena + 125829120);
+  /* %1228 = add(%1178, %1227) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 447137280, (const long[]){1}, arena + 62914560,
+      (const long[]){1}, arena + 188743680);
 
-  /* %1398 = normalize_grad(%52, %1394) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
-  lk_normalize_grad(B * 10 * 1024, 192, arena + 402653184, arena, 1e-06f, arena + 62914560);
+  /* %1229 = normalize_grad(%52, %1225) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
+  lk_normalize_grad(B * 10 * 1024, 192, arena + 125829120, arena, 1e-06f, arena + 62914560);
 
-  /* %1399 = reduce_sum(%1389) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1230 = reduce_sum(%1220) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 188743680, arena);
+      arena + 251658240, arena);
 
-  /* %1400 = add(%1393, %1399) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 195146304, (const long[]){1}, arena, (const long[]){1},
+  /* %1231 = add(%1224, %1230) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 257987136, (const long[]){1}, arena, (const long[]){1},
       arena + 127795200);
 
-  /* %1401 = mul(%1389, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 188743680, (const long[]){196608, 192, 1},
+  /* %1232 = mul(%1220, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 251658240, (const long[]){196608, 192, 1},
       params[21], (const long[]){0, 0, 1}, arena);
 
-  /* %1402 = mul(%1389, %56) layers.0.0.norm1 : f32[B, 1024, 192], written over %1389 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 188743680, (const long[]){196608, 192, 1},
-      arena + 773849088, (const long[]){196608, 192, 1}, arena + 188743680);
+  /* %1233 = mul(%1220, %56) layers.0.0.norm1 : f32[B, 1024, 192], written over %1220 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 251658240, (const long[]){196608, 192, 1},
+      arena + 459276288, (const long[]){196608, 192, 1}, arena + 251658240);
 
-  /* %1403 = reduce_sum(%1402) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1234 = reduce_sum(%1233) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 188743680, arena + 6291456);
+      arena + 251658240, arena + 6291456);
 
-  /* %1404 = add(%1397, %1403) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 125829120, (const long[]){1}, arena + 6291456,
+  /* %1235 = add(%1228, %1234) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 188743680, (const long[]){1}, arena + 6291456,
       (const long[]){1}, arena + 127795392);
 
-  /* %1405 = normalize_grad(%53, %1401) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 767557632, arena, 1e-06f, arena + 6291456);
+  /* %1236 = normalize_grad(%53, %1232) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_normalize_grad(B * 1024, 192, arena + 452984832, arena, 1e-06f, arena + 6291456);
 
-  /* %1406 = add(%1367, %1405) layers.0.0 : f32[B, 1024, 192], written over %1303 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
-      arena + 6291456, (const long[]){196608, 192, 1}, arena + 849346560);
+  /* %1237 = add(%1198, %1236) layers.0.0 : f32[B, 1024, 192], written over %1140 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
+      arena + 6291456, (const long[]){196608, 192, 1}, arena + 553648128);
 
-  /* %1407 = reshape(%1406) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1303: no code */
+  /* %1238 = reshape(%1237) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1140: no code */
 
-  /* %1408 = zero_pad(%1407) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192] */
-  lk_zero_pad(B, 1, 196608, 0, 9, arena + 849346560, arena);
+  /* %1239 = zero_pad(%1238) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192] */
+  lk_zero_pad(B, 1, 196608, 0, 9, arena + 553648128, arena);
 
-  /* %1409 = add(%1398, %1408) layers.0.0 : f32[B, 10, 1024, 192], written over %1398 */
+  /* %1240 = add(%1229, %1239) layers.0.0 : f32[B, 10, 1024, 192], written over %1229 */
   lk_add(4, (const long[]){B, 10, 1024, 192}, arena + 62914560,
       (const long[]){1966080, 196608, 192, 1}, arena, (const long[]){1966080, 196608, 192, 1},
       arena + 62914560);
 
-  /* %1410 = reduce_sum(%1409) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
+  /* %1241 = reduce_sum(%1240) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
       arena + 62914560, arena + 125829120);
 
-  /* %1411 = index(%1409) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1242 = index(%1240) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 62914560, 1966080, arena, 196608);
 
-  /* %1412 = index(%1409) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1243 = index(%1240) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63111168, 1966080, arena + 6291456, 196608);
 
-  /* %1413 = index(%1409) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1244 = index(%1240) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63307776, 1966080, arena + 12582912, 196608);
 
-  /* %1414 = index(%1409) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1245 = index(%1240) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63504384, 1966080, arena + 18874368, 196608);
 
-  /* %1415 = index(%1409) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1246 = index(%1240) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63700992, 1966080, arena + 25165824, 196608);
 
-  /* %1416 = index(%1409) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1247 = index(%1240) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63897600, 1966080, arena + 31457280, 196608);
 
-  /* %1417 = index(%1409) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1248 = index(%1240) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64094208, 1966080, arena + 37748736, 196608);
 
-  /* %1418 = index(%1409) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1249 = index(%1240) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64290816, 1966080, arena + 44040192, 196608);
 
-  /* %1419 = index(%1409) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1250 = index(%1240) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64487424, 1966080, arena + 50331648, 196608);
 
-  /* %1420 = index(%1409) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1251 = index(%1240) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64684032, 1966080, arena + 56623104, 196608);
 
-  /* %1421 = seq2img(%1420) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1252 = seq2img(%1251) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 56623104, arena + 62914560);
 
-  /* %1422 = conv2d_grad_weight(%1421, %45) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 9, 9] */
+  /* %1253 = conv2d_grad_weight(%1252, %45) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 227, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 62914560,
-      arena + 861929472, arena + 69206016);
+      arena + 610271232, arena + 69206016);
 
-  /* %1423 = reduce_sum(%1421) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
+  /* %1254 = reduce_sum(%1252) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 62914560, arena + 69252672);
 
-  /* %1424 = seq2img(%1419) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1255 = seq2img(%1250) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 50331648, arena + 56623104);
 
-  /* %1425 = conv2d_grad_weight(%1424, %40) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 9, 9] */
+  /* %1256 = conv2d_grad_weight(%1255, %40) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 226, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 56623104,
-      arena + 866876256, arena + 62914560);
+      arena + 615218016, arena + 62914560);
 
-  /* %1426 = reduce_sum(%1424) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
+  /* %1257 = reduce_sum(%1255) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 56623104, arena + 62961216);
 
-  /* %1427 = seq2img(%1418) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1258 = seq2img(%1249) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 44040192, arena + 50331648);
 
-  /* %1428 = conv2d_grad_weight(%1427, %35) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 9, 9] */
+  /* %1259 = conv2d_grad_weight(%1258, %35) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 225, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 50331648,
-      arena + 881542368, arena + 56623104);
+      arena + 629884128, arena + 56623104);
 
-  /* %1429 = reduce_sum(%1427) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
+  /* %1260 = reduce_sum(%1258) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 50331648, arena + 56669760);
 
-  /* %1430 = seq2img(%1417) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1261 = seq2img(%1248) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 37748736, arena + 44040192);
 
-  /* %1431 = conv2d_grad_weight(%1430, %30) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 9, 9] */
+  /* %1262 = conv2d_grad_weight(%1261, %30) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 227, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 44040192,
-      arena + 876660960, arena + 50331648);
+      arena + 625002720, arena + 50331648);
 
-  /* %1432 = reduce_sum(%1430) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
+  /* %1263 = reduce_sum(%1261) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 44040192, arena + 50378304);
 
-  /* %1433 = seq2img(%1416) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1264 = seq2img(%1247) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 31457280, arena + 37748736);
 
-  /* %1434 = conv2d_grad_weight(%1433, %25) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 9, 9] */
+  /* %1265 = conv2d_grad_weight(%1264, %25) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 226, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 37748736,
-      arena + 891262272, arena + 44040192);
+      arena + 639604032, arena + 44040192);
 
-  /* %1435 = reduce_sum(%1433) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
+  /* %1266 = reduce_sum(%1264) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 37748736, arena + 44086848);
 
-  /* %1436 = seq2img(%1415) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1267 = seq2img(%1246) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 25165824, arena + 31457280);
 
-  /* %1437 = conv2d_grad_weight(%1436, %20) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 9, 9] */
+  /* %1268 = conv2d_grad_weight(%1267, %20) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 225, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 31457280,
-      arena + 900960576, arena + 37748736);
+      arena + 649302336, arena + 37748736);
 
-  /* %1438 = reduce_sum(%1436) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
+  /* %1269 = reduce_sum(%1267) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 31457280, arena + 37795392);
 
-  /* %1439 = seq2img(%1414) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1270 = seq2img(%1245) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 18874368, arena + 25165824);
 
-  /* %1440 = conv2d_grad_weight(%1439, %15) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 9, 9] */
+  /* %1271 = conv2d_grad_weight(%1270, %15) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 25165824,
-      arena + 871779552, arena + 31457280);
+      arena + 620121312, arena + 31457280);
 
-  /* %1441 = reduce_sum(%1439) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
+  /* %1272 = reduce_sum(%1270) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 25165824, arena + 31503936);
 
-  /* %1442 = seq2img(%1413) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1273 = seq2img(%1244) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 12582912, arena + 18874368);
 
-  /* %1443 = conv2d_grad_weight(%1442, %10) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 9, 9] */
+  /* %1274 = conv2d_grad_weight(%1273, %10) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 18874368,
-      arena + 886402368, arena + 25165824);
+      arena + 634744128, arena + 25165824);
 
-  /* %1444 = reduce_sum(%1442) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
+  /* %1275 = reduce_sum(%1273) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 18874368, arena + 25212480);
 
-  /* %1445 = seq2img(%1412) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1276 = seq2img(%1243) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 6291456, arena + 12582912);
 
-  /* %1446 = conv2d_grad_weight(%1445, %5) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 9, 9] */
+  /* %1277 = conv2d_grad_weight(%1276, %5) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 12582912,
-      arena + 896122176, arena + 18874368);
+      arena + 644463936, arena + 18874368);
 
-  /* %1447 = reduce_sum(%1445) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
+  /* %1278 = reduce_sum(%1276) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 12582912, arena + 18921024);
 
-  /* %1448 = seq2img(%1411) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1279 = seq2img(%1242) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena, arena + 6291456);
 
-  /* %1449 = conv2d_grad_weight(%1448, %0) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 9, 9] */
+  /* %1280 = conv2d_grad_weight(%1279, %0) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 6291456, inputs[0],
       arena);
 
-  /* %1450 = reduce_sum(%1448) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
+  /* %1281 = reduce_sum(%1279) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 6291456, arena + 46656);
 
-  /* output 0 "loss" = %660 : f32[1] */
-  memcpy(outputs[0], arena + 926423408, sizeof(float) * 1);
-  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1449 : f32[192, 3, 9, 9] */
+  /* output 0 "loss" = %569 : f32[1] */
+  memcpy(outputs[0], arena + 756259184, sizeof(float) * 1);
+  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1280 : f32[192, 3, 9, 9] */
   memcpy(outputs[1], arena, sizeof(float) * 46656);
-  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1450 : f32[192] */
+  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1281 : f32[192] */
   memcpy(outputs[2], arena + 46656, sizeof(float) * 192);
-  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1446 : f32[192, 3, 9, 9] */
+  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1277 : f32[192, 3, 9, 9] */
   memcpy(outputs[3], arena + 18874368, sizeof(float) * 46656);
-  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1447 : f32[192] */
+  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1278 : f32[192] */
   memcpy(outputs[4], arena + 18921024, sizeof(float) * 192);
-  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1443 : f32[192, 3, 9, 9] */
+  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1274 : f32[192, 3, 9, 9] */
   memcpy(outputs[5], arena + 25165824, sizeof(float) * 46656);
-  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1444 : f32[192] */
+  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1275 : f32[192] */
   memcpy(outputs[6], arena + 25212480, sizeof(float) * 192);
-  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1440 : f32[192, 3, 9, 9] */
+  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1271 : f32[192, 3, 9, 9] */
   memcpy(outputs[7], arena + 31457280, sizeof(float) * 46656);
-  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1441 : f32[192] */
+  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1272 : f32[192] */
   memcpy(outputs[8], arena + 31503936, sizeof(float) * 192);
-  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1437 : f32[192, 3, 9, 9] */
+  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1268 : f32[192, 3, 9, 9] */
   memcpy(outputs[9], arena + 37748736, sizeof(float) * 46656);
-  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1438 : f32[192] */
+  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1269 : f32[192] */
   memcpy(outputs[10], arena + 37795392, sizeof(float) * 192);
-  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1434 : f32[192, 3, 9, 9] */
+  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1265 : f32[192, 3, 9, 9] */
   memcpy(outputs[11], arena + 44040192, sizeof(float) * 46656);
-  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1435 : f32[192] */
+  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1266 : f32[192] */
   memcpy(outputs[12], arena + 44086848, sizeof(float) * 192);
-  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1431 : f32[192, 3, 9, 9] */
+  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1262 : f32[192, 3, 9, 9] */
   memcpy(outputs[13], arena + 50331648, sizeof(float) * 46656);
-  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1432 : f32[192] */
+  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1263 : f32[192] */
   memcpy(outputs[14], arena + 50378304, sizeof(float) * 192);
-  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1428 : f32[192, 3, 9, 9] */
+  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1259 : f32[192, 3, 9, 9] */
   memcpy(outputs[15], arena + 56623104, sizeof(float) * 46656);
-  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1429 : f32[192] */
+  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1260 : f32[192] */
   memcpy(outputs[16], arena + 56669760, sizeof(float) * 192);
-  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1425 : f32[192, 3, 9, 9] */
+  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1256 : f32[192, 3, 9, 9] */
   memcpy(outputs[17], arena + 62914560, sizeof(float) * 46656);
-  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1426 : f32[192] */
+  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1257 : f32[192] */
   memcpy(outputs[18], arena + 62961216, sizeof(float) * 192);
-  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1422 : f32[192, 3, 9, 9] */
+  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1253 : f32[192, 3, 9, 9] */
   memcpy(outputs[19], arena + 69206016, sizeof(float) * 46656);
-  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1423 : f32[192] */
+  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1254 : f32[192] */
   memcpy(outputs[20], arena + 69252672, sizeof(float) * 192);
-  /* output 21 "grad:layers.0.0.pos_emb" = %1410 : f32[10, 1024, 192] */
+  /* output 21 "grad:layers.0.0.pos_emb" = %1241 : f32[10, 1024, 192] */
   memcpy(outputs[21], arena + 125829120, sizeof(float) * 1966080);
-  /* output 22 "grad:layers.0.0.norm1.weight" = %1404 : f32[192] */
+  /* output 22 "grad:layers.0.0.norm1.weight" = %1235 : f32[192] */
   memcpy(outputs[22], arena + 127795392, sizeof(float) * 192);
-  /* output 23 "grad:layers.0.0.norm1.bias" = %1400 : f32[192] */
+  /* output 23 "grad:layers.0.0.norm1.bias" = %1231 : f32[192] */
   memcpy(outputs[23], arena + 127795200, sizeof(float) * 192);
-  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1390 : f32[192, 192] */
-  memcpy(outputs[24], arena + 195108864, sizeof(float) * 36864);
-  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1391 : f32[192] */
-  memcpy(outputs[25], arena + 195146112, sizeof(float) * 192);
-  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1386 : f32[384, 192] */
-  memcpy(outputs[26], arena + 195035136, sizeof(float) * 73728);
-  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1387 : f32[384] */
-  memcpy(outputs[27], arena + 195145728, sizeof(float) * 384);
-  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1371 : f32[192, 192] */
-  memcpy(outputs[28], arena + 258355200, sizeof(float) * 36864);
-  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1372 : f32[192] */
-  memcpy(outputs[29], arena + 258394368, sizeof(float) * 192);
-  /* output 30 "grad:layers.0.0.norm2.weight" = %1365 : f32[192] */
-  memcpy(outputs[30], arena + 258394176, sizeof(float) * 192);
-  /* output 31 "grad:layers.0.0.norm2.bias" = %1361 : f32[192] */
-  memcpy(outputs[31], arena + 258393984, sizeof(float) * 192);
-  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1358 : f32[768, 192] */
-  memcpy(outputs[32], arena + 258097152, sizeof(float) * 147456);
-  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1359 : f32[768] */
-  memcpy(outputs[33], arena + 258392064, sizeof(float) * 768);
-  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1353 : f32[192, 768] */
-  memcpy(outputs[34], arena + 257949696, sizeof(float) * 147456);
-  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1354 : f32[192] */
-  memcpy(outputs[35], arena + 258393792, sizeof(float) * 192);
-  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1341 : f32[192, 192] */
-  memcpy(outputs[36], arena + 258318336, sizeof(float) * 36864);
-  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1342 : f32[192] */
-  memcpy(outputs[37], arena + 258393216, sizeof(float) * 192);
-  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1338 : f32[384, 192] */
-  memcpy(outputs[38], arena + 258244608, sizeof(float) * 73728);
-  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1339 : f32[384] */
-  memcpy(outputs[39], arena + 258392832, sizeof(float) * 384);
-  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1323 : f32[192, 192] */
-  memcpy(outputs[40], arena + 910476608, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1324 : f32[192] */
-  memcpy(outputs[41], arena + 910539200, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1312 : f32[768, 192] */
-  memcpy(outputs[42], arena + 909395264, sizeof(float) * 147456);
-  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1313 : f32[768] */
-  memcpy(outputs[43], arena + 910529600, sizeof(float) * 768);
-  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1307 : f32[192, 768] */
-  memcpy(outputs[44], arena + 909247808, sizeof(float) * 147456);
-  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1308 : f32[192] */
-  memcpy(outputs[45], arena + 910538624, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.1.conv.weight" = %1301 : f32[192, 192, 3, 3] */
-  memcpy(outputs[46], arena + 907441472, sizeof(float) * 331776);
-  /* output 47 "grad:layers.0.1.conv.bias" = %1302 : f32[192] */
-  memcpy(outputs[47], arena + 910538432, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.1.norm.weight" = %1297 : f32[192] */
-  memcpy(outputs[48], arena + 910538240, sizeof(float) * 192);
-  /* output 49 "grad:layers.0.1.norm.bias" = %1294 : f32[192] */
-  memcpy(outputs[49], arena + 910538048, sizeof(float) * 192);
-  /* output 50 "grad:layers.1.0.pos_emb" = %1290 : f32[256, 192] */
-  memcpy(outputs[50], arena + 909985088, sizeof(float) * 49152);
-  /* output 51 "grad:layers.1.0.norm1.weight" = %1287 : f32[192] */
-  memcpy(outputs[51], arena + 910537856, sizeof(float) * 192);
-  /* output 52 "grad:layers.1.0.norm1.bias" = %1283 : f32[192] */
-  memcpy(outputs[52], arena + 910537664, sizeof(float) * 192);
-  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1279 : f32[192, 192] */
-  memcpy(outputs[53], arena + 910439744, sizeof(float) * 36864);
-  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1280 : f32[192] */
-  memcpy(outputs[54], arena + 910537472, sizeof(float) * 192);
-  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1276 : f32[384, 192] */
-  memcpy(outputs[55], arena + 909911360, sizeof(float) * 73728);
-  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1277 : f32[384] */
-  memcpy(outputs[56], arena + 910532288, sizeof(float) * 384);
-  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %1261 : f32[192, 192] */
-  memcpy(outputs[57], arena + 910402880, sizeof(float) * 36864);
-  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %1262 : f32[192] */
-  memcpy(outputs[58], arena + 910537280, sizeof(float) * 192);
-  /* output 59 "grad:layers.1.0.norm2.weight" = %1255 : f32[192] */
-  memcpy(outputs[59], arena + 910537088, sizeof(float) * 192);
-  /* output 60 "grad:layers.1.0.norm2.bias" = %1251 : f32[192] */
-  memcpy(outputs[60], arena + 910536896, sizeof(float) * 192);
-  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %1248 : f32[768, 192] */
-  memcpy(outputs[61], arena + 909100352, sizeof(float) * 147456);
-  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %1249 : f32[768] */
-  memcpy(outputs[62], arena + 910528832, sizeof(float) * 768);
-  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %1243 : f32[192, 768] */
-  memcpy(outputs[63], arena + 908952896, sizeof(float) * 147456);
-  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %1244 : f32[192] */
-  memcpy(outputs[64], arena + 910536704, sizeof(float) * 192);
-  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1229 : f32[192, 192] */
-  memcpy(outputs[65], arena + 910366016, sizeof(float) * 36864);
-  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1230 : f32[192] */
-  memcpy(outputs[66], arena + 910536512, sizeof(float) * 192);
-  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1226 : f32[384, 192] */
-  memcpy(outputs[67], arena + 909837632, sizeof(float) * 73728);
-  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1227 : f32[384] */
-  memcpy(outputs[68], arena + 910531904, sizeof(float) * 384);
-  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %1211 : f32[192, 192] */
-  memcpy(outputs[69], arena + 910329152, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %1212 : f32[192] */
-  memcpy(outputs[70], arena + 910536320, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %1198 : f32[768, 192] */
-  memcpy(outputs[71], arena + 908805440, sizeof(float) * 147456);
-  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %1199 : f32[768] */
-  memcpy(outputs[72], arena + 910528064, sizeof(float) * 768);
-  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %1193 : f32[192, 768] */
-  memcpy(outputs[73], arena + 908657984, sizeof(float) * 147456);
-  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %1194 : f32[192] */
-  memcpy(outputs[74], arena + 910536128, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1179 : f32[192, 192] */
-  memcpy(outputs[75], arena + 910292288, sizeof(float) * 36864);
-  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1180 : f32[192] */
-  memcpy(outputs[76], arena + 910535936, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1176 : f32[384, 192] */
-  memcpy(outputs[77], arena + 909763904, sizeof(float) * 73728);
-  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1177 : f32[384] */
-  memcpy(outputs[78], arena + 910531520, sizeof(float) * 384);
-  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %1161 : f32[192, 192] */
-  memcpy(outputs[79], arena + 910255424, sizeof(float) * 36864);
-  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %1162 : f32[192] */
-  memcpy(outputs[80], arena + 910535744, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %1148 : f32[768, 192] */
-  memcpy(outputs[81], arena + 908510528, sizeof(float) * 147456);
-  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %1149 : f32[768] */
-  memcpy(outputs[82], arena + 910527296, sizeof(float) * 768);
-  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %1143 : f32[192, 768] */
-  memcpy(outputs[83], arena + 908363072, sizeof(float) * 147456);
-  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %1144 : f32[192] */
-  memcpy(outputs[84], arena + 910535552, sizeof(float) * 192);
-  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1131 : f32[192, 192] */
-  memcpy(outputs[85], arena + 910218560, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1132 : f32[192] */
-  memcpy(outputs[86], arena + 910535360, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1128 : f32[384, 192] */
-  memcpy(outputs[87], arena + 909690176, sizeof(float) * 73728);
-  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1129 : f32[384] */
-  memcpy(outputs[88], arena + 910531136, sizeof(float) * 384);
-  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %1113 : f32[192, 192] */
-  memcpy(outputs[89], arena + 910181696, sizeof(float) * 36864);
-  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %1114 : f32[192] */
-  memcpy(outputs[90], arena + 910535168, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %1102 : f32[768, 192] */
-  memcpy(outputs[91], arena + 908215616, sizeof(float) * 147456);
-  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %1103 : f32[768] */
-  memcpy(outputs[92], arena + 910526528, sizeof(float) * 768);
-  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %1097 : f32[192, 768] */
-  memcpy(outputs[93], arena + 908068160, sizeof(float) * 147456);
-  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %1098 : f32[192] */
-  memcpy(outputs[94], arena + 910534976, sizeof(float) * 192);
-  /* output 95 "grad:layers.1.1.conv.weight" = %1091 : f32[192, 192, 3, 3] */
-  memcpy(outputs[95], arena + 907109696, sizeof(float) * 331776);
-  /* output 96 "grad:layers.1.1.conv.bias" = %1092 : f32[192] */
-  memcpy(outputs[96], arena + 910534784, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.1.norm.weight" = %1087 : f32[192] */
-  memcpy(outputs[97], arena + 910534592, sizeof(float) * 192);
-  /* output 98 "grad:layers.1.1.norm.bias" = %1084 : f32[192] */
-  memcpy(outputs[98], arena + 910534400, sizeof(float) * 192);
-  /* output 99 "grad:layers.2.0.pos_emb" = %1080 : f32[64, 192] */
-  memcpy(outputs[99], arena + 910513472, sizeof(float) * 12288);
-  /* output 100 "grad:layers.2.0.norm1.weight" = %1077 : f32[192] */
-  memcpy(outputs[100], arena + 910534208, sizeof(float) * 192);
-  /* output 101 "grad:layers.2.0.norm1.bias" = %1073 : f32[192] */
-  memcpy(outputs[101], arena + 910534016, sizeof(float) * 192);
-  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %1069 : f32[192, 192] */
-  memcpy(outputs[102], arena + 910144832, sizeof(float) * 36864);
-  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %1070 : f32[192] */
-  memcpy(outputs[103], arena + 910533824, sizeof(float) * 192);
-  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %1066 : f32[384, 192] */
-  memcpy(outputs[104], arena + 909616448, sizeof(float) * 73728);
-  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %1067 : f32[384] */
-  memcpy(outputs[105], arena + 910530752, sizeof(float) * 384);
-  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %1051 : f32[192, 192] */
-  memcpy(outputs[106], arena + 910107968, sizeof(float) * 36864);
-  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %1052 : f32[192] */
-  memcpy(outputs[107], arena + 910533632, sizeof(float) * 192);
-  /* output 108 "grad:layers.2.0.norm2.weight" = %1045 : f32[192] */
-  memcpy(outputs[108], arena + 910533440, sizeof(float) * 192);
-  /* output 109 "grad:layers.2.0.norm2.bias" = %1041 : f32[192] */
-  memcpy(outputs[109], arena + 910533248, sizeof(float) * 192);
-  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %1038 : f32[768, 192] */
-  memcpy(outputs[110], arena + 907920704, sizeof(float) * 147456);
-  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %1039 : f32[768] */
-  memcpy(outputs[111], arena + 910525760, sizeof(float) * 768);
-  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %1033 : f32[192, 768] */
-  memcpy(outputs[112], arena + 907773248, sizeof(float) * 147456);
-  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %1034 : f32[192] */
-  memcpy(outputs[113], arena + 910533056, sizeof(float) * 192);
-  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %1019 : f32[192, 192] */
-  memcpy(outputs[114], arena + 910071104, sizeof(float) * 36864);
-  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %1020 : f32[192] */
-  memcpy(outputs[115], arena + 910532864, sizeof(float) * 192);
-  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %1016 : f32[384, 192] */
-  memcpy(outputs[116], arena + 909542720, sizeof(float) * 73728);
-  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %1017 : f32[384] */
-  memcpy(outputs[117], arena + 910530368, sizeof(float) * 384);
-  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %1001 : f32[192, 192] */
-  memcpy(outputs[118], arena + 910034240, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %1002 : f32[192] */
-  memcpy(outputs[119], arena + 910532672, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %988 : f32[768, 192] */
-  memcpy(outputs[120], arena + 911189312, sizeof(float) * 147456);
-  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %989 : f32[768] */
-  memcpy(outputs[121], arena + 910648640, sizeof(float) * 768);
-  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %983 : f32[192, 768] */
-  memcpy(outputs[122], arena + 911041856, sizeof(float) * 147456);
-  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %984 : f32[192] */
-  memcpy(outputs[123], arena + 911336768, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %969 : f32[192, 192] */
-  memcpy(outputs[124], arena + 912295232, sizeof(float) * 36864);
-  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %970 : f32[192] */
-  memcpy(outputs[125], arena + 911828288, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %966 : f32[384, 192] */
-  memcpy(outputs[126], arena + 912221504, sizeof(float) * 73728);
-  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %967 : f32[384] */
-  memcpy(outputs[127], arena + 912332096, sizeof(float) * 384);
-  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %951 : f32[192, 192] */
-  memcpy(outputs[128], arena + 913794368, sizeof(float) * 36864);
-  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %952 : f32[192] */
-  memcpy(outputs[129], arena + 913401152, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %938 : f32[768, 192] */
-  memcpy(outputs[130], arena + 915121472, sizeof(float) * 147456);
-  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %939 : f32[768] */
-  memcpy(outputs[131], arena + 914580800, sizeof(float) * 768);
-  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %933 : f32[192, 768] */
-  memcpy(outputs[132], arena + 914974016, sizeof(float) * 147456);
-  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %934 : f32[192] */
-  memcpy(outputs[133], arena + 915268928, sizeof(float) * 192);
-  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %921 : f32[192, 192] */
-  memcpy(outputs[134], arena + 916227392, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %922 : f32[192] */
-  memcpy(outputs[135], arena + 915760448, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %918 : f32[384, 192] */
-  memcpy(outputs[136], arena + 916153664, sizeof(float) * 73728);
-  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %919 : f32[384] */
-  memcpy(outputs[137], arena + 916264256, sizeof(float) * 384);
-  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %903 : f32[192, 192] */
-  memcpy(outputs[138], arena + 917333312, sizeof(float) * 36864);
-  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %904 : f32[192] */
-  memcpy(outputs[139], arena + 917370176, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %892 : f32[768, 192] */
-  memcpy(outputs[140], arena + 918906176, sizeof(float) * 147456);
-  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %893 : f32[768] */
-  memcpy(outputs[141], arena + 918119744, sizeof(float) * 768);
-  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %887 : f32[192, 768] */
-  memcpy(outputs[142], arena + 920233280, sizeof(float) * 147456);
-  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %888 : f32[192] */
-  memcpy(outputs[143], arena + 919673984, sizeof(float) * 192);
-  /* output 144 "grad:layers.2.1.conv.weight" = %881 : f32[192, 192, 3, 3] */
-  memcpy(outputs[144], arena + 919299392, sizeof(float) * 331776);
-  /* output 145 "grad:layers.2.1.conv.bias" = %882 : f32[192] */
-  memcpy(outputs[145], arena + 919673792, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.1.norm.weight" = %877 : f32[192] */
-  memcpy(outputs[146], arena + 919673600, sizeof(float) * 192);
-  /* output 147 "grad:layers.2.1.norm.bias" = %874 : f32[192] */
-  memcpy(outputs[147], arena + 919673408, sizeof(float) * 192);
-  /* output 148 "grad:layers.3.0.pos_emb" = %870 : f32[16, 192] */
-  memcpy(outputs[148], arena + 919668032, sizeof(float) * 3072);
-  /* output 149 "grad:layers.3.0.norm1.weight" = %867 : f32[192] */
-  memcpy(outputs[149], arena + 919673216, sizeof(float) * 192);
-  /* output 150 "grad:layers.3.0.norm1.bias" = %863 : f32[192] */
-  memcpy(outputs[150], arena + 919673024, sizeof(float) * 192);
-  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %859 : f32[192, 192] */
-  memcpy(outputs[151], arena + 921019712, sizeof(float) * 36864);
-  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %860 : f32[192] */
-  memcpy(outputs[152], arena + 919672832, sizeof(float) * 192);
-  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %856 : f32[384, 192] */
-  memcpy(outputs[153], arena + 920380736, sizeof(float) * 73728);
-  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %857 : f32[384] */
-  memcpy(outputs[154], arena + 919671872, sizeof(float) * 384);
-  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %841 : f32[192, 192] */
-  memcpy(outputs[155], arena + 919631168, sizeof(float) * 36864);
-  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %842 : f32[192] */
-  memcpy(outputs[156], arena + 919672640, sizeof(float) * 192);
-  /* output 157 "grad:layers.3.0.norm2.weight" = %835 : f32[192] */
-  memcpy(outputs[157], arena + 919672448, sizeof(float) * 192);
-  /* output 158 "grad:layers.3.0.norm2.bias" = %831 : f32[192] */
-  memcpy(outputs[158], arena + 919672256, sizeof(float) * 192);
-  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %828 : f32[768, 192] */
-  memcpy(outputs[159], arena + 919840064, sizeof(float) * 147456);
-  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %829 : f32[768] */
-  memcpy(outputs[160], arena + 919671104, sizeof(float) * 768);
-  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %823 : f32[192, 768] */
-  memcpy(outputs[161], arena + 919692608, sizeof(float) * 147456);
-  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %824 : f32[192] */
-  memcpy(outputs[162], arena + 920062016, sizeof(float) * 192);
-  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %809 : f32[192, 192] */
-  memcpy(outputs[163], arena + 920810816, sizeof(float) * 36864);
-  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %810 : f32[192] */
-  memcpy(outputs[164], arena + 920061824, sizeof(float) * 192);
-  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %806 : f32[384, 192] */
-  memcpy(outputs[165], arena + 919987520, sizeof(float) * 73728);
-  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %807 : f32[384] */
-  memcpy(outputs[166], arena + 920061248, sizeof(float) * 384);
-  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %791 : f32[192, 192] */
-  memcpy(outputs[167], arena + 920773952, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %792 : f32[192] */
-  memcpy(outputs[168], arena + 920061632, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %778 : f32[768, 192] */
-  memcpy(outputs[169], arena + 920085824, sizeof(float) * 147456);
-  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %779 : f32[768] */
-  memcpy(outputs[170], arena + 920454464, sizeof(float) * 768);
-  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %773 : f32[192, 768] */
-  memcpy(outputs[171], arena + 920479040, sizeof(float) * 147456);
-  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %774 : f32[192] */
-  memcpy(outputs[172], arena + 920848448, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %759 : f32[192, 192] */
-  memcpy(outputs[173], arena + 920737088, sizeof(float) * 36864);
-  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %760 : f32[192] */
-  memcpy(outputs[174], arena + 920848256, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %756 : f32[384, 192] */
-  memcpy(outputs[175], arena + 920626496, sizeof(float) * 73728);
-  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %757 : f32[384] */
-  memcpy(outputs[176], arena + 920847680, sizeof(float) * 384);
-  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %741 : f32[192, 192] */
-  memcpy(outputs[177], arena + 920700224, sizeof(float) * 36864);
-  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %742 : f32[192] */
-  memcpy(outputs[178], arena + 920848064, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %728 : f32[768, 192] */
-  memcpy(outputs[179], arena + 920872256, sizeof(float) * 147456);
-  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %729 : f32[768] */
-  memcpy(outputs[180], arena + 921056576, sizeof(float) * 768);
-  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %723 : f32[192, 768] */
-  memcpy(outputs[181], arena + 921265472, sizeof(float) * 147456);
-  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %724 : f32[192] */
-  memcpy(outputs[182], arena + 921561152, sizeof(float) * 192);
-  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %711 : f32[192, 192] */
-  memcpy(outputs[183], arena + 921523520, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %712 : f32[192] */
-  memcpy(outputs[184], arena + 921560960, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %708 : f32[384, 192] */
-  memcpy(outputs[185], arena + 921412928, sizeof(float) * 73728);
-  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %709 : f32[384] */
-  memcpy(outputs[186], arena + 921560384, sizeof(float) * 384);
-  /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %693 : f32[192, 192] */
-  memcpy(outputs[187], arena + 921486656, sizeof(float) * 36864);
-  /* output 188 "grad:layers.3.0.layers.3.0.proj.bias" = %694 : f32[192] */
-  memcpy(outputs[188], arena + 921560768, sizeof(float) * 192);
-  /* output 189 "grad:layers.3.0.layers.3.1.fc1.weight" = %682 : f32[768, 192] */
-  memcpy(outputs[189], arena + 921658688, sizeof(float) * 147456);
-  /* output 190 "grad:layers.3.0.layers.3.1.fc1.bias" = %683 : f32[768] */
-  memcpy(outputs[190], arena + 921806144, sizeof(float) * 768);
-  /* output 191 "grad:layers.3.0.layers.3.1.fc2.weight" = %677 : f32[192, 768] */
-  memcpy(outputs[191], arena + 922243904, sizeof(float) * 147456);
-  /* output 192 "grad:layers.3.0.layers.3.1.fc2.bias" = %678 : f32[192] */
-  memcpy(outputs[192], arena + 926423216, sizeof(float) * 192);
-  /* output 193 "grad:norm.weight" = %672 : f32[192] */
-  memcpy(outputs[193], arena + 926423024, sizeof(float) * 192);
-  /* output 194 "grad:norm.bias" = %669 : f32[192] */
-  memcpy(outputs[194], arena + 926422832, sizeof(float) * 192);
-  /* output 195 "grad:mlp_head.weight" = %664 : f32[1000, 192] */
-  memcpy(outputs[195], arena + 922051904, sizeof(float) * 192000);
-  /* output 196 "grad:mlp_head.bias" = %665 : f32[1000] */
-  memcpy(outputs[196], arena + 926421824, sizeof(float) * 1000);
+  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1221 : f32[192, 192] */
+  memcpy(outputs[24], arena + 257949696, sizeof(float) * 36864);
+  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1222 : f32[192] */
+  memcpy(outputs[25], arena + 257986944, sizeof(float) * 192);
+  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1217 : f32[384, 192] */
+  memcpy(outputs[26], arena + 377487360, sizeof(float) * 73728);
+  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1218 : f32[384] */
+  memcpy(outputs[27], arena + 257986560, sizeof(float) * 384);
+  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1202 : f32[192, 192] */
+  memcpy(outputs[28], arena + 447098880, sizeof(float) * 36864);
+  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1203 : f32[192] */
+  memcpy(outputs[29], arena + 447138048, sizeof(float) * 192);
+  /* output 30 "grad:layers.0.0.norm2.weight" = %1196 : f32[192] */
+  memcpy(outputs[30], arena + 447137856, sizeof(float) * 192);
+  /* output 31 "grad:layers.0.0.norm2.bias" = %1192 : f32[192] */
+  memcpy(outputs[31], arena + 447137664, sizeof(float) * 192);
+  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1189 : f32[768, 192] */
+  memcpy(outputs[32], arena + 446840832, sizeof(float) * 147456);
+  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1190 : f32[768] */
+  memcpy(outputs[33], arena + 447135744, sizeof(float) * 768);
+  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1184 : f32[192, 768] */
+  memcpy(outputs[34], arena + 446693376, sizeof(float) * 147456);
+  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1185 : f32[192] */
+  memcpy(outputs[35], arena + 447137472, sizeof(float) * 192);
+  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1172 : f32[192, 192] */
+  memcpy(outputs[36], arena + 447062016, sizeof(float) * 36864);
+  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1173 : f32[192] */
+  memcpy(outputs[37], arena + 447136896, sizeof(float) * 192);
+  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1169 : f32[384, 192] */
+  memcpy(outputs[38], arena + 446988288, sizeof(float) * 73728);
+  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1170 : f32[384] */
+  memcpy(outputs[39], arena + 447136512, sizeof(float) * 384);
+  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1160 : f32[192, 192] */
+  memcpy(outputs[40], arena + 534773760, sizeof(float) * 36864);
+  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1161 : f32[192] */
+  memcpy(outputs[41], arena + 528482304, sizeof(float) * 192);
+  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1149 : f32[768, 192] */
+  memcpy(outputs[42], arena + 559939584, sizeof(float) * 147456);
+  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1150 : f32[768] */
+  memcpy(outputs[43], arena + 547356672, sizeof(float) * 768);
+  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1144 : f32[192, 768] */
+  memcpy(outputs[44], arena + 566710272, sizeof(float) * 147456);
+  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1145 : f32[192] */
+  memcpy(outputs[45], arena + 567057216, sizeof(float) * 192);
+  /* output 46 "grad:layers.0.1.conv.weight" = %1138 : f32[192, 192, 3, 3] */
+  memcpy(outputs[46], arena + 566231040, sizeof(float) * 331776);
+  /* output 47 "grad:layers.0.1.conv.bias" = %1139 : f32[192] */
+  memcpy(outputs[47], arena + 567057024, sizeof(float) * 192);
+  /* output 48 "grad:layers.0.1.norm.weight" = %1134 : f32[192] */
+  memcpy(outputs[48], arena + 567056832, sizeof(float) * 192);
+  /* output 49 "grad:layers.0.1.norm.bias" = %1131 : f32[192] */
+  memcpy(outputs[49], arena + 567056640, sizeof(float) * 192);
+  /* output 50 "grad:layers.1.0.pos_emb" = %1127 : f32[256, 192] */
+  memcpy(outputs[50], arena + 566931456, sizeof(float) * 49152);
+  /* output 51 "grad:layers.1.0.norm1.weight" = %1124 : f32[192] */
+  memcpy(outputs[51], arena + 567056448, sizeof(float) * 192);
+  /* output 52 "grad:layers.1.0.norm1.bias" = %1120 : f32[192] */
+  memcpy(outputs[52], arena + 567056256, sizeof(float) * 192);
+  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1116 : f32[192, 192] */
+  memcpy(outputs[53], arena + 567017472, sizeof(float) * 36864);
+  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1117 : f32[192] */
+  memcpy(outputs[54], arena + 567056064, sizeof(float) * 192);
+  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1113 : f32[384, 192] */
+  memcpy(outputs[55], arena + 566857728, sizeof(float) * 73728);
+  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1114 : f32[384] */
+  memcpy(outputs[56], arena + 567055104, sizeof(float) * 384);
+  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %1104 : f32[192, 192] */
+  memcpy(outputs[57], arena + 566980608, sizeof(float) * 36864);
+  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %1105 : f32[192] */
+  memcpy(outputs[58], arena + 567055872, sizeof(float) * 192);
+  /* output 59 "grad:layers.1.0.norm2.weight" = %1098 : f32[192] */
+  memcpy(outputs[59], arena + 567055680, sizeof(float) * 192);
+  /* output 60 "grad:layers.1.0.norm2.bias" = %1094 : f32[192] */
+  memcpy(outputs[60], arena + 567055488, sizeof(float) * 192);
+  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %1091 : f32[768, 192] */
+  memcpy(outputs[61], arena + 566562816, sizeof(float) * 147456);
+  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %1092 : f32[768] */
+  memcpy(outputs[62], arena + 567054336, sizeof(float) * 768);
+  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %1086 : f32[192, 768] */
+  memcpy(outputs[63], arena + 574095360, sizeof(float) * 147456);
+  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %1087 : f32[192] */
+  memcpy(outputs[64], arena + 574354368, sizeof(float) * 192);
+  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1072 : f32[192, 192] */
+  memcpy(outputs[65], arena + 574316544, sizeof(float) * 36864);
+  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1073 : f32[192] */
+  memcpy(outputs[66], arena + 574353792, sizeof(float) * 192);
+  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1069 : f32[384, 192] */
+  memcpy(outputs[67], arena + 574242816, sizeof(float) * 73728);
+  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1070 : f32[384] */
+  memcpy(outputs[68], arena + 574353408, sizeof(float) * 384);
+  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %1060 : f32[192, 192] */
+  memcpy(outputs[69], arena + 575668224, sizeof(float) * 36864);
+  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %1061 : f32[192] */
+  memcpy(outputs[70], arena + 575705472, sizeof(float) * 192);
+  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %1047 : f32[768, 192] */
+  memcpy(outputs[71], arena + 578813952, sizeof(float) * 147456);
+  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %1048 : f32[768] */
+  memcpy(outputs[72], arena + 578961408, sizeof(float) * 768);
+  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %1042 : f32[192, 768] */
+  memcpy(outputs[73], arena + 586678272, sizeof(float) * 147456);
+  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %1043 : f32[192] */
+  memcpy(outputs[74], arena + 586937280, sizeof(float) * 192);
+  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1028 : f32[192, 192] */
+  memcpy(outputs[75], arena + 586899456, sizeof(float) * 36864);
+  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1029 : f32[192] */
+  memcpy(outputs[76], arena + 586936704, sizeof(float) * 192);
+  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1025 : f32[384, 192] */
+  memcpy(outputs[77], arena + 586825728, sizeof(float) * 73728);
+  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1026 : f32[384] */
+  memcpy(outputs[78], arena + 586936320, sizeof(float) * 384);
+  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %1016 : f32[192, 192] */
+  memcpy(outputs[79], arena + 588251136, sizeof(float) * 36864);
+  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %1017 : f32[192] */
+  memcpy(outputs[80], arena + 588288384, sizeof(float) * 192);
+  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %1003 : f32[768, 192] */
+  memcpy(outputs[81], arena + 591396864, sizeof(float) * 147456);
+  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %1004 : f32[768] */
+  memcpy(outputs[82], arena + 591544320, sizeof(float) * 768);
+  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %998 : f32[192, 768] */
+  memcpy(outputs[83], arena + 599261184, sizeof(float) * 147456);
+  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %999 : f32[192] */
+  memcpy(outputs[84], arena + 599520192, sizeof(float) * 192);
+  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %986 : f32[192, 192] */
+  memcpy(outputs[85], arena + 599482368, sizeof(float) * 36864);
+  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %987 : f32[192] */
+  memcpy(outputs[86], arena + 599519616, sizeof(float) * 192);
+  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %983 : f32[384, 192] */
+  memcpy(outputs[87], arena + 599408640, sizeof(float) * 73728);
+  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %984 : f32[384] */
+  memcpy(outputs[88], arena + 599519232, sizeof(float) * 384);
+  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %974 : f32[192, 192] */
+  memcpy(outputs[89], arena + 600834048, sizeof(float) * 36864);
+  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %975 : f32[192] */
+  memcpy(outputs[90], arena + 600871296, sizeof(float) * 192);
+  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %963 : f32[768, 192] */
+  memcpy(outputs[91], arena + 603979776, sizeof(float) * 147456);
+  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %964 : f32[768] */
+  memcpy(outputs[92], arena + 604127232, sizeof(float) * 768);
+  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %958 : f32[192, 768] */
+  memcpy(outputs[93], arena + 720680256, sizeof(float) * 147456);
+  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %959 : f32[192] */
+  memcpy(outputs[94], arena + 720990336, sizeof(float) * 192);
+  /* output 95 "grad:layers.1.1.conv.weight" = %952 : f32[192, 192, 3, 3] */
+  memcpy(outputs[95], arena + 720201024, sizeof(float) * 331776);
+  /* output 96 "grad:layers.1.1.conv.bias" = %953 : f32[192] */
+  memcpy(outputs[96], arena + 720990144, sizeof(float) * 192);
+  /* output 97 "grad:layers.1.1.norm.weight" = %948 : f32[192] */
+  memcpy(outputs[97], arena + 720989952, sizeof(float) * 192);
+  /* output 98 "grad:layers.1.1.norm.bias" = %945 : f32[192] */
+  memcpy(outputs[98], arena + 720989760, sizeof(float) * 192);
+  /* output 99 "grad:layers.2.0.pos_emb" = %941 : f32[64, 192] */
+  memcpy(outputs[99], arena + 720975168, sizeof(float) * 12288);
+  /* output 100 "grad:layers.2.0.norm1.weight" = %938 : f32[192] */
+  memcpy(outputs[100], arena + 720989568, sizeof(float) * 192);
+  /* output 101 "grad:layers.2.0.norm1.bias" = %934 : f32[192] */
+  memcpy(outputs[101], arena + 720989376, sizeof(float) * 192);
+  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %930 : f32[192, 192] */
+  memcpy(outputs[102], arena + 720938304, sizeof(float) * 36864);
+  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %931 : f32[192] */
+  memcpy(outputs[103], arena + 720989184, sizeof(float) * 192);
+  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %927 : f32[384, 192] */
+  memcpy(outputs[104], arena + 720827712, sizeof(float) * 73728);
+  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %928 : f32[384] */
+  memcpy(outputs[105], arena + 720988224, sizeof(float) * 384);
+  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %918 : f32[192, 192] */
+  memcpy(outputs[106], arena + 720901440, sizeof(float) * 36864);
+  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %919 : f32[192] */
+  memcpy(outputs[107], arena + 720988992, sizeof(float) * 192);
+  /* output 108 "grad:layers.2.0.norm2.weight" = %912 : f32[192] */
+  memcpy(outputs[108], arena + 720988800, sizeof(float) * 192);
+  /* output 109 "grad:layers.2.0.norm2.bias" = %908 : f32[192] */
+  memcpy(outputs[109], arena + 720988608, sizeof(float) * 192);
+  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %905 : f32[768, 192] */
+  memcpy(outputs[110], arena + 720532800, sizeof(float) * 147456);
+  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %906 : f32[768] */
+  memcpy(outputs[111], arena + 720987456, sizeof(float) * 768);
+  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %900 : f32[192, 768] */
+  memcpy(outputs[112], arena + 722167104, sizeof(float) * 147456);
+  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %901 : f32[192] */
+  memcpy(outputs[113], arena + 722426112, sizeof(float) * 192);
+  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %886 : f32[192, 192] */
+  memcpy(outputs[114], arena + 722388288, sizeof(float) * 36864);
+  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %887 : f32[192] */
+  memcpy(outputs[115], arena + 722425536, sizeof(float) * 192);
+  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %883 : f32[384, 192] */
+  memcpy(outputs[116], arena + 722314560, sizeof(float) * 73728);
+  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %884 : f32[384] */
+  memcpy(outputs[117], arena + 722425152, sizeof(float) * 384);
+  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %874 : f32[192, 192] */
+  memcpy(outputs[118], arena + 722560320, sizeof(float) * 36864);
+  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %875 : f32[192] */
+  memcpy(outputs[119], arena + 722597568, sizeof(float) * 192);
+  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %861 : f32[768, 192] */
+  memcpy(outputs[120], arena + 723346752, sizeof(float) * 147456);
+  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %862 : f32[768] */
+  memcpy(outputs[121], arena + 723494208, sizeof(float) * 768);
+  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %856 : f32[192, 768] */
+  memcpy(outputs[122], arena + 725312832, sizeof(float) * 147456);
+  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %857 : f32[192] */
+  memcpy(outputs[123], arena + 725571840, sizeof(float) * 192);
+  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %842 : f32[192, 192] */
+  memcpy(outputs[124], arena + 725534016, sizeof(float) * 36864);
+  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %843 : f32[192] */
+  memcpy(outputs[125], arena + 725571264, sizeof(float) * 192);
+  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %839 : f32[384, 192] */
+  memcpy(outputs[126], arena + 725460288, sizeof(float) * 73728);
+  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %840 : f32[384] */
+  memcpy(outputs[127], arena + 725570880, sizeof(float) * 384);
+  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %830 : f32[192, 192] */
+  memcpy(outputs[128], arena + 725706048, sizeof(float) * 36864);
+  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %831 : f32[192] */
+  memcpy(outputs[129], arena + 725743296, sizeof(float) * 192);
+  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %817 : f32[768, 192] */
+  memcpy(outputs[130], arena + 726492480, sizeof(float) * 147456);
+  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %818 : f32[768] */
+  memcpy(outputs[131], arena + 726639936, sizeof(float) * 768);
+  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %812 : f32[192, 768] */
+  memcpy(outputs[132], arena + 728458560, sizeof(float) * 147456);
+  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %813 : f32[192] */
+  memcpy(outputs[133], arena + 728717568, sizeof(float) * 192);
+  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %800 : f32[192, 192] */
+  memcpy(outputs[134], arena + 728679744, sizeof(float) * 36864);
+  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %801 : f32[192] */
+  memcpy(outputs[135], arena + 728716992, sizeof(float) * 192);
+  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %797 : f32[384, 192] */
+  memcpy(outputs[136], arena + 728606016, sizeof(float) * 73728);
+  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %798 : f32[384] */
+  memcpy(outputs[137], arena + 728716608, sizeof(float) * 384);
+  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %788 : f32[192, 192] */
+  memcpy(outputs[138], arena + 728851776, sizeof(float) * 36864);
+  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %789 : f32[192] */
+  memcpy(outputs[139], arena + 728889024, sizeof(float) * 192);
+  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %777 : f32[768, 192] */
+  memcpy(outputs[140], arena + 729638208, sizeof(float) * 147456);
+  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %778 : f32[768] */
+  memcpy(outputs[141], arena + 729785664, sizeof(float) * 768);
+  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %772 : f32[192, 768] */
+  memcpy(outputs[142], arena + 749970752, sizeof(float) * 147456);
+  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %773 : f32[192] */
+  memcpy(outputs[143], arena + 749411456, sizeof(float) * 192);
+  /* output 144 "grad:layers.2.1.conv.weight" = %766 : f32[192, 192, 3, 3] */
+  memcpy(outputs[144], arena + 749036864, sizeof(float) * 331776);
+  /* output 145 "grad:layers.2.1.conv.bias" = %767 : f32[192] */
+  memcpy(outputs[145], arena + 749411264, sizeof(float) * 192);
+  /* output 146 "grad:layers.2.1.norm.weight" = %762 : f32[192] */
+  memcpy(outputs[146], arena + 749411072, sizeof(float) * 192);
+  /* output 147 "grad:layers.2.1.norm.bias" = %759 : f32[192] */
+  memcpy(outputs[147], arena + 749410880, sizeof(float) * 192);
+  /* output 148 "grad:layers.3.0.pos_emb" = %755 : f32[16, 192] */
+  memcpy(outputs[148], arena + 749405504, sizeof(float) * 3072);
+  /* output 149 "grad:layers.3.0.norm1.weight" = %752 : f32[192] */
+  memcpy(outputs[149], arena + 749410688, sizeof(float) * 192);
+  /* output 150 "grad:layers.3.0.norm1.bias" = %748 : f32[192] */
+  memcpy(outputs[150], arena + 749410496, sizeof(float) * 192);
+  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %744 : f32[192, 192] */
+  memcpy(outputs[151], arena + 750757184, sizeof(float) * 36864);
+  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %745 : f32[192] */
+  memcpy(outputs[152], arena + 749410304, sizeof(float) * 192);
+  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %741 : f32[384, 192] */
+  memcpy(outputs[153], arena + 750118208, sizeof(float) * 73728);
+  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %742 : f32[384] */
+  memcpy(outputs[154], arena + 749409344, sizeof(float) * 384);
+  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %732 : f32[192, 192] */
+  memcpy(outputs[155], arena + 749368640, sizeof(float) * 36864);
+  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %733 : f32[192] */
+  memcpy(outputs[156], arena + 749410112, sizeof(float) * 192);
+  /* output 157 "grad:layers.3.0.norm2.weight" = %726 : f32[192] */
+  memcpy(outputs[157], arena + 749409920, sizeof(float) * 192);
+  /* output 158 "grad:layers.3.0.norm2.bias" = %722 : f32[192] */
+  memcpy(outputs[158], arena + 749409728, sizeof(float) * 192);
+  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %719 : f32[768, 192] */
+  memcpy(outputs[159], arena + 749577536, sizeof(float) * 147456);
+  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %720 : f32[768] */
+  memcpy(outputs[160], arena + 749408576, sizeof(float) * 768);
+  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %714 : f32[192, 768] */
+  memcpy(outputs[161], arena + 749430080, sizeof(float) * 147456);
+  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %715 : f32[192] */
+  memcpy(outputs[162], arena + 749800256, sizeof(float) * 192);
+  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %700 : f32[192, 192] */
+  memcpy(outputs[163], arena + 750400832, sizeof(float) * 36864);
+  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %701 : f32[192] */
+  memcpy(outputs[164], arena + 749799680, sizeof(float) * 192);
+  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %697 : f32[384, 192] */
+  memcpy(outputs[165], arena + 749724992, sizeof(float) * 73728);
+  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %698 : f32[384] */
+  memcpy(outputs[166], arena + 749798720, sizeof(float) * 384);
+  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %688 : f32[192, 192] */
+  memcpy(outputs[167], arena + 750363968, sizeof(float) * 36864);
+  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %689 : f32[192] */
+  memcpy(outputs[168], arena + 749799488, sizeof(float) * 192);
+  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %675 : f32[768, 192] */
+  memcpy(outputs[169], arena + 749823296, sizeof(float) * 147456);
+  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %676 : f32[768] */
+  memcpy(outputs[170], arena + 750191936, sizeof(float) * 768);
+  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %670 : f32[192, 768] */
+  memcpy(outputs[171], arena + 750216512, sizeof(float) * 147456);
+  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %671 : f32[192] */
+  memcpy(outputs[172], arena + 750795584, sizeof(float) * 192);
+  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %656 : f32[192, 192] */
+  memcpy(outputs[173], arena + 750572864, sizeof(float) * 36864);
+  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %657 : f32[192] */
+  memcpy(outputs[174], arena + 750795392, sizeof(float) * 192);
+  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %653 : f32[384, 192] */
+  memcpy(outputs[175], arena + 750462272, sizeof(float) * 73728);
+  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %654 : f32[384] */
+  memcpy(outputs[176], arena + 750794816, sizeof(float) * 384);
+  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %644 : f32[192, 192] */
+  memcpy(outputs[177], arena + 750536000, sizeof(float) * 36864);
+  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %645 : f32[192] */
+  memcpy(outputs[178], arena + 750795200, sizeof(float) * 192);
+  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %631 : f32[768, 192] */
+  memcpy(outputs[179], arena + 750609728, sizeof(float) * 147456);
+  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %632 : f32[768] */
+  memcpy(outputs[180], arena + 750794048, sizeof(float) * 768);
+  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %626 : f32[192, 768] */
+  memcpy(outputs[181], arena + 751002944, sizeof(float) * 147456);
+  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %627 : f32[192] */
+  memcpy(outputs[182], arena + 751545920, sizeof(float) * 192);
+  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %614 : f32[192, 192] */
+  memcpy(outputs[183], arena + 751359296, sizeof(float) * 36864);
+  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %615 : f32[192] */
+  memcpy(outputs[184], arena + 751545344, sizeof(float) * 192);
+  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %611 : f32[384, 192] */
+  memcpy(outputs[185], arena + 751248704, sizeof(float) * 73728);
+  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %612 : f32[384] */
+  memcpy(outputs[186], arena + 751544384, sizeof(float) * 384);
+  /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %602 : f32[192, 192] */
+  memcpy(outputs[187], arena + 751322432, sizeof(float) * 36864);
+  /* output 188 "grad:layers.3.0.layers.3.0.proj.bias" = %603 : f32[192] */
+  memcpy(outputs[188], arena + 751545152, sizeof(float) * 192);
+  /* output 189 "grad:layers.3.0.layers.3.1.fc1.weight" = %591 : f32[768, 192] */
+  memcpy(outputs[189], arena + 751396160, sizeof(float) * 147456);
+  /* output 190 "grad:layers.3.0.layers.3.1.fc1.bias" = %592 : f32[768] */
+  memcpy(outputs[190], arena + 751543616, sizeof(float) * 768);
+  /* output 191 "grad:layers.3.0.layers.3.1.fc2.weight" = %586 : f32[192, 768] */
+  memcpy(outputs[191], arena + 752767808, sizeof(float) * 147456);
+  /* output 192 "grad:layers.3.0.layers.3.1.fc2.bias" = %587 : f32[192] */
+  memcpy(outputs[192], arena + 756258992, sizeof(float) * 192);
+  /* output 193 "grad:norm.weight" = %581 : f32[192] */
+  memcpy(outputs[193], arena + 756258800, sizeof(float) * 192);
+  /* output 194 "grad:norm.bias" = %578 : f32[192] */
+  memcpy(outputs[194], arena + 756258608, sizeof(float) * 192);
+  /* output 195 "grad:mlp_head.weight" = %573 : f32[1000, 192] */
+  memcpy(outputs[195], arena + 752575808, sizeof(float) * 192000);
+  /* output 196 "grad:mlp_head.bias" = %574 : f32[1000] */
+  memcpy(outputs[196], arena + 756257600, sizeof(float) * 1000);
   return 0;
 } // sag_tiny_imagenet_train_forward
 
