@@ -1178,7 +1178,7 @@ static double sdpa_f(const double *x, const void *c) {
   const sdpa_ctx *s = (const sdpa_ctx *)c;
   const int C = s->H * s->D, Ck = s->Hk * s->D;
   const double *q = x, *k = q + (long)s->B * s->Nq * C, *v = k + (long)s->B * s->Nk * Ck;
-  double f = 0.0, p[64];
+  double f = 0.0, *p = (double *)malloc((size_t)(s->Nk > 0 ? s->Nk : 1) * sizeof(double));
   for (int b = 0; b < s->B; ++b)
     for (int h = 0; h < s->H; ++h)
       for (int i = 0; i < s->Nq; ++i) {
@@ -1198,6 +1198,7 @@ static double sdpa_f(const double *x, const void *c) {
           f += s->dout[((long)b * s->Nq + i) * C + h * s->D + e] * o;
         }
       }
+  free(p);
   return f;
 }
 
