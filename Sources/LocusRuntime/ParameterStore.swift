@@ -29,7 +29,7 @@ final class AlignedBuffer {
     let huge = size >= Self.hugeMinimum
     if huge { size = (size + Self.hugePage - 1) / Self.hugePage * Self.hugePage }
     guard posix_memalign(&raw, huge ? Self.hugePage : Self.alignment, size) == 0, let raw else {
-      throw .invalidArgument("cannot allocate \(byteCount) bytes (64-byte aligned)")
+      throw .invalidArgument("cannot allocate \(byteCount) bytes (\(huge ? "2 MiB" : "64-byte") aligned)")
     }
     #if os(Linux)
       // Advice only: where THP is off (or unsupported) this fails and nothing changes.

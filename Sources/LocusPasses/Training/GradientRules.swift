@@ -119,7 +119,7 @@ struct GradientRule {
       if want(0) { grads[0] = try add(.training(.tokenDWConvGradInput(plain)), [dy, operand(1)]) }
       if want(1) { grads[1] = try add(.training(.tokenDWConvGradWeight(plain)), [dy, operand(0)]) }
       if a.hasBias, want(2) { grads[2] = try reduce(dy, to: type(operand(2))) }
-    case .sdpa(let h, let hk) where type(operand(0)).shape[0] == type(operand(1)).shape[0]:
+    case .sdpa(let h, let hk) where keepsSelfAttention(graph, node):
       // One kernel gives [dq | dk | dv]; each operand's gradient is its column range. When q, k
       // and v are the slices of one fused qkv projection, these ranges are its gradient's tiles,
       // and the differentiator reassembles them as that one value (no concat).
@@ -127,7 +127,7 @@ struct GradientRule {
       var start = 0
       for i in 0..<3 {
         let width = type(operand(i)).shape[1]
-        if want(i) { grads[i] = try add(.slice(axis: 1, start: start, length: width), [all]) }
+        if want(i) { grads[i] = try reduce(try add(.slice(axis: 1, start: start, length: width), [all]), to: type(operand(i))) }
         start += width
       }
     case .layernorm, .batchnorm, .sdpa, .localAttention:

@@ -40,7 +40,7 @@ func lowerForTraining(_ graph: Graph, statistics: inout [RunningStatistics]) thr
       let xhat = try r.add(.training(.normalize(eps: eps)), [x!], like: node)
       let scaled = try r.add(.binary(.mul), [xhat, r.operand(node.operands[1])], like: node)
       r.map[node.id] = try r.add(.binary(.add), [scaled, r.operand(node.operands[2])], like: node)
-    case .sdpa where graph[node.operands[0]].type.shape[0] == graph[node.operands[1]].type.shape[0]:
+    case .sdpa where keepsSelfAttention(graph, node):
       r.copy(node)
     case .sdpa(let heads, let kvHeads):
       r.map[node.id] = try attention(&r, node, heads: heads, kvHeads: kvHeads, local: false)
@@ -51,6 +51,13 @@ func lowerForTraining(_ graph: Graph, statistics: inout [RunningStatistics]) thr
     }
   }
   return r.finish()
+}
+
+/// Self-attention over per-sample tokens, which `sdpa_grad` differentiates: as many queries as
+/// keys, and q, k and v all batched (a learned, unbatched key or query set goes to the matmuls).
+func keepsSelfAttention(_ graph: Graph, _ node: Node) -> Bool {
+  let (q, k) = (graph[node.operands[0]].type, graph[node.operands[1]].type)
+  return q.shape[0] == k.shape[0] && node.operands.allSatisfy { graph[$0].type.batched }
 }
 
 private func parameterName(_ graph: Graph, _ v: ValueID) -> String {

@@ -4262,16 +4262,24 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
  * element and each sum runs in a fixed order: results do not depend on the thread count. Per task
  * Kᵀ and Vᵀ are packed once ([D, Nkp], keys zero-padded to a multiple of the vector width) and K
  * once more as rows padded to Dp columns; then per head, LK_SDPA_GRAD_MQ queries at a time (their
- * rows copied, zero-padded to a multiple of 4):
+ * rows copied, zero-padded to a multiple of 4; MQ below):
  *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (lk_vexp), zero in the padding;
  *   2. dP = dO·Vᵀ, then dS in place;
  *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
  * All five products are one register-blocked routine (4 rows × 2 vectors, A read by scalar
  * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
- * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 58 KB; SAG's
- * Nk = 1024, D = 64: 1.6 MB). If that fails, the task's gradients are NaN. */
-#ifndef LK_SDPA_GRAD_MQ
-#  define LK_SDPA_GRAD_MQ 32 /* queries per tile: S and dP rows of a tile stay in L2 at Nk = 1024 */
+ * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 90 KB; SAG's
+ * Nk = 1024, D = 48: 1.1 MB). If that fails, the task's gradients are NaN. */
+/* Queries per tile. Short rows take 64: fewer passes over the dK and dV accumulators, and the
+ * 64·Nk floats of S and dP are small. Long rows take 16, so S and dP (16·Nk floats each) stay in
+ * L2 beside the packed K and V. bench_train, 2 threads, alternating builds: localvit_fmnist's
+ * 50 keys 47-55 GFLOP/s with 32, 52-59 with 64, 37-42 with 16; SAG's 1024 keys 86-93 with 32,
+ * 93-94 with 64, 103-109 with 16. A build may force one size (rounded up to a multiple of 4,
+ * which the row blocks need). */
+#ifdef LK_SDPA_GRAD_MQ
+#  define LK__SDPA_GRAD_MQ(Nk) lk_round_up(LK_SDPA_GRAD_MQ, 4)
+#else
+#  define LK__SDPA_GRAD_MQ(Nk) ((Nk) > 256 ? 16L : 64L)
 #endif
 
 /* C[0:4, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1 or 2. */
@@ -4370,7 +4378,7 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
   }
   const int group = H / Hk;
   const long units = (long)B * Hk, nkp = lk_round_up(lk_max_l(Nk, 1), LK_VW), dp = lk_round_up(D, LK_VW);
-  const long mq = LK_SDPA_GRAD_MQ;
+  const long mq = LK__SDPA_GRAD_MQ(Nk);
   const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
   const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
   LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
