@@ -3694,8 +3694,59 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
 }
 
-/* ---- templates/attention_grad.c ------------------------------------------------------------ */
+/* ---- templates/softmax.c ------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
+/* softmax over the last axis: y[rows, cols] = exp(x − max) / Σ exp(x − max), per row.
+ * Subtracting the row max keeps exp from overflowing; exp is lk_vexp (vectorised). Every row is
+ * handled by one thread in a fixed order, so results are independent of the thread count. */
+
+/* Softmax of one row of scale·x (scale > 0; attention folds 1/√D in here), on the calling
+ * thread: other kernels call it inside their own parallel regions. y may equal x. */
+void lk_softmax_row(int cols, const float *x, float scale, float *y) {
+  lk_vf vm = lk_vset1(-INFINITY), vs = lk_vzero();
+  float m = -INFINITY, s, inv;
+  int c = 0;
+  for (; c + LK_VW <= cols; c += LK_VW) vm = lk_vmax(lk_vload(x + c), vm);
+  m = lk_vhmax(vm);
+  for (; c < cols; ++c) m = x[c] > m ? x[c] : m;
+  m *= scale; /* scale > 0, so max(scale·x) = scale·max(x) */
+  if (m == -INFINITY) m = 0.0f; /* an all −inf row gives NaN below, as PyTorch does */
+  for (c = 0; c + LK_VW <= cols; c += LK_VW) {
+    lk_vf e = lk_vexp(lk_vload(x + c) * scale - m);
+    vs += e;
+    lk_vstore(y + c, e);
+  }
+  if (c < cols) { /* tail through a padded vector: the same exp as the body */
+    float t[LK_VW];
+    for (int i = 0; i < LK_VW; ++i) t[i] = c + i < cols ? x[c + i] * scale - m : -INFINITY;
+    lk_vf e = lk_vexp(lk_vload(t));
+    vs += e;
+    lk_vstore(t, e);
+    memcpy(y + c, t, (size_t)(cols - c) * sizeof(float));
+  }
+  s = lk_vsum(vs);
+  inv = 1.0f / s;
+  for (c = 0; c < cols; ++c) y[c] *= inv;
+}
+
+void lk_softmax(long rows, int cols, const float *x, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * cols >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) lk_softmax_row(cols, x + r * cols, 1.0f, y + r * cols);
+}
+
+/* Reference: libm exp in double. */
+void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * cols;
+    double m = -INFINITY, s = 0.0;
+    for (int c = 0; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
+    for (int c = 0; c < cols; ++c) s += exp(xr[c] - m);
+    for (int c = 0; c < cols; ++c) y[r * cols + c] = (float)(exp(xr[c] - m) / s);
+  }
+}
+
+/* ---- templates/attention_grad.c ------------------------------------------------------------ */
+/* locus-requires: prologue.h softmax.c */
 /* Training: the gradient of sdpa (attention.c) with respect to q, k and v, in one kernel.
  *
  * With S = scale · q·kᵀ and P = softmax(S) per (sample, head) and dO the gradient of the output:
@@ -3719,7 +3770,8 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
  * Kᵀ and Vᵀ are packed once ([D, Nkp], keys zero-padded to a multiple of the vector width) and K
  * once more as rows padded to Dp columns; then per head, LK_SDPA_GRAD_MQ queries at a time (their
  * rows copied, zero-padded to a multiple of 4; MQ below):
- *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (lk_vexp), zero in the padding;
+ *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (softmax.c's lk_softmax_row, the forward's
+ *      arithmetic), zero in the padding;
  *   2. dP = dO·Vᵀ, then dS in place;
  *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
  * All five products are one register-blocked routine (4 rows × 2 vectors, A read by scalar
@@ -3797,18 +3849,8 @@ static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, 
 static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
   for (int i = 0; i < mp; ++i) {
     float *row = s + (long)i * nkp;
-    if (i >= m) { memset(row, 0, (size_t)nkp * sizeof(float)); continue; }
-    lk_vf mx = lk_vset1(-INFINITY), sum = lk_vzero();
-    for (long j = 0; j < nkp; j += LK_VW)
-      mx = lk_vmax(mx, lk_vselect(lk_vbelow((int)j, Nk), lk_vload(row + j), lk_vset1(-INFINITY)));
-    const float shift = scale * lk_vhmax(mx);
-    for (long j = 0; j < nkp; j += LK_VW) {
-      const lk_vf e = lk_vselect(lk_vbelow((int)j, Nk), lk_vexp(lk_vload(row + j) * scale - shift), lk_vzero());
-      lk_vstore(row + j, e);
-      sum += e;
-    }
-    const float inv = 1.0f / lk_vsum(sum);
-    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(row + j, lk_vload(row + j) * inv);
+    if (i < m) lk_softmax_row(Nk, row, scale, row);
+    memset(row + (i < m ? Nk : 0), 0, (size_t)(nkp - (i < m ? Nk : 0)) * sizeof(float));
   }
 }
 
@@ -3833,7 +3875,7 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
     return;
   }
   const int group = H / Hk;
-  const long units = (long)B * Hk, nkp = lk_round_up(lk_max_l(Nk, 1), LK_VW), dp = lk_round_up(D, LK_VW);
+  const long units = (long)B * Hk, nkp = lk_round_up(Nk, LK_VW), dp = lk_round_up(D, LK_VW);
   const long mq = LK__SDPA_GRAD_MQ(Nk);
   const int nk4 = (int)lk_round_up(Nk, 4); /* rows of dK and dV computed: keys up to a multiple of 4 */
   const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
@@ -3863,7 +3905,7 @@ void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, l
       }
       lk__ag_pack_t(Nk, D, kb, k_rs, kt, nkp);
       lk__ag_pack_t(Nk, D, vb, v_rs, vt, nkp);
-      lk__ag_pack_rows(Nk, (int)nkp, D, kb, k_rs, kp, dp);
+      lk__ag_pack_rows(Nk, Nk, D, kb, k_rs, kp, dp); /* dQ = dS·K reads Nk rows */
       memset(dka, 0, (size_t)(2 * lk_round_up(nkp * dp, 16)) * sizeof(float)); /* dka and dva */
       for (int h = g * group; h < (g + 1) * group; ++h)
         for (int i0 = 0; i0 < Nq; i0 += (int)mq) {
