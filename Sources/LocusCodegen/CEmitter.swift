@@ -132,6 +132,7 @@ public enum CEmitter {
         switch node.op {
         case .fusedLinear(let a): return a.hasResidual && i == node.operands.count - 1
         case .binary: return true
+        case .training(.batchNormActGrad): return i == 1  // dx over dz, element by element
         default: return false
         }
       })

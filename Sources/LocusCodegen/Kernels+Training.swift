@@ -12,6 +12,10 @@ extension KernelTable {
       "batch_normalize_grad": KernelEntry(batch: .strided, emit: emitBatchNormalize),
       "batch_normalize_param_grad": KernelEntry(batch: .strided, emit: emitBatchNormalize),
       "batch_moments": KernelEntry(batch: .strided, emit: emitBatchNormalize),
+      "batch_statistics": KernelEntry(batch: .strided, emit: emitBatchNormAct),
+      "batch_norm_act": KernelEntry(batch: .strided, emit: emitBatchNormAct, workspace: batchNormActWorkspace),
+      "batch_norm_act_param_grad": KernelEntry(batch: .strided, emit: emitBatchNormAct, workspace: batchNormActWorkspace),
+      "batch_norm_act_grad": KernelEntry(batch: .strided, emit: emitBatchNormAct, workspace: batchNormActWorkspace),
       "softmax_grad": KernelEntry(batch: .together, emit: emitSoftmaxGrad, workspace: softmaxGradWorkspace),
       "sdpa_grad": KernelEntry(batch: .together, emit: emitSDPAGrad),
       "reduce_sum": KernelEntry(batch: .strided, emit: emitReduceSum),
@@ -91,6 +95,44 @@ extension KernelTable {
       k.call("lk_batch_normalize_param_grad" + suffix, geometry + [try k.arg(0), try k.arg(1), cFloat(eps), try k.out()], from: "grad.c")
     default:
       k.call("lk_batch_moments" + suffix, geometry + [try k.arg(0), try k.out()], from: "grad.c")
+    }
+  }
+
+  /// grad.c's BatchNorm over tokens from the batch statistics: x (and dz) [rows, C] with rows =
+  /// B·N, then the unbatched statistics, weight and bias (and sums), the LK_ACT_* code and the
+  /// workspace (`batchNormActWorkspace`).
+  static func emitBatchNormAct(_ k: inout KernelContext) throws(CodegenError) {
+    let x = k.operand(0).shape, batched = k.node.operands.indices.filter { k.operand($0).batched }
+    let rows = ([k.operandBatch()] + x.dropLast().filter { $0 != 1 }.map(String.init)).joined(separator: " * ")
+    let geometry = [rows, "\(x.last ?? 1)"], args = try k.node.operands.indices.map { i throws(CodegenError) in try k.arg(i) }
+    switch k.node.op {
+    case .training(.batchStatistics):
+      k.call("lk_batch_statistics_cl", geometry + [args[0], try k.out()], from: "grad.c")
+    case .training(.batchNormAct(let eps, let act)):
+      guard batched == [0] else { throw k.unsupported("x must carry the batch, the statistics, weight and bias must not") }
+      k.call("lk_batch_norm_act_cl", geometry + args + [cFloat(eps), try activationCode(act, &k), k.workspace(), try k.out()],
+             from: "grad.c")
+    case .training(.batchNormActParamGrad(let eps, let act)), .training(.batchNormActGrad(let eps, let act)):
+      guard batched == [0, 1] else { throw k.unsupported("x and dz must carry the batch, the other operands must not") }
+      let name: String
+      if case .training(.batchNormActGrad) = k.node.op { name = "lk_batch_norm_act_grad_cl" } else { name = "lk_batch_norm_act_param_grad_cl" }
+      k.call(name, geometry + args + [cFloat(eps), try activationCode(act, &k), k.workspace(), try k.out()], from: "grad.c")
+    default: return
+    }
+  }
+
+  /// grad.c's workspace for the batch_norm_act kernels, in floats, with C padded to 16 (the widest
+  /// vector): 5·Cp for the forward, 7·Cp for the input gradient, 2·⌈rows/64⌉·Cp + 5·Cp for the sums
+  /// (LK__BNCL_ROWS = 64 rows per block of partial sums).
+  static func batchNormActWorkspace(_ node: Node, _ graph: Graph, _ samples: Int) -> Int {
+    let x = graph[node.operands[0]].type, c = x.shape.last ?? 1, cp = (c + 15) / 16 * 16
+    switch node.op {
+    case .training(.batchNormAct): return 5 * cp
+    case .training(.batchNormActGrad): return 7 * cp
+    case .training(.batchNormActParamGrad):
+      let rows = samples * (x.count / c)
+      return 2 * ((rows + 63) / 64) * cp + 5 * cp
+    default: return 0
     }
   }
 

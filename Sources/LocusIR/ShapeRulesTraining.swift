@@ -27,6 +27,23 @@ extension TrainingOp {
         try expectSame(ops[1], x, "batch_normalize_param_grad gradient")
         return TensorType([2, c], batched: false)
       }
+    case .batchStatistics:
+      guard x.rank >= 1, x.batched else { throw ShapeError("batch_statistics needs batched tokens [..., C], got \(x)") }
+      return TensorType([3, x.shape[x.rank - 1]], batched: false)
+    case .batchNormAct, .batchNormActParamGrad, .batchNormActGrad:
+      guard x.rank >= 1, x.batched else { throw ShapeError("\(mnemonic) needs batched tokens [..., C], got \(x)") }
+      let c = x.shape[x.rank - 1]
+      var rest = 1  // the operands after x (and dz): statistics, weight, bias (and sums)
+      if case .batchNormAct = self {} else {
+        try expectSame(ops[1], x, "\(mnemonic) gradient")
+        rest = 2
+      }
+      for (i, (shape, what)) in [([3, c], "statistics"), ([c], "weight"), ([c], "bias"), ([2, c], "sums")].enumerated()
+      where rest + i < ops.count {
+        try expectSame(ops[rest + i], TensorType(shape, batched: false), "\(mnemonic) \(what)")
+      }
+      if case .batchNormActParamGrad = self { return TensorType([2, c], batched: false) }
+      return x
     case .normalizeGrad, .unaryGrad, .maxpoolGrad:
       if case .maxpoolGrad(let k, let s, let p) = self {
         try expectSame(ops[1], try Op.maxpool(kernel: k, stride: s, padding: p).inferType([x]), "maxpool_grad dy")

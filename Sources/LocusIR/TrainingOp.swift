@@ -16,6 +16,19 @@ public enum TrainingOp: Hashable, Sendable {
   case batchNormalizeParamGrad(eps: Float, channelsLast: Bool) // (x, dy)
   /// Per-channel batch mean and unbiased variance, for the running statistics: unbatched [2, C].
   case batchMoments(channelsLast: Bool)              // (x [C, ...] or [..., C])
+  /// The batch moments of tokens [..., C] with the mean's rounding error as a third row, unbatched
+  /// [3, C] = (mean, unbiased variance, mean − row 0): the first two rows are `batch_moments`, and
+  /// row 0 + row 2 is the mean to double precision, which `batch_norm_act` subtracts in two parts.
+  case batchStatistics                               // (x [..., C])
+  /// BatchNorm over tokens [..., C] in train mode from the batch's statistics (computed once, for
+  /// the running statistics too, instead of once per kernel), then an activation (`identity`:
+  /// none): act(x̂·w + b). Made by `batchnorm-activation`.
+  case batchNormAct(eps: Float, act: UnaryOp)        // (x [..., C], statistics [3, C], weight [C], bias [C])
+  /// batch_norm_act's weight and bias gradients, unbatched [2, C] = (Σ dy·x̂, Σ dy), where
+  /// dy = dz ⊙ act'(x̂·w + b) is recomputed from x (no pre-activation is stored).
+  case batchNormActParamGrad(eps: Float, act: UnaryOp) // (x, dz, statistics, weight, bias)
+  /// batch_norm_act's input gradient, from those sums: w·rstd·(dy − mean(dy) − x̂·mean(dy ⊙ x̂)).
+  case batchNormActGrad(eps: Float, act: UnaryOp)    // (x, dz, statistics, weight, bias, sums) -> dx
   case unaryGrad(UnaryOp)                            // (x, dy) -> dy·f'(x)
   case softmaxGrad(axis: Int)                        // (y, dy) -> y ⊙ (dy − Σ dy ⊙ y)
   /// Sums the listed per-sample axes away, and the batch axis when `batch` (the result is then
@@ -54,6 +67,10 @@ public enum TrainingOp: Hashable, Sendable {
     case .batchNormalizeGrad: "batch_normalize_grad"
     case .batchNormalizeParamGrad: "batch_normalize_param_grad"
     case .batchMoments: "batch_moments"
+    case .batchStatistics: "batch_statistics"
+    case .batchNormAct: "batch_norm_act"
+    case .batchNormActParamGrad: "batch_norm_act_param_grad"
+    case .batchNormActGrad: "batch_norm_act_grad"
     case .unaryGrad(let u): "\(u.rawValue)_grad"
     case .softmaxGrad: "softmax_grad"
     case .reduceSum: "reduce_sum"
@@ -81,6 +98,8 @@ public enum TrainingOp: Hashable, Sendable {
     case .batchNormalize(let eps, let last), .batchNormalizeGrad(let eps, let last), .batchNormalizeParamGrad(let eps, let last):
       return "eps \(eps)" + (last ? ", channels last" : "")
     case .batchMoments(let last): return last ? "channels last" : ""
+    case .batchNormAct(let eps, let act), .batchNormActParamGrad(let eps, let act), .batchNormActGrad(let eps, let act):
+      return "eps \(eps)" + (act == .identity ? "" : ", act \(act.rawValue)")
     case .tokenDWConvGradInput(let a), .tokenDWConvGradWeight(let a):
       return "image [\(a.height), \(a.width)], kernel \(list(a.kernel)), stride \(list(a.stride)), padding \(list(a.padding))"
     case .softmaxGrad(let axis): return "axis \(axis)"
@@ -93,7 +112,7 @@ public enum TrainingOp: Hashable, Sendable {
     case .maxpoolGrad(let k, let s, let p): return "kernel \(list(k)), stride \(list(s)), padding \(list(p))"
     case .circularPadGrad(let l, let r, let t, let b): return "left \(l), right \(r), top \(t), bottom \(b)"
     case .zeroPad(let axis, let before, let after): return "axis \(axis), before \(before), after \(after)"
-    case .unaryGrad, .linearGradWeight, .crossEntropy, .crossEntropyGrad: return ""
+    case .unaryGrad, .linearGradWeight, .crossEntropy, .crossEntropyGrad, .batchStatistics: return ""
     case .matmulPermuted(let a, let b, let out): return "a perm \(list(a)), b perm \(list(b)), out perm \(list(out))"
     case .sdpaGrad(let h, let hk): return "heads \(h), kv_heads \(hk)"
     }
@@ -102,7 +121,7 @@ public enum TrainingOp: Hashable, Sendable {
   /// Ops whose unbatched result sums (or averages) over the batch of a batched operand.
   public var reducesBatch: Bool {
     switch self {
-    case .batchMoments, .batchNormalizeParamGrad, .conv2dGradWeight, .linearGradWeight, .tokenDWConvGradWeight, .crossEntropy: true
+    case .batchMoments, .batchStatistics, .batchNormalizeParamGrad, .batchNormActParamGrad, .conv2dGradWeight, .linearGradWeight, .tokenDWConvGradWeight, .crossEntropy: true
     case .reduceSum(_, let batch): batch
     default: false
     }
@@ -110,9 +129,11 @@ public enum TrainingOp: Hashable, Sendable {
 
   public var arity: ClosedRange<Int> {
     switch self {
-    case .normalize, .batchMoments, .reduceSum, .expand, .circularPadGrad, .zeroPad: 1...1
+    case .normalize, .batchMoments, .batchStatistics, .reduceSum, .expand, .circularPadGrad, .zeroPad: 1...1
     case .batchNormalize, .batchNormalizeGrad: 3...3
-    case .sdpaGrad: 4...4
+    case .sdpaGrad, .batchNormAct: 4...4
+    case .batchNormActParamGrad: 5...5
+    case .batchNormActGrad: 6...6
     default: 2...2
     }
   }

@@ -71,6 +71,7 @@ public enum Pipeline {
   /// changes whose ops all have gradient rules.
   public static let beforeDifferentiation: [Pass] = [
     Pass("token-layout", flag: "leff") { g, notes in try convertToTokenLayout(g, &notes, training: true) },
+    Pass("batchnorm-activation", flag: "bn-fold", fuseBatchNormActivations),
   ]
 
   /// The passes over a training graph (DESIGN.md §7), after `Autodiff.trainingGraph`. Epilogues

@@ -56,6 +56,20 @@ extension Interpreter {
         (out.data[ch], out.data[c + ch]) = (Float(mean), Float(variance))
       }
       return out
+    case .batchStatistics:
+      let x = xs[0], c = x.shape.last ?? 1, n = x.count / c
+      var out = Tensor.zeros([3, c])
+      for ch in 0..<c {
+        let values = stride(from: ch, to: x.count, by: c).map { Double(x.data[$0]) }
+        let mean = values.reduce(0, +) / Double(n)
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n - 1)
+        out.data[ch] = Float(mean)
+        out.data[c + ch] = n > 1 ? Float(variance) : .nan
+        out.data[2 * c + ch] = Float(mean - Double(out.data[ch]))
+      }
+      return out
+    case .batchNormAct(let eps, let act), .batchNormActParamGrad(let eps, let act), .batchNormActGrad(let eps, let act):
+      return batchNormAct(op, xs, eps: eps, act: act)
     case .unaryGrad(let f):
       return Tensor(shape: xs[0].shape, data: zip(xs[0].data, xs[1].data).map { Float(activationDerivative(f, Double($0)) * Double($1)) })
     case .sdpaGrad(let heads, let kvHeads):
@@ -177,6 +191,37 @@ extension Interpreter {
         return Tensor(shape: t[0].shape, data: (0..<z.count).map { Float((e[$0] / s - Double(t[1].data[$0])) / Double(batch)) })
       }
     }
+  }
+
+  /// batch_norm_act and its gradients over tokens [B, ..., C] (element i is channel i mod C), from
+  /// the statistics operand: the mean (its two parts added), and the unbiased variance turned back
+  /// into the biased one the normalisation uses (0 for a single value per channel).
+  static func batchNormAct(_ op: TrainingOp, _ xs: [Tensor], eps: Float, act: UnaryOp) -> Tensor {
+    let x = xs[0], c = x.shape.last ?? 1, n = x.count / c
+    let forward: Bool
+    if case .batchNormAct = op { forward = true } else { forward = false }
+    let (m, w, b) = forward ? (xs[1].data, xs[2].data, xs[3].data) : (xs[2].data, xs[3].data, xs[4].data)
+    let mean = (0..<c).map { Double(m[$0]) + Double(m[2 * c + $0]) }
+    let inv = (0..<c).map { ch in
+      1 / ((n > 1 ? Double(m[c + ch]) * Double(n - 1) / Double(n) : 0) + Double(eps)).squareRoot()
+    }
+    func xhat(_ i: Int) -> Double { (Double(x.data[i]) - mean[i % c]) * inv[i % c] }
+    func pre(_ i: Int) -> Double { xhat(i) * Double(w[i % c]) + Double(b[i % c]) }
+    if forward { return Tensor(shape: x.shape, data: (0..<x.count).map { Float(activation(act, pre($0))) }) }
+    let dy = (0..<x.count).map { Double(xs[1].data[$0]) * activationDerivative(act, pre($0)) }
+    if case .batchNormActParamGrad = op {
+      var sums = [Double](repeating: 0, count: 2 * c)
+      for i in 0..<x.count {
+        sums[i % c] += dy[i] * xhat(i)
+        sums[c + i % c] += dy[i]
+      }
+      return Tensor(shape: [2, c], data: sums.map(Float.init))
+    }
+    let sums = xs[5].data
+    return Tensor(shape: x.shape, data: (0..<x.count).map { i in
+      let ch = i % c
+      return Float(Double(w[ch]) * inv[ch] * (dy[i] - Double(sums[c + ch]) / Double(n) - xhat(i) * Double(sums[ch]) / Double(n)))
+    })
   }
 
   /// d f(x)/dx in PyTorch's conventions at the kinks (relu: 0 at 0; hswish: x/3 + 0.5 on [−3, 3]).

@@ -55,6 +55,16 @@ final class AutodiffTests: XCTestCase {
       }),
       ("hswish hsigmoid", [3, 4], { s, x in try s.add(.binary(.mul), try s.add(.unary(.hswish), x), try s.add(.unary(.hsigmoid), x)) }),
       ("batchnorm", [3, 2, 2], { s, x in try s.batchnorm(x, "bn") }),
+      // Over tokens (`token-layout`), fused with its activation (`batchnorm-activation`), or alone
+      // when its result has two readers.
+      ("batchnorm over tokens + gelu (batch_norm_act)", [6, 4], { s, x in
+        let bn = try s.batchnorm(try s.add(.seq2img(height: 2), x), "bn")                          // [4, 2, 3]
+        return try s.add(.img2seq, try s.add(.unary(.gelu), bn))
+      }),
+      ("batchnorm over tokens, two readers (batch_norm_act identity)", [6, 4], { s, x in
+        let bn = try s.batchnorm(try s.add(.seq2img(height: 2), x), "bn")
+        return try s.add(.img2seq, try s.add(.binary(.mul), bn, try s.add(.unary(.sigmoid), bn)))
+      }),
       ("layernorm+transpose", [3, 4], { s, x in
         let t = try s.add(.transpose([1, 0]), x)
         return try s.add(.layernorm(eps: 1e-5), t, s.param("ln.weight", [3], .norm), s.param("ln.bias", [3], .norm))
@@ -170,6 +180,35 @@ final class AutodiffTests: XCTestCase {
     XCTAssertNil(classToken["sdpa"])
     XCTAssertNil(classToken["sdpa_grad"])
     XCTAssertEqual(classToken["softmax"], 1)
+  }
+
+  /// BatchNorm over tokens in a training graph (`batchnorm-activation`): one batch_statistics whose
+  /// first two rows are the running statistics' moments, one batch_norm_act that absorbs its sole
+  /// reader's activation, and its two gradient kernels; no BatchNorm, activation or activation
+  /// gradient of its own. A BatchNorm whose result has another reader keeps the activation apart.
+  func testBatchNormOverTokensIsFusedWithItsActivation() throws {
+    func graph(secondReader: Bool) throws -> Graph {
+      var s = GraphSketch(batch: 2)
+      let x = try s.add(.linear(hasBias: false), s.input("x", [6, 4]), s.param("fc.weight", [4, 4]))
+      let bn = try s.batchnorm(try s.add(.seq2img(height: 2), x), "bn")
+      var y = try s.add(.unary(.hswish), bn)
+      if secondReader { y = try s.add(.binary(.add), y, bn) }
+      s.output("logits", try s.add(.linear(hasBias: false), try s.add(.reshape([24]), try s.add(.img2seq, y)), s.param("head.weight", [3, 24])))
+      return try Autodiff.trainingGraph(s.graph).graph
+    }
+    let fused = try graph(secondReader: false), counts = fused.opCounts
+    for op in ["batch_statistics", "batch_norm_act", "batch_norm_act_param_grad", "batch_norm_act_grad"] { XCTAssertEqual(counts[op], 1, op) }
+    for gone in ["batch_normalize", "batch_moments", "batch_normalize_grad", "batch_normalize_param_grad", "hswish", "hswish_grad"] {
+      XCTAssertNil(counts[gone], "\(gone) remains:\n\(fused.dump())")
+    }
+    XCTAssertTrue(fused.nodes.contains { $0.op == .training(.batchNormAct(eps: 1e-5, act: .hswish)) }, fused.dump())
+    let stats = fused.outputs.first { $0.name == "running_stats:bn.running_mean" }!.value
+    XCTAssertEqual(fused[stats].op, .slice(axis: 0, start: 0, length: 2))
+    XCTAssertEqual(fused[fused[stats].operands[0]].op, .training(.batchStatistics))
+    let apart = try graph(secondReader: true)
+    XCTAssertTrue(apart.nodes.contains { $0.op == .training(.batchNormAct(eps: 1e-5, act: .identity)) }, apart.dump())
+    XCTAssertEqual(apart.opCounts["hswish"], 1)
+    XCTAssertEqual(apart.opCounts["hswish_grad"], 1)
   }
 
   func testFusedOpsAreRejectedByName() throws {

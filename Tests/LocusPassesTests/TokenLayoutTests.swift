@@ -42,7 +42,8 @@ final class TokenLayoutTests: XCTestCase {
 
   /// The same feed-forward in a training graph (`Autodiff.trainingGraph` runs `token-layout` on the
   /// train-mode forward): no image op or transpose is left, forward or backward, BatchNorm and its
-  /// gradients run channels-last, and the depth-wise convolution's gradients are the token kernels.
+  /// gradients run channels-last (as `batch_norm_act` with the activations that follow), and the
+  /// depth-wise convolution's gradients are the token kernels.
   /// (Gradient values: AutodiffTests and the PyTorch fixtures.)
   func testTrainingGraphRunsTheFeedForwardOnTokens() throws {
     var s = GraphSketch(batch: 2)
@@ -54,10 +55,20 @@ final class TokenLayoutTests: XCTestCase {
     }
     // Only the weights' Wᵀ of the linear input gradients are transposed, never an activation.
     XCTAssertFalse(training.nodes.contains { if case .transpose = $0.op { $0.type.batched } else { false } }, training.dump())
-    for op in ["token_dwconv", "token_dwconv_grad_input", "token_dwconv_grad_weight", "batch_normalize_param_grad"] {
+    for op in ["token_dwconv", "token_dwconv_grad_input", "token_dwconv_grad_weight"] {
       XCTAssertNotNil(counts[op], "no \(op):\n\(training.dump())")
     }
-    let batchNorms = training.nodes.compactMap { node -> Bool? in
+    // 3 BatchNorms over tokens (`batchnorm-activation`): statistics, forward (two with their
+    // hswish), parameter and input gradients; no separate BatchNorm op or hswish is left.
+    for op in ["batch_statistics", "batch_norm_act", "batch_norm_act_param_grad", "batch_norm_act_grad"] {
+      XCTAssertEqual(counts[op], 3, "\(op):\n\(training.dump())")
+    }
+    for gone in ["batch_normalize", "batch_normalize_grad", "batch_normalize_param_grad", "batch_moments", "hswish", "hswish_grad"] {
+      XCTAssertNil(counts[gone], "\(gone) remains:\n\(training.dump())")
+    }
+    // Without it, the separate ops, all channels last.
+    let separate = try Autodiff.trainingGraph(s.graph, options: FusionOptions(disabled: ["bn-fold"])).graph
+    let batchNorms = separate.nodes.compactMap { node -> Bool? in
       switch node.op {
       case .training(.batchNormalize(_, let last)), .training(.batchNormalizeGrad(_, let last)),
            .training(.batchNormalizeParamGrad(_, let last)), .training(.batchMoments(let last)): last

@@ -128,6 +128,16 @@ int main(void) {
     TIME("batch_normalize_param_grad_cl [3136, 256]", 5, 0, lk_batch_normalize_param_grad_cl(fr, fc, fx, fdy, 1e-5f, fw));
     TIME("batch_moments_cl [3136, 256]", 5, 0, lk_batch_moments_cl(fr, fc, fx, fw));
     TIME("  (batch_normalize_grad [64, 256, 49])", 5, 0, lk_batch_normalize_grad(fb, fc, fg * fg, fx, fdy, fw, 1e-5f, fdx));
+    { /* the training graph's form: statistics once, then BatchNorm + hswish in one pass each way */
+      float *st = lkt_rand(3 * fc, 1), *ws = lkt_rand(2 * lk_ceil_div(fr, LK__BNCL_ROWS) * fc + 7 * fc, 1), *sums = lkt_rand(2 * fc, 1);
+      TIME("batch_statistics_cl [3136, 256]", 5, 0, lk_batch_statistics_cl(fr, fc, fx, st));
+      TIME("batch_norm_act_cl hswish [3136, 256]", 5, 0, lk_batch_norm_act_cl(fr, fc, fx, st, fw, fw, 1e-5f, LK_ACT_HSWISH, ws, fdy));
+      TIME("batch_norm_act_param_grad_cl hswish [3136, 256]", 5, 0,
+           lk_batch_norm_act_param_grad_cl(fr, fc, fx, fdy, st, fw, fw, 1e-5f, LK_ACT_HSWISH, ws, sums));
+      TIME("batch_norm_act_grad_cl hswish [3136, 256]", 5, 0,
+           lk_batch_norm_act_grad_cl(fr, fc, fx, fdy, st, fw, fw, sums, 1e-5f, LK_ACT_HSWISH, ws, fdx));
+      free(st); free(ws); free(sums);
+    }
   }
   { /* localvit_fmnist: per-channel scale of [64, 256, 7·7] (BatchNorm's weight, SE) */
     const long shape[3] = {64, 256, 49}, sa[3] = {256 * 49, 49, 1}, sc[3] = {0, 1, 0};

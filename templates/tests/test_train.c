@@ -725,6 +725,170 @@ static void test_channels_last(void) {
   }
 }
 
+/* ---- BatchNorm over tokens from the moments, with its activation ----------------------------------
+ * lk_batch_norm_act_cl and its two gradients, given the moments lk_batch_moments_cl computes:
+ * against their naive references; against the separate kernels they replace (lk_batch_normalize_cl
+ * then the activation, lk_unary_grad then lk_batch_normalize_{param_,}grad_cl), themselves checked
+ * above; the input, weight and bias gradients (the statistics' dependence on x included) against
+ * finite differences of Σ dz ⊙ act(BN(x)) in double; in place; thread-count invariance. */
+
+static long bna_ws_floats(long rows, long C) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  return 2 * lk_ceil_div(rows, LK__BNCL_ROWS) * Cp + 7 * Cp;
+}
+
+typedef struct { long rows, C; int act; const float *dz; double eps; } bna_ctx;
+
+/* v = [x (rows·C) | w (C) | b (C)]: Σ dz ⊙ act((x − mean)/sqrt(var + eps)·w + b), statistics of v. */
+static double bna_fd_f(const double *v, const void *p) {
+  const bna_ctx *k = (const bna_ctx *)p;
+  const double *w = v + k->rows * k->C, *b = w + k->C;
+  double s = 0.0;
+  for (long c = 0; c < k->C; ++c) {
+    double m = 0.0, var = 0.0, rstd;
+    for (long r = 0; r < k->rows; ++r) m += v[r * k->C + c];
+    m /= (double)k->rows;
+    for (long r = 0; r < k->rows; ++r) var += (v[r * k->C + c] - m) * (v[r * k->C + c] - m);
+    rstd = 1.0 / sqrt(var / (double)k->rows + k->eps);
+    for (long r = 0; r < k->rows; ++r) s += k->dz[r * k->C + c] * lk_apply_act_ref(k->act, (v[r * k->C + c] - m) * rstd * w[c] + b[c]);
+  }
+  return s;
+}
+
+/* dx against ref, relative to |ref| + 1% of the terms' scale max|dz|·max|w|·rstd (the float
+ * elementwise pass cancels, as for lk_batch_normalize_grad_cl above). */
+static void bna_check_dx(const char *what, const float *got, const float *ref, long n, const float *dz, const float *w,
+                         const float *m, long rows, long C, float eps, double tol) {
+  double scale = 0.0, gmax = 0.0, worst = 0.0;
+  long at = 0;
+  char detail[128];
+  for (long c = 0; c < C; ++c) {
+    double biased = rows > 1 ? m[C + c] * (rows - 1.0) / rows : 0.0;
+    scale = fmax(scale, fabs(w ? w[c] : 1.0) / sqrt(biased + eps));
+  }
+  for (long i = 0; i < n; ++i) gmax = fmax(gmax, fabs(dz[i]));
+  scale *= gmax;
+  for (long i = 0; i < n; ++i) {
+    double e = fabs((double)got[i] - ref[i]) / (fabs(ref[i]) + 1e-2 * scale);
+    if (!(e <= worst)) { worst = e; at = i; }
+  }
+  snprintf(detail, sizeof detail, "worst error relative to |ref| + 1%% of the terms' scale %.3g (tol %.0e)", worst, tol);
+  check_true(what, worst <= tol, detail);
+  if (getenv("LKT_VERBOSE") || worst > tol) printf("     worst %.3g at [%ld]: got %.9g want %.9g\n", worst, at, (double)got[at], (double)ref[at]);
+}
+
+static void bna_case(long rows, long C, int act, const char *name, int shift, int affine) {
+  long n = rows * C;
+  float eps = 1e-5f, *x = lkt_rand(n, 2), *dz = lkt_rand(n, 1), *w = affine ? lkt_rand(C, 1) : NULL, *b = affine ? lkt_rand(C, 1) : NULL;
+  float *m = lkt_rand(3 * C, 1), *ws = lkt_rand(bna_ws_floats(rows, C), 1), *y = lkt_rand(n, 1), *r = lkt_rand(n, 1);
+  float *sums = lkt_rand(2 * C, 1), *rsums = lkt_rand(2 * C, 1), *dx = lkt_rand(n, 1);
+  char geo[64], what[160];
+  snprintf(geo, sizeof geo, "%s %ldx%ld shift%d%s", name, rows, C, shift, affine ? "" : " no affine");
+  if (shift) for (long i = 0; i < n; ++i) x[i] += 50.0f;
+  lk_batch_statistics_cl(rows, C, x, m);
+  { /* the statistics: the moments rows as lk_batch_moments_cl's, and mean = m[c] + m[2C + c] to double precision */
+    double worst = 0.0;
+    float *mo = lkt_rand(2 * C, 1);
+    lk_batch_moments_cl(rows, C, x, mo);
+    snprintf(what, sizeof what, "batch_statistics_cl %s moments", geo);
+    lkt_check_exact(what, m, mo, rows > 1 ? 2 * C : C); /* one row: the variance is NaN in both */
+    free(mo);
+    for (long c = 0; c < C; ++c) {
+      double mean = 0.0, var = 0.0;
+      for (long i = 0; i < rows; ++i) mean += x[i * C + c];
+      mean /= (double)rows;
+      for (long i = 0; i < rows; ++i) var += (x[i * C + c] - mean) * (x[i * C + c] - mean);
+      worst = fmax(worst, fabs((double)m[c] + m[2 * C + c] - mean) / (fabs(mean) + sqrt(var / rows) + 1e-30));
+    }
+    snprintf(what, sizeof what, "batch_statistics_cl %s mean in two floats", geo);
+    check_true(what, worst <= 1e-12, "|m[c] + m[2C + c] − mean| within 1e-12 of |mean| + std");
+  }
+  lk_batch_norm_act_cl(rows, C, x, m, w, b, eps, act, ws, y);
+  lk_batch_norm_act_naive(rows, C, x, m, w, b, eps, act, r);
+  snprintf(what, sizeof what, "batch_norm_act_cl %s vs naive", geo);
+  lkt_check(what, y, r, n, 1e-5);
+  lk_batch_norm_act_param_grad_cl(rows, C, x, dz, m, w, b, eps, act, ws, sums);
+  lk_batch_norm_act_param_grad_naive(rows, C, x, dz, m, w, b, eps, act, rsums);
+  snprintf(what, sizeof what, "batch_norm_act_param_grad_cl %s vs naive", geo);
+  lkt_check(what, sums, rsums, 2 * C, 1e-5 * sqrt((double)rows + 1.0));
+  lk_batch_norm_act_grad_cl(rows, C, x, dz, m, w, b, sums, eps, act, ws, dx);
+  lk_batch_norm_act_grad_naive(rows, C, x, dz, m, w, b, sums, eps, act, r);
+  snprintf(what, sizeof what, "batch_norm_act_grad_cl %s vs naive", geo);
+  bna_check_dx(what, dx, r, n, dz, w, m, rows, C, eps, 1e-5);
+  {
+    float *g = lkt_copy(dz, n);
+    lk_batch_norm_act_grad_cl(rows, C, x, g, m, w, b, sums, eps, act, ws, g);
+    snprintf(what, sizeof what, "batch_norm_act_grad_cl %s in place", geo);
+    lkt_check_exact(what, g, dx, n);
+    free(g);
+  }
+  if (rows > 1) { /* the separate kernels: normalise, activate; act', then the BatchNorm gradients */
+    float *pre = lkt_rand(n, 1), *gy = lkt_rand(n, 1), *ps = lkt_rand(2 * C, 1);
+    lk_batch_normalize_cl(rows, C, x, w, b, eps, pre);
+    for (long i = 0; i < n; ++i) r[i] = (float)lk_apply_act_ref(act, pre[i]);
+    snprintf(what, sizeof what, "batch_norm_act_cl %s vs batch_normalize_cl + act", geo);
+    lkt_check(what, y, r, n, 1e-5);
+    lk_unary_grad(act, n, pre, dz, gy);
+    lk_batch_normalize_param_grad_cl(rows, C, x, gy, eps, ps);
+    snprintf(what, sizeof what, "batch_norm_act_param_grad_cl %s vs unary_grad + param_grad", geo);
+    lkt_check(what, sums, ps, 2 * C, 1e-5 * sqrt((double)rows + 1.0));
+    lk_batch_normalize_grad_cl(rows, C, x, gy, w, eps, r);
+    snprintf(what, sizeof what, "batch_norm_act_grad_cl %s vs unary_grad + batch_normalize_grad", geo);
+    /* 3e-5: the sums reach this kernel rounded to float (an operand of the op), where
+     * lk_batch_normalize_grad_cl keeps them in double; the naive check above shares them. */
+    bna_check_dx(what, dx, r, n, dz, w, m, rows, C, eps, 3e-5);
+    free(pre); free(gy); free(ps);
+  }
+  if (rows > 1 && n <= 400 && affine && (act == LK_ACT_NONE || act == LK_ACT_GELU || act == LK_ACT_SIGMOID)) {
+    /* finite differences of the whole map (smooth activations: no kinks for a step to cross) */
+    bna_ctx k = {rows, C, act, dz, eps};
+    double *v = (double *)malloc((size_t)(n + 2 * C) * sizeof(double)), *hv = (double *)malloc((size_t)(n + 2 * C) * sizeof(double));
+    double *hx = norm_steps(x, C, 1, rows, C, 1, eps, n);
+    float *fd = lkt_rand(n + 2 * C, 1);
+    for (long i = 0; i < n; ++i) { v[i] = x[i]; hv[i] = hx[i]; }
+    for (long c = 0; c < C; ++c) { v[n + c] = w[c]; v[n + C + c] = b[c]; hv[n + c] = hv[n + C + c] = 1e-4; }
+    fd_grad_h(bna_fd_f, &k, v, n + 2 * C, 0.0, hv, fd);
+    snprintf(what, sizeof what, "batch_norm_act_grad_cl %s vs finite diff", geo);
+    bna_check_dx(what, dx, fd, n, dz, w, m, rows, C, eps, FD_TOL_SMOOTH);
+    snprintf(what, sizeof what, "batch_norm_act_param_grad_cl %s vs finite diff", geo);
+    lkt_check(what, sums, fd + n, 2 * C, FD_TOL_SMOOTH);
+    free(v); free(hv); free(hx); free(fd);
+  }
+  free(x); free(dz); free(w); free(b); free(m); free(ws); free(y); free(r); free(sums); free(rsums); free(dx);
+}
+
+static void test_batch_norm_act(void) {
+  static const struct { int act; const char *name; } acts[] = {
+      {LK_ACT_NONE, "identity"}, {LK_ACT_GELU, "gelu"}, {LK_ACT_RELU, "relu"}, {LK_ACT_RELU6, "relu6"},
+      {LK_ACT_HSWISH, "hswish"}, {LK_ACT_HSIGMOID, "hsigmoid"}, {LK_ACT_SIGMOID, "sigmoid"},
+  };
+  static const long rowss[] = {2, 7, 49, 65, 130};
+  for (size_t a = 0; a < sizeof acts / sizeof acts[0]; ++a)
+    for (int t = 0; t < 5; ++t) {
+      long C = t < 2 ? lkt_int(1, 5) : t < 4 ? LK_VW * lkt_int(1, 3) + lkt_int(0, LK_VW - 1) : 2 * LK_VW;
+      bna_case(rowss[t], C, acts[a].act, acts[a].name, t == 3, t != 1);
+    }
+  bna_case(1, 6, LK_ACT_HSWISH, "hswish", 0, 1);     /* one row: variance 0 (the moments say NaN) */
+  bna_case(8 * 49, 256, LK_ACT_HSWISH, "hswish", 1, 1); /* localvit_fmnist's expanded feed-forward, 8 of 64 images */
+  {
+    long rows = 3 * 63, C = 40, n = rows * C;
+    float *x = lkt_rand(n, 2), *g = lkt_rand(n, 1), *w = lkt_rand(C, 1), *m = lkt_rand(3 * C, 1), *s = lkt_rand(2 * C, 1);
+    float *ws = lkt_rand(bna_ws_floats(rows, C), 1), *a = lkt_rand(n, 1), *b = lkt_rand(n, 1);
+    lk_batch_statistics_cl(rows, C, x, m);
+    lk_batch_norm_act_param_grad_cl(rows, C, x, g, m, w, w, 1e-5f, LK_ACT_GELU, ws, s);
+    SAME_ON_1_AND_2("batch_norm_act_cl thread-count invariance", a, b, n,
+                    lk_batch_norm_act_cl(rows, C, x, m, w, w, 1e-5f, LK_ACT_GELU, ws, a),
+                    lk_batch_norm_act_cl(rows, C, x, m, w, w, 1e-5f, LK_ACT_GELU, ws, b));
+    SAME_ON_1_AND_2("batch_norm_act_param_grad_cl thread-count invariance", a, b, 2 * C,
+                    lk_batch_norm_act_param_grad_cl(rows, C, x, g, m, w, w, 1e-5f, LK_ACT_GELU, ws, a),
+                    lk_batch_norm_act_param_grad_cl(rows, C, x, g, m, w, w, 1e-5f, LK_ACT_GELU, ws, b));
+    SAME_ON_1_AND_2("batch_norm_act_grad_cl thread-count invariance", a, b, n,
+                    lk_batch_norm_act_grad_cl(rows, C, x, g, m, w, w, s, 1e-5f, LK_ACT_GELU, ws, a),
+                    lk_batch_norm_act_grad_cl(rows, C, x, g, m, w, w, s, 1e-5f, LK_ACT_GELU, ws, b));
+    free(x); free(g); free(w); free(m); free(s); free(ws); free(a); free(b);
+  }
+}
+
 /* ---- Linear ---------------------------------------------------------------------------------------- */
 
 typedef struct { long rows; int K, N; const float *dy, *x; } linear_ctx;
@@ -1298,6 +1462,7 @@ int main(void) {
   test_reduce_sum();
   test_conv_grad();
   test_channels_last();
+  test_batch_norm_act();
   test_linear_grad();
   test_maxpool_grad();
   test_layout_grads();

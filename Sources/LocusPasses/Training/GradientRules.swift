@@ -114,6 +114,14 @@ struct GradientRule {
         if want(1) { grads[1] = try reduce(try add(.index(axis: 0, at: 0), [sums]), to: type(operand(1))) }
         if want(2) { grads[2] = try reduce(try add(.index(axis: 0, at: 1), [sums]), to: type(operand(2))) }
       }
+    case .training(.batchNormAct(let eps, let act)):
+      // The statistics (operand 1) are x's own, which the two kernels' formula already
+      // differentiates through: they get no gradient of their own.
+      let ops = [operand(0), dy, operand(1), operand(2), operand(3)]
+      let sums = try add(.training(.batchNormActParamGrad(eps: eps, act: act)), ops)
+      if want(0) { grads[0] = try add(.training(.batchNormActGrad(eps: eps, act: act)), ops + [sums]) }
+      if want(2) { grads[2] = try reduce(try add(.index(axis: 0, at: 0), [sums]), to: type(operand(2))) }
+      if want(3) { grads[3] = try reduce(try add(.index(axis: 0, at: 1), [sums]), to: type(operand(3))) }
     case .tokenDWConv(let a) where a.activation == nil:
       let plain = TokenConvAttrs(a, bias: false)
       if want(0) { grads[0] = try add(.training(.tokenDWConvGradInput(plain)), [dy, operand(1)]) }

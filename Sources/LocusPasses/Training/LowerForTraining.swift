@@ -30,8 +30,9 @@ func lowerForTraining(_ graph: Graph, statistics: inout [RunningStatistics]) thr
     switch node.op {
     case .batchnorm(let eps):
       let affine = [r.operand(node.operands[1]), r.operand(node.operands[2])]
-      r.map[node.id] = try r.add(.training(.batchNormalize(eps: eps, channelsLast: false)), [x!] + affine, like: node)
+      // The moments first: `batchnorm-activation` normalises with them.
       let moments = try r.add(.training(.batchMoments(channelsLast: false)), [x!], like: node)
+      r.map[node.id] = try r.add(.training(.batchNormalize(eps: eps, channelsLast: false)), [x!] + affine, like: node)
       let (mean, variance) = (parameterName(graph, node.operands[3]), parameterName(graph, node.operands[4]))
       let output = "running_stats:\(mean)"
       r.extraOutputs.append((output, moments))

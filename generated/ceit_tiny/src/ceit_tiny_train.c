@@ -543,6 +543,13 @@ void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, co
 void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx);
 void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
+void lk_batch_statistics_cl(long rows, long C, const float *x, float *out);
+void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                          int act, float *ws, float *y);
+void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                     const float *b, float eps, int act, float *ws, float *out);
+void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                               const float *b, const float *sums, float eps, int act, float *ws, float *dx);
 void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y);
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx);
@@ -3151,7 +3158,9 @@ static inline lk_vf lk__grad_vact(int act, lk_vf x, lk_vf dy) {
   case LK_ACT_RELU: return lk_vselect(x > 0.0f, dy, lk_vzero());
   case LK_ACT_RELU6: return lk_vselect((x > 0.0f) & (x < 6.0f), dy, lk_vzero());
   case LK_ACT_HSWISH: {
-    lk_vf mid = dy * (x / 3.0f + 0.5f);
+    /* x/3 + 1/2 as (x + 3/2)·(1/3): no vector division (it cost as much as the rest of a
+     * BatchNorm pass), and the sum is exact near its zero at −3/2, where x/3 + 1/2 cancels. */
+    lk_vf mid = dy * ((x + 1.5f) * (1.0f / 3.0f));
     return lk_vselect(x < -3.0f, lk_vzero(), lk_vselect(x <= 3.0f, mid, dy));
   }
   case LK_ACT_HSIGMOID: return lk_vselect((x > -3.0f) & (x < 3.0f), dy * (1.0f / 6.0f), lk_vzero());
@@ -3516,23 +3525,214 @@ void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const f
   lk_scratch_free((float *)(void *)k.part);
 }
 
-/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row), as
- * lk_batch_moments. */
-void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row);
+ * with lo, also lo[c] = the mean's rounding error, mean − out[c] rounded to float. */
+static void lk__grad_cl_moments(long rows, long C, const float *x, float *out, float *lo) {
   double n = (double)rows;
   lk__grad_cl_work k;
-  if (rows <= 0 || C <= 0) return;
-  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
-    lk_batch_moments((int)rows, C, 1, x, out);
-    return;
-  }
-  lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
+  int scratch = lk__grad_cl_alloc(rows, C, 2, &k);
+  if (scratch) lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
   for (long c = 0; c < C; ++c) {
-    double d = k.sums[c] / n, var = k.sums[C + c] / n - d * d;
-    out[c] = (float)(x[c] + d);
+    double mean, var;
+    if (scratch) { /* sums about the pivot x[c] */
+      double d = k.sums[c] / n;
+      mean = x[c] + d;
+      var = k.sums[C + c] / n - d * d;
+    } else { /* out of memory: the channel's strip, two passes (as lk_batch_moments) */
+      lk__grad_group_stats(x + c, rows, C, 1, &mean, &var);
+    }
+    out[c] = (float)mean;
     out[C + c] = n > 1.0 ? (float)((var > 0.0 ? var : 0.0) * n / (n - 1.0)) : NAN;
+    if (lo) lo[c] = (float)(mean - (double)out[c]);
   }
-  lk_scratch_free((float *)(void *)k.part);
+  if (scratch) lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out [2, C] = mean, unbiased variance per channel over the rows, as lk_batch_moments. */
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+  if (rows > 0 && C > 0) lk__grad_cl_moments(rows, C, x, out, NULL);
+}
+
+/* out [3, C]: the moments as lk_batch_moments_cl (the running statistics' rows), then the mean's
+ * rounding error, so that (x − out[c]) − out[2C + c] is x − mean to float precision even where
+ * |mean| ≫ std: the statistics batch_norm_act normalises with. */
+void lk_batch_statistics_cl(long rows, long C, const float *x, float *out) {
+  if (rows > 0 && C > 0) lk__grad_cl_moments(rows, C, x, out, out + 2 * C);
+}
+
+/* ---- BatchNorm over tokens from the batch's statistics, with its activation -----------------------
+ * x [rows, C]; m [3, C] holds the batch mean, unbiased variance and the mean's rounding error over
+ * the rows, as lk_batch_statistics_cl gives them (computed once per step, for the running
+ * statistics too: the normalisation turns the variance back into the biased one, 0 for a single
+ * row, and subtracts the mean in two parts, x − mean = (x − m[c]) − m[2C + c]). The forward is
+ * one pass, y = act(x̂·w + b); the backward recomputes the pre-activation x̂·w + b from x in each
+ * of its two passes, so it is never stored:
+ * - lk_batch_norm_act_param_grad_cl: out[0:C) = Σ dy·x̂, out[C:2C) = Σ dy with dy = dz ⊙ act'(·),
+ *   in float over blocks of LK__BNCL_ROWS rows, the blocks added in double in block order (the
+ *   thread count does not change the result);
+ * - lk_batch_norm_act_grad_cl: dx = w·rstd·(dy − Σdy/n − x̂·Σ(dy·x̂)/n), from those sums.
+ * act is an LK_ACT_* code (LK_ACT_NONE: none); w and b may be NULL (1 and 0). ws is the
+ * workspace, in floats with Cp = C rounded up to whole vectors: 5·Cp for the forward,
+ * 2·blocks·Cp + 5·Cp for the sums (blocks = ⌈rows / LK__BNCL_ROWS⌉), 7·Cp for the
+ * input gradient. The per-channel factors are zero-padded to Cp, so a row's last partial vector
+ * computes on zeros. */
+
+typedef struct {
+  float *mu, *lo, *scale, *shift, *rstd; /* mean and its rounding error; rstd·w; b; rstd = 1/sqrt(biased var + eps) */
+} lk__bna_factors;
+
+static lk__bna_factors lk__bna_prepare(long rows, long C, const float *m, const float *w, const float *b, float eps,
+                                       float *ws) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  double n = (double)rows;
+  lk__bna_factors f = {ws, ws + Cp, ws + 2 * Cp, ws + 3 * Cp, ws + 4 * Cp};
+  for (long c = 0; c < Cp; ++c) {
+    double var = c < C && rows > 1 ? (double)m[C + c] * (n - 1.0) / n : 0.0, r = 1.0 / sqrt((var > 0.0 ? var : 0.0) + eps);
+    f.mu[c] = c < C ? m[c] : 0.0f;
+    f.lo[c] = c < C ? m[2 * C + c] : 0.0f;
+    f.rstd[c] = c < C ? (float)r : 0.0f;
+    f.scale[c] = c < C ? (float)(r * (w ? w[c] : 1.0)) : 0.0f;
+    f.shift[c] = c < C && b ? b[c] : 0.0f;
+  }
+  return f;
+}
+
+/* n < LK_VW floats from p, zero-padded to a vector; and the first n lanes of v stored to p. */
+static inline lk_vf lk__bna_load_part(const float *p, long n) {
+  float t[LK_VW] = {0};
+  memcpy(t, p, (size_t)n * sizeof(float));
+  return lk_vload(t);
+}
+static inline void lk__bna_store_part(float *p, long n, lk_vf v) {
+  float t[LK_VW];
+  lk_vstore(t, v);
+  memcpy(p, t, (size_t)n * sizeof(float));
+}
+
+/* The activation as a compile-time constant in the loops: each kernel's body is an always-inline
+ * function of `act`, called once per LK_ACT_* code, so lk_vact's and lk__grad_vact's switches
+ * fold away (with a variable code they stay in the innermost loop). */
+#define LK__BNA_DISPATCH(act, body, ...)                \
+  switch (act) {                                        \
+  case LK_ACT_GELU: body(LK_ACT_GELU, __VA_ARGS__); break;       \
+  case LK_ACT_RELU: body(LK_ACT_RELU, __VA_ARGS__); break;       \
+  case LK_ACT_RELU6: body(LK_ACT_RELU6, __VA_ARGS__); break;     \
+  case LK_ACT_HSWISH: body(LK_ACT_HSWISH, __VA_ARGS__); break;   \
+  case LK_ACT_HSIGMOID: body(LK_ACT_HSIGMOID, __VA_ARGS__); break; \
+  case LK_ACT_SIGMOID: body(LK_ACT_SIGMOID, __VA_ARGS__); break; \
+  default: body(LK_ACT_NONE, __VA_ARGS__); break;                \
+  }
+
+/* x − mean of one vector of channel c: (x − m[c]) − (the mean's rounding error). */
+#define LK__BNA_DEV(f, xv, c) ((xv) - lk_vload((f)->mu + (c)) - lk_vload((f)->lo + (c)))
+
+__attribute__((always_inline)) static inline void lk__bna_forward(const int act, long rows, long C, const float *x,
+                                                                  const lk__bna_factors *f, float *y) {
+  long Cv = C / LK_VW * LK_VW;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    for (long c = 0; c < Cv; c += LK_VW)
+      lk_vstore(yr + c, lk_vact(act, LK__BNA_DEV(f, lk_vload(xr + c), c) * lk_vload(f->scale + c) + lk_vload(f->shift + c)));
+    if (Cv < C)
+      lk__bna_store_part(yr + Cv, C - Cv,
+                         lk_vact(act, LK__BNA_DEV(f, lk__bna_load_part(xr + Cv, C - Cv), Cv) * lk_vload(f->scale + Cv) + lk_vload(f->shift + Cv)));
+  }
+}
+
+void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                          int act, float *ws, float *y) {
+  lk__bna_factors f;
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
+  LK__BNA_DISPATCH(act, lk__bna_forward, rows, C, x, &f, y)
+}
+
+/* Adds dy and dy·(x − mean) of one vector of channels [c, c + LK_VW) to the block's float sums
+ * sg[c...] and sgd[c...] (L1-resident: 2·Cp floats). */
+__attribute__((always_inline)) static inline void lk__bna_add(const int act, lk_vf xv, lk_vf gv, long c, const lk__bna_factors *f,
+                                                              float *sg, float *sgd) {
+  lk_vf d = LK__BNA_DEV(f, xv, c);
+  lk_vf g = lk__grad_vact(act, d * lk_vload(f->scale + c) + lk_vload(f->shift + c), gv);
+  lk_vstore(sg + c, lk_vload(sg + c) + g);
+  lk_vstore(sgd + c, lk_vload(sgd + c) + g * d);
+}
+
+/* Each block of LK__BNCL_ROWS rows sums in float into its own part rows, reading whole rows in
+ * order; the blocks' sums are then added in double, in block order. (Double lanes throughout
+ * cost ~1.4× the time here, the kernel being bound by its vector arithmetic: a block's float sum
+ * of 64 terms is within ~64 ulp of its terms' magnitude, the same as the kernels' float passes.) */
+__attribute__((always_inline)) static inline void lk__bna_param_grad(const int act, long rows, long C, const float *x,
+                                                                     const float *dz, const lk__bna_factors *f, float *part) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW, Cv = C / LK_VW * LK_VW, blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long k = 0; k < blocks; ++k) {
+    float *sg = part + 2 * k * Cp, *sgd = sg + Cp;
+    for (long c = 0; c < 2 * Cp; ++c) sg[c] = 0.0f;
+    for (long r = k * LK__BNCL_ROWS; r < lk_min_l(rows, (k + 1) * LK__BNCL_ROWS); ++r) {
+      const float *xr = x + r * C, *gr = dz + r * C;
+      for (long c = 0; c < Cv; c += LK_VW) lk__bna_add(act, lk_vload(xr + c), lk_vload(gr + c), c, f, sg, sgd);
+      if (Cv < C) lk__bna_add(act, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), Cv, f, sg, sgd);
+    }
+  }
+}
+
+void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                     const float *b, float eps, int act, float *ws, float *out) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW, blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  float *part = ws; /* [blocks][2][Cp]: Σ dy, Σ dy·(x − mean) */
+  lk__bna_factors f;
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws + 2 * blocks * Cp);
+  LK__BNA_DISPATCH(act, lk__bna_param_grad, rows, C, x, dz, &f, part)
+  for (long c = 0; c < C; ++c) {
+    double sg = 0.0, sgd = 0.0;
+    for (long k = 0; k < blocks; ++k) {
+      sg += part[(2 * k) * Cp + c];
+      sgd += part[(2 * k + 1) * Cp + c];
+    }
+    out[c] = (float)(sgd * f.rstd[c]);
+    out[C + c] = (float)sg;
+  }
+}
+
+/* dx = (dy − a − (x − mean)·rb)·scale for one vector of channel c. */
+#define LK__BNA_DX(act, f, xv, gv, a, rb, c)                                                              \
+  ((lk__grad_vact(act, LK__BNA_DEV(f, xv, c) * lk_vload((f)->scale + (c)) + lk_vload((f)->shift + (c)), gv) - \
+    lk_vload((a) + (c)) - LK__BNA_DEV(f, xv, c) * lk_vload((rb) + (c))) *                                 \
+   lk_vload((f)->scale + (c)))
+
+__attribute__((always_inline)) static inline void lk__bna_grad(const int act, long rows, long C, const float *x, const float *dz,
+                                                               const lk__bna_factors *f, const float *a, const float *rb,
+                                                               float *dx) {
+  long Cv = C / LK_VW * LK_VW;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dz + r * C;
+    float *dr = dx + r * C;
+    for (long c = 0; c < Cv; c += LK_VW) lk_vstore(dr + c, LK__BNA_DX(act, f, lk_vload(xr + c), lk_vload(gr + c), a, rb, c));
+    if (Cv < C)
+      lk__bna_store_part(dr + Cv, C - Cv,
+                         LK__BNA_DX(act, f, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), a, rb, Cv));
+  }
+}
+
+/* dx may equal dz. */
+void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                               const float *b, const float *sums, float eps, int act, float *ws, float *dx) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  lk__bna_factors f;
+  float *a, *rb; /* Σdy/n; rstd·Σ(dy·x̂)/n, so that x̂·Σ(dy·x̂)/n = (x − mean)·rb */
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
+  a = ws + 5 * Cp;
+  rb = ws + 6 * Cp;
+  for (long c = 0; c < Cp; ++c) {
+    a[c] = c < C ? (float)(sums[C + c] / (double)rows) : 0.0f;
+    rb[c] = c < C ? (float)((double)sums[c] * f.rstd[c] / (double)rows) : 0.0f;
+  }
+  LK__BNA_DISPATCH(act, lk__bna_grad, rows, C, x, dz, &f, a, rb, dx)
 }
 
 /* ---- Sum over axes (gradients of broadcast operands) ---------------------------------------------
@@ -4166,6 +4366,52 @@ void lk_batch_moments_naive(int B, long C, long S, const float *x, float *out) {
     lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
     out[c] = (float)m;
     out[C + c] = n > 1.0 ? (float)(v * n / (n - 1.0)) : NAN;
+  }
+}
+
+/* batch_norm_act and its gradients from their definitions, in double (x [rows, C], m [3, C] as above). */
+static void lk__bna_ref_stats(long rows, long C, const float *m, float eps, long c, double *mean, double *rstd) {
+  double var = rows > 1 ? (double)m[C + c] * (rows - 1.0) / rows : 0.0;
+  *mean = (double)m[c] + m[2 * C + c];
+  *rstd = 1.0 / sqrt(var + eps);
+}
+
+void lk_batch_norm_act_naive(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                             int act, float *y) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r)
+      y[r * C + c] = (float)lk_apply_act_ref(act, (x[r * C + c] - mean) * rstd * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+void lk_batch_norm_act_param_grad_naive(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                        const float *b, float eps, int act, float *out) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd, sw = 0.0, sb = 0.0;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r) {
+      double xh = (x[r * C + c] - mean) * rstd;
+      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+      sw += dy * xh;
+      sb += dy;
+    }
+    out[c] = (float)sw;
+    out[C + c] = (float)sb;
+  }
+}
+
+void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                  const float *b, const float *sums, float eps, int act, float *dx) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd, wc = w ? w[c] : 1.0;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r) {
+      double xh = (x[r * C + c] - mean) * rstd;
+      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * wc + (b ? b[c] : 0.0));
+      dx[r * C + c] = (float)(wc * rstd * (dy - sums[C + c] / (double)rows - xh * sums[c] / (double)rows));
+    }
   }
 }
 
@@ -5615,7 +5861,7 @@ static const unsigned char ceit_tiny_train_param_read_[338] = {
 };
 int ceit_tiny_train_param_read_by_forward(int i) { return i >= 0 && i < 338 ? ceit_tiny_train_param_read_[i] : 0; }
 
-size_t ceit_tiny_train_arena_bytes(void) { return 2289527808; }
+size_t ceit_tiny_train_arena_bytes(void) { return 1827351552; }
 
 void ceit_tiny_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5643,13 +5889,13 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %2 = conv2d(%0, %1) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[B, 64, 112, 112] */
   lk_conv2d(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, inputs[0], params[0], NULL, arena, NULL);
 
-  /* %5 = batch_normalize(%2, %3, %4) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
+  /* %5 = batch_moments(%2) i2t.backbone.bn : f32[2, 64] */
+  lk_batch_moments(B, 64, 12544, arena, arena + 456837744);
+
+  /* %6 = batch_normalize(%2, %3, %4) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
   lk_batch_normalize(B, 64, 12544, arena, params[1], params[2], 1e-05f, arena + 25690112);
 
-  /* %6 = batch_moments(%2) i2t.backbone.bn : f32[2, 64] */
-  lk_batch_moments(B, 64, 12544, arena, arena + 572381808);
-
-  /* %7 = maxpool(%5) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 56, 56] */
+  /* %7 = maxpool(%6) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 56, 56] */
   lk_maxpool2d(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 25690112, arena + 51380224);
 
   /* %10 = conv2d(%7, %8, %9) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[B, 192, 14, 14] */
@@ -5659,33 +5905,33 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %11 = img2seq(%10) i2t : f32[B, 196, 192], written into %14 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_img2seq(1, 192, 196, arena + 57802752 + (long)b * 37632,
-        arena + 453009600 + (long)b * 37824);
+        arena + 337404096 + (long)b * 37824);
   } // for b
 
   /* %14 = concat(%12, %11) {axis 0} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 192}, params[7], (const long[]){0, 192, 1},
-        arena + 453009408 + (long)b * 37824, (const long[]){37824, 37824, 1});
+        arena + 337403904 + (long)b * 37824, (const long[]){37824, 37824, 1});
   } // for b
 
   /* %15 = add(%14, %13) : f32[B, 197, 192], written over %14 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 453009408, (const long[]){37824, 192, 1},
-      params[8], (const long[]){0, 192, 1}, arena + 453009408);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 337403904, (const long[]){37824, 192, 1},
+      params[8], (const long[]){0, 192, 1}, arena + 337403904);
 
   /* %18 = normalize(%15) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 453009408, 1e-06f, arena + 454219776);
+  lk_normalize(B * 197, 192, arena + 337403904, 1e-06f, arena + 338614272);
 
   /* %19 = mul(%18, %16) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 454219776, (const long[]){37824, 192, 1},
-      params[9], (const long[]){0, 0, 1}, arena + 455430144);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 338614272, (const long[]){37824, 192, 1},
+      params[9], (const long[]){0, 0, 1}, arena + 339824640);
 
   /* %20 = add(%19, %17) blocks.0.norm1 : f32[B, 197, 192], written over %19 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455430144, (const long[]){37824, 192, 1},
-      params[10], (const long[]){0, 0, 1}, arena + 455430144);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 339824640, (const long[]){37824, 192, 1},
+      params[10], (const long[]){0, 0, 1}, arena + 339824640);
 
   /* %23 = fused_linear(%20, %21, %22) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 455430144, params[11], params[12], LK_ACT_NONE, NULL,
-      arena + 409436160);
+  lk_fused_linear(B * 197, 192, 576, arena + 339824640, params[11], params[12], LK_ACT_NONE, NULL,
+      arena + 293830656);
 
   /* %24 = slice(%23) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %23: no code */
 
@@ -5694,4811 +5940,4826 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %26 = slice(%23) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %23: no code */
 
   /* %27 = sdpa(%24, %25, %26) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 409436160, 576, arena + 409436352, 576, arena + 409436544,
-      576, arena + 456640512, 0.125f);
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 293830656, 576, arena + 293830848, 576, arena + 293831040,
+      576, arena + 341035008, 0.125f);
 
   /* %30 = fused_linear(%27, %28, %29, %15) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 456640512, params[13], params[14], LK_ACT_NONE,
-      arena + 453009408, arena + 457850880);
+  lk_fused_linear(B * 197, 192, 192, arena + 341035008, params[13], params[14], LK_ACT_NONE,
+      arena + 337403904, arena + 342245376);
 
   /* %33 = normalize(%30) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 457850880, 1e-06f, arena + 459061248);
+  lk_normalize(B * 197, 192, arena + 342245376, 1e-06f, arena + 343455744);
 
   /* %34 = mul(%33, %31) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 459061248, (const long[]){37824, 192, 1},
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 343455744, (const long[]){37824, 192, 1},
       params[15], (const long[]){0, 0, 1}, arena + 57802752);
 
   /* %35 = add(%34, %32) blocks.0.norm2 : f32[B, 197, 192], written over %34 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 57802752, (const long[]){37824, 192, 1},
       params[16], (const long[]){0, 0, 1}, arena + 57802752);
 
-  /* %36 = slice(%35) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %63 from row 0 */
+  /* %36 = slice(%35) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %64 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 57802752 + (long)b * 37824, 37824,
-        arena + 460271616 + (long)b * 37824, 192);
+        arena + 344666112 + (long)b * 37824, 192);
   } // for b
 
   /* %37 = slice(%35) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 542576640, 37632);
+  lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 426971136, 37632);
 
   /* %40 = reshape(%38) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %38: no code */
 
   /* %41 = fused_linear(%37, %40, %39) blocks.0.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 542576640, params[17], params[18], LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 196, 192, 768, arena + 426971136, params[17], params[18], LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %44 = batch_normalize(%41, %42, %43) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 57802752, params[19], params[20], 1e-05f,
-      arena + 62619648);
+  /* %44 = batch_statistics(%41) blocks.0.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 57802752, arena + 456728064);
 
-  /* %45 = batch_moments(%41) {channels last} blocks.0.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 57802752, arena + 572335872);
+  /* %45 = slice(%44) {axis 0, start 0, length 2} blocks.0.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456728064, 2304, arena + 456785664, 1536);
 
-  /* %46 = gelu(%44) blocks.0.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 62619648, arena + 67436544);
+  /* %46 = batch_norm_act(%41, %44, %42, %43) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 57802752, arena + 456728064, params[19], params[20],
+      1e-05f, LK_ACT_GELU, arena + 67436544, arena + 62619648);
 
   /* %49 = token_dwconv(%46, %47, %48) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 67436544, params[23], params[24],
-      LK_ACT_NONE, arena + 72253440);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 62619648, params[23], params[24],
+      LK_ACT_NONE, arena + 67436544);
 
-  /* %52 = batch_normalize(%49, %50, %51) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 72253440, params[25], params[26], 1e-05f,
-      arena + 77070336);
+  /* %52 = batch_statistics(%49) blocks.0.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 67436544, arena + 456730368);
 
-  /* %53 = batch_moments(%49) {channels last} blocks.0.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 72253440, arena + 572337408);
+  /* %53 = slice(%52) {axis 0, start 0, length 2} blocks.0.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456730368, 2304, arena + 456787200, 1536);
 
-  /* %54 = gelu(%52) blocks.0.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 77070336, arena + 81887232);
+  /* %54 = batch_norm_act(%49, %52, %50, %51) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 67436544, arena + 456730368, params[25], params[26],
+      1e-05f, LK_ACT_GELU, arena + 77070336, arena + 72253440);
 
   /* %57 = reshape(%55) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %55: no code */
 
   /* %58 = fused_linear(%54, %57, %56) blocks.0.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 81887232, params[29], params[30], LK_ACT_NONE, NULL,
-      arena + 543780864);
+  lk_fused_linear(B * 196, 768, 192, arena + 72253440, params[29], params[30], LK_ACT_NONE, NULL,
+      arena + 428175360);
 
-  /* %61 = batch_normalize(%58, %59, %60) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 543780864, params[31], params[32], 1e-05f,
-      arena + 86704128);
+  /* %61 = batch_statistics(%58) blocks.0.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 428175360, arena + 456824304);
 
-  /* %62 = batch_moments(%58) {channels last} blocks.0.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 543780864, arena + 572375088);
+  /* %62 = slice(%61) {axis 0, start 0, length 2} blocks.0.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 456824304, 576, arena + 456831216, 384);
 
-  /* %63 = concat(%36, %61) {axis 0} blocks.0.leff : f32[B, 197, 192] */
+  /* %63 = batch_norm_act(%58, %61, %59, %60) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 428175360, arena + 456824304, params[31], params[32],
+      1e-05f, LK_ACT_NONE, arena + 78274560, arena + 77070336);
+
+  /* %64 = concat(%36, %63) {axis 0} blocks.0.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 86704128 + (long)b * 37632, 37632,
-        arena + 460271616 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 77070336 + (long)b * 37632, 37632,
+        arena + 344666112 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %64 = add(%30, %63) blocks.0 : f32[B, 197, 192], written over %63 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 457850880, (const long[]){37824, 192, 1},
-      arena + 460271616, (const long[]){37824, 192, 1}, arena + 460271616);
+  /* %65 = add(%30, %64) blocks.0 : f32[B, 197, 192], written over %64 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 342245376, (const long[]){37824, 192, 1},
+      arena + 344666112, (const long[]){37824, 192, 1}, arena + 344666112);
 
-  /* %65 = slice(%64) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 0 */
+  /* %66 = slice(%65) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 460271616 + (long)b * 37824, 37824,
-        arena + 408238080 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 344666112 + (long)b * 37824, 37824,
+        arena + 292632576 + (long)b * 2304, 192);
   } // for b
 
-  /* %68 = normalize(%64) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 460271616, 1e-06f, arena + 461481984);
+  /* %69 = normalize(%65) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 344666112, 1e-06f, arena + 345876480);
 
-  /* %69 = mul(%68, %66) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 461481984, (const long[]){37824, 192, 1},
-      params[35], (const long[]){0, 0, 1}, arena + 462692352);
+  /* %70 = mul(%69, %67) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 345876480, (const long[]){37824, 192, 1},
+      params[35], (const long[]){0, 0, 1}, arena + 347086848);
 
-  /* %70 = add(%69, %67) blocks.1.norm1 : f32[B, 197, 192], written over %69 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 462692352, (const long[]){37824, 192, 1},
-      params[36], (const long[]){0, 0, 1}, arena + 462692352);
+  /* %71 = add(%70, %68) blocks.1.norm1 : f32[B, 197, 192], written over %70 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 347086848, (const long[]){37824, 192, 1},
+      params[36], (const long[]){0, 0, 1}, arena + 347086848);
 
-  /* %73 = fused_linear(%70, %71, %72) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 462692352, params[37], params[38], LK_ACT_NONE, NULL,
-      arena + 413067264);
+  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 347086848, params[37], params[38], LK_ACT_NONE, NULL,
+      arena + 297461760);
 
-  /* %74 = slice(%73) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %73: no code */
+  /* %75 = slice(%74) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
 
-  /* %75 = slice(%73) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %73: no code */
+  /* %76 = slice(%74) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
 
-  /* %76 = slice(%73) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %73: no code */
+  /* %77 = slice(%74) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
 
-  /* %77 = sdpa(%74, %75, %76) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 413067264, 576, arena + 413067456, 576, arena + 413067648,
-      576, arena + 463902720, 0.125f);
+  /* %78 = sdpa(%75, %76, %77) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 297461760, 576, arena + 297461952, 576, arena + 297462144,
+      576, arena + 348297216, 0.125f);
 
-  /* %80 = fused_linear(%77, %78, %79) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 463902720, params[39], params[40], LK_ACT_NONE, NULL,
-      arena + 465113088);
+  /* %81 = fused_linear(%78, %79, %80) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 348297216, params[39], params[40], LK_ACT_NONE, NULL,
+      arena + 349507584);
 
-  /* %82 = mul(%80, %81) blocks.1 : f32[B, 197, 192], written over %80 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 465113088, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 465113088);
+  /* %83 = mul(%81, %82) blocks.1 : f32[B, 197, 192], written over %81 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 349507584, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 349507584);
 
-  /* %83 = add(%64, %82) blocks.1 : f32[B, 197, 192], written over %80 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 460271616, (const long[]){37824, 192, 1},
-      arena + 465113088, (const long[]){37824, 192, 1}, arena + 465113088);
+  /* %84 = add(%65, %83) blocks.1 : f32[B, 197, 192], written over %81 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 344666112, (const long[]){37824, 192, 1},
+      arena + 349507584, (const long[]){37824, 192, 1}, arena + 349507584);
 
-  /* %86 = normalize(%83) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 465113088, 1e-06f, arena + 466323456);
+  /* %87 = normalize(%84) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 349507584, 1e-06f, arena + 350717952);
 
-  /* %87 = mul(%86, %84) blocks.1.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 466323456, (const long[]){37824, 192, 1},
-      params[41], (const long[]){0, 0, 1}, arena + 86704128);
+  /* %88 = mul(%87, %85) blocks.1.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 350717952, (const long[]){37824, 192, 1},
+      params[41], (const long[]){0, 0, 1}, arena + 77070336);
 
-  /* %88 = add(%87, %85) blocks.1.norm2 : f32[B, 197, 192], written over %87 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 86704128, (const long[]){37824, 192, 1},
-      params[42], (const long[]){0, 0, 1}, arena + 86704128);
+  /* %89 = add(%88, %86) blocks.1.norm2 : f32[B, 197, 192], written over %88 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 77070336, (const long[]){37824, 192, 1},
+      params[42], (const long[]){0, 0, 1}, arena + 77070336);
 
-  /* %89 = slice(%88) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], written into %116 from row 0 */
+  /* %90 = slice(%89) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], written into %118 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 86704128 + (long)b * 37824, 37824,
-        arena + 467533824 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 77070336 + (long)b * 37824, 37824,
+        arena + 351928320 + (long)b * 37824, 192);
   } // for b
 
-  /* %90 = slice(%88) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 544985088, 37632);
+  /* %91 = slice(%89) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 77070528, 37824, arena + 429379584, 37632);
 
-  /* %93 = reshape(%91) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %91: no code */
+  /* %94 = reshape(%92) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %92: no code */
 
-  /* %94 = fused_linear(%90, %93, %92) blocks.1.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 544985088, params[43], params[44], LK_ACT_NONE, NULL,
-      arena + 86704128);
+  /* %95 = fused_linear(%91, %94, %93) blocks.1.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 429379584, params[43], params[44], LK_ACT_NONE, NULL,
+      arena + 77070336);
 
-  /* %97 = batch_normalize(%94, %95, %96) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 86704128, params[45], params[46], 1e-05f,
-      arena + 91521024);
+  /* %98 = batch_statistics(%95) blocks.1.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 77070336, arena + 456732672);
 
-  /* %98 = batch_moments(%94) {channels last} blocks.1.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 86704128, arena + 572338944);
+  /* %99 = slice(%98) {axis 0, start 0, length 2} blocks.1.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456732672, 2304, arena + 456788736, 1536);
 
-  /* %99 = gelu(%97) blocks.1.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 91521024, arena + 96337920);
+  /* %100 = batch_norm_act(%95, %98, %96, %97) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 77070336, arena + 456732672, params[45], params[46],
+      1e-05f, LK_ACT_GELU, arena + 86704128, arena + 81887232);
 
-  /* %102 = token_dwconv(%99, %100, %101) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, params[49], params[50],
-      LK_ACT_NONE, arena + 101154816);
+  /* %103 = token_dwconv(%100, %101, %102) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 81887232, params[49], params[50],
+      LK_ACT_NONE, arena + 86704128);
 
-  /* %105 = batch_normalize(%102, %103, %104) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 101154816, params[51], params[52], 1e-05f,
-      arena + 105971712);
+  /* %106 = batch_statistics(%103) blocks.1.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 86704128, arena + 456734976);
 
-  /* %106 = batch_moments(%102) {channels last} blocks.1.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 101154816, arena + 572340480);
+  /* %107 = slice(%106) {axis 0, start 0, length 2} blocks.1.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456734976, 2304, arena + 456790272, 1536);
 
-  /* %107 = gelu(%105) blocks.1.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 105971712, arena + 110788608);
+  /* %108 = batch_norm_act(%103, %106, %104, %105) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 86704128, arena + 456734976, params[51], params[52],
+      1e-05f, LK_ACT_GELU, arena + 96337920, arena + 91521024);
 
-  /* %110 = reshape(%108) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %108: no code */
+  /* %111 = reshape(%109) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %109: no code */
 
-  /* %111 = fused_linear(%107, %110, %109) blocks.1.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 110788608, params[55], params[56], LK_ACT_NONE, NULL,
-      arena + 546189312);
+  /* %112 = fused_linear(%108, %111, %110) blocks.1.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 91521024, params[55], params[56], LK_ACT_NONE, NULL,
+      arena + 430583808);
 
-  /* %114 = batch_normalize(%111, %112, %113) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 546189312, params[57], params[58], 1e-05f,
-      arena + 115605504);
+  /* %115 = batch_statistics(%112) blocks.1.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 430583808, arena + 456824880);
 
-  /* %115 = batch_moments(%111) {channels last} blocks.1.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 546189312, arena + 572375472);
+  /* %116 = slice(%115) {axis 0, start 0, length 2} blocks.1.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 456824880, 576, arena + 456831600, 384);
 
-  /* %116 = concat(%89, %114) {axis 0} blocks.1.leff : f32[B, 197, 192] */
+  /* %117 = batch_norm_act(%112, %115, %113, %114) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 430583808, arena + 456824880, params[57], params[58],
+      1e-05f, LK_ACT_NONE, arena + 97542144, arena + 96337920);
+
+  /* %118 = concat(%90, %117) {axis 0} blocks.1.leff : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 37632, arena + 96337920 + (long)b * 37632, 37632,
+        arena + 351928320 + (long)b * 37824 + 192, 37824);
+  } // for b
+
+  /* %120 = mul(%118, %119) blocks.1 : f32[B, 197, 192], written over %118 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 351928320, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 351928320);
+
+  /* %121 = add(%84, %120) blocks.1 : f32[B, 197, 192], written over %118 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 349507584, (const long[]){37824, 192, 1},
+      arena + 351928320, (const long[]){37824, 192, 1}, arena + 351928320);
+
+  /* %122 = slice(%121) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 351928320 + (long)b * 37824, 37824,
+        arena + 292632768 + (long)b * 2304, 192);
+  } // for b
+
+  /* %123 = concat(%66, %122) {axis 0} : f32[B, 2, 192], a view of %693: no code */
+
+  /* %126 = normalize(%121) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 351928320, 1e-06f, arena + 353138688);
+
+  /* %127 = mul(%126, %124) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 353138688, (const long[]){37824, 192, 1},
+      params[61], (const long[]){0, 0, 1}, arena + 354349056);
+
+  /* %128 = add(%127, %125) blocks.2.norm1 : f32[B, 197, 192], written over %127 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 354349056, (const long[]){37824, 192, 1},
+      params[62], (const long[]){0, 0, 1}, arena + 354349056);
+
+  /* %131 = fused_linear(%128, %129, %130) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 354349056, params[63], params[64], LK_ACT_NONE, NULL,
+      arena + 301092864);
+
+  /* %132 = slice(%131) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %131: no code */
+
+  /* %133 = slice(%131) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %131: no code */
+
+  /* %134 = slice(%131) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %131: no code */
+
+  /* %135 = sdpa(%132, %133, %134) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 301092864, 576, arena + 301093056, 576, arena + 301093248,
+      576, arena + 355559424, 0.125f);
+
+  /* %138 = fused_linear(%135, %136, %137) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 355559424, params[65], params[66], LK_ACT_NONE, NULL,
+      arena + 356769792);
+
+  /* %140 = mul(%138, %139) blocks.2 : f32[B, 197, 192], written over %138 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 356769792, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 356769792);
+
+  /* %141 = add(%121, %140) blocks.2 : f32[B, 197, 192], written over %138 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 351928320, (const long[]){37824, 192, 1},
+      arena + 356769792, (const long[]){37824, 192, 1}, arena + 356769792);
+
+  /* %144 = normalize(%141) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 356769792, 1e-06f, arena + 357980160);
+
+  /* %145 = mul(%144, %142) blocks.2.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 357980160, (const long[]){37824, 192, 1},
+      params[67], (const long[]){0, 0, 1}, arena + 96337920);
+
+  /* %146 = add(%145, %143) blocks.2.norm2 : f32[B, 197, 192], written over %145 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 96337920, (const long[]){37824, 192, 1},
+      params[68], (const long[]){0, 0, 1}, arena + 96337920);
+
+  /* %147 = slice(%146) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], written into %175 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 96337920 + (long)b * 37824, 37824,
+        arena + 359190528 + (long)b * 37824, 192);
+  } // for b
+
+  /* %148 = slice(%146) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 96338112, 37824, arena + 431788032, 37632);
+
+  /* %151 = reshape(%149) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %149: no code */
+
+  /* %152 = fused_linear(%148, %151, %150) blocks.2.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 431788032, params[69], params[70], LK_ACT_NONE, NULL,
+      arena + 96337920);
+
+  /* %155 = batch_statistics(%152) blocks.2.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 96337920, arena + 456737280);
+
+  /* %156 = slice(%155) {axis 0, start 0, length 2} blocks.2.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456737280, 2304, arena + 456791808, 1536);
+
+  /* %157 = batch_norm_act(%152, %155, %153, %154) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 96337920, arena + 456737280, params[71], params[72],
+      1e-05f, LK_ACT_GELU, arena + 105971712, arena + 101154816);
+
+  /* %160 = token_dwconv(%157, %158, %159) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 101154816, params[75], params[76],
+      LK_ACT_NONE, arena + 105971712);
+
+  /* %163 = batch_statistics(%160) blocks.2.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 105971712, arena + 456739584);
+
+  /* %164 = slice(%163) {axis 0, start 0, length 2} blocks.2.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456739584, 2304, arena + 456793344, 1536);
+
+  /* %165 = batch_norm_act(%160, %163, %161, %162) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 105971712, arena + 456739584, params[77], params[78],
+      1e-05f, LK_ACT_GELU, arena + 115605504, arena + 110788608);
+
+  /* %168 = reshape(%166) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %166: no code */
+
+  /* %169 = fused_linear(%165, %168, %167) blocks.2.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 110788608, params[81], params[82], LK_ACT_NONE, NULL,
+      arena + 432992256);
+
+  /* %172 = batch_statistics(%169) blocks.2.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 432992256, arena + 456825456);
+
+  /* %173 = slice(%172) {axis 0, start 0, length 2} blocks.2.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 456825456, 576, arena + 456831984, 384);
+
+  /* %174 = batch_norm_act(%169, %172, %170, %171) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 432992256, arena + 456825456, params[83], params[84],
+      1e-05f, LK_ACT_NONE, arena + 116809728, arena + 115605504);
+
+  /* %175 = concat(%147, %174) {axis 0} blocks.2.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 115605504 + (long)b * 37632, 37632,
-        arena + 467533824 + (long)b * 37824 + 192, 37824);
+        arena + 359190528 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %118 = mul(%116, %117) blocks.1 : f32[B, 197, 192], written over %116 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 467533824, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 467533824);
+  /* %177 = mul(%175, %176) blocks.2 : f32[B, 197, 192], written over %175 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 359190528, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 359190528);
 
-  /* %119 = add(%83, %118) blocks.1 : f32[B, 197, 192], written over %116 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 465113088, (const long[]){37824, 192, 1},
-      arena + 467533824, (const long[]){37824, 192, 1}, arena + 467533824);
+  /* %178 = add(%141, %177) blocks.2 : f32[B, 197, 192], written over %175 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 356769792, (const long[]){37824, 192, 1},
+      arena + 359190528, (const long[]){37824, 192, 1}, arena + 359190528);
 
-  /* %120 = slice(%119) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 1 */
+  /* %179 = slice(%178) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 2 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 467533824 + (long)b * 37824, 37824,
-        arena + 408238272 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 359190528 + (long)b * 37824, 37824,
+        arena + 292632960 + (long)b * 2304, 192);
   } // for b
 
-  /* %121 = concat(%65, %120) {axis 0} : f32[B, 2, 192], a view of %681: no code */
+  /* %180 = concat(%123, %179) {axis 0} : f32[B, 3, 192], a view of %693: no code */
 
-  /* %124 = normalize(%119) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 467533824, 1e-06f, arena + 468744192);
+  /* %183 = normalize(%178) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 359190528, 1e-06f, arena + 360400896);
 
-  /* %125 = mul(%124, %122) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 468744192, (const long[]){37824, 192, 1},
-      params[61], (const long[]){0, 0, 1}, arena + 469954560);
+  /* %184 = mul(%183, %181) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 360400896, (const long[]){37824, 192, 1},
+      params[87], (const long[]){0, 0, 1}, arena + 361611264);
 
-  /* %126 = add(%125, %123) blocks.2.norm1 : f32[B, 197, 192], written over %125 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 469954560, (const long[]){37824, 192, 1},
-      params[62], (const long[]){0, 0, 1}, arena + 469954560);
+  /* %185 = add(%184, %182) blocks.3.norm1 : f32[B, 197, 192], written over %184 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 361611264, (const long[]){37824, 192, 1},
+      params[88], (const long[]){0, 0, 1}, arena + 361611264);
 
-  /* %129 = fused_linear(%126, %127, %128) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 469954560, params[63], params[64], LK_ACT_NONE, NULL,
-      arena + 416698368);
+  /* %188 = fused_linear(%185, %186, %187) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 361611264, params[89], params[90], LK_ACT_NONE, NULL,
+      arena + 304723968);
 
-  /* %130 = slice(%129) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %129: no code */
+  /* %189 = slice(%188) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %188: no code */
 
-  /* %131 = slice(%129) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %129: no code */
+  /* %190 = slice(%188) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %188: no code */
 
-  /* %132 = slice(%129) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %129: no code */
+  /* %191 = slice(%188) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %188: no code */
 
-  /* %133 = sdpa(%130, %131, %132) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 416698368, 576, arena + 416698560, 576, arena + 416698752,
-      576, arena + 471164928, 0.125f);
+  /* %192 = sdpa(%189, %190, %191) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 304723968, 576, arena + 304724160, 576, arena + 304724352,
+      576, arena + 362821632, 0.125f);
 
-  /* %136 = fused_linear(%133, %134, %135) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 471164928, params[65], params[66], LK_ACT_NONE, NULL,
-      arena + 472375296);
+  /* %195 = fused_linear(%192, %193, %194) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 362821632, params[91], params[92], LK_ACT_NONE, NULL,
+      arena + 364032000);
 
-  /* %138 = mul(%136, %137) blocks.2 : f32[B, 197, 192], written over %136 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 472375296, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 472375296);
+  /* %197 = mul(%195, %196) blocks.3 : f32[B, 197, 192], written over %195 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 364032000, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 364032000);
 
-  /* %139 = add(%119, %138) blocks.2 : f32[B, 197, 192], written over %136 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 467533824, (const long[]){37824, 192, 1},
-      arena + 472375296, (const long[]){37824, 192, 1}, arena + 472375296);
+  /* %198 = add(%178, %197) blocks.3 : f32[B, 197, 192], written over %195 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 359190528, (const long[]){37824, 192, 1},
+      arena + 364032000, (const long[]){37824, 192, 1}, arena + 364032000);
 
-  /* %142 = normalize(%139) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 472375296, 1e-06f, arena + 473585664);
+  /* %201 = normalize(%198) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 364032000, 1e-06f, arena + 365242368);
 
-  /* %143 = mul(%142, %140) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 473585664, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 115605504);
+  /* %202 = mul(%201, %199) blocks.3.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 365242368, (const long[]){37824, 192, 1},
+      params[93], (const long[]){0, 0, 1}, arena + 115605504);
 
-  /* %144 = add(%143, %141) blocks.2.norm2 : f32[B, 197, 192], written over %143 */
+  /* %203 = add(%202, %200) blocks.3.norm2 : f32[B, 197, 192], written over %202 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 115605504, (const long[]){37824, 192, 1},
-      params[68], (const long[]){0, 0, 1}, arena + 115605504);
+      params[94], (const long[]){0, 0, 1}, arena + 115605504);
 
-  /* %145 = slice(%144) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], written into %172 from row 0 */
+  /* %204 = slice(%203) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], written into %232 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 115605504 + (long)b * 37824, 37824,
-        arena + 474796032 + (long)b * 37824, 192);
+        arena + 366452736 + (long)b * 37824, 192);
   } // for b
 
-  /* %146 = slice(%144) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 115605696, 37824, arena + 547393536, 37632);
+  /* %205 = slice(%203) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 115605696, 37824, arena + 434196480, 37632);
 
-  /* %149 = reshape(%147) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %147: no code */
+  /* %208 = reshape(%206) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %206: no code */
 
-  /* %150 = fused_linear(%146, %149, %148) blocks.2.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 547393536, params[69], params[70], LK_ACT_NONE, NULL,
+  /* %209 = fused_linear(%205, %208, %207) blocks.3.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 434196480, params[95], params[96], LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %153 = batch_normalize(%150, %151, %152) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 115605504, params[71], params[72], 1e-05f,
-      arena + 120422400);
+  /* %212 = batch_statistics(%209) blocks.3.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 115605504, arena + 456741888);
 
-  /* %154 = batch_moments(%150) {channels last} blocks.2.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 115605504, arena + 572342016);
+  /* %213 = slice(%212) {axis 0, start 0, length 2} blocks.3.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456741888, 2304, arena + 456794880, 1536);
 
-  /* %155 = gelu(%153) blocks.2.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 120422400, arena + 125239296);
+  /* %214 = batch_norm_act(%209, %212, %210, %211) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 115605504, arena + 456741888, params[97], params[98],
+      1e-05f, LK_ACT_GELU, arena + 125239296, arena + 120422400);
 
-  /* %158 = token_dwconv(%155, %156, %157) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 125239296, params[75], params[76],
-      LK_ACT_NONE, arena + 130056192);
+  /* %217 = token_dwconv(%214, %215, %216) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 120422400, params[101], params[102],
+      LK_ACT_NONE, arena + 125239296);
 
-  /* %161 = batch_normalize(%158, %159, %160) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 130056192, params[77], params[78], 1e-05f,
+  /* %220 = batch_statistics(%217) blocks.3.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 125239296, arena + 456744192);
+
+  /* %221 = slice(%220) {axis 0, start 0, length 2} blocks.3.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456744192, 2304, arena + 456796416, 1536);
+
+  /* %222 = batch_norm_act(%217, %220, %218, %219) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 125239296, arena + 456744192, params[103], params[104],
+      1e-05f, LK_ACT_GELU, arena + 134873088, arena + 130056192);
+
+  /* %225 = reshape(%223) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %223: no code */
+
+  /* %226 = fused_linear(%222, %225, %224) blocks.3.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 130056192, params[107], params[108], LK_ACT_NONE, NULL,
+      arena + 435400704);
+
+  /* %229 = batch_statistics(%226) blocks.3.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 435400704, arena + 456826032);
+
+  /* %230 = slice(%229) {axis 0, start 0, length 2} blocks.3.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 456826032, 576, arena + 456832368, 384);
+
+  /* %231 = batch_norm_act(%226, %229, %227, %228) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 435400704, arena + 456826032, params[109], params[110],
+      1e-05f, LK_ACT_NONE, arena + 136077312, arena + 134873088);
+
+  /* %232 = concat(%204, %231) {axis 0} blocks.3.leff : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 37632, arena + 134873088 + (long)b * 37632, 37632,
+        arena + 366452736 + (long)b * 37824 + 192, 37824);
+  } // for b
+
+  /* %234 = mul(%232, %233) blocks.3 : f32[B, 197, 192], written over %232 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 366452736, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 366452736);
+
+  /* %235 = add(%198, %234) blocks.3 : f32[B, 197, 192], written over %232 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 364032000, (const long[]){37824, 192, 1},
+      arena + 366452736, (const long[]){37824, 192, 1}, arena + 366452736);
+
+  /* %236 = slice(%235) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 3 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 366452736 + (long)b * 37824, 37824,
+        arena + 292633152 + (long)b * 2304, 192);
+  } // for b
+
+  /* %237 = concat(%180, %236) {axis 0} : f32[B, 4, 192], a view of %693: no code */
+
+  /* %240 = normalize(%235) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 366452736, 1e-06f, arena + 367663104);
+
+  /* %241 = mul(%240, %238) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 367663104, (const long[]){37824, 192, 1},
+      params[113], (const long[]){0, 0, 1}, arena + 368873472);
+
+  /* %242 = add(%241, %239) blocks.4.norm1 : f32[B, 197, 192], written over %241 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 368873472, (const long[]){37824, 192, 1},
+      params[114], (const long[]){0, 0, 1}, arena + 368873472);
+
+  /* %245 = fused_linear(%242, %243, %244) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 368873472, params[115], params[116], LK_ACT_NONE, NULL,
+      arena + 308355072);
+
+  /* %246 = slice(%245) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %245: no code */
+
+  /* %247 = slice(%245) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %245: no code */
+
+  /* %248 = slice(%245) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %245: no code */
+
+  /* %249 = sdpa(%246, %247, %248) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 308355072, 576, arena + 308355264, 576, arena + 308355456,
+      576, arena + 370083840, 0.125f);
+
+  /* %252 = fused_linear(%249, %250, %251) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 370083840, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 371294208);
+
+  /* %254 = mul(%252, %253) blocks.4 : f32[B, 197, 192], written over %252 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 371294208, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 371294208);
+
+  /* %255 = add(%235, %254) blocks.4 : f32[B, 197, 192], written over %252 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 366452736, (const long[]){37824, 192, 1},
+      arena + 371294208, (const long[]){37824, 192, 1}, arena + 371294208);
+
+  /* %258 = normalize(%255) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 371294208, 1e-06f, arena + 372504576);
+
+  /* %259 = mul(%258, %256) blocks.4.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 372504576, (const long[]){37824, 192, 1},
+      params[119], (const long[]){0, 0, 1}, arena + 134873088);
+
+  /* %260 = add(%259, %257) blocks.4.norm2 : f32[B, 197, 192], written over %259 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 134873088, (const long[]){37824, 192, 1},
+      params[120], (const long[]){0, 0, 1}, arena + 134873088);
+
+  /* %261 = slice(%260) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], written into %289 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 134873088 + (long)b * 37824, 37824,
+        arena + 373714944 + (long)b * 37824, 192);
+  } // for b
+
+  /* %262 = slice(%260) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 134873280, 37824, arena + 436604928, 37632);
+
+  /* %265 = reshape(%263) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %263: no code */
+
+  /* %266 = fused_linear(%262, %265, %264) blocks.4.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 436604928, params[121], params[122], LK_ACT_NONE, NULL,
       arena + 134873088);
 
-  /* %162 = batch_moments(%158) {channels last} blocks.2.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 130056192, arena + 572343552);
+  /* %269 = batch_statistics(%266) blocks.4.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 134873088, arena + 456746496);
 
-  /* %163 = gelu(%161) blocks.2.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 134873088, arena + 139689984);
+  /* %270 = slice(%269) {axis 0, start 0, length 2} blocks.4.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456746496, 2304, arena + 456797952, 1536);
 
-  /* %166 = reshape(%164) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %164: no code */
+  /* %271 = batch_norm_act(%266, %269, %267, %268) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 134873088, arena + 456746496, params[123], params[124],
+      1e-05f, LK_ACT_GELU, arena + 144506880, arena + 139689984);
 
-  /* %167 = fused_linear(%163, %166, %165) blocks.2.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 139689984, params[81], params[82], LK_ACT_NONE, NULL,
-      arena + 548597760);
+  /* %274 = token_dwconv(%271, %272, %273) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 139689984, params[127], params[128],
+      LK_ACT_NONE, arena + 144506880);
 
-  /* %170 = batch_normalize(%167, %168, %169) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 548597760, params[83], params[84], 1e-05f,
-      arena + 144506880);
+  /* %277 = batch_statistics(%274) blocks.4.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 144506880, arena + 456748800);
 
-  /* %171 = batch_moments(%167) {channels last} blocks.2.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 548597760, arena + 572375856);
+  /* %278 = slice(%277) {axis 0, start 0, length 2} blocks.4.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456748800, 2304, arena + 456799488, 1536);
 
-  /* %172 = concat(%145, %170) {axis 0} blocks.2.leff : f32[B, 197, 192] */
+  /* %279 = batch_norm_act(%274, %277, %275, %276) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 144506880, arena + 456748800, params[129], params[130],
+      1e-05f, LK_ACT_GELU, arena + 154140672, arena + 149323776);
+
+  /* %282 = reshape(%280) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %280: no code */
+
+  /* %283 = fused_linear(%279, %282, %281) blocks.4.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 149323776, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 437809152);
+
+  /* %286 = batch_statistics(%283) blocks.4.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 437809152, arena + 456826608);
+
+  /* %287 = slice(%286) {axis 0, start 0, length 2} blocks.4.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 456826608, 576, arena + 456832752, 384);
+
+  /* %288 = batch_norm_act(%283, %286, %284, %285) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 437809152, arena + 456826608, params[135], params[136],
+      1e-05f, LK_ACT_NONE, arena + 155344896, arena + 154140672);
+
+  /* %289 = concat(%261, %288) {axis 0} blocks.4.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 144506880 + (long)b * 37632, 37632,
-        arena + 474796032 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 154140672 + (long)b * 37632, 37632,
+        arena + 373714944 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %174 = mul(%172, %173) blocks.2 : f32[B, 197, 192], written over %172 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 474796032, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 474796032);
+  /* %291 = mul(%289, %290) blocks.4 : f32[B, 197, 192], written over %289 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 373714944, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 373714944);
 
-  /* %175 = add(%139, %174) blocks.2 : f32[B, 197, 192], written over %172 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 472375296, (const long[]){37824, 192, 1},
-      arena + 474796032, (const long[]){37824, 192, 1}, arena + 474796032);
+  /* %292 = add(%255, %291) blocks.4 : f32[B, 197, 192], written over %289 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 371294208, (const long[]){37824, 192, 1},
+      arena + 373714944, (const long[]){37824, 192, 1}, arena + 373714944);
 
-  /* %176 = slice(%175) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 2 */
+  /* %293 = slice(%292) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 4 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 474796032 + (long)b * 37824, 37824,
-        arena + 408238464 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 373714944 + (long)b * 37824, 37824,
+        arena + 292633344 + (long)b * 2304, 192);
   } // for b
 
-  /* %177 = concat(%121, %176) {axis 0} : f32[B, 3, 192], a view of %681: no code */
+  /* %294 = concat(%237, %293) {axis 0} : f32[B, 5, 192], a view of %693: no code */
 
-  /* %180 = normalize(%175) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 474796032, 1e-06f, arena + 476006400);
+  /* %297 = normalize(%292) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 373714944, 1e-06f, arena + 374925312);
 
-  /* %181 = mul(%180, %178) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 476006400, (const long[]){37824, 192, 1},
-      params[87], (const long[]){0, 0, 1}, arena + 477216768);
+  /* %298 = mul(%297, %295) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 374925312, (const long[]){37824, 192, 1},
+      params[139], (const long[]){0, 0, 1}, arena + 376135680);
 
-  /* %182 = add(%181, %179) blocks.3.norm1 : f32[B, 197, 192], written over %181 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 477216768, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, arena + 477216768);
+  /* %299 = add(%298, %296) blocks.5.norm1 : f32[B, 197, 192], written over %298 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 376135680, (const long[]){37824, 192, 1},
+      params[140], (const long[]){0, 0, 1}, arena + 376135680);
 
-  /* %185 = fused_linear(%182, %183, %184) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 477216768, params[89], params[90], LK_ACT_NONE, NULL,
-      arena + 420329472);
+  /* %302 = fused_linear(%299, %300, %301) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 376135680, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 311986176);
 
-  /* %186 = slice(%185) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %185: no code */
+  /* %303 = slice(%302) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %302: no code */
 
-  /* %187 = slice(%185) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %185: no code */
+  /* %304 = slice(%302) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %302: no code */
 
-  /* %188 = slice(%185) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %185: no code */
+  /* %305 = slice(%302) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %302: no code */
 
-  /* %189 = sdpa(%186, %187, %188) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 420329472, 576, arena + 420329664, 576, arena + 420329856,
-      576, arena + 478427136, 0.125f);
+  /* %306 = sdpa(%303, %304, %305) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 311986176, 576, arena + 311986368, 576, arena + 311986560,
+      576, arena + 377346048, 0.125f);
 
-  /* %192 = fused_linear(%189, %190, %191) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 478427136, params[91], params[92], LK_ACT_NONE, NULL,
-      arena + 479637504);
+  /* %309 = fused_linear(%306, %307, %308) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 377346048, params[143], params[144], LK_ACT_NONE, NULL,
+      arena + 378556416);
 
-  /* %194 = mul(%192, %193) blocks.3 : f32[B, 197, 192], written over %192 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 479637504, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 479637504);
+  /* %311 = mul(%309, %310) blocks.5 : f32[B, 197, 192], written over %309 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 378556416, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 378556416);
 
-  /* %195 = add(%175, %194) blocks.3 : f32[B, 197, 192], written over %192 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 474796032, (const long[]){37824, 192, 1},
-      arena + 479637504, (const long[]){37824, 192, 1}, arena + 479637504);
+  /* %312 = add(%292, %311) blocks.5 : f32[B, 197, 192], written over %309 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 373714944, (const long[]){37824, 192, 1},
+      arena + 378556416, (const long[]){37824, 192, 1}, arena + 378556416);
 
-  /* %198 = normalize(%195) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 479637504, 1e-06f, arena + 480847872);
+  /* %315 = normalize(%312) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 378556416, 1e-06f, arena + 379766784);
 
-  /* %199 = mul(%198, %196) blocks.3.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 480847872, (const long[]){37824, 192, 1},
-      params[93], (const long[]){0, 0, 1}, arena + 144506880);
+  /* %316 = mul(%315, %313) blocks.5.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 379766784, (const long[]){37824, 192, 1},
+      params[145], (const long[]){0, 0, 1}, arena + 154140672);
 
-  /* %200 = add(%199, %197) blocks.3.norm2 : f32[B, 197, 192], written over %199 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 144506880, (const long[]){37824, 192, 1},
-      params[94], (const long[]){0, 0, 1}, arena + 144506880);
+  /* %317 = add(%316, %314) blocks.5.norm2 : f32[B, 197, 192], written over %316 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 154140672, (const long[]){37824, 192, 1},
+      params[146], (const long[]){0, 0, 1}, arena + 154140672);
 
-  /* %201 = slice(%200) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], written into %228 from row 0 */
+  /* %318 = slice(%317) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], written into %346 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 144506880 + (long)b * 37824, 37824,
-        arena + 482058240 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 154140672 + (long)b * 37824, 37824,
+        arena + 380977152 + (long)b * 37824, 192);
   } // for b
 
-  /* %202 = slice(%200) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 144507072, 37824, arena + 549801984, 37632);
+  /* %319 = slice(%317) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 154140864, 37824, arena + 439013376, 37632);
 
-  /* %205 = reshape(%203) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %203: no code */
+  /* %322 = reshape(%320) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %320: no code */
 
-  /* %206 = fused_linear(%202, %205, %204) blocks.3.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 549801984, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 144506880);
+  /* %323 = fused_linear(%319, %322, %321) blocks.5.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 439013376, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 154140672);
 
-  /* %209 = batch_normalize(%206, %207, %208) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 144506880, params[97], params[98], 1e-05f,
-      arena + 149323776);
+  /* %326 = batch_statistics(%323) blocks.5.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 154140672, arena + 456751104);
 
-  /* %210 = batch_moments(%206) {channels last} blocks.3.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 144506880, arena + 572345088);
+  /* %327 = slice(%326) {axis 0, start 0, length 2} blocks.5.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456751104, 2304, arena + 456801024, 1536);
 
-  /* %211 = gelu(%209) blocks.3.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 149323776, arena + 154140672);
+  /* %328 = batch_norm_act(%323, %326, %324, %325) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 154140672, arena + 456751104, params[149], params[150],
+      1e-05f, LK_ACT_GELU, arena + 163774464, arena + 158957568);
 
-  /* %214 = token_dwconv(%211, %212, %213) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672, params[101], params[102],
-      LK_ACT_NONE, arena + 158957568);
+  /* %331 = token_dwconv(%328, %329, %330) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 158957568, params[153], params[154],
+      LK_ACT_NONE, arena + 163774464);
 
-  /* %217 = batch_normalize(%214, %215, %216) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 158957568, params[103], params[104], 1e-05f,
-      arena + 163774464);
+  /* %334 = batch_statistics(%331) blocks.5.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 163774464, arena + 456753408);
 
-  /* %218 = batch_moments(%214) {channels last} blocks.3.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 158957568, arena + 572346624);
+  /* %335 = slice(%334) {axis 0, start 0, length 2} blocks.5.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456753408, 2304, arena + 456802560, 1536);
 
-  /* %219 = gelu(%217) blocks.3.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 163774464, arena + 168591360);
+  /* %336 = batch_norm_act(%331, %334, %332, %333) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 163774464, arena + 456753408, params[155], params[156],
+      1e-05f, LK_ACT_GELU, arena + 173408256, arena + 168591360);
 
-  /* %222 = reshape(%220) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %220: no code */
+  /* %339 = reshape(%337) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %337: no code */
 
-  /* %223 = fused_linear(%219, %222, %221) blocks.3.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 168591360, params[107], params[108], LK_ACT_NONE, NULL,
-      arena + 551006208);
+  /* %340 = fused_linear(%336, %339, %338) blocks.5.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 168591360, params[159], params[160], LK_ACT_NONE, NULL,
+      arena + 440217600);
 
-  /* %226 = batch_normalize(%223, %224, %225) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 551006208, params[109], params[110], 1e-05f,
-      arena + 173408256);
+  /* %343 = batch_statistics(%340) blocks.5.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 440217600, arena + 456827184);
 
-  /* %227 = batch_moments(%223) {channels last} blocks.3.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 551006208, arena + 572376240);
+  /* %344 = slice(%343) {axis 0, start 0, length 2} blocks.5.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 456827184, 576, arena + 456833136, 384);
 
-  /* %228 = concat(%201, %226) {axis 0} blocks.3.leff : f32[B, 197, 192] */
+  /* %345 = batch_norm_act(%340, %343, %341, %342) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 440217600, arena + 456827184, params[161], params[162],
+      1e-05f, LK_ACT_NONE, arena + 174612480, arena + 173408256);
+
+  /* %346 = concat(%318, %345) {axis 0} blocks.5.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 173408256 + (long)b * 37632, 37632,
-        arena + 482058240 + (long)b * 37824 + 192, 37824);
+        arena + 380977152 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %230 = mul(%228, %229) blocks.3 : f32[B, 197, 192], written over %228 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 482058240, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 482058240);
+  /* %348 = mul(%346, %347) blocks.5 : f32[B, 197, 192], written over %346 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 380977152, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 380977152);
 
-  /* %231 = add(%195, %230) blocks.3 : f32[B, 197, 192], written over %228 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 479637504, (const long[]){37824, 192, 1},
-      arena + 482058240, (const long[]){37824, 192, 1}, arena + 482058240);
+  /* %349 = add(%312, %348) blocks.5 : f32[B, 197, 192], written over %346 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 378556416, (const long[]){37824, 192, 1},
+      arena + 380977152, (const long[]){37824, 192, 1}, arena + 380977152);
 
-  /* %232 = slice(%231) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 3 */
+  /* %350 = slice(%349) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 5 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 482058240 + (long)b * 37824, 37824,
-        arena + 408238656 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 380977152 + (long)b * 37824, 37824,
+        arena + 292633536 + (long)b * 2304, 192);
   } // for b
 
-  /* %233 = concat(%177, %232) {axis 0} : f32[B, 4, 192], a view of %681: no code */
+  /* %351 = concat(%294, %350) {axis 0} : f32[B, 6, 192], a view of %693: no code */
 
-  /* %236 = normalize(%231) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 482058240, 1e-06f, arena + 483268608);
+  /* %354 = normalize(%349) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 380977152, 1e-06f, arena + 382187520);
 
-  /* %237 = mul(%236, %234) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 483268608, (const long[]){37824, 192, 1},
-      params[113], (const long[]){0, 0, 1}, arena + 484478976);
+  /* %355 = mul(%354, %352) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 382187520, (const long[]){37824, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 383397888);
 
-  /* %238 = add(%237, %235) blocks.4.norm1 : f32[B, 197, 192], written over %237 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 484478976, (const long[]){37824, 192, 1},
-      params[114], (const long[]){0, 0, 1}, arena + 484478976);
+  /* %356 = add(%355, %353) blocks.6.norm1 : f32[B, 197, 192], written over %355 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 383397888, (const long[]){37824, 192, 1},
+      params[166], (const long[]){0, 0, 1}, arena + 383397888);
 
-  /* %241 = fused_linear(%238, %239, %240) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 484478976, params[115], params[116], LK_ACT_NONE, NULL,
-      arena + 423960576);
+  /* %359 = fused_linear(%356, %357, %358) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 383397888, params[167], params[168], LK_ACT_NONE, NULL,
+      arena + 315617280);
 
-  /* %242 = slice(%241) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %241: no code */
+  /* %360 = slice(%359) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %359: no code */
 
-  /* %243 = slice(%241) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %241: no code */
+  /* %361 = slice(%359) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %359: no code */
 
-  /* %244 = slice(%241) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %241: no code */
+  /* %362 = slice(%359) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %359: no code */
 
-  /* %245 = sdpa(%242, %243, %244) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 423960576, 576, arena + 423960768, 576, arena + 423960960,
-      576, arena + 485689344, 0.125f);
+  /* %363 = sdpa(%360, %361, %362) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 315617280, 576, arena + 315617472, 576, arena + 315617664,
+      576, arena + 384608256, 0.125f);
 
-  /* %248 = fused_linear(%245, %246, %247) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 485689344, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 486899712);
+  /* %366 = fused_linear(%363, %364, %365) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 384608256, params[169], params[170], LK_ACT_NONE, NULL,
+      arena + 385818624);
 
-  /* %250 = mul(%248, %249) blocks.4 : f32[B, 197, 192], written over %248 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 486899712, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 486899712);
+  /* %368 = mul(%366, %367) blocks.6 : f32[B, 197, 192], written over %366 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 385818624, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 385818624);
 
-  /* %251 = add(%231, %250) blocks.4 : f32[B, 197, 192], written over %248 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 482058240, (const long[]){37824, 192, 1},
-      arena + 486899712, (const long[]){37824, 192, 1}, arena + 486899712);
+  /* %369 = add(%349, %368) blocks.6 : f32[B, 197, 192], written over %366 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 380977152, (const long[]){37824, 192, 1},
+      arena + 385818624, (const long[]){37824, 192, 1}, arena + 385818624);
 
-  /* %254 = normalize(%251) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 486899712, 1e-06f, arena + 488110080);
+  /* %372 = normalize(%369) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 385818624, 1e-06f, arena + 387028992);
 
-  /* %255 = mul(%254, %252) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 488110080, (const long[]){37824, 192, 1},
-      params[119], (const long[]){0, 0, 1}, arena + 173408256);
+  /* %373 = mul(%372, %370) blocks.6.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 387028992, (const long[]){37824, 192, 1},
+      params[171], (const long[]){0, 0, 1}, arena + 173408256);
 
-  /* %256 = add(%255, %253) blocks.4.norm2 : f32[B, 197, 192], written over %255 */
+  /* %374 = add(%373, %371) blocks.6.norm2 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 173408256, (const long[]){37824, 192, 1},
-      params[120], (const long[]){0, 0, 1}, arena + 173408256);
+      params[172], (const long[]){0, 0, 1}, arena + 173408256);
 
-  /* %257 = slice(%256) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], written into %284 from row 0 */
+  /* %375 = slice(%374) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], written into %403 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 173408256 + (long)b * 37824, 37824,
-        arena + 489320448 + (long)b * 37824, 192);
+        arena + 388239360 + (long)b * 37824, 192);
   } // for b
 
-  /* %258 = slice(%256) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 552210432, 37632);
+  /* %376 = slice(%374) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 441421824, 37632);
 
-  /* %261 = reshape(%259) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %259: no code */
+  /* %379 = reshape(%377) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %377: no code */
 
-  /* %262 = fused_linear(%258, %261, %260) blocks.4.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 552210432, params[121], params[122], LK_ACT_NONE, NULL,
+  /* %380 = fused_linear(%376, %379, %378) blocks.6.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 441421824, params[173], params[174], LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %265 = batch_normalize(%262, %263, %264) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 173408256, params[123], params[124], 1e-05f,
-      arena + 178225152);
+  /* %383 = batch_statistics(%380) blocks.6.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 173408256, arena + 456755712);
 
-  /* %266 = batch_moments(%262) {channels last} blocks.4.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 173408256, arena + 572348160);
+  /* %384 = slice(%383) {axis 0, start 0, length 2} blocks.6.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456755712, 2304, arena + 456804096, 1536);
 
-  /* %267 = gelu(%265) blocks.4.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 178225152, arena + 183042048);
+  /* %385 = batch_norm_act(%380, %383, %381, %382) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 173408256, arena + 456755712, params[175], params[176],
+      1e-05f, LK_ACT_GELU, arena + 183042048, arena + 178225152);
 
-  /* %270 = token_dwconv(%267, %268, %269) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 183042048, params[127], params[128],
-      LK_ACT_NONE, arena + 187858944);
+  /* %388 = token_dwconv(%385, %386, %387) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 178225152, params[179], params[180],
+      LK_ACT_NONE, arena + 183042048);
 
-  /* %273 = batch_normalize(%270, %271, %272) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 187858944, params[129], params[130], 1e-05f,
+  /* %391 = batch_statistics(%388) blocks.6.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 183042048, arena + 456758016);
+
+  /* %392 = slice(%391) {axis 0, start 0, length 2} blocks.6.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456758016, 2304, arena + 456805632, 1536);
+
+  /* %393 = batch_norm_act(%388, %391, %389, %390) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 183042048, arena + 456758016, params[181], params[182],
+      1e-05f, LK_ACT_GELU, arena + 192675840, arena + 187858944);
+
+  /* %396 = reshape(%394) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %394: no code */
+
+  /* %397 = fused_linear(%393, %396, %395) blocks.6.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 187858944, params[185], params[186], LK_ACT_NONE, NULL,
+      arena + 442626048);
+
+  /* %400 = batch_statistics(%397) blocks.6.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 442626048, arena + 456827760);
+
+  /* %401 = slice(%400) {axis 0, start 0, length 2} blocks.6.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 456827760, 576, arena + 456833520, 384);
+
+  /* %402 = batch_norm_act(%397, %400, %398, %399) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 442626048, arena + 456827760, params[187], params[188],
+      1e-05f, LK_ACT_NONE, arena + 193880064, arena + 192675840);
+
+  /* %403 = concat(%375, %402) {axis 0} blocks.6.leff : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 37632, arena + 192675840 + (long)b * 37632, 37632,
+        arena + 388239360 + (long)b * 37824 + 192, 37824);
+  } // for b
+
+  /* %405 = mul(%403, %404) blocks.6 : f32[B, 197, 192], written over %403 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 388239360, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 388239360);
+
+  /* %406 = add(%369, %405) blocks.6 : f32[B, 197, 192], written over %403 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 385818624, (const long[]){37824, 192, 1},
+      arena + 388239360, (const long[]){37824, 192, 1}, arena + 388239360);
+
+  /* %407 = slice(%406) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 6 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 388239360 + (long)b * 37824, 37824,
+        arena + 292633728 + (long)b * 2304, 192);
+  } // for b
+
+  /* %408 = concat(%351, %407) {axis 0} : f32[B, 7, 192], a view of %693: no code */
+
+  /* %411 = normalize(%406) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 388239360, 1e-06f, arena + 389449728);
+
+  /* %412 = mul(%411, %409) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 389449728, (const long[]){37824, 192, 1},
+      params[191], (const long[]){0, 0, 1}, arena + 390660096);
+
+  /* %413 = add(%412, %410) blocks.7.norm1 : f32[B, 197, 192], written over %412 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 390660096, (const long[]){37824, 192, 1},
+      params[192], (const long[]){0, 0, 1}, arena + 390660096);
+
+  /* %416 = fused_linear(%413, %414, %415) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 390660096, params[193], params[194], LK_ACT_NONE, NULL,
+      arena + 319248384);
+
+  /* %417 = slice(%416) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %416: no code */
+
+  /* %418 = slice(%416) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %416: no code */
+
+  /* %419 = slice(%416) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %416: no code */
+
+  /* %420 = sdpa(%417, %418, %419) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 319248384, 576, arena + 319248576, 576, arena + 319248768,
+      576, arena + 391870464, 0.125f);
+
+  /* %423 = fused_linear(%420, %421, %422) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 391870464, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 393080832);
+
+  /* %425 = mul(%423, %424) blocks.7 : f32[B, 197, 192], written over %423 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 393080832, (const long[]){37824, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 393080832);
+
+  /* %426 = add(%406, %425) blocks.7 : f32[B, 197, 192], written over %423 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 388239360, (const long[]){37824, 192, 1},
+      arena + 393080832, (const long[]){37824, 192, 1}, arena + 393080832);
+
+  /* %429 = normalize(%426) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 393080832, 1e-06f, arena + 394291200);
+
+  /* %430 = mul(%429, %427) blocks.7.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 394291200, (const long[]){37824, 192, 1},
+      params[197], (const long[]){0, 0, 1}, arena + 192675840);
+
+  /* %431 = add(%430, %428) blocks.7.norm2 : f32[B, 197, 192], written over %430 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 192675840, (const long[]){37824, 192, 1},
+      params[198], (const long[]){0, 0, 1}, arena + 192675840);
+
+  /* %432 = slice(%431) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], written into %460 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 192675840 + (long)b * 37824, 37824,
+        arena + 395501568 + (long)b * 37824, 192);
+  } // for b
+
+  /* %433 = slice(%431) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 192676032, 37824, arena + 443830272, 37632);
+
+  /* %436 = reshape(%434) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %434: no code */
+
+  /* %437 = fused_linear(%433, %436, %435) blocks.7.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 443830272, params[199], params[200], LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %274 = batch_moments(%270) {channels last} blocks.4.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 187858944, arena + 572349696);
+  /* %440 = batch_statistics(%437) blocks.7.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 192675840, arena + 456760320);
 
-  /* %275 = gelu(%273) blocks.4.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 192675840, arena + 197492736);
+  /* %441 = slice(%440) {axis 0, start 0, length 2} blocks.7.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456760320, 2304, arena + 456807168, 1536);
 
-  /* %278 = reshape(%276) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %276: no code */
+  /* %442 = batch_norm_act(%437, %440, %438, %439) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 192675840, arena + 456760320, params[201], params[202],
+      1e-05f, LK_ACT_GELU, arena + 202309632, arena + 197492736);
 
-  /* %279 = fused_linear(%275, %278, %277) blocks.4.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 197492736, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 553414656);
+  /* %445 = token_dwconv(%442, %443, %444) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 197492736, params[205], params[206],
+      LK_ACT_NONE, arena + 202309632);
 
-  /* %282 = batch_normalize(%279, %280, %281) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 553414656, params[135], params[136], 1e-05f,
-      arena + 202309632);
+  /* %448 = batch_statistics(%445) blocks.7.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 202309632, arena + 456762624);
 
-  /* %283 = batch_moments(%279) {channels last} blocks.4.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 553414656, arena + 572376624);
+  /* %449 = slice(%448) {axis 0, start 0, length 2} blocks.7.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456762624, 2304, arena + 456808704, 1536);
 
-  /* %284 = concat(%257, %282) {axis 0} blocks.4.leff : f32[B, 197, 192] */
+  /* %450 = batch_norm_act(%445, %448, %446, %447) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 202309632, arena + 456762624, params[207], params[208],
+      1e-05f, LK_ACT_GELU, arena + 211943424, arena + 207126528);
+
+  /* %453 = reshape(%451) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %451: no code */
+
+  /* %454 = fused_linear(%450, %453, %452) blocks.7.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 207126528, params[211], params[212], LK_ACT_NONE, NULL,
+      arena + 445034496);
+
+  /* %457 = batch_statistics(%454) blocks.7.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 445034496, arena + 456828336);
+
+  /* %458 = slice(%457) {axis 0, start 0, length 2} blocks.7.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 456828336, 576, arena + 456833904, 384);
+
+  /* %459 = batch_norm_act(%454, %457, %455, %456) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 445034496, arena + 456828336, params[213], params[214],
+      1e-05f, LK_ACT_NONE, arena + 213147648, arena + 211943424);
+
+  /* %460 = concat(%432, %459) {axis 0} blocks.7.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 202309632 + (long)b * 37632, 37632,
-        arena + 489320448 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 211943424 + (long)b * 37632, 37632,
+        arena + 395501568 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %286 = mul(%284, %285) blocks.4 : f32[B, 197, 192], written over %284 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 489320448, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 489320448);
+  /* %462 = mul(%460, %461) blocks.7 : f32[B, 197, 192], written over %460 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 395501568, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 395501568);
 
-  /* %287 = add(%251, %286) blocks.4 : f32[B, 197, 192], written over %284 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 486899712, (const long[]){37824, 192, 1},
-      arena + 489320448, (const long[]){37824, 192, 1}, arena + 489320448);
+  /* %463 = add(%426, %462) blocks.7 : f32[B, 197, 192], written over %460 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 393080832, (const long[]){37824, 192, 1},
+      arena + 395501568, (const long[]){37824, 192, 1}, arena + 395501568);
 
-  /* %288 = slice(%287) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 4 */
+  /* %464 = slice(%463) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 7 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 489320448 + (long)b * 37824, 37824,
-        arena + 408238848 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 395501568 + (long)b * 37824, 37824,
+        arena + 292633920 + (long)b * 2304, 192);
   } // for b
 
-  /* %289 = concat(%233, %288) {axis 0} : f32[B, 5, 192], a view of %681: no code */
+  /* %465 = concat(%408, %464) {axis 0} : f32[B, 8, 192], a view of %693: no code */
 
-  /* %292 = normalize(%287) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 489320448, 1e-06f, arena + 490530816);
+  /* %468 = normalize(%463) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 395501568, 1e-06f, arena + 396711936);
 
-  /* %293 = mul(%292, %290) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 490530816, (const long[]){37824, 192, 1},
-      params[139], (const long[]){0, 0, 1}, arena + 491741184);
+  /* %469 = mul(%468, %466) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      params[217], (const long[]){0, 0, 1}, arena + 397922304);
 
-  /* %294 = add(%293, %291) blocks.5.norm1 : f32[B, 197, 192], written over %293 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 491741184, (const long[]){37824, 192, 1},
-      params[140], (const long[]){0, 0, 1}, arena + 491741184);
+  /* %470 = add(%469, %467) blocks.8.norm1 : f32[B, 197, 192], written over %469 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 397922304, (const long[]){37824, 192, 1},
+      params[218], (const long[]){0, 0, 1}, arena + 397922304);
 
-  /* %297 = fused_linear(%294, %295, %296) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 491741184, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 427591680);
+  /* %473 = fused_linear(%470, %471, %472) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 397922304, params[219], params[220], LK_ACT_NONE, NULL,
+      arena + 322879488);
 
-  /* %298 = slice(%297) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %297: no code */
+  /* %474 = slice(%473) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %473: no code */
 
-  /* %299 = slice(%297) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %297: no code */
+  /* %475 = slice(%473) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %473: no code */
 
-  /* %300 = slice(%297) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %297: no code */
+  /* %476 = slice(%473) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %473: no code */
 
-  /* %301 = sdpa(%298, %299, %300) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 427591680, 576, arena + 427591872, 576, arena + 427592064,
-      576, arena + 492951552, 0.125f);
+  /* %477 = sdpa(%474, %475, %476) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 322879488, 576, arena + 322879680, 576, arena + 322879872,
+      576, arena + 399132672, 0.125f);
 
-  /* %304 = fused_linear(%301, %302, %303) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 492951552, params[143], params[144], LK_ACT_NONE, NULL,
-      arena + 494161920);
+  /* %480 = fused_linear(%477, %478, %479) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 399132672, params[221], params[222], LK_ACT_NONE, NULL,
+      arena + 400343040);
 
-  /* %306 = mul(%304, %305) blocks.5 : f32[B, 197, 192], written over %304 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 494161920, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 494161920);
+  /* %482 = mul(%480, %481) blocks.8 : f32[B, 197, 192], written over %480 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 400343040, (const long[]){37824, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 400343040);
 
-  /* %307 = add(%287, %306) blocks.5 : f32[B, 197, 192], written over %304 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 489320448, (const long[]){37824, 192, 1},
-      arena + 494161920, (const long[]){37824, 192, 1}, arena + 494161920);
+  /* %483 = add(%463, %482) blocks.8 : f32[B, 197, 192], written over %480 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 395501568, (const long[]){37824, 192, 1},
+      arena + 400343040, (const long[]){37824, 192, 1}, arena + 400343040);
 
-  /* %310 = normalize(%307) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 494161920, 1e-06f, arena + 495372288);
+  /* %486 = normalize(%483) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 400343040, 1e-06f, arena + 401553408);
 
-  /* %311 = mul(%310, %308) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 495372288, (const long[]){37824, 192, 1},
-      params[145], (const long[]){0, 0, 1}, arena + 202309632);
+  /* %487 = mul(%486, %484) blocks.8.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 401553408, (const long[]){37824, 192, 1},
+      params[223], (const long[]){0, 0, 1}, arena + 211943424);
 
-  /* %312 = add(%311, %309) blocks.5.norm2 : f32[B, 197, 192], written over %311 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 202309632, (const long[]){37824, 192, 1},
-      params[146], (const long[]){0, 0, 1}, arena + 202309632);
+  /* %488 = add(%487, %485) blocks.8.norm2 : f32[B, 197, 192], written over %487 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 211943424, (const long[]){37824, 192, 1},
+      params[224], (const long[]){0, 0, 1}, arena + 211943424);
 
-  /* %313 = slice(%312) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], written into %340 from row 0 */
+  /* %489 = slice(%488) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], written into %517 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 202309632 + (long)b * 37824, 37824,
-        arena + 496582656 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 211943424 + (long)b * 37824, 37824,
+        arena + 402763776 + (long)b * 37824, 192);
   } // for b
 
-  /* %314 = slice(%312) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 554618880, 37632);
+  /* %490 = slice(%488) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 211943616, 37824, arena + 446238720, 37632);
 
-  /* %317 = reshape(%315) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %315: no code */
+  /* %493 = reshape(%491) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %491: no code */
 
-  /* %318 = fused_linear(%314, %317, %316) blocks.5.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 554618880, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 202309632);
+  /* %494 = fused_linear(%490, %493, %492) blocks.8.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 446238720, params[225], params[226], LK_ACT_NONE, NULL,
+      arena + 211943424);
 
-  /* %321 = batch_normalize(%318, %319, %320) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 202309632, params[149], params[150], 1e-05f,
-      arena + 207126528);
+  /* %497 = batch_statistics(%494) blocks.8.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 211943424, arena + 456764928);
 
-  /* %322 = batch_moments(%318) {channels last} blocks.5.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 202309632, arena + 572351232);
+  /* %498 = slice(%497) {axis 0, start 0, length 2} blocks.8.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456764928, 2304, arena + 456810240, 1536);
 
-  /* %323 = gelu(%321) blocks.5.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 207126528, arena + 211943424);
+  /* %499 = batch_norm_act(%494, %497, %495, %496) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 211943424, arena + 456764928, params[227], params[228],
+      1e-05f, LK_ACT_GELU, arena + 221577216, arena + 216760320);
 
-  /* %326 = token_dwconv(%323, %324, %325) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424, params[153], params[154],
-      LK_ACT_NONE, arena + 216760320);
+  /* %502 = token_dwconv(%499, %500, %501) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 216760320, params[231], params[232],
+      LK_ACT_NONE, arena + 221577216);
 
-  /* %329 = batch_normalize(%326, %327, %328) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 216760320, params[155], params[156], 1e-05f,
-      arena + 221577216);
+  /* %505 = batch_statistics(%502) blocks.8.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 221577216, arena + 456767232);
 
-  /* %330 = batch_moments(%326) {channels last} blocks.5.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 216760320, arena + 572352768);
+  /* %506 = slice(%505) {axis 0, start 0, length 2} blocks.8.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456767232, 2304, arena + 456811776, 1536);
 
-  /* %331 = gelu(%329) blocks.5.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 221577216, arena + 226394112);
+  /* %507 = batch_norm_act(%502, %505, %503, %504) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 221577216, arena + 456767232, params[233], params[234],
+      1e-05f, LK_ACT_GELU, arena + 231211008, arena + 226394112);
 
-  /* %334 = reshape(%332) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %332: no code */
+  /* %510 = reshape(%508) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %508: no code */
 
-  /* %335 = fused_linear(%331, %334, %333) blocks.5.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 226394112, params[159], params[160], LK_ACT_NONE, NULL,
-      arena + 555823104);
+  /* %511 = fused_linear(%507, %510, %509) blocks.8.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 226394112, params[237], params[238], LK_ACT_NONE, NULL,
+      arena + 447442944);
 
-  /* %338 = batch_normalize(%335, %336, %337) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 555823104, params[161], params[162], 1e-05f,
-      arena + 231211008);
+  /* %514 = batch_statistics(%511) blocks.8.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 447442944, arena + 456828912);
 
-  /* %339 = batch_moments(%335) {channels last} blocks.5.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 555823104, arena + 572377008);
+  /* %515 = slice(%514) {axis 0, start 0, length 2} blocks.8.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 456828912, 576, arena + 456834288, 384);
 
-  /* %340 = concat(%313, %338) {axis 0} blocks.5.leff : f32[B, 197, 192] */
+  /* %516 = batch_norm_act(%511, %514, %512, %513) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 447442944, arena + 456828912, params[239], params[240],
+      1e-05f, LK_ACT_NONE, arena + 232415232, arena + 231211008);
+
+  /* %517 = concat(%489, %516) {axis 0} blocks.8.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 231211008 + (long)b * 37632, 37632,
-        arena + 496582656 + (long)b * 37824 + 192, 37824);
+        arena + 402763776 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %342 = mul(%340, %341) blocks.5 : f32[B, 197, 192], written over %340 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 496582656, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 496582656);
+  /* %519 = mul(%517, %518) blocks.8 : f32[B, 197, 192], written over %517 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 402763776, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 402763776);
 
-  /* %343 = add(%307, %342) blocks.5 : f32[B, 197, 192], written over %340 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 494161920, (const long[]){37824, 192, 1},
-      arena + 496582656, (const long[]){37824, 192, 1}, arena + 496582656);
+  /* %520 = add(%483, %519) blocks.8 : f32[B, 197, 192], written over %517 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 400343040, (const long[]){37824, 192, 1},
+      arena + 402763776, (const long[]){37824, 192, 1}, arena + 402763776);
 
-  /* %344 = slice(%343) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 5 */
+  /* %521 = slice(%520) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 8 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 496582656 + (long)b * 37824, 37824,
-        arena + 408239040 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 402763776 + (long)b * 37824, 37824,
+        arena + 292634112 + (long)b * 2304, 192);
   } // for b
 
-  /* %345 = concat(%289, %344) {axis 0} : f32[B, 6, 192], a view of %681: no code */
+  /* %522 = concat(%465, %521) {axis 0} : f32[B, 9, 192], a view of %693: no code */
 
-  /* %348 = normalize(%343) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 496582656, 1e-06f, arena + 497793024);
+  /* %525 = normalize(%520) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 402763776, 1e-06f, arena + 403974144);
 
-  /* %349 = mul(%348, %346) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 497793024, (const long[]){37824, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 499003392);
+  /* %526 = mul(%525, %523) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 403974144, (const long[]){37824, 192, 1},
+      params[243], (const long[]){0, 0, 1}, arena + 405184512);
 
-  /* %350 = add(%349, %347) blocks.6.norm1 : f32[B, 197, 192], written over %349 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 499003392, (const long[]){37824, 192, 1},
-      params[166], (const long[]){0, 0, 1}, arena + 499003392);
+  /* %527 = add(%526, %524) blocks.9.norm1 : f32[B, 197, 192], written over %526 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 405184512, (const long[]){37824, 192, 1},
+      params[244], (const long[]){0, 0, 1}, arena + 405184512);
 
-  /* %353 = fused_linear(%350, %351, %352) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 499003392, params[167], params[168], LK_ACT_NONE, NULL,
-      arena + 431222784);
+  /* %530 = fused_linear(%527, %528, %529) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 405184512, params[245], params[246], LK_ACT_NONE, NULL,
+      arena + 326510592);
 
-  /* %354 = slice(%353) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %353: no code */
+  /* %531 = slice(%530) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %530: no code */
 
-  /* %355 = slice(%353) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %353: no code */
+  /* %532 = slice(%530) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %530: no code */
 
-  /* %356 = slice(%353) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %353: no code */
+  /* %533 = slice(%530) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %530: no code */
 
-  /* %357 = sdpa(%354, %355, %356) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 431222784, 576, arena + 431222976, 576, arena + 431223168,
-      576, arena + 500213760, 0.125f);
+  /* %534 = sdpa(%531, %532, %533) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 326510592, 576, arena + 326510784, 576, arena + 326510976,
+      576, arena + 406394880, 0.125f);
 
-  /* %360 = fused_linear(%357, %358, %359) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 500213760, params[169], params[170], LK_ACT_NONE, NULL,
-      arena + 501424128);
+  /* %537 = fused_linear(%534, %535, %536) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 406394880, params[247], params[248], LK_ACT_NONE, NULL,
+      arena + 407605248);
 
-  /* %362 = mul(%360, %361) blocks.6 : f32[B, 197, 192], written over %360 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 501424128, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 501424128);
+  /* %539 = mul(%537, %538) blocks.9 : f32[B, 197, 192], written over %537 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 407605248, (const long[]){37824, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 407605248);
 
-  /* %363 = add(%343, %362) blocks.6 : f32[B, 197, 192], written over %360 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 496582656, (const long[]){37824, 192, 1},
-      arena + 501424128, (const long[]){37824, 192, 1}, arena + 501424128);
+  /* %540 = add(%520, %539) blocks.9 : f32[B, 197, 192], written over %537 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 402763776, (const long[]){37824, 192, 1},
+      arena + 407605248, (const long[]){37824, 192, 1}, arena + 407605248);
 
-  /* %366 = normalize(%363) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 501424128, 1e-06f, arena + 502634496);
+  /* %543 = normalize(%540) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 407605248, 1e-06f, arena + 408815616);
 
-  /* %367 = mul(%366, %364) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 502634496, (const long[]){37824, 192, 1},
-      params[171], (const long[]){0, 0, 1}, arena + 231211008);
+  /* %544 = mul(%543, %541) blocks.9.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 408815616, (const long[]){37824, 192, 1},
+      params[249], (const long[]){0, 0, 1}, arena + 231211008);
 
-  /* %368 = add(%367, %365) blocks.6.norm2 : f32[B, 197, 192], written over %367 */
+  /* %545 = add(%544, %542) blocks.9.norm2 : f32[B, 197, 192], written over %544 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 231211008, (const long[]){37824, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 231211008);
+      params[250], (const long[]){0, 0, 1}, arena + 231211008);
 
-  /* %369 = slice(%368) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], written into %396 from row 0 */
+  /* %546 = slice(%545) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], written into %574 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 231211008 + (long)b * 37824, 37824,
-        arena + 503844864 + (long)b * 37824, 192);
+        arena + 410025984 + (long)b * 37824, 192);
   } // for b
 
-  /* %370 = slice(%368) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 231211200, 37824, arena + 557027328, 37632);
+  /* %547 = slice(%545) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 231211200, 37824, arena + 448647168, 37632);
 
-  /* %373 = reshape(%371) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %371: no code */
+  /* %550 = reshape(%548) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %548: no code */
 
-  /* %374 = fused_linear(%370, %373, %372) blocks.6.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 557027328, params[173], params[174], LK_ACT_NONE, NULL,
+  /* %551 = fused_linear(%547, %550, %549) blocks.9.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 448647168, params[251], params[252], LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %377 = batch_normalize(%374, %375, %376) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 231211008, params[175], params[176], 1e-05f,
-      arena + 236027904);
+  /* %554 = batch_statistics(%551) blocks.9.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 231211008, arena + 456769536);
 
-  /* %378 = batch_moments(%374) {channels last} blocks.6.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 231211008, arena + 572354304);
+  /* %555 = slice(%554) {axis 0, start 0, length 2} blocks.9.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456769536, 2304, arena + 456813312, 1536);
 
-  /* %379 = gelu(%377) blocks.6.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 236027904, arena + 240844800);
+  /* %556 = batch_norm_act(%551, %554, %552, %553) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 231211008, arena + 456769536, params[253], params[254],
+      1e-05f, LK_ACT_GELU, arena + 240844800, arena + 236027904);
 
-  /* %382 = token_dwconv(%379, %380, %381) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 240844800, params[179], params[180],
-      LK_ACT_NONE, arena + 245661696);
+  /* %559 = token_dwconv(%556, %557, %558) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 236027904, params[257], params[258],
+      LK_ACT_NONE, arena + 240844800);
 
-  /* %385 = batch_normalize(%382, %383, %384) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 245661696, params[181], params[182], 1e-05f,
+  /* %562 = batch_statistics(%559) blocks.9.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 240844800, arena + 456771840);
+
+  /* %563 = slice(%562) {axis 0, start 0, length 2} blocks.9.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456771840, 2304, arena + 456814848, 1536);
+
+  /* %564 = batch_norm_act(%559, %562, %560, %561) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 240844800, arena + 456771840, params[259], params[260],
+      1e-05f, LK_ACT_GELU, arena + 250478592, arena + 245661696);
+
+  /* %567 = reshape(%565) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %565: no code */
+
+  /* %568 = fused_linear(%564, %567, %566) blocks.9.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 245661696, params[263], params[264], LK_ACT_NONE, NULL,
+      arena + 449851392);
+
+  /* %571 = batch_statistics(%568) blocks.9.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 449851392, arena + 456829488);
+
+  /* %572 = slice(%571) {axis 0, start 0, length 2} blocks.9.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 456829488, 576, arena + 456834672, 384);
+
+  /* %573 = batch_norm_act(%568, %571, %569, %570) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 449851392, arena + 456829488, params[265], params[266],
+      1e-05f, LK_ACT_NONE, arena + 251682816, arena + 250478592);
+
+  /* %574 = concat(%546, %573) {axis 0} blocks.9.leff : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 37632, arena + 250478592 + (long)b * 37632, 37632,
+        arena + 410025984 + (long)b * 37824 + 192, 37824);
+  } // for b
+
+  /* %576 = mul(%574, %575) blocks.9 : f32[B, 197, 192], written over %574 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 410025984, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 410025984);
+
+  /* %577 = add(%540, %576) blocks.9 : f32[B, 197, 192], written over %574 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 407605248, (const long[]){37824, 192, 1},
+      arena + 410025984, (const long[]){37824, 192, 1}, arena + 410025984);
+
+  /* %578 = slice(%577) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 9 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 410025984 + (long)b * 37824, 37824,
+        arena + 292634304 + (long)b * 2304, 192);
+  } // for b
+
+  /* %579 = concat(%522, %578) {axis 0} : f32[B, 10, 192], a view of %693: no code */
+
+  /* %582 = normalize(%577) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 410025984, 1e-06f, arena + 411236352);
+
+  /* %583 = mul(%582, %580) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 411236352, (const long[]){37824, 192, 1},
+      params[269], (const long[]){0, 0, 1}, arena + 412446720);
+
+  /* %584 = add(%583, %581) blocks.10.norm1 : f32[B, 197, 192], written over %583 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 412446720, (const long[]){37824, 192, 1},
+      params[270], (const long[]){0, 0, 1}, arena + 412446720);
+
+  /* %587 = fused_linear(%584, %585, %586) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 412446720, params[271], params[272], LK_ACT_NONE, NULL,
+      arena + 330141696);
+
+  /* %588 = slice(%587) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %587: no code */
+
+  /* %589 = slice(%587) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %587: no code */
+
+  /* %590 = slice(%587) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %587: no code */
+
+  /* %591 = sdpa(%588, %589, %590) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 330141696, 576, arena + 330141888, 576, arena + 330142080,
+      576, arena + 413657088, 0.125f);
+
+  /* %594 = fused_linear(%591, %592, %593) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 413657088, params[273], params[274], LK_ACT_NONE, NULL,
+      arena + 414867456);
+
+  /* %596 = mul(%594, %595) blocks.10 : f32[B, 197, 192], written over %594 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 414867456, (const long[]){37824, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 414867456);
+
+  /* %597 = add(%577, %596) blocks.10 : f32[B, 197, 192], written over %594 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 410025984, (const long[]){37824, 192, 1},
+      arena + 414867456, (const long[]){37824, 192, 1}, arena + 414867456);
+
+  /* %600 = normalize(%597) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 414867456, 1e-06f, arena + 416077824);
+
+  /* %601 = mul(%600, %598) blocks.10.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 416077824, (const long[]){37824, 192, 1},
+      params[275], (const long[]){0, 0, 1}, arena + 250478592);
+
+  /* %602 = add(%601, %599) blocks.10.norm2 : f32[B, 197, 192], written over %601 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 250478592, (const long[]){37824, 192, 1},
+      params[276], (const long[]){0, 0, 1}, arena + 250478592);
+
+  /* %603 = slice(%602) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], written into %631 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 250478592 + (long)b * 37824, 37824,
+        arena + 417288192 + (long)b * 37824, 192);
+  } // for b
+
+  /* %604 = slice(%602) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 250478784, 37824, arena + 451055616, 37632);
+
+  /* %607 = reshape(%605) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %605: no code */
+
+  /* %608 = fused_linear(%604, %607, %606) blocks.10.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 451055616, params[277], params[278], LK_ACT_NONE, NULL,
       arena + 250478592);
 
-  /* %386 = batch_moments(%382) {channels last} blocks.6.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 245661696, arena + 572355840);
+  /* %611 = batch_statistics(%608) blocks.10.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 250478592, arena + 456774144);
 
-  /* %387 = gelu(%385) blocks.6.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 250478592, arena + 255295488);
+  /* %612 = slice(%611) {axis 0, start 0, length 2} blocks.10.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456774144, 2304, arena + 456816384, 1536);
 
-  /* %390 = reshape(%388) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %388: no code */
+  /* %613 = batch_norm_act(%608, %611, %609, %610) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 250478592, arena + 456774144, params[279], params[280],
+      1e-05f, LK_ACT_GELU, arena + 260112384, arena + 255295488);
 
-  /* %391 = fused_linear(%387, %390, %389) blocks.6.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 255295488, params[185], params[186], LK_ACT_NONE, NULL,
-      arena + 558231552);
+  /* %616 = token_dwconv(%613, %614, %615) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 255295488, params[283], params[284],
+      LK_ACT_NONE, arena + 260112384);
 
-  /* %394 = batch_normalize(%391, %392, %393) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 558231552, params[187], params[188], 1e-05f,
-      arena + 260112384);
+  /* %619 = batch_statistics(%616) blocks.10.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 260112384, arena + 456776448);
 
-  /* %395 = batch_moments(%391) {channels last} blocks.6.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 558231552, arena + 572377392);
+  /* %620 = slice(%619) {axis 0, start 0, length 2} blocks.10.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456776448, 2304, arena + 456817920, 1536);
 
-  /* %396 = concat(%369, %394) {axis 0} blocks.6.leff : f32[B, 197, 192] */
+  /* %621 = batch_norm_act(%616, %619, %617, %618) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 260112384, arena + 456776448, params[285], params[286],
+      1e-05f, LK_ACT_GELU, arena + 269746176, arena + 264929280);
+
+  /* %624 = reshape(%622) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %622: no code */
+
+  /* %625 = fused_linear(%621, %624, %623) blocks.10.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 264929280, params[289], params[290], LK_ACT_NONE, NULL,
+      arena + 452259840);
+
+  /* %628 = batch_statistics(%625) blocks.10.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 452259840, arena + 456830064);
+
+  /* %629 = slice(%628) {axis 0, start 0, length 2} blocks.10.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 456830064, 576, arena + 456835056, 384);
+
+  /* %630 = batch_norm_act(%625, %628, %626, %627) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 452259840, arena + 456830064, params[291], params[292],
+      1e-05f, LK_ACT_NONE, arena + 270950400, arena + 269746176);
+
+  /* %631 = concat(%603, %630) {axis 0} blocks.10.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 260112384 + (long)b * 37632, 37632,
-        arena + 503844864 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 269746176 + (long)b * 37632, 37632,
+        arena + 417288192 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %398 = mul(%396, %397) blocks.6 : f32[B, 197, 192], written over %396 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 503844864, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 503844864);
+  /* %633 = mul(%631, %632) blocks.10 : f32[B, 197, 192], written over %631 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 417288192, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 417288192);
 
-  /* %399 = add(%363, %398) blocks.6 : f32[B, 197, 192], written over %396 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 501424128, (const long[]){37824, 192, 1},
-      arena + 503844864, (const long[]){37824, 192, 1}, arena + 503844864);
+  /* %634 = add(%597, %633) blocks.10 : f32[B, 197, 192], written over %631 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 414867456, (const long[]){37824, 192, 1},
+      arena + 417288192, (const long[]){37824, 192, 1}, arena + 417288192);
 
-  /* %400 = slice(%399) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 6 */
+  /* %635 = slice(%634) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 10 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 503844864 + (long)b * 37824, 37824,
-        arena + 408239232 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 417288192 + (long)b * 37824, 37824,
+        arena + 292634496 + (long)b * 2304, 192);
   } // for b
 
-  /* %401 = concat(%345, %400) {axis 0} : f32[B, 7, 192], a view of %681: no code */
+  /* %636 = concat(%579, %635) {axis 0} : f32[B, 11, 192], a view of %693: no code */
 
-  /* %404 = normalize(%399) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 503844864, 1e-06f, arena + 505055232);
+  /* %639 = normalize(%634) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 417288192, 1e-06f, arena + 418498560);
 
-  /* %405 = mul(%404, %402) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 505055232, (const long[]){37824, 192, 1},
-      params[191], (const long[]){0, 0, 1}, arena + 506265600);
+  /* %640 = mul(%639, %637) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 418498560, (const long[]){37824, 192, 1},
+      params[295], (const long[]){0, 0, 1}, arena + 419708928);
 
-  /* %406 = add(%405, %403) blocks.7.norm1 : f32[B, 197, 192], written over %405 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 506265600, (const long[]){37824, 192, 1},
-      params[192], (const long[]){0, 0, 1}, arena + 506265600);
+  /* %641 = add(%640, %638) blocks.11.norm1 : f32[B, 197, 192], written over %640 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 419708928, (const long[]){37824, 192, 1},
+      params[296], (const long[]){0, 0, 1}, arena + 419708928);
 
-  /* %409 = fused_linear(%406, %407, %408) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 506265600, params[193], params[194], LK_ACT_NONE, NULL,
-      arena + 434853888);
+  /* %644 = fused_linear(%641, %642, %643) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 419708928, params[297], params[298], LK_ACT_NONE, NULL,
+      arena + 333772800);
 
-  /* %410 = slice(%409) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %409: no code */
+  /* %645 = slice(%644) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %644: no code */
 
-  /* %411 = slice(%409) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %409: no code */
+  /* %646 = slice(%644) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %644: no code */
 
-  /* %412 = slice(%409) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %409: no code */
+  /* %647 = slice(%644) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %644: no code */
 
-  /* %413 = sdpa(%410, %411, %412) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 434853888, 576, arena + 434854080, 576, arena + 434854272,
-      576, arena + 507475968, 0.125f);
+  /* %648 = sdpa(%645, %646, %647) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 333772800, 576, arena + 333772992, 576, arena + 333773184,
+      576, arena + 420919296, 0.125f);
 
-  /* %416 = fused_linear(%413, %414, %415) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 507475968, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 508686336);
+  /* %651 = fused_linear(%648, %649, %650) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 420919296, params[299], params[300], LK_ACT_NONE, NULL,
+      arena + 422129664);
 
-  /* %418 = mul(%416, %417) blocks.7 : f32[B, 197, 192], written over %416 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 508686336, (const long[]){37824, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 508686336);
+  /* %653 = mul(%651, %652) blocks.11 : f32[B, 197, 192], written over %651 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 422129664, (const long[]){37824, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 422129664);
 
-  /* %419 = add(%399, %418) blocks.7 : f32[B, 197, 192], written over %416 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 503844864, (const long[]){37824, 192, 1},
-      arena + 508686336, (const long[]){37824, 192, 1}, arena + 508686336);
+  /* %654 = add(%634, %653) blocks.11 : f32[B, 197, 192], written over %651 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 417288192, (const long[]){37824, 192, 1},
+      arena + 422129664, (const long[]){37824, 192, 1}, arena + 422129664);
 
-  /* %422 = normalize(%419) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 508686336, 1e-06f, arena + 509896704);
+  /* %657 = normalize(%654) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 422129664, 1e-06f, arena + 423340032);
 
-  /* %423 = mul(%422, %420) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 509896704, (const long[]){37824, 192, 1},
-      params[197], (const long[]){0, 0, 1}, arena + 260112384);
+  /* %658 = mul(%657, %655) blocks.11.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 423340032, (const long[]){37824, 192, 1},
+      params[301], (const long[]){0, 0, 1}, arena + 269746176);
 
-  /* %424 = add(%423, %421) blocks.7.norm2 : f32[B, 197, 192], written over %423 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 260112384, (const long[]){37824, 192, 1},
-      params[198], (const long[]){0, 0, 1}, arena + 260112384);
+  /* %659 = add(%658, %656) blocks.11.norm2 : f32[B, 197, 192], written over %658 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 269746176, (const long[]){37824, 192, 1},
+      params[302], (const long[]){0, 0, 1}, arena + 269746176);
 
-  /* %425 = slice(%424) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], written into %452 from row 0 */
+  /* %660 = slice(%659) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], written into %688 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 260112384 + (long)b * 37824, 37824,
-        arena + 511107072 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 269746176 + (long)b * 37824, 37824,
+        arena + 289013760 + (long)b * 37824, 192);
   } // for b
 
-  /* %426 = slice(%424) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 559435776, 37632);
+  /* %661 = slice(%659) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 269746368, 37824, arena + 453464064, 37632);
 
-  /* %429 = reshape(%427) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %427: no code */
+  /* %664 = reshape(%662) {shape [768, 192]} blocks.11.leff.conv1 : f32[768, 192], a view of %662: no code */
 
-  /* %430 = fused_linear(%426, %429, %428) blocks.7.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 559435776, params[199], params[200], LK_ACT_NONE, NULL,
-      arena + 260112384);
-
-  /* %433 = batch_normalize(%430, %431, %432) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 260112384, params[201], params[202], 1e-05f,
-      arena + 264929280);
-
-  /* %434 = batch_moments(%430) {channels last} blocks.7.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 260112384, arena + 572357376);
-
-  /* %435 = gelu(%433) blocks.7.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 264929280, arena + 269746176);
-
-  /* %438 = token_dwconv(%435, %436, %437) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176, params[205], params[206],
-      LK_ACT_NONE, arena + 274563072);
-
-  /* %441 = batch_normalize(%438, %439, %440) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 274563072, params[207], params[208], 1e-05f,
-      arena + 279379968);
-
-  /* %442 = batch_moments(%438) {channels last} blocks.7.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 274563072, arena + 572358912);
-
-  /* %443 = gelu(%441) blocks.7.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 279379968, arena + 284196864);
-
-  /* %446 = reshape(%444) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %444: no code */
-
-  /* %447 = fused_linear(%443, %446, %445) blocks.7.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 284196864, params[211], params[212], LK_ACT_NONE, NULL,
-      arena + 560640000);
-
-  /* %450 = batch_normalize(%447, %448, %449) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 560640000, params[213], params[214], 1e-05f,
-      arena + 289013760);
-
-  /* %451 = batch_moments(%447) {channels last} blocks.7.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 560640000, arena + 572377776);
-
-  /* %452 = concat(%425, %450) {axis 0} blocks.7.leff : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 289013760 + (long)b * 37632, 37632,
-        arena + 511107072 + (long)b * 37824 + 192, 37824);
-  } // for b
-
-  /* %454 = mul(%452, %453) blocks.7 : f32[B, 197, 192], written over %452 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 511107072, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 511107072);
-
-  /* %455 = add(%419, %454) blocks.7 : f32[B, 197, 192], written over %452 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 508686336, (const long[]){37824, 192, 1},
-      arena + 511107072, (const long[]){37824, 192, 1}, arena + 511107072);
-
-  /* %456 = slice(%455) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 7 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 511107072 + (long)b * 37824, 37824,
-        arena + 408239424 + (long)b * 2304, 192);
-  } // for b
-
-  /* %457 = concat(%401, %456) {axis 0} : f32[B, 8, 192], a view of %681: no code */
-
-  /* %460 = normalize(%455) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 511107072, 1e-06f, arena + 512317440);
-
-  /* %461 = mul(%460, %458) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      params[217], (const long[]){0, 0, 1}, arena + 513527808);
-
-  /* %462 = add(%461, %459) blocks.8.norm1 : f32[B, 197, 192], written over %461 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 513527808, (const long[]){37824, 192, 1},
-      params[218], (const long[]){0, 0, 1}, arena + 513527808);
-
-  /* %465 = fused_linear(%462, %463, %464) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 513527808, params[219], params[220], LK_ACT_NONE, NULL,
-      arena + 438484992);
-
-  /* %466 = slice(%465) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %465: no code */
-
-  /* %467 = slice(%465) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %465: no code */
-
-  /* %468 = slice(%465) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %465: no code */
-
-  /* %469 = sdpa(%466, %467, %468) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 438484992, 576, arena + 438485184, 576, arena + 438485376,
-      576, arena + 514738176, 0.125f);
-
-  /* %472 = fused_linear(%469, %470, %471) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 514738176, params[221], params[222], LK_ACT_NONE, NULL,
-      arena + 515948544);
-
-  /* %474 = mul(%472, %473) blocks.8 : f32[B, 197, 192], written over %472 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 515948544, (const long[]){37824, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 515948544);
-
-  /* %475 = add(%455, %474) blocks.8 : f32[B, 197, 192], written over %472 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 511107072, (const long[]){37824, 192, 1},
-      arena + 515948544, (const long[]){37824, 192, 1}, arena + 515948544);
-
-  /* %478 = normalize(%475) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 515948544, 1e-06f, arena + 517158912);
-
-  /* %479 = mul(%478, %476) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 517158912, (const long[]){37824, 192, 1},
-      params[223], (const long[]){0, 0, 1}, arena + 289013760);
-
-  /* %480 = add(%479, %477) blocks.8.norm2 : f32[B, 197, 192], written over %479 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 289013760, (const long[]){37824, 192, 1},
-      params[224], (const long[]){0, 0, 1}, arena + 289013760);
-
-  /* %481 = slice(%480) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], written into %508 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 289013760 + (long)b * 37824, 37824,
-        arena + 518369280 + (long)b * 37824, 192);
-  } // for b
-
-  /* %482 = slice(%480) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 289013952, 37824, arena + 561844224, 37632);
-
-  /* %485 = reshape(%483) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %483: no code */
-
-  /* %486 = fused_linear(%482, %485, %484) blocks.8.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 561844224, params[225], params[226], LK_ACT_NONE, NULL,
-      arena + 289013760);
-
-  /* %489 = batch_normalize(%486, %487, %488) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 289013760, params[227], params[228], 1e-05f,
-      arena + 293830656);
-
-  /* %490 = batch_moments(%486) {channels last} blocks.8.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 289013760, arena + 572360448);
-
-  /* %491 = gelu(%489) blocks.8.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 293830656, arena + 298647552);
-
-  /* %494 = token_dwconv(%491, %492, %493) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 298647552, params[231], params[232],
-      LK_ACT_NONE, arena + 303464448);
-
-  /* %497 = batch_normalize(%494, %495, %496) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 303464448, params[233], params[234], 1e-05f,
-      arena + 308281344);
-
-  /* %498 = batch_moments(%494) {channels last} blocks.8.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 303464448, arena + 572361984);
-
-  /* %499 = gelu(%497) blocks.8.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 308281344, arena + 313098240);
-
-  /* %502 = reshape(%500) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %500: no code */
-
-  /* %503 = fused_linear(%499, %502, %501) blocks.8.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 313098240, params[237], params[238], LK_ACT_NONE, NULL,
-      arena + 563048448);
-
-  /* %506 = batch_normalize(%503, %504, %505) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 563048448, params[239], params[240], 1e-05f,
-      arena + 317915136);
-
-  /* %507 = batch_moments(%503) {channels last} blocks.8.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 563048448, arena + 572378160);
-
-  /* %508 = concat(%481, %506) {axis 0} blocks.8.leff : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 317915136 + (long)b * 37632, 37632,
-        arena + 518369280 + (long)b * 37824 + 192, 37824);
-  } // for b
-
-  /* %510 = mul(%508, %509) blocks.8 : f32[B, 197, 192], written over %508 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 518369280, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 518369280);
-
-  /* %511 = add(%475, %510) blocks.8 : f32[B, 197, 192], written over %508 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 515948544, (const long[]){37824, 192, 1},
-      arena + 518369280, (const long[]){37824, 192, 1}, arena + 518369280);
-
-  /* %512 = slice(%511) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 8 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 518369280 + (long)b * 37824, 37824,
-        arena + 408239616 + (long)b * 2304, 192);
-  } // for b
-
-  /* %513 = concat(%457, %512) {axis 0} : f32[B, 9, 192], a view of %681: no code */
-
-  /* %516 = normalize(%511) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 518369280, 1e-06f, arena + 519579648);
-
-  /* %517 = mul(%516, %514) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 519579648, (const long[]){37824, 192, 1},
-      params[243], (const long[]){0, 0, 1}, arena + 520790016);
-
-  /* %518 = add(%517, %515) blocks.9.norm1 : f32[B, 197, 192], written over %517 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 520790016, (const long[]){37824, 192, 1},
-      params[244], (const long[]){0, 0, 1}, arena + 520790016);
-
-  /* %521 = fused_linear(%518, %519, %520) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 520790016, params[245], params[246], LK_ACT_NONE, NULL,
-      arena + 442116096);
-
-  /* %522 = slice(%521) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %521: no code */
-
-  /* %523 = slice(%521) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %521: no code */
-
-  /* %524 = slice(%521) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %521: no code */
-
-  /* %525 = sdpa(%522, %523, %524) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 442116096, 576, arena + 442116288, 576, arena + 442116480,
-      576, arena + 522000384, 0.125f);
-
-  /* %528 = fused_linear(%525, %526, %527) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 522000384, params[247], params[248], LK_ACT_NONE, NULL,
-      arena + 523210752);
-
-  /* %530 = mul(%528, %529) blocks.9 : f32[B, 197, 192], written over %528 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 523210752, (const long[]){37824, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 523210752);
-
-  /* %531 = add(%511, %530) blocks.9 : f32[B, 197, 192], written over %528 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 518369280, (const long[]){37824, 192, 1},
-      arena + 523210752, (const long[]){37824, 192, 1}, arena + 523210752);
-
-  /* %534 = normalize(%531) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 523210752, 1e-06f, arena + 524421120);
-
-  /* %535 = mul(%534, %532) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 524421120, (const long[]){37824, 192, 1},
-      params[249], (const long[]){0, 0, 1}, arena + 317915136);
-
-  /* %536 = add(%535, %533) blocks.9.norm2 : f32[B, 197, 192], written over %535 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 317915136, (const long[]){37824, 192, 1},
-      params[250], (const long[]){0, 0, 1}, arena + 317915136);
-
-  /* %537 = slice(%536) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], written into %564 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 317915136 + (long)b * 37824, 37824,
-        arena + 525631488 + (long)b * 37824, 192);
-  } // for b
-
-  /* %538 = slice(%536) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 317915328, 37824, arena + 564252672, 37632);
-
-  /* %541 = reshape(%539) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %539: no code */
-
-  /* %542 = fused_linear(%538, %541, %540) blocks.9.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 564252672, params[251], params[252], LK_ACT_NONE, NULL,
-      arena + 317915136);
-
-  /* %545 = batch_normalize(%542, %543, %544) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 317915136, params[253], params[254], 1e-05f,
-      arena + 322732032);
-
-  /* %546 = batch_moments(%542) {channels last} blocks.9.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 317915136, arena + 572363520);
-
-  /* %547 = gelu(%545) blocks.9.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 322732032, arena + 327548928);
-
-  /* %550 = token_dwconv(%547, %548, %549) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 327548928, params[257], params[258],
-      LK_ACT_NONE, arena + 332365824);
-
-  /* %553 = batch_normalize(%550, %551, %552) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 332365824, params[259], params[260], 1e-05f,
-      arena + 337182720);
-
-  /* %554 = batch_moments(%550) {channels last} blocks.9.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 332365824, arena + 572365056);
-
-  /* %555 = gelu(%553) blocks.9.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 337182720, arena + 341999616);
-
-  /* %558 = reshape(%556) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %556: no code */
-
-  /* %559 = fused_linear(%555, %558, %557) blocks.9.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 341999616, params[263], params[264], LK_ACT_NONE, NULL,
-      arena + 565456896);
-
-  /* %562 = batch_normalize(%559, %560, %561) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 565456896, params[265], params[266], 1e-05f,
-      arena + 346816512);
-
-  /* %563 = batch_moments(%559) {channels last} blocks.9.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 565456896, arena + 572378544);
-
-  /* %564 = concat(%537, %562) {axis 0} blocks.9.leff : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 346816512 + (long)b * 37632, 37632,
-        arena + 525631488 + (long)b * 37824 + 192, 37824);
-  } // for b
-
-  /* %566 = mul(%564, %565) blocks.9 : f32[B, 197, 192], written over %564 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 525631488, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 525631488);
-
-  /* %567 = add(%531, %566) blocks.9 : f32[B, 197, 192], written over %564 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 523210752, (const long[]){37824, 192, 1},
-      arena + 525631488, (const long[]){37824, 192, 1}, arena + 525631488);
-
-  /* %568 = slice(%567) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 9 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 525631488 + (long)b * 37824, 37824,
-        arena + 408239808 + (long)b * 2304, 192);
-  } // for b
-
-  /* %569 = concat(%513, %568) {axis 0} : f32[B, 10, 192], a view of %681: no code */
-
-  /* %572 = normalize(%567) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 525631488, 1e-06f, arena + 526841856);
-
-  /* %573 = mul(%572, %570) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 526841856, (const long[]){37824, 192, 1},
-      params[269], (const long[]){0, 0, 1}, arena + 528052224);
-
-  /* %574 = add(%573, %571) blocks.10.norm1 : f32[B, 197, 192], written over %573 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 528052224, (const long[]){37824, 192, 1},
-      params[270], (const long[]){0, 0, 1}, arena + 528052224);
-
-  /* %577 = fused_linear(%574, %575, %576) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 528052224, params[271], params[272], LK_ACT_NONE, NULL,
-      arena + 445747200);
-
-  /* %578 = slice(%577) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %577: no code */
-
-  /* %579 = slice(%577) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %577: no code */
-
-  /* %580 = slice(%577) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %577: no code */
-
-  /* %581 = sdpa(%578, %579, %580) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 445747200, 576, arena + 445747392, 576, arena + 445747584,
-      576, arena + 529262592, 0.125f);
-
-  /* %584 = fused_linear(%581, %582, %583) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 529262592, params[273], params[274], LK_ACT_NONE, NULL,
-      arena + 530472960);
-
-  /* %586 = mul(%584, %585) blocks.10 : f32[B, 197, 192], written over %584 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 530472960, (const long[]){37824, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 530472960);
-
-  /* %587 = add(%567, %586) blocks.10 : f32[B, 197, 192], written over %584 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 525631488, (const long[]){37824, 192, 1},
-      arena + 530472960, (const long[]){37824, 192, 1}, arena + 530472960);
-
-  /* %590 = normalize(%587) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 530472960, 1e-06f, arena + 531683328);
-
-  /* %591 = mul(%590, %588) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 531683328, (const long[]){37824, 192, 1},
-      params[275], (const long[]){0, 0, 1}, arena + 346816512);
-
-  /* %592 = add(%591, %589) blocks.10.norm2 : f32[B, 197, 192], written over %591 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 346816512, (const long[]){37824, 192, 1},
-      params[276], (const long[]){0, 0, 1}, arena + 346816512);
-
-  /* %593 = slice(%592) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], written into %620 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 346816512 + (long)b * 37824, 37824,
-        arena + 532893696 + (long)b * 37824, 192);
-  } // for b
-
-  /* %594 = slice(%592) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 346816704, 37824, arena + 566661120, 37632);
-
-  /* %597 = reshape(%595) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %595: no code */
-
-  /* %598 = fused_linear(%594, %597, %596) blocks.10.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 566661120, params[277], params[278], LK_ACT_NONE, NULL,
-      arena + 346816512);
-
-  /* %601 = batch_normalize(%598, %599, %600) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 346816512, params[279], params[280], 1e-05f,
-      arena + 351633408);
-
-  /* %602 = batch_moments(%598) {channels last} blocks.10.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 346816512, arena + 572366592);
-
-  /* %603 = gelu(%601) blocks.10.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 351633408, arena + 356450304);
-
-  /* %606 = token_dwconv(%603, %604, %605) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 356450304, params[283], params[284],
-      LK_ACT_NONE, arena + 361267200);
-
-  /* %609 = batch_normalize(%606, %607, %608) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 361267200, params[285], params[286], 1e-05f,
-      arena + 366084096);
-
-  /* %610 = batch_moments(%606) {channels last} blocks.10.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 361267200, arena + 572368128);
-
-  /* %611 = gelu(%609) blocks.10.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 366084096, arena + 370900992);
-
-  /* %614 = reshape(%612) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %612: no code */
-
-  /* %615 = fused_linear(%611, %614, %613) blocks.10.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 370900992, params[289], params[290], LK_ACT_NONE, NULL,
-      arena + 567865344);
-
-  /* %618 = batch_normalize(%615, %616, %617) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 567865344, params[291], params[292], 1e-05f,
-      arena + 375717888);
-
-  /* %619 = batch_moments(%615) {channels last} blocks.10.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 567865344, arena + 572378928);
-
-  /* %620 = concat(%593, %618) {axis 0} blocks.10.leff : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 375717888 + (long)b * 37632, 37632,
-        arena + 532893696 + (long)b * 37824 + 192, 37824);
-  } // for b
-
-  /* %622 = mul(%620, %621) blocks.10 : f32[B, 197, 192], written over %620 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 532893696, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 532893696);
-
-  /* %623 = add(%587, %622) blocks.10 : f32[B, 197, 192], written over %620 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 530472960, (const long[]){37824, 192, 1},
-      arena + 532893696, (const long[]){37824, 192, 1}, arena + 532893696);
-
-  /* %624 = slice(%623) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 10 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 532893696 + (long)b * 37824, 37824,
-        arena + 408240000 + (long)b * 2304, 192);
-  } // for b
-
-  /* %625 = concat(%569, %624) {axis 0} : f32[B, 11, 192], a view of %681: no code */
-
-  /* %628 = normalize(%623) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 532893696, 1e-06f, arena + 534104064);
-
-  /* %629 = mul(%628, %626) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 534104064, (const long[]){37824, 192, 1},
-      params[295], (const long[]){0, 0, 1}, arena + 535314432);
-
-  /* %630 = add(%629, %627) blocks.11.norm1 : f32[B, 197, 192], written over %629 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 535314432, (const long[]){37824, 192, 1},
-      params[296], (const long[]){0, 0, 1}, arena + 535314432);
-
-  /* %633 = fused_linear(%630, %631, %632) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 535314432, params[297], params[298], LK_ACT_NONE, NULL,
-      arena + 449378304);
-
-  /* %634 = slice(%633) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %633: no code */
-
-  /* %635 = slice(%633) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %633: no code */
-
-  /* %636 = slice(%633) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %633: no code */
-
-  /* %637 = sdpa(%634, %635, %636) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 3, 3, 64, arena + 449378304, 576, arena + 449378496, 576, arena + 449378688,
-      576, arena + 536524800, 0.125f);
-
-  /* %640 = fused_linear(%637, %638, %639) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 536524800, params[299], params[300], LK_ACT_NONE, NULL,
-      arena + 537735168);
-
-  /* %642 = mul(%640, %641) blocks.11 : f32[B, 197, 192], written over %640 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 537735168, (const long[]){37824, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 537735168);
-
-  /* %643 = add(%623, %642) blocks.11 : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 532893696, (const long[]){37824, 192, 1},
-      arena + 537735168, (const long[]){37824, 192, 1}, arena + 537735168);
-
-  /* %646 = normalize(%643) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 537735168, 1e-06f, arena + 538945536);
-
-  /* %647 = mul(%646, %644) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 538945536, (const long[]){37824, 192, 1},
-      params[301], (const long[]){0, 0, 1}, arena + 375717888);
-
-  /* %648 = add(%647, %645) blocks.11.norm2 : f32[B, 197, 192], written over %647 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 375717888, (const long[]){37824, 192, 1},
-      params[302], (const long[]){0, 0, 1}, arena + 375717888);
-
-  /* %649 = slice(%648) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], written into %676 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 375717888 + (long)b * 37824, 37824,
-        arena + 404619264 + (long)b * 37824, 192);
-  } // for b
-
-  /* %650 = slice(%648) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 375718080, 37824, arena + 569069568, 37632);
-
-  /* %653 = reshape(%651) {shape [768, 192]} blocks.11.leff.conv1 : f32[768, 192], a view of %651: no code */
-
-  /* %654 = fused_linear(%650, %653, %652) blocks.11.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 569069568, params[303], params[304], LK_ACT_NONE, NULL,
-      arena + 375717888);
-
-  /* %657 = batch_normalize(%654, %655, %656) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 375717888, params[305], params[306], 1e-05f,
-      arena + 380534784);
-
-  /* %658 = batch_moments(%654) {channels last} blocks.11.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 375717888, arena + 572369664);
-
-  /* %659 = gelu(%657) blocks.11.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 380534784, arena + 385351680);
-
-  /* %662 = token_dwconv(%659, %660, %661) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 385351680, params[309], params[310],
-      LK_ACT_NONE, arena + 390168576);
-
-  /* %665 = batch_normalize(%662, %663, %664) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 390168576, params[311], params[312], 1e-05f,
-      arena + 394985472);
-
-  /* %666 = batch_moments(%662) {channels last} blocks.11.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 390168576, arena + 572371200);
-
-  /* %667 = gelu(%665) blocks.11.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 394985472, arena + 399802368);
-
-  /* %670 = reshape(%668) {shape [192, 768]} blocks.11.leff.conv3 : f32[192, 768], a view of %668: no code */
-
-  /* %671 = fused_linear(%667, %670, %669) blocks.11.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 399802368, params[315], params[316], LK_ACT_NONE, NULL,
-      arena + 405829632);
-
-  /* %674 = batch_normalize(%671, %672, %673) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 405829632, params[317], params[318], 1e-05f,
-      arena + 407033856);
-
-  /* %675 = batch_moments(%671) {channels last} blocks.11.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 405829632, arena + 572379312);
-
-  /* %676 = concat(%649, %674) {axis 0} blocks.11.leff : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 407033856 + (long)b * 37632, 37632,
-        arena + 404619264 + (long)b * 37824 + 192, 37824);
-  } // for b
-
-  /* %678 = mul(%676, %677) blocks.11 : f32[B, 197, 192], written over %676 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 404619264, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 404619264);
-
-  /* %679 = add(%643, %678) blocks.11 : f32[B, 197, 192], written over %676 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 537735168, (const long[]){37824, 192, 1},
-      arena + 404619264, (const long[]){37824, 192, 1}, arena + 404619264);
-
-  /* %680 = slice(%679) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %681 from row 11 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 404619264 + (long)b * 37824, 37824,
-        arena + 408240192 + (long)b * 2304, 192);
-  } // for b
-
-  /* %681 = concat(%625, %680) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
-
-  /* %683 = add(%681, %682) : f32[B, 12, 192], written over %681 */
-  lk_add(3, (const long[]){B, 12, 192}, arena + 408238080, (const long[]){2304, 192, 1},
-      params[321], (const long[]){0, 192, 1}, arena + 408238080);
-
-  /* %686 = normalize(%683) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
-  lk_normalize(B * 12, 192, arena + 408238080, 1e-06f, arena + 404951040);
-
-  /* %687 = mul(%686, %684) lca.norm1 : f32[B, 12, 192] */
-  lk_mul(3, (const long[]){B, 12, 192}, arena + 404951040, (const long[]){2304, 192, 1},
-      params[322], (const long[]){0, 0, 1}, arena + 405024768);
-
-  /* %688 = add(%687, %685) lca.norm1 : f32[B, 12, 192], written over %687 */
-  lk_add(3, (const long[]){B, 12, 192}, arena + 405024768, (const long[]){2304, 192, 1},
-      params[323], (const long[]){0, 0, 1}, arena + 405024768);
-
-  /* %691 = fused_linear(%688, %689, %690) lca.attn.qkv : f32[B, 12, 576] */
-  lk_fused_linear(B * 12, 192, 576, arena + 405024768, params[324], params[325], LK_ACT_NONE, NULL,
-      arena + 404619264);
-
-  /* %692 = slice(%691) {axis 1, start 0, length 192} lca : f32[B, 12, 192] */
-  lk_copy_rows(B * 12, 192, arena + 404619264, 576, arena + 404840448, 192);
-
-  /* %693 = slice(%691) {axis 1, start 192, length 192} lca : f32[B, 12, 192] */
-  lk_copy_rows(B * 12, 192, arena + 404619456, 576, arena + 405098496, 192);
-
-  /* %694 = slice(%691) {axis 1, start 384, length 192} lca : f32[B, 12, 192] */
-  lk_copy_rows(B * 12, 192, arena + 404619648, 576, arena + 405172224, 192);
-
-  /* %695 = slice(%692) {axis 0, start 11, length 1} lca : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 404842560, 2304, arena + 404914176, 192);
-
-  /* %696 = reshape(%695) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %695: no code */
-
-  /* %697 = reshape(%693) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %693: no code */
-
-  /* %698 = reshape(%694) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %694: no code */
-
-  /* %699 = matmul_permuted(%696, %697) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
-  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 404914176, 64, 0, 1, arena + 405098496,
-      64, 1, 192, arena + 404619264, 12, 0, 0.0f);
-
-  /* %700 = mul_scalar(%699) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
-  lk_mul_scalar(B * 3 * 12, arena + 404619264, 0.125f, arena + 404620416);
-
-  /* %701 = softmax(%700) {axis -1} lca : f32[B, 3, 1, 1, 12] */
-  lk_softmax(B * 3, 12, arena + 404620416, arena + 405245952);
-
-  /* %702 = matmul_permuted(%701, %698) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
-  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 405245952, 12, 0, 1, arena + 405172224,
-      64, 192, 1, arena + 404892416, 64, 0, 0.0f);
-
-  /* %703 = reshape(%702) {shape [1, 192]} lca : f32[B, 1, 192], a view of %702: no code */
-
-  /* %706 = slice(%683) {axis 0, start 11, length 1} lca : f32[B, 1, 192], a view of %681: no code */
-
-  /* %707 = fused_linear(%703, %704, %705, %706) {residual} lca.attn.proj : f32[B, 1, 192] */
-  lk_fused_linear_strided(B, 1, 192, 192, arena + 404892416, 192, params[326], params[327], NULL, 0,
-      LK_ACT_NONE, arena + 408240192, 2304, arena + 404898560, 192);
-
-  /* %710 = normalize(%707) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
-  lk_normalize(B, 192, arena + 404898560, 1e-06f, arena + 404904704);
-
-  /* %711 = mul(%710, %708) lca.norm2 : f32[B, 1, 192] */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 404904704, (const long[]){192, 0, 1}, params[328],
-      (const long[]){0, 0, 1}, arena + 404920320);
-
-  /* %712 = add(%711, %709) lca.norm2 : f32[B, 1, 192], written over %711 */
-  lk_add(3, (const long[]){B, 1, 192}, arena + 404920320, (const long[]){192, 0, 1}, params[329],
-      (const long[]){0, 0, 1}, arena + 404920320);
-
-  /* %715 = fused_linear(%712, %713, %714) lca.feedforward.fc1 : f32[B, 1, 768] */
-  lk_fused_linear(B, 192, 768, arena + 404920320, params[330], params[331], LK_ACT_NONE, NULL,
-      arena + 404843264);
-
-  /* %716 = gelu(%715) lca.feedforward : f32[B, 1, 768] */
-  lk_gelu(B * 768, arena + 404843264, arena + 404867840);
-
-  /* %719 = fused_linear(%716, %717, %718, %707) {residual} lca.feedforward.fc2 : f32[B, 1, 192] */
-  lk_fused_linear(B, 768, 192, arena + 404867840, params[332], params[333], LK_ACT_NONE,
-      arena + 404898560, arena + 404926464);
-
-  /* %722 = normalize(%719) {eps 1e-06} norm : f32[B, 1, 192] */
-  lk_normalize(B, 192, arena + 404926464, 1e-06f, arena + 404932608);
-
-  /* %723 = mul(%722, %720) norm : f32[B, 1, 192] */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 404932608, (const long[]){192, 0, 1}, params[334],
-      (const long[]){0, 0, 1}, arena + 404938752);
-
-  /* %724 = add(%723, %721) norm : f32[B, 1, 192], written over %723 */
-  lk_add(3, (const long[]){B, 1, 192}, arena + 404938752, (const long[]){192, 0, 1}, params[335],
-      (const long[]){0, 0, 1}, arena + 404938752);
-
-  /* %725 = index(%724) {axis 0, at 0} : f32[B, 192], a view of %723: no code */
-
-  /* %728 = fused_linear(%725, %726, %727) head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 404938752, params[336], params[337], LK_ACT_NONE, NULL,
-      arena + 404619264);
-
-  /* %730 = cross_entropy(%728, %729) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 404619264, inputs[23], arena + 572381936);
-
-  /* %731 = cross_entropy_grad(%728, %729) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 404619264, inputs[23], arena + 404811264);
-
-  /* %732 = transpose(%726) {perm [1, 0]} head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[336], arena + 404619264);
-
-  /* %733 = fused_linear(%731, %732) head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 404811264, arena + 404619264, NULL, LK_ACT_NONE, NULL,
-      arena + 404944896);
-
-  /* %734 = linear_grad_weight(%731, %725) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 404811264, arena + 404938752, arena + 571478016);
-
-  /* %735 = reduce_sum(%731) {axes [], batch} head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 404811264,
-      arena + 572372736);
-
-  /* %736 = reshape(%733) {shape [1, 192]} : f32[B, 1, 192], a view of %733: no code */
-
-  /* %737 = zero_pad(%736) {axis 0, before 0, after 0} : f32[B, 1, 192] */
-  lk_zero_pad(B, 1, 192, 0, 0, arena + 404944896, arena + 404619264);
-
-  /* %738 = reduce_sum(%737) {axes [], batch} norm : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404619264,
-      arena + 572379696);
-
-  /* %739 = reshape(%738) {shape [192]} norm : f32[192], a view of %738: no code */
-
-  /* %740 = mul(%737, %720) norm : f32[B, 1, 192] */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 404619264, (const long[]){192, 0, 1}, params[334],
-      (const long[]){0, 0, 1}, arena + 404625408);
-
-  /* %741 = mul(%737, %722) norm : f32[B, 1, 192], written over %737 */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 404619264, (const long[]){192, 0, 1},
-      arena + 404932608, (const long[]){192, 0, 1}, arena + 404619264);
-
-  /* %742 = reduce_sum(%741) {axes [], batch} norm : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404619264,
-      arena + 572379888);
-
-  /* %743 = reshape(%742) {shape [192]} norm : f32[192], a view of %742: no code */
-
-  /* %744 = normalize_grad(%719, %740) {eps 1e-06} norm : f32[B, 1, 192] */
-  lk_normalize_grad(B, 192, arena + 404926464, arena + 404625408, 1e-06f, arena + 404815872);
-
-  /* %745 = transpose(%717) {perm [1, 0]} lca.feedforward.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[332], arena + 404619264);
-
-  /* %746 = fused_linear(%744, %745) lca.feedforward.fc2 : f32[B, 1, 768] */
-  lk_fused_linear(B, 192, 768, arena + 404815872, arena + 404619264, NULL, LK_ACT_NONE, NULL,
-      arena + 404766720);
-
-  /* %747 = linear_grad_weight(%744, %716) lca.feedforward.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 404815872, arena + 404867840, arena + 571670016);
-
-  /* %748 = reduce_sum(%744) {axes [], batch} lca.feedforward.fc2 : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404815872,
-      arena + 572380080);
-
-  /* %749 = reshape(%748) {shape [192]} lca.feedforward.fc2 : f32[192], a view of %748: no code */
-
-  /* %750 = gelu_grad(%715, %746) lca.feedforward : f32[B, 1, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 768, arena + 404843264, arena + 404766720, arena + 404791296);
-
-  /* %751 = transpose(%713) {perm [1, 0]} lca.feedforward.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[330], arena + 404619264);
-
-  /* %752 = fused_linear(%750, %751) lca.feedforward.fc1 : f32[B, 1, 192] */
-  lk_fused_linear(B, 768, 192, arena + 404791296, arena + 404619264, NULL, LK_ACT_NONE, NULL,
-      arena + 404766720);
-
-  /* %753 = linear_grad_weight(%750, %712) lca.feedforward.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 404791296, arena + 404920320, arena + 571817472);
-
-  /* %754 = reduce_sum(%750) {axes [], batch} lca.feedforward.fc1 : f32[1, 768] */
-  lk_reduce_sum(3, (const long[]){B, 1, 768}, (const unsigned char[]){1, 0, 0}, arena + 404791296,
-      arena + 572373744);
-
-  /* %755 = reshape(%754) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %754: no code */
-
-  /* %756 = reduce_sum(%752) {axes [], batch} lca.norm2 : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404766720,
-      arena + 572380272);
-
-  /* %757 = reshape(%756) {shape [192]} lca.norm2 : f32[192], a view of %756: no code */
-
-  /* %758 = mul(%752, %708) lca.norm2 : f32[B, 1, 192] */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 404766720, (const long[]){192, 0, 1}, params[328],
-      (const long[]){0, 0, 1}, arena + 404619264);
-
-  /* %759 = mul(%752, %710) lca.norm2 : f32[B, 1, 192], written over %752 */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 404766720, (const long[]){192, 0, 1},
-      arena + 404904704, (const long[]){192, 0, 1}, arena + 404766720);
-
-  /* %760 = reduce_sum(%759) {axes [], batch} lca.norm2 : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404766720,
-      arena + 572380464);
-
-  /* %761 = reshape(%760) {shape [192]} lca.norm2 : f32[192], a view of %760: no code */
-
-  /* %762 = normalize_grad(%707, %758) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
-  lk_normalize_grad(B, 192, arena + 404898560, arena + 404619264, 1e-06f, arena + 404625408);
-
-  /* %763 = add(%744, %762) lca : f32[B, 1, 192], written over %744 */
-  lk_add(3, (const long[]){B, 1, 192}, arena + 404815872, (const long[]){192, 0, 1},
-      arena + 404625408, (const long[]){192, 0, 1}, arena + 404815872);
-
-  /* %764 = zero_pad(%763) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
-  lk_zero_pad(B, 1, 192, 11, 0, arena + 404815872, arena + 572222976);
-
-  /* %765 = transpose(%704) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[326], arena + 404619264);
-
-  /* %766 = fused_linear(%763, %765) lca.attn.proj : f32[B, 1, 192] */
-  lk_fused_linear(B, 192, 192, arena + 404815872, arena + 404619264, NULL, LK_ACT_NONE, NULL,
-      arena + 404656128);
-
-  /* %767 = linear_grad_weight(%763, %703) lca.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B, 192, 192, arena + 404815872, arena + 404892416, arena + 572296704);
-
-  /* %768 = reduce_sum(%763) {axes [], batch} lca.attn.proj : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404815872,
-      arena + 572380656);
-
-  /* %769 = reshape(%768) {shape [192]} lca.attn.proj : f32[192], a view of %768: no code */
-
-  /* %770 = reshape(%766) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %766: no code */
-
-  /* %771 = matmul_permuted(%770, %698) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
-  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 404656128, 64, 0, 1, arena + 405172224,
-      64, 1, 192, arena + 404619264, 12, 0, 0.0f);
-
-  /* %772 = matmul_permuted(%701, %770) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
-  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 405245952, 12, 1, 0, arena + 404656128,
-      64, 0, 1, arena + 404840448, 64, 192, 0.0f);
-
-  /* %773 = softmax_grad(%701, %771) {axis -1} lca : f32[B, 3, 1, 1, 12] */
-  lk_softmax_grad(B * 3, 12, arena + 405245952, arena + 404619264, arena + 404620416);
-
-  /* %774 = mul_scalar(%773) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
-  lk_mul_scalar(B * 3 * 12, arena + 404620416, 0.125f, arena + 404625408);
-
-  /* %775 = matmul_permuted(%774, %697) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
-  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 404625408, 12, 0, 1, arena + 405098496,
-      64, 192, 1, arena + 404619264, 64, 0, 0.0f);
-
-  /* %776 = matmul_permuted(%696, %774) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
-  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 404625408, 12, 1, 0, arena + 404914176,
-      64, 0, 1, arena + 405098496, 64, 192, 0.0f);
-
-  /* %777 = reshape(%772) {shape [12, 192]} lca : f32[B, 12, 192], a view of %772: no code */
-
-  /* %778 = reshape(%776) {shape [12, 192]} lca : f32[B, 12, 192], a view of %776: no code */
-
-  /* %779 = reshape(%775) {shape [1, 192]} lca : f32[B, 1, 192], a view of %775: no code */
-
-  /* %780 = zero_pad(%779) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
-  lk_zero_pad(B, 1, 192, 11, 0, arena + 404619264, arena + 405172224);
-
-  /* %781 = concat(%780, %778, %777) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
-  lk_copy_rows(B * 12, 192, arena + 405172224, 192, arena + 404619264, 576);
-  lk_copy_rows(B * 12, 192, arena + 405098496, 192, arena + 404619456, 576);
-  lk_copy_rows(B * 12, 192, arena + 404840448, 192, arena + 404619648, 576);
-
-  /* %782 = transpose(%689) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[324], arena + 404840448);
-
-  /* %783 = fused_linear(%781, %782) lca.attn.qkv : f32[B, 12, 192] */
-  lk_fused_linear(B * 12, 576, 192, arena + 404619264, arena + 404840448, NULL, LK_ACT_NONE, NULL,
-      arena + 405098496);
-
-  /* %784 = linear_grad_weight(%781, %688) lca.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 12, 192, 576, arena + 404619264, arena + 405024768, arena + 572112384);
-
-  /* %785 = reduce_sum(%781) {axes [0], batch} lca.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 12, 576}, (const unsigned char[]){1, 1, 0}, arena + 404619264,
-      arena + 572374512);
-
-  /* %786 = reduce_sum(%783) {axes [0], batch} lca.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 405098496,
-      arena + 572380848);
-
-  /* %787 = mul(%783, %684) lca.norm1 : f32[B, 12, 192] */
-  lk_mul(3, (const long[]){B, 12, 192}, arena + 405098496, (const long[]){2304, 192, 1},
-      params[322], (const long[]){0, 0, 1}, arena + 404619264);
-
-  /* %788 = mul(%783, %686) lca.norm1 : f32[B, 12, 192], written over %783 */
-  lk_mul(3, (const long[]){B, 12, 192}, arena + 405098496, (const long[]){2304, 192, 1},
-      arena + 404951040, (const long[]){2304, 192, 1}, arena + 405098496);
-
-  /* %789 = reduce_sum(%788) {axes [0], batch} lca.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 405098496,
-      arena + 572381040);
-
-  /* %790 = normalize_grad(%683, %787) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
-  lk_normalize_grad(B * 12, 192, arena + 408238080, arena + 404619264, 1e-06f, arena + 404692992);
-
-  /* %791 = add(%764, %790) : f32[B, 12, 192], written over %764 */
-  lk_add(3, (const long[]){B, 12, 192}, arena + 572222976, (const long[]){2304, 192, 1},
-      arena + 404692992, (const long[]){2304, 192, 1}, arena + 572222976);
-
-  /* %792 = reduce_sum(%791) {axes [], batch} : f32[12, 192] */
-  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 0, 0}, arena + 572222976,
-      arena + 572333568);
-
-  /* %793 = reshape(%792) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %792: no code */
-
-  /* %794 = slice(%791) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %764: no code */
-
-  /* %795 = slice(%791) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %764: no code */
-
-  /* %796 = zero_pad(%795) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 572225088 + (long)b * 2304,
-        arena + 540155904 + (long)b * 37824);
-  } // for b
-
-  /* %797 = mul(%796, %677) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 541366272);
-
-  /* %798 = slice(%797) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], a view of %797: no code */
-
-  /* %799 = slice(%797) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 541366464, 37824, arena + 404619264, 37632);
-
-  /* %800 = batch_normalize_grad(%671, %799, %672) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 405829632, arena + 404619264, params[317],
-      1e-05f, arena + 570273792);
-
-  /* %801 = batch_normalize_param_grad(%671, %799) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 405829632, arena + 404619264, 1e-05f,
-      arena + 405823488);
-
-  /* %802 = index(%801) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 405823488, 384, arena + 572381232, 192);
-
-  /* %803 = index(%801) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 405823680, 384, arena + 572381424, 192);
-
-  /* %804 = transpose(%670) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[315], arena + 571964928);
-
-  /* %805 = fused_linear(%800, %804) blocks.11.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 570273792, arena + 571964928, NULL, LK_ACT_NONE, NULL,
-      arena + 404619264);
-
-  /* %806 = linear_grad_weight(%800, %667) blocks.11.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 570273792, arena + 399802368, arena + 571964928);
-
-  /* %807 = reduce_sum(%800) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 570273792,
-      arena + 572381616);
-
-  /* %808 = reshape(%806) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %806: no code */
-
-  /* %809 = gelu_grad(%665, %805) blocks.11.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 394985472, arena + 404619264,
-      arena + 399802368);
-
-  /* %810 = batch_normalize_grad(%662, %809, %663) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 390168576, arena + 399802368, params[311],
-      1e-05f, arena + 394985472);
-
-  /* %811 = batch_normalize_param_grad(%662, %809) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 390168576, arena + 399802368, 1e-05f,
-      arena + 404619264);
-
-  /* %812 = index(%811) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 404619264, 1536, arena + 399809280, 768);
-
-  /* %813 = index(%811) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 404620032, 1536, arena + 399810048, 768);
-
-  /* %814 = token_dwconv_grad_input(%810, %660) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 394985472, params[309],
-      arena + 390168576);
-
-  /* %815 = token_dwconv_grad_weight(%810, %659) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 394985472,
-      arena + 385351680, arena + 399802368);
-
-  /* %816 = reduce_sum(%810) {axes [0], batch} blocks.11.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 394985472,
-      arena + 399810816);
-
-  /* %817 = gelu_grad(%657, %814) blocks.11.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 380534784, arena + 390168576,
-      arena + 385351680);
-
-  /* %818 = batch_normalize_grad(%654, %817, %655) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 375717888, arena + 385351680, params[305],
-      1e-05f, arena + 380534784);
-
-  /* %819 = batch_normalize_param_grad(%654, %817) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 375717888, arena + 385351680, 1e-05f,
-      arena + 390168576);
-
-  /* %820 = index(%819) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 390168576, 1536, arena + 385499136, 768);
-
-  /* %821 = index(%819) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 390169344, 1536, arena + 385499904, 768);
-
-  /* %822 = transpose(%653) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[303], arena + 375717888);
-
-  /* %823 = fused_linear(%818, %822) blocks.11.leff.conv1 : f32[B, 196, 192], written into %797 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 380534784, 150528, arena + 375717888, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 541366464, 37824);
-
-  /* %824 = linear_grad_weight(%818, %650) blocks.11.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 380534784, arena + 569069568, arena + 385351680);
-
-  /* %825 = reduce_sum(%818) {axes [0], batch} blocks.11.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 380534784,
-      arena + 385500672);
-
-  /* %826 = reshape(%824) {shape [768, 192, 1, 1]} blocks.11.leff.conv1 : f32[768, 192, 1, 1], a view of %824: no code */
-
-  /* %827 = concat(%798, %823) {axis 0} blocks.11.norm2 : f32[B, 197, 192], a view of %797: no code */
-
-  /* %828 = reduce_sum(%827) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 541366272,
-      arena + 383244864);
-
-  /* %829 = mul(%827, %644) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 541366272, (const long[]){37824, 192, 1},
-      params[301], (const long[]){0, 0, 1}, arena + 375717888);
-
-  /* %830 = mul(%827, %646) blocks.11.norm2 : f32[B, 197, 192], written over %797 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 541366272, (const long[]){37824, 192, 1},
-      arena + 538945536, (const long[]){37824, 192, 1}, arena + 541366272);
-
-  /* %831 = reduce_sum(%830) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 541366272,
-      arena + 383245056);
-
-  /* %832 = normalize_grad(%643, %829) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 537735168, arena + 375717888, 1e-06f, arena + 376928256);
-
-  /* %833 = add(%796, %832) blocks.11 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 376928256, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %834 = mul(%833, %641) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 375717888);
-
-  /* %835 = transpose(%638) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[299], arena + 376928256);
-
-  /* %836 = fused_linear(%834, %835) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 375717888, arena + 376928256, NULL, LK_ACT_NONE, NULL,
-      arena + 379348992);
-
-  /* %837 = linear_grad_weight(%834, %637) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 375717888, arena + 536524800, arena + 383207424);
-
-  /* %838 = reduce_sum(%834) {axes [0], batch} blocks.11.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 375717888,
-      arena + 383245248);
-
-  /* %839 = sdpa_grad(%634, %635, %636, %836) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 449378304, 576, arena + 449378496, 576,
-      arena + 449378688, 576, arena + 379348992, 192, arena + 375717888, 576,
-      arena + 375717888 + 192, 576, arena + 375717888 + 384, 576, 0.125f);
-
-  /* %840 = transpose(%631) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[297], arena + 380559360);
-
-  /* %841 = fused_linear(%839, %840) blocks.11.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 375717888, arena + 380559360, NULL, LK_ACT_NONE, NULL,
-      arena + 379348992);
-
-  /* %842 = linear_grad_weight(%839, %630) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 375717888, arena + 535314432, arena + 383096832);
-
-  /* %843 = reduce_sum(%839) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 375717888,
-      arena + 383244288);
-
-  /* %844 = reduce_sum(%841) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 379348992,
-      arena + 383245440);
-
-  /* %845 = mul(%841, %626) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 379348992, (const long[]){37824, 192, 1},
-      params[295], (const long[]){0, 0, 1}, arena + 375717888);
-
-  /* %846 = mul(%841, %628) blocks.11.norm1 : f32[B, 197, 192], written over %841 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 379348992, (const long[]){37824, 192, 1},
-      arena + 534104064, (const long[]){37824, 192, 1}, arena + 379348992);
-
-  /* %847 = reduce_sum(%846) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 379348992,
-      arena + 383245632);
-
-  /* %848 = normalize_grad(%623, %845) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 532893696, arena + 375717888, 1e-06f, arena + 376928256);
-
-  /* %849 = add(%833, %848) blocks.10 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 376928256, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %850 = slice(%794) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %764: no code */
-
-  /* %851 = slice(%794) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %764: no code */
-
-  /* %852 = zero_pad(%851) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 572224896 + (long)b * 2304,
-        arena + 375717888 + (long)b * 37824);
-  } // for b
-
-  /* %853 = add(%849, %852) blocks.10 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 375717888, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %854 = mul(%853, %621) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 380534784);
-
-  /* %855 = slice(%854) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %854: no code */
-
-  /* %856 = slice(%854) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 380534976, 37824, arena + 375717888, 37632);
-
-  /* %857 = batch_normalize_grad(%615, %856, %616) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 567865344, arena + 375717888, params[291],
-      1e-05f, arena + 381745152);
-
-  /* %858 = batch_normalize_param_grad(%615, %856) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 567865344, arena + 375717888, 1e-05f,
-      arena + 376922112);
-
-  /* %859 = index(%858) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 376922112, 384, arena + 383245824, 192);
-
-  /* %860 = index(%858) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 376922304, 384, arena + 383246016, 192);
-
-  /* %861 = transpose(%614) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[289], arena + 382949376);
-
-  /* %862 = fused_linear(%857, %861) blocks.10.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 381745152, arena + 382949376, NULL, LK_ACT_NONE, NULL,
-      arena + 375717888);
-
-  /* %863 = linear_grad_weight(%857, %611) blocks.10.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 381745152, arena + 370900992, arena + 382949376);
-
-  /* %864 = reduce_sum(%857) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 381745152,
-      arena + 383246208);
-
-  /* %865 = reshape(%863) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %863: no code */
-
-  /* %866 = gelu_grad(%609, %862) blocks.10.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 366084096, arena + 375717888,
-      arena + 370900992);
-
-  /* %867 = batch_normalize_grad(%606, %866, %607) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 361267200, arena + 370900992, params[285],
-      1e-05f, arena + 366084096);
-
-  /* %868 = batch_normalize_param_grad(%606, %866) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 361267200, arena + 370900992, 1e-05f,
-      arena + 375717888);
-
-  /* %869 = index(%868) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 375717888, 1536, arena + 370907904, 768);
-
-  /* %870 = index(%868) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 375718656, 1536, arena + 370908672, 768);
-
-  /* %871 = token_dwconv_grad_input(%867, %604) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 366084096, params[283],
-      arena + 361267200);
-
-  /* %872 = token_dwconv_grad_weight(%867, %603) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 366084096,
-      arena + 356450304, arena + 370900992);
-
-  /* %873 = reduce_sum(%867) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 366084096,
-      arena + 370909440);
-
-  /* %874 = gelu_grad(%601, %871) blocks.10.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 351633408, arena + 361267200,
-      arena + 356450304);
-
-  /* %875 = batch_normalize_grad(%598, %874, %599) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 346816512, arena + 356450304, params[279],
-      1e-05f, arena + 351633408);
-
-  /* %876 = batch_normalize_param_grad(%598, %874) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 346816512, arena + 356450304, 1e-05f,
-      arena + 361267200);
-
-  /* %877 = index(%876) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 361267200, 1536, arena + 356597760, 768);
-
-  /* %878 = index(%876) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 361267968, 1536, arena + 356598528, 768);
-
-  /* %879 = transpose(%597) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[277], arena + 346816512);
-
-  /* %880 = fused_linear(%875, %879) blocks.10.leff.conv1 : f32[B, 196, 192], written into %854 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 351633408, 150528, arena + 346816512, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 380534976, 37824);
-
-  /* %881 = linear_grad_weight(%875, %594) blocks.10.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 351633408, arena + 566661120, arena + 356450304);
-
-  /* %882 = reduce_sum(%875) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 351633408,
-      arena + 356599296);
-
-  /* %883 = reshape(%881) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %881: no code */
-
-  /* %884 = concat(%855, %880) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %854: no code */
-
-  /* %885 = reduce_sum(%884) {axes [0], batch} blocks.10.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 380534784,
-      arena + 354343488);
-
-  /* %886 = mul(%884, %588) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 380534784, (const long[]){37824, 192, 1},
-      params[275], (const long[]){0, 0, 1}, arena + 346816512);
-
-  /* %887 = mul(%884, %590) blocks.10.norm2 : f32[B, 197, 192], written over %854 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 380534784, (const long[]){37824, 192, 1},
-      arena + 531683328, (const long[]){37824, 192, 1}, arena + 380534784);
-
-  /* %888 = reduce_sum(%887) {axes [0], batch} blocks.10.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 380534784,
-      arena + 354343680);
-
-  /* %889 = normalize_grad(%587, %886) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 530472960, arena + 346816512, 1e-06f, arena + 348026880);
-
-  /* %890 = add(%853, %889) blocks.10 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 348026880, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %891 = mul(%890, %585) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 346816512);
-
-  /* %892 = transpose(%582) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[273], arena + 348026880);
-
-  /* %893 = fused_linear(%891, %892) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 346816512, arena + 348026880, NULL, LK_ACT_NONE, NULL,
-      arena + 350447616);
-
-  /* %894 = linear_grad_weight(%891, %581) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 346816512, arena + 529262592, arena + 354306048);
-
-  /* %895 = reduce_sum(%891) {axes [0], batch} blocks.10.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
-      arena + 354343872);
-
-  /* %896 = sdpa_grad(%578, %579, %580, %893) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 445747200, 576, arena + 445747392, 576,
-      arena + 445747584, 576, arena + 350447616, 192, arena + 346816512, 576,
-      arena + 346816512 + 192, 576, arena + 346816512 + 384, 576, 0.125f);
-
-  /* %897 = transpose(%575) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[271], arena + 351657984);
-
-  /* %898 = fused_linear(%896, %897) blocks.10.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 346816512, arena + 351657984, NULL, LK_ACT_NONE, NULL,
-      arena + 350447616);
-
-  /* %899 = linear_grad_weight(%896, %574) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 346816512, arena + 528052224, arena + 354195456);
-
-  /* %900 = reduce_sum(%896) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
-      arena + 354342912);
-
-  /* %901 = reduce_sum(%898) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 350447616,
-      arena + 354344064);
-
-  /* %902 = mul(%898, %570) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 350447616, (const long[]){37824, 192, 1},
-      params[269], (const long[]){0, 0, 1}, arena + 346816512);
-
-  /* %903 = mul(%898, %572) blocks.10.norm1 : f32[B, 197, 192], written over %898 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 350447616, (const long[]){37824, 192, 1},
-      arena + 526841856, (const long[]){37824, 192, 1}, arena + 350447616);
-
-  /* %904 = reduce_sum(%903) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 350447616,
-      arena + 354344256);
-
-  /* %905 = normalize_grad(%567, %902) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 525631488, arena + 346816512, 1e-06f, arena + 348026880);
-
-  /* %906 = add(%890, %905) blocks.9 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 348026880, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %907 = slice(%850) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %764: no code */
-
-  /* %908 = slice(%850) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %764: no code */
-
-  /* %909 = zero_pad(%908) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 572224704 + (long)b * 2304,
-        arena + 346816512 + (long)b * 37824);
-  } // for b
-
-  /* %910 = add(%906, %909) blocks.9 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 346816512, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %911 = mul(%910, %565) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 351633408);
-
-  /* %912 = slice(%911) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %911: no code */
-
-  /* %913 = slice(%911) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 351633600, 37824, arena + 346816512, 37632);
-
-  /* %914 = batch_normalize_grad(%559, %913, %560) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 565456896, arena + 346816512, params[265],
-      1e-05f, arena + 352843776);
-
-  /* %915 = batch_normalize_param_grad(%559, %913) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 565456896, arena + 346816512, 1e-05f,
-      arena + 348020736);
-
-  /* %916 = index(%915) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 348020736, 384, arena + 354344448, 192);
-
-  /* %917 = index(%915) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 348020928, 384, arena + 354344640, 192);
-
-  /* %918 = transpose(%558) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[263], arena + 354048000);
-
-  /* %919 = fused_linear(%914, %918) blocks.9.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 352843776, arena + 354048000, NULL, LK_ACT_NONE, NULL,
-      arena + 346816512);
-
-  /* %920 = linear_grad_weight(%914, %555) blocks.9.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 352843776, arena + 341999616, arena + 354048000);
-
-  /* %921 = reduce_sum(%914) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 352843776,
-      arena + 354344832);
-
-  /* %922 = reshape(%920) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %920: no code */
-
-  /* %923 = gelu_grad(%553, %919) blocks.9.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 337182720, arena + 346816512,
-      arena + 341999616);
-
-  /* %924 = batch_normalize_grad(%550, %923, %551) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 332365824, arena + 341999616, params[259],
-      1e-05f, arena + 337182720);
-
-  /* %925 = batch_normalize_param_grad(%550, %923) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 332365824, arena + 341999616, 1e-05f,
-      arena + 346816512);
-
-  /* %926 = index(%925) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 346816512, 1536, arena + 342006528, 768);
-
-  /* %927 = index(%925) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 346817280, 1536, arena + 342007296, 768);
-
-  /* %928 = token_dwconv_grad_input(%924, %548) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 337182720, params[257],
-      arena + 332365824);
-
-  /* %929 = token_dwconv_grad_weight(%924, %547) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 337182720,
-      arena + 327548928, arena + 341999616);
-
-  /* %930 = reduce_sum(%924) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 337182720,
-      arena + 342008064);
-
-  /* %931 = gelu_grad(%545, %928) blocks.9.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 322732032, arena + 332365824,
-      arena + 327548928);
-
-  /* %932 = batch_normalize_grad(%542, %931, %543) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 317915136, arena + 327548928, params[253],
-      1e-05f, arena + 322732032);
-
-  /* %933 = batch_normalize_param_grad(%542, %931) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 317915136, arena + 327548928, 1e-05f,
-      arena + 332365824);
-
-  /* %934 = index(%933) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 332365824, 1536, arena + 327696384, 768);
-
-  /* %935 = index(%933) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 332366592, 1536, arena + 327697152, 768);
-
-  /* %936 = transpose(%541) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[251], arena + 317915136);
-
-  /* %937 = fused_linear(%932, %936) blocks.9.leff.conv1 : f32[B, 196, 192], written into %911 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 322732032, 150528, arena + 317915136, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 351633600, 37824);
-
-  /* %938 = linear_grad_weight(%932, %538) blocks.9.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 322732032, arena + 564252672, arena + 327548928);
-
-  /* %939 = reduce_sum(%932) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 322732032,
-      arena + 327697920);
-
-  /* %940 = reshape(%938) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %938: no code */
-
-  /* %941 = concat(%912, %937) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %911: no code */
-
-  /* %942 = reduce_sum(%941) {axes [0], batch} blocks.9.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 351633408,
-      arena + 325442112);
-
-  /* %943 = mul(%941, %532) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 351633408, (const long[]){37824, 192, 1},
-      params[249], (const long[]){0, 0, 1}, arena + 317915136);
-
-  /* %944 = mul(%941, %534) blocks.9.norm2 : f32[B, 197, 192], written over %911 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 351633408, (const long[]){37824, 192, 1},
-      arena + 524421120, (const long[]){37824, 192, 1}, arena + 351633408);
-
-  /* %945 = reduce_sum(%944) {axes [0], batch} blocks.9.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 351633408,
-      arena + 325442304);
-
-  /* %946 = normalize_grad(%531, %943) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 523210752, arena + 317915136, 1e-06f, arena + 319125504);
-
-  /* %947 = add(%910, %946) blocks.9 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 319125504, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %948 = mul(%947, %529) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 317915136);
-
-  /* %949 = transpose(%526) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[247], arena + 319125504);
-
-  /* %950 = fused_linear(%948, %949) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 317915136, arena + 319125504, NULL, LK_ACT_NONE, NULL,
-      arena + 321546240);
-
-  /* %951 = linear_grad_weight(%948, %525) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 317915136, arena + 522000384, arena + 325404672);
-
-  /* %952 = reduce_sum(%948) {axes [0], batch} blocks.9.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
-      arena + 325442496);
-
-  /* %953 = sdpa_grad(%522, %523, %524, %950) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 442116096, 576, arena + 442116288, 576,
-      arena + 442116480, 576, arena + 321546240, 192, arena + 317915136, 576,
-      arena + 317915136 + 192, 576, arena + 317915136 + 384, 576, 0.125f);
-
-  /* %954 = transpose(%519) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[245], arena + 322756608);
-
-  /* %955 = fused_linear(%953, %954) blocks.9.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 317915136, arena + 322756608, NULL, LK_ACT_NONE, NULL,
-      arena + 321546240);
-
-  /* %956 = linear_grad_weight(%953, %518) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 317915136, arena + 520790016, arena + 325294080);
-
-  /* %957 = reduce_sum(%953) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
-      arena + 325441536);
-
-  /* %958 = reduce_sum(%955) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 321546240,
-      arena + 325442688);
-
-  /* %959 = mul(%955, %514) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 321546240, (const long[]){37824, 192, 1},
-      params[243], (const long[]){0, 0, 1}, arena + 317915136);
-
-  /* %960 = mul(%955, %516) blocks.9.norm1 : f32[B, 197, 192], written over %955 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 321546240, (const long[]){37824, 192, 1},
-      arena + 519579648, (const long[]){37824, 192, 1}, arena + 321546240);
-
-  /* %961 = reduce_sum(%960) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 321546240,
-      arena + 325442880);
-
-  /* %962 = normalize_grad(%511, %959) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 518369280, arena + 317915136, 1e-06f, arena + 319125504);
-
-  /* %963 = add(%947, %962) blocks.8 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 319125504, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %964 = slice(%907) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %764: no code */
-
-  /* %965 = slice(%907) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %764: no code */
-
-  /* %966 = zero_pad(%965) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 572224512 + (long)b * 2304,
-        arena + 317915136 + (long)b * 37824);
-  } // for b
-
-  /* %967 = add(%963, %966) blocks.8 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 317915136, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %968 = mul(%967, %509) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 322732032);
-
-  /* %969 = slice(%968) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %968: no code */
-
-  /* %970 = slice(%968) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 322732224, 37824, arena + 317915136, 37632);
-
-  /* %971 = batch_normalize_grad(%503, %970, %504) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 563048448, arena + 317915136, params[239],
-      1e-05f, arena + 323942400);
-
-  /* %972 = batch_normalize_param_grad(%503, %970) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 563048448, arena + 317915136, 1e-05f,
-      arena + 319119360);
-
-  /* %973 = index(%972) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 319119360, 384, arena + 325443072, 192);
-
-  /* %974 = index(%972) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 319119552, 384, arena + 325443264, 192);
-
-  /* %975 = transpose(%502) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[237], arena + 325146624);
-
-  /* %976 = fused_linear(%971, %975) blocks.8.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 323942400, arena + 325146624, NULL, LK_ACT_NONE, NULL,
-      arena + 317915136);
-
-  /* %977 = linear_grad_weight(%971, %499) blocks.8.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 323942400, arena + 313098240, arena + 325146624);
-
-  /* %978 = reduce_sum(%971) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 323942400,
-      arena + 325443456);
-
-  /* %979 = reshape(%977) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %977: no code */
-
-  /* %980 = gelu_grad(%497, %976) blocks.8.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 308281344, arena + 317915136,
-      arena + 313098240);
-
-  /* %981 = batch_normalize_grad(%494, %980, %495) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 303464448, arena + 313098240, params[233],
-      1e-05f, arena + 308281344);
-
-  /* %982 = batch_normalize_param_grad(%494, %980) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 303464448, arena + 313098240, 1e-05f,
-      arena + 317915136);
-
-  /* %983 = index(%982) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 317915136, 1536, arena + 313105152, 768);
-
-  /* %984 = index(%982) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 317915904, 1536, arena + 313105920, 768);
-
-  /* %985 = token_dwconv_grad_input(%981, %492) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 308281344, params[231],
-      arena + 303464448);
-
-  /* %986 = token_dwconv_grad_weight(%981, %491) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 308281344,
-      arena + 298647552, arena + 313098240);
-
-  /* %987 = reduce_sum(%981) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 308281344,
-      arena + 313106688);
-
-  /* %988 = gelu_grad(%489, %985) blocks.8.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 293830656, arena + 303464448,
-      arena + 298647552);
-
-  /* %989 = batch_normalize_grad(%486, %988, %487) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 289013760, arena + 298647552, params[227],
-      1e-05f, arena + 293830656);
-
-  /* %990 = batch_normalize_param_grad(%486, %988) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 289013760, arena + 298647552, 1e-05f,
-      arena + 303464448);
-
-  /* %991 = index(%990) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 303464448, 1536, arena + 298795008, 768);
-
-  /* %992 = index(%990) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 303465216, 1536, arena + 298795776, 768);
-
-  /* %993 = transpose(%485) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[225], arena + 289013760);
-
-  /* %994 = fused_linear(%989, %993) blocks.8.leff.conv1 : f32[B, 196, 192], written into %968 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 293830656, 150528, arena + 289013760, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 322732224, 37824);
-
-  /* %995 = linear_grad_weight(%989, %482) blocks.8.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 293830656, arena + 561844224, arena + 298647552);
-
-  /* %996 = reduce_sum(%989) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 293830656,
-      arena + 298796544);
-
-  /* %997 = reshape(%995) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %995: no code */
-
-  /* %998 = concat(%969, %994) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %968: no code */
-
-  /* %999 = reduce_sum(%998) {axes [0], batch} blocks.8.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 322732032,
-      arena + 296540736);
-
-  /* %1000 = mul(%998, %476) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 322732032, (const long[]){37824, 192, 1},
-      params[223], (const long[]){0, 0, 1}, arena + 289013760);
-
-  /* %1001 = mul(%998, %478) blocks.8.norm2 : f32[B, 197, 192], written over %968 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 322732032, (const long[]){37824, 192, 1},
-      arena + 517158912, (const long[]){37824, 192, 1}, arena + 322732032);
-
-  /* %1002 = reduce_sum(%1001) {axes [0], batch} blocks.8.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 322732032,
-      arena + 296540928);
-
-  /* %1003 = normalize_grad(%475, %1000) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 515948544, arena + 289013760, 1e-06f, arena + 290224128);
-
-  /* %1004 = add(%967, %1003) blocks.8 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 290224128, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %1005 = mul(%1004, %473) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 289013760);
-
-  /* %1006 = transpose(%470) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[221], arena + 290224128);
-
-  /* %1007 = fused_linear(%1005, %1006) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 289013760, arena + 290224128, NULL, LK_ACT_NONE, NULL,
-      arena + 292644864);
-
-  /* %1008 = linear_grad_weight(%1005, %469) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 289013760, arena + 514738176, arena + 296503296);
-
-  /* %1009 = reduce_sum(%1005) {axes [0], batch} blocks.8.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
-      arena + 296541120);
-
-  /* %1010 = sdpa_grad(%466, %467, %468, %1007) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 438484992, 576, arena + 438485184, 576,
-      arena + 438485376, 576, arena + 292644864, 192, arena + 289013760, 576,
-      arena + 289013760 + 192, 576, arena + 289013760 + 384, 576, 0.125f);
-
-  /* %1011 = transpose(%463) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[219], arena + 293855232);
-
-  /* %1012 = fused_linear(%1010, %1011) blocks.8.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 289013760, arena + 293855232, NULL, LK_ACT_NONE, NULL,
-      arena + 292644864);
-
-  /* %1013 = linear_grad_weight(%1010, %462) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 289013760, arena + 513527808, arena + 296392704);
-
-  /* %1014 = reduce_sum(%1010) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
-      arena + 296540160);
-
-  /* %1015 = reduce_sum(%1012) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 292644864,
-      arena + 296541312);
-
-  /* %1016 = mul(%1012, %458) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 292644864, (const long[]){37824, 192, 1},
-      params[217], (const long[]){0, 0, 1}, arena + 289013760);
-
-  /* %1017 = mul(%1012, %460) blocks.8.norm1 : f32[B, 197, 192], written over %1012 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 292644864, (const long[]){37824, 192, 1},
-      arena + 512317440, (const long[]){37824, 192, 1}, arena + 292644864);
-
-  /* %1018 = reduce_sum(%1017) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 292644864,
-      arena + 296541504);
-
-  /* %1019 = normalize_grad(%455, %1016) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 511107072, arena + 289013760, 1e-06f, arena + 290224128);
-
-  /* %1020 = add(%1004, %1019) blocks.7 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 290224128, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %1021 = slice(%964) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %764: no code */
-
-  /* %1022 = slice(%964) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %764: no code */
-
-  /* %1023 = zero_pad(%1022) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 572224320 + (long)b * 2304,
-        arena + 289013760 + (long)b * 37824);
-  } // for b
-
-  /* %1024 = add(%1020, %1023) blocks.7 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 289013760, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %1025 = mul(%1024, %453) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 293830656);
-
-  /* %1026 = slice(%1025) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %1025: no code */
-
-  /* %1027 = slice(%1025) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 293830848, 37824, arena + 289013760, 37632);
-
-  /* %1028 = batch_normalize_grad(%447, %1027, %448) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 560640000, arena + 289013760, params[213],
-      1e-05f, arena + 295041024);
-
-  /* %1029 = batch_normalize_param_grad(%447, %1027) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 560640000, arena + 289013760, 1e-05f,
-      arena + 290217984);
-
-  /* %1030 = index(%1029) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 290217984, 384, arena + 296541696, 192);
-
-  /* %1031 = index(%1029) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 290218176, 384, arena + 296541888, 192);
-
-  /* %1032 = transpose(%446) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[211], arena + 296245248);
-
-  /* %1033 = fused_linear(%1028, %1032) blocks.7.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 295041024, arena + 296245248, NULL, LK_ACT_NONE, NULL,
-      arena + 289013760);
-
-  /* %1034 = linear_grad_weight(%1028, %443) blocks.7.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 295041024, arena + 284196864, arena + 296245248);
-
-  /* %1035 = reduce_sum(%1028) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 295041024,
-      arena + 296542080);
-
-  /* %1036 = reshape(%1034) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %1034: no code */
-
-  /* %1037 = gelu_grad(%441, %1033) blocks.7.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 279379968, arena + 289013760,
-      arena + 284196864);
-
-  /* %1038 = batch_normalize_grad(%438, %1037, %439) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 274563072, arena + 284196864, params[207],
-      1e-05f, arena + 279379968);
-
-  /* %1039 = batch_normalize_param_grad(%438, %1037) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 274563072, arena + 284196864, 1e-05f,
-      arena + 289013760);
-
-  /* %1040 = index(%1039) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 289013760, 1536, arena + 284203776, 768);
-
-  /* %1041 = index(%1039) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 289014528, 1536, arena + 284204544, 768);
-
-  /* %1042 = token_dwconv_grad_input(%1038, %436) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 279379968, params[205],
-      arena + 274563072);
-
-  /* %1043 = token_dwconv_grad_weight(%1038, %435) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 279379968,
-      arena + 269746176, arena + 284196864);
-
-  /* %1044 = reduce_sum(%1038) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 279379968,
-      arena + 284205312);
-
-  /* %1045 = gelu_grad(%433, %1042) blocks.7.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 264929280, arena + 274563072,
+  /* %665 = fused_linear(%661, %664, %663) blocks.11.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 453464064, params[303], params[304], LK_ACT_NONE, NULL,
       arena + 269746176);
 
-  /* %1046 = batch_normalize_grad(%430, %1045, %431) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176, params[201],
-      1e-05f, arena + 264929280);
+  /* %668 = batch_statistics(%665) blocks.11.leff.bn1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 269746176, arena + 456778752);
 
-  /* %1047 = batch_normalize_param_grad(%430, %1045) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176, 1e-05f,
-      arena + 274563072);
+  /* %669 = slice(%668) {axis 0, start 0, length 2} blocks.11.leff.bn1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456778752, 2304, arena + 456819456, 1536);
 
-  /* %1048 = index(%1047) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 274563072, 1536, arena + 269893632, 768);
+  /* %670 = batch_norm_act(%665, %668, %666, %667) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 269746176, arena + 456778752, params[305], params[306],
+      1e-05f, LK_ACT_GELU, arena + 279379968, arena + 274563072);
 
-  /* %1049 = index(%1047) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 274563840, 1536, arena + 269894400, 768);
+  /* %673 = token_dwconv(%670, %671, %672) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 274563072, params[309], params[310],
+      LK_ACT_NONE, arena + 279379968);
 
-  /* %1050 = transpose(%429) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[199], arena + 260112384);
+  /* %676 = batch_statistics(%673) blocks.11.leff.bn2 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 279379968, arena + 456781056);
 
-  /* %1051 = fused_linear(%1046, %1050) blocks.7.leff.conv1 : f32[B, 196, 192], written into %1025 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 264929280, 150528, arena + 260112384, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 293830848, 37824);
+  /* %677 = slice(%676) {axis 0, start 0, length 2} blocks.11.leff.bn2 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 456781056, 2304, arena + 456820992, 1536);
 
-  /* %1052 = linear_grad_weight(%1046, %426) blocks.7.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 264929280, arena + 559435776, arena + 269746176);
+  /* %678 = batch_norm_act(%673, %676, %674, %675) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 279379968, arena + 456781056, params[311], params[312],
+      1e-05f, LK_ACT_GELU, arena + 290224128, arena + 284196864);
 
-  /* %1053 = reduce_sum(%1046) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
-      arena + 269895168);
+  /* %681 = reshape(%679) {shape [192, 768]} blocks.11.leff.conv3 : f32[192, 768], a view of %679: no code */
 
-  /* %1054 = reshape(%1052) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %1052: no code */
+  /* %682 = fused_linear(%678, %681, %680) blocks.11.leff.conv3 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 284196864, params[315], params[316], LK_ACT_NONE, NULL,
+      arena + 290224128);
 
-  /* %1055 = concat(%1026, %1051) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %1025: no code */
+  /* %685 = batch_statistics(%682) blocks.11.leff.bn3 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 290224128, arena + 292707264);
 
-  /* %1056 = reduce_sum(%1055) {axes [0], batch} blocks.7.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 293830656,
-      arena + 267639360);
+  /* %686 = slice(%685) {axis 0, start 0, length 2} blocks.11.leff.bn3 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 292707264, 576, arena + 456835440, 384);
 
-  /* %1057 = mul(%1055, %420) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 293830656, (const long[]){37824, 192, 1},
-      params[197], (const long[]){0, 0, 1}, arena + 260112384);
+  /* %687 = batch_norm_act(%682, %685, %683, %684) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 290224128, arena + 292707264, params[317], params[318],
+      1e-05f, LK_ACT_NONE, arena + 292706304, arena + 291428352);
 
-  /* %1058 = mul(%1055, %422) blocks.7.norm2 : f32[B, 197, 192], written over %1025 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 293830656, (const long[]){37824, 192, 1},
-      arena + 509896704, (const long[]){37824, 192, 1}, arena + 293830656);
-
-  /* %1059 = reduce_sum(%1058) {axes [0], batch} blocks.7.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 293830656,
-      arena + 267639552);
-
-  /* %1060 = normalize_grad(%419, %1057) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 508686336, arena + 260112384, 1e-06f, arena + 261322752);
-
-  /* %1061 = add(%1024, %1060) blocks.7 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 261322752, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %1062 = mul(%1061, %417) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 260112384);
-
-  /* %1063 = transpose(%414) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[195], arena + 261322752);
-
-  /* %1064 = fused_linear(%1062, %1063) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 260112384, arena + 261322752, NULL, LK_ACT_NONE, NULL,
-      arena + 263743488);
-
-  /* %1065 = linear_grad_weight(%1062, %413) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 507475968, arena + 267601920);
-
-  /* %1066 = reduce_sum(%1062) {axes [0], batch} blocks.7.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
-      arena + 267639744);
-
-  /* %1067 = sdpa_grad(%410, %411, %412, %1064) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 434853888, 576, arena + 434854080, 576,
-      arena + 434854272, 576, arena + 263743488, 192, arena + 260112384, 576,
-      arena + 260112384 + 192, 576, arena + 260112384 + 384, 576, 0.125f);
-
-  /* %1068 = transpose(%407) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[193], arena + 264953856);
-
-  /* %1069 = fused_linear(%1067, %1068) blocks.7.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 260112384, arena + 264953856, NULL, LK_ACT_NONE, NULL,
-      arena + 263743488);
-
-  /* %1070 = linear_grad_weight(%1067, %406) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 506265600, arena + 267491328);
-
-  /* %1071 = reduce_sum(%1067) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
-      arena + 267638784);
-
-  /* %1072 = reduce_sum(%1069) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
-      arena + 267639936);
-
-  /* %1073 = mul(%1069, %402) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
-      params[191], (const long[]){0, 0, 1}, arena + 260112384);
-
-  /* %1074 = mul(%1069, %404) blocks.7.norm1 : f32[B, 197, 192], written over %1069 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
-      arena + 505055232, (const long[]){37824, 192, 1}, arena + 263743488);
-
-  /* %1075 = reduce_sum(%1074) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
-      arena + 267640128);
-
-  /* %1076 = normalize_grad(%399, %1073) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 503844864, arena + 260112384, 1e-06f, arena + 261322752);
-
-  /* %1077 = add(%1061, %1076) blocks.6 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 261322752, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %1078 = slice(%1021) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %764: no code */
-
-  /* %1079 = slice(%1021) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %764: no code */
-
-  /* %1080 = zero_pad(%1079) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %688 = concat(%660, %687) {axis 0} blocks.11.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 572224128 + (long)b * 2304,
-        arena + 260112384 + (long)b * 37824);
+    lk_copy_rows(1, 37632, arena + 291428352 + (long)b * 37632, 37632,
+        arena + 289013760 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %1081 = add(%1077, %1080) blocks.6 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 260112384, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %690 = mul(%688, %689) blocks.11 : f32[B, 197, 192], written over %688 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 289013760, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 289013760);
 
-  /* %1082 = mul(%1081, %397) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 264929280);
+  /* %691 = add(%654, %690) blocks.11 : f32[B, 197, 192], written over %688 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 422129664, (const long[]){37824, 192, 1},
+      arena + 289013760, (const long[]){37824, 192, 1}, arena + 289013760);
 
-  /* %1083 = slice(%1082) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %1082: no code */
+  /* %692 = slice(%691) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 11 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 289013760 + (long)b * 37824, 37824,
+        arena + 292634688 + (long)b * 2304, 192);
+  } // for b
 
-  /* %1084 = slice(%1082) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 264929472, 37824, arena + 260112384, 37632);
+  /* %693 = concat(%636, %692) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
 
-  /* %1085 = batch_normalize_grad(%391, %1084, %392) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 558231552, arena + 260112384, params[187],
-      1e-05f, arena + 266139648);
+  /* %695 = add(%693, %694) : f32[B, 12, 192], written over %693 */
+  lk_add(3, (const long[]){B, 12, 192}, arena + 292632576, (const long[]){2304, 192, 1},
+      params[321], (const long[]){0, 192, 1}, arena + 292632576);
 
-  /* %1086 = batch_normalize_param_grad(%391, %1084) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 558231552, arena + 260112384, 1e-05f,
-      arena + 261316608);
+  /* %698 = normalize(%695) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
+  lk_normalize(B * 12, 192, arena + 292632576, 1e-06f, arena + 289345536);
 
-  /* %1087 = index(%1086) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 261316608, 384, arena + 267640320, 192);
+  /* %699 = mul(%698, %696) lca.norm1 : f32[B, 12, 192] */
+  lk_mul(3, (const long[]){B, 12, 192}, arena + 289345536, (const long[]){2304, 192, 1},
+      params[322], (const long[]){0, 0, 1}, arena + 289419264);
 
-  /* %1088 = index(%1086) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 261316800, 384, arena + 267640512, 192);
+  /* %700 = add(%699, %697) lca.norm1 : f32[B, 12, 192], written over %699 */
+  lk_add(3, (const long[]){B, 12, 192}, arena + 289419264, (const long[]){2304, 192, 1},
+      params[323], (const long[]){0, 0, 1}, arena + 289419264);
 
-  /* %1089 = transpose(%390) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[185], arena + 267343872);
+  /* %703 = fused_linear(%700, %701, %702) lca.attn.qkv : f32[B, 12, 576] */
+  lk_fused_linear(B * 12, 192, 576, arena + 289419264, params[324], params[325], LK_ACT_NONE, NULL,
+      arena + 289013760);
 
-  /* %1090 = fused_linear(%1085, %1089) blocks.6.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 266139648, arena + 267343872, NULL, LK_ACT_NONE, NULL,
+  /* %704 = slice(%703) {axis 1, start 0, length 192} lca : f32[B, 12, 192] */
+  lk_copy_rows(B * 12, 192, arena + 289013760, 576, arena + 289234944, 192);
+
+  /* %705 = slice(%703) {axis 1, start 192, length 192} lca : f32[B, 12, 192] */
+  lk_copy_rows(B * 12, 192, arena + 289013952, 576, arena + 289492992, 192);
+
+  /* %706 = slice(%703) {axis 1, start 384, length 192} lca : f32[B, 12, 192] */
+  lk_copy_rows(B * 12, 192, arena + 289014144, 576, arena + 289566720, 192);
+
+  /* %707 = slice(%704) {axis 0, start 11, length 1} lca : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 289237056, 2304, arena + 289308672, 192);
+
+  /* %708 = reshape(%707) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %707: no code */
+
+  /* %709 = reshape(%705) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %705: no code */
+
+  /* %710 = reshape(%706) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %706: no code */
+
+  /* %711 = matmul_permuted(%708, %709) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
+  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 289308672, 64, 0, 1, arena + 289492992,
+      64, 1, 192, arena + 289013760, 12, 0, 0.0f);
+
+  /* %712 = mul_scalar(%711) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
+  lk_mul_scalar(B * 3 * 12, arena + 289013760, 0.125f, arena + 289014912);
+
+  /* %713 = softmax(%712) {axis -1} lca : f32[B, 3, 1, 1, 12] */
+  lk_softmax(B * 3, 12, arena + 289014912, arena + 289640448);
+
+  /* %714 = matmul_permuted(%713, %710) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
+  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 289640448, 12, 0, 1, arena + 289566720,
+      64, 192, 1, arena + 289286912, 64, 0, 0.0f);
+
+  /* %715 = reshape(%714) {shape [1, 192]} lca : f32[B, 1, 192], a view of %714: no code */
+
+  /* %718 = slice(%695) {axis 0, start 11, length 1} lca : f32[B, 1, 192], a view of %693: no code */
+
+  /* %719 = fused_linear(%715, %716, %717, %718) {residual} lca.attn.proj : f32[B, 1, 192] */
+  lk_fused_linear_strided(B, 1, 192, 192, arena + 289286912, 192, params[326], params[327], NULL, 0,
+      LK_ACT_NONE, arena + 292634688, 2304, arena + 289293056, 192);
+
+  /* %722 = normalize(%719) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
+  lk_normalize(B, 192, arena + 289293056, 1e-06f, arena + 289299200);
+
+  /* %723 = mul(%722, %720) lca.norm2 : f32[B, 1, 192] */
+  lk_mul(3, (const long[]){B, 1, 192}, arena + 289299200, (const long[]){192, 0, 1}, params[328],
+      (const long[]){0, 0, 1}, arena + 289314816);
+
+  /* %724 = add(%723, %721) lca.norm2 : f32[B, 1, 192], written over %723 */
+  lk_add(3, (const long[]){B, 1, 192}, arena + 289314816, (const long[]){192, 0, 1}, params[329],
+      (const long[]){0, 0, 1}, arena + 289314816);
+
+  /* %727 = fused_linear(%724, %725, %726) lca.feedforward.fc1 : f32[B, 1, 768] */
+  lk_fused_linear(B, 192, 768, arena + 289314816, params[330], params[331], LK_ACT_NONE, NULL,
+      arena + 289237760);
+
+  /* %728 = gelu(%727) lca.feedforward : f32[B, 1, 768] */
+  lk_gelu(B * 768, arena + 289237760, arena + 289262336);
+
+  /* %731 = fused_linear(%728, %729, %730, %719) {residual} lca.feedforward.fc2 : f32[B, 1, 192] */
+  lk_fused_linear(B, 768, 192, arena + 289262336, params[332], params[333], LK_ACT_NONE,
+      arena + 289293056, arena + 289320960);
+
+  /* %734 = normalize(%731) {eps 1e-06} norm : f32[B, 1, 192] */
+  lk_normalize(B, 192, arena + 289320960, 1e-06f, arena + 289327104);
+
+  /* %735 = mul(%734, %732) norm : f32[B, 1, 192] */
+  lk_mul(3, (const long[]){B, 1, 192}, arena + 289327104, (const long[]){192, 0, 1}, params[334],
+      (const long[]){0, 0, 1}, arena + 289333248);
+
+  /* %736 = add(%735, %733) norm : f32[B, 1, 192], written over %735 */
+  lk_add(3, (const long[]){B, 1, 192}, arena + 289333248, (const long[]){192, 0, 1}, params[335],
+      (const long[]){0, 0, 1}, arena + 289333248);
+
+  /* %737 = index(%736) {axis 0, at 0} : f32[B, 192], a view of %735: no code */
+
+  /* %740 = fused_linear(%737, %738, %739) head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 289333248, params[336], params[337], LK_ACT_NONE, NULL,
+      arena + 289013760);
+
+  /* %742 = cross_entropy(%740, %741) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 289013760, inputs[23], arena + 456837872);
+
+  /* %743 = cross_entropy_grad(%740, %741) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 289013760, inputs[23], arena + 289205760);
+
+  /* %744 = transpose(%738) {perm [1, 0]} head : f32[192, 1000] */
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[336], arena + 289013760);
+
+  /* %745 = fused_linear(%743, %744) head : f32[B, 192] */
+  lk_fused_linear(B, 1000, 192, arena + 289205760, arena + 289013760, NULL, LK_ACT_NONE, NULL,
+      arena + 289339392);
+
+  /* %746 = linear_grad_weight(%743, %737) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 289205760, arena + 289333248, arena + 455872512);
+
+  /* %747 = reduce_sum(%743) {axes [], batch} head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 289205760,
+      arena + 456822528);
+
+  /* %748 = reshape(%745) {shape [1, 192]} : f32[B, 1, 192], a view of %745: no code */
+
+  /* %749 = zero_pad(%748) {axis 0, before 0, after 0} : f32[B, 1, 192] */
+  lk_zero_pad(B, 1, 192, 0, 0, arena + 289339392, arena + 289013760);
+
+  /* %750 = reduce_sum(%749) {axes [], batch} norm : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289013760,
+      arena + 456835824);
+
+  /* %751 = reshape(%750) {shape [192]} norm : f32[192], a view of %750: no code */
+
+  /* %752 = mul(%749, %732) norm : f32[B, 1, 192] */
+  lk_mul(3, (const long[]){B, 1, 192}, arena + 289013760, (const long[]){192, 0, 1}, params[334],
+      (const long[]){0, 0, 1}, arena + 289019904);
+
+  /* %753 = mul(%749, %734) norm : f32[B, 1, 192], written over %749 */
+  lk_mul(3, (const long[]){B, 1, 192}, arena + 289013760, (const long[]){192, 0, 1},
+      arena + 289327104, (const long[]){192, 0, 1}, arena + 289013760);
+
+  /* %754 = reduce_sum(%753) {axes [], batch} norm : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289013760,
+      arena + 456836016);
+
+  /* %755 = reshape(%754) {shape [192]} norm : f32[192], a view of %754: no code */
+
+  /* %756 = normalize_grad(%731, %752) {eps 1e-06} norm : f32[B, 1, 192] */
+  lk_normalize_grad(B, 192, arena + 289320960, arena + 289019904, 1e-06f, arena + 289210368);
+
+  /* %757 = transpose(%729) {perm [1, 0]} lca.feedforward.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[332], arena + 289013760);
+
+  /* %758 = fused_linear(%756, %757) lca.feedforward.fc2 : f32[B, 1, 768] */
+  lk_fused_linear(B, 192, 768, arena + 289210368, arena + 289013760, NULL, LK_ACT_NONE, NULL,
+      arena + 289161216);
+
+  /* %759 = linear_grad_weight(%756, %728) lca.feedforward.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 289210368, arena + 289262336, arena + 456064512);
+
+  /* %760 = reduce_sum(%756) {axes [], batch} lca.feedforward.fc2 : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289210368,
+      arena + 456836208);
+
+  /* %761 = reshape(%760) {shape [192]} lca.feedforward.fc2 : f32[192], a view of %760: no code */
+
+  /* %762 = gelu_grad(%727, %758) lca.feedforward : f32[B, 1, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 768, arena + 289237760, arena + 289161216, arena + 289185792);
+
+  /* %763 = transpose(%725) {perm [1, 0]} lca.feedforward.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[330], arena + 289013760);
+
+  /* %764 = fused_linear(%762, %763) lca.feedforward.fc1 : f32[B, 1, 192] */
+  lk_fused_linear(B, 768, 192, arena + 289185792, arena + 289013760, NULL, LK_ACT_NONE, NULL,
+      arena + 289161216);
+
+  /* %765 = linear_grad_weight(%762, %724) lca.feedforward.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 289185792, arena + 289314816, arena + 456211968);
+
+  /* %766 = reduce_sum(%762) {axes [], batch} lca.feedforward.fc1 : f32[1, 768] */
+  lk_reduce_sum(3, (const long[]){B, 1, 768}, (const unsigned char[]){1, 0, 0}, arena + 289185792,
+      arena + 456823536);
+
+  /* %767 = reshape(%766) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %766: no code */
+
+  /* %768 = reduce_sum(%764) {axes [], batch} lca.norm2 : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289161216,
+      arena + 456836400);
+
+  /* %769 = reshape(%768) {shape [192]} lca.norm2 : f32[192], a view of %768: no code */
+
+  /* %770 = mul(%764, %720) lca.norm2 : f32[B, 1, 192] */
+  lk_mul(3, (const long[]){B, 1, 192}, arena + 289161216, (const long[]){192, 0, 1}, params[328],
+      (const long[]){0, 0, 1}, arena + 289013760);
+
+  /* %771 = mul(%764, %722) lca.norm2 : f32[B, 1, 192], written over %764 */
+  lk_mul(3, (const long[]){B, 1, 192}, arena + 289161216, (const long[]){192, 0, 1},
+      arena + 289299200, (const long[]){192, 0, 1}, arena + 289161216);
+
+  /* %772 = reduce_sum(%771) {axes [], batch} lca.norm2 : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289161216,
+      arena + 456836592);
+
+  /* %773 = reshape(%772) {shape [192]} lca.norm2 : f32[192], a view of %772: no code */
+
+  /* %774 = normalize_grad(%719, %770) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
+  lk_normalize_grad(B, 192, arena + 289293056, arena + 289013760, 1e-06f, arena + 289019904);
+
+  /* %775 = add(%756, %774) lca : f32[B, 1, 192], written over %756 */
+  lk_add(3, (const long[]){B, 1, 192}, arena + 289210368, (const long[]){192, 0, 1},
+      arena + 289019904, (const long[]){192, 0, 1}, arena + 289210368);
+
+  /* %776 = zero_pad(%775) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
+  lk_zero_pad(B, 1, 192, 11, 0, arena + 289210368, arena + 456617472);
+
+  /* %777 = transpose(%716) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[326], arena + 289013760);
+
+  /* %778 = fused_linear(%775, %777) lca.attn.proj : f32[B, 1, 192] */
+  lk_fused_linear(B, 192, 192, arena + 289210368, arena + 289013760, NULL, LK_ACT_NONE, NULL,
+      arena + 289050624);
+
+  /* %779 = linear_grad_weight(%775, %715) lca.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B, 192, 192, arena + 289210368, arena + 289286912, arena + 456691200);
+
+  /* %780 = reduce_sum(%775) {axes [], batch} lca.attn.proj : f32[1, 192] */
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289210368,
+      arena + 456836784);
+
+  /* %781 = reshape(%780) {shape [192]} lca.attn.proj : f32[192], a view of %780: no code */
+
+  /* %782 = reshape(%778) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %778: no code */
+
+  /* %783 = matmul_permuted(%782, %710) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
+  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 289050624, 64, 0, 1, arena + 289566720,
+      64, 1, 192, arena + 289013760, 12, 0, 0.0f);
+
+  /* %784 = matmul_permuted(%713, %782) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
+  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 289640448, 12, 1, 0, arena + 289050624,
+      64, 0, 1, arena + 289234944, 64, 192, 0.0f);
+
+  /* %785 = softmax_grad(%713, %783) {axis -1} lca : f32[B, 3, 1, 1, 12] */
+  lk_softmax_grad(B * 3, 12, arena + 289640448, arena + 289013760, arena + 289014912);
+
+  /* %786 = mul_scalar(%785) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
+  lk_mul_scalar(B * 3 * 12, arena + 289014912, 0.125f, arena + 289019904);
+
+  /* %787 = matmul_permuted(%786, %709) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
+  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 289019904, 12, 0, 1, arena + 289492992,
+      64, 192, 1, arena + 289013760, 64, 0, 0.0f);
+
+  /* %788 = matmul_permuted(%708, %786) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
+  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 289019904, 12, 1, 0, arena + 289308672,
+      64, 0, 1, arena + 289492992, 64, 192, 0.0f);
+
+  /* %789 = reshape(%784) {shape [12, 192]} lca : f32[B, 12, 192], a view of %784: no code */
+
+  /* %790 = reshape(%788) {shape [12, 192]} lca : f32[B, 12, 192], a view of %788: no code */
+
+  /* %791 = reshape(%787) {shape [1, 192]} lca : f32[B, 1, 192], a view of %787: no code */
+
+  /* %792 = zero_pad(%791) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
+  lk_zero_pad(B, 1, 192, 11, 0, arena + 289013760, arena + 289566720);
+
+  /* %793 = concat(%792, %790, %789) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
+  lk_copy_rows(B * 12, 192, arena + 289566720, 192, arena + 289013760, 576);
+  lk_copy_rows(B * 12, 192, arena + 289492992, 192, arena + 289013952, 576);
+  lk_copy_rows(B * 12, 192, arena + 289234944, 192, arena + 289014144, 576);
+
+  /* %794 = transpose(%701) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[324], arena + 289234944);
+
+  /* %795 = fused_linear(%793, %794) lca.attn.qkv : f32[B, 12, 192] */
+  lk_fused_linear(B * 12, 576, 192, arena + 289013760, arena + 289234944, NULL, LK_ACT_NONE, NULL,
+      arena + 289492992);
+
+  /* %796 = linear_grad_weight(%793, %700) lca.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 12, 192, 576, arena + 289013760, arena + 289419264, arena + 456506880);
+
+  /* %797 = reduce_sum(%793) {axes [0], batch} lca.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 12, 576}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
+      arena + 456830640);
+
+  /* %798 = reduce_sum(%795) {axes [0], batch} lca.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 289492992,
+      arena + 456836976);
+
+  /* %799 = mul(%795, %696) lca.norm1 : f32[B, 12, 192] */
+  lk_mul(3, (const long[]){B, 12, 192}, arena + 289492992, (const long[]){2304, 192, 1},
+      params[322], (const long[]){0, 0, 1}, arena + 289013760);
+
+  /* %800 = mul(%795, %698) lca.norm1 : f32[B, 12, 192], written over %795 */
+  lk_mul(3, (const long[]){B, 12, 192}, arena + 289492992, (const long[]){2304, 192, 1},
+      arena + 289345536, (const long[]){2304, 192, 1}, arena + 289492992);
+
+  /* %801 = reduce_sum(%800) {axes [0], batch} lca.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 289492992,
+      arena + 456837168);
+
+  /* %802 = normalize_grad(%695, %799) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
+  lk_normalize_grad(B * 12, 192, arena + 292632576, arena + 289013760, 1e-06f, arena + 289087488);
+
+  /* %803 = add(%776, %802) : f32[B, 12, 192], written over %776 */
+  lk_add(3, (const long[]){B, 12, 192}, arena + 456617472, (const long[]){2304, 192, 1},
+      arena + 289087488, (const long[]){2304, 192, 1}, arena + 456617472);
+
+  /* %804 = reduce_sum(%803) {axes [], batch} : f32[12, 192] */
+  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 0, 0}, arena + 456617472,
+      arena + 456783360);
+
+  /* %805 = reshape(%804) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %804: no code */
+
+  /* %806 = slice(%803) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %776: no code */
+
+  /* %807 = slice(%803) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %776: no code */
+
+  /* %808 = zero_pad(%807) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 456619584 + (long)b * 2304,
+        arena + 424550400 + (long)b * 37824);
+  } // for b
+
+  /* %809 = mul(%808, %689) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 425760768);
+
+  /* %810 = slice(%809) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], a view of %809: no code */
+
+  /* %811 = slice(%809) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 425760960, 37824, arena + 454668288, 37632);
+
+  /* %812 = batch_norm_act_param_grad(%682, %811, %685, %683, %684) {eps 1e-05} blocks.11.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 290224128, arena + 454668288,
+      arena + 292707264, params[317], params[318], 1e-05f, LK_ACT_NONE, arena + 289013760,
+      arena + 289016256);
+
+  /* %813 = batch_norm_act_grad(%682, %811, %685, %683, %684, %812) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192], written over %811 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 290224128, arena + 454668288, arena + 292707264,
+      params[317], params[318], arena + 289016256, 1e-05f, LK_ACT_NONE, arena + 289013760,
+      arena + 454668288);
+
+  /* %814 = index(%812) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 289016256, 384, arena + 456837360, 192);
+
+  /* %815 = index(%812) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 289016448, 384, arena + 456837552, 192);
+
+  /* %816 = transpose(%681) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[315], arena + 456359424);
+
+  /* %817 = fused_linear(%813, %816) blocks.11.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 454668288, arena + 456359424, NULL, LK_ACT_NONE, NULL,
+      arena + 289013760);
+
+  /* %818 = linear_grad_weight(%813, %678) blocks.11.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 454668288, arena + 284196864, arena + 456359424);
+
+  /* %819 = reduce_sum(%813) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 454668288,
+      arena + 284208384);
+
+  /* %820 = reshape(%818) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %818: no code */
+
+  /* %821 = batch_norm_act_param_grad(%673, %817, %676, %674, %675) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 279379968, arena + 289013760,
+      arena + 456781056, params[311], params[312], 1e-05f, LK_ACT_GELU, arena + 284196864,
+      arena + 284206848);
+
+  /* %822 = batch_norm_act_grad(%673, %817, %676, %674, %675, %821) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768], written over %817 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 279379968, arena + 289013760, arena + 456781056,
+      params[311], params[312], arena + 284206848, 1e-05f, LK_ACT_GELU, arena + 284196864,
+      arena + 289013760);
+
+  /* %823 = index(%821) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 284206848, 1536, arena + 284203776, 768);
+
+  /* %824 = index(%821) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 284207616, 1536, arena + 284204544, 768);
+
+  /* %825 = token_dwconv_grad_input(%822, %671) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760, params[309],
+      arena + 279379968);
+
+  /* %826 = token_dwconv_grad_weight(%822, %670) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760,
+      arena + 274563072, arena + 284196864);
+
+  /* %827 = reduce_sum(%822) {axes [0], batch} blocks.11.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
+      arena + 277420032);
+
+  /* %828 = batch_norm_act_param_grad(%665, %825, %668, %666, %667) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968,
+      arena + 456778752, params[305], params[306], 1e-05f, LK_ACT_GELU, arena + 274563072,
+      arena + 274573056);
+
+  /* %829 = batch_norm_act_grad(%665, %825, %668, %666, %667, %828) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768], written over %825 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968, arena + 456778752,
+      params[305], params[306], arena + 274573056, 1e-05f, LK_ACT_GELU, arena + 274563072,
+      arena + 279379968);
+
+  /* %830 = index(%828) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 274573056, 1536, arena + 277420800, 768);
+
+  /* %831 = index(%828) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 274573824, 1536, arena + 277421568, 768);
+
+  /* %832 = transpose(%664) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[303], arena + 269746176);
+
+  /* %833 = fused_linear(%829, %832) blocks.11.leff.conv1 : f32[B, 196, 192], written into %809 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 279379968, 150528, arena + 269746176, NULL,
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 425760960, 37824);
+
+  /* %834 = linear_grad_weight(%829, %661) blocks.11.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 279379968, arena + 453464064, arena + 276977664);
+
+  /* %835 = reduce_sum(%829) {axes [0], batch} blocks.11.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 279379968,
+      arena + 277422336);
+
+  /* %836 = reshape(%834) {shape [768, 192, 1, 1]} blocks.11.leff.conv1 : f32[768, 192, 1, 1], a view of %834: no code */
+
+  /* %837 = concat(%810, %833) {axis 0} blocks.11.norm2 : f32[B, 197, 192], a view of %809: no code */
+
+  /* %838 = reduce_sum(%837) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 425760768,
+      arena + 277423680);
+
+  /* %839 = mul(%837, %655) blocks.11.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 425760768, (const long[]){37824, 192, 1},
+      params[301], (const long[]){0, 0, 1}, arena + 269746176);
+
+  /* %840 = mul(%837, %657) blocks.11.norm2 : f32[B, 197, 192], written over %809 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 425760768, (const long[]){37824, 192, 1},
+      arena + 423340032, (const long[]){37824, 192, 1}, arena + 425760768);
+
+  /* %841 = reduce_sum(%840) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 425760768,
+      arena + 277423872);
+
+  /* %842 = normalize_grad(%654, %839) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 422129664, arena + 269746176, 1e-06f, arena + 270956544);
+
+  /* %843 = add(%808, %842) blocks.11 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 270956544, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %844 = mul(%843, %652) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 269746176);
+
+  /* %845 = transpose(%649) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[299], arena + 270956544);
+
+  /* %846 = fused_linear(%844, %845) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 269746176, arena + 270956544, NULL, LK_ACT_NONE, NULL,
+      arena + 273377280);
+
+  /* %847 = linear_grad_weight(%844, %648) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 269746176, arena + 420919296, arena + 277383168);
+
+  /* %848 = reduce_sum(%844) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
+      arena + 277424064);
+
+  /* %849 = sdpa_grad(%645, %646, %647, %846) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 333772800, 576, arena + 333772992, 576,
+      arena + 333773184, 576, arena + 273377280, 192, arena + 269746176, 576,
+      arena + 269746176 + 192, 576, arena + 269746176 + 384, 576, 0.125f);
+
+  /* %850 = transpose(%642) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[297], arena + 274587648);
+
+  /* %851 = fused_linear(%849, %850) blocks.11.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 269746176, arena + 274587648, NULL, LK_ACT_NONE, NULL,
+      arena + 273377280);
+
+  /* %852 = linear_grad_weight(%849, %641) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 269746176, arena + 419708928, arena + 277272576);
+
+  /* %853 = reduce_sum(%849) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
+      arena + 277423104);
+
+  /* %854 = reduce_sum(%851) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 273377280,
+      arena + 277424256);
+
+  /* %855 = mul(%851, %637) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 273377280, (const long[]){37824, 192, 1},
+      params[295], (const long[]){0, 0, 1}, arena + 269746176);
+
+  /* %856 = mul(%851, %639) blocks.11.norm1 : f32[B, 197, 192], written over %851 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 273377280, (const long[]){37824, 192, 1},
+      arena + 418498560, (const long[]){37824, 192, 1}, arena + 273377280);
+
+  /* %857 = reduce_sum(%856) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 273377280,
+      arena + 277424448);
+
+  /* %858 = normalize_grad(%634, %855) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 417288192, arena + 269746176, 1e-06f, arena + 270956544);
+
+  /* %859 = add(%843, %858) blocks.10 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 270956544, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %860 = slice(%806) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %776: no code */
+
+  /* %861 = slice(%806) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %776: no code */
+
+  /* %862 = zero_pad(%861) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 456619392 + (long)b * 2304,
+        arena + 269746176 + (long)b * 37824);
+  } // for b
+
+  /* %863 = add(%859, %862) blocks.10 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 269746176, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %864 = mul(%863, %632) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 274563072);
+
+  /* %865 = slice(%864) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %864: no code */
+
+  /* %866 = slice(%864) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 274563264, 37824, arena + 275773440, 37632);
+
+  /* %867 = batch_norm_act_param_grad(%625, %866, %628, %626, %627) {eps 1e-05} blocks.10.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 452259840, arena + 275773440,
+      arena + 456830064, params[291], params[292], 1e-05f, LK_ACT_NONE, arena + 269746176,
+      arena + 269748672);
+
+  /* %868 = batch_norm_act_grad(%625, %866, %628, %626, %627, %867) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192], written over %866 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 452259840, arena + 275773440, arena + 456830064,
+      params[291], params[292], arena + 269748672, 1e-05f, LK_ACT_NONE, arena + 269746176,
+      arena + 275773440);
+
+  /* %869 = index(%867) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 269748672, 384, arena + 277424640, 192);
+
+  /* %870 = index(%867) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 269748864, 384, arena + 277424832, 192);
+
+  /* %871 = transpose(%624) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[289], arena + 277125120);
+
+  /* %872 = fused_linear(%868, %871) blocks.10.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 275773440, arena + 277125120, NULL, LK_ACT_NONE, NULL,
+      arena + 269746176);
+
+  /* %873 = linear_grad_weight(%868, %621) blocks.10.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 275773440, arena + 264929280, arena + 277125120);
+
+  /* %874 = reduce_sum(%868) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 275773440,
+      arena + 264940800);
+
+  /* %875 = reshape(%873) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %873: no code */
+
+  /* %876 = batch_norm_act_param_grad(%616, %872, %619, %617, %618) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176,
+      arena + 456776448, params[285], params[286], 1e-05f, LK_ACT_GELU, arena + 264929280,
+      arena + 264939264);
+
+  /* %877 = batch_norm_act_grad(%616, %872, %619, %617, %618, %876) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768], written over %872 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176, arena + 456776448,
+      params[285], params[286], arena + 264939264, 1e-05f, LK_ACT_GELU, arena + 264929280,
+      arena + 269746176);
+
+  /* %878 = index(%876) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 264939264, 1536, arena + 264936192, 768);
+
+  /* %879 = index(%876) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 264940032, 1536, arena + 264936960, 768);
+
+  /* %880 = token_dwconv_grad_input(%877, %614) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176, params[283],
       arena + 260112384);
 
-  /* %1091 = linear_grad_weight(%1085, %387) blocks.6.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 266139648, arena + 255295488, arena + 267343872);
+  /* %881 = token_dwconv_grad_weight(%877, %613) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176,
+      arena + 255295488, arena + 264929280);
 
-  /* %1092 = reduce_sum(%1085) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 266139648,
-      arena + 267640704);
+  /* %882 = reduce_sum(%877) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
+      arena + 258152448);
 
-  /* %1093 = reshape(%1091) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1091: no code */
+  /* %883 = batch_norm_act_param_grad(%608, %880, %611, %609, %610) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384,
+      arena + 456774144, params[279], params[280], 1e-05f, LK_ACT_GELU, arena + 255295488,
+      arena + 255305472);
 
-  /* %1094 = gelu_grad(%385, %1090) blocks.6.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 250478592, arena + 260112384,
-      arena + 255295488);
-
-  /* %1095 = batch_normalize_grad(%382, %1094, %383) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 245661696, arena + 255295488, params[181],
-      1e-05f, arena + 250478592);
-
-  /* %1096 = batch_normalize_param_grad(%382, %1094) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 245661696, arena + 255295488, 1e-05f,
+  /* %884 = batch_norm_act_grad(%608, %880, %611, %609, %610, %883) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768], written over %880 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384, arena + 456774144,
+      params[279], params[280], arena + 255305472, 1e-05f, LK_ACT_GELU, arena + 255295488,
       arena + 260112384);
 
-  /* %1097 = index(%1096) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 260112384, 1536, arena + 255302400, 768);
+  /* %885 = index(%883) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 255305472, 1536, arena + 258153216, 768);
 
-  /* %1098 = index(%1096) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 260113152, 1536, arena + 255303168, 768);
+  /* %886 = index(%883) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 255306240, 1536, arena + 258153984, 768);
 
-  /* %1099 = token_dwconv_grad_input(%1095, %380) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592, params[179],
-      arena + 245661696);
+  /* %887 = transpose(%607) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[277], arena + 250478592);
 
-  /* %1100 = token_dwconv_grad_weight(%1095, %379) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592,
-      arena + 240844800, arena + 255295488);
+  /* %888 = fused_linear(%884, %887) blocks.10.leff.conv1 : f32[B, 196, 192], written into %864 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 260112384, 150528, arena + 250478592, NULL,
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 274563264, 37824);
 
-  /* %1101 = reduce_sum(%1095) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
-      arena + 255303936);
+  /* %889 = linear_grad_weight(%884, %604) blocks.10.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 260112384, arena + 451055616, arena + 257710080);
 
-  /* %1102 = gelu_grad(%377, %1099) blocks.6.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 236027904, arena + 245661696,
+  /* %890 = reduce_sum(%884) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
+      arena + 258154752);
+
+  /* %891 = reshape(%889) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %889: no code */
+
+  /* %892 = concat(%865, %888) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %864: no code */
+
+  /* %893 = reduce_sum(%892) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 274563072,
+      arena + 258156096);
+
+  /* %894 = mul(%892, %598) blocks.10.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 274563072, (const long[]){37824, 192, 1},
+      params[275], (const long[]){0, 0, 1}, arena + 250478592);
+
+  /* %895 = mul(%892, %600) blocks.10.norm2 : f32[B, 197, 192], written over %864 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 274563072, (const long[]){37824, 192, 1},
+      arena + 416077824, (const long[]){37824, 192, 1}, arena + 274563072);
+
+  /* %896 = reduce_sum(%895) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 274563072,
+      arena + 258156288);
+
+  /* %897 = normalize_grad(%597, %894) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 414867456, arena + 250478592, 1e-06f, arena + 251688960);
+
+  /* %898 = add(%863, %897) blocks.10 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 251688960, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %899 = mul(%898, %595) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 250478592);
+
+  /* %900 = transpose(%592) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[273], arena + 251688960);
+
+  /* %901 = fused_linear(%899, %900) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 250478592, arena + 251688960, NULL, LK_ACT_NONE, NULL,
+      arena + 254109696);
+
+  /* %902 = linear_grad_weight(%899, %591) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 250478592, arena + 413657088, arena + 258115584);
+
+  /* %903 = reduce_sum(%899) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
+      arena + 258156480);
+
+  /* %904 = sdpa_grad(%588, %589, %590, %901) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 330141696, 576, arena + 330141888, 576,
+      arena + 330142080, 576, arena + 254109696, 192, arena + 250478592, 576,
+      arena + 250478592 + 192, 576, arena + 250478592 + 384, 576, 0.125f);
+
+  /* %905 = transpose(%585) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[271], arena + 255320064);
+
+  /* %906 = fused_linear(%904, %905) blocks.10.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 250478592, arena + 255320064, NULL, LK_ACT_NONE, NULL,
+      arena + 254109696);
+
+  /* %907 = linear_grad_weight(%904, %584) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 250478592, arena + 412446720, arena + 258004992);
+
+  /* %908 = reduce_sum(%904) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
+      arena + 258155520);
+
+  /* %909 = reduce_sum(%906) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 254109696,
+      arena + 258156672);
+
+  /* %910 = mul(%906, %580) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 254109696, (const long[]){37824, 192, 1},
+      params[269], (const long[]){0, 0, 1}, arena + 250478592);
+
+  /* %911 = mul(%906, %582) blocks.10.norm1 : f32[B, 197, 192], written over %906 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 254109696, (const long[]){37824, 192, 1},
+      arena + 411236352, (const long[]){37824, 192, 1}, arena + 254109696);
+
+  /* %912 = reduce_sum(%911) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 254109696,
+      arena + 258156864);
+
+  /* %913 = normalize_grad(%577, %910) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 410025984, arena + 250478592, 1e-06f, arena + 251688960);
+
+  /* %914 = add(%898, %913) blocks.9 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 251688960, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %915 = slice(%860) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %776: no code */
+
+  /* %916 = slice(%860) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %776: no code */
+
+  /* %917 = zero_pad(%916) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 456619200 + (long)b * 2304,
+        arena + 250478592 + (long)b * 37824);
+  } // for b
+
+  /* %918 = add(%914, %917) blocks.9 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 250478592, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %919 = mul(%918, %575) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 255295488);
+
+  /* %920 = slice(%919) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %919: no code */
+
+  /* %921 = slice(%919) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 255295680, 37824, arena + 256505856, 37632);
+
+  /* %922 = batch_norm_act_param_grad(%568, %921, %571, %569, %570) {eps 1e-05} blocks.9.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 449851392, arena + 256505856,
+      arena + 456829488, params[265], params[266], 1e-05f, LK_ACT_NONE, arena + 250478592,
+      arena + 250481088);
+
+  /* %923 = batch_norm_act_grad(%568, %921, %571, %569, %570, %922) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192], written over %921 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 449851392, arena + 256505856, arena + 456829488,
+      params[265], params[266], arena + 250481088, 1e-05f, LK_ACT_NONE, arena + 250478592,
+      arena + 256505856);
+
+  /* %924 = index(%922) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 250481088, 384, arena + 258157056, 192);
+
+  /* %925 = index(%922) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 250481280, 384, arena + 258157248, 192);
+
+  /* %926 = transpose(%567) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[263], arena + 257857536);
+
+  /* %927 = fused_linear(%923, %926) blocks.9.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 256505856, arena + 257857536, NULL, LK_ACT_NONE, NULL,
+      arena + 250478592);
+
+  /* %928 = linear_grad_weight(%923, %564) blocks.9.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 256505856, arena + 245661696, arena + 257857536);
+
+  /* %929 = reduce_sum(%923) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 256505856,
+      arena + 245673216);
+
+  /* %930 = reshape(%928) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %928: no code */
+
+  /* %931 = batch_norm_act_param_grad(%559, %927, %562, %560, %561) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592,
+      arena + 456771840, params[259], params[260], 1e-05f, LK_ACT_GELU, arena + 245661696,
+      arena + 245671680);
+
+  /* %932 = batch_norm_act_grad(%559, %927, %562, %560, %561, %931) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768], written over %927 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592, arena + 456771840,
+      params[259], params[260], arena + 245671680, 1e-05f, LK_ACT_GELU, arena + 245661696,
+      arena + 250478592);
+
+  /* %933 = index(%931) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 245671680, 1536, arena + 245668608, 768);
+
+  /* %934 = index(%931) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 245672448, 1536, arena + 245669376, 768);
+
+  /* %935 = token_dwconv_grad_input(%932, %557) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592, params[257],
       arena + 240844800);
 
-  /* %1103 = batch_normalize_grad(%374, %1102, %375) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800, params[175],
-      1e-05f, arena + 236027904);
+  /* %936 = token_dwconv_grad_weight(%932, %556) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592,
+      arena + 236027904, arena + 245661696);
 
-  /* %1104 = batch_normalize_param_grad(%374, %1102) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800, 1e-05f,
-      arena + 245661696);
+  /* %937 = reduce_sum(%932) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
+      arena + 238884864);
 
-  /* %1105 = index(%1104) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 245661696, 1536, arena + 240992256, 768);
+  /* %938 = batch_norm_act_param_grad(%551, %935, %554, %552, %553) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800,
+      arena + 456769536, params[253], params[254], 1e-05f, LK_ACT_GELU, arena + 236027904,
+      arena + 236037888);
 
-  /* %1106 = index(%1104) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 245662464, 1536, arena + 240993024, 768);
+  /* %939 = batch_norm_act_grad(%551, %935, %554, %552, %553, %938) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768], written over %935 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800, arena + 456769536,
+      params[253], params[254], arena + 236037888, 1e-05f, LK_ACT_GELU, arena + 236027904,
+      arena + 240844800);
 
-  /* %1107 = transpose(%373) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[173], arena + 231211008);
+  /* %940 = index(%938) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 236037888, 1536, arena + 238885632, 768);
 
-  /* %1108 = fused_linear(%1103, %1107) blocks.6.leff.conv1 : f32[B, 196, 192], written into %1082 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 236027904, 150528, arena + 231211008, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 264929472, 37824);
+  /* %941 = index(%938) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 236038656, 1536, arena + 238886400, 768);
 
-  /* %1109 = linear_grad_weight(%1103, %370) blocks.6.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 236027904, arena + 557027328, arena + 240844800);
+  /* %942 = transpose(%550) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[251], arena + 231211008);
 
-  /* %1110 = reduce_sum(%1103) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
-      arena + 240993792);
+  /* %943 = fused_linear(%939, %942) blocks.9.leff.conv1 : f32[B, 196, 192], written into %919 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 240844800, 150528, arena + 231211008, NULL,
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 255295680, 37824);
 
-  /* %1111 = reshape(%1109) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1109: no code */
+  /* %944 = linear_grad_weight(%939, %547) blocks.9.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 240844800, arena + 448647168, arena + 238442496);
 
-  /* %1112 = concat(%1083, %1108) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %1082: no code */
+  /* %945 = reduce_sum(%939) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
+      arena + 238887168);
 
-  /* %1113 = reduce_sum(%1112) {axes [0], batch} blocks.6.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
-      arena + 238737984);
+  /* %946 = reshape(%944) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %944: no code */
 
-  /* %1114 = mul(%1112, %364) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 264929280, (const long[]){37824, 192, 1},
-      params[171], (const long[]){0, 0, 1}, arena + 231211008);
+  /* %947 = concat(%920, %943) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %919: no code */
 
-  /* %1115 = mul(%1112, %366) blocks.6.norm2 : f32[B, 197, 192], written over %1082 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 264929280, (const long[]){37824, 192, 1},
-      arena + 502634496, (const long[]){37824, 192, 1}, arena + 264929280);
+  /* %948 = reduce_sum(%947) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 255295488,
+      arena + 238888512);
 
-  /* %1116 = reduce_sum(%1115) {axes [0], batch} blocks.6.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
-      arena + 238738176);
+  /* %949 = mul(%947, %541) blocks.9.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 255295488, (const long[]){37824, 192, 1},
+      params[249], (const long[]){0, 0, 1}, arena + 231211008);
 
-  /* %1117 = normalize_grad(%363, %1114) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 501424128, arena + 231211008, 1e-06f, arena + 232421376);
+  /* %950 = mul(%947, %543) blocks.9.norm2 : f32[B, 197, 192], written over %919 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 255295488, (const long[]){37824, 192, 1},
+      arena + 408815616, (const long[]){37824, 192, 1}, arena + 255295488);
 
-  /* %1118 = add(%1081, %1117) blocks.6 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 232421376, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %951 = reduce_sum(%950) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 255295488,
+      arena + 238888704);
 
-  /* %1119 = mul(%1118, %361) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 231211008);
+  /* %952 = normalize_grad(%540, %949) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 407605248, arena + 231211008, 1e-06f, arena + 232421376);
 
-  /* %1120 = transpose(%358) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[169], arena + 232421376);
+  /* %953 = add(%918, %952) blocks.9 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 232421376, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1121 = fused_linear(%1119, %1120) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %954 = mul(%953, %538) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 231211008);
+
+  /* %955 = transpose(%535) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[247], arena + 232421376);
+
+  /* %956 = fused_linear(%954, %955) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 231211008, arena + 232421376, NULL, LK_ACT_NONE, NULL,
       arena + 234842112);
 
-  /* %1122 = linear_grad_weight(%1119, %357) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 231211008, arena + 500213760, arena + 238700544);
+  /* %957 = linear_grad_weight(%954, %534) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 231211008, arena + 406394880, arena + 238848000);
 
-  /* %1123 = reduce_sum(%1119) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %958 = reduce_sum(%954) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
-      arena + 238738368);
+      arena + 238888896);
 
-  /* %1124 = sdpa_grad(%354, %355, %356, %1121) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 431222784, 576, arena + 431222976, 576,
-      arena + 431223168, 576, arena + 234842112, 192, arena + 231211008, 576,
+  /* %959 = sdpa_grad(%531, %532, %533, %956) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 326510592, 576, arena + 326510784, 576,
+      arena + 326510976, 576, arena + 234842112, 192, arena + 231211008, 576,
       arena + 231211008 + 192, 576, arena + 231211008 + 384, 576, 0.125f);
 
-  /* %1125 = transpose(%351) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[167], arena + 236052480);
+  /* %960 = transpose(%528) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[245], arena + 236052480);
 
-  /* %1126 = fused_linear(%1124, %1125) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %961 = fused_linear(%959, %960) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 231211008, arena + 236052480, NULL, LK_ACT_NONE, NULL,
       arena + 234842112);
 
-  /* %1127 = linear_grad_weight(%1124, %350) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 231211008, arena + 499003392, arena + 238589952);
+  /* %962 = linear_grad_weight(%959, %527) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 231211008, arena + 405184512, arena + 238737408);
 
-  /* %1128 = reduce_sum(%1124) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %963 = reduce_sum(%959) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
-      arena + 238737408);
+      arena + 238887936);
 
-  /* %1129 = reduce_sum(%1126) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %964 = reduce_sum(%961) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
-      arena + 238738560);
+      arena + 238889088);
 
-  /* %1130 = mul(%1126, %346) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %965 = mul(%961, %523) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 231211008);
+      params[243], (const long[]){0, 0, 1}, arena + 231211008);
 
-  /* %1131 = mul(%1126, %348) blocks.6.norm1 : f32[B, 197, 192], written over %1126 */
+  /* %966 = mul(%961, %525) blocks.9.norm1 : f32[B, 197, 192], written over %961 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
-      arena + 497793024, (const long[]){37824, 192, 1}, arena + 234842112);
+      arena + 403974144, (const long[]){37824, 192, 1}, arena + 234842112);
 
-  /* %1132 = reduce_sum(%1131) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %967 = reduce_sum(%966) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
-      arena + 238738752);
+      arena + 238889280);
 
-  /* %1133 = normalize_grad(%343, %1130) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 496582656, arena + 231211008, 1e-06f, arena + 232421376);
+  /* %968 = normalize_grad(%520, %965) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 402763776, arena + 231211008, 1e-06f, arena + 232421376);
 
-  /* %1134 = add(%1118, %1133) blocks.5 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 232421376, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %969 = add(%953, %968) blocks.8 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 232421376, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1135 = slice(%1078) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %764: no code */
+  /* %970 = slice(%915) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %776: no code */
 
-  /* %1136 = slice(%1078) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %764: no code */
+  /* %971 = slice(%915) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %776: no code */
 
-  /* %1137 = zero_pad(%1136) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %972 = zero_pad(%971) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 572223936 + (long)b * 2304,
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 456619008 + (long)b * 2304,
         arena + 231211008 + (long)b * 37824);
   } // for b
 
-  /* %1138 = add(%1134, %1137) blocks.5 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 231211008, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %973 = add(%969, %972) blocks.8 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 231211008, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1139 = mul(%1138, %341) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 236027904);
+  /* %974 = mul(%973, %518) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 236027904);
+
+  /* %975 = slice(%974) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %974: no code */
+
+  /* %976 = slice(%974) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 236028096, 37824, arena + 237238272, 37632);
+
+  /* %977 = batch_norm_act_param_grad(%511, %976, %514, %512, %513) {eps 1e-05} blocks.8.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 447442944, arena + 237238272,
+      arena + 456828912, params[239], params[240], 1e-05f, LK_ACT_NONE, arena + 231211008,
+      arena + 231213504);
+
+  /* %978 = batch_norm_act_grad(%511, %976, %514, %512, %513, %977) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192], written over %976 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 447442944, arena + 237238272, arena + 456828912,
+      params[239], params[240], arena + 231213504, 1e-05f, LK_ACT_NONE, arena + 231211008,
+      arena + 237238272);
+
+  /* %979 = index(%977) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 231213504, 384, arena + 238889472, 192);
+
+  /* %980 = index(%977) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 231213696, 384, arena + 238889664, 192);
+
+  /* %981 = transpose(%510) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[237], arena + 238589952);
+
+  /* %982 = fused_linear(%978, %981) blocks.8.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 237238272, arena + 238589952, NULL, LK_ACT_NONE, NULL,
+      arena + 231211008);
+
+  /* %983 = linear_grad_weight(%978, %507) blocks.8.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 237238272, arena + 226394112, arena + 238589952);
+
+  /* %984 = reduce_sum(%978) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 237238272,
+      arena + 226405632);
+
+  /* %985 = reshape(%983) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %983: no code */
+
+  /* %986 = batch_norm_act_param_grad(%502, %982, %505, %503, %504) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 221577216, arena + 231211008,
+      arena + 456767232, params[233], params[234], 1e-05f, LK_ACT_GELU, arena + 226394112,
+      arena + 226404096);
+
+  /* %987 = batch_norm_act_grad(%502, %982, %505, %503, %504, %986) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768], written over %982 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 221577216, arena + 231211008, arena + 456767232,
+      params[233], params[234], arena + 226404096, 1e-05f, LK_ACT_GELU, arena + 226394112,
+      arena + 231211008);
+
+  /* %988 = index(%986) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 226404096, 1536, arena + 226401024, 768);
+
+  /* %989 = index(%986) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 226404864, 1536, arena + 226401792, 768);
+
+  /* %990 = token_dwconv_grad_input(%987, %500) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 231211008, params[231],
+      arena + 221577216);
+
+  /* %991 = token_dwconv_grad_weight(%987, %499) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 231211008,
+      arena + 216760320, arena + 226394112);
+
+  /* %992 = reduce_sum(%987) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
+      arena + 219617280);
+
+  /* %993 = batch_norm_act_param_grad(%494, %990, %497, %495, %496) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 211943424, arena + 221577216,
+      arena + 456764928, params[227], params[228], 1e-05f, LK_ACT_GELU, arena + 216760320,
+      arena + 216770304);
+
+  /* %994 = batch_norm_act_grad(%494, %990, %497, %495, %496, %993) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768], written over %990 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 211943424, arena + 221577216, arena + 456764928,
+      params[227], params[228], arena + 216770304, 1e-05f, LK_ACT_GELU, arena + 216760320,
+      arena + 221577216);
+
+  /* %995 = index(%993) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 216770304, 1536, arena + 219618048, 768);
+
+  /* %996 = index(%993) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 216771072, 1536, arena + 219618816, 768);
+
+  /* %997 = transpose(%493) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[225], arena + 211943424);
+
+  /* %998 = fused_linear(%994, %997) blocks.8.leff.conv1 : f32[B, 196, 192], written into %974 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 221577216, 150528, arena + 211943424, NULL,
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 236028096, 37824);
+
+  /* %999 = linear_grad_weight(%994, %490) blocks.8.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 221577216, arena + 446238720, arena + 219174912);
+
+  /* %1000 = reduce_sum(%994) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 221577216,
+      arena + 219619584);
+
+  /* %1001 = reshape(%999) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %999: no code */
+
+  /* %1002 = concat(%975, %998) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %974: no code */
+
+  /* %1003 = reduce_sum(%1002) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
+      arena + 219620928);
+
+  /* %1004 = mul(%1002, %484) blocks.8.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 236027904, (const long[]){37824, 192, 1},
+      params[223], (const long[]){0, 0, 1}, arena + 211943424);
+
+  /* %1005 = mul(%1002, %486) blocks.8.norm2 : f32[B, 197, 192], written over %974 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 236027904, (const long[]){37824, 192, 1},
+      arena + 401553408, (const long[]){37824, 192, 1}, arena + 236027904);
+
+  /* %1006 = reduce_sum(%1005) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
+      arena + 219621120);
+
+  /* %1007 = normalize_grad(%483, %1004) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 400343040, arena + 211943424, 1e-06f, arena + 213153792);
+
+  /* %1008 = add(%973, %1007) blocks.8 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 213153792, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1009 = mul(%1008, %481) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 211943424);
+
+  /* %1010 = transpose(%478) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[221], arena + 213153792);
+
+  /* %1011 = fused_linear(%1009, %1010) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 211943424, arena + 213153792, NULL, LK_ACT_NONE, NULL,
+      arena + 215574528);
+
+  /* %1012 = linear_grad_weight(%1009, %477) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 211943424, arena + 399132672, arena + 219580416);
+
+  /* %1013 = reduce_sum(%1009) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 211943424,
+      arena + 219621312);
+
+  /* %1014 = sdpa_grad(%474, %475, %476, %1011) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 322879488, 576, arena + 322879680, 576,
+      arena + 322879872, 576, arena + 215574528, 192, arena + 211943424, 576,
+      arena + 211943424 + 192, 576, arena + 211943424 + 384, 576, 0.125f);
+
+  /* %1015 = transpose(%471) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[219], arena + 216784896);
+
+  /* %1016 = fused_linear(%1014, %1015) blocks.8.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 211943424, arena + 216784896, NULL, LK_ACT_NONE, NULL,
+      arena + 215574528);
+
+  /* %1017 = linear_grad_weight(%1014, %470) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 211943424, arena + 397922304, arena + 219469824);
+
+  /* %1018 = reduce_sum(%1014) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 211943424,
+      arena + 219620352);
+
+  /* %1019 = reduce_sum(%1016) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 215574528,
+      arena + 219621504);
+
+  /* %1020 = mul(%1016, %466) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 215574528, (const long[]){37824, 192, 1},
+      params[217], (const long[]){0, 0, 1}, arena + 211943424);
+
+  /* %1021 = mul(%1016, %468) blocks.8.norm1 : f32[B, 197, 192], written over %1016 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 215574528, (const long[]){37824, 192, 1},
+      arena + 396711936, (const long[]){37824, 192, 1}, arena + 215574528);
+
+  /* %1022 = reduce_sum(%1021) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 215574528,
+      arena + 219621696);
+
+  /* %1023 = normalize_grad(%463, %1020) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 395501568, arena + 211943424, 1e-06f, arena + 213153792);
+
+  /* %1024 = add(%1008, %1023) blocks.7 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 213153792, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1025 = slice(%970) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %776: no code */
+
+  /* %1026 = slice(%970) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %776: no code */
+
+  /* %1027 = zero_pad(%1026) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 456618816 + (long)b * 2304,
+        arena + 211943424 + (long)b * 37824);
+  } // for b
+
+  /* %1028 = add(%1024, %1027) blocks.7 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 211943424, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1029 = mul(%1028, %461) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 216760320);
+
+  /* %1030 = slice(%1029) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %1029: no code */
+
+  /* %1031 = slice(%1029) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 216760512, 37824, arena + 217970688, 37632);
+
+  /* %1032 = batch_norm_act_param_grad(%454, %1031, %457, %455, %456) {eps 1e-05} blocks.7.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 445034496, arena + 217970688,
+      arena + 456828336, params[213], params[214], 1e-05f, LK_ACT_NONE, arena + 211943424,
+      arena + 211945920);
+
+  /* %1033 = batch_norm_act_grad(%454, %1031, %457, %455, %456, %1032) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192], written over %1031 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 445034496, arena + 217970688, arena + 456828336,
+      params[213], params[214], arena + 211945920, 1e-05f, LK_ACT_NONE, arena + 211943424,
+      arena + 217970688);
+
+  /* %1034 = index(%1032) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 211945920, 384, arena + 219621888, 192);
+
+  /* %1035 = index(%1032) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 211946112, 384, arena + 219622080, 192);
+
+  /* %1036 = transpose(%453) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[211], arena + 219322368);
+
+  /* %1037 = fused_linear(%1033, %1036) blocks.7.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 217970688, arena + 219322368, NULL, LK_ACT_NONE, NULL,
+      arena + 211943424);
+
+  /* %1038 = linear_grad_weight(%1033, %450) blocks.7.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 217970688, arena + 207126528, arena + 219322368);
+
+  /* %1039 = reduce_sum(%1033) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 217970688,
+      arena + 207138048);
+
+  /* %1040 = reshape(%1038) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %1038: no code */
+
+  /* %1041 = batch_norm_act_param_grad(%445, %1037, %448, %446, %447) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424,
+      arena + 456762624, params[207], params[208], 1e-05f, LK_ACT_GELU, arena + 207126528,
+      arena + 207136512);
+
+  /* %1042 = batch_norm_act_grad(%445, %1037, %448, %446, %447, %1041) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768], written over %1037 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, arena + 456762624,
+      params[207], params[208], arena + 207136512, 1e-05f, LK_ACT_GELU, arena + 207126528,
+      arena + 211943424);
+
+  /* %1043 = index(%1041) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 207136512, 1536, arena + 207133440, 768);
+
+  /* %1044 = index(%1041) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 207137280, 1536, arena + 207134208, 768);
+
+  /* %1045 = token_dwconv_grad_input(%1042, %443) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424, params[205],
+      arena + 202309632);
+
+  /* %1046 = token_dwconv_grad_weight(%1042, %442) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424,
+      arena + 197492736, arena + 207126528);
+
+  /* %1047 = reduce_sum(%1042) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 211943424,
+      arena + 200349696);
+
+  /* %1048 = batch_norm_act_param_grad(%437, %1045, %440, %438, %439) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632,
+      arena + 456760320, params[201], params[202], 1e-05f, LK_ACT_GELU, arena + 197492736,
+      arena + 197502720);
+
+  /* %1049 = batch_norm_act_grad(%437, %1045, %440, %438, %439, %1048) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768], written over %1045 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632, arena + 456760320,
+      params[201], params[202], arena + 197502720, 1e-05f, LK_ACT_GELU, arena + 197492736,
+      arena + 202309632);
+
+  /* %1050 = index(%1048) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 197502720, 1536, arena + 200350464, 768);
+
+  /* %1051 = index(%1048) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 197503488, 1536, arena + 200351232, 768);
+
+  /* %1052 = transpose(%436) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[199], arena + 192675840);
+
+  /* %1053 = fused_linear(%1049, %1052) blocks.7.leff.conv1 : f32[B, 196, 192], written into %1029 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 202309632, 150528, arena + 192675840, NULL,
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 216760512, 37824);
+
+  /* %1054 = linear_grad_weight(%1049, %433) blocks.7.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 202309632, arena + 443830272, arena + 199907328);
+
+  /* %1055 = reduce_sum(%1049) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
+      arena + 200352000);
+
+  /* %1056 = reshape(%1054) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %1054: no code */
+
+  /* %1057 = concat(%1030, %1053) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %1029: no code */
+
+  /* %1058 = reduce_sum(%1057) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
+      arena + 200353344);
+
+  /* %1059 = mul(%1057, %427) blocks.7.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 216760320, (const long[]){37824, 192, 1},
+      params[197], (const long[]){0, 0, 1}, arena + 192675840);
+
+  /* %1060 = mul(%1057, %429) blocks.7.norm2 : f32[B, 197, 192], written over %1029 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 216760320, (const long[]){37824, 192, 1},
+      arena + 394291200, (const long[]){37824, 192, 1}, arena + 216760320);
+
+  /* %1061 = reduce_sum(%1060) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
+      arena + 200353536);
+
+  /* %1062 = normalize_grad(%426, %1059) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 393080832, arena + 192675840, 1e-06f, arena + 193886208);
+
+  /* %1063 = add(%1028, %1062) blocks.7 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 193886208, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1064 = mul(%1063, %424) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 192675840);
+
+  /* %1065 = transpose(%421) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[195], arena + 193886208);
+
+  /* %1066 = fused_linear(%1064, %1065) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 192675840, arena + 193886208, NULL, LK_ACT_NONE, NULL,
+      arena + 196306944);
+
+  /* %1067 = linear_grad_weight(%1064, %420) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 192675840, arena + 391870464, arena + 200312832);
+
+  /* %1068 = reduce_sum(%1064) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
+      arena + 200353728);
+
+  /* %1069 = sdpa_grad(%417, %418, %419, %1066) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 319248384, 576, arena + 319248576, 576,
+      arena + 319248768, 576, arena + 196306944, 192, arena + 192675840, 576,
+      arena + 192675840 + 192, 576, arena + 192675840 + 384, 576, 0.125f);
+
+  /* %1070 = transpose(%414) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[193], arena + 197517312);
+
+  /* %1071 = fused_linear(%1069, %1070) blocks.7.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 192675840, arena + 197517312, NULL, LK_ACT_NONE, NULL,
+      arena + 196306944);
+
+  /* %1072 = linear_grad_weight(%1069, %413) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 192675840, arena + 390660096, arena + 200202240);
+
+  /* %1073 = reduce_sum(%1069) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
+      arena + 200352768);
+
+  /* %1074 = reduce_sum(%1071) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 196306944,
+      arena + 200353920);
+
+  /* %1075 = mul(%1071, %409) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 196306944, (const long[]){37824, 192, 1},
+      params[191], (const long[]){0, 0, 1}, arena + 192675840);
+
+  /* %1076 = mul(%1071, %411) blocks.7.norm1 : f32[B, 197, 192], written over %1071 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 196306944, (const long[]){37824, 192, 1},
+      arena + 389449728, (const long[]){37824, 192, 1}, arena + 196306944);
+
+  /* %1077 = reduce_sum(%1076) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 196306944,
+      arena + 200354112);
+
+  /* %1078 = normalize_grad(%406, %1075) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 388239360, arena + 192675840, 1e-06f, arena + 193886208);
+
+  /* %1079 = add(%1063, %1078) blocks.6 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 193886208, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1080 = slice(%1025) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %776: no code */
+
+  /* %1081 = slice(%1025) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %776: no code */
+
+  /* %1082 = zero_pad(%1081) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 456618624 + (long)b * 2304,
+        arena + 192675840 + (long)b * 37824);
+  } // for b
+
+  /* %1083 = add(%1079, %1082) blocks.6 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 192675840, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1084 = mul(%1083, %404) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 197492736);
+
+  /* %1085 = slice(%1084) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %1084: no code */
+
+  /* %1086 = slice(%1084) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 197492928, 37824, arena + 198703104, 37632);
+
+  /* %1087 = batch_norm_act_param_grad(%397, %1086, %400, %398, %399) {eps 1e-05} blocks.6.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 442626048, arena + 198703104,
+      arena + 456827760, params[187], params[188], 1e-05f, LK_ACT_NONE, arena + 192675840,
+      arena + 192678336);
+
+  /* %1088 = batch_norm_act_grad(%397, %1086, %400, %398, %399, %1087) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192], written over %1086 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 442626048, arena + 198703104, arena + 456827760,
+      params[187], params[188], arena + 192678336, 1e-05f, LK_ACT_NONE, arena + 192675840,
+      arena + 198703104);
+
+  /* %1089 = index(%1087) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 192678336, 384, arena + 200354304, 192);
+
+  /* %1090 = index(%1087) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 192678528, 384, arena + 200354496, 192);
+
+  /* %1091 = transpose(%396) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[185], arena + 200054784);
+
+  /* %1092 = fused_linear(%1088, %1091) blocks.6.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 198703104, arena + 200054784, NULL, LK_ACT_NONE, NULL,
+      arena + 192675840);
+
+  /* %1093 = linear_grad_weight(%1088, %393) blocks.6.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 198703104, arena + 187858944, arena + 200054784);
+
+  /* %1094 = reduce_sum(%1088) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 198703104,
+      arena + 187870464);
+
+  /* %1095 = reshape(%1093) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1093: no code */
+
+  /* %1096 = batch_norm_act_param_grad(%388, %1092, %391, %389, %390) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 183042048, arena + 192675840,
+      arena + 456758016, params[181], params[182], 1e-05f, LK_ACT_GELU, arena + 187858944,
+      arena + 187868928);
+
+  /* %1097 = batch_norm_act_grad(%388, %1092, %391, %389, %390, %1096) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768], written over %1092 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 183042048, arena + 192675840, arena + 456758016,
+      params[181], params[182], arena + 187868928, 1e-05f, LK_ACT_GELU, arena + 187858944,
+      arena + 192675840);
+
+  /* %1098 = index(%1096) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 187868928, 1536, arena + 187865856, 768);
+
+  /* %1099 = index(%1096) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 187869696, 1536, arena + 187866624, 768);
+
+  /* %1100 = token_dwconv_grad_input(%1097, %386) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840, params[179],
+      arena + 183042048);
+
+  /* %1101 = token_dwconv_grad_weight(%1097, %385) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840,
+      arena + 178225152, arena + 187858944);
+
+  /* %1102 = reduce_sum(%1097) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
+      arena + 181082112);
+
+  /* %1103 = batch_norm_act_param_grad(%380, %1100, %383, %381, %382) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048,
+      arena + 456755712, params[175], params[176], 1e-05f, LK_ACT_GELU, arena + 178225152,
+      arena + 178235136);
+
+  /* %1104 = batch_norm_act_grad(%380, %1100, %383, %381, %382, %1103) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768], written over %1100 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048, arena + 456755712,
+      params[175], params[176], arena + 178235136, 1e-05f, LK_ACT_GELU, arena + 178225152,
+      arena + 183042048);
+
+  /* %1105 = index(%1103) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 178235136, 1536, arena + 181082880, 768);
+
+  /* %1106 = index(%1103) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 178235904, 1536, arena + 181083648, 768);
+
+  /* %1107 = transpose(%379) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[173], arena + 173408256);
+
+  /* %1108 = fused_linear(%1104, %1107) blocks.6.leff.conv1 : f32[B, 196, 192], written into %1084 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 183042048, 150528, arena + 173408256, NULL,
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 197492928, 37824);
+
+  /* %1109 = linear_grad_weight(%1104, %376) blocks.6.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 183042048, arena + 441421824, arena + 180639744);
+
+  /* %1110 = reduce_sum(%1104) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 183042048,
+      arena + 181084416);
+
+  /* %1111 = reshape(%1109) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1109: no code */
+
+  /* %1112 = concat(%1085, %1108) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %1084: no code */
+
+  /* %1113 = reduce_sum(%1112) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 197492736,
+      arena + 181085760);
+
+  /* %1114 = mul(%1112, %370) blocks.6.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 197492736, (const long[]){37824, 192, 1},
+      params[171], (const long[]){0, 0, 1}, arena + 173408256);
+
+  /* %1115 = mul(%1112, %372) blocks.6.norm2 : f32[B, 197, 192], written over %1084 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 197492736, (const long[]){37824, 192, 1},
+      arena + 387028992, (const long[]){37824, 192, 1}, arena + 197492736);
+
+  /* %1116 = reduce_sum(%1115) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 197492736,
+      arena + 181085952);
+
+  /* %1117 = normalize_grad(%369, %1114) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 385818624, arena + 173408256, 1e-06f, arena + 174618624);
+
+  /* %1118 = add(%1083, %1117) blocks.6 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 174618624, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1119 = mul(%1118, %367) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 173408256);
+
+  /* %1120 = transpose(%364) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[169], arena + 174618624);
+
+  /* %1121 = fused_linear(%1119, %1120) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
+      arena + 177039360);
+
+  /* %1122 = linear_grad_weight(%1119, %363) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 384608256, arena + 181045248);
+
+  /* %1123 = reduce_sum(%1119) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
+      arena + 181086144);
+
+  /* %1124 = sdpa_grad(%360, %361, %362, %1121) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 315617280, 576, arena + 315617472, 576,
+      arena + 315617664, 576, arena + 177039360, 192, arena + 173408256, 576,
+      arena + 173408256 + 192, 576, arena + 173408256 + 384, 576, 0.125f);
+
+  /* %1125 = transpose(%357) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[167], arena + 178249728);
+
+  /* %1126 = fused_linear(%1124, %1125) blocks.6.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 178249728, NULL, LK_ACT_NONE, NULL,
+      arena + 177039360);
+
+  /* %1127 = linear_grad_weight(%1124, %356) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 383397888, arena + 180934656);
+
+  /* %1128 = reduce_sum(%1124) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
+      arena + 181085184);
+
+  /* %1129 = reduce_sum(%1126) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
+      arena + 181086336);
+
+  /* %1130 = mul(%1126, %352) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 173408256);
+
+  /* %1131 = mul(%1126, %354) blocks.6.norm1 : f32[B, 197, 192], written over %1126 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
+      arena + 382187520, (const long[]){37824, 192, 1}, arena + 177039360);
+
+  /* %1132 = reduce_sum(%1131) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
+      arena + 181086528);
+
+  /* %1133 = normalize_grad(%349, %1130) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 380977152, arena + 173408256, 1e-06f, arena + 174618624);
+
+  /* %1134 = add(%1118, %1133) blocks.5 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 174618624, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1135 = slice(%1080) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %776: no code */
+
+  /* %1136 = slice(%1080) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %776: no code */
+
+  /* %1137 = zero_pad(%1136) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 456618432 + (long)b * 2304,
+        arena + 173408256 + (long)b * 37824);
+  } // for b
+
+  /* %1138 = add(%1134, %1137) blocks.5 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 173408256, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1139 = mul(%1138, %347) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 178225152);
 
   /* %1140 = slice(%1139) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1139: no code */
 
   /* %1141 = slice(%1139) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 236028096, 37824, arena + 231211008, 37632);
+  lk_copy_rows(B, 37632, arena + 178225344, 37824, arena + 179435520, 37632);
 
-  /* %1142 = batch_normalize_grad(%335, %1141, %336) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 555823104, arena + 231211008, params[161],
-      1e-05f, arena + 237238272);
+  /* %1142 = batch_norm_act_param_grad(%340, %1141, %343, %341, %342) {eps 1e-05} blocks.5.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 440217600, arena + 179435520,
+      arena + 456827184, params[161], params[162], 1e-05f, LK_ACT_NONE, arena + 173408256,
+      arena + 173410752);
 
-  /* %1143 = batch_normalize_param_grad(%335, %1141) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 555823104, arena + 231211008, 1e-05f,
-      arena + 232415232);
+  /* %1143 = batch_norm_act_grad(%340, %1141, %343, %341, %342, %1142) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192], written over %1141 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 440217600, arena + 179435520, arena + 456827184,
+      params[161], params[162], arena + 173410752, 1e-05f, LK_ACT_NONE, arena + 173408256,
+      arena + 179435520);
 
-  /* %1144 = index(%1143) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 232415232, 384, arena + 238738944, 192);
+  /* %1144 = index(%1142) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173410752, 384, arena + 181086720, 192);
 
-  /* %1145 = index(%1143) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 232415424, 384, arena + 238739136, 192);
+  /* %1145 = index(%1142) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173410944, 384, arena + 181086912, 192);
 
-  /* %1146 = transpose(%334) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[159], arena + 238442496);
+  /* %1146 = transpose(%339) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[159], arena + 180787200);
 
-  /* %1147 = fused_linear(%1142, %1146) blocks.5.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 237238272, arena + 238442496, NULL, LK_ACT_NONE, NULL,
-      arena + 231211008);
+  /* %1147 = fused_linear(%1143, %1146) blocks.5.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 179435520, arena + 180787200, NULL, LK_ACT_NONE, NULL,
+      arena + 173408256);
 
-  /* %1148 = linear_grad_weight(%1142, %331) blocks.5.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 237238272, arena + 226394112, arena + 238442496);
+  /* %1148 = linear_grad_weight(%1143, %336) blocks.5.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 179435520, arena + 168591360, arena + 180787200);
 
-  /* %1149 = reduce_sum(%1142) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 237238272,
-      arena + 238739328);
+  /* %1149 = reduce_sum(%1143) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 179435520,
+      arena + 168602880);
 
   /* %1150 = reshape(%1148) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1148: no code */
 
-  /* %1151 = gelu_grad(%329, %1147) blocks.5.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 221577216, arena + 231211008,
-      arena + 226394112);
-
-  /* %1152 = batch_normalize_grad(%326, %1151, %327) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, params[155],
-      1e-05f, arena + 221577216);
-
-  /* %1153 = batch_normalize_param_grad(%326, %1151) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, 1e-05f,
-      arena + 231211008);
-
-  /* %1154 = index(%1153) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 231211008, 1536, arena + 226401024, 768);
-
-  /* %1155 = index(%1153) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 231211776, 1536, arena + 226401792, 768);
-
-  /* %1156 = token_dwconv_grad_input(%1152, %324) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216, params[153],
-      arena + 216760320);
-
-  /* %1157 = token_dwconv_grad_weight(%1152, %323) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216,
-      arena + 211943424, arena + 226394112);
-
-  /* %1158 = reduce_sum(%1152) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 221577216,
-      arena + 226402560);
-
-  /* %1159 = gelu_grad(%321, %1156) blocks.5.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 207126528, arena + 216760320,
-      arena + 211943424);
-
-  /* %1160 = batch_normalize_grad(%318, %1159, %319) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, params[149],
-      1e-05f, arena + 207126528);
-
-  /* %1161 = batch_normalize_param_grad(%318, %1159) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, 1e-05f,
-      arena + 216760320);
-
-  /* %1162 = index(%1161) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 216760320, 1536, arena + 212090880, 768);
-
-  /* %1163 = index(%1161) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 216761088, 1536, arena + 212091648, 768);
-
-  /* %1164 = transpose(%317) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 202309632);
-
-  /* %1165 = fused_linear(%1160, %1164) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1139 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 207126528, 150528, arena + 202309632, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 236028096, 37824);
-
-  /* %1166 = linear_grad_weight(%1160, %314) blocks.5.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 207126528, arena + 554618880, arena + 211943424);
-
-  /* %1167 = reduce_sum(%1160) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 207126528,
-      arena + 212092416);
-
-  /* %1168 = reshape(%1166) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1166: no code */
-
-  /* %1169 = concat(%1140, %1165) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1139: no code */
-
-  /* %1170 = reduce_sum(%1169) {axes [0], batch} blocks.5.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
-      arena + 209836608);
-
-  /* %1171 = mul(%1169, %308) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 236027904, (const long[]){37824, 192, 1},
-      params[145], (const long[]){0, 0, 1}, arena + 202309632);
-
-  /* %1172 = mul(%1169, %310) blocks.5.norm2 : f32[B, 197, 192], written over %1139 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 236027904, (const long[]){37824, 192, 1},
-      arena + 495372288, (const long[]){37824, 192, 1}, arena + 236027904);
-
-  /* %1173 = reduce_sum(%1172) {axes [0], batch} blocks.5.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
-      arena + 209836800);
-
-  /* %1174 = normalize_grad(%307, %1171) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 494161920, arena + 202309632, 1e-06f, arena + 203520000);
-
-  /* %1175 = add(%1138, %1174) blocks.5 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 203520000, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %1176 = mul(%1175, %305) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 202309632);
-
-  /* %1177 = transpose(%302) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 203520000);
-
-  /* %1178 = fused_linear(%1176, %1177) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 202309632, arena + 203520000, NULL, LK_ACT_NONE, NULL,
-      arena + 205940736);
-
-  /* %1179 = linear_grad_weight(%1176, %301) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 202309632, arena + 492951552, arena + 209799168);
-
-  /* %1180 = reduce_sum(%1176) {axes [0], batch} blocks.5.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
-      arena + 209836992);
-
-  /* %1181 = sdpa_grad(%298, %299, %300, %1178) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 427591680, 576, arena + 427591872, 576,
-      arena + 427592064, 576, arena + 205940736, 192, arena + 202309632, 576,
-      arena + 202309632 + 192, 576, arena + 202309632 + 384, 576, 0.125f);
-
-  /* %1182 = transpose(%295) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[141], arena + 207151104);
-
-  /* %1183 = fused_linear(%1181, %1182) blocks.5.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 202309632, arena + 207151104, NULL, LK_ACT_NONE, NULL,
-      arena + 205940736);
-
-  /* %1184 = linear_grad_weight(%1181, %294) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 202309632, arena + 491741184, arena + 209688576);
-
-  /* %1185 = reduce_sum(%1181) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
-      arena + 209836032);
-
-  /* %1186 = reduce_sum(%1183) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
-      arena + 209837184);
-
-  /* %1187 = mul(%1183, %290) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
-      params[139], (const long[]){0, 0, 1}, arena + 202309632);
-
-  /* %1188 = mul(%1183, %292) blocks.5.norm1 : f32[B, 197, 192], written over %1183 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
-      arena + 490530816, (const long[]){37824, 192, 1}, arena + 205940736);
-
-  /* %1189 = reduce_sum(%1188) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
-      arena + 209837376);
-
-  /* %1190 = normalize_grad(%287, %1187) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 489320448, arena + 202309632, 1e-06f, arena + 203520000);
-
-  /* %1191 = add(%1175, %1190) blocks.4 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 203520000, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %1192 = slice(%1135) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %764: no code */
-
-  /* %1193 = slice(%1135) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %764: no code */
-
-  /* %1194 = zero_pad(%1193) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 572223744 + (long)b * 2304,
-        arena + 202309632 + (long)b * 37824);
-  } // for b
-
-  /* %1195 = add(%1191, %1194) blocks.4 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 202309632, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %1196 = mul(%1195, %285) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 207126528);
-
-  /* %1197 = slice(%1196) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1196: no code */
-
-  /* %1198 = slice(%1196) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 207126720, 37824, arena + 202309632, 37632);
-
-  /* %1199 = batch_normalize_grad(%279, %1198, %280) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 553414656, arena + 202309632, params[135],
-      1e-05f, arena + 208336896);
-
-  /* %1200 = batch_normalize_param_grad(%279, %1198) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 553414656, arena + 202309632, 1e-05f,
-      arena + 203513856);
-
-  /* %1201 = index(%1200) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 203513856, 384, arena + 209837568, 192);
-
-  /* %1202 = index(%1200) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 203514048, 384, arena + 209837760, 192);
-
-  /* %1203 = transpose(%278) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[133], arena + 209541120);
-
-  /* %1204 = fused_linear(%1199, %1203) blocks.4.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 208336896, arena + 209541120, NULL, LK_ACT_NONE, NULL,
-      arena + 202309632);
-
-  /* %1205 = linear_grad_weight(%1199, %275) blocks.4.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 208336896, arena + 197492736, arena + 209541120);
-
-  /* %1206 = reduce_sum(%1199) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 208336896,
-      arena + 209837952);
-
-  /* %1207 = reshape(%1205) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1205: no code */
-
-  /* %1208 = gelu_grad(%273, %1204) blocks.4.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 192675840, arena + 202309632,
-      arena + 197492736);
-
-  /* %1209 = batch_normalize_grad(%270, %1208, %271) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 187858944, arena + 197492736, params[129],
-      1e-05f, arena + 192675840);
-
-  /* %1210 = batch_normalize_param_grad(%270, %1208) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 187858944, arena + 197492736, 1e-05f,
-      arena + 202309632);
-
-  /* %1211 = index(%1210) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 202309632, 1536, arena + 197499648, 768);
-
-  /* %1212 = index(%1210) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 202310400, 1536, arena + 197500416, 768);
-
-  /* %1213 = token_dwconv_grad_input(%1209, %268) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840, params[127],
-      arena + 187858944);
-
-  /* %1214 = token_dwconv_grad_weight(%1209, %267) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840,
-      arena + 183042048, arena + 197492736);
-
-  /* %1215 = reduce_sum(%1209) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
-      arena + 197501184);
-
-  /* %1216 = gelu_grad(%265, %1213) blocks.4.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 178225152, arena + 187858944,
-      arena + 183042048);
-
-  /* %1217 = batch_normalize_grad(%262, %1216, %263) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048, params[123],
-      1e-05f, arena + 178225152);
-
-  /* %1218 = batch_normalize_param_grad(%262, %1216) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048, 1e-05f,
-      arena + 187858944);
-
-  /* %1219 = index(%1218) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 187858944, 1536, arena + 183189504, 768);
-
-  /* %1220 = index(%1218) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 187859712, 1536, arena + 183190272, 768);
-
-  /* %1221 = transpose(%261) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[121], arena + 173408256);
-
-  /* %1222 = fused_linear(%1217, %1221) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1196 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 178225152, 150528, arena + 173408256, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 207126720, 37824);
-
-  /* %1223 = linear_grad_weight(%1217, %258) blocks.4.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 178225152, arena + 552210432, arena + 183042048);
-
-  /* %1224 = reduce_sum(%1217) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
-      arena + 183191040);
-
-  /* %1225 = reshape(%1223) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1223: no code */
-
-  /* %1226 = concat(%1197, %1222) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1196: no code */
-
-  /* %1227 = reduce_sum(%1226) {axes [0], batch} blocks.4.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 207126528,
-      arena + 180935232);
-
-  /* %1228 = mul(%1226, %252) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 207126528, (const long[]){37824, 192, 1},
-      params[119], (const long[]){0, 0, 1}, arena + 173408256);
-
-  /* %1229 = mul(%1226, %254) blocks.4.norm2 : f32[B, 197, 192], written over %1196 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 207126528, (const long[]){37824, 192, 1},
-      arena + 488110080, (const long[]){37824, 192, 1}, arena + 207126528);
-
-  /* %1230 = reduce_sum(%1229) {axes [0], batch} blocks.4.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 207126528,
-      arena + 180935424);
-
-  /* %1231 = normalize_grad(%251, %1228) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 486899712, arena + 173408256, 1e-06f, arena + 174618624);
-
-  /* %1232 = add(%1195, %1231) blocks.4 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 174618624, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %1233 = mul(%1232, %249) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 173408256);
-
-  /* %1234 = transpose(%246) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 174618624);
-
-  /* %1235 = fused_linear(%1233, %1234) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
-      arena + 177039360);
-
-  /* %1236 = linear_grad_weight(%1233, %245) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 485689344, arena + 180897792);
-
-  /* %1237 = reduce_sum(%1233) {axes [0], batch} blocks.4.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 180935616);
-
-  /* %1238 = sdpa_grad(%242, %243, %244, %1235) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 423960576, 576, arena + 423960768, 576,
-      arena + 423960960, 576, arena + 177039360, 192, arena + 173408256, 576,
-      arena + 173408256 + 192, 576, arena + 173408256 + 384, 576, 0.125f);
-
-  /* %1239 = transpose(%239) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[115], arena + 178249728);
-
-  /* %1240 = fused_linear(%1238, %1239) blocks.4.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 178249728, NULL, LK_ACT_NONE, NULL,
-      arena + 177039360);
-
-  /* %1241 = linear_grad_weight(%1238, %238) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 484478976, arena + 180787200);
-
-  /* %1242 = reduce_sum(%1238) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 180934656);
-
-  /* %1243 = reduce_sum(%1240) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
-      arena + 180935808);
-
-  /* %1244 = mul(%1240, %234) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
-      params[113], (const long[]){0, 0, 1}, arena + 173408256);
-
-  /* %1245 = mul(%1240, %236) blocks.4.norm1 : f32[B, 197, 192], written over %1240 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
-      arena + 483268608, (const long[]){37824, 192, 1}, arena + 177039360);
-
-  /* %1246 = reduce_sum(%1245) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
-      arena + 180936000);
-
-  /* %1247 = normalize_grad(%231, %1244) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 482058240, arena + 173408256, 1e-06f, arena + 174618624);
-
-  /* %1248 = add(%1232, %1247) blocks.3 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 174618624, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %1249 = slice(%1192) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %764: no code */
-
-  /* %1250 = slice(%1192) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %764: no code */
-
-  /* %1251 = zero_pad(%1250) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 572223552 + (long)b * 2304,
-        arena + 173408256 + (long)b * 37824);
-  } // for b
-
-  /* %1252 = add(%1248, %1251) blocks.3 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 173408256, (const long[]){37824, 192, 1}, arena + 540155904);
-
-  /* %1253 = mul(%1252, %229) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 178225152);
-
-  /* %1254 = slice(%1253) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1253: no code */
-
-  /* %1255 = slice(%1253) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 178225344, 37824, arena + 173408256, 37632);
-
-  /* %1256 = batch_normalize_grad(%223, %1255, %224) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 551006208, arena + 173408256, params[109],
-      1e-05f, arena + 179435520);
-
-  /* %1257 = batch_normalize_param_grad(%223, %1255) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 551006208, arena + 173408256, 1e-05f,
-      arena + 174612480);
-
-  /* %1258 = index(%1257) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 174612480, 384, arena + 180936192, 192);
-
-  /* %1259 = index(%1257) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 174612672, 384, arena + 180936384, 192);
-
-  /* %1260 = transpose(%222) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[107], arena + 180639744);
-
-  /* %1261 = fused_linear(%1256, %1260) blocks.3.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 179435520, arena + 180639744, NULL, LK_ACT_NONE, NULL,
+  /* %1151 = batch_norm_act_param_grad(%331, %1147, %334, %332, %333) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 163774464, arena + 173408256,
+      arena + 456753408, params[155], params[156], 1e-05f, LK_ACT_GELU, arena + 168591360,
+      arena + 168601344);
+
+  /* %1152 = batch_norm_act_grad(%331, %1147, %334, %332, %333, %1151) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768], written over %1147 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 163774464, arena + 173408256, arena + 456753408,
+      params[155], params[156], arena + 168601344, 1e-05f, LK_ACT_GELU, arena + 168591360,
       arena + 173408256);
 
-  /* %1262 = linear_grad_weight(%1256, %219) blocks.3.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 179435520, arena + 168591360, arena + 180639744);
+  /* %1153 = index(%1151) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 168601344, 1536, arena + 168598272, 768);
 
-  /* %1263 = reduce_sum(%1256) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 179435520,
-      arena + 180936576);
+  /* %1154 = index(%1151) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 168602112, 1536, arena + 168599040, 768);
 
-  /* %1264 = reshape(%1262) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1262: no code */
+  /* %1155 = token_dwconv_grad_input(%1152, %329) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256, params[153],
+      arena + 163774464);
 
-  /* %1265 = gelu_grad(%217, %1261) blocks.3.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 163774464, arena + 173408256,
-      arena + 168591360);
+  /* %1156 = token_dwconv_grad_weight(%1152, %328) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256,
+      arena + 158957568, arena + 168591360);
 
-  /* %1266 = batch_normalize_grad(%214, %1265, %215) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 158957568, arena + 168591360, params[103],
-      1e-05f, arena + 163774464);
+  /* %1157 = reduce_sum(%1152) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
+      arena + 161814528);
 
-  /* %1267 = batch_normalize_param_grad(%214, %1265) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 158957568, arena + 168591360, 1e-05f,
-      arena + 173408256);
+  /* %1158 = batch_norm_act_param_grad(%323, %1155, %326, %324, %325) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464,
+      arena + 456751104, params[149], params[150], 1e-05f, LK_ACT_GELU, arena + 158957568,
+      arena + 158967552);
 
-  /* %1268 = index(%1267) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 173408256, 1536, arena + 168598272, 768);
+  /* %1159 = batch_norm_act_grad(%323, %1155, %326, %324, %325, %1158) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768], written over %1155 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464, arena + 456751104,
+      params[149], params[150], arena + 158967552, 1e-05f, LK_ACT_GELU, arena + 158957568,
+      arena + 163774464);
 
-  /* %1269 = index(%1267) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 173409024, 1536, arena + 168599040, 768);
+  /* %1160 = index(%1158) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 158967552, 1536, arena + 161815296, 768);
 
-  /* %1270 = token_dwconv_grad_input(%1266, %212) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 163774464, params[101],
-      arena + 158957568);
+  /* %1161 = index(%1158) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 158968320, 1536, arena + 161816064, 768);
 
-  /* %1271 = token_dwconv_grad_weight(%1266, %211) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 163774464,
-      arena + 154140672, arena + 168591360);
+  /* %1162 = transpose(%322) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 154140672);
 
-  /* %1272 = reduce_sum(%1266) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 163774464,
-      arena + 168599808);
-
-  /* %1273 = gelu_grad(%209, %1270) blocks.3.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 149323776, arena + 158957568,
-      arena + 154140672);
-
-  /* %1274 = batch_normalize_grad(%206, %1273, %207) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, params[97], 1e-05f,
-      arena + 149323776);
-
-  /* %1275 = batch_normalize_param_grad(%206, %1273) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, 1e-05f,
-      arena + 158957568);
-
-  /* %1276 = index(%1275) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 158957568, 1536, arena + 154288128, 768);
-
-  /* %1277 = index(%1275) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 158958336, 1536, arena + 154288896, 768);
-
-  /* %1278 = transpose(%205) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[95], arena + 144506880);
-
-  /* %1279 = fused_linear(%1274, %1278) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1253 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 149323776, 150528, arena + 144506880, NULL,
+  /* %1163 = fused_linear(%1159, %1162) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1139 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 163774464, 150528, arena + 154140672, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 178225344, 37824);
 
-  /* %1280 = linear_grad_weight(%1274, %202) blocks.3.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 149323776, arena + 549801984, arena + 154140672);
+  /* %1164 = linear_grad_weight(%1159, %319) blocks.5.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 163774464, arena + 439013376, arena + 161372160);
 
-  /* %1281 = reduce_sum(%1274) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 149323776,
-      arena + 154289664);
+  /* %1165 = reduce_sum(%1159) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 163774464,
+      arena + 161816832);
 
-  /* %1282 = reshape(%1280) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1280: no code */
+  /* %1166 = reshape(%1164) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1164: no code */
 
-  /* %1283 = concat(%1254, %1279) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1253: no code */
+  /* %1167 = concat(%1140, %1163) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1139: no code */
 
-  /* %1284 = reduce_sum(%1283) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %1168 = reduce_sum(%1167) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
-      arena + 152033856);
+      arena + 161818176);
 
-  /* %1285 = mul(%1283, %196) blocks.3.norm2 : f32[B, 197, 192] */
+  /* %1169 = mul(%1167, %313) blocks.5.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 178225152, (const long[]){37824, 192, 1},
-      params[93], (const long[]){0, 0, 1}, arena + 144506880);
+      params[145], (const long[]){0, 0, 1}, arena + 154140672);
 
-  /* %1286 = mul(%1283, %198) blocks.3.norm2 : f32[B, 197, 192], written over %1253 */
+  /* %1170 = mul(%1167, %315) blocks.5.norm2 : f32[B, 197, 192], written over %1139 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 178225152, (const long[]){37824, 192, 1},
-      arena + 480847872, (const long[]){37824, 192, 1}, arena + 178225152);
+      arena + 379766784, (const long[]){37824, 192, 1}, arena + 178225152);
 
-  /* %1287 = reduce_sum(%1286) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %1171 = reduce_sum(%1170) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
-      arena + 152034048);
+      arena + 161818368);
 
-  /* %1288 = normalize_grad(%195, %1285) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 479637504, arena + 144506880, 1e-06f, arena + 145717248);
+  /* %1172 = normalize_grad(%312, %1169) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 378556416, arena + 154140672, 1e-06f, arena + 155351040);
 
-  /* %1289 = add(%1252, %1288) blocks.3 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 145717248, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %1173 = add(%1138, %1172) blocks.5 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 155351040, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1290 = mul(%1289, %193) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 144506880);
+  /* %1174 = mul(%1173, %310) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 154140672);
 
-  /* %1291 = transpose(%190) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[91], arena + 145717248);
+  /* %1175 = transpose(%307) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 155351040);
 
-  /* %1292 = fused_linear(%1290, %1291) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 144506880, arena + 145717248, NULL, LK_ACT_NONE, NULL,
-      arena + 148137984);
+  /* %1176 = fused_linear(%1174, %1175) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 154140672, arena + 155351040, NULL, LK_ACT_NONE, NULL,
+      arena + 157771776);
 
-  /* %1293 = linear_grad_weight(%1290, %189) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 478427136, arena + 151996416);
+  /* %1177 = linear_grad_weight(%1174, %306) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 154140672, arena + 377346048, arena + 161777664);
 
-  /* %1294 = reduce_sum(%1290) {axes [0], batch} blocks.3.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
-      arena + 152034240);
+  /* %1178 = reduce_sum(%1174) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 154140672,
+      arena + 161818560);
 
-  /* %1295 = sdpa_grad(%186, %187, %188, %1292) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 420329472, 576, arena + 420329664, 576,
-      arena + 420329856, 576, arena + 148137984, 192, arena + 144506880, 576,
-      arena + 144506880 + 192, 576, arena + 144506880 + 384, 576, 0.125f);
+  /* %1179 = sdpa_grad(%303, %304, %305, %1176) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 311986176, 576, arena + 311986368, 576,
+      arena + 311986560, 576, arena + 157771776, 192, arena + 154140672, 576,
+      arena + 154140672 + 192, 576, arena + 154140672 + 384, 576, 0.125f);
 
-  /* %1296 = transpose(%183) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[89], arena + 149348352);
+  /* %1180 = transpose(%300) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[141], arena + 158982144);
 
-  /* %1297 = fused_linear(%1295, %1296) blocks.3.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 144506880, arena + 149348352, NULL, LK_ACT_NONE, NULL,
-      arena + 148137984);
+  /* %1181 = fused_linear(%1179, %1180) blocks.5.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 154140672, arena + 158982144, NULL, LK_ACT_NONE, NULL,
+      arena + 157771776);
 
-  /* %1298 = linear_grad_weight(%1295, %182) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 477216768, arena + 151885824);
+  /* %1182 = linear_grad_weight(%1179, %299) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 154140672, arena + 376135680, arena + 161667072);
 
-  /* %1299 = reduce_sum(%1295) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
-      arena + 152033280);
+  /* %1183 = reduce_sum(%1179) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 154140672,
+      arena + 161817600);
 
-  /* %1300 = reduce_sum(%1297) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
-      arena + 152034432);
+  /* %1184 = reduce_sum(%1181) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 157771776,
+      arena + 161818752);
 
-  /* %1301 = mul(%1297, %178) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
-      params[87], (const long[]){0, 0, 1}, arena + 144506880);
+  /* %1185 = mul(%1181, %295) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 157771776, (const long[]){37824, 192, 1},
+      params[139], (const long[]){0, 0, 1}, arena + 154140672);
 
-  /* %1302 = mul(%1297, %180) blocks.3.norm1 : f32[B, 197, 192], written over %1297 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
-      arena + 476006400, (const long[]){37824, 192, 1}, arena + 148137984);
+  /* %1186 = mul(%1181, %297) blocks.5.norm1 : f32[B, 197, 192], written over %1181 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 157771776, (const long[]){37824, 192, 1},
+      arena + 374925312, (const long[]){37824, 192, 1}, arena + 157771776);
 
-  /* %1303 = reduce_sum(%1302) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
-      arena + 152034624);
+  /* %1187 = reduce_sum(%1186) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 157771776,
+      arena + 161818944);
 
-  /* %1304 = normalize_grad(%175, %1301) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 474796032, arena + 144506880, 1e-06f, arena + 145717248);
+  /* %1188 = normalize_grad(%292, %1185) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 373714944, arena + 154140672, 1e-06f, arena + 155351040);
 
-  /* %1305 = add(%1289, %1304) blocks.2 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 145717248, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %1189 = add(%1173, %1188) blocks.4 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 155351040, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1306 = slice(%1249) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %764: no code */
+  /* %1190 = slice(%1135) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %776: no code */
 
-  /* %1307 = slice(%1249) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %764: no code */
+  /* %1191 = slice(%1135) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %776: no code */
 
-  /* %1308 = zero_pad(%1307) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1192 = zero_pad(%1191) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 572223360 + (long)b * 2304,
-        arena + 144506880 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 456618240 + (long)b * 2304,
+        arena + 154140672 + (long)b * 37824);
   } // for b
 
-  /* %1309 = add(%1305, %1308) blocks.2 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 144506880, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %1193 = add(%1189, %1192) blocks.4 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 154140672, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1310 = mul(%1309, %173) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 149323776);
+  /* %1194 = mul(%1193, %290) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 158957568);
 
-  /* %1311 = slice(%1310) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1310: no code */
+  /* %1195 = slice(%1194) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1194: no code */
 
-  /* %1312 = slice(%1310) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 149323968, 37824, arena + 144506880, 37632);
+  /* %1196 = slice(%1194) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 158957760, 37824, arena + 160167936, 37632);
 
-  /* %1313 = batch_normalize_grad(%167, %1312, %168) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 548597760, arena + 144506880, params[83], 1e-05f,
-      arena + 150534144);
+  /* %1197 = batch_norm_act_param_grad(%283, %1196, %286, %284, %285) {eps 1e-05} blocks.4.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 437809152, arena + 160167936,
+      arena + 456826608, params[135], params[136], 1e-05f, LK_ACT_NONE, arena + 154140672,
+      arena + 154143168);
 
-  /* %1314 = batch_normalize_param_grad(%167, %1312) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 548597760, arena + 144506880, 1e-05f,
-      arena + 145711104);
+  /* %1198 = batch_norm_act_grad(%283, %1196, %286, %284, %285, %1197) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192], written over %1196 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 437809152, arena + 160167936, arena + 456826608,
+      params[135], params[136], arena + 154143168, 1e-05f, LK_ACT_NONE, arena + 154140672,
+      arena + 160167936);
 
-  /* %1315 = index(%1314) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 145711104, 384, arena + 152034816, 192);
+  /* %1199 = index(%1197) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 154143168, 384, arena + 161819136, 192);
 
-  /* %1316 = index(%1314) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 145711296, 384, arena + 152035008, 192);
+  /* %1200 = index(%1197) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 154143360, 384, arena + 161819328, 192);
 
-  /* %1317 = transpose(%166) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[81], arena + 151738368);
+  /* %1201 = transpose(%282) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[133], arena + 161519616);
 
-  /* %1318 = fused_linear(%1313, %1317) blocks.2.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 150534144, arena + 151738368, NULL, LK_ACT_NONE, NULL,
+  /* %1202 = fused_linear(%1198, %1201) blocks.4.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 160167936, arena + 161519616, NULL, LK_ACT_NONE, NULL,
+      arena + 154140672);
+
+  /* %1203 = linear_grad_weight(%1198, %279) blocks.4.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 160167936, arena + 149323776, arena + 161519616);
+
+  /* %1204 = reduce_sum(%1198) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 160167936,
+      arena + 149335296);
+
+  /* %1205 = reshape(%1203) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1203: no code */
+
+  /* %1206 = batch_norm_act_param_grad(%274, %1202, %277, %275, %276) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672,
+      arena + 456748800, params[129], params[130], 1e-05f, LK_ACT_GELU, arena + 149323776,
+      arena + 149333760);
+
+  /* %1207 = batch_norm_act_grad(%274, %1202, %277, %275, %276, %1206) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768], written over %1202 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, arena + 456748800,
+      params[129], params[130], arena + 149333760, 1e-05f, LK_ACT_GELU, arena + 149323776,
+      arena + 154140672);
+
+  /* %1208 = index(%1206) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 149333760, 1536, arena + 149330688, 768);
+
+  /* %1209 = index(%1206) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 149334528, 1536, arena + 149331456, 768);
+
+  /* %1210 = token_dwconv_grad_input(%1207, %272) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672, params[127],
       arena + 144506880);
 
-  /* %1319 = linear_grad_weight(%1313, %163) blocks.2.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 150534144, arena + 139689984, arena + 151738368);
+  /* %1211 = token_dwconv_grad_weight(%1207, %271) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672,
+      arena + 139689984, arena + 149323776);
 
-  /* %1320 = reduce_sum(%1313) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 150534144,
-      arena + 152035200);
+  /* %1212 = reduce_sum(%1207) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 154140672,
+      arena + 142546944);
 
-  /* %1321 = reshape(%1319) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1319: no code */
+  /* %1213 = batch_norm_act_param_grad(%266, %1210, %269, %267, %268) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 134873088, arena + 144506880,
+      arena + 456746496, params[123], params[124], 1e-05f, LK_ACT_GELU, arena + 139689984,
+      arena + 139699968);
 
-  /* %1322 = gelu_grad(%161, %1318) blocks.2.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 134873088, arena + 144506880,
-      arena + 139689984);
+  /* %1214 = batch_norm_act_grad(%266, %1210, %269, %267, %268, %1213) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768], written over %1210 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 134873088, arena + 144506880, arena + 456746496,
+      params[123], params[124], arena + 139699968, 1e-05f, LK_ACT_GELU, arena + 139689984,
+      arena + 144506880);
 
-  /* %1323 = batch_normalize_grad(%158, %1322, %159) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 130056192, arena + 139689984, params[77], 1e-05f,
+  /* %1215 = index(%1213) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 139699968, 1536, arena + 142547712, 768);
+
+  /* %1216 = index(%1213) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 139700736, 1536, arena + 142548480, 768);
+
+  /* %1217 = transpose(%265) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[121], arena + 134873088);
+
+  /* %1218 = fused_linear(%1214, %1217) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1194 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 144506880, 150528, arena + 134873088, NULL,
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 158957760, 37824);
+
+  /* %1219 = linear_grad_weight(%1214, %262) blocks.4.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 144506880, arena + 436604928, arena + 142104576);
+
+  /* %1220 = reduce_sum(%1214) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
+      arena + 142549248);
+
+  /* %1221 = reshape(%1219) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1219: no code */
+
+  /* %1222 = concat(%1195, %1218) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1194: no code */
+
+  /* %1223 = reduce_sum(%1222) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 158957568,
+      arena + 142550592);
+
+  /* %1224 = mul(%1222, %256) blocks.4.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 158957568, (const long[]){37824, 192, 1},
+      params[119], (const long[]){0, 0, 1}, arena + 134873088);
+
+  /* %1225 = mul(%1222, %258) blocks.4.norm2 : f32[B, 197, 192], written over %1194 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 158957568, (const long[]){37824, 192, 1},
+      arena + 372504576, (const long[]){37824, 192, 1}, arena + 158957568);
+
+  /* %1226 = reduce_sum(%1225) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 158957568,
+      arena + 142550784);
+
+  /* %1227 = normalize_grad(%255, %1224) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 371294208, arena + 134873088, 1e-06f, arena + 136083456);
+
+  /* %1228 = add(%1193, %1227) blocks.4 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 136083456, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1229 = mul(%1228, %253) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 134873088);
+
+  /* %1230 = transpose(%250) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 136083456);
+
+  /* %1231 = fused_linear(%1229, %1230) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 134873088, arena + 136083456, NULL, LK_ACT_NONE, NULL,
+      arena + 138504192);
+
+  /* %1232 = linear_grad_weight(%1229, %249) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 134873088, arena + 370083840, arena + 142510080);
+
+  /* %1233 = reduce_sum(%1229) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
+      arena + 142550976);
+
+  /* %1234 = sdpa_grad(%246, %247, %248, %1231) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 308355072, 576, arena + 308355264, 576,
+      arena + 308355456, 576, arena + 138504192, 192, arena + 134873088, 576,
+      arena + 134873088 + 192, 576, arena + 134873088 + 384, 576, 0.125f);
+
+  /* %1235 = transpose(%243) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[115], arena + 139714560);
+
+  /* %1236 = fused_linear(%1234, %1235) blocks.4.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 134873088, arena + 139714560, NULL, LK_ACT_NONE, NULL,
+      arena + 138504192);
+
+  /* %1237 = linear_grad_weight(%1234, %242) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 134873088, arena + 368873472, arena + 142399488);
+
+  /* %1238 = reduce_sum(%1234) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
+      arena + 142550016);
+
+  /* %1239 = reduce_sum(%1236) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 138504192,
+      arena + 142551168);
+
+  /* %1240 = mul(%1236, %238) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 138504192, (const long[]){37824, 192, 1},
+      params[113], (const long[]){0, 0, 1}, arena + 134873088);
+
+  /* %1241 = mul(%1236, %240) blocks.4.norm1 : f32[B, 197, 192], written over %1236 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 138504192, (const long[]){37824, 192, 1},
+      arena + 367663104, (const long[]){37824, 192, 1}, arena + 138504192);
+
+  /* %1242 = reduce_sum(%1241) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 138504192,
+      arena + 142551360);
+
+  /* %1243 = normalize_grad(%235, %1240) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 366452736, arena + 134873088, 1e-06f, arena + 136083456);
+
+  /* %1244 = add(%1228, %1243) blocks.3 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 136083456, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1245 = slice(%1190) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %776: no code */
+
+  /* %1246 = slice(%1190) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %776: no code */
+
+  /* %1247 = zero_pad(%1246) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 456618048 + (long)b * 2304,
+        arena + 134873088 + (long)b * 37824);
+  } // for b
+
+  /* %1248 = add(%1244, %1247) blocks.3 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 134873088, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1249 = mul(%1248, %233) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 139689984);
+
+  /* %1250 = slice(%1249) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1249: no code */
+
+  /* %1251 = slice(%1249) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 139690176, 37824, arena + 140900352, 37632);
+
+  /* %1252 = batch_norm_act_param_grad(%226, %1251, %229, %227, %228) {eps 1e-05} blocks.3.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 435400704, arena + 140900352,
+      arena + 456826032, params[109], params[110], 1e-05f, LK_ACT_NONE, arena + 134873088,
+      arena + 134875584);
+
+  /* %1253 = batch_norm_act_grad(%226, %1251, %229, %227, %228, %1252) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192], written over %1251 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 435400704, arena + 140900352, arena + 456826032,
+      params[109], params[110], arena + 134875584, 1e-05f, LK_ACT_NONE, arena + 134873088,
+      arena + 140900352);
+
+  /* %1254 = index(%1252) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 134875584, 384, arena + 142551552, 192);
+
+  /* %1255 = index(%1252) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 134875776, 384, arena + 142551744, 192);
+
+  /* %1256 = transpose(%225) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[107], arena + 142252032);
+
+  /* %1257 = fused_linear(%1253, %1256) blocks.3.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 140900352, arena + 142252032, NULL, LK_ACT_NONE, NULL,
       arena + 134873088);
 
-  /* %1324 = batch_normalize_param_grad(%158, %1322) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 130056192, arena + 139689984, 1e-05f,
-      arena + 144506880);
+  /* %1258 = linear_grad_weight(%1253, %222) blocks.3.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 140900352, arena + 130056192, arena + 142252032);
 
-  /* %1325 = index(%1324) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 144506880, 1536, arena + 139696896, 768);
+  /* %1259 = reduce_sum(%1253) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 140900352,
+      arena + 130067712);
 
-  /* %1326 = index(%1324) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 144507648, 1536, arena + 139697664, 768);
+  /* %1260 = reshape(%1258) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1258: no code */
 
-  /* %1327 = token_dwconv_grad_input(%1323, %156) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 134873088, params[75],
-      arena + 130056192);
+  /* %1261 = batch_norm_act_param_grad(%217, %1257, %220, %218, %219) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 125239296, arena + 134873088,
+      arena + 456744192, params[103], params[104], 1e-05f, LK_ACT_GELU, arena + 130056192,
+      arena + 130066176);
 
-  /* %1328 = token_dwconv_grad_weight(%1323, %155) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 134873088,
-      arena + 125239296, arena + 139689984);
+  /* %1262 = batch_norm_act_grad(%217, %1257, %220, %218, %219, %1261) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768], written over %1257 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 125239296, arena + 134873088, arena + 456744192,
+      params[103], params[104], arena + 130066176, 1e-05f, LK_ACT_GELU, arena + 130056192,
+      arena + 134873088);
 
-  /* %1329 = reduce_sum(%1323) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
-      arena + 139698432);
+  /* %1263 = index(%1261) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 130066176, 1536, arena + 130063104, 768);
 
-  /* %1330 = gelu_grad(%153, %1327) blocks.2.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 120422400, arena + 130056192,
+  /* %1264 = index(%1261) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 130066944, 1536, arena + 130063872, 768);
+
+  /* %1265 = token_dwconv_grad_input(%1262, %215) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 134873088, params[101],
       arena + 125239296);
 
-  /* %1331 = batch_normalize_grad(%150, %1330, %151) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, params[71], 1e-05f,
-      arena + 120422400);
+  /* %1266 = token_dwconv_grad_weight(%1262, %214) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 134873088,
+      arena + 120422400, arena + 130056192);
 
-  /* %1332 = batch_normalize_param_grad(%150, %1330) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, 1e-05f,
-      arena + 130056192);
+  /* %1267 = reduce_sum(%1262) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
+      arena + 123279360);
 
-  /* %1333 = index(%1332) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 130056192, 1536, arena + 125386752, 768);
+  /* %1268 = batch_norm_act_param_grad(%209, %1265, %212, %210, %211) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296,
+      arena + 456741888, params[97], params[98], 1e-05f, LK_ACT_GELU, arena + 120422400,
+      arena + 120432384);
 
-  /* %1334 = index(%1332) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 130056960, 1536, arena + 125387520, 768);
+  /* %1269 = batch_norm_act_grad(%209, %1265, %212, %210, %211, %1268) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768], written over %1265 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, arena + 456741888,
+      params[97], params[98], arena + 120432384, 1e-05f, LK_ACT_GELU, arena + 120422400,
+      arena + 125239296);
 
-  /* %1335 = transpose(%149) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[69], arena + 115605504);
+  /* %1270 = index(%1268) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 120432384, 1536, arena + 123280128, 768);
 
-  /* %1336 = fused_linear(%1331, %1335) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1310 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 120422400, 150528, arena + 115605504, NULL,
-      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 149323968, 37824);
+  /* %1271 = index(%1268) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 120433152, 1536, arena + 123280896, 768);
 
-  /* %1337 = linear_grad_weight(%1331, %146) blocks.2.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 120422400, arena + 547393536, arena + 125239296);
+  /* %1272 = transpose(%208) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[95], arena + 115605504);
 
-  /* %1338 = reduce_sum(%1331) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
-      arena + 125388288);
+  /* %1273 = fused_linear(%1269, %1272) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1249 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 125239296, 150528, arena + 115605504, NULL,
+      NULL, 0, LK_ACT_NONE, NULL, 0, arena + 139690176, 37824);
 
-  /* %1339 = reshape(%1337) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1337: no code */
+  /* %1274 = linear_grad_weight(%1269, %205) blocks.3.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 125239296, arena + 434196480, arena + 122836992);
 
-  /* %1340 = concat(%1311, %1336) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1310: no code */
+  /* %1275 = reduce_sum(%1269) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 125239296,
+      arena + 123281664);
 
-  /* %1341 = reduce_sum(%1340) {axes [0], batch} blocks.2.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 149323776,
-      arena + 123132480);
+  /* %1276 = reshape(%1274) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1274: no code */
 
-  /* %1342 = mul(%1340, %140) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 149323776, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 115605504);
+  /* %1277 = concat(%1250, %1273) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1249: no code */
 
-  /* %1343 = mul(%1340, %142) blocks.2.norm2 : f32[B, 197, 192], written over %1310 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 149323776, (const long[]){37824, 192, 1},
-      arena + 473585664, (const long[]){37824, 192, 1}, arena + 149323776);
+  /* %1278 = reduce_sum(%1277) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 139689984,
+      arena + 123283008);
 
-  /* %1344 = reduce_sum(%1343) {axes [0], batch} blocks.2.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 149323776,
-      arena + 123132672);
+  /* %1279 = mul(%1277, %199) blocks.3.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 139689984, (const long[]){37824, 192, 1},
+      params[93], (const long[]){0, 0, 1}, arena + 115605504);
 
-  /* %1345 = normalize_grad(%139, %1342) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 472375296, arena + 115605504, 1e-06f, arena + 116815872);
+  /* %1280 = mul(%1277, %201) blocks.3.norm2 : f32[B, 197, 192], written over %1249 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 139689984, (const long[]){37824, 192, 1},
+      arena + 365242368, (const long[]){37824, 192, 1}, arena + 139689984);
 
-  /* %1346 = add(%1309, %1345) blocks.2 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 116815872, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %1281 = reduce_sum(%1280) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 139689984,
+      arena + 123283200);
 
-  /* %1347 = mul(%1346, %137) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 115605504);
+  /* %1282 = normalize_grad(%198, %1279) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 364032000, arena + 115605504, 1e-06f, arena + 116815872);
 
-  /* %1348 = transpose(%134) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[65], arena + 116815872);
+  /* %1283 = add(%1248, %1282) blocks.3 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 116815872, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1349 = fused_linear(%1347, %1348) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %1284 = mul(%1283, %196) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 115605504);
+
+  /* %1285 = transpose(%193) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[91], arena + 116815872);
+
+  /* %1286 = fused_linear(%1284, %1285) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 115605504, arena + 116815872, NULL, LK_ACT_NONE, NULL,
       arena + 119236608);
 
-  /* %1350 = linear_grad_weight(%1347, %133) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 115605504, arena + 471164928, arena + 123095040);
+  /* %1287 = linear_grad_weight(%1284, %192) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 115605504, arena + 362821632, arena + 123242496);
 
-  /* %1351 = reduce_sum(%1347) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %1288 = reduce_sum(%1284) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
-      arena + 123132864);
+      arena + 123283392);
 
-  /* %1352 = sdpa_grad(%130, %131, %132, %1349) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 416698368, 576, arena + 416698560, 576,
-      arena + 416698752, 576, arena + 119236608, 192, arena + 115605504, 576,
+  /* %1289 = sdpa_grad(%189, %190, %191, %1286) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 304723968, 576, arena + 304724160, 576,
+      arena + 304724352, 576, arena + 119236608, 192, arena + 115605504, 576,
       arena + 115605504 + 192, 576, arena + 115605504 + 384, 576, 0.125f);
 
-  /* %1353 = transpose(%127) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[63], arena + 120446976);
+  /* %1290 = transpose(%186) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[89], arena + 120446976);
 
-  /* %1354 = fused_linear(%1352, %1353) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %1291 = fused_linear(%1289, %1290) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 115605504, arena + 120446976, NULL, LK_ACT_NONE, NULL,
       arena + 119236608);
 
-  /* %1355 = linear_grad_weight(%1352, %126) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 115605504, arena + 469954560, arena + 122984448);
+  /* %1292 = linear_grad_weight(%1289, %185) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 115605504, arena + 361611264, arena + 123131904);
 
-  /* %1356 = reduce_sum(%1352) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %1293 = reduce_sum(%1289) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
-      arena + 123131904);
+      arena + 123282432);
 
-  /* %1357 = reduce_sum(%1354) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1294 = reduce_sum(%1291) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
-      arena + 123133056);
+      arena + 123283584);
 
-  /* %1358 = mul(%1354, %122) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1295 = mul(%1291, %181) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
-      params[61], (const long[]){0, 0, 1}, arena + 115605504);
+      params[87], (const long[]){0, 0, 1}, arena + 115605504);
 
-  /* %1359 = mul(%1354, %124) blocks.2.norm1 : f32[B, 197, 192], written over %1354 */
+  /* %1296 = mul(%1291, %183) blocks.3.norm1 : f32[B, 197, 192], written over %1291 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
-      arena + 468744192, (const long[]){37824, 192, 1}, arena + 119236608);
+      arena + 360400896, (const long[]){37824, 192, 1}, arena + 119236608);
 
-  /* %1360 = reduce_sum(%1359) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1297 = reduce_sum(%1296) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
-      arena + 123133248);
+      arena + 123283776);
 
-  /* %1361 = normalize_grad(%119, %1358) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 467533824, arena + 115605504, 1e-06f, arena + 116815872);
+  /* %1298 = normalize_grad(%178, %1295) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 359190528, arena + 115605504, 1e-06f, arena + 116815872);
 
-  /* %1362 = add(%1346, %1361) blocks.1 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 116815872, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %1299 = add(%1283, %1298) blocks.2 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 116815872, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1363 = slice(%1306) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %764: no code */
+  /* %1300 = slice(%1245) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %776: no code */
 
-  /* %1364 = slice(%1306) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %764: no code */
+  /* %1301 = slice(%1245) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %776: no code */
 
-  /* %1365 = zero_pad(%1364) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1302 = zero_pad(%1301) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 572223168 + (long)b * 2304,
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 456617856 + (long)b * 2304,
         arena + 115605504 + (long)b * 37824);
   } // for b
 
-  /* %1366 = add(%1362, %1365) blocks.1 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 115605504, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %1303 = add(%1299, %1302) blocks.2 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 115605504, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1367 = mul(%1366, %117) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 120422400);
+  /* %1304 = mul(%1303, %176) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 120422400);
 
-  /* %1368 = slice(%1367) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1367: no code */
+  /* %1305 = slice(%1304) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1304: no code */
 
-  /* %1369 = slice(%1367) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 120422592, 37824, arena + 115605504, 37632);
+  /* %1306 = slice(%1304) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 120422592, 37824, arena + 121632768, 37632);
 
-  /* %1370 = batch_normalize_grad(%111, %1369, %112) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 546189312, arena + 115605504, params[57], 1e-05f,
+  /* %1307 = batch_norm_act_param_grad(%169, %1306, %172, %170, %171) {eps 1e-05} blocks.2.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 432992256, arena + 121632768,
+      arena + 456825456, params[83], params[84], 1e-05f, LK_ACT_NONE, arena + 115605504,
+      arena + 115608000);
+
+  /* %1308 = batch_norm_act_grad(%169, %1306, %172, %170, %171, %1307) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192], written over %1306 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 432992256, arena + 121632768, arena + 456825456,
+      params[83], params[84], arena + 115608000, 1e-05f, LK_ACT_NONE, arena + 115605504,
       arena + 121632768);
 
-  /* %1371 = batch_normalize_param_grad(%111, %1369) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 546189312, arena + 115605504, 1e-05f,
-      arena + 116809728);
+  /* %1309 = index(%1307) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 115608000, 384, arena + 123283968, 192);
 
-  /* %1372 = index(%1371) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 116809728, 384, arena + 123133440, 192);
+  /* %1310 = index(%1307) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 115608192, 384, arena + 123284160, 192);
 
-  /* %1373 = index(%1371) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 116809920, 384, arena + 123133632, 192);
+  /* %1311 = transpose(%168) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[81], arena + 122984448);
 
-  /* %1374 = transpose(%110) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[55], arena + 122836992);
-
-  /* %1375 = fused_linear(%1370, %1374) blocks.1.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 121632768, arena + 122836992, NULL, LK_ACT_NONE, NULL,
+  /* %1312 = fused_linear(%1308, %1311) blocks.2.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 121632768, arena + 122984448, NULL, LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %1376 = linear_grad_weight(%1370, %107) blocks.1.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 121632768, arena + 110788608, arena + 122836992);
+  /* %1313 = linear_grad_weight(%1308, %165) blocks.2.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 121632768, arena + 110788608, arena + 122984448);
 
-  /* %1377 = reduce_sum(%1370) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
+  /* %1314 = reduce_sum(%1308) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 121632768,
-      arena + 123133824);
+      arena + 110800128);
 
-  /* %1378 = reshape(%1376) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1376: no code */
+  /* %1315 = reshape(%1313) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1313: no code */
 
-  /* %1379 = gelu_grad(%105, %1375) blocks.1.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 105971712, arena + 115605504,
-      arena + 110788608);
+  /* %1316 = batch_norm_act_param_grad(%160, %1312, %163, %161, %162) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504,
+      arena + 456739584, params[77], params[78], 1e-05f, LK_ACT_GELU, arena + 110788608,
+      arena + 110798592);
 
-  /* %1380 = batch_normalize_grad(%102, %1379, %103) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608, params[51], 1e-05f,
+  /* %1317 = batch_norm_act_grad(%160, %1312, %163, %161, %162, %1316) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768], written over %1312 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504, arena + 456739584,
+      params[77], params[78], arena + 110798592, 1e-05f, LK_ACT_GELU, arena + 110788608,
+      arena + 115605504);
+
+  /* %1318 = index(%1316) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 110798592, 1536, arena + 110795520, 768);
+
+  /* %1319 = index(%1316) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 110799360, 1536, arena + 110796288, 768);
+
+  /* %1320 = token_dwconv_grad_input(%1317, %158) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 115605504, params[75],
       arena + 105971712);
 
-  /* %1381 = batch_normalize_param_grad(%102, %1379) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608, 1e-05f,
-      arena + 115605504);
+  /* %1321 = token_dwconv_grad_weight(%1317, %157) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 115605504,
+      arena + 101154816, arena + 110788608);
 
-  /* %1382 = index(%1381) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 115605504, 1536, arena + 110795520, 768);
+  /* %1322 = reduce_sum(%1317) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
+      arena + 104011776);
 
-  /* %1383 = index(%1381) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 115606272, 1536, arena + 110796288, 768);
+  /* %1323 = batch_norm_act_param_grad(%152, %1320, %155, %153, %154) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712,
+      arena + 456737280, params[71], params[72], 1e-05f, LK_ACT_GELU, arena + 101154816,
+      arena + 101164800);
 
-  /* %1384 = token_dwconv_grad_input(%1380, %100) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 105971712, params[49],
-      arena + 101154816);
+  /* %1324 = batch_norm_act_grad(%152, %1320, %155, %153, %154, %1323) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768], written over %1320 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712, arena + 456737280,
+      params[71], params[72], arena + 101164800, 1e-05f, LK_ACT_GELU, arena + 101154816,
+      arena + 105971712);
 
-  /* %1385 = token_dwconv_grad_weight(%1380, %99) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 105971712, arena + 96337920,
-      arena + 110788608);
+  /* %1325 = index(%1323) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 101164800, 1536, arena + 104012544, 768);
 
-  /* %1386 = reduce_sum(%1380) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 105971712,
-      arena + 110797056);
+  /* %1326 = index(%1323) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 101165568, 1536, arena + 104013312, 768);
 
-  /* %1387 = gelu_grad(%97, %1384) blocks.1.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 91521024, arena + 101154816, arena + 96337920);
+  /* %1327 = transpose(%151) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[69], arena + 96337920);
 
-  /* %1388 = batch_normalize_grad(%94, %1387, %95) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920, params[45], 1e-05f,
-      arena + 91521024);
-
-  /* %1389 = batch_normalize_param_grad(%94, %1387) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920, 1e-05f,
-      arena + 101154816);
-
-  /* %1390 = index(%1389) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 101154816, 1536, arena + 96485376, 768);
-
-  /* %1391 = index(%1389) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 101155584, 1536, arena + 96486144, 768);
-
-  /* %1392 = transpose(%93) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[43], arena + 86704128);
-
-  /* %1393 = fused_linear(%1388, %1392) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1367 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 91521024, 150528, arena + 86704128, NULL, NULL,
+  /* %1328 = fused_linear(%1324, %1327) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1304 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 105971712, 150528, arena + 96337920, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 120422592, 37824);
 
-  /* %1394 = linear_grad_weight(%1388, %90) blocks.1.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 91521024, arena + 544985088, arena + 96337920);
+  /* %1329 = linear_grad_weight(%1324, %148) blocks.2.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 105971712, arena + 431788032, arena + 103569408);
 
-  /* %1395 = reduce_sum(%1388) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 91521024,
-      arena + 96486912);
+  /* %1330 = reduce_sum(%1324) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 105971712,
+      arena + 104014080);
 
-  /* %1396 = reshape(%1394) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1394: no code */
+  /* %1331 = reshape(%1329) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1329: no code */
 
-  /* %1397 = concat(%1368, %1393) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1367: no code */
+  /* %1332 = concat(%1305, %1328) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1304: no code */
 
-  /* %1398 = reduce_sum(%1397) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %1333 = reduce_sum(%1332) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
-      arena + 94231104);
+      arena + 104015424);
 
-  /* %1399 = mul(%1397, %84) blocks.1.norm2 : f32[B, 197, 192] */
+  /* %1334 = mul(%1332, %142) blocks.2.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 120422400, (const long[]){37824, 192, 1},
-      params[41], (const long[]){0, 0, 1}, arena + 86704128);
+      params[67], (const long[]){0, 0, 1}, arena + 96337920);
 
-  /* %1400 = mul(%1397, %86) blocks.1.norm2 : f32[B, 197, 192], written over %1367 */
+  /* %1335 = mul(%1332, %144) blocks.2.norm2 : f32[B, 197, 192], written over %1304 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 120422400, (const long[]){37824, 192, 1},
-      arena + 466323456, (const long[]){37824, 192, 1}, arena + 120422400);
+      arena + 357980160, (const long[]){37824, 192, 1}, arena + 120422400);
 
-  /* %1401 = reduce_sum(%1400) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %1336 = reduce_sum(%1335) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
-      arena + 94231296);
+      arena + 104015616);
 
-  /* %1402 = normalize_grad(%83, %1399) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 465113088, arena + 86704128, 1e-06f, arena + 87914496);
+  /* %1337 = normalize_grad(%141, %1334) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 356769792, arena + 96337920, 1e-06f, arena + 97548288);
 
-  /* %1403 = add(%1366, %1402) blocks.1 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 87914496, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %1338 = add(%1303, %1337) blocks.2 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 97548288, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1404 = mul(%1403, %81) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 86704128);
+  /* %1339 = mul(%1338, %139) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 96337920);
 
-  /* %1405 = transpose(%78) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 87914496);
+  /* %1340 = transpose(%136) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[65], arena + 97548288);
 
-  /* %1406 = fused_linear(%1404, %1405) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 86704128, arena + 87914496, NULL, LK_ACT_NONE, NULL,
-      arena + 90335232);
+  /* %1341 = fused_linear(%1339, %1340) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 96337920, arena + 97548288, NULL, LK_ACT_NONE, NULL,
+      arena + 99969024);
 
-  /* %1407 = linear_grad_weight(%1404, %77) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 463902720, arena + 94193664);
+  /* %1342 = linear_grad_weight(%1339, %135) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 96337920, arena + 355559424, arena + 103974912);
 
-  /* %1408 = reduce_sum(%1404) {axes [0], batch} blocks.1.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
-      arena + 94231488);
+  /* %1343 = reduce_sum(%1339) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
+      arena + 104015808);
 
-  /* %1409 = sdpa_grad(%74, %75, %76, %1406) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 413067264, 576, arena + 413067456, 576,
-      arena + 413067648, 576, arena + 90335232, 192, arena + 86704128, 576, arena + 86704128 + 192,
-      576, arena + 86704128 + 384, 576, 0.125f);
+  /* %1344 = sdpa_grad(%132, %133, %134, %1341) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 301092864, 576, arena + 301093056, 576,
+      arena + 301093248, 576, arena + 99969024, 192, arena + 96337920, 576, arena + 96337920 + 192,
+      576, arena + 96337920 + 384, 576, 0.125f);
 
-  /* %1410 = transpose(%71) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[37], arena + 91545600);
+  /* %1345 = transpose(%129) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[63], arena + 101179392);
 
-  /* %1411 = fused_linear(%1409, %1410) blocks.1.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 86704128, arena + 91545600, NULL, LK_ACT_NONE, NULL,
-      arena + 90335232);
+  /* %1346 = fused_linear(%1344, %1345) blocks.2.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 96337920, arena + 101179392, NULL, LK_ACT_NONE, NULL,
+      arena + 99969024);
 
-  /* %1412 = linear_grad_weight(%1409, %70) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 462692352, arena + 94083072);
+  /* %1347 = linear_grad_weight(%1344, %128) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 96337920, arena + 354349056, arena + 103864320);
 
-  /* %1413 = reduce_sum(%1409) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
-      arena + 94230528);
+  /* %1348 = reduce_sum(%1344) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
+      arena + 104014848);
 
-  /* %1414 = reduce_sum(%1411) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
-      arena + 94231680);
+  /* %1349 = reduce_sum(%1346) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 99969024,
+      arena + 104016000);
 
-  /* %1415 = mul(%1411, %66) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
-      params[35], (const long[]){0, 0, 1}, arena + 86704128);
+  /* %1350 = mul(%1346, %124) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 99969024, (const long[]){37824, 192, 1},
+      params[61], (const long[]){0, 0, 1}, arena + 96337920);
 
-  /* %1416 = mul(%1411, %68) blocks.1.norm1 : f32[B, 197, 192], written over %1411 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
-      arena + 461481984, (const long[]){37824, 192, 1}, arena + 90335232);
+  /* %1351 = mul(%1346, %126) blocks.2.norm1 : f32[B, 197, 192], written over %1346 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 99969024, (const long[]){37824, 192, 1},
+      arena + 353138688, (const long[]){37824, 192, 1}, arena + 99969024);
 
-  /* %1417 = reduce_sum(%1416) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
-      arena + 94231872);
+  /* %1352 = reduce_sum(%1351) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 99969024,
+      arena + 104016192);
 
-  /* %1418 = normalize_grad(%64, %1415) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 460271616, arena + 86704128, 1e-06f, arena + 87914496);
+  /* %1353 = normalize_grad(%121, %1350) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 351928320, arena + 96337920, 1e-06f, arena + 97548288);
 
-  /* %1419 = add(%1403, %1418) blocks.0 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 87914496, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %1354 = add(%1338, %1353) blocks.1 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 97548288, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1420 = zero_pad(%1363) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1355 = slice(%1300) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %776: no code */
+
+  /* %1356 = slice(%1300) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %776: no code */
+
+  /* %1357 = zero_pad(%1356) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 572222976 + (long)b * 2304,
-        arena + 86704128 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 456617664 + (long)b * 2304,
+        arena + 96337920 + (long)b * 37824);
   } // for b
 
-  /* %1421 = add(%1419, %1420) blocks.0 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 86704128, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %1358 = add(%1354, %1357) blocks.1 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 96337920, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1422 = slice(%1421) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1451 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 540155904 + (long)b * 37824, 37824,
-        arena + 91521024 + (long)b * 37824, 192);
-  } // for b
+  /* %1359 = mul(%1358, %119) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 101154816);
 
-  /* %1423 = slice(%1421) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 540156096, 37824, arena + 86704128, 37632);
+  /* %1360 = slice(%1359) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1359: no code */
 
-  /* %1424 = batch_normalize_grad(%58, %1423, %59) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 543780864, arena + 86704128, params[31], 1e-05f,
-      arena + 92731392);
+  /* %1361 = slice(%1359) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 101155008, 37824, arena + 102365184, 37632);
 
-  /* %1425 = batch_normalize_param_grad(%58, %1423) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 543780864, arena + 86704128, 1e-05f,
-      arena + 87908352);
+  /* %1362 = batch_norm_act_param_grad(%112, %1361, %115, %113, %114) {eps 1e-05} blocks.1.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 430583808, arena + 102365184,
+      arena + 456824880, params[57], params[58], 1e-05f, LK_ACT_NONE, arena + 96337920,
+      arena + 96340416);
 
-  /* %1426 = index(%1425) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 87908352, 384, arena + 94232064, 192);
+  /* %1363 = batch_norm_act_grad(%112, %1361, %115, %113, %114, %1362) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192], written over %1361 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 430583808, arena + 102365184, arena + 456824880,
+      params[57], params[58], arena + 96340416, 1e-05f, LK_ACT_NONE, arena + 96337920,
+      arena + 102365184);
 
-  /* %1427 = index(%1425) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 87908544, 384, arena + 94232256, 192);
+  /* %1364 = index(%1362) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 96340416, 384, arena + 104016384, 192);
 
-  /* %1428 = transpose(%57) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[29], arena + 93935616);
+  /* %1365 = index(%1362) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 96340608, 384, arena + 104016576, 192);
 
-  /* %1429 = fused_linear(%1424, %1428) blocks.0.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 92731392, arena + 93935616, NULL, LK_ACT_NONE, NULL,
+  /* %1366 = transpose(%111) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[55], arena + 103716864);
+
+  /* %1367 = fused_linear(%1363, %1366) blocks.1.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 102365184, arena + 103716864, NULL, LK_ACT_NONE, NULL,
+      arena + 96337920);
+
+  /* %1368 = linear_grad_weight(%1363, %108) blocks.1.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 102365184, arena + 91521024, arena + 103716864);
+
+  /* %1369 = reduce_sum(%1363) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 102365184,
+      arena + 91532544);
+
+  /* %1370 = reshape(%1368) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1368: no code */
+
+  /* %1371 = batch_norm_act_param_grad(%103, %1367, %106, %104, %105) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920,
+      arena + 456734976, params[51], params[52], 1e-05f, LK_ACT_GELU, arena + 91521024,
+      arena + 91531008);
+
+  /* %1372 = batch_norm_act_grad(%103, %1367, %106, %104, %105, %1371) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768], written over %1367 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920, arena + 456734976,
+      params[51], params[52], arena + 91531008, 1e-05f, LK_ACT_GELU, arena + 91521024,
+      arena + 96337920);
+
+  /* %1373 = index(%1371) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 91531008, 1536, arena + 91527936, 768);
+
+  /* %1374 = index(%1371) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 91531776, 1536, arena + 91528704, 768);
+
+  /* %1375 = token_dwconv_grad_input(%1372, %101) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, params[49],
       arena + 86704128);
 
-  /* %1430 = linear_grad_weight(%1424, %54) blocks.0.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 92731392, arena + 81887232, arena + 93935616);
+  /* %1376 = token_dwconv_grad_weight(%1372, %100) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, arena + 81887232,
+      arena + 91521024);
 
-  /* %1431 = reduce_sum(%1424) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 92731392,
-      arena + 94232448);
+  /* %1377 = reduce_sum(%1372) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
+      arena + 84744192);
 
-  /* %1432 = reshape(%1430) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1430: no code */
+  /* %1378 = batch_norm_act_param_grad(%95, %1375, %98, %96, %97) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 77070336, arena + 86704128,
+      arena + 456732672, params[45], params[46], 1e-05f, LK_ACT_GELU, arena + 81887232,
+      arena + 81897216);
 
-  /* %1433 = gelu_grad(%52, %1429) blocks.0.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 77070336, arena + 86704128, arena + 81887232);
+  /* %1379 = batch_norm_act_grad(%95, %1375, %98, %96, %97, %1378) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768], written over %1375 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 77070336, arena + 86704128, arena + 456732672,
+      params[45], params[46], arena + 81897216, 1e-05f, LK_ACT_GELU, arena + 81887232,
+      arena + 86704128);
 
-  /* %1434 = batch_normalize_grad(%49, %1433, %50) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232, params[25], 1e-05f,
+  /* %1380 = index(%1378) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 81897216, 1536, arena + 84744960, 768);
+
+  /* %1381 = index(%1378) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 81897984, 1536, arena + 84745728, 768);
+
+  /* %1382 = transpose(%94) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[43], arena + 77070336);
+
+  /* %1383 = fused_linear(%1379, %1382) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1359 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 86704128, 150528, arena + 77070336, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 101155008, 37824);
+
+  /* %1384 = linear_grad_weight(%1379, %91) blocks.1.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 86704128, arena + 429379584, arena + 84301824);
+
+  /* %1385 = reduce_sum(%1379) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
+      arena + 84746496);
+
+  /* %1386 = reshape(%1384) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1384: no code */
+
+  /* %1387 = concat(%1360, %1383) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1359: no code */
+
+  /* %1388 = reduce_sum(%1387) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101154816,
+      arena + 84747840);
+
+  /* %1389 = mul(%1387, %85) blocks.1.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 101154816, (const long[]){37824, 192, 1},
+      params[41], (const long[]){0, 0, 1}, arena + 77070336);
+
+  /* %1390 = mul(%1387, %87) blocks.1.norm2 : f32[B, 197, 192], written over %1359 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 101154816, (const long[]){37824, 192, 1},
+      arena + 350717952, (const long[]){37824, 192, 1}, arena + 101154816);
+
+  /* %1391 = reduce_sum(%1390) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101154816,
+      arena + 84748032);
+
+  /* %1392 = normalize_grad(%84, %1389) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 349507584, arena + 77070336, 1e-06f, arena + 78280704);
+
+  /* %1393 = add(%1358, %1392) blocks.1 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 78280704, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1394 = mul(%1393, %82) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 77070336);
+
+  /* %1395 = transpose(%79) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 78280704);
+
+  /* %1396 = fused_linear(%1394, %1395) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 77070336, arena + 78280704, NULL, LK_ACT_NONE, NULL,
+      arena + 80701440);
+
+  /* %1397 = linear_grad_weight(%1394, %78) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 77070336, arena + 348297216, arena + 84707328);
+
+  /* %1398 = reduce_sum(%1394) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
+      arena + 84748224);
+
+  /* %1399 = sdpa_grad(%75, %76, %77, %1396) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 297461760, 576, arena + 297461952, 576,
+      arena + 297462144, 576, arena + 80701440, 192, arena + 77070336, 576, arena + 77070336 + 192,
+      576, arena + 77070336 + 384, 576, 0.125f);
+
+  /* %1400 = transpose(%72) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[37], arena + 81911808);
+
+  /* %1401 = fused_linear(%1399, %1400) blocks.1.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 77070336, arena + 81911808, NULL, LK_ACT_NONE, NULL,
+      arena + 80701440);
+
+  /* %1402 = linear_grad_weight(%1399, %71) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 77070336, arena + 347086848, arena + 84596736);
+
+  /* %1403 = reduce_sum(%1399) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
+      arena + 84747264);
+
+  /* %1404 = reduce_sum(%1401) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 80701440,
+      arena + 84748416);
+
+  /* %1405 = mul(%1401, %67) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 80701440, (const long[]){37824, 192, 1},
+      params[35], (const long[]){0, 0, 1}, arena + 77070336);
+
+  /* %1406 = mul(%1401, %69) blocks.1.norm1 : f32[B, 197, 192], written over %1401 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 80701440, (const long[]){37824, 192, 1},
+      arena + 345876480, (const long[]){37824, 192, 1}, arena + 80701440);
+
+  /* %1407 = reduce_sum(%1406) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 80701440,
+      arena + 84748608);
+
+  /* %1408 = normalize_grad(%65, %1405) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 344666112, arena + 77070336, 1e-06f, arena + 78280704);
+
+  /* %1409 = add(%1393, %1408) blocks.0 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 78280704, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1410 = zero_pad(%1355) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  for (int b = 0; b < B; b++) {
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 456617472 + (long)b * 2304,
+        arena + 77070336 + (long)b * 37824);
+  } // for b
+
+  /* %1411 = add(%1409, %1410) blocks.0 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 77070336, (const long[]){37824, 192, 1}, arena + 424550400);
+
+  /* %1412 = slice(%1411) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1439 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 424550400 + (long)b * 37824, 37824,
+        arena + 81887232 + (long)b * 37824, 192);
+  } // for b
+
+  /* %1413 = slice(%1411) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 424550592, 37824, arena + 83097600, 37632);
+
+  /* %1414 = batch_norm_act_param_grad(%58, %1413, %61, %59, %60) {eps 1e-05} blocks.0.leff.bn3 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 428175360, arena + 83097600,
+      arena + 456824304, params[31], params[32], 1e-05f, LK_ACT_NONE, arena + 77070336,
+      arena + 77072832);
+
+  /* %1415 = batch_norm_act_grad(%58, %1413, %61, %59, %60, %1414) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192], written over %1413 */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 428175360, arena + 83097600, arena + 456824304,
+      params[31], params[32], arena + 77072832, 1e-05f, LK_ACT_NONE, arena + 77070336,
+      arena + 83097600);
+
+  /* %1416 = index(%1414) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 77072832, 384, arena + 84748800, 192);
+
+  /* %1417 = index(%1414) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
+  lk_copy_rows(1, 192, arena + 77073024, 384, arena + 84748992, 192);
+
+  /* %1418 = transpose(%57) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[29], arena + 84449280);
+
+  /* %1419 = fused_linear(%1415, %1418) blocks.0.leff.conv3 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 83097600, arena + 84449280, NULL, LK_ACT_NONE, NULL,
       arena + 77070336);
 
-  /* %1435 = batch_normalize_param_grad(%49, %1433) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232, 1e-05f,
-      arena + 86704128);
+  /* %1420 = linear_grad_weight(%1415, %54) blocks.0.leff.conv3 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 83097600, arena + 72253440, arena + 84449280);
 
-  /* %1436 = index(%1435) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 86704128, 1536, arena + 84029120, 768);
+  /* %1421 = reduce_sum(%1415) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 83097600,
+      arena + 84749184);
 
-  /* %1437 = index(%1435) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 86704896, 1536, arena + 84029888, 768);
+  /* %1422 = reshape(%1420) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1420: no code */
 
-  /* %1438 = token_dwconv_grad_input(%1434, %47) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
+  /* %1423 = batch_norm_act_param_grad(%49, %1419, %52, %50, %51) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 67436544, arena + 77070336,
+      arena + 456730368, params[25], params[26], 1e-05f, LK_ACT_GELU, arena + 72253440,
+      arena + 72263424);
+
+  /* %1424 = batch_norm_act_grad(%49, %1419, %52, %50, %51, %1423) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768], written over %1419 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 67436544, arena + 77070336, arena + 456730368,
+      params[25], params[26], arena + 72263424, 1e-05f, LK_ACT_GELU, arena + 72253440,
+      arena + 77070336);
+
+  /* %1425 = index(%1423) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 72263424, 1536, arena + 84029120, 768);
+
+  /* %1426 = index(%1423) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
+  lk_copy_rows(1, 768, arena + 72264192, 1536, arena + 84029888, 768);
+
+  /* %1427 = token_dwconv_grad_input(%1424, %47) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, params[23],
-      arena + 72253440);
+      arena + 67436544);
 
-  /* %1439 = token_dwconv_grad_weight(%1434, %46) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, arena + 67436544,
+  /* %1428 = token_dwconv_grad_weight(%1424, %46) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, arena + 62619648,
       arena + 84022208);
 
-  /* %1440 = reduce_sum(%1434) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
+  /* %1429 = reduce_sum(%1424) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
       arena + 84030656);
 
-  /* %1441 = gelu_grad(%44, %1438) blocks.0.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 62619648, arena + 72253440, arena + 67436544);
+  /* %1430 = batch_norm_act_param_grad(%41, %1427, %44, %42, %43) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544,
+      arena + 456728064, params[19], params[20], 1e-05f, LK_ACT_GELU, arena + 62619648,
+      arena + 62629632);
 
-  /* %1442 = batch_normalize_grad(%41, %1441, %42) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544, params[19], 1e-05f,
-      arena + 62619648);
+  /* %1431 = batch_norm_act_grad(%41, %1427, %44, %42, %43, %1430) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768], written over %1427 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544, arena + 456728064,
+      params[19], params[20], arena + 62629632, 1e-05f, LK_ACT_GELU, arena + 62619648,
+      arena + 67436544);
 
-  /* %1443 = batch_normalize_param_grad(%41, %1441) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544, 1e-05f,
-      arena + 72253440);
+  /* %1432 = index(%1430) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 62629632, 1536, arena + 84031424, 768);
 
-  /* %1444 = index(%1443) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 72253440, 1536, arena + 84031424, 768);
+  /* %1433 = index(%1430) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 62630400, 1536, arena + 84032192, 768);
 
-  /* %1445 = index(%1443) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 72254208, 1536, arena + 84032192, 768);
-
-  /* %1446 = transpose(%40) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
+  /* %1434 = transpose(%40) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[17], arena + 57802752);
 
-  /* %1447 = fused_linear(%1442, %1446) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1451 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 62619648, 150528, arena + 57802752, NULL, NULL,
-      0, LK_ACT_NONE, NULL, 0, arena + 91521216, 37824);
+  /* %1435 = fused_linear(%1431, %1434) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1439 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 67436544, 150528, arena + 57802752, NULL, NULL,
+      0, LK_ACT_NONE, NULL, 0, arena + 81887424, 37824);
 
-  /* %1448 = linear_grad_weight(%1442, %37) blocks.0.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 62619648, arena + 542576640, arena + 83689472);
+  /* %1436 = linear_grad_weight(%1431, %37) blocks.0.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 67436544, arena + 426971136, arena + 83689472);
 
-  /* %1449 = reduce_sum(%1442) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 62619648,
+  /* %1437 = reduce_sum(%1431) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 67436544,
       arena + 84032960);
 
-  /* %1450 = reshape(%1448) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1448: no code */
+  /* %1438 = reshape(%1436) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1436: no code */
 
-  /* %1451 = concat(%1422, %1447) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
+  /* %1439 = concat(%1412, %1435) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %1452 = reduce_sum(%1451) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 91521024,
+  /* %1440 = reduce_sum(%1439) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81887232,
       arena + 84034304);
 
-  /* %1453 = mul(%1451, %31) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 91521024, (const long[]){37824, 192, 1},
+  /* %1441 = mul(%1439, %31) blocks.0.norm2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 81887232, (const long[]){37824, 192, 1},
       params[15], (const long[]){0, 0, 1}, arena + 57802752);
 
-  /* %1454 = mul(%1451, %33) blocks.0.norm2 : f32[B, 197, 192], written over %1451 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 91521024, (const long[]){37824, 192, 1},
-      arena + 459061248, (const long[]){37824, 192, 1}, arena + 91521024);
+  /* %1442 = mul(%1439, %33) blocks.0.norm2 : f32[B, 197, 192], written over %1439 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 81887232, (const long[]){37824, 192, 1},
+      arena + 343455744, (const long[]){37824, 192, 1}, arena + 81887232);
 
-  /* %1455 = reduce_sum(%1454) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 91521024,
+  /* %1443 = reduce_sum(%1442) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81887232,
       arena + 84034496);
 
-  /* %1456 = normalize_grad(%30, %1453) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 457850880, arena + 57802752, 1e-06f, arena + 59013120);
+  /* %1444 = normalize_grad(%30, %1441) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 342245376, arena + 57802752, 1e-06f, arena + 59013120);
 
-  /* %1457 = add(%1421, %1456) blocks.0 : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 59013120, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %1445 = add(%1411, %1444) blocks.0 : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 59013120, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1458 = transpose(%28) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %1446 = transpose(%28) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[13], arena + 57802752);
 
-  /* %1459 = fused_linear(%1457, %1458) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 540155904, arena + 57802752, NULL, LK_ACT_NONE, NULL,
+  /* %1447 = fused_linear(%1445, %1446) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 424550400, arena + 57802752, NULL, LK_ACT_NONE, NULL,
       arena + 61433856);
 
-  /* %1460 = linear_grad_weight(%1457, %27) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 540155904, arena + 456640512, arena + 83985344);
+  /* %1448 = linear_grad_weight(%1445, %27) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 424550400, arena + 341035008, arena + 83985344);
 
-  /* %1461 = reduce_sum(%1457) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 540155904,
+  /* %1449 = reduce_sum(%1445) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 424550400,
       arena + 84034688);
 
-  /* %1462 = sdpa_grad(%24, %25, %26, %1459) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 409436160, 576, arena + 409436352, 576,
-      arena + 409436544, 576, arena + 61433856, 192, arena + 57802752, 576, arena + 57802752 + 192,
+  /* %1450 = sdpa_grad(%24, %25, %26, %1447) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 293830656, 576, arena + 293830848, 576,
+      arena + 293831040, 576, arena + 61433856, 192, arena + 57802752, 576, arena + 57802752 + 192,
       576, arena + 57802752 + 384, 576, 0.125f);
 
-  /* %1463 = transpose(%21) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1451 = transpose(%21) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[11], arena + 62644224);
 
-  /* %1464 = fused_linear(%1462, %1463) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1452 = fused_linear(%1450, %1451) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 57802752, arena + 62644224, NULL, LK_ACT_NONE, NULL,
       arena + 61433856);
 
-  /* %1465 = linear_grad_weight(%1462, %20) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 57802752, arena + 455430144, arena + 83836928);
+  /* %1453 = linear_grad_weight(%1450, %20) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 57802752, arena + 339824640, arena + 83836928);
 
-  /* %1466 = reduce_sum(%1462) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1454 = reduce_sum(%1450) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
       arena + 84033728);
 
-  /* %1467 = reduce_sum(%1464) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1455 = reduce_sum(%1452) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
       arena + 84034880);
 
-  /* %1468 = mul(%1464, %16) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1456 = mul(%1452, %16) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1}, params[9],
       (const long[]){0, 0, 1}, arena + 57802752);
 
-  /* %1469 = mul(%1464, %18) blocks.0.norm1 : f32[B, 197, 192], written over %1464 */
+  /* %1457 = mul(%1452, %18) blocks.0.norm1 : f32[B, 197, 192], written over %1452 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1},
-      arena + 454219776, (const long[]){37824, 192, 1}, arena + 61433856);
+      arena + 338614272, (const long[]){37824, 192, 1}, arena + 61433856);
 
-  /* %1470 = reduce_sum(%1469) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1458 = reduce_sum(%1457) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
       arena + 84035072);
 
-  /* %1471 = normalize_grad(%15, %1468) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 453009408, arena + 57802752, 1e-06f, arena + 59013120);
+  /* %1459 = normalize_grad(%15, %1456) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 337403904, arena + 57802752, 1e-06f, arena + 59013120);
 
-  /* %1472 = add(%1457, %1471) : f32[B, 197, 192], written over %796 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 540155904, (const long[]){37824, 192, 1},
-      arena + 59013120, (const long[]){37824, 192, 1}, arena + 540155904);
+  /* %1460 = add(%1445, %1459) : f32[B, 197, 192], written over %808 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
+      arena + 59013120, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1473 = reduce_sum(%1472) {axes [], batch} : f32[197, 192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 540155904,
+  /* %1461 = reduce_sum(%1460) {axes [], batch} : f32[197, 192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 424550400,
       arena + 83947520);
 
-  /* %1474 = reshape(%1473) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1473: no code */
+  /* %1462 = reshape(%1461) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1461: no code */
 
-  /* %1475 = slice(%1472) {axis 0, start 0, length 1} : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 540155904, 37824, arena + 57802752, 192);
+  /* %1463 = slice(%1460) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 424550400, 37824, arena + 57802752, 192);
 
-  /* %1476 = reduce_sum(%1475) {axes [], batch} : f32[1, 192] */
+  /* %1464 = reduce_sum(%1463) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57802752,
       arena + 84035264);
 
-  /* %1477 = reshape(%1476) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1476: no code */
+  /* %1465 = reshape(%1464) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1464: no code */
 
-  /* %1478 = slice(%1472) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %796: no code */
+  /* %1466 = slice(%1460) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %808: no code */
 
-  /* %1479 = seq2img(%1478) {height 14} i2t : f32[B, 192, 14, 14] */
+  /* %1467 = seq2img(%1466) {height 14} i2t : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 192, arena + 540156096 + (long)b * 37824,
+    lk_seq2img(1, 196, 192, arena + 424550592 + (long)b * 37824,
         arena + 57802752 + (long)b * 37632);
   } // for b
 
-  /* %1480 = conv2d_grad_input(%1479, %8) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1, image [56, 56]} i2t.proj : f32[B, 64, 56, 56] */
+  /* %1468 = conv2d_grad_input(%1467, %8) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1, image [56, 56]} i2t.proj : f32[B, 64, 56, 56] */
   lk_conv2d_grad_input(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 57802752, params[5],
       arena + 77070336);
 
-  /* %1481 = conv2d_grad_weight(%1479, %7) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[192, 64, 4, 4] */
+  /* %1469 = conv2d_grad_weight(%1467, %7) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[192, 64, 4, 4] */
   lk_conv2d_grad_weight(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 57802752, arena + 51380224,
       arena + 83492864);
 
-  /* %1482 = reduce_sum(%1479) {axes [1, 2], batch} i2t.proj : f32[192] */
+  /* %1470 = reduce_sum(%1467) {axes [1, 2], batch} i2t.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1},
       arena + 57802752, arena + 84035456);
 
-  /* %1483 = maxpool_grad(%5, %1480) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 112, 112] */
+  /* %1471 = maxpool_grad(%6, %1468) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 112, 112] */
   lk_maxpool2d_grad(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 25690112, arena + 77070336,
       arena + 51380224);
 
-  /* %1484 = batch_normalize_grad(%2, %1483, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
+  /* %1472 = batch_normalize_grad(%2, %1471, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
   lk_batch_normalize_grad(B, 64, 12544, arena, arena + 51380224, params[1], 1e-05f,
       arena + 25690112);
 
-  /* %1485 = batch_normalize_param_grad(%2, %1483) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
+  /* %1473 = batch_normalize_param_grad(%2, %1471) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
   lk_batch_normalize_param_grad(B, 64, 12544, arena, arena + 51380224, 1e-05f, arena + 77070336);
 
-  /* %1486 = index(%1485) {axis 0, at 0} i2t.backbone.bn : f32[64] */
+  /* %1474 = index(%1473) {axis 0, at 0} i2t.backbone.bn : f32[64] */
   lk_copy_rows(1, 64, arena + 77070336, 128, arena + 9408, 64);
 
-  /* %1487 = index(%1485) {axis 0, at 1} i2t.backbone.bn : f32[64] */
+  /* %1475 = index(%1473) {axis 0, at 1} i2t.backbone.bn : f32[64] */
   lk_copy_rows(1, 64, arena + 77070400, 128, arena + 9472, 64);
 
-  /* %1488 = conv2d_grad_weight(%1484, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
+  /* %1476 = conv2d_grad_weight(%1472, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, arena + 25690112, inputs[0],
       arena);
 
-  /* output 0 "loss" = %730 : f32[1] */
-  memcpy(outputs[0], arena + 572381936, sizeof(float) * 1);
-  /* output 1 "grad:i2t.backbone.conv.weight" = %1488 : f32[64, 3, 7, 7] */
+  /* output 0 "loss" = %742 : f32[1] */
+  memcpy(outputs[0], arena + 456837872, sizeof(float) * 1);
+  /* output 1 "grad:i2t.backbone.conv.weight" = %1476 : f32[64, 3, 7, 7] */
   memcpy(outputs[1], arena, sizeof(float) * 9408);
-  /* output 2 "grad:i2t.backbone.bn.weight" = %1486 : f32[64] */
+  /* output 2 "grad:i2t.backbone.bn.weight" = %1474 : f32[64] */
   memcpy(outputs[2], arena + 9408, sizeof(float) * 64);
-  /* output 3 "grad:i2t.backbone.bn.bias" = %1487 : f32[64] */
+  /* output 3 "grad:i2t.backbone.bn.bias" = %1475 : f32[64] */
   memcpy(outputs[3], arena + 9472, sizeof(float) * 64);
-  /* output 4 "grad:i2t.proj.weight" = %1481 : f32[192, 64, 4, 4] */
+  /* output 4 "grad:i2t.proj.weight" = %1469 : f32[192, 64, 4, 4] */
   memcpy(outputs[4], arena + 83492864, sizeof(float) * 196608);
-  /* output 5 "grad:i2t.proj.bias" = %1482 : f32[192] */
+  /* output 5 "grad:i2t.proj.bias" = %1470 : f32[192] */
   memcpy(outputs[5], arena + 84035456, sizeof(float) * 192);
-  /* output 6 "grad:cls_token" = %1477 : f32[1, 1, 192] */
+  /* output 6 "grad:cls_token" = %1465 : f32[1, 1, 192] */
   memcpy(outputs[6], arena + 84035264, sizeof(float) * 192);
-  /* output 7 "grad:pos_embed" = %1474 : f32[1, 197, 192] */
+  /* output 7 "grad:pos_embed" = %1462 : f32[1, 197, 192] */
   memcpy(outputs[7], arena + 83947520, sizeof(float) * 37824);
-  /* output 8 "grad:blocks.0.norm1.weight" = %1470 : f32[192] */
+  /* output 8 "grad:blocks.0.norm1.weight" = %1458 : f32[192] */
   memcpy(outputs[8], arena + 84035072, sizeof(float) * 192);
-  /* output 9 "grad:blocks.0.norm1.bias" = %1467 : f32[192] */
+  /* output 9 "grad:blocks.0.norm1.bias" = %1455 : f32[192] */
   memcpy(outputs[9], arena + 84034880, sizeof(float) * 192);
-  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1465 : f32[576, 192] */
+  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1453 : f32[576, 192] */
   memcpy(outputs[10], arena + 83836928, sizeof(float) * 110592);
-  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1466 : f32[576] */
+  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1454 : f32[576] */
   memcpy(outputs[11], arena + 84033728, sizeof(float) * 576);
-  /* output 12 "grad:blocks.0.attn.proj.weight" = %1460 : f32[192, 192] */
+  /* output 12 "grad:blocks.0.attn.proj.weight" = %1448 : f32[192, 192] */
   memcpy(outputs[12], arena + 83985344, sizeof(float) * 36864);
-  /* output 13 "grad:blocks.0.attn.proj.bias" = %1461 : f32[192] */
+  /* output 13 "grad:blocks.0.attn.proj.bias" = %1449 : f32[192] */
   memcpy(outputs[13], arena + 84034688, sizeof(float) * 192);
-  /* output 14 "grad:blocks.0.norm2.weight" = %1455 : f32[192] */
+  /* output 14 "grad:blocks.0.norm2.weight" = %1443 : f32[192] */
   memcpy(outputs[14], arena + 84034496, sizeof(float) * 192);
-  /* output 15 "grad:blocks.0.norm2.bias" = %1452 : f32[192] */
+  /* output 15 "grad:blocks.0.norm2.bias" = %1440 : f32[192] */
   memcpy(outputs[15], arena + 84034304, sizeof(float) * 192);
-  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1450 : f32[768, 192, 1, 1] */
+  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1438 : f32[768, 192, 1, 1] */
   memcpy(outputs[16], arena + 83689472, sizeof(float) * 147456);
-  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1449 : f32[768] */
+  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1437 : f32[768] */
   memcpy(outputs[17], arena + 84032960, sizeof(float) * 768);
-  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1444 : f32[768] */
+  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1432 : f32[768] */
   memcpy(outputs[18], arena + 84031424, sizeof(float) * 768);
-  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1445 : f32[768] */
+  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1433 : f32[768] */
   memcpy(outputs[19], arena + 84032192, sizeof(float) * 768);
-  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1439 : f32[768, 1, 3, 3] */
+  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1428 : f32[768, 1, 3, 3] */
   memcpy(outputs[20], arena + 84022208, sizeof(float) * 6912);
-  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1440 : f32[768] */
+  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1429 : f32[768] */
   memcpy(outputs[21], arena + 84030656, sizeof(float) * 768);
-  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1436 : f32[768] */
+  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1425 : f32[768] */
   memcpy(outputs[22], arena + 84029120, sizeof(float) * 768);
-  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1437 : f32[768] */
+  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1426 : f32[768] */
   memcpy(outputs[23], arena + 84029888, sizeof(float) * 768);
-  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1432 : f32[192, 768, 1, 1] */
-  memcpy(outputs[24], arena + 93935616, sizeof(float) * 147456);
-  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1431 : f32[192] */
-  memcpy(outputs[25], arena + 94232448, sizeof(float) * 192);
-  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1426 : f32[192] */
-  memcpy(outputs[26], arena + 94232064, sizeof(float) * 192);
-  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1427 : f32[192] */
-  memcpy(outputs[27], arena + 94232256, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.norm1.weight" = %1417 : f32[192] */
-  memcpy(outputs[28], arena + 94231872, sizeof(float) * 192);
-  /* output 29 "grad:blocks.1.norm1.bias" = %1414 : f32[192] */
-  memcpy(outputs[29], arena + 94231680, sizeof(float) * 192);
-  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1412 : f32[576, 192] */
-  memcpy(outputs[30], arena + 94083072, sizeof(float) * 110592);
-  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1413 : f32[576] */
-  memcpy(outputs[31], arena + 94230528, sizeof(float) * 576);
-  /* output 32 "grad:blocks.1.attn.proj.weight" = %1407 : f32[192, 192] */
-  memcpy(outputs[32], arena + 94193664, sizeof(float) * 36864);
-  /* output 33 "grad:blocks.1.attn.proj.bias" = %1408 : f32[192] */
-  memcpy(outputs[33], arena + 94231488, sizeof(float) * 192);
-  /* output 34 "grad:blocks.1.norm2.weight" = %1401 : f32[192] */
-  memcpy(outputs[34], arena + 94231296, sizeof(float) * 192);
-  /* output 35 "grad:blocks.1.norm2.bias" = %1398 : f32[192] */
-  memcpy(outputs[35], arena + 94231104, sizeof(float) * 192);
-  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1396 : f32[768, 192, 1, 1] */
-  memcpy(outputs[36], arena + 96337920, sizeof(float) * 147456);
-  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1395 : f32[768] */
-  memcpy(outputs[37], arena + 96486912, sizeof(float) * 768);
-  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1390 : f32[768] */
-  memcpy(outputs[38], arena + 96485376, sizeof(float) * 768);
-  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1391 : f32[768] */
-  memcpy(outputs[39], arena + 96486144, sizeof(float) * 768);
-  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1385 : f32[768, 1, 3, 3] */
-  memcpy(outputs[40], arena + 110788608, sizeof(float) * 6912);
-  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1386 : f32[768] */
-  memcpy(outputs[41], arena + 110797056, sizeof(float) * 768);
-  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1382 : f32[768] */
-  memcpy(outputs[42], arena + 110795520, sizeof(float) * 768);
-  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1383 : f32[768] */
-  memcpy(outputs[43], arena + 110796288, sizeof(float) * 768);
-  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1378 : f32[192, 768, 1, 1] */
-  memcpy(outputs[44], arena + 122836992, sizeof(float) * 147456);
-  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1377 : f32[192] */
-  memcpy(outputs[45], arena + 123133824, sizeof(float) * 192);
-  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1372 : f32[192] */
-  memcpy(outputs[46], arena + 123133440, sizeof(float) * 192);
-  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1373 : f32[192] */
-  memcpy(outputs[47], arena + 123133632, sizeof(float) * 192);
-  /* output 48 "grad:blocks.2.norm1.weight" = %1360 : f32[192] */
-  memcpy(outputs[48], arena + 123133248, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.norm1.bias" = %1357 : f32[192] */
-  memcpy(outputs[49], arena + 123133056, sizeof(float) * 192);
-  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1355 : f32[576, 192] */
-  memcpy(outputs[50], arena + 122984448, sizeof(float) * 110592);
-  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1356 : f32[576] */
-  memcpy(outputs[51], arena + 123131904, sizeof(float) * 576);
-  /* output 52 "grad:blocks.2.attn.proj.weight" = %1350 : f32[192, 192] */
-  memcpy(outputs[52], arena + 123095040, sizeof(float) * 36864);
-  /* output 53 "grad:blocks.2.attn.proj.bias" = %1351 : f32[192] */
-  memcpy(outputs[53], arena + 123132864, sizeof(float) * 192);
-  /* output 54 "grad:blocks.2.norm2.weight" = %1344 : f32[192] */
-  memcpy(outputs[54], arena + 123132672, sizeof(float) * 192);
-  /* output 55 "grad:blocks.2.norm2.bias" = %1341 : f32[192] */
-  memcpy(outputs[55], arena + 123132480, sizeof(float) * 192);
-  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1339 : f32[768, 192, 1, 1] */
-  memcpy(outputs[56], arena + 125239296, sizeof(float) * 147456);
-  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1338 : f32[768] */
-  memcpy(outputs[57], arena + 125388288, sizeof(float) * 768);
-  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1333 : f32[768] */
-  memcpy(outputs[58], arena + 125386752, sizeof(float) * 768);
-  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1334 : f32[768] */
-  memcpy(outputs[59], arena + 125387520, sizeof(float) * 768);
-  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1328 : f32[768, 1, 3, 3] */
-  memcpy(outputs[60], arena + 139689984, sizeof(float) * 6912);
-  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1329 : f32[768] */
-  memcpy(outputs[61], arena + 139698432, sizeof(float) * 768);
-  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1325 : f32[768] */
-  memcpy(outputs[62], arena + 139696896, sizeof(float) * 768);
-  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1326 : f32[768] */
-  memcpy(outputs[63], arena + 139697664, sizeof(float) * 768);
-  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1321 : f32[192, 768, 1, 1] */
-  memcpy(outputs[64], arena + 151738368, sizeof(float) * 147456);
-  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1320 : f32[192] */
-  memcpy(outputs[65], arena + 152035200, sizeof(float) * 192);
-  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1315 : f32[192] */
-  memcpy(outputs[66], arena + 152034816, sizeof(float) * 192);
-  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1316 : f32[192] */
-  memcpy(outputs[67], arena + 152035008, sizeof(float) * 192);
-  /* output 68 "grad:blocks.3.norm1.weight" = %1303 : f32[192] */
-  memcpy(outputs[68], arena + 152034624, sizeof(float) * 192);
-  /* output 69 "grad:blocks.3.norm1.bias" = %1300 : f32[192] */
-  memcpy(outputs[69], arena + 152034432, sizeof(float) * 192);
-  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1298 : f32[576, 192] */
-  memcpy(outputs[70], arena + 151885824, sizeof(float) * 110592);
-  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1299 : f32[576] */
-  memcpy(outputs[71], arena + 152033280, sizeof(float) * 576);
-  /* output 72 "grad:blocks.3.attn.proj.weight" = %1293 : f32[192, 192] */
-  memcpy(outputs[72], arena + 151996416, sizeof(float) * 36864);
-  /* output 73 "grad:blocks.3.attn.proj.bias" = %1294 : f32[192] */
-  memcpy(outputs[73], arena + 152034240, sizeof(float) * 192);
-  /* output 74 "grad:blocks.3.norm2.weight" = %1287 : f32[192] */
-  memcpy(outputs[74], arena + 152034048, sizeof(float) * 192);
-  /* output 75 "grad:blocks.3.norm2.bias" = %1284 : f32[192] */
-  memcpy(outputs[75], arena + 152033856, sizeof(float) * 192);
-  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1282 : f32[768, 192, 1, 1] */
-  memcpy(outputs[76], arena + 154140672, sizeof(float) * 147456);
-  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1281 : f32[768] */
-  memcpy(outputs[77], arena + 154289664, sizeof(float) * 768);
-  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1276 : f32[768] */
-  memcpy(outputs[78], arena + 154288128, sizeof(float) * 768);
-  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1277 : f32[768] */
-  memcpy(outputs[79], arena + 154288896, sizeof(float) * 768);
-  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1271 : f32[768, 1, 3, 3] */
-  memcpy(outputs[80], arena + 168591360, sizeof(float) * 6912);
-  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1272 : f32[768] */
-  memcpy(outputs[81], arena + 168599808, sizeof(float) * 768);
-  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1268 : f32[768] */
-  memcpy(outputs[82], arena + 168598272, sizeof(float) * 768);
-  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1269 : f32[768] */
-  memcpy(outputs[83], arena + 168599040, sizeof(float) * 768);
-  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1264 : f32[192, 768, 1, 1] */
-  memcpy(outputs[84], arena + 180639744, sizeof(float) * 147456);
-  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1263 : f32[192] */
-  memcpy(outputs[85], arena + 180936576, sizeof(float) * 192);
-  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1258 : f32[192] */
-  memcpy(outputs[86], arena + 180936192, sizeof(float) * 192);
-  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1259 : f32[192] */
-  memcpy(outputs[87], arena + 180936384, sizeof(float) * 192);
-  /* output 88 "grad:blocks.4.norm1.weight" = %1246 : f32[192] */
-  memcpy(outputs[88], arena + 180936000, sizeof(float) * 192);
-  /* output 89 "grad:blocks.4.norm1.bias" = %1243 : f32[192] */
-  memcpy(outputs[89], arena + 180935808, sizeof(float) * 192);
-  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1241 : f32[576, 192] */
-  memcpy(outputs[90], arena + 180787200, sizeof(float) * 110592);
-  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1242 : f32[576] */
-  memcpy(outputs[91], arena + 180934656, sizeof(float) * 576);
-  /* output 92 "grad:blocks.4.attn.proj.weight" = %1236 : f32[192, 192] */
-  memcpy(outputs[92], arena + 180897792, sizeof(float) * 36864);
-  /* output 93 "grad:blocks.4.attn.proj.bias" = %1237 : f32[192] */
-  memcpy(outputs[93], arena + 180935616, sizeof(float) * 192);
-  /* output 94 "grad:blocks.4.norm2.weight" = %1230 : f32[192] */
-  memcpy(outputs[94], arena + 180935424, sizeof(float) * 192);
-  /* output 95 "grad:blocks.4.norm2.bias" = %1227 : f32[192] */
-  memcpy(outputs[95], arena + 180935232, sizeof(float) * 192);
-  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1225 : f32[768, 192, 1, 1] */
-  memcpy(outputs[96], arena + 183042048, sizeof(float) * 147456);
-  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1224 : f32[768] */
-  memcpy(outputs[97], arena + 183191040, sizeof(float) * 768);
-  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1219 : f32[768] */
-  memcpy(outputs[98], arena + 183189504, sizeof(float) * 768);
-  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1220 : f32[768] */
-  memcpy(outputs[99], arena + 183190272, sizeof(float) * 768);
-  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1214 : f32[768, 1, 3, 3] */
-  memcpy(outputs[100], arena + 197492736, sizeof(float) * 6912);
-  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1215 : f32[768] */
-  memcpy(outputs[101], arena + 197501184, sizeof(float) * 768);
-  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1211 : f32[768] */
-  memcpy(outputs[102], arena + 197499648, sizeof(float) * 768);
-  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1212 : f32[768] */
-  memcpy(outputs[103], arena + 197500416, sizeof(float) * 768);
-  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1207 : f32[192, 768, 1, 1] */
-  memcpy(outputs[104], arena + 209541120, sizeof(float) * 147456);
-  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1206 : f32[192] */
-  memcpy(outputs[105], arena + 209837952, sizeof(float) * 192);
-  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1201 : f32[192] */
-  memcpy(outputs[106], arena + 209837568, sizeof(float) * 192);
-  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1202 : f32[192] */
-  memcpy(outputs[107], arena + 209837760, sizeof(float) * 192);
-  /* output 108 "grad:blocks.5.norm1.weight" = %1189 : f32[192] */
-  memcpy(outputs[108], arena + 209837376, sizeof(float) * 192);
-  /* output 109 "grad:blocks.5.norm1.bias" = %1186 : f32[192] */
-  memcpy(outputs[109], arena + 209837184, sizeof(float) * 192);
-  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1184 : f32[576, 192] */
-  memcpy(outputs[110], arena + 209688576, sizeof(float) * 110592);
-  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1185 : f32[576] */
-  memcpy(outputs[111], arena + 209836032, sizeof(float) * 576);
-  /* output 112 "grad:blocks.5.attn.proj.weight" = %1179 : f32[192, 192] */
-  memcpy(outputs[112], arena + 209799168, sizeof(float) * 36864);
-  /* output 113 "grad:blocks.5.attn.proj.bias" = %1180 : f32[192] */
-  memcpy(outputs[113], arena + 209836992, sizeof(float) * 192);
-  /* output 114 "grad:blocks.5.norm2.weight" = %1173 : f32[192] */
-  memcpy(outputs[114], arena + 209836800, sizeof(float) * 192);
-  /* output 115 "grad:blocks.5.norm2.bias" = %1170 : f32[192] */
-  memcpy(outputs[115], arena + 209836608, sizeof(float) * 192);
-  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1168 : f32[768, 192, 1, 1] */
-  memcpy(outputs[116], arena + 211943424, sizeof(float) * 147456);
-  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1167 : f32[768] */
-  memcpy(outputs[117], arena + 212092416, sizeof(float) * 768);
-  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1162 : f32[768] */
-  memcpy(outputs[118], arena + 212090880, sizeof(float) * 768);
-  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1163 : f32[768] */
-  memcpy(outputs[119], arena + 212091648, sizeof(float) * 768);
-  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1157 : f32[768, 1, 3, 3] */
-  memcpy(outputs[120], arena + 226394112, sizeof(float) * 6912);
-  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1158 : f32[768] */
-  memcpy(outputs[121], arena + 226402560, sizeof(float) * 768);
-  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1154 : f32[768] */
-  memcpy(outputs[122], arena + 226401024, sizeof(float) * 768);
-  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1155 : f32[768] */
-  memcpy(outputs[123], arena + 226401792, sizeof(float) * 768);
+  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1422 : f32[192, 768, 1, 1] */
+  memcpy(outputs[24], arena + 84449280, sizeof(float) * 147456);
+  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1421 : f32[192] */
+  memcpy(outputs[25], arena + 84749184, sizeof(float) * 192);
+  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1416 : f32[192] */
+  memcpy(outputs[26], arena + 84748800, sizeof(float) * 192);
+  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1417 : f32[192] */
+  memcpy(outputs[27], arena + 84748992, sizeof(float) * 192);
+  /* output 28 "grad:blocks.1.norm1.weight" = %1407 : f32[192] */
+  memcpy(outputs[28], arena + 84748608, sizeof(float) * 192);
+  /* output 29 "grad:blocks.1.norm1.bias" = %1404 : f32[192] */
+  memcpy(outputs[29], arena + 84748416, sizeof(float) * 192);
+  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1402 : f32[576, 192] */
+  memcpy(outputs[30], arena + 84596736, sizeof(float) * 110592);
+  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1403 : f32[576] */
+  memcpy(outputs[31], arena + 84747264, sizeof(float) * 576);
+  /* output 32 "grad:blocks.1.attn.proj.weight" = %1397 : f32[192, 192] */
+  memcpy(outputs[32], arena + 84707328, sizeof(float) * 36864);
+  /* output 33 "grad:blocks.1.attn.proj.bias" = %1398 : f32[192] */
+  memcpy(outputs[33], arena + 84748224, sizeof(float) * 192);
+  /* output 34 "grad:blocks.1.norm2.weight" = %1391 : f32[192] */
+  memcpy(outputs[34], arena + 84748032, sizeof(float) * 192);
+  /* output 35 "grad:blocks.1.norm2.bias" = %1388 : f32[192] */
+  memcpy(outputs[35], arena + 84747840, sizeof(float) * 192);
+  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1386 : f32[768, 192, 1, 1] */
+  memcpy(outputs[36], arena + 84301824, sizeof(float) * 147456);
+  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1385 : f32[768] */
+  memcpy(outputs[37], arena + 84746496, sizeof(float) * 768);
+  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1380 : f32[768] */
+  memcpy(outputs[38], arena + 84744960, sizeof(float) * 768);
+  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1381 : f32[768] */
+  memcpy(outputs[39], arena + 84745728, sizeof(float) * 768);
+  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1376 : f32[768, 1, 3, 3] */
+  memcpy(outputs[40], arena + 91521024, sizeof(float) * 6912);
+  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1377 : f32[768] */
+  memcpy(outputs[41], arena + 84744192, sizeof(float) * 768);
+  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1373 : f32[768] */
+  memcpy(outputs[42], arena + 91527936, sizeof(float) * 768);
+  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1374 : f32[768] */
+  memcpy(outputs[43], arena + 91528704, sizeof(float) * 768);
+  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1370 : f32[192, 768, 1, 1] */
+  memcpy(outputs[44], arena + 103716864, sizeof(float) * 147456);
+  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1369 : f32[192] */
+  memcpy(outputs[45], arena + 91532544, sizeof(float) * 192);
+  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1364 : f32[192] */
+  memcpy(outputs[46], arena + 104016384, sizeof(float) * 192);
+  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1365 : f32[192] */
+  memcpy(outputs[47], arena + 104016576, sizeof(float) * 192);
+  /* output 48 "grad:blocks.2.norm1.weight" = %1352 : f32[192] */
+  memcpy(outputs[48], arena + 104016192, sizeof(float) * 192);
+  /* output 49 "grad:blocks.2.norm1.bias" = %1349 : f32[192] */
+  memcpy(outputs[49], arena + 104016000, sizeof(float) * 192);
+  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1347 : f32[576, 192] */
+  memcpy(outputs[50], arena + 103864320, sizeof(float) * 110592);
+  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1348 : f32[576] */
+  memcpy(outputs[51], arena + 104014848, sizeof(float) * 576);
+  /* output 52 "grad:blocks.2.attn.proj.weight" = %1342 : f32[192, 192] */
+  memcpy(outputs[52], arena + 103974912, sizeof(float) * 36864);
+  /* output 53 "grad:blocks.2.attn.proj.bias" = %1343 : f32[192] */
+  memcpy(outputs[53], arena + 104015808, sizeof(float) * 192);
+  /* output 54 "grad:blocks.2.norm2.weight" = %1336 : f32[192] */
+  memcpy(outputs[54], arena + 104015616, sizeof(float) * 192);
+  /* output 55 "grad:blocks.2.norm2.bias" = %1333 : f32[192] */
+  memcpy(outputs[55], arena + 104015424, sizeof(float) * 192);
+  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1331 : f32[768, 192, 1, 1] */
+  memcpy(outputs[56], arena + 103569408, sizeof(float) * 147456);
+  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1330 : f32[768] */
+  memcpy(outputs[57], arena + 104014080, sizeof(float) * 768);
+  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1325 : f32[768] */
+  memcpy(outputs[58], arena + 104012544, sizeof(float) * 768);
+  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1326 : f32[768] */
+  memcpy(outputs[59], arena + 104013312, sizeof(float) * 768);
+  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1321 : f32[768, 1, 3, 3] */
+  memcpy(outputs[60], arena + 110788608, sizeof(float) * 6912);
+  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1322 : f32[768] */
+  memcpy(outputs[61], arena + 104011776, sizeof(float) * 768);
+  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1318 : f32[768] */
+  memcpy(outputs[62], arena + 110795520, sizeof(float) * 768);
+  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1319 : f32[768] */
+  memcpy(outputs[63], arena + 110796288, sizeof(float) * 768);
+  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1315 : f32[192, 768, 1, 1] */
+  memcpy(outputs[64], arena + 122984448, sizeof(float) * 147456);
+  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1314 : f32[192] */
+  memcpy(outputs[65], arena + 110800128, sizeof(float) * 192);
+  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1309 : f32[192] */
+  memcpy(outputs[66], arena + 123283968, sizeof(float) * 192);
+  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1310 : f32[192] */
+  memcpy(outputs[67], arena + 123284160, sizeof(float) * 192);
+  /* output 68 "grad:blocks.3.norm1.weight" = %1297 : f32[192] */
+  memcpy(outputs[68], arena + 123283776, sizeof(float) * 192);
+  /* output 69 "grad:blocks.3.norm1.bias" = %1294 : f32[192] */
+  memcpy(outputs[69], arena + 123283584, sizeof(float) * 192);
+  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1292 : f32[576, 192] */
+  memcpy(outputs[70], arena + 123131904, sizeof(float) * 110592);
+  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1293 : f32[576] */
+  memcpy(outputs[71], arena + 123282432, sizeof(float) * 576);
+  /* output 72 "grad:blocks.3.attn.proj.weight" = %1287 : f32[192, 192] */
+  memcpy(outputs[72], arena + 123242496, sizeof(float) * 36864);
+  /* output 73 "grad:blocks.3.attn.proj.bias" = %1288 : f32[192] */
+  memcpy(outputs[73], arena + 123283392, sizeof(float) * 192);
+  /* output 74 "grad:blocks.3.norm2.weight" = %1281 : f32[192] */
+  memcpy(outputs[74], arena + 123283200, sizeof(float) * 192);
+  /* output 75 "grad:blocks.3.norm2.bias" = %1278 : f32[192] */
+  memcpy(outputs[75], arena + 123283008, sizeof(float) * 192);
+  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1276 : f32[768, 192, 1, 1] */
+  memcpy(outputs[76], arena + 122836992, sizeof(float) * 147456);
+  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1275 : f32[768] */
+  memcpy(outputs[77], arena + 123281664, sizeof(float) * 768);
+  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1270 : f32[768] */
+  memcpy(outputs[78], arena + 123280128, sizeof(float) * 768);
+  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1271 : f32[768] */
+  memcpy(outputs[79], arena + 123280896, sizeof(float) * 768);
+  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1266 : f32[768, 1, 3, 3] */
+  memcpy(outputs[80], arena + 130056192, sizeof(float) * 6912);
+  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1267 : f32[768] */
+  memcpy(outputs[81], arena + 123279360, sizeof(float) * 768);
+  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1263 : f32[768] */
+  memcpy(outputs[82], arena + 130063104, sizeof(float) * 768);
+  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1264 : f32[768] */
+  memcpy(outputs[83], arena + 130063872, sizeof(float) * 768);
+  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1260 : f32[192, 768, 1, 1] */
+  memcpy(outputs[84], arena + 142252032, sizeof(float) * 147456);
+  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1259 : f32[192] */
+  memcpy(outputs[85], arena + 130067712, sizeof(float) * 192);
+  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1254 : f32[192] */
+  memcpy(outputs[86], arena + 142551552, sizeof(float) * 192);
+  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1255 : f32[192] */
+  memcpy(outputs[87], arena + 142551744, sizeof(float) * 192);
+  /* output 88 "grad:blocks.4.norm1.weight" = %1242 : f32[192] */
+  memcpy(outputs[88], arena + 142551360, sizeof(float) * 192);
+  /* output 89 "grad:blocks.4.norm1.bias" = %1239 : f32[192] */
+  memcpy(outputs[89], arena + 142551168, sizeof(float) * 192);
+  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1237 : f32[576, 192] */
+  memcpy(outputs[90], arena + 142399488, sizeof(float) * 110592);
+  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1238 : f32[576] */
+  memcpy(outputs[91], arena + 142550016, sizeof(float) * 576);
+  /* output 92 "grad:blocks.4.attn.proj.weight" = %1232 : f32[192, 192] */
+  memcpy(outputs[92], arena + 142510080, sizeof(float) * 36864);
+  /* output 93 "grad:blocks.4.attn.proj.bias" = %1233 : f32[192] */
+  memcpy(outputs[93], arena + 142550976, sizeof(float) * 192);
+  /* output 94 "grad:blocks.4.norm2.weight" = %1226 : f32[192] */
+  memcpy(outputs[94], arena + 142550784, sizeof(float) * 192);
+  /* output 95 "grad:blocks.4.norm2.bias" = %1223 : f32[192] */
+  memcpy(outputs[95], arena + 142550592, sizeof(float) * 192);
+  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1221 : f32[768, 192, 1, 1] */
+  memcpy(outputs[96], arena + 142104576, sizeof(float) * 147456);
+  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1220 : f32[768] */
+  memcpy(outputs[97], arena + 142549248, sizeof(float) * 768);
+  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1215 : f32[768] */
+  memcpy(outputs[98], arena + 142547712, sizeof(float) * 768);
+  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1216 : f32[768] */
+  memcpy(outputs[99], arena + 142548480, sizeof(float) * 768);
+  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1211 : f32[768, 1, 3, 3] */
+  memcpy(outputs[100], arena + 149323776, sizeof(float) * 6912);
+  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1212 : f32[768] */
+  memcpy(outputs[101], arena + 142546944, sizeof(float) * 768);
+  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1208 : f32[768] */
+  memcpy(outputs[102], arena + 149330688, sizeof(float) * 768);
+  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1209 : f32[768] */
+  memcpy(outputs[103], arena + 149331456, sizeof(float) * 768);
+  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1205 : f32[192, 768, 1, 1] */
+  memcpy(outputs[104], arena + 161519616, sizeof(float) * 147456);
+  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1204 : f32[192] */
+  memcpy(outputs[105], arena + 149335296, sizeof(float) * 192);
+  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1199 : f32[192] */
+  memcpy(outputs[106], arena + 161819136, sizeof(float) * 192);
+  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1200 : f32[192] */
+  memcpy(outputs[107], arena + 161819328, sizeof(float) * 192);
+  /* output 108 "grad:blocks.5.norm1.weight" = %1187 : f32[192] */
+  memcpy(outputs[108], arena + 161818944, sizeof(float) * 192);
+  /* output 109 "grad:blocks.5.norm1.bias" = %1184 : f32[192] */
+  memcpy(outputs[109], arena + 161818752, sizeof(float) * 192);
+  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1182 : f32[576, 192] */
+  memcpy(outputs[110], arena + 161667072, sizeof(float) * 110592);
+  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1183 : f32[576] */
+  memcpy(outputs[111], arena + 161817600, sizeof(float) * 576);
+  /* output 112 "grad:blocks.5.attn.proj.weight" = %1177 : f32[192, 192] */
+  memcpy(outputs[112], arena + 161777664, sizeof(float) * 36864);
+  /* output 113 "grad:blocks.5.attn.proj.bias" = %1178 : f32[192] */
+  memcpy(outputs[113], arena + 161818560, sizeof(float) * 192);
+  /* output 114 "grad:blocks.5.norm2.weight" = %1171 : f32[192] */
+  memcpy(outputs[114], arena + 161818368, sizeof(float) * 192);
+  /* output 115 "grad:blocks.5.norm2.bias" = %1168 : f32[192] */
+  memcpy(outputs[115], arena + 161818176, sizeof(float) * 192);
+  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1166 : f32[768, 192, 1, 1] */
+  memcpy(outputs[116], arena + 161372160, sizeof(float) * 147456);
+  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1165 : f32[768] */
+  memcpy(outputs[117], arena + 161816832, sizeof(float) * 768);
+  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1160 : f32[768] */
+  memcpy(outputs[118], arena + 161815296, sizeof(float) * 768);
+  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1161 : f32[768] */
+  memcpy(outputs[119], arena + 161816064, sizeof(float) * 768);
+  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1156 : f32[768, 1, 3, 3] */
+  memcpy(outputs[120], arena + 168591360, sizeof(float) * 6912);
+  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1157 : f32[768] */
+  memcpy(outputs[121], arena + 161814528, sizeof(float) * 768);
+  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1153 : f32[768] */
+  memcpy(outputs[122], arena + 168598272, sizeof(float) * 768);
+  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1154 : f32[768] */
+  memcpy(outputs[123], arena + 168599040, sizeof(float) * 768);
   /* output 124 "grad:blocks.5.leff.conv3.weight" = %1150 : f32[192, 768, 1, 1] */
-  memcpy(outputs[124], arena + 238442496, sizeof(float) * 147456);
+  memcpy(outputs[124], arena + 180787200, sizeof(float) * 147456);
   /* output 125 "grad:blocks.5.leff.conv3.bias" = %1149 : f32[192] */
-  memcpy(outputs[125], arena + 238739328, sizeof(float) * 192);
+  memcpy(outputs[125], arena + 168602880, sizeof(float) * 192);
   /* output 126 "grad:blocks.5.leff.bn3.weight" = %1144 : f32[192] */
-  memcpy(outputs[126], arena + 238738944, sizeof(float) * 192);
+  memcpy(outputs[126], arena + 181086720, sizeof(float) * 192);
   /* output 127 "grad:blocks.5.leff.bn3.bias" = %1145 : f32[192] */
-  memcpy(outputs[127], arena + 238739136, sizeof(float) * 192);
+  memcpy(outputs[127], arena + 181086912, sizeof(float) * 192);
   /* output 128 "grad:blocks.6.norm1.weight" = %1132 : f32[192] */
-  memcpy(outputs[128], arena + 238738752, sizeof(float) * 192);
+  memcpy(outputs[128], arena + 181086528, sizeof(float) * 192);
   /* output 129 "grad:blocks.6.norm1.bias" = %1129 : f32[192] */
-  memcpy(outputs[129], arena + 238738560, sizeof(float) * 192);
+  memcpy(outputs[129], arena + 181086336, sizeof(float) * 192);
   /* output 130 "grad:blocks.6.attn.qkv.weight" = %1127 : f32[576, 192] */
-  memcpy(outputs[130], arena + 238589952, sizeof(float) * 110592);
+  memcpy(outputs[130], arena + 180934656, sizeof(float) * 110592);
   /* output 131 "grad:blocks.6.attn.qkv.bias" = %1128 : f32[576] */
-  memcpy(outputs[131], arena + 238737408, sizeof(float) * 576);
+  memcpy(outputs[131], arena + 181085184, sizeof(float) * 576);
   /* output 132 "grad:blocks.6.attn.proj.weight" = %1122 : f32[192, 192] */
-  memcpy(outputs[132], arena + 238700544, sizeof(float) * 36864);
+  memcpy(outputs[132], arena + 181045248, sizeof(float) * 36864);
   /* output 133 "grad:blocks.6.attn.proj.bias" = %1123 : f32[192] */
-  memcpy(outputs[133], arena + 238738368, sizeof(float) * 192);
+  memcpy(outputs[133], arena + 181086144, sizeof(float) * 192);
   /* output 134 "grad:blocks.6.norm2.weight" = %1116 : f32[192] */
-  memcpy(outputs[134], arena + 238738176, sizeof(float) * 192);
+  memcpy(outputs[134], arena + 181085952, sizeof(float) * 192);
   /* output 135 "grad:blocks.6.norm2.bias" = %1113 : f32[192] */
-  memcpy(outputs[135], arena + 238737984, sizeof(float) * 192);
+  memcpy(outputs[135], arena + 181085760, sizeof(float) * 192);
   /* output 136 "grad:blocks.6.leff.conv1.weight" = %1111 : f32[768, 192, 1, 1] */
-  memcpy(outputs[136], arena + 240844800, sizeof(float) * 147456);
+  memcpy(outputs[136], arena + 180639744, sizeof(float) * 147456);
   /* output 137 "grad:blocks.6.leff.conv1.bias" = %1110 : f32[768] */
-  memcpy(outputs[137], arena + 240993792, sizeof(float) * 768);
+  memcpy(outputs[137], arena + 181084416, sizeof(float) * 768);
   /* output 138 "grad:blocks.6.leff.bn1.weight" = %1105 : f32[768] */
-  memcpy(outputs[138], arena + 240992256, sizeof(float) * 768);
+  memcpy(outputs[138], arena + 181082880, sizeof(float) * 768);
   /* output 139 "grad:blocks.6.leff.bn1.bias" = %1106 : f32[768] */
-  memcpy(outputs[139], arena + 240993024, sizeof(float) * 768);
-  /* output 140 "grad:blocks.6.leff.conv2.weight" = %1100 : f32[768, 1, 3, 3] */
-  memcpy(outputs[140], arena + 255295488, sizeof(float) * 6912);
-  /* output 141 "grad:blocks.6.leff.conv2.bias" = %1101 : f32[768] */
-  memcpy(outputs[141], arena + 255303936, sizeof(float) * 768);
-  /* output 142 "grad:blocks.6.leff.bn2.weight" = %1097 : f32[768] */
-  memcpy(outputs[142], arena + 255302400, sizeof(float) * 768);
-  /* output 143 "grad:blocks.6.leff.bn2.bias" = %1098 : f32[768] */
-  memcpy(outputs[143], arena + 255303168, sizeof(float) * 768);
-  /* output 144 "grad:blocks.6.leff.conv3.weight" = %1093 : f32[192, 768, 1, 1] */
-  memcpy(outputs[144], arena + 267343872, sizeof(float) * 147456);
-  /* output 145 "grad:blocks.6.leff.conv3.bias" = %1092 : f32[192] */
-  memcpy(outputs[145], arena + 267640704, sizeof(float) * 192);
-  /* output 146 "grad:blocks.6.leff.bn3.weight" = %1087 : f32[192] */
-  memcpy(outputs[146], arena + 267640320, sizeof(float) * 192);
-  /* output 147 "grad:blocks.6.leff.bn3.bias" = %1088 : f32[192] */
-  memcpy(outputs[147], arena + 267640512, sizeof(float) * 192);
-  /* output 148 "grad:blocks.7.norm1.weight" = %1075 : f32[192] */
-  memcpy(outputs[148], arena + 267640128, sizeof(float) * 192);
-  /* output 149 "grad:blocks.7.norm1.bias" = %1072 : f32[192] */
-  memcpy(outputs[149], arena + 267639936, sizeof(float) * 192);
-  /* output 150 "grad:blocks.7.attn.qkv.weight" = %1070 : f32[576, 192] */
-  memcpy(outputs[150], arena + 267491328, sizeof(float) * 110592);
-  /* output 151 "grad:blocks.7.attn.qkv.bias" = %1071 : f32[576] */
-  memcpy(outputs[151], arena + 267638784, sizeof(float) * 576);
-  /* output 152 "grad:blocks.7.attn.proj.weight" = %1065 : f32[192, 192] */
-  memcpy(outputs[152], arena + 267601920, sizeof(float) * 36864);
-  /* output 153 "grad:blocks.7.attn.proj.bias" = %1066 : f32[192] */
-  memcpy(outputs[153], arena + 267639744, sizeof(float) * 192);
-  /* output 154 "grad:blocks.7.norm2.weight" = %1059 : f32[192] */
-  memcpy(outputs[154], arena + 267639552, sizeof(float) * 192);
-  /* output 155 "grad:blocks.7.norm2.bias" = %1056 : f32[192] */
-  memcpy(outputs[155], arena + 267639360, sizeof(float) * 192);
-  /* output 156 "grad:blocks.7.leff.conv1.weight" = %1054 : f32[768, 192, 1, 1] */
-  memcpy(outputs[156], arena + 269746176, sizeof(float) * 147456);
-  /* output 157 "grad:blocks.7.leff.conv1.bias" = %1053 : f32[768] */
-  memcpy(outputs[157], arena + 269895168, sizeof(float) * 768);
-  /* output 158 "grad:blocks.7.leff.bn1.weight" = %1048 : f32[768] */
-  memcpy(outputs[158], arena + 269893632, sizeof(float) * 768);
-  /* output 159 "grad:blocks.7.leff.bn1.bias" = %1049 : f32[768] */
-  memcpy(outputs[159], arena + 269894400, sizeof(float) * 768);
-  /* output 160 "grad:blocks.7.leff.conv2.weight" = %1043 : f32[768, 1, 3, 3] */
-  memcpy(outputs[160], arena + 284196864, sizeof(float) * 6912);
-  /* output 161 "grad:blocks.7.leff.conv2.bias" = %1044 : f32[768] */
-  memcpy(outputs[161], arena + 284205312, sizeof(float) * 768);
-  /* output 162 "grad:blocks.7.leff.bn2.weight" = %1040 : f32[768] */
-  memcpy(outputs[162], arena + 284203776, sizeof(float) * 768);
-  /* output 163 "grad:blocks.7.leff.bn2.bias" = %1041 : f32[768] */
-  memcpy(outputs[163], arena + 284204544, sizeof(float) * 768);
-  /* output 164 "grad:blocks.7.leff.conv3.weight" = %1036 : f32[192, 768, 1, 1] */
-  memcpy(outputs[164], arena + 296245248, sizeof(float) * 147456);
-  /* output 165 "grad:blocks.7.leff.conv3.bias" = %1035 : f32[192] */
-  memcpy(outputs[165], arena + 296542080, sizeof(float) * 192);
-  /* output 166 "grad:blocks.7.leff.bn3.weight" = %1030 : f32[192] */
-  memcpy(outputs[166], arena + 296541696, sizeof(float) * 192);
-  /* output 167 "grad:blocks.7.leff.bn3.bias" = %1031 : f32[192] */
-  memcpy(outputs[167], arena + 296541888, sizeof(float) * 192);
-  /* output 168 "grad:blocks.8.norm1.weight" = %1018 : f32[192] */
-  memcpy(outputs[168], arena + 296541504, sizeof(float) * 192);
-  /* output 169 "grad:blocks.8.norm1.bias" = %1015 : f32[192] */
-  memcpy(outputs[169], arena + 296541312, sizeof(float) * 192);
-  /* output 170 "grad:blocks.8.attn.qkv.weight" = %1013 : f32[576, 192] */
-  memcpy(outputs[170], arena + 296392704, sizeof(float) * 110592);
-  /* output 171 "grad:blocks.8.attn.qkv.bias" = %1014 : f32[576] */
-  memcpy(outputs[171], arena + 296540160, sizeof(float) * 576);
-  /* output 172 "grad:blocks.8.attn.proj.weight" = %1008 : f32[192, 192] */
-  memcpy(outputs[172], arena + 296503296, sizeof(float) * 36864);
-  /* output 173 "grad:blocks.8.attn.proj.bias" = %1009 : f32[192] */
-  memcpy(outputs[173], arena + 296541120, sizeof(float) * 192);
-  /* output 174 "grad:blocks.8.norm2.weight" = %1002 : f32[192] */
-  memcpy(outputs[174], arena + 296540928, sizeof(float) * 192);
-  /* output 175 "grad:blocks.8.norm2.bias" = %999 : f32[192] */
-  memcpy(outputs[175], arena + 296540736, sizeof(float) * 192);
-  /* output 176 "grad:blocks.8.leff.conv1.weight" = %997 : f32[768, 192, 1, 1] */
-  memcpy(outputs[176], arena + 298647552, sizeof(float) * 147456);
-  /* output 177 "grad:blocks.8.leff.conv1.bias" = %996 : f32[768] */
-  memcpy(outputs[177], arena + 298796544, sizeof(float) * 768);
-  /* output 178 "grad:blocks.8.leff.bn1.weight" = %991 : f32[768] */
-  memcpy(outputs[178], arena + 298795008, sizeof(float) * 768);
-  /* output 179 "grad:blocks.8.leff.bn1.bias" = %992 : f32[768] */
-  memcpy(outputs[179], arena + 298795776, sizeof(float) * 768);
-  /* output 180 "grad:blocks.8.leff.conv2.weight" = %986 : f32[768, 1, 3, 3] */
-  memcpy(outputs[180], arena + 313098240, sizeof(float) * 6912);
-  /* output 181 "grad:blocks.8.leff.conv2.bias" = %987 : f32[768] */
-  memcpy(outputs[181], arena + 313106688, sizeof(float) * 768);
-  /* output 182 "grad:blocks.8.leff.bn2.weight" = %983 : f32[768] */
-  memcpy(outputs[182], arena + 313105152, sizeof(float) * 768);
-  /* output 183 "grad:blocks.8.leff.bn2.bias" = %984 : f32[768] */
-  memcpy(outputs[183], arena + 313105920, sizeof(float) * 768);
-  /* output 184 "grad:blocks.8.leff.conv3.weight" = %979 : f32[192, 768, 1, 1] */
-  memcpy(outputs[184], arena + 325146624, sizeof(float) * 147456);
-  /* output 185 "grad:blocks.8.leff.conv3.bias" = %978 : f32[192] */
-  memcpy(outputs[185], arena + 325443456, sizeof(float) * 192);
-  /* output 186 "grad:blocks.8.leff.bn3.weight" = %973 : f32[192] */
-  memcpy(outputs[186], arena + 325443072, sizeof(float) * 192);
-  /* output 187 "grad:blocks.8.leff.bn3.bias" = %974 : f32[192] */
-  memcpy(outputs[187], arena + 325443264, sizeof(float) * 192);
-  /* output 188 "grad:blocks.9.norm1.weight" = %961 : f32[192] */
-  memcpy(outputs[188], arena + 325442880, sizeof(float) * 192);
-  /* output 189 "grad:blocks.9.norm1.bias" = %958 : f32[192] */
-  memcpy(outputs[189], arena + 325442688, sizeof(float) * 192);
-  /* output 190 "grad:blocks.9.attn.qkv.weight" = %956 : f32[576, 192] */
-  memcpy(outputs[190], arena + 325294080, sizeof(float) * 110592);
-  /* output 191 "grad:blocks.9.attn.qkv.bias" = %957 : f32[576] */
-  memcpy(outputs[191], arena + 325441536, sizeof(float) * 576);
-  /* output 192 "grad:blocks.9.attn.proj.weight" = %951 : f32[192, 192] */
-  memcpy(outputs[192], arena + 325404672, sizeof(float) * 36864);
-  /* output 193 "grad:blocks.9.attn.proj.bias" = %952 : f32[192] */
-  memcpy(outputs[193], arena + 325442496, sizeof(float) * 192);
-  /* output 194 "grad:blocks.9.norm2.weight" = %945 : f32[192] */
-  memcpy(outputs[194], arena + 325442304, sizeof(float) * 192);
-  /* output 195 "grad:blocks.9.norm2.bias" = %942 : f32[192] */
-  memcpy(outputs[195], arena + 325442112, sizeof(float) * 192);
-  /* output 196 "grad:blocks.9.leff.conv1.weight" = %940 : f32[768, 192, 1, 1] */
-  memcpy(outputs[196], arena + 327548928, sizeof(float) * 147456);
-  /* output 197 "grad:blocks.9.leff.conv1.bias" = %939 : f32[768] */
-  memcpy(outputs[197], arena + 327697920, sizeof(float) * 768);
-  /* output 198 "grad:blocks.9.leff.bn1.weight" = %934 : f32[768] */
-  memcpy(outputs[198], arena + 327696384, sizeof(float) * 768);
-  /* output 199 "grad:blocks.9.leff.bn1.bias" = %935 : f32[768] */
-  memcpy(outputs[199], arena + 327697152, sizeof(float) * 768);
-  /* output 200 "grad:blocks.9.leff.conv2.weight" = %929 : f32[768, 1, 3, 3] */
-  memcpy(outputs[200], arena + 341999616, sizeof(float) * 6912);
-  /* output 201 "grad:blocks.9.leff.conv2.bias" = %930 : f32[768] */
-  memcpy(outputs[201], arena + 342008064, sizeof(float) * 768);
-  /* output 202 "grad:blocks.9.leff.bn2.weight" = %926 : f32[768] */
-  memcpy(outputs[202], arena + 342006528, sizeof(float) * 768);
-  /* output 203 "grad:blocks.9.leff.bn2.bias" = %927 : f32[768] */
-  memcpy(outputs[203], arena + 342007296, sizeof(float) * 768);
-  /* output 204 "grad:blocks.9.leff.conv3.weight" = %922 : f32[192, 768, 1, 1] */
-  memcpy(outputs[204], arena + 354048000, sizeof(float) * 147456);
-  /* output 205 "grad:blocks.9.leff.conv3.bias" = %921 : f32[192] */
-  memcpy(outputs[205], arena + 354344832, sizeof(float) * 192);
-  /* output 206 "grad:blocks.9.leff.bn3.weight" = %916 : f32[192] */
-  memcpy(outputs[206], arena + 354344448, sizeof(float) * 192);
-  /* output 207 "grad:blocks.9.leff.bn3.bias" = %917 : f32[192] */
-  memcpy(outputs[207], arena + 354344640, sizeof(float) * 192);
-  /* output 208 "grad:blocks.10.norm1.weight" = %904 : f32[192] */
-  memcpy(outputs[208], arena + 354344256, sizeof(float) * 192);
-  /* output 209 "grad:blocks.10.norm1.bias" = %901 : f32[192] */
-  memcpy(outputs[209], arena + 354344064, sizeof(float) * 192);
-  /* output 210 "grad:blocks.10.attn.qkv.weight" = %899 : f32[576, 192] */
-  memcpy(outputs[210], arena + 354195456, sizeof(float) * 110592);
-  /* output 211 "grad:blocks.10.attn.qkv.bias" = %900 : f32[576] */
-  memcpy(outputs[211], arena + 354342912, sizeof(float) * 576);
-  /* output 212 "grad:blocks.10.attn.proj.weight" = %894 : f32[192, 192] */
-  memcpy(outputs[212], arena + 354306048, sizeof(float) * 36864);
-  /* output 213 "grad:blocks.10.attn.proj.bias" = %895 : f32[192] */
-  memcpy(outputs[213], arena + 354343872, sizeof(float) * 192);
-  /* output 214 "grad:blocks.10.norm2.weight" = %888 : f32[192] */
-  memcpy(outputs[214], arena + 354343680, sizeof(float) * 192);
-  /* output 215 "grad:blocks.10.norm2.bias" = %885 : f32[192] */
-  memcpy(outputs[215], arena + 354343488, sizeof(float) * 192);
-  /* output 216 "grad:blocks.10.leff.conv1.weight" = %883 : f32[768, 192, 1, 1] */
-  memcpy(outputs[216], arena + 356450304, sizeof(float) * 147456);
-  /* output 217 "grad:blocks.10.leff.conv1.bias" = %882 : f32[768] */
-  memcpy(outputs[217], arena + 356599296, sizeof(float) * 768);
-  /* output 218 "grad:blocks.10.leff.bn1.weight" = %877 : f32[768] */
-  memcpy(outputs[218], arena + 356597760, sizeof(float) * 768);
-  /* output 219 "grad:blocks.10.leff.bn1.bias" = %878 : f32[768] */
-  memcpy(outputs[219], arena + 356598528, sizeof(float) * 768);
-  /* output 220 "grad:blocks.10.leff.conv2.weight" = %872 : f32[768, 1, 3, 3] */
-  memcpy(outputs[220], arena + 370900992, sizeof(float) * 6912);
-  /* output 221 "grad:blocks.10.leff.conv2.bias" = %873 : f32[768] */
-  memcpy(outputs[221], arena + 370909440, sizeof(float) * 768);
-  /* output 222 "grad:blocks.10.leff.bn2.weight" = %869 : f32[768] */
-  memcpy(outputs[222], arena + 370907904, sizeof(float) * 768);
-  /* output 223 "grad:blocks.10.leff.bn2.bias" = %870 : f32[768] */
-  memcpy(outputs[223], arena + 370908672, sizeof(float) * 768);
-  /* output 224 "grad:blocks.10.leff.conv3.weight" = %865 : f32[192, 768, 1, 1] */
-  memcpy(outputs[224], arena + 382949376, sizeof(float) * 147456);
-  /* output 225 "grad:blocks.10.leff.conv3.bias" = %864 : f32[192] */
-  memcpy(outputs[225], arena + 383246208, sizeof(float) * 192);
-  /* output 226 "grad:blocks.10.leff.bn3.weight" = %859 : f32[192] */
-  memcpy(outputs[226], arena + 383245824, sizeof(float) * 192);
-  /* output 227 "grad:blocks.10.leff.bn3.bias" = %860 : f32[192] */
-  memcpy(outputs[227], arena + 383246016, sizeof(float) * 192);
-  /* output 228 "grad:blocks.11.norm1.weight" = %847 : f32[192] */
-  memcpy(outputs[228], arena + 383245632, sizeof(float) * 192);
-  /* output 229 "grad:blocks.11.norm1.bias" = %844 : f32[192] */
-  memcpy(outputs[229], arena + 383245440, sizeof(float) * 192);
-  /* output 230 "grad:blocks.11.attn.qkv.weight" = %842 : f32[576, 192] */
-  memcpy(outputs[230], arena + 383096832, sizeof(float) * 110592);
-  /* output 231 "grad:blocks.11.attn.qkv.bias" = %843 : f32[576] */
-  memcpy(outputs[231], arena + 383244288, sizeof(float) * 576);
-  /* output 232 "grad:blocks.11.attn.proj.weight" = %837 : f32[192, 192] */
-  memcpy(outputs[232], arena + 383207424, sizeof(float) * 36864);
-  /* output 233 "grad:blocks.11.attn.proj.bias" = %838 : f32[192] */
-  memcpy(outputs[233], arena + 383245248, sizeof(float) * 192);
-  /* output 234 "grad:blocks.11.norm2.weight" = %831 : f32[192] */
-  memcpy(outputs[234], arena + 383245056, sizeof(float) * 192);
-  /* output 235 "grad:blocks.11.norm2.bias" = %828 : f32[192] */
-  memcpy(outputs[235], arena + 383244864, sizeof(float) * 192);
-  /* output 236 "grad:blocks.11.leff.conv1.weight" = %826 : f32[768, 192, 1, 1] */
-  memcpy(outputs[236], arena + 385351680, sizeof(float) * 147456);
-  /* output 237 "grad:blocks.11.leff.conv1.bias" = %825 : f32[768] */
-  memcpy(outputs[237], arena + 385500672, sizeof(float) * 768);
-  /* output 238 "grad:blocks.11.leff.bn1.weight" = %820 : f32[768] */
-  memcpy(outputs[238], arena + 385499136, sizeof(float) * 768);
-  /* output 239 "grad:blocks.11.leff.bn1.bias" = %821 : f32[768] */
-  memcpy(outputs[239], arena + 385499904, sizeof(float) * 768);
-  /* output 240 "grad:blocks.11.leff.conv2.weight" = %815 : f32[768, 1, 3, 3] */
-  memcpy(outputs[240], arena + 399802368, sizeof(float) * 6912);
-  /* output 241 "grad:blocks.11.leff.conv2.bias" = %816 : f32[768] */
-  memcpy(outputs[241], arena + 399810816, sizeof(float) * 768);
-  /* output 242 "grad:blocks.11.leff.bn2.weight" = %812 : f32[768] */
-  memcpy(outputs[242], arena + 399809280, sizeof(float) * 768);
-  /* output 243 "grad:blocks.11.leff.bn2.bias" = %813 : f32[768] */
-  memcpy(outputs[243], arena + 399810048, sizeof(float) * 768);
-  /* output 244 "grad:blocks.11.leff.conv3.weight" = %808 : f32[192, 768, 1, 1] */
-  memcpy(outputs[244], arena + 571964928, sizeof(float) * 147456);
-  /* output 245 "grad:blocks.11.leff.conv3.bias" = %807 : f32[192] */
-  memcpy(outputs[245], arena + 572381616, sizeof(float) * 192);
-  /* output 246 "grad:blocks.11.leff.bn3.weight" = %802 : f32[192] */
-  memcpy(outputs[246], arena + 572381232, sizeof(float) * 192);
-  /* output 247 "grad:blocks.11.leff.bn3.bias" = %803 : f32[192] */
-  memcpy(outputs[247], arena + 572381424, sizeof(float) * 192);
-  /* output 248 "grad:pos_layer_embed" = %793 : f32[1, 12, 192] */
-  memcpy(outputs[248], arena + 572333568, sizeof(float) * 2304);
-  /* output 249 "grad:lca.norm1.weight" = %789 : f32[192] */
-  memcpy(outputs[249], arena + 572381040, sizeof(float) * 192);
-  /* output 250 "grad:lca.norm1.bias" = %786 : f32[192] */
-  memcpy(outputs[250], arena + 572380848, sizeof(float) * 192);
-  /* output 251 "grad:lca.attn.qkv.weight" = %784 : f32[576, 192] */
-  memcpy(outputs[251], arena + 572112384, sizeof(float) * 110592);
-  /* output 252 "grad:lca.attn.qkv.bias" = %785 : f32[576] */
-  memcpy(outputs[252], arena + 572374512, sizeof(float) * 576);
-  /* output 253 "grad:lca.attn.proj.weight" = %767 : f32[192, 192] */
-  memcpy(outputs[253], arena + 572296704, sizeof(float) * 36864);
-  /* output 254 "grad:lca.attn.proj.bias" = %769 : f32[192] */
-  memcpy(outputs[254], arena + 572380656, sizeof(float) * 192);
-  /* output 255 "grad:lca.norm2.weight" = %761 : f32[192] */
-  memcpy(outputs[255], arena + 572380464, sizeof(float) * 192);
-  /* output 256 "grad:lca.norm2.bias" = %757 : f32[192] */
-  memcpy(outputs[256], arena + 572380272, sizeof(float) * 192);
-  /* output 257 "grad:lca.feedforward.fc1.weight" = %753 : f32[768, 192] */
-  memcpy(outputs[257], arena + 571817472, sizeof(float) * 147456);
-  /* output 258 "grad:lca.feedforward.fc1.bias" = %755 : f32[768] */
-  memcpy(outputs[258], arena + 572373744, sizeof(float) * 768);
-  /* output 259 "grad:lca.feedforward.fc2.weight" = %747 : f32[192, 768] */
-  memcpy(outputs[259], arena + 571670016, sizeof(float) * 147456);
-  /* output 260 "grad:lca.feedforward.fc2.bias" = %749 : f32[192] */
-  memcpy(outputs[260], arena + 572380080, sizeof(float) * 192);
-  /* output 261 "grad:norm.weight" = %743 : f32[192] */
-  memcpy(outputs[261], arena + 572379888, sizeof(float) * 192);
-  /* output 262 "grad:norm.bias" = %739 : f32[192] */
-  memcpy(outputs[262], arena + 572379696, sizeof(float) * 192);
-  /* output 263 "grad:head.weight" = %734 : f32[1000, 192] */
-  memcpy(outputs[263], arena + 571478016, sizeof(float) * 192000);
-  /* output 264 "grad:head.bias" = %735 : f32[1000] */
-  memcpy(outputs[264], arena + 572372736, sizeof(float) * 1000);
-  /* output 265 "running_stats:i2t.backbone.bn.running_mean" = %6 : f32[2, 64] */
-  memcpy(outputs[265], arena + 572381808, sizeof(float) * 128);
+  memcpy(outputs[139], arena + 181083648, sizeof(float) * 768);
+  /* output 140 "grad:blocks.6.leff.conv2.weight" = %1101 : f32[768, 1, 3, 3] */
+  memcpy(outputs[140], arena + 187858944, sizeof(float) * 6912);
+  /* output 141 "grad:blocks.6.leff.conv2.bias" = %1102 : f32[768] */
+  memcpy(outputs[141], arena + 181082112, sizeof(float) * 768);
+  /* output 142 "grad:blocks.6.leff.bn2.weight" = %1098 : f32[768] */
+  memcpy(outputs[142], arena + 187865856, sizeof(float) * 768);
+  /* output 143 "grad:blocks.6.leff.bn2.bias" = %1099 : f32[768] */
+  memcpy(outputs[143], arena + 187866624, sizeof(float) * 768);
+  /* output 144 "grad:blocks.6.leff.conv3.weight" = %1095 : f32[192, 768, 1, 1] */
+  memcpy(outputs[144], arena + 200054784, sizeof(float) * 147456);
+  /* output 145 "grad:blocks.6.leff.conv3.bias" = %1094 : f32[192] */
+  memcpy(outputs[145], arena + 187870464, sizeof(float) * 192);
+  /* output 146 "grad:blocks.6.leff.bn3.weight" = %1089 : f32[192] */
+  memcpy(outputs[146], arena + 200354304, sizeof(float) * 192);
+  /* output 147 "grad:blocks.6.leff.bn3.bias" = %1090 : f32[192] */
+  memcpy(outputs[147], arena + 200354496, sizeof(float) * 192);
+  /* output 148 "grad:blocks.7.norm1.weight" = %1077 : f32[192] */
+  memcpy(outputs[148], arena + 200354112, sizeof(float) * 192);
+  /* output 149 "grad:blocks.7.norm1.bias" = %1074 : f32[192] */
+  memcpy(outputs[149], arena + 200353920, sizeof(float) * 192);
+  /* output 150 "grad:blocks.7.attn.qkv.weight" = %1072 : f32[576, 192] */
+  memcpy(outputs[150], arena + 200202240, sizeof(float) * 110592);
+  /* output 151 "grad:blocks.7.attn.qkv.bias" = %1073 : f32[576] */
+  memcpy(outputs[151], arena + 200352768, sizeof(float) * 576);
+  /* output 152 "grad:blocks.7.attn.proj.weight" = %1067 : f32[192, 192] */
+  memcpy(outputs[152], arena + 200312832, sizeof(float) * 36864);
+  /* output 153 "grad:blocks.7.attn.proj.bias" = %1068 : f32[192] */
+  memcpy(outputs[153], arena + 200353728, sizeof(float) * 192);
+  /* output 154 "grad:blocks.7.norm2.weight" = %1061 : f32[192] */
+  memcpy(outputs[154], arena + 200353536, sizeof(float) * 192);
+  /* output 155 "grad:blocks.7.norm2.bias" = %1058 : f32[192] */
+  memcpy(outputs[155], arena + 200353344, sizeof(float) * 192);
+  /* output 156 "grad:blocks.7.leff.conv1.weight" = %1056 : f32[768, 192, 1, 1] */
+  memcpy(outputs[156], arena + 199907328, sizeof(float) * 147456);
+  /* output 157 "grad:blocks.7.leff.conv1.bias" = %1055 : f32[768] */
+  memcpy(outputs[157], arena + 200352000, sizeof(float) * 768);
+  /* output 158 "grad:blocks.7.leff.bn1.weight" = %1050 : f32[768] */
+  memcpy(outputs[158], arena + 200350464, sizeof(float) * 768);
+  /* output 159 "grad:blocks.7.leff.bn1.bias" = %1051 : f32[768] */
+  memcpy(outputs[159], arena + 200351232, sizeof(float) * 768);
+  /* output 160 "grad:blocks.7.leff.conv2.weight" = %1046 : f32[768, 1, 3, 3] */
+  memcpy(outputs[160], arena + 207126528, sizeof(float) * 6912);
+  /* output 161 "grad:blocks.7.leff.conv2.bias" = %1047 : f32[768] */
+  memcpy(outputs[161], arena + 200349696, sizeof(float) * 768);
+  /* output 162 "grad:blocks.7.leff.bn2.weight" = %1043 : f32[768] */
+  memcpy(outputs[162], arena + 207133440, sizeof(float) * 768);
+  /* output 163 "grad:blocks.7.leff.bn2.bias" = %1044 : f32[768] */
+  memcpy(outputs[163], arena + 207134208, sizeof(float) * 768);
+  /* output 164 "grad:blocks.7.leff.conv3.weight" = %1040 : f32[192, 768, 1, 1] */
+  memcpy(outputs[164], arena + 219322368, sizeof(float) * 147456);
+  /* output 165 "grad:blocks.7.leff.conv3.bias" = %1039 : f32[192] */
+  memcpy(outputs[165], arena + 207138048, sizeof(float) * 192);
+  /* output 166 "grad:blocks.7.leff.bn3.weight" = %1034 : f32[192] */
+  memcpy(outputs[166], arena + 219621888, sizeof(float) * 192);
+  /* output 167 "grad:blocks.7.leff.bn3.bias" = %1035 : f32[192] */
+  memcpy(outputs[167], arena + 219622080, sizeof(float) * 192);
+  /* output 168 "grad:blocks.8.norm1.weight" = %1022 : f32[192] */
+  memcpy(outputs[168], arena + 219621696, sizeof(float) * 192);
+  /* output 169 "grad:blocks.8.norm1.bias" = %1019 : f32[192] */
+  memcpy(outputs[169], arena + 219621504, sizeof(float) * 192);
+  /* output 170 "grad:blocks.8.attn.qkv.weight" = %1017 : f32[576, 192] */
+  memcpy(outputs[170], arena + 219469824, sizeof(float) * 110592);
+  /* output 171 "grad:blocks.8.attn.qkv.bias" = %1018 : f32[576] */
+  memcpy(outputs[171], arena + 219620352, sizeof(float) * 576);
+  /* output 172 "grad:blocks.8.attn.proj.weight" = %1012 : f32[192, 192] */
+  memcpy(outputs[172], arena + 219580416, sizeof(float) * 36864);
+  /* output 173 "grad:blocks.8.attn.proj.bias" = %1013 : f32[192] */
+  memcpy(outputs[173], arena + 219621312, sizeof(float) * 192);
+  /* output 174 "grad:blocks.8.norm2.weight" = %1006 : f32[192] */
+  memcpy(outputs[174], arena + 219621120, sizeof(float) * 192);
+  /* output 175 "grad:blocks.8.norm2.bias" = %1003 : f32[192] */
+  memcpy(outputs[175], arena + 219620928, sizeof(float) * 192);
+  /* output 176 "grad:blocks.8.leff.conv1.weight" = %1001 : f32[768, 192, 1, 1] */
+  memcpy(outputs[176], arena + 219174912, sizeof(float) * 147456);
+  /* output 177 "grad:blocks.8.leff.conv1.bias" = %1000 : f32[768] */
+  memcpy(outputs[177], arena + 219619584, sizeof(float) * 768);
+  /* output 178 "grad:blocks.8.leff.bn1.weight" = %995 : f32[768] */
+  memcpy(outputs[178], arena + 219618048, sizeof(float) * 768);
+  /* output 179 "grad:blocks.8.leff.bn1.bias" = %996 : f32[768] */
+  memcpy(outputs[179], arena + 219618816, sizeof(float) * 768);
+  /* output 180 "grad:blocks.8.leff.conv2.weight" = %991 : f32[768, 1, 3, 3] */
+  memcpy(outputs[180], arena + 226394112, sizeof(float) * 6912);
+  /* output 181 "grad:blocks.8.leff.conv2.bias" = %992 : f32[768] */
+  memcpy(outputs[181], arena + 219617280, sizeof(float) * 768);
+  /* output 182 "grad:blocks.8.leff.bn2.weight" = %988 : f32[768] */
+  memcpy(outputs[182], arena + 226401024, sizeof(float) * 768);
+  /* output 183 "grad:blocks.8.leff.bn2.bias" = %989 : f32[768] */
+  memcpy(outputs[183], arena + 226401792, sizeof(float) * 768);
+  /* output 184 "grad:blocks.8.leff.conv3.weight" = %985 : f32[192, 768, 1, 1] */
+  memcpy(outputs[184], arena + 238589952, sizeof(float) * 147456);
+  /* output 185 "grad:blocks.8.leff.conv3.bias" = %984 : f32[192] */
+  memcpy(outputs[185], arena + 226405632, sizeof(float) * 192);
+  /* output 186 "grad:blocks.8.leff.bn3.weight" = %979 : f32[192] */
+  memcpy(outputs[186], arena + 238889472, sizeof(float) * 192);
+  /* output 187 "grad:blocks.8.leff.bn3.bias" = %980 : f32[192] */
+  memcpy(outputs[187], arena + 238889664, sizeof(float) * 192);
+  /* output 188 "grad:blocks.9.norm1.weight" = %967 : f32[192] */
+  memcpy(outputs[188], arena + 238889280, sizeof(float) * 192);
+  /* output 189 "grad:blocks.9.norm1.bias" = %964 : f32[192] */
+  memcpy(outputs[189], arena + 238889088, sizeof(float) * 192);
+  /* output 190 "grad:blocks.9.attn.qkv.weight" = %962 : f32[576, 192] */
+  memcpy(outputs[190], arena + 238737408, sizeof(float) * 110592);
+  /* output 191 "grad:blocks.9.attn.qkv.bias" = %963 : f32[576] */
+  memcpy(outputs[191], arena + 238887936, sizeof(float) * 576);
+  /* output 192 "grad:blocks.9.attn.proj.weight" = %957 : f32[192, 192] */
+  memcpy(outputs[192], arena + 238848000, sizeof(float) * 36864);
+  /* output 193 "grad:blocks.9.attn.proj.bias" = %958 : f32[192] */
+  memcpy(outputs[193], arena + 238888896, sizeof(float) * 192);
+  /* output 194 "grad:blocks.9.norm2.weight" = %951 : f32[192] */
+  memcpy(outputs[194], arena + 238888704, sizeof(float) * 192);
+  /* output 195 "grad:blocks.9.norm2.bias" = %948 : f32[192] */
+  memcpy(outputs[195], arena + 238888512, sizeof(float) * 192);
+  /* output 196 "grad:blocks.9.leff.conv1.weight" = %946 : f32[768, 192, 1, 1] */
+  memcpy(outputs[196], arena + 238442496, sizeof(float) * 147456);
+  /* output 197 "grad:blocks.9.leff.conv1.bias" = %945 : f32[768] */
+  memcpy(outputs[197], arena + 238887168, sizeof(float) * 768);
+  /* output 198 "grad:blocks.9.leff.bn1.weight" = %940 : f32[768] */
+  memcpy(outputs[198], arena + 238885632, sizeof(float) * 768);
+  /* output 199 "grad:blocks.9.leff.bn1.bias" = %941 : f32[768] */
+  memcpy(outputs[199], arena + 238886400, sizeof(float) * 768);
+  /* output 200 "grad:blocks.9.leff.conv2.weight" = %936 : f32[768, 1, 3, 3] */
+  memcpy(outputs[200], arena + 245661696, sizeof(float) * 6912);
+  /* output 201 "grad:blocks.9.leff.conv2.bias" = %937 : f32[768] */
+  memcpy(outputs[201], arena + 238884864, sizeof(float) * 768);
+  /* output 202 "grad:blocks.9.leff.bn2.weight" = %933 : f32[768] */
+  memcpy(outputs[202], arena + 245668608, sizeof(float) * 768);
+  /* output 203 "grad:blocks.9.leff.bn2.bias" = %934 : f32[768] */
+  memcpy(outputs[203], arena + 245669376, sizeof(float) * 768);
+  /* output 204 "grad:blocks.9.leff.conv3.weight" = %930 : f32[192, 768, 1, 1] */
+  memcpy(outputs[204], arena + 257857536, sizeof(float) * 147456);
+  /* output 205 "grad:blocks.9.leff.conv3.bias" = %929 : f32[192] */
+  memcpy(outputs[205], arena + 245673216, sizeof(float) * 192);
+  /* output 206 "grad:blocks.9.leff.bn3.weight" = %924 : f32[192] */
+  memcpy(outputs[206], arena + 258157056, sizeof(float) * 192);
+  /* output 207 "grad:blocks.9.leff.bn3.bias" = %925 : f32[192] */
+  memcpy(outputs[207], arena + 258157248, sizeof(float) * 192);
+  /* output 208 "grad:blocks.10.norm1.weight" = %912 : f32[192] */
+  memcpy(outputs[208], arena + 258156864, sizeof(float) * 192);
+  /* output 209 "grad:blocks.10.norm1.bias" = %909 : f32[192] */
+  memcpy(outputs[209], arena + 258156672, sizeof(float) * 192);
+  /* output 210 "grad:blocks.10.attn.qkv.weight" = %907 : f32[576, 192] */
+  memcpy(outputs[210], arena + 258004992, sizeof(float) * 110592);
+  /* output 211 "grad:blocks.10.attn.qkv.bias" = %908 : f32[576] */
+  memcpy(outputs[211], arena + 258155520, sizeof(float) * 576);
+  /* output 212 "grad:blocks.10.attn.proj.weight" = %902 : f32[192, 192] */
+  memcpy(outputs[212], arena + 258115584, sizeof(float) * 36864);
+  /* output 213 "grad:blocks.10.attn.proj.bias" = %903 : f32[192] */
+  memcpy(outputs[213], arena + 258156480, sizeof(float) * 192);
+  /* output 214 "grad:blocks.10.norm2.weight" = %896 : f32[192] */
+  memcpy(outputs[214], arena + 258156288, sizeof(float) * 192);
+  /* output 215 "grad:blocks.10.norm2.bias" = %893 : f32[192] */
+  memcpy(outputs[215], arena + 258156096, sizeof(float) * 192);
+  /* output 216 "grad:blocks.10.leff.conv1.weight" = %891 : f32[768, 192, 1, 1] */
+  memcpy(outputs[216], arena + 257710080, sizeof(float) * 147456);
+  /* output 217 "grad:blocks.10.leff.conv1.bias" = %890 : f32[768] */
+  memcpy(outputs[217], arena + 258154752, sizeof(float) * 768);
+  /* output 218 "grad:blocks.10.leff.bn1.weight" = %885 : f32[768] */
+  memcpy(outputs[218], arena + 258153216, sizeof(float) * 768);
+  /* output 219 "grad:blocks.10.leff.bn1.bias" = %886 : f32[768] */
+  memcpy(outputs[219], arena + 258153984, sizeof(float) * 768);
+  /* output 220 "grad:blocks.10.leff.conv2.weight" = %881 : f32[768, 1, 3, 3] */
+  memcpy(outputs[220], arena + 264929280, sizeof(float) * 6912);
+  /* output 221 "grad:blocks.10.leff.conv2.bias" = %882 : f32[768] */
+  memcpy(outputs[221], arena + 258152448, sizeof(float) * 768);
+  /* output 222 "grad:blocks.10.leff.bn2.weight" = %878 : f32[768] */
+  memcpy(outputs[222], arena + 264936192, sizeof(float) * 768);
+  /* output 223 "grad:blocks.10.leff.bn2.bias" = %879 : f32[768] */
+  memcpy(outputs[223], arena + 264936960, sizeof(float) * 768);
+  /* output 224 "grad:blocks.10.leff.conv3.weight" = %875 : f32[192, 768, 1, 1] */
+  memcpy(outputs[224], arena + 277125120, sizeof(float) * 147456);
+  /* output 225 "grad:blocks.10.leff.conv3.bias" = %874 : f32[192] */
+  memcpy(outputs[225], arena + 264940800, sizeof(float) * 192);
+  /* output 226 "grad:blocks.10.leff.bn3.weight" = %869 : f32[192] */
+  memcpy(outputs[226], arena + 277424640, sizeof(float) * 192);
+  /* output 227 "grad:blocks.10.leff.bn3.bias" = %870 : f32[192] */
+  memcpy(outputs[227], arena + 277424832, sizeof(float) * 192);
+  /* output 228 "grad:blocks.11.norm1.weight" = %857 : f32[192] */
+  memcpy(outputs[228], arena + 277424448, sizeof(float) * 192);
+  /* output 229 "grad:blocks.11.norm1.bias" = %854 : f32[192] */
+  memcpy(outputs[229], arena + 277424256, sizeof(float) * 192);
+  /* output 230 "grad:blocks.11.attn.qkv.weight" = %852 : f32[576, 192] */
+  memcpy(outputs[230], arena + 277272576, sizeof(float) * 110592);
+  /* output 231 "grad:blocks.11.attn.qkv.bias" = %853 : f32[576] */
+  memcpy(outputs[231], arena + 277423104, sizeof(float) * 576);
+  /* output 232 "grad:blocks.11.attn.proj.weight" = %847 : f32[192, 192] */
+  memcpy(outputs[232], arena + 277383168, sizeof(float) * 36864);
+  /* output 233 "grad:blocks.11.attn.proj.bias" = %848 : f32[192] */
+  memcpy(outputs[233], arena + 277424064, sizeof(float) * 192);
+  /* output 234 "grad:blocks.11.norm2.weight" = %841 : f32[192] */
+  memcpy(outputs[234], arena + 277423872, sizeof(float) * 192);
+  /* output 235 "grad:blocks.11.norm2.bias" = %838 : f32[192] */
+  memcpy(outputs[235], arena + 277423680, sizeof(float) * 192);
+  /* output 236 "grad:blocks.11.leff.conv1.weight" = %836 : f32[768, 192, 1, 1] */
+  memcpy(outputs[236], arena + 276977664, sizeof(float) * 147456);
+  /* output 237 "grad:blocks.11.leff.conv1.bias" = %835 : f32[768] */
+  memcpy(outputs[237], arena + 277422336, sizeof(float) * 768);
+  /* output 238 "grad:blocks.11.leff.bn1.weight" = %830 : f32[768] */
+  memcpy(outputs[238], arena + 277420800, sizeof(float) * 768);
+  /* output 239 "grad:blocks.11.leff.bn1.bias" = %831 : f32[768] */
+  memcpy(outputs[239], arena + 277421568, sizeof(float) * 768);
+  /* output 240 "grad:blocks.11.leff.conv2.weight" = %826 : f32[768, 1, 3, 3] */
+  memcpy(outputs[240], arena + 284196864, sizeof(float) * 6912);
+  /* output 241 "grad:blocks.11.leff.conv2.bias" = %827 : f32[768] */
+  memcpy(outputs[241], arena + 277420032, sizeof(float) * 768);
+  /* output 242 "grad:blocks.11.leff.bn2.weight" = %823 : f32[768] */
+  memcpy(outputs[242], arena + 284203776, sizeof(float) * 768);
+  /* output 243 "grad:blocks.11.leff.bn2.bias" = %824 : f32[768] */
+  memcpy(outputs[243], arena + 284204544, sizeof(float) * 768);
+  /* output 244 "grad:blocks.11.leff.conv3.weight" = %820 : f32[192, 768, 1, 1] */
+  memcpy(outputs[244], arena + 456359424, sizeof(float) * 147456);
+  /* output 245 "grad:blocks.11.leff.conv3.bias" = %819 : f32[192] */
+  memcpy(outputs[245], arena + 284208384, sizeof(float) * 192);
+  /* output 246 "grad:blocks.11.leff.bn3.weight" = %814 : f32[192] */
+  memcpy(outputs[246], arena + 456837360, sizeof(float) * 192);
+  /* output 247 "grad:blocks.11.leff.bn3.bias" = %815 : f32[192] */
+  memcpy(outputs[247], arena + 456837552, sizeof(float) * 192);
+  /* output 248 "grad:pos_layer_embed" = %805 : f32[1, 12, 192] */
+  memcpy(outputs[248], arena + 456783360, sizeof(float) * 2304);
+  /* output 249 "grad:lca.norm1.weight" = %801 : f32[192] */
+  memcpy(outputs[249], arena + 456837168, sizeof(float) * 192);
+  /* output 250 "grad:lca.norm1.bias" = %798 : f32[192] */
+  memcpy(outputs[250], arena + 456836976, sizeof(float) * 192);
+  /* output 251 "grad:lca.attn.qkv.weight" = %796 : f32[576, 192] */
+  memcpy(outputs[251], arena + 456506880, sizeof(float) * 110592);
+  /* output 252 "grad:lca.attn.qkv.bias" = %797 : f32[576] */
+  memcpy(outputs[252], arena + 456830640, sizeof(float) * 576);
+  /* output 253 "grad:lca.attn.proj.weight" = %779 : f32[192, 192] */
+  memcpy(outputs[253], arena + 456691200, sizeof(float) * 36864);
+  /* output 254 "grad:lca.attn.proj.bias" = %781 : f32[192] */
+  memcpy(outputs[254], arena + 456836784, sizeof(float) * 192);
+  /* output 255 "grad:lca.norm2.weight" = %773 : f32[192] */
+  memcpy(outputs[255], arena + 456836592, sizeof(float) * 192);
+  /* output 256 "grad:lca.norm2.bias" = %769 : f32[192] */
+  memcpy(outputs[256], arena + 456836400, sizeof(float) * 192);
+  /* output 257 "grad:lca.feedforward.fc1.weight" = %765 : f32[768, 192] */
+  memcpy(outputs[257], arena + 456211968, sizeof(float) * 147456);
+  /* output 258 "grad:lca.feedforward.fc1.bias" = %767 : f32[768] */
+  memcpy(outputs[258], arena + 456823536, sizeof(float) * 768);
+  /* output 259 "grad:lca.feedforward.fc2.weight" = %759 : f32[192, 768] */
+  memcpy(outputs[259], arena + 456064512, sizeof(float) * 147456);
+  /* output 260 "grad:lca.feedforward.fc2.bias" = %761 : f32[192] */
+  memcpy(outputs[260], arena + 456836208, sizeof(float) * 192);
+  /* output 261 "grad:norm.weight" = %755 : f32[192] */
+  memcpy(outputs[261], arena + 456836016, sizeof(float) * 192);
+  /* output 262 "grad:norm.bias" = %751 : f32[192] */
+  memcpy(outputs[262], arena + 456835824, sizeof(float) * 192);
+  /* output 263 "grad:head.weight" = %746 : f32[1000, 192] */
+  memcpy(outputs[263], arena + 455872512, sizeof(float) * 192000);
+  /* output 264 "grad:head.bias" = %747 : f32[1000] */
+  memcpy(outputs[264], arena + 456822528, sizeof(float) * 1000);
+  /* output 265 "running_stats:i2t.backbone.bn.running_mean" = %5 : f32[2, 64] */
+  memcpy(outputs[265], arena + 456837744, sizeof(float) * 128);
   /* output 266 "running_stats:blocks.0.leff.bn1.running_mean" = %45 : f32[2, 768] */
-  memcpy(outputs[266], arena + 572335872, sizeof(float) * 1536);
+  memcpy(outputs[266], arena + 456785664, sizeof(float) * 1536);
   /* output 267 "running_stats:blocks.0.leff.bn2.running_mean" = %53 : f32[2, 768] */
-  memcpy(outputs[267], arena + 572337408, sizeof(float) * 1536);
+  memcpy(outputs[267], arena + 456787200, sizeof(float) * 1536);
   /* output 268 "running_stats:blocks.0.leff.bn3.running_mean" = %62 : f32[2, 192] */
-  memcpy(outputs[268], arena + 572375088, sizeof(float) * 384);
-  /* output 269 "running_stats:blocks.1.leff.bn1.running_mean" = %98 : f32[2, 768] */
-  memcpy(outputs[269], arena + 572338944, sizeof(float) * 1536);
-  /* output 270 "running_stats:blocks.1.leff.bn2.running_mean" = %106 : f32[2, 768] */
-  memcpy(outputs[270], arena + 572340480, sizeof(float) * 1536);
-  /* output 271 "running_stats:blocks.1.leff.bn3.running_mean" = %115 : f32[2, 192] */
-  memcpy(outputs[271], arena + 572375472, sizeof(float) * 384);
-  /* output 272 "running_stats:blocks.2.leff.bn1.running_mean" = %154 : f32[2, 768] */
-  memcpy(outputs[272], arena + 572342016, sizeof(float) * 1536);
-  /* output 273 "running_stats:blocks.2.leff.bn2.running_mean" = %162 : f32[2, 768] */
-  memcpy(outputs[273], arena + 572343552, sizeof(float) * 1536);
-  /* output 274 "running_stats:blocks.2.leff.bn3.running_mean" = %171 : f32[2, 192] */
-  memcpy(outputs[274], arena + 572375856, sizeof(float) * 384);
-  /* output 275 "running_stats:blocks.3.leff.bn1.running_mean" = %210 : f32[2, 768] */
-  memcpy(outputs[275], arena + 572345088, sizeof(float) * 1536);
-  /* output 276 "running_stats:blocks.3.leff.bn2.running_mean" = %218 : f32[2, 768] */
-  memcpy(outputs[276], arena + 572346624, sizeof(float) * 1536);
-  /* output 277 "running_stats:blocks.3.leff.bn3.running_mean" = %227 : f32[2, 192] */
-  memcpy(outputs[277], arena + 572376240, sizeof(float) * 384);
-  /* output 278 "running_stats:blocks.4.leff.bn1.running_mean" = %266 : f32[2, 768] */
-  memcpy(outputs[278], arena + 572348160, sizeof(float) * 1536);
-  /* output 279 "running_stats:blocks.4.leff.bn2.running_mean" = %274 : f32[2, 768] */
-  memcpy(outputs[279], arena + 572349696, sizeof(float) * 1536);
-  /* output 280 "running_stats:blocks.4.leff.bn3.running_mean" = %283 : f32[2, 192] */
-  memcpy(outputs[280], arena + 572376624, sizeof(float) * 384);
-  /* output 281 "running_stats:blocks.5.leff.bn1.running_mean" = %322 : f32[2, 768] */
-  memcpy(outputs[281], arena + 572351232, sizeof(float) * 1536);
-  /* output 282 "running_stats:blocks.5.leff.bn2.running_mean" = %330 : f32[2, 768] */
-  memcpy(outputs[282], arena + 572352768, sizeof(float) * 1536);
-  /* output 283 "running_stats:blocks.5.leff.bn3.running_mean" = %339 : f32[2, 192] */
-  memcpy(outputs[283], arena + 572377008, sizeof(float) * 384);
-  /* output 284 "running_stats:blocks.6.leff.bn1.running_mean" = %378 : f32[2, 768] */
-  memcpy(outputs[284], arena + 572354304, sizeof(float) * 1536);
-  /* output 285 "running_stats:blocks.6.leff.bn2.running_mean" = %386 : f32[2, 768] */
-  memcpy(outputs[285], arena + 572355840, sizeof(float) * 1536);
-  /* output 286 "running_stats:blocks.6.leff.bn3.running_mean" = %395 : f32[2, 192] */
-  memcpy(outputs[286], arena + 572377392, sizeof(float) * 384);
-  /* output 287 "running_stats:blocks.7.leff.bn1.running_mean" = %434 : f32[2, 768] */
-  memcpy(outputs[287], arena + 572357376, sizeof(float) * 1536);
-  /* output 288 "running_stats:blocks.7.leff.bn2.running_mean" = %442 : f32[2, 768] */
-  memcpy(outputs[288], arena + 572358912, sizeof(float) * 1536);
-  /* output 289 "running_stats:blocks.7.leff.bn3.running_mean" = %451 : f32[2, 192] */
-  memcpy(outputs[289], arena + 572377776, sizeof(float) * 384);
-  /* output 290 "running_stats:blocks.8.leff.bn1.running_mean" = %490 : f32[2, 768] */
-  memcpy(outputs[290], arena + 572360448, sizeof(float) * 1536);
-  /* output 291 "running_stats:blocks.8.leff.bn2.running_mean" = %498 : f32[2, 768] */
-  memcpy(outputs[291], arena + 572361984, sizeof(float) * 1536);
-  /* output 292 "running_stats:blocks.8.leff.bn3.running_mean" = %507 : f32[2, 192] */
-  memcpy(outputs[292], arena + 572378160, sizeof(float) * 384);
-  /* output 293 "running_stats:blocks.9.leff.bn1.running_mean" = %546 : f32[2, 768] */
-  memcpy(outputs[293], arena + 572363520, sizeof(float) * 1536);
-  /* output 294 "running_stats:blocks.9.leff.bn2.running_mean" = %554 : f32[2, 768] */
-  memcpy(outputs[294], arena + 572365056, sizeof(float) * 1536);
-  /* output 295 "running_stats:blocks.9.leff.bn3.running_mean" = %563 : f32[2, 192] */
-  memcpy(outputs[295], arena + 572378544, sizeof(float) * 384);
-  /* output 296 "running_stats:blocks.10.leff.bn1.running_mean" = %602 : f32[2, 768] */
-  memcpy(outputs[296], arena + 572366592, sizeof(float) * 1536);
-  /* output 297 "running_stats:blocks.10.leff.bn2.running_mean" = %610 : f32[2, 768] */
-  memcpy(outputs[297], arena + 572368128, sizeof(float) * 1536);
-  /* output 298 "running_stats:blocks.10.leff.bn3.running_mean" = %619 : f32[2, 192] */
-  memcpy(outputs[298], arena + 572378928, sizeof(float) * 384);
-  /* output 299 "running_stats:blocks.11.leff.bn1.running_mean" = %658 : f32[2, 768] */
-  memcpy(outputs[299], arena + 572369664, sizeof(float) * 1536);
-  /* output 300 "running_stats:blocks.11.leff.bn2.running_mean" = %666 : f32[2, 768] */
-  memcpy(outputs[300], arena + 572371200, sizeof(float) * 1536);
-  /* output 301 "running_stats:blocks.11.leff.bn3.running_mean" = %675 : f32[2, 192] */
-  memcpy(outputs[301], arena + 572379312, sizeof(float) * 384);
+  memcpy(outputs[268], arena + 456831216, sizeof(float) * 384);
+  /* output 269 "running_stats:blocks.1.leff.bn1.running_mean" = %99 : f32[2, 768] */
+  memcpy(outputs[269], arena + 456788736, sizeof(float) * 1536);
+  /* output 270 "running_stats:blocks.1.leff.bn2.running_mean" = %107 : f32[2, 768] */
+  memcpy(outputs[270], arena + 456790272, sizeof(float) * 1536);
+  /* output 271 "running_stats:blocks.1.leff.bn3.running_mean" = %116 : f32[2, 192] */
+  memcpy(outputs[271], arena + 456831600, sizeof(float) * 384);
+  /* output 272 "running_stats:blocks.2.leff.bn1.running_mean" = %156 : f32[2, 768] */
+  memcpy(outputs[272], arena + 456791808, sizeof(float) * 1536);
+  /* output 273 "running_stats:blocks.2.leff.bn2.running_mean" = %164 : f32[2, 768] */
+  memcpy(outputs[273], arena + 456793344, sizeof(float) * 1536);
+  /* output 274 "running_stats:blocks.2.leff.bn3.running_mean" = %173 : f32[2, 192] */
+  memcpy(outputs[274], arena + 456831984, sizeof(float) * 384);
+  /* output 275 "running_stats:blocks.3.leff.bn1.running_mean" = %213 : f32[2, 768] */
+  memcpy(outputs[275], arena + 456794880, sizeof(float) * 1536);
+  /* output 276 "running_stats:blocks.3.leff.bn2.running_mean" = %221 : f32[2, 768] */
+  memcpy(outputs[276], arena + 456796416, sizeof(float) * 1536);
+  /* output 277 "running_stats:blocks.3.leff.bn3.running_mean" = %230 : f32[2, 192] */
+  memcpy(outputs[277], arena + 456832368, sizeof(float) * 384);
+  /* output 278 "running_stats:blocks.4.leff.bn1.running_mean" = %270 : f32[2, 768] */
+  memcpy(outputs[278], arena + 456797952, sizeof(float) * 1536);
+  /* output 279 "running_stats:blocks.4.leff.bn2.running_mean" = %278 : f32[2, 768] */
+  memcpy(outputs[279], arena + 456799488, sizeof(float) * 1536);
+  /* output 280 "running_stats:blocks.4.leff.bn3.running_mean" = %287 : f32[2, 192] */
+  memcpy(outputs[280], arena + 456832752, sizeof(float) * 384);
+  /* output 281 "running_stats:blocks.5.leff.bn1.running_mean" = %327 : f32[2, 768] */
+  memcpy(outputs[281], arena + 456801024, sizeof(float) * 1536);
+  /* output 282 "running_stats:blocks.5.leff.bn2.running_mean" = %335 : f32[2, 768] */
+  memcpy(outputs[282], arena + 456802560, sizeof(float) * 1536);
+  /* output 283 "running_stats:blocks.5.leff.bn3.running_mean" = %344 : f32[2, 192] */
+  memcpy(outputs[283], arena + 456833136, sizeof(float) * 384);
+  /* output 284 "running_stats:blocks.6.leff.bn1.running_mean" = %384 : f32[2, 768] */
+  memcpy(outputs[284], arena + 456804096, sizeof(float) * 1536);
+  /* output 285 "running_stats:blocks.6.leff.bn2.running_mean" = %392 : f32[2, 768] */
+  memcpy(outputs[285], arena + 456805632, sizeof(float) * 1536);
+  /* output 286 "running_stats:blocks.6.leff.bn3.running_mean" = %401 : f32[2, 192] */
+  memcpy(outputs[286], arena + 456833520, sizeof(float) * 384);
+  /* output 287 "running_stats:blocks.7.leff.bn1.running_mean" = %441 : f32[2, 768] */
+  memcpy(outputs[287], arena + 456807168, sizeof(float) * 1536);
+  /* output 288 "running_stats:blocks.7.leff.bn2.running_mean" = %449 : f32[2, 768] */
+  memcpy(outputs[288], arena + 456808704, sizeof(float) * 1536);
+  /* output 289 "running_stats:blocks.7.leff.bn3.running_mean" = %458 : f32[2, 192] */
+  memcpy(outputs[289], arena + 456833904, sizeof(float) * 384);
+  /* output 290 "running_stats:blocks.8.leff.bn1.running_mean" = %498 : f32[2, 768] */
+  memcpy(outputs[290], arena + 456810240, sizeof(float) * 1536);
+  /* output 291 "running_stats:blocks.8.leff.bn2.running_mean" = %506 : f32[2, 768] */
+  memcpy(outputs[291], arena + 456811776, sizeof(float) * 1536);
+  /* output 292 "running_stats:blocks.8.leff.bn3.running_mean" = %515 : f32[2, 192] */
+  memcpy(outputs[292], arena + 456834288, sizeof(float) * 384);
+  /* output 293 "running_stats:blocks.9.leff.bn1.running_mean" = %555 : f32[2, 768] */
+  memcpy(outputs[293], arena + 456813312, sizeof(float) * 1536);
+  /* output 294 "running_stats:blocks.9.leff.bn2.running_mean" = %563 : f32[2, 768] */
+  memcpy(outputs[294], arena + 456814848, sizeof(float) * 1536);
+  /* output 295 "running_stats:blocks.9.leff.bn3.running_mean" = %572 : f32[2, 192] */
+  memcpy(outputs[295], arena + 456834672, sizeof(float) * 384);
+  /* output 296 "running_stats:blocks.10.leff.bn1.running_mean" = %612 : f32[2, 768] */
+  memcpy(outputs[296], arena + 456816384, sizeof(float) * 1536);
+  /* output 297 "running_stats:blocks.10.leff.bn2.running_mean" = %620 : f32[2, 768] */
+  memcpy(outputs[297], arena + 456817920, sizeof(float) * 1536);
+  /* output 298 "running_stats:blocks.10.leff.bn3.running_mean" = %629 : f32[2, 192] */
+  memcpy(outputs[298], arena + 456835056, sizeof(float) * 384);
+  /* output 299 "running_stats:blocks.11.leff.bn1.running_mean" = %669 : f32[2, 768] */
+  memcpy(outputs[299], arena + 456819456, sizeof(float) * 1536);
+  /* output 300 "running_stats:blocks.11.leff.bn2.running_mean" = %677 : f32[2, 768] */
+  memcpy(outputs[300], arena + 456820992, sizeof(float) * 1536);
+  /* output 301 "running_stats:blocks.11.leff.bn3.running_mean" = %686 : f32[2, 192] */
+  memcpy(outputs[301], arena + 456835440, sizeof(float) * 384);
   return 0;
 } // ceit_tiny_train_forward
 

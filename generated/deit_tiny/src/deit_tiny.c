@@ -543,6 +543,13 @@ void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, co
 void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx);
 void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
+void lk_batch_statistics_cl(long rows, long C, const float *x, float *out);
+void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                          int act, float *ws, float *y);
+void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                     const float *b, float eps, int act, float *ws, float *out);
+void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                               const float *b, const float *sums, float eps, int act, float *ws, float *dx);
 void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y);
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx);

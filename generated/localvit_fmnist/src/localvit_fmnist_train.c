@@ -543,6 +543,13 @@ void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, co
 void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx);
 void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
+void lk_batch_statistics_cl(long rows, long C, const float *x, float *out);
+void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                          int act, float *ws, float *y);
+void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                     const float *b, float eps, int act, float *ws, float *out);
+void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                               const float *b, const float *sums, float eps, int act, float *ws, float *dx);
 void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y);
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx);
@@ -3100,7 +3107,9 @@ static inline lk_vf lk__grad_vact(int act, lk_vf x, lk_vf dy) {
   case LK_ACT_RELU: return lk_vselect(x > 0.0f, dy, lk_vzero());
   case LK_ACT_RELU6: return lk_vselect((x > 0.0f) & (x < 6.0f), dy, lk_vzero());
   case LK_ACT_HSWISH: {
-    lk_vf mid = dy * (x / 3.0f + 0.5f);
+    /* x/3 + 1/2 as (x + 3/2)·(1/3): no vector division (it cost as much as the rest of a
+     * BatchNorm pass), and the sum is exact near its zero at −3/2, where x/3 + 1/2 cancels. */
+    lk_vf mid = dy * ((x + 1.5f) * (1.0f / 3.0f));
     return lk_vselect(x < -3.0f, lk_vzero(), lk_vselect(x <= 3.0f, mid, dy));
   }
   case LK_ACT_HSIGMOID: return lk_vselect((x > -3.0f) & (x < 3.0f), dy * (1.0f / 6.0f), lk_vzero());
@@ -3465,23 +3474,214 @@ void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const f
   lk_scratch_free((float *)(void *)k.part);
 }
 
-/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row), as
- * lk_batch_moments. */
-void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row);
+ * with lo, also lo[c] = the mean's rounding error, mean − out[c] rounded to float. */
+static void lk__grad_cl_moments(long rows, long C, const float *x, float *out, float *lo) {
   double n = (double)rows;
   lk__grad_cl_work k;
-  if (rows <= 0 || C <= 0) return;
-  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
-    lk_batch_moments((int)rows, C, 1, x, out);
-    return;
-  }
-  lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
+  int scratch = lk__grad_cl_alloc(rows, C, 2, &k);
+  if (scratch) lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
   for (long c = 0; c < C; ++c) {
-    double d = k.sums[c] / n, var = k.sums[C + c] / n - d * d;
-    out[c] = (float)(x[c] + d);
+    double mean, var;
+    if (scratch) { /* sums about the pivot x[c] */
+      double d = k.sums[c] / n;
+      mean = x[c] + d;
+      var = k.sums[C + c] / n - d * d;
+    } else { /* out of memory: the channel's strip, two passes (as lk_batch_moments) */
+      lk__grad_group_stats(x + c, rows, C, 1, &mean, &var);
+    }
+    out[c] = (float)mean;
     out[C + c] = n > 1.0 ? (float)((var > 0.0 ? var : 0.0) * n / (n - 1.0)) : NAN;
+    if (lo) lo[c] = (float)(mean - (double)out[c]);
   }
-  lk_scratch_free((float *)(void *)k.part);
+  if (scratch) lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out [2, C] = mean, unbiased variance per channel over the rows, as lk_batch_moments. */
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+  if (rows > 0 && C > 0) lk__grad_cl_moments(rows, C, x, out, NULL);
+}
+
+/* out [3, C]: the moments as lk_batch_moments_cl (the running statistics' rows), then the mean's
+ * rounding error, so that (x − out[c]) − out[2C + c] is x − mean to float precision even where
+ * |mean| ≫ std: the statistics batch_norm_act normalises with. */
+void lk_batch_statistics_cl(long rows, long C, const float *x, float *out) {
+  if (rows > 0 && C > 0) lk__grad_cl_moments(rows, C, x, out, out + 2 * C);
+}
+
+/* ---- BatchNorm over tokens from the batch's statistics, with its activation -----------------------
+ * x [rows, C]; m [3, C] holds the batch mean, unbiased variance and the mean's rounding error over
+ * the rows, as lk_batch_statistics_cl gives them (computed once per step, for the running
+ * statistics too: the normalisation turns the variance back into the biased one, 0 for a single
+ * row, and subtracts the mean in two parts, x − mean = (x − m[c]) − m[2C + c]). The forward is
+ * one pass, y = act(x̂·w + b); the backward recomputes the pre-activation x̂·w + b from x in each
+ * of its two passes, so it is never stored:
+ * - lk_batch_norm_act_param_grad_cl: out[0:C) = Σ dy·x̂, out[C:2C) = Σ dy with dy = dz ⊙ act'(·),
+ *   in float over blocks of LK__BNCL_ROWS rows, the blocks added in double in block order (the
+ *   thread count does not change the result);
+ * - lk_batch_norm_act_grad_cl: dx = w·rstd·(dy − Σdy/n − x̂·Σ(dy·x̂)/n), from those sums.
+ * act is an LK_ACT_* code (LK_ACT_NONE: none); w and b may be NULL (1 and 0). ws is the
+ * workspace, in floats with Cp = C rounded up to whole vectors: 5·Cp for the forward,
+ * 2·blocks·Cp + 5·Cp for the sums (blocks = ⌈rows / LK__BNCL_ROWS⌉), 7·Cp for the
+ * input gradient. The per-channel factors are zero-padded to Cp, so a row's last partial vector
+ * computes on zeros. */
+
+typedef struct {
+  float *mu, *lo, *scale, *shift, *rstd; /* mean and its rounding error; rstd·w; b; rstd = 1/sqrt(biased var + eps) */
+} lk__bna_factors;
+
+static lk__bna_factors lk__bna_prepare(long rows, long C, const float *m, const float *w, const float *b, float eps,
+                                       float *ws) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  double n = (double)rows;
+  lk__bna_factors f = {ws, ws + Cp, ws + 2 * Cp, ws + 3 * Cp, ws + 4 * Cp};
+  for (long c = 0; c < Cp; ++c) {
+    double var = c < C && rows > 1 ? (double)m[C + c] * (n - 1.0) / n : 0.0, r = 1.0 / sqrt((var > 0.0 ? var : 0.0) + eps);
+    f.mu[c] = c < C ? m[c] : 0.0f;
+    f.lo[c] = c < C ? m[2 * C + c] : 0.0f;
+    f.rstd[c] = c < C ? (float)r : 0.0f;
+    f.scale[c] = c < C ? (float)(r * (w ? w[c] : 1.0)) : 0.0f;
+    f.shift[c] = c < C && b ? b[c] : 0.0f;
+  }
+  return f;
+}
+
+/* n < LK_VW floats from p, zero-padded to a vector; and the first n lanes of v stored to p. */
+static inline lk_vf lk__bna_load_part(const float *p, long n) {
+  float t[LK_VW] = {0};
+  memcpy(t, p, (size_t)n * sizeof(float));
+  return lk_vload(t);
+}
+static inline void lk__bna_store_part(float *p, long n, lk_vf v) {
+  float t[LK_VW];
+  lk_vstore(t, v);
+  memcpy(p, t, (size_t)n * sizeof(float));
+}
+
+/* The activation as a compile-time constant in the loops: each kernel's body is an always-inline
+ * function of `act`, called once per LK_ACT_* code, so lk_vact's and lk__grad_vact's switches
+ * fold away (with a variable code they stay in the innermost loop). */
+#define LK__BNA_DISPATCH(act, body, ...)                \
+  switch (act) {                                        \
+  case LK_ACT_GELU: body(LK_ACT_GELU, __VA_ARGS__); break;       \
+  case LK_ACT_RELU: body(LK_ACT_RELU, __VA_ARGS__); break;       \
+  case LK_ACT_RELU6: body(LK_ACT_RELU6, __VA_ARGS__); break;     \
+  case LK_ACT_HSWISH: body(LK_ACT_HSWISH, __VA_ARGS__); break;   \
+  case LK_ACT_HSIGMOID: body(LK_ACT_HSIGMOID, __VA_ARGS__); break; \
+  case LK_ACT_SIGMOID: body(LK_ACT_SIGMOID, __VA_ARGS__); break; \
+  default: body(LK_ACT_NONE, __VA_ARGS__); break;                \
+  }
+
+/* x − mean of one vector of channel c: (x − m[c]) − (the mean's rounding error). */
+#define LK__BNA_DEV(f, xv, c) ((xv) - lk_vload((f)->mu + (c)) - lk_vload((f)->lo + (c)))
+
+__attribute__((always_inline)) static inline void lk__bna_forward(const int act, long rows, long C, const float *x,
+                                                                  const lk__bna_factors *f, float *y) {
+  long Cv = C / LK_VW * LK_VW;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    for (long c = 0; c < Cv; c += LK_VW)
+      lk_vstore(yr + c, lk_vact(act, LK__BNA_DEV(f, lk_vload(xr + c), c) * lk_vload(f->scale + c) + lk_vload(f->shift + c)));
+    if (Cv < C)
+      lk__bna_store_part(yr + Cv, C - Cv,
+                         lk_vact(act, LK__BNA_DEV(f, lk__bna_load_part(xr + Cv, C - Cv), Cv) * lk_vload(f->scale + Cv) + lk_vload(f->shift + Cv)));
+  }
+}
+
+void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                          int act, float *ws, float *y) {
+  lk__bna_factors f;
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
+  LK__BNA_DISPATCH(act, lk__bna_forward, rows, C, x, &f, y)
+}
+
+/* Adds dy and dy·(x − mean) of one vector of channels [c, c + LK_VW) to the block's float sums
+ * sg[c...] and sgd[c...] (L1-resident: 2·Cp floats). */
+__attribute__((always_inline)) static inline void lk__bna_add(const int act, lk_vf xv, lk_vf gv, long c, const lk__bna_factors *f,
+                                                              float *sg, float *sgd) {
+  lk_vf d = LK__BNA_DEV(f, xv, c);
+  lk_vf g = lk__grad_vact(act, d * lk_vload(f->scale + c) + lk_vload(f->shift + c), gv);
+  lk_vstore(sg + c, lk_vload(sg + c) + g);
+  lk_vstore(sgd + c, lk_vload(sgd + c) + g * d);
+}
+
+/* Each block of LK__BNCL_ROWS rows sums in float into its own part rows, reading whole rows in
+ * order; the blocks' sums are then added in double, in block order. (Double lanes throughout
+ * cost ~1.4× the time here, the kernel being bound by its vector arithmetic: a block's float sum
+ * of 64 terms is within ~64 ulp of its terms' magnitude, the same as the kernels' float passes.) */
+__attribute__((always_inline)) static inline void lk__bna_param_grad(const int act, long rows, long C, const float *x,
+                                                                     const float *dz, const lk__bna_factors *f, float *part) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW, Cv = C / LK_VW * LK_VW, blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long k = 0; k < blocks; ++k) {
+    float *sg = part + 2 * k * Cp, *sgd = sg + Cp;
+    for (long c = 0; c < 2 * Cp; ++c) sg[c] = 0.0f;
+    for (long r = k * LK__BNCL_ROWS; r < lk_min_l(rows, (k + 1) * LK__BNCL_ROWS); ++r) {
+      const float *xr = x + r * C, *gr = dz + r * C;
+      for (long c = 0; c < Cv; c += LK_VW) lk__bna_add(act, lk_vload(xr + c), lk_vload(gr + c), c, f, sg, sgd);
+      if (Cv < C) lk__bna_add(act, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), Cv, f, sg, sgd);
+    }
+  }
+}
+
+void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                     const float *b, float eps, int act, float *ws, float *out) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW, blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  float *part = ws; /* [blocks][2][Cp]: Σ dy, Σ dy·(x − mean) */
+  lk__bna_factors f;
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws + 2 * blocks * Cp);
+  LK__BNA_DISPATCH(act, lk__bna_param_grad, rows, C, x, dz, &f, part)
+  for (long c = 0; c < C; ++c) {
+    double sg = 0.0, sgd = 0.0;
+    for (long k = 0; k < blocks; ++k) {
+      sg += part[(2 * k) * Cp + c];
+      sgd += part[(2 * k + 1) * Cp + c];
+    }
+    out[c] = (float)(sgd * f.rstd[c]);
+    out[C + c] = (float)sg;
+  }
+}
+
+/* dx = (dy − a − (x − mean)·rb)·scale for one vector of channel c. */
+#define LK__BNA_DX(act, f, xv, gv, a, rb, c)                                                              \
+  ((lk__grad_vact(act, LK__BNA_DEV(f, xv, c) * lk_vload((f)->scale + (c)) + lk_vload((f)->shift + (c)), gv) - \
+    lk_vload((a) + (c)) - LK__BNA_DEV(f, xv, c) * lk_vload((rb) + (c))) *                                 \
+   lk_vload((f)->scale + (c)))
+
+__attribute__((always_inline)) static inline void lk__bna_grad(const int act, long rows, long C, const float *x, const float *dz,
+                                                               const lk__bna_factors *f, const float *a, const float *rb,
+                                                               float *dx) {
+  long Cv = C / LK_VW * LK_VW;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dz + r * C;
+    float *dr = dx + r * C;
+    for (long c = 0; c < Cv; c += LK_VW) lk_vstore(dr + c, LK__BNA_DX(act, f, lk_vload(xr + c), lk_vload(gr + c), a, rb, c));
+    if (Cv < C)
+      lk__bna_store_part(dr + Cv, C - Cv,
+                         LK__BNA_DX(act, f, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), a, rb, Cv));
+  }
+}
+
+/* dx may equal dz. */
+void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                               const float *b, const float *sums, float eps, int act, float *ws, float *dx) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  lk__bna_factors f;
+  float *a, *rb; /* Σdy/n; rstd·Σ(dy·x̂)/n, so that x̂·Σ(dy·x̂)/n = (x − mean)·rb */
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
+  a = ws + 5 * Cp;
+  rb = ws + 6 * Cp;
+  for (long c = 0; c < Cp; ++c) {
+    a[c] = c < C ? (float)(sums[C + c] / (double)rows) : 0.0f;
+    rb[c] = c < C ? (float)((double)sums[c] * f.rstd[c] / (double)rows) : 0.0f;
+  }
+  LK__BNA_DISPATCH(act, lk__bna_grad, rows, C, x, dz, &f, a, rb, dx)
 }
 
 /* ---- Sum over axes (gradients of broadcast operands) ---------------------------------------------
@@ -4115,6 +4315,52 @@ void lk_batch_moments_naive(int B, long C, long S, const float *x, float *out) {
     lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
     out[c] = (float)m;
     out[C + c] = n > 1.0 ? (float)(v * n / (n - 1.0)) : NAN;
+  }
+}
+
+/* batch_norm_act and its gradients from their definitions, in double (x [rows, C], m [3, C] as above). */
+static void lk__bna_ref_stats(long rows, long C, const float *m, float eps, long c, double *mean, double *rstd) {
+  double var = rows > 1 ? (double)m[C + c] * (rows - 1.0) / rows : 0.0;
+  *mean = (double)m[c] + m[2 * C + c];
+  *rstd = 1.0 / sqrt(var + eps);
+}
+
+void lk_batch_norm_act_naive(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                             int act, float *y) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r)
+      y[r * C + c] = (float)lk_apply_act_ref(act, (x[r * C + c] - mean) * rstd * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+void lk_batch_norm_act_param_grad_naive(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                        const float *b, float eps, int act, float *out) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd, sw = 0.0, sb = 0.0;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r) {
+      double xh = (x[r * C + c] - mean) * rstd;
+      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+      sw += dy * xh;
+      sb += dy;
+    }
+    out[c] = (float)sw;
+    out[C + c] = (float)sb;
+  }
+}
+
+void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                  const float *b, const float *sums, float eps, int act, float *dx) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd, wc = w ? w[c] : 1.0;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r) {
+      double xh = (x[r * C + c] - mean) * rstd;
+      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * wc + (b ? b[c] : 0.0));
+      dx[r * C + c] = (float)(wc * rstd * (dy - sums[C + c] / (double)rows - xh * sums[c] / (double)rows));
+    }
   }
 }
 
@@ -5151,7 +5397,7 @@ static const unsigned char localvit_fmnist_train_param_read_[108] = {
 };
 int localvit_fmnist_train_param_read_by_forward(int i) { return i >= 0 && i < 108 ? localvit_fmnist_train_param_read_[i] : 0; }
 
-size_t localvit_fmnist_train_arena_bytes(void) { return 62882944; }
+size_t localvit_fmnist_train_arena_bytes(void) { return 50064768; }
 
 void localvit_fmnist_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5181,33 +5427,33 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
 
   /* %4 = img2seq(%3) patch_embed : f32[B, 49, 64], written into %7 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 64, 49, arena + (long)b * 3136, arena + 12869696 + (long)b * 3200);
+    lk_img2seq(1, 64, 49, arena + (long)b * 3136, arena + 9658432 + (long)b * 3200);
   } // for b
 
   /* %7 = concat(%5, %4) {axis 0} : f32[B, 50, 64] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 64}, params[2], (const long[]){0, 64, 1},
-        arena + 12869632 + (long)b * 3200, (const long[]){3200, 3200, 1});
+        arena + 9658368 + (long)b * 3200, (const long[]){3200, 3200, 1});
   } // for b
 
   /* %8 = add(%7, %6) : f32[B, 50, 64], written over %7 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 12869632, (const long[]){3200, 64, 1}, params[3],
-      (const long[]){0, 64, 1}, arena + 12869632);
+  lk_add(3, (const long[]){B, 50, 64}, arena + 9658368, (const long[]){3200, 64, 1}, params[3],
+      (const long[]){0, 64, 1}, arena + 9658368);
 
   /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 12869632, 1e-06f, arena + 12972032);
+  lk_normalize(B * 50, 64, arena + 9658368, 1e-06f, arena + 9760768);
 
   /* %12 = mul(%11, %9) blocks.0.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 12972032, (const long[]){3200, 64, 1}, params[4],
-      (const long[]){0, 0, 1}, arena + 13074432);
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 9760768, (const long[]){3200, 64, 1}, params[4],
+      (const long[]){0, 0, 1}, arena + 9863168);
 
   /* %13 = add(%12, %10) blocks.0.norm1 : f32[B, 50, 64], written over %12 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 13074432, (const long[]){3200, 64, 1}, params[5],
-      (const long[]){0, 0, 1}, arena + 13074432);
+  lk_add(3, (const long[]){B, 50, 64}, arena + 9863168, (const long[]){3200, 64, 1}, params[5],
+      (const long[]){0, 0, 1}, arena + 9863168);
 
   /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 50, 192] */
-  lk_fused_linear(B * 50, 64, 192, arena + 13074432, params[6], params[7], LK_ACT_NONE, NULL,
-      arena + 11640832);
+  lk_fused_linear(B * 50, 64, 192, arena + 9863168, params[6], params[7], LK_ACT_NONE, NULL,
+      arena + 8429568);
 
   /* %17 = slice(%16) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
 
@@ -5216,1511 +5462,1511 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
   /* %19 = slice(%16) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
 
   /* %20 = sdpa(%17, %18, %19) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 64] */
-  lk_sdpa(B, 50, 50, 2, 2, 32, arena + 11640832, 192, arena + 11640896, 192, arena + 11640960, 192,
-      arena + 13176832, 0.17677669f);
+  lk_sdpa(B, 50, 50, 2, 2, 32, arena + 8429568, 192, arena + 8429632, 192, arena + 8429696, 192,
+      arena + 9965568, 0.17677669f);
 
   /* %23 = fused_linear(%20, %21, %22, %8) {residual} blocks.0.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 13176832, params[8], params[9], LK_ACT_NONE,
-      arena + 12869632, arena);
+  lk_fused_linear(B * 50, 64, 64, arena + 9965568, params[8], params[9], LK_ACT_NONE,
+      arena + 9658368, arena);
 
-  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], written into %59 from row 0 */
+  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], written into %60 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 64, arena + (long)b * 3200, 3200, arena + 13279232 + (long)b * 3200, 64);
+    lk_copy_rows(1, 64, arena + (long)b * 3200, 3200, arena + 10067968 + (long)b * 3200, 64);
   } // for b
 
   /* %25 = slice(%23) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 64, 3200, arena + 14712832, 3136);
+  lk_copy_rows(B, 3136, arena + 64, 3200, arena + 11501568, 3136);
 
   /* %27 = reshape(%26) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %26: no code */
 
   /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 14712832, params[10], NULL, LK_ACT_NONE, NULL, arena);
+  lk_fused_linear(B * 49, 64, 256, arena + 11501568, params[10], NULL, LK_ACT_NONE, NULL, arena);
 
-  /* %31 = batch_normalize(%28, %29, %30) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_normalize_cl(B * 49, 256, arena, params[11], params[12], 1e-05f, arena + 401408);
+  /* %31 = batch_statistics(%28) blocks.0.conv.conv.1 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena, arena + 12503040);
 
-  /* %32 = batch_moments(%28) {channels last} blocks.0.conv.conv.1 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena, arena + 15714944);
+  /* %32 = slice(%31) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12503040, 768, arena + 12509824, 512);
 
-  /* %33 = hswish(%31) blocks.0.conv : f32[B, 49, 256] */
-  lk_hswish(B * 49 * 256, arena + 401408, arena + 802816);
+  /* %33 = batch_norm_act(%28, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena, arena + 12503040, params[11], params[12], 1e-05f,
+      LK_ACT_HSWISH, arena + 802816, arena + 401408);
 
   /* %35 = token_dwconv(%33, %34) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
-  lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 802816, params[15], NULL, LK_ACT_NONE,
-      arena + 1204224);
+  lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 401408, params[15], NULL, LK_ACT_NONE,
+      arena + 802816);
 
-  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_normalize_cl(B * 49, 256, arena + 1204224, params[16], params[17], 1e-05f,
-      arena + 1605632);
+  /* %38 = batch_statistics(%35) blocks.0.conv.conv.4 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 802816, arena + 12503808);
 
-  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.4 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 1204224, arena + 15715456);
+  /* %39 = slice(%38) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12503808, 768, arena + 12510336, 512);
 
-  /* %40 = hswish(%38) blocks.0.conv : f32[B, 49, 256] */
-  lk_hswish(B * 49 * 256, arena + 1605632, arena + 2007040);
+  /* %40 = batch_norm_act(%35, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 802816, arena + 12503808, params[16], params[17],
+      1e-05f, LK_ACT_HSWISH, arena + 1605632, arena + 1204224);
 
   /* %41 = mean(%40) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 2007040, arena + 15616000);
+  lk_mean_axis(B, 49, 256, arena + 1204224, arena + 12404736);
 
   /* %44 = fused_linear(%41, %42, %43) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 15616000, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 15719040);
+  lk_fused_linear(B, 256, 4, arena + 12404736, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 12514496);
 
   /* %45 = relu(%44) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 15719040, arena + 15719168);
+  lk_relu(B * 4, arena + 12514496, arena + 12514624);
 
   /* %48 = fused_linear(%45, %46, %47) blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 15719168, params[22], params[23], LK_ACT_NONE, NULL,
-      arena + 15624192);
+  lk_fused_linear(B, 4, 256, arena + 12514624, params[22], params[23], LK_ACT_NONE, NULL,
+      arena + 12412928);
 
   /* %49 = hsigmoid(%48) blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 15624192, arena + 15632384);
+  lk_hsigmoid(B * 256, arena + 12412928, arena + 12421120);
 
   /* %50 = mul(%40, %49) blocks.0.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){12544, 256, 1},
-      arena + 15632384, (const long[]){256, 0, 1}, arena + 2408448);
+  lk_mul(3, (const long[]){B, 49, 256}, arena + 1204224, (const long[]){12544, 256, 1},
+      arena + 12421120, (const long[]){256, 0, 1}, arena + 1605632);
 
   /* %52 = reshape(%51) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %51: no code */
 
   /* %53 = fused_linear(%50, %52) blocks.0.conv.conv.7 : f32[B, 49, 64] */
-  lk_fused_linear(B * 49, 256, 64, arena + 2408448, params[24], NULL, LK_ACT_NONE, NULL,
-      arena + 14813184);
+  lk_fused_linear(B * 49, 256, 64, arena + 1605632, params[24], NULL, LK_ACT_NONE, NULL,
+      arena + 11601920);
 
-  /* %56 = batch_normalize(%53, %54, %55) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_cl(B * 49, 64, arena + 14813184, params[25], params[26], 1e-05f,
-      arena + 2809856);
+  /* %56 = batch_statistics(%53) blocks.0.conv.conv.8 : f32[3, 64] */
+  lk_batch_statistics_cl(B * 49, 64, arena + 11601920, arena + 12513920);
 
-  /* %57 = batch_moments(%53) {channels last} blocks.0.conv.conv.8 : f32[2, 64] */
-  lk_batch_moments_cl(B * 49, 64, arena + 14813184, arena + 15719296);
+  /* %57 = slice(%56) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 64] */
+  lk_copy_rows(1, 128, arena + 12513920, 192, arena + 12514752, 128);
 
-  /* %58 = add(%25, %56) blocks.0.conv : f32[B, 49, 64], written into %59 from row 1 */
+  /* %58 = batch_norm_act(%53, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_cl(B * 49, 64, arena + 11601920, arena + 12513920, params[25], params[26],
+      1e-05f, LK_ACT_NONE, arena + 2107392, arena + 2007040);
+
+  /* %59 = add(%25, %58) blocks.0.conv : f32[B, 49, 64], written into %60 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 14712832 + (long)b * 3136, (const long[]){64, 1},
-        arena + 2809856 + (long)b * 3136, (const long[]){64, 1}, arena + 13279296 + (long)b * 3200);
+    lk_add(2, (const long[]){49, 64}, arena + 11501568 + (long)b * 3136, (const long[]){64, 1},
+        arena + 2007040 + (long)b * 3136, (const long[]){64, 1}, arena + 10068032 + (long)b * 3200);
   } // for b
 
-  /* %59 = concat(%24, %58) {axis 0} blocks.0.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %60 = concat(%24, %59) {axis 0} blocks.0.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %62 = normalize(%59) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 13279232, 1e-06f, arena + 13381632);
+  /* %63 = normalize(%60) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  lk_normalize(B * 50, 64, arena + 10067968, 1e-06f, arena + 10170368);
 
-  /* %63 = mul(%62, %60) blocks.1.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 13381632, (const long[]){3200, 64, 1}, params[29],
-      (const long[]){0, 0, 1}, arena + 13484032);
+  /* %64 = mul(%63, %61) blocks.1.norm1 : f32[B, 50, 64] */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 10170368, (const long[]){3200, 64, 1}, params[29],
+      (const long[]){0, 0, 1}, arena + 10272768);
 
-  /* %64 = add(%63, %61) blocks.1.norm1 : f32[B, 50, 64], written over %63 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 13484032, (const long[]){3200, 64, 1}, params[30],
-      (const long[]){0, 0, 1}, arena + 13484032);
+  /* %65 = add(%64, %62) blocks.1.norm1 : f32[B, 50, 64], written over %64 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 10272768, (const long[]){3200, 64, 1}, params[30],
+      (const long[]){0, 0, 1}, arena + 10272768);
 
-  /* %67 = fused_linear(%64, %65, %66) blocks.1.attn.qkv : f32[B, 50, 192] */
-  lk_fused_linear(B * 50, 64, 192, arena + 13484032, params[31], params[32], LK_ACT_NONE, NULL,
-      arena + 11948032);
+  /* %68 = fused_linear(%65, %66, %67) blocks.1.attn.qkv : f32[B, 50, 192] */
+  lk_fused_linear(B * 50, 64, 192, arena + 10272768, params[31], params[32], LK_ACT_NONE, NULL,
+      arena + 8736768);
 
-  /* %68 = slice(%67) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %67: no code */
+  /* %69 = slice(%68) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %68: no code */
 
-  /* %69 = slice(%67) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %67: no code */
+  /* %70 = slice(%68) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %68: no code */
 
-  /* %70 = slice(%67) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %67: no code */
+  /* %71 = slice(%68) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %68: no code */
 
-  /* %71 = sdpa(%68, %69, %70) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
-  lk_sdpa(B, 50, 50, 2, 2, 32, arena + 11948032, 192, arena + 11948096, 192, arena + 11948160, 192,
-      arena + 13586432, 0.17677669f);
+  /* %72 = sdpa(%69, %70, %71) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
+  lk_sdpa(B, 50, 50, 2, 2, 32, arena + 8736768, 192, arena + 8736832, 192, arena + 8736896, 192,
+      arena + 10375168, 0.17677669f);
 
-  /* %74 = fused_linear(%71, %72, %73, %59) {residual} blocks.1.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 13586432, params[33], params[34], LK_ACT_NONE,
-      arena + 13279232, arena + 2809856);
+  /* %75 = fused_linear(%72, %73, %74, %60) {residual} blocks.1.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 10375168, params[33], params[34], LK_ACT_NONE,
+      arena + 10067968, arena + 2007040);
 
-  /* %75 = slice(%74) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], written into %110 from row 0 */
+  /* %76 = slice(%75) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], written into %112 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 64, arena + 2809856 + (long)b * 3200, 3200, arena + 13688832 + (long)b * 3200,
+    lk_copy_rows(1, 64, arena + 2007040 + (long)b * 3200, 3200, arena + 10477568 + (long)b * 3200,
         64);
   } // for b
 
-  /* %76 = slice(%74) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 2809920, 3200, arena + 14913536, 3136);
+  /* %77 = slice(%75) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 2007104, 3200, arena + 11702272, 3136);
 
-  /* %78 = reshape(%77) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %77: no code */
+  /* %79 = reshape(%78) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %78: no code */
 
-  /* %79 = fused_linear(%76, %78) blocks.1.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 14913536, params[35], NULL, LK_ACT_NONE, NULL,
+  /* %80 = fused_linear(%77, %79) blocks.1.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 11702272, params[35], NULL, LK_ACT_NONE, NULL,
+      arena + 2007040);
+
+  /* %83 = batch_statistics(%80) blocks.1.conv.conv.1 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 2007040, arena + 12504576);
+
+  /* %84 = slice(%83) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12504576, 768, arena + 12510848, 512);
+
+  /* %85 = batch_norm_act(%80, %83, %81, %82) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 2007040, arena + 12504576, params[36], params[37],
+      1e-05f, LK_ACT_HSWISH, arena + 2809856, arena + 2408448);
+
+  /* %87 = token_dwconv(%85, %86) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 2408448, params[40], NULL, LK_ACT_NONE,
       arena + 2809856);
 
-  /* %82 = batch_normalize(%79, %80, %81) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_normalize_cl(B * 49, 256, arena + 2809856, params[36], params[37], 1e-05f,
-      arena + 3211264);
+  /* %90 = batch_statistics(%87) blocks.1.conv.conv.4 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 2809856, arena + 12505344);
 
-  /* %83 = batch_moments(%79) {channels last} blocks.1.conv.conv.1 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 2809856, arena + 15715968);
+  /* %91 = slice(%90) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12505344, 768, arena + 12511360, 512);
 
-  /* %84 = hswish(%82) blocks.1.conv : f32[B, 49, 256] */
-  lk_hswish(B * 49 * 256, arena + 3211264, arena + 3612672);
+  /* %92 = batch_norm_act(%87, %90, %88, %89) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 2809856, arena + 12505344, params[41], params[42],
+      1e-05f, LK_ACT_HSWISH, arena + 3612672, arena + 3211264);
 
-  /* %86 = token_dwconv(%84, %85) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
-  lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 3612672, params[40], NULL, LK_ACT_NONE,
+  /* %93 = mean(%92) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 3211264, arena + 12429312);
+
+  /* %96 = fused_linear(%93, %94, %95) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 12429312, params[45], params[46], LK_ACT_NONE, NULL,
+      arena + 12514880);
+
+  /* %97 = relu(%96) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 12514880, arena + 12515008);
+
+  /* %100 = fused_linear(%97, %98, %99) blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 12515008, params[47], params[48], LK_ACT_NONE, NULL,
+      arena + 12437504);
+
+  /* %101 = hsigmoid(%100) blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 12437504, arena + 12445696);
+
+  /* %102 = mul(%92, %101) blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  lk_mul(3, (const long[]){B, 49, 256}, arena + 3211264, (const long[]){12544, 256, 1},
+      arena + 12445696, (const long[]){256, 0, 1}, arena + 3612672);
+
+  /* %104 = reshape(%103) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %103: no code */
+
+  /* %105 = fused_linear(%102, %104) blocks.1.conv.conv.7 : f32[B, 49, 64] */
+  lk_fused_linear(B * 49, 256, 64, arena + 3612672, params[49], NULL, LK_ACT_NONE, NULL,
+      arena + 11802624);
+
+  /* %108 = batch_statistics(%105) blocks.1.conv.conv.8 : f32[3, 64] */
+  lk_batch_statistics_cl(B * 49, 64, arena + 11802624, arena + 12514112);
+
+  /* %109 = slice(%108) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 64] */
+  lk_copy_rows(1, 128, arena + 12514112, 192, arena + 12515136, 128);
+
+  /* %110 = batch_norm_act(%105, %108, %106, %107) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_cl(B * 49, 64, arena + 11802624, arena + 12514112, params[50], params[51],
+      1e-05f, LK_ACT_NONE, arena + 4114432, arena + 4014080);
+
+  /* %111 = add(%77, %110) blocks.1.conv : f32[B, 49, 64], written into %112 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){49, 64}, arena + 11702272 + (long)b * 3136, (const long[]){64, 1},
+        arena + 4014080 + (long)b * 3136, (const long[]){64, 1}, arena + 10477632 + (long)b * 3200);
+  } // for b
+
+  /* %112 = concat(%76, %111) {axis 0} blocks.1.conv : f32[B, 50, 64], its operands computed in place: no code */
+
+  /* %115 = normalize(%112) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  lk_normalize(B * 50, 64, arena + 10477568, 1e-06f, arena + 10579968);
+
+  /* %116 = mul(%115, %113) blocks.2.norm1 : f32[B, 50, 64] */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 10579968, (const long[]){3200, 64, 1}, params[54],
+      (const long[]){0, 0, 1}, arena + 10682368);
+
+  /* %117 = add(%116, %114) blocks.2.norm1 : f32[B, 50, 64], written over %116 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 10682368, (const long[]){3200, 64, 1}, params[55],
+      (const long[]){0, 0, 1}, arena + 10682368);
+
+  /* %120 = fused_linear(%117, %118, %119) blocks.2.attn.qkv : f32[B, 50, 192] */
+  lk_fused_linear(B * 50, 64, 192, arena + 10682368, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 9043968);
+
+  /* %121 = slice(%120) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %120: no code */
+
+  /* %122 = slice(%120) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %120: no code */
+
+  /* %123 = slice(%120) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %120: no code */
+
+  /* %124 = sdpa(%121, %122, %123) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
+  lk_sdpa(B, 50, 50, 2, 2, 32, arena + 9043968, 192, arena + 9044032, 192, arena + 9044096, 192,
+      arena + 10784768, 0.17677669f);
+
+  /* %127 = fused_linear(%124, %125, %126, %112) {residual} blocks.2.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 10784768, params[58], params[59], LK_ACT_NONE,
+      arena + 10477568, arena + 4014080);
+
+  /* %128 = slice(%127) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], written into %164 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 64, arena + 4014080 + (long)b * 3200, 3200, arena + 10887168 + (long)b * 3200,
+        64);
+  } // for b
+
+  /* %129 = slice(%127) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 4014144, 3200, arena + 11902976, 3136);
+
+  /* %131 = reshape(%130) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %130: no code */
+
+  /* %132 = fused_linear(%129, %131) blocks.2.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 11902976, params[60], NULL, LK_ACT_NONE, NULL,
       arena + 4014080);
 
-  /* %89 = batch_normalize(%86, %87, %88) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_normalize_cl(B * 49, 256, arena + 4014080, params[41], params[42], 1e-05f,
-      arena + 4415488);
+  /* %135 = batch_statistics(%132) blocks.2.conv.conv.1 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 4014080, arena + 12506112);
 
-  /* %90 = batch_moments(%86) {channels last} blocks.1.conv.conv.4 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 4014080, arena + 15716480);
+  /* %136 = slice(%135) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12506112, 768, arena + 12511872, 512);
 
-  /* %91 = hswish(%89) blocks.1.conv : f32[B, 49, 256] */
-  lk_hswish(B * 49 * 256, arena + 4415488, arena + 4816896);
+  /* %137 = batch_norm_act(%132, %135, %133, %134) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 4014080, arena + 12506112, params[61], params[62],
+      1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 4415488);
 
-  /* %92 = mean(%91) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 4816896, arena + 15640576);
+  /* %139 = token_dwconv(%137, %138) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4415488, params[65], NULL, LK_ACT_NONE,
+      arena + 4816896);
 
-  /* %95 = fused_linear(%92, %93, %94) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 15640576, params[45], params[46], LK_ACT_NONE, NULL,
-      arena + 15719424);
+  /* %142 = batch_statistics(%139) blocks.2.conv.conv.4 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 4816896, arena + 12506880);
 
-  /* %96 = relu(%95) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 15719424, arena + 15719552);
+  /* %143 = slice(%142) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12506880, 768, arena + 12512384, 512);
 
-  /* %99 = fused_linear(%96, %97, %98) blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 15719552, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 15648768);
+  /* %144 = batch_norm_act(%139, %142, %140, %141) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 4816896, arena + 12506880, params[66], params[67],
+      1e-05f, LK_ACT_HSWISH, arena + 5619712, arena + 5218304);
 
-  /* %100 = hsigmoid(%99) blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 15648768, arena + 15656960);
+  /* %145 = mean(%144) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 5218304, arena + 12453888);
 
-  /* %101 = mul(%91, %100) blocks.1.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 4816896, (const long[]){12544, 256, 1},
-      arena + 15656960, (const long[]){256, 0, 1}, arena + 5218304);
+  /* %148 = fused_linear(%145, %146, %147) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 12453888, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 12515264);
 
-  /* %103 = reshape(%102) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %102: no code */
+  /* %149 = relu(%148) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 12515264, arena + 12515392);
 
-  /* %104 = fused_linear(%101, %103) blocks.1.conv.conv.7 : f32[B, 49, 64] */
-  lk_fused_linear(B * 49, 256, 64, arena + 5218304, params[49], NULL, LK_ACT_NONE, NULL,
-      arena + 15013888);
+  /* %152 = fused_linear(%149, %150, %151) blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 12515392, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 12462080);
 
-  /* %107 = batch_normalize(%104, %105, %106) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_cl(B * 49, 64, arena + 15013888, params[50], params[51], 1e-05f,
-      arena + 5619712);
+  /* %153 = hsigmoid(%152) blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 12462080, arena + 12470272);
 
-  /* %108 = batch_moments(%104) {channels last} blocks.1.conv.conv.8 : f32[2, 64] */
-  lk_batch_moments_cl(B * 49, 64, arena + 15013888, arena + 15719680);
+  /* %154 = mul(%144, %153) blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  lk_mul(3, (const long[]){B, 49, 256}, arena + 5218304, (const long[]){12544, 256, 1},
+      arena + 12470272, (const long[]){256, 0, 1}, arena + 5619712);
 
-  /* %109 = add(%76, %107) blocks.1.conv : f32[B, 49, 64], written into %110 from row 1 */
+  /* %156 = reshape(%155) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %155: no code */
+
+  /* %157 = fused_linear(%154, %156) blocks.2.conv.conv.7 : f32[B, 49, 64] */
+  lk_fused_linear(B * 49, 256, 64, arena + 5619712, params[74], NULL, LK_ACT_NONE, NULL,
+      arena + 12003328);
+
+  /* %160 = batch_statistics(%157) blocks.2.conv.conv.8 : f32[3, 64] */
+  lk_batch_statistics_cl(B * 49, 64, arena + 12003328, arena + 12514304);
+
+  /* %161 = slice(%160) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 64] */
+  lk_copy_rows(1, 128, arena + 12514304, 192, arena + 12515520, 128);
+
+  /* %162 = batch_norm_act(%157, %160, %158, %159) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_cl(B * 49, 64, arena + 12003328, arena + 12514304, params[75], params[76],
+      1e-05f, LK_ACT_NONE, arena + 6121472, arena + 6021120);
+
+  /* %163 = add(%129, %162) blocks.2.conv : f32[B, 49, 64], written into %164 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 14913536 + (long)b * 3136, (const long[]){64, 1},
-        arena + 5619712 + (long)b * 3136, (const long[]){64, 1}, arena + 13688896 + (long)b * 3200);
+    lk_add(2, (const long[]){49, 64}, arena + 11902976 + (long)b * 3136, (const long[]){64, 1},
+        arena + 6021120 + (long)b * 3136, (const long[]){64, 1}, arena + 10887232 + (long)b * 3200);
   } // for b
 
-  /* %110 = concat(%75, %109) {axis 0} blocks.1.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %164 = concat(%128, %163) {axis 0} blocks.2.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %113 = normalize(%110) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 13688832, 1e-06f, arena + 13791232);
+  /* %167 = normalize(%164) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  lk_normalize(B * 50, 64, arena + 10887168, 1e-06f, arena + 10989568);
 
-  /* %114 = mul(%113, %111) blocks.2.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 13791232, (const long[]){3200, 64, 1}, params[54],
-      (const long[]){0, 0, 1}, arena + 13893632);
+  /* %168 = mul(%167, %165) blocks.3.norm1 : f32[B, 50, 64] */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 10989568, (const long[]){3200, 64, 1}, params[79],
+      (const long[]){0, 0, 1}, arena + 11091968);
 
-  /* %115 = add(%114, %112) blocks.2.norm1 : f32[B, 50, 64], written over %114 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 13893632, (const long[]){3200, 64, 1}, params[55],
-      (const long[]){0, 0, 1}, arena + 13893632);
+  /* %169 = add(%168, %166) blocks.3.norm1 : f32[B, 50, 64], written over %168 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 11091968, (const long[]){3200, 64, 1}, params[80],
+      (const long[]){0, 0, 1}, arena + 11091968);
 
-  /* %118 = fused_linear(%115, %116, %117) blocks.2.attn.qkv : f32[B, 50, 192] */
-  lk_fused_linear(B * 50, 64, 192, arena + 13893632, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 12255232);
+  /* %172 = fused_linear(%169, %170, %171) blocks.3.attn.qkv : f32[B, 50, 192] */
+  lk_fused_linear(B * 50, 64, 192, arena + 11091968, params[81], params[82], LK_ACT_NONE, NULL,
+      arena + 9351168);
 
-  /* %119 = slice(%118) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %118: no code */
+  /* %173 = slice(%172) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 50, 64], a view of %172: no code */
 
-  /* %120 = slice(%118) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %118: no code */
+  /* %174 = slice(%172) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %172: no code */
 
-  /* %121 = slice(%118) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %118: no code */
+  /* %175 = slice(%172) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %172: no code */
 
-  /* %122 = sdpa(%119, %120, %121) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
-  lk_sdpa(B, 50, 50, 2, 2, 32, arena + 12255232, 192, arena + 12255296, 192, arena + 12255360, 192,
-      arena + 13996032, 0.17677669f);
+  /* %176 = sdpa(%173, %174, %175) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 64] */
+  lk_sdpa(B, 50, 50, 2, 2, 32, arena + 9351168, 192, arena + 9351232, 192, arena + 9351296, 192,
+      arena + 11194368, 0.17677669f);
 
-  /* %125 = fused_linear(%122, %123, %124, %110) {residual} blocks.2.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 13996032, params[58], params[59], LK_ACT_NONE,
-      arena + 13688832, arena + 5619712);
+  /* %179 = fused_linear(%176, %177, %178, %164) {residual} blocks.3.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 11194368, params[83], params[84], LK_ACT_NONE,
+      arena + 10887168, arena + 6021120);
 
-  /* %126 = slice(%125) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], written into %161 from row 0 */
+  /* %180 = slice(%179) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], written into %216 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 64, arena + 5619712 + (long)b * 3200, 3200, arena + 14098432 + (long)b * 3200,
+    lk_copy_rows(1, 64, arena + 6021120 + (long)b * 3200, 3200, arena + 8028160 + (long)b * 3200,
         64);
   } // for b
 
-  /* %127 = slice(%125) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 5619776, 3200, arena + 15114240, 3136);
+  /* %181 = slice(%179) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 6021184, 3200, arena + 12103680, 3136);
 
-  /* %129 = reshape(%128) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %128: no code */
+  /* %183 = reshape(%182) {shape [256, 64]} blocks.3.conv.conv.0 : f32[256, 64], a view of %182: no code */
 
-  /* %130 = fused_linear(%127, %129) blocks.2.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 15114240, params[60], NULL, LK_ACT_NONE, NULL,
-      arena + 5619712);
-
-  /* %133 = batch_normalize(%130, %131, %132) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_normalize_cl(B * 49, 256, arena + 5619712, params[61], params[62], 1e-05f,
+  /* %184 = fused_linear(%181, %183) blocks.3.conv.conv.0 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 12103680, params[85], NULL, LK_ACT_NONE, NULL,
       arena + 6021120);
 
-  /* %134 = batch_moments(%130) {channels last} blocks.2.conv.conv.1 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 5619712, arena + 15716992);
+  /* %187 = batch_statistics(%184) blocks.3.conv.conv.1 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 6021120, arena + 12507648);
 
-  /* %135 = hswish(%133) blocks.2.conv : f32[B, 49, 256] */
-  lk_hswish(B * 49 * 256, arena + 6021120, arena + 6422528);
+  /* %188 = slice(%187) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12507648, 768, arena + 12512896, 512);
 
-  /* %137 = token_dwconv(%135, %136) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
-  lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 6422528, params[65], NULL, LK_ACT_NONE,
+  /* %189 = batch_norm_act(%184, %187, %185, %186) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 6021120, arena + 12507648, params[86], params[87],
+      1e-05f, LK_ACT_HSWISH, arena + 6823936, arena + 6422528);
+
+  /* %191 = token_dwconv(%189, %190) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
+  lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 6422528, params[90], NULL, LK_ACT_NONE,
       arena + 6823936);
 
-  /* %140 = batch_normalize(%137, %138, %139) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_normalize_cl(B * 49, 256, arena + 6823936, params[66], params[67], 1e-05f,
-      arena + 7225344);
+  /* %194 = batch_statistics(%191) blocks.3.conv.conv.4 : f32[3, 256] */
+  lk_batch_statistics_cl(B * 49, 256, arena + 6823936, arena + 12508416);
 
-  /* %141 = batch_moments(%137) {channels last} blocks.2.conv.conv.4 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 6823936, arena + 15717504);
+  /* %195 = slice(%194) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 256] */
+  lk_copy_rows(1, 512, arena + 12508416, 768, arena + 12513408, 512);
 
-  /* %142 = hswish(%140) blocks.2.conv : f32[B, 49, 256] */
-  lk_hswish(B * 49 * 256, arena + 7225344, arena + 7626752);
+  /* %196 = batch_norm_act(%191, %194, %192, %193) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256] */
+  lk_batch_norm_act_cl(B * 49, 256, arena + 6823936, arena + 12508416, params[91], params[92],
+      1e-05f, LK_ACT_HSWISH, arena + 7626752, arena + 7225344);
 
-  /* %143 = mean(%142) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 7626752, arena + 15665152);
+  /* %197 = mean(%196) {axis 0} blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_mean_axis(B, 49, 256, arena + 7225344, arena + 12478464);
 
-  /* %146 = fused_linear(%143, %144, %145) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 15665152, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 15719808);
+  /* %200 = fused_linear(%197, %198, %199) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 12478464, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 12515648);
 
-  /* %147 = relu(%146) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 15719808, arena + 15719936);
+  /* %201 = relu(%200) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 12515648, arena + 12515776);
 
-  /* %150 = fused_linear(%147, %148, %149) blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 15719936, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 15673344);
+  /* %204 = fused_linear(%201, %202, %203) blocks.3.conv.conv.6.fc.2 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 12515776, params[97], params[98], LK_ACT_NONE, NULL,
+      arena + 12486656);
 
-  /* %151 = hsigmoid(%150) blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 15673344, arena + 15681536);
+  /* %205 = hsigmoid(%204) blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_hsigmoid(B * 256, arena + 12486656, arena + 12494848);
 
-  /* %152 = mul(%142, %151) blocks.2.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 7626752, (const long[]){12544, 256, 1},
-      arena + 15681536, (const long[]){256, 0, 1}, arena + 8028160);
+  /* %206 = mul(%196, %205) blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  lk_mul(3, (const long[]){B, 49, 256}, arena + 7225344, (const long[]){12544, 256, 1},
+      arena + 12494848, (const long[]){256, 0, 1}, arena + 7626752);
 
-  /* %154 = reshape(%153) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %153: no code */
+  /* %208 = reshape(%207) {shape [64, 256]} blocks.3.conv.conv.7 : f32[64, 256], a view of %207: no code */
 
-  /* %155 = fused_linear(%152, %154) blocks.2.conv.conv.7 : f32[B, 49, 64] */
-  lk_fused_linear(B * 49, 256, 64, arena + 8028160, params[74], NULL, LK_ACT_NONE, NULL,
-      arena + 15214592);
+  /* %209 = fused_linear(%206, %208) blocks.3.conv.conv.7 : f32[B, 49, 64] */
+  lk_fused_linear(B * 49, 256, 64, arena + 7626752, params[99], NULL, LK_ACT_NONE, NULL,
+      arena + 12204032);
 
-  /* %158 = batch_normalize(%155, %156, %157) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_cl(B * 49, 64, arena + 15214592, params[75], params[76], 1e-05f,
-      arena + 8429568);
+  /* %212 = batch_statistics(%209) blocks.3.conv.conv.8 : f32[3, 64] */
+  lk_batch_statistics_cl(B * 49, 64, arena + 12204032, arena + 8339456);
 
-  /* %159 = batch_moments(%155) {channels last} blocks.2.conv.conv.8 : f32[2, 64] */
-  lk_batch_moments_cl(B * 49, 64, arena + 15214592, arena + 15720064);
+  /* %213 = slice(%212) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 64] */
+  lk_copy_rows(1, 128, arena + 8339456, 192, arena + 12515904, 128);
 
-  /* %160 = add(%127, %158) blocks.2.conv : f32[B, 49, 64], written into %161 from row 1 */
+  /* %214 = batch_norm_act(%209, %212, %210, %211) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_cl(B * 49, 64, arena + 12204032, arena + 8339456, params[100], params[101],
+      1e-05f, LK_ACT_NONE, arena + 8230912, arena + 8130560);
+
+  /* %215 = add(%181, %214) blocks.3.conv : f32[B, 49, 64], written into %216 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 15114240 + (long)b * 3136, (const long[]){64, 1},
-        arena + 8429568 + (long)b * 3136, (const long[]){64, 1}, arena + 14098496 + (long)b * 3200);
+    lk_add(2, (const long[]){49, 64}, arena + 12103680 + (long)b * 3136, (const long[]){64, 1},
+        arena + 8130560 + (long)b * 3136, (const long[]){64, 1}, arena + 8028224 + (long)b * 3200);
   } // for b
 
-  /* %161 = concat(%126, %160) {axis 0} blocks.2.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %216 = concat(%180, %215) {axis 0} blocks.3.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %164 = normalize(%161) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 14098432, 1e-06f, arena + 14200832);
+  /* %219 = normalize(%216) {eps 1e-06} norm : f32[B, 50, 64] */
+  lk_normalize(B * 50, 64, arena + 8028160, 1e-06f, arena + 8130560);
 
-  /* %165 = mul(%164, %162) blocks.3.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 14200832, (const long[]){3200, 64, 1}, params[79],
-      (const long[]){0, 0, 1}, arena + 14303232);
+  /* %220 = mul(%219, %217) norm : f32[B, 50, 64] */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 8130560, (const long[]){3200, 64, 1}, params[104],
+      (const long[]){0, 0, 1}, arena + 8232960);
 
-  /* %166 = add(%165, %163) blocks.3.norm1 : f32[B, 50, 64], written over %165 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 14303232, (const long[]){3200, 64, 1}, params[80],
-      (const long[]){0, 0, 1}, arena + 14303232);
+  /* %221 = add(%220, %218) norm : f32[B, 50, 64], written over %220 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 8232960, (const long[]){3200, 64, 1}, params[105],
+      (const long[]){0, 0, 1}, arena + 8232960);
 
-  /* %169 = fused_linear(%166, %167, %168) blocks.3.attn.qkv : f32[B, 50, 192] */
-  lk_fused_linear(B * 50, 64, 192, arena + 14303232, params[81], params[82], LK_ACT_NONE, NULL,
-      arena + 12562432);
+  /* %222 = index(%221) {axis 0, at 0} : f32[B, 64] */
+  lk_copy_rows(B, 64, arena + 8232960, 3200, arena + 8335360, 64);
 
-  /* %170 = slice(%169) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 50, 64], a view of %169: no code */
+  /* %225 = fused_linear(%222, %223, %224) head : f32[B, 10] */
+  lk_fused_linear(B, 64, 10, arena + 8335360, params[106], params[107], LK_ACT_NONE, NULL,
+      arena + 8232960);
 
-  /* %171 = slice(%169) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %169: no code */
+  /* %227 = cross_entropy(%225, %226) : f32[1] */
+  lk_cross_entropy(B, 10, arena + 8232960, inputs[1], arena + 12516160);
 
-  /* %172 = slice(%169) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %169: no code */
+  /* %228 = cross_entropy_grad(%225, %226) : f32[B, 10] */
+  lk_cross_entropy_grad(B, 10, arena + 8232960, inputs[1], arena + 8233600);
 
-  /* %173 = sdpa(%170, %171, %172) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 64] */
-  lk_sdpa(B, 50, 50, 2, 2, 32, arena + 12562432, 192, arena + 12562496, 192, arena + 12562560, 192,
-      arena + 14405632, 0.17677669f);
+  /* %229 = transpose(%223) {perm [1, 0]} head : f32[64, 10] */
+  lk_transpose(2, (const long[]){10, 64}, (const int[]){1, 0}, params[106], arena + 8232960);
 
-  /* %176 = fused_linear(%173, %174, %175, %161) {residual} blocks.3.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 14405632, params[83], params[84], LK_ACT_NONE,
-      arena + 14098432, arena + 8429568);
+  /* %230 = fused_linear(%228, %229) head : f32[B, 64] */
+  lk_fused_linear(B, 10, 64, arena + 8233600, arena + 8232960, NULL, LK_ACT_NONE, NULL,
+      arena + 8337408);
 
-  /* %177 = slice(%176) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], written into %212 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 64, arena + 8429568 + (long)b * 3200, 3200, arena + 11239424 + (long)b * 3200,
-        64);
-  } // for b
+  /* %231 = linear_grad_weight(%228, %222) head : f32[10, 64] */
+  lk_linear_grad_weight(B, 64, 10, arena + 8233600, arena + 8335360, arena + 12509184);
 
-  /* %178 = slice(%176) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 8429632, 3200, arena + 15314944, 3136);
+  /* %232 = reduce_sum(%228) {axes [], batch} head : f32[10] */
+  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 8233600,
+      arena + 12516176);
 
-  /* %180 = reshape(%179) {shape [256, 64]} blocks.3.conv.conv.0 : f32[256, 64], a view of %179: no code */
+  /* %233 = reshape(%230) {shape [1, 64]} : f32[B, 1, 64], a view of %230: no code */
 
-  /* %181 = fused_linear(%178, %180) blocks.3.conv.conv.0 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 15314944, params[85], NULL, LK_ACT_NONE, NULL,
-      arena + 8429568);
+  /* %234 = zero_pad(%233) {axis 0, before 0, after 49} : f32[B, 50, 64] */
+  lk_zero_pad(B, 1, 64, 0, 49, arena + 8337408, arena + 8232960);
 
-  /* %184 = batch_normalize(%181, %182, %183) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_normalize_cl(B * 49, 256, arena + 8429568, params[86], params[87], 1e-05f,
-      arena + 8830976);
+  /* %235 = reduce_sum(%234) {axes [0], batch} norm : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 8232960,
+      arena + 12516032);
 
-  /* %185 = batch_moments(%181) {channels last} blocks.3.conv.conv.1 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 8429568, arena + 15718016);
+  /* %236 = mul(%234, %217) norm : f32[B, 50, 64] */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 8232960, (const long[]){3200, 64, 1}, params[104],
+      (const long[]){0, 0, 1}, arena + 11296768);
 
-  /* %186 = hswish(%184) blocks.3.conv : f32[B, 49, 256] */
-  lk_hswish(B * 49 * 256, arena + 8830976, arena + 9232384);
+  /* %237 = mul(%234, %219) norm : f32[B, 50, 64], written over %234 */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 8232960, (const long[]){3200, 64, 1},
+      arena + 8130560, (const long[]){3200, 64, 1}, arena + 8232960);
 
-  /* %188 = token_dwconv(%186, %187) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
-  lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 9232384, params[90], NULL, LK_ACT_NONE,
-      arena + 9633792);
+  /* %238 = reduce_sum(%237) {axes [0], batch} norm : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 8232960,
+      arena + 12516096);
 
-  /* %191 = batch_normalize(%188, %189, %190) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_normalize_cl(B * 49, 256, arena + 9633792, params[91], params[92], 1e-05f,
-      arena + 10035200);
+  /* %239 = normalize_grad(%216, %236) {eps 1e-06} norm : f32[B, 50, 64] */
+  lk_normalize_grad(B * 50, 64, arena + 8028160, arena + 11296768, 1e-06f, arena + 11399168);
 
-  /* %192 = batch_moments(%188) {channels last} blocks.3.conv.conv.4 : f32[2, 256] */
-  lk_batch_moments_cl(B * 49, 256, arena + 9633792, arena + 15718528);
+  /* %240 = slice(%239) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], a view of %239: no code */
 
-  /* %193 = hswish(%191) blocks.3.conv : f32[B, 49, 256] */
-  lk_hswish(B * 49 * 256, arena + 10035200, arena + 10436608);
+  /* %241 = slice(%239) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 11296768, 3136);
 
-  /* %194 = mean(%193) {axis 0} blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_mean_axis(B, 49, 256, arena + 10436608, arena + 15689728);
+  /* %242 = batch_norm_act_param_grad(%209, %241, %212, %210, %211) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 64] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 12204032, arena + 11296768, arena + 8339456,
+      params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 8028160, arena + 8028608);
 
-  /* %197 = fused_linear(%194, %195, %196) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 15689728, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 15720192);
+  /* %243 = batch_norm_act_grad(%209, %241, %212, %210, %211, %242) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 12204032, arena + 11296768, arena + 8339456,
+      params[100], params[101], arena + 8028608, 1e-05f, LK_ACT_NONE, arena + 8028160,
+      arena + 12304384);
 
-  /* %198 = relu(%197) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 15720192, arena + 15720320);
+  /* %244 = index(%242) {axis 0, at 0} blocks.3.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 8028608, 128, arena + 12220672, 64);
 
-  /* %201 = fused_linear(%198, %199, %200) blocks.3.conv.conv.6.fc.2 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 15720320, params[97], params[98], LK_ACT_NONE, NULL,
-      arena + 15697920);
+  /* %245 = index(%242) {axis 0, at 1} blocks.3.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 8028672, 128, arena + 12220736, 64);
 
-  /* %202 = hsigmoid(%201) blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_hsigmoid(B * 256, arena + 15697920, arena + 15706112);
+  /* %246 = transpose(%208) {perm [1, 0]} blocks.3.conv.conv.7 : f32[256, 64] */
+  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[99], arena + 12204032);
 
-  /* %203 = mul(%193, %202) blocks.3.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 10436608, (const long[]){12544, 256, 1},
-      arena + 15706112, (const long[]){256, 0, 1}, arena + 10838016);
-
-  /* %205 = reshape(%204) {shape [64, 256]} blocks.3.conv.conv.7 : f32[64, 256], a view of %204: no code */
-
-  /* %206 = fused_linear(%203, %205) blocks.3.conv.conv.7 : f32[B, 49, 64] */
-  lk_fused_linear(B * 49, 256, 64, arena + 10838016, params[99], NULL, LK_ACT_NONE, NULL,
-      arena + 15415296);
-
-  /* %209 = batch_normalize(%206, %207, %208) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_cl(B * 49, 64, arena + 15415296, params[100], params[101], 1e-05f,
-      arena + 11341824);
-
-  /* %210 = batch_moments(%206) {channels last} blocks.3.conv.conv.8 : f32[2, 64] */
-  lk_batch_moments_cl(B * 49, 64, arena + 15415296, arena + 15720448);
-
-  /* %211 = add(%178, %209) blocks.3.conv : f32[B, 49, 64], written into %212 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){49, 64}, arena + 15314944 + (long)b * 3136, (const long[]){64, 1},
-        arena + 11341824 + (long)b * 3136, (const long[]){64, 1},
-        arena + 11239488 + (long)b * 3200);
-  } // for b
-
-  /* %212 = concat(%177, %211) {axis 0} blocks.3.conv : f32[B, 50, 64], its operands computed in place: no code */
-
-  /* %215 = normalize(%212) {eps 1e-06} norm : f32[B, 50, 64] */
-  lk_normalize(B * 50, 64, arena + 11239424, 1e-06f, arena + 11341824);
-
-  /* %216 = mul(%215, %213) norm : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 11341824, (const long[]){3200, 64, 1}, params[104],
-      (const long[]){0, 0, 1}, arena + 11444224);
-
-  /* %217 = add(%216, %214) norm : f32[B, 50, 64], written over %216 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 11444224, (const long[]){3200, 64, 1}, params[105],
-      (const long[]){0, 0, 1}, arena + 11444224);
-
-  /* %218 = index(%217) {axis 0, at 0} : f32[B, 64] */
-  lk_copy_rows(B, 64, arena + 11444224, 3200, arena + 11546624, 64);
-
-  /* %221 = fused_linear(%218, %219, %220) head : f32[B, 10] */
-  lk_fused_linear(B, 64, 10, arena + 11546624, params[106], params[107], LK_ACT_NONE, NULL,
-      arena + 11444224);
-
-  /* %223 = cross_entropy(%221, %222) : f32[1] */
-  lk_cross_entropy(B, 10, arena + 11444224, inputs[1], arena + 15720704);
-
-  /* %224 = cross_entropy_grad(%221, %222) : f32[B, 10] */
-  lk_cross_entropy_grad(B, 10, arena + 11444224, inputs[1], arena + 11444864);
-
-  /* %225 = transpose(%219) {perm [1, 0]} head : f32[64, 10] */
-  lk_transpose(2, (const long[]){10, 64}, (const int[]){1, 0}, params[106], arena + 11444224);
-
-  /* %226 = fused_linear(%224, %225) head : f32[B, 64] */
-  lk_fused_linear(B, 10, 64, arena + 11444864, arena + 11444224, NULL, LK_ACT_NONE, NULL,
-      arena + 11548672);
-
-  /* %227 = linear_grad_weight(%224, %218) head : f32[10, 64] */
-  lk_linear_grad_weight(B, 64, 10, arena + 11444864, arena + 11546624, arena + 15714304);
-
-  /* %228 = reduce_sum(%224) {axes [], batch} head : f32[10] */
-  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 11444864,
-      arena + 15720720);
-
-  /* %229 = reshape(%226) {shape [1, 64]} : f32[B, 1, 64], a view of %226: no code */
-
-  /* %230 = zero_pad(%229) {axis 0, before 0, after 49} : f32[B, 50, 64] */
-  lk_zero_pad(B, 1, 64, 0, 49, arena + 11548672, arena + 11444224);
-
-  /* %231 = reduce_sum(%230) {axes [0], batch} norm : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11444224,
-      arena + 15720576);
-
-  /* %232 = mul(%230, %213) norm : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 11444224, (const long[]){3200, 64, 1}, params[104],
-      (const long[]){0, 0, 1}, arena + 14508032);
-
-  /* %233 = mul(%230, %215) norm : f32[B, 50, 64], written over %230 */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 11444224, (const long[]){3200, 64, 1},
-      arena + 11341824, (const long[]){3200, 64, 1}, arena + 11444224);
-
-  /* %234 = reduce_sum(%233) {axes [0], batch} norm : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11444224,
-      arena + 15720640);
-
-  /* %235 = normalize_grad(%212, %232) {eps 1e-06} norm : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 11239424, arena + 14508032, 1e-06f, arena + 14610432);
-
-  /* %236 = slice(%235) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], a view of %235: no code */
-
-  /* %237 = slice(%235) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 14610496, 3200, arena + 14508032, 3136);
-
-  /* %238 = batch_normalize_grad(%206, %237, %207) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_grad_cl(B * 49, 64, arena + 15415296, arena + 14508032, params[100], 1e-05f,
-      arena + 15515648);
-
-  /* %239 = batch_normalize_param_grad(%206, %237) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[2, 64] */
-  lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 15415296, arena + 14508032, 1e-05f,
-      arena + 11239424);
-
-  /* %240 = index(%239) {axis 0, at 0} blocks.3.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 11239424, 128, arena + 15431936, 64);
-
-  /* %241 = index(%239) {axis 0, at 1} blocks.3.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 11239488, 128, arena + 15432000, 64);
-
-  /* %242 = transpose(%205) {perm [1, 0]} blocks.3.conv.conv.7 : f32[256, 64] */
-  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[99], arena + 15415296);
-
-  /* %243 = fused_linear(%238, %242) blocks.3.conv.conv.7 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 15515648, arena + 15415296, NULL, LK_ACT_NONE, NULL,
-      arena + 11239424);
-
-  /* %244 = linear_grad_weight(%238, %203) blocks.3.conv.conv.7 : f32[64, 256] */
-  lk_linear_grad_weight(B * 49, 256, 64, arena + 15515648, arena + 10838016, arena + 15415296);
-
-  /* %245 = reshape(%244) {shape [64, 256, 1, 1]} blocks.3.conv.conv.7 : f32[64, 256, 1, 1], a view of %244: no code */
-
-  /* %246 = mul(%243, %202) blocks.3.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 11239424, (const long[]){12544, 256, 1},
-      arena + 15706112, (const long[]){256, 0, 1}, arena + 10838016);
-
-  /* %247 = mul(%243, %193) blocks.3.conv.conv.6 : f32[B, 49, 256], written over %243 */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 11239424, (const long[]){12544, 256, 1},
-      arena + 10436608, (const long[]){12544, 256, 1}, arena + 11239424);
-
-  /* %248 = reduce_sum(%247) {axes [0]} blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 11239424,
-      arena + 10436608);
-
-  /* %249 = hsigmoid_grad(%201, %248) blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 15697920, arena + 10436608, arena + 10444800);
-
-  /* %250 = transpose(%199) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 256] */
-  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[97], arena + 10436608);
-
-  /* %251 = fused_linear(%249, %250) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 10444800, arena + 10436608, NULL, LK_ACT_NONE, NULL,
-      arena + 10437632);
-
-  /* %252 = linear_grad_weight(%249, %198) blocks.3.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 10444800, arena + 15720320, arena + 14608384);
-
-  /* %253 = reduce_sum(%249) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[256] */
-  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 10444800,
-      arena + 15431680);
-
-  /* %254 = relu_grad(%197, %251) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 15720192, arena + 10437632, arena + 10437760);
-
-  /* %255 = transpose(%195) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[256, 4] */
-  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[95], arena + 10436608);
-
-  /* %256 = fused_linear(%254, %255) blocks.3.conv.conv.6.fc.0 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 10437760, arena + 10436608, NULL, LK_ACT_NONE, NULL,
-      arena + 11239424);
-
-  /* %257 = linear_grad_weight(%254, %194) blocks.3.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 10437760, arena + 15689728, arena + 14609408);
-
-  /* %258 = reduce_sum(%254) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 10437760,
-      arena + 15432064);
-
-  /* %259 = reshape(%256) {shape [1, 256]} blocks.3.conv.conv.6 : f32[B, 1, 256], a view of %256: no code */
-
-  /* %260 = expand(%259) {shape [49, 256]} blocks.3.conv.conv.6 : f32[B, 49, 256] */
-  lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 11239424, (const long[]){256, 0, 1},
-      arena + 10436608, (const long[]){12544, 256, 1});
-
-  /* %261 = mul_scalar(%260) {x op 0.020408163} blocks.3.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul_scalar(B * 49 * 256, arena + 10436608, 0.020408163f, arena + 11239424);
-
-  /* %262 = add(%246, %261) blocks.3.conv : f32[B, 49, 256], written over %246 */
-  lk_add(3, (const long[]){B, 49, 256}, arena + 10838016, (const long[]){12544, 256, 1},
-      arena + 11239424, (const long[]){12544, 256, 1}, arena + 10838016);
-
-  /* %263 = hswish_grad(%191, %262) blocks.3.conv : f32[B, 49, 256] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 10035200, arena + 10838016, arena + 10436608);
-
-  /* %264 = batch_normalize_grad(%188, %263, %189) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_normalize_grad_cl(B * 49, 256, arena + 9633792, arena + 10436608, params[91], 1e-05f,
-      arena + 10035200);
-
-  /* %265 = batch_normalize_param_grad(%188, %263) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 256] */
-  lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 9633792, arena + 10436608, 1e-05f,
-      arena + 10838016);
-
-  /* %266 = index(%265) {axis 0, at 0} blocks.3.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 10838016, 512, arena + 10438912, 256);
-
-  /* %267 = index(%265) {axis 0, at 1} blocks.3.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 10838272, 512, arena + 10439168, 256);
-
-  /* %268 = token_dwconv_grad_input(%264, %187) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
-  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 10035200, params[90],
-      arena + 9633792);
-
-  /* %269 = token_dwconv_grad_weight(%264, %186) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 10035200, arena + 9232384,
-      arena + 10436608);
-
-  /* %270 = hswish_grad(%184, %268) blocks.3.conv : f32[B, 49, 256] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 8830976, arena + 9633792, arena + 9232384);
-
-  /* %271 = batch_normalize_grad(%181, %270, %182) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_normalize_grad_cl(B * 49, 256, arena + 8429568, arena + 9232384, params[86], 1e-05f,
-      arena + 8830976);
-
-  /* %272 = batch_normalize_param_grad(%181, %270) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 256] */
-  lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 8429568, arena + 9232384, 1e-05f,
-      arena + 9633792);
-
-  /* %273 = index(%272) {axis 0, at 0} blocks.3.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 9633792, 512, arena + 9248768, 256);
-
-  /* %274 = index(%272) {axis 0, at 1} blocks.3.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 9634048, 512, arena + 9249024, 256);
-
-  /* %275 = transpose(%180) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
-  lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[85], arena + 8429568);
-
-  /* %276 = linear_grad_weight(%271, %178) blocks.3.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 8830976, arena + 15314944, arena + 9232384);
-
-  /* %277 = fused_linear(%271, %275, %237) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %235 from row 1 */
-  lk_fused_linear_strided(B, 49, 256, 64, arena + 8830976, 12544, arena + 8429568, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 14508032, 3136, arena + 14610496, 3200);
-
-  /* %278 = reshape(%276) {shape [256, 64, 1, 1]} blocks.3.conv.conv.0 : f32[256, 64, 1, 1], a view of %276: no code */
-
-  /* %279 = concat(%236, %277) {axis 0} blocks.3 : f32[B, 50, 64], a view of %235: no code */
-
-  /* %280 = transpose(%174) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
-  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[83], arena + 8429568);
-
-  /* %281 = fused_linear(%279, %280) blocks.3.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 14610432, arena + 8429568, NULL, LK_ACT_NONE, NULL,
-      arena + 8736768);
-
-  /* %282 = linear_grad_weight(%279, %173) blocks.3.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 14610432, arena + 14405632, arena + 9060352);
-
-  /* %283 = reduce_sum(%279) {axes [0], batch} blocks.3.attn.proj : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 14610432,
-      arena + 9064640);
-
-  /* %284 = sdpa_grad(%170, %171, %172, %281) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 192] */
-  lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 12562432, 192, arena + 12562496, 192, arena + 12562560,
-      192, arena + 8736768, 64, arena + 8429568, 192, arena + 8429568 + 64, 192,
-      arena + 8429568 + 128, 192, 0.17677669f);
-
-  /* %285 = transpose(%167) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
-  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[81], arena + 8839168);
-
-  /* %286 = fused_linear(%284, %285) blocks.3.attn.qkv : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 192, 64, arena + 8429568, arena + 8839168, NULL, LK_ACT_NONE, NULL,
-      arena + 8736768);
-
-  /* %287 = linear_grad_weight(%284, %166) blocks.3.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena + 8429568, arena + 14303232, arena + 9048064);
-
-  /* %288 = reduce_sum(%284) {axes [0], batch} blocks.3.attn.qkv : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 8429568,
-      arena + 9064448);
-
-  /* %289 = reduce_sum(%286) {axes [0], batch} blocks.3.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 8736768,
-      arena + 9064704);
-
-  /* %290 = mul(%286, %162) blocks.3.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 8736768, (const long[]){3200, 64, 1}, params[79],
-      (const long[]){0, 0, 1}, arena + 8429568);
-
-  /* %291 = mul(%286, %164) blocks.3.norm1 : f32[B, 50, 64], written over %286 */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 8736768, (const long[]){3200, 64, 1},
-      arena + 14200832, (const long[]){3200, 64, 1}, arena + 8736768);
-
-  /* %292 = reduce_sum(%291) {axes [0], batch} blocks.3.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 8736768,
-      arena + 9064768);
-
-  /* %293 = normalize_grad(%161, %290) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 14098432, arena + 8429568, 1e-06f, arena + 8531968);
-
-  /* %294 = add(%279, %293) blocks.2.conv : f32[B, 50, 64], written over %235 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 14610432, (const long[]){3200, 64, 1},
-      arena + 8531968, (const long[]){3200, 64, 1}, arena + 14610432);
-
-  /* %295 = slice(%294) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %235: no code */
-
-  /* %296 = slice(%294) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 14610496, 3200, arena + 8830976, 3136);
-
-  /* %297 = batch_normalize_grad(%155, %296, %156) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_grad_cl(B * 49, 64, arena + 15214592, arena + 8830976, params[75], 1e-05f,
-      arena + 8931328);
-
-  /* %298 = batch_normalize_param_grad(%155, %296) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[2, 64] */
-  lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 15214592, arena + 8830976, 1e-05f,
-      arena + 8429568);
-
-  /* %299 = index(%298) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 8429568, 128, arena + 9064832, 64);
-
-  /* %300 = index(%298) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 8429632, 128, arena + 9064896, 64);
-
-  /* %301 = transpose(%154) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
-  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[74], arena + 9031680);
-
-  /* %302 = fused_linear(%297, %301) blocks.2.conv.conv.7 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 8931328, arena + 9031680, NULL, LK_ACT_NONE, NULL,
-      arena + 8429568);
-
-  /* %303 = linear_grad_weight(%297, %152) blocks.2.conv.conv.7 : f32[64, 256] */
-  lk_linear_grad_weight(B * 49, 256, 64, arena + 8931328, arena + 8028160, arena + 9031680);
-
-  /* %304 = reshape(%303) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %303: no code */
-
-  /* %305 = mul(%302, %151) blocks.2.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 8429568, (const long[]){12544, 256, 1},
-      arena + 15681536, (const long[]){256, 0, 1}, arena + 8028160);
-
-  /* %306 = mul(%302, %142) blocks.2.conv.conv.6 : f32[B, 49, 256], written over %302 */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 8429568, (const long[]){12544, 256, 1},
-      arena + 7626752, (const long[]){12544, 256, 1}, arena + 8429568);
-
-  /* %307 = reduce_sum(%306) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 8429568,
-      arena + 7626752);
-
-  /* %308 = hsigmoid_grad(%150, %307) blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 15673344, arena + 7626752, arena + 7634944);
-
-  /* %309 = transpose(%148) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
-  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[72], arena + 7626752);
-
-  /* %310 = fused_linear(%308, %309) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 7634944, arena + 7626752, NULL, LK_ACT_NONE, NULL,
-      arena + 7627776);
-
-  /* %311 = linear_grad_weight(%308, %147) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 7634944, arena + 15719936, arena + 8931328);
-
-  /* %312 = reduce_sum(%308) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
-  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 7634944,
-      arena + 8933376);
-
-  /* %313 = relu_grad(%146, %310) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 15719808, arena + 7627776, arena + 7627904);
-
-  /* %314 = transpose(%144) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
-  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[70], arena + 7626752);
-
-  /* %315 = fused_linear(%313, %314) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 7627904, arena + 7626752, NULL, LK_ACT_NONE, NULL,
-      arena + 8429568);
-
-  /* %316 = linear_grad_weight(%313, %143) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 7627904, arena + 15665152, arena + 8932352);
-
-  /* %317 = reduce_sum(%313) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 7627904,
-      arena + 8933632);
-
-  /* %318 = reshape(%315) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %315: no code */
-
-  /* %319 = expand(%318) {shape [49, 256]} blocks.2.conv.conv.6 : f32[B, 49, 256] */
-  lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 8429568, (const long[]){256, 0, 1},
-      arena + 7626752, (const long[]){12544, 256, 1});
-
-  /* %320 = mul_scalar(%319) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul_scalar(B * 49 * 256, arena + 7626752, 0.020408163f, arena + 8429568);
-
-  /* %321 = add(%305, %320) blocks.2.conv : f32[B, 49, 256], written over %305 */
-  lk_add(3, (const long[]){B, 49, 256}, arena + 8028160, (const long[]){12544, 256, 1},
-      arena + 8429568, (const long[]){12544, 256, 1}, arena + 8028160);
-
-  /* %322 = hswish_grad(%140, %321) blocks.2.conv : f32[B, 49, 256] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 7225344, arena + 8028160, arena + 7626752);
-
-  /* %323 = batch_normalize_grad(%137, %322, %138) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_normalize_grad_cl(B * 49, 256, arena + 6823936, arena + 7626752, params[66], 1e-05f,
-      arena + 7225344);
-
-  /* %324 = batch_normalize_param_grad(%137, %322) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 256] */
-  lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 6823936, arena + 7626752, 1e-05f,
+  /* %247 = fused_linear(%243, %246) blocks.3.conv.conv.7 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 12304384, arena + 12204032, NULL, LK_ACT_NONE, NULL,
       arena + 8028160);
 
-  /* %325 = index(%324) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 8028160, 512, arena + 7629056, 256);
+  /* %248 = linear_grad_weight(%243, %206) blocks.3.conv.conv.7 : f32[64, 256] */
+  lk_linear_grad_weight(B * 49, 256, 64, arena + 12304384, arena + 7626752, arena + 12204032);
 
-  /* %326 = index(%324) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 8028416, 512, arena + 7629312, 256);
+  /* %249 = reshape(%248) {shape [64, 256, 1, 1]} blocks.3.conv.conv.7 : f32[64, 256, 1, 1], a view of %248: no code */
 
-  /* %327 = token_dwconv_grad_input(%323, %136) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
-  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 7225344, params[65],
-      arena + 6823936);
+  /* %250 = mul(%247, %205) blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  lk_mul(3, (const long[]){B, 49, 256}, arena + 8028160, (const long[]){12544, 256, 1},
+      arena + 12494848, (const long[]){256, 0, 1}, arena + 7626752);
 
-  /* %328 = token_dwconv_grad_weight(%323, %135) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 7225344, arena + 6422528,
+  /* %251 = mul(%247, %196) blocks.3.conv.conv.6 : f32[B, 49, 256], written over %247 */
+  lk_mul(3, (const long[]){B, 49, 256}, arena + 8028160, (const long[]){12544, 256, 1},
+      arena + 7225344, (const long[]){12544, 256, 1}, arena + 8028160);
+
+  /* %252 = reduce_sum(%251) {axes [0]} blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 8028160,
+      arena + 7225344);
+
+  /* %253 = hsigmoid_grad(%204, %252) blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12486656, arena + 7225344, arena + 7233536);
+
+  /* %254 = transpose(%202) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 256] */
+  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[97], arena + 7225344);
+
+  /* %255 = fused_linear(%253, %254) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 7233536, arena + 7225344, NULL, LK_ACT_NONE, NULL,
+      arena + 7226368);
+
+  /* %256 = linear_grad_weight(%253, %201) blocks.3.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 7233536, arena + 12515776, arena + 11397120);
+
+  /* %257 = reduce_sum(%253) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[256] */
+  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 7233536,
+      arena + 12220416);
+
+  /* %258 = relu_grad(%200, %255) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12515648, arena + 7226368, arena + 7226496);
+
+  /* %259 = transpose(%198) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[256, 4] */
+  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[95], arena + 7225344);
+
+  /* %260 = fused_linear(%258, %259) blocks.3.conv.conv.6.fc.0 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 7226496, arena + 7225344, NULL, LK_ACT_NONE, NULL,
+      arena + 8028160);
+
+  /* %261 = linear_grad_weight(%258, %197) blocks.3.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 7226496, arena + 12478464, arena + 11398144);
+
+  /* %262 = reduce_sum(%258) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 7226496,
+      arena + 12220800);
+
+  /* %263 = reshape(%260) {shape [1, 256]} blocks.3.conv.conv.6 : f32[B, 1, 256], a view of %260: no code */
+
+  /* %264 = expand(%263) {shape [49, 256]} blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 8028160, (const long[]){256, 0, 1},
+      arena + 7225344, (const long[]){12544, 256, 1});
+
+  /* %265 = mul_scalar(%264) {x op 0.020408163} blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  lk_mul_scalar(B * 49 * 256, arena + 7225344, 0.020408163f, arena + 8028160);
+
+  /* %266 = add(%250, %265) blocks.3.conv.conv.4 : f32[B, 49, 256], written over %250 */
+  lk_add(3, (const long[]){B, 49, 256}, arena + 7626752, (const long[]){12544, 256, 1},
+      arena + 8028160, (const long[]){12544, 256, 1}, arena + 7626752);
+
+  /* %267 = batch_norm_act_param_grad(%191, %266, %194, %192, %193) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6823936, arena + 7626752, arena + 12508416,
+      params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 7225344, arena + 7227136);
+
+  /* %268 = batch_norm_act_grad(%191, %266, %194, %192, %193, %267) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256], written over %250 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6823936, arena + 7626752, arena + 12508416,
+      params[91], params[92], arena + 7227136, 1e-05f, LK_ACT_HSWISH, arena + 7225344,
       arena + 7626752);
 
-  /* %329 = hswish_grad(%133, %327) blocks.2.conv : f32[B, 49, 256] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 6021120, arena + 6823936, arena + 6422528);
+  /* %269 = index(%267) {axis 0, at 0} blocks.3.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 7227136, 512, arena + 7227648, 256);
 
-  /* %330 = batch_normalize_grad(%130, %329, %131) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_normalize_grad_cl(B * 49, 256, arena + 5619712, arena + 6422528, params[61], 1e-05f,
-      arena + 6021120);
+  /* %270 = index(%267) {axis 0, at 1} blocks.3.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 7227392, 512, arena + 7227904, 256);
 
-  /* %331 = batch_normalize_param_grad(%130, %329) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 256] */
-  lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 5619712, arena + 6422528, 1e-05f,
+  /* %271 = token_dwconv_grad_input(%268, %190) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
+  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 7626752, params[90],
       arena + 6823936);
 
-  /* %332 = index(%331) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 6823936, 512, arena + 6438912, 256);
+  /* %272 = token_dwconv_grad_weight(%268, %189) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 7626752, arena + 6422528,
+      arena + 7225344);
 
-  /* %333 = index(%331) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 6824192, 512, arena + 6439168, 256);
+  /* %273 = batch_norm_act_param_grad(%184, %271, %187, %185, %186) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12507648,
+      params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 6422528, arena + 6424320);
 
-  /* %334 = transpose(%129) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
-  lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[60], arena + 5619712);
+  /* %274 = batch_norm_act_grad(%184, %271, %187, %185, %186, %273) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256], written over %271 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12507648,
+      params[86], params[87], arena + 6424320, 1e-05f, LK_ACT_HSWISH, arena + 6422528,
+      arena + 6823936);
 
-  /* %335 = linear_grad_weight(%330, %127) blocks.2.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 6021120, arena + 15114240, arena + 6422528);
+  /* %275 = index(%273) {axis 0, at 0} blocks.3.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 6424320, 512, arena + 6672384, 256);
 
-  /* %336 = fused_linear(%330, %334, %296) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %235 from row 1 */
-  lk_fused_linear_strided(B, 49, 256, 64, arena + 6021120, 12544, arena + 5619712, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 8830976, 3136, arena + 14610496, 3200);
+  /* %276 = index(%273) {axis 0, at 1} blocks.3.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 6424576, 512, arena + 6672640, 256);
+
+  /* %277 = transpose(%183) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
+  lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[85], arena + 6021120);
+
+  /* %278 = linear_grad_weight(%274, %181) blocks.3.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 6823936, arena + 12103680, arena + 6623232);
+
+  /* %279 = fused_linear(%274, %277, %241) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
+  lk_fused_linear_strided(B, 49, 256, 64, arena + 6823936, 12544, arena + 6021120, NULL, NULL, 0,
+      LK_ACT_NONE, arena + 11296768, 3136, arena + 11399232, 3200);
+
+  /* %280 = reshape(%278) {shape [256, 64, 1, 1]} blocks.3.conv.conv.0 : f32[256, 64, 1, 1], a view of %278: no code */
+
+  /* %281 = concat(%240, %279) {axis 0} blocks.3 : f32[B, 50, 64], a view of %239: no code */
+
+  /* %282 = transpose(%177) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
+  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[83], arena + 6021120);
+
+  /* %283 = fused_linear(%281, %282) blocks.3.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena + 6021120, NULL, LK_ACT_NONE, NULL,
+      arena + 6328320);
+
+  /* %284 = linear_grad_weight(%281, %176) blocks.3.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 11194368, arena + 6668288);
+
+  /* %285 = reduce_sum(%281) {axes [0], batch} blocks.3.attn.proj : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
+      arena + 6673088);
+
+  /* %286 = sdpa_grad(%173, %174, %175, %283) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 192] */
+  lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 9351168, 192, arena + 9351232, 192, arena + 9351296,
+      192, arena + 6328320, 64, arena + 6021120, 192, arena + 6021120 + 64, 192,
+      arena + 6021120 + 128, 192, 0.17677669f);
+
+  /* %287 = transpose(%170) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
+  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[81], arena + 6430720);
+
+  /* %288 = fused_linear(%286, %287) blocks.3.attn.qkv : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 192, 64, arena + 6021120, arena + 6430720, NULL, LK_ACT_NONE, NULL,
+      arena + 6328320);
+
+  /* %289 = linear_grad_weight(%286, %169) blocks.3.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena + 6021120, arena + 11091968, arena + 6656000);
+
+  /* %290 = reduce_sum(%286) {axes [0], batch} blocks.3.attn.qkv : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 6021120,
+      arena + 6672896);
+
+  /* %291 = reduce_sum(%288) {axes [0], batch} blocks.3.norm1 : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 6328320,
+      arena + 6673152);
+
+  /* %292 = mul(%288, %165) blocks.3.norm1 : f32[B, 50, 64] */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 6328320, (const long[]){3200, 64, 1}, params[79],
+      (const long[]){0, 0, 1}, arena + 6021120);
+
+  /* %293 = mul(%288, %167) blocks.3.norm1 : f32[B, 50, 64], written over %288 */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 6328320, (const long[]){3200, 64, 1},
+      arena + 10989568, (const long[]){3200, 64, 1}, arena + 6328320);
+
+  /* %294 = reduce_sum(%293) {axes [0], batch} blocks.3.norm1 : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 6328320,
+      arena + 6673216);
+
+  /* %295 = normalize_grad(%164, %292) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  lk_normalize_grad(B * 50, 64, arena + 10887168, arena + 6021120, 1e-06f, arena + 6123520);
+
+  /* %296 = add(%281, %295) blocks.2.conv : f32[B, 50, 64], written over %239 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
+      arena + 6123520, (const long[]){3200, 64, 1}, arena + 11399168);
+
+  /* %297 = slice(%296) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %239: no code */
+
+  /* %298 = slice(%296) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 6422528, 3136);
+
+  /* %299 = batch_norm_act_param_grad(%157, %298, %160, %158, %159) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 64] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 12003328, arena + 6422528, arena + 12514304,
+      params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 6021120, arena + 6021568);
+
+  /* %300 = batch_norm_act_grad(%157, %298, %160, %158, %159, %299) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 12003328, arena + 6422528, arena + 12514304,
+      params[75], params[76], arena + 6021568, 1e-05f, LK_ACT_NONE, arena + 6021120,
+      arena + 6522880);
+
+  /* %301 = index(%299) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 6021568, 128, arena + 6673280, 64);
+
+  /* %302 = index(%299) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 6021632, 128, arena + 6673344, 64);
+
+  /* %303 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
+  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[74], arena + 6639616);
+
+  /* %304 = fused_linear(%300, %303) blocks.2.conv.conv.7 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 6522880, arena + 6639616, NULL, LK_ACT_NONE, NULL,
+      arena + 6021120);
+
+  /* %305 = linear_grad_weight(%300, %154) blocks.2.conv.conv.7 : f32[64, 256] */
+  lk_linear_grad_weight(B * 49, 256, 64, arena + 6522880, arena + 5619712, arena + 6639616);
+
+  /* %306 = reshape(%305) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %305: no code */
+
+  /* %307 = mul(%304, %153) blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  lk_mul(3, (const long[]){B, 49, 256}, arena + 6021120, (const long[]){12544, 256, 1},
+      arena + 12470272, (const long[]){256, 0, 1}, arena + 5619712);
+
+  /* %308 = mul(%304, %144) blocks.2.conv.conv.6 : f32[B, 49, 256], written over %304 */
+  lk_mul(3, (const long[]){B, 49, 256}, arena + 6021120, (const long[]){12544, 256, 1},
+      arena + 5218304, (const long[]){12544, 256, 1}, arena + 6021120);
+
+  /* %309 = reduce_sum(%308) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 6021120,
+      arena + 5218304);
+
+  /* %310 = hsigmoid_grad(%152, %309) blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12462080, arena + 5218304, arena + 5226496);
+
+  /* %311 = transpose(%150) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
+  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[72], arena + 5218304);
+
+  /* %312 = fused_linear(%310, %311) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 5226496, arena + 5218304, NULL, LK_ACT_NONE, NULL,
+      arena + 5219328);
+
+  /* %313 = linear_grad_weight(%310, %149) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 5226496, arena + 12515392, arena + 6522880);
+
+  /* %314 = reduce_sum(%310) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
+  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 5226496,
+      arena + 6524928);
+
+  /* %315 = relu_grad(%148, %312) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12515264, arena + 5219328, arena + 5219456);
+
+  /* %316 = transpose(%146) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
+  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[70], arena + 5218304);
+
+  /* %317 = fused_linear(%315, %316) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 5219456, arena + 5218304, NULL, LK_ACT_NONE, NULL,
+      arena + 6021120);
+
+  /* %318 = linear_grad_weight(%315, %145) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 5219456, arena + 12453888, arena + 6523904);
+
+  /* %319 = reduce_sum(%315) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 5219456,
+      arena + 6525184);
+
+  /* %320 = reshape(%317) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %317: no code */
+
+  /* %321 = expand(%320) {shape [49, 256]} blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 6021120, (const long[]){256, 0, 1},
+      arena + 5218304, (const long[]){12544, 256, 1});
+
+  /* %322 = mul_scalar(%321) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  lk_mul_scalar(B * 49 * 256, arena + 5218304, 0.020408163f, arena + 6021120);
+
+  /* %323 = add(%307, %322) blocks.2.conv.conv.4 : f32[B, 49, 256], written over %307 */
+  lk_add(3, (const long[]){B, 49, 256}, arena + 5619712, (const long[]){12544, 256, 1},
+      arena + 6021120, (const long[]){12544, 256, 1}, arena + 5619712);
+
+  /* %324 = batch_norm_act_param_grad(%139, %323, %142, %140, %141) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4816896, arena + 5619712, arena + 12506880,
+      params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 5218304, arena + 5220096);
+
+  /* %325 = batch_norm_act_grad(%139, %323, %142, %140, %141, %324) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256], written over %307 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4816896, arena + 5619712, arena + 12506880,
+      params[66], params[67], arena + 5220096, 1e-05f, LK_ACT_HSWISH, arena + 5218304,
+      arena + 5619712);
+
+  /* %326 = index(%324) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 5220096, 512, arena + 5220608, 256);
+
+  /* %327 = index(%324) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 5220352, 512, arena + 5220864, 256);
+
+  /* %328 = token_dwconv_grad_input(%325, %138) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 5619712, params[65],
+      arena + 4816896);
+
+  /* %329 = token_dwconv_grad_weight(%325, %137) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 5619712, arena + 4415488,
+      arena + 5218304);
+
+  /* %330 = batch_norm_act_param_grad(%132, %328, %135, %133, %134) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12506112,
+      params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 4415488, arena + 4417280);
+
+  /* %331 = batch_norm_act_grad(%132, %328, %135, %133, %134, %330) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256], written over %328 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12506112,
+      params[61], params[62], arena + 4417280, 1e-05f, LK_ACT_HSWISH, arena + 4415488,
+      arena + 4816896);
+
+  /* %332 = index(%330) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 4417280, 512, arena + 4665344, 256);
+
+  /* %333 = index(%330) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 4417536, 512, arena + 4665600, 256);
+
+  /* %334 = transpose(%131) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
+  lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[60], arena + 4014080);
+
+  /* %335 = linear_grad_weight(%331, %129) blocks.2.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 4816896, arena + 11902976, arena + 4616192);
+
+  /* %336 = fused_linear(%331, %334, %298) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
+  lk_fused_linear_strided(B, 49, 256, 64, arena + 4816896, 12544, arena + 4014080, NULL, NULL, 0,
+      LK_ACT_NONE, arena + 6422528, 3136, arena + 11399232, 3200);
 
   /* %337 = reshape(%335) {shape [256, 64, 1, 1]} blocks.2.conv.conv.0 : f32[256, 64, 1, 1], a view of %335: no code */
 
-  /* %338 = concat(%295, %336) {axis 0} blocks.2 : f32[B, 50, 64], a view of %235: no code */
+  /* %338 = concat(%297, %336) {axis 0} blocks.2 : f32[B, 50, 64], a view of %239: no code */
 
-  /* %339 = transpose(%123) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
-  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[58], arena + 5619712);
+  /* %339 = transpose(%125) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
+  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[58], arena + 4014080);
 
   /* %340 = fused_linear(%338, %339) blocks.2.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 14610432, arena + 5619712, NULL, LK_ACT_NONE, NULL,
-      arena + 5926912);
+  lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena + 4014080, NULL, LK_ACT_NONE, NULL,
+      arena + 4321280);
 
-  /* %341 = linear_grad_weight(%338, %122) blocks.2.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 14610432, arena + 13996032, arena + 6250496);
+  /* %341 = linear_grad_weight(%338, %124) blocks.2.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 10784768, arena + 4661248);
 
   /* %342 = reduce_sum(%338) {axes [0], batch} blocks.2.attn.proj : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 14610432,
-      arena + 6254784);
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
+      arena + 4666048);
 
-  /* %343 = sdpa_grad(%119, %120, %121, %340) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 192] */
-  lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 12255232, 192, arena + 12255296, 192, arena + 12255360,
-      192, arena + 5926912, 64, arena + 5619712, 192, arena + 5619712 + 64, 192,
-      arena + 5619712 + 128, 192, 0.17677669f);
+  /* %343 = sdpa_grad(%121, %122, %123, %340) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 192] */
+  lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 9043968, 192, arena + 9044032, 192, arena + 9044096,
+      192, arena + 4321280, 64, arena + 4014080, 192, arena + 4014080 + 64, 192,
+      arena + 4014080 + 128, 192, 0.17677669f);
 
-  /* %344 = transpose(%116) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
-  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[56], arena + 6029312);
+  /* %344 = transpose(%118) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
+  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[56], arena + 4423680);
 
   /* %345 = fused_linear(%343, %344) blocks.2.attn.qkv : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 192, 64, arena + 5619712, arena + 6029312, NULL, LK_ACT_NONE, NULL,
-      arena + 5926912);
+  lk_fused_linear(B * 50, 192, 64, arena + 4014080, arena + 4423680, NULL, LK_ACT_NONE, NULL,
+      arena + 4321280);
 
-  /* %346 = linear_grad_weight(%343, %115) blocks.2.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena + 5619712, arena + 13893632, arena + 6238208);
+  /* %346 = linear_grad_weight(%343, %117) blocks.2.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena + 4014080, arena + 10682368, arena + 4648960);
 
   /* %347 = reduce_sum(%343) {axes [0], batch} blocks.2.attn.qkv : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 5619712,
-      arena + 6254592);
+  lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 4014080,
+      arena + 4665856);
 
   /* %348 = reduce_sum(%345) {axes [0], batch} blocks.2.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 5926912,
-      arena + 6254848);
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 4321280,
+      arena + 4666112);
 
-  /* %349 = mul(%345, %111) blocks.2.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 5926912, (const long[]){3200, 64, 1}, params[54],
-      (const long[]){0, 0, 1}, arena + 5619712);
+  /* %349 = mul(%345, %113) blocks.2.norm1 : f32[B, 50, 64] */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 4321280, (const long[]){3200, 64, 1}, params[54],
+      (const long[]){0, 0, 1}, arena + 4014080);
 
-  /* %350 = mul(%345, %113) blocks.2.norm1 : f32[B, 50, 64], written over %345 */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 5926912, (const long[]){3200, 64, 1},
-      arena + 13791232, (const long[]){3200, 64, 1}, arena + 5926912);
+  /* %350 = mul(%345, %115) blocks.2.norm1 : f32[B, 50, 64], written over %345 */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 4321280, (const long[]){3200, 64, 1},
+      arena + 10579968, (const long[]){3200, 64, 1}, arena + 4321280);
 
   /* %351 = reduce_sum(%350) {axes [0], batch} blocks.2.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 5926912,
-      arena + 6254912);
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 4321280,
+      arena + 4666176);
 
-  /* %352 = normalize_grad(%110, %349) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 13688832, arena + 5619712, 1e-06f, arena + 5722112);
+  /* %352 = normalize_grad(%112, %349) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  lk_normalize_grad(B * 50, 64, arena + 10477568, arena + 4014080, 1e-06f, arena + 4116480);
 
-  /* %353 = add(%338, %352) blocks.1.conv : f32[B, 50, 64], written over %235 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 14610432, (const long[]){3200, 64, 1},
-      arena + 5722112, (const long[]){3200, 64, 1}, arena + 14610432);
+  /* %353 = add(%338, %352) blocks.1.conv : f32[B, 50, 64], written over %239 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
+      arena + 4116480, (const long[]){3200, 64, 1}, arena + 11399168);
 
-  /* %354 = slice(%353) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %235: no code */
+  /* %354 = slice(%353) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %239: no code */
 
   /* %355 = slice(%353) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 14610496, 3200, arena + 6021120, 3136);
+  lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 4415488, 3136);
 
-  /* %356 = batch_normalize_grad(%104, %355, %105) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_grad_cl(B * 49, 64, arena + 15013888, arena + 6021120, params[50], 1e-05f,
-      arena + 6121472);
+  /* %356 = batch_norm_act_param_grad(%105, %355, %108, %106, %107) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 64] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11802624, arena + 4415488, arena + 12514112,
+      params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 4014080, arena + 4014528);
 
-  /* %357 = batch_normalize_param_grad(%104, %355) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[2, 64] */
-  lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 15013888, arena + 6021120, 1e-05f,
-      arena + 5619712);
+  /* %357 = batch_norm_act_grad(%105, %355, %108, %106, %107, %356) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11802624, arena + 4415488, arena + 12514112,
+      params[50], params[51], arena + 4014528, 1e-05f, LK_ACT_NONE, arena + 4014080,
+      arena + 4515840);
 
-  /* %358 = index(%357) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 5619712, 128, arena + 6254976, 64);
+  /* %358 = index(%356) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 4014528, 128, arena + 4666240, 64);
 
-  /* %359 = index(%357) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 5619776, 128, arena + 6255040, 64);
+  /* %359 = index(%356) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 4014592, 128, arena + 4666304, 64);
 
-  /* %360 = transpose(%103) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
-  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[49], arena + 6221824);
+  /* %360 = transpose(%104) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
+  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[49], arena + 4632576);
 
-  /* %361 = fused_linear(%356, %360) blocks.1.conv.conv.7 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 6121472, arena + 6221824, NULL, LK_ACT_NONE, NULL,
-      arena + 5619712);
+  /* %361 = fused_linear(%357, %360) blocks.1.conv.conv.7 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 4515840, arena + 4632576, NULL, LK_ACT_NONE, NULL,
+      arena + 4014080);
 
-  /* %362 = linear_grad_weight(%356, %101) blocks.1.conv.conv.7 : f32[64, 256] */
-  lk_linear_grad_weight(B * 49, 256, 64, arena + 6121472, arena + 5218304, arena + 6221824);
+  /* %362 = linear_grad_weight(%357, %102) blocks.1.conv.conv.7 : f32[64, 256] */
+  lk_linear_grad_weight(B * 49, 256, 64, arena + 4515840, arena + 3612672, arena + 4632576);
 
   /* %363 = reshape(%362) {shape [64, 256, 1, 1]} blocks.1.conv.conv.7 : f32[64, 256, 1, 1], a view of %362: no code */
 
-  /* %364 = mul(%361, %100) blocks.1.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 5619712, (const long[]){12544, 256, 1},
-      arena + 15656960, (const long[]){256, 0, 1}, arena + 5218304);
+  /* %364 = mul(%361, %101) blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  lk_mul(3, (const long[]){B, 49, 256}, arena + 4014080, (const long[]){12544, 256, 1},
+      arena + 12445696, (const long[]){256, 0, 1}, arena + 3612672);
 
-  /* %365 = mul(%361, %91) blocks.1.conv.conv.6 : f32[B, 49, 256], written over %361 */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 5619712, (const long[]){12544, 256, 1},
-      arena + 4816896, (const long[]){12544, 256, 1}, arena + 5619712);
+  /* %365 = mul(%361, %92) blocks.1.conv.conv.6 : f32[B, 49, 256], written over %361 */
+  lk_mul(3, (const long[]){B, 49, 256}, arena + 4014080, (const long[]){12544, 256, 1},
+      arena + 3211264, (const long[]){12544, 256, 1}, arena + 4014080);
 
   /* %366 = reduce_sum(%365) {axes [0]} blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 5619712,
-      arena + 4816896);
+  lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 4014080,
+      arena + 3211264);
 
-  /* %367 = hsigmoid_grad(%99, %366) blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 15648768, arena + 4816896, arena + 4825088);
+  /* %367 = hsigmoid_grad(%100, %366) blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12437504, arena + 3211264, arena + 3219456);
 
-  /* %368 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
-  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[47], arena + 4816896);
+  /* %368 = transpose(%98) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
+  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[47], arena + 3211264);
 
   /* %369 = fused_linear(%367, %368) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 4825088, arena + 4816896, NULL, LK_ACT_NONE, NULL,
-      arena + 4817920);
+  lk_fused_linear(B, 256, 4, arena + 3219456, arena + 3211264, NULL, LK_ACT_NONE, NULL,
+      arena + 3212288);
 
-  /* %370 = linear_grad_weight(%367, %96) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 4825088, arena + 15719552, arena + 6121472);
+  /* %370 = linear_grad_weight(%367, %97) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 3219456, arena + 12515008, arena + 4515840);
 
   /* %371 = reduce_sum(%367) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[256] */
-  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 4825088,
-      arena + 6123520);
+  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 3219456,
+      arena + 4517888);
 
-  /* %372 = relu_grad(%95, %369) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 15719424, arena + 4817920, arena + 4818048);
+  /* %372 = relu_grad(%96, %369) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12514880, arena + 3212288, arena + 3212416);
 
-  /* %373 = transpose(%93) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
-  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[45], arena + 4816896);
+  /* %373 = transpose(%94) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
+  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[45], arena + 3211264);
 
   /* %374 = fused_linear(%372, %373) blocks.1.conv.conv.6.fc.0 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 4818048, arena + 4816896, NULL, LK_ACT_NONE, NULL,
-      arena + 5619712);
+  lk_fused_linear(B, 4, 256, arena + 3212416, arena + 3211264, NULL, LK_ACT_NONE, NULL,
+      arena + 4014080);
 
-  /* %375 = linear_grad_weight(%372, %92) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 4818048, arena + 15640576, arena + 6122496);
+  /* %375 = linear_grad_weight(%372, %93) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 3212416, arena + 12429312, arena + 4516864);
 
   /* %376 = reduce_sum(%372) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 4818048,
-      arena + 6123776);
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 3212416,
+      arena + 4518144);
 
   /* %377 = reshape(%374) {shape [1, 256]} blocks.1.conv.conv.6 : f32[B, 1, 256], a view of %374: no code */
 
   /* %378 = expand(%377) {shape [49, 256]} blocks.1.conv.conv.6 : f32[B, 49, 256] */
-  lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 5619712, (const long[]){256, 0, 1},
-      arena + 4816896, (const long[]){12544, 256, 1});
+  lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 4014080, (const long[]){256, 0, 1},
+      arena + 3211264, (const long[]){12544, 256, 1});
 
   /* %379 = mul_scalar(%378) {x op 0.020408163} blocks.1.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul_scalar(B * 49 * 256, arena + 4816896, 0.020408163f, arena + 5619712);
+  lk_mul_scalar(B * 49 * 256, arena + 3211264, 0.020408163f, arena + 4014080);
 
-  /* %380 = add(%364, %379) blocks.1.conv : f32[B, 49, 256], written over %364 */
-  lk_add(3, (const long[]){B, 49, 256}, arena + 5218304, (const long[]){12544, 256, 1},
-      arena + 5619712, (const long[]){12544, 256, 1}, arena + 5218304);
+  /* %380 = add(%364, %379) blocks.1.conv.conv.4 : f32[B, 49, 256], written over %364 */
+  lk_add(3, (const long[]){B, 49, 256}, arena + 3612672, (const long[]){12544, 256, 1},
+      arena + 4014080, (const long[]){12544, 256, 1}, arena + 3612672);
 
-  /* %381 = hswish_grad(%89, %380) blocks.1.conv : f32[B, 49, 256] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 4415488, arena + 5218304, arena + 4816896);
+  /* %381 = batch_norm_act_param_grad(%87, %380, %90, %88, %89) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2809856, arena + 3612672, arena + 12505344,
+      params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 3211264, arena + 3213056);
 
-  /* %382 = batch_normalize_grad(%86, %381, %87) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_normalize_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, params[41], 1e-05f,
-      arena + 4415488);
+  /* %382 = batch_norm_act_grad(%87, %380, %90, %88, %89, %381) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256], written over %364 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2809856, arena + 3612672, arena + 12505344,
+      params[41], params[42], arena + 3213056, 1e-05f, LK_ACT_HSWISH, arena + 3211264,
+      arena + 3612672);
 
-  /* %383 = batch_normalize_param_grad(%86, %381) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 256] */
-  lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, 1e-05f,
-      arena + 5218304);
+  /* %383 = index(%381) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 3213056, 512, arena + 3213568, 256);
 
-  /* %384 = index(%383) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 5218304, 512, arena + 4819200, 256);
+  /* %384 = index(%381) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 3213312, 512, arena + 3213824, 256);
 
-  /* %385 = index(%383) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 5218560, 512, arena + 4819456, 256);
+  /* %385 = token_dwconv_grad_input(%382, %86) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 3612672, params[40],
+      arena + 2809856);
 
-  /* %386 = token_dwconv_grad_input(%382, %85) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
-  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4415488, params[40],
-      arena + 4014080);
-
-  /* %387 = token_dwconv_grad_weight(%382, %84) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4415488, arena + 3612672,
-      arena + 4816896);
-
-  /* %388 = hswish_grad(%82, %386) blocks.1.conv : f32[B, 49, 256] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 3211264, arena + 4014080, arena + 3612672);
-
-  /* %389 = batch_normalize_grad(%79, %388, %80) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_normalize_grad_cl(B * 49, 256, arena + 2809856, arena + 3612672, params[36], 1e-05f,
+  /* %386 = token_dwconv_grad_weight(%382, %85) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 3612672, arena + 2408448,
       arena + 3211264);
 
-  /* %390 = batch_normalize_param_grad(%79, %388) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 256] */
-  lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 2809856, arena + 3612672, 1e-05f,
-      arena + 4014080);
+  /* %387 = batch_norm_act_param_grad(%80, %385, %83, %81, %82) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12504576,
+      params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 2408448, arena + 2410240);
 
-  /* %391 = index(%390) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 4014080, 512, arena + 3629056, 256);
-
-  /* %392 = index(%390) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 4014336, 512, arena + 3629312, 256);
-
-  /* %393 = transpose(%78) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
-  lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[35], arena + 2809856);
-
-  /* %394 = linear_grad_weight(%389, %76) blocks.1.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 3211264, arena + 14913536, arena + 3612672);
-
-  /* %395 = fused_linear(%389, %393, %355) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %235 from row 1 */
-  lk_fused_linear_strided(B, 49, 256, 64, arena + 3211264, 12544, arena + 2809856, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 6021120, 3136, arena + 14610496, 3200);
-
-  /* %396 = reshape(%394) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %394: no code */
-
-  /* %397 = concat(%354, %395) {axis 0} blocks.1 : f32[B, 50, 64], a view of %235: no code */
-
-  /* %398 = transpose(%72) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
-  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[33], arena + 2809856);
-
-  /* %399 = fused_linear(%397, %398) blocks.1.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 14610432, arena + 2809856, NULL, LK_ACT_NONE, NULL,
-      arena + 3117056);
-
-  /* %400 = linear_grad_weight(%397, %71) blocks.1.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 14610432, arena + 13586432, arena + 3440640);
-
-  /* %401 = reduce_sum(%397) {axes [0], batch} blocks.1.attn.proj : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 14610432,
-      arena + 3444928);
-
-  /* %402 = sdpa_grad(%68, %69, %70, %399) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 192] */
-  lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 11948032, 192, arena + 11948096, 192, arena + 11948160,
-      192, arena + 3117056, 64, arena + 2809856, 192, arena + 2809856 + 64, 192,
-      arena + 2809856 + 128, 192, 0.17677669f);
-
-  /* %403 = transpose(%65) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
-  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[31], arena + 3219456);
-
-  /* %404 = fused_linear(%402, %403) blocks.1.attn.qkv : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 192, 64, arena + 2809856, arena + 3219456, NULL, LK_ACT_NONE, NULL,
-      arena + 3117056);
-
-  /* %405 = linear_grad_weight(%402, %64) blocks.1.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena + 2809856, arena + 13484032, arena + 3428352);
-
-  /* %406 = reduce_sum(%402) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 2809856,
-      arena + 3444736);
-
-  /* %407 = reduce_sum(%404) {axes [0], batch} blocks.1.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 3117056,
-      arena + 3444992);
-
-  /* %408 = mul(%404, %60) blocks.1.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 3117056, (const long[]){3200, 64, 1}, params[29],
-      (const long[]){0, 0, 1}, arena + 2809856);
-
-  /* %409 = mul(%404, %62) blocks.1.norm1 : f32[B, 50, 64], written over %404 */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 3117056, (const long[]){3200, 64, 1},
-      arena + 13381632, (const long[]){3200, 64, 1}, arena + 3117056);
-
-  /* %410 = reduce_sum(%409) {axes [0], batch} blocks.1.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 3117056,
-      arena + 3445056);
-
-  /* %411 = normalize_grad(%59, %408) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 13279232, arena + 2809856, 1e-06f, arena + 2912256);
-
-  /* %412 = add(%397, %411) blocks.0.conv : f32[B, 50, 64], written over %235 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 14610432, (const long[]){3200, 64, 1},
-      arena + 2912256, (const long[]){3200, 64, 1}, arena + 14610432);
-
-  /* %413 = slice(%412) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %235: no code */
-
-  /* %414 = slice(%412) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
-  lk_copy_rows(B, 3136, arena + 14610496, 3200, arena + 3211264, 3136);
-
-  /* %415 = batch_normalize_grad(%53, %414, %54) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 49, 64] */
-  lk_batch_normalize_grad_cl(B * 49, 64, arena + 14813184, arena + 3211264, params[25], 1e-05f,
-      arena + 3311616);
-
-  /* %416 = batch_normalize_param_grad(%53, %414) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[2, 64] */
-  lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 14813184, arena + 3211264, 1e-05f,
+  /* %388 = batch_norm_act_grad(%80, %385, %83, %81, %82, %387) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256], written over %385 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12504576,
+      params[36], params[37], arena + 2410240, 1e-05f, LK_ACT_HSWISH, arena + 2408448,
       arena + 2809856);
 
-  /* %417 = index(%416) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 2809856, 128, arena + 3445120, 64);
+  /* %389 = index(%387) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 2410240, 512, arena + 2658304, 256);
 
-  /* %418 = index(%416) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 2809920, 128, arena + 3445184, 64);
+  /* %390 = index(%387) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 2410496, 512, arena + 2658560, 256);
 
-  /* %419 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
-  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[24], arena + 3411968);
+  /* %391 = transpose(%79) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
+  lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[35], arena + 2007040);
 
-  /* %420 = fused_linear(%415, %419) blocks.0.conv.conv.7 : f32[B, 49, 256] */
-  lk_fused_linear(B * 49, 64, 256, arena + 3311616, arena + 3411968, NULL, LK_ACT_NONE, NULL,
-      arena + 2809856);
+  /* %392 = linear_grad_weight(%388, %77) blocks.1.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 2809856, arena + 11702272, arena + 2609152);
 
-  /* %421 = linear_grad_weight(%415, %50) blocks.0.conv.conv.7 : f32[64, 256] */
-  lk_linear_grad_weight(B * 49, 256, 64, arena + 3311616, arena + 2408448, arena + 3411968);
+  /* %393 = fused_linear(%388, %391, %355) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
+  lk_fused_linear_strided(B, 49, 256, 64, arena + 2809856, 12544, arena + 2007040, NULL, NULL, 0,
+      LK_ACT_NONE, arena + 4415488, 3136, arena + 11399232, 3200);
 
-  /* %422 = reshape(%421) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %421: no code */
+  /* %394 = reshape(%392) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %392: no code */
 
-  /* %423 = mul(%420, %49) blocks.0.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 2809856, (const long[]){12544, 256, 1},
-      arena + 15632384, (const long[]){256, 0, 1}, arena + 2408448);
+  /* %395 = concat(%354, %393) {axis 0} blocks.1 : f32[B, 50, 64], a view of %239: no code */
 
-  /* %424 = mul(%420, %40) blocks.0.conv.conv.6 : f32[B, 49, 256], written over %420 */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 2809856, (const long[]){12544, 256, 1},
-      arena + 2007040, (const long[]){12544, 256, 1}, arena + 2809856);
+  /* %396 = transpose(%73) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
+  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[33], arena + 2007040);
 
-  /* %425 = reduce_sum(%424) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 2809856,
+  /* %397 = fused_linear(%395, %396) blocks.1.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena + 2007040, NULL, LK_ACT_NONE, NULL,
+      arena + 2314240);
+
+  /* %398 = linear_grad_weight(%395, %72) blocks.1.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 10375168, arena + 2654208);
+
+  /* %399 = reduce_sum(%395) {axes [0], batch} blocks.1.attn.proj : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
+      arena + 2659008);
+
+  /* %400 = sdpa_grad(%69, %70, %71, %397) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 192] */
+  lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 8736768, 192, arena + 8736832, 192, arena + 8736896,
+      192, arena + 2314240, 64, arena + 2007040, 192, arena + 2007040 + 64, 192,
+      arena + 2007040 + 128, 192, 0.17677669f);
+
+  /* %401 = transpose(%66) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
+  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[31], arena + 2416640);
+
+  /* %402 = fused_linear(%400, %401) blocks.1.attn.qkv : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 192, 64, arena + 2007040, arena + 2416640, NULL, LK_ACT_NONE, NULL,
+      arena + 2314240);
+
+  /* %403 = linear_grad_weight(%400, %65) blocks.1.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena + 2007040, arena + 10272768, arena + 2641920);
+
+  /* %404 = reduce_sum(%400) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 2007040,
+      arena + 2658816);
+
+  /* %405 = reduce_sum(%402) {axes [0], batch} blocks.1.norm1 : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 2314240,
+      arena + 2659072);
+
+  /* %406 = mul(%402, %61) blocks.1.norm1 : f32[B, 50, 64] */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 2314240, (const long[]){3200, 64, 1}, params[29],
+      (const long[]){0, 0, 1}, arena + 2007040);
+
+  /* %407 = mul(%402, %63) blocks.1.norm1 : f32[B, 50, 64], written over %402 */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 2314240, (const long[]){3200, 64, 1},
+      arena + 10170368, (const long[]){3200, 64, 1}, arena + 2314240);
+
+  /* %408 = reduce_sum(%407) {axes [0], batch} blocks.1.norm1 : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 2314240,
+      arena + 2659136);
+
+  /* %409 = normalize_grad(%60, %406) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  lk_normalize_grad(B * 50, 64, arena + 10067968, arena + 2007040, 1e-06f, arena + 2109440);
+
+  /* %410 = add(%395, %409) blocks.0.conv : f32[B, 50, 64], written over %239 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
+      arena + 2109440, (const long[]){3200, 64, 1}, arena + 11399168);
+
+  /* %411 = slice(%410) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %239: no code */
+
+  /* %412 = slice(%410) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
+  lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 2408448, 3136);
+
+  /* %413 = batch_norm_act_param_grad(%53, %412, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 64] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11601920, arena + 2408448, arena + 12513920,
+      params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 2007040, arena + 2007488);
+
+  /* %414 = batch_norm_act_grad(%53, %412, %56, %54, %55, %413) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
+  lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11601920, arena + 2408448, arena + 12513920,
+      params[25], params[26], arena + 2007488, 1e-05f, LK_ACT_NONE, arena + 2007040,
+      arena + 2508800);
+
+  /* %415 = index(%413) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 2007488, 128, arena + 2659200, 64);
+
+  /* %416 = index(%413) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 2007552, 128, arena + 2659264, 64);
+
+  /* %417 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
+  lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[24], arena + 2625536);
+
+  /* %418 = fused_linear(%414, %417) blocks.0.conv.conv.7 : f32[B, 49, 256] */
+  lk_fused_linear(B * 49, 64, 256, arena + 2508800, arena + 2625536, NULL, LK_ACT_NONE, NULL,
       arena + 2007040);
 
-  /* %426 = hsigmoid_grad(%48, %425) blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 15624192, arena + 2007040, arena + 2015232);
+  /* %419 = linear_grad_weight(%414, %50) blocks.0.conv.conv.7 : f32[64, 256] */
+  lk_linear_grad_weight(B * 49, 256, 64, arena + 2508800, arena + 1605632, arena + 2625536);
 
-  /* %427 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
-  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[22], arena + 2007040);
+  /* %420 = reshape(%419) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %419: no code */
 
-  /* %428 = fused_linear(%426, %427) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 2015232, arena + 2007040, NULL, LK_ACT_NONE, NULL,
-      arena + 2008064);
+  /* %421 = mul(%418, %49) blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  lk_mul(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){12544, 256, 1},
+      arena + 12421120, (const long[]){256, 0, 1}, arena + 1605632);
 
-  /* %429 = linear_grad_weight(%426, %45) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 2015232, arena + 15719168, arena + 3311616);
+  /* %422 = mul(%418, %40) blocks.0.conv.conv.6 : f32[B, 49, 256], written over %418 */
+  lk_mul(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){12544, 256, 1},
+      arena + 1204224, (const long[]){12544, 256, 1}, arena + 2007040);
 
-  /* %430 = reduce_sum(%426) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
-  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 2015232,
-      arena + 3313664);
-
-  /* %431 = relu_grad(%44, %428) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 15719040, arena + 2008064, arena + 2008192);
-
-  /* %432 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
-  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[20], arena + 2007040);
-
-  /* %433 = fused_linear(%431, %432) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 2008192, arena + 2007040, NULL, LK_ACT_NONE, NULL,
-      arena + 2809856);
-
-  /* %434 = linear_grad_weight(%431, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 2008192, arena + 15616000, arena + 3312640);
-
-  /* %435 = reduce_sum(%431) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 2008192,
-      arena + 3313920);
-
-  /* %436 = reshape(%433) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %433: no code */
-
-  /* %437 = expand(%436) {shape [49, 256]} blocks.0.conv.conv.6 : f32[B, 49, 256] */
-  lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 2809856, (const long[]){256, 0, 1},
-      arena + 2007040, (const long[]){12544, 256, 1});
-
-  /* %438 = mul_scalar(%437) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul_scalar(B * 49 * 256, arena + 2007040, 0.020408163f, arena + 2809856);
-
-  /* %439 = add(%423, %438) blocks.0.conv : f32[B, 49, 256], written over %423 */
-  lk_add(3, (const long[]){B, 49, 256}, arena + 2408448, (const long[]){12544, 256, 1},
-      arena + 2809856, (const long[]){12544, 256, 1}, arena + 2408448);
-
-  /* %440 = hswish_grad(%38, %439) blocks.0.conv : f32[B, 49, 256] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 1605632, arena + 2408448, arena + 2007040);
-
-  /* %441 = batch_normalize_grad(%35, %440, %36) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 49, 256] */
-  lk_batch_normalize_grad_cl(B * 49, 256, arena + 1204224, arena + 2007040, params[16], 1e-05f,
-      arena + 1605632);
-
-  /* %442 = batch_normalize_param_grad(%35, %440) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 256] */
-  lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 1204224, arena + 2007040, 1e-05f,
-      arena + 2408448);
-
-  /* %443 = index(%442) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 2408448, 512, arena + 2009344, 256);
-
-  /* %444 = index(%442) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 2408704, 512, arena + 2009600, 256);
-
-  /* %445 = token_dwconv_grad_input(%441, %34) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
-  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 1605632, params[15],
+  /* %423 = reduce_sum(%422) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
+  lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 2007040,
       arena + 1204224);
 
-  /* %446 = token_dwconv_grad_weight(%441, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 1605632, arena + 802816,
+  /* %424 = hsigmoid_grad(%48, %423) blocks.0.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12412928, arena + 1204224, arena + 1212416);
+
+  /* %425 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
+  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[22], arena + 1204224);
+
+  /* %426 = fused_linear(%424, %425) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 1212416, arena + 1204224, NULL, LK_ACT_NONE, NULL,
+      arena + 1205248);
+
+  /* %427 = linear_grad_weight(%424, %45) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 1212416, arena + 12514624, arena + 2508800);
+
+  /* %428 = reduce_sum(%424) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
+  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 1212416,
+      arena + 2510848);
+
+  /* %429 = relu_grad(%44, %426) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12514496, arena + 1205248, arena + 1205376);
+
+  /* %430 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
+  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[20], arena + 1204224);
+
+  /* %431 = fused_linear(%429, %430) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 1205376, arena + 1204224, NULL, LK_ACT_NONE, NULL,
       arena + 2007040);
 
-  /* %447 = hswish_grad(%31, %445) blocks.0.conv : f32[B, 49, 256] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 401408, arena + 1204224, arena + 802816);
+  /* %432 = linear_grad_weight(%429, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 1205376, arena + 12404736, arena + 2509824);
 
-  /* %448 = batch_normalize_grad(%28, %447, %29) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 49, 256] */
-  lk_batch_normalize_grad_cl(B * 49, 256, arena, arena + 802816, params[11], 1e-05f,
-      arena + 401408);
+  /* %433 = reduce_sum(%429) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 1205376,
+      arena + 2511104);
 
-  /* %449 = batch_normalize_param_grad(%28, %447) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 256] */
-  lk_batch_normalize_param_grad_cl(B * 49, 256, arena, arena + 802816, 1e-05f, arena + 1204224);
+  /* %434 = reshape(%431) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %431: no code */
 
-  /* %450 = index(%449) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 1204224, 512, arena + 819200, 256);
+  /* %435 = expand(%434) {shape [49, 256]} blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){256, 0, 1},
+      arena + 1204224, (const long[]){12544, 256, 1});
 
-  /* %451 = index(%449) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 1204480, 512, arena + 819456, 256);
+  /* %436 = mul_scalar(%435) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  lk_mul_scalar(B * 49 * 256, arena + 1204224, 0.020408163f, arena + 2007040);
 
-  /* %452 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
+  /* %437 = add(%421, %436) blocks.0.conv.conv.4 : f32[B, 49, 256], written over %421 */
+  lk_add(3, (const long[]){B, 49, 256}, arena + 1605632, (const long[]){12544, 256, 1},
+      arena + 2007040, (const long[]){12544, 256, 1}, arena + 1605632);
+
+  /* %438 = batch_norm_act_param_grad(%35, %437, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 802816, arena + 1605632, arena + 12503808,
+      params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 1204224, arena + 1206016);
+
+  /* %439 = batch_norm_act_grad(%35, %437, %38, %36, %37, %438) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256], written over %421 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 802816, arena + 1605632, arena + 12503808,
+      params[16], params[17], arena + 1206016, 1e-05f, LK_ACT_HSWISH, arena + 1204224,
+      arena + 1605632);
+
+  /* %440 = index(%438) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 1206016, 512, arena + 1206528, 256);
+
+  /* %441 = index(%438) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 1206272, 512, arena + 1206784, 256);
+
+  /* %442 = token_dwconv_grad_input(%439, %34) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 1605632, params[15],
+      arena + 802816);
+
+  /* %443 = token_dwconv_grad_weight(%439, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 1605632, arena + 401408,
+      arena + 1204224);
+
+  /* %444 = batch_norm_act_param_grad(%28, %442, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12503040, params[11],
+      params[12], 1e-05f, LK_ACT_HSWISH, arena + 401408, arena + 403200);
+
+  /* %445 = batch_norm_act_grad(%28, %442, %31, %29, %30, %444) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256], written over %442 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12503040, params[11],
+      params[12], arena + 403200, 1e-05f, LK_ACT_HSWISH, arena + 401408, arena + 802816);
+
+  /* %446 = index(%444) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 403200, 512, arena + 442368, 256);
+
+  /* %447 = index(%444) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 403456, 512, arena + 442624, 256);
+
+  /* %448 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[10], arena);
 
-  /* %453 = linear_grad_weight(%448, %25) blocks.0.conv.conv.0 : f32[256, 64] */
-  lk_linear_grad_weight(B * 49, 64, 256, arena + 401408, arena + 14712832, arena + 802816);
+  /* %449 = linear_grad_weight(%445, %25) blocks.0.conv.conv.0 : f32[256, 64] */
+  lk_linear_grad_weight(B * 49, 64, 256, arena + 802816, arena + 11501568, arena + 409600);
 
-  /* %454 = fused_linear(%448, %452, %414) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %235 from row 1 */
-  lk_fused_linear_strided(B, 49, 256, 64, arena + 401408, 12544, arena, NULL, NULL, 0, LK_ACT_NONE,
-      arena + 3211264, 3136, arena + 14610496, 3200);
+  /* %450 = fused_linear(%445, %448, %412) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
+  lk_fused_linear_strided(B, 49, 256, 64, arena + 802816, 12544, arena, NULL, NULL, 0, LK_ACT_NONE,
+      arena + 2408448, 3136, arena + 11399232, 3200);
 
-  /* %455 = reshape(%453) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %453: no code */
+  /* %451 = reshape(%449) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %449: no code */
 
-  /* %456 = concat(%413, %454) {axis 0} blocks.0 : f32[B, 50, 64], a view of %235: no code */
+  /* %452 = concat(%411, %450) {axis 0} blocks.0 : f32[B, 50, 64], a view of %239: no code */
 
-  /* %457 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
+  /* %453 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[8], arena);
 
-  /* %458 = fused_linear(%456, %457) blocks.0.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 14610432, arena, NULL, LK_ACT_NONE, NULL, arena + 307200);
+  /* %454 = fused_linear(%452, %453) blocks.0.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena, NULL, LK_ACT_NONE, NULL, arena + 307200);
 
-  /* %459 = linear_grad_weight(%456, %20) blocks.0.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 14610432, arena + 13176832, arena + 421888);
+  /* %455 = linear_grad_weight(%452, %20) blocks.0.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 9965568, arena + 438272);
 
-  /* %460 = reduce_sum(%456) {axes [0], batch} blocks.0.attn.proj : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 14610432,
-      arena + 426176);
+  /* %456 = reduce_sum(%452) {axes [0], batch} blocks.0.attn.proj : f32[64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
+      arena + 443072);
 
-  /* %461 = sdpa_grad(%17, %18, %19, %458) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 192] */
-  lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 11640832, 192, arena + 11640896, 192, arena + 11640960,
+  /* %457 = sdpa_grad(%17, %18, %19, %454) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 192] */
+  lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 8429568, 192, arena + 8429632, 192, arena + 8429696,
       192, arena + 307200, 64, arena, 192, arena + 64, 192, arena + 128, 192, 0.17677669f);
 
-  /* %462 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
-  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[6], arena + 409600);
+  /* %458 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
+  lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[6], arena + 425984);
 
-  /* %463 = fused_linear(%461, %462) blocks.0.attn.qkv : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 192, 64, arena, arena + 409600, NULL, LK_ACT_NONE, NULL, arena + 307200);
+  /* %459 = fused_linear(%457, %458) blocks.0.attn.qkv : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 192, 64, arena, arena + 425984, NULL, LK_ACT_NONE, NULL, arena + 307200);
 
-  /* %464 = linear_grad_weight(%461, %13) blocks.0.attn.qkv : f32[192, 64] */
-  lk_linear_grad_weight(B * 50, 64, 192, arena, arena + 13074432, arena + 409600);
+  /* %460 = linear_grad_weight(%457, %13) blocks.0.attn.qkv : f32[192, 64] */
+  lk_linear_grad_weight(B * 50, 64, 192, arena, arena + 9863168, arena + 425984);
 
-  /* %465 = reduce_sum(%461) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
+  /* %461 = reduce_sum(%457) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 425984);
+      arena + 442880);
 
-  /* %466 = reduce_sum(%463) {axes [0], batch} blocks.0.norm1 : f32[64] */
+  /* %462 = reduce_sum(%459) {axes [0], batch} blocks.0.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 307200,
       arena + 204800);
 
-  /* %467 = mul(%463, %9) blocks.0.norm1 : f32[B, 50, 64] */
+  /* %463 = mul(%459, %9) blocks.0.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 307200, (const long[]){3200, 64, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %468 = mul(%463, %11) blocks.0.norm1 : f32[B, 50, 64], written over %463 */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 307200, (const long[]){3200, 64, 1},
-      arena + 12972032, (const long[]){3200, 64, 1}, arena + 307200);
+  /* %464 = mul(%459, %11) blocks.0.norm1 : f32[B, 50, 64], written over %459 */
+  lk_mul(3, (const long[]){B, 50, 64}, arena + 307200, (const long[]){3200, 64, 1}, arena + 9760768,
+      (const long[]){3200, 64, 1}, arena + 307200);
 
-  /* %469 = reduce_sum(%468) {axes [0], batch} blocks.0.norm1 : f32[64] */
+  /* %465 = reduce_sum(%464) {axes [0], batch} blocks.0.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 307200,
       arena + 204864);
 
-  /* %470 = normalize_grad(%8, %467) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
-  lk_normalize_grad(B * 50, 64, arena + 12869632, arena, 1e-06f, arena + 102400);
+  /* %466 = normalize_grad(%8, %463) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
+  lk_normalize_grad(B * 50, 64, arena + 9658368, arena, 1e-06f, arena + 102400);
 
-  /* %471 = add(%456, %470) : f32[B, 50, 64], written over %235 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 14610432, (const long[]){3200, 64, 1},
-      arena + 102400, (const long[]){3200, 64, 1}, arena + 14610432);
+  /* %467 = add(%452, %466) : f32[B, 50, 64], written over %239 */
+  lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
+      arena + 102400, (const long[]){3200, 64, 1}, arena + 11399168);
 
-  /* %472 = reduce_sum(%471) {axes [], batch} : f32[50, 64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 0, 0}, arena + 14610432,
+  /* %468 = reduce_sum(%467) {axes [], batch} : f32[50, 64] */
+  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 0, 0}, arena + 11399168,
       arena + 100352);
 
-  /* %473 = reshape(%472) {shape [1, 50, 64]} : f32[1, 50, 64], a view of %472: no code */
+  /* %469 = reshape(%468) {shape [1, 50, 64]} : f32[1, 50, 64], a view of %468: no code */
 
-  /* %474 = slice(%471) {axis 0, start 0, length 1} : f32[B, 1, 64] */
-  lk_copy_rows(B, 64, arena + 14610432, 3200, arena, 64);
+  /* %470 = slice(%467) {axis 0, start 0, length 1} : f32[B, 1, 64] */
+  lk_copy_rows(B, 64, arena + 11399168, 3200, arena, 64);
 
-  /* %475 = reduce_sum(%474) {axes [], batch} : f32[1, 64] */
+  /* %471 = reduce_sum(%470) {axes [], batch} : f32[1, 64] */
   lk_reduce_sum(3, (const long[]){B, 1, 64}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 104576);
 
-  /* %476 = reshape(%475) {shape [1, 1, 64]} : f32[1, 1, 64], a view of %475: no code */
+  /* %472 = reshape(%471) {shape [1, 1, 64]} : f32[1, 1, 64], a view of %471: no code */
 
-  /* %477 = slice(%471) {axis 0, start 1, length 49} : f32[B, 49, 64], a view of %235: no code */
+  /* %473 = slice(%467) {axis 0, start 1, length 49} : f32[B, 49, 64], a view of %239: no code */
 
-  /* %478 = seq2img(%477) {height 7} patch_embed : f32[B, 64, 7, 7] */
+  /* %474 = seq2img(%473) {height 7} patch_embed : f32[B, 64, 7, 7] */
   for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 49, 64, arena + 14610496 + (long)b * 3200, arena + (long)b * 3136);
+    lk_seq2img(1, 49, 64, arena + 11399232 + (long)b * 3200, arena + (long)b * 3136);
   } // for b
 
-  /* %479 = conv2d_grad_weight(%478, %0) {out 64, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[64, 1, 4, 4] */
+  /* %475 = conv2d_grad_weight(%474, %0) {out 64, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[64, 1, 4, 4] */
   lk_conv2d_grad_weight(B, 1, 28, 28, 64, 4, 4, 4, 4, 0, 0, 1, arena, inputs[0], arena + 103552);
 
-  /* %480 = reduce_sum(%478) {axes [1, 2], batch} patch_embed.proj : f32[64] */
+  /* %476 = reduce_sum(%474) {axes [1, 2], batch} patch_embed.proj : f32[64] */
   lk_reduce_sum(4, (const long[]){B, 64, 7, 7}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 104640);
 
-  /* output 0 "loss" = %223 : f32[1] */
-  memcpy(outputs[0], arena + 15720704, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %479 : f32[64, 1, 4, 4] */
+  /* output 0 "loss" = %227 : f32[1] */
+  memcpy(outputs[0], arena + 12516160, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %475 : f32[64, 1, 4, 4] */
   memcpy(outputs[1], arena + 103552, sizeof(float) * 1024);
-  /* output 2 "grad:patch_embed.proj.bias" = %480 : f32[64] */
+  /* output 2 "grad:patch_embed.proj.bias" = %476 : f32[64] */
   memcpy(outputs[2], arena + 104640, sizeof(float) * 64);
-  /* output 3 "grad:cls_token" = %476 : f32[1, 1, 64] */
+  /* output 3 "grad:cls_token" = %472 : f32[1, 1, 64] */
   memcpy(outputs[3], arena + 104576, sizeof(float) * 64);
-  /* output 4 "grad:pos_embed" = %473 : f32[1, 50, 64] */
+  /* output 4 "grad:pos_embed" = %469 : f32[1, 50, 64] */
   memcpy(outputs[4], arena + 100352, sizeof(float) * 3200);
-  /* output 5 "grad:blocks.0.norm1.weight" = %469 : f32[64] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %465 : f32[64] */
   memcpy(outputs[5], arena + 204864, sizeof(float) * 64);
-  /* output 6 "grad:blocks.0.norm1.bias" = %466 : f32[64] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %462 : f32[64] */
   memcpy(outputs[6], arena + 204800, sizeof(float) * 64);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %464 : f32[192, 64] */
-  memcpy(outputs[7], arena + 409600, sizeof(float) * 12288);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %465 : f32[192] */
-  memcpy(outputs[8], arena + 425984, sizeof(float) * 192);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %459 : f32[64, 64] */
-  memcpy(outputs[9], arena + 421888, sizeof(float) * 4096);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %460 : f32[64] */
-  memcpy(outputs[10], arena + 426176, sizeof(float) * 64);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %455 : f32[256, 64, 1, 1] */
-  memcpy(outputs[11], arena + 802816, sizeof(float) * 16384);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %450 : f32[256] */
-  memcpy(outputs[12], arena + 819200, sizeof(float) * 256);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %451 : f32[256] */
-  memcpy(outputs[13], arena + 819456, sizeof(float) * 256);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %446 : f32[256, 1, 3, 3] */
-  memcpy(outputs[14], arena + 2007040, sizeof(float) * 2304);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %443 : f32[256] */
-  memcpy(outputs[15], arena + 2009344, sizeof(float) * 256);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %444 : f32[256] */
-  memcpy(outputs[16], arena + 2009600, sizeof(float) * 256);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %434 : f32[4, 256] */
-  memcpy(outputs[17], arena + 3312640, sizeof(float) * 1024);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %435 : f32[4] */
-  memcpy(outputs[18], arena + 3313920, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %429 : f32[256, 4] */
-  memcpy(outputs[19], arena + 3311616, sizeof(float) * 1024);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %430 : f32[256] */
-  memcpy(outputs[20], arena + 3313664, sizeof(float) * 256);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %422 : f32[64, 256, 1, 1] */
-  memcpy(outputs[21], arena + 3411968, sizeof(float) * 16384);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %417 : f32[64] */
-  memcpy(outputs[22], arena + 3445120, sizeof(float) * 64);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %418 : f32[64] */
-  memcpy(outputs[23], arena + 3445184, sizeof(float) * 64);
-  /* output 24 "grad:blocks.1.norm1.weight" = %410 : f32[64] */
-  memcpy(outputs[24], arena + 3445056, sizeof(float) * 64);
-  /* output 25 "grad:blocks.1.norm1.bias" = %407 : f32[64] */
-  memcpy(outputs[25], arena + 3444992, sizeof(float) * 64);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %405 : f32[192, 64] */
-  memcpy(outputs[26], arena + 3428352, sizeof(float) * 12288);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %406 : f32[192] */
-  memcpy(outputs[27], arena + 3444736, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %400 : f32[64, 64] */
-  memcpy(outputs[28], arena + 3440640, sizeof(float) * 4096);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %401 : f32[64] */
-  memcpy(outputs[29], arena + 3444928, sizeof(float) * 64);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %396 : f32[256, 64, 1, 1] */
-  memcpy(outputs[30], arena + 3612672, sizeof(float) * 16384);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %391 : f32[256] */
-  memcpy(outputs[31], arena + 3629056, sizeof(float) * 256);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %392 : f32[256] */
-  memcpy(outputs[32], arena + 3629312, sizeof(float) * 256);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %387 : f32[256, 1, 3, 3] */
-  memcpy(outputs[33], arena + 4816896, sizeof(float) * 2304);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %384 : f32[256] */
-  memcpy(outputs[34], arena + 4819200, sizeof(float) * 256);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %385 : f32[256] */
-  memcpy(outputs[35], arena + 4819456, sizeof(float) * 256);
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %460 : f32[192, 64] */
+  memcpy(outputs[7], arena + 425984, sizeof(float) * 12288);
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %461 : f32[192] */
+  memcpy(outputs[8], arena + 442880, sizeof(float) * 192);
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %455 : f32[64, 64] */
+  memcpy(outputs[9], arena + 438272, sizeof(float) * 4096);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %456 : f32[64] */
+  memcpy(outputs[10], arena + 443072, sizeof(float) * 64);
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %451 : f32[256, 64, 1, 1] */
+  memcpy(outputs[11], arena + 409600, sizeof(float) * 16384);
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %446 : f32[256] */
+  memcpy(outputs[12], arena + 442368, sizeof(float) * 256);
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %447 : f32[256] */
+  memcpy(outputs[13], arena + 442624, sizeof(float) * 256);
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %443 : f32[256, 1, 3, 3] */
+  memcpy(outputs[14], arena + 1204224, sizeof(float) * 2304);
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %440 : f32[256] */
+  memcpy(outputs[15], arena + 1206528, sizeof(float) * 256);
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %441 : f32[256] */
+  memcpy(outputs[16], arena + 1206784, sizeof(float) * 256);
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %432 : f32[4, 256] */
+  memcpy(outputs[17], arena + 2509824, sizeof(float) * 1024);
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %433 : f32[4] */
+  memcpy(outputs[18], arena + 2511104, sizeof(float) * 4);
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %427 : f32[256, 4] */
+  memcpy(outputs[19], arena + 2508800, sizeof(float) * 1024);
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %428 : f32[256] */
+  memcpy(outputs[20], arena + 2510848, sizeof(float) * 256);
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %420 : f32[64, 256, 1, 1] */
+  memcpy(outputs[21], arena + 2625536, sizeof(float) * 16384);
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %415 : f32[64] */
+  memcpy(outputs[22], arena + 2659200, sizeof(float) * 64);
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %416 : f32[64] */
+  memcpy(outputs[23], arena + 2659264, sizeof(float) * 64);
+  /* output 24 "grad:blocks.1.norm1.weight" = %408 : f32[64] */
+  memcpy(outputs[24], arena + 2659136, sizeof(float) * 64);
+  /* output 25 "grad:blocks.1.norm1.bias" = %405 : f32[64] */
+  memcpy(outputs[25], arena + 2659072, sizeof(float) * 64);
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %403 : f32[192, 64] */
+  memcpy(outputs[26], arena + 2641920, sizeof(float) * 12288);
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %404 : f32[192] */
+  memcpy(outputs[27], arena + 2658816, sizeof(float) * 192);
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %398 : f32[64, 64] */
+  memcpy(outputs[28], arena + 2654208, sizeof(float) * 4096);
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %399 : f32[64] */
+  memcpy(outputs[29], arena + 2659008, sizeof(float) * 64);
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %394 : f32[256, 64, 1, 1] */
+  memcpy(outputs[30], arena + 2609152, sizeof(float) * 16384);
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %389 : f32[256] */
+  memcpy(outputs[31], arena + 2658304, sizeof(float) * 256);
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %390 : f32[256] */
+  memcpy(outputs[32], arena + 2658560, sizeof(float) * 256);
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %386 : f32[256, 1, 3, 3] */
+  memcpy(outputs[33], arena + 3211264, sizeof(float) * 2304);
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %383 : f32[256] */
+  memcpy(outputs[34], arena + 3213568, sizeof(float) * 256);
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %384 : f32[256] */
+  memcpy(outputs[35], arena + 3213824, sizeof(float) * 256);
   /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %375 : f32[4, 256] */
-  memcpy(outputs[36], arena + 6122496, sizeof(float) * 1024);
+  memcpy(outputs[36], arena + 4516864, sizeof(float) * 1024);
   /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %376 : f32[4] */
-  memcpy(outputs[37], arena + 6123776, sizeof(float) * 4);
+  memcpy(outputs[37], arena + 4518144, sizeof(float) * 4);
   /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %370 : f32[256, 4] */
-  memcpy(outputs[38], arena + 6121472, sizeof(float) * 1024);
+  memcpy(outputs[38], arena + 4515840, sizeof(float) * 1024);
   /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %371 : f32[256] */
-  memcpy(outputs[39], arena + 6123520, sizeof(float) * 256);
+  memcpy(outputs[39], arena + 4517888, sizeof(float) * 256);
   /* output 40 "grad:blocks.1.conv.conv.7.weight" = %363 : f32[64, 256, 1, 1] */
-  memcpy(outputs[40], arena + 6221824, sizeof(float) * 16384);
+  memcpy(outputs[40], arena + 4632576, sizeof(float) * 16384);
   /* output 41 "grad:blocks.1.conv.conv.8.weight" = %358 : f32[64] */
-  memcpy(outputs[41], arena + 6254976, sizeof(float) * 64);
+  memcpy(outputs[41], arena + 4666240, sizeof(float) * 64);
   /* output 42 "grad:blocks.1.conv.conv.8.bias" = %359 : f32[64] */
-  memcpy(outputs[42], arena + 6255040, sizeof(float) * 64);
+  memcpy(outputs[42], arena + 4666304, sizeof(float) * 64);
   /* output 43 "grad:blocks.2.norm1.weight" = %351 : f32[64] */
-  memcpy(outputs[43], arena + 6254912, sizeof(float) * 64);
+  memcpy(outputs[43], arena + 4666176, sizeof(float) * 64);
   /* output 44 "grad:blocks.2.norm1.bias" = %348 : f32[64] */
-  memcpy(outputs[44], arena + 6254848, sizeof(float) * 64);
+  memcpy(outputs[44], arena + 4666112, sizeof(float) * 64);
   /* output 45 "grad:blocks.2.attn.qkv.weight" = %346 : f32[192, 64] */
-  memcpy(outputs[45], arena + 6238208, sizeof(float) * 12288);
+  memcpy(outputs[45], arena + 4648960, sizeof(float) * 12288);
   /* output 46 "grad:blocks.2.attn.qkv.bias" = %347 : f32[192] */
-  memcpy(outputs[46], arena + 6254592, sizeof(float) * 192);
+  memcpy(outputs[46], arena + 4665856, sizeof(float) * 192);
   /* output 47 "grad:blocks.2.attn.proj.weight" = %341 : f32[64, 64] */
-  memcpy(outputs[47], arena + 6250496, sizeof(float) * 4096);
+  memcpy(outputs[47], arena + 4661248, sizeof(float) * 4096);
   /* output 48 "grad:blocks.2.attn.proj.bias" = %342 : f32[64] */
-  memcpy(outputs[48], arena + 6254784, sizeof(float) * 64);
+  memcpy(outputs[48], arena + 4666048, sizeof(float) * 64);
   /* output 49 "grad:blocks.2.conv.conv.0.weight" = %337 : f32[256, 64, 1, 1] */
-  memcpy(outputs[49], arena + 6422528, sizeof(float) * 16384);
+  memcpy(outputs[49], arena + 4616192, sizeof(float) * 16384);
   /* output 50 "grad:blocks.2.conv.conv.1.weight" = %332 : f32[256] */
-  memcpy(outputs[50], arena + 6438912, sizeof(float) * 256);
+  memcpy(outputs[50], arena + 4665344, sizeof(float) * 256);
   /* output 51 "grad:blocks.2.conv.conv.1.bias" = %333 : f32[256] */
-  memcpy(outputs[51], arena + 6439168, sizeof(float) * 256);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %328 : f32[256, 1, 3, 3] */
-  memcpy(outputs[52], arena + 7626752, sizeof(float) * 2304);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %325 : f32[256] */
-  memcpy(outputs[53], arena + 7629056, sizeof(float) * 256);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %326 : f32[256] */
-  memcpy(outputs[54], arena + 7629312, sizeof(float) * 256);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %316 : f32[4, 256] */
-  memcpy(outputs[55], arena + 8932352, sizeof(float) * 1024);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %317 : f32[4] */
-  memcpy(outputs[56], arena + 8933632, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %311 : f32[256, 4] */
-  memcpy(outputs[57], arena + 8931328, sizeof(float) * 1024);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %312 : f32[256] */
-  memcpy(outputs[58], arena + 8933376, sizeof(float) * 256);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %304 : f32[64, 256, 1, 1] */
-  memcpy(outputs[59], arena + 9031680, sizeof(float) * 16384);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %299 : f32[64] */
-  memcpy(outputs[60], arena + 9064832, sizeof(float) * 64);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %300 : f32[64] */
-  memcpy(outputs[61], arena + 9064896, sizeof(float) * 64);
-  /* output 62 "grad:blocks.3.norm1.weight" = %292 : f32[64] */
-  memcpy(outputs[62], arena + 9064768, sizeof(float) * 64);
-  /* output 63 "grad:blocks.3.norm1.bias" = %289 : f32[64] */
-  memcpy(outputs[63], arena + 9064704, sizeof(float) * 64);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %287 : f32[192, 64] */
-  memcpy(outputs[64], arena + 9048064, sizeof(float) * 12288);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %288 : f32[192] */
-  memcpy(outputs[65], arena + 9064448, sizeof(float) * 192);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %282 : f32[64, 64] */
-  memcpy(outputs[66], arena + 9060352, sizeof(float) * 4096);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %283 : f32[64] */
-  memcpy(outputs[67], arena + 9064640, sizeof(float) * 64);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %278 : f32[256, 64, 1, 1] */
-  memcpy(outputs[68], arena + 9232384, sizeof(float) * 16384);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %273 : f32[256] */
-  memcpy(outputs[69], arena + 9248768, sizeof(float) * 256);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %274 : f32[256] */
-  memcpy(outputs[70], arena + 9249024, sizeof(float) * 256);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %269 : f32[256, 1, 3, 3] */
-  memcpy(outputs[71], arena + 10436608, sizeof(float) * 2304);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %266 : f32[256] */
-  memcpy(outputs[72], arena + 10438912, sizeof(float) * 256);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %267 : f32[256] */
-  memcpy(outputs[73], arena + 10439168, sizeof(float) * 256);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %257 : f32[4, 256] */
-  memcpy(outputs[74], arena + 14609408, sizeof(float) * 1024);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %258 : f32[4] */
-  memcpy(outputs[75], arena + 15432064, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %252 : f32[256, 4] */
-  memcpy(outputs[76], arena + 14608384, sizeof(float) * 1024);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %253 : f32[256] */
-  memcpy(outputs[77], arena + 15431680, sizeof(float) * 256);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %245 : f32[64, 256, 1, 1] */
-  memcpy(outputs[78], arena + 15415296, sizeof(float) * 16384);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %240 : f32[64] */
-  memcpy(outputs[79], arena + 15431936, sizeof(float) * 64);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %241 : f32[64] */
-  memcpy(outputs[80], arena + 15432000, sizeof(float) * 64);
-  /* output 81 "grad:norm.weight" = %234 : f32[64] */
-  memcpy(outputs[81], arena + 15720640, sizeof(float) * 64);
-  /* output 82 "grad:norm.bias" = %231 : f32[64] */
-  memcpy(outputs[82], arena + 15720576, sizeof(float) * 64);
-  /* output 83 "grad:head.weight" = %227 : f32[10, 64] */
-  memcpy(outputs[83], arena + 15714304, sizeof(float) * 640);
-  /* output 84 "grad:head.bias" = %228 : f32[10] */
-  memcpy(outputs[84], arena + 15720720, sizeof(float) * 10);
+  memcpy(outputs[51], arena + 4665600, sizeof(float) * 256);
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %329 : f32[256, 1, 3, 3] */
+  memcpy(outputs[52], arena + 5218304, sizeof(float) * 2304);
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %326 : f32[256] */
+  memcpy(outputs[53], arena + 5220608, sizeof(float) * 256);
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %327 : f32[256] */
+  memcpy(outputs[54], arena + 5220864, sizeof(float) * 256);
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %318 : f32[4, 256] */
+  memcpy(outputs[55], arena + 6523904, sizeof(float) * 1024);
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %319 : f32[4] */
+  memcpy(outputs[56], arena + 6525184, sizeof(float) * 4);
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %313 : f32[256, 4] */
+  memcpy(outputs[57], arena + 6522880, sizeof(float) * 1024);
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %314 : f32[256] */
+  memcpy(outputs[58], arena + 6524928, sizeof(float) * 256);
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %306 : f32[64, 256, 1, 1] */
+  memcpy(outputs[59], arena + 6639616, sizeof(float) * 16384);
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %301 : f32[64] */
+  memcpy(outputs[60], arena + 6673280, sizeof(float) * 64);
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %302 : f32[64] */
+  memcpy(outputs[61], arena + 6673344, sizeof(float) * 64);
+  /* output 62 "grad:blocks.3.norm1.weight" = %294 : f32[64] */
+  memcpy(outputs[62], arena + 6673216, sizeof(float) * 64);
+  /* output 63 "grad:blocks.3.norm1.bias" = %291 : f32[64] */
+  memcpy(outputs[63], arena + 6673152, sizeof(float) * 64);
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %289 : f32[192, 64] */
+  memcpy(outputs[64], arena + 6656000, sizeof(float) * 12288);
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %290 : f32[192] */
+  memcpy(outputs[65], arena + 6672896, sizeof(float) * 192);
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %284 : f32[64, 64] */
+  memcpy(outputs[66], arena + 6668288, sizeof(float) * 4096);
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %285 : f32[64] */
+  memcpy(outputs[67], arena + 6673088, sizeof(float) * 64);
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %280 : f32[256, 64, 1, 1] */
+  memcpy(outputs[68], arena + 6623232, sizeof(float) * 16384);
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %275 : f32[256] */
+  memcpy(outputs[69], arena + 6672384, sizeof(float) * 256);
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %276 : f32[256] */
+  memcpy(outputs[70], arena + 6672640, sizeof(float) * 256);
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %272 : f32[256, 1, 3, 3] */
+  memcpy(outputs[71], arena + 7225344, sizeof(float) * 2304);
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %269 : f32[256] */
+  memcpy(outputs[72], arena + 7227648, sizeof(float) * 256);
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %270 : f32[256] */
+  memcpy(outputs[73], arena + 7227904, sizeof(float) * 256);
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %261 : f32[4, 256] */
+  memcpy(outputs[74], arena + 11398144, sizeof(float) * 1024);
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %262 : f32[4] */
+  memcpy(outputs[75], arena + 12220800, sizeof(float) * 4);
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %256 : f32[256, 4] */
+  memcpy(outputs[76], arena + 11397120, sizeof(float) * 1024);
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %257 : f32[256] */
+  memcpy(outputs[77], arena + 12220416, sizeof(float) * 256);
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %249 : f32[64, 256, 1, 1] */
+  memcpy(outputs[78], arena + 12204032, sizeof(float) * 16384);
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %244 : f32[64] */
+  memcpy(outputs[79], arena + 12220672, sizeof(float) * 64);
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %245 : f32[64] */
+  memcpy(outputs[80], arena + 12220736, sizeof(float) * 64);
+  /* output 81 "grad:norm.weight" = %238 : f32[64] */
+  memcpy(outputs[81], arena + 12516096, sizeof(float) * 64);
+  /* output 82 "grad:norm.bias" = %235 : f32[64] */
+  memcpy(outputs[82], arena + 12516032, sizeof(float) * 64);
+  /* output 83 "grad:head.weight" = %231 : f32[10, 64] */
+  memcpy(outputs[83], arena + 12509184, sizeof(float) * 640);
+  /* output 84 "grad:head.bias" = %232 : f32[10] */
+  memcpy(outputs[84], arena + 12516176, sizeof(float) * 10);
   /* output 85 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 256] */
-  memcpy(outputs[85], arena + 15714944, sizeof(float) * 512);
+  memcpy(outputs[85], arena + 12509824, sizeof(float) * 512);
   /* output 86 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 256] */
-  memcpy(outputs[86], arena + 15715456, sizeof(float) * 512);
+  memcpy(outputs[86], arena + 12510336, sizeof(float) * 512);
   /* output 87 "running_stats:blocks.0.conv.conv.8.running_mean" = %57 : f32[2, 64] */
-  memcpy(outputs[87], arena + 15719296, sizeof(float) * 128);
-  /* output 88 "running_stats:blocks.1.conv.conv.1.running_mean" = %83 : f32[2, 256] */
-  memcpy(outputs[88], arena + 15715968, sizeof(float) * 512);
-  /* output 89 "running_stats:blocks.1.conv.conv.4.running_mean" = %90 : f32[2, 256] */
-  memcpy(outputs[89], arena + 15716480, sizeof(float) * 512);
-  /* output 90 "running_stats:blocks.1.conv.conv.8.running_mean" = %108 : f32[2, 64] */
-  memcpy(outputs[90], arena + 15719680, sizeof(float) * 128);
-  /* output 91 "running_stats:blocks.2.conv.conv.1.running_mean" = %134 : f32[2, 256] */
-  memcpy(outputs[91], arena + 15716992, sizeof(float) * 512);
-  /* output 92 "running_stats:blocks.2.conv.conv.4.running_mean" = %141 : f32[2, 256] */
-  memcpy(outputs[92], arena + 15717504, sizeof(float) * 512);
-  /* output 93 "running_stats:blocks.2.conv.conv.8.running_mean" = %159 : f32[2, 64] */
-  memcpy(outputs[93], arena + 15720064, sizeof(float) * 128);
-  /* output 94 "running_stats:blocks.3.conv.conv.1.running_mean" = %185 : f32[2, 256] */
-  memcpy(outputs[94], arena + 15718016, sizeof(float) * 512);
-  /* output 95 "running_stats:blocks.3.conv.conv.4.running_mean" = %192 : f32[2, 256] */
-  memcpy(outputs[95], arena + 15718528, sizeof(float) * 512);
-  /* output 96 "running_stats:blocks.3.conv.conv.8.running_mean" = %210 : f32[2, 64] */
-  memcpy(outputs[96], arena + 15720448, sizeof(float) * 128);
+  memcpy(outputs[87], arena + 12514752, sizeof(float) * 128);
+  /* output 88 "running_stats:blocks.1.conv.conv.1.running_mean" = %84 : f32[2, 256] */
+  memcpy(outputs[88], arena + 12510848, sizeof(float) * 512);
+  /* output 89 "running_stats:blocks.1.conv.conv.4.running_mean" = %91 : f32[2, 256] */
+  memcpy(outputs[89], arena + 12511360, sizeof(float) * 512);
+  /* output 90 "running_stats:blocks.1.conv.conv.8.running_mean" = %109 : f32[2, 64] */
+  memcpy(outputs[90], arena + 12515136, sizeof(float) * 128);
+  /* output 91 "running_stats:blocks.2.conv.conv.1.running_mean" = %136 : f32[2, 256] */
+  memcpy(outputs[91], arena + 12511872, sizeof(float) * 512);
+  /* output 92 "running_stats:blocks.2.conv.conv.4.running_mean" = %143 : f32[2, 256] */
+  memcpy(outputs[92], arena + 12512384, sizeof(float) * 512);
+  /* output 93 "running_stats:blocks.2.conv.conv.8.running_mean" = %161 : f32[2, 64] */
+  memcpy(outputs[93], arena + 12515520, sizeof(float) * 128);
+  /* output 94 "running_stats:blocks.3.conv.conv.1.running_mean" = %188 : f32[2, 256] */
+  memcpy(outputs[94], arena + 12512896, sizeof(float) * 512);
+  /* output 95 "running_stats:blocks.3.conv.conv.4.running_mean" = %195 : f32[2, 256] */
+  memcpy(outputs[95], arena + 12513408, sizeof(float) * 512);
+  /* output 96 "running_stats:blocks.3.conv.conv.8.running_mean" = %213 : f32[2, 64] */
+  memcpy(outputs[96], arena + 12515904, sizeof(float) * 128);
   return 0;
 } // localvit_fmnist_train_forward
 

@@ -543,6 +543,13 @@ void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, co
 void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx);
 void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
+void lk_batch_statistics_cl(long rows, long C, const float *x, float *out);
+void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                          int act, float *ws, float *y);
+void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                     const float *b, float eps, int act, float *ws, float *out);
+void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                               const float *b, const float *sums, float eps, int act, float *ws, float *dx);
 void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y);
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx);
@@ -3100,7 +3107,9 @@ static inline lk_vf lk__grad_vact(int act, lk_vf x, lk_vf dy) {
   case LK_ACT_RELU: return lk_vselect(x > 0.0f, dy, lk_vzero());
   case LK_ACT_RELU6: return lk_vselect((x > 0.0f) & (x < 6.0f), dy, lk_vzero());
   case LK_ACT_HSWISH: {
-    lk_vf mid = dy * (x / 3.0f + 0.5f);
+    /* x/3 + 1/2 as (x + 3/2)·(1/3): no vector division (it cost as much as the rest of a
+     * BatchNorm pass), and the sum is exact near its zero at −3/2, where x/3 + 1/2 cancels. */
+    lk_vf mid = dy * ((x + 1.5f) * (1.0f / 3.0f));
     return lk_vselect(x < -3.0f, lk_vzero(), lk_vselect(x <= 3.0f, mid, dy));
   }
   case LK_ACT_HSIGMOID: return lk_vselect((x > -3.0f) & (x < 3.0f), dy * (1.0f / 6.0f), lk_vzero());
@@ -3465,23 +3474,214 @@ void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const f
   lk_scratch_free((float *)(void *)k.part);
 }
 
-/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row), as
- * lk_batch_moments. */
-void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row);
+ * with lo, also lo[c] = the mean's rounding error, mean − out[c] rounded to float. */
+static void lk__grad_cl_moments(long rows, long C, const float *x, float *out, float *lo) {
   double n = (double)rows;
   lk__grad_cl_work k;
-  if (rows <= 0 || C <= 0) return;
-  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
-    lk_batch_moments((int)rows, C, 1, x, out);
-    return;
-  }
-  lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
+  int scratch = lk__grad_cl_alloc(rows, C, 2, &k);
+  if (scratch) lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
   for (long c = 0; c < C; ++c) {
-    double d = k.sums[c] / n, var = k.sums[C + c] / n - d * d;
-    out[c] = (float)(x[c] + d);
+    double mean, var;
+    if (scratch) { /* sums about the pivot x[c] */
+      double d = k.sums[c] / n;
+      mean = x[c] + d;
+      var = k.sums[C + c] / n - d * d;
+    } else { /* out of memory: the channel's strip, two passes (as lk_batch_moments) */
+      lk__grad_group_stats(x + c, rows, C, 1, &mean, &var);
+    }
+    out[c] = (float)mean;
     out[C + c] = n > 1.0 ? (float)((var > 0.0 ? var : 0.0) * n / (n - 1.0)) : NAN;
+    if (lo) lo[c] = (float)(mean - (double)out[c]);
   }
-  lk_scratch_free((float *)(void *)k.part);
+  if (scratch) lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out [2, C] = mean, unbiased variance per channel over the rows, as lk_batch_moments. */
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+  if (rows > 0 && C > 0) lk__grad_cl_moments(rows, C, x, out, NULL);
+}
+
+/* out [3, C]: the moments as lk_batch_moments_cl (the running statistics' rows), then the mean's
+ * rounding error, so that (x − out[c]) − out[2C + c] is x − mean to float precision even where
+ * |mean| ≫ std: the statistics batch_norm_act normalises with. */
+void lk_batch_statistics_cl(long rows, long C, const float *x, float *out) {
+  if (rows > 0 && C > 0) lk__grad_cl_moments(rows, C, x, out, out + 2 * C);
+}
+
+/* ---- BatchNorm over tokens from the batch's statistics, with its activation -----------------------
+ * x [rows, C]; m [3, C] holds the batch mean, unbiased variance and the mean's rounding error over
+ * the rows, as lk_batch_statistics_cl gives them (computed once per step, for the running
+ * statistics too: the normalisation turns the variance back into the biased one, 0 for a single
+ * row, and subtracts the mean in two parts, x − mean = (x − m[c]) − m[2C + c]). The forward is
+ * one pass, y = act(x̂·w + b); the backward recomputes the pre-activation x̂·w + b from x in each
+ * of its two passes, so it is never stored:
+ * - lk_batch_norm_act_param_grad_cl: out[0:C) = Σ dy·x̂, out[C:2C) = Σ dy with dy = dz ⊙ act'(·),
+ *   in float over blocks of LK__BNCL_ROWS rows, the blocks added in double in block order (the
+ *   thread count does not change the result);
+ * - lk_batch_norm_act_grad_cl: dx = w·rstd·(dy − Σdy/n − x̂·Σ(dy·x̂)/n), from those sums.
+ * act is an LK_ACT_* code (LK_ACT_NONE: none); w and b may be NULL (1 and 0). ws is the
+ * workspace, in floats with Cp = C rounded up to whole vectors: 5·Cp for the forward,
+ * 2·blocks·Cp + 5·Cp for the sums (blocks = ⌈rows / LK__BNCL_ROWS⌉), 7·Cp for the
+ * input gradient. The per-channel factors are zero-padded to Cp, so a row's last partial vector
+ * computes on zeros. */
+
+typedef struct {
+  float *mu, *lo, *scale, *shift, *rstd; /* mean and its rounding error; rstd·w; b; rstd = 1/sqrt(biased var + eps) */
+} lk__bna_factors;
+
+static lk__bna_factors lk__bna_prepare(long rows, long C, const float *m, const float *w, const float *b, float eps,
+                                       float *ws) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  double n = (double)rows;
+  lk__bna_factors f = {ws, ws + Cp, ws + 2 * Cp, ws + 3 * Cp, ws + 4 * Cp};
+  for (long c = 0; c < Cp; ++c) {
+    double var = c < C && rows > 1 ? (double)m[C + c] * (n - 1.0) / n : 0.0, r = 1.0 / sqrt((var > 0.0 ? var : 0.0) + eps);
+    f.mu[c] = c < C ? m[c] : 0.0f;
+    f.lo[c] = c < C ? m[2 * C + c] : 0.0f;
+    f.rstd[c] = c < C ? (float)r : 0.0f;
+    f.scale[c] = c < C ? (float)(r * (w ? w[c] : 1.0)) : 0.0f;
+    f.shift[c] = c < C && b ? b[c] : 0.0f;
+  }
+  return f;
+}
+
+/* n < LK_VW floats from p, zero-padded to a vector; and the first n lanes of v stored to p. */
+static inline lk_vf lk__bna_load_part(const float *p, long n) {
+  float t[LK_VW] = {0};
+  memcpy(t, p, (size_t)n * sizeof(float));
+  return lk_vload(t);
+}
+static inline void lk__bna_store_part(float *p, long n, lk_vf v) {
+  float t[LK_VW];
+  lk_vstore(t, v);
+  memcpy(p, t, (size_t)n * sizeof(float));
+}
+
+/* The activation as a compile-time constant in the loops: each kernel's body is an always-inline
+ * function of `act`, called once per LK_ACT_* code, so lk_vact's and lk__grad_vact's switches
+ * fold away (with a variable code they stay in the innermost loop). */
+#define LK__BNA_DISPATCH(act, body, ...)                \
+  switch (act) {                                        \
+  case LK_ACT_GELU: body(LK_ACT_GELU, __VA_ARGS__); break;       \
+  case LK_ACT_RELU: body(LK_ACT_RELU, __VA_ARGS__); break;       \
+  case LK_ACT_RELU6: body(LK_ACT_RELU6, __VA_ARGS__); break;     \
+  case LK_ACT_HSWISH: body(LK_ACT_HSWISH, __VA_ARGS__); break;   \
+  case LK_ACT_HSIGMOID: body(LK_ACT_HSIGMOID, __VA_ARGS__); break; \
+  case LK_ACT_SIGMOID: body(LK_ACT_SIGMOID, __VA_ARGS__); break; \
+  default: body(LK_ACT_NONE, __VA_ARGS__); break;                \
+  }
+
+/* x − mean of one vector of channel c: (x − m[c]) − (the mean's rounding error). */
+#define LK__BNA_DEV(f, xv, c) ((xv) - lk_vload((f)->mu + (c)) - lk_vload((f)->lo + (c)))
+
+__attribute__((always_inline)) static inline void lk__bna_forward(const int act, long rows, long C, const float *x,
+                                                                  const lk__bna_factors *f, float *y) {
+  long Cv = C / LK_VW * LK_VW;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    for (long c = 0; c < Cv; c += LK_VW)
+      lk_vstore(yr + c, lk_vact(act, LK__BNA_DEV(f, lk_vload(xr + c), c) * lk_vload(f->scale + c) + lk_vload(f->shift + c)));
+    if (Cv < C)
+      lk__bna_store_part(yr + Cv, C - Cv,
+                         lk_vact(act, LK__BNA_DEV(f, lk__bna_load_part(xr + Cv, C - Cv), Cv) * lk_vload(f->scale + Cv) + lk_vload(f->shift + Cv)));
+  }
+}
+
+void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                          int act, float *ws, float *y) {
+  lk__bna_factors f;
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
+  LK__BNA_DISPATCH(act, lk__bna_forward, rows, C, x, &f, y)
+}
+
+/* Adds dy and dy·(x − mean) of one vector of channels [c, c + LK_VW) to the block's float sums
+ * sg[c...] and sgd[c...] (L1-resident: 2·Cp floats). */
+__attribute__((always_inline)) static inline void lk__bna_add(const int act, lk_vf xv, lk_vf gv, long c, const lk__bna_factors *f,
+                                                              float *sg, float *sgd) {
+  lk_vf d = LK__BNA_DEV(f, xv, c);
+  lk_vf g = lk__grad_vact(act, d * lk_vload(f->scale + c) + lk_vload(f->shift + c), gv);
+  lk_vstore(sg + c, lk_vload(sg + c) + g);
+  lk_vstore(sgd + c, lk_vload(sgd + c) + g * d);
+}
+
+/* Each block of LK__BNCL_ROWS rows sums in float into its own part rows, reading whole rows in
+ * order; the blocks' sums are then added in double, in block order. (Double lanes throughout
+ * cost ~1.4× the time here, the kernel being bound by its vector arithmetic: a block's float sum
+ * of 64 terms is within ~64 ulp of its terms' magnitude, the same as the kernels' float passes.) */
+__attribute__((always_inline)) static inline void lk__bna_param_grad(const int act, long rows, long C, const float *x,
+                                                                     const float *dz, const lk__bna_factors *f, float *part) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW, Cv = C / LK_VW * LK_VW, blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long k = 0; k < blocks; ++k) {
+    float *sg = part + 2 * k * Cp, *sgd = sg + Cp;
+    for (long c = 0; c < 2 * Cp; ++c) sg[c] = 0.0f;
+    for (long r = k * LK__BNCL_ROWS; r < lk_min_l(rows, (k + 1) * LK__BNCL_ROWS); ++r) {
+      const float *xr = x + r * C, *gr = dz + r * C;
+      for (long c = 0; c < Cv; c += LK_VW) lk__bna_add(act, lk_vload(xr + c), lk_vload(gr + c), c, f, sg, sgd);
+      if (Cv < C) lk__bna_add(act, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), Cv, f, sg, sgd);
+    }
+  }
+}
+
+void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                     const float *b, float eps, int act, float *ws, float *out) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW, blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  float *part = ws; /* [blocks][2][Cp]: Σ dy, Σ dy·(x − mean) */
+  lk__bna_factors f;
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws + 2 * blocks * Cp);
+  LK__BNA_DISPATCH(act, lk__bna_param_grad, rows, C, x, dz, &f, part)
+  for (long c = 0; c < C; ++c) {
+    double sg = 0.0, sgd = 0.0;
+    for (long k = 0; k < blocks; ++k) {
+      sg += part[(2 * k) * Cp + c];
+      sgd += part[(2 * k + 1) * Cp + c];
+    }
+    out[c] = (float)(sgd * f.rstd[c]);
+    out[C + c] = (float)sg;
+  }
+}
+
+/* dx = (dy − a − (x − mean)·rb)·scale for one vector of channel c. */
+#define LK__BNA_DX(act, f, xv, gv, a, rb, c)                                                              \
+  ((lk__grad_vact(act, LK__BNA_DEV(f, xv, c) * lk_vload((f)->scale + (c)) + lk_vload((f)->shift + (c)), gv) - \
+    lk_vload((a) + (c)) - LK__BNA_DEV(f, xv, c) * lk_vload((rb) + (c))) *                                 \
+   lk_vload((f)->scale + (c)))
+
+__attribute__((always_inline)) static inline void lk__bna_grad(const int act, long rows, long C, const float *x, const float *dz,
+                                                               const lk__bna_factors *f, const float *a, const float *rb,
+                                                               float *dx) {
+  long Cv = C / LK_VW * LK_VW;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dz + r * C;
+    float *dr = dx + r * C;
+    for (long c = 0; c < Cv; c += LK_VW) lk_vstore(dr + c, LK__BNA_DX(act, f, lk_vload(xr + c), lk_vload(gr + c), a, rb, c));
+    if (Cv < C)
+      lk__bna_store_part(dr + Cv, C - Cv,
+                         LK__BNA_DX(act, f, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), a, rb, Cv));
+  }
+}
+
+/* dx may equal dz. */
+void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                               const float *b, const float *sums, float eps, int act, float *ws, float *dx) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  lk__bna_factors f;
+  float *a, *rb; /* Σdy/n; rstd·Σ(dy·x̂)/n, so that x̂·Σ(dy·x̂)/n = (x − mean)·rb */
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
+  a = ws + 5 * Cp;
+  rb = ws + 6 * Cp;
+  for (long c = 0; c < Cp; ++c) {
+    a[c] = c < C ? (float)(sums[C + c] / (double)rows) : 0.0f;
+    rb[c] = c < C ? (float)((double)sums[c] * f.rstd[c] / (double)rows) : 0.0f;
+  }
+  LK__BNA_DISPATCH(act, lk__bna_grad, rows, C, x, dz, &f, a, rb, dx)
 }
 
 /* ---- Sum over axes (gradients of broadcast operands) ---------------------------------------------
@@ -4115,6 +4315,52 @@ void lk_batch_moments_naive(int B, long C, long S, const float *x, float *out) {
     lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
     out[c] = (float)m;
     out[C + c] = n > 1.0 ? (float)(v * n / (n - 1.0)) : NAN;
+  }
+}
+
+/* batch_norm_act and its gradients from their definitions, in double (x [rows, C], m [3, C] as above). */
+static void lk__bna_ref_stats(long rows, long C, const float *m, float eps, long c, double *mean, double *rstd) {
+  double var = rows > 1 ? (double)m[C + c] * (rows - 1.0) / rows : 0.0;
+  *mean = (double)m[c] + m[2 * C + c];
+  *rstd = 1.0 / sqrt(var + eps);
+}
+
+void lk_batch_norm_act_naive(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                             int act, float *y) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r)
+      y[r * C + c] = (float)lk_apply_act_ref(act, (x[r * C + c] - mean) * rstd * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+void lk_batch_norm_act_param_grad_naive(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                        const float *b, float eps, int act, float *out) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd, sw = 0.0, sb = 0.0;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r) {
+      double xh = (x[r * C + c] - mean) * rstd;
+      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+      sw += dy * xh;
+      sb += dy;
+    }
+    out[c] = (float)sw;
+    out[C + c] = (float)sb;
+  }
+}
+
+void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                  const float *b, const float *sums, float eps, int act, float *dx) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd, wc = w ? w[c] : 1.0;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r) {
+      double xh = (x[r * C + c] - mean) * rstd;
+      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * wc + (b ? b[c] : 0.0));
+      dx[r * C + c] = (float)(wc * rstd * (dy - sums[C + c] / (double)rows - xh * sums[c] / (double)rows));
+    }
   }
 }
 
@@ -5544,7 +5790,7 @@ static const unsigned char localvit_small_train_param_read_[308] = {
 };
 int localvit_small_train_param_read_by_forward(int i) { return i >= 0 && i < 308 ? localvit_small_train_param_read_[i] : 0; }
 
-size_t localvit_small_train_arena_bytes(void) { return 4358032384; }
+size_t localvit_small_train_arena_bytes(void) { return 3433681408; }
 
 void localvit_small_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5575,33 +5821,33 @@ int localvit_small_train_forward(const float *const *params, const float *const 
 
   /* %4 = img2seq(%3) patch_embed : f32[B, 196, 384], written into %7 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 384, 196, arena + (long)b * 75264, arena + 906019200 + (long)b * 75648);
+    lk_img2seq(1, 384, 196, arena + (long)b * 75264, arena + 674808192 + (long)b * 75648);
   } // for b
 
   /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 384] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 384}, params[2], (const long[]){0, 384, 1},
-        arena + 906018816 + (long)b * 75648, (const long[]){75648, 75648, 1});
+        arena + 674807808 + (long)b * 75648, (const long[]){75648, 75648, 1});
   } // for b
 
   /* %8 = add(%7, %6) : f32[B, 197, 384], written over %7 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 906018816, (const long[]){75648, 384, 1},
-      params[3], (const long[]){0, 384, 1}, arena + 906018816);
+  lk_add(3, (const long[]){B, 197, 384}, arena + 674807808, (const long[]){75648, 384, 1},
+      params[3], (const long[]){0, 384, 1}, arena + 674807808);
 
   /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 906018816, 1e-06f, arena + 908439552);
+  lk_normalize(B * 197, 384, arena + 674807808, 1e-06f, arena + 677228544);
 
   /* %12 = mul(%11, %9) blocks.0.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 908439552, (const long[]){75648, 384, 1},
-      params[4], (const long[]){0, 0, 1}, arena + 910860288);
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 677228544, (const long[]){75648, 384, 1},
+      params[4], (const long[]){0, 0, 1}, arena + 679649280);
 
   /* %13 = add(%12, %10) blocks.0.norm1 : f32[B, 197, 384], written over %12 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 910860288, (const long[]){75648, 384, 1},
-      params[5], (const long[]){0, 0, 1}, arena + 910860288);
+  lk_add(3, (const long[]){B, 197, 384}, arena + 679649280, (const long[]){75648, 384, 1},
+      params[5], (const long[]){0, 0, 1}, arena + 679649280);
 
   /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 910860288, params[6], params[7], LK_ACT_NONE, NULL,
-      arena + 818872320);
+  lk_fused_linear(B * 197, 384, 1152, arena + 679649280, params[6], params[7], LK_ACT_NONE, NULL,
+      arena + 587661312);
 
   /* %17 = slice(%16) {axis 1, start 0, length 384} blocks.0.attn : f32[B, 197, 384], a view of %16: no code */
 
@@ -5610,4577 +5856,4572 @@ int localvit_small_train_forward(const float *const *params, const float *const 
   /* %19 = slice(%16) {axis 1, start 768, length 384} blocks.0.attn : f32[B, 197, 384], a view of %16: no code */
 
   /* %20 = sdpa(%17, %18, %19) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 384] */
-  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 818872320, 1152, arena + 818872704, 1152,
-      arena + 818873088, 1152, arena + 913281024, 0.14433756f);
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 587661312, 1152, arena + 587661696, 1152,
+      arena + 587662080, 1152, arena + 682070016, 0.14433756f);
 
   /* %23 = fused_linear(%20, %21, %22, %8) {residual} blocks.0.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 913281024, params[8], params[9], LK_ACT_NONE,
-      arena + 906018816, arena);
+  lk_fused_linear(B * 197, 384, 384, arena + 682070016, params[8], params[9], LK_ACT_NONE,
+      arena + 674807808, arena);
 
-  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], written into %59 from row 0 */
+  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], written into %60 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + (long)b * 75648, 75648, arena + 915701760 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + (long)b * 75648, 75648, arena + 684490752 + (long)b * 75648, 384);
   } // for b
 
   /* %25 = slice(%23) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 384, 75648, arena + 1027055616, 75264);
+  lk_copy_rows(B, 75264, arena + 384, 75648, arena + 795844608, 75264);
 
   /* %27 = reshape(%26) {shape [1536, 384]} blocks.0.conv.conv.0 : f32[1536, 384], a view of %26: no code */
 
   /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1027055616, params[10], NULL, LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 196, 384, 1536, arena + 795844608, params[10], NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %31 = batch_normalize(%28, %29, %30) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena, params[11], params[12], 1e-05f, arena + 9633792);
+  /* %31 = batch_statistics(%28) blocks.0.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena, arena + 858209280);
 
-  /* %32 = batch_moments(%28) {channels last} blocks.0.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena, arena + 1089420288);
+  /* %32 = slice(%31) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858209280, 4608, arena + 858319872, 3072);
 
-  /* %33 = hswish(%31) blocks.0.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 9633792, arena + 19267584);
+  /* %33 = batch_norm_act(%28, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena, arena + 858209280, params[11], params[12], 1e-05f,
+      LK_ACT_HSWISH, arena + 19267584, arena + 9633792);
 
   /* %35 = token_dwconv(%33, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 19267584, params[15], NULL,
-      LK_ACT_NONE, arena + 28901376);
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 9633792, params[15], NULL, LK_ACT_NONE,
+      arena + 19267584);
 
-  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 28901376, params[16], params[17], 1e-05f,
-      arena + 38535168);
+  /* %38 = batch_statistics(%35) blocks.0.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 19267584, arena + 858213888);
 
-  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 28901376, arena + 1089423360);
+  /* %39 = slice(%38) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858213888, 4608, arena + 858322944, 3072);
 
-  /* %40 = hswish(%38) blocks.0.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 38535168, arena + 48168960);
+  /* %40 = batch_norm_act(%35, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 19267584, arena + 858213888, params[16], params[17],
+      1e-05f, LK_ACT_HSWISH, arena + 38535168, arena + 28901376);
 
   /* %41 = mean(%40) {axis 0} blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 48168960, arena + 1087650816);
+  lk_mean_axis(B, 196, 1536, arena + 28901376, arena + 856439808);
 
   /* %44 = fused_linear(%41, %42, %43) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1087650816, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 1089505008);
+  lk_fused_linear(B, 1536, 4, arena + 856439808, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 858417264);
 
   /* %45 = relu(%44) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1089505008, arena + 1089505136);
+  lk_relu(B * 4, arena + 858417264, arena + 858417392);
 
   /* %48 = fused_linear(%45, %46, %47) blocks.0.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1089505136, params[22], params[23], LK_ACT_NONE, NULL,
-      arena + 1087699968);
+  lk_fused_linear(B, 4, 1536, arena + 858417392, params[22], params[23], LK_ACT_NONE, NULL,
+      arena + 856488960);
 
   /* %49 = hsigmoid(%48) blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1087699968, arena + 1087749120);
+  lk_hsigmoid(B * 1536, arena + 856488960, arena + 856538112);
 
   /* %50 = mul(%40, %49) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 48168960, (const long[]){301056, 1536, 1},
-      arena + 1087749120, (const long[]){1536, 0, 1}, arena + 57802752);
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 28901376, (const long[]){301056, 1536, 1},
+      arena + 856538112, (const long[]){1536, 0, 1}, arena + 38535168);
 
   /* %52 = reshape(%51) {shape [384, 1536]} blocks.0.conv.conv.7 : f32[384, 1536], a view of %51: no code */
 
   /* %53 = fused_linear(%50, %52) blocks.0.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 57802752, params[24], NULL, LK_ACT_NONE, NULL,
-      arena + 1029464064);
+  lk_fused_linear(B * 196, 1536, 384, arena + 38535168, params[24], NULL, LK_ACT_NONE, NULL,
+      arena + 798253056);
 
-  /* %56 = batch_normalize(%53, %54, %55) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1029464064, params[25], params[26], 1e-05f,
-      arena + 67436544);
+  /* %56 = batch_statistics(%53) blocks.0.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 798253056, arena + 858393600);
 
-  /* %57 = batch_moments(%53) {channels last} blocks.0.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1029464064, arena + 1089495024);
+  /* %57 = slice(%56) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 858393600, 1152, arena + 858407280, 768);
 
-  /* %58 = add(%25, %56) blocks.0.conv : f32[B, 196, 384], written into %59 from row 1 */
+  /* %58 = batch_norm_act(%53, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 798253056, arena + 858393600, params[25], params[26],
+      1e-05f, LK_ACT_NONE, arena + 50577408, arena + 48168960);
+
+  /* %59 = add(%25, %58) blocks.0.conv : f32[B, 196, 384], written into %60 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1027055616 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 67436544 + (long)b * 75264, (const long[]){384, 1},
-        arena + 915702144 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 795844608 + (long)b * 75264, (const long[]){384, 1},
+        arena + 48168960 + (long)b * 75264, (const long[]){384, 1},
+        arena + 684491136 + (long)b * 75648);
   } // for b
 
-  /* %59 = concat(%24, %58) {axis 0} blocks.0.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %60 = concat(%24, %59) {axis 0} blocks.0.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %62 = normalize(%59) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 915701760, 1e-06f, arena + 918122496);
+  /* %63 = normalize(%60) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 684490752, 1e-06f, arena + 686911488);
 
-  /* %63 = mul(%62, %60) blocks.1.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 918122496, (const long[]){75648, 384, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 920543232);
+  /* %64 = mul(%63, %61) blocks.1.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 686911488, (const long[]){75648, 384, 1},
+      params[29], (const long[]){0, 0, 1}, arena + 689332224);
 
-  /* %64 = add(%63, %61) blocks.1.norm1 : f32[B, 197, 384], written over %63 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 920543232, (const long[]){75648, 384, 1},
-      params[30], (const long[]){0, 0, 1}, arena + 920543232);
+  /* %65 = add(%64, %62) blocks.1.norm1 : f32[B, 197, 384], written over %64 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 689332224, (const long[]){75648, 384, 1},
+      params[30], (const long[]){0, 0, 1}, arena + 689332224);
 
-  /* %67 = fused_linear(%64, %65, %66) blocks.1.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 920543232, params[31], params[32], LK_ACT_NONE, NULL,
-      arena + 826134528);
+  /* %68 = fused_linear(%65, %66, %67) blocks.1.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 689332224, params[31], params[32], LK_ACT_NONE, NULL,
+      arena + 594923520);
 
-  /* %68 = slice(%67) {axis 1, start 0, length 384} blocks.1.attn : f32[B, 197, 384], a view of %67: no code */
+  /* %69 = slice(%68) {axis 1, start 0, length 384} blocks.1.attn : f32[B, 197, 384], a view of %68: no code */
 
-  /* %69 = slice(%67) {axis 1, start 384, length 384} blocks.1.attn : f32[B, 197, 384], a view of %67: no code */
+  /* %70 = slice(%68) {axis 1, start 384, length 384} blocks.1.attn : f32[B, 197, 384], a view of %68: no code */
 
-  /* %70 = slice(%67) {axis 1, start 768, length 384} blocks.1.attn : f32[B, 197, 384], a view of %67: no code */
+  /* %71 = slice(%68) {axis 1, start 768, length 384} blocks.1.attn : f32[B, 197, 384], a view of %68: no code */
 
-  /* %71 = sdpa(%68, %69, %70) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 384] */
-  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 826134528, 1152, arena + 826134912, 1152,
-      arena + 826135296, 1152, arena + 922963968, 0.14433756f);
+  /* %72 = sdpa(%69, %70, %71) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 594923520, 1152, arena + 594923904, 1152,
+      arena + 594924288, 1152, arena + 691752960, 0.14433756f);
 
-  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 922963968, params[33], params[34], LK_ACT_NONE, NULL,
-      arena + 67436544);
+  /* %75 = fused_linear(%72, %73, %74) blocks.1.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 691752960, params[33], params[34], LK_ACT_NONE, NULL,
+      arena + 48168960);
 
-  /* %76 = mul(%74, %75) blocks.1 : f32[B, 197, 384], written over %74 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 67436544, (const long[]){75648, 384, 1}, inputs[1],
-      (const long[]){1, 0, 0}, arena + 67436544);
+  /* %77 = mul(%75, %76) blocks.1 : f32[B, 197, 384], written over %75 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 48168960, (const long[]){75648, 384, 1}, inputs[1],
+      (const long[]){1, 0, 0}, arena + 48168960);
 
-  /* %77 = add(%59, %76) blocks.1 : f32[B, 197, 384], written over %74 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 915701760, (const long[]){75648, 384, 1},
-      arena + 67436544, (const long[]){75648, 384, 1}, arena + 67436544);
+  /* %78 = add(%60, %77) blocks.1 : f32[B, 197, 384], written over %75 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 684490752, (const long[]){75648, 384, 1},
+      arena + 48168960, (const long[]){75648, 384, 1}, arena + 48168960);
 
-  /* %78 = slice(%77) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], written into %113 from row 0 */
+  /* %79 = slice(%78) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], written into %115 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 67436544 + (long)b * 75648, 75648,
-        arena + 925384704 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 48168960 + (long)b * 75648, 75648,
+        arena + 694173696 + (long)b * 75648, 384);
   } // for b
 
-  /* %79 = slice(%77) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 67436928, 75648, arena + 1031872512, 75264);
+  /* %80 = slice(%78) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 48169344, 75648, arena + 800661504, 75264);
 
-  /* %81 = reshape(%80) {shape [1536, 384]} blocks.1.conv.conv.0 : f32[1536, 384], a view of %80: no code */
+  /* %82 = reshape(%81) {shape [1536, 384]} blocks.1.conv.conv.0 : f32[1536, 384], a view of %81: no code */
 
-  /* %82 = fused_linear(%79, %81) blocks.1.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1031872512, params[35], NULL, LK_ACT_NONE, NULL,
-      arena + 67436544);
+  /* %83 = fused_linear(%80, %82) blocks.1.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 800661504, params[35], NULL, LK_ACT_NONE, NULL,
+      arena + 48168960);
 
-  /* %85 = batch_normalize(%82, %83, %84) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 67436544, params[36], params[37], 1e-05f,
-      arena + 77070336);
+  /* %86 = batch_statistics(%83) blocks.1.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 48168960, arena + 858218496);
 
-  /* %86 = batch_moments(%82) {channels last} blocks.1.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 67436544, arena + 1089426432);
+  /* %87 = slice(%86) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858218496, 4608, arena + 858326016, 3072);
 
-  /* %87 = hswish(%85) blocks.1.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 77070336, arena + 86704128);
+  /* %88 = batch_norm_act(%83, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 48168960, arena + 858218496, params[36], params[37],
+      1e-05f, LK_ACT_HSWISH, arena + 67436544, arena + 57802752);
 
-  /* %89 = token_dwconv(%87, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 86704128, params[40], NULL,
-      LK_ACT_NONE, arena + 96337920);
+  /* %90 = token_dwconv(%88, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 57802752, params[40], NULL,
+      LK_ACT_NONE, arena + 67436544);
 
-  /* %92 = batch_normalize(%89, %90, %91) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 96337920, params[41], params[42], 1e-05f,
-      arena + 105971712);
+  /* %93 = batch_statistics(%90) blocks.1.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 67436544, arena + 858223104);
 
-  /* %93 = batch_moments(%89) {channels last} blocks.1.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 96337920, arena + 1089429504);
+  /* %94 = slice(%93) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858223104, 4608, arena + 858329088, 3072);
 
-  /* %94 = hswish(%92) blocks.1.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 105971712, arena + 115605504);
+  /* %95 = batch_norm_act(%90, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 67436544, arena + 858223104, params[41], params[42],
+      1e-05f, LK_ACT_HSWISH, arena + 86704128, arena + 77070336);
 
-  /* %95 = mean(%94) {axis 0} blocks.1.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 115605504, arena + 1087798272);
+  /* %96 = mean(%95) {axis 0} blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 77070336, arena + 856587264);
 
-  /* %98 = fused_linear(%95, %96, %97) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1087798272, params[45], params[46], LK_ACT_NONE, NULL,
-      arena + 1089505264);
+  /* %99 = fused_linear(%96, %97, %98) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 856587264, params[45], params[46], LK_ACT_NONE, NULL,
+      arena + 858417520);
 
-  /* %99 = relu(%98) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1089505264, arena + 1089505392);
+  /* %100 = relu(%99) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 858417520, arena + 858417648);
 
-  /* %102 = fused_linear(%99, %100, %101) blocks.1.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1089505392, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 1087847424);
+  /* %103 = fused_linear(%100, %101, %102) blocks.1.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 858417648, params[47], params[48], LK_ACT_NONE, NULL,
+      arena + 856636416);
 
-  /* %103 = hsigmoid(%102) blocks.1.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1087847424, arena + 1087896576);
+  /* %104 = hsigmoid(%103) blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 856636416, arena + 856685568);
 
-  /* %104 = mul(%94, %103) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 115605504, (const long[]){301056, 1536, 1},
-      arena + 1087896576, (const long[]){1536, 0, 1}, arena + 125239296);
+  /* %105 = mul(%95, %104) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 77070336, (const long[]){301056, 1536, 1},
+      arena + 856685568, (const long[]){1536, 0, 1}, arena + 86704128);
 
-  /* %106 = reshape(%105) {shape [384, 1536]} blocks.1.conv.conv.7 : f32[384, 1536], a view of %105: no code */
+  /* %107 = reshape(%106) {shape [384, 1536]} blocks.1.conv.conv.7 : f32[384, 1536], a view of %106: no code */
 
-  /* %107 = fused_linear(%104, %106) blocks.1.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 125239296, params[49], NULL, LK_ACT_NONE, NULL,
-      arena + 1034280960);
+  /* %108 = fused_linear(%105, %107) blocks.1.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 86704128, params[49], NULL, LK_ACT_NONE, NULL,
+      arena + 803069952);
 
-  /* %110 = batch_normalize(%107, %108, %109) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1034280960, params[50], params[51], 1e-05f,
-      arena + 134873088);
+  /* %111 = batch_statistics(%108) blocks.1.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 803069952, arena + 858394752);
 
-  /* %111 = batch_moments(%107) {channels last} blocks.1.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1034280960, arena + 1089495792);
+  /* %112 = slice(%111) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 858394752, 1152, arena + 858408048, 768);
 
-  /* %112 = add(%79, %110) blocks.1.conv : f32[B, 196, 384], written into %113 from row 1 */
+  /* %113 = batch_norm_act(%108, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 803069952, arena + 858394752, params[50], params[51],
+      1e-05f, LK_ACT_NONE, arena + 98746368, arena + 96337920);
+
+  /* %114 = add(%80, %113) blocks.1.conv : f32[B, 196, 384], written into %115 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1031872512 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 134873088 + (long)b * 75264, (const long[]){384, 1},
-        arena + 925385088 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 800661504 + (long)b * 75264, (const long[]){384, 1},
+        arena + 96337920 + (long)b * 75264, (const long[]){384, 1},
+        arena + 694174080 + (long)b * 75648);
   } // for b
 
-  /* %113 = concat(%78, %112) {axis 0} blocks.1.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %115 = concat(%79, %114) {axis 0} blocks.1.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %116 = normalize(%113) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 925384704, 1e-06f, arena + 927805440);
+  /* %118 = normalize(%115) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 694173696, 1e-06f, arena + 696594432);
 
-  /* %117 = mul(%116, %114) blocks.2.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 927805440, (const long[]){75648, 384, 1},
-      params[54], (const long[]){0, 0, 1}, arena + 930226176);
+  /* %119 = mul(%118, %116) blocks.2.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 696594432, (const long[]){75648, 384, 1},
+      params[54], (const long[]){0, 0, 1}, arena + 699015168);
 
-  /* %118 = add(%117, %115) blocks.2.norm1 : f32[B, 197, 384], written over %117 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 930226176, (const long[]){75648, 384, 1},
-      params[55], (const long[]){0, 0, 1}, arena + 930226176);
+  /* %120 = add(%119, %117) blocks.2.norm1 : f32[B, 197, 384], written over %119 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 699015168, (const long[]){75648, 384, 1},
+      params[55], (const long[]){0, 0, 1}, arena + 699015168);
 
-  /* %121 = fused_linear(%118, %119, %120) blocks.2.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 930226176, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 833396736);
+  /* %123 = fused_linear(%120, %121, %122) blocks.2.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 699015168, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 602185728);
 
-  /* %122 = slice(%121) {axis 1, start 0, length 384} blocks.2.attn : f32[B, 197, 384], a view of %121: no code */
+  /* %124 = slice(%123) {axis 1, start 0, length 384} blocks.2.attn : f32[B, 197, 384], a view of %123: no code */
 
-  /* %123 = slice(%121) {axis 1, start 384, length 384} blocks.2.attn : f32[B, 197, 384], a view of %121: no code */
+  /* %125 = slice(%123) {axis 1, start 384, length 384} blocks.2.attn : f32[B, 197, 384], a view of %123: no code */
 
-  /* %124 = slice(%121) {axis 1, start 768, length 384} blocks.2.attn : f32[B, 197, 384], a view of %121: no code */
+  /* %126 = slice(%123) {axis 1, start 768, length 384} blocks.2.attn : f32[B, 197, 384], a view of %123: no code */
 
-  /* %125 = sdpa(%122, %123, %124) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 384] */
-  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 833396736, 1152, arena + 833397120, 1152,
-      arena + 833397504, 1152, arena + 932646912, 0.14433756f);
+  /* %127 = sdpa(%124, %125, %126) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 602185728, 1152, arena + 602186112, 1152,
+      arena + 602186496, 1152, arena + 701435904, 0.14433756f);
 
-  /* %128 = fused_linear(%125, %126, %127) blocks.2.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 932646912, params[58], params[59], LK_ACT_NONE, NULL,
-      arena + 134873088);
+  /* %130 = fused_linear(%127, %128, %129) blocks.2.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 701435904, params[58], params[59], LK_ACT_NONE, NULL,
+      arena + 96337920);
 
-  /* %130 = mul(%128, %129) blocks.2 : f32[B, 197, 384], written over %128 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 134873088, (const long[]){75648, 384, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 134873088);
+  /* %132 = mul(%130, %131) blocks.2 : f32[B, 197, 384], written over %130 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 96337920, (const long[]){75648, 384, 1}, inputs[2],
+      (const long[]){1, 0, 0}, arena + 96337920);
 
-  /* %131 = add(%113, %130) blocks.2 : f32[B, 197, 384], written over %128 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 925384704, (const long[]){75648, 384, 1},
-      arena + 134873088, (const long[]){75648, 384, 1}, arena + 134873088);
+  /* %133 = add(%115, %132) blocks.2 : f32[B, 197, 384], written over %130 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 694173696, (const long[]){75648, 384, 1},
+      arena + 96337920, (const long[]){75648, 384, 1}, arena + 96337920);
 
-  /* %132 = slice(%131) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], written into %167 from row 0 */
+  /* %134 = slice(%133) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], written into %170 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 134873088 + (long)b * 75648, 75648,
-        arena + 935067648 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 96337920 + (long)b * 75648, 75648,
+        arena + 703856640 + (long)b * 75648, 384);
   } // for b
 
-  /* %133 = slice(%131) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 134873472, 75648, arena + 1036689408, 75264);
+  /* %135 = slice(%133) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 96338304, 75648, arena + 805478400, 75264);
 
-  /* %135 = reshape(%134) {shape [1536, 384]} blocks.2.conv.conv.0 : f32[1536, 384], a view of %134: no code */
+  /* %137 = reshape(%136) {shape [1536, 384]} blocks.2.conv.conv.0 : f32[1536, 384], a view of %136: no code */
 
-  /* %136 = fused_linear(%133, %135) blocks.2.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1036689408, params[60], NULL, LK_ACT_NONE, NULL,
-      arena + 134873088);
+  /* %138 = fused_linear(%135, %137) blocks.2.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 805478400, params[60], NULL, LK_ACT_NONE, NULL,
+      arena + 96337920);
 
-  /* %139 = batch_normalize(%136, %137, %138) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 134873088, params[61], params[62], 1e-05f,
+  /* %141 = batch_statistics(%138) blocks.2.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 96337920, arena + 858227712);
+
+  /* %142 = slice(%141) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858227712, 4608, arena + 858332160, 3072);
+
+  /* %143 = batch_norm_act(%138, %141, %139, %140) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 96337920, arena + 858227712, params[61], params[62],
+      1e-05f, LK_ACT_HSWISH, arena + 115605504, arena + 105971712);
+
+  /* %145 = token_dwconv(%143, %144) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 105971712, params[65], NULL,
+      LK_ACT_NONE, arena + 115605504);
+
+  /* %148 = batch_statistics(%145) blocks.2.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 115605504, arena + 858232320);
+
+  /* %149 = slice(%148) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858232320, 4608, arena + 858335232, 3072);
+
+  /* %150 = batch_norm_act(%145, %148, %146, %147) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 115605504, arena + 858232320, params[66], params[67],
+      1e-05f, LK_ACT_HSWISH, arena + 134873088, arena + 125239296);
+
+  /* %151 = mean(%150) {axis 0} blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 125239296, arena + 856734720);
+
+  /* %154 = fused_linear(%151, %152, %153) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 856734720, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 858417776);
+
+  /* %155 = relu(%154) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 858417776, arena + 858417904);
+
+  /* %158 = fused_linear(%155, %156, %157) blocks.2.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 858417904, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 856783872);
+
+  /* %159 = hsigmoid(%158) blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 856783872, arena + 856833024);
+
+  /* %160 = mul(%150, %159) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 125239296, (const long[]){301056, 1536, 1},
+      arena + 856833024, (const long[]){1536, 0, 1}, arena + 134873088);
+
+  /* %162 = reshape(%161) {shape [384, 1536]} blocks.2.conv.conv.7 : f32[384, 1536], a view of %161: no code */
+
+  /* %163 = fused_linear(%160, %162) blocks.2.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 134873088, params[74], NULL, LK_ACT_NONE, NULL,
+      arena + 807886848);
+
+  /* %166 = batch_statistics(%163) blocks.2.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 807886848, arena + 858395904);
+
+  /* %167 = slice(%166) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 858395904, 1152, arena + 858408816, 768);
+
+  /* %168 = batch_norm_act(%163, %166, %164, %165) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 807886848, arena + 858395904, params[75], params[76],
+      1e-05f, LK_ACT_NONE, arena + 146915328, arena + 144506880);
+
+  /* %169 = add(%135, %168) blocks.2.conv : f32[B, 196, 384], written into %170 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 384}, arena + 805478400 + (long)b * 75264, (const long[]){384, 1},
+        arena + 144506880 + (long)b * 75264, (const long[]){384, 1},
+        arena + 703857024 + (long)b * 75648);
+  } // for b
+
+  /* %170 = concat(%134, %169) {axis 0} blocks.2.conv : f32[B, 197, 384], its operands computed in place: no code */
+
+  /* %173 = normalize(%170) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 703856640, 1e-06f, arena + 706277376);
+
+  /* %174 = mul(%173, %171) blocks.3.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 706277376, (const long[]){75648, 384, 1},
+      params[79], (const long[]){0, 0, 1}, arena + 708698112);
+
+  /* %175 = add(%174, %172) blocks.3.norm1 : f32[B, 197, 384], written over %174 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 708698112, (const long[]){75648, 384, 1},
+      params[80], (const long[]){0, 0, 1}, arena + 708698112);
+
+  /* %178 = fused_linear(%175, %176, %177) blocks.3.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 708698112, params[81], params[82], LK_ACT_NONE, NULL,
+      arena + 609447936);
+
+  /* %179 = slice(%178) {axis 1, start 0, length 384} blocks.3.attn : f32[B, 197, 384], a view of %178: no code */
+
+  /* %180 = slice(%178) {axis 1, start 384, length 384} blocks.3.attn : f32[B, 197, 384], a view of %178: no code */
+
+  /* %181 = slice(%178) {axis 1, start 768, length 384} blocks.3.attn : f32[B, 197, 384], a view of %178: no code */
+
+  /* %182 = sdpa(%179, %180, %181) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 609447936, 1152, arena + 609448320, 1152,
+      arena + 609448704, 1152, arena + 711118848, 0.14433756f);
+
+  /* %185 = fused_linear(%182, %183, %184) blocks.3.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 711118848, params[83], params[84], LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %140 = batch_moments(%136) {channels last} blocks.2.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 134873088, arena + 1089432576);
+  /* %187 = mul(%185, %186) blocks.3 : f32[B, 197, 384], written over %185 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 144506880, (const long[]){75648, 384, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 144506880);
 
-  /* %141 = hswish(%139) blocks.2.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 144506880, arena + 154140672);
+  /* %188 = add(%170, %187) blocks.3 : f32[B, 197, 384], written over %185 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 703856640, (const long[]){75648, 384, 1},
+      arena + 144506880, (const long[]){75648, 384, 1}, arena + 144506880);
 
-  /* %143 = token_dwconv(%141, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 154140672, params[65], NULL,
+  /* %189 = slice(%188) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], written into %225 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 384, arena + 144506880 + (long)b * 75648, 75648,
+        arena + 713539584 + (long)b * 75648, 384);
+  } // for b
+
+  /* %190 = slice(%188) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 144507264, 75648, arena + 810295296, 75264);
+
+  /* %192 = reshape(%191) {shape [1536, 384]} blocks.3.conv.conv.0 : f32[1536, 384], a view of %191: no code */
+
+  /* %193 = fused_linear(%190, %192) blocks.3.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 810295296, params[85], NULL, LK_ACT_NONE, NULL,
+      arena + 144506880);
+
+  /* %196 = batch_statistics(%193) blocks.3.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 144506880, arena + 858236928);
+
+  /* %197 = slice(%196) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858236928, 4608, arena + 858338304, 3072);
+
+  /* %198 = batch_norm_act(%193, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 144506880, arena + 858236928, params[86], params[87],
+      1e-05f, LK_ACT_HSWISH, arena + 163774464, arena + 154140672);
+
+  /* %200 = token_dwconv(%198, %199) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 154140672, params[90], NULL,
       LK_ACT_NONE, arena + 163774464);
 
-  /* %146 = batch_normalize(%143, %144, %145) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 163774464, params[66], params[67], 1e-05f,
-      arena + 173408256);
+  /* %203 = batch_statistics(%200) blocks.3.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 163774464, arena + 858241536);
 
-  /* %147 = batch_moments(%143) {channels last} blocks.2.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 163774464, arena + 1089435648);
+  /* %204 = slice(%203) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858241536, 4608, arena + 858341376, 3072);
 
-  /* %148 = hswish(%146) blocks.2.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 173408256, arena + 183042048);
+  /* %205 = batch_norm_act(%200, %203, %201, %202) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 163774464, arena + 858241536, params[91], params[92],
+      1e-05f, LK_ACT_HSWISH, arena + 183042048, arena + 173408256);
 
-  /* %149 = mean(%148) {axis 0} blocks.2.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 183042048, arena + 1087945728);
+  /* %206 = mean(%205) {axis 0} blocks.3.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 173408256, arena + 856882176);
 
-  /* %152 = fused_linear(%149, %150, %151) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1087945728, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 1089505520);
+  /* %209 = fused_linear(%206, %207, %208) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 856882176, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 858418032);
 
-  /* %153 = relu(%152) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1089505520, arena + 1089505648);
+  /* %210 = relu(%209) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 858418032, arena + 858418160);
 
-  /* %156 = fused_linear(%153, %154, %155) blocks.2.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1089505648, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 1087994880);
+  /* %213 = fused_linear(%210, %211, %212) blocks.3.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 858418160, params[97], params[98], LK_ACT_NONE, NULL,
+      arena + 856931328);
 
-  /* %157 = hsigmoid(%156) blocks.2.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1087994880, arena + 1088044032);
+  /* %214 = hsigmoid(%213) blocks.3.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 856931328, arena + 856980480);
 
-  /* %158 = mul(%148, %157) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 183042048, (const long[]){301056, 1536, 1},
-      arena + 1088044032, (const long[]){1536, 0, 1}, arena + 192675840);
+  /* %215 = mul(%205, %214) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 173408256, (const long[]){301056, 1536, 1},
+      arena + 856980480, (const long[]){1536, 0, 1}, arena + 183042048);
 
-  /* %160 = reshape(%159) {shape [384, 1536]} blocks.2.conv.conv.7 : f32[384, 1536], a view of %159: no code */
+  /* %217 = reshape(%216) {shape [384, 1536]} blocks.3.conv.conv.7 : f32[384, 1536], a view of %216: no code */
 
-  /* %161 = fused_linear(%158, %160) blocks.2.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 192675840, params[74], NULL, LK_ACT_NONE, NULL,
-      arena + 1039097856);
+  /* %218 = fused_linear(%215, %217) blocks.3.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 183042048, params[99], NULL, LK_ACT_NONE, NULL,
+      arena + 812703744);
 
-  /* %164 = batch_normalize(%161, %162, %163) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1039097856, params[75], params[76], 1e-05f,
-      arena + 202309632);
+  /* %221 = batch_statistics(%218) blocks.3.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 812703744, arena + 858397056);
 
-  /* %165 = batch_moments(%161) {channels last} blocks.2.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1039097856, arena + 1089496560);
+  /* %222 = slice(%221) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 858397056, 1152, arena + 858409584, 768);
 
-  /* %166 = add(%133, %164) blocks.2.conv : f32[B, 196, 384], written into %167 from row 1 */
+  /* %223 = batch_norm_act(%218, %221, %219, %220) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 812703744, arena + 858397056, params[100], params[101],
+      1e-05f, LK_ACT_NONE, arena + 195084288, arena + 192675840);
+
+  /* %224 = add(%190, %223) blocks.3.conv : f32[B, 196, 384], written into %225 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1036689408 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 202309632 + (long)b * 75264, (const long[]){384, 1},
-        arena + 935068032 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 810295296 + (long)b * 75264, (const long[]){384, 1},
+        arena + 192675840 + (long)b * 75264, (const long[]){384, 1},
+        arena + 713539968 + (long)b * 75648);
   } // for b
 
-  /* %167 = concat(%132, %166) {axis 0} blocks.2.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %225 = concat(%189, %224) {axis 0} blocks.3.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %170 = normalize(%167) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 935067648, 1e-06f, arena + 937488384);
+  /* %228 = normalize(%225) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 713539584, 1e-06f, arena + 715960320);
 
-  /* %171 = mul(%170, %168) blocks.3.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 937488384, (const long[]){75648, 384, 1},
-      params[79], (const long[]){0, 0, 1}, arena + 939909120);
+  /* %229 = mul(%228, %226) blocks.4.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 715960320, (const long[]){75648, 384, 1},
+      params[104], (const long[]){0, 0, 1}, arena + 718381056);
 
-  /* %172 = add(%171, %169) blocks.3.norm1 : f32[B, 197, 384], written over %171 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 939909120, (const long[]){75648, 384, 1},
-      params[80], (const long[]){0, 0, 1}, arena + 939909120);
+  /* %230 = add(%229, %227) blocks.4.norm1 : f32[B, 197, 384], written over %229 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 718381056, (const long[]){75648, 384, 1},
+      params[105], (const long[]){0, 0, 1}, arena + 718381056);
 
-  /* %175 = fused_linear(%172, %173, %174) blocks.3.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 939909120, params[81], params[82], LK_ACT_NONE, NULL,
-      arena + 840658944);
+  /* %233 = fused_linear(%230, %231, %232) blocks.4.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 718381056, params[106], params[107], LK_ACT_NONE,
+      NULL, arena + 616710144);
 
-  /* %176 = slice(%175) {axis 1, start 0, length 384} blocks.3.attn : f32[B, 197, 384], a view of %175: no code */
+  /* %234 = slice(%233) {axis 1, start 0, length 384} blocks.4.attn : f32[B, 197, 384], a view of %233: no code */
 
-  /* %177 = slice(%175) {axis 1, start 384, length 384} blocks.3.attn : f32[B, 197, 384], a view of %175: no code */
+  /* %235 = slice(%233) {axis 1, start 384, length 384} blocks.4.attn : f32[B, 197, 384], a view of %233: no code */
 
-  /* %178 = slice(%175) {axis 1, start 768, length 384} blocks.3.attn : f32[B, 197, 384], a view of %175: no code */
+  /* %236 = slice(%233) {axis 1, start 768, length 384} blocks.4.attn : f32[B, 197, 384], a view of %233: no code */
 
-  /* %179 = sdpa(%176, %177, %178) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 384] */
-  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 840658944, 1152, arena + 840659328, 1152,
-      arena + 840659712, 1152, arena + 942329856, 0.14433756f);
+  /* %237 = sdpa(%234, %235, %236) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 616710144, 1152, arena + 616710528, 1152,
+      arena + 616710912, 1152, arena + 720801792, 0.14433756f);
 
-  /* %182 = fused_linear(%179, %180, %181) blocks.3.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 942329856, params[83], params[84], LK_ACT_NONE, NULL,
-      arena + 202309632);
+  /* %240 = fused_linear(%237, %238, %239) blocks.4.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 720801792, params[108], params[109], LK_ACT_NONE, NULL,
+      arena + 192675840);
 
-  /* %184 = mul(%182, %183) blocks.3 : f32[B, 197, 384], written over %182 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 202309632, (const long[]){75648, 384, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 202309632);
+  /* %242 = mul(%240, %241) blocks.4 : f32[B, 197, 384], written over %240 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 192675840, (const long[]){75648, 384, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 192675840);
 
-  /* %185 = add(%167, %184) blocks.3 : f32[B, 197, 384], written over %182 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 935067648, (const long[]){75648, 384, 1},
-      arena + 202309632, (const long[]){75648, 384, 1}, arena + 202309632);
+  /* %243 = add(%225, %242) blocks.4 : f32[B, 197, 384], written over %240 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 713539584, (const long[]){75648, 384, 1},
+      arena + 192675840, (const long[]){75648, 384, 1}, arena + 192675840);
 
-  /* %186 = slice(%185) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], written into %221 from row 0 */
+  /* %244 = slice(%243) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], written into %280 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 202309632 + (long)b * 75648, 75648,
-        arena + 944750592 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 192675840 + (long)b * 75648, 75648,
+        arena + 723222528 + (long)b * 75648, 384);
   } // for b
 
-  /* %187 = slice(%185) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 202310016, 75648, arena + 1041506304, 75264);
+  /* %245 = slice(%243) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 192676224, 75648, arena + 815112192, 75264);
 
-  /* %189 = reshape(%188) {shape [1536, 384]} blocks.3.conv.conv.0 : f32[1536, 384], a view of %188: no code */
+  /* %247 = reshape(%246) {shape [1536, 384]} blocks.4.conv.conv.0 : f32[1536, 384], a view of %246: no code */
 
-  /* %190 = fused_linear(%187, %189) blocks.3.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1041506304, params[85], NULL, LK_ACT_NONE, NULL,
-      arena + 202309632);
+  /* %248 = fused_linear(%245, %247) blocks.4.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 815112192, params[110], NULL, LK_ACT_NONE, NULL,
+      arena + 192675840);
 
-  /* %193 = batch_normalize(%190, %191, %192) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 202309632, params[86], params[87], 1e-05f,
-      arena + 211943424);
+  /* %251 = batch_statistics(%248) blocks.4.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 192675840, arena + 858246144);
 
-  /* %194 = batch_moments(%190) {channels last} blocks.3.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 202309632, arena + 1089438720);
+  /* %252 = slice(%251) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858246144, 4608, arena + 858344448, 3072);
 
-  /* %195 = hswish(%193) blocks.3.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 211943424, arena + 221577216);
+  /* %253 = batch_norm_act(%248, %251, %249, %250) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 192675840, arena + 858246144, params[111],
+      params[112], 1e-05f, LK_ACT_HSWISH, arena + 211943424, arena + 202309632);
 
-  /* %197 = token_dwconv(%195, %196) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 221577216, params[90], NULL,
-      LK_ACT_NONE, arena + 231211008);
+  /* %255 = token_dwconv(%253, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 202309632, params[115], NULL,
+      LK_ACT_NONE, arena + 211943424);
 
-  /* %200 = batch_normalize(%197, %198, %199) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 231211008, params[91], params[92], 1e-05f,
+  /* %258 = batch_statistics(%255) blocks.4.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 211943424, arena + 858250752);
+
+  /* %259 = slice(%258) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858250752, 4608, arena + 858347520, 3072);
+
+  /* %260 = batch_norm_act(%255, %258, %256, %257) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 211943424, arena + 858250752, params[116],
+      params[117], 1e-05f, LK_ACT_HSWISH, arena + 231211008, arena + 221577216);
+
+  /* %261 = mean(%260) {axis 0} blocks.4.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 221577216, arena + 857029632);
+
+  /* %264 = fused_linear(%261, %262, %263) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 857029632, params[120], params[121], LK_ACT_NONE, NULL,
+      arena + 858418288);
+
+  /* %265 = relu(%264) blocks.4.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 858418288, arena + 858418416);
+
+  /* %268 = fused_linear(%265, %266, %267) blocks.4.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 858418416, params[122], params[123], LK_ACT_NONE, NULL,
+      arena + 857078784);
+
+  /* %269 = hsigmoid(%268) blocks.4.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 857078784, arena + 857127936);
+
+  /* %270 = mul(%260, %269) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 221577216, (const long[]){301056, 1536, 1},
+      arena + 857127936, (const long[]){1536, 0, 1}, arena + 231211008);
+
+  /* %272 = reshape(%271) {shape [384, 1536]} blocks.4.conv.conv.7 : f32[384, 1536], a view of %271: no code */
+
+  /* %273 = fused_linear(%270, %272) blocks.4.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 231211008, params[124], NULL, LK_ACT_NONE, NULL,
+      arena + 817520640);
+
+  /* %276 = batch_statistics(%273) blocks.4.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 817520640, arena + 858398208);
+
+  /* %277 = slice(%276) {axis 0, start 0, length 2} blocks.4.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 858398208, 1152, arena + 858410352, 768);
+
+  /* %278 = batch_norm_act(%273, %276, %274, %275) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 817520640, arena + 858398208, params[125], params[126],
+      1e-05f, LK_ACT_NONE, arena + 243253248, arena + 240844800);
+
+  /* %279 = add(%245, %278) blocks.4.conv : f32[B, 196, 384], written into %280 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 384}, arena + 815112192 + (long)b * 75264, (const long[]){384, 1},
+        arena + 240844800 + (long)b * 75264, (const long[]){384, 1},
+        arena + 723222912 + (long)b * 75648);
+  } // for b
+
+  /* %280 = concat(%244, %279) {axis 0} blocks.4.conv : f32[B, 197, 384], its operands computed in place: no code */
+
+  /* %283 = normalize(%280) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 723222528, 1e-06f, arena + 725643264);
+
+  /* %284 = mul(%283, %281) blocks.5.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 725643264, (const long[]){75648, 384, 1},
+      params[129], (const long[]){0, 0, 1}, arena + 728064000);
+
+  /* %285 = add(%284, %282) blocks.5.norm1 : f32[B, 197, 384], written over %284 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 728064000, (const long[]){75648, 384, 1},
+      params[130], (const long[]){0, 0, 1}, arena + 728064000);
+
+  /* %288 = fused_linear(%285, %286, %287) blocks.5.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 728064000, params[131], params[132], LK_ACT_NONE,
+      NULL, arena + 623972352);
+
+  /* %289 = slice(%288) {axis 1, start 0, length 384} blocks.5.attn : f32[B, 197, 384], a view of %288: no code */
+
+  /* %290 = slice(%288) {axis 1, start 384, length 384} blocks.5.attn : f32[B, 197, 384], a view of %288: no code */
+
+  /* %291 = slice(%288) {axis 1, start 768, length 384} blocks.5.attn : f32[B, 197, 384], a view of %288: no code */
+
+  /* %292 = sdpa(%289, %290, %291) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 623972352, 1152, arena + 623972736, 1152,
+      arena + 623973120, 1152, arena + 730484736, 0.14433756f);
+
+  /* %295 = fused_linear(%292, %293, %294) blocks.5.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 730484736, params[133], params[134], LK_ACT_NONE, NULL,
       arena + 240844800);
 
-  /* %201 = batch_moments(%197) {channels last} blocks.3.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 231211008, arena + 1089441792);
+  /* %297 = mul(%295, %296) blocks.5 : f32[B, 197, 384], written over %295 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 240844800, (const long[]){75648, 384, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 240844800);
 
-  /* %202 = hswish(%200) blocks.3.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 240844800, arena + 250478592);
+  /* %298 = add(%280, %297) blocks.5 : f32[B, 197, 384], written over %295 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 723222528, (const long[]){75648, 384, 1},
+      arena + 240844800, (const long[]){75648, 384, 1}, arena + 240844800);
 
-  /* %203 = mean(%202) {axis 0} blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 250478592, arena + 1088093184);
-
-  /* %206 = fused_linear(%203, %204, %205) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1088093184, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 1089505776);
-
-  /* %207 = relu(%206) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1089505776, arena + 1089505904);
-
-  /* %210 = fused_linear(%207, %208, %209) blocks.3.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1089505904, params[97], params[98], LK_ACT_NONE, NULL,
-      arena + 1088142336);
-
-  /* %211 = hsigmoid(%210) blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1088142336, arena + 1088191488);
-
-  /* %212 = mul(%202, %211) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 250478592, (const long[]){301056, 1536, 1},
-      arena + 1088191488, (const long[]){1536, 0, 1}, arena + 260112384);
-
-  /* %214 = reshape(%213) {shape [384, 1536]} blocks.3.conv.conv.7 : f32[384, 1536], a view of %213: no code */
-
-  /* %215 = fused_linear(%212, %214) blocks.3.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 260112384, params[99], NULL, LK_ACT_NONE, NULL,
-      arena + 1043914752);
-
-  /* %218 = batch_normalize(%215, %216, %217) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1043914752, params[100], params[101], 1e-05f,
-      arena + 269746176);
-
-  /* %219 = batch_moments(%215) {channels last} blocks.3.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1043914752, arena + 1089497328);
-
-  /* %220 = add(%187, %218) blocks.3.conv : f32[B, 196, 384], written into %221 from row 1 */
+  /* %299 = slice(%298) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], written into %335 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1041506304 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 269746176 + (long)b * 75264, (const long[]){384, 1},
-        arena + 944750976 + (long)b * 75648);
+    lk_copy_rows(1, 384, arena + 240844800 + (long)b * 75648, 75648,
+        arena + 732905472 + (long)b * 75648, 384);
   } // for b
 
-  /* %221 = concat(%186, %220) {axis 0} blocks.3.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %300 = slice(%298) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 240845184, 75648, arena + 819929088, 75264);
 
-  /* %224 = normalize(%221) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 944750592, 1e-06f, arena + 947171328);
+  /* %302 = reshape(%301) {shape [1536, 384]} blocks.5.conv.conv.0 : f32[1536, 384], a view of %301: no code */
 
-  /* %225 = mul(%224, %222) blocks.4.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 947171328, (const long[]){75648, 384, 1},
-      params[104], (const long[]){0, 0, 1}, arena + 949592064);
+  /* %303 = fused_linear(%300, %302) blocks.5.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 819929088, params[135], NULL, LK_ACT_NONE, NULL,
+      arena + 240844800);
 
-  /* %226 = add(%225, %223) blocks.4.norm1 : f32[B, 197, 384], written over %225 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 949592064, (const long[]){75648, 384, 1},
-      params[105], (const long[]){0, 0, 1}, arena + 949592064);
+  /* %306 = batch_statistics(%303) blocks.5.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 240844800, arena + 858255360);
 
-  /* %229 = fused_linear(%226, %227, %228) blocks.4.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 949592064, params[106], params[107], LK_ACT_NONE,
-      NULL, arena + 847921152);
+  /* %307 = slice(%306) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858255360, 4608, arena + 858350592, 3072);
 
-  /* %230 = slice(%229) {axis 1, start 0, length 384} blocks.4.attn : f32[B, 197, 384], a view of %229: no code */
+  /* %308 = batch_norm_act(%303, %306, %304, %305) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 240844800, arena + 858255360, params[136],
+      params[137], 1e-05f, LK_ACT_HSWISH, arena + 260112384, arena + 250478592);
 
-  /* %231 = slice(%229) {axis 1, start 384, length 384} blocks.4.attn : f32[B, 197, 384], a view of %229: no code */
+  /* %310 = token_dwconv(%308, %309) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 250478592, params[140], NULL,
+      LK_ACT_NONE, arena + 260112384);
 
-  /* %232 = slice(%229) {axis 1, start 768, length 384} blocks.4.attn : f32[B, 197, 384], a view of %229: no code */
+  /* %313 = batch_statistics(%310) blocks.5.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 260112384, arena + 858259968);
 
-  /* %233 = sdpa(%230, %231, %232) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 384] */
-  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 847921152, 1152, arena + 847921536, 1152,
-      arena + 847921920, 1152, arena + 952012800, 0.14433756f);
+  /* %314 = slice(%313) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858259968, 4608, arena + 858353664, 3072);
 
-  /* %236 = fused_linear(%233, %234, %235) blocks.4.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 952012800, params[108], params[109], LK_ACT_NONE, NULL,
-      arena + 269746176);
+  /* %315 = batch_norm_act(%310, %313, %311, %312) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 260112384, arena + 858259968, params[141],
+      params[142], 1e-05f, LK_ACT_HSWISH, arena + 279379968, arena + 269746176);
 
-  /* %238 = mul(%236, %237) blocks.4 : f32[B, 197, 384], written over %236 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 269746176, (const long[]){75648, 384, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 269746176);
+  /* %316 = mean(%315) {axis 0} blocks.5.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 269746176, arena + 857177088);
 
-  /* %239 = add(%221, %238) blocks.4 : f32[B, 197, 384], written over %236 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 944750592, (const long[]){75648, 384, 1},
-      arena + 269746176, (const long[]){75648, 384, 1}, arena + 269746176);
+  /* %319 = fused_linear(%316, %317, %318) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 857177088, params[145], params[146], LK_ACT_NONE, NULL,
+      arena + 858418544);
 
-  /* %240 = slice(%239) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], written into %275 from row 0 */
+  /* %320 = relu(%319) blocks.5.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 858418544, arena + 858418672);
+
+  /* %323 = fused_linear(%320, %321, %322) blocks.5.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 858418672, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 857226240);
+
+  /* %324 = hsigmoid(%323) blocks.5.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 857226240, arena + 857275392);
+
+  /* %325 = mul(%315, %324) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 269746176, (const long[]){301056, 1536, 1},
+      arena + 857275392, (const long[]){1536, 0, 1}, arena + 279379968);
+
+  /* %327 = reshape(%326) {shape [384, 1536]} blocks.5.conv.conv.7 : f32[384, 1536], a view of %326: no code */
+
+  /* %328 = fused_linear(%325, %327) blocks.5.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 279379968, params[149], NULL, LK_ACT_NONE, NULL,
+      arena + 822337536);
+
+  /* %331 = batch_statistics(%328) blocks.5.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 822337536, arena + 858399360);
+
+  /* %332 = slice(%331) {axis 0, start 0, length 2} blocks.5.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 858399360, 1152, arena + 858411120, 768);
+
+  /* %333 = batch_norm_act(%328, %331, %329, %330) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 822337536, arena + 858399360, params[150], params[151],
+      1e-05f, LK_ACT_NONE, arena + 291422208, arena + 289013760);
+
+  /* %334 = add(%300, %333) blocks.5.conv : f32[B, 196, 384], written into %335 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 269746176 + (long)b * 75648, 75648,
-        arena + 954433536 + (long)b * 75648, 384);
+    lk_add(2, (const long[]){196, 384}, arena + 819929088 + (long)b * 75264, (const long[]){384, 1},
+        arena + 289013760 + (long)b * 75264, (const long[]){384, 1},
+        arena + 732905856 + (long)b * 75648);
   } // for b
 
-  /* %241 = slice(%239) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 269746560, 75648, arena + 1046323200, 75264);
+  /* %335 = concat(%299, %334) {axis 0} blocks.5.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %243 = reshape(%242) {shape [1536, 384]} blocks.4.conv.conv.0 : f32[1536, 384], a view of %242: no code */
+  /* %338 = normalize(%335) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 732905472, 1e-06f, arena + 735326208);
 
-  /* %244 = fused_linear(%241, %243) blocks.4.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1046323200, params[110], NULL, LK_ACT_NONE, NULL,
-      arena + 269746176);
+  /* %339 = mul(%338, %336) blocks.6.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 735326208, (const long[]){75648, 384, 1},
+      params[154], (const long[]){0, 0, 1}, arena + 737746944);
 
-  /* %247 = batch_normalize(%244, %245, %246) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 269746176, params[111], params[112], 1e-05f,
-      arena + 279379968);
+  /* %340 = add(%339, %337) blocks.6.norm1 : f32[B, 197, 384], written over %339 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 737746944, (const long[]){75648, 384, 1},
+      params[155], (const long[]){0, 0, 1}, arena + 737746944);
 
-  /* %248 = batch_moments(%244) {channels last} blocks.4.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 269746176, arena + 1089444864);
+  /* %343 = fused_linear(%340, %341, %342) blocks.6.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 737746944, params[156], params[157], LK_ACT_NONE,
+      NULL, arena + 631234560);
 
-  /* %249 = hswish(%247) blocks.4.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 279379968, arena + 289013760);
+  /* %344 = slice(%343) {axis 1, start 0, length 384} blocks.6.attn : f32[B, 197, 384], a view of %343: no code */
 
-  /* %251 = token_dwconv(%249, %250) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 289013760, params[115], NULL,
-      LK_ACT_NONE, arena + 298647552);
+  /* %345 = slice(%343) {axis 1, start 384, length 384} blocks.6.attn : f32[B, 197, 384], a view of %343: no code */
 
-  /* %254 = batch_normalize(%251, %252, %253) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 298647552, params[116], params[117], 1e-05f,
-      arena + 308281344);
+  /* %346 = slice(%343) {axis 1, start 768, length 384} blocks.6.attn : f32[B, 197, 384], a view of %343: no code */
 
-  /* %255 = batch_moments(%251) {channels last} blocks.4.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 298647552, arena + 1089447936);
+  /* %347 = sdpa(%344, %345, %346) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 631234560, 1152, arena + 631234944, 1152,
+      arena + 631235328, 1152, arena + 740167680, 0.14433756f);
 
-  /* %256 = hswish(%254) blocks.4.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 308281344, arena + 317915136);
+  /* %350 = fused_linear(%347, %348, %349) blocks.6.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 740167680, params[158], params[159], LK_ACT_NONE, NULL,
+      arena + 289013760);
 
-  /* %257 = mean(%256) {axis 0} blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 317915136, arena + 1088240640);
+  /* %352 = mul(%350, %351) blocks.6 : f32[B, 197, 384], written over %350 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 289013760, (const long[]){75648, 384, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 289013760);
 
-  /* %260 = fused_linear(%257, %258, %259) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1088240640, params[120], params[121], LK_ACT_NONE, NULL,
-      arena + 1089506032);
+  /* %353 = add(%335, %352) blocks.6 : f32[B, 197, 384], written over %350 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 732905472, (const long[]){75648, 384, 1},
+      arena + 289013760, (const long[]){75648, 384, 1}, arena + 289013760);
 
-  /* %261 = relu(%260) blocks.4.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1089506032, arena + 1089506160);
+  /* %354 = slice(%353) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], written into %390 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 384, arena + 289013760 + (long)b * 75648, 75648,
+        arena + 742588416 + (long)b * 75648, 384);
+  } // for b
 
-  /* %264 = fused_linear(%261, %262, %263) blocks.4.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1089506160, params[122], params[123], LK_ACT_NONE, NULL,
-      arena + 1088289792);
+  /* %355 = slice(%353) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 289014144, 75648, arena + 824745984, 75264);
 
-  /* %265 = hsigmoid(%264) blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1088289792, arena + 1088338944);
+  /* %357 = reshape(%356) {shape [1536, 384]} blocks.6.conv.conv.0 : f32[1536, 384], a view of %356: no code */
 
-  /* %266 = mul(%256, %265) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  /* %358 = fused_linear(%355, %357) blocks.6.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 824745984, params[160], NULL, LK_ACT_NONE, NULL,
+      arena + 289013760);
+
+  /* %361 = batch_statistics(%358) blocks.6.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 289013760, arena + 858264576);
+
+  /* %362 = slice(%361) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858264576, 4608, arena + 858356736, 3072);
+
+  /* %363 = batch_norm_act(%358, %361, %359, %360) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 289013760, arena + 858264576, params[161],
+      params[162], 1e-05f, LK_ACT_HSWISH, arena + 308281344, arena + 298647552);
+
+  /* %365 = token_dwconv(%363, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 298647552, params[165], NULL,
+      LK_ACT_NONE, arena + 308281344);
+
+  /* %368 = batch_statistics(%365) blocks.6.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 308281344, arena + 858269184);
+
+  /* %369 = slice(%368) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858269184, 4608, arena + 858359808, 3072);
+
+  /* %370 = batch_norm_act(%365, %368, %366, %367) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 308281344, arena + 858269184, params[166],
+      params[167], 1e-05f, LK_ACT_HSWISH, arena + 327548928, arena + 317915136);
+
+  /* %371 = mean(%370) {axis 0} blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 317915136, arena + 857324544);
+
+  /* %374 = fused_linear(%371, %372, %373) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 857324544, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 858418800);
+
+  /* %375 = relu(%374) blocks.6.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 858418800, arena + 858418928);
+
+  /* %378 = fused_linear(%375, %376, %377) blocks.6.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 858418928, params[172], params[173], LK_ACT_NONE, NULL,
+      arena + 857373696);
+
+  /* %379 = hsigmoid(%378) blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 857373696, arena + 857422848);
+
+  /* %380 = mul(%370, %379) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 317915136, (const long[]){301056, 1536, 1},
-      arena + 1088338944, (const long[]){1536, 0, 1}, arena + 327548928);
+      arena + 857422848, (const long[]){1536, 0, 1}, arena + 327548928);
 
-  /* %268 = reshape(%267) {shape [384, 1536]} blocks.4.conv.conv.7 : f32[384, 1536], a view of %267: no code */
+  /* %382 = reshape(%381) {shape [384, 1536]} blocks.6.conv.conv.7 : f32[384, 1536], a view of %381: no code */
 
-  /* %269 = fused_linear(%266, %268) blocks.4.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 327548928, params[124], NULL, LK_ACT_NONE, NULL,
-      arena + 1048731648);
+  /* %383 = fused_linear(%380, %382) blocks.6.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 327548928, params[174], NULL, LK_ACT_NONE, NULL,
+      arena + 827154432);
 
-  /* %272 = batch_normalize(%269, %270, %271) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1048731648, params[125], params[126], 1e-05f,
-      arena + 337182720);
+  /* %386 = batch_statistics(%383) blocks.6.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 827154432, arena + 858400512);
 
-  /* %273 = batch_moments(%269) {channels last} blocks.4.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1048731648, arena + 1089498096);
+  /* %387 = slice(%386) {axis 0, start 0, length 2} blocks.6.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 858400512, 1152, arena + 858411888, 768);
 
-  /* %274 = add(%241, %272) blocks.4.conv : f32[B, 196, 384], written into %275 from row 1 */
+  /* %388 = batch_norm_act(%383, %386, %384, %385) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 827154432, arena + 858400512, params[175], params[176],
+      1e-05f, LK_ACT_NONE, arena + 339591168, arena + 337182720);
+
+  /* %389 = add(%355, %388) blocks.6.conv : f32[B, 196, 384], written into %390 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1046323200 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 337182720 + (long)b * 75264, (const long[]){384, 1},
-        arena + 954433920 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 824745984 + (long)b * 75264, (const long[]){384, 1},
+        arena + 337182720 + (long)b * 75264, (const long[]){384, 1},
+        arena + 742588800 + (long)b * 75648);
   } // for b
 
-  /* %275 = concat(%240, %274) {axis 0} blocks.4.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %390 = concat(%354, %389) {axis 0} blocks.6.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %278 = normalize(%275) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 954433536, 1e-06f, arena + 956854272);
+  /* %393 = normalize(%390) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 742588416, 1e-06f, arena + 745009152);
 
-  /* %279 = mul(%278, %276) blocks.5.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 956854272, (const long[]){75648, 384, 1},
-      params[129], (const long[]){0, 0, 1}, arena + 959275008);
+  /* %394 = mul(%393, %391) blocks.7.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 745009152, (const long[]){75648, 384, 1},
+      params[179], (const long[]){0, 0, 1}, arena + 747429888);
 
-  /* %280 = add(%279, %277) blocks.5.norm1 : f32[B, 197, 384], written over %279 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 959275008, (const long[]){75648, 384, 1},
-      params[130], (const long[]){0, 0, 1}, arena + 959275008);
+  /* %395 = add(%394, %392) blocks.7.norm1 : f32[B, 197, 384], written over %394 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 747429888, (const long[]){75648, 384, 1},
+      params[180], (const long[]){0, 0, 1}, arena + 747429888);
 
-  /* %283 = fused_linear(%280, %281, %282) blocks.5.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 959275008, params[131], params[132], LK_ACT_NONE,
-      NULL, arena + 855183360);
+  /* %398 = fused_linear(%395, %396, %397) blocks.7.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 747429888, params[181], params[182], LK_ACT_NONE,
+      NULL, arena + 638496768);
 
-  /* %284 = slice(%283) {axis 1, start 0, length 384} blocks.5.attn : f32[B, 197, 384], a view of %283: no code */
+  /* %399 = slice(%398) {axis 1, start 0, length 384} blocks.7.attn : f32[B, 197, 384], a view of %398: no code */
 
-  /* %285 = slice(%283) {axis 1, start 384, length 384} blocks.5.attn : f32[B, 197, 384], a view of %283: no code */
+  /* %400 = slice(%398) {axis 1, start 384, length 384} blocks.7.attn : f32[B, 197, 384], a view of %398: no code */
 
-  /* %286 = slice(%283) {axis 1, start 768, length 384} blocks.5.attn : f32[B, 197, 384], a view of %283: no code */
+  /* %401 = slice(%398) {axis 1, start 768, length 384} blocks.7.attn : f32[B, 197, 384], a view of %398: no code */
 
-  /* %287 = sdpa(%284, %285, %286) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 384] */
-  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 855183360, 1152, arena + 855183744, 1152,
-      arena + 855184128, 1152, arena + 961695744, 0.14433756f);
+  /* %402 = sdpa(%399, %400, %401) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 638496768, 1152, arena + 638497152, 1152,
+      arena + 638497536, 1152, arena + 749850624, 0.14433756f);
 
-  /* %290 = fused_linear(%287, %288, %289) blocks.5.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 961695744, params[133], params[134], LK_ACT_NONE, NULL,
+  /* %405 = fused_linear(%402, %403, %404) blocks.7.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 749850624, params[183], params[184], LK_ACT_NONE, NULL,
       arena + 337182720);
 
-  /* %292 = mul(%290, %291) blocks.5 : f32[B, 197, 384], written over %290 */
+  /* %407 = mul(%405, %406) blocks.7 : f32[B, 197, 384], written over %405 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 337182720, (const long[]){75648, 384, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 337182720);
+      inputs[7], (const long[]){1, 0, 0}, arena + 337182720);
 
-  /* %293 = add(%275, %292) blocks.5 : f32[B, 197, 384], written over %290 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 954433536, (const long[]){75648, 384, 1},
+  /* %408 = add(%390, %407) blocks.7 : f32[B, 197, 384], written over %405 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 742588416, (const long[]){75648, 384, 1},
       arena + 337182720, (const long[]){75648, 384, 1}, arena + 337182720);
 
-  /* %294 = slice(%293) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], written into %329 from row 0 */
+  /* %409 = slice(%408) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], written into %445 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 337182720 + (long)b * 75648, 75648,
-        arena + 964116480 + (long)b * 75648, 384);
+        arena + 752271360 + (long)b * 75648, 384);
   } // for b
 
-  /* %295 = slice(%293) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 337183104, 75648, arena + 1051140096, 75264);
+  /* %410 = slice(%408) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 337183104, 75648, arena + 829562880, 75264);
 
-  /* %297 = reshape(%296) {shape [1536, 384]} blocks.5.conv.conv.0 : f32[1536, 384], a view of %296: no code */
+  /* %412 = reshape(%411) {shape [1536, 384]} blocks.7.conv.conv.0 : f32[1536, 384], a view of %411: no code */
 
-  /* %298 = fused_linear(%295, %297) blocks.5.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1051140096, params[135], NULL, LK_ACT_NONE, NULL,
+  /* %413 = fused_linear(%410, %412) blocks.7.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 829562880, params[185], NULL, LK_ACT_NONE, NULL,
       arena + 337182720);
 
-  /* %301 = batch_normalize(%298, %299, %300) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 337182720, params[136], params[137], 1e-05f,
-      arena + 346816512);
+  /* %416 = batch_statistics(%413) blocks.7.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 337182720, arena + 858273792);
 
-  /* %302 = batch_moments(%298) {channels last} blocks.5.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 337182720, arena + 1089451008);
+  /* %417 = slice(%416) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858273792, 4608, arena + 858362880, 3072);
 
-  /* %303 = hswish(%301) blocks.5.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 346816512, arena + 356450304);
+  /* %418 = batch_norm_act(%413, %416, %414, %415) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 337182720, arena + 858273792, params[186],
+      params[187], 1e-05f, LK_ACT_HSWISH, arena + 356450304, arena + 346816512);
 
-  /* %305 = token_dwconv(%303, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 356450304, params[140], NULL,
-      LK_ACT_NONE, arena + 366084096);
+  /* %420 = token_dwconv(%418, %419) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 346816512, params[190], NULL,
+      LK_ACT_NONE, arena + 356450304);
 
-  /* %308 = batch_normalize(%305, %306, %307) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 366084096, params[141], params[142], 1e-05f,
-      arena + 375717888);
+  /* %423 = batch_statistics(%420) blocks.7.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 356450304, arena + 858278400);
 
-  /* %309 = batch_moments(%305) {channels last} blocks.5.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 366084096, arena + 1089454080);
+  /* %424 = slice(%423) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858278400, 4608, arena + 858365952, 3072);
 
-  /* %310 = hswish(%308) blocks.5.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 375717888, arena + 385351680);
+  /* %425 = batch_norm_act(%420, %423, %421, %422) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 356450304, arena + 858278400, params[191],
+      params[192], 1e-05f, LK_ACT_HSWISH, arena + 375717888, arena + 366084096);
 
-  /* %311 = mean(%310) {axis 0} blocks.5.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 385351680, arena + 1088388096);
+  /* %426 = mean(%425) {axis 0} blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 366084096, arena + 857472000);
 
-  /* %314 = fused_linear(%311, %312, %313) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1088388096, params[145], params[146], LK_ACT_NONE, NULL,
-      arena + 1089506288);
+  /* %429 = fused_linear(%426, %427, %428) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 857472000, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 858419056);
 
-  /* %315 = relu(%314) blocks.5.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1089506288, arena + 1089506416);
+  /* %430 = relu(%429) blocks.7.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 858419056, arena + 858419184);
 
-  /* %318 = fused_linear(%315, %316, %317) blocks.5.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1089506416, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 1088437248);
+  /* %433 = fused_linear(%430, %431, %432) blocks.7.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 858419184, params[197], params[198], LK_ACT_NONE, NULL,
+      arena + 857521152);
 
-  /* %319 = hsigmoid(%318) blocks.5.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1088437248, arena + 1088486400);
+  /* %434 = hsigmoid(%433) blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 857521152, arena + 857570304);
 
-  /* %320 = mul(%310, %319) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 385351680, (const long[]){301056, 1536, 1},
-      arena + 1088486400, (const long[]){1536, 0, 1}, arena + 394985472);
+  /* %435 = mul(%425, %434) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 366084096, (const long[]){301056, 1536, 1},
+      arena + 857570304, (const long[]){1536, 0, 1}, arena + 375717888);
 
-  /* %322 = reshape(%321) {shape [384, 1536]} blocks.5.conv.conv.7 : f32[384, 1536], a view of %321: no code */
+  /* %437 = reshape(%436) {shape [384, 1536]} blocks.7.conv.conv.7 : f32[384, 1536], a view of %436: no code */
 
-  /* %323 = fused_linear(%320, %322) blocks.5.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 394985472, params[149], NULL, LK_ACT_NONE, NULL,
-      arena + 1053548544);
+  /* %438 = fused_linear(%435, %437) blocks.7.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 375717888, params[199], NULL, LK_ACT_NONE, NULL,
+      arena + 831971328);
 
-  /* %326 = batch_normalize(%323, %324, %325) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1053548544, params[150], params[151], 1e-05f,
-      arena + 404619264);
+  /* %441 = batch_statistics(%438) blocks.7.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 831971328, arena + 858401664);
 
-  /* %327 = batch_moments(%323) {channels last} blocks.5.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1053548544, arena + 1089498864);
+  /* %442 = slice(%441) {axis 0, start 0, length 2} blocks.7.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 858401664, 1152, arena + 858412656, 768);
 
-  /* %328 = add(%295, %326) blocks.5.conv : f32[B, 196, 384], written into %329 from row 1 */
+  /* %443 = batch_norm_act(%438, %441, %439, %440) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 831971328, arena + 858401664, params[200], params[201],
+      1e-05f, LK_ACT_NONE, arena + 387760128, arena + 385351680);
+
+  /* %444 = add(%410, %443) blocks.7.conv : f32[B, 196, 384], written into %445 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1051140096 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 404619264 + (long)b * 75264, (const long[]){384, 1},
-        arena + 964116864 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 829562880 + (long)b * 75264, (const long[]){384, 1},
+        arena + 385351680 + (long)b * 75264, (const long[]){384, 1},
+        arena + 752271744 + (long)b * 75648);
   } // for b
 
-  /* %329 = concat(%294, %328) {axis 0} blocks.5.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %445 = concat(%409, %444) {axis 0} blocks.7.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %332 = normalize(%329) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 964116480, 1e-06f, arena + 966537216);
+  /* %448 = normalize(%445) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 752271360, 1e-06f, arena + 754692096);
 
-  /* %333 = mul(%332, %330) blocks.6.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 966537216, (const long[]){75648, 384, 1},
-      params[154], (const long[]){0, 0, 1}, arena + 968957952);
+  /* %449 = mul(%448, %446) blocks.8.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 754692096, (const long[]){75648, 384, 1},
+      params[204], (const long[]){0, 0, 1}, arena + 757112832);
 
-  /* %334 = add(%333, %331) blocks.6.norm1 : f32[B, 197, 384], written over %333 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 968957952, (const long[]){75648, 384, 1},
-      params[155], (const long[]){0, 0, 1}, arena + 968957952);
+  /* %450 = add(%449, %447) blocks.8.norm1 : f32[B, 197, 384], written over %449 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 757112832, (const long[]){75648, 384, 1},
+      params[205], (const long[]){0, 0, 1}, arena + 757112832);
 
-  /* %337 = fused_linear(%334, %335, %336) blocks.6.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 968957952, params[156], params[157], LK_ACT_NONE,
-      NULL, arena + 862445568);
+  /* %453 = fused_linear(%450, %451, %452) blocks.8.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 757112832, params[206], params[207], LK_ACT_NONE,
+      NULL, arena + 645758976);
 
-  /* %338 = slice(%337) {axis 1, start 0, length 384} blocks.6.attn : f32[B, 197, 384], a view of %337: no code */
+  /* %454 = slice(%453) {axis 1, start 0, length 384} blocks.8.attn : f32[B, 197, 384], a view of %453: no code */
 
-  /* %339 = slice(%337) {axis 1, start 384, length 384} blocks.6.attn : f32[B, 197, 384], a view of %337: no code */
+  /* %455 = slice(%453) {axis 1, start 384, length 384} blocks.8.attn : f32[B, 197, 384], a view of %453: no code */
 
-  /* %340 = slice(%337) {axis 1, start 768, length 384} blocks.6.attn : f32[B, 197, 384], a view of %337: no code */
+  /* %456 = slice(%453) {axis 1, start 768, length 384} blocks.8.attn : f32[B, 197, 384], a view of %453: no code */
 
-  /* %341 = sdpa(%338, %339, %340) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 384] */
-  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 862445568, 1152, arena + 862445952, 1152,
-      arena + 862446336, 1152, arena + 971378688, 0.14433756f);
+  /* %457 = sdpa(%454, %455, %456) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 645758976, 1152, arena + 645759360, 1152,
+      arena + 645759744, 1152, arena + 759533568, 0.14433756f);
 
-  /* %344 = fused_linear(%341, %342, %343) blocks.6.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 971378688, params[158], params[159], LK_ACT_NONE, NULL,
-      arena + 404619264);
+  /* %460 = fused_linear(%457, %458, %459) blocks.8.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 759533568, params[208], params[209], LK_ACT_NONE, NULL,
+      arena + 385351680);
 
-  /* %346 = mul(%344, %345) blocks.6 : f32[B, 197, 384], written over %344 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 404619264, (const long[]){75648, 384, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 404619264);
+  /* %462 = mul(%460, %461) blocks.8 : f32[B, 197, 384], written over %460 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 385351680, (const long[]){75648, 384, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 385351680);
 
-  /* %347 = add(%329, %346) blocks.6 : f32[B, 197, 384], written over %344 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 964116480, (const long[]){75648, 384, 1},
-      arena + 404619264, (const long[]){75648, 384, 1}, arena + 404619264);
+  /* %463 = add(%445, %462) blocks.8 : f32[B, 197, 384], written over %460 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 752271360, (const long[]){75648, 384, 1},
+      arena + 385351680, (const long[]){75648, 384, 1}, arena + 385351680);
 
-  /* %348 = slice(%347) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], written into %383 from row 0 */
+  /* %464 = slice(%463) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], written into %500 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 404619264 + (long)b * 75648, 75648,
-        arena + 973799424 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 385351680 + (long)b * 75648, 75648,
+        arena + 761954304 + (long)b * 75648, 384);
   } // for b
 
-  /* %349 = slice(%347) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 404619648, 75648, arena + 1055956992, 75264);
+  /* %465 = slice(%463) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 385352064, 75648, arena + 834379776, 75264);
 
-  /* %351 = reshape(%350) {shape [1536, 384]} blocks.6.conv.conv.0 : f32[1536, 384], a view of %350: no code */
+  /* %467 = reshape(%466) {shape [1536, 384]} blocks.8.conv.conv.0 : f32[1536, 384], a view of %466: no code */
 
-  /* %352 = fused_linear(%349, %351) blocks.6.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1055956992, params[160], NULL, LK_ACT_NONE, NULL,
-      arena + 404619264);
+  /* %468 = fused_linear(%465, %467) blocks.8.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 834379776, params[210], NULL, LK_ACT_NONE, NULL,
+      arena + 385351680);
 
-  /* %355 = batch_normalize(%352, %353, %354) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 404619264, params[161], params[162], 1e-05f,
-      arena + 414253056);
+  /* %471 = batch_statistics(%468) blocks.8.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 385351680, arena + 858283008);
 
-  /* %356 = batch_moments(%352) {channels last} blocks.6.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 404619264, arena + 1089457152);
+  /* %472 = slice(%471) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858283008, 4608, arena + 858369024, 3072);
 
-  /* %357 = hswish(%355) blocks.6.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 414253056, arena + 423886848);
+  /* %473 = batch_norm_act(%468, %471, %469, %470) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 385351680, arena + 858283008, params[211],
+      params[212], 1e-05f, LK_ACT_HSWISH, arena + 404619264, arena + 394985472);
 
-  /* %359 = token_dwconv(%357, %358) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 423886848, params[165], NULL,
-      LK_ACT_NONE, arena + 433520640);
+  /* %475 = token_dwconv(%473, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 394985472, params[215], NULL,
+      LK_ACT_NONE, arena + 404619264);
 
-  /* %362 = batch_normalize(%359, %360, %361) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 433520640, params[166], params[167], 1e-05f,
-      arena + 443154432);
+  /* %478 = batch_statistics(%475) blocks.8.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 404619264, arena + 858287616);
 
-  /* %363 = batch_moments(%359) {channels last} blocks.6.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 433520640, arena + 1089460224);
+  /* %479 = slice(%478) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858287616, 4608, arena + 858372096, 3072);
 
-  /* %364 = hswish(%362) blocks.6.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 443154432, arena + 452788224);
+  /* %480 = batch_norm_act(%475, %478, %476, %477) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 404619264, arena + 858287616, params[216],
+      params[217], 1e-05f, LK_ACT_HSWISH, arena + 423886848, arena + 414253056);
 
-  /* %365 = mean(%364) {axis 0} blocks.6.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 452788224, arena + 1088535552);
+  /* %481 = mean(%480) {axis 0} blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 414253056, arena + 857619456);
 
-  /* %368 = fused_linear(%365, %366, %367) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1088535552, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 1089506544);
+  /* %484 = fused_linear(%481, %482, %483) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 857619456, params[220], params[221], LK_ACT_NONE, NULL,
+      arena + 858419312);
 
-  /* %369 = relu(%368) blocks.6.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1089506544, arena + 1089506672);
+  /* %485 = relu(%484) blocks.8.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 858419312, arena + 858419440);
 
-  /* %372 = fused_linear(%369, %370, %371) blocks.6.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1089506672, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 1088584704);
+  /* %488 = fused_linear(%485, %486, %487) blocks.8.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 858419440, params[222], params[223], LK_ACT_NONE, NULL,
+      arena + 857668608);
 
-  /* %373 = hsigmoid(%372) blocks.6.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1088584704, arena + 1088633856);
+  /* %489 = hsigmoid(%488) blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 857668608, arena + 857717760);
 
-  /* %374 = mul(%364, %373) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 452788224, (const long[]){301056, 1536, 1},
-      arena + 1088633856, (const long[]){1536, 0, 1}, arena + 462422016);
+  /* %490 = mul(%480, %489) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 414253056, (const long[]){301056, 1536, 1},
+      arena + 857717760, (const long[]){1536, 0, 1}, arena + 423886848);
 
-  /* %376 = reshape(%375) {shape [384, 1536]} blocks.6.conv.conv.7 : f32[384, 1536], a view of %375: no code */
+  /* %492 = reshape(%491) {shape [384, 1536]} blocks.8.conv.conv.7 : f32[384, 1536], a view of %491: no code */
 
-  /* %377 = fused_linear(%374, %376) blocks.6.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 462422016, params[174], NULL, LK_ACT_NONE, NULL,
-      arena + 1058365440);
+  /* %493 = fused_linear(%490, %492) blocks.8.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 423886848, params[224], NULL, LK_ACT_NONE, NULL,
+      arena + 836788224);
 
-  /* %380 = batch_normalize(%377, %378, %379) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1058365440, params[175], params[176], 1e-05f,
-      arena + 472055808);
+  /* %496 = batch_statistics(%493) blocks.8.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 836788224, arena + 858402816);
 
-  /* %381 = batch_moments(%377) {channels last} blocks.6.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1058365440, arena + 1089499632);
+  /* %497 = slice(%496) {axis 0, start 0, length 2} blocks.8.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 858402816, 1152, arena + 858413424, 768);
 
-  /* %382 = add(%349, %380) blocks.6.conv : f32[B, 196, 384], written into %383 from row 1 */
+  /* %498 = batch_norm_act(%493, %496, %494, %495) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 836788224, arena + 858402816, params[225], params[226],
+      1e-05f, LK_ACT_NONE, arena + 435929088, arena + 433520640);
+
+  /* %499 = add(%465, %498) blocks.8.conv : f32[B, 196, 384], written into %500 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1055956992 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 472055808 + (long)b * 75264, (const long[]){384, 1},
-        arena + 973799808 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 834379776 + (long)b * 75264, (const long[]){384, 1},
+        arena + 433520640 + (long)b * 75264, (const long[]){384, 1},
+        arena + 761954688 + (long)b * 75648);
   } // for b
 
-  /* %383 = concat(%348, %382) {axis 0} blocks.6.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %500 = concat(%464, %499) {axis 0} blocks.8.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %386 = normalize(%383) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 973799424, 1e-06f, arena + 976220160);
+  /* %503 = normalize(%500) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 761954304, 1e-06f, arena + 764375040);
 
-  /* %387 = mul(%386, %384) blocks.7.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 976220160, (const long[]){75648, 384, 1},
-      params[179], (const long[]){0, 0, 1}, arena + 978640896);
+  /* %504 = mul(%503, %501) blocks.9.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 764375040, (const long[]){75648, 384, 1},
+      params[229], (const long[]){0, 0, 1}, arena + 766795776);
 
-  /* %388 = add(%387, %385) blocks.7.norm1 : f32[B, 197, 384], written over %387 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 978640896, (const long[]){75648, 384, 1},
-      params[180], (const long[]){0, 0, 1}, arena + 978640896);
+  /* %505 = add(%504, %502) blocks.9.norm1 : f32[B, 197, 384], written over %504 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 766795776, (const long[]){75648, 384, 1},
+      params[230], (const long[]){0, 0, 1}, arena + 766795776);
 
-  /* %391 = fused_linear(%388, %389, %390) blocks.7.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 978640896, params[181], params[182], LK_ACT_NONE,
-      NULL, arena + 869707776);
+  /* %508 = fused_linear(%505, %506, %507) blocks.9.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 766795776, params[231], params[232], LK_ACT_NONE,
+      NULL, arena + 653021184);
 
-  /* %392 = slice(%391) {axis 1, start 0, length 384} blocks.7.attn : f32[B, 197, 384], a view of %391: no code */
+  /* %509 = slice(%508) {axis 1, start 0, length 384} blocks.9.attn : f32[B, 197, 384], a view of %508: no code */
 
-  /* %393 = slice(%391) {axis 1, start 384, length 384} blocks.7.attn : f32[B, 197, 384], a view of %391: no code */
+  /* %510 = slice(%508) {axis 1, start 384, length 384} blocks.9.attn : f32[B, 197, 384], a view of %508: no code */
 
-  /* %394 = slice(%391) {axis 1, start 768, length 384} blocks.7.attn : f32[B, 197, 384], a view of %391: no code */
+  /* %511 = slice(%508) {axis 1, start 768, length 384} blocks.9.attn : f32[B, 197, 384], a view of %508: no code */
 
-  /* %395 = sdpa(%392, %393, %394) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 384] */
-  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 869707776, 1152, arena + 869708160, 1152,
-      arena + 869708544, 1152, arena + 981061632, 0.14433756f);
+  /* %512 = sdpa(%509, %510, %511) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 653021184, 1152, arena + 653021568, 1152,
+      arena + 653021952, 1152, arena + 769216512, 0.14433756f);
 
-  /* %398 = fused_linear(%395, %396, %397) blocks.7.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 981061632, params[183], params[184], LK_ACT_NONE, NULL,
-      arena + 472055808);
+  /* %515 = fused_linear(%512, %513, %514) blocks.9.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 769216512, params[233], params[234], LK_ACT_NONE, NULL,
+      arena + 433520640);
 
-  /* %400 = mul(%398, %399) blocks.7 : f32[B, 197, 384], written over %398 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 472055808, (const long[]){75648, 384, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 472055808);
+  /* %517 = mul(%515, %516) blocks.9 : f32[B, 197, 384], written over %515 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 433520640, (const long[]){75648, 384, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 433520640);
 
-  /* %401 = add(%383, %400) blocks.7 : f32[B, 197, 384], written over %398 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 973799424, (const long[]){75648, 384, 1},
-      arena + 472055808, (const long[]){75648, 384, 1}, arena + 472055808);
+  /* %518 = add(%500, %517) blocks.9 : f32[B, 197, 384], written over %515 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 761954304, (const long[]){75648, 384, 1},
+      arena + 433520640, (const long[]){75648, 384, 1}, arena + 433520640);
 
-  /* %402 = slice(%401) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], written into %437 from row 0 */
+  /* %519 = slice(%518) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], written into %555 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 472055808 + (long)b * 75648, 75648,
-        arena + 983482368 + (long)b * 75648, 384);
+    lk_copy_rows(1, 384, arena + 433520640 + (long)b * 75648, 75648,
+        arena + 771637248 + (long)b * 75648, 384);
   } // for b
 
-  /* %403 = slice(%401) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 472056192, 75648, arena + 1060773888, 75264);
+  /* %520 = slice(%518) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 433521024, 75648, arena + 839196672, 75264);
 
-  /* %405 = reshape(%404) {shape [1536, 384]} blocks.7.conv.conv.0 : f32[1536, 384], a view of %404: no code */
+  /* %522 = reshape(%521) {shape [1536, 384]} blocks.9.conv.conv.0 : f32[1536, 384], a view of %521: no code */
 
-  /* %406 = fused_linear(%403, %405) blocks.7.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1060773888, params[185], NULL, LK_ACT_NONE, NULL,
-      arena + 472055808);
+  /* %523 = fused_linear(%520, %522) blocks.9.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 839196672, params[235], NULL, LK_ACT_NONE, NULL,
+      arena + 433520640);
 
-  /* %409 = batch_normalize(%406, %407, %408) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 472055808, params[186], params[187], 1e-05f,
+  /* %526 = batch_statistics(%523) blocks.9.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 433520640, arena + 858292224);
+
+  /* %527 = slice(%526) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858292224, 4608, arena + 858375168, 3072);
+
+  /* %528 = batch_norm_act(%523, %526, %524, %525) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 433520640, arena + 858292224, params[236],
+      params[237], 1e-05f, LK_ACT_HSWISH, arena + 452788224, arena + 443154432);
+
+  /* %530 = token_dwconv(%528, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 443154432, params[240], NULL,
+      LK_ACT_NONE, arena + 452788224);
+
+  /* %533 = batch_statistics(%530) blocks.9.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 452788224, arena + 858296832);
+
+  /* %534 = slice(%533) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858296832, 4608, arena + 858378240, 3072);
+
+  /* %535 = batch_norm_act(%530, %533, %531, %532) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 452788224, arena + 858296832, params[241],
+      params[242], 1e-05f, LK_ACT_HSWISH, arena + 472055808, arena + 462422016);
+
+  /* %536 = mean(%535) {axis 0} blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 462422016, arena + 857766912);
+
+  /* %539 = fused_linear(%536, %537, %538) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 857766912, params[245], params[246], LK_ACT_NONE, NULL,
+      arena + 858419568);
+
+  /* %540 = relu(%539) blocks.9.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 858419568, arena + 858419696);
+
+  /* %543 = fused_linear(%540, %541, %542) blocks.9.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 858419696, params[247], params[248], LK_ACT_NONE, NULL,
+      arena + 857816064);
+
+  /* %544 = hsigmoid(%543) blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 857816064, arena + 857865216);
+
+  /* %545 = mul(%535, %544) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 462422016, (const long[]){301056, 1536, 1},
+      arena + 857865216, (const long[]){1536, 0, 1}, arena + 472055808);
+
+  /* %547 = reshape(%546) {shape [384, 1536]} blocks.9.conv.conv.7 : f32[384, 1536], a view of %546: no code */
+
+  /* %548 = fused_linear(%545, %547) blocks.9.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 472055808, params[249], NULL, LK_ACT_NONE, NULL,
+      arena + 841605120);
+
+  /* %551 = batch_statistics(%548) blocks.9.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 841605120, arena + 858403968);
+
+  /* %552 = slice(%551) {axis 0, start 0, length 2} blocks.9.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 858403968, 1152, arena + 858414192, 768);
+
+  /* %553 = batch_norm_act(%548, %551, %549, %550) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 841605120, arena + 858403968, params[250], params[251],
+      1e-05f, LK_ACT_NONE, arena + 484098048, arena + 481689600);
+
+  /* %554 = add(%520, %553) blocks.9.conv : f32[B, 196, 384], written into %555 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 384}, arena + 839196672 + (long)b * 75264, (const long[]){384, 1},
+        arena + 481689600 + (long)b * 75264, (const long[]){384, 1},
+        arena + 771637632 + (long)b * 75648);
+  } // for b
+
+  /* %555 = concat(%519, %554) {axis 0} blocks.9.conv : f32[B, 197, 384], its operands computed in place: no code */
+
+  /* %558 = normalize(%555) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 771637248, 1e-06f, arena + 774057984);
+
+  /* %559 = mul(%558, %556) blocks.10.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 774057984, (const long[]){75648, 384, 1},
+      params[254], (const long[]){0, 0, 1}, arena + 776478720);
+
+  /* %560 = add(%559, %557) blocks.10.norm1 : f32[B, 197, 384], written over %559 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 776478720, (const long[]){75648, 384, 1},
+      params[255], (const long[]){0, 0, 1}, arena + 776478720);
+
+  /* %563 = fused_linear(%560, %561, %562) blocks.10.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 776478720, params[256], params[257], LK_ACT_NONE,
+      NULL, arena + 660283392);
+
+  /* %564 = slice(%563) {axis 1, start 0, length 384} blocks.10.attn : f32[B, 197, 384], a view of %563: no code */
+
+  /* %565 = slice(%563) {axis 1, start 384, length 384} blocks.10.attn : f32[B, 197, 384], a view of %563: no code */
+
+  /* %566 = slice(%563) {axis 1, start 768, length 384} blocks.10.attn : f32[B, 197, 384], a view of %563: no code */
+
+  /* %567 = sdpa(%564, %565, %566) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 660283392, 1152, arena + 660283776, 1152,
+      arena + 660284160, 1152, arena + 778899456, 0.14433756f);
+
+  /* %570 = fused_linear(%567, %568, %569) blocks.10.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 778899456, params[258], params[259], LK_ACT_NONE, NULL,
       arena + 481689600);
 
-  /* %410 = batch_moments(%406) {channels last} blocks.7.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 472055808, arena + 1089463296);
+  /* %572 = mul(%570, %571) blocks.10 : f32[B, 197, 384], written over %570 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 481689600, (const long[]){75648, 384, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 481689600);
 
-  /* %411 = hswish(%409) blocks.7.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 481689600, arena + 491323392);
+  /* %573 = add(%555, %572) blocks.10 : f32[B, 197, 384], written over %570 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 771637248, (const long[]){75648, 384, 1},
+      arena + 481689600, (const long[]){75648, 384, 1}, arena + 481689600);
 
-  /* %413 = token_dwconv(%411, %412) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 491323392, params[190], NULL,
+  /* %574 = slice(%573) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], written into %610 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 384, arena + 481689600 + (long)b * 75648, 75648,
+        arena + 781320192 + (long)b * 75648, 384);
+  } // for b
+
+  /* %575 = slice(%573) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 481689984, 75648, arena + 844013568, 75264);
+
+  /* %577 = reshape(%576) {shape [1536, 384]} blocks.10.conv.conv.0 : f32[1536, 384], a view of %576: no code */
+
+  /* %578 = fused_linear(%575, %577) blocks.10.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 844013568, params[260], NULL, LK_ACT_NONE, NULL,
+      arena + 481689600);
+
+  /* %581 = batch_statistics(%578) blocks.10.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 481689600, arena + 858301440);
+
+  /* %582 = slice(%581) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858301440, 4608, arena + 858381312, 3072);
+
+  /* %583 = batch_norm_act(%578, %581, %579, %580) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 481689600, arena + 858301440, params[261],
+      params[262], 1e-05f, LK_ACT_HSWISH, arena + 500957184, arena + 491323392);
+
+  /* %585 = token_dwconv(%583, %584) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 491323392, params[265], NULL,
       LK_ACT_NONE, arena + 500957184);
 
-  /* %416 = batch_normalize(%413, %414, %415) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 500957184, params[191], params[192], 1e-05f,
-      arena + 510590976);
+  /* %588 = batch_statistics(%585) blocks.10.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 500957184, arena + 858306048);
 
-  /* %417 = batch_moments(%413) {channels last} blocks.7.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 500957184, arena + 1089466368);
+  /* %589 = slice(%588) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858306048, 4608, arena + 858384384, 3072);
 
-  /* %418 = hswish(%416) blocks.7.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 510590976, arena + 520224768);
+  /* %590 = batch_norm_act(%585, %588, %586, %587) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 500957184, arena + 858306048, params[266],
+      params[267], 1e-05f, LK_ACT_HSWISH, arena + 520224768, arena + 510590976);
 
-  /* %419 = mean(%418) {axis 0} blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 520224768, arena + 1088683008);
+  /* %591 = mean(%590) {axis 0} blocks.10.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 510590976, arena + 857914368);
 
-  /* %422 = fused_linear(%419, %420, %421) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1088683008, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 1089506800);
+  /* %594 = fused_linear(%591, %592, %593) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 857914368, params[270], params[271], LK_ACT_NONE, NULL,
+      arena + 858419824);
 
-  /* %423 = relu(%422) blocks.7.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1089506800, arena + 1089506928);
+  /* %595 = relu(%594) blocks.10.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 858419824, arena + 858419952);
 
-  /* %426 = fused_linear(%423, %424, %425) blocks.7.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1089506928, params[197], params[198], LK_ACT_NONE, NULL,
-      arena + 1088732160);
+  /* %598 = fused_linear(%595, %596, %597) blocks.10.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 858419952, params[272], params[273], LK_ACT_NONE, NULL,
+      arena + 857963520);
 
-  /* %427 = hsigmoid(%426) blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1088732160, arena + 1088781312);
+  /* %599 = hsigmoid(%598) blocks.10.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 857963520, arena + 858012672);
 
-  /* %428 = mul(%418, %427) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 520224768, (const long[]){301056, 1536, 1},
-      arena + 1088781312, (const long[]){1536, 0, 1}, arena + 529858560);
+  /* %600 = mul(%590, %599) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 510590976, (const long[]){301056, 1536, 1},
+      arena + 858012672, (const long[]){1536, 0, 1}, arena + 520224768);
 
-  /* %430 = reshape(%429) {shape [384, 1536]} blocks.7.conv.conv.7 : f32[384, 1536], a view of %429: no code */
+  /* %602 = reshape(%601) {shape [384, 1536]} blocks.10.conv.conv.7 : f32[384, 1536], a view of %601: no code */
 
-  /* %431 = fused_linear(%428, %430) blocks.7.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 529858560, params[199], NULL, LK_ACT_NONE, NULL,
-      arena + 1063182336);
+  /* %603 = fused_linear(%600, %602) blocks.10.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 520224768, params[274], NULL, LK_ACT_NONE, NULL,
+      arena + 846422016);
 
-  /* %434 = batch_normalize(%431, %432, %433) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1063182336, params[200], params[201], 1e-05f,
-      arena + 539492352);
+  /* %606 = batch_statistics(%603) blocks.10.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 846422016, arena + 858405120);
 
-  /* %435 = batch_moments(%431) {channels last} blocks.7.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1063182336, arena + 1089500400);
+  /* %607 = slice(%606) {axis 0, start 0, length 2} blocks.10.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 858405120, 1152, arena + 858414960, 768);
 
-  /* %436 = add(%403, %434) blocks.7.conv : f32[B, 196, 384], written into %437 from row 1 */
+  /* %608 = batch_norm_act(%603, %606, %604, %605) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 846422016, arena + 858405120, params[275], params[276],
+      1e-05f, LK_ACT_NONE, arena + 532267008, arena + 529858560);
+
+  /* %609 = add(%575, %608) blocks.10.conv : f32[B, 196, 384], written into %610 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1060773888 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 539492352 + (long)b * 75264, (const long[]){384, 1},
-        arena + 983482752 + (long)b * 75648);
+    lk_add(2, (const long[]){196, 384}, arena + 844013568 + (long)b * 75264, (const long[]){384, 1},
+        arena + 529858560 + (long)b * 75264, (const long[]){384, 1},
+        arena + 781320576 + (long)b * 75648);
   } // for b
 
-  /* %437 = concat(%402, %436) {axis 0} blocks.7.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %610 = concat(%574, %609) {axis 0} blocks.10.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %440 = normalize(%437) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 983482368, 1e-06f, arena + 985903104);
+  /* %613 = normalize(%610) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 781320192, 1e-06f, arena + 783740928);
 
-  /* %441 = mul(%440, %438) blocks.8.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 985903104, (const long[]){75648, 384, 1},
-      params[204], (const long[]){0, 0, 1}, arena + 988323840);
+  /* %614 = mul(%613, %611) blocks.11.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 783740928, (const long[]){75648, 384, 1},
+      params[279], (const long[]){0, 0, 1}, arena + 786161664);
 
-  /* %442 = add(%441, %439) blocks.8.norm1 : f32[B, 197, 384], written over %441 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 988323840, (const long[]){75648, 384, 1},
-      params[205], (const long[]){0, 0, 1}, arena + 988323840);
+  /* %615 = add(%614, %612) blocks.11.norm1 : f32[B, 197, 384], written over %614 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 786161664, (const long[]){75648, 384, 1},
+      params[280], (const long[]){0, 0, 1}, arena + 786161664);
 
-  /* %445 = fused_linear(%442, %443, %444) blocks.8.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 988323840, params[206], params[207], LK_ACT_NONE,
-      NULL, arena + 876969984);
+  /* %618 = fused_linear(%615, %616, %617) blocks.11.attn.qkv : f32[B, 197, 1152] */
+  lk_fused_linear(B * 197, 384, 1152, arena + 786161664, params[281], params[282], LK_ACT_NONE,
+      NULL, arena + 667545600);
 
-  /* %446 = slice(%445) {axis 1, start 0, length 384} blocks.8.attn : f32[B, 197, 384], a view of %445: no code */
+  /* %619 = slice(%618) {axis 1, start 0, length 384} blocks.11.attn : f32[B, 197, 384], a view of %618: no code */
 
-  /* %447 = slice(%445) {axis 1, start 384, length 384} blocks.8.attn : f32[B, 197, 384], a view of %445: no code */
+  /* %620 = slice(%618) {axis 1, start 384, length 384} blocks.11.attn : f32[B, 197, 384], a view of %618: no code */
 
-  /* %448 = slice(%445) {axis 1, start 768, length 384} blocks.8.attn : f32[B, 197, 384], a view of %445: no code */
+  /* %621 = slice(%618) {axis 1, start 768, length 384} blocks.11.attn : f32[B, 197, 384], a view of %618: no code */
 
-  /* %449 = sdpa(%446, %447, %448) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 384] */
-  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 876969984, 1152, arena + 876970368, 1152,
-      arena + 876970752, 1152, arena + 990744576, 0.14433756f);
+  /* %622 = sdpa(%619, %620, %621) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 384] */
+  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 667545600, 1152, arena + 667545984, 1152,
+      arena + 667546368, 1152, arena + 788582400, 0.14433756f);
 
-  /* %452 = fused_linear(%449, %450, %451) blocks.8.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 990744576, params[208], params[209], LK_ACT_NONE, NULL,
-      arena + 539492352);
-
-  /* %454 = mul(%452, %453) blocks.8 : f32[B, 197, 384], written over %452 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 539492352, (const long[]){75648, 384, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 539492352);
-
-  /* %455 = add(%437, %454) blocks.8 : f32[B, 197, 384], written over %452 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 983482368, (const long[]){75648, 384, 1},
-      arena + 539492352, (const long[]){75648, 384, 1}, arena + 539492352);
-
-  /* %456 = slice(%455) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], written into %491 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 539492352 + (long)b * 75648, 75648,
-        arena + 993165312 + (long)b * 75648, 384);
-  } // for b
-
-  /* %457 = slice(%455) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 539492736, 75648, arena + 1065590784, 75264);
-
-  /* %459 = reshape(%458) {shape [1536, 384]} blocks.8.conv.conv.0 : f32[1536, 384], a view of %458: no code */
-
-  /* %460 = fused_linear(%457, %459) blocks.8.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1065590784, params[210], NULL, LK_ACT_NONE, NULL,
-      arena + 539492352);
-
-  /* %463 = batch_normalize(%460, %461, %462) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 539492352, params[211], params[212], 1e-05f,
-      arena + 549126144);
-
-  /* %464 = batch_moments(%460) {channels last} blocks.8.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 539492352, arena + 1089469440);
-
-  /* %465 = hswish(%463) blocks.8.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 549126144, arena + 558759936);
-
-  /* %467 = token_dwconv(%465, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 558759936, params[215], NULL,
-      LK_ACT_NONE, arena + 568393728);
-
-  /* %470 = batch_normalize(%467, %468, %469) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 568393728, params[216], params[217], 1e-05f,
-      arena + 578027520);
-
-  /* %471 = batch_moments(%467) {channels last} blocks.8.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 568393728, arena + 1089472512);
-
-  /* %472 = hswish(%470) blocks.8.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 578027520, arena + 587661312);
-
-  /* %473 = mean(%472) {axis 0} blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 587661312, arena + 1088830464);
-
-  /* %476 = fused_linear(%473, %474, %475) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1088830464, params[220], params[221], LK_ACT_NONE, NULL,
-      arena + 1089507056);
-
-  /* %477 = relu(%476) blocks.8.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1089507056, arena + 1089507184);
-
-  /* %480 = fused_linear(%477, %478, %479) blocks.8.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1089507184, params[222], params[223], LK_ACT_NONE, NULL,
-      arena + 1088879616);
-
-  /* %481 = hsigmoid(%480) blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1088879616, arena + 1088928768);
-
-  /* %482 = mul(%472, %481) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 587661312, (const long[]){301056, 1536, 1},
-      arena + 1088928768, (const long[]){1536, 0, 1}, arena + 597295104);
-
-  /* %484 = reshape(%483) {shape [384, 1536]} blocks.8.conv.conv.7 : f32[384, 1536], a view of %483: no code */
-
-  /* %485 = fused_linear(%482, %484) blocks.8.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 597295104, params[224], NULL, LK_ACT_NONE, NULL,
-      arena + 1067999232);
-
-  /* %488 = batch_normalize(%485, %486, %487) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1067999232, params[225], params[226], 1e-05f,
-      arena + 606928896);
-
-  /* %489 = batch_moments(%485) {channels last} blocks.8.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1067999232, arena + 1089501168);
-
-  /* %490 = add(%457, %488) blocks.8.conv : f32[B, 196, 384], written into %491 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1065590784 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 606928896 + (long)b * 75264, (const long[]){384, 1},
-        arena + 993165696 + (long)b * 75648);
-  } // for b
-
-  /* %491 = concat(%456, %490) {axis 0} blocks.8.conv : f32[B, 197, 384], its operands computed in place: no code */
-
-  /* %494 = normalize(%491) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 993165312, 1e-06f, arena + 995586048);
-
-  /* %495 = mul(%494, %492) blocks.9.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 995586048, (const long[]){75648, 384, 1},
-      params[229], (const long[]){0, 0, 1}, arena + 998006784);
-
-  /* %496 = add(%495, %493) blocks.9.norm1 : f32[B, 197, 384], written over %495 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 998006784, (const long[]){75648, 384, 1},
-      params[230], (const long[]){0, 0, 1}, arena + 998006784);
-
-  /* %499 = fused_linear(%496, %497, %498) blocks.9.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 998006784, params[231], params[232], LK_ACT_NONE,
-      NULL, arena + 884232192);
-
-  /* %500 = slice(%499) {axis 1, start 0, length 384} blocks.9.attn : f32[B, 197, 384], a view of %499: no code */
-
-  /* %501 = slice(%499) {axis 1, start 384, length 384} blocks.9.attn : f32[B, 197, 384], a view of %499: no code */
-
-  /* %502 = slice(%499) {axis 1, start 768, length 384} blocks.9.attn : f32[B, 197, 384], a view of %499: no code */
-
-  /* %503 = sdpa(%500, %501, %502) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 384] */
-  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 884232192, 1152, arena + 884232576, 1152,
-      arena + 884232960, 1152, arena + 1000427520, 0.14433756f);
-
-  /* %506 = fused_linear(%503, %504, %505) blocks.9.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1000427520, params[233], params[234], LK_ACT_NONE,
-      NULL, arena + 606928896);
-
-  /* %508 = mul(%506, %507) blocks.9 : f32[B, 197, 384], written over %506 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 606928896, (const long[]){75648, 384, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 606928896);
-
-  /* %509 = add(%491, %508) blocks.9 : f32[B, 197, 384], written over %506 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 993165312, (const long[]){75648, 384, 1},
-      arena + 606928896, (const long[]){75648, 384, 1}, arena + 606928896);
-
-  /* %510 = slice(%509) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], written into %545 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 606928896 + (long)b * 75648, 75648,
-        arena + 1002848256 + (long)b * 75648, 384);
-  } // for b
-
-  /* %511 = slice(%509) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 606929280, 75648, arena + 1070407680, 75264);
-
-  /* %513 = reshape(%512) {shape [1536, 384]} blocks.9.conv.conv.0 : f32[1536, 384], a view of %512: no code */
-
-  /* %514 = fused_linear(%511, %513) blocks.9.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1070407680, params[235], NULL, LK_ACT_NONE, NULL,
-      arena + 606928896);
-
-  /* %517 = batch_normalize(%514, %515, %516) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 606928896, params[236], params[237], 1e-05f,
-      arena + 616562688);
-
-  /* %518 = batch_moments(%514) {channels last} blocks.9.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 606928896, arena + 1089475584);
-
-  /* %519 = hswish(%517) blocks.9.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 616562688, arena + 626196480);
-
-  /* %521 = token_dwconv(%519, %520) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 626196480, params[240], NULL,
-      LK_ACT_NONE, arena + 635830272);
-
-  /* %524 = batch_normalize(%521, %522, %523) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 635830272, params[241], params[242], 1e-05f,
-      arena + 645464064);
-
-  /* %525 = batch_moments(%521) {channels last} blocks.9.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 635830272, arena + 1089478656);
-
-  /* %526 = hswish(%524) blocks.9.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 645464064, arena + 655097856);
-
-  /* %527 = mean(%526) {axis 0} blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 655097856, arena + 1088977920);
-
-  /* %530 = fused_linear(%527, %528, %529) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1088977920, params[245], params[246], LK_ACT_NONE, NULL,
-      arena + 1089507312);
-
-  /* %531 = relu(%530) blocks.9.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1089507312, arena + 1089507440);
-
-  /* %534 = fused_linear(%531, %532, %533) blocks.9.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1089507440, params[247], params[248], LK_ACT_NONE, NULL,
-      arena + 1089027072);
-
-  /* %535 = hsigmoid(%534) blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1089027072, arena + 1089076224);
-
-  /* %536 = mul(%526, %535) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 655097856, (const long[]){301056, 1536, 1},
-      arena + 1089076224, (const long[]){1536, 0, 1}, arena + 664731648);
-
-  /* %538 = reshape(%537) {shape [384, 1536]} blocks.9.conv.conv.7 : f32[384, 1536], a view of %537: no code */
-
-  /* %539 = fused_linear(%536, %538) blocks.9.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 664731648, params[249], NULL, LK_ACT_NONE, NULL,
-      arena + 1072816128);
-
-  /* %542 = batch_normalize(%539, %540, %541) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1072816128, params[250], params[251], 1e-05f,
-      arena + 674365440);
-
-  /* %543 = batch_moments(%539) {channels last} blocks.9.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1072816128, arena + 1089501936);
-
-  /* %544 = add(%511, %542) blocks.9.conv : f32[B, 196, 384], written into %545 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1070407680 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 674365440 + (long)b * 75264, (const long[]){384, 1},
-        arena + 1002848640 + (long)b * 75648);
-  } // for b
-
-  /* %545 = concat(%510, %544) {axis 0} blocks.9.conv : f32[B, 197, 384], its operands computed in place: no code */
-
-  /* %548 = normalize(%545) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 1002848256, 1e-06f, arena + 1005268992);
-
-  /* %549 = mul(%548, %546) blocks.10.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1005268992, (const long[]){75648, 384, 1},
-      params[254], (const long[]){0, 0, 1}, arena + 1007689728);
-
-  /* %550 = add(%549, %547) blocks.10.norm1 : f32[B, 197, 384], written over %549 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1007689728, (const long[]){75648, 384, 1},
-      params[255], (const long[]){0, 0, 1}, arena + 1007689728);
-
-  /* %553 = fused_linear(%550, %551, %552) blocks.10.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 1007689728, params[256], params[257], LK_ACT_NONE,
-      NULL, arena + 891494400);
-
-  /* %554 = slice(%553) {axis 1, start 0, length 384} blocks.10.attn : f32[B, 197, 384], a view of %553: no code */
-
-  /* %555 = slice(%553) {axis 1, start 384, length 384} blocks.10.attn : f32[B, 197, 384], a view of %553: no code */
-
-  /* %556 = slice(%553) {axis 1, start 768, length 384} blocks.10.attn : f32[B, 197, 384], a view of %553: no code */
-
-  /* %557 = sdpa(%554, %555, %556) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 384] */
-  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 891494400, 1152, arena + 891494784, 1152,
-      arena + 891495168, 1152, arena + 1010110464, 0.14433756f);
-
-  /* %560 = fused_linear(%557, %558, %559) blocks.10.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1010110464, params[258], params[259], LK_ACT_NONE,
-      NULL, arena + 674365440);
-
-  /* %562 = mul(%560, %561) blocks.10 : f32[B, 197, 384], written over %560 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 674365440, (const long[]){75648, 384, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 674365440);
-
-  /* %563 = add(%545, %562) blocks.10 : f32[B, 197, 384], written over %560 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1002848256, (const long[]){75648, 384, 1},
-      arena + 674365440, (const long[]){75648, 384, 1}, arena + 674365440);
-
-  /* %564 = slice(%563) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], written into %599 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 674365440 + (long)b * 75648, 75648,
-        arena + 1012531200 + (long)b * 75648, 384);
-  } // for b
-
-  /* %565 = slice(%563) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 674365824, 75648, arena + 1075224576, 75264);
-
-  /* %567 = reshape(%566) {shape [1536, 384]} blocks.10.conv.conv.0 : f32[1536, 384], a view of %566: no code */
-
-  /* %568 = fused_linear(%565, %567) blocks.10.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1075224576, params[260], NULL, LK_ACT_NONE, NULL,
-      arena + 674365440);
-
-  /* %571 = batch_normalize(%568, %569, %570) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 674365440, params[261], params[262], 1e-05f,
-      arena + 683999232);
-
-  /* %572 = batch_moments(%568) {channels last} blocks.10.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 674365440, arena + 1089481728);
-
-  /* %573 = hswish(%571) blocks.10.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 683999232, arena + 693633024);
-
-  /* %575 = token_dwconv(%573, %574) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 693633024, params[265], NULL,
-      LK_ACT_NONE, arena + 703266816);
-
-  /* %578 = batch_normalize(%575, %576, %577) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 703266816, params[266], params[267], 1e-05f,
-      arena + 712900608);
-
-  /* %579 = batch_moments(%575) {channels last} blocks.10.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 703266816, arena + 1089484800);
-
-  /* %580 = hswish(%578) blocks.10.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 712900608, arena + 722534400);
-
-  /* %581 = mean(%580) {axis 0} blocks.10.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 722534400, arena + 1089125376);
-
-  /* %584 = fused_linear(%581, %582, %583) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1089125376, params[270], params[271], LK_ACT_NONE, NULL,
-      arena + 1089507568);
-
-  /* %585 = relu(%584) blocks.10.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1089507568, arena + 1089507696);
-
-  /* %588 = fused_linear(%585, %586, %587) blocks.10.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1089507696, params[272], params[273], LK_ACT_NONE, NULL,
-      arena + 1089174528);
-
-  /* %589 = hsigmoid(%588) blocks.10.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1089174528, arena + 1089223680);
-
-  /* %590 = mul(%580, %589) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 722534400, (const long[]){301056, 1536, 1},
-      arena + 1089223680, (const long[]){1536, 0, 1}, arena + 732168192);
-
-  /* %592 = reshape(%591) {shape [384, 1536]} blocks.10.conv.conv.7 : f32[384, 1536], a view of %591: no code */
-
-  /* %593 = fused_linear(%590, %592) blocks.10.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 732168192, params[274], NULL, LK_ACT_NONE, NULL,
-      arena + 1077633024);
-
-  /* %596 = batch_normalize(%593, %594, %595) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1077633024, params[275], params[276], 1e-05f,
-      arena + 741801984);
-
-  /* %597 = batch_moments(%593) {channels last} blocks.10.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1077633024, arena + 1089502704);
-
-  /* %598 = add(%565, %596) blocks.10.conv : f32[B, 196, 384], written into %599 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1075224576 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 741801984 + (long)b * 75264, (const long[]){384, 1},
-        arena + 1012531584 + (long)b * 75648);
-  } // for b
-
-  /* %599 = concat(%564, %598) {axis 0} blocks.10.conv : f32[B, 197, 384], its operands computed in place: no code */
-
-  /* %602 = normalize(%599) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 1012531200, 1e-06f, arena + 1014951936);
-
-  /* %603 = mul(%602, %600) blocks.11.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1014951936, (const long[]){75648, 384, 1},
-      params[279], (const long[]){0, 0, 1}, arena + 1017372672);
-
-  /* %604 = add(%603, %601) blocks.11.norm1 : f32[B, 197, 384], written over %603 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1017372672, (const long[]){75648, 384, 1},
-      params[280], (const long[]){0, 0, 1}, arena + 1017372672);
-
-  /* %607 = fused_linear(%604, %605, %606) blocks.11.attn.qkv : f32[B, 197, 1152] */
-  lk_fused_linear(B * 197, 384, 1152, arena + 1017372672, params[281], params[282], LK_ACT_NONE,
-      NULL, arena + 898756608);
-
-  /* %608 = slice(%607) {axis 1, start 0, length 384} blocks.11.attn : f32[B, 197, 384], a view of %607: no code */
-
-  /* %609 = slice(%607) {axis 1, start 384, length 384} blocks.11.attn : f32[B, 197, 384], a view of %607: no code */
-
-  /* %610 = slice(%607) {axis 1, start 768, length 384} blocks.11.attn : f32[B, 197, 384], a view of %607: no code */
-
-  /* %611 = sdpa(%608, %609, %610) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 384] */
-  lk_sdpa(B, 197, 197, 8, 8, 48, arena + 898756608, 1152, arena + 898756992, 1152,
-      arena + 898757376, 1152, arena + 1019793408, 0.14433756f);
-
-  /* %614 = fused_linear(%611, %612, %613) blocks.11.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1019793408, params[283], params[284], LK_ACT_NONE,
-      NULL, arena + 741801984);
-
-  /* %616 = mul(%614, %615) blocks.11 : f32[B, 197, 384], written over %614 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 741801984, (const long[]){75648, 384, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 741801984);
-
-  /* %617 = add(%599, %616) blocks.11 : f32[B, 197, 384], written over %614 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1012531200, (const long[]){75648, 384, 1},
-      arena + 741801984, (const long[]){75648, 384, 1}, arena + 741801984);
-
-  /* %618 = slice(%617) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], written into %653 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 384, arena + 741801984 + (long)b * 75648, 75648,
-        arena + 809238528 + (long)b * 75648, 384);
-  } // for b
-
-  /* %619 = slice(%617) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 741802368, 75648, arena + 1080041472, 75264);
-
-  /* %621 = reshape(%620) {shape [1536, 384]} blocks.11.conv.conv.0 : f32[1536, 384], a view of %620: no code */
-
-  /* %622 = fused_linear(%619, %621) blocks.11.conv.conv.0 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1080041472, params[285], NULL, LK_ACT_NONE, NULL,
-      arena + 741801984);
-
-  /* %625 = batch_normalize(%622, %623, %624) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 741801984, params[286], params[287], 1e-05f,
-      arena + 751435776);
-
-  /* %626 = batch_moments(%622) {channels last} blocks.11.conv.conv.1 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 741801984, arena + 1089487872);
-
-  /* %627 = hswish(%625) blocks.11.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 751435776, arena + 761069568);
-
-  /* %629 = token_dwconv(%627, %628) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 761069568, params[290], NULL,
-      LK_ACT_NONE, arena + 770703360);
-
-  /* %632 = batch_normalize(%629, %630, %631) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_cl(B * 196, 1536, arena + 770703360, params[291], params[292], 1e-05f,
-      arena + 780337152);
-
-  /* %633 = batch_moments(%629) {channels last} blocks.11.conv.conv.4 : f32[2, 1536] */
-  lk_batch_moments_cl(B * 196, 1536, arena + 770703360, arena + 1089490944);
-
-  /* %634 = hswish(%632) blocks.11.conv : f32[B, 196, 1536] */
-  lk_hswish(B * 196 * 1536, arena + 780337152, arena + 789970944);
-
-  /* %635 = mean(%634) {axis 0} blocks.11.conv.conv.6 : f32[B, 1536] */
-  lk_mean_axis(B, 196, 1536, arena + 789970944, arena + 1089272832);
-
-  /* %638 = fused_linear(%635, %636, %637) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 1089272832, params[295], params[296], LK_ACT_NONE, NULL,
-      arena + 1089507824);
-
-  /* %639 = relu(%638) blocks.11.conv.conv.6 : f32[B, 4] */
-  lk_relu(B * 4, arena + 1089507824, arena + 1089507952);
-
-  /* %642 = fused_linear(%639, %640, %641) blocks.11.conv.conv.6.fc.2 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 1089507952, params[297], params[298], LK_ACT_NONE, NULL,
-      arena + 1089321984);
-
-  /* %643 = hsigmoid(%642) blocks.11.conv.conv.6 : f32[B, 1536] */
-  lk_hsigmoid(B * 1536, arena + 1089321984, arena + 1089371136);
-
-  /* %644 = mul(%634, %643) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 789970944, (const long[]){301056, 1536, 1},
-      arena + 1089371136, (const long[]){1536, 0, 1}, arena + 799604736);
-
-  /* %646 = reshape(%645) {shape [384, 1536]} blocks.11.conv.conv.7 : f32[384, 1536], a view of %645: no code */
-
-  /* %647 = fused_linear(%644, %646) blocks.11.conv.conv.7 : f32[B, 196, 384] */
-  lk_fused_linear(B * 196, 1536, 384, arena + 799604736, params[299], NULL, LK_ACT_NONE, NULL,
-      arena + 1082449920);
-
-  /* %650 = batch_normalize(%647, %648, %649) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_cl(B * 196, 384, arena + 1082449920, params[300], params[301], 1e-05f,
-      arena + 811659264);
-
-  /* %651 = batch_moments(%647) {channels last} blocks.11.conv.conv.8 : f32[2, 384] */
-  lk_batch_moments_cl(B * 196, 384, arena + 1082449920, arena + 1089503472);
-
-  /* %652 = add(%619, %650) blocks.11.conv : f32[B, 196, 384], written into %653 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 384}, arena + 1080041472 + (long)b * 75264,
-        (const long[]){384, 1}, arena + 811659264 + (long)b * 75264, (const long[]){384, 1},
-        arena + 809238912 + (long)b * 75648);
-  } // for b
-
-  /* %653 = concat(%618, %652) {axis 0} blocks.11.conv : f32[B, 197, 384], its operands computed in place: no code */
-
-  /* %656 = normalize(%653) {eps 1e-06} norm : f32[B, 197, 384] */
-  lk_normalize(B * 197, 384, arena + 809238528, 1e-06f, arena + 811659264);
-
-  /* %657 = mul(%656, %654) norm : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 811659264, (const long[]){75648, 384, 1},
-      params[304], (const long[]){0, 0, 1}, arena + 814080000);
-
-  /* %658 = add(%657, %655) norm : f32[B, 197, 384], written over %657 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 814080000, (const long[]){75648, 384, 1},
-      params[305], (const long[]){0, 0, 1}, arena + 814080000);
-
-  /* %659 = index(%658) {axis 0, at 0} : f32[B, 384] */
-  lk_copy_rows(B, 384, arena + 814080000, 75648, arena + 816500736, 384);
-
-  /* %662 = fused_linear(%659, %660, %661) head : f32[B, 1000] */
-  lk_fused_linear(B, 384, 1000, arena + 816500736, params[306], params[307], LK_ACT_NONE, NULL,
-      arena + 814080000);
-
-  /* %664 = cross_entropy(%662, %663) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 814080000, inputs[12], arena + 1089508080);
-
-  /* %665 = cross_entropy_grad(%662, %663) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 814080000, inputs[12], arena + 814464000);
-
-  /* %666 = transpose(%660) {perm [1, 0]} head : f32[384, 1000] */
-  lk_transpose(2, (const long[]){1000, 384}, (const int[]){1, 0}, params[306], arena + 814080000);
-
-  /* %667 = fused_linear(%665, %666) head : f32[B, 384] */
-  lk_fused_linear(B, 1000, 384, arena + 814464000, arena + 814080000, NULL, LK_ACT_NONE, NULL,
-      arena + 816513024);
-
-  /* %668 = linear_grad_weight(%665, %659) head : f32[1000, 384] */
-  lk_linear_grad_weight(B, 384, 1000, arena + 814464000, arena + 816500736, arena + 1087266816);
-
-  /* %669 = reduce_sum(%665) {axes [], batch} head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 814464000,
-      arena + 1089494016);
-
-  /* %670 = reshape(%667) {shape [1, 384]} : f32[B, 1, 384], a view of %667: no code */
-
-  /* %671 = zero_pad(%670) {axis 0, before 0, after 196} : f32[B, 197, 384] */
-  lk_zero_pad(B, 1, 384, 0, 196, arena + 816513024, arena + 814080000);
-
-  /* %672 = reduce_sum(%671) {axes [0], batch} norm : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 814080000,
-      arena + 1089504240);
-
-  /* %673 = mul(%671, %654) norm : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 814080000, (const long[]){75648, 384, 1},
-      params[304], (const long[]){0, 0, 1}, arena + 1022214144);
-
-  /* %674 = mul(%671, %656) norm : f32[B, 197, 384], written over %671 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 814080000, (const long[]){75648, 384, 1},
-      arena + 811659264, (const long[]){75648, 384, 1}, arena + 814080000);
-
-  /* %675 = reduce_sum(%674) {axes [0], batch} norm : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 814080000,
-      arena + 1089504624);
-
-  /* %676 = normalize_grad(%653, %673) {eps 1e-06} norm : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 809238528, arena + 1022214144, 1e-06f,
-      arena + 1024634880);
-
-  /* %677 = slice(%676) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], a view of %676: no code */
-
-  /* %678 = slice(%676) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 1022214144, 75264);
-
-  /* %679 = batch_normalize_grad(%647, %678, %648) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1082449920, arena + 1022214144, params[300],
-      1e-05f, arena + 1084858368);
-
-  /* %680 = batch_normalize_param_grad(%647, %678) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1082449920, arena + 1022214144, 1e-05f,
-      arena + 809238528);
-
-  /* %681 = index(%680) {axis 0, at 0} blocks.11.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 809238528, 768, arena + 1083041280, 384);
-
-  /* %682 = index(%680) {axis 0, at 1} blocks.11.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 809238912, 768, arena + 1083041664, 384);
-
-  /* %683 = transpose(%646) {perm [1, 0]} blocks.11.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[299], arena + 1082449920);
-
-  /* %684 = fused_linear(%679, %683) blocks.11.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 1084858368, arena + 1082449920, NULL, LK_ACT_NONE,
-      NULL, arena + 809238528);
-
-  /* %685 = linear_grad_weight(%679, %644) blocks.11.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 1084858368, arena + 799604736,
-      arena + 1082449920);
-
-  /* %686 = reshape(%685) {shape [384, 1536, 1, 1]} blocks.11.conv.conv.7 : f32[384, 1536, 1, 1], a view of %685: no code */
-
-  /* %687 = mul(%684, %643) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 809238528, (const long[]){301056, 1536, 1},
-      arena + 1089371136, (const long[]){1536, 0, 1}, arena + 799604736);
-
-  /* %688 = mul(%684, %634) blocks.11.conv.conv.6 : f32[B, 196, 1536], written over %684 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 809238528, (const long[]){301056, 1536, 1},
-      arena + 789970944, (const long[]){301056, 1536, 1}, arena + 809238528);
-
-  /* %689 = reduce_sum(%688) {axes [0]} blocks.11.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
-      arena + 809238528, arena + 789970944);
-
-  /* %690 = hsigmoid_grad(%642, %689) blocks.11.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1089321984, arena + 789970944,
-      arena + 790020096);
-
-  /* %691 = transpose(%640) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[297], arena + 789970944);
-
-  /* %692 = fused_linear(%690, %691) blocks.11.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 790020096, arena + 789970944, NULL, LK_ACT_NONE, NULL,
-      arena + 789977088);
-
-  /* %693 = linear_grad_weight(%690, %639) blocks.11.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 790020096, arena + 1089507952, arena + 1024622592);
-
-  /* %694 = reduce_sum(%690) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 790020096,
-      arena + 1083039744);
-
-  /* %695 = relu_grad(%638, %692) blocks.11.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089507824, arena + 789977088, arena + 789977216);
-
-  /* %696 = transpose(%636) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[295], arena + 789970944);
-
-  /* %697 = fused_linear(%695, %696) blocks.11.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 789977216, arena + 789970944, NULL, LK_ACT_NONE, NULL,
-      arena + 809238528);
-
-  /* %698 = linear_grad_weight(%695, %635) blocks.11.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 789977216, arena + 1089272832, arena + 1024628736);
-
-  /* %699 = reduce_sum(%695) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 789977216,
-      arena + 1083042048);
-
-  /* %700 = reshape(%697) {shape [1, 1536]} blocks.11.conv.conv.6 : f32[B, 1, 1536], a view of %697: no code */
-
-  /* %701 = expand(%700) {shape [196, 1536]} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 809238528, (const long[]){1536, 0, 1},
-      arena + 789970944, (const long[]){301056, 1536, 1});
-
-  /* %702 = mul_scalar(%701) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 789970944, 0.0051020407f, arena + 809238528);
-
-  /* %703 = add(%687, %702) blocks.11.conv : f32[B, 196, 1536], written over %687 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 799604736, (const long[]){301056, 1536, 1},
-      arena + 809238528, (const long[]){301056, 1536, 1}, arena + 799604736);
-
-  /* %704 = hswish_grad(%632, %703) blocks.11.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 780337152, arena + 799604736,
-      arena + 789970944);
-
-  /* %705 = batch_normalize_grad(%629, %704, %630) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 770703360, arena + 789970944, params[291],
-      1e-05f, arena + 780337152);
-
-  /* %706 = batch_normalize_param_grad(%629, %704) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 770703360, arena + 789970944, 1e-05f,
-      arena + 799604736);
-
-  /* %707 = index(%706) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 799604736, 3072, arena + 789984768, 1536);
-
-  /* %708 = index(%706) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 799606272, 3072, arena + 789986304, 1536);
-
-  /* %709 = token_dwconv_grad_input(%705, %628) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 780337152, params[290],
-      arena + 770703360);
-
-  /* %710 = token_dwconv_grad_weight(%705, %627) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 780337152,
-      arena + 761069568, arena + 789970944);
-
-  /* %711 = hswish_grad(%625, %709) blocks.11.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 751435776, arena + 770703360,
-      arena + 761069568);
-
-  /* %712 = batch_normalize_grad(%622, %711, %623) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 741801984, arena + 761069568, params[286],
-      1e-05f, arena + 751435776);
-
-  /* %713 = batch_normalize_param_grad(%622, %711) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 741801984, arena + 761069568, 1e-05f,
-      arena + 770703360);
-
-  /* %714 = index(%713) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 770703360, 3072, arena + 761659392, 1536);
-
-  /* %715 = index(%713) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 770704896, 3072, arena + 761660928, 1536);
-
-  /* %716 = transpose(%621) {perm [1, 0]} blocks.11.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[285], arena + 741801984);
-
-  /* %717 = linear_grad_weight(%712, %619) blocks.11.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 751435776, arena + 1080041472,
-      arena + 761069568);
-
-  /* %718 = fused_linear(%712, %716, %678) {residual} blocks.11.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 751435776, 301056, arena + 741801984, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 1022214144, 75264, arena + 1024635264, 75648);
-
-  /* %719 = reshape(%717) {shape [1536, 384, 1, 1]} blocks.11.conv.conv.0 : f32[1536, 384, 1, 1], a view of %717: no code */
-
-  /* %720 = concat(%677, %718) {axis 0} blocks.11 : f32[B, 197, 384], a view of %676: no code */
-
-  /* %721 = mul(%720, %615) blocks.11 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 741801984);
-
-  /* %722 = transpose(%612) {perm [1, 0]} blocks.11.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[283], arena + 744222720);
-
-  /* %723 = fused_linear(%721, %722) blocks.11.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 741801984, arena + 744222720, NULL, LK_ACT_NONE, NULL,
-      arena + 749064192);
-
-  /* %724 = linear_grad_weight(%721, %611) blocks.11.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 741801984, arena + 1019793408,
-      arena + 757284864);
-
-  /* %725 = reduce_sum(%721) {axes [0], batch} blocks.11.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 741801984,
-      arena + 757433472);
-
-  /* %726 = sdpa_grad(%608, %609, %610, %723) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 1152] */
-  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 898756608, 1152, arena + 898756992, 1152,
-      arena + 898757376, 1152, arena + 749064192, 384, arena + 741801984, 1152,
-      arena + 741801984 + 384, 1152, arena + 741801984 + 768, 1152, 0.14433756f);
-
-  /* %727 = transpose(%605) {perm [1, 0]} blocks.11.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[281], arena + 751484928);
-
-  /* %728 = fused_linear(%726, %727) blocks.11.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 741801984, arena + 751484928, NULL, LK_ACT_NONE, NULL,
-      arena + 749064192);
-
-  /* %729 = linear_grad_weight(%726, %604) blocks.11.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 741801984, arena + 1017372672,
-      arena + 756842496);
-
-  /* %730 = reduce_sum(%726) {axes [0], batch} blocks.11.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 741801984, arena + 757432320);
-
-  /* %731 = reduce_sum(%728) {axes [0], batch} blocks.11.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 749064192,
-      arena + 757433856);
-
-  /* %732 = mul(%728, %600) blocks.11.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 749064192, (const long[]){75648, 384, 1},
-      params[279], (const long[]){0, 0, 1}, arena + 741801984);
-
-  /* %733 = mul(%728, %602) blocks.11.norm1 : f32[B, 197, 384], written over %728 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 749064192, (const long[]){75648, 384, 1},
-      arena + 1014951936, (const long[]){75648, 384, 1}, arena + 749064192);
-
-  /* %734 = reduce_sum(%733) {axes [0], batch} blocks.11.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 749064192,
-      arena + 757434240);
-
-  /* %735 = normalize_grad(%599, %732) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 1012531200, arena + 741801984, 1e-06f, arena + 744222720);
-
-  /* %736 = add(%720, %735) blocks.10.conv : f32[B, 197, 384], written over %676 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      arena + 744222720, (const long[]){75648, 384, 1}, arena + 1024634880);
-
-  /* %737 = slice(%736) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %676: no code */
-
-  /* %738 = slice(%736) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 751435776, 75264);
-
-  /* %739 = batch_normalize_grad(%593, %738, %594) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1077633024, arena + 751435776, params[275],
-      1e-05f, arena + 753844224);
-
-  /* %740 = batch_normalize_param_grad(%593, %738) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1077633024, arena + 751435776, 1e-05f,
-      arena + 741801984);
-
-  /* %741 = index(%740) {axis 0, at 0} blocks.10.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 741801984, 768, arena + 757434624, 384);
-
-  /* %742 = index(%740) {axis 0, at 1} blocks.10.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 741802368, 768, arena + 757435008, 384);
-
-  /* %743 = transpose(%592) {perm [1, 0]} blocks.10.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[274], arena + 756252672);
-
-  /* %744 = fused_linear(%739, %743) blocks.10.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 753844224, arena + 756252672, NULL, LK_ACT_NONE, NULL,
-      arena + 741801984);
-
-  /* %745 = linear_grad_weight(%739, %590) blocks.10.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 753844224, arena + 732168192,
-      arena + 756252672);
-
-  /* %746 = reshape(%745) {shape [384, 1536, 1, 1]} blocks.10.conv.conv.7 : f32[384, 1536, 1, 1], a view of %745: no code */
-
-  /* %747 = mul(%744, %589) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 741801984, (const long[]){301056, 1536, 1},
-      arena + 1089223680, (const long[]){1536, 0, 1}, arena + 732168192);
-
-  /* %748 = mul(%744, %580) blocks.10.conv.conv.6 : f32[B, 196, 1536], written over %744 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 741801984, (const long[]){301056, 1536, 1},
-      arena + 722534400, (const long[]){301056, 1536, 1}, arena + 741801984);
-
-  /* %749 = reduce_sum(%748) {axes [0]} blocks.10.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
-      arena + 741801984, arena + 722534400);
-
-  /* %750 = hsigmoid_grad(%588, %749) blocks.10.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1089174528, arena + 722534400,
-      arena + 722583552);
-
-  /* %751 = transpose(%586) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[272], arena + 722534400);
-
-  /* %752 = fused_linear(%750, %751) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 722583552, arena + 722534400, NULL, LK_ACT_NONE, NULL,
-      arena + 722540544);
-
-  /* %753 = linear_grad_weight(%750, %585) blocks.10.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 722583552, arena + 1089507696, arena + 753844224);
-
-  /* %754 = reduce_sum(%750) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 722583552,
-      arena + 753856512);
-
-  /* %755 = relu_grad(%584, %752) blocks.10.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089507568, arena + 722540544, arena + 722540672);
-
-  /* %756 = transpose(%582) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[270], arena + 722534400);
-
-  /* %757 = fused_linear(%755, %756) blocks.10.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 722540672, arena + 722534400, NULL, LK_ACT_NONE, NULL,
-      arena + 741801984);
-
-  /* %758 = linear_grad_weight(%755, %581) blocks.10.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 722540672, arena + 1089125376, arena + 753850368);
-
-  /* %759 = reduce_sum(%755) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 722540672,
-      arena + 753858048);
-
-  /* %760 = reshape(%757) {shape [1, 1536]} blocks.10.conv.conv.6 : f32[B, 1, 1536], a view of %757: no code */
-
-  /* %761 = expand(%760) {shape [196, 1536]} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 741801984, (const long[]){1536, 0, 1},
-      arena + 722534400, (const long[]){301056, 1536, 1});
-
-  /* %762 = mul_scalar(%761) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 722534400, 0.0051020407f, arena + 741801984);
-
-  /* %763 = add(%747, %762) blocks.10.conv : f32[B, 196, 1536], written over %747 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 732168192, (const long[]){301056, 1536, 1},
-      arena + 741801984, (const long[]){301056, 1536, 1}, arena + 732168192);
-
-  /* %764 = hswish_grad(%578, %763) blocks.10.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 712900608, arena + 732168192,
-      arena + 722534400);
-
-  /* %765 = batch_normalize_grad(%575, %764, %576) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 703266816, arena + 722534400, params[266],
-      1e-05f, arena + 712900608);
-
-  /* %766 = batch_normalize_param_grad(%575, %764) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 703266816, arena + 722534400, 1e-05f,
-      arena + 732168192);
-
-  /* %767 = index(%766) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 732168192, 3072, arena + 722548224, 1536);
-
-  /* %768 = index(%766) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 732169728, 3072, arena + 722549760, 1536);
-
-  /* %769 = token_dwconv_grad_input(%765, %574) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 712900608, params[265],
-      arena + 703266816);
-
-  /* %770 = token_dwconv_grad_weight(%765, %573) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 712900608,
-      arena + 693633024, arena + 722534400);
-
-  /* %771 = hswish_grad(%571, %769) blocks.10.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 683999232, arena + 703266816,
-      arena + 693633024);
-
-  /* %772 = batch_normalize_grad(%568, %771, %569) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 674365440, arena + 693633024, params[261],
-      1e-05f, arena + 683999232);
-
-  /* %773 = batch_normalize_param_grad(%568, %771) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 674365440, arena + 693633024, 1e-05f,
-      arena + 703266816);
-
-  /* %774 = index(%773) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 703266816, 3072, arena + 694222848, 1536);
-
-  /* %775 = index(%773) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 703268352, 3072, arena + 694224384, 1536);
-
-  /* %776 = transpose(%567) {perm [1, 0]} blocks.10.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[260], arena + 674365440);
-
-  /* %777 = linear_grad_weight(%772, %565) blocks.10.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 683999232, arena + 1075224576,
-      arena + 693633024);
-
-  /* %778 = fused_linear(%772, %776, %738) {residual} blocks.10.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 683999232, 301056, arena + 674365440, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 751435776, 75264, arena + 1024635264, 75648);
-
-  /* %779 = reshape(%777) {shape [1536, 384, 1, 1]} blocks.10.conv.conv.0 : f32[1536, 384, 1, 1], a view of %777: no code */
-
-  /* %780 = concat(%737, %778) {axis 0} blocks.10 : f32[B, 197, 384], a view of %676: no code */
-
-  /* %781 = mul(%780, %561) blocks.10 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 674365440);
-
-  /* %782 = transpose(%558) {perm [1, 0]} blocks.10.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[258], arena + 676786176);
-
-  /* %783 = fused_linear(%781, %782) blocks.10.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 674365440, arena + 676786176, NULL, LK_ACT_NONE, NULL,
-      arena + 681627648);
-
-  /* %784 = linear_grad_weight(%781, %557) blocks.10.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 674365440, arena + 1010110464,
-      arena + 689848320);
-
-  /* %785 = reduce_sum(%781) {axes [0], batch} blocks.10.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 674365440,
-      arena + 689996928);
-
-  /* %786 = sdpa_grad(%554, %555, %556, %783) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 1152] */
-  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 891494400, 1152, arena + 891494784, 1152,
-      arena + 891495168, 1152, arena + 681627648, 384, arena + 674365440, 1152,
-      arena + 674365440 + 384, 1152, arena + 674365440 + 768, 1152, 0.14433756f);
-
-  /* %787 = transpose(%551) {perm [1, 0]} blocks.10.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[256], arena + 684048384);
-
-  /* %788 = fused_linear(%786, %787) blocks.10.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 674365440, arena + 684048384, NULL, LK_ACT_NONE, NULL,
-      arena + 681627648);
-
-  /* %789 = linear_grad_weight(%786, %550) blocks.10.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 674365440, arena + 1007689728,
-      arena + 689405952);
-
-  /* %790 = reduce_sum(%786) {axes [0], batch} blocks.10.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 674365440, arena + 689995776);
-
-  /* %791 = reduce_sum(%788) {axes [0], batch} blocks.10.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 681627648,
-      arena + 689997312);
-
-  /* %792 = mul(%788, %546) blocks.10.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 681627648, (const long[]){75648, 384, 1},
-      params[254], (const long[]){0, 0, 1}, arena + 674365440);
-
-  /* %793 = mul(%788, %548) blocks.10.norm1 : f32[B, 197, 384], written over %788 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 681627648, (const long[]){75648, 384, 1},
-      arena + 1005268992, (const long[]){75648, 384, 1}, arena + 681627648);
-
-  /* %794 = reduce_sum(%793) {axes [0], batch} blocks.10.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 681627648,
-      arena + 689997696);
-
-  /* %795 = normalize_grad(%545, %792) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 1002848256, arena + 674365440, 1e-06f, arena + 676786176);
-
-  /* %796 = add(%780, %795) blocks.9.conv : f32[B, 197, 384], written over %676 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      arena + 676786176, (const long[]){75648, 384, 1}, arena + 1024634880);
-
-  /* %797 = slice(%796) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %676: no code */
-
-  /* %798 = slice(%796) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 683999232, 75264);
-
-  /* %799 = batch_normalize_grad(%539, %798, %540) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1072816128, arena + 683999232, params[250],
-      1e-05f, arena + 686407680);
-
-  /* %800 = batch_normalize_param_grad(%539, %798) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1072816128, arena + 683999232, 1e-05f,
-      arena + 674365440);
-
-  /* %801 = index(%800) {axis 0, at 0} blocks.9.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 674365440, 768, arena + 689998080, 384);
-
-  /* %802 = index(%800) {axis 0, at 1} blocks.9.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 674365824, 768, arena + 689998464, 384);
-
-  /* %803 = transpose(%538) {perm [1, 0]} blocks.9.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[249], arena + 688816128);
-
-  /* %804 = fused_linear(%799, %803) blocks.9.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 686407680, arena + 688816128, NULL, LK_ACT_NONE, NULL,
-      arena + 674365440);
-
-  /* %805 = linear_grad_weight(%799, %536) blocks.9.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 686407680, arena + 664731648,
-      arena + 688816128);
-
-  /* %806 = reshape(%805) {shape [384, 1536, 1, 1]} blocks.9.conv.conv.7 : f32[384, 1536, 1, 1], a view of %805: no code */
-
-  /* %807 = mul(%804, %535) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 674365440, (const long[]){301056, 1536, 1},
-      arena + 1089076224, (const long[]){1536, 0, 1}, arena + 664731648);
-
-  /* %808 = mul(%804, %526) blocks.9.conv.conv.6 : f32[B, 196, 1536], written over %804 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 674365440, (const long[]){301056, 1536, 1},
-      arena + 655097856, (const long[]){301056, 1536, 1}, arena + 674365440);
-
-  /* %809 = reduce_sum(%808) {axes [0]} blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
-      arena + 674365440, arena + 655097856);
-
-  /* %810 = hsigmoid_grad(%534, %809) blocks.9.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1089027072, arena + 655097856,
-      arena + 655147008);
-
-  /* %811 = transpose(%532) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[247], arena + 655097856);
-
-  /* %812 = fused_linear(%810, %811) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 655147008, arena + 655097856, NULL, LK_ACT_NONE, NULL,
-      arena + 655104000);
-
-  /* %813 = linear_grad_weight(%810, %531) blocks.9.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 655147008, arena + 1089507440, arena + 686407680);
-
-  /* %814 = reduce_sum(%810) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 655147008,
-      arena + 686419968);
-
-  /* %815 = relu_grad(%530, %812) blocks.9.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089507312, arena + 655104000, arena + 655104128);
-
-  /* %816 = transpose(%528) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[245], arena + 655097856);
-
-  /* %817 = fused_linear(%815, %816) blocks.9.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 655104128, arena + 655097856, NULL, LK_ACT_NONE, NULL,
-      arena + 674365440);
-
-  /* %818 = linear_grad_weight(%815, %527) blocks.9.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 655104128, arena + 1088977920, arena + 686413824);
-
-  /* %819 = reduce_sum(%815) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 655104128,
-      arena + 686421504);
-
-  /* %820 = reshape(%817) {shape [1, 1536]} blocks.9.conv.conv.6 : f32[B, 1, 1536], a view of %817: no code */
-
-  /* %821 = expand(%820) {shape [196, 1536]} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 674365440, (const long[]){1536, 0, 1},
-      arena + 655097856, (const long[]){301056, 1536, 1});
-
-  /* %822 = mul_scalar(%821) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 655097856, 0.0051020407f, arena + 674365440);
-
-  /* %823 = add(%807, %822) blocks.9.conv : f32[B, 196, 1536], written over %807 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 664731648, (const long[]){301056, 1536, 1},
-      arena + 674365440, (const long[]){301056, 1536, 1}, arena + 664731648);
-
-  /* %824 = hswish_grad(%524, %823) blocks.9.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 645464064, arena + 664731648,
-      arena + 655097856);
-
-  /* %825 = batch_normalize_grad(%521, %824, %522) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 635830272, arena + 655097856, params[241],
-      1e-05f, arena + 645464064);
-
-  /* %826 = batch_normalize_param_grad(%521, %824) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 635830272, arena + 655097856, 1e-05f,
-      arena + 664731648);
-
-  /* %827 = index(%826) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 664731648, 3072, arena + 655111680, 1536);
-
-  /* %828 = index(%826) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 664733184, 3072, arena + 655113216, 1536);
-
-  /* %829 = token_dwconv_grad_input(%825, %520) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 645464064, params[240],
-      arena + 635830272);
-
-  /* %830 = token_dwconv_grad_weight(%825, %519) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 645464064,
-      arena + 626196480, arena + 655097856);
-
-  /* %831 = hswish_grad(%517, %829) blocks.9.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 616562688, arena + 635830272,
-      arena + 626196480);
-
-  /* %832 = batch_normalize_grad(%514, %831, %515) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 606928896, arena + 626196480, params[236],
-      1e-05f, arena + 616562688);
-
-  /* %833 = batch_normalize_param_grad(%514, %831) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 606928896, arena + 626196480, 1e-05f,
-      arena + 635830272);
-
-  /* %834 = index(%833) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 635830272, 3072, arena + 626786304, 1536);
-
-  /* %835 = index(%833) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 635831808, 3072, arena + 626787840, 1536);
-
-  /* %836 = transpose(%513) {perm [1, 0]} blocks.9.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[235], arena + 606928896);
-
-  /* %837 = linear_grad_weight(%832, %511) blocks.9.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 616562688, arena + 1070407680,
-      arena + 626196480);
-
-  /* %838 = fused_linear(%832, %836, %798) {residual} blocks.9.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 616562688, 301056, arena + 606928896, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 683999232, 75264, arena + 1024635264, 75648);
-
-  /* %839 = reshape(%837) {shape [1536, 384, 1, 1]} blocks.9.conv.conv.0 : f32[1536, 384, 1, 1], a view of %837: no code */
-
-  /* %840 = concat(%797, %838) {axis 0} blocks.9 : f32[B, 197, 384], a view of %676: no code */
-
-  /* %841 = mul(%840, %507) blocks.9 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 606928896);
-
-  /* %842 = transpose(%504) {perm [1, 0]} blocks.9.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[233], arena + 609349632);
-
-  /* %843 = fused_linear(%841, %842) blocks.9.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 606928896, arena + 609349632, NULL, LK_ACT_NONE, NULL,
-      arena + 614191104);
-
-  /* %844 = linear_grad_weight(%841, %503) blocks.9.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 606928896, arena + 1000427520,
-      arena + 622411776);
-
-  /* %845 = reduce_sum(%841) {axes [0], batch} blocks.9.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 606928896,
-      arena + 622560384);
-
-  /* %846 = sdpa_grad(%500, %501, %502, %843) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 1152] */
-  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 884232192, 1152, arena + 884232576, 1152,
-      arena + 884232960, 1152, arena + 614191104, 384, arena + 606928896, 1152,
-      arena + 606928896 + 384, 1152, arena + 606928896 + 768, 1152, 0.14433756f);
-
-  /* %847 = transpose(%497) {perm [1, 0]} blocks.9.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[231], arena + 616611840);
-
-  /* %848 = fused_linear(%846, %847) blocks.9.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 606928896, arena + 616611840, NULL, LK_ACT_NONE, NULL,
-      arena + 614191104);
-
-  /* %849 = linear_grad_weight(%846, %496) blocks.9.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 606928896, arena + 998006784,
-      arena + 621969408);
-
-  /* %850 = reduce_sum(%846) {axes [0], batch} blocks.9.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 606928896, arena + 622559232);
-
-  /* %851 = reduce_sum(%848) {axes [0], batch} blocks.9.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 614191104,
-      arena + 622560768);
-
-  /* %852 = mul(%848, %492) blocks.9.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 614191104, (const long[]){75648, 384, 1},
-      params[229], (const long[]){0, 0, 1}, arena + 606928896);
-
-  /* %853 = mul(%848, %494) blocks.9.norm1 : f32[B, 197, 384], written over %848 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 614191104, (const long[]){75648, 384, 1},
-      arena + 995586048, (const long[]){75648, 384, 1}, arena + 614191104);
-
-  /* %854 = reduce_sum(%853) {axes [0], batch} blocks.9.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 614191104,
-      arena + 622561152);
-
-  /* %855 = normalize_grad(%491, %852) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 993165312, arena + 606928896, 1e-06f, arena + 609349632);
-
-  /* %856 = add(%840, %855) blocks.8.conv : f32[B, 197, 384], written over %676 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      arena + 609349632, (const long[]){75648, 384, 1}, arena + 1024634880);
-
-  /* %857 = slice(%856) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %676: no code */
-
-  /* %858 = slice(%856) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 616562688, 75264);
-
-  /* %859 = batch_normalize_grad(%485, %858, %486) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1067999232, arena + 616562688, params[225],
-      1e-05f, arena + 618971136);
-
-  /* %860 = batch_normalize_param_grad(%485, %858) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1067999232, arena + 616562688, 1e-05f,
-      arena + 606928896);
-
-  /* %861 = index(%860) {axis 0, at 0} blocks.8.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 606928896, 768, arena + 622561536, 384);
-
-  /* %862 = index(%860) {axis 0, at 1} blocks.8.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 606929280, 768, arena + 622561920, 384);
-
-  /* %863 = transpose(%484) {perm [1, 0]} blocks.8.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[224], arena + 621379584);
-
-  /* %864 = fused_linear(%859, %863) blocks.8.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 618971136, arena + 621379584, NULL, LK_ACT_NONE, NULL,
-      arena + 606928896);
-
-  /* %865 = linear_grad_weight(%859, %482) blocks.8.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 618971136, arena + 597295104,
-      arena + 621379584);
-
-  /* %866 = reshape(%865) {shape [384, 1536, 1, 1]} blocks.8.conv.conv.7 : f32[384, 1536, 1, 1], a view of %865: no code */
-
-  /* %867 = mul(%864, %481) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 606928896, (const long[]){301056, 1536, 1},
-      arena + 1088928768, (const long[]){1536, 0, 1}, arena + 597295104);
-
-  /* %868 = mul(%864, %472) blocks.8.conv.conv.6 : f32[B, 196, 1536], written over %864 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 606928896, (const long[]){301056, 1536, 1},
-      arena + 587661312, (const long[]){301056, 1536, 1}, arena + 606928896);
-
-  /* %869 = reduce_sum(%868) {axes [0]} blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
-      arena + 606928896, arena + 587661312);
-
-  /* %870 = hsigmoid_grad(%480, %869) blocks.8.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1088879616, arena + 587661312,
-      arena + 587710464);
-
-  /* %871 = transpose(%478) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[222], arena + 587661312);
-
-  /* %872 = fused_linear(%870, %871) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 587710464, arena + 587661312, NULL, LK_ACT_NONE, NULL,
-      arena + 587667456);
-
-  /* %873 = linear_grad_weight(%870, %477) blocks.8.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 587710464, arena + 1089507184, arena + 618971136);
-
-  /* %874 = reduce_sum(%870) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 587710464,
-      arena + 618983424);
-
-  /* %875 = relu_grad(%476, %872) blocks.8.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089507056, arena + 587667456, arena + 587667584);
-
-  /* %876 = transpose(%474) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[220], arena + 587661312);
-
-  /* %877 = fused_linear(%875, %876) blocks.8.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 587667584, arena + 587661312, NULL, LK_ACT_NONE, NULL,
-      arena + 606928896);
-
-  /* %878 = linear_grad_weight(%875, %473) blocks.8.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 587667584, arena + 1088830464, arena + 618977280);
-
-  /* %879 = reduce_sum(%875) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 587667584,
-      arena + 618984960);
-
-  /* %880 = reshape(%877) {shape [1, 1536]} blocks.8.conv.conv.6 : f32[B, 1, 1536], a view of %877: no code */
-
-  /* %881 = expand(%880) {shape [196, 1536]} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 606928896, (const long[]){1536, 0, 1},
-      arena + 587661312, (const long[]){301056, 1536, 1});
-
-  /* %882 = mul_scalar(%881) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 587661312, 0.0051020407f, arena + 606928896);
-
-  /* %883 = add(%867, %882) blocks.8.conv : f32[B, 196, 1536], written over %867 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 597295104, (const long[]){301056, 1536, 1},
-      arena + 606928896, (const long[]){301056, 1536, 1}, arena + 597295104);
-
-  /* %884 = hswish_grad(%470, %883) blocks.8.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 578027520, arena + 597295104,
-      arena + 587661312);
-
-  /* %885 = batch_normalize_grad(%467, %884, %468) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 568393728, arena + 587661312, params[216],
-      1e-05f, arena + 578027520);
-
-  /* %886 = batch_normalize_param_grad(%467, %884) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 568393728, arena + 587661312, 1e-05f,
-      arena + 597295104);
-
-  /* %887 = index(%886) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 597295104, 3072, arena + 587675136, 1536);
-
-  /* %888 = index(%886) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 597296640, 3072, arena + 587676672, 1536);
-
-  /* %889 = token_dwconv_grad_input(%885, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 578027520, params[215],
-      arena + 568393728);
-
-  /* %890 = token_dwconv_grad_weight(%885, %465) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 578027520,
-      arena + 558759936, arena + 587661312);
-
-  /* %891 = hswish_grad(%463, %889) blocks.8.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 549126144, arena + 568393728,
-      arena + 558759936);
-
-  /* %892 = batch_normalize_grad(%460, %891, %461) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 539492352, arena + 558759936, params[211],
-      1e-05f, arena + 549126144);
-
-  /* %893 = batch_normalize_param_grad(%460, %891) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 539492352, arena + 558759936, 1e-05f,
-      arena + 568393728);
-
-  /* %894 = index(%893) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 568393728, 3072, arena + 559349760, 1536);
-
-  /* %895 = index(%893) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 568395264, 3072, arena + 559351296, 1536);
-
-  /* %896 = transpose(%459) {perm [1, 0]} blocks.8.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[210], arena + 539492352);
-
-  /* %897 = linear_grad_weight(%892, %457) blocks.8.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 549126144, arena + 1065590784,
-      arena + 558759936);
-
-  /* %898 = fused_linear(%892, %896, %858) {residual} blocks.8.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 549126144, 301056, arena + 539492352, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 616562688, 75264, arena + 1024635264, 75648);
-
-  /* %899 = reshape(%897) {shape [1536, 384, 1, 1]} blocks.8.conv.conv.0 : f32[1536, 384, 1, 1], a view of %897: no code */
-
-  /* %900 = concat(%857, %898) {axis 0} blocks.8 : f32[B, 197, 384], a view of %676: no code */
-
-  /* %901 = mul(%900, %453) blocks.8 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 539492352);
-
-  /* %902 = transpose(%450) {perm [1, 0]} blocks.8.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[208], arena + 541913088);
-
-  /* %903 = fused_linear(%901, %902) blocks.8.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 539492352, arena + 541913088, NULL, LK_ACT_NONE, NULL,
-      arena + 546754560);
-
-  /* %904 = linear_grad_weight(%901, %449) blocks.8.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 539492352, arena + 990744576, arena + 554975232);
-
-  /* %905 = reduce_sum(%901) {axes [0], batch} blocks.8.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 539492352,
-      arena + 555123840);
-
-  /* %906 = sdpa_grad(%446, %447, %448, %903) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 1152] */
-  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 876969984, 1152, arena + 876970368, 1152,
-      arena + 876970752, 1152, arena + 546754560, 384, arena + 539492352, 1152,
-      arena + 539492352 + 384, 1152, arena + 539492352 + 768, 1152, 0.14433756f);
-
-  /* %907 = transpose(%443) {perm [1, 0]} blocks.8.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[206], arena + 549175296);
-
-  /* %908 = fused_linear(%906, %907) blocks.8.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 539492352, arena + 549175296, NULL, LK_ACT_NONE, NULL,
-      arena + 546754560);
-
-  /* %909 = linear_grad_weight(%906, %442) blocks.8.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 539492352, arena + 988323840,
-      arena + 554532864);
-
-  /* %910 = reduce_sum(%906) {axes [0], batch} blocks.8.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 539492352, arena + 555122688);
-
-  /* %911 = reduce_sum(%908) {axes [0], batch} blocks.8.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 546754560,
-      arena + 555124224);
-
-  /* %912 = mul(%908, %438) blocks.8.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 546754560, (const long[]){75648, 384, 1},
-      params[204], (const long[]){0, 0, 1}, arena + 539492352);
-
-  /* %913 = mul(%908, %440) blocks.8.norm1 : f32[B, 197, 384], written over %908 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 546754560, (const long[]){75648, 384, 1},
-      arena + 985903104, (const long[]){75648, 384, 1}, arena + 546754560);
-
-  /* %914 = reduce_sum(%913) {axes [0], batch} blocks.8.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 546754560,
-      arena + 555124608);
-
-  /* %915 = normalize_grad(%437, %912) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 983482368, arena + 539492352, 1e-06f, arena + 541913088);
-
-  /* %916 = add(%900, %915) blocks.7.conv : f32[B, 197, 384], written over %676 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      arena + 541913088, (const long[]){75648, 384, 1}, arena + 1024634880);
-
-  /* %917 = slice(%916) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %676: no code */
-
-  /* %918 = slice(%916) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 549126144, 75264);
-
-  /* %919 = batch_normalize_grad(%431, %918, %432) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1063182336, arena + 549126144, params[200],
-      1e-05f, arena + 551534592);
-
-  /* %920 = batch_normalize_param_grad(%431, %918) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1063182336, arena + 549126144, 1e-05f,
-      arena + 539492352);
-
-  /* %921 = index(%920) {axis 0, at 0} blocks.7.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 539492352, 768, arena + 555124992, 384);
-
-  /* %922 = index(%920) {axis 0, at 1} blocks.7.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 539492736, 768, arena + 555125376, 384);
-
-  /* %923 = transpose(%430) {perm [1, 0]} blocks.7.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[199], arena + 553943040);
-
-  /* %924 = fused_linear(%919, %923) blocks.7.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 551534592, arena + 553943040, NULL, LK_ACT_NONE, NULL,
-      arena + 539492352);
-
-  /* %925 = linear_grad_weight(%919, %428) blocks.7.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 551534592, arena + 529858560,
-      arena + 553943040);
-
-  /* %926 = reshape(%925) {shape [384, 1536, 1, 1]} blocks.7.conv.conv.7 : f32[384, 1536, 1, 1], a view of %925: no code */
-
-  /* %927 = mul(%924, %427) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 539492352, (const long[]){301056, 1536, 1},
-      arena + 1088781312, (const long[]){1536, 0, 1}, arena + 529858560);
-
-  /* %928 = mul(%924, %418) blocks.7.conv.conv.6 : f32[B, 196, 1536], written over %924 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 539492352, (const long[]){301056, 1536, 1},
-      arena + 520224768, (const long[]){301056, 1536, 1}, arena + 539492352);
-
-  /* %929 = reduce_sum(%928) {axes [0]} blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
-      arena + 539492352, arena + 520224768);
-
-  /* %930 = hsigmoid_grad(%426, %929) blocks.7.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1088732160, arena + 520224768,
-      arena + 520273920);
-
-  /* %931 = transpose(%424) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[197], arena + 520224768);
-
-  /* %932 = fused_linear(%930, %931) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 520273920, arena + 520224768, NULL, LK_ACT_NONE, NULL,
-      arena + 520230912);
-
-  /* %933 = linear_grad_weight(%930, %423) blocks.7.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 520273920, arena + 1089506928, arena + 551534592);
-
-  /* %934 = reduce_sum(%930) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 520273920,
-      arena + 551546880);
-
-  /* %935 = relu_grad(%422, %932) blocks.7.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089506800, arena + 520230912, arena + 520231040);
-
-  /* %936 = transpose(%420) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[195], arena + 520224768);
-
-  /* %937 = fused_linear(%935, %936) blocks.7.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 520231040, arena + 520224768, NULL, LK_ACT_NONE, NULL,
-      arena + 539492352);
-
-  /* %938 = linear_grad_weight(%935, %419) blocks.7.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 520231040, arena + 1088683008, arena + 551540736);
-
-  /* %939 = reduce_sum(%935) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 520231040,
-      arena + 551548416);
-
-  /* %940 = reshape(%937) {shape [1, 1536]} blocks.7.conv.conv.6 : f32[B, 1, 1536], a view of %937: no code */
-
-  /* %941 = expand(%940) {shape [196, 1536]} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 539492352, (const long[]){1536, 0, 1},
-      arena + 520224768, (const long[]){301056, 1536, 1});
-
-  /* %942 = mul_scalar(%941) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 520224768, 0.0051020407f, arena + 539492352);
-
-  /* %943 = add(%927, %942) blocks.7.conv : f32[B, 196, 1536], written over %927 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 529858560, (const long[]){301056, 1536, 1},
-      arena + 539492352, (const long[]){301056, 1536, 1}, arena + 529858560);
-
-  /* %944 = hswish_grad(%416, %943) blocks.7.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 510590976, arena + 529858560,
-      arena + 520224768);
-
-  /* %945 = batch_normalize_grad(%413, %944, %414) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 500957184, arena + 520224768, params[191],
-      1e-05f, arena + 510590976);
-
-  /* %946 = batch_normalize_param_grad(%413, %944) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 500957184, arena + 520224768, 1e-05f,
+  /* %625 = fused_linear(%622, %623, %624) blocks.11.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 788582400, params[283], params[284], LK_ACT_NONE, NULL,
       arena + 529858560);
 
-  /* %947 = index(%946) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 529858560, 3072, arena + 520238592, 1536);
+  /* %627 = mul(%625, %626) blocks.11 : f32[B, 197, 384], written over %625 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 529858560, (const long[]){75648, 384, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 529858560);
 
-  /* %948 = index(%946) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 529860096, 3072, arena + 520240128, 1536);
+  /* %628 = add(%610, %627) blocks.11 : f32[B, 197, 384], written over %625 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 781320192, (const long[]){75648, 384, 1},
+      arena + 529858560, (const long[]){75648, 384, 1}, arena + 529858560);
 
-  /* %949 = token_dwconv_grad_input(%945, %412) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 510590976, params[190],
-      arena + 500957184);
+  /* %629 = slice(%628) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], written into %665 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 384, arena + 529858560 + (long)b * 75648, 75648,
+        arena + 578027520 + (long)b * 75648, 384);
+  } // for b
 
-  /* %950 = token_dwconv_grad_weight(%945, %411) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 510590976,
-      arena + 491323392, arena + 520224768);
+  /* %630 = slice(%628) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 529858944, 75648, arena + 848830464, 75264);
 
-  /* %951 = hswish_grad(%409, %949) blocks.7.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 481689600, arena + 500957184,
-      arena + 491323392);
+  /* %632 = reshape(%631) {shape [1536, 384]} blocks.11.conv.conv.0 : f32[1536, 384], a view of %631: no code */
 
-  /* %952 = batch_normalize_grad(%406, %951, %407) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 472055808, arena + 491323392, params[186],
-      1e-05f, arena + 481689600);
+  /* %633 = fused_linear(%630, %632) blocks.11.conv.conv.0 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 848830464, params[285], NULL, LK_ACT_NONE, NULL,
+      arena + 529858560);
 
-  /* %953 = batch_normalize_param_grad(%406, %951) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 472055808, arena + 491323392, 1e-05f,
-      arena + 500957184);
+  /* %636 = batch_statistics(%633) blocks.11.conv.conv.1 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 529858560, arena + 858310656);
 
-  /* %954 = index(%953) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 500957184, 3072, arena + 491913216, 1536);
+  /* %637 = slice(%636) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858310656, 4608, arena + 858387456, 3072);
 
-  /* %955 = index(%953) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 500958720, 3072, arena + 491914752, 1536);
+  /* %638 = batch_norm_act(%633, %636, %634, %635) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 529858560, arena + 858310656, params[286],
+      params[287], 1e-05f, LK_ACT_HSWISH, arena + 549126144, arena + 539492352);
 
-  /* %956 = transpose(%405) {perm [1, 0]} blocks.7.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[185], arena + 472055808);
+  /* %640 = token_dwconv(%638, %639) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 539492352, params[290], NULL,
+      LK_ACT_NONE, arena + 549126144);
 
-  /* %957 = linear_grad_weight(%952, %403) blocks.7.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 481689600, arena + 1060773888,
-      arena + 491323392);
+  /* %643 = batch_statistics(%640) blocks.11.conv.conv.4 : f32[3, 1536] */
+  lk_batch_statistics_cl(B * 196, 1536, arena + 549126144, arena + 858315264);
 
-  /* %958 = fused_linear(%952, %956, %918) {residual} blocks.7.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 481689600, 301056, arena + 472055808, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 549126144, 75264, arena + 1024635264, 75648);
+  /* %644 = slice(%643) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 1536] */
+  lk_copy_rows(1, 3072, arena + 858315264, 4608, arena + 858390528, 3072);
 
-  /* %959 = reshape(%957) {shape [1536, 384, 1, 1]} blocks.7.conv.conv.0 : f32[1536, 384, 1, 1], a view of %957: no code */
+  /* %645 = batch_norm_act(%640, %643, %641, %642) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
+  lk_batch_norm_act_cl(B * 196, 1536, arena + 549126144, arena + 858315264, params[291],
+      params[292], 1e-05f, LK_ACT_HSWISH, arena + 568393728, arena + 558759936);
 
-  /* %960 = concat(%917, %958) {axis 0} blocks.7 : f32[B, 197, 384], a view of %676: no code */
+  /* %646 = mean(%645) {axis 0} blocks.11.conv.conv.6 : f32[B, 1536] */
+  lk_mean_axis(B, 196, 1536, arena + 558759936, arena + 858061824);
 
-  /* %961 = mul(%960, %399) blocks.7 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 472055808);
+  /* %649 = fused_linear(%646, %647, %648) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 858061824, params[295], params[296], LK_ACT_NONE, NULL,
+      arena + 858420080);
 
-  /* %962 = transpose(%396) {perm [1, 0]} blocks.7.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[183], arena + 474476544);
+  /* %650 = relu(%649) blocks.11.conv.conv.6 : f32[B, 4] */
+  lk_relu(B * 4, arena + 858420080, arena + 858420208);
 
-  /* %963 = fused_linear(%961, %962) blocks.7.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 472055808, arena + 474476544, NULL, LK_ACT_NONE, NULL,
-      arena + 479318016);
+  /* %653 = fused_linear(%650, %651, %652) blocks.11.conv.conv.6.fc.2 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 858420208, params[297], params[298], LK_ACT_NONE, NULL,
+      arena + 858110976);
 
-  /* %964 = linear_grad_weight(%961, %395) blocks.7.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 472055808, arena + 981061632, arena + 487538688);
+  /* %654 = hsigmoid(%653) blocks.11.conv.conv.6 : f32[B, 1536] */
+  lk_hsigmoid(B * 1536, arena + 858110976, arena + 858160128);
 
-  /* %965 = reduce_sum(%961) {axes [0], batch} blocks.7.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 472055808,
-      arena + 487687296);
+  /* %655 = mul(%645, %654) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 558759936, (const long[]){301056, 1536, 1},
+      arena + 858160128, (const long[]){1536, 0, 1}, arena + 568393728);
 
-  /* %966 = sdpa_grad(%392, %393, %394, %963) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 1152] */
-  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 869707776, 1152, arena + 869708160, 1152,
-      arena + 869708544, 1152, arena + 479318016, 384, arena + 472055808, 1152,
-      arena + 472055808 + 384, 1152, arena + 472055808 + 768, 1152, 0.14433756f);
+  /* %657 = reshape(%656) {shape [384, 1536]} blocks.11.conv.conv.7 : f32[384, 1536], a view of %656: no code */
 
-  /* %967 = transpose(%389) {perm [1, 0]} blocks.7.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[181], arena + 481738752);
+  /* %658 = fused_linear(%655, %657) blocks.11.conv.conv.7 : f32[B, 196, 384] */
+  lk_fused_linear(B * 196, 1536, 384, arena + 568393728, params[299], NULL, LK_ACT_NONE, NULL,
+      arena + 851238912);
 
-  /* %968 = fused_linear(%966, %967) blocks.7.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 472055808, arena + 481738752, NULL, LK_ACT_NONE, NULL,
-      arena + 479318016);
+  /* %661 = batch_statistics(%658) blocks.11.conv.conv.8 : f32[3, 384] */
+  lk_batch_statistics_cl(B * 196, 384, arena + 851238912, arena + 585314304);
 
-  /* %969 = linear_grad_weight(%966, %388) blocks.7.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 472055808, arena + 978640896,
-      arena + 487096320);
+  /* %662 = slice(%661) {axis 0, start 0, length 2} blocks.11.conv.conv.8 : f32[2, 384] */
+  lk_copy_rows(1, 768, arena + 585314304, 1152, arena + 858415728, 768);
 
-  /* %970 = reduce_sum(%966) {axes [0], batch} blocks.7.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 472055808, arena + 487686144);
+  /* %663 = batch_norm_act(%658, %661, %659, %660) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_cl(B * 196, 384, arena + 851238912, arena + 585314304, params[300], params[301],
+      1e-05f, LK_ACT_NONE, arena + 582856704, arena + 580448256);
 
-  /* %971 = reduce_sum(%968) {axes [0], batch} blocks.7.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 479318016,
-      arena + 487687680);
+  /* %664 = add(%630, %663) blocks.11.conv : f32[B, 196, 384], written into %665 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 384}, arena + 848830464 + (long)b * 75264, (const long[]){384, 1},
+        arena + 580448256 + (long)b * 75264, (const long[]){384, 1},
+        arena + 578027904 + (long)b * 75648);
+  } // for b
 
-  /* %972 = mul(%968, %384) blocks.7.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 479318016, (const long[]){75648, 384, 1},
-      params[179], (const long[]){0, 0, 1}, arena + 472055808);
+  /* %665 = concat(%629, %664) {axis 0} blocks.11.conv : f32[B, 197, 384], its operands computed in place: no code */
 
-  /* %973 = mul(%968, %386) blocks.7.norm1 : f32[B, 197, 384], written over %968 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 479318016, (const long[]){75648, 384, 1},
-      arena + 976220160, (const long[]){75648, 384, 1}, arena + 479318016);
+  /* %668 = normalize(%665) {eps 1e-06} norm : f32[B, 197, 384] */
+  lk_normalize(B * 197, 384, arena + 578027520, 1e-06f, arena + 580448256);
 
-  /* %974 = reduce_sum(%973) {axes [0], batch} blocks.7.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 479318016,
-      arena + 487688064);
+  /* %669 = mul(%668, %666) norm : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 580448256, (const long[]){75648, 384, 1},
+      params[304], (const long[]){0, 0, 1}, arena + 582868992);
 
-  /* %975 = normalize_grad(%383, %972) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 973799424, arena + 472055808, 1e-06f, arena + 474476544);
+  /* %670 = add(%669, %667) norm : f32[B, 197, 384], written over %669 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 582868992, (const long[]){75648, 384, 1},
+      params[305], (const long[]){0, 0, 1}, arena + 582868992);
 
-  /* %976 = add(%960, %975) blocks.6.conv : f32[B, 197, 384], written over %676 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      arena + 474476544, (const long[]){75648, 384, 1}, arena + 1024634880);
+  /* %671 = index(%670) {axis 0, at 0} : f32[B, 384] */
+  lk_copy_rows(B, 384, arena + 582868992, 75648, arena + 585289728, 384);
 
-  /* %977 = slice(%976) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %676: no code */
+  /* %674 = fused_linear(%671, %672, %673) head : f32[B, 1000] */
+  lk_fused_linear(B, 384, 1000, arena + 585289728, params[306], params[307], LK_ACT_NONE, NULL,
+      arena + 582868992);
 
-  /* %978 = slice(%976) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 481689600, 75264);
+  /* %676 = cross_entropy(%674, %675) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 582868992, inputs[12], arena + 858420336);
 
-  /* %979 = batch_normalize_grad(%377, %978, %378) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1058365440, arena + 481689600, params[175],
-      1e-05f, arena + 484098048);
+  /* %677 = cross_entropy_grad(%674, %675) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 582868992, inputs[12], arena + 583252992);
 
-  /* %980 = batch_normalize_param_grad(%377, %978) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1058365440, arena + 481689600, 1e-05f,
-      arena + 472055808);
+  /* %678 = transpose(%672) {perm [1, 0]} head : f32[384, 1000] */
+  lk_transpose(2, (const long[]){1000, 384}, (const int[]){1, 0}, params[306], arena + 582868992);
 
-  /* %981 = index(%980) {axis 0, at 0} blocks.6.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 472055808, 768, arena + 487688448, 384);
+  /* %679 = fused_linear(%677, %678) head : f32[B, 384] */
+  lk_fused_linear(B, 1000, 384, arena + 583252992, arena + 582868992, NULL, LK_ACT_NONE, NULL,
+      arena + 585302016);
 
-  /* %982 = index(%980) {axis 0, at 1} blocks.6.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 472056192, 768, arena + 487688832, 384);
+  /* %680 = linear_grad_weight(%677, %671) head : f32[1000, 384] */
+  lk_linear_grad_weight(B, 384, 1000, arena + 583252992, arena + 585289728, arena + 856055808);
 
-  /* %983 = transpose(%376) {perm [1, 0]} blocks.6.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[174], arena + 486506496);
+  /* %681 = reduce_sum(%677) {axes [], batch} head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 583252992,
+      arena + 858406272);
 
-  /* %984 = fused_linear(%979, %983) blocks.6.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 484098048, arena + 486506496, NULL, LK_ACT_NONE, NULL,
-      arena + 472055808);
+  /* %682 = reshape(%679) {shape [1, 384]} : f32[B, 1, 384], a view of %679: no code */
 
-  /* %985 = linear_grad_weight(%979, %374) blocks.6.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 484098048, arena + 462422016,
-      arena + 486506496);
+  /* %683 = zero_pad(%682) {axis 0, before 0, after 196} : f32[B, 197, 384] */
+  lk_zero_pad(B, 1, 384, 0, 196, arena + 585302016, arena + 582868992);
 
-  /* %986 = reshape(%985) {shape [384, 1536, 1, 1]} blocks.6.conv.conv.7 : f32[384, 1536, 1, 1], a view of %985: no code */
+  /* %684 = reduce_sum(%683) {axes [0], batch} norm : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 582868992,
+      arena + 858416496);
 
-  /* %987 = mul(%984, %373) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 472055808, (const long[]){301056, 1536, 1},
-      arena + 1088633856, (const long[]){1536, 0, 1}, arena + 462422016);
+  /* %685 = mul(%683, %666) norm : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 582868992, (const long[]){75648, 384, 1},
+      params[304], (const long[]){0, 0, 1}, arena + 791003136);
 
-  /* %988 = mul(%984, %364) blocks.6.conv.conv.6 : f32[B, 196, 1536], written over %984 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 472055808, (const long[]){301056, 1536, 1},
-      arena + 452788224, (const long[]){301056, 1536, 1}, arena + 472055808);
+  /* %686 = mul(%683, %668) norm : f32[B, 197, 384], written over %683 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 582868992, (const long[]){75648, 384, 1},
+      arena + 580448256, (const long[]){75648, 384, 1}, arena + 582868992);
 
-  /* %989 = reduce_sum(%988) {axes [0]} blocks.6.conv.conv.6 : f32[B, 1536] */
+  /* %687 = reduce_sum(%686) {axes [0], batch} norm : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 582868992,
+      arena + 858416880);
+
+  /* %688 = normalize_grad(%665, %685) {eps 1e-06} norm : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 578027520, arena + 791003136, 1e-06f, arena + 793423872);
+
+  /* %689 = slice(%688) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], a view of %688: no code */
+
+  /* %690 = slice(%688) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 791003136, 75264);
+
+  /* %691 = batch_norm_act_param_grad(%658, %690, %661, %659, %660) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 851238912, arena + 791003136,
+      arena + 585314304, params[300], params[301], 1e-05f, LK_ACT_NONE, arena + 578027520,
+      arena + 578032512);
+
+  /* %692 = batch_norm_act_grad(%658, %690, %661, %659, %660, %691) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 851238912, arena + 791003136, arena + 585314304,
+      params[300], params[301], arena + 578032512, 1e-05f, LK_ACT_NONE, arena + 578027520,
+      arena + 853647360);
+
+  /* %693 = index(%691) {axis 0, at 0} blocks.11.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 578032512, 768, arena + 851830272, 384);
+
+  /* %694 = index(%691) {axis 0, at 1} blocks.11.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 578032896, 768, arena + 851830656, 384);
+
+  /* %695 = transpose(%657) {perm [1, 0]} blocks.11.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[299], arena + 851238912);
+
+  /* %696 = fused_linear(%692, %695) blocks.11.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 853647360, arena + 851238912, NULL, LK_ACT_NONE, NULL,
+      arena + 578027520);
+
+  /* %697 = linear_grad_weight(%692, %655) blocks.11.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 853647360, arena + 568393728,
+      arena + 851238912);
+
+  /* %698 = reshape(%697) {shape [384, 1536, 1, 1]} blocks.11.conv.conv.7 : f32[384, 1536, 1, 1], a view of %697: no code */
+
+  /* %699 = mul(%696, %654) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 578027520, (const long[]){301056, 1536, 1},
+      arena + 858160128, (const long[]){1536, 0, 1}, arena + 568393728);
+
+  /* %700 = mul(%696, %645) blocks.11.conv.conv.6 : f32[B, 196, 1536], written over %696 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 578027520, (const long[]){301056, 1536, 1},
+      arena + 558759936, (const long[]){301056, 1536, 1}, arena + 578027520);
+
+  /* %701 = reduce_sum(%700) {axes [0]} blocks.11.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
-      arena + 472055808, arena + 452788224);
+      arena + 578027520, arena + 558759936);
 
-  /* %990 = hsigmoid_grad(%372, %989) blocks.6.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1088584704, arena + 452788224,
-      arena + 452837376);
+  /* %702 = hsigmoid_grad(%653, %701) blocks.11.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 858110976, arena + 558759936, arena + 558809088);
 
-  /* %991 = transpose(%370) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[172], arena + 452788224);
+  /* %703 = transpose(%651) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[297], arena + 558759936);
 
-  /* %992 = fused_linear(%990, %991) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 452837376, arena + 452788224, NULL, LK_ACT_NONE, NULL,
-      arena + 452794368);
+  /* %704 = fused_linear(%702, %703) blocks.11.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 558809088, arena + 558759936, NULL, LK_ACT_NONE, NULL,
+      arena + 558766080);
 
-  /* %993 = linear_grad_weight(%990, %369) blocks.6.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 452837376, arena + 1089506672, arena + 484098048);
+  /* %705 = linear_grad_weight(%702, %650) blocks.11.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 558809088, arena + 858420208, arena + 793411584);
 
-  /* %994 = reduce_sum(%990) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 452837376,
-      arena + 484110336);
+  /* %706 = reduce_sum(%702) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 558809088,
+      arena + 851828736);
 
-  /* %995 = relu_grad(%368, %992) blocks.6.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089506544, arena + 452794368, arena + 452794496);
+  /* %707 = relu_grad(%649, %704) blocks.11.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858420080, arena + 558766080, arena + 558766208);
 
-  /* %996 = transpose(%366) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[170], arena + 452788224);
+  /* %708 = transpose(%647) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[295], arena + 558759936);
 
-  /* %997 = fused_linear(%995, %996) blocks.6.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 452794496, arena + 452788224, NULL, LK_ACT_NONE, NULL,
+  /* %709 = fused_linear(%707, %708) blocks.11.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 558766208, arena + 558759936, NULL, LK_ACT_NONE, NULL,
+      arena + 578027520);
+
+  /* %710 = linear_grad_weight(%707, %646) blocks.11.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 558766208, arena + 858061824, arena + 793417728);
+
+  /* %711 = reduce_sum(%707) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 558766208,
+      arena + 851831040);
+
+  /* %712 = reshape(%709) {shape [1, 1536]} blocks.11.conv.conv.6 : f32[B, 1, 1536], a view of %709: no code */
+
+  /* %713 = expand(%712) {shape [196, 1536]} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 578027520, (const long[]){1536, 0, 1},
+      arena + 558759936, (const long[]){301056, 1536, 1});
+
+  /* %714 = mul_scalar(%713) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 558759936, 0.0051020407f, arena + 578027520);
+
+  /* %715 = add(%699, %714) blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %699 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 568393728, (const long[]){301056, 1536, 1},
+      arena + 578027520, (const long[]){301056, 1536, 1}, arena + 568393728);
+
+  /* %716 = batch_norm_act_param_grad(%640, %715, %643, %641, %642) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 549126144, arena + 568393728,
+      arena + 858315264, params[291], params[292], 1e-05f, LK_ACT_HSWISH, arena + 558759936,
+      arena + 558779904);
+
+  /* %717 = batch_norm_act_grad(%640, %715, %643, %641, %642, %716) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %699 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 549126144, arena + 568393728, arena + 858315264,
+      params[291], params[292], arena + 558779904, 1e-05f, LK_ACT_HSWISH, arena + 558759936,
+      arena + 568393728);
+
+  /* %718 = index(%716) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 558779904, 3072, arena + 558773760, 1536);
+
+  /* %719 = index(%716) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 558781440, 3072, arena + 558775296, 1536);
+
+  /* %720 = token_dwconv_grad_input(%717, %639) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 568393728, params[290],
+      arena + 549126144);
+
+  /* %721 = token_dwconv_grad_weight(%717, %638) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 568393728,
+      arena + 539492352, arena + 558759936);
+
+  /* %722 = batch_norm_act_param_grad(%633, %720, %636, %634, %635) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 529858560, arena + 549126144,
+      arena + 858310656, params[286], params[287], 1e-05f, LK_ACT_HSWISH, arena + 539492352,
+      arena + 539512320);
+
+  /* %723 = batch_norm_act_grad(%633, %720, %636, %634, %635, %722) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 1536], written over %720 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 529858560, arena + 549126144, arena + 858310656,
+      params[286], params[287], arena + 539512320, 1e-05f, LK_ACT_HSWISH, arena + 539492352,
+      arena + 549126144);
+
+  /* %724 = index(%722) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 539512320, 3072, arena + 546078720, 1536);
+
+  /* %725 = index(%722) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 539513856, 3072, arena + 546080256, 1536);
+
+  /* %726 = transpose(%632) {perm [1, 0]} blocks.11.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[285], arena + 529858560);
+
+  /* %727 = linear_grad_weight(%723, %630) blocks.11.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 549126144, arena + 848830464,
+      arena + 544309248);
+
+  /* %728 = fused_linear(%723, %726, %690) {residual} blocks.11.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 549126144, 301056, arena + 529858560, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 791003136, 75264, arena + 793424256, 75648);
+
+  /* %729 = reshape(%727) {shape [1536, 384, 1, 1]} blocks.11.conv.conv.0 : f32[1536, 384, 1, 1], a view of %727: no code */
+
+  /* %730 = concat(%689, %728) {axis 0} blocks.11 : f32[B, 197, 384], a view of %688: no code */
+
+  /* %731 = mul(%730, %626) blocks.11 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 529858560);
+
+  /* %732 = transpose(%623) {perm [1, 0]} blocks.11.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[283], arena + 532279296);
+
+  /* %733 = fused_linear(%731, %732) blocks.11.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 529858560, arena + 532279296, NULL, LK_ACT_NONE, NULL,
+      arena + 537120768);
+
+  /* %734 = linear_grad_weight(%731, %622) blocks.11.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 529858560, arena + 788582400, arena + 545931264);
+
+  /* %735 = reduce_sum(%731) {axes [0], batch} blocks.11.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 529858560,
+      arena + 546082944);
+
+  /* %736 = sdpa_grad(%619, %620, %621, %733) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 667545600, 1152, arena + 667545984, 1152,
+      arena + 667546368, 1152, arena + 537120768, 384, arena + 529858560, 1152,
+      arena + 529858560 + 384, 1152, arena + 529858560 + 768, 1152, 0.14433756f);
+
+  /* %737 = transpose(%616) {perm [1, 0]} blocks.11.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[281], arena + 539541504);
+
+  /* %738 = fused_linear(%736, %737) blocks.11.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 529858560, arena + 539541504, NULL, LK_ACT_NONE, NULL,
+      arena + 537120768);
+
+  /* %739 = linear_grad_weight(%736, %615) blocks.11.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 529858560, arena + 786161664,
+      arena + 545488896);
+
+  /* %740 = reduce_sum(%736) {axes [0], batch} blocks.11.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 529858560, arena + 546081792);
+
+  /* %741 = reduce_sum(%738) {axes [0], batch} blocks.11.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 537120768,
+      arena + 546083328);
+
+  /* %742 = mul(%738, %611) blocks.11.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 537120768, (const long[]){75648, 384, 1},
+      params[279], (const long[]){0, 0, 1}, arena + 529858560);
+
+  /* %743 = mul(%738, %613) blocks.11.norm1 : f32[B, 197, 384], written over %738 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 537120768, (const long[]){75648, 384, 1},
+      arena + 783740928, (const long[]){75648, 384, 1}, arena + 537120768);
+
+  /* %744 = reduce_sum(%743) {axes [0], batch} blocks.11.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 537120768,
+      arena + 546083712);
+
+  /* %745 = normalize_grad(%610, %742) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 781320192, arena + 529858560, 1e-06f, arena + 532279296);
+
+  /* %746 = add(%730, %745) blocks.10.conv : f32[B, 197, 384], written over %688 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      arena + 532279296, (const long[]){75648, 384, 1}, arena + 793423872);
+
+  /* %747 = slice(%746) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %688: no code */
+
+  /* %748 = slice(%746) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 539492352, 75264);
+
+  /* %749 = batch_norm_act_param_grad(%603, %748, %606, %604, %605) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 846422016, arena + 539492352,
+      arena + 858405120, params[275], params[276], 1e-05f, LK_ACT_NONE, arena + 529858560,
+      arena + 529863552);
+
+  /* %750 = batch_norm_act_grad(%603, %748, %606, %604, %605, %749) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 846422016, arena + 539492352, arena + 858405120,
+      params[275], params[276], arena + 529863552, 1e-05f, LK_ACT_NONE, arena + 529858560,
+      arena + 541900800);
+
+  /* %751 = index(%749) {axis 0, at 0} blocks.10.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 529863552, 768, arena + 546084096, 384);
+
+  /* %752 = index(%749) {axis 0, at 1} blocks.10.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 529863936, 768, arena + 546084480, 384);
+
+  /* %753 = transpose(%602) {perm [1, 0]} blocks.10.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[274], arena + 544899072);
+
+  /* %754 = fused_linear(%750, %753) blocks.10.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 541900800, arena + 544899072, NULL, LK_ACT_NONE, NULL,
+      arena + 529858560);
+
+  /* %755 = linear_grad_weight(%750, %600) blocks.10.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 541900800, arena + 520224768,
+      arena + 544899072);
+
+  /* %756 = reshape(%755) {shape [384, 1536, 1, 1]} blocks.10.conv.conv.7 : f32[384, 1536, 1, 1], a view of %755: no code */
+
+  /* %757 = mul(%754, %599) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 529858560, (const long[]){301056, 1536, 1},
+      arena + 858012672, (const long[]){1536, 0, 1}, arena + 520224768);
+
+  /* %758 = mul(%754, %590) blocks.10.conv.conv.6 : f32[B, 196, 1536], written over %754 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 529858560, (const long[]){301056, 1536, 1},
+      arena + 510590976, (const long[]){301056, 1536, 1}, arena + 529858560);
+
+  /* %759 = reduce_sum(%758) {axes [0]} blocks.10.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 529858560, arena + 510590976);
+
+  /* %760 = hsigmoid_grad(%598, %759) blocks.10.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857963520, arena + 510590976, arena + 510640128);
+
+  /* %761 = transpose(%596) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[272], arena + 510590976);
+
+  /* %762 = fused_linear(%760, %761) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 510640128, arena + 510590976, NULL, LK_ACT_NONE, NULL,
+      arena + 510597120);
+
+  /* %763 = linear_grad_weight(%760, %595) blocks.10.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 510640128, arena + 858419952, arena + 541900800);
+
+  /* %764 = reduce_sum(%760) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 510640128,
+      arena + 541913088);
+
+  /* %765 = relu_grad(%594, %762) blocks.10.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419824, arena + 510597120, arena + 510597248);
+
+  /* %766 = transpose(%592) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[270], arena + 510590976);
+
+  /* %767 = fused_linear(%765, %766) blocks.10.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 510597248, arena + 510590976, NULL, LK_ACT_NONE, NULL,
+      arena + 529858560);
+
+  /* %768 = linear_grad_weight(%765, %591) blocks.10.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 510597248, arena + 857914368, arena + 541906944);
+
+  /* %769 = reduce_sum(%765) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 510597248,
+      arena + 541914624);
+
+  /* %770 = reshape(%767) {shape [1, 1536]} blocks.10.conv.conv.6 : f32[B, 1, 1536], a view of %767: no code */
+
+  /* %771 = expand(%770) {shape [196, 1536]} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 529858560, (const long[]){1536, 0, 1},
+      arena + 510590976, (const long[]){301056, 1536, 1});
+
+  /* %772 = mul_scalar(%771) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 510590976, 0.0051020407f, arena + 529858560);
+
+  /* %773 = add(%757, %772) blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %757 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 520224768, (const long[]){301056, 1536, 1},
+      arena + 529858560, (const long[]){301056, 1536, 1}, arena + 520224768);
+
+  /* %774 = batch_norm_act_param_grad(%585, %773, %588, %586, %587) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 500957184, arena + 520224768,
+      arena + 858306048, params[266], params[267], 1e-05f, LK_ACT_HSWISH, arena + 510590976,
+      arena + 510610944);
+
+  /* %775 = batch_norm_act_grad(%585, %773, %588, %586, %587, %774) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %757 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 500957184, arena + 520224768, arena + 858306048,
+      params[266], params[267], arena + 510610944, 1e-05f, LK_ACT_HSWISH, arena + 510590976,
+      arena + 520224768);
+
+  /* %776 = index(%774) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 510610944, 3072, arena + 510604800, 1536);
+
+  /* %777 = index(%774) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 510612480, 3072, arena + 510606336, 1536);
+
+  /* %778 = token_dwconv_grad_input(%775, %584) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 520224768, params[265],
+      arena + 500957184);
+
+  /* %779 = token_dwconv_grad_weight(%775, %583) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 520224768,
+      arena + 491323392, arena + 510590976);
+
+  /* %780 = batch_norm_act_param_grad(%578, %778, %581, %579, %580) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 481689600, arena + 500957184,
+      arena + 858301440, params[261], params[262], 1e-05f, LK_ACT_HSWISH, arena + 491323392,
+      arena + 491343360);
+
+  /* %781 = batch_norm_act_grad(%578, %778, %581, %579, %580, %780) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 1536], written over %778 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 481689600, arena + 500957184, arena + 858301440,
+      params[261], params[262], arena + 491343360, 1e-05f, LK_ACT_HSWISH, arena + 491323392,
+      arena + 500957184);
+
+  /* %782 = index(%780) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 491343360, 3072, arena + 497909760, 1536);
+
+  /* %783 = index(%780) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 491344896, 3072, arena + 497911296, 1536);
+
+  /* %784 = transpose(%577) {perm [1, 0]} blocks.10.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[260], arena + 481689600);
+
+  /* %785 = linear_grad_weight(%781, %575) blocks.10.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 500957184, arena + 844013568,
+      arena + 496140288);
+
+  /* %786 = fused_linear(%781, %784, %748) {residual} blocks.10.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 500957184, 301056, arena + 481689600, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 539492352, 75264, arena + 793424256, 75648);
+
+  /* %787 = reshape(%785) {shape [1536, 384, 1, 1]} blocks.10.conv.conv.0 : f32[1536, 384, 1, 1], a view of %785: no code */
+
+  /* %788 = concat(%747, %786) {axis 0} blocks.10 : f32[B, 197, 384], a view of %688: no code */
+
+  /* %789 = mul(%788, %571) blocks.10 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 481689600);
+
+  /* %790 = transpose(%568) {perm [1, 0]} blocks.10.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[258], arena + 484110336);
+
+  /* %791 = fused_linear(%789, %790) blocks.10.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 481689600, arena + 484110336, NULL, LK_ACT_NONE, NULL,
+      arena + 488951808);
+
+  /* %792 = linear_grad_weight(%789, %567) blocks.10.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 481689600, arena + 778899456, arena + 497762304);
+
+  /* %793 = reduce_sum(%789) {axes [0], batch} blocks.10.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 481689600,
+      arena + 497913984);
+
+  /* %794 = sdpa_grad(%564, %565, %566, %791) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 660283392, 1152, arena + 660283776, 1152,
+      arena + 660284160, 1152, arena + 488951808, 384, arena + 481689600, 1152,
+      arena + 481689600 + 384, 1152, arena + 481689600 + 768, 1152, 0.14433756f);
+
+  /* %795 = transpose(%561) {perm [1, 0]} blocks.10.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[256], arena + 491372544);
+
+  /* %796 = fused_linear(%794, %795) blocks.10.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 481689600, arena + 491372544, NULL, LK_ACT_NONE, NULL,
+      arena + 488951808);
+
+  /* %797 = linear_grad_weight(%794, %560) blocks.10.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 481689600, arena + 776478720,
+      arena + 497319936);
+
+  /* %798 = reduce_sum(%794) {axes [0], batch} blocks.10.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 481689600, arena + 497912832);
+
+  /* %799 = reduce_sum(%796) {axes [0], batch} blocks.10.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 488951808,
+      arena + 497914368);
+
+  /* %800 = mul(%796, %556) blocks.10.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 488951808, (const long[]){75648, 384, 1},
+      params[254], (const long[]){0, 0, 1}, arena + 481689600);
+
+  /* %801 = mul(%796, %558) blocks.10.norm1 : f32[B, 197, 384], written over %796 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 488951808, (const long[]){75648, 384, 1},
+      arena + 774057984, (const long[]){75648, 384, 1}, arena + 488951808);
+
+  /* %802 = reduce_sum(%801) {axes [0], batch} blocks.10.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 488951808,
+      arena + 497914752);
+
+  /* %803 = normalize_grad(%555, %800) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 771637248, arena + 481689600, 1e-06f, arena + 484110336);
+
+  /* %804 = add(%788, %803) blocks.9.conv : f32[B, 197, 384], written over %688 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      arena + 484110336, (const long[]){75648, 384, 1}, arena + 793423872);
+
+  /* %805 = slice(%804) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %688: no code */
+
+  /* %806 = slice(%804) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 491323392, 75264);
+
+  /* %807 = batch_norm_act_param_grad(%548, %806, %551, %549, %550) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 841605120, arena + 491323392,
+      arena + 858403968, params[250], params[251], 1e-05f, LK_ACT_NONE, arena + 481689600,
+      arena + 481694592);
+
+  /* %808 = batch_norm_act_grad(%548, %806, %551, %549, %550, %807) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 841605120, arena + 491323392, arena + 858403968,
+      params[250], params[251], arena + 481694592, 1e-05f, LK_ACT_NONE, arena + 481689600,
+      arena + 493731840);
+
+  /* %809 = index(%807) {axis 0, at 0} blocks.9.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 481694592, 768, arena + 497915136, 384);
+
+  /* %810 = index(%807) {axis 0, at 1} blocks.9.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 481694976, 768, arena + 497915520, 384);
+
+  /* %811 = transpose(%547) {perm [1, 0]} blocks.9.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[249], arena + 496730112);
+
+  /* %812 = fused_linear(%808, %811) blocks.9.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 493731840, arena + 496730112, NULL, LK_ACT_NONE, NULL,
+      arena + 481689600);
+
+  /* %813 = linear_grad_weight(%808, %545) blocks.9.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 493731840, arena + 472055808,
+      arena + 496730112);
+
+  /* %814 = reshape(%813) {shape [384, 1536, 1, 1]} blocks.9.conv.conv.7 : f32[384, 1536, 1, 1], a view of %813: no code */
+
+  /* %815 = mul(%812, %544) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 481689600, (const long[]){301056, 1536, 1},
+      arena + 857865216, (const long[]){1536, 0, 1}, arena + 472055808);
+
+  /* %816 = mul(%812, %535) blocks.9.conv.conv.6 : f32[B, 196, 1536], written over %812 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 481689600, (const long[]){301056, 1536, 1},
+      arena + 462422016, (const long[]){301056, 1536, 1}, arena + 481689600);
+
+  /* %817 = reduce_sum(%816) {axes [0]} blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 481689600, arena + 462422016);
+
+  /* %818 = hsigmoid_grad(%543, %817) blocks.9.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857816064, arena + 462422016, arena + 462471168);
+
+  /* %819 = transpose(%541) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[247], arena + 462422016);
+
+  /* %820 = fused_linear(%818, %819) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 462471168, arena + 462422016, NULL, LK_ACT_NONE, NULL,
+      arena + 462428160);
+
+  /* %821 = linear_grad_weight(%818, %540) blocks.9.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 462471168, arena + 858419696, arena + 493731840);
+
+  /* %822 = reduce_sum(%818) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 462471168,
+      arena + 493744128);
+
+  /* %823 = relu_grad(%539, %820) blocks.9.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419568, arena + 462428160, arena + 462428288);
+
+  /* %824 = transpose(%537) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[245], arena + 462422016);
+
+  /* %825 = fused_linear(%823, %824) blocks.9.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 462428288, arena + 462422016, NULL, LK_ACT_NONE, NULL,
+      arena + 481689600);
+
+  /* %826 = linear_grad_weight(%823, %536) blocks.9.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 462428288, arena + 857766912, arena + 493737984);
+
+  /* %827 = reduce_sum(%823) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 462428288,
+      arena + 493745664);
+
+  /* %828 = reshape(%825) {shape [1, 1536]} blocks.9.conv.conv.6 : f32[B, 1, 1536], a view of %825: no code */
+
+  /* %829 = expand(%828) {shape [196, 1536]} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 481689600, (const long[]){1536, 0, 1},
+      arena + 462422016, (const long[]){301056, 1536, 1});
+
+  /* %830 = mul_scalar(%829) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 462422016, 0.0051020407f, arena + 481689600);
+
+  /* %831 = add(%815, %830) blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %815 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 472055808, (const long[]){301056, 1536, 1},
+      arena + 481689600, (const long[]){301056, 1536, 1}, arena + 472055808);
+
+  /* %832 = batch_norm_act_param_grad(%530, %831, %533, %531, %532) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 452788224, arena + 472055808,
+      arena + 858296832, params[241], params[242], 1e-05f, LK_ACT_HSWISH, arena + 462422016,
+      arena + 462441984);
+
+  /* %833 = batch_norm_act_grad(%530, %831, %533, %531, %532, %832) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %815 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 452788224, arena + 472055808, arena + 858296832,
+      params[241], params[242], arena + 462441984, 1e-05f, LK_ACT_HSWISH, arena + 462422016,
       arena + 472055808);
 
-  /* %998 = linear_grad_weight(%995, %365) blocks.6.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 452794496, arena + 1088535552, arena + 484104192);
+  /* %834 = index(%832) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 462441984, 3072, arena + 462435840, 1536);
 
-  /* %999 = reduce_sum(%995) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 452794496,
-      arena + 484111872);
+  /* %835 = index(%832) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 462443520, 3072, arena + 462437376, 1536);
 
-  /* %1000 = reshape(%997) {shape [1, 1536]} blocks.6.conv.conv.6 : f32[B, 1, 1536], a view of %997: no code */
-
-  /* %1001 = expand(%1000) {shape [196, 1536]} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 472055808, (const long[]){1536, 0, 1},
-      arena + 452788224, (const long[]){301056, 1536, 1});
-
-  /* %1002 = mul_scalar(%1001) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 452788224, 0.0051020407f, arena + 472055808);
-
-  /* %1003 = add(%987, %1002) blocks.6.conv : f32[B, 196, 1536], written over %987 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 462422016, (const long[]){301056, 1536, 1},
-      arena + 472055808, (const long[]){301056, 1536, 1}, arena + 462422016);
-
-  /* %1004 = hswish_grad(%362, %1003) blocks.6.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 443154432, arena + 462422016,
+  /* %836 = token_dwconv_grad_input(%833, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 472055808, params[240],
       arena + 452788224);
 
-  /* %1005 = batch_normalize_grad(%359, %1004, %360) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224, params[166],
-      1e-05f, arena + 443154432);
+  /* %837 = token_dwconv_grad_weight(%833, %528) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 472055808,
+      arena + 443154432, arena + 462422016);
 
-  /* %1006 = batch_normalize_param_grad(%359, %1004) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224, 1e-05f,
-      arena + 462422016);
+  /* %838 = batch_norm_act_param_grad(%523, %836, %526, %524, %525) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224,
+      arena + 858292224, params[236], params[237], 1e-05f, LK_ACT_HSWISH, arena + 443154432,
+      arena + 443174400);
 
-  /* %1007 = index(%1006) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 462422016, 3072, arena + 452802048, 1536);
+  /* %839 = batch_norm_act_grad(%523, %836, %526, %524, %525, %838) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 1536], written over %836 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224, arena + 858292224,
+      params[236], params[237], arena + 443174400, 1e-05f, LK_ACT_HSWISH, arena + 443154432,
+      arena + 452788224);
 
-  /* %1008 = index(%1006) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 462423552, 3072, arena + 452803584, 1536);
+  /* %840 = index(%838) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 443174400, 3072, arena + 449740800, 1536);
 
-  /* %1009 = token_dwconv_grad_input(%1005, %358) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 443154432, params[165],
+  /* %841 = index(%838) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 443175936, 3072, arena + 449742336, 1536);
+
+  /* %842 = transpose(%522) {perm [1, 0]} blocks.9.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[235], arena + 433520640);
+
+  /* %843 = linear_grad_weight(%839, %520) blocks.9.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 452788224, arena + 839196672,
+      arena + 447971328);
+
+  /* %844 = fused_linear(%839, %842, %806) {residual} blocks.9.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 452788224, 301056, arena + 433520640, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 491323392, 75264, arena + 793424256, 75648);
+
+  /* %845 = reshape(%843) {shape [1536, 384, 1, 1]} blocks.9.conv.conv.0 : f32[1536, 384, 1, 1], a view of %843: no code */
+
+  /* %846 = concat(%805, %844) {axis 0} blocks.9 : f32[B, 197, 384], a view of %688: no code */
+
+  /* %847 = mul(%846, %516) blocks.9 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 433520640);
+
+  /* %848 = transpose(%513) {perm [1, 0]} blocks.9.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[233], arena + 435941376);
+
+  /* %849 = fused_linear(%847, %848) blocks.9.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 433520640, arena + 435941376, NULL, LK_ACT_NONE, NULL,
+      arena + 440782848);
+
+  /* %850 = linear_grad_weight(%847, %512) blocks.9.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 433520640, arena + 769216512, arena + 449593344);
+
+  /* %851 = reduce_sum(%847) {axes [0], batch} blocks.9.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 433520640,
+      arena + 449745024);
+
+  /* %852 = sdpa_grad(%509, %510, %511, %849) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 653021184, 1152, arena + 653021568, 1152,
+      arena + 653021952, 1152, arena + 440782848, 384, arena + 433520640, 1152,
+      arena + 433520640 + 384, 1152, arena + 433520640 + 768, 1152, 0.14433756f);
+
+  /* %853 = transpose(%506) {perm [1, 0]} blocks.9.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[231], arena + 443203584);
+
+  /* %854 = fused_linear(%852, %853) blocks.9.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 433520640, arena + 443203584, NULL, LK_ACT_NONE, NULL,
+      arena + 440782848);
+
+  /* %855 = linear_grad_weight(%852, %505) blocks.9.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 433520640, arena + 766795776,
+      arena + 449150976);
+
+  /* %856 = reduce_sum(%852) {axes [0], batch} blocks.9.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 433520640, arena + 449743872);
+
+  /* %857 = reduce_sum(%854) {axes [0], batch} blocks.9.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 440782848,
+      arena + 449745408);
+
+  /* %858 = mul(%854, %501) blocks.9.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 440782848, (const long[]){75648, 384, 1},
+      params[229], (const long[]){0, 0, 1}, arena + 433520640);
+
+  /* %859 = mul(%854, %503) blocks.9.norm1 : f32[B, 197, 384], written over %854 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 440782848, (const long[]){75648, 384, 1},
+      arena + 764375040, (const long[]){75648, 384, 1}, arena + 440782848);
+
+  /* %860 = reduce_sum(%859) {axes [0], batch} blocks.9.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 440782848,
+      arena + 449745792);
+
+  /* %861 = normalize_grad(%500, %858) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 761954304, arena + 433520640, 1e-06f, arena + 435941376);
+
+  /* %862 = add(%846, %861) blocks.8.conv : f32[B, 197, 384], written over %688 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      arena + 435941376, (const long[]){75648, 384, 1}, arena + 793423872);
+
+  /* %863 = slice(%862) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %688: no code */
+
+  /* %864 = slice(%862) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 443154432, 75264);
+
+  /* %865 = batch_norm_act_param_grad(%493, %864, %496, %494, %495) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 836788224, arena + 443154432,
+      arena + 858402816, params[225], params[226], 1e-05f, LK_ACT_NONE, arena + 433520640,
+      arena + 433525632);
+
+  /* %866 = batch_norm_act_grad(%493, %864, %496, %494, %495, %865) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 836788224, arena + 443154432, arena + 858402816,
+      params[225], params[226], arena + 433525632, 1e-05f, LK_ACT_NONE, arena + 433520640,
+      arena + 445562880);
+
+  /* %867 = index(%865) {axis 0, at 0} blocks.8.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 433525632, 768, arena + 449746176, 384);
+
+  /* %868 = index(%865) {axis 0, at 1} blocks.8.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 433526016, 768, arena + 449746560, 384);
+
+  /* %869 = transpose(%492) {perm [1, 0]} blocks.8.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[224], arena + 448561152);
+
+  /* %870 = fused_linear(%866, %869) blocks.8.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 445562880, arena + 448561152, NULL, LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %1010 = token_dwconv_grad_weight(%1005, %357) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 443154432,
-      arena + 423886848, arena + 452788224);
+  /* %871 = linear_grad_weight(%866, %490) blocks.8.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 445562880, arena + 423886848,
+      arena + 448561152);
 
-  /* %1011 = hswish_grad(%355, %1009) blocks.6.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 414253056, arena + 433520640,
-      arena + 423886848);
+  /* %872 = reshape(%871) {shape [384, 1536, 1, 1]} blocks.8.conv.conv.7 : f32[384, 1536, 1, 1], a view of %871: no code */
 
-  /* %1012 = batch_normalize_grad(%352, %1011, %353) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 404619264, arena + 423886848, params[161],
-      1e-05f, arena + 414253056);
+  /* %873 = mul(%870, %489) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 433520640, (const long[]){301056, 1536, 1},
+      arena + 857717760, (const long[]){1536, 0, 1}, arena + 423886848);
 
-  /* %1013 = batch_normalize_param_grad(%352, %1011) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 404619264, arena + 423886848, 1e-05f,
+  /* %874 = mul(%870, %480) blocks.8.conv.conv.6 : f32[B, 196, 1536], written over %870 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 433520640, (const long[]){301056, 1536, 1},
+      arena + 414253056, (const long[]){301056, 1536, 1}, arena + 433520640);
+
+  /* %875 = reduce_sum(%874) {axes [0]} blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 433520640, arena + 414253056);
+
+  /* %876 = hsigmoid_grad(%488, %875) blocks.8.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857668608, arena + 414253056, arena + 414302208);
+
+  /* %877 = transpose(%486) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[222], arena + 414253056);
+
+  /* %878 = fused_linear(%876, %877) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 414302208, arena + 414253056, NULL, LK_ACT_NONE, NULL,
+      arena + 414259200);
+
+  /* %879 = linear_grad_weight(%876, %485) blocks.8.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 414302208, arena + 858419440, arena + 445562880);
+
+  /* %880 = reduce_sum(%876) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 414302208,
+      arena + 445575168);
+
+  /* %881 = relu_grad(%484, %878) blocks.8.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419312, arena + 414259200, arena + 414259328);
+
+  /* %882 = transpose(%482) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[220], arena + 414253056);
+
+  /* %883 = fused_linear(%881, %882) blocks.8.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 414259328, arena + 414253056, NULL, LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %1014 = index(%1013) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 433520640, 3072, arena + 424476672, 1536);
+  /* %884 = linear_grad_weight(%881, %481) blocks.8.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 414259328, arena + 857619456, arena + 445569024);
 
-  /* %1015 = index(%1013) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 433522176, 3072, arena + 424478208, 1536);
+  /* %885 = reduce_sum(%881) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 414259328,
+      arena + 445576704);
 
-  /* %1016 = transpose(%351) {perm [1, 0]} blocks.6.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[160], arena + 404619264);
+  /* %886 = reshape(%883) {shape [1, 1536]} blocks.8.conv.conv.6 : f32[B, 1, 1536], a view of %883: no code */
 
-  /* %1017 = linear_grad_weight(%1012, %349) blocks.6.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 414253056, arena + 1055956992,
+  /* %887 = expand(%886) {shape [196, 1536]} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 433520640, (const long[]){1536, 0, 1},
+      arena + 414253056, (const long[]){301056, 1536, 1});
+
+  /* %888 = mul_scalar(%887) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 414253056, 0.0051020407f, arena + 433520640);
+
+  /* %889 = add(%873, %888) blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %873 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 423886848, (const long[]){301056, 1536, 1},
+      arena + 433520640, (const long[]){301056, 1536, 1}, arena + 423886848);
+
+  /* %890 = batch_norm_act_param_grad(%475, %889, %478, %476, %477) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 404619264, arena + 423886848,
+      arena + 858287616, params[216], params[217], 1e-05f, LK_ACT_HSWISH, arena + 414253056,
+      arena + 414273024);
+
+  /* %891 = batch_norm_act_grad(%475, %889, %478, %476, %477, %890) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %873 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 404619264, arena + 423886848, arena + 858287616,
+      params[216], params[217], arena + 414273024, 1e-05f, LK_ACT_HSWISH, arena + 414253056,
       arena + 423886848);
 
-  /* %1018 = fused_linear(%1012, %1016, %978) {residual} blocks.6.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 414253056, 301056, arena + 404619264, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 481689600, 75264, arena + 1024635264, 75648);
+  /* %892 = index(%890) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 414273024, 3072, arena + 414266880, 1536);
+
+  /* %893 = index(%890) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 414274560, 3072, arena + 414268416, 1536);
+
+  /* %894 = token_dwconv_grad_input(%891, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 423886848, params[215],
+      arena + 404619264);
+
+  /* %895 = token_dwconv_grad_weight(%891, %473) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 423886848,
+      arena + 394985472, arena + 414253056);
+
+  /* %896 = batch_norm_act_param_grad(%468, %894, %471, %469, %470) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 385351680, arena + 404619264,
+      arena + 858283008, params[211], params[212], 1e-05f, LK_ACT_HSWISH, arena + 394985472,
+      arena + 395005440);
+
+  /* %897 = batch_norm_act_grad(%468, %894, %471, %469, %470, %896) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 1536], written over %894 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 385351680, arena + 404619264, arena + 858283008,
+      params[211], params[212], arena + 395005440, 1e-05f, LK_ACT_HSWISH, arena + 394985472,
+      arena + 404619264);
+
+  /* %898 = index(%896) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 395005440, 3072, arena + 401571840, 1536);
+
+  /* %899 = index(%896) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 395006976, 3072, arena + 401573376, 1536);
+
+  /* %900 = transpose(%467) {perm [1, 0]} blocks.8.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[210], arena + 385351680);
+
+  /* %901 = linear_grad_weight(%897, %465) blocks.8.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 404619264, arena + 834379776,
+      arena + 399802368);
+
+  /* %902 = fused_linear(%897, %900, %864) {residual} blocks.8.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 404619264, 301056, arena + 385351680, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 443154432, 75264, arena + 793424256, 75648);
+
+  /* %903 = reshape(%901) {shape [1536, 384, 1, 1]} blocks.8.conv.conv.0 : f32[1536, 384, 1, 1], a view of %901: no code */
+
+  /* %904 = concat(%863, %902) {axis 0} blocks.8 : f32[B, 197, 384], a view of %688: no code */
+
+  /* %905 = mul(%904, %461) blocks.8 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 385351680);
+
+  /* %906 = transpose(%458) {perm [1, 0]} blocks.8.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[208], arena + 387772416);
+
+  /* %907 = fused_linear(%905, %906) blocks.8.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 385351680, arena + 387772416, NULL, LK_ACT_NONE, NULL,
+      arena + 392613888);
+
+  /* %908 = linear_grad_weight(%905, %457) blocks.8.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 385351680, arena + 759533568, arena + 401424384);
+
+  /* %909 = reduce_sum(%905) {axes [0], batch} blocks.8.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 385351680,
+      arena + 401576064);
+
+  /* %910 = sdpa_grad(%454, %455, %456, %907) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 645758976, 1152, arena + 645759360, 1152,
+      arena + 645759744, 1152, arena + 392613888, 384, arena + 385351680, 1152,
+      arena + 385351680 + 384, 1152, arena + 385351680 + 768, 1152, 0.14433756f);
+
+  /* %911 = transpose(%451) {perm [1, 0]} blocks.8.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[206], arena + 395034624);
+
+  /* %912 = fused_linear(%910, %911) blocks.8.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 385351680, arena + 395034624, NULL, LK_ACT_NONE, NULL,
+      arena + 392613888);
+
+  /* %913 = linear_grad_weight(%910, %450) blocks.8.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 385351680, arena + 757112832,
+      arena + 400982016);
+
+  /* %914 = reduce_sum(%910) {axes [0], batch} blocks.8.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 385351680, arena + 401574912);
+
+  /* %915 = reduce_sum(%912) {axes [0], batch} blocks.8.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 392613888,
+      arena + 401576448);
+
+  /* %916 = mul(%912, %446) blocks.8.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 392613888, (const long[]){75648, 384, 1},
+      params[204], (const long[]){0, 0, 1}, arena + 385351680);
+
+  /* %917 = mul(%912, %448) blocks.8.norm1 : f32[B, 197, 384], written over %912 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 392613888, (const long[]){75648, 384, 1},
+      arena + 754692096, (const long[]){75648, 384, 1}, arena + 392613888);
+
+  /* %918 = reduce_sum(%917) {axes [0], batch} blocks.8.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 392613888,
+      arena + 401576832);
+
+  /* %919 = normalize_grad(%445, %916) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 752271360, arena + 385351680, 1e-06f, arena + 387772416);
+
+  /* %920 = add(%904, %919) blocks.7.conv : f32[B, 197, 384], written over %688 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      arena + 387772416, (const long[]){75648, 384, 1}, arena + 793423872);
+
+  /* %921 = slice(%920) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %688: no code */
+
+  /* %922 = slice(%920) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 394985472, 75264);
+
+  /* %923 = batch_norm_act_param_grad(%438, %922, %441, %439, %440) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 831971328, arena + 394985472,
+      arena + 858401664, params[200], params[201], 1e-05f, LK_ACT_NONE, arena + 385351680,
+      arena + 385356672);
+
+  /* %924 = batch_norm_act_grad(%438, %922, %441, %439, %440, %923) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 831971328, arena + 394985472, arena + 858401664,
+      params[200], params[201], arena + 385356672, 1e-05f, LK_ACT_NONE, arena + 385351680,
+      arena + 397393920);
+
+  /* %925 = index(%923) {axis 0, at 0} blocks.7.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 385356672, 768, arena + 401577216, 384);
+
+  /* %926 = index(%923) {axis 0, at 1} blocks.7.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 385357056, 768, arena + 401577600, 384);
+
+  /* %927 = transpose(%437) {perm [1, 0]} blocks.7.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[199], arena + 400392192);
+
+  /* %928 = fused_linear(%924, %927) blocks.7.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 397393920, arena + 400392192, NULL, LK_ACT_NONE, NULL,
+      arena + 385351680);
+
+  /* %929 = linear_grad_weight(%924, %435) blocks.7.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 397393920, arena + 375717888,
+      arena + 400392192);
+
+  /* %930 = reshape(%929) {shape [384, 1536, 1, 1]} blocks.7.conv.conv.7 : f32[384, 1536, 1, 1], a view of %929: no code */
+
+  /* %931 = mul(%928, %434) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 385351680, (const long[]){301056, 1536, 1},
+      arena + 857570304, (const long[]){1536, 0, 1}, arena + 375717888);
+
+  /* %932 = mul(%928, %425) blocks.7.conv.conv.6 : f32[B, 196, 1536], written over %928 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 385351680, (const long[]){301056, 1536, 1},
+      arena + 366084096, (const long[]){301056, 1536, 1}, arena + 385351680);
+
+  /* %933 = reduce_sum(%932) {axes [0]} blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 385351680, arena + 366084096);
+
+  /* %934 = hsigmoid_grad(%433, %933) blocks.7.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857521152, arena + 366084096, arena + 366133248);
+
+  /* %935 = transpose(%431) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[197], arena + 366084096);
+
+  /* %936 = fused_linear(%934, %935) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 366133248, arena + 366084096, NULL, LK_ACT_NONE, NULL,
+      arena + 366090240);
+
+  /* %937 = linear_grad_weight(%934, %430) blocks.7.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 366133248, arena + 858419184, arena + 397393920);
+
+  /* %938 = reduce_sum(%934) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 366133248,
+      arena + 397406208);
+
+  /* %939 = relu_grad(%429, %936) blocks.7.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419056, arena + 366090240, arena + 366090368);
+
+  /* %940 = transpose(%427) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[195], arena + 366084096);
+
+  /* %941 = fused_linear(%939, %940) blocks.7.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 366090368, arena + 366084096, NULL, LK_ACT_NONE, NULL,
+      arena + 385351680);
+
+  /* %942 = linear_grad_weight(%939, %426) blocks.7.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 366090368, arena + 857472000, arena + 397400064);
+
+  /* %943 = reduce_sum(%939) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 366090368,
+      arena + 397407744);
+
+  /* %944 = reshape(%941) {shape [1, 1536]} blocks.7.conv.conv.6 : f32[B, 1, 1536], a view of %941: no code */
+
+  /* %945 = expand(%944) {shape [196, 1536]} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 385351680, (const long[]){1536, 0, 1},
+      arena + 366084096, (const long[]){301056, 1536, 1});
+
+  /* %946 = mul_scalar(%945) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 366084096, 0.0051020407f, arena + 385351680);
+
+  /* %947 = add(%931, %946) blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %931 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 375717888, (const long[]){301056, 1536, 1},
+      arena + 385351680, (const long[]){301056, 1536, 1}, arena + 375717888);
+
+  /* %948 = batch_norm_act_param_grad(%420, %947, %423, %421, %422) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 356450304, arena + 375717888,
+      arena + 858278400, params[191], params[192], 1e-05f, LK_ACT_HSWISH, arena + 366084096,
+      arena + 366104064);
+
+  /* %949 = batch_norm_act_grad(%420, %947, %423, %421, %422, %948) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %931 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 356450304, arena + 375717888, arena + 858278400,
+      params[191], params[192], arena + 366104064, 1e-05f, LK_ACT_HSWISH, arena + 366084096,
+      arena + 375717888);
+
+  /* %950 = index(%948) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 366104064, 3072, arena + 366097920, 1536);
+
+  /* %951 = index(%948) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 366105600, 3072, arena + 366099456, 1536);
+
+  /* %952 = token_dwconv_grad_input(%949, %419) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 375717888, params[190],
+      arena + 356450304);
+
+  /* %953 = token_dwconv_grad_weight(%949, %418) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 375717888,
+      arena + 346816512, arena + 366084096);
+
+  /* %954 = batch_norm_act_param_grad(%413, %952, %416, %414, %415) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304,
+      arena + 858273792, params[186], params[187], 1e-05f, LK_ACT_HSWISH, arena + 346816512,
+      arena + 346836480);
+
+  /* %955 = batch_norm_act_grad(%413, %952, %416, %414, %415, %954) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 1536], written over %952 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304, arena + 858273792,
+      params[186], params[187], arena + 346836480, 1e-05f, LK_ACT_HSWISH, arena + 346816512,
+      arena + 356450304);
+
+  /* %956 = index(%954) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 346836480, 3072, arena + 353402880, 1536);
+
+  /* %957 = index(%954) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 346838016, 3072, arena + 353404416, 1536);
+
+  /* %958 = transpose(%412) {perm [1, 0]} blocks.7.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[185], arena + 337182720);
+
+  /* %959 = linear_grad_weight(%955, %410) blocks.7.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 356450304, arena + 829562880,
+      arena + 351633408);
+
+  /* %960 = fused_linear(%955, %958, %922) {residual} blocks.7.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 356450304, 301056, arena + 337182720, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 394985472, 75264, arena + 793424256, 75648);
+
+  /* %961 = reshape(%959) {shape [1536, 384, 1, 1]} blocks.7.conv.conv.0 : f32[1536, 384, 1, 1], a view of %959: no code */
+
+  /* %962 = concat(%921, %960) {axis 0} blocks.7 : f32[B, 197, 384], a view of %688: no code */
+
+  /* %963 = mul(%962, %406) blocks.7 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 337182720);
+
+  /* %964 = transpose(%403) {perm [1, 0]} blocks.7.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[183], arena + 339603456);
+
+  /* %965 = fused_linear(%963, %964) blocks.7.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 337182720, arena + 339603456, NULL, LK_ACT_NONE, NULL,
+      arena + 344444928);
+
+  /* %966 = linear_grad_weight(%963, %402) blocks.7.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 337182720, arena + 749850624, arena + 353255424);
+
+  /* %967 = reduce_sum(%963) {axes [0], batch} blocks.7.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 337182720,
+      arena + 353407104);
+
+  /* %968 = sdpa_grad(%399, %400, %401, %965) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 638496768, 1152, arena + 638497152, 1152,
+      arena + 638497536, 1152, arena + 344444928, 384, arena + 337182720, 1152,
+      arena + 337182720 + 384, 1152, arena + 337182720 + 768, 1152, 0.14433756f);
+
+  /* %969 = transpose(%396) {perm [1, 0]} blocks.7.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[181], arena + 346865664);
+
+  /* %970 = fused_linear(%968, %969) blocks.7.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 337182720, arena + 346865664, NULL, LK_ACT_NONE, NULL,
+      arena + 344444928);
+
+  /* %971 = linear_grad_weight(%968, %395) blocks.7.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 337182720, arena + 747429888,
+      arena + 352813056);
+
+  /* %972 = reduce_sum(%968) {axes [0], batch} blocks.7.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 337182720, arena + 353405952);
+
+  /* %973 = reduce_sum(%970) {axes [0], batch} blocks.7.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 344444928,
+      arena + 353407488);
+
+  /* %974 = mul(%970, %391) blocks.7.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 344444928, (const long[]){75648, 384, 1},
+      params[179], (const long[]){0, 0, 1}, arena + 337182720);
+
+  /* %975 = mul(%970, %393) blocks.7.norm1 : f32[B, 197, 384], written over %970 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 344444928, (const long[]){75648, 384, 1},
+      arena + 745009152, (const long[]){75648, 384, 1}, arena + 344444928);
+
+  /* %976 = reduce_sum(%975) {axes [0], batch} blocks.7.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 344444928,
+      arena + 353407872);
+
+  /* %977 = normalize_grad(%390, %974) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 742588416, arena + 337182720, 1e-06f, arena + 339603456);
+
+  /* %978 = add(%962, %977) blocks.6.conv : f32[B, 197, 384], written over %688 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      arena + 339603456, (const long[]){75648, 384, 1}, arena + 793423872);
+
+  /* %979 = slice(%978) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %688: no code */
+
+  /* %980 = slice(%978) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 346816512, 75264);
+
+  /* %981 = batch_norm_act_param_grad(%383, %980, %386, %384, %385) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 827154432, arena + 346816512,
+      arena + 858400512, params[175], params[176], 1e-05f, LK_ACT_NONE, arena + 337182720,
+      arena + 337187712);
+
+  /* %982 = batch_norm_act_grad(%383, %980, %386, %384, %385, %981) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 827154432, arena + 346816512, arena + 858400512,
+      params[175], params[176], arena + 337187712, 1e-05f, LK_ACT_NONE, arena + 337182720,
+      arena + 349224960);
+
+  /* %983 = index(%981) {axis 0, at 0} blocks.6.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 337187712, 768, arena + 353408256, 384);
+
+  /* %984 = index(%981) {axis 0, at 1} blocks.6.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 337188096, 768, arena + 353408640, 384);
+
+  /* %985 = transpose(%382) {perm [1, 0]} blocks.6.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[174], arena + 352223232);
+
+  /* %986 = fused_linear(%982, %985) blocks.6.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 349224960, arena + 352223232, NULL, LK_ACT_NONE, NULL,
+      arena + 337182720);
+
+  /* %987 = linear_grad_weight(%982, %380) blocks.6.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 349224960, arena + 327548928,
+      arena + 352223232);
+
+  /* %988 = reshape(%987) {shape [384, 1536, 1, 1]} blocks.6.conv.conv.7 : f32[384, 1536, 1, 1], a view of %987: no code */
+
+  /* %989 = mul(%986, %379) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){301056, 1536, 1},
+      arena + 857422848, (const long[]){1536, 0, 1}, arena + 327548928);
+
+  /* %990 = mul(%986, %370) blocks.6.conv.conv.6 : f32[B, 196, 1536], written over %986 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){301056, 1536, 1},
+      arena + 317915136, (const long[]){301056, 1536, 1}, arena + 337182720);
+
+  /* %991 = reduce_sum(%990) {axes [0]} blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 337182720, arena + 317915136);
+
+  /* %992 = hsigmoid_grad(%378, %991) blocks.6.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857373696, arena + 317915136, arena + 317964288);
+
+  /* %993 = transpose(%376) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[172], arena + 317915136);
+
+  /* %994 = fused_linear(%992, %993) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 317964288, arena + 317915136, NULL, LK_ACT_NONE, NULL,
+      arena + 317921280);
+
+  /* %995 = linear_grad_weight(%992, %375) blocks.6.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 317964288, arena + 858418928, arena + 349224960);
+
+  /* %996 = reduce_sum(%992) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 317964288,
+      arena + 349237248);
+
+  /* %997 = relu_grad(%374, %994) blocks.6.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418800, arena + 317921280, arena + 317921408);
+
+  /* %998 = transpose(%372) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[170], arena + 317915136);
+
+  /* %999 = fused_linear(%997, %998) blocks.6.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 317921408, arena + 317915136, NULL, LK_ACT_NONE, NULL,
+      arena + 337182720);
+
+  /* %1000 = linear_grad_weight(%997, %371) blocks.6.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 317921408, arena + 857324544, arena + 349231104);
+
+  /* %1001 = reduce_sum(%997) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 317921408,
+      arena + 349238784);
+
+  /* %1002 = reshape(%999) {shape [1, 1536]} blocks.6.conv.conv.6 : f32[B, 1, 1536], a view of %999: no code */
+
+  /* %1003 = expand(%1002) {shape [196, 1536]} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){1536, 0, 1},
+      arena + 317915136, (const long[]){301056, 1536, 1});
+
+  /* %1004 = mul_scalar(%1003) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 317915136, 0.0051020407f, arena + 337182720);
+
+  /* %1005 = add(%989, %1004) blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %989 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 327548928, (const long[]){301056, 1536, 1},
+      arena + 337182720, (const long[]){301056, 1536, 1}, arena + 327548928);
+
+  /* %1006 = batch_norm_act_param_grad(%365, %1005, %368, %366, %367) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 308281344, arena + 327548928,
+      arena + 858269184, params[166], params[167], 1e-05f, LK_ACT_HSWISH, arena + 317915136,
+      arena + 317935104);
+
+  /* %1007 = batch_norm_act_grad(%365, %1005, %368, %366, %367, %1006) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %989 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 308281344, arena + 327548928, arena + 858269184,
+      params[166], params[167], arena + 317935104, 1e-05f, LK_ACT_HSWISH, arena + 317915136,
+      arena + 327548928);
+
+  /* %1008 = index(%1006) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 317935104, 3072, arena + 317928960, 1536);
+
+  /* %1009 = index(%1006) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 317936640, 3072, arena + 317930496, 1536);
+
+  /* %1010 = token_dwconv_grad_input(%1007, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 327548928, params[165],
+      arena + 308281344);
+
+  /* %1011 = token_dwconv_grad_weight(%1007, %363) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 327548928,
+      arena + 298647552, arena + 317915136);
+
+  /* %1012 = batch_norm_act_param_grad(%358, %1010, %361, %359, %360) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 289013760, arena + 308281344,
+      arena + 858264576, params[161], params[162], 1e-05f, LK_ACT_HSWISH, arena + 298647552,
+      arena + 298667520);
+
+  /* %1013 = batch_norm_act_grad(%358, %1010, %361, %359, %360, %1012) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 1536], written over %1010 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 289013760, arena + 308281344, arena + 858264576,
+      params[161], params[162], arena + 298667520, 1e-05f, LK_ACT_HSWISH, arena + 298647552,
+      arena + 308281344);
+
+  /* %1014 = index(%1012) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 298667520, 3072, arena + 305233920, 1536);
+
+  /* %1015 = index(%1012) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 298669056, 3072, arena + 305235456, 1536);
+
+  /* %1016 = transpose(%357) {perm [1, 0]} blocks.6.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[160], arena + 289013760);
+
+  /* %1017 = linear_grad_weight(%1013, %355) blocks.6.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 308281344, arena + 824745984,
+      arena + 303464448);
+
+  /* %1018 = fused_linear(%1013, %1016, %980) {residual} blocks.6.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 308281344, 301056, arena + 289013760, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 346816512, 75264, arena + 793424256, 75648);
 
   /* %1019 = reshape(%1017) {shape [1536, 384, 1, 1]} blocks.6.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1017: no code */
 
-  /* %1020 = concat(%977, %1018) {axis 0} blocks.6 : f32[B, 197, 384], a view of %676: no code */
+  /* %1020 = concat(%979, %1018) {axis 0} blocks.6 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %1021 = mul(%1020, %345) blocks.6 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 404619264);
+  /* %1021 = mul(%1020, %351) blocks.6 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 289013760);
 
-  /* %1022 = transpose(%342) {perm [1, 0]} blocks.6.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[158], arena + 407040000);
+  /* %1022 = transpose(%348) {perm [1, 0]} blocks.6.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[158], arena + 291434496);
 
   /* %1023 = fused_linear(%1021, %1022) blocks.6.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 404619264, arena + 407040000, NULL, LK_ACT_NONE, NULL,
-      arena + 411881472);
+  lk_fused_linear(B * 197, 384, 384, arena + 289013760, arena + 291434496, NULL, LK_ACT_NONE, NULL,
+      arena + 296275968);
 
-  /* %1024 = linear_grad_weight(%1021, %341) blocks.6.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 404619264, arena + 971378688, arena + 420102144);
+  /* %1024 = linear_grad_weight(%1021, %347) blocks.6.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 289013760, arena + 740167680, arena + 305086464);
 
   /* %1025 = reduce_sum(%1021) {axes [0], batch} blocks.6.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 404619264,
-      arena + 420250752);
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
+      arena + 305238144);
 
-  /* %1026 = sdpa_grad(%338, %339, %340, %1023) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 1152] */
-  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 862445568, 1152, arena + 862445952, 1152,
-      arena + 862446336, 1152, arena + 411881472, 384, arena + 404619264, 1152,
-      arena + 404619264 + 384, 1152, arena + 404619264 + 768, 1152, 0.14433756f);
+  /* %1026 = sdpa_grad(%344, %345, %346, %1023) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 631234560, 1152, arena + 631234944, 1152,
+      arena + 631235328, 1152, arena + 296275968, 384, arena + 289013760, 1152,
+      arena + 289013760 + 384, 1152, arena + 289013760 + 768, 1152, 0.14433756f);
 
-  /* %1027 = transpose(%335) {perm [1, 0]} blocks.6.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[156], arena + 414302208);
+  /* %1027 = transpose(%341) {perm [1, 0]} blocks.6.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[156], arena + 298696704);
 
   /* %1028 = fused_linear(%1026, %1027) blocks.6.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 404619264, arena + 414302208, NULL, LK_ACT_NONE, NULL,
-      arena + 411881472);
+  lk_fused_linear(B * 197, 1152, 384, arena + 289013760, arena + 298696704, NULL, LK_ACT_NONE, NULL,
+      arena + 296275968);
 
-  /* %1029 = linear_grad_weight(%1026, %334) blocks.6.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 404619264, arena + 968957952,
-      arena + 419659776);
+  /* %1029 = linear_grad_weight(%1026, %340) blocks.6.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 289013760, arena + 737746944,
+      arena + 304644096);
 
   /* %1030 = reduce_sum(%1026) {axes [0], batch} blocks.6.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 404619264, arena + 420249600);
+      arena + 289013760, arena + 305236992);
 
   /* %1031 = reduce_sum(%1028) {axes [0], batch} blocks.6.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 411881472,
-      arena + 420251136);
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 296275968,
+      arena + 305238528);
 
-  /* %1032 = mul(%1028, %330) blocks.6.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 411881472, (const long[]){75648, 384, 1},
-      params[154], (const long[]){0, 0, 1}, arena + 404619264);
+  /* %1032 = mul(%1028, %336) blocks.6.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 296275968, (const long[]){75648, 384, 1},
+      params[154], (const long[]){0, 0, 1}, arena + 289013760);
 
-  /* %1033 = mul(%1028, %332) blocks.6.norm1 : f32[B, 197, 384], written over %1028 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 411881472, (const long[]){75648, 384, 1},
-      arena + 966537216, (const long[]){75648, 384, 1}, arena + 411881472);
+  /* %1033 = mul(%1028, %338) blocks.6.norm1 : f32[B, 197, 384], written over %1028 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 296275968, (const long[]){75648, 384, 1},
+      arena + 735326208, (const long[]){75648, 384, 1}, arena + 296275968);
 
   /* %1034 = reduce_sum(%1033) {axes [0], batch} blocks.6.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 411881472,
-      arena + 420251520);
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 296275968,
+      arena + 305238912);
 
-  /* %1035 = normalize_grad(%329, %1032) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 964116480, arena + 404619264, 1e-06f, arena + 407040000);
+  /* %1035 = normalize_grad(%335, %1032) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 732905472, arena + 289013760, 1e-06f, arena + 291434496);
 
-  /* %1036 = add(%1020, %1035) blocks.5.conv : f32[B, 197, 384], written over %676 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      arena + 407040000, (const long[]){75648, 384, 1}, arena + 1024634880);
+  /* %1036 = add(%1020, %1035) blocks.5.conv : f32[B, 197, 384], written over %688 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      arena + 291434496, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %1037 = slice(%1036) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %676: no code */
+  /* %1037 = slice(%1036) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %688: no code */
 
   /* %1038 = slice(%1036) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 414253056, 75264);
+  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 298647552, 75264);
 
-  /* %1039 = batch_normalize_grad(%323, %1038, %324) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1053548544, arena + 414253056, params[150],
-      1e-05f, arena + 416661504);
+  /* %1039 = batch_norm_act_param_grad(%328, %1038, %331, %329, %330) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 822337536, arena + 298647552,
+      arena + 858399360, params[150], params[151], 1e-05f, LK_ACT_NONE, arena + 289013760,
+      arena + 289018752);
 
-  /* %1040 = batch_normalize_param_grad(%323, %1038) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1053548544, arena + 414253056, 1e-05f,
-      arena + 404619264);
+  /* %1040 = batch_norm_act_grad(%328, %1038, %331, %329, %330, %1039) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 822337536, arena + 298647552, arena + 858399360,
+      params[150], params[151], arena + 289018752, 1e-05f, LK_ACT_NONE, arena + 289013760,
+      arena + 301056000);
 
-  /* %1041 = index(%1040) {axis 0, at 0} blocks.5.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 404619264, 768, arena + 420251904, 384);
+  /* %1041 = index(%1039) {axis 0, at 0} blocks.5.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 289018752, 768, arena + 305239296, 384);
 
-  /* %1042 = index(%1040) {axis 0, at 1} blocks.5.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 404619648, 768, arena + 420252288, 384);
+  /* %1042 = index(%1039) {axis 0, at 1} blocks.5.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 289019136, 768, arena + 305239680, 384);
 
-  /* %1043 = transpose(%322) {perm [1, 0]} blocks.5.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[149], arena + 419069952);
+  /* %1043 = transpose(%327) {perm [1, 0]} blocks.5.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[149], arena + 304054272);
 
-  /* %1044 = fused_linear(%1039, %1043) blocks.5.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 416661504, arena + 419069952, NULL, LK_ACT_NONE, NULL,
-      arena + 404619264);
+  /* %1044 = fused_linear(%1040, %1043) blocks.5.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 301056000, arena + 304054272, NULL, LK_ACT_NONE, NULL,
+      arena + 289013760);
 
-  /* %1045 = linear_grad_weight(%1039, %320) blocks.5.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 416661504, arena + 394985472,
-      arena + 419069952);
+  /* %1045 = linear_grad_weight(%1040, %325) blocks.5.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 301056000, arena + 279379968,
+      arena + 304054272);
 
   /* %1046 = reshape(%1045) {shape [384, 1536, 1, 1]} blocks.5.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1045: no code */
 
-  /* %1047 = mul(%1044, %319) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 404619264, (const long[]){301056, 1536, 1},
-      arena + 1088486400, (const long[]){1536, 0, 1}, arena + 394985472);
+  /* %1047 = mul(%1044, %324) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 289013760, (const long[]){301056, 1536, 1},
+      arena + 857275392, (const long[]){1536, 0, 1}, arena + 279379968);
 
-  /* %1048 = mul(%1044, %310) blocks.5.conv.conv.6 : f32[B, 196, 1536], written over %1044 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 404619264, (const long[]){301056, 1536, 1},
-      arena + 385351680, (const long[]){301056, 1536, 1}, arena + 404619264);
+  /* %1048 = mul(%1044, %315) blocks.5.conv.conv.6 : f32[B, 196, 1536], written over %1044 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 289013760, (const long[]){301056, 1536, 1},
+      arena + 269746176, (const long[]){301056, 1536, 1}, arena + 289013760);
 
   /* %1049 = reduce_sum(%1048) {axes [0]} blocks.5.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
-      arena + 404619264, arena + 385351680);
+      arena + 289013760, arena + 269746176);
 
-  /* %1050 = hsigmoid_grad(%318, %1049) blocks.5.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1088437248, arena + 385351680,
-      arena + 385400832);
+  /* %1050 = hsigmoid_grad(%323, %1049) blocks.5.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857226240, arena + 269746176, arena + 269795328);
 
-  /* %1051 = transpose(%316) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[147], arena + 385351680);
+  /* %1051 = transpose(%321) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[147], arena + 269746176);
 
   /* %1052 = fused_linear(%1050, %1051) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 385400832, arena + 385351680, NULL, LK_ACT_NONE, NULL,
-      arena + 385357824);
+  lk_fused_linear(B, 1536, 4, arena + 269795328, arena + 269746176, NULL, LK_ACT_NONE, NULL,
+      arena + 269752320);
 
-  /* %1053 = linear_grad_weight(%1050, %315) blocks.5.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 385400832, arena + 1089506416, arena + 416661504);
+  /* %1053 = linear_grad_weight(%1050, %320) blocks.5.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 269795328, arena + 858418672, arena + 301056000);
 
   /* %1054 = reduce_sum(%1050) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 385400832,
-      arena + 416673792);
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 269795328,
+      arena + 301068288);
 
-  /* %1055 = relu_grad(%314, %1052) blocks.5.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089506288, arena + 385357824, arena + 385357952);
+  /* %1055 = relu_grad(%319, %1052) blocks.5.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418544, arena + 269752320, arena + 269752448);
 
-  /* %1056 = transpose(%312) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[145], arena + 385351680);
+  /* %1056 = transpose(%317) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[145], arena + 269746176);
 
   /* %1057 = fused_linear(%1055, %1056) blocks.5.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 385357952, arena + 385351680, NULL, LK_ACT_NONE, NULL,
-      arena + 404619264);
+  lk_fused_linear(B, 4, 1536, arena + 269752448, arena + 269746176, NULL, LK_ACT_NONE, NULL,
+      arena + 289013760);
 
-  /* %1058 = linear_grad_weight(%1055, %311) blocks.5.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 385357952, arena + 1088388096, arena + 416667648);
+  /* %1058 = linear_grad_weight(%1055, %316) blocks.5.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 269752448, arena + 857177088, arena + 301062144);
 
   /* %1059 = reduce_sum(%1055) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 385357952,
-      arena + 416675328);
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 269752448,
+      arena + 301069824);
 
   /* %1060 = reshape(%1057) {shape [1, 1536]} blocks.5.conv.conv.6 : f32[B, 1, 1536], a view of %1057: no code */
 
   /* %1061 = expand(%1060) {shape [196, 1536]} blocks.5.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 404619264, (const long[]){1536, 0, 1},
-      arena + 385351680, (const long[]){301056, 1536, 1});
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 289013760, (const long[]){1536, 0, 1},
+      arena + 269746176, (const long[]){301056, 1536, 1});
 
   /* %1062 = mul_scalar(%1061) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 385351680, 0.0051020407f, arena + 404619264);
+  lk_mul_scalar(B * 196 * 1536, arena + 269746176, 0.0051020407f, arena + 289013760);
 
-  /* %1063 = add(%1047, %1062) blocks.5.conv : f32[B, 196, 1536], written over %1047 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 394985472, (const long[]){301056, 1536, 1},
-      arena + 404619264, (const long[]){301056, 1536, 1}, arena + 394985472);
+  /* %1063 = add(%1047, %1062) blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %1047 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 279379968, (const long[]){301056, 1536, 1},
+      arena + 289013760, (const long[]){301056, 1536, 1}, arena + 279379968);
 
-  /* %1064 = hswish_grad(%308, %1063) blocks.5.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 375717888, arena + 394985472,
-      arena + 385351680);
+  /* %1064 = batch_norm_act_param_grad(%310, %1063, %313, %311, %312) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 260112384, arena + 279379968,
+      arena + 858259968, params[141], params[142], 1e-05f, LK_ACT_HSWISH, arena + 269746176,
+      arena + 269766144);
 
-  /* %1065 = batch_normalize_grad(%305, %1064, %306) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 366084096, arena + 385351680, params[141],
-      1e-05f, arena + 375717888);
+  /* %1065 = batch_norm_act_grad(%310, %1063, %313, %311, %312, %1064) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %1047 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 260112384, arena + 279379968, arena + 858259968,
+      params[141], params[142], arena + 269766144, 1e-05f, LK_ACT_HSWISH, arena + 269746176,
+      arena + 279379968);
 
-  /* %1066 = batch_normalize_param_grad(%305, %1064) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 366084096, arena + 385351680, 1e-05f,
-      arena + 394985472);
+  /* %1066 = index(%1064) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 269766144, 3072, arena + 269760000, 1536);
 
-  /* %1067 = index(%1066) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 394985472, 3072, arena + 385365504, 1536);
+  /* %1067 = index(%1064) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 269767680, 3072, arena + 269761536, 1536);
 
-  /* %1068 = index(%1066) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 394987008, 3072, arena + 385367040, 1536);
-
-  /* %1069 = token_dwconv_grad_input(%1065, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 375717888, params[140],
-      arena + 366084096);
-
-  /* %1070 = token_dwconv_grad_weight(%1065, %303) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 375717888,
-      arena + 356450304, arena + 385351680);
-
-  /* %1071 = hswish_grad(%301, %1069) blocks.5.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 346816512, arena + 366084096,
-      arena + 356450304);
-
-  /* %1072 = batch_normalize_grad(%298, %1071, %299) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304, params[136],
-      1e-05f, arena + 346816512);
-
-  /* %1073 = batch_normalize_param_grad(%298, %1071) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304, 1e-05f,
-      arena + 366084096);
-
-  /* %1074 = index(%1073) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 366084096, 3072, arena + 357040128, 1536);
-
-  /* %1075 = index(%1073) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 366085632, 3072, arena + 357041664, 1536);
-
-  /* %1076 = transpose(%297) {perm [1, 0]} blocks.5.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[135], arena + 337182720);
-
-  /* %1077 = linear_grad_weight(%1072, %295) blocks.5.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 346816512, arena + 1051140096,
-      arena + 356450304);
-
-  /* %1078 = fused_linear(%1072, %1076, %1038) {residual} blocks.5.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 346816512, 301056, arena + 337182720, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 414253056, 75264, arena + 1024635264, 75648);
-
-  /* %1079 = reshape(%1077) {shape [1536, 384, 1, 1]} blocks.5.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1077: no code */
-
-  /* %1080 = concat(%1037, %1078) {axis 0} blocks.5 : f32[B, 197, 384], a view of %676: no code */
-
-  /* %1081 = mul(%1080, %291) blocks.5 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 337182720);
-
-  /* %1082 = transpose(%288) {perm [1, 0]} blocks.5.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[133], arena + 339603456);
-
-  /* %1083 = fused_linear(%1081, %1082) blocks.5.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 337182720, arena + 339603456, NULL, LK_ACT_NONE, NULL,
-      arena + 344444928);
-
-  /* %1084 = linear_grad_weight(%1081, %287) blocks.5.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 337182720, arena + 961695744, arena + 352665600);
-
-  /* %1085 = reduce_sum(%1081) {axes [0], batch} blocks.5.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 337182720,
-      arena + 352814208);
-
-  /* %1086 = sdpa_grad(%284, %285, %286, %1083) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 1152] */
-  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 855183360, 1152, arena + 855183744, 1152,
-      arena + 855184128, 1152, arena + 344444928, 384, arena + 337182720, 1152,
-      arena + 337182720 + 384, 1152, arena + 337182720 + 768, 1152, 0.14433756f);
-
-  /* %1087 = transpose(%281) {perm [1, 0]} blocks.5.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[131], arena + 346865664);
-
-  /* %1088 = fused_linear(%1086, %1087) blocks.5.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 337182720, arena + 346865664, NULL, LK_ACT_NONE, NULL,
-      arena + 344444928);
-
-  /* %1089 = linear_grad_weight(%1086, %280) blocks.5.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 337182720, arena + 959275008,
-      arena + 352223232);
-
-  /* %1090 = reduce_sum(%1086) {axes [0], batch} blocks.5.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 337182720, arena + 352813056);
-
-  /* %1091 = reduce_sum(%1088) {axes [0], batch} blocks.5.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 344444928,
-      arena + 352814592);
-
-  /* %1092 = mul(%1088, %276) blocks.5.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 344444928, (const long[]){75648, 384, 1},
-      params[129], (const long[]){0, 0, 1}, arena + 337182720);
-
-  /* %1093 = mul(%1088, %278) blocks.5.norm1 : f32[B, 197, 384], written over %1088 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 344444928, (const long[]){75648, 384, 1},
-      arena + 956854272, (const long[]){75648, 384, 1}, arena + 344444928);
-
-  /* %1094 = reduce_sum(%1093) {axes [0], batch} blocks.5.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 344444928,
-      arena + 352814976);
-
-  /* %1095 = normalize_grad(%275, %1092) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 954433536, arena + 337182720, 1e-06f, arena + 339603456);
-
-  /* %1096 = add(%1080, %1095) blocks.4.conv : f32[B, 197, 384], written over %676 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      arena + 339603456, (const long[]){75648, 384, 1}, arena + 1024634880);
-
-  /* %1097 = slice(%1096) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %676: no code */
-
-  /* %1098 = slice(%1096) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 346816512, 75264);
-
-  /* %1099 = batch_normalize_grad(%269, %1098, %270) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1048731648, arena + 346816512, params[125],
-      1e-05f, arena + 349224960);
-
-  /* %1100 = batch_normalize_param_grad(%269, %1098) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1048731648, arena + 346816512, 1e-05f,
-      arena + 337182720);
-
-  /* %1101 = index(%1100) {axis 0, at 0} blocks.4.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 337182720, 768, arena + 352815360, 384);
-
-  /* %1102 = index(%1100) {axis 0, at 1} blocks.4.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 337183104, 768, arena + 352815744, 384);
-
-  /* %1103 = transpose(%268) {perm [1, 0]} blocks.4.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[124], arena + 351633408);
-
-  /* %1104 = fused_linear(%1099, %1103) blocks.4.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 349224960, arena + 351633408, NULL, LK_ACT_NONE, NULL,
-      arena + 337182720);
-
-  /* %1105 = linear_grad_weight(%1099, %266) blocks.4.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 349224960, arena + 327548928,
-      arena + 351633408);
-
-  /* %1106 = reshape(%1105) {shape [384, 1536, 1, 1]} blocks.4.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1105: no code */
-
-  /* %1107 = mul(%1104, %265) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){301056, 1536, 1},
-      arena + 1088338944, (const long[]){1536, 0, 1}, arena + 327548928);
-
-  /* %1108 = mul(%1104, %256) blocks.4.conv.conv.6 : f32[B, 196, 1536], written over %1104 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){301056, 1536, 1},
-      arena + 317915136, (const long[]){301056, 1536, 1}, arena + 337182720);
-
-  /* %1109 = reduce_sum(%1108) {axes [0]} blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
-      arena + 337182720, arena + 317915136);
-
-  /* %1110 = hsigmoid_grad(%264, %1109) blocks.4.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1088289792, arena + 317915136,
-      arena + 317964288);
-
-  /* %1111 = transpose(%262) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[122], arena + 317915136);
-
-  /* %1112 = fused_linear(%1110, %1111) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 317964288, arena + 317915136, NULL, LK_ACT_NONE, NULL,
-      arena + 317921280);
-
-  /* %1113 = linear_grad_weight(%1110, %261) blocks.4.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 317964288, arena + 1089506160, arena + 349224960);
-
-  /* %1114 = reduce_sum(%1110) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 317964288,
-      arena + 349237248);
-
-  /* %1115 = relu_grad(%260, %1112) blocks.4.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089506032, arena + 317921280, arena + 317921408);
-
-  /* %1116 = transpose(%258) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[120], arena + 317915136);
-
-  /* %1117 = fused_linear(%1115, %1116) blocks.4.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 317921408, arena + 317915136, NULL, LK_ACT_NONE, NULL,
-      arena + 337182720);
-
-  /* %1118 = linear_grad_weight(%1115, %257) blocks.4.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 317921408, arena + 1088240640, arena + 349231104);
-
-  /* %1119 = reduce_sum(%1115) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 317921408,
-      arena + 349238784);
-
-  /* %1120 = reshape(%1117) {shape [1, 1536]} blocks.4.conv.conv.6 : f32[B, 1, 1536], a view of %1117: no code */
-
-  /* %1121 = expand(%1120) {shape [196, 1536]} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){1536, 0, 1},
-      arena + 317915136, (const long[]){301056, 1536, 1});
-
-  /* %1122 = mul_scalar(%1121) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 317915136, 0.0051020407f, arena + 337182720);
-
-  /* %1123 = add(%1107, %1122) blocks.4.conv : f32[B, 196, 1536], written over %1107 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 327548928, (const long[]){301056, 1536, 1},
-      arena + 337182720, (const long[]){301056, 1536, 1}, arena + 327548928);
-
-  /* %1124 = hswish_grad(%254, %1123) blocks.4.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 308281344, arena + 327548928,
-      arena + 317915136);
-
-  /* %1125 = batch_normalize_grad(%251, %1124, %252) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 298647552, arena + 317915136, params[116],
-      1e-05f, arena + 308281344);
-
-  /* %1126 = batch_normalize_param_grad(%251, %1124) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 298647552, arena + 317915136, 1e-05f,
-      arena + 327548928);
-
-  /* %1127 = index(%1126) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 327548928, 3072, arena + 317928960, 1536);
-
-  /* %1128 = index(%1126) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 327550464, 3072, arena + 317930496, 1536);
-
-  /* %1129 = token_dwconv_grad_input(%1125, %250) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 308281344, params[115],
-      arena + 298647552);
-
-  /* %1130 = token_dwconv_grad_weight(%1125, %249) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 308281344,
-      arena + 289013760, arena + 317915136);
-
-  /* %1131 = hswish_grad(%247, %1129) blocks.4.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 279379968, arena + 298647552,
-      arena + 289013760);
-
-  /* %1132 = batch_normalize_grad(%244, %1131, %245) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 269746176, arena + 289013760, params[111],
-      1e-05f, arena + 279379968);
-
-  /* %1133 = batch_normalize_param_grad(%244, %1131) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 269746176, arena + 289013760, 1e-05f,
-      arena + 298647552);
-
-  /* %1134 = index(%1133) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 298647552, 3072, arena + 289603584, 1536);
-
-  /* %1135 = index(%1133) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 298649088, 3072, arena + 289605120, 1536);
-
-  /* %1136 = transpose(%243) {perm [1, 0]} blocks.4.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[110], arena + 269746176);
-
-  /* %1137 = linear_grad_weight(%1132, %241) blocks.4.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 279379968, arena + 1046323200,
-      arena + 289013760);
-
-  /* %1138 = fused_linear(%1132, %1136, %1098) {residual} blocks.4.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 279379968, 301056, arena + 269746176, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 346816512, 75264, arena + 1024635264, 75648);
-
-  /* %1139 = reshape(%1137) {shape [1536, 384, 1, 1]} blocks.4.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1137: no code */
-
-  /* %1140 = concat(%1097, %1138) {axis 0} blocks.4 : f32[B, 197, 384], a view of %676: no code */
-
-  /* %1141 = mul(%1140, %237) blocks.4 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 269746176);
-
-  /* %1142 = transpose(%234) {perm [1, 0]} blocks.4.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[108], arena + 272166912);
-
-  /* %1143 = fused_linear(%1141, %1142) blocks.4.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 269746176, arena + 272166912, NULL, LK_ACT_NONE, NULL,
-      arena + 277008384);
-
-  /* %1144 = linear_grad_weight(%1141, %233) blocks.4.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 269746176, arena + 952012800, arena + 285229056);
-
-  /* %1145 = reduce_sum(%1141) {axes [0], batch} blocks.4.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
-      arena + 285377664);
-
-  /* %1146 = sdpa_grad(%230, %231, %232, %1143) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 1152] */
-  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 847921152, 1152, arena + 847921536, 1152,
-      arena + 847921920, 1152, arena + 277008384, 384, arena + 269746176, 1152,
-      arena + 269746176 + 384, 1152, arena + 269746176 + 768, 1152, 0.14433756f);
-
-  /* %1147 = transpose(%227) {perm [1, 0]} blocks.4.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[106], arena + 279429120);
-
-  /* %1148 = fused_linear(%1146, %1147) blocks.4.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 269746176, arena + 279429120, NULL, LK_ACT_NONE, NULL,
-      arena + 277008384);
-
-  /* %1149 = linear_grad_weight(%1146, %226) blocks.4.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 269746176, arena + 949592064,
-      arena + 284786688);
-
-  /* %1150 = reduce_sum(%1146) {axes [0], batch} blocks.4.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 269746176, arena + 285376512);
-
-  /* %1151 = reduce_sum(%1148) {axes [0], batch} blocks.4.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 277008384,
-      arena + 285378048);
-
-  /* %1152 = mul(%1148, %222) blocks.4.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 277008384, (const long[]){75648, 384, 1},
-      params[104], (const long[]){0, 0, 1}, arena + 269746176);
-
-  /* %1153 = mul(%1148, %224) blocks.4.norm1 : f32[B, 197, 384], written over %1148 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 277008384, (const long[]){75648, 384, 1},
-      arena + 947171328, (const long[]){75648, 384, 1}, arena + 277008384);
-
-  /* %1154 = reduce_sum(%1153) {axes [0], batch} blocks.4.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 277008384,
-      arena + 285378432);
-
-  /* %1155 = normalize_grad(%221, %1152) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 944750592, arena + 269746176, 1e-06f, arena + 272166912);
-
-  /* %1156 = add(%1140, %1155) blocks.3.conv : f32[B, 197, 384], written over %676 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      arena + 272166912, (const long[]){75648, 384, 1}, arena + 1024634880);
-
-  /* %1157 = slice(%1156) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %676: no code */
-
-  /* %1158 = slice(%1156) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 279379968, 75264);
-
-  /* %1159 = batch_normalize_grad(%215, %1158, %216) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1043914752, arena + 279379968, params[100],
-      1e-05f, arena + 281788416);
-
-  /* %1160 = batch_normalize_param_grad(%215, %1158) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1043914752, arena + 279379968, 1e-05f,
-      arena + 269746176);
-
-  /* %1161 = index(%1160) {axis 0, at 0} blocks.3.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 269746176, 768, arena + 285378816, 384);
-
-  /* %1162 = index(%1160) {axis 0, at 1} blocks.3.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 269746560, 768, arena + 285379200, 384);
-
-  /* %1163 = transpose(%214) {perm [1, 0]} blocks.3.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[99], arena + 284196864);
-
-  /* %1164 = fused_linear(%1159, %1163) blocks.3.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 281788416, arena + 284196864, NULL, LK_ACT_NONE, NULL,
-      arena + 269746176);
-
-  /* %1165 = linear_grad_weight(%1159, %212) blocks.3.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 281788416, arena + 260112384,
-      arena + 284196864);
-
-  /* %1166 = reshape(%1165) {shape [384, 1536, 1, 1]} blocks.3.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1165: no code */
-
-  /* %1167 = mul(%1164, %211) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 269746176, (const long[]){301056, 1536, 1},
-      arena + 1088191488, (const long[]){1536, 0, 1}, arena + 260112384);
-
-  /* %1168 = mul(%1164, %202) blocks.3.conv.conv.6 : f32[B, 196, 1536], written over %1164 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 269746176, (const long[]){301056, 1536, 1},
-      arena + 250478592, (const long[]){301056, 1536, 1}, arena + 269746176);
-
-  /* %1169 = reduce_sum(%1168) {axes [0]} blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
-      arena + 269746176, arena + 250478592);
-
-  /* %1170 = hsigmoid_grad(%210, %1169) blocks.3.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1088142336, arena + 250478592,
-      arena + 250527744);
-
-  /* %1171 = transpose(%208) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[97], arena + 250478592);
-
-  /* %1172 = fused_linear(%1170, %1171) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 250527744, arena + 250478592, NULL, LK_ACT_NONE, NULL,
-      arena + 250484736);
-
-  /* %1173 = linear_grad_weight(%1170, %207) blocks.3.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 250527744, arena + 1089505904, arena + 281788416);
-
-  /* %1174 = reduce_sum(%1170) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 250527744,
-      arena + 281800704);
-
-  /* %1175 = relu_grad(%206, %1172) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089505776, arena + 250484736, arena + 250484864);
-
-  /* %1176 = transpose(%204) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[95], arena + 250478592);
-
-  /* %1177 = fused_linear(%1175, %1176) blocks.3.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 250484864, arena + 250478592, NULL, LK_ACT_NONE, NULL,
-      arena + 269746176);
-
-  /* %1178 = linear_grad_weight(%1175, %203) blocks.3.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 250484864, arena + 1088093184, arena + 281794560);
-
-  /* %1179 = reduce_sum(%1175) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 250484864,
-      arena + 281802240);
-
-  /* %1180 = reshape(%1177) {shape [1, 1536]} blocks.3.conv.conv.6 : f32[B, 1, 1536], a view of %1177: no code */
-
-  /* %1181 = expand(%1180) {shape [196, 1536]} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 269746176, (const long[]){1536, 0, 1},
-      arena + 250478592, (const long[]){301056, 1536, 1});
-
-  /* %1182 = mul_scalar(%1181) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 250478592, 0.0051020407f, arena + 269746176);
-
-  /* %1183 = add(%1167, %1182) blocks.3.conv : f32[B, 196, 1536], written over %1167 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 260112384, (const long[]){301056, 1536, 1},
-      arena + 269746176, (const long[]){301056, 1536, 1}, arena + 260112384);
-
-  /* %1184 = hswish_grad(%200, %1183) blocks.3.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 240844800, arena + 260112384,
-      arena + 250478592);
-
-  /* %1185 = batch_normalize_grad(%197, %1184, %198) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 231211008, arena + 250478592, params[91],
-      1e-05f, arena + 240844800);
-
-  /* %1186 = batch_normalize_param_grad(%197, %1184) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 231211008, arena + 250478592, 1e-05f,
+  /* %1068 = token_dwconv_grad_input(%1065, %309) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 279379968, params[140],
       arena + 260112384);
 
-  /* %1187 = index(%1186) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 260112384, 3072, arena + 250492416, 1536);
+  /* %1069 = token_dwconv_grad_weight(%1065, %308) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 279379968,
+      arena + 250478592, arena + 269746176);
 
-  /* %1188 = index(%1186) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 260113920, 3072, arena + 250493952, 1536);
+  /* %1070 = batch_norm_act_param_grad(%303, %1068, %306, %304, %305) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 240844800, arena + 260112384,
+      arena + 858255360, params[136], params[137], 1e-05f, LK_ACT_HSWISH, arena + 250478592,
+      arena + 250498560);
 
-  /* %1189 = token_dwconv_grad_input(%1185, %196) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 240844800, params[90],
-      arena + 231211008);
+  /* %1071 = batch_norm_act_grad(%303, %1068, %306, %304, %305, %1070) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 1536], written over %1068 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 240844800, arena + 260112384, arena + 858255360,
+      params[136], params[137], arena + 250498560, 1e-05f, LK_ACT_HSWISH, arena + 250478592,
+      arena + 260112384);
 
-  /* %1190 = token_dwconv_grad_weight(%1185, %195) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 240844800,
-      arena + 221577216, arena + 250478592);
+  /* %1072 = index(%1070) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 250498560, 3072, arena + 257064960, 1536);
 
-  /* %1191 = hswish_grad(%193, %1189) blocks.3.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 211943424, arena + 231211008,
-      arena + 221577216);
+  /* %1073 = index(%1070) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 250500096, 3072, arena + 257066496, 1536);
 
-  /* %1192 = batch_normalize_grad(%190, %1191, %191) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 202309632, arena + 221577216, params[86],
-      1e-05f, arena + 211943424);
+  /* %1074 = transpose(%302) {perm [1, 0]} blocks.5.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[135], arena + 240844800);
 
-  /* %1193 = batch_normalize_param_grad(%190, %1191) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 202309632, arena + 221577216, 1e-05f,
-      arena + 231211008);
+  /* %1075 = linear_grad_weight(%1071, %300) blocks.5.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 260112384, arena + 819929088,
+      arena + 255295488);
 
-  /* %1194 = index(%1193) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 231211008, 3072, arena + 222167040, 1536);
+  /* %1076 = fused_linear(%1071, %1074, %1038) {residual} blocks.5.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 260112384, 301056, arena + 240844800, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 298647552, 75264, arena + 793424256, 75648);
 
-  /* %1195 = index(%1193) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 231212544, 3072, arena + 222168576, 1536);
+  /* %1077 = reshape(%1075) {shape [1536, 384, 1, 1]} blocks.5.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1075: no code */
 
-  /* %1196 = transpose(%189) {perm [1, 0]} blocks.3.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[85], arena + 202309632);
+  /* %1078 = concat(%1037, %1076) {axis 0} blocks.5 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %1197 = linear_grad_weight(%1192, %187) blocks.3.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 211943424, arena + 1041506304,
-      arena + 221577216);
+  /* %1079 = mul(%1078, %296) blocks.5 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 240844800);
 
-  /* %1198 = fused_linear(%1192, %1196, %1158) {residual} blocks.3.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 211943424, 301056, arena + 202309632, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 279379968, 75264, arena + 1024635264, 75648);
+  /* %1080 = transpose(%293) {perm [1, 0]} blocks.5.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[133], arena + 243265536);
 
-  /* %1199 = reshape(%1197) {shape [1536, 384, 1, 1]} blocks.3.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1197: no code */
+  /* %1081 = fused_linear(%1079, %1080) blocks.5.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 240844800, arena + 243265536, NULL, LK_ACT_NONE, NULL,
+      arena + 248107008);
 
-  /* %1200 = concat(%1157, %1198) {axis 0} blocks.3 : f32[B, 197, 384], a view of %676: no code */
+  /* %1082 = linear_grad_weight(%1079, %292) blocks.5.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 240844800, arena + 730484736, arena + 256917504);
 
-  /* %1201 = mul(%1200, %183) blocks.3 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 202309632);
+  /* %1083 = reduce_sum(%1079) {axes [0], batch} blocks.5.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
+      arena + 257069184);
 
-  /* %1202 = transpose(%180) {perm [1, 0]} blocks.3.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[83], arena + 204730368);
+  /* %1084 = sdpa_grad(%289, %290, %291, %1081) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 623972352, 1152, arena + 623972736, 1152,
+      arena + 623973120, 1152, arena + 248107008, 384, arena + 240844800, 1152,
+      arena + 240844800 + 384, 1152, arena + 240844800 + 768, 1152, 0.14433756f);
 
-  /* %1203 = fused_linear(%1201, %1202) blocks.3.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 202309632, arena + 204730368, NULL, LK_ACT_NONE, NULL,
-      arena + 209571840);
+  /* %1085 = transpose(%286) {perm [1, 0]} blocks.5.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[131], arena + 250527744);
 
-  /* %1204 = linear_grad_weight(%1201, %179) blocks.3.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 202309632, arena + 942329856, arena + 217792512);
+  /* %1086 = fused_linear(%1084, %1085) blocks.5.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 240844800, arena + 250527744, NULL, LK_ACT_NONE, NULL,
+      arena + 248107008);
 
-  /* %1205 = reduce_sum(%1201) {axes [0], batch} blocks.3.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
-      arena + 217941120);
+  /* %1087 = linear_grad_weight(%1084, %285) blocks.5.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 240844800, arena + 728064000,
+      arena + 256475136);
 
-  /* %1206 = sdpa_grad(%176, %177, %178, %1203) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 1152] */
-  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 840658944, 1152, arena + 840659328, 1152,
-      arena + 840659712, 1152, arena + 209571840, 384, arena + 202309632, 1152,
-      arena + 202309632 + 384, 1152, arena + 202309632 + 768, 1152, 0.14433756f);
-
-  /* %1207 = transpose(%173) {perm [1, 0]} blocks.3.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[81], arena + 211992576);
-
-  /* %1208 = fused_linear(%1206, %1207) blocks.3.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 202309632, arena + 211992576, NULL, LK_ACT_NONE, NULL,
-      arena + 209571840);
-
-  /* %1209 = linear_grad_weight(%1206, %172) blocks.3.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 202309632, arena + 939909120,
-      arena + 217350144);
-
-  /* %1210 = reduce_sum(%1206) {axes [0], batch} blocks.3.attn.qkv : f32[1152] */
+  /* %1088 = reduce_sum(%1084) {axes [0], batch} blocks.5.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 202309632, arena + 217939968);
+      arena + 240844800, arena + 257068032);
 
-  /* %1211 = reduce_sum(%1208) {axes [0], batch} blocks.3.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 209571840,
-      arena + 217941504);
+  /* %1089 = reduce_sum(%1086) {axes [0], batch} blocks.5.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 248107008,
+      arena + 257069568);
 
-  /* %1212 = mul(%1208, %168) blocks.3.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 209571840, (const long[]){75648, 384, 1},
-      params[79], (const long[]){0, 0, 1}, arena + 202309632);
+  /* %1090 = mul(%1086, %281) blocks.5.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 248107008, (const long[]){75648, 384, 1},
+      params[129], (const long[]){0, 0, 1}, arena + 240844800);
 
-  /* %1213 = mul(%1208, %170) blocks.3.norm1 : f32[B, 197, 384], written over %1208 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 209571840, (const long[]){75648, 384, 1},
-      arena + 937488384, (const long[]){75648, 384, 1}, arena + 209571840);
+  /* %1091 = mul(%1086, %283) blocks.5.norm1 : f32[B, 197, 384], written over %1086 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 248107008, (const long[]){75648, 384, 1},
+      arena + 725643264, (const long[]){75648, 384, 1}, arena + 248107008);
 
-  /* %1214 = reduce_sum(%1213) {axes [0], batch} blocks.3.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 209571840,
-      arena + 217941888);
+  /* %1092 = reduce_sum(%1091) {axes [0], batch} blocks.5.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 248107008,
+      arena + 257069952);
 
-  /* %1215 = normalize_grad(%167, %1212) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 935067648, arena + 202309632, 1e-06f, arena + 204730368);
+  /* %1093 = normalize_grad(%280, %1090) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 723222528, arena + 240844800, 1e-06f, arena + 243265536);
 
-  /* %1216 = add(%1200, %1215) blocks.2.conv : f32[B, 197, 384], written over %676 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      arena + 204730368, (const long[]){75648, 384, 1}, arena + 1024634880);
+  /* %1094 = add(%1078, %1093) blocks.4.conv : f32[B, 197, 384], written over %688 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      arena + 243265536, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %1217 = slice(%1216) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %676: no code */
+  /* %1095 = slice(%1094) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %688: no code */
 
-  /* %1218 = slice(%1216) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 211943424, 75264);
+  /* %1096 = slice(%1094) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 250478592, 75264);
 
-  /* %1219 = batch_normalize_grad(%161, %1218, %162) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1039097856, arena + 211943424, params[75],
-      1e-05f, arena + 214351872);
+  /* %1097 = batch_norm_act_param_grad(%273, %1096, %276, %274, %275) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 817520640, arena + 250478592,
+      arena + 858398208, params[125], params[126], 1e-05f, LK_ACT_NONE, arena + 240844800,
+      arena + 240849792);
 
-  /* %1220 = batch_normalize_param_grad(%161, %1218) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1039097856, arena + 211943424, 1e-05f,
-      arena + 202309632);
+  /* %1098 = batch_norm_act_grad(%273, %1096, %276, %274, %275, %1097) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 817520640, arena + 250478592, arena + 858398208,
+      params[125], params[126], arena + 240849792, 1e-05f, LK_ACT_NONE, arena + 240844800,
+      arena + 252887040);
 
-  /* %1221 = index(%1220) {axis 0, at 0} blocks.2.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 202309632, 768, arena + 217942272, 384);
+  /* %1099 = index(%1097) {axis 0, at 0} blocks.4.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 240849792, 768, arena + 257070336, 384);
 
-  /* %1222 = index(%1220) {axis 0, at 1} blocks.2.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 202310016, 768, arena + 217942656, 384);
+  /* %1100 = index(%1097) {axis 0, at 1} blocks.4.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 240850176, 768, arena + 257070720, 384);
 
-  /* %1223 = transpose(%160) {perm [1, 0]} blocks.2.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[74], arena + 216760320);
+  /* %1101 = transpose(%272) {perm [1, 0]} blocks.4.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[124], arena + 255885312);
 
-  /* %1224 = fused_linear(%1219, %1223) blocks.2.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 214351872, arena + 216760320, NULL, LK_ACT_NONE, NULL,
-      arena + 202309632);
+  /* %1102 = fused_linear(%1098, %1101) blocks.4.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 252887040, arena + 255885312, NULL, LK_ACT_NONE, NULL,
+      arena + 240844800);
 
-  /* %1225 = linear_grad_weight(%1219, %158) blocks.2.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 214351872, arena + 192675840,
-      arena + 216760320);
+  /* %1103 = linear_grad_weight(%1098, %270) blocks.4.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 252887040, arena + 231211008,
+      arena + 255885312);
 
-  /* %1226 = reshape(%1225) {shape [384, 1536, 1, 1]} blocks.2.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1225: no code */
+  /* %1104 = reshape(%1103) {shape [384, 1536, 1, 1]} blocks.4.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1103: no code */
 
-  /* %1227 = mul(%1224, %157) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 202309632, (const long[]){301056, 1536, 1},
-      arena + 1088044032, (const long[]){1536, 0, 1}, arena + 192675840);
+  /* %1105 = mul(%1102, %269) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 240844800, (const long[]){301056, 1536, 1},
+      arena + 857127936, (const long[]){1536, 0, 1}, arena + 231211008);
 
-  /* %1228 = mul(%1224, %148) blocks.2.conv.conv.6 : f32[B, 196, 1536], written over %1224 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 202309632, (const long[]){301056, 1536, 1},
-      arena + 183042048, (const long[]){301056, 1536, 1}, arena + 202309632);
+  /* %1106 = mul(%1102, %260) blocks.4.conv.conv.6 : f32[B, 196, 1536], written over %1102 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 240844800, (const long[]){301056, 1536, 1},
+      arena + 221577216, (const long[]){301056, 1536, 1}, arena + 240844800);
 
-  /* %1229 = reduce_sum(%1228) {axes [0]} blocks.2.conv.conv.6 : f32[B, 1536] */
+  /* %1107 = reduce_sum(%1106) {axes [0]} blocks.4.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
-      arena + 202309632, arena + 183042048);
+      arena + 240844800, arena + 221577216);
 
-  /* %1230 = hsigmoid_grad(%156, %1229) blocks.2.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1087994880, arena + 183042048,
-      arena + 183091200);
+  /* %1108 = hsigmoid_grad(%268, %1107) blocks.4.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857078784, arena + 221577216, arena + 221626368);
 
-  /* %1231 = transpose(%154) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[72], arena + 183042048);
+  /* %1109 = transpose(%266) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[122], arena + 221577216);
 
-  /* %1232 = fused_linear(%1230, %1231) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 183091200, arena + 183042048, NULL, LK_ACT_NONE, NULL,
-      arena + 183048192);
+  /* %1110 = fused_linear(%1108, %1109) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 221626368, arena + 221577216, NULL, LK_ACT_NONE, NULL,
+      arena + 221583360);
 
-  /* %1233 = linear_grad_weight(%1230, %153) blocks.2.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 183091200, arena + 1089505648, arena + 214351872);
+  /* %1111 = linear_grad_weight(%1108, %265) blocks.4.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 221626368, arena + 858418416, arena + 252887040);
 
-  /* %1234 = reduce_sum(%1230) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 183091200,
-      arena + 214364160);
+  /* %1112 = reduce_sum(%1108) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 221626368,
+      arena + 252899328);
 
-  /* %1235 = relu_grad(%152, %1232) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089505520, arena + 183048192, arena + 183048320);
+  /* %1113 = relu_grad(%264, %1110) blocks.4.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418288, arena + 221583360, arena + 221583488);
 
-  /* %1236 = transpose(%150) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[70], arena + 183042048);
+  /* %1114 = transpose(%262) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[120], arena + 221577216);
 
-  /* %1237 = fused_linear(%1235, %1236) blocks.2.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 183048320, arena + 183042048, NULL, LK_ACT_NONE, NULL,
-      arena + 202309632);
+  /* %1115 = fused_linear(%1113, %1114) blocks.4.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 221583488, arena + 221577216, NULL, LK_ACT_NONE, NULL,
+      arena + 240844800);
 
-  /* %1238 = linear_grad_weight(%1235, %149) blocks.2.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 183048320, arena + 1087945728, arena + 214358016);
+  /* %1116 = linear_grad_weight(%1113, %261) blocks.4.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 221583488, arena + 857029632, arena + 252893184);
 
-  /* %1239 = reduce_sum(%1235) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 183048320,
-      arena + 214365696);
+  /* %1117 = reduce_sum(%1113) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 221583488,
+      arena + 252900864);
 
-  /* %1240 = reshape(%1237) {shape [1, 1536]} blocks.2.conv.conv.6 : f32[B, 1, 1536], a view of %1237: no code */
+  /* %1118 = reshape(%1115) {shape [1, 1536]} blocks.4.conv.conv.6 : f32[B, 1, 1536], a view of %1115: no code */
 
-  /* %1241 = expand(%1240) {shape [196, 1536]} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 202309632, (const long[]){1536, 0, 1},
-      arena + 183042048, (const long[]){301056, 1536, 1});
+  /* %1119 = expand(%1118) {shape [196, 1536]} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 240844800, (const long[]){1536, 0, 1},
+      arena + 221577216, (const long[]){301056, 1536, 1});
 
-  /* %1242 = mul_scalar(%1241) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 183042048, 0.0051020407f, arena + 202309632);
+  /* %1120 = mul_scalar(%1119) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 221577216, 0.0051020407f, arena + 240844800);
 
-  /* %1243 = add(%1227, %1242) blocks.2.conv : f32[B, 196, 1536], written over %1227 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 192675840, (const long[]){301056, 1536, 1},
-      arena + 202309632, (const long[]){301056, 1536, 1}, arena + 192675840);
+  /* %1121 = add(%1105, %1120) blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1105 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 231211008, (const long[]){301056, 1536, 1},
+      arena + 240844800, (const long[]){301056, 1536, 1}, arena + 231211008);
 
-  /* %1244 = hswish_grad(%146, %1243) blocks.2.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 173408256, arena + 192675840,
-      arena + 183042048);
+  /* %1122 = batch_norm_act_param_grad(%255, %1121, %258, %256, %257) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 211943424, arena + 231211008,
+      arena + 858250752, params[116], params[117], 1e-05f, LK_ACT_HSWISH, arena + 221577216,
+      arena + 221597184);
 
-  /* %1245 = batch_normalize_grad(%143, %1244, %144) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 163774464, arena + 183042048, params[66],
-      1e-05f, arena + 173408256);
+  /* %1123 = batch_norm_act_grad(%255, %1121, %258, %256, %257, %1122) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1105 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 211943424, arena + 231211008, arena + 858250752,
+      params[116], params[117], arena + 221597184, 1e-05f, LK_ACT_HSWISH, arena + 221577216,
+      arena + 231211008);
 
-  /* %1246 = batch_normalize_param_grad(%143, %1244) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 163774464, arena + 183042048, 1e-05f,
+  /* %1124 = index(%1122) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 221597184, 3072, arena + 221591040, 1536);
+
+  /* %1125 = index(%1122) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 221598720, 3072, arena + 221592576, 1536);
+
+  /* %1126 = token_dwconv_grad_input(%1123, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 231211008, params[115],
+      arena + 211943424);
+
+  /* %1127 = token_dwconv_grad_weight(%1123, %253) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 231211008,
+      arena + 202309632, arena + 221577216);
+
+  /* %1128 = batch_norm_act_param_grad(%248, %1126, %251, %249, %250) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 192675840, arena + 211943424,
+      arena + 858246144, params[111], params[112], 1e-05f, LK_ACT_HSWISH, arena + 202309632,
+      arena + 202329600);
+
+  /* %1129 = batch_norm_act_grad(%248, %1126, %251, %249, %250, %1128) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 1536], written over %1126 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 192675840, arena + 211943424, arena + 858246144,
+      params[111], params[112], arena + 202329600, 1e-05f, LK_ACT_HSWISH, arena + 202309632,
+      arena + 211943424);
+
+  /* %1130 = index(%1128) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 202329600, 3072, arena + 208896000, 1536);
+
+  /* %1131 = index(%1128) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 202331136, 3072, arena + 208897536, 1536);
+
+  /* %1132 = transpose(%247) {perm [1, 0]} blocks.4.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[110], arena + 192675840);
+
+  /* %1133 = linear_grad_weight(%1129, %245) blocks.4.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 211943424, arena + 815112192,
+      arena + 207126528);
+
+  /* %1134 = fused_linear(%1129, %1132, %1096) {residual} blocks.4.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 211943424, 301056, arena + 192675840, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 250478592, 75264, arena + 793424256, 75648);
+
+  /* %1135 = reshape(%1133) {shape [1536, 384, 1, 1]} blocks.4.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1133: no code */
+
+  /* %1136 = concat(%1095, %1134) {axis 0} blocks.4 : f32[B, 197, 384], a view of %688: no code */
+
+  /* %1137 = mul(%1136, %241) blocks.4 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 192675840);
+
+  /* %1138 = transpose(%238) {perm [1, 0]} blocks.4.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[108], arena + 195096576);
+
+  /* %1139 = fused_linear(%1137, %1138) blocks.4.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 192675840, arena + 195096576, NULL, LK_ACT_NONE, NULL,
+      arena + 199938048);
+
+  /* %1140 = linear_grad_weight(%1137, %237) blocks.4.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 192675840, arena + 720801792, arena + 208748544);
+
+  /* %1141 = reduce_sum(%1137) {axes [0], batch} blocks.4.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
+      arena + 208900224);
+
+  /* %1142 = sdpa_grad(%234, %235, %236, %1139) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 616710144, 1152, arena + 616710528, 1152,
+      arena + 616710912, 1152, arena + 199938048, 384, arena + 192675840, 1152,
+      arena + 192675840 + 384, 1152, arena + 192675840 + 768, 1152, 0.14433756f);
+
+  /* %1143 = transpose(%231) {perm [1, 0]} blocks.4.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[106], arena + 202358784);
+
+  /* %1144 = fused_linear(%1142, %1143) blocks.4.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 192675840, arena + 202358784, NULL, LK_ACT_NONE, NULL,
+      arena + 199938048);
+
+  /* %1145 = linear_grad_weight(%1142, %230) blocks.4.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 192675840, arena + 718381056,
+      arena + 208306176);
+
+  /* %1146 = reduce_sum(%1142) {axes [0], batch} blocks.4.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 192675840, arena + 208899072);
+
+  /* %1147 = reduce_sum(%1144) {axes [0], batch} blocks.4.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 199938048,
+      arena + 208900608);
+
+  /* %1148 = mul(%1144, %226) blocks.4.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 199938048, (const long[]){75648, 384, 1},
+      params[104], (const long[]){0, 0, 1}, arena + 192675840);
+
+  /* %1149 = mul(%1144, %228) blocks.4.norm1 : f32[B, 197, 384], written over %1144 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 199938048, (const long[]){75648, 384, 1},
+      arena + 715960320, (const long[]){75648, 384, 1}, arena + 199938048);
+
+  /* %1150 = reduce_sum(%1149) {axes [0], batch} blocks.4.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 199938048,
+      arena + 208900992);
+
+  /* %1151 = normalize_grad(%225, %1148) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 713539584, arena + 192675840, 1e-06f, arena + 195096576);
+
+  /* %1152 = add(%1136, %1151) blocks.3.conv : f32[B, 197, 384], written over %688 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      arena + 195096576, (const long[]){75648, 384, 1}, arena + 793423872);
+
+  /* %1153 = slice(%1152) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %688: no code */
+
+  /* %1154 = slice(%1152) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 202309632, 75264);
+
+  /* %1155 = batch_norm_act_param_grad(%218, %1154, %221, %219, %220) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 812703744, arena + 202309632,
+      arena + 858397056, params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 192675840,
+      arena + 192680832);
+
+  /* %1156 = batch_norm_act_grad(%218, %1154, %221, %219, %220, %1155) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 812703744, arena + 202309632, arena + 858397056,
+      params[100], params[101], arena + 192680832, 1e-05f, LK_ACT_NONE, arena + 192675840,
+      arena + 204718080);
+
+  /* %1157 = index(%1155) {axis 0, at 0} blocks.3.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 192680832, 768, arena + 208901376, 384);
+
+  /* %1158 = index(%1155) {axis 0, at 1} blocks.3.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 192681216, 768, arena + 208901760, 384);
+
+  /* %1159 = transpose(%217) {perm [1, 0]} blocks.3.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[99], arena + 207716352);
+
+  /* %1160 = fused_linear(%1156, %1159) blocks.3.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 204718080, arena + 207716352, NULL, LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %1247 = index(%1246) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 192675840, 3072, arena + 183055872, 1536);
+  /* %1161 = linear_grad_weight(%1156, %215) blocks.3.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 204718080, arena + 183042048,
+      arena + 207716352);
 
-  /* %1248 = index(%1246) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 192677376, 3072, arena + 183057408, 1536);
+  /* %1162 = reshape(%1161) {shape [384, 1536, 1, 1]} blocks.3.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1161: no code */
 
-  /* %1249 = token_dwconv_grad_input(%1245, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 173408256, params[65],
-      arena + 163774464);
+  /* %1163 = mul(%1160, %214) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 192675840, (const long[]){301056, 1536, 1},
+      arena + 856980480, (const long[]){1536, 0, 1}, arena + 183042048);
 
-  /* %1250 = token_dwconv_grad_weight(%1245, %141) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 173408256,
-      arena + 154140672, arena + 183042048);
+  /* %1164 = mul(%1160, %205) blocks.3.conv.conv.6 : f32[B, 196, 1536], written over %1160 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 192675840, (const long[]){301056, 1536, 1},
+      arena + 173408256, (const long[]){301056, 1536, 1}, arena + 192675840);
 
-  /* %1251 = hswish_grad(%139, %1249) blocks.2.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 144506880, arena + 163774464,
-      arena + 154140672);
-
-  /* %1252 = batch_normalize_grad(%136, %1251, %137) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 134873088, arena + 154140672, params[61],
-      1e-05f, arena + 144506880);
-
-  /* %1253 = batch_normalize_param_grad(%136, %1251) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 134873088, arena + 154140672, 1e-05f,
-      arena + 163774464);
-
-  /* %1254 = index(%1253) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 163774464, 3072, arena + 154730496, 1536);
-
-  /* %1255 = index(%1253) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 163776000, 3072, arena + 154732032, 1536);
-
-  /* %1256 = transpose(%135) {perm [1, 0]} blocks.2.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[60], arena + 134873088);
-
-  /* %1257 = linear_grad_weight(%1252, %133) blocks.2.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 144506880, arena + 1036689408,
-      arena + 154140672);
-
-  /* %1258 = fused_linear(%1252, %1256, %1218) {residual} blocks.2.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 144506880, 301056, arena + 134873088, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 211943424, 75264, arena + 1024635264, 75648);
-
-  /* %1259 = reshape(%1257) {shape [1536, 384, 1, 1]} blocks.2.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1257: no code */
-
-  /* %1260 = concat(%1217, %1258) {axis 0} blocks.2 : f32[B, 197, 384], a view of %676: no code */
-
-  /* %1261 = mul(%1260, %129) blocks.2 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 134873088);
-
-  /* %1262 = transpose(%126) {perm [1, 0]} blocks.2.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[58], arena + 137293824);
-
-  /* %1263 = fused_linear(%1261, %1262) blocks.2.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 134873088, arena + 137293824, NULL, LK_ACT_NONE, NULL,
-      arena + 142135296);
-
-  /* %1264 = linear_grad_weight(%1261, %125) blocks.2.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 134873088, arena + 932646912, arena + 150355968);
-
-  /* %1265 = reduce_sum(%1261) {axes [0], batch} blocks.2.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
-      arena + 150504576);
-
-  /* %1266 = sdpa_grad(%122, %123, %124, %1263) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 1152] */
-  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 833396736, 1152, arena + 833397120, 1152,
-      arena + 833397504, 1152, arena + 142135296, 384, arena + 134873088, 1152,
-      arena + 134873088 + 384, 1152, arena + 134873088 + 768, 1152, 0.14433756f);
-
-  /* %1267 = transpose(%119) {perm [1, 0]} blocks.2.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[56], arena + 144556032);
-
-  /* %1268 = fused_linear(%1266, %1267) blocks.2.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 134873088, arena + 144556032, NULL, LK_ACT_NONE, NULL,
-      arena + 142135296);
-
-  /* %1269 = linear_grad_weight(%1266, %118) blocks.2.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 134873088, arena + 930226176,
-      arena + 149913600);
-
-  /* %1270 = reduce_sum(%1266) {axes [0], batch} blocks.2.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
-      arena + 134873088, arena + 150503424);
-
-  /* %1271 = reduce_sum(%1268) {axes [0], batch} blocks.2.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 142135296,
-      arena + 150504960);
-
-  /* %1272 = mul(%1268, %114) blocks.2.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 142135296, (const long[]){75648, 384, 1},
-      params[54], (const long[]){0, 0, 1}, arena + 134873088);
-
-  /* %1273 = mul(%1268, %116) blocks.2.norm1 : f32[B, 197, 384], written over %1268 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 142135296, (const long[]){75648, 384, 1},
-      arena + 927805440, (const long[]){75648, 384, 1}, arena + 142135296);
-
-  /* %1274 = reduce_sum(%1273) {axes [0], batch} blocks.2.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 142135296,
-      arena + 150505344);
-
-  /* %1275 = normalize_grad(%113, %1272) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 925384704, arena + 134873088, 1e-06f, arena + 137293824);
-
-  /* %1276 = add(%1260, %1275) blocks.1.conv : f32[B, 197, 384], written over %676 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      arena + 137293824, (const long[]){75648, 384, 1}, arena + 1024634880);
-
-  /* %1277 = slice(%1276) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %676: no code */
-
-  /* %1278 = slice(%1276) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 144506880, 75264);
-
-  /* %1279 = batch_normalize_grad(%107, %1278, %108) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1034280960, arena + 144506880, params[50],
-      1e-05f, arena + 146915328);
-
-  /* %1280 = batch_normalize_param_grad(%107, %1278) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1034280960, arena + 144506880, 1e-05f,
-      arena + 134873088);
-
-  /* %1281 = index(%1280) {axis 0, at 0} blocks.1.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 134873088, 768, arena + 150505728, 384);
-
-  /* %1282 = index(%1280) {axis 0, at 1} blocks.1.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 134873472, 768, arena + 150506112, 384);
-
-  /* %1283 = transpose(%106) {perm [1, 0]} blocks.1.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[49], arena + 149323776);
-
-  /* %1284 = fused_linear(%1279, %1283) blocks.1.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 146915328, arena + 149323776, NULL, LK_ACT_NONE, NULL,
-      arena + 134873088);
-
-  /* %1285 = linear_grad_weight(%1279, %104) blocks.1.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 146915328, arena + 125239296,
-      arena + 149323776);
-
-  /* %1286 = reshape(%1285) {shape [384, 1536, 1, 1]} blocks.1.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1285: no code */
-
-  /* %1287 = mul(%1284, %103) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 134873088, (const long[]){301056, 1536, 1},
-      arena + 1087896576, (const long[]){1536, 0, 1}, arena + 125239296);
-
-  /* %1288 = mul(%1284, %94) blocks.1.conv.conv.6 : f32[B, 196, 1536], written over %1284 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 134873088, (const long[]){301056, 1536, 1},
-      arena + 115605504, (const long[]){301056, 1536, 1}, arena + 134873088);
-
-  /* %1289 = reduce_sum(%1288) {axes [0]} blocks.1.conv.conv.6 : f32[B, 1536] */
+  /* %1165 = reduce_sum(%1164) {axes [0]} blocks.3.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
-      arena + 134873088, arena + 115605504);
+      arena + 192675840, arena + 173408256);
 
-  /* %1290 = hsigmoid_grad(%102, %1289) blocks.1.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1087847424, arena + 115605504,
-      arena + 115654656);
+  /* %1166 = hsigmoid_grad(%213, %1165) blocks.3.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 856931328, arena + 173408256, arena + 173457408);
 
-  /* %1291 = transpose(%100) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[47], arena + 115605504);
+  /* %1167 = transpose(%211) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[97], arena + 173408256);
 
-  /* %1292 = fused_linear(%1290, %1291) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 115654656, arena + 115605504, NULL, LK_ACT_NONE, NULL,
-      arena + 115611648);
+  /* %1168 = fused_linear(%1166, %1167) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 173457408, arena + 173408256, NULL, LK_ACT_NONE, NULL,
+      arena + 173414400);
 
-  /* %1293 = linear_grad_weight(%1290, %99) blocks.1.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 115654656, arena + 1089505392, arena + 146915328);
+  /* %1169 = linear_grad_weight(%1166, %210) blocks.3.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 173457408, arena + 858418160, arena + 204718080);
 
-  /* %1294 = reduce_sum(%1290) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 115654656,
-      arena + 146927616);
+  /* %1170 = reduce_sum(%1166) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 173457408,
+      arena + 204730368);
 
-  /* %1295 = relu_grad(%98, %1292) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089505264, arena + 115611648, arena + 115611776);
+  /* %1171 = relu_grad(%209, %1168) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418032, arena + 173414400, arena + 173414528);
 
-  /* %1296 = transpose(%96) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[45], arena + 115605504);
+  /* %1172 = transpose(%207) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[95], arena + 173408256);
 
-  /* %1297 = fused_linear(%1295, %1296) blocks.1.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 115611776, arena + 115605504, NULL, LK_ACT_NONE, NULL,
+  /* %1173 = fused_linear(%1171, %1172) blocks.3.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 173414528, arena + 173408256, NULL, LK_ACT_NONE, NULL,
+      arena + 192675840);
+
+  /* %1174 = linear_grad_weight(%1171, %206) blocks.3.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 173414528, arena + 856882176, arena + 204724224);
+
+  /* %1175 = reduce_sum(%1171) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 173414528,
+      arena + 204731904);
+
+  /* %1176 = reshape(%1173) {shape [1, 1536]} blocks.3.conv.conv.6 : f32[B, 1, 1536], a view of %1173: no code */
+
+  /* %1177 = expand(%1176) {shape [196, 1536]} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 192675840, (const long[]){1536, 0, 1},
+      arena + 173408256, (const long[]){301056, 1536, 1});
+
+  /* %1178 = mul_scalar(%1177) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 173408256, 0.0051020407f, arena + 192675840);
+
+  /* %1179 = add(%1163, %1178) blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1163 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 183042048, (const long[]){301056, 1536, 1},
+      arena + 192675840, (const long[]){301056, 1536, 1}, arena + 183042048);
+
+  /* %1180 = batch_norm_act_param_grad(%200, %1179, %203, %201, %202) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 163774464, arena + 183042048,
+      arena + 858241536, params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 173408256,
+      arena + 173428224);
+
+  /* %1181 = batch_norm_act_grad(%200, %1179, %203, %201, %202, %1180) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1163 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 163774464, arena + 183042048, arena + 858241536,
+      params[91], params[92], arena + 173428224, 1e-05f, LK_ACT_HSWISH, arena + 173408256,
+      arena + 183042048);
+
+  /* %1182 = index(%1180) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 173428224, 3072, arena + 173422080, 1536);
+
+  /* %1183 = index(%1180) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 173429760, 3072, arena + 173423616, 1536);
+
+  /* %1184 = token_dwconv_grad_input(%1181, %199) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 183042048, params[90],
+      arena + 163774464);
+
+  /* %1185 = token_dwconv_grad_weight(%1181, %198) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 183042048,
+      arena + 154140672, arena + 173408256);
+
+  /* %1186 = batch_norm_act_param_grad(%193, %1184, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 144506880, arena + 163774464,
+      arena + 858236928, params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 154140672,
+      arena + 154160640);
+
+  /* %1187 = batch_norm_act_grad(%193, %1184, %196, %194, %195, %1186) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 1536], written over %1184 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 144506880, arena + 163774464, arena + 858236928,
+      params[86], params[87], arena + 154160640, 1e-05f, LK_ACT_HSWISH, arena + 154140672,
+      arena + 163774464);
+
+  /* %1188 = index(%1186) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 154160640, 3072, arena + 160727040, 1536);
+
+  /* %1189 = index(%1186) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 154162176, 3072, arena + 160728576, 1536);
+
+  /* %1190 = transpose(%192) {perm [1, 0]} blocks.3.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[85], arena + 144506880);
+
+  /* %1191 = linear_grad_weight(%1187, %190) blocks.3.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 163774464, arena + 810295296,
+      arena + 158957568);
+
+  /* %1192 = fused_linear(%1187, %1190, %1154) {residual} blocks.3.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 163774464, 301056, arena + 144506880, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 202309632, 75264, arena + 793424256, 75648);
+
+  /* %1193 = reshape(%1191) {shape [1536, 384, 1, 1]} blocks.3.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1191: no code */
+
+  /* %1194 = concat(%1153, %1192) {axis 0} blocks.3 : f32[B, 197, 384], a view of %688: no code */
+
+  /* %1195 = mul(%1194, %186) blocks.3 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 144506880);
+
+  /* %1196 = transpose(%183) {perm [1, 0]} blocks.3.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[83], arena + 146927616);
+
+  /* %1197 = fused_linear(%1195, %1196) blocks.3.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 144506880, arena + 146927616, NULL, LK_ACT_NONE, NULL,
+      arena + 151769088);
+
+  /* %1198 = linear_grad_weight(%1195, %182) blocks.3.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 144506880, arena + 711118848, arena + 160579584);
+
+  /* %1199 = reduce_sum(%1195) {axes [0], batch} blocks.3.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
+      arena + 160731264);
+
+  /* %1200 = sdpa_grad(%179, %180, %181, %1197) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 609447936, 1152, arena + 609448320, 1152,
+      arena + 609448704, 1152, arena + 151769088, 384, arena + 144506880, 1152,
+      arena + 144506880 + 384, 1152, arena + 144506880 + 768, 1152, 0.14433756f);
+
+  /* %1201 = transpose(%176) {perm [1, 0]} blocks.3.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[81], arena + 154189824);
+
+  /* %1202 = fused_linear(%1200, %1201) blocks.3.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 144506880, arena + 154189824, NULL, LK_ACT_NONE, NULL,
+      arena + 151769088);
+
+  /* %1203 = linear_grad_weight(%1200, %175) blocks.3.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 144506880, arena + 708698112,
+      arena + 160137216);
+
+  /* %1204 = reduce_sum(%1200) {axes [0], batch} blocks.3.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
+      arena + 144506880, arena + 160730112);
+
+  /* %1205 = reduce_sum(%1202) {axes [0], batch} blocks.3.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 151769088,
+      arena + 160731648);
+
+  /* %1206 = mul(%1202, %171) blocks.3.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 151769088, (const long[]){75648, 384, 1},
+      params[79], (const long[]){0, 0, 1}, arena + 144506880);
+
+  /* %1207 = mul(%1202, %173) blocks.3.norm1 : f32[B, 197, 384], written over %1202 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 151769088, (const long[]){75648, 384, 1},
+      arena + 706277376, (const long[]){75648, 384, 1}, arena + 151769088);
+
+  /* %1208 = reduce_sum(%1207) {axes [0], batch} blocks.3.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 151769088,
+      arena + 160732032);
+
+  /* %1209 = normalize_grad(%170, %1206) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 703856640, arena + 144506880, 1e-06f, arena + 146927616);
+
+  /* %1210 = add(%1194, %1209) blocks.2.conv : f32[B, 197, 384], written over %688 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      arena + 146927616, (const long[]){75648, 384, 1}, arena + 793423872);
+
+  /* %1211 = slice(%1210) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %688: no code */
+
+  /* %1212 = slice(%1210) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 154140672, 75264);
+
+  /* %1213 = batch_norm_act_param_grad(%163, %1212, %166, %164, %165) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 807886848, arena + 154140672,
+      arena + 858395904, params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 144506880,
+      arena + 144511872);
+
+  /* %1214 = batch_norm_act_grad(%163, %1212, %166, %164, %165, %1213) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 807886848, arena + 154140672, arena + 858395904,
+      params[75], params[76], arena + 144511872, 1e-05f, LK_ACT_NONE, arena + 144506880,
+      arena + 156549120);
+
+  /* %1215 = index(%1213) {axis 0, at 0} blocks.2.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 144511872, 768, arena + 160732416, 384);
+
+  /* %1216 = index(%1213) {axis 0, at 1} blocks.2.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 144512256, 768, arena + 160732800, 384);
+
+  /* %1217 = transpose(%162) {perm [1, 0]} blocks.2.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[74], arena + 159547392);
+
+  /* %1218 = fused_linear(%1214, %1217) blocks.2.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 156549120, arena + 159547392, NULL, LK_ACT_NONE, NULL,
+      arena + 144506880);
+
+  /* %1219 = linear_grad_weight(%1214, %160) blocks.2.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 156549120, arena + 134873088,
+      arena + 159547392);
+
+  /* %1220 = reshape(%1219) {shape [384, 1536, 1, 1]} blocks.2.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1219: no code */
+
+  /* %1221 = mul(%1218, %159) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 144506880, (const long[]){301056, 1536, 1},
+      arena + 856833024, (const long[]){1536, 0, 1}, arena + 134873088);
+
+  /* %1222 = mul(%1218, %150) blocks.2.conv.conv.6 : f32[B, 196, 1536], written over %1218 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 144506880, (const long[]){301056, 1536, 1},
+      arena + 125239296, (const long[]){301056, 1536, 1}, arena + 144506880);
+
+  /* %1223 = reduce_sum(%1222) {axes [0]} blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
+      arena + 144506880, arena + 125239296);
+
+  /* %1224 = hsigmoid_grad(%158, %1223) blocks.2.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 856783872, arena + 125239296, arena + 125288448);
+
+  /* %1225 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[72], arena + 125239296);
+
+  /* %1226 = fused_linear(%1224, %1225) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 125288448, arena + 125239296, NULL, LK_ACT_NONE, NULL,
+      arena + 125245440);
+
+  /* %1227 = linear_grad_weight(%1224, %155) blocks.2.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 125288448, arena + 858417904, arena + 156549120);
+
+  /* %1228 = reduce_sum(%1224) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 125288448,
+      arena + 156561408);
+
+  /* %1229 = relu_grad(%154, %1226) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858417776, arena + 125245440, arena + 125245568);
+
+  /* %1230 = transpose(%152) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[70], arena + 125239296);
+
+  /* %1231 = fused_linear(%1229, %1230) blocks.2.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 125245568, arena + 125239296, NULL, LK_ACT_NONE, NULL,
+      arena + 144506880);
+
+  /* %1232 = linear_grad_weight(%1229, %151) blocks.2.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 125245568, arena + 856734720, arena + 156555264);
+
+  /* %1233 = reduce_sum(%1229) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 125245568,
+      arena + 156562944);
+
+  /* %1234 = reshape(%1231) {shape [1, 1536]} blocks.2.conv.conv.6 : f32[B, 1, 1536], a view of %1231: no code */
+
+  /* %1235 = expand(%1234) {shape [196, 1536]} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 144506880, (const long[]){1536, 0, 1},
+      arena + 125239296, (const long[]){301056, 1536, 1});
+
+  /* %1236 = mul_scalar(%1235) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 125239296, 0.0051020407f, arena + 144506880);
+
+  /* %1237 = add(%1221, %1236) blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1221 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 134873088, (const long[]){301056, 1536, 1},
+      arena + 144506880, (const long[]){301056, 1536, 1}, arena + 134873088);
+
+  /* %1238 = batch_norm_act_param_grad(%145, %1237, %148, %146, %147) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 115605504, arena + 134873088,
+      arena + 858232320, params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 125239296,
+      arena + 125259264);
+
+  /* %1239 = batch_norm_act_grad(%145, %1237, %148, %146, %147, %1238) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1221 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 115605504, arena + 134873088, arena + 858232320,
+      params[66], params[67], arena + 125259264, 1e-05f, LK_ACT_HSWISH, arena + 125239296,
       arena + 134873088);
 
-  /* %1298 = linear_grad_weight(%1295, %95) blocks.1.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 115611776, arena + 1087798272, arena + 146921472);
+  /* %1240 = index(%1238) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 125259264, 3072, arena + 125253120, 1536);
 
-  /* %1299 = reduce_sum(%1295) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 115611776,
-      arena + 146929152);
+  /* %1241 = index(%1238) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 125260800, 3072, arena + 125254656, 1536);
 
-  /* %1300 = reshape(%1297) {shape [1, 1536]} blocks.1.conv.conv.6 : f32[B, 1, 1536], a view of %1297: no code */
-
-  /* %1301 = expand(%1300) {shape [196, 1536]} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 134873088, (const long[]){1536, 0, 1},
-      arena + 115605504, (const long[]){301056, 1536, 1});
-
-  /* %1302 = mul_scalar(%1301) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 115605504, 0.0051020407f, arena + 134873088);
-
-  /* %1303 = add(%1287, %1302) blocks.1.conv : f32[B, 196, 1536], written over %1287 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 125239296, (const long[]){301056, 1536, 1},
-      arena + 134873088, (const long[]){301056, 1536, 1}, arena + 125239296);
-
-  /* %1304 = hswish_grad(%92, %1303) blocks.1.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 105971712, arena + 125239296,
+  /* %1242 = token_dwconv_grad_input(%1239, %144) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 134873088, params[65],
       arena + 115605504);
 
-  /* %1305 = batch_normalize_grad(%89, %1304, %90) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504, params[41], 1e-05f,
-      arena + 105971712);
+  /* %1243 = token_dwconv_grad_weight(%1239, %143) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 134873088,
+      arena + 105971712, arena + 125239296);
 
-  /* %1306 = batch_normalize_param_grad(%89, %1304) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504, 1e-05f,
-      arena + 125239296);
+  /* %1244 = batch_norm_act_param_grad(%138, %1242, %141, %139, %140) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504,
+      arena + 858227712, params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 105971712,
+      arena + 105991680);
 
-  /* %1307 = index(%1306) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 125239296, 3072, arena + 115619328, 1536);
+  /* %1245 = batch_norm_act_grad(%138, %1242, %141, %139, %140, %1244) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 1536], written over %1242 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504, arena + 858227712,
+      params[61], params[62], arena + 105991680, 1e-05f, LK_ACT_HSWISH, arena + 105971712,
+      arena + 115605504);
 
-  /* %1308 = index(%1306) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 125240832, 3072, arena + 115620864, 1536);
+  /* %1246 = index(%1244) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 105991680, 3072, arena + 112558080, 1536);
 
-  /* %1309 = token_dwconv_grad_input(%1305, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 105971712, params[40],
+  /* %1247 = index(%1244) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 105993216, 3072, arena + 112559616, 1536);
+
+  /* %1248 = transpose(%137) {perm [1, 0]} blocks.2.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[60], arena + 96337920);
+
+  /* %1249 = linear_grad_weight(%1245, %135) blocks.2.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 115605504, arena + 805478400,
+      arena + 110788608);
+
+  /* %1250 = fused_linear(%1245, %1248, %1212) {residual} blocks.2.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 115605504, 301056, arena + 96337920, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 154140672, 75264, arena + 793424256, 75648);
+
+  /* %1251 = reshape(%1249) {shape [1536, 384, 1, 1]} blocks.2.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1249: no code */
+
+  /* %1252 = concat(%1211, %1250) {axis 0} blocks.2 : f32[B, 197, 384], a view of %688: no code */
+
+  /* %1253 = mul(%1252, %131) blocks.2 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 96337920);
+
+  /* %1254 = transpose(%128) {perm [1, 0]} blocks.2.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[58], arena + 98758656);
+
+  /* %1255 = fused_linear(%1253, %1254) blocks.2.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 96337920, arena + 98758656, NULL, LK_ACT_NONE, NULL,
+      arena + 103600128);
+
+  /* %1256 = linear_grad_weight(%1253, %127) blocks.2.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 96337920, arena + 701435904, arena + 112410624);
+
+  /* %1257 = reduce_sum(%1253) {axes [0], batch} blocks.2.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
+      arena + 112562304);
+
+  /* %1258 = sdpa_grad(%124, %125, %126, %1255) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 602185728, 1152, arena + 602186112, 1152,
+      arena + 602186496, 1152, arena + 103600128, 384, arena + 96337920, 1152,
+      arena + 96337920 + 384, 1152, arena + 96337920 + 768, 1152, 0.14433756f);
+
+  /* %1259 = transpose(%121) {perm [1, 0]} blocks.2.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[56], arena + 106020864);
+
+  /* %1260 = fused_linear(%1258, %1259) blocks.2.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 96337920, arena + 106020864, NULL, LK_ACT_NONE, NULL,
+      arena + 103600128);
+
+  /* %1261 = linear_grad_weight(%1258, %120) blocks.2.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 96337920, arena + 699015168, arena + 111968256);
+
+  /* %1262 = reduce_sum(%1258) {axes [0], batch} blocks.2.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
+      arena + 112561152);
+
+  /* %1263 = reduce_sum(%1260) {axes [0], batch} blocks.2.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 103600128,
+      arena + 112562688);
+
+  /* %1264 = mul(%1260, %116) blocks.2.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 103600128, (const long[]){75648, 384, 1},
+      params[54], (const long[]){0, 0, 1}, arena + 96337920);
+
+  /* %1265 = mul(%1260, %118) blocks.2.norm1 : f32[B, 197, 384], written over %1260 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 103600128, (const long[]){75648, 384, 1},
+      arena + 696594432, (const long[]){75648, 384, 1}, arena + 103600128);
+
+  /* %1266 = reduce_sum(%1265) {axes [0], batch} blocks.2.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 103600128,
+      arena + 112563072);
+
+  /* %1267 = normalize_grad(%115, %1264) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 694173696, arena + 96337920, 1e-06f, arena + 98758656);
+
+  /* %1268 = add(%1252, %1267) blocks.1.conv : f32[B, 197, 384], written over %688 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      arena + 98758656, (const long[]){75648, 384, 1}, arena + 793423872);
+
+  /* %1269 = slice(%1268) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %688: no code */
+
+  /* %1270 = slice(%1268) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 105971712, 75264);
+
+  /* %1271 = batch_norm_act_param_grad(%108, %1270, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 803069952, arena + 105971712,
+      arena + 858394752, params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 96337920,
+      arena + 96342912);
+
+  /* %1272 = batch_norm_act_grad(%108, %1270, %111, %109, %110, %1271) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 803069952, arena + 105971712, arena + 858394752,
+      params[50], params[51], arena + 96342912, 1e-05f, LK_ACT_NONE, arena + 96337920,
+      arena + 108380160);
+
+  /* %1273 = index(%1271) {axis 0, at 0} blocks.1.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 96342912, 768, arena + 112563456, 384);
+
+  /* %1274 = index(%1271) {axis 0, at 1} blocks.1.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 96343296, 768, arena + 112563840, 384);
+
+  /* %1275 = transpose(%107) {perm [1, 0]} blocks.1.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[49], arena + 111378432);
+
+  /* %1276 = fused_linear(%1272, %1275) blocks.1.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 108380160, arena + 111378432, NULL, LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %1310 = token_dwconv_grad_weight(%1305, %87) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 105971712,
-      arena + 86704128, arena + 115605504);
+  /* %1277 = linear_grad_weight(%1272, %105) blocks.1.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 108380160, arena + 86704128, arena + 111378432);
 
-  /* %1311 = hswish_grad(%85, %1309) blocks.1.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 77070336, arena + 96337920,
-      arena + 86704128);
+  /* %1278 = reshape(%1277) {shape [384, 1536, 1, 1]} blocks.1.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1277: no code */
 
-  /* %1312 = batch_normalize_grad(%82, %1311, %83) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 67436544, arena + 86704128, params[36], 1e-05f,
+  /* %1279 = mul(%1276, %104) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 96337920, (const long[]){301056, 1536, 1},
+      arena + 856685568, (const long[]){1536, 0, 1}, arena + 86704128);
+
+  /* %1280 = mul(%1276, %95) blocks.1.conv.conv.6 : f32[B, 196, 1536], written over %1276 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 96337920, (const long[]){301056, 1536, 1},
+      arena + 77070336, (const long[]){301056, 1536, 1}, arena + 96337920);
+
+  /* %1281 = reduce_sum(%1280) {axes [0]} blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 96337920,
       arena + 77070336);
 
-  /* %1313 = batch_normalize_param_grad(%82, %1311) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 67436544, arena + 86704128, 1e-05f,
+  /* %1282 = hsigmoid_grad(%103, %1281) blocks.1.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 856636416, arena + 77070336, arena + 77119488);
+
+  /* %1283 = transpose(%101) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[47], arena + 77070336);
+
+  /* %1284 = fused_linear(%1282, %1283) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 77119488, arena + 77070336, NULL, LK_ACT_NONE, NULL,
+      arena + 77076480);
+
+  /* %1285 = linear_grad_weight(%1282, %100) blocks.1.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 77119488, arena + 858417648, arena + 108380160);
+
+  /* %1286 = reduce_sum(%1282) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 77119488,
+      arena + 108392448);
+
+  /* %1287 = relu_grad(%99, %1284) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858417520, arena + 77076480, arena + 77076608);
+
+  /* %1288 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[45], arena + 77070336);
+
+  /* %1289 = fused_linear(%1287, %1288) blocks.1.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 77076608, arena + 77070336, NULL, LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %1314 = index(%1313) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 96337920, 3072, arena + 87293952, 1536);
+  /* %1290 = linear_grad_weight(%1287, %96) blocks.1.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 77076608, arena + 856587264, arena + 108386304);
 
-  /* %1315 = index(%1313) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 96339456, 3072, arena + 87295488, 1536);
+  /* %1291 = reduce_sum(%1287) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 77076608,
+      arena + 108393984);
 
-  /* %1316 = transpose(%81) {perm [1, 0]} blocks.1.conv.conv.0 : f32[384, 1536] */
-  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[35], arena + 67436544);
+  /* %1292 = reshape(%1289) {shape [1, 1536]} blocks.1.conv.conv.6 : f32[B, 1, 1536], a view of %1289: no code */
 
-  /* %1317 = linear_grad_weight(%1312, %79) blocks.1.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 77070336, arena + 1031872512, arena + 86704128);
+  /* %1293 = expand(%1292) {shape [196, 1536]} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 96337920, (const long[]){1536, 0, 1},
+      arena + 77070336, (const long[]){301056, 1536, 1});
 
-  /* %1318 = fused_linear(%1312, %1316, %1278) {residual} blocks.1.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 77070336, 301056, arena + 67436544, NULL, NULL,
-      0, LK_ACT_NONE, arena + 144506880, 75264, arena + 1024635264, 75648);
+  /* %1294 = mul_scalar(%1293) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 77070336, 0.0051020407f, arena + 96337920);
 
-  /* %1319 = reshape(%1317) {shape [1536, 384, 1, 1]} blocks.1.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1317: no code */
+  /* %1295 = add(%1279, %1294) blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1279 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 86704128, (const long[]){301056, 1536, 1},
+      arena + 96337920, (const long[]){301056, 1536, 1}, arena + 86704128);
 
-  /* %1320 = concat(%1277, %1318) {axis 0} blocks.1 : f32[B, 197, 384], a view of %676: no code */
+  /* %1296 = batch_norm_act_param_grad(%90, %1295, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 67436544, arena + 86704128,
+      arena + 858223104, params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 77070336,
+      arena + 77090304);
 
-  /* %1321 = mul(%1320, %75) blocks.1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 67436544);
+  /* %1297 = batch_norm_act_grad(%90, %1295, %93, %91, %92, %1296) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1279 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 67436544, arena + 86704128, arena + 858223104,
+      params[41], params[42], arena + 77090304, 1e-05f, LK_ACT_HSWISH, arena + 77070336,
+      arena + 86704128);
 
-  /* %1322 = transpose(%72) {perm [1, 0]} blocks.1.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[33], arena + 69857280);
+  /* %1298 = index(%1296) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 77090304, 3072, arena + 77084160, 1536);
 
-  /* %1323 = fused_linear(%1321, %1322) blocks.1.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 67436544, arena + 69857280, NULL, LK_ACT_NONE, NULL,
-      arena + 74698752);
+  /* %1299 = index(%1296) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 77091840, 3072, arena + 77085696, 1536);
 
-  /* %1324 = linear_grad_weight(%1321, %71) blocks.1.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 67436544, arena + 922963968, arena + 82919424);
-
-  /* %1325 = reduce_sum(%1321) {axes [0], batch} blocks.1.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 67436544,
-      arena + 83068032);
-
-  /* %1326 = sdpa_grad(%68, %69, %70, %1323) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 1152] */
-  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 826134528, 1152, arena + 826134912, 1152,
-      arena + 826135296, 1152, arena + 74698752, 384, arena + 67436544, 1152,
-      arena + 67436544 + 384, 1152, arena + 67436544 + 768, 1152, 0.14433756f);
-
-  /* %1327 = transpose(%65) {perm [1, 0]} blocks.1.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[31], arena + 77119488);
-
-  /* %1328 = fused_linear(%1326, %1327) blocks.1.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena + 67436544, arena + 77119488, NULL, LK_ACT_NONE, NULL,
-      arena + 74698752);
-
-  /* %1329 = linear_grad_weight(%1326, %64) blocks.1.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 67436544, arena + 920543232, arena + 82477056);
-
-  /* %1330 = reduce_sum(%1326) {axes [0], batch} blocks.1.attn.qkv : f32[1152] */
-  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 67436544,
-      arena + 83066880);
-
-  /* %1331 = reduce_sum(%1328) {axes [0], batch} blocks.1.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 74698752,
-      arena + 83068416);
-
-  /* %1332 = mul(%1328, %60) blocks.1.norm1 : f32[B, 197, 384] */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 74698752, (const long[]){75648, 384, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 67436544);
-
-  /* %1333 = mul(%1328, %62) blocks.1.norm1 : f32[B, 197, 384], written over %1328 */
-  lk_mul(3, (const long[]){B, 197, 384}, arena + 74698752, (const long[]){75648, 384, 1},
-      arena + 918122496, (const long[]){75648, 384, 1}, arena + 74698752);
-
-  /* %1334 = reduce_sum(%1333) {axes [0], batch} blocks.1.norm1 : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 74698752,
-      arena + 83068800);
-
-  /* %1335 = normalize_grad(%59, %1332) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 915701760, arena + 67436544, 1e-06f, arena + 69857280);
-
-  /* %1336 = add(%1320, %1335) blocks.0.conv : f32[B, 197, 384], written over %676 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      arena + 69857280, (const long[]){75648, 384, 1}, arena + 1024634880);
-
-  /* %1337 = slice(%1336) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %676: no code */
-
-  /* %1338 = slice(%1336) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
-  lk_copy_rows(B, 75264, arena + 1024635264, 75648, arena + 77070336, 75264);
-
-  /* %1339 = batch_normalize_grad(%53, %1338, %54) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 384] */
-  lk_batch_normalize_grad_cl(B * 196, 384, arena + 1029464064, arena + 77070336, params[25], 1e-05f,
-      arena + 79478784);
-
-  /* %1340 = batch_normalize_param_grad(%53, %1338) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[2, 384] */
-  lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1029464064, arena + 77070336, 1e-05f,
+  /* %1300 = token_dwconv_grad_input(%1297, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 86704128, params[40],
       arena + 67436544);
 
-  /* %1341 = index(%1340) {axis 0, at 0} blocks.0.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 67436544, 768, arena + 83069184, 384);
+  /* %1301 = token_dwconv_grad_weight(%1297, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 86704128, arena + 57802752,
+      arena + 77070336);
 
-  /* %1342 = index(%1340) {axis 0, at 1} blocks.0.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 67436928, 768, arena + 83069568, 384);
+  /* %1302 = batch_norm_act_param_grad(%83, %1300, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 48168960, arena + 67436544,
+      arena + 858218496, params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 57802752,
+      arena + 57822720);
 
-  /* %1343 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[1536, 384] */
-  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[24], arena + 81887232);
-
-  /* %1344 = fused_linear(%1339, %1343) blocks.0.conv.conv.7 : f32[B, 196, 1536] */
-  lk_fused_linear(B * 196, 384, 1536, arena + 79478784, arena + 81887232, NULL, LK_ACT_NONE, NULL,
+  /* %1303 = batch_norm_act_grad(%83, %1300, %86, %84, %85, %1302) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 1536], written over %1300 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 48168960, arena + 67436544, arena + 858218496,
+      params[36], params[37], arena + 57822720, 1e-05f, LK_ACT_HSWISH, arena + 57802752,
       arena + 67436544);
 
-  /* %1345 = linear_grad_weight(%1339, %50) blocks.0.conv.conv.7 : f32[384, 1536] */
-  lk_linear_grad_weight(B * 196, 1536, 384, arena + 79478784, arena + 57802752, arena + 81887232);
+  /* %1304 = index(%1302) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 57822720, 3072, arena + 64389120, 1536);
 
-  /* %1346 = reshape(%1345) {shape [384, 1536, 1, 1]} blocks.0.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1345: no code */
+  /* %1305 = index(%1302) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 57824256, 3072, arena + 64390656, 1536);
 
-  /* %1347 = mul(%1344, %49) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 67436544, (const long[]){301056, 1536, 1},
-      arena + 1087749120, (const long[]){1536, 0, 1}, arena + 57802752);
+  /* %1306 = transpose(%82) {perm [1, 0]} blocks.1.conv.conv.0 : f32[384, 1536] */
+  lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[35], arena + 48168960);
 
-  /* %1348 = mul(%1344, %40) blocks.0.conv.conv.6 : f32[B, 196, 1536], written over %1344 */
-  lk_mul(3, (const long[]){B, 196, 1536}, arena + 67436544, (const long[]){301056, 1536, 1},
-      arena + 48168960, (const long[]){301056, 1536, 1}, arena + 67436544);
+  /* %1307 = linear_grad_weight(%1303, %80) blocks.1.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 67436544, arena + 800661504, arena + 62619648);
 
-  /* %1349 = reduce_sum(%1348) {axes [0]} blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 67436544,
+  /* %1308 = fused_linear(%1303, %1306, %1270) {residual} blocks.1.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 67436544, 301056, arena + 48168960, NULL, NULL,
+      0, LK_ACT_NONE, arena + 105971712, 75264, arena + 793424256, 75648);
+
+  /* %1309 = reshape(%1307) {shape [1536, 384, 1, 1]} blocks.1.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1307: no code */
+
+  /* %1310 = concat(%1269, %1308) {axis 0} blocks.1 : f32[B, 197, 384], a view of %688: no code */
+
+  /* %1311 = mul(%1310, %76) blocks.1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 48168960);
+
+  /* %1312 = transpose(%73) {perm [1, 0]} blocks.1.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[33], arena + 50589696);
+
+  /* %1313 = fused_linear(%1311, %1312) blocks.1.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 48168960, arena + 50589696, NULL, LK_ACT_NONE, NULL,
+      arena + 55431168);
+
+  /* %1314 = linear_grad_weight(%1311, %72) blocks.1.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 48168960, arena + 691752960, arena + 64241664);
+
+  /* %1315 = reduce_sum(%1311) {axes [0], batch} blocks.1.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
+      arena + 64393344);
+
+  /* %1316 = sdpa_grad(%69, %70, %71, %1313) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 594923520, 1152, arena + 594923904, 1152,
+      arena + 594924288, 1152, arena + 55431168, 384, arena + 48168960, 1152,
+      arena + 48168960 + 384, 1152, arena + 48168960 + 768, 1152, 0.14433756f);
+
+  /* %1317 = transpose(%66) {perm [1, 0]} blocks.1.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[31], arena + 57851904);
+
+  /* %1318 = fused_linear(%1316, %1317) blocks.1.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena + 48168960, arena + 57851904, NULL, LK_ACT_NONE, NULL,
+      arena + 55431168);
+
+  /* %1319 = linear_grad_weight(%1316, %65) blocks.1.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 48168960, arena + 689332224, arena + 63799296);
+
+  /* %1320 = reduce_sum(%1316) {axes [0], batch} blocks.1.attn.qkv : f32[1152] */
+  lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
+      arena + 64392192);
+
+  /* %1321 = reduce_sum(%1318) {axes [0], batch} blocks.1.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 55431168,
+      arena + 64393728);
+
+  /* %1322 = mul(%1318, %61) blocks.1.norm1 : f32[B, 197, 384] */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 55431168, (const long[]){75648, 384, 1},
+      params[29], (const long[]){0, 0, 1}, arena + 48168960);
+
+  /* %1323 = mul(%1318, %63) blocks.1.norm1 : f32[B, 197, 384], written over %1318 */
+  lk_mul(3, (const long[]){B, 197, 384}, arena + 55431168, (const long[]){75648, 384, 1},
+      arena + 686911488, (const long[]){75648, 384, 1}, arena + 55431168);
+
+  /* %1324 = reduce_sum(%1323) {axes [0], batch} blocks.1.norm1 : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 55431168,
+      arena + 64394112);
+
+  /* %1325 = normalize_grad(%60, %1322) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 684490752, arena + 48168960, 1e-06f, arena + 50589696);
+
+  /* %1326 = add(%1310, %1325) blocks.0.conv : f32[B, 197, 384], written over %688 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      arena + 50589696, (const long[]){75648, 384, 1}, arena + 793423872);
+
+  /* %1327 = slice(%1326) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %688: no code */
+
+  /* %1328 = slice(%1326) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
+  lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 57802752, 75264);
+
+  /* %1329 = batch_norm_act_param_grad(%53, %1328, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 384] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 798253056, arena + 57802752,
+      arena + 858393600, params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 48168960,
+      arena + 48173952);
+
+  /* %1330 = batch_norm_act_grad(%53, %1328, %56, %54, %55, %1329) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 384] */
+  lk_batch_norm_act_grad_cl(B * 196, 384, arena + 798253056, arena + 57802752, arena + 858393600,
+      params[25], params[26], arena + 48173952, 1e-05f, LK_ACT_NONE, arena + 48168960,
+      arena + 60211200);
+
+  /* %1331 = index(%1329) {axis 0, at 0} blocks.0.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 48173952, 768, arena + 64394496, 384);
+
+  /* %1332 = index(%1329) {axis 0, at 1} blocks.0.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 48174336, 768, arena + 64394880, 384);
+
+  /* %1333 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[1536, 384] */
+  lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[24], arena + 63209472);
+
+  /* %1334 = fused_linear(%1330, %1333) blocks.0.conv.conv.7 : f32[B, 196, 1536] */
+  lk_fused_linear(B * 196, 384, 1536, arena + 60211200, arena + 63209472, NULL, LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %1350 = hsigmoid_grad(%48, %1349) blocks.0.conv.conv.6 : f32[B, 1536] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1087699968, arena + 48168960, arena + 48218112);
+  /* %1335 = linear_grad_weight(%1330, %50) blocks.0.conv.conv.7 : f32[384, 1536] */
+  lk_linear_grad_weight(B * 196, 1536, 384, arena + 60211200, arena + 38535168, arena + 63209472);
 
-  /* %1351 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 1536] */
-  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[22], arena + 48168960);
+  /* %1336 = reshape(%1335) {shape [384, 1536, 1, 1]} blocks.0.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1335: no code */
 
-  /* %1352 = fused_linear(%1350, %1351) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 1536, 4, arena + 48218112, arena + 48168960, NULL, LK_ACT_NONE, NULL,
-      arena + 48175104);
+  /* %1337 = mul(%1334, %49) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 48168960, (const long[]){301056, 1536, 1},
+      arena + 856538112, (const long[]){1536, 0, 1}, arena + 38535168);
 
-  /* %1353 = linear_grad_weight(%1350, %45) blocks.0.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 48218112, arena + 1089505136, arena + 79478784);
+  /* %1338 = mul(%1334, %40) blocks.0.conv.conv.6 : f32[B, 196, 1536], written over %1334 */
+  lk_mul(3, (const long[]){B, 196, 1536}, arena + 48168960, (const long[]){301056, 1536, 1},
+      arena + 28901376, (const long[]){301056, 1536, 1}, arena + 48168960);
 
-  /* %1354 = reduce_sum(%1350) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[1536] */
-  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 48218112,
-      arena + 79491072);
+  /* %1339 = reduce_sum(%1338) {axes [0]} blocks.0.conv.conv.6 : f32[B, 1536] */
+  lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 48168960,
+      arena + 28901376);
 
-  /* %1355 = relu_grad(%44, %1352) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1089505008, arena + 48175104, arena + 48175232);
+  /* %1340 = hsigmoid_grad(%48, %1339) blocks.0.conv.conv.6 : f32[B, 1536] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 856488960, arena + 28901376, arena + 28950528);
 
-  /* %1356 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[20], arena + 48168960);
+  /* %1341 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 1536] */
+  lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[22], arena + 28901376);
 
-  /* %1357 = fused_linear(%1355, %1356) blocks.0.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 48175232, arena + 48168960, NULL, LK_ACT_NONE, NULL,
-      arena + 67436544);
+  /* %1342 = fused_linear(%1340, %1341) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 1536, 4, arena + 28950528, arena + 28901376, NULL, LK_ACT_NONE, NULL,
+      arena + 28907520);
 
-  /* %1358 = linear_grad_weight(%1355, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 48175232, arena + 1087650816, arena + 79484928);
+  /* %1343 = linear_grad_weight(%1340, %45) blocks.0.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 28950528, arena + 858417392, arena + 60211200);
 
-  /* %1359 = reduce_sum(%1355) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 48175232,
-      arena + 79492608);
+  /* %1344 = reduce_sum(%1340) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[1536] */
+  lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 28950528,
+      arena + 60223488);
 
-  /* %1360 = reshape(%1357) {shape [1, 1536]} blocks.0.conv.conv.6 : f32[B, 1, 1536], a view of %1357: no code */
+  /* %1345 = relu_grad(%44, %1342) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858417264, arena + 28907520, arena + 28907648);
 
-  /* %1361 = expand(%1360) {shape [196, 1536]} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 67436544, (const long[]){1536, 0, 1},
-      arena + 48168960, (const long[]){301056, 1536, 1});
+  /* %1346 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[20], arena + 28901376);
 
-  /* %1362 = mul_scalar(%1361) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 48168960, 0.0051020407f, arena + 67436544);
-
-  /* %1363 = add(%1347, %1362) blocks.0.conv : f32[B, 196, 1536], written over %1347 */
-  lk_add(3, (const long[]){B, 196, 1536}, arena + 57802752, (const long[]){301056, 1536, 1},
-      arena + 67436544, (const long[]){301056, 1536, 1}, arena + 57802752);
-
-  /* %1364 = hswish_grad(%38, %1363) blocks.0.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 38535168, arena + 57802752,
+  /* %1347 = fused_linear(%1345, %1346) blocks.0.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 28907648, arena + 28901376, NULL, LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %1365 = batch_normalize_grad(%35, %1364, %36) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena + 28901376, arena + 48168960, params[16], 1e-05f,
+  /* %1348 = linear_grad_weight(%1345, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 28907648, arena + 856439808, arena + 60217344);
+
+  /* %1349 = reduce_sum(%1345) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 28907648,
+      arena + 60225024);
+
+  /* %1350 = reshape(%1347) {shape [1, 1536]} blocks.0.conv.conv.6 : f32[B, 1, 1536], a view of %1347: no code */
+
+  /* %1351 = expand(%1350) {shape [196, 1536]} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 48168960, (const long[]){1536, 0, 1},
+      arena + 28901376, (const long[]){301056, 1536, 1});
+
+  /* %1352 = mul_scalar(%1351) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  lk_mul_scalar(B * 196 * 1536, arena + 28901376, 0.0051020407f, arena + 48168960);
+
+  /* %1353 = add(%1337, %1352) blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1337 */
+  lk_add(3, (const long[]){B, 196, 1536}, arena + 38535168, (const long[]){301056, 1536, 1},
+      arena + 48168960, (const long[]){301056, 1536, 1}, arena + 38535168);
+
+  /* %1354 = batch_norm_act_param_grad(%35, %1353, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 19267584, arena + 38535168,
+      arena + 858213888, params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 28901376,
+      arena + 28921344);
+
+  /* %1355 = batch_norm_act_grad(%35, %1353, %38, %36, %37, %1354) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1337 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 19267584, arena + 38535168, arena + 858213888,
+      params[16], params[17], arena + 28921344, 1e-05f, LK_ACT_HSWISH, arena + 28901376,
       arena + 38535168);
 
-  /* %1366 = batch_normalize_param_grad(%35, %1364) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 28901376, arena + 48168960, 1e-05f,
-      arena + 57802752);
+  /* %1356 = index(%1354) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 28921344, 3072, arena + 28915200, 1536);
 
-  /* %1367 = index(%1366) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 57802752, 3072, arena + 48182784, 1536);
+  /* %1357 = index(%1354) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 28922880, 3072, arena + 28916736, 1536);
 
-  /* %1368 = index(%1366) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 57804288, 3072, arena + 48184320, 1536);
-
-  /* %1369 = token_dwconv_grad_input(%1365, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1358 = token_dwconv_grad_input(%1355, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 38535168, params[15],
+      arena + 19267584);
+
+  /* %1359 = token_dwconv_grad_weight(%1355, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 38535168, arena + 9633792,
       arena + 28901376);
 
-  /* %1370 = token_dwconv_grad_weight(%1365, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 38535168, arena + 19267584,
-      arena + 48168960);
+  /* %1360 = batch_norm_act_param_grad(%28, %1358, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 1536] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena, arena + 19267584, arena + 858209280,
+      params[11], params[12], 1e-05f, LK_ACT_HSWISH, arena + 9633792, arena + 9653760);
 
-  /* %1371 = hswish_grad(%31, %1369) blocks.0.conv : f32[B, 196, 1536] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 9633792, arena + 28901376, arena + 19267584);
+  /* %1361 = batch_norm_act_grad(%28, %1358, %31, %29, %30, %1360) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 1536], written over %1358 */
+  lk_batch_norm_act_grad_cl(B * 196, 1536, arena, arena + 19267584, arena + 858209280, params[11],
+      params[12], arena + 9653760, 1e-05f, LK_ACT_HSWISH, arena + 9633792, arena + 19267584);
 
-  /* %1372 = batch_normalize_grad(%28, %1371, %29) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
-  lk_batch_normalize_grad_cl(B * 196, 1536, arena, arena + 19267584, params[11], 1e-05f,
-      arena + 9633792);
+  /* %1362 = index(%1360) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 9653760, 3072, arena + 10862592, 1536);
 
-  /* %1373 = batch_normalize_param_grad(%28, %1371) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 1536] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1536, arena, arena + 19267584, 1e-05f,
-      arena + 28901376);
+  /* %1363 = index(%1360) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 9655296, 3072, arena + 10864128, 1536);
 
-  /* %1374 = index(%1373) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 28901376, 3072, arena + 19857408, 1536);
-
-  /* %1375 = index(%1373) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 28902912, 3072, arena + 19858944, 1536);
-
-  /* %1376 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[384, 1536] */
+  /* %1364 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1377 = linear_grad_weight(%1372, %25) blocks.0.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 9633792, arena + 1027055616, arena + 19267584);
+  /* %1365 = linear_grad_weight(%1361, %25) blocks.0.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 19267584, arena + 795844608, arena + 9682944);
 
-  /* %1378 = fused_linear(%1372, %1376, %1338) {residual} blocks.0.conv.conv.0 : f32[B, 196, 384], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 1536, 384, arena + 9633792, 301056, arena, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 77070336, 75264, arena + 1024635264, 75648);
+  /* %1366 = fused_linear(%1361, %1364, %1328) {residual} blocks.0.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 1536, 384, arena + 19267584, 301056, arena, NULL, NULL, 0,
+      LK_ACT_NONE, arena + 57802752, 75264, arena + 793424256, 75648);
 
-  /* %1379 = reshape(%1377) {shape [1536, 384, 1, 1]} blocks.0.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1377: no code */
+  /* %1367 = reshape(%1365) {shape [1536, 384, 1, 1]} blocks.0.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1365: no code */
 
-  /* %1380 = concat(%1337, %1378) {axis 0} blocks.0 : f32[B, 197, 384], a view of %676: no code */
+  /* %1368 = concat(%1327, %1366) {axis 0} blocks.0 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %1381 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[384, 384] */
+  /* %1369 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1382 = fused_linear(%1380, %1381) blocks.0.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1024634880, arena, NULL, LK_ACT_NONE, NULL,
+  /* %1370 = fused_linear(%1368, %1369) blocks.0.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 793423872, arena, NULL, LK_ACT_NONE, NULL,
       arena + 7262208);
 
-  /* %1383 = linear_grad_weight(%1380, %20) blocks.0.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 1024634880, arena + 913281024, arena + 10125312);
+  /* %1371 = linear_grad_weight(%1368, %20) blocks.0.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 793423872, arena + 682070016, arena + 10715136);
 
-  /* %1384 = reduce_sum(%1380) {axes [0], batch} blocks.0.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 1024634880, arena + 10273920);
+  /* %1372 = reduce_sum(%1368) {axes [0], batch} blocks.0.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 793423872,
+      arena + 10866816);
 
-  /* %1385 = sdpa_grad(%17, %18, %19, %1382) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 1152] */
-  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 818872320, 1152, arena + 818872704, 1152,
-      arena + 818873088, 1152, arena + 7262208, 384, arena, 1152, arena + 384, 1152, arena + 768,
+  /* %1373 = sdpa_grad(%17, %18, %19, %1370) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 1152] */
+  lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 587661312, 1152, arena + 587661696, 1152,
+      arena + 587662080, 1152, arena + 7262208, 384, arena, 1152, arena + 384, 1152, arena + 768,
       1152, 0.14433756f);
 
-  /* %1386 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[384, 1152] */
-  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[6], arena + 9682944);
+  /* %1374 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[384, 1152] */
+  lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[6], arena + 10272768);
 
-  /* %1387 = fused_linear(%1385, %1386) blocks.0.attn.qkv : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 1152, 384, arena, arena + 9682944, NULL, LK_ACT_NONE, NULL,
+  /* %1375 = fused_linear(%1373, %1374) blocks.0.attn.qkv : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 1152, 384, arena, arena + 10272768, NULL, LK_ACT_NONE, NULL,
       arena + 7262208);
 
-  /* %1388 = linear_grad_weight(%1385, %13) blocks.0.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena, arena + 910860288, arena + 9682944);
+  /* %1376 = linear_grad_weight(%1373, %13) blocks.0.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena, arena + 679649280, arena + 10272768);
 
-  /* %1389 = reduce_sum(%1385) {axes [0], batch} blocks.0.attn.qkv : f32[1152] */
+  /* %1377 = reduce_sum(%1373) {axes [0], batch} blocks.0.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 10272768);
+      arena + 10865664);
 
-  /* %1390 = reduce_sum(%1387) {axes [0], batch} blocks.0.norm1 : f32[384] */
+  /* %1378 = reduce_sum(%1375) {axes [0], batch} blocks.0.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 7262208,
       arena + 4841472);
 
-  /* %1391 = mul(%1387, %9) blocks.0.norm1 : f32[B, 197, 384] */
+  /* %1379 = mul(%1375, %9) blocks.0.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 7262208, (const long[]){75648, 384, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1392 = mul(%1387, %11) blocks.0.norm1 : f32[B, 197, 384], written over %1387 */
+  /* %1380 = mul(%1375, %11) blocks.0.norm1 : f32[B, 197, 384], written over %1375 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 7262208, (const long[]){75648, 384, 1},
-      arena + 908439552, (const long[]){75648, 384, 1}, arena + 7262208);
+      arena + 677228544, (const long[]){75648, 384, 1}, arena + 7262208);
 
-  /* %1393 = reduce_sum(%1392) {axes [0], batch} blocks.0.norm1 : f32[384] */
+  /* %1381 = reduce_sum(%1380) {axes [0], batch} blocks.0.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 7262208,
       arena + 4841856);
 
-  /* %1394 = normalize_grad(%8, %1391) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
-  lk_normalize_grad(B * 197, 384, arena + 906018816, arena, 1e-06f, arena + 2420736);
+  /* %1382 = normalize_grad(%8, %1379) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
+  lk_normalize_grad(B * 197, 384, arena + 674807808, arena, 1e-06f, arena + 2420736);
 
-  /* %1395 = add(%1380, %1394) : f32[B, 197, 384], written over %676 */
-  lk_add(3, (const long[]){B, 197, 384}, arena + 1024634880, (const long[]){75648, 384, 1},
-      arena + 2420736, (const long[]){75648, 384, 1}, arena + 1024634880);
+  /* %1383 = add(%1368, %1382) : f32[B, 197, 384], written over %688 */
+  lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
+      arena + 2420736, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %1396 = reduce_sum(%1395) {axes [], batch} : f32[197, 384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 0, 0},
-      arena + 1024634880, arena + 2703360);
+  /* %1384 = reduce_sum(%1383) {axes [], batch} : f32[197, 384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 0, 0}, arena + 793423872,
+      arena + 2703360);
 
-  /* %1397 = reshape(%1396) {shape [1, 197, 384]} : f32[1, 197, 384], a view of %1396: no code */
+  /* %1385 = reshape(%1384) {shape [1, 197, 384]} : f32[1, 197, 384], a view of %1384: no code */
 
-  /* %1398 = slice(%1395) {axis 0, start 0, length 1} : f32[B, 1, 384] */
-  lk_copy_rows(B, 384, arena + 1024634880, 75648, arena, 384);
+  /* %1386 = slice(%1383) {axis 0, start 0, length 1} : f32[B, 1, 384] */
+  lk_copy_rows(B, 384, arena + 793423872, 75648, arena, 384);
 
-  /* %1399 = reduce_sum(%1398) {axes [], batch} : f32[1, 384] */
+  /* %1387 = reduce_sum(%1386) {axes [], batch} : f32[1, 384] */
   lk_reduce_sum(3, (const long[]){B, 1, 384}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 2779008);
 
-  /* %1400 = reshape(%1399) {shape [1, 1, 384]} : f32[1, 1, 384], a view of %1399: no code */
+  /* %1388 = reshape(%1387) {shape [1, 1, 384]} : f32[1, 1, 384], a view of %1387: no code */
 
-  /* %1401 = slice(%1395) {axis 0, start 1, length 196} : f32[B, 196, 384], a view of %676: no code */
+  /* %1389 = slice(%1383) {axis 0, start 1, length 196} : f32[B, 196, 384], a view of %688: no code */
 
-  /* %1402 = seq2img(%1401) {height 14} patch_embed : f32[B, 384, 14, 14] */
+  /* %1390 = seq2img(%1389) {height 14} patch_embed : f32[B, 384, 14, 14] */
   for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 384, arena + 1024635264 + (long)b * 75648, arena + (long)b * 75264);
+    lk_seq2img(1, 196, 384, arena + 793424256 + (long)b * 75648, arena + (long)b * 75264);
   } // for b
 
-  /* %1403 = conv2d_grad_weight(%1402, %0) {out 384, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[384, 3, 16, 16] */
+  /* %1391 = conv2d_grad_weight(%1390, %0) {out 384, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[384, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 384, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 2408448);
 
-  /* %1404 = reduce_sum(%1402) {axes [1, 2], batch} patch_embed.proj : f32[384] */
+  /* %1392 = reduce_sum(%1390) {axes [1, 2], batch} patch_embed.proj : f32[384] */
   lk_reduce_sum(4, (const long[]){B, 384, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 2779392);
 
-  /* output 0 "loss" = %664 : f32[1] */
-  memcpy(outputs[0], arena + 1089508080, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1403 : f32[384, 3, 16, 16] */
+  /* output 0 "loss" = %676 : f32[1] */
+  memcpy(outputs[0], arena + 858420336, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %1391 : f32[384, 3, 16, 16] */
   memcpy(outputs[1], arena + 2408448, sizeof(float) * 294912);
-  /* output 2 "grad:patch_embed.proj.bias" = %1404 : f32[384] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1392 : f32[384] */
   memcpy(outputs[2], arena + 2779392, sizeof(float) * 384);
-  /* output 3 "grad:cls_token" = %1400 : f32[1, 1, 384] */
+  /* output 3 "grad:cls_token" = %1388 : f32[1, 1, 384] */
   memcpy(outputs[3], arena + 2779008, sizeof(float) * 384);
-  /* output 4 "grad:pos_embed" = %1397 : f32[1, 197, 384] */
+  /* output 4 "grad:pos_embed" = %1385 : f32[1, 197, 384] */
   memcpy(outputs[4], arena + 2703360, sizeof(float) * 75648);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1393 : f32[384] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1381 : f32[384] */
   memcpy(outputs[5], arena + 4841856, sizeof(float) * 384);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1390 : f32[384] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1378 : f32[384] */
   memcpy(outputs[6], arena + 4841472, sizeof(float) * 384);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1388 : f32[1152, 384] */
-  memcpy(outputs[7], arena + 9682944, sizeof(float) * 442368);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1389 : f32[1152] */
-  memcpy(outputs[8], arena + 10272768, sizeof(float) * 1152);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1383 : f32[384, 384] */
-  memcpy(outputs[9], arena + 10125312, sizeof(float) * 147456);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1384 : f32[384] */
-  memcpy(outputs[10], arena + 10273920, sizeof(float) * 384);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1379 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[11], arena + 19267584, sizeof(float) * 589824);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1374 : f32[1536] */
-  memcpy(outputs[12], arena + 19857408, sizeof(float) * 1536);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1375 : f32[1536] */
-  memcpy(outputs[13], arena + 19858944, sizeof(float) * 1536);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1370 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[14], arena + 48168960, sizeof(float) * 13824);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1367 : f32[1536] */
-  memcpy(outputs[15], arena + 48182784, sizeof(float) * 1536);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1368 : f32[1536] */
-  memcpy(outputs[16], arena + 48184320, sizeof(float) * 1536);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1358 : f32[4, 1536] */
-  memcpy(outputs[17], arena + 79484928, sizeof(float) * 6144);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1359 : f32[4] */
-  memcpy(outputs[18], arena + 79492608, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1353 : f32[1536, 4] */
-  memcpy(outputs[19], arena + 79478784, sizeof(float) * 6144);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1354 : f32[1536] */
-  memcpy(outputs[20], arena + 79491072, sizeof(float) * 1536);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1346 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[21], arena + 81887232, sizeof(float) * 589824);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1341 : f32[384] */
-  memcpy(outputs[22], arena + 83069184, sizeof(float) * 384);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1342 : f32[384] */
-  memcpy(outputs[23], arena + 83069568, sizeof(float) * 384);
-  /* output 24 "grad:blocks.1.norm1.weight" = %1334 : f32[384] */
-  memcpy(outputs[24], arena + 83068800, sizeof(float) * 384);
-  /* output 25 "grad:blocks.1.norm1.bias" = %1331 : f32[384] */
-  memcpy(outputs[25], arena + 83068416, sizeof(float) * 384);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1329 : f32[1152, 384] */
-  memcpy(outputs[26], arena + 82477056, sizeof(float) * 442368);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1330 : f32[1152] */
-  memcpy(outputs[27], arena + 83066880, sizeof(float) * 1152);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %1324 : f32[384, 384] */
-  memcpy(outputs[28], arena + 82919424, sizeof(float) * 147456);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %1325 : f32[384] */
-  memcpy(outputs[29], arena + 83068032, sizeof(float) * 384);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1319 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[30], arena + 86704128, sizeof(float) * 589824);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1314 : f32[1536] */
-  memcpy(outputs[31], arena + 87293952, sizeof(float) * 1536);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1315 : f32[1536] */
-  memcpy(outputs[32], arena + 87295488, sizeof(float) * 1536);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1310 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[33], arena + 115605504, sizeof(float) * 13824);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1307 : f32[1536] */
-  memcpy(outputs[34], arena + 115619328, sizeof(float) * 1536);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1308 : f32[1536] */
-  memcpy(outputs[35], arena + 115620864, sizeof(float) * 1536);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1298 : f32[4, 1536] */
-  memcpy(outputs[36], arena + 146921472, sizeof(float) * 6144);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1299 : f32[4] */
-  memcpy(outputs[37], arena + 146929152, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1293 : f32[1536, 4] */
-  memcpy(outputs[38], arena + 146915328, sizeof(float) * 6144);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1294 : f32[1536] */
-  memcpy(outputs[39], arena + 146927616, sizeof(float) * 1536);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1286 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[40], arena + 149323776, sizeof(float) * 589824);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1281 : f32[384] */
-  memcpy(outputs[41], arena + 150505728, sizeof(float) * 384);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1282 : f32[384] */
-  memcpy(outputs[42], arena + 150506112, sizeof(float) * 384);
-  /* output 43 "grad:blocks.2.norm1.weight" = %1274 : f32[384] */
-  memcpy(outputs[43], arena + 150505344, sizeof(float) * 384);
-  /* output 44 "grad:blocks.2.norm1.bias" = %1271 : f32[384] */
-  memcpy(outputs[44], arena + 150504960, sizeof(float) * 384);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1269 : f32[1152, 384] */
-  memcpy(outputs[45], arena + 149913600, sizeof(float) * 442368);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1270 : f32[1152] */
-  memcpy(outputs[46], arena + 150503424, sizeof(float) * 1152);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %1264 : f32[384, 384] */
-  memcpy(outputs[47], arena + 150355968, sizeof(float) * 147456);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %1265 : f32[384] */
-  memcpy(outputs[48], arena + 150504576, sizeof(float) * 384);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1259 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[49], arena + 154140672, sizeof(float) * 589824);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1254 : f32[1536] */
-  memcpy(outputs[50], arena + 154730496, sizeof(float) * 1536);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1255 : f32[1536] */
-  memcpy(outputs[51], arena + 154732032, sizeof(float) * 1536);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1250 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[52], arena + 183042048, sizeof(float) * 13824);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1247 : f32[1536] */
-  memcpy(outputs[53], arena + 183055872, sizeof(float) * 1536);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1248 : f32[1536] */
-  memcpy(outputs[54], arena + 183057408, sizeof(float) * 1536);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1238 : f32[4, 1536] */
-  memcpy(outputs[55], arena + 214358016, sizeof(float) * 6144);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1239 : f32[4] */
-  memcpy(outputs[56], arena + 214365696, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1233 : f32[1536, 4] */
-  memcpy(outputs[57], arena + 214351872, sizeof(float) * 6144);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1234 : f32[1536] */
-  memcpy(outputs[58], arena + 214364160, sizeof(float) * 1536);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1226 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[59], arena + 216760320, sizeof(float) * 589824);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1221 : f32[384] */
-  memcpy(outputs[60], arena + 217942272, sizeof(float) * 384);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1222 : f32[384] */
-  memcpy(outputs[61], arena + 217942656, sizeof(float) * 384);
-  /* output 62 "grad:blocks.3.norm1.weight" = %1214 : f32[384] */
-  memcpy(outputs[62], arena + 217941888, sizeof(float) * 384);
-  /* output 63 "grad:blocks.3.norm1.bias" = %1211 : f32[384] */
-  memcpy(outputs[63], arena + 217941504, sizeof(float) * 384);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1209 : f32[1152, 384] */
-  memcpy(outputs[64], arena + 217350144, sizeof(float) * 442368);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1210 : f32[1152] */
-  memcpy(outputs[65], arena + 217939968, sizeof(float) * 1152);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %1204 : f32[384, 384] */
-  memcpy(outputs[66], arena + 217792512, sizeof(float) * 147456);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %1205 : f32[384] */
-  memcpy(outputs[67], arena + 217941120, sizeof(float) * 384);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1199 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[68], arena + 221577216, sizeof(float) * 589824);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1194 : f32[1536] */
-  memcpy(outputs[69], arena + 222167040, sizeof(float) * 1536);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1195 : f32[1536] */
-  memcpy(outputs[70], arena + 222168576, sizeof(float) * 1536);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1190 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[71], arena + 250478592, sizeof(float) * 13824);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1187 : f32[1536] */
-  memcpy(outputs[72], arena + 250492416, sizeof(float) * 1536);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1188 : f32[1536] */
-  memcpy(outputs[73], arena + 250493952, sizeof(float) * 1536);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1178 : f32[4, 1536] */
-  memcpy(outputs[74], arena + 281794560, sizeof(float) * 6144);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1179 : f32[4] */
-  memcpy(outputs[75], arena + 281802240, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1173 : f32[1536, 4] */
-  memcpy(outputs[76], arena + 281788416, sizeof(float) * 6144);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1174 : f32[1536] */
-  memcpy(outputs[77], arena + 281800704, sizeof(float) * 1536);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1166 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[78], arena + 284196864, sizeof(float) * 589824);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1161 : f32[384] */
-  memcpy(outputs[79], arena + 285378816, sizeof(float) * 384);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1162 : f32[384] */
-  memcpy(outputs[80], arena + 285379200, sizeof(float) * 384);
-  /* output 81 "grad:blocks.4.norm1.weight" = %1154 : f32[384] */
-  memcpy(outputs[81], arena + 285378432, sizeof(float) * 384);
-  /* output 82 "grad:blocks.4.norm1.bias" = %1151 : f32[384] */
-  memcpy(outputs[82], arena + 285378048, sizeof(float) * 384);
-  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1149 : f32[1152, 384] */
-  memcpy(outputs[83], arena + 284786688, sizeof(float) * 442368);
-  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1150 : f32[1152] */
-  memcpy(outputs[84], arena + 285376512, sizeof(float) * 1152);
-  /* output 85 "grad:blocks.4.attn.proj.weight" = %1144 : f32[384, 384] */
-  memcpy(outputs[85], arena + 285229056, sizeof(float) * 147456);
-  /* output 86 "grad:blocks.4.attn.proj.bias" = %1145 : f32[384] */
-  memcpy(outputs[86], arena + 285377664, sizeof(float) * 384);
-  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1139 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[87], arena + 289013760, sizeof(float) * 589824);
-  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1134 : f32[1536] */
-  memcpy(outputs[88], arena + 289603584, sizeof(float) * 1536);
-  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1135 : f32[1536] */
-  memcpy(outputs[89], arena + 289605120, sizeof(float) * 1536);
-  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1130 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[90], arena + 317915136, sizeof(float) * 13824);
-  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1127 : f32[1536] */
-  memcpy(outputs[91], arena + 317928960, sizeof(float) * 1536);
-  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1128 : f32[1536] */
-  memcpy(outputs[92], arena + 317930496, sizeof(float) * 1536);
-  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1118 : f32[4, 1536] */
-  memcpy(outputs[93], arena + 349231104, sizeof(float) * 6144);
-  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1119 : f32[4] */
-  memcpy(outputs[94], arena + 349238784, sizeof(float) * 4);
-  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1113 : f32[1536, 4] */
-  memcpy(outputs[95], arena + 349224960, sizeof(float) * 6144);
-  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1114 : f32[1536] */
-  memcpy(outputs[96], arena + 349237248, sizeof(float) * 1536);
-  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1106 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[97], arena + 351633408, sizeof(float) * 589824);
-  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1101 : f32[384] */
-  memcpy(outputs[98], arena + 352815360, sizeof(float) * 384);
-  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1102 : f32[384] */
-  memcpy(outputs[99], arena + 352815744, sizeof(float) * 384);
-  /* output 100 "grad:blocks.5.norm1.weight" = %1094 : f32[384] */
-  memcpy(outputs[100], arena + 352814976, sizeof(float) * 384);
-  /* output 101 "grad:blocks.5.norm1.bias" = %1091 : f32[384] */
-  memcpy(outputs[101], arena + 352814592, sizeof(float) * 384);
-  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1089 : f32[1152, 384] */
-  memcpy(outputs[102], arena + 352223232, sizeof(float) * 442368);
-  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1090 : f32[1152] */
-  memcpy(outputs[103], arena + 352813056, sizeof(float) * 1152);
-  /* output 104 "grad:blocks.5.attn.proj.weight" = %1084 : f32[384, 384] */
-  memcpy(outputs[104], arena + 352665600, sizeof(float) * 147456);
-  /* output 105 "grad:blocks.5.attn.proj.bias" = %1085 : f32[384] */
-  memcpy(outputs[105], arena + 352814208, sizeof(float) * 384);
-  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1079 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[106], arena + 356450304, sizeof(float) * 589824);
-  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1074 : f32[1536] */
-  memcpy(outputs[107], arena + 357040128, sizeof(float) * 1536);
-  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1075 : f32[1536] */
-  memcpy(outputs[108], arena + 357041664, sizeof(float) * 1536);
-  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1070 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[109], arena + 385351680, sizeof(float) * 13824);
-  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1067 : f32[1536] */
-  memcpy(outputs[110], arena + 385365504, sizeof(float) * 1536);
-  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1068 : f32[1536] */
-  memcpy(outputs[111], arena + 385367040, sizeof(float) * 1536);
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1376 : f32[1152, 384] */
+  memcpy(outputs[7], arena + 10272768, sizeof(float) * 442368);
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1377 : f32[1152] */
+  memcpy(outputs[8], arena + 10865664, sizeof(float) * 1152);
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1371 : f32[384, 384] */
+  memcpy(outputs[9], arena + 10715136, sizeof(float) * 147456);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1372 : f32[384] */
+  memcpy(outputs[10], arena + 10866816, sizeof(float) * 384);
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1367 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[11], arena + 9682944, sizeof(float) * 589824);
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1362 : f32[1536] */
+  memcpy(outputs[12], arena + 10862592, sizeof(float) * 1536);
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1363 : f32[1536] */
+  memcpy(outputs[13], arena + 10864128, sizeof(float) * 1536);
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1359 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[14], arena + 28901376, sizeof(float) * 13824);
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1356 : f32[1536] */
+  memcpy(outputs[15], arena + 28915200, sizeof(float) * 1536);
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1357 : f32[1536] */
+  memcpy(outputs[16], arena + 28916736, sizeof(float) * 1536);
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1348 : f32[4, 1536] */
+  memcpy(outputs[17], arena + 60217344, sizeof(float) * 6144);
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1349 : f32[4] */
+  memcpy(outputs[18], arena + 60225024, sizeof(float) * 4);
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1343 : f32[1536, 4] */
+  memcpy(outputs[19], arena + 60211200, sizeof(float) * 6144);
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1344 : f32[1536] */
+  memcpy(outputs[20], arena + 60223488, sizeof(float) * 1536);
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1336 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[21], arena + 63209472, sizeof(float) * 589824);
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1331 : f32[384] */
+  memcpy(outputs[22], arena + 64394496, sizeof(float) * 384);
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1332 : f32[384] */
+  memcpy(outputs[23], arena + 64394880, sizeof(float) * 384);
+  /* output 24 "grad:blocks.1.norm1.weight" = %1324 : f32[384] */
+  memcpy(outputs[24], arena + 64394112, sizeof(float) * 384);
+  /* output 25 "grad:blocks.1.norm1.bias" = %1321 : f32[384] */
+  memcpy(outputs[25], arena + 64393728, sizeof(float) * 384);
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1319 : f32[1152, 384] */
+  memcpy(outputs[26], arena + 63799296, sizeof(float) * 442368);
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1320 : f32[1152] */
+  memcpy(outputs[27], arena + 64392192, sizeof(float) * 1152);
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %1314 : f32[384, 384] */
+  memcpy(outputs[28], arena + 64241664, sizeof(float) * 147456);
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %1315 : f32[384] */
+  memcpy(outputs[29], arena + 64393344, sizeof(float) * 384);
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1309 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[30], arena + 62619648, sizeof(float) * 589824);
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1304 : f32[1536] */
+  memcpy(outputs[31], arena + 64389120, sizeof(float) * 1536);
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1305 : f32[1536] */
+  memcpy(outputs[32], arena + 64390656, sizeof(float) * 1536);
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1301 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[33], arena + 77070336, sizeof(float) * 13824);
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1298 : f32[1536] */
+  memcpy(outputs[34], arena + 77084160, sizeof(float) * 1536);
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1299 : f32[1536] */
+  memcpy(outputs[35], arena + 77085696, sizeof(float) * 1536);
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1290 : f32[4, 1536] */
+  memcpy(outputs[36], arena + 108386304, sizeof(float) * 6144);
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1291 : f32[4] */
+  memcpy(outputs[37], arena + 108393984, sizeof(float) * 4);
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1285 : f32[1536, 4] */
+  memcpy(outputs[38], arena + 108380160, sizeof(float) * 6144);
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1286 : f32[1536] */
+  memcpy(outputs[39], arena + 108392448, sizeof(float) * 1536);
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1278 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[40], arena + 111378432, sizeof(float) * 589824);
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1273 : f32[384] */
+  memcpy(outputs[41], arena + 112563456, sizeof(float) * 384);
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1274 : f32[384] */
+  memcpy(outputs[42], arena + 112563840, sizeof(float) * 384);
+  /* output 43 "grad:blocks.2.norm1.weight" = %1266 : f32[384] */
+  memcpy(outputs[43], arena + 112563072, sizeof(float) * 384);
+  /* output 44 "grad:blocks.2.norm1.bias" = %1263 : f32[384] */
+  memcpy(outputs[44], arena + 112562688, sizeof(float) * 384);
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1261 : f32[1152, 384] */
+  memcpy(outputs[45], arena + 111968256, sizeof(float) * 442368);
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1262 : f32[1152] */
+  memcpy(outputs[46], arena + 112561152, sizeof(float) * 1152);
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %1256 : f32[384, 384] */
+  memcpy(outputs[47], arena + 112410624, sizeof(float) * 147456);
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %1257 : f32[384] */
+  memcpy(outputs[48], arena + 112562304, sizeof(float) * 384);
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1251 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[49], arena + 110788608, sizeof(float) * 589824);
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1246 : f32[1536] */
+  memcpy(outputs[50], arena + 112558080, sizeof(float) * 1536);
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1247 : f32[1536] */
+  memcpy(outputs[51], arena + 112559616, sizeof(float) * 1536);
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1243 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[52], arena + 125239296, sizeof(float) * 13824);
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1240 : f32[1536] */
+  memcpy(outputs[53], arena + 125253120, sizeof(float) * 1536);
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1241 : f32[1536] */
+  memcpy(outputs[54], arena + 125254656, sizeof(float) * 1536);
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1232 : f32[4, 1536] */
+  memcpy(outputs[55], arena + 156555264, sizeof(float) * 6144);
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1233 : f32[4] */
+  memcpy(outputs[56], arena + 156562944, sizeof(float) * 4);
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1227 : f32[1536, 4] */
+  memcpy(outputs[57], arena + 156549120, sizeof(float) * 6144);
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1228 : f32[1536] */
+  memcpy(outputs[58], arena + 156561408, sizeof(float) * 1536);
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1220 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[59], arena + 159547392, sizeof(float) * 589824);
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1215 : f32[384] */
+  memcpy(outputs[60], arena + 160732416, sizeof(float) * 384);
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1216 : f32[384] */
+  memcpy(outputs[61], arena + 160732800, sizeof(float) * 384);
+  /* output 62 "grad:blocks.3.norm1.weight" = %1208 : f32[384] */
+  memcpy(outputs[62], arena + 160732032, sizeof(float) * 384);
+  /* output 63 "grad:blocks.3.norm1.bias" = %1205 : f32[384] */
+  memcpy(outputs[63], arena + 160731648, sizeof(float) * 384);
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1203 : f32[1152, 384] */
+  memcpy(outputs[64], arena + 160137216, sizeof(float) * 442368);
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1204 : f32[1152] */
+  memcpy(outputs[65], arena + 160730112, sizeof(float) * 1152);
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %1198 : f32[384, 384] */
+  memcpy(outputs[66], arena + 160579584, sizeof(float) * 147456);
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %1199 : f32[384] */
+  memcpy(outputs[67], arena + 160731264, sizeof(float) * 384);
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1193 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[68], arena + 158957568, sizeof(float) * 589824);
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1188 : f32[1536] */
+  memcpy(outputs[69], arena + 160727040, sizeof(float) * 1536);
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1189 : f32[1536] */
+  memcpy(outputs[70], arena + 160728576, sizeof(float) * 1536);
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1185 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[71], arena + 173408256, sizeof(float) * 13824);
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1182 : f32[1536] */
+  memcpy(outputs[72], arena + 173422080, sizeof(float) * 1536);
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1183 : f32[1536] */
+  memcpy(outputs[73], arena + 173423616, sizeof(float) * 1536);
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1174 : f32[4, 1536] */
+  memcpy(outputs[74], arena + 204724224, sizeof(float) * 6144);
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1175 : f32[4] */
+  memcpy(outputs[75], arena + 204731904, sizeof(float) * 4);
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1169 : f32[1536, 4] */
+  memcpy(outputs[76], arena + 204718080, sizeof(float) * 6144);
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1170 : f32[1536] */
+  memcpy(outputs[77], arena + 204730368, sizeof(float) * 1536);
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1162 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[78], arena + 207716352, sizeof(float) * 589824);
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1157 : f32[384] */
+  memcpy(outputs[79], arena + 208901376, sizeof(float) * 384);
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1158 : f32[384] */
+  memcpy(outputs[80], arena + 208901760, sizeof(float) * 384);
+  /* output 81 "grad:blocks.4.norm1.weight" = %1150 : f32[384] */
+  memcpy(outputs[81], arena + 208900992, sizeof(float) * 384);
+  /* output 82 "grad:blocks.4.norm1.bias" = %1147 : f32[384] */
+  memcpy(outputs[82], arena + 208900608, sizeof(float) * 384);
+  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1145 : f32[1152, 384] */
+  memcpy(outputs[83], arena + 208306176, sizeof(float) * 442368);
+  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1146 : f32[1152] */
+  memcpy(outputs[84], arena + 208899072, sizeof(float) * 1152);
+  /* output 85 "grad:blocks.4.attn.proj.weight" = %1140 : f32[384, 384] */
+  memcpy(outputs[85], arena + 208748544, sizeof(float) * 147456);
+  /* output 86 "grad:blocks.4.attn.proj.bias" = %1141 : f32[384] */
+  memcpy(outputs[86], arena + 208900224, sizeof(float) * 384);
+  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1135 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[87], arena + 207126528, sizeof(float) * 589824);
+  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1130 : f32[1536] */
+  memcpy(outputs[88], arena + 208896000, sizeof(float) * 1536);
+  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1131 : f32[1536] */
+  memcpy(outputs[89], arena + 208897536, sizeof(float) * 1536);
+  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1127 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[90], arena + 221577216, sizeof(float) * 13824);
+  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1124 : f32[1536] */
+  memcpy(outputs[91], arena + 221591040, sizeof(float) * 1536);
+  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1125 : f32[1536] */
+  memcpy(outputs[92], arena + 221592576, sizeof(float) * 1536);
+  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1116 : f32[4, 1536] */
+  memcpy(outputs[93], arena + 252893184, sizeof(float) * 6144);
+  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1117 : f32[4] */
+  memcpy(outputs[94], arena + 252900864, sizeof(float) * 4);
+  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1111 : f32[1536, 4] */
+  memcpy(outputs[95], arena + 252887040, sizeof(float) * 6144);
+  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1112 : f32[1536] */
+  memcpy(outputs[96], arena + 252899328, sizeof(float) * 1536);
+  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1104 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[97], arena + 255885312, sizeof(float) * 589824);
+  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1099 : f32[384] */
+  memcpy(outputs[98], arena + 257070336, sizeof(float) * 384);
+  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1100 : f32[384] */
+  memcpy(outputs[99], arena + 257070720, sizeof(float) * 384);
+  /* output 100 "grad:blocks.5.norm1.weight" = %1092 : f32[384] */
+  memcpy(outputs[100], arena + 257069952, sizeof(float) * 384);
+  /* output 101 "grad:blocks.5.norm1.bias" = %1089 : f32[384] */
+  memcpy(outputs[101], arena + 257069568, sizeof(float) * 384);
+  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1087 : f32[1152, 384] */
+  memcpy(outputs[102], arena + 256475136, sizeof(float) * 442368);
+  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1088 : f32[1152] */
+  memcpy(outputs[103], arena + 257068032, sizeof(float) * 1152);
+  /* output 104 "grad:blocks.5.attn.proj.weight" = %1082 : f32[384, 384] */
+  memcpy(outputs[104], arena + 256917504, sizeof(float) * 147456);
+  /* output 105 "grad:blocks.5.attn.proj.bias" = %1083 : f32[384] */
+  memcpy(outputs[105], arena + 257069184, sizeof(float) * 384);
+  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1077 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[106], arena + 255295488, sizeof(float) * 589824);
+  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1072 : f32[1536] */
+  memcpy(outputs[107], arena + 257064960, sizeof(float) * 1536);
+  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1073 : f32[1536] */
+  memcpy(outputs[108], arena + 257066496, sizeof(float) * 1536);
+  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1069 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[109], arena + 269746176, sizeof(float) * 13824);
+  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1066 : f32[1536] */
+  memcpy(outputs[110], arena + 269760000, sizeof(float) * 1536);
+  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1067 : f32[1536] */
+  memcpy(outputs[111], arena + 269761536, sizeof(float) * 1536);
   /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1058 : f32[4, 1536] */
-  memcpy(outputs[112], arena + 416667648, sizeof(float) * 6144);
+  memcpy(outputs[112], arena + 301062144, sizeof(float) * 6144);
   /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1059 : f32[4] */
-  memcpy(outputs[113], arena + 416675328, sizeof(float) * 4);
+  memcpy(outputs[113], arena + 301069824, sizeof(float) * 4);
   /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1053 : f32[1536, 4] */
-  memcpy(outputs[114], arena + 416661504, sizeof(float) * 6144);
+  memcpy(outputs[114], arena + 301056000, sizeof(float) * 6144);
   /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1054 : f32[1536] */
-  memcpy(outputs[115], arena + 416673792, sizeof(float) * 1536);
+  memcpy(outputs[115], arena + 301068288, sizeof(float) * 1536);
   /* output 116 "grad:blocks.5.conv.conv.7.weight" = %1046 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[116], arena + 419069952, sizeof(float) * 589824);
+  memcpy(outputs[116], arena + 304054272, sizeof(float) * 589824);
   /* output 117 "grad:blocks.5.conv.conv.8.weight" = %1041 : f32[384] */
-  memcpy(outputs[117], arena + 420251904, sizeof(float) * 384);
+  memcpy(outputs[117], arena + 305239296, sizeof(float) * 384);
   /* output 118 "grad:blocks.5.conv.conv.8.bias" = %1042 : f32[384] */
-  memcpy(outputs[118], arena + 420252288, sizeof(float) * 384);
+  memcpy(outputs[118], arena + 305239680, sizeof(float) * 384);
   /* output 119 "grad:blocks.6.norm1.weight" = %1034 : f32[384] */
-  memcpy(outputs[119], arena + 420251520, sizeof(float) * 384);
+  memcpy(outputs[119], arena + 305238912, sizeof(float) * 384);
   /* output 120 "grad:blocks.6.norm1.bias" = %1031 : f32[384] */
-  memcpy(outputs[120], arena + 420251136, sizeof(float) * 384);
+  memcpy(outputs[120], arena + 305238528, sizeof(float) * 384);
   /* output 121 "grad:blocks.6.attn.qkv.weight" = %1029 : f32[1152, 384] */
-  memcpy(outputs[121], arena + 419659776, sizeof(float) * 442368);
+  memcpy(outputs[121], arena + 304644096, sizeof(float) * 442368);
   /* output 122 "grad:blocks.6.attn.qkv.bias" = %1030 : f32[1152] */
-  memcpy(outputs[122], arena + 420249600, sizeof(float) * 1152);
+  memcpy(outputs[122], arena + 305236992, sizeof(float) * 1152);
   /* output 123 "grad:blocks.6.attn.proj.weight" = %1024 : f32[384, 384] */
-  memcpy(outputs[123], arena + 420102144, sizeof(float) * 147456);
+  memcpy(outputs[123], arena + 305086464, sizeof(float) * 147456);
   /* output 124 "grad:blocks.6.attn.proj.bias" = %1025 : f32[384] */
-  memcpy(outputs[124], arena + 420250752, sizeof(float) * 384);
+  memcpy(outputs[124], arena + 305238144, sizeof(float) * 384);
   /* output 125 "grad:blocks.6.conv.conv.0.weight" = %1019 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[125], arena + 423886848, sizeof(float) * 589824);
+  memcpy(outputs[125], arena + 303464448, sizeof(float) * 589824);
   /* output 126 "grad:blocks.6.conv.conv.1.weight" = %1014 : f32[1536] */
-  memcpy(outputs[126], arena + 424476672, sizeof(float) * 1536);
+  memcpy(outputs[126], arena + 305233920, sizeof(float) * 1536);
   /* output 127 "grad:blocks.6.conv.conv.1.bias" = %1015 : f32[1536] */
-  memcpy(outputs[127], arena + 424478208, sizeof(float) * 1536);
-  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1010 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[128], arena + 452788224, sizeof(float) * 13824);
-  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1007 : f32[1536] */
-  memcpy(outputs[129], arena + 452802048, sizeof(float) * 1536);
-  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1008 : f32[1536] */
-  memcpy(outputs[130], arena + 452803584, sizeof(float) * 1536);
-  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %998 : f32[4, 1536] */
-  memcpy(outputs[131], arena + 484104192, sizeof(float) * 6144);
-  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %999 : f32[4] */
-  memcpy(outputs[132], arena + 484111872, sizeof(float) * 4);
-  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %993 : f32[1536, 4] */
-  memcpy(outputs[133], arena + 484098048, sizeof(float) * 6144);
-  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %994 : f32[1536] */
-  memcpy(outputs[134], arena + 484110336, sizeof(float) * 1536);
-  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %986 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[135], arena + 486506496, sizeof(float) * 589824);
-  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %981 : f32[384] */
-  memcpy(outputs[136], arena + 487688448, sizeof(float) * 384);
-  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %982 : f32[384] */
-  memcpy(outputs[137], arena + 487688832, sizeof(float) * 384);
-  /* output 138 "grad:blocks.7.norm1.weight" = %974 : f32[384] */
-  memcpy(outputs[138], arena + 487688064, sizeof(float) * 384);
-  /* output 139 "grad:blocks.7.norm1.bias" = %971 : f32[384] */
-  memcpy(outputs[139], arena + 487687680, sizeof(float) * 384);
-  /* output 140 "grad:blocks.7.attn.qkv.weight" = %969 : f32[1152, 384] */
-  memcpy(outputs[140], arena + 487096320, sizeof(float) * 442368);
-  /* output 141 "grad:blocks.7.attn.qkv.bias" = %970 : f32[1152] */
-  memcpy(outputs[141], arena + 487686144, sizeof(float) * 1152);
-  /* output 142 "grad:blocks.7.attn.proj.weight" = %964 : f32[384, 384] */
-  memcpy(outputs[142], arena + 487538688, sizeof(float) * 147456);
-  /* output 143 "grad:blocks.7.attn.proj.bias" = %965 : f32[384] */
-  memcpy(outputs[143], arena + 487687296, sizeof(float) * 384);
-  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %959 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[144], arena + 491323392, sizeof(float) * 589824);
-  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %954 : f32[1536] */
-  memcpy(outputs[145], arena + 491913216, sizeof(float) * 1536);
-  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %955 : f32[1536] */
-  memcpy(outputs[146], arena + 491914752, sizeof(float) * 1536);
-  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %950 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[147], arena + 520224768, sizeof(float) * 13824);
-  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %947 : f32[1536] */
-  memcpy(outputs[148], arena + 520238592, sizeof(float) * 1536);
-  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %948 : f32[1536] */
-  memcpy(outputs[149], arena + 520240128, sizeof(float) * 1536);
-  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %938 : f32[4, 1536] */
-  memcpy(outputs[150], arena + 551540736, sizeof(float) * 6144);
-  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %939 : f32[4] */
-  memcpy(outputs[151], arena + 551548416, sizeof(float) * 4);
-  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %933 : f32[1536, 4] */
-  memcpy(outputs[152], arena + 551534592, sizeof(float) * 6144);
-  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %934 : f32[1536] */
-  memcpy(outputs[153], arena + 551546880, sizeof(float) * 1536);
-  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %926 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[154], arena + 553943040, sizeof(float) * 589824);
-  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %921 : f32[384] */
-  memcpy(outputs[155], arena + 555124992, sizeof(float) * 384);
-  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %922 : f32[384] */
-  memcpy(outputs[156], arena + 555125376, sizeof(float) * 384);
-  /* output 157 "grad:blocks.8.norm1.weight" = %914 : f32[384] */
-  memcpy(outputs[157], arena + 555124608, sizeof(float) * 384);
-  /* output 158 "grad:blocks.8.norm1.bias" = %911 : f32[384] */
-  memcpy(outputs[158], arena + 555124224, sizeof(float) * 384);
-  /* output 159 "grad:blocks.8.attn.qkv.weight" = %909 : f32[1152, 384] */
-  memcpy(outputs[159], arena + 554532864, sizeof(float) * 442368);
-  /* output 160 "grad:blocks.8.attn.qkv.bias" = %910 : f32[1152] */
-  memcpy(outputs[160], arena + 555122688, sizeof(float) * 1152);
-  /* output 161 "grad:blocks.8.attn.proj.weight" = %904 : f32[384, 384] */
-  memcpy(outputs[161], arena + 554975232, sizeof(float) * 147456);
-  /* output 162 "grad:blocks.8.attn.proj.bias" = %905 : f32[384] */
-  memcpy(outputs[162], arena + 555123840, sizeof(float) * 384);
-  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %899 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[163], arena + 558759936, sizeof(float) * 589824);
-  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %894 : f32[1536] */
-  memcpy(outputs[164], arena + 559349760, sizeof(float) * 1536);
-  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %895 : f32[1536] */
-  memcpy(outputs[165], arena + 559351296, sizeof(float) * 1536);
-  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %890 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[166], arena + 587661312, sizeof(float) * 13824);
-  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %887 : f32[1536] */
-  memcpy(outputs[167], arena + 587675136, sizeof(float) * 1536);
-  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %888 : f32[1536] */
-  memcpy(outputs[168], arena + 587676672, sizeof(float) * 1536);
-  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %878 : f32[4, 1536] */
-  memcpy(outputs[169], arena + 618977280, sizeof(float) * 6144);
-  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %879 : f32[4] */
-  memcpy(outputs[170], arena + 618984960, sizeof(float) * 4);
-  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %873 : f32[1536, 4] */
-  memcpy(outputs[171], arena + 618971136, sizeof(float) * 6144);
-  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %874 : f32[1536] */
-  memcpy(outputs[172], arena + 618983424, sizeof(float) * 1536);
-  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %866 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[173], arena + 621379584, sizeof(float) * 589824);
-  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %861 : f32[384] */
-  memcpy(outputs[174], arena + 622561536, sizeof(float) * 384);
-  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %862 : f32[384] */
-  memcpy(outputs[175], arena + 622561920, sizeof(float) * 384);
-  /* output 176 "grad:blocks.9.norm1.weight" = %854 : f32[384] */
-  memcpy(outputs[176], arena + 622561152, sizeof(float) * 384);
-  /* output 177 "grad:blocks.9.norm1.bias" = %851 : f32[384] */
-  memcpy(outputs[177], arena + 622560768, sizeof(float) * 384);
-  /* output 178 "grad:blocks.9.attn.qkv.weight" = %849 : f32[1152, 384] */
-  memcpy(outputs[178], arena + 621969408, sizeof(float) * 442368);
-  /* output 179 "grad:blocks.9.attn.qkv.bias" = %850 : f32[1152] */
-  memcpy(outputs[179], arena + 622559232, sizeof(float) * 1152);
-  /* output 180 "grad:blocks.9.attn.proj.weight" = %844 : f32[384, 384] */
-  memcpy(outputs[180], arena + 622411776, sizeof(float) * 147456);
-  /* output 181 "grad:blocks.9.attn.proj.bias" = %845 : f32[384] */
-  memcpy(outputs[181], arena + 622560384, sizeof(float) * 384);
-  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %839 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[182], arena + 626196480, sizeof(float) * 589824);
-  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %834 : f32[1536] */
-  memcpy(outputs[183], arena + 626786304, sizeof(float) * 1536);
-  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %835 : f32[1536] */
-  memcpy(outputs[184], arena + 626787840, sizeof(float) * 1536);
-  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %830 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[185], arena + 655097856, sizeof(float) * 13824);
-  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %827 : f32[1536] */
-  memcpy(outputs[186], arena + 655111680, sizeof(float) * 1536);
-  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %828 : f32[1536] */
-  memcpy(outputs[187], arena + 655113216, sizeof(float) * 1536);
-  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %818 : f32[4, 1536] */
-  memcpy(outputs[188], arena + 686413824, sizeof(float) * 6144);
-  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %819 : f32[4] */
-  memcpy(outputs[189], arena + 686421504, sizeof(float) * 4);
-  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %813 : f32[1536, 4] */
-  memcpy(outputs[190], arena + 686407680, sizeof(float) * 6144);
-  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %814 : f32[1536] */
-  memcpy(outputs[191], arena + 686419968, sizeof(float) * 1536);
-  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %806 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[192], arena + 688816128, sizeof(float) * 589824);
-  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %801 : f32[384] */
-  memcpy(outputs[193], arena + 689998080, sizeof(float) * 384);
-  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %802 : f32[384] */
-  memcpy(outputs[194], arena + 689998464, sizeof(float) * 384);
-  /* output 195 "grad:blocks.10.norm1.weight" = %794 : f32[384] */
-  memcpy(outputs[195], arena + 689997696, sizeof(float) * 384);
-  /* output 196 "grad:blocks.10.norm1.bias" = %791 : f32[384] */
-  memcpy(outputs[196], arena + 689997312, sizeof(float) * 384);
-  /* output 197 "grad:blocks.10.attn.qkv.weight" = %789 : f32[1152, 384] */
-  memcpy(outputs[197], arena + 689405952, sizeof(float) * 442368);
-  /* output 198 "grad:blocks.10.attn.qkv.bias" = %790 : f32[1152] */
-  memcpy(outputs[198], arena + 689995776, sizeof(float) * 1152);
-  /* output 199 "grad:blocks.10.attn.proj.weight" = %784 : f32[384, 384] */
-  memcpy(outputs[199], arena + 689848320, sizeof(float) * 147456);
-  /* output 200 "grad:blocks.10.attn.proj.bias" = %785 : f32[384] */
-  memcpy(outputs[200], arena + 689996928, sizeof(float) * 384);
-  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %779 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[201], arena + 693633024, sizeof(float) * 589824);
-  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %774 : f32[1536] */
-  memcpy(outputs[202], arena + 694222848, sizeof(float) * 1536);
-  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %775 : f32[1536] */
-  memcpy(outputs[203], arena + 694224384, sizeof(float) * 1536);
-  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %770 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[204], arena + 722534400, sizeof(float) * 13824);
-  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %767 : f32[1536] */
-  memcpy(outputs[205], arena + 722548224, sizeof(float) * 1536);
-  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %768 : f32[1536] */
-  memcpy(outputs[206], arena + 722549760, sizeof(float) * 1536);
-  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %758 : f32[4, 1536] */
-  memcpy(outputs[207], arena + 753850368, sizeof(float) * 6144);
-  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %759 : f32[4] */
-  memcpy(outputs[208], arena + 753858048, sizeof(float) * 4);
-  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %753 : f32[1536, 4] */
-  memcpy(outputs[209], arena + 753844224, sizeof(float) * 6144);
-  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %754 : f32[1536] */
-  memcpy(outputs[210], arena + 753856512, sizeof(float) * 1536);
-  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %746 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[211], arena + 756252672, sizeof(float) * 589824);
-  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %741 : f32[384] */
-  memcpy(outputs[212], arena + 757434624, sizeof(float) * 384);
-  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %742 : f32[384] */
-  memcpy(outputs[213], arena + 757435008, sizeof(float) * 384);
-  /* output 214 "grad:blocks.11.norm1.weight" = %734 : f32[384] */
-  memcpy(outputs[214], arena + 757434240, sizeof(float) * 384);
-  /* output 215 "grad:blocks.11.norm1.bias" = %731 : f32[384] */
-  memcpy(outputs[215], arena + 757433856, sizeof(float) * 384);
-  /* output 216 "grad:blocks.11.attn.qkv.weight" = %729 : f32[1152, 384] */
-  memcpy(outputs[216], arena + 756842496, sizeof(float) * 442368);
-  /* output 217 "grad:blocks.11.attn.qkv.bias" = %730 : f32[1152] */
-  memcpy(outputs[217], arena + 757432320, sizeof(float) * 1152);
-  /* output 218 "grad:blocks.11.attn.proj.weight" = %724 : f32[384, 384] */
-  memcpy(outputs[218], arena + 757284864, sizeof(float) * 147456);
-  /* output 219 "grad:blocks.11.attn.proj.bias" = %725 : f32[384] */
-  memcpy(outputs[219], arena + 757433472, sizeof(float) * 384);
-  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %719 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[220], arena + 761069568, sizeof(float) * 589824);
-  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %714 : f32[1536] */
-  memcpy(outputs[221], arena + 761659392, sizeof(float) * 1536);
-  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %715 : f32[1536] */
-  memcpy(outputs[222], arena + 761660928, sizeof(float) * 1536);
-  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %710 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[223], arena + 789970944, sizeof(float) * 13824);
-  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %707 : f32[1536] */
-  memcpy(outputs[224], arena + 789984768, sizeof(float) * 1536);
-  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %708 : f32[1536] */
-  memcpy(outputs[225], arena + 789986304, sizeof(float) * 1536);
-  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %698 : f32[4, 1536] */
-  memcpy(outputs[226], arena + 1024628736, sizeof(float) * 6144);
-  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %699 : f32[4] */
-  memcpy(outputs[227], arena + 1083042048, sizeof(float) * 4);
-  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %693 : f32[1536, 4] */
-  memcpy(outputs[228], arena + 1024622592, sizeof(float) * 6144);
-  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %694 : f32[1536] */
-  memcpy(outputs[229], arena + 1083039744, sizeof(float) * 1536);
-  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %686 : f32[384, 1536, 1, 1] */
-  memcpy(outputs[230], arena + 1082449920, sizeof(float) * 589824);
-  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %681 : f32[384] */
-  memcpy(outputs[231], arena + 1083041280, sizeof(float) * 384);
-  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %682 : f32[384] */
-  memcpy(outputs[232], arena + 1083041664, sizeof(float) * 384);
-  /* output 233 "grad:norm.weight" = %675 : f32[384] */
-  memcpy(outputs[233], arena + 1089504624, sizeof(float) * 384);
-  /* output 234 "grad:norm.bias" = %672 : f32[384] */
-  memcpy(outputs[234], arena + 1089504240, sizeof(float) * 384);
-  /* output 235 "grad:head.weight" = %668 : f32[1000, 384] */
-  memcpy(outputs[235], arena + 1087266816, sizeof(float) * 384000);
-  /* output 236 "grad:head.bias" = %669 : f32[1000] */
-  memcpy(outputs[236], arena + 1089494016, sizeof(float) * 1000);
+  memcpy(outputs[127], arena + 305235456, sizeof(float) * 1536);
+  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1011 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[128], arena + 317915136, sizeof(float) * 13824);
+  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1008 : f32[1536] */
+  memcpy(outputs[129], arena + 317928960, sizeof(float) * 1536);
+  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1009 : f32[1536] */
+  memcpy(outputs[130], arena + 317930496, sizeof(float) * 1536);
+  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %1000 : f32[4, 1536] */
+  memcpy(outputs[131], arena + 349231104, sizeof(float) * 6144);
+  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %1001 : f32[4] */
+  memcpy(outputs[132], arena + 349238784, sizeof(float) * 4);
+  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %995 : f32[1536, 4] */
+  memcpy(outputs[133], arena + 349224960, sizeof(float) * 6144);
+  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %996 : f32[1536] */
+  memcpy(outputs[134], arena + 349237248, sizeof(float) * 1536);
+  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %988 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[135], arena + 352223232, sizeof(float) * 589824);
+  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %983 : f32[384] */
+  memcpy(outputs[136], arena + 353408256, sizeof(float) * 384);
+  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %984 : f32[384] */
+  memcpy(outputs[137], arena + 353408640, sizeof(float) * 384);
+  /* output 138 "grad:blocks.7.norm1.weight" = %976 : f32[384] */
+  memcpy(outputs[138], arena + 353407872, sizeof(float) * 384);
+  /* output 139 "grad:blocks.7.norm1.bias" = %973 : f32[384] */
+  memcpy(outputs[139], arena + 353407488, sizeof(float) * 384);
+  /* output 140 "grad:blocks.7.attn.qkv.weight" = %971 : f32[1152, 384] */
+  memcpy(outputs[140], arena + 352813056, sizeof(float) * 442368);
+  /* output 141 "grad:blocks.7.attn.qkv.bias" = %972 : f32[1152] */
+  memcpy(outputs[141], arena + 353405952, sizeof(float) * 1152);
+  /* output 142 "grad:blocks.7.attn.proj.weight" = %966 : f32[384, 384] */
+  memcpy(outputs[142], arena + 353255424, sizeof(float) * 147456);
+  /* output 143 "grad:blocks.7.attn.proj.bias" = %967 : f32[384] */
+  memcpy(outputs[143], arena + 353407104, sizeof(float) * 384);
+  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %961 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[144], arena + 351633408, sizeof(float) * 589824);
+  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %956 : f32[1536] */
+  memcpy(outputs[145], arena + 353402880, sizeof(float) * 1536);
+  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %957 : f32[1536] */
+  memcpy(outputs[146], arena + 353404416, sizeof(float) * 1536);
+  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %953 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[147], arena + 366084096, sizeof(float) * 13824);
+  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %950 : f32[1536] */
+  memcpy(outputs[148], arena + 366097920, sizeof(float) * 1536);
+  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %951 : f32[1536] */
+  memcpy(outputs[149], arena + 366099456, sizeof(float) * 1536);
+  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %942 : f32[4, 1536] */
+  memcpy(outputs[150], arena + 397400064, sizeof(float) * 6144);
+  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %943 : f32[4] */
+  memcpy(outputs[151], arena + 397407744, sizeof(float) * 4);
+  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %937 : f32[1536, 4] */
+  memcpy(outputs[152], arena + 397393920, sizeof(float) * 6144);
+  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %938 : f32[1536] */
+  memcpy(outputs[153], arena + 397406208, sizeof(float) * 1536);
+  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %930 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[154], arena + 400392192, sizeof(float) * 589824);
+  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %925 : f32[384] */
+  memcpy(outputs[155], arena + 401577216, sizeof(float) * 384);
+  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %926 : f32[384] */
+  memcpy(outputs[156], arena + 401577600, sizeof(float) * 384);
+  /* output 157 "grad:blocks.8.norm1.weight" = %918 : f32[384] */
+  memcpy(outputs[157], arena + 401576832, sizeof(float) * 384);
+  /* output 158 "grad:blocks.8.norm1.bias" = %915 : f32[384] */
+  memcpy(outputs[158], arena + 401576448, sizeof(float) * 384);
+  /* output 159 "grad:blocks.8.attn.qkv.weight" = %913 : f32[1152, 384] */
+  memcpy(outputs[159], arena + 400982016, sizeof(float) * 442368);
+  /* output 160 "grad:blocks.8.attn.qkv.bias" = %914 : f32[1152] */
+  memcpy(outputs[160], arena + 401574912, sizeof(float) * 1152);
+  /* output 161 "grad:blocks.8.attn.proj.weight" = %908 : f32[384, 384] */
+  memcpy(outputs[161], arena + 401424384, sizeof(float) * 147456);
+  /* output 162 "grad:blocks.8.attn.proj.bias" = %909 : f32[384] */
+  memcpy(outputs[162], arena + 401576064, sizeof(float) * 384);
+  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %903 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[163], arena + 399802368, sizeof(float) * 589824);
+  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %898 : f32[1536] */
+  memcpy(outputs[164], arena + 401571840, sizeof(float) * 1536);
+  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %899 : f32[1536] */
+  memcpy(outputs[165], arena + 401573376, sizeof(float) * 1536);
+  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %895 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[166], arena + 414253056, sizeof(float) * 13824);
+  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %892 : f32[1536] */
+  memcpy(outputs[167], arena + 414266880, sizeof(float) * 1536);
+  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %893 : f32[1536] */
+  memcpy(outputs[168], arena + 414268416, sizeof(float) * 1536);
+  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %884 : f32[4, 1536] */
+  memcpy(outputs[169], arena + 445569024, sizeof(float) * 6144);
+  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %885 : f32[4] */
+  memcpy(outputs[170], arena + 445576704, sizeof(float) * 4);
+  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %879 : f32[1536, 4] */
+  memcpy(outputs[171], arena + 445562880, sizeof(float) * 6144);
+  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %880 : f32[1536] */
+  memcpy(outputs[172], arena + 445575168, sizeof(float) * 1536);
+  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %872 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[173], arena + 448561152, sizeof(float) * 589824);
+  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %867 : f32[384] */
+  memcpy(outputs[174], arena + 449746176, sizeof(float) * 384);
+  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %868 : f32[384] */
+  memcpy(outputs[175], arena + 449746560, sizeof(float) * 384);
+  /* output 176 "grad:blocks.9.norm1.weight" = %860 : f32[384] */
+  memcpy(outputs[176], arena + 449745792, sizeof(float) * 384);
+  /* output 177 "grad:blocks.9.norm1.bias" = %857 : f32[384] */
+  memcpy(outputs[177], arena + 449745408, sizeof(float) * 384);
+  /* output 178 "grad:blocks.9.attn.qkv.weight" = %855 : f32[1152, 384] */
+  memcpy(outputs[178], arena + 449150976, sizeof(float) * 442368);
+  /* output 179 "grad:blocks.9.attn.qkv.bias" = %856 : f32[1152] */
+  memcpy(outputs[179], arena + 449743872, sizeof(float) * 1152);
+  /* output 180 "grad:blocks.9.attn.proj.weight" = %850 : f32[384, 384] */
+  memcpy(outputs[180], arena + 449593344, sizeof(float) * 147456);
+  /* output 181 "grad:blocks.9.attn.proj.bias" = %851 : f32[384] */
+  memcpy(outputs[181], arena + 449745024, sizeof(float) * 384);
+  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %845 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[182], arena + 447971328, sizeof(float) * 589824);
+  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %840 : f32[1536] */
+  memcpy(outputs[183], arena + 449740800, sizeof(float) * 1536);
+  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %841 : f32[1536] */
+  memcpy(outputs[184], arena + 449742336, sizeof(float) * 1536);
+  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %837 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[185], arena + 462422016, sizeof(float) * 13824);
+  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %834 : f32[1536] */
+  memcpy(outputs[186], arena + 462435840, sizeof(float) * 1536);
+  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %835 : f32[1536] */
+  memcpy(outputs[187], arena + 462437376, sizeof(float) * 1536);
+  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %826 : f32[4, 1536] */
+  memcpy(outputs[188], arena + 493737984, sizeof(float) * 6144);
+  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %827 : f32[4] */
+  memcpy(outputs[189], arena + 493745664, sizeof(float) * 4);
+  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %821 : f32[1536, 4] */
+  memcpy(outputs[190], arena + 493731840, sizeof(float) * 6144);
+  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %822 : f32[1536] */
+  memcpy(outputs[191], arena + 493744128, sizeof(float) * 1536);
+  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %814 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[192], arena + 496730112, sizeof(float) * 589824);
+  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %809 : f32[384] */
+  memcpy(outputs[193], arena + 497915136, sizeof(float) * 384);
+  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %810 : f32[384] */
+  memcpy(outputs[194], arena + 497915520, sizeof(float) * 384);
+  /* output 195 "grad:blocks.10.norm1.weight" = %802 : f32[384] */
+  memcpy(outputs[195], arena + 497914752, sizeof(float) * 384);
+  /* output 196 "grad:blocks.10.norm1.bias" = %799 : f32[384] */
+  memcpy(outputs[196], arena + 497914368, sizeof(float) * 384);
+  /* output 197 "grad:blocks.10.attn.qkv.weight" = %797 : f32[1152, 384] */
+  memcpy(outputs[197], arena + 497319936, sizeof(float) * 442368);
+  /* output 198 "grad:blocks.10.attn.qkv.bias" = %798 : f32[1152] */
+  memcpy(outputs[198], arena + 497912832, sizeof(float) * 1152);
+  /* output 199 "grad:blocks.10.attn.proj.weight" = %792 : f32[384, 384] */
+  memcpy(outputs[199], arena + 497762304, sizeof(float) * 147456);
+  /* output 200 "grad:blocks.10.attn.proj.bias" = %793 : f32[384] */
+  memcpy(outputs[200], arena + 497913984, sizeof(float) * 384);
+  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %787 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[201], arena + 496140288, sizeof(float) * 589824);
+  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %782 : f32[1536] */
+  memcpy(outputs[202], arena + 497909760, sizeof(float) * 1536);
+  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %783 : f32[1536] */
+  memcpy(outputs[203], arena + 497911296, sizeof(float) * 1536);
+  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %779 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[204], arena + 510590976, sizeof(float) * 13824);
+  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %776 : f32[1536] */
+  memcpy(outputs[205], arena + 510604800, sizeof(float) * 1536);
+  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %777 : f32[1536] */
+  memcpy(outputs[206], arena + 510606336, sizeof(float) * 1536);
+  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %768 : f32[4, 1536] */
+  memcpy(outputs[207], arena + 541906944, sizeof(float) * 6144);
+  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %769 : f32[4] */
+  memcpy(outputs[208], arena + 541914624, sizeof(float) * 4);
+  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %763 : f32[1536, 4] */
+  memcpy(outputs[209], arena + 541900800, sizeof(float) * 6144);
+  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %764 : f32[1536] */
+  memcpy(outputs[210], arena + 541913088, sizeof(float) * 1536);
+  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %756 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[211], arena + 544899072, sizeof(float) * 589824);
+  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %751 : f32[384] */
+  memcpy(outputs[212], arena + 546084096, sizeof(float) * 384);
+  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %752 : f32[384] */
+  memcpy(outputs[213], arena + 546084480, sizeof(float) * 384);
+  /* output 214 "grad:blocks.11.norm1.weight" = %744 : f32[384] */
+  memcpy(outputs[214], arena + 546083712, sizeof(float) * 384);
+  /* output 215 "grad:blocks.11.norm1.bias" = %741 : f32[384] */
+  memcpy(outputs[215], arena + 546083328, sizeof(float) * 384);
+  /* output 216 "grad:blocks.11.attn.qkv.weight" = %739 : f32[1152, 384] */
+  memcpy(outputs[216], arena + 545488896, sizeof(float) * 442368);
+  /* output 217 "grad:blocks.11.attn.qkv.bias" = %740 : f32[1152] */
+  memcpy(outputs[217], arena + 546081792, sizeof(float) * 1152);
+  /* output 218 "grad:blocks.11.attn.proj.weight" = %734 : f32[384, 384] */
+  memcpy(outputs[218], arena + 545931264, sizeof(float) * 147456);
+  /* output 219 "grad:blocks.11.attn.proj.bias" = %735 : f32[384] */
+  memcpy(outputs[219], arena + 546082944, sizeof(float) * 384);
+  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %729 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[220], arena + 544309248, sizeof(float) * 589824);
+  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %724 : f32[1536] */
+  memcpy(outputs[221], arena + 546078720, sizeof(float) * 1536);
+  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %725 : f32[1536] */
+  memcpy(outputs[222], arena + 546080256, sizeof(float) * 1536);
+  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %721 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[223], arena + 558759936, sizeof(float) * 13824);
+  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %718 : f32[1536] */
+  memcpy(outputs[224], arena + 558773760, sizeof(float) * 1536);
+  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %719 : f32[1536] */
+  memcpy(outputs[225], arena + 558775296, sizeof(float) * 1536);
+  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %710 : f32[4, 1536] */
+  memcpy(outputs[226], arena + 793417728, sizeof(float) * 6144);
+  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %711 : f32[4] */
+  memcpy(outputs[227], arena + 851831040, sizeof(float) * 4);
+  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %705 : f32[1536, 4] */
+  memcpy(outputs[228], arena + 793411584, sizeof(float) * 6144);
+  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %706 : f32[1536] */
+  memcpy(outputs[229], arena + 851828736, sizeof(float) * 1536);
+  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %698 : f32[384, 1536, 1, 1] */
+  memcpy(outputs[230], arena + 851238912, sizeof(float) * 589824);
+  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %693 : f32[384] */
+  memcpy(outputs[231], arena + 851830272, sizeof(float) * 384);
+  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %694 : f32[384] */
+  memcpy(outputs[232], arena + 851830656, sizeof(float) * 384);
+  /* output 233 "grad:norm.weight" = %687 : f32[384] */
+  memcpy(outputs[233], arena + 858416880, sizeof(float) * 384);
+  /* output 234 "grad:norm.bias" = %684 : f32[384] */
+  memcpy(outputs[234], arena + 858416496, sizeof(float) * 384);
+  /* output 235 "grad:head.weight" = %680 : f32[1000, 384] */
+  memcpy(outputs[235], arena + 856055808, sizeof(float) * 384000);
+  /* output 236 "grad:head.bias" = %681 : f32[1000] */
+  memcpy(outputs[236], arena + 858406272, sizeof(float) * 1000);
   /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 1536] */
-  memcpy(outputs[237], arena + 1089420288, sizeof(float) * 3072);
+  memcpy(outputs[237], arena + 858319872, sizeof(float) * 3072);
   /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 1536] */
-  memcpy(outputs[238], arena + 1089423360, sizeof(float) * 3072);
+  memcpy(outputs[238], arena + 858322944, sizeof(float) * 3072);
   /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %57 : f32[2, 384] */
-  memcpy(outputs[239], arena + 1089495024, sizeof(float) * 768);
-  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %86 : f32[2, 1536] */
-  memcpy(outputs[240], arena + 1089426432, sizeof(float) * 3072);
-  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %93 : f32[2, 1536] */
-  memcpy(outputs[241], arena + 1089429504, sizeof(float) * 3072);
-  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %111 : f32[2, 384] */
-  memcpy(outputs[242], arena + 1089495792, sizeof(float) * 768);
-  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %140 : f32[2, 1536] */
-  memcpy(outputs[243], arena + 1089432576, sizeof(float) * 3072);
-  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %147 : f32[2, 1536] */
-  memcpy(outputs[244], arena + 1089435648, sizeof(float) * 3072);
-  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %165 : f32[2, 384] */
-  memcpy(outputs[245], arena + 1089496560, sizeof(float) * 768);
-  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %194 : f32[2, 1536] */
-  memcpy(outputs[246], arena + 1089438720, sizeof(float) * 3072);
-  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %201 : f32[2, 1536] */
-  memcpy(outputs[247], arena + 1089441792, sizeof(float) * 3072);
-  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %219 : f32[2, 384] */
-  memcpy(outputs[248], arena + 1089497328, sizeof(float) * 768);
-  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %248 : f32[2, 1536] */
-  memcpy(outputs[249], arena + 1089444864, sizeof(float) * 3072);
-  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %255 : f32[2, 1536] */
-  memcpy(outputs[250], arena + 1089447936, sizeof(float) * 3072);
-  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %273 : f32[2, 384] */
-  memcpy(outputs[251], arena + 1089498096, sizeof(float) * 768);
-  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %302 : f32[2, 1536] */
-  memcpy(outputs[252], arena + 1089451008, sizeof(float) * 3072);
-  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %309 : f32[2, 1536] */
-  memcpy(outputs[253], arena + 1089454080, sizeof(float) * 3072);
-  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %327 : f32[2, 384] */
-  memcpy(outputs[254], arena + 1089498864, sizeof(float) * 768);
-  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %356 : f32[2, 1536] */
-  memcpy(outputs[255], arena + 1089457152, sizeof(float) * 3072);
-  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %363 : f32[2, 1536] */
-  memcpy(outputs[256], arena + 1089460224, sizeof(float) * 3072);
-  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %381 : f32[2, 384] */
-  memcpy(outputs[257], arena + 1089499632, sizeof(float) * 768);
-  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %410 : f32[2, 1536] */
-  memcpy(outputs[258], arena + 1089463296, sizeof(float) * 3072);
-  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %417 : f32[2, 1536] */
-  memcpy(outputs[259], arena + 1089466368, sizeof(float) * 3072);
-  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %435 : f32[2, 384] */
-  memcpy(outputs[260], arena + 1089500400, sizeof(float) * 768);
-  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %464 : f32[2, 1536] */
-  memcpy(outputs[261], arena + 1089469440, sizeof(float) * 3072);
-  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %471 : f32[2, 1536] */
-  memcpy(outputs[262], arena + 1089472512, sizeof(float) * 3072);
-  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %489 : f32[2, 384] */
-  memcpy(outputs[263], arena + 1089501168, sizeof(float) * 768);
-  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %518 : f32[2, 1536] */
-  memcpy(outputs[264], arena + 1089475584, sizeof(float) * 3072);
-  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %525 : f32[2, 1536] */
-  memcpy(outputs[265], arena + 1089478656, sizeof(float) * 3072);
-  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %543 : f32[2, 384] */
-  memcpy(outputs[266], arena + 1089501936, sizeof(float) * 768);
-  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %572 : f32[2, 1536] */
-  memcpy(outputs[267], arena + 1089481728, sizeof(float) * 3072);
-  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %579 : f32[2, 1536] */
-  memcpy(outputs[268], arena + 1089484800, sizeof(float) * 3072);
-  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %597 : f32[2, 384] */
-  memcpy(outputs[269], arena + 1089502704, sizeof(float) * 768);
-  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %626 : f32[2, 1536] */
-  memcpy(outputs[270], arena + 1089487872, sizeof(float) * 3072);
-  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %633 : f32[2, 1536] */
-  memcpy(outputs[271], arena + 1089490944, sizeof(float) * 3072);
-  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %651 : f32[2, 384] */
-  memcpy(outputs[272], arena + 1089503472, sizeof(float) * 768);
+  memcpy(outputs[239], arena + 858407280, sizeof(float) * 768);
+  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %87 : f32[2, 1536] */
+  memcpy(outputs[240], arena + 858326016, sizeof(float) * 3072);
+  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %94 : f32[2, 1536] */
+  memcpy(outputs[241], arena + 858329088, sizeof(float) * 3072);
+  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %112 : f32[2, 384] */
+  memcpy(outputs[242], arena + 858408048, sizeof(float) * 768);
+  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %142 : f32[2, 1536] */
+  memcpy(outputs[243], arena + 858332160, sizeof(float) * 3072);
+  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %149 : f32[2, 1536] */
+  memcpy(outputs[244], arena + 858335232, sizeof(float) * 3072);
+  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %167 : f32[2, 384] */
+  memcpy(outputs[245], arena + 858408816, sizeof(float) * 768);
+  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %197 : f32[2, 1536] */
+  memcpy(outputs[246], arena + 858338304, sizeof(float) * 3072);
+  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %204 : f32[2, 1536] */
+  memcpy(outputs[247], arena + 858341376, sizeof(float) * 3072);
+  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %222 : f32[2, 384] */
+  memcpy(outputs[248], arena + 858409584, sizeof(float) * 768);
+  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %252 : f32[2, 1536] */
+  memcpy(outputs[249], arena + 858344448, sizeof(float) * 3072);
+  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %259 : f32[2, 1536] */
+  memcpy(outputs[250], arena + 858347520, sizeof(float) * 3072);
+  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %277 : f32[2, 384] */
+  memcpy(outputs[251], arena + 858410352, sizeof(float) * 768);
+  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %307 : f32[2, 1536] */
+  memcpy(outputs[252], arena + 858350592, sizeof(float) * 3072);
+  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %314 : f32[2, 1536] */
+  memcpy(outputs[253], arena + 858353664, sizeof(float) * 3072);
+  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %332 : f32[2, 384] */
+  memcpy(outputs[254], arena + 858411120, sizeof(float) * 768);
+  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %362 : f32[2, 1536] */
+  memcpy(outputs[255], arena + 858356736, sizeof(float) * 3072);
+  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %369 : f32[2, 1536] */
+  memcpy(outputs[256], arena + 858359808, sizeof(float) * 3072);
+  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %387 : f32[2, 384] */
+  memcpy(outputs[257], arena + 858411888, sizeof(float) * 768);
+  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %417 : f32[2, 1536] */
+  memcpy(outputs[258], arena + 858362880, sizeof(float) * 3072);
+  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %424 : f32[2, 1536] */
+  memcpy(outputs[259], arena + 858365952, sizeof(float) * 3072);
+  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %442 : f32[2, 384] */
+  memcpy(outputs[260], arena + 858412656, sizeof(float) * 768);
+  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %472 : f32[2, 1536] */
+  memcpy(outputs[261], arena + 858369024, sizeof(float) * 3072);
+  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %479 : f32[2, 1536] */
+  memcpy(outputs[262], arena + 858372096, sizeof(float) * 3072);
+  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %497 : f32[2, 384] */
+  memcpy(outputs[263], arena + 858413424, sizeof(float) * 768);
+  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %527 : f32[2, 1536] */
+  memcpy(outputs[264], arena + 858375168, sizeof(float) * 3072);
+  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %534 : f32[2, 1536] */
+  memcpy(outputs[265], arena + 858378240, sizeof(float) * 3072);
+  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %552 : f32[2, 384] */
+  memcpy(outputs[266], arena + 858414192, sizeof(float) * 768);
+  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %582 : f32[2, 1536] */
+  memcpy(outputs[267], arena + 858381312, sizeof(float) * 3072);
+  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %589 : f32[2, 1536] */
+  memcpy(outputs[268], arena + 858384384, sizeof(float) * 3072);
+  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %607 : f32[2, 384] */
+  memcpy(outputs[269], arena + 858414960, sizeof(float) * 768);
+  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %637 : f32[2, 1536] */
+  memcpy(outputs[270], arena + 858387456, sizeof(float) * 3072);
+  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %644 : f32[2, 1536] */
+  memcpy(outputs[271], arena + 858390528, sizeof(float) * 3072);
+  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %662 : f32[2, 384] */
+  memcpy(outputs[272], arena + 858415728, sizeof(float) * 768);
   return 0;
 } // localvit_small_train_forward
 

@@ -543,6 +543,13 @@ void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, co
 void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx);
 void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
+void lk_batch_statistics_cl(long rows, long C, const float *x, float *out);
+void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                          int act, float *ws, float *y);
+void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                     const float *b, float eps, int act, float *ws, float *out);
+void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                               const float *b, const float *sums, float eps, int act, float *ws, float *dx);
 void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y);
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx);
@@ -2953,7 +2960,9 @@ static inline lk_vf lk__grad_vact(int act, lk_vf x, lk_vf dy) {
   case LK_ACT_RELU: return lk_vselect(x > 0.0f, dy, lk_vzero());
   case LK_ACT_RELU6: return lk_vselect((x > 0.0f) & (x < 6.0f), dy, lk_vzero());
   case LK_ACT_HSWISH: {
-    lk_vf mid = dy * (x / 3.0f + 0.5f);
+    /* x/3 + 1/2 as (x + 3/2)·(1/3): no vector division (it cost as much as the rest of a
+     * BatchNorm pass), and the sum is exact near its zero at −3/2, where x/3 + 1/2 cancels. */
+    lk_vf mid = dy * ((x + 1.5f) * (1.0f / 3.0f));
     return lk_vselect(x < -3.0f, lk_vzero(), lk_vselect(x <= 3.0f, mid, dy));
   }
   case LK_ACT_HSIGMOID: return lk_vselect((x > -3.0f) & (x < 3.0f), dy * (1.0f / 6.0f), lk_vzero());
@@ -3318,23 +3327,214 @@ void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const f
   lk_scratch_free((float *)(void *)k.part);
 }
 
-/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row), as
- * lk_batch_moments. */
-void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row);
+ * with lo, also lo[c] = the mean's rounding error, mean − out[c] rounded to float. */
+static void lk__grad_cl_moments(long rows, long C, const float *x, float *out, float *lo) {
   double n = (double)rows;
   lk__grad_cl_work k;
-  if (rows <= 0 || C <= 0) return;
-  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
-    lk_batch_moments((int)rows, C, 1, x, out);
-    return;
-  }
-  lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
+  int scratch = lk__grad_cl_alloc(rows, C, 2, &k);
+  if (scratch) lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
   for (long c = 0; c < C; ++c) {
-    double d = k.sums[c] / n, var = k.sums[C + c] / n - d * d;
-    out[c] = (float)(x[c] + d);
+    double mean, var;
+    if (scratch) { /* sums about the pivot x[c] */
+      double d = k.sums[c] / n;
+      mean = x[c] + d;
+      var = k.sums[C + c] / n - d * d;
+    } else { /* out of memory: the channel's strip, two passes (as lk_batch_moments) */
+      lk__grad_group_stats(x + c, rows, C, 1, &mean, &var);
+    }
+    out[c] = (float)mean;
     out[C + c] = n > 1.0 ? (float)((var > 0.0 ? var : 0.0) * n / (n - 1.0)) : NAN;
+    if (lo) lo[c] = (float)(mean - (double)out[c]);
   }
-  lk_scratch_free((float *)(void *)k.part);
+  if (scratch) lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out [2, C] = mean, unbiased variance per channel over the rows, as lk_batch_moments. */
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+  if (rows > 0 && C > 0) lk__grad_cl_moments(rows, C, x, out, NULL);
+}
+
+/* out [3, C]: the moments as lk_batch_moments_cl (the running statistics' rows), then the mean's
+ * rounding error, so that (x − out[c]) − out[2C + c] is x − mean to float precision even where
+ * |mean| ≫ std: the statistics batch_norm_act normalises with. */
+void lk_batch_statistics_cl(long rows, long C, const float *x, float *out) {
+  if (rows > 0 && C > 0) lk__grad_cl_moments(rows, C, x, out, out + 2 * C);
+}
+
+/* ---- BatchNorm over tokens from the batch's statistics, with its activation -----------------------
+ * x [rows, C]; m [3, C] holds the batch mean, unbiased variance and the mean's rounding error over
+ * the rows, as lk_batch_statistics_cl gives them (computed once per step, for the running
+ * statistics too: the normalisation turns the variance back into the biased one, 0 for a single
+ * row, and subtracts the mean in two parts, x − mean = (x − m[c]) − m[2C + c]). The forward is
+ * one pass, y = act(x̂·w + b); the backward recomputes the pre-activation x̂·w + b from x in each
+ * of its two passes, so it is never stored:
+ * - lk_batch_norm_act_param_grad_cl: out[0:C) = Σ dy·x̂, out[C:2C) = Σ dy with dy = dz ⊙ act'(·),
+ *   in float over blocks of LK__BNCL_ROWS rows, the blocks added in double in block order (the
+ *   thread count does not change the result);
+ * - lk_batch_norm_act_grad_cl: dx = w·rstd·(dy − Σdy/n − x̂·Σ(dy·x̂)/n), from those sums.
+ * act is an LK_ACT_* code (LK_ACT_NONE: none); w and b may be NULL (1 and 0). ws is the
+ * workspace, in floats with Cp = C rounded up to whole vectors: 5·Cp for the forward,
+ * 2·blocks·Cp + 5·Cp for the sums (blocks = ⌈rows / LK__BNCL_ROWS⌉), 7·Cp for the
+ * input gradient. The per-channel factors are zero-padded to Cp, so a row's last partial vector
+ * computes on zeros. */
+
+typedef struct {
+  float *mu, *lo, *scale, *shift, *rstd; /* mean and its rounding error; rstd·w; b; rstd = 1/sqrt(biased var + eps) */
+} lk__bna_factors;
+
+static lk__bna_factors lk__bna_prepare(long rows, long C, const float *m, const float *w, const float *b, float eps,
+                                       float *ws) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  double n = (double)rows;
+  lk__bna_factors f = {ws, ws + Cp, ws + 2 * Cp, ws + 3 * Cp, ws + 4 * Cp};
+  for (long c = 0; c < Cp; ++c) {
+    double var = c < C && rows > 1 ? (double)m[C + c] * (n - 1.0) / n : 0.0, r = 1.0 / sqrt((var > 0.0 ? var : 0.0) + eps);
+    f.mu[c] = c < C ? m[c] : 0.0f;
+    f.lo[c] = c < C ? m[2 * C + c] : 0.0f;
+    f.rstd[c] = c < C ? (float)r : 0.0f;
+    f.scale[c] = c < C ? (float)(r * (w ? w[c] : 1.0)) : 0.0f;
+    f.shift[c] = c < C && b ? b[c] : 0.0f;
+  }
+  return f;
+}
+
+/* n < LK_VW floats from p, zero-padded to a vector; and the first n lanes of v stored to p. */
+static inline lk_vf lk__bna_load_part(const float *p, long n) {
+  float t[LK_VW] = {0};
+  memcpy(t, p, (size_t)n * sizeof(float));
+  return lk_vload(t);
+}
+static inline void lk__bna_store_part(float *p, long n, lk_vf v) {
+  float t[LK_VW];
+  lk_vstore(t, v);
+  memcpy(p, t, (size_t)n * sizeof(float));
+}
+
+/* The activation as a compile-time constant in the loops: each kernel's body is an always-inline
+ * function of `act`, called once per LK_ACT_* code, so lk_vact's and lk__grad_vact's switches
+ * fold away (with a variable code they stay in the innermost loop). */
+#define LK__BNA_DISPATCH(act, body, ...)                \
+  switch (act) {                                        \
+  case LK_ACT_GELU: body(LK_ACT_GELU, __VA_ARGS__); break;       \
+  case LK_ACT_RELU: body(LK_ACT_RELU, __VA_ARGS__); break;       \
+  case LK_ACT_RELU6: body(LK_ACT_RELU6, __VA_ARGS__); break;     \
+  case LK_ACT_HSWISH: body(LK_ACT_HSWISH, __VA_ARGS__); break;   \
+  case LK_ACT_HSIGMOID: body(LK_ACT_HSIGMOID, __VA_ARGS__); break; \
+  case LK_ACT_SIGMOID: body(LK_ACT_SIGMOID, __VA_ARGS__); break; \
+  default: body(LK_ACT_NONE, __VA_ARGS__); break;                \
+  }
+
+/* x − mean of one vector of channel c: (x − m[c]) − (the mean's rounding error). */
+#define LK__BNA_DEV(f, xv, c) ((xv) - lk_vload((f)->mu + (c)) - lk_vload((f)->lo + (c)))
+
+__attribute__((always_inline)) static inline void lk__bna_forward(const int act, long rows, long C, const float *x,
+                                                                  const lk__bna_factors *f, float *y) {
+  long Cv = C / LK_VW * LK_VW;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    for (long c = 0; c < Cv; c += LK_VW)
+      lk_vstore(yr + c, lk_vact(act, LK__BNA_DEV(f, lk_vload(xr + c), c) * lk_vload(f->scale + c) + lk_vload(f->shift + c)));
+    if (Cv < C)
+      lk__bna_store_part(yr + Cv, C - Cv,
+                         lk_vact(act, LK__BNA_DEV(f, lk__bna_load_part(xr + Cv, C - Cv), Cv) * lk_vload(f->scale + Cv) + lk_vload(f->shift + Cv)));
+  }
+}
+
+void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                          int act, float *ws, float *y) {
+  lk__bna_factors f;
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
+  LK__BNA_DISPATCH(act, lk__bna_forward, rows, C, x, &f, y)
+}
+
+/* Adds dy and dy·(x − mean) of one vector of channels [c, c + LK_VW) to the block's float sums
+ * sg[c...] and sgd[c...] (L1-resident: 2·Cp floats). */
+__attribute__((always_inline)) static inline void lk__bna_add(const int act, lk_vf xv, lk_vf gv, long c, const lk__bna_factors *f,
+                                                              float *sg, float *sgd) {
+  lk_vf d = LK__BNA_DEV(f, xv, c);
+  lk_vf g = lk__grad_vact(act, d * lk_vload(f->scale + c) + lk_vload(f->shift + c), gv);
+  lk_vstore(sg + c, lk_vload(sg + c) + g);
+  lk_vstore(sgd + c, lk_vload(sgd + c) + g * d);
+}
+
+/* Each block of LK__BNCL_ROWS rows sums in float into its own part rows, reading whole rows in
+ * order; the blocks' sums are then added in double, in block order. (Double lanes throughout
+ * cost ~1.4× the time here, the kernel being bound by its vector arithmetic: a block's float sum
+ * of 64 terms is within ~64 ulp of its terms' magnitude, the same as the kernels' float passes.) */
+__attribute__((always_inline)) static inline void lk__bna_param_grad(const int act, long rows, long C, const float *x,
+                                                                     const float *dz, const lk__bna_factors *f, float *part) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW, Cv = C / LK_VW * LK_VW, blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long k = 0; k < blocks; ++k) {
+    float *sg = part + 2 * k * Cp, *sgd = sg + Cp;
+    for (long c = 0; c < 2 * Cp; ++c) sg[c] = 0.0f;
+    for (long r = k * LK__BNCL_ROWS; r < lk_min_l(rows, (k + 1) * LK__BNCL_ROWS); ++r) {
+      const float *xr = x + r * C, *gr = dz + r * C;
+      for (long c = 0; c < Cv; c += LK_VW) lk__bna_add(act, lk_vload(xr + c), lk_vload(gr + c), c, f, sg, sgd);
+      if (Cv < C) lk__bna_add(act, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), Cv, f, sg, sgd);
+    }
+  }
+}
+
+void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                     const float *b, float eps, int act, float *ws, float *out) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW, blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  float *part = ws; /* [blocks][2][Cp]: Σ dy, Σ dy·(x − mean) */
+  lk__bna_factors f;
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws + 2 * blocks * Cp);
+  LK__BNA_DISPATCH(act, lk__bna_param_grad, rows, C, x, dz, &f, part)
+  for (long c = 0; c < C; ++c) {
+    double sg = 0.0, sgd = 0.0;
+    for (long k = 0; k < blocks; ++k) {
+      sg += part[(2 * k) * Cp + c];
+      sgd += part[(2 * k + 1) * Cp + c];
+    }
+    out[c] = (float)(sgd * f.rstd[c]);
+    out[C + c] = (float)sg;
+  }
+}
+
+/* dx = (dy − a − (x − mean)·rb)·scale for one vector of channel c. */
+#define LK__BNA_DX(act, f, xv, gv, a, rb, c)                                                              \
+  ((lk__grad_vact(act, LK__BNA_DEV(f, xv, c) * lk_vload((f)->scale + (c)) + lk_vload((f)->shift + (c)), gv) - \
+    lk_vload((a) + (c)) - LK__BNA_DEV(f, xv, c) * lk_vload((rb) + (c))) *                                 \
+   lk_vload((f)->scale + (c)))
+
+__attribute__((always_inline)) static inline void lk__bna_grad(const int act, long rows, long C, const float *x, const float *dz,
+                                                               const lk__bna_factors *f, const float *a, const float *rb,
+                                                               float *dx) {
+  long Cv = C / LK_VW * LK_VW;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dz + r * C;
+    float *dr = dx + r * C;
+    for (long c = 0; c < Cv; c += LK_VW) lk_vstore(dr + c, LK__BNA_DX(act, f, lk_vload(xr + c), lk_vload(gr + c), a, rb, c));
+    if (Cv < C)
+      lk__bna_store_part(dr + Cv, C - Cv,
+                         LK__BNA_DX(act, f, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), a, rb, Cv));
+  }
+}
+
+/* dx may equal dz. */
+void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                               const float *b, const float *sums, float eps, int act, float *ws, float *dx) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  lk__bna_factors f;
+  float *a, *rb; /* Σdy/n; rstd·Σ(dy·x̂)/n, so that x̂·Σ(dy·x̂)/n = (x − mean)·rb */
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
+  a = ws + 5 * Cp;
+  rb = ws + 6 * Cp;
+  for (long c = 0; c < Cp; ++c) {
+    a[c] = c < C ? (float)(sums[C + c] / (double)rows) : 0.0f;
+    rb[c] = c < C ? (float)((double)sums[c] * f.rstd[c] / (double)rows) : 0.0f;
+  }
+  LK__BNA_DISPATCH(act, lk__bna_grad, rows, C, x, dz, &f, a, rb, dx)
 }
 
 /* ---- Sum over axes (gradients of broadcast operands) ---------------------------------------------
@@ -3968,6 +4168,52 @@ void lk_batch_moments_naive(int B, long C, long S, const float *x, float *out) {
     lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
     out[c] = (float)m;
     out[C + c] = n > 1.0 ? (float)(v * n / (n - 1.0)) : NAN;
+  }
+}
+
+/* batch_norm_act and its gradients from their definitions, in double (x [rows, C], m [3, C] as above). */
+static void lk__bna_ref_stats(long rows, long C, const float *m, float eps, long c, double *mean, double *rstd) {
+  double var = rows > 1 ? (double)m[C + c] * (rows - 1.0) / rows : 0.0;
+  *mean = (double)m[c] + m[2 * C + c];
+  *rstd = 1.0 / sqrt(var + eps);
+}
+
+void lk_batch_norm_act_naive(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                             int act, float *y) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r)
+      y[r * C + c] = (float)lk_apply_act_ref(act, (x[r * C + c] - mean) * rstd * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+void lk_batch_norm_act_param_grad_naive(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                        const float *b, float eps, int act, float *out) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd, sw = 0.0, sb = 0.0;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r) {
+      double xh = (x[r * C + c] - mean) * rstd;
+      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+      sw += dy * xh;
+      sb += dy;
+    }
+    out[c] = (float)sw;
+    out[C + c] = (float)sb;
+  }
+}
+
+void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                  const float *b, const float *sums, float eps, int act, float *dx) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd, wc = w ? w[c] : 1.0;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r) {
+      double xh = (x[r * C + c] - mean) * rstd;
+      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * wc + (b ? b[c] : 0.0));
+      dx[r * C + c] = (float)(wc * rstd * (dy - sums[C + c] / (double)rows - xh * sums[c] / (double)rows));
+    }
   }
 }
 
@@ -5300,7 +5546,7 @@ static const unsigned char localvit_tiny_relu6_train_param_read_[260] = {
 };
 int localvit_tiny_relu6_train_param_read_by_forward(int i) { return i >= 0 && i < 260 ? localvit_tiny_relu6_train_param_read_[i] : 0; }
 
-size_t localvit_tiny_relu6_train_arena_bytes(void) { return 2643647488; }
+size_t localvit_tiny_relu6_train_arena_bytes(void) { return 1950371584; }
 
 void localvit_tiny_relu6_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5331,33 +5577,33 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
 
   /* %4 = img2seq(%3) patch_embed : f32[B, 196, 192], written into %7 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 192, 196, arena + (long)b * 37632, arena + 571023552 + (long)b * 37824);
+    lk_img2seq(1, 192, 196, arena + (long)b * 37632, arena + 397615296 + (long)b * 37824);
   } // for b
 
   /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 192}, params[2], (const long[]){0, 192, 1},
-        arena + 571023360 + (long)b * 37824, (const long[]){37824, 37824, 1});
+        arena + 397615104 + (long)b * 37824, (const long[]){37824, 37824, 1});
   } // for b
 
   /* %8 = add(%7, %6) : f32[B, 197, 192], written over %7 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 571023360, (const long[]){37824, 192, 1},
-      params[3], (const long[]){0, 192, 1}, arena + 571023360);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 397615104, (const long[]){37824, 192, 1},
+      params[3], (const long[]){0, 192, 1}, arena + 397615104);
 
   /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 571023360, 1e-06f, arena + 572233728);
+  lk_normalize(B * 197, 192, arena + 397615104, 1e-06f, arena + 398825472);
 
   /* %12 = mul(%11, %9) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 572233728, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, arena + 573444096);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 398825472, (const long[]){37824, 192, 1},
+      params[4], (const long[]){0, 0, 1}, arena + 400035840);
 
   /* %13 = add(%12, %10) blocks.0.norm1 : f32[B, 197, 192], written over %12 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 573444096, (const long[]){37824, 192, 1},
-      params[5], (const long[]){0, 0, 1}, arena + 573444096);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 400035840, (const long[]){37824, 192, 1},
+      params[5], (const long[]){0, 0, 1}, arena + 400035840);
 
   /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 573444096, params[6], params[7], LK_ACT_NONE, NULL,
-      arena + 527450112);
+  lk_fused_linear(B * 197, 192, 576, arena + 400035840, params[6], params[7], LK_ACT_NONE, NULL,
+      arena + 354041856);
 
   /* %17 = slice(%16) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
 
@@ -5366,3491 +5612,3504 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %19 = slice(%16) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
 
   /* %20 = sdpa(%17, %18, %19) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 527450112, 576, arena + 527450304, 576, arena + 527450496,
-      576, arena + 574654464, 0.14433756f);
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 354041856, 576, arena + 354042048, 576, arena + 354042240,
+      576, arena + 401246208, 0.14433756f);
 
   /* %23 = fused_linear(%20, %21, %22, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 574654464, params[8], params[9], LK_ACT_NONE,
-      arena + 571023360, arena);
+  lk_fused_linear(B * 197, 192, 192, arena + 401246208, params[8], params[9], LK_ACT_NONE,
+      arena + 397615104, arena);
 
-  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %49 from row 0 */
+  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %50 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 575864832 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 402456576 + (long)b * 37824, 192);
   } // for b
 
   /* %25 = slice(%23) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 192, 37824, arena + 630331392, 37632);
+  lk_copy_rows(B, 37632, arena + 192, 37824, arena + 456923136, 37632);
 
   /* %27 = reshape(%26) {shape [1152, 192]} blocks.0.conv.conv.0 : f32[1152, 192], a view of %26: no code */
 
   /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 630331392, params[10], NULL, LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 196, 192, 1152, arena + 456923136, params[10], NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %31 = batch_normalize(%28, %29, %30) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena, params[11], params[12], 1e-05f, arena + 7225344);
+  /* %31 = batch_statistics(%28) blocks.0.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena, arena + 487441920);
 
-  /* %32 = batch_moments(%28) {channels last} blocks.0.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena, arena + 660850176);
+  /* %32 = slice(%31) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487441920, 3456, arena + 487524864, 2304);
 
-  /* %33 = relu6(%31) blocks.0.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 7225344, arena + 14450688);
+  /* %33 = batch_norm_act(%28, %31, %29, %30) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena, arena + 487441920, params[11], params[12], 1e-05f,
+      LK_ACT_RELU6, arena + 14450688, arena + 7225344);
 
   /* %35 = token_dwconv(%33, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 14450688, params[15], NULL,
-      LK_ACT_NONE, arena + 21676032);
+  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 7225344, params[15], NULL, LK_ACT_NONE,
+      arena + 14450688);
 
-  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 21676032, params[16], params[17], 1e-05f,
-      arena + 28901376);
+  /* %38 = batch_statistics(%35) blocks.0.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 14450688, arena + 487445376);
 
-  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 21676032, arena + 660852480);
+  /* %39 = slice(%38) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487445376, 3456, arena + 487527168, 2304);
 
-  /* %40 = relu6(%38) blocks.0.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 28901376, arena + 36126720);
+  /* %40 = batch_norm_act(%35, %38, %36, %37) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 14450688, arena + 487445376, params[16], params[17],
+      1e-05f, LK_ACT_RELU6, arena + 28901376, arena + 21676032);
 
   /* %42 = reshape(%41) {shape [192, 1152]} blocks.0.conv.conv.6 : f32[192, 1152], a view of %41: no code */
 
   /* %43 = fused_linear(%40, %42) blocks.0.conv.conv.6 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 1152, 192, arena + 36126720, params[20], NULL, LK_ACT_NONE, NULL,
-      arena + 631535616);
+  lk_fused_linear(B * 196, 1152, 192, arena + 21676032, params[20], NULL, LK_ACT_NONE, NULL,
+      arena + 458127360);
 
-  /* %46 = batch_normalize(%43, %44, %45) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 631535616, params[21], params[22], 1e-05f,
-      arena + 43352064);
+  /* %46 = batch_statistics(%43) blocks.0.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 458127360, arena + 487581168);
 
-  /* %47 = batch_moments(%43) {channels last} blocks.0.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 631535616, arena + 660906480);
+  /* %47 = slice(%46) {axis 0, start 0, length 2} blocks.0.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 487581168, 576, arena + 487587504, 384);
 
-  /* %48 = add(%25, %46) blocks.0.conv : f32[B, 196, 192], written into %49 from row 1 */
+  /* %48 = batch_norm_act(%43, %46, %44, %45) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 458127360, arena + 487581168, params[21], params[22],
+      1e-05f, LK_ACT_NONE, arena + 30105600, arena + 28901376);
+
+  /* %49 = add(%25, %48) blocks.0.conv : f32[B, 196, 192], written into %50 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 630331392 + (long)b * 37632, (const long[]){192, 1},
-        arena + 43352064 + (long)b * 37632, (const long[]){192, 1},
-        arena + 575865024 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 456923136 + (long)b * 37632, (const long[]){192, 1},
+        arena + 28901376 + (long)b * 37632, (const long[]){192, 1},
+        arena + 402456768 + (long)b * 37824);
   } // for b
 
-  /* %49 = concat(%24, %48) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %50 = concat(%24, %49) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %52 = normalize(%49) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 575864832, 1e-06f, arena + 577075200);
+  /* %53 = normalize(%50) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 402456576, 1e-06f, arena + 403666944);
 
-  /* %53 = mul(%52, %50) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 577075200, (const long[]){37824, 192, 1},
-      params[25], (const long[]){0, 0, 1}, arena + 578285568);
+  /* %54 = mul(%53, %51) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 403666944, (const long[]){37824, 192, 1},
+      params[25], (const long[]){0, 0, 1}, arena + 404877312);
 
-  /* %54 = add(%53, %51) blocks.1.norm1 : f32[B, 197, 192], written over %53 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 578285568, (const long[]){37824, 192, 1},
-      params[26], (const long[]){0, 0, 1}, arena + 578285568);
+  /* %55 = add(%54, %52) blocks.1.norm1 : f32[B, 197, 192], written over %54 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 404877312, (const long[]){37824, 192, 1},
+      params[26], (const long[]){0, 0, 1}, arena + 404877312);
 
-  /* %57 = fused_linear(%54, %55, %56) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 578285568, params[27], params[28], LK_ACT_NONE, NULL,
-      arena + 531081216);
+  /* %58 = fused_linear(%55, %56, %57) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 404877312, params[27], params[28], LK_ACT_NONE, NULL,
+      arena + 357672960);
 
-  /* %58 = slice(%57) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %57: no code */
+  /* %59 = slice(%58) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %58: no code */
 
-  /* %59 = slice(%57) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %57: no code */
+  /* %60 = slice(%58) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %58: no code */
 
-  /* %60 = slice(%57) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %57: no code */
+  /* %61 = slice(%58) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %58: no code */
 
-  /* %61 = sdpa(%58, %59, %60) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 531081216, 576, arena + 531081408, 576, arena + 531081600,
-      576, arena + 579495936, 0.14433756f);
+  /* %62 = sdpa(%59, %60, %61) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 357672960, 576, arena + 357673152, 576, arena + 357673344,
+      576, arena + 406087680, 0.14433756f);
 
-  /* %64 = fused_linear(%61, %62, %63) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 579495936, params[29], params[30], LK_ACT_NONE, NULL,
-      arena + 43352064);
+  /* %65 = fused_linear(%62, %63, %64) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 406087680, params[29], params[30], LK_ACT_NONE, NULL,
+      arena + 28901376);
 
-  /* %66 = mul(%64, %65) blocks.1 : f32[B, 197, 192], written over %64 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 43352064, (const long[]){37824, 192, 1}, inputs[1],
-      (const long[]){1, 0, 0}, arena + 43352064);
+  /* %67 = mul(%65, %66) blocks.1 : f32[B, 197, 192], written over %65 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 28901376, (const long[]){37824, 192, 1}, inputs[1],
+      (const long[]){1, 0, 0}, arena + 28901376);
 
-  /* %67 = add(%49, %66) blocks.1 : f32[B, 197, 192], written over %64 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 575864832, (const long[]){37824, 192, 1},
-      arena + 43352064, (const long[]){37824, 192, 1}, arena + 43352064);
+  /* %68 = add(%50, %67) blocks.1 : f32[B, 197, 192], written over %65 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 402456576, (const long[]){37824, 192, 1},
+      arena + 28901376, (const long[]){37824, 192, 1}, arena + 28901376);
 
-  /* %68 = slice(%67) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %93 from row 0 */
+  /* %69 = slice(%68) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %95 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 43352064 + (long)b * 37824, 37824,
-        arena + 580706304 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 28901376 + (long)b * 37824, 37824,
+        arena + 407298048 + (long)b * 37824, 192);
   } // for b
 
-  /* %69 = slice(%67) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 43352256, 37824, arena + 632739840, 37632);
+  /* %70 = slice(%68) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 28901568, 37824, arena + 459331584, 37632);
 
-  /* %71 = reshape(%70) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %70: no code */
+  /* %72 = reshape(%71) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %71: no code */
 
-  /* %72 = fused_linear(%69, %71) blocks.1.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 632739840, params[31], NULL, LK_ACT_NONE, NULL,
-      arena + 43352064);
+  /* %73 = fused_linear(%70, %72) blocks.1.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 459331584, params[31], NULL, LK_ACT_NONE, NULL,
+      arena + 28901376);
 
-  /* %75 = batch_normalize(%72, %73, %74) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 43352064, params[32], params[33], 1e-05f,
-      arena + 50577408);
+  /* %76 = batch_statistics(%73) blocks.1.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 28901376, arena + 487448832);
 
-  /* %76 = batch_moments(%72) {channels last} blocks.1.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 43352064, arena + 660854784);
+  /* %77 = slice(%76) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487448832, 3456, arena + 487529472, 2304);
 
-  /* %77 = relu6(%75) blocks.1.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 50577408, arena + 57802752);
+  /* %78 = batch_norm_act(%73, %76, %74, %75) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 28901376, arena + 487448832, params[32], params[33],
+      1e-05f, LK_ACT_RELU6, arena + 43352064, arena + 36126720);
 
-  /* %79 = token_dwconv(%77, %78) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 57802752, params[36], NULL,
-      LK_ACT_NONE, arena + 65028096);
+  /* %80 = token_dwconv(%78, %79) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 36126720, params[36], NULL,
+      LK_ACT_NONE, arena + 43352064);
 
-  /* %82 = batch_normalize(%79, %80, %81) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 65028096, params[37], params[38], 1e-05f,
-      arena + 72253440);
+  /* %83 = batch_statistics(%80) blocks.1.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 43352064, arena + 487452288);
 
-  /* %83 = batch_moments(%79) {channels last} blocks.1.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 65028096, arena + 660857088);
+  /* %84 = slice(%83) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487452288, 3456, arena + 487531776, 2304);
 
-  /* %84 = relu6(%82) blocks.1.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 72253440, arena + 79478784);
+  /* %85 = batch_norm_act(%80, %83, %81, %82) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 43352064, arena + 487452288, params[37], params[38],
+      1e-05f, LK_ACT_RELU6, arena + 57802752, arena + 50577408);
 
-  /* %86 = reshape(%85) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %85: no code */
+  /* %87 = reshape(%86) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %86: no code */
 
-  /* %87 = fused_linear(%84, %86) blocks.1.conv.conv.6 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 1152, 192, arena + 79478784, params[41], NULL, LK_ACT_NONE, NULL,
-      arena + 633944064);
+  /* %88 = fused_linear(%85, %87) blocks.1.conv.conv.6 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 1152, 192, arena + 50577408, params[41], NULL, LK_ACT_NONE, NULL,
+      arena + 460535808);
 
-  /* %90 = batch_normalize(%87, %88, %89) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 633944064, params[42], params[43], 1e-05f,
-      arena + 86704128);
+  /* %91 = batch_statistics(%88) blocks.1.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 460535808, arena + 487581744);
 
-  /* %91 = batch_moments(%87) {channels last} blocks.1.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 633944064, arena + 660906864);
+  /* %92 = slice(%91) {axis 0, start 0, length 2} blocks.1.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 487581744, 576, arena + 487587888, 384);
 
-  /* %92 = add(%69, %90) blocks.1.conv : f32[B, 196, 192], written into %93 from row 1 */
+  /* %93 = batch_norm_act(%88, %91, %89, %90) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 460535808, arena + 487581744, params[42], params[43],
+      1e-05f, LK_ACT_NONE, arena + 59006976, arena + 57802752);
+
+  /* %94 = add(%70, %93) blocks.1.conv : f32[B, 196, 192], written into %95 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 632739840 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 459331584 + (long)b * 37632, (const long[]){192, 1},
+        arena + 57802752 + (long)b * 37632, (const long[]){192, 1},
+        arena + 407298240 + (long)b * 37824);
+  } // for b
+
+  /* %95 = concat(%69, %94) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %98 = normalize(%95) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 407298048, 1e-06f, arena + 408508416);
+
+  /* %99 = mul(%98, %96) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 408508416, (const long[]){37824, 192, 1},
+      params[46], (const long[]){0, 0, 1}, arena + 409718784);
+
+  /* %100 = add(%99, %97) blocks.2.norm1 : f32[B, 197, 192], written over %99 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 409718784, (const long[]){37824, 192, 1},
+      params[47], (const long[]){0, 0, 1}, arena + 409718784);
+
+  /* %103 = fused_linear(%100, %101, %102) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 409718784, params[48], params[49], LK_ACT_NONE, NULL,
+      arena + 361304064);
+
+  /* %104 = slice(%103) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %103: no code */
+
+  /* %105 = slice(%103) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %103: no code */
+
+  /* %106 = slice(%103) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %103: no code */
+
+  /* %107 = sdpa(%104, %105, %106) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 361304064, 576, arena + 361304256, 576, arena + 361304448,
+      576, arena + 410929152, 0.14433756f);
+
+  /* %110 = fused_linear(%107, %108, %109) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 410929152, params[50], params[51], LK_ACT_NONE, NULL,
+      arena + 57802752);
+
+  /* %112 = mul(%110, %111) blocks.2 : f32[B, 197, 192], written over %110 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 57802752, (const long[]){37824, 192, 1}, inputs[2],
+      (const long[]){1, 0, 0}, arena + 57802752);
+
+  /* %113 = add(%95, %112) blocks.2 : f32[B, 197, 192], written over %110 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 407298048, (const long[]){37824, 192, 1},
+      arena + 57802752, (const long[]){37824, 192, 1}, arena + 57802752);
+
+  /* %114 = slice(%113) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %140 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 57802752 + (long)b * 37824, 37824,
+        arena + 412139520 + (long)b * 37824, 192);
+  } // for b
+
+  /* %115 = slice(%113) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 461740032, 37632);
+
+  /* %117 = reshape(%116) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %116: no code */
+
+  /* %118 = fused_linear(%115, %117) blocks.2.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 461740032, params[52], NULL, LK_ACT_NONE, NULL,
+      arena + 57802752);
+
+  /* %121 = batch_statistics(%118) blocks.2.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 57802752, arena + 487455744);
+
+  /* %122 = slice(%121) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487455744, 3456, arena + 487534080, 2304);
+
+  /* %123 = batch_norm_act(%118, %121, %119, %120) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 57802752, arena + 487455744, params[53], params[54],
+      1e-05f, LK_ACT_RELU6, arena + 72253440, arena + 65028096);
+
+  /* %125 = token_dwconv(%123, %124) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 65028096, params[57], NULL,
+      LK_ACT_NONE, arena + 72253440);
+
+  /* %128 = batch_statistics(%125) blocks.2.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 72253440, arena + 487459200);
+
+  /* %129 = slice(%128) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487459200, 3456, arena + 487536384, 2304);
+
+  /* %130 = batch_norm_act(%125, %128, %126, %127) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 72253440, arena + 487459200, params[58], params[59],
+      1e-05f, LK_ACT_RELU6, arena + 86704128, arena + 79478784);
+
+  /* %132 = reshape(%131) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %131: no code */
+
+  /* %133 = fused_linear(%130, %132) blocks.2.conv.conv.6 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 1152, 192, arena + 79478784, params[62], NULL, LK_ACT_NONE, NULL,
+      arena + 462944256);
+
+  /* %136 = batch_statistics(%133) blocks.2.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 462944256, arena + 487582320);
+
+  /* %137 = slice(%136) {axis 0, start 0, length 2} blocks.2.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 487582320, 576, arena + 487588272, 384);
+
+  /* %138 = batch_norm_act(%133, %136, %134, %135) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 462944256, arena + 487582320, params[63], params[64],
+      1e-05f, LK_ACT_NONE, arena + 87908352, arena + 86704128);
+
+  /* %139 = add(%115, %138) blocks.2.conv : f32[B, 196, 192], written into %140 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 461740032 + (long)b * 37632, (const long[]){192, 1},
         arena + 86704128 + (long)b * 37632, (const long[]){192, 1},
-        arena + 580706496 + (long)b * 37824);
+        arena + 412139712 + (long)b * 37824);
   } // for b
 
-  /* %93 = concat(%68, %92) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %140 = concat(%114, %139) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %96 = normalize(%93) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 580706304, 1e-06f, arena + 581916672);
+  /* %143 = normalize(%140) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 412139520, 1e-06f, arena + 413349888);
 
-  /* %97 = mul(%96, %94) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 581916672, (const long[]){37824, 192, 1},
-      params[46], (const long[]){0, 0, 1}, arena + 583127040);
+  /* %144 = mul(%143, %141) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 413349888, (const long[]){37824, 192, 1},
+      params[67], (const long[]){0, 0, 1}, arena + 414560256);
 
-  /* %98 = add(%97, %95) blocks.2.norm1 : f32[B, 197, 192], written over %97 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 583127040, (const long[]){37824, 192, 1},
-      params[47], (const long[]){0, 0, 1}, arena + 583127040);
+  /* %145 = add(%144, %142) blocks.3.norm1 : f32[B, 197, 192], written over %144 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 414560256, (const long[]){37824, 192, 1},
+      params[68], (const long[]){0, 0, 1}, arena + 414560256);
 
-  /* %101 = fused_linear(%98, %99, %100) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 583127040, params[48], params[49], LK_ACT_NONE, NULL,
-      arena + 534712320);
+  /* %148 = fused_linear(%145, %146, %147) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 414560256, params[69], params[70], LK_ACT_NONE, NULL,
+      arena + 364935168);
 
-  /* %102 = slice(%101) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %101: no code */
+  /* %149 = slice(%148) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %148: no code */
 
-  /* %103 = slice(%101) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %101: no code */
+  /* %150 = slice(%148) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %148: no code */
 
-  /* %104 = slice(%101) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %101: no code */
+  /* %151 = slice(%148) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %148: no code */
 
-  /* %105 = sdpa(%102, %103, %104) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 534712320, 576, arena + 534712512, 576, arena + 534712704,
-      576, arena + 584337408, 0.14433756f);
+  /* %152 = sdpa(%149, %150, %151) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 364935168, 576, arena + 364935360, 576, arena + 364935552,
+      576, arena + 415770624, 0.14433756f);
 
-  /* %108 = fused_linear(%105, %106, %107) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 584337408, params[50], params[51], LK_ACT_NONE, NULL,
+  /* %155 = fused_linear(%152, %153, %154) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 415770624, params[71], params[72], LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %110 = mul(%108, %109) blocks.2 : f32[B, 197, 192], written over %108 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 86704128, (const long[]){37824, 192, 1}, inputs[2],
+  /* %157 = mul(%155, %156) blocks.3 : f32[B, 197, 192], written over %155 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 86704128, (const long[]){37824, 192, 1}, inputs[3],
       (const long[]){1, 0, 0}, arena + 86704128);
 
-  /* %111 = add(%93, %110) blocks.2 : f32[B, 197, 192], written over %108 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 580706304, (const long[]){37824, 192, 1},
+  /* %158 = add(%140, %157) blocks.3 : f32[B, 197, 192], written over %155 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 412139520, (const long[]){37824, 192, 1},
       arena + 86704128, (const long[]){37824, 192, 1}, arena + 86704128);
 
-  /* %112 = slice(%111) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %137 from row 0 */
+  /* %159 = slice(%158) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %185 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 86704128 + (long)b * 37824, 37824,
-        arena + 585547776 + (long)b * 37824, 192);
+        arena + 416980992 + (long)b * 37824, 192);
   } // for b
 
-  /* %113 = slice(%111) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 635148288, 37632);
+  /* %160 = slice(%158) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 464148480, 37632);
 
-  /* %115 = reshape(%114) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %114: no code */
+  /* %162 = reshape(%161) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %161: no code */
 
-  /* %116 = fused_linear(%113, %115) blocks.2.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 635148288, params[52], NULL, LK_ACT_NONE, NULL,
+  /* %163 = fused_linear(%160, %162) blocks.3.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 464148480, params[73], NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %119 = batch_normalize(%116, %117, %118) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 86704128, params[53], params[54], 1e-05f,
-      arena + 93929472);
+  /* %166 = batch_statistics(%163) blocks.3.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 86704128, arena + 487462656);
 
-  /* %120 = batch_moments(%116) {channels last} blocks.2.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 86704128, arena + 660859392);
+  /* %167 = slice(%166) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487462656, 3456, arena + 487538688, 2304);
 
-  /* %121 = relu6(%119) blocks.2.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 93929472, arena + 101154816);
+  /* %168 = batch_norm_act(%163, %166, %164, %165) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 86704128, arena + 487462656, params[74], params[75],
+      1e-05f, LK_ACT_RELU6, arena + 101154816, arena + 93929472);
 
-  /* %123 = token_dwconv(%121, %122) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 101154816, params[57], NULL,
-      LK_ACT_NONE, arena + 108380160);
+  /* %170 = token_dwconv(%168, %169) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 93929472, params[78], NULL,
+      LK_ACT_NONE, arena + 101154816);
 
-  /* %126 = batch_normalize(%123, %124, %125) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 108380160, params[58], params[59], 1e-05f,
+  /* %173 = batch_statistics(%170) blocks.3.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 101154816, arena + 487466112);
+
+  /* %174 = slice(%173) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487466112, 3456, arena + 487540992, 2304);
+
+  /* %175 = batch_norm_act(%170, %173, %171, %172) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 101154816, arena + 487466112, params[79], params[80],
+      1e-05f, LK_ACT_RELU6, arena + 115605504, arena + 108380160);
+
+  /* %177 = reshape(%176) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %176: no code */
+
+  /* %178 = fused_linear(%175, %177) blocks.3.conv.conv.6 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 1152, 192, arena + 108380160, params[83], NULL, LK_ACT_NONE, NULL,
+      arena + 465352704);
+
+  /* %181 = batch_statistics(%178) blocks.3.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 465352704, arena + 487582896);
+
+  /* %182 = slice(%181) {axis 0, start 0, length 2} blocks.3.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 487582896, 576, arena + 487588656, 384);
+
+  /* %183 = batch_norm_act(%178, %181, %179, %180) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 465352704, arena + 487582896, params[84], params[85],
+      1e-05f, LK_ACT_NONE, arena + 116809728, arena + 115605504);
+
+  /* %184 = add(%160, %183) blocks.3.conv : f32[B, 196, 192], written into %185 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 464148480 + (long)b * 37632, (const long[]){192, 1},
+        arena + 115605504 + (long)b * 37632, (const long[]){192, 1},
+        arena + 416981184 + (long)b * 37824);
+  } // for b
+
+  /* %185 = concat(%159, %184) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %188 = normalize(%185) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 416980992, 1e-06f, arena + 418191360);
+
+  /* %189 = mul(%188, %186) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 418191360, (const long[]){37824, 192, 1},
+      params[88], (const long[]){0, 0, 1}, arena + 419401728);
+
+  /* %190 = add(%189, %187) blocks.4.norm1 : f32[B, 197, 192], written over %189 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 419401728, (const long[]){37824, 192, 1},
+      params[89], (const long[]){0, 0, 1}, arena + 419401728);
+
+  /* %193 = fused_linear(%190, %191, %192) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 419401728, params[90], params[91], LK_ACT_NONE, NULL,
+      arena + 368566272);
+
+  /* %194 = slice(%193) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %193: no code */
+
+  /* %195 = slice(%193) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %193: no code */
+
+  /* %196 = slice(%193) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %193: no code */
+
+  /* %197 = sdpa(%194, %195, %196) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 368566272, 576, arena + 368566464, 576, arena + 368566656,
+      576, arena + 420612096, 0.14433756f);
+
+  /* %200 = fused_linear(%197, %198, %199) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 420612096, params[92], params[93], LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %127 = batch_moments(%123) {channels last} blocks.2.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 108380160, arena + 660861696);
+  /* %202 = mul(%200, %201) blocks.4 : f32[B, 197, 192], written over %200 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 115605504, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 115605504);
 
-  /* %128 = relu6(%126) blocks.2.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 115605504, arena + 122830848);
+  /* %203 = add(%185, %202) blocks.4 : f32[B, 197, 192], written over %200 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 416980992, (const long[]){37824, 192, 1},
+      arena + 115605504, (const long[]){37824, 192, 1}, arena + 115605504);
 
-  /* %130 = reshape(%129) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %129: no code */
-
-  /* %131 = fused_linear(%128, %130) blocks.2.conv.conv.6 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 1152, 192, arena + 122830848, params[62], NULL, LK_ACT_NONE, NULL,
-      arena + 636352512);
-
-  /* %134 = batch_normalize(%131, %132, %133) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 636352512, params[63], params[64], 1e-05f,
-      arena + 130056192);
-
-  /* %135 = batch_moments(%131) {channels last} blocks.2.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 636352512, arena + 660907248);
-
-  /* %136 = add(%113, %134) blocks.2.conv : f32[B, 196, 192], written into %137 from row 1 */
+  /* %204 = slice(%203) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %230 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 635148288 + (long)b * 37632, (const long[]){192, 1},
-        arena + 130056192 + (long)b * 37632, (const long[]){192, 1},
-        arena + 585547968 + (long)b * 37824);
+    lk_copy_rows(1, 192, arena + 115605504 + (long)b * 37824, 37824,
+        arena + 421822464 + (long)b * 37824, 192);
   } // for b
 
-  /* %137 = concat(%112, %136) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %205 = slice(%203) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 115605696, 37824, arena + 466556928, 37632);
 
-  /* %140 = normalize(%137) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 585547776, 1e-06f, arena + 586758144);
+  /* %207 = reshape(%206) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %206: no code */
 
-  /* %141 = mul(%140, %138) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 586758144, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 587968512);
+  /* %208 = fused_linear(%205, %207) blocks.4.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 466556928, params[94], NULL, LK_ACT_NONE, NULL,
+      arena + 115605504);
 
-  /* %142 = add(%141, %139) blocks.3.norm1 : f32[B, 197, 192], written over %141 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 587968512, (const long[]){37824, 192, 1},
-      params[68], (const long[]){0, 0, 1}, arena + 587968512);
+  /* %211 = batch_statistics(%208) blocks.4.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 115605504, arena + 487469568);
 
-  /* %145 = fused_linear(%142, %143, %144) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 587968512, params[69], params[70], LK_ACT_NONE, NULL,
-      arena + 538343424);
+  /* %212 = slice(%211) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487469568, 3456, arena + 487543296, 2304);
 
-  /* %146 = slice(%145) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %145: no code */
+  /* %213 = batch_norm_act(%208, %211, %209, %210) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 115605504, arena + 487469568, params[95], params[96],
+      1e-05f, LK_ACT_RELU6, arena + 130056192, arena + 122830848);
 
-  /* %147 = slice(%145) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %145: no code */
+  /* %215 = token_dwconv(%213, %214) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 122830848, params[99], NULL,
+      LK_ACT_NONE, arena + 130056192);
 
-  /* %148 = slice(%145) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %145: no code */
+  /* %218 = batch_statistics(%215) blocks.4.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 130056192, arena + 487473024);
 
-  /* %149 = sdpa(%146, %147, %148) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 538343424, 576, arena + 538343616, 576, arena + 538343808,
-      576, arena + 589178880, 0.14433756f);
+  /* %219 = slice(%218) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487473024, 3456, arena + 487545600, 2304);
 
-  /* %152 = fused_linear(%149, %150, %151) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 589178880, params[71], params[72], LK_ACT_NONE, NULL,
-      arena + 130056192);
+  /* %220 = batch_norm_act(%215, %218, %216, %217) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 130056192, arena + 487473024, params[100],
+      params[101], 1e-05f, LK_ACT_RELU6, arena + 144506880, arena + 137281536);
 
-  /* %154 = mul(%152, %153) blocks.3 : f32[B, 197, 192], written over %152 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 130056192, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 130056192);
+  /* %222 = reshape(%221) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %221: no code */
 
-  /* %155 = add(%137, %154) blocks.3 : f32[B, 197, 192], written over %152 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585547776, (const long[]){37824, 192, 1},
-      arena + 130056192, (const long[]){37824, 192, 1}, arena + 130056192);
+  /* %223 = fused_linear(%220, %222) blocks.4.conv.conv.6 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 1152, 192, arena + 137281536, params[104], NULL, LK_ACT_NONE, NULL,
+      arena + 467761152);
 
-  /* %156 = slice(%155) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %181 from row 0 */
+  /* %226 = batch_statistics(%223) blocks.4.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 467761152, arena + 487583472);
+
+  /* %227 = slice(%226) {axis 0, start 0, length 2} blocks.4.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 487583472, 576, arena + 487589040, 384);
+
+  /* %228 = batch_norm_act(%223, %226, %224, %225) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 467761152, arena + 487583472, params[105], params[106],
+      1e-05f, LK_ACT_NONE, arena + 145711104, arena + 144506880);
+
+  /* %229 = add(%205, %228) blocks.4.conv : f32[B, 196, 192], written into %230 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 130056192 + (long)b * 37824, 37824,
-        arena + 590389248 + (long)b * 37824, 192);
+    lk_add(2, (const long[]){196, 192}, arena + 466556928 + (long)b * 37632, (const long[]){192, 1},
+        arena + 144506880 + (long)b * 37632, (const long[]){192, 1},
+        arena + 421822656 + (long)b * 37824);
   } // for b
 
-  /* %157 = slice(%155) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 130056384, 37824, arena + 637556736, 37632);
+  /* %230 = concat(%204, %229) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %159 = reshape(%158) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %158: no code */
+  /* %233 = normalize(%230) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 421822464, 1e-06f, arena + 423032832);
 
-  /* %160 = fused_linear(%157, %159) blocks.3.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 637556736, params[73], NULL, LK_ACT_NONE, NULL,
-      arena + 130056192);
+  /* %234 = mul(%233, %231) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 423032832, (const long[]){37824, 192, 1},
+      params[109], (const long[]){0, 0, 1}, arena + 424243200);
 
-  /* %163 = batch_normalize(%160, %161, %162) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 130056192, params[74], params[75], 1e-05f,
-      arena + 137281536);
+  /* %235 = add(%234, %232) blocks.5.norm1 : f32[B, 197, 192], written over %234 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 424243200, (const long[]){37824, 192, 1},
+      params[110], (const long[]){0, 0, 1}, arena + 424243200);
 
-  /* %164 = batch_moments(%160) {channels last} blocks.3.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 130056192, arena + 660864000);
+  /* %238 = fused_linear(%235, %236, %237) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 424243200, params[111], params[112], LK_ACT_NONE, NULL,
+      arena + 372197376);
 
-  /* %165 = relu6(%163) blocks.3.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 137281536, arena + 144506880);
+  /* %239 = slice(%238) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %238: no code */
 
-  /* %167 = token_dwconv(%165, %166) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 144506880, params[78], NULL,
-      LK_ACT_NONE, arena + 151732224);
+  /* %240 = slice(%238) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %238: no code */
 
-  /* %170 = batch_normalize(%167, %168, %169) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 151732224, params[79], params[80], 1e-05f,
-      arena + 158957568);
+  /* %241 = slice(%238) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %238: no code */
 
-  /* %171 = batch_moments(%167) {channels last} blocks.3.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 151732224, arena + 660866304);
+  /* %242 = sdpa(%239, %240, %241) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 372197376, 576, arena + 372197568, 576, arena + 372197760,
+      576, arena + 425453568, 0.14433756f);
 
-  /* %172 = relu6(%170) blocks.3.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 158957568, arena + 166182912);
+  /* %245 = fused_linear(%242, %243, %244) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 425453568, params[113], params[114], LK_ACT_NONE, NULL,
+      arena + 144506880);
 
-  /* %174 = reshape(%173) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %173: no code */
+  /* %247 = mul(%245, %246) blocks.5 : f32[B, 197, 192], written over %245 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 144506880, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 144506880);
 
-  /* %175 = fused_linear(%172, %174) blocks.3.conv.conv.6 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 1152, 192, arena + 166182912, params[83], NULL, LK_ACT_NONE, NULL,
-      arena + 638760960);
+  /* %248 = add(%230, %247) blocks.5 : f32[B, 197, 192], written over %245 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 421822464, (const long[]){37824, 192, 1},
+      arena + 144506880, (const long[]){37824, 192, 1}, arena + 144506880);
 
-  /* %178 = batch_normalize(%175, %176, %177) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 638760960, params[84], params[85], 1e-05f,
-      arena + 173408256);
-
-  /* %179 = batch_moments(%175) {channels last} blocks.3.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 638760960, arena + 660907632);
-
-  /* %180 = add(%157, %178) blocks.3.conv : f32[B, 196, 192], written into %181 from row 1 */
+  /* %249 = slice(%248) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %275 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 637556736 + (long)b * 37632, (const long[]){192, 1},
+    lk_copy_rows(1, 192, arena + 144506880 + (long)b * 37824, 37824,
+        arena + 426663936 + (long)b * 37824, 192);
+  } // for b
+
+  /* %250 = slice(%248) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 144507072, 37824, arena + 468965376, 37632);
+
+  /* %252 = reshape(%251) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %251: no code */
+
+  /* %253 = fused_linear(%250, %252) blocks.5.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 468965376, params[115], NULL, LK_ACT_NONE, NULL,
+      arena + 144506880);
+
+  /* %256 = batch_statistics(%253) blocks.5.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 144506880, arena + 487476480);
+
+  /* %257 = slice(%256) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487476480, 3456, arena + 487547904, 2304);
+
+  /* %258 = batch_norm_act(%253, %256, %254, %255) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 144506880, arena + 487476480, params[116],
+      params[117], 1e-05f, LK_ACT_RELU6, arena + 158957568, arena + 151732224);
+
+  /* %260 = token_dwconv(%258, %259) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 151732224, params[120], NULL,
+      LK_ACT_NONE, arena + 158957568);
+
+  /* %263 = batch_statistics(%260) blocks.5.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 158957568, arena + 487479936);
+
+  /* %264 = slice(%263) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487479936, 3456, arena + 487550208, 2304);
+
+  /* %265 = batch_norm_act(%260, %263, %261, %262) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 158957568, arena + 487479936, params[121],
+      params[122], 1e-05f, LK_ACT_RELU6, arena + 173408256, arena + 166182912);
+
+  /* %267 = reshape(%266) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %266: no code */
+
+  /* %268 = fused_linear(%265, %267) blocks.5.conv.conv.6 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 1152, 192, arena + 166182912, params[125], NULL, LK_ACT_NONE, NULL,
+      arena + 470169600);
+
+  /* %271 = batch_statistics(%268) blocks.5.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 470169600, arena + 487584048);
+
+  /* %272 = slice(%271) {axis 0, start 0, length 2} blocks.5.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 487584048, 576, arena + 487589424, 384);
+
+  /* %273 = batch_norm_act(%268, %271, %269, %270) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 470169600, arena + 487584048, params[126], params[127],
+      1e-05f, LK_ACT_NONE, arena + 174612480, arena + 173408256);
+
+  /* %274 = add(%250, %273) blocks.5.conv : f32[B, 196, 192], written into %275 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 468965376 + (long)b * 37632, (const long[]){192, 1},
         arena + 173408256 + (long)b * 37632, (const long[]){192, 1},
-        arena + 590389440 + (long)b * 37824);
+        arena + 426664128 + (long)b * 37824);
   } // for b
 
-  /* %181 = concat(%156, %180) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %275 = concat(%249, %274) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %184 = normalize(%181) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 590389248, 1e-06f, arena + 591599616);
+  /* %278 = normalize(%275) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 426663936, 1e-06f, arena + 427874304);
 
-  /* %185 = mul(%184, %182) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 591599616, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, arena + 592809984);
+  /* %279 = mul(%278, %276) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 427874304, (const long[]){37824, 192, 1},
+      params[130], (const long[]){0, 0, 1}, arena + 429084672);
 
-  /* %186 = add(%185, %183) blocks.4.norm1 : f32[B, 197, 192], written over %185 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 592809984, (const long[]){37824, 192, 1},
-      params[89], (const long[]){0, 0, 1}, arena + 592809984);
+  /* %280 = add(%279, %277) blocks.6.norm1 : f32[B, 197, 192], written over %279 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 429084672, (const long[]){37824, 192, 1},
+      params[131], (const long[]){0, 0, 1}, arena + 429084672);
 
-  /* %189 = fused_linear(%186, %187, %188) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 592809984, params[90], params[91], LK_ACT_NONE, NULL,
-      arena + 541974528);
+  /* %283 = fused_linear(%280, %281, %282) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 429084672, params[132], params[133], LK_ACT_NONE, NULL,
+      arena + 375828480);
 
-  /* %190 = slice(%189) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %189: no code */
+  /* %284 = slice(%283) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %283: no code */
 
-  /* %191 = slice(%189) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %189: no code */
+  /* %285 = slice(%283) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %283: no code */
 
-  /* %192 = slice(%189) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %189: no code */
+  /* %286 = slice(%283) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %283: no code */
 
-  /* %193 = sdpa(%190, %191, %192) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 541974528, 576, arena + 541974720, 576, arena + 541974912,
-      576, arena + 594020352, 0.14433756f);
+  /* %287 = sdpa(%284, %285, %286) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 375828480, 576, arena + 375828672, 576, arena + 375828864,
+      576, arena + 430295040, 0.14433756f);
 
-  /* %196 = fused_linear(%193, %194, %195) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 594020352, params[92], params[93], LK_ACT_NONE, NULL,
+  /* %290 = fused_linear(%287, %288, %289) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 430295040, params[134], params[135], LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %198 = mul(%196, %197) blocks.4 : f32[B, 197, 192], written over %196 */
+  /* %292 = mul(%290, %291) blocks.6 : f32[B, 197, 192], written over %290 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 173408256, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 173408256);
+      inputs[6], (const long[]){1, 0, 0}, arena + 173408256);
 
-  /* %199 = add(%181, %198) blocks.4 : f32[B, 197, 192], written over %196 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 590389248, (const long[]){37824, 192, 1},
+  /* %293 = add(%275, %292) blocks.6 : f32[B, 197, 192], written over %290 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 426663936, (const long[]){37824, 192, 1},
       arena + 173408256, (const long[]){37824, 192, 1}, arena + 173408256);
 
-  /* %200 = slice(%199) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %225 from row 0 */
+  /* %294 = slice(%293) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %320 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 173408256 + (long)b * 37824, 37824,
-        arena + 595230720 + (long)b * 37824, 192);
+        arena + 431505408 + (long)b * 37824, 192);
   } // for b
 
-  /* %201 = slice(%199) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 639965184, 37632);
+  /* %295 = slice(%293) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 471373824, 37632);
 
-  /* %203 = reshape(%202) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %202: no code */
+  /* %297 = reshape(%296) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %296: no code */
 
-  /* %204 = fused_linear(%201, %203) blocks.4.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 639965184, params[94], NULL, LK_ACT_NONE, NULL,
+  /* %298 = fused_linear(%295, %297) blocks.6.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 471373824, params[136], NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %207 = batch_normalize(%204, %205, %206) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 173408256, params[95], params[96], 1e-05f,
-      arena + 180633600);
+  /* %301 = batch_statistics(%298) blocks.6.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 173408256, arena + 487483392);
 
-  /* %208 = batch_moments(%204) {channels last} blocks.4.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 173408256, arena + 660868608);
+  /* %302 = slice(%301) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487483392, 3456, arena + 487552512, 2304);
 
-  /* %209 = relu6(%207) blocks.4.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 180633600, arena + 187858944);
+  /* %303 = batch_norm_act(%298, %301, %299, %300) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 173408256, arena + 487483392, params[137],
+      params[138], 1e-05f, LK_ACT_RELU6, arena + 187858944, arena + 180633600);
 
-  /* %211 = token_dwconv(%209, %210) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 187858944, params[99], NULL,
-      LK_ACT_NONE, arena + 195084288);
+  /* %305 = token_dwconv(%303, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 180633600, params[141], NULL,
+      LK_ACT_NONE, arena + 187858944);
 
-  /* %214 = batch_normalize(%211, %212, %213) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 195084288, params[100], params[101], 1e-05f,
+  /* %308 = batch_statistics(%305) blocks.6.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 187858944, arena + 487486848);
+
+  /* %309 = slice(%308) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487486848, 3456, arena + 487554816, 2304);
+
+  /* %310 = batch_norm_act(%305, %308, %306, %307) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 187858944, arena + 487486848, params[142],
+      params[143], 1e-05f, LK_ACT_RELU6, arena + 202309632, arena + 195084288);
+
+  /* %312 = reshape(%311) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %311: no code */
+
+  /* %313 = fused_linear(%310, %312) blocks.6.conv.conv.6 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 1152, 192, arena + 195084288, params[146], NULL, LK_ACT_NONE, NULL,
+      arena + 472578048);
+
+  /* %316 = batch_statistics(%313) blocks.6.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 472578048, arena + 487584624);
+
+  /* %317 = slice(%316) {axis 0, start 0, length 2} blocks.6.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 487584624, 576, arena + 487589808, 384);
+
+  /* %318 = batch_norm_act(%313, %316, %314, %315) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 472578048, arena + 487584624, params[147], params[148],
+      1e-05f, LK_ACT_NONE, arena + 203513856, arena + 202309632);
+
+  /* %319 = add(%295, %318) blocks.6.conv : f32[B, 196, 192], written into %320 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 471373824 + (long)b * 37632, (const long[]){192, 1},
+        arena + 202309632 + (long)b * 37632, (const long[]){192, 1},
+        arena + 431505600 + (long)b * 37824);
+  } // for b
+
+  /* %320 = concat(%294, %319) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %323 = normalize(%320) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 431505408, 1e-06f, arena + 432715776);
+
+  /* %324 = mul(%323, %321) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 432715776, (const long[]){37824, 192, 1},
+      params[151], (const long[]){0, 0, 1}, arena + 433926144);
+
+  /* %325 = add(%324, %322) blocks.7.norm1 : f32[B, 197, 192], written over %324 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 433926144, (const long[]){37824, 192, 1},
+      params[152], (const long[]){0, 0, 1}, arena + 433926144);
+
+  /* %328 = fused_linear(%325, %326, %327) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 433926144, params[153], params[154], LK_ACT_NONE, NULL,
+      arena + 379459584);
+
+  /* %329 = slice(%328) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %328: no code */
+
+  /* %330 = slice(%328) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %328: no code */
+
+  /* %331 = slice(%328) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %328: no code */
+
+  /* %332 = sdpa(%329, %330, %331) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 379459584, 576, arena + 379459776, 576, arena + 379459968,
+      576, arena + 435136512, 0.14433756f);
+
+  /* %335 = fused_linear(%332, %333, %334) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 435136512, params[155], params[156], LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %215 = batch_moments(%211) {channels last} blocks.4.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 195084288, arena + 660870912);
+  /* %337 = mul(%335, %336) blocks.7 : f32[B, 197, 192], written over %335 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 202309632, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 202309632);
 
-  /* %216 = relu6(%214) blocks.4.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 202309632, arena + 209534976);
+  /* %338 = add(%320, %337) blocks.7 : f32[B, 197, 192], written over %335 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 431505408, (const long[]){37824, 192, 1},
+      arena + 202309632, (const long[]){37824, 192, 1}, arena + 202309632);
 
-  /* %218 = reshape(%217) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %217: no code */
-
-  /* %219 = fused_linear(%216, %218) blocks.4.conv.conv.6 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 1152, 192, arena + 209534976, params[104], NULL, LK_ACT_NONE, NULL,
-      arena + 641169408);
-
-  /* %222 = batch_normalize(%219, %220, %221) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 641169408, params[105], params[106], 1e-05f,
-      arena + 216760320);
-
-  /* %223 = batch_moments(%219) {channels last} blocks.4.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 641169408, arena + 660908016);
-
-  /* %224 = add(%201, %222) blocks.4.conv : f32[B, 196, 192], written into %225 from row 1 */
+  /* %339 = slice(%338) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %365 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 639965184 + (long)b * 37632, (const long[]){192, 1},
-        arena + 216760320 + (long)b * 37632, (const long[]){192, 1},
-        arena + 595230912 + (long)b * 37824);
+    lk_copy_rows(1, 192, arena + 202309632 + (long)b * 37824, 37824,
+        arena + 436346880 + (long)b * 37824, 192);
   } // for b
 
-  /* %225 = concat(%200, %224) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %340 = slice(%338) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 473782272, 37632);
 
-  /* %228 = normalize(%225) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 595230720, 1e-06f, arena + 596441088);
+  /* %342 = reshape(%341) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %341: no code */
 
-  /* %229 = mul(%228, %226) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 596441088, (const long[]){37824, 192, 1},
-      params[109], (const long[]){0, 0, 1}, arena + 597651456);
+  /* %343 = fused_linear(%340, %342) blocks.7.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 473782272, params[157], NULL, LK_ACT_NONE, NULL,
+      arena + 202309632);
 
-  /* %230 = add(%229, %227) blocks.5.norm1 : f32[B, 197, 192], written over %229 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 597651456, (const long[]){37824, 192, 1},
-      params[110], (const long[]){0, 0, 1}, arena + 597651456);
+  /* %346 = batch_statistics(%343) blocks.7.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 202309632, arena + 487490304);
 
-  /* %233 = fused_linear(%230, %231, %232) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 597651456, params[111], params[112], LK_ACT_NONE, NULL,
-      arena + 545605632);
+  /* %347 = slice(%346) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487490304, 3456, arena + 487557120, 2304);
 
-  /* %234 = slice(%233) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %233: no code */
+  /* %348 = batch_norm_act(%343, %346, %344, %345) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 202309632, arena + 487490304, params[158],
+      params[159], 1e-05f, LK_ACT_RELU6, arena + 216760320, arena + 209534976);
 
-  /* %235 = slice(%233) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %233: no code */
+  /* %350 = token_dwconv(%348, %349) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 209534976, params[162], NULL,
+      LK_ACT_NONE, arena + 216760320);
 
-  /* %236 = slice(%233) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %233: no code */
+  /* %353 = batch_statistics(%350) blocks.7.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 216760320, arena + 487493760);
 
-  /* %237 = sdpa(%234, %235, %236) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 545605632, 576, arena + 545605824, 576, arena + 545606016,
-      576, arena + 598861824, 0.14433756f);
+  /* %354 = slice(%353) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487493760, 3456, arena + 487559424, 2304);
 
-  /* %240 = fused_linear(%237, %238, %239) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 598861824, params[113], params[114], LK_ACT_NONE, NULL,
-      arena + 216760320);
+  /* %355 = batch_norm_act(%350, %353, %351, %352) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 216760320, arena + 487493760, params[163],
+      params[164], 1e-05f, LK_ACT_RELU6, arena + 231211008, arena + 223985664);
 
-  /* %242 = mul(%240, %241) blocks.5 : f32[B, 197, 192], written over %240 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 216760320, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 216760320);
+  /* %357 = reshape(%356) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %356: no code */
 
-  /* %243 = add(%225, %242) blocks.5 : f32[B, 197, 192], written over %240 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 595230720, (const long[]){37824, 192, 1},
-      arena + 216760320, (const long[]){37824, 192, 1}, arena + 216760320);
+  /* %358 = fused_linear(%355, %357) blocks.7.conv.conv.6 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 1152, 192, arena + 223985664, params[167], NULL, LK_ACT_NONE, NULL,
+      arena + 474986496);
 
-  /* %244 = slice(%243) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %269 from row 0 */
+  /* %361 = batch_statistics(%358) blocks.7.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 474986496, arena + 487585200);
+
+  /* %362 = slice(%361) {axis 0, start 0, length 2} blocks.7.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 487585200, 576, arena + 487590192, 384);
+
+  /* %363 = batch_norm_act(%358, %361, %359, %360) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 474986496, arena + 487585200, params[168], params[169],
+      1e-05f, LK_ACT_NONE, arena + 232415232, arena + 231211008);
+
+  /* %364 = add(%340, %363) blocks.7.conv : f32[B, 196, 192], written into %365 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 216760320 + (long)b * 37824, 37824,
-        arena + 600072192 + (long)b * 37824, 192);
+    lk_add(2, (const long[]){196, 192}, arena + 473782272 + (long)b * 37632, (const long[]){192, 1},
+        arena + 231211008 + (long)b * 37632, (const long[]){192, 1},
+        arena + 436347072 + (long)b * 37824);
   } // for b
 
-  /* %245 = slice(%243) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 216760512, 37824, arena + 642373632, 37632);
+  /* %365 = concat(%339, %364) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %247 = reshape(%246) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %246: no code */
+  /* %368 = normalize(%365) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 436346880, 1e-06f, arena + 437557248);
 
-  /* %248 = fused_linear(%245, %247) blocks.5.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 642373632, params[115], NULL, LK_ACT_NONE, NULL,
-      arena + 216760320);
+  /* %369 = mul(%368, %366) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 437557248, (const long[]){37824, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 438767616);
 
-  /* %251 = batch_normalize(%248, %249, %250) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 216760320, params[116], params[117], 1e-05f,
-      arena + 223985664);
+  /* %370 = add(%369, %367) blocks.8.norm1 : f32[B, 197, 192], written over %369 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 438767616, (const long[]){37824, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 438767616);
 
-  /* %252 = batch_moments(%248) {channels last} blocks.5.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 216760320, arena + 660873216);
+  /* %373 = fused_linear(%370, %371, %372) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 438767616, params[174], params[175], LK_ACT_NONE, NULL,
+      arena + 383090688);
 
-  /* %253 = relu6(%251) blocks.5.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 223985664, arena + 231211008);
+  /* %374 = slice(%373) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %373: no code */
 
-  /* %255 = token_dwconv(%253, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 231211008, params[120], NULL,
-      LK_ACT_NONE, arena + 238436352);
+  /* %375 = slice(%373) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %373: no code */
 
-  /* %258 = batch_normalize(%255, %256, %257) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 238436352, params[121], params[122], 1e-05f,
-      arena + 245661696);
+  /* %376 = slice(%373) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %373: no code */
 
-  /* %259 = batch_moments(%255) {channels last} blocks.5.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 238436352, arena + 660875520);
+  /* %377 = sdpa(%374, %375, %376) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 383090688, 576, arena + 383090880, 576, arena + 383091072,
+      576, arena + 439977984, 0.14433756f);
 
-  /* %260 = relu6(%258) blocks.5.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 245661696, arena + 252887040);
+  /* %380 = fused_linear(%377, %378, %379) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 439977984, params[176], params[177], LK_ACT_NONE, NULL,
+      arena + 231211008);
 
-  /* %262 = reshape(%261) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %261: no code */
+  /* %382 = mul(%380, %381) blocks.8 : f32[B, 197, 192], written over %380 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 231211008, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 231211008);
 
-  /* %263 = fused_linear(%260, %262) blocks.5.conv.conv.6 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 1152, 192, arena + 252887040, params[125], NULL, LK_ACT_NONE, NULL,
-      arena + 643577856);
+  /* %383 = add(%365, %382) blocks.8 : f32[B, 197, 192], written over %380 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 436346880, (const long[]){37824, 192, 1},
+      arena + 231211008, (const long[]){37824, 192, 1}, arena + 231211008);
 
-  /* %266 = batch_normalize(%263, %264, %265) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 643577856, params[126], params[127], 1e-05f,
-      arena + 260112384);
-
-  /* %267 = batch_moments(%263) {channels last} blocks.5.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 643577856, arena + 660908400);
-
-  /* %268 = add(%245, %266) blocks.5.conv : f32[B, 196, 192], written into %269 from row 1 */
+  /* %384 = slice(%383) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %410 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 642373632 + (long)b * 37632, (const long[]){192, 1},
+    lk_copy_rows(1, 192, arena + 231211008 + (long)b * 37824, 37824,
+        arena + 441188352 + (long)b * 37824, 192);
+  } // for b
+
+  /* %385 = slice(%383) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 231211200, 37824, arena + 476190720, 37632);
+
+  /* %387 = reshape(%386) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %386: no code */
+
+  /* %388 = fused_linear(%385, %387) blocks.8.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 476190720, params[178], NULL, LK_ACT_NONE, NULL,
+      arena + 231211008);
+
+  /* %391 = batch_statistics(%388) blocks.8.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 231211008, arena + 487497216);
+
+  /* %392 = slice(%391) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487497216, 3456, arena + 487561728, 2304);
+
+  /* %393 = batch_norm_act(%388, %391, %389, %390) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 231211008, arena + 487497216, params[179],
+      params[180], 1e-05f, LK_ACT_RELU6, arena + 245661696, arena + 238436352);
+
+  /* %395 = token_dwconv(%393, %394) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 238436352, params[183], NULL,
+      LK_ACT_NONE, arena + 245661696);
+
+  /* %398 = batch_statistics(%395) blocks.8.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 245661696, arena + 487500672);
+
+  /* %399 = slice(%398) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487500672, 3456, arena + 487564032, 2304);
+
+  /* %400 = batch_norm_act(%395, %398, %396, %397) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 245661696, arena + 487500672, params[184],
+      params[185], 1e-05f, LK_ACT_RELU6, arena + 260112384, arena + 252887040);
+
+  /* %402 = reshape(%401) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %401: no code */
+
+  /* %403 = fused_linear(%400, %402) blocks.8.conv.conv.6 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 1152, 192, arena + 252887040, params[188], NULL, LK_ACT_NONE, NULL,
+      arena + 477394944);
+
+  /* %406 = batch_statistics(%403) blocks.8.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 477394944, arena + 487585776);
+
+  /* %407 = slice(%406) {axis 0, start 0, length 2} blocks.8.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 487585776, 576, arena + 487590576, 384);
+
+  /* %408 = batch_norm_act(%403, %406, %404, %405) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 477394944, arena + 487585776, params[189], params[190],
+      1e-05f, LK_ACT_NONE, arena + 261316608, arena + 260112384);
+
+  /* %409 = add(%385, %408) blocks.8.conv : f32[B, 196, 192], written into %410 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 476190720 + (long)b * 37632, (const long[]){192, 1},
         arena + 260112384 + (long)b * 37632, (const long[]){192, 1},
-        arena + 600072384 + (long)b * 37824);
+        arena + 441188544 + (long)b * 37824);
   } // for b
 
-  /* %269 = concat(%244, %268) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %410 = concat(%384, %409) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %272 = normalize(%269) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 600072192, 1e-06f, arena + 601282560);
+  /* %413 = normalize(%410) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 441188352, 1e-06f, arena + 442398720);
 
-  /* %273 = mul(%272, %270) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 601282560, (const long[]){37824, 192, 1},
-      params[130], (const long[]){0, 0, 1}, arena + 602492928);
+  /* %414 = mul(%413, %411) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 442398720, (const long[]){37824, 192, 1},
+      params[193], (const long[]){0, 0, 1}, arena + 443609088);
 
-  /* %274 = add(%273, %271) blocks.6.norm1 : f32[B, 197, 192], written over %273 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 602492928, (const long[]){37824, 192, 1},
-      params[131], (const long[]){0, 0, 1}, arena + 602492928);
+  /* %415 = add(%414, %412) blocks.9.norm1 : f32[B, 197, 192], written over %414 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 443609088, (const long[]){37824, 192, 1},
+      params[194], (const long[]){0, 0, 1}, arena + 443609088);
 
-  /* %277 = fused_linear(%274, %275, %276) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 602492928, params[132], params[133], LK_ACT_NONE, NULL,
-      arena + 549236736);
+  /* %418 = fused_linear(%415, %416, %417) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 443609088, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 386721792);
 
-  /* %278 = slice(%277) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %277: no code */
+  /* %419 = slice(%418) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %418: no code */
 
-  /* %279 = slice(%277) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %277: no code */
+  /* %420 = slice(%418) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %418: no code */
 
-  /* %280 = slice(%277) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %277: no code */
+  /* %421 = slice(%418) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %418: no code */
 
-  /* %281 = sdpa(%278, %279, %280) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 549236736, 576, arena + 549236928, 576, arena + 549237120,
-      576, arena + 603703296, 0.14433756f);
+  /* %422 = sdpa(%419, %420, %421) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 386721792, 576, arena + 386721984, 576, arena + 386722176,
+      576, arena + 444819456, 0.14433756f);
 
-  /* %284 = fused_linear(%281, %282, %283) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 603703296, params[134], params[135], LK_ACT_NONE, NULL,
+  /* %425 = fused_linear(%422, %423, %424) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 444819456, params[197], params[198], LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %286 = mul(%284, %285) blocks.6 : f32[B, 197, 192], written over %284 */
+  /* %427 = mul(%425, %426) blocks.9 : f32[B, 197, 192], written over %425 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 260112384, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 260112384);
+      inputs[9], (const long[]){1, 0, 0}, arena + 260112384);
 
-  /* %287 = add(%269, %286) blocks.6 : f32[B, 197, 192], written over %284 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 600072192, (const long[]){37824, 192, 1},
+  /* %428 = add(%410, %427) blocks.9 : f32[B, 197, 192], written over %425 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 441188352, (const long[]){37824, 192, 1},
       arena + 260112384, (const long[]){37824, 192, 1}, arena + 260112384);
 
-  /* %288 = slice(%287) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %313 from row 0 */
+  /* %429 = slice(%428) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %455 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 260112384 + (long)b * 37824, 37824,
-        arena + 604913664 + (long)b * 37824, 192);
+        arena + 446029824 + (long)b * 37824, 192);
   } // for b
 
-  /* %289 = slice(%287) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 644782080, 37632);
+  /* %430 = slice(%428) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 478599168, 37632);
 
-  /* %291 = reshape(%290) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %290: no code */
+  /* %432 = reshape(%431) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %431: no code */
 
-  /* %292 = fused_linear(%289, %291) blocks.6.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 644782080, params[136], NULL, LK_ACT_NONE, NULL,
+  /* %433 = fused_linear(%430, %432) blocks.9.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 478599168, params[199], NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %295 = batch_normalize(%292, %293, %294) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 260112384, params[137], params[138], 1e-05f,
-      arena + 267337728);
+  /* %436 = batch_statistics(%433) blocks.9.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 260112384, arena + 487504128);
 
-  /* %296 = batch_moments(%292) {channels last} blocks.6.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 260112384, arena + 660877824);
+  /* %437 = slice(%436) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487504128, 3456, arena + 487566336, 2304);
 
-  /* %297 = relu6(%295) blocks.6.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 267337728, arena + 274563072);
+  /* %438 = batch_norm_act(%433, %436, %434, %435) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 260112384, arena + 487504128, params[200],
+      params[201], 1e-05f, LK_ACT_RELU6, arena + 274563072, arena + 267337728);
 
-  /* %299 = token_dwconv(%297, %298) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 274563072, params[141], NULL,
-      LK_ACT_NONE, arena + 281788416);
+  /* %440 = token_dwconv(%438, %439) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 267337728, params[204], NULL,
+      LK_ACT_NONE, arena + 274563072);
 
-  /* %302 = batch_normalize(%299, %300, %301) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 281788416, params[142], params[143], 1e-05f,
+  /* %443 = batch_statistics(%440) blocks.9.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 274563072, arena + 487507584);
+
+  /* %444 = slice(%443) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487507584, 3456, arena + 487568640, 2304);
+
+  /* %445 = batch_norm_act(%440, %443, %441, %442) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 274563072, arena + 487507584, params[205],
+      params[206], 1e-05f, LK_ACT_RELU6, arena + 289013760, arena + 281788416);
+
+  /* %447 = reshape(%446) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %446: no code */
+
+  /* %448 = fused_linear(%445, %447) blocks.9.conv.conv.6 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 1152, 192, arena + 281788416, params[209], NULL, LK_ACT_NONE, NULL,
+      arena + 479803392);
+
+  /* %451 = batch_statistics(%448) blocks.9.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 479803392, arena + 487586352);
+
+  /* %452 = slice(%451) {axis 0, start 0, length 2} blocks.9.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 487586352, 576, arena + 487590960, 384);
+
+  /* %453 = batch_norm_act(%448, %451, %449, %450) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 479803392, arena + 487586352, params[210], params[211],
+      1e-05f, LK_ACT_NONE, arena + 290217984, arena + 289013760);
+
+  /* %454 = add(%430, %453) blocks.9.conv : f32[B, 196, 192], written into %455 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 478599168 + (long)b * 37632, (const long[]){192, 1},
+        arena + 289013760 + (long)b * 37632, (const long[]){192, 1},
+        arena + 446030016 + (long)b * 37824);
+  } // for b
+
+  /* %455 = concat(%429, %454) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %458 = normalize(%455) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 446029824, 1e-06f, arena + 447240192);
+
+  /* %459 = mul(%458, %456) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 447240192, (const long[]){37824, 192, 1},
+      params[214], (const long[]){0, 0, 1}, arena + 448450560);
+
+  /* %460 = add(%459, %457) blocks.10.norm1 : f32[B, 197, 192], written over %459 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 448450560, (const long[]){37824, 192, 1},
+      params[215], (const long[]){0, 0, 1}, arena + 448450560);
+
+  /* %463 = fused_linear(%460, %461, %462) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 448450560, params[216], params[217], LK_ACT_NONE, NULL,
+      arena + 390352896);
+
+  /* %464 = slice(%463) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %463: no code */
+
+  /* %465 = slice(%463) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %463: no code */
+
+  /* %466 = slice(%463) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %463: no code */
+
+  /* %467 = sdpa(%464, %465, %466) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 390352896, 576, arena + 390353088, 576, arena + 390353280,
+      576, arena + 449660928, 0.14433756f);
+
+  /* %470 = fused_linear(%467, %468, %469) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 449660928, params[218], params[219], LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %303 = batch_moments(%299) {channels last} blocks.6.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 281788416, arena + 660880128);
+  /* %472 = mul(%470, %471) blocks.10 : f32[B, 197, 192], written over %470 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 289013760, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 289013760);
 
-  /* %304 = relu6(%302) blocks.6.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 289013760, arena + 296239104);
+  /* %473 = add(%455, %472) blocks.10 : f32[B, 197, 192], written over %470 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 446029824, (const long[]){37824, 192, 1},
+      arena + 289013760, (const long[]){37824, 192, 1}, arena + 289013760);
 
-  /* %306 = reshape(%305) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %305: no code */
-
-  /* %307 = fused_linear(%304, %306) blocks.6.conv.conv.6 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 1152, 192, arena + 296239104, params[146], NULL, LK_ACT_NONE, NULL,
-      arena + 645986304);
-
-  /* %310 = batch_normalize(%307, %308, %309) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 645986304, params[147], params[148], 1e-05f,
-      arena + 303464448);
-
-  /* %311 = batch_moments(%307) {channels last} blocks.6.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 645986304, arena + 660908784);
-
-  /* %312 = add(%289, %310) blocks.6.conv : f32[B, 196, 192], written into %313 from row 1 */
+  /* %474 = slice(%473) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %500 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 644782080 + (long)b * 37632, (const long[]){192, 1},
-        arena + 303464448 + (long)b * 37632, (const long[]){192, 1},
-        arena + 604913856 + (long)b * 37824);
+    lk_copy_rows(1, 192, arena + 289013760 + (long)b * 37824, 37824,
+        arena + 450871296 + (long)b * 37824, 192);
   } // for b
 
-  /* %313 = concat(%288, %312) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %475 = slice(%473) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 289013952, 37824, arena + 481007616, 37632);
 
-  /* %316 = normalize(%313) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 604913664, 1e-06f, arena + 606124032);
+  /* %477 = reshape(%476) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %476: no code */
 
-  /* %317 = mul(%316, %314) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 606124032, (const long[]){37824, 192, 1},
-      params[151], (const long[]){0, 0, 1}, arena + 607334400);
+  /* %478 = fused_linear(%475, %477) blocks.10.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 481007616, params[220], NULL, LK_ACT_NONE, NULL,
+      arena + 289013760);
 
-  /* %318 = add(%317, %315) blocks.7.norm1 : f32[B, 197, 192], written over %317 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 607334400, (const long[]){37824, 192, 1},
-      params[152], (const long[]){0, 0, 1}, arena + 607334400);
+  /* %481 = batch_statistics(%478) blocks.10.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 289013760, arena + 487511040);
 
-  /* %321 = fused_linear(%318, %319, %320) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 607334400, params[153], params[154], LK_ACT_NONE, NULL,
-      arena + 552867840);
+  /* %482 = slice(%481) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487511040, 3456, arena + 487570944, 2304);
 
-  /* %322 = slice(%321) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %321: no code */
+  /* %483 = batch_norm_act(%478, %481, %479, %480) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 289013760, arena + 487511040, params[221],
+      params[222], 1e-05f, LK_ACT_RELU6, arena + 303464448, arena + 296239104);
 
-  /* %323 = slice(%321) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %321: no code */
+  /* %485 = token_dwconv(%483, %484) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 296239104, params[225], NULL,
+      LK_ACT_NONE, arena + 303464448);
 
-  /* %324 = slice(%321) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %321: no code */
+  /* %488 = batch_statistics(%485) blocks.10.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 303464448, arena + 487514496);
 
-  /* %325 = sdpa(%322, %323, %324) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 552867840, 576, arena + 552868032, 576, arena + 552868224,
-      576, arena + 608544768, 0.14433756f);
+  /* %489 = slice(%488) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487514496, 3456, arena + 487573248, 2304);
 
-  /* %328 = fused_linear(%325, %326, %327) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 608544768, params[155], params[156], LK_ACT_NONE, NULL,
-      arena + 303464448);
+  /* %490 = batch_norm_act(%485, %488, %486, %487) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 303464448, arena + 487514496, params[226],
+      params[227], 1e-05f, LK_ACT_RELU6, arena + 317915136, arena + 310689792);
 
-  /* %330 = mul(%328, %329) blocks.7 : f32[B, 197, 192], written over %328 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 303464448, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 303464448);
+  /* %492 = reshape(%491) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %491: no code */
 
-  /* %331 = add(%313, %330) blocks.7 : f32[B, 197, 192], written over %328 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 604913664, (const long[]){37824, 192, 1},
-      arena + 303464448, (const long[]){37824, 192, 1}, arena + 303464448);
+  /* %493 = fused_linear(%490, %492) blocks.10.conv.conv.6 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 1152, 192, arena + 310689792, params[230], NULL, LK_ACT_NONE, NULL,
+      arena + 482211840);
 
-  /* %332 = slice(%331) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %357 from row 0 */
+  /* %496 = batch_statistics(%493) blocks.10.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 482211840, arena + 487586928);
+
+  /* %497 = slice(%496) {axis 0, start 0, length 2} blocks.10.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 487586928, 576, arena + 487591344, 384);
+
+  /* %498 = batch_norm_act(%493, %496, %494, %495) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 482211840, arena + 487586928, params[231], params[232],
+      1e-05f, LK_ACT_NONE, arena + 319119360, arena + 317915136);
+
+  /* %499 = add(%475, %498) blocks.10.conv : f32[B, 196, 192], written into %500 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 303464448 + (long)b * 37824, 37824,
-        arena + 609755136 + (long)b * 37824, 192);
+    lk_add(2, (const long[]){196, 192}, arena + 481007616 + (long)b * 37632, (const long[]){192, 1},
+        arena + 317915136 + (long)b * 37632, (const long[]){192, 1},
+        arena + 450871488 + (long)b * 37824);
   } // for b
 
-  /* %333 = slice(%331) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 303464640, 37824, arena + 647190528, 37632);
+  /* %500 = concat(%474, %499) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %335 = reshape(%334) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %334: no code */
+  /* %503 = normalize(%500) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 450871296, 1e-06f, arena + 452081664);
 
-  /* %336 = fused_linear(%333, %335) blocks.7.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 647190528, params[157], NULL, LK_ACT_NONE, NULL,
-      arena + 303464448);
+  /* %504 = mul(%503, %501) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 452081664, (const long[]){37824, 192, 1},
+      params[235], (const long[]){0, 0, 1}, arena + 453292032);
 
-  /* %339 = batch_normalize(%336, %337, %338) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 303464448, params[158], params[159], 1e-05f,
-      arena + 310689792);
+  /* %505 = add(%504, %502) blocks.11.norm1 : f32[B, 197, 192], written over %504 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 453292032, (const long[]){37824, 192, 1},
+      params[236], (const long[]){0, 0, 1}, arena + 453292032);
 
-  /* %340 = batch_moments(%336) {channels last} blocks.7.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 303464448, arena + 660882432);
+  /* %508 = fused_linear(%505, %506, %507) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 453292032, params[237], params[238], LK_ACT_NONE, NULL,
+      arena + 393984000);
 
-  /* %341 = relu6(%339) blocks.7.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 310689792, arena + 317915136);
+  /* %509 = slice(%508) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %508: no code */
 
-  /* %343 = token_dwconv(%341, %342) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 317915136, params[162], NULL,
-      LK_ACT_NONE, arena + 325140480);
+  /* %510 = slice(%508) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %508: no code */
 
-  /* %346 = batch_normalize(%343, %344, %345) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 325140480, params[163], params[164], 1e-05f,
+  /* %511 = slice(%508) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %508: no code */
+
+  /* %512 = sdpa(%509, %510, %511) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 393984000, 576, arena + 393984192, 576, arena + 393984384,
+      576, arena + 454502400, 0.14433756f);
+
+  /* %515 = fused_linear(%512, %513, %514) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 454502400, params[239], params[240], LK_ACT_NONE, NULL,
+      arena + 317915136);
+
+  /* %517 = mul(%515, %516) blocks.11 : f32[B, 197, 192], written over %515 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 317915136, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 317915136);
+
+  /* %518 = add(%500, %517) blocks.11 : f32[B, 197, 192], written over %515 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 450871296, (const long[]){37824, 192, 1},
+      arena + 317915136, (const long[]){37824, 192, 1}, arena + 317915136);
+
+  /* %519 = slice(%518) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %545 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 317915136 + (long)b * 37824, 37824,
+        arena + 346816512 + (long)b * 37824, 192);
+  } // for b
+
+  /* %520 = slice(%518) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 317915328, 37824, arena + 483416064, 37632);
+
+  /* %522 = reshape(%521) {shape [1152, 192]} blocks.11.conv.conv.0 : f32[1152, 192], a view of %521: no code */
+
+  /* %523 = fused_linear(%520, %522) blocks.11.conv.conv.0 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 483416064, params[241], NULL, LK_ACT_NONE, NULL,
+      arena + 317915136);
+
+  /* %526 = batch_statistics(%523) blocks.11.conv.conv.1 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 317915136, arena + 487517952);
+
+  /* %527 = slice(%526) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487517952, 3456, arena + 487575552, 2304);
+
+  /* %528 = batch_norm_act(%523, %526, %524, %525) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 317915136, arena + 487517952, params[242],
+      params[243], 1e-05f, LK_ACT_RELU6, arena + 332365824, arena + 325140480);
+
+  /* %530 = token_dwconv(%528, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 325140480, params[246], NULL,
+      LK_ACT_NONE, arena + 332365824);
+
+  /* %533 = batch_statistics(%530) blocks.11.conv.conv.4 : f32[3, 1152] */
+  lk_batch_statistics_cl(B * 196, 1152, arena + 332365824, arena + 487521408);
+
+  /* %534 = slice(%533) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 1152] */
+  lk_copy_rows(1, 2304, arena + 487521408, 3456, arena + 487577856, 2304);
+
+  /* %535 = batch_norm_act(%530, %533, %531, %532) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
+  lk_batch_norm_act_cl(B * 196, 1152, arena + 332365824, arena + 487521408, params[247],
+      params[248], 1e-05f, LK_ACT_RELU6, arena + 348026880, arena + 339591168);
+
+  /* %537 = reshape(%536) {shape [192, 1152]} blocks.11.conv.conv.6 : f32[192, 1152], a view of %536: no code */
+
+  /* %538 = fused_linear(%535, %537) blocks.11.conv.conv.6 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 1152, 192, arena + 339591168, params[251], NULL, LK_ACT_NONE, NULL,
+      arena + 351657984);
+
+  /* %541 = batch_statistics(%538) blocks.11.conv.conv.7 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 351657984, arena + 352862208);
+
+  /* %542 = slice(%541) {axis 0, start 0, length 2} blocks.11.conv.conv.7 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 352862208, 576, arena + 487591728, 384);
+
+  /* %543 = batch_norm_act(%538, %541, %539, %540) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 351657984, arena + 352862208, params[252], params[253],
+      1e-05f, LK_ACT_NONE, arena + 349231104, arena + 348026880);
+
+  /* %544 = add(%520, %543) blocks.11.conv : f32[B, 196, 192], written into %545 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 483416064 + (long)b * 37632, (const long[]){192, 1},
+        arena + 348026880 + (long)b * 37632, (const long[]){192, 1},
+        arena + 346816704 + (long)b * 37824);
+  } // for b
+
+  /* %545 = concat(%519, %544) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %548 = normalize(%545) {eps 1e-06} norm : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 346816512, 1e-06f, arena + 348026880);
+
+  /* %549 = mul(%548, %546) norm : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 348026880, (const long[]){37824, 192, 1},
+      params[256], (const long[]){0, 0, 1}, arena + 349237248);
+
+  /* %550 = add(%549, %547) norm : f32[B, 197, 192], written over %549 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 349237248, (const long[]){37824, 192, 1},
+      params[257], (const long[]){0, 0, 1}, arena + 349237248);
+
+  /* %551 = index(%550) {axis 0, at 0} : f32[B, 192] */
+  lk_copy_rows(B, 192, arena + 349237248, 37824, arena + 350447616, 192);
+
+  /* %554 = fused_linear(%551, %552, %553) head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 350447616, params[258], params[259], LK_ACT_NONE, NULL,
+      arena + 349237248);
+
+  /* %556 = cross_entropy(%554, %555) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 349237248, inputs[12], arena + 487592880);
+
+  /* %557 = cross_entropy_grad(%554, %555) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 349237248, inputs[12], arena + 349429248);
+
+  /* %558 = transpose(%552) {perm [1, 0]} head : f32[192, 1000] */
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[258], arena + 349237248);
+
+  /* %559 = fused_linear(%557, %558) head : f32[B, 192] */
+  lk_fused_linear(B, 1000, 192, arena + 349429248, arena + 349237248, NULL, LK_ACT_NONE, NULL,
+      arena + 350453760);
+
+  /* %560 = linear_grad_weight(%557, %551) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 349429248, arena + 350447616, arena + 487249920);
+
+  /* %561 = reduce_sum(%557) {axes [], batch} head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 349429248,
+      arena + 487580160);
+
+  /* %562 = reshape(%559) {shape [1, 192]} : f32[B, 1, 192], a view of %559: no code */
+
+  /* %563 = zero_pad(%562) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  lk_zero_pad(B, 1, 192, 0, 196, arena + 350453760, arena + 349237248);
+
+  /* %564 = reduce_sum(%563) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 349237248,
+      arena + 487592112);
+
+  /* %565 = mul(%563, %546) norm : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 349237248, (const long[]){37824, 192, 1},
+      params[256], (const long[]){0, 0, 1}, arena + 350447616);
+
+  /* %566 = mul(%563, %548) norm : f32[B, 197, 192], written over %563 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 349237248, (const long[]){37824, 192, 1},
+      arena + 348026880, (const long[]){37824, 192, 1}, arena + 349237248);
+
+  /* %567 = reduce_sum(%566) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 349237248,
+      arena + 487592304);
+
+  /* %568 = normalize_grad(%545, %565) {eps 1e-06} norm : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 346816512, arena + 350447616, 1e-06f, arena + 455712768);
+
+  /* %569 = slice(%568) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %568: no code */
+
+  /* %570 = slice(%568) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 484620288, 37632);
+
+  /* %571 = batch_norm_act_param_grad(%538, %570, %541, %539, %540) {eps 1e-05} blocks.11.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 351657984, arena + 484620288,
+      arena + 352862208, params[252], params[253], 1e-05f, LK_ACT_NONE, arena + 346816512,
+      arena + 346819008);
+
+  /* %572 = batch_norm_act_grad(%538, %570, %541, %539, %540, %571) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 351657984, arena + 484620288, arena + 352862208,
+      params[252], params[253], arena + 346819008, 1e-05f, LK_ACT_NONE, arena + 346816512,
+      arena + 485824512);
+
+  /* %573 = index(%571) {axis 0, at 0} blocks.11.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 346819008, 384, arena + 487592496, 192);
+
+  /* %574 = index(%571) {axis 0, at 1} blocks.11.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 346819200, 384, arena + 487592688, 192);
+
+  /* %575 = transpose(%537) {perm [1, 0]} blocks.11.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[251], arena + 487028736);
+
+  /* %576 = fused_linear(%572, %575) blocks.11.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 485824512, arena + 487028736, NULL, LK_ACT_NONE, NULL,
+      arena + 346816512);
+
+  /* %577 = linear_grad_weight(%572, %535) blocks.11.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 485824512, arena + 339591168,
+      arena + 487028736);
+
+  /* %578 = reshape(%577) {shape [192, 1152, 1, 1]} blocks.11.conv.conv.6 : f32[192, 1152, 1, 1], a view of %577: no code */
+
+  /* %579 = batch_norm_act_param_grad(%530, %576, %533, %531, %532) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 332365824, arena + 346816512,
+      arena + 487521408, params[247], params[248], 1e-05f, LK_ACT_RELU6, arena + 339591168,
+      arena + 339606144);
+
+  /* %580 = batch_norm_act_grad(%530, %576, %533, %531, %532, %579) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152], written over %576 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 332365824, arena + 346816512, arena + 487521408,
+      params[247], params[248], arena + 339606144, 1e-05f, LK_ACT_RELU6, arena + 339591168,
+      arena + 346816512);
+
+  /* %581 = index(%579) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 339606144, 2304, arena + 339601536, 1152);
+
+  /* %582 = index(%579) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 339607296, 2304, arena + 339602688, 1152);
+
+  /* %583 = token_dwconv_grad_input(%580, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 346816512, params[246],
       arena + 332365824);
 
-  /* %347 = batch_moments(%343) {channels last} blocks.7.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 325140480, arena + 660884736);
+  /* %584 = token_dwconv_grad_weight(%580, %528) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1152, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 346816512,
+      arena + 325140480, arena + 339591168);
 
-  /* %348 = relu6(%346) blocks.7.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 332365824, arena + 339591168);
+  /* %585 = batch_norm_act_param_grad(%523, %583, %526, %524, %525) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 317915136, arena + 332365824,
+      arena + 487517952, params[242], params[243], 1e-05f, LK_ACT_RELU6, arena + 325140480,
+      arena + 325155456);
 
-  /* %350 = reshape(%349) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %349: no code */
+  /* %586 = batch_norm_act_grad(%523, %583, %526, %524, %525, %585) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152], written over %583 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 317915136, arena + 332365824, arena + 487517952,
+      params[242], params[243], arena + 325155456, 1e-05f, LK_ACT_RELU6, arena + 325140480,
+      arena + 332365824);
 
-  /* %351 = fused_linear(%348, %350) blocks.7.conv.conv.6 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 1152, 192, arena + 339591168, params[167], NULL, LK_ACT_NONE, NULL,
-      arena + 648394752);
+  /* %587 = index(%585) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 325155456, 2304, arena + 328138752, 1152);
 
-  /* %354 = batch_normalize(%351, %352, %353) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 648394752, params[168], params[169], 1e-05f,
-      arena + 346816512);
+  /* %588 = index(%585) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 325156608, 2304, arena + 328139904, 1152);
 
-  /* %355 = batch_moments(%351) {channels last} blocks.7.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 648394752, arena + 660909168);
+  /* %589 = transpose(%522) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 1152] */
+  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[241], arena + 317915136);
 
-  /* %356 = add(%333, %354) blocks.7.conv : f32[B, 196, 192], written into %357 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 647190528 + (long)b * 37632, (const long[]){192, 1},
-        arena + 346816512 + (long)b * 37632, (const long[]){192, 1},
-        arena + 609755328 + (long)b * 37824);
-  } // for b
+  /* %590 = linear_grad_weight(%586, %520) blocks.11.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 332365824, arena + 483416064,
+      arena + 327548928);
 
-  /* %357 = concat(%332, %356) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %591 = fused_linear(%586, %589, %570) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  lk_fused_linear_strided(B, 196, 1152, 192, arena + 332365824, 225792, arena + 317915136, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 484620288, 37632, arena + 455712960, 37824);
 
-  /* %360 = normalize(%357) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 609755136, 1e-06f, arena + 610965504);
+  /* %592 = reshape(%590) {shape [1152, 192, 1, 1]} blocks.11.conv.conv.0 : f32[1152, 192, 1, 1], a view of %590: no code */
 
-  /* %361 = mul(%360, %358) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 610965504, (const long[]){37824, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 612175872);
+  /* %593 = concat(%569, %591) {axis 0} blocks.11 : f32[B, 197, 192], a view of %568: no code */
 
-  /* %362 = add(%361, %359) blocks.8.norm1 : f32[B, 197, 192], written over %361 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 612175872, (const long[]){37824, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 612175872);
+  /* %594 = mul(%593, %516) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 317915136);
 
-  /* %365 = fused_linear(%362, %363, %364) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 612175872, params[174], params[175], LK_ACT_NONE, NULL,
-      arena + 556498944);
+  /* %595 = transpose(%513) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[239], arena + 319125504);
 
-  /* %366 = slice(%365) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %365: no code */
+  /* %596 = fused_linear(%594, %595) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 317915136, arena + 319125504, NULL, LK_ACT_NONE, NULL,
+      arena + 321546240);
 
-  /* %367 = slice(%365) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %365: no code */
+  /* %597 = linear_grad_weight(%594, %512) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 317915136, arena + 454502400, arena + 328101888);
 
-  /* %368 = slice(%365) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %365: no code */
+  /* %598 = reduce_sum(%594) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
+      arena + 328141632);
 
-  /* %369 = sdpa(%366, %367, %368) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 556498944, 576, arena + 556499136, 576, arena + 556499328,
-      576, arena + 613386240, 0.14433756f);
+  /* %599 = sdpa_grad(%509, %510, %511, %596) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 393984000, 576, arena + 393984192, 576,
+      arena + 393984384, 576, arena + 321546240, 192, arena + 317915136, 576,
+      arena + 317915136 + 192, 576, arena + 317915136 + 384, 576, 0.14433756f);
 
-  /* %372 = fused_linear(%369, %370, %371) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 613386240, params[176], params[177], LK_ACT_NONE, NULL,
-      arena + 346816512);
+  /* %600 = transpose(%506) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[237], arena + 322756608);
 
-  /* %374 = mul(%372, %373) blocks.8 : f32[B, 197, 192], written over %372 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 346816512, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 346816512);
+  /* %601 = fused_linear(%599, %600) blocks.11.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 317915136, arena + 322756608, NULL, LK_ACT_NONE, NULL,
+      arena + 321546240);
 
-  /* %375 = add(%357, %374) blocks.8 : f32[B, 197, 192], written over %372 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 609755136, (const long[]){37824, 192, 1},
-      arena + 346816512, (const long[]){37824, 192, 1}, arena + 346816512);
+  /* %602 = linear_grad_weight(%599, %505) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 317915136, arena + 453292032, arena + 327991296);
 
-  /* %376 = slice(%375) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %401 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 346816512 + (long)b * 37824, 37824,
-        arena + 614596608 + (long)b * 37824, 192);
-  } // for b
+  /* %603 = reduce_sum(%599) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
+      arena + 328141056);
 
-  /* %377 = slice(%375) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 346816704, 37824, arena + 649598976, 37632);
+  /* %604 = reduce_sum(%601) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 321546240,
+      arena + 328141824);
 
-  /* %379 = reshape(%378) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %378: no code */
+  /* %605 = mul(%601, %501) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 321546240, (const long[]){37824, 192, 1},
+      params[235], (const long[]){0, 0, 1}, arena + 317915136);
 
-  /* %380 = fused_linear(%377, %379) blocks.8.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 649598976, params[178], NULL, LK_ACT_NONE, NULL,
-      arena + 346816512);
+  /* %606 = mul(%601, %503) blocks.11.norm1 : f32[B, 197, 192], written over %601 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 321546240, (const long[]){37824, 192, 1},
+      arena + 452081664, (const long[]){37824, 192, 1}, arena + 321546240);
 
-  /* %383 = batch_normalize(%380, %381, %382) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 346816512, params[179], params[180], 1e-05f,
-      arena + 354041856);
+  /* %607 = reduce_sum(%606) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 321546240,
+      arena + 328142016);
 
-  /* %384 = batch_moments(%380) {channels last} blocks.8.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 346816512, arena + 660887040);
+  /* %608 = normalize_grad(%500, %605) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 450871296, arena + 317915136, 1e-06f, arena + 319125504);
 
-  /* %385 = relu6(%383) blocks.8.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 354041856, arena + 361267200);
+  /* %609 = add(%593, %608) blocks.10.conv : f32[B, 197, 192], written over %568 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      arena + 319125504, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %387 = token_dwconv(%385, %386) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 361267200, params[183], NULL,
-      LK_ACT_NONE, arena + 368492544);
+  /* %610 = slice(%609) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %568: no code */
 
-  /* %390 = batch_normalize(%387, %388, %389) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 368492544, params[184], params[185], 1e-05f,
-      arena + 375717888);
+  /* %611 = slice(%609) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 325140480, 37632);
 
-  /* %391 = batch_moments(%387) {channels last} blocks.8.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 368492544, arena + 660889344);
-
-  /* %392 = relu6(%390) blocks.8.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 375717888, arena + 382943232);
-
-  /* %394 = reshape(%393) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %393: no code */
-
-  /* %395 = fused_linear(%392, %394) blocks.8.conv.conv.6 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 1152, 192, arena + 382943232, params[188], NULL, LK_ACT_NONE, NULL,
-      arena + 650803200);
-
-  /* %398 = batch_normalize(%395, %396, %397) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 650803200, params[189], params[190], 1e-05f,
-      arena + 390168576);
-
-  /* %399 = batch_moments(%395) {channels last} blocks.8.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 650803200, arena + 660909552);
-
-  /* %400 = add(%377, %398) blocks.8.conv : f32[B, 196, 192], written into %401 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 649598976 + (long)b * 37632, (const long[]){192, 1},
-        arena + 390168576 + (long)b * 37632, (const long[]){192, 1},
-        arena + 614596800 + (long)b * 37824);
-  } // for b
-
-  /* %401 = concat(%376, %400) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %404 = normalize(%401) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 614596608, 1e-06f, arena + 615806976);
-
-  /* %405 = mul(%404, %402) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 615806976, (const long[]){37824, 192, 1},
-      params[193], (const long[]){0, 0, 1}, arena + 617017344);
-
-  /* %406 = add(%405, %403) blocks.9.norm1 : f32[B, 197, 192], written over %405 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 617017344, (const long[]){37824, 192, 1},
-      params[194], (const long[]){0, 0, 1}, arena + 617017344);
-
-  /* %409 = fused_linear(%406, %407, %408) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 617017344, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 560130048);
-
-  /* %410 = slice(%409) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %409: no code */
-
-  /* %411 = slice(%409) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %409: no code */
-
-  /* %412 = slice(%409) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %409: no code */
-
-  /* %413 = sdpa(%410, %411, %412) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 560130048, 576, arena + 560130240, 576, arena + 560130432,
-      576, arena + 618227712, 0.14433756f);
-
-  /* %416 = fused_linear(%413, %414, %415) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 618227712, params[197], params[198], LK_ACT_NONE, NULL,
-      arena + 390168576);
-
-  /* %418 = mul(%416, %417) blocks.9 : f32[B, 197, 192], written over %416 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 390168576, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 390168576);
-
-  /* %419 = add(%401, %418) blocks.9 : f32[B, 197, 192], written over %416 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 614596608, (const long[]){37824, 192, 1},
-      arena + 390168576, (const long[]){37824, 192, 1}, arena + 390168576);
-
-  /* %420 = slice(%419) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %445 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 390168576 + (long)b * 37824, 37824,
-        arena + 619438080 + (long)b * 37824, 192);
-  } // for b
-
-  /* %421 = slice(%419) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 390168768, 37824, arena + 652007424, 37632);
-
-  /* %423 = reshape(%422) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %422: no code */
-
-  /* %424 = fused_linear(%421, %423) blocks.9.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 652007424, params[199], NULL, LK_ACT_NONE, NULL,
-      arena + 390168576);
-
-  /* %427 = batch_normalize(%424, %425, %426) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 390168576, params[200], params[201], 1e-05f,
-      arena + 397393920);
-
-  /* %428 = batch_moments(%424) {channels last} blocks.9.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 390168576, arena + 660891648);
-
-  /* %429 = relu6(%427) blocks.9.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 397393920, arena + 404619264);
-
-  /* %431 = token_dwconv(%429, %430) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 404619264, params[204], NULL,
-      LK_ACT_NONE, arena + 411844608);
-
-  /* %434 = batch_normalize(%431, %432, %433) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 411844608, params[205], params[206], 1e-05f,
-      arena + 419069952);
-
-  /* %435 = batch_moments(%431) {channels last} blocks.9.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 411844608, arena + 660893952);
-
-  /* %436 = relu6(%434) blocks.9.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 419069952, arena + 426295296);
-
-  /* %438 = reshape(%437) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %437: no code */
-
-  /* %439 = fused_linear(%436, %438) blocks.9.conv.conv.6 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 1152, 192, arena + 426295296, params[209], NULL, LK_ACT_NONE, NULL,
-      arena + 653211648);
-
-  /* %442 = batch_normalize(%439, %440, %441) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 653211648, params[210], params[211], 1e-05f,
-      arena + 433520640);
-
-  /* %443 = batch_moments(%439) {channels last} blocks.9.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 653211648, arena + 660909936);
-
-  /* %444 = add(%421, %442) blocks.9.conv : f32[B, 196, 192], written into %445 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 652007424 + (long)b * 37632, (const long[]){192, 1},
-        arena + 433520640 + (long)b * 37632, (const long[]){192, 1},
-        arena + 619438272 + (long)b * 37824);
-  } // for b
-
-  /* %445 = concat(%420, %444) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %448 = normalize(%445) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 619438080, 1e-06f, arena + 620648448);
-
-  /* %449 = mul(%448, %446) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 620648448, (const long[]){37824, 192, 1},
-      params[214], (const long[]){0, 0, 1}, arena + 621858816);
-
-  /* %450 = add(%449, %447) blocks.10.norm1 : f32[B, 197, 192], written over %449 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 621858816, (const long[]){37824, 192, 1},
-      params[215], (const long[]){0, 0, 1}, arena + 621858816);
-
-  /* %453 = fused_linear(%450, %451, %452) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 621858816, params[216], params[217], LK_ACT_NONE, NULL,
-      arena + 563761152);
-
-  /* %454 = slice(%453) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %453: no code */
-
-  /* %455 = slice(%453) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %453: no code */
-
-  /* %456 = slice(%453) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %453: no code */
-
-  /* %457 = sdpa(%454, %455, %456) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 563761152, 576, arena + 563761344, 576, arena + 563761536,
-      576, arena + 623069184, 0.14433756f);
-
-  /* %460 = fused_linear(%457, %458, %459) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 623069184, params[218], params[219], LK_ACT_NONE, NULL,
-      arena + 433520640);
-
-  /* %462 = mul(%460, %461) blocks.10 : f32[B, 197, 192], written over %460 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 433520640, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 433520640);
-
-  /* %463 = add(%445, %462) blocks.10 : f32[B, 197, 192], written over %460 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 619438080, (const long[]){37824, 192, 1},
-      arena + 433520640, (const long[]){37824, 192, 1}, arena + 433520640);
-
-  /* %464 = slice(%463) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %489 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 433520640 + (long)b * 37824, 37824,
-        arena + 624279552 + (long)b * 37824, 192);
-  } // for b
-
-  /* %465 = slice(%463) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 433520832, 37824, arena + 654415872, 37632);
-
-  /* %467 = reshape(%466) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %466: no code */
-
-  /* %468 = fused_linear(%465, %467) blocks.10.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 654415872, params[220], NULL, LK_ACT_NONE, NULL,
-      arena + 433520640);
-
-  /* %471 = batch_normalize(%468, %469, %470) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 433520640, params[221], params[222], 1e-05f,
-      arena + 440745984);
-
-  /* %472 = batch_moments(%468) {channels last} blocks.10.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 433520640, arena + 660896256);
-
-  /* %473 = relu6(%471) blocks.10.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 440745984, arena + 447971328);
-
-  /* %475 = token_dwconv(%473, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 447971328, params[225], NULL,
-      LK_ACT_NONE, arena + 455196672);
-
-  /* %478 = batch_normalize(%475, %476, %477) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 455196672, params[226], params[227], 1e-05f,
-      arena + 462422016);
-
-  /* %479 = batch_moments(%475) {channels last} blocks.10.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 455196672, arena + 660898560);
-
-  /* %480 = relu6(%478) blocks.10.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 462422016, arena + 469647360);
-
-  /* %482 = reshape(%481) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %481: no code */
-
-  /* %483 = fused_linear(%480, %482) blocks.10.conv.conv.6 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 1152, 192, arena + 469647360, params[230], NULL, LK_ACT_NONE, NULL,
-      arena + 655620096);
-
-  /* %486 = batch_normalize(%483, %484, %485) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 655620096, params[231], params[232], 1e-05f,
-      arena + 476872704);
-
-  /* %487 = batch_moments(%483) {channels last} blocks.10.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 655620096, arena + 660910320);
-
-  /* %488 = add(%465, %486) blocks.10.conv : f32[B, 196, 192], written into %489 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 654415872 + (long)b * 37632, (const long[]){192, 1},
-        arena + 476872704 + (long)b * 37632, (const long[]){192, 1},
-        arena + 624279744 + (long)b * 37824);
-  } // for b
-
-  /* %489 = concat(%464, %488) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %492 = normalize(%489) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 624279552, 1e-06f, arena + 625489920);
-
-  /* %493 = mul(%492, %490) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 625489920, (const long[]){37824, 192, 1},
-      params[235], (const long[]){0, 0, 1}, arena + 626700288);
-
-  /* %494 = add(%493, %491) blocks.11.norm1 : f32[B, 197, 192], written over %493 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 626700288, (const long[]){37824, 192, 1},
-      params[236], (const long[]){0, 0, 1}, arena + 626700288);
-
-  /* %497 = fused_linear(%494, %495, %496) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 626700288, params[237], params[238], LK_ACT_NONE, NULL,
-      arena + 567392256);
-
-  /* %498 = slice(%497) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %497: no code */
-
-  /* %499 = slice(%497) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %497: no code */
-
-  /* %500 = slice(%497) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %497: no code */
-
-  /* %501 = sdpa(%498, %499, %500) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 567392256, 576, arena + 567392448, 576, arena + 567392640,
-      576, arena + 627910656, 0.14433756f);
-
-  /* %504 = fused_linear(%501, %502, %503) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 627910656, params[239], params[240], LK_ACT_NONE, NULL,
-      arena + 476872704);
-
-  /* %506 = mul(%504, %505) blocks.11 : f32[B, 197, 192], written over %504 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 476872704, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 476872704);
-
-  /* %507 = add(%489, %506) blocks.11 : f32[B, 197, 192], written over %504 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 624279552, (const long[]){37824, 192, 1},
-      arena + 476872704, (const long[]){37824, 192, 1}, arena + 476872704);
-
-  /* %508 = slice(%507) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %533 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 476872704 + (long)b * 37824, 37824,
-        arena + 520224768 + (long)b * 37824, 192);
-  } // for b
-
-  /* %509 = slice(%507) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 476872896, 37824, arena + 656824320, 37632);
-
-  /* %511 = reshape(%510) {shape [1152, 192]} blocks.11.conv.conv.0 : f32[1152, 192], a view of %510: no code */
-
-  /* %512 = fused_linear(%509, %511) blocks.11.conv.conv.0 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 656824320, params[241], NULL, LK_ACT_NONE, NULL,
-      arena + 476872704);
-
-  /* %515 = batch_normalize(%512, %513, %514) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 476872704, params[242], params[243], 1e-05f,
-      arena + 484098048);
-
-  /* %516 = batch_moments(%512) {channels last} blocks.11.conv.conv.1 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 476872704, arena + 660900864);
-
-  /* %517 = relu6(%515) blocks.11.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 484098048, arena + 491323392);
-
-  /* %519 = token_dwconv(%517, %518) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 491323392, params[246], NULL,
-      LK_ACT_NONE, arena + 498548736);
-
-  /* %522 = batch_normalize(%519, %520, %521) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_cl(B * 196, 1152, arena + 498548736, params[247], params[248], 1e-05f,
-      arena + 505774080);
-
-  /* %523 = batch_moments(%519) {channels last} blocks.11.conv.conv.4 : f32[2, 1152] */
-  lk_batch_moments_cl(B * 196, 1152, arena + 498548736, arena + 660903168);
-
-  /* %524 = relu6(%522) blocks.11.conv : f32[B, 196, 1152] */
-  lk_relu6(B * 196 * 1152, arena + 505774080, arena + 512999424);
-
-  /* %526 = reshape(%525) {shape [192, 1152]} blocks.11.conv.conv.6 : f32[192, 1152], a view of %525: no code */
-
-  /* %527 = fused_linear(%524, %526) blocks.11.conv.conv.6 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 1152, 192, arena + 512999424, params[251], NULL, LK_ACT_NONE, NULL,
-      arena + 525066240);
-
-  /* %530 = batch_normalize(%527, %528, %529) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 525066240, params[252], params[253], 1e-05f,
-      arena + 521435136);
-
-  /* %531 = batch_moments(%527) {channels last} blocks.11.conv.conv.7 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 525066240, arena + 660910704);
-
-  /* %532 = add(%509, %530) blocks.11.conv : f32[B, 196, 192], written into %533 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 656824320 + (long)b * 37632, (const long[]){192, 1},
-        arena + 521435136 + (long)b * 37632, (const long[]){192, 1},
-        arena + 520224960 + (long)b * 37824);
-  } // for b
-
-  /* %533 = concat(%508, %532) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %536 = normalize(%533) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 520224768, 1e-06f, arena + 521435136);
-
-  /* %537 = mul(%536, %534) norm : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 521435136, (const long[]){37824, 192, 1},
-      params[256], (const long[]){0, 0, 1}, arena + 522645504);
-
-  /* %538 = add(%537, %535) norm : f32[B, 197, 192], written over %537 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 522645504, (const long[]){37824, 192, 1},
-      params[257], (const long[]){0, 0, 1}, arena + 522645504);
-
-  /* %539 = index(%538) {axis 0, at 0} : f32[B, 192] */
-  lk_copy_rows(B, 192, arena + 522645504, 37824, arena + 523855872, 192);
-
-  /* %542 = fused_linear(%539, %540, %541) head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 523855872, params[258], params[259], LK_ACT_NONE, NULL,
-      arena + 522645504);
-
-  /* %544 = cross_entropy(%542, %543) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 522645504, inputs[12], arena + 660911856);
-
-  /* %545 = cross_entropy_grad(%542, %543) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 522645504, inputs[12], arena + 522837504);
-
-  /* %546 = transpose(%540) {perm [1, 0]} head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[258], arena + 522645504);
-
-  /* %547 = fused_linear(%545, %546) head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 522837504, arena + 522645504, NULL, LK_ACT_NONE, NULL,
-      arena + 523862016);
-
-  /* %548 = linear_grad_weight(%545, %539) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 522837504, arena + 523855872, arena + 660658176);
-
-  /* %549 = reduce_sum(%545) {axes [], batch} head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 522837504,
-      arena + 660905472);
-
-  /* %550 = reshape(%547) {shape [1, 192]} : f32[B, 1, 192], a view of %547: no code */
-
-  /* %551 = zero_pad(%550) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  lk_zero_pad(B, 1, 192, 0, 196, arena + 523862016, arena + 522645504);
-
-  /* %552 = reduce_sum(%551) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 522645504,
-      arena + 660911088);
-
-  /* %553 = mul(%551, %534) norm : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 522645504, (const long[]){37824, 192, 1},
-      params[256], (const long[]){0, 0, 1}, arena + 523855872);
-
-  /* %554 = mul(%551, %536) norm : f32[B, 197, 192], written over %551 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 522645504, (const long[]){37824, 192, 1},
-      arena + 521435136, (const long[]){37824, 192, 1}, arena + 522645504);
-
-  /* %555 = reduce_sum(%554) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 522645504,
-      arena + 660911280);
-
-  /* %556 = normalize_grad(%533, %553) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 520224768, arena + 523855872, 1e-06f, arena + 629121024);
-
-  /* %557 = slice(%556) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %556: no code */
-
-  /* %558 = slice(%556) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 658028544, 37632);
-
-  /* %559 = batch_normalize_grad(%527, %558, %528) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 525066240, arena + 658028544, params[252],
-      1e-05f, arena + 659232768);
-
-  /* %560 = batch_normalize_param_grad(%527, %558) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 525066240, arena + 658028544, 1e-05f,
-      arena + 520224768);
-
-  /* %561 = index(%560) {axis 0, at 0} blocks.11.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 520224768, 384, arena + 660911472, 192);
-
-  /* %562 = index(%560) {axis 0, at 1} blocks.11.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 520224960, 384, arena + 660911664, 192);
-
-  /* %563 = transpose(%526) {perm [1, 0]} blocks.11.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[251], arena + 660436992);
-
-  /* %564 = fused_linear(%559, %563) blocks.11.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 659232768, arena + 660436992, NULL, LK_ACT_NONE, NULL,
-      arena + 520224768);
-
-  /* %565 = linear_grad_weight(%559, %524) blocks.11.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 659232768, arena + 512999424,
-      arena + 660436992);
-
-  /* %566 = reshape(%565) {shape [192, 1152, 1, 1]} blocks.11.conv.conv.6 : f32[192, 1152, 1, 1], a view of %565: no code */
-
-  /* %567 = relu6_grad(%522, %564) blocks.11.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 505774080, arena + 520224768,
-      arena + 512999424);
-
-  /* %568 = batch_normalize_grad(%519, %567, %520) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 498548736, arena + 512999424, params[247],
-      1e-05f, arena + 505774080);
-
-  /* %569 = batch_normalize_param_grad(%519, %567) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 498548736, arena + 512999424, 1e-05f,
-      arena + 520224768);
-
-  /* %570 = index(%569) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 520224768, 2304, arena + 513009792, 1152);
-
-  /* %571 = index(%569) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 520225920, 2304, arena + 513010944, 1152);
-
-  /* %572 = token_dwconv_grad_input(%568, %518) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 505774080, params[246],
-      arena + 498548736);
-
-  /* %573 = token_dwconv_grad_weight(%568, %517) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1152, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 505774080,
-      arena + 491323392, arena + 512999424);
-
-  /* %574 = relu6_grad(%515, %572) blocks.11.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 484098048, arena + 498548736,
-      arena + 491323392);
-
-  /* %575 = batch_normalize_grad(%512, %574, %513) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 476872704, arena + 491323392, params[242],
-      1e-05f, arena + 484098048);
-
-  /* %576 = batch_normalize_param_grad(%512, %574) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 476872704, arena + 491323392, 1e-05f,
-      arena + 498548736);
-
-  /* %577 = index(%576) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 498548736, 2304, arena + 491544576, 1152);
-
-  /* %578 = index(%576) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 498549888, 2304, arena + 491545728, 1152);
-
-  /* %579 = transpose(%511) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 1152] */
-  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[241], arena + 476872704);
-
-  /* %580 = linear_grad_weight(%575, %509) blocks.11.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 484098048, arena + 656824320,
-      arena + 491323392);
-
-  /* %581 = fused_linear(%575, %579, %558) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
-  lk_fused_linear_strided(B, 196, 1152, 192, arena + 484098048, 225792, arena + 476872704, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 658028544, 37632, arena + 629121216, 37824);
-
-  /* %582 = reshape(%580) {shape [1152, 192, 1, 1]} blocks.11.conv.conv.0 : f32[1152, 192, 1, 1], a view of %580: no code */
-
-  /* %583 = concat(%557, %581) {axis 0} blocks.11 : f32[B, 197, 192], a view of %556: no code */
-
-  /* %584 = mul(%583, %505) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 476872704);
-
-  /* %585 = transpose(%502) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[239], arena + 478083072);
-
-  /* %586 = fused_linear(%584, %585) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 476872704, arena + 478083072, NULL, LK_ACT_NONE, NULL,
-      arena + 480503808);
-
-  /* %587 = linear_grad_weight(%584, %501) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 476872704, arena + 627910656, arena + 486838272);
-
-  /* %588 = reduce_sum(%584) {axes [0], batch} blocks.11.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 476872704,
-      arena + 486875712);
-
-  /* %589 = sdpa_grad(%498, %499, %500, %586) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 567392256, 576, arena + 567392448, 576,
-      arena + 567392640, 576, arena + 480503808, 192, arena + 476872704, 576,
-      arena + 476872704 + 192, 576, arena + 476872704 + 384, 576, 0.14433756f);
-
-  /* %590 = transpose(%495) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[237], arena + 481714176);
-
-  /* %591 = fused_linear(%589, %590) blocks.11.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 476872704, arena + 481714176, NULL, LK_ACT_NONE, NULL,
-      arena + 480503808);
-
-  /* %592 = linear_grad_weight(%589, %494) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 476872704, arena + 626700288, arena + 486727680);
-
-  /* %593 = reduce_sum(%589) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 476872704,
-      arena + 486875136);
-
-  /* %594 = reduce_sum(%591) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 480503808,
-      arena + 486875904);
-
-  /* %595 = mul(%591, %490) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 480503808, (const long[]){37824, 192, 1},
-      params[235], (const long[]){0, 0, 1}, arena + 476872704);
-
-  /* %596 = mul(%591, %492) blocks.11.norm1 : f32[B, 197, 192], written over %591 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 480503808, (const long[]){37824, 192, 1},
-      arena + 625489920, (const long[]){37824, 192, 1}, arena + 480503808);
-
-  /* %597 = reduce_sum(%596) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 480503808,
-      arena + 486876096);
-
-  /* %598 = normalize_grad(%489, %595) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 624279552, arena + 476872704, 1e-06f, arena + 478083072);
-
-  /* %599 = add(%583, %598) blocks.10.conv : f32[B, 197, 192], written over %556 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      arena + 478083072, (const long[]){37824, 192, 1}, arena + 629121024);
-
-  /* %600 = slice(%599) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %556: no code */
-
-  /* %601 = slice(%599) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 484098048, 37632);
-
-  /* %602 = batch_normalize_grad(%483, %601, %484) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 655620096, arena + 484098048, params[231],
-      1e-05f, arena + 485302272);
-
-  /* %603 = batch_normalize_param_grad(%483, %601) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 655620096, arena + 484098048, 1e-05f,
-      arena + 476872704);
-
-  /* %604 = index(%603) {axis 0, at 0} blocks.10.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 476872704, 384, arena + 486876288, 192);
-
-  /* %605 = index(%603) {axis 0, at 1} blocks.10.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 476872896, 384, arena + 486876480, 192);
-
-  /* %606 = transpose(%482) {perm [1, 0]} blocks.10.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[230], arena + 486506496);
-
-  /* %607 = fused_linear(%602, %606) blocks.10.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 485302272, arena + 486506496, NULL, LK_ACT_NONE, NULL,
-      arena + 476872704);
-
-  /* %608 = linear_grad_weight(%602, %480) blocks.10.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 485302272, arena + 469647360,
-      arena + 486506496);
-
-  /* %609 = reshape(%608) {shape [192, 1152, 1, 1]} blocks.10.conv.conv.6 : f32[192, 1152, 1, 1], a view of %608: no code */
-
-  /* %610 = relu6_grad(%478, %607) blocks.10.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 462422016, arena + 476872704,
-      arena + 469647360);
-
-  /* %611 = batch_normalize_grad(%475, %610, %476) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 455196672, arena + 469647360, params[226],
-      1e-05f, arena + 462422016);
-
-  /* %612 = batch_normalize_param_grad(%475, %610) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 455196672, arena + 469647360, 1e-05f,
-      arena + 476872704);
-
-  /* %613 = index(%612) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 476872704, 2304, arena + 469657728, 1152);
-
-  /* %614 = index(%612) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 476873856, 2304, arena + 469658880, 1152);
-
-  /* %615 = token_dwconv_grad_input(%611, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 462422016, params[225],
-      arena + 455196672);
-
-  /* %616 = token_dwconv_grad_weight(%611, %473) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 462422016,
-      arena + 447971328, arena + 469647360);
-
-  /* %617 = relu6_grad(%471, %615) blocks.10.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 440745984, arena + 455196672,
-      arena + 447971328);
-
-  /* %618 = batch_normalize_grad(%468, %617, %469) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 433520640, arena + 447971328, params[221],
-      1e-05f, arena + 440745984);
-
-  /* %619 = batch_normalize_param_grad(%468, %617) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 433520640, arena + 447971328, 1e-05f,
-      arena + 455196672);
-
-  /* %620 = index(%619) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 455196672, 2304, arena + 448192512, 1152);
-
-  /* %621 = index(%619) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 455197824, 2304, arena + 448193664, 1152);
-
-  /* %622 = transpose(%467) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 1152] */
-  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[220], arena + 433520640);
-
-  /* %623 = linear_grad_weight(%618, %465) blocks.10.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 440745984, arena + 654415872,
-      arena + 447971328);
-
-  /* %624 = fused_linear(%618, %622, %601) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
-  lk_fused_linear_strided(B, 196, 1152, 192, arena + 440745984, 225792, arena + 433520640, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 484098048, 37632, arena + 629121216, 37824);
-
-  /* %625 = reshape(%623) {shape [1152, 192, 1, 1]} blocks.10.conv.conv.0 : f32[1152, 192, 1, 1], a view of %623: no code */
-
-  /* %626 = concat(%600, %624) {axis 0} blocks.10 : f32[B, 197, 192], a view of %556: no code */
-
-  /* %627 = mul(%626, %461) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 433520640);
-
-  /* %628 = transpose(%458) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[218], arena + 434731008);
-
-  /* %629 = fused_linear(%627, %628) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 433520640, arena + 434731008, NULL, LK_ACT_NONE, NULL,
-      arena + 437151744);
-
-  /* %630 = linear_grad_weight(%627, %457) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 433520640, arena + 623069184, arena + 443486208);
-
-  /* %631 = reduce_sum(%627) {axes [0], batch} blocks.10.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 433520640,
-      arena + 443523648);
-
-  /* %632 = sdpa_grad(%454, %455, %456, %629) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 563761152, 576, arena + 563761344, 576,
-      arena + 563761536, 576, arena + 437151744, 192, arena + 433520640, 576,
-      arena + 433520640 + 192, 576, arena + 433520640 + 384, 576, 0.14433756f);
-
-  /* %633 = transpose(%451) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[216], arena + 438362112);
-
-  /* %634 = fused_linear(%632, %633) blocks.10.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 433520640, arena + 438362112, NULL, LK_ACT_NONE, NULL,
-      arena + 437151744);
-
-  /* %635 = linear_grad_weight(%632, %450) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 433520640, arena + 621858816, arena + 443375616);
-
-  /* %636 = reduce_sum(%632) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 433520640,
-      arena + 443523072);
-
-  /* %637 = reduce_sum(%634) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 437151744,
-      arena + 443523840);
-
-  /* %638 = mul(%634, %446) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 437151744, (const long[]){37824, 192, 1},
-      params[214], (const long[]){0, 0, 1}, arena + 433520640);
-
-  /* %639 = mul(%634, %448) blocks.10.norm1 : f32[B, 197, 192], written over %634 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 437151744, (const long[]){37824, 192, 1},
-      arena + 620648448, (const long[]){37824, 192, 1}, arena + 437151744);
-
-  /* %640 = reduce_sum(%639) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 437151744,
-      arena + 443524032);
-
-  /* %641 = normalize_grad(%445, %638) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 619438080, arena + 433520640, 1e-06f, arena + 434731008);
-
-  /* %642 = add(%626, %641) blocks.9.conv : f32[B, 197, 192], written over %556 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      arena + 434731008, (const long[]){37824, 192, 1}, arena + 629121024);
-
-  /* %643 = slice(%642) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %556: no code */
-
-  /* %644 = slice(%642) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 440745984, 37632);
-
-  /* %645 = batch_normalize_grad(%439, %644, %440) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 653211648, arena + 440745984, params[210],
-      1e-05f, arena + 441950208);
-
-  /* %646 = batch_normalize_param_grad(%439, %644) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 653211648, arena + 440745984, 1e-05f,
-      arena + 433520640);
-
-  /* %647 = index(%646) {axis 0, at 0} blocks.9.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 433520640, 384, arena + 443524224, 192);
-
-  /* %648 = index(%646) {axis 0, at 1} blocks.9.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 433520832, 384, arena + 443524416, 192);
-
-  /* %649 = transpose(%438) {perm [1, 0]} blocks.9.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[209], arena + 443154432);
-
-  /* %650 = fused_linear(%645, %649) blocks.9.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 441950208, arena + 443154432, NULL, LK_ACT_NONE, NULL,
-      arena + 433520640);
-
-  /* %651 = linear_grad_weight(%645, %436) blocks.9.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 441950208, arena + 426295296,
-      arena + 443154432);
-
-  /* %652 = reshape(%651) {shape [192, 1152, 1, 1]} blocks.9.conv.conv.6 : f32[192, 1152, 1, 1], a view of %651: no code */
-
-  /* %653 = relu6_grad(%434, %650) blocks.9.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 419069952, arena + 433520640,
-      arena + 426295296);
-
-  /* %654 = batch_normalize_grad(%431, %653, %432) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 411844608, arena + 426295296, params[205],
-      1e-05f, arena + 419069952);
-
-  /* %655 = batch_normalize_param_grad(%431, %653) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 411844608, arena + 426295296, 1e-05f,
-      arena + 433520640);
-
-  /* %656 = index(%655) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 433520640, 2304, arena + 426305664, 1152);
-
-  /* %657 = index(%655) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 433521792, 2304, arena + 426306816, 1152);
-
-  /* %658 = token_dwconv_grad_input(%654, %430) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 419069952, params[204],
-      arena + 411844608);
-
-  /* %659 = token_dwconv_grad_weight(%654, %429) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 419069952,
-      arena + 404619264, arena + 426295296);
-
-  /* %660 = relu6_grad(%427, %658) blocks.9.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 397393920, arena + 411844608,
-      arena + 404619264);
-
-  /* %661 = batch_normalize_grad(%424, %660, %425) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 390168576, arena + 404619264, params[200],
-      1e-05f, arena + 397393920);
-
-  /* %662 = batch_normalize_param_grad(%424, %660) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 390168576, arena + 404619264, 1e-05f,
-      arena + 411844608);
-
-  /* %663 = index(%662) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 411844608, 2304, arena + 404840448, 1152);
-
-  /* %664 = index(%662) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 411845760, 2304, arena + 404841600, 1152);
-
-  /* %665 = transpose(%423) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 1152] */
-  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[199], arena + 390168576);
-
-  /* %666 = linear_grad_weight(%661, %421) blocks.9.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 397393920, arena + 652007424,
-      arena + 404619264);
-
-  /* %667 = fused_linear(%661, %665, %644) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
-  lk_fused_linear_strided(B, 196, 1152, 192, arena + 397393920, 225792, arena + 390168576, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 440745984, 37632, arena + 629121216, 37824);
-
-  /* %668 = reshape(%666) {shape [1152, 192, 1, 1]} blocks.9.conv.conv.0 : f32[1152, 192, 1, 1], a view of %666: no code */
-
-  /* %669 = concat(%643, %667) {axis 0} blocks.9 : f32[B, 197, 192], a view of %556: no code */
-
-  /* %670 = mul(%669, %417) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 390168576);
-
-  /* %671 = transpose(%414) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[197], arena + 391378944);
-
-  /* %672 = fused_linear(%670, %671) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 390168576, arena + 391378944, NULL, LK_ACT_NONE, NULL,
-      arena + 393799680);
-
-  /* %673 = linear_grad_weight(%670, %413) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 390168576, arena + 618227712, arena + 400134144);
-
-  /* %674 = reduce_sum(%670) {axes [0], batch} blocks.9.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 390168576,
-      arena + 400171584);
-
-  /* %675 = sdpa_grad(%410, %411, %412, %672) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 560130048, 576, arena + 560130240, 576,
-      arena + 560130432, 576, arena + 393799680, 192, arena + 390168576, 576,
-      arena + 390168576 + 192, 576, arena + 390168576 + 384, 576, 0.14433756f);
-
-  /* %676 = transpose(%407) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[195], arena + 395010048);
-
-  /* %677 = fused_linear(%675, %676) blocks.9.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 390168576, arena + 395010048, NULL, LK_ACT_NONE, NULL,
-      arena + 393799680);
-
-  /* %678 = linear_grad_weight(%675, %406) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 390168576, arena + 617017344, arena + 400023552);
-
-  /* %679 = reduce_sum(%675) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 390168576,
-      arena + 400171008);
-
-  /* %680 = reduce_sum(%677) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 393799680,
-      arena + 400171776);
-
-  /* %681 = mul(%677, %402) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 393799680, (const long[]){37824, 192, 1},
-      params[193], (const long[]){0, 0, 1}, arena + 390168576);
-
-  /* %682 = mul(%677, %404) blocks.9.norm1 : f32[B, 197, 192], written over %677 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 393799680, (const long[]){37824, 192, 1},
-      arena + 615806976, (const long[]){37824, 192, 1}, arena + 393799680);
-
-  /* %683 = reduce_sum(%682) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 393799680,
-      arena + 400171968);
-
-  /* %684 = normalize_grad(%401, %681) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 614596608, arena + 390168576, 1e-06f, arena + 391378944);
-
-  /* %685 = add(%669, %684) blocks.8.conv : f32[B, 197, 192], written over %556 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      arena + 391378944, (const long[]){37824, 192, 1}, arena + 629121024);
-
-  /* %686 = slice(%685) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %556: no code */
-
-  /* %687 = slice(%685) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 397393920, 37632);
-
-  /* %688 = batch_normalize_grad(%395, %687, %396) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 650803200, arena + 397393920, params[189],
-      1e-05f, arena + 398598144);
-
-  /* %689 = batch_normalize_param_grad(%395, %687) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 650803200, arena + 397393920, 1e-05f,
-      arena + 390168576);
-
-  /* %690 = index(%689) {axis 0, at 0} blocks.8.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 390168576, 384, arena + 400172160, 192);
-
-  /* %691 = index(%689) {axis 0, at 1} blocks.8.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 390168768, 384, arena + 400172352, 192);
-
-  /* %692 = transpose(%394) {perm [1, 0]} blocks.8.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[188], arena + 399802368);
-
-  /* %693 = fused_linear(%688, %692) blocks.8.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 398598144, arena + 399802368, NULL, LK_ACT_NONE, NULL,
-      arena + 390168576);
-
-  /* %694 = linear_grad_weight(%688, %392) blocks.8.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 398598144, arena + 382943232,
-      arena + 399802368);
-
-  /* %695 = reshape(%694) {shape [192, 1152, 1, 1]} blocks.8.conv.conv.6 : f32[192, 1152, 1, 1], a view of %694: no code */
-
-  /* %696 = relu6_grad(%390, %693) blocks.8.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 375717888, arena + 390168576,
-      arena + 382943232);
-
-  /* %697 = batch_normalize_grad(%387, %696, %388) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 368492544, arena + 382943232, params[184],
-      1e-05f, arena + 375717888);
-
-  /* %698 = batch_normalize_param_grad(%387, %696) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 368492544, arena + 382943232, 1e-05f,
-      arena + 390168576);
-
-  /* %699 = index(%698) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 390168576, 2304, arena + 382953600, 1152);
-
-  /* %700 = index(%698) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 390169728, 2304, arena + 382954752, 1152);
-
-  /* %701 = token_dwconv_grad_input(%697, %386) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 375717888, params[183],
-      arena + 368492544);
-
-  /* %702 = token_dwconv_grad_weight(%697, %385) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 375717888,
-      arena + 361267200, arena + 382943232);
-
-  /* %703 = relu6_grad(%383, %701) blocks.8.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 354041856, arena + 368492544,
-      arena + 361267200);
-
-  /* %704 = batch_normalize_grad(%380, %703, %381) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 346816512, arena + 361267200, params[179],
-      1e-05f, arena + 354041856);
-
-  /* %705 = batch_normalize_param_grad(%380, %703) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 346816512, arena + 361267200, 1e-05f,
-      arena + 368492544);
-
-  /* %706 = index(%705) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 368492544, 2304, arena + 361488384, 1152);
-
-  /* %707 = index(%705) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 368493696, 2304, arena + 361489536, 1152);
-
-  /* %708 = transpose(%379) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 1152] */
-  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[178], arena + 346816512);
-
-  /* %709 = linear_grad_weight(%704, %377) blocks.8.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 354041856, arena + 649598976,
-      arena + 361267200);
-
-  /* %710 = fused_linear(%704, %708, %687) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
-  lk_fused_linear_strided(B, 196, 1152, 192, arena + 354041856, 225792, arena + 346816512, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 397393920, 37632, arena + 629121216, 37824);
-
-  /* %711 = reshape(%709) {shape [1152, 192, 1, 1]} blocks.8.conv.conv.0 : f32[1152, 192, 1, 1], a view of %709: no code */
-
-  /* %712 = concat(%686, %710) {axis 0} blocks.8 : f32[B, 197, 192], a view of %556: no code */
-
-  /* %713 = mul(%712, %373) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 346816512);
-
-  /* %714 = transpose(%370) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 348026880);
-
-  /* %715 = fused_linear(%713, %714) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 346816512, arena + 348026880, NULL, LK_ACT_NONE, NULL,
-      arena + 350447616);
-
-  /* %716 = linear_grad_weight(%713, %369) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 346816512, arena + 613386240, arena + 356782080);
-
-  /* %717 = reduce_sum(%713) {axes [0], batch} blocks.8.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
-      arena + 356819520);
-
-  /* %718 = sdpa_grad(%366, %367, %368, %715) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 556498944, 576, arena + 556499136, 576,
-      arena + 556499328, 576, arena + 350447616, 192, arena + 346816512, 576,
-      arena + 346816512 + 192, 576, arena + 346816512 + 384, 576, 0.14433756f);
-
-  /* %719 = transpose(%363) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[174], arena + 351657984);
-
-  /* %720 = fused_linear(%718, %719) blocks.8.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 346816512, arena + 351657984, NULL, LK_ACT_NONE, NULL,
-      arena + 350447616);
-
-  /* %721 = linear_grad_weight(%718, %362) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 346816512, arena + 612175872, arena + 356671488);
-
-  /* %722 = reduce_sum(%718) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
-      arena + 356818944);
-
-  /* %723 = reduce_sum(%720) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 350447616,
-      arena + 356819712);
-
-  /* %724 = mul(%720, %358) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 350447616, (const long[]){37824, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 346816512);
-
-  /* %725 = mul(%720, %360) blocks.8.norm1 : f32[B, 197, 192], written over %720 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 350447616, (const long[]){37824, 192, 1},
-      arena + 610965504, (const long[]){37824, 192, 1}, arena + 350447616);
-
-  /* %726 = reduce_sum(%725) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 350447616,
-      arena + 356819904);
-
-  /* %727 = normalize_grad(%357, %724) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 609755136, arena + 346816512, 1e-06f, arena + 348026880);
-
-  /* %728 = add(%712, %727) blocks.7.conv : f32[B, 197, 192], written over %556 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      arena + 348026880, (const long[]){37824, 192, 1}, arena + 629121024);
-
-  /* %729 = slice(%728) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %556: no code */
-
-  /* %730 = slice(%728) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 354041856, 37632);
-
-  /* %731 = batch_normalize_grad(%351, %730, %352) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 648394752, arena + 354041856, params[168],
-      1e-05f, arena + 355246080);
-
-  /* %732 = batch_normalize_param_grad(%351, %730) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 648394752, arena + 354041856, 1e-05f,
-      arena + 346816512);
-
-  /* %733 = index(%732) {axis 0, at 0} blocks.7.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 346816512, 384, arena + 356820096, 192);
-
-  /* %734 = index(%732) {axis 0, at 1} blocks.7.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 346816704, 384, arena + 356820288, 192);
-
-  /* %735 = transpose(%350) {perm [1, 0]} blocks.7.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[167], arena + 356450304);
-
-  /* %736 = fused_linear(%731, %735) blocks.7.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 355246080, arena + 356450304, NULL, LK_ACT_NONE, NULL,
-      arena + 346816512);
-
-  /* %737 = linear_grad_weight(%731, %348) blocks.7.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 355246080, arena + 339591168,
-      arena + 356450304);
-
-  /* %738 = reshape(%737) {shape [192, 1152, 1, 1]} blocks.7.conv.conv.6 : f32[192, 1152, 1, 1], a view of %737: no code */
-
-  /* %739 = relu6_grad(%346, %736) blocks.7.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 332365824, arena + 346816512,
-      arena + 339591168);
-
-  /* %740 = batch_normalize_grad(%343, %739, %344) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 325140480, arena + 339591168, params[163],
-      1e-05f, arena + 332365824);
-
-  /* %741 = batch_normalize_param_grad(%343, %739) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 325140480, arena + 339591168, 1e-05f,
-      arena + 346816512);
-
-  /* %742 = index(%741) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 346816512, 2304, arena + 339601536, 1152);
-
-  /* %743 = index(%741) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 346817664, 2304, arena + 339602688, 1152);
-
-  /* %744 = token_dwconv_grad_input(%740, %342) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 332365824, params[162],
-      arena + 325140480);
-
-  /* %745 = token_dwconv_grad_weight(%740, %341) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 332365824,
-      arena + 317915136, arena + 339591168);
-
-  /* %746 = relu6_grad(%339, %744) blocks.7.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 310689792, arena + 325140480,
+  /* %612 = batch_norm_act_param_grad(%493, %611, %496, %494, %495) {eps 1e-05} blocks.10.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 482211840, arena + 325140480,
+      arena + 487586928, params[231], params[232], 1e-05f, LK_ACT_NONE, arena + 317915136,
+      arena + 317917632);
+
+  /* %613 = batch_norm_act_grad(%493, %611, %496, %494, %495, %612) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 482211840, arena + 325140480, arena + 487586928,
+      params[231], params[232], arena + 317917632, 1e-05f, LK_ACT_NONE, arena + 317915136,
+      arena + 326344704);
+
+  /* %614 = index(%612) {axis 0, at 0} blocks.10.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 317917632, 384, arena + 328142208, 192);
+
+  /* %615 = index(%612) {axis 0, at 1} blocks.10.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 317917824, 384, arena + 328142400, 192);
+
+  /* %616 = transpose(%492) {perm [1, 0]} blocks.10.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[230], arena + 327770112);
+
+  /* %617 = fused_linear(%613, %616) blocks.10.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 326344704, arena + 327770112, NULL, LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %747 = batch_normalize_grad(%336, %746, %337) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136, params[158],
-      1e-05f, arena + 310689792);
+  /* %618 = linear_grad_weight(%613, %490) blocks.10.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 326344704, arena + 310689792,
+      arena + 327770112);
 
-  /* %748 = batch_normalize_param_grad(%336, %746) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136, 1e-05f,
-      arena + 325140480);
+  /* %619 = reshape(%618) {shape [192, 1152, 1, 1]} blocks.10.conv.conv.6 : f32[192, 1152, 1, 1], a view of %618: no code */
 
-  /* %749 = index(%748) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 325140480, 2304, arena + 318136320, 1152);
+  /* %620 = batch_norm_act_param_grad(%485, %617, %488, %486, %487) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136,
+      arena + 487514496, params[226], params[227], 1e-05f, LK_ACT_RELU6, arena + 310689792,
+      arena + 310704768);
 
-  /* %750 = index(%748) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 325141632, 2304, arena + 318137472, 1152);
-
-  /* %751 = transpose(%335) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 1152] */
-  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[157], arena + 303464448);
-
-  /* %752 = linear_grad_weight(%747, %333) blocks.7.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 310689792, arena + 647190528,
+  /* %621 = batch_norm_act_grad(%485, %617, %488, %486, %487, %620) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152], written over %617 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136, arena + 487514496,
+      params[226], params[227], arena + 310704768, 1e-05f, LK_ACT_RELU6, arena + 310689792,
       arena + 317915136);
 
-  /* %753 = fused_linear(%747, %751, %730) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
-  lk_fused_linear_strided(B, 196, 1152, 192, arena + 310689792, 225792, arena + 303464448, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 354041856, 37632, arena + 629121216, 37824);
+  /* %622 = index(%620) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 310704768, 2304, arena + 310700160, 1152);
 
-  /* %754 = reshape(%752) {shape [1152, 192, 1, 1]} blocks.7.conv.conv.0 : f32[1152, 192, 1, 1], a view of %752: no code */
+  /* %623 = index(%620) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 310705920, 2304, arena + 310701312, 1152);
 
-  /* %755 = concat(%729, %753) {axis 0} blocks.7 : f32[B, 197, 192], a view of %556: no code */
-
-  /* %756 = mul(%755, %329) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 303464448);
-
-  /* %757 = transpose(%326) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[155], arena + 304674816);
-
-  /* %758 = fused_linear(%756, %757) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 303464448, arena + 304674816, NULL, LK_ACT_NONE, NULL,
-      arena + 307095552);
-
-  /* %759 = linear_grad_weight(%756, %325) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 303464448, arena + 608544768, arena + 313430016);
-
-  /* %760 = reduce_sum(%756) {axes [0], batch} blocks.7.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 303464448,
-      arena + 313467456);
-
-  /* %761 = sdpa_grad(%322, %323, %324, %758) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 552867840, 576, arena + 552868032, 576,
-      arena + 552868224, 576, arena + 307095552, 192, arena + 303464448, 576,
-      arena + 303464448 + 192, 576, arena + 303464448 + 384, 576, 0.14433756f);
-
-  /* %762 = transpose(%319) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[153], arena + 308305920);
-
-  /* %763 = fused_linear(%761, %762) blocks.7.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 303464448, arena + 308305920, NULL, LK_ACT_NONE, NULL,
-      arena + 307095552);
-
-  /* %764 = linear_grad_weight(%761, %318) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 303464448, arena + 607334400, arena + 313319424);
-
-  /* %765 = reduce_sum(%761) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 303464448,
-      arena + 313466880);
-
-  /* %766 = reduce_sum(%763) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 307095552,
-      arena + 313467648);
-
-  /* %767 = mul(%763, %314) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 307095552, (const long[]){37824, 192, 1},
-      params[151], (const long[]){0, 0, 1}, arena + 303464448);
-
-  /* %768 = mul(%763, %316) blocks.7.norm1 : f32[B, 197, 192], written over %763 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 307095552, (const long[]){37824, 192, 1},
-      arena + 606124032, (const long[]){37824, 192, 1}, arena + 307095552);
-
-  /* %769 = reduce_sum(%768) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 307095552,
-      arena + 313467840);
-
-  /* %770 = normalize_grad(%313, %767) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 604913664, arena + 303464448, 1e-06f, arena + 304674816);
-
-  /* %771 = add(%755, %770) blocks.6.conv : f32[B, 197, 192], written over %556 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      arena + 304674816, (const long[]){37824, 192, 1}, arena + 629121024);
-
-  /* %772 = slice(%771) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %556: no code */
-
-  /* %773 = slice(%771) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 310689792, 37632);
-
-  /* %774 = batch_normalize_grad(%307, %773, %308) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 645986304, arena + 310689792, params[147],
-      1e-05f, arena + 311894016);
-
-  /* %775 = batch_normalize_param_grad(%307, %773) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 645986304, arena + 310689792, 1e-05f,
+  /* %624 = token_dwconv_grad_input(%621, %484) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 317915136, params[225],
       arena + 303464448);
 
-  /* %776 = index(%775) {axis 0, at 0} blocks.6.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 303464448, 384, arena + 313468032, 192);
+  /* %625 = token_dwconv_grad_weight(%621, %483) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 317915136,
+      arena + 296239104, arena + 310689792);
 
-  /* %777 = index(%775) {axis 0, at 1} blocks.6.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 303464640, 384, arena + 313468224, 192);
+  /* %626 = batch_norm_act_param_grad(%478, %624, %481, %479, %480) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 289013760, arena + 303464448,
+      arena + 487511040, params[221], params[222], 1e-05f, LK_ACT_RELU6, arena + 296239104,
+      arena + 296254080);
 
-  /* %778 = transpose(%306) {perm [1, 0]} blocks.6.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[146], arena + 313098240);
-
-  /* %779 = fused_linear(%774, %778) blocks.6.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 311894016, arena + 313098240, NULL, LK_ACT_NONE, NULL,
+  /* %627 = batch_norm_act_grad(%478, %624, %481, %479, %480, %626) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152], written over %624 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 289013760, arena + 303464448, arena + 487511040,
+      params[221], params[222], arena + 296254080, 1e-05f, LK_ACT_RELU6, arena + 296239104,
       arena + 303464448);
 
-  /* %780 = linear_grad_weight(%774, %304) blocks.6.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 311894016, arena + 296239104,
-      arena + 313098240);
+  /* %628 = index(%626) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 296254080, 2304, arena + 299237376, 1152);
 
-  /* %781 = reshape(%780) {shape [192, 1152, 1, 1]} blocks.6.conv.conv.6 : f32[192, 1152, 1, 1], a view of %780: no code */
+  /* %629 = index(%626) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 296255232, 2304, arena + 299238528, 1152);
 
-  /* %782 = relu6_grad(%302, %779) blocks.6.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 289013760, arena + 303464448,
-      arena + 296239104);
+  /* %630 = transpose(%477) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 1152] */
+  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[220], arena + 289013760);
 
-  /* %783 = batch_normalize_grad(%299, %782, %300) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 281788416, arena + 296239104, params[142],
-      1e-05f, arena + 289013760);
+  /* %631 = linear_grad_weight(%627, %475) blocks.10.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 303464448, arena + 481007616,
+      arena + 298647552);
 
-  /* %784 = batch_normalize_param_grad(%299, %782) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 281788416, arena + 296239104, 1e-05f,
-      arena + 303464448);
+  /* %632 = fused_linear(%627, %630, %611) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  lk_fused_linear_strided(B, 196, 1152, 192, arena + 303464448, 225792, arena + 289013760, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 325140480, 37632, arena + 455712960, 37824);
 
-  /* %785 = index(%784) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 303464448, 2304, arena + 296249472, 1152);
+  /* %633 = reshape(%631) {shape [1152, 192, 1, 1]} blocks.10.conv.conv.0 : f32[1152, 192, 1, 1], a view of %631: no code */
 
-  /* %786 = index(%784) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 303465600, 2304, arena + 296250624, 1152);
+  /* %634 = concat(%610, %632) {axis 0} blocks.10 : f32[B, 197, 192], a view of %568: no code */
 
-  /* %787 = token_dwconv_grad_input(%783, %298) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760, params[141],
-      arena + 281788416);
+  /* %635 = mul(%634, %471) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 289013760);
 
-  /* %788 = token_dwconv_grad_weight(%783, %297) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %636 = transpose(%468) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[218], arena + 290224128);
+
+  /* %637 = fused_linear(%635, %636) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 289013760, arena + 290224128, NULL, LK_ACT_NONE, NULL,
+      arena + 292644864);
+
+  /* %638 = linear_grad_weight(%635, %467) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 289013760, arena + 449660928, arena + 299200512);
+
+  /* %639 = reduce_sum(%635) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
+      arena + 299240256);
+
+  /* %640 = sdpa_grad(%464, %465, %466, %637) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 390352896, 576, arena + 390353088, 576,
+      arena + 390353280, 576, arena + 292644864, 192, arena + 289013760, 576,
+      arena + 289013760 + 192, 576, arena + 289013760 + 384, 576, 0.14433756f);
+
+  /* %641 = transpose(%461) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[216], arena + 293855232);
+
+  /* %642 = fused_linear(%640, %641) blocks.10.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 289013760, arena + 293855232, NULL, LK_ACT_NONE, NULL,
+      arena + 292644864);
+
+  /* %643 = linear_grad_weight(%640, %460) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 289013760, arena + 448450560, arena + 299089920);
+
+  /* %644 = reduce_sum(%640) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
+      arena + 299239680);
+
+  /* %645 = reduce_sum(%642) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 292644864,
+      arena + 299240448);
+
+  /* %646 = mul(%642, %456) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 292644864, (const long[]){37824, 192, 1},
+      params[214], (const long[]){0, 0, 1}, arena + 289013760);
+
+  /* %647 = mul(%642, %458) blocks.10.norm1 : f32[B, 197, 192], written over %642 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 292644864, (const long[]){37824, 192, 1},
+      arena + 447240192, (const long[]){37824, 192, 1}, arena + 292644864);
+
+  /* %648 = reduce_sum(%647) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 292644864,
+      arena + 299240640);
+
+  /* %649 = normalize_grad(%455, %646) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 446029824, arena + 289013760, 1e-06f, arena + 290224128);
+
+  /* %650 = add(%634, %649) blocks.9.conv : f32[B, 197, 192], written over %568 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      arena + 290224128, (const long[]){37824, 192, 1}, arena + 455712768);
+
+  /* %651 = slice(%650) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %568: no code */
+
+  /* %652 = slice(%650) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 296239104, 37632);
+
+  /* %653 = batch_norm_act_param_grad(%448, %652, %451, %449, %450) {eps 1e-05} blocks.9.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 479803392, arena + 296239104,
+      arena + 487586352, params[210], params[211], 1e-05f, LK_ACT_NONE, arena + 289013760,
+      arena + 289016256);
+
+  /* %654 = batch_norm_act_grad(%448, %652, %451, %449, %450, %653) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 479803392, arena + 296239104, arena + 487586352,
+      params[210], params[211], arena + 289016256, 1e-05f, LK_ACT_NONE, arena + 289013760,
+      arena + 297443328);
+
+  /* %655 = index(%653) {axis 0, at 0} blocks.9.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 289016256, 384, arena + 299240832, 192);
+
+  /* %656 = index(%653) {axis 0, at 1} blocks.9.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 289016448, 384, arena + 299241024, 192);
+
+  /* %657 = transpose(%447) {perm [1, 0]} blocks.9.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[209], arena + 298868736);
+
+  /* %658 = fused_linear(%654, %657) blocks.9.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 297443328, arena + 298868736, NULL, LK_ACT_NONE, NULL,
+      arena + 289013760);
+
+  /* %659 = linear_grad_weight(%654, %445) blocks.9.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 297443328, arena + 281788416,
+      arena + 298868736);
+
+  /* %660 = reshape(%659) {shape [192, 1152, 1, 1]} blocks.9.conv.conv.6 : f32[192, 1152, 1, 1], a view of %659: no code */
+
+  /* %661 = batch_norm_act_param_grad(%440, %658, %443, %441, %442) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 274563072, arena + 289013760,
+      arena + 487507584, params[205], params[206], 1e-05f, LK_ACT_RELU6, arena + 281788416,
+      arena + 281803392);
+
+  /* %662 = batch_norm_act_grad(%440, %658, %443, %441, %442, %661) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152], written over %658 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 274563072, arena + 289013760, arena + 487507584,
+      params[205], params[206], arena + 281803392, 1e-05f, LK_ACT_RELU6, arena + 281788416,
+      arena + 289013760);
+
+  /* %663 = index(%661) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 281803392, 2304, arena + 281798784, 1152);
+
+  /* %664 = index(%661) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 281804544, 2304, arena + 281799936, 1152);
+
+  /* %665 = token_dwconv_grad_input(%662, %439) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760, params[204],
+      arena + 274563072);
+
+  /* %666 = token_dwconv_grad_weight(%662, %438) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760,
-      arena + 274563072, arena + 296239104);
+      arena + 267337728, arena + 281788416);
 
-  /* %789 = relu6_grad(%295, %787) blocks.6.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 267337728, arena + 281788416,
+  /* %667 = batch_norm_act_param_grad(%433, %665, %436, %434, %435) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072,
+      arena + 487504128, params[200], params[201], 1e-05f, LK_ACT_RELU6, arena + 267337728,
+      arena + 267352704);
+
+  /* %668 = batch_norm_act_grad(%433, %665, %436, %434, %435, %667) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152], written over %665 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072, arena + 487504128,
+      params[200], params[201], arena + 267352704, 1e-05f, LK_ACT_RELU6, arena + 267337728,
       arena + 274563072);
 
-  /* %790 = batch_normalize_grad(%292, %789, %293) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072, params[137],
-      1e-05f, arena + 267337728);
+  /* %669 = index(%667) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 267352704, 2304, arena + 270336000, 1152);
 
-  /* %791 = batch_normalize_param_grad(%292, %789) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072, 1e-05f,
-      arena + 281788416);
+  /* %670 = index(%667) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 267353856, 2304, arena + 270337152, 1152);
 
-  /* %792 = index(%791) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 281788416, 2304, arena + 274784256, 1152);
+  /* %671 = transpose(%432) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 1152] */
+  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[199], arena + 260112384);
 
-  /* %793 = index(%791) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 281789568, 2304, arena + 274785408, 1152);
+  /* %672 = linear_grad_weight(%668, %430) blocks.9.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 274563072, arena + 478599168,
+      arena + 269746176);
 
-  /* %794 = transpose(%291) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 1152] */
-  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[136], arena + 260112384);
+  /* %673 = fused_linear(%668, %671, %652) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  lk_fused_linear_strided(B, 196, 1152, 192, arena + 274563072, 225792, arena + 260112384, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 296239104, 37632, arena + 455712960, 37824);
 
-  /* %795 = linear_grad_weight(%790, %289) blocks.6.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 267337728, arena + 644782080,
-      arena + 274563072);
+  /* %674 = reshape(%672) {shape [1152, 192, 1, 1]} blocks.9.conv.conv.0 : f32[1152, 192, 1, 1], a view of %672: no code */
 
-  /* %796 = fused_linear(%790, %794, %773) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
-  lk_fused_linear_strided(B, 196, 1152, 192, arena + 267337728, 225792, arena + 260112384, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 310689792, 37632, arena + 629121216, 37824);
+  /* %675 = concat(%651, %673) {axis 0} blocks.9 : f32[B, 197, 192], a view of %568: no code */
 
-  /* %797 = reshape(%795) {shape [1152, 192, 1, 1]} blocks.6.conv.conv.0 : f32[1152, 192, 1, 1], a view of %795: no code */
+  /* %676 = mul(%675, %426) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 260112384);
 
-  /* %798 = concat(%772, %796) {axis 0} blocks.6 : f32[B, 197, 192], a view of %556: no code */
+  /* %677 = transpose(%423) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[197], arena + 261322752);
 
-  /* %799 = mul(%798, %285) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 260112384);
-
-  /* %800 = transpose(%282) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[134], arena + 261322752);
-
-  /* %801 = fused_linear(%799, %800) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %678 = fused_linear(%676, %677) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 260112384, arena + 261322752, NULL, LK_ACT_NONE, NULL,
       arena + 263743488);
 
-  /* %802 = linear_grad_weight(%799, %281) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 603703296, arena + 270077952);
+  /* %679 = linear_grad_weight(%676, %422) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 444819456, arena + 270299136);
 
-  /* %803 = reduce_sum(%799) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %680 = reduce_sum(%676) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
-      arena + 270115392);
+      arena + 270338880);
 
-  /* %804 = sdpa_grad(%278, %279, %280, %801) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 549236736, 576, arena + 549236928, 576,
-      arena + 549237120, 576, arena + 263743488, 192, arena + 260112384, 576,
+  /* %681 = sdpa_grad(%419, %420, %421, %678) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 386721792, 576, arena + 386721984, 576,
+      arena + 386722176, 576, arena + 263743488, 192, arena + 260112384, 576,
       arena + 260112384 + 192, 576, arena + 260112384 + 384, 576, 0.14433756f);
 
-  /* %805 = transpose(%275) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[132], arena + 264953856);
+  /* %682 = transpose(%416) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[195], arena + 264953856);
 
-  /* %806 = fused_linear(%804, %805) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %683 = fused_linear(%681, %682) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 260112384, arena + 264953856, NULL, LK_ACT_NONE, NULL,
       arena + 263743488);
 
-  /* %807 = linear_grad_weight(%804, %274) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 602492928, arena + 269967360);
+  /* %684 = linear_grad_weight(%681, %415) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 443609088, arena + 270188544);
 
-  /* %808 = reduce_sum(%804) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %685 = reduce_sum(%681) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
-      arena + 270114816);
+      arena + 270338304);
 
-  /* %809 = reduce_sum(%806) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %686 = reduce_sum(%683) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
-      arena + 270115584);
+      arena + 270339072);
 
-  /* %810 = mul(%806, %270) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %687 = mul(%683, %411) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
-      params[130], (const long[]){0, 0, 1}, arena + 260112384);
+      params[193], (const long[]){0, 0, 1}, arena + 260112384);
 
-  /* %811 = mul(%806, %272) blocks.6.norm1 : f32[B, 197, 192], written over %806 */
+  /* %688 = mul(%683, %413) blocks.9.norm1 : f32[B, 197, 192], written over %683 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
-      arena + 601282560, (const long[]){37824, 192, 1}, arena + 263743488);
+      arena + 442398720, (const long[]){37824, 192, 1}, arena + 263743488);
 
-  /* %812 = reduce_sum(%811) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %689 = reduce_sum(%688) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
-      arena + 270115776);
+      arena + 270339264);
 
-  /* %813 = normalize_grad(%269, %810) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 600072192, arena + 260112384, 1e-06f, arena + 261322752);
+  /* %690 = normalize_grad(%410, %687) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 441188352, arena + 260112384, 1e-06f, arena + 261322752);
 
-  /* %814 = add(%798, %813) blocks.5.conv : f32[B, 197, 192], written over %556 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      arena + 261322752, (const long[]){37824, 192, 1}, arena + 629121024);
+  /* %691 = add(%675, %690) blocks.8.conv : f32[B, 197, 192], written over %568 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      arena + 261322752, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %815 = slice(%814) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %556: no code */
+  /* %692 = slice(%691) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %568: no code */
 
-  /* %816 = slice(%814) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 267337728, 37632);
+  /* %693 = slice(%691) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 267337728, 37632);
 
-  /* %817 = batch_normalize_grad(%263, %816, %264) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 643577856, arena + 267337728, params[126],
-      1e-05f, arena + 268541952);
+  /* %694 = batch_norm_act_param_grad(%403, %693, %406, %404, %405) {eps 1e-05} blocks.8.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 477394944, arena + 267337728,
+      arena + 487585776, params[189], params[190], 1e-05f, LK_ACT_NONE, arena + 260112384,
+      arena + 260114880);
 
-  /* %818 = batch_normalize_param_grad(%263, %816) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 643577856, arena + 267337728, 1e-05f,
+  /* %695 = batch_norm_act_grad(%403, %693, %406, %404, %405, %694) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 477394944, arena + 267337728, arena + 487585776,
+      params[189], params[190], arena + 260114880, 1e-05f, LK_ACT_NONE, arena + 260112384,
+      arena + 268541952);
+
+  /* %696 = index(%694) {axis 0, at 0} blocks.8.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 260114880, 384, arena + 270339456, 192);
+
+  /* %697 = index(%694) {axis 0, at 1} blocks.8.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 260115072, 384, arena + 270339648, 192);
+
+  /* %698 = transpose(%402) {perm [1, 0]} blocks.8.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[188], arena + 269967360);
+
+  /* %699 = fused_linear(%695, %698) blocks.8.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 268541952, arena + 269967360, NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %819 = index(%818) {axis 0, at 0} blocks.5.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 260112384, 384, arena + 270115968, 192);
-
-  /* %820 = index(%818) {axis 0, at 1} blocks.5.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 260112576, 384, arena + 270116160, 192);
-
-  /* %821 = transpose(%262) {perm [1, 0]} blocks.5.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[125], arena + 269746176);
-
-  /* %822 = fused_linear(%817, %821) blocks.5.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 268541952, arena + 269746176, NULL, LK_ACT_NONE, NULL,
-      arena + 260112384);
-
-  /* %823 = linear_grad_weight(%817, %260) blocks.5.conv.conv.6 : f32[192, 1152] */
+  /* %700 = linear_grad_weight(%695, %400) blocks.8.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 268541952, arena + 252887040,
-      arena + 269746176);
+      arena + 269967360);
 
-  /* %824 = reshape(%823) {shape [192, 1152, 1, 1]} blocks.5.conv.conv.6 : f32[192, 1152, 1, 1], a view of %823: no code */
+  /* %701 = reshape(%700) {shape [192, 1152, 1, 1]} blocks.8.conv.conv.6 : f32[192, 1152, 1, 1], a view of %700: no code */
 
-  /* %825 = relu6_grad(%258, %822) blocks.5.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 245661696, arena + 260112384,
-      arena + 252887040);
+  /* %702 = batch_norm_act_param_grad(%395, %699, %398, %396, %397) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 245661696, arena + 260112384,
+      arena + 487500672, params[184], params[185], 1e-05f, LK_ACT_RELU6, arena + 252887040,
+      arena + 252902016);
 
-  /* %826 = batch_normalize_grad(%255, %825, %256) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 238436352, arena + 252887040, params[121],
-      1e-05f, arena + 245661696);
-
-  /* %827 = batch_normalize_param_grad(%255, %825) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 238436352, arena + 252887040, 1e-05f,
+  /* %703 = batch_norm_act_grad(%395, %699, %398, %396, %397, %702) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152], written over %699 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 245661696, arena + 260112384, arena + 487500672,
+      params[184], params[185], arena + 252902016, 1e-05f, LK_ACT_RELU6, arena + 252887040,
       arena + 260112384);
 
-  /* %828 = index(%827) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 260112384, 2304, arena + 252897408, 1152);
+  /* %704 = index(%702) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 252902016, 2304, arena + 252897408, 1152);
 
-  /* %829 = index(%827) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 260113536, 2304, arena + 252898560, 1152);
+  /* %705 = index(%702) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 252903168, 2304, arena + 252898560, 1152);
 
-  /* %830 = token_dwconv_grad_input(%826, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 245661696, params[120],
-      arena + 238436352);
+  /* %706 = token_dwconv_grad_input(%703, %394) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 260112384, params[183],
+      arena + 245661696);
 
-  /* %831 = token_dwconv_grad_weight(%826, %253) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 245661696,
-      arena + 231211008, arena + 252887040);
+  /* %707 = token_dwconv_grad_weight(%703, %393) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 260112384,
+      arena + 238436352, arena + 252887040);
 
-  /* %832 = relu6_grad(%251, %830) blocks.5.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 223985664, arena + 238436352,
+  /* %708 = batch_norm_act_param_grad(%388, %706, %391, %389, %390) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 231211008, arena + 245661696,
+      arena + 487497216, params[179], params[180], 1e-05f, LK_ACT_RELU6, arena + 238436352,
+      arena + 238451328);
+
+  /* %709 = batch_norm_act_grad(%388, %706, %391, %389, %390, %708) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152], written over %706 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 231211008, arena + 245661696, arena + 487497216,
+      params[179], params[180], arena + 238451328, 1e-05f, LK_ACT_RELU6, arena + 238436352,
+      arena + 245661696);
+
+  /* %710 = index(%708) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 238451328, 2304, arena + 241434624, 1152);
+
+  /* %711 = index(%708) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 238452480, 2304, arena + 241435776, 1152);
+
+  /* %712 = transpose(%387) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 1152] */
+  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[178], arena + 231211008);
+
+  /* %713 = linear_grad_weight(%709, %385) blocks.8.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 245661696, arena + 476190720,
+      arena + 240844800);
+
+  /* %714 = fused_linear(%709, %712, %693) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  lk_fused_linear_strided(B, 196, 1152, 192, arena + 245661696, 225792, arena + 231211008, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 267337728, 37632, arena + 455712960, 37824);
+
+  /* %715 = reshape(%713) {shape [1152, 192, 1, 1]} blocks.8.conv.conv.0 : f32[1152, 192, 1, 1], a view of %713: no code */
+
+  /* %716 = concat(%692, %714) {axis 0} blocks.8 : f32[B, 197, 192], a view of %568: no code */
+
+  /* %717 = mul(%716, %381) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 231211008);
+
+  /* %718 = transpose(%378) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 232421376);
+
+  /* %719 = fused_linear(%717, %718) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 231211008, arena + 232421376, NULL, LK_ACT_NONE, NULL,
+      arena + 234842112);
+
+  /* %720 = linear_grad_weight(%717, %377) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 231211008, arena + 439977984, arena + 241397760);
+
+  /* %721 = reduce_sum(%717) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
+      arena + 241437504);
+
+  /* %722 = sdpa_grad(%374, %375, %376, %719) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 383090688, 576, arena + 383090880, 576,
+      arena + 383091072, 576, arena + 234842112, 192, arena + 231211008, 576,
+      arena + 231211008 + 192, 576, arena + 231211008 + 384, 576, 0.14433756f);
+
+  /* %723 = transpose(%371) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[174], arena + 236052480);
+
+  /* %724 = fused_linear(%722, %723) blocks.8.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 231211008, arena + 236052480, NULL, LK_ACT_NONE, NULL,
+      arena + 234842112);
+
+  /* %725 = linear_grad_weight(%722, %370) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 231211008, arena + 438767616, arena + 241287168);
+
+  /* %726 = reduce_sum(%722) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
+      arena + 241436928);
+
+  /* %727 = reduce_sum(%724) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
+      arena + 241437696);
+
+  /* %728 = mul(%724, %366) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 231211008);
+
+  /* %729 = mul(%724, %368) blocks.8.norm1 : f32[B, 197, 192], written over %724 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
+      arena + 437557248, (const long[]){37824, 192, 1}, arena + 234842112);
+
+  /* %730 = reduce_sum(%729) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
+      arena + 241437888);
+
+  /* %731 = normalize_grad(%365, %728) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 436346880, arena + 231211008, 1e-06f, arena + 232421376);
+
+  /* %732 = add(%716, %731) blocks.7.conv : f32[B, 197, 192], written over %568 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      arena + 232421376, (const long[]){37824, 192, 1}, arena + 455712768);
+
+  /* %733 = slice(%732) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %568: no code */
+
+  /* %734 = slice(%732) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 238436352, 37632);
+
+  /* %735 = batch_norm_act_param_grad(%358, %734, %361, %359, %360) {eps 1e-05} blocks.7.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 474986496, arena + 238436352,
+      arena + 487585200, params[168], params[169], 1e-05f, LK_ACT_NONE, arena + 231211008,
+      arena + 231213504);
+
+  /* %736 = batch_norm_act_grad(%358, %734, %361, %359, %360, %735) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 474986496, arena + 238436352, arena + 487585200,
+      params[168], params[169], arena + 231213504, 1e-05f, LK_ACT_NONE, arena + 231211008,
+      arena + 239640576);
+
+  /* %737 = index(%735) {axis 0, at 0} blocks.7.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 231213504, 384, arena + 241438080, 192);
+
+  /* %738 = index(%735) {axis 0, at 1} blocks.7.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 231213696, 384, arena + 241438272, 192);
+
+  /* %739 = transpose(%357) {perm [1, 0]} blocks.7.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[167], arena + 241065984);
+
+  /* %740 = fused_linear(%736, %739) blocks.7.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 239640576, arena + 241065984, NULL, LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %833 = batch_normalize_grad(%248, %832, %249) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008, params[116],
-      1e-05f, arena + 223985664);
+  /* %741 = linear_grad_weight(%736, %355) blocks.7.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 239640576, arena + 223985664,
+      arena + 241065984);
 
-  /* %834 = batch_normalize_param_grad(%248, %832) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008, 1e-05f,
-      arena + 238436352);
+  /* %742 = reshape(%741) {shape [192, 1152, 1, 1]} blocks.7.conv.conv.6 : f32[192, 1152, 1, 1], a view of %741: no code */
 
-  /* %835 = index(%834) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 238436352, 2304, arena + 231432192, 1152);
+  /* %743 = batch_norm_act_param_grad(%350, %740, %353, %351, %352) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008,
+      arena + 487493760, params[163], params[164], 1e-05f, LK_ACT_RELU6, arena + 223985664,
+      arena + 224000640);
 
-  /* %836 = index(%834) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 238437504, 2304, arena + 231433344, 1152);
-
-  /* %837 = transpose(%247) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 1152] */
-  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[115], arena + 216760320);
-
-  /* %838 = linear_grad_weight(%833, %245) blocks.5.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 223985664, arena + 642373632,
+  /* %744 = batch_norm_act_grad(%350, %740, %353, %351, %352, %743) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152], written over %740 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008, arena + 487493760,
+      params[163], params[164], arena + 224000640, 1e-05f, LK_ACT_RELU6, arena + 223985664,
       arena + 231211008);
 
-  /* %839 = fused_linear(%833, %837, %816) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
-  lk_fused_linear_strided(B, 196, 1152, 192, arena + 223985664, 225792, arena + 216760320, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 267337728, 37632, arena + 629121216, 37824);
+  /* %745 = index(%743) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 224000640, 2304, arena + 223996032, 1152);
 
-  /* %840 = reshape(%838) {shape [1152, 192, 1, 1]} blocks.5.conv.conv.0 : f32[1152, 192, 1, 1], a view of %838: no code */
+  /* %746 = index(%743) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 224001792, 2304, arena + 223997184, 1152);
 
-  /* %841 = concat(%815, %839) {axis 0} blocks.5 : f32[B, 197, 192], a view of %556: no code */
-
-  /* %842 = mul(%841, %241) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 216760320);
-
-  /* %843 = transpose(%238) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 217970688);
-
-  /* %844 = fused_linear(%842, %843) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 216760320, arena + 217970688, NULL, LK_ACT_NONE, NULL,
-      arena + 220391424);
-
-  /* %845 = linear_grad_weight(%842, %237) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 216760320, arena + 598861824, arena + 226725888);
-
-  /* %846 = reduce_sum(%842) {axes [0], batch} blocks.5.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
-      arena + 226763328);
-
-  /* %847 = sdpa_grad(%234, %235, %236, %844) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 545605632, 576, arena + 545605824, 576,
-      arena + 545606016, 576, arena + 220391424, 192, arena + 216760320, 576,
-      arena + 216760320 + 192, 576, arena + 216760320 + 384, 576, 0.14433756f);
-
-  /* %848 = transpose(%231) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[111], arena + 221601792);
-
-  /* %849 = fused_linear(%847, %848) blocks.5.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 216760320, arena + 221601792, NULL, LK_ACT_NONE, NULL,
-      arena + 220391424);
-
-  /* %850 = linear_grad_weight(%847, %230) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 216760320, arena + 597651456, arena + 226615296);
-
-  /* %851 = reduce_sum(%847) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
-      arena + 226762752);
-
-  /* %852 = reduce_sum(%849) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 220391424,
-      arena + 226763520);
-
-  /* %853 = mul(%849, %226) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 220391424, (const long[]){37824, 192, 1},
-      params[109], (const long[]){0, 0, 1}, arena + 216760320);
-
-  /* %854 = mul(%849, %228) blocks.5.norm1 : f32[B, 197, 192], written over %849 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 220391424, (const long[]){37824, 192, 1},
-      arena + 596441088, (const long[]){37824, 192, 1}, arena + 220391424);
-
-  /* %855 = reduce_sum(%854) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 220391424,
-      arena + 226763712);
-
-  /* %856 = normalize_grad(%225, %853) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 595230720, arena + 216760320, 1e-06f, arena + 217970688);
-
-  /* %857 = add(%841, %856) blocks.4.conv : f32[B, 197, 192], written over %556 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      arena + 217970688, (const long[]){37824, 192, 1}, arena + 629121024);
-
-  /* %858 = slice(%857) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %556: no code */
-
-  /* %859 = slice(%857) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 223985664, 37632);
-
-  /* %860 = batch_normalize_grad(%219, %859, %220) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 641169408, arena + 223985664, params[105],
-      1e-05f, arena + 225189888);
-
-  /* %861 = batch_normalize_param_grad(%219, %859) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 641169408, arena + 223985664, 1e-05f,
+  /* %747 = token_dwconv_grad_input(%744, %349) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 231211008, params[162],
       arena + 216760320);
 
-  /* %862 = index(%861) {axis 0, at 0} blocks.4.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 216760320, 384, arena + 226763904, 192);
+  /* %748 = token_dwconv_grad_weight(%744, %348) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 231211008,
+      arena + 209534976, arena + 223985664);
 
-  /* %863 = index(%861) {axis 0, at 1} blocks.4.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 216760512, 384, arena + 226764096, 192);
+  /* %749 = batch_norm_act_param_grad(%343, %747, %346, %344, %345) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 202309632, arena + 216760320,
+      arena + 487490304, params[158], params[159], 1e-05f, LK_ACT_RELU6, arena + 209534976,
+      arena + 209549952);
 
-  /* %864 = transpose(%218) {perm [1, 0]} blocks.4.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[104], arena + 226394112);
-
-  /* %865 = fused_linear(%860, %864) blocks.4.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 225189888, arena + 226394112, NULL, LK_ACT_NONE, NULL,
+  /* %750 = batch_norm_act_grad(%343, %747, %346, %344, %345, %749) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152], written over %747 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 202309632, arena + 216760320, arena + 487490304,
+      params[158], params[159], arena + 209549952, 1e-05f, LK_ACT_RELU6, arena + 209534976,
       arena + 216760320);
 
-  /* %866 = linear_grad_weight(%860, %216) blocks.4.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 225189888, arena + 209534976,
-      arena + 226394112);
+  /* %751 = index(%749) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 209549952, 2304, arena + 212533248, 1152);
 
-  /* %867 = reshape(%866) {shape [192, 1152, 1, 1]} blocks.4.conv.conv.6 : f32[192, 1152, 1, 1], a view of %866: no code */
+  /* %752 = index(%749) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 209551104, 2304, arena + 212534400, 1152);
 
-  /* %868 = relu6_grad(%214, %865) blocks.4.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 202309632, arena + 216760320,
-      arena + 209534976);
+  /* %753 = transpose(%342) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 1152] */
+  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[157], arena + 202309632);
 
-  /* %869 = batch_normalize_grad(%211, %868, %212) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 195084288, arena + 209534976, params[100],
-      1e-05f, arena + 202309632);
+  /* %754 = linear_grad_weight(%750, %340) blocks.7.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 216760320, arena + 473782272,
+      arena + 211943424);
 
-  /* %870 = batch_normalize_param_grad(%211, %868) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 195084288, arena + 209534976, 1e-05f,
-      arena + 216760320);
+  /* %755 = fused_linear(%750, %753, %734) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  lk_fused_linear_strided(B, 196, 1152, 192, arena + 216760320, 225792, arena + 202309632, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 238436352, 37632, arena + 455712960, 37824);
 
-  /* %871 = index(%870) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 216760320, 2304, arena + 209545344, 1152);
+  /* %756 = reshape(%754) {shape [1152, 192, 1, 1]} blocks.7.conv.conv.0 : f32[1152, 192, 1, 1], a view of %754: no code */
 
-  /* %872 = index(%870) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 216761472, 2304, arena + 209546496, 1152);
+  /* %757 = concat(%733, %755) {axis 0} blocks.7 : f32[B, 197, 192], a view of %568: no code */
 
-  /* %873 = token_dwconv_grad_input(%869, %210) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632, params[99],
-      arena + 195084288);
+  /* %758 = mul(%757, %336) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 202309632);
 
-  /* %874 = token_dwconv_grad_weight(%869, %209) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %759 = transpose(%333) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[155], arena + 203520000);
+
+  /* %760 = fused_linear(%758, %759) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 202309632, arena + 203520000, NULL, LK_ACT_NONE, NULL,
+      arena + 205940736);
+
+  /* %761 = linear_grad_weight(%758, %332) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 202309632, arena + 435136512, arena + 212496384);
+
+  /* %762 = reduce_sum(%758) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
+      arena + 212536128);
+
+  /* %763 = sdpa_grad(%329, %330, %331, %760) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 379459584, 576, arena + 379459776, 576,
+      arena + 379459968, 576, arena + 205940736, 192, arena + 202309632, 576,
+      arena + 202309632 + 192, 576, arena + 202309632 + 384, 576, 0.14433756f);
+
+  /* %764 = transpose(%326) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[153], arena + 207151104);
+
+  /* %765 = fused_linear(%763, %764) blocks.7.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 202309632, arena + 207151104, NULL, LK_ACT_NONE, NULL,
+      arena + 205940736);
+
+  /* %766 = linear_grad_weight(%763, %325) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 202309632, arena + 433926144, arena + 212385792);
+
+  /* %767 = reduce_sum(%763) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
+      arena + 212535552);
+
+  /* %768 = reduce_sum(%765) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
+      arena + 212536320);
+
+  /* %769 = mul(%765, %321) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
+      params[151], (const long[]){0, 0, 1}, arena + 202309632);
+
+  /* %770 = mul(%765, %323) blocks.7.norm1 : f32[B, 197, 192], written over %765 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
+      arena + 432715776, (const long[]){37824, 192, 1}, arena + 205940736);
+
+  /* %771 = reduce_sum(%770) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
+      arena + 212536512);
+
+  /* %772 = normalize_grad(%320, %769) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 431505408, arena + 202309632, 1e-06f, arena + 203520000);
+
+  /* %773 = add(%757, %772) blocks.6.conv : f32[B, 197, 192], written over %568 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      arena + 203520000, (const long[]){37824, 192, 1}, arena + 455712768);
+
+  /* %774 = slice(%773) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %568: no code */
+
+  /* %775 = slice(%773) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 209534976, 37632);
+
+  /* %776 = batch_norm_act_param_grad(%313, %775, %316, %314, %315) {eps 1e-05} blocks.6.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 472578048, arena + 209534976,
+      arena + 487584624, params[147], params[148], 1e-05f, LK_ACT_NONE, arena + 202309632,
+      arena + 202312128);
+
+  /* %777 = batch_norm_act_grad(%313, %775, %316, %314, %315, %776) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 472578048, arena + 209534976, arena + 487584624,
+      params[147], params[148], arena + 202312128, 1e-05f, LK_ACT_NONE, arena + 202309632,
+      arena + 210739200);
+
+  /* %778 = index(%776) {axis 0, at 0} blocks.6.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 202312128, 384, arena + 212536704, 192);
+
+  /* %779 = index(%776) {axis 0, at 1} blocks.6.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 202312320, 384, arena + 212536896, 192);
+
+  /* %780 = transpose(%312) {perm [1, 0]} blocks.6.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[146], arena + 212164608);
+
+  /* %781 = fused_linear(%777, %780) blocks.6.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 210739200, arena + 212164608, NULL, LK_ACT_NONE, NULL,
+      arena + 202309632);
+
+  /* %782 = linear_grad_weight(%777, %310) blocks.6.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 210739200, arena + 195084288,
+      arena + 212164608);
+
+  /* %783 = reshape(%782) {shape [192, 1152, 1, 1]} blocks.6.conv.conv.6 : f32[192, 1152, 1, 1], a view of %782: no code */
+
+  /* %784 = batch_norm_act_param_grad(%305, %781, %308, %306, %307) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 187858944, arena + 202309632,
+      arena + 487486848, params[142], params[143], 1e-05f, LK_ACT_RELU6, arena + 195084288,
+      arena + 195099264);
+
+  /* %785 = batch_norm_act_grad(%305, %781, %308, %306, %307, %784) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152], written over %781 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 187858944, arena + 202309632, arena + 487486848,
+      params[142], params[143], arena + 195099264, 1e-05f, LK_ACT_RELU6, arena + 195084288,
+      arena + 202309632);
+
+  /* %786 = index(%784) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 195099264, 2304, arena + 195094656, 1152);
+
+  /* %787 = index(%784) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 195100416, 2304, arena + 195095808, 1152);
+
+  /* %788 = token_dwconv_grad_input(%785, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632, params[141],
+      arena + 187858944);
+
+  /* %789 = token_dwconv_grad_weight(%785, %303) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632,
-      arena + 187858944, arena + 209534976);
+      arena + 180633600, arena + 195084288);
 
-  /* %875 = relu6_grad(%207, %873) blocks.4.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 180633600, arena + 195084288,
+  /* %790 = batch_norm_act_param_grad(%298, %788, %301, %299, %300) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944,
+      arena + 487483392, params[137], params[138], 1e-05f, LK_ACT_RELU6, arena + 180633600,
+      arena + 180648576);
+
+  /* %791 = batch_norm_act_grad(%298, %788, %301, %299, %300, %790) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152], written over %788 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944, arena + 487483392,
+      params[137], params[138], arena + 180648576, 1e-05f, LK_ACT_RELU6, arena + 180633600,
       arena + 187858944);
 
-  /* %876 = batch_normalize_grad(%204, %875, %205) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944, params[95],
-      1e-05f, arena + 180633600);
+  /* %792 = index(%790) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 180648576, 2304, arena + 183631872, 1152);
 
-  /* %877 = batch_normalize_param_grad(%204, %875) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944, 1e-05f,
-      arena + 195084288);
+  /* %793 = index(%790) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 180649728, 2304, arena + 183633024, 1152);
 
-  /* %878 = index(%877) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 195084288, 2304, arena + 188080128, 1152);
+  /* %794 = transpose(%297) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 1152] */
+  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[136], arena + 173408256);
 
-  /* %879 = index(%877) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 195085440, 2304, arena + 188081280, 1152);
+  /* %795 = linear_grad_weight(%791, %295) blocks.6.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 187858944, arena + 471373824,
+      arena + 183042048);
 
-  /* %880 = transpose(%203) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 1152] */
-  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[94], arena + 173408256);
+  /* %796 = fused_linear(%791, %794, %775) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  lk_fused_linear_strided(B, 196, 1152, 192, arena + 187858944, 225792, arena + 173408256, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 209534976, 37632, arena + 455712960, 37824);
 
-  /* %881 = linear_grad_weight(%876, %201) blocks.4.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 180633600, arena + 639965184,
-      arena + 187858944);
+  /* %797 = reshape(%795) {shape [1152, 192, 1, 1]} blocks.6.conv.conv.0 : f32[1152, 192, 1, 1], a view of %795: no code */
 
-  /* %882 = fused_linear(%876, %880, %859) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
-  lk_fused_linear_strided(B, 196, 1152, 192, arena + 180633600, 225792, arena + 173408256, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 223985664, 37632, arena + 629121216, 37824);
+  /* %798 = concat(%774, %796) {axis 0} blocks.6 : f32[B, 197, 192], a view of %568: no code */
 
-  /* %883 = reshape(%881) {shape [1152, 192, 1, 1]} blocks.4.conv.conv.0 : f32[1152, 192, 1, 1], a view of %881: no code */
+  /* %799 = mul(%798, %291) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 173408256);
 
-  /* %884 = concat(%858, %882) {axis 0} blocks.4 : f32[B, 197, 192], a view of %556: no code */
+  /* %800 = transpose(%288) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[134], arena + 174618624);
 
-  /* %885 = mul(%884, %197) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 173408256);
-
-  /* %886 = transpose(%194) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 174618624);
-
-  /* %887 = fused_linear(%885, %886) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %801 = fused_linear(%799, %800) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
       arena + 177039360);
 
-  /* %888 = linear_grad_weight(%885, %193) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 594020352, arena + 183373824);
+  /* %802 = linear_grad_weight(%799, %287) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 430295040, arena + 183595008);
 
-  /* %889 = reduce_sum(%885) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %803 = reduce_sum(%799) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 183411264);
+      arena + 183634752);
 
-  /* %890 = sdpa_grad(%190, %191, %192, %887) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 541974528, 576, arena + 541974720, 576,
-      arena + 541974912, 576, arena + 177039360, 192, arena + 173408256, 576,
+  /* %804 = sdpa_grad(%284, %285, %286, %801) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 375828480, 576, arena + 375828672, 576,
+      arena + 375828864, 576, arena + 177039360, 192, arena + 173408256, 576,
       arena + 173408256 + 192, 576, arena + 173408256 + 384, 576, 0.14433756f);
 
-  /* %891 = transpose(%187) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 178249728);
+  /* %805 = transpose(%281) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[132], arena + 178249728);
 
-  /* %892 = fused_linear(%890, %891) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %806 = fused_linear(%804, %805) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 178249728, NULL, LK_ACT_NONE, NULL,
       arena + 177039360);
 
-  /* %893 = linear_grad_weight(%890, %186) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 592809984, arena + 183263232);
+  /* %807 = linear_grad_weight(%804, %280) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 429084672, arena + 183484416);
 
-  /* %894 = reduce_sum(%890) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %808 = reduce_sum(%804) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 183410688);
+      arena + 183634176);
 
-  /* %895 = reduce_sum(%892) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %809 = reduce_sum(%806) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
-      arena + 183411456);
+      arena + 183634944);
 
-  /* %896 = mul(%892, %182) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %810 = mul(%806, %276) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, arena + 173408256);
+      params[130], (const long[]){0, 0, 1}, arena + 173408256);
 
-  /* %897 = mul(%892, %184) blocks.4.norm1 : f32[B, 197, 192], written over %892 */
+  /* %811 = mul(%806, %278) blocks.6.norm1 : f32[B, 197, 192], written over %806 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
-      arena + 591599616, (const long[]){37824, 192, 1}, arena + 177039360);
+      arena + 427874304, (const long[]){37824, 192, 1}, arena + 177039360);
 
-  /* %898 = reduce_sum(%897) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %812 = reduce_sum(%811) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
-      arena + 183411648);
+      arena + 183635136);
 
-  /* %899 = normalize_grad(%181, %896) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 590389248, arena + 173408256, 1e-06f, arena + 174618624);
+  /* %813 = normalize_grad(%275, %810) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 426663936, arena + 173408256, 1e-06f, arena + 174618624);
 
-  /* %900 = add(%884, %899) blocks.3.conv : f32[B, 197, 192], written over %556 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      arena + 174618624, (const long[]){37824, 192, 1}, arena + 629121024);
+  /* %814 = add(%798, %813) blocks.5.conv : f32[B, 197, 192], written over %568 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      arena + 174618624, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %901 = slice(%900) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %556: no code */
+  /* %815 = slice(%814) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %568: no code */
 
-  /* %902 = slice(%900) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 180633600, 37632);
+  /* %816 = slice(%814) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 180633600, 37632);
 
-  /* %903 = batch_normalize_grad(%175, %902, %176) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 638760960, arena + 180633600, params[84], 1e-05f,
+  /* %817 = batch_norm_act_param_grad(%268, %816, %271, %269, %270) {eps 1e-05} blocks.5.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 470169600, arena + 180633600,
+      arena + 487584048, params[126], params[127], 1e-05f, LK_ACT_NONE, arena + 173408256,
+      arena + 173410752);
+
+  /* %818 = batch_norm_act_grad(%268, %816, %271, %269, %270, %817) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 470169600, arena + 180633600, arena + 487584048,
+      params[126], params[127], arena + 173410752, 1e-05f, LK_ACT_NONE, arena + 173408256,
       arena + 181837824);
 
-  /* %904 = batch_normalize_param_grad(%175, %902) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 638760960, arena + 180633600, 1e-05f,
+  /* %819 = index(%817) {axis 0, at 0} blocks.5.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173410752, 384, arena + 183635328, 192);
+
+  /* %820 = index(%817) {axis 0, at 1} blocks.5.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 173410944, 384, arena + 183635520, 192);
+
+  /* %821 = transpose(%267) {perm [1, 0]} blocks.5.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[125], arena + 183263232);
+
+  /* %822 = fused_linear(%818, %821) blocks.5.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 181837824, arena + 183263232, NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %905 = index(%904) {axis 0, at 0} blocks.3.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 173408256, 384, arena + 183411840, 192);
-
-  /* %906 = index(%904) {axis 0, at 1} blocks.3.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 173408448, 384, arena + 183412032, 192);
-
-  /* %907 = transpose(%174) {perm [1, 0]} blocks.3.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[83], arena + 183042048);
-
-  /* %908 = fused_linear(%903, %907) blocks.3.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 181837824, arena + 183042048, NULL, LK_ACT_NONE, NULL,
-      arena + 173408256);
-
-  /* %909 = linear_grad_weight(%903, %172) blocks.3.conv.conv.6 : f32[192, 1152] */
+  /* %823 = linear_grad_weight(%818, %265) blocks.5.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 181837824, arena + 166182912,
-      arena + 183042048);
+      arena + 183263232);
 
-  /* %910 = reshape(%909) {shape [192, 1152, 1, 1]} blocks.3.conv.conv.6 : f32[192, 1152, 1, 1], a view of %909: no code */
+  /* %824 = reshape(%823) {shape [192, 1152, 1, 1]} blocks.5.conv.conv.6 : f32[192, 1152, 1, 1], a view of %823: no code */
 
-  /* %911 = relu6_grad(%170, %908) blocks.3.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 158957568, arena + 173408256,
-      arena + 166182912);
+  /* %825 = batch_norm_act_param_grad(%260, %822, %263, %261, %262) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 158957568, arena + 173408256,
+      arena + 487479936, params[121], params[122], 1e-05f, LK_ACT_RELU6, arena + 166182912,
+      arena + 166197888);
 
-  /* %912 = batch_normalize_grad(%167, %911, %168) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 151732224, arena + 166182912, params[79],
-      1e-05f, arena + 158957568);
-
-  /* %913 = batch_normalize_param_grad(%167, %911) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 151732224, arena + 166182912, 1e-05f,
+  /* %826 = batch_norm_act_grad(%260, %822, %263, %261, %262, %825) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152], written over %822 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 158957568, arena + 173408256, arena + 487479936,
+      params[121], params[122], arena + 166197888, 1e-05f, LK_ACT_RELU6, arena + 166182912,
       arena + 173408256);
 
-  /* %914 = index(%913) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 173408256, 2304, arena + 166193280, 1152);
+  /* %827 = index(%825) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 166197888, 2304, arena + 166193280, 1152);
 
-  /* %915 = index(%913) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 173409408, 2304, arena + 166194432, 1152);
+  /* %828 = index(%825) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 166199040, 2304, arena + 166194432, 1152);
 
-  /* %916 = token_dwconv_grad_input(%912, %166) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 158957568, params[78],
-      arena + 151732224);
+  /* %829 = token_dwconv_grad_input(%826, %259) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 173408256, params[120],
+      arena + 158957568);
 
-  /* %917 = token_dwconv_grad_weight(%912, %165) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 158957568,
-      arena + 144506880, arena + 166182912);
+  /* %830 = token_dwconv_grad_weight(%826, %258) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 173408256,
+      arena + 151732224, arena + 166182912);
 
-  /* %918 = relu6_grad(%163, %916) blocks.3.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 137281536, arena + 151732224,
+  /* %831 = batch_norm_act_param_grad(%253, %829, %256, %254, %255) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 144506880, arena + 158957568,
+      arena + 487476480, params[116], params[117], 1e-05f, LK_ACT_RELU6, arena + 151732224,
+      arena + 151747200);
+
+  /* %832 = batch_norm_act_grad(%253, %829, %256, %254, %255, %831) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152], written over %829 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 144506880, arena + 158957568, arena + 487476480,
+      params[116], params[117], arena + 151747200, 1e-05f, LK_ACT_RELU6, arena + 151732224,
+      arena + 158957568);
+
+  /* %833 = index(%831) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 151747200, 2304, arena + 154730496, 1152);
+
+  /* %834 = index(%831) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 151748352, 2304, arena + 154731648, 1152);
+
+  /* %835 = transpose(%252) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 1152] */
+  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[115], arena + 144506880);
+
+  /* %836 = linear_grad_weight(%832, %250) blocks.5.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 158957568, arena + 468965376,
+      arena + 154140672);
+
+  /* %837 = fused_linear(%832, %835, %816) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  lk_fused_linear_strided(B, 196, 1152, 192, arena + 158957568, 225792, arena + 144506880, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 180633600, 37632, arena + 455712960, 37824);
+
+  /* %838 = reshape(%836) {shape [1152, 192, 1, 1]} blocks.5.conv.conv.0 : f32[1152, 192, 1, 1], a view of %836: no code */
+
+  /* %839 = concat(%815, %837) {axis 0} blocks.5 : f32[B, 197, 192], a view of %568: no code */
+
+  /* %840 = mul(%839, %246) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 144506880);
+
+  /* %841 = transpose(%243) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 145717248);
+
+  /* %842 = fused_linear(%840, %841) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 144506880, arena + 145717248, NULL, LK_ACT_NONE, NULL,
+      arena + 148137984);
+
+  /* %843 = linear_grad_weight(%840, %242) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 425453568, arena + 154693632);
+
+  /* %844 = reduce_sum(%840) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
+      arena + 154733376);
+
+  /* %845 = sdpa_grad(%239, %240, %241, %842) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 372197376, 576, arena + 372197568, 576,
+      arena + 372197760, 576, arena + 148137984, 192, arena + 144506880, 576,
+      arena + 144506880 + 192, 576, arena + 144506880 + 384, 576, 0.14433756f);
+
+  /* %846 = transpose(%236) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[111], arena + 149348352);
+
+  /* %847 = fused_linear(%845, %846) blocks.5.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 144506880, arena + 149348352, NULL, LK_ACT_NONE, NULL,
+      arena + 148137984);
+
+  /* %848 = linear_grad_weight(%845, %235) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 424243200, arena + 154583040);
+
+  /* %849 = reduce_sum(%845) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
+      arena + 154732800);
+
+  /* %850 = reduce_sum(%847) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
+      arena + 154733568);
+
+  /* %851 = mul(%847, %231) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
+      params[109], (const long[]){0, 0, 1}, arena + 144506880);
+
+  /* %852 = mul(%847, %233) blocks.5.norm1 : f32[B, 197, 192], written over %847 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
+      arena + 423032832, (const long[]){37824, 192, 1}, arena + 148137984);
+
+  /* %853 = reduce_sum(%852) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
+      arena + 154733760);
+
+  /* %854 = normalize_grad(%230, %851) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 421822464, arena + 144506880, 1e-06f, arena + 145717248);
+
+  /* %855 = add(%839, %854) blocks.4.conv : f32[B, 197, 192], written over %568 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      arena + 145717248, (const long[]){37824, 192, 1}, arena + 455712768);
+
+  /* %856 = slice(%855) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %568: no code */
+
+  /* %857 = slice(%855) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 151732224, 37632);
+
+  /* %858 = batch_norm_act_param_grad(%223, %857, %226, %224, %225) {eps 1e-05} blocks.4.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 467761152, arena + 151732224,
+      arena + 487583472, params[105], params[106], 1e-05f, LK_ACT_NONE, arena + 144506880,
+      arena + 144509376);
+
+  /* %859 = batch_norm_act_grad(%223, %857, %226, %224, %225, %858) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 467761152, arena + 151732224, arena + 487583472,
+      params[105], params[106], arena + 144509376, 1e-05f, LK_ACT_NONE, arena + 144506880,
+      arena + 152936448);
+
+  /* %860 = index(%858) {axis 0, at 0} blocks.4.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 144509376, 384, arena + 154733952, 192);
+
+  /* %861 = index(%858) {axis 0, at 1} blocks.4.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 144509568, 384, arena + 154734144, 192);
+
+  /* %862 = transpose(%222) {perm [1, 0]} blocks.4.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[104], arena + 154361856);
+
+  /* %863 = fused_linear(%859, %862) blocks.4.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 152936448, arena + 154361856, NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %919 = batch_normalize_grad(%160, %918, %161) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880, params[74],
-      1e-05f, arena + 137281536);
+  /* %864 = linear_grad_weight(%859, %220) blocks.4.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 152936448, arena + 137281536,
+      arena + 154361856);
 
-  /* %920 = batch_normalize_param_grad(%160, %918) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880, 1e-05f,
-      arena + 151732224);
+  /* %865 = reshape(%864) {shape [192, 1152, 1, 1]} blocks.4.conv.conv.6 : f32[192, 1152, 1, 1], a view of %864: no code */
 
-  /* %921 = index(%920) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 151732224, 2304, arena + 144728064, 1152);
+  /* %866 = batch_norm_act_param_grad(%215, %863, %218, %216, %217) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880,
+      arena + 487473024, params[100], params[101], 1e-05f, LK_ACT_RELU6, arena + 137281536,
+      arena + 137296512);
 
-  /* %922 = index(%920) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 151733376, 2304, arena + 144729216, 1152);
-
-  /* %923 = transpose(%159) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 1152] */
-  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[73], arena + 130056192);
-
-  /* %924 = linear_grad_weight(%919, %157) blocks.3.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 137281536, arena + 637556736,
+  /* %867 = batch_norm_act_grad(%215, %863, %218, %216, %217, %866) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152], written over %863 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880, arena + 487473024,
+      params[100], params[101], arena + 137296512, 1e-05f, LK_ACT_RELU6, arena + 137281536,
       arena + 144506880);
 
-  /* %925 = fused_linear(%919, %923, %902) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
-  lk_fused_linear_strided(B, 196, 1152, 192, arena + 137281536, 225792, arena + 130056192, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 180633600, 37632, arena + 629121216, 37824);
+  /* %868 = index(%866) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 137296512, 2304, arena + 137291904, 1152);
 
-  /* %926 = reshape(%924) {shape [1152, 192, 1, 1]} blocks.3.conv.conv.0 : f32[1152, 192, 1, 1], a view of %924: no code */
+  /* %869 = index(%866) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 137297664, 2304, arena + 137293056, 1152);
 
-  /* %927 = concat(%901, %925) {axis 0} blocks.3 : f32[B, 197, 192], a view of %556: no code */
-
-  /* %928 = mul(%927, %153) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 130056192);
-
-  /* %929 = transpose(%150) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[71], arena + 131266560);
-
-  /* %930 = fused_linear(%928, %929) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 130056192, arena + 131266560, NULL, LK_ACT_NONE, NULL,
-      arena + 133687296);
-
-  /* %931 = linear_grad_weight(%928, %149) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 130056192, arena + 589178880, arena + 140021760);
-
-  /* %932 = reduce_sum(%928) {axes [0], batch} blocks.3.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 130056192,
-      arena + 140059200);
-
-  /* %933 = sdpa_grad(%146, %147, %148, %930) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 538343424, 576, arena + 538343616, 576,
-      arena + 538343808, 576, arena + 133687296, 192, arena + 130056192, 576,
-      arena + 130056192 + 192, 576, arena + 130056192 + 384, 576, 0.14433756f);
-
-  /* %934 = transpose(%143) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[69], arena + 134897664);
-
-  /* %935 = fused_linear(%933, %934) blocks.3.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 130056192, arena + 134897664, NULL, LK_ACT_NONE, NULL,
-      arena + 133687296);
-
-  /* %936 = linear_grad_weight(%933, %142) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 130056192, arena + 587968512, arena + 139911168);
-
-  /* %937 = reduce_sum(%933) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 130056192,
-      arena + 140058624);
-
-  /* %938 = reduce_sum(%935) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 133687296,
-      arena + 140059392);
-
-  /* %939 = mul(%935, %138) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 133687296, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 130056192);
-
-  /* %940 = mul(%935, %140) blocks.3.norm1 : f32[B, 197, 192], written over %935 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 133687296, (const long[]){37824, 192, 1},
-      arena + 586758144, (const long[]){37824, 192, 1}, arena + 133687296);
-
-  /* %941 = reduce_sum(%940) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 133687296,
-      arena + 140059584);
-
-  /* %942 = normalize_grad(%137, %939) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 585547776, arena + 130056192, 1e-06f, arena + 131266560);
-
-  /* %943 = add(%927, %942) blocks.2.conv : f32[B, 197, 192], written over %556 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      arena + 131266560, (const long[]){37824, 192, 1}, arena + 629121024);
-
-  /* %944 = slice(%943) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %556: no code */
-
-  /* %945 = slice(%943) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 137281536, 37632);
-
-  /* %946 = batch_normalize_grad(%131, %945, %132) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 636352512, arena + 137281536, params[63], 1e-05f,
-      arena + 138485760);
-
-  /* %947 = batch_normalize_param_grad(%131, %945) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 636352512, arena + 137281536, 1e-05f,
+  /* %870 = token_dwconv_grad_input(%867, %214) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 144506880, params[99],
       arena + 130056192);
 
-  /* %948 = index(%947) {axis 0, at 0} blocks.2.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 130056192, 384, arena + 140059776, 192);
+  /* %871 = token_dwconv_grad_weight(%867, %213) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 144506880,
+      arena + 122830848, arena + 137281536);
 
-  /* %949 = index(%947) {axis 0, at 1} blocks.2.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 130056384, 384, arena + 140059968, 192);
+  /* %872 = batch_norm_act_param_grad(%208, %870, %211, %209, %210) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 115605504, arena + 130056192,
+      arena + 487469568, params[95], params[96], 1e-05f, LK_ACT_RELU6, arena + 122830848,
+      arena + 122845824);
 
-  /* %950 = transpose(%130) {perm [1, 0]} blocks.2.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[62], arena + 139689984);
-
-  /* %951 = fused_linear(%946, %950) blocks.2.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 138485760, arena + 139689984, NULL, LK_ACT_NONE, NULL,
+  /* %873 = batch_norm_act_grad(%208, %870, %211, %209, %210, %872) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152], written over %870 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 115605504, arena + 130056192, arena + 487469568,
+      params[95], params[96], arena + 122845824, 1e-05f, LK_ACT_RELU6, arena + 122830848,
       arena + 130056192);
 
-  /* %952 = linear_grad_weight(%946, %128) blocks.2.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 138485760, arena + 122830848,
-      arena + 139689984);
+  /* %874 = index(%872) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 122845824, 2304, arena + 125829120, 1152);
 
-  /* %953 = reshape(%952) {shape [192, 1152, 1, 1]} blocks.2.conv.conv.6 : f32[192, 1152, 1, 1], a view of %952: no code */
+  /* %875 = index(%872) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 122846976, 2304, arena + 125830272, 1152);
 
-  /* %954 = relu6_grad(%126, %951) blocks.2.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 115605504, arena + 130056192,
-      arena + 122830848);
+  /* %876 = transpose(%207) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 1152] */
+  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[94], arena + 115605504);
 
-  /* %955 = batch_normalize_grad(%123, %954, %124) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 108380160, arena + 122830848, params[58],
-      1e-05f, arena + 115605504);
+  /* %877 = linear_grad_weight(%873, %205) blocks.4.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 130056192, arena + 466556928,
+      arena + 125239296);
 
-  /* %956 = batch_normalize_param_grad(%123, %954) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 108380160, arena + 122830848, 1e-05f,
-      arena + 130056192);
+  /* %878 = fused_linear(%873, %876, %857) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  lk_fused_linear_strided(B, 196, 1152, 192, arena + 130056192, 225792, arena + 115605504, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 151732224, 37632, arena + 455712960, 37824);
 
-  /* %957 = index(%956) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 130056192, 2304, arena + 122841216, 1152);
+  /* %879 = reshape(%877) {shape [1152, 192, 1, 1]} blocks.4.conv.conv.0 : f32[1152, 192, 1, 1], a view of %877: no code */
 
-  /* %958 = index(%956) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 130057344, 2304, arena + 122842368, 1152);
+  /* %880 = concat(%856, %878) {axis 0} blocks.4 : f32[B, 197, 192], a view of %568: no code */
 
-  /* %959 = token_dwconv_grad_input(%955, %122) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504, params[57],
-      arena + 108380160);
+  /* %881 = mul(%880, %201) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 115605504);
 
-  /* %960 = token_dwconv_grad_weight(%955, %121) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504,
-      arena + 101154816, arena + 122830848);
+  /* %882 = transpose(%198) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 116815872);
 
-  /* %961 = relu6_grad(%119, %959) blocks.2.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 93929472, arena + 108380160,
+  /* %883 = fused_linear(%881, %882) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 115605504, arena + 116815872, NULL, LK_ACT_NONE, NULL,
+      arena + 119236608);
+
+  /* %884 = linear_grad_weight(%881, %197) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 115605504, arena + 420612096, arena + 125792256);
+
+  /* %885 = reduce_sum(%881) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
+      arena + 125832000);
+
+  /* %886 = sdpa_grad(%194, %195, %196, %883) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 368566272, 576, arena + 368566464, 576,
+      arena + 368566656, 576, arena + 119236608, 192, arena + 115605504, 576,
+      arena + 115605504 + 192, 576, arena + 115605504 + 384, 576, 0.14433756f);
+
+  /* %887 = transpose(%191) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 120446976);
+
+  /* %888 = fused_linear(%886, %887) blocks.4.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 115605504, arena + 120446976, NULL, LK_ACT_NONE, NULL,
+      arena + 119236608);
+
+  /* %889 = linear_grad_weight(%886, %190) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 115605504, arena + 419401728, arena + 125681664);
+
+  /* %890 = reduce_sum(%886) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
+      arena + 125831424);
+
+  /* %891 = reduce_sum(%888) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
+      arena + 125832192);
+
+  /* %892 = mul(%888, %186) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
+      params[88], (const long[]){0, 0, 1}, arena + 115605504);
+
+  /* %893 = mul(%888, %188) blocks.4.norm1 : f32[B, 197, 192], written over %888 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
+      arena + 418191360, (const long[]){37824, 192, 1}, arena + 119236608);
+
+  /* %894 = reduce_sum(%893) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
+      arena + 125832384);
+
+  /* %895 = normalize_grad(%185, %892) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 416980992, arena + 115605504, 1e-06f, arena + 116815872);
+
+  /* %896 = add(%880, %895) blocks.3.conv : f32[B, 197, 192], written over %568 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      arena + 116815872, (const long[]){37824, 192, 1}, arena + 455712768);
+
+  /* %897 = slice(%896) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %568: no code */
+
+  /* %898 = slice(%896) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 122830848, 37632);
+
+  /* %899 = batch_norm_act_param_grad(%178, %898, %181, %179, %180) {eps 1e-05} blocks.3.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 465352704, arena + 122830848,
+      arena + 487582896, params[84], params[85], 1e-05f, LK_ACT_NONE, arena + 115605504,
+      arena + 115608000);
+
+  /* %900 = batch_norm_act_grad(%178, %898, %181, %179, %180, %899) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 465352704, arena + 122830848, arena + 487582896,
+      params[84], params[85], arena + 115608000, 1e-05f, LK_ACT_NONE, arena + 115605504,
+      arena + 124035072);
+
+  /* %901 = index(%899) {axis 0, at 0} blocks.3.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 115608000, 384, arena + 125832576, 192);
+
+  /* %902 = index(%899) {axis 0, at 1} blocks.3.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 115608192, 384, arena + 125832768, 192);
+
+  /* %903 = transpose(%177) {perm [1, 0]} blocks.3.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[83], arena + 125460480);
+
+  /* %904 = fused_linear(%900, %903) blocks.3.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 124035072, arena + 125460480, NULL, LK_ACT_NONE, NULL,
+      arena + 115605504);
+
+  /* %905 = linear_grad_weight(%900, %175) blocks.3.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 124035072, arena + 108380160,
+      arena + 125460480);
+
+  /* %906 = reshape(%905) {shape [192, 1152, 1, 1]} blocks.3.conv.conv.6 : f32[192, 1152, 1, 1], a view of %905: no code */
+
+  /* %907 = batch_norm_act_param_grad(%170, %904, %173, %171, %172) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 101154816, arena + 115605504,
+      arena + 487466112, params[79], params[80], 1e-05f, LK_ACT_RELU6, arena + 108380160,
+      arena + 108395136);
+
+  /* %908 = batch_norm_act_grad(%170, %904, %173, %171, %172, %907) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152], written over %904 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 101154816, arena + 115605504, arena + 487466112,
+      params[79], params[80], arena + 108395136, 1e-05f, LK_ACT_RELU6, arena + 108380160,
+      arena + 115605504);
+
+  /* %909 = index(%907) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 108395136, 2304, arena + 108390528, 1152);
+
+  /* %910 = index(%907) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 108396288, 2304, arena + 108391680, 1152);
+
+  /* %911 = token_dwconv_grad_input(%908, %169) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504, params[78],
       arena + 101154816);
 
-  /* %962 = batch_normalize_grad(%116, %961, %117) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816, params[53], 1e-05f,
-      arena + 93929472);
+  /* %912 = token_dwconv_grad_weight(%908, %168) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504,
+      arena + 93929472, arena + 108380160);
 
-  /* %963 = batch_normalize_param_grad(%116, %961) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816, 1e-05f,
-      arena + 108380160);
+  /* %913 = batch_norm_act_param_grad(%163, %911, %166, %164, %165) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816,
+      arena + 487462656, params[74], params[75], 1e-05f, LK_ACT_RELU6, arena + 93929472,
+      arena + 93944448);
 
-  /* %964 = index(%963) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 108380160, 2304, arena + 101376000, 1152);
+  /* %914 = batch_norm_act_grad(%163, %911, %166, %164, %165, %913) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152], written over %911 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816, arena + 487462656,
+      params[74], params[75], arena + 93944448, 1e-05f, LK_ACT_RELU6, arena + 93929472,
+      arena + 101154816);
 
-  /* %965 = index(%963) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 108381312, 2304, arena + 101377152, 1152);
+  /* %915 = index(%913) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 93944448, 2304, arena + 96927744, 1152);
 
-  /* %966 = transpose(%115) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 1152] */
-  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[52], arena + 86704128);
+  /* %916 = index(%913) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 93945600, 2304, arena + 96928896, 1152);
 
-  /* %967 = linear_grad_weight(%962, %113) blocks.2.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 93929472, arena + 635148288, arena + 101154816);
+  /* %917 = transpose(%162) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 1152] */
+  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[73], arena + 86704128);
 
-  /* %968 = fused_linear(%962, %966, %945) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
-  lk_fused_linear_strided(B, 196, 1152, 192, arena + 93929472, 225792, arena + 86704128, NULL, NULL,
-      0, LK_ACT_NONE, arena + 137281536, 37632, arena + 629121216, 37824);
+  /* %918 = linear_grad_weight(%914, %160) blocks.3.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 101154816, arena + 464148480, arena + 96337920);
 
-  /* %969 = reshape(%967) {shape [1152, 192, 1, 1]} blocks.2.conv.conv.0 : f32[1152, 192, 1, 1], a view of %967: no code */
+  /* %919 = fused_linear(%914, %917, %898) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  lk_fused_linear_strided(B, 196, 1152, 192, arena + 101154816, 225792, arena + 86704128, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 122830848, 37632, arena + 455712960, 37824);
 
-  /* %970 = concat(%944, %968) {axis 0} blocks.2 : f32[B, 197, 192], a view of %556: no code */
+  /* %920 = reshape(%918) {shape [1152, 192, 1, 1]} blocks.3.conv.conv.0 : f32[1152, 192, 1, 1], a view of %918: no code */
 
-  /* %971 = mul(%970, %109) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 86704128);
+  /* %921 = concat(%897, %919) {axis 0} blocks.3 : f32[B, 197, 192], a view of %568: no code */
 
-  /* %972 = transpose(%106) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[50], arena + 87914496);
+  /* %922 = mul(%921, %156) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 86704128);
 
-  /* %973 = fused_linear(%971, %972) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %923 = transpose(%153) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[71], arena + 87914496);
+
+  /* %924 = fused_linear(%922, %923) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 86704128, arena + 87914496, NULL, LK_ACT_NONE, NULL,
       arena + 90335232);
 
-  /* %974 = linear_grad_weight(%971, %105) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 584337408, arena + 96669696);
+  /* %925 = linear_grad_weight(%922, %152) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 415770624, arena + 96890880);
 
-  /* %975 = reduce_sum(%971) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %926 = reduce_sum(%922) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
-      arena + 96707136);
+      arena + 96930624);
 
-  /* %976 = sdpa_grad(%102, %103, %104, %973) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 534712320, 576, arena + 534712512, 576,
-      arena + 534712704, 576, arena + 90335232, 192, arena + 86704128, 576, arena + 86704128 + 192,
+  /* %927 = sdpa_grad(%149, %150, %151, %924) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 364935168, 576, arena + 364935360, 576,
+      arena + 364935552, 576, arena + 90335232, 192, arena + 86704128, 576, arena + 86704128 + 192,
       576, arena + 86704128 + 384, 576, 0.14433756f);
 
-  /* %977 = transpose(%99) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[48], arena + 91545600);
+  /* %928 = transpose(%146) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[69], arena + 91545600);
 
-  /* %978 = fused_linear(%976, %977) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %929 = fused_linear(%927, %928) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 86704128, arena + 91545600, NULL, LK_ACT_NONE, NULL,
       arena + 90335232);
 
-  /* %979 = linear_grad_weight(%976, %98) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 583127040, arena + 96559104);
+  /* %930 = linear_grad_weight(%927, %145) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 414560256, arena + 96780288);
 
-  /* %980 = reduce_sum(%976) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %931 = reduce_sum(%927) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
-      arena + 96706560);
+      arena + 96930048);
 
-  /* %981 = reduce_sum(%978) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %932 = reduce_sum(%929) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
-      arena + 96707328);
+      arena + 96930816);
 
-  /* %982 = mul(%978, %94) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %933 = mul(%929, %141) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
-      params[46], (const long[]){0, 0, 1}, arena + 86704128);
+      params[67], (const long[]){0, 0, 1}, arena + 86704128);
 
-  /* %983 = mul(%978, %96) blocks.2.norm1 : f32[B, 197, 192], written over %978 */
+  /* %934 = mul(%929, %143) blocks.3.norm1 : f32[B, 197, 192], written over %929 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
-      arena + 581916672, (const long[]){37824, 192, 1}, arena + 90335232);
+      arena + 413349888, (const long[]){37824, 192, 1}, arena + 90335232);
 
-  /* %984 = reduce_sum(%983) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %935 = reduce_sum(%934) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
-      arena + 96707520);
+      arena + 96931008);
 
-  /* %985 = normalize_grad(%93, %982) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 580706304, arena + 86704128, 1e-06f, arena + 87914496);
+  /* %936 = normalize_grad(%140, %933) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 412139520, arena + 86704128, 1e-06f, arena + 87914496);
 
-  /* %986 = add(%970, %985) blocks.1.conv : f32[B, 197, 192], written over %556 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      arena + 87914496, (const long[]){37824, 192, 1}, arena + 629121024);
+  /* %937 = add(%921, %936) blocks.2.conv : f32[B, 197, 192], written over %568 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      arena + 87914496, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %987 = slice(%986) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %556: no code */
+  /* %938 = slice(%937) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %568: no code */
 
-  /* %988 = slice(%986) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 93929472, 37632);
+  /* %939 = slice(%937) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 93929472, 37632);
 
-  /* %989 = batch_normalize_grad(%87, %988, %88) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 633944064, arena + 93929472, params[42], 1e-05f,
+  /* %940 = batch_norm_act_param_grad(%133, %939, %136, %134, %135) {eps 1e-05} blocks.2.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 462944256, arena + 93929472,
+      arena + 487582320, params[63], params[64], 1e-05f, LK_ACT_NONE, arena + 86704128,
+      arena + 86706624);
+
+  /* %941 = batch_norm_act_grad(%133, %939, %136, %134, %135, %940) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 462944256, arena + 93929472, arena + 487582320,
+      params[63], params[64], arena + 86706624, 1e-05f, LK_ACT_NONE, arena + 86704128,
       arena + 95133696);
 
-  /* %990 = batch_normalize_param_grad(%87, %988) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 633944064, arena + 93929472, 1e-05f,
+  /* %942 = index(%940) {axis 0, at 0} blocks.2.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 86706624, 384, arena + 96931200, 192);
+
+  /* %943 = index(%940) {axis 0, at 1} blocks.2.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 86706816, 384, arena + 96931392, 192);
+
+  /* %944 = transpose(%132) {perm [1, 0]} blocks.2.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[62], arena + 96559104);
+
+  /* %945 = fused_linear(%941, %944) blocks.2.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 95133696, arena + 96559104, NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %991 = index(%990) {axis 0, at 0} blocks.1.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 86704128, 384, arena + 96707712, 192);
+  /* %946 = linear_grad_weight(%941, %130) blocks.2.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 95133696, arena + 79478784, arena + 96559104);
 
-  /* %992 = index(%990) {axis 0, at 1} blocks.1.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 86704320, 384, arena + 96707904, 192);
+  /* %947 = reshape(%946) {shape [192, 1152, 1, 1]} blocks.2.conv.conv.6 : f32[192, 1152, 1, 1], a view of %946: no code */
 
-  /* %993 = transpose(%86) {perm [1, 0]} blocks.1.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[41], arena + 96337920);
+  /* %948 = batch_norm_act_param_grad(%125, %945, %128, %126, %127) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 72253440, arena + 86704128,
+      arena + 487459200, params[58], params[59], 1e-05f, LK_ACT_RELU6, arena + 79478784,
+      arena + 79493760);
 
-  /* %994 = fused_linear(%989, %993) blocks.1.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 95133696, arena + 96337920, NULL, LK_ACT_NONE, NULL,
+  /* %949 = batch_norm_act_grad(%125, %945, %128, %126, %127, %948) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152], written over %945 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 72253440, arena + 86704128, arena + 487459200,
+      params[58], params[59], arena + 79493760, 1e-05f, LK_ACT_RELU6, arena + 79478784,
       arena + 86704128);
 
-  /* %995 = linear_grad_weight(%989, %84) blocks.1.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 95133696, arena + 79478784, arena + 96337920);
+  /* %950 = index(%948) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 79493760, 2304, arena + 79489152, 1152);
 
-  /* %996 = reshape(%995) {shape [192, 1152, 1, 1]} blocks.1.conv.conv.6 : f32[192, 1152, 1, 1], a view of %995: no code */
+  /* %951 = index(%948) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 79494912, 2304, arena + 79490304, 1152);
 
-  /* %997 = relu6_grad(%82, %994) blocks.1.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 72253440, arena + 86704128, arena + 79478784);
-
-  /* %998 = batch_normalize_grad(%79, %997, %80) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 65028096, arena + 79478784, params[37], 1e-05f,
+  /* %952 = token_dwconv_grad_input(%949, %124) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 86704128, params[57],
       arena + 72253440);
 
-  /* %999 = batch_normalize_param_grad(%79, %997) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 65028096, arena + 79478784, 1e-05f,
-      arena + 86704128);
-
-  /* %1000 = index(%999) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 86704128, 2304, arena + 79489152, 1152);
-
-  /* %1001 = index(%999) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 86705280, 2304, arena + 79490304, 1152);
-
-  /* %1002 = token_dwconv_grad_input(%998, %78) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
-  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 72253440, params[36],
-      arena + 65028096);
-
-  /* %1003 = token_dwconv_grad_weight(%998, %77) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 72253440, arena + 57802752,
+  /* %953 = token_dwconv_grad_weight(%949, %123) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 86704128, arena + 65028096,
       arena + 79478784);
 
-  /* %1004 = relu6_grad(%75, %1002) blocks.1.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 50577408, arena + 65028096, arena + 57802752);
+  /* %954 = batch_norm_act_param_grad(%118, %952, %121, %119, %120) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 57802752, arena + 72253440,
+      arena + 487455744, params[53], params[54], 1e-05f, LK_ACT_RELU6, arena + 65028096,
+      arena + 65043072);
 
-  /* %1005 = batch_normalize_grad(%72, %1004, %73) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752, params[32], 1e-05f,
+  /* %955 = batch_norm_act_grad(%118, %952, %121, %119, %120, %954) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152], written over %952 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 57802752, arena + 72253440, arena + 487455744,
+      params[53], params[54], arena + 65043072, 1e-05f, LK_ACT_RELU6, arena + 65028096,
+      arena + 72253440);
+
+  /* %956 = index(%954) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 65043072, 2304, arena + 68026368, 1152);
+
+  /* %957 = index(%954) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 65044224, 2304, arena + 68027520, 1152);
+
+  /* %958 = transpose(%117) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 1152] */
+  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[52], arena + 57802752);
+
+  /* %959 = linear_grad_weight(%955, %115) blocks.2.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 72253440, arena + 461740032, arena + 67436544);
+
+  /* %960 = fused_linear(%955, %958, %939) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  lk_fused_linear_strided(B, 196, 1152, 192, arena + 72253440, 225792, arena + 57802752, NULL, NULL,
+      0, LK_ACT_NONE, arena + 93929472, 37632, arena + 455712960, 37824);
+
+  /* %961 = reshape(%959) {shape [1152, 192, 1, 1]} blocks.2.conv.conv.0 : f32[1152, 192, 1, 1], a view of %959: no code */
+
+  /* %962 = concat(%938, %960) {axis 0} blocks.2 : f32[B, 197, 192], a view of %568: no code */
+
+  /* %963 = mul(%962, %111) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 57802752);
+
+  /* %964 = transpose(%108) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[50], arena + 59013120);
+
+  /* %965 = fused_linear(%963, %964) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 57802752, arena + 59013120, NULL, LK_ACT_NONE, NULL,
+      arena + 61433856);
+
+  /* %966 = linear_grad_weight(%963, %107) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 57802752, arena + 410929152, arena + 67989504);
+
+  /* %967 = reduce_sum(%963) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
+      arena + 68029248);
+
+  /* %968 = sdpa_grad(%104, %105, %106, %965) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 361304064, 576, arena + 361304256, 576,
+      arena + 361304448, 576, arena + 61433856, 192, arena + 57802752, 576, arena + 57802752 + 192,
+      576, arena + 57802752 + 384, 576, 0.14433756f);
+
+  /* %969 = transpose(%101) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[48], arena + 62644224);
+
+  /* %970 = fused_linear(%968, %969) blocks.2.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 57802752, arena + 62644224, NULL, LK_ACT_NONE, NULL,
+      arena + 61433856);
+
+  /* %971 = linear_grad_weight(%968, %100) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 57802752, arena + 409718784, arena + 67878912);
+
+  /* %972 = reduce_sum(%968) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
+      arena + 68028672);
+
+  /* %973 = reduce_sum(%970) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
+      arena + 68029440);
+
+  /* %974 = mul(%970, %96) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1},
+      params[46], (const long[]){0, 0, 1}, arena + 57802752);
+
+  /* %975 = mul(%970, %98) blocks.2.norm1 : f32[B, 197, 192], written over %970 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1},
+      arena + 408508416, (const long[]){37824, 192, 1}, arena + 61433856);
+
+  /* %976 = reduce_sum(%975) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
+      arena + 68029632);
+
+  /* %977 = normalize_grad(%95, %974) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 407298048, arena + 57802752, 1e-06f, arena + 59013120);
+
+  /* %978 = add(%962, %977) blocks.1.conv : f32[B, 197, 192], written over %568 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      arena + 59013120, (const long[]){37824, 192, 1}, arena + 455712768);
+
+  /* %979 = slice(%978) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %568: no code */
+
+  /* %980 = slice(%978) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 65028096, 37632);
+
+  /* %981 = batch_norm_act_param_grad(%88, %980, %91, %89, %90) {eps 1e-05} blocks.1.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 460535808, arena + 65028096,
+      arena + 487581744, params[42], params[43], 1e-05f, LK_ACT_NONE, arena + 57802752,
+      arena + 57805248);
+
+  /* %982 = batch_norm_act_grad(%88, %980, %91, %89, %90, %981) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 460535808, arena + 65028096, arena + 487581744,
+      params[42], params[43], arena + 57805248, 1e-05f, LK_ACT_NONE, arena + 57802752,
+      arena + 66232320);
+
+  /* %983 = index(%981) {axis 0, at 0} blocks.1.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57805248, 384, arena + 68029824, 192);
+
+  /* %984 = index(%981) {axis 0, at 1} blocks.1.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 57805440, 384, arena + 68030016, 192);
+
+  /* %985 = transpose(%87) {perm [1, 0]} blocks.1.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[41], arena + 67657728);
+
+  /* %986 = fused_linear(%982, %985) blocks.1.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 66232320, arena + 67657728, NULL, LK_ACT_NONE, NULL,
+      arena + 57802752);
+
+  /* %987 = linear_grad_weight(%982, %85) blocks.1.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 66232320, arena + 50577408, arena + 67657728);
+
+  /* %988 = reshape(%987) {shape [192, 1152, 1, 1]} blocks.1.conv.conv.6 : f32[192, 1152, 1, 1], a view of %987: no code */
+
+  /* %989 = batch_norm_act_param_grad(%80, %986, %83, %81, %82) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752,
+      arena + 487452288, params[37], params[38], 1e-05f, LK_ACT_RELU6, arena + 50577408,
+      arena + 50592384);
+
+  /* %990 = batch_norm_act_grad(%80, %986, %83, %81, %82, %989) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152], written over %986 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752, arena + 487452288,
+      params[37], params[38], arena + 50592384, 1e-05f, LK_ACT_RELU6, arena + 50577408,
+      arena + 57802752);
+
+  /* %991 = index(%989) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 50592384, 2304, arena + 50587776, 1152);
+
+  /* %992 = index(%989) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 50593536, 2304, arena + 50588928, 1152);
+
+  /* %993 = token_dwconv_grad_input(%990, %79) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
+  lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 57802752, params[36],
+      arena + 43352064);
+
+  /* %994 = token_dwconv_grad_weight(%990, %78) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 57802752, arena + 36126720,
       arena + 50577408);
 
-  /* %1006 = batch_normalize_param_grad(%72, %1004) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752, 1e-05f,
-      arena + 65028096);
+  /* %995 = batch_norm_act_param_grad(%73, %993, %76, %74, %75) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 28901376, arena + 43352064,
+      arena + 487448832, params[32], params[33], 1e-05f, LK_ACT_RELU6, arena + 36126720,
+      arena + 36141696);
 
-  /* %1007 = index(%1006) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 65028096, 2304, arena + 58023936, 1152);
-
-  /* %1008 = index(%1006) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 65029248, 2304, arena + 58025088, 1152);
-
-  /* %1009 = transpose(%71) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 1152] */
-  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[31], arena + 43352064);
-
-  /* %1010 = linear_grad_weight(%1005, %69) blocks.1.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 50577408, arena + 632739840, arena + 57802752);
-
-  /* %1011 = fused_linear(%1005, %1009, %988) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
-  lk_fused_linear_strided(B, 196, 1152, 192, arena + 50577408, 225792, arena + 43352064, NULL, NULL,
-      0, LK_ACT_NONE, arena + 93929472, 37632, arena + 629121216, 37824);
-
-  /* %1012 = reshape(%1010) {shape [1152, 192, 1, 1]} blocks.1.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1010: no code */
-
-  /* %1013 = concat(%987, %1011) {axis 0} blocks.1 : f32[B, 197, 192], a view of %556: no code */
-
-  /* %1014 = mul(%1013, %65) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 43352064);
-
-  /* %1015 = transpose(%62) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[29], arena + 44562432);
-
-  /* %1016 = fused_linear(%1014, %1015) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 43352064, arena + 44562432, NULL, LK_ACT_NONE, NULL,
-      arena + 46983168);
-
-  /* %1017 = linear_grad_weight(%1014, %61) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 43352064, arena + 579495936, arena + 53317632);
-
-  /* %1018 = reduce_sum(%1014) {axes [0], batch} blocks.1.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 43352064,
-      arena + 53355072);
-
-  /* %1019 = sdpa_grad(%58, %59, %60, %1016) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 531081216, 576, arena + 531081408, 576,
-      arena + 531081600, 576, arena + 46983168, 192, arena + 43352064, 576, arena + 43352064 + 192,
-      576, arena + 43352064 + 384, 576, 0.14433756f);
-
-  /* %1020 = transpose(%55) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[27], arena + 48193536);
-
-  /* %1021 = fused_linear(%1019, %1020) blocks.1.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 43352064, arena + 48193536, NULL, LK_ACT_NONE, NULL,
-      arena + 46983168);
-
-  /* %1022 = linear_grad_weight(%1019, %54) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 43352064, arena + 578285568, arena + 53207040);
-
-  /* %1023 = reduce_sum(%1019) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 43352064,
-      arena + 53354496);
-
-  /* %1024 = reduce_sum(%1021) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 46983168,
-      arena + 53355264);
-
-  /* %1025 = mul(%1021, %50) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 46983168, (const long[]){37824, 192, 1},
-      params[25], (const long[]){0, 0, 1}, arena + 43352064);
-
-  /* %1026 = mul(%1021, %52) blocks.1.norm1 : f32[B, 197, 192], written over %1021 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 46983168, (const long[]){37824, 192, 1},
-      arena + 577075200, (const long[]){37824, 192, 1}, arena + 46983168);
-
-  /* %1027 = reduce_sum(%1026) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 46983168,
-      arena + 53355456);
-
-  /* %1028 = normalize_grad(%49, %1025) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 575864832, arena + 43352064, 1e-06f, arena + 44562432);
-
-  /* %1029 = add(%1013, %1028) blocks.0.conv : f32[B, 197, 192], written over %556 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      arena + 44562432, (const long[]){37824, 192, 1}, arena + 629121024);
-
-  /* %1030 = slice(%1029) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %556: no code */
-
-  /* %1031 = slice(%1029) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 629121216, 37824, arena + 50577408, 37632);
-
-  /* %1032 = batch_normalize_grad(%43, %1031, %44) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 631535616, arena + 50577408, params[21], 1e-05f,
-      arena + 51781632);
-
-  /* %1033 = batch_normalize_param_grad(%43, %1031) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 631535616, arena + 50577408, 1e-05f,
+  /* %996 = batch_norm_act_grad(%73, %993, %76, %74, %75, %995) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152], written over %993 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 28901376, arena + 43352064, arena + 487448832,
+      params[32], params[33], arena + 36141696, 1e-05f, LK_ACT_RELU6, arena + 36126720,
       arena + 43352064);
 
-  /* %1034 = index(%1033) {axis 0, at 0} blocks.0.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 43352064, 384, arena + 53355648, 192);
+  /* %997 = index(%995) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 36141696, 2304, arena + 39124992, 1152);
 
-  /* %1035 = index(%1033) {axis 0, at 1} blocks.0.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 43352256, 384, arena + 53355840, 192);
+  /* %998 = index(%995) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 36142848, 2304, arena + 39126144, 1152);
 
-  /* %1036 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6 : f32[1152, 192] */
-  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[20], arena + 52985856);
+  /* %999 = transpose(%72) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 1152] */
+  lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[31], arena + 28901376);
 
-  /* %1037 = fused_linear(%1032, %1036) blocks.0.conv.conv.6 : f32[B, 196, 1152] */
-  lk_fused_linear(B * 196, 192, 1152, arena + 51781632, arena + 52985856, NULL, LK_ACT_NONE, NULL,
-      arena + 43352064);
+  /* %1000 = linear_grad_weight(%996, %70) blocks.1.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 43352064, arena + 459331584, arena + 38535168);
 
-  /* %1038 = linear_grad_weight(%1032, %40) blocks.0.conv.conv.6 : f32[192, 1152] */
-  lk_linear_grad_weight(B * 196, 1152, 192, arena + 51781632, arena + 36126720, arena + 52985856);
+  /* %1001 = fused_linear(%996, %999, %980) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  lk_fused_linear_strided(B, 196, 1152, 192, arena + 43352064, 225792, arena + 28901376, NULL, NULL,
+      0, LK_ACT_NONE, arena + 65028096, 37632, arena + 455712960, 37824);
 
-  /* %1039 = reshape(%1038) {shape [192, 1152, 1, 1]} blocks.0.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1038: no code */
+  /* %1002 = reshape(%1000) {shape [1152, 192, 1, 1]} blocks.1.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1000: no code */
 
-  /* %1040 = relu6_grad(%38, %1037) blocks.0.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 28901376, arena + 43352064, arena + 36126720);
+  /* %1003 = concat(%979, %1001) {axis 0} blocks.1 : f32[B, 197, 192], a view of %568: no code */
 
-  /* %1041 = batch_normalize_grad(%35, %1040, %36) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena + 21676032, arena + 36126720, params[16], 1e-05f,
+  /* %1004 = mul(%1003, %66) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 28901376);
+
+  /* %1005 = transpose(%63) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[29], arena + 30111744);
+
+  /* %1006 = fused_linear(%1004, %1005) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 28901376, arena + 30111744, NULL, LK_ACT_NONE, NULL,
+      arena + 32532480);
+
+  /* %1007 = linear_grad_weight(%1004, %62) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 28901376, arena + 406087680, arena + 39088128);
+
+  /* %1008 = reduce_sum(%1004) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 28901376,
+      arena + 39127872);
+
+  /* %1009 = sdpa_grad(%59, %60, %61, %1006) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 357672960, 576, arena + 357673152, 576,
+      arena + 357673344, 576, arena + 32532480, 192, arena + 28901376, 576, arena + 28901376 + 192,
+      576, arena + 28901376 + 384, 576, 0.14433756f);
+
+  /* %1010 = transpose(%56) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[27], arena + 33742848);
+
+  /* %1011 = fused_linear(%1009, %1010) blocks.1.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 28901376, arena + 33742848, NULL, LK_ACT_NONE, NULL,
+      arena + 32532480);
+
+  /* %1012 = linear_grad_weight(%1009, %55) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 28901376, arena + 404877312, arena + 38977536);
+
+  /* %1013 = reduce_sum(%1009) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 28901376,
+      arena + 39127296);
+
+  /* %1014 = reduce_sum(%1011) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32532480,
+      arena + 39128064);
+
+  /* %1015 = mul(%1011, %51) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 32532480, (const long[]){37824, 192, 1},
+      params[25], (const long[]){0, 0, 1}, arena + 28901376);
+
+  /* %1016 = mul(%1011, %53) blocks.1.norm1 : f32[B, 197, 192], written over %1011 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 32532480, (const long[]){37824, 192, 1},
+      arena + 403666944, (const long[]){37824, 192, 1}, arena + 32532480);
+
+  /* %1017 = reduce_sum(%1016) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32532480,
+      arena + 39128256);
+
+  /* %1018 = normalize_grad(%50, %1015) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 402456576, arena + 28901376, 1e-06f, arena + 30111744);
+
+  /* %1019 = add(%1003, %1018) blocks.0.conv : f32[B, 197, 192], written over %568 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      arena + 30111744, (const long[]){37824, 192, 1}, arena + 455712768);
+
+  /* %1020 = slice(%1019) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %568: no code */
+
+  /* %1021 = slice(%1019) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 36126720, 37632);
+
+  /* %1022 = batch_norm_act_param_grad(%43, %1021, %46, %44, %45) {eps 1e-05} blocks.0.conv.conv.7 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 458127360, arena + 36126720,
+      arena + 487581168, params[21], params[22], 1e-05f, LK_ACT_NONE, arena + 28901376,
+      arena + 28903872);
+
+  /* %1023 = batch_norm_act_grad(%43, %1021, %46, %44, %45, %1022) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 458127360, arena + 36126720, arena + 487581168,
+      params[21], params[22], arena + 28903872, 1e-05f, LK_ACT_NONE, arena + 28901376,
+      arena + 37330944);
+
+  /* %1024 = index(%1022) {axis 0, at 0} blocks.0.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 28903872, 384, arena + 39128448, 192);
+
+  /* %1025 = index(%1022) {axis 0, at 1} blocks.0.conv.conv.7 : f32[192] */
+  lk_copy_rows(1, 192, arena + 28904064, 384, arena + 39128640, 192);
+
+  /* %1026 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6 : f32[1152, 192] */
+  lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[20], arena + 38756352);
+
+  /* %1027 = fused_linear(%1023, %1026) blocks.0.conv.conv.6 : f32[B, 196, 1152] */
+  lk_fused_linear(B * 196, 192, 1152, arena + 37330944, arena + 38756352, NULL, LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %1042 = batch_normalize_param_grad(%35, %1040) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 21676032, arena + 36126720, 1e-05f,
-      arena + 43352064);
+  /* %1028 = linear_grad_weight(%1023, %40) blocks.0.conv.conv.6 : f32[192, 1152] */
+  lk_linear_grad_weight(B * 196, 1152, 192, arena + 37330944, arena + 21676032, arena + 38756352);
 
-  /* %1043 = index(%1042) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 43352064, 2304, arena + 36137088, 1152);
+  /* %1029 = reshape(%1028) {shape [192, 1152, 1, 1]} blocks.0.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1028: no code */
 
-  /* %1044 = index(%1042) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 43353216, 2304, arena + 36138240, 1152);
+  /* %1030 = batch_norm_act_param_grad(%35, %1027, %38, %36, %37) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 14450688, arena + 28901376,
+      arena + 487445376, params[16], params[17], 1e-05f, LK_ACT_RELU6, arena + 21676032,
+      arena + 21691008);
 
-  /* %1045 = token_dwconv_grad_input(%1041, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
+  /* %1031 = batch_norm_act_grad(%35, %1027, %38, %36, %37, %1030) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152], written over %1027 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 14450688, arena + 28901376, arena + 487445376,
+      params[16], params[17], arena + 21691008, 1e-05f, LK_ACT_RELU6, arena + 21676032,
+      arena + 28901376);
+
+  /* %1032 = index(%1030) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 21691008, 2304, arena + 21686400, 1152);
+
+  /* %1033 = index(%1030) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 21692160, 2304, arena + 21687552, 1152);
+
+  /* %1034 = token_dwconv_grad_input(%1031, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, params[15],
+      arena + 14450688);
+
+  /* %1035 = token_dwconv_grad_weight(%1031, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, arena + 7225344,
       arena + 21676032);
 
-  /* %1046 = token_dwconv_grad_weight(%1041, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, arena + 14450688,
-      arena + 36126720);
+  /* %1036 = batch_norm_act_param_grad(%28, %1034, %31, %29, %30) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[2, 1152] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 487441920,
+      params[11], params[12], 1e-05f, LK_ACT_RELU6, arena + 7225344, arena + 7240320);
 
-  /* %1047 = relu6_grad(%31, %1045) blocks.0.conv : f32[B, 196, 1152] */
-  lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 7225344, arena + 21676032, arena + 14450688);
+  /* %1037 = batch_norm_act_grad(%28, %1034, %31, %29, %30, %1036) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152], written over %1034 */
+  lk_batch_norm_act_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 487441920, params[11],
+      params[12], arena + 7240320, 1e-05f, LK_ACT_RELU6, arena + 7225344, arena + 14450688);
 
-  /* %1048 = batch_normalize_grad(%28, %1047, %29) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
-  lk_batch_normalize_grad_cl(B * 196, 1152, arena, arena + 14450688, params[11], 1e-05f,
-      arena + 7225344);
+  /* %1038 = index(%1036) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 7240320, 2304, arena + 5210112, 1152);
 
-  /* %1049 = batch_normalize_param_grad(%28, %1047) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 1152] */
-  lk_batch_normalize_param_grad_cl(B * 196, 1152, arena, arena + 14450688, 1e-05f,
-      arena + 21676032);
+  /* %1039 = index(%1036) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1152] */
+  lk_copy_rows(1, 1152, arena + 7241472, 2304, arena + 5211264, 1152);
 
-  /* %1050 = index(%1049) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 21676032, 2304, arena + 5210112, 1152);
-
-  /* %1051 = index(%1049) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 21677184, 2304, arena + 5211264, 1152);
-
-  /* %1052 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 1152] */
+  /* %1040 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1053 = linear_grad_weight(%1048, %25) blocks.0.conv.conv.0 : f32[1152, 192] */
-  lk_linear_grad_weight(B * 196, 192, 1152, arena + 7225344, arena + 630331392, arena + 4841472);
+  /* %1041 = linear_grad_weight(%1037, %25) blocks.0.conv.conv.0 : f32[1152, 192] */
+  lk_linear_grad_weight(B * 196, 192, 1152, arena + 14450688, arena + 456923136, arena + 4841472);
 
-  /* %1054 = fused_linear(%1048, %1052, %1031) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %556 from row 1 */
-  lk_fused_linear_strided(B, 196, 1152, 192, arena + 7225344, 225792, arena, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 50577408, 37632, arena + 629121216, 37824);
+  /* %1042 = fused_linear(%1037, %1040, %1021) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  lk_fused_linear_strided(B, 196, 1152, 192, arena + 14450688, 225792, arena, NULL, NULL, 0,
+      LK_ACT_NONE, arena + 36126720, 37632, arena + 455712960, 37824);
 
-  /* %1055 = reshape(%1053) {shape [1152, 192, 1, 1]} blocks.0.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1053: no code */
+  /* %1043 = reshape(%1041) {shape [1152, 192, 1, 1]} blocks.0.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1041: no code */
 
-  /* %1056 = concat(%1030, %1054) {axis 0} blocks.0 : f32[B, 197, 192], a view of %556: no code */
+  /* %1044 = concat(%1020, %1042) {axis 0} blocks.0 : f32[B, 197, 192], a view of %568: no code */
 
-  /* %1057 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %1045 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1058 = fused_linear(%1056, %1057) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 629121024, arena, NULL, LK_ACT_NONE, NULL,
+  /* %1046 = fused_linear(%1044, %1045) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 455712768, arena, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1059 = linear_grad_weight(%1056, %20) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 629121024, arena + 574654464, arena + 5173248);
+  /* %1047 = linear_grad_weight(%1044, %20) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 455712768, arena + 401246208, arena + 5173248);
 
-  /* %1060 = reduce_sum(%1056) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 629121024,
+  /* %1048 = reduce_sum(%1044) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 455712768,
       arena + 5212992);
 
-  /* %1061 = sdpa_grad(%17, %18, %19, %1058) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 527450112, 576, arena + 527450304, 576,
-      arena + 527450496, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
+  /* %1049 = sdpa_grad(%17, %18, %19, %1046) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 354041856, 576, arena + 354042048, 576,
+      arena + 354042240, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
       0.14433756f);
 
-  /* %1062 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1050 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 5062656);
 
-  /* %1063 = fused_linear(%1061, %1062) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1051 = fused_linear(%1049, %1050) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena, arena + 5062656, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1064 = linear_grad_weight(%1061, %13) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 573444096, arena + 5062656);
+  /* %1052 = linear_grad_weight(%1049, %13) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 400035840, arena + 5062656);
 
-  /* %1065 = reduce_sum(%1061) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1053 = reduce_sum(%1049) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 5212416);
 
-  /* %1066 = reduce_sum(%1063) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1054 = reduce_sum(%1051) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420736);
 
-  /* %1067 = mul(%1063, %9) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1055 = mul(%1051, %9) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1068 = mul(%1063, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1063 */
+  /* %1056 = mul(%1051, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1051 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1},
-      arena + 572233728, (const long[]){37824, 192, 1}, arena + 3631104);
+      arena + 398825472, (const long[]){37824, 192, 1}, arena + 3631104);
 
-  /* %1069 = reduce_sum(%1068) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1057 = reduce_sum(%1056) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420928);
 
-  /* %1070 = normalize_grad(%8, %1067) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 571023360, arena, 1e-06f, arena + 1210368);
+  /* %1058 = normalize_grad(%8, %1055) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 397615104, arena, 1e-06f, arena + 1210368);
 
-  /* %1071 = add(%1056, %1070) : f32[B, 197, 192], written over %556 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 629121024, (const long[]){37824, 192, 1},
-      arena + 1210368, (const long[]){37824, 192, 1}, arena + 629121024);
+  /* %1059 = add(%1044, %1058) : f32[B, 197, 192], written over %568 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
+      arena + 1210368, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %1072 = reduce_sum(%1071) {axes [], batch} : f32[197, 192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 629121024,
+  /* %1060 = reduce_sum(%1059) {axes [], batch} : f32[197, 192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 455712768,
       arena + 1351680);
 
-  /* %1073 = reshape(%1072) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1072: no code */
+  /* %1061 = reshape(%1060) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1060: no code */
 
-  /* %1074 = slice(%1071) {axis 0, start 0, length 1} : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 629121024, 37824, arena, 192);
+  /* %1062 = slice(%1059) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 455712768, 37824, arena, 192);
 
-  /* %1075 = reduce_sum(%1074) {axes [], batch} : f32[1, 192] */
+  /* %1063 = reduce_sum(%1062) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 1389504);
 
-  /* %1076 = reshape(%1075) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1075: no code */
+  /* %1064 = reshape(%1063) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1063: no code */
 
-  /* %1077 = slice(%1071) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %556: no code */
+  /* %1065 = slice(%1059) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %568: no code */
 
-  /* %1078 = seq2img(%1077) {height 14} patch_embed : f32[B, 192, 14, 14] */
+  /* %1066 = seq2img(%1065) {height 14} patch_embed : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 192, arena + 629121216 + (long)b * 37824, arena + (long)b * 37632);
+    lk_seq2img(1, 196, 192, arena + 455712960 + (long)b * 37824, arena + (long)b * 37632);
   } // for b
 
-  /* %1079 = conv2d_grad_weight(%1078, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
+  /* %1067 = conv2d_grad_weight(%1066, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 1204224);
 
-  /* %1080 = reduce_sum(%1078) {axes [1, 2], batch} patch_embed.proj : f32[192] */
+  /* %1068 = reduce_sum(%1066) {axes [1, 2], batch} patch_embed.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 1389696);
 
-  /* output 0 "loss" = %544 : f32[1] */
-  memcpy(outputs[0], arena + 660911856, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1079 : f32[192, 3, 16, 16] */
+  /* output 0 "loss" = %556 : f32[1] */
+  memcpy(outputs[0], arena + 487592880, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %1067 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %1080 : f32[192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1068 : f32[192] */
   memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %1076 : f32[1, 1, 192] */
+  /* output 3 "grad:cls_token" = %1064 : f32[1, 1, 192] */
   memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %1073 : f32[1, 197, 192] */
+  /* output 4 "grad:pos_embed" = %1061 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1069 : f32[192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1057 : f32[192] */
   memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1066 : f32[192] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1054 : f32[192] */
   memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1064 : f32[576, 192] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1052 : f32[576, 192] */
   memcpy(outputs[7], arena + 5062656, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1065 : f32[576] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1053 : f32[576] */
   memcpy(outputs[8], arena + 5212416, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1059 : f32[192, 192] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1047 : f32[192, 192] */
   memcpy(outputs[9], arena + 5173248, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1060 : f32[192] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1048 : f32[192] */
   memcpy(outputs[10], arena + 5212992, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1055 : f32[1152, 192, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1043 : f32[1152, 192, 1, 1] */
   memcpy(outputs[11], arena + 4841472, sizeof(float) * 221184);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1050 : f32[1152] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1038 : f32[1152] */
   memcpy(outputs[12], arena + 5210112, sizeof(float) * 1152);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1051 : f32[1152] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1039 : f32[1152] */
   memcpy(outputs[13], arena + 5211264, sizeof(float) * 1152);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1046 : f32[1152, 1, 3, 3] */
-  memcpy(outputs[14], arena + 36126720, sizeof(float) * 10368);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1043 : f32[1152] */
-  memcpy(outputs[15], arena + 36137088, sizeof(float) * 1152);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1044 : f32[1152] */
-  memcpy(outputs[16], arena + 36138240, sizeof(float) * 1152);
-  /* output 17 "grad:blocks.0.conv.conv.6.weight" = %1039 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[17], arena + 52985856, sizeof(float) * 221184);
-  /* output 18 "grad:blocks.0.conv.conv.7.weight" = %1034 : f32[192] */
-  memcpy(outputs[18], arena + 53355648, sizeof(float) * 192);
-  /* output 19 "grad:blocks.0.conv.conv.7.bias" = %1035 : f32[192] */
-  memcpy(outputs[19], arena + 53355840, sizeof(float) * 192);
-  /* output 20 "grad:blocks.1.norm1.weight" = %1027 : f32[192] */
-  memcpy(outputs[20], arena + 53355456, sizeof(float) * 192);
-  /* output 21 "grad:blocks.1.norm1.bias" = %1024 : f32[192] */
-  memcpy(outputs[21], arena + 53355264, sizeof(float) * 192);
-  /* output 22 "grad:blocks.1.attn.qkv.weight" = %1022 : f32[576, 192] */
-  memcpy(outputs[22], arena + 53207040, sizeof(float) * 110592);
-  /* output 23 "grad:blocks.1.attn.qkv.bias" = %1023 : f32[576] */
-  memcpy(outputs[23], arena + 53354496, sizeof(float) * 576);
-  /* output 24 "grad:blocks.1.attn.proj.weight" = %1017 : f32[192, 192] */
-  memcpy(outputs[24], arena + 53317632, sizeof(float) * 36864);
-  /* output 25 "grad:blocks.1.attn.proj.bias" = %1018 : f32[192] */
-  memcpy(outputs[25], arena + 53355072, sizeof(float) * 192);
-  /* output 26 "grad:blocks.1.conv.conv.0.weight" = %1012 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[26], arena + 57802752, sizeof(float) * 221184);
-  /* output 27 "grad:blocks.1.conv.conv.1.weight" = %1007 : f32[1152] */
-  memcpy(outputs[27], arena + 58023936, sizeof(float) * 1152);
-  /* output 28 "grad:blocks.1.conv.conv.1.bias" = %1008 : f32[1152] */
-  memcpy(outputs[28], arena + 58025088, sizeof(float) * 1152);
-  /* output 29 "grad:blocks.1.conv.conv.3.weight" = %1003 : f32[1152, 1, 3, 3] */
-  memcpy(outputs[29], arena + 79478784, sizeof(float) * 10368);
-  /* output 30 "grad:blocks.1.conv.conv.4.weight" = %1000 : f32[1152] */
-  memcpy(outputs[30], arena + 79489152, sizeof(float) * 1152);
-  /* output 31 "grad:blocks.1.conv.conv.4.bias" = %1001 : f32[1152] */
-  memcpy(outputs[31], arena + 79490304, sizeof(float) * 1152);
-  /* output 32 "grad:blocks.1.conv.conv.6.weight" = %996 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[32], arena + 96337920, sizeof(float) * 221184);
-  /* output 33 "grad:blocks.1.conv.conv.7.weight" = %991 : f32[192] */
-  memcpy(outputs[33], arena + 96707712, sizeof(float) * 192);
-  /* output 34 "grad:blocks.1.conv.conv.7.bias" = %992 : f32[192] */
-  memcpy(outputs[34], arena + 96707904, sizeof(float) * 192);
-  /* output 35 "grad:blocks.2.norm1.weight" = %984 : f32[192] */
-  memcpy(outputs[35], arena + 96707520, sizeof(float) * 192);
-  /* output 36 "grad:blocks.2.norm1.bias" = %981 : f32[192] */
-  memcpy(outputs[36], arena + 96707328, sizeof(float) * 192);
-  /* output 37 "grad:blocks.2.attn.qkv.weight" = %979 : f32[576, 192] */
-  memcpy(outputs[37], arena + 96559104, sizeof(float) * 110592);
-  /* output 38 "grad:blocks.2.attn.qkv.bias" = %980 : f32[576] */
-  memcpy(outputs[38], arena + 96706560, sizeof(float) * 576);
-  /* output 39 "grad:blocks.2.attn.proj.weight" = %974 : f32[192, 192] */
-  memcpy(outputs[39], arena + 96669696, sizeof(float) * 36864);
-  /* output 40 "grad:blocks.2.attn.proj.bias" = %975 : f32[192] */
-  memcpy(outputs[40], arena + 96707136, sizeof(float) * 192);
-  /* output 41 "grad:blocks.2.conv.conv.0.weight" = %969 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[41], arena + 101154816, sizeof(float) * 221184);
-  /* output 42 "grad:blocks.2.conv.conv.1.weight" = %964 : f32[1152] */
-  memcpy(outputs[42], arena + 101376000, sizeof(float) * 1152);
-  /* output 43 "grad:blocks.2.conv.conv.1.bias" = %965 : f32[1152] */
-  memcpy(outputs[43], arena + 101377152, sizeof(float) * 1152);
-  /* output 44 "grad:blocks.2.conv.conv.3.weight" = %960 : f32[1152, 1, 3, 3] */
-  memcpy(outputs[44], arena + 122830848, sizeof(float) * 10368);
-  /* output 45 "grad:blocks.2.conv.conv.4.weight" = %957 : f32[1152] */
-  memcpy(outputs[45], arena + 122841216, sizeof(float) * 1152);
-  /* output 46 "grad:blocks.2.conv.conv.4.bias" = %958 : f32[1152] */
-  memcpy(outputs[46], arena + 122842368, sizeof(float) * 1152);
-  /* output 47 "grad:blocks.2.conv.conv.6.weight" = %953 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[47], arena + 139689984, sizeof(float) * 221184);
-  /* output 48 "grad:blocks.2.conv.conv.7.weight" = %948 : f32[192] */
-  memcpy(outputs[48], arena + 140059776, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.conv.conv.7.bias" = %949 : f32[192] */
-  memcpy(outputs[49], arena + 140059968, sizeof(float) * 192);
-  /* output 50 "grad:blocks.3.norm1.weight" = %941 : f32[192] */
-  memcpy(outputs[50], arena + 140059584, sizeof(float) * 192);
-  /* output 51 "grad:blocks.3.norm1.bias" = %938 : f32[192] */
-  memcpy(outputs[51], arena + 140059392, sizeof(float) * 192);
-  /* output 52 "grad:blocks.3.attn.qkv.weight" = %936 : f32[576, 192] */
-  memcpy(outputs[52], arena + 139911168, sizeof(float) * 110592);
-  /* output 53 "grad:blocks.3.attn.qkv.bias" = %937 : f32[576] */
-  memcpy(outputs[53], arena + 140058624, sizeof(float) * 576);
-  /* output 54 "grad:blocks.3.attn.proj.weight" = %931 : f32[192, 192] */
-  memcpy(outputs[54], arena + 140021760, sizeof(float) * 36864);
-  /* output 55 "grad:blocks.3.attn.proj.bias" = %932 : f32[192] */
-  memcpy(outputs[55], arena + 140059200, sizeof(float) * 192);
-  /* output 56 "grad:blocks.3.conv.conv.0.weight" = %926 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[56], arena + 144506880, sizeof(float) * 221184);
-  /* output 57 "grad:blocks.3.conv.conv.1.weight" = %921 : f32[1152] */
-  memcpy(outputs[57], arena + 144728064, sizeof(float) * 1152);
-  /* output 58 "grad:blocks.3.conv.conv.1.bias" = %922 : f32[1152] */
-  memcpy(outputs[58], arena + 144729216, sizeof(float) * 1152);
-  /* output 59 "grad:blocks.3.conv.conv.3.weight" = %917 : f32[1152, 1, 3, 3] */
-  memcpy(outputs[59], arena + 166182912, sizeof(float) * 10368);
-  /* output 60 "grad:blocks.3.conv.conv.4.weight" = %914 : f32[1152] */
-  memcpy(outputs[60], arena + 166193280, sizeof(float) * 1152);
-  /* output 61 "grad:blocks.3.conv.conv.4.bias" = %915 : f32[1152] */
-  memcpy(outputs[61], arena + 166194432, sizeof(float) * 1152);
-  /* output 62 "grad:blocks.3.conv.conv.6.weight" = %910 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[62], arena + 183042048, sizeof(float) * 221184);
-  /* output 63 "grad:blocks.3.conv.conv.7.weight" = %905 : f32[192] */
-  memcpy(outputs[63], arena + 183411840, sizeof(float) * 192);
-  /* output 64 "grad:blocks.3.conv.conv.7.bias" = %906 : f32[192] */
-  memcpy(outputs[64], arena + 183412032, sizeof(float) * 192);
-  /* output 65 "grad:blocks.4.norm1.weight" = %898 : f32[192] */
-  memcpy(outputs[65], arena + 183411648, sizeof(float) * 192);
-  /* output 66 "grad:blocks.4.norm1.bias" = %895 : f32[192] */
-  memcpy(outputs[66], arena + 183411456, sizeof(float) * 192);
-  /* output 67 "grad:blocks.4.attn.qkv.weight" = %893 : f32[576, 192] */
-  memcpy(outputs[67], arena + 183263232, sizeof(float) * 110592);
-  /* output 68 "grad:blocks.4.attn.qkv.bias" = %894 : f32[576] */
-  memcpy(outputs[68], arena + 183410688, sizeof(float) * 576);
-  /* output 69 "grad:blocks.4.attn.proj.weight" = %888 : f32[192, 192] */
-  memcpy(outputs[69], arena + 183373824, sizeof(float) * 36864);
-  /* output 70 "grad:blocks.4.attn.proj.bias" = %889 : f32[192] */
-  memcpy(outputs[70], arena + 183411264, sizeof(float) * 192);
-  /* output 71 "grad:blocks.4.conv.conv.0.weight" = %883 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[71], arena + 187858944, sizeof(float) * 221184);
-  /* output 72 "grad:blocks.4.conv.conv.1.weight" = %878 : f32[1152] */
-  memcpy(outputs[72], arena + 188080128, sizeof(float) * 1152);
-  /* output 73 "grad:blocks.4.conv.conv.1.bias" = %879 : f32[1152] */
-  memcpy(outputs[73], arena + 188081280, sizeof(float) * 1152);
-  /* output 74 "grad:blocks.4.conv.conv.3.weight" = %874 : f32[1152, 1, 3, 3] */
-  memcpy(outputs[74], arena + 209534976, sizeof(float) * 10368);
-  /* output 75 "grad:blocks.4.conv.conv.4.weight" = %871 : f32[1152] */
-  memcpy(outputs[75], arena + 209545344, sizeof(float) * 1152);
-  /* output 76 "grad:blocks.4.conv.conv.4.bias" = %872 : f32[1152] */
-  memcpy(outputs[76], arena + 209546496, sizeof(float) * 1152);
-  /* output 77 "grad:blocks.4.conv.conv.6.weight" = %867 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[77], arena + 226394112, sizeof(float) * 221184);
-  /* output 78 "grad:blocks.4.conv.conv.7.weight" = %862 : f32[192] */
-  memcpy(outputs[78], arena + 226763904, sizeof(float) * 192);
-  /* output 79 "grad:blocks.4.conv.conv.7.bias" = %863 : f32[192] */
-  memcpy(outputs[79], arena + 226764096, sizeof(float) * 192);
-  /* output 80 "grad:blocks.5.norm1.weight" = %855 : f32[192] */
-  memcpy(outputs[80], arena + 226763712, sizeof(float) * 192);
-  /* output 81 "grad:blocks.5.norm1.bias" = %852 : f32[192] */
-  memcpy(outputs[81], arena + 226763520, sizeof(float) * 192);
-  /* output 82 "grad:blocks.5.attn.qkv.weight" = %850 : f32[576, 192] */
-  memcpy(outputs[82], arena + 226615296, sizeof(float) * 110592);
-  /* output 83 "grad:blocks.5.attn.qkv.bias" = %851 : f32[576] */
-  memcpy(outputs[83], arena + 226762752, sizeof(float) * 576);
-  /* output 84 "grad:blocks.5.attn.proj.weight" = %845 : f32[192, 192] */
-  memcpy(outputs[84], arena + 226725888, sizeof(float) * 36864);
-  /* output 85 "grad:blocks.5.attn.proj.bias" = %846 : f32[192] */
-  memcpy(outputs[85], arena + 226763328, sizeof(float) * 192);
-  /* output 86 "grad:blocks.5.conv.conv.0.weight" = %840 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[86], arena + 231211008, sizeof(float) * 221184);
-  /* output 87 "grad:blocks.5.conv.conv.1.weight" = %835 : f32[1152] */
-  memcpy(outputs[87], arena + 231432192, sizeof(float) * 1152);
-  /* output 88 "grad:blocks.5.conv.conv.1.bias" = %836 : f32[1152] */
-  memcpy(outputs[88], arena + 231433344, sizeof(float) * 1152);
-  /* output 89 "grad:blocks.5.conv.conv.3.weight" = %831 : f32[1152, 1, 3, 3] */
-  memcpy(outputs[89], arena + 252887040, sizeof(float) * 10368);
-  /* output 90 "grad:blocks.5.conv.conv.4.weight" = %828 : f32[1152] */
-  memcpy(outputs[90], arena + 252897408, sizeof(float) * 1152);
-  /* output 91 "grad:blocks.5.conv.conv.4.bias" = %829 : f32[1152] */
-  memcpy(outputs[91], arena + 252898560, sizeof(float) * 1152);
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1035 : f32[1152, 1, 3, 3] */
+  memcpy(outputs[14], arena + 21676032, sizeof(float) * 10368);
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1032 : f32[1152] */
+  memcpy(outputs[15], arena + 21686400, sizeof(float) * 1152);
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1033 : f32[1152] */
+  memcpy(outputs[16], arena + 21687552, sizeof(float) * 1152);
+  /* output 17 "grad:blocks.0.conv.conv.6.weight" = %1029 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[17], arena + 38756352, sizeof(float) * 221184);
+  /* output 18 "grad:blocks.0.conv.conv.7.weight" = %1024 : f32[192] */
+  memcpy(outputs[18], arena + 39128448, sizeof(float) * 192);
+  /* output 19 "grad:blocks.0.conv.conv.7.bias" = %1025 : f32[192] */
+  memcpy(outputs[19], arena + 39128640, sizeof(float) * 192);
+  /* output 20 "grad:blocks.1.norm1.weight" = %1017 : f32[192] */
+  memcpy(outputs[20], arena + 39128256, sizeof(float) * 192);
+  /* output 21 "grad:blocks.1.norm1.bias" = %1014 : f32[192] */
+  memcpy(outputs[21], arena + 39128064, sizeof(float) * 192);
+  /* output 22 "grad:blocks.1.attn.qkv.weight" = %1012 : f32[576, 192] */
+  memcpy(outputs[22], arena + 38977536, sizeof(float) * 110592);
+  /* output 23 "grad:blocks.1.attn.qkv.bias" = %1013 : f32[576] */
+  memcpy(outputs[23], arena + 39127296, sizeof(float) * 576);
+  /* output 24 "grad:blocks.1.attn.proj.weight" = %1007 : f32[192, 192] */
+  memcpy(outputs[24], arena + 39088128, sizeof(float) * 36864);
+  /* output 25 "grad:blocks.1.attn.proj.bias" = %1008 : f32[192] */
+  memcpy(outputs[25], arena + 39127872, sizeof(float) * 192);
+  /* output 26 "grad:blocks.1.conv.conv.0.weight" = %1002 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[26], arena + 38535168, sizeof(float) * 221184);
+  /* output 27 "grad:blocks.1.conv.conv.1.weight" = %997 : f32[1152] */
+  memcpy(outputs[27], arena + 39124992, sizeof(float) * 1152);
+  /* output 28 "grad:blocks.1.conv.conv.1.bias" = %998 : f32[1152] */
+  memcpy(outputs[28], arena + 39126144, sizeof(float) * 1152);
+  /* output 29 "grad:blocks.1.conv.conv.3.weight" = %994 : f32[1152, 1, 3, 3] */
+  memcpy(outputs[29], arena + 50577408, sizeof(float) * 10368);
+  /* output 30 "grad:blocks.1.conv.conv.4.weight" = %991 : f32[1152] */
+  memcpy(outputs[30], arena + 50587776, sizeof(float) * 1152);
+  /* output 31 "grad:blocks.1.conv.conv.4.bias" = %992 : f32[1152] */
+  memcpy(outputs[31], arena + 50588928, sizeof(float) * 1152);
+  /* output 32 "grad:blocks.1.conv.conv.6.weight" = %988 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[32], arena + 67657728, sizeof(float) * 221184);
+  /* output 33 "grad:blocks.1.conv.conv.7.weight" = %983 : f32[192] */
+  memcpy(outputs[33], arena + 68029824, sizeof(float) * 192);
+  /* output 34 "grad:blocks.1.conv.conv.7.bias" = %984 : f32[192] */
+  memcpy(outputs[34], arena + 68030016, sizeof(float) * 192);
+  /* output 35 "grad:blocks.2.norm1.weight" = %976 : f32[192] */
+  memcpy(outputs[35], arena + 68029632, sizeof(float) * 192);
+  /* output 36 "grad:blocks.2.norm1.bias" = %973 : f32[192] */
+  memcpy(outputs[36], arena + 68029440, sizeof(float) * 192);
+  /* output 37 "grad:blocks.2.attn.qkv.weight" = %971 : f32[576, 192] */
+  memcpy(outputs[37], arena + 67878912, sizeof(float) * 110592);
+  /* output 38 "grad:blocks.2.attn.qkv.bias" = %972 : f32[576] */
+  memcpy(outputs[38], arena + 68028672, sizeof(float) * 576);
+  /* output 39 "grad:blocks.2.attn.proj.weight" = %966 : f32[192, 192] */
+  memcpy(outputs[39], arena + 67989504, sizeof(float) * 36864);
+  /* output 40 "grad:blocks.2.attn.proj.bias" = %967 : f32[192] */
+  memcpy(outputs[40], arena + 68029248, sizeof(float) * 192);
+  /* output 41 "grad:blocks.2.conv.conv.0.weight" = %961 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[41], arena + 67436544, sizeof(float) * 221184);
+  /* output 42 "grad:blocks.2.conv.conv.1.weight" = %956 : f32[1152] */
+  memcpy(outputs[42], arena + 68026368, sizeof(float) * 1152);
+  /* output 43 "grad:blocks.2.conv.conv.1.bias" = %957 : f32[1152] */
+  memcpy(outputs[43], arena + 68027520, sizeof(float) * 1152);
+  /* output 44 "grad:blocks.2.conv.conv.3.weight" = %953 : f32[1152, 1, 3, 3] */
+  memcpy(outputs[44], arena + 79478784, sizeof(float) * 10368);
+  /* output 45 "grad:blocks.2.conv.conv.4.weight" = %950 : f32[1152] */
+  memcpy(outputs[45], arena + 79489152, sizeof(float) * 1152);
+  /* output 46 "grad:blocks.2.conv.conv.4.bias" = %951 : f32[1152] */
+  memcpy(outputs[46], arena + 79490304, sizeof(float) * 1152);
+  /* output 47 "grad:blocks.2.conv.conv.6.weight" = %947 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[47], arena + 96559104, sizeof(float) * 221184);
+  /* output 48 "grad:blocks.2.conv.conv.7.weight" = %942 : f32[192] */
+  memcpy(outputs[48], arena + 96931200, sizeof(float) * 192);
+  /* output 49 "grad:blocks.2.conv.conv.7.bias" = %943 : f32[192] */
+  memcpy(outputs[49], arena + 96931392, sizeof(float) * 192);
+  /* output 50 "grad:blocks.3.norm1.weight" = %935 : f32[192] */
+  memcpy(outputs[50], arena + 96931008, sizeof(float) * 192);
+  /* output 51 "grad:blocks.3.norm1.bias" = %932 : f32[192] */
+  memcpy(outputs[51], arena + 96930816, sizeof(float) * 192);
+  /* output 52 "grad:blocks.3.attn.qkv.weight" = %930 : f32[576, 192] */
+  memcpy(outputs[52], arena + 96780288, sizeof(float) * 110592);
+  /* output 53 "grad:blocks.3.attn.qkv.bias" = %931 : f32[576] */
+  memcpy(outputs[53], arena + 96930048, sizeof(float) * 576);
+  /* output 54 "grad:blocks.3.attn.proj.weight" = %925 : f32[192, 192] */
+  memcpy(outputs[54], arena + 96890880, sizeof(float) * 36864);
+  /* output 55 "grad:blocks.3.attn.proj.bias" = %926 : f32[192] */
+  memcpy(outputs[55], arena + 96930624, sizeof(float) * 192);
+  /* output 56 "grad:blocks.3.conv.conv.0.weight" = %920 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[56], arena + 96337920, sizeof(float) * 221184);
+  /* output 57 "grad:blocks.3.conv.conv.1.weight" = %915 : f32[1152] */
+  memcpy(outputs[57], arena + 96927744, sizeof(float) * 1152);
+  /* output 58 "grad:blocks.3.conv.conv.1.bias" = %916 : f32[1152] */
+  memcpy(outputs[58], arena + 96928896, sizeof(float) * 1152);
+  /* output 59 "grad:blocks.3.conv.conv.3.weight" = %912 : f32[1152, 1, 3, 3] */
+  memcpy(outputs[59], arena + 108380160, sizeof(float) * 10368);
+  /* output 60 "grad:blocks.3.conv.conv.4.weight" = %909 : f32[1152] */
+  memcpy(outputs[60], arena + 108390528, sizeof(float) * 1152);
+  /* output 61 "grad:blocks.3.conv.conv.4.bias" = %910 : f32[1152] */
+  memcpy(outputs[61], arena + 108391680, sizeof(float) * 1152);
+  /* output 62 "grad:blocks.3.conv.conv.6.weight" = %906 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[62], arena + 125460480, sizeof(float) * 221184);
+  /* output 63 "grad:blocks.3.conv.conv.7.weight" = %901 : f32[192] */
+  memcpy(outputs[63], arena + 125832576, sizeof(float) * 192);
+  /* output 64 "grad:blocks.3.conv.conv.7.bias" = %902 : f32[192] */
+  memcpy(outputs[64], arena + 125832768, sizeof(float) * 192);
+  /* output 65 "grad:blocks.4.norm1.weight" = %894 : f32[192] */
+  memcpy(outputs[65], arena + 125832384, sizeof(float) * 192);
+  /* output 66 "grad:blocks.4.norm1.bias" = %891 : f32[192] */
+  memcpy(outputs[66], arena + 125832192, sizeof(float) * 192);
+  /* output 67 "grad:blocks.4.attn.qkv.weight" = %889 : f32[576, 192] */
+  memcpy(outputs[67], arena + 125681664, sizeof(float) * 110592);
+  /* output 68 "grad:blocks.4.attn.qkv.bias" = %890 : f32[576] */
+  memcpy(outputs[68], arena + 125831424, sizeof(float) * 576);
+  /* output 69 "grad:blocks.4.attn.proj.weight" = %884 : f32[192, 192] */
+  memcpy(outputs[69], arena + 125792256, sizeof(float) * 36864);
+  /* output 70 "grad:blocks.4.attn.proj.bias" = %885 : f32[192] */
+  memcpy(outputs[70], arena + 125832000, sizeof(float) * 192);
+  /* output 71 "grad:blocks.4.conv.conv.0.weight" = %879 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[71], arena + 125239296, sizeof(float) * 221184);
+  /* output 72 "grad:blocks.4.conv.conv.1.weight" = %874 : f32[1152] */
+  memcpy(outputs[72], arena + 125829120, sizeof(float) * 1152);
+  /* output 73 "grad:blocks.4.conv.conv.1.bias" = %875 : f32[1152] */
+  memcpy(outputs[73], arena + 125830272, sizeof(float) * 1152);
+  /* output 74 "grad:blocks.4.conv.conv.3.weight" = %871 : f32[1152, 1, 3, 3] */
+  memcpy(outputs[74], arena + 137281536, sizeof(float) * 10368);
+  /* output 75 "grad:blocks.4.conv.conv.4.weight" = %868 : f32[1152] */
+  memcpy(outputs[75], arena + 137291904, sizeof(float) * 1152);
+  /* output 76 "grad:blocks.4.conv.conv.4.bias" = %869 : f32[1152] */
+  memcpy(outputs[76], arena + 137293056, sizeof(float) * 1152);
+  /* output 77 "grad:blocks.4.conv.conv.6.weight" = %865 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[77], arena + 154361856, sizeof(float) * 221184);
+  /* output 78 "grad:blocks.4.conv.conv.7.weight" = %860 : f32[192] */
+  memcpy(outputs[78], arena + 154733952, sizeof(float) * 192);
+  /* output 79 "grad:blocks.4.conv.conv.7.bias" = %861 : f32[192] */
+  memcpy(outputs[79], arena + 154734144, sizeof(float) * 192);
+  /* output 80 "grad:blocks.5.norm1.weight" = %853 : f32[192] */
+  memcpy(outputs[80], arena + 154733760, sizeof(float) * 192);
+  /* output 81 "grad:blocks.5.norm1.bias" = %850 : f32[192] */
+  memcpy(outputs[81], arena + 154733568, sizeof(float) * 192);
+  /* output 82 "grad:blocks.5.attn.qkv.weight" = %848 : f32[576, 192] */
+  memcpy(outputs[82], arena + 154583040, sizeof(float) * 110592);
+  /* output 83 "grad:blocks.5.attn.qkv.bias" = %849 : f32[576] */
+  memcpy(outputs[83], arena + 154732800, sizeof(float) * 576);
+  /* output 84 "grad:blocks.5.attn.proj.weight" = %843 : f32[192, 192] */
+  memcpy(outputs[84], arena + 154693632, sizeof(float) * 36864);
+  /* output 85 "grad:blocks.5.attn.proj.bias" = %844 : f32[192] */
+  memcpy(outputs[85], arena + 154733376, sizeof(float) * 192);
+  /* output 86 "grad:blocks.5.conv.conv.0.weight" = %838 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[86], arena + 154140672, sizeof(float) * 221184);
+  /* output 87 "grad:blocks.5.conv.conv.1.weight" = %833 : f32[1152] */
+  memcpy(outputs[87], arena + 154730496, sizeof(float) * 1152);
+  /* output 88 "grad:blocks.5.conv.conv.1.bias" = %834 : f32[1152] */
+  memcpy(outputs[88], arena + 154731648, sizeof(float) * 1152);
+  /* output 89 "grad:blocks.5.conv.conv.3.weight" = %830 : f32[1152, 1, 3, 3] */
+  memcpy(outputs[89], arena + 166182912, sizeof(float) * 10368);
+  /* output 90 "grad:blocks.5.conv.conv.4.weight" = %827 : f32[1152] */
+  memcpy(outputs[90], arena + 166193280, sizeof(float) * 1152);
+  /* output 91 "grad:blocks.5.conv.conv.4.bias" = %828 : f32[1152] */
+  memcpy(outputs[91], arena + 166194432, sizeof(float) * 1152);
   /* output 92 "grad:blocks.5.conv.conv.6.weight" = %824 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[92], arena + 269746176, sizeof(float) * 221184);
+  memcpy(outputs[92], arena + 183263232, sizeof(float) * 221184);
   /* output 93 "grad:blocks.5.conv.conv.7.weight" = %819 : f32[192] */
-  memcpy(outputs[93], arena + 270115968, sizeof(float) * 192);
+  memcpy(outputs[93], arena + 183635328, sizeof(float) * 192);
   /* output 94 "grad:blocks.5.conv.conv.7.bias" = %820 : f32[192] */
-  memcpy(outputs[94], arena + 270116160, sizeof(float) * 192);
+  memcpy(outputs[94], arena + 183635520, sizeof(float) * 192);
   /* output 95 "grad:blocks.6.norm1.weight" = %812 : f32[192] */
-  memcpy(outputs[95], arena + 270115776, sizeof(float) * 192);
+  memcpy(outputs[95], arena + 183635136, sizeof(float) * 192);
   /* output 96 "grad:blocks.6.norm1.bias" = %809 : f32[192] */
-  memcpy(outputs[96], arena + 270115584, sizeof(float) * 192);
+  memcpy(outputs[96], arena + 183634944, sizeof(float) * 192);
   /* output 97 "grad:blocks.6.attn.qkv.weight" = %807 : f32[576, 192] */
-  memcpy(outputs[97], arena + 269967360, sizeof(float) * 110592);
+  memcpy(outputs[97], arena + 183484416, sizeof(float) * 110592);
   /* output 98 "grad:blocks.6.attn.qkv.bias" = %808 : f32[576] */
-  memcpy(outputs[98], arena + 270114816, sizeof(float) * 576);
+  memcpy(outputs[98], arena + 183634176, sizeof(float) * 576);
   /* output 99 "grad:blocks.6.attn.proj.weight" = %802 : f32[192, 192] */
-  memcpy(outputs[99], arena + 270077952, sizeof(float) * 36864);
+  memcpy(outputs[99], arena + 183595008, sizeof(float) * 36864);
   /* output 100 "grad:blocks.6.attn.proj.bias" = %803 : f32[192] */
-  memcpy(outputs[100], arena + 270115392, sizeof(float) * 192);
+  memcpy(outputs[100], arena + 183634752, sizeof(float) * 192);
   /* output 101 "grad:blocks.6.conv.conv.0.weight" = %797 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[101], arena + 274563072, sizeof(float) * 221184);
+  memcpy(outputs[101], arena + 183042048, sizeof(float) * 221184);
   /* output 102 "grad:blocks.6.conv.conv.1.weight" = %792 : f32[1152] */
-  memcpy(outputs[102], arena + 274784256, sizeof(float) * 1152);
+  memcpy(outputs[102], arena + 183631872, sizeof(float) * 1152);
   /* output 103 "grad:blocks.6.conv.conv.1.bias" = %793 : f32[1152] */
-  memcpy(outputs[103], arena + 274785408, sizeof(float) * 1152);
-  /* output 104 "grad:blocks.6.conv.conv.3.weight" = %788 : f32[1152, 1, 3, 3] */
-  memcpy(outputs[104], arena + 296239104, sizeof(float) * 10368);
-  /* output 105 "grad:blocks.6.conv.conv.4.weight" = %785 : f32[1152] */
-  memcpy(outputs[105], arena + 296249472, sizeof(float) * 1152);
-  /* output 106 "grad:blocks.6.conv.conv.4.bias" = %786 : f32[1152] */
-  memcpy(outputs[106], arena + 296250624, sizeof(float) * 1152);
-  /* output 107 "grad:blocks.6.conv.conv.6.weight" = %781 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[107], arena + 313098240, sizeof(float) * 221184);
-  /* output 108 "grad:blocks.6.conv.conv.7.weight" = %776 : f32[192] */
-  memcpy(outputs[108], arena + 313468032, sizeof(float) * 192);
-  /* output 109 "grad:blocks.6.conv.conv.7.bias" = %777 : f32[192] */
-  memcpy(outputs[109], arena + 313468224, sizeof(float) * 192);
-  /* output 110 "grad:blocks.7.norm1.weight" = %769 : f32[192] */
-  memcpy(outputs[110], arena + 313467840, sizeof(float) * 192);
-  /* output 111 "grad:blocks.7.norm1.bias" = %766 : f32[192] */
-  memcpy(outputs[111], arena + 313467648, sizeof(float) * 192);
-  /* output 112 "grad:blocks.7.attn.qkv.weight" = %764 : f32[576, 192] */
-  memcpy(outputs[112], arena + 313319424, sizeof(float) * 110592);
-  /* output 113 "grad:blocks.7.attn.qkv.bias" = %765 : f32[576] */
-  memcpy(outputs[113], arena + 313466880, sizeof(float) * 576);
-  /* output 114 "grad:blocks.7.attn.proj.weight" = %759 : f32[192, 192] */
-  memcpy(outputs[114], arena + 313430016, sizeof(float) * 36864);
-  /* output 115 "grad:blocks.7.attn.proj.bias" = %760 : f32[192] */
-  memcpy(outputs[115], arena + 313467456, sizeof(float) * 192);
-  /* output 116 "grad:blocks.7.conv.conv.0.weight" = %754 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[116], arena + 317915136, sizeof(float) * 221184);
-  /* output 117 "grad:blocks.7.conv.conv.1.weight" = %749 : f32[1152] */
-  memcpy(outputs[117], arena + 318136320, sizeof(float) * 1152);
-  /* output 118 "grad:blocks.7.conv.conv.1.bias" = %750 : f32[1152] */
-  memcpy(outputs[118], arena + 318137472, sizeof(float) * 1152);
-  /* output 119 "grad:blocks.7.conv.conv.3.weight" = %745 : f32[1152, 1, 3, 3] */
-  memcpy(outputs[119], arena + 339591168, sizeof(float) * 10368);
-  /* output 120 "grad:blocks.7.conv.conv.4.weight" = %742 : f32[1152] */
-  memcpy(outputs[120], arena + 339601536, sizeof(float) * 1152);
-  /* output 121 "grad:blocks.7.conv.conv.4.bias" = %743 : f32[1152] */
-  memcpy(outputs[121], arena + 339602688, sizeof(float) * 1152);
-  /* output 122 "grad:blocks.7.conv.conv.6.weight" = %738 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[122], arena + 356450304, sizeof(float) * 221184);
-  /* output 123 "grad:blocks.7.conv.conv.7.weight" = %733 : f32[192] */
-  memcpy(outputs[123], arena + 356820096, sizeof(float) * 192);
-  /* output 124 "grad:blocks.7.conv.conv.7.bias" = %734 : f32[192] */
-  memcpy(outputs[124], arena + 356820288, sizeof(float) * 192);
-  /* output 125 "grad:blocks.8.norm1.weight" = %726 : f32[192] */
-  memcpy(outputs[125], arena + 356819904, sizeof(float) * 192);
-  /* output 126 "grad:blocks.8.norm1.bias" = %723 : f32[192] */
-  memcpy(outputs[126], arena + 356819712, sizeof(float) * 192);
-  /* output 127 "grad:blocks.8.attn.qkv.weight" = %721 : f32[576, 192] */
-  memcpy(outputs[127], arena + 356671488, sizeof(float) * 110592);
-  /* output 128 "grad:blocks.8.attn.qkv.bias" = %722 : f32[576] */
-  memcpy(outputs[128], arena + 356818944, sizeof(float) * 576);
-  /* output 129 "grad:blocks.8.attn.proj.weight" = %716 : f32[192, 192] */
-  memcpy(outputs[129], arena + 356782080, sizeof(float) * 36864);
-  /* output 130 "grad:blocks.8.attn.proj.bias" = %717 : f32[192] */
-  memcpy(outputs[130], arena + 356819520, sizeof(float) * 192);
-  /* output 131 "grad:blocks.8.conv.conv.0.weight" = %711 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[131], arena + 361267200, sizeof(float) * 221184);
-  /* output 132 "grad:blocks.8.conv.conv.1.weight" = %706 : f32[1152] */
-  memcpy(outputs[132], arena + 361488384, sizeof(float) * 1152);
-  /* output 133 "grad:blocks.8.conv.conv.1.bias" = %707 : f32[1152] */
-  memcpy(outputs[133], arena + 361489536, sizeof(float) * 1152);
-  /* output 134 "grad:blocks.8.conv.conv.3.weight" = %702 : f32[1152, 1, 3, 3] */
-  memcpy(outputs[134], arena + 382943232, sizeof(float) * 10368);
-  /* output 135 "grad:blocks.8.conv.conv.4.weight" = %699 : f32[1152] */
-  memcpy(outputs[135], arena + 382953600, sizeof(float) * 1152);
-  /* output 136 "grad:blocks.8.conv.conv.4.bias" = %700 : f32[1152] */
-  memcpy(outputs[136], arena + 382954752, sizeof(float) * 1152);
-  /* output 137 "grad:blocks.8.conv.conv.6.weight" = %695 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[137], arena + 399802368, sizeof(float) * 221184);
-  /* output 138 "grad:blocks.8.conv.conv.7.weight" = %690 : f32[192] */
-  memcpy(outputs[138], arena + 400172160, sizeof(float) * 192);
-  /* output 139 "grad:blocks.8.conv.conv.7.bias" = %691 : f32[192] */
-  memcpy(outputs[139], arena + 400172352, sizeof(float) * 192);
-  /* output 140 "grad:blocks.9.norm1.weight" = %683 : f32[192] */
-  memcpy(outputs[140], arena + 400171968, sizeof(float) * 192);
-  /* output 141 "grad:blocks.9.norm1.bias" = %680 : f32[192] */
-  memcpy(outputs[141], arena + 400171776, sizeof(float) * 192);
-  /* output 142 "grad:blocks.9.attn.qkv.weight" = %678 : f32[576, 192] */
-  memcpy(outputs[142], arena + 400023552, sizeof(float) * 110592);
-  /* output 143 "grad:blocks.9.attn.qkv.bias" = %679 : f32[576] */
-  memcpy(outputs[143], arena + 400171008, sizeof(float) * 576);
-  /* output 144 "grad:blocks.9.attn.proj.weight" = %673 : f32[192, 192] */
-  memcpy(outputs[144], arena + 400134144, sizeof(float) * 36864);
-  /* output 145 "grad:blocks.9.attn.proj.bias" = %674 : f32[192] */
-  memcpy(outputs[145], arena + 400171584, sizeof(float) * 192);
-  /* output 146 "grad:blocks.9.conv.conv.0.weight" = %668 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[146], arena + 404619264, sizeof(float) * 221184);
-  /* output 147 "grad:blocks.9.conv.conv.1.weight" = %663 : f32[1152] */
-  memcpy(outputs[147], arena + 404840448, sizeof(float) * 1152);
-  /* output 148 "grad:blocks.9.conv.conv.1.bias" = %664 : f32[1152] */
-  memcpy(outputs[148], arena + 404841600, sizeof(float) * 1152);
-  /* output 149 "grad:blocks.9.conv.conv.3.weight" = %659 : f32[1152, 1, 3, 3] */
-  memcpy(outputs[149], arena + 426295296, sizeof(float) * 10368);
-  /* output 150 "grad:blocks.9.conv.conv.4.weight" = %656 : f32[1152] */
-  memcpy(outputs[150], arena + 426305664, sizeof(float) * 1152);
-  /* output 151 "grad:blocks.9.conv.conv.4.bias" = %657 : f32[1152] */
-  memcpy(outputs[151], arena + 426306816, sizeof(float) * 1152);
-  /* output 152 "grad:blocks.9.conv.conv.6.weight" = %652 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[152], arena + 443154432, sizeof(float) * 221184);
-  /* output 153 "grad:blocks.9.conv.conv.7.weight" = %647 : f32[192] */
-  memcpy(outputs[153], arena + 443524224, sizeof(float) * 192);
-  /* output 154 "grad:blocks.9.conv.conv.7.bias" = %648 : f32[192] */
-  memcpy(outputs[154], arena + 443524416, sizeof(float) * 192);
-  /* output 155 "grad:blocks.10.norm1.weight" = %640 : f32[192] */
-  memcpy(outputs[155], arena + 443524032, sizeof(float) * 192);
-  /* output 156 "grad:blocks.10.norm1.bias" = %637 : f32[192] */
-  memcpy(outputs[156], arena + 443523840, sizeof(float) * 192);
-  /* output 157 "grad:blocks.10.attn.qkv.weight" = %635 : f32[576, 192] */
-  memcpy(outputs[157], arena + 443375616, sizeof(float) * 110592);
-  /* output 158 "grad:blocks.10.attn.qkv.bias" = %636 : f32[576] */
-  memcpy(outputs[158], arena + 443523072, sizeof(float) * 576);
-  /* output 159 "grad:blocks.10.attn.proj.weight" = %630 : f32[192, 192] */
-  memcpy(outputs[159], arena + 443486208, sizeof(float) * 36864);
-  /* output 160 "grad:blocks.10.attn.proj.bias" = %631 : f32[192] */
-  memcpy(outputs[160], arena + 443523648, sizeof(float) * 192);
-  /* output 161 "grad:blocks.10.conv.conv.0.weight" = %625 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[161], arena + 447971328, sizeof(float) * 221184);
-  /* output 162 "grad:blocks.10.conv.conv.1.weight" = %620 : f32[1152] */
-  memcpy(outputs[162], arena + 448192512, sizeof(float) * 1152);
-  /* output 163 "grad:blocks.10.conv.conv.1.bias" = %621 : f32[1152] */
-  memcpy(outputs[163], arena + 448193664, sizeof(float) * 1152);
-  /* output 164 "grad:blocks.10.conv.conv.3.weight" = %616 : f32[1152, 1, 3, 3] */
-  memcpy(outputs[164], arena + 469647360, sizeof(float) * 10368);
-  /* output 165 "grad:blocks.10.conv.conv.4.weight" = %613 : f32[1152] */
-  memcpy(outputs[165], arena + 469657728, sizeof(float) * 1152);
-  /* output 166 "grad:blocks.10.conv.conv.4.bias" = %614 : f32[1152] */
-  memcpy(outputs[166], arena + 469658880, sizeof(float) * 1152);
-  /* output 167 "grad:blocks.10.conv.conv.6.weight" = %609 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[167], arena + 486506496, sizeof(float) * 221184);
-  /* output 168 "grad:blocks.10.conv.conv.7.weight" = %604 : f32[192] */
-  memcpy(outputs[168], arena + 486876288, sizeof(float) * 192);
-  /* output 169 "grad:blocks.10.conv.conv.7.bias" = %605 : f32[192] */
-  memcpy(outputs[169], arena + 486876480, sizeof(float) * 192);
-  /* output 170 "grad:blocks.11.norm1.weight" = %597 : f32[192] */
-  memcpy(outputs[170], arena + 486876096, sizeof(float) * 192);
-  /* output 171 "grad:blocks.11.norm1.bias" = %594 : f32[192] */
-  memcpy(outputs[171], arena + 486875904, sizeof(float) * 192);
-  /* output 172 "grad:blocks.11.attn.qkv.weight" = %592 : f32[576, 192] */
-  memcpy(outputs[172], arena + 486727680, sizeof(float) * 110592);
-  /* output 173 "grad:blocks.11.attn.qkv.bias" = %593 : f32[576] */
-  memcpy(outputs[173], arena + 486875136, sizeof(float) * 576);
-  /* output 174 "grad:blocks.11.attn.proj.weight" = %587 : f32[192, 192] */
-  memcpy(outputs[174], arena + 486838272, sizeof(float) * 36864);
-  /* output 175 "grad:blocks.11.attn.proj.bias" = %588 : f32[192] */
-  memcpy(outputs[175], arena + 486875712, sizeof(float) * 192);
-  /* output 176 "grad:blocks.11.conv.conv.0.weight" = %582 : f32[1152, 192, 1, 1] */
-  memcpy(outputs[176], arena + 491323392, sizeof(float) * 221184);
-  /* output 177 "grad:blocks.11.conv.conv.1.weight" = %577 : f32[1152] */
-  memcpy(outputs[177], arena + 491544576, sizeof(float) * 1152);
-  /* output 178 "grad:blocks.11.conv.conv.1.bias" = %578 : f32[1152] */
-  memcpy(outputs[178], arena + 491545728, sizeof(float) * 1152);
-  /* output 179 "grad:blocks.11.conv.conv.3.weight" = %573 : f32[1152, 1, 3, 3] */
-  memcpy(outputs[179], arena + 512999424, sizeof(float) * 10368);
-  /* output 180 "grad:blocks.11.conv.conv.4.weight" = %570 : f32[1152] */
-  memcpy(outputs[180], arena + 513009792, sizeof(float) * 1152);
-  /* output 181 "grad:blocks.11.conv.conv.4.bias" = %571 : f32[1152] */
-  memcpy(outputs[181], arena + 513010944, sizeof(float) * 1152);
-  /* output 182 "grad:blocks.11.conv.conv.6.weight" = %566 : f32[192, 1152, 1, 1] */
-  memcpy(outputs[182], arena + 660436992, sizeof(float) * 221184);
-  /* output 183 "grad:blocks.11.conv.conv.7.weight" = %561 : f32[192] */
-  memcpy(outputs[183], arena + 660911472, sizeof(float) * 192);
-  /* output 184 "grad:blocks.11.conv.conv.7.bias" = %562 : f32[192] */
-  memcpy(outputs[184], arena + 660911664, sizeof(float) * 192);
-  /* output 185 "grad:norm.weight" = %555 : f32[192] */
-  memcpy(outputs[185], arena + 660911280, sizeof(float) * 192);
-  /* output 186 "grad:norm.bias" = %552 : f32[192] */
-  memcpy(outputs[186], arena + 660911088, sizeof(float) * 192);
-  /* output 187 "grad:head.weight" = %548 : f32[1000, 192] */
-  memcpy(outputs[187], arena + 660658176, sizeof(float) * 192000);
-  /* output 188 "grad:head.bias" = %549 : f32[1000] */
-  memcpy(outputs[188], arena + 660905472, sizeof(float) * 1000);
+  memcpy(outputs[103], arena + 183633024, sizeof(float) * 1152);
+  /* output 104 "grad:blocks.6.conv.conv.3.weight" = %789 : f32[1152, 1, 3, 3] */
+  memcpy(outputs[104], arena + 195084288, sizeof(float) * 10368);
+  /* output 105 "grad:blocks.6.conv.conv.4.weight" = %786 : f32[1152] */
+  memcpy(outputs[105], arena + 195094656, sizeof(float) * 1152);
+  /* output 106 "grad:blocks.6.conv.conv.4.bias" = %787 : f32[1152] */
+  memcpy(outputs[106], arena + 195095808, sizeof(float) * 1152);
+  /* output 107 "grad:blocks.6.conv.conv.6.weight" = %783 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[107], arena + 212164608, sizeof(float) * 221184);
+  /* output 108 "grad:blocks.6.conv.conv.7.weight" = %778 : f32[192] */
+  memcpy(outputs[108], arena + 212536704, sizeof(float) * 192);
+  /* output 109 "grad:blocks.6.conv.conv.7.bias" = %779 : f32[192] */
+  memcpy(outputs[109], arena + 212536896, sizeof(float) * 192);
+  /* output 110 "grad:blocks.7.norm1.weight" = %771 : f32[192] */
+  memcpy(outputs[110], arena + 212536512, sizeof(float) * 192);
+  /* output 111 "grad:blocks.7.norm1.bias" = %768 : f32[192] */
+  memcpy(outputs[111], arena + 212536320, sizeof(float) * 192);
+  /* output 112 "grad:blocks.7.attn.qkv.weight" = %766 : f32[576, 192] */
+  memcpy(outputs[112], arena + 212385792, sizeof(float) * 110592);
+  /* output 113 "grad:blocks.7.attn.qkv.bias" = %767 : f32[576] */
+  memcpy(outputs[113], arena + 212535552, sizeof(float) * 576);
+  /* output 114 "grad:blocks.7.attn.proj.weight" = %761 : f32[192, 192] */
+  memcpy(outputs[114], arena + 212496384, sizeof(float) * 36864);
+  /* output 115 "grad:blocks.7.attn.proj.bias" = %762 : f32[192] */
+  memcpy(outputs[115], arena + 212536128, sizeof(float) * 192);
+  /* output 116 "grad:blocks.7.conv.conv.0.weight" = %756 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[116], arena + 211943424, sizeof(float) * 221184);
+  /* output 117 "grad:blocks.7.conv.conv.1.weight" = %751 : f32[1152] */
+  memcpy(outputs[117], arena + 212533248, sizeof(float) * 1152);
+  /* output 118 "grad:blocks.7.conv.conv.1.bias" = %752 : f32[1152] */
+  memcpy(outputs[118], arena + 212534400, sizeof(float) * 1152);
+  /* output 119 "grad:blocks.7.conv.conv.3.weight" = %748 : f32[1152, 1, 3, 3] */
+  memcpy(outputs[119], arena + 223985664, sizeof(float) * 10368);
+  /* output 120 "grad:blocks.7.conv.conv.4.weight" = %745 : f32[1152] */
+  memcpy(outputs[120], arena + 223996032, sizeof(float) * 1152);
+  /* output 121 "grad:blocks.7.conv.conv.4.bias" = %746 : f32[1152] */
+  memcpy(outputs[121], arena + 223997184, sizeof(float) * 1152);
+  /* output 122 "grad:blocks.7.conv.conv.6.weight" = %742 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[122], arena + 241065984, sizeof(float) * 221184);
+  /* output 123 "grad:blocks.7.conv.conv.7.weight" = %737 : f32[192] */
+  memcpy(outputs[123], arena + 241438080, sizeof(float) * 192);
+  /* output 124 "grad:blocks.7.conv.conv.7.bias" = %738 : f32[192] */
+  memcpy(outputs[124], arena + 241438272, sizeof(float) * 192);
+  /* output 125 "grad:blocks.8.norm1.weight" = %730 : f32[192] */
+  memcpy(outputs[125], arena + 241437888, sizeof(float) * 192);
+  /* output 126 "grad:blocks.8.norm1.bias" = %727 : f32[192] */
+  memcpy(outputs[126], arena + 241437696, sizeof(float) * 192);
+  /* output 127 "grad:blocks.8.attn.qkv.weight" = %725 : f32[576, 192] */
+  memcpy(outputs[127], arena + 241287168, sizeof(float) * 110592);
+  /* output 128 "grad:blocks.8.attn.qkv.bias" = %726 : f32[576] */
+  memcpy(outputs[128], arena + 241436928, sizeof(float) * 576);
+  /* output 129 "grad:blocks.8.attn.proj.weight" = %720 : f32[192, 192] */
+  memcpy(outputs[129], arena + 241397760, sizeof(float) * 36864);
+  /* output 130 "grad:blocks.8.attn.proj.bias" = %721 : f32[192] */
+  memcpy(outputs[130], arena + 241437504, sizeof(float) * 192);
+  /* output 131 "grad:blocks.8.conv.conv.0.weight" = %715 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[131], arena + 240844800, sizeof(float) * 221184);
+  /* output 132 "grad:blocks.8.conv.conv.1.weight" = %710 : f32[1152] */
+  memcpy(outputs[132], arena + 241434624, sizeof(float) * 1152);
+  /* output 133 "grad:blocks.8.conv.conv.1.bias" = %711 : f32[1152] */
+  memcpy(outputs[133], arena + 241435776, sizeof(float) * 1152);
+  /* output 134 "grad:blocks.8.conv.conv.3.weight" = %707 : f32[1152, 1, 3, 3] */
+  memcpy(outputs[134], arena + 252887040, sizeof(float) * 10368);
+  /* output 135 "grad:blocks.8.conv.conv.4.weight" = %704 : f32[1152] */
+  memcpy(outputs[135], arena + 252897408, sizeof(float) * 1152);
+  /* output 136 "grad:blocks.8.conv.conv.4.bias" = %705 : f32[1152] */
+  memcpy(outputs[136], arena + 252898560, sizeof(float) * 1152);
+  /* output 137 "grad:blocks.8.conv.conv.6.weight" = %701 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[137], arena + 269967360, sizeof(float) * 221184);
+  /* output 138 "grad:blocks.8.conv.conv.7.weight" = %696 : f32[192] */
+  memcpy(outputs[138], arena + 270339456, sizeof(float) * 192);
+  /* output 139 "grad:blocks.8.conv.conv.7.bias" = %697 : f32[192] */
+  memcpy(outputs[139], arena + 270339648, sizeof(float) * 192);
+  /* output 140 "grad:blocks.9.norm1.weight" = %689 : f32[192] */
+  memcpy(outputs[140], arena + 270339264, sizeof(float) * 192);
+  /* output 141 "grad:blocks.9.norm1.bias" = %686 : f32[192] */
+  memcpy(outputs[141], arena + 270339072, sizeof(float) * 192);
+  /* output 142 "grad:blocks.9.attn.qkv.weight" = %684 : f32[576, 192] */
+  memcpy(outputs[142], arena + 270188544, sizeof(float) * 110592);
+  /* output 143 "grad:blocks.9.attn.qkv.bias" = %685 : f32[576] */
+  memcpy(outputs[143], arena + 270338304, sizeof(float) * 576);
+  /* output 144 "grad:blocks.9.attn.proj.weight" = %679 : f32[192, 192] */
+  memcpy(outputs[144], arena + 270299136, sizeof(float) * 36864);
+  /* output 145 "grad:blocks.9.attn.proj.bias" = %680 : f32[192] */
+  memcpy(outputs[145], arena + 270338880, sizeof(float) * 192);
+  /* output 146 "grad:blocks.9.conv.conv.0.weight" = %674 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[146], arena + 269746176, sizeof(float) * 221184);
+  /* output 147 "grad:blocks.9.conv.conv.1.weight" = %669 : f32[1152] */
+  memcpy(outputs[147], arena + 270336000, sizeof(float) * 1152);
+  /* output 148 "grad:blocks.9.conv.conv.1.bias" = %670 : f32[1152] */
+  memcpy(outputs[148], arena + 270337152, sizeof(float) * 1152);
+  /* output 149 "grad:blocks.9.conv.conv.3.weight" = %666 : f32[1152, 1, 3, 3] */
+  memcpy(outputs[149], arena + 281788416, sizeof(float) * 10368);
+  /* output 150 "grad:blocks.9.conv.conv.4.weight" = %663 : f32[1152] */
+  memcpy(outputs[150], arena + 281798784, sizeof(float) * 1152);
+  /* output 151 "grad:blocks.9.conv.conv.4.bias" = %664 : f32[1152] */
+  memcpy(outputs[151], arena + 281799936, sizeof(float) * 1152);
+  /* output 152 "grad:blocks.9.conv.conv.6.weight" = %660 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[152], arena + 298868736, sizeof(float) * 221184);
+  /* output 153 "grad:blocks.9.conv.conv.7.weight" = %655 : f32[192] */
+  memcpy(outputs[153], arena + 299240832, sizeof(float) * 192);
+  /* output 154 "grad:blocks.9.conv.conv.7.bias" = %656 : f32[192] */
+  memcpy(outputs[154], arena + 299241024, sizeof(float) * 192);
+  /* output 155 "grad:blocks.10.norm1.weight" = %648 : f32[192] */
+  memcpy(outputs[155], arena + 299240640, sizeof(float) * 192);
+  /* output 156 "grad:blocks.10.norm1.bias" = %645 : f32[192] */
+  memcpy(outputs[156], arena + 299240448, sizeof(float) * 192);
+  /* output 157 "grad:blocks.10.attn.qkv.weight" = %643 : f32[576, 192] */
+  memcpy(outputs[157], arena + 299089920, sizeof(float) * 110592);
+  /* output 158 "grad:blocks.10.attn.qkv.bias" = %644 : f32[576] */
+  memcpy(outputs[158], arena + 299239680, sizeof(float) * 576);
+  /* output 159 "grad:blocks.10.attn.proj.weight" = %638 : f32[192, 192] */
+  memcpy(outputs[159], arena + 299200512, sizeof(float) * 36864);
+  /* output 160 "grad:blocks.10.attn.proj.bias" = %639 : f32[192] */
+  memcpy(outputs[160], arena + 299240256, sizeof(float) * 192);
+  /* output 161 "grad:blocks.10.conv.conv.0.weight" = %633 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[161], arena + 298647552, sizeof(float) * 221184);
+  /* output 162 "grad:blocks.10.conv.conv.1.weight" = %628 : f32[1152] */
+  memcpy(outputs[162], arena + 299237376, sizeof(float) * 1152);
+  /* output 163 "grad:blocks.10.conv.conv.1.bias" = %629 : f32[1152] */
+  memcpy(outputs[163], arena + 299238528, sizeof(float) * 1152);
+  /* output 164 "grad:blocks.10.conv.conv.3.weight" = %625 : f32[1152, 1, 3, 3] */
+  memcpy(outputs[164], arena + 310689792, sizeof(float) * 10368);
+  /* output 165 "grad:blocks.10.conv.conv.4.weight" = %622 : f32[1152] */
+  memcpy(outputs[165], arena + 310700160, sizeof(float) * 1152);
+  /* output 166 "grad:blocks.10.conv.conv.4.bias" = %623 : f32[1152] */
+  memcpy(outputs[166], arena + 310701312, sizeof(float) * 1152);
+  /* output 167 "grad:blocks.10.conv.conv.6.weight" = %619 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[167], arena + 327770112, sizeof(float) * 221184);
+  /* output 168 "grad:blocks.10.conv.conv.7.weight" = %614 : f32[192] */
+  memcpy(outputs[168], arena + 328142208, sizeof(float) * 192);
+  /* output 169 "grad:blocks.10.conv.conv.7.bias" = %615 : f32[192] */
+  memcpy(outputs[169], arena + 328142400, sizeof(float) * 192);
+  /* output 170 "grad:blocks.11.norm1.weight" = %607 : f32[192] */
+  memcpy(outputs[170], arena + 328142016, sizeof(float) * 192);
+  /* output 171 "grad:blocks.11.norm1.bias" = %604 : f32[192] */
+  memcpy(outputs[171], arena + 328141824, sizeof(float) * 192);
+  /* output 172 "grad:blocks.11.attn.qkv.weight" = %602 : f32[576, 192] */
+  memcpy(outputs[172], arena + 327991296, sizeof(float) * 110592);
+  /* output 173 "grad:blocks.11.attn.qkv.bias" = %603 : f32[576] */
+  memcpy(outputs[173], arena + 328141056, sizeof(float) * 576);
+  /* output 174 "grad:blocks.11.attn.proj.weight" = %597 : f32[192, 192] */
+  memcpy(outputs[174], arena + 328101888, sizeof(float) * 36864);
+  /* output 175 "grad:blocks.11.attn.proj.bias" = %598 : f32[192] */
+  memcpy(outputs[175], arena + 328141632, sizeof(float) * 192);
+  /* output 176 "grad:blocks.11.conv.conv.0.weight" = %592 : f32[1152, 192, 1, 1] */
+  memcpy(outputs[176], arena + 327548928, sizeof(float) * 221184);
+  /* output 177 "grad:blocks.11.conv.conv.1.weight" = %587 : f32[1152] */
+  memcpy(outputs[177], arena + 328138752, sizeof(float) * 1152);
+  /* output 178 "grad:blocks.11.conv.conv.1.bias" = %588 : f32[1152] */
+  memcpy(outputs[178], arena + 328139904, sizeof(float) * 1152);
+  /* output 179 "grad:blocks.11.conv.conv.3.weight" = %584 : f32[1152, 1, 3, 3] */
+  memcpy(outputs[179], arena + 339591168, sizeof(float) * 10368);
+  /* output 180 "grad:blocks.11.conv.conv.4.weight" = %581 : f32[1152] */
+  memcpy(outputs[180], arena + 339601536, sizeof(float) * 1152);
+  /* output 181 "grad:blocks.11.conv.conv.4.bias" = %582 : f32[1152] */
+  memcpy(outputs[181], arena + 339602688, sizeof(float) * 1152);
+  /* output 182 "grad:blocks.11.conv.conv.6.weight" = %578 : f32[192, 1152, 1, 1] */
+  memcpy(outputs[182], arena + 487028736, sizeof(float) * 221184);
+  /* output 183 "grad:blocks.11.conv.conv.7.weight" = %573 : f32[192] */
+  memcpy(outputs[183], arena + 487592496, sizeof(float) * 192);
+  /* output 184 "grad:blocks.11.conv.conv.7.bias" = %574 : f32[192] */
+  memcpy(outputs[184], arena + 487592688, sizeof(float) * 192);
+  /* output 185 "grad:norm.weight" = %567 : f32[192] */
+  memcpy(outputs[185], arena + 487592304, sizeof(float) * 192);
+  /* output 186 "grad:norm.bias" = %564 : f32[192] */
+  memcpy(outputs[186], arena + 487592112, sizeof(float) * 192);
+  /* output 187 "grad:head.weight" = %560 : f32[1000, 192] */
+  memcpy(outputs[187], arena + 487249920, sizeof(float) * 192000);
+  /* output 188 "grad:head.bias" = %561 : f32[1000] */
+  memcpy(outputs[188], arena + 487580160, sizeof(float) * 1000);
   /* output 189 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 1152] */
-  memcpy(outputs[189], arena + 660850176, sizeof(float) * 2304);
+  memcpy(outputs[189], arena + 487524864, sizeof(float) * 2304);
   /* output 190 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 1152] */
-  memcpy(outputs[190], arena + 660852480, sizeof(float) * 2304);
+  memcpy(outputs[190], arena + 487527168, sizeof(float) * 2304);
   /* output 191 "running_stats:blocks.0.conv.conv.7.running_mean" = %47 : f32[2, 192] */
-  memcpy(outputs[191], arena + 660906480, sizeof(float) * 384);
-  /* output 192 "running_stats:blocks.1.conv.conv.1.running_mean" = %76 : f32[2, 1152] */
-  memcpy(outputs[192], arena + 660854784, sizeof(float) * 2304);
-  /* output 193 "running_stats:blocks.1.conv.conv.4.running_mean" = %83 : f32[2, 1152] */
-  memcpy(outputs[193], arena + 660857088, sizeof(float) * 2304);
-  /* output 194 "running_stats:blocks.1.conv.conv.7.running_mean" = %91 : f32[2, 192] */
-  memcpy(outputs[194], arena + 660906864, sizeof(float) * 384);
-  /* output 195 "running_stats:blocks.2.conv.conv.1.running_mean" = %120 : f32[2, 1152] */
-  memcpy(outputs[195], arena + 660859392, sizeof(float) * 2304);
-  /* output 196 "running_stats:blocks.2.conv.conv.4.running_mean" = %127 : f32[2, 1152] */
-  memcpy(outputs[196], arena + 660861696, sizeof(float) * 2304);
-  /* output 197 "running_stats:blocks.2.conv.conv.7.running_mean" = %135 : f32[2, 192] */
-  memcpy(outputs[197], arena + 660907248, sizeof(float) * 384);
-  /* output 198 "running_stats:blocks.3.conv.conv.1.running_mean" = %164 : f32[2, 1152] */
-  memcpy(outputs[198], arena + 660864000, sizeof(float) * 2304);
-  /* output 199 "running_stats:blocks.3.conv.conv.4.running_mean" = %171 : f32[2, 1152] */
-  memcpy(outputs[199], arena + 660866304, sizeof(float) * 2304);
-  /* output 200 "running_stats:blocks.3.conv.conv.7.running_mean" = %179 : f32[2, 192] */
-  memcpy(outputs[200], arena + 660907632, sizeof(float) * 384);
-  /* output 201 "running_stats:blocks.4.conv.conv.1.running_mean" = %208 : f32[2, 1152] */
-  memcpy(outputs[201], arena + 660868608, sizeof(float) * 2304);
-  /* output 202 "running_stats:blocks.4.conv.conv.4.running_mean" = %215 : f32[2, 1152] */
-  memcpy(outputs[202], arena + 660870912, sizeof(float) * 2304);
-  /* output 203 "running_stats:blocks.4.conv.conv.7.running_mean" = %223 : f32[2, 192] */
-  memcpy(outputs[203], arena + 660908016, sizeof(float) * 384);
-  /* output 204 "running_stats:blocks.5.conv.conv.1.running_mean" = %252 : f32[2, 1152] */
-  memcpy(outputs[204], arena + 660873216, sizeof(float) * 2304);
-  /* output 205 "running_stats:blocks.5.conv.conv.4.running_mean" = %259 : f32[2, 1152] */
-  memcpy(outputs[205], arena + 660875520, sizeof(float) * 2304);
-  /* output 206 "running_stats:blocks.5.conv.conv.7.running_mean" = %267 : f32[2, 192] */
-  memcpy(outputs[206], arena + 660908400, sizeof(float) * 384);
-  /* output 207 "running_stats:blocks.6.conv.conv.1.running_mean" = %296 : f32[2, 1152] */
-  memcpy(outputs[207], arena + 660877824, sizeof(float) * 2304);
-  /* output 208 "running_stats:blocks.6.conv.conv.4.running_mean" = %303 : f32[2, 1152] */
-  memcpy(outputs[208], arena + 660880128, sizeof(float) * 2304);
-  /* output 209 "running_stats:blocks.6.conv.conv.7.running_mean" = %311 : f32[2, 192] */
-  memcpy(outputs[209], arena + 660908784, sizeof(float) * 384);
-  /* output 210 "running_stats:blocks.7.conv.conv.1.running_mean" = %340 : f32[2, 1152] */
-  memcpy(outputs[210], arena + 660882432, sizeof(float) * 2304);
-  /* output 211 "running_stats:blocks.7.conv.conv.4.running_mean" = %347 : f32[2, 1152] */
-  memcpy(outputs[211], arena + 660884736, sizeof(float) * 2304);
-  /* output 212 "running_stats:blocks.7.conv.conv.7.running_mean" = %355 : f32[2, 192] */
-  memcpy(outputs[212], arena + 660909168, sizeof(float) * 384);
-  /* output 213 "running_stats:blocks.8.conv.conv.1.running_mean" = %384 : f32[2, 1152] */
-  memcpy(outputs[213], arena + 660887040, sizeof(float) * 2304);
-  /* output 214 "running_stats:blocks.8.conv.conv.4.running_mean" = %391 : f32[2, 1152] */
-  memcpy(outputs[214], arena + 660889344, sizeof(float) * 2304);
-  /* output 215 "running_stats:blocks.8.conv.conv.7.running_mean" = %399 : f32[2, 192] */
-  memcpy(outputs[215], arena + 660909552, sizeof(float) * 384);
-  /* output 216 "running_stats:blocks.9.conv.conv.1.running_mean" = %428 : f32[2, 1152] */
-  memcpy(outputs[216], arena + 660891648, sizeof(float) * 2304);
-  /* output 217 "running_stats:blocks.9.conv.conv.4.running_mean" = %435 : f32[2, 1152] */
-  memcpy(outputs[217], arena + 660893952, sizeof(float) * 2304);
-  /* output 218 "running_stats:blocks.9.conv.conv.7.running_mean" = %443 : f32[2, 192] */
-  memcpy(outputs[218], arena + 660909936, sizeof(float) * 384);
-  /* output 219 "running_stats:blocks.10.conv.conv.1.running_mean" = %472 : f32[2, 1152] */
-  memcpy(outputs[219], arena + 660896256, sizeof(float) * 2304);
-  /* output 220 "running_stats:blocks.10.conv.conv.4.running_mean" = %479 : f32[2, 1152] */
-  memcpy(outputs[220], arena + 660898560, sizeof(float) * 2304);
-  /* output 221 "running_stats:blocks.10.conv.conv.7.running_mean" = %487 : f32[2, 192] */
-  memcpy(outputs[221], arena + 660910320, sizeof(float) * 384);
-  /* output 222 "running_stats:blocks.11.conv.conv.1.running_mean" = %516 : f32[2, 1152] */
-  memcpy(outputs[222], arena + 660900864, sizeof(float) * 2304);
-  /* output 223 "running_stats:blocks.11.conv.conv.4.running_mean" = %523 : f32[2, 1152] */
-  memcpy(outputs[223], arena + 660903168, sizeof(float) * 2304);
-  /* output 224 "running_stats:blocks.11.conv.conv.7.running_mean" = %531 : f32[2, 192] */
-  memcpy(outputs[224], arena + 660910704, sizeof(float) * 384);
+  memcpy(outputs[191], arena + 487587504, sizeof(float) * 384);
+  /* output 192 "running_stats:blocks.1.conv.conv.1.running_mean" = %77 : f32[2, 1152] */
+  memcpy(outputs[192], arena + 487529472, sizeof(float) * 2304);
+  /* output 193 "running_stats:blocks.1.conv.conv.4.running_mean" = %84 : f32[2, 1152] */
+  memcpy(outputs[193], arena + 487531776, sizeof(float) * 2304);
+  /* output 194 "running_stats:blocks.1.conv.conv.7.running_mean" = %92 : f32[2, 192] */
+  memcpy(outputs[194], arena + 487587888, sizeof(float) * 384);
+  /* output 195 "running_stats:blocks.2.conv.conv.1.running_mean" = %122 : f32[2, 1152] */
+  memcpy(outputs[195], arena + 487534080, sizeof(float) * 2304);
+  /* output 196 "running_stats:blocks.2.conv.conv.4.running_mean" = %129 : f32[2, 1152] */
+  memcpy(outputs[196], arena + 487536384, sizeof(float) * 2304);
+  /* output 197 "running_stats:blocks.2.conv.conv.7.running_mean" = %137 : f32[2, 192] */
+  memcpy(outputs[197], arena + 487588272, sizeof(float) * 384);
+  /* output 198 "running_stats:blocks.3.conv.conv.1.running_mean" = %167 : f32[2, 1152] */
+  memcpy(outputs[198], arena + 487538688, sizeof(float) * 2304);
+  /* output 199 "running_stats:blocks.3.conv.conv.4.running_mean" = %174 : f32[2, 1152] */
+  memcpy(outputs[199], arena + 487540992, sizeof(float) * 2304);
+  /* output 200 "running_stats:blocks.3.conv.conv.7.running_mean" = %182 : f32[2, 192] */
+  memcpy(outputs[200], arena + 487588656, sizeof(float) * 384);
+  /* output 201 "running_stats:blocks.4.conv.conv.1.running_mean" = %212 : f32[2, 1152] */
+  memcpy(outputs[201], arena + 487543296, sizeof(float) * 2304);
+  /* output 202 "running_stats:blocks.4.conv.conv.4.running_mean" = %219 : f32[2, 1152] */
+  memcpy(outputs[202], arena + 487545600, sizeof(float) * 2304);
+  /* output 203 "running_stats:blocks.4.conv.conv.7.running_mean" = %227 : f32[2, 192] */
+  memcpy(outputs[203], arena + 487589040, sizeof(float) * 384);
+  /* output 204 "running_stats:blocks.5.conv.conv.1.running_mean" = %257 : f32[2, 1152] */
+  memcpy(outputs[204], arena + 487547904, sizeof(float) * 2304);
+  /* output 205 "running_stats:blocks.5.conv.conv.4.running_mean" = %264 : f32[2, 1152] */
+  memcpy(outputs[205], arena + 487550208, sizeof(float) * 2304);
+  /* output 206 "running_stats:blocks.5.conv.conv.7.running_mean" = %272 : f32[2, 192] */
+  memcpy(outputs[206], arena + 487589424, sizeof(float) * 384);
+  /* output 207 "running_stats:blocks.6.conv.conv.1.running_mean" = %302 : f32[2, 1152] */
+  memcpy(outputs[207], arena + 487552512, sizeof(float) * 2304);
+  /* output 208 "running_stats:blocks.6.conv.conv.4.running_mean" = %309 : f32[2, 1152] */
+  memcpy(outputs[208], arena + 487554816, sizeof(float) * 2304);
+  /* output 209 "running_stats:blocks.6.conv.conv.7.running_mean" = %317 : f32[2, 192] */
+  memcpy(outputs[209], arena + 487589808, sizeof(float) * 384);
+  /* output 210 "running_stats:blocks.7.conv.conv.1.running_mean" = %347 : f32[2, 1152] */
+  memcpy(outputs[210], arena + 487557120, sizeof(float) * 2304);
+  /* output 211 "running_stats:blocks.7.conv.conv.4.running_mean" = %354 : f32[2, 1152] */
+  memcpy(outputs[211], arena + 487559424, sizeof(float) * 2304);
+  /* output 212 "running_stats:blocks.7.conv.conv.7.running_mean" = %362 : f32[2, 192] */
+  memcpy(outputs[212], arena + 487590192, sizeof(float) * 384);
+  /* output 213 "running_stats:blocks.8.conv.conv.1.running_mean" = %392 : f32[2, 1152] */
+  memcpy(outputs[213], arena + 487561728, sizeof(float) * 2304);
+  /* output 214 "running_stats:blocks.8.conv.conv.4.running_mean" = %399 : f32[2, 1152] */
+  memcpy(outputs[214], arena + 487564032, sizeof(float) * 2304);
+  /* output 215 "running_stats:blocks.8.conv.conv.7.running_mean" = %407 : f32[2, 192] */
+  memcpy(outputs[215], arena + 487590576, sizeof(float) * 384);
+  /* output 216 "running_stats:blocks.9.conv.conv.1.running_mean" = %437 : f32[2, 1152] */
+  memcpy(outputs[216], arena + 487566336, sizeof(float) * 2304);
+  /* output 217 "running_stats:blocks.9.conv.conv.4.running_mean" = %444 : f32[2, 1152] */
+  memcpy(outputs[217], arena + 487568640, sizeof(float) * 2304);
+  /* output 218 "running_stats:blocks.9.conv.conv.7.running_mean" = %452 : f32[2, 192] */
+  memcpy(outputs[218], arena + 487590960, sizeof(float) * 384);
+  /* output 219 "running_stats:blocks.10.conv.conv.1.running_mean" = %482 : f32[2, 1152] */
+  memcpy(outputs[219], arena + 487570944, sizeof(float) * 2304);
+  /* output 220 "running_stats:blocks.10.conv.conv.4.running_mean" = %489 : f32[2, 1152] */
+  memcpy(outputs[220], arena + 487573248, sizeof(float) * 2304);
+  /* output 221 "running_stats:blocks.10.conv.conv.7.running_mean" = %497 : f32[2, 192] */
+  memcpy(outputs[221], arena + 487591344, sizeof(float) * 384);
+  /* output 222 "running_stats:blocks.11.conv.conv.1.running_mean" = %527 : f32[2, 1152] */
+  memcpy(outputs[222], arena + 487575552, sizeof(float) * 2304);
+  /* output 223 "running_stats:blocks.11.conv.conv.4.running_mean" = %534 : f32[2, 1152] */
+  memcpy(outputs[223], arena + 487577856, sizeof(float) * 2304);
+  /* output 224 "running_stats:blocks.11.conv.conv.7.running_mean" = %542 : f32[2, 192] */
+  memcpy(outputs[224], arena + 487591728, sizeof(float) * 384);
   return 0;
 } // localvit_tiny_relu6_train_forward
 

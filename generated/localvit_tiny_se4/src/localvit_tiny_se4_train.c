@@ -543,6 +543,13 @@ void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, co
 void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx);
 void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
+void lk_batch_statistics_cl(long rows, long C, const float *x, float *out);
+void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                          int act, float *ws, float *y);
+void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                     const float *b, float eps, int act, float *ws, float *out);
+void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                               const float *b, const float *sums, float eps, int act, float *ws, float *dx);
 void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y);
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx);
@@ -3100,7 +3107,9 @@ static inline lk_vf lk__grad_vact(int act, lk_vf x, lk_vf dy) {
   case LK_ACT_RELU: return lk_vselect(x > 0.0f, dy, lk_vzero());
   case LK_ACT_RELU6: return lk_vselect((x > 0.0f) & (x < 6.0f), dy, lk_vzero());
   case LK_ACT_HSWISH: {
-    lk_vf mid = dy * (x / 3.0f + 0.5f);
+    /* x/3 + 1/2 as (x + 3/2)·(1/3): no vector division (it cost as much as the rest of a
+     * BatchNorm pass), and the sum is exact near its zero at −3/2, where x/3 + 1/2 cancels. */
+    lk_vf mid = dy * ((x + 1.5f) * (1.0f / 3.0f));
     return lk_vselect(x < -3.0f, lk_vzero(), lk_vselect(x <= 3.0f, mid, dy));
   }
   case LK_ACT_HSIGMOID: return lk_vselect((x > -3.0f) & (x < 3.0f), dy * (1.0f / 6.0f), lk_vzero());
@@ -3465,23 +3474,214 @@ void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const f
   lk_scratch_free((float *)(void *)k.part);
 }
 
-/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row), as
- * lk_batch_moments. */
-void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row);
+ * with lo, also lo[c] = the mean's rounding error, mean − out[c] rounded to float. */
+static void lk__grad_cl_moments(long rows, long C, const float *x, float *out, float *lo) {
   double n = (double)rows;
   lk__grad_cl_work k;
-  if (rows <= 0 || C <= 0) return;
-  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
-    lk_batch_moments((int)rows, C, 1, x, out);
-    return;
-  }
-  lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
+  int scratch = lk__grad_cl_alloc(rows, C, 2, &k);
+  if (scratch) lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
   for (long c = 0; c < C; ++c) {
-    double d = k.sums[c] / n, var = k.sums[C + c] / n - d * d;
-    out[c] = (float)(x[c] + d);
+    double mean, var;
+    if (scratch) { /* sums about the pivot x[c] */
+      double d = k.sums[c] / n;
+      mean = x[c] + d;
+      var = k.sums[C + c] / n - d * d;
+    } else { /* out of memory: the channel's strip, two passes (as lk_batch_moments) */
+      lk__grad_group_stats(x + c, rows, C, 1, &mean, &var);
+    }
+    out[c] = (float)mean;
     out[C + c] = n > 1.0 ? (float)((var > 0.0 ? var : 0.0) * n / (n - 1.0)) : NAN;
+    if (lo) lo[c] = (float)(mean - (double)out[c]);
   }
-  lk_scratch_free((float *)(void *)k.part);
+  if (scratch) lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out [2, C] = mean, unbiased variance per channel over the rows, as lk_batch_moments. */
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+  if (rows > 0 && C > 0) lk__grad_cl_moments(rows, C, x, out, NULL);
+}
+
+/* out [3, C]: the moments as lk_batch_moments_cl (the running statistics' rows), then the mean's
+ * rounding error, so that (x − out[c]) − out[2C + c] is x − mean to float precision even where
+ * |mean| ≫ std: the statistics batch_norm_act normalises with. */
+void lk_batch_statistics_cl(long rows, long C, const float *x, float *out) {
+  if (rows > 0 && C > 0) lk__grad_cl_moments(rows, C, x, out, out + 2 * C);
+}
+
+/* ---- BatchNorm over tokens from the batch's statistics, with its activation -----------------------
+ * x [rows, C]; m [3, C] holds the batch mean, unbiased variance and the mean's rounding error over
+ * the rows, as lk_batch_statistics_cl gives them (computed once per step, for the running
+ * statistics too: the normalisation turns the variance back into the biased one, 0 for a single
+ * row, and subtracts the mean in two parts, x − mean = (x − m[c]) − m[2C + c]). The forward is
+ * one pass, y = act(x̂·w + b); the backward recomputes the pre-activation x̂·w + b from x in each
+ * of its two passes, so it is never stored:
+ * - lk_batch_norm_act_param_grad_cl: out[0:C) = Σ dy·x̂, out[C:2C) = Σ dy with dy = dz ⊙ act'(·),
+ *   in float over blocks of LK__BNCL_ROWS rows, the blocks added in double in block order (the
+ *   thread count does not change the result);
+ * - lk_batch_norm_act_grad_cl: dx = w·rstd·(dy − Σdy/n − x̂·Σ(dy·x̂)/n), from those sums.
+ * act is an LK_ACT_* code (LK_ACT_NONE: none); w and b may be NULL (1 and 0). ws is the
+ * workspace, in floats with Cp = C rounded up to whole vectors: 5·Cp for the forward,
+ * 2·blocks·Cp + 5·Cp for the sums (blocks = ⌈rows / LK__BNCL_ROWS⌉), 7·Cp for the
+ * input gradient. The per-channel factors are zero-padded to Cp, so a row's last partial vector
+ * computes on zeros. */
+
+typedef struct {
+  float *mu, *lo, *scale, *shift, *rstd; /* mean and its rounding error; rstd·w; b; rstd = 1/sqrt(biased var + eps) */
+} lk__bna_factors;
+
+static lk__bna_factors lk__bna_prepare(long rows, long C, const float *m, const float *w, const float *b, float eps,
+                                       float *ws) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  double n = (double)rows;
+  lk__bna_factors f = {ws, ws + Cp, ws + 2 * Cp, ws + 3 * Cp, ws + 4 * Cp};
+  for (long c = 0; c < Cp; ++c) {
+    double var = c < C && rows > 1 ? (double)m[C + c] * (n - 1.0) / n : 0.0, r = 1.0 / sqrt((var > 0.0 ? var : 0.0) + eps);
+    f.mu[c] = c < C ? m[c] : 0.0f;
+    f.lo[c] = c < C ? m[2 * C + c] : 0.0f;
+    f.rstd[c] = c < C ? (float)r : 0.0f;
+    f.scale[c] = c < C ? (float)(r * (w ? w[c] : 1.0)) : 0.0f;
+    f.shift[c] = c < C && b ? b[c] : 0.0f;
+  }
+  return f;
+}
+
+/* n < LK_VW floats from p, zero-padded to a vector; and the first n lanes of v stored to p. */
+static inline lk_vf lk__bna_load_part(const float *p, long n) {
+  float t[LK_VW] = {0};
+  memcpy(t, p, (size_t)n * sizeof(float));
+  return lk_vload(t);
+}
+static inline void lk__bna_store_part(float *p, long n, lk_vf v) {
+  float t[LK_VW];
+  lk_vstore(t, v);
+  memcpy(p, t, (size_t)n * sizeof(float));
+}
+
+/* The activation as a compile-time constant in the loops: each kernel's body is an always-inline
+ * function of `act`, called once per LK_ACT_* code, so lk_vact's and lk__grad_vact's switches
+ * fold away (with a variable code they stay in the innermost loop). */
+#define LK__BNA_DISPATCH(act, body, ...)                \
+  switch (act) {                                        \
+  case LK_ACT_GELU: body(LK_ACT_GELU, __VA_ARGS__); break;       \
+  case LK_ACT_RELU: body(LK_ACT_RELU, __VA_ARGS__); break;       \
+  case LK_ACT_RELU6: body(LK_ACT_RELU6, __VA_ARGS__); break;     \
+  case LK_ACT_HSWISH: body(LK_ACT_HSWISH, __VA_ARGS__); break;   \
+  case LK_ACT_HSIGMOID: body(LK_ACT_HSIGMOID, __VA_ARGS__); break; \
+  case LK_ACT_SIGMOID: body(LK_ACT_SIGMOID, __VA_ARGS__); break; \
+  default: body(LK_ACT_NONE, __VA_ARGS__); break;                \
+  }
+
+/* x − mean of one vector of channel c: (x − m[c]) − (the mean's rounding error). */
+#define LK__BNA_DEV(f, xv, c) ((xv) - lk_vload((f)->mu + (c)) - lk_vload((f)->lo + (c)))
+
+__attribute__((always_inline)) static inline void lk__bna_forward(const int act, long rows, long C, const float *x,
+                                                                  const lk__bna_factors *f, float *y) {
+  long Cv = C / LK_VW * LK_VW;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    for (long c = 0; c < Cv; c += LK_VW)
+      lk_vstore(yr + c, lk_vact(act, LK__BNA_DEV(f, lk_vload(xr + c), c) * lk_vload(f->scale + c) + lk_vload(f->shift + c)));
+    if (Cv < C)
+      lk__bna_store_part(yr + Cv, C - Cv,
+                         lk_vact(act, LK__BNA_DEV(f, lk__bna_load_part(xr + Cv, C - Cv), Cv) * lk_vload(f->scale + Cv) + lk_vload(f->shift + Cv)));
+  }
+}
+
+void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                          int act, float *ws, float *y) {
+  lk__bna_factors f;
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
+  LK__BNA_DISPATCH(act, lk__bna_forward, rows, C, x, &f, y)
+}
+
+/* Adds dy and dy·(x − mean) of one vector of channels [c, c + LK_VW) to the block's float sums
+ * sg[c...] and sgd[c...] (L1-resident: 2·Cp floats). */
+__attribute__((always_inline)) static inline void lk__bna_add(const int act, lk_vf xv, lk_vf gv, long c, const lk__bna_factors *f,
+                                                              float *sg, float *sgd) {
+  lk_vf d = LK__BNA_DEV(f, xv, c);
+  lk_vf g = lk__grad_vact(act, d * lk_vload(f->scale + c) + lk_vload(f->shift + c), gv);
+  lk_vstore(sg + c, lk_vload(sg + c) + g);
+  lk_vstore(sgd + c, lk_vload(sgd + c) + g * d);
+}
+
+/* Each block of LK__BNCL_ROWS rows sums in float into its own part rows, reading whole rows in
+ * order; the blocks' sums are then added in double, in block order. (Double lanes throughout
+ * cost ~1.4× the time here, the kernel being bound by its vector arithmetic: a block's float sum
+ * of 64 terms is within ~64 ulp of its terms' magnitude, the same as the kernels' float passes.) */
+__attribute__((always_inline)) static inline void lk__bna_param_grad(const int act, long rows, long C, const float *x,
+                                                                     const float *dz, const lk__bna_factors *f, float *part) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW, Cv = C / LK_VW * LK_VW, blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long k = 0; k < blocks; ++k) {
+    float *sg = part + 2 * k * Cp, *sgd = sg + Cp;
+    for (long c = 0; c < 2 * Cp; ++c) sg[c] = 0.0f;
+    for (long r = k * LK__BNCL_ROWS; r < lk_min_l(rows, (k + 1) * LK__BNCL_ROWS); ++r) {
+      const float *xr = x + r * C, *gr = dz + r * C;
+      for (long c = 0; c < Cv; c += LK_VW) lk__bna_add(act, lk_vload(xr + c), lk_vload(gr + c), c, f, sg, sgd);
+      if (Cv < C) lk__bna_add(act, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), Cv, f, sg, sgd);
+    }
+  }
+}
+
+void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                     const float *b, float eps, int act, float *ws, float *out) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW, blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  float *part = ws; /* [blocks][2][Cp]: Σ dy, Σ dy·(x − mean) */
+  lk__bna_factors f;
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws + 2 * blocks * Cp);
+  LK__BNA_DISPATCH(act, lk__bna_param_grad, rows, C, x, dz, &f, part)
+  for (long c = 0; c < C; ++c) {
+    double sg = 0.0, sgd = 0.0;
+    for (long k = 0; k < blocks; ++k) {
+      sg += part[(2 * k) * Cp + c];
+      sgd += part[(2 * k + 1) * Cp + c];
+    }
+    out[c] = (float)(sgd * f.rstd[c]);
+    out[C + c] = (float)sg;
+  }
+}
+
+/* dx = (dy − a − (x − mean)·rb)·scale for one vector of channel c. */
+#define LK__BNA_DX(act, f, xv, gv, a, rb, c)                                                              \
+  ((lk__grad_vact(act, LK__BNA_DEV(f, xv, c) * lk_vload((f)->scale + (c)) + lk_vload((f)->shift + (c)), gv) - \
+    lk_vload((a) + (c)) - LK__BNA_DEV(f, xv, c) * lk_vload((rb) + (c))) *                                 \
+   lk_vload((f)->scale + (c)))
+
+__attribute__((always_inline)) static inline void lk__bna_grad(const int act, long rows, long C, const float *x, const float *dz,
+                                                               const lk__bna_factors *f, const float *a, const float *rb,
+                                                               float *dx) {
+  long Cv = C / LK_VW * LK_VW;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dz + r * C;
+    float *dr = dx + r * C;
+    for (long c = 0; c < Cv; c += LK_VW) lk_vstore(dr + c, LK__BNA_DX(act, f, lk_vload(xr + c), lk_vload(gr + c), a, rb, c));
+    if (Cv < C)
+      lk__bna_store_part(dr + Cv, C - Cv,
+                         LK__BNA_DX(act, f, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), a, rb, Cv));
+  }
+}
+
+/* dx may equal dz. */
+void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                               const float *b, const float *sums, float eps, int act, float *ws, float *dx) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  lk__bna_factors f;
+  float *a, *rb; /* Σdy/n; rstd·Σ(dy·x̂)/n, so that x̂·Σ(dy·x̂)/n = (x − mean)·rb */
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
+  a = ws + 5 * Cp;
+  rb = ws + 6 * Cp;
+  for (long c = 0; c < Cp; ++c) {
+    a[c] = c < C ? (float)(sums[C + c] / (double)rows) : 0.0f;
+    rb[c] = c < C ? (float)((double)sums[c] * f.rstd[c] / (double)rows) : 0.0f;
+  }
+  LK__BNA_DISPATCH(act, lk__bna_grad, rows, C, x, dz, &f, a, rb, dx)
 }
 
 /* ---- Sum over axes (gradients of broadcast operands) ---------------------------------------------
@@ -4115,6 +4315,52 @@ void lk_batch_moments_naive(int B, long C, long S, const float *x, float *out) {
     lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
     out[c] = (float)m;
     out[C + c] = n > 1.0 ? (float)(v * n / (n - 1.0)) : NAN;
+  }
+}
+
+/* batch_norm_act and its gradients from their definitions, in double (x [rows, C], m [3, C] as above). */
+static void lk__bna_ref_stats(long rows, long C, const float *m, float eps, long c, double *mean, double *rstd) {
+  double var = rows > 1 ? (double)m[C + c] * (rows - 1.0) / rows : 0.0;
+  *mean = (double)m[c] + m[2 * C + c];
+  *rstd = 1.0 / sqrt(var + eps);
+}
+
+void lk_batch_norm_act_naive(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                             int act, float *y) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r)
+      y[r * C + c] = (float)lk_apply_act_ref(act, (x[r * C + c] - mean) * rstd * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+void lk_batch_norm_act_param_grad_naive(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                        const float *b, float eps, int act, float *out) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd, sw = 0.0, sb = 0.0;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r) {
+      double xh = (x[r * C + c] - mean) * rstd;
+      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+      sw += dy * xh;
+      sb += dy;
+    }
+    out[c] = (float)sw;
+    out[C + c] = (float)sb;
+  }
+}
+
+void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                  const float *b, const float *sums, float eps, int act, float *dx) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd, wc = w ? w[c] : 1.0;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r) {
+      double xh = (x[r * C + c] - mean) * rstd;
+      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * wc + (b ? b[c] : 0.0));
+      dx[r * C + c] = (float)(wc * rstd * (dy - sums[C + c] / (double)rows - xh * sums[c] / (double)rows));
+    }
   }
 }
 
@@ -5544,7 +5790,7 @@ static const unsigned char localvit_tiny_se4_train_param_read_[308] = {
 };
 int localvit_tiny_se4_train_param_read_by_forward(int i) { return i >= 0 && i < 308 ? localvit_tiny_se4_train_param_read_[i] : 0; }
 
-size_t localvit_tiny_se4_train_arena_bytes(void) { return 2179601920; }
+size_t localvit_tiny_se4_train_arena_bytes(void) { return 1717426432; }
 
 void localvit_tiny_se4_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -5575,33 +5821,33 @@ int localvit_tiny_se4_train_forward(const float *const *params, const float *con
 
   /* %4 = img2seq(%3) patch_embed : f32[B, 196, 192], written into %7 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 192, 196, arena + (long)b * 37632, arena + 453009600 + (long)b * 37824);
+    lk_img2seq(1, 192, 196, arena + (long)b * 37632, arena + 337404096 + (long)b * 37824);
   } // for b
 
   /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 192}, params[2], (const long[]){0, 192, 1},
-        arena + 453009408 + (long)b * 37824, (const long[]){37824, 37824, 1});
+        arena + 337403904 + (long)b * 37824, (const long[]){37824, 37824, 1});
   } // for b
 
   /* %8 = add(%7, %6) : f32[B, 197, 192], written over %7 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 453009408, (const long[]){37824, 192, 1},
-      params[3], (const long[]){0, 192, 1}, arena + 453009408);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 337403904, (const long[]){37824, 192, 1},
+      params[3], (const long[]){0, 192, 1}, arena + 337403904);
 
   /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 453009408, 1e-06f, arena + 454219776);
+  lk_normalize(B * 197, 192, arena + 337403904, 1e-06f, arena + 338614272);
 
   /* %12 = mul(%11, %9) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 454219776, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, arena + 455430144);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 338614272, (const long[]){37824, 192, 1},
+      params[4], (const long[]){0, 0, 1}, arena + 339824640);
 
   /* %13 = add(%12, %10) blocks.0.norm1 : f32[B, 197, 192], written over %12 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 455430144, (const long[]){37824, 192, 1},
-      params[5], (const long[]){0, 0, 1}, arena + 455430144);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 339824640, (const long[]){37824, 192, 1},
+      params[5], (const long[]){0, 0, 1}, arena + 339824640);
 
   /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 455430144, params[6], params[7], LK_ACT_NONE, NULL,
-      arena + 409436160);
+  lk_fused_linear(B * 197, 192, 576, arena + 339824640, params[6], params[7], LK_ACT_NONE, NULL,
+      arena + 293830656);
 
   /* %17 = slice(%16) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
 
@@ -5610,4524 +5856,4542 @@ int localvit_tiny_se4_train_forward(const float *const *params, const float *con
   /* %19 = slice(%16) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
 
   /* %20 = sdpa(%17, %18, %19) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 409436160, 576, arena + 409436352, 576, arena + 409436544,
-      576, arena + 456640512, 0.14433756f);
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 293830656, 576, arena + 293830848, 576, arena + 293831040,
+      576, arena + 341035008, 0.14433756f);
 
   /* %23 = fused_linear(%20, %21, %22, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 456640512, params[8], params[9], LK_ACT_NONE,
-      arena + 453009408, arena);
+  lk_fused_linear(B * 197, 192, 192, arena + 341035008, params[8], params[9], LK_ACT_NONE,
+      arena + 337403904, arena);
 
-  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %59 from row 0 */
+  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %60 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 457850880 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 342245376 + (long)b * 37824, 192);
   } // for b
 
   /* %25 = slice(%23) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 192, 37824, arena + 513527808, 37632);
+  lk_copy_rows(B, 37632, arena + 192, 37824, arena + 397922304, 37632);
 
   /* %27 = reshape(%26) {shape [768, 192]} blocks.0.conv.conv.0 : f32[768, 192], a view of %26: no code */
 
   /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 513527808, params[10], NULL, LK_ACT_NONE, NULL, arena);
+  lk_fused_linear(B * 196, 192, 768, arena + 397922304, params[10], NULL, LK_ACT_NONE, NULL, arena);
 
-  /* %31 = batch_normalize(%28, %29, %30) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena, params[11], params[12], 1e-05f, arena + 4816896);
+  /* %31 = batch_statistics(%28) blocks.0.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena, arena + 429252096);
 
-  /* %32 = batch_moments(%28) {channels last} blocks.0.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena, arena + 544857600);
+  /* %32 = slice(%31) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429252096, 2304, arena + 429307392, 1536);
 
-  /* %33 = hswish(%31) blocks.0.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 4816896, arena + 9633792);
+  /* %33 = batch_norm_act(%28, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena, arena + 429252096, params[11], params[12], 1e-05f,
+      LK_ACT_HSWISH, arena + 9633792, arena + 4816896);
 
   /* %35 = token_dwconv(%33, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 9633792, params[15], NULL, LK_ACT_NONE,
-      arena + 14450688);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 4816896, params[15], NULL, LK_ACT_NONE,
+      arena + 9633792);
 
-  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 14450688, params[16], params[17], 1e-05f,
-      arena + 19267584);
+  /* %38 = batch_statistics(%35) blocks.0.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 9633792, arena + 429254400);
 
-  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 14450688, arena + 544859136);
+  /* %39 = slice(%38) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429254400, 2304, arena + 429308928, 1536);
 
-  /* %40 = hswish(%38) blocks.0.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 19267584, arena + 24084480);
+  /* %40 = batch_norm_act(%35, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 9633792, arena + 429254400, params[16], params[17],
+      1e-05f, LK_ACT_HSWISH, arena + 19267584, arena + 14450688);
 
   /* %41 = mean(%40) {axis 0} blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 24084480, arena + 543825408);
+  lk_mean_axis(B, 196, 768, arena + 14450688, arena + 428219904);
 
   /* %44 = fused_linear(%41, %42, %43) blocks.0.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 543825408, params[20], params[21], LK_ACT_NONE, NULL,
-      arena + 544710144);
+  lk_fused_linear(B, 768, 192, arena + 428219904, params[20], params[21], LK_ACT_NONE, NULL,
+      arena + 429104640);
 
   /* %45 = relu(%44) blocks.0.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 544710144, arena + 544716288);
+  lk_relu(B * 192, arena + 429104640, arena + 429110784);
 
   /* %48 = fused_linear(%45, %46, %47) blocks.0.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 544716288, params[22], params[23], LK_ACT_NONE, NULL,
-      arena + 543849984);
+  lk_fused_linear(B, 192, 768, arena + 429110784, params[22], params[23], LK_ACT_NONE, NULL,
+      arena + 428244480);
 
   /* %49 = hsigmoid(%48) blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 543849984, arena + 543874560);
+  lk_hsigmoid(B * 768, arena + 428244480, arena + 428269056);
 
   /* %50 = mul(%40, %49) blocks.0.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 24084480, (const long[]){150528, 768, 1},
-      arena + 543874560, (const long[]){768, 0, 1}, arena + 28901376);
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 14450688, (const long[]){150528, 768, 1},
+      arena + 428269056, (const long[]){768, 0, 1}, arena + 19267584);
 
   /* %52 = reshape(%51) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %51: no code */
 
   /* %53 = fused_linear(%50, %52) blocks.0.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 28901376, params[24], NULL, LK_ACT_NONE, NULL,
-      arena + 514732032);
+  lk_fused_linear(B * 196, 768, 192, arena + 19267584, params[24], NULL, LK_ACT_NONE, NULL,
+      arena + 399126528);
 
-  /* %56 = batch_normalize(%53, %54, %55) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 514732032, params[25], params[26], 1e-05f,
-      arena + 33718272);
+  /* %56 = batch_statistics(%53) blocks.0.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 399126528, arena + 429345264);
 
-  /* %57 = batch_moments(%53) {channels last} blocks.0.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 514732032, arena + 544895472);
+  /* %57 = slice(%56) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 429345264, 576, arena + 429351600, 384);
 
-  /* %58 = add(%25, %56) blocks.0.conv : f32[B, 196, 192], written into %59 from row 1 */
+  /* %58 = batch_norm_act(%53, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 399126528, arena + 429345264, params[25], params[26],
+      1e-05f, LK_ACT_NONE, arena + 25288704, arena + 24084480);
+
+  /* %59 = add(%25, %58) blocks.0.conv : f32[B, 196, 192], written into %60 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 513527808 + (long)b * 37632, (const long[]){192, 1},
-        arena + 33718272 + (long)b * 37632, (const long[]){192, 1},
-        arena + 457851072 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 397922304 + (long)b * 37632, (const long[]){192, 1},
+        arena + 24084480 + (long)b * 37632, (const long[]){192, 1},
+        arena + 342245568 + (long)b * 37824);
   } // for b
 
-  /* %59 = concat(%24, %58) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %60 = concat(%24, %59) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %62 = normalize(%59) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 457850880, 1e-06f, arena + 459061248);
+  /* %63 = normalize(%60) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 342245376, 1e-06f, arena + 343455744);
 
-  /* %63 = mul(%62, %60) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 459061248, (const long[]){37824, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 460271616);
+  /* %64 = mul(%63, %61) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 343455744, (const long[]){37824, 192, 1},
+      params[29], (const long[]){0, 0, 1}, arena + 344666112);
 
-  /* %64 = add(%63, %61) blocks.1.norm1 : f32[B, 197, 192], written over %63 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 460271616, (const long[]){37824, 192, 1},
-      params[30], (const long[]){0, 0, 1}, arena + 460271616);
+  /* %65 = add(%64, %62) blocks.1.norm1 : f32[B, 197, 192], written over %64 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 344666112, (const long[]){37824, 192, 1},
+      params[30], (const long[]){0, 0, 1}, arena + 344666112);
 
-  /* %67 = fused_linear(%64, %65, %66) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 460271616, params[31], params[32], LK_ACT_NONE, NULL,
-      arena + 413067264);
+  /* %68 = fused_linear(%65, %66, %67) blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 344666112, params[31], params[32], LK_ACT_NONE, NULL,
+      arena + 297461760);
 
-  /* %68 = slice(%67) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %67: no code */
+  /* %69 = slice(%68) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %68: no code */
 
-  /* %69 = slice(%67) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %67: no code */
+  /* %70 = slice(%68) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %68: no code */
 
-  /* %70 = slice(%67) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %67: no code */
+  /* %71 = slice(%68) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %68: no code */
 
-  /* %71 = sdpa(%68, %69, %70) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 413067264, 576, arena + 413067456, 576, arena + 413067648,
-      576, arena + 461481984, 0.14433756f);
+  /* %72 = sdpa(%69, %70, %71) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 297461760, 576, arena + 297461952, 576, arena + 297462144,
+      576, arena + 345876480, 0.14433756f);
 
-  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 461481984, params[33], params[34], LK_ACT_NONE, NULL,
-      arena + 33718272);
+  /* %75 = fused_linear(%72, %73, %74) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 345876480, params[33], params[34], LK_ACT_NONE, NULL,
+      arena + 24084480);
 
-  /* %76 = mul(%74, %75) blocks.1 : f32[B, 197, 192], written over %74 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 33718272, (const long[]){37824, 192, 1}, inputs[1],
-      (const long[]){1, 0, 0}, arena + 33718272);
+  /* %77 = mul(%75, %76) blocks.1 : f32[B, 197, 192], written over %75 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 24084480, (const long[]){37824, 192, 1}, inputs[1],
+      (const long[]){1, 0, 0}, arena + 24084480);
 
-  /* %77 = add(%59, %76) blocks.1 : f32[B, 197, 192], written over %74 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 457850880, (const long[]){37824, 192, 1},
-      arena + 33718272, (const long[]){37824, 192, 1}, arena + 33718272);
+  /* %78 = add(%60, %77) blocks.1 : f32[B, 197, 192], written over %75 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 342245376, (const long[]){37824, 192, 1},
+      arena + 24084480, (const long[]){37824, 192, 1}, arena + 24084480);
 
-  /* %78 = slice(%77) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %113 from row 0 */
+  /* %79 = slice(%78) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %115 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 33718272 + (long)b * 37824, 37824,
-        arena + 462692352 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 24084480 + (long)b * 37824, 37824,
+        arena + 347086848 + (long)b * 37824, 192);
   } // for b
 
-  /* %79 = slice(%77) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 33718464, 37824, arena + 515936256, 37632);
+  /* %80 = slice(%78) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 24084672, 37824, arena + 400330752, 37632);
 
-  /* %81 = reshape(%80) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %80: no code */
+  /* %82 = reshape(%81) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %81: no code */
 
-  /* %82 = fused_linear(%79, %81) blocks.1.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 515936256, params[35], NULL, LK_ACT_NONE, NULL,
+  /* %83 = fused_linear(%80, %82) blocks.1.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 400330752, params[35], NULL, LK_ACT_NONE, NULL,
+      arena + 24084480);
+
+  /* %86 = batch_statistics(%83) blocks.1.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 24084480, arena + 429256704);
+
+  /* %87 = slice(%86) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429256704, 2304, arena + 429310464, 1536);
+
+  /* %88 = batch_norm_act(%83, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 24084480, arena + 429256704, params[36], params[37],
+      1e-05f, LK_ACT_HSWISH, arena + 33718272, arena + 28901376);
+
+  /* %90 = token_dwconv(%88, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 28901376, params[40], NULL, LK_ACT_NONE,
       arena + 33718272);
 
-  /* %85 = batch_normalize(%82, %83, %84) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 33718272, params[36], params[37], 1e-05f,
-      arena + 38535168);
+  /* %93 = batch_statistics(%90) blocks.1.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 33718272, arena + 429259008);
 
-  /* %86 = batch_moments(%82) {channels last} blocks.1.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 33718272, arena + 544860672);
+  /* %94 = slice(%93) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429259008, 2304, arena + 429312000, 1536);
 
-  /* %87 = hswish(%85) blocks.1.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 38535168, arena + 43352064);
+  /* %95 = batch_norm_act(%90, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 33718272, arena + 429259008, params[41], params[42],
+      1e-05f, LK_ACT_HSWISH, arena + 43352064, arena + 38535168);
 
-  /* %89 = token_dwconv(%87, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 43352064, params[40], NULL, LK_ACT_NONE,
+  /* %96 = mean(%95) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 38535168, arena + 428293632);
+
+  /* %99 = fused_linear(%96, %97, %98) blocks.1.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 428293632, params[45], params[46], LK_ACT_NONE, NULL,
+      arena + 429116928);
+
+  /* %100 = relu(%99) blocks.1.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 429116928, arena + 429123072);
+
+  /* %103 = fused_linear(%100, %101, %102) blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 429123072, params[47], params[48], LK_ACT_NONE, NULL,
+      arena + 428318208);
+
+  /* %104 = hsigmoid(%103) blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 428318208, arena + 428342784);
+
+  /* %105 = mul(%95, %104) blocks.1.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 38535168, (const long[]){150528, 768, 1},
+      arena + 428342784, (const long[]){768, 0, 1}, arena + 43352064);
+
+  /* %107 = reshape(%106) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %106: no code */
+
+  /* %108 = fused_linear(%105, %107) blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 43352064, params[49], NULL, LK_ACT_NONE, NULL,
+      arena + 401534976);
+
+  /* %111 = batch_statistics(%108) blocks.1.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 401534976, arena + 429345840);
+
+  /* %112 = slice(%111) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 429345840, 576, arena + 429351984, 384);
+
+  /* %113 = batch_norm_act(%108, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 401534976, arena + 429345840, params[50], params[51],
+      1e-05f, LK_ACT_NONE, arena + 49373184, arena + 48168960);
+
+  /* %114 = add(%80, %113) blocks.1.conv : f32[B, 196, 192], written into %115 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 400330752 + (long)b * 37632, (const long[]){192, 1},
+        arena + 48168960 + (long)b * 37632, (const long[]){192, 1},
+        arena + 347087040 + (long)b * 37824);
+  } // for b
+
+  /* %115 = concat(%79, %114) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %118 = normalize(%115) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 347086848, 1e-06f, arena + 348297216);
+
+  /* %119 = mul(%118, %116) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 348297216, (const long[]){37824, 192, 1},
+      params[54], (const long[]){0, 0, 1}, arena + 349507584);
+
+  /* %120 = add(%119, %117) blocks.2.norm1 : f32[B, 197, 192], written over %119 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 349507584, (const long[]){37824, 192, 1},
+      params[55], (const long[]){0, 0, 1}, arena + 349507584);
+
+  /* %123 = fused_linear(%120, %121, %122) blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 349507584, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 301092864);
+
+  /* %124 = slice(%123) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %123: no code */
+
+  /* %125 = slice(%123) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %123: no code */
+
+  /* %126 = slice(%123) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %123: no code */
+
+  /* %127 = sdpa(%124, %125, %126) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 301092864, 576, arena + 301093056, 576, arena + 301093248,
+      576, arena + 350717952, 0.14433756f);
+
+  /* %130 = fused_linear(%127, %128, %129) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 350717952, params[58], params[59], LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %92 = batch_normalize(%89, %90, %91) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 48168960, params[41], params[42], 1e-05f,
-      arena + 52985856);
+  /* %132 = mul(%130, %131) blocks.2 : f32[B, 197, 192], written over %130 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 48168960, (const long[]){37824, 192, 1}, inputs[2],
+      (const long[]){1, 0, 0}, arena + 48168960);
 
-  /* %93 = batch_moments(%89) {channels last} blocks.1.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 48168960, arena + 544862208);
+  /* %133 = add(%115, %132) blocks.2 : f32[B, 197, 192], written over %130 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 347086848, (const long[]){37824, 192, 1},
+      arena + 48168960, (const long[]){37824, 192, 1}, arena + 48168960);
 
-  /* %94 = hswish(%92) blocks.1.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 52985856, arena + 57802752);
-
-  /* %95 = mean(%94) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 57802752, arena + 543899136);
-
-  /* %98 = fused_linear(%95, %96, %97) blocks.1.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 543899136, params[45], params[46], LK_ACT_NONE, NULL,
-      arena + 544722432);
-
-  /* %99 = relu(%98) blocks.1.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 544722432, arena + 544728576);
-
-  /* %102 = fused_linear(%99, %100, %101) blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 544728576, params[47], params[48], LK_ACT_NONE, NULL,
-      arena + 543923712);
-
-  /* %103 = hsigmoid(%102) blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 543923712, arena + 543948288);
-
-  /* %104 = mul(%94, %103) blocks.1.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 57802752, (const long[]){150528, 768, 1},
-      arena + 543948288, (const long[]){768, 0, 1}, arena + 62619648);
-
-  /* %106 = reshape(%105) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %105: no code */
-
-  /* %107 = fused_linear(%104, %106) blocks.1.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 62619648, params[49], NULL, LK_ACT_NONE, NULL,
-      arena + 517140480);
-
-  /* %110 = batch_normalize(%107, %108, %109) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 517140480, params[50], params[51], 1e-05f,
-      arena + 67436544);
-
-  /* %111 = batch_moments(%107) {channels last} blocks.1.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 517140480, arena + 544895856);
-
-  /* %112 = add(%79, %110) blocks.1.conv : f32[B, 196, 192], written into %113 from row 1 */
+  /* %134 = slice(%133) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %170 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 515936256 + (long)b * 37632, (const long[]){192, 1},
-        arena + 67436544 + (long)b * 37632, (const long[]){192, 1},
-        arena + 462692544 + (long)b * 37824);
+    lk_copy_rows(1, 192, arena + 48168960 + (long)b * 37824, 37824,
+        arena + 351928320 + (long)b * 37824, 192);
   } // for b
 
-  /* %113 = concat(%78, %112) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %135 = slice(%133) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 48169152, 37824, arena + 402739200, 37632);
 
-  /* %116 = normalize(%113) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 462692352, 1e-06f, arena + 463902720);
+  /* %137 = reshape(%136) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %136: no code */
 
-  /* %117 = mul(%116, %114) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 463902720, (const long[]){37824, 192, 1},
-      params[54], (const long[]){0, 0, 1}, arena + 465113088);
+  /* %138 = fused_linear(%135, %137) blocks.2.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 402739200, params[60], NULL, LK_ACT_NONE, NULL,
+      arena + 48168960);
 
-  /* %118 = add(%117, %115) blocks.2.norm1 : f32[B, 197, 192], written over %117 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 465113088, (const long[]){37824, 192, 1},
-      params[55], (const long[]){0, 0, 1}, arena + 465113088);
+  /* %141 = batch_statistics(%138) blocks.2.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 48168960, arena + 429261312);
 
-  /* %121 = fused_linear(%118, %119, %120) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 465113088, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 416698368);
+  /* %142 = slice(%141) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429261312, 2304, arena + 429313536, 1536);
 
-  /* %122 = slice(%121) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %121: no code */
+  /* %143 = batch_norm_act(%138, %141, %139, %140) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 48168960, arena + 429261312, params[61], params[62],
+      1e-05f, LK_ACT_HSWISH, arena + 57802752, arena + 52985856);
 
-  /* %123 = slice(%121) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %121: no code */
+  /* %145 = token_dwconv(%143, %144) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 52985856, params[65], NULL, LK_ACT_NONE,
+      arena + 57802752);
 
-  /* %124 = slice(%121) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %121: no code */
+  /* %148 = batch_statistics(%145) blocks.2.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 57802752, arena + 429263616);
 
-  /* %125 = sdpa(%122, %123, %124) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 416698368, 576, arena + 416698560, 576, arena + 416698752,
-      576, arena + 466323456, 0.14433756f);
+  /* %149 = slice(%148) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429263616, 2304, arena + 429315072, 1536);
 
-  /* %128 = fused_linear(%125, %126, %127) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 466323456, params[58], params[59], LK_ACT_NONE, NULL,
-      arena + 67436544);
+  /* %150 = batch_norm_act(%145, %148, %146, %147) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 57802752, arena + 429263616, params[66], params[67],
+      1e-05f, LK_ACT_HSWISH, arena + 67436544, arena + 62619648);
 
-  /* %130 = mul(%128, %129) blocks.2 : f32[B, 197, 192], written over %128 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 67436544, (const long[]){37824, 192, 1}, inputs[2],
-      (const long[]){1, 0, 0}, arena + 67436544);
+  /* %151 = mean(%150) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 62619648, arena + 428367360);
 
-  /* %131 = add(%113, %130) blocks.2 : f32[B, 197, 192], written over %128 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 462692352, (const long[]){37824, 192, 1},
-      arena + 67436544, (const long[]){37824, 192, 1}, arena + 67436544);
+  /* %154 = fused_linear(%151, %152, %153) blocks.2.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 428367360, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 429129216);
 
-  /* %132 = slice(%131) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %167 from row 0 */
+  /* %155 = relu(%154) blocks.2.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 429129216, arena + 429135360);
+
+  /* %158 = fused_linear(%155, %156, %157) blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 429135360, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 428391936);
+
+  /* %159 = hsigmoid(%158) blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 428391936, arena + 428416512);
+
+  /* %160 = mul(%150, %159) blocks.2.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 62619648, (const long[]){150528, 768, 1},
+      arena + 428416512, (const long[]){768, 0, 1}, arena + 67436544);
+
+  /* %162 = reshape(%161) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %161: no code */
+
+  /* %163 = fused_linear(%160, %162) blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 67436544, params[74], NULL, LK_ACT_NONE, NULL,
+      arena + 403943424);
+
+  /* %166 = batch_statistics(%163) blocks.2.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 403943424, arena + 429346416);
+
+  /* %167 = slice(%166) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 429346416, 576, arena + 429352368, 384);
+
+  /* %168 = batch_norm_act(%163, %166, %164, %165) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 403943424, arena + 429346416, params[75], params[76],
+      1e-05f, LK_ACT_NONE, arena + 73457664, arena + 72253440);
+
+  /* %169 = add(%135, %168) blocks.2.conv : f32[B, 196, 192], written into %170 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 67436544 + (long)b * 37824, 37824,
-        arena + 467533824 + (long)b * 37824, 192);
+    lk_add(2, (const long[]){196, 192}, arena + 402739200 + (long)b * 37632, (const long[]){192, 1},
+        arena + 72253440 + (long)b * 37632, (const long[]){192, 1},
+        arena + 351928512 + (long)b * 37824);
   } // for b
 
-  /* %133 = slice(%131) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 67436736, 37824, arena + 518344704, 37632);
+  /* %170 = concat(%134, %169) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %135 = reshape(%134) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %134: no code */
+  /* %173 = normalize(%170) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 351928320, 1e-06f, arena + 353138688);
 
-  /* %136 = fused_linear(%133, %135) blocks.2.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 518344704, params[60], NULL, LK_ACT_NONE, NULL,
-      arena + 67436544);
+  /* %174 = mul(%173, %171) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 353138688, (const long[]){37824, 192, 1},
+      params[79], (const long[]){0, 0, 1}, arena + 354349056);
 
-  /* %139 = batch_normalize(%136, %137, %138) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 67436544, params[61], params[62], 1e-05f,
+  /* %175 = add(%174, %172) blocks.3.norm1 : f32[B, 197, 192], written over %174 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 354349056, (const long[]){37824, 192, 1},
+      params[80], (const long[]){0, 0, 1}, arena + 354349056);
+
+  /* %178 = fused_linear(%175, %176, %177) blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 354349056, params[81], params[82], LK_ACT_NONE, NULL,
+      arena + 304723968);
+
+  /* %179 = slice(%178) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %178: no code */
+
+  /* %180 = slice(%178) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %178: no code */
+
+  /* %181 = slice(%178) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %178: no code */
+
+  /* %182 = sdpa(%179, %180, %181) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 304723968, 576, arena + 304724160, 576, arena + 304724352,
+      576, arena + 355559424, 0.14433756f);
+
+  /* %185 = fused_linear(%182, %183, %184) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 355559424, params[83], params[84], LK_ACT_NONE, NULL,
       arena + 72253440);
 
-  /* %140 = batch_moments(%136) {channels last} blocks.2.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 67436544, arena + 544863744);
+  /* %187 = mul(%185, %186) blocks.3 : f32[B, 197, 192], written over %185 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 72253440, (const long[]){37824, 192, 1}, inputs[3],
+      (const long[]){1, 0, 0}, arena + 72253440);
 
-  /* %141 = hswish(%139) blocks.2.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 72253440, arena + 77070336);
+  /* %188 = add(%170, %187) blocks.3 : f32[B, 197, 192], written over %185 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 351928320, (const long[]){37824, 192, 1},
+      arena + 72253440, (const long[]){37824, 192, 1}, arena + 72253440);
 
-  /* %143 = token_dwconv(%141, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, params[65], NULL, LK_ACT_NONE,
+  /* %189 = slice(%188) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %225 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 72253440 + (long)b * 37824, 37824,
+        arena + 356769792 + (long)b * 37824, 192);
+  } // for b
+
+  /* %190 = slice(%188) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 72253632, 37824, arena + 405147648, 37632);
+
+  /* %192 = reshape(%191) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %191: no code */
+
+  /* %193 = fused_linear(%190, %192) blocks.3.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 405147648, params[85], NULL, LK_ACT_NONE, NULL,
+      arena + 72253440);
+
+  /* %196 = batch_statistics(%193) blocks.3.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 72253440, arena + 429265920);
+
+  /* %197 = slice(%196) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429265920, 2304, arena + 429316608, 1536);
+
+  /* %198 = batch_norm_act(%193, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 72253440, arena + 429265920, params[86], params[87],
+      1e-05f, LK_ACT_HSWISH, arena + 81887232, arena + 77070336);
+
+  /* %200 = token_dwconv(%198, %199) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, params[90], NULL, LK_ACT_NONE,
       arena + 81887232);
 
-  /* %146 = batch_normalize(%143, %144, %145) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 81887232, params[66], params[67], 1e-05f,
-      arena + 86704128);
+  /* %203 = batch_statistics(%200) blocks.3.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 81887232, arena + 429268224);
 
-  /* %147 = batch_moments(%143) {channels last} blocks.2.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 81887232, arena + 544865280);
+  /* %204 = slice(%203) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429268224, 2304, arena + 429318144, 1536);
 
-  /* %148 = hswish(%146) blocks.2.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 86704128, arena + 91521024);
+  /* %205 = batch_norm_act(%200, %203, %201, %202) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 81887232, arena + 429268224, params[91], params[92],
+      1e-05f, LK_ACT_HSWISH, arena + 91521024, arena + 86704128);
 
-  /* %149 = mean(%148) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 91521024, arena + 543972864);
+  /* %206 = mean(%205) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 86704128, arena + 428441088);
 
-  /* %152 = fused_linear(%149, %150, %151) blocks.2.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 543972864, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 544734720);
+  /* %209 = fused_linear(%206, %207, %208) blocks.3.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 428441088, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 429141504);
 
-  /* %153 = relu(%152) blocks.2.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 544734720, arena + 544740864);
+  /* %210 = relu(%209) blocks.3.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 429141504, arena + 429147648);
 
-  /* %156 = fused_linear(%153, %154, %155) blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 544740864, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 543997440);
+  /* %213 = fused_linear(%210, %211, %212) blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 429147648, params[97], params[98], LK_ACT_NONE, NULL,
+      arena + 428465664);
 
-  /* %157 = hsigmoid(%156) blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 543997440, arena + 544022016);
+  /* %214 = hsigmoid(%213) blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 428465664, arena + 428490240);
 
-  /* %158 = mul(%148, %157) blocks.2.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 91521024, (const long[]){150528, 768, 1},
-      arena + 544022016, (const long[]){768, 0, 1}, arena + 96337920);
+  /* %215 = mul(%205, %214) blocks.3.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 86704128, (const long[]){150528, 768, 1},
+      arena + 428490240, (const long[]){768, 0, 1}, arena + 91521024);
 
-  /* %160 = reshape(%159) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %159: no code */
+  /* %217 = reshape(%216) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %216: no code */
 
-  /* %161 = fused_linear(%158, %160) blocks.2.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 96337920, params[74], NULL, LK_ACT_NONE, NULL,
-      arena + 519548928);
+  /* %218 = fused_linear(%215, %217) blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 91521024, params[99], NULL, LK_ACT_NONE, NULL,
+      arena + 406351872);
 
-  /* %164 = batch_normalize(%161, %162, %163) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 519548928, params[75], params[76], 1e-05f,
-      arena + 101154816);
+  /* %221 = batch_statistics(%218) blocks.3.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 406351872, arena + 429346992);
 
-  /* %165 = batch_moments(%161) {channels last} blocks.2.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 519548928, arena + 544896240);
+  /* %222 = slice(%221) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 429346992, 576, arena + 429352752, 384);
 
-  /* %166 = add(%133, %164) blocks.2.conv : f32[B, 196, 192], written into %167 from row 1 */
+  /* %223 = batch_norm_act(%218, %221, %219, %220) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 406351872, arena + 429346992, params[100], params[101],
+      1e-05f, LK_ACT_NONE, arena + 97542144, arena + 96337920);
+
+  /* %224 = add(%190, %223) blocks.3.conv : f32[B, 196, 192], written into %225 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 518344704 + (long)b * 37632, (const long[]){192, 1},
-        arena + 101154816 + (long)b * 37632, (const long[]){192, 1},
-        arena + 467534016 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 405147648 + (long)b * 37632, (const long[]){192, 1},
+        arena + 96337920 + (long)b * 37632, (const long[]){192, 1},
+        arena + 356769984 + (long)b * 37824);
   } // for b
 
-  /* %167 = concat(%132, %166) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %225 = concat(%189, %224) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %170 = normalize(%167) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 467533824, 1e-06f, arena + 468744192);
+  /* %228 = normalize(%225) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 356769792, 1e-06f, arena + 357980160);
 
-  /* %171 = mul(%170, %168) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 468744192, (const long[]){37824, 192, 1},
-      params[79], (const long[]){0, 0, 1}, arena + 469954560);
+  /* %229 = mul(%228, %226) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 357980160, (const long[]){37824, 192, 1},
+      params[104], (const long[]){0, 0, 1}, arena + 359190528);
 
-  /* %172 = add(%171, %169) blocks.3.norm1 : f32[B, 197, 192], written over %171 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 469954560, (const long[]){37824, 192, 1},
-      params[80], (const long[]){0, 0, 1}, arena + 469954560);
+  /* %230 = add(%229, %227) blocks.4.norm1 : f32[B, 197, 192], written over %229 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 359190528, (const long[]){37824, 192, 1},
+      params[105], (const long[]){0, 0, 1}, arena + 359190528);
 
-  /* %175 = fused_linear(%172, %173, %174) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 469954560, params[81], params[82], LK_ACT_NONE, NULL,
-      arena + 420329472);
+  /* %233 = fused_linear(%230, %231, %232) blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 359190528, params[106], params[107], LK_ACT_NONE, NULL,
+      arena + 308355072);
 
-  /* %176 = slice(%175) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %175: no code */
+  /* %234 = slice(%233) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %233: no code */
 
-  /* %177 = slice(%175) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %175: no code */
+  /* %235 = slice(%233) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %233: no code */
 
-  /* %178 = slice(%175) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %175: no code */
+  /* %236 = slice(%233) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %233: no code */
 
-  /* %179 = sdpa(%176, %177, %178) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 420329472, 576, arena + 420329664, 576, arena + 420329856,
-      576, arena + 471164928, 0.14433756f);
+  /* %237 = sdpa(%234, %235, %236) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 308355072, 576, arena + 308355264, 576, arena + 308355456,
+      576, arena + 360400896, 0.14433756f);
 
-  /* %182 = fused_linear(%179, %180, %181) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 471164928, params[83], params[84], LK_ACT_NONE, NULL,
-      arena + 101154816);
+  /* %240 = fused_linear(%237, %238, %239) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 360400896, params[108], params[109], LK_ACT_NONE, NULL,
+      arena + 96337920);
 
-  /* %184 = mul(%182, %183) blocks.3 : f32[B, 197, 192], written over %182 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 101154816, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 101154816);
+  /* %242 = mul(%240, %241) blocks.4 : f32[B, 197, 192], written over %240 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 96337920, (const long[]){37824, 192, 1}, inputs[4],
+      (const long[]){1, 0, 0}, arena + 96337920);
 
-  /* %185 = add(%167, %184) blocks.3 : f32[B, 197, 192], written over %182 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 467533824, (const long[]){37824, 192, 1},
-      arena + 101154816, (const long[]){37824, 192, 1}, arena + 101154816);
+  /* %243 = add(%225, %242) blocks.4 : f32[B, 197, 192], written over %240 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 356769792, (const long[]){37824, 192, 1},
+      arena + 96337920, (const long[]){37824, 192, 1}, arena + 96337920);
 
-  /* %186 = slice(%185) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %221 from row 0 */
+  /* %244 = slice(%243) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %280 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 101154816 + (long)b * 37824, 37824,
-        arena + 472375296 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 96337920 + (long)b * 37824, 37824,
+        arena + 361611264 + (long)b * 37824, 192);
   } // for b
 
-  /* %187 = slice(%185) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 101155008, 37824, arena + 520753152, 37632);
+  /* %245 = slice(%243) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 96338112, 37824, arena + 407556096, 37632);
 
-  /* %189 = reshape(%188) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %188: no code */
+  /* %247 = reshape(%246) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %246: no code */
 
-  /* %190 = fused_linear(%187, %189) blocks.3.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 520753152, params[85], NULL, LK_ACT_NONE, NULL,
-      arena + 101154816);
+  /* %248 = fused_linear(%245, %247) blocks.4.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 407556096, params[110], NULL, LK_ACT_NONE, NULL,
+      arena + 96337920);
 
-  /* %193 = batch_normalize(%190, %191, %192) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 101154816, params[86], params[87], 1e-05f,
-      arena + 105971712);
+  /* %251 = batch_statistics(%248) blocks.4.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 96337920, arena + 429270528);
 
-  /* %194 = batch_moments(%190) {channels last} blocks.3.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 101154816, arena + 544866816);
+  /* %252 = slice(%251) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429270528, 2304, arena + 429319680, 1536);
 
-  /* %195 = hswish(%193) blocks.3.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 105971712, arena + 110788608);
+  /* %253 = batch_norm_act(%248, %251, %249, %250) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 96337920, arena + 429270528, params[111], params[112],
+      1e-05f, LK_ACT_HSWISH, arena + 105971712, arena + 101154816);
 
-  /* %197 = token_dwconv(%195, %196) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 110788608, params[90], NULL,
-      LK_ACT_NONE, arena + 115605504);
+  /* %255 = token_dwconv(%253, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 101154816, params[115], NULL,
+      LK_ACT_NONE, arena + 105971712);
 
-  /* %200 = batch_normalize(%197, %198, %199) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 115605504, params[91], params[92], 1e-05f,
+  /* %258 = batch_statistics(%255) blocks.4.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 105971712, arena + 429272832);
+
+  /* %259 = slice(%258) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429272832, 2304, arena + 429321216, 1536);
+
+  /* %260 = batch_norm_act(%255, %258, %256, %257) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 105971712, arena + 429272832, params[116], params[117],
+      1e-05f, LK_ACT_HSWISH, arena + 115605504, arena + 110788608);
+
+  /* %261 = mean(%260) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 110788608, arena + 428514816);
+
+  /* %264 = fused_linear(%261, %262, %263) blocks.4.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 428514816, params[120], params[121], LK_ACT_NONE, NULL,
+      arena + 429153792);
+
+  /* %265 = relu(%264) blocks.4.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 429153792, arena + 429159936);
+
+  /* %268 = fused_linear(%265, %266, %267) blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 429159936, params[122], params[123], LK_ACT_NONE, NULL,
+      arena + 428539392);
+
+  /* %269 = hsigmoid(%268) blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 428539392, arena + 428563968);
+
+  /* %270 = mul(%260, %269) blocks.4.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 110788608, (const long[]){150528, 768, 1},
+      arena + 428563968, (const long[]){768, 0, 1}, arena + 115605504);
+
+  /* %272 = reshape(%271) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %271: no code */
+
+  /* %273 = fused_linear(%270, %272) blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 115605504, params[124], NULL, LK_ACT_NONE, NULL,
+      arena + 408760320);
+
+  /* %276 = batch_statistics(%273) blocks.4.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 408760320, arena + 429347568);
+
+  /* %277 = slice(%276) {axis 0, start 0, length 2} blocks.4.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 429347568, 576, arena + 429353136, 384);
+
+  /* %278 = batch_norm_act(%273, %276, %274, %275) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 408760320, arena + 429347568, params[125], params[126],
+      1e-05f, LK_ACT_NONE, arena + 121626624, arena + 120422400);
+
+  /* %279 = add(%245, %278) blocks.4.conv : f32[B, 196, 192], written into %280 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 407556096 + (long)b * 37632, (const long[]){192, 1},
+        arena + 120422400 + (long)b * 37632, (const long[]){192, 1},
+        arena + 361611456 + (long)b * 37824);
+  } // for b
+
+  /* %280 = concat(%244, %279) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %283 = normalize(%280) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 361611264, 1e-06f, arena + 362821632);
+
+  /* %284 = mul(%283, %281) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 362821632, (const long[]){37824, 192, 1},
+      params[129], (const long[]){0, 0, 1}, arena + 364032000);
+
+  /* %285 = add(%284, %282) blocks.5.norm1 : f32[B, 197, 192], written over %284 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 364032000, (const long[]){37824, 192, 1},
+      params[130], (const long[]){0, 0, 1}, arena + 364032000);
+
+  /* %288 = fused_linear(%285, %286, %287) blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 364032000, params[131], params[132], LK_ACT_NONE, NULL,
+      arena + 311986176);
+
+  /* %289 = slice(%288) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %288: no code */
+
+  /* %290 = slice(%288) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %288: no code */
+
+  /* %291 = slice(%288) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %288: no code */
+
+  /* %292 = sdpa(%289, %290, %291) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 311986176, 576, arena + 311986368, 576, arena + 311986560,
+      576, arena + 365242368, 0.14433756f);
+
+  /* %295 = fused_linear(%292, %293, %294) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 365242368, params[133], params[134], LK_ACT_NONE, NULL,
       arena + 120422400);
 
-  /* %201 = batch_moments(%197) {channels last} blocks.3.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 115605504, arena + 544868352);
+  /* %297 = mul(%295, %296) blocks.5 : f32[B, 197, 192], written over %295 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 120422400, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 120422400);
 
-  /* %202 = hswish(%200) blocks.3.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 120422400, arena + 125239296);
+  /* %298 = add(%280, %297) blocks.5 : f32[B, 197, 192], written over %295 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 361611264, (const long[]){37824, 192, 1},
+      arena + 120422400, (const long[]){37824, 192, 1}, arena + 120422400);
 
-  /* %203 = mean(%202) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 125239296, arena + 544046592);
-
-  /* %206 = fused_linear(%203, %204, %205) blocks.3.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 544046592, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 544747008);
-
-  /* %207 = relu(%206) blocks.3.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 544747008, arena + 544753152);
-
-  /* %210 = fused_linear(%207, %208, %209) blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 544753152, params[97], params[98], LK_ACT_NONE, NULL,
-      arena + 544071168);
-
-  /* %211 = hsigmoid(%210) blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 544071168, arena + 544095744);
-
-  /* %212 = mul(%202, %211) blocks.3.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 125239296, (const long[]){150528, 768, 1},
-      arena + 544095744, (const long[]){768, 0, 1}, arena + 130056192);
-
-  /* %214 = reshape(%213) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %213: no code */
-
-  /* %215 = fused_linear(%212, %214) blocks.3.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 130056192, params[99], NULL, LK_ACT_NONE, NULL,
-      arena + 521957376);
-
-  /* %218 = batch_normalize(%215, %216, %217) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 521957376, params[100], params[101], 1e-05f,
-      arena + 134873088);
-
-  /* %219 = batch_moments(%215) {channels last} blocks.3.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 521957376, arena + 544896624);
-
-  /* %220 = add(%187, %218) blocks.3.conv : f32[B, 196, 192], written into %221 from row 1 */
+  /* %299 = slice(%298) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %335 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 520753152 + (long)b * 37632, (const long[]){192, 1},
-        arena + 134873088 + (long)b * 37632, (const long[]){192, 1},
-        arena + 472375488 + (long)b * 37824);
+    lk_copy_rows(1, 192, arena + 120422400 + (long)b * 37824, 37824,
+        arena + 366452736 + (long)b * 37824, 192);
   } // for b
 
-  /* %221 = concat(%186, %220) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %300 = slice(%298) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 120422592, 37824, arena + 409964544, 37632);
 
-  /* %224 = normalize(%221) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 472375296, 1e-06f, arena + 473585664);
+  /* %302 = reshape(%301) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %301: no code */
 
-  /* %225 = mul(%224, %222) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 473585664, (const long[]){37824, 192, 1},
-      params[104], (const long[]){0, 0, 1}, arena + 474796032);
+  /* %303 = fused_linear(%300, %302) blocks.5.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 409964544, params[135], NULL, LK_ACT_NONE, NULL,
+      arena + 120422400);
 
-  /* %226 = add(%225, %223) blocks.4.norm1 : f32[B, 197, 192], written over %225 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 474796032, (const long[]){37824, 192, 1},
-      params[105], (const long[]){0, 0, 1}, arena + 474796032);
+  /* %306 = batch_statistics(%303) blocks.5.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 120422400, arena + 429275136);
 
-  /* %229 = fused_linear(%226, %227, %228) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 474796032, params[106], params[107], LK_ACT_NONE, NULL,
-      arena + 423960576);
+  /* %307 = slice(%306) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429275136, 2304, arena + 429322752, 1536);
 
-  /* %230 = slice(%229) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %229: no code */
+  /* %308 = batch_norm_act(%303, %306, %304, %305) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 120422400, arena + 429275136, params[136], params[137],
+      1e-05f, LK_ACT_HSWISH, arena + 130056192, arena + 125239296);
 
-  /* %231 = slice(%229) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %229: no code */
+  /* %310 = token_dwconv(%308, %309) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 125239296, params[140], NULL,
+      LK_ACT_NONE, arena + 130056192);
 
-  /* %232 = slice(%229) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %229: no code */
+  /* %313 = batch_statistics(%310) blocks.5.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 130056192, arena + 429277440);
 
-  /* %233 = sdpa(%230, %231, %232) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 423960576, 576, arena + 423960768, 576, arena + 423960960,
-      576, arena + 476006400, 0.14433756f);
+  /* %314 = slice(%313) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429277440, 2304, arena + 429324288, 1536);
 
-  /* %236 = fused_linear(%233, %234, %235) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 476006400, params[108], params[109], LK_ACT_NONE, NULL,
-      arena + 134873088);
+  /* %315 = batch_norm_act(%310, %313, %311, %312) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 130056192, arena + 429277440, params[141], params[142],
+      1e-05f, LK_ACT_HSWISH, arena + 139689984, arena + 134873088);
 
-  /* %238 = mul(%236, %237) blocks.4 : f32[B, 197, 192], written over %236 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 134873088, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 134873088);
+  /* %316 = mean(%315) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 134873088, arena + 428588544);
 
-  /* %239 = add(%221, %238) blocks.4 : f32[B, 197, 192], written over %236 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 472375296, (const long[]){37824, 192, 1},
-      arena + 134873088, (const long[]){37824, 192, 1}, arena + 134873088);
+  /* %319 = fused_linear(%316, %317, %318) blocks.5.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 428588544, params[145], params[146], LK_ACT_NONE, NULL,
+      arena + 429166080);
 
-  /* %240 = slice(%239) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %275 from row 0 */
+  /* %320 = relu(%319) blocks.5.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 429166080, arena + 429172224);
+
+  /* %323 = fused_linear(%320, %321, %322) blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 429172224, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 428613120);
+
+  /* %324 = hsigmoid(%323) blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 428613120, arena + 428637696);
+
+  /* %325 = mul(%315, %324) blocks.5.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 134873088, (const long[]){150528, 768, 1},
+      arena + 428637696, (const long[]){768, 0, 1}, arena + 139689984);
+
+  /* %327 = reshape(%326) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %326: no code */
+
+  /* %328 = fused_linear(%325, %327) blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 139689984, params[149], NULL, LK_ACT_NONE, NULL,
+      arena + 411168768);
+
+  /* %331 = batch_statistics(%328) blocks.5.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 411168768, arena + 429348144);
+
+  /* %332 = slice(%331) {axis 0, start 0, length 2} blocks.5.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 429348144, 576, arena + 429353520, 384);
+
+  /* %333 = batch_norm_act(%328, %331, %329, %330) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 411168768, arena + 429348144, params[150], params[151],
+      1e-05f, LK_ACT_NONE, arena + 145711104, arena + 144506880);
+
+  /* %334 = add(%300, %333) blocks.5.conv : f32[B, 196, 192], written into %335 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 134873088 + (long)b * 37824, 37824,
-        arena + 477216768 + (long)b * 37824, 192);
+    lk_add(2, (const long[]){196, 192}, arena + 409964544 + (long)b * 37632, (const long[]){192, 1},
+        arena + 144506880 + (long)b * 37632, (const long[]){192, 1},
+        arena + 366452928 + (long)b * 37824);
   } // for b
 
-  /* %241 = slice(%239) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 134873280, 37824, arena + 523161600, 37632);
+  /* %335 = concat(%299, %334) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %243 = reshape(%242) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %242: no code */
+  /* %338 = normalize(%335) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 366452736, 1e-06f, arena + 367663104);
 
-  /* %244 = fused_linear(%241, %243) blocks.4.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 523161600, params[110], NULL, LK_ACT_NONE, NULL,
-      arena + 134873088);
+  /* %339 = mul(%338, %336) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 367663104, (const long[]){37824, 192, 1},
+      params[154], (const long[]){0, 0, 1}, arena + 368873472);
 
-  /* %247 = batch_normalize(%244, %245, %246) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 134873088, params[111], params[112], 1e-05f,
-      arena + 139689984);
+  /* %340 = add(%339, %337) blocks.6.norm1 : f32[B, 197, 192], written over %339 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 368873472, (const long[]){37824, 192, 1},
+      params[155], (const long[]){0, 0, 1}, arena + 368873472);
 
-  /* %248 = batch_moments(%244) {channels last} blocks.4.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 134873088, arena + 544869888);
+  /* %343 = fused_linear(%340, %341, %342) blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 368873472, params[156], params[157], LK_ACT_NONE, NULL,
+      arena + 315617280);
 
-  /* %249 = hswish(%247) blocks.4.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 139689984, arena + 144506880);
+  /* %344 = slice(%343) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %343: no code */
 
-  /* %251 = token_dwconv(%249, %250) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 144506880, params[115], NULL,
-      LK_ACT_NONE, arena + 149323776);
+  /* %345 = slice(%343) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %343: no code */
 
-  /* %254 = batch_normalize(%251, %252, %253) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 149323776, params[116], params[117], 1e-05f,
-      arena + 154140672);
+  /* %346 = slice(%343) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %343: no code */
 
-  /* %255 = batch_moments(%251) {channels last} blocks.4.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 149323776, arena + 544871424);
+  /* %347 = sdpa(%344, %345, %346) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 315617280, 576, arena + 315617472, 576, arena + 315617664,
+      576, arena + 370083840, 0.14433756f);
 
-  /* %256 = hswish(%254) blocks.4.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 154140672, arena + 158957568);
+  /* %350 = fused_linear(%347, %348, %349) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 370083840, params[158], params[159], LK_ACT_NONE, NULL,
+      arena + 144506880);
 
-  /* %257 = mean(%256) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 158957568, arena + 544120320);
+  /* %352 = mul(%350, %351) blocks.6 : f32[B, 197, 192], written over %350 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 144506880, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 144506880);
 
-  /* %260 = fused_linear(%257, %258, %259) blocks.4.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 544120320, params[120], params[121], LK_ACT_NONE, NULL,
-      arena + 544759296);
+  /* %353 = add(%335, %352) blocks.6 : f32[B, 197, 192], written over %350 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 366452736, (const long[]){37824, 192, 1},
+      arena + 144506880, (const long[]){37824, 192, 1}, arena + 144506880);
 
-  /* %261 = relu(%260) blocks.4.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 544759296, arena + 544765440);
+  /* %354 = slice(%353) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %390 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 144506880 + (long)b * 37824, 37824,
+        arena + 371294208 + (long)b * 37824, 192);
+  } // for b
 
-  /* %264 = fused_linear(%261, %262, %263) blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 544765440, params[122], params[123], LK_ACT_NONE, NULL,
-      arena + 544144896);
+  /* %355 = slice(%353) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 144507072, 37824, arena + 412372992, 37632);
 
-  /* %265 = hsigmoid(%264) blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 544144896, arena + 544169472);
+  /* %357 = reshape(%356) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %356: no code */
 
-  /* %266 = mul(%256, %265) blocks.4.conv.conv.6 : f32[B, 196, 768] */
+  /* %358 = fused_linear(%355, %357) blocks.6.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 412372992, params[160], NULL, LK_ACT_NONE, NULL,
+      arena + 144506880);
+
+  /* %361 = batch_statistics(%358) blocks.6.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 144506880, arena + 429279744);
+
+  /* %362 = slice(%361) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429279744, 2304, arena + 429325824, 1536);
+
+  /* %363 = batch_norm_act(%358, %361, %359, %360) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 144506880, arena + 429279744, params[161], params[162],
+      1e-05f, LK_ACT_HSWISH, arena + 154140672, arena + 149323776);
+
+  /* %365 = token_dwconv(%363, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 149323776, params[165], NULL,
+      LK_ACT_NONE, arena + 154140672);
+
+  /* %368 = batch_statistics(%365) blocks.6.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 154140672, arena + 429282048);
+
+  /* %369 = slice(%368) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429282048, 2304, arena + 429327360, 1536);
+
+  /* %370 = batch_norm_act(%365, %368, %366, %367) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 154140672, arena + 429282048, params[166], params[167],
+      1e-05f, LK_ACT_HSWISH, arena + 163774464, arena + 158957568);
+
+  /* %371 = mean(%370) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 158957568, arena + 428662272);
+
+  /* %374 = fused_linear(%371, %372, %373) blocks.6.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 428662272, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 429178368);
+
+  /* %375 = relu(%374) blocks.6.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 429178368, arena + 429184512);
+
+  /* %378 = fused_linear(%375, %376, %377) blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 429184512, params[172], params[173], LK_ACT_NONE, NULL,
+      arena + 428686848);
+
+  /* %379 = hsigmoid(%378) blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 428686848, arena + 428711424);
+
+  /* %380 = mul(%370, %379) blocks.6.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 158957568, (const long[]){150528, 768, 1},
-      arena + 544169472, (const long[]){768, 0, 1}, arena + 163774464);
+      arena + 428711424, (const long[]){768, 0, 1}, arena + 163774464);
 
-  /* %268 = reshape(%267) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %267: no code */
+  /* %382 = reshape(%381) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %381: no code */
 
-  /* %269 = fused_linear(%266, %268) blocks.4.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 163774464, params[124], NULL, LK_ACT_NONE, NULL,
-      arena + 524365824);
+  /* %383 = fused_linear(%380, %382) blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 163774464, params[174], NULL, LK_ACT_NONE, NULL,
+      arena + 413577216);
 
-  /* %272 = batch_normalize(%269, %270, %271) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 524365824, params[125], params[126], 1e-05f,
-      arena + 168591360);
+  /* %386 = batch_statistics(%383) blocks.6.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 413577216, arena + 429348720);
 
-  /* %273 = batch_moments(%269) {channels last} blocks.4.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 524365824, arena + 544897008);
+  /* %387 = slice(%386) {axis 0, start 0, length 2} blocks.6.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 429348720, 576, arena + 429353904, 384);
 
-  /* %274 = add(%241, %272) blocks.4.conv : f32[B, 196, 192], written into %275 from row 1 */
+  /* %388 = batch_norm_act(%383, %386, %384, %385) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 413577216, arena + 429348720, params[175], params[176],
+      1e-05f, LK_ACT_NONE, arena + 169795584, arena + 168591360);
+
+  /* %389 = add(%355, %388) blocks.6.conv : f32[B, 196, 192], written into %390 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 523161600 + (long)b * 37632, (const long[]){192, 1},
+    lk_add(2, (const long[]){196, 192}, arena + 412372992 + (long)b * 37632, (const long[]){192, 1},
         arena + 168591360 + (long)b * 37632, (const long[]){192, 1},
-        arena + 477216960 + (long)b * 37824);
+        arena + 371294400 + (long)b * 37824);
   } // for b
 
-  /* %275 = concat(%240, %274) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %390 = concat(%354, %389) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %278 = normalize(%275) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 477216768, 1e-06f, arena + 478427136);
+  /* %393 = normalize(%390) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 371294208, 1e-06f, arena + 372504576);
 
-  /* %279 = mul(%278, %276) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 478427136, (const long[]){37824, 192, 1},
-      params[129], (const long[]){0, 0, 1}, arena + 479637504);
+  /* %394 = mul(%393, %391) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 372504576, (const long[]){37824, 192, 1},
+      params[179], (const long[]){0, 0, 1}, arena + 373714944);
 
-  /* %280 = add(%279, %277) blocks.5.norm1 : f32[B, 197, 192], written over %279 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 479637504, (const long[]){37824, 192, 1},
-      params[130], (const long[]){0, 0, 1}, arena + 479637504);
+  /* %395 = add(%394, %392) blocks.7.norm1 : f32[B, 197, 192], written over %394 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 373714944, (const long[]){37824, 192, 1},
+      params[180], (const long[]){0, 0, 1}, arena + 373714944);
 
-  /* %283 = fused_linear(%280, %281, %282) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 479637504, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 427591680);
+  /* %398 = fused_linear(%395, %396, %397) blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 373714944, params[181], params[182], LK_ACT_NONE, NULL,
+      arena + 319248384);
 
-  /* %284 = slice(%283) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %283: no code */
+  /* %399 = slice(%398) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %398: no code */
 
-  /* %285 = slice(%283) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %283: no code */
+  /* %400 = slice(%398) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %398: no code */
 
-  /* %286 = slice(%283) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %283: no code */
+  /* %401 = slice(%398) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %398: no code */
 
-  /* %287 = sdpa(%284, %285, %286) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 427591680, 576, arena + 427591872, 576, arena + 427592064,
-      576, arena + 480847872, 0.14433756f);
+  /* %402 = sdpa(%399, %400, %401) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 319248384, 576, arena + 319248576, 576, arena + 319248768,
+      576, arena + 374925312, 0.14433756f);
 
-  /* %290 = fused_linear(%287, %288, %289) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 480847872, params[133], params[134], LK_ACT_NONE, NULL,
+  /* %405 = fused_linear(%402, %403, %404) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 374925312, params[183], params[184], LK_ACT_NONE, NULL,
       arena + 168591360);
 
-  /* %292 = mul(%290, %291) blocks.5 : f32[B, 197, 192], written over %290 */
+  /* %407 = mul(%405, %406) blocks.7 : f32[B, 197, 192], written over %405 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 168591360, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 168591360);
+      inputs[7], (const long[]){1, 0, 0}, arena + 168591360);
 
-  /* %293 = add(%275, %292) blocks.5 : f32[B, 197, 192], written over %290 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 477216768, (const long[]){37824, 192, 1},
+  /* %408 = add(%390, %407) blocks.7 : f32[B, 197, 192], written over %405 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 371294208, (const long[]){37824, 192, 1},
       arena + 168591360, (const long[]){37824, 192, 1}, arena + 168591360);
 
-  /* %294 = slice(%293) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %329 from row 0 */
+  /* %409 = slice(%408) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %445 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 168591360 + (long)b * 37824, 37824,
-        arena + 482058240 + (long)b * 37824, 192);
+        arena + 376135680 + (long)b * 37824, 192);
   } // for b
 
-  /* %295 = slice(%293) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 168591552, 37824, arena + 525570048, 37632);
+  /* %410 = slice(%408) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 168591552, 37824, arena + 414781440, 37632);
 
-  /* %297 = reshape(%296) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %296: no code */
+  /* %412 = reshape(%411) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %411: no code */
 
-  /* %298 = fused_linear(%295, %297) blocks.5.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 525570048, params[135], NULL, LK_ACT_NONE, NULL,
+  /* %413 = fused_linear(%410, %412) blocks.7.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 414781440, params[185], NULL, LK_ACT_NONE, NULL,
       arena + 168591360);
 
-  /* %301 = batch_normalize(%298, %299, %300) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 168591360, params[136], params[137], 1e-05f,
-      arena + 173408256);
+  /* %416 = batch_statistics(%413) blocks.7.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 168591360, arena + 429284352);
 
-  /* %302 = batch_moments(%298) {channels last} blocks.5.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 168591360, arena + 544872960);
+  /* %417 = slice(%416) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429284352, 2304, arena + 429328896, 1536);
 
-  /* %303 = hswish(%301) blocks.5.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 173408256, arena + 178225152);
+  /* %418 = batch_norm_act(%413, %416, %414, %415) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 168591360, arena + 429284352, params[186], params[187],
+      1e-05f, LK_ACT_HSWISH, arena + 178225152, arena + 173408256);
 
-  /* %305 = token_dwconv(%303, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 178225152, params[140], NULL,
-      LK_ACT_NONE, arena + 183042048);
+  /* %420 = token_dwconv(%418, %419) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256, params[190], NULL,
+      LK_ACT_NONE, arena + 178225152);
 
-  /* %308 = batch_normalize(%305, %306, %307) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 183042048, params[141], params[142], 1e-05f,
-      arena + 187858944);
+  /* %423 = batch_statistics(%420) blocks.7.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 178225152, arena + 429286656);
 
-  /* %309 = batch_moments(%305) {channels last} blocks.5.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 183042048, arena + 544874496);
+  /* %424 = slice(%423) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429286656, 2304, arena + 429330432, 1536);
 
-  /* %310 = hswish(%308) blocks.5.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 187858944, arena + 192675840);
+  /* %425 = batch_norm_act(%420, %423, %421, %422) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 178225152, arena + 429286656, params[191], params[192],
+      1e-05f, LK_ACT_HSWISH, arena + 187858944, arena + 183042048);
 
-  /* %311 = mean(%310) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 192675840, arena + 544194048);
+  /* %426 = mean(%425) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 183042048, arena + 428736000);
 
-  /* %314 = fused_linear(%311, %312, %313) blocks.5.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 544194048, params[145], params[146], LK_ACT_NONE, NULL,
-      arena + 544771584);
+  /* %429 = fused_linear(%426, %427, %428) blocks.7.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 428736000, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 429190656);
 
-  /* %315 = relu(%314) blocks.5.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 544771584, arena + 544777728);
+  /* %430 = relu(%429) blocks.7.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 429190656, arena + 429196800);
 
-  /* %318 = fused_linear(%315, %316, %317) blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 544777728, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 544218624);
+  /* %433 = fused_linear(%430, %431, %432) blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 429196800, params[197], params[198], LK_ACT_NONE, NULL,
+      arena + 428760576);
 
-  /* %319 = hsigmoid(%318) blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 544218624, arena + 544243200);
+  /* %434 = hsigmoid(%433) blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 428760576, arena + 428785152);
 
-  /* %320 = mul(%310, %319) blocks.5.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 192675840, (const long[]){150528, 768, 1},
-      arena + 544243200, (const long[]){768, 0, 1}, arena + 197492736);
+  /* %435 = mul(%425, %434) blocks.7.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 183042048, (const long[]){150528, 768, 1},
+      arena + 428785152, (const long[]){768, 0, 1}, arena + 187858944);
 
-  /* %322 = reshape(%321) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %321: no code */
+  /* %437 = reshape(%436) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %436: no code */
 
-  /* %323 = fused_linear(%320, %322) blocks.5.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 197492736, params[149], NULL, LK_ACT_NONE, NULL,
-      arena + 526774272);
+  /* %438 = fused_linear(%435, %437) blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 187858944, params[199], NULL, LK_ACT_NONE, NULL,
+      arena + 415985664);
 
-  /* %326 = batch_normalize(%323, %324, %325) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 526774272, params[150], params[151], 1e-05f,
-      arena + 202309632);
+  /* %441 = batch_statistics(%438) blocks.7.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 415985664, arena + 429349296);
 
-  /* %327 = batch_moments(%323) {channels last} blocks.5.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 526774272, arena + 544897392);
+  /* %442 = slice(%441) {axis 0, start 0, length 2} blocks.7.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 429349296, 576, arena + 429354288, 384);
 
-  /* %328 = add(%295, %326) blocks.5.conv : f32[B, 196, 192], written into %329 from row 1 */
+  /* %443 = batch_norm_act(%438, %441, %439, %440) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 415985664, arena + 429349296, params[200], params[201],
+      1e-05f, LK_ACT_NONE, arena + 193880064, arena + 192675840);
+
+  /* %444 = add(%410, %443) blocks.7.conv : f32[B, 196, 192], written into %445 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 525570048 + (long)b * 37632, (const long[]){192, 1},
-        arena + 202309632 + (long)b * 37632, (const long[]){192, 1},
-        arena + 482058432 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 414781440 + (long)b * 37632, (const long[]){192, 1},
+        arena + 192675840 + (long)b * 37632, (const long[]){192, 1},
+        arena + 376135872 + (long)b * 37824);
   } // for b
 
-  /* %329 = concat(%294, %328) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %445 = concat(%409, %444) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %332 = normalize(%329) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 482058240, 1e-06f, arena + 483268608);
+  /* %448 = normalize(%445) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 376135680, 1e-06f, arena + 377346048);
 
-  /* %333 = mul(%332, %330) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 483268608, (const long[]){37824, 192, 1},
-      params[154], (const long[]){0, 0, 1}, arena + 484478976);
+  /* %449 = mul(%448, %446) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 377346048, (const long[]){37824, 192, 1},
+      params[204], (const long[]){0, 0, 1}, arena + 378556416);
 
-  /* %334 = add(%333, %331) blocks.6.norm1 : f32[B, 197, 192], written over %333 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 484478976, (const long[]){37824, 192, 1},
-      params[155], (const long[]){0, 0, 1}, arena + 484478976);
+  /* %450 = add(%449, %447) blocks.8.norm1 : f32[B, 197, 192], written over %449 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 378556416, (const long[]){37824, 192, 1},
+      params[205], (const long[]){0, 0, 1}, arena + 378556416);
 
-  /* %337 = fused_linear(%334, %335, %336) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 484478976, params[156], params[157], LK_ACT_NONE, NULL,
-      arena + 431222784);
+  /* %453 = fused_linear(%450, %451, %452) blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 378556416, params[206], params[207], LK_ACT_NONE, NULL,
+      arena + 322879488);
 
-  /* %338 = slice(%337) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %337: no code */
+  /* %454 = slice(%453) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %453: no code */
 
-  /* %339 = slice(%337) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %337: no code */
+  /* %455 = slice(%453) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %453: no code */
 
-  /* %340 = slice(%337) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %337: no code */
+  /* %456 = slice(%453) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %453: no code */
 
-  /* %341 = sdpa(%338, %339, %340) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 431222784, 576, arena + 431222976, 576, arena + 431223168,
-      576, arena + 485689344, 0.14433756f);
+  /* %457 = sdpa(%454, %455, %456) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 322879488, 576, arena + 322879680, 576, arena + 322879872,
+      576, arena + 379766784, 0.14433756f);
 
-  /* %344 = fused_linear(%341, %342, %343) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 485689344, params[158], params[159], LK_ACT_NONE, NULL,
-      arena + 202309632);
+  /* %460 = fused_linear(%457, %458, %459) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 379766784, params[208], params[209], LK_ACT_NONE, NULL,
+      arena + 192675840);
 
-  /* %346 = mul(%344, %345) blocks.6 : f32[B, 197, 192], written over %344 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 202309632, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 202309632);
+  /* %462 = mul(%460, %461) blocks.8 : f32[B, 197, 192], written over %460 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 192675840, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 192675840);
 
-  /* %347 = add(%329, %346) blocks.6 : f32[B, 197, 192], written over %344 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 482058240, (const long[]){37824, 192, 1},
-      arena + 202309632, (const long[]){37824, 192, 1}, arena + 202309632);
+  /* %463 = add(%445, %462) blocks.8 : f32[B, 197, 192], written over %460 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 376135680, (const long[]){37824, 192, 1},
+      arena + 192675840, (const long[]){37824, 192, 1}, arena + 192675840);
 
-  /* %348 = slice(%347) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %383 from row 0 */
+  /* %464 = slice(%463) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %500 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 202309632 + (long)b * 37824, 37824,
-        arena + 486899712 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 192675840 + (long)b * 37824, 37824,
+        arena + 380977152 + (long)b * 37824, 192);
   } // for b
 
-  /* %349 = slice(%347) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 527978496, 37632);
+  /* %465 = slice(%463) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 192676032, 37824, arena + 417189888, 37632);
 
-  /* %351 = reshape(%350) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %350: no code */
+  /* %467 = reshape(%466) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %466: no code */
 
-  /* %352 = fused_linear(%349, %351) blocks.6.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 527978496, params[160], NULL, LK_ACT_NONE, NULL,
-      arena + 202309632);
+  /* %468 = fused_linear(%465, %467) blocks.8.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 417189888, params[210], NULL, LK_ACT_NONE, NULL,
+      arena + 192675840);
 
-  /* %355 = batch_normalize(%352, %353, %354) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 202309632, params[161], params[162], 1e-05f,
-      arena + 207126528);
+  /* %471 = batch_statistics(%468) blocks.8.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 192675840, arena + 429288960);
 
-  /* %356 = batch_moments(%352) {channels last} blocks.6.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 202309632, arena + 544876032);
+  /* %472 = slice(%471) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429288960, 2304, arena + 429331968, 1536);
 
-  /* %357 = hswish(%355) blocks.6.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 207126528, arena + 211943424);
+  /* %473 = batch_norm_act(%468, %471, %469, %470) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 192675840, arena + 429288960, params[211], params[212],
+      1e-05f, LK_ACT_HSWISH, arena + 202309632, arena + 197492736);
 
-  /* %359 = token_dwconv(%357, %358) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424, params[165], NULL,
-      LK_ACT_NONE, arena + 216760320);
+  /* %475 = token_dwconv(%473, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 197492736, params[215], NULL,
+      LK_ACT_NONE, arena + 202309632);
 
-  /* %362 = batch_normalize(%359, %360, %361) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 216760320, params[166], params[167], 1e-05f,
-      arena + 221577216);
+  /* %478 = batch_statistics(%475) blocks.8.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 202309632, arena + 429291264);
 
-  /* %363 = batch_moments(%359) {channels last} blocks.6.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 216760320, arena + 544877568);
+  /* %479 = slice(%478) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429291264, 2304, arena + 429333504, 1536);
 
-  /* %364 = hswish(%362) blocks.6.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 221577216, arena + 226394112);
+  /* %480 = batch_norm_act(%475, %478, %476, %477) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 202309632, arena + 429291264, params[216], params[217],
+      1e-05f, LK_ACT_HSWISH, arena + 211943424, arena + 207126528);
 
-  /* %365 = mean(%364) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 226394112, arena + 544267776);
+  /* %481 = mean(%480) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 207126528, arena + 428809728);
 
-  /* %368 = fused_linear(%365, %366, %367) blocks.6.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 544267776, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 544783872);
+  /* %484 = fused_linear(%481, %482, %483) blocks.8.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 428809728, params[220], params[221], LK_ACT_NONE, NULL,
+      arena + 429202944);
 
-  /* %369 = relu(%368) blocks.6.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 544783872, arena + 544790016);
+  /* %485 = relu(%484) blocks.8.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 429202944, arena + 429209088);
 
-  /* %372 = fused_linear(%369, %370, %371) blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 544790016, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 544292352);
+  /* %488 = fused_linear(%485, %486, %487) blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 429209088, params[222], params[223], LK_ACT_NONE, NULL,
+      arena + 428834304);
 
-  /* %373 = hsigmoid(%372) blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 544292352, arena + 544316928);
+  /* %489 = hsigmoid(%488) blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 428834304, arena + 428858880);
 
-  /* %374 = mul(%364, %373) blocks.6.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 226394112, (const long[]){150528, 768, 1},
-      arena + 544316928, (const long[]){768, 0, 1}, arena + 231211008);
+  /* %490 = mul(%480, %489) blocks.8.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 207126528, (const long[]){150528, 768, 1},
+      arena + 428858880, (const long[]){768, 0, 1}, arena + 211943424);
 
-  /* %376 = reshape(%375) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %375: no code */
+  /* %492 = reshape(%491) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %491: no code */
 
-  /* %377 = fused_linear(%374, %376) blocks.6.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 231211008, params[174], NULL, LK_ACT_NONE, NULL,
-      arena + 529182720);
+  /* %493 = fused_linear(%490, %492) blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 211943424, params[224], NULL, LK_ACT_NONE, NULL,
+      arena + 418394112);
 
-  /* %380 = batch_normalize(%377, %378, %379) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 529182720, params[175], params[176], 1e-05f,
-      arena + 236027904);
+  /* %496 = batch_statistics(%493) blocks.8.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 418394112, arena + 429349872);
 
-  /* %381 = batch_moments(%377) {channels last} blocks.6.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 529182720, arena + 544897776);
+  /* %497 = slice(%496) {axis 0, start 0, length 2} blocks.8.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 429349872, 576, arena + 429354672, 384);
 
-  /* %382 = add(%349, %380) blocks.6.conv : f32[B, 196, 192], written into %383 from row 1 */
+  /* %498 = batch_norm_act(%493, %496, %494, %495) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 418394112, arena + 429349872, params[225], params[226],
+      1e-05f, LK_ACT_NONE, arena + 217964544, arena + 216760320);
+
+  /* %499 = add(%465, %498) blocks.8.conv : f32[B, 196, 192], written into %500 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 527978496 + (long)b * 37632, (const long[]){192, 1},
-        arena + 236027904 + (long)b * 37632, (const long[]){192, 1},
-        arena + 486899904 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 417189888 + (long)b * 37632, (const long[]){192, 1},
+        arena + 216760320 + (long)b * 37632, (const long[]){192, 1},
+        arena + 380977344 + (long)b * 37824);
   } // for b
 
-  /* %383 = concat(%348, %382) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %500 = concat(%464, %499) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %386 = normalize(%383) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 486899712, 1e-06f, arena + 488110080);
+  /* %503 = normalize(%500) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 380977152, 1e-06f, arena + 382187520);
 
-  /* %387 = mul(%386, %384) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 488110080, (const long[]){37824, 192, 1},
-      params[179], (const long[]){0, 0, 1}, arena + 489320448);
+  /* %504 = mul(%503, %501) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 382187520, (const long[]){37824, 192, 1},
+      params[229], (const long[]){0, 0, 1}, arena + 383397888);
 
-  /* %388 = add(%387, %385) blocks.7.norm1 : f32[B, 197, 192], written over %387 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 489320448, (const long[]){37824, 192, 1},
-      params[180], (const long[]){0, 0, 1}, arena + 489320448);
+  /* %505 = add(%504, %502) blocks.9.norm1 : f32[B, 197, 192], written over %504 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 383397888, (const long[]){37824, 192, 1},
+      params[230], (const long[]){0, 0, 1}, arena + 383397888);
 
-  /* %391 = fused_linear(%388, %389, %390) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 489320448, params[181], params[182], LK_ACT_NONE, NULL,
-      arena + 434853888);
+  /* %508 = fused_linear(%505, %506, %507) blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 383397888, params[231], params[232], LK_ACT_NONE, NULL,
+      arena + 326510592);
 
-  /* %392 = slice(%391) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %391: no code */
+  /* %509 = slice(%508) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %508: no code */
 
-  /* %393 = slice(%391) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %391: no code */
+  /* %510 = slice(%508) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %508: no code */
 
-  /* %394 = slice(%391) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %391: no code */
+  /* %511 = slice(%508) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %508: no code */
 
-  /* %395 = sdpa(%392, %393, %394) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 434853888, 576, arena + 434854080, 576, arena + 434854272,
-      576, arena + 490530816, 0.14433756f);
+  /* %512 = sdpa(%509, %510, %511) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 326510592, 576, arena + 326510784, 576, arena + 326510976,
+      576, arena + 384608256, 0.14433756f);
 
-  /* %398 = fused_linear(%395, %396, %397) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 490530816, params[183], params[184], LK_ACT_NONE, NULL,
-      arena + 236027904);
+  /* %515 = fused_linear(%512, %513, %514) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 384608256, params[233], params[234], LK_ACT_NONE, NULL,
+      arena + 216760320);
 
-  /* %400 = mul(%398, %399) blocks.7 : f32[B, 197, 192], written over %398 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 236027904, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 236027904);
+  /* %517 = mul(%515, %516) blocks.9 : f32[B, 197, 192], written over %515 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 216760320, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 216760320);
 
-  /* %401 = add(%383, %400) blocks.7 : f32[B, 197, 192], written over %398 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 486899712, (const long[]){37824, 192, 1},
-      arena + 236027904, (const long[]){37824, 192, 1}, arena + 236027904);
+  /* %518 = add(%500, %517) blocks.9 : f32[B, 197, 192], written over %515 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 380977152, (const long[]){37824, 192, 1},
+      arena + 216760320, (const long[]){37824, 192, 1}, arena + 216760320);
 
-  /* %402 = slice(%401) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %437 from row 0 */
+  /* %519 = slice(%518) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %555 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 236027904 + (long)b * 37824, 37824,
-        arena + 491741184 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 216760320 + (long)b * 37824, 37824,
+        arena + 385818624 + (long)b * 37824, 192);
   } // for b
 
-  /* %403 = slice(%401) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 236028096, 37824, arena + 530386944, 37632);
+  /* %520 = slice(%518) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 216760512, 37824, arena + 419598336, 37632);
 
-  /* %405 = reshape(%404) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %404: no code */
+  /* %522 = reshape(%521) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %521: no code */
 
-  /* %406 = fused_linear(%403, %405) blocks.7.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 530386944, params[185], NULL, LK_ACT_NONE, NULL,
-      arena + 236027904);
+  /* %523 = fused_linear(%520, %522) blocks.9.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 419598336, params[235], NULL, LK_ACT_NONE, NULL,
+      arena + 216760320);
 
-  /* %409 = batch_normalize(%406, %407, %408) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 236027904, params[186], params[187], 1e-05f,
+  /* %526 = batch_statistics(%523) blocks.9.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 216760320, arena + 429293568);
+
+  /* %527 = slice(%526) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429293568, 2304, arena + 429335040, 1536);
+
+  /* %528 = batch_norm_act(%523, %526, %524, %525) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 216760320, arena + 429293568, params[236], params[237],
+      1e-05f, LK_ACT_HSWISH, arena + 226394112, arena + 221577216);
+
+  /* %530 = token_dwconv(%528, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216, params[240], NULL,
+      LK_ACT_NONE, arena + 226394112);
+
+  /* %533 = batch_statistics(%530) blocks.9.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 226394112, arena + 429295872);
+
+  /* %534 = slice(%533) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429295872, 2304, arena + 429336576, 1536);
+
+  /* %535 = batch_norm_act(%530, %533, %531, %532) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 226394112, arena + 429295872, params[241], params[242],
+      1e-05f, LK_ACT_HSWISH, arena + 236027904, arena + 231211008);
+
+  /* %536 = mean(%535) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 231211008, arena + 428883456);
+
+  /* %539 = fused_linear(%536, %537, %538) blocks.9.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 428883456, params[245], params[246], LK_ACT_NONE, NULL,
+      arena + 429215232);
+
+  /* %540 = relu(%539) blocks.9.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 429215232, arena + 429221376);
+
+  /* %543 = fused_linear(%540, %541, %542) blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 429221376, params[247], params[248], LK_ACT_NONE, NULL,
+      arena + 428908032);
+
+  /* %544 = hsigmoid(%543) blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 428908032, arena + 428932608);
+
+  /* %545 = mul(%535, %544) blocks.9.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 231211008, (const long[]){150528, 768, 1},
+      arena + 428932608, (const long[]){768, 0, 1}, arena + 236027904);
+
+  /* %547 = reshape(%546) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %546: no code */
+
+  /* %548 = fused_linear(%545, %547) blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 236027904, params[249], NULL, LK_ACT_NONE, NULL,
+      arena + 420802560);
+
+  /* %551 = batch_statistics(%548) blocks.9.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 420802560, arena + 429350448);
+
+  /* %552 = slice(%551) {axis 0, start 0, length 2} blocks.9.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 429350448, 576, arena + 429355056, 384);
+
+  /* %553 = batch_norm_act(%548, %551, %549, %550) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 420802560, arena + 429350448, params[250], params[251],
+      1e-05f, LK_ACT_NONE, arena + 242049024, arena + 240844800);
+
+  /* %554 = add(%520, %553) blocks.9.conv : f32[B, 196, 192], written into %555 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 419598336 + (long)b * 37632, (const long[]){192, 1},
+        arena + 240844800 + (long)b * 37632, (const long[]){192, 1},
+        arena + 385818816 + (long)b * 37824);
+  } // for b
+
+  /* %555 = concat(%519, %554) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %558 = normalize(%555) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 385818624, 1e-06f, arena + 387028992);
+
+  /* %559 = mul(%558, %556) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 387028992, (const long[]){37824, 192, 1},
+      params[254], (const long[]){0, 0, 1}, arena + 388239360);
+
+  /* %560 = add(%559, %557) blocks.10.norm1 : f32[B, 197, 192], written over %559 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 388239360, (const long[]){37824, 192, 1},
+      params[255], (const long[]){0, 0, 1}, arena + 388239360);
+
+  /* %563 = fused_linear(%560, %561, %562) blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 388239360, params[256], params[257], LK_ACT_NONE, NULL,
+      arena + 330141696);
+
+  /* %564 = slice(%563) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %563: no code */
+
+  /* %565 = slice(%563) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %563: no code */
+
+  /* %566 = slice(%563) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %563: no code */
+
+  /* %567 = sdpa(%564, %565, %566) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 330141696, 576, arena + 330141888, 576, arena + 330142080,
+      576, arena + 389449728, 0.14433756f);
+
+  /* %570 = fused_linear(%567, %568, %569) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 389449728, params[258], params[259], LK_ACT_NONE, NULL,
       arena + 240844800);
 
-  /* %410 = batch_moments(%406) {channels last} blocks.7.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 236027904, arena + 544879104);
+  /* %572 = mul(%570, %571) blocks.10 : f32[B, 197, 192], written over %570 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 240844800, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 240844800);
 
-  /* %411 = hswish(%409) blocks.7.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 240844800, arena + 245661696);
+  /* %573 = add(%555, %572) blocks.10 : f32[B, 197, 192], written over %570 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 385818624, (const long[]){37824, 192, 1},
+      arena + 240844800, (const long[]){37824, 192, 1}, arena + 240844800);
 
-  /* %413 = token_dwconv(%411, %412) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 245661696, params[190], NULL,
+  /* %574 = slice(%573) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %610 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 240844800 + (long)b * 37824, 37824,
+        arena + 390660096 + (long)b * 37824, 192);
+  } // for b
+
+  /* %575 = slice(%573) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 240844992, 37824, arena + 422006784, 37632);
+
+  /* %577 = reshape(%576) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %576: no code */
+
+  /* %578 = fused_linear(%575, %577) blocks.10.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 422006784, params[260], NULL, LK_ACT_NONE, NULL,
+      arena + 240844800);
+
+  /* %581 = batch_statistics(%578) blocks.10.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 240844800, arena + 429298176);
+
+  /* %582 = slice(%581) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429298176, 2304, arena + 429338112, 1536);
+
+  /* %583 = batch_norm_act(%578, %581, %579, %580) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 240844800, arena + 429298176, params[261], params[262],
+      1e-05f, LK_ACT_HSWISH, arena + 250478592, arena + 245661696);
+
+  /* %585 = token_dwconv(%583, %584) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 245661696, params[265], NULL,
       LK_ACT_NONE, arena + 250478592);
 
-  /* %416 = batch_normalize(%413, %414, %415) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 250478592, params[191], params[192], 1e-05f,
-      arena + 255295488);
+  /* %588 = batch_statistics(%585) blocks.10.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 250478592, arena + 429300480);
 
-  /* %417 = batch_moments(%413) {channels last} blocks.7.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 250478592, arena + 544880640);
+  /* %589 = slice(%588) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429300480, 2304, arena + 429339648, 1536);
 
-  /* %418 = hswish(%416) blocks.7.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 255295488, arena + 260112384);
+  /* %590 = batch_norm_act(%585, %588, %586, %587) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 250478592, arena + 429300480, params[266], params[267],
+      1e-05f, LK_ACT_HSWISH, arena + 260112384, arena + 255295488);
 
-  /* %419 = mean(%418) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 260112384, arena + 544341504);
+  /* %591 = mean(%590) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 255295488, arena + 428957184);
 
-  /* %422 = fused_linear(%419, %420, %421) blocks.7.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 544341504, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 544796160);
+  /* %594 = fused_linear(%591, %592, %593) blocks.10.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 428957184, params[270], params[271], LK_ACT_NONE, NULL,
+      arena + 429227520);
 
-  /* %423 = relu(%422) blocks.7.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 544796160, arena + 544802304);
+  /* %595 = relu(%594) blocks.10.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 429227520, arena + 429233664);
 
-  /* %426 = fused_linear(%423, %424, %425) blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 544802304, params[197], params[198], LK_ACT_NONE, NULL,
-      arena + 544366080);
+  /* %598 = fused_linear(%595, %596, %597) blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 429233664, params[272], params[273], LK_ACT_NONE, NULL,
+      arena + 428981760);
 
-  /* %427 = hsigmoid(%426) blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 544366080, arena + 544390656);
+  /* %599 = hsigmoid(%598) blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 428981760, arena + 429006336);
 
-  /* %428 = mul(%418, %427) blocks.7.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 260112384, (const long[]){150528, 768, 1},
-      arena + 544390656, (const long[]){768, 0, 1}, arena + 264929280);
+  /* %600 = mul(%590, %599) blocks.10.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 255295488, (const long[]){150528, 768, 1},
+      arena + 429006336, (const long[]){768, 0, 1}, arena + 260112384);
 
-  /* %430 = reshape(%429) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %429: no code */
+  /* %602 = reshape(%601) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %601: no code */
 
-  /* %431 = fused_linear(%428, %430) blocks.7.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 264929280, params[199], NULL, LK_ACT_NONE, NULL,
-      arena + 531591168);
+  /* %603 = fused_linear(%600, %602) blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 260112384, params[274], NULL, LK_ACT_NONE, NULL,
+      arena + 423211008);
 
-  /* %434 = batch_normalize(%431, %432, %433) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 531591168, params[200], params[201], 1e-05f,
-      arena + 269746176);
+  /* %606 = batch_statistics(%603) blocks.10.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 423211008, arena + 429351024);
 
-  /* %435 = batch_moments(%431) {channels last} blocks.7.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 531591168, arena + 544898160);
+  /* %607 = slice(%606) {axis 0, start 0, length 2} blocks.10.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 429351024, 576, arena + 429355440, 384);
 
-  /* %436 = add(%403, %434) blocks.7.conv : f32[B, 196, 192], written into %437 from row 1 */
+  /* %608 = batch_norm_act(%603, %606, %604, %605) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 423211008, arena + 429351024, params[275], params[276],
+      1e-05f, LK_ACT_NONE, arena + 266133504, arena + 264929280);
+
+  /* %609 = add(%575, %608) blocks.10.conv : f32[B, 196, 192], written into %610 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 530386944 + (long)b * 37632, (const long[]){192, 1},
-        arena + 269746176 + (long)b * 37632, (const long[]){192, 1},
-        arena + 491741376 + (long)b * 37824);
+    lk_add(2, (const long[]){196, 192}, arena + 422006784 + (long)b * 37632, (const long[]){192, 1},
+        arena + 264929280 + (long)b * 37632, (const long[]){192, 1},
+        arena + 390660288 + (long)b * 37824);
   } // for b
 
-  /* %437 = concat(%402, %436) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %610 = concat(%574, %609) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %440 = normalize(%437) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 491741184, 1e-06f, arena + 492951552);
+  /* %613 = normalize(%610) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 390660096, 1e-06f, arena + 391870464);
 
-  /* %441 = mul(%440, %438) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 492951552, (const long[]){37824, 192, 1},
-      params[204], (const long[]){0, 0, 1}, arena + 494161920);
+  /* %614 = mul(%613, %611) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 391870464, (const long[]){37824, 192, 1},
+      params[279], (const long[]){0, 0, 1}, arena + 393080832);
 
-  /* %442 = add(%441, %439) blocks.8.norm1 : f32[B, 197, 192], written over %441 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 494161920, (const long[]){37824, 192, 1},
-      params[205], (const long[]){0, 0, 1}, arena + 494161920);
+  /* %615 = add(%614, %612) blocks.11.norm1 : f32[B, 197, 192], written over %614 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 393080832, (const long[]){37824, 192, 1},
+      params[280], (const long[]){0, 0, 1}, arena + 393080832);
 
-  /* %445 = fused_linear(%442, %443, %444) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 494161920, params[206], params[207], LK_ACT_NONE, NULL,
-      arena + 438484992);
+  /* %618 = fused_linear(%615, %616, %617) blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_fused_linear(B * 197, 192, 576, arena + 393080832, params[281], params[282], LK_ACT_NONE, NULL,
+      arena + 333772800);
 
-  /* %446 = slice(%445) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %445: no code */
+  /* %619 = slice(%618) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %618: no code */
 
-  /* %447 = slice(%445) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %445: no code */
+  /* %620 = slice(%618) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %618: no code */
 
-  /* %448 = slice(%445) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %445: no code */
+  /* %621 = slice(%618) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %618: no code */
 
-  /* %449 = sdpa(%446, %447, %448) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 438484992, 576, arena + 438485184, 576, arena + 438485376,
-      576, arena + 495372288, 0.14433756f);
+  /* %622 = sdpa(%619, %620, %621) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
+  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 333772800, 576, arena + 333772992, 576, arena + 333773184,
+      576, arena + 394291200, 0.14433756f);
 
-  /* %452 = fused_linear(%449, %450, %451) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 495372288, params[208], params[209], LK_ACT_NONE, NULL,
-      arena + 269746176);
-
-  /* %454 = mul(%452, %453) blocks.8 : f32[B, 197, 192], written over %452 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 269746176, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 269746176);
-
-  /* %455 = add(%437, %454) blocks.8 : f32[B, 197, 192], written over %452 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 491741184, (const long[]){37824, 192, 1},
-      arena + 269746176, (const long[]){37824, 192, 1}, arena + 269746176);
-
-  /* %456 = slice(%455) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %491 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 269746176 + (long)b * 37824, 37824,
-        arena + 496582656 + (long)b * 37824, 192);
-  } // for b
-
-  /* %457 = slice(%455) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 269746368, 37824, arena + 532795392, 37632);
-
-  /* %459 = reshape(%458) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %458: no code */
-
-  /* %460 = fused_linear(%457, %459) blocks.8.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 532795392, params[210], NULL, LK_ACT_NONE, NULL,
-      arena + 269746176);
-
-  /* %463 = batch_normalize(%460, %461, %462) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 269746176, params[211], params[212], 1e-05f,
-      arena + 274563072);
-
-  /* %464 = batch_moments(%460) {channels last} blocks.8.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 269746176, arena + 544882176);
-
-  /* %465 = hswish(%463) blocks.8.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 274563072, arena + 279379968);
-
-  /* %467 = token_dwconv(%465, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 279379968, params[215], NULL,
-      LK_ACT_NONE, arena + 284196864);
-
-  /* %470 = batch_normalize(%467, %468, %469) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 284196864, params[216], params[217], 1e-05f,
-      arena + 289013760);
-
-  /* %471 = batch_moments(%467) {channels last} blocks.8.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 284196864, arena + 544883712);
-
-  /* %472 = hswish(%470) blocks.8.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 289013760, arena + 293830656);
-
-  /* %473 = mean(%472) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 293830656, arena + 544415232);
-
-  /* %476 = fused_linear(%473, %474, %475) blocks.8.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 544415232, params[220], params[221], LK_ACT_NONE, NULL,
-      arena + 544808448);
-
-  /* %477 = relu(%476) blocks.8.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 544808448, arena + 544814592);
-
-  /* %480 = fused_linear(%477, %478, %479) blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 544814592, params[222], params[223], LK_ACT_NONE, NULL,
-      arena + 544439808);
-
-  /* %481 = hsigmoid(%480) blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 544439808, arena + 544464384);
-
-  /* %482 = mul(%472, %481) blocks.8.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 293830656, (const long[]){150528, 768, 1},
-      arena + 544464384, (const long[]){768, 0, 1}, arena + 298647552);
-
-  /* %484 = reshape(%483) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %483: no code */
-
-  /* %485 = fused_linear(%482, %484) blocks.8.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 298647552, params[224], NULL, LK_ACT_NONE, NULL,
-      arena + 533999616);
-
-  /* %488 = batch_normalize(%485, %486, %487) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 533999616, params[225], params[226], 1e-05f,
-      arena + 303464448);
-
-  /* %489 = batch_moments(%485) {channels last} blocks.8.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 533999616, arena + 544898544);
-
-  /* %490 = add(%457, %488) blocks.8.conv : f32[B, 196, 192], written into %491 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 532795392 + (long)b * 37632, (const long[]){192, 1},
-        arena + 303464448 + (long)b * 37632, (const long[]){192, 1},
-        arena + 496582848 + (long)b * 37824);
-  } // for b
-
-  /* %491 = concat(%456, %490) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %494 = normalize(%491) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 496582656, 1e-06f, arena + 497793024);
-
-  /* %495 = mul(%494, %492) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 497793024, (const long[]){37824, 192, 1},
-      params[229], (const long[]){0, 0, 1}, arena + 499003392);
-
-  /* %496 = add(%495, %493) blocks.9.norm1 : f32[B, 197, 192], written over %495 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 499003392, (const long[]){37824, 192, 1},
-      params[230], (const long[]){0, 0, 1}, arena + 499003392);
-
-  /* %499 = fused_linear(%496, %497, %498) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 499003392, params[231], params[232], LK_ACT_NONE, NULL,
-      arena + 442116096);
-
-  /* %500 = slice(%499) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %499: no code */
-
-  /* %501 = slice(%499) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %499: no code */
-
-  /* %502 = slice(%499) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %499: no code */
-
-  /* %503 = sdpa(%500, %501, %502) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 442116096, 576, arena + 442116288, 576, arena + 442116480,
-      576, arena + 500213760, 0.14433756f);
-
-  /* %506 = fused_linear(%503, %504, %505) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 500213760, params[233], params[234], LK_ACT_NONE, NULL,
-      arena + 303464448);
-
-  /* %508 = mul(%506, %507) blocks.9 : f32[B, 197, 192], written over %506 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 303464448, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 303464448);
-
-  /* %509 = add(%491, %508) blocks.9 : f32[B, 197, 192], written over %506 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 496582656, (const long[]){37824, 192, 1},
-      arena + 303464448, (const long[]){37824, 192, 1}, arena + 303464448);
-
-  /* %510 = slice(%509) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %545 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 303464448 + (long)b * 37824, 37824,
-        arena + 501424128 + (long)b * 37824, 192);
-  } // for b
-
-  /* %511 = slice(%509) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 303464640, 37824, arena + 535203840, 37632);
-
-  /* %513 = reshape(%512) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %512: no code */
-
-  /* %514 = fused_linear(%511, %513) blocks.9.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 535203840, params[235], NULL, LK_ACT_NONE, NULL,
-      arena + 303464448);
-
-  /* %517 = batch_normalize(%514, %515, %516) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 303464448, params[236], params[237], 1e-05f,
-      arena + 308281344);
-
-  /* %518 = batch_moments(%514) {channels last} blocks.9.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 303464448, arena + 544885248);
-
-  /* %519 = hswish(%517) blocks.9.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 308281344, arena + 313098240);
-
-  /* %521 = token_dwconv(%519, %520) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 313098240, params[240], NULL,
-      LK_ACT_NONE, arena + 317915136);
-
-  /* %524 = batch_normalize(%521, %522, %523) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 317915136, params[241], params[242], 1e-05f,
-      arena + 322732032);
-
-  /* %525 = batch_moments(%521) {channels last} blocks.9.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 317915136, arena + 544886784);
-
-  /* %526 = hswish(%524) blocks.9.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 322732032, arena + 327548928);
-
-  /* %527 = mean(%526) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 327548928, arena + 544488960);
-
-  /* %530 = fused_linear(%527, %528, %529) blocks.9.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 544488960, params[245], params[246], LK_ACT_NONE, NULL,
-      arena + 544820736);
-
-  /* %531 = relu(%530) blocks.9.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 544820736, arena + 544826880);
-
-  /* %534 = fused_linear(%531, %532, %533) blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 544826880, params[247], params[248], LK_ACT_NONE, NULL,
-      arena + 544513536);
-
-  /* %535 = hsigmoid(%534) blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 544513536, arena + 544538112);
-
-  /* %536 = mul(%526, %535) blocks.9.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 327548928, (const long[]){150528, 768, 1},
-      arena + 544538112, (const long[]){768, 0, 1}, arena + 332365824);
-
-  /* %538 = reshape(%537) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %537: no code */
-
-  /* %539 = fused_linear(%536, %538) blocks.9.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 332365824, params[249], NULL, LK_ACT_NONE, NULL,
-      arena + 536408064);
-
-  /* %542 = batch_normalize(%539, %540, %541) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 536408064, params[250], params[251], 1e-05f,
-      arena + 337182720);
-
-  /* %543 = batch_moments(%539) {channels last} blocks.9.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 536408064, arena + 544898928);
-
-  /* %544 = add(%511, %542) blocks.9.conv : f32[B, 196, 192], written into %545 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 535203840 + (long)b * 37632, (const long[]){192, 1},
-        arena + 337182720 + (long)b * 37632, (const long[]){192, 1},
-        arena + 501424320 + (long)b * 37824);
-  } // for b
-
-  /* %545 = concat(%510, %544) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %548 = normalize(%545) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 501424128, 1e-06f, arena + 502634496);
-
-  /* %549 = mul(%548, %546) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 502634496, (const long[]){37824, 192, 1},
-      params[254], (const long[]){0, 0, 1}, arena + 503844864);
-
-  /* %550 = add(%549, %547) blocks.10.norm1 : f32[B, 197, 192], written over %549 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 503844864, (const long[]){37824, 192, 1},
-      params[255], (const long[]){0, 0, 1}, arena + 503844864);
-
-  /* %553 = fused_linear(%550, %551, %552) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 503844864, params[256], params[257], LK_ACT_NONE, NULL,
-      arena + 445747200);
-
-  /* %554 = slice(%553) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %553: no code */
-
-  /* %555 = slice(%553) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %553: no code */
-
-  /* %556 = slice(%553) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %553: no code */
-
-  /* %557 = sdpa(%554, %555, %556) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 445747200, 576, arena + 445747392, 576, arena + 445747584,
-      576, arena + 505055232, 0.14433756f);
-
-  /* %560 = fused_linear(%557, %558, %559) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 505055232, params[258], params[259], LK_ACT_NONE, NULL,
-      arena + 337182720);
-
-  /* %562 = mul(%560, %561) blocks.10 : f32[B, 197, 192], written over %560 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 337182720, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 337182720);
-
-  /* %563 = add(%545, %562) blocks.10 : f32[B, 197, 192], written over %560 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 501424128, (const long[]){37824, 192, 1},
-      arena + 337182720, (const long[]){37824, 192, 1}, arena + 337182720);
-
-  /* %564 = slice(%563) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %599 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 337182720 + (long)b * 37824, 37824,
-        arena + 506265600 + (long)b * 37824, 192);
-  } // for b
-
-  /* %565 = slice(%563) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 337182912, 37824, arena + 537612288, 37632);
-
-  /* %567 = reshape(%566) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %566: no code */
-
-  /* %568 = fused_linear(%565, %567) blocks.10.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 537612288, params[260], NULL, LK_ACT_NONE, NULL,
-      arena + 337182720);
-
-  /* %571 = batch_normalize(%568, %569, %570) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 337182720, params[261], params[262], 1e-05f,
-      arena + 341999616);
-
-  /* %572 = batch_moments(%568) {channels last} blocks.10.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 337182720, arena + 544888320);
-
-  /* %573 = hswish(%571) blocks.10.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 341999616, arena + 346816512);
-
-  /* %575 = token_dwconv(%573, %574) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 346816512, params[265], NULL,
-      LK_ACT_NONE, arena + 351633408);
-
-  /* %578 = batch_normalize(%575, %576, %577) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 351633408, params[266], params[267], 1e-05f,
-      arena + 356450304);
-
-  /* %579 = batch_moments(%575) {channels last} blocks.10.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 351633408, arena + 544889856);
-
-  /* %580 = hswish(%578) blocks.10.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 356450304, arena + 361267200);
-
-  /* %581 = mean(%580) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 361267200, arena + 544562688);
-
-  /* %584 = fused_linear(%581, %582, %583) blocks.10.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 544562688, params[270], params[271], LK_ACT_NONE, NULL,
-      arena + 544833024);
-
-  /* %585 = relu(%584) blocks.10.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 544833024, arena + 544839168);
-
-  /* %588 = fused_linear(%585, %586, %587) blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 544839168, params[272], params[273], LK_ACT_NONE, NULL,
-      arena + 544587264);
-
-  /* %589 = hsigmoid(%588) blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 544587264, arena + 544611840);
-
-  /* %590 = mul(%580, %589) blocks.10.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 361267200, (const long[]){150528, 768, 1},
-      arena + 544611840, (const long[]){768, 0, 1}, arena + 366084096);
-
-  /* %592 = reshape(%591) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %591: no code */
-
-  /* %593 = fused_linear(%590, %592) blocks.10.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 366084096, params[274], NULL, LK_ACT_NONE, NULL,
-      arena + 538816512);
-
-  /* %596 = batch_normalize(%593, %594, %595) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 538816512, params[275], params[276], 1e-05f,
-      arena + 370900992);
-
-  /* %597 = batch_moments(%593) {channels last} blocks.10.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 538816512, arena + 544899312);
-
-  /* %598 = add(%565, %596) blocks.10.conv : f32[B, 196, 192], written into %599 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 537612288 + (long)b * 37632, (const long[]){192, 1},
-        arena + 370900992 + (long)b * 37632, (const long[]){192, 1},
-        arena + 506265792 + (long)b * 37824);
-  } // for b
-
-  /* %599 = concat(%564, %598) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %602 = normalize(%599) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 506265600, 1e-06f, arena + 507475968);
-
-  /* %603 = mul(%602, %600) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 507475968, (const long[]){37824, 192, 1},
-      params[279], (const long[]){0, 0, 1}, arena + 508686336);
-
-  /* %604 = add(%603, %601) blocks.11.norm1 : f32[B, 197, 192], written over %603 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 508686336, (const long[]){37824, 192, 1},
-      params[280], (const long[]){0, 0, 1}, arena + 508686336);
-
-  /* %607 = fused_linear(%604, %605, %606) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 508686336, params[281], params[282], LK_ACT_NONE, NULL,
-      arena + 449378304);
-
-  /* %608 = slice(%607) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %607: no code */
-
-  /* %609 = slice(%607) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %607: no code */
-
-  /* %610 = slice(%607) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %607: no code */
-
-  /* %611 = sdpa(%608, %609, %610) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
-  lk_sdpa(B, 197, 197, 4, 4, 48, arena + 449378304, 576, arena + 449378496, 576, arena + 449378688,
-      576, arena + 509896704, 0.14433756f);
-
-  /* %614 = fused_linear(%611, %612, %613) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 509896704, params[283], params[284], LK_ACT_NONE, NULL,
-      arena + 370900992);
-
-  /* %616 = mul(%614, %615) blocks.11 : f32[B, 197, 192], written over %614 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 370900992, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 370900992);
-
-  /* %617 = add(%599, %616) blocks.11 : f32[B, 197, 192], written over %614 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 506265600, (const long[]){37824, 192, 1},
-      arena + 370900992, (const long[]){37824, 192, 1}, arena + 370900992);
-
-  /* %618 = slice(%617) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %653 from row 0 */
-  for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 370900992 + (long)b * 37824, 37824,
-        arena + 404619264 + (long)b * 37824, 192);
-  } // for b
-
-  /* %619 = slice(%617) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 370901184, 37824, arena + 540020736, 37632);
-
-  /* %621 = reshape(%620) {shape [768, 192]} blocks.11.conv.conv.0 : f32[768, 192], a view of %620: no code */
-
-  /* %622 = fused_linear(%619, %621) blocks.11.conv.conv.0 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 540020736, params[285], NULL, LK_ACT_NONE, NULL,
-      arena + 370900992);
-
-  /* %625 = batch_normalize(%622, %623, %624) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 370900992, params[286], params[287], 1e-05f,
-      arena + 375717888);
-
-  /* %626 = batch_moments(%622) {channels last} blocks.11.conv.conv.1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 370900992, arena + 544891392);
-
-  /* %627 = hswish(%625) blocks.11.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 375717888, arena + 380534784);
-
-  /* %629 = token_dwconv(%627, %628) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 380534784, params[290], NULL,
-      LK_ACT_NONE, arena + 385351680);
-
-  /* %632 = batch_normalize(%629, %630, %631) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 385351680, params[291], params[292], 1e-05f,
-      arena + 390168576);
-
-  /* %633 = batch_moments(%629) {channels last} blocks.11.conv.conv.4 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 385351680, arena + 544892928);
-
-  /* %634 = hswish(%632) blocks.11.conv : f32[B, 196, 768] */
-  lk_hswish(B * 196 * 768, arena + 390168576, arena + 394985472);
-
-  /* %635 = mean(%634) {axis 0} blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_mean_axis(B, 196, 768, arena + 394985472, arena + 544636416);
-
-  /* %638 = fused_linear(%635, %636, %637) blocks.11.conv.conv.6.fc.0 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 544636416, params[295], params[296], LK_ACT_NONE, NULL,
-      arena + 544845312);
-
-  /* %639 = relu(%638) blocks.11.conv.conv.6 : f32[B, 192] */
-  lk_relu(B * 192, arena + 544845312, arena + 544851456);
-
-  /* %642 = fused_linear(%639, %640, %641) blocks.11.conv.conv.6.fc.2 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 544851456, params[297], params[298], LK_ACT_NONE, NULL,
-      arena + 544660992);
-
-  /* %643 = hsigmoid(%642) blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_hsigmoid(B * 768, arena + 544660992, arena + 544685568);
-
-  /* %644 = mul(%634, %643) blocks.11.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 394985472, (const long[]){150528, 768, 1},
-      arena + 544685568, (const long[]){768, 0, 1}, arena + 399802368);
-
-  /* %646 = reshape(%645) {shape [192, 768]} blocks.11.conv.conv.7 : f32[192, 768], a view of %645: no code */
-
-  /* %647 = fused_linear(%644, %646) blocks.11.conv.conv.7 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 399802368, params[299], NULL, LK_ACT_NONE, NULL,
-      arena + 541224960);
-
-  /* %650 = batch_normalize(%647, %648, %649) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 541224960, params[300], params[301], 1e-05f,
-      arena + 405829632);
-
-  /* %651 = batch_moments(%647) {channels last} blocks.11.conv.conv.8 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 541224960, arena + 544899696);
-
-  /* %652 = add(%619, %650) blocks.11.conv : f32[B, 196, 192], written into %653 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_add(2, (const long[]){196, 192}, arena + 540020736 + (long)b * 37632, (const long[]){192, 1},
-        arena + 405829632 + (long)b * 37632, (const long[]){192, 1},
-        arena + 404619456 + (long)b * 37824);
-  } // for b
-
-  /* %653 = concat(%618, %652) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
-
-  /* %656 = normalize(%653) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 404619264, 1e-06f, arena + 405829632);
-
-  /* %657 = mul(%656, %654) norm : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 405829632, (const long[]){37824, 192, 1},
-      params[304], (const long[]){0, 0, 1}, arena + 407040000);
-
-  /* %658 = add(%657, %655) norm : f32[B, 197, 192], written over %657 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 407040000, (const long[]){37824, 192, 1},
-      params[305], (const long[]){0, 0, 1}, arena + 407040000);
-
-  /* %659 = index(%658) {axis 0, at 0} : f32[B, 192] */
-  lk_copy_rows(B, 192, arena + 407040000, 37824, arena + 408250368, 192);
-
-  /* %662 = fused_linear(%659, %660, %661) head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 408250368, params[306], params[307], LK_ACT_NONE, NULL,
-      arena + 407040000);
-
-  /* %664 = cross_entropy(%662, %663) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 407040000, inputs[12], arena + 544900464);
-
-  /* %665 = cross_entropy_grad(%662, %663) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 407040000, inputs[12], arena + 407232000);
-
-  /* %666 = transpose(%660) {perm [1, 0]} head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[306], arena + 407040000);
-
-  /* %667 = fused_linear(%665, %666) head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 407232000, arena + 407040000, NULL, LK_ACT_NONE, NULL,
-      arena + 408256512);
-
-  /* %668 = linear_grad_weight(%665, %659) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 407232000, arena + 408250368, arena + 543633408);
-
-  /* %669 = reduce_sum(%665) {axes [], batch} head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 407232000,
-      arena + 544894464);
-
-  /* %670 = reshape(%667) {shape [1, 192]} : f32[B, 1, 192], a view of %667: no code */
-
-  /* %671 = zero_pad(%670) {axis 0, before 0, after 196} : f32[B, 197, 192] */
-  lk_zero_pad(B, 1, 192, 0, 196, arena + 408256512, arena + 407040000);
-
-  /* %672 = reduce_sum(%671) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 407040000,
-      arena + 544900080);
-
-  /* %673 = mul(%671, %654) norm : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 407040000, (const long[]){37824, 192, 1},
-      params[304], (const long[]){0, 0, 1}, arena + 511107072);
-
-  /* %674 = mul(%671, %656) norm : f32[B, 197, 192], written over %671 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 407040000, (const long[]){37824, 192, 1},
-      arena + 405829632, (const long[]){37824, 192, 1}, arena + 407040000);
-
-  /* %675 = reduce_sum(%674) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 407040000,
-      arena + 544900272);
-
-  /* %676 = normalize_grad(%653, %673) {eps 1e-06} norm : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 404619264, arena + 511107072, 1e-06f, arena + 512317440);
-
-  /* %677 = slice(%676) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %676: no code */
-
-  /* %678 = slice(%676) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 511107072, 37632);
-
-  /* %679 = batch_normalize_grad(%647, %678, %648) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 541224960, arena + 511107072, params[300],
-      1e-05f, arena + 542429184);
-
-  /* %680 = batch_normalize_param_grad(%647, %678) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 541224960, arena + 511107072, 1e-05f,
-      arena + 404619264);
-
-  /* %681 = index(%680) {axis 0, at 0} blocks.11.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 404619264, 384, arena + 512312064, 192);
-
-  /* %682 = index(%680) {axis 0, at 1} blocks.11.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 404619456, 384, arena + 512312256, 192);
-
-  /* %683 = transpose(%646) {perm [1, 0]} blocks.11.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[299], arena + 541224960);
-
-  /* %684 = fused_linear(%679, %683) blocks.11.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 542429184, arena + 541224960, NULL, LK_ACT_NONE, NULL,
-      arena + 404619264);
-
-  /* %685 = linear_grad_weight(%679, %644) blocks.11.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 542429184, arena + 399802368, arena + 541224960);
-
-  /* %686 = reshape(%685) {shape [192, 768, 1, 1]} blocks.11.conv.conv.7 : f32[192, 768, 1, 1], a view of %685: no code */
-
-  /* %687 = mul(%684, %643) blocks.11.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 404619264, (const long[]){150528, 768, 1},
-      arena + 544685568, (const long[]){768, 0, 1}, arena + 399802368);
-
-  /* %688 = mul(%684, %634) blocks.11.conv.conv.6 : f32[B, 196, 768], written over %684 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 404619264, (const long[]){150528, 768, 1},
-      arena + 394985472, (const long[]){150528, 768, 1}, arena + 404619264);
-
-  /* %689 = reduce_sum(%688) {axes [0]} blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 404619264,
-      arena + 394985472);
-
-  /* %690 = hsigmoid_grad(%642, %689) blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544660992, arena + 394985472, arena + 395132928);
-
-  /* %691 = transpose(%640) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[297], arena + 394985472);
-
-  /* %692 = fused_linear(%690, %691) blocks.11.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 395132928, arena + 394985472, NULL, LK_ACT_NONE, NULL,
-      arena + 395157504);
-
-  /* %693 = linear_grad_weight(%690, %639) blocks.11.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 395132928, arena + 544851456, arena + 541372416);
-
-  /* %694 = reduce_sum(%690) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 395132928,
-      arena + 512311296);
-
-  /* %695 = relu_grad(%638, %692) blocks.11.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544845312, arena + 395157504, arena + 395132928);
-
-  /* %696 = transpose(%636) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[295], arena + 394985472);
-
-  /* %697 = fused_linear(%695, %696) blocks.11.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 395132928, arena + 394985472, NULL, LK_ACT_NONE, NULL,
-      arena + 404619264);
-
-  /* %698 = linear_grad_weight(%695, %635) blocks.11.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 395132928, arena + 544636416, arena + 541519872);
-
-  /* %699 = reduce_sum(%695) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 395132928,
-      arena + 512312448);
-
-  /* %700 = reshape(%697) {shape [1, 768]} blocks.11.conv.conv.6 : f32[B, 1, 768], a view of %697: no code */
-
-  /* %701 = expand(%700) {shape [196, 768]} blocks.11.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 404619264, (const long[]){768, 0, 1},
-      arena + 394985472, (const long[]){150528, 768, 1});
-
-  /* %702 = mul_scalar(%701) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 394985472, 0.0051020407f, arena + 404619264);
-
-  /* %703 = add(%687, %702) blocks.11.conv : f32[B, 196, 768], written over %687 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 399802368, (const long[]){150528, 768, 1},
-      arena + 404619264, (const long[]){150528, 768, 1}, arena + 399802368);
-
-  /* %704 = hswish_grad(%632, %703) blocks.11.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 390168576, arena + 399802368,
-      arena + 394985472);
-
-  /* %705 = batch_normalize_grad(%629, %704, %630) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 385351680, arena + 394985472, params[291],
-      1e-05f, arena + 390168576);
-
-  /* %706 = batch_normalize_param_grad(%629, %704) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 385351680, arena + 394985472, 1e-05f,
-      arena + 399802368);
-
-  /* %707 = index(%706) {axis 0, at 0} blocks.11.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 399802368, 1536, arena + 394992384, 768);
-
-  /* %708 = index(%706) {axis 0, at 1} blocks.11.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 399803136, 1536, arena + 394993152, 768);
-
-  /* %709 = token_dwconv_grad_input(%705, %628) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 390168576, params[290],
-      arena + 385351680);
-
-  /* %710 = token_dwconv_grad_weight(%705, %627) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 390168576,
-      arena + 380534784, arena + 394985472);
-
-  /* %711 = hswish_grad(%625, %709) blocks.11.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 375717888, arena + 385351680,
-      arena + 380534784);
-
-  /* %712 = batch_normalize_grad(%622, %711, %623) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 370900992, arena + 380534784, params[286],
-      1e-05f, arena + 375717888);
-
-  /* %713 = batch_normalize_param_grad(%622, %711) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 370900992, arena + 380534784, 1e-05f,
-      arena + 385351680);
-
-  /* %714 = index(%713) {axis 0, at 0} blocks.11.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 385351680, 1536, arena + 380682240, 768);
-
-  /* %715 = index(%713) {axis 0, at 1} blocks.11.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 385352448, 1536, arena + 380683008, 768);
-
-  /* %716 = transpose(%621) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[285], arena + 370900992);
-
-  /* %717 = linear_grad_weight(%712, %619) blocks.11.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 375717888, arena + 540020736, arena + 380534784);
-
-  /* %718 = fused_linear(%712, %716, %678) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 375717888, 150528, arena + 370900992, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 511107072, 37632, arena + 512317632, 37824);
-
-  /* %719 = reshape(%717) {shape [768, 192, 1, 1]} blocks.11.conv.conv.0 : f32[768, 192, 1, 1], a view of %717: no code */
-
-  /* %720 = concat(%677, %718) {axis 0} blocks.11 : f32[B, 197, 192], a view of %676: no code */
-
-  /* %721 = mul(%720, %615) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 370900992);
-
-  /* %722 = transpose(%612) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[283], arena + 372111360);
-
-  /* %723 = fused_linear(%721, %722) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 370900992, arena + 372111360, NULL, LK_ACT_NONE, NULL,
-      arena + 374532096);
-
-  /* %724 = linear_grad_weight(%721, %611) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 370900992, arena + 509896704, arena + 378384384);
-
-  /* %725 = reduce_sum(%721) {axes [0], batch} blocks.11.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 370900992,
-      arena + 378421824);
-
-  /* %726 = sdpa_grad(%608, %609, %610, %723) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 449378304, 576, arena + 449378496, 576,
-      arena + 449378688, 576, arena + 374532096, 192, arena + 370900992, 576,
-      arena + 370900992 + 192, 576, arena + 370900992 + 384, 576, 0.14433756f);
-
-  /* %727 = transpose(%605) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[281], arena + 375742464);
-
-  /* %728 = fused_linear(%726, %727) blocks.11.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 370900992, arena + 375742464, NULL, LK_ACT_NONE, NULL,
-      arena + 374532096);
-
-  /* %729 = linear_grad_weight(%726, %604) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 370900992, arena + 508686336, arena + 378273792);
-
-  /* %730 = reduce_sum(%726) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 370900992,
-      arena + 378421248);
-
-  /* %731 = reduce_sum(%728) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 374532096,
-      arena + 378422016);
-
-  /* %732 = mul(%728, %600) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 374532096, (const long[]){37824, 192, 1},
-      params[279], (const long[]){0, 0, 1}, arena + 370900992);
-
-  /* %733 = mul(%728, %602) blocks.11.norm1 : f32[B, 197, 192], written over %728 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 374532096, (const long[]){37824, 192, 1},
-      arena + 507475968, (const long[]){37824, 192, 1}, arena + 374532096);
-
-  /* %734 = reduce_sum(%733) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 374532096,
-      arena + 378422208);
-
-  /* %735 = normalize_grad(%599, %732) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 506265600, arena + 370900992, 1e-06f, arena + 372111360);
-
-  /* %736 = add(%720, %735) blocks.10.conv : f32[B, 197, 192], written over %676 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      arena + 372111360, (const long[]){37824, 192, 1}, arena + 512317440);
-
-  /* %737 = slice(%736) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %676: no code */
-
-  /* %738 = slice(%736) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 375717888, 37632);
-
-  /* %739 = batch_normalize_grad(%593, %738, %594) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 538816512, arena + 375717888, params[275],
-      1e-05f, arena + 376922112);
-
-  /* %740 = batch_normalize_param_grad(%593, %738) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 538816512, arena + 375717888, 1e-05f,
-      arena + 370900992);
-
-  /* %741 = index(%740) {axis 0, at 0} blocks.10.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 370900992, 384, arena + 378422400, 192);
-
-  /* %742 = index(%740) {axis 0, at 1} blocks.10.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 370901184, 384, arena + 378422592, 192);
-
-  /* %743 = transpose(%592) {perm [1, 0]} blocks.10.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[274], arena + 378126336);
-
-  /* %744 = fused_linear(%739, %743) blocks.10.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 376922112, arena + 378126336, NULL, LK_ACT_NONE, NULL,
-      arena + 370900992);
-
-  /* %745 = linear_grad_weight(%739, %590) blocks.10.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 376922112, arena + 366084096, arena + 378126336);
-
-  /* %746 = reshape(%745) {shape [192, 768, 1, 1]} blocks.10.conv.conv.7 : f32[192, 768, 1, 1], a view of %745: no code */
-
-  /* %747 = mul(%744, %589) blocks.10.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 370900992, (const long[]){150528, 768, 1},
-      arena + 544611840, (const long[]){768, 0, 1}, arena + 366084096);
-
-  /* %748 = mul(%744, %580) blocks.10.conv.conv.6 : f32[B, 196, 768], written over %744 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 370900992, (const long[]){150528, 768, 1},
-      arena + 361267200, (const long[]){150528, 768, 1}, arena + 370900992);
-
-  /* %749 = reduce_sum(%748) {axes [0]} blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 370900992,
-      arena + 361267200);
-
-  /* %750 = hsigmoid_grad(%588, %749) blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544587264, arena + 361267200, arena + 361414656);
-
-  /* %751 = transpose(%586) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[272], arena + 361267200);
-
-  /* %752 = fused_linear(%750, %751) blocks.10.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 361414656, arena + 361267200, NULL, LK_ACT_NONE, NULL,
-      arena + 361439232);
-
-  /* %753 = linear_grad_weight(%750, %585) blocks.10.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 361414656, arena + 544839168, arena + 376922112);
-
-  /* %754 = reduce_sum(%750) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 361414656,
-      arena + 377217024);
-
-  /* %755 = relu_grad(%584, %752) blocks.10.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544833024, arena + 361439232, arena + 361414656);
-
-  /* %756 = transpose(%582) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[270], arena + 361267200);
-
-  /* %757 = fused_linear(%755, %756) blocks.10.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 361414656, arena + 361267200, NULL, LK_ACT_NONE, NULL,
-      arena + 370900992);
-
-  /* %758 = linear_grad_weight(%755, %581) blocks.10.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 361414656, arena + 544562688, arena + 377069568);
-
-  /* %759 = reduce_sum(%755) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 361414656,
-      arena + 377217792);
-
-  /* %760 = reshape(%757) {shape [1, 768]} blocks.10.conv.conv.6 : f32[B, 1, 768], a view of %757: no code */
-
-  /* %761 = expand(%760) {shape [196, 768]} blocks.10.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 370900992, (const long[]){768, 0, 1},
-      arena + 361267200, (const long[]){150528, 768, 1});
-
-  /* %762 = mul_scalar(%761) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 361267200, 0.0051020407f, arena + 370900992);
-
-  /* %763 = add(%747, %762) blocks.10.conv : f32[B, 196, 768], written over %747 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 366084096, (const long[]){150528, 768, 1},
-      arena + 370900992, (const long[]){150528, 768, 1}, arena + 366084096);
-
-  /* %764 = hswish_grad(%578, %763) blocks.10.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 356450304, arena + 366084096,
-      arena + 361267200);
-
-  /* %765 = batch_normalize_grad(%575, %764, %576) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 351633408, arena + 361267200, params[266],
-      1e-05f, arena + 356450304);
-
-  /* %766 = batch_normalize_param_grad(%575, %764) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 351633408, arena + 361267200, 1e-05f,
-      arena + 366084096);
-
-  /* %767 = index(%766) {axis 0, at 0} blocks.10.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 366084096, 1536, arena + 361274112, 768);
-
-  /* %768 = index(%766) {axis 0, at 1} blocks.10.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 366084864, 1536, arena + 361274880, 768);
-
-  /* %769 = token_dwconv_grad_input(%765, %574) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 356450304, params[265],
-      arena + 351633408);
-
-  /* %770 = token_dwconv_grad_weight(%765, %573) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 356450304,
-      arena + 346816512, arena + 361267200);
-
-  /* %771 = hswish_grad(%571, %769) blocks.10.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 341999616, arena + 351633408,
-      arena + 346816512);
-
-  /* %772 = batch_normalize_grad(%568, %771, %569) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 337182720, arena + 346816512, params[261],
-      1e-05f, arena + 341999616);
-
-  /* %773 = batch_normalize_param_grad(%568, %771) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 337182720, arena + 346816512, 1e-05f,
-      arena + 351633408);
-
-  /* %774 = index(%773) {axis 0, at 0} blocks.10.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 351633408, 1536, arena + 346963968, 768);
-
-  /* %775 = index(%773) {axis 0, at 1} blocks.10.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 351634176, 1536, arena + 346964736, 768);
-
-  /* %776 = transpose(%567) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[260], arena + 337182720);
-
-  /* %777 = linear_grad_weight(%772, %565) blocks.10.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 341999616, arena + 537612288, arena + 346816512);
-
-  /* %778 = fused_linear(%772, %776, %738) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 341999616, 150528, arena + 337182720, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 375717888, 37632, arena + 512317632, 37824);
-
-  /* %779 = reshape(%777) {shape [768, 192, 1, 1]} blocks.10.conv.conv.0 : f32[768, 192, 1, 1], a view of %777: no code */
-
-  /* %780 = concat(%737, %778) {axis 0} blocks.10 : f32[B, 197, 192], a view of %676: no code */
-
-  /* %781 = mul(%780, %561) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 337182720);
-
-  /* %782 = transpose(%558) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[258], arena + 338393088);
-
-  /* %783 = fused_linear(%781, %782) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 337182720, arena + 338393088, NULL, LK_ACT_NONE, NULL,
-      arena + 340813824);
-
-  /* %784 = linear_grad_weight(%781, %557) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 337182720, arena + 505055232, arena + 344666112);
-
-  /* %785 = reduce_sum(%781) {axes [0], batch} blocks.10.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 337182720,
-      arena + 344703552);
-
-  /* %786 = sdpa_grad(%554, %555, %556, %783) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 445747200, 576, arena + 445747392, 576,
-      arena + 445747584, 576, arena + 340813824, 192, arena + 337182720, 576,
-      arena + 337182720 + 192, 576, arena + 337182720 + 384, 576, 0.14433756f);
-
-  /* %787 = transpose(%551) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[256], arena + 342024192);
-
-  /* %788 = fused_linear(%786, %787) blocks.10.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 337182720, arena + 342024192, NULL, LK_ACT_NONE, NULL,
-      arena + 340813824);
-
-  /* %789 = linear_grad_weight(%786, %550) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 337182720, arena + 503844864, arena + 344555520);
-
-  /* %790 = reduce_sum(%786) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 337182720,
-      arena + 344702976);
-
-  /* %791 = reduce_sum(%788) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 340813824,
-      arena + 344703744);
-
-  /* %792 = mul(%788, %546) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 340813824, (const long[]){37824, 192, 1},
-      params[254], (const long[]){0, 0, 1}, arena + 337182720);
-
-  /* %793 = mul(%788, %548) blocks.10.norm1 : f32[B, 197, 192], written over %788 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 340813824, (const long[]){37824, 192, 1},
-      arena + 502634496, (const long[]){37824, 192, 1}, arena + 340813824);
-
-  /* %794 = reduce_sum(%793) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 340813824,
-      arena + 344703936);
-
-  /* %795 = normalize_grad(%545, %792) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 501424128, arena + 337182720, 1e-06f, arena + 338393088);
-
-  /* %796 = add(%780, %795) blocks.9.conv : f32[B, 197, 192], written over %676 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      arena + 338393088, (const long[]){37824, 192, 1}, arena + 512317440);
-
-  /* %797 = slice(%796) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %676: no code */
-
-  /* %798 = slice(%796) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 341999616, 37632);
-
-  /* %799 = batch_normalize_grad(%539, %798, %540) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 536408064, arena + 341999616, params[250],
-      1e-05f, arena + 343203840);
-
-  /* %800 = batch_normalize_param_grad(%539, %798) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 536408064, arena + 341999616, 1e-05f,
-      arena + 337182720);
-
-  /* %801 = index(%800) {axis 0, at 0} blocks.9.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 337182720, 384, arena + 344704128, 192);
-
-  /* %802 = index(%800) {axis 0, at 1} blocks.9.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 337182912, 384, arena + 344704320, 192);
-
-  /* %803 = transpose(%538) {perm [1, 0]} blocks.9.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[249], arena + 344408064);
-
-  /* %804 = fused_linear(%799, %803) blocks.9.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 343203840, arena + 344408064, NULL, LK_ACT_NONE, NULL,
-      arena + 337182720);
-
-  /* %805 = linear_grad_weight(%799, %536) blocks.9.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 343203840, arena + 332365824, arena + 344408064);
-
-  /* %806 = reshape(%805) {shape [192, 768, 1, 1]} blocks.9.conv.conv.7 : f32[192, 768, 1, 1], a view of %805: no code */
-
-  /* %807 = mul(%804, %535) blocks.9.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 337182720, (const long[]){150528, 768, 1},
-      arena + 544538112, (const long[]){768, 0, 1}, arena + 332365824);
-
-  /* %808 = mul(%804, %526) blocks.9.conv.conv.6 : f32[B, 196, 768], written over %804 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 337182720, (const long[]){150528, 768, 1},
-      arena + 327548928, (const long[]){150528, 768, 1}, arena + 337182720);
-
-  /* %809 = reduce_sum(%808) {axes [0]} blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 337182720,
-      arena + 327548928);
-
-  /* %810 = hsigmoid_grad(%534, %809) blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544513536, arena + 327548928, arena + 327696384);
-
-  /* %811 = transpose(%532) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[247], arena + 327548928);
-
-  /* %812 = fused_linear(%810, %811) blocks.9.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 327696384, arena + 327548928, NULL, LK_ACT_NONE, NULL,
-      arena + 327720960);
-
-  /* %813 = linear_grad_weight(%810, %531) blocks.9.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 327696384, arena + 544826880, arena + 343203840);
-
-  /* %814 = reduce_sum(%810) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 327696384,
-      arena + 343498752);
-
-  /* %815 = relu_grad(%530, %812) blocks.9.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544820736, arena + 327720960, arena + 327696384);
-
-  /* %816 = transpose(%528) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[245], arena + 327548928);
-
-  /* %817 = fused_linear(%815, %816) blocks.9.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 327696384, arena + 327548928, NULL, LK_ACT_NONE, NULL,
-      arena + 337182720);
-
-  /* %818 = linear_grad_weight(%815, %527) blocks.9.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 327696384, arena + 544488960, arena + 343351296);
-
-  /* %819 = reduce_sum(%815) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 327696384,
-      arena + 343499520);
-
-  /* %820 = reshape(%817) {shape [1, 768]} blocks.9.conv.conv.6 : f32[B, 1, 768], a view of %817: no code */
-
-  /* %821 = expand(%820) {shape [196, 768]} blocks.9.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 337182720, (const long[]){768, 0, 1},
-      arena + 327548928, (const long[]){150528, 768, 1});
-
-  /* %822 = mul_scalar(%821) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 327548928, 0.0051020407f, arena + 337182720);
-
-  /* %823 = add(%807, %822) blocks.9.conv : f32[B, 196, 768], written over %807 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 332365824, (const long[]){150528, 768, 1},
-      arena + 337182720, (const long[]){150528, 768, 1}, arena + 332365824);
-
-  /* %824 = hswish_grad(%524, %823) blocks.9.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 322732032, arena + 332365824,
-      arena + 327548928);
-
-  /* %825 = batch_normalize_grad(%521, %824, %522) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 317915136, arena + 327548928, params[241],
-      1e-05f, arena + 322732032);
-
-  /* %826 = batch_normalize_param_grad(%521, %824) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 317915136, arena + 327548928, 1e-05f,
-      arena + 332365824);
-
-  /* %827 = index(%826) {axis 0, at 0} blocks.9.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 332365824, 1536, arena + 327555840, 768);
-
-  /* %828 = index(%826) {axis 0, at 1} blocks.9.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 332366592, 1536, arena + 327556608, 768);
-
-  /* %829 = token_dwconv_grad_input(%825, %520) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 322732032, params[240],
-      arena + 317915136);
-
-  /* %830 = token_dwconv_grad_weight(%825, %519) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 322732032,
-      arena + 313098240, arena + 327548928);
-
-  /* %831 = hswish_grad(%517, %829) blocks.9.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 308281344, arena + 317915136,
-      arena + 313098240);
-
-  /* %832 = batch_normalize_grad(%514, %831, %515) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 303464448, arena + 313098240, params[236],
-      1e-05f, arena + 308281344);
-
-  /* %833 = batch_normalize_param_grad(%514, %831) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 303464448, arena + 313098240, 1e-05f,
-      arena + 317915136);
-
-  /* %834 = index(%833) {axis 0, at 0} blocks.9.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 317915136, 1536, arena + 313245696, 768);
-
-  /* %835 = index(%833) {axis 0, at 1} blocks.9.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 317915904, 1536, arena + 313246464, 768);
-
-  /* %836 = transpose(%513) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[235], arena + 303464448);
-
-  /* %837 = linear_grad_weight(%832, %511) blocks.9.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 308281344, arena + 535203840, arena + 313098240);
-
-  /* %838 = fused_linear(%832, %836, %798) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 308281344, 150528, arena + 303464448, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 341999616, 37632, arena + 512317632, 37824);
-
-  /* %839 = reshape(%837) {shape [768, 192, 1, 1]} blocks.9.conv.conv.0 : f32[768, 192, 1, 1], a view of %837: no code */
-
-  /* %840 = concat(%797, %838) {axis 0} blocks.9 : f32[B, 197, 192], a view of %676: no code */
-
-  /* %841 = mul(%840, %507) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 303464448);
-
-  /* %842 = transpose(%504) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[233], arena + 304674816);
-
-  /* %843 = fused_linear(%841, %842) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 303464448, arena + 304674816, NULL, LK_ACT_NONE, NULL,
-      arena + 307095552);
-
-  /* %844 = linear_grad_weight(%841, %503) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 303464448, arena + 500213760, arena + 310947840);
-
-  /* %845 = reduce_sum(%841) {axes [0], batch} blocks.9.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 303464448,
-      arena + 310985280);
-
-  /* %846 = sdpa_grad(%500, %501, %502, %843) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 442116096, 576, arena + 442116288, 576,
-      arena + 442116480, 576, arena + 307095552, 192, arena + 303464448, 576,
-      arena + 303464448 + 192, 576, arena + 303464448 + 384, 576, 0.14433756f);
-
-  /* %847 = transpose(%497) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[231], arena + 308305920);
-
-  /* %848 = fused_linear(%846, %847) blocks.9.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 303464448, arena + 308305920, NULL, LK_ACT_NONE, NULL,
-      arena + 307095552);
-
-  /* %849 = linear_grad_weight(%846, %496) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 303464448, arena + 499003392, arena + 310837248);
-
-  /* %850 = reduce_sum(%846) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 303464448,
-      arena + 310984704);
-
-  /* %851 = reduce_sum(%848) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 307095552,
-      arena + 310985472);
-
-  /* %852 = mul(%848, %492) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 307095552, (const long[]){37824, 192, 1},
-      params[229], (const long[]){0, 0, 1}, arena + 303464448);
-
-  /* %853 = mul(%848, %494) blocks.9.norm1 : f32[B, 197, 192], written over %848 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 307095552, (const long[]){37824, 192, 1},
-      arena + 497793024, (const long[]){37824, 192, 1}, arena + 307095552);
-
-  /* %854 = reduce_sum(%853) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 307095552,
-      arena + 310985664);
-
-  /* %855 = normalize_grad(%491, %852) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 496582656, arena + 303464448, 1e-06f, arena + 304674816);
-
-  /* %856 = add(%840, %855) blocks.8.conv : f32[B, 197, 192], written over %676 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      arena + 304674816, (const long[]){37824, 192, 1}, arena + 512317440);
-
-  /* %857 = slice(%856) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %676: no code */
-
-  /* %858 = slice(%856) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 308281344, 37632);
-
-  /* %859 = batch_normalize_grad(%485, %858, %486) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 533999616, arena + 308281344, params[225],
-      1e-05f, arena + 309485568);
-
-  /* %860 = batch_normalize_param_grad(%485, %858) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 533999616, arena + 308281344, 1e-05f,
-      arena + 303464448);
-
-  /* %861 = index(%860) {axis 0, at 0} blocks.8.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 303464448, 384, arena + 310985856, 192);
-
-  /* %862 = index(%860) {axis 0, at 1} blocks.8.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 303464640, 384, arena + 310986048, 192);
-
-  /* %863 = transpose(%484) {perm [1, 0]} blocks.8.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[224], arena + 310689792);
-
-  /* %864 = fused_linear(%859, %863) blocks.8.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 309485568, arena + 310689792, NULL, LK_ACT_NONE, NULL,
-      arena + 303464448);
-
-  /* %865 = linear_grad_weight(%859, %482) blocks.8.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 309485568, arena + 298647552, arena + 310689792);
-
-  /* %866 = reshape(%865) {shape [192, 768, 1, 1]} blocks.8.conv.conv.7 : f32[192, 768, 1, 1], a view of %865: no code */
-
-  /* %867 = mul(%864, %481) blocks.8.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 303464448, (const long[]){150528, 768, 1},
-      arena + 544464384, (const long[]){768, 0, 1}, arena + 298647552);
-
-  /* %868 = mul(%864, %472) blocks.8.conv.conv.6 : f32[B, 196, 768], written over %864 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 303464448, (const long[]){150528, 768, 1},
-      arena + 293830656, (const long[]){150528, 768, 1}, arena + 303464448);
-
-  /* %869 = reduce_sum(%868) {axes [0]} blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 303464448,
-      arena + 293830656);
-
-  /* %870 = hsigmoid_grad(%480, %869) blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544439808, arena + 293830656, arena + 293978112);
-
-  /* %871 = transpose(%478) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[222], arena + 293830656);
-
-  /* %872 = fused_linear(%870, %871) blocks.8.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 293978112, arena + 293830656, NULL, LK_ACT_NONE, NULL,
-      arena + 294002688);
-
-  /* %873 = linear_grad_weight(%870, %477) blocks.8.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 293978112, arena + 544814592, arena + 309485568);
-
-  /* %874 = reduce_sum(%870) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 293978112,
-      arena + 309780480);
-
-  /* %875 = relu_grad(%476, %872) blocks.8.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544808448, arena + 294002688, arena + 293978112);
-
-  /* %876 = transpose(%474) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[220], arena + 293830656);
-
-  /* %877 = fused_linear(%875, %876) blocks.8.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 293978112, arena + 293830656, NULL, LK_ACT_NONE, NULL,
-      arena + 303464448);
-
-  /* %878 = linear_grad_weight(%875, %473) blocks.8.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 293978112, arena + 544415232, arena + 309633024);
-
-  /* %879 = reduce_sum(%875) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 293978112,
-      arena + 309781248);
-
-  /* %880 = reshape(%877) {shape [1, 768]} blocks.8.conv.conv.6 : f32[B, 1, 768], a view of %877: no code */
-
-  /* %881 = expand(%880) {shape [196, 768]} blocks.8.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 303464448, (const long[]){768, 0, 1},
-      arena + 293830656, (const long[]){150528, 768, 1});
-
-  /* %882 = mul_scalar(%881) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 293830656, 0.0051020407f, arena + 303464448);
-
-  /* %883 = add(%867, %882) blocks.8.conv : f32[B, 196, 768], written over %867 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 298647552, (const long[]){150528, 768, 1},
-      arena + 303464448, (const long[]){150528, 768, 1}, arena + 298647552);
-
-  /* %884 = hswish_grad(%470, %883) blocks.8.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 289013760, arena + 298647552,
-      arena + 293830656);
-
-  /* %885 = batch_normalize_grad(%467, %884, %468) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 284196864, arena + 293830656, params[216],
-      1e-05f, arena + 289013760);
-
-  /* %886 = batch_normalize_param_grad(%467, %884) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 284196864, arena + 293830656, 1e-05f,
-      arena + 298647552);
-
-  /* %887 = index(%886) {axis 0, at 0} blocks.8.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 298647552, 1536, arena + 293837568, 768);
-
-  /* %888 = index(%886) {axis 0, at 1} blocks.8.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 298648320, 1536, arena + 293838336, 768);
-
-  /* %889 = token_dwconv_grad_input(%885, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760, params[215],
-      arena + 284196864);
-
-  /* %890 = token_dwconv_grad_weight(%885, %465) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760,
-      arena + 279379968, arena + 293830656);
-
-  /* %891 = hswish_grad(%463, %889) blocks.8.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 274563072, arena + 284196864,
-      arena + 279379968);
-
-  /* %892 = batch_normalize_grad(%460, %891, %461) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968, params[211],
-      1e-05f, arena + 274563072);
-
-  /* %893 = batch_normalize_param_grad(%460, %891) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968, 1e-05f,
-      arena + 284196864);
-
-  /* %894 = index(%893) {axis 0, at 0} blocks.8.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 284196864, 1536, arena + 279527424, 768);
-
-  /* %895 = index(%893) {axis 0, at 1} blocks.8.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 284197632, 1536, arena + 279528192, 768);
-
-  /* %896 = transpose(%459) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[210], arena + 269746176);
-
-  /* %897 = linear_grad_weight(%892, %457) blocks.8.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 274563072, arena + 532795392, arena + 279379968);
-
-  /* %898 = fused_linear(%892, %896, %858) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 274563072, 150528, arena + 269746176, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 308281344, 37632, arena + 512317632, 37824);
-
-  /* %899 = reshape(%897) {shape [768, 192, 1, 1]} blocks.8.conv.conv.0 : f32[768, 192, 1, 1], a view of %897: no code */
-
-  /* %900 = concat(%857, %898) {axis 0} blocks.8 : f32[B, 197, 192], a view of %676: no code */
-
-  /* %901 = mul(%900, %453) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 269746176);
-
-  /* %902 = transpose(%450) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[208], arena + 270956544);
-
-  /* %903 = fused_linear(%901, %902) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 269746176, arena + 270956544, NULL, LK_ACT_NONE, NULL,
-      arena + 273377280);
-
-  /* %904 = linear_grad_weight(%901, %449) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 269746176, arena + 495372288, arena + 277229568);
-
-  /* %905 = reduce_sum(%901) {axes [0], batch} blocks.8.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
-      arena + 277267008);
-
-  /* %906 = sdpa_grad(%446, %447, %448, %903) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 438484992, 576, arena + 438485184, 576,
-      arena + 438485376, 576, arena + 273377280, 192, arena + 269746176, 576,
-      arena + 269746176 + 192, 576, arena + 269746176 + 384, 576, 0.14433756f);
-
-  /* %907 = transpose(%443) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[206], arena + 274587648);
-
-  /* %908 = fused_linear(%906, %907) blocks.8.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 269746176, arena + 274587648, NULL, LK_ACT_NONE, NULL,
-      arena + 273377280);
-
-  /* %909 = linear_grad_weight(%906, %442) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 269746176, arena + 494161920, arena + 277118976);
-
-  /* %910 = reduce_sum(%906) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
-      arena + 277266432);
-
-  /* %911 = reduce_sum(%908) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 273377280,
-      arena + 277267200);
-
-  /* %912 = mul(%908, %438) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 273377280, (const long[]){37824, 192, 1},
-      params[204], (const long[]){0, 0, 1}, arena + 269746176);
-
-  /* %913 = mul(%908, %440) blocks.8.norm1 : f32[B, 197, 192], written over %908 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 273377280, (const long[]){37824, 192, 1},
-      arena + 492951552, (const long[]){37824, 192, 1}, arena + 273377280);
-
-  /* %914 = reduce_sum(%913) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 273377280,
-      arena + 277267392);
-
-  /* %915 = normalize_grad(%437, %912) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 491741184, arena + 269746176, 1e-06f, arena + 270956544);
-
-  /* %916 = add(%900, %915) blocks.7.conv : f32[B, 197, 192], written over %676 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      arena + 270956544, (const long[]){37824, 192, 1}, arena + 512317440);
-
-  /* %917 = slice(%916) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %676: no code */
-
-  /* %918 = slice(%916) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 274563072, 37632);
-
-  /* %919 = batch_normalize_grad(%431, %918, %432) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 531591168, arena + 274563072, params[200],
-      1e-05f, arena + 275767296);
-
-  /* %920 = batch_normalize_param_grad(%431, %918) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 531591168, arena + 274563072, 1e-05f,
-      arena + 269746176);
-
-  /* %921 = index(%920) {axis 0, at 0} blocks.7.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 269746176, 384, arena + 277267584, 192);
-
-  /* %922 = index(%920) {axis 0, at 1} blocks.7.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 269746368, 384, arena + 277267776, 192);
-
-  /* %923 = transpose(%430) {perm [1, 0]} blocks.7.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[199], arena + 276971520);
-
-  /* %924 = fused_linear(%919, %923) blocks.7.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 275767296, arena + 276971520, NULL, LK_ACT_NONE, NULL,
-      arena + 269746176);
-
-  /* %925 = linear_grad_weight(%919, %428) blocks.7.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 275767296, arena + 264929280, arena + 276971520);
-
-  /* %926 = reshape(%925) {shape [192, 768, 1, 1]} blocks.7.conv.conv.7 : f32[192, 768, 1, 1], a view of %925: no code */
-
-  /* %927 = mul(%924, %427) blocks.7.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 269746176, (const long[]){150528, 768, 1},
-      arena + 544390656, (const long[]){768, 0, 1}, arena + 264929280);
-
-  /* %928 = mul(%924, %418) blocks.7.conv.conv.6 : f32[B, 196, 768], written over %924 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 269746176, (const long[]){150528, 768, 1},
-      arena + 260112384, (const long[]){150528, 768, 1}, arena + 269746176);
-
-  /* %929 = reduce_sum(%928) {axes [0]} blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 269746176,
-      arena + 260112384);
-
-  /* %930 = hsigmoid_grad(%426, %929) blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544366080, arena + 260112384, arena + 260259840);
-
-  /* %931 = transpose(%424) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[197], arena + 260112384);
-
-  /* %932 = fused_linear(%930, %931) blocks.7.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 260259840, arena + 260112384, NULL, LK_ACT_NONE, NULL,
-      arena + 260284416);
-
-  /* %933 = linear_grad_weight(%930, %423) blocks.7.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 260259840, arena + 544802304, arena + 275767296);
-
-  /* %934 = reduce_sum(%930) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 260259840,
-      arena + 276062208);
-
-  /* %935 = relu_grad(%422, %932) blocks.7.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544796160, arena + 260284416, arena + 260259840);
-
-  /* %936 = transpose(%420) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[195], arena + 260112384);
-
-  /* %937 = fused_linear(%935, %936) blocks.7.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 260259840, arena + 260112384, NULL, LK_ACT_NONE, NULL,
-      arena + 269746176);
-
-  /* %938 = linear_grad_weight(%935, %419) blocks.7.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 260259840, arena + 544341504, arena + 275914752);
-
-  /* %939 = reduce_sum(%935) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 260259840,
-      arena + 276062976);
-
-  /* %940 = reshape(%937) {shape [1, 768]} blocks.7.conv.conv.6 : f32[B, 1, 768], a view of %937: no code */
-
-  /* %941 = expand(%940) {shape [196, 768]} blocks.7.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 269746176, (const long[]){768, 0, 1},
-      arena + 260112384, (const long[]){150528, 768, 1});
-
-  /* %942 = mul_scalar(%941) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 260112384, 0.0051020407f, arena + 269746176);
-
-  /* %943 = add(%927, %942) blocks.7.conv : f32[B, 196, 768], written over %927 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 264929280, (const long[]){150528, 768, 1},
-      arena + 269746176, (const long[]){150528, 768, 1}, arena + 264929280);
-
-  /* %944 = hswish_grad(%416, %943) blocks.7.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 255295488, arena + 264929280,
-      arena + 260112384);
-
-  /* %945 = batch_normalize_grad(%413, %944, %414) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384, params[191],
-      1e-05f, arena + 255295488);
-
-  /* %946 = batch_normalize_param_grad(%413, %944) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384, 1e-05f,
+  /* %625 = fused_linear(%622, %623, %624) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 394291200, params[283], params[284], LK_ACT_NONE, NULL,
       arena + 264929280);
 
-  /* %947 = index(%946) {axis 0, at 0} blocks.7.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 264929280, 1536, arena + 260119296, 768);
+  /* %627 = mul(%625, %626) blocks.11 : f32[B, 197, 192], written over %625 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 264929280, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 264929280);
 
-  /* %948 = index(%946) {axis 0, at 1} blocks.7.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 264930048, 1536, arena + 260120064, 768);
+  /* %628 = add(%610, %627) blocks.11 : f32[B, 197, 192], written over %625 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 390660096, (const long[]){37824, 192, 1},
+      arena + 264929280, (const long[]){37824, 192, 1}, arena + 264929280);
 
-  /* %949 = token_dwconv_grad_input(%945, %412) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 255295488, params[190],
+  /* %629 = slice(%628) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %665 from row 0 */
+  for (int b = 0; b < B; b++) {
+    lk_copy_rows(1, 192, arena + 264929280 + (long)b * 37824, 37824,
+        arena + 289013760 + (long)b * 37824, 192);
+  } // for b
+
+  /* %630 = slice(%628) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 264929472, 37824, arena + 424415232, 37632);
+
+  /* %632 = reshape(%631) {shape [768, 192]} blocks.11.conv.conv.0 : f32[768, 192], a view of %631: no code */
+
+  /* %633 = fused_linear(%630, %632) blocks.11.conv.conv.0 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 424415232, params[285], NULL, LK_ACT_NONE, NULL,
+      arena + 264929280);
+
+  /* %636 = batch_statistics(%633) blocks.11.conv.conv.1 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 264929280, arena + 429302784);
+
+  /* %637 = slice(%636) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429302784, 2304, arena + 429341184, 1536);
+
+  /* %638 = batch_norm_act(%633, %636, %634, %635) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 264929280, arena + 429302784, params[286], params[287],
+      1e-05f, LK_ACT_HSWISH, arena + 274563072, arena + 269746176);
+
+  /* %640 = token_dwconv(%638, %639) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176, params[290], NULL,
+      LK_ACT_NONE, arena + 274563072);
+
+  /* %643 = batch_statistics(%640) blocks.11.conv.conv.4 : f32[3, 768] */
+  lk_batch_statistics_cl(B * 196, 768, arena + 274563072, arena + 429305088);
+
+  /* %644 = slice(%643) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 768] */
+  lk_copy_rows(1, 1536, arena + 429305088, 2304, arena + 429342720, 1536);
+
+  /* %645 = batch_norm_act(%640, %643, %641, %642) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768] */
+  lk_batch_norm_act_cl(B * 196, 768, arena + 274563072, arena + 429305088, params[291], params[292],
+      1e-05f, LK_ACT_HSWISH, arena + 284196864, arena + 279379968);
+
+  /* %646 = mean(%645) {axis 0} blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_mean_axis(B, 196, 768, arena + 279379968, arena + 429030912);
+
+  /* %649 = fused_linear(%646, %647, %648) blocks.11.conv.conv.6.fc.0 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 429030912, params[295], params[296], LK_ACT_NONE, NULL,
+      arena + 429239808);
+
+  /* %650 = relu(%649) blocks.11.conv.conv.6 : f32[B, 192] */
+  lk_relu(B * 192, arena + 429239808, arena + 429245952);
+
+  /* %653 = fused_linear(%650, %651, %652) blocks.11.conv.conv.6.fc.2 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 429245952, params[297], params[298], LK_ACT_NONE, NULL,
+      arena + 429055488);
+
+  /* %654 = hsigmoid(%653) blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_hsigmoid(B * 768, arena + 429055488, arena + 429080064);
+
+  /* %655 = mul(%645, %654) blocks.11.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 279379968, (const long[]){150528, 768, 1},
+      arena + 429080064, (const long[]){768, 0, 1}, arena + 284196864);
+
+  /* %657 = reshape(%656) {shape [192, 768]} blocks.11.conv.conv.7 : f32[192, 768], a view of %656: no code */
+
+  /* %658 = fused_linear(%655, %657) blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  lk_fused_linear(B * 196, 768, 192, arena + 284196864, params[299], NULL, LK_ACT_NONE, NULL,
+      arena + 425619456);
+
+  /* %661 = batch_statistics(%658) blocks.11.conv.conv.8 : f32[3, 192] */
+  lk_batch_statistics_cl(B * 196, 192, arena + 425619456, arena + 292657152);
+
+  /* %662 = slice(%661) {axis 0, start 0, length 2} blocks.11.conv.conv.8 : f32[2, 192] */
+  lk_copy_rows(1, 384, arena + 292657152, 576, arena + 429355824, 384);
+
+  /* %663 = batch_norm_act(%658, %661, %659, %660) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_cl(B * 196, 192, arena + 425619456, arena + 292657152, params[300], params[301],
+      1e-05f, LK_ACT_NONE, arena + 291428352, arena + 290224128);
+
+  /* %664 = add(%630, %663) blocks.11.conv : f32[B, 196, 192], written into %665 from row 1 */
+  for (int b = 0; b < B; b++) {
+    lk_add(2, (const long[]){196, 192}, arena + 424415232 + (long)b * 37632, (const long[]){192, 1},
+        arena + 290224128 + (long)b * 37632, (const long[]){192, 1},
+        arena + 289013952 + (long)b * 37824);
+  } // for b
+
+  /* %665 = concat(%629, %664) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
+
+  /* %668 = normalize(%665) {eps 1e-06} norm : f32[B, 197, 192] */
+  lk_normalize(B * 197, 192, arena + 289013760, 1e-06f, arena + 290224128);
+
+  /* %669 = mul(%668, %666) norm : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 290224128, (const long[]){37824, 192, 1},
+      params[304], (const long[]){0, 0, 1}, arena + 291434496);
+
+  /* %670 = add(%669, %667) norm : f32[B, 197, 192], written over %669 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 291434496, (const long[]){37824, 192, 1},
+      params[305], (const long[]){0, 0, 1}, arena + 291434496);
+
+  /* %671 = index(%670) {axis 0, at 0} : f32[B, 192] */
+  lk_copy_rows(B, 192, arena + 291434496, 37824, arena + 292644864, 192);
+
+  /* %674 = fused_linear(%671, %672, %673) head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 292644864, params[306], params[307], LK_ACT_NONE, NULL,
+      arena + 291434496);
+
+  /* %676 = cross_entropy(%674, %675) : f32[1] */
+  lk_cross_entropy(B, 1000, arena + 291434496, inputs[12], arena + 429356592);
+
+  /* %677 = cross_entropy_grad(%674, %675) : f32[B, 1000] */
+  lk_cross_entropy_grad(B, 1000, arena + 291434496, inputs[12], arena + 291626496);
+
+  /* %678 = transpose(%672) {perm [1, 0]} head : f32[192, 1000] */
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[306], arena + 291434496);
+
+  /* %679 = fused_linear(%677, %678) head : f32[B, 192] */
+  lk_fused_linear(B, 1000, 192, arena + 291626496, arena + 291434496, NULL, LK_ACT_NONE, NULL,
+      arena + 292651008);
+
+  /* %680 = linear_grad_weight(%677, %671) head : f32[1000, 192] */
+  lk_linear_grad_weight(B, 192, 1000, arena + 291626496, arena + 292644864, arena + 428027904);
+
+  /* %681 = reduce_sum(%677) {axes [], batch} head : f32[1000] */
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 291626496,
+      arena + 429344256);
+
+  /* %682 = reshape(%679) {shape [1, 192]} : f32[B, 1, 192], a view of %679: no code */
+
+  /* %683 = zero_pad(%682) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  lk_zero_pad(B, 1, 192, 0, 196, arena + 292651008, arena + 291434496);
+
+  /* %684 = reduce_sum(%683) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 291434496,
+      arena + 429356208);
+
+  /* %685 = mul(%683, %666) norm : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 291434496, (const long[]){37824, 192, 1},
+      params[304], (const long[]){0, 0, 1}, arena + 395501568);
+
+  /* %686 = mul(%683, %668) norm : f32[B, 197, 192], written over %683 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 291434496, (const long[]){37824, 192, 1},
+      arena + 290224128, (const long[]){37824, 192, 1}, arena + 291434496);
+
+  /* %687 = reduce_sum(%686) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 291434496,
+      arena + 429356400);
+
+  /* %688 = normalize_grad(%665, %685) {eps 1e-06} norm : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 289013760, arena + 395501568, 1e-06f, arena + 396711936);
+
+  /* %689 = slice(%688) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %688: no code */
+
+  /* %690 = slice(%688) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 395501568, 37632);
+
+  /* %691 = batch_norm_act_param_grad(%658, %690, %661, %659, %660) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 425619456, arena + 395501568,
+      arena + 292657152, params[300], params[301], 1e-05f, LK_ACT_NONE, arena + 289013760,
+      arena + 289016256);
+
+  /* %692 = batch_norm_act_grad(%658, %690, %661, %659, %660, %691) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 425619456, arena + 395501568, arena + 292657152,
+      params[300], params[301], arena + 289016256, 1e-05f, LK_ACT_NONE, arena + 289013760,
+      arena + 426823680);
+
+  /* %693 = index(%691) {axis 0, at 0} blocks.11.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 289016256, 384, arena + 396706560, 192);
+
+  /* %694 = index(%691) {axis 0, at 1} blocks.11.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 289016448, 384, arena + 396706752, 192);
+
+  /* %695 = transpose(%657) {perm [1, 0]} blocks.11.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[299], arena + 425619456);
+
+  /* %696 = fused_linear(%692, %695) blocks.11.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 426823680, arena + 425619456, NULL, LK_ACT_NONE, NULL,
+      arena + 289013760);
+
+  /* %697 = linear_grad_weight(%692, %655) blocks.11.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 426823680, arena + 284196864, arena + 425619456);
+
+  /* %698 = reshape(%697) {shape [192, 768, 1, 1]} blocks.11.conv.conv.7 : f32[192, 768, 1, 1], a view of %697: no code */
+
+  /* %699 = mul(%696, %654) blocks.11.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 289013760, (const long[]){150528, 768, 1},
+      arena + 429080064, (const long[]){768, 0, 1}, arena + 284196864);
+
+  /* %700 = mul(%696, %645) blocks.11.conv.conv.6 : f32[B, 196, 768], written over %696 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 289013760, (const long[]){150528, 768, 1},
+      arena + 279379968, (const long[]){150528, 768, 1}, arena + 289013760);
+
+  /* %701 = reduce_sum(%700) {axes [0]} blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 289013760,
+      arena + 279379968);
+
+  /* %702 = hsigmoid_grad(%653, %701) blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 429055488, arena + 279379968, arena + 279527424);
+
+  /* %703 = transpose(%651) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[297], arena + 279379968);
+
+  /* %704 = fused_linear(%702, %703) blocks.11.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 279527424, arena + 279379968, NULL, LK_ACT_NONE, NULL,
+      arena + 279552000);
+
+  /* %705 = linear_grad_weight(%702, %650) blocks.11.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 279527424, arena + 429245952, arena + 425766912);
+
+  /* %706 = reduce_sum(%702) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 279527424,
+      arena + 396705792);
+
+  /* %707 = relu_grad(%649, %704) blocks.11.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429239808, arena + 279552000, arena + 279527424);
+
+  /* %708 = transpose(%647) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[295], arena + 279379968);
+
+  /* %709 = fused_linear(%707, %708) blocks.11.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 279527424, arena + 279379968, NULL, LK_ACT_NONE, NULL,
+      arena + 289013760);
+
+  /* %710 = linear_grad_weight(%707, %646) blocks.11.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 279527424, arena + 429030912, arena + 425914368);
+
+  /* %711 = reduce_sum(%707) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 279527424,
+      arena + 396706944);
+
+  /* %712 = reshape(%709) {shape [1, 768]} blocks.11.conv.conv.6 : f32[B, 1, 768], a view of %709: no code */
+
+  /* %713 = expand(%712) {shape [196, 768]} blocks.11.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 289013760, (const long[]){768, 0, 1},
+      arena + 279379968, (const long[]){150528, 768, 1});
+
+  /* %714 = mul_scalar(%713) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 279379968, 0.0051020407f, arena + 289013760);
+
+  /* %715 = add(%699, %714) blocks.11.conv.conv.4 : f32[B, 196, 768], written over %699 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 284196864, (const long[]){150528, 768, 1},
+      arena + 289013760, (const long[]){150528, 768, 1}, arena + 284196864);
+
+  /* %716 = batch_norm_act_param_grad(%640, %715, %643, %641, %642) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 274563072, arena + 284196864,
+      arena + 429305088, params[291], params[292], 1e-05f, LK_ACT_HSWISH, arena + 279379968,
+      arena + 279389952);
+
+  /* %717 = batch_norm_act_grad(%640, %715, %643, %641, %642, %716) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768], written over %699 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 274563072, arena + 284196864, arena + 429305088,
+      params[291], params[292], arena + 279389952, 1e-05f, LK_ACT_HSWISH, arena + 279379968,
+      arena + 284196864);
+
+  /* %718 = index(%716) {axis 0, at 0} blocks.11.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 279389952, 1536, arena + 279386880, 768);
+
+  /* %719 = index(%716) {axis 0, at 1} blocks.11.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 279390720, 1536, arena + 279387648, 768);
+
+  /* %720 = token_dwconv_grad_input(%717, %639) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 284196864, params[290],
+      arena + 274563072);
+
+  /* %721 = token_dwconv_grad_weight(%717, %638) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 284196864,
+      arena + 269746176, arena + 279379968);
+
+  /* %722 = batch_norm_act_param_grad(%633, %720, %636, %634, %635) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 264929280, arena + 274563072,
+      arena + 429302784, params[286], params[287], 1e-05f, LK_ACT_HSWISH, arena + 269746176,
+      arena + 269756160);
+
+  /* %723 = batch_norm_act_grad(%633, %720, %636, %634, %635, %722) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768], written over %720 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 264929280, arena + 274563072, arena + 429302784,
+      params[286], params[287], arena + 269756160, 1e-05f, LK_ACT_HSWISH, arena + 269746176,
+      arena + 274563072);
+
+  /* %724 = index(%722) {axis 0, at 0} blocks.11.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 269756160, 1536, arena + 272596992, 768);
+
+  /* %725 = index(%722) {axis 0, at 1} blocks.11.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 269756928, 1536, arena + 272597760, 768);
+
+  /* %726 = transpose(%632) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[285], arena + 264929280);
+
+  /* %727 = linear_grad_weight(%723, %630) blocks.11.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 274563072, arena + 424415232, arena + 272154624);
+
+  /* %728 = fused_linear(%723, %726, %690) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 274563072, 150528, arena + 264929280, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 395501568, 37632, arena + 396712128, 37824);
+
+  /* %729 = reshape(%727) {shape [768, 192, 1, 1]} blocks.11.conv.conv.0 : f32[768, 192, 1, 1], a view of %727: no code */
+
+  /* %730 = concat(%689, %728) {axis 0} blocks.11 : f32[B, 197, 192], a view of %688: no code */
+
+  /* %731 = mul(%730, %626) blocks.11 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 264929280);
+
+  /* %732 = transpose(%623) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[283], arena + 266139648);
+
+  /* %733 = fused_linear(%731, %732) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 264929280, arena + 266139648, NULL, LK_ACT_NONE, NULL,
+      arena + 268560384);
+
+  /* %734 = linear_grad_weight(%731, %622) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 264929280, arena + 394291200, arena + 272560128);
+
+  /* %735 = reduce_sum(%731) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
+      arena + 272599104);
+
+  /* %736 = sdpa_grad(%619, %620, %621, %733) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 333772800, 576, arena + 333772992, 576,
+      arena + 333773184, 576, arena + 268560384, 192, arena + 264929280, 576,
+      arena + 264929280 + 192, 576, arena + 264929280 + 384, 576, 0.14433756f);
+
+  /* %737 = transpose(%616) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[281], arena + 269770752);
+
+  /* %738 = fused_linear(%736, %737) blocks.11.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 264929280, arena + 269770752, NULL, LK_ACT_NONE, NULL,
+      arena + 268560384);
+
+  /* %739 = linear_grad_weight(%736, %615) blocks.11.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 264929280, arena + 393080832, arena + 272449536);
+
+  /* %740 = reduce_sum(%736) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
+      arena + 272598528);
+
+  /* %741 = reduce_sum(%738) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 268560384,
+      arena + 272599296);
+
+  /* %742 = mul(%738, %611) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 268560384, (const long[]){37824, 192, 1},
+      params[279], (const long[]){0, 0, 1}, arena + 264929280);
+
+  /* %743 = mul(%738, %613) blocks.11.norm1 : f32[B, 197, 192], written over %738 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 268560384, (const long[]){37824, 192, 1},
+      arena + 391870464, (const long[]){37824, 192, 1}, arena + 268560384);
+
+  /* %744 = reduce_sum(%743) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 268560384,
+      arena + 272599488);
+
+  /* %745 = normalize_grad(%610, %742) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 390660096, arena + 264929280, 1e-06f, arena + 266139648);
+
+  /* %746 = add(%730, %745) blocks.10.conv : f32[B, 197, 192], written over %688 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      arena + 266139648, (const long[]){37824, 192, 1}, arena + 396711936);
+
+  /* %747 = slice(%746) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %688: no code */
+
+  /* %748 = slice(%746) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 269746176, 37632);
+
+  /* %749 = batch_norm_act_param_grad(%603, %748, %606, %604, %605) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 423211008, arena + 269746176,
+      arena + 429351024, params[275], params[276], 1e-05f, LK_ACT_NONE, arena + 264929280,
+      arena + 264931776);
+
+  /* %750 = batch_norm_act_grad(%603, %748, %606, %604, %605, %749) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 423211008, arena + 269746176, arena + 429351024,
+      params[275], params[276], arena + 264931776, 1e-05f, LK_ACT_NONE, arena + 264929280,
+      arena + 270950400);
+
+  /* %751 = index(%749) {axis 0, at 0} blocks.10.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 264931776, 384, arena + 272599680, 192);
+
+  /* %752 = index(%749) {axis 0, at 1} blocks.10.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 264931968, 384, arena + 272599872, 192);
+
+  /* %753 = transpose(%602) {perm [1, 0]} blocks.10.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[274], arena + 272302080);
+
+  /* %754 = fused_linear(%750, %753) blocks.10.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 270950400, arena + 272302080, NULL, LK_ACT_NONE, NULL,
+      arena + 264929280);
+
+  /* %755 = linear_grad_weight(%750, %600) blocks.10.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 270950400, arena + 260112384, arena + 272302080);
+
+  /* %756 = reshape(%755) {shape [192, 768, 1, 1]} blocks.10.conv.conv.7 : f32[192, 768, 1, 1], a view of %755: no code */
+
+  /* %757 = mul(%754, %599) blocks.10.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 264929280, (const long[]){150528, 768, 1},
+      arena + 429006336, (const long[]){768, 0, 1}, arena + 260112384);
+
+  /* %758 = mul(%754, %590) blocks.10.conv.conv.6 : f32[B, 196, 768], written over %754 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 264929280, (const long[]){150528, 768, 1},
+      arena + 255295488, (const long[]){150528, 768, 1}, arena + 264929280);
+
+  /* %759 = reduce_sum(%758) {axes [0]} blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 264929280,
+      arena + 255295488);
+
+  /* %760 = hsigmoid_grad(%598, %759) blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428981760, arena + 255295488, arena + 255442944);
+
+  /* %761 = transpose(%596) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[272], arena + 255295488);
+
+  /* %762 = fused_linear(%760, %761) blocks.10.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 255442944, arena + 255295488, NULL, LK_ACT_NONE, NULL,
+      arena + 255467520);
+
+  /* %763 = linear_grad_weight(%760, %595) blocks.10.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 255442944, arena + 429233664, arena + 270950400);
+
+  /* %764 = reduce_sum(%760) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 255442944,
+      arena + 271245312);
+
+  /* %765 = relu_grad(%594, %762) blocks.10.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429227520, arena + 255467520, arena + 255442944);
+
+  /* %766 = transpose(%592) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[270], arena + 255295488);
+
+  /* %767 = fused_linear(%765, %766) blocks.10.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 255442944, arena + 255295488, NULL, LK_ACT_NONE, NULL,
+      arena + 264929280);
+
+  /* %768 = linear_grad_weight(%765, %591) blocks.10.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 255442944, arena + 428957184, arena + 271097856);
+
+  /* %769 = reduce_sum(%765) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 255442944,
+      arena + 271246080);
+
+  /* %770 = reshape(%767) {shape [1, 768]} blocks.10.conv.conv.6 : f32[B, 1, 768], a view of %767: no code */
+
+  /* %771 = expand(%770) {shape [196, 768]} blocks.10.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 264929280, (const long[]){768, 0, 1},
+      arena + 255295488, (const long[]){150528, 768, 1});
+
+  /* %772 = mul_scalar(%771) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 255295488, 0.0051020407f, arena + 264929280);
+
+  /* %773 = add(%757, %772) blocks.10.conv.conv.4 : f32[B, 196, 768], written over %757 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 260112384, (const long[]){150528, 768, 1},
+      arena + 264929280, (const long[]){150528, 768, 1}, arena + 260112384);
+
+  /* %774 = batch_norm_act_param_grad(%585, %773, %588, %586, %587) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384,
+      arena + 429300480, params[266], params[267], 1e-05f, LK_ACT_HSWISH, arena + 255295488,
+      arena + 255305472);
+
+  /* %775 = batch_norm_act_grad(%585, %773, %588, %586, %587, %774) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768], written over %757 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384, arena + 429300480,
+      params[266], params[267], arena + 255305472, 1e-05f, LK_ACT_HSWISH, arena + 255295488,
+      arena + 260112384);
+
+  /* %776 = index(%774) {axis 0, at 0} blocks.10.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 255305472, 1536, arena + 255302400, 768);
+
+  /* %777 = index(%774) {axis 0, at 1} blocks.10.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 255306240, 1536, arena + 255303168, 768);
+
+  /* %778 = token_dwconv_grad_input(%775, %584) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 260112384, params[265],
       arena + 250478592);
 
-  /* %950 = token_dwconv_grad_weight(%945, %411) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 255295488,
-      arena + 245661696, arena + 260112384);
+  /* %779 = token_dwconv_grad_weight(%775, %583) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 260112384,
+      arena + 245661696, arena + 255295488);
 
-  /* %951 = hswish_grad(%409, %949) blocks.7.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 240844800, arena + 250478592,
-      arena + 245661696);
+  /* %780 = batch_norm_act_param_grad(%578, %778, %581, %579, %580) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592,
+      arena + 429298176, params[261], params[262], 1e-05f, LK_ACT_HSWISH, arena + 245661696,
+      arena + 245671680);
 
-  /* %952 = batch_normalize_grad(%406, %951, %407) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 236027904, arena + 245661696, params[186],
-      1e-05f, arena + 240844800);
-
-  /* %953 = batch_normalize_param_grad(%406, %951) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 236027904, arena + 245661696, 1e-05f,
+  /* %781 = batch_norm_act_grad(%578, %778, %581, %579, %580, %780) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768], written over %778 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592, arena + 429298176,
+      params[261], params[262], arena + 245671680, 1e-05f, LK_ACT_HSWISH, arena + 245661696,
       arena + 250478592);
 
-  /* %954 = index(%953) {axis 0, at 0} blocks.7.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 250478592, 1536, arena + 245809152, 768);
+  /* %782 = index(%780) {axis 0, at 0} blocks.10.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 245671680, 1536, arena + 248512512, 768);
 
-  /* %955 = index(%953) {axis 0, at 1} blocks.7.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 250479360, 1536, arena + 245809920, 768);
+  /* %783 = index(%780) {axis 0, at 1} blocks.10.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 245672448, 1536, arena + 248513280, 768);
 
-  /* %956 = transpose(%405) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[185], arena + 236027904);
+  /* %784 = transpose(%577) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[260], arena + 240844800);
 
-  /* %957 = linear_grad_weight(%952, %403) blocks.7.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 240844800, arena + 530386944, arena + 245661696);
+  /* %785 = linear_grad_weight(%781, %575) blocks.10.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 250478592, arena + 422006784, arena + 248070144);
 
-  /* %958 = fused_linear(%952, %956, %918) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 240844800, 150528, arena + 236027904, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 274563072, 37632, arena + 512317632, 37824);
+  /* %786 = fused_linear(%781, %784, %748) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 250478592, 150528, arena + 240844800, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 269746176, 37632, arena + 396712128, 37824);
 
-  /* %959 = reshape(%957) {shape [768, 192, 1, 1]} blocks.7.conv.conv.0 : f32[768, 192, 1, 1], a view of %957: no code */
+  /* %787 = reshape(%785) {shape [768, 192, 1, 1]} blocks.10.conv.conv.0 : f32[768, 192, 1, 1], a view of %785: no code */
 
-  /* %960 = concat(%917, %958) {axis 0} blocks.7 : f32[B, 197, 192], a view of %676: no code */
+  /* %788 = concat(%747, %786) {axis 0} blocks.10 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %961 = mul(%960, %399) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 236027904);
+  /* %789 = mul(%788, %571) blocks.10 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 240844800);
 
-  /* %962 = transpose(%396) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[183], arena + 237238272);
+  /* %790 = transpose(%568) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[258], arena + 242055168);
 
-  /* %963 = fused_linear(%961, %962) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 236027904, arena + 237238272, NULL, LK_ACT_NONE, NULL,
-      arena + 239659008);
+  /* %791 = fused_linear(%789, %790) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 240844800, arena + 242055168, NULL, LK_ACT_NONE, NULL,
+      arena + 244475904);
 
-  /* %964 = linear_grad_weight(%961, %395) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 236027904, arena + 490530816, arena + 243511296);
+  /* %792 = linear_grad_weight(%789, %567) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 240844800, arena + 389449728, arena + 248475648);
 
-  /* %965 = reduce_sum(%961) {axes [0], batch} blocks.7.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
-      arena + 243548736);
+  /* %793 = reduce_sum(%789) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
+      arena + 248514624);
 
-  /* %966 = sdpa_grad(%392, %393, %394, %963) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 434853888, 576, arena + 434854080, 576,
-      arena + 434854272, 576, arena + 239659008, 192, arena + 236027904, 576,
-      arena + 236027904 + 192, 576, arena + 236027904 + 384, 576, 0.14433756f);
+  /* %794 = sdpa_grad(%564, %565, %566, %791) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 330141696, 576, arena + 330141888, 576,
+      arena + 330142080, 576, arena + 244475904, 192, arena + 240844800, 576,
+      arena + 240844800 + 192, 576, arena + 240844800 + 384, 576, 0.14433756f);
 
-  /* %967 = transpose(%389) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[181], arena + 240869376);
+  /* %795 = transpose(%561) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[256], arena + 245686272);
 
-  /* %968 = fused_linear(%966, %967) blocks.7.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 236027904, arena + 240869376, NULL, LK_ACT_NONE, NULL,
-      arena + 239659008);
+  /* %796 = fused_linear(%794, %795) blocks.10.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 240844800, arena + 245686272, NULL, LK_ACT_NONE, NULL,
+      arena + 244475904);
 
-  /* %969 = linear_grad_weight(%966, %388) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 236027904, arena + 489320448, arena + 243400704);
+  /* %797 = linear_grad_weight(%794, %560) blocks.10.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 240844800, arena + 388239360, arena + 248365056);
 
-  /* %970 = reduce_sum(%966) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
-      arena + 243548160);
+  /* %798 = reduce_sum(%794) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
+      arena + 248514048);
 
-  /* %971 = reduce_sum(%968) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 239659008,
-      arena + 243548928);
+  /* %799 = reduce_sum(%796) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 244475904,
+      arena + 248514816);
 
-  /* %972 = mul(%968, %384) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 239659008, (const long[]){37824, 192, 1},
-      params[179], (const long[]){0, 0, 1}, arena + 236027904);
+  /* %800 = mul(%796, %556) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 244475904, (const long[]){37824, 192, 1},
+      params[254], (const long[]){0, 0, 1}, arena + 240844800);
 
-  /* %973 = mul(%968, %386) blocks.7.norm1 : f32[B, 197, 192], written over %968 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 239659008, (const long[]){37824, 192, 1},
-      arena + 488110080, (const long[]){37824, 192, 1}, arena + 239659008);
+  /* %801 = mul(%796, %558) blocks.10.norm1 : f32[B, 197, 192], written over %796 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 244475904, (const long[]){37824, 192, 1},
+      arena + 387028992, (const long[]){37824, 192, 1}, arena + 244475904);
 
-  /* %974 = reduce_sum(%973) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 239659008,
-      arena + 243549120);
+  /* %802 = reduce_sum(%801) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 244475904,
+      arena + 248515008);
 
-  /* %975 = normalize_grad(%383, %972) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 486899712, arena + 236027904, 1e-06f, arena + 237238272);
+  /* %803 = normalize_grad(%555, %800) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 385818624, arena + 240844800, 1e-06f, arena + 242055168);
 
-  /* %976 = add(%960, %975) blocks.6.conv : f32[B, 197, 192], written over %676 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      arena + 237238272, (const long[]){37824, 192, 1}, arena + 512317440);
+  /* %804 = add(%788, %803) blocks.9.conv : f32[B, 197, 192], written over %688 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      arena + 242055168, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %977 = slice(%976) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %676: no code */
+  /* %805 = slice(%804) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %978 = slice(%976) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 240844800, 37632);
+  /* %806 = slice(%804) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 245661696, 37632);
 
-  /* %979 = batch_normalize_grad(%377, %978, %378) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 529182720, arena + 240844800, params[175],
-      1e-05f, arena + 242049024);
+  /* %807 = batch_norm_act_param_grad(%548, %806, %551, %549, %550) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 420802560, arena + 245661696,
+      arena + 429350448, params[250], params[251], 1e-05f, LK_ACT_NONE, arena + 240844800,
+      arena + 240847296);
 
-  /* %980 = batch_normalize_param_grad(%377, %978) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 529182720, arena + 240844800, 1e-05f,
-      arena + 236027904);
+  /* %808 = batch_norm_act_grad(%548, %806, %551, %549, %550, %807) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 420802560, arena + 245661696, arena + 429350448,
+      params[250], params[251], arena + 240847296, 1e-05f, LK_ACT_NONE, arena + 240844800,
+      arena + 246865920);
 
-  /* %981 = index(%980) {axis 0, at 0} blocks.6.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 236027904, 384, arena + 243549312, 192);
+  /* %809 = index(%807) {axis 0, at 0} blocks.9.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 240847296, 384, arena + 248515200, 192);
 
-  /* %982 = index(%980) {axis 0, at 1} blocks.6.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 236028096, 384, arena + 243549504, 192);
+  /* %810 = index(%807) {axis 0, at 1} blocks.9.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 240847488, 384, arena + 248515392, 192);
 
-  /* %983 = transpose(%376) {perm [1, 0]} blocks.6.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[174], arena + 243253248);
+  /* %811 = transpose(%547) {perm [1, 0]} blocks.9.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[249], arena + 248217600);
 
-  /* %984 = fused_linear(%979, %983) blocks.6.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 242049024, arena + 243253248, NULL, LK_ACT_NONE, NULL,
-      arena + 236027904);
+  /* %812 = fused_linear(%808, %811) blocks.9.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 246865920, arena + 248217600, NULL, LK_ACT_NONE, NULL,
+      arena + 240844800);
 
-  /* %985 = linear_grad_weight(%979, %374) blocks.6.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 242049024, arena + 231211008, arena + 243253248);
+  /* %813 = linear_grad_weight(%808, %545) blocks.9.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 246865920, arena + 236027904, arena + 248217600);
 
-  /* %986 = reshape(%985) {shape [192, 768, 1, 1]} blocks.6.conv.conv.7 : f32[192, 768, 1, 1], a view of %985: no code */
+  /* %814 = reshape(%813) {shape [192, 768, 1, 1]} blocks.9.conv.conv.7 : f32[192, 768, 1, 1], a view of %813: no code */
 
-  /* %987 = mul(%984, %373) blocks.6.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 236027904, (const long[]){150528, 768, 1},
-      arena + 544316928, (const long[]){768, 0, 1}, arena + 231211008);
+  /* %815 = mul(%812, %544) blocks.9.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 240844800, (const long[]){150528, 768, 1},
+      arena + 428932608, (const long[]){768, 0, 1}, arena + 236027904);
 
-  /* %988 = mul(%984, %364) blocks.6.conv.conv.6 : f32[B, 196, 768], written over %984 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 236027904, (const long[]){150528, 768, 1},
-      arena + 226394112, (const long[]){150528, 768, 1}, arena + 236027904);
+  /* %816 = mul(%812, %535) blocks.9.conv.conv.6 : f32[B, 196, 768], written over %812 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 240844800, (const long[]){150528, 768, 1},
+      arena + 231211008, (const long[]){150528, 768, 1}, arena + 240844800);
 
-  /* %989 = reduce_sum(%988) {axes [0]} blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 236027904,
-      arena + 226394112);
-
-  /* %990 = hsigmoid_grad(%372, %989) blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544292352, arena + 226394112, arena + 226541568);
-
-  /* %991 = transpose(%370) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[172], arena + 226394112);
-
-  /* %992 = fused_linear(%990, %991) blocks.6.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 226541568, arena + 226394112, NULL, LK_ACT_NONE, NULL,
-      arena + 226566144);
-
-  /* %993 = linear_grad_weight(%990, %369) blocks.6.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 226541568, arena + 544790016, arena + 242049024);
-
-  /* %994 = reduce_sum(%990) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 226541568,
-      arena + 242343936);
-
-  /* %995 = relu_grad(%368, %992) blocks.6.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544783872, arena + 226566144, arena + 226541568);
-
-  /* %996 = transpose(%366) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 226394112);
-
-  /* %997 = fused_linear(%995, %996) blocks.6.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 226541568, arena + 226394112, NULL, LK_ACT_NONE, NULL,
-      arena + 236027904);
-
-  /* %998 = linear_grad_weight(%995, %365) blocks.6.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 226541568, arena + 544267776, arena + 242196480);
-
-  /* %999 = reduce_sum(%995) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 226541568,
-      arena + 242344704);
-
-  /* %1000 = reshape(%997) {shape [1, 768]} blocks.6.conv.conv.6 : f32[B, 1, 768], a view of %997: no code */
-
-  /* %1001 = expand(%1000) {shape [196, 768]} blocks.6.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 236027904, (const long[]){768, 0, 1},
-      arena + 226394112, (const long[]){150528, 768, 1});
-
-  /* %1002 = mul_scalar(%1001) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 226394112, 0.0051020407f, arena + 236027904);
-
-  /* %1003 = add(%987, %1002) blocks.6.conv : f32[B, 196, 768], written over %987 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 231211008, (const long[]){150528, 768, 1},
-      arena + 236027904, (const long[]){150528, 768, 1}, arena + 231211008);
-
-  /* %1004 = hswish_grad(%362, %1003) blocks.6.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 221577216, arena + 231211008,
-      arena + 226394112);
-
-  /* %1005 = batch_normalize_grad(%359, %1004, %360) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, params[166],
-      1e-05f, arena + 221577216);
-
-  /* %1006 = batch_normalize_param_grad(%359, %1004) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, 1e-05f,
+  /* %817 = reduce_sum(%816) {axes [0]} blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 240844800,
       arena + 231211008);
 
-  /* %1007 = index(%1006) {axis 0, at 0} blocks.6.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 231211008, 1536, arena + 226401024, 768);
+  /* %818 = hsigmoid_grad(%543, %817) blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428908032, arena + 231211008, arena + 231358464);
 
-  /* %1008 = index(%1006) {axis 0, at 1} blocks.6.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 231211776, 1536, arena + 226401792, 768);
+  /* %819 = transpose(%541) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[247], arena + 231211008);
 
-  /* %1009 = token_dwconv_grad_input(%1005, %358) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216, params[165],
+  /* %820 = fused_linear(%818, %819) blocks.9.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 231358464, arena + 231211008, NULL, LK_ACT_NONE, NULL,
+      arena + 231383040);
+
+  /* %821 = linear_grad_weight(%818, %540) blocks.9.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 231358464, arena + 429221376, arena + 246865920);
+
+  /* %822 = reduce_sum(%818) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 231358464,
+      arena + 247160832);
+
+  /* %823 = relu_grad(%539, %820) blocks.9.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429215232, arena + 231383040, arena + 231358464);
+
+  /* %824 = transpose(%537) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[245], arena + 231211008);
+
+  /* %825 = fused_linear(%823, %824) blocks.9.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 231358464, arena + 231211008, NULL, LK_ACT_NONE, NULL,
+      arena + 240844800);
+
+  /* %826 = linear_grad_weight(%823, %536) blocks.9.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 231358464, arena + 428883456, arena + 247013376);
+
+  /* %827 = reduce_sum(%823) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 231358464,
+      arena + 247161600);
+
+  /* %828 = reshape(%825) {shape [1, 768]} blocks.9.conv.conv.6 : f32[B, 1, 768], a view of %825: no code */
+
+  /* %829 = expand(%828) {shape [196, 768]} blocks.9.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 240844800, (const long[]){768, 0, 1},
+      arena + 231211008, (const long[]){150528, 768, 1});
+
+  /* %830 = mul_scalar(%829) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 231211008, 0.0051020407f, arena + 240844800);
+
+  /* %831 = add(%815, %830) blocks.9.conv.conv.4 : f32[B, 196, 768], written over %815 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 236027904, (const long[]){150528, 768, 1},
+      arena + 240844800, (const long[]){150528, 768, 1}, arena + 236027904);
+
+  /* %832 = batch_norm_act_param_grad(%530, %831, %533, %531, %532) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 226394112, arena + 236027904,
+      arena + 429295872, params[241], params[242], 1e-05f, LK_ACT_HSWISH, arena + 231211008,
+      arena + 231220992);
+
+  /* %833 = batch_norm_act_grad(%530, %831, %533, %531, %532, %832) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768], written over %815 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 226394112, arena + 236027904, arena + 429295872,
+      params[241], params[242], arena + 231220992, 1e-05f, LK_ACT_HSWISH, arena + 231211008,
+      arena + 236027904);
+
+  /* %834 = index(%832) {axis 0, at 0} blocks.9.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 231220992, 1536, arena + 231217920, 768);
+
+  /* %835 = index(%832) {axis 0, at 1} blocks.9.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 231221760, 1536, arena + 231218688, 768);
+
+  /* %836 = token_dwconv_grad_input(%833, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 236027904, params[240],
+      arena + 226394112);
+
+  /* %837 = token_dwconv_grad_weight(%833, %528) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 236027904,
+      arena + 221577216, arena + 231211008);
+
+  /* %838 = batch_norm_act_param_grad(%523, %836, %526, %524, %525) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112,
+      arena + 429293568, params[236], params[237], 1e-05f, LK_ACT_HSWISH, arena + 221577216,
+      arena + 221587200);
+
+  /* %839 = batch_norm_act_grad(%523, %836, %526, %524, %525, %838) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768], written over %836 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, arena + 429293568,
+      params[236], params[237], arena + 221587200, 1e-05f, LK_ACT_HSWISH, arena + 221577216,
+      arena + 226394112);
+
+  /* %840 = index(%838) {axis 0, at 0} blocks.9.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 221587200, 1536, arena + 224428032, 768);
+
+  /* %841 = index(%838) {axis 0, at 1} blocks.9.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 221587968, 1536, arena + 224428800, 768);
+
+  /* %842 = transpose(%522) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[235], arena + 216760320);
+
+  /* %843 = linear_grad_weight(%839, %520) blocks.9.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 226394112, arena + 419598336, arena + 223985664);
+
+  /* %844 = fused_linear(%839, %842, %806) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 226394112, 150528, arena + 216760320, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 245661696, 37632, arena + 396712128, 37824);
+
+  /* %845 = reshape(%843) {shape [768, 192, 1, 1]} blocks.9.conv.conv.0 : f32[768, 192, 1, 1], a view of %843: no code */
+
+  /* %846 = concat(%805, %844) {axis 0} blocks.9 : f32[B, 197, 192], a view of %688: no code */
+
+  /* %847 = mul(%846, %516) blocks.9 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 216760320);
+
+  /* %848 = transpose(%513) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[233], arena + 217970688);
+
+  /* %849 = fused_linear(%847, %848) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 216760320, arena + 217970688, NULL, LK_ACT_NONE, NULL,
+      arena + 220391424);
+
+  /* %850 = linear_grad_weight(%847, %512) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 216760320, arena + 384608256, arena + 224391168);
+
+  /* %851 = reduce_sum(%847) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
+      arena + 224430144);
+
+  /* %852 = sdpa_grad(%509, %510, %511, %849) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 326510592, 576, arena + 326510784, 576,
+      arena + 326510976, 576, arena + 220391424, 192, arena + 216760320, 576,
+      arena + 216760320 + 192, 576, arena + 216760320 + 384, 576, 0.14433756f);
+
+  /* %853 = transpose(%506) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[231], arena + 221601792);
+
+  /* %854 = fused_linear(%852, %853) blocks.9.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 216760320, arena + 221601792, NULL, LK_ACT_NONE, NULL,
+      arena + 220391424);
+
+  /* %855 = linear_grad_weight(%852, %505) blocks.9.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 216760320, arena + 383397888, arena + 224280576);
+
+  /* %856 = reduce_sum(%852) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
+      arena + 224429568);
+
+  /* %857 = reduce_sum(%854) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 220391424,
+      arena + 224430336);
+
+  /* %858 = mul(%854, %501) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 220391424, (const long[]){37824, 192, 1},
+      params[229], (const long[]){0, 0, 1}, arena + 216760320);
+
+  /* %859 = mul(%854, %503) blocks.9.norm1 : f32[B, 197, 192], written over %854 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 220391424, (const long[]){37824, 192, 1},
+      arena + 382187520, (const long[]){37824, 192, 1}, arena + 220391424);
+
+  /* %860 = reduce_sum(%859) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 220391424,
+      arena + 224430528);
+
+  /* %861 = normalize_grad(%500, %858) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 380977152, arena + 216760320, 1e-06f, arena + 217970688);
+
+  /* %862 = add(%846, %861) blocks.8.conv : f32[B, 197, 192], written over %688 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      arena + 217970688, (const long[]){37824, 192, 1}, arena + 396711936);
+
+  /* %863 = slice(%862) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %688: no code */
+
+  /* %864 = slice(%862) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 221577216, 37632);
+
+  /* %865 = batch_norm_act_param_grad(%493, %864, %496, %494, %495) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 418394112, arena + 221577216,
+      arena + 429349872, params[225], params[226], 1e-05f, LK_ACT_NONE, arena + 216760320,
+      arena + 216762816);
+
+  /* %866 = batch_norm_act_grad(%493, %864, %496, %494, %495, %865) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 418394112, arena + 221577216, arena + 429349872,
+      params[225], params[226], arena + 216762816, 1e-05f, LK_ACT_NONE, arena + 216760320,
+      arena + 222781440);
+
+  /* %867 = index(%865) {axis 0, at 0} blocks.8.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 216762816, 384, arena + 224430720, 192);
+
+  /* %868 = index(%865) {axis 0, at 1} blocks.8.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 216763008, 384, arena + 224430912, 192);
+
+  /* %869 = transpose(%492) {perm [1, 0]} blocks.8.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[224], arena + 224133120);
+
+  /* %870 = fused_linear(%866, %869) blocks.8.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 222781440, arena + 224133120, NULL, LK_ACT_NONE, NULL,
       arena + 216760320);
 
-  /* %1010 = token_dwconv_grad_weight(%1005, %357) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216,
-      arena + 211943424, arena + 226394112);
+  /* %871 = linear_grad_weight(%866, %490) blocks.8.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 222781440, arena + 211943424, arena + 224133120);
 
-  /* %1011 = hswish_grad(%355, %1009) blocks.6.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 207126528, arena + 216760320,
+  /* %872 = reshape(%871) {shape [192, 768, 1, 1]} blocks.8.conv.conv.7 : f32[192, 768, 1, 1], a view of %871: no code */
+
+  /* %873 = mul(%870, %489) blocks.8.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 216760320, (const long[]){150528, 768, 1},
+      arena + 428858880, (const long[]){768, 0, 1}, arena + 211943424);
+
+  /* %874 = mul(%870, %480) blocks.8.conv.conv.6 : f32[B, 196, 768], written over %870 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 216760320, (const long[]){150528, 768, 1},
+      arena + 207126528, (const long[]){150528, 768, 1}, arena + 216760320);
+
+  /* %875 = reduce_sum(%874) {axes [0]} blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 216760320,
+      arena + 207126528);
+
+  /* %876 = hsigmoid_grad(%488, %875) blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428834304, arena + 207126528, arena + 207273984);
+
+  /* %877 = transpose(%486) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[222], arena + 207126528);
+
+  /* %878 = fused_linear(%876, %877) blocks.8.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 207273984, arena + 207126528, NULL, LK_ACT_NONE, NULL,
+      arena + 207298560);
+
+  /* %879 = linear_grad_weight(%876, %485) blocks.8.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 207273984, arena + 429209088, arena + 222781440);
+
+  /* %880 = reduce_sum(%876) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 207273984,
+      arena + 223076352);
+
+  /* %881 = relu_grad(%484, %878) blocks.8.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429202944, arena + 207298560, arena + 207273984);
+
+  /* %882 = transpose(%482) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[220], arena + 207126528);
+
+  /* %883 = fused_linear(%881, %882) blocks.8.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 207273984, arena + 207126528, NULL, LK_ACT_NONE, NULL,
+      arena + 216760320);
+
+  /* %884 = linear_grad_weight(%881, %481) blocks.8.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 207273984, arena + 428809728, arena + 222928896);
+
+  /* %885 = reduce_sum(%881) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 207273984,
+      arena + 223077120);
+
+  /* %886 = reshape(%883) {shape [1, 768]} blocks.8.conv.conv.6 : f32[B, 1, 768], a view of %883: no code */
+
+  /* %887 = expand(%886) {shape [196, 768]} blocks.8.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 216760320, (const long[]){768, 0, 1},
+      arena + 207126528, (const long[]){150528, 768, 1});
+
+  /* %888 = mul_scalar(%887) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 207126528, 0.0051020407f, arena + 216760320);
+
+  /* %889 = add(%873, %888) blocks.8.conv.conv.4 : f32[B, 196, 768], written over %873 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 211943424, (const long[]){150528, 768, 1},
+      arena + 216760320, (const long[]){150528, 768, 1}, arena + 211943424);
+
+  /* %890 = batch_norm_act_param_grad(%475, %889, %478, %476, %477) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424,
+      arena + 429291264, params[216], params[217], 1e-05f, LK_ACT_HSWISH, arena + 207126528,
+      arena + 207136512);
+
+  /* %891 = batch_norm_act_grad(%475, %889, %478, %476, %477, %890) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768], written over %873 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, arena + 429291264,
+      params[216], params[217], arena + 207136512, 1e-05f, LK_ACT_HSWISH, arena + 207126528,
       arena + 211943424);
 
-  /* %1012 = batch_normalize_grad(%352, %1011, %353) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, params[161],
-      1e-05f, arena + 207126528);
+  /* %892 = index(%890) {axis 0, at 0} blocks.8.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 207136512, 1536, arena + 207133440, 768);
 
-  /* %1013 = batch_normalize_param_grad(%352, %1011) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, 1e-05f,
-      arena + 216760320);
+  /* %893 = index(%890) {axis 0, at 1} blocks.8.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 207137280, 1536, arena + 207134208, 768);
 
-  /* %1014 = index(%1013) {axis 0, at 0} blocks.6.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 216760320, 1536, arena + 212090880, 768);
+  /* %894 = token_dwconv_grad_input(%891, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424, params[215],
+      arena + 202309632);
 
-  /* %1015 = index(%1013) {axis 0, at 1} blocks.6.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 216761088, 1536, arena + 212091648, 768);
+  /* %895 = token_dwconv_grad_weight(%891, %473) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424,
+      arena + 197492736, arena + 207126528);
 
-  /* %1016 = transpose(%351) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[160], arena + 202309632);
+  /* %896 = batch_norm_act_param_grad(%468, %894, %471, %469, %470) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632,
+      arena + 429288960, params[211], params[212], 1e-05f, LK_ACT_HSWISH, arena + 197492736,
+      arena + 197502720);
 
-  /* %1017 = linear_grad_weight(%1012, %349) blocks.6.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 207126528, arena + 527978496, arena + 211943424);
+  /* %897 = batch_norm_act_grad(%468, %894, %471, %469, %470, %896) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768], written over %894 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632, arena + 429288960,
+      params[211], params[212], arena + 197502720, 1e-05f, LK_ACT_HSWISH, arena + 197492736,
+      arena + 202309632);
 
-  /* %1018 = fused_linear(%1012, %1016, %978) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 207126528, 150528, arena + 202309632, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 240844800, 37632, arena + 512317632, 37824);
+  /* %898 = index(%896) {axis 0, at 0} blocks.8.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 197502720, 1536, arena + 200343552, 768);
+
+  /* %899 = index(%896) {axis 0, at 1} blocks.8.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 197503488, 1536, arena + 200344320, 768);
+
+  /* %900 = transpose(%467) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[210], arena + 192675840);
+
+  /* %901 = linear_grad_weight(%897, %465) blocks.8.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 202309632, arena + 417189888, arena + 199901184);
+
+  /* %902 = fused_linear(%897, %900, %864) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 202309632, 150528, arena + 192675840, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 221577216, 37632, arena + 396712128, 37824);
+
+  /* %903 = reshape(%901) {shape [768, 192, 1, 1]} blocks.8.conv.conv.0 : f32[768, 192, 1, 1], a view of %901: no code */
+
+  /* %904 = concat(%863, %902) {axis 0} blocks.8 : f32[B, 197, 192], a view of %688: no code */
+
+  /* %905 = mul(%904, %461) blocks.8 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 192675840);
+
+  /* %906 = transpose(%458) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[208], arena + 193886208);
+
+  /* %907 = fused_linear(%905, %906) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 192675840, arena + 193886208, NULL, LK_ACT_NONE, NULL,
+      arena + 196306944);
+
+  /* %908 = linear_grad_weight(%905, %457) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 192675840, arena + 379766784, arena + 200306688);
+
+  /* %909 = reduce_sum(%905) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
+      arena + 200345664);
+
+  /* %910 = sdpa_grad(%454, %455, %456, %907) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 322879488, 576, arena + 322879680, 576,
+      arena + 322879872, 576, arena + 196306944, 192, arena + 192675840, 576,
+      arena + 192675840 + 192, 576, arena + 192675840 + 384, 576, 0.14433756f);
+
+  /* %911 = transpose(%451) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[206], arena + 197517312);
+
+  /* %912 = fused_linear(%910, %911) blocks.8.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 192675840, arena + 197517312, NULL, LK_ACT_NONE, NULL,
+      arena + 196306944);
+
+  /* %913 = linear_grad_weight(%910, %450) blocks.8.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 192675840, arena + 378556416, arena + 200196096);
+
+  /* %914 = reduce_sum(%910) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
+      arena + 200345088);
+
+  /* %915 = reduce_sum(%912) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 196306944,
+      arena + 200345856);
+
+  /* %916 = mul(%912, %446) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 196306944, (const long[]){37824, 192, 1},
+      params[204], (const long[]){0, 0, 1}, arena + 192675840);
+
+  /* %917 = mul(%912, %448) blocks.8.norm1 : f32[B, 197, 192], written over %912 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 196306944, (const long[]){37824, 192, 1},
+      arena + 377346048, (const long[]){37824, 192, 1}, arena + 196306944);
+
+  /* %918 = reduce_sum(%917) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 196306944,
+      arena + 200346048);
+
+  /* %919 = normalize_grad(%445, %916) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 376135680, arena + 192675840, 1e-06f, arena + 193886208);
+
+  /* %920 = add(%904, %919) blocks.7.conv : f32[B, 197, 192], written over %688 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      arena + 193886208, (const long[]){37824, 192, 1}, arena + 396711936);
+
+  /* %921 = slice(%920) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %688: no code */
+
+  /* %922 = slice(%920) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 197492736, 37632);
+
+  /* %923 = batch_norm_act_param_grad(%438, %922, %441, %439, %440) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 415985664, arena + 197492736,
+      arena + 429349296, params[200], params[201], 1e-05f, LK_ACT_NONE, arena + 192675840,
+      arena + 192678336);
+
+  /* %924 = batch_norm_act_grad(%438, %922, %441, %439, %440, %923) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 415985664, arena + 197492736, arena + 429349296,
+      params[200], params[201], arena + 192678336, 1e-05f, LK_ACT_NONE, arena + 192675840,
+      arena + 198696960);
+
+  /* %925 = index(%923) {axis 0, at 0} blocks.7.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 192678336, 384, arena + 200346240, 192);
+
+  /* %926 = index(%923) {axis 0, at 1} blocks.7.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 192678528, 384, arena + 200346432, 192);
+
+  /* %927 = transpose(%437) {perm [1, 0]} blocks.7.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[199], arena + 200048640);
+
+  /* %928 = fused_linear(%924, %927) blocks.7.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 198696960, arena + 200048640, NULL, LK_ACT_NONE, NULL,
+      arena + 192675840);
+
+  /* %929 = linear_grad_weight(%924, %435) blocks.7.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 198696960, arena + 187858944, arena + 200048640);
+
+  /* %930 = reshape(%929) {shape [192, 768, 1, 1]} blocks.7.conv.conv.7 : f32[192, 768, 1, 1], a view of %929: no code */
+
+  /* %931 = mul(%928, %434) blocks.7.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 192675840, (const long[]){150528, 768, 1},
+      arena + 428785152, (const long[]){768, 0, 1}, arena + 187858944);
+
+  /* %932 = mul(%928, %425) blocks.7.conv.conv.6 : f32[B, 196, 768], written over %928 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 192675840, (const long[]){150528, 768, 1},
+      arena + 183042048, (const long[]){150528, 768, 1}, arena + 192675840);
+
+  /* %933 = reduce_sum(%932) {axes [0]} blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 192675840,
+      arena + 183042048);
+
+  /* %934 = hsigmoid_grad(%433, %933) blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428760576, arena + 183042048, arena + 183189504);
+
+  /* %935 = transpose(%431) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[197], arena + 183042048);
+
+  /* %936 = fused_linear(%934, %935) blocks.7.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 183189504, arena + 183042048, NULL, LK_ACT_NONE, NULL,
+      arena + 183214080);
+
+  /* %937 = linear_grad_weight(%934, %430) blocks.7.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 183189504, arena + 429196800, arena + 198696960);
+
+  /* %938 = reduce_sum(%934) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 183189504,
+      arena + 198991872);
+
+  /* %939 = relu_grad(%429, %936) blocks.7.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429190656, arena + 183214080, arena + 183189504);
+
+  /* %940 = transpose(%427) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[195], arena + 183042048);
+
+  /* %941 = fused_linear(%939, %940) blocks.7.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 183189504, arena + 183042048, NULL, LK_ACT_NONE, NULL,
+      arena + 192675840);
+
+  /* %942 = linear_grad_weight(%939, %426) blocks.7.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 183189504, arena + 428736000, arena + 198844416);
+
+  /* %943 = reduce_sum(%939) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 183189504,
+      arena + 198992640);
+
+  /* %944 = reshape(%941) {shape [1, 768]} blocks.7.conv.conv.6 : f32[B, 1, 768], a view of %941: no code */
+
+  /* %945 = expand(%944) {shape [196, 768]} blocks.7.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 192675840, (const long[]){768, 0, 1},
+      arena + 183042048, (const long[]){150528, 768, 1});
+
+  /* %946 = mul_scalar(%945) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 183042048, 0.0051020407f, arena + 192675840);
+
+  /* %947 = add(%931, %946) blocks.7.conv.conv.4 : f32[B, 196, 768], written over %931 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 187858944, (const long[]){150528, 768, 1},
+      arena + 192675840, (const long[]){150528, 768, 1}, arena + 187858944);
+
+  /* %948 = batch_norm_act_param_grad(%420, %947, %423, %421, %422) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 178225152, arena + 187858944,
+      arena + 429286656, params[191], params[192], 1e-05f, LK_ACT_HSWISH, arena + 183042048,
+      arena + 183052032);
+
+  /* %949 = batch_norm_act_grad(%420, %947, %423, %421, %422, %948) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768], written over %931 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 178225152, arena + 187858944, arena + 429286656,
+      params[191], params[192], arena + 183052032, 1e-05f, LK_ACT_HSWISH, arena + 183042048,
+      arena + 187858944);
+
+  /* %950 = index(%948) {axis 0, at 0} blocks.7.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 183052032, 1536, arena + 183048960, 768);
+
+  /* %951 = index(%948) {axis 0, at 1} blocks.7.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 183052800, 1536, arena + 183049728, 768);
+
+  /* %952 = token_dwconv_grad_input(%949, %419) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 187858944, params[190],
+      arena + 178225152);
+
+  /* %953 = token_dwconv_grad_weight(%949, %418) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 187858944,
+      arena + 173408256, arena + 183042048);
+
+  /* %954 = batch_norm_act_param_grad(%413, %952, %416, %414, %415) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 168591360, arena + 178225152,
+      arena + 429284352, params[186], params[187], 1e-05f, LK_ACT_HSWISH, arena + 173408256,
+      arena + 173418240);
+
+  /* %955 = batch_norm_act_grad(%413, %952, %416, %414, %415, %954) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768], written over %952 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 168591360, arena + 178225152, arena + 429284352,
+      params[186], params[187], arena + 173418240, 1e-05f, LK_ACT_HSWISH, arena + 173408256,
+      arena + 178225152);
+
+  /* %956 = index(%954) {axis 0, at 0} blocks.7.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 173418240, 1536, arena + 176259072, 768);
+
+  /* %957 = index(%954) {axis 0, at 1} blocks.7.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 173419008, 1536, arena + 176259840, 768);
+
+  /* %958 = transpose(%412) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[185], arena + 168591360);
+
+  /* %959 = linear_grad_weight(%955, %410) blocks.7.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 178225152, arena + 414781440, arena + 175816704);
+
+  /* %960 = fused_linear(%955, %958, %922) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 178225152, 150528, arena + 168591360, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 197492736, 37632, arena + 396712128, 37824);
+
+  /* %961 = reshape(%959) {shape [768, 192, 1, 1]} blocks.7.conv.conv.0 : f32[768, 192, 1, 1], a view of %959: no code */
+
+  /* %962 = concat(%921, %960) {axis 0} blocks.7 : f32[B, 197, 192], a view of %688: no code */
+
+  /* %963 = mul(%962, %406) blocks.7 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 168591360);
+
+  /* %964 = transpose(%403) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[183], arena + 169801728);
+
+  /* %965 = fused_linear(%963, %964) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 168591360, arena + 169801728, NULL, LK_ACT_NONE, NULL,
+      arena + 172222464);
+
+  /* %966 = linear_grad_weight(%963, %402) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 168591360, arena + 374925312, arena + 176222208);
+
+  /* %967 = reduce_sum(%963) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 168591360,
+      arena + 176261184);
+
+  /* %968 = sdpa_grad(%399, %400, %401, %965) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 319248384, 576, arena + 319248576, 576,
+      arena + 319248768, 576, arena + 172222464, 192, arena + 168591360, 576,
+      arena + 168591360 + 192, 576, arena + 168591360 + 384, 576, 0.14433756f);
+
+  /* %969 = transpose(%396) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[181], arena + 173432832);
+
+  /* %970 = fused_linear(%968, %969) blocks.7.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 168591360, arena + 173432832, NULL, LK_ACT_NONE, NULL,
+      arena + 172222464);
+
+  /* %971 = linear_grad_weight(%968, %395) blocks.7.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 168591360, arena + 373714944, arena + 176111616);
+
+  /* %972 = reduce_sum(%968) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 168591360,
+      arena + 176260608);
+
+  /* %973 = reduce_sum(%970) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 172222464,
+      arena + 176261376);
+
+  /* %974 = mul(%970, %391) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 172222464, (const long[]){37824, 192, 1},
+      params[179], (const long[]){0, 0, 1}, arena + 168591360);
+
+  /* %975 = mul(%970, %393) blocks.7.norm1 : f32[B, 197, 192], written over %970 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 172222464, (const long[]){37824, 192, 1},
+      arena + 372504576, (const long[]){37824, 192, 1}, arena + 172222464);
+
+  /* %976 = reduce_sum(%975) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 172222464,
+      arena + 176261568);
+
+  /* %977 = normalize_grad(%390, %974) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 371294208, arena + 168591360, 1e-06f, arena + 169801728);
+
+  /* %978 = add(%962, %977) blocks.6.conv : f32[B, 197, 192], written over %688 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      arena + 169801728, (const long[]){37824, 192, 1}, arena + 396711936);
+
+  /* %979 = slice(%978) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %688: no code */
+
+  /* %980 = slice(%978) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 173408256, 37632);
+
+  /* %981 = batch_norm_act_param_grad(%383, %980, %386, %384, %385) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 413577216, arena + 173408256,
+      arena + 429348720, params[175], params[176], 1e-05f, LK_ACT_NONE, arena + 168591360,
+      arena + 168593856);
+
+  /* %982 = batch_norm_act_grad(%383, %980, %386, %384, %385, %981) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 413577216, arena + 173408256, arena + 429348720,
+      params[175], params[176], arena + 168593856, 1e-05f, LK_ACT_NONE, arena + 168591360,
+      arena + 174612480);
+
+  /* %983 = index(%981) {axis 0, at 0} blocks.6.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 168593856, 384, arena + 176261760, 192);
+
+  /* %984 = index(%981) {axis 0, at 1} blocks.6.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 168594048, 384, arena + 176261952, 192);
+
+  /* %985 = transpose(%382) {perm [1, 0]} blocks.6.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[174], arena + 175964160);
+
+  /* %986 = fused_linear(%982, %985) blocks.6.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 174612480, arena + 175964160, NULL, LK_ACT_NONE, NULL,
+      arena + 168591360);
+
+  /* %987 = linear_grad_weight(%982, %380) blocks.6.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 174612480, arena + 163774464, arena + 175964160);
+
+  /* %988 = reshape(%987) {shape [192, 768, 1, 1]} blocks.6.conv.conv.7 : f32[192, 768, 1, 1], a view of %987: no code */
+
+  /* %989 = mul(%986, %379) blocks.6.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){150528, 768, 1},
+      arena + 428711424, (const long[]){768, 0, 1}, arena + 163774464);
+
+  /* %990 = mul(%986, %370) blocks.6.conv.conv.6 : f32[B, 196, 768], written over %986 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){150528, 768, 1},
+      arena + 158957568, (const long[]){150528, 768, 1}, arena + 168591360);
+
+  /* %991 = reduce_sum(%990) {axes [0]} blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 168591360,
+      arena + 158957568);
+
+  /* %992 = hsigmoid_grad(%378, %991) blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428686848, arena + 158957568, arena + 159105024);
+
+  /* %993 = transpose(%376) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[172], arena + 158957568);
+
+  /* %994 = fused_linear(%992, %993) blocks.6.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 159105024, arena + 158957568, NULL, LK_ACT_NONE, NULL,
+      arena + 159129600);
+
+  /* %995 = linear_grad_weight(%992, %375) blocks.6.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 159105024, arena + 429184512, arena + 174612480);
+
+  /* %996 = reduce_sum(%992) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 159105024,
+      arena + 174907392);
+
+  /* %997 = relu_grad(%374, %994) blocks.6.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429178368, arena + 159129600, arena + 159105024);
+
+  /* %998 = transpose(%372) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 158957568);
+
+  /* %999 = fused_linear(%997, %998) blocks.6.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 159105024, arena + 158957568, NULL, LK_ACT_NONE, NULL,
+      arena + 168591360);
+
+  /* %1000 = linear_grad_weight(%997, %371) blocks.6.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 159105024, arena + 428662272, arena + 174759936);
+
+  /* %1001 = reduce_sum(%997) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 159105024,
+      arena + 174908160);
+
+  /* %1002 = reshape(%999) {shape [1, 768]} blocks.6.conv.conv.6 : f32[B, 1, 768], a view of %999: no code */
+
+  /* %1003 = expand(%1002) {shape [196, 768]} blocks.6.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){768, 0, 1},
+      arena + 158957568, (const long[]){150528, 768, 1});
+
+  /* %1004 = mul_scalar(%1003) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 158957568, 0.0051020407f, arena + 168591360);
+
+  /* %1005 = add(%989, %1004) blocks.6.conv.conv.4 : f32[B, 196, 768], written over %989 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 163774464, (const long[]){150528, 768, 1},
+      arena + 168591360, (const long[]){150528, 768, 1}, arena + 163774464);
+
+  /* %1006 = batch_norm_act_param_grad(%365, %1005, %368, %366, %367) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464,
+      arena + 429282048, params[166], params[167], 1e-05f, LK_ACT_HSWISH, arena + 158957568,
+      arena + 158967552);
+
+  /* %1007 = batch_norm_act_grad(%365, %1005, %368, %366, %367, %1006) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768], written over %989 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464, arena + 429282048,
+      params[166], params[167], arena + 158967552, 1e-05f, LK_ACT_HSWISH, arena + 158957568,
+      arena + 163774464);
+
+  /* %1008 = index(%1006) {axis 0, at 0} blocks.6.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 158967552, 1536, arena + 158964480, 768);
+
+  /* %1009 = index(%1006) {axis 0, at 1} blocks.6.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 158968320, 1536, arena + 158965248, 768);
+
+  /* %1010 = token_dwconv_grad_input(%1007, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 163774464, params[165],
+      arena + 154140672);
+
+  /* %1011 = token_dwconv_grad_weight(%1007, %363) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 163774464,
+      arena + 149323776, arena + 158957568);
+
+  /* %1012 = batch_norm_act_param_grad(%358, %1010, %361, %359, %360) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672,
+      arena + 429279744, params[161], params[162], 1e-05f, LK_ACT_HSWISH, arena + 149323776,
+      arena + 149333760);
+
+  /* %1013 = batch_norm_act_grad(%358, %1010, %361, %359, %360, %1012) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768], written over %1010 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, arena + 429279744,
+      params[161], params[162], arena + 149333760, 1e-05f, LK_ACT_HSWISH, arena + 149323776,
+      arena + 154140672);
+
+  /* %1014 = index(%1012) {axis 0, at 0} blocks.6.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 149333760, 1536, arena + 152174592, 768);
+
+  /* %1015 = index(%1012) {axis 0, at 1} blocks.6.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 149334528, 1536, arena + 152175360, 768);
+
+  /* %1016 = transpose(%357) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[160], arena + 144506880);
+
+  /* %1017 = linear_grad_weight(%1013, %355) blocks.6.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 154140672, arena + 412372992, arena + 151732224);
+
+  /* %1018 = fused_linear(%1013, %1016, %980) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 154140672, 150528, arena + 144506880, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 173408256, 37632, arena + 396712128, 37824);
 
   /* %1019 = reshape(%1017) {shape [768, 192, 1, 1]} blocks.6.conv.conv.0 : f32[768, 192, 1, 1], a view of %1017: no code */
 
-  /* %1020 = concat(%977, %1018) {axis 0} blocks.6 : f32[B, 197, 192], a view of %676: no code */
+  /* %1020 = concat(%979, %1018) {axis 0} blocks.6 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %1021 = mul(%1020, %345) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 202309632);
+  /* %1021 = mul(%1020, %351) blocks.6 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 144506880);
 
-  /* %1022 = transpose(%342) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[158], arena + 203520000);
+  /* %1022 = transpose(%348) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[158], arena + 145717248);
 
   /* %1023 = fused_linear(%1021, %1022) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 202309632, arena + 203520000, NULL, LK_ACT_NONE, NULL,
-      arena + 205940736);
+  lk_fused_linear(B * 197, 192, 192, arena + 144506880, arena + 145717248, NULL, LK_ACT_NONE, NULL,
+      arena + 148137984);
 
-  /* %1024 = linear_grad_weight(%1021, %341) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 202309632, arena + 485689344, arena + 209793024);
+  /* %1024 = linear_grad_weight(%1021, %347) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 370083840, arena + 152137728);
 
   /* %1025 = reduce_sum(%1021) {axes [0], batch} blocks.6.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
-      arena + 209830464);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
+      arena + 152176704);
 
-  /* %1026 = sdpa_grad(%338, %339, %340, %1023) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 431222784, 576, arena + 431222976, 576,
-      arena + 431223168, 576, arena + 205940736, 192, arena + 202309632, 576,
-      arena + 202309632 + 192, 576, arena + 202309632 + 384, 576, 0.14433756f);
+  /* %1026 = sdpa_grad(%344, %345, %346, %1023) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 315617280, 576, arena + 315617472, 576,
+      arena + 315617664, 576, arena + 148137984, 192, arena + 144506880, 576,
+      arena + 144506880 + 192, 576, arena + 144506880 + 384, 576, 0.14433756f);
 
-  /* %1027 = transpose(%335) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[156], arena + 207151104);
+  /* %1027 = transpose(%341) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[156], arena + 149348352);
 
   /* %1028 = fused_linear(%1026, %1027) blocks.6.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 202309632, arena + 207151104, NULL, LK_ACT_NONE, NULL,
-      arena + 205940736);
+  lk_fused_linear(B * 197, 576, 192, arena + 144506880, arena + 149348352, NULL, LK_ACT_NONE, NULL,
+      arena + 148137984);
 
-  /* %1029 = linear_grad_weight(%1026, %334) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 202309632, arena + 484478976, arena + 209682432);
+  /* %1029 = linear_grad_weight(%1026, %340) blocks.6.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 368873472, arena + 152027136);
 
   /* %1030 = reduce_sum(%1026) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
-      arena + 209829888);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
+      arena + 152176128);
 
   /* %1031 = reduce_sum(%1028) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
-      arena + 209830656);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
+      arena + 152176896);
 
-  /* %1032 = mul(%1028, %330) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
-      params[154], (const long[]){0, 0, 1}, arena + 202309632);
+  /* %1032 = mul(%1028, %336) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
+      params[154], (const long[]){0, 0, 1}, arena + 144506880);
 
-  /* %1033 = mul(%1028, %332) blocks.6.norm1 : f32[B, 197, 192], written over %1028 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
-      arena + 483268608, (const long[]){37824, 192, 1}, arena + 205940736);
+  /* %1033 = mul(%1028, %338) blocks.6.norm1 : f32[B, 197, 192], written over %1028 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
+      arena + 367663104, (const long[]){37824, 192, 1}, arena + 148137984);
 
   /* %1034 = reduce_sum(%1033) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
-      arena + 209830848);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
+      arena + 152177088);
 
-  /* %1035 = normalize_grad(%329, %1032) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 482058240, arena + 202309632, 1e-06f, arena + 203520000);
+  /* %1035 = normalize_grad(%335, %1032) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 366452736, arena + 144506880, 1e-06f, arena + 145717248);
 
-  /* %1036 = add(%1020, %1035) blocks.5.conv : f32[B, 197, 192], written over %676 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      arena + 203520000, (const long[]){37824, 192, 1}, arena + 512317440);
+  /* %1036 = add(%1020, %1035) blocks.5.conv : f32[B, 197, 192], written over %688 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      arena + 145717248, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1037 = slice(%1036) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %676: no code */
+  /* %1037 = slice(%1036) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %688: no code */
 
   /* %1038 = slice(%1036) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 207126528, 37632);
+  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 149323776, 37632);
 
-  /* %1039 = batch_normalize_grad(%323, %1038, %324) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 526774272, arena + 207126528, params[150],
-      1e-05f, arena + 208330752);
+  /* %1039 = batch_norm_act_param_grad(%328, %1038, %331, %329, %330) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 411168768, arena + 149323776,
+      arena + 429348144, params[150], params[151], 1e-05f, LK_ACT_NONE, arena + 144506880,
+      arena + 144509376);
 
-  /* %1040 = batch_normalize_param_grad(%323, %1038) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 526774272, arena + 207126528, 1e-05f,
-      arena + 202309632);
+  /* %1040 = batch_norm_act_grad(%328, %1038, %331, %329, %330, %1039) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 411168768, arena + 149323776, arena + 429348144,
+      params[150], params[151], arena + 144509376, 1e-05f, LK_ACT_NONE, arena + 144506880,
+      arena + 150528000);
 
-  /* %1041 = index(%1040) {axis 0, at 0} blocks.5.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 202309632, 384, arena + 209831040, 192);
+  /* %1041 = index(%1039) {axis 0, at 0} blocks.5.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 144509376, 384, arena + 152177280, 192);
 
-  /* %1042 = index(%1040) {axis 0, at 1} blocks.5.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 202309824, 384, arena + 209831232, 192);
+  /* %1042 = index(%1039) {axis 0, at 1} blocks.5.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 144509568, 384, arena + 152177472, 192);
 
-  /* %1043 = transpose(%322) {perm [1, 0]} blocks.5.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[149], arena + 209534976);
+  /* %1043 = transpose(%327) {perm [1, 0]} blocks.5.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[149], arena + 151879680);
 
-  /* %1044 = fused_linear(%1039, %1043) blocks.5.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 208330752, arena + 209534976, NULL, LK_ACT_NONE, NULL,
-      arena + 202309632);
+  /* %1044 = fused_linear(%1040, %1043) blocks.5.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 150528000, arena + 151879680, NULL, LK_ACT_NONE, NULL,
+      arena + 144506880);
 
-  /* %1045 = linear_grad_weight(%1039, %320) blocks.5.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 208330752, arena + 197492736, arena + 209534976);
+  /* %1045 = linear_grad_weight(%1040, %325) blocks.5.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 150528000, arena + 139689984, arena + 151879680);
 
   /* %1046 = reshape(%1045) {shape [192, 768, 1, 1]} blocks.5.conv.conv.7 : f32[192, 768, 1, 1], a view of %1045: no code */
 
-  /* %1047 = mul(%1044, %319) blocks.5.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 202309632, (const long[]){150528, 768, 1},
-      arena + 544243200, (const long[]){768, 0, 1}, arena + 197492736);
+  /* %1047 = mul(%1044, %324) blocks.5.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 144506880, (const long[]){150528, 768, 1},
+      arena + 428637696, (const long[]){768, 0, 1}, arena + 139689984);
 
-  /* %1048 = mul(%1044, %310) blocks.5.conv.conv.6 : f32[B, 196, 768], written over %1044 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 202309632, (const long[]){150528, 768, 1},
-      arena + 192675840, (const long[]){150528, 768, 1}, arena + 202309632);
+  /* %1048 = mul(%1044, %315) blocks.5.conv.conv.6 : f32[B, 196, 768], written over %1044 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 144506880, (const long[]){150528, 768, 1},
+      arena + 134873088, (const long[]){150528, 768, 1}, arena + 144506880);
 
   /* %1049 = reduce_sum(%1048) {axes [0]} blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 202309632,
-      arena + 192675840);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 144506880,
+      arena + 134873088);
 
-  /* %1050 = hsigmoid_grad(%318, %1049) blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544218624, arena + 192675840, arena + 192823296);
+  /* %1050 = hsigmoid_grad(%323, %1049) blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428613120, arena + 134873088, arena + 135020544);
 
-  /* %1051 = transpose(%316) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 192675840);
+  /* %1051 = transpose(%321) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 134873088);
 
   /* %1052 = fused_linear(%1050, %1051) blocks.5.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 192823296, arena + 192675840, NULL, LK_ACT_NONE, NULL,
-      arena + 192847872);
+  lk_fused_linear(B, 768, 192, arena + 135020544, arena + 134873088, NULL, LK_ACT_NONE, NULL,
+      arena + 135045120);
 
-  /* %1053 = linear_grad_weight(%1050, %315) blocks.5.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 192823296, arena + 544777728, arena + 208330752);
+  /* %1053 = linear_grad_weight(%1050, %320) blocks.5.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 135020544, arena + 429172224, arena + 150528000);
 
   /* %1054 = reduce_sum(%1050) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 192823296,
-      arena + 208625664);
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 135020544,
+      arena + 150822912);
 
-  /* %1055 = relu_grad(%314, %1052) blocks.5.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544771584, arena + 192847872, arena + 192823296);
+  /* %1055 = relu_grad(%319, %1052) blocks.5.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429166080, arena + 135045120, arena + 135020544);
 
-  /* %1056 = transpose(%312) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[145], arena + 192675840);
+  /* %1056 = transpose(%317) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[145], arena + 134873088);
 
   /* %1057 = fused_linear(%1055, %1056) blocks.5.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 192823296, arena + 192675840, NULL, LK_ACT_NONE, NULL,
-      arena + 202309632);
+  lk_fused_linear(B, 192, 768, arena + 135020544, arena + 134873088, NULL, LK_ACT_NONE, NULL,
+      arena + 144506880);
 
-  /* %1058 = linear_grad_weight(%1055, %311) blocks.5.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 192823296, arena + 544194048, arena + 208478208);
+  /* %1058 = linear_grad_weight(%1055, %316) blocks.5.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 135020544, arena + 428588544, arena + 150675456);
 
   /* %1059 = reduce_sum(%1055) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 192823296,
-      arena + 208626432);
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 135020544,
+      arena + 150823680);
 
   /* %1060 = reshape(%1057) {shape [1, 768]} blocks.5.conv.conv.6 : f32[B, 1, 768], a view of %1057: no code */
 
   /* %1061 = expand(%1060) {shape [196, 768]} blocks.5.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 202309632, (const long[]){768, 0, 1},
-      arena + 192675840, (const long[]){150528, 768, 1});
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 144506880, (const long[]){768, 0, 1},
+      arena + 134873088, (const long[]){150528, 768, 1});
 
   /* %1062 = mul_scalar(%1061) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 192675840, 0.0051020407f, arena + 202309632);
+  lk_mul_scalar(B * 196 * 768, arena + 134873088, 0.0051020407f, arena + 144506880);
 
-  /* %1063 = add(%1047, %1062) blocks.5.conv : f32[B, 196, 768], written over %1047 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 197492736, (const long[]){150528, 768, 1},
-      arena + 202309632, (const long[]){150528, 768, 1}, arena + 197492736);
+  /* %1063 = add(%1047, %1062) blocks.5.conv.conv.4 : f32[B, 196, 768], written over %1047 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 139689984, (const long[]){150528, 768, 1},
+      arena + 144506880, (const long[]){150528, 768, 1}, arena + 139689984);
 
-  /* %1064 = hswish_grad(%308, %1063) blocks.5.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 187858944, arena + 197492736,
-      arena + 192675840);
+  /* %1064 = batch_norm_act_param_grad(%310, %1063, %313, %311, %312) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 130056192, arena + 139689984,
+      arena + 429277440, params[141], params[142], 1e-05f, LK_ACT_HSWISH, arena + 134873088,
+      arena + 134883072);
 
-  /* %1065 = batch_normalize_grad(%305, %1064, %306) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 183042048, arena + 192675840, params[141],
-      1e-05f, arena + 187858944);
+  /* %1065 = batch_norm_act_grad(%310, %1063, %313, %311, %312, %1064) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768], written over %1047 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 130056192, arena + 139689984, arena + 429277440,
+      params[141], params[142], arena + 134883072, 1e-05f, LK_ACT_HSWISH, arena + 134873088,
+      arena + 139689984);
 
-  /* %1066 = batch_normalize_param_grad(%305, %1064) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 183042048, arena + 192675840, 1e-05f,
-      arena + 197492736);
+  /* %1066 = index(%1064) {axis 0, at 0} blocks.5.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 134883072, 1536, arena + 134880000, 768);
 
-  /* %1067 = index(%1066) {axis 0, at 0} blocks.5.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 197492736, 1536, arena + 192682752, 768);
+  /* %1067 = index(%1064) {axis 0, at 1} blocks.5.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 134883840, 1536, arena + 134880768, 768);
 
-  /* %1068 = index(%1066) {axis 0, at 1} blocks.5.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 197493504, 1536, arena + 192683520, 768);
-
-  /* %1069 = token_dwconv_grad_input(%1065, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 187858944, params[140],
-      arena + 183042048);
-
-  /* %1070 = token_dwconv_grad_weight(%1065, %303) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 187858944,
-      arena + 178225152, arena + 192675840);
-
-  /* %1071 = hswish_grad(%301, %1069) blocks.5.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 173408256, arena + 183042048,
-      arena + 178225152);
-
-  /* %1072 = batch_normalize_grad(%298, %1071, %299) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 168591360, arena + 178225152, params[136],
-      1e-05f, arena + 173408256);
-
-  /* %1073 = batch_normalize_param_grad(%298, %1071) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 168591360, arena + 178225152, 1e-05f,
-      arena + 183042048);
-
-  /* %1074 = index(%1073) {axis 0, at 0} blocks.5.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 183042048, 1536, arena + 178372608, 768);
-
-  /* %1075 = index(%1073) {axis 0, at 1} blocks.5.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 183042816, 1536, arena + 178373376, 768);
-
-  /* %1076 = transpose(%297) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 168591360);
-
-  /* %1077 = linear_grad_weight(%1072, %295) blocks.5.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 173408256, arena + 525570048, arena + 178225152);
-
-  /* %1078 = fused_linear(%1072, %1076, %1038) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 173408256, 150528, arena + 168591360, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 207126528, 37632, arena + 512317632, 37824);
-
-  /* %1079 = reshape(%1077) {shape [768, 192, 1, 1]} blocks.5.conv.conv.0 : f32[768, 192, 1, 1], a view of %1077: no code */
-
-  /* %1080 = concat(%1037, %1078) {axis 0} blocks.5 : f32[B, 197, 192], a view of %676: no code */
-
-  /* %1081 = mul(%1080, %291) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 168591360);
-
-  /* %1082 = transpose(%288) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 169801728);
-
-  /* %1083 = fused_linear(%1081, %1082) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 168591360, arena + 169801728, NULL, LK_ACT_NONE, NULL,
-      arena + 172222464);
-
-  /* %1084 = linear_grad_weight(%1081, %287) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 168591360, arena + 480847872, arena + 176074752);
-
-  /* %1085 = reduce_sum(%1081) {axes [0], batch} blocks.5.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 168591360,
-      arena + 176112192);
-
-  /* %1086 = sdpa_grad(%284, %285, %286, %1083) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 427591680, 576, arena + 427591872, 576,
-      arena + 427592064, 576, arena + 172222464, 192, arena + 168591360, 576,
-      arena + 168591360 + 192, 576, arena + 168591360 + 384, 576, 0.14433756f);
-
-  /* %1087 = transpose(%281) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[131], arena + 173432832);
-
-  /* %1088 = fused_linear(%1086, %1087) blocks.5.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 168591360, arena + 173432832, NULL, LK_ACT_NONE, NULL,
-      arena + 172222464);
-
-  /* %1089 = linear_grad_weight(%1086, %280) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 168591360, arena + 479637504, arena + 175964160);
-
-  /* %1090 = reduce_sum(%1086) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 168591360,
-      arena + 176111616);
-
-  /* %1091 = reduce_sum(%1088) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 172222464,
-      arena + 176112384);
-
-  /* %1092 = mul(%1088, %276) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 172222464, (const long[]){37824, 192, 1},
-      params[129], (const long[]){0, 0, 1}, arena + 168591360);
-
-  /* %1093 = mul(%1088, %278) blocks.5.norm1 : f32[B, 197, 192], written over %1088 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 172222464, (const long[]){37824, 192, 1},
-      arena + 478427136, (const long[]){37824, 192, 1}, arena + 172222464);
-
-  /* %1094 = reduce_sum(%1093) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 172222464,
-      arena + 176112576);
-
-  /* %1095 = normalize_grad(%275, %1092) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 477216768, arena + 168591360, 1e-06f, arena + 169801728);
-
-  /* %1096 = add(%1080, %1095) blocks.4.conv : f32[B, 197, 192], written over %676 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      arena + 169801728, (const long[]){37824, 192, 1}, arena + 512317440);
-
-  /* %1097 = slice(%1096) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %676: no code */
-
-  /* %1098 = slice(%1096) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 173408256, 37632);
-
-  /* %1099 = batch_normalize_grad(%269, %1098, %270) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 524365824, arena + 173408256, params[125],
-      1e-05f, arena + 174612480);
-
-  /* %1100 = batch_normalize_param_grad(%269, %1098) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 524365824, arena + 173408256, 1e-05f,
-      arena + 168591360);
-
-  /* %1101 = index(%1100) {axis 0, at 0} blocks.4.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 168591360, 384, arena + 176112768, 192);
-
-  /* %1102 = index(%1100) {axis 0, at 1} blocks.4.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 168591552, 384, arena + 176112960, 192);
-
-  /* %1103 = transpose(%268) {perm [1, 0]} blocks.4.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[124], arena + 175816704);
-
-  /* %1104 = fused_linear(%1099, %1103) blocks.4.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 174612480, arena + 175816704, NULL, LK_ACT_NONE, NULL,
-      arena + 168591360);
-
-  /* %1105 = linear_grad_weight(%1099, %266) blocks.4.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 174612480, arena + 163774464, arena + 175816704);
-
-  /* %1106 = reshape(%1105) {shape [192, 768, 1, 1]} blocks.4.conv.conv.7 : f32[192, 768, 1, 1], a view of %1105: no code */
-
-  /* %1107 = mul(%1104, %265) blocks.4.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){150528, 768, 1},
-      arena + 544169472, (const long[]){768, 0, 1}, arena + 163774464);
-
-  /* %1108 = mul(%1104, %256) blocks.4.conv.conv.6 : f32[B, 196, 768], written over %1104 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){150528, 768, 1},
-      arena + 158957568, (const long[]){150528, 768, 1}, arena + 168591360);
-
-  /* %1109 = reduce_sum(%1108) {axes [0]} blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 168591360,
-      arena + 158957568);
-
-  /* %1110 = hsigmoid_grad(%264, %1109) blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544144896, arena + 158957568, arena + 159105024);
-
-  /* %1111 = transpose(%262) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[122], arena + 158957568);
-
-  /* %1112 = fused_linear(%1110, %1111) blocks.4.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 159105024, arena + 158957568, NULL, LK_ACT_NONE, NULL,
-      arena + 159129600);
-
-  /* %1113 = linear_grad_weight(%1110, %261) blocks.4.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 159105024, arena + 544765440, arena + 174612480);
-
-  /* %1114 = reduce_sum(%1110) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 159105024,
-      arena + 174907392);
-
-  /* %1115 = relu_grad(%260, %1112) blocks.4.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544759296, arena + 159129600, arena + 159105024);
-
-  /* %1116 = transpose(%258) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[120], arena + 158957568);
-
-  /* %1117 = fused_linear(%1115, %1116) blocks.4.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 159105024, arena + 158957568, NULL, LK_ACT_NONE, NULL,
-      arena + 168591360);
-
-  /* %1118 = linear_grad_weight(%1115, %257) blocks.4.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 159105024, arena + 544120320, arena + 174759936);
-
-  /* %1119 = reduce_sum(%1115) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 159105024,
-      arena + 174908160);
-
-  /* %1120 = reshape(%1117) {shape [1, 768]} blocks.4.conv.conv.6 : f32[B, 1, 768], a view of %1117: no code */
-
-  /* %1121 = expand(%1120) {shape [196, 768]} blocks.4.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){768, 0, 1},
-      arena + 158957568, (const long[]){150528, 768, 1});
-
-  /* %1122 = mul_scalar(%1121) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 158957568, 0.0051020407f, arena + 168591360);
-
-  /* %1123 = add(%1107, %1122) blocks.4.conv : f32[B, 196, 768], written over %1107 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 163774464, (const long[]){150528, 768, 1},
-      arena + 168591360, (const long[]){150528, 768, 1}, arena + 163774464);
-
-  /* %1124 = hswish_grad(%254, %1123) blocks.4.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 154140672, arena + 163774464,
-      arena + 158957568);
-
-  /* %1125 = batch_normalize_grad(%251, %1124, %252) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 149323776, arena + 158957568, params[116],
-      1e-05f, arena + 154140672);
-
-  /* %1126 = batch_normalize_param_grad(%251, %1124) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 149323776, arena + 158957568, 1e-05f,
-      arena + 163774464);
-
-  /* %1127 = index(%1126) {axis 0, at 0} blocks.4.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 163774464, 1536, arena + 158964480, 768);
-
-  /* %1128 = index(%1126) {axis 0, at 1} blocks.4.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 163775232, 1536, arena + 158965248, 768);
-
-  /* %1129 = token_dwconv_grad_input(%1125, %250) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672, params[115],
-      arena + 149323776);
-
-  /* %1130 = token_dwconv_grad_weight(%1125, %249) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672,
-      arena + 144506880, arena + 158957568);
-
-  /* %1131 = hswish_grad(%247, %1129) blocks.4.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 139689984, arena + 149323776,
-      arena + 144506880);
-
-  /* %1132 = batch_normalize_grad(%244, %1131, %245) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 134873088, arena + 144506880, params[111],
-      1e-05f, arena + 139689984);
-
-  /* %1133 = batch_normalize_param_grad(%244, %1131) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 134873088, arena + 144506880, 1e-05f,
-      arena + 149323776);
-
-  /* %1134 = index(%1133) {axis 0, at 0} blocks.4.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 149323776, 1536, arena + 144654336, 768);
-
-  /* %1135 = index(%1133) {axis 0, at 1} blocks.4.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 149324544, 1536, arena + 144655104, 768);
-
-  /* %1136 = transpose(%243) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[110], arena + 134873088);
-
-  /* %1137 = linear_grad_weight(%1132, %241) blocks.4.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 139689984, arena + 523161600, arena + 144506880);
-
-  /* %1138 = fused_linear(%1132, %1136, %1098) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 139689984, 150528, arena + 134873088, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 173408256, 37632, arena + 512317632, 37824);
-
-  /* %1139 = reshape(%1137) {shape [768, 192, 1, 1]} blocks.4.conv.conv.0 : f32[768, 192, 1, 1], a view of %1137: no code */
-
-  /* %1140 = concat(%1097, %1138) {axis 0} blocks.4 : f32[B, 197, 192], a view of %676: no code */
-
-  /* %1141 = mul(%1140, %237) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 134873088);
-
-  /* %1142 = transpose(%234) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[108], arena + 136083456);
-
-  /* %1143 = fused_linear(%1141, %1142) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 134873088, arena + 136083456, NULL, LK_ACT_NONE, NULL,
-      arena + 138504192);
-
-  /* %1144 = linear_grad_weight(%1141, %233) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 134873088, arena + 476006400, arena + 142356480);
-
-  /* %1145 = reduce_sum(%1141) {axes [0], batch} blocks.4.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
-      arena + 142393920);
-
-  /* %1146 = sdpa_grad(%230, %231, %232, %1143) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 423960576, 576, arena + 423960768, 576,
-      arena + 423960960, 576, arena + 138504192, 192, arena + 134873088, 576,
-      arena + 134873088 + 192, 576, arena + 134873088 + 384, 576, 0.14433756f);
-
-  /* %1147 = transpose(%227) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[106], arena + 139714560);
-
-  /* %1148 = fused_linear(%1146, %1147) blocks.4.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 134873088, arena + 139714560, NULL, LK_ACT_NONE, NULL,
-      arena + 138504192);
-
-  /* %1149 = linear_grad_weight(%1146, %226) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 134873088, arena + 474796032, arena + 142245888);
-
-  /* %1150 = reduce_sum(%1146) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
-      arena + 142393344);
-
-  /* %1151 = reduce_sum(%1148) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 138504192,
-      arena + 142394112);
-
-  /* %1152 = mul(%1148, %222) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 138504192, (const long[]){37824, 192, 1},
-      params[104], (const long[]){0, 0, 1}, arena + 134873088);
-
-  /* %1153 = mul(%1148, %224) blocks.4.norm1 : f32[B, 197, 192], written over %1148 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 138504192, (const long[]){37824, 192, 1},
-      arena + 473585664, (const long[]){37824, 192, 1}, arena + 138504192);
-
-  /* %1154 = reduce_sum(%1153) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 138504192,
-      arena + 142394304);
-
-  /* %1155 = normalize_grad(%221, %1152) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 472375296, arena + 134873088, 1e-06f, arena + 136083456);
-
-  /* %1156 = add(%1140, %1155) blocks.3.conv : f32[B, 197, 192], written over %676 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      arena + 136083456, (const long[]){37824, 192, 1}, arena + 512317440);
-
-  /* %1157 = slice(%1156) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %676: no code */
-
-  /* %1158 = slice(%1156) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 139689984, 37632);
-
-  /* %1159 = batch_normalize_grad(%215, %1158, %216) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 521957376, arena + 139689984, params[100],
-      1e-05f, arena + 140894208);
-
-  /* %1160 = batch_normalize_param_grad(%215, %1158) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 521957376, arena + 139689984, 1e-05f,
-      arena + 134873088);
-
-  /* %1161 = index(%1160) {axis 0, at 0} blocks.3.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 134873088, 384, arena + 142394496, 192);
-
-  /* %1162 = index(%1160) {axis 0, at 1} blocks.3.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 134873280, 384, arena + 142394688, 192);
-
-  /* %1163 = transpose(%214) {perm [1, 0]} blocks.3.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[99], arena + 142098432);
-
-  /* %1164 = fused_linear(%1159, %1163) blocks.3.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 140894208, arena + 142098432, NULL, LK_ACT_NONE, NULL,
-      arena + 134873088);
-
-  /* %1165 = linear_grad_weight(%1159, %212) blocks.3.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 140894208, arena + 130056192, arena + 142098432);
-
-  /* %1166 = reshape(%1165) {shape [192, 768, 1, 1]} blocks.3.conv.conv.7 : f32[192, 768, 1, 1], a view of %1165: no code */
-
-  /* %1167 = mul(%1164, %211) blocks.3.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 134873088, (const long[]){150528, 768, 1},
-      arena + 544095744, (const long[]){768, 0, 1}, arena + 130056192);
-
-  /* %1168 = mul(%1164, %202) blocks.3.conv.conv.6 : f32[B, 196, 768], written over %1164 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 134873088, (const long[]){150528, 768, 1},
-      arena + 125239296, (const long[]){150528, 768, 1}, arena + 134873088);
-
-  /* %1169 = reduce_sum(%1168) {axes [0]} blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 134873088,
-      arena + 125239296);
-
-  /* %1170 = hsigmoid_grad(%210, %1169) blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 544071168, arena + 125239296, arena + 125386752);
-
-  /* %1171 = transpose(%208) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[97], arena + 125239296);
-
-  /* %1172 = fused_linear(%1170, %1171) blocks.3.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 125386752, arena + 125239296, NULL, LK_ACT_NONE, NULL,
-      arena + 125411328);
-
-  /* %1173 = linear_grad_weight(%1170, %207) blocks.3.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 125386752, arena + 544753152, arena + 140894208);
-
-  /* %1174 = reduce_sum(%1170) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 125386752,
-      arena + 141189120);
-
-  /* %1175 = relu_grad(%206, %1172) blocks.3.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544747008, arena + 125411328, arena + 125386752);
-
-  /* %1176 = transpose(%204) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[95], arena + 125239296);
-
-  /* %1177 = fused_linear(%1175, %1176) blocks.3.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 125386752, arena + 125239296, NULL, LK_ACT_NONE, NULL,
-      arena + 134873088);
-
-  /* %1178 = linear_grad_weight(%1175, %203) blocks.3.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 125386752, arena + 544046592, arena + 141041664);
-
-  /* %1179 = reduce_sum(%1175) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 125386752,
-      arena + 141189888);
-
-  /* %1180 = reshape(%1177) {shape [1, 768]} blocks.3.conv.conv.6 : f32[B, 1, 768], a view of %1177: no code */
-
-  /* %1181 = expand(%1180) {shape [196, 768]} blocks.3.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 134873088, (const long[]){768, 0, 1},
-      arena + 125239296, (const long[]){150528, 768, 1});
-
-  /* %1182 = mul_scalar(%1181) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 125239296, 0.0051020407f, arena + 134873088);
-
-  /* %1183 = add(%1167, %1182) blocks.3.conv : f32[B, 196, 768], written over %1167 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 130056192, (const long[]){150528, 768, 1},
-      arena + 134873088, (const long[]){150528, 768, 1}, arena + 130056192);
-
-  /* %1184 = hswish_grad(%200, %1183) blocks.3.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 120422400, arena + 130056192,
-      arena + 125239296);
-
-  /* %1185 = batch_normalize_grad(%197, %1184, %198) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, params[91], 1e-05f,
-      arena + 120422400);
-
-  /* %1186 = batch_normalize_param_grad(%197, %1184) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, 1e-05f,
+  /* %1068 = token_dwconv_grad_input(%1065, %309) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 139689984, params[140],
       arena + 130056192);
 
-  /* %1187 = index(%1186) {axis 0, at 0} blocks.3.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 130056192, 1536, arena + 125246208, 768);
+  /* %1069 = token_dwconv_grad_weight(%1065, %308) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 139689984,
+      arena + 125239296, arena + 134873088);
 
-  /* %1188 = index(%1186) {axis 0, at 1} blocks.3.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 130056960, 1536, arena + 125246976, 768);
+  /* %1070 = batch_norm_act_param_grad(%303, %1068, %306, %304, %305) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 120422400, arena + 130056192,
+      arena + 429275136, params[136], params[137], 1e-05f, LK_ACT_HSWISH, arena + 125239296,
+      arena + 125249280);
 
-  /* %1189 = token_dwconv_grad_input(%1185, %196) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 120422400, params[90],
-      arena + 115605504);
+  /* %1071 = batch_norm_act_grad(%303, %1068, %306, %304, %305, %1070) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768], written over %1068 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 120422400, arena + 130056192, arena + 429275136,
+      params[136], params[137], arena + 125249280, 1e-05f, LK_ACT_HSWISH, arena + 125239296,
+      arena + 130056192);
 
-  /* %1190 = token_dwconv_grad_weight(%1185, %195) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 120422400,
-      arena + 110788608, arena + 125239296);
+  /* %1072 = index(%1070) {axis 0, at 0} blocks.5.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 125249280, 1536, arena + 128090112, 768);
 
-  /* %1191 = hswish_grad(%193, %1189) blocks.3.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 105971712, arena + 115605504,
+  /* %1073 = index(%1070) {axis 0, at 1} blocks.5.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 125250048, 1536, arena + 128090880, 768);
+
+  /* %1074 = transpose(%302) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 120422400);
+
+  /* %1075 = linear_grad_weight(%1071, %300) blocks.5.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 130056192, arena + 409964544, arena + 127647744);
+
+  /* %1076 = fused_linear(%1071, %1074, %1038) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 130056192, 150528, arena + 120422400, NULL,
+      NULL, 0, LK_ACT_NONE, arena + 149323776, 37632, arena + 396712128, 37824);
+
+  /* %1077 = reshape(%1075) {shape [768, 192, 1, 1]} blocks.5.conv.conv.0 : f32[768, 192, 1, 1], a view of %1075: no code */
+
+  /* %1078 = concat(%1037, %1076) {axis 0} blocks.5 : f32[B, 197, 192], a view of %688: no code */
+
+  /* %1079 = mul(%1078, %296) blocks.5 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 120422400);
+
+  /* %1080 = transpose(%293) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 121632768);
+
+  /* %1081 = fused_linear(%1079, %1080) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 120422400, arena + 121632768, NULL, LK_ACT_NONE, NULL,
+      arena + 124053504);
+
+  /* %1082 = linear_grad_weight(%1079, %292) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 120422400, arena + 365242368, arena + 128053248);
+
+  /* %1083 = reduce_sum(%1079) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
+      arena + 128092224);
+
+  /* %1084 = sdpa_grad(%289, %290, %291, %1081) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 311986176, 576, arena + 311986368, 576,
+      arena + 311986560, 576, arena + 124053504, 192, arena + 120422400, 576,
+      arena + 120422400 + 192, 576, arena + 120422400 + 384, 576, 0.14433756f);
+
+  /* %1085 = transpose(%286) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[131], arena + 125263872);
+
+  /* %1086 = fused_linear(%1084, %1085) blocks.5.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 120422400, arena + 125263872, NULL, LK_ACT_NONE, NULL,
+      arena + 124053504);
+
+  /* %1087 = linear_grad_weight(%1084, %285) blocks.5.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 120422400, arena + 364032000, arena + 127942656);
+
+  /* %1088 = reduce_sum(%1084) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
+      arena + 128091648);
+
+  /* %1089 = reduce_sum(%1086) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 124053504,
+      arena + 128092416);
+
+  /* %1090 = mul(%1086, %281) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 124053504, (const long[]){37824, 192, 1},
+      params[129], (const long[]){0, 0, 1}, arena + 120422400);
+
+  /* %1091 = mul(%1086, %283) blocks.5.norm1 : f32[B, 197, 192], written over %1086 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 124053504, (const long[]){37824, 192, 1},
+      arena + 362821632, (const long[]){37824, 192, 1}, arena + 124053504);
+
+  /* %1092 = reduce_sum(%1091) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 124053504,
+      arena + 128092608);
+
+  /* %1093 = normalize_grad(%280, %1090) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 361611264, arena + 120422400, 1e-06f, arena + 121632768);
+
+  /* %1094 = add(%1078, %1093) blocks.4.conv : f32[B, 197, 192], written over %688 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      arena + 121632768, (const long[]){37824, 192, 1}, arena + 396711936);
+
+  /* %1095 = slice(%1094) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %688: no code */
+
+  /* %1096 = slice(%1094) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 125239296, 37632);
+
+  /* %1097 = batch_norm_act_param_grad(%273, %1096, %276, %274, %275) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 408760320, arena + 125239296,
+      arena + 429347568, params[125], params[126], 1e-05f, LK_ACT_NONE, arena + 120422400,
+      arena + 120424896);
+
+  /* %1098 = batch_norm_act_grad(%273, %1096, %276, %274, %275, %1097) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 408760320, arena + 125239296, arena + 429347568,
+      params[125], params[126], arena + 120424896, 1e-05f, LK_ACT_NONE, arena + 120422400,
+      arena + 126443520);
+
+  /* %1099 = index(%1097) {axis 0, at 0} blocks.4.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 120424896, 384, arena + 128092800, 192);
+
+  /* %1100 = index(%1097) {axis 0, at 1} blocks.4.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 120425088, 384, arena + 128092992, 192);
+
+  /* %1101 = transpose(%272) {perm [1, 0]} blocks.4.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[124], arena + 127795200);
+
+  /* %1102 = fused_linear(%1098, %1101) blocks.4.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 126443520, arena + 127795200, NULL, LK_ACT_NONE, NULL,
+      arena + 120422400);
+
+  /* %1103 = linear_grad_weight(%1098, %270) blocks.4.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 126443520, arena + 115605504, arena + 127795200);
+
+  /* %1104 = reshape(%1103) {shape [192, 768, 1, 1]} blocks.4.conv.conv.7 : f32[192, 768, 1, 1], a view of %1103: no code */
+
+  /* %1105 = mul(%1102, %269) blocks.4.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 120422400, (const long[]){150528, 768, 1},
+      arena + 428563968, (const long[]){768, 0, 1}, arena + 115605504);
+
+  /* %1106 = mul(%1102, %260) blocks.4.conv.conv.6 : f32[B, 196, 768], written over %1102 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 120422400, (const long[]){150528, 768, 1},
+      arena + 110788608, (const long[]){150528, 768, 1}, arena + 120422400);
+
+  /* %1107 = reduce_sum(%1106) {axes [0]} blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 120422400,
       arena + 110788608);
 
-  /* %1192 = batch_normalize_grad(%190, %1191, %191) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608, params[86], 1e-05f,
-      arena + 105971712);
+  /* %1108 = hsigmoid_grad(%268, %1107) blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428539392, arena + 110788608, arena + 110936064);
 
-  /* %1193 = batch_normalize_param_grad(%190, %1191) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608, 1e-05f,
+  /* %1109 = transpose(%266) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[122], arena + 110788608);
+
+  /* %1110 = fused_linear(%1108, %1109) blocks.4.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 110936064, arena + 110788608, NULL, LK_ACT_NONE, NULL,
+      arena + 110960640);
+
+  /* %1111 = linear_grad_weight(%1108, %265) blocks.4.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 110936064, arena + 429159936, arena + 126443520);
+
+  /* %1112 = reduce_sum(%1108) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 110936064,
+      arena + 126738432);
+
+  /* %1113 = relu_grad(%264, %1110) blocks.4.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429153792, arena + 110960640, arena + 110936064);
+
+  /* %1114 = transpose(%262) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[120], arena + 110788608);
+
+  /* %1115 = fused_linear(%1113, %1114) blocks.4.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 110936064, arena + 110788608, NULL, LK_ACT_NONE, NULL,
+      arena + 120422400);
+
+  /* %1116 = linear_grad_weight(%1113, %261) blocks.4.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 110936064, arena + 428514816, arena + 126590976);
+
+  /* %1117 = reduce_sum(%1113) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 110936064,
+      arena + 126739200);
+
+  /* %1118 = reshape(%1115) {shape [1, 768]} blocks.4.conv.conv.6 : f32[B, 1, 768], a view of %1115: no code */
+
+  /* %1119 = expand(%1118) {shape [196, 768]} blocks.4.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 120422400, (const long[]){768, 0, 1},
+      arena + 110788608, (const long[]){150528, 768, 1});
+
+  /* %1120 = mul_scalar(%1119) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 110788608, 0.0051020407f, arena + 120422400);
+
+  /* %1121 = add(%1105, %1120) blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1105 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 115605504, (const long[]){150528, 768, 1},
+      arena + 120422400, (const long[]){150528, 768, 1}, arena + 115605504);
+
+  /* %1122 = batch_norm_act_param_grad(%255, %1121, %258, %256, %257) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504,
+      arena + 429272832, params[116], params[117], 1e-05f, LK_ACT_HSWISH, arena + 110788608,
+      arena + 110798592);
+
+  /* %1123 = batch_norm_act_grad(%255, %1121, %258, %256, %257, %1122) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1105 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504, arena + 429272832,
+      params[116], params[117], arena + 110798592, 1e-05f, LK_ACT_HSWISH, arena + 110788608,
       arena + 115605504);
 
-  /* %1194 = index(%1193) {axis 0, at 0} blocks.3.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 115605504, 1536, arena + 110936064, 768);
+  /* %1124 = index(%1122) {axis 0, at 0} blocks.4.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 110798592, 1536, arena + 110795520, 768);
 
-  /* %1195 = index(%1193) {axis 0, at 1} blocks.3.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 115606272, 1536, arena + 110936832, 768);
+  /* %1125 = index(%1122) {axis 0, at 1} blocks.4.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 110799360, 1536, arena + 110796288, 768);
 
-  /* %1196 = transpose(%189) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[85], arena + 101154816);
+  /* %1126 = token_dwconv_grad_input(%1123, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 115605504, params[115],
+      arena + 105971712);
 
-  /* %1197 = linear_grad_weight(%1192, %187) blocks.3.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 105971712, arena + 520753152, arena + 110788608);
+  /* %1127 = token_dwconv_grad_weight(%1123, %253) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 115605504,
+      arena + 101154816, arena + 110788608);
 
-  /* %1198 = fused_linear(%1192, %1196, %1158) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 105971712, 150528, arena + 101154816, NULL,
-      NULL, 0, LK_ACT_NONE, arena + 139689984, 37632, arena + 512317632, 37824);
+  /* %1128 = batch_norm_act_param_grad(%248, %1126, %251, %249, %250) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712,
+      arena + 429270528, params[111], params[112], 1e-05f, LK_ACT_HSWISH, arena + 101154816,
+      arena + 101164800);
 
-  /* %1199 = reshape(%1197) {shape [768, 192, 1, 1]} blocks.3.conv.conv.0 : f32[768, 192, 1, 1], a view of %1197: no code */
+  /* %1129 = batch_norm_act_grad(%248, %1126, %251, %249, %250, %1128) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768], written over %1126 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712, arena + 429270528,
+      params[111], params[112], arena + 101164800, 1e-05f, LK_ACT_HSWISH, arena + 101154816,
+      arena + 105971712);
 
-  /* %1200 = concat(%1157, %1198) {axis 0} blocks.3 : f32[B, 197, 192], a view of %676: no code */
+  /* %1130 = index(%1128) {axis 0, at 0} blocks.4.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 101164800, 1536, arena + 104005632, 768);
 
-  /* %1201 = mul(%1200, %183) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 101154816);
+  /* %1131 = index(%1128) {axis 0, at 1} blocks.4.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 101165568, 1536, arena + 104006400, 768);
 
-  /* %1202 = transpose(%180) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[83], arena + 102365184);
+  /* %1132 = transpose(%247) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[110], arena + 96337920);
 
-  /* %1203 = fused_linear(%1201, %1202) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 101154816, arena + 102365184, NULL, LK_ACT_NONE, NULL,
-      arena + 104785920);
+  /* %1133 = linear_grad_weight(%1129, %245) blocks.4.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 105971712, arena + 407556096, arena + 103563264);
 
-  /* %1204 = linear_grad_weight(%1201, %179) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 101154816, arena + 471164928, arena + 108638208);
+  /* %1134 = fused_linear(%1129, %1132, %1096) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 105971712, 150528, arena + 96337920, NULL, NULL,
+      0, LK_ACT_NONE, arena + 125239296, 37632, arena + 396712128, 37824);
 
-  /* %1205 = reduce_sum(%1201) {axes [0], batch} blocks.3.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101154816,
-      arena + 108675648);
+  /* %1135 = reshape(%1133) {shape [768, 192, 1, 1]} blocks.4.conv.conv.0 : f32[768, 192, 1, 1], a view of %1133: no code */
 
-  /* %1206 = sdpa_grad(%176, %177, %178, %1203) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 420329472, 576, arena + 420329664, 576,
-      arena + 420329856, 576, arena + 104785920, 192, arena + 101154816, 576,
-      arena + 101154816 + 192, 576, arena + 101154816 + 384, 576, 0.14433756f);
+  /* %1136 = concat(%1095, %1134) {axis 0} blocks.4 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %1207 = transpose(%173) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[81], arena + 105996288);
+  /* %1137 = mul(%1136, %241) blocks.4 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 96337920);
 
-  /* %1208 = fused_linear(%1206, %1207) blocks.3.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 101154816, arena + 105996288, NULL, LK_ACT_NONE, NULL,
-      arena + 104785920);
+  /* %1138 = transpose(%238) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[108], arena + 97548288);
 
-  /* %1209 = linear_grad_weight(%1206, %172) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 101154816, arena + 469954560, arena + 108527616);
+  /* %1139 = fused_linear(%1137, %1138) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 96337920, arena + 97548288, NULL, LK_ACT_NONE, NULL,
+      arena + 99969024);
 
-  /* %1210 = reduce_sum(%1206) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 101154816,
-      arena + 108675072);
+  /* %1140 = linear_grad_weight(%1137, %237) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 96337920, arena + 360400896, arena + 103968768);
 
-  /* %1211 = reduce_sum(%1208) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 104785920,
-      arena + 108675840);
+  /* %1141 = reduce_sum(%1137) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
+      arena + 104007744);
 
-  /* %1212 = mul(%1208, %168) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 104785920, (const long[]){37824, 192, 1},
-      params[79], (const long[]){0, 0, 1}, arena + 101154816);
+  /* %1142 = sdpa_grad(%234, %235, %236, %1139) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 308355072, 576, arena + 308355264, 576,
+      arena + 308355456, 576, arena + 99969024, 192, arena + 96337920, 576, arena + 96337920 + 192,
+      576, arena + 96337920 + 384, 576, 0.14433756f);
 
-  /* %1213 = mul(%1208, %170) blocks.3.norm1 : f32[B, 197, 192], written over %1208 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 104785920, (const long[]){37824, 192, 1},
-      arena + 468744192, (const long[]){37824, 192, 1}, arena + 104785920);
+  /* %1143 = transpose(%231) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[106], arena + 101179392);
 
-  /* %1214 = reduce_sum(%1213) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 104785920,
-      arena + 108676032);
+  /* %1144 = fused_linear(%1142, %1143) blocks.4.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 96337920, arena + 101179392, NULL, LK_ACT_NONE, NULL,
+      arena + 99969024);
 
-  /* %1215 = normalize_grad(%167, %1212) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 467533824, arena + 101154816, 1e-06f, arena + 102365184);
+  /* %1145 = linear_grad_weight(%1142, %230) blocks.4.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 96337920, arena + 359190528, arena + 103858176);
 
-  /* %1216 = add(%1200, %1215) blocks.2.conv : f32[B, 197, 192], written over %676 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      arena + 102365184, (const long[]){37824, 192, 1}, arena + 512317440);
+  /* %1146 = reduce_sum(%1142) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
+      arena + 104007168);
 
-  /* %1217 = slice(%1216) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %676: no code */
+  /* %1147 = reduce_sum(%1144) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 99969024,
+      arena + 104007936);
 
-  /* %1218 = slice(%1216) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 105971712, 37632);
+  /* %1148 = mul(%1144, %226) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 99969024, (const long[]){37824, 192, 1},
+      params[104], (const long[]){0, 0, 1}, arena + 96337920);
 
-  /* %1219 = batch_normalize_grad(%161, %1218, %162) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 519548928, arena + 105971712, params[75], 1e-05f,
-      arena + 107175936);
+  /* %1149 = mul(%1144, %228) blocks.4.norm1 : f32[B, 197, 192], written over %1144 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 99969024, (const long[]){37824, 192, 1},
+      arena + 357980160, (const long[]){37824, 192, 1}, arena + 99969024);
 
-  /* %1220 = batch_normalize_param_grad(%161, %1218) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 519548928, arena + 105971712, 1e-05f,
-      arena + 101154816);
+  /* %1150 = reduce_sum(%1149) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 99969024,
+      arena + 104008128);
 
-  /* %1221 = index(%1220) {axis 0, at 0} blocks.2.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 101154816, 384, arena + 108676224, 192);
+  /* %1151 = normalize_grad(%225, %1148) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 356769792, arena + 96337920, 1e-06f, arena + 97548288);
 
-  /* %1222 = index(%1220) {axis 0, at 1} blocks.2.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 101155008, 384, arena + 108676416, 192);
+  /* %1152 = add(%1136, %1151) blocks.3.conv : f32[B, 197, 192], written over %688 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      arena + 97548288, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1223 = transpose(%160) {perm [1, 0]} blocks.2.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 108380160);
+  /* %1153 = slice(%1152) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %1224 = fused_linear(%1219, %1223) blocks.2.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 107175936, arena + 108380160, NULL, LK_ACT_NONE, NULL,
-      arena + 101154816);
+  /* %1154 = slice(%1152) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 101154816, 37632);
 
-  /* %1225 = linear_grad_weight(%1219, %158) blocks.2.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 107175936, arena + 96337920, arena + 108380160);
+  /* %1155 = batch_norm_act_param_grad(%218, %1154, %221, %219, %220) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 406351872, arena + 101154816,
+      arena + 429346992, params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 96337920,
+      arena + 96340416);
 
-  /* %1226 = reshape(%1225) {shape [192, 768, 1, 1]} blocks.2.conv.conv.7 : f32[192, 768, 1, 1], a view of %1225: no code */
+  /* %1156 = batch_norm_act_grad(%218, %1154, %221, %219, %220, %1155) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 406351872, arena + 101154816, arena + 429346992,
+      params[100], params[101], arena + 96340416, 1e-05f, LK_ACT_NONE, arena + 96337920,
+      arena + 102359040);
 
-  /* %1227 = mul(%1224, %157) blocks.2.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 101154816, (const long[]){150528, 768, 1},
-      arena + 544022016, (const long[]){768, 0, 1}, arena + 96337920);
+  /* %1157 = index(%1155) {axis 0, at 0} blocks.3.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 96340416, 384, arena + 104008320, 192);
 
-  /* %1228 = mul(%1224, %148) blocks.2.conv.conv.6 : f32[B, 196, 768], written over %1224 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 101154816, (const long[]){150528, 768, 1},
-      arena + 91521024, (const long[]){150528, 768, 1}, arena + 101154816);
+  /* %1158 = index(%1155) {axis 0, at 1} blocks.3.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 96340608, 384, arena + 104008512, 192);
 
-  /* %1229 = reduce_sum(%1228) {axes [0]} blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 101154816,
-      arena + 91521024);
+  /* %1159 = transpose(%217) {perm [1, 0]} blocks.3.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[99], arena + 103710720);
 
-  /* %1230 = hsigmoid_grad(%156, %1229) blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 543997440, arena + 91521024, arena + 91668480);
-
-  /* %1231 = transpose(%154) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[72], arena + 91521024);
-
-  /* %1232 = fused_linear(%1230, %1231) blocks.2.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 91668480, arena + 91521024, NULL, LK_ACT_NONE, NULL,
-      arena + 91693056);
-
-  /* %1233 = linear_grad_weight(%1230, %153) blocks.2.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 91668480, arena + 544740864, arena + 107175936);
-
-  /* %1234 = reduce_sum(%1230) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 91668480,
-      arena + 107470848);
-
-  /* %1235 = relu_grad(%152, %1232) blocks.2.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544734720, arena + 91693056, arena + 91668480);
-
-  /* %1236 = transpose(%150) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[70], arena + 91521024);
-
-  /* %1237 = fused_linear(%1235, %1236) blocks.2.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 91668480, arena + 91521024, NULL, LK_ACT_NONE, NULL,
-      arena + 101154816);
-
-  /* %1238 = linear_grad_weight(%1235, %149) blocks.2.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 91668480, arena + 543972864, arena + 107323392);
-
-  /* %1239 = reduce_sum(%1235) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 91668480,
-      arena + 107471616);
-
-  /* %1240 = reshape(%1237) {shape [1, 768]} blocks.2.conv.conv.6 : f32[B, 1, 768], a view of %1237: no code */
-
-  /* %1241 = expand(%1240) {shape [196, 768]} blocks.2.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 101154816, (const long[]){768, 0, 1},
-      arena + 91521024, (const long[]){150528, 768, 1});
-
-  /* %1242 = mul_scalar(%1241) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 91521024, 0.0051020407f, arena + 101154816);
-
-  /* %1243 = add(%1227, %1242) blocks.2.conv : f32[B, 196, 768], written over %1227 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 96337920, (const long[]){150528, 768, 1},
-      arena + 101154816, (const long[]){150528, 768, 1}, arena + 96337920);
-
-  /* %1244 = hswish_grad(%146, %1243) blocks.2.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 86704128, arena + 96337920, arena + 91521024);
-
-  /* %1245 = batch_normalize_grad(%143, %1244, %144) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 81887232, arena + 91521024, params[66], 1e-05f,
-      arena + 86704128);
-
-  /* %1246 = batch_normalize_param_grad(%143, %1244) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 81887232, arena + 91521024, 1e-05f,
+  /* %1160 = fused_linear(%1156, %1159) blocks.3.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 102359040, arena + 103710720, NULL, LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %1247 = index(%1246) {axis 0, at 0} blocks.2.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 96337920, 1536, arena + 91527936, 768);
+  /* %1161 = linear_grad_weight(%1156, %215) blocks.3.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 102359040, arena + 91521024, arena + 103710720);
 
-  /* %1248 = index(%1246) {axis 0, at 1} blocks.2.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 96338688, 1536, arena + 91528704, 768);
+  /* %1162 = reshape(%1161) {shape [192, 768, 1, 1]} blocks.3.conv.conv.7 : f32[192, 768, 1, 1], a view of %1161: no code */
 
-  /* %1249 = token_dwconv_grad_input(%1245, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 86704128, params[65],
-      arena + 81887232);
+  /* %1163 = mul(%1160, %214) blocks.3.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 96337920, (const long[]){150528, 768, 1},
+      arena + 428490240, (const long[]){768, 0, 1}, arena + 91521024);
 
-  /* %1250 = token_dwconv_grad_weight(%1245, %141) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 86704128, arena + 77070336,
+  /* %1164 = mul(%1160, %205) blocks.3.conv.conv.6 : f32[B, 196, 768], written over %1160 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 96337920, (const long[]){150528, 768, 1},
+      arena + 86704128, (const long[]){150528, 768, 1}, arena + 96337920);
+
+  /* %1165 = reduce_sum(%1164) {axes [0]} blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 96337920,
+      arena + 86704128);
+
+  /* %1166 = hsigmoid_grad(%213, %1165) blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428465664, arena + 86704128, arena + 86851584);
+
+  /* %1167 = transpose(%211) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[97], arena + 86704128);
+
+  /* %1168 = fused_linear(%1166, %1167) blocks.3.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 86851584, arena + 86704128, NULL, LK_ACT_NONE, NULL,
+      arena + 86876160);
+
+  /* %1169 = linear_grad_weight(%1166, %210) blocks.3.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 86851584, arena + 429147648, arena + 102359040);
+
+  /* %1170 = reduce_sum(%1166) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 86851584,
+      arena + 102653952);
+
+  /* %1171 = relu_grad(%209, %1168) blocks.3.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429141504, arena + 86876160, arena + 86851584);
+
+  /* %1172 = transpose(%207) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[95], arena + 86704128);
+
+  /* %1173 = fused_linear(%1171, %1172) blocks.3.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 86851584, arena + 86704128, NULL, LK_ACT_NONE, NULL,
+      arena + 96337920);
+
+  /* %1174 = linear_grad_weight(%1171, %206) blocks.3.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 86851584, arena + 428441088, arena + 102506496);
+
+  /* %1175 = reduce_sum(%1171) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 86851584,
+      arena + 102654720);
+
+  /* %1176 = reshape(%1173) {shape [1, 768]} blocks.3.conv.conv.6 : f32[B, 1, 768], a view of %1173: no code */
+
+  /* %1177 = expand(%1176) {shape [196, 768]} blocks.3.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 96337920, (const long[]){768, 0, 1},
+      arena + 86704128, (const long[]){150528, 768, 1});
+
+  /* %1178 = mul_scalar(%1177) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 86704128, 0.0051020407f, arena + 96337920);
+
+  /* %1179 = add(%1163, %1178) blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1163 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 91521024, (const long[]){150528, 768, 1},
+      arena + 96337920, (const long[]){150528, 768, 1}, arena + 91521024);
+
+  /* %1180 = batch_norm_act_param_grad(%200, %1179, %203, %201, %202) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 81887232, arena + 91521024,
+      arena + 429268224, params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 86704128,
+      arena + 86714112);
+
+  /* %1181 = batch_norm_act_grad(%200, %1179, %203, %201, %202, %1180) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1163 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 81887232, arena + 91521024, arena + 429268224,
+      params[91], params[92], arena + 86714112, 1e-05f, LK_ACT_HSWISH, arena + 86704128,
       arena + 91521024);
 
-  /* %1251 = hswish_grad(%139, %1249) blocks.2.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 72253440, arena + 81887232, arena + 77070336);
+  /* %1182 = index(%1180) {axis 0, at 0} blocks.3.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 86714112, 1536, arena + 86711040, 768);
 
-  /* %1252 = batch_normalize_grad(%136, %1251, %137) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 67436544, arena + 77070336, params[61], 1e-05f,
-      arena + 72253440);
+  /* %1183 = index(%1180) {axis 0, at 1} blocks.3.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 86714880, 1536, arena + 86711808, 768);
 
-  /* %1253 = batch_normalize_param_grad(%136, %1251) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 67436544, arena + 77070336, 1e-05f,
+  /* %1184 = token_dwconv_grad_input(%1181, %199) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 91521024, params[90],
       arena + 81887232);
 
-  /* %1254 = index(%1253) {axis 0, at 0} blocks.2.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 81887232, 1536, arena + 77217792, 768);
+  /* %1185 = token_dwconv_grad_weight(%1181, %198) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 91521024, arena + 77070336,
+      arena + 86704128);
 
-  /* %1255 = index(%1253) {axis 0, at 1} blocks.2.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 81888000, 1536, arena + 77218560, 768);
+  /* %1186 = batch_norm_act_param_grad(%193, %1184, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232,
+      arena + 429265920, params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 77070336,
+      arena + 77080320);
 
-  /* %1256 = transpose(%135) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 67436544);
+  /* %1187 = batch_norm_act_grad(%193, %1184, %196, %194, %195, %1186) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768], written over %1184 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232, arena + 429265920,
+      params[86], params[87], arena + 77080320, 1e-05f, LK_ACT_HSWISH, arena + 77070336,
+      arena + 81887232);
 
-  /* %1257 = linear_grad_weight(%1252, %133) blocks.2.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 72253440, arena + 518344704, arena + 77070336);
+  /* %1188 = index(%1186) {axis 0, at 0} blocks.3.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 77080320, 1536, arena + 79921152, 768);
 
-  /* %1258 = fused_linear(%1252, %1256, %1218) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 72253440, 150528, arena + 67436544, NULL, NULL,
-      0, LK_ACT_NONE, arena + 105971712, 37632, arena + 512317632, 37824);
+  /* %1189 = index(%1186) {axis 0, at 1} blocks.3.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 77081088, 1536, arena + 79921920, 768);
 
-  /* %1259 = reshape(%1257) {shape [768, 192, 1, 1]} blocks.2.conv.conv.0 : f32[768, 192, 1, 1], a view of %1257: no code */
+  /* %1190 = transpose(%192) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[85], arena + 72253440);
 
-  /* %1260 = concat(%1217, %1258) {axis 0} blocks.2 : f32[B, 197, 192], a view of %676: no code */
+  /* %1191 = linear_grad_weight(%1187, %190) blocks.3.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 81887232, arena + 405147648, arena + 79478784);
 
-  /* %1261 = mul(%1260, %129) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 67436544);
+  /* %1192 = fused_linear(%1187, %1190, %1154) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 81887232, 150528, arena + 72253440, NULL, NULL,
+      0, LK_ACT_NONE, arena + 101154816, 37632, arena + 396712128, 37824);
 
-  /* %1262 = transpose(%126) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[58], arena + 68646912);
+  /* %1193 = reshape(%1191) {shape [768, 192, 1, 1]} blocks.3.conv.conv.0 : f32[768, 192, 1, 1], a view of %1191: no code */
 
-  /* %1263 = fused_linear(%1261, %1262) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 67436544, arena + 68646912, NULL, LK_ACT_NONE, NULL,
-      arena + 71067648);
+  /* %1194 = concat(%1153, %1192) {axis 0} blocks.3 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %1264 = linear_grad_weight(%1261, %125) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 67436544, arena + 466323456, arena + 74919936);
+  /* %1195 = mul(%1194, %186) blocks.3 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 72253440);
 
-  /* %1265 = reduce_sum(%1261) {axes [0], batch} blocks.2.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67436544,
-      arena + 74957376);
+  /* %1196 = transpose(%183) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[83], arena + 73463808);
 
-  /* %1266 = sdpa_grad(%122, %123, %124, %1263) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 416698368, 576, arena + 416698560, 576,
-      arena + 416698752, 576, arena + 71067648, 192, arena + 67436544, 576, arena + 67436544 + 192,
-      576, arena + 67436544 + 384, 576, 0.14433756f);
+  /* %1197 = fused_linear(%1195, %1196) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 72253440, arena + 73463808, NULL, LK_ACT_NONE, NULL,
+      arena + 75884544);
 
-  /* %1267 = transpose(%119) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[56], arena + 72278016);
+  /* %1198 = linear_grad_weight(%1195, %182) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 72253440, arena + 355559424, arena + 79884288);
 
-  /* %1268 = fused_linear(%1266, %1267) blocks.2.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 67436544, arena + 72278016, NULL, LK_ACT_NONE, NULL,
-      arena + 71067648);
+  /* %1199 = reduce_sum(%1195) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 72253440,
+      arena + 79923264);
 
-  /* %1269 = linear_grad_weight(%1266, %118) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 67436544, arena + 465113088, arena + 74809344);
+  /* %1200 = sdpa_grad(%179, %180, %181, %1197) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 304723968, 576, arena + 304724160, 576,
+      arena + 304724352, 576, arena + 75884544, 192, arena + 72253440, 576, arena + 72253440 + 192,
+      576, arena + 72253440 + 384, 576, 0.14433756f);
 
-  /* %1270 = reduce_sum(%1266) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 67436544,
-      arena + 74956800);
+  /* %1201 = transpose(%176) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[81], arena + 77094912);
 
-  /* %1271 = reduce_sum(%1268) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71067648,
-      arena + 74957568);
+  /* %1202 = fused_linear(%1200, %1201) blocks.3.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 72253440, arena + 77094912, NULL, LK_ACT_NONE, NULL,
+      arena + 75884544);
 
-  /* %1272 = mul(%1268, %114) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 71067648, (const long[]){37824, 192, 1},
-      params[54], (const long[]){0, 0, 1}, arena + 67436544);
+  /* %1203 = linear_grad_weight(%1200, %175) blocks.3.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 72253440, arena + 354349056, arena + 79773696);
 
-  /* %1273 = mul(%1268, %116) blocks.2.norm1 : f32[B, 197, 192], written over %1268 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 71067648, (const long[]){37824, 192, 1},
-      arena + 463902720, (const long[]){37824, 192, 1}, arena + 71067648);
+  /* %1204 = reduce_sum(%1200) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 72253440,
+      arena + 79922688);
 
-  /* %1274 = reduce_sum(%1273) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71067648,
-      arena + 74957760);
+  /* %1205 = reduce_sum(%1202) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 75884544,
+      arena + 79923456);
 
-  /* %1275 = normalize_grad(%113, %1272) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 462692352, arena + 67436544, 1e-06f, arena + 68646912);
+  /* %1206 = mul(%1202, %171) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 75884544, (const long[]){37824, 192, 1},
+      params[79], (const long[]){0, 0, 1}, arena + 72253440);
 
-  /* %1276 = add(%1260, %1275) blocks.1.conv : f32[B, 197, 192], written over %676 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      arena + 68646912, (const long[]){37824, 192, 1}, arena + 512317440);
+  /* %1207 = mul(%1202, %173) blocks.3.norm1 : f32[B, 197, 192], written over %1202 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 75884544, (const long[]){37824, 192, 1},
+      arena + 353138688, (const long[]){37824, 192, 1}, arena + 75884544);
 
-  /* %1277 = slice(%1276) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %676: no code */
+  /* %1208 = reduce_sum(%1207) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 75884544,
+      arena + 79923648);
 
-  /* %1278 = slice(%1276) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 72253440, 37632);
+  /* %1209 = normalize_grad(%170, %1206) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 351928320, arena + 72253440, 1e-06f, arena + 73463808);
 
-  /* %1279 = batch_normalize_grad(%107, %1278, %108) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 517140480, arena + 72253440, params[50], 1e-05f,
-      arena + 73457664);
+  /* %1210 = add(%1194, %1209) blocks.2.conv : f32[B, 197, 192], written over %688 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      arena + 73463808, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1280 = batch_normalize_param_grad(%107, %1278) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 517140480, arena + 72253440, 1e-05f,
-      arena + 67436544);
+  /* %1211 = slice(%1210) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %1281 = index(%1280) {axis 0, at 0} blocks.1.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 67436544, 384, arena + 74957952, 192);
+  /* %1212 = slice(%1210) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 77070336, 37632);
 
-  /* %1282 = index(%1280) {axis 0, at 1} blocks.1.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 67436736, 384, arena + 74958144, 192);
+  /* %1213 = batch_norm_act_param_grad(%163, %1212, %166, %164, %165) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 403943424, arena + 77070336,
+      arena + 429346416, params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 72253440,
+      arena + 72255936);
 
-  /* %1283 = transpose(%106) {perm [1, 0]} blocks.1.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 74661888);
+  /* %1214 = batch_norm_act_grad(%163, %1212, %166, %164, %165, %1213) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 403943424, arena + 77070336, arena + 429346416,
+      params[75], params[76], arena + 72255936, 1e-05f, LK_ACT_NONE, arena + 72253440,
+      arena + 78274560);
 
-  /* %1284 = fused_linear(%1279, %1283) blocks.1.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 73457664, arena + 74661888, NULL, LK_ACT_NONE, NULL,
-      arena + 67436544);
+  /* %1215 = index(%1213) {axis 0, at 0} blocks.2.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 72255936, 384, arena + 79923840, 192);
 
-  /* %1285 = linear_grad_weight(%1279, %104) blocks.1.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 73457664, arena + 62619648, arena + 74661888);
+  /* %1216 = index(%1213) {axis 0, at 1} blocks.2.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 72256128, 384, arena + 79924032, 192);
 
-  /* %1286 = reshape(%1285) {shape [192, 768, 1, 1]} blocks.1.conv.conv.7 : f32[192, 768, 1, 1], a view of %1285: no code */
+  /* %1217 = transpose(%162) {perm [1, 0]} blocks.2.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 79626240);
 
-  /* %1287 = mul(%1284, %103) blocks.1.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 67436544, (const long[]){150528, 768, 1},
-      arena + 543948288, (const long[]){768, 0, 1}, arena + 62619648);
+  /* %1218 = fused_linear(%1214, %1217) blocks.2.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 78274560, arena + 79626240, NULL, LK_ACT_NONE, NULL,
+      arena + 72253440);
 
-  /* %1288 = mul(%1284, %94) blocks.1.conv.conv.6 : f32[B, 196, 768], written over %1284 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 67436544, (const long[]){150528, 768, 1},
-      arena + 57802752, (const long[]){150528, 768, 1}, arena + 67436544);
+  /* %1219 = linear_grad_weight(%1214, %160) blocks.2.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 78274560, arena + 67436544, arena + 79626240);
 
-  /* %1289 = reduce_sum(%1288) {axes [0]} blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 67436544,
-      arena + 57802752);
+  /* %1220 = reshape(%1219) {shape [192, 768, 1, 1]} blocks.2.conv.conv.7 : f32[192, 768, 1, 1], a view of %1219: no code */
 
-  /* %1290 = hsigmoid_grad(%102, %1289) blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 543923712, arena + 57802752, arena + 57950208);
+  /* %1221 = mul(%1218, %159) blocks.2.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 72253440, (const long[]){150528, 768, 1},
+      arena + 428416512, (const long[]){768, 0, 1}, arena + 67436544);
 
-  /* %1291 = transpose(%100) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 57802752);
+  /* %1222 = mul(%1218, %150) blocks.2.conv.conv.6 : f32[B, 196, 768], written over %1218 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 72253440, (const long[]){150528, 768, 1},
+      arena + 62619648, (const long[]){150528, 768, 1}, arena + 72253440);
 
-  /* %1292 = fused_linear(%1290, %1291) blocks.1.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 57950208, arena + 57802752, NULL, LK_ACT_NONE, NULL,
-      arena + 57974784);
-
-  /* %1293 = linear_grad_weight(%1290, %99) blocks.1.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 57950208, arena + 544728576, arena + 73457664);
-
-  /* %1294 = reduce_sum(%1290) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 57950208,
-      arena + 73752576);
-
-  /* %1295 = relu_grad(%98, %1292) blocks.1.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544722432, arena + 57974784, arena + 57950208);
-
-  /* %1296 = transpose(%96) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[45], arena + 57802752);
-
-  /* %1297 = fused_linear(%1295, %1296) blocks.1.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 57950208, arena + 57802752, NULL, LK_ACT_NONE, NULL,
-      arena + 67436544);
-
-  /* %1298 = linear_grad_weight(%1295, %95) blocks.1.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 57950208, arena + 543899136, arena + 73605120);
-
-  /* %1299 = reduce_sum(%1295) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 57950208,
-      arena + 73753344);
-
-  /* %1300 = reshape(%1297) {shape [1, 768]} blocks.1.conv.conv.6 : f32[B, 1, 768], a view of %1297: no code */
-
-  /* %1301 = expand(%1300) {shape [196, 768]} blocks.1.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 67436544, (const long[]){768, 0, 1},
-      arena + 57802752, (const long[]){150528, 768, 1});
-
-  /* %1302 = mul_scalar(%1301) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 57802752, 0.0051020407f, arena + 67436544);
-
-  /* %1303 = add(%1287, %1302) blocks.1.conv : f32[B, 196, 768], written over %1287 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 62619648, (const long[]){150528, 768, 1},
-      arena + 67436544, (const long[]){150528, 768, 1}, arena + 62619648);
-
-  /* %1304 = hswish_grad(%92, %1303) blocks.1.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 52985856, arena + 62619648, arena + 57802752);
-
-  /* %1305 = batch_normalize_grad(%89, %1304, %90) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 48168960, arena + 57802752, params[41], 1e-05f,
-      arena + 52985856);
-
-  /* %1306 = batch_normalize_param_grad(%89, %1304) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 48168960, arena + 57802752, 1e-05f,
+  /* %1223 = reduce_sum(%1222) {axes [0]} blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 72253440,
       arena + 62619648);
 
-  /* %1307 = index(%1306) {axis 0, at 0} blocks.1.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 62619648, 1536, arena + 57809664, 768);
+  /* %1224 = hsigmoid_grad(%158, %1223) blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428391936, arena + 62619648, arena + 62767104);
 
-  /* %1308 = index(%1306) {axis 0, at 1} blocks.1.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 62620416, 1536, arena + 57810432, 768);
+  /* %1225 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[72], arena + 62619648);
 
-  /* %1309 = token_dwconv_grad_input(%1305, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 52985856, params[40],
-      arena + 48168960);
+  /* %1226 = fused_linear(%1224, %1225) blocks.2.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 62767104, arena + 62619648, NULL, LK_ACT_NONE, NULL,
+      arena + 62791680);
 
-  /* %1310 = token_dwconv_grad_weight(%1305, %87) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 52985856, arena + 43352064,
+  /* %1227 = linear_grad_weight(%1224, %155) blocks.2.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 62767104, arena + 429135360, arena + 78274560);
+
+  /* %1228 = reduce_sum(%1224) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 62767104,
+      arena + 78569472);
+
+  /* %1229 = relu_grad(%154, %1226) blocks.2.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429129216, arena + 62791680, arena + 62767104);
+
+  /* %1230 = transpose(%152) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[70], arena + 62619648);
+
+  /* %1231 = fused_linear(%1229, %1230) blocks.2.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 62767104, arena + 62619648, NULL, LK_ACT_NONE, NULL,
+      arena + 72253440);
+
+  /* %1232 = linear_grad_weight(%1229, %151) blocks.2.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 62767104, arena + 428367360, arena + 78422016);
+
+  /* %1233 = reduce_sum(%1229) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 62767104,
+      arena + 78570240);
+
+  /* %1234 = reshape(%1231) {shape [1, 768]} blocks.2.conv.conv.6 : f32[B, 1, 768], a view of %1231: no code */
+
+  /* %1235 = expand(%1234) {shape [196, 768]} blocks.2.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 72253440, (const long[]){768, 0, 1},
+      arena + 62619648, (const long[]){150528, 768, 1});
+
+  /* %1236 = mul_scalar(%1235) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 62619648, 0.0051020407f, arena + 72253440);
+
+  /* %1237 = add(%1221, %1236) blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1221 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 67436544, (const long[]){150528, 768, 1},
+      arena + 72253440, (const long[]){150528, 768, 1}, arena + 67436544);
+
+  /* %1238 = batch_norm_act_param_grad(%145, %1237, %148, %146, %147) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544,
+      arena + 429263616, params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 62619648,
+      arena + 62629632);
+
+  /* %1239 = batch_norm_act_grad(%145, %1237, %148, %146, %147, %1238) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1221 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544, arena + 429263616,
+      params[66], params[67], arena + 62629632, 1e-05f, LK_ACT_HSWISH, arena + 62619648,
+      arena + 67436544);
+
+  /* %1240 = index(%1238) {axis 0, at 0} blocks.2.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 62629632, 1536, arena + 62626560, 768);
+
+  /* %1241 = index(%1238) {axis 0, at 1} blocks.2.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 62630400, 1536, arena + 62627328, 768);
+
+  /* %1242 = token_dwconv_grad_input(%1239, %144) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 67436544, params[65],
       arena + 57802752);
 
-  /* %1311 = hswish_grad(%85, %1309) blocks.1.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 38535168, arena + 48168960, arena + 43352064);
+  /* %1243 = token_dwconv_grad_weight(%1239, %143) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 67436544, arena + 52985856,
+      arena + 62619648);
 
-  /* %1312 = batch_normalize_grad(%82, %1311, %83) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 33718272, arena + 43352064, params[36], 1e-05f,
-      arena + 38535168);
+  /* %1244 = batch_norm_act_param_grad(%138, %1242, %141, %139, %140) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 48168960, arena + 57802752,
+      arena + 429261312, params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 52985856,
+      arena + 52995840);
 
-  /* %1313 = batch_normalize_param_grad(%82, %1311) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 33718272, arena + 43352064, 1e-05f,
+  /* %1245 = batch_norm_act_grad(%138, %1242, %141, %139, %140, %1244) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768], written over %1242 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 48168960, arena + 57802752, arena + 429261312,
+      params[61], params[62], arena + 52995840, 1e-05f, LK_ACT_HSWISH, arena + 52985856,
+      arena + 57802752);
+
+  /* %1246 = index(%1244) {axis 0, at 0} blocks.2.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 52995840, 1536, arena + 55836672, 768);
+
+  /* %1247 = index(%1244) {axis 0, at 1} blocks.2.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 52996608, 1536, arena + 55837440, 768);
+
+  /* %1248 = transpose(%137) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 48168960);
+
+  /* %1249 = linear_grad_weight(%1245, %135) blocks.2.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 57802752, arena + 402739200, arena + 55394304);
+
+  /* %1250 = fused_linear(%1245, %1248, %1212) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 57802752, 150528, arena + 48168960, NULL, NULL,
+      0, LK_ACT_NONE, arena + 77070336, 37632, arena + 396712128, 37824);
+
+  /* %1251 = reshape(%1249) {shape [768, 192, 1, 1]} blocks.2.conv.conv.0 : f32[768, 192, 1, 1], a view of %1249: no code */
+
+  /* %1252 = concat(%1211, %1250) {axis 0} blocks.2 : f32[B, 197, 192], a view of %688: no code */
+
+  /* %1253 = mul(%1252, %131) blocks.2 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 48168960);
+
+  /* %1254 = transpose(%128) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[58], arena + 49379328);
+
+  /* %1255 = fused_linear(%1253, %1254) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 48168960, arena + 49379328, NULL, LK_ACT_NONE, NULL,
+      arena + 51800064);
+
+  /* %1256 = linear_grad_weight(%1253, %127) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 48168960, arena + 350717952, arena + 55799808);
+
+  /* %1257 = reduce_sum(%1253) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
+      arena + 55838784);
+
+  /* %1258 = sdpa_grad(%124, %125, %126, %1255) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 301092864, 576, arena + 301093056, 576,
+      arena + 301093248, 576, arena + 51800064, 192, arena + 48168960, 576, arena + 48168960 + 192,
+      576, arena + 48168960 + 384, 576, 0.14433756f);
+
+  /* %1259 = transpose(%121) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[56], arena + 53010432);
+
+  /* %1260 = fused_linear(%1258, %1259) blocks.2.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 48168960, arena + 53010432, NULL, LK_ACT_NONE, NULL,
+      arena + 51800064);
+
+  /* %1261 = linear_grad_weight(%1258, %120) blocks.2.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 48168960, arena + 349507584, arena + 55689216);
+
+  /* %1262 = reduce_sum(%1258) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
+      arena + 55838208);
+
+  /* %1263 = reduce_sum(%1260) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 51800064,
+      arena + 55838976);
+
+  /* %1264 = mul(%1260, %116) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 51800064, (const long[]){37824, 192, 1},
+      params[54], (const long[]){0, 0, 1}, arena + 48168960);
+
+  /* %1265 = mul(%1260, %118) blocks.2.norm1 : f32[B, 197, 192], written over %1260 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 51800064, (const long[]){37824, 192, 1},
+      arena + 348297216, (const long[]){37824, 192, 1}, arena + 51800064);
+
+  /* %1266 = reduce_sum(%1265) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 51800064,
+      arena + 55839168);
+
+  /* %1267 = normalize_grad(%115, %1264) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 347086848, arena + 48168960, 1e-06f, arena + 49379328);
+
+  /* %1268 = add(%1252, %1267) blocks.1.conv : f32[B, 197, 192], written over %688 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      arena + 49379328, (const long[]){37824, 192, 1}, arena + 396711936);
+
+  /* %1269 = slice(%1268) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %688: no code */
+
+  /* %1270 = slice(%1268) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 52985856, 37632);
+
+  /* %1271 = batch_norm_act_param_grad(%108, %1270, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 401534976, arena + 52985856,
+      arena + 429345840, params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 48168960,
+      arena + 48171456);
+
+  /* %1272 = batch_norm_act_grad(%108, %1270, %111, %109, %110, %1271) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 401534976, arena + 52985856, arena + 429345840,
+      params[50], params[51], arena + 48171456, 1e-05f, LK_ACT_NONE, arena + 48168960,
+      arena + 54190080);
+
+  /* %1273 = index(%1271) {axis 0, at 0} blocks.1.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 48171456, 384, arena + 55839360, 192);
+
+  /* %1274 = index(%1271) {axis 0, at 1} blocks.1.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 48171648, 384, arena + 55839552, 192);
+
+  /* %1275 = transpose(%107) {perm [1, 0]} blocks.1.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 55541760);
+
+  /* %1276 = fused_linear(%1272, %1275) blocks.1.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 54190080, arena + 55541760, NULL, LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %1314 = index(%1313) {axis 0, at 0} blocks.1.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 48168960, 1536, arena + 43499520, 768);
+  /* %1277 = linear_grad_weight(%1272, %105) blocks.1.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 54190080, arena + 43352064, arena + 55541760);
 
-  /* %1315 = index(%1313) {axis 0, at 1} blocks.1.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 48169728, 1536, arena + 43500288, 768);
+  /* %1278 = reshape(%1277) {shape [192, 768, 1, 1]} blocks.1.conv.conv.7 : f32[192, 768, 1, 1], a view of %1277: no code */
 
-  /* %1316 = transpose(%81) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[35], arena + 33718272);
+  /* %1279 = mul(%1276, %104) blocks.1.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 48168960, (const long[]){150528, 768, 1},
+      arena + 428342784, (const long[]){768, 0, 1}, arena + 43352064);
 
-  /* %1317 = linear_grad_weight(%1312, %79) blocks.1.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 38535168, arena + 515936256, arena + 43352064);
+  /* %1280 = mul(%1276, %95) blocks.1.conv.conv.6 : f32[B, 196, 768], written over %1276 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 48168960, (const long[]){150528, 768, 1},
+      arena + 38535168, (const long[]){150528, 768, 1}, arena + 48168960);
 
-  /* %1318 = fused_linear(%1312, %1316, %1278) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 38535168, 150528, arena + 33718272, NULL, NULL,
-      0, LK_ACT_NONE, arena + 72253440, 37632, arena + 512317632, 37824);
+  /* %1281 = reduce_sum(%1280) {axes [0]} blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 48168960,
+      arena + 38535168);
 
-  /* %1319 = reshape(%1317) {shape [768, 192, 1, 1]} blocks.1.conv.conv.0 : f32[768, 192, 1, 1], a view of %1317: no code */
+  /* %1282 = hsigmoid_grad(%103, %1281) blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428318208, arena + 38535168, arena + 38682624);
 
-  /* %1320 = concat(%1277, %1318) {axis 0} blocks.1 : f32[B, 197, 192], a view of %676: no code */
+  /* %1283 = transpose(%101) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 38535168);
 
-  /* %1321 = mul(%1320, %75) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 33718272);
+  /* %1284 = fused_linear(%1282, %1283) blocks.1.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 38682624, arena + 38535168, NULL, LK_ACT_NONE, NULL,
+      arena + 38707200);
 
-  /* %1322 = transpose(%72) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[33], arena + 34928640);
+  /* %1285 = linear_grad_weight(%1282, %100) blocks.1.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 38682624, arena + 429123072, arena + 54190080);
 
-  /* %1323 = fused_linear(%1321, %1322) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 33718272, arena + 34928640, NULL, LK_ACT_NONE, NULL,
-      arena + 37349376);
+  /* %1286 = reduce_sum(%1282) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 38682624,
+      arena + 54484992);
 
-  /* %1324 = linear_grad_weight(%1321, %71) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 33718272, arena + 461481984, arena + 41201664);
+  /* %1287 = relu_grad(%99, %1284) blocks.1.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429116928, arena + 38707200, arena + 38682624);
 
-  /* %1325 = reduce_sum(%1321) {axes [0], batch} blocks.1.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33718272,
-      arena + 41239104);
+  /* %1288 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[45], arena + 38535168);
 
-  /* %1326 = sdpa_grad(%68, %69, %70, %1323) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 413067264, 576, arena + 413067456, 576,
-      arena + 413067648, 576, arena + 37349376, 192, arena + 33718272, 576, arena + 33718272 + 192,
-      576, arena + 33718272 + 384, 576, 0.14433756f);
+  /* %1289 = fused_linear(%1287, %1288) blocks.1.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 38682624, arena + 38535168, NULL, LK_ACT_NONE, NULL,
+      arena + 48168960);
 
-  /* %1327 = transpose(%65) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[31], arena + 38559744);
+  /* %1290 = linear_grad_weight(%1287, %96) blocks.1.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 38682624, arena + 428293632, arena + 54337536);
 
-  /* %1328 = fused_linear(%1326, %1327) blocks.1.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 33718272, arena + 38559744, NULL, LK_ACT_NONE, NULL,
-      arena + 37349376);
+  /* %1291 = reduce_sum(%1287) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 38682624,
+      arena + 54485760);
 
-  /* %1329 = linear_grad_weight(%1326, %64) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 33718272, arena + 460271616, arena + 41091072);
+  /* %1292 = reshape(%1289) {shape [1, 768]} blocks.1.conv.conv.6 : f32[B, 1, 768], a view of %1289: no code */
 
-  /* %1330 = reduce_sum(%1326) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 33718272,
-      arena + 41238528);
+  /* %1293 = expand(%1292) {shape [196, 768]} blocks.1.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 48168960, (const long[]){768, 0, 1},
+      arena + 38535168, (const long[]){150528, 768, 1});
 
-  /* %1331 = reduce_sum(%1328) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 37349376,
-      arena + 41239296);
+  /* %1294 = mul_scalar(%1293) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 38535168, 0.0051020407f, arena + 48168960);
 
-  /* %1332 = mul(%1328, %60) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 37349376, (const long[]){37824, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 33718272);
+  /* %1295 = add(%1279, %1294) blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1279 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 43352064, (const long[]){150528, 768, 1},
+      arena + 48168960, (const long[]){150528, 768, 1}, arena + 43352064);
 
-  /* %1333 = mul(%1328, %62) blocks.1.norm1 : f32[B, 197, 192], written over %1328 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 37349376, (const long[]){37824, 192, 1},
-      arena + 459061248, (const long[]){37824, 192, 1}, arena + 37349376);
+  /* %1296 = batch_norm_act_param_grad(%90, %1295, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 33718272, arena + 43352064,
+      arena + 429259008, params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 38535168,
+      arena + 38545152);
 
-  /* %1334 = reduce_sum(%1333) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 37349376,
-      arena + 41239488);
+  /* %1297 = batch_norm_act_grad(%90, %1295, %93, %91, %92, %1296) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1279 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 33718272, arena + 43352064, arena + 429259008,
+      params[41], params[42], arena + 38545152, 1e-05f, LK_ACT_HSWISH, arena + 38535168,
+      arena + 43352064);
 
-  /* %1335 = normalize_grad(%59, %1332) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 457850880, arena + 33718272, 1e-06f, arena + 34928640);
+  /* %1298 = index(%1296) {axis 0, at 0} blocks.1.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 38545152, 1536, arena + 38542080, 768);
 
-  /* %1336 = add(%1320, %1335) blocks.0.conv : f32[B, 197, 192], written over %676 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      arena + 34928640, (const long[]){37824, 192, 1}, arena + 512317440);
+  /* %1299 = index(%1296) {axis 0, at 1} blocks.1.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 38545920, 1536, arena + 38542848, 768);
 
-  /* %1337 = slice(%1336) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %676: no code */
-
-  /* %1338 = slice(%1336) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 512317632, 37824, arena + 38535168, 37632);
-
-  /* %1339 = batch_normalize_grad(%53, %1338, %54) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 514732032, arena + 38535168, params[25], 1e-05f,
-      arena + 39739392);
-
-  /* %1340 = batch_normalize_param_grad(%53, %1338) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 514732032, arena + 38535168, 1e-05f,
+  /* %1300 = token_dwconv_grad_input(%1297, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 43352064, params[40],
       arena + 33718272);
 
-  /* %1341 = index(%1340) {axis 0, at 0} blocks.0.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 33718272, 384, arena + 41239680, 192);
+  /* %1301 = token_dwconv_grad_weight(%1297, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 43352064, arena + 28901376,
+      arena + 38535168);
 
-  /* %1342 = index(%1340) {axis 0, at 1} blocks.0.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 33718464, 384, arena + 41239872, 192);
+  /* %1302 = batch_norm_act_param_grad(%83, %1300, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 24084480, arena + 33718272,
+      arena + 429256704, params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 28901376,
+      arena + 28911360);
 
-  /* %1343 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[24], arena + 40943616);
-
-  /* %1344 = fused_linear(%1339, %1343) blocks.0.conv.conv.7 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 39739392, arena + 40943616, NULL, LK_ACT_NONE, NULL,
+  /* %1303 = batch_norm_act_grad(%83, %1300, %86, %84, %85, %1302) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768], written over %1300 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 24084480, arena + 33718272, arena + 429256704,
+      params[36], params[37], arena + 28911360, 1e-05f, LK_ACT_HSWISH, arena + 28901376,
       arena + 33718272);
 
-  /* %1345 = linear_grad_weight(%1339, %50) blocks.0.conv.conv.7 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 39739392, arena + 28901376, arena + 40943616);
+  /* %1304 = index(%1302) {axis 0, at 0} blocks.1.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 28911360, 1536, arena + 31752192, 768);
 
-  /* %1346 = reshape(%1345) {shape [192, 768, 1, 1]} blocks.0.conv.conv.7 : f32[192, 768, 1, 1], a view of %1345: no code */
+  /* %1305 = index(%1302) {axis 0, at 1} blocks.1.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 28912128, 1536, arena + 31752960, 768);
 
-  /* %1347 = mul(%1344, %49) blocks.0.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 33718272, (const long[]){150528, 768, 1},
-      arena + 543874560, (const long[]){768, 0, 1}, arena + 28901376);
+  /* %1306 = transpose(%82) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[35], arena + 24084480);
 
-  /* %1348 = mul(%1344, %40) blocks.0.conv.conv.6 : f32[B, 196, 768], written over %1344 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 33718272, (const long[]){150528, 768, 1},
-      arena + 24084480, (const long[]){150528, 768, 1}, arena + 33718272);
+  /* %1307 = linear_grad_weight(%1303, %80) blocks.1.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 33718272, arena + 400330752, arena + 31309824);
 
-  /* %1349 = reduce_sum(%1348) {axes [0]} blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 33718272,
+  /* %1308 = fused_linear(%1303, %1306, %1270) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 33718272, 150528, arena + 24084480, NULL, NULL,
+      0, LK_ACT_NONE, arena + 52985856, 37632, arena + 396712128, 37824);
+
+  /* %1309 = reshape(%1307) {shape [768, 192, 1, 1]} blocks.1.conv.conv.0 : f32[768, 192, 1, 1], a view of %1307: no code */
+
+  /* %1310 = concat(%1269, %1308) {axis 0} blocks.1 : f32[B, 197, 192], a view of %688: no code */
+
+  /* %1311 = mul(%1310, %76) blocks.1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 24084480);
+
+  /* %1312 = transpose(%73) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[33], arena + 25294848);
+
+  /* %1313 = fused_linear(%1311, %1312) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 24084480, arena + 25294848, NULL, LK_ACT_NONE, NULL,
+      arena + 27715584);
+
+  /* %1314 = linear_grad_weight(%1311, %72) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 24084480, arena + 345876480, arena + 31715328);
+
+  /* %1315 = reduce_sum(%1311) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 24084480,
+      arena + 31754304);
+
+  /* %1316 = sdpa_grad(%69, %70, %71, %1313) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 297461760, 576, arena + 297461952, 576,
+      arena + 297462144, 576, arena + 27715584, 192, arena + 24084480, 576, arena + 24084480 + 192,
+      576, arena + 24084480 + 384, 576, 0.14433756f);
+
+  /* %1317 = transpose(%66) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[31], arena + 28925952);
+
+  /* %1318 = fused_linear(%1316, %1317) blocks.1.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena + 24084480, arena + 28925952, NULL, LK_ACT_NONE, NULL,
+      arena + 27715584);
+
+  /* %1319 = linear_grad_weight(%1316, %65) blocks.1.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 24084480, arena + 344666112, arena + 31604736);
+
+  /* %1320 = reduce_sum(%1316) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 24084480,
+      arena + 31753728);
+
+  /* %1321 = reduce_sum(%1318) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 27715584,
+      arena + 31754496);
+
+  /* %1322 = mul(%1318, %61) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 27715584, (const long[]){37824, 192, 1},
+      params[29], (const long[]){0, 0, 1}, arena + 24084480);
+
+  /* %1323 = mul(%1318, %63) blocks.1.norm1 : f32[B, 197, 192], written over %1318 */
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 27715584, (const long[]){37824, 192, 1},
+      arena + 343455744, (const long[]){37824, 192, 1}, arena + 27715584);
+
+  /* %1324 = reduce_sum(%1323) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 27715584,
+      arena + 31754688);
+
+  /* %1325 = normalize_grad(%60, %1322) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 342245376, arena + 24084480, 1e-06f, arena + 25294848);
+
+  /* %1326 = add(%1310, %1325) blocks.0.conv : f32[B, 197, 192], written over %688 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      arena + 25294848, (const long[]){37824, 192, 1}, arena + 396711936);
+
+  /* %1327 = slice(%1326) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %688: no code */
+
+  /* %1328 = slice(%1326) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 28901376, 37632);
+
+  /* %1329 = batch_norm_act_param_grad(%53, %1328, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 192] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 399126528, arena + 28901376,
+      arena + 429345264, params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 24084480,
+      arena + 24086976);
+
+  /* %1330 = batch_norm_act_grad(%53, %1328, %56, %54, %55, %1329) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
+  lk_batch_norm_act_grad_cl(B * 196, 192, arena + 399126528, arena + 28901376, arena + 429345264,
+      params[25], params[26], arena + 24086976, 1e-05f, LK_ACT_NONE, arena + 24084480,
+      arena + 30105600);
+
+  /* %1331 = index(%1329) {axis 0, at 0} blocks.0.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 24086976, 384, arena + 31754880, 192);
+
+  /* %1332 = index(%1329) {axis 0, at 1} blocks.0.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 24087168, 384, arena + 31755072, 192);
+
+  /* %1333 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[24], arena + 31457280);
+
+  /* %1334 = fused_linear(%1330, %1333) blocks.0.conv.conv.7 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 30105600, arena + 31457280, NULL, LK_ACT_NONE, NULL,
       arena + 24084480);
 
-  /* %1350 = hsigmoid_grad(%48, %1349) blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 543849984, arena + 24084480, arena + 24231936);
+  /* %1335 = linear_grad_weight(%1330, %50) blocks.0.conv.conv.7 : f32[192, 768] */
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 30105600, arena + 19267584, arena + 31457280);
 
-  /* %1351 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[22], arena + 24084480);
+  /* %1336 = reshape(%1335) {shape [192, 768, 1, 1]} blocks.0.conv.conv.7 : f32[192, 768, 1, 1], a view of %1335: no code */
 
-  /* %1352 = fused_linear(%1350, %1351) blocks.0.conv.conv.6.fc.2 : f32[B, 192] */
-  lk_fused_linear(B, 768, 192, arena + 24231936, arena + 24084480, NULL, LK_ACT_NONE, NULL,
-      arena + 24256512);
+  /* %1337 = mul(%1334, %49) blocks.0.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 24084480, (const long[]){150528, 768, 1},
+      arena + 428269056, (const long[]){768, 0, 1}, arena + 19267584);
 
-  /* %1353 = linear_grad_weight(%1350, %45) blocks.0.conv.conv.6.fc.2 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 24231936, arena + 544716288, arena + 39739392);
+  /* %1338 = mul(%1334, %40) blocks.0.conv.conv.6 : f32[B, 196, 768], written over %1334 */
+  lk_mul(3, (const long[]){B, 196, 768}, arena + 24084480, (const long[]){150528, 768, 1},
+      arena + 14450688, (const long[]){150528, 768, 1}, arena + 24084480);
 
-  /* %1354 = reduce_sum(%1350) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 24231936,
-      arena + 40034304);
-
-  /* %1355 = relu_grad(%44, %1352) blocks.0.conv.conv.6 : f32[B, 192] */
-  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 544710144, arena + 24256512, arena + 24231936);
-
-  /* %1356 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[20], arena + 24084480);
-
-  /* %1357 = fused_linear(%1355, %1356) blocks.0.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 192, 768, arena + 24231936, arena + 24084480, NULL, LK_ACT_NONE, NULL,
-      arena + 33718272);
-
-  /* %1358 = linear_grad_weight(%1355, %41) blocks.0.conv.conv.6.fc.0 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 24231936, arena + 543825408, arena + 39886848);
-
-  /* %1359 = reduce_sum(%1355) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[192] */
-  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 24231936,
-      arena + 40035072);
-
-  /* %1360 = reshape(%1357) {shape [1, 768]} blocks.0.conv.conv.6 : f32[B, 1, 768], a view of %1357: no code */
-
-  /* %1361 = expand(%1360) {shape [196, 768]} blocks.0.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 33718272, (const long[]){768, 0, 1},
-      arena + 24084480, (const long[]){150528, 768, 1});
-
-  /* %1362 = mul_scalar(%1361) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 24084480, 0.0051020407f, arena + 33718272);
-
-  /* %1363 = add(%1347, %1362) blocks.0.conv : f32[B, 196, 768], written over %1347 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 28901376, (const long[]){150528, 768, 1},
-      arena + 33718272, (const long[]){150528, 768, 1}, arena + 28901376);
-
-  /* %1364 = hswish_grad(%38, %1363) blocks.0.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 19267584, arena + 28901376, arena + 24084480);
-
-  /* %1365 = batch_normalize_grad(%35, %1364, %36) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 14450688, arena + 24084480, params[16], 1e-05f,
-      arena + 19267584);
-
-  /* %1366 = batch_normalize_param_grad(%35, %1364) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 14450688, arena + 24084480, 1e-05f,
-      arena + 28901376);
-
-  /* %1367 = index(%1366) {axis 0, at 0} blocks.0.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 28901376, 1536, arena + 24091392, 768);
-
-  /* %1368 = index(%1366) {axis 0, at 1} blocks.0.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 28902144, 1536, arena + 24092160, 768);
-
-  /* %1369 = token_dwconv_grad_input(%1365, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 19267584, params[15],
+  /* %1339 = reduce_sum(%1338) {axes [0]} blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 24084480,
       arena + 14450688);
 
-  /* %1370 = token_dwconv_grad_weight(%1365, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 19267584, arena + 9633792,
+  /* %1340 = hsigmoid_grad(%48, %1339) blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428244480, arena + 14450688, arena + 14598144);
+
+  /* %1341 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[22], arena + 14450688);
+
+  /* %1342 = fused_linear(%1340, %1341) blocks.0.conv.conv.6.fc.2 : f32[B, 192] */
+  lk_fused_linear(B, 768, 192, arena + 14598144, arena + 14450688, NULL, LK_ACT_NONE, NULL,
+      arena + 14622720);
+
+  /* %1343 = linear_grad_weight(%1340, %45) blocks.0.conv.conv.6.fc.2 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 14598144, arena + 429110784, arena + 30105600);
+
+  /* %1344 = reduce_sum(%1340) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 14598144,
+      arena + 30400512);
+
+  /* %1345 = relu_grad(%44, %1342) blocks.0.conv.conv.6 : f32[B, 192] */
+  lk_unary_grad(LK_ACT_RELU, B * 192, arena + 429104640, arena + 14622720, arena + 14598144);
+
+  /* %1346 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[20], arena + 14450688);
+
+  /* %1347 = fused_linear(%1345, %1346) blocks.0.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 192, 768, arena + 14598144, arena + 14450688, NULL, LK_ACT_NONE, NULL,
       arena + 24084480);
 
-  /* %1371 = hswish_grad(%31, %1369) blocks.0.conv : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_HSWISH, B * 196 * 768, arena + 4816896, arena + 14450688, arena + 9633792);
+  /* %1348 = linear_grad_weight(%1345, %41) blocks.0.conv.conv.6.fc.0 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 14598144, arena + 428219904, arena + 30253056);
 
-  /* %1372 = batch_normalize_grad(%28, %1371, %29) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena, arena + 9633792, params[11], 1e-05f,
-      arena + 4816896);
+  /* %1349 = reduce_sum(%1345) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[192] */
+  lk_reduce_sum(2, (const long[]){B, 192}, (const unsigned char[]){1, 0}, arena + 14598144,
+      arena + 30401280);
 
-  /* %1373 = batch_normalize_param_grad(%28, %1371) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena, arena + 9633792, 1e-05f, arena + 14450688);
+  /* %1350 = reshape(%1347) {shape [1, 768]} blocks.0.conv.conv.6 : f32[B, 1, 768], a view of %1347: no code */
 
-  /* %1374 = index(%1373) {axis 0, at 0} blocks.0.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 14450688, 1536, arena + 9781248, 768);
+  /* %1351 = expand(%1350) {shape [196, 768]} blocks.0.conv.conv.6 : f32[B, 196, 768] */
+  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 24084480, (const long[]){768, 0, 1},
+      arena + 14450688, (const long[]){150528, 768, 1});
 
-  /* %1375 = index(%1373) {axis 0, at 1} blocks.0.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 14451456, 1536, arena + 9782016, 768);
+  /* %1352 = mul_scalar(%1351) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 196, 768] */
+  lk_mul_scalar(B * 196 * 768, arena + 14450688, 0.0051020407f, arena + 24084480);
 
-  /* %1376 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 768] */
+  /* %1353 = add(%1337, %1352) blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1337 */
+  lk_add(3, (const long[]){B, 196, 768}, arena + 19267584, (const long[]){150528, 768, 1},
+      arena + 24084480, (const long[]){150528, 768, 1}, arena + 19267584);
+
+  /* %1354 = batch_norm_act_param_grad(%35, %1353, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 9633792, arena + 19267584,
+      arena + 429254400, params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 14450688,
+      arena + 14460672);
+
+  /* %1355 = batch_norm_act_grad(%35, %1353, %38, %36, %37, %1354) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1337 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 9633792, arena + 19267584, arena + 429254400,
+      params[16], params[17], arena + 14460672, 1e-05f, LK_ACT_HSWISH, arena + 14450688,
+      arena + 19267584);
+
+  /* %1356 = index(%1354) {axis 0, at 0} blocks.0.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 14460672, 1536, arena + 14457600, 768);
+
+  /* %1357 = index(%1354) {axis 0, at 1} blocks.0.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 14461440, 1536, arena + 14458368, 768);
+
+  /* %1358 = token_dwconv_grad_input(%1355, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 19267584, params[15],
+      arena + 9633792);
+
+  /* %1359 = token_dwconv_grad_weight(%1355, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 19267584, arena + 4816896,
+      arena + 14450688);
+
+  /* %1360 = batch_norm_act_param_grad(%28, %1358, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena, arena + 9633792, arena + 429252096,
+      params[11], params[12], 1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 4826880);
+
+  /* %1361 = batch_norm_act_grad(%28, %1358, %31, %29, %30, %1360) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768], written over %1358 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena, arena + 9633792, arena + 429252096, params[11],
+      params[12], arena + 4826880, 1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 9633792);
+
+  /* %1362 = index(%1360) {axis 0, at 0} blocks.0.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 4826880, 1536, arena + 5136384, 768);
+
+  /* %1363 = index(%1360) {axis 0, at 1} blocks.0.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 4827648, 1536, arena + 5137152, 768);
+
+  /* %1364 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1377 = linear_grad_weight(%1372, %25) blocks.0.conv.conv.0 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 4816896, arena + 513527808, arena + 9633792);
+  /* %1365 = linear_grad_weight(%1361, %25) blocks.0.conv.conv.0 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 9633792, arena + 397922304, arena + 4841472);
 
-  /* %1378 = fused_linear(%1372, %1376, %1338) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %676 from row 1 */
-  lk_fused_linear_strided(B, 196, 768, 192, arena + 4816896, 150528, arena, NULL, NULL, 0,
-      LK_ACT_NONE, arena + 38535168, 37632, arena + 512317632, 37824);
+  /* %1366 = fused_linear(%1361, %1364, %1328) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 9633792, 150528, arena, NULL, NULL, 0,
+      LK_ACT_NONE, arena + 28901376, 37632, arena + 396712128, 37824);
 
-  /* %1379 = reshape(%1377) {shape [768, 192, 1, 1]} blocks.0.conv.conv.0 : f32[768, 192, 1, 1], a view of %1377: no code */
+  /* %1367 = reshape(%1365) {shape [768, 192, 1, 1]} blocks.0.conv.conv.0 : f32[768, 192, 1, 1], a view of %1365: no code */
 
-  /* %1380 = concat(%1337, %1378) {axis 0} blocks.0 : f32[B, 197, 192], a view of %676: no code */
+  /* %1368 = concat(%1327, %1366) {axis 0} blocks.0 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %1381 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %1369 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1382 = fused_linear(%1380, %1381) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 512317440, arena, NULL, LK_ACT_NONE, NULL,
+  /* %1370 = fused_linear(%1368, %1369) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 396711936, arena, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1383 = linear_grad_weight(%1380, %20) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 512317440, arena + 456640512, arena + 4952064);
+  /* %1371 = linear_grad_weight(%1368, %20) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 396711936, arena + 341035008, arena + 5099520);
 
-  /* %1384 = reduce_sum(%1380) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 512317440,
-      arena + 4989504);
+  /* %1372 = reduce_sum(%1368) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 396711936,
+      arena + 5138496);
 
-  /* %1385 = sdpa_grad(%17, %18, %19, %1382) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
-  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 409436160, 576, arena + 409436352, 576,
-      arena + 409436544, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
+  /* %1373 = sdpa_grad(%17, %18, %19, %1370) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
+  lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 293830656, 576, arena + 293830848, 576,
+      arena + 293831040, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
       0.14433756f);
 
-  /* %1386 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 4841472);
+  /* %1374 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 4988928);
 
-  /* %1387 = fused_linear(%1385, %1386) blocks.0.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena, arena + 4841472, NULL, LK_ACT_NONE, NULL,
+  /* %1375 = fused_linear(%1373, %1374) blocks.0.attn.qkv : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 576, 192, arena, arena + 4988928, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1388 = linear_grad_weight(%1385, %13) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 455430144, arena + 4841472);
+  /* %1376 = linear_grad_weight(%1373, %13) blocks.0.attn.qkv : f32[576, 192] */
+  lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 339824640, arena + 4988928);
 
-  /* %1389 = reduce_sum(%1385) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1377 = reduce_sum(%1373) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 4988928);
+      arena + 5137920);
 
-  /* %1390 = reduce_sum(%1387) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1378 = reduce_sum(%1375) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420736);
 
-  /* %1391 = mul(%1387, %9) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1379 = mul(%1375, %9) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1392 = mul(%1387, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1387 */
+  /* %1380 = mul(%1375, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1375 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1},
-      arena + 454219776, (const long[]){37824, 192, 1}, arena + 3631104);
+      arena + 338614272, (const long[]){37824, 192, 1}, arena + 3631104);
 
-  /* %1393 = reduce_sum(%1392) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1381 = reduce_sum(%1380) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420928);
 
-  /* %1394 = normalize_grad(%8, %1391) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 453009408, arena, 1e-06f, arena + 1210368);
+  /* %1382 = normalize_grad(%8, %1379) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_normalize_grad(B * 197, 192, arena + 337403904, arena, 1e-06f, arena + 1210368);
 
-  /* %1395 = add(%1380, %1394) : f32[B, 197, 192], written over %676 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 512317440, (const long[]){37824, 192, 1},
-      arena + 1210368, (const long[]){37824, 192, 1}, arena + 512317440);
+  /* %1383 = add(%1368, %1382) : f32[B, 197, 192], written over %688 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      arena + 1210368, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1396 = reduce_sum(%1395) {axes [], batch} : f32[197, 192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 512317440,
+  /* %1384 = reduce_sum(%1383) {axes [], batch} : f32[197, 192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 396711936,
       arena + 1351680);
 
-  /* %1397 = reshape(%1396) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1396: no code */
+  /* %1385 = reshape(%1384) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1384: no code */
 
-  /* %1398 = slice(%1395) {axis 0, start 0, length 1} : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 512317440, 37824, arena, 192);
+  /* %1386 = slice(%1383) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 396711936, 37824, arena, 192);
 
-  /* %1399 = reduce_sum(%1398) {axes [], batch} : f32[1, 192] */
+  /* %1387 = reduce_sum(%1386) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 1389504);
 
-  /* %1400 = reshape(%1399) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1399: no code */
+  /* %1388 = reshape(%1387) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1387: no code */
 
-  /* %1401 = slice(%1395) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %676: no code */
+  /* %1389 = slice(%1383) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %688: no code */
 
-  /* %1402 = seq2img(%1401) {height 14} patch_embed : f32[B, 192, 14, 14] */
+  /* %1390 = seq2img(%1389) {height 14} patch_embed : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 192, arena + 512317632 + (long)b * 37824, arena + (long)b * 37632);
+    lk_seq2img(1, 196, 192, arena + 396712128 + (long)b * 37824, arena + (long)b * 37632);
   } // for b
 
-  /* %1403 = conv2d_grad_weight(%1402, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
+  /* %1391 = conv2d_grad_weight(%1390, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 1204224);
 
-  /* %1404 = reduce_sum(%1402) {axes [1, 2], batch} patch_embed.proj : f32[192] */
+  /* %1392 = reduce_sum(%1390) {axes [1, 2], batch} patch_embed.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 1389696);
 
-  /* output 0 "loss" = %664 : f32[1] */
-  memcpy(outputs[0], arena + 544900464, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1403 : f32[192, 3, 16, 16] */
+  /* output 0 "loss" = %676 : f32[1] */
+  memcpy(outputs[0], arena + 429356592, sizeof(float) * 1);
+  /* output 1 "grad:patch_embed.proj.weight" = %1391 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %1404 : f32[192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1392 : f32[192] */
   memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %1400 : f32[1, 1, 192] */
+  /* output 3 "grad:cls_token" = %1388 : f32[1, 1, 192] */
   memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %1397 : f32[1, 197, 192] */
+  /* output 4 "grad:pos_embed" = %1385 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1393 : f32[192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1381 : f32[192] */
   memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1390 : f32[192] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1378 : f32[192] */
   memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1388 : f32[576, 192] */
-  memcpy(outputs[7], arena + 4841472, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1389 : f32[576] */
-  memcpy(outputs[8], arena + 4988928, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1383 : f32[192, 192] */
-  memcpy(outputs[9], arena + 4952064, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1384 : f32[192] */
-  memcpy(outputs[10], arena + 4989504, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1379 : f32[768, 192, 1, 1] */
-  memcpy(outputs[11], arena + 9633792, sizeof(float) * 147456);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1374 : f32[768] */
-  memcpy(outputs[12], arena + 9781248, sizeof(float) * 768);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1375 : f32[768] */
-  memcpy(outputs[13], arena + 9782016, sizeof(float) * 768);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1370 : f32[768, 1, 3, 3] */
-  memcpy(outputs[14], arena + 24084480, sizeof(float) * 6912);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1367 : f32[768] */
-  memcpy(outputs[15], arena + 24091392, sizeof(float) * 768);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1368 : f32[768] */
-  memcpy(outputs[16], arena + 24092160, sizeof(float) * 768);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1358 : f32[192, 768] */
-  memcpy(outputs[17], arena + 39886848, sizeof(float) * 147456);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1359 : f32[192] */
-  memcpy(outputs[18], arena + 40035072, sizeof(float) * 192);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1353 : f32[768, 192] */
-  memcpy(outputs[19], arena + 39739392, sizeof(float) * 147456);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1354 : f32[768] */
-  memcpy(outputs[20], arena + 40034304, sizeof(float) * 768);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1346 : f32[192, 768, 1, 1] */
-  memcpy(outputs[21], arena + 40943616, sizeof(float) * 147456);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1341 : f32[192] */
-  memcpy(outputs[22], arena + 41239680, sizeof(float) * 192);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1342 : f32[192] */
-  memcpy(outputs[23], arena + 41239872, sizeof(float) * 192);
-  /* output 24 "grad:blocks.1.norm1.weight" = %1334 : f32[192] */
-  memcpy(outputs[24], arena + 41239488, sizeof(float) * 192);
-  /* output 25 "grad:blocks.1.norm1.bias" = %1331 : f32[192] */
-  memcpy(outputs[25], arena + 41239296, sizeof(float) * 192);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1329 : f32[576, 192] */
-  memcpy(outputs[26], arena + 41091072, sizeof(float) * 110592);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1330 : f32[576] */
-  memcpy(outputs[27], arena + 41238528, sizeof(float) * 576);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %1324 : f32[192, 192] */
-  memcpy(outputs[28], arena + 41201664, sizeof(float) * 36864);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %1325 : f32[192] */
-  memcpy(outputs[29], arena + 41239104, sizeof(float) * 192);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1319 : f32[768, 192, 1, 1] */
-  memcpy(outputs[30], arena + 43352064, sizeof(float) * 147456);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1314 : f32[768] */
-  memcpy(outputs[31], arena + 43499520, sizeof(float) * 768);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1315 : f32[768] */
-  memcpy(outputs[32], arena + 43500288, sizeof(float) * 768);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1310 : f32[768, 1, 3, 3] */
-  memcpy(outputs[33], arena + 57802752, sizeof(float) * 6912);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1307 : f32[768] */
-  memcpy(outputs[34], arena + 57809664, sizeof(float) * 768);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1308 : f32[768] */
-  memcpy(outputs[35], arena + 57810432, sizeof(float) * 768);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1298 : f32[192, 768] */
-  memcpy(outputs[36], arena + 73605120, sizeof(float) * 147456);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1299 : f32[192] */
-  memcpy(outputs[37], arena + 73753344, sizeof(float) * 192);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1293 : f32[768, 192] */
-  memcpy(outputs[38], arena + 73457664, sizeof(float) * 147456);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1294 : f32[768] */
-  memcpy(outputs[39], arena + 73752576, sizeof(float) * 768);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1286 : f32[192, 768, 1, 1] */
-  memcpy(outputs[40], arena + 74661888, sizeof(float) * 147456);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1281 : f32[192] */
-  memcpy(outputs[41], arena + 74957952, sizeof(float) * 192);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1282 : f32[192] */
-  memcpy(outputs[42], arena + 74958144, sizeof(float) * 192);
-  /* output 43 "grad:blocks.2.norm1.weight" = %1274 : f32[192] */
-  memcpy(outputs[43], arena + 74957760, sizeof(float) * 192);
-  /* output 44 "grad:blocks.2.norm1.bias" = %1271 : f32[192] */
-  memcpy(outputs[44], arena + 74957568, sizeof(float) * 192);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1269 : f32[576, 192] */
-  memcpy(outputs[45], arena + 74809344, sizeof(float) * 110592);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1270 : f32[576] */
-  memcpy(outputs[46], arena + 74956800, sizeof(float) * 576);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %1264 : f32[192, 192] */
-  memcpy(outputs[47], arena + 74919936, sizeof(float) * 36864);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %1265 : f32[192] */
-  memcpy(outputs[48], arena + 74957376, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1259 : f32[768, 192, 1, 1] */
-  memcpy(outputs[49], arena + 77070336, sizeof(float) * 147456);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1254 : f32[768] */
-  memcpy(outputs[50], arena + 77217792, sizeof(float) * 768);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1255 : f32[768] */
-  memcpy(outputs[51], arena + 77218560, sizeof(float) * 768);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1250 : f32[768, 1, 3, 3] */
-  memcpy(outputs[52], arena + 91521024, sizeof(float) * 6912);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1247 : f32[768] */
-  memcpy(outputs[53], arena + 91527936, sizeof(float) * 768);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1248 : f32[768] */
-  memcpy(outputs[54], arena + 91528704, sizeof(float) * 768);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1238 : f32[192, 768] */
-  memcpy(outputs[55], arena + 107323392, sizeof(float) * 147456);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1239 : f32[192] */
-  memcpy(outputs[56], arena + 107471616, sizeof(float) * 192);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1233 : f32[768, 192] */
-  memcpy(outputs[57], arena + 107175936, sizeof(float) * 147456);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1234 : f32[768] */
-  memcpy(outputs[58], arena + 107470848, sizeof(float) * 768);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1226 : f32[192, 768, 1, 1] */
-  memcpy(outputs[59], arena + 108380160, sizeof(float) * 147456);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1221 : f32[192] */
-  memcpy(outputs[60], arena + 108676224, sizeof(float) * 192);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1222 : f32[192] */
-  memcpy(outputs[61], arena + 108676416, sizeof(float) * 192);
-  /* output 62 "grad:blocks.3.norm1.weight" = %1214 : f32[192] */
-  memcpy(outputs[62], arena + 108676032, sizeof(float) * 192);
-  /* output 63 "grad:blocks.3.norm1.bias" = %1211 : f32[192] */
-  memcpy(outputs[63], arena + 108675840, sizeof(float) * 192);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1209 : f32[576, 192] */
-  memcpy(outputs[64], arena + 108527616, sizeof(float) * 110592);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1210 : f32[576] */
-  memcpy(outputs[65], arena + 108675072, sizeof(float) * 576);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %1204 : f32[192, 192] */
-  memcpy(outputs[66], arena + 108638208, sizeof(float) * 36864);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %1205 : f32[192] */
-  memcpy(outputs[67], arena + 108675648, sizeof(float) * 192);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1199 : f32[768, 192, 1, 1] */
-  memcpy(outputs[68], arena + 110788608, sizeof(float) * 147456);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1194 : f32[768] */
-  memcpy(outputs[69], arena + 110936064, sizeof(float) * 768);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1195 : f32[768] */
-  memcpy(outputs[70], arena + 110936832, sizeof(float) * 768);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1190 : f32[768, 1, 3, 3] */
-  memcpy(outputs[71], arena + 125239296, sizeof(float) * 6912);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1187 : f32[768] */
-  memcpy(outputs[72], arena + 125246208, sizeof(float) * 768);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1188 : f32[768] */
-  memcpy(outputs[73], arena + 125246976, sizeof(float) * 768);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1178 : f32[192, 768] */
-  memcpy(outputs[74], arena + 141041664, sizeof(float) * 147456);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1179 : f32[192] */
-  memcpy(outputs[75], arena + 141189888, sizeof(float) * 192);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1173 : f32[768, 192] */
-  memcpy(outputs[76], arena + 140894208, sizeof(float) * 147456);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1174 : f32[768] */
-  memcpy(outputs[77], arena + 141189120, sizeof(float) * 768);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1166 : f32[192, 768, 1, 1] */
-  memcpy(outputs[78], arena + 142098432, sizeof(float) * 147456);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1161 : f32[192] */
-  memcpy(outputs[79], arena + 142394496, sizeof(float) * 192);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1162 : f32[192] */
-  memcpy(outputs[80], arena + 142394688, sizeof(float) * 192);
-  /* output 81 "grad:blocks.4.norm1.weight" = %1154 : f32[192] */
-  memcpy(outputs[81], arena + 142394304, sizeof(float) * 192);
-  /* output 82 "grad:blocks.4.norm1.bias" = %1151 : f32[192] */
-  memcpy(outputs[82], arena + 142394112, sizeof(float) * 192);
-  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1149 : f32[576, 192] */
-  memcpy(outputs[83], arena + 142245888, sizeof(float) * 110592);
-  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1150 : f32[576] */
-  memcpy(outputs[84], arena + 142393344, sizeof(float) * 576);
-  /* output 85 "grad:blocks.4.attn.proj.weight" = %1144 : f32[192, 192] */
-  memcpy(outputs[85], arena + 142356480, sizeof(float) * 36864);
-  /* output 86 "grad:blocks.4.attn.proj.bias" = %1145 : f32[192] */
-  memcpy(outputs[86], arena + 142393920, sizeof(float) * 192);
-  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1139 : f32[768, 192, 1, 1] */
-  memcpy(outputs[87], arena + 144506880, sizeof(float) * 147456);
-  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1134 : f32[768] */
-  memcpy(outputs[88], arena + 144654336, sizeof(float) * 768);
-  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1135 : f32[768] */
-  memcpy(outputs[89], arena + 144655104, sizeof(float) * 768);
-  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1130 : f32[768, 1, 3, 3] */
-  memcpy(outputs[90], arena + 158957568, sizeof(float) * 6912);
-  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1127 : f32[768] */
-  memcpy(outputs[91], arena + 158964480, sizeof(float) * 768);
-  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1128 : f32[768] */
-  memcpy(outputs[92], arena + 158965248, sizeof(float) * 768);
-  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1118 : f32[192, 768] */
-  memcpy(outputs[93], arena + 174759936, sizeof(float) * 147456);
-  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1119 : f32[192] */
-  memcpy(outputs[94], arena + 174908160, sizeof(float) * 192);
-  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1113 : f32[768, 192] */
-  memcpy(outputs[95], arena + 174612480, sizeof(float) * 147456);
-  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1114 : f32[768] */
-  memcpy(outputs[96], arena + 174907392, sizeof(float) * 768);
-  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1106 : f32[192, 768, 1, 1] */
-  memcpy(outputs[97], arena + 175816704, sizeof(float) * 147456);
-  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1101 : f32[192] */
-  memcpy(outputs[98], arena + 176112768, sizeof(float) * 192);
-  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1102 : f32[192] */
-  memcpy(outputs[99], arena + 176112960, sizeof(float) * 192);
-  /* output 100 "grad:blocks.5.norm1.weight" = %1094 : f32[192] */
-  memcpy(outputs[100], arena + 176112576, sizeof(float) * 192);
-  /* output 101 "grad:blocks.5.norm1.bias" = %1091 : f32[192] */
-  memcpy(outputs[101], arena + 176112384, sizeof(float) * 192);
-  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1089 : f32[576, 192] */
-  memcpy(outputs[102], arena + 175964160, sizeof(float) * 110592);
-  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1090 : f32[576] */
-  memcpy(outputs[103], arena + 176111616, sizeof(float) * 576);
-  /* output 104 "grad:blocks.5.attn.proj.weight" = %1084 : f32[192, 192] */
-  memcpy(outputs[104], arena + 176074752, sizeof(float) * 36864);
-  /* output 105 "grad:blocks.5.attn.proj.bias" = %1085 : f32[192] */
-  memcpy(outputs[105], arena + 176112192, sizeof(float) * 192);
-  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1079 : f32[768, 192, 1, 1] */
-  memcpy(outputs[106], arena + 178225152, sizeof(float) * 147456);
-  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1074 : f32[768] */
-  memcpy(outputs[107], arena + 178372608, sizeof(float) * 768);
-  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1075 : f32[768] */
-  memcpy(outputs[108], arena + 178373376, sizeof(float) * 768);
-  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1070 : f32[768, 1, 3, 3] */
-  memcpy(outputs[109], arena + 192675840, sizeof(float) * 6912);
-  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1067 : f32[768] */
-  memcpy(outputs[110], arena + 192682752, sizeof(float) * 768);
-  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1068 : f32[768] */
-  memcpy(outputs[111], arena + 192683520, sizeof(float) * 768);
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1376 : f32[576, 192] */
+  memcpy(outputs[7], arena + 4988928, sizeof(float) * 110592);
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1377 : f32[576] */
+  memcpy(outputs[8], arena + 5137920, sizeof(float) * 576);
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1371 : f32[192, 192] */
+  memcpy(outputs[9], arena + 5099520, sizeof(float) * 36864);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1372 : f32[192] */
+  memcpy(outputs[10], arena + 5138496, sizeof(float) * 192);
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1367 : f32[768, 192, 1, 1] */
+  memcpy(outputs[11], arena + 4841472, sizeof(float) * 147456);
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1362 : f32[768] */
+  memcpy(outputs[12], arena + 5136384, sizeof(float) * 768);
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1363 : f32[768] */
+  memcpy(outputs[13], arena + 5137152, sizeof(float) * 768);
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1359 : f32[768, 1, 3, 3] */
+  memcpy(outputs[14], arena + 14450688, sizeof(float) * 6912);
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1356 : f32[768] */
+  memcpy(outputs[15], arena + 14457600, sizeof(float) * 768);
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1357 : f32[768] */
+  memcpy(outputs[16], arena + 14458368, sizeof(float) * 768);
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1348 : f32[192, 768] */
+  memcpy(outputs[17], arena + 30253056, sizeof(float) * 147456);
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1349 : f32[192] */
+  memcpy(outputs[18], arena + 30401280, sizeof(float) * 192);
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1343 : f32[768, 192] */
+  memcpy(outputs[19], arena + 30105600, sizeof(float) * 147456);
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1344 : f32[768] */
+  memcpy(outputs[20], arena + 30400512, sizeof(float) * 768);
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1336 : f32[192, 768, 1, 1] */
+  memcpy(outputs[21], arena + 31457280, sizeof(float) * 147456);
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1331 : f32[192] */
+  memcpy(outputs[22], arena + 31754880, sizeof(float) * 192);
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1332 : f32[192] */
+  memcpy(outputs[23], arena + 31755072, sizeof(float) * 192);
+  /* output 24 "grad:blocks.1.norm1.weight" = %1324 : f32[192] */
+  memcpy(outputs[24], arena + 31754688, sizeof(float) * 192);
+  /* output 25 "grad:blocks.1.norm1.bias" = %1321 : f32[192] */
+  memcpy(outputs[25], arena + 31754496, sizeof(float) * 192);
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1319 : f32[576, 192] */
+  memcpy(outputs[26], arena + 31604736, sizeof(float) * 110592);
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1320 : f32[576] */
+  memcpy(outputs[27], arena + 31753728, sizeof(float) * 576);
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %1314 : f32[192, 192] */
+  memcpy(outputs[28], arena + 31715328, sizeof(float) * 36864);
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %1315 : f32[192] */
+  memcpy(outputs[29], arena + 31754304, sizeof(float) * 192);
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1309 : f32[768, 192, 1, 1] */
+  memcpy(outputs[30], arena + 31309824, sizeof(float) * 147456);
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1304 : f32[768] */
+  memcpy(outputs[31], arena + 31752192, sizeof(float) * 768);
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1305 : f32[768] */
+  memcpy(outputs[32], arena + 31752960, sizeof(float) * 768);
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1301 : f32[768, 1, 3, 3] */
+  memcpy(outputs[33], arena + 38535168, sizeof(float) * 6912);
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1298 : f32[768] */
+  memcpy(outputs[34], arena + 38542080, sizeof(float) * 768);
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1299 : f32[768] */
+  memcpy(outputs[35], arena + 38542848, sizeof(float) * 768);
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1290 : f32[192, 768] */
+  memcpy(outputs[36], arena + 54337536, sizeof(float) * 147456);
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1291 : f32[192] */
+  memcpy(outputs[37], arena + 54485760, sizeof(float) * 192);
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1285 : f32[768, 192] */
+  memcpy(outputs[38], arena + 54190080, sizeof(float) * 147456);
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1286 : f32[768] */
+  memcpy(outputs[39], arena + 54484992, sizeof(float) * 768);
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1278 : f32[192, 768, 1, 1] */
+  memcpy(outputs[40], arena + 55541760, sizeof(float) * 147456);
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1273 : f32[192] */
+  memcpy(outputs[41], arena + 55839360, sizeof(float) * 192);
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1274 : f32[192] */
+  memcpy(outputs[42], arena + 55839552, sizeof(float) * 192);
+  /* output 43 "grad:blocks.2.norm1.weight" = %1266 : f32[192] */
+  memcpy(outputs[43], arena + 55839168, sizeof(float) * 192);
+  /* output 44 "grad:blocks.2.norm1.bias" = %1263 : f32[192] */
+  memcpy(outputs[44], arena + 55838976, sizeof(float) * 192);
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1261 : f32[576, 192] */
+  memcpy(outputs[45], arena + 55689216, sizeof(float) * 110592);
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1262 : f32[576] */
+  memcpy(outputs[46], arena + 55838208, sizeof(float) * 576);
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %1256 : f32[192, 192] */
+  memcpy(outputs[47], arena + 55799808, sizeof(float) * 36864);
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %1257 : f32[192] */
+  memcpy(outputs[48], arena + 55838784, sizeof(float) * 192);
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1251 : f32[768, 192, 1, 1] */
+  memcpy(outputs[49], arena + 55394304, sizeof(float) * 147456);
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1246 : f32[768] */
+  memcpy(outputs[50], arena + 55836672, sizeof(float) * 768);
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1247 : f32[768] */
+  memcpy(outputs[51], arena + 55837440, sizeof(float) * 768);
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1243 : f32[768, 1, 3, 3] */
+  memcpy(outputs[52], arena + 62619648, sizeof(float) * 6912);
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1240 : f32[768] */
+  memcpy(outputs[53], arena + 62626560, sizeof(float) * 768);
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1241 : f32[768] */
+  memcpy(outputs[54], arena + 62627328, sizeof(float) * 768);
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1232 : f32[192, 768] */
+  memcpy(outputs[55], arena + 78422016, sizeof(float) * 147456);
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1233 : f32[192] */
+  memcpy(outputs[56], arena + 78570240, sizeof(float) * 192);
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1227 : f32[768, 192] */
+  memcpy(outputs[57], arena + 78274560, sizeof(float) * 147456);
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1228 : f32[768] */
+  memcpy(outputs[58], arena + 78569472, sizeof(float) * 768);
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1220 : f32[192, 768, 1, 1] */
+  memcpy(outputs[59], arena + 79626240, sizeof(float) * 147456);
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1215 : f32[192] */
+  memcpy(outputs[60], arena + 79923840, sizeof(float) * 192);
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1216 : f32[192] */
+  memcpy(outputs[61], arena + 79924032, sizeof(float) * 192);
+  /* output 62 "grad:blocks.3.norm1.weight" = %1208 : f32[192] */
+  memcpy(outputs[62], arena + 79923648, sizeof(float) * 192);
+  /* output 63 "grad:blocks.3.norm1.bias" = %1205 : f32[192] */
+  memcpy(outputs[63], arena + 79923456, sizeof(float) * 192);
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1203 : f32[576, 192] */
+  memcpy(outputs[64], arena + 79773696, sizeof(float) * 110592);
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1204 : f32[576] */
+  memcpy(outputs[65], arena + 79922688, sizeof(float) * 576);
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %1198 : f32[192, 192] */
+  memcpy(outputs[66], arena + 79884288, sizeof(float) * 36864);
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %1199 : f32[192] */
+  memcpy(outputs[67], arena + 79923264, sizeof(float) * 192);
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1193 : f32[768, 192, 1, 1] */
+  memcpy(outputs[68], arena + 79478784, sizeof(float) * 147456);
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1188 : f32[768] */
+  memcpy(outputs[69], arena + 79921152, sizeof(float) * 768);
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1189 : f32[768] */
+  memcpy(outputs[70], arena + 79921920, sizeof(float) * 768);
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1185 : f32[768, 1, 3, 3] */
+  memcpy(outputs[71], arena + 86704128, sizeof(float) * 6912);
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1182 : f32[768] */
+  memcpy(outputs[72], arena + 86711040, sizeof(float) * 768);
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1183 : f32[768] */
+  memcpy(outputs[73], arena + 86711808, sizeof(float) * 768);
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1174 : f32[192, 768] */
+  memcpy(outputs[74], arena + 102506496, sizeof(float) * 147456);
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1175 : f32[192] */
+  memcpy(outputs[75], arena + 102654720, sizeof(float) * 192);
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1169 : f32[768, 192] */
+  memcpy(outputs[76], arena + 102359040, sizeof(float) * 147456);
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1170 : f32[768] */
+  memcpy(outputs[77], arena + 102653952, sizeof(float) * 768);
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1162 : f32[192, 768, 1, 1] */
+  memcpy(outputs[78], arena + 103710720, sizeof(float) * 147456);
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1157 : f32[192] */
+  memcpy(outputs[79], arena + 104008320, sizeof(float) * 192);
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1158 : f32[192] */
+  memcpy(outputs[80], arena + 104008512, sizeof(float) * 192);
+  /* output 81 "grad:blocks.4.norm1.weight" = %1150 : f32[192] */
+  memcpy(outputs[81], arena + 104008128, sizeof(float) * 192);
+  /* output 82 "grad:blocks.4.norm1.bias" = %1147 : f32[192] */
+  memcpy(outputs[82], arena + 104007936, sizeof(float) * 192);
+  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1145 : f32[576, 192] */
+  memcpy(outputs[83], arena + 103858176, sizeof(float) * 110592);
+  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1146 : f32[576] */
+  memcpy(outputs[84], arena + 104007168, sizeof(float) * 576);
+  /* output 85 "grad:blocks.4.attn.proj.weight" = %1140 : f32[192, 192] */
+  memcpy(outputs[85], arena + 103968768, sizeof(float) * 36864);
+  /* output 86 "grad:blocks.4.attn.proj.bias" = %1141 : f32[192] */
+  memcpy(outputs[86], arena + 104007744, sizeof(float) * 192);
+  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1135 : f32[768, 192, 1, 1] */
+  memcpy(outputs[87], arena + 103563264, sizeof(float) * 147456);
+  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1130 : f32[768] */
+  memcpy(outputs[88], arena + 104005632, sizeof(float) * 768);
+  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1131 : f32[768] */
+  memcpy(outputs[89], arena + 104006400, sizeof(float) * 768);
+  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1127 : f32[768, 1, 3, 3] */
+  memcpy(outputs[90], arena + 110788608, sizeof(float) * 6912);
+  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1124 : f32[768] */
+  memcpy(outputs[91], arena + 110795520, sizeof(float) * 768);
+  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1125 : f32[768] */
+  memcpy(outputs[92], arena + 110796288, sizeof(float) * 768);
+  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1116 : f32[192, 768] */
+  memcpy(outputs[93], arena + 126590976, sizeof(float) * 147456);
+  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1117 : f32[192] */
+  memcpy(outputs[94], arena + 126739200, sizeof(float) * 192);
+  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1111 : f32[768, 192] */
+  memcpy(outputs[95], arena + 126443520, sizeof(float) * 147456);
+  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1112 : f32[768] */
+  memcpy(outputs[96], arena + 126738432, sizeof(float) * 768);
+  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1104 : f32[192, 768, 1, 1] */
+  memcpy(outputs[97], arena + 127795200, sizeof(float) * 147456);
+  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1099 : f32[192] */
+  memcpy(outputs[98], arena + 128092800, sizeof(float) * 192);
+  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1100 : f32[192] */
+  memcpy(outputs[99], arena + 128092992, sizeof(float) * 192);
+  /* output 100 "grad:blocks.5.norm1.weight" = %1092 : f32[192] */
+  memcpy(outputs[100], arena + 128092608, sizeof(float) * 192);
+  /* output 101 "grad:blocks.5.norm1.bias" = %1089 : f32[192] */
+  memcpy(outputs[101], arena + 128092416, sizeof(float) * 192);
+  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1087 : f32[576, 192] */
+  memcpy(outputs[102], arena + 127942656, sizeof(float) * 110592);
+  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1088 : f32[576] */
+  memcpy(outputs[103], arena + 128091648, sizeof(float) * 576);
+  /* output 104 "grad:blocks.5.attn.proj.weight" = %1082 : f32[192, 192] */
+  memcpy(outputs[104], arena + 128053248, sizeof(float) * 36864);
+  /* output 105 "grad:blocks.5.attn.proj.bias" = %1083 : f32[192] */
+  memcpy(outputs[105], arena + 128092224, sizeof(float) * 192);
+  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1077 : f32[768, 192, 1, 1] */
+  memcpy(outputs[106], arena + 127647744, sizeof(float) * 147456);
+  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1072 : f32[768] */
+  memcpy(outputs[107], arena + 128090112, sizeof(float) * 768);
+  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1073 : f32[768] */
+  memcpy(outputs[108], arena + 128090880, sizeof(float) * 768);
+  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1069 : f32[768, 1, 3, 3] */
+  memcpy(outputs[109], arena + 134873088, sizeof(float) * 6912);
+  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1066 : f32[768] */
+  memcpy(outputs[110], arena + 134880000, sizeof(float) * 768);
+  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1067 : f32[768] */
+  memcpy(outputs[111], arena + 134880768, sizeof(float) * 768);
   /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1058 : f32[192, 768] */
-  memcpy(outputs[112], arena + 208478208, sizeof(float) * 147456);
+  memcpy(outputs[112], arena + 150675456, sizeof(float) * 147456);
   /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1059 : f32[192] */
-  memcpy(outputs[113], arena + 208626432, sizeof(float) * 192);
+  memcpy(outputs[113], arena + 150823680, sizeof(float) * 192);
   /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1053 : f32[768, 192] */
-  memcpy(outputs[114], arena + 208330752, sizeof(float) * 147456);
+  memcpy(outputs[114], arena + 150528000, sizeof(float) * 147456);
   /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1054 : f32[768] */
-  memcpy(outputs[115], arena + 208625664, sizeof(float) * 768);
+  memcpy(outputs[115], arena + 150822912, sizeof(float) * 768);
   /* output 116 "grad:blocks.5.conv.conv.7.weight" = %1046 : f32[192, 768, 1, 1] */
-  memcpy(outputs[116], arena + 209534976, sizeof(float) * 147456);
+  memcpy(outputs[116], arena + 151879680, sizeof(float) * 147456);
   /* output 117 "grad:blocks.5.conv.conv.8.weight" = %1041 : f32[192] */
-  memcpy(outputs[117], arena + 209831040, sizeof(float) * 192);
+  memcpy(outputs[117], arena + 152177280, sizeof(float) * 192);
   /* output 118 "grad:blocks.5.conv.conv.8.bias" = %1042 : f32[192] */
-  memcpy(outputs[118], arena + 209831232, sizeof(float) * 192);
+  memcpy(outputs[118], arena + 152177472, sizeof(float) * 192);
   /* output 119 "grad:blocks.6.norm1.weight" = %1034 : f32[192] */
-  memcpy(outputs[119], arena + 209830848, sizeof(float) * 192);
+  memcpy(outputs[119], arena + 152177088, sizeof(float) * 192);
   /* output 120 "grad:blocks.6.norm1.bias" = %1031 : f32[192] */
-  memcpy(outputs[120], arena + 209830656, sizeof(float) * 192);
+  memcpy(outputs[120], arena + 152176896, sizeof(float) * 192);
   /* output 121 "grad:blocks.6.attn.qkv.weight" = %1029 : f32[576, 192] */
-  memcpy(outputs[121], arena + 209682432, sizeof(float) * 110592);
+  memcpy(outputs[121], arena + 152027136, sizeof(float) * 110592);
   /* output 122 "grad:blocks.6.attn.qkv.bias" = %1030 : f32[576] */
-  memcpy(outputs[122], arena + 209829888, sizeof(float) * 576);
+  memcpy(outputs[122], arena + 152176128, sizeof(float) * 576);
   /* output 123 "grad:blocks.6.attn.proj.weight" = %1024 : f32[192, 192] */
-  memcpy(outputs[123], arena + 209793024, sizeof(float) * 36864);
+  memcpy(outputs[123], arena + 152137728, sizeof(float) * 36864);
   /* output 124 "grad:blocks.6.attn.proj.bias" = %1025 : f32[192] */
-  memcpy(outputs[124], arena + 209830464, sizeof(float) * 192);
+  memcpy(outputs[124], arena + 152176704, sizeof(float) * 192);
   /* output 125 "grad:blocks.6.conv.conv.0.weight" = %1019 : f32[768, 192, 1, 1] */
-  memcpy(outputs[125], arena + 211943424, sizeof(float) * 147456);
+  memcpy(outputs[125], arena + 151732224, sizeof(float) * 147456);
   /* output 126 "grad:blocks.6.conv.conv.1.weight" = %1014 : f32[768] */
-  memcpy(outputs[126], arena + 212090880, sizeof(float) * 768);
+  memcpy(outputs[126], arena + 152174592, sizeof(float) * 768);
   /* output 127 "grad:blocks.6.conv.conv.1.bias" = %1015 : f32[768] */
-  memcpy(outputs[127], arena + 212091648, sizeof(float) * 768);
-  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1010 : f32[768, 1, 3, 3] */
-  memcpy(outputs[128], arena + 226394112, sizeof(float) * 6912);
-  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1007 : f32[768] */
-  memcpy(outputs[129], arena + 226401024, sizeof(float) * 768);
-  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1008 : f32[768] */
-  memcpy(outputs[130], arena + 226401792, sizeof(float) * 768);
-  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %998 : f32[192, 768] */
-  memcpy(outputs[131], arena + 242196480, sizeof(float) * 147456);
-  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %999 : f32[192] */
-  memcpy(outputs[132], arena + 242344704, sizeof(float) * 192);
-  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %993 : f32[768, 192] */
-  memcpy(outputs[133], arena + 242049024, sizeof(float) * 147456);
-  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %994 : f32[768] */
-  memcpy(outputs[134], arena + 242343936, sizeof(float) * 768);
-  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %986 : f32[192, 768, 1, 1] */
-  memcpy(outputs[135], arena + 243253248, sizeof(float) * 147456);
-  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %981 : f32[192] */
-  memcpy(outputs[136], arena + 243549312, sizeof(float) * 192);
-  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %982 : f32[192] */
-  memcpy(outputs[137], arena + 243549504, sizeof(float) * 192);
-  /* output 138 "grad:blocks.7.norm1.weight" = %974 : f32[192] */
-  memcpy(outputs[138], arena + 243549120, sizeof(float) * 192);
-  /* output 139 "grad:blocks.7.norm1.bias" = %971 : f32[192] */
-  memcpy(outputs[139], arena + 243548928, sizeof(float) * 192);
-  /* output 140 "grad:blocks.7.attn.qkv.weight" = %969 : f32[576, 192] */
-  memcpy(outputs[140], arena + 243400704, sizeof(float) * 110592);
-  /* output 141 "grad:blocks.7.attn.qkv.bias" = %970 : f32[576] */
-  memcpy(outputs[141], arena + 243548160, sizeof(float) * 576);
-  /* output 142 "grad:blocks.7.attn.proj.weight" = %964 : f32[192, 192] */
-  memcpy(outputs[142], arena + 243511296, sizeof(float) * 36864);
-  /* output 143 "grad:blocks.7.attn.proj.bias" = %965 : f32[192] */
-  memcpy(outputs[143], arena + 243548736, sizeof(float) * 192);
-  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %959 : f32[768, 192, 1, 1] */
-  memcpy(outputs[144], arena + 245661696, sizeof(float) * 147456);
-  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %954 : f32[768] */
-  memcpy(outputs[145], arena + 245809152, sizeof(float) * 768);
-  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %955 : f32[768] */
-  memcpy(outputs[146], arena + 245809920, sizeof(float) * 768);
-  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %950 : f32[768, 1, 3, 3] */
-  memcpy(outputs[147], arena + 260112384, sizeof(float) * 6912);
-  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %947 : f32[768] */
-  memcpy(outputs[148], arena + 260119296, sizeof(float) * 768);
-  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %948 : f32[768] */
-  memcpy(outputs[149], arena + 260120064, sizeof(float) * 768);
-  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %938 : f32[192, 768] */
-  memcpy(outputs[150], arena + 275914752, sizeof(float) * 147456);
-  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %939 : f32[192] */
-  memcpy(outputs[151], arena + 276062976, sizeof(float) * 192);
-  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %933 : f32[768, 192] */
-  memcpy(outputs[152], arena + 275767296, sizeof(float) * 147456);
-  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %934 : f32[768] */
-  memcpy(outputs[153], arena + 276062208, sizeof(float) * 768);
-  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %926 : f32[192, 768, 1, 1] */
-  memcpy(outputs[154], arena + 276971520, sizeof(float) * 147456);
-  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %921 : f32[192] */
-  memcpy(outputs[155], arena + 277267584, sizeof(float) * 192);
-  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %922 : f32[192] */
-  memcpy(outputs[156], arena + 277267776, sizeof(float) * 192);
-  /* output 157 "grad:blocks.8.norm1.weight" = %914 : f32[192] */
-  memcpy(outputs[157], arena + 277267392, sizeof(float) * 192);
-  /* output 158 "grad:blocks.8.norm1.bias" = %911 : f32[192] */
-  memcpy(outputs[158], arena + 277267200, sizeof(float) * 192);
-  /* output 159 "grad:blocks.8.attn.qkv.weight" = %909 : f32[576, 192] */
-  memcpy(outputs[159], arena + 277118976, sizeof(float) * 110592);
-  /* output 160 "grad:blocks.8.attn.qkv.bias" = %910 : f32[576] */
-  memcpy(outputs[160], arena + 277266432, sizeof(float) * 576);
-  /* output 161 "grad:blocks.8.attn.proj.weight" = %904 : f32[192, 192] */
-  memcpy(outputs[161], arena + 277229568, sizeof(float) * 36864);
-  /* output 162 "grad:blocks.8.attn.proj.bias" = %905 : f32[192] */
-  memcpy(outputs[162], arena + 277267008, sizeof(float) * 192);
-  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %899 : f32[768, 192, 1, 1] */
-  memcpy(outputs[163], arena + 279379968, sizeof(float) * 147456);
-  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %894 : f32[768] */
-  memcpy(outputs[164], arena + 279527424, sizeof(float) * 768);
-  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %895 : f32[768] */
-  memcpy(outputs[165], arena + 279528192, sizeof(float) * 768);
-  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %890 : f32[768, 1, 3, 3] */
-  memcpy(outputs[166], arena + 293830656, sizeof(float) * 6912);
-  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %887 : f32[768] */
-  memcpy(outputs[167], arena + 293837568, sizeof(float) * 768);
-  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %888 : f32[768] */
-  memcpy(outputs[168], arena + 293838336, sizeof(float) * 768);
-  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %878 : f32[192, 768] */
-  memcpy(outputs[169], arena + 309633024, sizeof(float) * 147456);
-  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %879 : f32[192] */
-  memcpy(outputs[170], arena + 309781248, sizeof(float) * 192);
-  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %873 : f32[768, 192] */
-  memcpy(outputs[171], arena + 309485568, sizeof(float) * 147456);
-  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %874 : f32[768] */
-  memcpy(outputs[172], arena + 309780480, sizeof(float) * 768);
-  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %866 : f32[192, 768, 1, 1] */
-  memcpy(outputs[173], arena + 310689792, sizeof(float) * 147456);
-  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %861 : f32[192] */
-  memcpy(outputs[174], arena + 310985856, sizeof(float) * 192);
-  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %862 : f32[192] */
-  memcpy(outputs[175], arena + 310986048, sizeof(float) * 192);
-  /* output 176 "grad:blocks.9.norm1.weight" = %854 : f32[192] */
-  memcpy(outputs[176], arena + 310985664, sizeof(float) * 192);
-  /* output 177 "grad:blocks.9.norm1.bias" = %851 : f32[192] */
-  memcpy(outputs[177], arena + 310985472, sizeof(float) * 192);
-  /* output 178 "grad:blocks.9.attn.qkv.weight" = %849 : f32[576, 192] */
-  memcpy(outputs[178], arena + 310837248, sizeof(float) * 110592);
-  /* output 179 "grad:blocks.9.attn.qkv.bias" = %850 : f32[576] */
-  memcpy(outputs[179], arena + 310984704, sizeof(float) * 576);
-  /* output 180 "grad:blocks.9.attn.proj.weight" = %844 : f32[192, 192] */
-  memcpy(outputs[180], arena + 310947840, sizeof(float) * 36864);
-  /* output 181 "grad:blocks.9.attn.proj.bias" = %845 : f32[192] */
-  memcpy(outputs[181], arena + 310985280, sizeof(float) * 192);
-  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %839 : f32[768, 192, 1, 1] */
-  memcpy(outputs[182], arena + 313098240, sizeof(float) * 147456);
-  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %834 : f32[768] */
-  memcpy(outputs[183], arena + 313245696, sizeof(float) * 768);
-  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %835 : f32[768] */
-  memcpy(outputs[184], arena + 313246464, sizeof(float) * 768);
-  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %830 : f32[768, 1, 3, 3] */
-  memcpy(outputs[185], arena + 327548928, sizeof(float) * 6912);
-  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %827 : f32[768] */
-  memcpy(outputs[186], arena + 327555840, sizeof(float) * 768);
-  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %828 : f32[768] */
-  memcpy(outputs[187], arena + 327556608, sizeof(float) * 768);
-  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %818 : f32[192, 768] */
-  memcpy(outputs[188], arena + 343351296, sizeof(float) * 147456);
-  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %819 : f32[192] */
-  memcpy(outputs[189], arena + 343499520, sizeof(float) * 192);
-  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %813 : f32[768, 192] */
-  memcpy(outputs[190], arena + 343203840, sizeof(float) * 147456);
-  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %814 : f32[768] */
-  memcpy(outputs[191], arena + 343498752, sizeof(float) * 768);
-  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %806 : f32[192, 768, 1, 1] */
-  memcpy(outputs[192], arena + 344408064, sizeof(float) * 147456);
-  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %801 : f32[192] */
-  memcpy(outputs[193], arena + 344704128, sizeof(float) * 192);
-  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %802 : f32[192] */
-  memcpy(outputs[194], arena + 344704320, sizeof(float) * 192);
-  /* output 195 "grad:blocks.10.norm1.weight" = %794 : f32[192] */
-  memcpy(outputs[195], arena + 344703936, sizeof(float) * 192);
-  /* output 196 "grad:blocks.10.norm1.bias" = %791 : f32[192] */
-  memcpy(outputs[196], arena + 344703744, sizeof(float) * 192);
-  /* output 197 "grad:blocks.10.attn.qkv.weight" = %789 : f32[576, 192] */
-  memcpy(outputs[197], arena + 344555520, sizeof(float) * 110592);
-  /* output 198 "grad:blocks.10.attn.qkv.bias" = %790 : f32[576] */
-  memcpy(outputs[198], arena + 344702976, sizeof(float) * 576);
-  /* output 199 "grad:blocks.10.attn.proj.weight" = %784 : f32[192, 192] */
-  memcpy(outputs[199], arena + 344666112, sizeof(float) * 36864);
-  /* output 200 "grad:blocks.10.attn.proj.bias" = %785 : f32[192] */
-  memcpy(outputs[200], arena + 344703552, sizeof(float) * 192);
-  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %779 : f32[768, 192, 1, 1] */
-  memcpy(outputs[201], arena + 346816512, sizeof(float) * 147456);
-  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %774 : f32[768] */
-  memcpy(outputs[202], arena + 346963968, sizeof(float) * 768);
-  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %775 : f32[768] */
-  memcpy(outputs[203], arena + 346964736, sizeof(float) * 768);
-  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %770 : f32[768, 1, 3, 3] */
-  memcpy(outputs[204], arena + 361267200, sizeof(float) * 6912);
-  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %767 : f32[768] */
-  memcpy(outputs[205], arena + 361274112, sizeof(float) * 768);
-  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %768 : f32[768] */
-  memcpy(outputs[206], arena + 361274880, sizeof(float) * 768);
-  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %758 : f32[192, 768] */
-  memcpy(outputs[207], arena + 377069568, sizeof(float) * 147456);
-  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %759 : f32[192] */
-  memcpy(outputs[208], arena + 377217792, sizeof(float) * 192);
-  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %753 : f32[768, 192] */
-  memcpy(outputs[209], arena + 376922112, sizeof(float) * 147456);
-  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %754 : f32[768] */
-  memcpy(outputs[210], arena + 377217024, sizeof(float) * 768);
-  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %746 : f32[192, 768, 1, 1] */
-  memcpy(outputs[211], arena + 378126336, sizeof(float) * 147456);
-  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %741 : f32[192] */
-  memcpy(outputs[212], arena + 378422400, sizeof(float) * 192);
-  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %742 : f32[192] */
-  memcpy(outputs[213], arena + 378422592, sizeof(float) * 192);
-  /* output 214 "grad:blocks.11.norm1.weight" = %734 : f32[192] */
-  memcpy(outputs[214], arena + 378422208, sizeof(float) * 192);
-  /* output 215 "grad:blocks.11.norm1.bias" = %731 : f32[192] */
-  memcpy(outputs[215], arena + 378422016, sizeof(float) * 192);
-  /* output 216 "grad:blocks.11.attn.qkv.weight" = %729 : f32[576, 192] */
-  memcpy(outputs[216], arena + 378273792, sizeof(float) * 110592);
-  /* output 217 "grad:blocks.11.attn.qkv.bias" = %730 : f32[576] */
-  memcpy(outputs[217], arena + 378421248, sizeof(float) * 576);
-  /* output 218 "grad:blocks.11.attn.proj.weight" = %724 : f32[192, 192] */
-  memcpy(outputs[218], arena + 378384384, sizeof(float) * 36864);
-  /* output 219 "grad:blocks.11.attn.proj.bias" = %725 : f32[192] */
-  memcpy(outputs[219], arena + 378421824, sizeof(float) * 192);
-  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %719 : f32[768, 192, 1, 1] */
-  memcpy(outputs[220], arena + 380534784, sizeof(float) * 147456);
-  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %714 : f32[768] */
-  memcpy(outputs[221], arena + 380682240, sizeof(float) * 768);
-  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %715 : f32[768] */
-  memcpy(outputs[222], arena + 380683008, sizeof(float) * 768);
-  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %710 : f32[768, 1, 3, 3] */
-  memcpy(outputs[223], arena + 394985472, sizeof(float) * 6912);
-  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %707 : f32[768] */
-  memcpy(outputs[224], arena + 394992384, sizeof(float) * 768);
-  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %708 : f32[768] */
-  memcpy(outputs[225], arena + 394993152, sizeof(float) * 768);
-  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %698 : f32[192, 768] */
-  memcpy(outputs[226], arena + 541519872, sizeof(float) * 147456);
-  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %699 : f32[192] */
-  memcpy(outputs[227], arena + 512312448, sizeof(float) * 192);
-  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %693 : f32[768, 192] */
-  memcpy(outputs[228], arena + 541372416, sizeof(float) * 147456);
-  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %694 : f32[768] */
-  memcpy(outputs[229], arena + 512311296, sizeof(float) * 768);
-  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %686 : f32[192, 768, 1, 1] */
-  memcpy(outputs[230], arena + 541224960, sizeof(float) * 147456);
-  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %681 : f32[192] */
-  memcpy(outputs[231], arena + 512312064, sizeof(float) * 192);
-  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %682 : f32[192] */
-  memcpy(outputs[232], arena + 512312256, sizeof(float) * 192);
-  /* output 233 "grad:norm.weight" = %675 : f32[192] */
-  memcpy(outputs[233], arena + 544900272, sizeof(float) * 192);
-  /* output 234 "grad:norm.bias" = %672 : f32[192] */
-  memcpy(outputs[234], arena + 544900080, sizeof(float) * 192);
-  /* output 235 "grad:head.weight" = %668 : f32[1000, 192] */
-  memcpy(outputs[235], arena + 543633408, sizeof(float) * 192000);
-  /* output 236 "grad:head.bias" = %669 : f32[1000] */
-  memcpy(outputs[236], arena + 544894464, sizeof(float) * 1000);
+  memcpy(outputs[127], arena + 152175360, sizeof(float) * 768);
+  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1011 : f32[768, 1, 3, 3] */
+  memcpy(outputs[128], arena + 158957568, sizeof(float) * 6912);
+  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1008 : f32[768] */
+  memcpy(outputs[129], arena + 158964480, sizeof(float) * 768);
+  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1009 : f32[768] */
+  memcpy(outputs[130], arena + 158965248, sizeof(float) * 768);
+  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %1000 : f32[192, 768] */
+  memcpy(outputs[131], arena + 174759936, sizeof(float) * 147456);
+  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %1001 : f32[192] */
+  memcpy(outputs[132], arena + 174908160, sizeof(float) * 192);
+  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %995 : f32[768, 192] */
+  memcpy(outputs[133], arena + 174612480, sizeof(float) * 147456);
+  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %996 : f32[768] */
+  memcpy(outputs[134], arena + 174907392, sizeof(float) * 768);
+  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %988 : f32[192, 768, 1, 1] */
+  memcpy(outputs[135], arena + 175964160, sizeof(float) * 147456);
+  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %983 : f32[192] */
+  memcpy(outputs[136], arena + 176261760, sizeof(float) * 192);
+  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %984 : f32[192] */
+  memcpy(outputs[137], arena + 176261952, sizeof(float) * 192);
+  /* output 138 "grad:blocks.7.norm1.weight" = %976 : f32[192] */
+  memcpy(outputs[138], arena + 176261568, sizeof(float) * 192);
+  /* output 139 "grad:blocks.7.norm1.bias" = %973 : f32[192] */
+  memcpy(outputs[139], arena + 176261376, sizeof(float) * 192);
+  /* output 140 "grad:blocks.7.attn.qkv.weight" = %971 : f32[576, 192] */
+  memcpy(outputs[140], arena + 176111616, sizeof(float) * 110592);
+  /* output 141 "grad:blocks.7.attn.qkv.bias" = %972 : f32[576] */
+  memcpy(outputs[141], arena + 176260608, sizeof(float) * 576);
+  /* output 142 "grad:blocks.7.attn.proj.weight" = %966 : f32[192, 192] */
+  memcpy(outputs[142], arena + 176222208, sizeof(float) * 36864);
+  /* output 143 "grad:blocks.7.attn.proj.bias" = %967 : f32[192] */
+  memcpy(outputs[143], arena + 176261184, sizeof(float) * 192);
+  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %961 : f32[768, 192, 1, 1] */
+  memcpy(outputs[144], arena + 175816704, sizeof(float) * 147456);
+  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %956 : f32[768] */
+  memcpy(outputs[145], arena + 176259072, sizeof(float) * 768);
+  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %957 : f32[768] */
+  memcpy(outputs[146], arena + 176259840, sizeof(float) * 768);
+  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %953 : f32[768, 1, 3, 3] */
+  memcpy(outputs[147], arena + 183042048, sizeof(float) * 6912);
+  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %950 : f32[768] */
+  memcpy(outputs[148], arena + 183048960, sizeof(float) * 768);
+  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %951 : f32[768] */
+  memcpy(outputs[149], arena + 183049728, sizeof(float) * 768);
+  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %942 : f32[192, 768] */
+  memcpy(outputs[150], arena + 198844416, sizeof(float) * 147456);
+  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %943 : f32[192] */
+  memcpy(outputs[151], arena + 198992640, sizeof(float) * 192);
+  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %937 : f32[768, 192] */
+  memcpy(outputs[152], arena + 198696960, sizeof(float) * 147456);
+  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %938 : f32[768] */
+  memcpy(outputs[153], arena + 198991872, sizeof(float) * 768);
+  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %930 : f32[192, 768, 1, 1] */
+  memcpy(outputs[154], arena + 200048640, sizeof(float) * 147456);
+  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %925 : f32[192] */
+  memcpy(outputs[155], arena + 200346240, sizeof(float) * 192);
+  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %926 : f32[192] */
+  memcpy(outputs[156], arena + 200346432, sizeof(float) * 192);
+  /* output 157 "grad:blocks.8.norm1.weight" = %918 : f32[192] */
+  memcpy(outputs[157], arena + 200346048, sizeof(float) * 192);
+  /* output 158 "grad:blocks.8.norm1.bias" = %915 : f32[192] */
+  memcpy(outputs[158], arena + 200345856, sizeof(float) * 192);
+  /* output 159 "grad:blocks.8.attn.qkv.weight" = %913 : f32[576, 192] */
+  memcpy(outputs[159], arena + 200196096, sizeof(float) * 110592);
+  /* output 160 "grad:blocks.8.attn.qkv.bias" = %914 : f32[576] */
+  memcpy(outputs[160], arena + 200345088, sizeof(float) * 576);
+  /* output 161 "grad:blocks.8.attn.proj.weight" = %908 : f32[192, 192] */
+  memcpy(outputs[161], arena + 200306688, sizeof(float) * 36864);
+  /* output 162 "grad:blocks.8.attn.proj.bias" = %909 : f32[192] */
+  memcpy(outputs[162], arena + 200345664, sizeof(float) * 192);
+  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %903 : f32[768, 192, 1, 1] */
+  memcpy(outputs[163], arena + 199901184, sizeof(float) * 147456);
+  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %898 : f32[768] */
+  memcpy(outputs[164], arena + 200343552, sizeof(float) * 768);
+  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %899 : f32[768] */
+  memcpy(outputs[165], arena + 200344320, sizeof(float) * 768);
+  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %895 : f32[768, 1, 3, 3] */
+  memcpy(outputs[166], arena + 207126528, sizeof(float) * 6912);
+  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %892 : f32[768] */
+  memcpy(outputs[167], arena + 207133440, sizeof(float) * 768);
+  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %893 : f32[768] */
+  memcpy(outputs[168], arena + 207134208, sizeof(float) * 768);
+  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %884 : f32[192, 768] */
+  memcpy(outputs[169], arena + 222928896, sizeof(float) * 147456);
+  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %885 : f32[192] */
+  memcpy(outputs[170], arena + 223077120, sizeof(float) * 192);
+  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %879 : f32[768, 192] */
+  memcpy(outputs[171], arena + 222781440, sizeof(float) * 147456);
+  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %880 : f32[768] */
+  memcpy(outputs[172], arena + 223076352, sizeof(float) * 768);
+  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %872 : f32[192, 768, 1, 1] */
+  memcpy(outputs[173], arena + 224133120, sizeof(float) * 147456);
+  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %867 : f32[192] */
+  memcpy(outputs[174], arena + 224430720, sizeof(float) * 192);
+  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %868 : f32[192] */
+  memcpy(outputs[175], arena + 224430912, sizeof(float) * 192);
+  /* output 176 "grad:blocks.9.norm1.weight" = %860 : f32[192] */
+  memcpy(outputs[176], arena + 224430528, sizeof(float) * 192);
+  /* output 177 "grad:blocks.9.norm1.bias" = %857 : f32[192] */
+  memcpy(outputs[177], arena + 224430336, sizeof(float) * 192);
+  /* output 178 "grad:blocks.9.attn.qkv.weight" = %855 : f32[576, 192] */
+  memcpy(outputs[178], arena + 224280576, sizeof(float) * 110592);
+  /* output 179 "grad:blocks.9.attn.qkv.bias" = %856 : f32[576] */
+  memcpy(outputs[179], arena + 224429568, sizeof(float) * 576);
+  /* output 180 "grad:blocks.9.attn.proj.weight" = %850 : f32[192, 192] */
+  memcpy(outputs[180], arena + 224391168, sizeof(float) * 36864);
+  /* output 181 "grad:blocks.9.attn.proj.bias" = %851 : f32[192] */
+  memcpy(outputs[181], arena + 224430144, sizeof(float) * 192);
+  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %845 : f32[768, 192, 1, 1] */
+  memcpy(outputs[182], arena + 223985664, sizeof(float) * 147456);
+  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %840 : f32[768] */
+  memcpy(outputs[183], arena + 224428032, sizeof(float) * 768);
+  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %841 : f32[768] */
+  memcpy(outputs[184], arena + 224428800, sizeof(float) * 768);
+  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %837 : f32[768, 1, 3, 3] */
+  memcpy(outputs[185], arena + 231211008, sizeof(float) * 6912);
+  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %834 : f32[768] */
+  memcpy(outputs[186], arena + 231217920, sizeof(float) * 768);
+  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %835 : f32[768] */
+  memcpy(outputs[187], arena + 231218688, sizeof(float) * 768);
+  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %826 : f32[192, 768] */
+  memcpy(outputs[188], arena + 247013376, sizeof(float) * 147456);
+  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %827 : f32[192] */
+  memcpy(outputs[189], arena + 247161600, sizeof(float) * 192);
+  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %821 : f32[768, 192] */
+  memcpy(outputs[190], arena + 246865920, sizeof(float) * 147456);
+  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %822 : f32[768] */
+  memcpy(outputs[191], arena + 247160832, sizeof(float) * 768);
+  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %814 : f32[192, 768, 1, 1] */
+  memcpy(outputs[192], arena + 248217600, sizeof(float) * 147456);
+  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %809 : f32[192] */
+  memcpy(outputs[193], arena + 248515200, sizeof(float) * 192);
+  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %810 : f32[192] */
+  memcpy(outputs[194], arena + 248515392, sizeof(float) * 192);
+  /* output 195 "grad:blocks.10.norm1.weight" = %802 : f32[192] */
+  memcpy(outputs[195], arena + 248515008, sizeof(float) * 192);
+  /* output 196 "grad:blocks.10.norm1.bias" = %799 : f32[192] */
+  memcpy(outputs[196], arena + 248514816, sizeof(float) * 192);
+  /* output 197 "grad:blocks.10.attn.qkv.weight" = %797 : f32[576, 192] */
+  memcpy(outputs[197], arena + 248365056, sizeof(float) * 110592);
+  /* output 198 "grad:blocks.10.attn.qkv.bias" = %798 : f32[576] */
+  memcpy(outputs[198], arena + 248514048, sizeof(float) * 576);
+  /* output 199 "grad:blocks.10.attn.proj.weight" = %792 : f32[192, 192] */
+  memcpy(outputs[199], arena + 248475648, sizeof(float) * 36864);
+  /* output 200 "grad:blocks.10.attn.proj.bias" = %793 : f32[192] */
+  memcpy(outputs[200], arena + 248514624, sizeof(float) * 192);
+  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %787 : f32[768, 192, 1, 1] */
+  memcpy(outputs[201], arena + 248070144, sizeof(float) * 147456);
+  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %782 : f32[768] */
+  memcpy(outputs[202], arena + 248512512, sizeof(float) * 768);
+  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %783 : f32[768] */
+  memcpy(outputs[203], arena + 248513280, sizeof(float) * 768);
+  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %779 : f32[768, 1, 3, 3] */
+  memcpy(outputs[204], arena + 255295488, sizeof(float) * 6912);
+  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %776 : f32[768] */
+  memcpy(outputs[205], arena + 255302400, sizeof(float) * 768);
+  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %777 : f32[768] */
+  memcpy(outputs[206], arena + 255303168, sizeof(float) * 768);
+  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %768 : f32[192, 768] */
+  memcpy(outputs[207], arena + 271097856, sizeof(float) * 147456);
+  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %769 : f32[192] */
+  memcpy(outputs[208], arena + 271246080, sizeof(float) * 192);
+  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %763 : f32[768, 192] */
+  memcpy(outputs[209], arena + 270950400, sizeof(float) * 147456);
+  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %764 : f32[768] */
+  memcpy(outputs[210], arena + 271245312, sizeof(float) * 768);
+  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %756 : f32[192, 768, 1, 1] */
+  memcpy(outputs[211], arena + 272302080, sizeof(float) * 147456);
+  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %751 : f32[192] */
+  memcpy(outputs[212], arena + 272599680, sizeof(float) * 192);
+  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %752 : f32[192] */
+  memcpy(outputs[213], arena + 272599872, sizeof(float) * 192);
+  /* output 214 "grad:blocks.11.norm1.weight" = %744 : f32[192] */
+  memcpy(outputs[214], arena + 272599488, sizeof(float) * 192);
+  /* output 215 "grad:blocks.11.norm1.bias" = %741 : f32[192] */
+  memcpy(outputs[215], arena + 272599296, sizeof(float) * 192);
+  /* output 216 "grad:blocks.11.attn.qkv.weight" = %739 : f32[576, 192] */
+  memcpy(outputs[216], arena + 272449536, sizeof(float) * 110592);
+  /* output 217 "grad:blocks.11.attn.qkv.bias" = %740 : f32[576] */
+  memcpy(outputs[217], arena + 272598528, sizeof(float) * 576);
+  /* output 218 "grad:blocks.11.attn.proj.weight" = %734 : f32[192, 192] */
+  memcpy(outputs[218], arena + 272560128, sizeof(float) * 36864);
+  /* output 219 "grad:blocks.11.attn.proj.bias" = %735 : f32[192] */
+  memcpy(outputs[219], arena + 272599104, sizeof(float) * 192);
+  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %729 : f32[768, 192, 1, 1] */
+  memcpy(outputs[220], arena + 272154624, sizeof(float) * 147456);
+  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %724 : f32[768] */
+  memcpy(outputs[221], arena + 272596992, sizeof(float) * 768);
+  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %725 : f32[768] */
+  memcpy(outputs[222], arena + 272597760, sizeof(float) * 768);
+  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %721 : f32[768, 1, 3, 3] */
+  memcpy(outputs[223], arena + 279379968, sizeof(float) * 6912);
+  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %718 : f32[768] */
+  memcpy(outputs[224], arena + 279386880, sizeof(float) * 768);
+  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %719 : f32[768] */
+  memcpy(outputs[225], arena + 279387648, sizeof(float) * 768);
+  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %710 : f32[192, 768] */
+  memcpy(outputs[226], arena + 425914368, sizeof(float) * 147456);
+  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %711 : f32[192] */
+  memcpy(outputs[227], arena + 396706944, sizeof(float) * 192);
+  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %705 : f32[768, 192] */
+  memcpy(outputs[228], arena + 425766912, sizeof(float) * 147456);
+  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %706 : f32[768] */
+  memcpy(outputs[229], arena + 396705792, sizeof(float) * 768);
+  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %698 : f32[192, 768, 1, 1] */
+  memcpy(outputs[230], arena + 425619456, sizeof(float) * 147456);
+  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %693 : f32[192] */
+  memcpy(outputs[231], arena + 396706560, sizeof(float) * 192);
+  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %694 : f32[192] */
+  memcpy(outputs[232], arena + 396706752, sizeof(float) * 192);
+  /* output 233 "grad:norm.weight" = %687 : f32[192] */
+  memcpy(outputs[233], arena + 429356400, sizeof(float) * 192);
+  /* output 234 "grad:norm.bias" = %684 : f32[192] */
+  memcpy(outputs[234], arena + 429356208, sizeof(float) * 192);
+  /* output 235 "grad:head.weight" = %680 : f32[1000, 192] */
+  memcpy(outputs[235], arena + 428027904, sizeof(float) * 192000);
+  /* output 236 "grad:head.bias" = %681 : f32[1000] */
+  memcpy(outputs[236], arena + 429344256, sizeof(float) * 1000);
   /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 768] */
-  memcpy(outputs[237], arena + 544857600, sizeof(float) * 1536);
+  memcpy(outputs[237], arena + 429307392, sizeof(float) * 1536);
   /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 768] */
-  memcpy(outputs[238], arena + 544859136, sizeof(float) * 1536);
+  memcpy(outputs[238], arena + 429308928, sizeof(float) * 1536);
   /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %57 : f32[2, 192] */
-  memcpy(outputs[239], arena + 544895472, sizeof(float) * 384);
-  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %86 : f32[2, 768] */
-  memcpy(outputs[240], arena + 544860672, sizeof(float) * 1536);
-  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %93 : f32[2, 768] */
-  memcpy(outputs[241], arena + 544862208, sizeof(float) * 1536);
-  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %111 : f32[2, 192] */
-  memcpy(outputs[242], arena + 544895856, sizeof(float) * 384);
-  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %140 : f32[2, 768] */
-  memcpy(outputs[243], arena + 544863744, sizeof(float) * 1536);
-  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %147 : f32[2, 768] */
-  memcpy(outputs[244], arena + 544865280, sizeof(float) * 1536);
-  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %165 : f32[2, 192] */
-  memcpy(outputs[245], arena + 544896240, sizeof(float) * 384);
-  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %194 : f32[2, 768] */
-  memcpy(outputs[246], arena + 544866816, sizeof(float) * 1536);
-  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %201 : f32[2, 768] */
-  memcpy(outputs[247], arena + 544868352, sizeof(float) * 1536);
-  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %219 : f32[2, 192] */
-  memcpy(outputs[248], arena + 544896624, sizeof(float) * 384);
-  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %248 : f32[2, 768] */
-  memcpy(outputs[249], arena + 544869888, sizeof(float) * 1536);
-  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %255 : f32[2, 768] */
-  memcpy(outputs[250], arena + 544871424, sizeof(float) * 1536);
-  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %273 : f32[2, 192] */
-  memcpy(outputs[251], arena + 544897008, sizeof(float) * 384);
-  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %302 : f32[2, 768] */
-  memcpy(outputs[252], arena + 544872960, sizeof(float) * 1536);
-  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %309 : f32[2, 768] */
-  memcpy(outputs[253], arena + 544874496, sizeof(float) * 1536);
-  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %327 : f32[2, 192] */
-  memcpy(outputs[254], arena + 544897392, sizeof(float) * 384);
-  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %356 : f32[2, 768] */
-  memcpy(outputs[255], arena + 544876032, sizeof(float) * 1536);
-  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %363 : f32[2, 768] */
-  memcpy(outputs[256], arena + 544877568, sizeof(float) * 1536);
-  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %381 : f32[2, 192] */
-  memcpy(outputs[257], arena + 544897776, sizeof(float) * 384);
-  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %410 : f32[2, 768] */
-  memcpy(outputs[258], arena + 544879104, sizeof(float) * 1536);
-  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %417 : f32[2, 768] */
-  memcpy(outputs[259], arena + 544880640, sizeof(float) * 1536);
-  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %435 : f32[2, 192] */
-  memcpy(outputs[260], arena + 544898160, sizeof(float) * 384);
-  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %464 : f32[2, 768] */
-  memcpy(outputs[261], arena + 544882176, sizeof(float) * 1536);
-  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %471 : f32[2, 768] */
-  memcpy(outputs[262], arena + 544883712, sizeof(float) * 1536);
-  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %489 : f32[2, 192] */
-  memcpy(outputs[263], arena + 544898544, sizeof(float) * 384);
-  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %518 : f32[2, 768] */
-  memcpy(outputs[264], arena + 544885248, sizeof(float) * 1536);
-  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %525 : f32[2, 768] */
-  memcpy(outputs[265], arena + 544886784, sizeof(float) * 1536);
-  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %543 : f32[2, 192] */
-  memcpy(outputs[266], arena + 544898928, sizeof(float) * 384);
-  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %572 : f32[2, 768] */
-  memcpy(outputs[267], arena + 544888320, sizeof(float) * 1536);
-  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %579 : f32[2, 768] */
-  memcpy(outputs[268], arena + 544889856, sizeof(float) * 1536);
-  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %597 : f32[2, 192] */
-  memcpy(outputs[269], arena + 544899312, sizeof(float) * 384);
-  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %626 : f32[2, 768] */
-  memcpy(outputs[270], arena + 544891392, sizeof(float) * 1536);
-  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %633 : f32[2, 768] */
-  memcpy(outputs[271], arena + 544892928, sizeof(float) * 1536);
-  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %651 : f32[2, 192] */
-  memcpy(outputs[272], arena + 544899696, sizeof(float) * 384);
+  memcpy(outputs[239], arena + 429351600, sizeof(float) * 384);
+  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %87 : f32[2, 768] */
+  memcpy(outputs[240], arena + 429310464, sizeof(float) * 1536);
+  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %94 : f32[2, 768] */
+  memcpy(outputs[241], arena + 429312000, sizeof(float) * 1536);
+  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %112 : f32[2, 192] */
+  memcpy(outputs[242], arena + 429351984, sizeof(float) * 384);
+  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %142 : f32[2, 768] */
+  memcpy(outputs[243], arena + 429313536, sizeof(float) * 1536);
+  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %149 : f32[2, 768] */
+  memcpy(outputs[244], arena + 429315072, sizeof(float) * 1536);
+  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %167 : f32[2, 192] */
+  memcpy(outputs[245], arena + 429352368, sizeof(float) * 384);
+  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %197 : f32[2, 768] */
+  memcpy(outputs[246], arena + 429316608, sizeof(float) * 1536);
+  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %204 : f32[2, 768] */
+  memcpy(outputs[247], arena + 429318144, sizeof(float) * 1536);
+  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %222 : f32[2, 192] */
+  memcpy(outputs[248], arena + 429352752, sizeof(float) * 384);
+  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %252 : f32[2, 768] */
+  memcpy(outputs[249], arena + 429319680, sizeof(float) * 1536);
+  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %259 : f32[2, 768] */
+  memcpy(outputs[250], arena + 429321216, sizeof(float) * 1536);
+  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %277 : f32[2, 192] */
+  memcpy(outputs[251], arena + 429353136, sizeof(float) * 384);
+  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %307 : f32[2, 768] */
+  memcpy(outputs[252], arena + 429322752, sizeof(float) * 1536);
+  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %314 : f32[2, 768] */
+  memcpy(outputs[253], arena + 429324288, sizeof(float) * 1536);
+  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %332 : f32[2, 192] */
+  memcpy(outputs[254], arena + 429353520, sizeof(float) * 384);
+  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %362 : f32[2, 768] */
+  memcpy(outputs[255], arena + 429325824, sizeof(float) * 1536);
+  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %369 : f32[2, 768] */
+  memcpy(outputs[256], arena + 429327360, sizeof(float) * 1536);
+  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %387 : f32[2, 192] */
+  memcpy(outputs[257], arena + 429353904, sizeof(float) * 384);
+  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %417 : f32[2, 768] */
+  memcpy(outputs[258], arena + 429328896, sizeof(float) * 1536);
+  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %424 : f32[2, 768] */
+  memcpy(outputs[259], arena + 429330432, sizeof(float) * 1536);
+  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %442 : f32[2, 192] */
+  memcpy(outputs[260], arena + 429354288, sizeof(float) * 384);
+  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %472 : f32[2, 768] */
+  memcpy(outputs[261], arena + 429331968, sizeof(float) * 1536);
+  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %479 : f32[2, 768] */
+  memcpy(outputs[262], arena + 429333504, sizeof(float) * 1536);
+  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %497 : f32[2, 192] */
+  memcpy(outputs[263], arena + 429354672, sizeof(float) * 384);
+  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %527 : f32[2, 768] */
+  memcpy(outputs[264], arena + 429335040, sizeof(float) * 1536);
+  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %534 : f32[2, 768] */
+  memcpy(outputs[265], arena + 429336576, sizeof(float) * 1536);
+  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %552 : f32[2, 192] */
+  memcpy(outputs[266], arena + 429355056, sizeof(float) * 384);
+  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %582 : f32[2, 768] */
+  memcpy(outputs[267], arena + 429338112, sizeof(float) * 1536);
+  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %589 : f32[2, 768] */
+  memcpy(outputs[268], arena + 429339648, sizeof(float) * 1536);
+  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %607 : f32[2, 192] */
+  memcpy(outputs[269], arena + 429355440, sizeof(float) * 384);
+  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %637 : f32[2, 768] */
+  memcpy(outputs[270], arena + 429341184, sizeof(float) * 1536);
+  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %644 : f32[2, 768] */
+  memcpy(outputs[271], arena + 429342720, sizeof(float) * 1536);
+  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %662 : f32[2, 192] */
+  memcpy(outputs[272], arena + 429355824, sizeof(float) * 384);
   return 0;
 } // localvit_tiny_se4_train_forward
 

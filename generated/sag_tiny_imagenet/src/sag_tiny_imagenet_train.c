@@ -543,6 +543,13 @@ void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, co
 void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx);
 void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
+void lk_batch_statistics_cl(long rows, long C, const float *x, float *out);
+void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                          int act, float *ws, float *y);
+void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                     const float *b, float eps, int act, float *ws, float *out);
+void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                               const float *b, const float *sums, float eps, int act, float *ws, float *dx);
 void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y);
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx);
@@ -2754,7 +2761,9 @@ static inline lk_vf lk__grad_vact(int act, lk_vf x, lk_vf dy) {
   case LK_ACT_RELU: return lk_vselect(x > 0.0f, dy, lk_vzero());
   case LK_ACT_RELU6: return lk_vselect((x > 0.0f) & (x < 6.0f), dy, lk_vzero());
   case LK_ACT_HSWISH: {
-    lk_vf mid = dy * (x / 3.0f + 0.5f);
+    /* x/3 + 1/2 as (x + 3/2)·(1/3): no vector division (it cost as much as the rest of a
+     * BatchNorm pass), and the sum is exact near its zero at −3/2, where x/3 + 1/2 cancels. */
+    lk_vf mid = dy * ((x + 1.5f) * (1.0f / 3.0f));
     return lk_vselect(x < -3.0f, lk_vzero(), lk_vselect(x <= 3.0f, mid, dy));
   }
   case LK_ACT_HSIGMOID: return lk_vselect((x > -3.0f) & (x < 3.0f), dy * (1.0f / 6.0f), lk_vzero());
@@ -3119,23 +3128,214 @@ void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const f
   lk_scratch_free((float *)(void *)k.part);
 }
 
-/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row), as
- * lk_batch_moments. */
-void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row);
+ * with lo, also lo[c] = the mean's rounding error, mean − out[c] rounded to float. */
+static void lk__grad_cl_moments(long rows, long C, const float *x, float *out, float *lo) {
   double n = (double)rows;
   lk__grad_cl_work k;
-  if (rows <= 0 || C <= 0) return;
-  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
-    lk_batch_moments((int)rows, C, 1, x, out);
-    return;
-  }
-  lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
+  int scratch = lk__grad_cl_alloc(rows, C, 2, &k);
+  if (scratch) lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
   for (long c = 0; c < C; ++c) {
-    double d = k.sums[c] / n, var = k.sums[C + c] / n - d * d;
-    out[c] = (float)(x[c] + d);
+    double mean, var;
+    if (scratch) { /* sums about the pivot x[c] */
+      double d = k.sums[c] / n;
+      mean = x[c] + d;
+      var = k.sums[C + c] / n - d * d;
+    } else { /* out of memory: the channel's strip, two passes (as lk_batch_moments) */
+      lk__grad_group_stats(x + c, rows, C, 1, &mean, &var);
+    }
+    out[c] = (float)mean;
     out[C + c] = n > 1.0 ? (float)((var > 0.0 ? var : 0.0) * n / (n - 1.0)) : NAN;
+    if (lo) lo[c] = (float)(mean - (double)out[c]);
   }
-  lk_scratch_free((float *)(void *)k.part);
+  if (scratch) lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out [2, C] = mean, unbiased variance per channel over the rows, as lk_batch_moments. */
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+  if (rows > 0 && C > 0) lk__grad_cl_moments(rows, C, x, out, NULL);
+}
+
+/* out [3, C]: the moments as lk_batch_moments_cl (the running statistics' rows), then the mean's
+ * rounding error, so that (x − out[c]) − out[2C + c] is x − mean to float precision even where
+ * |mean| ≫ std: the statistics batch_norm_act normalises with. */
+void lk_batch_statistics_cl(long rows, long C, const float *x, float *out) {
+  if (rows > 0 && C > 0) lk__grad_cl_moments(rows, C, x, out, out + 2 * C);
+}
+
+/* ---- BatchNorm over tokens from the batch's statistics, with its activation -----------------------
+ * x [rows, C]; m [3, C] holds the batch mean, unbiased variance and the mean's rounding error over
+ * the rows, as lk_batch_statistics_cl gives them (computed once per step, for the running
+ * statistics too: the normalisation turns the variance back into the biased one, 0 for a single
+ * row, and subtracts the mean in two parts, x − mean = (x − m[c]) − m[2C + c]). The forward is
+ * one pass, y = act(x̂·w + b); the backward recomputes the pre-activation x̂·w + b from x in each
+ * of its two passes, so it is never stored:
+ * - lk_batch_norm_act_param_grad_cl: out[0:C) = Σ dy·x̂, out[C:2C) = Σ dy with dy = dz ⊙ act'(·),
+ *   in float over blocks of LK__BNCL_ROWS rows, the blocks added in double in block order (the
+ *   thread count does not change the result);
+ * - lk_batch_norm_act_grad_cl: dx = w·rstd·(dy − Σdy/n − x̂·Σ(dy·x̂)/n), from those sums.
+ * act is an LK_ACT_* code (LK_ACT_NONE: none); w and b may be NULL (1 and 0). ws is the
+ * workspace, in floats with Cp = C rounded up to whole vectors: 5·Cp for the forward,
+ * 2·blocks·Cp + 5·Cp for the sums (blocks = ⌈rows / LK__BNCL_ROWS⌉), 7·Cp for the
+ * input gradient. The per-channel factors are zero-padded to Cp, so a row's last partial vector
+ * computes on zeros. */
+
+typedef struct {
+  float *mu, *lo, *scale, *shift, *rstd; /* mean and its rounding error; rstd·w; b; rstd = 1/sqrt(biased var + eps) */
+} lk__bna_factors;
+
+static lk__bna_factors lk__bna_prepare(long rows, long C, const float *m, const float *w, const float *b, float eps,
+                                       float *ws) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  double n = (double)rows;
+  lk__bna_factors f = {ws, ws + Cp, ws + 2 * Cp, ws + 3 * Cp, ws + 4 * Cp};
+  for (long c = 0; c < Cp; ++c) {
+    double var = c < C && rows > 1 ? (double)m[C + c] * (n - 1.0) / n : 0.0, r = 1.0 / sqrt((var > 0.0 ? var : 0.0) + eps);
+    f.mu[c] = c < C ? m[c] : 0.0f;
+    f.lo[c] = c < C ? m[2 * C + c] : 0.0f;
+    f.rstd[c] = c < C ? (float)r : 0.0f;
+    f.scale[c] = c < C ? (float)(r * (w ? w[c] : 1.0)) : 0.0f;
+    f.shift[c] = c < C && b ? b[c] : 0.0f;
+  }
+  return f;
+}
+
+/* n < LK_VW floats from p, zero-padded to a vector; and the first n lanes of v stored to p. */
+static inline lk_vf lk__bna_load_part(const float *p, long n) {
+  float t[LK_VW] = {0};
+  memcpy(t, p, (size_t)n * sizeof(float));
+  return lk_vload(t);
+}
+static inline void lk__bna_store_part(float *p, long n, lk_vf v) {
+  float t[LK_VW];
+  lk_vstore(t, v);
+  memcpy(p, t, (size_t)n * sizeof(float));
+}
+
+/* The activation as a compile-time constant in the loops: each kernel's body is an always-inline
+ * function of `act`, called once per LK_ACT_* code, so lk_vact's and lk__grad_vact's switches
+ * fold away (with a variable code they stay in the innermost loop). */
+#define LK__BNA_DISPATCH(act, body, ...)                \
+  switch (act) {                                        \
+  case LK_ACT_GELU: body(LK_ACT_GELU, __VA_ARGS__); break;       \
+  case LK_ACT_RELU: body(LK_ACT_RELU, __VA_ARGS__); break;       \
+  case LK_ACT_RELU6: body(LK_ACT_RELU6, __VA_ARGS__); break;     \
+  case LK_ACT_HSWISH: body(LK_ACT_HSWISH, __VA_ARGS__); break;   \
+  case LK_ACT_HSIGMOID: body(LK_ACT_HSIGMOID, __VA_ARGS__); break; \
+  case LK_ACT_SIGMOID: body(LK_ACT_SIGMOID, __VA_ARGS__); break; \
+  default: body(LK_ACT_NONE, __VA_ARGS__); break;                \
+  }
+
+/* x − mean of one vector of channel c: (x − m[c]) − (the mean's rounding error). */
+#define LK__BNA_DEV(f, xv, c) ((xv) - lk_vload((f)->mu + (c)) - lk_vload((f)->lo + (c)))
+
+__attribute__((always_inline)) static inline void lk__bna_forward(const int act, long rows, long C, const float *x,
+                                                                  const lk__bna_factors *f, float *y) {
+  long Cv = C / LK_VW * LK_VW;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    for (long c = 0; c < Cv; c += LK_VW)
+      lk_vstore(yr + c, lk_vact(act, LK__BNA_DEV(f, lk_vload(xr + c), c) * lk_vload(f->scale + c) + lk_vload(f->shift + c)));
+    if (Cv < C)
+      lk__bna_store_part(yr + Cv, C - Cv,
+                         lk_vact(act, LK__BNA_DEV(f, lk__bna_load_part(xr + Cv, C - Cv), Cv) * lk_vload(f->scale + Cv) + lk_vload(f->shift + Cv)));
+  }
+}
+
+void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                          int act, float *ws, float *y) {
+  lk__bna_factors f;
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
+  LK__BNA_DISPATCH(act, lk__bna_forward, rows, C, x, &f, y)
+}
+
+/* Adds dy and dy·(x − mean) of one vector of channels [c, c + LK_VW) to the block's float sums
+ * sg[c...] and sgd[c...] (L1-resident: 2·Cp floats). */
+__attribute__((always_inline)) static inline void lk__bna_add(const int act, lk_vf xv, lk_vf gv, long c, const lk__bna_factors *f,
+                                                              float *sg, float *sgd) {
+  lk_vf d = LK__BNA_DEV(f, xv, c);
+  lk_vf g = lk__grad_vact(act, d * lk_vload(f->scale + c) + lk_vload(f->shift + c), gv);
+  lk_vstore(sg + c, lk_vload(sg + c) + g);
+  lk_vstore(sgd + c, lk_vload(sgd + c) + g * d);
+}
+
+/* Each block of LK__BNCL_ROWS rows sums in float into its own part rows, reading whole rows in
+ * order; the blocks' sums are then added in double, in block order. (Double lanes throughout
+ * cost ~1.4× the time here, the kernel being bound by its vector arithmetic: a block's float sum
+ * of 64 terms is within ~64 ulp of its terms' magnitude, the same as the kernels' float passes.) */
+__attribute__((always_inline)) static inline void lk__bna_param_grad(const int act, long rows, long C, const float *x,
+                                                                     const float *dz, const lk__bna_factors *f, float *part) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW, Cv = C / LK_VW * LK_VW, blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long k = 0; k < blocks; ++k) {
+    float *sg = part + 2 * k * Cp, *sgd = sg + Cp;
+    for (long c = 0; c < 2 * Cp; ++c) sg[c] = 0.0f;
+    for (long r = k * LK__BNCL_ROWS; r < lk_min_l(rows, (k + 1) * LK__BNCL_ROWS); ++r) {
+      const float *xr = x + r * C, *gr = dz + r * C;
+      for (long c = 0; c < Cv; c += LK_VW) lk__bna_add(act, lk_vload(xr + c), lk_vload(gr + c), c, f, sg, sgd);
+      if (Cv < C) lk__bna_add(act, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), Cv, f, sg, sgd);
+    }
+  }
+}
+
+void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                     const float *b, float eps, int act, float *ws, float *out) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW, blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  float *part = ws; /* [blocks][2][Cp]: Σ dy, Σ dy·(x − mean) */
+  lk__bna_factors f;
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws + 2 * blocks * Cp);
+  LK__BNA_DISPATCH(act, lk__bna_param_grad, rows, C, x, dz, &f, part)
+  for (long c = 0; c < C; ++c) {
+    double sg = 0.0, sgd = 0.0;
+    for (long k = 0; k < blocks; ++k) {
+      sg += part[(2 * k) * Cp + c];
+      sgd += part[(2 * k + 1) * Cp + c];
+    }
+    out[c] = (float)(sgd * f.rstd[c]);
+    out[C + c] = (float)sg;
+  }
+}
+
+/* dx = (dy − a − (x − mean)·rb)·scale for one vector of channel c. */
+#define LK__BNA_DX(act, f, xv, gv, a, rb, c)                                                              \
+  ((lk__grad_vact(act, LK__BNA_DEV(f, xv, c) * lk_vload((f)->scale + (c)) + lk_vload((f)->shift + (c)), gv) - \
+    lk_vload((a) + (c)) - LK__BNA_DEV(f, xv, c) * lk_vload((rb) + (c))) *                                 \
+   lk_vload((f)->scale + (c)))
+
+__attribute__((always_inline)) static inline void lk__bna_grad(const int act, long rows, long C, const float *x, const float *dz,
+                                                               const lk__bna_factors *f, const float *a, const float *rb,
+                                                               float *dx) {
+  long Cv = C / LK_VW * LK_VW;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = dz + r * C;
+    float *dr = dx + r * C;
+    for (long c = 0; c < Cv; c += LK_VW) lk_vstore(dr + c, LK__BNA_DX(act, f, lk_vload(xr + c), lk_vload(gr + c), a, rb, c));
+    if (Cv < C)
+      lk__bna_store_part(dr + Cv, C - Cv,
+                         LK__BNA_DX(act, f, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), a, rb, Cv));
+  }
+}
+
+/* dx may equal dz. */
+void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                               const float *b, const float *sums, float eps, int act, float *ws, float *dx) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  lk__bna_factors f;
+  float *a, *rb; /* Σdy/n; rstd·Σ(dy·x̂)/n, so that x̂·Σ(dy·x̂)/n = (x − mean)·rb */
+  if (rows <= 0 || C <= 0) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
+  a = ws + 5 * Cp;
+  rb = ws + 6 * Cp;
+  for (long c = 0; c < Cp; ++c) {
+    a[c] = c < C ? (float)(sums[C + c] / (double)rows) : 0.0f;
+    rb[c] = c < C ? (float)((double)sums[c] * f.rstd[c] / (double)rows) : 0.0f;
+  }
+  LK__BNA_DISPATCH(act, lk__bna_grad, rows, C, x, dz, &f, a, rb, dx)
 }
 
 /* ---- Sum over axes (gradients of broadcast operands) ---------------------------------------------
@@ -3769,6 +3969,52 @@ void lk_batch_moments_naive(int B, long C, long S, const float *x, float *out) {
     lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
     out[c] = (float)m;
     out[C + c] = n > 1.0 ? (float)(v * n / (n - 1.0)) : NAN;
+  }
+}
+
+/* batch_norm_act and its gradients from their definitions, in double (x [rows, C], m [3, C] as above). */
+static void lk__bna_ref_stats(long rows, long C, const float *m, float eps, long c, double *mean, double *rstd) {
+  double var = rows > 1 ? (double)m[C + c] * (rows - 1.0) / rows : 0.0;
+  *mean = (double)m[c] + m[2 * C + c];
+  *rstd = 1.0 / sqrt(var + eps);
+}
+
+void lk_batch_norm_act_naive(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
+                             int act, float *y) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r)
+      y[r * C + c] = (float)lk_apply_act_ref(act, (x[r * C + c] - mean) * rstd * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+  }
+}
+
+void lk_batch_norm_act_param_grad_naive(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                        const float *b, float eps, int act, float *out) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd, sw = 0.0, sb = 0.0;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r) {
+      double xh = (x[r * C + c] - mean) * rstd;
+      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+      sw += dy * xh;
+      sb += dy;
+    }
+    out[c] = (float)sw;
+    out[C + c] = (float)sb;
+  }
+}
+
+void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
+                                  const float *b, const float *sums, float eps, int act, float *dx) {
+  for (long c = 0; c < C; ++c) {
+    double mean, rstd, wc = w ? w[c] : 1.0;
+    lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
+    for (long r = 0; r < rows; ++r) {
+      double xh = (x[r * C + c] - mean) * rstd;
+      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * wc + (b ? b[c] : 0.0));
+      dx[r * C + c] = (float)(wc * rstd * (dy - sums[C + c] / (double)rows - xh * sums[c] / (double)rows));
+    }
   }
 }
 
