@@ -130,7 +130,8 @@ extension KernelTable {
     case .training(.batchNormAct): return 5 * cp
     case .training(.batchNormActGrad): return 7 * cp
     case .training(.batchNormActParamGrad):
-      let rows = samples * (x.count / c)
+      // Its result is unbatched, so `samples` is 1: the rows are the whole batch's.
+      let rows = (x.batched ? graph.batch : 1) * (x.count / c)
       return 2 * ((rows + 63) / 64) * cp + 5 * cp
     default: return 0
     }

@@ -81,6 +81,7 @@ public enum Pipeline {
   public static let training: [Pass] = [
     Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
     Pass("matmul-views", foldTransposesIntoMatmuls),
+    Pass("broadcast-operands", readBroadcastOperands),
     Pass("epilogues", flag: "epilogue", fuseEpilogues),
     Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
   ]

@@ -7734,18 +7734,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %812 = batch_norm_act_param_grad(%682, %811, %685, %683, %684) {eps 1e-05} blocks.11.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 290224128, arena + 454668288,
       arena + 292707264, params[317], params[318], 1e-05f, LK_ACT_NONE, arena + 289013760,
-      arena + 289016256);
+      arena + 289052352);
 
   /* %813 = batch_norm_act_grad(%682, %811, %685, %683, %684, %812) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192], written over %811 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 290224128, arena + 454668288, arena + 292707264,
-      params[317], params[318], arena + 289016256, 1e-05f, LK_ACT_NONE, arena + 289013760,
+      params[317], params[318], arena + 289052352, 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 454668288);
 
   /* %814 = index(%812) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 289016256, 384, arena + 456837360, 192);
+  lk_copy_rows(1, 192, arena + 289052352, 384, arena + 456837360, 192);
 
   /* %815 = index(%812) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 289016448, 384, arena + 456837552, 192);
+  lk_copy_rows(1, 192, arena + 289052544, 384, arena + 456837552, 192);
 
   /* %816 = transpose(%681) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[315], arena + 456359424);
@@ -7759,25 +7759,25 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %819 = reduce_sum(%813) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 454668288,
-      arena + 284208384);
+      arena + 284352768);
 
   /* %820 = reshape(%818) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %818: no code */
 
   /* %821 = batch_norm_act_param_grad(%673, %817, %676, %674, %675) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 279379968, arena + 289013760,
       arena + 456781056, params[311], params[312], 1e-05f, LK_ACT_GELU, arena + 284196864,
-      arena + 284206848);
+      arena + 284351232);
 
   /* %822 = batch_norm_act_grad(%673, %817, %676, %674, %675, %821) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768], written over %817 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 279379968, arena + 289013760, arena + 456781056,
-      params[311], params[312], arena + 284206848, 1e-05f, LK_ACT_GELU, arena + 284196864,
+      params[311], params[312], arena + 284351232, 1e-05f, LK_ACT_GELU, arena + 284196864,
       arena + 289013760);
 
   /* %823 = index(%821) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 284206848, 1536, arena + 284203776, 768);
+  lk_copy_rows(1, 768, arena + 284351232, 1536, arena + 284203776, 768);
 
   /* %824 = index(%821) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 284207616, 1536, arena + 284204544, 768);
+  lk_copy_rows(1, 768, arena + 284352000, 1536, arena + 284204544, 768);
 
   /* %825 = token_dwconv_grad_input(%822, %671) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760, params[309],
@@ -7794,18 +7794,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %828 = batch_norm_act_param_grad(%665, %825, %668, %666, %667) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968,
       arena + 456778752, params[305], params[306], 1e-05f, LK_ACT_GELU, arena + 274563072,
-      arena + 274573056);
+      arena + 274717440);
 
   /* %829 = batch_norm_act_grad(%665, %825, %668, %666, %667, %828) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768], written over %825 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968, arena + 456778752,
-      params[305], params[306], arena + 274573056, 1e-05f, LK_ACT_GELU, arena + 274563072,
+      params[305], params[306], arena + 274717440, 1e-05f, LK_ACT_GELU, arena + 274563072,
       arena + 279379968);
 
   /* %830 = index(%828) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 274573056, 1536, arena + 277420800, 768);
+  lk_copy_rows(1, 768, arena + 274717440, 1536, arena + 277420800, 768);
 
   /* %831 = index(%828) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 274573824, 1536, arena + 277421568, 768);
+  lk_copy_rows(1, 768, arena + 274718208, 1536, arena + 277421568, 768);
 
   /* %832 = transpose(%664) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[303], arena + 269746176);
@@ -7934,18 +7934,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %867 = batch_norm_act_param_grad(%625, %866, %628, %626, %627) {eps 1e-05} blocks.10.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 452259840, arena + 275773440,
       arena + 456830064, params[291], params[292], 1e-05f, LK_ACT_NONE, arena + 269746176,
-      arena + 269748672);
+      arena + 269784768);
 
   /* %868 = batch_norm_act_grad(%625, %866, %628, %626, %627, %867) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192], written over %866 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 452259840, arena + 275773440, arena + 456830064,
-      params[291], params[292], arena + 269748672, 1e-05f, LK_ACT_NONE, arena + 269746176,
+      params[291], params[292], arena + 269784768, 1e-05f, LK_ACT_NONE, arena + 269746176,
       arena + 275773440);
 
   /* %869 = index(%867) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 269748672, 384, arena + 277424640, 192);
+  lk_copy_rows(1, 192, arena + 269784768, 384, arena + 277424640, 192);
 
   /* %870 = index(%867) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 269748864, 384, arena + 277424832, 192);
+  lk_copy_rows(1, 192, arena + 269784960, 384, arena + 277424832, 192);
 
   /* %871 = transpose(%624) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[289], arena + 277125120);
@@ -7959,25 +7959,25 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %874 = reduce_sum(%868) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 275773440,
-      arena + 264940800);
+      arena + 265085184);
 
   /* %875 = reshape(%873) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %873: no code */
 
   /* %876 = batch_norm_act_param_grad(%616, %872, %619, %617, %618) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176,
       arena + 456776448, params[285], params[286], 1e-05f, LK_ACT_GELU, arena + 264929280,
-      arena + 264939264);
+      arena + 265083648);
 
   /* %877 = batch_norm_act_grad(%616, %872, %619, %617, %618, %876) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768], written over %872 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176, arena + 456776448,
-      params[285], params[286], arena + 264939264, 1e-05f, LK_ACT_GELU, arena + 264929280,
+      params[285], params[286], arena + 265083648, 1e-05f, LK_ACT_GELU, arena + 264929280,
       arena + 269746176);
 
   /* %878 = index(%876) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 264939264, 1536, arena + 264936192, 768);
+  lk_copy_rows(1, 768, arena + 265083648, 1536, arena + 264936192, 768);
 
   /* %879 = index(%876) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 264940032, 1536, arena + 264936960, 768);
+  lk_copy_rows(1, 768, arena + 265084416, 1536, arena + 264936960, 768);
 
   /* %880 = token_dwconv_grad_input(%877, %614) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176, params[283],
@@ -7994,18 +7994,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %883 = batch_norm_act_param_grad(%608, %880, %611, %609, %610) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384,
       arena + 456774144, params[279], params[280], 1e-05f, LK_ACT_GELU, arena + 255295488,
-      arena + 255305472);
+      arena + 255449856);
 
   /* %884 = batch_norm_act_grad(%608, %880, %611, %609, %610, %883) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768], written over %880 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384, arena + 456774144,
-      params[279], params[280], arena + 255305472, 1e-05f, LK_ACT_GELU, arena + 255295488,
+      params[279], params[280], arena + 255449856, 1e-05f, LK_ACT_GELU, arena + 255295488,
       arena + 260112384);
 
   /* %885 = index(%883) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 255305472, 1536, arena + 258153216, 768);
+  lk_copy_rows(1, 768, arena + 255449856, 1536, arena + 258153216, 768);
 
   /* %886 = index(%883) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 255306240, 1536, arena + 258153984, 768);
+  lk_copy_rows(1, 768, arena + 255450624, 1536, arena + 258153984, 768);
 
   /* %887 = transpose(%607) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[277], arena + 250478592);
@@ -8134,18 +8134,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %922 = batch_norm_act_param_grad(%568, %921, %571, %569, %570) {eps 1e-05} blocks.9.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 449851392, arena + 256505856,
       arena + 456829488, params[265], params[266], 1e-05f, LK_ACT_NONE, arena + 250478592,
-      arena + 250481088);
+      arena + 250517184);
 
   /* %923 = batch_norm_act_grad(%568, %921, %571, %569, %570, %922) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192], written over %921 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 449851392, arena + 256505856, arena + 456829488,
-      params[265], params[266], arena + 250481088, 1e-05f, LK_ACT_NONE, arena + 250478592,
+      params[265], params[266], arena + 250517184, 1e-05f, LK_ACT_NONE, arena + 250478592,
       arena + 256505856);
 
   /* %924 = index(%922) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 250481088, 384, arena + 258157056, 192);
+  lk_copy_rows(1, 192, arena + 250517184, 384, arena + 258157056, 192);
 
   /* %925 = index(%922) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 250481280, 384, arena + 258157248, 192);
+  lk_copy_rows(1, 192, arena + 250517376, 384, arena + 258157248, 192);
 
   /* %926 = transpose(%567) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[263], arena + 257857536);
@@ -8159,25 +8159,25 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %929 = reduce_sum(%923) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 256505856,
-      arena + 245673216);
+      arena + 245817600);
 
   /* %930 = reshape(%928) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %928: no code */
 
   /* %931 = batch_norm_act_param_grad(%559, %927, %562, %560, %561) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592,
       arena + 456771840, params[259], params[260], 1e-05f, LK_ACT_GELU, arena + 245661696,
-      arena + 245671680);
+      arena + 245816064);
 
   /* %932 = batch_norm_act_grad(%559, %927, %562, %560, %561, %931) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768], written over %927 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592, arena + 456771840,
-      params[259], params[260], arena + 245671680, 1e-05f, LK_ACT_GELU, arena + 245661696,
+      params[259], params[260], arena + 245816064, 1e-05f, LK_ACT_GELU, arena + 245661696,
       arena + 250478592);
 
   /* %933 = index(%931) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 245671680, 1536, arena + 245668608, 768);
+  lk_copy_rows(1, 768, arena + 245816064, 1536, arena + 245668608, 768);
 
   /* %934 = index(%931) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 245672448, 1536, arena + 245669376, 768);
+  lk_copy_rows(1, 768, arena + 245816832, 1536, arena + 245669376, 768);
 
   /* %935 = token_dwconv_grad_input(%932, %557) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592, params[257],
@@ -8194,18 +8194,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %938 = batch_norm_act_param_grad(%551, %935, %554, %552, %553) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800,
       arena + 456769536, params[253], params[254], 1e-05f, LK_ACT_GELU, arena + 236027904,
-      arena + 236037888);
+      arena + 236182272);
 
   /* %939 = batch_norm_act_grad(%551, %935, %554, %552, %553, %938) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768], written over %935 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800, arena + 456769536,
-      params[253], params[254], arena + 236037888, 1e-05f, LK_ACT_GELU, arena + 236027904,
+      params[253], params[254], arena + 236182272, 1e-05f, LK_ACT_GELU, arena + 236027904,
       arena + 240844800);
 
   /* %940 = index(%938) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 236037888, 1536, arena + 238885632, 768);
+  lk_copy_rows(1, 768, arena + 236182272, 1536, arena + 238885632, 768);
 
   /* %941 = index(%938) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 236038656, 1536, arena + 238886400, 768);
+  lk_copy_rows(1, 768, arena + 236183040, 1536, arena + 238886400, 768);
 
   /* %942 = transpose(%550) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[251], arena + 231211008);
@@ -8334,18 +8334,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %977 = batch_norm_act_param_grad(%511, %976, %514, %512, %513) {eps 1e-05} blocks.8.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 447442944, arena + 237238272,
       arena + 456828912, params[239], params[240], 1e-05f, LK_ACT_NONE, arena + 231211008,
-      arena + 231213504);
+      arena + 231249600);
 
   /* %978 = batch_norm_act_grad(%511, %976, %514, %512, %513, %977) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192], written over %976 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 447442944, arena + 237238272, arena + 456828912,
-      params[239], params[240], arena + 231213504, 1e-05f, LK_ACT_NONE, arena + 231211008,
+      params[239], params[240], arena + 231249600, 1e-05f, LK_ACT_NONE, arena + 231211008,
       arena + 237238272);
 
   /* %979 = index(%977) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 231213504, 384, arena + 238889472, 192);
+  lk_copy_rows(1, 192, arena + 231249600, 384, arena + 238889472, 192);
 
   /* %980 = index(%977) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 231213696, 384, arena + 238889664, 192);
+  lk_copy_rows(1, 192, arena + 231249792, 384, arena + 238889664, 192);
 
   /* %981 = transpose(%510) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[237], arena + 238589952);
@@ -8359,25 +8359,25 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %984 = reduce_sum(%978) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 237238272,
-      arena + 226405632);
+      arena + 226550016);
 
   /* %985 = reshape(%983) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %983: no code */
 
   /* %986 = batch_norm_act_param_grad(%502, %982, %505, %503, %504) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 221577216, arena + 231211008,
       arena + 456767232, params[233], params[234], 1e-05f, LK_ACT_GELU, arena + 226394112,
-      arena + 226404096);
+      arena + 226548480);
 
   /* %987 = batch_norm_act_grad(%502, %982, %505, %503, %504, %986) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768], written over %982 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 221577216, arena + 231211008, arena + 456767232,
-      params[233], params[234], arena + 226404096, 1e-05f, LK_ACT_GELU, arena + 226394112,
+      params[233], params[234], arena + 226548480, 1e-05f, LK_ACT_GELU, arena + 226394112,
       arena + 231211008);
 
   /* %988 = index(%986) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 226404096, 1536, arena + 226401024, 768);
+  lk_copy_rows(1, 768, arena + 226548480, 1536, arena + 226401024, 768);
 
   /* %989 = index(%986) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 226404864, 1536, arena + 226401792, 768);
+  lk_copy_rows(1, 768, arena + 226549248, 1536, arena + 226401792, 768);
 
   /* %990 = token_dwconv_grad_input(%987, %500) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 231211008, params[231],
@@ -8394,18 +8394,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %993 = batch_norm_act_param_grad(%494, %990, %497, %495, %496) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 211943424, arena + 221577216,
       arena + 456764928, params[227], params[228], 1e-05f, LK_ACT_GELU, arena + 216760320,
-      arena + 216770304);
+      arena + 216914688);
 
   /* %994 = batch_norm_act_grad(%494, %990, %497, %495, %496, %993) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768], written over %990 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 211943424, arena + 221577216, arena + 456764928,
-      params[227], params[228], arena + 216770304, 1e-05f, LK_ACT_GELU, arena + 216760320,
+      params[227], params[228], arena + 216914688, 1e-05f, LK_ACT_GELU, arena + 216760320,
       arena + 221577216);
 
   /* %995 = index(%993) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 216770304, 1536, arena + 219618048, 768);
+  lk_copy_rows(1, 768, arena + 216914688, 1536, arena + 219618048, 768);
 
   /* %996 = index(%993) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 216771072, 1536, arena + 219618816, 768);
+  lk_copy_rows(1, 768, arena + 216915456, 1536, arena + 219618816, 768);
 
   /* %997 = transpose(%493) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[225], arena + 211943424);
@@ -8534,18 +8534,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1032 = batch_norm_act_param_grad(%454, %1031, %457, %455, %456) {eps 1e-05} blocks.7.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 445034496, arena + 217970688,
       arena + 456828336, params[213], params[214], 1e-05f, LK_ACT_NONE, arena + 211943424,
-      arena + 211945920);
+      arena + 211982016);
 
   /* %1033 = batch_norm_act_grad(%454, %1031, %457, %455, %456, %1032) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192], written over %1031 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 445034496, arena + 217970688, arena + 456828336,
-      params[213], params[214], arena + 211945920, 1e-05f, LK_ACT_NONE, arena + 211943424,
+      params[213], params[214], arena + 211982016, 1e-05f, LK_ACT_NONE, arena + 211943424,
       arena + 217970688);
 
   /* %1034 = index(%1032) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 211945920, 384, arena + 219621888, 192);
+  lk_copy_rows(1, 192, arena + 211982016, 384, arena + 219621888, 192);
 
   /* %1035 = index(%1032) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 211946112, 384, arena + 219622080, 192);
+  lk_copy_rows(1, 192, arena + 211982208, 384, arena + 219622080, 192);
 
   /* %1036 = transpose(%453) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[211], arena + 219322368);
@@ -8559,25 +8559,25 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1039 = reduce_sum(%1033) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 217970688,
-      arena + 207138048);
+      arena + 207282432);
 
   /* %1040 = reshape(%1038) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %1038: no code */
 
   /* %1041 = batch_norm_act_param_grad(%445, %1037, %448, %446, %447) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424,
       arena + 456762624, params[207], params[208], 1e-05f, LK_ACT_GELU, arena + 207126528,
-      arena + 207136512);
+      arena + 207280896);
 
   /* %1042 = batch_norm_act_grad(%445, %1037, %448, %446, %447, %1041) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768], written over %1037 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, arena + 456762624,
-      params[207], params[208], arena + 207136512, 1e-05f, LK_ACT_GELU, arena + 207126528,
+      params[207], params[208], arena + 207280896, 1e-05f, LK_ACT_GELU, arena + 207126528,
       arena + 211943424);
 
   /* %1043 = index(%1041) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 207136512, 1536, arena + 207133440, 768);
+  lk_copy_rows(1, 768, arena + 207280896, 1536, arena + 207133440, 768);
 
   /* %1044 = index(%1041) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 207137280, 1536, arena + 207134208, 768);
+  lk_copy_rows(1, 768, arena + 207281664, 1536, arena + 207134208, 768);
 
   /* %1045 = token_dwconv_grad_input(%1042, %443) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424, params[205],
@@ -8594,18 +8594,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1048 = batch_norm_act_param_grad(%437, %1045, %440, %438, %439) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632,
       arena + 456760320, params[201], params[202], 1e-05f, LK_ACT_GELU, arena + 197492736,
-      arena + 197502720);
+      arena + 197647104);
 
   /* %1049 = batch_norm_act_grad(%437, %1045, %440, %438, %439, %1048) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768], written over %1045 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632, arena + 456760320,
-      params[201], params[202], arena + 197502720, 1e-05f, LK_ACT_GELU, arena + 197492736,
+      params[201], params[202], arena + 197647104, 1e-05f, LK_ACT_GELU, arena + 197492736,
       arena + 202309632);
 
   /* %1050 = index(%1048) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 197502720, 1536, arena + 200350464, 768);
+  lk_copy_rows(1, 768, arena + 197647104, 1536, arena + 200350464, 768);
 
   /* %1051 = index(%1048) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 197503488, 1536, arena + 200351232, 768);
+  lk_copy_rows(1, 768, arena + 197647872, 1536, arena + 200351232, 768);
 
   /* %1052 = transpose(%436) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[199], arena + 192675840);
@@ -8734,18 +8734,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1087 = batch_norm_act_param_grad(%397, %1086, %400, %398, %399) {eps 1e-05} blocks.6.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 442626048, arena + 198703104,
       arena + 456827760, params[187], params[188], 1e-05f, LK_ACT_NONE, arena + 192675840,
-      arena + 192678336);
+      arena + 192714432);
 
   /* %1088 = batch_norm_act_grad(%397, %1086, %400, %398, %399, %1087) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192], written over %1086 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 442626048, arena + 198703104, arena + 456827760,
-      params[187], params[188], arena + 192678336, 1e-05f, LK_ACT_NONE, arena + 192675840,
+      params[187], params[188], arena + 192714432, 1e-05f, LK_ACT_NONE, arena + 192675840,
       arena + 198703104);
 
   /* %1089 = index(%1087) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 192678336, 384, arena + 200354304, 192);
+  lk_copy_rows(1, 192, arena + 192714432, 384, arena + 200354304, 192);
 
   /* %1090 = index(%1087) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 192678528, 384, arena + 200354496, 192);
+  lk_copy_rows(1, 192, arena + 192714624, 384, arena + 200354496, 192);
 
   /* %1091 = transpose(%396) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[185], arena + 200054784);
@@ -8759,25 +8759,25 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1094 = reduce_sum(%1088) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 198703104,
-      arena + 187870464);
+      arena + 188014848);
 
   /* %1095 = reshape(%1093) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1093: no code */
 
   /* %1096 = batch_norm_act_param_grad(%388, %1092, %391, %389, %390) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 183042048, arena + 192675840,
       arena + 456758016, params[181], params[182], 1e-05f, LK_ACT_GELU, arena + 187858944,
-      arena + 187868928);
+      arena + 188013312);
 
   /* %1097 = batch_norm_act_grad(%388, %1092, %391, %389, %390, %1096) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768], written over %1092 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 183042048, arena + 192675840, arena + 456758016,
-      params[181], params[182], arena + 187868928, 1e-05f, LK_ACT_GELU, arena + 187858944,
+      params[181], params[182], arena + 188013312, 1e-05f, LK_ACT_GELU, arena + 187858944,
       arena + 192675840);
 
   /* %1098 = index(%1096) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 187868928, 1536, arena + 187865856, 768);
+  lk_copy_rows(1, 768, arena + 188013312, 1536, arena + 187865856, 768);
 
   /* %1099 = index(%1096) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 187869696, 1536, arena + 187866624, 768);
+  lk_copy_rows(1, 768, arena + 188014080, 1536, arena + 187866624, 768);
 
   /* %1100 = token_dwconv_grad_input(%1097, %386) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840, params[179],
@@ -8794,18 +8794,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1103 = batch_norm_act_param_grad(%380, %1100, %383, %381, %382) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048,
       arena + 456755712, params[175], params[176], 1e-05f, LK_ACT_GELU, arena + 178225152,
-      arena + 178235136);
+      arena + 178379520);
 
   /* %1104 = batch_norm_act_grad(%380, %1100, %383, %381, %382, %1103) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768], written over %1100 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048, arena + 456755712,
-      params[175], params[176], arena + 178235136, 1e-05f, LK_ACT_GELU, arena + 178225152,
+      params[175], params[176], arena + 178379520, 1e-05f, LK_ACT_GELU, arena + 178225152,
       arena + 183042048);
 
   /* %1105 = index(%1103) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 178235136, 1536, arena + 181082880, 768);
+  lk_copy_rows(1, 768, arena + 178379520, 1536, arena + 181082880, 768);
 
   /* %1106 = index(%1103) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 178235904, 1536, arena + 181083648, 768);
+  lk_copy_rows(1, 768, arena + 178380288, 1536, arena + 181083648, 768);
 
   /* %1107 = transpose(%379) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[173], arena + 173408256);
@@ -8934,18 +8934,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1142 = batch_norm_act_param_grad(%340, %1141, %343, %341, %342) {eps 1e-05} blocks.5.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 440217600, arena + 179435520,
       arena + 456827184, params[161], params[162], 1e-05f, LK_ACT_NONE, arena + 173408256,
-      arena + 173410752);
+      arena + 173446848);
 
   /* %1143 = batch_norm_act_grad(%340, %1141, %343, %341, %342, %1142) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192], written over %1141 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 440217600, arena + 179435520, arena + 456827184,
-      params[161], params[162], arena + 173410752, 1e-05f, LK_ACT_NONE, arena + 173408256,
+      params[161], params[162], arena + 173446848, 1e-05f, LK_ACT_NONE, arena + 173408256,
       arena + 179435520);
 
   /* %1144 = index(%1142) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 173410752, 384, arena + 181086720, 192);
+  lk_copy_rows(1, 192, arena + 173446848, 384, arena + 181086720, 192);
 
   /* %1145 = index(%1142) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 173410944, 384, arena + 181086912, 192);
+  lk_copy_rows(1, 192, arena + 173447040, 384, arena + 181086912, 192);
 
   /* %1146 = transpose(%339) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[159], arena + 180787200);
@@ -8959,25 +8959,25 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1149 = reduce_sum(%1143) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 179435520,
-      arena + 168602880);
+      arena + 168747264);
 
   /* %1150 = reshape(%1148) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1148: no code */
 
   /* %1151 = batch_norm_act_param_grad(%331, %1147, %334, %332, %333) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 163774464, arena + 173408256,
       arena + 456753408, params[155], params[156], 1e-05f, LK_ACT_GELU, arena + 168591360,
-      arena + 168601344);
+      arena + 168745728);
 
   /* %1152 = batch_norm_act_grad(%331, %1147, %334, %332, %333, %1151) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768], written over %1147 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 163774464, arena + 173408256, arena + 456753408,
-      params[155], params[156], arena + 168601344, 1e-05f, LK_ACT_GELU, arena + 168591360,
+      params[155], params[156], arena + 168745728, 1e-05f, LK_ACT_GELU, arena + 168591360,
       arena + 173408256);
 
   /* %1153 = index(%1151) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 168601344, 1536, arena + 168598272, 768);
+  lk_copy_rows(1, 768, arena + 168745728, 1536, arena + 168598272, 768);
 
   /* %1154 = index(%1151) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 168602112, 1536, arena + 168599040, 768);
+  lk_copy_rows(1, 768, arena + 168746496, 1536, arena + 168599040, 768);
 
   /* %1155 = token_dwconv_grad_input(%1152, %329) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256, params[153],
@@ -8994,18 +8994,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1158 = batch_norm_act_param_grad(%323, %1155, %326, %324, %325) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464,
       arena + 456751104, params[149], params[150], 1e-05f, LK_ACT_GELU, arena + 158957568,
-      arena + 158967552);
+      arena + 159111936);
 
   /* %1159 = batch_norm_act_grad(%323, %1155, %326, %324, %325, %1158) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768], written over %1155 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464, arena + 456751104,
-      params[149], params[150], arena + 158967552, 1e-05f, LK_ACT_GELU, arena + 158957568,
+      params[149], params[150], arena + 159111936, 1e-05f, LK_ACT_GELU, arena + 158957568,
       arena + 163774464);
 
   /* %1160 = index(%1158) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 158967552, 1536, arena + 161815296, 768);
+  lk_copy_rows(1, 768, arena + 159111936, 1536, arena + 161815296, 768);
 
   /* %1161 = index(%1158) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 158968320, 1536, arena + 161816064, 768);
+  lk_copy_rows(1, 768, arena + 159112704, 1536, arena + 161816064, 768);
 
   /* %1162 = transpose(%322) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 154140672);
@@ -9134,18 +9134,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1197 = batch_norm_act_param_grad(%283, %1196, %286, %284, %285) {eps 1e-05} blocks.4.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 437809152, arena + 160167936,
       arena + 456826608, params[135], params[136], 1e-05f, LK_ACT_NONE, arena + 154140672,
-      arena + 154143168);
+      arena + 154179264);
 
   /* %1198 = batch_norm_act_grad(%283, %1196, %286, %284, %285, %1197) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192], written over %1196 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 437809152, arena + 160167936, arena + 456826608,
-      params[135], params[136], arena + 154143168, 1e-05f, LK_ACT_NONE, arena + 154140672,
+      params[135], params[136], arena + 154179264, 1e-05f, LK_ACT_NONE, arena + 154140672,
       arena + 160167936);
 
   /* %1199 = index(%1197) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 154143168, 384, arena + 161819136, 192);
+  lk_copy_rows(1, 192, arena + 154179264, 384, arena + 161819136, 192);
 
   /* %1200 = index(%1197) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 154143360, 384, arena + 161819328, 192);
+  lk_copy_rows(1, 192, arena + 154179456, 384, arena + 161819328, 192);
 
   /* %1201 = transpose(%282) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[133], arena + 161519616);
@@ -9159,25 +9159,25 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1204 = reduce_sum(%1198) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 160167936,
-      arena + 149335296);
+      arena + 149479680);
 
   /* %1205 = reshape(%1203) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1203: no code */
 
   /* %1206 = batch_norm_act_param_grad(%274, %1202, %277, %275, %276) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672,
       arena + 456748800, params[129], params[130], 1e-05f, LK_ACT_GELU, arena + 149323776,
-      arena + 149333760);
+      arena + 149478144);
 
   /* %1207 = batch_norm_act_grad(%274, %1202, %277, %275, %276, %1206) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768], written over %1202 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, arena + 456748800,
-      params[129], params[130], arena + 149333760, 1e-05f, LK_ACT_GELU, arena + 149323776,
+      params[129], params[130], arena + 149478144, 1e-05f, LK_ACT_GELU, arena + 149323776,
       arena + 154140672);
 
   /* %1208 = index(%1206) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 149333760, 1536, arena + 149330688, 768);
+  lk_copy_rows(1, 768, arena + 149478144, 1536, arena + 149330688, 768);
 
   /* %1209 = index(%1206) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 149334528, 1536, arena + 149331456, 768);
+  lk_copy_rows(1, 768, arena + 149478912, 1536, arena + 149331456, 768);
 
   /* %1210 = token_dwconv_grad_input(%1207, %272) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672, params[127],
@@ -9194,18 +9194,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1213 = batch_norm_act_param_grad(%266, %1210, %269, %267, %268) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 134873088, arena + 144506880,
       arena + 456746496, params[123], params[124], 1e-05f, LK_ACT_GELU, arena + 139689984,
-      arena + 139699968);
+      arena + 139844352);
 
   /* %1214 = batch_norm_act_grad(%266, %1210, %269, %267, %268, %1213) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768], written over %1210 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 134873088, arena + 144506880, arena + 456746496,
-      params[123], params[124], arena + 139699968, 1e-05f, LK_ACT_GELU, arena + 139689984,
+      params[123], params[124], arena + 139844352, 1e-05f, LK_ACT_GELU, arena + 139689984,
       arena + 144506880);
 
   /* %1215 = index(%1213) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 139699968, 1536, arena + 142547712, 768);
+  lk_copy_rows(1, 768, arena + 139844352, 1536, arena + 142547712, 768);
 
   /* %1216 = index(%1213) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 139700736, 1536, arena + 142548480, 768);
+  lk_copy_rows(1, 768, arena + 139845120, 1536, arena + 142548480, 768);
 
   /* %1217 = transpose(%265) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[121], arena + 134873088);
@@ -9334,18 +9334,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1252 = batch_norm_act_param_grad(%226, %1251, %229, %227, %228) {eps 1e-05} blocks.3.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 435400704, arena + 140900352,
       arena + 456826032, params[109], params[110], 1e-05f, LK_ACT_NONE, arena + 134873088,
-      arena + 134875584);
+      arena + 134911680);
 
   /* %1253 = batch_norm_act_grad(%226, %1251, %229, %227, %228, %1252) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192], written over %1251 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 435400704, arena + 140900352, arena + 456826032,
-      params[109], params[110], arena + 134875584, 1e-05f, LK_ACT_NONE, arena + 134873088,
+      params[109], params[110], arena + 134911680, 1e-05f, LK_ACT_NONE, arena + 134873088,
       arena + 140900352);
 
   /* %1254 = index(%1252) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 134875584, 384, arena + 142551552, 192);
+  lk_copy_rows(1, 192, arena + 134911680, 384, arena + 142551552, 192);
 
   /* %1255 = index(%1252) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 134875776, 384, arena + 142551744, 192);
+  lk_copy_rows(1, 192, arena + 134911872, 384, arena + 142551744, 192);
 
   /* %1256 = transpose(%225) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[107], arena + 142252032);
@@ -9359,25 +9359,25 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1259 = reduce_sum(%1253) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 140900352,
-      arena + 130067712);
+      arena + 130212096);
 
   /* %1260 = reshape(%1258) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1258: no code */
 
   /* %1261 = batch_norm_act_param_grad(%217, %1257, %220, %218, %219) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 125239296, arena + 134873088,
       arena + 456744192, params[103], params[104], 1e-05f, LK_ACT_GELU, arena + 130056192,
-      arena + 130066176);
+      arena + 130210560);
 
   /* %1262 = batch_norm_act_grad(%217, %1257, %220, %218, %219, %1261) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768], written over %1257 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 125239296, arena + 134873088, arena + 456744192,
-      params[103], params[104], arena + 130066176, 1e-05f, LK_ACT_GELU, arena + 130056192,
+      params[103], params[104], arena + 130210560, 1e-05f, LK_ACT_GELU, arena + 130056192,
       arena + 134873088);
 
   /* %1263 = index(%1261) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 130066176, 1536, arena + 130063104, 768);
+  lk_copy_rows(1, 768, arena + 130210560, 1536, arena + 130063104, 768);
 
   /* %1264 = index(%1261) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 130066944, 1536, arena + 130063872, 768);
+  lk_copy_rows(1, 768, arena + 130211328, 1536, arena + 130063872, 768);
 
   /* %1265 = token_dwconv_grad_input(%1262, %215) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 134873088, params[101],
@@ -9394,18 +9394,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1268 = batch_norm_act_param_grad(%209, %1265, %212, %210, %211) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296,
       arena + 456741888, params[97], params[98], 1e-05f, LK_ACT_GELU, arena + 120422400,
-      arena + 120432384);
+      arena + 120576768);
 
   /* %1269 = batch_norm_act_grad(%209, %1265, %212, %210, %211, %1268) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768], written over %1265 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, arena + 456741888,
-      params[97], params[98], arena + 120432384, 1e-05f, LK_ACT_GELU, arena + 120422400,
+      params[97], params[98], arena + 120576768, 1e-05f, LK_ACT_GELU, arena + 120422400,
       arena + 125239296);
 
   /* %1270 = index(%1268) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 120432384, 1536, arena + 123280128, 768);
+  lk_copy_rows(1, 768, arena + 120576768, 1536, arena + 123280128, 768);
 
   /* %1271 = index(%1268) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 120433152, 1536, arena + 123280896, 768);
+  lk_copy_rows(1, 768, arena + 120577536, 1536, arena + 123280896, 768);
 
   /* %1272 = transpose(%208) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[95], arena + 115605504);
@@ -9534,18 +9534,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1307 = batch_norm_act_param_grad(%169, %1306, %172, %170, %171) {eps 1e-05} blocks.2.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 432992256, arena + 121632768,
       arena + 456825456, params[83], params[84], 1e-05f, LK_ACT_NONE, arena + 115605504,
-      arena + 115608000);
+      arena + 115644096);
 
   /* %1308 = batch_norm_act_grad(%169, %1306, %172, %170, %171, %1307) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192], written over %1306 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 432992256, arena + 121632768, arena + 456825456,
-      params[83], params[84], arena + 115608000, 1e-05f, LK_ACT_NONE, arena + 115605504,
+      params[83], params[84], arena + 115644096, 1e-05f, LK_ACT_NONE, arena + 115605504,
       arena + 121632768);
 
   /* %1309 = index(%1307) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 115608000, 384, arena + 123283968, 192);
+  lk_copy_rows(1, 192, arena + 115644096, 384, arena + 123283968, 192);
 
   /* %1310 = index(%1307) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 115608192, 384, arena + 123284160, 192);
+  lk_copy_rows(1, 192, arena + 115644288, 384, arena + 123284160, 192);
 
   /* %1311 = transpose(%168) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[81], arena + 122984448);
@@ -9559,25 +9559,25 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1314 = reduce_sum(%1308) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 121632768,
-      arena + 110800128);
+      arena + 110944512);
 
   /* %1315 = reshape(%1313) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1313: no code */
 
   /* %1316 = batch_norm_act_param_grad(%160, %1312, %163, %161, %162) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504,
       arena + 456739584, params[77], params[78], 1e-05f, LK_ACT_GELU, arena + 110788608,
-      arena + 110798592);
+      arena + 110942976);
 
   /* %1317 = batch_norm_act_grad(%160, %1312, %163, %161, %162, %1316) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768], written over %1312 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504, arena + 456739584,
-      params[77], params[78], arena + 110798592, 1e-05f, LK_ACT_GELU, arena + 110788608,
+      params[77], params[78], arena + 110942976, 1e-05f, LK_ACT_GELU, arena + 110788608,
       arena + 115605504);
 
   /* %1318 = index(%1316) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 110798592, 1536, arena + 110795520, 768);
+  lk_copy_rows(1, 768, arena + 110942976, 1536, arena + 110795520, 768);
 
   /* %1319 = index(%1316) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 110799360, 1536, arena + 110796288, 768);
+  lk_copy_rows(1, 768, arena + 110943744, 1536, arena + 110796288, 768);
 
   /* %1320 = token_dwconv_grad_input(%1317, %158) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 115605504, params[75],
@@ -9594,18 +9594,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1323 = batch_norm_act_param_grad(%152, %1320, %155, %153, %154) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712,
       arena + 456737280, params[71], params[72], 1e-05f, LK_ACT_GELU, arena + 101154816,
-      arena + 101164800);
+      arena + 101309184);
 
   /* %1324 = batch_norm_act_grad(%152, %1320, %155, %153, %154, %1323) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768], written over %1320 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712, arena + 456737280,
-      params[71], params[72], arena + 101164800, 1e-05f, LK_ACT_GELU, arena + 101154816,
+      params[71], params[72], arena + 101309184, 1e-05f, LK_ACT_GELU, arena + 101154816,
       arena + 105971712);
 
   /* %1325 = index(%1323) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 101164800, 1536, arena + 104012544, 768);
+  lk_copy_rows(1, 768, arena + 101309184, 1536, arena + 104012544, 768);
 
   /* %1326 = index(%1323) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 101165568, 1536, arena + 104013312, 768);
+  lk_copy_rows(1, 768, arena + 101309952, 1536, arena + 104013312, 768);
 
   /* %1327 = transpose(%151) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[69], arena + 96337920);
@@ -9734,18 +9734,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1362 = batch_norm_act_param_grad(%112, %1361, %115, %113, %114) {eps 1e-05} blocks.1.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 430583808, arena + 102365184,
       arena + 456824880, params[57], params[58], 1e-05f, LK_ACT_NONE, arena + 96337920,
-      arena + 96340416);
+      arena + 96376512);
 
   /* %1363 = batch_norm_act_grad(%112, %1361, %115, %113, %114, %1362) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192], written over %1361 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 430583808, arena + 102365184, arena + 456824880,
-      params[57], params[58], arena + 96340416, 1e-05f, LK_ACT_NONE, arena + 96337920,
+      params[57], params[58], arena + 96376512, 1e-05f, LK_ACT_NONE, arena + 96337920,
       arena + 102365184);
 
   /* %1364 = index(%1362) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 96340416, 384, arena + 104016384, 192);
+  lk_copy_rows(1, 192, arena + 96376512, 384, arena + 104016384, 192);
 
   /* %1365 = index(%1362) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 96340608, 384, arena + 104016576, 192);
+  lk_copy_rows(1, 192, arena + 96376704, 384, arena + 104016576, 192);
 
   /* %1366 = transpose(%111) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[55], arena + 103716864);
@@ -9759,25 +9759,25 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1369 = reduce_sum(%1363) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 102365184,
-      arena + 91532544);
+      arena + 91676928);
 
   /* %1370 = reshape(%1368) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1368: no code */
 
   /* %1371 = batch_norm_act_param_grad(%103, %1367, %106, %104, %105) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920,
       arena + 456734976, params[51], params[52], 1e-05f, LK_ACT_GELU, arena + 91521024,
-      arena + 91531008);
+      arena + 91675392);
 
   /* %1372 = batch_norm_act_grad(%103, %1367, %106, %104, %105, %1371) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768], written over %1367 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920, arena + 456734976,
-      params[51], params[52], arena + 91531008, 1e-05f, LK_ACT_GELU, arena + 91521024,
+      params[51], params[52], arena + 91675392, 1e-05f, LK_ACT_GELU, arena + 91521024,
       arena + 96337920);
 
   /* %1373 = index(%1371) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 91531008, 1536, arena + 91527936, 768);
+  lk_copy_rows(1, 768, arena + 91675392, 1536, arena + 91527936, 768);
 
   /* %1374 = index(%1371) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 91531776, 1536, arena + 91528704, 768);
+  lk_copy_rows(1, 768, arena + 91676160, 1536, arena + 91528704, 768);
 
   /* %1375 = token_dwconv_grad_input(%1372, %101) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, params[49],
@@ -9794,18 +9794,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1378 = batch_norm_act_param_grad(%95, %1375, %98, %96, %97) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 77070336, arena + 86704128,
       arena + 456732672, params[45], params[46], 1e-05f, LK_ACT_GELU, arena + 81887232,
-      arena + 81897216);
+      arena + 82041600);
 
   /* %1379 = batch_norm_act_grad(%95, %1375, %98, %96, %97, %1378) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768], written over %1375 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 77070336, arena + 86704128, arena + 456732672,
-      params[45], params[46], arena + 81897216, 1e-05f, LK_ACT_GELU, arena + 81887232,
+      params[45], params[46], arena + 82041600, 1e-05f, LK_ACT_GELU, arena + 81887232,
       arena + 86704128);
 
   /* %1380 = index(%1378) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 81897216, 1536, arena + 84744960, 768);
+  lk_copy_rows(1, 768, arena + 82041600, 1536, arena + 84744960, 768);
 
   /* %1381 = index(%1378) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 81897984, 1536, arena + 84745728, 768);
+  lk_copy_rows(1, 768, arena + 82042368, 1536, arena + 84745728, 768);
 
   /* %1382 = transpose(%94) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[43], arena + 77070336);
@@ -9930,18 +9930,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1414 = batch_norm_act_param_grad(%58, %1413, %61, %59, %60) {eps 1e-05} blocks.0.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 428175360, arena + 83097600,
       arena + 456824304, params[31], params[32], 1e-05f, LK_ACT_NONE, arena + 77070336,
-      arena + 77072832);
+      arena + 77108928);
 
   /* %1415 = batch_norm_act_grad(%58, %1413, %61, %59, %60, %1414) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192], written over %1413 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 428175360, arena + 83097600, arena + 456824304,
-      params[31], params[32], arena + 77072832, 1e-05f, LK_ACT_NONE, arena + 77070336,
+      params[31], params[32], arena + 77108928, 1e-05f, LK_ACT_NONE, arena + 77070336,
       arena + 83097600);
 
   /* %1416 = index(%1414) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 77072832, 384, arena + 84748800, 192);
+  lk_copy_rows(1, 192, arena + 77108928, 384, arena + 84748800, 192);
 
   /* %1417 = index(%1414) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 77073024, 384, arena + 84748992, 192);
+  lk_copy_rows(1, 192, arena + 77109120, 384, arena + 84748992, 192);
 
   /* %1418 = transpose(%57) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[29], arena + 84449280);
@@ -9962,18 +9962,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1423 = batch_norm_act_param_grad(%49, %1419, %52, %50, %51) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 67436544, arena + 77070336,
       arena + 456730368, params[25], params[26], 1e-05f, LK_ACT_GELU, arena + 72253440,
-      arena + 72263424);
+      arena + 72407808);
 
   /* %1424 = batch_norm_act_grad(%49, %1419, %52, %50, %51, %1423) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768], written over %1419 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 67436544, arena + 77070336, arena + 456730368,
-      params[25], params[26], arena + 72263424, 1e-05f, LK_ACT_GELU, arena + 72253440,
+      params[25], params[26], arena + 72407808, 1e-05f, LK_ACT_GELU, arena + 72253440,
       arena + 77070336);
 
   /* %1425 = index(%1423) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 72263424, 1536, arena + 84029120, 768);
+  lk_copy_rows(1, 768, arena + 72407808, 1536, arena + 84029120, 768);
 
   /* %1426 = index(%1423) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 72264192, 1536, arena + 84029888, 768);
+  lk_copy_rows(1, 768, arena + 72408576, 1536, arena + 84029888, 768);
 
   /* %1427 = token_dwconv_grad_input(%1424, %47) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, params[23],
@@ -9990,18 +9990,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1430 = batch_norm_act_param_grad(%41, %1427, %44, %42, %43) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544,
       arena + 456728064, params[19], params[20], 1e-05f, LK_ACT_GELU, arena + 62619648,
-      arena + 62629632);
+      arena + 62774016);
 
   /* %1431 = batch_norm_act_grad(%41, %1427, %44, %42, %43, %1430) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768], written over %1427 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544, arena + 456728064,
-      params[19], params[20], arena + 62629632, 1e-05f, LK_ACT_GELU, arena + 62619648,
+      params[19], params[20], arena + 62774016, 1e-05f, LK_ACT_GELU, arena + 62619648,
       arena + 67436544);
 
   /* %1432 = index(%1430) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 62629632, 1536, arena + 84031424, 768);
+  lk_copy_rows(1, 768, arena + 62774016, 1536, arena + 84031424, 768);
 
   /* %1433 = index(%1430) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 62630400, 1536, arena + 84032192, 768);
+  lk_copy_rows(1, 768, arena + 62774784, 1536, arena + 84032192, 768);
 
   /* %1434 = transpose(%40) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[17], arena + 57802752);
@@ -10247,7 +10247,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* output 44 "grad:blocks.1.leff.conv3.weight" = %1370 : f32[192, 768, 1, 1] */
   memcpy(outputs[44], arena + 103716864, sizeof(float) * 147456);
   /* output 45 "grad:blocks.1.leff.conv3.bias" = %1369 : f32[192] */
-  memcpy(outputs[45], arena + 91532544, sizeof(float) * 192);
+  memcpy(outputs[45], arena + 91676928, sizeof(float) * 192);
   /* output 46 "grad:blocks.1.leff.bn3.weight" = %1364 : f32[192] */
   memcpy(outputs[46], arena + 104016384, sizeof(float) * 192);
   /* output 47 "grad:blocks.1.leff.bn3.bias" = %1365 : f32[192] */
@@ -10287,7 +10287,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* output 64 "grad:blocks.2.leff.conv3.weight" = %1315 : f32[192, 768, 1, 1] */
   memcpy(outputs[64], arena + 122984448, sizeof(float) * 147456);
   /* output 65 "grad:blocks.2.leff.conv3.bias" = %1314 : f32[192] */
-  memcpy(outputs[65], arena + 110800128, sizeof(float) * 192);
+  memcpy(outputs[65], arena + 110944512, sizeof(float) * 192);
   /* output 66 "grad:blocks.2.leff.bn3.weight" = %1309 : f32[192] */
   memcpy(outputs[66], arena + 123283968, sizeof(float) * 192);
   /* output 67 "grad:blocks.2.leff.bn3.bias" = %1310 : f32[192] */
@@ -10327,7 +10327,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* output 84 "grad:blocks.3.leff.conv3.weight" = %1260 : f32[192, 768, 1, 1] */
   memcpy(outputs[84], arena + 142252032, sizeof(float) * 147456);
   /* output 85 "grad:blocks.3.leff.conv3.bias" = %1259 : f32[192] */
-  memcpy(outputs[85], arena + 130067712, sizeof(float) * 192);
+  memcpy(outputs[85], arena + 130212096, sizeof(float) * 192);
   /* output 86 "grad:blocks.3.leff.bn3.weight" = %1254 : f32[192] */
   memcpy(outputs[86], arena + 142551552, sizeof(float) * 192);
   /* output 87 "grad:blocks.3.leff.bn3.bias" = %1255 : f32[192] */
@@ -10367,7 +10367,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* output 104 "grad:blocks.4.leff.conv3.weight" = %1205 : f32[192, 768, 1, 1] */
   memcpy(outputs[104], arena + 161519616, sizeof(float) * 147456);
   /* output 105 "grad:blocks.4.leff.conv3.bias" = %1204 : f32[192] */
-  memcpy(outputs[105], arena + 149335296, sizeof(float) * 192);
+  memcpy(outputs[105], arena + 149479680, sizeof(float) * 192);
   /* output 106 "grad:blocks.4.leff.bn3.weight" = %1199 : f32[192] */
   memcpy(outputs[106], arena + 161819136, sizeof(float) * 192);
   /* output 107 "grad:blocks.4.leff.bn3.bias" = %1200 : f32[192] */
@@ -10407,7 +10407,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* output 124 "grad:blocks.5.leff.conv3.weight" = %1150 : f32[192, 768, 1, 1] */
   memcpy(outputs[124], arena + 180787200, sizeof(float) * 147456);
   /* output 125 "grad:blocks.5.leff.conv3.bias" = %1149 : f32[192] */
-  memcpy(outputs[125], arena + 168602880, sizeof(float) * 192);
+  memcpy(outputs[125], arena + 168747264, sizeof(float) * 192);
   /* output 126 "grad:blocks.5.leff.bn3.weight" = %1144 : f32[192] */
   memcpy(outputs[126], arena + 181086720, sizeof(float) * 192);
   /* output 127 "grad:blocks.5.leff.bn3.bias" = %1145 : f32[192] */
@@ -10447,7 +10447,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* output 144 "grad:blocks.6.leff.conv3.weight" = %1095 : f32[192, 768, 1, 1] */
   memcpy(outputs[144], arena + 200054784, sizeof(float) * 147456);
   /* output 145 "grad:blocks.6.leff.conv3.bias" = %1094 : f32[192] */
-  memcpy(outputs[145], arena + 187870464, sizeof(float) * 192);
+  memcpy(outputs[145], arena + 188014848, sizeof(float) * 192);
   /* output 146 "grad:blocks.6.leff.bn3.weight" = %1089 : f32[192] */
   memcpy(outputs[146], arena + 200354304, sizeof(float) * 192);
   /* output 147 "grad:blocks.6.leff.bn3.bias" = %1090 : f32[192] */
@@ -10487,7 +10487,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* output 164 "grad:blocks.7.leff.conv3.weight" = %1040 : f32[192, 768, 1, 1] */
   memcpy(outputs[164], arena + 219322368, sizeof(float) * 147456);
   /* output 165 "grad:blocks.7.leff.conv3.bias" = %1039 : f32[192] */
-  memcpy(outputs[165], arena + 207138048, sizeof(float) * 192);
+  memcpy(outputs[165], arena + 207282432, sizeof(float) * 192);
   /* output 166 "grad:blocks.7.leff.bn3.weight" = %1034 : f32[192] */
   memcpy(outputs[166], arena + 219621888, sizeof(float) * 192);
   /* output 167 "grad:blocks.7.leff.bn3.bias" = %1035 : f32[192] */
@@ -10527,7 +10527,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* output 184 "grad:blocks.8.leff.conv3.weight" = %985 : f32[192, 768, 1, 1] */
   memcpy(outputs[184], arena + 238589952, sizeof(float) * 147456);
   /* output 185 "grad:blocks.8.leff.conv3.bias" = %984 : f32[192] */
-  memcpy(outputs[185], arena + 226405632, sizeof(float) * 192);
+  memcpy(outputs[185], arena + 226550016, sizeof(float) * 192);
   /* output 186 "grad:blocks.8.leff.bn3.weight" = %979 : f32[192] */
   memcpy(outputs[186], arena + 238889472, sizeof(float) * 192);
   /* output 187 "grad:blocks.8.leff.bn3.bias" = %980 : f32[192] */
@@ -10567,7 +10567,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* output 204 "grad:blocks.9.leff.conv3.weight" = %930 : f32[192, 768, 1, 1] */
   memcpy(outputs[204], arena + 257857536, sizeof(float) * 147456);
   /* output 205 "grad:blocks.9.leff.conv3.bias" = %929 : f32[192] */
-  memcpy(outputs[205], arena + 245673216, sizeof(float) * 192);
+  memcpy(outputs[205], arena + 245817600, sizeof(float) * 192);
   /* output 206 "grad:blocks.9.leff.bn3.weight" = %924 : f32[192] */
   memcpy(outputs[206], arena + 258157056, sizeof(float) * 192);
   /* output 207 "grad:blocks.9.leff.bn3.bias" = %925 : f32[192] */
@@ -10607,7 +10607,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* output 224 "grad:blocks.10.leff.conv3.weight" = %875 : f32[192, 768, 1, 1] */
   memcpy(outputs[224], arena + 277125120, sizeof(float) * 147456);
   /* output 225 "grad:blocks.10.leff.conv3.bias" = %874 : f32[192] */
-  memcpy(outputs[225], arena + 264940800, sizeof(float) * 192);
+  memcpy(outputs[225], arena + 265085184, sizeof(float) * 192);
   /* output 226 "grad:blocks.10.leff.bn3.weight" = %869 : f32[192] */
   memcpy(outputs[226], arena + 277424640, sizeof(float) * 192);
   /* output 227 "grad:blocks.10.leff.bn3.bias" = %870 : f32[192] */
@@ -10647,7 +10647,7 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* output 244 "grad:blocks.11.leff.conv3.weight" = %820 : f32[192, 768, 1, 1] */
   memcpy(outputs[244], arena + 456359424, sizeof(float) * 147456);
   /* output 245 "grad:blocks.11.leff.conv3.bias" = %819 : f32[192] */
-  memcpy(outputs[245], arena + 284208384, sizeof(float) * 192);
+  memcpy(outputs[245], arena + 284352768, sizeof(float) * 192);
   /* output 246 "grad:blocks.11.leff.bn3.weight" = %814 : f32[192] */
   memcpy(outputs[246], arena + 456837360, sizeof(float) * 192);
   /* output 247 "grad:blocks.11.leff.bn3.bias" = %815 : f32[192] */

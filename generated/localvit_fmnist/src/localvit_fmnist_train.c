@@ -5959,18 +5959,18 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
 
   /* %242 = batch_norm_act_param_grad(%209, %241, %212, %210, %211) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 64] */
   lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 12204032, arena + 11296768, arena + 8339456,
-      params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 8028160, arena + 8028608);
+      params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 8028160, arena + 8031680);
 
   /* %243 = batch_norm_act_grad(%209, %241, %212, %210, %211, %242) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_norm_act_grad_cl(B * 49, 64, arena + 12204032, arena + 11296768, arena + 8339456,
-      params[100], params[101], arena + 8028608, 1e-05f, LK_ACT_NONE, arena + 8028160,
+      params[100], params[101], arena + 8031680, 1e-05f, LK_ACT_NONE, arena + 8028160,
       arena + 12304384);
 
   /* %244 = index(%242) {axis 0, at 0} blocks.3.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 8028608, 128, arena + 12220672, 64);
+  lk_copy_rows(1, 64, arena + 8031680, 128, arena + 11397120, 64);
 
   /* %245 = index(%242) {axis 0, at 1} blocks.3.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 8028672, 128, arena + 12220736, 64);
+  lk_copy_rows(1, 64, arena + 8031744, 128, arena + 11397184, 64);
 
   /* %246 = transpose(%208) {perm [1, 0]} blocks.3.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[99], arena + 12204032);
@@ -6007,934 +6007,918 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
       arena + 7226368);
 
   /* %256 = linear_grad_weight(%253, %201) blocks.3.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 7233536, arena + 12515776, arena + 11397120);
+  lk_linear_grad_weight(B, 4, 256, arena + 7233536, arena + 12515776, arena + 7241728);
 
   /* %257 = reduce_sum(%253) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 7233536,
-      arena + 12220416);
+      arena + 7243776);
 
   /* %258 = relu_grad(%200, %255) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12515648, arena + 7226368, arena + 7226496);
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12515648, arena + 7226368, arena + 7234560);
 
   /* %259 = transpose(%198) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[256, 4] */
-  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[95], arena + 7225344);
+  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[95], arena + 7233536);
 
   /* %260 = fused_linear(%258, %259) blocks.3.conv.conv.6.fc.0 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 7226496, arena + 7225344, NULL, LK_ACT_NONE, NULL,
-      arena + 8028160);
+  lk_fused_linear(B, 4, 256, arena + 7234560, arena + 7233536, NULL, LK_ACT_NONE, NULL,
+      arena + 7225344);
 
   /* %261 = linear_grad_weight(%258, %197) blocks.3.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 7226496, arena + 12478464, arena + 11398144);
+  lk_linear_grad_weight(B, 256, 4, arena + 7234560, arena + 12478464, arena + 7242752);
 
   /* %262 = reduce_sum(%258) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 7226496,
-      arena + 12220800);
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 7234560,
+      arena + 7244032);
 
   /* %263 = reshape(%260) {shape [1, 256]} blocks.3.conv.conv.6 : f32[B, 1, 256], a view of %260: no code */
 
-  /* %264 = expand(%263) {shape [49, 256]} blocks.3.conv.conv.6 : f32[B, 49, 256] */
-  lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 8028160, (const long[]){256, 0, 1},
-      arena + 7225344, (const long[]){12544, 256, 1});
+  /* %264 = mul_scalar(%263) {x op 0.020408163} blocks.3.conv.conv.6 : f32[B, 1, 256] */
+  lk_mul_scalar(B * 256, arena + 7225344, 0.020408163f, arena + 7233536);
 
-  /* %265 = mul_scalar(%264) {x op 0.020408163} blocks.3.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul_scalar(B * 49 * 256, arena + 7225344, 0.020408163f, arena + 8028160);
-
-  /* %266 = add(%250, %265) blocks.3.conv.conv.4 : f32[B, 49, 256], written over %250 */
+  /* %265 = add(%250, %264) blocks.3.conv.conv.4 : f32[B, 49, 256], written over %250 */
   lk_add(3, (const long[]){B, 49, 256}, arena + 7626752, (const long[]){12544, 256, 1},
-      arena + 8028160, (const long[]){12544, 256, 1}, arena + 7626752);
+      arena + 7233536, (const long[]){256, 0, 1}, arena + 7626752);
 
-  /* %267 = batch_norm_act_param_grad(%191, %266, %194, %192, %193) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 256] */
+  /* %266 = batch_norm_act_param_grad(%191, %265, %194, %192, %193) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 256] */
   lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6823936, arena + 7626752, arena + 12508416,
-      params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 7225344, arena + 7227136);
+      params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 7225344, arena + 7239424);
 
-  /* %268 = batch_norm_act_grad(%191, %266, %194, %192, %193, %267) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256], written over %250 */
+  /* %267 = batch_norm_act_grad(%191, %265, %194, %192, %193, %266) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256], written over %250 */
   lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6823936, arena + 7626752, arena + 12508416,
-      params[91], params[92], arena + 7227136, 1e-05f, LK_ACT_HSWISH, arena + 7225344,
+      params[91], params[92], arena + 7239424, 1e-05f, LK_ACT_HSWISH, arena + 7225344,
       arena + 7626752);
 
-  /* %269 = index(%267) {axis 0, at 0} blocks.3.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 7227136, 512, arena + 7227648, 256);
+  /* %268 = index(%266) {axis 0, at 0} blocks.3.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 7239424, 512, arena + 7227648, 256);
 
-  /* %270 = index(%267) {axis 0, at 1} blocks.3.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 7227392, 512, arena + 7227904, 256);
+  /* %269 = index(%266) {axis 0, at 1} blocks.3.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 7239680, 512, arena + 7227904, 256);
 
-  /* %271 = token_dwconv_grad_input(%268, %190) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
+  /* %270 = token_dwconv_grad_input(%267, %190) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 7626752, params[90],
       arena + 6823936);
 
-  /* %272 = token_dwconv_grad_weight(%268, %189) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %271 = token_dwconv_grad_weight(%267, %189) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 7626752, arena + 6422528,
       arena + 7225344);
 
-  /* %273 = batch_norm_act_param_grad(%184, %271, %187, %185, %186) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 256] */
+  /* %272 = batch_norm_act_param_grad(%184, %270, %187, %185, %186) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 256] */
   lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12507648,
-      params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 6422528, arena + 6424320);
+      params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 6422528, arena + 6436608);
 
-  /* %274 = batch_norm_act_grad(%184, %271, %187, %185, %186, %273) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256], written over %271 */
+  /* %273 = batch_norm_act_grad(%184, %270, %187, %185, %186, %272) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256], written over %270 */
   lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12507648,
-      params[86], params[87], arena + 6424320, 1e-05f, LK_ACT_HSWISH, arena + 6422528,
+      params[86], params[87], arena + 6436608, 1e-05f, LK_ACT_HSWISH, arena + 6422528,
       arena + 6823936);
 
-  /* %275 = index(%273) {axis 0, at 0} blocks.3.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 6424320, 512, arena + 6672384, 256);
+  /* %274 = index(%272) {axis 0, at 0} blocks.3.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 6436608, 512, arena + 6672384, 256);
 
-  /* %276 = index(%273) {axis 0, at 1} blocks.3.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 6424576, 512, arena + 6672640, 256);
+  /* %275 = index(%272) {axis 0, at 1} blocks.3.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 6436864, 512, arena + 6672640, 256);
 
-  /* %277 = transpose(%183) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
+  /* %276 = transpose(%183) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[85], arena + 6021120);
 
-  /* %278 = linear_grad_weight(%274, %181) blocks.3.conv.conv.0 : f32[256, 64] */
+  /* %277 = linear_grad_weight(%273, %181) blocks.3.conv.conv.0 : f32[256, 64] */
   lk_linear_grad_weight(B * 49, 64, 256, arena + 6823936, arena + 12103680, arena + 6623232);
 
-  /* %279 = fused_linear(%274, %277, %241) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
+  /* %278 = fused_linear(%273, %276, %241) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 6823936, 12544, arena + 6021120, NULL, NULL, 0,
       LK_ACT_NONE, arena + 11296768, 3136, arena + 11399232, 3200);
 
-  /* %280 = reshape(%278) {shape [256, 64, 1, 1]} blocks.3.conv.conv.0 : f32[256, 64, 1, 1], a view of %278: no code */
+  /* %279 = reshape(%277) {shape [256, 64, 1, 1]} blocks.3.conv.conv.0 : f32[256, 64, 1, 1], a view of %277: no code */
 
-  /* %281 = concat(%240, %279) {axis 0} blocks.3 : f32[B, 50, 64], a view of %239: no code */
+  /* %280 = concat(%240, %278) {axis 0} blocks.3 : f32[B, 50, 64], a view of %239: no code */
 
-  /* %282 = transpose(%177) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
+  /* %281 = transpose(%177) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[83], arena + 6021120);
 
-  /* %283 = fused_linear(%281, %282) blocks.3.attn.proj : f32[B, 50, 64] */
+  /* %282 = fused_linear(%280, %281) blocks.3.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena + 6021120, NULL, LK_ACT_NONE, NULL,
       arena + 6328320);
 
-  /* %284 = linear_grad_weight(%281, %176) blocks.3.attn.proj : f32[64, 64] */
+  /* %283 = linear_grad_weight(%280, %176) blocks.3.attn.proj : f32[64, 64] */
   lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 11194368, arena + 6668288);
 
-  /* %285 = reduce_sum(%281) {axes [0], batch} blocks.3.attn.proj : f32[64] */
+  /* %284 = reduce_sum(%280) {axes [0], batch} blocks.3.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
       arena + 6673088);
 
-  /* %286 = sdpa_grad(%173, %174, %175, %283) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 192] */
+  /* %285 = sdpa_grad(%173, %174, %175, %282) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 9351168, 192, arena + 9351232, 192, arena + 9351296,
       192, arena + 6328320, 64, arena + 6021120, 192, arena + 6021120 + 64, 192,
       arena + 6021120 + 128, 192, 0.17677669f);
 
-  /* %287 = transpose(%170) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
+  /* %286 = transpose(%170) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[81], arena + 6430720);
 
-  /* %288 = fused_linear(%286, %287) blocks.3.attn.qkv : f32[B, 50, 64] */
+  /* %287 = fused_linear(%285, %286) blocks.3.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 6021120, arena + 6430720, NULL, LK_ACT_NONE, NULL,
       arena + 6328320);
 
-  /* %289 = linear_grad_weight(%286, %169) blocks.3.attn.qkv : f32[192, 64] */
+  /* %288 = linear_grad_weight(%285, %169) blocks.3.attn.qkv : f32[192, 64] */
   lk_linear_grad_weight(B * 50, 64, 192, arena + 6021120, arena + 11091968, arena + 6656000);
 
-  /* %290 = reduce_sum(%286) {axes [0], batch} blocks.3.attn.qkv : f32[192] */
+  /* %289 = reduce_sum(%285) {axes [0], batch} blocks.3.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 6021120,
       arena + 6672896);
 
-  /* %291 = reduce_sum(%288) {axes [0], batch} blocks.3.norm1 : f32[64] */
+  /* %290 = reduce_sum(%287) {axes [0], batch} blocks.3.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 6328320,
       arena + 6673152);
 
-  /* %292 = mul(%288, %165) blocks.3.norm1 : f32[B, 50, 64] */
+  /* %291 = mul(%287, %165) blocks.3.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 6328320, (const long[]){3200, 64, 1}, params[79],
       (const long[]){0, 0, 1}, arena + 6021120);
 
-  /* %293 = mul(%288, %167) blocks.3.norm1 : f32[B, 50, 64], written over %288 */
+  /* %292 = mul(%287, %167) blocks.3.norm1 : f32[B, 50, 64], written over %287 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 6328320, (const long[]){3200, 64, 1},
       arena + 10989568, (const long[]){3200, 64, 1}, arena + 6328320);
 
-  /* %294 = reduce_sum(%293) {axes [0], batch} blocks.3.norm1 : f32[64] */
+  /* %293 = reduce_sum(%292) {axes [0], batch} blocks.3.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 6328320,
       arena + 6673216);
 
-  /* %295 = normalize_grad(%164, %292) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  /* %294 = normalize_grad(%164, %291) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 10887168, arena + 6021120, 1e-06f, arena + 6123520);
 
-  /* %296 = add(%281, %295) blocks.2.conv : f32[B, 50, 64], written over %239 */
+  /* %295 = add(%280, %294) blocks.2.conv : f32[B, 50, 64], written over %239 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
       arena + 6123520, (const long[]){3200, 64, 1}, arena + 11399168);
 
-  /* %297 = slice(%296) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %239: no code */
+  /* %296 = slice(%295) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %239: no code */
 
-  /* %298 = slice(%296) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
+  /* %297 = slice(%295) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 6422528, 3136);
 
-  /* %299 = batch_norm_act_param_grad(%157, %298, %160, %158, %159) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 64] */
+  /* %298 = batch_norm_act_param_grad(%157, %297, %160, %158, %159) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 64] */
   lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 12003328, arena + 6422528, arena + 12514304,
-      params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 6021120, arena + 6021568);
+      params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 6021120, arena + 6024640);
 
-  /* %300 = batch_norm_act_grad(%157, %298, %160, %158, %159, %299) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
+  /* %299 = batch_norm_act_grad(%157, %297, %160, %158, %159, %298) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_norm_act_grad_cl(B * 49, 64, arena + 12003328, arena + 6422528, arena + 12514304,
-      params[75], params[76], arena + 6021568, 1e-05f, LK_ACT_NONE, arena + 6021120,
+      params[75], params[76], arena + 6024640, 1e-05f, LK_ACT_NONE, arena + 6021120,
       arena + 6522880);
 
-  /* %301 = index(%299) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 6021568, 128, arena + 6673280, 64);
+  /* %300 = index(%298) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 6024640, 128, arena + 6673280, 64);
 
-  /* %302 = index(%299) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 6021632, 128, arena + 6673344, 64);
+  /* %301 = index(%298) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 6024704, 128, arena + 6673344, 64);
 
-  /* %303 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
+  /* %302 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[74], arena + 6639616);
 
-  /* %304 = fused_linear(%300, %303) blocks.2.conv.conv.7 : f32[B, 49, 256] */
+  /* %303 = fused_linear(%299, %302) blocks.2.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 6522880, arena + 6639616, NULL, LK_ACT_NONE, NULL,
       arena + 6021120);
 
-  /* %305 = linear_grad_weight(%300, %154) blocks.2.conv.conv.7 : f32[64, 256] */
+  /* %304 = linear_grad_weight(%299, %154) blocks.2.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 6522880, arena + 5619712, arena + 6639616);
 
-  /* %306 = reshape(%305) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %305: no code */
+  /* %305 = reshape(%304) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %304: no code */
 
-  /* %307 = mul(%304, %153) blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  /* %306 = mul(%303, %153) blocks.2.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 6021120, (const long[]){12544, 256, 1},
       arena + 12470272, (const long[]){256, 0, 1}, arena + 5619712);
 
-  /* %308 = mul(%304, %144) blocks.2.conv.conv.6 : f32[B, 49, 256], written over %304 */
+  /* %307 = mul(%303, %144) blocks.2.conv.conv.6 : f32[B, 49, 256], written over %303 */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 6021120, (const long[]){12544, 256, 1},
       arena + 5218304, (const long[]){12544, 256, 1}, arena + 6021120);
 
-  /* %309 = reduce_sum(%308) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %308 = reduce_sum(%307) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 6021120,
       arena + 5218304);
 
-  /* %310 = hsigmoid_grad(%152, %309) blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %309 = hsigmoid_grad(%152, %308) blocks.2.conv.conv.6 : f32[B, 256] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12462080, arena + 5218304, arena + 5226496);
 
-  /* %311 = transpose(%150) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %310 = transpose(%150) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[72], arena + 5218304);
 
-  /* %312 = fused_linear(%310, %311) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %311 = fused_linear(%309, %310) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 5226496, arena + 5218304, NULL, LK_ACT_NONE, NULL,
       arena + 5219328);
 
-  /* %313 = linear_grad_weight(%310, %149) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 5226496, arena + 12515392, arena + 6522880);
+  /* %312 = linear_grad_weight(%309, %149) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 5226496, arena + 12515392, arena + 5234688);
 
-  /* %314 = reduce_sum(%310) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
+  /* %313 = reduce_sum(%309) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 5226496,
-      arena + 6524928);
+      arena + 5236736);
 
-  /* %315 = relu_grad(%148, %312) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12515264, arena + 5219328, arena + 5219456);
+  /* %314 = relu_grad(%148, %311) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12515264, arena + 5219328, arena + 5227520);
 
-  /* %316 = transpose(%146) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
-  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[70], arena + 5218304);
+  /* %315 = transpose(%146) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
+  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[70], arena + 5226496);
 
-  /* %317 = fused_linear(%315, %316) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 5219456, arena + 5218304, NULL, LK_ACT_NONE, NULL,
-      arena + 6021120);
+  /* %316 = fused_linear(%314, %315) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 5227520, arena + 5226496, NULL, LK_ACT_NONE, NULL,
+      arena + 5218304);
 
-  /* %318 = linear_grad_weight(%315, %145) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 5219456, arena + 12453888, arena + 6523904);
+  /* %317 = linear_grad_weight(%314, %145) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 5227520, arena + 12453888, arena + 5235712);
 
-  /* %319 = reduce_sum(%315) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 5219456,
-      arena + 6525184);
+  /* %318 = reduce_sum(%314) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 5227520,
+      arena + 5236992);
 
-  /* %320 = reshape(%317) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %317: no code */
+  /* %319 = reshape(%316) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %316: no code */
 
-  /* %321 = expand(%320) {shape [49, 256]} blocks.2.conv.conv.6 : f32[B, 49, 256] */
-  lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 6021120, (const long[]){256, 0, 1},
-      arena + 5218304, (const long[]){12544, 256, 1});
+  /* %320 = mul_scalar(%319) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 1, 256] */
+  lk_mul_scalar(B * 256, arena + 5218304, 0.020408163f, arena + 5226496);
 
-  /* %322 = mul_scalar(%321) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul_scalar(B * 49 * 256, arena + 5218304, 0.020408163f, arena + 6021120);
-
-  /* %323 = add(%307, %322) blocks.2.conv.conv.4 : f32[B, 49, 256], written over %307 */
+  /* %321 = add(%306, %320) blocks.2.conv.conv.4 : f32[B, 49, 256], written over %306 */
   lk_add(3, (const long[]){B, 49, 256}, arena + 5619712, (const long[]){12544, 256, 1},
-      arena + 6021120, (const long[]){12544, 256, 1}, arena + 5619712);
+      arena + 5226496, (const long[]){256, 0, 1}, arena + 5619712);
 
-  /* %324 = batch_norm_act_param_grad(%139, %323, %142, %140, %141) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 256] */
+  /* %322 = batch_norm_act_param_grad(%139, %321, %142, %140, %141) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 256] */
   lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4816896, arena + 5619712, arena + 12506880,
-      params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 5218304, arena + 5220096);
+      params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 5218304, arena + 5232384);
 
-  /* %325 = batch_norm_act_grad(%139, %323, %142, %140, %141, %324) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256], written over %307 */
+  /* %323 = batch_norm_act_grad(%139, %321, %142, %140, %141, %322) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256], written over %306 */
   lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4816896, arena + 5619712, arena + 12506880,
-      params[66], params[67], arena + 5220096, 1e-05f, LK_ACT_HSWISH, arena + 5218304,
+      params[66], params[67], arena + 5232384, 1e-05f, LK_ACT_HSWISH, arena + 5218304,
       arena + 5619712);
 
-  /* %326 = index(%324) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 5220096, 512, arena + 5220608, 256);
+  /* %324 = index(%322) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 5232384, 512, arena + 5220608, 256);
 
-  /* %327 = index(%324) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 5220352, 512, arena + 5220864, 256);
+  /* %325 = index(%322) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 5232640, 512, arena + 5220864, 256);
 
-  /* %328 = token_dwconv_grad_input(%325, %138) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  /* %326 = token_dwconv_grad_input(%323, %138) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 5619712, params[65],
       arena + 4816896);
 
-  /* %329 = token_dwconv_grad_weight(%325, %137) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %327 = token_dwconv_grad_weight(%323, %137) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 5619712, arena + 4415488,
       arena + 5218304);
 
-  /* %330 = batch_norm_act_param_grad(%132, %328, %135, %133, %134) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 256] */
+  /* %328 = batch_norm_act_param_grad(%132, %326, %135, %133, %134) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 256] */
   lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12506112,
-      params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 4415488, arena + 4417280);
+      params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 4415488, arena + 4429568);
 
-  /* %331 = batch_norm_act_grad(%132, %328, %135, %133, %134, %330) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256], written over %328 */
+  /* %329 = batch_norm_act_grad(%132, %326, %135, %133, %134, %328) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256], written over %326 */
   lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12506112,
-      params[61], params[62], arena + 4417280, 1e-05f, LK_ACT_HSWISH, arena + 4415488,
+      params[61], params[62], arena + 4429568, 1e-05f, LK_ACT_HSWISH, arena + 4415488,
       arena + 4816896);
 
-  /* %332 = index(%330) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 4417280, 512, arena + 4665344, 256);
+  /* %330 = index(%328) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 4429568, 512, arena + 4665344, 256);
 
-  /* %333 = index(%330) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 4417536, 512, arena + 4665600, 256);
+  /* %331 = index(%328) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 4429824, 512, arena + 4665600, 256);
 
-  /* %334 = transpose(%131) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
+  /* %332 = transpose(%131) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[60], arena + 4014080);
 
-  /* %335 = linear_grad_weight(%331, %129) blocks.2.conv.conv.0 : f32[256, 64] */
+  /* %333 = linear_grad_weight(%329, %129) blocks.2.conv.conv.0 : f32[256, 64] */
   lk_linear_grad_weight(B * 49, 64, 256, arena + 4816896, arena + 11902976, arena + 4616192);
 
-  /* %336 = fused_linear(%331, %334, %298) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
+  /* %334 = fused_linear(%329, %332, %297) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 4816896, 12544, arena + 4014080, NULL, NULL, 0,
       LK_ACT_NONE, arena + 6422528, 3136, arena + 11399232, 3200);
 
-  /* %337 = reshape(%335) {shape [256, 64, 1, 1]} blocks.2.conv.conv.0 : f32[256, 64, 1, 1], a view of %335: no code */
+  /* %335 = reshape(%333) {shape [256, 64, 1, 1]} blocks.2.conv.conv.0 : f32[256, 64, 1, 1], a view of %333: no code */
 
-  /* %338 = concat(%297, %336) {axis 0} blocks.2 : f32[B, 50, 64], a view of %239: no code */
+  /* %336 = concat(%296, %334) {axis 0} blocks.2 : f32[B, 50, 64], a view of %239: no code */
 
-  /* %339 = transpose(%125) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
+  /* %337 = transpose(%125) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[58], arena + 4014080);
 
-  /* %340 = fused_linear(%338, %339) blocks.2.attn.proj : f32[B, 50, 64] */
+  /* %338 = fused_linear(%336, %337) blocks.2.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena + 4014080, NULL, LK_ACT_NONE, NULL,
       arena + 4321280);
 
-  /* %341 = linear_grad_weight(%338, %124) blocks.2.attn.proj : f32[64, 64] */
+  /* %339 = linear_grad_weight(%336, %124) blocks.2.attn.proj : f32[64, 64] */
   lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 10784768, arena + 4661248);
 
-  /* %342 = reduce_sum(%338) {axes [0], batch} blocks.2.attn.proj : f32[64] */
+  /* %340 = reduce_sum(%336) {axes [0], batch} blocks.2.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
       arena + 4666048);
 
-  /* %343 = sdpa_grad(%121, %122, %123, %340) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 192] */
+  /* %341 = sdpa_grad(%121, %122, %123, %338) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 9043968, 192, arena + 9044032, 192, arena + 9044096,
       192, arena + 4321280, 64, arena + 4014080, 192, arena + 4014080 + 64, 192,
       arena + 4014080 + 128, 192, 0.17677669f);
 
-  /* %344 = transpose(%118) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
+  /* %342 = transpose(%118) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[56], arena + 4423680);
 
-  /* %345 = fused_linear(%343, %344) blocks.2.attn.qkv : f32[B, 50, 64] */
+  /* %343 = fused_linear(%341, %342) blocks.2.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 4014080, arena + 4423680, NULL, LK_ACT_NONE, NULL,
       arena + 4321280);
 
-  /* %346 = linear_grad_weight(%343, %117) blocks.2.attn.qkv : f32[192, 64] */
+  /* %344 = linear_grad_weight(%341, %117) blocks.2.attn.qkv : f32[192, 64] */
   lk_linear_grad_weight(B * 50, 64, 192, arena + 4014080, arena + 10682368, arena + 4648960);
 
-  /* %347 = reduce_sum(%343) {axes [0], batch} blocks.2.attn.qkv : f32[192] */
+  /* %345 = reduce_sum(%341) {axes [0], batch} blocks.2.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 4014080,
       arena + 4665856);
 
-  /* %348 = reduce_sum(%345) {axes [0], batch} blocks.2.norm1 : f32[64] */
+  /* %346 = reduce_sum(%343) {axes [0], batch} blocks.2.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 4321280,
       arena + 4666112);
 
-  /* %349 = mul(%345, %113) blocks.2.norm1 : f32[B, 50, 64] */
+  /* %347 = mul(%343, %113) blocks.2.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 4321280, (const long[]){3200, 64, 1}, params[54],
       (const long[]){0, 0, 1}, arena + 4014080);
 
-  /* %350 = mul(%345, %115) blocks.2.norm1 : f32[B, 50, 64], written over %345 */
+  /* %348 = mul(%343, %115) blocks.2.norm1 : f32[B, 50, 64], written over %343 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 4321280, (const long[]){3200, 64, 1},
       arena + 10579968, (const long[]){3200, 64, 1}, arena + 4321280);
 
-  /* %351 = reduce_sum(%350) {axes [0], batch} blocks.2.norm1 : f32[64] */
+  /* %349 = reduce_sum(%348) {axes [0], batch} blocks.2.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 4321280,
       arena + 4666176);
 
-  /* %352 = normalize_grad(%112, %349) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  /* %350 = normalize_grad(%112, %347) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 10477568, arena + 4014080, 1e-06f, arena + 4116480);
 
-  /* %353 = add(%338, %352) blocks.1.conv : f32[B, 50, 64], written over %239 */
+  /* %351 = add(%336, %350) blocks.1.conv : f32[B, 50, 64], written over %239 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
       arena + 4116480, (const long[]){3200, 64, 1}, arena + 11399168);
 
-  /* %354 = slice(%353) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %239: no code */
+  /* %352 = slice(%351) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %239: no code */
 
-  /* %355 = slice(%353) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
+  /* %353 = slice(%351) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 4415488, 3136);
 
-  /* %356 = batch_norm_act_param_grad(%105, %355, %108, %106, %107) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 64] */
+  /* %354 = batch_norm_act_param_grad(%105, %353, %108, %106, %107) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 64] */
   lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11802624, arena + 4415488, arena + 12514112,
-      params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 4014080, arena + 4014528);
+      params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 4014080, arena + 4017600);
 
-  /* %357 = batch_norm_act_grad(%105, %355, %108, %106, %107, %356) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
+  /* %355 = batch_norm_act_grad(%105, %353, %108, %106, %107, %354) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11802624, arena + 4415488, arena + 12514112,
-      params[50], params[51], arena + 4014528, 1e-05f, LK_ACT_NONE, arena + 4014080,
+      params[50], params[51], arena + 4017600, 1e-05f, LK_ACT_NONE, arena + 4014080,
       arena + 4515840);
 
-  /* %358 = index(%356) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 4014528, 128, arena + 4666240, 64);
+  /* %356 = index(%354) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 4017600, 128, arena + 4666240, 64);
 
-  /* %359 = index(%356) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 4014592, 128, arena + 4666304, 64);
+  /* %357 = index(%354) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 4017664, 128, arena + 4666304, 64);
 
-  /* %360 = transpose(%104) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
+  /* %358 = transpose(%104) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[49], arena + 4632576);
 
-  /* %361 = fused_linear(%357, %360) blocks.1.conv.conv.7 : f32[B, 49, 256] */
+  /* %359 = fused_linear(%355, %358) blocks.1.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 4515840, arena + 4632576, NULL, LK_ACT_NONE, NULL,
       arena + 4014080);
 
-  /* %362 = linear_grad_weight(%357, %102) blocks.1.conv.conv.7 : f32[64, 256] */
+  /* %360 = linear_grad_weight(%355, %102) blocks.1.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 4515840, arena + 3612672, arena + 4632576);
 
-  /* %363 = reshape(%362) {shape [64, 256, 1, 1]} blocks.1.conv.conv.7 : f32[64, 256, 1, 1], a view of %362: no code */
+  /* %361 = reshape(%360) {shape [64, 256, 1, 1]} blocks.1.conv.conv.7 : f32[64, 256, 1, 1], a view of %360: no code */
 
-  /* %364 = mul(%361, %101) blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  /* %362 = mul(%359, %101) blocks.1.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 4014080, (const long[]){12544, 256, 1},
       arena + 12445696, (const long[]){256, 0, 1}, arena + 3612672);
 
-  /* %365 = mul(%361, %92) blocks.1.conv.conv.6 : f32[B, 49, 256], written over %361 */
+  /* %363 = mul(%359, %92) blocks.1.conv.conv.6 : f32[B, 49, 256], written over %359 */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 4014080, (const long[]){12544, 256, 1},
       arena + 3211264, (const long[]){12544, 256, 1}, arena + 4014080);
 
-  /* %366 = reduce_sum(%365) {axes [0]} blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %364 = reduce_sum(%363) {axes [0]} blocks.1.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 4014080,
       arena + 3211264);
 
-  /* %367 = hsigmoid_grad(%100, %366) blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %365 = hsigmoid_grad(%100, %364) blocks.1.conv.conv.6 : f32[B, 256] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12437504, arena + 3211264, arena + 3219456);
 
-  /* %368 = transpose(%98) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %366 = transpose(%98) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[47], arena + 3211264);
 
-  /* %369 = fused_linear(%367, %368) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %367 = fused_linear(%365, %366) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 3219456, arena + 3211264, NULL, LK_ACT_NONE, NULL,
       arena + 3212288);
 
-  /* %370 = linear_grad_weight(%367, %97) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 3219456, arena + 12515008, arena + 4515840);
+  /* %368 = linear_grad_weight(%365, %97) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 3219456, arena + 12515008, arena + 3227648);
 
-  /* %371 = reduce_sum(%367) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[256] */
+  /* %369 = reduce_sum(%365) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 3219456,
-      arena + 4517888);
+      arena + 3229696);
 
-  /* %372 = relu_grad(%96, %369) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12514880, arena + 3212288, arena + 3212416);
+  /* %370 = relu_grad(%96, %367) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12514880, arena + 3212288, arena + 3220480);
 
-  /* %373 = transpose(%94) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
-  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[45], arena + 3211264);
+  /* %371 = transpose(%94) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
+  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[45], arena + 3219456);
 
-  /* %374 = fused_linear(%372, %373) blocks.1.conv.conv.6.fc.0 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 3212416, arena + 3211264, NULL, LK_ACT_NONE, NULL,
-      arena + 4014080);
+  /* %372 = fused_linear(%370, %371) blocks.1.conv.conv.6.fc.0 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 3220480, arena + 3219456, NULL, LK_ACT_NONE, NULL,
+      arena + 3211264);
 
-  /* %375 = linear_grad_weight(%372, %93) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 3212416, arena + 12429312, arena + 4516864);
+  /* %373 = linear_grad_weight(%370, %93) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 3220480, arena + 12429312, arena + 3228672);
 
-  /* %376 = reduce_sum(%372) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 3212416,
-      arena + 4518144);
+  /* %374 = reduce_sum(%370) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 3220480,
+      arena + 3229952);
 
-  /* %377 = reshape(%374) {shape [1, 256]} blocks.1.conv.conv.6 : f32[B, 1, 256], a view of %374: no code */
+  /* %375 = reshape(%372) {shape [1, 256]} blocks.1.conv.conv.6 : f32[B, 1, 256], a view of %372: no code */
 
-  /* %378 = expand(%377) {shape [49, 256]} blocks.1.conv.conv.6 : f32[B, 49, 256] */
-  lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 4014080, (const long[]){256, 0, 1},
-      arena + 3211264, (const long[]){12544, 256, 1});
+  /* %376 = mul_scalar(%375) {x op 0.020408163} blocks.1.conv.conv.6 : f32[B, 1, 256] */
+  lk_mul_scalar(B * 256, arena + 3211264, 0.020408163f, arena + 3219456);
 
-  /* %379 = mul_scalar(%378) {x op 0.020408163} blocks.1.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul_scalar(B * 49 * 256, arena + 3211264, 0.020408163f, arena + 4014080);
-
-  /* %380 = add(%364, %379) blocks.1.conv.conv.4 : f32[B, 49, 256], written over %364 */
+  /* %377 = add(%362, %376) blocks.1.conv.conv.4 : f32[B, 49, 256], written over %362 */
   lk_add(3, (const long[]){B, 49, 256}, arena + 3612672, (const long[]){12544, 256, 1},
-      arena + 4014080, (const long[]){12544, 256, 1}, arena + 3612672);
+      arena + 3219456, (const long[]){256, 0, 1}, arena + 3612672);
 
-  /* %381 = batch_norm_act_param_grad(%87, %380, %90, %88, %89) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 256] */
+  /* %378 = batch_norm_act_param_grad(%87, %377, %90, %88, %89) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 256] */
   lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2809856, arena + 3612672, arena + 12505344,
-      params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 3211264, arena + 3213056);
+      params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 3211264, arena + 3225344);
 
-  /* %382 = batch_norm_act_grad(%87, %380, %90, %88, %89, %381) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256], written over %364 */
+  /* %379 = batch_norm_act_grad(%87, %377, %90, %88, %89, %378) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256], written over %362 */
   lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2809856, arena + 3612672, arena + 12505344,
-      params[41], params[42], arena + 3213056, 1e-05f, LK_ACT_HSWISH, arena + 3211264,
+      params[41], params[42], arena + 3225344, 1e-05f, LK_ACT_HSWISH, arena + 3211264,
       arena + 3612672);
 
-  /* %383 = index(%381) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 3213056, 512, arena + 3213568, 256);
+  /* %380 = index(%378) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 3225344, 512, arena + 3213568, 256);
 
-  /* %384 = index(%381) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 3213312, 512, arena + 3213824, 256);
+  /* %381 = index(%378) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 3225600, 512, arena + 3213824, 256);
 
-  /* %385 = token_dwconv_grad_input(%382, %86) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  /* %382 = token_dwconv_grad_input(%379, %86) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 3612672, params[40],
       arena + 2809856);
 
-  /* %386 = token_dwconv_grad_weight(%382, %85) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %383 = token_dwconv_grad_weight(%379, %85) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 3612672, arena + 2408448,
       arena + 3211264);
 
-  /* %387 = batch_norm_act_param_grad(%80, %385, %83, %81, %82) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 256] */
+  /* %384 = batch_norm_act_param_grad(%80, %382, %83, %81, %82) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 256] */
   lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12504576,
-      params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 2408448, arena + 2410240);
+      params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 2408448, arena + 2422528);
 
-  /* %388 = batch_norm_act_grad(%80, %385, %83, %81, %82, %387) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256], written over %385 */
+  /* %385 = batch_norm_act_grad(%80, %382, %83, %81, %82, %384) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256], written over %382 */
   lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12504576,
-      params[36], params[37], arena + 2410240, 1e-05f, LK_ACT_HSWISH, arena + 2408448,
+      params[36], params[37], arena + 2422528, 1e-05f, LK_ACT_HSWISH, arena + 2408448,
       arena + 2809856);
 
-  /* %389 = index(%387) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 2410240, 512, arena + 2658304, 256);
+  /* %386 = index(%384) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 2422528, 512, arena + 2658304, 256);
 
-  /* %390 = index(%387) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 2410496, 512, arena + 2658560, 256);
+  /* %387 = index(%384) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 2422784, 512, arena + 2658560, 256);
 
-  /* %391 = transpose(%79) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
+  /* %388 = transpose(%79) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[35], arena + 2007040);
 
-  /* %392 = linear_grad_weight(%388, %77) blocks.1.conv.conv.0 : f32[256, 64] */
+  /* %389 = linear_grad_weight(%385, %77) blocks.1.conv.conv.0 : f32[256, 64] */
   lk_linear_grad_weight(B * 49, 64, 256, arena + 2809856, arena + 11702272, arena + 2609152);
 
-  /* %393 = fused_linear(%388, %391, %355) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
+  /* %390 = fused_linear(%385, %388, %353) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 2809856, 12544, arena + 2007040, NULL, NULL, 0,
       LK_ACT_NONE, arena + 4415488, 3136, arena + 11399232, 3200);
 
-  /* %394 = reshape(%392) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %392: no code */
+  /* %391 = reshape(%389) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %389: no code */
 
-  /* %395 = concat(%354, %393) {axis 0} blocks.1 : f32[B, 50, 64], a view of %239: no code */
+  /* %392 = concat(%352, %390) {axis 0} blocks.1 : f32[B, 50, 64], a view of %239: no code */
 
-  /* %396 = transpose(%73) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
+  /* %393 = transpose(%73) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[33], arena + 2007040);
 
-  /* %397 = fused_linear(%395, %396) blocks.1.attn.proj : f32[B, 50, 64] */
+  /* %394 = fused_linear(%392, %393) blocks.1.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena + 2007040, NULL, LK_ACT_NONE, NULL,
       arena + 2314240);
 
-  /* %398 = linear_grad_weight(%395, %72) blocks.1.attn.proj : f32[64, 64] */
+  /* %395 = linear_grad_weight(%392, %72) blocks.1.attn.proj : f32[64, 64] */
   lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 10375168, arena + 2654208);
 
-  /* %399 = reduce_sum(%395) {axes [0], batch} blocks.1.attn.proj : f32[64] */
+  /* %396 = reduce_sum(%392) {axes [0], batch} blocks.1.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
       arena + 2659008);
 
-  /* %400 = sdpa_grad(%69, %70, %71, %397) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 192] */
+  /* %397 = sdpa_grad(%69, %70, %71, %394) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 8736768, 192, arena + 8736832, 192, arena + 8736896,
       192, arena + 2314240, 64, arena + 2007040, 192, arena + 2007040 + 64, 192,
       arena + 2007040 + 128, 192, 0.17677669f);
 
-  /* %401 = transpose(%66) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
+  /* %398 = transpose(%66) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[31], arena + 2416640);
 
-  /* %402 = fused_linear(%400, %401) blocks.1.attn.qkv : f32[B, 50, 64] */
+  /* %399 = fused_linear(%397, %398) blocks.1.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 2007040, arena + 2416640, NULL, LK_ACT_NONE, NULL,
       arena + 2314240);
 
-  /* %403 = linear_grad_weight(%400, %65) blocks.1.attn.qkv : f32[192, 64] */
+  /* %400 = linear_grad_weight(%397, %65) blocks.1.attn.qkv : f32[192, 64] */
   lk_linear_grad_weight(B * 50, 64, 192, arena + 2007040, arena + 10272768, arena + 2641920);
 
-  /* %404 = reduce_sum(%400) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
+  /* %401 = reduce_sum(%397) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 2007040,
       arena + 2658816);
 
-  /* %405 = reduce_sum(%402) {axes [0], batch} blocks.1.norm1 : f32[64] */
+  /* %402 = reduce_sum(%399) {axes [0], batch} blocks.1.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 2314240,
       arena + 2659072);
 
-  /* %406 = mul(%402, %61) blocks.1.norm1 : f32[B, 50, 64] */
+  /* %403 = mul(%399, %61) blocks.1.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 2314240, (const long[]){3200, 64, 1}, params[29],
       (const long[]){0, 0, 1}, arena + 2007040);
 
-  /* %407 = mul(%402, %63) blocks.1.norm1 : f32[B, 50, 64], written over %402 */
+  /* %404 = mul(%399, %63) blocks.1.norm1 : f32[B, 50, 64], written over %399 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 2314240, (const long[]){3200, 64, 1},
       arena + 10170368, (const long[]){3200, 64, 1}, arena + 2314240);
 
-  /* %408 = reduce_sum(%407) {axes [0], batch} blocks.1.norm1 : f32[64] */
+  /* %405 = reduce_sum(%404) {axes [0], batch} blocks.1.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 2314240,
       arena + 2659136);
 
-  /* %409 = normalize_grad(%60, %406) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  /* %406 = normalize_grad(%60, %403) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 10067968, arena + 2007040, 1e-06f, arena + 2109440);
 
-  /* %410 = add(%395, %409) blocks.0.conv : f32[B, 50, 64], written over %239 */
+  /* %407 = add(%392, %406) blocks.0.conv : f32[B, 50, 64], written over %239 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
       arena + 2109440, (const long[]){3200, 64, 1}, arena + 11399168);
 
-  /* %411 = slice(%410) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %239: no code */
+  /* %408 = slice(%407) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %239: no code */
 
-  /* %412 = slice(%410) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
+  /* %409 = slice(%407) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 2408448, 3136);
 
-  /* %413 = batch_norm_act_param_grad(%53, %412, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 64] */
+  /* %410 = batch_norm_act_param_grad(%53, %409, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 64] */
   lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11601920, arena + 2408448, arena + 12513920,
-      params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 2007040, arena + 2007488);
+      params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 2007040, arena + 2010560);
 
-  /* %414 = batch_norm_act_grad(%53, %412, %56, %54, %55, %413) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
+  /* %411 = batch_norm_act_grad(%53, %409, %56, %54, %55, %410) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11601920, arena + 2408448, arena + 12513920,
-      params[25], params[26], arena + 2007488, 1e-05f, LK_ACT_NONE, arena + 2007040,
+      params[25], params[26], arena + 2010560, 1e-05f, LK_ACT_NONE, arena + 2007040,
       arena + 2508800);
 
-  /* %415 = index(%413) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 2007488, 128, arena + 2659200, 64);
+  /* %412 = index(%410) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 2010560, 128, arena + 2659200, 64);
 
-  /* %416 = index(%413) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 2007552, 128, arena + 2659264, 64);
+  /* %413 = index(%410) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 2010624, 128, arena + 2659264, 64);
 
-  /* %417 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
+  /* %414 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[24], arena + 2625536);
 
-  /* %418 = fused_linear(%414, %417) blocks.0.conv.conv.7 : f32[B, 49, 256] */
+  /* %415 = fused_linear(%411, %414) blocks.0.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 2508800, arena + 2625536, NULL, LK_ACT_NONE, NULL,
       arena + 2007040);
 
-  /* %419 = linear_grad_weight(%414, %50) blocks.0.conv.conv.7 : f32[64, 256] */
+  /* %416 = linear_grad_weight(%411, %50) blocks.0.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 2508800, arena + 1605632, arena + 2625536);
 
-  /* %420 = reshape(%419) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %419: no code */
+  /* %417 = reshape(%416) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %416: no code */
 
-  /* %421 = mul(%418, %49) blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  /* %418 = mul(%415, %49) blocks.0.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){12544, 256, 1},
       arena + 12421120, (const long[]){256, 0, 1}, arena + 1605632);
 
-  /* %422 = mul(%418, %40) blocks.0.conv.conv.6 : f32[B, 49, 256], written over %418 */
+  /* %419 = mul(%415, %40) blocks.0.conv.conv.6 : f32[B, 49, 256], written over %415 */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){12544, 256, 1},
       arena + 1204224, (const long[]){12544, 256, 1}, arena + 2007040);
 
-  /* %423 = reduce_sum(%422) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
+  /* %420 = reduce_sum(%419) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 2007040,
       arena + 1204224);
 
-  /* %424 = hsigmoid_grad(%48, %423) blocks.0.conv.conv.6 : f32[B, 256] */
+  /* %421 = hsigmoid_grad(%48, %420) blocks.0.conv.conv.6 : f32[B, 256] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12412928, arena + 1204224, arena + 1212416);
 
-  /* %425 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %422 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[22], arena + 1204224);
 
-  /* %426 = fused_linear(%424, %425) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %423 = fused_linear(%421, %422) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 1212416, arena + 1204224, NULL, LK_ACT_NONE, NULL,
       arena + 1205248);
 
-  /* %427 = linear_grad_weight(%424, %45) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 1212416, arena + 12514624, arena + 2508800);
+  /* %424 = linear_grad_weight(%421, %45) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 1212416, arena + 12514624, arena + 1220608);
 
-  /* %428 = reduce_sum(%424) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
+  /* %425 = reduce_sum(%421) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 1212416,
-      arena + 2510848);
+      arena + 1222656);
 
-  /* %429 = relu_grad(%44, %426) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12514496, arena + 1205248, arena + 1205376);
+  /* %426 = relu_grad(%44, %423) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12514496, arena + 1205248, arena + 1213440);
 
-  /* %430 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
-  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[20], arena + 1204224);
+  /* %427 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
+  lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[20], arena + 1212416);
 
-  /* %431 = fused_linear(%429, %430) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 1205376, arena + 1204224, NULL, LK_ACT_NONE, NULL,
-      arena + 2007040);
+  /* %428 = fused_linear(%426, %427) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 1213440, arena + 1212416, NULL, LK_ACT_NONE, NULL,
+      arena + 1204224);
 
-  /* %432 = linear_grad_weight(%429, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 1205376, arena + 12404736, arena + 2509824);
+  /* %429 = linear_grad_weight(%426, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 1213440, arena + 12404736, arena + 1221632);
 
-  /* %433 = reduce_sum(%429) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 1205376,
-      arena + 2511104);
+  /* %430 = reduce_sum(%426) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 1213440,
+      arena + 1222912);
 
-  /* %434 = reshape(%431) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %431: no code */
+  /* %431 = reshape(%428) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %428: no code */
 
-  /* %435 = expand(%434) {shape [49, 256]} blocks.0.conv.conv.6 : f32[B, 49, 256] */
-  lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){256, 0, 1},
-      arena + 1204224, (const long[]){12544, 256, 1});
+  /* %432 = mul_scalar(%431) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 1, 256] */
+  lk_mul_scalar(B * 256, arena + 1204224, 0.020408163f, arena + 1212416);
 
-  /* %436 = mul_scalar(%435) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul_scalar(B * 49 * 256, arena + 1204224, 0.020408163f, arena + 2007040);
-
-  /* %437 = add(%421, %436) blocks.0.conv.conv.4 : f32[B, 49, 256], written over %421 */
+  /* %433 = add(%418, %432) blocks.0.conv.conv.4 : f32[B, 49, 256], written over %418 */
   lk_add(3, (const long[]){B, 49, 256}, arena + 1605632, (const long[]){12544, 256, 1},
-      arena + 2007040, (const long[]){12544, 256, 1}, arena + 1605632);
+      arena + 1212416, (const long[]){256, 0, 1}, arena + 1605632);
 
-  /* %438 = batch_norm_act_param_grad(%35, %437, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 256] */
+  /* %434 = batch_norm_act_param_grad(%35, %433, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 256] */
   lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 802816, arena + 1605632, arena + 12503808,
-      params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 1204224, arena + 1206016);
+      params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 1204224, arena + 1218304);
 
-  /* %439 = batch_norm_act_grad(%35, %437, %38, %36, %37, %438) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256], written over %421 */
+  /* %435 = batch_norm_act_grad(%35, %433, %38, %36, %37, %434) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256], written over %418 */
   lk_batch_norm_act_grad_cl(B * 49, 256, arena + 802816, arena + 1605632, arena + 12503808,
-      params[16], params[17], arena + 1206016, 1e-05f, LK_ACT_HSWISH, arena + 1204224,
+      params[16], params[17], arena + 1218304, 1e-05f, LK_ACT_HSWISH, arena + 1204224,
       arena + 1605632);
 
-  /* %440 = index(%438) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 1206016, 512, arena + 1206528, 256);
+  /* %436 = index(%434) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 1218304, 512, arena + 1206528, 256);
 
-  /* %441 = index(%438) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
-  lk_copy_rows(1, 256, arena + 1206272, 512, arena + 1206784, 256);
+  /* %437 = index(%434) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
+  lk_copy_rows(1, 256, arena + 1218560, 512, arena + 1206784, 256);
 
-  /* %442 = token_dwconv_grad_input(%439, %34) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  /* %438 = token_dwconv_grad_input(%435, %34) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 1605632, params[15],
       arena + 802816);
 
-  /* %443 = token_dwconv_grad_weight(%439, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %439 = token_dwconv_grad_weight(%435, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 1605632, arena + 401408,
       arena + 1204224);
 
-  /* %444 = batch_norm_act_param_grad(%28, %442, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 256] */
+  /* %440 = batch_norm_act_param_grad(%28, %438, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 256] */
   lk_batch_norm_act_param_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12503040, params[11],
-      params[12], 1e-05f, LK_ACT_HSWISH, arena + 401408, arena + 403200);
+      params[12], 1e-05f, LK_ACT_HSWISH, arena + 401408, arena + 415488);
 
-  /* %445 = batch_norm_act_grad(%28, %442, %31, %29, %30, %444) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256], written over %442 */
+  /* %441 = batch_norm_act_grad(%28, %438, %31, %29, %30, %440) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256], written over %438 */
   lk_batch_norm_act_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12503040, params[11],
-      params[12], arena + 403200, 1e-05f, LK_ACT_HSWISH, arena + 401408, arena + 802816);
+      params[12], arena + 415488, 1e-05f, LK_ACT_HSWISH, arena + 401408, arena + 802816);
 
-  /* %446 = index(%444) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 403200, 512, arena + 442368, 256);
+  /* %442 = index(%440) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 415488, 512, arena + 442368, 256);
 
-  /* %447 = index(%444) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
-  lk_copy_rows(1, 256, arena + 403456, 512, arena + 442624, 256);
+  /* %443 = index(%440) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
+  lk_copy_rows(1, 256, arena + 415744, 512, arena + 442624, 256);
 
-  /* %448 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
+  /* %444 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[10], arena);
 
-  /* %449 = linear_grad_weight(%445, %25) blocks.0.conv.conv.0 : f32[256, 64] */
+  /* %445 = linear_grad_weight(%441, %25) blocks.0.conv.conv.0 : f32[256, 64] */
   lk_linear_grad_weight(B * 49, 64, 256, arena + 802816, arena + 11501568, arena + 409600);
 
-  /* %450 = fused_linear(%445, %448, %412) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
+  /* %446 = fused_linear(%441, %444, %409) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 802816, 12544, arena, NULL, NULL, 0, LK_ACT_NONE,
       arena + 2408448, 3136, arena + 11399232, 3200);
 
-  /* %451 = reshape(%449) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %449: no code */
+  /* %447 = reshape(%445) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %445: no code */
 
-  /* %452 = concat(%411, %450) {axis 0} blocks.0 : f32[B, 50, 64], a view of %239: no code */
+  /* %448 = concat(%408, %446) {axis 0} blocks.0 : f32[B, 50, 64], a view of %239: no code */
 
-  /* %453 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
+  /* %449 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[8], arena);
 
-  /* %454 = fused_linear(%452, %453) blocks.0.attn.proj : f32[B, 50, 64] */
+  /* %450 = fused_linear(%448, %449) blocks.0.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena, NULL, LK_ACT_NONE, NULL, arena + 307200);
 
-  /* %455 = linear_grad_weight(%452, %20) blocks.0.attn.proj : f32[64, 64] */
+  /* %451 = linear_grad_weight(%448, %20) blocks.0.attn.proj : f32[64, 64] */
   lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 9965568, arena + 438272);
 
-  /* %456 = reduce_sum(%452) {axes [0], batch} blocks.0.attn.proj : f32[64] */
+  /* %452 = reduce_sum(%448) {axes [0], batch} blocks.0.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
       arena + 443072);
 
-  /* %457 = sdpa_grad(%17, %18, %19, %454) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 192] */
+  /* %453 = sdpa_grad(%17, %18, %19, %450) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 8429568, 192, arena + 8429632, 192, arena + 8429696,
       192, arena + 307200, 64, arena, 192, arena + 64, 192, arena + 128, 192, 0.17677669f);
 
-  /* %458 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
+  /* %454 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[6], arena + 425984);
 
-  /* %459 = fused_linear(%457, %458) blocks.0.attn.qkv : f32[B, 50, 64] */
+  /* %455 = fused_linear(%453, %454) blocks.0.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena, arena + 425984, NULL, LK_ACT_NONE, NULL, arena + 307200);
 
-  /* %460 = linear_grad_weight(%457, %13) blocks.0.attn.qkv : f32[192, 64] */
+  /* %456 = linear_grad_weight(%453, %13) blocks.0.attn.qkv : f32[192, 64] */
   lk_linear_grad_weight(B * 50, 64, 192, arena, arena + 9863168, arena + 425984);
 
-  /* %461 = reduce_sum(%457) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
+  /* %457 = reduce_sum(%453) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 442880);
 
-  /* %462 = reduce_sum(%459) {axes [0], batch} blocks.0.norm1 : f32[64] */
+  /* %458 = reduce_sum(%455) {axes [0], batch} blocks.0.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 307200,
       arena + 204800);
 
-  /* %463 = mul(%459, %9) blocks.0.norm1 : f32[B, 50, 64] */
+  /* %459 = mul(%455, %9) blocks.0.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 307200, (const long[]){3200, 64, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %464 = mul(%459, %11) blocks.0.norm1 : f32[B, 50, 64], written over %459 */
+  /* %460 = mul(%455, %11) blocks.0.norm1 : f32[B, 50, 64], written over %455 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 307200, (const long[]){3200, 64, 1}, arena + 9760768,
       (const long[]){3200, 64, 1}, arena + 307200);
 
-  /* %465 = reduce_sum(%464) {axes [0], batch} blocks.0.norm1 : f32[64] */
+  /* %461 = reduce_sum(%460) {axes [0], batch} blocks.0.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 307200,
       arena + 204864);
 
-  /* %466 = normalize_grad(%8, %463) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
+  /* %462 = normalize_grad(%8, %459) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 9658368, arena, 1e-06f, arena + 102400);
 
-  /* %467 = add(%452, %466) : f32[B, 50, 64], written over %239 */
+  /* %463 = add(%448, %462) : f32[B, 50, 64], written over %239 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
       arena + 102400, (const long[]){3200, 64, 1}, arena + 11399168);
 
-  /* %468 = reduce_sum(%467) {axes [], batch} : f32[50, 64] */
+  /* %464 = reduce_sum(%463) {axes [], batch} : f32[50, 64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 0, 0}, arena + 11399168,
       arena + 100352);
 
-  /* %469 = reshape(%468) {shape [1, 50, 64]} : f32[1, 50, 64], a view of %468: no code */
+  /* %465 = reshape(%464) {shape [1, 50, 64]} : f32[1, 50, 64], a view of %464: no code */
 
-  /* %470 = slice(%467) {axis 0, start 0, length 1} : f32[B, 1, 64] */
+  /* %466 = slice(%463) {axis 0, start 0, length 1} : f32[B, 1, 64] */
   lk_copy_rows(B, 64, arena + 11399168, 3200, arena, 64);
 
-  /* %471 = reduce_sum(%470) {axes [], batch} : f32[1, 64] */
+  /* %467 = reduce_sum(%466) {axes [], batch} : f32[1, 64] */
   lk_reduce_sum(3, (const long[]){B, 1, 64}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 104576);
 
-  /* %472 = reshape(%471) {shape [1, 1, 64]} : f32[1, 1, 64], a view of %471: no code */
+  /* %468 = reshape(%467) {shape [1, 1, 64]} : f32[1, 1, 64], a view of %467: no code */
 
-  /* %473 = slice(%467) {axis 0, start 1, length 49} : f32[B, 49, 64], a view of %239: no code */
+  /* %469 = slice(%463) {axis 0, start 1, length 49} : f32[B, 49, 64], a view of %239: no code */
 
-  /* %474 = seq2img(%473) {height 7} patch_embed : f32[B, 64, 7, 7] */
+  /* %470 = seq2img(%469) {height 7} patch_embed : f32[B, 64, 7, 7] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 49, 64, arena + 11399232 + (long)b * 3200, arena + (long)b * 3136);
   } // for b
 
-  /* %475 = conv2d_grad_weight(%474, %0) {out 64, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[64, 1, 4, 4] */
+  /* %471 = conv2d_grad_weight(%470, %0) {out 64, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[64, 1, 4, 4] */
   lk_conv2d_grad_weight(B, 1, 28, 28, 64, 4, 4, 4, 4, 0, 0, 1, arena, inputs[0], arena + 103552);
 
-  /* %476 = reduce_sum(%474) {axes [1, 2], batch} patch_embed.proj : f32[64] */
+  /* %472 = reduce_sum(%470) {axes [1, 2], batch} patch_embed.proj : f32[64] */
   lk_reduce_sum(4, (const long[]){B, 64, 7, 7}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 104640);
 
   /* output 0 "loss" = %227 : f32[1] */
   memcpy(outputs[0], arena + 12516160, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %475 : f32[64, 1, 4, 4] */
+  /* output 1 "grad:patch_embed.proj.weight" = %471 : f32[64, 1, 4, 4] */
   memcpy(outputs[1], arena + 103552, sizeof(float) * 1024);
-  /* output 2 "grad:patch_embed.proj.bias" = %476 : f32[64] */
+  /* output 2 "grad:patch_embed.proj.bias" = %472 : f32[64] */
   memcpy(outputs[2], arena + 104640, sizeof(float) * 64);
-  /* output 3 "grad:cls_token" = %472 : f32[1, 1, 64] */
+  /* output 3 "grad:cls_token" = %468 : f32[1, 1, 64] */
   memcpy(outputs[3], arena + 104576, sizeof(float) * 64);
-  /* output 4 "grad:pos_embed" = %469 : f32[1, 50, 64] */
+  /* output 4 "grad:pos_embed" = %465 : f32[1, 50, 64] */
   memcpy(outputs[4], arena + 100352, sizeof(float) * 3200);
-  /* output 5 "grad:blocks.0.norm1.weight" = %465 : f32[64] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %461 : f32[64] */
   memcpy(outputs[5], arena + 204864, sizeof(float) * 64);
-  /* output 6 "grad:blocks.0.norm1.bias" = %462 : f32[64] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %458 : f32[64] */
   memcpy(outputs[6], arena + 204800, sizeof(float) * 64);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %460 : f32[192, 64] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %456 : f32[192, 64] */
   memcpy(outputs[7], arena + 425984, sizeof(float) * 12288);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %461 : f32[192] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %457 : f32[192] */
   memcpy(outputs[8], arena + 442880, sizeof(float) * 192);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %455 : f32[64, 64] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %451 : f32[64, 64] */
   memcpy(outputs[9], arena + 438272, sizeof(float) * 4096);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %456 : f32[64] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %452 : f32[64] */
   memcpy(outputs[10], arena + 443072, sizeof(float) * 64);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %451 : f32[256, 64, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %447 : f32[256, 64, 1, 1] */
   memcpy(outputs[11], arena + 409600, sizeof(float) * 16384);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %446 : f32[256] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %442 : f32[256] */
   memcpy(outputs[12], arena + 442368, sizeof(float) * 256);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %447 : f32[256] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %443 : f32[256] */
   memcpy(outputs[13], arena + 442624, sizeof(float) * 256);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %443 : f32[256, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %439 : f32[256, 1, 3, 3] */
   memcpy(outputs[14], arena + 1204224, sizeof(float) * 2304);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %440 : f32[256] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %436 : f32[256] */
   memcpy(outputs[15], arena + 1206528, sizeof(float) * 256);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %441 : f32[256] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %437 : f32[256] */
   memcpy(outputs[16], arena + 1206784, sizeof(float) * 256);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %432 : f32[4, 256] */
-  memcpy(outputs[17], arena + 2509824, sizeof(float) * 1024);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %433 : f32[4] */
-  memcpy(outputs[18], arena + 2511104, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %427 : f32[256, 4] */
-  memcpy(outputs[19], arena + 2508800, sizeof(float) * 1024);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %428 : f32[256] */
-  memcpy(outputs[20], arena + 2510848, sizeof(float) * 256);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %420 : f32[64, 256, 1, 1] */
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %429 : f32[4, 256] */
+  memcpy(outputs[17], arena + 1221632, sizeof(float) * 1024);
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %430 : f32[4] */
+  memcpy(outputs[18], arena + 1222912, sizeof(float) * 4);
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %424 : f32[256, 4] */
+  memcpy(outputs[19], arena + 1220608, sizeof(float) * 1024);
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %425 : f32[256] */
+  memcpy(outputs[20], arena + 1222656, sizeof(float) * 256);
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %417 : f32[64, 256, 1, 1] */
   memcpy(outputs[21], arena + 2625536, sizeof(float) * 16384);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %415 : f32[64] */
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %412 : f32[64] */
   memcpy(outputs[22], arena + 2659200, sizeof(float) * 64);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %416 : f32[64] */
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %413 : f32[64] */
   memcpy(outputs[23], arena + 2659264, sizeof(float) * 64);
-  /* output 24 "grad:blocks.1.norm1.weight" = %408 : f32[64] */
+  /* output 24 "grad:blocks.1.norm1.weight" = %405 : f32[64] */
   memcpy(outputs[24], arena + 2659136, sizeof(float) * 64);
-  /* output 25 "grad:blocks.1.norm1.bias" = %405 : f32[64] */
+  /* output 25 "grad:blocks.1.norm1.bias" = %402 : f32[64] */
   memcpy(outputs[25], arena + 2659072, sizeof(float) * 64);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %403 : f32[192, 64] */
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %400 : f32[192, 64] */
   memcpy(outputs[26], arena + 2641920, sizeof(float) * 12288);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %404 : f32[192] */
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %401 : f32[192] */
   memcpy(outputs[27], arena + 2658816, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %398 : f32[64, 64] */
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %395 : f32[64, 64] */
   memcpy(outputs[28], arena + 2654208, sizeof(float) * 4096);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %399 : f32[64] */
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %396 : f32[64] */
   memcpy(outputs[29], arena + 2659008, sizeof(float) * 64);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %394 : f32[256, 64, 1, 1] */
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %391 : f32[256, 64, 1, 1] */
   memcpy(outputs[30], arena + 2609152, sizeof(float) * 16384);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %389 : f32[256] */
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %386 : f32[256] */
   memcpy(outputs[31], arena + 2658304, sizeof(float) * 256);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %390 : f32[256] */
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %387 : f32[256] */
   memcpy(outputs[32], arena + 2658560, sizeof(float) * 256);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %386 : f32[256, 1, 3, 3] */
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %383 : f32[256, 1, 3, 3] */
   memcpy(outputs[33], arena + 3211264, sizeof(float) * 2304);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %383 : f32[256] */
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %380 : f32[256] */
   memcpy(outputs[34], arena + 3213568, sizeof(float) * 256);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %384 : f32[256] */
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %381 : f32[256] */
   memcpy(outputs[35], arena + 3213824, sizeof(float) * 256);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %375 : f32[4, 256] */
-  memcpy(outputs[36], arena + 4516864, sizeof(float) * 1024);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %376 : f32[4] */
-  memcpy(outputs[37], arena + 4518144, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %370 : f32[256, 4] */
-  memcpy(outputs[38], arena + 4515840, sizeof(float) * 1024);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %371 : f32[256] */
-  memcpy(outputs[39], arena + 4517888, sizeof(float) * 256);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %363 : f32[64, 256, 1, 1] */
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %373 : f32[4, 256] */
+  memcpy(outputs[36], arena + 3228672, sizeof(float) * 1024);
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %374 : f32[4] */
+  memcpy(outputs[37], arena + 3229952, sizeof(float) * 4);
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %368 : f32[256, 4] */
+  memcpy(outputs[38], arena + 3227648, sizeof(float) * 1024);
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %369 : f32[256] */
+  memcpy(outputs[39], arena + 3229696, sizeof(float) * 256);
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %361 : f32[64, 256, 1, 1] */
   memcpy(outputs[40], arena + 4632576, sizeof(float) * 16384);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %358 : f32[64] */
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %356 : f32[64] */
   memcpy(outputs[41], arena + 4666240, sizeof(float) * 64);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %359 : f32[64] */
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %357 : f32[64] */
   memcpy(outputs[42], arena + 4666304, sizeof(float) * 64);
-  /* output 43 "grad:blocks.2.norm1.weight" = %351 : f32[64] */
+  /* output 43 "grad:blocks.2.norm1.weight" = %349 : f32[64] */
   memcpy(outputs[43], arena + 4666176, sizeof(float) * 64);
-  /* output 44 "grad:blocks.2.norm1.bias" = %348 : f32[64] */
+  /* output 44 "grad:blocks.2.norm1.bias" = %346 : f32[64] */
   memcpy(outputs[44], arena + 4666112, sizeof(float) * 64);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %346 : f32[192, 64] */
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %344 : f32[192, 64] */
   memcpy(outputs[45], arena + 4648960, sizeof(float) * 12288);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %347 : f32[192] */
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %345 : f32[192] */
   memcpy(outputs[46], arena + 4665856, sizeof(float) * 192);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %341 : f32[64, 64] */
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %339 : f32[64, 64] */
   memcpy(outputs[47], arena + 4661248, sizeof(float) * 4096);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %342 : f32[64] */
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %340 : f32[64] */
   memcpy(outputs[48], arena + 4666048, sizeof(float) * 64);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %337 : f32[256, 64, 1, 1] */
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %335 : f32[256, 64, 1, 1] */
   memcpy(outputs[49], arena + 4616192, sizeof(float) * 16384);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %332 : f32[256] */
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %330 : f32[256] */
   memcpy(outputs[50], arena + 4665344, sizeof(float) * 256);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %333 : f32[256] */
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %331 : f32[256] */
   memcpy(outputs[51], arena + 4665600, sizeof(float) * 256);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %329 : f32[256, 1, 3, 3] */
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %327 : f32[256, 1, 3, 3] */
   memcpy(outputs[52], arena + 5218304, sizeof(float) * 2304);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %326 : f32[256] */
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %324 : f32[256] */
   memcpy(outputs[53], arena + 5220608, sizeof(float) * 256);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %327 : f32[256] */
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %325 : f32[256] */
   memcpy(outputs[54], arena + 5220864, sizeof(float) * 256);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %318 : f32[4, 256] */
-  memcpy(outputs[55], arena + 6523904, sizeof(float) * 1024);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %319 : f32[4] */
-  memcpy(outputs[56], arena + 6525184, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %313 : f32[256, 4] */
-  memcpy(outputs[57], arena + 6522880, sizeof(float) * 1024);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %314 : f32[256] */
-  memcpy(outputs[58], arena + 6524928, sizeof(float) * 256);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %306 : f32[64, 256, 1, 1] */
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %317 : f32[4, 256] */
+  memcpy(outputs[55], arena + 5235712, sizeof(float) * 1024);
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %318 : f32[4] */
+  memcpy(outputs[56], arena + 5236992, sizeof(float) * 4);
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %312 : f32[256, 4] */
+  memcpy(outputs[57], arena + 5234688, sizeof(float) * 1024);
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %313 : f32[256] */
+  memcpy(outputs[58], arena + 5236736, sizeof(float) * 256);
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %305 : f32[64, 256, 1, 1] */
   memcpy(outputs[59], arena + 6639616, sizeof(float) * 16384);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %301 : f32[64] */
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %300 : f32[64] */
   memcpy(outputs[60], arena + 6673280, sizeof(float) * 64);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %302 : f32[64] */
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %301 : f32[64] */
   memcpy(outputs[61], arena + 6673344, sizeof(float) * 64);
-  /* output 62 "grad:blocks.3.norm1.weight" = %294 : f32[64] */
+  /* output 62 "grad:blocks.3.norm1.weight" = %293 : f32[64] */
   memcpy(outputs[62], arena + 6673216, sizeof(float) * 64);
-  /* output 63 "grad:blocks.3.norm1.bias" = %291 : f32[64] */
+  /* output 63 "grad:blocks.3.norm1.bias" = %290 : f32[64] */
   memcpy(outputs[63], arena + 6673152, sizeof(float) * 64);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %289 : f32[192, 64] */
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %288 : f32[192, 64] */
   memcpy(outputs[64], arena + 6656000, sizeof(float) * 12288);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %290 : f32[192] */
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %289 : f32[192] */
   memcpy(outputs[65], arena + 6672896, sizeof(float) * 192);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %284 : f32[64, 64] */
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %283 : f32[64, 64] */
   memcpy(outputs[66], arena + 6668288, sizeof(float) * 4096);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %285 : f32[64] */
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %284 : f32[64] */
   memcpy(outputs[67], arena + 6673088, sizeof(float) * 64);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %280 : f32[256, 64, 1, 1] */
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %279 : f32[256, 64, 1, 1] */
   memcpy(outputs[68], arena + 6623232, sizeof(float) * 16384);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %275 : f32[256] */
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %274 : f32[256] */
   memcpy(outputs[69], arena + 6672384, sizeof(float) * 256);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %276 : f32[256] */
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %275 : f32[256] */
   memcpy(outputs[70], arena + 6672640, sizeof(float) * 256);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %272 : f32[256, 1, 3, 3] */
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %271 : f32[256, 1, 3, 3] */
   memcpy(outputs[71], arena + 7225344, sizeof(float) * 2304);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %269 : f32[256] */
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %268 : f32[256] */
   memcpy(outputs[72], arena + 7227648, sizeof(float) * 256);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %270 : f32[256] */
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %269 : f32[256] */
   memcpy(outputs[73], arena + 7227904, sizeof(float) * 256);
   /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %261 : f32[4, 256] */
-  memcpy(outputs[74], arena + 11398144, sizeof(float) * 1024);
+  memcpy(outputs[74], arena + 7242752, sizeof(float) * 1024);
   /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %262 : f32[4] */
-  memcpy(outputs[75], arena + 12220800, sizeof(float) * 4);
+  memcpy(outputs[75], arena + 7244032, sizeof(float) * 4);
   /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %256 : f32[256, 4] */
-  memcpy(outputs[76], arena + 11397120, sizeof(float) * 1024);
+  memcpy(outputs[76], arena + 7241728, sizeof(float) * 1024);
   /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %257 : f32[256] */
-  memcpy(outputs[77], arena + 12220416, sizeof(float) * 256);
+  memcpy(outputs[77], arena + 7243776, sizeof(float) * 256);
   /* output 78 "grad:blocks.3.conv.conv.7.weight" = %249 : f32[64, 256, 1, 1] */
   memcpy(outputs[78], arena + 12204032, sizeof(float) * 16384);
   /* output 79 "grad:blocks.3.conv.conv.8.weight" = %244 : f32[64] */
-  memcpy(outputs[79], arena + 12220672, sizeof(float) * 64);
+  memcpy(outputs[79], arena + 11397120, sizeof(float) * 64);
   /* output 80 "grad:blocks.3.conv.conv.8.bias" = %245 : f32[64] */
-  memcpy(outputs[80], arena + 12220736, sizeof(float) * 64);
+  memcpy(outputs[80], arena + 11397184, sizeof(float) * 64);
   /* output 81 "grad:norm.weight" = %238 : f32[64] */
   memcpy(outputs[81], arena + 12516096, sizeof(float) * 64);
   /* output 82 "grad:norm.bias" = %235 : f32[64] */

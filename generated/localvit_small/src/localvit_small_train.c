@@ -7359,18 +7359,18 @@ int localvit_small_train_forward(const float *const *params, const float *const 
   /* %691 = batch_norm_act_param_grad(%658, %690, %661, %659, %660) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 384] */
   lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 851238912, arena + 791003136,
       arena + 585314304, params[300], params[301], 1e-05f, LK_ACT_NONE, arena + 578027520,
-      arena + 578032512);
+      arena + 578104704);
 
   /* %692 = batch_norm_act_grad(%658, %690, %661, %659, %660, %691) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_norm_act_grad_cl(B * 196, 384, arena + 851238912, arena + 791003136, arena + 585314304,
-      params[300], params[301], arena + 578032512, 1e-05f, LK_ACT_NONE, arena + 578027520,
+      params[300], params[301], arena + 578104704, 1e-05f, LK_ACT_NONE, arena + 578027520,
       arena + 853647360);
 
   /* %693 = index(%691) {axis 0, at 0} blocks.11.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 578032512, 768, arena + 851830272, 384);
+  lk_copy_rows(1, 384, arena + 578104704, 768, arena + 793411584, 384);
 
   /* %694 = index(%691) {axis 0, at 1} blocks.11.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 578032896, 768, arena + 851830656, 384);
+  lk_copy_rows(1, 384, arena + 578105088, 768, arena + 793411968, 384);
 
   /* %695 = transpose(%657) {perm [1, 0]} blocks.11.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[299], arena + 851238912);
@@ -7408,2940 +7408,2892 @@ int localvit_small_train_forward(const float *const *params, const float *const 
       arena + 558766080);
 
   /* %705 = linear_grad_weight(%702, %650) blocks.11.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 558809088, arena + 858420208, arena + 793411584);
+  lk_linear_grad_weight(B, 4, 1536, arena + 558809088, arena + 858420208, arena + 559068672);
 
   /* %706 = reduce_sum(%702) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 558809088,
-      arena + 851828736);
+      arena + 559084032);
 
   /* %707 = relu_grad(%649, %704) blocks.11.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858420080, arena + 558766080, arena + 558766208);
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858420080, arena + 558766080, arena + 558815232);
 
   /* %708 = transpose(%647) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[295], arena + 558759936);
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[295], arena + 558809088);
 
   /* %709 = fused_linear(%707, %708) blocks.11.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 558766208, arena + 558759936, NULL, LK_ACT_NONE, NULL,
-      arena + 578027520);
+  lk_fused_linear(B, 4, 1536, arena + 558815232, arena + 558809088, NULL, LK_ACT_NONE, NULL,
+      arena + 558759936);
 
   /* %710 = linear_grad_weight(%707, %646) blocks.11.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 558766208, arena + 858061824, arena + 793417728);
+  lk_linear_grad_weight(B, 1536, 4, arena + 558815232, arena + 858061824, arena + 559074816);
 
   /* %711 = reduce_sum(%707) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 558766208,
-      arena + 851831040);
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 558815232,
+      arena + 559085568);
 
   /* %712 = reshape(%709) {shape [1, 1536]} blocks.11.conv.conv.6 : f32[B, 1, 1536], a view of %709: no code */
 
-  /* %713 = expand(%712) {shape [196, 1536]} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 578027520, (const long[]){1536, 0, 1},
-      arena + 558759936, (const long[]){301056, 1536, 1});
+  /* %713 = mul_scalar(%712) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 1, 1536] */
+  lk_mul_scalar(B * 1536, arena + 558759936, 0.0051020407f, arena + 558809088);
 
-  /* %714 = mul_scalar(%713) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 558759936, 0.0051020407f, arena + 578027520);
-
-  /* %715 = add(%699, %714) blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %699 */
+  /* %714 = add(%699, %713) blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %699 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 568393728, (const long[]){301056, 1536, 1},
-      arena + 578027520, (const long[]){301056, 1536, 1}, arena + 568393728);
+      arena + 558809088, (const long[]){1536, 0, 1}, arena + 568393728);
 
-  /* %716 = batch_norm_act_param_grad(%640, %715, %643, %641, %642) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 1536] */
+  /* %715 = batch_norm_act_param_grad(%640, %714, %643, %641, %642) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 549126144, arena + 568393728,
       arena + 858315264, params[291], params[292], 1e-05f, LK_ACT_HSWISH, arena + 558759936,
-      arena + 558779904);
+      arena + 559080960);
 
-  /* %717 = batch_norm_act_grad(%640, %715, %643, %641, %642, %716) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %699 */
+  /* %716 = batch_norm_act_grad(%640, %714, %643, %641, %642, %715) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 1536], written over %699 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 549126144, arena + 568393728, arena + 858315264,
-      params[291], params[292], arena + 558779904, 1e-05f, LK_ACT_HSWISH, arena + 558759936,
+      params[291], params[292], arena + 559080960, 1e-05f, LK_ACT_HSWISH, arena + 558759936,
       arena + 568393728);
 
-  /* %718 = index(%716) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 558779904, 3072, arena + 558773760, 1536);
+  /* %717 = index(%715) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 559080960, 3072, arena + 558773760, 1536);
 
-  /* %719 = index(%716) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 558781440, 3072, arena + 558775296, 1536);
+  /* %718 = index(%715) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 559082496, 3072, arena + 558775296, 1536);
 
-  /* %720 = token_dwconv_grad_input(%717, %639) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
+  /* %719 = token_dwconv_grad_input(%716, %639) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 568393728, params[290],
       arena + 549126144);
 
-  /* %721 = token_dwconv_grad_weight(%717, %638) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %720 = token_dwconv_grad_weight(%716, %638) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 568393728,
       arena + 539492352, arena + 558759936);
 
-  /* %722 = batch_norm_act_param_grad(%633, %720, %636, %634, %635) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 1536] */
+  /* %721 = batch_norm_act_param_grad(%633, %719, %636, %634, %635) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 529858560, arena + 549126144,
       arena + 858310656, params[286], params[287], 1e-05f, LK_ACT_HSWISH, arena + 539492352,
-      arena + 539512320);
+      arena + 539801088);
 
-  /* %723 = batch_norm_act_grad(%633, %720, %636, %634, %635, %722) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 1536], written over %720 */
+  /* %722 = batch_norm_act_grad(%633, %719, %636, %634, %635, %721) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 1536], written over %719 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 529858560, arena + 549126144, arena + 858310656,
-      params[286], params[287], arena + 539512320, 1e-05f, LK_ACT_HSWISH, arena + 539492352,
+      params[286], params[287], arena + 539801088, 1e-05f, LK_ACT_HSWISH, arena + 539492352,
       arena + 549126144);
 
-  /* %724 = index(%722) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 539512320, 3072, arena + 546078720, 1536);
+  /* %723 = index(%721) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 539801088, 3072, arena + 546078720, 1536);
 
-  /* %725 = index(%722) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 539513856, 3072, arena + 546080256, 1536);
+  /* %724 = index(%721) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 539802624, 3072, arena + 546080256, 1536);
 
-  /* %726 = transpose(%632) {perm [1, 0]} blocks.11.conv.conv.0 : f32[384, 1536] */
+  /* %725 = transpose(%632) {perm [1, 0]} blocks.11.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[285], arena + 529858560);
 
-  /* %727 = linear_grad_weight(%723, %630) blocks.11.conv.conv.0 : f32[1536, 384] */
+  /* %726 = linear_grad_weight(%722, %630) blocks.11.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 549126144, arena + 848830464,
       arena + 544309248);
 
-  /* %728 = fused_linear(%723, %726, %690) {residual} blocks.11.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  /* %727 = fused_linear(%722, %725, %690) {residual} blocks.11.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 549126144, 301056, arena + 529858560, NULL,
       NULL, 0, LK_ACT_NONE, arena + 791003136, 75264, arena + 793424256, 75648);
 
-  /* %729 = reshape(%727) {shape [1536, 384, 1, 1]} blocks.11.conv.conv.0 : f32[1536, 384, 1, 1], a view of %727: no code */
+  /* %728 = reshape(%726) {shape [1536, 384, 1, 1]} blocks.11.conv.conv.0 : f32[1536, 384, 1, 1], a view of %726: no code */
 
-  /* %730 = concat(%689, %728) {axis 0} blocks.11 : f32[B, 197, 384], a view of %688: no code */
+  /* %729 = concat(%689, %727) {axis 0} blocks.11 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %731 = mul(%730, %626) blocks.11 : f32[B, 197, 384] */
+  /* %730 = mul(%729, %626) blocks.11 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 529858560);
 
-  /* %732 = transpose(%623) {perm [1, 0]} blocks.11.attn.proj : f32[384, 384] */
+  /* %731 = transpose(%623) {perm [1, 0]} blocks.11.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[283], arena + 532279296);
 
-  /* %733 = fused_linear(%731, %732) blocks.11.attn.proj : f32[B, 197, 384] */
+  /* %732 = fused_linear(%730, %731) blocks.11.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 529858560, arena + 532279296, NULL, LK_ACT_NONE, NULL,
       arena + 537120768);
 
-  /* %734 = linear_grad_weight(%731, %622) blocks.11.attn.proj : f32[384, 384] */
+  /* %733 = linear_grad_weight(%730, %622) blocks.11.attn.proj : f32[384, 384] */
   lk_linear_grad_weight(B * 197, 384, 384, arena + 529858560, arena + 788582400, arena + 545931264);
 
-  /* %735 = reduce_sum(%731) {axes [0], batch} blocks.11.attn.proj : f32[384] */
+  /* %734 = reduce_sum(%730) {axes [0], batch} blocks.11.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 529858560,
       arena + 546082944);
 
-  /* %736 = sdpa_grad(%619, %620, %621, %733) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 1152] */
+  /* %735 = sdpa_grad(%619, %620, %621, %732) {heads 8, kv_heads 8} blocks.11.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 667545600, 1152, arena + 667545984, 1152,
       arena + 667546368, 1152, arena + 537120768, 384, arena + 529858560, 1152,
       arena + 529858560 + 384, 1152, arena + 529858560 + 768, 1152, 0.14433756f);
 
-  /* %737 = transpose(%616) {perm [1, 0]} blocks.11.attn.qkv : f32[384, 1152] */
+  /* %736 = transpose(%616) {perm [1, 0]} blocks.11.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[281], arena + 539541504);
 
-  /* %738 = fused_linear(%736, %737) blocks.11.attn.qkv : f32[B, 197, 384] */
+  /* %737 = fused_linear(%735, %736) blocks.11.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 529858560, arena + 539541504, NULL, LK_ACT_NONE, NULL,
       arena + 537120768);
 
-  /* %739 = linear_grad_weight(%736, %615) blocks.11.attn.qkv : f32[1152, 384] */
+  /* %738 = linear_grad_weight(%735, %615) blocks.11.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 529858560, arena + 786161664,
       arena + 545488896);
 
-  /* %740 = reduce_sum(%736) {axes [0], batch} blocks.11.attn.qkv : f32[1152] */
+  /* %739 = reduce_sum(%735) {axes [0], batch} blocks.11.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 529858560, arena + 546081792);
 
-  /* %741 = reduce_sum(%738) {axes [0], batch} blocks.11.norm1 : f32[384] */
+  /* %740 = reduce_sum(%737) {axes [0], batch} blocks.11.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 537120768,
       arena + 546083328);
 
-  /* %742 = mul(%738, %611) blocks.11.norm1 : f32[B, 197, 384] */
+  /* %741 = mul(%737, %611) blocks.11.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 537120768, (const long[]){75648, 384, 1},
       params[279], (const long[]){0, 0, 1}, arena + 529858560);
 
-  /* %743 = mul(%738, %613) blocks.11.norm1 : f32[B, 197, 384], written over %738 */
+  /* %742 = mul(%737, %613) blocks.11.norm1 : f32[B, 197, 384], written over %737 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 537120768, (const long[]){75648, 384, 1},
       arena + 783740928, (const long[]){75648, 384, 1}, arena + 537120768);
 
-  /* %744 = reduce_sum(%743) {axes [0], batch} blocks.11.norm1 : f32[384] */
+  /* %743 = reduce_sum(%742) {axes [0], batch} blocks.11.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 537120768,
       arena + 546083712);
 
-  /* %745 = normalize_grad(%610, %742) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
+  /* %744 = normalize_grad(%610, %741) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 781320192, arena + 529858560, 1e-06f, arena + 532279296);
 
-  /* %746 = add(%730, %745) blocks.10.conv : f32[B, 197, 384], written over %688 */
+  /* %745 = add(%729, %744) blocks.10.conv : f32[B, 197, 384], written over %688 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       arena + 532279296, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %747 = slice(%746) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %688: no code */
+  /* %746 = slice(%745) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %688: no code */
 
-  /* %748 = slice(%746) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
+  /* %747 = slice(%745) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 539492352, 75264);
 
-  /* %749 = batch_norm_act_param_grad(%603, %748, %606, %604, %605) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 384] */
+  /* %748 = batch_norm_act_param_grad(%603, %747, %606, %604, %605) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 384] */
   lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 846422016, arena + 539492352,
       arena + 858405120, params[275], params[276], 1e-05f, LK_ACT_NONE, arena + 529858560,
-      arena + 529863552);
+      arena + 529935744);
 
-  /* %750 = batch_norm_act_grad(%603, %748, %606, %604, %605, %749) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 384] */
+  /* %749 = batch_norm_act_grad(%603, %747, %606, %604, %605, %748) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_norm_act_grad_cl(B * 196, 384, arena + 846422016, arena + 539492352, arena + 858405120,
-      params[275], params[276], arena + 529863552, 1e-05f, LK_ACT_NONE, arena + 529858560,
+      params[275], params[276], arena + 529935744, 1e-05f, LK_ACT_NONE, arena + 529858560,
       arena + 541900800);
 
-  /* %751 = index(%749) {axis 0, at 0} blocks.10.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 529863552, 768, arena + 546084096, 384);
+  /* %750 = index(%748) {axis 0, at 0} blocks.10.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 529935744, 768, arena + 546084096, 384);
 
-  /* %752 = index(%749) {axis 0, at 1} blocks.10.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 529863936, 768, arena + 546084480, 384);
+  /* %751 = index(%748) {axis 0, at 1} blocks.10.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 529936128, 768, arena + 546084480, 384);
 
-  /* %753 = transpose(%602) {perm [1, 0]} blocks.10.conv.conv.7 : f32[1536, 384] */
+  /* %752 = transpose(%602) {perm [1, 0]} blocks.10.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[274], arena + 544899072);
 
-  /* %754 = fused_linear(%750, %753) blocks.10.conv.conv.7 : f32[B, 196, 1536] */
+  /* %753 = fused_linear(%749, %752) blocks.10.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 541900800, arena + 544899072, NULL, LK_ACT_NONE, NULL,
       arena + 529858560);
 
-  /* %755 = linear_grad_weight(%750, %600) blocks.10.conv.conv.7 : f32[384, 1536] */
+  /* %754 = linear_grad_weight(%749, %600) blocks.10.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 541900800, arena + 520224768,
       arena + 544899072);
 
-  /* %756 = reshape(%755) {shape [384, 1536, 1, 1]} blocks.10.conv.conv.7 : f32[384, 1536, 1, 1], a view of %755: no code */
+  /* %755 = reshape(%754) {shape [384, 1536, 1, 1]} blocks.10.conv.conv.7 : f32[384, 1536, 1, 1], a view of %754: no code */
 
-  /* %757 = mul(%754, %599) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  /* %756 = mul(%753, %599) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 529858560, (const long[]){301056, 1536, 1},
       arena + 858012672, (const long[]){1536, 0, 1}, arena + 520224768);
 
-  /* %758 = mul(%754, %590) blocks.10.conv.conv.6 : f32[B, 196, 1536], written over %754 */
+  /* %757 = mul(%753, %590) blocks.10.conv.conv.6 : f32[B, 196, 1536], written over %753 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 529858560, (const long[]){301056, 1536, 1},
       arena + 510590976, (const long[]){301056, 1536, 1}, arena + 529858560);
 
-  /* %759 = reduce_sum(%758) {axes [0]} blocks.10.conv.conv.6 : f32[B, 1536] */
+  /* %758 = reduce_sum(%757) {axes [0]} blocks.10.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 529858560, arena + 510590976);
 
-  /* %760 = hsigmoid_grad(%598, %759) blocks.10.conv.conv.6 : f32[B, 1536] */
+  /* %759 = hsigmoid_grad(%598, %758) blocks.10.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857963520, arena + 510590976, arena + 510640128);
 
-  /* %761 = transpose(%596) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %760 = transpose(%596) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[272], arena + 510590976);
 
-  /* %762 = fused_linear(%760, %761) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %761 = fused_linear(%759, %760) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 510640128, arena + 510590976, NULL, LK_ACT_NONE, NULL,
       arena + 510597120);
 
-  /* %763 = linear_grad_weight(%760, %595) blocks.10.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 510640128, arena + 858419952, arena + 541900800);
+  /* %762 = linear_grad_weight(%759, %595) blocks.10.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 510640128, arena + 858419952, arena + 510899712);
 
-  /* %764 = reduce_sum(%760) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[1536] */
+  /* %763 = reduce_sum(%759) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 510640128,
-      arena + 541913088);
+      arena + 510915072);
 
-  /* %765 = relu_grad(%594, %762) blocks.10.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419824, arena + 510597120, arena + 510597248);
+  /* %764 = relu_grad(%594, %761) blocks.10.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419824, arena + 510597120, arena + 510646272);
 
-  /* %766 = transpose(%592) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[270], arena + 510590976);
+  /* %765 = transpose(%592) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[270], arena + 510640128);
 
-  /* %767 = fused_linear(%765, %766) blocks.10.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 510597248, arena + 510590976, NULL, LK_ACT_NONE, NULL,
-      arena + 529858560);
+  /* %766 = fused_linear(%764, %765) blocks.10.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 510646272, arena + 510640128, NULL, LK_ACT_NONE, NULL,
+      arena + 510590976);
 
-  /* %768 = linear_grad_weight(%765, %591) blocks.10.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 510597248, arena + 857914368, arena + 541906944);
+  /* %767 = linear_grad_weight(%764, %591) blocks.10.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 510646272, arena + 857914368, arena + 510905856);
 
-  /* %769 = reduce_sum(%765) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 510597248,
-      arena + 541914624);
+  /* %768 = reduce_sum(%764) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 510646272,
+      arena + 510916608);
 
-  /* %770 = reshape(%767) {shape [1, 1536]} blocks.10.conv.conv.6 : f32[B, 1, 1536], a view of %767: no code */
+  /* %769 = reshape(%766) {shape [1, 1536]} blocks.10.conv.conv.6 : f32[B, 1, 1536], a view of %766: no code */
 
-  /* %771 = expand(%770) {shape [196, 1536]} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 529858560, (const long[]){1536, 0, 1},
-      arena + 510590976, (const long[]){301056, 1536, 1});
+  /* %770 = mul_scalar(%769) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 1, 1536] */
+  lk_mul_scalar(B * 1536, arena + 510590976, 0.0051020407f, arena + 510640128);
 
-  /* %772 = mul_scalar(%771) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 510590976, 0.0051020407f, arena + 529858560);
-
-  /* %773 = add(%757, %772) blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %757 */
+  /* %771 = add(%756, %770) blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %756 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 520224768, (const long[]){301056, 1536, 1},
-      arena + 529858560, (const long[]){301056, 1536, 1}, arena + 520224768);
+      arena + 510640128, (const long[]){1536, 0, 1}, arena + 520224768);
 
-  /* %774 = batch_norm_act_param_grad(%585, %773, %588, %586, %587) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 1536] */
+  /* %772 = batch_norm_act_param_grad(%585, %771, %588, %586, %587) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 500957184, arena + 520224768,
       arena + 858306048, params[266], params[267], 1e-05f, LK_ACT_HSWISH, arena + 510590976,
-      arena + 510610944);
+      arena + 510912000);
 
-  /* %775 = batch_norm_act_grad(%585, %773, %588, %586, %587, %774) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %757 */
+  /* %773 = batch_norm_act_grad(%585, %771, %588, %586, %587, %772) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 1536], written over %756 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 500957184, arena + 520224768, arena + 858306048,
-      params[266], params[267], arena + 510610944, 1e-05f, LK_ACT_HSWISH, arena + 510590976,
+      params[266], params[267], arena + 510912000, 1e-05f, LK_ACT_HSWISH, arena + 510590976,
       arena + 520224768);
 
-  /* %776 = index(%774) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 510610944, 3072, arena + 510604800, 1536);
+  /* %774 = index(%772) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 510912000, 3072, arena + 510604800, 1536);
 
-  /* %777 = index(%774) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 510612480, 3072, arena + 510606336, 1536);
+  /* %775 = index(%772) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 510913536, 3072, arena + 510606336, 1536);
 
-  /* %778 = token_dwconv_grad_input(%775, %584) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
+  /* %776 = token_dwconv_grad_input(%773, %584) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 520224768, params[265],
       arena + 500957184);
 
-  /* %779 = token_dwconv_grad_weight(%775, %583) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %777 = token_dwconv_grad_weight(%773, %583) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 520224768,
       arena + 491323392, arena + 510590976);
 
-  /* %780 = batch_norm_act_param_grad(%578, %778, %581, %579, %580) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 1536] */
+  /* %778 = batch_norm_act_param_grad(%578, %776, %581, %579, %580) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 481689600, arena + 500957184,
       arena + 858301440, params[261], params[262], 1e-05f, LK_ACT_HSWISH, arena + 491323392,
-      arena + 491343360);
+      arena + 491632128);
 
-  /* %781 = batch_norm_act_grad(%578, %778, %581, %579, %580, %780) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 1536], written over %778 */
+  /* %779 = batch_norm_act_grad(%578, %776, %581, %579, %580, %778) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 1536], written over %776 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 481689600, arena + 500957184, arena + 858301440,
-      params[261], params[262], arena + 491343360, 1e-05f, LK_ACT_HSWISH, arena + 491323392,
+      params[261], params[262], arena + 491632128, 1e-05f, LK_ACT_HSWISH, arena + 491323392,
       arena + 500957184);
 
-  /* %782 = index(%780) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 491343360, 3072, arena + 497909760, 1536);
+  /* %780 = index(%778) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 491632128, 3072, arena + 497909760, 1536);
 
-  /* %783 = index(%780) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 491344896, 3072, arena + 497911296, 1536);
+  /* %781 = index(%778) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 491633664, 3072, arena + 497911296, 1536);
 
-  /* %784 = transpose(%577) {perm [1, 0]} blocks.10.conv.conv.0 : f32[384, 1536] */
+  /* %782 = transpose(%577) {perm [1, 0]} blocks.10.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[260], arena + 481689600);
 
-  /* %785 = linear_grad_weight(%781, %575) blocks.10.conv.conv.0 : f32[1536, 384] */
+  /* %783 = linear_grad_weight(%779, %575) blocks.10.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 500957184, arena + 844013568,
       arena + 496140288);
 
-  /* %786 = fused_linear(%781, %784, %748) {residual} blocks.10.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  /* %784 = fused_linear(%779, %782, %747) {residual} blocks.10.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 500957184, 301056, arena + 481689600, NULL,
       NULL, 0, LK_ACT_NONE, arena + 539492352, 75264, arena + 793424256, 75648);
 
-  /* %787 = reshape(%785) {shape [1536, 384, 1, 1]} blocks.10.conv.conv.0 : f32[1536, 384, 1, 1], a view of %785: no code */
+  /* %785 = reshape(%783) {shape [1536, 384, 1, 1]} blocks.10.conv.conv.0 : f32[1536, 384, 1, 1], a view of %783: no code */
 
-  /* %788 = concat(%747, %786) {axis 0} blocks.10 : f32[B, 197, 384], a view of %688: no code */
+  /* %786 = concat(%746, %784) {axis 0} blocks.10 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %789 = mul(%788, %571) blocks.10 : f32[B, 197, 384] */
+  /* %787 = mul(%786, %571) blocks.10 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 481689600);
 
-  /* %790 = transpose(%568) {perm [1, 0]} blocks.10.attn.proj : f32[384, 384] */
+  /* %788 = transpose(%568) {perm [1, 0]} blocks.10.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[258], arena + 484110336);
 
-  /* %791 = fused_linear(%789, %790) blocks.10.attn.proj : f32[B, 197, 384] */
+  /* %789 = fused_linear(%787, %788) blocks.10.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 481689600, arena + 484110336, NULL, LK_ACT_NONE, NULL,
       arena + 488951808);
 
-  /* %792 = linear_grad_weight(%789, %567) blocks.10.attn.proj : f32[384, 384] */
+  /* %790 = linear_grad_weight(%787, %567) blocks.10.attn.proj : f32[384, 384] */
   lk_linear_grad_weight(B * 197, 384, 384, arena + 481689600, arena + 778899456, arena + 497762304);
 
-  /* %793 = reduce_sum(%789) {axes [0], batch} blocks.10.attn.proj : f32[384] */
+  /* %791 = reduce_sum(%787) {axes [0], batch} blocks.10.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 481689600,
       arena + 497913984);
 
-  /* %794 = sdpa_grad(%564, %565, %566, %791) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 1152] */
+  /* %792 = sdpa_grad(%564, %565, %566, %789) {heads 8, kv_heads 8} blocks.10.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 660283392, 1152, arena + 660283776, 1152,
       arena + 660284160, 1152, arena + 488951808, 384, arena + 481689600, 1152,
       arena + 481689600 + 384, 1152, arena + 481689600 + 768, 1152, 0.14433756f);
 
-  /* %795 = transpose(%561) {perm [1, 0]} blocks.10.attn.qkv : f32[384, 1152] */
+  /* %793 = transpose(%561) {perm [1, 0]} blocks.10.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[256], arena + 491372544);
 
-  /* %796 = fused_linear(%794, %795) blocks.10.attn.qkv : f32[B, 197, 384] */
+  /* %794 = fused_linear(%792, %793) blocks.10.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 481689600, arena + 491372544, NULL, LK_ACT_NONE, NULL,
       arena + 488951808);
 
-  /* %797 = linear_grad_weight(%794, %560) blocks.10.attn.qkv : f32[1152, 384] */
+  /* %795 = linear_grad_weight(%792, %560) blocks.10.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 481689600, arena + 776478720,
       arena + 497319936);
 
-  /* %798 = reduce_sum(%794) {axes [0], batch} blocks.10.attn.qkv : f32[1152] */
+  /* %796 = reduce_sum(%792) {axes [0], batch} blocks.10.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 481689600, arena + 497912832);
 
-  /* %799 = reduce_sum(%796) {axes [0], batch} blocks.10.norm1 : f32[384] */
+  /* %797 = reduce_sum(%794) {axes [0], batch} blocks.10.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 488951808,
       arena + 497914368);
 
-  /* %800 = mul(%796, %556) blocks.10.norm1 : f32[B, 197, 384] */
+  /* %798 = mul(%794, %556) blocks.10.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 488951808, (const long[]){75648, 384, 1},
       params[254], (const long[]){0, 0, 1}, arena + 481689600);
 
-  /* %801 = mul(%796, %558) blocks.10.norm1 : f32[B, 197, 384], written over %796 */
+  /* %799 = mul(%794, %558) blocks.10.norm1 : f32[B, 197, 384], written over %794 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 488951808, (const long[]){75648, 384, 1},
       arena + 774057984, (const long[]){75648, 384, 1}, arena + 488951808);
 
-  /* %802 = reduce_sum(%801) {axes [0], batch} blocks.10.norm1 : f32[384] */
+  /* %800 = reduce_sum(%799) {axes [0], batch} blocks.10.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 488951808,
       arena + 497914752);
 
-  /* %803 = normalize_grad(%555, %800) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
+  /* %801 = normalize_grad(%555, %798) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 771637248, arena + 481689600, 1e-06f, arena + 484110336);
 
-  /* %804 = add(%788, %803) blocks.9.conv : f32[B, 197, 384], written over %688 */
+  /* %802 = add(%786, %801) blocks.9.conv : f32[B, 197, 384], written over %688 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       arena + 484110336, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %805 = slice(%804) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %688: no code */
+  /* %803 = slice(%802) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %688: no code */
 
-  /* %806 = slice(%804) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
+  /* %804 = slice(%802) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 491323392, 75264);
 
-  /* %807 = batch_norm_act_param_grad(%548, %806, %551, %549, %550) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 384] */
+  /* %805 = batch_norm_act_param_grad(%548, %804, %551, %549, %550) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 384] */
   lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 841605120, arena + 491323392,
       arena + 858403968, params[250], params[251], 1e-05f, LK_ACT_NONE, arena + 481689600,
-      arena + 481694592);
+      arena + 481766784);
 
-  /* %808 = batch_norm_act_grad(%548, %806, %551, %549, %550, %807) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 384] */
+  /* %806 = batch_norm_act_grad(%548, %804, %551, %549, %550, %805) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_norm_act_grad_cl(B * 196, 384, arena + 841605120, arena + 491323392, arena + 858403968,
-      params[250], params[251], arena + 481694592, 1e-05f, LK_ACT_NONE, arena + 481689600,
+      params[250], params[251], arena + 481766784, 1e-05f, LK_ACT_NONE, arena + 481689600,
       arena + 493731840);
 
-  /* %809 = index(%807) {axis 0, at 0} blocks.9.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 481694592, 768, arena + 497915136, 384);
+  /* %807 = index(%805) {axis 0, at 0} blocks.9.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 481766784, 768, arena + 497915136, 384);
 
-  /* %810 = index(%807) {axis 0, at 1} blocks.9.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 481694976, 768, arena + 497915520, 384);
+  /* %808 = index(%805) {axis 0, at 1} blocks.9.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 481767168, 768, arena + 497915520, 384);
 
-  /* %811 = transpose(%547) {perm [1, 0]} blocks.9.conv.conv.7 : f32[1536, 384] */
+  /* %809 = transpose(%547) {perm [1, 0]} blocks.9.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[249], arena + 496730112);
 
-  /* %812 = fused_linear(%808, %811) blocks.9.conv.conv.7 : f32[B, 196, 1536] */
+  /* %810 = fused_linear(%806, %809) blocks.9.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 493731840, arena + 496730112, NULL, LK_ACT_NONE, NULL,
       arena + 481689600);
 
-  /* %813 = linear_grad_weight(%808, %545) blocks.9.conv.conv.7 : f32[384, 1536] */
+  /* %811 = linear_grad_weight(%806, %545) blocks.9.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 493731840, arena + 472055808,
       arena + 496730112);
 
-  /* %814 = reshape(%813) {shape [384, 1536, 1, 1]} blocks.9.conv.conv.7 : f32[384, 1536, 1, 1], a view of %813: no code */
+  /* %812 = reshape(%811) {shape [384, 1536, 1, 1]} blocks.9.conv.conv.7 : f32[384, 1536, 1, 1], a view of %811: no code */
 
-  /* %815 = mul(%812, %544) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  /* %813 = mul(%810, %544) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 481689600, (const long[]){301056, 1536, 1},
       arena + 857865216, (const long[]){1536, 0, 1}, arena + 472055808);
 
-  /* %816 = mul(%812, %535) blocks.9.conv.conv.6 : f32[B, 196, 1536], written over %812 */
+  /* %814 = mul(%810, %535) blocks.9.conv.conv.6 : f32[B, 196, 1536], written over %810 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 481689600, (const long[]){301056, 1536, 1},
       arena + 462422016, (const long[]){301056, 1536, 1}, arena + 481689600);
 
-  /* %817 = reduce_sum(%816) {axes [0]} blocks.9.conv.conv.6 : f32[B, 1536] */
+  /* %815 = reduce_sum(%814) {axes [0]} blocks.9.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 481689600, arena + 462422016);
 
-  /* %818 = hsigmoid_grad(%543, %817) blocks.9.conv.conv.6 : f32[B, 1536] */
+  /* %816 = hsigmoid_grad(%543, %815) blocks.9.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857816064, arena + 462422016, arena + 462471168);
 
-  /* %819 = transpose(%541) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %817 = transpose(%541) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[247], arena + 462422016);
 
-  /* %820 = fused_linear(%818, %819) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %818 = fused_linear(%816, %817) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 462471168, arena + 462422016, NULL, LK_ACT_NONE, NULL,
       arena + 462428160);
 
-  /* %821 = linear_grad_weight(%818, %540) blocks.9.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 462471168, arena + 858419696, arena + 493731840);
+  /* %819 = linear_grad_weight(%816, %540) blocks.9.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 462471168, arena + 858419696, arena + 462730752);
 
-  /* %822 = reduce_sum(%818) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[1536] */
+  /* %820 = reduce_sum(%816) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 462471168,
-      arena + 493744128);
+      arena + 462746112);
 
-  /* %823 = relu_grad(%539, %820) blocks.9.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419568, arena + 462428160, arena + 462428288);
+  /* %821 = relu_grad(%539, %818) blocks.9.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419568, arena + 462428160, arena + 462477312);
 
-  /* %824 = transpose(%537) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[245], arena + 462422016);
+  /* %822 = transpose(%537) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[245], arena + 462471168);
 
-  /* %825 = fused_linear(%823, %824) blocks.9.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 462428288, arena + 462422016, NULL, LK_ACT_NONE, NULL,
-      arena + 481689600);
+  /* %823 = fused_linear(%821, %822) blocks.9.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 462477312, arena + 462471168, NULL, LK_ACT_NONE, NULL,
+      arena + 462422016);
 
-  /* %826 = linear_grad_weight(%823, %536) blocks.9.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 462428288, arena + 857766912, arena + 493737984);
+  /* %824 = linear_grad_weight(%821, %536) blocks.9.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 462477312, arena + 857766912, arena + 462736896);
 
-  /* %827 = reduce_sum(%823) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 462428288,
-      arena + 493745664);
+  /* %825 = reduce_sum(%821) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 462477312,
+      arena + 462747648);
 
-  /* %828 = reshape(%825) {shape [1, 1536]} blocks.9.conv.conv.6 : f32[B, 1, 1536], a view of %825: no code */
+  /* %826 = reshape(%823) {shape [1, 1536]} blocks.9.conv.conv.6 : f32[B, 1, 1536], a view of %823: no code */
 
-  /* %829 = expand(%828) {shape [196, 1536]} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 481689600, (const long[]){1536, 0, 1},
-      arena + 462422016, (const long[]){301056, 1536, 1});
+  /* %827 = mul_scalar(%826) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 1, 1536] */
+  lk_mul_scalar(B * 1536, arena + 462422016, 0.0051020407f, arena + 462471168);
 
-  /* %830 = mul_scalar(%829) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 462422016, 0.0051020407f, arena + 481689600);
-
-  /* %831 = add(%815, %830) blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %815 */
+  /* %828 = add(%813, %827) blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %813 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 472055808, (const long[]){301056, 1536, 1},
-      arena + 481689600, (const long[]){301056, 1536, 1}, arena + 472055808);
+      arena + 462471168, (const long[]){1536, 0, 1}, arena + 472055808);
 
-  /* %832 = batch_norm_act_param_grad(%530, %831, %533, %531, %532) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 1536] */
+  /* %829 = batch_norm_act_param_grad(%530, %828, %533, %531, %532) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 452788224, arena + 472055808,
       arena + 858296832, params[241], params[242], 1e-05f, LK_ACT_HSWISH, arena + 462422016,
-      arena + 462441984);
+      arena + 462743040);
 
-  /* %833 = batch_norm_act_grad(%530, %831, %533, %531, %532, %832) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %815 */
+  /* %830 = batch_norm_act_grad(%530, %828, %533, %531, %532, %829) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 1536], written over %813 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 452788224, arena + 472055808, arena + 858296832,
-      params[241], params[242], arena + 462441984, 1e-05f, LK_ACT_HSWISH, arena + 462422016,
+      params[241], params[242], arena + 462743040, 1e-05f, LK_ACT_HSWISH, arena + 462422016,
       arena + 472055808);
 
-  /* %834 = index(%832) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 462441984, 3072, arena + 462435840, 1536);
+  /* %831 = index(%829) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 462743040, 3072, arena + 462435840, 1536);
 
-  /* %835 = index(%832) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 462443520, 3072, arena + 462437376, 1536);
+  /* %832 = index(%829) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 462744576, 3072, arena + 462437376, 1536);
 
-  /* %836 = token_dwconv_grad_input(%833, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
+  /* %833 = token_dwconv_grad_input(%830, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 472055808, params[240],
       arena + 452788224);
 
-  /* %837 = token_dwconv_grad_weight(%833, %528) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %834 = token_dwconv_grad_weight(%830, %528) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 472055808,
       arena + 443154432, arena + 462422016);
 
-  /* %838 = batch_norm_act_param_grad(%523, %836, %526, %524, %525) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 1536] */
+  /* %835 = batch_norm_act_param_grad(%523, %833, %526, %524, %525) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224,
       arena + 858292224, params[236], params[237], 1e-05f, LK_ACT_HSWISH, arena + 443154432,
-      arena + 443174400);
+      arena + 443463168);
 
-  /* %839 = batch_norm_act_grad(%523, %836, %526, %524, %525, %838) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 1536], written over %836 */
+  /* %836 = batch_norm_act_grad(%523, %833, %526, %524, %525, %835) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 1536], written over %833 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 433520640, arena + 452788224, arena + 858292224,
-      params[236], params[237], arena + 443174400, 1e-05f, LK_ACT_HSWISH, arena + 443154432,
+      params[236], params[237], arena + 443463168, 1e-05f, LK_ACT_HSWISH, arena + 443154432,
       arena + 452788224);
 
-  /* %840 = index(%838) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 443174400, 3072, arena + 449740800, 1536);
+  /* %837 = index(%835) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 443463168, 3072, arena + 449740800, 1536);
 
-  /* %841 = index(%838) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 443175936, 3072, arena + 449742336, 1536);
+  /* %838 = index(%835) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 443464704, 3072, arena + 449742336, 1536);
 
-  /* %842 = transpose(%522) {perm [1, 0]} blocks.9.conv.conv.0 : f32[384, 1536] */
+  /* %839 = transpose(%522) {perm [1, 0]} blocks.9.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[235], arena + 433520640);
 
-  /* %843 = linear_grad_weight(%839, %520) blocks.9.conv.conv.0 : f32[1536, 384] */
+  /* %840 = linear_grad_weight(%836, %520) blocks.9.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 452788224, arena + 839196672,
       arena + 447971328);
 
-  /* %844 = fused_linear(%839, %842, %806) {residual} blocks.9.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  /* %841 = fused_linear(%836, %839, %804) {residual} blocks.9.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 452788224, 301056, arena + 433520640, NULL,
       NULL, 0, LK_ACT_NONE, arena + 491323392, 75264, arena + 793424256, 75648);
 
-  /* %845 = reshape(%843) {shape [1536, 384, 1, 1]} blocks.9.conv.conv.0 : f32[1536, 384, 1, 1], a view of %843: no code */
+  /* %842 = reshape(%840) {shape [1536, 384, 1, 1]} blocks.9.conv.conv.0 : f32[1536, 384, 1, 1], a view of %840: no code */
 
-  /* %846 = concat(%805, %844) {axis 0} blocks.9 : f32[B, 197, 384], a view of %688: no code */
+  /* %843 = concat(%803, %841) {axis 0} blocks.9 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %847 = mul(%846, %516) blocks.9 : f32[B, 197, 384] */
+  /* %844 = mul(%843, %516) blocks.9 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 433520640);
 
-  /* %848 = transpose(%513) {perm [1, 0]} blocks.9.attn.proj : f32[384, 384] */
+  /* %845 = transpose(%513) {perm [1, 0]} blocks.9.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[233], arena + 435941376);
 
-  /* %849 = fused_linear(%847, %848) blocks.9.attn.proj : f32[B, 197, 384] */
+  /* %846 = fused_linear(%844, %845) blocks.9.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 433520640, arena + 435941376, NULL, LK_ACT_NONE, NULL,
       arena + 440782848);
 
-  /* %850 = linear_grad_weight(%847, %512) blocks.9.attn.proj : f32[384, 384] */
+  /* %847 = linear_grad_weight(%844, %512) blocks.9.attn.proj : f32[384, 384] */
   lk_linear_grad_weight(B * 197, 384, 384, arena + 433520640, arena + 769216512, arena + 449593344);
 
-  /* %851 = reduce_sum(%847) {axes [0], batch} blocks.9.attn.proj : f32[384] */
+  /* %848 = reduce_sum(%844) {axes [0], batch} blocks.9.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 433520640,
       arena + 449745024);
 
-  /* %852 = sdpa_grad(%509, %510, %511, %849) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 1152] */
+  /* %849 = sdpa_grad(%509, %510, %511, %846) {heads 8, kv_heads 8} blocks.9.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 653021184, 1152, arena + 653021568, 1152,
       arena + 653021952, 1152, arena + 440782848, 384, arena + 433520640, 1152,
       arena + 433520640 + 384, 1152, arena + 433520640 + 768, 1152, 0.14433756f);
 
-  /* %853 = transpose(%506) {perm [1, 0]} blocks.9.attn.qkv : f32[384, 1152] */
+  /* %850 = transpose(%506) {perm [1, 0]} blocks.9.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[231], arena + 443203584);
 
-  /* %854 = fused_linear(%852, %853) blocks.9.attn.qkv : f32[B, 197, 384] */
+  /* %851 = fused_linear(%849, %850) blocks.9.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 433520640, arena + 443203584, NULL, LK_ACT_NONE, NULL,
       arena + 440782848);
 
-  /* %855 = linear_grad_weight(%852, %505) blocks.9.attn.qkv : f32[1152, 384] */
+  /* %852 = linear_grad_weight(%849, %505) blocks.9.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 433520640, arena + 766795776,
       arena + 449150976);
 
-  /* %856 = reduce_sum(%852) {axes [0], batch} blocks.9.attn.qkv : f32[1152] */
+  /* %853 = reduce_sum(%849) {axes [0], batch} blocks.9.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 433520640, arena + 449743872);
 
-  /* %857 = reduce_sum(%854) {axes [0], batch} blocks.9.norm1 : f32[384] */
+  /* %854 = reduce_sum(%851) {axes [0], batch} blocks.9.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 440782848,
       arena + 449745408);
 
-  /* %858 = mul(%854, %501) blocks.9.norm1 : f32[B, 197, 384] */
+  /* %855 = mul(%851, %501) blocks.9.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 440782848, (const long[]){75648, 384, 1},
       params[229], (const long[]){0, 0, 1}, arena + 433520640);
 
-  /* %859 = mul(%854, %503) blocks.9.norm1 : f32[B, 197, 384], written over %854 */
+  /* %856 = mul(%851, %503) blocks.9.norm1 : f32[B, 197, 384], written over %851 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 440782848, (const long[]){75648, 384, 1},
       arena + 764375040, (const long[]){75648, 384, 1}, arena + 440782848);
 
-  /* %860 = reduce_sum(%859) {axes [0], batch} blocks.9.norm1 : f32[384] */
+  /* %857 = reduce_sum(%856) {axes [0], batch} blocks.9.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 440782848,
       arena + 449745792);
 
-  /* %861 = normalize_grad(%500, %858) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
+  /* %858 = normalize_grad(%500, %855) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 761954304, arena + 433520640, 1e-06f, arena + 435941376);
 
-  /* %862 = add(%846, %861) blocks.8.conv : f32[B, 197, 384], written over %688 */
+  /* %859 = add(%843, %858) blocks.8.conv : f32[B, 197, 384], written over %688 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       arena + 435941376, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %863 = slice(%862) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %688: no code */
+  /* %860 = slice(%859) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %688: no code */
 
-  /* %864 = slice(%862) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
+  /* %861 = slice(%859) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 443154432, 75264);
 
-  /* %865 = batch_norm_act_param_grad(%493, %864, %496, %494, %495) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 384] */
+  /* %862 = batch_norm_act_param_grad(%493, %861, %496, %494, %495) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 384] */
   lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 836788224, arena + 443154432,
       arena + 858402816, params[225], params[226], 1e-05f, LK_ACT_NONE, arena + 433520640,
-      arena + 433525632);
+      arena + 433597824);
 
-  /* %866 = batch_norm_act_grad(%493, %864, %496, %494, %495, %865) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 384] */
+  /* %863 = batch_norm_act_grad(%493, %861, %496, %494, %495, %862) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_norm_act_grad_cl(B * 196, 384, arena + 836788224, arena + 443154432, arena + 858402816,
-      params[225], params[226], arena + 433525632, 1e-05f, LK_ACT_NONE, arena + 433520640,
+      params[225], params[226], arena + 433597824, 1e-05f, LK_ACT_NONE, arena + 433520640,
       arena + 445562880);
 
-  /* %867 = index(%865) {axis 0, at 0} blocks.8.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 433525632, 768, arena + 449746176, 384);
+  /* %864 = index(%862) {axis 0, at 0} blocks.8.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 433597824, 768, arena + 449746176, 384);
 
-  /* %868 = index(%865) {axis 0, at 1} blocks.8.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 433526016, 768, arena + 449746560, 384);
+  /* %865 = index(%862) {axis 0, at 1} blocks.8.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 433598208, 768, arena + 449746560, 384);
 
-  /* %869 = transpose(%492) {perm [1, 0]} blocks.8.conv.conv.7 : f32[1536, 384] */
+  /* %866 = transpose(%492) {perm [1, 0]} blocks.8.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[224], arena + 448561152);
 
-  /* %870 = fused_linear(%866, %869) blocks.8.conv.conv.7 : f32[B, 196, 1536] */
+  /* %867 = fused_linear(%863, %866) blocks.8.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 445562880, arena + 448561152, NULL, LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %871 = linear_grad_weight(%866, %490) blocks.8.conv.conv.7 : f32[384, 1536] */
+  /* %868 = linear_grad_weight(%863, %490) blocks.8.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 445562880, arena + 423886848,
       arena + 448561152);
 
-  /* %872 = reshape(%871) {shape [384, 1536, 1, 1]} blocks.8.conv.conv.7 : f32[384, 1536, 1, 1], a view of %871: no code */
+  /* %869 = reshape(%868) {shape [384, 1536, 1, 1]} blocks.8.conv.conv.7 : f32[384, 1536, 1, 1], a view of %868: no code */
 
-  /* %873 = mul(%870, %489) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  /* %870 = mul(%867, %489) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 433520640, (const long[]){301056, 1536, 1},
       arena + 857717760, (const long[]){1536, 0, 1}, arena + 423886848);
 
-  /* %874 = mul(%870, %480) blocks.8.conv.conv.6 : f32[B, 196, 1536], written over %870 */
+  /* %871 = mul(%867, %480) blocks.8.conv.conv.6 : f32[B, 196, 1536], written over %867 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 433520640, (const long[]){301056, 1536, 1},
       arena + 414253056, (const long[]){301056, 1536, 1}, arena + 433520640);
 
-  /* %875 = reduce_sum(%874) {axes [0]} blocks.8.conv.conv.6 : f32[B, 1536] */
+  /* %872 = reduce_sum(%871) {axes [0]} blocks.8.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 433520640, arena + 414253056);
 
-  /* %876 = hsigmoid_grad(%488, %875) blocks.8.conv.conv.6 : f32[B, 1536] */
+  /* %873 = hsigmoid_grad(%488, %872) blocks.8.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857668608, arena + 414253056, arena + 414302208);
 
-  /* %877 = transpose(%486) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %874 = transpose(%486) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[222], arena + 414253056);
 
-  /* %878 = fused_linear(%876, %877) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %875 = fused_linear(%873, %874) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 414302208, arena + 414253056, NULL, LK_ACT_NONE, NULL,
       arena + 414259200);
 
-  /* %879 = linear_grad_weight(%876, %485) blocks.8.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 414302208, arena + 858419440, arena + 445562880);
+  /* %876 = linear_grad_weight(%873, %485) blocks.8.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 414302208, arena + 858419440, arena + 414561792);
 
-  /* %880 = reduce_sum(%876) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[1536] */
+  /* %877 = reduce_sum(%873) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 414302208,
-      arena + 445575168);
+      arena + 414577152);
 
-  /* %881 = relu_grad(%484, %878) blocks.8.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419312, arena + 414259200, arena + 414259328);
+  /* %878 = relu_grad(%484, %875) blocks.8.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419312, arena + 414259200, arena + 414308352);
 
-  /* %882 = transpose(%482) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[220], arena + 414253056);
+  /* %879 = transpose(%482) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[220], arena + 414302208);
 
-  /* %883 = fused_linear(%881, %882) blocks.8.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 414259328, arena + 414253056, NULL, LK_ACT_NONE, NULL,
-      arena + 433520640);
+  /* %880 = fused_linear(%878, %879) blocks.8.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 414308352, arena + 414302208, NULL, LK_ACT_NONE, NULL,
+      arena + 414253056);
 
-  /* %884 = linear_grad_weight(%881, %481) blocks.8.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 414259328, arena + 857619456, arena + 445569024);
+  /* %881 = linear_grad_weight(%878, %481) blocks.8.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 414308352, arena + 857619456, arena + 414567936);
 
-  /* %885 = reduce_sum(%881) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 414259328,
-      arena + 445576704);
+  /* %882 = reduce_sum(%878) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 414308352,
+      arena + 414578688);
 
-  /* %886 = reshape(%883) {shape [1, 1536]} blocks.8.conv.conv.6 : f32[B, 1, 1536], a view of %883: no code */
+  /* %883 = reshape(%880) {shape [1, 1536]} blocks.8.conv.conv.6 : f32[B, 1, 1536], a view of %880: no code */
 
-  /* %887 = expand(%886) {shape [196, 1536]} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 433520640, (const long[]){1536, 0, 1},
-      arena + 414253056, (const long[]){301056, 1536, 1});
+  /* %884 = mul_scalar(%883) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 1, 1536] */
+  lk_mul_scalar(B * 1536, arena + 414253056, 0.0051020407f, arena + 414302208);
 
-  /* %888 = mul_scalar(%887) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 414253056, 0.0051020407f, arena + 433520640);
-
-  /* %889 = add(%873, %888) blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %873 */
+  /* %885 = add(%870, %884) blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %870 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 423886848, (const long[]){301056, 1536, 1},
-      arena + 433520640, (const long[]){301056, 1536, 1}, arena + 423886848);
+      arena + 414302208, (const long[]){1536, 0, 1}, arena + 423886848);
 
-  /* %890 = batch_norm_act_param_grad(%475, %889, %478, %476, %477) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 1536] */
+  /* %886 = batch_norm_act_param_grad(%475, %885, %478, %476, %477) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 404619264, arena + 423886848,
       arena + 858287616, params[216], params[217], 1e-05f, LK_ACT_HSWISH, arena + 414253056,
-      arena + 414273024);
+      arena + 414574080);
 
-  /* %891 = batch_norm_act_grad(%475, %889, %478, %476, %477, %890) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %873 */
+  /* %887 = batch_norm_act_grad(%475, %885, %478, %476, %477, %886) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 1536], written over %870 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 404619264, arena + 423886848, arena + 858287616,
-      params[216], params[217], arena + 414273024, 1e-05f, LK_ACT_HSWISH, arena + 414253056,
+      params[216], params[217], arena + 414574080, 1e-05f, LK_ACT_HSWISH, arena + 414253056,
       arena + 423886848);
 
-  /* %892 = index(%890) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 414273024, 3072, arena + 414266880, 1536);
+  /* %888 = index(%886) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 414574080, 3072, arena + 414266880, 1536);
 
-  /* %893 = index(%890) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 414274560, 3072, arena + 414268416, 1536);
+  /* %889 = index(%886) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 414575616, 3072, arena + 414268416, 1536);
 
-  /* %894 = token_dwconv_grad_input(%891, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
+  /* %890 = token_dwconv_grad_input(%887, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 423886848, params[215],
       arena + 404619264);
 
-  /* %895 = token_dwconv_grad_weight(%891, %473) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %891 = token_dwconv_grad_weight(%887, %473) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 423886848,
       arena + 394985472, arena + 414253056);
 
-  /* %896 = batch_norm_act_param_grad(%468, %894, %471, %469, %470) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 1536] */
+  /* %892 = batch_norm_act_param_grad(%468, %890, %471, %469, %470) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 385351680, arena + 404619264,
       arena + 858283008, params[211], params[212], 1e-05f, LK_ACT_HSWISH, arena + 394985472,
-      arena + 395005440);
+      arena + 395294208);
 
-  /* %897 = batch_norm_act_grad(%468, %894, %471, %469, %470, %896) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 1536], written over %894 */
+  /* %893 = batch_norm_act_grad(%468, %890, %471, %469, %470, %892) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 1536], written over %890 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 385351680, arena + 404619264, arena + 858283008,
-      params[211], params[212], arena + 395005440, 1e-05f, LK_ACT_HSWISH, arena + 394985472,
+      params[211], params[212], arena + 395294208, 1e-05f, LK_ACT_HSWISH, arena + 394985472,
       arena + 404619264);
 
-  /* %898 = index(%896) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 395005440, 3072, arena + 401571840, 1536);
+  /* %894 = index(%892) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 395294208, 3072, arena + 401571840, 1536);
 
-  /* %899 = index(%896) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 395006976, 3072, arena + 401573376, 1536);
+  /* %895 = index(%892) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 395295744, 3072, arena + 401573376, 1536);
 
-  /* %900 = transpose(%467) {perm [1, 0]} blocks.8.conv.conv.0 : f32[384, 1536] */
+  /* %896 = transpose(%467) {perm [1, 0]} blocks.8.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[210], arena + 385351680);
 
-  /* %901 = linear_grad_weight(%897, %465) blocks.8.conv.conv.0 : f32[1536, 384] */
+  /* %897 = linear_grad_weight(%893, %465) blocks.8.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 404619264, arena + 834379776,
       arena + 399802368);
 
-  /* %902 = fused_linear(%897, %900, %864) {residual} blocks.8.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  /* %898 = fused_linear(%893, %896, %861) {residual} blocks.8.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 404619264, 301056, arena + 385351680, NULL,
       NULL, 0, LK_ACT_NONE, arena + 443154432, 75264, arena + 793424256, 75648);
 
-  /* %903 = reshape(%901) {shape [1536, 384, 1, 1]} blocks.8.conv.conv.0 : f32[1536, 384, 1, 1], a view of %901: no code */
+  /* %899 = reshape(%897) {shape [1536, 384, 1, 1]} blocks.8.conv.conv.0 : f32[1536, 384, 1, 1], a view of %897: no code */
 
-  /* %904 = concat(%863, %902) {axis 0} blocks.8 : f32[B, 197, 384], a view of %688: no code */
+  /* %900 = concat(%860, %898) {axis 0} blocks.8 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %905 = mul(%904, %461) blocks.8 : f32[B, 197, 384] */
+  /* %901 = mul(%900, %461) blocks.8 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 385351680);
 
-  /* %906 = transpose(%458) {perm [1, 0]} blocks.8.attn.proj : f32[384, 384] */
+  /* %902 = transpose(%458) {perm [1, 0]} blocks.8.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[208], arena + 387772416);
 
-  /* %907 = fused_linear(%905, %906) blocks.8.attn.proj : f32[B, 197, 384] */
+  /* %903 = fused_linear(%901, %902) blocks.8.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 385351680, arena + 387772416, NULL, LK_ACT_NONE, NULL,
       arena + 392613888);
 
-  /* %908 = linear_grad_weight(%905, %457) blocks.8.attn.proj : f32[384, 384] */
+  /* %904 = linear_grad_weight(%901, %457) blocks.8.attn.proj : f32[384, 384] */
   lk_linear_grad_weight(B * 197, 384, 384, arena + 385351680, arena + 759533568, arena + 401424384);
 
-  /* %909 = reduce_sum(%905) {axes [0], batch} blocks.8.attn.proj : f32[384] */
+  /* %905 = reduce_sum(%901) {axes [0], batch} blocks.8.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 385351680,
       arena + 401576064);
 
-  /* %910 = sdpa_grad(%454, %455, %456, %907) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 1152] */
+  /* %906 = sdpa_grad(%454, %455, %456, %903) {heads 8, kv_heads 8} blocks.8.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 645758976, 1152, arena + 645759360, 1152,
       arena + 645759744, 1152, arena + 392613888, 384, arena + 385351680, 1152,
       arena + 385351680 + 384, 1152, arena + 385351680 + 768, 1152, 0.14433756f);
 
-  /* %911 = transpose(%451) {perm [1, 0]} blocks.8.attn.qkv : f32[384, 1152] */
+  /* %907 = transpose(%451) {perm [1, 0]} blocks.8.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[206], arena + 395034624);
 
-  /* %912 = fused_linear(%910, %911) blocks.8.attn.qkv : f32[B, 197, 384] */
+  /* %908 = fused_linear(%906, %907) blocks.8.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 385351680, arena + 395034624, NULL, LK_ACT_NONE, NULL,
       arena + 392613888);
 
-  /* %913 = linear_grad_weight(%910, %450) blocks.8.attn.qkv : f32[1152, 384] */
+  /* %909 = linear_grad_weight(%906, %450) blocks.8.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 385351680, arena + 757112832,
       arena + 400982016);
 
-  /* %914 = reduce_sum(%910) {axes [0], batch} blocks.8.attn.qkv : f32[1152] */
+  /* %910 = reduce_sum(%906) {axes [0], batch} blocks.8.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 385351680, arena + 401574912);
 
-  /* %915 = reduce_sum(%912) {axes [0], batch} blocks.8.norm1 : f32[384] */
+  /* %911 = reduce_sum(%908) {axes [0], batch} blocks.8.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 392613888,
       arena + 401576448);
 
-  /* %916 = mul(%912, %446) blocks.8.norm1 : f32[B, 197, 384] */
+  /* %912 = mul(%908, %446) blocks.8.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 392613888, (const long[]){75648, 384, 1},
       params[204], (const long[]){0, 0, 1}, arena + 385351680);
 
-  /* %917 = mul(%912, %448) blocks.8.norm1 : f32[B, 197, 384], written over %912 */
+  /* %913 = mul(%908, %448) blocks.8.norm1 : f32[B, 197, 384], written over %908 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 392613888, (const long[]){75648, 384, 1},
       arena + 754692096, (const long[]){75648, 384, 1}, arena + 392613888);
 
-  /* %918 = reduce_sum(%917) {axes [0], batch} blocks.8.norm1 : f32[384] */
+  /* %914 = reduce_sum(%913) {axes [0], batch} blocks.8.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 392613888,
       arena + 401576832);
 
-  /* %919 = normalize_grad(%445, %916) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
+  /* %915 = normalize_grad(%445, %912) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 752271360, arena + 385351680, 1e-06f, arena + 387772416);
 
-  /* %920 = add(%904, %919) blocks.7.conv : f32[B, 197, 384], written over %688 */
+  /* %916 = add(%900, %915) blocks.7.conv : f32[B, 197, 384], written over %688 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       arena + 387772416, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %921 = slice(%920) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %688: no code */
+  /* %917 = slice(%916) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %688: no code */
 
-  /* %922 = slice(%920) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
+  /* %918 = slice(%916) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 394985472, 75264);
 
-  /* %923 = batch_norm_act_param_grad(%438, %922, %441, %439, %440) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 384] */
+  /* %919 = batch_norm_act_param_grad(%438, %918, %441, %439, %440) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 384] */
   lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 831971328, arena + 394985472,
       arena + 858401664, params[200], params[201], 1e-05f, LK_ACT_NONE, arena + 385351680,
-      arena + 385356672);
+      arena + 385428864);
 
-  /* %924 = batch_norm_act_grad(%438, %922, %441, %439, %440, %923) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 384] */
+  /* %920 = batch_norm_act_grad(%438, %918, %441, %439, %440, %919) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_norm_act_grad_cl(B * 196, 384, arena + 831971328, arena + 394985472, arena + 858401664,
-      params[200], params[201], arena + 385356672, 1e-05f, LK_ACT_NONE, arena + 385351680,
+      params[200], params[201], arena + 385428864, 1e-05f, LK_ACT_NONE, arena + 385351680,
       arena + 397393920);
 
-  /* %925 = index(%923) {axis 0, at 0} blocks.7.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 385356672, 768, arena + 401577216, 384);
+  /* %921 = index(%919) {axis 0, at 0} blocks.7.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 385428864, 768, arena + 401577216, 384);
 
-  /* %926 = index(%923) {axis 0, at 1} blocks.7.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 385357056, 768, arena + 401577600, 384);
+  /* %922 = index(%919) {axis 0, at 1} blocks.7.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 385429248, 768, arena + 401577600, 384);
 
-  /* %927 = transpose(%437) {perm [1, 0]} blocks.7.conv.conv.7 : f32[1536, 384] */
+  /* %923 = transpose(%437) {perm [1, 0]} blocks.7.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[199], arena + 400392192);
 
-  /* %928 = fused_linear(%924, %927) blocks.7.conv.conv.7 : f32[B, 196, 1536] */
+  /* %924 = fused_linear(%920, %923) blocks.7.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 397393920, arena + 400392192, NULL, LK_ACT_NONE, NULL,
       arena + 385351680);
 
-  /* %929 = linear_grad_weight(%924, %435) blocks.7.conv.conv.7 : f32[384, 1536] */
+  /* %925 = linear_grad_weight(%920, %435) blocks.7.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 397393920, arena + 375717888,
       arena + 400392192);
 
-  /* %930 = reshape(%929) {shape [384, 1536, 1, 1]} blocks.7.conv.conv.7 : f32[384, 1536, 1, 1], a view of %929: no code */
+  /* %926 = reshape(%925) {shape [384, 1536, 1, 1]} blocks.7.conv.conv.7 : f32[384, 1536, 1, 1], a view of %925: no code */
 
-  /* %931 = mul(%928, %434) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  /* %927 = mul(%924, %434) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 385351680, (const long[]){301056, 1536, 1},
       arena + 857570304, (const long[]){1536, 0, 1}, arena + 375717888);
 
-  /* %932 = mul(%928, %425) blocks.7.conv.conv.6 : f32[B, 196, 1536], written over %928 */
+  /* %928 = mul(%924, %425) blocks.7.conv.conv.6 : f32[B, 196, 1536], written over %924 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 385351680, (const long[]){301056, 1536, 1},
       arena + 366084096, (const long[]){301056, 1536, 1}, arena + 385351680);
 
-  /* %933 = reduce_sum(%932) {axes [0]} blocks.7.conv.conv.6 : f32[B, 1536] */
+  /* %929 = reduce_sum(%928) {axes [0]} blocks.7.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 385351680, arena + 366084096);
 
-  /* %934 = hsigmoid_grad(%433, %933) blocks.7.conv.conv.6 : f32[B, 1536] */
+  /* %930 = hsigmoid_grad(%433, %929) blocks.7.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857521152, arena + 366084096, arena + 366133248);
 
-  /* %935 = transpose(%431) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %931 = transpose(%431) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[197], arena + 366084096);
 
-  /* %936 = fused_linear(%934, %935) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %932 = fused_linear(%930, %931) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 366133248, arena + 366084096, NULL, LK_ACT_NONE, NULL,
       arena + 366090240);
 
-  /* %937 = linear_grad_weight(%934, %430) blocks.7.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 366133248, arena + 858419184, arena + 397393920);
+  /* %933 = linear_grad_weight(%930, %430) blocks.7.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 366133248, arena + 858419184, arena + 366392832);
 
-  /* %938 = reduce_sum(%934) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[1536] */
+  /* %934 = reduce_sum(%930) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 366133248,
-      arena + 397406208);
+      arena + 366408192);
 
-  /* %939 = relu_grad(%429, %936) blocks.7.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419056, arena + 366090240, arena + 366090368);
+  /* %935 = relu_grad(%429, %932) blocks.7.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858419056, arena + 366090240, arena + 366139392);
 
-  /* %940 = transpose(%427) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[195], arena + 366084096);
+  /* %936 = transpose(%427) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[195], arena + 366133248);
 
-  /* %941 = fused_linear(%939, %940) blocks.7.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 366090368, arena + 366084096, NULL, LK_ACT_NONE, NULL,
-      arena + 385351680);
+  /* %937 = fused_linear(%935, %936) blocks.7.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 366139392, arena + 366133248, NULL, LK_ACT_NONE, NULL,
+      arena + 366084096);
 
-  /* %942 = linear_grad_weight(%939, %426) blocks.7.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 366090368, arena + 857472000, arena + 397400064);
+  /* %938 = linear_grad_weight(%935, %426) blocks.7.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 366139392, arena + 857472000, arena + 366398976);
 
-  /* %943 = reduce_sum(%939) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 366090368,
-      arena + 397407744);
+  /* %939 = reduce_sum(%935) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 366139392,
+      arena + 366409728);
 
-  /* %944 = reshape(%941) {shape [1, 1536]} blocks.7.conv.conv.6 : f32[B, 1, 1536], a view of %941: no code */
+  /* %940 = reshape(%937) {shape [1, 1536]} blocks.7.conv.conv.6 : f32[B, 1, 1536], a view of %937: no code */
 
-  /* %945 = expand(%944) {shape [196, 1536]} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 385351680, (const long[]){1536, 0, 1},
-      arena + 366084096, (const long[]){301056, 1536, 1});
+  /* %941 = mul_scalar(%940) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 1, 1536] */
+  lk_mul_scalar(B * 1536, arena + 366084096, 0.0051020407f, arena + 366133248);
 
-  /* %946 = mul_scalar(%945) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 366084096, 0.0051020407f, arena + 385351680);
-
-  /* %947 = add(%931, %946) blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %931 */
+  /* %942 = add(%927, %941) blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %927 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 375717888, (const long[]){301056, 1536, 1},
-      arena + 385351680, (const long[]){301056, 1536, 1}, arena + 375717888);
+      arena + 366133248, (const long[]){1536, 0, 1}, arena + 375717888);
 
-  /* %948 = batch_norm_act_param_grad(%420, %947, %423, %421, %422) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 1536] */
+  /* %943 = batch_norm_act_param_grad(%420, %942, %423, %421, %422) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 356450304, arena + 375717888,
       arena + 858278400, params[191], params[192], 1e-05f, LK_ACT_HSWISH, arena + 366084096,
-      arena + 366104064);
+      arena + 366405120);
 
-  /* %949 = batch_norm_act_grad(%420, %947, %423, %421, %422, %948) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %931 */
+  /* %944 = batch_norm_act_grad(%420, %942, %423, %421, %422, %943) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 1536], written over %927 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 356450304, arena + 375717888, arena + 858278400,
-      params[191], params[192], arena + 366104064, 1e-05f, LK_ACT_HSWISH, arena + 366084096,
+      params[191], params[192], arena + 366405120, 1e-05f, LK_ACT_HSWISH, arena + 366084096,
       arena + 375717888);
 
-  /* %950 = index(%948) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 366104064, 3072, arena + 366097920, 1536);
+  /* %945 = index(%943) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 366405120, 3072, arena + 366097920, 1536);
 
-  /* %951 = index(%948) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 366105600, 3072, arena + 366099456, 1536);
+  /* %946 = index(%943) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 366406656, 3072, arena + 366099456, 1536);
 
-  /* %952 = token_dwconv_grad_input(%949, %419) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
+  /* %947 = token_dwconv_grad_input(%944, %419) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 375717888, params[190],
       arena + 356450304);
 
-  /* %953 = token_dwconv_grad_weight(%949, %418) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %948 = token_dwconv_grad_weight(%944, %418) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 375717888,
       arena + 346816512, arena + 366084096);
 
-  /* %954 = batch_norm_act_param_grad(%413, %952, %416, %414, %415) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 1536] */
+  /* %949 = batch_norm_act_param_grad(%413, %947, %416, %414, %415) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304,
       arena + 858273792, params[186], params[187], 1e-05f, LK_ACT_HSWISH, arena + 346816512,
-      arena + 346836480);
+      arena + 347125248);
 
-  /* %955 = batch_norm_act_grad(%413, %952, %416, %414, %415, %954) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 1536], written over %952 */
+  /* %950 = batch_norm_act_grad(%413, %947, %416, %414, %415, %949) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 1536], written over %947 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 337182720, arena + 356450304, arena + 858273792,
-      params[186], params[187], arena + 346836480, 1e-05f, LK_ACT_HSWISH, arena + 346816512,
+      params[186], params[187], arena + 347125248, 1e-05f, LK_ACT_HSWISH, arena + 346816512,
       arena + 356450304);
 
-  /* %956 = index(%954) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 346836480, 3072, arena + 353402880, 1536);
+  /* %951 = index(%949) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 347125248, 3072, arena + 353402880, 1536);
 
-  /* %957 = index(%954) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 346838016, 3072, arena + 353404416, 1536);
+  /* %952 = index(%949) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 347126784, 3072, arena + 353404416, 1536);
 
-  /* %958 = transpose(%412) {perm [1, 0]} blocks.7.conv.conv.0 : f32[384, 1536] */
+  /* %953 = transpose(%412) {perm [1, 0]} blocks.7.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[185], arena + 337182720);
 
-  /* %959 = linear_grad_weight(%955, %410) blocks.7.conv.conv.0 : f32[1536, 384] */
+  /* %954 = linear_grad_weight(%950, %410) blocks.7.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 356450304, arena + 829562880,
       arena + 351633408);
 
-  /* %960 = fused_linear(%955, %958, %922) {residual} blocks.7.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  /* %955 = fused_linear(%950, %953, %918) {residual} blocks.7.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 356450304, 301056, arena + 337182720, NULL,
       NULL, 0, LK_ACT_NONE, arena + 394985472, 75264, arena + 793424256, 75648);
 
-  /* %961 = reshape(%959) {shape [1536, 384, 1, 1]} blocks.7.conv.conv.0 : f32[1536, 384, 1, 1], a view of %959: no code */
+  /* %956 = reshape(%954) {shape [1536, 384, 1, 1]} blocks.7.conv.conv.0 : f32[1536, 384, 1, 1], a view of %954: no code */
 
-  /* %962 = concat(%921, %960) {axis 0} blocks.7 : f32[B, 197, 384], a view of %688: no code */
+  /* %957 = concat(%917, %955) {axis 0} blocks.7 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %963 = mul(%962, %406) blocks.7 : f32[B, 197, 384] */
+  /* %958 = mul(%957, %406) blocks.7 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 337182720);
 
-  /* %964 = transpose(%403) {perm [1, 0]} blocks.7.attn.proj : f32[384, 384] */
+  /* %959 = transpose(%403) {perm [1, 0]} blocks.7.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[183], arena + 339603456);
 
-  /* %965 = fused_linear(%963, %964) blocks.7.attn.proj : f32[B, 197, 384] */
+  /* %960 = fused_linear(%958, %959) blocks.7.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 337182720, arena + 339603456, NULL, LK_ACT_NONE, NULL,
       arena + 344444928);
 
-  /* %966 = linear_grad_weight(%963, %402) blocks.7.attn.proj : f32[384, 384] */
+  /* %961 = linear_grad_weight(%958, %402) blocks.7.attn.proj : f32[384, 384] */
   lk_linear_grad_weight(B * 197, 384, 384, arena + 337182720, arena + 749850624, arena + 353255424);
 
-  /* %967 = reduce_sum(%963) {axes [0], batch} blocks.7.attn.proj : f32[384] */
+  /* %962 = reduce_sum(%958) {axes [0], batch} blocks.7.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 337182720,
       arena + 353407104);
 
-  /* %968 = sdpa_grad(%399, %400, %401, %965) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 1152] */
+  /* %963 = sdpa_grad(%399, %400, %401, %960) {heads 8, kv_heads 8} blocks.7.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 638496768, 1152, arena + 638497152, 1152,
       arena + 638497536, 1152, arena + 344444928, 384, arena + 337182720, 1152,
       arena + 337182720 + 384, 1152, arena + 337182720 + 768, 1152, 0.14433756f);
 
-  /* %969 = transpose(%396) {perm [1, 0]} blocks.7.attn.qkv : f32[384, 1152] */
+  /* %964 = transpose(%396) {perm [1, 0]} blocks.7.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[181], arena + 346865664);
 
-  /* %970 = fused_linear(%968, %969) blocks.7.attn.qkv : f32[B, 197, 384] */
+  /* %965 = fused_linear(%963, %964) blocks.7.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 337182720, arena + 346865664, NULL, LK_ACT_NONE, NULL,
       arena + 344444928);
 
-  /* %971 = linear_grad_weight(%968, %395) blocks.7.attn.qkv : f32[1152, 384] */
+  /* %966 = linear_grad_weight(%963, %395) blocks.7.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 337182720, arena + 747429888,
       arena + 352813056);
 
-  /* %972 = reduce_sum(%968) {axes [0], batch} blocks.7.attn.qkv : f32[1152] */
+  /* %967 = reduce_sum(%963) {axes [0], batch} blocks.7.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 337182720, arena + 353405952);
 
-  /* %973 = reduce_sum(%970) {axes [0], batch} blocks.7.norm1 : f32[384] */
+  /* %968 = reduce_sum(%965) {axes [0], batch} blocks.7.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 344444928,
       arena + 353407488);
 
-  /* %974 = mul(%970, %391) blocks.7.norm1 : f32[B, 197, 384] */
+  /* %969 = mul(%965, %391) blocks.7.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 344444928, (const long[]){75648, 384, 1},
       params[179], (const long[]){0, 0, 1}, arena + 337182720);
 
-  /* %975 = mul(%970, %393) blocks.7.norm1 : f32[B, 197, 384], written over %970 */
+  /* %970 = mul(%965, %393) blocks.7.norm1 : f32[B, 197, 384], written over %965 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 344444928, (const long[]){75648, 384, 1},
       arena + 745009152, (const long[]){75648, 384, 1}, arena + 344444928);
 
-  /* %976 = reduce_sum(%975) {axes [0], batch} blocks.7.norm1 : f32[384] */
+  /* %971 = reduce_sum(%970) {axes [0], batch} blocks.7.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 344444928,
       arena + 353407872);
 
-  /* %977 = normalize_grad(%390, %974) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
+  /* %972 = normalize_grad(%390, %969) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 742588416, arena + 337182720, 1e-06f, arena + 339603456);
 
-  /* %978 = add(%962, %977) blocks.6.conv : f32[B, 197, 384], written over %688 */
+  /* %973 = add(%957, %972) blocks.6.conv : f32[B, 197, 384], written over %688 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       arena + 339603456, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %979 = slice(%978) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %688: no code */
+  /* %974 = slice(%973) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %688: no code */
 
-  /* %980 = slice(%978) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
+  /* %975 = slice(%973) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 346816512, 75264);
 
-  /* %981 = batch_norm_act_param_grad(%383, %980, %386, %384, %385) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 384] */
+  /* %976 = batch_norm_act_param_grad(%383, %975, %386, %384, %385) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 384] */
   lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 827154432, arena + 346816512,
       arena + 858400512, params[175], params[176], 1e-05f, LK_ACT_NONE, arena + 337182720,
-      arena + 337187712);
+      arena + 337259904);
 
-  /* %982 = batch_norm_act_grad(%383, %980, %386, %384, %385, %981) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 384] */
+  /* %977 = batch_norm_act_grad(%383, %975, %386, %384, %385, %976) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_norm_act_grad_cl(B * 196, 384, arena + 827154432, arena + 346816512, arena + 858400512,
-      params[175], params[176], arena + 337187712, 1e-05f, LK_ACT_NONE, arena + 337182720,
+      params[175], params[176], arena + 337259904, 1e-05f, LK_ACT_NONE, arena + 337182720,
       arena + 349224960);
 
-  /* %983 = index(%981) {axis 0, at 0} blocks.6.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 337187712, 768, arena + 353408256, 384);
+  /* %978 = index(%976) {axis 0, at 0} blocks.6.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 337259904, 768, arena + 353408256, 384);
 
-  /* %984 = index(%981) {axis 0, at 1} blocks.6.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 337188096, 768, arena + 353408640, 384);
+  /* %979 = index(%976) {axis 0, at 1} blocks.6.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 337260288, 768, arena + 353408640, 384);
 
-  /* %985 = transpose(%382) {perm [1, 0]} blocks.6.conv.conv.7 : f32[1536, 384] */
+  /* %980 = transpose(%382) {perm [1, 0]} blocks.6.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[174], arena + 352223232);
 
-  /* %986 = fused_linear(%982, %985) blocks.6.conv.conv.7 : f32[B, 196, 1536] */
+  /* %981 = fused_linear(%977, %980) blocks.6.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 349224960, arena + 352223232, NULL, LK_ACT_NONE, NULL,
       arena + 337182720);
 
-  /* %987 = linear_grad_weight(%982, %380) blocks.6.conv.conv.7 : f32[384, 1536] */
+  /* %982 = linear_grad_weight(%977, %380) blocks.6.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 349224960, arena + 327548928,
       arena + 352223232);
 
-  /* %988 = reshape(%987) {shape [384, 1536, 1, 1]} blocks.6.conv.conv.7 : f32[384, 1536, 1, 1], a view of %987: no code */
+  /* %983 = reshape(%982) {shape [384, 1536, 1, 1]} blocks.6.conv.conv.7 : f32[384, 1536, 1, 1], a view of %982: no code */
 
-  /* %989 = mul(%986, %379) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  /* %984 = mul(%981, %379) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){301056, 1536, 1},
       arena + 857422848, (const long[]){1536, 0, 1}, arena + 327548928);
 
-  /* %990 = mul(%986, %370) blocks.6.conv.conv.6 : f32[B, 196, 1536], written over %986 */
+  /* %985 = mul(%981, %370) blocks.6.conv.conv.6 : f32[B, 196, 1536], written over %981 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){301056, 1536, 1},
       arena + 317915136, (const long[]){301056, 1536, 1}, arena + 337182720);
 
-  /* %991 = reduce_sum(%990) {axes [0]} blocks.6.conv.conv.6 : f32[B, 1536] */
+  /* %986 = reduce_sum(%985) {axes [0]} blocks.6.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 337182720, arena + 317915136);
 
-  /* %992 = hsigmoid_grad(%378, %991) blocks.6.conv.conv.6 : f32[B, 1536] */
+  /* %987 = hsigmoid_grad(%378, %986) blocks.6.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857373696, arena + 317915136, arena + 317964288);
 
-  /* %993 = transpose(%376) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %988 = transpose(%376) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[172], arena + 317915136);
 
-  /* %994 = fused_linear(%992, %993) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %989 = fused_linear(%987, %988) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 317964288, arena + 317915136, NULL, LK_ACT_NONE, NULL,
       arena + 317921280);
 
-  /* %995 = linear_grad_weight(%992, %375) blocks.6.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 317964288, arena + 858418928, arena + 349224960);
+  /* %990 = linear_grad_weight(%987, %375) blocks.6.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 317964288, arena + 858418928, arena + 318223872);
 
-  /* %996 = reduce_sum(%992) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[1536] */
+  /* %991 = reduce_sum(%987) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 317964288,
-      arena + 349237248);
+      arena + 318239232);
 
-  /* %997 = relu_grad(%374, %994) blocks.6.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418800, arena + 317921280, arena + 317921408);
+  /* %992 = relu_grad(%374, %989) blocks.6.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418800, arena + 317921280, arena + 317970432);
 
-  /* %998 = transpose(%372) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[170], arena + 317915136);
+  /* %993 = transpose(%372) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[170], arena + 317964288);
 
-  /* %999 = fused_linear(%997, %998) blocks.6.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 317921408, arena + 317915136, NULL, LK_ACT_NONE, NULL,
-      arena + 337182720);
+  /* %994 = fused_linear(%992, %993) blocks.6.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 317970432, arena + 317964288, NULL, LK_ACT_NONE, NULL,
+      arena + 317915136);
 
-  /* %1000 = linear_grad_weight(%997, %371) blocks.6.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 317921408, arena + 857324544, arena + 349231104);
+  /* %995 = linear_grad_weight(%992, %371) blocks.6.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 317970432, arena + 857324544, arena + 318230016);
 
-  /* %1001 = reduce_sum(%997) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 317921408,
-      arena + 349238784);
+  /* %996 = reduce_sum(%992) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 317970432,
+      arena + 318240768);
 
-  /* %1002 = reshape(%999) {shape [1, 1536]} blocks.6.conv.conv.6 : f32[B, 1, 1536], a view of %999: no code */
+  /* %997 = reshape(%994) {shape [1, 1536]} blocks.6.conv.conv.6 : f32[B, 1, 1536], a view of %994: no code */
 
-  /* %1003 = expand(%1002) {shape [196, 1536]} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 337182720, (const long[]){1536, 0, 1},
-      arena + 317915136, (const long[]){301056, 1536, 1});
+  /* %998 = mul_scalar(%997) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 1, 1536] */
+  lk_mul_scalar(B * 1536, arena + 317915136, 0.0051020407f, arena + 317964288);
 
-  /* %1004 = mul_scalar(%1003) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 317915136, 0.0051020407f, arena + 337182720);
-
-  /* %1005 = add(%989, %1004) blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %989 */
+  /* %999 = add(%984, %998) blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %984 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 327548928, (const long[]){301056, 1536, 1},
-      arena + 337182720, (const long[]){301056, 1536, 1}, arena + 327548928);
+      arena + 317964288, (const long[]){1536, 0, 1}, arena + 327548928);
 
-  /* %1006 = batch_norm_act_param_grad(%365, %1005, %368, %366, %367) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 1536] */
+  /* %1000 = batch_norm_act_param_grad(%365, %999, %368, %366, %367) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 308281344, arena + 327548928,
       arena + 858269184, params[166], params[167], 1e-05f, LK_ACT_HSWISH, arena + 317915136,
-      arena + 317935104);
+      arena + 318236160);
 
-  /* %1007 = batch_norm_act_grad(%365, %1005, %368, %366, %367, %1006) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %989 */
+  /* %1001 = batch_norm_act_grad(%365, %999, %368, %366, %367, %1000) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 1536], written over %984 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 308281344, arena + 327548928, arena + 858269184,
-      params[166], params[167], arena + 317935104, 1e-05f, LK_ACT_HSWISH, arena + 317915136,
+      params[166], params[167], arena + 318236160, 1e-05f, LK_ACT_HSWISH, arena + 317915136,
       arena + 327548928);
 
-  /* %1008 = index(%1006) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 317935104, 3072, arena + 317928960, 1536);
+  /* %1002 = index(%1000) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 318236160, 3072, arena + 317928960, 1536);
 
-  /* %1009 = index(%1006) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 317936640, 3072, arena + 317930496, 1536);
+  /* %1003 = index(%1000) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 318237696, 3072, arena + 317930496, 1536);
 
-  /* %1010 = token_dwconv_grad_input(%1007, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1004 = token_dwconv_grad_input(%1001, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 327548928, params[165],
       arena + 308281344);
 
-  /* %1011 = token_dwconv_grad_weight(%1007, %363) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1005 = token_dwconv_grad_weight(%1001, %363) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 327548928,
       arena + 298647552, arena + 317915136);
 
-  /* %1012 = batch_norm_act_param_grad(%358, %1010, %361, %359, %360) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 1536] */
+  /* %1006 = batch_norm_act_param_grad(%358, %1004, %361, %359, %360) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 289013760, arena + 308281344,
       arena + 858264576, params[161], params[162], 1e-05f, LK_ACT_HSWISH, arena + 298647552,
-      arena + 298667520);
+      arena + 298956288);
 
-  /* %1013 = batch_norm_act_grad(%358, %1010, %361, %359, %360, %1012) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 1536], written over %1010 */
+  /* %1007 = batch_norm_act_grad(%358, %1004, %361, %359, %360, %1006) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 1536], written over %1004 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 289013760, arena + 308281344, arena + 858264576,
-      params[161], params[162], arena + 298667520, 1e-05f, LK_ACT_HSWISH, arena + 298647552,
+      params[161], params[162], arena + 298956288, 1e-05f, LK_ACT_HSWISH, arena + 298647552,
       arena + 308281344);
 
-  /* %1014 = index(%1012) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 298667520, 3072, arena + 305233920, 1536);
+  /* %1008 = index(%1006) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 298956288, 3072, arena + 305233920, 1536);
 
-  /* %1015 = index(%1012) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 298669056, 3072, arena + 305235456, 1536);
+  /* %1009 = index(%1006) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 298957824, 3072, arena + 305235456, 1536);
 
-  /* %1016 = transpose(%357) {perm [1, 0]} blocks.6.conv.conv.0 : f32[384, 1536] */
+  /* %1010 = transpose(%357) {perm [1, 0]} blocks.6.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[160], arena + 289013760);
 
-  /* %1017 = linear_grad_weight(%1013, %355) blocks.6.conv.conv.0 : f32[1536, 384] */
+  /* %1011 = linear_grad_weight(%1007, %355) blocks.6.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 308281344, arena + 824745984,
       arena + 303464448);
 
-  /* %1018 = fused_linear(%1013, %1016, %980) {residual} blocks.6.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  /* %1012 = fused_linear(%1007, %1010, %975) {residual} blocks.6.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 308281344, 301056, arena + 289013760, NULL,
       NULL, 0, LK_ACT_NONE, arena + 346816512, 75264, arena + 793424256, 75648);
 
-  /* %1019 = reshape(%1017) {shape [1536, 384, 1, 1]} blocks.6.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1017: no code */
+  /* %1013 = reshape(%1011) {shape [1536, 384, 1, 1]} blocks.6.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1011: no code */
 
-  /* %1020 = concat(%979, %1018) {axis 0} blocks.6 : f32[B, 197, 384], a view of %688: no code */
+  /* %1014 = concat(%974, %1012) {axis 0} blocks.6 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %1021 = mul(%1020, %351) blocks.6 : f32[B, 197, 384] */
+  /* %1015 = mul(%1014, %351) blocks.6 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 289013760);
 
-  /* %1022 = transpose(%348) {perm [1, 0]} blocks.6.attn.proj : f32[384, 384] */
+  /* %1016 = transpose(%348) {perm [1, 0]} blocks.6.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[158], arena + 291434496);
 
-  /* %1023 = fused_linear(%1021, %1022) blocks.6.attn.proj : f32[B, 197, 384] */
+  /* %1017 = fused_linear(%1015, %1016) blocks.6.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 289013760, arena + 291434496, NULL, LK_ACT_NONE, NULL,
       arena + 296275968);
 
-  /* %1024 = linear_grad_weight(%1021, %347) blocks.6.attn.proj : f32[384, 384] */
+  /* %1018 = linear_grad_weight(%1015, %347) blocks.6.attn.proj : f32[384, 384] */
   lk_linear_grad_weight(B * 197, 384, 384, arena + 289013760, arena + 740167680, arena + 305086464);
 
-  /* %1025 = reduce_sum(%1021) {axes [0], batch} blocks.6.attn.proj : f32[384] */
+  /* %1019 = reduce_sum(%1015) {axes [0], batch} blocks.6.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
       arena + 305238144);
 
-  /* %1026 = sdpa_grad(%344, %345, %346, %1023) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 1152] */
+  /* %1020 = sdpa_grad(%344, %345, %346, %1017) {heads 8, kv_heads 8} blocks.6.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 631234560, 1152, arena + 631234944, 1152,
       arena + 631235328, 1152, arena + 296275968, 384, arena + 289013760, 1152,
       arena + 289013760 + 384, 1152, arena + 289013760 + 768, 1152, 0.14433756f);
 
-  /* %1027 = transpose(%341) {perm [1, 0]} blocks.6.attn.qkv : f32[384, 1152] */
+  /* %1021 = transpose(%341) {perm [1, 0]} blocks.6.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[156], arena + 298696704);
 
-  /* %1028 = fused_linear(%1026, %1027) blocks.6.attn.qkv : f32[B, 197, 384] */
+  /* %1022 = fused_linear(%1020, %1021) blocks.6.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 289013760, arena + 298696704, NULL, LK_ACT_NONE, NULL,
       arena + 296275968);
 
-  /* %1029 = linear_grad_weight(%1026, %340) blocks.6.attn.qkv : f32[1152, 384] */
+  /* %1023 = linear_grad_weight(%1020, %340) blocks.6.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 289013760, arena + 737746944,
       arena + 304644096);
 
-  /* %1030 = reduce_sum(%1026) {axes [0], batch} blocks.6.attn.qkv : f32[1152] */
+  /* %1024 = reduce_sum(%1020) {axes [0], batch} blocks.6.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 289013760, arena + 305236992);
 
-  /* %1031 = reduce_sum(%1028) {axes [0], batch} blocks.6.norm1 : f32[384] */
+  /* %1025 = reduce_sum(%1022) {axes [0], batch} blocks.6.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 296275968,
       arena + 305238528);
 
-  /* %1032 = mul(%1028, %336) blocks.6.norm1 : f32[B, 197, 384] */
+  /* %1026 = mul(%1022, %336) blocks.6.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 296275968, (const long[]){75648, 384, 1},
       params[154], (const long[]){0, 0, 1}, arena + 289013760);
 
-  /* %1033 = mul(%1028, %338) blocks.6.norm1 : f32[B, 197, 384], written over %1028 */
+  /* %1027 = mul(%1022, %338) blocks.6.norm1 : f32[B, 197, 384], written over %1022 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 296275968, (const long[]){75648, 384, 1},
       arena + 735326208, (const long[]){75648, 384, 1}, arena + 296275968);
 
-  /* %1034 = reduce_sum(%1033) {axes [0], batch} blocks.6.norm1 : f32[384] */
+  /* %1028 = reduce_sum(%1027) {axes [0], batch} blocks.6.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 296275968,
       arena + 305238912);
 
-  /* %1035 = normalize_grad(%335, %1032) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
+  /* %1029 = normalize_grad(%335, %1026) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 732905472, arena + 289013760, 1e-06f, arena + 291434496);
 
-  /* %1036 = add(%1020, %1035) blocks.5.conv : f32[B, 197, 384], written over %688 */
+  /* %1030 = add(%1014, %1029) blocks.5.conv : f32[B, 197, 384], written over %688 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       arena + 291434496, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %1037 = slice(%1036) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %688: no code */
+  /* %1031 = slice(%1030) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %688: no code */
 
-  /* %1038 = slice(%1036) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
+  /* %1032 = slice(%1030) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 298647552, 75264);
 
-  /* %1039 = batch_norm_act_param_grad(%328, %1038, %331, %329, %330) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 384] */
+  /* %1033 = batch_norm_act_param_grad(%328, %1032, %331, %329, %330) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 384] */
   lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 822337536, arena + 298647552,
       arena + 858399360, params[150], params[151], 1e-05f, LK_ACT_NONE, arena + 289013760,
-      arena + 289018752);
+      arena + 289090944);
 
-  /* %1040 = batch_norm_act_grad(%328, %1038, %331, %329, %330, %1039) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 384] */
+  /* %1034 = batch_norm_act_grad(%328, %1032, %331, %329, %330, %1033) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_norm_act_grad_cl(B * 196, 384, arena + 822337536, arena + 298647552, arena + 858399360,
-      params[150], params[151], arena + 289018752, 1e-05f, LK_ACT_NONE, arena + 289013760,
+      params[150], params[151], arena + 289090944, 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 301056000);
 
-  /* %1041 = index(%1039) {axis 0, at 0} blocks.5.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 289018752, 768, arena + 305239296, 384);
+  /* %1035 = index(%1033) {axis 0, at 0} blocks.5.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 289090944, 768, arena + 305239296, 384);
 
-  /* %1042 = index(%1039) {axis 0, at 1} blocks.5.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 289019136, 768, arena + 305239680, 384);
+  /* %1036 = index(%1033) {axis 0, at 1} blocks.5.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 289091328, 768, arena + 305239680, 384);
 
-  /* %1043 = transpose(%327) {perm [1, 0]} blocks.5.conv.conv.7 : f32[1536, 384] */
+  /* %1037 = transpose(%327) {perm [1, 0]} blocks.5.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[149], arena + 304054272);
 
-  /* %1044 = fused_linear(%1040, %1043) blocks.5.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1038 = fused_linear(%1034, %1037) blocks.5.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 301056000, arena + 304054272, NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %1045 = linear_grad_weight(%1040, %325) blocks.5.conv.conv.7 : f32[384, 1536] */
+  /* %1039 = linear_grad_weight(%1034, %325) blocks.5.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 301056000, arena + 279379968,
       arena + 304054272);
 
-  /* %1046 = reshape(%1045) {shape [384, 1536, 1, 1]} blocks.5.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1045: no code */
+  /* %1040 = reshape(%1039) {shape [384, 1536, 1, 1]} blocks.5.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1039: no code */
 
-  /* %1047 = mul(%1044, %324) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1041 = mul(%1038, %324) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 289013760, (const long[]){301056, 1536, 1},
       arena + 857275392, (const long[]){1536, 0, 1}, arena + 279379968);
 
-  /* %1048 = mul(%1044, %315) blocks.5.conv.conv.6 : f32[B, 196, 1536], written over %1044 */
+  /* %1042 = mul(%1038, %315) blocks.5.conv.conv.6 : f32[B, 196, 1536], written over %1038 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 289013760, (const long[]){301056, 1536, 1},
       arena + 269746176, (const long[]){301056, 1536, 1}, arena + 289013760);
 
-  /* %1049 = reduce_sum(%1048) {axes [0]} blocks.5.conv.conv.6 : f32[B, 1536] */
+  /* %1043 = reduce_sum(%1042) {axes [0]} blocks.5.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 289013760, arena + 269746176);
 
-  /* %1050 = hsigmoid_grad(%323, %1049) blocks.5.conv.conv.6 : f32[B, 1536] */
+  /* %1044 = hsigmoid_grad(%323, %1043) blocks.5.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857226240, arena + 269746176, arena + 269795328);
 
-  /* %1051 = transpose(%321) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1045 = transpose(%321) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[147], arena + 269746176);
 
-  /* %1052 = fused_linear(%1050, %1051) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1046 = fused_linear(%1044, %1045) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 269795328, arena + 269746176, NULL, LK_ACT_NONE, NULL,
       arena + 269752320);
 
-  /* %1053 = linear_grad_weight(%1050, %320) blocks.5.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 269795328, arena + 858418672, arena + 301056000);
+  /* %1047 = linear_grad_weight(%1044, %320) blocks.5.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 269795328, arena + 858418672, arena + 270054912);
 
-  /* %1054 = reduce_sum(%1050) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[1536] */
+  /* %1048 = reduce_sum(%1044) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 269795328,
-      arena + 301068288);
+      arena + 270070272);
 
-  /* %1055 = relu_grad(%319, %1052) blocks.5.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418544, arena + 269752320, arena + 269752448);
+  /* %1049 = relu_grad(%319, %1046) blocks.5.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418544, arena + 269752320, arena + 269801472);
 
-  /* %1056 = transpose(%317) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[145], arena + 269746176);
+  /* %1050 = transpose(%317) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[145], arena + 269795328);
 
-  /* %1057 = fused_linear(%1055, %1056) blocks.5.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 269752448, arena + 269746176, NULL, LK_ACT_NONE, NULL,
-      arena + 289013760);
+  /* %1051 = fused_linear(%1049, %1050) blocks.5.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 269801472, arena + 269795328, NULL, LK_ACT_NONE, NULL,
+      arena + 269746176);
 
-  /* %1058 = linear_grad_weight(%1055, %316) blocks.5.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 269752448, arena + 857177088, arena + 301062144);
+  /* %1052 = linear_grad_weight(%1049, %316) blocks.5.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 269801472, arena + 857177088, arena + 270061056);
 
-  /* %1059 = reduce_sum(%1055) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 269752448,
-      arena + 301069824);
+  /* %1053 = reduce_sum(%1049) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 269801472,
+      arena + 270071808);
 
-  /* %1060 = reshape(%1057) {shape [1, 1536]} blocks.5.conv.conv.6 : f32[B, 1, 1536], a view of %1057: no code */
+  /* %1054 = reshape(%1051) {shape [1, 1536]} blocks.5.conv.conv.6 : f32[B, 1, 1536], a view of %1051: no code */
 
-  /* %1061 = expand(%1060) {shape [196, 1536]} blocks.5.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 289013760, (const long[]){1536, 0, 1},
-      arena + 269746176, (const long[]){301056, 1536, 1});
+  /* %1055 = mul_scalar(%1054) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 1, 1536] */
+  lk_mul_scalar(B * 1536, arena + 269746176, 0.0051020407f, arena + 269795328);
 
-  /* %1062 = mul_scalar(%1061) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 269746176, 0.0051020407f, arena + 289013760);
-
-  /* %1063 = add(%1047, %1062) blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %1047 */
+  /* %1056 = add(%1041, %1055) blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %1041 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 279379968, (const long[]){301056, 1536, 1},
-      arena + 289013760, (const long[]){301056, 1536, 1}, arena + 279379968);
+      arena + 269795328, (const long[]){1536, 0, 1}, arena + 279379968);
 
-  /* %1064 = batch_norm_act_param_grad(%310, %1063, %313, %311, %312) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 1536] */
+  /* %1057 = batch_norm_act_param_grad(%310, %1056, %313, %311, %312) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 260112384, arena + 279379968,
       arena + 858259968, params[141], params[142], 1e-05f, LK_ACT_HSWISH, arena + 269746176,
-      arena + 269766144);
+      arena + 270067200);
 
-  /* %1065 = batch_norm_act_grad(%310, %1063, %313, %311, %312, %1064) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %1047 */
+  /* %1058 = batch_norm_act_grad(%310, %1056, %313, %311, %312, %1057) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 1536], written over %1041 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 260112384, arena + 279379968, arena + 858259968,
-      params[141], params[142], arena + 269766144, 1e-05f, LK_ACT_HSWISH, arena + 269746176,
+      params[141], params[142], arena + 270067200, 1e-05f, LK_ACT_HSWISH, arena + 269746176,
       arena + 279379968);
 
-  /* %1066 = index(%1064) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 269766144, 3072, arena + 269760000, 1536);
+  /* %1059 = index(%1057) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 270067200, 3072, arena + 269760000, 1536);
 
-  /* %1067 = index(%1064) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 269767680, 3072, arena + 269761536, 1536);
+  /* %1060 = index(%1057) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 270068736, 3072, arena + 269761536, 1536);
 
-  /* %1068 = token_dwconv_grad_input(%1065, %309) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1061 = token_dwconv_grad_input(%1058, %309) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 279379968, params[140],
       arena + 260112384);
 
-  /* %1069 = token_dwconv_grad_weight(%1065, %308) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1062 = token_dwconv_grad_weight(%1058, %308) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 279379968,
       arena + 250478592, arena + 269746176);
 
-  /* %1070 = batch_norm_act_param_grad(%303, %1068, %306, %304, %305) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 1536] */
+  /* %1063 = batch_norm_act_param_grad(%303, %1061, %306, %304, %305) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 240844800, arena + 260112384,
       arena + 858255360, params[136], params[137], 1e-05f, LK_ACT_HSWISH, arena + 250478592,
-      arena + 250498560);
+      arena + 250787328);
 
-  /* %1071 = batch_norm_act_grad(%303, %1068, %306, %304, %305, %1070) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 1536], written over %1068 */
+  /* %1064 = batch_norm_act_grad(%303, %1061, %306, %304, %305, %1063) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 1536], written over %1061 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 240844800, arena + 260112384, arena + 858255360,
-      params[136], params[137], arena + 250498560, 1e-05f, LK_ACT_HSWISH, arena + 250478592,
+      params[136], params[137], arena + 250787328, 1e-05f, LK_ACT_HSWISH, arena + 250478592,
       arena + 260112384);
 
-  /* %1072 = index(%1070) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 250498560, 3072, arena + 257064960, 1536);
+  /* %1065 = index(%1063) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 250787328, 3072, arena + 257064960, 1536);
 
-  /* %1073 = index(%1070) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 250500096, 3072, arena + 257066496, 1536);
+  /* %1066 = index(%1063) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 250788864, 3072, arena + 257066496, 1536);
 
-  /* %1074 = transpose(%302) {perm [1, 0]} blocks.5.conv.conv.0 : f32[384, 1536] */
+  /* %1067 = transpose(%302) {perm [1, 0]} blocks.5.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[135], arena + 240844800);
 
-  /* %1075 = linear_grad_weight(%1071, %300) blocks.5.conv.conv.0 : f32[1536, 384] */
+  /* %1068 = linear_grad_weight(%1064, %300) blocks.5.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 260112384, arena + 819929088,
       arena + 255295488);
 
-  /* %1076 = fused_linear(%1071, %1074, %1038) {residual} blocks.5.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  /* %1069 = fused_linear(%1064, %1067, %1032) {residual} blocks.5.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 260112384, 301056, arena + 240844800, NULL,
       NULL, 0, LK_ACT_NONE, arena + 298647552, 75264, arena + 793424256, 75648);
 
-  /* %1077 = reshape(%1075) {shape [1536, 384, 1, 1]} blocks.5.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1075: no code */
+  /* %1070 = reshape(%1068) {shape [1536, 384, 1, 1]} blocks.5.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1068: no code */
 
-  /* %1078 = concat(%1037, %1076) {axis 0} blocks.5 : f32[B, 197, 384], a view of %688: no code */
+  /* %1071 = concat(%1031, %1069) {axis 0} blocks.5 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %1079 = mul(%1078, %296) blocks.5 : f32[B, 197, 384] */
+  /* %1072 = mul(%1071, %296) blocks.5 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 240844800);
 
-  /* %1080 = transpose(%293) {perm [1, 0]} blocks.5.attn.proj : f32[384, 384] */
+  /* %1073 = transpose(%293) {perm [1, 0]} blocks.5.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[133], arena + 243265536);
 
-  /* %1081 = fused_linear(%1079, %1080) blocks.5.attn.proj : f32[B, 197, 384] */
+  /* %1074 = fused_linear(%1072, %1073) blocks.5.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 240844800, arena + 243265536, NULL, LK_ACT_NONE, NULL,
       arena + 248107008);
 
-  /* %1082 = linear_grad_weight(%1079, %292) blocks.5.attn.proj : f32[384, 384] */
+  /* %1075 = linear_grad_weight(%1072, %292) blocks.5.attn.proj : f32[384, 384] */
   lk_linear_grad_weight(B * 197, 384, 384, arena + 240844800, arena + 730484736, arena + 256917504);
 
-  /* %1083 = reduce_sum(%1079) {axes [0], batch} blocks.5.attn.proj : f32[384] */
+  /* %1076 = reduce_sum(%1072) {axes [0], batch} blocks.5.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
       arena + 257069184);
 
-  /* %1084 = sdpa_grad(%289, %290, %291, %1081) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 1152] */
+  /* %1077 = sdpa_grad(%289, %290, %291, %1074) {heads 8, kv_heads 8} blocks.5.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 623972352, 1152, arena + 623972736, 1152,
       arena + 623973120, 1152, arena + 248107008, 384, arena + 240844800, 1152,
       arena + 240844800 + 384, 1152, arena + 240844800 + 768, 1152, 0.14433756f);
 
-  /* %1085 = transpose(%286) {perm [1, 0]} blocks.5.attn.qkv : f32[384, 1152] */
+  /* %1078 = transpose(%286) {perm [1, 0]} blocks.5.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[131], arena + 250527744);
 
-  /* %1086 = fused_linear(%1084, %1085) blocks.5.attn.qkv : f32[B, 197, 384] */
+  /* %1079 = fused_linear(%1077, %1078) blocks.5.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 240844800, arena + 250527744, NULL, LK_ACT_NONE, NULL,
       arena + 248107008);
 
-  /* %1087 = linear_grad_weight(%1084, %285) blocks.5.attn.qkv : f32[1152, 384] */
+  /* %1080 = linear_grad_weight(%1077, %285) blocks.5.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 240844800, arena + 728064000,
       arena + 256475136);
 
-  /* %1088 = reduce_sum(%1084) {axes [0], batch} blocks.5.attn.qkv : f32[1152] */
+  /* %1081 = reduce_sum(%1077) {axes [0], batch} blocks.5.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 240844800, arena + 257068032);
 
-  /* %1089 = reduce_sum(%1086) {axes [0], batch} blocks.5.norm1 : f32[384] */
+  /* %1082 = reduce_sum(%1079) {axes [0], batch} blocks.5.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 248107008,
       arena + 257069568);
 
-  /* %1090 = mul(%1086, %281) blocks.5.norm1 : f32[B, 197, 384] */
+  /* %1083 = mul(%1079, %281) blocks.5.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 248107008, (const long[]){75648, 384, 1},
       params[129], (const long[]){0, 0, 1}, arena + 240844800);
 
-  /* %1091 = mul(%1086, %283) blocks.5.norm1 : f32[B, 197, 384], written over %1086 */
+  /* %1084 = mul(%1079, %283) blocks.5.norm1 : f32[B, 197, 384], written over %1079 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 248107008, (const long[]){75648, 384, 1},
       arena + 725643264, (const long[]){75648, 384, 1}, arena + 248107008);
 
-  /* %1092 = reduce_sum(%1091) {axes [0], batch} blocks.5.norm1 : f32[384] */
+  /* %1085 = reduce_sum(%1084) {axes [0], batch} blocks.5.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 248107008,
       arena + 257069952);
 
-  /* %1093 = normalize_grad(%280, %1090) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
+  /* %1086 = normalize_grad(%280, %1083) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 723222528, arena + 240844800, 1e-06f, arena + 243265536);
 
-  /* %1094 = add(%1078, %1093) blocks.4.conv : f32[B, 197, 384], written over %688 */
+  /* %1087 = add(%1071, %1086) blocks.4.conv : f32[B, 197, 384], written over %688 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       arena + 243265536, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %1095 = slice(%1094) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %688: no code */
+  /* %1088 = slice(%1087) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %688: no code */
 
-  /* %1096 = slice(%1094) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
+  /* %1089 = slice(%1087) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 250478592, 75264);
 
-  /* %1097 = batch_norm_act_param_grad(%273, %1096, %276, %274, %275) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 384] */
+  /* %1090 = batch_norm_act_param_grad(%273, %1089, %276, %274, %275) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 384] */
   lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 817520640, arena + 250478592,
       arena + 858398208, params[125], params[126], 1e-05f, LK_ACT_NONE, arena + 240844800,
-      arena + 240849792);
+      arena + 240921984);
 
-  /* %1098 = batch_norm_act_grad(%273, %1096, %276, %274, %275, %1097) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 384] */
+  /* %1091 = batch_norm_act_grad(%273, %1089, %276, %274, %275, %1090) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_norm_act_grad_cl(B * 196, 384, arena + 817520640, arena + 250478592, arena + 858398208,
-      params[125], params[126], arena + 240849792, 1e-05f, LK_ACT_NONE, arena + 240844800,
+      params[125], params[126], arena + 240921984, 1e-05f, LK_ACT_NONE, arena + 240844800,
       arena + 252887040);
 
-  /* %1099 = index(%1097) {axis 0, at 0} blocks.4.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 240849792, 768, arena + 257070336, 384);
+  /* %1092 = index(%1090) {axis 0, at 0} blocks.4.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 240921984, 768, arena + 257070336, 384);
 
-  /* %1100 = index(%1097) {axis 0, at 1} blocks.4.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 240850176, 768, arena + 257070720, 384);
+  /* %1093 = index(%1090) {axis 0, at 1} blocks.4.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 240922368, 768, arena + 257070720, 384);
 
-  /* %1101 = transpose(%272) {perm [1, 0]} blocks.4.conv.conv.7 : f32[1536, 384] */
+  /* %1094 = transpose(%272) {perm [1, 0]} blocks.4.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[124], arena + 255885312);
 
-  /* %1102 = fused_linear(%1098, %1101) blocks.4.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1095 = fused_linear(%1091, %1094) blocks.4.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 252887040, arena + 255885312, NULL, LK_ACT_NONE, NULL,
       arena + 240844800);
 
-  /* %1103 = linear_grad_weight(%1098, %270) blocks.4.conv.conv.7 : f32[384, 1536] */
+  /* %1096 = linear_grad_weight(%1091, %270) blocks.4.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 252887040, arena + 231211008,
       arena + 255885312);
 
-  /* %1104 = reshape(%1103) {shape [384, 1536, 1, 1]} blocks.4.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1103: no code */
+  /* %1097 = reshape(%1096) {shape [384, 1536, 1, 1]} blocks.4.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1096: no code */
 
-  /* %1105 = mul(%1102, %269) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1098 = mul(%1095, %269) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 240844800, (const long[]){301056, 1536, 1},
       arena + 857127936, (const long[]){1536, 0, 1}, arena + 231211008);
 
-  /* %1106 = mul(%1102, %260) blocks.4.conv.conv.6 : f32[B, 196, 1536], written over %1102 */
+  /* %1099 = mul(%1095, %260) blocks.4.conv.conv.6 : f32[B, 196, 1536], written over %1095 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 240844800, (const long[]){301056, 1536, 1},
       arena + 221577216, (const long[]){301056, 1536, 1}, arena + 240844800);
 
-  /* %1107 = reduce_sum(%1106) {axes [0]} blocks.4.conv.conv.6 : f32[B, 1536] */
+  /* %1100 = reduce_sum(%1099) {axes [0]} blocks.4.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 240844800, arena + 221577216);
 
-  /* %1108 = hsigmoid_grad(%268, %1107) blocks.4.conv.conv.6 : f32[B, 1536] */
+  /* %1101 = hsigmoid_grad(%268, %1100) blocks.4.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 857078784, arena + 221577216, arena + 221626368);
 
-  /* %1109 = transpose(%266) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1102 = transpose(%266) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[122], arena + 221577216);
 
-  /* %1110 = fused_linear(%1108, %1109) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1103 = fused_linear(%1101, %1102) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 221626368, arena + 221577216, NULL, LK_ACT_NONE, NULL,
       arena + 221583360);
 
-  /* %1111 = linear_grad_weight(%1108, %265) blocks.4.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 221626368, arena + 858418416, arena + 252887040);
+  /* %1104 = linear_grad_weight(%1101, %265) blocks.4.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 221626368, arena + 858418416, arena + 221885952);
 
-  /* %1112 = reduce_sum(%1108) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[1536] */
+  /* %1105 = reduce_sum(%1101) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 221626368,
-      arena + 252899328);
+      arena + 221901312);
 
-  /* %1113 = relu_grad(%264, %1110) blocks.4.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418288, arena + 221583360, arena + 221583488);
+  /* %1106 = relu_grad(%264, %1103) blocks.4.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418288, arena + 221583360, arena + 221632512);
 
-  /* %1114 = transpose(%262) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[120], arena + 221577216);
+  /* %1107 = transpose(%262) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[120], arena + 221626368);
 
-  /* %1115 = fused_linear(%1113, %1114) blocks.4.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 221583488, arena + 221577216, NULL, LK_ACT_NONE, NULL,
-      arena + 240844800);
+  /* %1108 = fused_linear(%1106, %1107) blocks.4.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 221632512, arena + 221626368, NULL, LK_ACT_NONE, NULL,
+      arena + 221577216);
 
-  /* %1116 = linear_grad_weight(%1113, %261) blocks.4.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 221583488, arena + 857029632, arena + 252893184);
+  /* %1109 = linear_grad_weight(%1106, %261) blocks.4.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 221632512, arena + 857029632, arena + 221892096);
 
-  /* %1117 = reduce_sum(%1113) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 221583488,
-      arena + 252900864);
+  /* %1110 = reduce_sum(%1106) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 221632512,
+      arena + 221902848);
 
-  /* %1118 = reshape(%1115) {shape [1, 1536]} blocks.4.conv.conv.6 : f32[B, 1, 1536], a view of %1115: no code */
+  /* %1111 = reshape(%1108) {shape [1, 1536]} blocks.4.conv.conv.6 : f32[B, 1, 1536], a view of %1108: no code */
 
-  /* %1119 = expand(%1118) {shape [196, 1536]} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 240844800, (const long[]){1536, 0, 1},
-      arena + 221577216, (const long[]){301056, 1536, 1});
+  /* %1112 = mul_scalar(%1111) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 1, 1536] */
+  lk_mul_scalar(B * 1536, arena + 221577216, 0.0051020407f, arena + 221626368);
 
-  /* %1120 = mul_scalar(%1119) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 221577216, 0.0051020407f, arena + 240844800);
-
-  /* %1121 = add(%1105, %1120) blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1105 */
+  /* %1113 = add(%1098, %1112) blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1098 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 231211008, (const long[]){301056, 1536, 1},
-      arena + 240844800, (const long[]){301056, 1536, 1}, arena + 231211008);
+      arena + 221626368, (const long[]){1536, 0, 1}, arena + 231211008);
 
-  /* %1122 = batch_norm_act_param_grad(%255, %1121, %258, %256, %257) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 1536] */
+  /* %1114 = batch_norm_act_param_grad(%255, %1113, %258, %256, %257) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 211943424, arena + 231211008,
       arena + 858250752, params[116], params[117], 1e-05f, LK_ACT_HSWISH, arena + 221577216,
-      arena + 221597184);
+      arena + 221898240);
 
-  /* %1123 = batch_norm_act_grad(%255, %1121, %258, %256, %257, %1122) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1105 */
+  /* %1115 = batch_norm_act_grad(%255, %1113, %258, %256, %257, %1114) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 1536], written over %1098 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 211943424, arena + 231211008, arena + 858250752,
-      params[116], params[117], arena + 221597184, 1e-05f, LK_ACT_HSWISH, arena + 221577216,
+      params[116], params[117], arena + 221898240, 1e-05f, LK_ACT_HSWISH, arena + 221577216,
       arena + 231211008);
 
-  /* %1124 = index(%1122) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 221597184, 3072, arena + 221591040, 1536);
+  /* %1116 = index(%1114) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 221898240, 3072, arena + 221591040, 1536);
 
-  /* %1125 = index(%1122) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 221598720, 3072, arena + 221592576, 1536);
+  /* %1117 = index(%1114) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 221899776, 3072, arena + 221592576, 1536);
 
-  /* %1126 = token_dwconv_grad_input(%1123, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1118 = token_dwconv_grad_input(%1115, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 231211008, params[115],
       arena + 211943424);
 
-  /* %1127 = token_dwconv_grad_weight(%1123, %253) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1119 = token_dwconv_grad_weight(%1115, %253) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 231211008,
       arena + 202309632, arena + 221577216);
 
-  /* %1128 = batch_norm_act_param_grad(%248, %1126, %251, %249, %250) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 1536] */
+  /* %1120 = batch_norm_act_param_grad(%248, %1118, %251, %249, %250) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 192675840, arena + 211943424,
       arena + 858246144, params[111], params[112], 1e-05f, LK_ACT_HSWISH, arena + 202309632,
-      arena + 202329600);
+      arena + 202618368);
 
-  /* %1129 = batch_norm_act_grad(%248, %1126, %251, %249, %250, %1128) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 1536], written over %1126 */
+  /* %1121 = batch_norm_act_grad(%248, %1118, %251, %249, %250, %1120) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 1536], written over %1118 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 192675840, arena + 211943424, arena + 858246144,
-      params[111], params[112], arena + 202329600, 1e-05f, LK_ACT_HSWISH, arena + 202309632,
+      params[111], params[112], arena + 202618368, 1e-05f, LK_ACT_HSWISH, arena + 202309632,
       arena + 211943424);
 
-  /* %1130 = index(%1128) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 202329600, 3072, arena + 208896000, 1536);
+  /* %1122 = index(%1120) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 202618368, 3072, arena + 208896000, 1536);
 
-  /* %1131 = index(%1128) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 202331136, 3072, arena + 208897536, 1536);
+  /* %1123 = index(%1120) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 202619904, 3072, arena + 208897536, 1536);
 
-  /* %1132 = transpose(%247) {perm [1, 0]} blocks.4.conv.conv.0 : f32[384, 1536] */
+  /* %1124 = transpose(%247) {perm [1, 0]} blocks.4.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[110], arena + 192675840);
 
-  /* %1133 = linear_grad_weight(%1129, %245) blocks.4.conv.conv.0 : f32[1536, 384] */
+  /* %1125 = linear_grad_weight(%1121, %245) blocks.4.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 211943424, arena + 815112192,
       arena + 207126528);
 
-  /* %1134 = fused_linear(%1129, %1132, %1096) {residual} blocks.4.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  /* %1126 = fused_linear(%1121, %1124, %1089) {residual} blocks.4.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 211943424, 301056, arena + 192675840, NULL,
       NULL, 0, LK_ACT_NONE, arena + 250478592, 75264, arena + 793424256, 75648);
 
-  /* %1135 = reshape(%1133) {shape [1536, 384, 1, 1]} blocks.4.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1133: no code */
+  /* %1127 = reshape(%1125) {shape [1536, 384, 1, 1]} blocks.4.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1125: no code */
 
-  /* %1136 = concat(%1095, %1134) {axis 0} blocks.4 : f32[B, 197, 384], a view of %688: no code */
+  /* %1128 = concat(%1088, %1126) {axis 0} blocks.4 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %1137 = mul(%1136, %241) blocks.4 : f32[B, 197, 384] */
+  /* %1129 = mul(%1128, %241) blocks.4 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 192675840);
 
-  /* %1138 = transpose(%238) {perm [1, 0]} blocks.4.attn.proj : f32[384, 384] */
+  /* %1130 = transpose(%238) {perm [1, 0]} blocks.4.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[108], arena + 195096576);
 
-  /* %1139 = fused_linear(%1137, %1138) blocks.4.attn.proj : f32[B, 197, 384] */
+  /* %1131 = fused_linear(%1129, %1130) blocks.4.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 192675840, arena + 195096576, NULL, LK_ACT_NONE, NULL,
       arena + 199938048);
 
-  /* %1140 = linear_grad_weight(%1137, %237) blocks.4.attn.proj : f32[384, 384] */
+  /* %1132 = linear_grad_weight(%1129, %237) blocks.4.attn.proj : f32[384, 384] */
   lk_linear_grad_weight(B * 197, 384, 384, arena + 192675840, arena + 720801792, arena + 208748544);
 
-  /* %1141 = reduce_sum(%1137) {axes [0], batch} blocks.4.attn.proj : f32[384] */
+  /* %1133 = reduce_sum(%1129) {axes [0], batch} blocks.4.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
       arena + 208900224);
 
-  /* %1142 = sdpa_grad(%234, %235, %236, %1139) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 1152] */
+  /* %1134 = sdpa_grad(%234, %235, %236, %1131) {heads 8, kv_heads 8} blocks.4.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 616710144, 1152, arena + 616710528, 1152,
       arena + 616710912, 1152, arena + 199938048, 384, arena + 192675840, 1152,
       arena + 192675840 + 384, 1152, arena + 192675840 + 768, 1152, 0.14433756f);
 
-  /* %1143 = transpose(%231) {perm [1, 0]} blocks.4.attn.qkv : f32[384, 1152] */
+  /* %1135 = transpose(%231) {perm [1, 0]} blocks.4.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[106], arena + 202358784);
 
-  /* %1144 = fused_linear(%1142, %1143) blocks.4.attn.qkv : f32[B, 197, 384] */
+  /* %1136 = fused_linear(%1134, %1135) blocks.4.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 192675840, arena + 202358784, NULL, LK_ACT_NONE, NULL,
       arena + 199938048);
 
-  /* %1145 = linear_grad_weight(%1142, %230) blocks.4.attn.qkv : f32[1152, 384] */
+  /* %1137 = linear_grad_weight(%1134, %230) blocks.4.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 192675840, arena + 718381056,
       arena + 208306176);
 
-  /* %1146 = reduce_sum(%1142) {axes [0], batch} blocks.4.attn.qkv : f32[1152] */
+  /* %1138 = reduce_sum(%1134) {axes [0], batch} blocks.4.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 192675840, arena + 208899072);
 
-  /* %1147 = reduce_sum(%1144) {axes [0], batch} blocks.4.norm1 : f32[384] */
+  /* %1139 = reduce_sum(%1136) {axes [0], batch} blocks.4.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 199938048,
       arena + 208900608);
 
-  /* %1148 = mul(%1144, %226) blocks.4.norm1 : f32[B, 197, 384] */
+  /* %1140 = mul(%1136, %226) blocks.4.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 199938048, (const long[]){75648, 384, 1},
       params[104], (const long[]){0, 0, 1}, arena + 192675840);
 
-  /* %1149 = mul(%1144, %228) blocks.4.norm1 : f32[B, 197, 384], written over %1144 */
+  /* %1141 = mul(%1136, %228) blocks.4.norm1 : f32[B, 197, 384], written over %1136 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 199938048, (const long[]){75648, 384, 1},
       arena + 715960320, (const long[]){75648, 384, 1}, arena + 199938048);
 
-  /* %1150 = reduce_sum(%1149) {axes [0], batch} blocks.4.norm1 : f32[384] */
+  /* %1142 = reduce_sum(%1141) {axes [0], batch} blocks.4.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 199938048,
       arena + 208900992);
 
-  /* %1151 = normalize_grad(%225, %1148) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
+  /* %1143 = normalize_grad(%225, %1140) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 713539584, arena + 192675840, 1e-06f, arena + 195096576);
 
-  /* %1152 = add(%1136, %1151) blocks.3.conv : f32[B, 197, 384], written over %688 */
+  /* %1144 = add(%1128, %1143) blocks.3.conv : f32[B, 197, 384], written over %688 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       arena + 195096576, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %1153 = slice(%1152) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %688: no code */
+  /* %1145 = slice(%1144) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %688: no code */
 
-  /* %1154 = slice(%1152) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
+  /* %1146 = slice(%1144) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 202309632, 75264);
 
-  /* %1155 = batch_norm_act_param_grad(%218, %1154, %221, %219, %220) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 384] */
+  /* %1147 = batch_norm_act_param_grad(%218, %1146, %221, %219, %220) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 384] */
   lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 812703744, arena + 202309632,
       arena + 858397056, params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 192675840,
-      arena + 192680832);
+      arena + 192753024);
 
-  /* %1156 = batch_norm_act_grad(%218, %1154, %221, %219, %220, %1155) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 384] */
+  /* %1148 = batch_norm_act_grad(%218, %1146, %221, %219, %220, %1147) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_norm_act_grad_cl(B * 196, 384, arena + 812703744, arena + 202309632, arena + 858397056,
-      params[100], params[101], arena + 192680832, 1e-05f, LK_ACT_NONE, arena + 192675840,
+      params[100], params[101], arena + 192753024, 1e-05f, LK_ACT_NONE, arena + 192675840,
       arena + 204718080);
 
-  /* %1157 = index(%1155) {axis 0, at 0} blocks.3.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 192680832, 768, arena + 208901376, 384);
+  /* %1149 = index(%1147) {axis 0, at 0} blocks.3.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 192753024, 768, arena + 208901376, 384);
 
-  /* %1158 = index(%1155) {axis 0, at 1} blocks.3.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 192681216, 768, arena + 208901760, 384);
+  /* %1150 = index(%1147) {axis 0, at 1} blocks.3.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 192753408, 768, arena + 208901760, 384);
 
-  /* %1159 = transpose(%217) {perm [1, 0]} blocks.3.conv.conv.7 : f32[1536, 384] */
+  /* %1151 = transpose(%217) {perm [1, 0]} blocks.3.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[99], arena + 207716352);
 
-  /* %1160 = fused_linear(%1156, %1159) blocks.3.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1152 = fused_linear(%1148, %1151) blocks.3.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 204718080, arena + 207716352, NULL, LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %1161 = linear_grad_weight(%1156, %215) blocks.3.conv.conv.7 : f32[384, 1536] */
+  /* %1153 = linear_grad_weight(%1148, %215) blocks.3.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 204718080, arena + 183042048,
       arena + 207716352);
 
-  /* %1162 = reshape(%1161) {shape [384, 1536, 1, 1]} blocks.3.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1161: no code */
+  /* %1154 = reshape(%1153) {shape [384, 1536, 1, 1]} blocks.3.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1153: no code */
 
-  /* %1163 = mul(%1160, %214) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1155 = mul(%1152, %214) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 192675840, (const long[]){301056, 1536, 1},
       arena + 856980480, (const long[]){1536, 0, 1}, arena + 183042048);
 
-  /* %1164 = mul(%1160, %205) blocks.3.conv.conv.6 : f32[B, 196, 1536], written over %1160 */
+  /* %1156 = mul(%1152, %205) blocks.3.conv.conv.6 : f32[B, 196, 1536], written over %1152 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 192675840, (const long[]){301056, 1536, 1},
       arena + 173408256, (const long[]){301056, 1536, 1}, arena + 192675840);
 
-  /* %1165 = reduce_sum(%1164) {axes [0]} blocks.3.conv.conv.6 : f32[B, 1536] */
+  /* %1157 = reduce_sum(%1156) {axes [0]} blocks.3.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 192675840, arena + 173408256);
 
-  /* %1166 = hsigmoid_grad(%213, %1165) blocks.3.conv.conv.6 : f32[B, 1536] */
+  /* %1158 = hsigmoid_grad(%213, %1157) blocks.3.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 856931328, arena + 173408256, arena + 173457408);
 
-  /* %1167 = transpose(%211) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1159 = transpose(%211) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[97], arena + 173408256);
 
-  /* %1168 = fused_linear(%1166, %1167) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1160 = fused_linear(%1158, %1159) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 173457408, arena + 173408256, NULL, LK_ACT_NONE, NULL,
       arena + 173414400);
 
-  /* %1169 = linear_grad_weight(%1166, %210) blocks.3.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 173457408, arena + 858418160, arena + 204718080);
+  /* %1161 = linear_grad_weight(%1158, %210) blocks.3.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 173457408, arena + 858418160, arena + 173716992);
 
-  /* %1170 = reduce_sum(%1166) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[1536] */
+  /* %1162 = reduce_sum(%1158) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 173457408,
-      arena + 204730368);
+      arena + 173732352);
 
-  /* %1171 = relu_grad(%209, %1168) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418032, arena + 173414400, arena + 173414528);
+  /* %1163 = relu_grad(%209, %1160) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858418032, arena + 173414400, arena + 173463552);
 
-  /* %1172 = transpose(%207) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[95], arena + 173408256);
+  /* %1164 = transpose(%207) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[95], arena + 173457408);
 
-  /* %1173 = fused_linear(%1171, %1172) blocks.3.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 173414528, arena + 173408256, NULL, LK_ACT_NONE, NULL,
-      arena + 192675840);
+  /* %1165 = fused_linear(%1163, %1164) blocks.3.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 173463552, arena + 173457408, NULL, LK_ACT_NONE, NULL,
+      arena + 173408256);
 
-  /* %1174 = linear_grad_weight(%1171, %206) blocks.3.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 173414528, arena + 856882176, arena + 204724224);
+  /* %1166 = linear_grad_weight(%1163, %206) blocks.3.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 173463552, arena + 856882176, arena + 173723136);
 
-  /* %1175 = reduce_sum(%1171) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 173414528,
-      arena + 204731904);
+  /* %1167 = reduce_sum(%1163) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 173463552,
+      arena + 173733888);
 
-  /* %1176 = reshape(%1173) {shape [1, 1536]} blocks.3.conv.conv.6 : f32[B, 1, 1536], a view of %1173: no code */
+  /* %1168 = reshape(%1165) {shape [1, 1536]} blocks.3.conv.conv.6 : f32[B, 1, 1536], a view of %1165: no code */
 
-  /* %1177 = expand(%1176) {shape [196, 1536]} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 192675840, (const long[]){1536, 0, 1},
-      arena + 173408256, (const long[]){301056, 1536, 1});
+  /* %1169 = mul_scalar(%1168) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 1, 1536] */
+  lk_mul_scalar(B * 1536, arena + 173408256, 0.0051020407f, arena + 173457408);
 
-  /* %1178 = mul_scalar(%1177) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 173408256, 0.0051020407f, arena + 192675840);
-
-  /* %1179 = add(%1163, %1178) blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1163 */
+  /* %1170 = add(%1155, %1169) blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1155 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 183042048, (const long[]){301056, 1536, 1},
-      arena + 192675840, (const long[]){301056, 1536, 1}, arena + 183042048);
+      arena + 173457408, (const long[]){1536, 0, 1}, arena + 183042048);
 
-  /* %1180 = batch_norm_act_param_grad(%200, %1179, %203, %201, %202) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 1536] */
+  /* %1171 = batch_norm_act_param_grad(%200, %1170, %203, %201, %202) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 163774464, arena + 183042048,
       arena + 858241536, params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 173408256,
-      arena + 173428224);
+      arena + 173729280);
 
-  /* %1181 = batch_norm_act_grad(%200, %1179, %203, %201, %202, %1180) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1163 */
+  /* %1172 = batch_norm_act_grad(%200, %1170, %203, %201, %202, %1171) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 1536], written over %1155 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 163774464, arena + 183042048, arena + 858241536,
-      params[91], params[92], arena + 173428224, 1e-05f, LK_ACT_HSWISH, arena + 173408256,
+      params[91], params[92], arena + 173729280, 1e-05f, LK_ACT_HSWISH, arena + 173408256,
       arena + 183042048);
 
-  /* %1182 = index(%1180) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 173428224, 3072, arena + 173422080, 1536);
+  /* %1173 = index(%1171) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 173729280, 3072, arena + 173422080, 1536);
 
-  /* %1183 = index(%1180) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 173429760, 3072, arena + 173423616, 1536);
+  /* %1174 = index(%1171) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 173730816, 3072, arena + 173423616, 1536);
 
-  /* %1184 = token_dwconv_grad_input(%1181, %199) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1175 = token_dwconv_grad_input(%1172, %199) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 183042048, params[90],
       arena + 163774464);
 
-  /* %1185 = token_dwconv_grad_weight(%1181, %198) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1176 = token_dwconv_grad_weight(%1172, %198) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 183042048,
       arena + 154140672, arena + 173408256);
 
-  /* %1186 = batch_norm_act_param_grad(%193, %1184, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 1536] */
+  /* %1177 = batch_norm_act_param_grad(%193, %1175, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 144506880, arena + 163774464,
       arena + 858236928, params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 154140672,
-      arena + 154160640);
+      arena + 154449408);
 
-  /* %1187 = batch_norm_act_grad(%193, %1184, %196, %194, %195, %1186) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 1536], written over %1184 */
+  /* %1178 = batch_norm_act_grad(%193, %1175, %196, %194, %195, %1177) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 1536], written over %1175 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 144506880, arena + 163774464, arena + 858236928,
-      params[86], params[87], arena + 154160640, 1e-05f, LK_ACT_HSWISH, arena + 154140672,
+      params[86], params[87], arena + 154449408, 1e-05f, LK_ACT_HSWISH, arena + 154140672,
       arena + 163774464);
 
-  /* %1188 = index(%1186) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 154160640, 3072, arena + 160727040, 1536);
+  /* %1179 = index(%1177) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 154449408, 3072, arena + 160727040, 1536);
 
-  /* %1189 = index(%1186) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 154162176, 3072, arena + 160728576, 1536);
+  /* %1180 = index(%1177) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 154450944, 3072, arena + 160728576, 1536);
 
-  /* %1190 = transpose(%192) {perm [1, 0]} blocks.3.conv.conv.0 : f32[384, 1536] */
+  /* %1181 = transpose(%192) {perm [1, 0]} blocks.3.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[85], arena + 144506880);
 
-  /* %1191 = linear_grad_weight(%1187, %190) blocks.3.conv.conv.0 : f32[1536, 384] */
+  /* %1182 = linear_grad_weight(%1178, %190) blocks.3.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 163774464, arena + 810295296,
       arena + 158957568);
 
-  /* %1192 = fused_linear(%1187, %1190, %1154) {residual} blocks.3.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  /* %1183 = fused_linear(%1178, %1181, %1146) {residual} blocks.3.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 163774464, 301056, arena + 144506880, NULL,
       NULL, 0, LK_ACT_NONE, arena + 202309632, 75264, arena + 793424256, 75648);
 
-  /* %1193 = reshape(%1191) {shape [1536, 384, 1, 1]} blocks.3.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1191: no code */
+  /* %1184 = reshape(%1182) {shape [1536, 384, 1, 1]} blocks.3.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1182: no code */
 
-  /* %1194 = concat(%1153, %1192) {axis 0} blocks.3 : f32[B, 197, 384], a view of %688: no code */
+  /* %1185 = concat(%1145, %1183) {axis 0} blocks.3 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %1195 = mul(%1194, %186) blocks.3 : f32[B, 197, 384] */
+  /* %1186 = mul(%1185, %186) blocks.3 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 144506880);
 
-  /* %1196 = transpose(%183) {perm [1, 0]} blocks.3.attn.proj : f32[384, 384] */
+  /* %1187 = transpose(%183) {perm [1, 0]} blocks.3.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[83], arena + 146927616);
 
-  /* %1197 = fused_linear(%1195, %1196) blocks.3.attn.proj : f32[B, 197, 384] */
+  /* %1188 = fused_linear(%1186, %1187) blocks.3.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 144506880, arena + 146927616, NULL, LK_ACT_NONE, NULL,
       arena + 151769088);
 
-  /* %1198 = linear_grad_weight(%1195, %182) blocks.3.attn.proj : f32[384, 384] */
+  /* %1189 = linear_grad_weight(%1186, %182) blocks.3.attn.proj : f32[384, 384] */
   lk_linear_grad_weight(B * 197, 384, 384, arena + 144506880, arena + 711118848, arena + 160579584);
 
-  /* %1199 = reduce_sum(%1195) {axes [0], batch} blocks.3.attn.proj : f32[384] */
+  /* %1190 = reduce_sum(%1186) {axes [0], batch} blocks.3.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
       arena + 160731264);
 
-  /* %1200 = sdpa_grad(%179, %180, %181, %1197) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 1152] */
+  /* %1191 = sdpa_grad(%179, %180, %181, %1188) {heads 8, kv_heads 8} blocks.3.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 609447936, 1152, arena + 609448320, 1152,
       arena + 609448704, 1152, arena + 151769088, 384, arena + 144506880, 1152,
       arena + 144506880 + 384, 1152, arena + 144506880 + 768, 1152, 0.14433756f);
 
-  /* %1201 = transpose(%176) {perm [1, 0]} blocks.3.attn.qkv : f32[384, 1152] */
+  /* %1192 = transpose(%176) {perm [1, 0]} blocks.3.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[81], arena + 154189824);
 
-  /* %1202 = fused_linear(%1200, %1201) blocks.3.attn.qkv : f32[B, 197, 384] */
+  /* %1193 = fused_linear(%1191, %1192) blocks.3.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 144506880, arena + 154189824, NULL, LK_ACT_NONE, NULL,
       arena + 151769088);
 
-  /* %1203 = linear_grad_weight(%1200, %175) blocks.3.attn.qkv : f32[1152, 384] */
+  /* %1194 = linear_grad_weight(%1191, %175) blocks.3.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 144506880, arena + 708698112,
       arena + 160137216);
 
-  /* %1204 = reduce_sum(%1200) {axes [0], batch} blocks.3.attn.qkv : f32[1152] */
+  /* %1195 = reduce_sum(%1191) {axes [0], batch} blocks.3.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 144506880, arena + 160730112);
 
-  /* %1205 = reduce_sum(%1202) {axes [0], batch} blocks.3.norm1 : f32[384] */
+  /* %1196 = reduce_sum(%1193) {axes [0], batch} blocks.3.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 151769088,
       arena + 160731648);
 
-  /* %1206 = mul(%1202, %171) blocks.3.norm1 : f32[B, 197, 384] */
+  /* %1197 = mul(%1193, %171) blocks.3.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 151769088, (const long[]){75648, 384, 1},
       params[79], (const long[]){0, 0, 1}, arena + 144506880);
 
-  /* %1207 = mul(%1202, %173) blocks.3.norm1 : f32[B, 197, 384], written over %1202 */
+  /* %1198 = mul(%1193, %173) blocks.3.norm1 : f32[B, 197, 384], written over %1193 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 151769088, (const long[]){75648, 384, 1},
       arena + 706277376, (const long[]){75648, 384, 1}, arena + 151769088);
 
-  /* %1208 = reduce_sum(%1207) {axes [0], batch} blocks.3.norm1 : f32[384] */
+  /* %1199 = reduce_sum(%1198) {axes [0], batch} blocks.3.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 151769088,
       arena + 160732032);
 
-  /* %1209 = normalize_grad(%170, %1206) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
+  /* %1200 = normalize_grad(%170, %1197) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 703856640, arena + 144506880, 1e-06f, arena + 146927616);
 
-  /* %1210 = add(%1194, %1209) blocks.2.conv : f32[B, 197, 384], written over %688 */
+  /* %1201 = add(%1185, %1200) blocks.2.conv : f32[B, 197, 384], written over %688 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       arena + 146927616, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %1211 = slice(%1210) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %688: no code */
+  /* %1202 = slice(%1201) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %688: no code */
 
-  /* %1212 = slice(%1210) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
+  /* %1203 = slice(%1201) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 154140672, 75264);
 
-  /* %1213 = batch_norm_act_param_grad(%163, %1212, %166, %164, %165) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 384] */
+  /* %1204 = batch_norm_act_param_grad(%163, %1203, %166, %164, %165) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 384] */
   lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 807886848, arena + 154140672,
       arena + 858395904, params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 144506880,
-      arena + 144511872);
+      arena + 144584064);
 
-  /* %1214 = batch_norm_act_grad(%163, %1212, %166, %164, %165, %1213) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 384] */
+  /* %1205 = batch_norm_act_grad(%163, %1203, %166, %164, %165, %1204) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_norm_act_grad_cl(B * 196, 384, arena + 807886848, arena + 154140672, arena + 858395904,
-      params[75], params[76], arena + 144511872, 1e-05f, LK_ACT_NONE, arena + 144506880,
+      params[75], params[76], arena + 144584064, 1e-05f, LK_ACT_NONE, arena + 144506880,
       arena + 156549120);
 
-  /* %1215 = index(%1213) {axis 0, at 0} blocks.2.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 144511872, 768, arena + 160732416, 384);
+  /* %1206 = index(%1204) {axis 0, at 0} blocks.2.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 144584064, 768, arena + 160732416, 384);
 
-  /* %1216 = index(%1213) {axis 0, at 1} blocks.2.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 144512256, 768, arena + 160732800, 384);
+  /* %1207 = index(%1204) {axis 0, at 1} blocks.2.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 144584448, 768, arena + 160732800, 384);
 
-  /* %1217 = transpose(%162) {perm [1, 0]} blocks.2.conv.conv.7 : f32[1536, 384] */
+  /* %1208 = transpose(%162) {perm [1, 0]} blocks.2.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[74], arena + 159547392);
 
-  /* %1218 = fused_linear(%1214, %1217) blocks.2.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1209 = fused_linear(%1205, %1208) blocks.2.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 156549120, arena + 159547392, NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %1219 = linear_grad_weight(%1214, %160) blocks.2.conv.conv.7 : f32[384, 1536] */
+  /* %1210 = linear_grad_weight(%1205, %160) blocks.2.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 156549120, arena + 134873088,
       arena + 159547392);
 
-  /* %1220 = reshape(%1219) {shape [384, 1536, 1, 1]} blocks.2.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1219: no code */
+  /* %1211 = reshape(%1210) {shape [384, 1536, 1, 1]} blocks.2.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1210: no code */
 
-  /* %1221 = mul(%1218, %159) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1212 = mul(%1209, %159) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 144506880, (const long[]){301056, 1536, 1},
       arena + 856833024, (const long[]){1536, 0, 1}, arena + 134873088);
 
-  /* %1222 = mul(%1218, %150) blocks.2.conv.conv.6 : f32[B, 196, 1536], written over %1218 */
+  /* %1213 = mul(%1209, %150) blocks.2.conv.conv.6 : f32[B, 196, 1536], written over %1209 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 144506880, (const long[]){301056, 1536, 1},
       arena + 125239296, (const long[]){301056, 1536, 1}, arena + 144506880);
 
-  /* %1223 = reduce_sum(%1222) {axes [0]} blocks.2.conv.conv.6 : f32[B, 1536] */
+  /* %1214 = reduce_sum(%1213) {axes [0]} blocks.2.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 144506880, arena + 125239296);
 
-  /* %1224 = hsigmoid_grad(%158, %1223) blocks.2.conv.conv.6 : f32[B, 1536] */
+  /* %1215 = hsigmoid_grad(%158, %1214) blocks.2.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 856783872, arena + 125239296, arena + 125288448);
 
-  /* %1225 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1216 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[72], arena + 125239296);
 
-  /* %1226 = fused_linear(%1224, %1225) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1217 = fused_linear(%1215, %1216) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 125288448, arena + 125239296, NULL, LK_ACT_NONE, NULL,
       arena + 125245440);
 
-  /* %1227 = linear_grad_weight(%1224, %155) blocks.2.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 125288448, arena + 858417904, arena + 156549120);
+  /* %1218 = linear_grad_weight(%1215, %155) blocks.2.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 125288448, arena + 858417904, arena + 125548032);
 
-  /* %1228 = reduce_sum(%1224) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[1536] */
+  /* %1219 = reduce_sum(%1215) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 125288448,
-      arena + 156561408);
+      arena + 125563392);
 
-  /* %1229 = relu_grad(%154, %1226) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858417776, arena + 125245440, arena + 125245568);
+  /* %1220 = relu_grad(%154, %1217) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858417776, arena + 125245440, arena + 125294592);
 
-  /* %1230 = transpose(%152) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[70], arena + 125239296);
+  /* %1221 = transpose(%152) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[70], arena + 125288448);
 
-  /* %1231 = fused_linear(%1229, %1230) blocks.2.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 125245568, arena + 125239296, NULL, LK_ACT_NONE, NULL,
-      arena + 144506880);
+  /* %1222 = fused_linear(%1220, %1221) blocks.2.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 125294592, arena + 125288448, NULL, LK_ACT_NONE, NULL,
+      arena + 125239296);
 
-  /* %1232 = linear_grad_weight(%1229, %151) blocks.2.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 125245568, arena + 856734720, arena + 156555264);
+  /* %1223 = linear_grad_weight(%1220, %151) blocks.2.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 125294592, arena + 856734720, arena + 125554176);
 
-  /* %1233 = reduce_sum(%1229) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 125245568,
-      arena + 156562944);
+  /* %1224 = reduce_sum(%1220) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 125294592,
+      arena + 125564928);
 
-  /* %1234 = reshape(%1231) {shape [1, 1536]} blocks.2.conv.conv.6 : f32[B, 1, 1536], a view of %1231: no code */
+  /* %1225 = reshape(%1222) {shape [1, 1536]} blocks.2.conv.conv.6 : f32[B, 1, 1536], a view of %1222: no code */
 
-  /* %1235 = expand(%1234) {shape [196, 1536]} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 144506880, (const long[]){1536, 0, 1},
-      arena + 125239296, (const long[]){301056, 1536, 1});
+  /* %1226 = mul_scalar(%1225) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 1, 1536] */
+  lk_mul_scalar(B * 1536, arena + 125239296, 0.0051020407f, arena + 125288448);
 
-  /* %1236 = mul_scalar(%1235) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 125239296, 0.0051020407f, arena + 144506880);
-
-  /* %1237 = add(%1221, %1236) blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1221 */
+  /* %1227 = add(%1212, %1226) blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1212 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 134873088, (const long[]){301056, 1536, 1},
-      arena + 144506880, (const long[]){301056, 1536, 1}, arena + 134873088);
+      arena + 125288448, (const long[]){1536, 0, 1}, arena + 134873088);
 
-  /* %1238 = batch_norm_act_param_grad(%145, %1237, %148, %146, %147) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 1536] */
+  /* %1228 = batch_norm_act_param_grad(%145, %1227, %148, %146, %147) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 115605504, arena + 134873088,
       arena + 858232320, params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 125239296,
-      arena + 125259264);
+      arena + 125560320);
 
-  /* %1239 = batch_norm_act_grad(%145, %1237, %148, %146, %147, %1238) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1221 */
+  /* %1229 = batch_norm_act_grad(%145, %1227, %148, %146, %147, %1228) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 1536], written over %1212 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 115605504, arena + 134873088, arena + 858232320,
-      params[66], params[67], arena + 125259264, 1e-05f, LK_ACT_HSWISH, arena + 125239296,
+      params[66], params[67], arena + 125560320, 1e-05f, LK_ACT_HSWISH, arena + 125239296,
       arena + 134873088);
 
-  /* %1240 = index(%1238) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 125259264, 3072, arena + 125253120, 1536);
+  /* %1230 = index(%1228) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 125560320, 3072, arena + 125253120, 1536);
 
-  /* %1241 = index(%1238) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 125260800, 3072, arena + 125254656, 1536);
+  /* %1231 = index(%1228) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 125561856, 3072, arena + 125254656, 1536);
 
-  /* %1242 = token_dwconv_grad_input(%1239, %144) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1232 = token_dwconv_grad_input(%1229, %144) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 134873088, params[65],
       arena + 115605504);
 
-  /* %1243 = token_dwconv_grad_weight(%1239, %143) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1233 = token_dwconv_grad_weight(%1229, %143) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 134873088,
       arena + 105971712, arena + 125239296);
 
-  /* %1244 = batch_norm_act_param_grad(%138, %1242, %141, %139, %140) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 1536] */
+  /* %1234 = batch_norm_act_param_grad(%138, %1232, %141, %139, %140) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504,
       arena + 858227712, params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 105971712,
-      arena + 105991680);
+      arena + 106280448);
 
-  /* %1245 = batch_norm_act_grad(%138, %1242, %141, %139, %140, %1244) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 1536], written over %1242 */
+  /* %1235 = batch_norm_act_grad(%138, %1232, %141, %139, %140, %1234) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 1536], written over %1232 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 96337920, arena + 115605504, arena + 858227712,
-      params[61], params[62], arena + 105991680, 1e-05f, LK_ACT_HSWISH, arena + 105971712,
+      params[61], params[62], arena + 106280448, 1e-05f, LK_ACT_HSWISH, arena + 105971712,
       arena + 115605504);
 
-  /* %1246 = index(%1244) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 105991680, 3072, arena + 112558080, 1536);
+  /* %1236 = index(%1234) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 106280448, 3072, arena + 112558080, 1536);
 
-  /* %1247 = index(%1244) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 105993216, 3072, arena + 112559616, 1536);
+  /* %1237 = index(%1234) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 106281984, 3072, arena + 112559616, 1536);
 
-  /* %1248 = transpose(%137) {perm [1, 0]} blocks.2.conv.conv.0 : f32[384, 1536] */
+  /* %1238 = transpose(%137) {perm [1, 0]} blocks.2.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[60], arena + 96337920);
 
-  /* %1249 = linear_grad_weight(%1245, %135) blocks.2.conv.conv.0 : f32[1536, 384] */
+  /* %1239 = linear_grad_weight(%1235, %135) blocks.2.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 115605504, arena + 805478400,
       arena + 110788608);
 
-  /* %1250 = fused_linear(%1245, %1248, %1212) {residual} blocks.2.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  /* %1240 = fused_linear(%1235, %1238, %1203) {residual} blocks.2.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 115605504, 301056, arena + 96337920, NULL,
       NULL, 0, LK_ACT_NONE, arena + 154140672, 75264, arena + 793424256, 75648);
 
-  /* %1251 = reshape(%1249) {shape [1536, 384, 1, 1]} blocks.2.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1249: no code */
+  /* %1241 = reshape(%1239) {shape [1536, 384, 1, 1]} blocks.2.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1239: no code */
 
-  /* %1252 = concat(%1211, %1250) {axis 0} blocks.2 : f32[B, 197, 384], a view of %688: no code */
+  /* %1242 = concat(%1202, %1240) {axis 0} blocks.2 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %1253 = mul(%1252, %131) blocks.2 : f32[B, 197, 384] */
+  /* %1243 = mul(%1242, %131) blocks.2 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 96337920);
 
-  /* %1254 = transpose(%128) {perm [1, 0]} blocks.2.attn.proj : f32[384, 384] */
+  /* %1244 = transpose(%128) {perm [1, 0]} blocks.2.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[58], arena + 98758656);
 
-  /* %1255 = fused_linear(%1253, %1254) blocks.2.attn.proj : f32[B, 197, 384] */
+  /* %1245 = fused_linear(%1243, %1244) blocks.2.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 96337920, arena + 98758656, NULL, LK_ACT_NONE, NULL,
       arena + 103600128);
 
-  /* %1256 = linear_grad_weight(%1253, %127) blocks.2.attn.proj : f32[384, 384] */
+  /* %1246 = linear_grad_weight(%1243, %127) blocks.2.attn.proj : f32[384, 384] */
   lk_linear_grad_weight(B * 197, 384, 384, arena + 96337920, arena + 701435904, arena + 112410624);
 
-  /* %1257 = reduce_sum(%1253) {axes [0], batch} blocks.2.attn.proj : f32[384] */
+  /* %1247 = reduce_sum(%1243) {axes [0], batch} blocks.2.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
       arena + 112562304);
 
-  /* %1258 = sdpa_grad(%124, %125, %126, %1255) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 1152] */
+  /* %1248 = sdpa_grad(%124, %125, %126, %1245) {heads 8, kv_heads 8} blocks.2.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 602185728, 1152, arena + 602186112, 1152,
       arena + 602186496, 1152, arena + 103600128, 384, arena + 96337920, 1152,
       arena + 96337920 + 384, 1152, arena + 96337920 + 768, 1152, 0.14433756f);
 
-  /* %1259 = transpose(%121) {perm [1, 0]} blocks.2.attn.qkv : f32[384, 1152] */
+  /* %1249 = transpose(%121) {perm [1, 0]} blocks.2.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[56], arena + 106020864);
 
-  /* %1260 = fused_linear(%1258, %1259) blocks.2.attn.qkv : f32[B, 197, 384] */
+  /* %1250 = fused_linear(%1248, %1249) blocks.2.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 96337920, arena + 106020864, NULL, LK_ACT_NONE, NULL,
       arena + 103600128);
 
-  /* %1261 = linear_grad_weight(%1258, %120) blocks.2.attn.qkv : f32[1152, 384] */
+  /* %1251 = linear_grad_weight(%1248, %120) blocks.2.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 96337920, arena + 699015168, arena + 111968256);
 
-  /* %1262 = reduce_sum(%1258) {axes [0], batch} blocks.2.attn.qkv : f32[1152] */
+  /* %1252 = reduce_sum(%1248) {axes [0], batch} blocks.2.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
       arena + 112561152);
 
-  /* %1263 = reduce_sum(%1260) {axes [0], batch} blocks.2.norm1 : f32[384] */
+  /* %1253 = reduce_sum(%1250) {axes [0], batch} blocks.2.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 103600128,
       arena + 112562688);
 
-  /* %1264 = mul(%1260, %116) blocks.2.norm1 : f32[B, 197, 384] */
+  /* %1254 = mul(%1250, %116) blocks.2.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 103600128, (const long[]){75648, 384, 1},
       params[54], (const long[]){0, 0, 1}, arena + 96337920);
 
-  /* %1265 = mul(%1260, %118) blocks.2.norm1 : f32[B, 197, 384], written over %1260 */
+  /* %1255 = mul(%1250, %118) blocks.2.norm1 : f32[B, 197, 384], written over %1250 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 103600128, (const long[]){75648, 384, 1},
       arena + 696594432, (const long[]){75648, 384, 1}, arena + 103600128);
 
-  /* %1266 = reduce_sum(%1265) {axes [0], batch} blocks.2.norm1 : f32[384] */
+  /* %1256 = reduce_sum(%1255) {axes [0], batch} blocks.2.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 103600128,
       arena + 112563072);
 
-  /* %1267 = normalize_grad(%115, %1264) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
+  /* %1257 = normalize_grad(%115, %1254) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 694173696, arena + 96337920, 1e-06f, arena + 98758656);
 
-  /* %1268 = add(%1252, %1267) blocks.1.conv : f32[B, 197, 384], written over %688 */
+  /* %1258 = add(%1242, %1257) blocks.1.conv : f32[B, 197, 384], written over %688 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       arena + 98758656, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %1269 = slice(%1268) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %688: no code */
+  /* %1259 = slice(%1258) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %688: no code */
 
-  /* %1270 = slice(%1268) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
+  /* %1260 = slice(%1258) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 105971712, 75264);
 
-  /* %1271 = batch_norm_act_param_grad(%108, %1270, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 384] */
+  /* %1261 = batch_norm_act_param_grad(%108, %1260, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 384] */
   lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 803069952, arena + 105971712,
       arena + 858394752, params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 96337920,
-      arena + 96342912);
+      arena + 96415104);
 
-  /* %1272 = batch_norm_act_grad(%108, %1270, %111, %109, %110, %1271) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 384] */
+  /* %1262 = batch_norm_act_grad(%108, %1260, %111, %109, %110, %1261) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_norm_act_grad_cl(B * 196, 384, arena + 803069952, arena + 105971712, arena + 858394752,
-      params[50], params[51], arena + 96342912, 1e-05f, LK_ACT_NONE, arena + 96337920,
+      params[50], params[51], arena + 96415104, 1e-05f, LK_ACT_NONE, arena + 96337920,
       arena + 108380160);
 
-  /* %1273 = index(%1271) {axis 0, at 0} blocks.1.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 96342912, 768, arena + 112563456, 384);
+  /* %1263 = index(%1261) {axis 0, at 0} blocks.1.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 96415104, 768, arena + 112563456, 384);
 
-  /* %1274 = index(%1271) {axis 0, at 1} blocks.1.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 96343296, 768, arena + 112563840, 384);
+  /* %1264 = index(%1261) {axis 0, at 1} blocks.1.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 96415488, 768, arena + 112563840, 384);
 
-  /* %1275 = transpose(%107) {perm [1, 0]} blocks.1.conv.conv.7 : f32[1536, 384] */
+  /* %1265 = transpose(%107) {perm [1, 0]} blocks.1.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[49], arena + 111378432);
 
-  /* %1276 = fused_linear(%1272, %1275) blocks.1.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1266 = fused_linear(%1262, %1265) blocks.1.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 108380160, arena + 111378432, NULL, LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %1277 = linear_grad_weight(%1272, %105) blocks.1.conv.conv.7 : f32[384, 1536] */
+  /* %1267 = linear_grad_weight(%1262, %105) blocks.1.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 108380160, arena + 86704128, arena + 111378432);
 
-  /* %1278 = reshape(%1277) {shape [384, 1536, 1, 1]} blocks.1.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1277: no code */
+  /* %1268 = reshape(%1267) {shape [384, 1536, 1, 1]} blocks.1.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1267: no code */
 
-  /* %1279 = mul(%1276, %104) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1269 = mul(%1266, %104) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 96337920, (const long[]){301056, 1536, 1},
       arena + 856685568, (const long[]){1536, 0, 1}, arena + 86704128);
 
-  /* %1280 = mul(%1276, %95) blocks.1.conv.conv.6 : f32[B, 196, 1536], written over %1276 */
+  /* %1270 = mul(%1266, %95) blocks.1.conv.conv.6 : f32[B, 196, 1536], written over %1266 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 96337920, (const long[]){301056, 1536, 1},
       arena + 77070336, (const long[]){301056, 1536, 1}, arena + 96337920);
 
-  /* %1281 = reduce_sum(%1280) {axes [0]} blocks.1.conv.conv.6 : f32[B, 1536] */
+  /* %1271 = reduce_sum(%1270) {axes [0]} blocks.1.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 96337920,
       arena + 77070336);
 
-  /* %1282 = hsigmoid_grad(%103, %1281) blocks.1.conv.conv.6 : f32[B, 1536] */
+  /* %1272 = hsigmoid_grad(%103, %1271) blocks.1.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 856636416, arena + 77070336, arena + 77119488);
 
-  /* %1283 = transpose(%101) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1273 = transpose(%101) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[47], arena + 77070336);
 
-  /* %1284 = fused_linear(%1282, %1283) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1274 = fused_linear(%1272, %1273) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 77119488, arena + 77070336, NULL, LK_ACT_NONE, NULL,
       arena + 77076480);
 
-  /* %1285 = linear_grad_weight(%1282, %100) blocks.1.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 77119488, arena + 858417648, arena + 108380160);
+  /* %1275 = linear_grad_weight(%1272, %100) blocks.1.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 77119488, arena + 858417648, arena + 77379072);
 
-  /* %1286 = reduce_sum(%1282) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[1536] */
+  /* %1276 = reduce_sum(%1272) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 77119488,
-      arena + 108392448);
+      arena + 77394432);
 
-  /* %1287 = relu_grad(%99, %1284) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858417520, arena + 77076480, arena + 77076608);
+  /* %1277 = relu_grad(%99, %1274) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858417520, arena + 77076480, arena + 77125632);
 
-  /* %1288 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[45], arena + 77070336);
+  /* %1278 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[45], arena + 77119488);
 
-  /* %1289 = fused_linear(%1287, %1288) blocks.1.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 77076608, arena + 77070336, NULL, LK_ACT_NONE, NULL,
-      arena + 96337920);
+  /* %1279 = fused_linear(%1277, %1278) blocks.1.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 77125632, arena + 77119488, NULL, LK_ACT_NONE, NULL,
+      arena + 77070336);
 
-  /* %1290 = linear_grad_weight(%1287, %96) blocks.1.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 77076608, arena + 856587264, arena + 108386304);
+  /* %1280 = linear_grad_weight(%1277, %96) blocks.1.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 77125632, arena + 856587264, arena + 77385216);
 
-  /* %1291 = reduce_sum(%1287) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 77076608,
-      arena + 108393984);
+  /* %1281 = reduce_sum(%1277) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 77125632,
+      arena + 77395968);
 
-  /* %1292 = reshape(%1289) {shape [1, 1536]} blocks.1.conv.conv.6 : f32[B, 1, 1536], a view of %1289: no code */
+  /* %1282 = reshape(%1279) {shape [1, 1536]} blocks.1.conv.conv.6 : f32[B, 1, 1536], a view of %1279: no code */
 
-  /* %1293 = expand(%1292) {shape [196, 1536]} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 96337920, (const long[]){1536, 0, 1},
-      arena + 77070336, (const long[]){301056, 1536, 1});
+  /* %1283 = mul_scalar(%1282) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 1, 1536] */
+  lk_mul_scalar(B * 1536, arena + 77070336, 0.0051020407f, arena + 77119488);
 
-  /* %1294 = mul_scalar(%1293) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 77070336, 0.0051020407f, arena + 96337920);
-
-  /* %1295 = add(%1279, %1294) blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1279 */
+  /* %1284 = add(%1269, %1283) blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1269 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 86704128, (const long[]){301056, 1536, 1},
-      arena + 96337920, (const long[]){301056, 1536, 1}, arena + 86704128);
+      arena + 77119488, (const long[]){1536, 0, 1}, arena + 86704128);
 
-  /* %1296 = batch_norm_act_param_grad(%90, %1295, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 1536] */
+  /* %1285 = batch_norm_act_param_grad(%90, %1284, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 67436544, arena + 86704128,
       arena + 858223104, params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 77070336,
-      arena + 77090304);
+      arena + 77391360);
 
-  /* %1297 = batch_norm_act_grad(%90, %1295, %93, %91, %92, %1296) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1279 */
+  /* %1286 = batch_norm_act_grad(%90, %1284, %93, %91, %92, %1285) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 1536], written over %1269 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 67436544, arena + 86704128, arena + 858223104,
-      params[41], params[42], arena + 77090304, 1e-05f, LK_ACT_HSWISH, arena + 77070336,
+      params[41], params[42], arena + 77391360, 1e-05f, LK_ACT_HSWISH, arena + 77070336,
       arena + 86704128);
 
-  /* %1298 = index(%1296) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 77090304, 3072, arena + 77084160, 1536);
+  /* %1287 = index(%1285) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 77391360, 3072, arena + 77084160, 1536);
 
-  /* %1299 = index(%1296) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 77091840, 3072, arena + 77085696, 1536);
+  /* %1288 = index(%1285) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 77392896, 3072, arena + 77085696, 1536);
 
-  /* %1300 = token_dwconv_grad_input(%1297, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1289 = token_dwconv_grad_input(%1286, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 86704128, params[40],
       arena + 67436544);
 
-  /* %1301 = token_dwconv_grad_weight(%1297, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1290 = token_dwconv_grad_weight(%1286, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 86704128, arena + 57802752,
       arena + 77070336);
 
-  /* %1302 = batch_norm_act_param_grad(%83, %1300, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 1536] */
+  /* %1291 = batch_norm_act_param_grad(%83, %1289, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 48168960, arena + 67436544,
       arena + 858218496, params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 57802752,
-      arena + 57822720);
+      arena + 58111488);
 
-  /* %1303 = batch_norm_act_grad(%83, %1300, %86, %84, %85, %1302) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 1536], written over %1300 */
+  /* %1292 = batch_norm_act_grad(%83, %1289, %86, %84, %85, %1291) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 1536], written over %1289 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 48168960, arena + 67436544, arena + 858218496,
-      params[36], params[37], arena + 57822720, 1e-05f, LK_ACT_HSWISH, arena + 57802752,
+      params[36], params[37], arena + 58111488, 1e-05f, LK_ACT_HSWISH, arena + 57802752,
       arena + 67436544);
 
-  /* %1304 = index(%1302) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 57822720, 3072, arena + 64389120, 1536);
+  /* %1293 = index(%1291) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 58111488, 3072, arena + 64389120, 1536);
 
-  /* %1305 = index(%1302) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 57824256, 3072, arena + 64390656, 1536);
+  /* %1294 = index(%1291) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 58113024, 3072, arena + 64390656, 1536);
 
-  /* %1306 = transpose(%82) {perm [1, 0]} blocks.1.conv.conv.0 : f32[384, 1536] */
+  /* %1295 = transpose(%82) {perm [1, 0]} blocks.1.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[35], arena + 48168960);
 
-  /* %1307 = linear_grad_weight(%1303, %80) blocks.1.conv.conv.0 : f32[1536, 384] */
+  /* %1296 = linear_grad_weight(%1292, %80) blocks.1.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 67436544, arena + 800661504, arena + 62619648);
 
-  /* %1308 = fused_linear(%1303, %1306, %1270) {residual} blocks.1.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  /* %1297 = fused_linear(%1292, %1295, %1260) {residual} blocks.1.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 67436544, 301056, arena + 48168960, NULL, NULL,
       0, LK_ACT_NONE, arena + 105971712, 75264, arena + 793424256, 75648);
 
-  /* %1309 = reshape(%1307) {shape [1536, 384, 1, 1]} blocks.1.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1307: no code */
+  /* %1298 = reshape(%1296) {shape [1536, 384, 1, 1]} blocks.1.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1296: no code */
 
-  /* %1310 = concat(%1269, %1308) {axis 0} blocks.1 : f32[B, 197, 384], a view of %688: no code */
+  /* %1299 = concat(%1259, %1297) {axis 0} blocks.1 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %1311 = mul(%1310, %76) blocks.1 : f32[B, 197, 384] */
+  /* %1300 = mul(%1299, %76) blocks.1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 48168960);
 
-  /* %1312 = transpose(%73) {perm [1, 0]} blocks.1.attn.proj : f32[384, 384] */
+  /* %1301 = transpose(%73) {perm [1, 0]} blocks.1.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[33], arena + 50589696);
 
-  /* %1313 = fused_linear(%1311, %1312) blocks.1.attn.proj : f32[B, 197, 384] */
+  /* %1302 = fused_linear(%1300, %1301) blocks.1.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 48168960, arena + 50589696, NULL, LK_ACT_NONE, NULL,
       arena + 55431168);
 
-  /* %1314 = linear_grad_weight(%1311, %72) blocks.1.attn.proj : f32[384, 384] */
+  /* %1303 = linear_grad_weight(%1300, %72) blocks.1.attn.proj : f32[384, 384] */
   lk_linear_grad_weight(B * 197, 384, 384, arena + 48168960, arena + 691752960, arena + 64241664);
 
-  /* %1315 = reduce_sum(%1311) {axes [0], batch} blocks.1.attn.proj : f32[384] */
+  /* %1304 = reduce_sum(%1300) {axes [0], batch} blocks.1.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
       arena + 64393344);
 
-  /* %1316 = sdpa_grad(%69, %70, %71, %1313) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 1152] */
+  /* %1305 = sdpa_grad(%69, %70, %71, %1302) {heads 8, kv_heads 8} blocks.1.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 594923520, 1152, arena + 594923904, 1152,
       arena + 594924288, 1152, arena + 55431168, 384, arena + 48168960, 1152,
       arena + 48168960 + 384, 1152, arena + 48168960 + 768, 1152, 0.14433756f);
 
-  /* %1317 = transpose(%66) {perm [1, 0]} blocks.1.attn.qkv : f32[384, 1152] */
+  /* %1306 = transpose(%66) {perm [1, 0]} blocks.1.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[31], arena + 57851904);
 
-  /* %1318 = fused_linear(%1316, %1317) blocks.1.attn.qkv : f32[B, 197, 384] */
+  /* %1307 = fused_linear(%1305, %1306) blocks.1.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 48168960, arena + 57851904, NULL, LK_ACT_NONE, NULL,
       arena + 55431168);
 
-  /* %1319 = linear_grad_weight(%1316, %65) blocks.1.attn.qkv : f32[1152, 384] */
+  /* %1308 = linear_grad_weight(%1305, %65) blocks.1.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 48168960, arena + 689332224, arena + 63799296);
 
-  /* %1320 = reduce_sum(%1316) {axes [0], batch} blocks.1.attn.qkv : f32[1152] */
+  /* %1309 = reduce_sum(%1305) {axes [0], batch} blocks.1.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
       arena + 64392192);
 
-  /* %1321 = reduce_sum(%1318) {axes [0], batch} blocks.1.norm1 : f32[384] */
+  /* %1310 = reduce_sum(%1307) {axes [0], batch} blocks.1.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 55431168,
       arena + 64393728);
 
-  /* %1322 = mul(%1318, %61) blocks.1.norm1 : f32[B, 197, 384] */
+  /* %1311 = mul(%1307, %61) blocks.1.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 55431168, (const long[]){75648, 384, 1},
       params[29], (const long[]){0, 0, 1}, arena + 48168960);
 
-  /* %1323 = mul(%1318, %63) blocks.1.norm1 : f32[B, 197, 384], written over %1318 */
+  /* %1312 = mul(%1307, %63) blocks.1.norm1 : f32[B, 197, 384], written over %1307 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 55431168, (const long[]){75648, 384, 1},
       arena + 686911488, (const long[]){75648, 384, 1}, arena + 55431168);
 
-  /* %1324 = reduce_sum(%1323) {axes [0], batch} blocks.1.norm1 : f32[384] */
+  /* %1313 = reduce_sum(%1312) {axes [0], batch} blocks.1.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 55431168,
       arena + 64394112);
 
-  /* %1325 = normalize_grad(%60, %1322) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
+  /* %1314 = normalize_grad(%60, %1311) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 684490752, arena + 48168960, 1e-06f, arena + 50589696);
 
-  /* %1326 = add(%1310, %1325) blocks.0.conv : f32[B, 197, 384], written over %688 */
+  /* %1315 = add(%1299, %1314) blocks.0.conv : f32[B, 197, 384], written over %688 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       arena + 50589696, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %1327 = slice(%1326) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %688: no code */
+  /* %1316 = slice(%1315) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %688: no code */
 
-  /* %1328 = slice(%1326) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
+  /* %1317 = slice(%1315) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 793424256, 75648, arena + 57802752, 75264);
 
-  /* %1329 = batch_norm_act_param_grad(%53, %1328, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 384] */
+  /* %1318 = batch_norm_act_param_grad(%53, %1317, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 384] */
   lk_batch_norm_act_param_grad_cl(B * 196, 384, arena + 798253056, arena + 57802752,
       arena + 858393600, params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 48168960,
-      arena + 48173952);
+      arena + 48246144);
 
-  /* %1330 = batch_norm_act_grad(%53, %1328, %56, %54, %55, %1329) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 384] */
+  /* %1319 = batch_norm_act_grad(%53, %1317, %56, %54, %55, %1318) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_norm_act_grad_cl(B * 196, 384, arena + 798253056, arena + 57802752, arena + 858393600,
-      params[25], params[26], arena + 48173952, 1e-05f, LK_ACT_NONE, arena + 48168960,
+      params[25], params[26], arena + 48246144, 1e-05f, LK_ACT_NONE, arena + 48168960,
       arena + 60211200);
 
-  /* %1331 = index(%1329) {axis 0, at 0} blocks.0.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 48173952, 768, arena + 64394496, 384);
+  /* %1320 = index(%1318) {axis 0, at 0} blocks.0.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 48246144, 768, arena + 64394496, 384);
 
-  /* %1332 = index(%1329) {axis 0, at 1} blocks.0.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 48174336, 768, arena + 64394880, 384);
+  /* %1321 = index(%1318) {axis 0, at 1} blocks.0.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 48246528, 768, arena + 64394880, 384);
 
-  /* %1333 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[1536, 384] */
+  /* %1322 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[24], arena + 63209472);
 
-  /* %1334 = fused_linear(%1330, %1333) blocks.0.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1323 = fused_linear(%1319, %1322) blocks.0.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 60211200, arena + 63209472, NULL, LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %1335 = linear_grad_weight(%1330, %50) blocks.0.conv.conv.7 : f32[384, 1536] */
+  /* %1324 = linear_grad_weight(%1319, %50) blocks.0.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 60211200, arena + 38535168, arena + 63209472);
 
-  /* %1336 = reshape(%1335) {shape [384, 1536, 1, 1]} blocks.0.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1335: no code */
+  /* %1325 = reshape(%1324) {shape [384, 1536, 1, 1]} blocks.0.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1324: no code */
 
-  /* %1337 = mul(%1334, %49) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1326 = mul(%1323, %49) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 48168960, (const long[]){301056, 1536, 1},
       arena + 856538112, (const long[]){1536, 0, 1}, arena + 38535168);
 
-  /* %1338 = mul(%1334, %40) blocks.0.conv.conv.6 : f32[B, 196, 1536], written over %1334 */
+  /* %1327 = mul(%1323, %40) blocks.0.conv.conv.6 : f32[B, 196, 1536], written over %1323 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 48168960, (const long[]){301056, 1536, 1},
       arena + 28901376, (const long[]){301056, 1536, 1}, arena + 48168960);
 
-  /* %1339 = reduce_sum(%1338) {axes [0]} blocks.0.conv.conv.6 : f32[B, 1536] */
+  /* %1328 = reduce_sum(%1327) {axes [0]} blocks.0.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 48168960,
       arena + 28901376);
 
-  /* %1340 = hsigmoid_grad(%48, %1339) blocks.0.conv.conv.6 : f32[B, 1536] */
+  /* %1329 = hsigmoid_grad(%48, %1328) blocks.0.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 856488960, arena + 28901376, arena + 28950528);
 
-  /* %1341 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1330 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[22], arena + 28901376);
 
-  /* %1342 = fused_linear(%1340, %1341) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1331 = fused_linear(%1329, %1330) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 28950528, arena + 28901376, NULL, LK_ACT_NONE, NULL,
       arena + 28907520);
 
-  /* %1343 = linear_grad_weight(%1340, %45) blocks.0.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 28950528, arena + 858417392, arena + 60211200);
+  /* %1332 = linear_grad_weight(%1329, %45) blocks.0.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 28950528, arena + 858417392, arena + 29210112);
 
-  /* %1344 = reduce_sum(%1340) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[1536] */
+  /* %1333 = reduce_sum(%1329) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 28950528,
-      arena + 60223488);
+      arena + 29225472);
 
-  /* %1345 = relu_grad(%44, %1342) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858417264, arena + 28907520, arena + 28907648);
+  /* %1334 = relu_grad(%44, %1331) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 858417264, arena + 28907520, arena + 28956672);
 
-  /* %1346 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[1536, 4] */
-  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[20], arena + 28901376);
+  /* %1335 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[1536, 4] */
+  lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[20], arena + 28950528);
 
-  /* %1347 = fused_linear(%1345, %1346) blocks.0.conv.conv.6.fc.0 : f32[B, 1536] */
-  lk_fused_linear(B, 4, 1536, arena + 28907648, arena + 28901376, NULL, LK_ACT_NONE, NULL,
-      arena + 48168960);
+  /* %1336 = fused_linear(%1334, %1335) blocks.0.conv.conv.6.fc.0 : f32[B, 1536] */
+  lk_fused_linear(B, 4, 1536, arena + 28956672, arena + 28950528, NULL, LK_ACT_NONE, NULL,
+      arena + 28901376);
 
-  /* %1348 = linear_grad_weight(%1345, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 28907648, arena + 856439808, arena + 60217344);
+  /* %1337 = linear_grad_weight(%1334, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 28956672, arena + 856439808, arena + 29216256);
 
-  /* %1349 = reduce_sum(%1345) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 28907648,
-      arena + 60225024);
+  /* %1338 = reduce_sum(%1334) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 28956672,
+      arena + 29227008);
 
-  /* %1350 = reshape(%1347) {shape [1, 1536]} blocks.0.conv.conv.6 : f32[B, 1, 1536], a view of %1347: no code */
+  /* %1339 = reshape(%1336) {shape [1, 1536]} blocks.0.conv.conv.6 : f32[B, 1, 1536], a view of %1336: no code */
 
-  /* %1351 = expand(%1350) {shape [196, 1536]} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
-  lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 48168960, (const long[]){1536, 0, 1},
-      arena + 28901376, (const long[]){301056, 1536, 1});
+  /* %1340 = mul_scalar(%1339) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 1, 1536] */
+  lk_mul_scalar(B * 1536, arena + 28901376, 0.0051020407f, arena + 28950528);
 
-  /* %1352 = mul_scalar(%1351) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
-  lk_mul_scalar(B * 196 * 1536, arena + 28901376, 0.0051020407f, arena + 48168960);
-
-  /* %1353 = add(%1337, %1352) blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1337 */
+  /* %1341 = add(%1326, %1340) blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1326 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 38535168, (const long[]){301056, 1536, 1},
-      arena + 48168960, (const long[]){301056, 1536, 1}, arena + 38535168);
+      arena + 28950528, (const long[]){1536, 0, 1}, arena + 38535168);
 
-  /* %1354 = batch_norm_act_param_grad(%35, %1353, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 1536] */
+  /* %1342 = batch_norm_act_param_grad(%35, %1341, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena + 19267584, arena + 38535168,
       arena + 858213888, params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 28901376,
-      arena + 28921344);
+      arena + 29222400);
 
-  /* %1355 = batch_norm_act_grad(%35, %1353, %38, %36, %37, %1354) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1337 */
+  /* %1343 = batch_norm_act_grad(%35, %1341, %38, %36, %37, %1342) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 1536], written over %1326 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena + 19267584, arena + 38535168, arena + 858213888,
-      params[16], params[17], arena + 28921344, 1e-05f, LK_ACT_HSWISH, arena + 28901376,
+      params[16], params[17], arena + 29222400, 1e-05f, LK_ACT_HSWISH, arena + 28901376,
       arena + 38535168);
 
-  /* %1356 = index(%1354) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 28921344, 3072, arena + 28915200, 1536);
+  /* %1344 = index(%1342) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 29222400, 3072, arena + 28915200, 1536);
 
-  /* %1357 = index(%1354) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 28922880, 3072, arena + 28916736, 1536);
+  /* %1345 = index(%1342) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 29223936, 3072, arena + 28916736, 1536);
 
-  /* %1358 = token_dwconv_grad_input(%1355, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1346 = token_dwconv_grad_input(%1343, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 38535168, params[15],
       arena + 19267584);
 
-  /* %1359 = token_dwconv_grad_weight(%1355, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1347 = token_dwconv_grad_weight(%1343, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 38535168, arena + 9633792,
       arena + 28901376);
 
-  /* %1360 = batch_norm_act_param_grad(%28, %1358, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 1536] */
+  /* %1348 = batch_norm_act_param_grad(%28, %1346, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 1536] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1536, arena, arena + 19267584, arena + 858209280,
-      params[11], params[12], 1e-05f, LK_ACT_HSWISH, arena + 9633792, arena + 9653760);
+      params[11], params[12], 1e-05f, LK_ACT_HSWISH, arena + 9633792, arena + 9942528);
 
-  /* %1361 = batch_norm_act_grad(%28, %1358, %31, %29, %30, %1360) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 1536], written over %1358 */
+  /* %1349 = batch_norm_act_grad(%28, %1346, %31, %29, %30, %1348) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 1536], written over %1346 */
   lk_batch_norm_act_grad_cl(B * 196, 1536, arena, arena + 19267584, arena + 858209280, params[11],
-      params[12], arena + 9653760, 1e-05f, LK_ACT_HSWISH, arena + 9633792, arena + 19267584);
+      params[12], arena + 9942528, 1e-05f, LK_ACT_HSWISH, arena + 9633792, arena + 19267584);
 
-  /* %1362 = index(%1360) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 9653760, 3072, arena + 10862592, 1536);
+  /* %1350 = index(%1348) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 9942528, 3072, arena + 10862592, 1536);
 
-  /* %1363 = index(%1360) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 9655296, 3072, arena + 10864128, 1536);
+  /* %1351 = index(%1348) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 9944064, 3072, arena + 10864128, 1536);
 
-  /* %1364 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[384, 1536] */
+  /* %1352 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1365 = linear_grad_weight(%1361, %25) blocks.0.conv.conv.0 : f32[1536, 384] */
+  /* %1353 = linear_grad_weight(%1349, %25) blocks.0.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 19267584, arena + 795844608, arena + 9682944);
 
-  /* %1366 = fused_linear(%1361, %1364, %1328) {residual} blocks.0.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
+  /* %1354 = fused_linear(%1349, %1352, %1317) {residual} blocks.0.conv.conv.0 : f32[B, 196, 384], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 1536, 384, arena + 19267584, 301056, arena, NULL, NULL, 0,
       LK_ACT_NONE, arena + 57802752, 75264, arena + 793424256, 75648);
 
-  /* %1367 = reshape(%1365) {shape [1536, 384, 1, 1]} blocks.0.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1365: no code */
+  /* %1355 = reshape(%1353) {shape [1536, 384, 1, 1]} blocks.0.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1353: no code */
 
-  /* %1368 = concat(%1327, %1366) {axis 0} blocks.0 : f32[B, 197, 384], a view of %688: no code */
+  /* %1356 = concat(%1316, %1354) {axis 0} blocks.0 : f32[B, 197, 384], a view of %688: no code */
 
-  /* %1369 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[384, 384] */
+  /* %1357 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[384, 384] */
   lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1370 = fused_linear(%1368, %1369) blocks.0.attn.proj : f32[B, 197, 384] */
+  /* %1358 = fused_linear(%1356, %1357) blocks.0.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 793423872, arena, NULL, LK_ACT_NONE, NULL,
       arena + 7262208);
 
-  /* %1371 = linear_grad_weight(%1368, %20) blocks.0.attn.proj : f32[384, 384] */
+  /* %1359 = linear_grad_weight(%1356, %20) blocks.0.attn.proj : f32[384, 384] */
   lk_linear_grad_weight(B * 197, 384, 384, arena + 793423872, arena + 682070016, arena + 10715136);
 
-  /* %1372 = reduce_sum(%1368) {axes [0], batch} blocks.0.attn.proj : f32[384] */
+  /* %1360 = reduce_sum(%1356) {axes [0], batch} blocks.0.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 793423872,
       arena + 10866816);
 
-  /* %1373 = sdpa_grad(%17, %18, %19, %1370) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 1152] */
+  /* %1361 = sdpa_grad(%17, %18, %19, %1358) {heads 8, kv_heads 8} blocks.0.attn : f32[B, 197, 1152] */
   lk_sdpa_grad(B, 197, 197, 8, 8, 48, arena + 587661312, 1152, arena + 587661696, 1152,
       arena + 587662080, 1152, arena + 7262208, 384, arena, 1152, arena + 384, 1152, arena + 768,
       1152, 0.14433756f);
 
-  /* %1374 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[384, 1152] */
+  /* %1362 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[6], arena + 10272768);
 
-  /* %1375 = fused_linear(%1373, %1374) blocks.0.attn.qkv : f32[B, 197, 384] */
+  /* %1363 = fused_linear(%1361, %1362) blocks.0.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena, arena + 10272768, NULL, LK_ACT_NONE, NULL,
       arena + 7262208);
 
-  /* %1376 = linear_grad_weight(%1373, %13) blocks.0.attn.qkv : f32[1152, 384] */
+  /* %1364 = linear_grad_weight(%1361, %13) blocks.0.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena, arena + 679649280, arena + 10272768);
 
-  /* %1377 = reduce_sum(%1373) {axes [0], batch} blocks.0.attn.qkv : f32[1152] */
+  /* %1365 = reduce_sum(%1361) {axes [0], batch} blocks.0.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 10865664);
 
-  /* %1378 = reduce_sum(%1375) {axes [0], batch} blocks.0.norm1 : f32[384] */
+  /* %1366 = reduce_sum(%1363) {axes [0], batch} blocks.0.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 7262208,
       arena + 4841472);
 
-  /* %1379 = mul(%1375, %9) blocks.0.norm1 : f32[B, 197, 384] */
+  /* %1367 = mul(%1363, %9) blocks.0.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 7262208, (const long[]){75648, 384, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1380 = mul(%1375, %11) blocks.0.norm1 : f32[B, 197, 384], written over %1375 */
+  /* %1368 = mul(%1363, %11) blocks.0.norm1 : f32[B, 197, 384], written over %1363 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 7262208, (const long[]){75648, 384, 1},
       arena + 677228544, (const long[]){75648, 384, 1}, arena + 7262208);
 
-  /* %1381 = reduce_sum(%1380) {axes [0], batch} blocks.0.norm1 : f32[384] */
+  /* %1369 = reduce_sum(%1368) {axes [0], batch} blocks.0.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 7262208,
       arena + 4841856);
 
-  /* %1382 = normalize_grad(%8, %1379) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
+  /* %1370 = normalize_grad(%8, %1367) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 674807808, arena, 1e-06f, arena + 2420736);
 
-  /* %1383 = add(%1368, %1382) : f32[B, 197, 384], written over %688 */
+  /* %1371 = add(%1356, %1370) : f32[B, 197, 384], written over %688 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 793423872, (const long[]){75648, 384, 1},
       arena + 2420736, (const long[]){75648, 384, 1}, arena + 793423872);
 
-  /* %1384 = reduce_sum(%1383) {axes [], batch} : f32[197, 384] */
+  /* %1372 = reduce_sum(%1371) {axes [], batch} : f32[197, 384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 0, 0}, arena + 793423872,
       arena + 2703360);
 
-  /* %1385 = reshape(%1384) {shape [1, 197, 384]} : f32[1, 197, 384], a view of %1384: no code */
+  /* %1373 = reshape(%1372) {shape [1, 197, 384]} : f32[1, 197, 384], a view of %1372: no code */
 
-  /* %1386 = slice(%1383) {axis 0, start 0, length 1} : f32[B, 1, 384] */
+  /* %1374 = slice(%1371) {axis 0, start 0, length 1} : f32[B, 1, 384] */
   lk_copy_rows(B, 384, arena + 793423872, 75648, arena, 384);
 
-  /* %1387 = reduce_sum(%1386) {axes [], batch} : f32[1, 384] */
+  /* %1375 = reduce_sum(%1374) {axes [], batch} : f32[1, 384] */
   lk_reduce_sum(3, (const long[]){B, 1, 384}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 2779008);
 
-  /* %1388 = reshape(%1387) {shape [1, 1, 384]} : f32[1, 1, 384], a view of %1387: no code */
+  /* %1376 = reshape(%1375) {shape [1, 1, 384]} : f32[1, 1, 384], a view of %1375: no code */
 
-  /* %1389 = slice(%1383) {axis 0, start 1, length 196} : f32[B, 196, 384], a view of %688: no code */
+  /* %1377 = slice(%1371) {axis 0, start 1, length 196} : f32[B, 196, 384], a view of %688: no code */
 
-  /* %1390 = seq2img(%1389) {height 14} patch_embed : f32[B, 384, 14, 14] */
+  /* %1378 = seq2img(%1377) {height 14} patch_embed : f32[B, 384, 14, 14] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 196, 384, arena + 793424256 + (long)b * 75648, arena + (long)b * 75264);
   } // for b
 
-  /* %1391 = conv2d_grad_weight(%1390, %0) {out 384, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[384, 3, 16, 16] */
+  /* %1379 = conv2d_grad_weight(%1378, %0) {out 384, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[384, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 384, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 2408448);
 
-  /* %1392 = reduce_sum(%1390) {axes [1, 2], batch} patch_embed.proj : f32[384] */
+  /* %1380 = reduce_sum(%1378) {axes [1, 2], batch} patch_embed.proj : f32[384] */
   lk_reduce_sum(4, (const long[]){B, 384, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 2779392);
 
   /* output 0 "loss" = %676 : f32[1] */
   memcpy(outputs[0], arena + 858420336, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1391 : f32[384, 3, 16, 16] */
+  /* output 1 "grad:patch_embed.proj.weight" = %1379 : f32[384, 3, 16, 16] */
   memcpy(outputs[1], arena + 2408448, sizeof(float) * 294912);
-  /* output 2 "grad:patch_embed.proj.bias" = %1392 : f32[384] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1380 : f32[384] */
   memcpy(outputs[2], arena + 2779392, sizeof(float) * 384);
-  /* output 3 "grad:cls_token" = %1388 : f32[1, 1, 384] */
+  /* output 3 "grad:cls_token" = %1376 : f32[1, 1, 384] */
   memcpy(outputs[3], arena + 2779008, sizeof(float) * 384);
-  /* output 4 "grad:pos_embed" = %1385 : f32[1, 197, 384] */
+  /* output 4 "grad:pos_embed" = %1373 : f32[1, 197, 384] */
   memcpy(outputs[4], arena + 2703360, sizeof(float) * 75648);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1381 : f32[384] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1369 : f32[384] */
   memcpy(outputs[5], arena + 4841856, sizeof(float) * 384);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1378 : f32[384] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1366 : f32[384] */
   memcpy(outputs[6], arena + 4841472, sizeof(float) * 384);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1376 : f32[1152, 384] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1364 : f32[1152, 384] */
   memcpy(outputs[7], arena + 10272768, sizeof(float) * 442368);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1377 : f32[1152] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1365 : f32[1152] */
   memcpy(outputs[8], arena + 10865664, sizeof(float) * 1152);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1371 : f32[384, 384] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1359 : f32[384, 384] */
   memcpy(outputs[9], arena + 10715136, sizeof(float) * 147456);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1372 : f32[384] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1360 : f32[384] */
   memcpy(outputs[10], arena + 10866816, sizeof(float) * 384);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1367 : f32[1536, 384, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1355 : f32[1536, 384, 1, 1] */
   memcpy(outputs[11], arena + 9682944, sizeof(float) * 589824);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1362 : f32[1536] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1350 : f32[1536] */
   memcpy(outputs[12], arena + 10862592, sizeof(float) * 1536);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1363 : f32[1536] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1351 : f32[1536] */
   memcpy(outputs[13], arena + 10864128, sizeof(float) * 1536);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1359 : f32[1536, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1347 : f32[1536, 1, 3, 3] */
   memcpy(outputs[14], arena + 28901376, sizeof(float) * 13824);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1356 : f32[1536] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1344 : f32[1536] */
   memcpy(outputs[15], arena + 28915200, sizeof(float) * 1536);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1357 : f32[1536] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1345 : f32[1536] */
   memcpy(outputs[16], arena + 28916736, sizeof(float) * 1536);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1348 : f32[4, 1536] */
-  memcpy(outputs[17], arena + 60217344, sizeof(float) * 6144);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1349 : f32[4] */
-  memcpy(outputs[18], arena + 60225024, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1343 : f32[1536, 4] */
-  memcpy(outputs[19], arena + 60211200, sizeof(float) * 6144);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1344 : f32[1536] */
-  memcpy(outputs[20], arena + 60223488, sizeof(float) * 1536);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1336 : f32[384, 1536, 1, 1] */
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1337 : f32[4, 1536] */
+  memcpy(outputs[17], arena + 29216256, sizeof(float) * 6144);
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1338 : f32[4] */
+  memcpy(outputs[18], arena + 29227008, sizeof(float) * 4);
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1332 : f32[1536, 4] */
+  memcpy(outputs[19], arena + 29210112, sizeof(float) * 6144);
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1333 : f32[1536] */
+  memcpy(outputs[20], arena + 29225472, sizeof(float) * 1536);
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1325 : f32[384, 1536, 1, 1] */
   memcpy(outputs[21], arena + 63209472, sizeof(float) * 589824);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1331 : f32[384] */
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1320 : f32[384] */
   memcpy(outputs[22], arena + 64394496, sizeof(float) * 384);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1332 : f32[384] */
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1321 : f32[384] */
   memcpy(outputs[23], arena + 64394880, sizeof(float) * 384);
-  /* output 24 "grad:blocks.1.norm1.weight" = %1324 : f32[384] */
+  /* output 24 "grad:blocks.1.norm1.weight" = %1313 : f32[384] */
   memcpy(outputs[24], arena + 64394112, sizeof(float) * 384);
-  /* output 25 "grad:blocks.1.norm1.bias" = %1321 : f32[384] */
+  /* output 25 "grad:blocks.1.norm1.bias" = %1310 : f32[384] */
   memcpy(outputs[25], arena + 64393728, sizeof(float) * 384);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1319 : f32[1152, 384] */
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1308 : f32[1152, 384] */
   memcpy(outputs[26], arena + 63799296, sizeof(float) * 442368);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1320 : f32[1152] */
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1309 : f32[1152] */
   memcpy(outputs[27], arena + 64392192, sizeof(float) * 1152);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %1314 : f32[384, 384] */
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %1303 : f32[384, 384] */
   memcpy(outputs[28], arena + 64241664, sizeof(float) * 147456);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %1315 : f32[384] */
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %1304 : f32[384] */
   memcpy(outputs[29], arena + 64393344, sizeof(float) * 384);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1309 : f32[1536, 384, 1, 1] */
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1298 : f32[1536, 384, 1, 1] */
   memcpy(outputs[30], arena + 62619648, sizeof(float) * 589824);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1304 : f32[1536] */
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1293 : f32[1536] */
   memcpy(outputs[31], arena + 64389120, sizeof(float) * 1536);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1305 : f32[1536] */
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1294 : f32[1536] */
   memcpy(outputs[32], arena + 64390656, sizeof(float) * 1536);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1301 : f32[1536, 1, 3, 3] */
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1290 : f32[1536, 1, 3, 3] */
   memcpy(outputs[33], arena + 77070336, sizeof(float) * 13824);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1298 : f32[1536] */
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1287 : f32[1536] */
   memcpy(outputs[34], arena + 77084160, sizeof(float) * 1536);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1299 : f32[1536] */
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1288 : f32[1536] */
   memcpy(outputs[35], arena + 77085696, sizeof(float) * 1536);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1290 : f32[4, 1536] */
-  memcpy(outputs[36], arena + 108386304, sizeof(float) * 6144);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1291 : f32[4] */
-  memcpy(outputs[37], arena + 108393984, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1285 : f32[1536, 4] */
-  memcpy(outputs[38], arena + 108380160, sizeof(float) * 6144);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1286 : f32[1536] */
-  memcpy(outputs[39], arena + 108392448, sizeof(float) * 1536);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1278 : f32[384, 1536, 1, 1] */
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1280 : f32[4, 1536] */
+  memcpy(outputs[36], arena + 77385216, sizeof(float) * 6144);
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1281 : f32[4] */
+  memcpy(outputs[37], arena + 77395968, sizeof(float) * 4);
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1275 : f32[1536, 4] */
+  memcpy(outputs[38], arena + 77379072, sizeof(float) * 6144);
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1276 : f32[1536] */
+  memcpy(outputs[39], arena + 77394432, sizeof(float) * 1536);
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1268 : f32[384, 1536, 1, 1] */
   memcpy(outputs[40], arena + 111378432, sizeof(float) * 589824);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1273 : f32[384] */
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1263 : f32[384] */
   memcpy(outputs[41], arena + 112563456, sizeof(float) * 384);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1274 : f32[384] */
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1264 : f32[384] */
   memcpy(outputs[42], arena + 112563840, sizeof(float) * 384);
-  /* output 43 "grad:blocks.2.norm1.weight" = %1266 : f32[384] */
+  /* output 43 "grad:blocks.2.norm1.weight" = %1256 : f32[384] */
   memcpy(outputs[43], arena + 112563072, sizeof(float) * 384);
-  /* output 44 "grad:blocks.2.norm1.bias" = %1263 : f32[384] */
+  /* output 44 "grad:blocks.2.norm1.bias" = %1253 : f32[384] */
   memcpy(outputs[44], arena + 112562688, sizeof(float) * 384);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1261 : f32[1152, 384] */
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1251 : f32[1152, 384] */
   memcpy(outputs[45], arena + 111968256, sizeof(float) * 442368);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1262 : f32[1152] */
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1252 : f32[1152] */
   memcpy(outputs[46], arena + 112561152, sizeof(float) * 1152);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %1256 : f32[384, 384] */
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %1246 : f32[384, 384] */
   memcpy(outputs[47], arena + 112410624, sizeof(float) * 147456);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %1257 : f32[384] */
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %1247 : f32[384] */
   memcpy(outputs[48], arena + 112562304, sizeof(float) * 384);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1251 : f32[1536, 384, 1, 1] */
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1241 : f32[1536, 384, 1, 1] */
   memcpy(outputs[49], arena + 110788608, sizeof(float) * 589824);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1246 : f32[1536] */
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1236 : f32[1536] */
   memcpy(outputs[50], arena + 112558080, sizeof(float) * 1536);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1247 : f32[1536] */
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1237 : f32[1536] */
   memcpy(outputs[51], arena + 112559616, sizeof(float) * 1536);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1243 : f32[1536, 1, 3, 3] */
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1233 : f32[1536, 1, 3, 3] */
   memcpy(outputs[52], arena + 125239296, sizeof(float) * 13824);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1240 : f32[1536] */
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1230 : f32[1536] */
   memcpy(outputs[53], arena + 125253120, sizeof(float) * 1536);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1241 : f32[1536] */
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1231 : f32[1536] */
   memcpy(outputs[54], arena + 125254656, sizeof(float) * 1536);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1232 : f32[4, 1536] */
-  memcpy(outputs[55], arena + 156555264, sizeof(float) * 6144);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1233 : f32[4] */
-  memcpy(outputs[56], arena + 156562944, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1227 : f32[1536, 4] */
-  memcpy(outputs[57], arena + 156549120, sizeof(float) * 6144);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1228 : f32[1536] */
-  memcpy(outputs[58], arena + 156561408, sizeof(float) * 1536);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1220 : f32[384, 1536, 1, 1] */
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1223 : f32[4, 1536] */
+  memcpy(outputs[55], arena + 125554176, sizeof(float) * 6144);
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1224 : f32[4] */
+  memcpy(outputs[56], arena + 125564928, sizeof(float) * 4);
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1218 : f32[1536, 4] */
+  memcpy(outputs[57], arena + 125548032, sizeof(float) * 6144);
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1219 : f32[1536] */
+  memcpy(outputs[58], arena + 125563392, sizeof(float) * 1536);
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1211 : f32[384, 1536, 1, 1] */
   memcpy(outputs[59], arena + 159547392, sizeof(float) * 589824);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1215 : f32[384] */
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1206 : f32[384] */
   memcpy(outputs[60], arena + 160732416, sizeof(float) * 384);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1216 : f32[384] */
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1207 : f32[384] */
   memcpy(outputs[61], arena + 160732800, sizeof(float) * 384);
-  /* output 62 "grad:blocks.3.norm1.weight" = %1208 : f32[384] */
+  /* output 62 "grad:blocks.3.norm1.weight" = %1199 : f32[384] */
   memcpy(outputs[62], arena + 160732032, sizeof(float) * 384);
-  /* output 63 "grad:blocks.3.norm1.bias" = %1205 : f32[384] */
+  /* output 63 "grad:blocks.3.norm1.bias" = %1196 : f32[384] */
   memcpy(outputs[63], arena + 160731648, sizeof(float) * 384);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1203 : f32[1152, 384] */
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1194 : f32[1152, 384] */
   memcpy(outputs[64], arena + 160137216, sizeof(float) * 442368);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1204 : f32[1152] */
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1195 : f32[1152] */
   memcpy(outputs[65], arena + 160730112, sizeof(float) * 1152);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %1198 : f32[384, 384] */
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %1189 : f32[384, 384] */
   memcpy(outputs[66], arena + 160579584, sizeof(float) * 147456);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %1199 : f32[384] */
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %1190 : f32[384] */
   memcpy(outputs[67], arena + 160731264, sizeof(float) * 384);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1193 : f32[1536, 384, 1, 1] */
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1184 : f32[1536, 384, 1, 1] */
   memcpy(outputs[68], arena + 158957568, sizeof(float) * 589824);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1188 : f32[1536] */
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1179 : f32[1536] */
   memcpy(outputs[69], arena + 160727040, sizeof(float) * 1536);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1189 : f32[1536] */
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1180 : f32[1536] */
   memcpy(outputs[70], arena + 160728576, sizeof(float) * 1536);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1185 : f32[1536, 1, 3, 3] */
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1176 : f32[1536, 1, 3, 3] */
   memcpy(outputs[71], arena + 173408256, sizeof(float) * 13824);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1182 : f32[1536] */
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1173 : f32[1536] */
   memcpy(outputs[72], arena + 173422080, sizeof(float) * 1536);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1183 : f32[1536] */
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1174 : f32[1536] */
   memcpy(outputs[73], arena + 173423616, sizeof(float) * 1536);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1174 : f32[4, 1536] */
-  memcpy(outputs[74], arena + 204724224, sizeof(float) * 6144);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1175 : f32[4] */
-  memcpy(outputs[75], arena + 204731904, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1169 : f32[1536, 4] */
-  memcpy(outputs[76], arena + 204718080, sizeof(float) * 6144);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1170 : f32[1536] */
-  memcpy(outputs[77], arena + 204730368, sizeof(float) * 1536);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1162 : f32[384, 1536, 1, 1] */
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1166 : f32[4, 1536] */
+  memcpy(outputs[74], arena + 173723136, sizeof(float) * 6144);
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1167 : f32[4] */
+  memcpy(outputs[75], arena + 173733888, sizeof(float) * 4);
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1161 : f32[1536, 4] */
+  memcpy(outputs[76], arena + 173716992, sizeof(float) * 6144);
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1162 : f32[1536] */
+  memcpy(outputs[77], arena + 173732352, sizeof(float) * 1536);
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1154 : f32[384, 1536, 1, 1] */
   memcpy(outputs[78], arena + 207716352, sizeof(float) * 589824);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1157 : f32[384] */
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1149 : f32[384] */
   memcpy(outputs[79], arena + 208901376, sizeof(float) * 384);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1158 : f32[384] */
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1150 : f32[384] */
   memcpy(outputs[80], arena + 208901760, sizeof(float) * 384);
-  /* output 81 "grad:blocks.4.norm1.weight" = %1150 : f32[384] */
+  /* output 81 "grad:blocks.4.norm1.weight" = %1142 : f32[384] */
   memcpy(outputs[81], arena + 208900992, sizeof(float) * 384);
-  /* output 82 "grad:blocks.4.norm1.bias" = %1147 : f32[384] */
+  /* output 82 "grad:blocks.4.norm1.bias" = %1139 : f32[384] */
   memcpy(outputs[82], arena + 208900608, sizeof(float) * 384);
-  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1145 : f32[1152, 384] */
+  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1137 : f32[1152, 384] */
   memcpy(outputs[83], arena + 208306176, sizeof(float) * 442368);
-  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1146 : f32[1152] */
+  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1138 : f32[1152] */
   memcpy(outputs[84], arena + 208899072, sizeof(float) * 1152);
-  /* output 85 "grad:blocks.4.attn.proj.weight" = %1140 : f32[384, 384] */
+  /* output 85 "grad:blocks.4.attn.proj.weight" = %1132 : f32[384, 384] */
   memcpy(outputs[85], arena + 208748544, sizeof(float) * 147456);
-  /* output 86 "grad:blocks.4.attn.proj.bias" = %1141 : f32[384] */
+  /* output 86 "grad:blocks.4.attn.proj.bias" = %1133 : f32[384] */
   memcpy(outputs[86], arena + 208900224, sizeof(float) * 384);
-  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1135 : f32[1536, 384, 1, 1] */
+  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1127 : f32[1536, 384, 1, 1] */
   memcpy(outputs[87], arena + 207126528, sizeof(float) * 589824);
-  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1130 : f32[1536] */
+  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1122 : f32[1536] */
   memcpy(outputs[88], arena + 208896000, sizeof(float) * 1536);
-  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1131 : f32[1536] */
+  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1123 : f32[1536] */
   memcpy(outputs[89], arena + 208897536, sizeof(float) * 1536);
-  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1127 : f32[1536, 1, 3, 3] */
+  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1119 : f32[1536, 1, 3, 3] */
   memcpy(outputs[90], arena + 221577216, sizeof(float) * 13824);
-  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1124 : f32[1536] */
+  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1116 : f32[1536] */
   memcpy(outputs[91], arena + 221591040, sizeof(float) * 1536);
-  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1125 : f32[1536] */
+  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1117 : f32[1536] */
   memcpy(outputs[92], arena + 221592576, sizeof(float) * 1536);
-  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1116 : f32[4, 1536] */
-  memcpy(outputs[93], arena + 252893184, sizeof(float) * 6144);
-  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1117 : f32[4] */
-  memcpy(outputs[94], arena + 252900864, sizeof(float) * 4);
-  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1111 : f32[1536, 4] */
-  memcpy(outputs[95], arena + 252887040, sizeof(float) * 6144);
-  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1112 : f32[1536] */
-  memcpy(outputs[96], arena + 252899328, sizeof(float) * 1536);
-  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1104 : f32[384, 1536, 1, 1] */
+  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1109 : f32[4, 1536] */
+  memcpy(outputs[93], arena + 221892096, sizeof(float) * 6144);
+  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1110 : f32[4] */
+  memcpy(outputs[94], arena + 221902848, sizeof(float) * 4);
+  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1104 : f32[1536, 4] */
+  memcpy(outputs[95], arena + 221885952, sizeof(float) * 6144);
+  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1105 : f32[1536] */
+  memcpy(outputs[96], arena + 221901312, sizeof(float) * 1536);
+  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1097 : f32[384, 1536, 1, 1] */
   memcpy(outputs[97], arena + 255885312, sizeof(float) * 589824);
-  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1099 : f32[384] */
+  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1092 : f32[384] */
   memcpy(outputs[98], arena + 257070336, sizeof(float) * 384);
-  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1100 : f32[384] */
+  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1093 : f32[384] */
   memcpy(outputs[99], arena + 257070720, sizeof(float) * 384);
-  /* output 100 "grad:blocks.5.norm1.weight" = %1092 : f32[384] */
+  /* output 100 "grad:blocks.5.norm1.weight" = %1085 : f32[384] */
   memcpy(outputs[100], arena + 257069952, sizeof(float) * 384);
-  /* output 101 "grad:blocks.5.norm1.bias" = %1089 : f32[384] */
+  /* output 101 "grad:blocks.5.norm1.bias" = %1082 : f32[384] */
   memcpy(outputs[101], arena + 257069568, sizeof(float) * 384);
-  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1087 : f32[1152, 384] */
+  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1080 : f32[1152, 384] */
   memcpy(outputs[102], arena + 256475136, sizeof(float) * 442368);
-  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1088 : f32[1152] */
+  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1081 : f32[1152] */
   memcpy(outputs[103], arena + 257068032, sizeof(float) * 1152);
-  /* output 104 "grad:blocks.5.attn.proj.weight" = %1082 : f32[384, 384] */
+  /* output 104 "grad:blocks.5.attn.proj.weight" = %1075 : f32[384, 384] */
   memcpy(outputs[104], arena + 256917504, sizeof(float) * 147456);
-  /* output 105 "grad:blocks.5.attn.proj.bias" = %1083 : f32[384] */
+  /* output 105 "grad:blocks.5.attn.proj.bias" = %1076 : f32[384] */
   memcpy(outputs[105], arena + 257069184, sizeof(float) * 384);
-  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1077 : f32[1536, 384, 1, 1] */
+  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1070 : f32[1536, 384, 1, 1] */
   memcpy(outputs[106], arena + 255295488, sizeof(float) * 589824);
-  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1072 : f32[1536] */
+  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1065 : f32[1536] */
   memcpy(outputs[107], arena + 257064960, sizeof(float) * 1536);
-  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1073 : f32[1536] */
+  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1066 : f32[1536] */
   memcpy(outputs[108], arena + 257066496, sizeof(float) * 1536);
-  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1069 : f32[1536, 1, 3, 3] */
+  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1062 : f32[1536, 1, 3, 3] */
   memcpy(outputs[109], arena + 269746176, sizeof(float) * 13824);
-  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1066 : f32[1536] */
+  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1059 : f32[1536] */
   memcpy(outputs[110], arena + 269760000, sizeof(float) * 1536);
-  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1067 : f32[1536] */
+  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1060 : f32[1536] */
   memcpy(outputs[111], arena + 269761536, sizeof(float) * 1536);
-  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1058 : f32[4, 1536] */
-  memcpy(outputs[112], arena + 301062144, sizeof(float) * 6144);
-  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1059 : f32[4] */
-  memcpy(outputs[113], arena + 301069824, sizeof(float) * 4);
-  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1053 : f32[1536, 4] */
-  memcpy(outputs[114], arena + 301056000, sizeof(float) * 6144);
-  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1054 : f32[1536] */
-  memcpy(outputs[115], arena + 301068288, sizeof(float) * 1536);
-  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %1046 : f32[384, 1536, 1, 1] */
+  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1052 : f32[4, 1536] */
+  memcpy(outputs[112], arena + 270061056, sizeof(float) * 6144);
+  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1053 : f32[4] */
+  memcpy(outputs[113], arena + 270071808, sizeof(float) * 4);
+  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1047 : f32[1536, 4] */
+  memcpy(outputs[114], arena + 270054912, sizeof(float) * 6144);
+  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1048 : f32[1536] */
+  memcpy(outputs[115], arena + 270070272, sizeof(float) * 1536);
+  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %1040 : f32[384, 1536, 1, 1] */
   memcpy(outputs[116], arena + 304054272, sizeof(float) * 589824);
-  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %1041 : f32[384] */
+  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %1035 : f32[384] */
   memcpy(outputs[117], arena + 305239296, sizeof(float) * 384);
-  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %1042 : f32[384] */
+  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %1036 : f32[384] */
   memcpy(outputs[118], arena + 305239680, sizeof(float) * 384);
-  /* output 119 "grad:blocks.6.norm1.weight" = %1034 : f32[384] */
+  /* output 119 "grad:blocks.6.norm1.weight" = %1028 : f32[384] */
   memcpy(outputs[119], arena + 305238912, sizeof(float) * 384);
-  /* output 120 "grad:blocks.6.norm1.bias" = %1031 : f32[384] */
+  /* output 120 "grad:blocks.6.norm1.bias" = %1025 : f32[384] */
   memcpy(outputs[120], arena + 305238528, sizeof(float) * 384);
-  /* output 121 "grad:blocks.6.attn.qkv.weight" = %1029 : f32[1152, 384] */
+  /* output 121 "grad:blocks.6.attn.qkv.weight" = %1023 : f32[1152, 384] */
   memcpy(outputs[121], arena + 304644096, sizeof(float) * 442368);
-  /* output 122 "grad:blocks.6.attn.qkv.bias" = %1030 : f32[1152] */
+  /* output 122 "grad:blocks.6.attn.qkv.bias" = %1024 : f32[1152] */
   memcpy(outputs[122], arena + 305236992, sizeof(float) * 1152);
-  /* output 123 "grad:blocks.6.attn.proj.weight" = %1024 : f32[384, 384] */
+  /* output 123 "grad:blocks.6.attn.proj.weight" = %1018 : f32[384, 384] */
   memcpy(outputs[123], arena + 305086464, sizeof(float) * 147456);
-  /* output 124 "grad:blocks.6.attn.proj.bias" = %1025 : f32[384] */
+  /* output 124 "grad:blocks.6.attn.proj.bias" = %1019 : f32[384] */
   memcpy(outputs[124], arena + 305238144, sizeof(float) * 384);
-  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %1019 : f32[1536, 384, 1, 1] */
+  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %1013 : f32[1536, 384, 1, 1] */
   memcpy(outputs[125], arena + 303464448, sizeof(float) * 589824);
-  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %1014 : f32[1536] */
+  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %1008 : f32[1536] */
   memcpy(outputs[126], arena + 305233920, sizeof(float) * 1536);
-  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %1015 : f32[1536] */
+  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %1009 : f32[1536] */
   memcpy(outputs[127], arena + 305235456, sizeof(float) * 1536);
-  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1011 : f32[1536, 1, 3, 3] */
+  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1005 : f32[1536, 1, 3, 3] */
   memcpy(outputs[128], arena + 317915136, sizeof(float) * 13824);
-  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1008 : f32[1536] */
+  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1002 : f32[1536] */
   memcpy(outputs[129], arena + 317928960, sizeof(float) * 1536);
-  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1009 : f32[1536] */
+  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1003 : f32[1536] */
   memcpy(outputs[130], arena + 317930496, sizeof(float) * 1536);
-  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %1000 : f32[4, 1536] */
-  memcpy(outputs[131], arena + 349231104, sizeof(float) * 6144);
-  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %1001 : f32[4] */
-  memcpy(outputs[132], arena + 349238784, sizeof(float) * 4);
-  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %995 : f32[1536, 4] */
-  memcpy(outputs[133], arena + 349224960, sizeof(float) * 6144);
-  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %996 : f32[1536] */
-  memcpy(outputs[134], arena + 349237248, sizeof(float) * 1536);
-  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %988 : f32[384, 1536, 1, 1] */
+  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %995 : f32[4, 1536] */
+  memcpy(outputs[131], arena + 318230016, sizeof(float) * 6144);
+  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %996 : f32[4] */
+  memcpy(outputs[132], arena + 318240768, sizeof(float) * 4);
+  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %990 : f32[1536, 4] */
+  memcpy(outputs[133], arena + 318223872, sizeof(float) * 6144);
+  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %991 : f32[1536] */
+  memcpy(outputs[134], arena + 318239232, sizeof(float) * 1536);
+  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %983 : f32[384, 1536, 1, 1] */
   memcpy(outputs[135], arena + 352223232, sizeof(float) * 589824);
-  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %983 : f32[384] */
+  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %978 : f32[384] */
   memcpy(outputs[136], arena + 353408256, sizeof(float) * 384);
-  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %984 : f32[384] */
+  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %979 : f32[384] */
   memcpy(outputs[137], arena + 353408640, sizeof(float) * 384);
-  /* output 138 "grad:blocks.7.norm1.weight" = %976 : f32[384] */
+  /* output 138 "grad:blocks.7.norm1.weight" = %971 : f32[384] */
   memcpy(outputs[138], arena + 353407872, sizeof(float) * 384);
-  /* output 139 "grad:blocks.7.norm1.bias" = %973 : f32[384] */
+  /* output 139 "grad:blocks.7.norm1.bias" = %968 : f32[384] */
   memcpy(outputs[139], arena + 353407488, sizeof(float) * 384);
-  /* output 140 "grad:blocks.7.attn.qkv.weight" = %971 : f32[1152, 384] */
+  /* output 140 "grad:blocks.7.attn.qkv.weight" = %966 : f32[1152, 384] */
   memcpy(outputs[140], arena + 352813056, sizeof(float) * 442368);
-  /* output 141 "grad:blocks.7.attn.qkv.bias" = %972 : f32[1152] */
+  /* output 141 "grad:blocks.7.attn.qkv.bias" = %967 : f32[1152] */
   memcpy(outputs[141], arena + 353405952, sizeof(float) * 1152);
-  /* output 142 "grad:blocks.7.attn.proj.weight" = %966 : f32[384, 384] */
+  /* output 142 "grad:blocks.7.attn.proj.weight" = %961 : f32[384, 384] */
   memcpy(outputs[142], arena + 353255424, sizeof(float) * 147456);
-  /* output 143 "grad:blocks.7.attn.proj.bias" = %967 : f32[384] */
+  /* output 143 "grad:blocks.7.attn.proj.bias" = %962 : f32[384] */
   memcpy(outputs[143], arena + 353407104, sizeof(float) * 384);
-  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %961 : f32[1536, 384, 1, 1] */
+  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %956 : f32[1536, 384, 1, 1] */
   memcpy(outputs[144], arena + 351633408, sizeof(float) * 589824);
-  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %956 : f32[1536] */
+  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %951 : f32[1536] */
   memcpy(outputs[145], arena + 353402880, sizeof(float) * 1536);
-  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %957 : f32[1536] */
+  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %952 : f32[1536] */
   memcpy(outputs[146], arena + 353404416, sizeof(float) * 1536);
-  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %953 : f32[1536, 1, 3, 3] */
+  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %948 : f32[1536, 1, 3, 3] */
   memcpy(outputs[147], arena + 366084096, sizeof(float) * 13824);
-  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %950 : f32[1536] */
+  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %945 : f32[1536] */
   memcpy(outputs[148], arena + 366097920, sizeof(float) * 1536);
-  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %951 : f32[1536] */
+  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %946 : f32[1536] */
   memcpy(outputs[149], arena + 366099456, sizeof(float) * 1536);
-  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %942 : f32[4, 1536] */
-  memcpy(outputs[150], arena + 397400064, sizeof(float) * 6144);
-  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %943 : f32[4] */
-  memcpy(outputs[151], arena + 397407744, sizeof(float) * 4);
-  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %937 : f32[1536, 4] */
-  memcpy(outputs[152], arena + 397393920, sizeof(float) * 6144);
-  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %938 : f32[1536] */
-  memcpy(outputs[153], arena + 397406208, sizeof(float) * 1536);
-  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %930 : f32[384, 1536, 1, 1] */
+  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %938 : f32[4, 1536] */
+  memcpy(outputs[150], arena + 366398976, sizeof(float) * 6144);
+  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %939 : f32[4] */
+  memcpy(outputs[151], arena + 366409728, sizeof(float) * 4);
+  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %933 : f32[1536, 4] */
+  memcpy(outputs[152], arena + 366392832, sizeof(float) * 6144);
+  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %934 : f32[1536] */
+  memcpy(outputs[153], arena + 366408192, sizeof(float) * 1536);
+  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %926 : f32[384, 1536, 1, 1] */
   memcpy(outputs[154], arena + 400392192, sizeof(float) * 589824);
-  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %925 : f32[384] */
+  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %921 : f32[384] */
   memcpy(outputs[155], arena + 401577216, sizeof(float) * 384);
-  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %926 : f32[384] */
+  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %922 : f32[384] */
   memcpy(outputs[156], arena + 401577600, sizeof(float) * 384);
-  /* output 157 "grad:blocks.8.norm1.weight" = %918 : f32[384] */
+  /* output 157 "grad:blocks.8.norm1.weight" = %914 : f32[384] */
   memcpy(outputs[157], arena + 401576832, sizeof(float) * 384);
-  /* output 158 "grad:blocks.8.norm1.bias" = %915 : f32[384] */
+  /* output 158 "grad:blocks.8.norm1.bias" = %911 : f32[384] */
   memcpy(outputs[158], arena + 401576448, sizeof(float) * 384);
-  /* output 159 "grad:blocks.8.attn.qkv.weight" = %913 : f32[1152, 384] */
+  /* output 159 "grad:blocks.8.attn.qkv.weight" = %909 : f32[1152, 384] */
   memcpy(outputs[159], arena + 400982016, sizeof(float) * 442368);
-  /* output 160 "grad:blocks.8.attn.qkv.bias" = %914 : f32[1152] */
+  /* output 160 "grad:blocks.8.attn.qkv.bias" = %910 : f32[1152] */
   memcpy(outputs[160], arena + 401574912, sizeof(float) * 1152);
-  /* output 161 "grad:blocks.8.attn.proj.weight" = %908 : f32[384, 384] */
+  /* output 161 "grad:blocks.8.attn.proj.weight" = %904 : f32[384, 384] */
   memcpy(outputs[161], arena + 401424384, sizeof(float) * 147456);
-  /* output 162 "grad:blocks.8.attn.proj.bias" = %909 : f32[384] */
+  /* output 162 "grad:blocks.8.attn.proj.bias" = %905 : f32[384] */
   memcpy(outputs[162], arena + 401576064, sizeof(float) * 384);
-  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %903 : f32[1536, 384, 1, 1] */
+  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %899 : f32[1536, 384, 1, 1] */
   memcpy(outputs[163], arena + 399802368, sizeof(float) * 589824);
-  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %898 : f32[1536] */
+  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %894 : f32[1536] */
   memcpy(outputs[164], arena + 401571840, sizeof(float) * 1536);
-  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %899 : f32[1536] */
+  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %895 : f32[1536] */
   memcpy(outputs[165], arena + 401573376, sizeof(float) * 1536);
-  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %895 : f32[1536, 1, 3, 3] */
+  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %891 : f32[1536, 1, 3, 3] */
   memcpy(outputs[166], arena + 414253056, sizeof(float) * 13824);
-  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %892 : f32[1536] */
+  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %888 : f32[1536] */
   memcpy(outputs[167], arena + 414266880, sizeof(float) * 1536);
-  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %893 : f32[1536] */
+  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %889 : f32[1536] */
   memcpy(outputs[168], arena + 414268416, sizeof(float) * 1536);
-  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %884 : f32[4, 1536] */
-  memcpy(outputs[169], arena + 445569024, sizeof(float) * 6144);
-  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %885 : f32[4] */
-  memcpy(outputs[170], arena + 445576704, sizeof(float) * 4);
-  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %879 : f32[1536, 4] */
-  memcpy(outputs[171], arena + 445562880, sizeof(float) * 6144);
-  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %880 : f32[1536] */
-  memcpy(outputs[172], arena + 445575168, sizeof(float) * 1536);
-  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %872 : f32[384, 1536, 1, 1] */
+  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %881 : f32[4, 1536] */
+  memcpy(outputs[169], arena + 414567936, sizeof(float) * 6144);
+  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %882 : f32[4] */
+  memcpy(outputs[170], arena + 414578688, sizeof(float) * 4);
+  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %876 : f32[1536, 4] */
+  memcpy(outputs[171], arena + 414561792, sizeof(float) * 6144);
+  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %877 : f32[1536] */
+  memcpy(outputs[172], arena + 414577152, sizeof(float) * 1536);
+  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %869 : f32[384, 1536, 1, 1] */
   memcpy(outputs[173], arena + 448561152, sizeof(float) * 589824);
-  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %867 : f32[384] */
+  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %864 : f32[384] */
   memcpy(outputs[174], arena + 449746176, sizeof(float) * 384);
-  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %868 : f32[384] */
+  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %865 : f32[384] */
   memcpy(outputs[175], arena + 449746560, sizeof(float) * 384);
-  /* output 176 "grad:blocks.9.norm1.weight" = %860 : f32[384] */
+  /* output 176 "grad:blocks.9.norm1.weight" = %857 : f32[384] */
   memcpy(outputs[176], arena + 449745792, sizeof(float) * 384);
-  /* output 177 "grad:blocks.9.norm1.bias" = %857 : f32[384] */
+  /* output 177 "grad:blocks.9.norm1.bias" = %854 : f32[384] */
   memcpy(outputs[177], arena + 449745408, sizeof(float) * 384);
-  /* output 178 "grad:blocks.9.attn.qkv.weight" = %855 : f32[1152, 384] */
+  /* output 178 "grad:blocks.9.attn.qkv.weight" = %852 : f32[1152, 384] */
   memcpy(outputs[178], arena + 449150976, sizeof(float) * 442368);
-  /* output 179 "grad:blocks.9.attn.qkv.bias" = %856 : f32[1152] */
+  /* output 179 "grad:blocks.9.attn.qkv.bias" = %853 : f32[1152] */
   memcpy(outputs[179], arena + 449743872, sizeof(float) * 1152);
-  /* output 180 "grad:blocks.9.attn.proj.weight" = %850 : f32[384, 384] */
+  /* output 180 "grad:blocks.9.attn.proj.weight" = %847 : f32[384, 384] */
   memcpy(outputs[180], arena + 449593344, sizeof(float) * 147456);
-  /* output 181 "grad:blocks.9.attn.proj.bias" = %851 : f32[384] */
+  /* output 181 "grad:blocks.9.attn.proj.bias" = %848 : f32[384] */
   memcpy(outputs[181], arena + 449745024, sizeof(float) * 384);
-  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %845 : f32[1536, 384, 1, 1] */
+  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %842 : f32[1536, 384, 1, 1] */
   memcpy(outputs[182], arena + 447971328, sizeof(float) * 589824);
-  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %840 : f32[1536] */
+  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %837 : f32[1536] */
   memcpy(outputs[183], arena + 449740800, sizeof(float) * 1536);
-  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %841 : f32[1536] */
+  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %838 : f32[1536] */
   memcpy(outputs[184], arena + 449742336, sizeof(float) * 1536);
-  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %837 : f32[1536, 1, 3, 3] */
+  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %834 : f32[1536, 1, 3, 3] */
   memcpy(outputs[185], arena + 462422016, sizeof(float) * 13824);
-  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %834 : f32[1536] */
+  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %831 : f32[1536] */
   memcpy(outputs[186], arena + 462435840, sizeof(float) * 1536);
-  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %835 : f32[1536] */
+  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %832 : f32[1536] */
   memcpy(outputs[187], arena + 462437376, sizeof(float) * 1536);
-  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %826 : f32[4, 1536] */
-  memcpy(outputs[188], arena + 493737984, sizeof(float) * 6144);
-  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %827 : f32[4] */
-  memcpy(outputs[189], arena + 493745664, sizeof(float) * 4);
-  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %821 : f32[1536, 4] */
-  memcpy(outputs[190], arena + 493731840, sizeof(float) * 6144);
-  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %822 : f32[1536] */
-  memcpy(outputs[191], arena + 493744128, sizeof(float) * 1536);
-  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %814 : f32[384, 1536, 1, 1] */
+  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %824 : f32[4, 1536] */
+  memcpy(outputs[188], arena + 462736896, sizeof(float) * 6144);
+  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %825 : f32[4] */
+  memcpy(outputs[189], arena + 462747648, sizeof(float) * 4);
+  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %819 : f32[1536, 4] */
+  memcpy(outputs[190], arena + 462730752, sizeof(float) * 6144);
+  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %820 : f32[1536] */
+  memcpy(outputs[191], arena + 462746112, sizeof(float) * 1536);
+  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %812 : f32[384, 1536, 1, 1] */
   memcpy(outputs[192], arena + 496730112, sizeof(float) * 589824);
-  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %809 : f32[384] */
+  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %807 : f32[384] */
   memcpy(outputs[193], arena + 497915136, sizeof(float) * 384);
-  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %810 : f32[384] */
+  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %808 : f32[384] */
   memcpy(outputs[194], arena + 497915520, sizeof(float) * 384);
-  /* output 195 "grad:blocks.10.norm1.weight" = %802 : f32[384] */
+  /* output 195 "grad:blocks.10.norm1.weight" = %800 : f32[384] */
   memcpy(outputs[195], arena + 497914752, sizeof(float) * 384);
-  /* output 196 "grad:blocks.10.norm1.bias" = %799 : f32[384] */
+  /* output 196 "grad:blocks.10.norm1.bias" = %797 : f32[384] */
   memcpy(outputs[196], arena + 497914368, sizeof(float) * 384);
-  /* output 197 "grad:blocks.10.attn.qkv.weight" = %797 : f32[1152, 384] */
+  /* output 197 "grad:blocks.10.attn.qkv.weight" = %795 : f32[1152, 384] */
   memcpy(outputs[197], arena + 497319936, sizeof(float) * 442368);
-  /* output 198 "grad:blocks.10.attn.qkv.bias" = %798 : f32[1152] */
+  /* output 198 "grad:blocks.10.attn.qkv.bias" = %796 : f32[1152] */
   memcpy(outputs[198], arena + 497912832, sizeof(float) * 1152);
-  /* output 199 "grad:blocks.10.attn.proj.weight" = %792 : f32[384, 384] */
+  /* output 199 "grad:blocks.10.attn.proj.weight" = %790 : f32[384, 384] */
   memcpy(outputs[199], arena + 497762304, sizeof(float) * 147456);
-  /* output 200 "grad:blocks.10.attn.proj.bias" = %793 : f32[384] */
+  /* output 200 "grad:blocks.10.attn.proj.bias" = %791 : f32[384] */
   memcpy(outputs[200], arena + 497913984, sizeof(float) * 384);
-  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %787 : f32[1536, 384, 1, 1] */
+  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %785 : f32[1536, 384, 1, 1] */
   memcpy(outputs[201], arena + 496140288, sizeof(float) * 589824);
-  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %782 : f32[1536] */
+  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %780 : f32[1536] */
   memcpy(outputs[202], arena + 497909760, sizeof(float) * 1536);
-  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %783 : f32[1536] */
+  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %781 : f32[1536] */
   memcpy(outputs[203], arena + 497911296, sizeof(float) * 1536);
-  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %779 : f32[1536, 1, 3, 3] */
+  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %777 : f32[1536, 1, 3, 3] */
   memcpy(outputs[204], arena + 510590976, sizeof(float) * 13824);
-  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %776 : f32[1536] */
+  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %774 : f32[1536] */
   memcpy(outputs[205], arena + 510604800, sizeof(float) * 1536);
-  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %777 : f32[1536] */
+  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %775 : f32[1536] */
   memcpy(outputs[206], arena + 510606336, sizeof(float) * 1536);
-  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %768 : f32[4, 1536] */
-  memcpy(outputs[207], arena + 541906944, sizeof(float) * 6144);
-  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %769 : f32[4] */
-  memcpy(outputs[208], arena + 541914624, sizeof(float) * 4);
-  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %763 : f32[1536, 4] */
-  memcpy(outputs[209], arena + 541900800, sizeof(float) * 6144);
-  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %764 : f32[1536] */
-  memcpy(outputs[210], arena + 541913088, sizeof(float) * 1536);
-  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %756 : f32[384, 1536, 1, 1] */
+  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %767 : f32[4, 1536] */
+  memcpy(outputs[207], arena + 510905856, sizeof(float) * 6144);
+  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %768 : f32[4] */
+  memcpy(outputs[208], arena + 510916608, sizeof(float) * 4);
+  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %762 : f32[1536, 4] */
+  memcpy(outputs[209], arena + 510899712, sizeof(float) * 6144);
+  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %763 : f32[1536] */
+  memcpy(outputs[210], arena + 510915072, sizeof(float) * 1536);
+  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %755 : f32[384, 1536, 1, 1] */
   memcpy(outputs[211], arena + 544899072, sizeof(float) * 589824);
-  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %751 : f32[384] */
+  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %750 : f32[384] */
   memcpy(outputs[212], arena + 546084096, sizeof(float) * 384);
-  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %752 : f32[384] */
+  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %751 : f32[384] */
   memcpy(outputs[213], arena + 546084480, sizeof(float) * 384);
-  /* output 214 "grad:blocks.11.norm1.weight" = %744 : f32[384] */
+  /* output 214 "grad:blocks.11.norm1.weight" = %743 : f32[384] */
   memcpy(outputs[214], arena + 546083712, sizeof(float) * 384);
-  /* output 215 "grad:blocks.11.norm1.bias" = %741 : f32[384] */
+  /* output 215 "grad:blocks.11.norm1.bias" = %740 : f32[384] */
   memcpy(outputs[215], arena + 546083328, sizeof(float) * 384);
-  /* output 216 "grad:blocks.11.attn.qkv.weight" = %739 : f32[1152, 384] */
+  /* output 216 "grad:blocks.11.attn.qkv.weight" = %738 : f32[1152, 384] */
   memcpy(outputs[216], arena + 545488896, sizeof(float) * 442368);
-  /* output 217 "grad:blocks.11.attn.qkv.bias" = %740 : f32[1152] */
+  /* output 217 "grad:blocks.11.attn.qkv.bias" = %739 : f32[1152] */
   memcpy(outputs[217], arena + 546081792, sizeof(float) * 1152);
-  /* output 218 "grad:blocks.11.attn.proj.weight" = %734 : f32[384, 384] */
+  /* output 218 "grad:blocks.11.attn.proj.weight" = %733 : f32[384, 384] */
   memcpy(outputs[218], arena + 545931264, sizeof(float) * 147456);
-  /* output 219 "grad:blocks.11.attn.proj.bias" = %735 : f32[384] */
+  /* output 219 "grad:blocks.11.attn.proj.bias" = %734 : f32[384] */
   memcpy(outputs[219], arena + 546082944, sizeof(float) * 384);
-  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %729 : f32[1536, 384, 1, 1] */
+  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %728 : f32[1536, 384, 1, 1] */
   memcpy(outputs[220], arena + 544309248, sizeof(float) * 589824);
-  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %724 : f32[1536] */
+  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %723 : f32[1536] */
   memcpy(outputs[221], arena + 546078720, sizeof(float) * 1536);
-  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %725 : f32[1536] */
+  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %724 : f32[1536] */
   memcpy(outputs[222], arena + 546080256, sizeof(float) * 1536);
-  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %721 : f32[1536, 1, 3, 3] */
+  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %720 : f32[1536, 1, 3, 3] */
   memcpy(outputs[223], arena + 558759936, sizeof(float) * 13824);
-  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %718 : f32[1536] */
+  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %717 : f32[1536] */
   memcpy(outputs[224], arena + 558773760, sizeof(float) * 1536);
-  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %719 : f32[1536] */
+  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %718 : f32[1536] */
   memcpy(outputs[225], arena + 558775296, sizeof(float) * 1536);
   /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %710 : f32[4, 1536] */
-  memcpy(outputs[226], arena + 793417728, sizeof(float) * 6144);
+  memcpy(outputs[226], arena + 559074816, sizeof(float) * 6144);
   /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %711 : f32[4] */
-  memcpy(outputs[227], arena + 851831040, sizeof(float) * 4);
+  memcpy(outputs[227], arena + 559085568, sizeof(float) * 4);
   /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %705 : f32[1536, 4] */
-  memcpy(outputs[228], arena + 793411584, sizeof(float) * 6144);
+  memcpy(outputs[228], arena + 559068672, sizeof(float) * 6144);
   /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %706 : f32[1536] */
-  memcpy(outputs[229], arena + 851828736, sizeof(float) * 1536);
+  memcpy(outputs[229], arena + 559084032, sizeof(float) * 1536);
   /* output 230 "grad:blocks.11.conv.conv.7.weight" = %698 : f32[384, 1536, 1, 1] */
   memcpy(outputs[230], arena + 851238912, sizeof(float) * 589824);
   /* output 231 "grad:blocks.11.conv.conv.8.weight" = %693 : f32[384] */
-  memcpy(outputs[231], arena + 851830272, sizeof(float) * 384);
+  memcpy(outputs[231], arena + 793411584, sizeof(float) * 384);
   /* output 232 "grad:blocks.11.conv.conv.8.bias" = %694 : f32[384] */
-  memcpy(outputs[232], arena + 851830656, sizeof(float) * 384);
+  memcpy(outputs[232], arena + 793411968, sizeof(float) * 384);
   /* output 233 "grad:norm.weight" = %687 : f32[384] */
   memcpy(outputs[233], arena + 858416880, sizeof(float) * 384);
   /* output 234 "grad:norm.bias" = %684 : f32[384] */

@@ -7358,18 +7358,18 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   /* %691 = batch_norm_act_param_grad(%658, %690, %661, %659, %660) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 425619456, arena + 395501568,
       arena + 292657152, params[300], params[301], 1e-05f, LK_ACT_NONE, arena + 289013760,
-      arena + 289016256);
+      arena + 289052352);
 
   /* %692 = batch_norm_act_grad(%658, %690, %661, %659, %660, %691) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 425619456, arena + 395501568, arena + 292657152,
-      params[300], params[301], arena + 289016256, 1e-05f, LK_ACT_NONE, arena + 289013760,
+      params[300], params[301], arena + 289052352, 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 426823680);
 
   /* %693 = index(%691) {axis 0, at 0} blocks.11.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 289016256, 384, arena + 425767680, 192);
+  lk_copy_rows(1, 192, arena + 289052352, 384, arena + 396705792, 192);
 
   /* %694 = index(%691) {axis 0, at 1} blocks.11.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 289016448, 384, arena + 425767872, 192);
+  lk_copy_rows(1, 192, arena + 289052544, 384, arena + 396705984, 192);
 
   /* %695 = transpose(%657) {perm [1, 0]} blocks.11.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[299], arena + 425619456);
@@ -7406,2912 +7406,2864 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
       arena + 279383040);
 
   /* %705 = linear_grad_weight(%702, %650) blocks.11.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 279404544, arena + 429212080, arena + 396705792);
+  lk_linear_grad_weight(B, 4, 768, arena + 279404544, arena + 429212080, arena + 279534336);
 
   /* %706 = reduce_sum(%702) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 279404544,
-      arena + 425766912);
+      arena + 279542016);
 
   /* %707 = relu_grad(%649, %704) blocks.11.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211952, arena + 279383040, arena + 279383168);
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211952, arena + 279383040, arena + 279407616);
 
   /* %708 = transpose(%647) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[768, 4] */
-  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[295], arena + 279379968);
+  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[295], arena + 279404544);
 
   /* %709 = fused_linear(%707, %708) blocks.11.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 279383168, arena + 279379968, NULL, LK_ACT_NONE, NULL,
-      arena + 289013760);
+  lk_fused_linear(B, 4, 768, arena + 279407616, arena + 279404544, NULL, LK_ACT_NONE, NULL,
+      arena + 279379968);
 
   /* %710 = linear_grad_weight(%707, %646) blocks.11.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 279383168, arena + 429030912, arena + 396708864);
+  lk_linear_grad_weight(B, 768, 4, arena + 279407616, arena + 429030912, arena + 279537408);
 
   /* %711 = reduce_sum(%707) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 279383168,
-      arena + 425768064);
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 279407616,
+      arena + 279542784);
 
   /* %712 = reshape(%709) {shape [1, 768]} blocks.11.conv.conv.6 : f32[B, 1, 768], a view of %709: no code */
 
-  /* %713 = expand(%712) {shape [196, 768]} blocks.11.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 289013760, (const long[]){768, 0, 1},
-      arena + 279379968, (const long[]){150528, 768, 1});
+  /* %713 = mul_scalar(%712) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 279379968, 0.0051020407f, arena + 279404544);
 
-  /* %714 = mul_scalar(%713) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 279379968, 0.0051020407f, arena + 289013760);
-
-  /* %715 = add(%699, %714) blocks.11.conv.conv.4 : f32[B, 196, 768], written over %699 */
+  /* %714 = add(%699, %713) blocks.11.conv.conv.4 : f32[B, 196, 768], written over %699 */
   lk_add(3, (const long[]){B, 196, 768}, arena + 284196864, (const long[]){150528, 768, 1},
-      arena + 289013760, (const long[]){150528, 768, 1}, arena + 284196864);
+      arena + 279404544, (const long[]){768, 0, 1}, arena + 284196864);
 
-  /* %716 = batch_norm_act_param_grad(%640, %715, %643, %641, %642) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 768] */
+  /* %715 = batch_norm_act_param_grad(%640, %714, %643, %641, %642) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 274563072, arena + 284196864,
       arena + 429157632, params[291], params[292], 1e-05f, LK_ACT_HSWISH, arena + 279379968,
-      arena + 279389952);
+      arena + 279540480);
 
-  /* %717 = batch_norm_act_grad(%640, %715, %643, %641, %642, %716) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768], written over %699 */
+  /* %716 = batch_norm_act_grad(%640, %714, %643, %641, %642, %715) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768], written over %699 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 274563072, arena + 284196864, arena + 429157632,
-      params[291], params[292], arena + 279389952, 1e-05f, LK_ACT_HSWISH, arena + 279379968,
+      params[291], params[292], arena + 279540480, 1e-05f, LK_ACT_HSWISH, arena + 279379968,
       arena + 284196864);
 
-  /* %718 = index(%716) {axis 0, at 0} blocks.11.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 279389952, 1536, arena + 279386880, 768);
+  /* %717 = index(%715) {axis 0, at 0} blocks.11.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 279540480, 1536, arena + 279386880, 768);
 
-  /* %719 = index(%716) {axis 0, at 1} blocks.11.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 279390720, 1536, arena + 279387648, 768);
+  /* %718 = index(%715) {axis 0, at 1} blocks.11.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 279541248, 1536, arena + 279387648, 768);
 
-  /* %720 = token_dwconv_grad_input(%717, %639) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
+  /* %719 = token_dwconv_grad_input(%716, %639) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 284196864, params[290],
       arena + 274563072);
 
-  /* %721 = token_dwconv_grad_weight(%717, %638) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %720 = token_dwconv_grad_weight(%716, %638) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 284196864,
       arena + 269746176, arena + 279379968);
 
-  /* %722 = batch_norm_act_param_grad(%633, %720, %636, %634, %635) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 768] */
+  /* %721 = batch_norm_act_param_grad(%633, %719, %636, %634, %635) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 264929280, arena + 274563072,
       arena + 429155328, params[286], params[287], 1e-05f, LK_ACT_HSWISH, arena + 269746176,
-      arena + 269756160);
+      arena + 269900544);
 
-  /* %723 = batch_norm_act_grad(%633, %720, %636, %634, %635, %722) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768], written over %720 */
+  /* %722 = batch_norm_act_grad(%633, %719, %636, %634, %635, %721) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768], written over %719 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 264929280, arena + 274563072, arena + 429155328,
-      params[286], params[287], arena + 269756160, 1e-05f, LK_ACT_HSWISH, arena + 269746176,
+      params[286], params[287], arena + 269900544, 1e-05f, LK_ACT_HSWISH, arena + 269746176,
       arena + 274563072);
 
-  /* %724 = index(%722) {axis 0, at 0} blocks.11.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 269756160, 1536, arena + 272596992, 768);
+  /* %723 = index(%721) {axis 0, at 0} blocks.11.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 269900544, 1536, arena + 272596992, 768);
 
-  /* %725 = index(%722) {axis 0, at 1} blocks.11.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 269756928, 1536, arena + 272597760, 768);
+  /* %724 = index(%721) {axis 0, at 1} blocks.11.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 269901312, 1536, arena + 272597760, 768);
 
-  /* %726 = transpose(%632) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 768] */
+  /* %725 = transpose(%632) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[285], arena + 264929280);
 
-  /* %727 = linear_grad_weight(%723, %630) blocks.11.conv.conv.0 : f32[768, 192] */
+  /* %726 = linear_grad_weight(%722, %630) blocks.11.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 274563072, arena + 424415232, arena + 272154624);
 
-  /* %728 = fused_linear(%723, %726, %690) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %727 = fused_linear(%722, %725, %690) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 274563072, 150528, arena + 264929280, NULL,
       NULL, 0, LK_ACT_NONE, arena + 395501568, 37632, arena + 396712128, 37824);
 
-  /* %729 = reshape(%727) {shape [768, 192, 1, 1]} blocks.11.conv.conv.0 : f32[768, 192, 1, 1], a view of %727: no code */
+  /* %728 = reshape(%726) {shape [768, 192, 1, 1]} blocks.11.conv.conv.0 : f32[768, 192, 1, 1], a view of %726: no code */
 
-  /* %730 = concat(%689, %728) {axis 0} blocks.11 : f32[B, 197, 192], a view of %688: no code */
+  /* %729 = concat(%689, %727) {axis 0} blocks.11 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %731 = mul(%730, %626) blocks.11 : f32[B, 197, 192] */
+  /* %730 = mul(%729, %626) blocks.11 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 264929280);
 
-  /* %732 = transpose(%623) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %731 = transpose(%623) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[283], arena + 266139648);
 
-  /* %733 = fused_linear(%731, %732) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %732 = fused_linear(%730, %731) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 264929280, arena + 266139648, NULL, LK_ACT_NONE, NULL,
       arena + 268560384);
 
-  /* %734 = linear_grad_weight(%731, %622) blocks.11.attn.proj : f32[192, 192] */
+  /* %733 = linear_grad_weight(%730, %622) blocks.11.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 264929280, arena + 394291200, arena + 272560128);
 
-  /* %735 = reduce_sum(%731) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %734 = reduce_sum(%730) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
       arena + 272599104);
 
-  /* %736 = sdpa_grad(%619, %620, %621, %733) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
+  /* %735 = sdpa_grad(%619, %620, %621, %732) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 333772800, 576, arena + 333772992, 576,
       arena + 333773184, 576, arena + 268560384, 192, arena + 264929280, 576,
       arena + 264929280 + 192, 576, arena + 264929280 + 384, 576, 0.14433756f);
 
-  /* %737 = transpose(%616) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %736 = transpose(%616) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[281], arena + 269770752);
 
-  /* %738 = fused_linear(%736, %737) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %737 = fused_linear(%735, %736) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 264929280, arena + 269770752, NULL, LK_ACT_NONE, NULL,
       arena + 268560384);
 
-  /* %739 = linear_grad_weight(%736, %615) blocks.11.attn.qkv : f32[576, 192] */
+  /* %738 = linear_grad_weight(%735, %615) blocks.11.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 264929280, arena + 393080832, arena + 272449536);
 
-  /* %740 = reduce_sum(%736) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %739 = reduce_sum(%735) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
       arena + 272598528);
 
-  /* %741 = reduce_sum(%738) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %740 = reduce_sum(%737) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 268560384,
       arena + 272599296);
 
-  /* %742 = mul(%738, %611) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %741 = mul(%737, %611) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 268560384, (const long[]){37824, 192, 1},
       params[279], (const long[]){0, 0, 1}, arena + 264929280);
 
-  /* %743 = mul(%738, %613) blocks.11.norm1 : f32[B, 197, 192], written over %738 */
+  /* %742 = mul(%737, %613) blocks.11.norm1 : f32[B, 197, 192], written over %737 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 268560384, (const long[]){37824, 192, 1},
       arena + 391870464, (const long[]){37824, 192, 1}, arena + 268560384);
 
-  /* %744 = reduce_sum(%743) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %743 = reduce_sum(%742) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 268560384,
       arena + 272599488);
 
-  /* %745 = normalize_grad(%610, %742) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %744 = normalize_grad(%610, %741) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 390660096, arena + 264929280, 1e-06f, arena + 266139648);
 
-  /* %746 = add(%730, %745) blocks.10.conv : f32[B, 197, 192], written over %688 */
+  /* %745 = add(%729, %744) blocks.10.conv : f32[B, 197, 192], written over %688 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 266139648, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %747 = slice(%746) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %746 = slice(%745) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %748 = slice(%746) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  /* %747 = slice(%745) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 269746176, 37632);
 
-  /* %749 = batch_norm_act_param_grad(%603, %748, %606, %604, %605) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 192] */
+  /* %748 = batch_norm_act_param_grad(%603, %747, %606, %604, %605) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 423211008, arena + 269746176,
       arena + 429203568, params[275], params[276], 1e-05f, LK_ACT_NONE, arena + 264929280,
-      arena + 264931776);
+      arena + 264967872);
 
-  /* %750 = batch_norm_act_grad(%603, %748, %606, %604, %605, %749) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
+  /* %749 = batch_norm_act_grad(%603, %747, %606, %604, %605, %748) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 423211008, arena + 269746176, arena + 429203568,
-      params[275], params[276], arena + 264931776, 1e-05f, LK_ACT_NONE, arena + 264929280,
+      params[275], params[276], arena + 264967872, 1e-05f, LK_ACT_NONE, arena + 264929280,
       arena + 270950400);
 
-  /* %751 = index(%749) {axis 0, at 0} blocks.10.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 264931776, 384, arena + 272599680, 192);
+  /* %750 = index(%748) {axis 0, at 0} blocks.10.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 264967872, 384, arena + 272599680, 192);
 
-  /* %752 = index(%749) {axis 0, at 1} blocks.10.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 264931968, 384, arena + 272599872, 192);
+  /* %751 = index(%748) {axis 0, at 1} blocks.10.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 264968064, 384, arena + 272599872, 192);
 
-  /* %753 = transpose(%602) {perm [1, 0]} blocks.10.conv.conv.7 : f32[768, 192] */
+  /* %752 = transpose(%602) {perm [1, 0]} blocks.10.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[274], arena + 272302080);
 
-  /* %754 = fused_linear(%750, %753) blocks.10.conv.conv.7 : f32[B, 196, 768] */
+  /* %753 = fused_linear(%749, %752) blocks.10.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 270950400, arena + 272302080, NULL, LK_ACT_NONE, NULL,
       arena + 264929280);
 
-  /* %755 = linear_grad_weight(%750, %600) blocks.10.conv.conv.7 : f32[192, 768] */
+  /* %754 = linear_grad_weight(%749, %600) blocks.10.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 270950400, arena + 260112384, arena + 272302080);
 
-  /* %756 = reshape(%755) {shape [192, 768, 1, 1]} blocks.10.conv.conv.7 : f32[192, 768, 1, 1], a view of %755: no code */
+  /* %755 = reshape(%754) {shape [192, 768, 1, 1]} blocks.10.conv.conv.7 : f32[192, 768, 1, 1], a view of %754: no code */
 
-  /* %757 = mul(%754, %599) blocks.10.conv.conv.6 : f32[B, 196, 768] */
+  /* %756 = mul(%753, %599) blocks.10.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 264929280, (const long[]){150528, 768, 1},
       arena + 429006336, (const long[]){768, 0, 1}, arena + 260112384);
 
-  /* %758 = mul(%754, %590) blocks.10.conv.conv.6 : f32[B, 196, 768], written over %754 */
+  /* %757 = mul(%753, %590) blocks.10.conv.conv.6 : f32[B, 196, 768], written over %753 */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 264929280, (const long[]){150528, 768, 1},
       arena + 255295488, (const long[]){150528, 768, 1}, arena + 264929280);
 
-  /* %759 = reduce_sum(%758) {axes [0]} blocks.10.conv.conv.6 : f32[B, 768] */
+  /* %758 = reduce_sum(%757) {axes [0]} blocks.10.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 264929280,
       arena + 255295488);
 
-  /* %760 = hsigmoid_grad(%598, %759) blocks.10.conv.conv.6 : f32[B, 768] */
+  /* %759 = hsigmoid_grad(%598, %758) blocks.10.conv.conv.6 : f32[B, 768] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428981760, arena + 255295488, arena + 255320064);
 
-  /* %761 = transpose(%596) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %760 = transpose(%596) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[272], arena + 255295488);
 
-  /* %762 = fused_linear(%760, %761) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %761 = fused_linear(%759, %760) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 255320064, arena + 255295488, NULL, LK_ACT_NONE, NULL,
       arena + 255298560);
 
-  /* %763 = linear_grad_weight(%760, %595) blocks.10.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 255320064, arena + 429211824, arena + 270950400);
+  /* %762 = linear_grad_weight(%759, %595) blocks.10.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 255320064, arena + 429211824, arena + 255449856);
 
-  /* %764 = reduce_sum(%760) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[768] */
+  /* %763 = reduce_sum(%759) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 255320064,
-      arena + 270956544);
+      arena + 255457536);
 
-  /* %765 = relu_grad(%594, %762) blocks.10.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211696, arena + 255298560, arena + 255298688);
+  /* %764 = relu_grad(%594, %761) blocks.10.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211696, arena + 255298560, arena + 255323136);
 
-  /* %766 = transpose(%592) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[768, 4] */
-  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[270], arena + 255295488);
+  /* %765 = transpose(%592) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[768, 4] */
+  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[270], arena + 255320064);
 
-  /* %767 = fused_linear(%765, %766) blocks.10.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 255298688, arena + 255295488, NULL, LK_ACT_NONE, NULL,
-      arena + 264929280);
+  /* %766 = fused_linear(%764, %765) blocks.10.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 255323136, arena + 255320064, NULL, LK_ACT_NONE, NULL,
+      arena + 255295488);
 
-  /* %768 = linear_grad_weight(%765, %591) blocks.10.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 255298688, arena + 428957184, arena + 270953472);
+  /* %767 = linear_grad_weight(%764, %591) blocks.10.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 255323136, arena + 428957184, arena + 255452928);
 
-  /* %769 = reduce_sum(%765) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 255298688,
-      arena + 270957312);
+  /* %768 = reduce_sum(%764) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 255323136,
+      arena + 255458304);
 
-  /* %770 = reshape(%767) {shape [1, 768]} blocks.10.conv.conv.6 : f32[B, 1, 768], a view of %767: no code */
+  /* %769 = reshape(%766) {shape [1, 768]} blocks.10.conv.conv.6 : f32[B, 1, 768], a view of %766: no code */
 
-  /* %771 = expand(%770) {shape [196, 768]} blocks.10.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 264929280, (const long[]){768, 0, 1},
-      arena + 255295488, (const long[]){150528, 768, 1});
+  /* %770 = mul_scalar(%769) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 255295488, 0.0051020407f, arena + 255320064);
 
-  /* %772 = mul_scalar(%771) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 255295488, 0.0051020407f, arena + 264929280);
-
-  /* %773 = add(%757, %772) blocks.10.conv.conv.4 : f32[B, 196, 768], written over %757 */
+  /* %771 = add(%756, %770) blocks.10.conv.conv.4 : f32[B, 196, 768], written over %756 */
   lk_add(3, (const long[]){B, 196, 768}, arena + 260112384, (const long[]){150528, 768, 1},
-      arena + 264929280, (const long[]){150528, 768, 1}, arena + 260112384);
+      arena + 255320064, (const long[]){768, 0, 1}, arena + 260112384);
 
-  /* %774 = batch_norm_act_param_grad(%585, %773, %588, %586, %587) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 768] */
+  /* %772 = batch_norm_act_param_grad(%585, %771, %588, %586, %587) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384,
       arena + 429153024, params[266], params[267], 1e-05f, LK_ACT_HSWISH, arena + 255295488,
-      arena + 255305472);
+      arena + 255456000);
 
-  /* %775 = batch_norm_act_grad(%585, %773, %588, %586, %587, %774) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768], written over %757 */
+  /* %773 = batch_norm_act_grad(%585, %771, %588, %586, %587, %772) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768], written over %756 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384, arena + 429153024,
-      params[266], params[267], arena + 255305472, 1e-05f, LK_ACT_HSWISH, arena + 255295488,
+      params[266], params[267], arena + 255456000, 1e-05f, LK_ACT_HSWISH, arena + 255295488,
       arena + 260112384);
 
-  /* %776 = index(%774) {axis 0, at 0} blocks.10.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 255305472, 1536, arena + 255302400, 768);
+  /* %774 = index(%772) {axis 0, at 0} blocks.10.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 255456000, 1536, arena + 255302400, 768);
 
-  /* %777 = index(%774) {axis 0, at 1} blocks.10.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 255306240, 1536, arena + 255303168, 768);
+  /* %775 = index(%772) {axis 0, at 1} blocks.10.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 255456768, 1536, arena + 255303168, 768);
 
-  /* %778 = token_dwconv_grad_input(%775, %584) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
+  /* %776 = token_dwconv_grad_input(%773, %584) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 260112384, params[265],
       arena + 250478592);
 
-  /* %779 = token_dwconv_grad_weight(%775, %583) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %777 = token_dwconv_grad_weight(%773, %583) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 260112384,
       arena + 245661696, arena + 255295488);
 
-  /* %780 = batch_norm_act_param_grad(%578, %778, %581, %579, %580) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 768] */
+  /* %778 = batch_norm_act_param_grad(%578, %776, %581, %579, %580) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592,
       arena + 429150720, params[261], params[262], 1e-05f, LK_ACT_HSWISH, arena + 245661696,
-      arena + 245671680);
+      arena + 245816064);
 
-  /* %781 = batch_norm_act_grad(%578, %778, %581, %579, %580, %780) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768], written over %778 */
+  /* %779 = batch_norm_act_grad(%578, %776, %581, %579, %580, %778) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768], written over %776 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592, arena + 429150720,
-      params[261], params[262], arena + 245671680, 1e-05f, LK_ACT_HSWISH, arena + 245661696,
+      params[261], params[262], arena + 245816064, 1e-05f, LK_ACT_HSWISH, arena + 245661696,
       arena + 250478592);
 
-  /* %782 = index(%780) {axis 0, at 0} blocks.10.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 245671680, 1536, arena + 248512512, 768);
+  /* %780 = index(%778) {axis 0, at 0} blocks.10.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 245816064, 1536, arena + 248512512, 768);
 
-  /* %783 = index(%780) {axis 0, at 1} blocks.10.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 245672448, 1536, arena + 248513280, 768);
+  /* %781 = index(%778) {axis 0, at 1} blocks.10.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 245816832, 1536, arena + 248513280, 768);
 
-  /* %784 = transpose(%577) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 768] */
+  /* %782 = transpose(%577) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[260], arena + 240844800);
 
-  /* %785 = linear_grad_weight(%781, %575) blocks.10.conv.conv.0 : f32[768, 192] */
+  /* %783 = linear_grad_weight(%779, %575) blocks.10.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 250478592, arena + 422006784, arena + 248070144);
 
-  /* %786 = fused_linear(%781, %784, %748) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %784 = fused_linear(%779, %782, %747) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 250478592, 150528, arena + 240844800, NULL,
       NULL, 0, LK_ACT_NONE, arena + 269746176, 37632, arena + 396712128, 37824);
 
-  /* %787 = reshape(%785) {shape [768, 192, 1, 1]} blocks.10.conv.conv.0 : f32[768, 192, 1, 1], a view of %785: no code */
+  /* %785 = reshape(%783) {shape [768, 192, 1, 1]} blocks.10.conv.conv.0 : f32[768, 192, 1, 1], a view of %783: no code */
 
-  /* %788 = concat(%747, %786) {axis 0} blocks.10 : f32[B, 197, 192], a view of %688: no code */
+  /* %786 = concat(%746, %784) {axis 0} blocks.10 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %789 = mul(%788, %571) blocks.10 : f32[B, 197, 192] */
+  /* %787 = mul(%786, %571) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 240844800);
 
-  /* %790 = transpose(%568) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %788 = transpose(%568) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[258], arena + 242055168);
 
-  /* %791 = fused_linear(%789, %790) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %789 = fused_linear(%787, %788) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 240844800, arena + 242055168, NULL, LK_ACT_NONE, NULL,
       arena + 244475904);
 
-  /* %792 = linear_grad_weight(%789, %567) blocks.10.attn.proj : f32[192, 192] */
+  /* %790 = linear_grad_weight(%787, %567) blocks.10.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 240844800, arena + 389449728, arena + 248475648);
 
-  /* %793 = reduce_sum(%789) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %791 = reduce_sum(%787) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
       arena + 248514624);
 
-  /* %794 = sdpa_grad(%564, %565, %566, %791) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
+  /* %792 = sdpa_grad(%564, %565, %566, %789) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 330141696, 576, arena + 330141888, 576,
       arena + 330142080, 576, arena + 244475904, 192, arena + 240844800, 576,
       arena + 240844800 + 192, 576, arena + 240844800 + 384, 576, 0.14433756f);
 
-  /* %795 = transpose(%561) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %793 = transpose(%561) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[256], arena + 245686272);
 
-  /* %796 = fused_linear(%794, %795) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %794 = fused_linear(%792, %793) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 240844800, arena + 245686272, NULL, LK_ACT_NONE, NULL,
       arena + 244475904);
 
-  /* %797 = linear_grad_weight(%794, %560) blocks.10.attn.qkv : f32[576, 192] */
+  /* %795 = linear_grad_weight(%792, %560) blocks.10.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 240844800, arena + 388239360, arena + 248365056);
 
-  /* %798 = reduce_sum(%794) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %796 = reduce_sum(%792) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
       arena + 248514048);
 
-  /* %799 = reduce_sum(%796) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %797 = reduce_sum(%794) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 244475904,
       arena + 248514816);
 
-  /* %800 = mul(%796, %556) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %798 = mul(%794, %556) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 244475904, (const long[]){37824, 192, 1},
       params[254], (const long[]){0, 0, 1}, arena + 240844800);
 
-  /* %801 = mul(%796, %558) blocks.10.norm1 : f32[B, 197, 192], written over %796 */
+  /* %799 = mul(%794, %558) blocks.10.norm1 : f32[B, 197, 192], written over %794 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 244475904, (const long[]){37824, 192, 1},
       arena + 387028992, (const long[]){37824, 192, 1}, arena + 244475904);
 
-  /* %802 = reduce_sum(%801) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %800 = reduce_sum(%799) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 244475904,
       arena + 248515008);
 
-  /* %803 = normalize_grad(%555, %800) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %801 = normalize_grad(%555, %798) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 385818624, arena + 240844800, 1e-06f, arena + 242055168);
 
-  /* %804 = add(%788, %803) blocks.9.conv : f32[B, 197, 192], written over %688 */
+  /* %802 = add(%786, %801) blocks.9.conv : f32[B, 197, 192], written over %688 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 242055168, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %805 = slice(%804) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %803 = slice(%802) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %806 = slice(%804) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  /* %804 = slice(%802) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 245661696, 37632);
 
-  /* %807 = batch_norm_act_param_grad(%548, %806, %551, %549, %550) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 192] */
+  /* %805 = batch_norm_act_param_grad(%548, %804, %551, %549, %550) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 420802560, arena + 245661696,
       arena + 429202992, params[250], params[251], 1e-05f, LK_ACT_NONE, arena + 240844800,
-      arena + 240847296);
+      arena + 240883392);
 
-  /* %808 = batch_norm_act_grad(%548, %806, %551, %549, %550, %807) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
+  /* %806 = batch_norm_act_grad(%548, %804, %551, %549, %550, %805) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 420802560, arena + 245661696, arena + 429202992,
-      params[250], params[251], arena + 240847296, 1e-05f, LK_ACT_NONE, arena + 240844800,
+      params[250], params[251], arena + 240883392, 1e-05f, LK_ACT_NONE, arena + 240844800,
       arena + 246865920);
 
-  /* %809 = index(%807) {axis 0, at 0} blocks.9.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 240847296, 384, arena + 248515200, 192);
+  /* %807 = index(%805) {axis 0, at 0} blocks.9.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 240883392, 384, arena + 248515200, 192);
 
-  /* %810 = index(%807) {axis 0, at 1} blocks.9.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 240847488, 384, arena + 248515392, 192);
+  /* %808 = index(%805) {axis 0, at 1} blocks.9.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 240883584, 384, arena + 248515392, 192);
 
-  /* %811 = transpose(%547) {perm [1, 0]} blocks.9.conv.conv.7 : f32[768, 192] */
+  /* %809 = transpose(%547) {perm [1, 0]} blocks.9.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[249], arena + 248217600);
 
-  /* %812 = fused_linear(%808, %811) blocks.9.conv.conv.7 : f32[B, 196, 768] */
+  /* %810 = fused_linear(%806, %809) blocks.9.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 246865920, arena + 248217600, NULL, LK_ACT_NONE, NULL,
       arena + 240844800);
 
-  /* %813 = linear_grad_weight(%808, %545) blocks.9.conv.conv.7 : f32[192, 768] */
+  /* %811 = linear_grad_weight(%806, %545) blocks.9.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 246865920, arena + 236027904, arena + 248217600);
 
-  /* %814 = reshape(%813) {shape [192, 768, 1, 1]} blocks.9.conv.conv.7 : f32[192, 768, 1, 1], a view of %813: no code */
+  /* %812 = reshape(%811) {shape [192, 768, 1, 1]} blocks.9.conv.conv.7 : f32[192, 768, 1, 1], a view of %811: no code */
 
-  /* %815 = mul(%812, %544) blocks.9.conv.conv.6 : f32[B, 196, 768] */
+  /* %813 = mul(%810, %544) blocks.9.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 240844800, (const long[]){150528, 768, 1},
       arena + 428932608, (const long[]){768, 0, 1}, arena + 236027904);
 
-  /* %816 = mul(%812, %535) blocks.9.conv.conv.6 : f32[B, 196, 768], written over %812 */
+  /* %814 = mul(%810, %535) blocks.9.conv.conv.6 : f32[B, 196, 768], written over %810 */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 240844800, (const long[]){150528, 768, 1},
       arena + 231211008, (const long[]){150528, 768, 1}, arena + 240844800);
 
-  /* %817 = reduce_sum(%816) {axes [0]} blocks.9.conv.conv.6 : f32[B, 768] */
+  /* %815 = reduce_sum(%814) {axes [0]} blocks.9.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 240844800,
       arena + 231211008);
 
-  /* %818 = hsigmoid_grad(%543, %817) blocks.9.conv.conv.6 : f32[B, 768] */
+  /* %816 = hsigmoid_grad(%543, %815) blocks.9.conv.conv.6 : f32[B, 768] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428908032, arena + 231211008, arena + 231235584);
 
-  /* %819 = transpose(%541) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %817 = transpose(%541) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[247], arena + 231211008);
 
-  /* %820 = fused_linear(%818, %819) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %818 = fused_linear(%816, %817) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 231235584, arena + 231211008, NULL, LK_ACT_NONE, NULL,
       arena + 231214080);
 
-  /* %821 = linear_grad_weight(%818, %540) blocks.9.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 231235584, arena + 429211568, arena + 246865920);
+  /* %819 = linear_grad_weight(%816, %540) blocks.9.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 231235584, arena + 429211568, arena + 231365376);
 
-  /* %822 = reduce_sum(%818) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[768] */
+  /* %820 = reduce_sum(%816) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 231235584,
-      arena + 246872064);
+      arena + 231373056);
 
-  /* %823 = relu_grad(%539, %820) blocks.9.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211440, arena + 231214080, arena + 231214208);
+  /* %821 = relu_grad(%539, %818) blocks.9.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211440, arena + 231214080, arena + 231238656);
 
-  /* %824 = transpose(%537) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[768, 4] */
-  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[245], arena + 231211008);
+  /* %822 = transpose(%537) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[768, 4] */
+  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[245], arena + 231235584);
 
-  /* %825 = fused_linear(%823, %824) blocks.9.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 231214208, arena + 231211008, NULL, LK_ACT_NONE, NULL,
-      arena + 240844800);
+  /* %823 = fused_linear(%821, %822) blocks.9.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 231238656, arena + 231235584, NULL, LK_ACT_NONE, NULL,
+      arena + 231211008);
 
-  /* %826 = linear_grad_weight(%823, %536) blocks.9.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 231214208, arena + 428883456, arena + 246868992);
+  /* %824 = linear_grad_weight(%821, %536) blocks.9.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 231238656, arena + 428883456, arena + 231368448);
 
-  /* %827 = reduce_sum(%823) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 231214208,
-      arena + 246872832);
+  /* %825 = reduce_sum(%821) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 231238656,
+      arena + 231373824);
 
-  /* %828 = reshape(%825) {shape [1, 768]} blocks.9.conv.conv.6 : f32[B, 1, 768], a view of %825: no code */
+  /* %826 = reshape(%823) {shape [1, 768]} blocks.9.conv.conv.6 : f32[B, 1, 768], a view of %823: no code */
 
-  /* %829 = expand(%828) {shape [196, 768]} blocks.9.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 240844800, (const long[]){768, 0, 1},
-      arena + 231211008, (const long[]){150528, 768, 1});
+  /* %827 = mul_scalar(%826) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 231211008, 0.0051020407f, arena + 231235584);
 
-  /* %830 = mul_scalar(%829) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 231211008, 0.0051020407f, arena + 240844800);
-
-  /* %831 = add(%815, %830) blocks.9.conv.conv.4 : f32[B, 196, 768], written over %815 */
+  /* %828 = add(%813, %827) blocks.9.conv.conv.4 : f32[B, 196, 768], written over %813 */
   lk_add(3, (const long[]){B, 196, 768}, arena + 236027904, (const long[]){150528, 768, 1},
-      arena + 240844800, (const long[]){150528, 768, 1}, arena + 236027904);
+      arena + 231235584, (const long[]){768, 0, 1}, arena + 236027904);
 
-  /* %832 = batch_norm_act_param_grad(%530, %831, %533, %531, %532) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 768] */
+  /* %829 = batch_norm_act_param_grad(%530, %828, %533, %531, %532) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 226394112, arena + 236027904,
       arena + 429148416, params[241], params[242], 1e-05f, LK_ACT_HSWISH, arena + 231211008,
-      arena + 231220992);
+      arena + 231371520);
 
-  /* %833 = batch_norm_act_grad(%530, %831, %533, %531, %532, %832) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768], written over %815 */
+  /* %830 = batch_norm_act_grad(%530, %828, %533, %531, %532, %829) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768], written over %813 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 226394112, arena + 236027904, arena + 429148416,
-      params[241], params[242], arena + 231220992, 1e-05f, LK_ACT_HSWISH, arena + 231211008,
+      params[241], params[242], arena + 231371520, 1e-05f, LK_ACT_HSWISH, arena + 231211008,
       arena + 236027904);
 
-  /* %834 = index(%832) {axis 0, at 0} blocks.9.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 231220992, 1536, arena + 231217920, 768);
+  /* %831 = index(%829) {axis 0, at 0} blocks.9.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 231371520, 1536, arena + 231217920, 768);
 
-  /* %835 = index(%832) {axis 0, at 1} blocks.9.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 231221760, 1536, arena + 231218688, 768);
+  /* %832 = index(%829) {axis 0, at 1} blocks.9.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 231372288, 1536, arena + 231218688, 768);
 
-  /* %836 = token_dwconv_grad_input(%833, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
+  /* %833 = token_dwconv_grad_input(%830, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 236027904, params[240],
       arena + 226394112);
 
-  /* %837 = token_dwconv_grad_weight(%833, %528) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %834 = token_dwconv_grad_weight(%830, %528) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 236027904,
       arena + 221577216, arena + 231211008);
 
-  /* %838 = batch_norm_act_param_grad(%523, %836, %526, %524, %525) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 768] */
+  /* %835 = batch_norm_act_param_grad(%523, %833, %526, %524, %525) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112,
       arena + 429146112, params[236], params[237], 1e-05f, LK_ACT_HSWISH, arena + 221577216,
-      arena + 221587200);
+      arena + 221731584);
 
-  /* %839 = batch_norm_act_grad(%523, %836, %526, %524, %525, %838) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768], written over %836 */
+  /* %836 = batch_norm_act_grad(%523, %833, %526, %524, %525, %835) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768], written over %833 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, arena + 429146112,
-      params[236], params[237], arena + 221587200, 1e-05f, LK_ACT_HSWISH, arena + 221577216,
+      params[236], params[237], arena + 221731584, 1e-05f, LK_ACT_HSWISH, arena + 221577216,
       arena + 226394112);
 
-  /* %840 = index(%838) {axis 0, at 0} blocks.9.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 221587200, 1536, arena + 224428032, 768);
+  /* %837 = index(%835) {axis 0, at 0} blocks.9.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 221731584, 1536, arena + 224428032, 768);
 
-  /* %841 = index(%838) {axis 0, at 1} blocks.9.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 221587968, 1536, arena + 224428800, 768);
+  /* %838 = index(%835) {axis 0, at 1} blocks.9.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 221732352, 1536, arena + 224428800, 768);
 
-  /* %842 = transpose(%522) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 768] */
+  /* %839 = transpose(%522) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[235], arena + 216760320);
 
-  /* %843 = linear_grad_weight(%839, %520) blocks.9.conv.conv.0 : f32[768, 192] */
+  /* %840 = linear_grad_weight(%836, %520) blocks.9.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 226394112, arena + 419598336, arena + 223985664);
 
-  /* %844 = fused_linear(%839, %842, %806) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %841 = fused_linear(%836, %839, %804) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 226394112, 150528, arena + 216760320, NULL,
       NULL, 0, LK_ACT_NONE, arena + 245661696, 37632, arena + 396712128, 37824);
 
-  /* %845 = reshape(%843) {shape [768, 192, 1, 1]} blocks.9.conv.conv.0 : f32[768, 192, 1, 1], a view of %843: no code */
+  /* %842 = reshape(%840) {shape [768, 192, 1, 1]} blocks.9.conv.conv.0 : f32[768, 192, 1, 1], a view of %840: no code */
 
-  /* %846 = concat(%805, %844) {axis 0} blocks.9 : f32[B, 197, 192], a view of %688: no code */
+  /* %843 = concat(%803, %841) {axis 0} blocks.9 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %847 = mul(%846, %516) blocks.9 : f32[B, 197, 192] */
+  /* %844 = mul(%843, %516) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 216760320);
 
-  /* %848 = transpose(%513) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %845 = transpose(%513) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[233], arena + 217970688);
 
-  /* %849 = fused_linear(%847, %848) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %846 = fused_linear(%844, %845) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 216760320, arena + 217970688, NULL, LK_ACT_NONE, NULL,
       arena + 220391424);
 
-  /* %850 = linear_grad_weight(%847, %512) blocks.9.attn.proj : f32[192, 192] */
+  /* %847 = linear_grad_weight(%844, %512) blocks.9.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 216760320, arena + 384608256, arena + 224391168);
 
-  /* %851 = reduce_sum(%847) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %848 = reduce_sum(%844) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
       arena + 224430144);
 
-  /* %852 = sdpa_grad(%509, %510, %511, %849) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
+  /* %849 = sdpa_grad(%509, %510, %511, %846) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 326510592, 576, arena + 326510784, 576,
       arena + 326510976, 576, arena + 220391424, 192, arena + 216760320, 576,
       arena + 216760320 + 192, 576, arena + 216760320 + 384, 576, 0.14433756f);
 
-  /* %853 = transpose(%506) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %850 = transpose(%506) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[231], arena + 221601792);
 
-  /* %854 = fused_linear(%852, %853) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %851 = fused_linear(%849, %850) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 216760320, arena + 221601792, NULL, LK_ACT_NONE, NULL,
       arena + 220391424);
 
-  /* %855 = linear_grad_weight(%852, %505) blocks.9.attn.qkv : f32[576, 192] */
+  /* %852 = linear_grad_weight(%849, %505) blocks.9.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 216760320, arena + 383397888, arena + 224280576);
 
-  /* %856 = reduce_sum(%852) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %853 = reduce_sum(%849) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
       arena + 224429568);
 
-  /* %857 = reduce_sum(%854) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %854 = reduce_sum(%851) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 220391424,
       arena + 224430336);
 
-  /* %858 = mul(%854, %501) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %855 = mul(%851, %501) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 220391424, (const long[]){37824, 192, 1},
       params[229], (const long[]){0, 0, 1}, arena + 216760320);
 
-  /* %859 = mul(%854, %503) blocks.9.norm1 : f32[B, 197, 192], written over %854 */
+  /* %856 = mul(%851, %503) blocks.9.norm1 : f32[B, 197, 192], written over %851 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 220391424, (const long[]){37824, 192, 1},
       arena + 382187520, (const long[]){37824, 192, 1}, arena + 220391424);
 
-  /* %860 = reduce_sum(%859) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %857 = reduce_sum(%856) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 220391424,
       arena + 224430528);
 
-  /* %861 = normalize_grad(%500, %858) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %858 = normalize_grad(%500, %855) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 380977152, arena + 216760320, 1e-06f, arena + 217970688);
 
-  /* %862 = add(%846, %861) blocks.8.conv : f32[B, 197, 192], written over %688 */
+  /* %859 = add(%843, %858) blocks.8.conv : f32[B, 197, 192], written over %688 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 217970688, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %863 = slice(%862) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %860 = slice(%859) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %864 = slice(%862) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  /* %861 = slice(%859) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 221577216, 37632);
 
-  /* %865 = batch_norm_act_param_grad(%493, %864, %496, %494, %495) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 192] */
+  /* %862 = batch_norm_act_param_grad(%493, %861, %496, %494, %495) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 418394112, arena + 221577216,
       arena + 429202416, params[225], params[226], 1e-05f, LK_ACT_NONE, arena + 216760320,
-      arena + 216762816);
+      arena + 216798912);
 
-  /* %866 = batch_norm_act_grad(%493, %864, %496, %494, %495, %865) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
+  /* %863 = batch_norm_act_grad(%493, %861, %496, %494, %495, %862) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 418394112, arena + 221577216, arena + 429202416,
-      params[225], params[226], arena + 216762816, 1e-05f, LK_ACT_NONE, arena + 216760320,
+      params[225], params[226], arena + 216798912, 1e-05f, LK_ACT_NONE, arena + 216760320,
       arena + 222781440);
 
-  /* %867 = index(%865) {axis 0, at 0} blocks.8.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 216762816, 384, arena + 224430720, 192);
+  /* %864 = index(%862) {axis 0, at 0} blocks.8.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 216798912, 384, arena + 224430720, 192);
 
-  /* %868 = index(%865) {axis 0, at 1} blocks.8.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 216763008, 384, arena + 224430912, 192);
+  /* %865 = index(%862) {axis 0, at 1} blocks.8.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 216799104, 384, arena + 224430912, 192);
 
-  /* %869 = transpose(%492) {perm [1, 0]} blocks.8.conv.conv.7 : f32[768, 192] */
+  /* %866 = transpose(%492) {perm [1, 0]} blocks.8.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[224], arena + 224133120);
 
-  /* %870 = fused_linear(%866, %869) blocks.8.conv.conv.7 : f32[B, 196, 768] */
+  /* %867 = fused_linear(%863, %866) blocks.8.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 222781440, arena + 224133120, NULL, LK_ACT_NONE, NULL,
       arena + 216760320);
 
-  /* %871 = linear_grad_weight(%866, %490) blocks.8.conv.conv.7 : f32[192, 768] */
+  /* %868 = linear_grad_weight(%863, %490) blocks.8.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 222781440, arena + 211943424, arena + 224133120);
 
-  /* %872 = reshape(%871) {shape [192, 768, 1, 1]} blocks.8.conv.conv.7 : f32[192, 768, 1, 1], a view of %871: no code */
+  /* %869 = reshape(%868) {shape [192, 768, 1, 1]} blocks.8.conv.conv.7 : f32[192, 768, 1, 1], a view of %868: no code */
 
-  /* %873 = mul(%870, %489) blocks.8.conv.conv.6 : f32[B, 196, 768] */
+  /* %870 = mul(%867, %489) blocks.8.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 216760320, (const long[]){150528, 768, 1},
       arena + 428858880, (const long[]){768, 0, 1}, arena + 211943424);
 
-  /* %874 = mul(%870, %480) blocks.8.conv.conv.6 : f32[B, 196, 768], written over %870 */
+  /* %871 = mul(%867, %480) blocks.8.conv.conv.6 : f32[B, 196, 768], written over %867 */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 216760320, (const long[]){150528, 768, 1},
       arena + 207126528, (const long[]){150528, 768, 1}, arena + 216760320);
 
-  /* %875 = reduce_sum(%874) {axes [0]} blocks.8.conv.conv.6 : f32[B, 768] */
+  /* %872 = reduce_sum(%871) {axes [0]} blocks.8.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 216760320,
       arena + 207126528);
 
-  /* %876 = hsigmoid_grad(%488, %875) blocks.8.conv.conv.6 : f32[B, 768] */
+  /* %873 = hsigmoid_grad(%488, %872) blocks.8.conv.conv.6 : f32[B, 768] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428834304, arena + 207126528, arena + 207151104);
 
-  /* %877 = transpose(%486) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %874 = transpose(%486) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[222], arena + 207126528);
 
-  /* %878 = fused_linear(%876, %877) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %875 = fused_linear(%873, %874) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 207151104, arena + 207126528, NULL, LK_ACT_NONE, NULL,
       arena + 207129600);
 
-  /* %879 = linear_grad_weight(%876, %485) blocks.8.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 207151104, arena + 429211312, arena + 222781440);
+  /* %876 = linear_grad_weight(%873, %485) blocks.8.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 207151104, arena + 429211312, arena + 207280896);
 
-  /* %880 = reduce_sum(%876) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[768] */
+  /* %877 = reduce_sum(%873) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 207151104,
-      arena + 222787584);
+      arena + 207288576);
 
-  /* %881 = relu_grad(%484, %878) blocks.8.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211184, arena + 207129600, arena + 207129728);
+  /* %878 = relu_grad(%484, %875) blocks.8.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211184, arena + 207129600, arena + 207154176);
 
-  /* %882 = transpose(%482) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[768, 4] */
-  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[220], arena + 207126528);
+  /* %879 = transpose(%482) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[768, 4] */
+  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[220], arena + 207151104);
 
-  /* %883 = fused_linear(%881, %882) blocks.8.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 207129728, arena + 207126528, NULL, LK_ACT_NONE, NULL,
-      arena + 216760320);
+  /* %880 = fused_linear(%878, %879) blocks.8.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 207154176, arena + 207151104, NULL, LK_ACT_NONE, NULL,
+      arena + 207126528);
 
-  /* %884 = linear_grad_weight(%881, %481) blocks.8.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 207129728, arena + 428809728, arena + 222784512);
+  /* %881 = linear_grad_weight(%878, %481) blocks.8.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 207154176, arena + 428809728, arena + 207283968);
 
-  /* %885 = reduce_sum(%881) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 207129728,
-      arena + 222788352);
+  /* %882 = reduce_sum(%878) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 207154176,
+      arena + 207289344);
 
-  /* %886 = reshape(%883) {shape [1, 768]} blocks.8.conv.conv.6 : f32[B, 1, 768], a view of %883: no code */
+  /* %883 = reshape(%880) {shape [1, 768]} blocks.8.conv.conv.6 : f32[B, 1, 768], a view of %880: no code */
 
-  /* %887 = expand(%886) {shape [196, 768]} blocks.8.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 216760320, (const long[]){768, 0, 1},
-      arena + 207126528, (const long[]){150528, 768, 1});
+  /* %884 = mul_scalar(%883) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 207126528, 0.0051020407f, arena + 207151104);
 
-  /* %888 = mul_scalar(%887) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 207126528, 0.0051020407f, arena + 216760320);
-
-  /* %889 = add(%873, %888) blocks.8.conv.conv.4 : f32[B, 196, 768], written over %873 */
+  /* %885 = add(%870, %884) blocks.8.conv.conv.4 : f32[B, 196, 768], written over %870 */
   lk_add(3, (const long[]){B, 196, 768}, arena + 211943424, (const long[]){150528, 768, 1},
-      arena + 216760320, (const long[]){150528, 768, 1}, arena + 211943424);
+      arena + 207151104, (const long[]){768, 0, 1}, arena + 211943424);
 
-  /* %890 = batch_norm_act_param_grad(%475, %889, %478, %476, %477) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 768] */
+  /* %886 = batch_norm_act_param_grad(%475, %885, %478, %476, %477) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424,
       arena + 429143808, params[216], params[217], 1e-05f, LK_ACT_HSWISH, arena + 207126528,
-      arena + 207136512);
+      arena + 207287040);
 
-  /* %891 = batch_norm_act_grad(%475, %889, %478, %476, %477, %890) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768], written over %873 */
+  /* %887 = batch_norm_act_grad(%475, %885, %478, %476, %477, %886) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768], written over %870 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, arena + 429143808,
-      params[216], params[217], arena + 207136512, 1e-05f, LK_ACT_HSWISH, arena + 207126528,
+      params[216], params[217], arena + 207287040, 1e-05f, LK_ACT_HSWISH, arena + 207126528,
       arena + 211943424);
 
-  /* %892 = index(%890) {axis 0, at 0} blocks.8.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 207136512, 1536, arena + 207133440, 768);
+  /* %888 = index(%886) {axis 0, at 0} blocks.8.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 207287040, 1536, arena + 207133440, 768);
 
-  /* %893 = index(%890) {axis 0, at 1} blocks.8.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 207137280, 1536, arena + 207134208, 768);
+  /* %889 = index(%886) {axis 0, at 1} blocks.8.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 207287808, 1536, arena + 207134208, 768);
 
-  /* %894 = token_dwconv_grad_input(%891, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
+  /* %890 = token_dwconv_grad_input(%887, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424, params[215],
       arena + 202309632);
 
-  /* %895 = token_dwconv_grad_weight(%891, %473) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %891 = token_dwconv_grad_weight(%887, %473) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424,
       arena + 197492736, arena + 207126528);
 
-  /* %896 = batch_norm_act_param_grad(%468, %894, %471, %469, %470) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 768] */
+  /* %892 = batch_norm_act_param_grad(%468, %890, %471, %469, %470) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632,
       arena + 429141504, params[211], params[212], 1e-05f, LK_ACT_HSWISH, arena + 197492736,
-      arena + 197502720);
+      arena + 197647104);
 
-  /* %897 = batch_norm_act_grad(%468, %894, %471, %469, %470, %896) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768], written over %894 */
+  /* %893 = batch_norm_act_grad(%468, %890, %471, %469, %470, %892) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768], written over %890 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632, arena + 429141504,
-      params[211], params[212], arena + 197502720, 1e-05f, LK_ACT_HSWISH, arena + 197492736,
+      params[211], params[212], arena + 197647104, 1e-05f, LK_ACT_HSWISH, arena + 197492736,
       arena + 202309632);
 
-  /* %898 = index(%896) {axis 0, at 0} blocks.8.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 197502720, 1536, arena + 200343552, 768);
+  /* %894 = index(%892) {axis 0, at 0} blocks.8.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 197647104, 1536, arena + 200343552, 768);
 
-  /* %899 = index(%896) {axis 0, at 1} blocks.8.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 197503488, 1536, arena + 200344320, 768);
+  /* %895 = index(%892) {axis 0, at 1} blocks.8.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 197647872, 1536, arena + 200344320, 768);
 
-  /* %900 = transpose(%467) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 768] */
+  /* %896 = transpose(%467) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[210], arena + 192675840);
 
-  /* %901 = linear_grad_weight(%897, %465) blocks.8.conv.conv.0 : f32[768, 192] */
+  /* %897 = linear_grad_weight(%893, %465) blocks.8.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 202309632, arena + 417189888, arena + 199901184);
 
-  /* %902 = fused_linear(%897, %900, %864) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %898 = fused_linear(%893, %896, %861) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 202309632, 150528, arena + 192675840, NULL,
       NULL, 0, LK_ACT_NONE, arena + 221577216, 37632, arena + 396712128, 37824);
 
-  /* %903 = reshape(%901) {shape [768, 192, 1, 1]} blocks.8.conv.conv.0 : f32[768, 192, 1, 1], a view of %901: no code */
+  /* %899 = reshape(%897) {shape [768, 192, 1, 1]} blocks.8.conv.conv.0 : f32[768, 192, 1, 1], a view of %897: no code */
 
-  /* %904 = concat(%863, %902) {axis 0} blocks.8 : f32[B, 197, 192], a view of %688: no code */
+  /* %900 = concat(%860, %898) {axis 0} blocks.8 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %905 = mul(%904, %461) blocks.8 : f32[B, 197, 192] */
+  /* %901 = mul(%900, %461) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 192675840);
 
-  /* %906 = transpose(%458) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %902 = transpose(%458) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[208], arena + 193886208);
 
-  /* %907 = fused_linear(%905, %906) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %903 = fused_linear(%901, %902) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 192675840, arena + 193886208, NULL, LK_ACT_NONE, NULL,
       arena + 196306944);
 
-  /* %908 = linear_grad_weight(%905, %457) blocks.8.attn.proj : f32[192, 192] */
+  /* %904 = linear_grad_weight(%901, %457) blocks.8.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 192675840, arena + 379766784, arena + 200306688);
 
-  /* %909 = reduce_sum(%905) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %905 = reduce_sum(%901) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
       arena + 200345664);
 
-  /* %910 = sdpa_grad(%454, %455, %456, %907) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
+  /* %906 = sdpa_grad(%454, %455, %456, %903) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 322879488, 576, arena + 322879680, 576,
       arena + 322879872, 576, arena + 196306944, 192, arena + 192675840, 576,
       arena + 192675840 + 192, 576, arena + 192675840 + 384, 576, 0.14433756f);
 
-  /* %911 = transpose(%451) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %907 = transpose(%451) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[206], arena + 197517312);
 
-  /* %912 = fused_linear(%910, %911) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %908 = fused_linear(%906, %907) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 192675840, arena + 197517312, NULL, LK_ACT_NONE, NULL,
       arena + 196306944);
 
-  /* %913 = linear_grad_weight(%910, %450) blocks.8.attn.qkv : f32[576, 192] */
+  /* %909 = linear_grad_weight(%906, %450) blocks.8.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 192675840, arena + 378556416, arena + 200196096);
 
-  /* %914 = reduce_sum(%910) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %910 = reduce_sum(%906) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
       arena + 200345088);
 
-  /* %915 = reduce_sum(%912) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %911 = reduce_sum(%908) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 196306944,
       arena + 200345856);
 
-  /* %916 = mul(%912, %446) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %912 = mul(%908, %446) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 196306944, (const long[]){37824, 192, 1},
       params[204], (const long[]){0, 0, 1}, arena + 192675840);
 
-  /* %917 = mul(%912, %448) blocks.8.norm1 : f32[B, 197, 192], written over %912 */
+  /* %913 = mul(%908, %448) blocks.8.norm1 : f32[B, 197, 192], written over %908 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 196306944, (const long[]){37824, 192, 1},
       arena + 377346048, (const long[]){37824, 192, 1}, arena + 196306944);
 
-  /* %918 = reduce_sum(%917) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %914 = reduce_sum(%913) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 196306944,
       arena + 200346048);
 
-  /* %919 = normalize_grad(%445, %916) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %915 = normalize_grad(%445, %912) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 376135680, arena + 192675840, 1e-06f, arena + 193886208);
 
-  /* %920 = add(%904, %919) blocks.7.conv : f32[B, 197, 192], written over %688 */
+  /* %916 = add(%900, %915) blocks.7.conv : f32[B, 197, 192], written over %688 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 193886208, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %921 = slice(%920) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %917 = slice(%916) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %922 = slice(%920) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  /* %918 = slice(%916) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 197492736, 37632);
 
-  /* %923 = batch_norm_act_param_grad(%438, %922, %441, %439, %440) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 192] */
+  /* %919 = batch_norm_act_param_grad(%438, %918, %441, %439, %440) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 415985664, arena + 197492736,
       arena + 429201840, params[200], params[201], 1e-05f, LK_ACT_NONE, arena + 192675840,
-      arena + 192678336);
+      arena + 192714432);
 
-  /* %924 = batch_norm_act_grad(%438, %922, %441, %439, %440, %923) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
+  /* %920 = batch_norm_act_grad(%438, %918, %441, %439, %440, %919) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 415985664, arena + 197492736, arena + 429201840,
-      params[200], params[201], arena + 192678336, 1e-05f, LK_ACT_NONE, arena + 192675840,
+      params[200], params[201], arena + 192714432, 1e-05f, LK_ACT_NONE, arena + 192675840,
       arena + 198696960);
 
-  /* %925 = index(%923) {axis 0, at 0} blocks.7.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 192678336, 384, arena + 200346240, 192);
+  /* %921 = index(%919) {axis 0, at 0} blocks.7.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 192714432, 384, arena + 200346240, 192);
 
-  /* %926 = index(%923) {axis 0, at 1} blocks.7.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 192678528, 384, arena + 200346432, 192);
+  /* %922 = index(%919) {axis 0, at 1} blocks.7.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 192714624, 384, arena + 200346432, 192);
 
-  /* %927 = transpose(%437) {perm [1, 0]} blocks.7.conv.conv.7 : f32[768, 192] */
+  /* %923 = transpose(%437) {perm [1, 0]} blocks.7.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[199], arena + 200048640);
 
-  /* %928 = fused_linear(%924, %927) blocks.7.conv.conv.7 : f32[B, 196, 768] */
+  /* %924 = fused_linear(%920, %923) blocks.7.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 198696960, arena + 200048640, NULL, LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %929 = linear_grad_weight(%924, %435) blocks.7.conv.conv.7 : f32[192, 768] */
+  /* %925 = linear_grad_weight(%920, %435) blocks.7.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 198696960, arena + 187858944, arena + 200048640);
 
-  /* %930 = reshape(%929) {shape [192, 768, 1, 1]} blocks.7.conv.conv.7 : f32[192, 768, 1, 1], a view of %929: no code */
+  /* %926 = reshape(%925) {shape [192, 768, 1, 1]} blocks.7.conv.conv.7 : f32[192, 768, 1, 1], a view of %925: no code */
 
-  /* %931 = mul(%928, %434) blocks.7.conv.conv.6 : f32[B, 196, 768] */
+  /* %927 = mul(%924, %434) blocks.7.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 192675840, (const long[]){150528, 768, 1},
       arena + 428785152, (const long[]){768, 0, 1}, arena + 187858944);
 
-  /* %932 = mul(%928, %425) blocks.7.conv.conv.6 : f32[B, 196, 768], written over %928 */
+  /* %928 = mul(%924, %425) blocks.7.conv.conv.6 : f32[B, 196, 768], written over %924 */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 192675840, (const long[]){150528, 768, 1},
       arena + 183042048, (const long[]){150528, 768, 1}, arena + 192675840);
 
-  /* %933 = reduce_sum(%932) {axes [0]} blocks.7.conv.conv.6 : f32[B, 768] */
+  /* %929 = reduce_sum(%928) {axes [0]} blocks.7.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 192675840,
       arena + 183042048);
 
-  /* %934 = hsigmoid_grad(%433, %933) blocks.7.conv.conv.6 : f32[B, 768] */
+  /* %930 = hsigmoid_grad(%433, %929) blocks.7.conv.conv.6 : f32[B, 768] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428760576, arena + 183042048, arena + 183066624);
 
-  /* %935 = transpose(%431) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %931 = transpose(%431) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[197], arena + 183042048);
 
-  /* %936 = fused_linear(%934, %935) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %932 = fused_linear(%930, %931) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 183066624, arena + 183042048, NULL, LK_ACT_NONE, NULL,
       arena + 183045120);
 
-  /* %937 = linear_grad_weight(%934, %430) blocks.7.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 183066624, arena + 429211056, arena + 198696960);
+  /* %933 = linear_grad_weight(%930, %430) blocks.7.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 183066624, arena + 429211056, arena + 183196416);
 
-  /* %938 = reduce_sum(%934) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[768] */
+  /* %934 = reduce_sum(%930) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 183066624,
-      arena + 198703104);
+      arena + 183204096);
 
-  /* %939 = relu_grad(%429, %936) blocks.7.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210928, arena + 183045120, arena + 183045248);
+  /* %935 = relu_grad(%429, %932) blocks.7.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210928, arena + 183045120, arena + 183069696);
 
-  /* %940 = transpose(%427) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[768, 4] */
-  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[195], arena + 183042048);
+  /* %936 = transpose(%427) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[768, 4] */
+  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[195], arena + 183066624);
 
-  /* %941 = fused_linear(%939, %940) blocks.7.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 183045248, arena + 183042048, NULL, LK_ACT_NONE, NULL,
-      arena + 192675840);
+  /* %937 = fused_linear(%935, %936) blocks.7.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 183069696, arena + 183066624, NULL, LK_ACT_NONE, NULL,
+      arena + 183042048);
 
-  /* %942 = linear_grad_weight(%939, %426) blocks.7.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 183045248, arena + 428736000, arena + 198700032);
+  /* %938 = linear_grad_weight(%935, %426) blocks.7.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 183069696, arena + 428736000, arena + 183199488);
 
-  /* %943 = reduce_sum(%939) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 183045248,
-      arena + 198703872);
+  /* %939 = reduce_sum(%935) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 183069696,
+      arena + 183204864);
 
-  /* %944 = reshape(%941) {shape [1, 768]} blocks.7.conv.conv.6 : f32[B, 1, 768], a view of %941: no code */
+  /* %940 = reshape(%937) {shape [1, 768]} blocks.7.conv.conv.6 : f32[B, 1, 768], a view of %937: no code */
 
-  /* %945 = expand(%944) {shape [196, 768]} blocks.7.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 192675840, (const long[]){768, 0, 1},
-      arena + 183042048, (const long[]){150528, 768, 1});
+  /* %941 = mul_scalar(%940) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 183042048, 0.0051020407f, arena + 183066624);
 
-  /* %946 = mul_scalar(%945) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 183042048, 0.0051020407f, arena + 192675840);
-
-  /* %947 = add(%931, %946) blocks.7.conv.conv.4 : f32[B, 196, 768], written over %931 */
+  /* %942 = add(%927, %941) blocks.7.conv.conv.4 : f32[B, 196, 768], written over %927 */
   lk_add(3, (const long[]){B, 196, 768}, arena + 187858944, (const long[]){150528, 768, 1},
-      arena + 192675840, (const long[]){150528, 768, 1}, arena + 187858944);
+      arena + 183066624, (const long[]){768, 0, 1}, arena + 187858944);
 
-  /* %948 = batch_norm_act_param_grad(%420, %947, %423, %421, %422) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 768] */
+  /* %943 = batch_norm_act_param_grad(%420, %942, %423, %421, %422) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 178225152, arena + 187858944,
       arena + 429139200, params[191], params[192], 1e-05f, LK_ACT_HSWISH, arena + 183042048,
-      arena + 183052032);
+      arena + 183202560);
 
-  /* %949 = batch_norm_act_grad(%420, %947, %423, %421, %422, %948) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768], written over %931 */
+  /* %944 = batch_norm_act_grad(%420, %942, %423, %421, %422, %943) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768], written over %927 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 178225152, arena + 187858944, arena + 429139200,
-      params[191], params[192], arena + 183052032, 1e-05f, LK_ACT_HSWISH, arena + 183042048,
+      params[191], params[192], arena + 183202560, 1e-05f, LK_ACT_HSWISH, arena + 183042048,
       arena + 187858944);
 
-  /* %950 = index(%948) {axis 0, at 0} blocks.7.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 183052032, 1536, arena + 183048960, 768);
+  /* %945 = index(%943) {axis 0, at 0} blocks.7.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 183202560, 1536, arena + 183048960, 768);
 
-  /* %951 = index(%948) {axis 0, at 1} blocks.7.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 183052800, 1536, arena + 183049728, 768);
+  /* %946 = index(%943) {axis 0, at 1} blocks.7.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 183203328, 1536, arena + 183049728, 768);
 
-  /* %952 = token_dwconv_grad_input(%949, %419) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
+  /* %947 = token_dwconv_grad_input(%944, %419) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 187858944, params[190],
       arena + 178225152);
 
-  /* %953 = token_dwconv_grad_weight(%949, %418) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %948 = token_dwconv_grad_weight(%944, %418) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 187858944,
       arena + 173408256, arena + 183042048);
 
-  /* %954 = batch_norm_act_param_grad(%413, %952, %416, %414, %415) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 768] */
+  /* %949 = batch_norm_act_param_grad(%413, %947, %416, %414, %415) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 168591360, arena + 178225152,
       arena + 429136896, params[186], params[187], 1e-05f, LK_ACT_HSWISH, arena + 173408256,
-      arena + 173418240);
+      arena + 173562624);
 
-  /* %955 = batch_norm_act_grad(%413, %952, %416, %414, %415, %954) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768], written over %952 */
+  /* %950 = batch_norm_act_grad(%413, %947, %416, %414, %415, %949) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768], written over %947 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 168591360, arena + 178225152, arena + 429136896,
-      params[186], params[187], arena + 173418240, 1e-05f, LK_ACT_HSWISH, arena + 173408256,
+      params[186], params[187], arena + 173562624, 1e-05f, LK_ACT_HSWISH, arena + 173408256,
       arena + 178225152);
 
-  /* %956 = index(%954) {axis 0, at 0} blocks.7.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 173418240, 1536, arena + 176259072, 768);
+  /* %951 = index(%949) {axis 0, at 0} blocks.7.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 173562624, 1536, arena + 176259072, 768);
 
-  /* %957 = index(%954) {axis 0, at 1} blocks.7.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 173419008, 1536, arena + 176259840, 768);
+  /* %952 = index(%949) {axis 0, at 1} blocks.7.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 173563392, 1536, arena + 176259840, 768);
 
-  /* %958 = transpose(%412) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 768] */
+  /* %953 = transpose(%412) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[185], arena + 168591360);
 
-  /* %959 = linear_grad_weight(%955, %410) blocks.7.conv.conv.0 : f32[768, 192] */
+  /* %954 = linear_grad_weight(%950, %410) blocks.7.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 178225152, arena + 414781440, arena + 175816704);
 
-  /* %960 = fused_linear(%955, %958, %922) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %955 = fused_linear(%950, %953, %918) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 178225152, 150528, arena + 168591360, NULL,
       NULL, 0, LK_ACT_NONE, arena + 197492736, 37632, arena + 396712128, 37824);
 
-  /* %961 = reshape(%959) {shape [768, 192, 1, 1]} blocks.7.conv.conv.0 : f32[768, 192, 1, 1], a view of %959: no code */
+  /* %956 = reshape(%954) {shape [768, 192, 1, 1]} blocks.7.conv.conv.0 : f32[768, 192, 1, 1], a view of %954: no code */
 
-  /* %962 = concat(%921, %960) {axis 0} blocks.7 : f32[B, 197, 192], a view of %688: no code */
+  /* %957 = concat(%917, %955) {axis 0} blocks.7 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %963 = mul(%962, %406) blocks.7 : f32[B, 197, 192] */
+  /* %958 = mul(%957, %406) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 168591360);
 
-  /* %964 = transpose(%403) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %959 = transpose(%403) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[183], arena + 169801728);
 
-  /* %965 = fused_linear(%963, %964) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %960 = fused_linear(%958, %959) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 168591360, arena + 169801728, NULL, LK_ACT_NONE, NULL,
       arena + 172222464);
 
-  /* %966 = linear_grad_weight(%963, %402) blocks.7.attn.proj : f32[192, 192] */
+  /* %961 = linear_grad_weight(%958, %402) blocks.7.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 168591360, arena + 374925312, arena + 176222208);
 
-  /* %967 = reduce_sum(%963) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %962 = reduce_sum(%958) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 168591360,
       arena + 176261184);
 
-  /* %968 = sdpa_grad(%399, %400, %401, %965) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
+  /* %963 = sdpa_grad(%399, %400, %401, %960) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 319248384, 576, arena + 319248576, 576,
       arena + 319248768, 576, arena + 172222464, 192, arena + 168591360, 576,
       arena + 168591360 + 192, 576, arena + 168591360 + 384, 576, 0.14433756f);
 
-  /* %969 = transpose(%396) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %964 = transpose(%396) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[181], arena + 173432832);
 
-  /* %970 = fused_linear(%968, %969) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %965 = fused_linear(%963, %964) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 168591360, arena + 173432832, NULL, LK_ACT_NONE, NULL,
       arena + 172222464);
 
-  /* %971 = linear_grad_weight(%968, %395) blocks.7.attn.qkv : f32[576, 192] */
+  /* %966 = linear_grad_weight(%963, %395) blocks.7.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 168591360, arena + 373714944, arena + 176111616);
 
-  /* %972 = reduce_sum(%968) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %967 = reduce_sum(%963) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 168591360,
       arena + 176260608);
 
-  /* %973 = reduce_sum(%970) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %968 = reduce_sum(%965) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 172222464,
       arena + 176261376);
 
-  /* %974 = mul(%970, %391) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %969 = mul(%965, %391) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 172222464, (const long[]){37824, 192, 1},
       params[179], (const long[]){0, 0, 1}, arena + 168591360);
 
-  /* %975 = mul(%970, %393) blocks.7.norm1 : f32[B, 197, 192], written over %970 */
+  /* %970 = mul(%965, %393) blocks.7.norm1 : f32[B, 197, 192], written over %965 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 172222464, (const long[]){37824, 192, 1},
       arena + 372504576, (const long[]){37824, 192, 1}, arena + 172222464);
 
-  /* %976 = reduce_sum(%975) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %971 = reduce_sum(%970) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 172222464,
       arena + 176261568);
 
-  /* %977 = normalize_grad(%390, %974) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %972 = normalize_grad(%390, %969) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 371294208, arena + 168591360, 1e-06f, arena + 169801728);
 
-  /* %978 = add(%962, %977) blocks.6.conv : f32[B, 197, 192], written over %688 */
+  /* %973 = add(%957, %972) blocks.6.conv : f32[B, 197, 192], written over %688 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 169801728, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %979 = slice(%978) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %974 = slice(%973) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %980 = slice(%978) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  /* %975 = slice(%973) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 173408256, 37632);
 
-  /* %981 = batch_norm_act_param_grad(%383, %980, %386, %384, %385) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 192] */
+  /* %976 = batch_norm_act_param_grad(%383, %975, %386, %384, %385) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 413577216, arena + 173408256,
       arena + 429201264, params[175], params[176], 1e-05f, LK_ACT_NONE, arena + 168591360,
-      arena + 168593856);
+      arena + 168629952);
 
-  /* %982 = batch_norm_act_grad(%383, %980, %386, %384, %385, %981) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
+  /* %977 = batch_norm_act_grad(%383, %975, %386, %384, %385, %976) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 413577216, arena + 173408256, arena + 429201264,
-      params[175], params[176], arena + 168593856, 1e-05f, LK_ACT_NONE, arena + 168591360,
+      params[175], params[176], arena + 168629952, 1e-05f, LK_ACT_NONE, arena + 168591360,
       arena + 174612480);
 
-  /* %983 = index(%981) {axis 0, at 0} blocks.6.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 168593856, 384, arena + 176261760, 192);
+  /* %978 = index(%976) {axis 0, at 0} blocks.6.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 168629952, 384, arena + 176261760, 192);
 
-  /* %984 = index(%981) {axis 0, at 1} blocks.6.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 168594048, 384, arena + 176261952, 192);
+  /* %979 = index(%976) {axis 0, at 1} blocks.6.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 168630144, 384, arena + 176261952, 192);
 
-  /* %985 = transpose(%382) {perm [1, 0]} blocks.6.conv.conv.7 : f32[768, 192] */
+  /* %980 = transpose(%382) {perm [1, 0]} blocks.6.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[174], arena + 175964160);
 
-  /* %986 = fused_linear(%982, %985) blocks.6.conv.conv.7 : f32[B, 196, 768] */
+  /* %981 = fused_linear(%977, %980) blocks.6.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 174612480, arena + 175964160, NULL, LK_ACT_NONE, NULL,
       arena + 168591360);
 
-  /* %987 = linear_grad_weight(%982, %380) blocks.6.conv.conv.7 : f32[192, 768] */
+  /* %982 = linear_grad_weight(%977, %380) blocks.6.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 174612480, arena + 163774464, arena + 175964160);
 
-  /* %988 = reshape(%987) {shape [192, 768, 1, 1]} blocks.6.conv.conv.7 : f32[192, 768, 1, 1], a view of %987: no code */
+  /* %983 = reshape(%982) {shape [192, 768, 1, 1]} blocks.6.conv.conv.7 : f32[192, 768, 1, 1], a view of %982: no code */
 
-  /* %989 = mul(%986, %379) blocks.6.conv.conv.6 : f32[B, 196, 768] */
+  /* %984 = mul(%981, %379) blocks.6.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){150528, 768, 1},
       arena + 428711424, (const long[]){768, 0, 1}, arena + 163774464);
 
-  /* %990 = mul(%986, %370) blocks.6.conv.conv.6 : f32[B, 196, 768], written over %986 */
+  /* %985 = mul(%981, %370) blocks.6.conv.conv.6 : f32[B, 196, 768], written over %981 */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){150528, 768, 1},
       arena + 158957568, (const long[]){150528, 768, 1}, arena + 168591360);
 
-  /* %991 = reduce_sum(%990) {axes [0]} blocks.6.conv.conv.6 : f32[B, 768] */
+  /* %986 = reduce_sum(%985) {axes [0]} blocks.6.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 168591360,
       arena + 158957568);
 
-  /* %992 = hsigmoid_grad(%378, %991) blocks.6.conv.conv.6 : f32[B, 768] */
+  /* %987 = hsigmoid_grad(%378, %986) blocks.6.conv.conv.6 : f32[B, 768] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428686848, arena + 158957568, arena + 158982144);
 
-  /* %993 = transpose(%376) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %988 = transpose(%376) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[172], arena + 158957568);
 
-  /* %994 = fused_linear(%992, %993) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %989 = fused_linear(%987, %988) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 158982144, arena + 158957568, NULL, LK_ACT_NONE, NULL,
       arena + 158960640);
 
-  /* %995 = linear_grad_weight(%992, %375) blocks.6.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 158982144, arena + 429210800, arena + 174612480);
+  /* %990 = linear_grad_weight(%987, %375) blocks.6.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 158982144, arena + 429210800, arena + 159111936);
 
-  /* %996 = reduce_sum(%992) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[768] */
+  /* %991 = reduce_sum(%987) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 158982144,
-      arena + 174618624);
+      arena + 159119616);
 
-  /* %997 = relu_grad(%374, %994) blocks.6.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210672, arena + 158960640, arena + 158960768);
+  /* %992 = relu_grad(%374, %989) blocks.6.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210672, arena + 158960640, arena + 158985216);
 
-  /* %998 = transpose(%372) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[768, 4] */
-  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[170], arena + 158957568);
+  /* %993 = transpose(%372) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[768, 4] */
+  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[170], arena + 158982144);
 
-  /* %999 = fused_linear(%997, %998) blocks.6.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 158960768, arena + 158957568, NULL, LK_ACT_NONE, NULL,
-      arena + 168591360);
+  /* %994 = fused_linear(%992, %993) blocks.6.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 158985216, arena + 158982144, NULL, LK_ACT_NONE, NULL,
+      arena + 158957568);
 
-  /* %1000 = linear_grad_weight(%997, %371) blocks.6.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 158960768, arena + 428662272, arena + 174615552);
+  /* %995 = linear_grad_weight(%992, %371) blocks.6.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 158985216, arena + 428662272, arena + 159115008);
 
-  /* %1001 = reduce_sum(%997) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 158960768,
-      arena + 174619392);
+  /* %996 = reduce_sum(%992) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 158985216,
+      arena + 159120384);
 
-  /* %1002 = reshape(%999) {shape [1, 768]} blocks.6.conv.conv.6 : f32[B, 1, 768], a view of %999: no code */
+  /* %997 = reshape(%994) {shape [1, 768]} blocks.6.conv.conv.6 : f32[B, 1, 768], a view of %994: no code */
 
-  /* %1003 = expand(%1002) {shape [196, 768]} blocks.6.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){768, 0, 1},
-      arena + 158957568, (const long[]){150528, 768, 1});
+  /* %998 = mul_scalar(%997) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 158957568, 0.0051020407f, arena + 158982144);
 
-  /* %1004 = mul_scalar(%1003) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 158957568, 0.0051020407f, arena + 168591360);
-
-  /* %1005 = add(%989, %1004) blocks.6.conv.conv.4 : f32[B, 196, 768], written over %989 */
+  /* %999 = add(%984, %998) blocks.6.conv.conv.4 : f32[B, 196, 768], written over %984 */
   lk_add(3, (const long[]){B, 196, 768}, arena + 163774464, (const long[]){150528, 768, 1},
-      arena + 168591360, (const long[]){150528, 768, 1}, arena + 163774464);
+      arena + 158982144, (const long[]){768, 0, 1}, arena + 163774464);
 
-  /* %1006 = batch_norm_act_param_grad(%365, %1005, %368, %366, %367) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 768] */
+  /* %1000 = batch_norm_act_param_grad(%365, %999, %368, %366, %367) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464,
       arena + 429134592, params[166], params[167], 1e-05f, LK_ACT_HSWISH, arena + 158957568,
-      arena + 158967552);
+      arena + 159118080);
 
-  /* %1007 = batch_norm_act_grad(%365, %1005, %368, %366, %367, %1006) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768], written over %989 */
+  /* %1001 = batch_norm_act_grad(%365, %999, %368, %366, %367, %1000) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768], written over %984 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464, arena + 429134592,
-      params[166], params[167], arena + 158967552, 1e-05f, LK_ACT_HSWISH, arena + 158957568,
+      params[166], params[167], arena + 159118080, 1e-05f, LK_ACT_HSWISH, arena + 158957568,
       arena + 163774464);
 
-  /* %1008 = index(%1006) {axis 0, at 0} blocks.6.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 158967552, 1536, arena + 158964480, 768);
+  /* %1002 = index(%1000) {axis 0, at 0} blocks.6.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 159118080, 1536, arena + 158964480, 768);
 
-  /* %1009 = index(%1006) {axis 0, at 1} blocks.6.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 158968320, 1536, arena + 158965248, 768);
+  /* %1003 = index(%1000) {axis 0, at 1} blocks.6.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 159118848, 1536, arena + 158965248, 768);
 
-  /* %1010 = token_dwconv_grad_input(%1007, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
+  /* %1004 = token_dwconv_grad_input(%1001, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 163774464, params[165],
       arena + 154140672);
 
-  /* %1011 = token_dwconv_grad_weight(%1007, %363) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %1005 = token_dwconv_grad_weight(%1001, %363) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 163774464,
       arena + 149323776, arena + 158957568);
 
-  /* %1012 = batch_norm_act_param_grad(%358, %1010, %361, %359, %360) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 768] */
+  /* %1006 = batch_norm_act_param_grad(%358, %1004, %361, %359, %360) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672,
       arena + 429132288, params[161], params[162], 1e-05f, LK_ACT_HSWISH, arena + 149323776,
-      arena + 149333760);
+      arena + 149478144);
 
-  /* %1013 = batch_norm_act_grad(%358, %1010, %361, %359, %360, %1012) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768], written over %1010 */
+  /* %1007 = batch_norm_act_grad(%358, %1004, %361, %359, %360, %1006) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768], written over %1004 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, arena + 429132288,
-      params[161], params[162], arena + 149333760, 1e-05f, LK_ACT_HSWISH, arena + 149323776,
+      params[161], params[162], arena + 149478144, 1e-05f, LK_ACT_HSWISH, arena + 149323776,
       arena + 154140672);
 
-  /* %1014 = index(%1012) {axis 0, at 0} blocks.6.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 149333760, 1536, arena + 152174592, 768);
+  /* %1008 = index(%1006) {axis 0, at 0} blocks.6.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 149478144, 1536, arena + 152174592, 768);
 
-  /* %1015 = index(%1012) {axis 0, at 1} blocks.6.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 149334528, 1536, arena + 152175360, 768);
+  /* %1009 = index(%1006) {axis 0, at 1} blocks.6.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 149478912, 1536, arena + 152175360, 768);
 
-  /* %1016 = transpose(%357) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 768] */
+  /* %1010 = transpose(%357) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[160], arena + 144506880);
 
-  /* %1017 = linear_grad_weight(%1013, %355) blocks.6.conv.conv.0 : f32[768, 192] */
+  /* %1011 = linear_grad_weight(%1007, %355) blocks.6.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 154140672, arena + 412372992, arena + 151732224);
 
-  /* %1018 = fused_linear(%1013, %1016, %980) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1012 = fused_linear(%1007, %1010, %975) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 154140672, 150528, arena + 144506880, NULL,
       NULL, 0, LK_ACT_NONE, arena + 173408256, 37632, arena + 396712128, 37824);
 
-  /* %1019 = reshape(%1017) {shape [768, 192, 1, 1]} blocks.6.conv.conv.0 : f32[768, 192, 1, 1], a view of %1017: no code */
+  /* %1013 = reshape(%1011) {shape [768, 192, 1, 1]} blocks.6.conv.conv.0 : f32[768, 192, 1, 1], a view of %1011: no code */
 
-  /* %1020 = concat(%979, %1018) {axis 0} blocks.6 : f32[B, 197, 192], a view of %688: no code */
+  /* %1014 = concat(%974, %1012) {axis 0} blocks.6 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %1021 = mul(%1020, %351) blocks.6 : f32[B, 197, 192] */
+  /* %1015 = mul(%1014, %351) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 144506880);
 
-  /* %1022 = transpose(%348) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %1016 = transpose(%348) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[158], arena + 145717248);
 
-  /* %1023 = fused_linear(%1021, %1022) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %1017 = fused_linear(%1015, %1016) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 144506880, arena + 145717248, NULL, LK_ACT_NONE, NULL,
       arena + 148137984);
 
-  /* %1024 = linear_grad_weight(%1021, %347) blocks.6.attn.proj : f32[192, 192] */
+  /* %1018 = linear_grad_weight(%1015, %347) blocks.6.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 370083840, arena + 152137728);
 
-  /* %1025 = reduce_sum(%1021) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %1019 = reduce_sum(%1015) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
       arena + 152176704);
 
-  /* %1026 = sdpa_grad(%344, %345, %346, %1023) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
+  /* %1020 = sdpa_grad(%344, %345, %346, %1017) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 315617280, 576, arena + 315617472, 576,
       arena + 315617664, 576, arena + 148137984, 192, arena + 144506880, 576,
       arena + 144506880 + 192, 576, arena + 144506880 + 384, 576, 0.14433756f);
 
-  /* %1027 = transpose(%341) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %1021 = transpose(%341) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[156], arena + 149348352);
 
-  /* %1028 = fused_linear(%1026, %1027) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %1022 = fused_linear(%1020, %1021) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 144506880, arena + 149348352, NULL, LK_ACT_NONE, NULL,
       arena + 148137984);
 
-  /* %1029 = linear_grad_weight(%1026, %340) blocks.6.attn.qkv : f32[576, 192] */
+  /* %1023 = linear_grad_weight(%1020, %340) blocks.6.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 368873472, arena + 152027136);
 
-  /* %1030 = reduce_sum(%1026) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %1024 = reduce_sum(%1020) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
       arena + 152176128);
 
-  /* %1031 = reduce_sum(%1028) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %1025 = reduce_sum(%1022) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
       arena + 152176896);
 
-  /* %1032 = mul(%1028, %336) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %1026 = mul(%1022, %336) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
       params[154], (const long[]){0, 0, 1}, arena + 144506880);
 
-  /* %1033 = mul(%1028, %338) blocks.6.norm1 : f32[B, 197, 192], written over %1028 */
+  /* %1027 = mul(%1022, %338) blocks.6.norm1 : f32[B, 197, 192], written over %1022 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
       arena + 367663104, (const long[]){37824, 192, 1}, arena + 148137984);
 
-  /* %1034 = reduce_sum(%1033) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %1028 = reduce_sum(%1027) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
       arena + 152177088);
 
-  /* %1035 = normalize_grad(%335, %1032) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %1029 = normalize_grad(%335, %1026) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 366452736, arena + 144506880, 1e-06f, arena + 145717248);
 
-  /* %1036 = add(%1020, %1035) blocks.5.conv : f32[B, 197, 192], written over %688 */
+  /* %1030 = add(%1014, %1029) blocks.5.conv : f32[B, 197, 192], written over %688 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 145717248, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1037 = slice(%1036) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1031 = slice(%1030) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %1038 = slice(%1036) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  /* %1032 = slice(%1030) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 149323776, 37632);
 
-  /* %1039 = batch_norm_act_param_grad(%328, %1038, %331, %329, %330) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 192] */
+  /* %1033 = batch_norm_act_param_grad(%328, %1032, %331, %329, %330) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 411168768, arena + 149323776,
       arena + 429200688, params[150], params[151], 1e-05f, LK_ACT_NONE, arena + 144506880,
-      arena + 144509376);
+      arena + 144545472);
 
-  /* %1040 = batch_norm_act_grad(%328, %1038, %331, %329, %330, %1039) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
+  /* %1034 = batch_norm_act_grad(%328, %1032, %331, %329, %330, %1033) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 411168768, arena + 149323776, arena + 429200688,
-      params[150], params[151], arena + 144509376, 1e-05f, LK_ACT_NONE, arena + 144506880,
+      params[150], params[151], arena + 144545472, 1e-05f, LK_ACT_NONE, arena + 144506880,
       arena + 150528000);
 
-  /* %1041 = index(%1039) {axis 0, at 0} blocks.5.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 144509376, 384, arena + 152177280, 192);
+  /* %1035 = index(%1033) {axis 0, at 0} blocks.5.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 144545472, 384, arena + 152177280, 192);
 
-  /* %1042 = index(%1039) {axis 0, at 1} blocks.5.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 144509568, 384, arena + 152177472, 192);
+  /* %1036 = index(%1033) {axis 0, at 1} blocks.5.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 144545664, 384, arena + 152177472, 192);
 
-  /* %1043 = transpose(%327) {perm [1, 0]} blocks.5.conv.conv.7 : f32[768, 192] */
+  /* %1037 = transpose(%327) {perm [1, 0]} blocks.5.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[149], arena + 151879680);
 
-  /* %1044 = fused_linear(%1040, %1043) blocks.5.conv.conv.7 : f32[B, 196, 768] */
+  /* %1038 = fused_linear(%1034, %1037) blocks.5.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 150528000, arena + 151879680, NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %1045 = linear_grad_weight(%1040, %325) blocks.5.conv.conv.7 : f32[192, 768] */
+  /* %1039 = linear_grad_weight(%1034, %325) blocks.5.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 150528000, arena + 139689984, arena + 151879680);
 
-  /* %1046 = reshape(%1045) {shape [192, 768, 1, 1]} blocks.5.conv.conv.7 : f32[192, 768, 1, 1], a view of %1045: no code */
+  /* %1040 = reshape(%1039) {shape [192, 768, 1, 1]} blocks.5.conv.conv.7 : f32[192, 768, 1, 1], a view of %1039: no code */
 
-  /* %1047 = mul(%1044, %324) blocks.5.conv.conv.6 : f32[B, 196, 768] */
+  /* %1041 = mul(%1038, %324) blocks.5.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 144506880, (const long[]){150528, 768, 1},
       arena + 428637696, (const long[]){768, 0, 1}, arena + 139689984);
 
-  /* %1048 = mul(%1044, %315) blocks.5.conv.conv.6 : f32[B, 196, 768], written over %1044 */
+  /* %1042 = mul(%1038, %315) blocks.5.conv.conv.6 : f32[B, 196, 768], written over %1038 */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 144506880, (const long[]){150528, 768, 1},
       arena + 134873088, (const long[]){150528, 768, 1}, arena + 144506880);
 
-  /* %1049 = reduce_sum(%1048) {axes [0]} blocks.5.conv.conv.6 : f32[B, 768] */
+  /* %1043 = reduce_sum(%1042) {axes [0]} blocks.5.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 144506880,
       arena + 134873088);
 
-  /* %1050 = hsigmoid_grad(%323, %1049) blocks.5.conv.conv.6 : f32[B, 768] */
+  /* %1044 = hsigmoid_grad(%323, %1043) blocks.5.conv.conv.6 : f32[B, 768] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428613120, arena + 134873088, arena + 134897664);
 
-  /* %1051 = transpose(%321) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %1045 = transpose(%321) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[147], arena + 134873088);
 
-  /* %1052 = fused_linear(%1050, %1051) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1046 = fused_linear(%1044, %1045) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 134897664, arena + 134873088, NULL, LK_ACT_NONE, NULL,
       arena + 134876160);
 
-  /* %1053 = linear_grad_weight(%1050, %320) blocks.5.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 134897664, arena + 429210544, arena + 150528000);
+  /* %1047 = linear_grad_weight(%1044, %320) blocks.5.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 134897664, arena + 429210544, arena + 135027456);
 
-  /* %1054 = reduce_sum(%1050) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[768] */
+  /* %1048 = reduce_sum(%1044) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 134897664,
-      arena + 150534144);
+      arena + 135035136);
 
-  /* %1055 = relu_grad(%319, %1052) blocks.5.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210416, arena + 134876160, arena + 134876288);
+  /* %1049 = relu_grad(%319, %1046) blocks.5.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210416, arena + 134876160, arena + 134900736);
 
-  /* %1056 = transpose(%317) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[768, 4] */
-  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[145], arena + 134873088);
+  /* %1050 = transpose(%317) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[768, 4] */
+  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[145], arena + 134897664);
 
-  /* %1057 = fused_linear(%1055, %1056) blocks.5.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 134876288, arena + 134873088, NULL, LK_ACT_NONE, NULL,
-      arena + 144506880);
+  /* %1051 = fused_linear(%1049, %1050) blocks.5.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 134900736, arena + 134897664, NULL, LK_ACT_NONE, NULL,
+      arena + 134873088);
 
-  /* %1058 = linear_grad_weight(%1055, %316) blocks.5.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 134876288, arena + 428588544, arena + 150531072);
+  /* %1052 = linear_grad_weight(%1049, %316) blocks.5.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 134900736, arena + 428588544, arena + 135030528);
 
-  /* %1059 = reduce_sum(%1055) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 134876288,
-      arena + 150534912);
+  /* %1053 = reduce_sum(%1049) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 134900736,
+      arena + 135035904);
 
-  /* %1060 = reshape(%1057) {shape [1, 768]} blocks.5.conv.conv.6 : f32[B, 1, 768], a view of %1057: no code */
+  /* %1054 = reshape(%1051) {shape [1, 768]} blocks.5.conv.conv.6 : f32[B, 1, 768], a view of %1051: no code */
 
-  /* %1061 = expand(%1060) {shape [196, 768]} blocks.5.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 144506880, (const long[]){768, 0, 1},
-      arena + 134873088, (const long[]){150528, 768, 1});
+  /* %1055 = mul_scalar(%1054) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 134873088, 0.0051020407f, arena + 134897664);
 
-  /* %1062 = mul_scalar(%1061) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 134873088, 0.0051020407f, arena + 144506880);
-
-  /* %1063 = add(%1047, %1062) blocks.5.conv.conv.4 : f32[B, 196, 768], written over %1047 */
+  /* %1056 = add(%1041, %1055) blocks.5.conv.conv.4 : f32[B, 196, 768], written over %1041 */
   lk_add(3, (const long[]){B, 196, 768}, arena + 139689984, (const long[]){150528, 768, 1},
-      arena + 144506880, (const long[]){150528, 768, 1}, arena + 139689984);
+      arena + 134897664, (const long[]){768, 0, 1}, arena + 139689984);
 
-  /* %1064 = batch_norm_act_param_grad(%310, %1063, %313, %311, %312) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 768] */
+  /* %1057 = batch_norm_act_param_grad(%310, %1056, %313, %311, %312) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 130056192, arena + 139689984,
       arena + 429129984, params[141], params[142], 1e-05f, LK_ACT_HSWISH, arena + 134873088,
-      arena + 134883072);
+      arena + 135033600);
 
-  /* %1065 = batch_norm_act_grad(%310, %1063, %313, %311, %312, %1064) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768], written over %1047 */
+  /* %1058 = batch_norm_act_grad(%310, %1056, %313, %311, %312, %1057) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768], written over %1041 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 130056192, arena + 139689984, arena + 429129984,
-      params[141], params[142], arena + 134883072, 1e-05f, LK_ACT_HSWISH, arena + 134873088,
+      params[141], params[142], arena + 135033600, 1e-05f, LK_ACT_HSWISH, arena + 134873088,
       arena + 139689984);
 
-  /* %1066 = index(%1064) {axis 0, at 0} blocks.5.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 134883072, 1536, arena + 134880000, 768);
+  /* %1059 = index(%1057) {axis 0, at 0} blocks.5.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 135033600, 1536, arena + 134880000, 768);
 
-  /* %1067 = index(%1064) {axis 0, at 1} blocks.5.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 134883840, 1536, arena + 134880768, 768);
+  /* %1060 = index(%1057) {axis 0, at 1} blocks.5.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 135034368, 1536, arena + 134880768, 768);
 
-  /* %1068 = token_dwconv_grad_input(%1065, %309) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
+  /* %1061 = token_dwconv_grad_input(%1058, %309) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 139689984, params[140],
       arena + 130056192);
 
-  /* %1069 = token_dwconv_grad_weight(%1065, %308) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %1062 = token_dwconv_grad_weight(%1058, %308) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 139689984,
       arena + 125239296, arena + 134873088);
 
-  /* %1070 = batch_norm_act_param_grad(%303, %1068, %306, %304, %305) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 768] */
+  /* %1063 = batch_norm_act_param_grad(%303, %1061, %306, %304, %305) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 120422400, arena + 130056192,
       arena + 429127680, params[136], params[137], 1e-05f, LK_ACT_HSWISH, arena + 125239296,
-      arena + 125249280);
+      arena + 125393664);
 
-  /* %1071 = batch_norm_act_grad(%303, %1068, %306, %304, %305, %1070) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768], written over %1068 */
+  /* %1064 = batch_norm_act_grad(%303, %1061, %306, %304, %305, %1063) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768], written over %1061 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 120422400, arena + 130056192, arena + 429127680,
-      params[136], params[137], arena + 125249280, 1e-05f, LK_ACT_HSWISH, arena + 125239296,
+      params[136], params[137], arena + 125393664, 1e-05f, LK_ACT_HSWISH, arena + 125239296,
       arena + 130056192);
 
-  /* %1072 = index(%1070) {axis 0, at 0} blocks.5.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 125249280, 1536, arena + 128090112, 768);
+  /* %1065 = index(%1063) {axis 0, at 0} blocks.5.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 125393664, 1536, arena + 128090112, 768);
 
-  /* %1073 = index(%1070) {axis 0, at 1} blocks.5.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 125250048, 1536, arena + 128090880, 768);
+  /* %1066 = index(%1063) {axis 0, at 1} blocks.5.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 125394432, 1536, arena + 128090880, 768);
 
-  /* %1074 = transpose(%302) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 768] */
+  /* %1067 = transpose(%302) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 120422400);
 
-  /* %1075 = linear_grad_weight(%1071, %300) blocks.5.conv.conv.0 : f32[768, 192] */
+  /* %1068 = linear_grad_weight(%1064, %300) blocks.5.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 130056192, arena + 409964544, arena + 127647744);
 
-  /* %1076 = fused_linear(%1071, %1074, %1038) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1069 = fused_linear(%1064, %1067, %1032) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 130056192, 150528, arena + 120422400, NULL,
       NULL, 0, LK_ACT_NONE, arena + 149323776, 37632, arena + 396712128, 37824);
 
-  /* %1077 = reshape(%1075) {shape [768, 192, 1, 1]} blocks.5.conv.conv.0 : f32[768, 192, 1, 1], a view of %1075: no code */
+  /* %1070 = reshape(%1068) {shape [768, 192, 1, 1]} blocks.5.conv.conv.0 : f32[768, 192, 1, 1], a view of %1068: no code */
 
-  /* %1078 = concat(%1037, %1076) {axis 0} blocks.5 : f32[B, 197, 192], a view of %688: no code */
+  /* %1071 = concat(%1031, %1069) {axis 0} blocks.5 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %1079 = mul(%1078, %296) blocks.5 : f32[B, 197, 192] */
+  /* %1072 = mul(%1071, %296) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 120422400);
 
-  /* %1080 = transpose(%293) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %1073 = transpose(%293) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 121632768);
 
-  /* %1081 = fused_linear(%1079, %1080) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %1074 = fused_linear(%1072, %1073) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 120422400, arena + 121632768, NULL, LK_ACT_NONE, NULL,
       arena + 124053504);
 
-  /* %1082 = linear_grad_weight(%1079, %292) blocks.5.attn.proj : f32[192, 192] */
+  /* %1075 = linear_grad_weight(%1072, %292) blocks.5.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 120422400, arena + 365242368, arena + 128053248);
 
-  /* %1083 = reduce_sum(%1079) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %1076 = reduce_sum(%1072) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
       arena + 128092224);
 
-  /* %1084 = sdpa_grad(%289, %290, %291, %1081) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
+  /* %1077 = sdpa_grad(%289, %290, %291, %1074) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 311986176, 576, arena + 311986368, 576,
       arena + 311986560, 576, arena + 124053504, 192, arena + 120422400, 576,
       arena + 120422400 + 192, 576, arena + 120422400 + 384, 576, 0.14433756f);
 
-  /* %1085 = transpose(%286) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %1078 = transpose(%286) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[131], arena + 125263872);
 
-  /* %1086 = fused_linear(%1084, %1085) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %1079 = fused_linear(%1077, %1078) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 120422400, arena + 125263872, NULL, LK_ACT_NONE, NULL,
       arena + 124053504);
 
-  /* %1087 = linear_grad_weight(%1084, %285) blocks.5.attn.qkv : f32[576, 192] */
+  /* %1080 = linear_grad_weight(%1077, %285) blocks.5.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 120422400, arena + 364032000, arena + 127942656);
 
-  /* %1088 = reduce_sum(%1084) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %1081 = reduce_sum(%1077) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
       arena + 128091648);
 
-  /* %1089 = reduce_sum(%1086) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1082 = reduce_sum(%1079) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 124053504,
       arena + 128092416);
 
-  /* %1090 = mul(%1086, %281) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %1083 = mul(%1079, %281) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 124053504, (const long[]){37824, 192, 1},
       params[129], (const long[]){0, 0, 1}, arena + 120422400);
 
-  /* %1091 = mul(%1086, %283) blocks.5.norm1 : f32[B, 197, 192], written over %1086 */
+  /* %1084 = mul(%1079, %283) blocks.5.norm1 : f32[B, 197, 192], written over %1079 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 124053504, (const long[]){37824, 192, 1},
       arena + 362821632, (const long[]){37824, 192, 1}, arena + 124053504);
 
-  /* %1092 = reduce_sum(%1091) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1085 = reduce_sum(%1084) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 124053504,
       arena + 128092608);
 
-  /* %1093 = normalize_grad(%280, %1090) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %1086 = normalize_grad(%280, %1083) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 361611264, arena + 120422400, 1e-06f, arena + 121632768);
 
-  /* %1094 = add(%1078, %1093) blocks.4.conv : f32[B, 197, 192], written over %688 */
+  /* %1087 = add(%1071, %1086) blocks.4.conv : f32[B, 197, 192], written over %688 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 121632768, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1095 = slice(%1094) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1088 = slice(%1087) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %1096 = slice(%1094) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  /* %1089 = slice(%1087) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 125239296, 37632);
 
-  /* %1097 = batch_norm_act_param_grad(%273, %1096, %276, %274, %275) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 192] */
+  /* %1090 = batch_norm_act_param_grad(%273, %1089, %276, %274, %275) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 408760320, arena + 125239296,
       arena + 429200112, params[125], params[126], 1e-05f, LK_ACT_NONE, arena + 120422400,
-      arena + 120424896);
+      arena + 120460992);
 
-  /* %1098 = batch_norm_act_grad(%273, %1096, %276, %274, %275, %1097) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
+  /* %1091 = batch_norm_act_grad(%273, %1089, %276, %274, %275, %1090) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 408760320, arena + 125239296, arena + 429200112,
-      params[125], params[126], arena + 120424896, 1e-05f, LK_ACT_NONE, arena + 120422400,
+      params[125], params[126], arena + 120460992, 1e-05f, LK_ACT_NONE, arena + 120422400,
       arena + 126443520);
 
-  /* %1099 = index(%1097) {axis 0, at 0} blocks.4.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 120424896, 384, arena + 128092800, 192);
+  /* %1092 = index(%1090) {axis 0, at 0} blocks.4.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 120460992, 384, arena + 128092800, 192);
 
-  /* %1100 = index(%1097) {axis 0, at 1} blocks.4.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 120425088, 384, arena + 128092992, 192);
+  /* %1093 = index(%1090) {axis 0, at 1} blocks.4.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 120461184, 384, arena + 128092992, 192);
 
-  /* %1101 = transpose(%272) {perm [1, 0]} blocks.4.conv.conv.7 : f32[768, 192] */
+  /* %1094 = transpose(%272) {perm [1, 0]} blocks.4.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[124], arena + 127795200);
 
-  /* %1102 = fused_linear(%1098, %1101) blocks.4.conv.conv.7 : f32[B, 196, 768] */
+  /* %1095 = fused_linear(%1091, %1094) blocks.4.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 126443520, arena + 127795200, NULL, LK_ACT_NONE, NULL,
       arena + 120422400);
 
-  /* %1103 = linear_grad_weight(%1098, %270) blocks.4.conv.conv.7 : f32[192, 768] */
+  /* %1096 = linear_grad_weight(%1091, %270) blocks.4.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 126443520, arena + 115605504, arena + 127795200);
 
-  /* %1104 = reshape(%1103) {shape [192, 768, 1, 1]} blocks.4.conv.conv.7 : f32[192, 768, 1, 1], a view of %1103: no code */
+  /* %1097 = reshape(%1096) {shape [192, 768, 1, 1]} blocks.4.conv.conv.7 : f32[192, 768, 1, 1], a view of %1096: no code */
 
-  /* %1105 = mul(%1102, %269) blocks.4.conv.conv.6 : f32[B, 196, 768] */
+  /* %1098 = mul(%1095, %269) blocks.4.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 120422400, (const long[]){150528, 768, 1},
       arena + 428563968, (const long[]){768, 0, 1}, arena + 115605504);
 
-  /* %1106 = mul(%1102, %260) blocks.4.conv.conv.6 : f32[B, 196, 768], written over %1102 */
+  /* %1099 = mul(%1095, %260) blocks.4.conv.conv.6 : f32[B, 196, 768], written over %1095 */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 120422400, (const long[]){150528, 768, 1},
       arena + 110788608, (const long[]){150528, 768, 1}, arena + 120422400);
 
-  /* %1107 = reduce_sum(%1106) {axes [0]} blocks.4.conv.conv.6 : f32[B, 768] */
+  /* %1100 = reduce_sum(%1099) {axes [0]} blocks.4.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 120422400,
       arena + 110788608);
 
-  /* %1108 = hsigmoid_grad(%268, %1107) blocks.4.conv.conv.6 : f32[B, 768] */
+  /* %1101 = hsigmoid_grad(%268, %1100) blocks.4.conv.conv.6 : f32[B, 768] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428539392, arena + 110788608, arena + 110813184);
 
-  /* %1109 = transpose(%266) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %1102 = transpose(%266) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[122], arena + 110788608);
 
-  /* %1110 = fused_linear(%1108, %1109) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1103 = fused_linear(%1101, %1102) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 110813184, arena + 110788608, NULL, LK_ACT_NONE, NULL,
       arena + 110791680);
 
-  /* %1111 = linear_grad_weight(%1108, %265) blocks.4.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 110813184, arena + 429210288, arena + 126443520);
+  /* %1104 = linear_grad_weight(%1101, %265) blocks.4.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 110813184, arena + 429210288, arena + 110942976);
 
-  /* %1112 = reduce_sum(%1108) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[768] */
+  /* %1105 = reduce_sum(%1101) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 110813184,
-      arena + 126449664);
+      arena + 110950656);
 
-  /* %1113 = relu_grad(%264, %1110) blocks.4.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210160, arena + 110791680, arena + 110791808);
+  /* %1106 = relu_grad(%264, %1103) blocks.4.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210160, arena + 110791680, arena + 110816256);
 
-  /* %1114 = transpose(%262) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[768, 4] */
-  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[120], arena + 110788608);
+  /* %1107 = transpose(%262) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[768, 4] */
+  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[120], arena + 110813184);
 
-  /* %1115 = fused_linear(%1113, %1114) blocks.4.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 110791808, arena + 110788608, NULL, LK_ACT_NONE, NULL,
-      arena + 120422400);
+  /* %1108 = fused_linear(%1106, %1107) blocks.4.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 110816256, arena + 110813184, NULL, LK_ACT_NONE, NULL,
+      arena + 110788608);
 
-  /* %1116 = linear_grad_weight(%1113, %261) blocks.4.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 110791808, arena + 428514816, arena + 126446592);
+  /* %1109 = linear_grad_weight(%1106, %261) blocks.4.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 110816256, arena + 428514816, arena + 110946048);
 
-  /* %1117 = reduce_sum(%1113) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 110791808,
-      arena + 126450432);
+  /* %1110 = reduce_sum(%1106) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 110816256,
+      arena + 110951424);
 
-  /* %1118 = reshape(%1115) {shape [1, 768]} blocks.4.conv.conv.6 : f32[B, 1, 768], a view of %1115: no code */
+  /* %1111 = reshape(%1108) {shape [1, 768]} blocks.4.conv.conv.6 : f32[B, 1, 768], a view of %1108: no code */
 
-  /* %1119 = expand(%1118) {shape [196, 768]} blocks.4.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 120422400, (const long[]){768, 0, 1},
-      arena + 110788608, (const long[]){150528, 768, 1});
+  /* %1112 = mul_scalar(%1111) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 110788608, 0.0051020407f, arena + 110813184);
 
-  /* %1120 = mul_scalar(%1119) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 110788608, 0.0051020407f, arena + 120422400);
-
-  /* %1121 = add(%1105, %1120) blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1105 */
+  /* %1113 = add(%1098, %1112) blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1098 */
   lk_add(3, (const long[]){B, 196, 768}, arena + 115605504, (const long[]){150528, 768, 1},
-      arena + 120422400, (const long[]){150528, 768, 1}, arena + 115605504);
+      arena + 110813184, (const long[]){768, 0, 1}, arena + 115605504);
 
-  /* %1122 = batch_norm_act_param_grad(%255, %1121, %258, %256, %257) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 768] */
+  /* %1114 = batch_norm_act_param_grad(%255, %1113, %258, %256, %257) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504,
       arena + 429125376, params[116], params[117], 1e-05f, LK_ACT_HSWISH, arena + 110788608,
-      arena + 110798592);
+      arena + 110949120);
 
-  /* %1123 = batch_norm_act_grad(%255, %1121, %258, %256, %257, %1122) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1105 */
+  /* %1115 = batch_norm_act_grad(%255, %1113, %258, %256, %257, %1114) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1098 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504, arena + 429125376,
-      params[116], params[117], arena + 110798592, 1e-05f, LK_ACT_HSWISH, arena + 110788608,
+      params[116], params[117], arena + 110949120, 1e-05f, LK_ACT_HSWISH, arena + 110788608,
       arena + 115605504);
 
-  /* %1124 = index(%1122) {axis 0, at 0} blocks.4.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 110798592, 1536, arena + 110795520, 768);
+  /* %1116 = index(%1114) {axis 0, at 0} blocks.4.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 110949120, 1536, arena + 110795520, 768);
 
-  /* %1125 = index(%1122) {axis 0, at 1} blocks.4.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 110799360, 1536, arena + 110796288, 768);
+  /* %1117 = index(%1114) {axis 0, at 1} blocks.4.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 110949888, 1536, arena + 110796288, 768);
 
-  /* %1126 = token_dwconv_grad_input(%1123, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
+  /* %1118 = token_dwconv_grad_input(%1115, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 115605504, params[115],
       arena + 105971712);
 
-  /* %1127 = token_dwconv_grad_weight(%1123, %253) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %1119 = token_dwconv_grad_weight(%1115, %253) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 115605504,
       arena + 101154816, arena + 110788608);
 
-  /* %1128 = batch_norm_act_param_grad(%248, %1126, %251, %249, %250) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 768] */
+  /* %1120 = batch_norm_act_param_grad(%248, %1118, %251, %249, %250) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712,
       arena + 429123072, params[111], params[112], 1e-05f, LK_ACT_HSWISH, arena + 101154816,
-      arena + 101164800);
+      arena + 101309184);
 
-  /* %1129 = batch_norm_act_grad(%248, %1126, %251, %249, %250, %1128) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768], written over %1126 */
+  /* %1121 = batch_norm_act_grad(%248, %1118, %251, %249, %250, %1120) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768], written over %1118 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712, arena + 429123072,
-      params[111], params[112], arena + 101164800, 1e-05f, LK_ACT_HSWISH, arena + 101154816,
+      params[111], params[112], arena + 101309184, 1e-05f, LK_ACT_HSWISH, arena + 101154816,
       arena + 105971712);
 
-  /* %1130 = index(%1128) {axis 0, at 0} blocks.4.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 101164800, 1536, arena + 104005632, 768);
+  /* %1122 = index(%1120) {axis 0, at 0} blocks.4.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 101309184, 1536, arena + 104005632, 768);
 
-  /* %1131 = index(%1128) {axis 0, at 1} blocks.4.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 101165568, 1536, arena + 104006400, 768);
+  /* %1123 = index(%1120) {axis 0, at 1} blocks.4.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 101309952, 1536, arena + 104006400, 768);
 
-  /* %1132 = transpose(%247) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 768] */
+  /* %1124 = transpose(%247) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[110], arena + 96337920);
 
-  /* %1133 = linear_grad_weight(%1129, %245) blocks.4.conv.conv.0 : f32[768, 192] */
+  /* %1125 = linear_grad_weight(%1121, %245) blocks.4.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 105971712, arena + 407556096, arena + 103563264);
 
-  /* %1134 = fused_linear(%1129, %1132, %1096) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1126 = fused_linear(%1121, %1124, %1089) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 105971712, 150528, arena + 96337920, NULL, NULL,
       0, LK_ACT_NONE, arena + 125239296, 37632, arena + 396712128, 37824);
 
-  /* %1135 = reshape(%1133) {shape [768, 192, 1, 1]} blocks.4.conv.conv.0 : f32[768, 192, 1, 1], a view of %1133: no code */
+  /* %1127 = reshape(%1125) {shape [768, 192, 1, 1]} blocks.4.conv.conv.0 : f32[768, 192, 1, 1], a view of %1125: no code */
 
-  /* %1136 = concat(%1095, %1134) {axis 0} blocks.4 : f32[B, 197, 192], a view of %688: no code */
+  /* %1128 = concat(%1088, %1126) {axis 0} blocks.4 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %1137 = mul(%1136, %241) blocks.4 : f32[B, 197, 192] */
+  /* %1129 = mul(%1128, %241) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 96337920);
 
-  /* %1138 = transpose(%238) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %1130 = transpose(%238) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[108], arena + 97548288);
 
-  /* %1139 = fused_linear(%1137, %1138) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %1131 = fused_linear(%1129, %1130) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 96337920, arena + 97548288, NULL, LK_ACT_NONE, NULL,
       arena + 99969024);
 
-  /* %1140 = linear_grad_weight(%1137, %237) blocks.4.attn.proj : f32[192, 192] */
+  /* %1132 = linear_grad_weight(%1129, %237) blocks.4.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 96337920, arena + 360400896, arena + 103968768);
 
-  /* %1141 = reduce_sum(%1137) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %1133 = reduce_sum(%1129) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
       arena + 104007744);
 
-  /* %1142 = sdpa_grad(%234, %235, %236, %1139) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
+  /* %1134 = sdpa_grad(%234, %235, %236, %1131) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 308355072, 576, arena + 308355264, 576,
       arena + 308355456, 576, arena + 99969024, 192, arena + 96337920, 576, arena + 96337920 + 192,
       576, arena + 96337920 + 384, 576, 0.14433756f);
 
-  /* %1143 = transpose(%231) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %1135 = transpose(%231) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[106], arena + 101179392);
 
-  /* %1144 = fused_linear(%1142, %1143) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %1136 = fused_linear(%1134, %1135) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 96337920, arena + 101179392, NULL, LK_ACT_NONE, NULL,
       arena + 99969024);
 
-  /* %1145 = linear_grad_weight(%1142, %230) blocks.4.attn.qkv : f32[576, 192] */
+  /* %1137 = linear_grad_weight(%1134, %230) blocks.4.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 96337920, arena + 359190528, arena + 103858176);
 
-  /* %1146 = reduce_sum(%1142) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %1138 = reduce_sum(%1134) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
       arena + 104007168);
 
-  /* %1147 = reduce_sum(%1144) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1139 = reduce_sum(%1136) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 99969024,
       arena + 104007936);
 
-  /* %1148 = mul(%1144, %226) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %1140 = mul(%1136, %226) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 99969024, (const long[]){37824, 192, 1},
       params[104], (const long[]){0, 0, 1}, arena + 96337920);
 
-  /* %1149 = mul(%1144, %228) blocks.4.norm1 : f32[B, 197, 192], written over %1144 */
+  /* %1141 = mul(%1136, %228) blocks.4.norm1 : f32[B, 197, 192], written over %1136 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 99969024, (const long[]){37824, 192, 1},
       arena + 357980160, (const long[]){37824, 192, 1}, arena + 99969024);
 
-  /* %1150 = reduce_sum(%1149) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1142 = reduce_sum(%1141) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 99969024,
       arena + 104008128);
 
-  /* %1151 = normalize_grad(%225, %1148) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %1143 = normalize_grad(%225, %1140) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 356769792, arena + 96337920, 1e-06f, arena + 97548288);
 
-  /* %1152 = add(%1136, %1151) blocks.3.conv : f32[B, 197, 192], written over %688 */
+  /* %1144 = add(%1128, %1143) blocks.3.conv : f32[B, 197, 192], written over %688 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 97548288, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1153 = slice(%1152) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1145 = slice(%1144) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %1154 = slice(%1152) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  /* %1146 = slice(%1144) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 101154816, 37632);
 
-  /* %1155 = batch_norm_act_param_grad(%218, %1154, %221, %219, %220) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 192] */
+  /* %1147 = batch_norm_act_param_grad(%218, %1146, %221, %219, %220) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 406351872, arena + 101154816,
       arena + 429199536, params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 96337920,
-      arena + 96340416);
+      arena + 96376512);
 
-  /* %1156 = batch_norm_act_grad(%218, %1154, %221, %219, %220, %1155) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
+  /* %1148 = batch_norm_act_grad(%218, %1146, %221, %219, %220, %1147) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 406351872, arena + 101154816, arena + 429199536,
-      params[100], params[101], arena + 96340416, 1e-05f, LK_ACT_NONE, arena + 96337920,
+      params[100], params[101], arena + 96376512, 1e-05f, LK_ACT_NONE, arena + 96337920,
       arena + 102359040);
 
-  /* %1157 = index(%1155) {axis 0, at 0} blocks.3.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 96340416, 384, arena + 104008320, 192);
+  /* %1149 = index(%1147) {axis 0, at 0} blocks.3.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 96376512, 384, arena + 104008320, 192);
 
-  /* %1158 = index(%1155) {axis 0, at 1} blocks.3.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 96340608, 384, arena + 104008512, 192);
+  /* %1150 = index(%1147) {axis 0, at 1} blocks.3.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 96376704, 384, arena + 104008512, 192);
 
-  /* %1159 = transpose(%217) {perm [1, 0]} blocks.3.conv.conv.7 : f32[768, 192] */
+  /* %1151 = transpose(%217) {perm [1, 0]} blocks.3.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[99], arena + 103710720);
 
-  /* %1160 = fused_linear(%1156, %1159) blocks.3.conv.conv.7 : f32[B, 196, 768] */
+  /* %1152 = fused_linear(%1148, %1151) blocks.3.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 102359040, arena + 103710720, NULL, LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %1161 = linear_grad_weight(%1156, %215) blocks.3.conv.conv.7 : f32[192, 768] */
+  /* %1153 = linear_grad_weight(%1148, %215) blocks.3.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 102359040, arena + 91521024, arena + 103710720);
 
-  /* %1162 = reshape(%1161) {shape [192, 768, 1, 1]} blocks.3.conv.conv.7 : f32[192, 768, 1, 1], a view of %1161: no code */
+  /* %1154 = reshape(%1153) {shape [192, 768, 1, 1]} blocks.3.conv.conv.7 : f32[192, 768, 1, 1], a view of %1153: no code */
 
-  /* %1163 = mul(%1160, %214) blocks.3.conv.conv.6 : f32[B, 196, 768] */
+  /* %1155 = mul(%1152, %214) blocks.3.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 96337920, (const long[]){150528, 768, 1},
       arena + 428490240, (const long[]){768, 0, 1}, arena + 91521024);
 
-  /* %1164 = mul(%1160, %205) blocks.3.conv.conv.6 : f32[B, 196, 768], written over %1160 */
+  /* %1156 = mul(%1152, %205) blocks.3.conv.conv.6 : f32[B, 196, 768], written over %1152 */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 96337920, (const long[]){150528, 768, 1},
       arena + 86704128, (const long[]){150528, 768, 1}, arena + 96337920);
 
-  /* %1165 = reduce_sum(%1164) {axes [0]} blocks.3.conv.conv.6 : f32[B, 768] */
+  /* %1157 = reduce_sum(%1156) {axes [0]} blocks.3.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 96337920,
       arena + 86704128);
 
-  /* %1166 = hsigmoid_grad(%213, %1165) blocks.3.conv.conv.6 : f32[B, 768] */
+  /* %1158 = hsigmoid_grad(%213, %1157) blocks.3.conv.conv.6 : f32[B, 768] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428465664, arena + 86704128, arena + 86728704);
 
-  /* %1167 = transpose(%211) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %1159 = transpose(%211) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[97], arena + 86704128);
 
-  /* %1168 = fused_linear(%1166, %1167) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1160 = fused_linear(%1158, %1159) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 86728704, arena + 86704128, NULL, LK_ACT_NONE, NULL,
       arena + 86707200);
 
-  /* %1169 = linear_grad_weight(%1166, %210) blocks.3.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 86728704, arena + 429210032, arena + 102359040);
+  /* %1161 = linear_grad_weight(%1158, %210) blocks.3.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 86728704, arena + 429210032, arena + 86858496);
 
-  /* %1170 = reduce_sum(%1166) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[768] */
+  /* %1162 = reduce_sum(%1158) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 86728704,
-      arena + 102365184);
+      arena + 86866176);
 
-  /* %1171 = relu_grad(%209, %1168) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209904, arena + 86707200, arena + 86707328);
+  /* %1163 = relu_grad(%209, %1160) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209904, arena + 86707200, arena + 86731776);
 
-  /* %1172 = transpose(%207) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[768, 4] */
-  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[95], arena + 86704128);
+  /* %1164 = transpose(%207) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[768, 4] */
+  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[95], arena + 86728704);
 
-  /* %1173 = fused_linear(%1171, %1172) blocks.3.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 86707328, arena + 86704128, NULL, LK_ACT_NONE, NULL,
-      arena + 96337920);
+  /* %1165 = fused_linear(%1163, %1164) blocks.3.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 86731776, arena + 86728704, NULL, LK_ACT_NONE, NULL,
+      arena + 86704128);
 
-  /* %1174 = linear_grad_weight(%1171, %206) blocks.3.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 86707328, arena + 428441088, arena + 102362112);
+  /* %1166 = linear_grad_weight(%1163, %206) blocks.3.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 86731776, arena + 428441088, arena + 86861568);
 
-  /* %1175 = reduce_sum(%1171) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 86707328,
-      arena + 102365952);
+  /* %1167 = reduce_sum(%1163) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 86731776,
+      arena + 86866944);
 
-  /* %1176 = reshape(%1173) {shape [1, 768]} blocks.3.conv.conv.6 : f32[B, 1, 768], a view of %1173: no code */
+  /* %1168 = reshape(%1165) {shape [1, 768]} blocks.3.conv.conv.6 : f32[B, 1, 768], a view of %1165: no code */
 
-  /* %1177 = expand(%1176) {shape [196, 768]} blocks.3.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 96337920, (const long[]){768, 0, 1},
-      arena + 86704128, (const long[]){150528, 768, 1});
+  /* %1169 = mul_scalar(%1168) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 86704128, 0.0051020407f, arena + 86728704);
 
-  /* %1178 = mul_scalar(%1177) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 86704128, 0.0051020407f, arena + 96337920);
-
-  /* %1179 = add(%1163, %1178) blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1163 */
+  /* %1170 = add(%1155, %1169) blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1155 */
   lk_add(3, (const long[]){B, 196, 768}, arena + 91521024, (const long[]){150528, 768, 1},
-      arena + 96337920, (const long[]){150528, 768, 1}, arena + 91521024);
+      arena + 86728704, (const long[]){768, 0, 1}, arena + 91521024);
 
-  /* %1180 = batch_norm_act_param_grad(%200, %1179, %203, %201, %202) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 768] */
+  /* %1171 = batch_norm_act_param_grad(%200, %1170, %203, %201, %202) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 81887232, arena + 91521024,
       arena + 429120768, params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 86704128,
-      arena + 86714112);
+      arena + 86864640);
 
-  /* %1181 = batch_norm_act_grad(%200, %1179, %203, %201, %202, %1180) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1163 */
+  /* %1172 = batch_norm_act_grad(%200, %1170, %203, %201, %202, %1171) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1155 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 81887232, arena + 91521024, arena + 429120768,
-      params[91], params[92], arena + 86714112, 1e-05f, LK_ACT_HSWISH, arena + 86704128,
+      params[91], params[92], arena + 86864640, 1e-05f, LK_ACT_HSWISH, arena + 86704128,
       arena + 91521024);
 
-  /* %1182 = index(%1180) {axis 0, at 0} blocks.3.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 86714112, 1536, arena + 86711040, 768);
+  /* %1173 = index(%1171) {axis 0, at 0} blocks.3.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 86864640, 1536, arena + 86711040, 768);
 
-  /* %1183 = index(%1180) {axis 0, at 1} blocks.3.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 86714880, 1536, arena + 86711808, 768);
+  /* %1174 = index(%1171) {axis 0, at 1} blocks.3.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 86865408, 1536, arena + 86711808, 768);
 
-  /* %1184 = token_dwconv_grad_input(%1181, %199) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
+  /* %1175 = token_dwconv_grad_input(%1172, %199) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 91521024, params[90],
       arena + 81887232);
 
-  /* %1185 = token_dwconv_grad_weight(%1181, %198) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %1176 = token_dwconv_grad_weight(%1172, %198) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 91521024, arena + 77070336,
       arena + 86704128);
 
-  /* %1186 = batch_norm_act_param_grad(%193, %1184, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 768] */
+  /* %1177 = batch_norm_act_param_grad(%193, %1175, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232,
       arena + 429118464, params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 77070336,
-      arena + 77080320);
+      arena + 77224704);
 
-  /* %1187 = batch_norm_act_grad(%193, %1184, %196, %194, %195, %1186) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768], written over %1184 */
+  /* %1178 = batch_norm_act_grad(%193, %1175, %196, %194, %195, %1177) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768], written over %1175 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232, arena + 429118464,
-      params[86], params[87], arena + 77080320, 1e-05f, LK_ACT_HSWISH, arena + 77070336,
+      params[86], params[87], arena + 77224704, 1e-05f, LK_ACT_HSWISH, arena + 77070336,
       arena + 81887232);
 
-  /* %1188 = index(%1186) {axis 0, at 0} blocks.3.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 77080320, 1536, arena + 79921152, 768);
+  /* %1179 = index(%1177) {axis 0, at 0} blocks.3.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 77224704, 1536, arena + 79921152, 768);
 
-  /* %1189 = index(%1186) {axis 0, at 1} blocks.3.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 77081088, 1536, arena + 79921920, 768);
+  /* %1180 = index(%1177) {axis 0, at 1} blocks.3.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 77225472, 1536, arena + 79921920, 768);
 
-  /* %1190 = transpose(%192) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 768] */
+  /* %1181 = transpose(%192) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[85], arena + 72253440);
 
-  /* %1191 = linear_grad_weight(%1187, %190) blocks.3.conv.conv.0 : f32[768, 192] */
+  /* %1182 = linear_grad_weight(%1178, %190) blocks.3.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 81887232, arena + 405147648, arena + 79478784);
 
-  /* %1192 = fused_linear(%1187, %1190, %1154) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1183 = fused_linear(%1178, %1181, %1146) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 81887232, 150528, arena + 72253440, NULL, NULL,
       0, LK_ACT_NONE, arena + 101154816, 37632, arena + 396712128, 37824);
 
-  /* %1193 = reshape(%1191) {shape [768, 192, 1, 1]} blocks.3.conv.conv.0 : f32[768, 192, 1, 1], a view of %1191: no code */
+  /* %1184 = reshape(%1182) {shape [768, 192, 1, 1]} blocks.3.conv.conv.0 : f32[768, 192, 1, 1], a view of %1182: no code */
 
-  /* %1194 = concat(%1153, %1192) {axis 0} blocks.3 : f32[B, 197, 192], a view of %688: no code */
+  /* %1185 = concat(%1145, %1183) {axis 0} blocks.3 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %1195 = mul(%1194, %186) blocks.3 : f32[B, 197, 192] */
+  /* %1186 = mul(%1185, %186) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 72253440);
 
-  /* %1196 = transpose(%183) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %1187 = transpose(%183) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[83], arena + 73463808);
 
-  /* %1197 = fused_linear(%1195, %1196) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %1188 = fused_linear(%1186, %1187) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 72253440, arena + 73463808, NULL, LK_ACT_NONE, NULL,
       arena + 75884544);
 
-  /* %1198 = linear_grad_weight(%1195, %182) blocks.3.attn.proj : f32[192, 192] */
+  /* %1189 = linear_grad_weight(%1186, %182) blocks.3.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 72253440, arena + 355559424, arena + 79884288);
 
-  /* %1199 = reduce_sum(%1195) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %1190 = reduce_sum(%1186) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 72253440,
       arena + 79923264);
 
-  /* %1200 = sdpa_grad(%179, %180, %181, %1197) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
+  /* %1191 = sdpa_grad(%179, %180, %181, %1188) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 304723968, 576, arena + 304724160, 576,
       arena + 304724352, 576, arena + 75884544, 192, arena + 72253440, 576, arena + 72253440 + 192,
       576, arena + 72253440 + 384, 576, 0.14433756f);
 
-  /* %1201 = transpose(%176) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %1192 = transpose(%176) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[81], arena + 77094912);
 
-  /* %1202 = fused_linear(%1200, %1201) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %1193 = fused_linear(%1191, %1192) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 72253440, arena + 77094912, NULL, LK_ACT_NONE, NULL,
       arena + 75884544);
 
-  /* %1203 = linear_grad_weight(%1200, %175) blocks.3.attn.qkv : f32[576, 192] */
+  /* %1194 = linear_grad_weight(%1191, %175) blocks.3.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 72253440, arena + 354349056, arena + 79773696);
 
-  /* %1204 = reduce_sum(%1200) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %1195 = reduce_sum(%1191) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 72253440,
       arena + 79922688);
 
-  /* %1205 = reduce_sum(%1202) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1196 = reduce_sum(%1193) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 75884544,
       arena + 79923456);
 
-  /* %1206 = mul(%1202, %171) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %1197 = mul(%1193, %171) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 75884544, (const long[]){37824, 192, 1},
       params[79], (const long[]){0, 0, 1}, arena + 72253440);
 
-  /* %1207 = mul(%1202, %173) blocks.3.norm1 : f32[B, 197, 192], written over %1202 */
+  /* %1198 = mul(%1193, %173) blocks.3.norm1 : f32[B, 197, 192], written over %1193 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 75884544, (const long[]){37824, 192, 1},
       arena + 353138688, (const long[]){37824, 192, 1}, arena + 75884544);
 
-  /* %1208 = reduce_sum(%1207) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1199 = reduce_sum(%1198) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 75884544,
       arena + 79923648);
 
-  /* %1209 = normalize_grad(%170, %1206) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %1200 = normalize_grad(%170, %1197) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 351928320, arena + 72253440, 1e-06f, arena + 73463808);
 
-  /* %1210 = add(%1194, %1209) blocks.2.conv : f32[B, 197, 192], written over %688 */
+  /* %1201 = add(%1185, %1200) blocks.2.conv : f32[B, 197, 192], written over %688 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 73463808, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1211 = slice(%1210) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1202 = slice(%1201) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %1212 = slice(%1210) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  /* %1203 = slice(%1201) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 77070336, 37632);
 
-  /* %1213 = batch_norm_act_param_grad(%163, %1212, %166, %164, %165) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 192] */
+  /* %1204 = batch_norm_act_param_grad(%163, %1203, %166, %164, %165) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 403943424, arena + 77070336,
       arena + 429198960, params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 72253440,
-      arena + 72255936);
+      arena + 72292032);
 
-  /* %1214 = batch_norm_act_grad(%163, %1212, %166, %164, %165, %1213) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
+  /* %1205 = batch_norm_act_grad(%163, %1203, %166, %164, %165, %1204) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 403943424, arena + 77070336, arena + 429198960,
-      params[75], params[76], arena + 72255936, 1e-05f, LK_ACT_NONE, arena + 72253440,
+      params[75], params[76], arena + 72292032, 1e-05f, LK_ACT_NONE, arena + 72253440,
       arena + 78274560);
 
-  /* %1215 = index(%1213) {axis 0, at 0} blocks.2.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 72255936, 384, arena + 79923840, 192);
+  /* %1206 = index(%1204) {axis 0, at 0} blocks.2.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 72292032, 384, arena + 79923840, 192);
 
-  /* %1216 = index(%1213) {axis 0, at 1} blocks.2.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 72256128, 384, arena + 79924032, 192);
+  /* %1207 = index(%1204) {axis 0, at 1} blocks.2.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 72292224, 384, arena + 79924032, 192);
 
-  /* %1217 = transpose(%162) {perm [1, 0]} blocks.2.conv.conv.7 : f32[768, 192] */
+  /* %1208 = transpose(%162) {perm [1, 0]} blocks.2.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 79626240);
 
-  /* %1218 = fused_linear(%1214, %1217) blocks.2.conv.conv.7 : f32[B, 196, 768] */
+  /* %1209 = fused_linear(%1205, %1208) blocks.2.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 78274560, arena + 79626240, NULL, LK_ACT_NONE, NULL,
       arena + 72253440);
 
-  /* %1219 = linear_grad_weight(%1214, %160) blocks.2.conv.conv.7 : f32[192, 768] */
+  /* %1210 = linear_grad_weight(%1205, %160) blocks.2.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 78274560, arena + 67436544, arena + 79626240);
 
-  /* %1220 = reshape(%1219) {shape [192, 768, 1, 1]} blocks.2.conv.conv.7 : f32[192, 768, 1, 1], a view of %1219: no code */
+  /* %1211 = reshape(%1210) {shape [192, 768, 1, 1]} blocks.2.conv.conv.7 : f32[192, 768, 1, 1], a view of %1210: no code */
 
-  /* %1221 = mul(%1218, %159) blocks.2.conv.conv.6 : f32[B, 196, 768] */
+  /* %1212 = mul(%1209, %159) blocks.2.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 72253440, (const long[]){150528, 768, 1},
       arena + 428416512, (const long[]){768, 0, 1}, arena + 67436544);
 
-  /* %1222 = mul(%1218, %150) blocks.2.conv.conv.6 : f32[B, 196, 768], written over %1218 */
+  /* %1213 = mul(%1209, %150) blocks.2.conv.conv.6 : f32[B, 196, 768], written over %1209 */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 72253440, (const long[]){150528, 768, 1},
       arena + 62619648, (const long[]){150528, 768, 1}, arena + 72253440);
 
-  /* %1223 = reduce_sum(%1222) {axes [0]} blocks.2.conv.conv.6 : f32[B, 768] */
+  /* %1214 = reduce_sum(%1213) {axes [0]} blocks.2.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 72253440,
       arena + 62619648);
 
-  /* %1224 = hsigmoid_grad(%158, %1223) blocks.2.conv.conv.6 : f32[B, 768] */
+  /* %1215 = hsigmoid_grad(%158, %1214) blocks.2.conv.conv.6 : f32[B, 768] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428391936, arena + 62619648, arena + 62644224);
 
-  /* %1225 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %1216 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[72], arena + 62619648);
 
-  /* %1226 = fused_linear(%1224, %1225) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1217 = fused_linear(%1215, %1216) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 62644224, arena + 62619648, NULL, LK_ACT_NONE, NULL,
       arena + 62622720);
 
-  /* %1227 = linear_grad_weight(%1224, %155) blocks.2.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 62644224, arena + 429209776, arena + 78274560);
+  /* %1218 = linear_grad_weight(%1215, %155) blocks.2.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 62644224, arena + 429209776, arena + 62774016);
 
-  /* %1228 = reduce_sum(%1224) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[768] */
+  /* %1219 = reduce_sum(%1215) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 62644224,
-      arena + 78280704);
+      arena + 62781696);
 
-  /* %1229 = relu_grad(%154, %1226) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209648, arena + 62622720, arena + 62622848);
+  /* %1220 = relu_grad(%154, %1217) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209648, arena + 62622720, arena + 62647296);
 
-  /* %1230 = transpose(%152) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[768, 4] */
-  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[70], arena + 62619648);
+  /* %1221 = transpose(%152) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[768, 4] */
+  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[70], arena + 62644224);
 
-  /* %1231 = fused_linear(%1229, %1230) blocks.2.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 62622848, arena + 62619648, NULL, LK_ACT_NONE, NULL,
-      arena + 72253440);
+  /* %1222 = fused_linear(%1220, %1221) blocks.2.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 62647296, arena + 62644224, NULL, LK_ACT_NONE, NULL,
+      arena + 62619648);
 
-  /* %1232 = linear_grad_weight(%1229, %151) blocks.2.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 62622848, arena + 428367360, arena + 78277632);
+  /* %1223 = linear_grad_weight(%1220, %151) blocks.2.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 62647296, arena + 428367360, arena + 62777088);
 
-  /* %1233 = reduce_sum(%1229) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 62622848,
-      arena + 78281472);
+  /* %1224 = reduce_sum(%1220) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 62647296,
+      arena + 62782464);
 
-  /* %1234 = reshape(%1231) {shape [1, 768]} blocks.2.conv.conv.6 : f32[B, 1, 768], a view of %1231: no code */
+  /* %1225 = reshape(%1222) {shape [1, 768]} blocks.2.conv.conv.6 : f32[B, 1, 768], a view of %1222: no code */
 
-  /* %1235 = expand(%1234) {shape [196, 768]} blocks.2.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 72253440, (const long[]){768, 0, 1},
-      arena + 62619648, (const long[]){150528, 768, 1});
+  /* %1226 = mul_scalar(%1225) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 62619648, 0.0051020407f, arena + 62644224);
 
-  /* %1236 = mul_scalar(%1235) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 62619648, 0.0051020407f, arena + 72253440);
-
-  /* %1237 = add(%1221, %1236) blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1221 */
+  /* %1227 = add(%1212, %1226) blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1212 */
   lk_add(3, (const long[]){B, 196, 768}, arena + 67436544, (const long[]){150528, 768, 1},
-      arena + 72253440, (const long[]){150528, 768, 1}, arena + 67436544);
+      arena + 62644224, (const long[]){768, 0, 1}, arena + 67436544);
 
-  /* %1238 = batch_norm_act_param_grad(%145, %1237, %148, %146, %147) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 768] */
+  /* %1228 = batch_norm_act_param_grad(%145, %1227, %148, %146, %147) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544,
       arena + 429116160, params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 62619648,
-      arena + 62629632);
+      arena + 62780160);
 
-  /* %1239 = batch_norm_act_grad(%145, %1237, %148, %146, %147, %1238) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1221 */
+  /* %1229 = batch_norm_act_grad(%145, %1227, %148, %146, %147, %1228) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1212 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544, arena + 429116160,
-      params[66], params[67], arena + 62629632, 1e-05f, LK_ACT_HSWISH, arena + 62619648,
+      params[66], params[67], arena + 62780160, 1e-05f, LK_ACT_HSWISH, arena + 62619648,
       arena + 67436544);
 
-  /* %1240 = index(%1238) {axis 0, at 0} blocks.2.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 62629632, 1536, arena + 62626560, 768);
+  /* %1230 = index(%1228) {axis 0, at 0} blocks.2.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 62780160, 1536, arena + 62626560, 768);
 
-  /* %1241 = index(%1238) {axis 0, at 1} blocks.2.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 62630400, 1536, arena + 62627328, 768);
+  /* %1231 = index(%1228) {axis 0, at 1} blocks.2.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 62780928, 1536, arena + 62627328, 768);
 
-  /* %1242 = token_dwconv_grad_input(%1239, %144) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
+  /* %1232 = token_dwconv_grad_input(%1229, %144) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 67436544, params[65],
       arena + 57802752);
 
-  /* %1243 = token_dwconv_grad_weight(%1239, %143) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %1233 = token_dwconv_grad_weight(%1229, %143) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 67436544, arena + 52985856,
       arena + 62619648);
 
-  /* %1244 = batch_norm_act_param_grad(%138, %1242, %141, %139, %140) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 768] */
+  /* %1234 = batch_norm_act_param_grad(%138, %1232, %141, %139, %140) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 48168960, arena + 57802752,
       arena + 429113856, params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 52985856,
-      arena + 52995840);
+      arena + 53140224);
 
-  /* %1245 = batch_norm_act_grad(%138, %1242, %141, %139, %140, %1244) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768], written over %1242 */
+  /* %1235 = batch_norm_act_grad(%138, %1232, %141, %139, %140, %1234) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768], written over %1232 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 48168960, arena + 57802752, arena + 429113856,
-      params[61], params[62], arena + 52995840, 1e-05f, LK_ACT_HSWISH, arena + 52985856,
+      params[61], params[62], arena + 53140224, 1e-05f, LK_ACT_HSWISH, arena + 52985856,
       arena + 57802752);
 
-  /* %1246 = index(%1244) {axis 0, at 0} blocks.2.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 52995840, 1536, arena + 55836672, 768);
+  /* %1236 = index(%1234) {axis 0, at 0} blocks.2.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 53140224, 1536, arena + 55836672, 768);
 
-  /* %1247 = index(%1244) {axis 0, at 1} blocks.2.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 52996608, 1536, arena + 55837440, 768);
+  /* %1237 = index(%1234) {axis 0, at 1} blocks.2.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 53140992, 1536, arena + 55837440, 768);
 
-  /* %1248 = transpose(%137) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 768] */
+  /* %1238 = transpose(%137) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 48168960);
 
-  /* %1249 = linear_grad_weight(%1245, %135) blocks.2.conv.conv.0 : f32[768, 192] */
+  /* %1239 = linear_grad_weight(%1235, %135) blocks.2.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 57802752, arena + 402739200, arena + 55394304);
 
-  /* %1250 = fused_linear(%1245, %1248, %1212) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1240 = fused_linear(%1235, %1238, %1203) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 57802752, 150528, arena + 48168960, NULL, NULL,
       0, LK_ACT_NONE, arena + 77070336, 37632, arena + 396712128, 37824);
 
-  /* %1251 = reshape(%1249) {shape [768, 192, 1, 1]} blocks.2.conv.conv.0 : f32[768, 192, 1, 1], a view of %1249: no code */
+  /* %1241 = reshape(%1239) {shape [768, 192, 1, 1]} blocks.2.conv.conv.0 : f32[768, 192, 1, 1], a view of %1239: no code */
 
-  /* %1252 = concat(%1211, %1250) {axis 0} blocks.2 : f32[B, 197, 192], a view of %688: no code */
+  /* %1242 = concat(%1202, %1240) {axis 0} blocks.2 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %1253 = mul(%1252, %131) blocks.2 : f32[B, 197, 192] */
+  /* %1243 = mul(%1242, %131) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 48168960);
 
-  /* %1254 = transpose(%128) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %1244 = transpose(%128) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[58], arena + 49379328);
 
-  /* %1255 = fused_linear(%1253, %1254) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %1245 = fused_linear(%1243, %1244) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 48168960, arena + 49379328, NULL, LK_ACT_NONE, NULL,
       arena + 51800064);
 
-  /* %1256 = linear_grad_weight(%1253, %127) blocks.2.attn.proj : f32[192, 192] */
+  /* %1246 = linear_grad_weight(%1243, %127) blocks.2.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 48168960, arena + 350717952, arena + 55799808);
 
-  /* %1257 = reduce_sum(%1253) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %1247 = reduce_sum(%1243) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
       arena + 55838784);
 
-  /* %1258 = sdpa_grad(%124, %125, %126, %1255) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
+  /* %1248 = sdpa_grad(%124, %125, %126, %1245) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 301092864, 576, arena + 301093056, 576,
       arena + 301093248, 576, arena + 51800064, 192, arena + 48168960, 576, arena + 48168960 + 192,
       576, arena + 48168960 + 384, 576, 0.14433756f);
 
-  /* %1259 = transpose(%121) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %1249 = transpose(%121) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[56], arena + 53010432);
 
-  /* %1260 = fused_linear(%1258, %1259) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %1250 = fused_linear(%1248, %1249) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 48168960, arena + 53010432, NULL, LK_ACT_NONE, NULL,
       arena + 51800064);
 
-  /* %1261 = linear_grad_weight(%1258, %120) blocks.2.attn.qkv : f32[576, 192] */
+  /* %1251 = linear_grad_weight(%1248, %120) blocks.2.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 48168960, arena + 349507584, arena + 55689216);
 
-  /* %1262 = reduce_sum(%1258) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %1252 = reduce_sum(%1248) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
       arena + 55838208);
 
-  /* %1263 = reduce_sum(%1260) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1253 = reduce_sum(%1250) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 51800064,
       arena + 55838976);
 
-  /* %1264 = mul(%1260, %116) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1254 = mul(%1250, %116) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 51800064, (const long[]){37824, 192, 1},
       params[54], (const long[]){0, 0, 1}, arena + 48168960);
 
-  /* %1265 = mul(%1260, %118) blocks.2.norm1 : f32[B, 197, 192], written over %1260 */
+  /* %1255 = mul(%1250, %118) blocks.2.norm1 : f32[B, 197, 192], written over %1250 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 51800064, (const long[]){37824, 192, 1},
       arena + 348297216, (const long[]){37824, 192, 1}, arena + 51800064);
 
-  /* %1266 = reduce_sum(%1265) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1256 = reduce_sum(%1255) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 51800064,
       arena + 55839168);
 
-  /* %1267 = normalize_grad(%115, %1264) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1257 = normalize_grad(%115, %1254) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 347086848, arena + 48168960, 1e-06f, arena + 49379328);
 
-  /* %1268 = add(%1252, %1267) blocks.1.conv : f32[B, 197, 192], written over %688 */
+  /* %1258 = add(%1242, %1257) blocks.1.conv : f32[B, 197, 192], written over %688 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 49379328, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1269 = slice(%1268) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1259 = slice(%1258) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %1270 = slice(%1268) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  /* %1260 = slice(%1258) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 52985856, 37632);
 
-  /* %1271 = batch_norm_act_param_grad(%108, %1270, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 192] */
+  /* %1261 = batch_norm_act_param_grad(%108, %1260, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 401534976, arena + 52985856,
       arena + 429198384, params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 48168960,
-      arena + 48171456);
+      arena + 48207552);
 
-  /* %1272 = batch_norm_act_grad(%108, %1270, %111, %109, %110, %1271) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
+  /* %1262 = batch_norm_act_grad(%108, %1260, %111, %109, %110, %1261) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 401534976, arena + 52985856, arena + 429198384,
-      params[50], params[51], arena + 48171456, 1e-05f, LK_ACT_NONE, arena + 48168960,
+      params[50], params[51], arena + 48207552, 1e-05f, LK_ACT_NONE, arena + 48168960,
       arena + 54190080);
 
-  /* %1273 = index(%1271) {axis 0, at 0} blocks.1.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 48171456, 384, arena + 55839360, 192);
+  /* %1263 = index(%1261) {axis 0, at 0} blocks.1.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 48207552, 384, arena + 55839360, 192);
 
-  /* %1274 = index(%1271) {axis 0, at 1} blocks.1.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 48171648, 384, arena + 55839552, 192);
+  /* %1264 = index(%1261) {axis 0, at 1} blocks.1.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 48207744, 384, arena + 55839552, 192);
 
-  /* %1275 = transpose(%107) {perm [1, 0]} blocks.1.conv.conv.7 : f32[768, 192] */
+  /* %1265 = transpose(%107) {perm [1, 0]} blocks.1.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 55541760);
 
-  /* %1276 = fused_linear(%1272, %1275) blocks.1.conv.conv.7 : f32[B, 196, 768] */
+  /* %1266 = fused_linear(%1262, %1265) blocks.1.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 54190080, arena + 55541760, NULL, LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %1277 = linear_grad_weight(%1272, %105) blocks.1.conv.conv.7 : f32[192, 768] */
+  /* %1267 = linear_grad_weight(%1262, %105) blocks.1.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 54190080, arena + 43352064, arena + 55541760);
 
-  /* %1278 = reshape(%1277) {shape [192, 768, 1, 1]} blocks.1.conv.conv.7 : f32[192, 768, 1, 1], a view of %1277: no code */
+  /* %1268 = reshape(%1267) {shape [192, 768, 1, 1]} blocks.1.conv.conv.7 : f32[192, 768, 1, 1], a view of %1267: no code */
 
-  /* %1279 = mul(%1276, %104) blocks.1.conv.conv.6 : f32[B, 196, 768] */
+  /* %1269 = mul(%1266, %104) blocks.1.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 48168960, (const long[]){150528, 768, 1},
       arena + 428342784, (const long[]){768, 0, 1}, arena + 43352064);
 
-  /* %1280 = mul(%1276, %95) blocks.1.conv.conv.6 : f32[B, 196, 768], written over %1276 */
+  /* %1270 = mul(%1266, %95) blocks.1.conv.conv.6 : f32[B, 196, 768], written over %1266 */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 48168960, (const long[]){150528, 768, 1},
       arena + 38535168, (const long[]){150528, 768, 1}, arena + 48168960);
 
-  /* %1281 = reduce_sum(%1280) {axes [0]} blocks.1.conv.conv.6 : f32[B, 768] */
+  /* %1271 = reduce_sum(%1270) {axes [0]} blocks.1.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 48168960,
       arena + 38535168);
 
-  /* %1282 = hsigmoid_grad(%103, %1281) blocks.1.conv.conv.6 : f32[B, 768] */
+  /* %1272 = hsigmoid_grad(%103, %1271) blocks.1.conv.conv.6 : f32[B, 768] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428318208, arena + 38535168, arena + 38559744);
 
-  /* %1283 = transpose(%101) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %1273 = transpose(%101) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[47], arena + 38535168);
 
-  /* %1284 = fused_linear(%1282, %1283) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1274 = fused_linear(%1272, %1273) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 38559744, arena + 38535168, NULL, LK_ACT_NONE, NULL,
       arena + 38538240);
 
-  /* %1285 = linear_grad_weight(%1282, %100) blocks.1.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 38559744, arena + 429209520, arena + 54190080);
+  /* %1275 = linear_grad_weight(%1272, %100) blocks.1.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 38559744, arena + 429209520, arena + 38689536);
 
-  /* %1286 = reduce_sum(%1282) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[768] */
+  /* %1276 = reduce_sum(%1272) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 38559744,
-      arena + 54196224);
+      arena + 38697216);
 
-  /* %1287 = relu_grad(%99, %1284) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209392, arena + 38538240, arena + 38538368);
+  /* %1277 = relu_grad(%99, %1274) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209392, arena + 38538240, arena + 38562816);
 
-  /* %1288 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[768, 4] */
-  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[45], arena + 38535168);
+  /* %1278 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[768, 4] */
+  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[45], arena + 38559744);
 
-  /* %1289 = fused_linear(%1287, %1288) blocks.1.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 38538368, arena + 38535168, NULL, LK_ACT_NONE, NULL,
-      arena + 48168960);
+  /* %1279 = fused_linear(%1277, %1278) blocks.1.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 38562816, arena + 38559744, NULL, LK_ACT_NONE, NULL,
+      arena + 38535168);
 
-  /* %1290 = linear_grad_weight(%1287, %96) blocks.1.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 38538368, arena + 428293632, arena + 54193152);
+  /* %1280 = linear_grad_weight(%1277, %96) blocks.1.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 38562816, arena + 428293632, arena + 38692608);
 
-  /* %1291 = reduce_sum(%1287) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 38538368,
-      arena + 54196992);
+  /* %1281 = reduce_sum(%1277) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 38562816,
+      arena + 38697984);
 
-  /* %1292 = reshape(%1289) {shape [1, 768]} blocks.1.conv.conv.6 : f32[B, 1, 768], a view of %1289: no code */
+  /* %1282 = reshape(%1279) {shape [1, 768]} blocks.1.conv.conv.6 : f32[B, 1, 768], a view of %1279: no code */
 
-  /* %1293 = expand(%1292) {shape [196, 768]} blocks.1.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 48168960, (const long[]){768, 0, 1},
-      arena + 38535168, (const long[]){150528, 768, 1});
+  /* %1283 = mul_scalar(%1282) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 38535168, 0.0051020407f, arena + 38559744);
 
-  /* %1294 = mul_scalar(%1293) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 38535168, 0.0051020407f, arena + 48168960);
-
-  /* %1295 = add(%1279, %1294) blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1279 */
+  /* %1284 = add(%1269, %1283) blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1269 */
   lk_add(3, (const long[]){B, 196, 768}, arena + 43352064, (const long[]){150528, 768, 1},
-      arena + 48168960, (const long[]){150528, 768, 1}, arena + 43352064);
+      arena + 38559744, (const long[]){768, 0, 1}, arena + 43352064);
 
-  /* %1296 = batch_norm_act_param_grad(%90, %1295, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 768] */
+  /* %1285 = batch_norm_act_param_grad(%90, %1284, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 33718272, arena + 43352064,
       arena + 429111552, params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 38535168,
-      arena + 38545152);
+      arena + 38695680);
 
-  /* %1297 = batch_norm_act_grad(%90, %1295, %93, %91, %92, %1296) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1279 */
+  /* %1286 = batch_norm_act_grad(%90, %1284, %93, %91, %92, %1285) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1269 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 33718272, arena + 43352064, arena + 429111552,
-      params[41], params[42], arena + 38545152, 1e-05f, LK_ACT_HSWISH, arena + 38535168,
+      params[41], params[42], arena + 38695680, 1e-05f, LK_ACT_HSWISH, arena + 38535168,
       arena + 43352064);
 
-  /* %1298 = index(%1296) {axis 0, at 0} blocks.1.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 38545152, 1536, arena + 38542080, 768);
+  /* %1287 = index(%1285) {axis 0, at 0} blocks.1.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 38695680, 1536, arena + 38542080, 768);
 
-  /* %1299 = index(%1296) {axis 0, at 1} blocks.1.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 38545920, 1536, arena + 38542848, 768);
+  /* %1288 = index(%1285) {axis 0, at 1} blocks.1.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 38696448, 1536, arena + 38542848, 768);
 
-  /* %1300 = token_dwconv_grad_input(%1297, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
+  /* %1289 = token_dwconv_grad_input(%1286, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 43352064, params[40],
       arena + 33718272);
 
-  /* %1301 = token_dwconv_grad_weight(%1297, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %1290 = token_dwconv_grad_weight(%1286, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 43352064, arena + 28901376,
       arena + 38535168);
 
-  /* %1302 = batch_norm_act_param_grad(%83, %1300, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 768] */
+  /* %1291 = batch_norm_act_param_grad(%83, %1289, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 24084480, arena + 33718272,
       arena + 429109248, params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 28901376,
-      arena + 28911360);
+      arena + 29055744);
 
-  /* %1303 = batch_norm_act_grad(%83, %1300, %86, %84, %85, %1302) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768], written over %1300 */
+  /* %1292 = batch_norm_act_grad(%83, %1289, %86, %84, %85, %1291) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768], written over %1289 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 24084480, arena + 33718272, arena + 429109248,
-      params[36], params[37], arena + 28911360, 1e-05f, LK_ACT_HSWISH, arena + 28901376,
+      params[36], params[37], arena + 29055744, 1e-05f, LK_ACT_HSWISH, arena + 28901376,
       arena + 33718272);
 
-  /* %1304 = index(%1302) {axis 0, at 0} blocks.1.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 28911360, 1536, arena + 31752192, 768);
+  /* %1293 = index(%1291) {axis 0, at 0} blocks.1.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 29055744, 1536, arena + 31752192, 768);
 
-  /* %1305 = index(%1302) {axis 0, at 1} blocks.1.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 28912128, 1536, arena + 31752960, 768);
+  /* %1294 = index(%1291) {axis 0, at 1} blocks.1.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 29056512, 1536, arena + 31752960, 768);
 
-  /* %1306 = transpose(%82) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 768] */
+  /* %1295 = transpose(%82) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[35], arena + 24084480);
 
-  /* %1307 = linear_grad_weight(%1303, %80) blocks.1.conv.conv.0 : f32[768, 192] */
+  /* %1296 = linear_grad_weight(%1292, %80) blocks.1.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 33718272, arena + 400330752, arena + 31309824);
 
-  /* %1308 = fused_linear(%1303, %1306, %1270) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1297 = fused_linear(%1292, %1295, %1260) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 33718272, 150528, arena + 24084480, NULL, NULL,
       0, LK_ACT_NONE, arena + 52985856, 37632, arena + 396712128, 37824);
 
-  /* %1309 = reshape(%1307) {shape [768, 192, 1, 1]} blocks.1.conv.conv.0 : f32[768, 192, 1, 1], a view of %1307: no code */
+  /* %1298 = reshape(%1296) {shape [768, 192, 1, 1]} blocks.1.conv.conv.0 : f32[768, 192, 1, 1], a view of %1296: no code */
 
-  /* %1310 = concat(%1269, %1308) {axis 0} blocks.1 : f32[B, 197, 192], a view of %688: no code */
+  /* %1299 = concat(%1259, %1297) {axis 0} blocks.1 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %1311 = mul(%1310, %76) blocks.1 : f32[B, 197, 192] */
+  /* %1300 = mul(%1299, %76) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 24084480);
 
-  /* %1312 = transpose(%73) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %1301 = transpose(%73) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[33], arena + 25294848);
 
-  /* %1313 = fused_linear(%1311, %1312) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %1302 = fused_linear(%1300, %1301) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 24084480, arena + 25294848, NULL, LK_ACT_NONE, NULL,
       arena + 27715584);
 
-  /* %1314 = linear_grad_weight(%1311, %72) blocks.1.attn.proj : f32[192, 192] */
+  /* %1303 = linear_grad_weight(%1300, %72) blocks.1.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 24084480, arena + 345876480, arena + 31715328);
 
-  /* %1315 = reduce_sum(%1311) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %1304 = reduce_sum(%1300) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 24084480,
       arena + 31754304);
 
-  /* %1316 = sdpa_grad(%69, %70, %71, %1313) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
+  /* %1305 = sdpa_grad(%69, %70, %71, %1302) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 297461760, 576, arena + 297461952, 576,
       arena + 297462144, 576, arena + 27715584, 192, arena + 24084480, 576, arena + 24084480 + 192,
       576, arena + 24084480 + 384, 576, 0.14433756f);
 
-  /* %1317 = transpose(%66) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %1306 = transpose(%66) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[31], arena + 28925952);
 
-  /* %1318 = fused_linear(%1316, %1317) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %1307 = fused_linear(%1305, %1306) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 24084480, arena + 28925952, NULL, LK_ACT_NONE, NULL,
       arena + 27715584);
 
-  /* %1319 = linear_grad_weight(%1316, %65) blocks.1.attn.qkv : f32[576, 192] */
+  /* %1308 = linear_grad_weight(%1305, %65) blocks.1.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 24084480, arena + 344666112, arena + 31604736);
 
-  /* %1320 = reduce_sum(%1316) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %1309 = reduce_sum(%1305) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 24084480,
       arena + 31753728);
 
-  /* %1321 = reduce_sum(%1318) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1310 = reduce_sum(%1307) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 27715584,
       arena + 31754496);
 
-  /* %1322 = mul(%1318, %61) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1311 = mul(%1307, %61) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 27715584, (const long[]){37824, 192, 1},
       params[29], (const long[]){0, 0, 1}, arena + 24084480);
 
-  /* %1323 = mul(%1318, %63) blocks.1.norm1 : f32[B, 197, 192], written over %1318 */
+  /* %1312 = mul(%1307, %63) blocks.1.norm1 : f32[B, 197, 192], written over %1307 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 27715584, (const long[]){37824, 192, 1},
       arena + 343455744, (const long[]){37824, 192, 1}, arena + 27715584);
 
-  /* %1324 = reduce_sum(%1323) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1313 = reduce_sum(%1312) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 27715584,
       arena + 31754688);
 
-  /* %1325 = normalize_grad(%60, %1322) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1314 = normalize_grad(%60, %1311) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 342245376, arena + 24084480, 1e-06f, arena + 25294848);
 
-  /* %1326 = add(%1310, %1325) blocks.0.conv : f32[B, 197, 192], written over %688 */
+  /* %1315 = add(%1299, %1314) blocks.0.conv : f32[B, 197, 192], written over %688 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 25294848, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1327 = slice(%1326) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1316 = slice(%1315) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %688: no code */
 
-  /* %1328 = slice(%1326) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  /* %1317 = slice(%1315) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 28901376, 37632);
 
-  /* %1329 = batch_norm_act_param_grad(%53, %1328, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 192] */
+  /* %1318 = batch_norm_act_param_grad(%53, %1317, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 399126528, arena + 28901376,
       arena + 429197808, params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 24084480,
-      arena + 24086976);
+      arena + 24123072);
 
-  /* %1330 = batch_norm_act_grad(%53, %1328, %56, %54, %55, %1329) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
+  /* %1319 = batch_norm_act_grad(%53, %1317, %56, %54, %55, %1318) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 399126528, arena + 28901376, arena + 429197808,
-      params[25], params[26], arena + 24086976, 1e-05f, LK_ACT_NONE, arena + 24084480,
+      params[25], params[26], arena + 24123072, 1e-05f, LK_ACT_NONE, arena + 24084480,
       arena + 30105600);
 
-  /* %1331 = index(%1329) {axis 0, at 0} blocks.0.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 24086976, 384, arena + 31754880, 192);
+  /* %1320 = index(%1318) {axis 0, at 0} blocks.0.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 24123072, 384, arena + 31754880, 192);
 
-  /* %1332 = index(%1329) {axis 0, at 1} blocks.0.conv.conv.8 : f32[192] */
-  lk_copy_rows(1, 192, arena + 24087168, 384, arena + 31755072, 192);
+  /* %1321 = index(%1318) {axis 0, at 1} blocks.0.conv.conv.8 : f32[192] */
+  lk_copy_rows(1, 192, arena + 24123264, 384, arena + 31755072, 192);
 
-  /* %1333 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[768, 192] */
+  /* %1322 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[24], arena + 31457280);
 
-  /* %1334 = fused_linear(%1330, %1333) blocks.0.conv.conv.7 : f32[B, 196, 768] */
+  /* %1323 = fused_linear(%1319, %1322) blocks.0.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 30105600, arena + 31457280, NULL, LK_ACT_NONE, NULL,
       arena + 24084480);
 
-  /* %1335 = linear_grad_weight(%1330, %50) blocks.0.conv.conv.7 : f32[192, 768] */
+  /* %1324 = linear_grad_weight(%1319, %50) blocks.0.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 30105600, arena + 19267584, arena + 31457280);
 
-  /* %1336 = reshape(%1335) {shape [192, 768, 1, 1]} blocks.0.conv.conv.7 : f32[192, 768, 1, 1], a view of %1335: no code */
+  /* %1325 = reshape(%1324) {shape [192, 768, 1, 1]} blocks.0.conv.conv.7 : f32[192, 768, 1, 1], a view of %1324: no code */
 
-  /* %1337 = mul(%1334, %49) blocks.0.conv.conv.6 : f32[B, 196, 768] */
+  /* %1326 = mul(%1323, %49) blocks.0.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 24084480, (const long[]){150528, 768, 1},
       arena + 428269056, (const long[]){768, 0, 1}, arena + 19267584);
 
-  /* %1338 = mul(%1334, %40) blocks.0.conv.conv.6 : f32[B, 196, 768], written over %1334 */
+  /* %1327 = mul(%1323, %40) blocks.0.conv.conv.6 : f32[B, 196, 768], written over %1323 */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 24084480, (const long[]){150528, 768, 1},
       arena + 14450688, (const long[]){150528, 768, 1}, arena + 24084480);
 
-  /* %1339 = reduce_sum(%1338) {axes [0]} blocks.0.conv.conv.6 : f32[B, 768] */
+  /* %1328 = reduce_sum(%1327) {axes [0]} blocks.0.conv.conv.6 : f32[B, 768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 24084480,
       arena + 14450688);
 
-  /* %1340 = hsigmoid_grad(%48, %1339) blocks.0.conv.conv.6 : f32[B, 768] */
+  /* %1329 = hsigmoid_grad(%48, %1328) blocks.0.conv.conv.6 : f32[B, 768] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428244480, arena + 14450688, arena + 14475264);
 
-  /* %1341 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 768] */
+  /* %1330 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 768] */
   lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[22], arena + 14450688);
 
-  /* %1342 = fused_linear(%1340, %1341) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1331 = fused_linear(%1329, %1330) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 14475264, arena + 14450688, NULL, LK_ACT_NONE, NULL,
       arena + 14453760);
 
-  /* %1343 = linear_grad_weight(%1340, %45) blocks.0.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 14475264, arena + 429209264, arena + 30105600);
+  /* %1332 = linear_grad_weight(%1329, %45) blocks.0.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 14475264, arena + 429209264, arena + 14605056);
 
-  /* %1344 = reduce_sum(%1340) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[768] */
+  /* %1333 = reduce_sum(%1329) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[768] */
   lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 14475264,
-      arena + 30111744);
+      arena + 14612736);
 
-  /* %1345 = relu_grad(%44, %1342) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209136, arena + 14453760, arena + 14453888);
+  /* %1334 = relu_grad(%44, %1331) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209136, arena + 14453760, arena + 14478336);
 
-  /* %1346 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[768, 4] */
-  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[20], arena + 14450688);
+  /* %1335 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[768, 4] */
+  lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[20], arena + 14475264);
 
-  /* %1347 = fused_linear(%1345, %1346) blocks.0.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 14453888, arena + 14450688, NULL, LK_ACT_NONE, NULL,
-      arena + 24084480);
+  /* %1336 = fused_linear(%1334, %1335) blocks.0.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 14478336, arena + 14475264, NULL, LK_ACT_NONE, NULL,
+      arena + 14450688);
 
-  /* %1348 = linear_grad_weight(%1345, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 14453888, arena + 428219904, arena + 30108672);
+  /* %1337 = linear_grad_weight(%1334, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 14478336, arena + 428219904, arena + 14608128);
 
-  /* %1349 = reduce_sum(%1345) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 14453888,
-      arena + 30112512);
+  /* %1338 = reduce_sum(%1334) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 14478336,
+      arena + 14613504);
 
-  /* %1350 = reshape(%1347) {shape [1, 768]} blocks.0.conv.conv.6 : f32[B, 1, 768], a view of %1347: no code */
+  /* %1339 = reshape(%1336) {shape [1, 768]} blocks.0.conv.conv.6 : f32[B, 1, 768], a view of %1336: no code */
 
-  /* %1351 = expand(%1350) {shape [196, 768]} blocks.0.conv.conv.6 : f32[B, 196, 768] */
-  lk_copy_strided(3, (const long[]){B, 196, 768}, arena + 24084480, (const long[]){768, 0, 1},
-      arena + 14450688, (const long[]){150528, 768, 1});
+  /* %1340 = mul_scalar(%1339) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 1, 768] */
+  lk_mul_scalar(B * 768, arena + 14450688, 0.0051020407f, arena + 14475264);
 
-  /* %1352 = mul_scalar(%1351) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul_scalar(B * 196 * 768, arena + 14450688, 0.0051020407f, arena + 24084480);
-
-  /* %1353 = add(%1337, %1352) blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1337 */
+  /* %1341 = add(%1326, %1340) blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1326 */
   lk_add(3, (const long[]){B, 196, 768}, arena + 19267584, (const long[]){150528, 768, 1},
-      arena + 24084480, (const long[]){150528, 768, 1}, arena + 19267584);
+      arena + 14475264, (const long[]){768, 0, 1}, arena + 19267584);
 
-  /* %1354 = batch_norm_act_param_grad(%35, %1353, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 768] */
+  /* %1342 = batch_norm_act_param_grad(%35, %1341, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 9633792, arena + 19267584,
       arena + 429106944, params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 14450688,
-      arena + 14460672);
+      arena + 14611200);
 
-  /* %1355 = batch_norm_act_grad(%35, %1353, %38, %36, %37, %1354) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1337 */
+  /* %1343 = batch_norm_act_grad(%35, %1341, %38, %36, %37, %1342) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1326 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 9633792, arena + 19267584, arena + 429106944,
-      params[16], params[17], arena + 14460672, 1e-05f, LK_ACT_HSWISH, arena + 14450688,
+      params[16], params[17], arena + 14611200, 1e-05f, LK_ACT_HSWISH, arena + 14450688,
       arena + 19267584);
 
-  /* %1356 = index(%1354) {axis 0, at 0} blocks.0.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 14460672, 1536, arena + 14457600, 768);
+  /* %1344 = index(%1342) {axis 0, at 0} blocks.0.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 14611200, 1536, arena + 14457600, 768);
 
-  /* %1357 = index(%1354) {axis 0, at 1} blocks.0.conv.conv.4 : f32[768] */
-  lk_copy_rows(1, 768, arena + 14461440, 1536, arena + 14458368, 768);
+  /* %1345 = index(%1342) {axis 0, at 1} blocks.0.conv.conv.4 : f32[768] */
+  lk_copy_rows(1, 768, arena + 14611968, 1536, arena + 14458368, 768);
 
-  /* %1358 = token_dwconv_grad_input(%1355, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
+  /* %1346 = token_dwconv_grad_input(%1343, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 19267584, params[15],
       arena + 9633792);
 
-  /* %1359 = token_dwconv_grad_weight(%1355, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %1347 = token_dwconv_grad_weight(%1343, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 19267584, arena + 4816896,
       arena + 14450688);
 
-  /* %1360 = batch_norm_act_param_grad(%28, %1358, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 768] */
+  /* %1348 = batch_norm_act_param_grad(%28, %1346, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena, arena + 9633792, arena + 429104640,
-      params[11], params[12], 1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 4826880);
+      params[11], params[12], 1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 4971264);
 
-  /* %1361 = batch_norm_act_grad(%28, %1358, %31, %29, %30, %1360) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768], written over %1358 */
+  /* %1349 = batch_norm_act_grad(%28, %1346, %31, %29, %30, %1348) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768], written over %1346 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena, arena + 9633792, arena + 429104640, params[11],
-      params[12], arena + 4826880, 1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 9633792);
+      params[12], arena + 4971264, 1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 9633792);
 
-  /* %1362 = index(%1360) {axis 0, at 0} blocks.0.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 4826880, 1536, arena + 5136384, 768);
+  /* %1350 = index(%1348) {axis 0, at 0} blocks.0.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 4971264, 1536, arena + 5136384, 768);
 
-  /* %1363 = index(%1360) {axis 0, at 1} blocks.0.conv.conv.1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 4827648, 1536, arena + 5137152, 768);
+  /* %1351 = index(%1348) {axis 0, at 1} blocks.0.conv.conv.1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 4972032, 1536, arena + 5137152, 768);
 
-  /* %1364 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 768] */
+  /* %1352 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1365 = linear_grad_weight(%1361, %25) blocks.0.conv.conv.0 : f32[768, 192] */
+  /* %1353 = linear_grad_weight(%1349, %25) blocks.0.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 9633792, arena + 397922304, arena + 4841472);
 
-  /* %1366 = fused_linear(%1361, %1364, %1328) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1354 = fused_linear(%1349, %1352, %1317) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 9633792, 150528, arena, NULL, NULL, 0,
       LK_ACT_NONE, arena + 28901376, 37632, arena + 396712128, 37824);
 
-  /* %1367 = reshape(%1365) {shape [768, 192, 1, 1]} blocks.0.conv.conv.0 : f32[768, 192, 1, 1], a view of %1365: no code */
+  /* %1355 = reshape(%1353) {shape [768, 192, 1, 1]} blocks.0.conv.conv.0 : f32[768, 192, 1, 1], a view of %1353: no code */
 
-  /* %1368 = concat(%1327, %1366) {axis 0} blocks.0 : f32[B, 197, 192], a view of %688: no code */
+  /* %1356 = concat(%1316, %1354) {axis 0} blocks.0 : f32[B, 197, 192], a view of %688: no code */
 
-  /* %1369 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %1357 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1370 = fused_linear(%1368, %1369) blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %1358 = fused_linear(%1356, %1357) blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 396711936, arena, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1371 = linear_grad_weight(%1368, %20) blocks.0.attn.proj : f32[192, 192] */
+  /* %1359 = linear_grad_weight(%1356, %20) blocks.0.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 396711936, arena + 341035008, arena + 5099520);
 
-  /* %1372 = reduce_sum(%1368) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  /* %1360 = reduce_sum(%1356) {axes [0], batch} blocks.0.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 396711936,
       arena + 5138496);
 
-  /* %1373 = sdpa_grad(%17, %18, %19, %1370) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
+  /* %1361 = sdpa_grad(%17, %18, %19, %1358) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 293830656, 576, arena + 293830848, 576,
       arena + 293831040, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
       0.14433756f);
 
-  /* %1374 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1362 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 4988928);
 
-  /* %1375 = fused_linear(%1373, %1374) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1363 = fused_linear(%1361, %1362) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena, arena + 4988928, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1376 = linear_grad_weight(%1373, %13) blocks.0.attn.qkv : f32[576, 192] */
+  /* %1364 = linear_grad_weight(%1361, %13) blocks.0.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 339824640, arena + 4988928);
 
-  /* %1377 = reduce_sum(%1373) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1365 = reduce_sum(%1361) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 5137920);
 
-  /* %1378 = reduce_sum(%1375) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1366 = reduce_sum(%1363) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420736);
 
-  /* %1379 = mul(%1375, %9) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1367 = mul(%1363, %9) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1380 = mul(%1375, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1375 */
+  /* %1368 = mul(%1363, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1363 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1},
       arena + 338614272, (const long[]){37824, 192, 1}, arena + 3631104);
 
-  /* %1381 = reduce_sum(%1380) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1369 = reduce_sum(%1368) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420928);
 
-  /* %1382 = normalize_grad(%8, %1379) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1370 = normalize_grad(%8, %1367) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 337403904, arena, 1e-06f, arena + 1210368);
 
-  /* %1383 = add(%1368, %1382) : f32[B, 197, 192], written over %688 */
+  /* %1371 = add(%1356, %1370) : f32[B, 197, 192], written over %688 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 1210368, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1384 = reduce_sum(%1383) {axes [], batch} : f32[197, 192] */
+  /* %1372 = reduce_sum(%1371) {axes [], batch} : f32[197, 192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 396711936,
       arena + 1351680);
 
-  /* %1385 = reshape(%1384) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1384: no code */
+  /* %1373 = reshape(%1372) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1372: no code */
 
-  /* %1386 = slice(%1383) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  /* %1374 = slice(%1371) {axis 0, start 0, length 1} : f32[B, 1, 192] */
   lk_copy_rows(B, 192, arena + 396711936, 37824, arena, 192);
 
-  /* %1387 = reduce_sum(%1386) {axes [], batch} : f32[1, 192] */
+  /* %1375 = reduce_sum(%1374) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 1389504);
 
-  /* %1388 = reshape(%1387) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1387: no code */
+  /* %1376 = reshape(%1375) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1375: no code */
 
-  /* %1389 = slice(%1383) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %688: no code */
+  /* %1377 = slice(%1371) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %688: no code */
 
-  /* %1390 = seq2img(%1389) {height 14} patch_embed : f32[B, 192, 14, 14] */
+  /* %1378 = seq2img(%1377) {height 14} patch_embed : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 196, 192, arena + 396712128 + (long)b * 37824, arena + (long)b * 37632);
   } // for b
 
-  /* %1391 = conv2d_grad_weight(%1390, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
+  /* %1379 = conv2d_grad_weight(%1378, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 1204224);
 
-  /* %1392 = reduce_sum(%1390) {axes [1, 2], batch} patch_embed.proj : f32[192] */
+  /* %1380 = reduce_sum(%1378) {axes [1, 2], batch} patch_embed.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 1389696);
 
   /* output 0 "loss" = %676 : f32[1] */
   memcpy(outputs[0], arena + 429212208, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1391 : f32[192, 3, 16, 16] */
+  /* output 1 "grad:patch_embed.proj.weight" = %1379 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %1392 : f32[192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1380 : f32[192] */
   memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %1388 : f32[1, 1, 192] */
+  /* output 3 "grad:cls_token" = %1376 : f32[1, 1, 192] */
   memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %1385 : f32[1, 197, 192] */
+  /* output 4 "grad:pos_embed" = %1373 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1381 : f32[192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1369 : f32[192] */
   memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1378 : f32[192] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1366 : f32[192] */
   memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1376 : f32[576, 192] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1364 : f32[576, 192] */
   memcpy(outputs[7], arena + 4988928, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1377 : f32[576] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1365 : f32[576] */
   memcpy(outputs[8], arena + 5137920, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1371 : f32[192, 192] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1359 : f32[192, 192] */
   memcpy(outputs[9], arena + 5099520, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1372 : f32[192] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1360 : f32[192] */
   memcpy(outputs[10], arena + 5138496, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1367 : f32[768, 192, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1355 : f32[768, 192, 1, 1] */
   memcpy(outputs[11], arena + 4841472, sizeof(float) * 147456);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1362 : f32[768] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1350 : f32[768] */
   memcpy(outputs[12], arena + 5136384, sizeof(float) * 768);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1363 : f32[768] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1351 : f32[768] */
   memcpy(outputs[13], arena + 5137152, sizeof(float) * 768);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1359 : f32[768, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1347 : f32[768, 1, 3, 3] */
   memcpy(outputs[14], arena + 14450688, sizeof(float) * 6912);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1356 : f32[768] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1344 : f32[768] */
   memcpy(outputs[15], arena + 14457600, sizeof(float) * 768);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1357 : f32[768] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1345 : f32[768] */
   memcpy(outputs[16], arena + 14458368, sizeof(float) * 768);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1348 : f32[4, 768] */
-  memcpy(outputs[17], arena + 30108672, sizeof(float) * 3072);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1349 : f32[4] */
-  memcpy(outputs[18], arena + 30112512, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1343 : f32[768, 4] */
-  memcpy(outputs[19], arena + 30105600, sizeof(float) * 3072);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1344 : f32[768] */
-  memcpy(outputs[20], arena + 30111744, sizeof(float) * 768);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1336 : f32[192, 768, 1, 1] */
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1337 : f32[4, 768] */
+  memcpy(outputs[17], arena + 14608128, sizeof(float) * 3072);
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1338 : f32[4] */
+  memcpy(outputs[18], arena + 14613504, sizeof(float) * 4);
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1332 : f32[768, 4] */
+  memcpy(outputs[19], arena + 14605056, sizeof(float) * 3072);
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1333 : f32[768] */
+  memcpy(outputs[20], arena + 14612736, sizeof(float) * 768);
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1325 : f32[192, 768, 1, 1] */
   memcpy(outputs[21], arena + 31457280, sizeof(float) * 147456);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1331 : f32[192] */
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1320 : f32[192] */
   memcpy(outputs[22], arena + 31754880, sizeof(float) * 192);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1332 : f32[192] */
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1321 : f32[192] */
   memcpy(outputs[23], arena + 31755072, sizeof(float) * 192);
-  /* output 24 "grad:blocks.1.norm1.weight" = %1324 : f32[192] */
+  /* output 24 "grad:blocks.1.norm1.weight" = %1313 : f32[192] */
   memcpy(outputs[24], arena + 31754688, sizeof(float) * 192);
-  /* output 25 "grad:blocks.1.norm1.bias" = %1321 : f32[192] */
+  /* output 25 "grad:blocks.1.norm1.bias" = %1310 : f32[192] */
   memcpy(outputs[25], arena + 31754496, sizeof(float) * 192);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1319 : f32[576, 192] */
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1308 : f32[576, 192] */
   memcpy(outputs[26], arena + 31604736, sizeof(float) * 110592);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1320 : f32[576] */
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1309 : f32[576] */
   memcpy(outputs[27], arena + 31753728, sizeof(float) * 576);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %1314 : f32[192, 192] */
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %1303 : f32[192, 192] */
   memcpy(outputs[28], arena + 31715328, sizeof(float) * 36864);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %1315 : f32[192] */
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %1304 : f32[192] */
   memcpy(outputs[29], arena + 31754304, sizeof(float) * 192);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1309 : f32[768, 192, 1, 1] */
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1298 : f32[768, 192, 1, 1] */
   memcpy(outputs[30], arena + 31309824, sizeof(float) * 147456);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1304 : f32[768] */
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1293 : f32[768] */
   memcpy(outputs[31], arena + 31752192, sizeof(float) * 768);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1305 : f32[768] */
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1294 : f32[768] */
   memcpy(outputs[32], arena + 31752960, sizeof(float) * 768);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1301 : f32[768, 1, 3, 3] */
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1290 : f32[768, 1, 3, 3] */
   memcpy(outputs[33], arena + 38535168, sizeof(float) * 6912);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1298 : f32[768] */
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1287 : f32[768] */
   memcpy(outputs[34], arena + 38542080, sizeof(float) * 768);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1299 : f32[768] */
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1288 : f32[768] */
   memcpy(outputs[35], arena + 38542848, sizeof(float) * 768);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1290 : f32[4, 768] */
-  memcpy(outputs[36], arena + 54193152, sizeof(float) * 3072);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1291 : f32[4] */
-  memcpy(outputs[37], arena + 54196992, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1285 : f32[768, 4] */
-  memcpy(outputs[38], arena + 54190080, sizeof(float) * 3072);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1286 : f32[768] */
-  memcpy(outputs[39], arena + 54196224, sizeof(float) * 768);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1278 : f32[192, 768, 1, 1] */
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1280 : f32[4, 768] */
+  memcpy(outputs[36], arena + 38692608, sizeof(float) * 3072);
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1281 : f32[4] */
+  memcpy(outputs[37], arena + 38697984, sizeof(float) * 4);
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1275 : f32[768, 4] */
+  memcpy(outputs[38], arena + 38689536, sizeof(float) * 3072);
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1276 : f32[768] */
+  memcpy(outputs[39], arena + 38697216, sizeof(float) * 768);
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1268 : f32[192, 768, 1, 1] */
   memcpy(outputs[40], arena + 55541760, sizeof(float) * 147456);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1273 : f32[192] */
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1263 : f32[192] */
   memcpy(outputs[41], arena + 55839360, sizeof(float) * 192);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1274 : f32[192] */
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1264 : f32[192] */
   memcpy(outputs[42], arena + 55839552, sizeof(float) * 192);
-  /* output 43 "grad:blocks.2.norm1.weight" = %1266 : f32[192] */
+  /* output 43 "grad:blocks.2.norm1.weight" = %1256 : f32[192] */
   memcpy(outputs[43], arena + 55839168, sizeof(float) * 192);
-  /* output 44 "grad:blocks.2.norm1.bias" = %1263 : f32[192] */
+  /* output 44 "grad:blocks.2.norm1.bias" = %1253 : f32[192] */
   memcpy(outputs[44], arena + 55838976, sizeof(float) * 192);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1261 : f32[576, 192] */
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1251 : f32[576, 192] */
   memcpy(outputs[45], arena + 55689216, sizeof(float) * 110592);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1262 : f32[576] */
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1252 : f32[576] */
   memcpy(outputs[46], arena + 55838208, sizeof(float) * 576);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %1256 : f32[192, 192] */
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %1246 : f32[192, 192] */
   memcpy(outputs[47], arena + 55799808, sizeof(float) * 36864);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %1257 : f32[192] */
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %1247 : f32[192] */
   memcpy(outputs[48], arena + 55838784, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1251 : f32[768, 192, 1, 1] */
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1241 : f32[768, 192, 1, 1] */
   memcpy(outputs[49], arena + 55394304, sizeof(float) * 147456);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1246 : f32[768] */
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1236 : f32[768] */
   memcpy(outputs[50], arena + 55836672, sizeof(float) * 768);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1247 : f32[768] */
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1237 : f32[768] */
   memcpy(outputs[51], arena + 55837440, sizeof(float) * 768);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1243 : f32[768, 1, 3, 3] */
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1233 : f32[768, 1, 3, 3] */
   memcpy(outputs[52], arena + 62619648, sizeof(float) * 6912);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1240 : f32[768] */
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1230 : f32[768] */
   memcpy(outputs[53], arena + 62626560, sizeof(float) * 768);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1241 : f32[768] */
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1231 : f32[768] */
   memcpy(outputs[54], arena + 62627328, sizeof(float) * 768);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1232 : f32[4, 768] */
-  memcpy(outputs[55], arena + 78277632, sizeof(float) * 3072);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1233 : f32[4] */
-  memcpy(outputs[56], arena + 78281472, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1227 : f32[768, 4] */
-  memcpy(outputs[57], arena + 78274560, sizeof(float) * 3072);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1228 : f32[768] */
-  memcpy(outputs[58], arena + 78280704, sizeof(float) * 768);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1220 : f32[192, 768, 1, 1] */
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1223 : f32[4, 768] */
+  memcpy(outputs[55], arena + 62777088, sizeof(float) * 3072);
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1224 : f32[4] */
+  memcpy(outputs[56], arena + 62782464, sizeof(float) * 4);
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1218 : f32[768, 4] */
+  memcpy(outputs[57], arena + 62774016, sizeof(float) * 3072);
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1219 : f32[768] */
+  memcpy(outputs[58], arena + 62781696, sizeof(float) * 768);
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1211 : f32[192, 768, 1, 1] */
   memcpy(outputs[59], arena + 79626240, sizeof(float) * 147456);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1215 : f32[192] */
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1206 : f32[192] */
   memcpy(outputs[60], arena + 79923840, sizeof(float) * 192);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1216 : f32[192] */
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1207 : f32[192] */
   memcpy(outputs[61], arena + 79924032, sizeof(float) * 192);
-  /* output 62 "grad:blocks.3.norm1.weight" = %1208 : f32[192] */
+  /* output 62 "grad:blocks.3.norm1.weight" = %1199 : f32[192] */
   memcpy(outputs[62], arena + 79923648, sizeof(float) * 192);
-  /* output 63 "grad:blocks.3.norm1.bias" = %1205 : f32[192] */
+  /* output 63 "grad:blocks.3.norm1.bias" = %1196 : f32[192] */
   memcpy(outputs[63], arena + 79923456, sizeof(float) * 192);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1203 : f32[576, 192] */
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1194 : f32[576, 192] */
   memcpy(outputs[64], arena + 79773696, sizeof(float) * 110592);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1204 : f32[576] */
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1195 : f32[576] */
   memcpy(outputs[65], arena + 79922688, sizeof(float) * 576);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %1198 : f32[192, 192] */
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %1189 : f32[192, 192] */
   memcpy(outputs[66], arena + 79884288, sizeof(float) * 36864);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %1199 : f32[192] */
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %1190 : f32[192] */
   memcpy(outputs[67], arena + 79923264, sizeof(float) * 192);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1193 : f32[768, 192, 1, 1] */
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1184 : f32[768, 192, 1, 1] */
   memcpy(outputs[68], arena + 79478784, sizeof(float) * 147456);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1188 : f32[768] */
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1179 : f32[768] */
   memcpy(outputs[69], arena + 79921152, sizeof(float) * 768);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1189 : f32[768] */
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1180 : f32[768] */
   memcpy(outputs[70], arena + 79921920, sizeof(float) * 768);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1185 : f32[768, 1, 3, 3] */
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1176 : f32[768, 1, 3, 3] */
   memcpy(outputs[71], arena + 86704128, sizeof(float) * 6912);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1182 : f32[768] */
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1173 : f32[768] */
   memcpy(outputs[72], arena + 86711040, sizeof(float) * 768);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1183 : f32[768] */
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1174 : f32[768] */
   memcpy(outputs[73], arena + 86711808, sizeof(float) * 768);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1174 : f32[4, 768] */
-  memcpy(outputs[74], arena + 102362112, sizeof(float) * 3072);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1175 : f32[4] */
-  memcpy(outputs[75], arena + 102365952, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1169 : f32[768, 4] */
-  memcpy(outputs[76], arena + 102359040, sizeof(float) * 3072);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1170 : f32[768] */
-  memcpy(outputs[77], arena + 102365184, sizeof(float) * 768);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1162 : f32[192, 768, 1, 1] */
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1166 : f32[4, 768] */
+  memcpy(outputs[74], arena + 86861568, sizeof(float) * 3072);
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1167 : f32[4] */
+  memcpy(outputs[75], arena + 86866944, sizeof(float) * 4);
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1161 : f32[768, 4] */
+  memcpy(outputs[76], arena + 86858496, sizeof(float) * 3072);
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1162 : f32[768] */
+  memcpy(outputs[77], arena + 86866176, sizeof(float) * 768);
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1154 : f32[192, 768, 1, 1] */
   memcpy(outputs[78], arena + 103710720, sizeof(float) * 147456);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1157 : f32[192] */
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1149 : f32[192] */
   memcpy(outputs[79], arena + 104008320, sizeof(float) * 192);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1158 : f32[192] */
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1150 : f32[192] */
   memcpy(outputs[80], arena + 104008512, sizeof(float) * 192);
-  /* output 81 "grad:blocks.4.norm1.weight" = %1150 : f32[192] */
+  /* output 81 "grad:blocks.4.norm1.weight" = %1142 : f32[192] */
   memcpy(outputs[81], arena + 104008128, sizeof(float) * 192);
-  /* output 82 "grad:blocks.4.norm1.bias" = %1147 : f32[192] */
+  /* output 82 "grad:blocks.4.norm1.bias" = %1139 : f32[192] */
   memcpy(outputs[82], arena + 104007936, sizeof(float) * 192);
-  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1145 : f32[576, 192] */
+  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1137 : f32[576, 192] */
   memcpy(outputs[83], arena + 103858176, sizeof(float) * 110592);
-  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1146 : f32[576] */
+  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1138 : f32[576] */
   memcpy(outputs[84], arena + 104007168, sizeof(float) * 576);
-  /* output 85 "grad:blocks.4.attn.proj.weight" = %1140 : f32[192, 192] */
+  /* output 85 "grad:blocks.4.attn.proj.weight" = %1132 : f32[192, 192] */
   memcpy(outputs[85], arena + 103968768, sizeof(float) * 36864);
-  /* output 86 "grad:blocks.4.attn.proj.bias" = %1141 : f32[192] */
+  /* output 86 "grad:blocks.4.attn.proj.bias" = %1133 : f32[192] */
   memcpy(outputs[86], arena + 104007744, sizeof(float) * 192);
-  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1135 : f32[768, 192, 1, 1] */
+  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1127 : f32[768, 192, 1, 1] */
   memcpy(outputs[87], arena + 103563264, sizeof(float) * 147456);
-  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1130 : f32[768] */
+  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1122 : f32[768] */
   memcpy(outputs[88], arena + 104005632, sizeof(float) * 768);
-  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1131 : f32[768] */
+  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1123 : f32[768] */
   memcpy(outputs[89], arena + 104006400, sizeof(float) * 768);
-  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1127 : f32[768, 1, 3, 3] */
+  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1119 : f32[768, 1, 3, 3] */
   memcpy(outputs[90], arena + 110788608, sizeof(float) * 6912);
-  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1124 : f32[768] */
+  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1116 : f32[768] */
   memcpy(outputs[91], arena + 110795520, sizeof(float) * 768);
-  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1125 : f32[768] */
+  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1117 : f32[768] */
   memcpy(outputs[92], arena + 110796288, sizeof(float) * 768);
-  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1116 : f32[4, 768] */
-  memcpy(outputs[93], arena + 126446592, sizeof(float) * 3072);
-  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1117 : f32[4] */
-  memcpy(outputs[94], arena + 126450432, sizeof(float) * 4);
-  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1111 : f32[768, 4] */
-  memcpy(outputs[95], arena + 126443520, sizeof(float) * 3072);
-  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1112 : f32[768] */
-  memcpy(outputs[96], arena + 126449664, sizeof(float) * 768);
-  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1104 : f32[192, 768, 1, 1] */
+  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1109 : f32[4, 768] */
+  memcpy(outputs[93], arena + 110946048, sizeof(float) * 3072);
+  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1110 : f32[4] */
+  memcpy(outputs[94], arena + 110951424, sizeof(float) * 4);
+  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1104 : f32[768, 4] */
+  memcpy(outputs[95], arena + 110942976, sizeof(float) * 3072);
+  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1105 : f32[768] */
+  memcpy(outputs[96], arena + 110950656, sizeof(float) * 768);
+  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1097 : f32[192, 768, 1, 1] */
   memcpy(outputs[97], arena + 127795200, sizeof(float) * 147456);
-  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1099 : f32[192] */
+  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1092 : f32[192] */
   memcpy(outputs[98], arena + 128092800, sizeof(float) * 192);
-  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1100 : f32[192] */
+  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1093 : f32[192] */
   memcpy(outputs[99], arena + 128092992, sizeof(float) * 192);
-  /* output 100 "grad:blocks.5.norm1.weight" = %1092 : f32[192] */
+  /* output 100 "grad:blocks.5.norm1.weight" = %1085 : f32[192] */
   memcpy(outputs[100], arena + 128092608, sizeof(float) * 192);
-  /* output 101 "grad:blocks.5.norm1.bias" = %1089 : f32[192] */
+  /* output 101 "grad:blocks.5.norm1.bias" = %1082 : f32[192] */
   memcpy(outputs[101], arena + 128092416, sizeof(float) * 192);
-  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1087 : f32[576, 192] */
+  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1080 : f32[576, 192] */
   memcpy(outputs[102], arena + 127942656, sizeof(float) * 110592);
-  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1088 : f32[576] */
+  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1081 : f32[576] */
   memcpy(outputs[103], arena + 128091648, sizeof(float) * 576);
-  /* output 104 "grad:blocks.5.attn.proj.weight" = %1082 : f32[192, 192] */
+  /* output 104 "grad:blocks.5.attn.proj.weight" = %1075 : f32[192, 192] */
   memcpy(outputs[104], arena + 128053248, sizeof(float) * 36864);
-  /* output 105 "grad:blocks.5.attn.proj.bias" = %1083 : f32[192] */
+  /* output 105 "grad:blocks.5.attn.proj.bias" = %1076 : f32[192] */
   memcpy(outputs[105], arena + 128092224, sizeof(float) * 192);
-  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1077 : f32[768, 192, 1, 1] */
+  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1070 : f32[768, 192, 1, 1] */
   memcpy(outputs[106], arena + 127647744, sizeof(float) * 147456);
-  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1072 : f32[768] */
+  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1065 : f32[768] */
   memcpy(outputs[107], arena + 128090112, sizeof(float) * 768);
-  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1073 : f32[768] */
+  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1066 : f32[768] */
   memcpy(outputs[108], arena + 128090880, sizeof(float) * 768);
-  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1069 : f32[768, 1, 3, 3] */
+  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1062 : f32[768, 1, 3, 3] */
   memcpy(outputs[109], arena + 134873088, sizeof(float) * 6912);
-  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1066 : f32[768] */
+  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1059 : f32[768] */
   memcpy(outputs[110], arena + 134880000, sizeof(float) * 768);
-  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1067 : f32[768] */
+  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1060 : f32[768] */
   memcpy(outputs[111], arena + 134880768, sizeof(float) * 768);
-  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1058 : f32[4, 768] */
-  memcpy(outputs[112], arena + 150531072, sizeof(float) * 3072);
-  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1059 : f32[4] */
-  memcpy(outputs[113], arena + 150534912, sizeof(float) * 4);
-  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1053 : f32[768, 4] */
-  memcpy(outputs[114], arena + 150528000, sizeof(float) * 3072);
-  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1054 : f32[768] */
-  memcpy(outputs[115], arena + 150534144, sizeof(float) * 768);
-  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %1046 : f32[192, 768, 1, 1] */
+  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1052 : f32[4, 768] */
+  memcpy(outputs[112], arena + 135030528, sizeof(float) * 3072);
+  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1053 : f32[4] */
+  memcpy(outputs[113], arena + 135035904, sizeof(float) * 4);
+  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1047 : f32[768, 4] */
+  memcpy(outputs[114], arena + 135027456, sizeof(float) * 3072);
+  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1048 : f32[768] */
+  memcpy(outputs[115], arena + 135035136, sizeof(float) * 768);
+  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %1040 : f32[192, 768, 1, 1] */
   memcpy(outputs[116], arena + 151879680, sizeof(float) * 147456);
-  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %1041 : f32[192] */
+  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %1035 : f32[192] */
   memcpy(outputs[117], arena + 152177280, sizeof(float) * 192);
-  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %1042 : f32[192] */
+  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %1036 : f32[192] */
   memcpy(outputs[118], arena + 152177472, sizeof(float) * 192);
-  /* output 119 "grad:blocks.6.norm1.weight" = %1034 : f32[192] */
+  /* output 119 "grad:blocks.6.norm1.weight" = %1028 : f32[192] */
   memcpy(outputs[119], arena + 152177088, sizeof(float) * 192);
-  /* output 120 "grad:blocks.6.norm1.bias" = %1031 : f32[192] */
+  /* output 120 "grad:blocks.6.norm1.bias" = %1025 : f32[192] */
   memcpy(outputs[120], arena + 152176896, sizeof(float) * 192);
-  /* output 121 "grad:blocks.6.attn.qkv.weight" = %1029 : f32[576, 192] */
+  /* output 121 "grad:blocks.6.attn.qkv.weight" = %1023 : f32[576, 192] */
   memcpy(outputs[121], arena + 152027136, sizeof(float) * 110592);
-  /* output 122 "grad:blocks.6.attn.qkv.bias" = %1030 : f32[576] */
+  /* output 122 "grad:blocks.6.attn.qkv.bias" = %1024 : f32[576] */
   memcpy(outputs[122], arena + 152176128, sizeof(float) * 576);
-  /* output 123 "grad:blocks.6.attn.proj.weight" = %1024 : f32[192, 192] */
+  /* output 123 "grad:blocks.6.attn.proj.weight" = %1018 : f32[192, 192] */
   memcpy(outputs[123], arena + 152137728, sizeof(float) * 36864);
-  /* output 124 "grad:blocks.6.attn.proj.bias" = %1025 : f32[192] */
+  /* output 124 "grad:blocks.6.attn.proj.bias" = %1019 : f32[192] */
   memcpy(outputs[124], arena + 152176704, sizeof(float) * 192);
-  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %1019 : f32[768, 192, 1, 1] */
+  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %1013 : f32[768, 192, 1, 1] */
   memcpy(outputs[125], arena + 151732224, sizeof(float) * 147456);
-  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %1014 : f32[768] */
+  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %1008 : f32[768] */
   memcpy(outputs[126], arena + 152174592, sizeof(float) * 768);
-  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %1015 : f32[768] */
+  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %1009 : f32[768] */
   memcpy(outputs[127], arena + 152175360, sizeof(float) * 768);
-  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1011 : f32[768, 1, 3, 3] */
+  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1005 : f32[768, 1, 3, 3] */
   memcpy(outputs[128], arena + 158957568, sizeof(float) * 6912);
-  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1008 : f32[768] */
+  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1002 : f32[768] */
   memcpy(outputs[129], arena + 158964480, sizeof(float) * 768);
-  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1009 : f32[768] */
+  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1003 : f32[768] */
   memcpy(outputs[130], arena + 158965248, sizeof(float) * 768);
-  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %1000 : f32[4, 768] */
-  memcpy(outputs[131], arena + 174615552, sizeof(float) * 3072);
-  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %1001 : f32[4] */
-  memcpy(outputs[132], arena + 174619392, sizeof(float) * 4);
-  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %995 : f32[768, 4] */
-  memcpy(outputs[133], arena + 174612480, sizeof(float) * 3072);
-  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %996 : f32[768] */
-  memcpy(outputs[134], arena + 174618624, sizeof(float) * 768);
-  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %988 : f32[192, 768, 1, 1] */
+  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %995 : f32[4, 768] */
+  memcpy(outputs[131], arena + 159115008, sizeof(float) * 3072);
+  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %996 : f32[4] */
+  memcpy(outputs[132], arena + 159120384, sizeof(float) * 4);
+  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %990 : f32[768, 4] */
+  memcpy(outputs[133], arena + 159111936, sizeof(float) * 3072);
+  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %991 : f32[768] */
+  memcpy(outputs[134], arena + 159119616, sizeof(float) * 768);
+  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %983 : f32[192, 768, 1, 1] */
   memcpy(outputs[135], arena + 175964160, sizeof(float) * 147456);
-  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %983 : f32[192] */
+  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %978 : f32[192] */
   memcpy(outputs[136], arena + 176261760, sizeof(float) * 192);
-  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %984 : f32[192] */
+  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %979 : f32[192] */
   memcpy(outputs[137], arena + 176261952, sizeof(float) * 192);
-  /* output 138 "grad:blocks.7.norm1.weight" = %976 : f32[192] */
+  /* output 138 "grad:blocks.7.norm1.weight" = %971 : f32[192] */
   memcpy(outputs[138], arena + 176261568, sizeof(float) * 192);
-  /* output 139 "grad:blocks.7.norm1.bias" = %973 : f32[192] */
+  /* output 139 "grad:blocks.7.norm1.bias" = %968 : f32[192] */
   memcpy(outputs[139], arena + 176261376, sizeof(float) * 192);
-  /* output 140 "grad:blocks.7.attn.qkv.weight" = %971 : f32[576, 192] */
+  /* output 140 "grad:blocks.7.attn.qkv.weight" = %966 : f32[576, 192] */
   memcpy(outputs[140], arena + 176111616, sizeof(float) * 110592);
-  /* output 141 "grad:blocks.7.attn.qkv.bias" = %972 : f32[576] */
+  /* output 141 "grad:blocks.7.attn.qkv.bias" = %967 : f32[576] */
   memcpy(outputs[141], arena + 176260608, sizeof(float) * 576);
-  /* output 142 "grad:blocks.7.attn.proj.weight" = %966 : f32[192, 192] */
+  /* output 142 "grad:blocks.7.attn.proj.weight" = %961 : f32[192, 192] */
   memcpy(outputs[142], arena + 176222208, sizeof(float) * 36864);
-  /* output 143 "grad:blocks.7.attn.proj.bias" = %967 : f32[192] */
+  /* output 143 "grad:blocks.7.attn.proj.bias" = %962 : f32[192] */
   memcpy(outputs[143], arena + 176261184, sizeof(float) * 192);
-  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %961 : f32[768, 192, 1, 1] */
+  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %956 : f32[768, 192, 1, 1] */
   memcpy(outputs[144], arena + 175816704, sizeof(float) * 147456);
-  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %956 : f32[768] */
+  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %951 : f32[768] */
   memcpy(outputs[145], arena + 176259072, sizeof(float) * 768);
-  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %957 : f32[768] */
+  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %952 : f32[768] */
   memcpy(outputs[146], arena + 176259840, sizeof(float) * 768);
-  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %953 : f32[768, 1, 3, 3] */
+  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %948 : f32[768, 1, 3, 3] */
   memcpy(outputs[147], arena + 183042048, sizeof(float) * 6912);
-  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %950 : f32[768] */
+  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %945 : f32[768] */
   memcpy(outputs[148], arena + 183048960, sizeof(float) * 768);
-  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %951 : f32[768] */
+  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %946 : f32[768] */
   memcpy(outputs[149], arena + 183049728, sizeof(float) * 768);
-  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %942 : f32[4, 768] */
-  memcpy(outputs[150], arena + 198700032, sizeof(float) * 3072);
-  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %943 : f32[4] */
-  memcpy(outputs[151], arena + 198703872, sizeof(float) * 4);
-  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %937 : f32[768, 4] */
-  memcpy(outputs[152], arena + 198696960, sizeof(float) * 3072);
-  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %938 : f32[768] */
-  memcpy(outputs[153], arena + 198703104, sizeof(float) * 768);
-  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %930 : f32[192, 768, 1, 1] */
+  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %938 : f32[4, 768] */
+  memcpy(outputs[150], arena + 183199488, sizeof(float) * 3072);
+  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %939 : f32[4] */
+  memcpy(outputs[151], arena + 183204864, sizeof(float) * 4);
+  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %933 : f32[768, 4] */
+  memcpy(outputs[152], arena + 183196416, sizeof(float) * 3072);
+  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %934 : f32[768] */
+  memcpy(outputs[153], arena + 183204096, sizeof(float) * 768);
+  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %926 : f32[192, 768, 1, 1] */
   memcpy(outputs[154], arena + 200048640, sizeof(float) * 147456);
-  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %925 : f32[192] */
+  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %921 : f32[192] */
   memcpy(outputs[155], arena + 200346240, sizeof(float) * 192);
-  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %926 : f32[192] */
+  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %922 : f32[192] */
   memcpy(outputs[156], arena + 200346432, sizeof(float) * 192);
-  /* output 157 "grad:blocks.8.norm1.weight" = %918 : f32[192] */
+  /* output 157 "grad:blocks.8.norm1.weight" = %914 : f32[192] */
   memcpy(outputs[157], arena + 200346048, sizeof(float) * 192);
-  /* output 158 "grad:blocks.8.norm1.bias" = %915 : f32[192] */
+  /* output 158 "grad:blocks.8.norm1.bias" = %911 : f32[192] */
   memcpy(outputs[158], arena + 200345856, sizeof(float) * 192);
-  /* output 159 "grad:blocks.8.attn.qkv.weight" = %913 : f32[576, 192] */
+  /* output 159 "grad:blocks.8.attn.qkv.weight" = %909 : f32[576, 192] */
   memcpy(outputs[159], arena + 200196096, sizeof(float) * 110592);
-  /* output 160 "grad:blocks.8.attn.qkv.bias" = %914 : f32[576] */
+  /* output 160 "grad:blocks.8.attn.qkv.bias" = %910 : f32[576] */
   memcpy(outputs[160], arena + 200345088, sizeof(float) * 576);
-  /* output 161 "grad:blocks.8.attn.proj.weight" = %908 : f32[192, 192] */
+  /* output 161 "grad:blocks.8.attn.proj.weight" = %904 : f32[192, 192] */
   memcpy(outputs[161], arena + 200306688, sizeof(float) * 36864);
-  /* output 162 "grad:blocks.8.attn.proj.bias" = %909 : f32[192] */
+  /* output 162 "grad:blocks.8.attn.proj.bias" = %905 : f32[192] */
   memcpy(outputs[162], arena + 200345664, sizeof(float) * 192);
-  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %903 : f32[768, 192, 1, 1] */
+  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %899 : f32[768, 192, 1, 1] */
   memcpy(outputs[163], arena + 199901184, sizeof(float) * 147456);
-  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %898 : f32[768] */
+  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %894 : f32[768] */
   memcpy(outputs[164], arena + 200343552, sizeof(float) * 768);
-  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %899 : f32[768] */
+  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %895 : f32[768] */
   memcpy(outputs[165], arena + 200344320, sizeof(float) * 768);
-  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %895 : f32[768, 1, 3, 3] */
+  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %891 : f32[768, 1, 3, 3] */
   memcpy(outputs[166], arena + 207126528, sizeof(float) * 6912);
-  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %892 : f32[768] */
+  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %888 : f32[768] */
   memcpy(outputs[167], arena + 207133440, sizeof(float) * 768);
-  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %893 : f32[768] */
+  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %889 : f32[768] */
   memcpy(outputs[168], arena + 207134208, sizeof(float) * 768);
-  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %884 : f32[4, 768] */
-  memcpy(outputs[169], arena + 222784512, sizeof(float) * 3072);
-  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %885 : f32[4] */
-  memcpy(outputs[170], arena + 222788352, sizeof(float) * 4);
-  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %879 : f32[768, 4] */
-  memcpy(outputs[171], arena + 222781440, sizeof(float) * 3072);
-  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %880 : f32[768] */
-  memcpy(outputs[172], arena + 222787584, sizeof(float) * 768);
-  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %872 : f32[192, 768, 1, 1] */
+  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %881 : f32[4, 768] */
+  memcpy(outputs[169], arena + 207283968, sizeof(float) * 3072);
+  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %882 : f32[4] */
+  memcpy(outputs[170], arena + 207289344, sizeof(float) * 4);
+  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %876 : f32[768, 4] */
+  memcpy(outputs[171], arena + 207280896, sizeof(float) * 3072);
+  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %877 : f32[768] */
+  memcpy(outputs[172], arena + 207288576, sizeof(float) * 768);
+  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %869 : f32[192, 768, 1, 1] */
   memcpy(outputs[173], arena + 224133120, sizeof(float) * 147456);
-  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %867 : f32[192] */
+  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %864 : f32[192] */
   memcpy(outputs[174], arena + 224430720, sizeof(float) * 192);
-  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %868 : f32[192] */
+  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %865 : f32[192] */
   memcpy(outputs[175], arena + 224430912, sizeof(float) * 192);
-  /* output 176 "grad:blocks.9.norm1.weight" = %860 : f32[192] */
+  /* output 176 "grad:blocks.9.norm1.weight" = %857 : f32[192] */
   memcpy(outputs[176], arena + 224430528, sizeof(float) * 192);
-  /* output 177 "grad:blocks.9.norm1.bias" = %857 : f32[192] */
+  /* output 177 "grad:blocks.9.norm1.bias" = %854 : f32[192] */
   memcpy(outputs[177], arena + 224430336, sizeof(float) * 192);
-  /* output 178 "grad:blocks.9.attn.qkv.weight" = %855 : f32[576, 192] */
+  /* output 178 "grad:blocks.9.attn.qkv.weight" = %852 : f32[576, 192] */
   memcpy(outputs[178], arena + 224280576, sizeof(float) * 110592);
-  /* output 179 "grad:blocks.9.attn.qkv.bias" = %856 : f32[576] */
+  /* output 179 "grad:blocks.9.attn.qkv.bias" = %853 : f32[576] */
   memcpy(outputs[179], arena + 224429568, sizeof(float) * 576);
-  /* output 180 "grad:blocks.9.attn.proj.weight" = %850 : f32[192, 192] */
+  /* output 180 "grad:blocks.9.attn.proj.weight" = %847 : f32[192, 192] */
   memcpy(outputs[180], arena + 224391168, sizeof(float) * 36864);
-  /* output 181 "grad:blocks.9.attn.proj.bias" = %851 : f32[192] */
+  /* output 181 "grad:blocks.9.attn.proj.bias" = %848 : f32[192] */
   memcpy(outputs[181], arena + 224430144, sizeof(float) * 192);
-  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %845 : f32[768, 192, 1, 1] */
+  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %842 : f32[768, 192, 1, 1] */
   memcpy(outputs[182], arena + 223985664, sizeof(float) * 147456);
-  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %840 : f32[768] */
+  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %837 : f32[768] */
   memcpy(outputs[183], arena + 224428032, sizeof(float) * 768);
-  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %841 : f32[768] */
+  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %838 : f32[768] */
   memcpy(outputs[184], arena + 224428800, sizeof(float) * 768);
-  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %837 : f32[768, 1, 3, 3] */
+  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %834 : f32[768, 1, 3, 3] */
   memcpy(outputs[185], arena + 231211008, sizeof(float) * 6912);
-  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %834 : f32[768] */
+  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %831 : f32[768] */
   memcpy(outputs[186], arena + 231217920, sizeof(float) * 768);
-  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %835 : f32[768] */
+  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %832 : f32[768] */
   memcpy(outputs[187], arena + 231218688, sizeof(float) * 768);
-  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %826 : f32[4, 768] */
-  memcpy(outputs[188], arena + 246868992, sizeof(float) * 3072);
-  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %827 : f32[4] */
-  memcpy(outputs[189], arena + 246872832, sizeof(float) * 4);
-  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %821 : f32[768, 4] */
-  memcpy(outputs[190], arena + 246865920, sizeof(float) * 3072);
-  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %822 : f32[768] */
-  memcpy(outputs[191], arena + 246872064, sizeof(float) * 768);
-  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %814 : f32[192, 768, 1, 1] */
+  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %824 : f32[4, 768] */
+  memcpy(outputs[188], arena + 231368448, sizeof(float) * 3072);
+  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %825 : f32[4] */
+  memcpy(outputs[189], arena + 231373824, sizeof(float) * 4);
+  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %819 : f32[768, 4] */
+  memcpy(outputs[190], arena + 231365376, sizeof(float) * 3072);
+  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %820 : f32[768] */
+  memcpy(outputs[191], arena + 231373056, sizeof(float) * 768);
+  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %812 : f32[192, 768, 1, 1] */
   memcpy(outputs[192], arena + 248217600, sizeof(float) * 147456);
-  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %809 : f32[192] */
+  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %807 : f32[192] */
   memcpy(outputs[193], arena + 248515200, sizeof(float) * 192);
-  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %810 : f32[192] */
+  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %808 : f32[192] */
   memcpy(outputs[194], arena + 248515392, sizeof(float) * 192);
-  /* output 195 "grad:blocks.10.norm1.weight" = %802 : f32[192] */
+  /* output 195 "grad:blocks.10.norm1.weight" = %800 : f32[192] */
   memcpy(outputs[195], arena + 248515008, sizeof(float) * 192);
-  /* output 196 "grad:blocks.10.norm1.bias" = %799 : f32[192] */
+  /* output 196 "grad:blocks.10.norm1.bias" = %797 : f32[192] */
   memcpy(outputs[196], arena + 248514816, sizeof(float) * 192);
-  /* output 197 "grad:blocks.10.attn.qkv.weight" = %797 : f32[576, 192] */
+  /* output 197 "grad:blocks.10.attn.qkv.weight" = %795 : f32[576, 192] */
   memcpy(outputs[197], arena + 248365056, sizeof(float) * 110592);
-  /* output 198 "grad:blocks.10.attn.qkv.bias" = %798 : f32[576] */
+  /* output 198 "grad:blocks.10.attn.qkv.bias" = %796 : f32[576] */
   memcpy(outputs[198], arena + 248514048, sizeof(float) * 576);
-  /* output 199 "grad:blocks.10.attn.proj.weight" = %792 : f32[192, 192] */
+  /* output 199 "grad:blocks.10.attn.proj.weight" = %790 : f32[192, 192] */
   memcpy(outputs[199], arena + 248475648, sizeof(float) * 36864);
-  /* output 200 "grad:blocks.10.attn.proj.bias" = %793 : f32[192] */
+  /* output 200 "grad:blocks.10.attn.proj.bias" = %791 : f32[192] */
   memcpy(outputs[200], arena + 248514624, sizeof(float) * 192);
-  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %787 : f32[768, 192, 1, 1] */
+  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %785 : f32[768, 192, 1, 1] */
   memcpy(outputs[201], arena + 248070144, sizeof(float) * 147456);
-  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %782 : f32[768] */
+  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %780 : f32[768] */
   memcpy(outputs[202], arena + 248512512, sizeof(float) * 768);
-  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %783 : f32[768] */
+  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %781 : f32[768] */
   memcpy(outputs[203], arena + 248513280, sizeof(float) * 768);
-  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %779 : f32[768, 1, 3, 3] */
+  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %777 : f32[768, 1, 3, 3] */
   memcpy(outputs[204], arena + 255295488, sizeof(float) * 6912);
-  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %776 : f32[768] */
+  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %774 : f32[768] */
   memcpy(outputs[205], arena + 255302400, sizeof(float) * 768);
-  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %777 : f32[768] */
+  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %775 : f32[768] */
   memcpy(outputs[206], arena + 255303168, sizeof(float) * 768);
-  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %768 : f32[4, 768] */
-  memcpy(outputs[207], arena + 270953472, sizeof(float) * 3072);
-  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %769 : f32[4] */
-  memcpy(outputs[208], arena + 270957312, sizeof(float) * 4);
-  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %763 : f32[768, 4] */
-  memcpy(outputs[209], arena + 270950400, sizeof(float) * 3072);
-  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %764 : f32[768] */
-  memcpy(outputs[210], arena + 270956544, sizeof(float) * 768);
-  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %756 : f32[192, 768, 1, 1] */
+  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %767 : f32[4, 768] */
+  memcpy(outputs[207], arena + 255452928, sizeof(float) * 3072);
+  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %768 : f32[4] */
+  memcpy(outputs[208], arena + 255458304, sizeof(float) * 4);
+  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %762 : f32[768, 4] */
+  memcpy(outputs[209], arena + 255449856, sizeof(float) * 3072);
+  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %763 : f32[768] */
+  memcpy(outputs[210], arena + 255457536, sizeof(float) * 768);
+  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %755 : f32[192, 768, 1, 1] */
   memcpy(outputs[211], arena + 272302080, sizeof(float) * 147456);
-  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %751 : f32[192] */
+  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %750 : f32[192] */
   memcpy(outputs[212], arena + 272599680, sizeof(float) * 192);
-  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %752 : f32[192] */
+  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %751 : f32[192] */
   memcpy(outputs[213], arena + 272599872, sizeof(float) * 192);
-  /* output 214 "grad:blocks.11.norm1.weight" = %744 : f32[192] */
+  /* output 214 "grad:blocks.11.norm1.weight" = %743 : f32[192] */
   memcpy(outputs[214], arena + 272599488, sizeof(float) * 192);
-  /* output 215 "grad:blocks.11.norm1.bias" = %741 : f32[192] */
+  /* output 215 "grad:blocks.11.norm1.bias" = %740 : f32[192] */
   memcpy(outputs[215], arena + 272599296, sizeof(float) * 192);
-  /* output 216 "grad:blocks.11.attn.qkv.weight" = %739 : f32[576, 192] */
+  /* output 216 "grad:blocks.11.attn.qkv.weight" = %738 : f32[576, 192] */
   memcpy(outputs[216], arena + 272449536, sizeof(float) * 110592);
-  /* output 217 "grad:blocks.11.attn.qkv.bias" = %740 : f32[576] */
+  /* output 217 "grad:blocks.11.attn.qkv.bias" = %739 : f32[576] */
   memcpy(outputs[217], arena + 272598528, sizeof(float) * 576);
-  /* output 218 "grad:blocks.11.attn.proj.weight" = %734 : f32[192, 192] */
+  /* output 218 "grad:blocks.11.attn.proj.weight" = %733 : f32[192, 192] */
   memcpy(outputs[218], arena + 272560128, sizeof(float) * 36864);
-  /* output 219 "grad:blocks.11.attn.proj.bias" = %735 : f32[192] */
+  /* output 219 "grad:blocks.11.attn.proj.bias" = %734 : f32[192] */
   memcpy(outputs[219], arena + 272599104, sizeof(float) * 192);
-  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %729 : f32[768, 192, 1, 1] */
+  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %728 : f32[768, 192, 1, 1] */
   memcpy(outputs[220], arena + 272154624, sizeof(float) * 147456);
-  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %724 : f32[768] */
+  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %723 : f32[768] */
   memcpy(outputs[221], arena + 272596992, sizeof(float) * 768);
-  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %725 : f32[768] */
+  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %724 : f32[768] */
   memcpy(outputs[222], arena + 272597760, sizeof(float) * 768);
-  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %721 : f32[768, 1, 3, 3] */
+  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %720 : f32[768, 1, 3, 3] */
   memcpy(outputs[223], arena + 279379968, sizeof(float) * 6912);
-  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %718 : f32[768] */
+  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %717 : f32[768] */
   memcpy(outputs[224], arena + 279386880, sizeof(float) * 768);
-  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %719 : f32[768] */
+  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %718 : f32[768] */
   memcpy(outputs[225], arena + 279387648, sizeof(float) * 768);
   /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %710 : f32[4, 768] */
-  memcpy(outputs[226], arena + 396708864, sizeof(float) * 3072);
+  memcpy(outputs[226], arena + 279537408, sizeof(float) * 3072);
   /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %711 : f32[4] */
-  memcpy(outputs[227], arena + 425768064, sizeof(float) * 4);
+  memcpy(outputs[227], arena + 279542784, sizeof(float) * 4);
   /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %705 : f32[768, 4] */
-  memcpy(outputs[228], arena + 396705792, sizeof(float) * 3072);
+  memcpy(outputs[228], arena + 279534336, sizeof(float) * 3072);
   /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %706 : f32[768] */
-  memcpy(outputs[229], arena + 425766912, sizeof(float) * 768);
+  memcpy(outputs[229], arena + 279542016, sizeof(float) * 768);
   /* output 230 "grad:blocks.11.conv.conv.7.weight" = %698 : f32[192, 768, 1, 1] */
   memcpy(outputs[230], arena + 425619456, sizeof(float) * 147456);
   /* output 231 "grad:blocks.11.conv.conv.8.weight" = %693 : f32[192] */
-  memcpy(outputs[231], arena + 425767680, sizeof(float) * 192);
+  memcpy(outputs[231], arena + 396705792, sizeof(float) * 192);
   /* output 232 "grad:blocks.11.conv.conv.8.bias" = %694 : f32[192] */
-  memcpy(outputs[232], arena + 425767872, sizeof(float) * 192);
+  memcpy(outputs[232], arena + 396705984, sizeof(float) * 192);
   /* output 233 "grad:norm.weight" = %687 : f32[192] */
   memcpy(outputs[233], arena + 429208944, sizeof(float) * 192);
   /* output 234 "grad:norm.bias" = %684 : f32[192] */

@@ -6863,18 +6863,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %571 = batch_norm_act_param_grad(%538, %570, %541, %539, %540) {eps 1e-05} blocks.11.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 351657984, arena + 484620288,
       arena + 352862208, params[252], params[253], 1e-05f, LK_ACT_NONE, arena + 346816512,
-      arena + 346819008);
+      arena + 346855104);
 
   /* %572 = batch_norm_act_grad(%538, %570, %541, %539, %540, %571) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 351657984, arena + 484620288, arena + 352862208,
-      params[252], params[253], arena + 346819008, 1e-05f, LK_ACT_NONE, arena + 346816512,
+      params[252], params[253], arena + 346855104, 1e-05f, LK_ACT_NONE, arena + 346816512,
       arena + 485824512);
 
   /* %573 = index(%571) {axis 0, at 0} blocks.11.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 346819008, 384, arena + 487592496, 192);
+  lk_copy_rows(1, 192, arena + 346855104, 384, arena + 487592496, 192);
 
   /* %574 = index(%571) {axis 0, at 1} blocks.11.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 346819200, 384, arena + 487592688, 192);
+  lk_copy_rows(1, 192, arena + 346855296, 384, arena + 487592688, 192);
 
   /* %575 = transpose(%537) {perm [1, 0]} blocks.11.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[251], arena + 487028736);
@@ -6892,18 +6892,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %579 = batch_norm_act_param_grad(%530, %576, %533, %531, %532) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 332365824, arena + 346816512,
       arena + 487521408, params[247], params[248], 1e-05f, LK_ACT_RELU6, arena + 339591168,
-      arena + 339606144);
+      arena + 339822720);
 
   /* %580 = batch_norm_act_grad(%530, %576, %533, %531, %532, %579) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152], written over %576 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 332365824, arena + 346816512, arena + 487521408,
-      params[247], params[248], arena + 339606144, 1e-05f, LK_ACT_RELU6, arena + 339591168,
+      params[247], params[248], arena + 339822720, 1e-05f, LK_ACT_RELU6, arena + 339591168,
       arena + 346816512);
 
   /* %581 = index(%579) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 339606144, 2304, arena + 339601536, 1152);
+  lk_copy_rows(1, 1152, arena + 339822720, 2304, arena + 339601536, 1152);
 
   /* %582 = index(%579) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 339607296, 2304, arena + 339602688, 1152);
+  lk_copy_rows(1, 1152, arena + 339823872, 2304, arena + 339602688, 1152);
 
   /* %583 = token_dwconv_grad_input(%580, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 346816512, params[246],
@@ -6916,18 +6916,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %585 = batch_norm_act_param_grad(%523, %583, %526, %524, %525) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 317915136, arena + 332365824,
       arena + 487517952, params[242], params[243], 1e-05f, LK_ACT_RELU6, arena + 325140480,
-      arena + 325155456);
+      arena + 325372032);
 
   /* %586 = batch_norm_act_grad(%523, %583, %526, %524, %525, %585) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152], written over %583 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 317915136, arena + 332365824, arena + 487517952,
-      params[242], params[243], arena + 325155456, 1e-05f, LK_ACT_RELU6, arena + 325140480,
+      params[242], params[243], arena + 325372032, 1e-05f, LK_ACT_RELU6, arena + 325140480,
       arena + 332365824);
 
   /* %587 = index(%585) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 325155456, 2304, arena + 328138752, 1152);
+  lk_copy_rows(1, 1152, arena + 325372032, 2304, arena + 328138752, 1152);
 
   /* %588 = index(%585) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 325156608, 2304, arena + 328139904, 1152);
+  lk_copy_rows(1, 1152, arena + 325373184, 2304, arena + 328139904, 1152);
 
   /* %589 = transpose(%522) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[241], arena + 317915136);
@@ -7012,18 +7012,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %612 = batch_norm_act_param_grad(%493, %611, %496, %494, %495) {eps 1e-05} blocks.10.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 482211840, arena + 325140480,
       arena + 487586928, params[231], params[232], 1e-05f, LK_ACT_NONE, arena + 317915136,
-      arena + 317917632);
+      arena + 317953728);
 
   /* %613 = batch_norm_act_grad(%493, %611, %496, %494, %495, %612) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 482211840, arena + 325140480, arena + 487586928,
-      params[231], params[232], arena + 317917632, 1e-05f, LK_ACT_NONE, arena + 317915136,
+      params[231], params[232], arena + 317953728, 1e-05f, LK_ACT_NONE, arena + 317915136,
       arena + 326344704);
 
   /* %614 = index(%612) {axis 0, at 0} blocks.10.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 317917632, 384, arena + 328142208, 192);
+  lk_copy_rows(1, 192, arena + 317953728, 384, arena + 328142208, 192);
 
   /* %615 = index(%612) {axis 0, at 1} blocks.10.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 317917824, 384, arena + 328142400, 192);
+  lk_copy_rows(1, 192, arena + 317953920, 384, arena + 328142400, 192);
 
   /* %616 = transpose(%492) {perm [1, 0]} blocks.10.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[230], arena + 327770112);
@@ -7041,18 +7041,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %620 = batch_norm_act_param_grad(%485, %617, %488, %486, %487) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136,
       arena + 487514496, params[226], params[227], 1e-05f, LK_ACT_RELU6, arena + 310689792,
-      arena + 310704768);
+      arena + 310921344);
 
   /* %621 = batch_norm_act_grad(%485, %617, %488, %486, %487, %620) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152], written over %617 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136, arena + 487514496,
-      params[226], params[227], arena + 310704768, 1e-05f, LK_ACT_RELU6, arena + 310689792,
+      params[226], params[227], arena + 310921344, 1e-05f, LK_ACT_RELU6, arena + 310689792,
       arena + 317915136);
 
   /* %622 = index(%620) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 310704768, 2304, arena + 310700160, 1152);
+  lk_copy_rows(1, 1152, arena + 310921344, 2304, arena + 310700160, 1152);
 
   /* %623 = index(%620) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 310705920, 2304, arena + 310701312, 1152);
+  lk_copy_rows(1, 1152, arena + 310922496, 2304, arena + 310701312, 1152);
 
   /* %624 = token_dwconv_grad_input(%621, %484) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 317915136, params[225],
@@ -7065,18 +7065,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %626 = batch_norm_act_param_grad(%478, %624, %481, %479, %480) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 289013760, arena + 303464448,
       arena + 487511040, params[221], params[222], 1e-05f, LK_ACT_RELU6, arena + 296239104,
-      arena + 296254080);
+      arena + 296470656);
 
   /* %627 = batch_norm_act_grad(%478, %624, %481, %479, %480, %626) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152], written over %624 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 289013760, arena + 303464448, arena + 487511040,
-      params[221], params[222], arena + 296254080, 1e-05f, LK_ACT_RELU6, arena + 296239104,
+      params[221], params[222], arena + 296470656, 1e-05f, LK_ACT_RELU6, arena + 296239104,
       arena + 303464448);
 
   /* %628 = index(%626) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 296254080, 2304, arena + 299237376, 1152);
+  lk_copy_rows(1, 1152, arena + 296470656, 2304, arena + 299237376, 1152);
 
   /* %629 = index(%626) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 296255232, 2304, arena + 299238528, 1152);
+  lk_copy_rows(1, 1152, arena + 296471808, 2304, arena + 299238528, 1152);
 
   /* %630 = transpose(%477) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[220], arena + 289013760);
@@ -7161,18 +7161,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %653 = batch_norm_act_param_grad(%448, %652, %451, %449, %450) {eps 1e-05} blocks.9.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 479803392, arena + 296239104,
       arena + 487586352, params[210], params[211], 1e-05f, LK_ACT_NONE, arena + 289013760,
-      arena + 289016256);
+      arena + 289052352);
 
   /* %654 = batch_norm_act_grad(%448, %652, %451, %449, %450, %653) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 479803392, arena + 296239104, arena + 487586352,
-      params[210], params[211], arena + 289016256, 1e-05f, LK_ACT_NONE, arena + 289013760,
+      params[210], params[211], arena + 289052352, 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 297443328);
 
   /* %655 = index(%653) {axis 0, at 0} blocks.9.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 289016256, 384, arena + 299240832, 192);
+  lk_copy_rows(1, 192, arena + 289052352, 384, arena + 299240832, 192);
 
   /* %656 = index(%653) {axis 0, at 1} blocks.9.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 289016448, 384, arena + 299241024, 192);
+  lk_copy_rows(1, 192, arena + 289052544, 384, arena + 299241024, 192);
 
   /* %657 = transpose(%447) {perm [1, 0]} blocks.9.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[209], arena + 298868736);
@@ -7190,18 +7190,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %661 = batch_norm_act_param_grad(%440, %658, %443, %441, %442) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 274563072, arena + 289013760,
       arena + 487507584, params[205], params[206], 1e-05f, LK_ACT_RELU6, arena + 281788416,
-      arena + 281803392);
+      arena + 282019968);
 
   /* %662 = batch_norm_act_grad(%440, %658, %443, %441, %442, %661) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152], written over %658 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 274563072, arena + 289013760, arena + 487507584,
-      params[205], params[206], arena + 281803392, 1e-05f, LK_ACT_RELU6, arena + 281788416,
+      params[205], params[206], arena + 282019968, 1e-05f, LK_ACT_RELU6, arena + 281788416,
       arena + 289013760);
 
   /* %663 = index(%661) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 281803392, 2304, arena + 281798784, 1152);
+  lk_copy_rows(1, 1152, arena + 282019968, 2304, arena + 281798784, 1152);
 
   /* %664 = index(%661) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 281804544, 2304, arena + 281799936, 1152);
+  lk_copy_rows(1, 1152, arena + 282021120, 2304, arena + 281799936, 1152);
 
   /* %665 = token_dwconv_grad_input(%662, %439) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760, params[204],
@@ -7214,18 +7214,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %667 = batch_norm_act_param_grad(%433, %665, %436, %434, %435) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072,
       arena + 487504128, params[200], params[201], 1e-05f, LK_ACT_RELU6, arena + 267337728,
-      arena + 267352704);
+      arena + 267569280);
 
   /* %668 = batch_norm_act_grad(%433, %665, %436, %434, %435, %667) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152], written over %665 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072, arena + 487504128,
-      params[200], params[201], arena + 267352704, 1e-05f, LK_ACT_RELU6, arena + 267337728,
+      params[200], params[201], arena + 267569280, 1e-05f, LK_ACT_RELU6, arena + 267337728,
       arena + 274563072);
 
   /* %669 = index(%667) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 267352704, 2304, arena + 270336000, 1152);
+  lk_copy_rows(1, 1152, arena + 267569280, 2304, arena + 270336000, 1152);
 
   /* %670 = index(%667) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 267353856, 2304, arena + 270337152, 1152);
+  lk_copy_rows(1, 1152, arena + 267570432, 2304, arena + 270337152, 1152);
 
   /* %671 = transpose(%432) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[199], arena + 260112384);
@@ -7310,18 +7310,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %694 = batch_norm_act_param_grad(%403, %693, %406, %404, %405) {eps 1e-05} blocks.8.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 477394944, arena + 267337728,
       arena + 487585776, params[189], params[190], 1e-05f, LK_ACT_NONE, arena + 260112384,
-      arena + 260114880);
+      arena + 260150976);
 
   /* %695 = batch_norm_act_grad(%403, %693, %406, %404, %405, %694) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 477394944, arena + 267337728, arena + 487585776,
-      params[189], params[190], arena + 260114880, 1e-05f, LK_ACT_NONE, arena + 260112384,
+      params[189], params[190], arena + 260150976, 1e-05f, LK_ACT_NONE, arena + 260112384,
       arena + 268541952);
 
   /* %696 = index(%694) {axis 0, at 0} blocks.8.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 260114880, 384, arena + 270339456, 192);
+  lk_copy_rows(1, 192, arena + 260150976, 384, arena + 270339456, 192);
 
   /* %697 = index(%694) {axis 0, at 1} blocks.8.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 260115072, 384, arena + 270339648, 192);
+  lk_copy_rows(1, 192, arena + 260151168, 384, arena + 270339648, 192);
 
   /* %698 = transpose(%402) {perm [1, 0]} blocks.8.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[188], arena + 269967360);
@@ -7339,18 +7339,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %702 = batch_norm_act_param_grad(%395, %699, %398, %396, %397) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 245661696, arena + 260112384,
       arena + 487500672, params[184], params[185], 1e-05f, LK_ACT_RELU6, arena + 252887040,
-      arena + 252902016);
+      arena + 253118592);
 
   /* %703 = batch_norm_act_grad(%395, %699, %398, %396, %397, %702) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152], written over %699 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 245661696, arena + 260112384, arena + 487500672,
-      params[184], params[185], arena + 252902016, 1e-05f, LK_ACT_RELU6, arena + 252887040,
+      params[184], params[185], arena + 253118592, 1e-05f, LK_ACT_RELU6, arena + 252887040,
       arena + 260112384);
 
   /* %704 = index(%702) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 252902016, 2304, arena + 252897408, 1152);
+  lk_copy_rows(1, 1152, arena + 253118592, 2304, arena + 252897408, 1152);
 
   /* %705 = index(%702) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 252903168, 2304, arena + 252898560, 1152);
+  lk_copy_rows(1, 1152, arena + 253119744, 2304, arena + 252898560, 1152);
 
   /* %706 = token_dwconv_grad_input(%703, %394) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 260112384, params[183],
@@ -7363,18 +7363,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %708 = batch_norm_act_param_grad(%388, %706, %391, %389, %390) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 231211008, arena + 245661696,
       arena + 487497216, params[179], params[180], 1e-05f, LK_ACT_RELU6, arena + 238436352,
-      arena + 238451328);
+      arena + 238667904);
 
   /* %709 = batch_norm_act_grad(%388, %706, %391, %389, %390, %708) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152], written over %706 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 231211008, arena + 245661696, arena + 487497216,
-      params[179], params[180], arena + 238451328, 1e-05f, LK_ACT_RELU6, arena + 238436352,
+      params[179], params[180], arena + 238667904, 1e-05f, LK_ACT_RELU6, arena + 238436352,
       arena + 245661696);
 
   /* %710 = index(%708) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 238451328, 2304, arena + 241434624, 1152);
+  lk_copy_rows(1, 1152, arena + 238667904, 2304, arena + 241434624, 1152);
 
   /* %711 = index(%708) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 238452480, 2304, arena + 241435776, 1152);
+  lk_copy_rows(1, 1152, arena + 238669056, 2304, arena + 241435776, 1152);
 
   /* %712 = transpose(%387) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[178], arena + 231211008);
@@ -7459,18 +7459,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %735 = batch_norm_act_param_grad(%358, %734, %361, %359, %360) {eps 1e-05} blocks.7.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 474986496, arena + 238436352,
       arena + 487585200, params[168], params[169], 1e-05f, LK_ACT_NONE, arena + 231211008,
-      arena + 231213504);
+      arena + 231249600);
 
   /* %736 = batch_norm_act_grad(%358, %734, %361, %359, %360, %735) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 474986496, arena + 238436352, arena + 487585200,
-      params[168], params[169], arena + 231213504, 1e-05f, LK_ACT_NONE, arena + 231211008,
+      params[168], params[169], arena + 231249600, 1e-05f, LK_ACT_NONE, arena + 231211008,
       arena + 239640576);
 
   /* %737 = index(%735) {axis 0, at 0} blocks.7.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 231213504, 384, arena + 241438080, 192);
+  lk_copy_rows(1, 192, arena + 231249600, 384, arena + 241438080, 192);
 
   /* %738 = index(%735) {axis 0, at 1} blocks.7.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 231213696, 384, arena + 241438272, 192);
+  lk_copy_rows(1, 192, arena + 231249792, 384, arena + 241438272, 192);
 
   /* %739 = transpose(%357) {perm [1, 0]} blocks.7.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[167], arena + 241065984);
@@ -7488,18 +7488,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %743 = batch_norm_act_param_grad(%350, %740, %353, %351, %352) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008,
       arena + 487493760, params[163], params[164], 1e-05f, LK_ACT_RELU6, arena + 223985664,
-      arena + 224000640);
+      arena + 224217216);
 
   /* %744 = batch_norm_act_grad(%350, %740, %353, %351, %352, %743) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152], written over %740 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008, arena + 487493760,
-      params[163], params[164], arena + 224000640, 1e-05f, LK_ACT_RELU6, arena + 223985664,
+      params[163], params[164], arena + 224217216, 1e-05f, LK_ACT_RELU6, arena + 223985664,
       arena + 231211008);
 
   /* %745 = index(%743) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 224000640, 2304, arena + 223996032, 1152);
+  lk_copy_rows(1, 1152, arena + 224217216, 2304, arena + 223996032, 1152);
 
   /* %746 = index(%743) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 224001792, 2304, arena + 223997184, 1152);
+  lk_copy_rows(1, 1152, arena + 224218368, 2304, arena + 223997184, 1152);
 
   /* %747 = token_dwconv_grad_input(%744, %349) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 231211008, params[162],
@@ -7512,18 +7512,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %749 = batch_norm_act_param_grad(%343, %747, %346, %344, %345) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 202309632, arena + 216760320,
       arena + 487490304, params[158], params[159], 1e-05f, LK_ACT_RELU6, arena + 209534976,
-      arena + 209549952);
+      arena + 209766528);
 
   /* %750 = batch_norm_act_grad(%343, %747, %346, %344, %345, %749) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152], written over %747 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 202309632, arena + 216760320, arena + 487490304,
-      params[158], params[159], arena + 209549952, 1e-05f, LK_ACT_RELU6, arena + 209534976,
+      params[158], params[159], arena + 209766528, 1e-05f, LK_ACT_RELU6, arena + 209534976,
       arena + 216760320);
 
   /* %751 = index(%749) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 209549952, 2304, arena + 212533248, 1152);
+  lk_copy_rows(1, 1152, arena + 209766528, 2304, arena + 212533248, 1152);
 
   /* %752 = index(%749) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 209551104, 2304, arena + 212534400, 1152);
+  lk_copy_rows(1, 1152, arena + 209767680, 2304, arena + 212534400, 1152);
 
   /* %753 = transpose(%342) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[157], arena + 202309632);
@@ -7608,18 +7608,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %776 = batch_norm_act_param_grad(%313, %775, %316, %314, %315) {eps 1e-05} blocks.6.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 472578048, arena + 209534976,
       arena + 487584624, params[147], params[148], 1e-05f, LK_ACT_NONE, arena + 202309632,
-      arena + 202312128);
+      arena + 202348224);
 
   /* %777 = batch_norm_act_grad(%313, %775, %316, %314, %315, %776) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 472578048, arena + 209534976, arena + 487584624,
-      params[147], params[148], arena + 202312128, 1e-05f, LK_ACT_NONE, arena + 202309632,
+      params[147], params[148], arena + 202348224, 1e-05f, LK_ACT_NONE, arena + 202309632,
       arena + 210739200);
 
   /* %778 = index(%776) {axis 0, at 0} blocks.6.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 202312128, 384, arena + 212536704, 192);
+  lk_copy_rows(1, 192, arena + 202348224, 384, arena + 212536704, 192);
 
   /* %779 = index(%776) {axis 0, at 1} blocks.6.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 202312320, 384, arena + 212536896, 192);
+  lk_copy_rows(1, 192, arena + 202348416, 384, arena + 212536896, 192);
 
   /* %780 = transpose(%312) {perm [1, 0]} blocks.6.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[146], arena + 212164608);
@@ -7637,18 +7637,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %784 = batch_norm_act_param_grad(%305, %781, %308, %306, %307) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 187858944, arena + 202309632,
       arena + 487486848, params[142], params[143], 1e-05f, LK_ACT_RELU6, arena + 195084288,
-      arena + 195099264);
+      arena + 195315840);
 
   /* %785 = batch_norm_act_grad(%305, %781, %308, %306, %307, %784) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152], written over %781 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 187858944, arena + 202309632, arena + 487486848,
-      params[142], params[143], arena + 195099264, 1e-05f, LK_ACT_RELU6, arena + 195084288,
+      params[142], params[143], arena + 195315840, 1e-05f, LK_ACT_RELU6, arena + 195084288,
       arena + 202309632);
 
   /* %786 = index(%784) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 195099264, 2304, arena + 195094656, 1152);
+  lk_copy_rows(1, 1152, arena + 195315840, 2304, arena + 195094656, 1152);
 
   /* %787 = index(%784) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 195100416, 2304, arena + 195095808, 1152);
+  lk_copy_rows(1, 1152, arena + 195316992, 2304, arena + 195095808, 1152);
 
   /* %788 = token_dwconv_grad_input(%785, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632, params[141],
@@ -7661,18 +7661,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %790 = batch_norm_act_param_grad(%298, %788, %301, %299, %300) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944,
       arena + 487483392, params[137], params[138], 1e-05f, LK_ACT_RELU6, arena + 180633600,
-      arena + 180648576);
+      arena + 180865152);
 
   /* %791 = batch_norm_act_grad(%298, %788, %301, %299, %300, %790) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152], written over %788 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944, arena + 487483392,
-      params[137], params[138], arena + 180648576, 1e-05f, LK_ACT_RELU6, arena + 180633600,
+      params[137], params[138], arena + 180865152, 1e-05f, LK_ACT_RELU6, arena + 180633600,
       arena + 187858944);
 
   /* %792 = index(%790) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 180648576, 2304, arena + 183631872, 1152);
+  lk_copy_rows(1, 1152, arena + 180865152, 2304, arena + 183631872, 1152);
 
   /* %793 = index(%790) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 180649728, 2304, arena + 183633024, 1152);
+  lk_copy_rows(1, 1152, arena + 180866304, 2304, arena + 183633024, 1152);
 
   /* %794 = transpose(%297) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[136], arena + 173408256);
@@ -7757,18 +7757,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %817 = batch_norm_act_param_grad(%268, %816, %271, %269, %270) {eps 1e-05} blocks.5.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 470169600, arena + 180633600,
       arena + 487584048, params[126], params[127], 1e-05f, LK_ACT_NONE, arena + 173408256,
-      arena + 173410752);
+      arena + 173446848);
 
   /* %818 = batch_norm_act_grad(%268, %816, %271, %269, %270, %817) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 470169600, arena + 180633600, arena + 487584048,
-      params[126], params[127], arena + 173410752, 1e-05f, LK_ACT_NONE, arena + 173408256,
+      params[126], params[127], arena + 173446848, 1e-05f, LK_ACT_NONE, arena + 173408256,
       arena + 181837824);
 
   /* %819 = index(%817) {axis 0, at 0} blocks.5.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 173410752, 384, arena + 183635328, 192);
+  lk_copy_rows(1, 192, arena + 173446848, 384, arena + 183635328, 192);
 
   /* %820 = index(%817) {axis 0, at 1} blocks.5.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 173410944, 384, arena + 183635520, 192);
+  lk_copy_rows(1, 192, arena + 173447040, 384, arena + 183635520, 192);
 
   /* %821 = transpose(%267) {perm [1, 0]} blocks.5.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[125], arena + 183263232);
@@ -7786,18 +7786,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %825 = batch_norm_act_param_grad(%260, %822, %263, %261, %262) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 158957568, arena + 173408256,
       arena + 487479936, params[121], params[122], 1e-05f, LK_ACT_RELU6, arena + 166182912,
-      arena + 166197888);
+      arena + 166414464);
 
   /* %826 = batch_norm_act_grad(%260, %822, %263, %261, %262, %825) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152], written over %822 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 158957568, arena + 173408256, arena + 487479936,
-      params[121], params[122], arena + 166197888, 1e-05f, LK_ACT_RELU6, arena + 166182912,
+      params[121], params[122], arena + 166414464, 1e-05f, LK_ACT_RELU6, arena + 166182912,
       arena + 173408256);
 
   /* %827 = index(%825) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 166197888, 2304, arena + 166193280, 1152);
+  lk_copy_rows(1, 1152, arena + 166414464, 2304, arena + 166193280, 1152);
 
   /* %828 = index(%825) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 166199040, 2304, arena + 166194432, 1152);
+  lk_copy_rows(1, 1152, arena + 166415616, 2304, arena + 166194432, 1152);
 
   /* %829 = token_dwconv_grad_input(%826, %259) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 173408256, params[120],
@@ -7810,18 +7810,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %831 = batch_norm_act_param_grad(%253, %829, %256, %254, %255) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 144506880, arena + 158957568,
       arena + 487476480, params[116], params[117], 1e-05f, LK_ACT_RELU6, arena + 151732224,
-      arena + 151747200);
+      arena + 151963776);
 
   /* %832 = batch_norm_act_grad(%253, %829, %256, %254, %255, %831) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152], written over %829 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 144506880, arena + 158957568, arena + 487476480,
-      params[116], params[117], arena + 151747200, 1e-05f, LK_ACT_RELU6, arena + 151732224,
+      params[116], params[117], arena + 151963776, 1e-05f, LK_ACT_RELU6, arena + 151732224,
       arena + 158957568);
 
   /* %833 = index(%831) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 151747200, 2304, arena + 154730496, 1152);
+  lk_copy_rows(1, 1152, arena + 151963776, 2304, arena + 154730496, 1152);
 
   /* %834 = index(%831) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 151748352, 2304, arena + 154731648, 1152);
+  lk_copy_rows(1, 1152, arena + 151964928, 2304, arena + 154731648, 1152);
 
   /* %835 = transpose(%252) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[115], arena + 144506880);
@@ -7906,18 +7906,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %858 = batch_norm_act_param_grad(%223, %857, %226, %224, %225) {eps 1e-05} blocks.4.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 467761152, arena + 151732224,
       arena + 487583472, params[105], params[106], 1e-05f, LK_ACT_NONE, arena + 144506880,
-      arena + 144509376);
+      arena + 144545472);
 
   /* %859 = batch_norm_act_grad(%223, %857, %226, %224, %225, %858) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 467761152, arena + 151732224, arena + 487583472,
-      params[105], params[106], arena + 144509376, 1e-05f, LK_ACT_NONE, arena + 144506880,
+      params[105], params[106], arena + 144545472, 1e-05f, LK_ACT_NONE, arena + 144506880,
       arena + 152936448);
 
   /* %860 = index(%858) {axis 0, at 0} blocks.4.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 144509376, 384, arena + 154733952, 192);
+  lk_copy_rows(1, 192, arena + 144545472, 384, arena + 154733952, 192);
 
   /* %861 = index(%858) {axis 0, at 1} blocks.4.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 144509568, 384, arena + 154734144, 192);
+  lk_copy_rows(1, 192, arena + 144545664, 384, arena + 154734144, 192);
 
   /* %862 = transpose(%222) {perm [1, 0]} blocks.4.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[104], arena + 154361856);
@@ -7935,18 +7935,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %866 = batch_norm_act_param_grad(%215, %863, %218, %216, %217) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880,
       arena + 487473024, params[100], params[101], 1e-05f, LK_ACT_RELU6, arena + 137281536,
-      arena + 137296512);
+      arena + 137513088);
 
   /* %867 = batch_norm_act_grad(%215, %863, %218, %216, %217, %866) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152], written over %863 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880, arena + 487473024,
-      params[100], params[101], arena + 137296512, 1e-05f, LK_ACT_RELU6, arena + 137281536,
+      params[100], params[101], arena + 137513088, 1e-05f, LK_ACT_RELU6, arena + 137281536,
       arena + 144506880);
 
   /* %868 = index(%866) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 137296512, 2304, arena + 137291904, 1152);
+  lk_copy_rows(1, 1152, arena + 137513088, 2304, arena + 137291904, 1152);
 
   /* %869 = index(%866) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 137297664, 2304, arena + 137293056, 1152);
+  lk_copy_rows(1, 1152, arena + 137514240, 2304, arena + 137293056, 1152);
 
   /* %870 = token_dwconv_grad_input(%867, %214) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 144506880, params[99],
@@ -7959,18 +7959,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %872 = batch_norm_act_param_grad(%208, %870, %211, %209, %210) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 115605504, arena + 130056192,
       arena + 487469568, params[95], params[96], 1e-05f, LK_ACT_RELU6, arena + 122830848,
-      arena + 122845824);
+      arena + 123062400);
 
   /* %873 = batch_norm_act_grad(%208, %870, %211, %209, %210, %872) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152], written over %870 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 115605504, arena + 130056192, arena + 487469568,
-      params[95], params[96], arena + 122845824, 1e-05f, LK_ACT_RELU6, arena + 122830848,
+      params[95], params[96], arena + 123062400, 1e-05f, LK_ACT_RELU6, arena + 122830848,
       arena + 130056192);
 
   /* %874 = index(%872) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 122845824, 2304, arena + 125829120, 1152);
+  lk_copy_rows(1, 1152, arena + 123062400, 2304, arena + 125829120, 1152);
 
   /* %875 = index(%872) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 122846976, 2304, arena + 125830272, 1152);
+  lk_copy_rows(1, 1152, arena + 123063552, 2304, arena + 125830272, 1152);
 
   /* %876 = transpose(%207) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[94], arena + 115605504);
@@ -8055,18 +8055,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %899 = batch_norm_act_param_grad(%178, %898, %181, %179, %180) {eps 1e-05} blocks.3.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 465352704, arena + 122830848,
       arena + 487582896, params[84], params[85], 1e-05f, LK_ACT_NONE, arena + 115605504,
-      arena + 115608000);
+      arena + 115644096);
 
   /* %900 = batch_norm_act_grad(%178, %898, %181, %179, %180, %899) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 465352704, arena + 122830848, arena + 487582896,
-      params[84], params[85], arena + 115608000, 1e-05f, LK_ACT_NONE, arena + 115605504,
+      params[84], params[85], arena + 115644096, 1e-05f, LK_ACT_NONE, arena + 115605504,
       arena + 124035072);
 
   /* %901 = index(%899) {axis 0, at 0} blocks.3.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 115608000, 384, arena + 125832576, 192);
+  lk_copy_rows(1, 192, arena + 115644096, 384, arena + 125832576, 192);
 
   /* %902 = index(%899) {axis 0, at 1} blocks.3.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 115608192, 384, arena + 125832768, 192);
+  lk_copy_rows(1, 192, arena + 115644288, 384, arena + 125832768, 192);
 
   /* %903 = transpose(%177) {perm [1, 0]} blocks.3.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[83], arena + 125460480);
@@ -8084,18 +8084,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %907 = batch_norm_act_param_grad(%170, %904, %173, %171, %172) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 101154816, arena + 115605504,
       arena + 487466112, params[79], params[80], 1e-05f, LK_ACT_RELU6, arena + 108380160,
-      arena + 108395136);
+      arena + 108611712);
 
   /* %908 = batch_norm_act_grad(%170, %904, %173, %171, %172, %907) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152], written over %904 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 101154816, arena + 115605504, arena + 487466112,
-      params[79], params[80], arena + 108395136, 1e-05f, LK_ACT_RELU6, arena + 108380160,
+      params[79], params[80], arena + 108611712, 1e-05f, LK_ACT_RELU6, arena + 108380160,
       arena + 115605504);
 
   /* %909 = index(%907) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 108395136, 2304, arena + 108390528, 1152);
+  lk_copy_rows(1, 1152, arena + 108611712, 2304, arena + 108390528, 1152);
 
   /* %910 = index(%907) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 108396288, 2304, arena + 108391680, 1152);
+  lk_copy_rows(1, 1152, arena + 108612864, 2304, arena + 108391680, 1152);
 
   /* %911 = token_dwconv_grad_input(%908, %169) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504, params[78],
@@ -8108,18 +8108,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %913 = batch_norm_act_param_grad(%163, %911, %166, %164, %165) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816,
       arena + 487462656, params[74], params[75], 1e-05f, LK_ACT_RELU6, arena + 93929472,
-      arena + 93944448);
+      arena + 94161024);
 
   /* %914 = batch_norm_act_grad(%163, %911, %166, %164, %165, %913) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152], written over %911 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816, arena + 487462656,
-      params[74], params[75], arena + 93944448, 1e-05f, LK_ACT_RELU6, arena + 93929472,
+      params[74], params[75], arena + 94161024, 1e-05f, LK_ACT_RELU6, arena + 93929472,
       arena + 101154816);
 
   /* %915 = index(%913) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 93944448, 2304, arena + 96927744, 1152);
+  lk_copy_rows(1, 1152, arena + 94161024, 2304, arena + 96927744, 1152);
 
   /* %916 = index(%913) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 93945600, 2304, arena + 96928896, 1152);
+  lk_copy_rows(1, 1152, arena + 94162176, 2304, arena + 96928896, 1152);
 
   /* %917 = transpose(%162) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[73], arena + 86704128);
@@ -8203,18 +8203,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %940 = batch_norm_act_param_grad(%133, %939, %136, %134, %135) {eps 1e-05} blocks.2.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 462944256, arena + 93929472,
       arena + 487582320, params[63], params[64], 1e-05f, LK_ACT_NONE, arena + 86704128,
-      arena + 86706624);
+      arena + 86742720);
 
   /* %941 = batch_norm_act_grad(%133, %939, %136, %134, %135, %940) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 462944256, arena + 93929472, arena + 487582320,
-      params[63], params[64], arena + 86706624, 1e-05f, LK_ACT_NONE, arena + 86704128,
+      params[63], params[64], arena + 86742720, 1e-05f, LK_ACT_NONE, arena + 86704128,
       arena + 95133696);
 
   /* %942 = index(%940) {axis 0, at 0} blocks.2.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 86706624, 384, arena + 96931200, 192);
+  lk_copy_rows(1, 192, arena + 86742720, 384, arena + 96931200, 192);
 
   /* %943 = index(%940) {axis 0, at 1} blocks.2.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 86706816, 384, arena + 96931392, 192);
+  lk_copy_rows(1, 192, arena + 86742912, 384, arena + 96931392, 192);
 
   /* %944 = transpose(%132) {perm [1, 0]} blocks.2.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[62], arena + 96559104);
@@ -8231,18 +8231,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %948 = batch_norm_act_param_grad(%125, %945, %128, %126, %127) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 72253440, arena + 86704128,
       arena + 487459200, params[58], params[59], 1e-05f, LK_ACT_RELU6, arena + 79478784,
-      arena + 79493760);
+      arena + 79710336);
 
   /* %949 = batch_norm_act_grad(%125, %945, %128, %126, %127, %948) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152], written over %945 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 72253440, arena + 86704128, arena + 487459200,
-      params[58], params[59], arena + 79493760, 1e-05f, LK_ACT_RELU6, arena + 79478784,
+      params[58], params[59], arena + 79710336, 1e-05f, LK_ACT_RELU6, arena + 79478784,
       arena + 86704128);
 
   /* %950 = index(%948) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 79493760, 2304, arena + 79489152, 1152);
+  lk_copy_rows(1, 1152, arena + 79710336, 2304, arena + 79489152, 1152);
 
   /* %951 = index(%948) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 79494912, 2304, arena + 79490304, 1152);
+  lk_copy_rows(1, 1152, arena + 79711488, 2304, arena + 79490304, 1152);
 
   /* %952 = token_dwconv_grad_input(%949, %124) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 86704128, params[57],
@@ -8255,18 +8255,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %954 = batch_norm_act_param_grad(%118, %952, %121, %119, %120) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 57802752, arena + 72253440,
       arena + 487455744, params[53], params[54], 1e-05f, LK_ACT_RELU6, arena + 65028096,
-      arena + 65043072);
+      arena + 65259648);
 
   /* %955 = batch_norm_act_grad(%118, %952, %121, %119, %120, %954) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152], written over %952 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 57802752, arena + 72253440, arena + 487455744,
-      params[53], params[54], arena + 65043072, 1e-05f, LK_ACT_RELU6, arena + 65028096,
+      params[53], params[54], arena + 65259648, 1e-05f, LK_ACT_RELU6, arena + 65028096,
       arena + 72253440);
 
   /* %956 = index(%954) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 65043072, 2304, arena + 68026368, 1152);
+  lk_copy_rows(1, 1152, arena + 65259648, 2304, arena + 68026368, 1152);
 
   /* %957 = index(%954) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 65044224, 2304, arena + 68027520, 1152);
+  lk_copy_rows(1, 1152, arena + 65260800, 2304, arena + 68027520, 1152);
 
   /* %958 = transpose(%117) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[52], arena + 57802752);
@@ -8350,18 +8350,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %981 = batch_norm_act_param_grad(%88, %980, %91, %89, %90) {eps 1e-05} blocks.1.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 460535808, arena + 65028096,
       arena + 487581744, params[42], params[43], 1e-05f, LK_ACT_NONE, arena + 57802752,
-      arena + 57805248);
+      arena + 57841344);
 
   /* %982 = batch_norm_act_grad(%88, %980, %91, %89, %90, %981) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 460535808, arena + 65028096, arena + 487581744,
-      params[42], params[43], arena + 57805248, 1e-05f, LK_ACT_NONE, arena + 57802752,
+      params[42], params[43], arena + 57841344, 1e-05f, LK_ACT_NONE, arena + 57802752,
       arena + 66232320);
 
   /* %983 = index(%981) {axis 0, at 0} blocks.1.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 57805248, 384, arena + 68029824, 192);
+  lk_copy_rows(1, 192, arena + 57841344, 384, arena + 68029824, 192);
 
   /* %984 = index(%981) {axis 0, at 1} blocks.1.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 57805440, 384, arena + 68030016, 192);
+  lk_copy_rows(1, 192, arena + 57841536, 384, arena + 68030016, 192);
 
   /* %985 = transpose(%87) {perm [1, 0]} blocks.1.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[41], arena + 67657728);
@@ -8378,18 +8378,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %989 = batch_norm_act_param_grad(%80, %986, %83, %81, %82) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752,
       arena + 487452288, params[37], params[38], 1e-05f, LK_ACT_RELU6, arena + 50577408,
-      arena + 50592384);
+      arena + 50808960);
 
   /* %990 = batch_norm_act_grad(%80, %986, %83, %81, %82, %989) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152], written over %986 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752, arena + 487452288,
-      params[37], params[38], arena + 50592384, 1e-05f, LK_ACT_RELU6, arena + 50577408,
+      params[37], params[38], arena + 50808960, 1e-05f, LK_ACT_RELU6, arena + 50577408,
       arena + 57802752);
 
   /* %991 = index(%989) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 50592384, 2304, arena + 50587776, 1152);
+  lk_copy_rows(1, 1152, arena + 50808960, 2304, arena + 50587776, 1152);
 
   /* %992 = index(%989) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 50593536, 2304, arena + 50588928, 1152);
+  lk_copy_rows(1, 1152, arena + 50810112, 2304, arena + 50588928, 1152);
 
   /* %993 = token_dwconv_grad_input(%990, %79) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 57802752, params[36],
@@ -8402,18 +8402,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %995 = batch_norm_act_param_grad(%73, %993, %76, %74, %75) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 28901376, arena + 43352064,
       arena + 487448832, params[32], params[33], 1e-05f, LK_ACT_RELU6, arena + 36126720,
-      arena + 36141696);
+      arena + 36358272);
 
   /* %996 = batch_norm_act_grad(%73, %993, %76, %74, %75, %995) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152], written over %993 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 28901376, arena + 43352064, arena + 487448832,
-      params[32], params[33], arena + 36141696, 1e-05f, LK_ACT_RELU6, arena + 36126720,
+      params[32], params[33], arena + 36358272, 1e-05f, LK_ACT_RELU6, arena + 36126720,
       arena + 43352064);
 
   /* %997 = index(%995) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 36141696, 2304, arena + 39124992, 1152);
+  lk_copy_rows(1, 1152, arena + 36358272, 2304, arena + 39124992, 1152);
 
   /* %998 = index(%995) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 36142848, 2304, arena + 39126144, 1152);
+  lk_copy_rows(1, 1152, arena + 36359424, 2304, arena + 39126144, 1152);
 
   /* %999 = transpose(%72) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[31], arena + 28901376);
@@ -8497,18 +8497,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %1022 = batch_norm_act_param_grad(%43, %1021, %46, %44, %45) {eps 1e-05} blocks.0.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 458127360, arena + 36126720,
       arena + 487581168, params[21], params[22], 1e-05f, LK_ACT_NONE, arena + 28901376,
-      arena + 28903872);
+      arena + 28939968);
 
   /* %1023 = batch_norm_act_grad(%43, %1021, %46, %44, %45, %1022) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 458127360, arena + 36126720, arena + 487581168,
-      params[21], params[22], arena + 28903872, 1e-05f, LK_ACT_NONE, arena + 28901376,
+      params[21], params[22], arena + 28939968, 1e-05f, LK_ACT_NONE, arena + 28901376,
       arena + 37330944);
 
   /* %1024 = index(%1022) {axis 0, at 0} blocks.0.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 28903872, 384, arena + 39128448, 192);
+  lk_copy_rows(1, 192, arena + 28939968, 384, arena + 39128448, 192);
 
   /* %1025 = index(%1022) {axis 0, at 1} blocks.0.conv.conv.7 : f32[192] */
-  lk_copy_rows(1, 192, arena + 28904064, 384, arena + 39128640, 192);
+  lk_copy_rows(1, 192, arena + 28940160, 384, arena + 39128640, 192);
 
   /* %1026 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[20], arena + 38756352);
@@ -8525,18 +8525,18 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %1030 = batch_norm_act_param_grad(%35, %1027, %38, %36, %37) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 14450688, arena + 28901376,
       arena + 487445376, params[16], params[17], 1e-05f, LK_ACT_RELU6, arena + 21676032,
-      arena + 21691008);
+      arena + 21907584);
 
   /* %1031 = batch_norm_act_grad(%35, %1027, %38, %36, %37, %1030) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152], written over %1027 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 14450688, arena + 28901376, arena + 487445376,
-      params[16], params[17], arena + 21691008, 1e-05f, LK_ACT_RELU6, arena + 21676032,
+      params[16], params[17], arena + 21907584, 1e-05f, LK_ACT_RELU6, arena + 21676032,
       arena + 28901376);
 
   /* %1032 = index(%1030) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 21691008, 2304, arena + 21686400, 1152);
+  lk_copy_rows(1, 1152, arena + 21907584, 2304, arena + 21686400, 1152);
 
   /* %1033 = index(%1030) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 21692160, 2304, arena + 21687552, 1152);
+  lk_copy_rows(1, 1152, arena + 21908736, 2304, arena + 21687552, 1152);
 
   /* %1034 = token_dwconv_grad_input(%1031, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, params[15],
@@ -8548,17 +8548,17 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
 
   /* %1036 = batch_norm_act_param_grad(%28, %1034, %31, %29, %30) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 487441920,
-      params[11], params[12], 1e-05f, LK_ACT_RELU6, arena + 7225344, arena + 7240320);
+      params[11], params[12], 1e-05f, LK_ACT_RELU6, arena + 7225344, arena + 7456896);
 
   /* %1037 = batch_norm_act_grad(%28, %1034, %31, %29, %30, %1036) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152], written over %1034 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 487441920, params[11],
-      params[12], arena + 7240320, 1e-05f, LK_ACT_RELU6, arena + 7225344, arena + 14450688);
+      params[12], arena + 7456896, 1e-05f, LK_ACT_RELU6, arena + 7225344, arena + 14450688);
 
   /* %1038 = index(%1036) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 7240320, 2304, arena + 5210112, 1152);
+  lk_copy_rows(1, 1152, arena + 7456896, 2304, arena + 5210112, 1152);
 
   /* %1039 = index(%1036) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1152] */
-  lk_copy_rows(1, 1152, arena + 7241472, 2304, arena + 5211264, 1152);
+  lk_copy_rows(1, 1152, arena + 7458048, 2304, arena + 5211264, 1152);
 
   /* %1040 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[10], arena);

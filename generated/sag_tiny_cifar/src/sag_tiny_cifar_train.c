@@ -6602,49 +6602,49 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_cross_entropy(B, 10, arena + 768540672, inputs[29], arena + 774883776);
 
   /* %610 = cross_entropy_grad(%607, %608) : f32[B, 10] */
-  lk_cross_entropy_grad(B, 10, arena + 768540672, inputs[29], arena + 768542592);
+  lk_cross_entropy_grad(B, 10, arena + 768540672, inputs[29], arena + 768548736);
 
   /* %611 = transpose(%605) {perm [1, 0]} mlp_head : f32[192, 10] */
-  lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 768540672);
+  lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 768546816);
 
   /* %612 = fused_linear(%610, %611) mlp_head : f32[B, 192] */
-  lk_fused_linear(B, 10, 192, arena + 768542592, arena + 768540672, NULL, LK_ACT_NONE, NULL,
-      arena + 768645120);
+  lk_fused_linear(B, 10, 192, arena + 768548736, arena + 768546816, NULL, LK_ACT_NONE, NULL,
+      arena + 768540672);
 
   /* %613 = linear_grad_weight(%610, %604) mlp_head : f32[10, 192] */
-  lk_linear_grad_weight(B, 192, 10, arena + 768542592, arena + 768638976, arena + 774881280);
+  lk_linear_grad_weight(B, 192, 10, arena + 768548736, arena + 768638976, arena + 774881280);
 
   /* %614 = reduce_sum(%610) {axes [], batch} mlp_head : f32[10] */
-  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 768542592,
+  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 768548736,
       arena + 774883792);
 
   /* %615 = reshape(%612) {shape [1, 192]} : f32[B, 1, 192], a view of %612: no code */
 
-  /* %616 = expand(%615) {shape [16, 192]} : f32[B, 16, 192] */
-  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 768645120, (const long[]){192, 0, 1},
+  /* %616 = mul_scalar(%615) {x op 0.0625} : f32[B, 1, 192] */
+  lk_mul_scalar(B * 192, arena + 768540672, 0.0625f, arena + 768638976);
+
+  /* %617 = expand(%616) {shape [16, 192]} : f32[B, 16, 192] */
+  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 768638976, (const long[]){192, 0, 1},
       arena + 768540672, (const long[]){3072, 192, 1});
 
-  /* %617 = mul_scalar(%616) {x op 0.0625} : f32[B, 16, 192] */
-  lk_mul_scalar(B * 16 * 192, arena + 768540672, 0.0625f, arena + 768638976);
-
   /* %618 = reduce_sum(%617) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 768638976,
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 768540672,
       arena + 774883200);
 
   /* %619 = mul(%617, %599) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 768638976, (const long[]){3072, 192, 1},
-      params[208], (const long[]){0, 0, 1}, arena + 768540672);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 768540672, (const long[]){3072, 192, 1},
+      params[208], (const long[]){0, 0, 1}, arena + 768638976);
 
   /* %620 = mul(%617, %601) norm : f32[B, 16, 192], written over %617 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 768638976, (const long[]){3072, 192, 1},
-      arena + 768442368, (const long[]){3072, 192, 1}, arena + 768638976);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 768540672, (const long[]){3072, 192, 1},
+      arena + 768442368, (const long[]){3072, 192, 1}, arena + 768540672);
 
   /* %621 = reduce_sum(%620) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 768638976,
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 768540672,
       arena + 774883392);
 
   /* %622 = normalize_grad(%598, %619) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 768344064, arena + 768540672, 1e-06f, arena + 774488064);
+  lk_normalize_grad(B * 16, 192, arena + 768344064, arena + 768638976, 1e-06f, arena + 774488064);
 
   /* %623 = mul(%622, %596) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[28],

@@ -6501,31 +6501,31 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
 
   /* %575 = reshape(%572) {shape [1, 192]} : f32[B, 1, 192], a view of %572: no code */
 
-  /* %576 = expand(%575) {shape [16, 192]} : f32[B, 16, 192] */
-  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 752805952, (const long[]){192, 0, 1},
+  /* %576 = mul_scalar(%575) {x op 0.0625} : f32[B, 1, 192] */
+  lk_mul_scalar(B * 192, arena + 752805952, 0.0625f, arena + 751494464);
+
+  /* %577 = expand(%576) {shape [16, 192]} : f32[B, 16, 192] */
+  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 751494464, (const long[]){192, 0, 1},
       arena + 751396160, (const long[]){3072, 192, 1});
 
-  /* %577 = mul_scalar(%576) {x op 0.0625} : f32[B, 16, 192] */
-  lk_mul_scalar(B * 16 * 192, arena + 751396160, 0.0625f, arena + 752767808);
-
   /* %578 = reduce_sum(%577) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 752767808,
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 751396160,
       arena + 756258608);
 
   /* %579 = mul(%577, %559) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 752767808, (const long[]){3072, 192, 1},
-      params[192], (const long[]){0, 0, 1}, arena + 751396160);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 751396160, (const long[]){3072, 192, 1},
+      params[192], (const long[]){0, 0, 1}, arena + 752767808);
 
   /* %580 = mul(%577, %561) norm : f32[B, 16, 192], written over %577 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 752767808, (const long[]){3072, 192, 1},
-      arena + 751686464, (const long[]){3072, 192, 1}, arena + 752767808);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 751396160, (const long[]){3072, 192, 1},
+      arena + 751686464, (const long[]){3072, 192, 1}, arena + 751396160);
 
   /* %581 = reduce_sum(%580) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 752767808,
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 751396160,
       arena + 756258800);
 
   /* %582 = normalize_grad(%558, %579) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 751588160, arena + 751396160, 1e-06f, arena + 756060992);
+  lk_normalize_grad(B * 16, 192, arena + 751588160, arena + 752767808, 1e-06f, arena + 756060992);
 
   /* %583 = mul(%582, %556) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[28],
