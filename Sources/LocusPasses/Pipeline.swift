@@ -68,7 +68,8 @@ public enum Pipeline {
   ]
 
   /// The passes over a train-mode forward before it is differentiated (DESIGN.md §7): layout
-  /// changes whose ops all have gradient rules.
+  /// changes and fusions whose ops all have gradient rules (`batch_statistics` needs none: its
+  /// readers' rules differentiate through it).
   public static let beforeDifferentiation: [Pass] = [
     Pass("token-layout", flag: "leff") { g, notes in try convertToTokenLayout(g, &notes, training: true) },
     Pass("batchnorm-activation", flag: "bn-fold", fuseBatchNormActivations),

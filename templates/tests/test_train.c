@@ -726,15 +726,14 @@ static void test_channels_last(void) {
 }
 
 /* ---- BatchNorm over tokens from the moments, with its activation ----------------------------------
- * lk_batch_norm_act_cl and its two gradients, given the moments lk_batch_moments_cl computes:
- * against their naive references; against the separate kernels they replace (lk_batch_normalize_cl
+ * lk_batch_statistics_cl against lk_batch_moments_cl and a double mean; lk_batch_norm_act_cl and
+ * its two gradients, given those statistics: against their naive references; against the separate kernels they replace (lk_batch_normalize_cl
  * then the activation, lk_unary_grad then lk_batch_normalize_{param_,}grad_cl), themselves checked
  * above; the input, weight and bias gradients (the statistics' dependence on x included) against
  * finite differences of Σ dz ⊙ act(BN(x)) in double; in place; thread-count invariance. */
 
-static long bna_ws_floats(long rows, long C) {
-  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
-  return 2 * lk_ceil_div(rows, LK__BNCL_ROWS) * Cp + 7 * Cp;
+static long bna_ws_floats(long rows, long C) { /* the largest of the three kinds */
+  return lk_max_l(lk_batch_norm_act_workspace_floats(rows, C, 1), lk_batch_norm_act_workspace_floats(rows, C, 2));
 }
 
 typedef struct { long rows, C; int act; const float *dz; double eps; } bna_ctx;
@@ -815,6 +814,19 @@ static void bna_case(long rows, long C, int act, const char *name, int shift, in
   lk_batch_norm_act_grad_naive(rows, C, x, dz, m, w, b, sums, eps, act, r);
   snprintf(what, sizeof what, "batch_norm_act_grad_cl %s vs naive", geo);
   bna_check_dx(what, dx, r, n, dz, w, m, rows, C, eps, 1e-5);
+  { /* NULL workspace: allocated for the call, the same results */
+    float *y2 = lkt_rand(n, 1), *s2 = lkt_rand(2 * C, 1), *d2 = lkt_rand(n, 1);
+    lk_batch_norm_act_cl(rows, C, x, m, w, b, eps, act, NULL, y2);
+    lk_batch_norm_act_param_grad_cl(rows, C, x, dz, m, w, b, eps, act, NULL, s2);
+    lk_batch_norm_act_grad_cl(rows, C, x, dz, m, w, b, sums, eps, act, NULL, d2);
+    snprintf(what, sizeof what, "batch_norm_act_cl %s without workspace", geo);
+    lkt_check_exact(what, y2, y, n);
+    snprintf(what, sizeof what, "batch_norm_act_param_grad_cl %s without workspace", geo);
+    lkt_check_exact(what, s2, sums, 2 * C);
+    snprintf(what, sizeof what, "batch_norm_act_grad_cl %s without workspace", geo);
+    lkt_check_exact(what, d2, dx, n);
+    free(y2); free(s2); free(d2);
+  }
   {
     float *g = lkt_copy(dz, n);
     lk_batch_norm_act_grad_cl(rows, C, x, g, m, w, b, sums, eps, act, ws, g);

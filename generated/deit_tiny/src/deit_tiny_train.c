@@ -544,6 +544,7 @@ void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *
 void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
 void lk_batch_statistics_cl(long rows, long C, const float *x, float *out);
+long lk_batch_norm_act_workspace_floats(long rows, long C, int kind);
 void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
                           int act, float *ws, float *y);
 void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
@@ -2947,7 +2948,7 @@ static void lk__grad_cl_moments(long rows, long C, const float *x, float *out, f
       lk__grad_group_stats(x + c, rows, C, 1, &mean, &var);
     }
     out[c] = (float)mean;
-    out[C + c] = n > 1.0 ? (float)((var > 0.0 ? var : 0.0) * n / (n - 1.0)) : NAN;
+    out[C + c] = n > 1.0 ? (float)((var < 0.0 ? 0.0 : var) * n / (n - 1.0)) : NAN; /* NaN data stays NaN */
     if (lo) lo[c] = (float)(mean - (double)out[c]);
   }
   if (scratch) lk_scratch_free((float *)(void *)k.part);
@@ -2977,10 +2978,32 @@ void lk_batch_statistics_cl(long rows, long C, const float *x, float *out) {
  *   thread count does not change the result);
  * - lk_batch_norm_act_grad_cl: dx = w·rstd·(dy − Σdy/n − x̂·Σ(dy·x̂)/n), from those sums.
  * act is an LK_ACT_* code (LK_ACT_NONE: none); w and b may be NULL (1 and 0). ws is the
- * workspace, in floats with Cp = C rounded up to whole vectors: 5·Cp for the forward,
- * 2·blocks·Cp + 5·Cp for the sums (blocks = ⌈rows / LK__BNCL_ROWS⌉), 7·Cp for the
- * input gradient. The per-channel factors are zero-padded to Cp, so a row's last partial vector
+ * workspace, lk_batch_norm_act_workspace_floats(rows, C, kind) floats with Cp = C rounded up to
+ * whole vectors: kind 0, the forward, 5·Cp; 1, the sums, 2·blocks·Cp + 5·Cp (blocks =
+ * ⌈rows / LK__BNCL_ROWS⌉); 2, the input gradient, 7·Cp. NULL: the kernel allocates it for the call
+ * (out of memory: the output is NaN). The emitter sizes it from the arena with the widest vector
+ * (16) and 64-row blocks, which the #if below holds it to. The per-channel factors are zero-padded to Cp, so a row's last partial vector
  * computes on zeros. */
+
+#if LK__BNCL_ROWS != 64 || LK_VW > 16
+#error "Kernels+Training.swift's batchNormActWorkspace assumes 64-row blocks and vectors of at most 16 floats"
+#endif
+
+long lk_batch_norm_act_workspace_floats(long rows, long C, int kind) {
+  long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
+  return kind == 0 ? 5 * Cp : kind == 1 ? 2 * lk_ceil_div(rows, LK__BNCL_ROWS) * Cp + 5 * Cp : 7 * Cp;
+}
+
+/* ws, or a scratch block of the kind's size when ws is NULL (*own set, freed by the caller); NULL
+ * when out of memory, after filling y[0:n) with NaN. */
+static float *lk__bna_ws(float *ws, long rows, long C, int kind, float **own, float *y, long n) {
+  *own = NULL;
+  if (ws) return ws;
+  *own = lk_scratch_alloc((size_t)lk_batch_norm_act_workspace_floats(rows, C, kind));
+  if (!*own)
+    for (long i = 0; i < n; ++i) y[i] = NAN;
+  return *own;
+}
 
 typedef struct {
   float *mu, *lo, *scale, *shift, *rstd; /* mean and its rounding error; rstd·w; b; rstd = 1/sqrt(biased var + eps) */
@@ -2992,7 +3015,7 @@ static lk__bna_factors lk__bna_prepare(long rows, long C, const float *m, const 
   double n = (double)rows;
   lk__bna_factors f = {ws, ws + Cp, ws + 2 * Cp, ws + 3 * Cp, ws + 4 * Cp};
   for (long c = 0; c < Cp; ++c) {
-    double var = c < C && rows > 1 ? (double)m[C + c] * (n - 1.0) / n : 0.0, r = 1.0 / sqrt((var > 0.0 ? var : 0.0) + eps);
+    double var = c < C && rows > 1 ? (double)m[C + c] * (n - 1.0) / n : 0.0, r = 1.0 / sqrt((var < 0.0 ? 0.0 : var) + eps);
     f.mu[c] = c < C ? m[c] : 0.0f;
     f.lo[c] = c < C ? m[2 * C + c] : 0.0f;
     f.rstd[c] = c < C ? (float)r : 0.0f;
@@ -3049,9 +3072,11 @@ __attribute__((always_inline)) static inline void lk__bna_forward(const int act,
 void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
                           int act, float *ws, float *y) {
   lk__bna_factors f;
-  if (rows <= 0 || C <= 0) return;
+  float *own;
+  if (rows <= 0 || C <= 0 || !(ws = lk__bna_ws(ws, rows, C, 0, &own, y, rows * C))) return;
   f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
   LK__BNA_DISPATCH(act, lk__bna_forward, rows, C, x, &f, y)
+  lk_scratch_free(own);
 }
 
 /* Adds dy and dy·(x − mean) of one vector of channels [c, c + LK_VW) to the block's float sums
@@ -3086,10 +3111,10 @@ __attribute__((always_inline)) static inline void lk__bna_param_grad(const int a
 void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
                                      const float *b, float eps, int act, float *ws, float *out) {
   long Cp = lk_ceil_div(C, LK_VW) * LK_VW, blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
-  float *part = ws; /* [blocks][2][Cp]: Σ dy, Σ dy·(x − mean) */
+  float *part, *own; /* part [blocks][2][Cp]: Σ dy, Σ dy·(x − mean) */
   lk__bna_factors f;
-  if (rows <= 0 || C <= 0) return;
-  f = lk__bna_prepare(rows, C, m, w, b, eps, ws + 2 * blocks * Cp);
+  if (rows <= 0 || C <= 0 || !(part = lk__bna_ws(ws, rows, C, 1, &own, out, 2 * C))) return;
+  f = lk__bna_prepare(rows, C, m, w, b, eps, part + 2 * blocks * Cp);
   LK__BNA_DISPATCH(act, lk__bna_param_grad, rows, C, x, dz, &f, part)
   for (long c = 0; c < C; ++c) {
     double sg = 0.0, sgd = 0.0;
@@ -3100,6 +3125,7 @@ void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const fl
     out[c] = (float)(sgd * f.rstd[c]);
     out[C + c] = (float)sg;
   }
+  lk_scratch_free(own);
 }
 
 /* dx = (dy − a − (x − mean)·rb)·scale for one vector of channel c. */
@@ -3128,8 +3154,8 @@ void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *d
                                const float *b, const float *sums, float eps, int act, float *ws, float *dx) {
   long Cp = lk_ceil_div(C, LK_VW) * LK_VW;
   lk__bna_factors f;
-  float *a, *rb; /* Σdy/n; rstd·Σ(dy·x̂)/n, so that x̂·Σ(dy·x̂)/n = (x − mean)·rb */
-  if (rows <= 0 || C <= 0) return;
+  float *a, *rb, *own; /* Σdy/n; rstd·Σ(dy·x̂)/n, so that x̂·Σ(dy·x̂)/n = (x − mean)·rb */
+  if (rows <= 0 || C <= 0 || !(ws = lk__bna_ws(ws, rows, C, 2, &own, dx, rows * C))) return;
   f = lk__bna_prepare(rows, C, m, w, b, eps, ws);
   a = ws + 5 * Cp;
   rb = ws + 6 * Cp;
@@ -3138,6 +3164,7 @@ void lk_batch_norm_act_grad_cl(long rows, long C, const float *x, const float *d
     rb[c] = c < C ? (float)((double)sums[c] * f.rstd[c] / (double)rows) : 0.0f;
   }
   LK__BNA_DISPATCH(act, lk__bna_grad, rows, C, x, dz, &f, a, rb, dx)
+  lk_scratch_free(own);
 }
 
 /* ---- Sum over axes (gradients of broadcast operands) ---------------------------------------------

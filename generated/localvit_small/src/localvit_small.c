@@ -544,6 +544,7 @@ void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *
 void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
 void lk_batch_statistics_cl(long rows, long C, const float *x, float *out);
+long lk_batch_norm_act_workspace_floats(long rows, long C, int kind);
 void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
                           int act, float *ws, float *y);
 void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const float *dz, const float *m, const float *w,
