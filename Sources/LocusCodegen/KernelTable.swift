@@ -30,9 +30,11 @@ enum BatchRule: Sendable {
     }
   }
 
-  /// Samples one kernel call covers (for workspace sizes).
+  /// Samples one kernel call covers (for workspace sizes): the batch, unless the node runs one
+  /// sample at a time or touches no batch at all. An op that reduces the batch (an unbatched result
+  /// of batched operands) covers the whole batch in one call.
   func samplesPerCall(_ node: Node, _ graph: Graph) -> Int {
-    node.type.batched && !loops(node, graph) ? graph.batch : 1
+    (node.type.batched || node.op.reducesBatch) && !loops(node, graph) ? graph.batch : 1
   }
 }
 

@@ -76,14 +76,9 @@ extension KernelTable {
     case .training(.batchNormalizeGrad(_, let l)), .training(.batchNormalizeParamGrad(_, let l)): (last, batchedOperands) = (l, 2)
     default: return
     }
-    guard (0..<batchedOperands).allSatisfy({ k.operand($0).batched }),
-          (batchedOperands..<k.node.operands.count).allSatisfy({ !k.operand($0).batched }) else {
-      throw k.unsupported("x (and dy) must carry the batch, the weight and bias must not")
-    }
-    let x = k.operand(0).shape, b = k.operandBatch()
-    let geometry = last
-      ? [([b] + x.dropLast().filter { $0 != 1 }.map(String.init)).joined(separator: " * "), "\(x.last ?? 1)"]
-      : [b, "\(x[0])", "\(x.dropFirst().reduce(1, *))"]
+    try requireBatchedFirst(batchedOperands, k)
+    let x = k.operand(0).shape
+    let geometry = last ? tokenRows(&k) : [k.operandBatch(), "\(x[0])", "\(x.dropFirst().reduce(1, *))"]
     let suffix = last ? "_cl" : ""
     switch k.node.op {
     case .training(.batchNormalize(let eps, _)):
@@ -102,23 +97,34 @@ extension KernelTable {
   /// B·N, then the unbatched statistics, weight and bias (and sums), the LK_ACT_* code and the
   /// workspace (`batchNormActWorkspace`).
   static func emitBatchNormAct(_ k: inout KernelContext) throws(CodegenError) {
-    let x = k.operand(0).shape, batched = k.node.operands.indices.filter { k.operand($0).batched }
-    let rows = ([k.operandBatch()] + x.dropLast().filter { $0 != 1 }.map(String.init)).joined(separator: " * ")
-    let geometry = [rows, "\(x.last ?? 1)"], args = try k.node.operands.indices.map { i throws(CodegenError) in try k.arg(i) }
+    let name: String, eps: Float, act: UnaryOp, batched: Int  // batched: x, or x and dz
     switch k.node.op {
     case .training(.batchStatistics):
-      k.call("lk_batch_statistics_cl", geometry + [args[0], try k.out()], from: "grad.c")
-    case .training(.batchNormAct(let eps, let act)):
-      guard batched == [0] else { throw k.unsupported("x must carry the batch, the statistics, weight and bias must not") }
-      k.call("lk_batch_norm_act_cl", geometry + args + [cFloat(eps), try activationCode(act, &k), k.workspace(), try k.out()],
-             from: "grad.c")
-    case .training(.batchNormActParamGrad(let eps, let act)), .training(.batchNormActGrad(let eps, let act)):
-      guard batched == [0, 1] else { throw k.unsupported("x and dz must carry the batch, the other operands must not") }
-      let name: String
-      if case .training(.batchNormActGrad) = k.node.op { name = "lk_batch_norm_act_grad_cl" } else { name = "lk_batch_norm_act_param_grad_cl" }
-      k.call(name, geometry + args + [cFloat(eps), try activationCode(act, &k), k.workspace(), try k.out()], from: "grad.c")
+      try requireBatchedFirst(1, k)
+      k.call("lk_batch_statistics_cl", tokenRows(&k) + [try k.arg(0), try k.out()], from: "grad.c")
+      return
+    case .training(.batchNormAct(let e, let a)): (name, eps, act, batched) = ("lk_batch_norm_act_cl", e, a, 1)
+    case .training(.batchNormActParamGrad(let e, let a)): (name, eps, act, batched) = ("lk_batch_norm_act_param_grad_cl", e, a, 2)
+    case .training(.batchNormActGrad(let e, let a)): (name, eps, act, batched) = ("lk_batch_norm_act_grad_cl", e, a, 2)
     default: return
     }
+    try requireBatchedFirst(batched, k)
+    let args = try k.node.operands.indices.map { i throws(CodegenError) in try k.arg(i) }
+    k.call(name, tokenRows(&k) + args + [cFloat(eps), try activationCode(act, &k), k.workspace(), try k.out()], from: "grad.c")
+  }
+
+  /// The first `count` operands (x, and dy or dz) carry the batch, the rest (statistics, weight,
+  /// bias, sums) do not: these kernels take the whole batch, never a parameter in x's place.
+  private static func requireBatchedFirst(_ count: Int, _ k: KernelContext) throws(CodegenError) {
+    guard k.node.operands.indices.allSatisfy({ k.operand($0).batched == ($0 < count) }) else {
+      throw k.unsupported("x\(count > 1 ? " and its gradient" : "") must carry the batch, the other operands must not")
+    }
+  }
+
+  /// Tokens [..., C] as the C kernels' (rows, C): rows = B·N over the whole batch.
+  private static func tokenRows(_ k: inout KernelContext) -> [String] {
+    let x = k.operand(0).shape
+    return [([k.operandBatch()] + x.dropLast().filter { $0 != 1 }.map(String.init)).joined(separator: " * "), "\(x.last ?? 1)"]
   }
 
   /// grad.c's workspace for the batch_norm_act kernels, in floats, with C padded to 16 (the widest
@@ -130,8 +136,7 @@ extension KernelTable {
     case .training(.batchNormAct): return 5 * cp
     case .training(.batchNormActGrad): return 7 * cp
     case .training(.batchNormActParamGrad):
-      // Its result is unbatched, so `samples` is 1: the rows are the whole batch's.
-      let rows = (x.batched ? graph.batch : 1) * (x.count / c)
+      let rows = samples * (x.count / c)
       return 2 * ((rows + 63) / 64) * cp + 5 * cp
     default: return 0
     }

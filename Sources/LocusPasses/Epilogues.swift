@@ -26,7 +26,8 @@ import LocusIR
   return eliminateDeadCode(r.finish())
 }
 
-/// The activations a `fused_linear` or `token_dwconv` can apply (not `identity`, not `rsqrt`).
+/// The activations a `fused_linear`, `token_dwconv` or `batch_norm_act` can apply (the kernels'
+/// LK_ACT_* codes: not `identity`, not `rsqrt`).
 let epilogueActivations: Set<UnaryOp> = [.gelu, .relu, .relu6, .hswish, .hsigmoid, .sigmoid]
 
 /// (the producer, its op with activation `f`) when `v` is read only by the activation and its new

@@ -47,25 +47,17 @@ extension Interpreter {
       }
       return out
     case .batchMoments(let last):
-      let x = last ? movingLastAxis(xs[0], to: 1) : xs[0], (b, c) = (x.shape[0], x.shape[1]), s = x.count / (b * c)
+      let moments = channelMoments(xs[0], last: last), c = moments.count
       var out = Tensor.zeros([2, c])
-      for ch in 0..<c {
-        let values = (0..<b).flatMap { n in (0..<s).map { Double(x.data[(n * c + ch) * s + $0]) } }
-        let mean = values.reduce(0, +) / Double(values.count)
-        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)
-        (out.data[ch], out.data[c + ch]) = (Float(mean), Float(variance))
-      }
+      for (ch, m) in moments.enumerated() { (out.data[ch], out.data[c + ch]) = (Float(m.mean), Float(m.variance)) }
       return out
     case .batchStatistics:
-      let x = xs[0], c = x.shape.last ?? 1, n = x.count / c
+      // The moments, then the mean's rounding error (row 0 + row 2 = the mean in double).
+      let moments = channelMoments(xs[0], last: true), c = moments.count
       var out = Tensor.zeros([3, c])
-      for ch in 0..<c {
-        let values = stride(from: ch, to: x.count, by: c).map { Double(x.data[$0]) }
-        let mean = values.reduce(0, +) / Double(n)
-        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n - 1)
-        out.data[ch] = Float(mean)
-        out.data[c + ch] = n > 1 ? Float(variance) : .nan
-        out.data[2 * c + ch] = Float(mean - Double(out.data[ch]))
+      for (ch, m) in moments.enumerated() {
+        (out.data[ch], out.data[c + ch]) = (Float(m.mean), Float(m.variance))
+        out.data[2 * c + ch] = Float(m.mean - Double(out.data[ch]))
       }
       return out
     case .batchNormAct(let eps, let act), .batchNormActParamGrad(let eps, let act), .batchNormActGrad(let eps, let act):
@@ -190,6 +182,17 @@ extension Interpreter {
         let m = z.max() ?? 0, e = z.map { exp($0 - m) }, s = e.reduce(0, +)
         return Tensor(shape: t[0].shape, data: (0..<z.count).map { Float((e[$0] / s - Double(t[1].data[$0])) / Double(batch)) })
       }
+    }
+  }
+
+  /// Per channel of a batched [B, C, ...] tensor (or [B, ..., C] when `last`), over the batch and
+  /// every other axis: the mean and the unbiased variance (NaN for a single value, 0/0).
+  static func channelMoments(_ t: Tensor, last: Bool) -> [(mean: Double, variance: Double)] {
+    let x = last ? movingLastAxis(t, to: 1) : t, (b, c) = (x.shape[0], x.shape[1]), s = x.count / (b * c)
+    return (0..<c).map { ch in
+      let values = (0..<b).flatMap { n in (0..<s).map { Double(x.data[(n * c + ch) * s + $0]) } }
+      let mean = values.reduce(0, +) / Double(values.count)
+      return (mean, values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1))
     }
   }
 

@@ -31,7 +31,7 @@ import LocusIR
         continue
       }
       var act = UnaryOp.identity, result = node
-      if let reader = r.soleUser(of: node.id), case .unary(let f) = reader.op, fusedActivations.contains(f) {
+      if let reader = r.soleUser(of: node.id), case .unary(let f) = reader.op, epilogueActivations.contains(f) {
         (act, result) = (f, reader)
       }
       let y = try r.add(.training(.batchNormAct(eps: eps, act: act)),
@@ -50,6 +50,3 @@ import LocusIR
   }
   return eliminateDeadCode(r.finish())
 }
-
-/// The activations the BatchNorm kernels apply and differentiate (grad.c's LK_ACT_* codes).
-let fusedActivations: Set<UnaryOp> = [.gelu, .relu, .relu6, .hswish, .hsigmoid, .sigmoid]

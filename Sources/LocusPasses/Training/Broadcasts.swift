@@ -23,19 +23,16 @@ import LocusIR
       notes.append(FusionNote(pass: "broadcast-operands", scope: node.scope, what: "\(node.op.mnemonic) before the expand"))
     case .binary(let f):
       // binary(a, expand(x)) → binary(a, x) (either side), when a has the result's type.
-      var operands = node.operands.map(r.operand)
-      for i in 0..<2 {
-        let v = node.operands[i]
-        guard let small = spread[v], r.users[v] == 1, g[node.operands[1 - i]].type == node.type else { continue }
-        operands[i] = small
-        notes.append(FusionNote(pass: "broadcast-operands", scope: node.scope, what: "\(node.op.mnemonic) broadcasts its operand (no expand)"))
-        break
-      }
-      if operands == node.operands.map(r.operand) {
+      guard let i = (0..<2).first(where: { i in
+        spread[node.operands[i]] != nil && r.users[node.operands[i]] == 1 && g[node.operands[1 - i]].type == node.type
+      }) else {
         r.copy(node)
-      } else {
-        try r.replace(node, by: try r.add(.binary(f), operands, like: node))
+        continue
       }
+      var operands = node.operands.map(r.operand)
+      operands[i] = spread[node.operands[i]]!
+      try r.replace(node, by: try r.add(.binary(f), operands, like: node))
+      notes.append(FusionNote(pass: "broadcast-operands", scope: node.scope, what: "\(node.op.mnemonic) broadcasts its operand (no expand)"))
     default:
       r.copy(node)
     }

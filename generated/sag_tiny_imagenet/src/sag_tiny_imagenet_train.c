@@ -2724,6 +2724,19 @@ static void lk__grad_dgx(const float *x, const float *g, long n, double mean, do
   *sgx += s2;
 }
 
+/* n < LK_VW floats from p, zero-padded to a vector; and the first n lanes of v stored to p: a
+ * row's last partial vector, computed with the same vector arithmetic as the rest. */
+static inline lk_vf lk__grad_load_part(const float *p, long n) {
+  float t[LK_VW] = {0};
+  memcpy(t, p, (size_t)n * sizeof(float));
+  return lk_vload(t);
+}
+static inline void lk__grad_store_part(float *p, long n, lk_vf v) {
+  float t[LK_VW];
+  lk_vstore(t, v);
+  memcpy(p, t, (size_t)n * sizeof(float));
+}
+
 /* y = (x − mean)·scale + shift, rounded once (scale = rstd·w: x̂·w + b). y may equal x. */
 static void lk__grad_dnorm(const float *x, long n, double mean, double scale, double shift, float *y) {
   long i = 0;
@@ -2788,11 +2801,7 @@ void lk_unary_grad(int act, long n, const float *x, const float *dy, float *dx) 
     if (at + LK_VW <= n) {
       lk_vstore(dx + at, lk__grad_vact(act, lk_vload(x + at), lk_vload(dy + at)));
     } else {
-      float tx[LK_VW] = {0}, tg[LK_VW] = {0};
-      memcpy(tx, x + at, (size_t)(n - at) * sizeof(float));
-      memcpy(tg, dy + at, (size_t)(n - at) * sizeof(float));
-      lk_vstore(tg, lk__grad_vact(act, lk_vload(tx), lk_vload(tg)));
-      memcpy(dx + at, tg, (size_t)(n - at) * sizeof(float));
+      lk__grad_store_part(dx + at, n - at, lk__grad_vact(act, lk__grad_load_part(x + at, n - at), lk__grad_load_part(dy + at, n - at)));
     }
   }
 }
@@ -3180,8 +3189,8 @@ void lk_batch_statistics_cl(long rows, long C, const float *x, float *out) {
  * whole vectors: kind 0, the forward, 5·Cp; 1, the sums, 2·blocks·Cp + 5·Cp (blocks =
  * ⌈rows / LK__BNCL_ROWS⌉); 2, the input gradient, 7·Cp. NULL: the kernel allocates it for the call
  * (out of memory: the output is NaN). The emitter sizes it from the arena with the widest vector
- * (16) and 64-row blocks, which the #if below holds it to. The per-channel factors are zero-padded to Cp, so a row's last partial vector
- * computes on zeros. */
+ * (16) and 64-row blocks, which the #if below holds it to. The per-channel factors are
+ * zero-padded to Cp, so a row's last partial vector computes on zeros. */
 
 #if LK__BNCL_ROWS != 64 || LK_VW > 16
 #error "Kernels+Training.swift's batchNormActWorkspace assumes 64-row blocks and vectors of at most 16 floats"
@@ -3223,18 +3232,6 @@ static lk__bna_factors lk__bna_prepare(long rows, long C, const float *m, const 
   return f;
 }
 
-/* n < LK_VW floats from p, zero-padded to a vector; and the first n lanes of v stored to p. */
-static inline lk_vf lk__bna_load_part(const float *p, long n) {
-  float t[LK_VW] = {0};
-  memcpy(t, p, (size_t)n * sizeof(float));
-  return lk_vload(t);
-}
-static inline void lk__bna_store_part(float *p, long n, lk_vf v) {
-  float t[LK_VW];
-  lk_vstore(t, v);
-  memcpy(p, t, (size_t)n * sizeof(float));
-}
-
 /* The activation as a compile-time constant in the loops: each kernel's body is an always-inline
  * function of `act`, called once per LK_ACT_* code, so lk_vact's and lk__grad_vact's switches
  * fold away (with a variable code they stay in the innermost loop). */
@@ -3249,8 +3246,14 @@ static inline void lk__bna_store_part(float *p, long n, lk_vf v) {
   default: body(LK_ACT_NONE, __VA_ARGS__); break;                \
   }
 
-/* x − mean of one vector of channel c: (x − m[c]) − (the mean's rounding error). */
-#define LK__BNA_DEV(f, xv, c) ((xv) - lk_vload((f)->mu + (c)) - lk_vload((f)->lo + (c)))
+/* x − mean of one vector of channels [c, c + LK_VW): (x − m[c]) − (the mean's rounding error);
+ * and the pre-activation (x − mean)·rstd·w + b from it, the same arithmetic in all three kernels. */
+static inline lk_vf lk__bna_dev(const lk__bna_factors *f, lk_vf xv, long c) {
+  return xv - lk_vload(f->mu + c) - lk_vload(f->lo + c);
+}
+static inline lk_vf lk__bna_pre(const lk__bna_factors *f, lk_vf d, long c) {
+  return d * lk_vload(f->scale + c) + lk_vload(f->shift + c);
+}
 
 __attribute__((always_inline)) static inline void lk__bna_forward(const int act, long rows, long C, const float *x,
                                                                   const lk__bna_factors *f, float *y) {
@@ -3259,11 +3262,9 @@ __attribute__((always_inline)) static inline void lk__bna_forward(const int act,
   for (long r = 0; r < rows; ++r) {
     const float *xr = x + r * C;
     float *yr = y + r * C;
-    for (long c = 0; c < Cv; c += LK_VW)
-      lk_vstore(yr + c, lk_vact(act, LK__BNA_DEV(f, lk_vload(xr + c), c) * lk_vload(f->scale + c) + lk_vload(f->shift + c)));
+    for (long c = 0; c < Cv; c += LK_VW) lk_vstore(yr + c, lk_vact(act, lk__bna_pre(f, lk__bna_dev(f, lk_vload(xr + c), c), c)));
     if (Cv < C)
-      lk__bna_store_part(yr + Cv, C - Cv,
-                         lk_vact(act, LK__BNA_DEV(f, lk__bna_load_part(xr + Cv, C - Cv), Cv) * lk_vload(f->scale + Cv) + lk_vload(f->shift + Cv)));
+      lk__grad_store_part(yr + Cv, C - Cv, lk_vact(act, lk__bna_pre(f, lk__bna_dev(f, lk__grad_load_part(xr + Cv, C - Cv), Cv), Cv)));
   }
 }
 
@@ -3281,8 +3282,7 @@ void lk_batch_norm_act_cl(long rows, long C, const float *x, const float *m, con
  * sg[c...] and sgd[c...] (L1-resident: 2·Cp floats). */
 __attribute__((always_inline)) static inline void lk__bna_add(const int act, lk_vf xv, lk_vf gv, long c, const lk__bna_factors *f,
                                                               float *sg, float *sgd) {
-  lk_vf d = LK__BNA_DEV(f, xv, c);
-  lk_vf g = lk__grad_vact(act, d * lk_vload(f->scale + c) + lk_vload(f->shift + c), gv);
+  lk_vf d = lk__bna_dev(f, xv, c), g = lk__grad_vact(act, lk__bna_pre(f, d, c), gv);
   lk_vstore(sg + c, lk_vload(sg + c) + g);
   lk_vstore(sgd + c, lk_vload(sgd + c) + g * d);
 }
@@ -3301,7 +3301,7 @@ __attribute__((always_inline)) static inline void lk__bna_param_grad(const int a
     for (long r = k * LK__BNCL_ROWS; r < lk_min_l(rows, (k + 1) * LK__BNCL_ROWS); ++r) {
       const float *xr = x + r * C, *gr = dz + r * C;
       for (long c = 0; c < Cv; c += LK_VW) lk__bna_add(act, lk_vload(xr + c), lk_vload(gr + c), c, f, sg, sgd);
-      if (Cv < C) lk__bna_add(act, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), Cv, f, sg, sgd);
+      if (Cv < C) lk__bna_add(act, lk__grad_load_part(xr + Cv, C - Cv), lk__grad_load_part(gr + Cv, C - Cv), Cv, f, sg, sgd);
     }
   }
 }
@@ -3326,11 +3326,12 @@ void lk_batch_norm_act_param_grad_cl(long rows, long C, const float *x, const fl
   lk_scratch_free(own);
 }
 
-/* dx = (dy − a − (x − mean)·rb)·scale for one vector of channel c. */
-#define LK__BNA_DX(act, f, xv, gv, a, rb, c)                                                              \
-  ((lk__grad_vact(act, LK__BNA_DEV(f, xv, c) * lk_vload((f)->scale + (c)) + lk_vload((f)->shift + (c)), gv) - \
-    lk_vload((a) + (c)) - LK__BNA_DEV(f, xv, c) * lk_vload((rb) + (c))) *                                 \
-   lk_vload((f)->scale + (c)))
+/* dx = (dy − a − (x − mean)·rb)·scale for one vector of channels [c, c + LK_VW). */
+__attribute__((always_inline)) static inline lk_vf lk__bna_dx(const int act, const lk__bna_factors *f, lk_vf xv, lk_vf gv,
+                                                              const float *a, const float *rb, long c) {
+  lk_vf d = lk__bna_dev(f, xv, c), g = lk__grad_vact(act, lk__bna_pre(f, d, c), gv);
+  return (g - lk_vload(a + c) - d * lk_vload(rb + c)) * lk_vload(f->scale + c);
+}
 
 __attribute__((always_inline)) static inline void lk__bna_grad(const int act, long rows, long C, const float *x, const float *dz,
                                                                const lk__bna_factors *f, const float *a, const float *rb,
@@ -3340,10 +3341,9 @@ __attribute__((always_inline)) static inline void lk__bna_grad(const int act, lo
   for (long r = 0; r < rows; ++r) {
     const float *xr = x + r * C, *gr = dz + r * C;
     float *dr = dx + r * C;
-    for (long c = 0; c < Cv; c += LK_VW) lk_vstore(dr + c, LK__BNA_DX(act, f, lk_vload(xr + c), lk_vload(gr + c), a, rb, c));
+    for (long c = 0; c < Cv; c += LK_VW) lk_vstore(dr + c, lk__bna_dx(act, f, lk_vload(xr + c), lk_vload(gr + c), a, rb, c));
     if (Cv < C)
-      lk__bna_store_part(dr + Cv, C - Cv,
-                         LK__BNA_DX(act, f, lk__bna_load_part(xr + Cv, C - Cv), lk__bna_load_part(gr + Cv, C - Cv), a, rb, Cv));
+      lk__grad_store_part(dr + Cv, C - Cv, lk__bna_dx(act, f, lk__grad_load_part(xr + Cv, C - Cv), lk__grad_load_part(gr + Cv, C - Cv), a, rb, Cv));
   }
 }
 
@@ -4006,6 +4006,13 @@ static void lk__bna_ref_stats(long rows, long C, const float *m, float eps, long
   *rstd = 1.0 / sqrt(var + eps);
 }
 
+/* x̂ of element (r, c), and dy = dz ⊙ act'(x̂·w + b) there. */
+static double lk__bna_ref_dy(const float *x, const float *dz, const float *w, const float *b, int act, long C, long r, long c,
+                             double mean, double rstd, double *xh) {
+  *xh = (x[r * C + c] - mean) * rstd;
+  return dz[r * C + c] * lk__grad_act_deriv_ref(act, *xh * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+}
+
 void lk_batch_norm_act_naive(long rows, long C, const float *x, const float *m, const float *w, const float *b, float eps,
                              int act, float *y) {
   for (long c = 0; c < C; ++c) {
@@ -4022,8 +4029,7 @@ void lk_batch_norm_act_param_grad_naive(long rows, long C, const float *x, const
     double mean, rstd, sw = 0.0, sb = 0.0;
     lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
     for (long r = 0; r < rows; ++r) {
-      double xh = (x[r * C + c] - mean) * rstd;
-      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+      double xh, dy = lk__bna_ref_dy(x, dz, w, b, act, C, r, c, mean, rstd, &xh);
       sw += dy * xh;
       sb += dy;
     }
@@ -4038,8 +4044,7 @@ void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float
     double mean, rstd, wc = w ? w[c] : 1.0;
     lk__bna_ref_stats(rows, C, m, eps, c, &mean, &rstd);
     for (long r = 0; r < rows; ++r) {
-      double xh = (x[r * C + c] - mean) * rstd;
-      double dy = dz[r * C + c] * lk__grad_act_deriv_ref(act, xh * wc + (b ? b[c] : 0.0));
+      double xh, dy = lk__bna_ref_dy(x, dz, w, b, act, C, r, c, mean, rstd, &xh);
       dx[r * C + c] = (float)(wc * rstd * (dy - sums[C + c] / (double)rows - xh * sums[c] / (double)rows));
     }
   }
