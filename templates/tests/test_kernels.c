@@ -227,6 +227,41 @@ static void test_binary(void) {
   }
 }
 
+/* a·b + c with each operand broadcast at random (stride 0), against the double reference; then
+ * squeeze-excite's input gradient in place: dz[B, 49, 256] ← dz·gate[B, 256] + shift[B, 256]. */
+static void test_mul_add(void) {
+  for (int t = 0; t < 60; ++t) {
+    int rank = lkt_int(1, LK_MAX_RANK);
+    long shape[LK_MAX_RANK], s[3][LK_MAX_RANK], n[3] = {1, 1, 1}, total = 1;
+    char what[96];
+    for (int d = rank - 1; d >= 0; --d) {
+      shape[d] = rank > 3 ? lkt_int(1, 6) : lkt_int(1, 40);
+      for (int k = 0; k < 3; ++k) {
+        int broadcast = lkt_int(0, 2) == 0;
+        s[k][d] = broadcast ? 0 : n[k];
+        if (!broadcast) n[k] *= shape[d];
+      }
+      total *= shape[d];
+    }
+    {
+      float *a = lkt_rand(n[0], 2), *b = lkt_rand(n[1], 2), *c = lkt_rand(n[2], 2), *y = lkt_rand(total, 1), *r = lkt_rand(total, 1);
+      lk_mul_add(rank, shape, a, s[0], b, s[1], c, s[2], y);
+      lk_mul_add_naive(rank, shape, a, s[0], b, s[1], c, s[2], r);
+      snprintf(what, sizeof what, "mul_add rank%d n=%ld", rank, total);
+      lkt_check(what, y, r, total, 1e-5);
+      free(a); free(b); free(c); free(y); free(r);
+    }
+  }
+  {
+    long shape[3] = {3, 49, 256}, sx[3] = {49 * 256, 256, 1}, sg[3] = {256, 0, 1}, n = 3L * 49 * 256;
+    float *x = lkt_rand(n, 1), *g = lkt_rand(3 * 256, 1), *h = lkt_rand(3 * 256, 1), *r = lkt_rand(n, 1);
+    lk_mul_add_naive(3, shape, x, sx, g, sg, h, sg, r);
+    lk_mul_add(3, shape, x, sx, g, sg, h, sg, x);
+    lkt_check("mul_add in place, per-sample channel scale and shift", x, r, n, 1e-5);
+    free(x); free(g); free(h); free(r);
+  }
+}
+
 static void test_softmax(void) {
   for (int t = 0; t < 16; ++t) {
     long rows = PICK();
@@ -465,6 +500,7 @@ int main(void) {
   test_norm();
   test_activations();
   test_binary();
+  test_mul_add();
   test_softmax();
   test_attention();
   test_pool();

@@ -377,27 +377,38 @@ static void test_batchnorm(void) {
 
 /* ---- Sum over axes -------------------------------------------------------------------------------- */
 
+/* Checks lk_reduce_sum, and lk_reduce_sum_product with a second operand, against the double
+ * references (and on 1 vs 2 threads when `invariance`). */
 static void reduce_case(int rank, const long *shape, const unsigned char *red, int invariance) {
   long total = 1, nout = 1;
   char what[160];
   int at = 0;
   for (int d = 0; d < rank; ++d) { total *= shape[d]; if (!red[d]) nout *= shape[d]; }
-  {
-    float *x = lkt_rand(total, 1), *y = lkt_rand(nout, 1), *r = lkt_rand(nout, 1);
-    at = snprintf(what, sizeof what, "reduce_sum [");
+  for (int product = 0; product < 2; ++product) {
+    float *x = lkt_rand(total, 1), *x2 = lkt_rand(total, 2), *y = lkt_rand(nout, 1), *r = lkt_rand(nout, 1);
+    at = snprintf(what, sizeof what, "reduce_sum%s [", product ? "_product" : "");
     for (int d = 0; d < rank && at < 120; ++d) at += snprintf(what + at, sizeof what - (size_t)at, "%s%ld%s", d ? "," : "", shape[d], red[d] ? "r" : "");
     snprintf(what + at, sizeof what - (size_t)at, "]");
-    lk_reduce_sum(rank, shape, red, x, y);
-    lk_reduce_sum_naive(rank, shape, red, x, r);
+    if (product) {
+      lk_reduce_sum_product(rank, shape, red, x, x2, y);
+      lk_reduce_sum_product_naive(rank, shape, red, x, x2, r);
+    } else {
+      lk_reduce_sum(rank, shape, red, x, y);
+      lk_reduce_sum_naive(rank, shape, red, x, r);
+    }
     /* float sums of up to total/nout terms in blocks: 1e-5·√(terms) */
     lkt_check(what, y, r, nout, 1e-5 * sqrt((double)total / (nout > 0 ? nout : 1) + 1.0));
     if (invariance) {
       float *y1 = lkt_rand(nout, 1);
       snprintf(what + at, sizeof what - (size_t)at, "] thread-count invariance");
-      SAME_ON_1_AND_2(what, y1, y, nout, lk_reduce_sum(rank, shape, red, x, y1), lk_reduce_sum(rank, shape, red, x, y));
+      if (product)
+        SAME_ON_1_AND_2(what, y1, y, nout, lk_reduce_sum_product(rank, shape, red, x, x2, y1),
+                        lk_reduce_sum_product(rank, shape, red, x, x2, y));
+      else
+        SAME_ON_1_AND_2(what, y1, y, nout, lk_reduce_sum(rank, shape, red, x, y1), lk_reduce_sum(rank, shape, red, x, y));
       free(y1);
     }
-    free(x); free(y); free(r);
+    free(x); free(x2); free(y); free(r);
   }
 }
 
@@ -444,6 +455,12 @@ static void test_reduce_sum(void) {
     reduce_case(3, s7, r7, 1);
     reduce_case(2, s8, r8, 1);
     reduce_case(4, s9, r9, 0);  /* size-1 axes */
+    {
+      long se[3] = {8, 49, 256}, ln[4] = {2, 18, 64, 192}; /* squeeze-excite's gate, SAG's LayerNorm weight */
+      unsigned char rse[3] = {0, 1, 0}, rln[4] = {1, 1, 1, 0};
+      reduce_case(3, se, rse, 1);
+      reduce_case(4, ln, rln, 1);
+    }
     reduce_case(2, s11, r11, 0); /* nothing reduced: a copy */
     {
       float y[12];
@@ -1067,7 +1084,7 @@ static void test_layout_grads(void) {
     {
       float *dy = lkt_rand(np, 1), *dx = lkt_rand(n, 1), *ref = lkt_rand(n, 1), *x = lkt_rand(n, 1), *px = lkt_rand(np, 1);
       char what[128];
-      double lhs = 0.0, rhs = 0.0;
+      double lhs = 0.0, rhs = 0.0, mag = 0.0;
       lk_circular_pad_grad(P, H, W, l, r, top, bot, dy, dx);
       lk_circular_pad_grad_naive(P, H, W, l, r, top, bot, dy, ref);
       snprintf(what, sizeof what, "circular_pad_grad %ldx%dx%d l%d r%d t%d b%d vs naive", P, H, W, l, r, top, bot);
@@ -1083,12 +1100,17 @@ static void test_layout_grads(void) {
       }
       /* adjoint of layout.c's forward (whose pad order is top, bottom, left, right) */
       lk_circular_pad(P, H, W, top, bot, l, r, x, px);
-      for (long i = 0; i < np; ++i) lhs += (double)px[i] * dy[i];
+      for (long i = 0; i < np; ++i) lhs += (double)px[i] * dy[i], mag += fabs((double)px[i] * dy[i]);
       for (long i = 0; i < n; ++i) rhs += (double)x[i] * dx[i];
       {
-        float fl = (float)lhs, fr = (float)rhs;
+        /* The two sums cancel (random signs), so their difference is judged against the size of
+         * their terms: dx's float rounding, as in the naive comparison above, times Σ|terms|. */
+        const double err = fabs(lhs - rhs) / (mag + 1e-30),
+                     tol = 1e-6 * (1.0 + (double)lk_ceil_div(lk_max_l(Ho, 1), H) * (double)lk_ceil_div(lk_max_l(Wo, 1), W));
+        char detail[96];
         snprintf(what, sizeof what, "circular_pad_grad is lk_circular_pad's adjoint (t%d b%d l%d r%d)", top, bot, l, r);
-        lkt_check(what, &fr, &fl, 1, 1e-5);
+        snprintf(detail, sizeof detail, "|<pad x, dy> - <x, dx>| / sum|terms| = %.3g (tol %.1g)", err, tol);
+        check_true(what, err <= tol, detail);
       }
       free(dy); free(dx); free(ref); free(x); free(px);
     }
