@@ -114,7 +114,7 @@ public enum CEmitter {
   /// The strided views the kernels take (MemoryPlan.Layout): sdpa reads q, k and v with any row
   /// stride; every kernel that runs per sample (`KernelEntry.takesSampleViews`) takes any operand
   /// or result one sample at a time (`KernelContext.stridesSamples`); fused_linear's residual and
-  /// either operand of an elementwise op (of the result's type: the planner checks) may be the result.
+  /// any operand of an elementwise op (of the result's type: the planner checks) may be the result.
   public static var viewRules: ViewRules {
     func perSample(_ node: Node) -> Bool {
       guard let entry = KernelTable.entries[node.op.mnemonic], !node.op.isView else { return false }
@@ -131,7 +131,7 @@ public enum CEmitter {
       writesOver: { node, i in
         switch node.op {
         case .fusedLinear(let a): return a.hasResidual && i == node.operands.count - 1
-        case .binary: return true
+        case .binary, .training(.mulAdd): return true
         case .training(.batchNormActGrad): return i == 1  // dx over dz, element by element
         default: return false
         }

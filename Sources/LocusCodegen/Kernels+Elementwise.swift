@@ -19,12 +19,25 @@ extension KernelTable {
   /// broadcasts: an unbatched operand on the batch axis, a missing or size-1 axis elsewhere).
   static func emitBinary(_ k: inout KernelContext) throws(CodegenError) {
     guard case .binary(let f) = k.node.op else { return }
-    let a = k.operand(0), b = k.operand(1), y = k.result
-    var axes = zip(y.shape, zip(
-      broadcastStrides(squeezedForBatch(a, toRank: b.rank), to: y.shape),
-      broadcastStrides(squeezedForBatch(b, toRank: a.rank), to: y.shape))
-    ).map { Axis(extent: $0, batch: false, strides: [$1.0, $1.1, 0]) }
-    if y.batched && !k.runsPerSample { axes.insert(Axis(extent: k.graph.batch, batch: true, strides: [a.batched ? a.count : 0, b.batched ? b.count : 0, 0]), at: 0) }
+    try emitBroadcasting(&k, "lk_\(f.rawValue)")
+  }
+
+  /// `lk_mul_add(rank, shape, a, sa, b, sb, c, sc, y)`: a·b + c, each operand broadcast as in
+  /// `emitBinary`.
+  static func emitMulAdd(_ k: inout KernelContext) throws(CodegenError) {
+    try emitBroadcasting(&k, "lk_mul_add")
+  }
+
+  /// The call of an activation.c kernel over broadcast operands: rank, shape, then each operand
+  /// with its strides, then the result.
+  private static func emitBroadcasting(_ k: inout KernelContext, _ name: String) throws(CodegenError) {
+    let y = k.result, n = k.node.operands.count
+    let strides = (0..<n).map { broadcastStrides(squeezedForBatch(k.operand($0), toRank: y.rank), to: y.shape) }
+    var axes = y.shape.indices.map { d in Axis(extent: y.shape[d], batch: false, strides: strides.map { $0[d] } + [0]) }
+    if y.batched && !k.runsPerSample {
+      let batchStrides = (0..<n).map { k.operand($0).batched ? k.operand($0).count : 0 }
+      axes.insert(Axis(extent: k.graph.batch, batch: true, strides: batchStrides + [0]), at: 0)
+    }
     // The kernel takes up to LK_MAX_RANK (6) axes; deeper shapes merge their contiguous axes.
     if axes.count > 6 {
       axes = collapse(axes.withOutputStrides())
@@ -32,9 +45,9 @@ extension KernelTable {
     guard axes.count <= 6 else { throw k.unsupported("\(axes.count) axes after merging; the kernel takes at most 6") }
     var shape: [String] = []
     for axis in axes { shape.append(k.extent(axis)) }
-    let args = ["\(axes.count)", KernelContext.longs(shape), try k.arg(0), KernelContext.longs(axes.map { $0.strides[0] }),
-                try k.arg(1), KernelContext.longs(axes.map { $0.strides[1] }), try k.out()]
-    k.call("lk_\(f.rawValue)", args, from: "activation.c")
+    var args = ["\(axes.count)", KernelContext.longs(shape)]
+    for i in 0..<n { args += [try k.arg(i), KernelContext.longs(axes.map { $0.strides[i] })] }
+    k.call(name, args + [try k.out()], from: "activation.c")
   }
 
   /// `lk_add_scalar(n, x, s, y)`; `s - x` and `s / x` have their own kernels, `s + x` and `s * x`
@@ -48,12 +61,12 @@ extension KernelTable {
 }
 
 extension Array where Element == Axis {
-  /// Fills the third stride of every axis with the dense row-major stride of the output.
+  /// Fills the last stride of every axis (the result's) with the dense row-major stride of the output.
   func withOutputStrides() -> [Axis] {
     var out = self
     var step = 1
     for d in out.indices.reversed() {
-      out[d].strides[2] = step
+      out[d].strides[out[d].strides.count - 1] = step
       step *= out[d].extent
     }
     return out

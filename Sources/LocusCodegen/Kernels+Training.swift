@@ -19,6 +19,7 @@ extension KernelTable {
       "softmax_grad": KernelEntry(batch: .together, emit: emitSoftmaxGrad, workspace: softmaxGradWorkspace),
       "sdpa_grad": KernelEntry(batch: .together, emit: emitSDPAGrad),
       "reduce_sum": KernelEntry(batch: .strided, emit: emitReduceSum),
+      "mul_add": KernelEntry(batch: .strided, emit: emitMulAdd, runsPerSample: true),
       "expand": KernelEntry(batch: .together, emit: emitExpand),
       "conv2d_grad_input": KernelEntry(batch: .shared([1]), emit: emitConvGrad),
       "conv2d_grad_weight": KernelEntry(batch: .strided, emit: emitConvGrad),
@@ -200,7 +201,9 @@ extension KernelTable {
     if shape.isEmpty { (shape, mask) = (["1"], [0]) }
     guard shape.count <= 8 else { throw k.unsupported("rank \(shape.count) with the batch; the kernel takes at most 8") }
     let reduce = "(const unsigned char[]){" + mask.map(String.init).joined(separator: ", ") + "}"
-    k.call("lk_reduce_sum", ["\(shape.count)", KernelContext.longs(shape), reduce, try k.arg(0), try k.out()], from: "grad.c")
+    var args = ["\(shape.count)", KernelContext.longs(shape), reduce, try k.arg(0)]
+    if k.node.operands.count > 1 { args.append(try k.arg(1)) }  // Σ x ⊙ y
+    k.call(k.node.operands.count > 1 ? "lk_reduce_sum_product" : "lk_reduce_sum", args + [try k.out()], from: "grad.c")
   }
 
   /// A copy whose source strides are 0 along the broadcast axes.

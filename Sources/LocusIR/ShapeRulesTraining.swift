@@ -60,8 +60,11 @@ extension TrainingOp {
         throw ShapeError("reduce_sum axes \(axes) are not distinct axes of \(x)")
       }
       guard !batch || x.batched else { throw ShapeError("reduce_sum over the batch of the unbatched \(x)") }
+      if ops.count > 1 { try expectSame(ops[1], x, "reduce_sum's second factor") }
       let kept = x.shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element)
       return TensorType(kept, batched: x.batched && !batch)
+    case .mulAdd:
+      return try broadcastTypes(try broadcastTypes(x, ops[1]), ops[2])
     case .expand(let shape):
       let b = try broadcastTypes(TensorType(x.shape, batched: x.batched), TensorType(shape, batched: x.batched))
       guard b.shape == shape else { throw ShapeError("cannot expand \(x) to \(shape)") }

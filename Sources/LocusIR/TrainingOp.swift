@@ -32,8 +32,13 @@ public enum TrainingOp: Hashable, Sendable {
   case unaryGrad(UnaryOp)                            // (x, dy) -> dy·f'(x)
   case softmaxGrad(axis: Int)                        // (y, dy) -> y ⊙ (dy − Σ dy ⊙ y)
   /// Sums the listed per-sample axes away, and the batch axis when `batch` (the result is then
-  /// unbatched): how a gradient reaches a broadcast operand or a parameter.
-  case reduceSum(axes: [Int], batch: Bool)           // (x)
+  /// unbatched): how a gradient reaches a broadcast operand or a parameter. With a second operand
+  /// of x's type it sums x ⊙ y without materialising the product (`products` makes it from
+  /// `reduce_sum(mul(x, y))`: a LayerNorm weight's gradient, squeeze-excite's gate gradient).
+  case reduceSum(axes: [Int], batch: Bool)           // (x) or (x, y)
+  /// a·b + c with numpy broadcasting, in one pass: `add(mul(a, b), c)` made by `products` (a
+  /// LayerNorm's affine part, squeeze-excite's input gradient).
+  case mulAdd                                        // (a, b, c)
   /// Broadcasts x to `shape` (numpy rules on per-sample shapes; batchedness is kept).
   case expand([Int])                                 // (x)
   case conv2dGradInput(Conv2dAttrs, height: Int, width: Int) // (dy [Co, Ho, Wo], weight) -> [Ci, height, width]
@@ -74,6 +79,7 @@ public enum TrainingOp: Hashable, Sendable {
     case .unaryGrad(let u): "\(u.rawValue)_grad"
     case .softmaxGrad: "softmax_grad"
     case .reduceSum: "reduce_sum"
+    case .mulAdd: "mul_add"
     case .expand: "expand"
     case .conv2dGradInput: "conv2d_grad_input"
     case .conv2dGradWeight: "conv2d_grad_weight"
@@ -112,7 +118,7 @@ public enum TrainingOp: Hashable, Sendable {
     case .maxpoolGrad(let k, let s, let p): return "kernel \(list(k)), stride \(list(s)), padding \(list(p))"
     case .circularPadGrad(let l, let r, let t, let b): return "left \(l), right \(r), top \(t), bottom \(b)"
     case .zeroPad(let axis, let before, let after): return "axis \(axis), before \(before), after \(after)"
-    case .unaryGrad, .linearGradWeight, .crossEntropy, .crossEntropyGrad, .batchStatistics: return ""
+    case .unaryGrad, .linearGradWeight, .crossEntropy, .crossEntropyGrad, .batchStatistics, .mulAdd: return ""
     case .matmulPermuted(let a, let b, let out): return "a perm \(list(a)), b perm \(list(b)), out perm \(list(out))"
     case .sdpaGrad(let h, let hk): return "heads \(h), kv_heads \(hk)"
     }
@@ -129,8 +135,9 @@ public enum TrainingOp: Hashable, Sendable {
 
   public var arity: ClosedRange<Int> {
     switch self {
-    case .normalize, .batchMoments, .batchStatistics, .reduceSum, .expand, .circularPadGrad, .zeroPad: 1...1
-    case .batchNormalize, .batchNormalizeGrad: 3...3
+    case .normalize, .batchMoments, .batchStatistics, .expand, .circularPadGrad, .zeroPad: 1...1
+    case .reduceSum: 1...2
+    case .batchNormalize, .batchNormalizeGrad, .mulAdd: 3...3
     case .sdpaGrad, .batchNormAct: 4...4
     case .batchNormActParamGrad: 5...5
     case .batchNormActGrad: 6...6

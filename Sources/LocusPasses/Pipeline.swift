@@ -84,6 +84,7 @@ public enum Pipeline {
     Pass("matmul-views", foldTransposesIntoMatmuls),
     Pass("broadcast-operands", readBroadcastOperands),
     Pass("epilogues", flag: "epilogue", fuseEpilogues),
+    Pass("products", flag: "epilogue", fuseProducts),
     Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
   ]
 

@@ -82,6 +82,7 @@ extension Interpreter {
         return dx
       }
     case .reduceSum(let axes, let overBatch):
+      // Σ x, or Σ x ⊙ y with a second operand (products in double: exact for two floats).
       let x = xs[0], batched = types[0].batched
       let full = axes.map { $0 + (batched ? 1 : 0) } + (overBatch ? [0] : [])
       let keptShape = x.shape.enumerated().filter { !full.contains($0.offset) }.map(\.element)
@@ -89,9 +90,18 @@ extension Interpreter {
       for (offset, v) in x.data.enumerated() {
         let index = multiIndex(offset, x.shape)
         let kept = index.enumerated().filter { !full.contains($0.offset) }.map(\.element)
-        sums[linearOffset(kept, keptShape)] += Double(v)
+        sums[linearOffset(kept, keptShape)] += Double(v) * (xs.count > 1 ? Double(xs[1].data[offset]) : 1)
       }
       return Tensor(shape: keptShape, data: sums.map(Float.init))
+    case .mulAdd:
+      // a·b + c under `binary`'s broadcasting, in double (one rounding, as the fused kernel's FMA).
+      let t = (0..<3).map { squeezed(xs[$0], types[$0], lead: types[$0], toRank: result.rank) }
+      return perSample(t, types, batch: batch, batched: result.batched) { s in
+        let from = s.map { broadcastOffsets($0.shape, to: result.shape) }
+        return Tensor(shape: result.shape, data: (0..<result.count).map { i in
+          Float(Double(s[0].data[from[0][i]]) * Double(s[1].data[from[1][i]]) + Double(s[2].data[from[2][i]]))
+        })
+      }
     case .expand(let shape):
       return each { t in
         let x = t[0], padded = Array(repeating: 1, count: shape.count - x.rank) + x.shape

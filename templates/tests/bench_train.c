@@ -143,6 +143,21 @@ int main(void) {
     const long shape[3] = {64, 256, 49}, sa[3] = {256 * 49, 49, 1}, sc[3] = {0, 1, 0};
     TIME("mul [64, 256, 49] * [256, 1] (channel scale)", 5, 0, lk_mul(3, shape, fx, sa, fw, sc, fdy));
   }
+  { /* the products pass: localvit_fmnist's squeeze-excite backward on [64, 49, 256] (gate gradient
+     * Σ_tokens dz ⊙ x, then dz·gate + shift) and a LayerNorm affine part on [64·50, 64], each as
+     * the unfused graph ran it and as mul_add / reduce_sum_product */
+    const long se[3] = {64, 49, 256}, sd[3] = {49 * 256, 256, 1}, sg[3] = {256, 0, 1}, ln[2] = {3200, 64}, sl[2] = {64, 1}, sw[2] = {0, 1};
+    static const unsigned char tok[3] = {0, 1, 0};
+    float *t1 = lkt_rand(64L * 49 * 256, 1), *gate = lkt_rand(64 * 256, 1), *shift = lkt_rand(64 * 256, 1), *gg = lkt_rand(64 * 256, 1);
+    TIME("SE backward unfused: mul, mul, reduce_sum, add", 5, 0,
+         (lk_mul(3, se, fdy, sd, gate, sg, t1), lk_mul(3, se, fdy, sd, fx, sd, fdx), lk_reduce_sum(3, se, tok, fdx, gg),
+          lk_add(3, se, t1, sd, shift, sg, t1)));
+    TIME("SE backward fused: reduce_sum_product, mul_add", 5, 0,
+         (lk_reduce_sum_product(3, se, tok, fdy, fx, gg), lk_mul_add(3, se, fdy, sd, gate, sg, shift, sg, fdx)));
+    TIME("LayerNorm affine unfused: mul, add [3200, 64]", 5, 0, (lk_mul(2, ln, fx, sl, fw, sw, t1), lk_add(2, ln, t1, sl, fw, sw, t1)));
+    TIME("LayerNorm affine fused: mul_add [3200, 64]", 5, 0, lk_mul_add(2, ln, fx, sl, fw, sw, fw, sw, t1));
+    free(t1); free(gate); free(shift); free(gg);
+  }
   TIME("unary_grad gelu [3152, 768]", 5, 0, lk_unary_grad(LK_ACT_GELU, rows * Hd, x, dy, y));
   TIME("softmax_grad [16*3*197, 197]", 5, 0, lk_softmax_grad(3L * rows, N, x, dy, y));
   TIME("normalize_grad [3152, 192]", 5, 0, lk_normalize_grad(rows, C, x, dy, 1e-6f, y));

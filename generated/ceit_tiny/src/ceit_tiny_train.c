@@ -430,7 +430,7 @@ static inline float lk_maxpool_window(const float *xp, int Hh, int Ww, int oh, i
  * kernels in any order. Semantics, shapes and scratch needs are documented at each definition;
  * each kernel X also has a naive reference X_naive (same arguments, no `ws`) used by the tests. */
 #define LK_MAX_RANK 6 /* rank limit of lk_binary and lk_copy_strided (batch axis included) */
-enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV }; /* lk_binary's op */
+enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV, LK_OP_MUL_ADD }; /* lk_binary's op (mul_add: lk_mul_add only) */
 
 /* gemm.c */
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb, long csb,
@@ -1651,54 +1651,70 @@ void lk_rsqrt_naive(long n, const float *x, float *y) {
  *     lk_add(3, shp, x, sa, pos_embed, sb, y);
  * y may equal a or b when that operand has y's own dense strides (in-place residual add). */
 
-/* Drops size-1 axes and merges neighbours that are contiguous in both operands, so the common
- * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). */
-static int lk__binary_collapse(int rank, const long *shape, const long *sa, const long *sb, long *n, long *a, long *b) {
+/* Drops size-1 axes and merges neighbours that are contiguous in every operand, so the common
+ * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). s[k] are
+ * operand k's strides; st[k] receives its merged ones. */
+static int lk__ew_collapse(int rank, const long *shape, int nops, const long *const *s, long *n, long (*st)[LK_MAX_RANK]) {
   int r = 0;
   for (int d = 0; d < rank; ++d) {
+    int merge = r > 0;
     if (shape[d] == 1) continue;
-    if (r > 0 && a[r - 1] == sa[d] * shape[d] && b[r - 1] == sb[d] * shape[d]) {
-      n[r - 1] *= shape[d];
-      a[r - 1] = sa[d];
-      b[r - 1] = sb[d];
-    } else {
-      n[r] = shape[d]; a[r] = sa[d]; b[r] = sb[d];
-      ++r;
-    }
+    for (int k = 0; k < nops && merge; ++k) merge = st[k][r - 1] == s[k][d] * shape[d];
+    if (merge) n[r - 1] *= shape[d];
+    else n[r++] = shape[d];
+    for (int k = 0; k < nops; ++k) st[k][r - 1] = s[k][d];
   }
-  if (r == 0) { n[0] = 1; a[0] = 0; b[0] = 0; r = 1; }
+  if (r == 0) {
+    n[0] = 1;
+    for (int k = 0; k < nops; ++k) st[k][0] = 0;
+    r = 1;
+  }
   return r;
 }
 
-/* One contiguous run of y: the four stride patterns get their own loop so the compiler
- * vectorises the common ones. */
+/* One contiguous run of y: the common stride patterns get their own loop so the compiler
+ * vectorises them. */
 #define LK__RUN(OP)                                                                              \
   if (ia == 1 && ib == 1) for (long i = 0; i < len; ++i) y[i] = a[i] OP b[i];                    \
   else if (ia == 1 && ib == 0) { float s = b[0]; for (long i = 0; i < len; ++i) y[i] = a[i] OP s; } \
   else if (ia == 0 && ib == 1) { float s = a[0]; for (long i = 0; i < len; ++i) y[i] = s OP b[i]; } \
   else for (long i = 0; i < len; ++i) y[i] = a[i * ia] OP b[i * ib];
+/* a·b + c (one rounding where the compiler contracts it into an FMA, the default here). */
+#define LK__RUN_MUL_ADD(A, B, C) for (long i = 0; i < len; ++i) y[i] = (A) * (B) + (C);
 
-static void lk__binary_run(int op, long len, const float *a, long ia, const float *b, long ib, float *y) {
+static void lk__ew_run(int op, long len, const float *const *x, const long *inc, float *y) {
+  const float *a = x[0], *b = x[1], *c = x[2];
+  const long ia = inc[0], ib = inc[1], ic = inc[2];
   switch (op) {
   case LK_OP_ADD: LK__RUN(+) break;
   case LK_OP_SUB: LK__RUN(-) break;
   case LK_OP_MUL: LK__RUN(*) break;
-  default: LK__RUN(/) break;
+  case LK_OP_DIV: LK__RUN(/) break;
+  default: /* LK_OP_MUL_ADD */
+    if (ia == 1 && ib == 1 && ic == 1) LK__RUN_MUL_ADD(a[i], b[i], c[i])
+    else if (ia == 1 && ib == 0 && ic == 0) { float s = b[0], t = c[0]; LK__RUN_MUL_ADD(a[i], s, t) }
+    else if (ia == 1 && ib == 1 && ic == 0) { float t = c[0]; LK__RUN_MUL_ADD(a[i], b[i], t) }
+    else if (ia == 1 && ib == 0 && ic == 1) { float s = b[0]; LK__RUN_MUL_ADD(a[i], s, c[i]) }
+    else LK__RUN_MUL_ADD(a[i * ia], b[i * ib], c[i * ic])
+    break;
   }
 }
 
-void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
-               const long *sb, float *y) {
-  long n[LK_MAX_RANK], s_a[LK_MAX_RANK], s_b[LK_MAX_RANK], total = 1;
-  int r = lk__binary_collapse(rank, shape, sa, sb, n, s_a, s_b);
+/* y = op(x[0], ..., x[nops − 1]) over shape[0:rank], operand k read through strides s[k]. */
+static void lk__elementwise(int op, int nops, int rank, const long *shape, const float *const *x, const long *const *s,
+                            float *y) {
+  long n[LK_MAX_RANK], st[3][LK_MAX_RANK], total = 1;
+  int r = lk__ew_collapse(rank, shape, nops, s, n, st);
   for (int d = 0; d < r; ++d) total *= n[d];
   if (total == 0) return;
   {
-    const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];
+    const long inner = n[r - 1];
     LK_OMP(parallel if(total >= LK_PAR_MIN))
     {
-      long lo, hi, idx[LK_MAX_RANK], row, col, oa = 0, ob = 0;
+      long lo, hi, idx[LK_MAX_RANK], row, col, off[3] = {0, 0, 0}, inc[3] = {0, 0, 0};
+      const float *at[3] = {NULL, NULL, NULL};
       lk_split(total, lk_team_size(), lk_thread_id(), &lo, &hi);
+      for (int k = 0; k < nops; ++k) inc[k] = st[k][r - 1];
       /* Walk this thread's range of y in runs that stay inside one inner row. The outer
        * multi-index is found by division once, then stepped like an odometer: per run, divisions
        * cost more than a short run (49 pixels of a 7×7 channel) itself. */
@@ -1706,25 +1722,28 @@ void lk_binary(int op, int rank, const long *shape, const float *a, const long *
       col = lo % inner;
       for (int d = r - 2; d >= 0; --d) {
         idx[d] = row % n[d];
-        oa += idx[d] * s_a[d];
-        ob += idx[d] * s_b[d];
+        for (int k = 0; k < nops; ++k) off[k] += idx[d] * st[k][d];
         row /= n[d];
       }
       for (long pos = lo; pos < hi; col = 0) {
         long len = lk_min_l(inner - col, hi - pos);
-        lk__binary_run(op, len, a + oa + col * ia, ia, b + ob + col * ib, ib, y + pos);
+        for (int k = 0; k < nops; ++k) at[k] = x[k] + off[k] + col * inc[k];
+        lk__ew_run(op, len, at, inc, y + pos);
         pos += len;
         for (int d = r - 2; d >= 0; --d) {
-          oa += s_a[d];
-          ob += s_b[d];
-          if (++idx[d] < n[d]) break;
-          oa -= n[d] * s_a[d];
-          ob -= n[d] * s_b[d];
+          int wrap = ++idx[d] == n[d];
+          for (int k = 0; k < nops; ++k) off[k] += (wrap ? 1 - n[d] : 1) * st[k][d];
+          if (!wrap) break;
           idx[d] = 0;
         }
       }
     }
   }
+}
+
+void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
+               const long *sb, float *y) {
+  lk__elementwise(op, 2, rank, shape, (const float *const[]){a, b}, (const long *const[]){sa, sb}, y);
 }
 
 void lk_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y) {
@@ -1740,25 +1759,47 @@ void lk_div(int rank, const long *shape, const float *a, const long *sa, const f
   lk_binary(LK_OP_DIV, rank, shape, a, sa, b, sb, y);
 }
 
-/* Reference: every element's operand offsets from its multi-index. */
+/* y = a·b + c with broadcasting (training's mul_add: a LayerNorm's affine part, squeeze-excite's
+ * input gradient), in one pass instead of a product pass and a sum pass. y may equal an operand
+ * that has y's own dense strides. */
+void lk_mul_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                const float *c, const long *sc, float *y) {
+  lk__elementwise(LK_OP_MUL_ADD, 3, rank, shape, (const float *const[]){a, b, c}, (const long *const[]){sa, sb, sc}, y);
+}
+
+/* References: every element's operand offsets from its multi-index. */
+static long lk__ew_offset(int rank, const long *shape, const long *s, long i) {
+  long off = 0;
+  for (int d = rank - 1; d >= 0; --d) {
+    off += i % shape[d] * s[d];
+    i /= shape[d];
+  }
+  return off;
+}
+
 void lk_binary_naive(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
                      const long *sb, float *y) {
   long total = 1;
   for (int d = 0; d < rank; ++d) total *= shape[d];
   for (long i = 0; i < total; ++i) {
-    long rest = i, oa = 0, ob = 0;
-    for (int d = rank - 1; d >= 0; --d) {
-      oa += rest % shape[d] * sa[d];
-      ob += rest % shape[d] * sb[d];
-      rest /= shape[d];
-    }
+    const float u = a[lk__ew_offset(rank, shape, sa, i)], v = b[lk__ew_offset(rank, shape, sb, i)];
     switch (op) {
-    case LK_OP_ADD: y[i] = a[oa] + b[ob]; break;
-    case LK_OP_SUB: y[i] = a[oa] - b[ob]; break;
-    case LK_OP_MUL: y[i] = a[oa] * b[ob]; break;
-    default: y[i] = a[oa] / b[ob]; break;
+    case LK_OP_ADD: y[i] = u + v; break;
+    case LK_OP_SUB: y[i] = u - v; break;
+    case LK_OP_MUL: y[i] = u * v; break;
+    default: y[i] = u / v; break;
     }
   }
+}
+
+/* In double: the product of two floats is exact there. */
+void lk_mul_add_naive(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                      const float *c, const long *sc, float *y) {
+  long total = 1;
+  for (int d = 0; d < rank; ++d) total *= shape[d];
+  for (long i = 0; i < total; ++i)
+    y[i] = (float)((double)a[lk__ew_offset(rank, shape, sa, i)] * b[lk__ew_offset(rank, shape, sb, i)] +
+                   c[lk__ew_offset(rank, shape, sc, i)]);
 }
 
 /* ---- Scalar variants: y[n] = x ∘ s or s ∘ x (a float constant on either side in the spec). ------ */
@@ -3797,9 +3838,25 @@ static void lk__grad_odo_next(lk__grad_odo *o) {
   }
 }
 
-/* y = x summed over the axes d with reduce[d] != 0; y holds the kept axes in order, dense.
- * shape[0:rank], rank ≤ 8, batch axis included. An empty reduced range gives 0. */
-void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* Σ x[i]·x2[i] over i < n, in lk_sum's lanes and order. */
+static inline float lk__grad_dot(const float *x, const float *x2, long n) {
+  lk_vf s0 = lk_vzero(), s1 = lk_vzero();
+  long i = 0;
+  float s;
+  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
+    s0 += lk_vload(x + i) * lk_vload(x2 + i);
+    s1 += lk_vload(x + i + LK_VW) * lk_vload(x2 + i + LK_VW);
+  }
+  s = lk_vsum(s0 + s1);
+  for (; i < n; ++i) s += x[i] * x2[i];
+  return s;
+}
+
+/* y = x (x ⊙ x2 when x2 is not NULL, both of shape[0:rank] and dense) summed over the axes d with
+ * reduce[d] != 0; y holds the kept axes in order, dense. rank ≤ 8, batch axis included. An empty
+ * reduced range gives 0. */
+static void lk__reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                           float *y) {
   long sz[8], st[8], total = 1, nout = 1, s = 1;
   int red[8], m = 0, inner_kept;
   lk__grad_odo kept, rdc; /* kept: outer kept axes (innermost kept excluded when inner_kept) */
@@ -3856,14 +3913,14 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
       if (inner_kept) {
         long orow = ot / chunks, j0 = ot % chunks * LK__RED_CH, n = lk_min_l(LK__RED_CH, Kin - j0);
         float acc[LK__RED_CH];
-        const float *base;
         lk__grad_odo_set(&ko, orow);
-        base = x + ko.off + j0;
         for (long i = 0; i < n; ++i) acc[i] = 0.0f;
         if (lo < hi) lk__grad_odo_set(&ro, lo);
         for (long r = lo; r < hi; ++r) {
-          const float *xr = base + ro.off;
-          for (long i = 0; i < n; ++i) acc[i] += xr[i];
+          const long at = ko.off + j0 + ro.off;
+          const float *xr = x + at, *x2r = x2 ? x2 + at : NULL;
+          if (x2r) for (long i = 0; i < n; ++i) acc[i] += xr[i] * x2r[i];
+          else for (long i = 0; i < n; ++i) acc[i] += xr[i];
           lk__grad_odo_next(&ro);
         }
         for (long i = 0; i < n; ++i) dst[orow * Kin + j0 + i] = acc[i];
@@ -3873,7 +3930,8 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
         if (lo < hi) lk__grad_odo_set(&ro, lo / Sin);
         for (long r = lo; r < hi;) {
           long s0 = r % Sin, len = lk_min_l(Sin - s0, hi - r);
-          acc += lk_sum(x + ko.off + ro.off + s0, len);
+          const long at = ko.off + ro.off + s0;
+          acc += x2 ? lk__grad_dot(x + at, x2 + at, len) : lk_sum(x + at, len);
           r += len;
           if (s0 + len == Sin) lk__grad_odo_next(&ro);
         }
@@ -3890,6 +3948,17 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
     }
   }
   lk_scratch_free(part);
+}
+
+void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum(rank, shape, reduce, x, NULL, y);
+}
+
+/* Σ a ⊙ b over the reduced axes without the product's pass (a LayerNorm weight's gradient,
+ * squeeze-excite's gate gradient): reduce_sum(mul(a, b)) fused by `product-sums`. */
+void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                           float *y) {
+  lk__reduce_sum(rank, shape, reduce, a, b, y);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -4447,7 +4516,9 @@ void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float
   }
 }
 
-void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* x2 may be NULL (plain sums), as in lk__reduce_sum. */
+static void lk__reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                                 float *y) {
   long total = 1, nout = 1;
   double *acc;
   for (int d = 0; d < rank; ++d) {
@@ -4463,10 +4534,17 @@ void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduc
       rest /= shape[d];
       if (!reduce[d]) { o += id * scale; scale *= shape[d]; }
     }
-    acc[o] += x[i];
+    acc[o] += x2 ? (double)x[i] * x2[i] : x[i];
   }
   for (long o = 0; o < nout; ++o) y[o] = (float)acc[o];
   free(acc);
+}
+void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, x, NULL, y);
+}
+void lk_reduce_sum_product_naive(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                                 float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, a, b, y);
 }
 
 void lk_conv2d_grad_input_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
@@ -5953,4844 +6031,4581 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %18 = normalize(%15) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 337403904, 1e-06f, arena + 338614272);
 
-  /* %19 = mul(%18, %16) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 338614272, (const long[]){37824, 192, 1},
-      params[9], (const long[]){0, 0, 1}, arena + 339824640);
+  /* %19 = mul_add(%18, %16, %17) blocks.0.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 338614272, (const long[]){37824, 192, 1},
+      params[9], (const long[]){0, 0, 1}, params[10], (const long[]){0, 0, 1}, arena + 339824640);
 
-  /* %20 = add(%19, %17) blocks.0.norm1 : f32[B, 197, 192], written over %19 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 339824640, (const long[]){37824, 192, 1},
-      params[10], (const long[]){0, 0, 1}, arena + 339824640);
-
-  /* %23 = fused_linear(%20, %21, %22) blocks.0.attn.qkv : f32[B, 197, 576] */
+  /* %22 = fused_linear(%19, %20, %21) blocks.0.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 339824640, params[11], params[12], LK_ACT_NONE, NULL,
       arena + 293830656);
 
-  /* %24 = slice(%23) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %23: no code */
+  /* %23 = slice(%22) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %22: no code */
 
-  /* %25 = slice(%23) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %23: no code */
+  /* %24 = slice(%22) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %22: no code */
 
-  /* %26 = slice(%23) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %23: no code */
+  /* %25 = slice(%22) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %22: no code */
 
-  /* %27 = sdpa(%24, %25, %26) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
+  /* %26 = sdpa(%23, %24, %25) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 293830656, 576, arena + 293830848, 576, arena + 293831040,
       576, arena + 341035008, 0.125f);
 
-  /* %30 = fused_linear(%27, %28, %29, %15) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %29 = fused_linear(%26, %27, %28, %15) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 341035008, params[13], params[14], LK_ACT_NONE,
       arena + 337403904, arena + 342245376);
 
-  /* %33 = normalize(%30) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  /* %32 = normalize(%29) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 342245376, 1e-06f, arena + 343455744);
 
-  /* %34 = mul(%33, %31) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 343455744, (const long[]){37824, 192, 1},
-      params[15], (const long[]){0, 0, 1}, arena + 57802752);
+  /* %33 = mul_add(%32, %30, %31) blocks.0.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 343455744, (const long[]){37824, 192, 1},
+      params[15], (const long[]){0, 0, 1}, params[16], (const long[]){0, 0, 1}, arena + 57802752);
 
-  /* %35 = add(%34, %32) blocks.0.norm2 : f32[B, 197, 192], written over %34 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 57802752, (const long[]){37824, 192, 1},
-      params[16], (const long[]){0, 0, 1}, arena + 57802752);
-
-  /* %36 = slice(%35) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %64 from row 0 */
+  /* %34 = slice(%33) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %62 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 57802752 + (long)b * 37824, 37824,
         arena + 344666112 + (long)b * 37824, 192);
   } // for b
 
-  /* %37 = slice(%35) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
+  /* %35 = slice(%33) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 426971136, 37632);
 
-  /* %40 = reshape(%38) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %38: no code */
+  /* %38 = reshape(%36) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %36: no code */
 
-  /* %41 = fused_linear(%37, %40, %39) blocks.0.leff.conv1 : f32[B, 196, 768] */
+  /* %39 = fused_linear(%35, %38, %37) blocks.0.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 426971136, params[17], params[18], LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %44 = batch_statistics(%41) blocks.0.leff.bn1 : f32[3, 768] */
+  /* %42 = batch_statistics(%39) blocks.0.leff.bn1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 57802752, arena + 456728064);
 
-  /* %45 = slice(%44) {axis 0, start 0, length 2} blocks.0.leff.bn1 : f32[2, 768] */
+  /* %43 = slice(%42) {axis 0, start 0, length 2} blocks.0.leff.bn1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456728064, 2304, arena + 456785664, 1536);
 
-  /* %46 = batch_norm_act(%41, %44, %42, %43) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768] */
+  /* %44 = batch_norm_act(%39, %42, %40, %41) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 57802752, arena + 456728064, params[19], params[20],
       1e-05f, LK_ACT_GELU, arena + 67436544, arena + 62619648);
 
-  /* %49 = token_dwconv(%46, %47, %48) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
+  /* %47 = token_dwconv(%44, %45, %46) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 62619648, params[23], params[24],
       LK_ACT_NONE, arena + 67436544);
 
-  /* %52 = batch_statistics(%49) blocks.0.leff.bn2 : f32[3, 768] */
+  /* %50 = batch_statistics(%47) blocks.0.leff.bn2 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 67436544, arena + 456730368);
 
-  /* %53 = slice(%52) {axis 0, start 0, length 2} blocks.0.leff.bn2 : f32[2, 768] */
+  /* %51 = slice(%50) {axis 0, start 0, length 2} blocks.0.leff.bn2 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456730368, 2304, arena + 456787200, 1536);
 
-  /* %54 = batch_norm_act(%49, %52, %50, %51) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768] */
+  /* %52 = batch_norm_act(%47, %50, %48, %49) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 67436544, arena + 456730368, params[25], params[26],
       1e-05f, LK_ACT_GELU, arena + 77070336, arena + 72253440);
 
-  /* %57 = reshape(%55) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %55: no code */
+  /* %55 = reshape(%53) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %53: no code */
 
-  /* %58 = fused_linear(%54, %57, %56) blocks.0.leff.conv3 : f32[B, 196, 192] */
+  /* %56 = fused_linear(%52, %55, %54) blocks.0.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 72253440, params[29], params[30], LK_ACT_NONE, NULL,
       arena + 428175360);
 
-  /* %61 = batch_statistics(%58) blocks.0.leff.bn3 : f32[3, 192] */
+  /* %59 = batch_statistics(%56) blocks.0.leff.bn3 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 428175360, arena + 456824304);
 
-  /* %62 = slice(%61) {axis 0, start 0, length 2} blocks.0.leff.bn3 : f32[2, 192] */
+  /* %60 = slice(%59) {axis 0, start 0, length 2} blocks.0.leff.bn3 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 456824304, 576, arena + 456831216, 384);
 
-  /* %63 = batch_norm_act(%58, %61, %59, %60) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192] */
+  /* %61 = batch_norm_act(%56, %59, %57, %58) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 428175360, arena + 456824304, params[31], params[32],
       1e-05f, LK_ACT_NONE, arena + 78274560, arena + 77070336);
 
-  /* %64 = concat(%36, %63) {axis 0} blocks.0.leff : f32[B, 197, 192] */
+  /* %62 = concat(%34, %61) {axis 0} blocks.0.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 77070336 + (long)b * 37632, 37632,
         arena + 344666112 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %65 = add(%30, %64) blocks.0 : f32[B, 197, 192], written over %64 */
+  /* %63 = add(%29, %62) blocks.0 : f32[B, 197, 192], written over %62 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 342245376, (const long[]){37824, 192, 1},
       arena + 344666112, (const long[]){37824, 192, 1}, arena + 344666112);
 
-  /* %66 = slice(%65) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 0 */
+  /* %64 = slice(%63) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 344666112 + (long)b * 37824, 37824,
         arena + 292632576 + (long)b * 2304, 192);
   } // for b
 
-  /* %69 = normalize(%65) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %67 = normalize(%63) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 344666112, 1e-06f, arena + 345876480);
 
-  /* %70 = mul(%69, %67) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 345876480, (const long[]){37824, 192, 1},
-      params[35], (const long[]){0, 0, 1}, arena + 347086848);
+  /* %68 = mul_add(%67, %65, %66) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 345876480, (const long[]){37824, 192, 1},
+      params[35], (const long[]){0, 0, 1}, params[36], (const long[]){0, 0, 1}, arena + 347086848);
 
-  /* %71 = add(%70, %68) blocks.1.norm1 : f32[B, 197, 192], written over %70 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 347086848, (const long[]){37824, 192, 1},
-      params[36], (const long[]){0, 0, 1}, arena + 347086848);
-
-  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.qkv : f32[B, 197, 576] */
+  /* %71 = fused_linear(%68, %69, %70) blocks.1.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 347086848, params[37], params[38], LK_ACT_NONE, NULL,
       arena + 297461760);
 
-  /* %75 = slice(%74) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
+  /* %72 = slice(%71) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %71: no code */
 
-  /* %76 = slice(%74) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
+  /* %73 = slice(%71) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %71: no code */
 
-  /* %77 = slice(%74) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
+  /* %74 = slice(%71) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %71: no code */
 
-  /* %78 = sdpa(%75, %76, %77) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
+  /* %75 = sdpa(%72, %73, %74) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 297461760, 576, arena + 297461952, 576, arena + 297462144,
       576, arena + 348297216, 0.125f);
 
-  /* %81 = fused_linear(%78, %79, %80) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %78 = fused_linear(%75, %76, %77) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 348297216, params[39], params[40], LK_ACT_NONE, NULL,
       arena + 349507584);
 
-  /* %83 = mul(%81, %82) blocks.1 : f32[B, 197, 192], written over %81 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 349507584, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 349507584);
+  /* %80 = mul_add(%78, %79, %63) blocks.1 : f32[B, 197, 192], written over %78 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 349507584, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 344666112, (const long[]){37824, 192, 1},
+      arena + 349507584);
 
-  /* %84 = add(%65, %83) blocks.1 : f32[B, 197, 192], written over %81 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 344666112, (const long[]){37824, 192, 1},
-      arena + 349507584, (const long[]){37824, 192, 1}, arena + 349507584);
-
-  /* %87 = normalize(%84) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  /* %83 = normalize(%80) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 349507584, 1e-06f, arena + 350717952);
 
-  /* %88 = mul(%87, %85) blocks.1.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 350717952, (const long[]){37824, 192, 1},
-      params[41], (const long[]){0, 0, 1}, arena + 77070336);
+  /* %84 = mul_add(%83, %81, %82) blocks.1.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 350717952, (const long[]){37824, 192, 1},
+      params[41], (const long[]){0, 0, 1}, params[42], (const long[]){0, 0, 1}, arena + 77070336);
 
-  /* %89 = add(%88, %86) blocks.1.norm2 : f32[B, 197, 192], written over %88 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 77070336, (const long[]){37824, 192, 1},
-      params[42], (const long[]){0, 0, 1}, arena + 77070336);
-
-  /* %90 = slice(%89) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], written into %118 from row 0 */
+  /* %85 = slice(%84) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], written into %113 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 77070336 + (long)b * 37824, 37824,
         arena + 351928320 + (long)b * 37824, 192);
   } // for b
 
-  /* %91 = slice(%89) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
+  /* %86 = slice(%84) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 77070528, 37824, arena + 429379584, 37632);
 
-  /* %94 = reshape(%92) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %92: no code */
+  /* %89 = reshape(%87) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %87: no code */
 
-  /* %95 = fused_linear(%91, %94, %93) blocks.1.leff.conv1 : f32[B, 196, 768] */
+  /* %90 = fused_linear(%86, %89, %88) blocks.1.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 429379584, params[43], params[44], LK_ACT_NONE, NULL,
       arena + 77070336);
 
-  /* %98 = batch_statistics(%95) blocks.1.leff.bn1 : f32[3, 768] */
+  /* %93 = batch_statistics(%90) blocks.1.leff.bn1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 77070336, arena + 456732672);
 
-  /* %99 = slice(%98) {axis 0, start 0, length 2} blocks.1.leff.bn1 : f32[2, 768] */
+  /* %94 = slice(%93) {axis 0, start 0, length 2} blocks.1.leff.bn1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456732672, 2304, arena + 456788736, 1536);
 
-  /* %100 = batch_norm_act(%95, %98, %96, %97) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768] */
+  /* %95 = batch_norm_act(%90, %93, %91, %92) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 77070336, arena + 456732672, params[45], params[46],
       1e-05f, LK_ACT_GELU, arena + 86704128, arena + 81887232);
 
-  /* %103 = token_dwconv(%100, %101, %102) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  /* %98 = token_dwconv(%95, %96, %97) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 81887232, params[49], params[50],
       LK_ACT_NONE, arena + 86704128);
 
-  /* %106 = batch_statistics(%103) blocks.1.leff.bn2 : f32[3, 768] */
+  /* %101 = batch_statistics(%98) blocks.1.leff.bn2 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 86704128, arena + 456734976);
 
-  /* %107 = slice(%106) {axis 0, start 0, length 2} blocks.1.leff.bn2 : f32[2, 768] */
+  /* %102 = slice(%101) {axis 0, start 0, length 2} blocks.1.leff.bn2 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456734976, 2304, arena + 456790272, 1536);
 
-  /* %108 = batch_norm_act(%103, %106, %104, %105) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768] */
+  /* %103 = batch_norm_act(%98, %101, %99, %100) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 86704128, arena + 456734976, params[51], params[52],
       1e-05f, LK_ACT_GELU, arena + 96337920, arena + 91521024);
 
-  /* %111 = reshape(%109) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %109: no code */
+  /* %106 = reshape(%104) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %104: no code */
 
-  /* %112 = fused_linear(%108, %111, %110) blocks.1.leff.conv3 : f32[B, 196, 192] */
+  /* %107 = fused_linear(%103, %106, %105) blocks.1.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 91521024, params[55], params[56], LK_ACT_NONE, NULL,
       arena + 430583808);
 
-  /* %115 = batch_statistics(%112) blocks.1.leff.bn3 : f32[3, 192] */
+  /* %110 = batch_statistics(%107) blocks.1.leff.bn3 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 430583808, arena + 456824880);
 
-  /* %116 = slice(%115) {axis 0, start 0, length 2} blocks.1.leff.bn3 : f32[2, 192] */
+  /* %111 = slice(%110) {axis 0, start 0, length 2} blocks.1.leff.bn3 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 456824880, 576, arena + 456831600, 384);
 
-  /* %117 = batch_norm_act(%112, %115, %113, %114) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192] */
+  /* %112 = batch_norm_act(%107, %110, %108, %109) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 430583808, arena + 456824880, params[57], params[58],
       1e-05f, LK_ACT_NONE, arena + 97542144, arena + 96337920);
 
-  /* %118 = concat(%90, %117) {axis 0} blocks.1.leff : f32[B, 197, 192] */
+  /* %113 = concat(%85, %112) {axis 0} blocks.1.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 96337920 + (long)b * 37632, 37632,
         arena + 351928320 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %120 = mul(%118, %119) blocks.1 : f32[B, 197, 192], written over %118 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 351928320, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 351928320);
+  /* %115 = mul_add(%113, %114, %80) blocks.1 : f32[B, 197, 192], written over %113 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 351928320, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 349507584, (const long[]){37824, 192, 1},
+      arena + 351928320);
 
-  /* %121 = add(%84, %120) blocks.1 : f32[B, 197, 192], written over %118 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 349507584, (const long[]){37824, 192, 1},
-      arena + 351928320, (const long[]){37824, 192, 1}, arena + 351928320);
-
-  /* %122 = slice(%121) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 1 */
+  /* %116 = slice(%115) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 351928320 + (long)b * 37824, 37824,
         arena + 292632768 + (long)b * 2304, 192);
   } // for b
 
-  /* %123 = concat(%66, %122) {axis 0} : f32[B, 2, 192], a view of %693: no code */
+  /* %117 = concat(%64, %116) {axis 0} : f32[B, 2, 192], a view of %647: no code */
 
-  /* %126 = normalize(%121) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %120 = normalize(%115) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 351928320, 1e-06f, arena + 353138688);
 
-  /* %127 = mul(%126, %124) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 353138688, (const long[]){37824, 192, 1},
-      params[61], (const long[]){0, 0, 1}, arena + 354349056);
+  /* %121 = mul_add(%120, %118, %119) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 353138688, (const long[]){37824, 192, 1},
+      params[61], (const long[]){0, 0, 1}, params[62], (const long[]){0, 0, 1}, arena + 354349056);
 
-  /* %128 = add(%127, %125) blocks.2.norm1 : f32[B, 197, 192], written over %127 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 354349056, (const long[]){37824, 192, 1},
-      params[62], (const long[]){0, 0, 1}, arena + 354349056);
-
-  /* %131 = fused_linear(%128, %129, %130) blocks.2.attn.qkv : f32[B, 197, 576] */
+  /* %124 = fused_linear(%121, %122, %123) blocks.2.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 354349056, params[63], params[64], LK_ACT_NONE, NULL,
       arena + 301092864);
 
-  /* %132 = slice(%131) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %131: no code */
+  /* %125 = slice(%124) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %124: no code */
 
-  /* %133 = slice(%131) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %131: no code */
+  /* %126 = slice(%124) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %124: no code */
 
-  /* %134 = slice(%131) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %131: no code */
+  /* %127 = slice(%124) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %124: no code */
 
-  /* %135 = sdpa(%132, %133, %134) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
+  /* %128 = sdpa(%125, %126, %127) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 301092864, 576, arena + 301093056, 576, arena + 301093248,
       576, arena + 355559424, 0.125f);
 
-  /* %138 = fused_linear(%135, %136, %137) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %131 = fused_linear(%128, %129, %130) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 355559424, params[65], params[66], LK_ACT_NONE, NULL,
       arena + 356769792);
 
-  /* %140 = mul(%138, %139) blocks.2 : f32[B, 197, 192], written over %138 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 356769792, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 356769792);
+  /* %133 = mul_add(%131, %132, %115) blocks.2 : f32[B, 197, 192], written over %131 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 356769792, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 351928320, (const long[]){37824, 192, 1},
+      arena + 356769792);
 
-  /* %141 = add(%121, %140) blocks.2 : f32[B, 197, 192], written over %138 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 351928320, (const long[]){37824, 192, 1},
-      arena + 356769792, (const long[]){37824, 192, 1}, arena + 356769792);
-
-  /* %144 = normalize(%141) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  /* %136 = normalize(%133) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 356769792, 1e-06f, arena + 357980160);
 
-  /* %145 = mul(%144, %142) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 357980160, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 96337920);
+  /* %137 = mul_add(%136, %134, %135) blocks.2.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 357980160, (const long[]){37824, 192, 1},
+      params[67], (const long[]){0, 0, 1}, params[68], (const long[]){0, 0, 1}, arena + 96337920);
 
-  /* %146 = add(%145, %143) blocks.2.norm2 : f32[B, 197, 192], written over %145 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 96337920, (const long[]){37824, 192, 1},
-      params[68], (const long[]){0, 0, 1}, arena + 96337920);
-
-  /* %147 = slice(%146) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], written into %175 from row 0 */
+  /* %138 = slice(%137) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], written into %166 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 96337920 + (long)b * 37824, 37824,
         arena + 359190528 + (long)b * 37824, 192);
   } // for b
 
-  /* %148 = slice(%146) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
+  /* %139 = slice(%137) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 96338112, 37824, arena + 431788032, 37632);
 
-  /* %151 = reshape(%149) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %149: no code */
+  /* %142 = reshape(%140) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %140: no code */
 
-  /* %152 = fused_linear(%148, %151, %150) blocks.2.leff.conv1 : f32[B, 196, 768] */
+  /* %143 = fused_linear(%139, %142, %141) blocks.2.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 431788032, params[69], params[70], LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %155 = batch_statistics(%152) blocks.2.leff.bn1 : f32[3, 768] */
+  /* %146 = batch_statistics(%143) blocks.2.leff.bn1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 96337920, arena + 456737280);
 
-  /* %156 = slice(%155) {axis 0, start 0, length 2} blocks.2.leff.bn1 : f32[2, 768] */
+  /* %147 = slice(%146) {axis 0, start 0, length 2} blocks.2.leff.bn1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456737280, 2304, arena + 456791808, 1536);
 
-  /* %157 = batch_norm_act(%152, %155, %153, %154) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768] */
+  /* %148 = batch_norm_act(%143, %146, %144, %145) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 96337920, arena + 456737280, params[71], params[72],
       1e-05f, LK_ACT_GELU, arena + 105971712, arena + 101154816);
 
-  /* %160 = token_dwconv(%157, %158, %159) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  /* %151 = token_dwconv(%148, %149, %150) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 101154816, params[75], params[76],
       LK_ACT_NONE, arena + 105971712);
 
-  /* %163 = batch_statistics(%160) blocks.2.leff.bn2 : f32[3, 768] */
+  /* %154 = batch_statistics(%151) blocks.2.leff.bn2 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 105971712, arena + 456739584);
 
-  /* %164 = slice(%163) {axis 0, start 0, length 2} blocks.2.leff.bn2 : f32[2, 768] */
+  /* %155 = slice(%154) {axis 0, start 0, length 2} blocks.2.leff.bn2 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456739584, 2304, arena + 456793344, 1536);
 
-  /* %165 = batch_norm_act(%160, %163, %161, %162) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768] */
+  /* %156 = batch_norm_act(%151, %154, %152, %153) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 105971712, arena + 456739584, params[77], params[78],
       1e-05f, LK_ACT_GELU, arena + 115605504, arena + 110788608);
 
-  /* %168 = reshape(%166) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %166: no code */
+  /* %159 = reshape(%157) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %157: no code */
 
-  /* %169 = fused_linear(%165, %168, %167) blocks.2.leff.conv3 : f32[B, 196, 192] */
+  /* %160 = fused_linear(%156, %159, %158) blocks.2.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 110788608, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 432992256);
 
-  /* %172 = batch_statistics(%169) blocks.2.leff.bn3 : f32[3, 192] */
+  /* %163 = batch_statistics(%160) blocks.2.leff.bn3 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 432992256, arena + 456825456);
 
-  /* %173 = slice(%172) {axis 0, start 0, length 2} blocks.2.leff.bn3 : f32[2, 192] */
+  /* %164 = slice(%163) {axis 0, start 0, length 2} blocks.2.leff.bn3 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 456825456, 576, arena + 456831984, 384);
 
-  /* %174 = batch_norm_act(%169, %172, %170, %171) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192] */
+  /* %165 = batch_norm_act(%160, %163, %161, %162) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 432992256, arena + 456825456, params[83], params[84],
       1e-05f, LK_ACT_NONE, arena + 116809728, arena + 115605504);
 
-  /* %175 = concat(%147, %174) {axis 0} blocks.2.leff : f32[B, 197, 192] */
+  /* %166 = concat(%138, %165) {axis 0} blocks.2.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 115605504 + (long)b * 37632, 37632,
         arena + 359190528 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %177 = mul(%175, %176) blocks.2 : f32[B, 197, 192], written over %175 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 359190528, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 359190528);
+  /* %168 = mul_add(%166, %167, %133) blocks.2 : f32[B, 197, 192], written over %166 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 359190528, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 356769792, (const long[]){37824, 192, 1},
+      arena + 359190528);
 
-  /* %178 = add(%141, %177) blocks.2 : f32[B, 197, 192], written over %175 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 356769792, (const long[]){37824, 192, 1},
-      arena + 359190528, (const long[]){37824, 192, 1}, arena + 359190528);
-
-  /* %179 = slice(%178) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 2 */
+  /* %169 = slice(%168) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 2 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 359190528 + (long)b * 37824, 37824,
         arena + 292632960 + (long)b * 2304, 192);
   } // for b
 
-  /* %180 = concat(%123, %179) {axis 0} : f32[B, 3, 192], a view of %693: no code */
+  /* %170 = concat(%117, %169) {axis 0} : f32[B, 3, 192], a view of %647: no code */
 
-  /* %183 = normalize(%178) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %173 = normalize(%168) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 359190528, 1e-06f, arena + 360400896);
 
-  /* %184 = mul(%183, %181) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 360400896, (const long[]){37824, 192, 1},
-      params[87], (const long[]){0, 0, 1}, arena + 361611264);
+  /* %174 = mul_add(%173, %171, %172) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 360400896, (const long[]){37824, 192, 1},
+      params[87], (const long[]){0, 0, 1}, params[88], (const long[]){0, 0, 1}, arena + 361611264);
 
-  /* %185 = add(%184, %182) blocks.3.norm1 : f32[B, 197, 192], written over %184 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 361611264, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, arena + 361611264);
-
-  /* %188 = fused_linear(%185, %186, %187) blocks.3.attn.qkv : f32[B, 197, 576] */
+  /* %177 = fused_linear(%174, %175, %176) blocks.3.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 361611264, params[89], params[90], LK_ACT_NONE, NULL,
       arena + 304723968);
 
-  /* %189 = slice(%188) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %188: no code */
+  /* %178 = slice(%177) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %177: no code */
 
-  /* %190 = slice(%188) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %188: no code */
+  /* %179 = slice(%177) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %177: no code */
 
-  /* %191 = slice(%188) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %188: no code */
+  /* %180 = slice(%177) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %177: no code */
 
-  /* %192 = sdpa(%189, %190, %191) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
+  /* %181 = sdpa(%178, %179, %180) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 304723968, 576, arena + 304724160, 576, arena + 304724352,
       576, arena + 362821632, 0.125f);
 
-  /* %195 = fused_linear(%192, %193, %194) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %184 = fused_linear(%181, %182, %183) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 362821632, params[91], params[92], LK_ACT_NONE, NULL,
       arena + 364032000);
 
-  /* %197 = mul(%195, %196) blocks.3 : f32[B, 197, 192], written over %195 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 364032000, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 364032000);
+  /* %186 = mul_add(%184, %185, %168) blocks.3 : f32[B, 197, 192], written over %184 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 364032000, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 359190528, (const long[]){37824, 192, 1},
+      arena + 364032000);
 
-  /* %198 = add(%178, %197) blocks.3 : f32[B, 197, 192], written over %195 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 359190528, (const long[]){37824, 192, 1},
-      arena + 364032000, (const long[]){37824, 192, 1}, arena + 364032000);
-
-  /* %201 = normalize(%198) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  /* %189 = normalize(%186) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 364032000, 1e-06f, arena + 365242368);
 
-  /* %202 = mul(%201, %199) blocks.3.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 365242368, (const long[]){37824, 192, 1},
-      params[93], (const long[]){0, 0, 1}, arena + 115605504);
+  /* %190 = mul_add(%189, %187, %188) blocks.3.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 365242368, (const long[]){37824, 192, 1},
+      params[93], (const long[]){0, 0, 1}, params[94], (const long[]){0, 0, 1}, arena + 115605504);
 
-  /* %203 = add(%202, %200) blocks.3.norm2 : f32[B, 197, 192], written over %202 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 115605504, (const long[]){37824, 192, 1},
-      params[94], (const long[]){0, 0, 1}, arena + 115605504);
-
-  /* %204 = slice(%203) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], written into %232 from row 0 */
+  /* %191 = slice(%190) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], written into %219 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 115605504 + (long)b * 37824, 37824,
         arena + 366452736 + (long)b * 37824, 192);
   } // for b
 
-  /* %205 = slice(%203) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
+  /* %192 = slice(%190) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 115605696, 37824, arena + 434196480, 37632);
 
-  /* %208 = reshape(%206) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %206: no code */
+  /* %195 = reshape(%193) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %193: no code */
 
-  /* %209 = fused_linear(%205, %208, %207) blocks.3.leff.conv1 : f32[B, 196, 768] */
+  /* %196 = fused_linear(%192, %195, %194) blocks.3.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 434196480, params[95], params[96], LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %212 = batch_statistics(%209) blocks.3.leff.bn1 : f32[3, 768] */
+  /* %199 = batch_statistics(%196) blocks.3.leff.bn1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 115605504, arena + 456741888);
 
-  /* %213 = slice(%212) {axis 0, start 0, length 2} blocks.3.leff.bn1 : f32[2, 768] */
+  /* %200 = slice(%199) {axis 0, start 0, length 2} blocks.3.leff.bn1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456741888, 2304, arena + 456794880, 1536);
 
-  /* %214 = batch_norm_act(%209, %212, %210, %211) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768] */
+  /* %201 = batch_norm_act(%196, %199, %197, %198) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 115605504, arena + 456741888, params[97], params[98],
       1e-05f, LK_ACT_GELU, arena + 125239296, arena + 120422400);
 
-  /* %217 = token_dwconv(%214, %215, %216) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  /* %204 = token_dwconv(%201, %202, %203) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 120422400, params[101], params[102],
       LK_ACT_NONE, arena + 125239296);
 
-  /* %220 = batch_statistics(%217) blocks.3.leff.bn2 : f32[3, 768] */
+  /* %207 = batch_statistics(%204) blocks.3.leff.bn2 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 125239296, arena + 456744192);
 
-  /* %221 = slice(%220) {axis 0, start 0, length 2} blocks.3.leff.bn2 : f32[2, 768] */
+  /* %208 = slice(%207) {axis 0, start 0, length 2} blocks.3.leff.bn2 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456744192, 2304, arena + 456796416, 1536);
 
-  /* %222 = batch_norm_act(%217, %220, %218, %219) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768] */
+  /* %209 = batch_norm_act(%204, %207, %205, %206) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 125239296, arena + 456744192, params[103], params[104],
       1e-05f, LK_ACT_GELU, arena + 134873088, arena + 130056192);
 
-  /* %225 = reshape(%223) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %223: no code */
+  /* %212 = reshape(%210) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %210: no code */
 
-  /* %226 = fused_linear(%222, %225, %224) blocks.3.leff.conv3 : f32[B, 196, 192] */
+  /* %213 = fused_linear(%209, %212, %211) blocks.3.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 130056192, params[107], params[108], LK_ACT_NONE, NULL,
       arena + 435400704);
 
-  /* %229 = batch_statistics(%226) blocks.3.leff.bn3 : f32[3, 192] */
+  /* %216 = batch_statistics(%213) blocks.3.leff.bn3 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 435400704, arena + 456826032);
 
-  /* %230 = slice(%229) {axis 0, start 0, length 2} blocks.3.leff.bn3 : f32[2, 192] */
+  /* %217 = slice(%216) {axis 0, start 0, length 2} blocks.3.leff.bn3 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 456826032, 576, arena + 456832368, 384);
 
-  /* %231 = batch_norm_act(%226, %229, %227, %228) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192] */
+  /* %218 = batch_norm_act(%213, %216, %214, %215) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 435400704, arena + 456826032, params[109], params[110],
       1e-05f, LK_ACT_NONE, arena + 136077312, arena + 134873088);
 
-  /* %232 = concat(%204, %231) {axis 0} blocks.3.leff : f32[B, 197, 192] */
+  /* %219 = concat(%191, %218) {axis 0} blocks.3.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 134873088 + (long)b * 37632, 37632,
         arena + 366452736 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %234 = mul(%232, %233) blocks.3 : f32[B, 197, 192], written over %232 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 366452736, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 366452736);
+  /* %221 = mul_add(%219, %220, %186) blocks.3 : f32[B, 197, 192], written over %219 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 366452736, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 364032000, (const long[]){37824, 192, 1},
+      arena + 366452736);
 
-  /* %235 = add(%198, %234) blocks.3 : f32[B, 197, 192], written over %232 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 364032000, (const long[]){37824, 192, 1},
-      arena + 366452736, (const long[]){37824, 192, 1}, arena + 366452736);
-
-  /* %236 = slice(%235) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 3 */
+  /* %222 = slice(%221) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 3 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 366452736 + (long)b * 37824, 37824,
         arena + 292633152 + (long)b * 2304, 192);
   } // for b
 
-  /* %237 = concat(%180, %236) {axis 0} : f32[B, 4, 192], a view of %693: no code */
+  /* %223 = concat(%170, %222) {axis 0} : f32[B, 4, 192], a view of %647: no code */
 
-  /* %240 = normalize(%235) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %226 = normalize(%221) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 366452736, 1e-06f, arena + 367663104);
 
-  /* %241 = mul(%240, %238) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 367663104, (const long[]){37824, 192, 1},
-      params[113], (const long[]){0, 0, 1}, arena + 368873472);
+  /* %227 = mul_add(%226, %224, %225) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 367663104, (const long[]){37824, 192, 1},
+      params[113], (const long[]){0, 0, 1}, params[114], (const long[]){0, 0, 1},
+      arena + 368873472);
 
-  /* %242 = add(%241, %239) blocks.4.norm1 : f32[B, 197, 192], written over %241 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 368873472, (const long[]){37824, 192, 1},
-      params[114], (const long[]){0, 0, 1}, arena + 368873472);
-
-  /* %245 = fused_linear(%242, %243, %244) blocks.4.attn.qkv : f32[B, 197, 576] */
+  /* %230 = fused_linear(%227, %228, %229) blocks.4.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 368873472, params[115], params[116], LK_ACT_NONE, NULL,
       arena + 308355072);
 
-  /* %246 = slice(%245) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %245: no code */
+  /* %231 = slice(%230) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %230: no code */
 
-  /* %247 = slice(%245) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %245: no code */
+  /* %232 = slice(%230) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %230: no code */
 
-  /* %248 = slice(%245) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %245: no code */
+  /* %233 = slice(%230) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %230: no code */
 
-  /* %249 = sdpa(%246, %247, %248) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
+  /* %234 = sdpa(%231, %232, %233) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 308355072, 576, arena + 308355264, 576, arena + 308355456,
       576, arena + 370083840, 0.125f);
 
-  /* %252 = fused_linear(%249, %250, %251) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %237 = fused_linear(%234, %235, %236) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 370083840, params[117], params[118], LK_ACT_NONE, NULL,
       arena + 371294208);
 
-  /* %254 = mul(%252, %253) blocks.4 : f32[B, 197, 192], written over %252 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 371294208, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 371294208);
+  /* %239 = mul_add(%237, %238, %221) blocks.4 : f32[B, 197, 192], written over %237 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 371294208, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 366452736, (const long[]){37824, 192, 1},
+      arena + 371294208);
 
-  /* %255 = add(%235, %254) blocks.4 : f32[B, 197, 192], written over %252 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 366452736, (const long[]){37824, 192, 1},
-      arena + 371294208, (const long[]){37824, 192, 1}, arena + 371294208);
-
-  /* %258 = normalize(%255) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  /* %242 = normalize(%239) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 371294208, 1e-06f, arena + 372504576);
 
-  /* %259 = mul(%258, %256) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 372504576, (const long[]){37824, 192, 1},
-      params[119], (const long[]){0, 0, 1}, arena + 134873088);
+  /* %243 = mul_add(%242, %240, %241) blocks.4.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 372504576, (const long[]){37824, 192, 1},
+      params[119], (const long[]){0, 0, 1}, params[120], (const long[]){0, 0, 1},
+      arena + 134873088);
 
-  /* %260 = add(%259, %257) blocks.4.norm2 : f32[B, 197, 192], written over %259 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 134873088, (const long[]){37824, 192, 1},
-      params[120], (const long[]){0, 0, 1}, arena + 134873088);
-
-  /* %261 = slice(%260) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], written into %289 from row 0 */
+  /* %244 = slice(%243) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], written into %272 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 134873088 + (long)b * 37824, 37824,
         arena + 373714944 + (long)b * 37824, 192);
   } // for b
 
-  /* %262 = slice(%260) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
+  /* %245 = slice(%243) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 134873280, 37824, arena + 436604928, 37632);
 
-  /* %265 = reshape(%263) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %263: no code */
+  /* %248 = reshape(%246) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %246: no code */
 
-  /* %266 = fused_linear(%262, %265, %264) blocks.4.leff.conv1 : f32[B, 196, 768] */
+  /* %249 = fused_linear(%245, %248, %247) blocks.4.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 436604928, params[121], params[122], LK_ACT_NONE, NULL,
       arena + 134873088);
 
-  /* %269 = batch_statistics(%266) blocks.4.leff.bn1 : f32[3, 768] */
+  /* %252 = batch_statistics(%249) blocks.4.leff.bn1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 134873088, arena + 456746496);
 
-  /* %270 = slice(%269) {axis 0, start 0, length 2} blocks.4.leff.bn1 : f32[2, 768] */
+  /* %253 = slice(%252) {axis 0, start 0, length 2} blocks.4.leff.bn1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456746496, 2304, arena + 456797952, 1536);
 
-  /* %271 = batch_norm_act(%266, %269, %267, %268) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768] */
+  /* %254 = batch_norm_act(%249, %252, %250, %251) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 134873088, arena + 456746496, params[123], params[124],
       1e-05f, LK_ACT_GELU, arena + 144506880, arena + 139689984);
 
-  /* %274 = token_dwconv(%271, %272, %273) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  /* %257 = token_dwconv(%254, %255, %256) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 139689984, params[127], params[128],
       LK_ACT_NONE, arena + 144506880);
 
-  /* %277 = batch_statistics(%274) blocks.4.leff.bn2 : f32[3, 768] */
+  /* %260 = batch_statistics(%257) blocks.4.leff.bn2 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 144506880, arena + 456748800);
 
-  /* %278 = slice(%277) {axis 0, start 0, length 2} blocks.4.leff.bn2 : f32[2, 768] */
+  /* %261 = slice(%260) {axis 0, start 0, length 2} blocks.4.leff.bn2 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456748800, 2304, arena + 456799488, 1536);
 
-  /* %279 = batch_norm_act(%274, %277, %275, %276) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768] */
+  /* %262 = batch_norm_act(%257, %260, %258, %259) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 144506880, arena + 456748800, params[129], params[130],
       1e-05f, LK_ACT_GELU, arena + 154140672, arena + 149323776);
 
-  /* %282 = reshape(%280) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %280: no code */
+  /* %265 = reshape(%263) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %263: no code */
 
-  /* %283 = fused_linear(%279, %282, %281) blocks.4.leff.conv3 : f32[B, 196, 192] */
+  /* %266 = fused_linear(%262, %265, %264) blocks.4.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 149323776, params[133], params[134], LK_ACT_NONE, NULL,
       arena + 437809152);
 
-  /* %286 = batch_statistics(%283) blocks.4.leff.bn3 : f32[3, 192] */
+  /* %269 = batch_statistics(%266) blocks.4.leff.bn3 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 437809152, arena + 456826608);
 
-  /* %287 = slice(%286) {axis 0, start 0, length 2} blocks.4.leff.bn3 : f32[2, 192] */
+  /* %270 = slice(%269) {axis 0, start 0, length 2} blocks.4.leff.bn3 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 456826608, 576, arena + 456832752, 384);
 
-  /* %288 = batch_norm_act(%283, %286, %284, %285) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192] */
+  /* %271 = batch_norm_act(%266, %269, %267, %268) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 437809152, arena + 456826608, params[135], params[136],
       1e-05f, LK_ACT_NONE, arena + 155344896, arena + 154140672);
 
-  /* %289 = concat(%261, %288) {axis 0} blocks.4.leff : f32[B, 197, 192] */
+  /* %272 = concat(%244, %271) {axis 0} blocks.4.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 154140672 + (long)b * 37632, 37632,
         arena + 373714944 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %291 = mul(%289, %290) blocks.4 : f32[B, 197, 192], written over %289 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 373714944, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 373714944);
+  /* %274 = mul_add(%272, %273, %239) blocks.4 : f32[B, 197, 192], written over %272 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 373714944, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 371294208, (const long[]){37824, 192, 1},
+      arena + 373714944);
 
-  /* %292 = add(%255, %291) blocks.4 : f32[B, 197, 192], written over %289 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 371294208, (const long[]){37824, 192, 1},
-      arena + 373714944, (const long[]){37824, 192, 1}, arena + 373714944);
-
-  /* %293 = slice(%292) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 4 */
+  /* %275 = slice(%274) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 4 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 373714944 + (long)b * 37824, 37824,
         arena + 292633344 + (long)b * 2304, 192);
   } // for b
 
-  /* %294 = concat(%237, %293) {axis 0} : f32[B, 5, 192], a view of %693: no code */
+  /* %276 = concat(%223, %275) {axis 0} : f32[B, 5, 192], a view of %647: no code */
 
-  /* %297 = normalize(%292) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %279 = normalize(%274) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 373714944, 1e-06f, arena + 374925312);
 
-  /* %298 = mul(%297, %295) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 374925312, (const long[]){37824, 192, 1},
-      params[139], (const long[]){0, 0, 1}, arena + 376135680);
+  /* %280 = mul_add(%279, %277, %278) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 374925312, (const long[]){37824, 192, 1},
+      params[139], (const long[]){0, 0, 1}, params[140], (const long[]){0, 0, 1},
+      arena + 376135680);
 
-  /* %299 = add(%298, %296) blocks.5.norm1 : f32[B, 197, 192], written over %298 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 376135680, (const long[]){37824, 192, 1},
-      params[140], (const long[]){0, 0, 1}, arena + 376135680);
-
-  /* %302 = fused_linear(%299, %300, %301) blocks.5.attn.qkv : f32[B, 197, 576] */
+  /* %283 = fused_linear(%280, %281, %282) blocks.5.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 376135680, params[141], params[142], LK_ACT_NONE, NULL,
       arena + 311986176);
 
-  /* %303 = slice(%302) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %302: no code */
+  /* %284 = slice(%283) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %283: no code */
 
-  /* %304 = slice(%302) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %302: no code */
+  /* %285 = slice(%283) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %283: no code */
 
-  /* %305 = slice(%302) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %302: no code */
+  /* %286 = slice(%283) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %283: no code */
 
-  /* %306 = sdpa(%303, %304, %305) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
+  /* %287 = sdpa(%284, %285, %286) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 311986176, 576, arena + 311986368, 576, arena + 311986560,
       576, arena + 377346048, 0.125f);
 
-  /* %309 = fused_linear(%306, %307, %308) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %290 = fused_linear(%287, %288, %289) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 377346048, params[143], params[144], LK_ACT_NONE, NULL,
       arena + 378556416);
 
-  /* %311 = mul(%309, %310) blocks.5 : f32[B, 197, 192], written over %309 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 378556416, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 378556416);
+  /* %292 = mul_add(%290, %291, %274) blocks.5 : f32[B, 197, 192], written over %290 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 378556416, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 373714944, (const long[]){37824, 192, 1},
+      arena + 378556416);
 
-  /* %312 = add(%292, %311) blocks.5 : f32[B, 197, 192], written over %309 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 373714944, (const long[]){37824, 192, 1},
-      arena + 378556416, (const long[]){37824, 192, 1}, arena + 378556416);
-
-  /* %315 = normalize(%312) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  /* %295 = normalize(%292) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 378556416, 1e-06f, arena + 379766784);
 
-  /* %316 = mul(%315, %313) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 379766784, (const long[]){37824, 192, 1},
-      params[145], (const long[]){0, 0, 1}, arena + 154140672);
+  /* %296 = mul_add(%295, %293, %294) blocks.5.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 379766784, (const long[]){37824, 192, 1},
+      params[145], (const long[]){0, 0, 1}, params[146], (const long[]){0, 0, 1},
+      arena + 154140672);
 
-  /* %317 = add(%316, %314) blocks.5.norm2 : f32[B, 197, 192], written over %316 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 154140672, (const long[]){37824, 192, 1},
-      params[146], (const long[]){0, 0, 1}, arena + 154140672);
-
-  /* %318 = slice(%317) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], written into %346 from row 0 */
+  /* %297 = slice(%296) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], written into %325 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 154140672 + (long)b * 37824, 37824,
         arena + 380977152 + (long)b * 37824, 192);
   } // for b
 
-  /* %319 = slice(%317) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
+  /* %298 = slice(%296) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 154140864, 37824, arena + 439013376, 37632);
 
-  /* %322 = reshape(%320) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %320: no code */
+  /* %301 = reshape(%299) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %299: no code */
 
-  /* %323 = fused_linear(%319, %322, %321) blocks.5.leff.conv1 : f32[B, 196, 768] */
+  /* %302 = fused_linear(%298, %301, %300) blocks.5.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 439013376, params[147], params[148], LK_ACT_NONE, NULL,
       arena + 154140672);
 
-  /* %326 = batch_statistics(%323) blocks.5.leff.bn1 : f32[3, 768] */
+  /* %305 = batch_statistics(%302) blocks.5.leff.bn1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 154140672, arena + 456751104);
 
-  /* %327 = slice(%326) {axis 0, start 0, length 2} blocks.5.leff.bn1 : f32[2, 768] */
+  /* %306 = slice(%305) {axis 0, start 0, length 2} blocks.5.leff.bn1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456751104, 2304, arena + 456801024, 1536);
 
-  /* %328 = batch_norm_act(%323, %326, %324, %325) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768] */
+  /* %307 = batch_norm_act(%302, %305, %303, %304) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 154140672, arena + 456751104, params[149], params[150],
       1e-05f, LK_ACT_GELU, arena + 163774464, arena + 158957568);
 
-  /* %331 = token_dwconv(%328, %329, %330) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  /* %310 = token_dwconv(%307, %308, %309) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 158957568, params[153], params[154],
       LK_ACT_NONE, arena + 163774464);
 
-  /* %334 = batch_statistics(%331) blocks.5.leff.bn2 : f32[3, 768] */
+  /* %313 = batch_statistics(%310) blocks.5.leff.bn2 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 163774464, arena + 456753408);
 
-  /* %335 = slice(%334) {axis 0, start 0, length 2} blocks.5.leff.bn2 : f32[2, 768] */
+  /* %314 = slice(%313) {axis 0, start 0, length 2} blocks.5.leff.bn2 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456753408, 2304, arena + 456802560, 1536);
 
-  /* %336 = batch_norm_act(%331, %334, %332, %333) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768] */
+  /* %315 = batch_norm_act(%310, %313, %311, %312) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 163774464, arena + 456753408, params[155], params[156],
       1e-05f, LK_ACT_GELU, arena + 173408256, arena + 168591360);
 
-  /* %339 = reshape(%337) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %337: no code */
+  /* %318 = reshape(%316) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %316: no code */
 
-  /* %340 = fused_linear(%336, %339, %338) blocks.5.leff.conv3 : f32[B, 196, 192] */
+  /* %319 = fused_linear(%315, %318, %317) blocks.5.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 168591360, params[159], params[160], LK_ACT_NONE, NULL,
       arena + 440217600);
 
-  /* %343 = batch_statistics(%340) blocks.5.leff.bn3 : f32[3, 192] */
+  /* %322 = batch_statistics(%319) blocks.5.leff.bn3 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 440217600, arena + 456827184);
 
-  /* %344 = slice(%343) {axis 0, start 0, length 2} blocks.5.leff.bn3 : f32[2, 192] */
+  /* %323 = slice(%322) {axis 0, start 0, length 2} blocks.5.leff.bn3 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 456827184, 576, arena + 456833136, 384);
 
-  /* %345 = batch_norm_act(%340, %343, %341, %342) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192] */
+  /* %324 = batch_norm_act(%319, %322, %320, %321) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 440217600, arena + 456827184, params[161], params[162],
       1e-05f, LK_ACT_NONE, arena + 174612480, arena + 173408256);
 
-  /* %346 = concat(%318, %345) {axis 0} blocks.5.leff : f32[B, 197, 192] */
+  /* %325 = concat(%297, %324) {axis 0} blocks.5.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 173408256 + (long)b * 37632, 37632,
         arena + 380977152 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %348 = mul(%346, %347) blocks.5 : f32[B, 197, 192], written over %346 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 380977152, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 380977152);
+  /* %327 = mul_add(%325, %326, %292) blocks.5 : f32[B, 197, 192], written over %325 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 380977152, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 378556416, (const long[]){37824, 192, 1},
+      arena + 380977152);
 
-  /* %349 = add(%312, %348) blocks.5 : f32[B, 197, 192], written over %346 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 378556416, (const long[]){37824, 192, 1},
-      arena + 380977152, (const long[]){37824, 192, 1}, arena + 380977152);
-
-  /* %350 = slice(%349) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 5 */
+  /* %328 = slice(%327) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 5 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 380977152 + (long)b * 37824, 37824,
         arena + 292633536 + (long)b * 2304, 192);
   } // for b
 
-  /* %351 = concat(%294, %350) {axis 0} : f32[B, 6, 192], a view of %693: no code */
+  /* %329 = concat(%276, %328) {axis 0} : f32[B, 6, 192], a view of %647: no code */
 
-  /* %354 = normalize(%349) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %332 = normalize(%327) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 380977152, 1e-06f, arena + 382187520);
 
-  /* %355 = mul(%354, %352) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 382187520, (const long[]){37824, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 383397888);
+  /* %333 = mul_add(%332, %330, %331) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 382187520, (const long[]){37824, 192, 1},
+      params[165], (const long[]){0, 0, 1}, params[166], (const long[]){0, 0, 1},
+      arena + 383397888);
 
-  /* %356 = add(%355, %353) blocks.6.norm1 : f32[B, 197, 192], written over %355 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 383397888, (const long[]){37824, 192, 1},
-      params[166], (const long[]){0, 0, 1}, arena + 383397888);
-
-  /* %359 = fused_linear(%356, %357, %358) blocks.6.attn.qkv : f32[B, 197, 576] */
+  /* %336 = fused_linear(%333, %334, %335) blocks.6.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 383397888, params[167], params[168], LK_ACT_NONE, NULL,
       arena + 315617280);
 
-  /* %360 = slice(%359) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %359: no code */
+  /* %337 = slice(%336) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %336: no code */
 
-  /* %361 = slice(%359) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %359: no code */
+  /* %338 = slice(%336) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %336: no code */
 
-  /* %362 = slice(%359) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %359: no code */
+  /* %339 = slice(%336) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %336: no code */
 
-  /* %363 = sdpa(%360, %361, %362) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
+  /* %340 = sdpa(%337, %338, %339) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 315617280, 576, arena + 315617472, 576, arena + 315617664,
       576, arena + 384608256, 0.125f);
 
-  /* %366 = fused_linear(%363, %364, %365) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %343 = fused_linear(%340, %341, %342) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 384608256, params[169], params[170], LK_ACT_NONE, NULL,
       arena + 385818624);
 
-  /* %368 = mul(%366, %367) blocks.6 : f32[B, 197, 192], written over %366 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 385818624, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 385818624);
+  /* %345 = mul_add(%343, %344, %327) blocks.6 : f32[B, 197, 192], written over %343 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 385818624, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 380977152, (const long[]){37824, 192, 1},
+      arena + 385818624);
 
-  /* %369 = add(%349, %368) blocks.6 : f32[B, 197, 192], written over %366 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 380977152, (const long[]){37824, 192, 1},
-      arena + 385818624, (const long[]){37824, 192, 1}, arena + 385818624);
-
-  /* %372 = normalize(%369) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  /* %348 = normalize(%345) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 385818624, 1e-06f, arena + 387028992);
 
-  /* %373 = mul(%372, %370) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 387028992, (const long[]){37824, 192, 1},
-      params[171], (const long[]){0, 0, 1}, arena + 173408256);
+  /* %349 = mul_add(%348, %346, %347) blocks.6.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 387028992, (const long[]){37824, 192, 1},
+      params[171], (const long[]){0, 0, 1}, params[172], (const long[]){0, 0, 1},
+      arena + 173408256);
 
-  /* %374 = add(%373, %371) blocks.6.norm2 : f32[B, 197, 192], written over %373 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 173408256, (const long[]){37824, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 173408256);
-
-  /* %375 = slice(%374) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], written into %403 from row 0 */
+  /* %350 = slice(%349) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], written into %378 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 173408256 + (long)b * 37824, 37824,
         arena + 388239360 + (long)b * 37824, 192);
   } // for b
 
-  /* %376 = slice(%374) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
+  /* %351 = slice(%349) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 441421824, 37632);
 
-  /* %379 = reshape(%377) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %377: no code */
+  /* %354 = reshape(%352) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %352: no code */
 
-  /* %380 = fused_linear(%376, %379, %378) blocks.6.leff.conv1 : f32[B, 196, 768] */
+  /* %355 = fused_linear(%351, %354, %353) blocks.6.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 441421824, params[173], params[174], LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %383 = batch_statistics(%380) blocks.6.leff.bn1 : f32[3, 768] */
+  /* %358 = batch_statistics(%355) blocks.6.leff.bn1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 173408256, arena + 456755712);
 
-  /* %384 = slice(%383) {axis 0, start 0, length 2} blocks.6.leff.bn1 : f32[2, 768] */
+  /* %359 = slice(%358) {axis 0, start 0, length 2} blocks.6.leff.bn1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456755712, 2304, arena + 456804096, 1536);
 
-  /* %385 = batch_norm_act(%380, %383, %381, %382) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768] */
+  /* %360 = batch_norm_act(%355, %358, %356, %357) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 173408256, arena + 456755712, params[175], params[176],
       1e-05f, LK_ACT_GELU, arena + 183042048, arena + 178225152);
 
-  /* %388 = token_dwconv(%385, %386, %387) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  /* %363 = token_dwconv(%360, %361, %362) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 178225152, params[179], params[180],
       LK_ACT_NONE, arena + 183042048);
 
-  /* %391 = batch_statistics(%388) blocks.6.leff.bn2 : f32[3, 768] */
+  /* %366 = batch_statistics(%363) blocks.6.leff.bn2 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 183042048, arena + 456758016);
 
-  /* %392 = slice(%391) {axis 0, start 0, length 2} blocks.6.leff.bn2 : f32[2, 768] */
+  /* %367 = slice(%366) {axis 0, start 0, length 2} blocks.6.leff.bn2 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456758016, 2304, arena + 456805632, 1536);
 
-  /* %393 = batch_norm_act(%388, %391, %389, %390) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768] */
+  /* %368 = batch_norm_act(%363, %366, %364, %365) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 183042048, arena + 456758016, params[181], params[182],
       1e-05f, LK_ACT_GELU, arena + 192675840, arena + 187858944);
 
-  /* %396 = reshape(%394) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %394: no code */
+  /* %371 = reshape(%369) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %369: no code */
 
-  /* %397 = fused_linear(%393, %396, %395) blocks.6.leff.conv3 : f32[B, 196, 192] */
+  /* %372 = fused_linear(%368, %371, %370) blocks.6.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 187858944, params[185], params[186], LK_ACT_NONE, NULL,
       arena + 442626048);
 
-  /* %400 = batch_statistics(%397) blocks.6.leff.bn3 : f32[3, 192] */
+  /* %375 = batch_statistics(%372) blocks.6.leff.bn3 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 442626048, arena + 456827760);
 
-  /* %401 = slice(%400) {axis 0, start 0, length 2} blocks.6.leff.bn3 : f32[2, 192] */
+  /* %376 = slice(%375) {axis 0, start 0, length 2} blocks.6.leff.bn3 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 456827760, 576, arena + 456833520, 384);
 
-  /* %402 = batch_norm_act(%397, %400, %398, %399) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192] */
+  /* %377 = batch_norm_act(%372, %375, %373, %374) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 442626048, arena + 456827760, params[187], params[188],
       1e-05f, LK_ACT_NONE, arena + 193880064, arena + 192675840);
 
-  /* %403 = concat(%375, %402) {axis 0} blocks.6.leff : f32[B, 197, 192] */
+  /* %378 = concat(%350, %377) {axis 0} blocks.6.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 192675840 + (long)b * 37632, 37632,
         arena + 388239360 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %405 = mul(%403, %404) blocks.6 : f32[B, 197, 192], written over %403 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 388239360, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 388239360);
+  /* %380 = mul_add(%378, %379, %345) blocks.6 : f32[B, 197, 192], written over %378 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 388239360, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 385818624, (const long[]){37824, 192, 1},
+      arena + 388239360);
 
-  /* %406 = add(%369, %405) blocks.6 : f32[B, 197, 192], written over %403 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 385818624, (const long[]){37824, 192, 1},
-      arena + 388239360, (const long[]){37824, 192, 1}, arena + 388239360);
-
-  /* %407 = slice(%406) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 6 */
+  /* %381 = slice(%380) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 6 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 388239360 + (long)b * 37824, 37824,
         arena + 292633728 + (long)b * 2304, 192);
   } // for b
 
-  /* %408 = concat(%351, %407) {axis 0} : f32[B, 7, 192], a view of %693: no code */
+  /* %382 = concat(%329, %381) {axis 0} : f32[B, 7, 192], a view of %647: no code */
 
-  /* %411 = normalize(%406) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %385 = normalize(%380) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 388239360, 1e-06f, arena + 389449728);
 
-  /* %412 = mul(%411, %409) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 389449728, (const long[]){37824, 192, 1},
-      params[191], (const long[]){0, 0, 1}, arena + 390660096);
+  /* %386 = mul_add(%385, %383, %384) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 389449728, (const long[]){37824, 192, 1},
+      params[191], (const long[]){0, 0, 1}, params[192], (const long[]){0, 0, 1},
+      arena + 390660096);
 
-  /* %413 = add(%412, %410) blocks.7.norm1 : f32[B, 197, 192], written over %412 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 390660096, (const long[]){37824, 192, 1},
-      params[192], (const long[]){0, 0, 1}, arena + 390660096);
-
-  /* %416 = fused_linear(%413, %414, %415) blocks.7.attn.qkv : f32[B, 197, 576] */
+  /* %389 = fused_linear(%386, %387, %388) blocks.7.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 390660096, params[193], params[194], LK_ACT_NONE, NULL,
       arena + 319248384);
 
-  /* %417 = slice(%416) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %416: no code */
+  /* %390 = slice(%389) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %389: no code */
 
-  /* %418 = slice(%416) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %416: no code */
+  /* %391 = slice(%389) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %389: no code */
 
-  /* %419 = slice(%416) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %416: no code */
+  /* %392 = slice(%389) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %389: no code */
 
-  /* %420 = sdpa(%417, %418, %419) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
+  /* %393 = sdpa(%390, %391, %392) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 319248384, 576, arena + 319248576, 576, arena + 319248768,
       576, arena + 391870464, 0.125f);
 
-  /* %423 = fused_linear(%420, %421, %422) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %396 = fused_linear(%393, %394, %395) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 391870464, params[195], params[196], LK_ACT_NONE, NULL,
       arena + 393080832);
 
-  /* %425 = mul(%423, %424) blocks.7 : f32[B, 197, 192], written over %423 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 393080832, (const long[]){37824, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 393080832);
+  /* %398 = mul_add(%396, %397, %380) blocks.7 : f32[B, 197, 192], written over %396 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 393080832, (const long[]){37824, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 388239360, (const long[]){37824, 192, 1},
+      arena + 393080832);
 
-  /* %426 = add(%406, %425) blocks.7 : f32[B, 197, 192], written over %423 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 388239360, (const long[]){37824, 192, 1},
-      arena + 393080832, (const long[]){37824, 192, 1}, arena + 393080832);
-
-  /* %429 = normalize(%426) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  /* %401 = normalize(%398) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 393080832, 1e-06f, arena + 394291200);
 
-  /* %430 = mul(%429, %427) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 394291200, (const long[]){37824, 192, 1},
-      params[197], (const long[]){0, 0, 1}, arena + 192675840);
+  /* %402 = mul_add(%401, %399, %400) blocks.7.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 394291200, (const long[]){37824, 192, 1},
+      params[197], (const long[]){0, 0, 1}, params[198], (const long[]){0, 0, 1},
+      arena + 192675840);
 
-  /* %431 = add(%430, %428) blocks.7.norm2 : f32[B, 197, 192], written over %430 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 192675840, (const long[]){37824, 192, 1},
-      params[198], (const long[]){0, 0, 1}, arena + 192675840);
-
-  /* %432 = slice(%431) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], written into %460 from row 0 */
+  /* %403 = slice(%402) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], written into %431 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 192675840 + (long)b * 37824, 37824,
         arena + 395501568 + (long)b * 37824, 192);
   } // for b
 
-  /* %433 = slice(%431) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
+  /* %404 = slice(%402) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 192676032, 37824, arena + 443830272, 37632);
 
-  /* %436 = reshape(%434) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %434: no code */
+  /* %407 = reshape(%405) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %405: no code */
 
-  /* %437 = fused_linear(%433, %436, %435) blocks.7.leff.conv1 : f32[B, 196, 768] */
+  /* %408 = fused_linear(%404, %407, %406) blocks.7.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 443830272, params[199], params[200], LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %440 = batch_statistics(%437) blocks.7.leff.bn1 : f32[3, 768] */
+  /* %411 = batch_statistics(%408) blocks.7.leff.bn1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 192675840, arena + 456760320);
 
-  /* %441 = slice(%440) {axis 0, start 0, length 2} blocks.7.leff.bn1 : f32[2, 768] */
+  /* %412 = slice(%411) {axis 0, start 0, length 2} blocks.7.leff.bn1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456760320, 2304, arena + 456807168, 1536);
 
-  /* %442 = batch_norm_act(%437, %440, %438, %439) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768] */
+  /* %413 = batch_norm_act(%408, %411, %409, %410) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 192675840, arena + 456760320, params[201], params[202],
       1e-05f, LK_ACT_GELU, arena + 202309632, arena + 197492736);
 
-  /* %445 = token_dwconv(%442, %443, %444) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  /* %416 = token_dwconv(%413, %414, %415) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 197492736, params[205], params[206],
       LK_ACT_NONE, arena + 202309632);
 
-  /* %448 = batch_statistics(%445) blocks.7.leff.bn2 : f32[3, 768] */
+  /* %419 = batch_statistics(%416) blocks.7.leff.bn2 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 202309632, arena + 456762624);
 
-  /* %449 = slice(%448) {axis 0, start 0, length 2} blocks.7.leff.bn2 : f32[2, 768] */
+  /* %420 = slice(%419) {axis 0, start 0, length 2} blocks.7.leff.bn2 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456762624, 2304, arena + 456808704, 1536);
 
-  /* %450 = batch_norm_act(%445, %448, %446, %447) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768] */
+  /* %421 = batch_norm_act(%416, %419, %417, %418) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 202309632, arena + 456762624, params[207], params[208],
       1e-05f, LK_ACT_GELU, arena + 211943424, arena + 207126528);
 
-  /* %453 = reshape(%451) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %451: no code */
+  /* %424 = reshape(%422) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %422: no code */
 
-  /* %454 = fused_linear(%450, %453, %452) blocks.7.leff.conv3 : f32[B, 196, 192] */
+  /* %425 = fused_linear(%421, %424, %423) blocks.7.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 207126528, params[211], params[212], LK_ACT_NONE, NULL,
       arena + 445034496);
 
-  /* %457 = batch_statistics(%454) blocks.7.leff.bn3 : f32[3, 192] */
+  /* %428 = batch_statistics(%425) blocks.7.leff.bn3 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 445034496, arena + 456828336);
 
-  /* %458 = slice(%457) {axis 0, start 0, length 2} blocks.7.leff.bn3 : f32[2, 192] */
+  /* %429 = slice(%428) {axis 0, start 0, length 2} blocks.7.leff.bn3 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 456828336, 576, arena + 456833904, 384);
 
-  /* %459 = batch_norm_act(%454, %457, %455, %456) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192] */
+  /* %430 = batch_norm_act(%425, %428, %426, %427) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 445034496, arena + 456828336, params[213], params[214],
       1e-05f, LK_ACT_NONE, arena + 213147648, arena + 211943424);
 
-  /* %460 = concat(%432, %459) {axis 0} blocks.7.leff : f32[B, 197, 192] */
+  /* %431 = concat(%403, %430) {axis 0} blocks.7.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 211943424 + (long)b * 37632, 37632,
         arena + 395501568 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %462 = mul(%460, %461) blocks.7 : f32[B, 197, 192], written over %460 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 395501568, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 395501568);
+  /* %433 = mul_add(%431, %432, %398) blocks.7 : f32[B, 197, 192], written over %431 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 395501568, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 393080832, (const long[]){37824, 192, 1},
+      arena + 395501568);
 
-  /* %463 = add(%426, %462) blocks.7 : f32[B, 197, 192], written over %460 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 393080832, (const long[]){37824, 192, 1},
-      arena + 395501568, (const long[]){37824, 192, 1}, arena + 395501568);
-
-  /* %464 = slice(%463) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 7 */
+  /* %434 = slice(%433) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 7 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 395501568 + (long)b * 37824, 37824,
         arena + 292633920 + (long)b * 2304, 192);
   } // for b
 
-  /* %465 = concat(%408, %464) {axis 0} : f32[B, 8, 192], a view of %693: no code */
+  /* %435 = concat(%382, %434) {axis 0} : f32[B, 8, 192], a view of %647: no code */
 
-  /* %468 = normalize(%463) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %438 = normalize(%433) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 395501568, 1e-06f, arena + 396711936);
 
-  /* %469 = mul(%468, %466) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
-      params[217], (const long[]){0, 0, 1}, arena + 397922304);
+  /* %439 = mul_add(%438, %436, %437) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
+      params[217], (const long[]){0, 0, 1}, params[218], (const long[]){0, 0, 1},
+      arena + 397922304);
 
-  /* %470 = add(%469, %467) blocks.8.norm1 : f32[B, 197, 192], written over %469 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 397922304, (const long[]){37824, 192, 1},
-      params[218], (const long[]){0, 0, 1}, arena + 397922304);
-
-  /* %473 = fused_linear(%470, %471, %472) blocks.8.attn.qkv : f32[B, 197, 576] */
+  /* %442 = fused_linear(%439, %440, %441) blocks.8.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 397922304, params[219], params[220], LK_ACT_NONE, NULL,
       arena + 322879488);
 
-  /* %474 = slice(%473) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %473: no code */
+  /* %443 = slice(%442) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %442: no code */
 
-  /* %475 = slice(%473) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %473: no code */
+  /* %444 = slice(%442) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %442: no code */
 
-  /* %476 = slice(%473) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %473: no code */
+  /* %445 = slice(%442) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %442: no code */
 
-  /* %477 = sdpa(%474, %475, %476) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
+  /* %446 = sdpa(%443, %444, %445) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 322879488, 576, arena + 322879680, 576, arena + 322879872,
       576, arena + 399132672, 0.125f);
 
-  /* %480 = fused_linear(%477, %478, %479) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %449 = fused_linear(%446, %447, %448) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 399132672, params[221], params[222], LK_ACT_NONE, NULL,
       arena + 400343040);
 
-  /* %482 = mul(%480, %481) blocks.8 : f32[B, 197, 192], written over %480 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 400343040, (const long[]){37824, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 400343040);
+  /* %451 = mul_add(%449, %450, %433) blocks.8 : f32[B, 197, 192], written over %449 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 400343040, (const long[]){37824, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 395501568, (const long[]){37824, 192, 1},
+      arena + 400343040);
 
-  /* %483 = add(%463, %482) blocks.8 : f32[B, 197, 192], written over %480 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 395501568, (const long[]){37824, 192, 1},
-      arena + 400343040, (const long[]){37824, 192, 1}, arena + 400343040);
-
-  /* %486 = normalize(%483) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  /* %454 = normalize(%451) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 400343040, 1e-06f, arena + 401553408);
 
-  /* %487 = mul(%486, %484) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 401553408, (const long[]){37824, 192, 1},
-      params[223], (const long[]){0, 0, 1}, arena + 211943424);
+  /* %455 = mul_add(%454, %452, %453) blocks.8.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 401553408, (const long[]){37824, 192, 1},
+      params[223], (const long[]){0, 0, 1}, params[224], (const long[]){0, 0, 1},
+      arena + 211943424);
 
-  /* %488 = add(%487, %485) blocks.8.norm2 : f32[B, 197, 192], written over %487 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 211943424, (const long[]){37824, 192, 1},
-      params[224], (const long[]){0, 0, 1}, arena + 211943424);
-
-  /* %489 = slice(%488) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], written into %517 from row 0 */
+  /* %456 = slice(%455) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], written into %484 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 211943424 + (long)b * 37824, 37824,
         arena + 402763776 + (long)b * 37824, 192);
   } // for b
 
-  /* %490 = slice(%488) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
+  /* %457 = slice(%455) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 211943616, 37824, arena + 446238720, 37632);
 
-  /* %493 = reshape(%491) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %491: no code */
+  /* %460 = reshape(%458) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %458: no code */
 
-  /* %494 = fused_linear(%490, %493, %492) blocks.8.leff.conv1 : f32[B, 196, 768] */
+  /* %461 = fused_linear(%457, %460, %459) blocks.8.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 446238720, params[225], params[226], LK_ACT_NONE, NULL,
       arena + 211943424);
 
-  /* %497 = batch_statistics(%494) blocks.8.leff.bn1 : f32[3, 768] */
+  /* %464 = batch_statistics(%461) blocks.8.leff.bn1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 211943424, arena + 456764928);
 
-  /* %498 = slice(%497) {axis 0, start 0, length 2} blocks.8.leff.bn1 : f32[2, 768] */
+  /* %465 = slice(%464) {axis 0, start 0, length 2} blocks.8.leff.bn1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456764928, 2304, arena + 456810240, 1536);
 
-  /* %499 = batch_norm_act(%494, %497, %495, %496) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768] */
+  /* %466 = batch_norm_act(%461, %464, %462, %463) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 211943424, arena + 456764928, params[227], params[228],
       1e-05f, LK_ACT_GELU, arena + 221577216, arena + 216760320);
 
-  /* %502 = token_dwconv(%499, %500, %501) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  /* %469 = token_dwconv(%466, %467, %468) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 216760320, params[231], params[232],
       LK_ACT_NONE, arena + 221577216);
 
-  /* %505 = batch_statistics(%502) blocks.8.leff.bn2 : f32[3, 768] */
+  /* %472 = batch_statistics(%469) blocks.8.leff.bn2 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 221577216, arena + 456767232);
 
-  /* %506 = slice(%505) {axis 0, start 0, length 2} blocks.8.leff.bn2 : f32[2, 768] */
+  /* %473 = slice(%472) {axis 0, start 0, length 2} blocks.8.leff.bn2 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456767232, 2304, arena + 456811776, 1536);
 
-  /* %507 = batch_norm_act(%502, %505, %503, %504) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768] */
+  /* %474 = batch_norm_act(%469, %472, %470, %471) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 221577216, arena + 456767232, params[233], params[234],
       1e-05f, LK_ACT_GELU, arena + 231211008, arena + 226394112);
 
-  /* %510 = reshape(%508) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %508: no code */
+  /* %477 = reshape(%475) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %475: no code */
 
-  /* %511 = fused_linear(%507, %510, %509) blocks.8.leff.conv3 : f32[B, 196, 192] */
+  /* %478 = fused_linear(%474, %477, %476) blocks.8.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 226394112, params[237], params[238], LK_ACT_NONE, NULL,
       arena + 447442944);
 
-  /* %514 = batch_statistics(%511) blocks.8.leff.bn3 : f32[3, 192] */
+  /* %481 = batch_statistics(%478) blocks.8.leff.bn3 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 447442944, arena + 456828912);
 
-  /* %515 = slice(%514) {axis 0, start 0, length 2} blocks.8.leff.bn3 : f32[2, 192] */
+  /* %482 = slice(%481) {axis 0, start 0, length 2} blocks.8.leff.bn3 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 456828912, 576, arena + 456834288, 384);
 
-  /* %516 = batch_norm_act(%511, %514, %512, %513) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192] */
+  /* %483 = batch_norm_act(%478, %481, %479, %480) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 447442944, arena + 456828912, params[239], params[240],
       1e-05f, LK_ACT_NONE, arena + 232415232, arena + 231211008);
 
-  /* %517 = concat(%489, %516) {axis 0} blocks.8.leff : f32[B, 197, 192] */
+  /* %484 = concat(%456, %483) {axis 0} blocks.8.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 231211008 + (long)b * 37632, 37632,
         arena + 402763776 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %519 = mul(%517, %518) blocks.8 : f32[B, 197, 192], written over %517 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 402763776, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 402763776);
+  /* %486 = mul_add(%484, %485, %451) blocks.8 : f32[B, 197, 192], written over %484 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 402763776, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 400343040, (const long[]){37824, 192, 1},
+      arena + 402763776);
 
-  /* %520 = add(%483, %519) blocks.8 : f32[B, 197, 192], written over %517 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 400343040, (const long[]){37824, 192, 1},
-      arena + 402763776, (const long[]){37824, 192, 1}, arena + 402763776);
-
-  /* %521 = slice(%520) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 8 */
+  /* %487 = slice(%486) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 8 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 402763776 + (long)b * 37824, 37824,
         arena + 292634112 + (long)b * 2304, 192);
   } // for b
 
-  /* %522 = concat(%465, %521) {axis 0} : f32[B, 9, 192], a view of %693: no code */
+  /* %488 = concat(%435, %487) {axis 0} : f32[B, 9, 192], a view of %647: no code */
 
-  /* %525 = normalize(%520) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %491 = normalize(%486) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 402763776, 1e-06f, arena + 403974144);
 
-  /* %526 = mul(%525, %523) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 403974144, (const long[]){37824, 192, 1},
-      params[243], (const long[]){0, 0, 1}, arena + 405184512);
+  /* %492 = mul_add(%491, %489, %490) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 403974144, (const long[]){37824, 192, 1},
+      params[243], (const long[]){0, 0, 1}, params[244], (const long[]){0, 0, 1},
+      arena + 405184512);
 
-  /* %527 = add(%526, %524) blocks.9.norm1 : f32[B, 197, 192], written over %526 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 405184512, (const long[]){37824, 192, 1},
-      params[244], (const long[]){0, 0, 1}, arena + 405184512);
-
-  /* %530 = fused_linear(%527, %528, %529) blocks.9.attn.qkv : f32[B, 197, 576] */
+  /* %495 = fused_linear(%492, %493, %494) blocks.9.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 405184512, params[245], params[246], LK_ACT_NONE, NULL,
       arena + 326510592);
 
-  /* %531 = slice(%530) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %530: no code */
+  /* %496 = slice(%495) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %495: no code */
 
-  /* %532 = slice(%530) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %530: no code */
+  /* %497 = slice(%495) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %495: no code */
 
-  /* %533 = slice(%530) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %530: no code */
+  /* %498 = slice(%495) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %495: no code */
 
-  /* %534 = sdpa(%531, %532, %533) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
+  /* %499 = sdpa(%496, %497, %498) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 326510592, 576, arena + 326510784, 576, arena + 326510976,
       576, arena + 406394880, 0.125f);
 
-  /* %537 = fused_linear(%534, %535, %536) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %502 = fused_linear(%499, %500, %501) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 406394880, params[247], params[248], LK_ACT_NONE, NULL,
       arena + 407605248);
 
-  /* %539 = mul(%537, %538) blocks.9 : f32[B, 197, 192], written over %537 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 407605248, (const long[]){37824, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 407605248);
+  /* %504 = mul_add(%502, %503, %486) blocks.9 : f32[B, 197, 192], written over %502 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 407605248, (const long[]){37824, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 402763776, (const long[]){37824, 192, 1},
+      arena + 407605248);
 
-  /* %540 = add(%520, %539) blocks.9 : f32[B, 197, 192], written over %537 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 402763776, (const long[]){37824, 192, 1},
-      arena + 407605248, (const long[]){37824, 192, 1}, arena + 407605248);
-
-  /* %543 = normalize(%540) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  /* %507 = normalize(%504) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 407605248, 1e-06f, arena + 408815616);
 
-  /* %544 = mul(%543, %541) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 408815616, (const long[]){37824, 192, 1},
-      params[249], (const long[]){0, 0, 1}, arena + 231211008);
+  /* %508 = mul_add(%507, %505, %506) blocks.9.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 408815616, (const long[]){37824, 192, 1},
+      params[249], (const long[]){0, 0, 1}, params[250], (const long[]){0, 0, 1},
+      arena + 231211008);
 
-  /* %545 = add(%544, %542) blocks.9.norm2 : f32[B, 197, 192], written over %544 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 231211008, (const long[]){37824, 192, 1},
-      params[250], (const long[]){0, 0, 1}, arena + 231211008);
-
-  /* %546 = slice(%545) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], written into %574 from row 0 */
+  /* %509 = slice(%508) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], written into %537 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 231211008 + (long)b * 37824, 37824,
         arena + 410025984 + (long)b * 37824, 192);
   } // for b
 
-  /* %547 = slice(%545) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
+  /* %510 = slice(%508) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 231211200, 37824, arena + 448647168, 37632);
 
-  /* %550 = reshape(%548) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %548: no code */
+  /* %513 = reshape(%511) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %511: no code */
 
-  /* %551 = fused_linear(%547, %550, %549) blocks.9.leff.conv1 : f32[B, 196, 768] */
+  /* %514 = fused_linear(%510, %513, %512) blocks.9.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 448647168, params[251], params[252], LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %554 = batch_statistics(%551) blocks.9.leff.bn1 : f32[3, 768] */
+  /* %517 = batch_statistics(%514) blocks.9.leff.bn1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 231211008, arena + 456769536);
 
-  /* %555 = slice(%554) {axis 0, start 0, length 2} blocks.9.leff.bn1 : f32[2, 768] */
+  /* %518 = slice(%517) {axis 0, start 0, length 2} blocks.9.leff.bn1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456769536, 2304, arena + 456813312, 1536);
 
-  /* %556 = batch_norm_act(%551, %554, %552, %553) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768] */
+  /* %519 = batch_norm_act(%514, %517, %515, %516) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 231211008, arena + 456769536, params[253], params[254],
       1e-05f, LK_ACT_GELU, arena + 240844800, arena + 236027904);
 
-  /* %559 = token_dwconv(%556, %557, %558) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  /* %522 = token_dwconv(%519, %520, %521) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 236027904, params[257], params[258],
       LK_ACT_NONE, arena + 240844800);
 
-  /* %562 = batch_statistics(%559) blocks.9.leff.bn2 : f32[3, 768] */
+  /* %525 = batch_statistics(%522) blocks.9.leff.bn2 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 240844800, arena + 456771840);
 
-  /* %563 = slice(%562) {axis 0, start 0, length 2} blocks.9.leff.bn2 : f32[2, 768] */
+  /* %526 = slice(%525) {axis 0, start 0, length 2} blocks.9.leff.bn2 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456771840, 2304, arena + 456814848, 1536);
 
-  /* %564 = batch_norm_act(%559, %562, %560, %561) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768] */
+  /* %527 = batch_norm_act(%522, %525, %523, %524) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 240844800, arena + 456771840, params[259], params[260],
       1e-05f, LK_ACT_GELU, arena + 250478592, arena + 245661696);
 
-  /* %567 = reshape(%565) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %565: no code */
+  /* %530 = reshape(%528) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %528: no code */
 
-  /* %568 = fused_linear(%564, %567, %566) blocks.9.leff.conv3 : f32[B, 196, 192] */
+  /* %531 = fused_linear(%527, %530, %529) blocks.9.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 245661696, params[263], params[264], LK_ACT_NONE, NULL,
       arena + 449851392);
 
-  /* %571 = batch_statistics(%568) blocks.9.leff.bn3 : f32[3, 192] */
+  /* %534 = batch_statistics(%531) blocks.9.leff.bn3 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 449851392, arena + 456829488);
 
-  /* %572 = slice(%571) {axis 0, start 0, length 2} blocks.9.leff.bn3 : f32[2, 192] */
+  /* %535 = slice(%534) {axis 0, start 0, length 2} blocks.9.leff.bn3 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 456829488, 576, arena + 456834672, 384);
 
-  /* %573 = batch_norm_act(%568, %571, %569, %570) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192] */
+  /* %536 = batch_norm_act(%531, %534, %532, %533) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 449851392, arena + 456829488, params[265], params[266],
       1e-05f, LK_ACT_NONE, arena + 251682816, arena + 250478592);
 
-  /* %574 = concat(%546, %573) {axis 0} blocks.9.leff : f32[B, 197, 192] */
+  /* %537 = concat(%509, %536) {axis 0} blocks.9.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 250478592 + (long)b * 37632, 37632,
         arena + 410025984 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %576 = mul(%574, %575) blocks.9 : f32[B, 197, 192], written over %574 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 410025984, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 410025984);
+  /* %539 = mul_add(%537, %538, %504) blocks.9 : f32[B, 197, 192], written over %537 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 410025984, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 407605248, (const long[]){37824, 192, 1},
+      arena + 410025984);
 
-  /* %577 = add(%540, %576) blocks.9 : f32[B, 197, 192], written over %574 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 407605248, (const long[]){37824, 192, 1},
-      arena + 410025984, (const long[]){37824, 192, 1}, arena + 410025984);
-
-  /* %578 = slice(%577) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 9 */
+  /* %540 = slice(%539) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 9 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 410025984 + (long)b * 37824, 37824,
         arena + 292634304 + (long)b * 2304, 192);
   } // for b
 
-  /* %579 = concat(%522, %578) {axis 0} : f32[B, 10, 192], a view of %693: no code */
+  /* %541 = concat(%488, %540) {axis 0} : f32[B, 10, 192], a view of %647: no code */
 
-  /* %582 = normalize(%577) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %544 = normalize(%539) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 410025984, 1e-06f, arena + 411236352);
 
-  /* %583 = mul(%582, %580) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 411236352, (const long[]){37824, 192, 1},
-      params[269], (const long[]){0, 0, 1}, arena + 412446720);
+  /* %545 = mul_add(%544, %542, %543) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 411236352, (const long[]){37824, 192, 1},
+      params[269], (const long[]){0, 0, 1}, params[270], (const long[]){0, 0, 1},
+      arena + 412446720);
 
-  /* %584 = add(%583, %581) blocks.10.norm1 : f32[B, 197, 192], written over %583 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 412446720, (const long[]){37824, 192, 1},
-      params[270], (const long[]){0, 0, 1}, arena + 412446720);
-
-  /* %587 = fused_linear(%584, %585, %586) blocks.10.attn.qkv : f32[B, 197, 576] */
+  /* %548 = fused_linear(%545, %546, %547) blocks.10.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 412446720, params[271], params[272], LK_ACT_NONE, NULL,
       arena + 330141696);
 
-  /* %588 = slice(%587) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %587: no code */
+  /* %549 = slice(%548) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %548: no code */
 
-  /* %589 = slice(%587) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %587: no code */
+  /* %550 = slice(%548) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %548: no code */
 
-  /* %590 = slice(%587) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %587: no code */
+  /* %551 = slice(%548) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %548: no code */
 
-  /* %591 = sdpa(%588, %589, %590) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
+  /* %552 = sdpa(%549, %550, %551) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 330141696, 576, arena + 330141888, 576, arena + 330142080,
       576, arena + 413657088, 0.125f);
 
-  /* %594 = fused_linear(%591, %592, %593) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %555 = fused_linear(%552, %553, %554) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 413657088, params[273], params[274], LK_ACT_NONE, NULL,
       arena + 414867456);
 
-  /* %596 = mul(%594, %595) blocks.10 : f32[B, 197, 192], written over %594 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 414867456, (const long[]){37824, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 414867456);
+  /* %557 = mul_add(%555, %556, %539) blocks.10 : f32[B, 197, 192], written over %555 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 414867456, (const long[]){37824, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 410025984, (const long[]){37824, 192, 1},
+      arena + 414867456);
 
-  /* %597 = add(%577, %596) blocks.10 : f32[B, 197, 192], written over %594 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 410025984, (const long[]){37824, 192, 1},
-      arena + 414867456, (const long[]){37824, 192, 1}, arena + 414867456);
-
-  /* %600 = normalize(%597) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  /* %560 = normalize(%557) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 414867456, 1e-06f, arena + 416077824);
 
-  /* %601 = mul(%600, %598) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 416077824, (const long[]){37824, 192, 1},
-      params[275], (const long[]){0, 0, 1}, arena + 250478592);
+  /* %561 = mul_add(%560, %558, %559) blocks.10.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 416077824, (const long[]){37824, 192, 1},
+      params[275], (const long[]){0, 0, 1}, params[276], (const long[]){0, 0, 1},
+      arena + 250478592);
 
-  /* %602 = add(%601, %599) blocks.10.norm2 : f32[B, 197, 192], written over %601 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 250478592, (const long[]){37824, 192, 1},
-      params[276], (const long[]){0, 0, 1}, arena + 250478592);
-
-  /* %603 = slice(%602) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], written into %631 from row 0 */
+  /* %562 = slice(%561) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], written into %590 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 250478592 + (long)b * 37824, 37824,
         arena + 417288192 + (long)b * 37824, 192);
   } // for b
 
-  /* %604 = slice(%602) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
+  /* %563 = slice(%561) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 250478784, 37824, arena + 451055616, 37632);
 
-  /* %607 = reshape(%605) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %605: no code */
+  /* %566 = reshape(%564) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %564: no code */
 
-  /* %608 = fused_linear(%604, %607, %606) blocks.10.leff.conv1 : f32[B, 196, 768] */
+  /* %567 = fused_linear(%563, %566, %565) blocks.10.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 451055616, params[277], params[278], LK_ACT_NONE, NULL,
       arena + 250478592);
 
-  /* %611 = batch_statistics(%608) blocks.10.leff.bn1 : f32[3, 768] */
+  /* %570 = batch_statistics(%567) blocks.10.leff.bn1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 250478592, arena + 456774144);
 
-  /* %612 = slice(%611) {axis 0, start 0, length 2} blocks.10.leff.bn1 : f32[2, 768] */
+  /* %571 = slice(%570) {axis 0, start 0, length 2} blocks.10.leff.bn1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456774144, 2304, arena + 456816384, 1536);
 
-  /* %613 = batch_norm_act(%608, %611, %609, %610) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768] */
+  /* %572 = batch_norm_act(%567, %570, %568, %569) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 250478592, arena + 456774144, params[279], params[280],
       1e-05f, LK_ACT_GELU, arena + 260112384, arena + 255295488);
 
-  /* %616 = token_dwconv(%613, %614, %615) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  /* %575 = token_dwconv(%572, %573, %574) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 255295488, params[283], params[284],
       LK_ACT_NONE, arena + 260112384);
 
-  /* %619 = batch_statistics(%616) blocks.10.leff.bn2 : f32[3, 768] */
+  /* %578 = batch_statistics(%575) blocks.10.leff.bn2 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 260112384, arena + 456776448);
 
-  /* %620 = slice(%619) {axis 0, start 0, length 2} blocks.10.leff.bn2 : f32[2, 768] */
+  /* %579 = slice(%578) {axis 0, start 0, length 2} blocks.10.leff.bn2 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456776448, 2304, arena + 456817920, 1536);
 
-  /* %621 = batch_norm_act(%616, %619, %617, %618) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768] */
+  /* %580 = batch_norm_act(%575, %578, %576, %577) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 260112384, arena + 456776448, params[285], params[286],
       1e-05f, LK_ACT_GELU, arena + 269746176, arena + 264929280);
 
-  /* %624 = reshape(%622) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %622: no code */
+  /* %583 = reshape(%581) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %581: no code */
 
-  /* %625 = fused_linear(%621, %624, %623) blocks.10.leff.conv3 : f32[B, 196, 192] */
+  /* %584 = fused_linear(%580, %583, %582) blocks.10.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 264929280, params[289], params[290], LK_ACT_NONE, NULL,
       arena + 452259840);
 
-  /* %628 = batch_statistics(%625) blocks.10.leff.bn3 : f32[3, 192] */
+  /* %587 = batch_statistics(%584) blocks.10.leff.bn3 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 452259840, arena + 456830064);
 
-  /* %629 = slice(%628) {axis 0, start 0, length 2} blocks.10.leff.bn3 : f32[2, 192] */
+  /* %588 = slice(%587) {axis 0, start 0, length 2} blocks.10.leff.bn3 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 456830064, 576, arena + 456835056, 384);
 
-  /* %630 = batch_norm_act(%625, %628, %626, %627) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192] */
+  /* %589 = batch_norm_act(%584, %587, %585, %586) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 452259840, arena + 456830064, params[291], params[292],
       1e-05f, LK_ACT_NONE, arena + 270950400, arena + 269746176);
 
-  /* %631 = concat(%603, %630) {axis 0} blocks.10.leff : f32[B, 197, 192] */
+  /* %590 = concat(%562, %589) {axis 0} blocks.10.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 269746176 + (long)b * 37632, 37632,
         arena + 417288192 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %633 = mul(%631, %632) blocks.10 : f32[B, 197, 192], written over %631 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 417288192, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 417288192);
+  /* %592 = mul_add(%590, %591, %557) blocks.10 : f32[B, 197, 192], written over %590 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 417288192, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 414867456, (const long[]){37824, 192, 1},
+      arena + 417288192);
 
-  /* %634 = add(%597, %633) blocks.10 : f32[B, 197, 192], written over %631 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 414867456, (const long[]){37824, 192, 1},
-      arena + 417288192, (const long[]){37824, 192, 1}, arena + 417288192);
-
-  /* %635 = slice(%634) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 10 */
+  /* %593 = slice(%592) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 10 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 417288192 + (long)b * 37824, 37824,
         arena + 292634496 + (long)b * 2304, 192);
   } // for b
 
-  /* %636 = concat(%579, %635) {axis 0} : f32[B, 11, 192], a view of %693: no code */
+  /* %594 = concat(%541, %593) {axis 0} : f32[B, 11, 192], a view of %647: no code */
 
-  /* %639 = normalize(%634) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %597 = normalize(%592) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 417288192, 1e-06f, arena + 418498560);
 
-  /* %640 = mul(%639, %637) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 418498560, (const long[]){37824, 192, 1},
-      params[295], (const long[]){0, 0, 1}, arena + 419708928);
+  /* %598 = mul_add(%597, %595, %596) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 418498560, (const long[]){37824, 192, 1},
+      params[295], (const long[]){0, 0, 1}, params[296], (const long[]){0, 0, 1},
+      arena + 419708928);
 
-  /* %641 = add(%640, %638) blocks.11.norm1 : f32[B, 197, 192], written over %640 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 419708928, (const long[]){37824, 192, 1},
-      params[296], (const long[]){0, 0, 1}, arena + 419708928);
-
-  /* %644 = fused_linear(%641, %642, %643) blocks.11.attn.qkv : f32[B, 197, 576] */
+  /* %601 = fused_linear(%598, %599, %600) blocks.11.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 419708928, params[297], params[298], LK_ACT_NONE, NULL,
       arena + 333772800);
 
-  /* %645 = slice(%644) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %644: no code */
+  /* %602 = slice(%601) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %601: no code */
 
-  /* %646 = slice(%644) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %644: no code */
+  /* %603 = slice(%601) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %601: no code */
 
-  /* %647 = slice(%644) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %644: no code */
+  /* %604 = slice(%601) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %601: no code */
 
-  /* %648 = sdpa(%645, %646, %647) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
+  /* %605 = sdpa(%602, %603, %604) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 333772800, 576, arena + 333772992, 576, arena + 333773184,
       576, arena + 420919296, 0.125f);
 
-  /* %651 = fused_linear(%648, %649, %650) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %608 = fused_linear(%605, %606, %607) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 420919296, params[299], params[300], LK_ACT_NONE, NULL,
       arena + 422129664);
 
-  /* %653 = mul(%651, %652) blocks.11 : f32[B, 197, 192], written over %651 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 422129664, (const long[]){37824, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 422129664);
+  /* %610 = mul_add(%608, %609, %592) blocks.11 : f32[B, 197, 192], written over %608 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 422129664, (const long[]){37824, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 417288192, (const long[]){37824, 192, 1},
+      arena + 422129664);
 
-  /* %654 = add(%634, %653) blocks.11 : f32[B, 197, 192], written over %651 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 417288192, (const long[]){37824, 192, 1},
-      arena + 422129664, (const long[]){37824, 192, 1}, arena + 422129664);
-
-  /* %657 = normalize(%654) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  /* %613 = normalize(%610) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 422129664, 1e-06f, arena + 423340032);
 
-  /* %658 = mul(%657, %655) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 423340032, (const long[]){37824, 192, 1},
-      params[301], (const long[]){0, 0, 1}, arena + 269746176);
+  /* %614 = mul_add(%613, %611, %612) blocks.11.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 423340032, (const long[]){37824, 192, 1},
+      params[301], (const long[]){0, 0, 1}, params[302], (const long[]){0, 0, 1},
+      arena + 269746176);
 
-  /* %659 = add(%658, %656) blocks.11.norm2 : f32[B, 197, 192], written over %658 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 269746176, (const long[]){37824, 192, 1},
-      params[302], (const long[]){0, 0, 1}, arena + 269746176);
-
-  /* %660 = slice(%659) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], written into %688 from row 0 */
+  /* %615 = slice(%614) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], written into %643 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 269746176 + (long)b * 37824, 37824,
         arena + 289013760 + (long)b * 37824, 192);
   } // for b
 
-  /* %661 = slice(%659) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
+  /* %616 = slice(%614) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 269746368, 37824, arena + 453464064, 37632);
 
-  /* %664 = reshape(%662) {shape [768, 192]} blocks.11.leff.conv1 : f32[768, 192], a view of %662: no code */
+  /* %619 = reshape(%617) {shape [768, 192]} blocks.11.leff.conv1 : f32[768, 192], a view of %617: no code */
 
-  /* %665 = fused_linear(%661, %664, %663) blocks.11.leff.conv1 : f32[B, 196, 768] */
+  /* %620 = fused_linear(%616, %619, %618) blocks.11.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 453464064, params[303], params[304], LK_ACT_NONE, NULL,
       arena + 269746176);
 
-  /* %668 = batch_statistics(%665) blocks.11.leff.bn1 : f32[3, 768] */
+  /* %623 = batch_statistics(%620) blocks.11.leff.bn1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 269746176, arena + 456778752);
 
-  /* %669 = slice(%668) {axis 0, start 0, length 2} blocks.11.leff.bn1 : f32[2, 768] */
+  /* %624 = slice(%623) {axis 0, start 0, length 2} blocks.11.leff.bn1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456778752, 2304, arena + 456819456, 1536);
 
-  /* %670 = batch_norm_act(%665, %668, %666, %667) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768] */
+  /* %625 = batch_norm_act(%620, %623, %621, %622) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 269746176, arena + 456778752, params[305], params[306],
       1e-05f, LK_ACT_GELU, arena + 279379968, arena + 274563072);
 
-  /* %673 = token_dwconv(%670, %671, %672) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
+  /* %628 = token_dwconv(%625, %626, %627) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 274563072, params[309], params[310],
       LK_ACT_NONE, arena + 279379968);
 
-  /* %676 = batch_statistics(%673) blocks.11.leff.bn2 : f32[3, 768] */
+  /* %631 = batch_statistics(%628) blocks.11.leff.bn2 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 279379968, arena + 456781056);
 
-  /* %677 = slice(%676) {axis 0, start 0, length 2} blocks.11.leff.bn2 : f32[2, 768] */
+  /* %632 = slice(%631) {axis 0, start 0, length 2} blocks.11.leff.bn2 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 456781056, 2304, arena + 456820992, 1536);
 
-  /* %678 = batch_norm_act(%673, %676, %674, %675) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768] */
+  /* %633 = batch_norm_act(%628, %631, %629, %630) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 279379968, arena + 456781056, params[311], params[312],
       1e-05f, LK_ACT_GELU, arena + 290224128, arena + 284196864);
 
-  /* %681 = reshape(%679) {shape [192, 768]} blocks.11.leff.conv3 : f32[192, 768], a view of %679: no code */
+  /* %636 = reshape(%634) {shape [192, 768]} blocks.11.leff.conv3 : f32[192, 768], a view of %634: no code */
 
-  /* %682 = fused_linear(%678, %681, %680) blocks.11.leff.conv3 : f32[B, 196, 192] */
+  /* %637 = fused_linear(%633, %636, %635) blocks.11.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 284196864, params[315], params[316], LK_ACT_NONE, NULL,
       arena + 290224128);
 
-  /* %685 = batch_statistics(%682) blocks.11.leff.bn3 : f32[3, 192] */
+  /* %640 = batch_statistics(%637) blocks.11.leff.bn3 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 290224128, arena + 292707264);
 
-  /* %686 = slice(%685) {axis 0, start 0, length 2} blocks.11.leff.bn3 : f32[2, 192] */
+  /* %641 = slice(%640) {axis 0, start 0, length 2} blocks.11.leff.bn3 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 292707264, 576, arena + 456835440, 384);
 
-  /* %687 = batch_norm_act(%682, %685, %683, %684) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192] */
+  /* %642 = batch_norm_act(%637, %640, %638, %639) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 290224128, arena + 292707264, params[317], params[318],
       1e-05f, LK_ACT_NONE, arena + 292706304, arena + 291428352);
 
-  /* %688 = concat(%660, %687) {axis 0} blocks.11.leff : f32[B, 197, 192] */
+  /* %643 = concat(%615, %642) {axis 0} blocks.11.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 291428352 + (long)b * 37632, 37632,
         arena + 289013760 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %690 = mul(%688, %689) blocks.11 : f32[B, 197, 192], written over %688 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 289013760, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 289013760);
+  /* %645 = mul_add(%643, %644, %610) blocks.11 : f32[B, 197, 192], written over %643 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 289013760, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 422129664, (const long[]){37824, 192, 1},
+      arena + 289013760);
 
-  /* %691 = add(%654, %690) blocks.11 : f32[B, 197, 192], written over %688 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 422129664, (const long[]){37824, 192, 1},
-      arena + 289013760, (const long[]){37824, 192, 1}, arena + 289013760);
-
-  /* %692 = slice(%691) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %693 from row 11 */
+  /* %646 = slice(%645) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %647 from row 11 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 289013760 + (long)b * 37824, 37824,
         arena + 292634688 + (long)b * 2304, 192);
   } // for b
 
-  /* %693 = concat(%636, %692) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
+  /* %647 = concat(%594, %646) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
 
-  /* %695 = add(%693, %694) : f32[B, 12, 192], written over %693 */
+  /* %649 = add(%647, %648) : f32[B, 12, 192], written over %647 */
   lk_add(3, (const long[]){B, 12, 192}, arena + 292632576, (const long[]){2304, 192, 1},
       params[321], (const long[]){0, 192, 1}, arena + 292632576);
 
-  /* %698 = normalize(%695) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
+  /* %652 = normalize(%649) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
   lk_normalize(B * 12, 192, arena + 292632576, 1e-06f, arena + 289345536);
 
-  /* %699 = mul(%698, %696) lca.norm1 : f32[B, 12, 192] */
-  lk_mul(3, (const long[]){B, 12, 192}, arena + 289345536, (const long[]){2304, 192, 1},
-      params[322], (const long[]){0, 0, 1}, arena + 289419264);
+  /* %653 = mul_add(%652, %650, %651) lca.norm1 : f32[B, 12, 192] */
+  lk_mul_add(3, (const long[]){B, 12, 192}, arena + 289345536, (const long[]){2304, 192, 1},
+      params[322], (const long[]){0, 0, 1}, params[323], (const long[]){0, 0, 1},
+      arena + 289419264);
 
-  /* %700 = add(%699, %697) lca.norm1 : f32[B, 12, 192], written over %699 */
-  lk_add(3, (const long[]){B, 12, 192}, arena + 289419264, (const long[]){2304, 192, 1},
-      params[323], (const long[]){0, 0, 1}, arena + 289419264);
-
-  /* %703 = fused_linear(%700, %701, %702) lca.attn.qkv : f32[B, 12, 576] */
+  /* %656 = fused_linear(%653, %654, %655) lca.attn.qkv : f32[B, 12, 576] */
   lk_fused_linear(B * 12, 192, 576, arena + 289419264, params[324], params[325], LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %704 = slice(%703) {axis 1, start 0, length 192} lca : f32[B, 12, 192] */
+  /* %657 = slice(%656) {axis 1, start 0, length 192} lca : f32[B, 12, 192] */
   lk_copy_rows(B * 12, 192, arena + 289013760, 576, arena + 289234944, 192);
 
-  /* %705 = slice(%703) {axis 1, start 192, length 192} lca : f32[B, 12, 192] */
+  /* %658 = slice(%656) {axis 1, start 192, length 192} lca : f32[B, 12, 192] */
   lk_copy_rows(B * 12, 192, arena + 289013952, 576, arena + 289492992, 192);
 
-  /* %706 = slice(%703) {axis 1, start 384, length 192} lca : f32[B, 12, 192] */
+  /* %659 = slice(%656) {axis 1, start 384, length 192} lca : f32[B, 12, 192] */
   lk_copy_rows(B * 12, 192, arena + 289014144, 576, arena + 289566720, 192);
 
-  /* %707 = slice(%704) {axis 0, start 11, length 1} lca : f32[B, 1, 192] */
+  /* %660 = slice(%657) {axis 0, start 11, length 1} lca : f32[B, 1, 192] */
   lk_copy_rows(B, 192, arena + 289237056, 2304, arena + 289308672, 192);
 
-  /* %708 = reshape(%707) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %707: no code */
+  /* %661 = reshape(%660) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %660: no code */
 
-  /* %709 = reshape(%705) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %705: no code */
+  /* %662 = reshape(%658) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %658: no code */
 
-  /* %710 = reshape(%706) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %706: no code */
+  /* %663 = reshape(%659) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %659: no code */
 
-  /* %711 = matmul_permuted(%708, %709) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
+  /* %664 = matmul_permuted(%661, %662) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
   lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 289308672, 64, 0, 1, arena + 289492992,
       64, 1, 192, arena + 289013760, 12, 0, 0.0f);
 
-  /* %712 = mul_scalar(%711) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
+  /* %665 = mul_scalar(%664) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
   lk_mul_scalar(B * 3 * 12, arena + 289013760, 0.125f, arena + 289014912);
 
-  /* %713 = softmax(%712) {axis -1} lca : f32[B, 3, 1, 1, 12] */
+  /* %666 = softmax(%665) {axis -1} lca : f32[B, 3, 1, 1, 12] */
   lk_softmax(B * 3, 12, arena + 289014912, arena + 289640448);
 
-  /* %714 = matmul_permuted(%713, %710) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
+  /* %667 = matmul_permuted(%666, %663) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 289640448, 12, 0, 1, arena + 289566720,
       64, 192, 1, arena + 289286912, 64, 0, 0.0f);
 
-  /* %715 = reshape(%714) {shape [1, 192]} lca : f32[B, 1, 192], a view of %714: no code */
+  /* %668 = reshape(%667) {shape [1, 192]} lca : f32[B, 1, 192], a view of %667: no code */
 
-  /* %718 = slice(%695) {axis 0, start 11, length 1} lca : f32[B, 1, 192], a view of %693: no code */
+  /* %671 = slice(%649) {axis 0, start 11, length 1} lca : f32[B, 1, 192], a view of %647: no code */
 
-  /* %719 = fused_linear(%715, %716, %717, %718) {residual} lca.attn.proj : f32[B, 1, 192] */
+  /* %672 = fused_linear(%668, %669, %670, %671) {residual} lca.attn.proj : f32[B, 1, 192] */
   lk_fused_linear_strided(B, 1, 192, 192, arena + 289286912, 192, params[326], params[327], NULL, 0,
       LK_ACT_NONE, arena + 292634688, 2304, arena + 289293056, 192);
 
-  /* %722 = normalize(%719) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
+  /* %675 = normalize(%672) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
   lk_normalize(B, 192, arena + 289293056, 1e-06f, arena + 289299200);
 
-  /* %723 = mul(%722, %720) lca.norm2 : f32[B, 1, 192] */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 289299200, (const long[]){192, 0, 1}, params[328],
-      (const long[]){0, 0, 1}, arena + 289314816);
+  /* %676 = mul_add(%675, %673, %674) lca.norm2 : f32[B, 1, 192] */
+  lk_mul_add(3, (const long[]){B, 1, 192}, arena + 289299200, (const long[]){192, 0, 1},
+      params[328], (const long[]){0, 0, 1}, params[329], (const long[]){0, 0, 1},
+      arena + 289314816);
 
-  /* %724 = add(%723, %721) lca.norm2 : f32[B, 1, 192], written over %723 */
-  lk_add(3, (const long[]){B, 1, 192}, arena + 289314816, (const long[]){192, 0, 1}, params[329],
-      (const long[]){0, 0, 1}, arena + 289314816);
-
-  /* %727 = fused_linear(%724, %725, %726) lca.feedforward.fc1 : f32[B, 1, 768] */
+  /* %679 = fused_linear(%676, %677, %678) lca.feedforward.fc1 : f32[B, 1, 768] */
   lk_fused_linear(B, 192, 768, arena + 289314816, params[330], params[331], LK_ACT_NONE, NULL,
       arena + 289237760);
 
-  /* %728 = gelu(%727) lca.feedforward : f32[B, 1, 768] */
+  /* %680 = gelu(%679) lca.feedforward : f32[B, 1, 768] */
   lk_gelu(B * 768, arena + 289237760, arena + 289262336);
 
-  /* %731 = fused_linear(%728, %729, %730, %719) {residual} lca.feedforward.fc2 : f32[B, 1, 192] */
+  /* %683 = fused_linear(%680, %681, %682, %672) {residual} lca.feedforward.fc2 : f32[B, 1, 192] */
   lk_fused_linear(B, 768, 192, arena + 289262336, params[332], params[333], LK_ACT_NONE,
       arena + 289293056, arena + 289320960);
 
-  /* %734 = normalize(%731) {eps 1e-06} norm : f32[B, 1, 192] */
+  /* %686 = normalize(%683) {eps 1e-06} norm : f32[B, 1, 192] */
   lk_normalize(B, 192, arena + 289320960, 1e-06f, arena + 289327104);
 
-  /* %735 = mul(%734, %732) norm : f32[B, 1, 192] */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 289327104, (const long[]){192, 0, 1}, params[334],
-      (const long[]){0, 0, 1}, arena + 289333248);
+  /* %687 = mul_add(%686, %684, %685) norm : f32[B, 1, 192] */
+  lk_mul_add(3, (const long[]){B, 1, 192}, arena + 289327104, (const long[]){192, 0, 1},
+      params[334], (const long[]){0, 0, 1}, params[335], (const long[]){0, 0, 1},
+      arena + 289333248);
 
-  /* %736 = add(%735, %733) norm : f32[B, 1, 192], written over %735 */
-  lk_add(3, (const long[]){B, 1, 192}, arena + 289333248, (const long[]){192, 0, 1}, params[335],
-      (const long[]){0, 0, 1}, arena + 289333248);
+  /* %688 = index(%687) {axis 0, at 0} : f32[B, 192], a view of %687: no code */
 
-  /* %737 = index(%736) {axis 0, at 0} : f32[B, 192], a view of %735: no code */
-
-  /* %740 = fused_linear(%737, %738, %739) head : f32[B, 1000] */
+  /* %691 = fused_linear(%688, %689, %690) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 289333248, params[336], params[337], LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %742 = cross_entropy(%740, %741) : f32[1] */
+  /* %693 = cross_entropy(%691, %692) : f32[1] */
   lk_cross_entropy(B, 1000, arena + 289013760, inputs[23], arena + 456837872);
 
-  /* %743 = cross_entropy_grad(%740, %741) : f32[B, 1000] */
+  /* %694 = cross_entropy_grad(%691, %692) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 289013760, inputs[23], arena + 289205760);
 
-  /* %744 = transpose(%738) {perm [1, 0]} head : f32[192, 1000] */
+  /* %695 = transpose(%689) {perm [1, 0]} head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[336], arena + 289013760);
 
-  /* %745 = fused_linear(%743, %744) head : f32[B, 192] */
+  /* %696 = fused_linear(%694, %695) head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 289205760, arena + 289013760, NULL, LK_ACT_NONE, NULL,
       arena + 289339392);
 
-  /* %746 = linear_grad_weight(%743, %737) head : f32[1000, 192] */
+  /* %697 = linear_grad_weight(%694, %688) head : f32[1000, 192] */
   lk_linear_grad_weight(B, 192, 1000, arena + 289205760, arena + 289333248, arena + 455872512);
 
-  /* %747 = reduce_sum(%743) {axes [], batch} head : f32[1000] */
+  /* %698 = reduce_sum(%694) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 289205760,
       arena + 456822528);
 
-  /* %748 = reshape(%745) {shape [1, 192]} : f32[B, 1, 192], a view of %745: no code */
+  /* %699 = reshape(%696) {shape [1, 192]} : f32[B, 1, 192], a view of %696: no code */
 
-  /* %749 = zero_pad(%748) {axis 0, before 0, after 0} : f32[B, 1, 192] */
+  /* %700 = zero_pad(%699) {axis 0, before 0, after 0} : f32[B, 1, 192] */
   lk_zero_pad(B, 1, 192, 0, 0, arena + 289339392, arena + 289013760);
 
-  /* %750 = reduce_sum(%749) {axes [], batch} norm : f32[1, 192] */
+  /* %701 = reduce_sum(%700) {axes [], batch} norm : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289013760,
       arena + 456835824);
 
-  /* %751 = reshape(%750) {shape [192]} norm : f32[192], a view of %750: no code */
+  /* %702 = reshape(%701) {shape [192]} norm : f32[192], a view of %701: no code */
 
-  /* %752 = mul(%749, %732) norm : f32[B, 1, 192] */
+  /* %703 = mul(%700, %684) norm : f32[B, 1, 192] */
   lk_mul(3, (const long[]){B, 1, 192}, arena + 289013760, (const long[]){192, 0, 1}, params[334],
       (const long[]){0, 0, 1}, arena + 289019904);
 
-  /* %753 = mul(%749, %734) norm : f32[B, 1, 192], written over %749 */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 289013760, (const long[]){192, 0, 1},
-      arena + 289327104, (const long[]){192, 0, 1}, arena + 289013760);
+  /* %704 = reduce_sum(%700, %686) {axes [], batch} norm : f32[1, 192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0},
+      arena + 289013760, arena + 289327104, arena + 456836016);
 
-  /* %754 = reduce_sum(%753) {axes [], batch} norm : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289013760,
-      arena + 456836016);
+  /* %705 = reshape(%704) {shape [192]} norm : f32[192], a view of %704: no code */
 
-  /* %755 = reshape(%754) {shape [192]} norm : f32[192], a view of %754: no code */
-
-  /* %756 = normalize_grad(%731, %752) {eps 1e-06} norm : f32[B, 1, 192] */
+  /* %706 = normalize_grad(%683, %703) {eps 1e-06} norm : f32[B, 1, 192] */
   lk_normalize_grad(B, 192, arena + 289320960, arena + 289019904, 1e-06f, arena + 289210368);
 
-  /* %757 = transpose(%729) {perm [1, 0]} lca.feedforward.fc2 : f32[768, 192] */
+  /* %707 = transpose(%681) {perm [1, 0]} lca.feedforward.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[332], arena + 289013760);
 
-  /* %758 = fused_linear(%756, %757) lca.feedforward.fc2 : f32[B, 1, 768] */
+  /* %708 = fused_linear(%706, %707) lca.feedforward.fc2 : f32[B, 1, 768] */
   lk_fused_linear(B, 192, 768, arena + 289210368, arena + 289013760, NULL, LK_ACT_NONE, NULL,
       arena + 289161216);
 
-  /* %759 = linear_grad_weight(%756, %728) lca.feedforward.fc2 : f32[192, 768] */
+  /* %709 = linear_grad_weight(%706, %680) lca.feedforward.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B, 768, 192, arena + 289210368, arena + 289262336, arena + 456064512);
 
-  /* %760 = reduce_sum(%756) {axes [], batch} lca.feedforward.fc2 : f32[1, 192] */
+  /* %710 = reduce_sum(%706) {axes [], batch} lca.feedforward.fc2 : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289210368,
       arena + 456836208);
 
-  /* %761 = reshape(%760) {shape [192]} lca.feedforward.fc2 : f32[192], a view of %760: no code */
+  /* %711 = reshape(%710) {shape [192]} lca.feedforward.fc2 : f32[192], a view of %710: no code */
 
-  /* %762 = gelu_grad(%727, %758) lca.feedforward : f32[B, 1, 768] */
+  /* %712 = gelu_grad(%679, %708) lca.feedforward : f32[B, 1, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 768, arena + 289237760, arena + 289161216, arena + 289185792);
 
-  /* %763 = transpose(%725) {perm [1, 0]} lca.feedforward.fc1 : f32[192, 768] */
+  /* %713 = transpose(%677) {perm [1, 0]} lca.feedforward.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[330], arena + 289013760);
 
-  /* %764 = fused_linear(%762, %763) lca.feedforward.fc1 : f32[B, 1, 192] */
+  /* %714 = fused_linear(%712, %713) lca.feedforward.fc1 : f32[B, 1, 192] */
   lk_fused_linear(B, 768, 192, arena + 289185792, arena + 289013760, NULL, LK_ACT_NONE, NULL,
       arena + 289161216);
 
-  /* %765 = linear_grad_weight(%762, %724) lca.feedforward.fc1 : f32[768, 192] */
+  /* %715 = linear_grad_weight(%712, %676) lca.feedforward.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B, 192, 768, arena + 289185792, arena + 289314816, arena + 456211968);
 
-  /* %766 = reduce_sum(%762) {axes [], batch} lca.feedforward.fc1 : f32[1, 768] */
+  /* %716 = reduce_sum(%712) {axes [], batch} lca.feedforward.fc1 : f32[1, 768] */
   lk_reduce_sum(3, (const long[]){B, 1, 768}, (const unsigned char[]){1, 0, 0}, arena + 289185792,
       arena + 456823536);
 
-  /* %767 = reshape(%766) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %766: no code */
+  /* %717 = reshape(%716) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %716: no code */
 
-  /* %768 = reduce_sum(%764) {axes [], batch} lca.norm2 : f32[1, 192] */
+  /* %718 = reduce_sum(%714) {axes [], batch} lca.norm2 : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289161216,
       arena + 456836400);
 
-  /* %769 = reshape(%768) {shape [192]} lca.norm2 : f32[192], a view of %768: no code */
+  /* %719 = reshape(%718) {shape [192]} lca.norm2 : f32[192], a view of %718: no code */
 
-  /* %770 = mul(%764, %720) lca.norm2 : f32[B, 1, 192] */
+  /* %720 = mul(%714, %673) lca.norm2 : f32[B, 1, 192] */
   lk_mul(3, (const long[]){B, 1, 192}, arena + 289161216, (const long[]){192, 0, 1}, params[328],
       (const long[]){0, 0, 1}, arena + 289013760);
 
-  /* %771 = mul(%764, %722) lca.norm2 : f32[B, 1, 192], written over %764 */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 289161216, (const long[]){192, 0, 1},
-      arena + 289299200, (const long[]){192, 0, 1}, arena + 289161216);
+  /* %721 = reduce_sum(%714, %675) {axes [], batch} lca.norm2 : f32[1, 192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0},
+      arena + 289161216, arena + 289299200, arena + 456836592);
 
-  /* %772 = reduce_sum(%771) {axes [], batch} lca.norm2 : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289161216,
-      arena + 456836592);
+  /* %722 = reshape(%721) {shape [192]} lca.norm2 : f32[192], a view of %721: no code */
 
-  /* %773 = reshape(%772) {shape [192]} lca.norm2 : f32[192], a view of %772: no code */
-
-  /* %774 = normalize_grad(%719, %770) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
+  /* %723 = normalize_grad(%672, %720) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
   lk_normalize_grad(B, 192, arena + 289293056, arena + 289013760, 1e-06f, arena + 289019904);
 
-  /* %775 = add(%756, %774) lca : f32[B, 1, 192], written over %756 */
+  /* %724 = add(%706, %723) lca : f32[B, 1, 192], written over %706 */
   lk_add(3, (const long[]){B, 1, 192}, arena + 289210368, (const long[]){192, 0, 1},
       arena + 289019904, (const long[]){192, 0, 1}, arena + 289210368);
 
-  /* %776 = zero_pad(%775) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
+  /* %725 = zero_pad(%724) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
   lk_zero_pad(B, 1, 192, 11, 0, arena + 289210368, arena + 456617472);
 
-  /* %777 = transpose(%716) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
+  /* %726 = transpose(%669) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[326], arena + 289013760);
 
-  /* %778 = fused_linear(%775, %777) lca.attn.proj : f32[B, 1, 192] */
+  /* %727 = fused_linear(%724, %726) lca.attn.proj : f32[B, 1, 192] */
   lk_fused_linear(B, 192, 192, arena + 289210368, arena + 289013760, NULL, LK_ACT_NONE, NULL,
       arena + 289050624);
 
-  /* %779 = linear_grad_weight(%775, %715) lca.attn.proj : f32[192, 192] */
+  /* %728 = linear_grad_weight(%724, %668) lca.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B, 192, 192, arena + 289210368, arena + 289286912, arena + 456691200);
 
-  /* %780 = reduce_sum(%775) {axes [], batch} lca.attn.proj : f32[1, 192] */
+  /* %729 = reduce_sum(%724) {axes [], batch} lca.attn.proj : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 289210368,
       arena + 456836784);
 
-  /* %781 = reshape(%780) {shape [192]} lca.attn.proj : f32[192], a view of %780: no code */
+  /* %730 = reshape(%729) {shape [192]} lca.attn.proj : f32[192], a view of %729: no code */
 
-  /* %782 = reshape(%778) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %778: no code */
+  /* %731 = reshape(%727) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %727: no code */
 
-  /* %783 = matmul_permuted(%782, %710) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
+  /* %732 = matmul_permuted(%731, %663) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
   lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 289050624, 64, 0, 1, arena + 289566720,
       64, 1, 192, arena + 289013760, 12, 0, 0.0f);
 
-  /* %784 = matmul_permuted(%713, %782) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
+  /* %733 = matmul_permuted(%666, %731) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 289640448, 12, 1, 0, arena + 289050624,
       64, 0, 1, arena + 289234944, 64, 192, 0.0f);
 
-  /* %785 = softmax_grad(%713, %783) {axis -1} lca : f32[B, 3, 1, 1, 12] */
+  /* %734 = softmax_grad(%666, %732) {axis -1} lca : f32[B, 3, 1, 1, 12] */
   lk_softmax_grad(B * 3, 12, arena + 289640448, arena + 289013760, arena + 289014912);
 
-  /* %786 = mul_scalar(%785) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
+  /* %735 = mul_scalar(%734) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
   lk_mul_scalar(B * 3 * 12, arena + 289014912, 0.125f, arena + 289019904);
 
-  /* %787 = matmul_permuted(%786, %709) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
+  /* %736 = matmul_permuted(%735, %662) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 289019904, 12, 0, 1, arena + 289492992,
       64, 192, 1, arena + 289013760, 64, 0, 0.0f);
 
-  /* %788 = matmul_permuted(%708, %786) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
+  /* %737 = matmul_permuted(%661, %735) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
   lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 289019904, 12, 1, 0, arena + 289308672,
       64, 0, 1, arena + 289492992, 64, 192, 0.0f);
 
-  /* %789 = reshape(%784) {shape [12, 192]} lca : f32[B, 12, 192], a view of %784: no code */
+  /* %738 = reshape(%733) {shape [12, 192]} lca : f32[B, 12, 192], a view of %733: no code */
 
-  /* %790 = reshape(%788) {shape [12, 192]} lca : f32[B, 12, 192], a view of %788: no code */
+  /* %739 = reshape(%737) {shape [12, 192]} lca : f32[B, 12, 192], a view of %737: no code */
 
-  /* %791 = reshape(%787) {shape [1, 192]} lca : f32[B, 1, 192], a view of %787: no code */
+  /* %740 = reshape(%736) {shape [1, 192]} lca : f32[B, 1, 192], a view of %736: no code */
 
-  /* %792 = zero_pad(%791) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
+  /* %741 = zero_pad(%740) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
   lk_zero_pad(B, 1, 192, 11, 0, arena + 289013760, arena + 289566720);
 
-  /* %793 = concat(%792, %790, %789) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
+  /* %742 = concat(%741, %739, %738) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
   lk_copy_rows(B * 12, 192, arena + 289566720, 192, arena + 289013760, 576);
   lk_copy_rows(B * 12, 192, arena + 289492992, 192, arena + 289013952, 576);
   lk_copy_rows(B * 12, 192, arena + 289234944, 192, arena + 289014144, 576);
 
-  /* %794 = transpose(%701) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
+  /* %743 = transpose(%654) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[324], arena + 289234944);
 
-  /* %795 = fused_linear(%793, %794) lca.attn.qkv : f32[B, 12, 192] */
+  /* %744 = fused_linear(%742, %743) lca.attn.qkv : f32[B, 12, 192] */
   lk_fused_linear(B * 12, 576, 192, arena + 289013760, arena + 289234944, NULL, LK_ACT_NONE, NULL,
       arena + 289492992);
 
-  /* %796 = linear_grad_weight(%793, %700) lca.attn.qkv : f32[576, 192] */
+  /* %745 = linear_grad_weight(%742, %653) lca.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 12, 192, 576, arena + 289013760, arena + 289419264, arena + 456506880);
 
-  /* %797 = reduce_sum(%793) {axes [0], batch} lca.attn.qkv : f32[576] */
+  /* %746 = reduce_sum(%742) {axes [0], batch} lca.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 12, 576}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
       arena + 456830640);
 
-  /* %798 = reduce_sum(%795) {axes [0], batch} lca.norm1 : f32[192] */
+  /* %747 = reduce_sum(%744) {axes [0], batch} lca.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 289492992,
       arena + 456836976);
 
-  /* %799 = mul(%795, %696) lca.norm1 : f32[B, 12, 192] */
+  /* %748 = mul(%744, %650) lca.norm1 : f32[B, 12, 192] */
   lk_mul(3, (const long[]){B, 12, 192}, arena + 289492992, (const long[]){2304, 192, 1},
       params[322], (const long[]){0, 0, 1}, arena + 289013760);
 
-  /* %800 = mul(%795, %698) lca.norm1 : f32[B, 12, 192], written over %795 */
-  lk_mul(3, (const long[]){B, 12, 192}, arena + 289492992, (const long[]){2304, 192, 1},
-      arena + 289345536, (const long[]){2304, 192, 1}, arena + 289492992);
+  /* %749 = reduce_sum(%744, %652) {axes [0], batch} lca.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 289492992, arena + 289345536, arena + 456837168);
 
-  /* %801 = reduce_sum(%800) {axes [0], batch} lca.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 289492992,
-      arena + 456837168);
-
-  /* %802 = normalize_grad(%695, %799) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
+  /* %750 = normalize_grad(%649, %748) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
   lk_normalize_grad(B * 12, 192, arena + 292632576, arena + 289013760, 1e-06f, arena + 289087488);
 
-  /* %803 = add(%776, %802) : f32[B, 12, 192], written over %776 */
+  /* %751 = add(%725, %750) : f32[B, 12, 192], written over %725 */
   lk_add(3, (const long[]){B, 12, 192}, arena + 456617472, (const long[]){2304, 192, 1},
       arena + 289087488, (const long[]){2304, 192, 1}, arena + 456617472);
 
-  /* %804 = reduce_sum(%803) {axes [], batch} : f32[12, 192] */
+  /* %752 = reduce_sum(%751) {axes [], batch} : f32[12, 192] */
   lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 0, 0}, arena + 456617472,
       arena + 456783360);
 
-  /* %805 = reshape(%804) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %804: no code */
+  /* %753 = reshape(%752) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %752: no code */
 
-  /* %806 = slice(%803) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %776: no code */
+  /* %754 = slice(%751) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %725: no code */
 
-  /* %807 = slice(%803) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %776: no code */
+  /* %755 = slice(%751) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %725: no code */
 
-  /* %808 = zero_pad(%807) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %756 = zero_pad(%755) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 456619584 + (long)b * 2304,
         arena + 424550400 + (long)b * 37824);
   } // for b
 
-  /* %809 = mul(%808, %689) blocks.11 : f32[B, 197, 192] */
+  /* %757 = mul(%756, %644) blocks.11 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[22], (const long[]){1, 0, 0}, arena + 425760768);
 
-  /* %810 = slice(%809) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], a view of %809: no code */
+  /* %758 = slice(%757) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], a view of %757: no code */
 
-  /* %811 = slice(%809) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
+  /* %759 = slice(%757) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 425760960, 37824, arena + 454668288, 37632);
 
-  /* %812 = batch_norm_act_param_grad(%682, %811, %685, %683, %684) {eps 1e-05} blocks.11.leff.bn3 : f32[2, 192] */
+  /* %760 = batch_norm_act_param_grad(%637, %759, %640, %638, %639) {eps 1e-05} blocks.11.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 290224128, arena + 454668288,
       arena + 292707264, params[317], params[318], 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 289052352);
 
-  /* %813 = batch_norm_act_grad(%682, %811, %685, %683, %684, %812) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192], written over %811 */
+  /* %761 = batch_norm_act_grad(%637, %759, %640, %638, %639, %760) {eps 1e-05} blocks.11.leff.bn3 : f32[B, 196, 192], written over %759 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 290224128, arena + 454668288, arena + 292707264,
       params[317], params[318], arena + 289052352, 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 454668288);
 
-  /* %814 = index(%812) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
+  /* %762 = index(%760) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 289052352, 384, arena + 456837360, 192);
 
-  /* %815 = index(%812) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
+  /* %763 = index(%760) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 289052544, 384, arena + 456837552, 192);
 
-  /* %816 = transpose(%681) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
+  /* %764 = transpose(%636) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[315], arena + 456359424);
 
-  /* %817 = fused_linear(%813, %816) blocks.11.leff.conv3 : f32[B, 196, 768] */
+  /* %765 = fused_linear(%761, %764) blocks.11.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 454668288, arena + 456359424, NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %818 = linear_grad_weight(%813, %678) blocks.11.leff.conv3 : f32[192, 768] */
+  /* %766 = linear_grad_weight(%761, %633) blocks.11.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 454668288, arena + 284196864, arena + 456359424);
 
-  /* %819 = reduce_sum(%813) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
+  /* %767 = reduce_sum(%761) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 454668288,
       arena + 284352768);
 
-  /* %820 = reshape(%818) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %818: no code */
+  /* %768 = reshape(%766) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %766: no code */
 
-  /* %821 = batch_norm_act_param_grad(%673, %817, %676, %674, %675) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[2, 768] */
+  /* %769 = batch_norm_act_param_grad(%628, %765, %631, %629, %630) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 279379968, arena + 289013760,
       arena + 456781056, params[311], params[312], 1e-05f, LK_ACT_GELU, arena + 284196864,
       arena + 284351232);
 
-  /* %822 = batch_norm_act_grad(%673, %817, %676, %674, %675, %821) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768], written over %817 */
+  /* %770 = batch_norm_act_grad(%628, %765, %631, %629, %630, %769) {eps 1e-05, act gelu} blocks.11.leff.bn2 : f32[B, 196, 768], written over %765 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 279379968, arena + 289013760, arena + 456781056,
       params[311], params[312], arena + 284351232, 1e-05f, LK_ACT_GELU, arena + 284196864,
       arena + 289013760);
 
-  /* %823 = index(%821) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
+  /* %771 = index(%769) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 284351232, 1536, arena + 284203776, 768);
 
-  /* %824 = index(%821) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
+  /* %772 = index(%769) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 284352000, 1536, arena + 284204544, 768);
 
-  /* %825 = token_dwconv_grad_input(%822, %671) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
+  /* %773 = token_dwconv_grad_input(%770, %626) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760, params[309],
       arena + 279379968);
 
-  /* %826 = token_dwconv_grad_weight(%822, %670) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %774 = token_dwconv_grad_weight(%770, %625) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760,
       arena + 274563072, arena + 284196864);
 
-  /* %827 = reduce_sum(%822) {axes [0], batch} blocks.11.leff.conv2 : f32[768] */
+  /* %775 = reduce_sum(%770) {axes [0], batch} blocks.11.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
       arena + 277420032);
 
-  /* %828 = batch_norm_act_param_grad(%665, %825, %668, %666, %667) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[2, 768] */
+  /* %776 = batch_norm_act_param_grad(%620, %773, %623, %621, %622) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968,
       arena + 456778752, params[305], params[306], 1e-05f, LK_ACT_GELU, arena + 274563072,
       arena + 274717440);
 
-  /* %829 = batch_norm_act_grad(%665, %825, %668, %666, %667, %828) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768], written over %825 */
+  /* %777 = batch_norm_act_grad(%620, %773, %623, %621, %622, %776) {eps 1e-05, act gelu} blocks.11.leff.bn1 : f32[B, 196, 768], written over %773 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 269746176, arena + 279379968, arena + 456778752,
       params[305], params[306], arena + 274717440, 1e-05f, LK_ACT_GELU, arena + 274563072,
       arena + 279379968);
 
-  /* %830 = index(%828) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
+  /* %778 = index(%776) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 274717440, 1536, arena + 277420800, 768);
 
-  /* %831 = index(%828) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
+  /* %779 = index(%776) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 274718208, 1536, arena + 277421568, 768);
 
-  /* %832 = transpose(%664) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
+  /* %780 = transpose(%619) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[303], arena + 269746176);
 
-  /* %833 = fused_linear(%829, %832) blocks.11.leff.conv1 : f32[B, 196, 192], written into %809 from row 1 */
+  /* %781 = fused_linear(%777, %780) blocks.11.leff.conv1 : f32[B, 196, 192], written into %757 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 279379968, 150528, arena + 269746176, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 425760960, 37824);
 
-  /* %834 = linear_grad_weight(%829, %661) blocks.11.leff.conv1 : f32[768, 192] */
+  /* %782 = linear_grad_weight(%777, %616) blocks.11.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 279379968, arena + 453464064, arena + 276977664);
 
-  /* %835 = reduce_sum(%829) {axes [0], batch} blocks.11.leff.conv1 : f32[768] */
+  /* %783 = reduce_sum(%777) {axes [0], batch} blocks.11.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 279379968,
       arena + 277422336);
 
-  /* %836 = reshape(%834) {shape [768, 192, 1, 1]} blocks.11.leff.conv1 : f32[768, 192, 1, 1], a view of %834: no code */
+  /* %784 = reshape(%782) {shape [768, 192, 1, 1]} blocks.11.leff.conv1 : f32[768, 192, 1, 1], a view of %782: no code */
 
-  /* %837 = concat(%810, %833) {axis 0} blocks.11.norm2 : f32[B, 197, 192], a view of %809: no code */
+  /* %785 = concat(%758, %781) {axis 0} blocks.11.norm2 : f32[B, 197, 192], a view of %757: no code */
 
-  /* %838 = reduce_sum(%837) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  /* %786 = reduce_sum(%785) {axes [0], batch} blocks.11.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 425760768,
       arena + 277423680);
 
-  /* %839 = mul(%837, %655) blocks.11.norm2 : f32[B, 197, 192] */
+  /* %787 = mul(%785, %611) blocks.11.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 425760768, (const long[]){37824, 192, 1},
       params[301], (const long[]){0, 0, 1}, arena + 269746176);
 
-  /* %840 = mul(%837, %657) blocks.11.norm2 : f32[B, 197, 192], written over %809 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 425760768, (const long[]){37824, 192, 1},
-      arena + 423340032, (const long[]){37824, 192, 1}, arena + 425760768);
+  /* %788 = reduce_sum(%785, %613) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 425760768, arena + 423340032, arena + 277423872);
 
-  /* %841 = reduce_sum(%840) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 425760768,
-      arena + 277423872);
-
-  /* %842 = normalize_grad(%654, %839) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  /* %789 = normalize_grad(%610, %787) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 422129664, arena + 269746176, 1e-06f, arena + 270956544);
 
-  /* %843 = add(%808, %842) blocks.11 : f32[B, 197, 192], written over %808 */
+  /* %790 = add(%756, %789) blocks.11 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 270956544, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %844 = mul(%843, %652) blocks.11 : f32[B, 197, 192] */
+  /* %791 = mul(%790, %609) blocks.11 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[21], (const long[]){1, 0, 0}, arena + 269746176);
 
-  /* %845 = transpose(%649) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %792 = transpose(%606) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[299], arena + 270956544);
 
-  /* %846 = fused_linear(%844, %845) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %793 = fused_linear(%791, %792) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 269746176, arena + 270956544, NULL, LK_ACT_NONE, NULL,
       arena + 273377280);
 
-  /* %847 = linear_grad_weight(%844, %648) blocks.11.attn.proj : f32[192, 192] */
+  /* %794 = linear_grad_weight(%791, %605) blocks.11.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 269746176, arena + 420919296, arena + 277383168);
 
-  /* %848 = reduce_sum(%844) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %795 = reduce_sum(%791) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
       arena + 277424064);
 
-  /* %849 = sdpa_grad(%645, %646, %647, %846) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
+  /* %796 = sdpa_grad(%602, %603, %604, %793) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 333772800, 576, arena + 333772992, 576,
       arena + 333773184, 576, arena + 273377280, 192, arena + 269746176, 576,
       arena + 269746176 + 192, 576, arena + 269746176 + 384, 576, 0.125f);
 
-  /* %850 = transpose(%642) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %797 = transpose(%599) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[297], arena + 274587648);
 
-  /* %851 = fused_linear(%849, %850) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %798 = fused_linear(%796, %797) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 269746176, arena + 274587648, NULL, LK_ACT_NONE, NULL,
       arena + 273377280);
 
-  /* %852 = linear_grad_weight(%849, %641) blocks.11.attn.qkv : f32[576, 192] */
+  /* %799 = linear_grad_weight(%796, %598) blocks.11.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 269746176, arena + 419708928, arena + 277272576);
 
-  /* %853 = reduce_sum(%849) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %800 = reduce_sum(%796) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
       arena + 277423104);
 
-  /* %854 = reduce_sum(%851) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %801 = reduce_sum(%798) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 273377280,
       arena + 277424256);
 
-  /* %855 = mul(%851, %637) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %802 = mul(%798, %595) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 273377280, (const long[]){37824, 192, 1},
       params[295], (const long[]){0, 0, 1}, arena + 269746176);
 
-  /* %856 = mul(%851, %639) blocks.11.norm1 : f32[B, 197, 192], written over %851 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 273377280, (const long[]){37824, 192, 1},
-      arena + 418498560, (const long[]){37824, 192, 1}, arena + 273377280);
+  /* %803 = reduce_sum(%798, %597) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 273377280, arena + 418498560, arena + 277424448);
 
-  /* %857 = reduce_sum(%856) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 273377280,
-      arena + 277424448);
-
-  /* %858 = normalize_grad(%634, %855) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %804 = normalize_grad(%592, %802) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 417288192, arena + 269746176, 1e-06f, arena + 270956544);
 
-  /* %859 = add(%843, %858) blocks.10 : f32[B, 197, 192], written over %808 */
+  /* %805 = add(%790, %804) blocks.10 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 270956544, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %860 = slice(%806) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %776: no code */
+  /* %806 = slice(%754) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %725: no code */
 
-  /* %861 = slice(%806) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %776: no code */
+  /* %807 = slice(%754) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %725: no code */
 
-  /* %862 = zero_pad(%861) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %808 = zero_pad(%807) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 456619392 + (long)b * 2304,
         arena + 269746176 + (long)b * 37824);
   } // for b
 
-  /* %863 = add(%859, %862) blocks.10 : f32[B, 197, 192], written over %808 */
+  /* %809 = add(%805, %808) blocks.10 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 269746176, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %864 = mul(%863, %632) blocks.10 : f32[B, 197, 192] */
+  /* %810 = mul(%809, %591) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 274563072);
 
-  /* %865 = slice(%864) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %864: no code */
+  /* %811 = slice(%810) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %810: no code */
 
-  /* %866 = slice(%864) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
+  /* %812 = slice(%810) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 274563264, 37824, arena + 275773440, 37632);
 
-  /* %867 = batch_norm_act_param_grad(%625, %866, %628, %626, %627) {eps 1e-05} blocks.10.leff.bn3 : f32[2, 192] */
+  /* %813 = batch_norm_act_param_grad(%584, %812, %587, %585, %586) {eps 1e-05} blocks.10.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 452259840, arena + 275773440,
       arena + 456830064, params[291], params[292], 1e-05f, LK_ACT_NONE, arena + 269746176,
       arena + 269784768);
 
-  /* %868 = batch_norm_act_grad(%625, %866, %628, %626, %627, %867) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192], written over %866 */
+  /* %814 = batch_norm_act_grad(%584, %812, %587, %585, %586, %813) {eps 1e-05} blocks.10.leff.bn3 : f32[B, 196, 192], written over %812 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 452259840, arena + 275773440, arena + 456830064,
       params[291], params[292], arena + 269784768, 1e-05f, LK_ACT_NONE, arena + 269746176,
       arena + 275773440);
 
-  /* %869 = index(%867) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
+  /* %815 = index(%813) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 269784768, 384, arena + 277424640, 192);
 
-  /* %870 = index(%867) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
+  /* %816 = index(%813) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 269784960, 384, arena + 277424832, 192);
 
-  /* %871 = transpose(%624) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
+  /* %817 = transpose(%583) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[289], arena + 277125120);
 
-  /* %872 = fused_linear(%868, %871) blocks.10.leff.conv3 : f32[B, 196, 768] */
+  /* %818 = fused_linear(%814, %817) blocks.10.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 275773440, arena + 277125120, NULL, LK_ACT_NONE, NULL,
       arena + 269746176);
 
-  /* %873 = linear_grad_weight(%868, %621) blocks.10.leff.conv3 : f32[192, 768] */
+  /* %819 = linear_grad_weight(%814, %580) blocks.10.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 275773440, arena + 264929280, arena + 277125120);
 
-  /* %874 = reduce_sum(%868) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
+  /* %820 = reduce_sum(%814) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 275773440,
       arena + 265085184);
 
-  /* %875 = reshape(%873) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %873: no code */
+  /* %821 = reshape(%819) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %819: no code */
 
-  /* %876 = batch_norm_act_param_grad(%616, %872, %619, %617, %618) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[2, 768] */
+  /* %822 = batch_norm_act_param_grad(%575, %818, %578, %576, %577) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176,
       arena + 456776448, params[285], params[286], 1e-05f, LK_ACT_GELU, arena + 264929280,
       arena + 265083648);
 
-  /* %877 = batch_norm_act_grad(%616, %872, %619, %617, %618, %876) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768], written over %872 */
+  /* %823 = batch_norm_act_grad(%575, %818, %578, %576, %577, %822) {eps 1e-05, act gelu} blocks.10.leff.bn2 : f32[B, 196, 768], written over %818 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176, arena + 456776448,
       params[285], params[286], arena + 265083648, 1e-05f, LK_ACT_GELU, arena + 264929280,
       arena + 269746176);
 
-  /* %878 = index(%876) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
+  /* %824 = index(%822) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 265083648, 1536, arena + 264936192, 768);
 
-  /* %879 = index(%876) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
+  /* %825 = index(%822) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 265084416, 1536, arena + 264936960, 768);
 
-  /* %880 = token_dwconv_grad_input(%877, %614) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  /* %826 = token_dwconv_grad_input(%823, %573) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176, params[283],
       arena + 260112384);
 
-  /* %881 = token_dwconv_grad_weight(%877, %613) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %827 = token_dwconv_grad_weight(%823, %572) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176,
       arena + 255295488, arena + 264929280);
 
-  /* %882 = reduce_sum(%877) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
+  /* %828 = reduce_sum(%823) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 269746176,
       arena + 258152448);
 
-  /* %883 = batch_norm_act_param_grad(%608, %880, %611, %609, %610) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[2, 768] */
+  /* %829 = batch_norm_act_param_grad(%567, %826, %570, %568, %569) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384,
       arena + 456774144, params[279], params[280], 1e-05f, LK_ACT_GELU, arena + 255295488,
       arena + 255449856);
 
-  /* %884 = batch_norm_act_grad(%608, %880, %611, %609, %610, %883) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768], written over %880 */
+  /* %830 = batch_norm_act_grad(%567, %826, %570, %568, %569, %829) {eps 1e-05, act gelu} blocks.10.leff.bn1 : f32[B, 196, 768], written over %826 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384, arena + 456774144,
       params[279], params[280], arena + 255449856, 1e-05f, LK_ACT_GELU, arena + 255295488,
       arena + 260112384);
 
-  /* %885 = index(%883) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
+  /* %831 = index(%829) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 255449856, 1536, arena + 258153216, 768);
 
-  /* %886 = index(%883) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
+  /* %832 = index(%829) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 255450624, 1536, arena + 258153984, 768);
 
-  /* %887 = transpose(%607) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
+  /* %833 = transpose(%566) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[277], arena + 250478592);
 
-  /* %888 = fused_linear(%884, %887) blocks.10.leff.conv1 : f32[B, 196, 192], written into %864 from row 1 */
+  /* %834 = fused_linear(%830, %833) blocks.10.leff.conv1 : f32[B, 196, 192], written into %810 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 260112384, 150528, arena + 250478592, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 274563264, 37824);
 
-  /* %889 = linear_grad_weight(%884, %604) blocks.10.leff.conv1 : f32[768, 192] */
+  /* %835 = linear_grad_weight(%830, %563) blocks.10.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 260112384, arena + 451055616, arena + 257710080);
 
-  /* %890 = reduce_sum(%884) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
+  /* %836 = reduce_sum(%830) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
       arena + 258154752);
 
-  /* %891 = reshape(%889) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %889: no code */
+  /* %837 = reshape(%835) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %835: no code */
 
-  /* %892 = concat(%865, %888) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %864: no code */
+  /* %838 = concat(%811, %834) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %810: no code */
 
-  /* %893 = reduce_sum(%892) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %839 = reduce_sum(%838) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 274563072,
       arena + 258156096);
 
-  /* %894 = mul(%892, %598) blocks.10.norm2 : f32[B, 197, 192] */
+  /* %840 = mul(%838, %558) blocks.10.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 274563072, (const long[]){37824, 192, 1},
       params[275], (const long[]){0, 0, 1}, arena + 250478592);
 
-  /* %895 = mul(%892, %600) blocks.10.norm2 : f32[B, 197, 192], written over %864 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 274563072, (const long[]){37824, 192, 1},
-      arena + 416077824, (const long[]){37824, 192, 1}, arena + 274563072);
+  /* %841 = reduce_sum(%838, %560) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 274563072, arena + 416077824, arena + 258156288);
 
-  /* %896 = reduce_sum(%895) {axes [0], batch} blocks.10.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 274563072,
-      arena + 258156288);
-
-  /* %897 = normalize_grad(%597, %894) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  /* %842 = normalize_grad(%557, %840) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 414867456, arena + 250478592, 1e-06f, arena + 251688960);
 
-  /* %898 = add(%863, %897) blocks.10 : f32[B, 197, 192], written over %808 */
+  /* %843 = add(%809, %842) blocks.10 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 251688960, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %899 = mul(%898, %595) blocks.10 : f32[B, 197, 192] */
+  /* %844 = mul(%843, %556) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 250478592);
 
-  /* %900 = transpose(%592) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %845 = transpose(%553) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[273], arena + 251688960);
 
-  /* %901 = fused_linear(%899, %900) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %846 = fused_linear(%844, %845) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 250478592, arena + 251688960, NULL, LK_ACT_NONE, NULL,
       arena + 254109696);
 
-  /* %902 = linear_grad_weight(%899, %591) blocks.10.attn.proj : f32[192, 192] */
+  /* %847 = linear_grad_weight(%844, %552) blocks.10.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 250478592, arena + 413657088, arena + 258115584);
 
-  /* %903 = reduce_sum(%899) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %848 = reduce_sum(%844) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
       arena + 258156480);
 
-  /* %904 = sdpa_grad(%588, %589, %590, %901) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
+  /* %849 = sdpa_grad(%549, %550, %551, %846) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 330141696, 576, arena + 330141888, 576,
       arena + 330142080, 576, arena + 254109696, 192, arena + 250478592, 576,
       arena + 250478592 + 192, 576, arena + 250478592 + 384, 576, 0.125f);
 
-  /* %905 = transpose(%585) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %850 = transpose(%546) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[271], arena + 255320064);
 
-  /* %906 = fused_linear(%904, %905) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %851 = fused_linear(%849, %850) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 250478592, arena + 255320064, NULL, LK_ACT_NONE, NULL,
       arena + 254109696);
 
-  /* %907 = linear_grad_weight(%904, %584) blocks.10.attn.qkv : f32[576, 192] */
+  /* %852 = linear_grad_weight(%849, %545) blocks.10.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 250478592, arena + 412446720, arena + 258004992);
 
-  /* %908 = reduce_sum(%904) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %853 = reduce_sum(%849) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
       arena + 258155520);
 
-  /* %909 = reduce_sum(%906) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %854 = reduce_sum(%851) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 254109696,
       arena + 258156672);
 
-  /* %910 = mul(%906, %580) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %855 = mul(%851, %542) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 254109696, (const long[]){37824, 192, 1},
       params[269], (const long[]){0, 0, 1}, arena + 250478592);
 
-  /* %911 = mul(%906, %582) blocks.10.norm1 : f32[B, 197, 192], written over %906 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 254109696, (const long[]){37824, 192, 1},
-      arena + 411236352, (const long[]){37824, 192, 1}, arena + 254109696);
+  /* %856 = reduce_sum(%851, %544) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 254109696, arena + 411236352, arena + 258156864);
 
-  /* %912 = reduce_sum(%911) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 254109696,
-      arena + 258156864);
-
-  /* %913 = normalize_grad(%577, %910) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %857 = normalize_grad(%539, %855) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 410025984, arena + 250478592, 1e-06f, arena + 251688960);
 
-  /* %914 = add(%898, %913) blocks.9 : f32[B, 197, 192], written over %808 */
+  /* %858 = add(%843, %857) blocks.9 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 251688960, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %915 = slice(%860) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %776: no code */
+  /* %859 = slice(%806) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %725: no code */
 
-  /* %916 = slice(%860) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %776: no code */
+  /* %860 = slice(%806) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %725: no code */
 
-  /* %917 = zero_pad(%916) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %861 = zero_pad(%860) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 456619200 + (long)b * 2304,
         arena + 250478592 + (long)b * 37824);
   } // for b
 
-  /* %918 = add(%914, %917) blocks.9 : f32[B, 197, 192], written over %808 */
+  /* %862 = add(%858, %861) blocks.9 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 250478592, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %919 = mul(%918, %575) blocks.9 : f32[B, 197, 192] */
+  /* %863 = mul(%862, %538) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 255295488);
 
-  /* %920 = slice(%919) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %919: no code */
+  /* %864 = slice(%863) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %863: no code */
 
-  /* %921 = slice(%919) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
+  /* %865 = slice(%863) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 255295680, 37824, arena + 256505856, 37632);
 
-  /* %922 = batch_norm_act_param_grad(%568, %921, %571, %569, %570) {eps 1e-05} blocks.9.leff.bn3 : f32[2, 192] */
+  /* %866 = batch_norm_act_param_grad(%531, %865, %534, %532, %533) {eps 1e-05} blocks.9.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 449851392, arena + 256505856,
       arena + 456829488, params[265], params[266], 1e-05f, LK_ACT_NONE, arena + 250478592,
       arena + 250517184);
 
-  /* %923 = batch_norm_act_grad(%568, %921, %571, %569, %570, %922) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192], written over %921 */
+  /* %867 = batch_norm_act_grad(%531, %865, %534, %532, %533, %866) {eps 1e-05} blocks.9.leff.bn3 : f32[B, 196, 192], written over %865 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 449851392, arena + 256505856, arena + 456829488,
       params[265], params[266], arena + 250517184, 1e-05f, LK_ACT_NONE, arena + 250478592,
       arena + 256505856);
 
-  /* %924 = index(%922) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
+  /* %868 = index(%866) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 250517184, 384, arena + 258157056, 192);
 
-  /* %925 = index(%922) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
+  /* %869 = index(%866) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 250517376, 384, arena + 258157248, 192);
 
-  /* %926 = transpose(%567) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
+  /* %870 = transpose(%530) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[263], arena + 257857536);
 
-  /* %927 = fused_linear(%923, %926) blocks.9.leff.conv3 : f32[B, 196, 768] */
+  /* %871 = fused_linear(%867, %870) blocks.9.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 256505856, arena + 257857536, NULL, LK_ACT_NONE, NULL,
       arena + 250478592);
 
-  /* %928 = linear_grad_weight(%923, %564) blocks.9.leff.conv3 : f32[192, 768] */
+  /* %872 = linear_grad_weight(%867, %527) blocks.9.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 256505856, arena + 245661696, arena + 257857536);
 
-  /* %929 = reduce_sum(%923) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
+  /* %873 = reduce_sum(%867) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 256505856,
       arena + 245817600);
 
-  /* %930 = reshape(%928) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %928: no code */
+  /* %874 = reshape(%872) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %872: no code */
 
-  /* %931 = batch_norm_act_param_grad(%559, %927, %562, %560, %561) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[2, 768] */
+  /* %875 = batch_norm_act_param_grad(%522, %871, %525, %523, %524) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592,
       arena + 456771840, params[259], params[260], 1e-05f, LK_ACT_GELU, arena + 245661696,
       arena + 245816064);
 
-  /* %932 = batch_norm_act_grad(%559, %927, %562, %560, %561, %931) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768], written over %927 */
+  /* %876 = batch_norm_act_grad(%522, %871, %525, %523, %524, %875) {eps 1e-05, act gelu} blocks.9.leff.bn2 : f32[B, 196, 768], written over %871 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592, arena + 456771840,
       params[259], params[260], arena + 245816064, 1e-05f, LK_ACT_GELU, arena + 245661696,
       arena + 250478592);
 
-  /* %933 = index(%931) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
+  /* %877 = index(%875) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 245816064, 1536, arena + 245668608, 768);
 
-  /* %934 = index(%931) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
+  /* %878 = index(%875) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 245816832, 1536, arena + 245669376, 768);
 
-  /* %935 = token_dwconv_grad_input(%932, %557) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  /* %879 = token_dwconv_grad_input(%876, %520) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592, params[257],
       arena + 240844800);
 
-  /* %936 = token_dwconv_grad_weight(%932, %556) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %880 = token_dwconv_grad_weight(%876, %519) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592,
       arena + 236027904, arena + 245661696);
 
-  /* %937 = reduce_sum(%932) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
+  /* %881 = reduce_sum(%876) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
       arena + 238884864);
 
-  /* %938 = batch_norm_act_param_grad(%551, %935, %554, %552, %553) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[2, 768] */
+  /* %882 = batch_norm_act_param_grad(%514, %879, %517, %515, %516) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800,
       arena + 456769536, params[253], params[254], 1e-05f, LK_ACT_GELU, arena + 236027904,
       arena + 236182272);
 
-  /* %939 = batch_norm_act_grad(%551, %935, %554, %552, %553, %938) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768], written over %935 */
+  /* %883 = batch_norm_act_grad(%514, %879, %517, %515, %516, %882) {eps 1e-05, act gelu} blocks.9.leff.bn1 : f32[B, 196, 768], written over %879 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800, arena + 456769536,
       params[253], params[254], arena + 236182272, 1e-05f, LK_ACT_GELU, arena + 236027904,
       arena + 240844800);
 
-  /* %940 = index(%938) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
+  /* %884 = index(%882) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 236182272, 1536, arena + 238885632, 768);
 
-  /* %941 = index(%938) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
+  /* %885 = index(%882) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 236183040, 1536, arena + 238886400, 768);
 
-  /* %942 = transpose(%550) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
+  /* %886 = transpose(%513) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[251], arena + 231211008);
 
-  /* %943 = fused_linear(%939, %942) blocks.9.leff.conv1 : f32[B, 196, 192], written into %919 from row 1 */
+  /* %887 = fused_linear(%883, %886) blocks.9.leff.conv1 : f32[B, 196, 192], written into %863 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 240844800, 150528, arena + 231211008, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 255295680, 37824);
 
-  /* %944 = linear_grad_weight(%939, %547) blocks.9.leff.conv1 : f32[768, 192] */
+  /* %888 = linear_grad_weight(%883, %510) blocks.9.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 240844800, arena + 448647168, arena + 238442496);
 
-  /* %945 = reduce_sum(%939) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
+  /* %889 = reduce_sum(%883) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
       arena + 238887168);
 
-  /* %946 = reshape(%944) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %944: no code */
+  /* %890 = reshape(%888) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %888: no code */
 
-  /* %947 = concat(%920, %943) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %919: no code */
+  /* %891 = concat(%864, %887) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %863: no code */
 
-  /* %948 = reduce_sum(%947) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %892 = reduce_sum(%891) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 255295488,
       arena + 238888512);
 
-  /* %949 = mul(%947, %541) blocks.9.norm2 : f32[B, 197, 192] */
+  /* %893 = mul(%891, %505) blocks.9.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 255295488, (const long[]){37824, 192, 1},
       params[249], (const long[]){0, 0, 1}, arena + 231211008);
 
-  /* %950 = mul(%947, %543) blocks.9.norm2 : f32[B, 197, 192], written over %919 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 255295488, (const long[]){37824, 192, 1},
-      arena + 408815616, (const long[]){37824, 192, 1}, arena + 255295488);
+  /* %894 = reduce_sum(%891, %507) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 255295488, arena + 408815616, arena + 238888704);
 
-  /* %951 = reduce_sum(%950) {axes [0], batch} blocks.9.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 255295488,
-      arena + 238888704);
-
-  /* %952 = normalize_grad(%540, %949) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  /* %895 = normalize_grad(%504, %893) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 407605248, arena + 231211008, 1e-06f, arena + 232421376);
 
-  /* %953 = add(%918, %952) blocks.9 : f32[B, 197, 192], written over %808 */
+  /* %896 = add(%862, %895) blocks.9 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 232421376, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %954 = mul(%953, %538) blocks.9 : f32[B, 197, 192] */
+  /* %897 = mul(%896, %503) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 231211008);
 
-  /* %955 = transpose(%535) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %898 = transpose(%500) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[247], arena + 232421376);
 
-  /* %956 = fused_linear(%954, %955) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %899 = fused_linear(%897, %898) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 231211008, arena + 232421376, NULL, LK_ACT_NONE, NULL,
       arena + 234842112);
 
-  /* %957 = linear_grad_weight(%954, %534) blocks.9.attn.proj : f32[192, 192] */
+  /* %900 = linear_grad_weight(%897, %499) blocks.9.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 231211008, arena + 406394880, arena + 238848000);
 
-  /* %958 = reduce_sum(%954) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %901 = reduce_sum(%897) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
       arena + 238888896);
 
-  /* %959 = sdpa_grad(%531, %532, %533, %956) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
+  /* %902 = sdpa_grad(%496, %497, %498, %899) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 326510592, 576, arena + 326510784, 576,
       arena + 326510976, 576, arena + 234842112, 192, arena + 231211008, 576,
       arena + 231211008 + 192, 576, arena + 231211008 + 384, 576, 0.125f);
 
-  /* %960 = transpose(%528) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %903 = transpose(%493) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[245], arena + 236052480);
 
-  /* %961 = fused_linear(%959, %960) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %904 = fused_linear(%902, %903) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 231211008, arena + 236052480, NULL, LK_ACT_NONE, NULL,
       arena + 234842112);
 
-  /* %962 = linear_grad_weight(%959, %527) blocks.9.attn.qkv : f32[576, 192] */
+  /* %905 = linear_grad_weight(%902, %492) blocks.9.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 231211008, arena + 405184512, arena + 238737408);
 
-  /* %963 = reduce_sum(%959) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %906 = reduce_sum(%902) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
       arena + 238887936);
 
-  /* %964 = reduce_sum(%961) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %907 = reduce_sum(%904) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
       arena + 238889088);
 
-  /* %965 = mul(%961, %523) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %908 = mul(%904, %489) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
       params[243], (const long[]){0, 0, 1}, arena + 231211008);
 
-  /* %966 = mul(%961, %525) blocks.9.norm1 : f32[B, 197, 192], written over %961 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
-      arena + 403974144, (const long[]){37824, 192, 1}, arena + 234842112);
+  /* %909 = reduce_sum(%904, %491) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 234842112, arena + 403974144, arena + 238889280);
 
-  /* %967 = reduce_sum(%966) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
-      arena + 238889280);
-
-  /* %968 = normalize_grad(%520, %965) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %910 = normalize_grad(%486, %908) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 402763776, arena + 231211008, 1e-06f, arena + 232421376);
 
-  /* %969 = add(%953, %968) blocks.8 : f32[B, 197, 192], written over %808 */
+  /* %911 = add(%896, %910) blocks.8 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 232421376, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %970 = slice(%915) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %776: no code */
+  /* %912 = slice(%859) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %725: no code */
 
-  /* %971 = slice(%915) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %776: no code */
+  /* %913 = slice(%859) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %725: no code */
 
-  /* %972 = zero_pad(%971) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %914 = zero_pad(%913) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 456619008 + (long)b * 2304,
         arena + 231211008 + (long)b * 37824);
   } // for b
 
-  /* %973 = add(%969, %972) blocks.8 : f32[B, 197, 192], written over %808 */
+  /* %915 = add(%911, %914) blocks.8 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 231211008, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %974 = mul(%973, %518) blocks.8 : f32[B, 197, 192] */
+  /* %916 = mul(%915, %485) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 236027904);
 
-  /* %975 = slice(%974) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %974: no code */
+  /* %917 = slice(%916) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %916: no code */
 
-  /* %976 = slice(%974) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
+  /* %918 = slice(%916) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 236028096, 37824, arena + 237238272, 37632);
 
-  /* %977 = batch_norm_act_param_grad(%511, %976, %514, %512, %513) {eps 1e-05} blocks.8.leff.bn3 : f32[2, 192] */
+  /* %919 = batch_norm_act_param_grad(%478, %918, %481, %479, %480) {eps 1e-05} blocks.8.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 447442944, arena + 237238272,
       arena + 456828912, params[239], params[240], 1e-05f, LK_ACT_NONE, arena + 231211008,
       arena + 231249600);
 
-  /* %978 = batch_norm_act_grad(%511, %976, %514, %512, %513, %977) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192], written over %976 */
+  /* %920 = batch_norm_act_grad(%478, %918, %481, %479, %480, %919) {eps 1e-05} blocks.8.leff.bn3 : f32[B, 196, 192], written over %918 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 447442944, arena + 237238272, arena + 456828912,
       params[239], params[240], arena + 231249600, 1e-05f, LK_ACT_NONE, arena + 231211008,
       arena + 237238272);
 
-  /* %979 = index(%977) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
+  /* %921 = index(%919) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 231249600, 384, arena + 238889472, 192);
 
-  /* %980 = index(%977) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
+  /* %922 = index(%919) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 231249792, 384, arena + 238889664, 192);
 
-  /* %981 = transpose(%510) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
+  /* %923 = transpose(%477) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[237], arena + 238589952);
 
-  /* %982 = fused_linear(%978, %981) blocks.8.leff.conv3 : f32[B, 196, 768] */
+  /* %924 = fused_linear(%920, %923) blocks.8.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 237238272, arena + 238589952, NULL, LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %983 = linear_grad_weight(%978, %507) blocks.8.leff.conv3 : f32[192, 768] */
+  /* %925 = linear_grad_weight(%920, %474) blocks.8.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 237238272, arena + 226394112, arena + 238589952);
 
-  /* %984 = reduce_sum(%978) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
+  /* %926 = reduce_sum(%920) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 237238272,
       arena + 226550016);
 
-  /* %985 = reshape(%983) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %983: no code */
+  /* %927 = reshape(%925) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %925: no code */
 
-  /* %986 = batch_norm_act_param_grad(%502, %982, %505, %503, %504) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[2, 768] */
+  /* %928 = batch_norm_act_param_grad(%469, %924, %472, %470, %471) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 221577216, arena + 231211008,
       arena + 456767232, params[233], params[234], 1e-05f, LK_ACT_GELU, arena + 226394112,
       arena + 226548480);
 
-  /* %987 = batch_norm_act_grad(%502, %982, %505, %503, %504, %986) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768], written over %982 */
+  /* %929 = batch_norm_act_grad(%469, %924, %472, %470, %471, %928) {eps 1e-05, act gelu} blocks.8.leff.bn2 : f32[B, 196, 768], written over %924 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 221577216, arena + 231211008, arena + 456767232,
       params[233], params[234], arena + 226548480, 1e-05f, LK_ACT_GELU, arena + 226394112,
       arena + 231211008);
 
-  /* %988 = index(%986) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
+  /* %930 = index(%928) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 226548480, 1536, arena + 226401024, 768);
 
-  /* %989 = index(%986) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
+  /* %931 = index(%928) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 226549248, 1536, arena + 226401792, 768);
 
-  /* %990 = token_dwconv_grad_input(%987, %500) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  /* %932 = token_dwconv_grad_input(%929, %467) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 231211008, params[231],
       arena + 221577216);
 
-  /* %991 = token_dwconv_grad_weight(%987, %499) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %933 = token_dwconv_grad_weight(%929, %466) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 231211008,
       arena + 216760320, arena + 226394112);
 
-  /* %992 = reduce_sum(%987) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
+  /* %934 = reduce_sum(%929) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
       arena + 219617280);
 
-  /* %993 = batch_norm_act_param_grad(%494, %990, %497, %495, %496) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[2, 768] */
+  /* %935 = batch_norm_act_param_grad(%461, %932, %464, %462, %463) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 211943424, arena + 221577216,
       arena + 456764928, params[227], params[228], 1e-05f, LK_ACT_GELU, arena + 216760320,
       arena + 216914688);
 
-  /* %994 = batch_norm_act_grad(%494, %990, %497, %495, %496, %993) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768], written over %990 */
+  /* %936 = batch_norm_act_grad(%461, %932, %464, %462, %463, %935) {eps 1e-05, act gelu} blocks.8.leff.bn1 : f32[B, 196, 768], written over %932 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 211943424, arena + 221577216, arena + 456764928,
       params[227], params[228], arena + 216914688, 1e-05f, LK_ACT_GELU, arena + 216760320,
       arena + 221577216);
 
-  /* %995 = index(%993) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
+  /* %937 = index(%935) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 216914688, 1536, arena + 219618048, 768);
 
-  /* %996 = index(%993) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
+  /* %938 = index(%935) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 216915456, 1536, arena + 219618816, 768);
 
-  /* %997 = transpose(%493) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
+  /* %939 = transpose(%460) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[225], arena + 211943424);
 
-  /* %998 = fused_linear(%994, %997) blocks.8.leff.conv1 : f32[B, 196, 192], written into %974 from row 1 */
+  /* %940 = fused_linear(%936, %939) blocks.8.leff.conv1 : f32[B, 196, 192], written into %916 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 221577216, 150528, arena + 211943424, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 236028096, 37824);
 
-  /* %999 = linear_grad_weight(%994, %490) blocks.8.leff.conv1 : f32[768, 192] */
+  /* %941 = linear_grad_weight(%936, %457) blocks.8.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 221577216, arena + 446238720, arena + 219174912);
 
-  /* %1000 = reduce_sum(%994) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
+  /* %942 = reduce_sum(%936) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 221577216,
       arena + 219619584);
 
-  /* %1001 = reshape(%999) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %999: no code */
+  /* %943 = reshape(%941) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %941: no code */
 
-  /* %1002 = concat(%975, %998) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %974: no code */
+  /* %944 = concat(%917, %940) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %916: no code */
 
-  /* %1003 = reduce_sum(%1002) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %945 = reduce_sum(%944) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
       arena + 219620928);
 
-  /* %1004 = mul(%1002, %484) blocks.8.norm2 : f32[B, 197, 192] */
+  /* %946 = mul(%944, %452) blocks.8.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 236027904, (const long[]){37824, 192, 1},
       params[223], (const long[]){0, 0, 1}, arena + 211943424);
 
-  /* %1005 = mul(%1002, %486) blocks.8.norm2 : f32[B, 197, 192], written over %974 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 236027904, (const long[]){37824, 192, 1},
-      arena + 401553408, (const long[]){37824, 192, 1}, arena + 236027904);
+  /* %947 = reduce_sum(%944, %454) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 236027904, arena + 401553408, arena + 219621120);
 
-  /* %1006 = reduce_sum(%1005) {axes [0], batch} blocks.8.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
-      arena + 219621120);
-
-  /* %1007 = normalize_grad(%483, %1004) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  /* %948 = normalize_grad(%451, %946) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 400343040, arena + 211943424, 1e-06f, arena + 213153792);
 
-  /* %1008 = add(%973, %1007) blocks.8 : f32[B, 197, 192], written over %808 */
+  /* %949 = add(%915, %948) blocks.8 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 213153792, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1009 = mul(%1008, %481) blocks.8 : f32[B, 197, 192] */
+  /* %950 = mul(%949, %450) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 211943424);
 
-  /* %1010 = transpose(%478) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %951 = transpose(%447) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[221], arena + 213153792);
 
-  /* %1011 = fused_linear(%1009, %1010) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %952 = fused_linear(%950, %951) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 211943424, arena + 213153792, NULL, LK_ACT_NONE, NULL,
       arena + 215574528);
 
-  /* %1012 = linear_grad_weight(%1009, %477) blocks.8.attn.proj : f32[192, 192] */
+  /* %953 = linear_grad_weight(%950, %446) blocks.8.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 211943424, arena + 399132672, arena + 219580416);
 
-  /* %1013 = reduce_sum(%1009) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %954 = reduce_sum(%950) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 211943424,
       arena + 219621312);
 
-  /* %1014 = sdpa_grad(%474, %475, %476, %1011) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
+  /* %955 = sdpa_grad(%443, %444, %445, %952) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 322879488, 576, arena + 322879680, 576,
       arena + 322879872, 576, arena + 215574528, 192, arena + 211943424, 576,
       arena + 211943424 + 192, 576, arena + 211943424 + 384, 576, 0.125f);
 
-  /* %1015 = transpose(%471) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %956 = transpose(%440) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[219], arena + 216784896);
 
-  /* %1016 = fused_linear(%1014, %1015) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %957 = fused_linear(%955, %956) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 211943424, arena + 216784896, NULL, LK_ACT_NONE, NULL,
       arena + 215574528);
 
-  /* %1017 = linear_grad_weight(%1014, %470) blocks.8.attn.qkv : f32[576, 192] */
+  /* %958 = linear_grad_weight(%955, %439) blocks.8.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 211943424, arena + 397922304, arena + 219469824);
 
-  /* %1018 = reduce_sum(%1014) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %959 = reduce_sum(%955) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 211943424,
       arena + 219620352);
 
-  /* %1019 = reduce_sum(%1016) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %960 = reduce_sum(%957) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 215574528,
       arena + 219621504);
 
-  /* %1020 = mul(%1016, %466) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %961 = mul(%957, %436) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 215574528, (const long[]){37824, 192, 1},
       params[217], (const long[]){0, 0, 1}, arena + 211943424);
 
-  /* %1021 = mul(%1016, %468) blocks.8.norm1 : f32[B, 197, 192], written over %1016 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 215574528, (const long[]){37824, 192, 1},
-      arena + 396711936, (const long[]){37824, 192, 1}, arena + 215574528);
+  /* %962 = reduce_sum(%957, %438) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 215574528, arena + 396711936, arena + 219621696);
 
-  /* %1022 = reduce_sum(%1021) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 215574528,
-      arena + 219621696);
-
-  /* %1023 = normalize_grad(%463, %1020) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %963 = normalize_grad(%433, %961) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 395501568, arena + 211943424, 1e-06f, arena + 213153792);
 
-  /* %1024 = add(%1008, %1023) blocks.7 : f32[B, 197, 192], written over %808 */
+  /* %964 = add(%949, %963) blocks.7 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 213153792, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1025 = slice(%970) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %776: no code */
+  /* %965 = slice(%912) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %725: no code */
 
-  /* %1026 = slice(%970) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %776: no code */
+  /* %966 = slice(%912) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %725: no code */
 
-  /* %1027 = zero_pad(%1026) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %967 = zero_pad(%966) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 456618816 + (long)b * 2304,
         arena + 211943424 + (long)b * 37824);
   } // for b
 
-  /* %1028 = add(%1024, %1027) blocks.7 : f32[B, 197, 192], written over %808 */
+  /* %968 = add(%964, %967) blocks.7 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 211943424, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1029 = mul(%1028, %461) blocks.7 : f32[B, 197, 192] */
+  /* %969 = mul(%968, %432) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 216760320);
 
-  /* %1030 = slice(%1029) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %1029: no code */
+  /* %970 = slice(%969) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %969: no code */
 
-  /* %1031 = slice(%1029) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
+  /* %971 = slice(%969) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 216760512, 37824, arena + 217970688, 37632);
 
-  /* %1032 = batch_norm_act_param_grad(%454, %1031, %457, %455, %456) {eps 1e-05} blocks.7.leff.bn3 : f32[2, 192] */
+  /* %972 = batch_norm_act_param_grad(%425, %971, %428, %426, %427) {eps 1e-05} blocks.7.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 445034496, arena + 217970688,
       arena + 456828336, params[213], params[214], 1e-05f, LK_ACT_NONE, arena + 211943424,
       arena + 211982016);
 
-  /* %1033 = batch_norm_act_grad(%454, %1031, %457, %455, %456, %1032) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192], written over %1031 */
+  /* %973 = batch_norm_act_grad(%425, %971, %428, %426, %427, %972) {eps 1e-05} blocks.7.leff.bn3 : f32[B, 196, 192], written over %971 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 445034496, arena + 217970688, arena + 456828336,
       params[213], params[214], arena + 211982016, 1e-05f, LK_ACT_NONE, arena + 211943424,
       arena + 217970688);
 
-  /* %1034 = index(%1032) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
+  /* %974 = index(%972) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 211982016, 384, arena + 219621888, 192);
 
-  /* %1035 = index(%1032) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
+  /* %975 = index(%972) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 211982208, 384, arena + 219622080, 192);
 
-  /* %1036 = transpose(%453) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
+  /* %976 = transpose(%424) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[211], arena + 219322368);
 
-  /* %1037 = fused_linear(%1033, %1036) blocks.7.leff.conv3 : f32[B, 196, 768] */
+  /* %977 = fused_linear(%973, %976) blocks.7.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 217970688, arena + 219322368, NULL, LK_ACT_NONE, NULL,
       arena + 211943424);
 
-  /* %1038 = linear_grad_weight(%1033, %450) blocks.7.leff.conv3 : f32[192, 768] */
+  /* %978 = linear_grad_weight(%973, %421) blocks.7.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 217970688, arena + 207126528, arena + 219322368);
 
-  /* %1039 = reduce_sum(%1033) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
+  /* %979 = reduce_sum(%973) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 217970688,
       arena + 207282432);
 
-  /* %1040 = reshape(%1038) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %1038: no code */
+  /* %980 = reshape(%978) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %978: no code */
 
-  /* %1041 = batch_norm_act_param_grad(%445, %1037, %448, %446, %447) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[2, 768] */
+  /* %981 = batch_norm_act_param_grad(%416, %977, %419, %417, %418) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424,
       arena + 456762624, params[207], params[208], 1e-05f, LK_ACT_GELU, arena + 207126528,
       arena + 207280896);
 
-  /* %1042 = batch_norm_act_grad(%445, %1037, %448, %446, %447, %1041) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768], written over %1037 */
+  /* %982 = batch_norm_act_grad(%416, %977, %419, %417, %418, %981) {eps 1e-05, act gelu} blocks.7.leff.bn2 : f32[B, 196, 768], written over %977 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, arena + 456762624,
       params[207], params[208], arena + 207280896, 1e-05f, LK_ACT_GELU, arena + 207126528,
       arena + 211943424);
 
-  /* %1043 = index(%1041) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
+  /* %983 = index(%981) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 207280896, 1536, arena + 207133440, 768);
 
-  /* %1044 = index(%1041) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
+  /* %984 = index(%981) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 207281664, 1536, arena + 207134208, 768);
 
-  /* %1045 = token_dwconv_grad_input(%1042, %443) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  /* %985 = token_dwconv_grad_input(%982, %414) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424, params[205],
       arena + 202309632);
 
-  /* %1046 = token_dwconv_grad_weight(%1042, %442) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %986 = token_dwconv_grad_weight(%982, %413) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424,
       arena + 197492736, arena + 207126528);
 
-  /* %1047 = reduce_sum(%1042) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
+  /* %987 = reduce_sum(%982) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 211943424,
       arena + 200349696);
 
-  /* %1048 = batch_norm_act_param_grad(%437, %1045, %440, %438, %439) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[2, 768] */
+  /* %988 = batch_norm_act_param_grad(%408, %985, %411, %409, %410) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632,
       arena + 456760320, params[201], params[202], 1e-05f, LK_ACT_GELU, arena + 197492736,
       arena + 197647104);
 
-  /* %1049 = batch_norm_act_grad(%437, %1045, %440, %438, %439, %1048) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768], written over %1045 */
+  /* %989 = batch_norm_act_grad(%408, %985, %411, %409, %410, %988) {eps 1e-05, act gelu} blocks.7.leff.bn1 : f32[B, 196, 768], written over %985 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632, arena + 456760320,
       params[201], params[202], arena + 197647104, 1e-05f, LK_ACT_GELU, arena + 197492736,
       arena + 202309632);
 
-  /* %1050 = index(%1048) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
+  /* %990 = index(%988) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 197647104, 1536, arena + 200350464, 768);
 
-  /* %1051 = index(%1048) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
+  /* %991 = index(%988) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 197647872, 1536, arena + 200351232, 768);
 
-  /* %1052 = transpose(%436) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
+  /* %992 = transpose(%407) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[199], arena + 192675840);
 
-  /* %1053 = fused_linear(%1049, %1052) blocks.7.leff.conv1 : f32[B, 196, 192], written into %1029 from row 1 */
+  /* %993 = fused_linear(%989, %992) blocks.7.leff.conv1 : f32[B, 196, 192], written into %969 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 202309632, 150528, arena + 192675840, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 216760512, 37824);
 
-  /* %1054 = linear_grad_weight(%1049, %433) blocks.7.leff.conv1 : f32[768, 192] */
+  /* %994 = linear_grad_weight(%989, %404) blocks.7.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 202309632, arena + 443830272, arena + 199907328);
 
-  /* %1055 = reduce_sum(%1049) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
+  /* %995 = reduce_sum(%989) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
       arena + 200352000);
 
-  /* %1056 = reshape(%1054) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %1054: no code */
+  /* %996 = reshape(%994) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %994: no code */
 
-  /* %1057 = concat(%1030, %1053) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %1029: no code */
+  /* %997 = concat(%970, %993) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %969: no code */
 
-  /* %1058 = reduce_sum(%1057) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %998 = reduce_sum(%997) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
       arena + 200353344);
 
-  /* %1059 = mul(%1057, %427) blocks.7.norm2 : f32[B, 197, 192] */
+  /* %999 = mul(%997, %399) blocks.7.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 216760320, (const long[]){37824, 192, 1},
       params[197], (const long[]){0, 0, 1}, arena + 192675840);
 
-  /* %1060 = mul(%1057, %429) blocks.7.norm2 : f32[B, 197, 192], written over %1029 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 216760320, (const long[]){37824, 192, 1},
-      arena + 394291200, (const long[]){37824, 192, 1}, arena + 216760320);
+  /* %1000 = reduce_sum(%997, %401) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 216760320, arena + 394291200, arena + 200353536);
 
-  /* %1061 = reduce_sum(%1060) {axes [0], batch} blocks.7.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
-      arena + 200353536);
-
-  /* %1062 = normalize_grad(%426, %1059) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  /* %1001 = normalize_grad(%398, %999) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 393080832, arena + 192675840, 1e-06f, arena + 193886208);
 
-  /* %1063 = add(%1028, %1062) blocks.7 : f32[B, 197, 192], written over %808 */
+  /* %1002 = add(%968, %1001) blocks.7 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 193886208, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1064 = mul(%1063, %424) blocks.7 : f32[B, 197, 192] */
+  /* %1003 = mul(%1002, %397) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 192675840);
 
-  /* %1065 = transpose(%421) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %1004 = transpose(%394) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[195], arena + 193886208);
 
-  /* %1066 = fused_linear(%1064, %1065) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %1005 = fused_linear(%1003, %1004) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 192675840, arena + 193886208, NULL, LK_ACT_NONE, NULL,
       arena + 196306944);
 
-  /* %1067 = linear_grad_weight(%1064, %420) blocks.7.attn.proj : f32[192, 192] */
+  /* %1006 = linear_grad_weight(%1003, %393) blocks.7.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 192675840, arena + 391870464, arena + 200312832);
 
-  /* %1068 = reduce_sum(%1064) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %1007 = reduce_sum(%1003) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
       arena + 200353728);
 
-  /* %1069 = sdpa_grad(%417, %418, %419, %1066) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
+  /* %1008 = sdpa_grad(%390, %391, %392, %1005) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 319248384, 576, arena + 319248576, 576,
       arena + 319248768, 576, arena + 196306944, 192, arena + 192675840, 576,
       arena + 192675840 + 192, 576, arena + 192675840 + 384, 576, 0.125f);
 
-  /* %1070 = transpose(%414) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %1009 = transpose(%387) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[193], arena + 197517312);
 
-  /* %1071 = fused_linear(%1069, %1070) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %1010 = fused_linear(%1008, %1009) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 192675840, arena + 197517312, NULL, LK_ACT_NONE, NULL,
       arena + 196306944);
 
-  /* %1072 = linear_grad_weight(%1069, %413) blocks.7.attn.qkv : f32[576, 192] */
+  /* %1011 = linear_grad_weight(%1008, %386) blocks.7.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 192675840, arena + 390660096, arena + 200202240);
 
-  /* %1073 = reduce_sum(%1069) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %1012 = reduce_sum(%1008) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
       arena + 200352768);
 
-  /* %1074 = reduce_sum(%1071) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %1013 = reduce_sum(%1010) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 196306944,
       arena + 200353920);
 
-  /* %1075 = mul(%1071, %409) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %1014 = mul(%1010, %383) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 196306944, (const long[]){37824, 192, 1},
       params[191], (const long[]){0, 0, 1}, arena + 192675840);
 
-  /* %1076 = mul(%1071, %411) blocks.7.norm1 : f32[B, 197, 192], written over %1071 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 196306944, (const long[]){37824, 192, 1},
-      arena + 389449728, (const long[]){37824, 192, 1}, arena + 196306944);
+  /* %1015 = reduce_sum(%1010, %385) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 196306944, arena + 389449728, arena + 200354112);
 
-  /* %1077 = reduce_sum(%1076) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 196306944,
-      arena + 200354112);
-
-  /* %1078 = normalize_grad(%406, %1075) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %1016 = normalize_grad(%380, %1014) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 388239360, arena + 192675840, 1e-06f, arena + 193886208);
 
-  /* %1079 = add(%1063, %1078) blocks.6 : f32[B, 197, 192], written over %808 */
+  /* %1017 = add(%1002, %1016) blocks.6 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 193886208, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1080 = slice(%1025) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %776: no code */
+  /* %1018 = slice(%965) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %725: no code */
 
-  /* %1081 = slice(%1025) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %776: no code */
+  /* %1019 = slice(%965) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %725: no code */
 
-  /* %1082 = zero_pad(%1081) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1020 = zero_pad(%1019) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 456618624 + (long)b * 2304,
         arena + 192675840 + (long)b * 37824);
   } // for b
 
-  /* %1083 = add(%1079, %1082) blocks.6 : f32[B, 197, 192], written over %808 */
+  /* %1021 = add(%1017, %1020) blocks.6 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 192675840, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1084 = mul(%1083, %404) blocks.6 : f32[B, 197, 192] */
+  /* %1022 = mul(%1021, %379) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 197492736);
 
-  /* %1085 = slice(%1084) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %1084: no code */
+  /* %1023 = slice(%1022) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %1022: no code */
 
-  /* %1086 = slice(%1084) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
+  /* %1024 = slice(%1022) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 197492928, 37824, arena + 198703104, 37632);
 
-  /* %1087 = batch_norm_act_param_grad(%397, %1086, %400, %398, %399) {eps 1e-05} blocks.6.leff.bn3 : f32[2, 192] */
+  /* %1025 = batch_norm_act_param_grad(%372, %1024, %375, %373, %374) {eps 1e-05} blocks.6.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 442626048, arena + 198703104,
       arena + 456827760, params[187], params[188], 1e-05f, LK_ACT_NONE, arena + 192675840,
       arena + 192714432);
 
-  /* %1088 = batch_norm_act_grad(%397, %1086, %400, %398, %399, %1087) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192], written over %1086 */
+  /* %1026 = batch_norm_act_grad(%372, %1024, %375, %373, %374, %1025) {eps 1e-05} blocks.6.leff.bn3 : f32[B, 196, 192], written over %1024 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 442626048, arena + 198703104, arena + 456827760,
       params[187], params[188], arena + 192714432, 1e-05f, LK_ACT_NONE, arena + 192675840,
       arena + 198703104);
 
-  /* %1089 = index(%1087) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
+  /* %1027 = index(%1025) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 192714432, 384, arena + 200354304, 192);
 
-  /* %1090 = index(%1087) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
+  /* %1028 = index(%1025) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 192714624, 384, arena + 200354496, 192);
 
-  /* %1091 = transpose(%396) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
+  /* %1029 = transpose(%371) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[185], arena + 200054784);
 
-  /* %1092 = fused_linear(%1088, %1091) blocks.6.leff.conv3 : f32[B, 196, 768] */
+  /* %1030 = fused_linear(%1026, %1029) blocks.6.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 198703104, arena + 200054784, NULL, LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %1093 = linear_grad_weight(%1088, %393) blocks.6.leff.conv3 : f32[192, 768] */
+  /* %1031 = linear_grad_weight(%1026, %368) blocks.6.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 198703104, arena + 187858944, arena + 200054784);
 
-  /* %1094 = reduce_sum(%1088) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
+  /* %1032 = reduce_sum(%1026) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 198703104,
       arena + 188014848);
 
-  /* %1095 = reshape(%1093) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1093: no code */
+  /* %1033 = reshape(%1031) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1031: no code */
 
-  /* %1096 = batch_norm_act_param_grad(%388, %1092, %391, %389, %390) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[2, 768] */
+  /* %1034 = batch_norm_act_param_grad(%363, %1030, %366, %364, %365) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 183042048, arena + 192675840,
       arena + 456758016, params[181], params[182], 1e-05f, LK_ACT_GELU, arena + 187858944,
       arena + 188013312);
 
-  /* %1097 = batch_norm_act_grad(%388, %1092, %391, %389, %390, %1096) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768], written over %1092 */
+  /* %1035 = batch_norm_act_grad(%363, %1030, %366, %364, %365, %1034) {eps 1e-05, act gelu} blocks.6.leff.bn2 : f32[B, 196, 768], written over %1030 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 183042048, arena + 192675840, arena + 456758016,
       params[181], params[182], arena + 188013312, 1e-05f, LK_ACT_GELU, arena + 187858944,
       arena + 192675840);
 
-  /* %1098 = index(%1096) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
+  /* %1036 = index(%1034) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 188013312, 1536, arena + 187865856, 768);
 
-  /* %1099 = index(%1096) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
+  /* %1037 = index(%1034) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 188014080, 1536, arena + 187866624, 768);
 
-  /* %1100 = token_dwconv_grad_input(%1097, %386) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  /* %1038 = token_dwconv_grad_input(%1035, %361) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840, params[179],
       arena + 183042048);
 
-  /* %1101 = token_dwconv_grad_weight(%1097, %385) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1039 = token_dwconv_grad_weight(%1035, %360) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840,
       arena + 178225152, arena + 187858944);
 
-  /* %1102 = reduce_sum(%1097) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
+  /* %1040 = reduce_sum(%1035) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
       arena + 181082112);
 
-  /* %1103 = batch_norm_act_param_grad(%380, %1100, %383, %381, %382) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[2, 768] */
+  /* %1041 = batch_norm_act_param_grad(%355, %1038, %358, %356, %357) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048,
       arena + 456755712, params[175], params[176], 1e-05f, LK_ACT_GELU, arena + 178225152,
       arena + 178379520);
 
-  /* %1104 = batch_norm_act_grad(%380, %1100, %383, %381, %382, %1103) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768], written over %1100 */
+  /* %1042 = batch_norm_act_grad(%355, %1038, %358, %356, %357, %1041) {eps 1e-05, act gelu} blocks.6.leff.bn1 : f32[B, 196, 768], written over %1038 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048, arena + 456755712,
       params[175], params[176], arena + 178379520, 1e-05f, LK_ACT_GELU, arena + 178225152,
       arena + 183042048);
 
-  /* %1105 = index(%1103) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
+  /* %1043 = index(%1041) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 178379520, 1536, arena + 181082880, 768);
 
-  /* %1106 = index(%1103) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
+  /* %1044 = index(%1041) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 178380288, 1536, arena + 181083648, 768);
 
-  /* %1107 = transpose(%379) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
+  /* %1045 = transpose(%354) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[173], arena + 173408256);
 
-  /* %1108 = fused_linear(%1104, %1107) blocks.6.leff.conv1 : f32[B, 196, 192], written into %1084 from row 1 */
+  /* %1046 = fused_linear(%1042, %1045) blocks.6.leff.conv1 : f32[B, 196, 192], written into %1022 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 183042048, 150528, arena + 173408256, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 197492928, 37824);
 
-  /* %1109 = linear_grad_weight(%1104, %376) blocks.6.leff.conv1 : f32[768, 192] */
+  /* %1047 = linear_grad_weight(%1042, %351) blocks.6.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 183042048, arena + 441421824, arena + 180639744);
 
-  /* %1110 = reduce_sum(%1104) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
+  /* %1048 = reduce_sum(%1042) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 183042048,
       arena + 181084416);
 
-  /* %1111 = reshape(%1109) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1109: no code */
+  /* %1049 = reshape(%1047) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1047: no code */
 
-  /* %1112 = concat(%1085, %1108) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %1084: no code */
+  /* %1050 = concat(%1023, %1046) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %1022: no code */
 
-  /* %1113 = reduce_sum(%1112) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %1051 = reduce_sum(%1050) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 197492736,
       arena + 181085760);
 
-  /* %1114 = mul(%1112, %370) blocks.6.norm2 : f32[B, 197, 192] */
+  /* %1052 = mul(%1050, %346) blocks.6.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 197492736, (const long[]){37824, 192, 1},
       params[171], (const long[]){0, 0, 1}, arena + 173408256);
 
-  /* %1115 = mul(%1112, %372) blocks.6.norm2 : f32[B, 197, 192], written over %1084 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 197492736, (const long[]){37824, 192, 1},
-      arena + 387028992, (const long[]){37824, 192, 1}, arena + 197492736);
+  /* %1053 = reduce_sum(%1050, %348) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 197492736, arena + 387028992, arena + 181085952);
 
-  /* %1116 = reduce_sum(%1115) {axes [0], batch} blocks.6.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 197492736,
-      arena + 181085952);
-
-  /* %1117 = normalize_grad(%369, %1114) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  /* %1054 = normalize_grad(%345, %1052) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 385818624, arena + 173408256, 1e-06f, arena + 174618624);
 
-  /* %1118 = add(%1083, %1117) blocks.6 : f32[B, 197, 192], written over %808 */
+  /* %1055 = add(%1021, %1054) blocks.6 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 174618624, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1119 = mul(%1118, %367) blocks.6 : f32[B, 197, 192] */
+  /* %1056 = mul(%1055, %344) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 173408256);
 
-  /* %1120 = transpose(%364) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %1057 = transpose(%341) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[169], arena + 174618624);
 
-  /* %1121 = fused_linear(%1119, %1120) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %1058 = fused_linear(%1056, %1057) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
       arena + 177039360);
 
-  /* %1122 = linear_grad_weight(%1119, %363) blocks.6.attn.proj : f32[192, 192] */
+  /* %1059 = linear_grad_weight(%1056, %340) blocks.6.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 384608256, arena + 181045248);
 
-  /* %1123 = reduce_sum(%1119) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %1060 = reduce_sum(%1056) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
       arena + 181086144);
 
-  /* %1124 = sdpa_grad(%360, %361, %362, %1121) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
+  /* %1061 = sdpa_grad(%337, %338, %339, %1058) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 315617280, 576, arena + 315617472, 576,
       arena + 315617664, 576, arena + 177039360, 192, arena + 173408256, 576,
       arena + 173408256 + 192, 576, arena + 173408256 + 384, 576, 0.125f);
 
-  /* %1125 = transpose(%357) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %1062 = transpose(%334) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[167], arena + 178249728);
 
-  /* %1126 = fused_linear(%1124, %1125) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %1063 = fused_linear(%1061, %1062) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 178249728, NULL, LK_ACT_NONE, NULL,
       arena + 177039360);
 
-  /* %1127 = linear_grad_weight(%1124, %356) blocks.6.attn.qkv : f32[576, 192] */
+  /* %1064 = linear_grad_weight(%1061, %333) blocks.6.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 383397888, arena + 180934656);
 
-  /* %1128 = reduce_sum(%1124) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %1065 = reduce_sum(%1061) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
       arena + 181085184);
 
-  /* %1129 = reduce_sum(%1126) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %1066 = reduce_sum(%1063) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
       arena + 181086336);
 
-  /* %1130 = mul(%1126, %352) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %1067 = mul(%1063, %330) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
       params[165], (const long[]){0, 0, 1}, arena + 173408256);
 
-  /* %1131 = mul(%1126, %354) blocks.6.norm1 : f32[B, 197, 192], written over %1126 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
-      arena + 382187520, (const long[]){37824, 192, 1}, arena + 177039360);
+  /* %1068 = reduce_sum(%1063, %332) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 177039360, arena + 382187520, arena + 181086528);
 
-  /* %1132 = reduce_sum(%1131) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
-      arena + 181086528);
-
-  /* %1133 = normalize_grad(%349, %1130) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %1069 = normalize_grad(%327, %1067) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 380977152, arena + 173408256, 1e-06f, arena + 174618624);
 
-  /* %1134 = add(%1118, %1133) blocks.5 : f32[B, 197, 192], written over %808 */
+  /* %1070 = add(%1055, %1069) blocks.5 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 174618624, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1135 = slice(%1080) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %776: no code */
+  /* %1071 = slice(%1018) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %725: no code */
 
-  /* %1136 = slice(%1080) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %776: no code */
+  /* %1072 = slice(%1018) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %725: no code */
 
-  /* %1137 = zero_pad(%1136) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1073 = zero_pad(%1072) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 456618432 + (long)b * 2304,
         arena + 173408256 + (long)b * 37824);
   } // for b
 
-  /* %1138 = add(%1134, %1137) blocks.5 : f32[B, 197, 192], written over %808 */
+  /* %1074 = add(%1070, %1073) blocks.5 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 173408256, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1139 = mul(%1138, %347) blocks.5 : f32[B, 197, 192] */
+  /* %1075 = mul(%1074, %326) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 178225152);
 
-  /* %1140 = slice(%1139) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1139: no code */
+  /* %1076 = slice(%1075) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1075: no code */
 
-  /* %1141 = slice(%1139) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
+  /* %1077 = slice(%1075) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 178225344, 37824, arena + 179435520, 37632);
 
-  /* %1142 = batch_norm_act_param_grad(%340, %1141, %343, %341, %342) {eps 1e-05} blocks.5.leff.bn3 : f32[2, 192] */
+  /* %1078 = batch_norm_act_param_grad(%319, %1077, %322, %320, %321) {eps 1e-05} blocks.5.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 440217600, arena + 179435520,
       arena + 456827184, params[161], params[162], 1e-05f, LK_ACT_NONE, arena + 173408256,
       arena + 173446848);
 
-  /* %1143 = batch_norm_act_grad(%340, %1141, %343, %341, %342, %1142) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192], written over %1141 */
+  /* %1079 = batch_norm_act_grad(%319, %1077, %322, %320, %321, %1078) {eps 1e-05} blocks.5.leff.bn3 : f32[B, 196, 192], written over %1077 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 440217600, arena + 179435520, arena + 456827184,
       params[161], params[162], arena + 173446848, 1e-05f, LK_ACT_NONE, arena + 173408256,
       arena + 179435520);
 
-  /* %1144 = index(%1142) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
+  /* %1080 = index(%1078) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 173446848, 384, arena + 181086720, 192);
 
-  /* %1145 = index(%1142) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
+  /* %1081 = index(%1078) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 173447040, 384, arena + 181086912, 192);
 
-  /* %1146 = transpose(%339) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
+  /* %1082 = transpose(%318) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[159], arena + 180787200);
 
-  /* %1147 = fused_linear(%1143, %1146) blocks.5.leff.conv3 : f32[B, 196, 768] */
+  /* %1083 = fused_linear(%1079, %1082) blocks.5.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 179435520, arena + 180787200, NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %1148 = linear_grad_weight(%1143, %336) blocks.5.leff.conv3 : f32[192, 768] */
+  /* %1084 = linear_grad_weight(%1079, %315) blocks.5.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 179435520, arena + 168591360, arena + 180787200);
 
-  /* %1149 = reduce_sum(%1143) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
+  /* %1085 = reduce_sum(%1079) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 179435520,
       arena + 168747264);
 
-  /* %1150 = reshape(%1148) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1148: no code */
+  /* %1086 = reshape(%1084) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1084: no code */
 
-  /* %1151 = batch_norm_act_param_grad(%331, %1147, %334, %332, %333) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[2, 768] */
+  /* %1087 = batch_norm_act_param_grad(%310, %1083, %313, %311, %312) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 163774464, arena + 173408256,
       arena + 456753408, params[155], params[156], 1e-05f, LK_ACT_GELU, arena + 168591360,
       arena + 168745728);
 
-  /* %1152 = batch_norm_act_grad(%331, %1147, %334, %332, %333, %1151) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768], written over %1147 */
+  /* %1088 = batch_norm_act_grad(%310, %1083, %313, %311, %312, %1087) {eps 1e-05, act gelu} blocks.5.leff.bn2 : f32[B, 196, 768], written over %1083 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 163774464, arena + 173408256, arena + 456753408,
       params[155], params[156], arena + 168745728, 1e-05f, LK_ACT_GELU, arena + 168591360,
       arena + 173408256);
 
-  /* %1153 = index(%1151) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
+  /* %1089 = index(%1087) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 168745728, 1536, arena + 168598272, 768);
 
-  /* %1154 = index(%1151) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
+  /* %1090 = index(%1087) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 168746496, 1536, arena + 168599040, 768);
 
-  /* %1155 = token_dwconv_grad_input(%1152, %329) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  /* %1091 = token_dwconv_grad_input(%1088, %308) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256, params[153],
       arena + 163774464);
 
-  /* %1156 = token_dwconv_grad_weight(%1152, %328) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1092 = token_dwconv_grad_weight(%1088, %307) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256,
       arena + 158957568, arena + 168591360);
 
-  /* %1157 = reduce_sum(%1152) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
+  /* %1093 = reduce_sum(%1088) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
       arena + 161814528);
 
-  /* %1158 = batch_norm_act_param_grad(%323, %1155, %326, %324, %325) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[2, 768] */
+  /* %1094 = batch_norm_act_param_grad(%302, %1091, %305, %303, %304) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464,
       arena + 456751104, params[149], params[150], 1e-05f, LK_ACT_GELU, arena + 158957568,
       arena + 159111936);
 
-  /* %1159 = batch_norm_act_grad(%323, %1155, %326, %324, %325, %1158) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768], written over %1155 */
+  /* %1095 = batch_norm_act_grad(%302, %1091, %305, %303, %304, %1094) {eps 1e-05, act gelu} blocks.5.leff.bn1 : f32[B, 196, 768], written over %1091 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464, arena + 456751104,
       params[149], params[150], arena + 159111936, 1e-05f, LK_ACT_GELU, arena + 158957568,
       arena + 163774464);
 
-  /* %1160 = index(%1158) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
+  /* %1096 = index(%1094) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 159111936, 1536, arena + 161815296, 768);
 
-  /* %1161 = index(%1158) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
+  /* %1097 = index(%1094) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 159112704, 1536, arena + 161816064, 768);
 
-  /* %1162 = transpose(%322) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
+  /* %1098 = transpose(%301) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 154140672);
 
-  /* %1163 = fused_linear(%1159, %1162) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1139 from row 1 */
+  /* %1099 = fused_linear(%1095, %1098) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1075 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 163774464, 150528, arena + 154140672, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 178225344, 37824);
 
-  /* %1164 = linear_grad_weight(%1159, %319) blocks.5.leff.conv1 : f32[768, 192] */
+  /* %1100 = linear_grad_weight(%1095, %298) blocks.5.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 163774464, arena + 439013376, arena + 161372160);
 
-  /* %1165 = reduce_sum(%1159) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
+  /* %1101 = reduce_sum(%1095) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 163774464,
       arena + 161816832);
 
-  /* %1166 = reshape(%1164) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1164: no code */
+  /* %1102 = reshape(%1100) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1100: no code */
 
-  /* %1167 = concat(%1140, %1163) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1139: no code */
+  /* %1103 = concat(%1076, %1099) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1075: no code */
 
-  /* %1168 = reduce_sum(%1167) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %1104 = reduce_sum(%1103) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
       arena + 161818176);
 
-  /* %1169 = mul(%1167, %313) blocks.5.norm2 : f32[B, 197, 192] */
+  /* %1105 = mul(%1103, %293) blocks.5.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 178225152, (const long[]){37824, 192, 1},
       params[145], (const long[]){0, 0, 1}, arena + 154140672);
 
-  /* %1170 = mul(%1167, %315) blocks.5.norm2 : f32[B, 197, 192], written over %1139 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 178225152, (const long[]){37824, 192, 1},
-      arena + 379766784, (const long[]){37824, 192, 1}, arena + 178225152);
+  /* %1106 = reduce_sum(%1103, %295) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 178225152, arena + 379766784, arena + 161818368);
 
-  /* %1171 = reduce_sum(%1170) {axes [0], batch} blocks.5.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
-      arena + 161818368);
-
-  /* %1172 = normalize_grad(%312, %1169) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  /* %1107 = normalize_grad(%292, %1105) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 378556416, arena + 154140672, 1e-06f, arena + 155351040);
 
-  /* %1173 = add(%1138, %1172) blocks.5 : f32[B, 197, 192], written over %808 */
+  /* %1108 = add(%1074, %1107) blocks.5 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 155351040, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1174 = mul(%1173, %310) blocks.5 : f32[B, 197, 192] */
+  /* %1109 = mul(%1108, %291) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 154140672);
 
-  /* %1175 = transpose(%307) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %1110 = transpose(%288) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 155351040);
 
-  /* %1176 = fused_linear(%1174, %1175) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %1111 = fused_linear(%1109, %1110) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 154140672, arena + 155351040, NULL, LK_ACT_NONE, NULL,
       arena + 157771776);
 
-  /* %1177 = linear_grad_weight(%1174, %306) blocks.5.attn.proj : f32[192, 192] */
+  /* %1112 = linear_grad_weight(%1109, %287) blocks.5.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 154140672, arena + 377346048, arena + 161777664);
 
-  /* %1178 = reduce_sum(%1174) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %1113 = reduce_sum(%1109) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 154140672,
       arena + 161818560);
 
-  /* %1179 = sdpa_grad(%303, %304, %305, %1176) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
+  /* %1114 = sdpa_grad(%284, %285, %286, %1111) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 311986176, 576, arena + 311986368, 576,
       arena + 311986560, 576, arena + 157771776, 192, arena + 154140672, 576,
       arena + 154140672 + 192, 576, arena + 154140672 + 384, 576, 0.125f);
 
-  /* %1180 = transpose(%300) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %1115 = transpose(%281) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[141], arena + 158982144);
 
-  /* %1181 = fused_linear(%1179, %1180) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %1116 = fused_linear(%1114, %1115) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 154140672, arena + 158982144, NULL, LK_ACT_NONE, NULL,
       arena + 157771776);
 
-  /* %1182 = linear_grad_weight(%1179, %299) blocks.5.attn.qkv : f32[576, 192] */
+  /* %1117 = linear_grad_weight(%1114, %280) blocks.5.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 154140672, arena + 376135680, arena + 161667072);
 
-  /* %1183 = reduce_sum(%1179) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %1118 = reduce_sum(%1114) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 154140672,
       arena + 161817600);
 
-  /* %1184 = reduce_sum(%1181) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1119 = reduce_sum(%1116) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 157771776,
       arena + 161818752);
 
-  /* %1185 = mul(%1181, %295) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %1120 = mul(%1116, %277) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 157771776, (const long[]){37824, 192, 1},
       params[139], (const long[]){0, 0, 1}, arena + 154140672);
 
-  /* %1186 = mul(%1181, %297) blocks.5.norm1 : f32[B, 197, 192], written over %1181 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 157771776, (const long[]){37824, 192, 1},
-      arena + 374925312, (const long[]){37824, 192, 1}, arena + 157771776);
+  /* %1121 = reduce_sum(%1116, %279) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 157771776, arena + 374925312, arena + 161818944);
 
-  /* %1187 = reduce_sum(%1186) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 157771776,
-      arena + 161818944);
-
-  /* %1188 = normalize_grad(%292, %1185) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %1122 = normalize_grad(%274, %1120) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 373714944, arena + 154140672, 1e-06f, arena + 155351040);
 
-  /* %1189 = add(%1173, %1188) blocks.4 : f32[B, 197, 192], written over %808 */
+  /* %1123 = add(%1108, %1122) blocks.4 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 155351040, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1190 = slice(%1135) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %776: no code */
+  /* %1124 = slice(%1071) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %725: no code */
 
-  /* %1191 = slice(%1135) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %776: no code */
+  /* %1125 = slice(%1071) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %725: no code */
 
-  /* %1192 = zero_pad(%1191) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1126 = zero_pad(%1125) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 456618240 + (long)b * 2304,
         arena + 154140672 + (long)b * 37824);
   } // for b
 
-  /* %1193 = add(%1189, %1192) blocks.4 : f32[B, 197, 192], written over %808 */
+  /* %1127 = add(%1123, %1126) blocks.4 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 154140672, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1194 = mul(%1193, %290) blocks.4 : f32[B, 197, 192] */
+  /* %1128 = mul(%1127, %273) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 158957568);
 
-  /* %1195 = slice(%1194) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1194: no code */
+  /* %1129 = slice(%1128) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1128: no code */
 
-  /* %1196 = slice(%1194) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
+  /* %1130 = slice(%1128) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 158957760, 37824, arena + 160167936, 37632);
 
-  /* %1197 = batch_norm_act_param_grad(%283, %1196, %286, %284, %285) {eps 1e-05} blocks.4.leff.bn3 : f32[2, 192] */
+  /* %1131 = batch_norm_act_param_grad(%266, %1130, %269, %267, %268) {eps 1e-05} blocks.4.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 437809152, arena + 160167936,
       arena + 456826608, params[135], params[136], 1e-05f, LK_ACT_NONE, arena + 154140672,
       arena + 154179264);
 
-  /* %1198 = batch_norm_act_grad(%283, %1196, %286, %284, %285, %1197) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192], written over %1196 */
+  /* %1132 = batch_norm_act_grad(%266, %1130, %269, %267, %268, %1131) {eps 1e-05} blocks.4.leff.bn3 : f32[B, 196, 192], written over %1130 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 437809152, arena + 160167936, arena + 456826608,
       params[135], params[136], arena + 154179264, 1e-05f, LK_ACT_NONE, arena + 154140672,
       arena + 160167936);
 
-  /* %1199 = index(%1197) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
+  /* %1133 = index(%1131) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 154179264, 384, arena + 161819136, 192);
 
-  /* %1200 = index(%1197) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
+  /* %1134 = index(%1131) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 154179456, 384, arena + 161819328, 192);
 
-  /* %1201 = transpose(%282) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
+  /* %1135 = transpose(%265) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[133], arena + 161519616);
 
-  /* %1202 = fused_linear(%1198, %1201) blocks.4.leff.conv3 : f32[B, 196, 768] */
+  /* %1136 = fused_linear(%1132, %1135) blocks.4.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 160167936, arena + 161519616, NULL, LK_ACT_NONE, NULL,
       arena + 154140672);
 
-  /* %1203 = linear_grad_weight(%1198, %279) blocks.4.leff.conv3 : f32[192, 768] */
+  /* %1137 = linear_grad_weight(%1132, %262) blocks.4.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 160167936, arena + 149323776, arena + 161519616);
 
-  /* %1204 = reduce_sum(%1198) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
+  /* %1138 = reduce_sum(%1132) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 160167936,
       arena + 149479680);
 
-  /* %1205 = reshape(%1203) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1203: no code */
+  /* %1139 = reshape(%1137) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1137: no code */
 
-  /* %1206 = batch_norm_act_param_grad(%274, %1202, %277, %275, %276) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[2, 768] */
+  /* %1140 = batch_norm_act_param_grad(%257, %1136, %260, %258, %259) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672,
       arena + 456748800, params[129], params[130], 1e-05f, LK_ACT_GELU, arena + 149323776,
       arena + 149478144);
 
-  /* %1207 = batch_norm_act_grad(%274, %1202, %277, %275, %276, %1206) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768], written over %1202 */
+  /* %1141 = batch_norm_act_grad(%257, %1136, %260, %258, %259, %1140) {eps 1e-05, act gelu} blocks.4.leff.bn2 : f32[B, 196, 768], written over %1136 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, arena + 456748800,
       params[129], params[130], arena + 149478144, 1e-05f, LK_ACT_GELU, arena + 149323776,
       arena + 154140672);
 
-  /* %1208 = index(%1206) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
+  /* %1142 = index(%1140) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 149478144, 1536, arena + 149330688, 768);
 
-  /* %1209 = index(%1206) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
+  /* %1143 = index(%1140) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 149478912, 1536, arena + 149331456, 768);
 
-  /* %1210 = token_dwconv_grad_input(%1207, %272) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  /* %1144 = token_dwconv_grad_input(%1141, %255) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672, params[127],
       arena + 144506880);
 
-  /* %1211 = token_dwconv_grad_weight(%1207, %271) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1145 = token_dwconv_grad_weight(%1141, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672,
       arena + 139689984, arena + 149323776);
 
-  /* %1212 = reduce_sum(%1207) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
+  /* %1146 = reduce_sum(%1141) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 154140672,
       arena + 142546944);
 
-  /* %1213 = batch_norm_act_param_grad(%266, %1210, %269, %267, %268) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[2, 768] */
+  /* %1147 = batch_norm_act_param_grad(%249, %1144, %252, %250, %251) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 134873088, arena + 144506880,
       arena + 456746496, params[123], params[124], 1e-05f, LK_ACT_GELU, arena + 139689984,
       arena + 139844352);
 
-  /* %1214 = batch_norm_act_grad(%266, %1210, %269, %267, %268, %1213) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768], written over %1210 */
+  /* %1148 = batch_norm_act_grad(%249, %1144, %252, %250, %251, %1147) {eps 1e-05, act gelu} blocks.4.leff.bn1 : f32[B, 196, 768], written over %1144 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 134873088, arena + 144506880, arena + 456746496,
       params[123], params[124], arena + 139844352, 1e-05f, LK_ACT_GELU, arena + 139689984,
       arena + 144506880);
 
-  /* %1215 = index(%1213) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
+  /* %1149 = index(%1147) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 139844352, 1536, arena + 142547712, 768);
 
-  /* %1216 = index(%1213) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
+  /* %1150 = index(%1147) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 139845120, 1536, arena + 142548480, 768);
 
-  /* %1217 = transpose(%265) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
+  /* %1151 = transpose(%248) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[121], arena + 134873088);
 
-  /* %1218 = fused_linear(%1214, %1217) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1194 from row 1 */
+  /* %1152 = fused_linear(%1148, %1151) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1128 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 144506880, 150528, arena + 134873088, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 158957760, 37824);
 
-  /* %1219 = linear_grad_weight(%1214, %262) blocks.4.leff.conv1 : f32[768, 192] */
+  /* %1153 = linear_grad_weight(%1148, %245) blocks.4.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 144506880, arena + 436604928, arena + 142104576);
 
-  /* %1220 = reduce_sum(%1214) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
+  /* %1154 = reduce_sum(%1148) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
       arena + 142549248);
 
-  /* %1221 = reshape(%1219) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1219: no code */
+  /* %1155 = reshape(%1153) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1153: no code */
 
-  /* %1222 = concat(%1195, %1218) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1194: no code */
+  /* %1156 = concat(%1129, %1152) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1128: no code */
 
-  /* %1223 = reduce_sum(%1222) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %1157 = reduce_sum(%1156) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 158957568,
       arena + 142550592);
 
-  /* %1224 = mul(%1222, %256) blocks.4.norm2 : f32[B, 197, 192] */
+  /* %1158 = mul(%1156, %240) blocks.4.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 158957568, (const long[]){37824, 192, 1},
       params[119], (const long[]){0, 0, 1}, arena + 134873088);
 
-  /* %1225 = mul(%1222, %258) blocks.4.norm2 : f32[B, 197, 192], written over %1194 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 158957568, (const long[]){37824, 192, 1},
-      arena + 372504576, (const long[]){37824, 192, 1}, arena + 158957568);
+  /* %1159 = reduce_sum(%1156, %242) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 158957568, arena + 372504576, arena + 142550784);
 
-  /* %1226 = reduce_sum(%1225) {axes [0], batch} blocks.4.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 158957568,
-      arena + 142550784);
-
-  /* %1227 = normalize_grad(%255, %1224) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  /* %1160 = normalize_grad(%239, %1158) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 371294208, arena + 134873088, 1e-06f, arena + 136083456);
 
-  /* %1228 = add(%1193, %1227) blocks.4 : f32[B, 197, 192], written over %808 */
+  /* %1161 = add(%1127, %1160) blocks.4 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 136083456, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1229 = mul(%1228, %253) blocks.4 : f32[B, 197, 192] */
+  /* %1162 = mul(%1161, %238) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 134873088);
 
-  /* %1230 = transpose(%250) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %1163 = transpose(%235) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 136083456);
 
-  /* %1231 = fused_linear(%1229, %1230) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %1164 = fused_linear(%1162, %1163) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 134873088, arena + 136083456, NULL, LK_ACT_NONE, NULL,
       arena + 138504192);
 
-  /* %1232 = linear_grad_weight(%1229, %249) blocks.4.attn.proj : f32[192, 192] */
+  /* %1165 = linear_grad_weight(%1162, %234) blocks.4.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 134873088, arena + 370083840, arena + 142510080);
 
-  /* %1233 = reduce_sum(%1229) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %1166 = reduce_sum(%1162) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
       arena + 142550976);
 
-  /* %1234 = sdpa_grad(%246, %247, %248, %1231) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
+  /* %1167 = sdpa_grad(%231, %232, %233, %1164) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 308355072, 576, arena + 308355264, 576,
       arena + 308355456, 576, arena + 138504192, 192, arena + 134873088, 576,
       arena + 134873088 + 192, 576, arena + 134873088 + 384, 576, 0.125f);
 
-  /* %1235 = transpose(%243) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %1168 = transpose(%228) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[115], arena + 139714560);
 
-  /* %1236 = fused_linear(%1234, %1235) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %1169 = fused_linear(%1167, %1168) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 134873088, arena + 139714560, NULL, LK_ACT_NONE, NULL,
       arena + 138504192);
 
-  /* %1237 = linear_grad_weight(%1234, %242) blocks.4.attn.qkv : f32[576, 192] */
+  /* %1170 = linear_grad_weight(%1167, %227) blocks.4.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 134873088, arena + 368873472, arena + 142399488);
 
-  /* %1238 = reduce_sum(%1234) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %1171 = reduce_sum(%1167) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
       arena + 142550016);
 
-  /* %1239 = reduce_sum(%1236) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1172 = reduce_sum(%1169) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 138504192,
       arena + 142551168);
 
-  /* %1240 = mul(%1236, %238) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %1173 = mul(%1169, %224) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 138504192, (const long[]){37824, 192, 1},
       params[113], (const long[]){0, 0, 1}, arena + 134873088);
 
-  /* %1241 = mul(%1236, %240) blocks.4.norm1 : f32[B, 197, 192], written over %1236 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 138504192, (const long[]){37824, 192, 1},
-      arena + 367663104, (const long[]){37824, 192, 1}, arena + 138504192);
+  /* %1174 = reduce_sum(%1169, %226) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 138504192, arena + 367663104, arena + 142551360);
 
-  /* %1242 = reduce_sum(%1241) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 138504192,
-      arena + 142551360);
-
-  /* %1243 = normalize_grad(%235, %1240) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %1175 = normalize_grad(%221, %1173) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 366452736, arena + 134873088, 1e-06f, arena + 136083456);
 
-  /* %1244 = add(%1228, %1243) blocks.3 : f32[B, 197, 192], written over %808 */
+  /* %1176 = add(%1161, %1175) blocks.3 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 136083456, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1245 = slice(%1190) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %776: no code */
+  /* %1177 = slice(%1124) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %725: no code */
 
-  /* %1246 = slice(%1190) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %776: no code */
+  /* %1178 = slice(%1124) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %725: no code */
 
-  /* %1247 = zero_pad(%1246) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1179 = zero_pad(%1178) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 456618048 + (long)b * 2304,
         arena + 134873088 + (long)b * 37824);
   } // for b
 
-  /* %1248 = add(%1244, %1247) blocks.3 : f32[B, 197, 192], written over %808 */
+  /* %1180 = add(%1176, %1179) blocks.3 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 134873088, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1249 = mul(%1248, %233) blocks.3 : f32[B, 197, 192] */
+  /* %1181 = mul(%1180, %220) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 139689984);
 
-  /* %1250 = slice(%1249) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1249: no code */
+  /* %1182 = slice(%1181) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1181: no code */
 
-  /* %1251 = slice(%1249) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
+  /* %1183 = slice(%1181) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 139690176, 37824, arena + 140900352, 37632);
 
-  /* %1252 = batch_norm_act_param_grad(%226, %1251, %229, %227, %228) {eps 1e-05} blocks.3.leff.bn3 : f32[2, 192] */
+  /* %1184 = batch_norm_act_param_grad(%213, %1183, %216, %214, %215) {eps 1e-05} blocks.3.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 435400704, arena + 140900352,
       arena + 456826032, params[109], params[110], 1e-05f, LK_ACT_NONE, arena + 134873088,
       arena + 134911680);
 
-  /* %1253 = batch_norm_act_grad(%226, %1251, %229, %227, %228, %1252) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192], written over %1251 */
+  /* %1185 = batch_norm_act_grad(%213, %1183, %216, %214, %215, %1184) {eps 1e-05} blocks.3.leff.bn3 : f32[B, 196, 192], written over %1183 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 435400704, arena + 140900352, arena + 456826032,
       params[109], params[110], arena + 134911680, 1e-05f, LK_ACT_NONE, arena + 134873088,
       arena + 140900352);
 
-  /* %1254 = index(%1252) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
+  /* %1186 = index(%1184) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 134911680, 384, arena + 142551552, 192);
 
-  /* %1255 = index(%1252) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
+  /* %1187 = index(%1184) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 134911872, 384, arena + 142551744, 192);
 
-  /* %1256 = transpose(%225) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
+  /* %1188 = transpose(%212) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[107], arena + 142252032);
 
-  /* %1257 = fused_linear(%1253, %1256) blocks.3.leff.conv3 : f32[B, 196, 768] */
+  /* %1189 = fused_linear(%1185, %1188) blocks.3.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 140900352, arena + 142252032, NULL, LK_ACT_NONE, NULL,
       arena + 134873088);
 
-  /* %1258 = linear_grad_weight(%1253, %222) blocks.3.leff.conv3 : f32[192, 768] */
+  /* %1190 = linear_grad_weight(%1185, %209) blocks.3.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 140900352, arena + 130056192, arena + 142252032);
 
-  /* %1259 = reduce_sum(%1253) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
+  /* %1191 = reduce_sum(%1185) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 140900352,
       arena + 130212096);
 
-  /* %1260 = reshape(%1258) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1258: no code */
+  /* %1192 = reshape(%1190) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1190: no code */
 
-  /* %1261 = batch_norm_act_param_grad(%217, %1257, %220, %218, %219) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[2, 768] */
+  /* %1193 = batch_norm_act_param_grad(%204, %1189, %207, %205, %206) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 125239296, arena + 134873088,
       arena + 456744192, params[103], params[104], 1e-05f, LK_ACT_GELU, arena + 130056192,
       arena + 130210560);
 
-  /* %1262 = batch_norm_act_grad(%217, %1257, %220, %218, %219, %1261) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768], written over %1257 */
+  /* %1194 = batch_norm_act_grad(%204, %1189, %207, %205, %206, %1193) {eps 1e-05, act gelu} blocks.3.leff.bn2 : f32[B, 196, 768], written over %1189 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 125239296, arena + 134873088, arena + 456744192,
       params[103], params[104], arena + 130210560, 1e-05f, LK_ACT_GELU, arena + 130056192,
       arena + 134873088);
 
-  /* %1263 = index(%1261) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
+  /* %1195 = index(%1193) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 130210560, 1536, arena + 130063104, 768);
 
-  /* %1264 = index(%1261) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
+  /* %1196 = index(%1193) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 130211328, 1536, arena + 130063872, 768);
 
-  /* %1265 = token_dwconv_grad_input(%1262, %215) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  /* %1197 = token_dwconv_grad_input(%1194, %202) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 134873088, params[101],
       arena + 125239296);
 
-  /* %1266 = token_dwconv_grad_weight(%1262, %214) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1198 = token_dwconv_grad_weight(%1194, %201) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 134873088,
       arena + 120422400, arena + 130056192);
 
-  /* %1267 = reduce_sum(%1262) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
+  /* %1199 = reduce_sum(%1194) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
       arena + 123279360);
 
-  /* %1268 = batch_norm_act_param_grad(%209, %1265, %212, %210, %211) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[2, 768] */
+  /* %1200 = batch_norm_act_param_grad(%196, %1197, %199, %197, %198) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296,
       arena + 456741888, params[97], params[98], 1e-05f, LK_ACT_GELU, arena + 120422400,
       arena + 120576768);
 
-  /* %1269 = batch_norm_act_grad(%209, %1265, %212, %210, %211, %1268) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768], written over %1265 */
+  /* %1201 = batch_norm_act_grad(%196, %1197, %199, %197, %198, %1200) {eps 1e-05, act gelu} blocks.3.leff.bn1 : f32[B, 196, 768], written over %1197 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, arena + 456741888,
       params[97], params[98], arena + 120576768, 1e-05f, LK_ACT_GELU, arena + 120422400,
       arena + 125239296);
 
-  /* %1270 = index(%1268) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
+  /* %1202 = index(%1200) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 120576768, 1536, arena + 123280128, 768);
 
-  /* %1271 = index(%1268) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
+  /* %1203 = index(%1200) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 120577536, 1536, arena + 123280896, 768);
 
-  /* %1272 = transpose(%208) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
+  /* %1204 = transpose(%195) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[95], arena + 115605504);
 
-  /* %1273 = fused_linear(%1269, %1272) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1249 from row 1 */
+  /* %1205 = fused_linear(%1201, %1204) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1181 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 125239296, 150528, arena + 115605504, NULL,
       NULL, 0, LK_ACT_NONE, NULL, 0, arena + 139690176, 37824);
 
-  /* %1274 = linear_grad_weight(%1269, %205) blocks.3.leff.conv1 : f32[768, 192] */
+  /* %1206 = linear_grad_weight(%1201, %192) blocks.3.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 125239296, arena + 434196480, arena + 122836992);
 
-  /* %1275 = reduce_sum(%1269) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
+  /* %1207 = reduce_sum(%1201) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 125239296,
       arena + 123281664);
 
-  /* %1276 = reshape(%1274) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1274: no code */
+  /* %1208 = reshape(%1206) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1206: no code */
 
-  /* %1277 = concat(%1250, %1273) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1249: no code */
+  /* %1209 = concat(%1182, %1205) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1181: no code */
 
-  /* %1278 = reduce_sum(%1277) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %1210 = reduce_sum(%1209) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 139689984,
       arena + 123283008);
 
-  /* %1279 = mul(%1277, %199) blocks.3.norm2 : f32[B, 197, 192] */
+  /* %1211 = mul(%1209, %187) blocks.3.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 139689984, (const long[]){37824, 192, 1},
       params[93], (const long[]){0, 0, 1}, arena + 115605504);
 
-  /* %1280 = mul(%1277, %201) blocks.3.norm2 : f32[B, 197, 192], written over %1249 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 139689984, (const long[]){37824, 192, 1},
-      arena + 365242368, (const long[]){37824, 192, 1}, arena + 139689984);
+  /* %1212 = reduce_sum(%1209, %189) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 139689984, arena + 365242368, arena + 123283200);
 
-  /* %1281 = reduce_sum(%1280) {axes [0], batch} blocks.3.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 139689984,
-      arena + 123283200);
-
-  /* %1282 = normalize_grad(%198, %1279) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  /* %1213 = normalize_grad(%186, %1211) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 364032000, arena + 115605504, 1e-06f, arena + 116815872);
 
-  /* %1283 = add(%1248, %1282) blocks.3 : f32[B, 197, 192], written over %808 */
+  /* %1214 = add(%1180, %1213) blocks.3 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 116815872, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1284 = mul(%1283, %196) blocks.3 : f32[B, 197, 192] */
+  /* %1215 = mul(%1214, %185) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 115605504);
 
-  /* %1285 = transpose(%193) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %1216 = transpose(%182) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[91], arena + 116815872);
 
-  /* %1286 = fused_linear(%1284, %1285) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %1217 = fused_linear(%1215, %1216) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 115605504, arena + 116815872, NULL, LK_ACT_NONE, NULL,
       arena + 119236608);
 
-  /* %1287 = linear_grad_weight(%1284, %192) blocks.3.attn.proj : f32[192, 192] */
+  /* %1218 = linear_grad_weight(%1215, %181) blocks.3.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 115605504, arena + 362821632, arena + 123242496);
 
-  /* %1288 = reduce_sum(%1284) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %1219 = reduce_sum(%1215) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
       arena + 123283392);
 
-  /* %1289 = sdpa_grad(%189, %190, %191, %1286) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
+  /* %1220 = sdpa_grad(%178, %179, %180, %1217) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 304723968, 576, arena + 304724160, 576,
       arena + 304724352, 576, arena + 119236608, 192, arena + 115605504, 576,
       arena + 115605504 + 192, 576, arena + 115605504 + 384, 576, 0.125f);
 
-  /* %1290 = transpose(%186) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %1221 = transpose(%175) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[89], arena + 120446976);
 
-  /* %1291 = fused_linear(%1289, %1290) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %1222 = fused_linear(%1220, %1221) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 115605504, arena + 120446976, NULL, LK_ACT_NONE, NULL,
       arena + 119236608);
 
-  /* %1292 = linear_grad_weight(%1289, %185) blocks.3.attn.qkv : f32[576, 192] */
+  /* %1223 = linear_grad_weight(%1220, %174) blocks.3.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 115605504, arena + 361611264, arena + 123131904);
 
-  /* %1293 = reduce_sum(%1289) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %1224 = reduce_sum(%1220) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
       arena + 123282432);
 
-  /* %1294 = reduce_sum(%1291) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1225 = reduce_sum(%1222) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
       arena + 123283584);
 
-  /* %1295 = mul(%1291, %181) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %1226 = mul(%1222, %171) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
       params[87], (const long[]){0, 0, 1}, arena + 115605504);
 
-  /* %1296 = mul(%1291, %183) blocks.3.norm1 : f32[B, 197, 192], written over %1291 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
-      arena + 360400896, (const long[]){37824, 192, 1}, arena + 119236608);
+  /* %1227 = reduce_sum(%1222, %173) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 119236608, arena + 360400896, arena + 123283776);
 
-  /* %1297 = reduce_sum(%1296) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
-      arena + 123283776);
-
-  /* %1298 = normalize_grad(%178, %1295) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %1228 = normalize_grad(%168, %1226) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 359190528, arena + 115605504, 1e-06f, arena + 116815872);
 
-  /* %1299 = add(%1283, %1298) blocks.2 : f32[B, 197, 192], written over %808 */
+  /* %1229 = add(%1214, %1228) blocks.2 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 116815872, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1300 = slice(%1245) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %776: no code */
+  /* %1230 = slice(%1177) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %725: no code */
 
-  /* %1301 = slice(%1245) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %776: no code */
+  /* %1231 = slice(%1177) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %725: no code */
 
-  /* %1302 = zero_pad(%1301) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1232 = zero_pad(%1231) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 456617856 + (long)b * 2304,
         arena + 115605504 + (long)b * 37824);
   } // for b
 
-  /* %1303 = add(%1299, %1302) blocks.2 : f32[B, 197, 192], written over %808 */
+  /* %1233 = add(%1229, %1232) blocks.2 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 115605504, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1304 = mul(%1303, %176) blocks.2 : f32[B, 197, 192] */
+  /* %1234 = mul(%1233, %167) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 120422400);
 
-  /* %1305 = slice(%1304) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1304: no code */
+  /* %1235 = slice(%1234) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1234: no code */
 
-  /* %1306 = slice(%1304) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
+  /* %1236 = slice(%1234) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 120422592, 37824, arena + 121632768, 37632);
 
-  /* %1307 = batch_norm_act_param_grad(%169, %1306, %172, %170, %171) {eps 1e-05} blocks.2.leff.bn3 : f32[2, 192] */
+  /* %1237 = batch_norm_act_param_grad(%160, %1236, %163, %161, %162) {eps 1e-05} blocks.2.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 432992256, arena + 121632768,
       arena + 456825456, params[83], params[84], 1e-05f, LK_ACT_NONE, arena + 115605504,
       arena + 115644096);
 
-  /* %1308 = batch_norm_act_grad(%169, %1306, %172, %170, %171, %1307) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192], written over %1306 */
+  /* %1238 = batch_norm_act_grad(%160, %1236, %163, %161, %162, %1237) {eps 1e-05} blocks.2.leff.bn3 : f32[B, 196, 192], written over %1236 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 432992256, arena + 121632768, arena + 456825456,
       params[83], params[84], arena + 115644096, 1e-05f, LK_ACT_NONE, arena + 115605504,
       arena + 121632768);
 
-  /* %1309 = index(%1307) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
+  /* %1239 = index(%1237) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 115644096, 384, arena + 123283968, 192);
 
-  /* %1310 = index(%1307) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
+  /* %1240 = index(%1237) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 115644288, 384, arena + 123284160, 192);
 
-  /* %1311 = transpose(%168) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
+  /* %1241 = transpose(%159) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[81], arena + 122984448);
 
-  /* %1312 = fused_linear(%1308, %1311) blocks.2.leff.conv3 : f32[B, 196, 768] */
+  /* %1242 = fused_linear(%1238, %1241) blocks.2.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 121632768, arena + 122984448, NULL, LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %1313 = linear_grad_weight(%1308, %165) blocks.2.leff.conv3 : f32[192, 768] */
+  /* %1243 = linear_grad_weight(%1238, %156) blocks.2.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 121632768, arena + 110788608, arena + 122984448);
 
-  /* %1314 = reduce_sum(%1308) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
+  /* %1244 = reduce_sum(%1238) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 121632768,
       arena + 110944512);
 
-  /* %1315 = reshape(%1313) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1313: no code */
+  /* %1245 = reshape(%1243) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1243: no code */
 
-  /* %1316 = batch_norm_act_param_grad(%160, %1312, %163, %161, %162) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[2, 768] */
+  /* %1246 = batch_norm_act_param_grad(%151, %1242, %154, %152, %153) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504,
       arena + 456739584, params[77], params[78], 1e-05f, LK_ACT_GELU, arena + 110788608,
       arena + 110942976);
 
-  /* %1317 = batch_norm_act_grad(%160, %1312, %163, %161, %162, %1316) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768], written over %1312 */
+  /* %1247 = batch_norm_act_grad(%151, %1242, %154, %152, %153, %1246) {eps 1e-05, act gelu} blocks.2.leff.bn2 : f32[B, 196, 768], written over %1242 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504, arena + 456739584,
       params[77], params[78], arena + 110942976, 1e-05f, LK_ACT_GELU, arena + 110788608,
       arena + 115605504);
 
-  /* %1318 = index(%1316) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
+  /* %1248 = index(%1246) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 110942976, 1536, arena + 110795520, 768);
 
-  /* %1319 = index(%1316) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
+  /* %1249 = index(%1246) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 110943744, 1536, arena + 110796288, 768);
 
-  /* %1320 = token_dwconv_grad_input(%1317, %158) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  /* %1250 = token_dwconv_grad_input(%1247, %149) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 115605504, params[75],
       arena + 105971712);
 
-  /* %1321 = token_dwconv_grad_weight(%1317, %157) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1251 = token_dwconv_grad_weight(%1247, %148) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 115605504,
       arena + 101154816, arena + 110788608);
 
-  /* %1322 = reduce_sum(%1317) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
+  /* %1252 = reduce_sum(%1247) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
       arena + 104011776);
 
-  /* %1323 = batch_norm_act_param_grad(%152, %1320, %155, %153, %154) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[2, 768] */
+  /* %1253 = batch_norm_act_param_grad(%143, %1250, %146, %144, %145) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712,
       arena + 456737280, params[71], params[72], 1e-05f, LK_ACT_GELU, arena + 101154816,
       arena + 101309184);
 
-  /* %1324 = batch_norm_act_grad(%152, %1320, %155, %153, %154, %1323) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768], written over %1320 */
+  /* %1254 = batch_norm_act_grad(%143, %1250, %146, %144, %145, %1253) {eps 1e-05, act gelu} blocks.2.leff.bn1 : f32[B, 196, 768], written over %1250 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712, arena + 456737280,
       params[71], params[72], arena + 101309184, 1e-05f, LK_ACT_GELU, arena + 101154816,
       arena + 105971712);
 
-  /* %1325 = index(%1323) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
+  /* %1255 = index(%1253) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 101309184, 1536, arena + 104012544, 768);
 
-  /* %1326 = index(%1323) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
+  /* %1256 = index(%1253) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 101309952, 1536, arena + 104013312, 768);
 
-  /* %1327 = transpose(%151) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
+  /* %1257 = transpose(%142) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[69], arena + 96337920);
 
-  /* %1328 = fused_linear(%1324, %1327) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1304 from row 1 */
+  /* %1258 = fused_linear(%1254, %1257) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1234 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 105971712, 150528, arena + 96337920, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 120422592, 37824);
 
-  /* %1329 = linear_grad_weight(%1324, %148) blocks.2.leff.conv1 : f32[768, 192] */
+  /* %1259 = linear_grad_weight(%1254, %139) blocks.2.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 105971712, arena + 431788032, arena + 103569408);
 
-  /* %1330 = reduce_sum(%1324) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
+  /* %1260 = reduce_sum(%1254) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 105971712,
       arena + 104014080);
 
-  /* %1331 = reshape(%1329) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1329: no code */
+  /* %1261 = reshape(%1259) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1259: no code */
 
-  /* %1332 = concat(%1305, %1328) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1304: no code */
+  /* %1262 = concat(%1235, %1258) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1234: no code */
 
-  /* %1333 = reduce_sum(%1332) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %1263 = reduce_sum(%1262) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
       arena + 104015424);
 
-  /* %1334 = mul(%1332, %142) blocks.2.norm2 : f32[B, 197, 192] */
+  /* %1264 = mul(%1262, %134) blocks.2.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 120422400, (const long[]){37824, 192, 1},
       params[67], (const long[]){0, 0, 1}, arena + 96337920);
 
-  /* %1335 = mul(%1332, %144) blocks.2.norm2 : f32[B, 197, 192], written over %1304 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 120422400, (const long[]){37824, 192, 1},
-      arena + 357980160, (const long[]){37824, 192, 1}, arena + 120422400);
+  /* %1265 = reduce_sum(%1262, %136) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 120422400, arena + 357980160, arena + 104015616);
 
-  /* %1336 = reduce_sum(%1335) {axes [0], batch} blocks.2.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
-      arena + 104015616);
-
-  /* %1337 = normalize_grad(%141, %1334) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  /* %1266 = normalize_grad(%133, %1264) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 356769792, arena + 96337920, 1e-06f, arena + 97548288);
 
-  /* %1338 = add(%1303, %1337) blocks.2 : f32[B, 197, 192], written over %808 */
+  /* %1267 = add(%1233, %1266) blocks.2 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 97548288, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1339 = mul(%1338, %139) blocks.2 : f32[B, 197, 192] */
+  /* %1268 = mul(%1267, %132) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 96337920);
 
-  /* %1340 = transpose(%136) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %1269 = transpose(%129) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[65], arena + 97548288);
 
-  /* %1341 = fused_linear(%1339, %1340) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %1270 = fused_linear(%1268, %1269) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 96337920, arena + 97548288, NULL, LK_ACT_NONE, NULL,
       arena + 99969024);
 
-  /* %1342 = linear_grad_weight(%1339, %135) blocks.2.attn.proj : f32[192, 192] */
+  /* %1271 = linear_grad_weight(%1268, %128) blocks.2.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 96337920, arena + 355559424, arena + 103974912);
 
-  /* %1343 = reduce_sum(%1339) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %1272 = reduce_sum(%1268) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
       arena + 104015808);
 
-  /* %1344 = sdpa_grad(%132, %133, %134, %1341) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
+  /* %1273 = sdpa_grad(%125, %126, %127, %1270) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 301092864, 576, arena + 301093056, 576,
       arena + 301093248, 576, arena + 99969024, 192, arena + 96337920, 576, arena + 96337920 + 192,
       576, arena + 96337920 + 384, 576, 0.125f);
 
-  /* %1345 = transpose(%129) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %1274 = transpose(%122) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[63], arena + 101179392);
 
-  /* %1346 = fused_linear(%1344, %1345) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %1275 = fused_linear(%1273, %1274) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 96337920, arena + 101179392, NULL, LK_ACT_NONE, NULL,
       arena + 99969024);
 
-  /* %1347 = linear_grad_weight(%1344, %128) blocks.2.attn.qkv : f32[576, 192] */
+  /* %1276 = linear_grad_weight(%1273, %121) blocks.2.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 96337920, arena + 354349056, arena + 103864320);
 
-  /* %1348 = reduce_sum(%1344) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %1277 = reduce_sum(%1273) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
       arena + 104014848);
 
-  /* %1349 = reduce_sum(%1346) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1278 = reduce_sum(%1275) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 99969024,
       arena + 104016000);
 
-  /* %1350 = mul(%1346, %124) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1279 = mul(%1275, %118) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 99969024, (const long[]){37824, 192, 1},
       params[61], (const long[]){0, 0, 1}, arena + 96337920);
 
-  /* %1351 = mul(%1346, %126) blocks.2.norm1 : f32[B, 197, 192], written over %1346 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 99969024, (const long[]){37824, 192, 1},
-      arena + 353138688, (const long[]){37824, 192, 1}, arena + 99969024);
+  /* %1280 = reduce_sum(%1275, %120) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 99969024, arena + 353138688, arena + 104016192);
 
-  /* %1352 = reduce_sum(%1351) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 99969024,
-      arena + 104016192);
-
-  /* %1353 = normalize_grad(%121, %1350) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1281 = normalize_grad(%115, %1279) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 351928320, arena + 96337920, 1e-06f, arena + 97548288);
 
-  /* %1354 = add(%1338, %1353) blocks.1 : f32[B, 197, 192], written over %808 */
+  /* %1282 = add(%1267, %1281) blocks.1 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 97548288, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1355 = slice(%1300) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %776: no code */
+  /* %1283 = slice(%1230) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %725: no code */
 
-  /* %1356 = slice(%1300) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %776: no code */
+  /* %1284 = slice(%1230) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %725: no code */
 
-  /* %1357 = zero_pad(%1356) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1285 = zero_pad(%1284) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 456617664 + (long)b * 2304,
         arena + 96337920 + (long)b * 37824);
   } // for b
 
-  /* %1358 = add(%1354, %1357) blocks.1 : f32[B, 197, 192], written over %808 */
+  /* %1286 = add(%1282, %1285) blocks.1 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 96337920, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1359 = mul(%1358, %119) blocks.1 : f32[B, 197, 192] */
+  /* %1287 = mul(%1286, %114) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 101154816);
 
-  /* %1360 = slice(%1359) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1359: no code */
+  /* %1288 = slice(%1287) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1287: no code */
 
-  /* %1361 = slice(%1359) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
+  /* %1289 = slice(%1287) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 101155008, 37824, arena + 102365184, 37632);
 
-  /* %1362 = batch_norm_act_param_grad(%112, %1361, %115, %113, %114) {eps 1e-05} blocks.1.leff.bn3 : f32[2, 192] */
+  /* %1290 = batch_norm_act_param_grad(%107, %1289, %110, %108, %109) {eps 1e-05} blocks.1.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 430583808, arena + 102365184,
       arena + 456824880, params[57], params[58], 1e-05f, LK_ACT_NONE, arena + 96337920,
       arena + 96376512);
 
-  /* %1363 = batch_norm_act_grad(%112, %1361, %115, %113, %114, %1362) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192], written over %1361 */
+  /* %1291 = batch_norm_act_grad(%107, %1289, %110, %108, %109, %1290) {eps 1e-05} blocks.1.leff.bn3 : f32[B, 196, 192], written over %1289 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 430583808, arena + 102365184, arena + 456824880,
       params[57], params[58], arena + 96376512, 1e-05f, LK_ACT_NONE, arena + 96337920,
       arena + 102365184);
 
-  /* %1364 = index(%1362) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
+  /* %1292 = index(%1290) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 96376512, 384, arena + 104016384, 192);
 
-  /* %1365 = index(%1362) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
+  /* %1293 = index(%1290) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 96376704, 384, arena + 104016576, 192);
 
-  /* %1366 = transpose(%111) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
+  /* %1294 = transpose(%106) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[55], arena + 103716864);
 
-  /* %1367 = fused_linear(%1363, %1366) blocks.1.leff.conv3 : f32[B, 196, 768] */
+  /* %1295 = fused_linear(%1291, %1294) blocks.1.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 102365184, arena + 103716864, NULL, LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %1368 = linear_grad_weight(%1363, %108) blocks.1.leff.conv3 : f32[192, 768] */
+  /* %1296 = linear_grad_weight(%1291, %103) blocks.1.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 102365184, arena + 91521024, arena + 103716864);
 
-  /* %1369 = reduce_sum(%1363) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
+  /* %1297 = reduce_sum(%1291) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 102365184,
       arena + 91676928);
 
-  /* %1370 = reshape(%1368) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1368: no code */
+  /* %1298 = reshape(%1296) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1296: no code */
 
-  /* %1371 = batch_norm_act_param_grad(%103, %1367, %106, %104, %105) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[2, 768] */
+  /* %1299 = batch_norm_act_param_grad(%98, %1295, %101, %99, %100) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920,
       arena + 456734976, params[51], params[52], 1e-05f, LK_ACT_GELU, arena + 91521024,
       arena + 91675392);
 
-  /* %1372 = batch_norm_act_grad(%103, %1367, %106, %104, %105, %1371) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768], written over %1367 */
+  /* %1300 = batch_norm_act_grad(%98, %1295, %101, %99, %100, %1299) {eps 1e-05, act gelu} blocks.1.leff.bn2 : f32[B, 196, 768], written over %1295 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920, arena + 456734976,
       params[51], params[52], arena + 91675392, 1e-05f, LK_ACT_GELU, arena + 91521024,
       arena + 96337920);
 
-  /* %1373 = index(%1371) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
+  /* %1301 = index(%1299) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 91675392, 1536, arena + 91527936, 768);
 
-  /* %1374 = index(%1371) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
+  /* %1302 = index(%1299) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 91676160, 1536, arena + 91528704, 768);
 
-  /* %1375 = token_dwconv_grad_input(%1372, %101) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  /* %1303 = token_dwconv_grad_input(%1300, %96) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, params[49],
       arena + 86704128);
 
-  /* %1376 = token_dwconv_grad_weight(%1372, %100) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1304 = token_dwconv_grad_weight(%1300, %95) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, arena + 81887232,
       arena + 91521024);
 
-  /* %1377 = reduce_sum(%1372) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
+  /* %1305 = reduce_sum(%1300) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
       arena + 84744192);
 
-  /* %1378 = batch_norm_act_param_grad(%95, %1375, %98, %96, %97) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[2, 768] */
+  /* %1306 = batch_norm_act_param_grad(%90, %1303, %93, %91, %92) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 77070336, arena + 86704128,
       arena + 456732672, params[45], params[46], 1e-05f, LK_ACT_GELU, arena + 81887232,
       arena + 82041600);
 
-  /* %1379 = batch_norm_act_grad(%95, %1375, %98, %96, %97, %1378) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768], written over %1375 */
+  /* %1307 = batch_norm_act_grad(%90, %1303, %93, %91, %92, %1306) {eps 1e-05, act gelu} blocks.1.leff.bn1 : f32[B, 196, 768], written over %1303 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 77070336, arena + 86704128, arena + 456732672,
       params[45], params[46], arena + 82041600, 1e-05f, LK_ACT_GELU, arena + 81887232,
       arena + 86704128);
 
-  /* %1380 = index(%1378) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
+  /* %1308 = index(%1306) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 82041600, 1536, arena + 84744960, 768);
 
-  /* %1381 = index(%1378) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
+  /* %1309 = index(%1306) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 82042368, 1536, arena + 84745728, 768);
 
-  /* %1382 = transpose(%94) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
+  /* %1310 = transpose(%89) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[43], arena + 77070336);
 
-  /* %1383 = fused_linear(%1379, %1382) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1359 from row 1 */
+  /* %1311 = fused_linear(%1307, %1310) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1287 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 86704128, 150528, arena + 77070336, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 101155008, 37824);
 
-  /* %1384 = linear_grad_weight(%1379, %91) blocks.1.leff.conv1 : f32[768, 192] */
+  /* %1312 = linear_grad_weight(%1307, %86) blocks.1.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 86704128, arena + 429379584, arena + 84301824);
 
-  /* %1385 = reduce_sum(%1379) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
+  /* %1313 = reduce_sum(%1307) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
       arena + 84746496);
 
-  /* %1386 = reshape(%1384) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1384: no code */
+  /* %1314 = reshape(%1312) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1312: no code */
 
-  /* %1387 = concat(%1360, %1383) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1359: no code */
+  /* %1315 = concat(%1288, %1311) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1287: no code */
 
-  /* %1388 = reduce_sum(%1387) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %1316 = reduce_sum(%1315) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101154816,
       arena + 84747840);
 
-  /* %1389 = mul(%1387, %85) blocks.1.norm2 : f32[B, 197, 192] */
+  /* %1317 = mul(%1315, %81) blocks.1.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 101154816, (const long[]){37824, 192, 1},
       params[41], (const long[]){0, 0, 1}, arena + 77070336);
 
-  /* %1390 = mul(%1387, %87) blocks.1.norm2 : f32[B, 197, 192], written over %1359 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 101154816, (const long[]){37824, 192, 1},
-      arena + 350717952, (const long[]){37824, 192, 1}, arena + 101154816);
+  /* %1318 = reduce_sum(%1315, %83) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 101154816, arena + 350717952, arena + 84748032);
 
-  /* %1391 = reduce_sum(%1390) {axes [0], batch} blocks.1.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101154816,
-      arena + 84748032);
-
-  /* %1392 = normalize_grad(%84, %1389) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  /* %1319 = normalize_grad(%80, %1317) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 349507584, arena + 77070336, 1e-06f, arena + 78280704);
 
-  /* %1393 = add(%1358, %1392) blocks.1 : f32[B, 197, 192], written over %808 */
+  /* %1320 = add(%1286, %1319) blocks.1 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 78280704, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1394 = mul(%1393, %82) blocks.1 : f32[B, 197, 192] */
+  /* %1321 = mul(%1320, %79) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 77070336);
 
-  /* %1395 = transpose(%79) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %1322 = transpose(%76) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 78280704);
 
-  /* %1396 = fused_linear(%1394, %1395) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %1323 = fused_linear(%1321, %1322) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 77070336, arena + 78280704, NULL, LK_ACT_NONE, NULL,
       arena + 80701440);
 
-  /* %1397 = linear_grad_weight(%1394, %78) blocks.1.attn.proj : f32[192, 192] */
+  /* %1324 = linear_grad_weight(%1321, %75) blocks.1.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 77070336, arena + 348297216, arena + 84707328);
 
-  /* %1398 = reduce_sum(%1394) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %1325 = reduce_sum(%1321) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
       arena + 84748224);
 
-  /* %1399 = sdpa_grad(%75, %76, %77, %1396) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
+  /* %1326 = sdpa_grad(%72, %73, %74, %1323) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 297461760, 576, arena + 297461952, 576,
       arena + 297462144, 576, arena + 80701440, 192, arena + 77070336, 576, arena + 77070336 + 192,
       576, arena + 77070336 + 384, 576, 0.125f);
 
-  /* %1400 = transpose(%72) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %1327 = transpose(%69) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[37], arena + 81911808);
 
-  /* %1401 = fused_linear(%1399, %1400) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %1328 = fused_linear(%1326, %1327) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 77070336, arena + 81911808, NULL, LK_ACT_NONE, NULL,
       arena + 80701440);
 
-  /* %1402 = linear_grad_weight(%1399, %71) blocks.1.attn.qkv : f32[576, 192] */
+  /* %1329 = linear_grad_weight(%1326, %68) blocks.1.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 77070336, arena + 347086848, arena + 84596736);
 
-  /* %1403 = reduce_sum(%1399) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %1330 = reduce_sum(%1326) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
       arena + 84747264);
 
-  /* %1404 = reduce_sum(%1401) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1331 = reduce_sum(%1328) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 80701440,
       arena + 84748416);
 
-  /* %1405 = mul(%1401, %67) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1332 = mul(%1328, %65) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 80701440, (const long[]){37824, 192, 1},
       params[35], (const long[]){0, 0, 1}, arena + 77070336);
 
-  /* %1406 = mul(%1401, %69) blocks.1.norm1 : f32[B, 197, 192], written over %1401 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 80701440, (const long[]){37824, 192, 1},
-      arena + 345876480, (const long[]){37824, 192, 1}, arena + 80701440);
+  /* %1333 = reduce_sum(%1328, %67) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 80701440, arena + 345876480, arena + 84748608);
 
-  /* %1407 = reduce_sum(%1406) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 80701440,
-      arena + 84748608);
-
-  /* %1408 = normalize_grad(%65, %1405) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1334 = normalize_grad(%63, %1332) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 344666112, arena + 77070336, 1e-06f, arena + 78280704);
 
-  /* %1409 = add(%1393, %1408) blocks.0 : f32[B, 197, 192], written over %808 */
+  /* %1335 = add(%1320, %1334) blocks.0 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 78280704, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1410 = zero_pad(%1355) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1336 = zero_pad(%1283) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 456617472 + (long)b * 2304,
         arena + 77070336 + (long)b * 37824);
   } // for b
 
-  /* %1411 = add(%1409, %1410) blocks.0 : f32[B, 197, 192], written over %808 */
+  /* %1337 = add(%1335, %1336) blocks.0 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 77070336, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1412 = slice(%1411) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1439 from row 0 */
+  /* %1338 = slice(%1337) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1365 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 424550400 + (long)b * 37824, 37824,
         arena + 81887232 + (long)b * 37824, 192);
   } // for b
 
-  /* %1413 = slice(%1411) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
+  /* %1339 = slice(%1337) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 424550592, 37824, arena + 83097600, 37632);
 
-  /* %1414 = batch_norm_act_param_grad(%58, %1413, %61, %59, %60) {eps 1e-05} blocks.0.leff.bn3 : f32[2, 192] */
+  /* %1340 = batch_norm_act_param_grad(%56, %1339, %59, %57, %58) {eps 1e-05} blocks.0.leff.bn3 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 428175360, arena + 83097600,
       arena + 456824304, params[31], params[32], 1e-05f, LK_ACT_NONE, arena + 77070336,
       arena + 77108928);
 
-  /* %1415 = batch_norm_act_grad(%58, %1413, %61, %59, %60, %1414) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192], written over %1413 */
+  /* %1341 = batch_norm_act_grad(%56, %1339, %59, %57, %58, %1340) {eps 1e-05} blocks.0.leff.bn3 : f32[B, 196, 192], written over %1339 */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 428175360, arena + 83097600, arena + 456824304,
       params[31], params[32], arena + 77108928, 1e-05f, LK_ACT_NONE, arena + 77070336,
       arena + 83097600);
 
-  /* %1416 = index(%1414) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
+  /* %1342 = index(%1340) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 77108928, 384, arena + 84748800, 192);
 
-  /* %1417 = index(%1414) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
+  /* %1343 = index(%1340) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 77109120, 384, arena + 84748992, 192);
 
-  /* %1418 = transpose(%57) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
+  /* %1344 = transpose(%55) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[29], arena + 84449280);
 
-  /* %1419 = fused_linear(%1415, %1418) blocks.0.leff.conv3 : f32[B, 196, 768] */
+  /* %1345 = fused_linear(%1341, %1344) blocks.0.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 83097600, arena + 84449280, NULL, LK_ACT_NONE, NULL,
       arena + 77070336);
 
-  /* %1420 = linear_grad_weight(%1415, %54) blocks.0.leff.conv3 : f32[192, 768] */
+  /* %1346 = linear_grad_weight(%1341, %52) blocks.0.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 83097600, arena + 72253440, arena + 84449280);
 
-  /* %1421 = reduce_sum(%1415) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
+  /* %1347 = reduce_sum(%1341) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 83097600,
       arena + 84749184);
 
-  /* %1422 = reshape(%1420) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1420: no code */
+  /* %1348 = reshape(%1346) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1346: no code */
 
-  /* %1423 = batch_norm_act_param_grad(%49, %1419, %52, %50, %51) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[2, 768] */
+  /* %1349 = batch_norm_act_param_grad(%47, %1345, %50, %48, %49) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 67436544, arena + 77070336,
       arena + 456730368, params[25], params[26], 1e-05f, LK_ACT_GELU, arena + 72253440,
       arena + 72407808);
 
-  /* %1424 = batch_norm_act_grad(%49, %1419, %52, %50, %51, %1423) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768], written over %1419 */
+  /* %1350 = batch_norm_act_grad(%47, %1345, %50, %48, %49, %1349) {eps 1e-05, act gelu} blocks.0.leff.bn2 : f32[B, 196, 768], written over %1345 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 67436544, arena + 77070336, arena + 456730368,
       params[25], params[26], arena + 72407808, 1e-05f, LK_ACT_GELU, arena + 72253440,
       arena + 77070336);
 
-  /* %1425 = index(%1423) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
+  /* %1351 = index(%1349) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 72407808, 1536, arena + 84029120, 768);
 
-  /* %1426 = index(%1423) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
+  /* %1352 = index(%1349) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 72408576, 1536, arena + 84029888, 768);
 
-  /* %1427 = token_dwconv_grad_input(%1424, %47) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
+  /* %1353 = token_dwconv_grad_input(%1350, %45) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, params[23],
       arena + 67436544);
 
-  /* %1428 = token_dwconv_grad_weight(%1424, %46) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1354 = token_dwconv_grad_weight(%1350, %44) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, arena + 62619648,
       arena + 84022208);
 
-  /* %1429 = reduce_sum(%1424) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
+  /* %1355 = reduce_sum(%1350) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
       arena + 84030656);
 
-  /* %1430 = batch_norm_act_param_grad(%41, %1427, %44, %42, %43) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[2, 768] */
+  /* %1356 = batch_norm_act_param_grad(%39, %1353, %42, %40, %41) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544,
       arena + 456728064, params[19], params[20], 1e-05f, LK_ACT_GELU, arena + 62619648,
       arena + 62774016);
 
-  /* %1431 = batch_norm_act_grad(%41, %1427, %44, %42, %43, %1430) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768], written over %1427 */
+  /* %1357 = batch_norm_act_grad(%39, %1353, %42, %40, %41, %1356) {eps 1e-05, act gelu} blocks.0.leff.bn1 : f32[B, 196, 768], written over %1353 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544, arena + 456728064,
       params[19], params[20], arena + 62774016, 1e-05f, LK_ACT_GELU, arena + 62619648,
       arena + 67436544);
 
-  /* %1432 = index(%1430) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
+  /* %1358 = index(%1356) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 62774016, 1536, arena + 84031424, 768);
 
-  /* %1433 = index(%1430) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
+  /* %1359 = index(%1356) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 62774784, 1536, arena + 84032192, 768);
 
-  /* %1434 = transpose(%40) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
+  /* %1360 = transpose(%38) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[17], arena + 57802752);
 
-  /* %1435 = fused_linear(%1431, %1434) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1439 from row 1 */
+  /* %1361 = fused_linear(%1357, %1360) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1365 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 67436544, 150528, arena + 57802752, NULL, NULL,
       0, LK_ACT_NONE, NULL, 0, arena + 81887424, 37824);
 
-  /* %1436 = linear_grad_weight(%1431, %37) blocks.0.leff.conv1 : f32[768, 192] */
+  /* %1362 = linear_grad_weight(%1357, %35) blocks.0.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 67436544, arena + 426971136, arena + 83689472);
 
-  /* %1437 = reduce_sum(%1431) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
+  /* %1363 = reduce_sum(%1357) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 67436544,
       arena + 84032960);
 
-  /* %1438 = reshape(%1436) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1436: no code */
+  /* %1364 = reshape(%1362) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1362: no code */
 
-  /* %1439 = concat(%1412, %1435) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
+  /* %1365 = concat(%1338, %1361) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %1440 = reduce_sum(%1439) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %1366 = reduce_sum(%1365) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81887232,
       arena + 84034304);
 
-  /* %1441 = mul(%1439, %31) blocks.0.norm2 : f32[B, 197, 192] */
+  /* %1367 = mul(%1365, %30) blocks.0.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 81887232, (const long[]){37824, 192, 1},
       params[15], (const long[]){0, 0, 1}, arena + 57802752);
 
-  /* %1442 = mul(%1439, %33) blocks.0.norm2 : f32[B, 197, 192], written over %1439 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 81887232, (const long[]){37824, 192, 1},
-      arena + 343455744, (const long[]){37824, 192, 1}, arena + 81887232);
+  /* %1368 = reduce_sum(%1365, %32) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 81887232, arena + 343455744, arena + 84034496);
 
-  /* %1443 = reduce_sum(%1442) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81887232,
-      arena + 84034496);
-
-  /* %1444 = normalize_grad(%30, %1441) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  /* %1369 = normalize_grad(%29, %1367) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 342245376, arena + 57802752, 1e-06f, arena + 59013120);
 
-  /* %1445 = add(%1411, %1444) blocks.0 : f32[B, 197, 192], written over %808 */
+  /* %1370 = add(%1337, %1369) blocks.0 : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 59013120, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1446 = transpose(%28) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %1371 = transpose(%27) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[13], arena + 57802752);
 
-  /* %1447 = fused_linear(%1445, %1446) blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %1372 = fused_linear(%1370, %1371) blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 424550400, arena + 57802752, NULL, LK_ACT_NONE, NULL,
       arena + 61433856);
 
-  /* %1448 = linear_grad_weight(%1445, %27) blocks.0.attn.proj : f32[192, 192] */
+  /* %1373 = linear_grad_weight(%1370, %26) blocks.0.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 424550400, arena + 341035008, arena + 83985344);
 
-  /* %1449 = reduce_sum(%1445) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  /* %1374 = reduce_sum(%1370) {axes [0], batch} blocks.0.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 424550400,
       arena + 84034688);
 
-  /* %1450 = sdpa_grad(%24, %25, %26, %1447) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
+  /* %1375 = sdpa_grad(%23, %24, %25, %1372) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 293830656, 576, arena + 293830848, 576,
       arena + 293831040, 576, arena + 61433856, 192, arena + 57802752, 576, arena + 57802752 + 192,
       576, arena + 57802752 + 384, 576, 0.125f);
 
-  /* %1451 = transpose(%21) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1376 = transpose(%20) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[11], arena + 62644224);
 
-  /* %1452 = fused_linear(%1450, %1451) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1377 = fused_linear(%1375, %1376) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 57802752, arena + 62644224, NULL, LK_ACT_NONE, NULL,
       arena + 61433856);
 
-  /* %1453 = linear_grad_weight(%1450, %20) blocks.0.attn.qkv : f32[576, 192] */
+  /* %1378 = linear_grad_weight(%1375, %19) blocks.0.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 57802752, arena + 339824640, arena + 83836928);
 
-  /* %1454 = reduce_sum(%1450) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1379 = reduce_sum(%1375) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
       arena + 84033728);
 
-  /* %1455 = reduce_sum(%1452) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1380 = reduce_sum(%1377) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
       arena + 84034880);
 
-  /* %1456 = mul(%1452, %16) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1381 = mul(%1377, %16) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1}, params[9],
       (const long[]){0, 0, 1}, arena + 57802752);
 
-  /* %1457 = mul(%1452, %18) blocks.0.norm1 : f32[B, 197, 192], written over %1452 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1},
-      arena + 338614272, (const long[]){37824, 192, 1}, arena + 61433856);
+  /* %1382 = reduce_sum(%1377, %18) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 61433856, arena + 338614272, arena + 84035072);
 
-  /* %1458 = reduce_sum(%1457) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
-      arena + 84035072);
-
-  /* %1459 = normalize_grad(%15, %1456) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1383 = normalize_grad(%15, %1381) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 337403904, arena + 57802752, 1e-06f, arena + 59013120);
 
-  /* %1460 = add(%1445, %1459) : f32[B, 197, 192], written over %808 */
+  /* %1384 = add(%1370, %1383) : f32[B, 197, 192], written over %756 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 424550400, (const long[]){37824, 192, 1},
       arena + 59013120, (const long[]){37824, 192, 1}, arena + 424550400);
 
-  /* %1461 = reduce_sum(%1460) {axes [], batch} : f32[197, 192] */
+  /* %1385 = reduce_sum(%1384) {axes [], batch} : f32[197, 192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 424550400,
       arena + 83947520);
 
-  /* %1462 = reshape(%1461) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1461: no code */
+  /* %1386 = reshape(%1385) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1385: no code */
 
-  /* %1463 = slice(%1460) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  /* %1387 = slice(%1384) {axis 0, start 0, length 1} : f32[B, 1, 192] */
   lk_copy_rows(B, 192, arena + 424550400, 37824, arena + 57802752, 192);
 
-  /* %1464 = reduce_sum(%1463) {axes [], batch} : f32[1, 192] */
+  /* %1388 = reduce_sum(%1387) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57802752,
       arena + 84035264);
 
-  /* %1465 = reshape(%1464) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1464: no code */
+  /* %1389 = reshape(%1388) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1388: no code */
 
-  /* %1466 = slice(%1460) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %808: no code */
+  /* %1390 = slice(%1384) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %756: no code */
 
-  /* %1467 = seq2img(%1466) {height 14} i2t : f32[B, 192, 14, 14] */
+  /* %1391 = seq2img(%1390) {height 14} i2t : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 196, 192, arena + 424550592 + (long)b * 37824,
         arena + 57802752 + (long)b * 37632);
   } // for b
 
-  /* %1468 = conv2d_grad_input(%1467, %8) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1, image [56, 56]} i2t.proj : f32[B, 64, 56, 56] */
+  /* %1392 = conv2d_grad_input(%1391, %8) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1, image [56, 56]} i2t.proj : f32[B, 64, 56, 56] */
   lk_conv2d_grad_input(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 57802752, params[5],
       arena + 77070336);
 
-  /* %1469 = conv2d_grad_weight(%1467, %7) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[192, 64, 4, 4] */
+  /* %1393 = conv2d_grad_weight(%1391, %7) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[192, 64, 4, 4] */
   lk_conv2d_grad_weight(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 57802752, arena + 51380224,
       arena + 83492864);
 
-  /* %1470 = reduce_sum(%1467) {axes [1, 2], batch} i2t.proj : f32[192] */
+  /* %1394 = reduce_sum(%1391) {axes [1, 2], batch} i2t.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1},
       arena + 57802752, arena + 84035456);
 
-  /* %1471 = maxpool_grad(%6, %1468) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 112, 112] */
+  /* %1395 = maxpool_grad(%6, %1392) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 112, 112] */
   lk_maxpool2d_grad(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 25690112, arena + 77070336,
       arena + 51380224);
 
-  /* %1472 = batch_normalize_grad(%2, %1471, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
+  /* %1396 = batch_normalize_grad(%2, %1395, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
   lk_batch_normalize_grad(B, 64, 12544, arena, arena + 51380224, params[1], 1e-05f,
       arena + 25690112);
 
-  /* %1473 = batch_normalize_param_grad(%2, %1471) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
+  /* %1397 = batch_normalize_param_grad(%2, %1395) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
   lk_batch_normalize_param_grad(B, 64, 12544, arena, arena + 51380224, 1e-05f, arena + 77070336);
 
-  /* %1474 = index(%1473) {axis 0, at 0} i2t.backbone.bn : f32[64] */
+  /* %1398 = index(%1397) {axis 0, at 0} i2t.backbone.bn : f32[64] */
   lk_copy_rows(1, 64, arena + 77070336, 128, arena + 9408, 64);
 
-  /* %1475 = index(%1473) {axis 0, at 1} i2t.backbone.bn : f32[64] */
+  /* %1399 = index(%1397) {axis 0, at 1} i2t.backbone.bn : f32[64] */
   lk_copy_rows(1, 64, arena + 77070400, 128, arena + 9472, 64);
 
-  /* %1476 = conv2d_grad_weight(%1472, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
+  /* %1400 = conv2d_grad_weight(%1396, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, arena + 25690112, inputs[0],
       arena);
 
-  /* output 0 "loss" = %742 : f32[1] */
+  /* output 0 "loss" = %693 : f32[1] */
   memcpy(outputs[0], arena + 456837872, sizeof(float) * 1);
-  /* output 1 "grad:i2t.backbone.conv.weight" = %1476 : f32[64, 3, 7, 7] */
+  /* output 1 "grad:i2t.backbone.conv.weight" = %1400 : f32[64, 3, 7, 7] */
   memcpy(outputs[1], arena, sizeof(float) * 9408);
-  /* output 2 "grad:i2t.backbone.bn.weight" = %1474 : f32[64] */
+  /* output 2 "grad:i2t.backbone.bn.weight" = %1398 : f32[64] */
   memcpy(outputs[2], arena + 9408, sizeof(float) * 64);
-  /* output 3 "grad:i2t.backbone.bn.bias" = %1475 : f32[64] */
+  /* output 3 "grad:i2t.backbone.bn.bias" = %1399 : f32[64] */
   memcpy(outputs[3], arena + 9472, sizeof(float) * 64);
-  /* output 4 "grad:i2t.proj.weight" = %1469 : f32[192, 64, 4, 4] */
+  /* output 4 "grad:i2t.proj.weight" = %1393 : f32[192, 64, 4, 4] */
   memcpy(outputs[4], arena + 83492864, sizeof(float) * 196608);
-  /* output 5 "grad:i2t.proj.bias" = %1470 : f32[192] */
+  /* output 5 "grad:i2t.proj.bias" = %1394 : f32[192] */
   memcpy(outputs[5], arena + 84035456, sizeof(float) * 192);
-  /* output 6 "grad:cls_token" = %1465 : f32[1, 1, 192] */
+  /* output 6 "grad:cls_token" = %1389 : f32[1, 1, 192] */
   memcpy(outputs[6], arena + 84035264, sizeof(float) * 192);
-  /* output 7 "grad:pos_embed" = %1462 : f32[1, 197, 192] */
+  /* output 7 "grad:pos_embed" = %1386 : f32[1, 197, 192] */
   memcpy(outputs[7], arena + 83947520, sizeof(float) * 37824);
-  /* output 8 "grad:blocks.0.norm1.weight" = %1458 : f32[192] */
+  /* output 8 "grad:blocks.0.norm1.weight" = %1382 : f32[192] */
   memcpy(outputs[8], arena + 84035072, sizeof(float) * 192);
-  /* output 9 "grad:blocks.0.norm1.bias" = %1455 : f32[192] */
+  /* output 9 "grad:blocks.0.norm1.bias" = %1380 : f32[192] */
   memcpy(outputs[9], arena + 84034880, sizeof(float) * 192);
-  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1453 : f32[576, 192] */
+  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1378 : f32[576, 192] */
   memcpy(outputs[10], arena + 83836928, sizeof(float) * 110592);
-  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1454 : f32[576] */
+  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1379 : f32[576] */
   memcpy(outputs[11], arena + 84033728, sizeof(float) * 576);
-  /* output 12 "grad:blocks.0.attn.proj.weight" = %1448 : f32[192, 192] */
+  /* output 12 "grad:blocks.0.attn.proj.weight" = %1373 : f32[192, 192] */
   memcpy(outputs[12], arena + 83985344, sizeof(float) * 36864);
-  /* output 13 "grad:blocks.0.attn.proj.bias" = %1449 : f32[192] */
+  /* output 13 "grad:blocks.0.attn.proj.bias" = %1374 : f32[192] */
   memcpy(outputs[13], arena + 84034688, sizeof(float) * 192);
-  /* output 14 "grad:blocks.0.norm2.weight" = %1443 : f32[192] */
+  /* output 14 "grad:blocks.0.norm2.weight" = %1368 : f32[192] */
   memcpy(outputs[14], arena + 84034496, sizeof(float) * 192);
-  /* output 15 "grad:blocks.0.norm2.bias" = %1440 : f32[192] */
+  /* output 15 "grad:blocks.0.norm2.bias" = %1366 : f32[192] */
   memcpy(outputs[15], arena + 84034304, sizeof(float) * 192);
-  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1438 : f32[768, 192, 1, 1] */
+  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1364 : f32[768, 192, 1, 1] */
   memcpy(outputs[16], arena + 83689472, sizeof(float) * 147456);
-  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1437 : f32[768] */
+  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1363 : f32[768] */
   memcpy(outputs[17], arena + 84032960, sizeof(float) * 768);
-  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1432 : f32[768] */
+  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1358 : f32[768] */
   memcpy(outputs[18], arena + 84031424, sizeof(float) * 768);
-  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1433 : f32[768] */
+  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1359 : f32[768] */
   memcpy(outputs[19], arena + 84032192, sizeof(float) * 768);
-  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1428 : f32[768, 1, 3, 3] */
+  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1354 : f32[768, 1, 3, 3] */
   memcpy(outputs[20], arena + 84022208, sizeof(float) * 6912);
-  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1429 : f32[768] */
+  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1355 : f32[768] */
   memcpy(outputs[21], arena + 84030656, sizeof(float) * 768);
-  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1425 : f32[768] */
+  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1351 : f32[768] */
   memcpy(outputs[22], arena + 84029120, sizeof(float) * 768);
-  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1426 : f32[768] */
+  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1352 : f32[768] */
   memcpy(outputs[23], arena + 84029888, sizeof(float) * 768);
-  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1422 : f32[192, 768, 1, 1] */
+  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1348 : f32[192, 768, 1, 1] */
   memcpy(outputs[24], arena + 84449280, sizeof(float) * 147456);
-  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1421 : f32[192] */
+  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1347 : f32[192] */
   memcpy(outputs[25], arena + 84749184, sizeof(float) * 192);
-  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1416 : f32[192] */
+  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1342 : f32[192] */
   memcpy(outputs[26], arena + 84748800, sizeof(float) * 192);
-  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1417 : f32[192] */
+  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1343 : f32[192] */
   memcpy(outputs[27], arena + 84748992, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.norm1.weight" = %1407 : f32[192] */
+  /* output 28 "grad:blocks.1.norm1.weight" = %1333 : f32[192] */
   memcpy(outputs[28], arena + 84748608, sizeof(float) * 192);
-  /* output 29 "grad:blocks.1.norm1.bias" = %1404 : f32[192] */
+  /* output 29 "grad:blocks.1.norm1.bias" = %1331 : f32[192] */
   memcpy(outputs[29], arena + 84748416, sizeof(float) * 192);
-  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1402 : f32[576, 192] */
+  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1329 : f32[576, 192] */
   memcpy(outputs[30], arena + 84596736, sizeof(float) * 110592);
-  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1403 : f32[576] */
+  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1330 : f32[576] */
   memcpy(outputs[31], arena + 84747264, sizeof(float) * 576);
-  /* output 32 "grad:blocks.1.attn.proj.weight" = %1397 : f32[192, 192] */
+  /* output 32 "grad:blocks.1.attn.proj.weight" = %1324 : f32[192, 192] */
   memcpy(outputs[32], arena + 84707328, sizeof(float) * 36864);
-  /* output 33 "grad:blocks.1.attn.proj.bias" = %1398 : f32[192] */
+  /* output 33 "grad:blocks.1.attn.proj.bias" = %1325 : f32[192] */
   memcpy(outputs[33], arena + 84748224, sizeof(float) * 192);
-  /* output 34 "grad:blocks.1.norm2.weight" = %1391 : f32[192] */
+  /* output 34 "grad:blocks.1.norm2.weight" = %1318 : f32[192] */
   memcpy(outputs[34], arena + 84748032, sizeof(float) * 192);
-  /* output 35 "grad:blocks.1.norm2.bias" = %1388 : f32[192] */
+  /* output 35 "grad:blocks.1.norm2.bias" = %1316 : f32[192] */
   memcpy(outputs[35], arena + 84747840, sizeof(float) * 192);
-  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1386 : f32[768, 192, 1, 1] */
+  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1314 : f32[768, 192, 1, 1] */
   memcpy(outputs[36], arena + 84301824, sizeof(float) * 147456);
-  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1385 : f32[768] */
+  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1313 : f32[768] */
   memcpy(outputs[37], arena + 84746496, sizeof(float) * 768);
-  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1380 : f32[768] */
+  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1308 : f32[768] */
   memcpy(outputs[38], arena + 84744960, sizeof(float) * 768);
-  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1381 : f32[768] */
+  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1309 : f32[768] */
   memcpy(outputs[39], arena + 84745728, sizeof(float) * 768);
-  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1376 : f32[768, 1, 3, 3] */
+  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1304 : f32[768, 1, 3, 3] */
   memcpy(outputs[40], arena + 91521024, sizeof(float) * 6912);
-  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1377 : f32[768] */
+  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1305 : f32[768] */
   memcpy(outputs[41], arena + 84744192, sizeof(float) * 768);
-  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1373 : f32[768] */
+  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1301 : f32[768] */
   memcpy(outputs[42], arena + 91527936, sizeof(float) * 768);
-  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1374 : f32[768] */
+  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1302 : f32[768] */
   memcpy(outputs[43], arena + 91528704, sizeof(float) * 768);
-  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1370 : f32[192, 768, 1, 1] */
+  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1298 : f32[192, 768, 1, 1] */
   memcpy(outputs[44], arena + 103716864, sizeof(float) * 147456);
-  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1369 : f32[192] */
+  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1297 : f32[192] */
   memcpy(outputs[45], arena + 91676928, sizeof(float) * 192);
-  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1364 : f32[192] */
+  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1292 : f32[192] */
   memcpy(outputs[46], arena + 104016384, sizeof(float) * 192);
-  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1365 : f32[192] */
+  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1293 : f32[192] */
   memcpy(outputs[47], arena + 104016576, sizeof(float) * 192);
-  /* output 48 "grad:blocks.2.norm1.weight" = %1352 : f32[192] */
+  /* output 48 "grad:blocks.2.norm1.weight" = %1280 : f32[192] */
   memcpy(outputs[48], arena + 104016192, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.norm1.bias" = %1349 : f32[192] */
+  /* output 49 "grad:blocks.2.norm1.bias" = %1278 : f32[192] */
   memcpy(outputs[49], arena + 104016000, sizeof(float) * 192);
-  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1347 : f32[576, 192] */
+  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1276 : f32[576, 192] */
   memcpy(outputs[50], arena + 103864320, sizeof(float) * 110592);
-  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1348 : f32[576] */
+  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1277 : f32[576] */
   memcpy(outputs[51], arena + 104014848, sizeof(float) * 576);
-  /* output 52 "grad:blocks.2.attn.proj.weight" = %1342 : f32[192, 192] */
+  /* output 52 "grad:blocks.2.attn.proj.weight" = %1271 : f32[192, 192] */
   memcpy(outputs[52], arena + 103974912, sizeof(float) * 36864);
-  /* output 53 "grad:blocks.2.attn.proj.bias" = %1343 : f32[192] */
+  /* output 53 "grad:blocks.2.attn.proj.bias" = %1272 : f32[192] */
   memcpy(outputs[53], arena + 104015808, sizeof(float) * 192);
-  /* output 54 "grad:blocks.2.norm2.weight" = %1336 : f32[192] */
+  /* output 54 "grad:blocks.2.norm2.weight" = %1265 : f32[192] */
   memcpy(outputs[54], arena + 104015616, sizeof(float) * 192);
-  /* output 55 "grad:blocks.2.norm2.bias" = %1333 : f32[192] */
+  /* output 55 "grad:blocks.2.norm2.bias" = %1263 : f32[192] */
   memcpy(outputs[55], arena + 104015424, sizeof(float) * 192);
-  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1331 : f32[768, 192, 1, 1] */
+  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1261 : f32[768, 192, 1, 1] */
   memcpy(outputs[56], arena + 103569408, sizeof(float) * 147456);
-  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1330 : f32[768] */
+  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1260 : f32[768] */
   memcpy(outputs[57], arena + 104014080, sizeof(float) * 768);
-  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1325 : f32[768] */
+  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1255 : f32[768] */
   memcpy(outputs[58], arena + 104012544, sizeof(float) * 768);
-  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1326 : f32[768] */
+  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1256 : f32[768] */
   memcpy(outputs[59], arena + 104013312, sizeof(float) * 768);
-  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1321 : f32[768, 1, 3, 3] */
+  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1251 : f32[768, 1, 3, 3] */
   memcpy(outputs[60], arena + 110788608, sizeof(float) * 6912);
-  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1322 : f32[768] */
+  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1252 : f32[768] */
   memcpy(outputs[61], arena + 104011776, sizeof(float) * 768);
-  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1318 : f32[768] */
+  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1248 : f32[768] */
   memcpy(outputs[62], arena + 110795520, sizeof(float) * 768);
-  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1319 : f32[768] */
+  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1249 : f32[768] */
   memcpy(outputs[63], arena + 110796288, sizeof(float) * 768);
-  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1315 : f32[192, 768, 1, 1] */
+  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1245 : f32[192, 768, 1, 1] */
   memcpy(outputs[64], arena + 122984448, sizeof(float) * 147456);
-  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1314 : f32[192] */
+  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1244 : f32[192] */
   memcpy(outputs[65], arena + 110944512, sizeof(float) * 192);
-  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1309 : f32[192] */
+  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1239 : f32[192] */
   memcpy(outputs[66], arena + 123283968, sizeof(float) * 192);
-  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1310 : f32[192] */
+  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1240 : f32[192] */
   memcpy(outputs[67], arena + 123284160, sizeof(float) * 192);
-  /* output 68 "grad:blocks.3.norm1.weight" = %1297 : f32[192] */
+  /* output 68 "grad:blocks.3.norm1.weight" = %1227 : f32[192] */
   memcpy(outputs[68], arena + 123283776, sizeof(float) * 192);
-  /* output 69 "grad:blocks.3.norm1.bias" = %1294 : f32[192] */
+  /* output 69 "grad:blocks.3.norm1.bias" = %1225 : f32[192] */
   memcpy(outputs[69], arena + 123283584, sizeof(float) * 192);
-  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1292 : f32[576, 192] */
+  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1223 : f32[576, 192] */
   memcpy(outputs[70], arena + 123131904, sizeof(float) * 110592);
-  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1293 : f32[576] */
+  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1224 : f32[576] */
   memcpy(outputs[71], arena + 123282432, sizeof(float) * 576);
-  /* output 72 "grad:blocks.3.attn.proj.weight" = %1287 : f32[192, 192] */
+  /* output 72 "grad:blocks.3.attn.proj.weight" = %1218 : f32[192, 192] */
   memcpy(outputs[72], arena + 123242496, sizeof(float) * 36864);
-  /* output 73 "grad:blocks.3.attn.proj.bias" = %1288 : f32[192] */
+  /* output 73 "grad:blocks.3.attn.proj.bias" = %1219 : f32[192] */
   memcpy(outputs[73], arena + 123283392, sizeof(float) * 192);
-  /* output 74 "grad:blocks.3.norm2.weight" = %1281 : f32[192] */
+  /* output 74 "grad:blocks.3.norm2.weight" = %1212 : f32[192] */
   memcpy(outputs[74], arena + 123283200, sizeof(float) * 192);
-  /* output 75 "grad:blocks.3.norm2.bias" = %1278 : f32[192] */
+  /* output 75 "grad:blocks.3.norm2.bias" = %1210 : f32[192] */
   memcpy(outputs[75], arena + 123283008, sizeof(float) * 192);
-  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1276 : f32[768, 192, 1, 1] */
+  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1208 : f32[768, 192, 1, 1] */
   memcpy(outputs[76], arena + 122836992, sizeof(float) * 147456);
-  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1275 : f32[768] */
+  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1207 : f32[768] */
   memcpy(outputs[77], arena + 123281664, sizeof(float) * 768);
-  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1270 : f32[768] */
+  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1202 : f32[768] */
   memcpy(outputs[78], arena + 123280128, sizeof(float) * 768);
-  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1271 : f32[768] */
+  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1203 : f32[768] */
   memcpy(outputs[79], arena + 123280896, sizeof(float) * 768);
-  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1266 : f32[768, 1, 3, 3] */
+  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1198 : f32[768, 1, 3, 3] */
   memcpy(outputs[80], arena + 130056192, sizeof(float) * 6912);
-  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1267 : f32[768] */
+  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1199 : f32[768] */
   memcpy(outputs[81], arena + 123279360, sizeof(float) * 768);
-  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1263 : f32[768] */
+  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1195 : f32[768] */
   memcpy(outputs[82], arena + 130063104, sizeof(float) * 768);
-  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1264 : f32[768] */
+  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1196 : f32[768] */
   memcpy(outputs[83], arena + 130063872, sizeof(float) * 768);
-  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1260 : f32[192, 768, 1, 1] */
+  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1192 : f32[192, 768, 1, 1] */
   memcpy(outputs[84], arena + 142252032, sizeof(float) * 147456);
-  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1259 : f32[192] */
+  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1191 : f32[192] */
   memcpy(outputs[85], arena + 130212096, sizeof(float) * 192);
-  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1254 : f32[192] */
+  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1186 : f32[192] */
   memcpy(outputs[86], arena + 142551552, sizeof(float) * 192);
-  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1255 : f32[192] */
+  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1187 : f32[192] */
   memcpy(outputs[87], arena + 142551744, sizeof(float) * 192);
-  /* output 88 "grad:blocks.4.norm1.weight" = %1242 : f32[192] */
+  /* output 88 "grad:blocks.4.norm1.weight" = %1174 : f32[192] */
   memcpy(outputs[88], arena + 142551360, sizeof(float) * 192);
-  /* output 89 "grad:blocks.4.norm1.bias" = %1239 : f32[192] */
+  /* output 89 "grad:blocks.4.norm1.bias" = %1172 : f32[192] */
   memcpy(outputs[89], arena + 142551168, sizeof(float) * 192);
-  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1237 : f32[576, 192] */
+  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1170 : f32[576, 192] */
   memcpy(outputs[90], arena + 142399488, sizeof(float) * 110592);
-  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1238 : f32[576] */
+  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1171 : f32[576] */
   memcpy(outputs[91], arena + 142550016, sizeof(float) * 576);
-  /* output 92 "grad:blocks.4.attn.proj.weight" = %1232 : f32[192, 192] */
+  /* output 92 "grad:blocks.4.attn.proj.weight" = %1165 : f32[192, 192] */
   memcpy(outputs[92], arena + 142510080, sizeof(float) * 36864);
-  /* output 93 "grad:blocks.4.attn.proj.bias" = %1233 : f32[192] */
+  /* output 93 "grad:blocks.4.attn.proj.bias" = %1166 : f32[192] */
   memcpy(outputs[93], arena + 142550976, sizeof(float) * 192);
-  /* output 94 "grad:blocks.4.norm2.weight" = %1226 : f32[192] */
+  /* output 94 "grad:blocks.4.norm2.weight" = %1159 : f32[192] */
   memcpy(outputs[94], arena + 142550784, sizeof(float) * 192);
-  /* output 95 "grad:blocks.4.norm2.bias" = %1223 : f32[192] */
+  /* output 95 "grad:blocks.4.norm2.bias" = %1157 : f32[192] */
   memcpy(outputs[95], arena + 142550592, sizeof(float) * 192);
-  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1221 : f32[768, 192, 1, 1] */
+  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1155 : f32[768, 192, 1, 1] */
   memcpy(outputs[96], arena + 142104576, sizeof(float) * 147456);
-  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1220 : f32[768] */
+  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1154 : f32[768] */
   memcpy(outputs[97], arena + 142549248, sizeof(float) * 768);
-  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1215 : f32[768] */
+  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1149 : f32[768] */
   memcpy(outputs[98], arena + 142547712, sizeof(float) * 768);
-  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1216 : f32[768] */
+  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1150 : f32[768] */
   memcpy(outputs[99], arena + 142548480, sizeof(float) * 768);
-  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1211 : f32[768, 1, 3, 3] */
+  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1145 : f32[768, 1, 3, 3] */
   memcpy(outputs[100], arena + 149323776, sizeof(float) * 6912);
-  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1212 : f32[768] */
+  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1146 : f32[768] */
   memcpy(outputs[101], arena + 142546944, sizeof(float) * 768);
-  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1208 : f32[768] */
+  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1142 : f32[768] */
   memcpy(outputs[102], arena + 149330688, sizeof(float) * 768);
-  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1209 : f32[768] */
+  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1143 : f32[768] */
   memcpy(outputs[103], arena + 149331456, sizeof(float) * 768);
-  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1205 : f32[192, 768, 1, 1] */
+  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1139 : f32[192, 768, 1, 1] */
   memcpy(outputs[104], arena + 161519616, sizeof(float) * 147456);
-  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1204 : f32[192] */
+  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1138 : f32[192] */
   memcpy(outputs[105], arena + 149479680, sizeof(float) * 192);
-  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1199 : f32[192] */
+  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1133 : f32[192] */
   memcpy(outputs[106], arena + 161819136, sizeof(float) * 192);
-  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1200 : f32[192] */
+  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1134 : f32[192] */
   memcpy(outputs[107], arena + 161819328, sizeof(float) * 192);
-  /* output 108 "grad:blocks.5.norm1.weight" = %1187 : f32[192] */
+  /* output 108 "grad:blocks.5.norm1.weight" = %1121 : f32[192] */
   memcpy(outputs[108], arena + 161818944, sizeof(float) * 192);
-  /* output 109 "grad:blocks.5.norm1.bias" = %1184 : f32[192] */
+  /* output 109 "grad:blocks.5.norm1.bias" = %1119 : f32[192] */
   memcpy(outputs[109], arena + 161818752, sizeof(float) * 192);
-  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1182 : f32[576, 192] */
+  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1117 : f32[576, 192] */
   memcpy(outputs[110], arena + 161667072, sizeof(float) * 110592);
-  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1183 : f32[576] */
+  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1118 : f32[576] */
   memcpy(outputs[111], arena + 161817600, sizeof(float) * 576);
-  /* output 112 "grad:blocks.5.attn.proj.weight" = %1177 : f32[192, 192] */
+  /* output 112 "grad:blocks.5.attn.proj.weight" = %1112 : f32[192, 192] */
   memcpy(outputs[112], arena + 161777664, sizeof(float) * 36864);
-  /* output 113 "grad:blocks.5.attn.proj.bias" = %1178 : f32[192] */
+  /* output 113 "grad:blocks.5.attn.proj.bias" = %1113 : f32[192] */
   memcpy(outputs[113], arena + 161818560, sizeof(float) * 192);
-  /* output 114 "grad:blocks.5.norm2.weight" = %1171 : f32[192] */
+  /* output 114 "grad:blocks.5.norm2.weight" = %1106 : f32[192] */
   memcpy(outputs[114], arena + 161818368, sizeof(float) * 192);
-  /* output 115 "grad:blocks.5.norm2.bias" = %1168 : f32[192] */
+  /* output 115 "grad:blocks.5.norm2.bias" = %1104 : f32[192] */
   memcpy(outputs[115], arena + 161818176, sizeof(float) * 192);
-  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1166 : f32[768, 192, 1, 1] */
+  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1102 : f32[768, 192, 1, 1] */
   memcpy(outputs[116], arena + 161372160, sizeof(float) * 147456);
-  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1165 : f32[768] */
+  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1101 : f32[768] */
   memcpy(outputs[117], arena + 161816832, sizeof(float) * 768);
-  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1160 : f32[768] */
+  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1096 : f32[768] */
   memcpy(outputs[118], arena + 161815296, sizeof(float) * 768);
-  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1161 : f32[768] */
+  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1097 : f32[768] */
   memcpy(outputs[119], arena + 161816064, sizeof(float) * 768);
-  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1156 : f32[768, 1, 3, 3] */
+  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1092 : f32[768, 1, 3, 3] */
   memcpy(outputs[120], arena + 168591360, sizeof(float) * 6912);
-  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1157 : f32[768] */
+  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1093 : f32[768] */
   memcpy(outputs[121], arena + 161814528, sizeof(float) * 768);
-  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1153 : f32[768] */
+  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1089 : f32[768] */
   memcpy(outputs[122], arena + 168598272, sizeof(float) * 768);
-  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1154 : f32[768] */
+  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1090 : f32[768] */
   memcpy(outputs[123], arena + 168599040, sizeof(float) * 768);
-  /* output 124 "grad:blocks.5.leff.conv3.weight" = %1150 : f32[192, 768, 1, 1] */
+  /* output 124 "grad:blocks.5.leff.conv3.weight" = %1086 : f32[192, 768, 1, 1] */
   memcpy(outputs[124], arena + 180787200, sizeof(float) * 147456);
-  /* output 125 "grad:blocks.5.leff.conv3.bias" = %1149 : f32[192] */
+  /* output 125 "grad:blocks.5.leff.conv3.bias" = %1085 : f32[192] */
   memcpy(outputs[125], arena + 168747264, sizeof(float) * 192);
-  /* output 126 "grad:blocks.5.leff.bn3.weight" = %1144 : f32[192] */
+  /* output 126 "grad:blocks.5.leff.bn3.weight" = %1080 : f32[192] */
   memcpy(outputs[126], arena + 181086720, sizeof(float) * 192);
-  /* output 127 "grad:blocks.5.leff.bn3.bias" = %1145 : f32[192] */
+  /* output 127 "grad:blocks.5.leff.bn3.bias" = %1081 : f32[192] */
   memcpy(outputs[127], arena + 181086912, sizeof(float) * 192);
-  /* output 128 "grad:blocks.6.norm1.weight" = %1132 : f32[192] */
+  /* output 128 "grad:blocks.6.norm1.weight" = %1068 : f32[192] */
   memcpy(outputs[128], arena + 181086528, sizeof(float) * 192);
-  /* output 129 "grad:blocks.6.norm1.bias" = %1129 : f32[192] */
+  /* output 129 "grad:blocks.6.norm1.bias" = %1066 : f32[192] */
   memcpy(outputs[129], arena + 181086336, sizeof(float) * 192);
-  /* output 130 "grad:blocks.6.attn.qkv.weight" = %1127 : f32[576, 192] */
+  /* output 130 "grad:blocks.6.attn.qkv.weight" = %1064 : f32[576, 192] */
   memcpy(outputs[130], arena + 180934656, sizeof(float) * 110592);
-  /* output 131 "grad:blocks.6.attn.qkv.bias" = %1128 : f32[576] */
+  /* output 131 "grad:blocks.6.attn.qkv.bias" = %1065 : f32[576] */
   memcpy(outputs[131], arena + 181085184, sizeof(float) * 576);
-  /* output 132 "grad:blocks.6.attn.proj.weight" = %1122 : f32[192, 192] */
+  /* output 132 "grad:blocks.6.attn.proj.weight" = %1059 : f32[192, 192] */
   memcpy(outputs[132], arena + 181045248, sizeof(float) * 36864);
-  /* output 133 "grad:blocks.6.attn.proj.bias" = %1123 : f32[192] */
+  /* output 133 "grad:blocks.6.attn.proj.bias" = %1060 : f32[192] */
   memcpy(outputs[133], arena + 181086144, sizeof(float) * 192);
-  /* output 134 "grad:blocks.6.norm2.weight" = %1116 : f32[192] */
+  /* output 134 "grad:blocks.6.norm2.weight" = %1053 : f32[192] */
   memcpy(outputs[134], arena + 181085952, sizeof(float) * 192);
-  /* output 135 "grad:blocks.6.norm2.bias" = %1113 : f32[192] */
+  /* output 135 "grad:blocks.6.norm2.bias" = %1051 : f32[192] */
   memcpy(outputs[135], arena + 181085760, sizeof(float) * 192);
-  /* output 136 "grad:blocks.6.leff.conv1.weight" = %1111 : f32[768, 192, 1, 1] */
+  /* output 136 "grad:blocks.6.leff.conv1.weight" = %1049 : f32[768, 192, 1, 1] */
   memcpy(outputs[136], arena + 180639744, sizeof(float) * 147456);
-  /* output 137 "grad:blocks.6.leff.conv1.bias" = %1110 : f32[768] */
+  /* output 137 "grad:blocks.6.leff.conv1.bias" = %1048 : f32[768] */
   memcpy(outputs[137], arena + 181084416, sizeof(float) * 768);
-  /* output 138 "grad:blocks.6.leff.bn1.weight" = %1105 : f32[768] */
+  /* output 138 "grad:blocks.6.leff.bn1.weight" = %1043 : f32[768] */
   memcpy(outputs[138], arena + 181082880, sizeof(float) * 768);
-  /* output 139 "grad:blocks.6.leff.bn1.bias" = %1106 : f32[768] */
+  /* output 139 "grad:blocks.6.leff.bn1.bias" = %1044 : f32[768] */
   memcpy(outputs[139], arena + 181083648, sizeof(float) * 768);
-  /* output 140 "grad:blocks.6.leff.conv2.weight" = %1101 : f32[768, 1, 3, 3] */
+  /* output 140 "grad:blocks.6.leff.conv2.weight" = %1039 : f32[768, 1, 3, 3] */
   memcpy(outputs[140], arena + 187858944, sizeof(float) * 6912);
-  /* output 141 "grad:blocks.6.leff.conv2.bias" = %1102 : f32[768] */
+  /* output 141 "grad:blocks.6.leff.conv2.bias" = %1040 : f32[768] */
   memcpy(outputs[141], arena + 181082112, sizeof(float) * 768);
-  /* output 142 "grad:blocks.6.leff.bn2.weight" = %1098 : f32[768] */
+  /* output 142 "grad:blocks.6.leff.bn2.weight" = %1036 : f32[768] */
   memcpy(outputs[142], arena + 187865856, sizeof(float) * 768);
-  /* output 143 "grad:blocks.6.leff.bn2.bias" = %1099 : f32[768] */
+  /* output 143 "grad:blocks.6.leff.bn2.bias" = %1037 : f32[768] */
   memcpy(outputs[143], arena + 187866624, sizeof(float) * 768);
-  /* output 144 "grad:blocks.6.leff.conv3.weight" = %1095 : f32[192, 768, 1, 1] */
+  /* output 144 "grad:blocks.6.leff.conv3.weight" = %1033 : f32[192, 768, 1, 1] */
   memcpy(outputs[144], arena + 200054784, sizeof(float) * 147456);
-  /* output 145 "grad:blocks.6.leff.conv3.bias" = %1094 : f32[192] */
+  /* output 145 "grad:blocks.6.leff.conv3.bias" = %1032 : f32[192] */
   memcpy(outputs[145], arena + 188014848, sizeof(float) * 192);
-  /* output 146 "grad:blocks.6.leff.bn3.weight" = %1089 : f32[192] */
+  /* output 146 "grad:blocks.6.leff.bn3.weight" = %1027 : f32[192] */
   memcpy(outputs[146], arena + 200354304, sizeof(float) * 192);
-  /* output 147 "grad:blocks.6.leff.bn3.bias" = %1090 : f32[192] */
+  /* output 147 "grad:blocks.6.leff.bn3.bias" = %1028 : f32[192] */
   memcpy(outputs[147], arena + 200354496, sizeof(float) * 192);
-  /* output 148 "grad:blocks.7.norm1.weight" = %1077 : f32[192] */
+  /* output 148 "grad:blocks.7.norm1.weight" = %1015 : f32[192] */
   memcpy(outputs[148], arena + 200354112, sizeof(float) * 192);
-  /* output 149 "grad:blocks.7.norm1.bias" = %1074 : f32[192] */
+  /* output 149 "grad:blocks.7.norm1.bias" = %1013 : f32[192] */
   memcpy(outputs[149], arena + 200353920, sizeof(float) * 192);
-  /* output 150 "grad:blocks.7.attn.qkv.weight" = %1072 : f32[576, 192] */
+  /* output 150 "grad:blocks.7.attn.qkv.weight" = %1011 : f32[576, 192] */
   memcpy(outputs[150], arena + 200202240, sizeof(float) * 110592);
-  /* output 151 "grad:blocks.7.attn.qkv.bias" = %1073 : f32[576] */
+  /* output 151 "grad:blocks.7.attn.qkv.bias" = %1012 : f32[576] */
   memcpy(outputs[151], arena + 200352768, sizeof(float) * 576);
-  /* output 152 "grad:blocks.7.attn.proj.weight" = %1067 : f32[192, 192] */
+  /* output 152 "grad:blocks.7.attn.proj.weight" = %1006 : f32[192, 192] */
   memcpy(outputs[152], arena + 200312832, sizeof(float) * 36864);
-  /* output 153 "grad:blocks.7.attn.proj.bias" = %1068 : f32[192] */
+  /* output 153 "grad:blocks.7.attn.proj.bias" = %1007 : f32[192] */
   memcpy(outputs[153], arena + 200353728, sizeof(float) * 192);
-  /* output 154 "grad:blocks.7.norm2.weight" = %1061 : f32[192] */
+  /* output 154 "grad:blocks.7.norm2.weight" = %1000 : f32[192] */
   memcpy(outputs[154], arena + 200353536, sizeof(float) * 192);
-  /* output 155 "grad:blocks.7.norm2.bias" = %1058 : f32[192] */
+  /* output 155 "grad:blocks.7.norm2.bias" = %998 : f32[192] */
   memcpy(outputs[155], arena + 200353344, sizeof(float) * 192);
-  /* output 156 "grad:blocks.7.leff.conv1.weight" = %1056 : f32[768, 192, 1, 1] */
+  /* output 156 "grad:blocks.7.leff.conv1.weight" = %996 : f32[768, 192, 1, 1] */
   memcpy(outputs[156], arena + 199907328, sizeof(float) * 147456);
-  /* output 157 "grad:blocks.7.leff.conv1.bias" = %1055 : f32[768] */
+  /* output 157 "grad:blocks.7.leff.conv1.bias" = %995 : f32[768] */
   memcpy(outputs[157], arena + 200352000, sizeof(float) * 768);
-  /* output 158 "grad:blocks.7.leff.bn1.weight" = %1050 : f32[768] */
+  /* output 158 "grad:blocks.7.leff.bn1.weight" = %990 : f32[768] */
   memcpy(outputs[158], arena + 200350464, sizeof(float) * 768);
-  /* output 159 "grad:blocks.7.leff.bn1.bias" = %1051 : f32[768] */
+  /* output 159 "grad:blocks.7.leff.bn1.bias" = %991 : f32[768] */
   memcpy(outputs[159], arena + 200351232, sizeof(float) * 768);
-  /* output 160 "grad:blocks.7.leff.conv2.weight" = %1046 : f32[768, 1, 3, 3] */
+  /* output 160 "grad:blocks.7.leff.conv2.weight" = %986 : f32[768, 1, 3, 3] */
   memcpy(outputs[160], arena + 207126528, sizeof(float) * 6912);
-  /* output 161 "grad:blocks.7.leff.conv2.bias" = %1047 : f32[768] */
+  /* output 161 "grad:blocks.7.leff.conv2.bias" = %987 : f32[768] */
   memcpy(outputs[161], arena + 200349696, sizeof(float) * 768);
-  /* output 162 "grad:blocks.7.leff.bn2.weight" = %1043 : f32[768] */
+  /* output 162 "grad:blocks.7.leff.bn2.weight" = %983 : f32[768] */
   memcpy(outputs[162], arena + 207133440, sizeof(float) * 768);
-  /* output 163 "grad:blocks.7.leff.bn2.bias" = %1044 : f32[768] */
+  /* output 163 "grad:blocks.7.leff.bn2.bias" = %984 : f32[768] */
   memcpy(outputs[163], arena + 207134208, sizeof(float) * 768);
-  /* output 164 "grad:blocks.7.leff.conv3.weight" = %1040 : f32[192, 768, 1, 1] */
+  /* output 164 "grad:blocks.7.leff.conv3.weight" = %980 : f32[192, 768, 1, 1] */
   memcpy(outputs[164], arena + 219322368, sizeof(float) * 147456);
-  /* output 165 "grad:blocks.7.leff.conv3.bias" = %1039 : f32[192] */
+  /* output 165 "grad:blocks.7.leff.conv3.bias" = %979 : f32[192] */
   memcpy(outputs[165], arena + 207282432, sizeof(float) * 192);
-  /* output 166 "grad:blocks.7.leff.bn3.weight" = %1034 : f32[192] */
+  /* output 166 "grad:blocks.7.leff.bn3.weight" = %974 : f32[192] */
   memcpy(outputs[166], arena + 219621888, sizeof(float) * 192);
-  /* output 167 "grad:blocks.7.leff.bn3.bias" = %1035 : f32[192] */
+  /* output 167 "grad:blocks.7.leff.bn3.bias" = %975 : f32[192] */
   memcpy(outputs[167], arena + 219622080, sizeof(float) * 192);
-  /* output 168 "grad:blocks.8.norm1.weight" = %1022 : f32[192] */
+  /* output 168 "grad:blocks.8.norm1.weight" = %962 : f32[192] */
   memcpy(outputs[168], arena + 219621696, sizeof(float) * 192);
-  /* output 169 "grad:blocks.8.norm1.bias" = %1019 : f32[192] */
+  /* output 169 "grad:blocks.8.norm1.bias" = %960 : f32[192] */
   memcpy(outputs[169], arena + 219621504, sizeof(float) * 192);
-  /* output 170 "grad:blocks.8.attn.qkv.weight" = %1017 : f32[576, 192] */
+  /* output 170 "grad:blocks.8.attn.qkv.weight" = %958 : f32[576, 192] */
   memcpy(outputs[170], arena + 219469824, sizeof(float) * 110592);
-  /* output 171 "grad:blocks.8.attn.qkv.bias" = %1018 : f32[576] */
+  /* output 171 "grad:blocks.8.attn.qkv.bias" = %959 : f32[576] */
   memcpy(outputs[171], arena + 219620352, sizeof(float) * 576);
-  /* output 172 "grad:blocks.8.attn.proj.weight" = %1012 : f32[192, 192] */
+  /* output 172 "grad:blocks.8.attn.proj.weight" = %953 : f32[192, 192] */
   memcpy(outputs[172], arena + 219580416, sizeof(float) * 36864);
-  /* output 173 "grad:blocks.8.attn.proj.bias" = %1013 : f32[192] */
+  /* output 173 "grad:blocks.8.attn.proj.bias" = %954 : f32[192] */
   memcpy(outputs[173], arena + 219621312, sizeof(float) * 192);
-  /* output 174 "grad:blocks.8.norm2.weight" = %1006 : f32[192] */
+  /* output 174 "grad:blocks.8.norm2.weight" = %947 : f32[192] */
   memcpy(outputs[174], arena + 219621120, sizeof(float) * 192);
-  /* output 175 "grad:blocks.8.norm2.bias" = %1003 : f32[192] */
+  /* output 175 "grad:blocks.8.norm2.bias" = %945 : f32[192] */
   memcpy(outputs[175], arena + 219620928, sizeof(float) * 192);
-  /* output 176 "grad:blocks.8.leff.conv1.weight" = %1001 : f32[768, 192, 1, 1] */
+  /* output 176 "grad:blocks.8.leff.conv1.weight" = %943 : f32[768, 192, 1, 1] */
   memcpy(outputs[176], arena + 219174912, sizeof(float) * 147456);
-  /* output 177 "grad:blocks.8.leff.conv1.bias" = %1000 : f32[768] */
+  /* output 177 "grad:blocks.8.leff.conv1.bias" = %942 : f32[768] */
   memcpy(outputs[177], arena + 219619584, sizeof(float) * 768);
-  /* output 178 "grad:blocks.8.leff.bn1.weight" = %995 : f32[768] */
+  /* output 178 "grad:blocks.8.leff.bn1.weight" = %937 : f32[768] */
   memcpy(outputs[178], arena + 219618048, sizeof(float) * 768);
-  /* output 179 "grad:blocks.8.leff.bn1.bias" = %996 : f32[768] */
+  /* output 179 "grad:blocks.8.leff.bn1.bias" = %938 : f32[768] */
   memcpy(outputs[179], arena + 219618816, sizeof(float) * 768);
-  /* output 180 "grad:blocks.8.leff.conv2.weight" = %991 : f32[768, 1, 3, 3] */
+  /* output 180 "grad:blocks.8.leff.conv2.weight" = %933 : f32[768, 1, 3, 3] */
   memcpy(outputs[180], arena + 226394112, sizeof(float) * 6912);
-  /* output 181 "grad:blocks.8.leff.conv2.bias" = %992 : f32[768] */
+  /* output 181 "grad:blocks.8.leff.conv2.bias" = %934 : f32[768] */
   memcpy(outputs[181], arena + 219617280, sizeof(float) * 768);
-  /* output 182 "grad:blocks.8.leff.bn2.weight" = %988 : f32[768] */
+  /* output 182 "grad:blocks.8.leff.bn2.weight" = %930 : f32[768] */
   memcpy(outputs[182], arena + 226401024, sizeof(float) * 768);
-  /* output 183 "grad:blocks.8.leff.bn2.bias" = %989 : f32[768] */
+  /* output 183 "grad:blocks.8.leff.bn2.bias" = %931 : f32[768] */
   memcpy(outputs[183], arena + 226401792, sizeof(float) * 768);
-  /* output 184 "grad:blocks.8.leff.conv3.weight" = %985 : f32[192, 768, 1, 1] */
+  /* output 184 "grad:blocks.8.leff.conv3.weight" = %927 : f32[192, 768, 1, 1] */
   memcpy(outputs[184], arena + 238589952, sizeof(float) * 147456);
-  /* output 185 "grad:blocks.8.leff.conv3.bias" = %984 : f32[192] */
+  /* output 185 "grad:blocks.8.leff.conv3.bias" = %926 : f32[192] */
   memcpy(outputs[185], arena + 226550016, sizeof(float) * 192);
-  /* output 186 "grad:blocks.8.leff.bn3.weight" = %979 : f32[192] */
+  /* output 186 "grad:blocks.8.leff.bn3.weight" = %921 : f32[192] */
   memcpy(outputs[186], arena + 238889472, sizeof(float) * 192);
-  /* output 187 "grad:blocks.8.leff.bn3.bias" = %980 : f32[192] */
+  /* output 187 "grad:blocks.8.leff.bn3.bias" = %922 : f32[192] */
   memcpy(outputs[187], arena + 238889664, sizeof(float) * 192);
-  /* output 188 "grad:blocks.9.norm1.weight" = %967 : f32[192] */
+  /* output 188 "grad:blocks.9.norm1.weight" = %909 : f32[192] */
   memcpy(outputs[188], arena + 238889280, sizeof(float) * 192);
-  /* output 189 "grad:blocks.9.norm1.bias" = %964 : f32[192] */
+  /* output 189 "grad:blocks.9.norm1.bias" = %907 : f32[192] */
   memcpy(outputs[189], arena + 238889088, sizeof(float) * 192);
-  /* output 190 "grad:blocks.9.attn.qkv.weight" = %962 : f32[576, 192] */
+  /* output 190 "grad:blocks.9.attn.qkv.weight" = %905 : f32[576, 192] */
   memcpy(outputs[190], arena + 238737408, sizeof(float) * 110592);
-  /* output 191 "grad:blocks.9.attn.qkv.bias" = %963 : f32[576] */
+  /* output 191 "grad:blocks.9.attn.qkv.bias" = %906 : f32[576] */
   memcpy(outputs[191], arena + 238887936, sizeof(float) * 576);
-  /* output 192 "grad:blocks.9.attn.proj.weight" = %957 : f32[192, 192] */
+  /* output 192 "grad:blocks.9.attn.proj.weight" = %900 : f32[192, 192] */
   memcpy(outputs[192], arena + 238848000, sizeof(float) * 36864);
-  /* output 193 "grad:blocks.9.attn.proj.bias" = %958 : f32[192] */
+  /* output 193 "grad:blocks.9.attn.proj.bias" = %901 : f32[192] */
   memcpy(outputs[193], arena + 238888896, sizeof(float) * 192);
-  /* output 194 "grad:blocks.9.norm2.weight" = %951 : f32[192] */
+  /* output 194 "grad:blocks.9.norm2.weight" = %894 : f32[192] */
   memcpy(outputs[194], arena + 238888704, sizeof(float) * 192);
-  /* output 195 "grad:blocks.9.norm2.bias" = %948 : f32[192] */
+  /* output 195 "grad:blocks.9.norm2.bias" = %892 : f32[192] */
   memcpy(outputs[195], arena + 238888512, sizeof(float) * 192);
-  /* output 196 "grad:blocks.9.leff.conv1.weight" = %946 : f32[768, 192, 1, 1] */
+  /* output 196 "grad:blocks.9.leff.conv1.weight" = %890 : f32[768, 192, 1, 1] */
   memcpy(outputs[196], arena + 238442496, sizeof(float) * 147456);
-  /* output 197 "grad:blocks.9.leff.conv1.bias" = %945 : f32[768] */
+  /* output 197 "grad:blocks.9.leff.conv1.bias" = %889 : f32[768] */
   memcpy(outputs[197], arena + 238887168, sizeof(float) * 768);
-  /* output 198 "grad:blocks.9.leff.bn1.weight" = %940 : f32[768] */
+  /* output 198 "grad:blocks.9.leff.bn1.weight" = %884 : f32[768] */
   memcpy(outputs[198], arena + 238885632, sizeof(float) * 768);
-  /* output 199 "grad:blocks.9.leff.bn1.bias" = %941 : f32[768] */
+  /* output 199 "grad:blocks.9.leff.bn1.bias" = %885 : f32[768] */
   memcpy(outputs[199], arena + 238886400, sizeof(float) * 768);
-  /* output 200 "grad:blocks.9.leff.conv2.weight" = %936 : f32[768, 1, 3, 3] */
+  /* output 200 "grad:blocks.9.leff.conv2.weight" = %880 : f32[768, 1, 3, 3] */
   memcpy(outputs[200], arena + 245661696, sizeof(float) * 6912);
-  /* output 201 "grad:blocks.9.leff.conv2.bias" = %937 : f32[768] */
+  /* output 201 "grad:blocks.9.leff.conv2.bias" = %881 : f32[768] */
   memcpy(outputs[201], arena + 238884864, sizeof(float) * 768);
-  /* output 202 "grad:blocks.9.leff.bn2.weight" = %933 : f32[768] */
+  /* output 202 "grad:blocks.9.leff.bn2.weight" = %877 : f32[768] */
   memcpy(outputs[202], arena + 245668608, sizeof(float) * 768);
-  /* output 203 "grad:blocks.9.leff.bn2.bias" = %934 : f32[768] */
+  /* output 203 "grad:blocks.9.leff.bn2.bias" = %878 : f32[768] */
   memcpy(outputs[203], arena + 245669376, sizeof(float) * 768);
-  /* output 204 "grad:blocks.9.leff.conv3.weight" = %930 : f32[192, 768, 1, 1] */
+  /* output 204 "grad:blocks.9.leff.conv3.weight" = %874 : f32[192, 768, 1, 1] */
   memcpy(outputs[204], arena + 257857536, sizeof(float) * 147456);
-  /* output 205 "grad:blocks.9.leff.conv3.bias" = %929 : f32[192] */
+  /* output 205 "grad:blocks.9.leff.conv3.bias" = %873 : f32[192] */
   memcpy(outputs[205], arena + 245817600, sizeof(float) * 192);
-  /* output 206 "grad:blocks.9.leff.bn3.weight" = %924 : f32[192] */
+  /* output 206 "grad:blocks.9.leff.bn3.weight" = %868 : f32[192] */
   memcpy(outputs[206], arena + 258157056, sizeof(float) * 192);
-  /* output 207 "grad:blocks.9.leff.bn3.bias" = %925 : f32[192] */
+  /* output 207 "grad:blocks.9.leff.bn3.bias" = %869 : f32[192] */
   memcpy(outputs[207], arena + 258157248, sizeof(float) * 192);
-  /* output 208 "grad:blocks.10.norm1.weight" = %912 : f32[192] */
+  /* output 208 "grad:blocks.10.norm1.weight" = %856 : f32[192] */
   memcpy(outputs[208], arena + 258156864, sizeof(float) * 192);
-  /* output 209 "grad:blocks.10.norm1.bias" = %909 : f32[192] */
+  /* output 209 "grad:blocks.10.norm1.bias" = %854 : f32[192] */
   memcpy(outputs[209], arena + 258156672, sizeof(float) * 192);
-  /* output 210 "grad:blocks.10.attn.qkv.weight" = %907 : f32[576, 192] */
+  /* output 210 "grad:blocks.10.attn.qkv.weight" = %852 : f32[576, 192] */
   memcpy(outputs[210], arena + 258004992, sizeof(float) * 110592);
-  /* output 211 "grad:blocks.10.attn.qkv.bias" = %908 : f32[576] */
+  /* output 211 "grad:blocks.10.attn.qkv.bias" = %853 : f32[576] */
   memcpy(outputs[211], arena + 258155520, sizeof(float) * 576);
-  /* output 212 "grad:blocks.10.attn.proj.weight" = %902 : f32[192, 192] */
+  /* output 212 "grad:blocks.10.attn.proj.weight" = %847 : f32[192, 192] */
   memcpy(outputs[212], arena + 258115584, sizeof(float) * 36864);
-  /* output 213 "grad:blocks.10.attn.proj.bias" = %903 : f32[192] */
+  /* output 213 "grad:blocks.10.attn.proj.bias" = %848 : f32[192] */
   memcpy(outputs[213], arena + 258156480, sizeof(float) * 192);
-  /* output 214 "grad:blocks.10.norm2.weight" = %896 : f32[192] */
+  /* output 214 "grad:blocks.10.norm2.weight" = %841 : f32[192] */
   memcpy(outputs[214], arena + 258156288, sizeof(float) * 192);
-  /* output 215 "grad:blocks.10.norm2.bias" = %893 : f32[192] */
+  /* output 215 "grad:blocks.10.norm2.bias" = %839 : f32[192] */
   memcpy(outputs[215], arena + 258156096, sizeof(float) * 192);
-  /* output 216 "grad:blocks.10.leff.conv1.weight" = %891 : f32[768, 192, 1, 1] */
+  /* output 216 "grad:blocks.10.leff.conv1.weight" = %837 : f32[768, 192, 1, 1] */
   memcpy(outputs[216], arena + 257710080, sizeof(float) * 147456);
-  /* output 217 "grad:blocks.10.leff.conv1.bias" = %890 : f32[768] */
+  /* output 217 "grad:blocks.10.leff.conv1.bias" = %836 : f32[768] */
   memcpy(outputs[217], arena + 258154752, sizeof(float) * 768);
-  /* output 218 "grad:blocks.10.leff.bn1.weight" = %885 : f32[768] */
+  /* output 218 "grad:blocks.10.leff.bn1.weight" = %831 : f32[768] */
   memcpy(outputs[218], arena + 258153216, sizeof(float) * 768);
-  /* output 219 "grad:blocks.10.leff.bn1.bias" = %886 : f32[768] */
+  /* output 219 "grad:blocks.10.leff.bn1.bias" = %832 : f32[768] */
   memcpy(outputs[219], arena + 258153984, sizeof(float) * 768);
-  /* output 220 "grad:blocks.10.leff.conv2.weight" = %881 : f32[768, 1, 3, 3] */
+  /* output 220 "grad:blocks.10.leff.conv2.weight" = %827 : f32[768, 1, 3, 3] */
   memcpy(outputs[220], arena + 264929280, sizeof(float) * 6912);
-  /* output 221 "grad:blocks.10.leff.conv2.bias" = %882 : f32[768] */
+  /* output 221 "grad:blocks.10.leff.conv2.bias" = %828 : f32[768] */
   memcpy(outputs[221], arena + 258152448, sizeof(float) * 768);
-  /* output 222 "grad:blocks.10.leff.bn2.weight" = %878 : f32[768] */
+  /* output 222 "grad:blocks.10.leff.bn2.weight" = %824 : f32[768] */
   memcpy(outputs[222], arena + 264936192, sizeof(float) * 768);
-  /* output 223 "grad:blocks.10.leff.bn2.bias" = %879 : f32[768] */
+  /* output 223 "grad:blocks.10.leff.bn2.bias" = %825 : f32[768] */
   memcpy(outputs[223], arena + 264936960, sizeof(float) * 768);
-  /* output 224 "grad:blocks.10.leff.conv3.weight" = %875 : f32[192, 768, 1, 1] */
+  /* output 224 "grad:blocks.10.leff.conv3.weight" = %821 : f32[192, 768, 1, 1] */
   memcpy(outputs[224], arena + 277125120, sizeof(float) * 147456);
-  /* output 225 "grad:blocks.10.leff.conv3.bias" = %874 : f32[192] */
+  /* output 225 "grad:blocks.10.leff.conv3.bias" = %820 : f32[192] */
   memcpy(outputs[225], arena + 265085184, sizeof(float) * 192);
-  /* output 226 "grad:blocks.10.leff.bn3.weight" = %869 : f32[192] */
+  /* output 226 "grad:blocks.10.leff.bn3.weight" = %815 : f32[192] */
   memcpy(outputs[226], arena + 277424640, sizeof(float) * 192);
-  /* output 227 "grad:blocks.10.leff.bn3.bias" = %870 : f32[192] */
+  /* output 227 "grad:blocks.10.leff.bn3.bias" = %816 : f32[192] */
   memcpy(outputs[227], arena + 277424832, sizeof(float) * 192);
-  /* output 228 "grad:blocks.11.norm1.weight" = %857 : f32[192] */
+  /* output 228 "grad:blocks.11.norm1.weight" = %803 : f32[192] */
   memcpy(outputs[228], arena + 277424448, sizeof(float) * 192);
-  /* output 229 "grad:blocks.11.norm1.bias" = %854 : f32[192] */
+  /* output 229 "grad:blocks.11.norm1.bias" = %801 : f32[192] */
   memcpy(outputs[229], arena + 277424256, sizeof(float) * 192);
-  /* output 230 "grad:blocks.11.attn.qkv.weight" = %852 : f32[576, 192] */
+  /* output 230 "grad:blocks.11.attn.qkv.weight" = %799 : f32[576, 192] */
   memcpy(outputs[230], arena + 277272576, sizeof(float) * 110592);
-  /* output 231 "grad:blocks.11.attn.qkv.bias" = %853 : f32[576] */
+  /* output 231 "grad:blocks.11.attn.qkv.bias" = %800 : f32[576] */
   memcpy(outputs[231], arena + 277423104, sizeof(float) * 576);
-  /* output 232 "grad:blocks.11.attn.proj.weight" = %847 : f32[192, 192] */
+  /* output 232 "grad:blocks.11.attn.proj.weight" = %794 : f32[192, 192] */
   memcpy(outputs[232], arena + 277383168, sizeof(float) * 36864);
-  /* output 233 "grad:blocks.11.attn.proj.bias" = %848 : f32[192] */
+  /* output 233 "grad:blocks.11.attn.proj.bias" = %795 : f32[192] */
   memcpy(outputs[233], arena + 277424064, sizeof(float) * 192);
-  /* output 234 "grad:blocks.11.norm2.weight" = %841 : f32[192] */
+  /* output 234 "grad:blocks.11.norm2.weight" = %788 : f32[192] */
   memcpy(outputs[234], arena + 277423872, sizeof(float) * 192);
-  /* output 235 "grad:blocks.11.norm2.bias" = %838 : f32[192] */
+  /* output 235 "grad:blocks.11.norm2.bias" = %786 : f32[192] */
   memcpy(outputs[235], arena + 277423680, sizeof(float) * 192);
-  /* output 236 "grad:blocks.11.leff.conv1.weight" = %836 : f32[768, 192, 1, 1] */
+  /* output 236 "grad:blocks.11.leff.conv1.weight" = %784 : f32[768, 192, 1, 1] */
   memcpy(outputs[236], arena + 276977664, sizeof(float) * 147456);
-  /* output 237 "grad:blocks.11.leff.conv1.bias" = %835 : f32[768] */
+  /* output 237 "grad:blocks.11.leff.conv1.bias" = %783 : f32[768] */
   memcpy(outputs[237], arena + 277422336, sizeof(float) * 768);
-  /* output 238 "grad:blocks.11.leff.bn1.weight" = %830 : f32[768] */
+  /* output 238 "grad:blocks.11.leff.bn1.weight" = %778 : f32[768] */
   memcpy(outputs[238], arena + 277420800, sizeof(float) * 768);
-  /* output 239 "grad:blocks.11.leff.bn1.bias" = %831 : f32[768] */
+  /* output 239 "grad:blocks.11.leff.bn1.bias" = %779 : f32[768] */
   memcpy(outputs[239], arena + 277421568, sizeof(float) * 768);
-  /* output 240 "grad:blocks.11.leff.conv2.weight" = %826 : f32[768, 1, 3, 3] */
+  /* output 240 "grad:blocks.11.leff.conv2.weight" = %774 : f32[768, 1, 3, 3] */
   memcpy(outputs[240], arena + 284196864, sizeof(float) * 6912);
-  /* output 241 "grad:blocks.11.leff.conv2.bias" = %827 : f32[768] */
+  /* output 241 "grad:blocks.11.leff.conv2.bias" = %775 : f32[768] */
   memcpy(outputs[241], arena + 277420032, sizeof(float) * 768);
-  /* output 242 "grad:blocks.11.leff.bn2.weight" = %823 : f32[768] */
+  /* output 242 "grad:blocks.11.leff.bn2.weight" = %771 : f32[768] */
   memcpy(outputs[242], arena + 284203776, sizeof(float) * 768);
-  /* output 243 "grad:blocks.11.leff.bn2.bias" = %824 : f32[768] */
+  /* output 243 "grad:blocks.11.leff.bn2.bias" = %772 : f32[768] */
   memcpy(outputs[243], arena + 284204544, sizeof(float) * 768);
-  /* output 244 "grad:blocks.11.leff.conv3.weight" = %820 : f32[192, 768, 1, 1] */
+  /* output 244 "grad:blocks.11.leff.conv3.weight" = %768 : f32[192, 768, 1, 1] */
   memcpy(outputs[244], arena + 456359424, sizeof(float) * 147456);
-  /* output 245 "grad:blocks.11.leff.conv3.bias" = %819 : f32[192] */
+  /* output 245 "grad:blocks.11.leff.conv3.bias" = %767 : f32[192] */
   memcpy(outputs[245], arena + 284352768, sizeof(float) * 192);
-  /* output 246 "grad:blocks.11.leff.bn3.weight" = %814 : f32[192] */
+  /* output 246 "grad:blocks.11.leff.bn3.weight" = %762 : f32[192] */
   memcpy(outputs[246], arena + 456837360, sizeof(float) * 192);
-  /* output 247 "grad:blocks.11.leff.bn3.bias" = %815 : f32[192] */
+  /* output 247 "grad:blocks.11.leff.bn3.bias" = %763 : f32[192] */
   memcpy(outputs[247], arena + 456837552, sizeof(float) * 192);
-  /* output 248 "grad:pos_layer_embed" = %805 : f32[1, 12, 192] */
+  /* output 248 "grad:pos_layer_embed" = %753 : f32[1, 12, 192] */
   memcpy(outputs[248], arena + 456783360, sizeof(float) * 2304);
-  /* output 249 "grad:lca.norm1.weight" = %801 : f32[192] */
+  /* output 249 "grad:lca.norm1.weight" = %749 : f32[192] */
   memcpy(outputs[249], arena + 456837168, sizeof(float) * 192);
-  /* output 250 "grad:lca.norm1.bias" = %798 : f32[192] */
+  /* output 250 "grad:lca.norm1.bias" = %747 : f32[192] */
   memcpy(outputs[250], arena + 456836976, sizeof(float) * 192);
-  /* output 251 "grad:lca.attn.qkv.weight" = %796 : f32[576, 192] */
+  /* output 251 "grad:lca.attn.qkv.weight" = %745 : f32[576, 192] */
   memcpy(outputs[251], arena + 456506880, sizeof(float) * 110592);
-  /* output 252 "grad:lca.attn.qkv.bias" = %797 : f32[576] */
+  /* output 252 "grad:lca.attn.qkv.bias" = %746 : f32[576] */
   memcpy(outputs[252], arena + 456830640, sizeof(float) * 576);
-  /* output 253 "grad:lca.attn.proj.weight" = %779 : f32[192, 192] */
+  /* output 253 "grad:lca.attn.proj.weight" = %728 : f32[192, 192] */
   memcpy(outputs[253], arena + 456691200, sizeof(float) * 36864);
-  /* output 254 "grad:lca.attn.proj.bias" = %781 : f32[192] */
+  /* output 254 "grad:lca.attn.proj.bias" = %730 : f32[192] */
   memcpy(outputs[254], arena + 456836784, sizeof(float) * 192);
-  /* output 255 "grad:lca.norm2.weight" = %773 : f32[192] */
+  /* output 255 "grad:lca.norm2.weight" = %722 : f32[192] */
   memcpy(outputs[255], arena + 456836592, sizeof(float) * 192);
-  /* output 256 "grad:lca.norm2.bias" = %769 : f32[192] */
+  /* output 256 "grad:lca.norm2.bias" = %719 : f32[192] */
   memcpy(outputs[256], arena + 456836400, sizeof(float) * 192);
-  /* output 257 "grad:lca.feedforward.fc1.weight" = %765 : f32[768, 192] */
+  /* output 257 "grad:lca.feedforward.fc1.weight" = %715 : f32[768, 192] */
   memcpy(outputs[257], arena + 456211968, sizeof(float) * 147456);
-  /* output 258 "grad:lca.feedforward.fc1.bias" = %767 : f32[768] */
+  /* output 258 "grad:lca.feedforward.fc1.bias" = %717 : f32[768] */
   memcpy(outputs[258], arena + 456823536, sizeof(float) * 768);
-  /* output 259 "grad:lca.feedforward.fc2.weight" = %759 : f32[192, 768] */
+  /* output 259 "grad:lca.feedforward.fc2.weight" = %709 : f32[192, 768] */
   memcpy(outputs[259], arena + 456064512, sizeof(float) * 147456);
-  /* output 260 "grad:lca.feedforward.fc2.bias" = %761 : f32[192] */
+  /* output 260 "grad:lca.feedforward.fc2.bias" = %711 : f32[192] */
   memcpy(outputs[260], arena + 456836208, sizeof(float) * 192);
-  /* output 261 "grad:norm.weight" = %755 : f32[192] */
+  /* output 261 "grad:norm.weight" = %705 : f32[192] */
   memcpy(outputs[261], arena + 456836016, sizeof(float) * 192);
-  /* output 262 "grad:norm.bias" = %751 : f32[192] */
+  /* output 262 "grad:norm.bias" = %702 : f32[192] */
   memcpy(outputs[262], arena + 456835824, sizeof(float) * 192);
-  /* output 263 "grad:head.weight" = %746 : f32[1000, 192] */
+  /* output 263 "grad:head.weight" = %697 : f32[1000, 192] */
   memcpy(outputs[263], arena + 455872512, sizeof(float) * 192000);
-  /* output 264 "grad:head.bias" = %747 : f32[1000] */
+  /* output 264 "grad:head.bias" = %698 : f32[1000] */
   memcpy(outputs[264], arena + 456822528, sizeof(float) * 1000);
   /* output 265 "running_stats:i2t.backbone.bn.running_mean" = %5 : f32[2, 64] */
   memcpy(outputs[265], arena + 456837744, sizeof(float) * 128);
-  /* output 266 "running_stats:blocks.0.leff.bn1.running_mean" = %45 : f32[2, 768] */
+  /* output 266 "running_stats:blocks.0.leff.bn1.running_mean" = %43 : f32[2, 768] */
   memcpy(outputs[266], arena + 456785664, sizeof(float) * 1536);
-  /* output 267 "running_stats:blocks.0.leff.bn2.running_mean" = %53 : f32[2, 768] */
+  /* output 267 "running_stats:blocks.0.leff.bn2.running_mean" = %51 : f32[2, 768] */
   memcpy(outputs[267], arena + 456787200, sizeof(float) * 1536);
-  /* output 268 "running_stats:blocks.0.leff.bn3.running_mean" = %62 : f32[2, 192] */
+  /* output 268 "running_stats:blocks.0.leff.bn3.running_mean" = %60 : f32[2, 192] */
   memcpy(outputs[268], arena + 456831216, sizeof(float) * 384);
-  /* output 269 "running_stats:blocks.1.leff.bn1.running_mean" = %99 : f32[2, 768] */
+  /* output 269 "running_stats:blocks.1.leff.bn1.running_mean" = %94 : f32[2, 768] */
   memcpy(outputs[269], arena + 456788736, sizeof(float) * 1536);
-  /* output 270 "running_stats:blocks.1.leff.bn2.running_mean" = %107 : f32[2, 768] */
+  /* output 270 "running_stats:blocks.1.leff.bn2.running_mean" = %102 : f32[2, 768] */
   memcpy(outputs[270], arena + 456790272, sizeof(float) * 1536);
-  /* output 271 "running_stats:blocks.1.leff.bn3.running_mean" = %116 : f32[2, 192] */
+  /* output 271 "running_stats:blocks.1.leff.bn3.running_mean" = %111 : f32[2, 192] */
   memcpy(outputs[271], arena + 456831600, sizeof(float) * 384);
-  /* output 272 "running_stats:blocks.2.leff.bn1.running_mean" = %156 : f32[2, 768] */
+  /* output 272 "running_stats:blocks.2.leff.bn1.running_mean" = %147 : f32[2, 768] */
   memcpy(outputs[272], arena + 456791808, sizeof(float) * 1536);
-  /* output 273 "running_stats:blocks.2.leff.bn2.running_mean" = %164 : f32[2, 768] */
+  /* output 273 "running_stats:blocks.2.leff.bn2.running_mean" = %155 : f32[2, 768] */
   memcpy(outputs[273], arena + 456793344, sizeof(float) * 1536);
-  /* output 274 "running_stats:blocks.2.leff.bn3.running_mean" = %173 : f32[2, 192] */
+  /* output 274 "running_stats:blocks.2.leff.bn3.running_mean" = %164 : f32[2, 192] */
   memcpy(outputs[274], arena + 456831984, sizeof(float) * 384);
-  /* output 275 "running_stats:blocks.3.leff.bn1.running_mean" = %213 : f32[2, 768] */
+  /* output 275 "running_stats:blocks.3.leff.bn1.running_mean" = %200 : f32[2, 768] */
   memcpy(outputs[275], arena + 456794880, sizeof(float) * 1536);
-  /* output 276 "running_stats:blocks.3.leff.bn2.running_mean" = %221 : f32[2, 768] */
+  /* output 276 "running_stats:blocks.3.leff.bn2.running_mean" = %208 : f32[2, 768] */
   memcpy(outputs[276], arena + 456796416, sizeof(float) * 1536);
-  /* output 277 "running_stats:blocks.3.leff.bn3.running_mean" = %230 : f32[2, 192] */
+  /* output 277 "running_stats:blocks.3.leff.bn3.running_mean" = %217 : f32[2, 192] */
   memcpy(outputs[277], arena + 456832368, sizeof(float) * 384);
-  /* output 278 "running_stats:blocks.4.leff.bn1.running_mean" = %270 : f32[2, 768] */
+  /* output 278 "running_stats:blocks.4.leff.bn1.running_mean" = %253 : f32[2, 768] */
   memcpy(outputs[278], arena + 456797952, sizeof(float) * 1536);
-  /* output 279 "running_stats:blocks.4.leff.bn2.running_mean" = %278 : f32[2, 768] */
+  /* output 279 "running_stats:blocks.4.leff.bn2.running_mean" = %261 : f32[2, 768] */
   memcpy(outputs[279], arena + 456799488, sizeof(float) * 1536);
-  /* output 280 "running_stats:blocks.4.leff.bn3.running_mean" = %287 : f32[2, 192] */
+  /* output 280 "running_stats:blocks.4.leff.bn3.running_mean" = %270 : f32[2, 192] */
   memcpy(outputs[280], arena + 456832752, sizeof(float) * 384);
-  /* output 281 "running_stats:blocks.5.leff.bn1.running_mean" = %327 : f32[2, 768] */
+  /* output 281 "running_stats:blocks.5.leff.bn1.running_mean" = %306 : f32[2, 768] */
   memcpy(outputs[281], arena + 456801024, sizeof(float) * 1536);
-  /* output 282 "running_stats:blocks.5.leff.bn2.running_mean" = %335 : f32[2, 768] */
+  /* output 282 "running_stats:blocks.5.leff.bn2.running_mean" = %314 : f32[2, 768] */
   memcpy(outputs[282], arena + 456802560, sizeof(float) * 1536);
-  /* output 283 "running_stats:blocks.5.leff.bn3.running_mean" = %344 : f32[2, 192] */
+  /* output 283 "running_stats:blocks.5.leff.bn3.running_mean" = %323 : f32[2, 192] */
   memcpy(outputs[283], arena + 456833136, sizeof(float) * 384);
-  /* output 284 "running_stats:blocks.6.leff.bn1.running_mean" = %384 : f32[2, 768] */
+  /* output 284 "running_stats:blocks.6.leff.bn1.running_mean" = %359 : f32[2, 768] */
   memcpy(outputs[284], arena + 456804096, sizeof(float) * 1536);
-  /* output 285 "running_stats:blocks.6.leff.bn2.running_mean" = %392 : f32[2, 768] */
+  /* output 285 "running_stats:blocks.6.leff.bn2.running_mean" = %367 : f32[2, 768] */
   memcpy(outputs[285], arena + 456805632, sizeof(float) * 1536);
-  /* output 286 "running_stats:blocks.6.leff.bn3.running_mean" = %401 : f32[2, 192] */
+  /* output 286 "running_stats:blocks.6.leff.bn3.running_mean" = %376 : f32[2, 192] */
   memcpy(outputs[286], arena + 456833520, sizeof(float) * 384);
-  /* output 287 "running_stats:blocks.7.leff.bn1.running_mean" = %441 : f32[2, 768] */
+  /* output 287 "running_stats:blocks.7.leff.bn1.running_mean" = %412 : f32[2, 768] */
   memcpy(outputs[287], arena + 456807168, sizeof(float) * 1536);
-  /* output 288 "running_stats:blocks.7.leff.bn2.running_mean" = %449 : f32[2, 768] */
+  /* output 288 "running_stats:blocks.7.leff.bn2.running_mean" = %420 : f32[2, 768] */
   memcpy(outputs[288], arena + 456808704, sizeof(float) * 1536);
-  /* output 289 "running_stats:blocks.7.leff.bn3.running_mean" = %458 : f32[2, 192] */
+  /* output 289 "running_stats:blocks.7.leff.bn3.running_mean" = %429 : f32[2, 192] */
   memcpy(outputs[289], arena + 456833904, sizeof(float) * 384);
-  /* output 290 "running_stats:blocks.8.leff.bn1.running_mean" = %498 : f32[2, 768] */
+  /* output 290 "running_stats:blocks.8.leff.bn1.running_mean" = %465 : f32[2, 768] */
   memcpy(outputs[290], arena + 456810240, sizeof(float) * 1536);
-  /* output 291 "running_stats:blocks.8.leff.bn2.running_mean" = %506 : f32[2, 768] */
+  /* output 291 "running_stats:blocks.8.leff.bn2.running_mean" = %473 : f32[2, 768] */
   memcpy(outputs[291], arena + 456811776, sizeof(float) * 1536);
-  /* output 292 "running_stats:blocks.8.leff.bn3.running_mean" = %515 : f32[2, 192] */
+  /* output 292 "running_stats:blocks.8.leff.bn3.running_mean" = %482 : f32[2, 192] */
   memcpy(outputs[292], arena + 456834288, sizeof(float) * 384);
-  /* output 293 "running_stats:blocks.9.leff.bn1.running_mean" = %555 : f32[2, 768] */
+  /* output 293 "running_stats:blocks.9.leff.bn1.running_mean" = %518 : f32[2, 768] */
   memcpy(outputs[293], arena + 456813312, sizeof(float) * 1536);
-  /* output 294 "running_stats:blocks.9.leff.bn2.running_mean" = %563 : f32[2, 768] */
+  /* output 294 "running_stats:blocks.9.leff.bn2.running_mean" = %526 : f32[2, 768] */
   memcpy(outputs[294], arena + 456814848, sizeof(float) * 1536);
-  /* output 295 "running_stats:blocks.9.leff.bn3.running_mean" = %572 : f32[2, 192] */
+  /* output 295 "running_stats:blocks.9.leff.bn3.running_mean" = %535 : f32[2, 192] */
   memcpy(outputs[295], arena + 456834672, sizeof(float) * 384);
-  /* output 296 "running_stats:blocks.10.leff.bn1.running_mean" = %612 : f32[2, 768] */
+  /* output 296 "running_stats:blocks.10.leff.bn1.running_mean" = %571 : f32[2, 768] */
   memcpy(outputs[296], arena + 456816384, sizeof(float) * 1536);
-  /* output 297 "running_stats:blocks.10.leff.bn2.running_mean" = %620 : f32[2, 768] */
+  /* output 297 "running_stats:blocks.10.leff.bn2.running_mean" = %579 : f32[2, 768] */
   memcpy(outputs[297], arena + 456817920, sizeof(float) * 1536);
-  /* output 298 "running_stats:blocks.10.leff.bn3.running_mean" = %629 : f32[2, 192] */
+  /* output 298 "running_stats:blocks.10.leff.bn3.running_mean" = %588 : f32[2, 192] */
   memcpy(outputs[298], arena + 456835056, sizeof(float) * 384);
-  /* output 299 "running_stats:blocks.11.leff.bn1.running_mean" = %669 : f32[2, 768] */
+  /* output 299 "running_stats:blocks.11.leff.bn1.running_mean" = %624 : f32[2, 768] */
   memcpy(outputs[299], arena + 456819456, sizeof(float) * 1536);
-  /* output 300 "running_stats:blocks.11.leff.bn2.running_mean" = %677 : f32[2, 768] */
+  /* output 300 "running_stats:blocks.11.leff.bn2.running_mean" = %632 : f32[2, 768] */
   memcpy(outputs[300], arena + 456820992, sizeof(float) * 1536);
-  /* output 301 "running_stats:blocks.11.leff.bn3.running_mean" = %686 : f32[2, 192] */
+  /* output 301 "running_stats:blocks.11.leff.bn3.running_mean" = %641 : f32[2, 192] */
   memcpy(outputs[301], arena + 456835440, sizeof(float) * 384);
   return 0;
 } // ceit_tiny_train_forward

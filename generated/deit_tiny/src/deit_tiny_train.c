@@ -430,7 +430,7 @@ static inline float lk_maxpool_window(const float *xp, int Hh, int Ww, int oh, i
  * kernels in any order. Semantics, shapes and scratch needs are documented at each definition;
  * each kernel X also has a naive reference X_naive (same arguments, no `ws`) used by the tests. */
 #define LK_MAX_RANK 6 /* rank limit of lk_binary and lk_copy_strided (batch axis included) */
-enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV }; /* lk_binary's op */
+enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV, LK_OP_MUL_ADD }; /* lk_binary's op (mul_add: lk_mul_add only) */
 
 /* gemm.c */
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb, long csb,
@@ -1651,54 +1651,70 @@ void lk_rsqrt_naive(long n, const float *x, float *y) {
  *     lk_add(3, shp, x, sa, pos_embed, sb, y);
  * y may equal a or b when that operand has y's own dense strides (in-place residual add). */
 
-/* Drops size-1 axes and merges neighbours that are contiguous in both operands, so the common
- * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). */
-static int lk__binary_collapse(int rank, const long *shape, const long *sa, const long *sb, long *n, long *a, long *b) {
+/* Drops size-1 axes and merges neighbours that are contiguous in every operand, so the common
+ * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). s[k] are
+ * operand k's strides; st[k] receives its merged ones. */
+static int lk__ew_collapse(int rank, const long *shape, int nops, const long *const *s, long *n, long (*st)[LK_MAX_RANK]) {
   int r = 0;
   for (int d = 0; d < rank; ++d) {
+    int merge = r > 0;
     if (shape[d] == 1) continue;
-    if (r > 0 && a[r - 1] == sa[d] * shape[d] && b[r - 1] == sb[d] * shape[d]) {
-      n[r - 1] *= shape[d];
-      a[r - 1] = sa[d];
-      b[r - 1] = sb[d];
-    } else {
-      n[r] = shape[d]; a[r] = sa[d]; b[r] = sb[d];
-      ++r;
-    }
+    for (int k = 0; k < nops && merge; ++k) merge = st[k][r - 1] == s[k][d] * shape[d];
+    if (merge) n[r - 1] *= shape[d];
+    else n[r++] = shape[d];
+    for (int k = 0; k < nops; ++k) st[k][r - 1] = s[k][d];
   }
-  if (r == 0) { n[0] = 1; a[0] = 0; b[0] = 0; r = 1; }
+  if (r == 0) {
+    n[0] = 1;
+    for (int k = 0; k < nops; ++k) st[k][0] = 0;
+    r = 1;
+  }
   return r;
 }
 
-/* One contiguous run of y: the four stride patterns get their own loop so the compiler
- * vectorises the common ones. */
+/* One contiguous run of y: the common stride patterns get their own loop so the compiler
+ * vectorises them. */
 #define LK__RUN(OP)                                                                              \
   if (ia == 1 && ib == 1) for (long i = 0; i < len; ++i) y[i] = a[i] OP b[i];                    \
   else if (ia == 1 && ib == 0) { float s = b[0]; for (long i = 0; i < len; ++i) y[i] = a[i] OP s; } \
   else if (ia == 0 && ib == 1) { float s = a[0]; for (long i = 0; i < len; ++i) y[i] = s OP b[i]; } \
   else for (long i = 0; i < len; ++i) y[i] = a[i * ia] OP b[i * ib];
+/* a·b + c (one rounding where the compiler contracts it into an FMA, the default here). */
+#define LK__RUN_MUL_ADD(A, B, C) for (long i = 0; i < len; ++i) y[i] = (A) * (B) + (C);
 
-static void lk__binary_run(int op, long len, const float *a, long ia, const float *b, long ib, float *y) {
+static void lk__ew_run(int op, long len, const float *const *x, const long *inc, float *y) {
+  const float *a = x[0], *b = x[1], *c = x[2];
+  const long ia = inc[0], ib = inc[1], ic = inc[2];
   switch (op) {
   case LK_OP_ADD: LK__RUN(+) break;
   case LK_OP_SUB: LK__RUN(-) break;
   case LK_OP_MUL: LK__RUN(*) break;
-  default: LK__RUN(/) break;
+  case LK_OP_DIV: LK__RUN(/) break;
+  default: /* LK_OP_MUL_ADD */
+    if (ia == 1 && ib == 1 && ic == 1) LK__RUN_MUL_ADD(a[i], b[i], c[i])
+    else if (ia == 1 && ib == 0 && ic == 0) { float s = b[0], t = c[0]; LK__RUN_MUL_ADD(a[i], s, t) }
+    else if (ia == 1 && ib == 1 && ic == 0) { float t = c[0]; LK__RUN_MUL_ADD(a[i], b[i], t) }
+    else if (ia == 1 && ib == 0 && ic == 1) { float s = b[0]; LK__RUN_MUL_ADD(a[i], s, c[i]) }
+    else LK__RUN_MUL_ADD(a[i * ia], b[i * ib], c[i * ic])
+    break;
   }
 }
 
-void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
-               const long *sb, float *y) {
-  long n[LK_MAX_RANK], s_a[LK_MAX_RANK], s_b[LK_MAX_RANK], total = 1;
-  int r = lk__binary_collapse(rank, shape, sa, sb, n, s_a, s_b);
+/* y = op(x[0], ..., x[nops − 1]) over shape[0:rank], operand k read through strides s[k]. */
+static void lk__elementwise(int op, int nops, int rank, const long *shape, const float *const *x, const long *const *s,
+                            float *y) {
+  long n[LK_MAX_RANK], st[3][LK_MAX_RANK], total = 1;
+  int r = lk__ew_collapse(rank, shape, nops, s, n, st);
   for (int d = 0; d < r; ++d) total *= n[d];
   if (total == 0) return;
   {
-    const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];
+    const long inner = n[r - 1];
     LK_OMP(parallel if(total >= LK_PAR_MIN))
     {
-      long lo, hi, idx[LK_MAX_RANK], row, col, oa = 0, ob = 0;
+      long lo, hi, idx[LK_MAX_RANK], row, col, off[3] = {0, 0, 0}, inc[3] = {0, 0, 0};
+      const float *at[3] = {NULL, NULL, NULL};
       lk_split(total, lk_team_size(), lk_thread_id(), &lo, &hi);
+      for (int k = 0; k < nops; ++k) inc[k] = st[k][r - 1];
       /* Walk this thread's range of y in runs that stay inside one inner row. The outer
        * multi-index is found by division once, then stepped like an odometer: per run, divisions
        * cost more than a short run (49 pixels of a 7×7 channel) itself. */
@@ -1706,25 +1722,28 @@ void lk_binary(int op, int rank, const long *shape, const float *a, const long *
       col = lo % inner;
       for (int d = r - 2; d >= 0; --d) {
         idx[d] = row % n[d];
-        oa += idx[d] * s_a[d];
-        ob += idx[d] * s_b[d];
+        for (int k = 0; k < nops; ++k) off[k] += idx[d] * st[k][d];
         row /= n[d];
       }
       for (long pos = lo; pos < hi; col = 0) {
         long len = lk_min_l(inner - col, hi - pos);
-        lk__binary_run(op, len, a + oa + col * ia, ia, b + ob + col * ib, ib, y + pos);
+        for (int k = 0; k < nops; ++k) at[k] = x[k] + off[k] + col * inc[k];
+        lk__ew_run(op, len, at, inc, y + pos);
         pos += len;
         for (int d = r - 2; d >= 0; --d) {
-          oa += s_a[d];
-          ob += s_b[d];
-          if (++idx[d] < n[d]) break;
-          oa -= n[d] * s_a[d];
-          ob -= n[d] * s_b[d];
+          int wrap = ++idx[d] == n[d];
+          for (int k = 0; k < nops; ++k) off[k] += (wrap ? 1 - n[d] : 1) * st[k][d];
+          if (!wrap) break;
           idx[d] = 0;
         }
       }
     }
   }
+}
+
+void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
+               const long *sb, float *y) {
+  lk__elementwise(op, 2, rank, shape, (const float *const[]){a, b}, (const long *const[]){sa, sb}, y);
 }
 
 void lk_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y) {
@@ -1740,25 +1759,47 @@ void lk_div(int rank, const long *shape, const float *a, const long *sa, const f
   lk_binary(LK_OP_DIV, rank, shape, a, sa, b, sb, y);
 }
 
-/* Reference: every element's operand offsets from its multi-index. */
+/* y = a·b + c with broadcasting (training's mul_add: a LayerNorm's affine part, squeeze-excite's
+ * input gradient), in one pass instead of a product pass and a sum pass. y may equal an operand
+ * that has y's own dense strides. */
+void lk_mul_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                const float *c, const long *sc, float *y) {
+  lk__elementwise(LK_OP_MUL_ADD, 3, rank, shape, (const float *const[]){a, b, c}, (const long *const[]){sa, sb, sc}, y);
+}
+
+/* References: every element's operand offsets from its multi-index. */
+static long lk__ew_offset(int rank, const long *shape, const long *s, long i) {
+  long off = 0;
+  for (int d = rank - 1; d >= 0; --d) {
+    off += i % shape[d] * s[d];
+    i /= shape[d];
+  }
+  return off;
+}
+
 void lk_binary_naive(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
                      const long *sb, float *y) {
   long total = 1;
   for (int d = 0; d < rank; ++d) total *= shape[d];
   for (long i = 0; i < total; ++i) {
-    long rest = i, oa = 0, ob = 0;
-    for (int d = rank - 1; d >= 0; --d) {
-      oa += rest % shape[d] * sa[d];
-      ob += rest % shape[d] * sb[d];
-      rest /= shape[d];
-    }
+    const float u = a[lk__ew_offset(rank, shape, sa, i)], v = b[lk__ew_offset(rank, shape, sb, i)];
     switch (op) {
-    case LK_OP_ADD: y[i] = a[oa] + b[ob]; break;
-    case LK_OP_SUB: y[i] = a[oa] - b[ob]; break;
-    case LK_OP_MUL: y[i] = a[oa] * b[ob]; break;
-    default: y[i] = a[oa] / b[ob]; break;
+    case LK_OP_ADD: y[i] = u + v; break;
+    case LK_OP_SUB: y[i] = u - v; break;
+    case LK_OP_MUL: y[i] = u * v; break;
+    default: y[i] = u / v; break;
     }
   }
+}
+
+/* In double: the product of two floats is exact there. */
+void lk_mul_add_naive(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                      const float *c, const long *sc, float *y) {
+  long total = 1;
+  for (int d = 0; d < rank; ++d) total *= shape[d];
+  for (long i = 0; i < total; ++i)
+    y[i] = (float)((double)a[lk__ew_offset(rank, shape, sa, i)] * b[lk__ew_offset(rank, shape, sb, i)] +
+                   c[lk__ew_offset(rank, shape, sc, i)]);
 }
 
 /* ---- Scalar variants: y[n] = x ∘ s or s ∘ x (a float constant on either side in the spec). ------ */
@@ -3202,9 +3243,25 @@ static void lk__grad_odo_next(lk__grad_odo *o) {
   }
 }
 
-/* y = x summed over the axes d with reduce[d] != 0; y holds the kept axes in order, dense.
- * shape[0:rank], rank ≤ 8, batch axis included. An empty reduced range gives 0. */
-void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* Σ x[i]·x2[i] over i < n, in lk_sum's lanes and order. */
+static inline float lk__grad_dot(const float *x, const float *x2, long n) {
+  lk_vf s0 = lk_vzero(), s1 = lk_vzero();
+  long i = 0;
+  float s;
+  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
+    s0 += lk_vload(x + i) * lk_vload(x2 + i);
+    s1 += lk_vload(x + i + LK_VW) * lk_vload(x2 + i + LK_VW);
+  }
+  s = lk_vsum(s0 + s1);
+  for (; i < n; ++i) s += x[i] * x2[i];
+  return s;
+}
+
+/* y = x (x ⊙ x2 when x2 is not NULL, both of shape[0:rank] and dense) summed over the axes d with
+ * reduce[d] != 0; y holds the kept axes in order, dense. rank ≤ 8, batch axis included. An empty
+ * reduced range gives 0. */
+static void lk__reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                           float *y) {
   long sz[8], st[8], total = 1, nout = 1, s = 1;
   int red[8], m = 0, inner_kept;
   lk__grad_odo kept, rdc; /* kept: outer kept axes (innermost kept excluded when inner_kept) */
@@ -3261,14 +3318,14 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
       if (inner_kept) {
         long orow = ot / chunks, j0 = ot % chunks * LK__RED_CH, n = lk_min_l(LK__RED_CH, Kin - j0);
         float acc[LK__RED_CH];
-        const float *base;
         lk__grad_odo_set(&ko, orow);
-        base = x + ko.off + j0;
         for (long i = 0; i < n; ++i) acc[i] = 0.0f;
         if (lo < hi) lk__grad_odo_set(&ro, lo);
         for (long r = lo; r < hi; ++r) {
-          const float *xr = base + ro.off;
-          for (long i = 0; i < n; ++i) acc[i] += xr[i];
+          const long at = ko.off + j0 + ro.off;
+          const float *xr = x + at, *x2r = x2 ? x2 + at : NULL;
+          if (x2r) for (long i = 0; i < n; ++i) acc[i] += xr[i] * x2r[i];
+          else for (long i = 0; i < n; ++i) acc[i] += xr[i];
           lk__grad_odo_next(&ro);
         }
         for (long i = 0; i < n; ++i) dst[orow * Kin + j0 + i] = acc[i];
@@ -3278,7 +3335,8 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
         if (lo < hi) lk__grad_odo_set(&ro, lo / Sin);
         for (long r = lo; r < hi;) {
           long s0 = r % Sin, len = lk_min_l(Sin - s0, hi - r);
-          acc += lk_sum(x + ko.off + ro.off + s0, len);
+          const long at = ko.off + ro.off + s0;
+          acc += x2 ? lk__grad_dot(x + at, x2 + at, len) : lk_sum(x + at, len);
           r += len;
           if (s0 + len == Sin) lk__grad_odo_next(&ro);
         }
@@ -3295,6 +3353,17 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
     }
   }
   lk_scratch_free(part);
+}
+
+void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum(rank, shape, reduce, x, NULL, y);
+}
+
+/* Σ a ⊙ b over the reduced axes without the product's pass (a LayerNorm weight's gradient,
+ * squeeze-excite's gate gradient): reduce_sum(mul(a, b)) fused by `product-sums`. */
+void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                           float *y) {
+  lk__reduce_sum(rank, shape, reduce, a, b, y);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -3852,7 +3921,9 @@ void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float
   }
 }
 
-void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* x2 may be NULL (plain sums), as in lk__reduce_sum. */
+static void lk__reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                                 float *y) {
   long total = 1, nout = 1;
   double *acc;
   for (int d = 0; d < rank; ++d) {
@@ -3868,10 +3939,17 @@ void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduc
       rest /= shape[d];
       if (!reduce[d]) { o += id * scale; scale *= shape[d]; }
     }
-    acc[o] += x[i];
+    acc[o] += x2 ? (double)x[i] * x2[i] : x[i];
   }
   for (long o = 0; o < nout; ++o) y[o] = (float)acc[o];
   free(acc);
+}
+void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, x, NULL, y);
+}
+void lk_reduce_sum_product_naive(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                                 float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, a, b, y);
 }
 
 void lk_conv2d_grad_input_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
@@ -5055,2597 +5133,2340 @@ int deit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 164610048, 1e-06f, arena + 165820416);
 
-  /* %12 = mul(%11, %9) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 165820416, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, arena + 167030784);
+  /* %12 = mul_add(%11, %9, %10) blocks.0.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 165820416, (const long[]){37824, 192, 1},
+      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 167030784);
 
-  /* %13 = add(%12, %10) blocks.0.norm1 : f32[B, 197, 192], written over %12 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 167030784, (const long[]){37824, 192, 1},
-      params[5], (const long[]){0, 0, 1}, arena + 167030784);
-
-  /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 197, 576] */
+  /* %15 = fused_linear(%12, %13, %14) blocks.0.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 167030784, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 121036800);
 
-  /* %17 = slice(%16) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
+  /* %16 = slice(%15) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
 
-  /* %18 = slice(%16) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
+  /* %17 = slice(%15) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
 
-  /* %19 = slice(%16) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
+  /* %18 = slice(%15) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
 
-  /* %20 = sdpa(%17, %18, %19) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
+  /* %19 = sdpa(%16, %17, %18) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 121036800, 576, arena + 121036992, 576, arena + 121037184,
       576, arena + 168241152, 0.125f);
 
-  /* %23 = fused_linear(%20, %21, %22, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %22 = fused_linear(%19, %20, %21, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 168241152, params[8], params[9], LK_ACT_NONE,
       arena + 164610048, arena + 169451520);
 
-  /* %26 = normalize(%23) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  /* %25 = normalize(%22) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 169451520, 1e-06f, arena + 170661888);
 
-  /* %27 = mul(%26, %24) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 170661888, (const long[]){37824, 192, 1},
-      params[10], (const long[]){0, 0, 1}, arena + 171872256);
+  /* %26 = mul_add(%25, %23, %24) blocks.0.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 170661888, (const long[]){37824, 192, 1},
+      params[10], (const long[]){0, 0, 1}, params[11], (const long[]){0, 0, 1}, arena + 171872256);
 
-  /* %28 = add(%27, %25) blocks.0.norm2 : f32[B, 197, 192], written over %27 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 171872256, (const long[]){37824, 192, 1},
-      params[11], (const long[]){0, 0, 1}, arena + 171872256);
-
-  /* %31 = fused_linear(%28, %29, %30) blocks.0.mlp.fc1 : f32[B, 197, 768] */
+  /* %29 = fused_linear(%26, %27, %28) blocks.0.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 171872256, params[12], params[13], LK_ACT_NONE, NULL,
       arena);
 
-  /* %32 = gelu(%31) blocks.0.mlp : f32[B, 197, 768] */
+  /* %30 = gelu(%29) blocks.0.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena, arena + 4841472);
 
-  /* %35 = fused_linear(%32, %33, %34, %23) {residual} blocks.0.mlp.fc2 : f32[B, 197, 192] */
+  /* %33 = fused_linear(%30, %31, %32, %22) {residual} blocks.0.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 4841472, params[14], params[15], LK_ACT_NONE,
       arena + 169451520, arena + 173082624);
 
-  /* %38 = normalize(%35) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %36 = normalize(%33) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 173082624, 1e-06f, arena + 174292992);
 
-  /* %39 = mul(%38, %36) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 174292992, (const long[]){37824, 192, 1},
-      params[16], (const long[]){0, 0, 1}, arena + 175503360);
+  /* %37 = mul_add(%36, %34, %35) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 174292992, (const long[]){37824, 192, 1},
+      params[16], (const long[]){0, 0, 1}, params[17], (const long[]){0, 0, 1}, arena + 175503360);
 
-  /* %40 = add(%39, %37) blocks.1.norm1 : f32[B, 197, 192], written over %39 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 175503360, (const long[]){37824, 192, 1},
-      params[17], (const long[]){0, 0, 1}, arena + 175503360);
-
-  /* %43 = fused_linear(%40, %41, %42) blocks.1.attn.qkv : f32[B, 197, 576] */
+  /* %40 = fused_linear(%37, %38, %39) blocks.1.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 175503360, params[18], params[19], LK_ACT_NONE, NULL,
       arena + 124667904);
 
-  /* %44 = slice(%43) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %43: no code */
+  /* %41 = slice(%40) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %40: no code */
 
-  /* %45 = slice(%43) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %43: no code */
+  /* %42 = slice(%40) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %40: no code */
 
-  /* %46 = slice(%43) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %43: no code */
+  /* %43 = slice(%40) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %40: no code */
 
-  /* %47 = sdpa(%44, %45, %46) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
+  /* %44 = sdpa(%41, %42, %43) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 124667904, 576, arena + 124668096, 576, arena + 124668288,
       576, arena + 176713728, 0.125f);
 
-  /* %50 = fused_linear(%47, %48, %49) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %47 = fused_linear(%44, %45, %46) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 176713728, params[20], params[21], LK_ACT_NONE, NULL,
       arena + 177924096);
 
-  /* %52 = mul(%50, %51) blocks.1 : f32[B, 197, 192], written over %50 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 177924096, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 177924096);
+  /* %49 = mul_add(%47, %48, %33) blocks.1 : f32[B, 197, 192], written over %47 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 177924096, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 173082624, (const long[]){37824, 192, 1},
+      arena + 177924096);
 
-  /* %53 = add(%35, %52) blocks.1 : f32[B, 197, 192], written over %50 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 173082624, (const long[]){37824, 192, 1},
-      arena + 177924096, (const long[]){37824, 192, 1}, arena + 177924096);
-
-  /* %56 = normalize(%53) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  /* %52 = normalize(%49) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 177924096, 1e-06f, arena + 179134464);
 
-  /* %57 = mul(%56, %54) blocks.1.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 179134464, (const long[]){37824, 192, 1},
-      params[22], (const long[]){0, 0, 1}, arena + 180344832);
+  /* %53 = mul_add(%52, %50, %51) blocks.1.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 179134464, (const long[]){37824, 192, 1},
+      params[22], (const long[]){0, 0, 1}, params[23], (const long[]){0, 0, 1}, arena + 180344832);
 
-  /* %58 = add(%57, %55) blocks.1.norm2 : f32[B, 197, 192], written over %57 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 180344832, (const long[]){37824, 192, 1},
-      params[23], (const long[]){0, 0, 1}, arena + 180344832);
-
-  /* %61 = fused_linear(%58, %59, %60) blocks.1.mlp.fc1 : f32[B, 197, 768] */
+  /* %56 = fused_linear(%53, %54, %55) blocks.1.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 180344832, params[24], params[25], LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %62 = gelu(%61) blocks.1.mlp : f32[B, 197, 768] */
+  /* %57 = gelu(%56) blocks.1.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 9682944, arena + 14524416);
 
-  /* %65 = fused_linear(%62, %63, %64) blocks.1.mlp.fc2 : f32[B, 197, 192] */
+  /* %60 = fused_linear(%57, %58, %59) blocks.1.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 14524416, params[26], params[27], LK_ACT_NONE, NULL,
       arena + 181555200);
 
-  /* %67 = mul(%65, %66) blocks.1 : f32[B, 197, 192], written over %65 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 181555200, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 181555200);
+  /* %62 = mul_add(%60, %61, %49) blocks.1 : f32[B, 197, 192], written over %60 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 181555200, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 177924096, (const long[]){37824, 192, 1},
+      arena + 181555200);
 
-  /* %68 = add(%53, %67) blocks.1 : f32[B, 197, 192], written over %65 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 177924096, (const long[]){37824, 192, 1},
-      arena + 181555200, (const long[]){37824, 192, 1}, arena + 181555200);
-
-  /* %71 = normalize(%68) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %65 = normalize(%62) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 181555200, 1e-06f, arena + 182765568);
 
-  /* %72 = mul(%71, %69) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 182765568, (const long[]){37824, 192, 1},
-      params[28], (const long[]){0, 0, 1}, arena + 183975936);
+  /* %66 = mul_add(%65, %63, %64) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 182765568, (const long[]){37824, 192, 1},
+      params[28], (const long[]){0, 0, 1}, params[29], (const long[]){0, 0, 1}, arena + 183975936);
 
-  /* %73 = add(%72, %70) blocks.2.norm1 : f32[B, 197, 192], written over %72 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 183975936, (const long[]){37824, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 183975936);
-
-  /* %76 = fused_linear(%73, %74, %75) blocks.2.attn.qkv : f32[B, 197, 576] */
+  /* %69 = fused_linear(%66, %67, %68) blocks.2.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 183975936, params[30], params[31], LK_ACT_NONE, NULL,
       arena + 128299008);
 
-  /* %77 = slice(%76) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %76: no code */
+  /* %70 = slice(%69) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %69: no code */
 
-  /* %78 = slice(%76) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %76: no code */
+  /* %71 = slice(%69) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %69: no code */
 
-  /* %79 = slice(%76) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %76: no code */
+  /* %72 = slice(%69) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %69: no code */
 
-  /* %80 = sdpa(%77, %78, %79) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
+  /* %73 = sdpa(%70, %71, %72) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 128299008, 576, arena + 128299200, 576, arena + 128299392,
       576, arena + 185186304, 0.125f);
 
-  /* %83 = fused_linear(%80, %81, %82) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %76 = fused_linear(%73, %74, %75) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 185186304, params[32], params[33], LK_ACT_NONE, NULL,
       arena + 186396672);
 
-  /* %85 = mul(%83, %84) blocks.2 : f32[B, 197, 192], written over %83 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 186396672, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 186396672);
+  /* %78 = mul_add(%76, %77, %62) blocks.2 : f32[B, 197, 192], written over %76 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 186396672, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 181555200, (const long[]){37824, 192, 1},
+      arena + 186396672);
 
-  /* %86 = add(%68, %85) blocks.2 : f32[B, 197, 192], written over %83 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 181555200, (const long[]){37824, 192, 1},
-      arena + 186396672, (const long[]){37824, 192, 1}, arena + 186396672);
-
-  /* %89 = normalize(%86) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  /* %81 = normalize(%78) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 186396672, 1e-06f, arena + 187607040);
 
-  /* %90 = mul(%89, %87) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 187607040, (const long[]){37824, 192, 1},
-      params[34], (const long[]){0, 0, 1}, arena + 188817408);
+  /* %82 = mul_add(%81, %79, %80) blocks.2.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 187607040, (const long[]){37824, 192, 1},
+      params[34], (const long[]){0, 0, 1}, params[35], (const long[]){0, 0, 1}, arena + 188817408);
 
-  /* %91 = add(%90, %88) blocks.2.norm2 : f32[B, 197, 192], written over %90 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 188817408, (const long[]){37824, 192, 1},
-      params[35], (const long[]){0, 0, 1}, arena + 188817408);
-
-  /* %94 = fused_linear(%91, %92, %93) blocks.2.mlp.fc1 : f32[B, 197, 768] */
+  /* %85 = fused_linear(%82, %83, %84) blocks.2.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 188817408, params[36], params[37], LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %95 = gelu(%94) blocks.2.mlp : f32[B, 197, 768] */
+  /* %86 = gelu(%85) blocks.2.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 19365888, arena + 24207360);
 
-  /* %98 = fused_linear(%95, %96, %97) blocks.2.mlp.fc2 : f32[B, 197, 192] */
+  /* %89 = fused_linear(%86, %87, %88) blocks.2.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 24207360, params[38], params[39], LK_ACT_NONE, NULL,
       arena + 190027776);
 
-  /* %100 = mul(%98, %99) blocks.2 : f32[B, 197, 192], written over %98 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 190027776, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 190027776);
+  /* %91 = mul_add(%89, %90, %78) blocks.2 : f32[B, 197, 192], written over %89 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 190027776, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 186396672, (const long[]){37824, 192, 1},
+      arena + 190027776);
 
-  /* %101 = add(%86, %100) blocks.2 : f32[B, 197, 192], written over %98 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 186396672, (const long[]){37824, 192, 1},
-      arena + 190027776, (const long[]){37824, 192, 1}, arena + 190027776);
-
-  /* %104 = normalize(%101) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %94 = normalize(%91) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 190027776, 1e-06f, arena + 191238144);
 
-  /* %105 = mul(%104, %102) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 191238144, (const long[]){37824, 192, 1},
-      params[40], (const long[]){0, 0, 1}, arena + 192448512);
+  /* %95 = mul_add(%94, %92, %93) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 191238144, (const long[]){37824, 192, 1},
+      params[40], (const long[]){0, 0, 1}, params[41], (const long[]){0, 0, 1}, arena + 192448512);
 
-  /* %106 = add(%105, %103) blocks.3.norm1 : f32[B, 197, 192], written over %105 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 192448512, (const long[]){37824, 192, 1},
-      params[41], (const long[]){0, 0, 1}, arena + 192448512);
-
-  /* %109 = fused_linear(%106, %107, %108) blocks.3.attn.qkv : f32[B, 197, 576] */
+  /* %98 = fused_linear(%95, %96, %97) blocks.3.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 192448512, params[42], params[43], LK_ACT_NONE, NULL,
       arena + 131930112);
 
-  /* %110 = slice(%109) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %109: no code */
+  /* %99 = slice(%98) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %98: no code */
 
-  /* %111 = slice(%109) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %109: no code */
+  /* %100 = slice(%98) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %98: no code */
 
-  /* %112 = slice(%109) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %109: no code */
+  /* %101 = slice(%98) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %98: no code */
 
-  /* %113 = sdpa(%110, %111, %112) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
+  /* %102 = sdpa(%99, %100, %101) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 131930112, 576, arena + 131930304, 576, arena + 131930496,
       576, arena + 193658880, 0.125f);
 
-  /* %116 = fused_linear(%113, %114, %115) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %105 = fused_linear(%102, %103, %104) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 193658880, params[44], params[45], LK_ACT_NONE, NULL,
       arena + 194869248);
 
-  /* %118 = mul(%116, %117) blocks.3 : f32[B, 197, 192], written over %116 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 194869248, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 194869248);
+  /* %107 = mul_add(%105, %106, %91) blocks.3 : f32[B, 197, 192], written over %105 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 194869248, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 190027776, (const long[]){37824, 192, 1},
+      arena + 194869248);
 
-  /* %119 = add(%101, %118) blocks.3 : f32[B, 197, 192], written over %116 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 190027776, (const long[]){37824, 192, 1},
-      arena + 194869248, (const long[]){37824, 192, 1}, arena + 194869248);
-
-  /* %122 = normalize(%119) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  /* %110 = normalize(%107) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 194869248, 1e-06f, arena + 196079616);
 
-  /* %123 = mul(%122, %120) blocks.3.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 196079616, (const long[]){37824, 192, 1},
-      params[46], (const long[]){0, 0, 1}, arena + 197289984);
+  /* %111 = mul_add(%110, %108, %109) blocks.3.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 196079616, (const long[]){37824, 192, 1},
+      params[46], (const long[]){0, 0, 1}, params[47], (const long[]){0, 0, 1}, arena + 197289984);
 
-  /* %124 = add(%123, %121) blocks.3.norm2 : f32[B, 197, 192], written over %123 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 197289984, (const long[]){37824, 192, 1},
-      params[47], (const long[]){0, 0, 1}, arena + 197289984);
-
-  /* %127 = fused_linear(%124, %125, %126) blocks.3.mlp.fc1 : f32[B, 197, 768] */
+  /* %114 = fused_linear(%111, %112, %113) blocks.3.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 197289984, params[48], params[49], LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %128 = gelu(%127) blocks.3.mlp : f32[B, 197, 768] */
+  /* %115 = gelu(%114) blocks.3.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 29048832, arena + 33890304);
 
-  /* %131 = fused_linear(%128, %129, %130) blocks.3.mlp.fc2 : f32[B, 197, 192] */
+  /* %118 = fused_linear(%115, %116, %117) blocks.3.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 33890304, params[50], params[51], LK_ACT_NONE, NULL,
       arena + 198500352);
 
-  /* %133 = mul(%131, %132) blocks.3 : f32[B, 197, 192], written over %131 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 198500352, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 198500352);
+  /* %120 = mul_add(%118, %119, %107) blocks.3 : f32[B, 197, 192], written over %118 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 198500352, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 194869248, (const long[]){37824, 192, 1},
+      arena + 198500352);
 
-  /* %134 = add(%119, %133) blocks.3 : f32[B, 197, 192], written over %131 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 194869248, (const long[]){37824, 192, 1},
-      arena + 198500352, (const long[]){37824, 192, 1}, arena + 198500352);
-
-  /* %137 = normalize(%134) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %123 = normalize(%120) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 198500352, 1e-06f, arena + 199710720);
 
-  /* %138 = mul(%137, %135) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 199710720, (const long[]){37824, 192, 1},
-      params[52], (const long[]){0, 0, 1}, arena + 200921088);
+  /* %124 = mul_add(%123, %121, %122) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 199710720, (const long[]){37824, 192, 1},
+      params[52], (const long[]){0, 0, 1}, params[53], (const long[]){0, 0, 1}, arena + 200921088);
 
-  /* %139 = add(%138, %136) blocks.4.norm1 : f32[B, 197, 192], written over %138 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 200921088, (const long[]){37824, 192, 1},
-      params[53], (const long[]){0, 0, 1}, arena + 200921088);
-
-  /* %142 = fused_linear(%139, %140, %141) blocks.4.attn.qkv : f32[B, 197, 576] */
+  /* %127 = fused_linear(%124, %125, %126) blocks.4.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 200921088, params[54], params[55], LK_ACT_NONE, NULL,
       arena + 135561216);
 
-  /* %143 = slice(%142) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %142: no code */
+  /* %128 = slice(%127) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %127: no code */
 
-  /* %144 = slice(%142) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %142: no code */
+  /* %129 = slice(%127) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %127: no code */
 
-  /* %145 = slice(%142) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %142: no code */
+  /* %130 = slice(%127) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %127: no code */
 
-  /* %146 = sdpa(%143, %144, %145) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
+  /* %131 = sdpa(%128, %129, %130) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 135561216, 576, arena + 135561408, 576, arena + 135561600,
       576, arena + 202131456, 0.125f);
 
-  /* %149 = fused_linear(%146, %147, %148) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %134 = fused_linear(%131, %132, %133) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 202131456, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 203341824);
 
-  /* %151 = mul(%149, %150) blocks.4 : f32[B, 197, 192], written over %149 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 203341824, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 203341824);
+  /* %136 = mul_add(%134, %135, %120) blocks.4 : f32[B, 197, 192], written over %134 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 203341824, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 198500352, (const long[]){37824, 192, 1},
+      arena + 203341824);
 
-  /* %152 = add(%134, %151) blocks.4 : f32[B, 197, 192], written over %149 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 198500352, (const long[]){37824, 192, 1},
-      arena + 203341824, (const long[]){37824, 192, 1}, arena + 203341824);
-
-  /* %155 = normalize(%152) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  /* %139 = normalize(%136) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 203341824, 1e-06f, arena + 204552192);
 
-  /* %156 = mul(%155, %153) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 204552192, (const long[]){37824, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 205762560);
+  /* %140 = mul_add(%139, %137, %138) blocks.4.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 204552192, (const long[]){37824, 192, 1},
+      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 205762560);
 
-  /* %157 = add(%156, %154) blocks.4.norm2 : f32[B, 197, 192], written over %156 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 205762560, (const long[]){37824, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 205762560);
-
-  /* %160 = fused_linear(%157, %158, %159) blocks.4.mlp.fc1 : f32[B, 197, 768] */
+  /* %143 = fused_linear(%140, %141, %142) blocks.4.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 205762560, params[60], params[61], LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %161 = gelu(%160) blocks.4.mlp : f32[B, 197, 768] */
+  /* %144 = gelu(%143) blocks.4.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 38731776, arena + 43573248);
 
-  /* %164 = fused_linear(%161, %162, %163) blocks.4.mlp.fc2 : f32[B, 197, 192] */
+  /* %147 = fused_linear(%144, %145, %146) blocks.4.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 43573248, params[62], params[63], LK_ACT_NONE, NULL,
       arena + 206972928);
 
-  /* %166 = mul(%164, %165) blocks.4 : f32[B, 197, 192], written over %164 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 206972928, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 206972928);
+  /* %149 = mul_add(%147, %148, %136) blocks.4 : f32[B, 197, 192], written over %147 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 206972928, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 203341824, (const long[]){37824, 192, 1},
+      arena + 206972928);
 
-  /* %167 = add(%152, %166) blocks.4 : f32[B, 197, 192], written over %164 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 203341824, (const long[]){37824, 192, 1},
-      arena + 206972928, (const long[]){37824, 192, 1}, arena + 206972928);
-
-  /* %170 = normalize(%167) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %152 = normalize(%149) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 206972928, 1e-06f, arena + 208183296);
 
-  /* %171 = mul(%170, %168) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 208183296, (const long[]){37824, 192, 1},
-      params[64], (const long[]){0, 0, 1}, arena + 209393664);
+  /* %153 = mul_add(%152, %150, %151) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 208183296, (const long[]){37824, 192, 1},
+      params[64], (const long[]){0, 0, 1}, params[65], (const long[]){0, 0, 1}, arena + 209393664);
 
-  /* %172 = add(%171, %169) blocks.5.norm1 : f32[B, 197, 192], written over %171 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 209393664, (const long[]){37824, 192, 1},
-      params[65], (const long[]){0, 0, 1}, arena + 209393664);
-
-  /* %175 = fused_linear(%172, %173, %174) blocks.5.attn.qkv : f32[B, 197, 576] */
+  /* %156 = fused_linear(%153, %154, %155) blocks.5.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 209393664, params[66], params[67], LK_ACT_NONE, NULL,
       arena + 139192320);
 
-  /* %176 = slice(%175) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %175: no code */
+  /* %157 = slice(%156) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %156: no code */
 
-  /* %177 = slice(%175) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %175: no code */
+  /* %158 = slice(%156) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %156: no code */
 
-  /* %178 = slice(%175) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %175: no code */
+  /* %159 = slice(%156) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %156: no code */
 
-  /* %179 = sdpa(%176, %177, %178) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
+  /* %160 = sdpa(%157, %158, %159) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 139192320, 576, arena + 139192512, 576, arena + 139192704,
       576, arena + 210604032, 0.125f);
 
-  /* %182 = fused_linear(%179, %180, %181) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %163 = fused_linear(%160, %161, %162) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 210604032, params[68], params[69], LK_ACT_NONE, NULL,
       arena + 211814400);
 
-  /* %184 = mul(%182, %183) blocks.5 : f32[B, 197, 192], written over %182 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 211814400, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 211814400);
+  /* %165 = mul_add(%163, %164, %149) blocks.5 : f32[B, 197, 192], written over %163 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 211814400, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 206972928, (const long[]){37824, 192, 1},
+      arena + 211814400);
 
-  /* %185 = add(%167, %184) blocks.5 : f32[B, 197, 192], written over %182 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 206972928, (const long[]){37824, 192, 1},
-      arena + 211814400, (const long[]){37824, 192, 1}, arena + 211814400);
-
-  /* %188 = normalize(%185) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  /* %168 = normalize(%165) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 211814400, 1e-06f, arena + 213024768);
 
-  /* %189 = mul(%188, %186) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 213024768, (const long[]){37824, 192, 1},
-      params[70], (const long[]){0, 0, 1}, arena + 214235136);
+  /* %169 = mul_add(%168, %166, %167) blocks.5.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 213024768, (const long[]){37824, 192, 1},
+      params[70], (const long[]){0, 0, 1}, params[71], (const long[]){0, 0, 1}, arena + 214235136);
 
-  /* %190 = add(%189, %187) blocks.5.norm2 : f32[B, 197, 192], written over %189 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 214235136, (const long[]){37824, 192, 1},
-      params[71], (const long[]){0, 0, 1}, arena + 214235136);
-
-  /* %193 = fused_linear(%190, %191, %192) blocks.5.mlp.fc1 : f32[B, 197, 768] */
+  /* %172 = fused_linear(%169, %170, %171) blocks.5.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 214235136, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %194 = gelu(%193) blocks.5.mlp : f32[B, 197, 768] */
+  /* %173 = gelu(%172) blocks.5.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 48414720, arena + 53256192);
 
-  /* %197 = fused_linear(%194, %195, %196) blocks.5.mlp.fc2 : f32[B, 197, 192] */
+  /* %176 = fused_linear(%173, %174, %175) blocks.5.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 53256192, params[74], params[75], LK_ACT_NONE, NULL,
       arena + 215445504);
 
-  /* %199 = mul(%197, %198) blocks.5 : f32[B, 197, 192], written over %197 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 215445504, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 215445504);
+  /* %178 = mul_add(%176, %177, %165) blocks.5 : f32[B, 197, 192], written over %176 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 215445504, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 211814400, (const long[]){37824, 192, 1},
+      arena + 215445504);
 
-  /* %200 = add(%185, %199) blocks.5 : f32[B, 197, 192], written over %197 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 211814400, (const long[]){37824, 192, 1},
-      arena + 215445504, (const long[]){37824, 192, 1}, arena + 215445504);
-
-  /* %203 = normalize(%200) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %181 = normalize(%178) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 215445504, 1e-06f, arena + 216655872);
 
-  /* %204 = mul(%203, %201) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 216655872, (const long[]){37824, 192, 1},
-      params[76], (const long[]){0, 0, 1}, arena + 217866240);
+  /* %182 = mul_add(%181, %179, %180) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 216655872, (const long[]){37824, 192, 1},
+      params[76], (const long[]){0, 0, 1}, params[77], (const long[]){0, 0, 1}, arena + 217866240);
 
-  /* %205 = add(%204, %202) blocks.6.norm1 : f32[B, 197, 192], written over %204 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 217866240, (const long[]){37824, 192, 1},
-      params[77], (const long[]){0, 0, 1}, arena + 217866240);
-
-  /* %208 = fused_linear(%205, %206, %207) blocks.6.attn.qkv : f32[B, 197, 576] */
+  /* %185 = fused_linear(%182, %183, %184) blocks.6.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 217866240, params[78], params[79], LK_ACT_NONE, NULL,
       arena + 142823424);
 
-  /* %209 = slice(%208) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %208: no code */
+  /* %186 = slice(%185) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %185: no code */
 
-  /* %210 = slice(%208) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %208: no code */
+  /* %187 = slice(%185) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %185: no code */
 
-  /* %211 = slice(%208) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %208: no code */
+  /* %188 = slice(%185) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %185: no code */
 
-  /* %212 = sdpa(%209, %210, %211) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
+  /* %189 = sdpa(%186, %187, %188) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 142823424, 576, arena + 142823616, 576, arena + 142823808,
       576, arena + 219076608, 0.125f);
 
-  /* %215 = fused_linear(%212, %213, %214) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %192 = fused_linear(%189, %190, %191) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 219076608, params[80], params[81], LK_ACT_NONE, NULL,
       arena + 220286976);
 
-  /* %217 = mul(%215, %216) blocks.6 : f32[B, 197, 192], written over %215 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 220286976, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 220286976);
+  /* %194 = mul_add(%192, %193, %178) blocks.6 : f32[B, 197, 192], written over %192 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 220286976, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 215445504, (const long[]){37824, 192, 1},
+      arena + 220286976);
 
-  /* %218 = add(%200, %217) blocks.6 : f32[B, 197, 192], written over %215 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 215445504, (const long[]){37824, 192, 1},
-      arena + 220286976, (const long[]){37824, 192, 1}, arena + 220286976);
-
-  /* %221 = normalize(%218) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  /* %197 = normalize(%194) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 220286976, 1e-06f, arena + 221497344);
 
-  /* %222 = mul(%221, %219) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 221497344, (const long[]){37824, 192, 1},
-      params[82], (const long[]){0, 0, 1}, arena + 222707712);
+  /* %198 = mul_add(%197, %195, %196) blocks.6.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 221497344, (const long[]){37824, 192, 1},
+      params[82], (const long[]){0, 0, 1}, params[83], (const long[]){0, 0, 1}, arena + 222707712);
 
-  /* %223 = add(%222, %220) blocks.6.norm2 : f32[B, 197, 192], written over %222 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 222707712, (const long[]){37824, 192, 1},
-      params[83], (const long[]){0, 0, 1}, arena + 222707712);
-
-  /* %226 = fused_linear(%223, %224, %225) blocks.6.mlp.fc1 : f32[B, 197, 768] */
+  /* %201 = fused_linear(%198, %199, %200) blocks.6.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 222707712, params[84], params[85], LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %227 = gelu(%226) blocks.6.mlp : f32[B, 197, 768] */
+  /* %202 = gelu(%201) blocks.6.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 58097664, arena + 62939136);
 
-  /* %230 = fused_linear(%227, %228, %229) blocks.6.mlp.fc2 : f32[B, 197, 192] */
+  /* %205 = fused_linear(%202, %203, %204) blocks.6.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 62939136, params[86], params[87], LK_ACT_NONE, NULL,
       arena + 223918080);
 
-  /* %232 = mul(%230, %231) blocks.6 : f32[B, 197, 192], written over %230 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 223918080, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 223918080);
+  /* %207 = mul_add(%205, %206, %194) blocks.6 : f32[B, 197, 192], written over %205 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 223918080, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 220286976, (const long[]){37824, 192, 1},
+      arena + 223918080);
 
-  /* %233 = add(%218, %232) blocks.6 : f32[B, 197, 192], written over %230 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 220286976, (const long[]){37824, 192, 1},
-      arena + 223918080, (const long[]){37824, 192, 1}, arena + 223918080);
-
-  /* %236 = normalize(%233) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %210 = normalize(%207) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 223918080, 1e-06f, arena + 225128448);
 
-  /* %237 = mul(%236, %234) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 225128448, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, arena + 226338816);
+  /* %211 = mul_add(%210, %208, %209) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 225128448, (const long[]){37824, 192, 1},
+      params[88], (const long[]){0, 0, 1}, params[89], (const long[]){0, 0, 1}, arena + 226338816);
 
-  /* %238 = add(%237, %235) blocks.7.norm1 : f32[B, 197, 192], written over %237 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 226338816, (const long[]){37824, 192, 1},
-      params[89], (const long[]){0, 0, 1}, arena + 226338816);
-
-  /* %241 = fused_linear(%238, %239, %240) blocks.7.attn.qkv : f32[B, 197, 576] */
+  /* %214 = fused_linear(%211, %212, %213) blocks.7.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 226338816, params[90], params[91], LK_ACT_NONE, NULL,
       arena + 146454528);
 
-  /* %242 = slice(%241) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %241: no code */
+  /* %215 = slice(%214) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %214: no code */
 
-  /* %243 = slice(%241) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %241: no code */
+  /* %216 = slice(%214) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %214: no code */
 
-  /* %244 = slice(%241) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %241: no code */
+  /* %217 = slice(%214) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %214: no code */
 
-  /* %245 = sdpa(%242, %243, %244) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
+  /* %218 = sdpa(%215, %216, %217) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 146454528, 576, arena + 146454720, 576, arena + 146454912,
       576, arena + 227549184, 0.125f);
 
-  /* %248 = fused_linear(%245, %246, %247) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %221 = fused_linear(%218, %219, %220) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 227549184, params[92], params[93], LK_ACT_NONE, NULL,
       arena + 228759552);
 
-  /* %250 = mul(%248, %249) blocks.7 : f32[B, 197, 192], written over %248 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 228759552, (const long[]){37824, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 228759552);
+  /* %223 = mul_add(%221, %222, %207) blocks.7 : f32[B, 197, 192], written over %221 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 228759552, (const long[]){37824, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 223918080, (const long[]){37824, 192, 1},
+      arena + 228759552);
 
-  /* %251 = add(%233, %250) blocks.7 : f32[B, 197, 192], written over %248 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 223918080, (const long[]){37824, 192, 1},
-      arena + 228759552, (const long[]){37824, 192, 1}, arena + 228759552);
-
-  /* %254 = normalize(%251) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  /* %226 = normalize(%223) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 228759552, 1e-06f, arena + 229969920);
 
-  /* %255 = mul(%254, %252) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 229969920, (const long[]){37824, 192, 1},
-      params[94], (const long[]){0, 0, 1}, arena + 231180288);
+  /* %227 = mul_add(%226, %224, %225) blocks.7.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 229969920, (const long[]){37824, 192, 1},
+      params[94], (const long[]){0, 0, 1}, params[95], (const long[]){0, 0, 1}, arena + 231180288);
 
-  /* %256 = add(%255, %253) blocks.7.norm2 : f32[B, 197, 192], written over %255 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 231180288, (const long[]){37824, 192, 1},
-      params[95], (const long[]){0, 0, 1}, arena + 231180288);
-
-  /* %259 = fused_linear(%256, %257, %258) blocks.7.mlp.fc1 : f32[B, 197, 768] */
+  /* %230 = fused_linear(%227, %228, %229) blocks.7.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 231180288, params[96], params[97], LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %260 = gelu(%259) blocks.7.mlp : f32[B, 197, 768] */
+  /* %231 = gelu(%230) blocks.7.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 67780608, arena + 72622080);
 
-  /* %263 = fused_linear(%260, %261, %262) blocks.7.mlp.fc2 : f32[B, 197, 192] */
+  /* %234 = fused_linear(%231, %232, %233) blocks.7.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 72622080, params[98], params[99], LK_ACT_NONE, NULL,
       arena + 232390656);
 
-  /* %265 = mul(%263, %264) blocks.7 : f32[B, 197, 192], written over %263 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 232390656, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 232390656);
+  /* %236 = mul_add(%234, %235, %223) blocks.7 : f32[B, 197, 192], written over %234 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 232390656, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 228759552, (const long[]){37824, 192, 1},
+      arena + 232390656);
 
-  /* %266 = add(%251, %265) blocks.7 : f32[B, 197, 192], written over %263 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 228759552, (const long[]){37824, 192, 1},
-      arena + 232390656, (const long[]){37824, 192, 1}, arena + 232390656);
-
-  /* %269 = normalize(%266) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %239 = normalize(%236) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 232390656, 1e-06f, arena + 233601024);
 
-  /* %270 = mul(%269, %267) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 233601024, (const long[]){37824, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 234811392);
+  /* %240 = mul_add(%239, %237, %238) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 233601024, (const long[]){37824, 192, 1},
+      params[100], (const long[]){0, 0, 1}, params[101], (const long[]){0, 0, 1},
+      arena + 234811392);
 
-  /* %271 = add(%270, %268) blocks.8.norm1 : f32[B, 197, 192], written over %270 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 234811392, (const long[]){37824, 192, 1},
-      params[101], (const long[]){0, 0, 1}, arena + 234811392);
-
-  /* %274 = fused_linear(%271, %272, %273) blocks.8.attn.qkv : f32[B, 197, 576] */
+  /* %243 = fused_linear(%240, %241, %242) blocks.8.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 234811392, params[102], params[103], LK_ACT_NONE, NULL,
       arena + 150085632);
 
-  /* %275 = slice(%274) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %274: no code */
+  /* %244 = slice(%243) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %243: no code */
 
-  /* %276 = slice(%274) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %274: no code */
+  /* %245 = slice(%243) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %243: no code */
 
-  /* %277 = slice(%274) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %274: no code */
+  /* %246 = slice(%243) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %243: no code */
 
-  /* %278 = sdpa(%275, %276, %277) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
+  /* %247 = sdpa(%244, %245, %246) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 150085632, 576, arena + 150085824, 576, arena + 150086016,
       576, arena + 236021760, 0.125f);
 
-  /* %281 = fused_linear(%278, %279, %280) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %250 = fused_linear(%247, %248, %249) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 236021760, params[104], params[105], LK_ACT_NONE, NULL,
       arena + 237232128);
 
-  /* %283 = mul(%281, %282) blocks.8 : f32[B, 197, 192], written over %281 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 237232128, (const long[]){37824, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 237232128);
+  /* %252 = mul_add(%250, %251, %236) blocks.8 : f32[B, 197, 192], written over %250 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 237232128, (const long[]){37824, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 232390656, (const long[]){37824, 192, 1},
+      arena + 237232128);
 
-  /* %284 = add(%266, %283) blocks.8 : f32[B, 197, 192], written over %281 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 232390656, (const long[]){37824, 192, 1},
-      arena + 237232128, (const long[]){37824, 192, 1}, arena + 237232128);
-
-  /* %287 = normalize(%284) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  /* %255 = normalize(%252) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 237232128, 1e-06f, arena + 238442496);
 
-  /* %288 = mul(%287, %285) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 238442496, (const long[]){37824, 192, 1},
-      params[106], (const long[]){0, 0, 1}, arena + 239652864);
+  /* %256 = mul_add(%255, %253, %254) blocks.8.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 238442496, (const long[]){37824, 192, 1},
+      params[106], (const long[]){0, 0, 1}, params[107], (const long[]){0, 0, 1},
+      arena + 239652864);
 
-  /* %289 = add(%288, %286) blocks.8.norm2 : f32[B, 197, 192], written over %288 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 239652864, (const long[]){37824, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 239652864);
-
-  /* %292 = fused_linear(%289, %290, %291) blocks.8.mlp.fc1 : f32[B, 197, 768] */
+  /* %259 = fused_linear(%256, %257, %258) blocks.8.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 239652864, params[108], params[109], LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %293 = gelu(%292) blocks.8.mlp : f32[B, 197, 768] */
+  /* %260 = gelu(%259) blocks.8.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 77463552, arena + 82305024);
 
-  /* %296 = fused_linear(%293, %294, %295) blocks.8.mlp.fc2 : f32[B, 197, 192] */
+  /* %263 = fused_linear(%260, %261, %262) blocks.8.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 82305024, params[110], params[111], LK_ACT_NONE, NULL,
       arena + 240863232);
 
-  /* %298 = mul(%296, %297) blocks.8 : f32[B, 197, 192], written over %296 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 240863232, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 240863232);
+  /* %265 = mul_add(%263, %264, %252) blocks.8 : f32[B, 197, 192], written over %263 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 240863232, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 237232128, (const long[]){37824, 192, 1},
+      arena + 240863232);
 
-  /* %299 = add(%284, %298) blocks.8 : f32[B, 197, 192], written over %296 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 237232128, (const long[]){37824, 192, 1},
-      arena + 240863232, (const long[]){37824, 192, 1}, arena + 240863232);
-
-  /* %302 = normalize(%299) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %268 = normalize(%265) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 240863232, 1e-06f, arena + 242073600);
 
-  /* %303 = mul(%302, %300) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 242073600, (const long[]){37824, 192, 1},
-      params[112], (const long[]){0, 0, 1}, arena + 243283968);
+  /* %269 = mul_add(%268, %266, %267) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 242073600, (const long[]){37824, 192, 1},
+      params[112], (const long[]){0, 0, 1}, params[113], (const long[]){0, 0, 1},
+      arena + 243283968);
 
-  /* %304 = add(%303, %301) blocks.9.norm1 : f32[B, 197, 192], written over %303 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 243283968, (const long[]){37824, 192, 1},
-      params[113], (const long[]){0, 0, 1}, arena + 243283968);
-
-  /* %307 = fused_linear(%304, %305, %306) blocks.9.attn.qkv : f32[B, 197, 576] */
+  /* %272 = fused_linear(%269, %270, %271) blocks.9.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 243283968, params[114], params[115], LK_ACT_NONE, NULL,
       arena + 153716736);
 
-  /* %308 = slice(%307) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %307: no code */
+  /* %273 = slice(%272) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %272: no code */
 
-  /* %309 = slice(%307) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %307: no code */
+  /* %274 = slice(%272) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %272: no code */
 
-  /* %310 = slice(%307) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %307: no code */
+  /* %275 = slice(%272) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %272: no code */
 
-  /* %311 = sdpa(%308, %309, %310) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
+  /* %276 = sdpa(%273, %274, %275) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 153716736, 576, arena + 153716928, 576, arena + 153717120,
       576, arena + 244494336, 0.125f);
 
-  /* %314 = fused_linear(%311, %312, %313) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %279 = fused_linear(%276, %277, %278) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 244494336, params[116], params[117], LK_ACT_NONE, NULL,
       arena + 245704704);
 
-  /* %316 = mul(%314, %315) blocks.9 : f32[B, 197, 192], written over %314 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 245704704, (const long[]){37824, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 245704704);
+  /* %281 = mul_add(%279, %280, %265) blocks.9 : f32[B, 197, 192], written over %279 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 245704704, (const long[]){37824, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 240863232, (const long[]){37824, 192, 1},
+      arena + 245704704);
 
-  /* %317 = add(%299, %316) blocks.9 : f32[B, 197, 192], written over %314 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 240863232, (const long[]){37824, 192, 1},
-      arena + 245704704, (const long[]){37824, 192, 1}, arena + 245704704);
-
-  /* %320 = normalize(%317) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  /* %284 = normalize(%281) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 245704704, 1e-06f, arena + 246915072);
 
-  /* %321 = mul(%320, %318) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 246915072, (const long[]){37824, 192, 1},
-      params[118], (const long[]){0, 0, 1}, arena + 248125440);
+  /* %285 = mul_add(%284, %282, %283) blocks.9.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 246915072, (const long[]){37824, 192, 1},
+      params[118], (const long[]){0, 0, 1}, params[119], (const long[]){0, 0, 1},
+      arena + 248125440);
 
-  /* %322 = add(%321, %319) blocks.9.norm2 : f32[B, 197, 192], written over %321 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 248125440, (const long[]){37824, 192, 1},
-      params[119], (const long[]){0, 0, 1}, arena + 248125440);
-
-  /* %325 = fused_linear(%322, %323, %324) blocks.9.mlp.fc1 : f32[B, 197, 768] */
+  /* %288 = fused_linear(%285, %286, %287) blocks.9.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 248125440, params[120], params[121], LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %326 = gelu(%325) blocks.9.mlp : f32[B, 197, 768] */
+  /* %289 = gelu(%288) blocks.9.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 87146496, arena + 91987968);
 
-  /* %329 = fused_linear(%326, %327, %328) blocks.9.mlp.fc2 : f32[B, 197, 192] */
+  /* %292 = fused_linear(%289, %290, %291) blocks.9.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 91987968, params[122], params[123], LK_ACT_NONE, NULL,
       arena + 249335808);
 
-  /* %331 = mul(%329, %330) blocks.9 : f32[B, 197, 192], written over %329 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 249335808, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 249335808);
+  /* %294 = mul_add(%292, %293, %281) blocks.9 : f32[B, 197, 192], written over %292 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 249335808, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 245704704, (const long[]){37824, 192, 1},
+      arena + 249335808);
 
-  /* %332 = add(%317, %331) blocks.9 : f32[B, 197, 192], written over %329 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 245704704, (const long[]){37824, 192, 1},
-      arena + 249335808, (const long[]){37824, 192, 1}, arena + 249335808);
-
-  /* %335 = normalize(%332) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %297 = normalize(%294) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 249335808, 1e-06f, arena + 250546176);
 
-  /* %336 = mul(%335, %333) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 250546176, (const long[]){37824, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 251756544);
+  /* %298 = mul_add(%297, %295, %296) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 250546176, (const long[]){37824, 192, 1},
+      params[124], (const long[]){0, 0, 1}, params[125], (const long[]){0, 0, 1},
+      arena + 251756544);
 
-  /* %337 = add(%336, %334) blocks.10.norm1 : f32[B, 197, 192], written over %336 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 251756544, (const long[]){37824, 192, 1},
-      params[125], (const long[]){0, 0, 1}, arena + 251756544);
-
-  /* %340 = fused_linear(%337, %338, %339) blocks.10.attn.qkv : f32[B, 197, 576] */
+  /* %301 = fused_linear(%298, %299, %300) blocks.10.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 251756544, params[126], params[127], LK_ACT_NONE, NULL,
       arena + 157347840);
 
-  /* %341 = slice(%340) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %340: no code */
+  /* %302 = slice(%301) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %301: no code */
 
-  /* %342 = slice(%340) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %340: no code */
+  /* %303 = slice(%301) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %301: no code */
 
-  /* %343 = slice(%340) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %340: no code */
+  /* %304 = slice(%301) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %301: no code */
 
-  /* %344 = sdpa(%341, %342, %343) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
+  /* %305 = sdpa(%302, %303, %304) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 157347840, 576, arena + 157348032, 576, arena + 157348224,
       576, arena + 252966912, 0.125f);
 
-  /* %347 = fused_linear(%344, %345, %346) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %308 = fused_linear(%305, %306, %307) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 252966912, params[128], params[129], LK_ACT_NONE, NULL,
       arena + 254177280);
 
-  /* %349 = mul(%347, %348) blocks.10 : f32[B, 197, 192], written over %347 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 254177280, (const long[]){37824, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 254177280);
+  /* %310 = mul_add(%308, %309, %294) blocks.10 : f32[B, 197, 192], written over %308 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 254177280, (const long[]){37824, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 249335808, (const long[]){37824, 192, 1},
+      arena + 254177280);
 
-  /* %350 = add(%332, %349) blocks.10 : f32[B, 197, 192], written over %347 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 249335808, (const long[]){37824, 192, 1},
-      arena + 254177280, (const long[]){37824, 192, 1}, arena + 254177280);
-
-  /* %353 = normalize(%350) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  /* %313 = normalize(%310) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 254177280, 1e-06f, arena + 255387648);
 
-  /* %354 = mul(%353, %351) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 255387648, (const long[]){37824, 192, 1},
-      params[130], (const long[]){0, 0, 1}, arena + 256598016);
+  /* %314 = mul_add(%313, %311, %312) blocks.10.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 255387648, (const long[]){37824, 192, 1},
+      params[130], (const long[]){0, 0, 1}, params[131], (const long[]){0, 0, 1},
+      arena + 256598016);
 
-  /* %355 = add(%354, %352) blocks.10.norm2 : f32[B, 197, 192], written over %354 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 256598016, (const long[]){37824, 192, 1},
-      params[131], (const long[]){0, 0, 1}, arena + 256598016);
-
-  /* %358 = fused_linear(%355, %356, %357) blocks.10.mlp.fc1 : f32[B, 197, 768] */
+  /* %317 = fused_linear(%314, %315, %316) blocks.10.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 256598016, params[132], params[133], LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %359 = gelu(%358) blocks.10.mlp : f32[B, 197, 768] */
+  /* %318 = gelu(%317) blocks.10.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 96829440, arena + 101670912);
 
-  /* %362 = fused_linear(%359, %360, %361) blocks.10.mlp.fc2 : f32[B, 197, 192] */
+  /* %321 = fused_linear(%318, %319, %320) blocks.10.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 101670912, params[134], params[135], LK_ACT_NONE, NULL,
       arena + 257808384);
 
-  /* %364 = mul(%362, %363) blocks.10 : f32[B, 197, 192], written over %362 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 257808384, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 257808384);
+  /* %323 = mul_add(%321, %322, %310) blocks.10 : f32[B, 197, 192], written over %321 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 257808384, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 254177280, (const long[]){37824, 192, 1},
+      arena + 257808384);
 
-  /* %365 = add(%350, %364) blocks.10 : f32[B, 197, 192], written over %362 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 254177280, (const long[]){37824, 192, 1},
-      arena + 257808384, (const long[]){37824, 192, 1}, arena + 257808384);
-
-  /* %368 = normalize(%365) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %326 = normalize(%323) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 257808384, 1e-06f, arena + 259018752);
 
-  /* %369 = mul(%368, %366) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 259018752, (const long[]){37824, 192, 1},
-      params[136], (const long[]){0, 0, 1}, arena + 260229120);
+  /* %327 = mul_add(%326, %324, %325) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 259018752, (const long[]){37824, 192, 1},
+      params[136], (const long[]){0, 0, 1}, params[137], (const long[]){0, 0, 1},
+      arena + 260229120);
 
-  /* %370 = add(%369, %367) blocks.11.norm1 : f32[B, 197, 192], written over %369 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 260229120, (const long[]){37824, 192, 1},
-      params[137], (const long[]){0, 0, 1}, arena + 260229120);
-
-  /* %373 = fused_linear(%370, %371, %372) blocks.11.attn.qkv : f32[B, 197, 576] */
+  /* %330 = fused_linear(%327, %328, %329) blocks.11.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 260229120, params[138], params[139], LK_ACT_NONE, NULL,
       arena + 160978944);
 
-  /* %374 = slice(%373) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %373: no code */
+  /* %331 = slice(%330) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %330: no code */
 
-  /* %375 = slice(%373) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %373: no code */
+  /* %332 = slice(%330) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %330: no code */
 
-  /* %376 = slice(%373) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %373: no code */
+  /* %333 = slice(%330) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %330: no code */
 
-  /* %377 = sdpa(%374, %375, %376) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
+  /* %334 = sdpa(%331, %332, %333) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 160978944, 576, arena + 160979136, 576, arena + 160979328,
       576, arena + 261439488, 0.125f);
 
-  /* %380 = fused_linear(%377, %378, %379) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %337 = fused_linear(%334, %335, %336) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 261439488, params[140], params[141], LK_ACT_NONE, NULL,
       arena + 262649856);
 
-  /* %382 = mul(%380, %381) blocks.11 : f32[B, 197, 192], written over %380 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 262649856, (const long[]){37824, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 262649856);
+  /* %339 = mul_add(%337, %338, %323) blocks.11 : f32[B, 197, 192], written over %337 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 262649856, (const long[]){37824, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 257808384, (const long[]){37824, 192, 1},
+      arena + 262649856);
 
-  /* %383 = add(%365, %382) blocks.11 : f32[B, 197, 192], written over %380 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 257808384, (const long[]){37824, 192, 1},
-      arena + 262649856, (const long[]){37824, 192, 1}, arena + 262649856);
-
-  /* %386 = normalize(%383) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  /* %342 = normalize(%339) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 262649856, 1e-06f, arena + 263860224);
 
-  /* %387 = mul(%386, %384) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 263860224, (const long[]){37824, 192, 1},
-      params[142], (const long[]){0, 0, 1}, arena + 265070592);
+  /* %343 = mul_add(%342, %340, %341) blocks.11.norm2 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 263860224, (const long[]){37824, 192, 1},
+      params[142], (const long[]){0, 0, 1}, params[143], (const long[]){0, 0, 1},
+      arena + 265070592);
 
-  /* %388 = add(%387, %385) blocks.11.norm2 : f32[B, 197, 192], written over %387 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 265070592, (const long[]){37824, 192, 1},
-      params[143], (const long[]){0, 0, 1}, arena + 265070592);
-
-  /* %391 = fused_linear(%388, %389, %390) blocks.11.mlp.fc1 : f32[B, 197, 768] */
+  /* %346 = fused_linear(%343, %344, %345) blocks.11.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 265070592, params[144], params[145], LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %392 = gelu(%391) blocks.11.mlp : f32[B, 197, 768] */
+  /* %347 = gelu(%346) blocks.11.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 106512384, arena + 111353856);
 
-  /* %395 = fused_linear(%392, %393, %394) blocks.11.mlp.fc2 : f32[B, 197, 192] */
+  /* %350 = fused_linear(%347, %348, %349) blocks.11.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 111353856, params[146], params[147], LK_ACT_NONE, NULL,
       arena + 116195328);
 
-  /* %397 = mul(%395, %396) blocks.11 : f32[B, 197, 192], written over %395 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 116195328, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 116195328);
+  /* %352 = mul_add(%350, %351, %339) blocks.11 : f32[B, 197, 192], written over %350 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 116195328, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 262649856, (const long[]){37824, 192, 1},
+      arena + 116195328);
 
-  /* %398 = add(%383, %397) blocks.11 : f32[B, 197, 192], written over %395 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 262649856, (const long[]){37824, 192, 1},
-      arena + 116195328, (const long[]){37824, 192, 1}, arena + 116195328);
-
-  /* %401 = normalize(%398) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %355 = normalize(%352) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 116195328, 1e-06f, arena + 117405696);
 
-  /* %402 = mul(%401, %399) norm : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 117405696, (const long[]){37824, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 118616064);
+  /* %356 = mul_add(%355, %353, %354) norm : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 117405696, (const long[]){37824, 192, 1},
+      params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
+      arena + 118616064);
 
-  /* %403 = add(%402, %400) norm : f32[B, 197, 192], written over %402 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 118616064, (const long[]){37824, 192, 1},
-      params[149], (const long[]){0, 0, 1}, arena + 118616064);
-
-  /* %404 = index(%403) {axis 0, at 0} : f32[B, 192] */
+  /* %357 = index(%356) {axis 0, at 0} : f32[B, 192] */
   lk_copy_rows(B, 192, arena + 118616064, 37824, arena + 119826432, 192);
 
-  /* %407 = fused_linear(%404, %405, %406) head : f32[B, 1000] */
+  /* %360 = fused_linear(%357, %358, %359) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 119826432, params[150], params[151], LK_ACT_NONE, NULL,
       arena + 118616064);
 
-  /* %409 = cross_entropy(%407, %408) : f32[1] */
+  /* %362 = cross_entropy(%360, %361) : f32[1] */
   lk_cross_entropy(B, 1000, arena + 118616064, inputs[23], arena + 269042736);
 
-  /* %410 = cross_entropy_grad(%407, %408) : f32[B, 1000] */
+  /* %363 = cross_entropy_grad(%360, %361) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 118616064, inputs[23], arena + 118808064);
 
-  /* %411 = transpose(%405) {perm [1, 0]} head : f32[192, 1000] */
+  /* %364 = transpose(%358) {perm [1, 0]} head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[150], arena + 118616064);
 
-  /* %412 = fused_linear(%410, %411) head : f32[B, 192] */
+  /* %365 = fused_linear(%363, %364) head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 118808064, arena + 118616064, NULL, LK_ACT_NONE, NULL,
       arena + 119832576);
 
-  /* %413 = linear_grad_weight(%410, %404) head : f32[1000, 192] */
+  /* %366 = linear_grad_weight(%363, %357) head : f32[1000, 192] */
   lk_linear_grad_weight(B, 192, 1000, arena + 118808064, arena + 119826432, arena + 268701696);
 
-  /* %414 = reduce_sum(%410) {axes [], batch} head : f32[1000] */
+  /* %367 = reduce_sum(%363) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 118808064,
       arena + 269041152);
 
-  /* %415 = reshape(%412) {shape [1, 192]} : f32[B, 1, 192], a view of %412: no code */
+  /* %368 = reshape(%365) {shape [1, 192]} : f32[B, 1, 192], a view of %365: no code */
 
-  /* %416 = zero_pad(%415) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %369 = zero_pad(%368) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   lk_zero_pad(B, 1, 192, 0, 196, arena + 119832576, arena + 118616064);
 
-  /* %417 = reduce_sum(%416) {axes [0], batch} norm : f32[192] */
+  /* %370 = reduce_sum(%369) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 118616064,
       arena + 269042160);
 
-  /* %418 = mul(%416, %399) norm : f32[B, 197, 192] */
+  /* %371 = mul(%369, %353) norm : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 118616064, (const long[]){37824, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 119826432);
 
-  /* %419 = mul(%416, %401) norm : f32[B, 197, 192], written over %416 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 118616064, (const long[]){37824, 192, 1},
-      arena + 117405696, (const long[]){37824, 192, 1}, arena + 118616064);
+  /* %372 = reduce_sum(%369, %355) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 118616064, arena + 117405696, arena + 269042352);
 
-  /* %420 = reduce_sum(%419) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 118616064,
-      arena + 269042352);
-
-  /* %421 = normalize_grad(%398, %418) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %373 = normalize_grad(%352, %371) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 116195328, arena + 119826432, 1e-06f, arena + 266280960);
 
-  /* %422 = mul(%421, %396) blocks.11 : f32[B, 197, 192] */
+  /* %374 = mul(%373, %351) blocks.11 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[22], (const long[]){1, 0, 0}, arena + 267491328);
 
-  /* %423 = transpose(%393) {perm [1, 0]} blocks.11.mlp.fc2 : f32[768, 192] */
+  /* %375 = transpose(%348) {perm [1, 0]} blocks.11.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[146], arena + 268893696);
 
-  /* %424 = fused_linear(%422, %423) blocks.11.mlp.fc2 : f32[B, 197, 768] */
+  /* %376 = fused_linear(%374, %375) blocks.11.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 267491328, arena + 268893696, NULL, LK_ACT_NONE, NULL,
       arena + 116195328);
 
-  /* %425 = linear_grad_weight(%422, %392) blocks.11.mlp.fc2 : f32[192, 768] */
+  /* %377 = linear_grad_weight(%374, %347) blocks.11.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 267491328, arena + 111353856, arena + 268893696);
 
-  /* %426 = reduce_sum(%422) {axes [0], batch} blocks.11.mlp.fc2 : f32[192] */
+  /* %378 = reduce_sum(%374) {axes [0], batch} blocks.11.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 267491328,
       arena + 269042544);
 
-  /* %427 = gelu_grad(%391, %424) blocks.11.mlp : f32[B, 197, 768] */
+  /* %379 = gelu_grad(%346, %376) blocks.11.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 106512384, arena + 116195328,
       arena + 111353856);
 
-  /* %428 = transpose(%389) {perm [1, 0]} blocks.11.mlp.fc1 : f32[192, 768] */
+  /* %380 = transpose(%344) {perm [1, 0]} blocks.11.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[144], arena + 107722752);
 
-  /* %429 = fused_linear(%427, %428) blocks.11.mlp.fc1 : f32[B, 197, 192] */
+  /* %381 = fused_linear(%379, %380) blocks.11.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 111353856, arena + 107722752, NULL, LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %430 = linear_grad_weight(%427, %388) blocks.11.mlp.fc1 : f32[768, 192] */
+  /* %382 = linear_grad_weight(%379, %343) blocks.11.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 111353856, arena + 265070592, arena + 116195328);
 
-  /* %431 = reduce_sum(%427) {axes [0], batch} blocks.11.mlp.fc1 : f32[768] */
+  /* %383 = reduce_sum(%379) {axes [0], batch} blocks.11.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 111353856,
       arena + 116342784);
 
-  /* %432 = reduce_sum(%429) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  /* %384 = reduce_sum(%381) {axes [0], batch} blocks.11.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
       arena + 112859712);
 
-  /* %433 = mul(%429, %384) blocks.11.norm2 : f32[B, 197, 192] */
+  /* %385 = mul(%381, %340) blocks.11.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 106512384, (const long[]){37824, 192, 1},
       params[142], (const long[]){0, 0, 1}, arena + 107722752);
 
-  /* %434 = mul(%429, %386) blocks.11.norm2 : f32[B, 197, 192], written over %429 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 106512384, (const long[]){37824, 192, 1},
-      arena + 263860224, (const long[]){37824, 192, 1}, arena + 106512384);
+  /* %386 = reduce_sum(%381, %342) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 106512384, arena + 263860224, arena + 112859904);
 
-  /* %435 = reduce_sum(%434) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
-      arena + 112859904);
-
-  /* %436 = normalize_grad(%383, %433) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  /* %387 = normalize_grad(%339, %385) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 262649856, arena + 107722752, 1e-06f, arena + 106512384);
 
-  /* %437 = add(%421, %436) blocks.11 : f32[B, 197, 192], written over %421 */
+  /* %388 = add(%373, %387) blocks.11 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 106512384, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %438 = mul(%437, %381) blocks.11 : f32[B, 197, 192] */
+  /* %389 = mul(%388, %338) blocks.11 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[21], (const long[]){1, 0, 0}, arena + 106512384);
 
-  /* %439 = transpose(%378) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %390 = transpose(%335) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[140], arena + 107722752);
 
-  /* %440 = fused_linear(%438, %439) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %391 = fused_linear(%389, %390) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 106512384, arena + 107722752, NULL, LK_ACT_NONE, NULL,
       arena + 110143488);
 
-  /* %441 = linear_grad_weight(%438, %377) blocks.11.attn.proj : f32[192, 192] */
+  /* %392 = linear_grad_weight(%389, %334) blocks.11.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 106512384, arena + 261439488, arena + 112822272);
 
-  /* %442 = reduce_sum(%438) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %393 = reduce_sum(%389) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
       arena + 112860096);
 
-  /* %443 = sdpa_grad(%374, %375, %376, %440) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
+  /* %394 = sdpa_grad(%331, %332, %333, %391) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 160978944, 576, arena + 160979136, 576,
       arena + 160979328, 576, arena + 110143488, 192, arena + 106512384, 576,
       arena + 106512384 + 192, 576, arena + 106512384 + 384, 576, 0.125f);
 
-  /* %444 = transpose(%371) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %395 = transpose(%328) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[138], arena + 111353856);
 
-  /* %445 = fused_linear(%443, %444) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %396 = fused_linear(%394, %395) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 106512384, arena + 111353856, NULL, LK_ACT_NONE, NULL,
       arena + 110143488);
 
-  /* %446 = linear_grad_weight(%443, %370) blocks.11.attn.qkv : f32[576, 192] */
+  /* %397 = linear_grad_weight(%394, %327) blocks.11.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 106512384, arena + 260229120, arena + 112711680);
 
-  /* %447 = reduce_sum(%443) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %398 = reduce_sum(%394) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
       arena + 112859136);
 
-  /* %448 = reduce_sum(%445) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %399 = reduce_sum(%396) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 110143488,
       arena + 112860288);
 
-  /* %449 = mul(%445, %366) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %400 = mul(%396, %324) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 110143488, (const long[]){37824, 192, 1},
       params[136], (const long[]){0, 0, 1}, arena + 106512384);
 
-  /* %450 = mul(%445, %368) blocks.11.norm1 : f32[B, 197, 192], written over %445 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 110143488, (const long[]){37824, 192, 1},
-      arena + 259018752, (const long[]){37824, 192, 1}, arena + 110143488);
+  /* %401 = reduce_sum(%396, %326) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 110143488, arena + 259018752, arena + 112860480);
 
-  /* %451 = reduce_sum(%450) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 110143488,
-      arena + 112860480);
-
-  /* %452 = normalize_grad(%365, %449) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %402 = normalize_grad(%323, %400) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 257808384, arena + 106512384, 1e-06f, arena + 107722752);
 
-  /* %453 = add(%437, %452) blocks.10 : f32[B, 197, 192], written over %421 */
+  /* %403 = add(%388, %402) blocks.10 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 107722752, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %454 = mul(%453, %363) blocks.10 : f32[B, 197, 192] */
+  /* %404 = mul(%403, %322) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 111353856);
 
-  /* %455 = transpose(%360) {perm [1, 0]} blocks.10.mlp.fc2 : f32[768, 192] */
+  /* %405 = transpose(%319) {perm [1, 0]} blocks.10.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[134], arena + 112564224);
 
-  /* %456 = fused_linear(%454, %455) blocks.10.mlp.fc2 : f32[B, 197, 768] */
+  /* %406 = fused_linear(%404, %405) blocks.10.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 111353856, arena + 112564224, NULL, LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %457 = linear_grad_weight(%454, %359) blocks.10.mlp.fc2 : f32[192, 768] */
+  /* %407 = linear_grad_weight(%404, %318) blocks.10.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 111353856, arena + 101670912, arena + 112564224);
 
-  /* %458 = reduce_sum(%454) {axes [0], batch} blocks.10.mlp.fc2 : f32[192] */
+  /* %408 = reduce_sum(%404) {axes [0], batch} blocks.10.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 111353856,
       arena + 112860672);
 
-  /* %459 = gelu_grad(%358, %456) blocks.10.mlp : f32[B, 197, 768] */
+  /* %409 = gelu_grad(%317, %406) blocks.10.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 96829440, arena + 106512384, arena + 101670912);
 
-  /* %460 = transpose(%356) {perm [1, 0]} blocks.10.mlp.fc1 : f32[192, 768] */
+  /* %410 = transpose(%315) {perm [1, 0]} blocks.10.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[132], arena + 98039808);
 
-  /* %461 = fused_linear(%459, %460) blocks.10.mlp.fc1 : f32[B, 197, 192] */
+  /* %411 = fused_linear(%409, %410) blocks.10.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 101670912, arena + 98039808, NULL, LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %462 = linear_grad_weight(%459, %355) blocks.10.mlp.fc1 : f32[768, 192] */
+  /* %412 = linear_grad_weight(%409, %314) blocks.10.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 101670912, arena + 256598016, arena + 106512384);
 
-  /* %463 = reduce_sum(%459) {axes [0], batch} blocks.10.mlp.fc1 : f32[768] */
+  /* %413 = reduce_sum(%409) {axes [0], batch} blocks.10.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 101670912,
       arena + 106659840);
 
-  /* %464 = reduce_sum(%461) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %414 = reduce_sum(%411) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
       arena + 103176768);
 
-  /* %465 = mul(%461, %351) blocks.10.norm2 : f32[B, 197, 192] */
+  /* %415 = mul(%411, %311) blocks.10.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 96829440, (const long[]){37824, 192, 1},
       params[130], (const long[]){0, 0, 1}, arena + 98039808);
 
-  /* %466 = mul(%461, %353) blocks.10.norm2 : f32[B, 197, 192], written over %461 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 96829440, (const long[]){37824, 192, 1},
-      arena + 255387648, (const long[]){37824, 192, 1}, arena + 96829440);
+  /* %416 = reduce_sum(%411, %313) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 96829440, arena + 255387648, arena + 103176960);
 
-  /* %467 = reduce_sum(%466) {axes [0], batch} blocks.10.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
-      arena + 103176960);
-
-  /* %468 = normalize_grad(%350, %465) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  /* %417 = normalize_grad(%310, %415) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 254177280, arena + 98039808, 1e-06f, arena + 96829440);
 
-  /* %469 = add(%453, %468) blocks.10 : f32[B, 197, 192], written over %421 */
+  /* %418 = add(%403, %417) blocks.10 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 96829440, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %470 = mul(%469, %348) blocks.10 : f32[B, 197, 192] */
+  /* %419 = mul(%418, %309) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 96829440);
 
-  /* %471 = transpose(%345) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %420 = transpose(%306) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[128], arena + 98039808);
 
-  /* %472 = fused_linear(%470, %471) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %421 = fused_linear(%419, %420) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 96829440, arena + 98039808, NULL, LK_ACT_NONE, NULL,
       arena + 100460544);
 
-  /* %473 = linear_grad_weight(%470, %344) blocks.10.attn.proj : f32[192, 192] */
+  /* %422 = linear_grad_weight(%419, %305) blocks.10.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 96829440, arena + 252966912, arena + 103139328);
 
-  /* %474 = reduce_sum(%470) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %423 = reduce_sum(%419) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
       arena + 103177152);
 
-  /* %475 = sdpa_grad(%341, %342, %343, %472) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
+  /* %424 = sdpa_grad(%302, %303, %304, %421) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 157347840, 576, arena + 157348032, 576,
       arena + 157348224, 576, arena + 100460544, 192, arena + 96829440, 576, arena + 96829440 + 192,
       576, arena + 96829440 + 384, 576, 0.125f);
 
-  /* %476 = transpose(%338) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %425 = transpose(%299) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[126], arena + 101670912);
 
-  /* %477 = fused_linear(%475, %476) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %426 = fused_linear(%424, %425) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 96829440, arena + 101670912, NULL, LK_ACT_NONE, NULL,
       arena + 100460544);
 
-  /* %478 = linear_grad_weight(%475, %337) blocks.10.attn.qkv : f32[576, 192] */
+  /* %427 = linear_grad_weight(%424, %298) blocks.10.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 96829440, arena + 251756544, arena + 103028736);
 
-  /* %479 = reduce_sum(%475) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %428 = reduce_sum(%424) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
       arena + 103176192);
 
-  /* %480 = reduce_sum(%477) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %429 = reduce_sum(%426) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 100460544,
       arena + 103177344);
 
-  /* %481 = mul(%477, %333) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %430 = mul(%426, %295) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 100460544, (const long[]){37824, 192, 1},
       params[124], (const long[]){0, 0, 1}, arena + 96829440);
 
-  /* %482 = mul(%477, %335) blocks.10.norm1 : f32[B, 197, 192], written over %477 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 100460544, (const long[]){37824, 192, 1},
-      arena + 250546176, (const long[]){37824, 192, 1}, arena + 100460544);
+  /* %431 = reduce_sum(%426, %297) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 100460544, arena + 250546176, arena + 103177536);
 
-  /* %483 = reduce_sum(%482) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 100460544,
-      arena + 103177536);
-
-  /* %484 = normalize_grad(%332, %481) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %432 = normalize_grad(%294, %430) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 249335808, arena + 96829440, 1e-06f, arena + 98039808);
 
-  /* %485 = add(%469, %484) blocks.9 : f32[B, 197, 192], written over %421 */
+  /* %433 = add(%418, %432) blocks.9 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 98039808, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %486 = mul(%485, %330) blocks.9 : f32[B, 197, 192] */
+  /* %434 = mul(%433, %293) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 101670912);
 
-  /* %487 = transpose(%327) {perm [1, 0]} blocks.9.mlp.fc2 : f32[768, 192] */
+  /* %435 = transpose(%290) {perm [1, 0]} blocks.9.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[122], arena + 102881280);
 
-  /* %488 = fused_linear(%486, %487) blocks.9.mlp.fc2 : f32[B, 197, 768] */
+  /* %436 = fused_linear(%434, %435) blocks.9.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 101670912, arena + 102881280, NULL, LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %489 = linear_grad_weight(%486, %326) blocks.9.mlp.fc2 : f32[192, 768] */
+  /* %437 = linear_grad_weight(%434, %289) blocks.9.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 101670912, arena + 91987968, arena + 102881280);
 
-  /* %490 = reduce_sum(%486) {axes [0], batch} blocks.9.mlp.fc2 : f32[192] */
+  /* %438 = reduce_sum(%434) {axes [0], batch} blocks.9.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101670912,
       arena + 103177728);
 
-  /* %491 = gelu_grad(%325, %488) blocks.9.mlp : f32[B, 197, 768] */
+  /* %439 = gelu_grad(%288, %436) blocks.9.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 87146496, arena + 96829440, arena + 91987968);
 
-  /* %492 = transpose(%323) {perm [1, 0]} blocks.9.mlp.fc1 : f32[192, 768] */
+  /* %440 = transpose(%286) {perm [1, 0]} blocks.9.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[120], arena + 88356864);
 
-  /* %493 = fused_linear(%491, %492) blocks.9.mlp.fc1 : f32[B, 197, 192] */
+  /* %441 = fused_linear(%439, %440) blocks.9.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 91987968, arena + 88356864, NULL, LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %494 = linear_grad_weight(%491, %322) blocks.9.mlp.fc1 : f32[768, 192] */
+  /* %442 = linear_grad_weight(%439, %285) blocks.9.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 91987968, arena + 248125440, arena + 96829440);
 
-  /* %495 = reduce_sum(%491) {axes [0], batch} blocks.9.mlp.fc1 : f32[768] */
+  /* %443 = reduce_sum(%439) {axes [0], batch} blocks.9.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 91987968,
       arena + 96976896);
 
-  /* %496 = reduce_sum(%493) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %444 = reduce_sum(%441) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
       arena + 93493824);
 
-  /* %497 = mul(%493, %318) blocks.9.norm2 : f32[B, 197, 192] */
+  /* %445 = mul(%441, %282) blocks.9.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 87146496, (const long[]){37824, 192, 1},
       params[118], (const long[]){0, 0, 1}, arena + 88356864);
 
-  /* %498 = mul(%493, %320) blocks.9.norm2 : f32[B, 197, 192], written over %493 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 87146496, (const long[]){37824, 192, 1},
-      arena + 246915072, (const long[]){37824, 192, 1}, arena + 87146496);
+  /* %446 = reduce_sum(%441, %284) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 87146496, arena + 246915072, arena + 93494016);
 
-  /* %499 = reduce_sum(%498) {axes [0], batch} blocks.9.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
-      arena + 93494016);
-
-  /* %500 = normalize_grad(%317, %497) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  /* %447 = normalize_grad(%281, %445) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 245704704, arena + 88356864, 1e-06f, arena + 87146496);
 
-  /* %501 = add(%485, %500) blocks.9 : f32[B, 197, 192], written over %421 */
+  /* %448 = add(%433, %447) blocks.9 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 87146496, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %502 = mul(%501, %315) blocks.9 : f32[B, 197, 192] */
+  /* %449 = mul(%448, %280) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 87146496);
 
-  /* %503 = transpose(%312) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %450 = transpose(%277) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[116], arena + 88356864);
 
-  /* %504 = fused_linear(%502, %503) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %451 = fused_linear(%449, %450) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 87146496, arena + 88356864, NULL, LK_ACT_NONE, NULL,
       arena + 90777600);
 
-  /* %505 = linear_grad_weight(%502, %311) blocks.9.attn.proj : f32[192, 192] */
+  /* %452 = linear_grad_weight(%449, %276) blocks.9.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 87146496, arena + 244494336, arena + 93456384);
 
-  /* %506 = reduce_sum(%502) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %453 = reduce_sum(%449) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
       arena + 93494208);
 
-  /* %507 = sdpa_grad(%308, %309, %310, %504) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
+  /* %454 = sdpa_grad(%273, %274, %275, %451) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 153716736, 576, arena + 153716928, 576,
       arena + 153717120, 576, arena + 90777600, 192, arena + 87146496, 576, arena + 87146496 + 192,
       576, arena + 87146496 + 384, 576, 0.125f);
 
-  /* %508 = transpose(%305) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %455 = transpose(%270) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[114], arena + 91987968);
 
-  /* %509 = fused_linear(%507, %508) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %456 = fused_linear(%454, %455) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 87146496, arena + 91987968, NULL, LK_ACT_NONE, NULL,
       arena + 90777600);
 
-  /* %510 = linear_grad_weight(%507, %304) blocks.9.attn.qkv : f32[576, 192] */
+  /* %457 = linear_grad_weight(%454, %269) blocks.9.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 87146496, arena + 243283968, arena + 93345792);
 
-  /* %511 = reduce_sum(%507) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %458 = reduce_sum(%454) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
       arena + 93493248);
 
-  /* %512 = reduce_sum(%509) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %459 = reduce_sum(%456) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90777600,
       arena + 93494400);
 
-  /* %513 = mul(%509, %300) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %460 = mul(%456, %266) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90777600, (const long[]){37824, 192, 1},
       params[112], (const long[]){0, 0, 1}, arena + 87146496);
 
-  /* %514 = mul(%509, %302) blocks.9.norm1 : f32[B, 197, 192], written over %509 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 90777600, (const long[]){37824, 192, 1},
-      arena + 242073600, (const long[]){37824, 192, 1}, arena + 90777600);
+  /* %461 = reduce_sum(%456, %268) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 90777600, arena + 242073600, arena + 93494592);
 
-  /* %515 = reduce_sum(%514) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90777600,
-      arena + 93494592);
-
-  /* %516 = normalize_grad(%299, %513) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %462 = normalize_grad(%265, %460) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 240863232, arena + 87146496, 1e-06f, arena + 88356864);
 
-  /* %517 = add(%501, %516) blocks.8 : f32[B, 197, 192], written over %421 */
+  /* %463 = add(%448, %462) blocks.8 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 88356864, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %518 = mul(%517, %297) blocks.8 : f32[B, 197, 192] */
+  /* %464 = mul(%463, %264) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 91987968);
 
-  /* %519 = transpose(%294) {perm [1, 0]} blocks.8.mlp.fc2 : f32[768, 192] */
+  /* %465 = transpose(%261) {perm [1, 0]} blocks.8.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[110], arena + 93198336);
 
-  /* %520 = fused_linear(%518, %519) blocks.8.mlp.fc2 : f32[B, 197, 768] */
+  /* %466 = fused_linear(%464, %465) blocks.8.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 91987968, arena + 93198336, NULL, LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %521 = linear_grad_weight(%518, %293) blocks.8.mlp.fc2 : f32[192, 768] */
+  /* %467 = linear_grad_weight(%464, %260) blocks.8.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 91987968, arena + 82305024, arena + 93198336);
 
-  /* %522 = reduce_sum(%518) {axes [0], batch} blocks.8.mlp.fc2 : f32[192] */
+  /* %468 = reduce_sum(%464) {axes [0], batch} blocks.8.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 91987968,
       arena + 93494784);
 
-  /* %523 = gelu_grad(%292, %520) blocks.8.mlp : f32[B, 197, 768] */
+  /* %469 = gelu_grad(%259, %466) blocks.8.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 77463552, arena + 87146496, arena + 82305024);
 
-  /* %524 = transpose(%290) {perm [1, 0]} blocks.8.mlp.fc1 : f32[192, 768] */
+  /* %470 = transpose(%257) {perm [1, 0]} blocks.8.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[108], arena + 78673920);
 
-  /* %525 = fused_linear(%523, %524) blocks.8.mlp.fc1 : f32[B, 197, 192] */
+  /* %471 = fused_linear(%469, %470) blocks.8.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 82305024, arena + 78673920, NULL, LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %526 = linear_grad_weight(%523, %289) blocks.8.mlp.fc1 : f32[768, 192] */
+  /* %472 = linear_grad_weight(%469, %256) blocks.8.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 82305024, arena + 239652864, arena + 87146496);
 
-  /* %527 = reduce_sum(%523) {axes [0], batch} blocks.8.mlp.fc1 : f32[768] */
+  /* %473 = reduce_sum(%469) {axes [0], batch} blocks.8.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 82305024,
       arena + 87293952);
 
-  /* %528 = reduce_sum(%525) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %474 = reduce_sum(%471) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
       arena + 83810880);
 
-  /* %529 = mul(%525, %285) blocks.8.norm2 : f32[B, 197, 192] */
+  /* %475 = mul(%471, %253) blocks.8.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 77463552, (const long[]){37824, 192, 1},
       params[106], (const long[]){0, 0, 1}, arena + 78673920);
 
-  /* %530 = mul(%525, %287) blocks.8.norm2 : f32[B, 197, 192], written over %525 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 77463552, (const long[]){37824, 192, 1},
-      arena + 238442496, (const long[]){37824, 192, 1}, arena + 77463552);
+  /* %476 = reduce_sum(%471, %255) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 77463552, arena + 238442496, arena + 83811072);
 
-  /* %531 = reduce_sum(%530) {axes [0], batch} blocks.8.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
-      arena + 83811072);
-
-  /* %532 = normalize_grad(%284, %529) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  /* %477 = normalize_grad(%252, %475) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 237232128, arena + 78673920, 1e-06f, arena + 77463552);
 
-  /* %533 = add(%517, %532) blocks.8 : f32[B, 197, 192], written over %421 */
+  /* %478 = add(%463, %477) blocks.8 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 77463552, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %534 = mul(%533, %282) blocks.8 : f32[B, 197, 192] */
+  /* %479 = mul(%478, %251) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 77463552);
 
-  /* %535 = transpose(%279) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %480 = transpose(%248) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 78673920);
 
-  /* %536 = fused_linear(%534, %535) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %481 = fused_linear(%479, %480) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 77463552, arena + 78673920, NULL, LK_ACT_NONE, NULL,
       arena + 81094656);
 
-  /* %537 = linear_grad_weight(%534, %278) blocks.8.attn.proj : f32[192, 192] */
+  /* %482 = linear_grad_weight(%479, %247) blocks.8.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 77463552, arena + 236021760, arena + 83773440);
 
-  /* %538 = reduce_sum(%534) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %483 = reduce_sum(%479) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
       arena + 83811264);
 
-  /* %539 = sdpa_grad(%275, %276, %277, %536) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
+  /* %484 = sdpa_grad(%244, %245, %246, %481) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 150085632, 576, arena + 150085824, 576,
       arena + 150086016, 576, arena + 81094656, 192, arena + 77463552, 576, arena + 77463552 + 192,
       576, arena + 77463552 + 384, 576, 0.125f);
 
-  /* %540 = transpose(%272) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %485 = transpose(%241) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[102], arena + 82305024);
 
-  /* %541 = fused_linear(%539, %540) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %486 = fused_linear(%484, %485) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 77463552, arena + 82305024, NULL, LK_ACT_NONE, NULL,
       arena + 81094656);
 
-  /* %542 = linear_grad_weight(%539, %271) blocks.8.attn.qkv : f32[576, 192] */
+  /* %487 = linear_grad_weight(%484, %240) blocks.8.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 77463552, arena + 234811392, arena + 83662848);
 
-  /* %543 = reduce_sum(%539) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %488 = reduce_sum(%484) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
       arena + 83810304);
 
-  /* %544 = reduce_sum(%541) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %489 = reduce_sum(%486) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81094656,
       arena + 83811456);
 
-  /* %545 = mul(%541, %267) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %490 = mul(%486, %237) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 81094656, (const long[]){37824, 192, 1},
       params[100], (const long[]){0, 0, 1}, arena + 77463552);
 
-  /* %546 = mul(%541, %269) blocks.8.norm1 : f32[B, 197, 192], written over %541 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 81094656, (const long[]){37824, 192, 1},
-      arena + 233601024, (const long[]){37824, 192, 1}, arena + 81094656);
+  /* %491 = reduce_sum(%486, %239) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 81094656, arena + 233601024, arena + 83811648);
 
-  /* %547 = reduce_sum(%546) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81094656,
-      arena + 83811648);
-
-  /* %548 = normalize_grad(%266, %545) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %492 = normalize_grad(%236, %490) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 232390656, arena + 77463552, 1e-06f, arena + 78673920);
 
-  /* %549 = add(%533, %548) blocks.7 : f32[B, 197, 192], written over %421 */
+  /* %493 = add(%478, %492) blocks.7 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 78673920, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %550 = mul(%549, %264) blocks.7 : f32[B, 197, 192] */
+  /* %494 = mul(%493, %235) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 82305024);
 
-  /* %551 = transpose(%261) {perm [1, 0]} blocks.7.mlp.fc2 : f32[768, 192] */
+  /* %495 = transpose(%232) {perm [1, 0]} blocks.7.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 83515392);
 
-  /* %552 = fused_linear(%550, %551) blocks.7.mlp.fc2 : f32[B, 197, 768] */
+  /* %496 = fused_linear(%494, %495) blocks.7.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 82305024, arena + 83515392, NULL, LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %553 = linear_grad_weight(%550, %260) blocks.7.mlp.fc2 : f32[192, 768] */
+  /* %497 = linear_grad_weight(%494, %231) blocks.7.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 82305024, arena + 72622080, arena + 83515392);
 
-  /* %554 = reduce_sum(%550) {axes [0], batch} blocks.7.mlp.fc2 : f32[192] */
+  /* %498 = reduce_sum(%494) {axes [0], batch} blocks.7.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 82305024,
       arena + 83811840);
 
-  /* %555 = gelu_grad(%259, %552) blocks.7.mlp : f32[B, 197, 768] */
+  /* %499 = gelu_grad(%230, %496) blocks.7.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 67780608, arena + 77463552, arena + 72622080);
 
-  /* %556 = transpose(%257) {perm [1, 0]} blocks.7.mlp.fc1 : f32[192, 768] */
+  /* %500 = transpose(%228) {perm [1, 0]} blocks.7.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 68990976);
 
-  /* %557 = fused_linear(%555, %556) blocks.7.mlp.fc1 : f32[B, 197, 192] */
+  /* %501 = fused_linear(%499, %500) blocks.7.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 72622080, arena + 68990976, NULL, LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %558 = linear_grad_weight(%555, %256) blocks.7.mlp.fc1 : f32[768, 192] */
+  /* %502 = linear_grad_weight(%499, %227) blocks.7.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 72622080, arena + 231180288, arena + 77463552);
 
-  /* %559 = reduce_sum(%555) {axes [0], batch} blocks.7.mlp.fc1 : f32[768] */
+  /* %503 = reduce_sum(%499) {axes [0], batch} blocks.7.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 72622080,
       arena + 77611008);
 
-  /* %560 = reduce_sum(%557) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %504 = reduce_sum(%501) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
       arena + 74127936);
 
-  /* %561 = mul(%557, %252) blocks.7.norm2 : f32[B, 197, 192] */
+  /* %505 = mul(%501, %224) blocks.7.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 67780608, (const long[]){37824, 192, 1},
       params[94], (const long[]){0, 0, 1}, arena + 68990976);
 
-  /* %562 = mul(%557, %254) blocks.7.norm2 : f32[B, 197, 192], written over %557 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 67780608, (const long[]){37824, 192, 1},
-      arena + 229969920, (const long[]){37824, 192, 1}, arena + 67780608);
+  /* %506 = reduce_sum(%501, %226) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 67780608, arena + 229969920, arena + 74128128);
 
-  /* %563 = reduce_sum(%562) {axes [0], batch} blocks.7.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
-      arena + 74128128);
-
-  /* %564 = normalize_grad(%251, %561) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  /* %507 = normalize_grad(%223, %505) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 228759552, arena + 68990976, 1e-06f, arena + 67780608);
 
-  /* %565 = add(%549, %564) blocks.7 : f32[B, 197, 192], written over %421 */
+  /* %508 = add(%493, %507) blocks.7 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 67780608, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %566 = mul(%565, %249) blocks.7 : f32[B, 197, 192] */
+  /* %509 = mul(%508, %222) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 67780608);
 
-  /* %567 = transpose(%246) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %510 = transpose(%219) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 68990976);
 
-  /* %568 = fused_linear(%566, %567) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %511 = fused_linear(%509, %510) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 67780608, arena + 68990976, NULL, LK_ACT_NONE, NULL,
       arena + 71411712);
 
-  /* %569 = linear_grad_weight(%566, %245) blocks.7.attn.proj : f32[192, 192] */
+  /* %512 = linear_grad_weight(%509, %218) blocks.7.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 67780608, arena + 227549184, arena + 74090496);
 
-  /* %570 = reduce_sum(%566) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %513 = reduce_sum(%509) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
       arena + 74128320);
 
-  /* %571 = sdpa_grad(%242, %243, %244, %568) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
+  /* %514 = sdpa_grad(%215, %216, %217, %511) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 146454528, 576, arena + 146454720, 576,
       arena + 146454912, 576, arena + 71411712, 192, arena + 67780608, 576, arena + 67780608 + 192,
       576, arena + 67780608 + 384, 576, 0.125f);
 
-  /* %572 = transpose(%239) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %515 = transpose(%212) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 72622080);
 
-  /* %573 = fused_linear(%571, %572) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %516 = fused_linear(%514, %515) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 67780608, arena + 72622080, NULL, LK_ACT_NONE, NULL,
       arena + 71411712);
 
-  /* %574 = linear_grad_weight(%571, %238) blocks.7.attn.qkv : f32[576, 192] */
+  /* %517 = linear_grad_weight(%514, %211) blocks.7.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 67780608, arena + 226338816, arena + 73979904);
 
-  /* %575 = reduce_sum(%571) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %518 = reduce_sum(%514) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
       arena + 74127360);
 
-  /* %576 = reduce_sum(%573) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %519 = reduce_sum(%516) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71411712,
       arena + 74128512);
 
-  /* %577 = mul(%573, %234) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %520 = mul(%516, %208) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 71411712, (const long[]){37824, 192, 1},
       params[88], (const long[]){0, 0, 1}, arena + 67780608);
 
-  /* %578 = mul(%573, %236) blocks.7.norm1 : f32[B, 197, 192], written over %573 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 71411712, (const long[]){37824, 192, 1},
-      arena + 225128448, (const long[]){37824, 192, 1}, arena + 71411712);
+  /* %521 = reduce_sum(%516, %210) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 71411712, arena + 225128448, arena + 74128704);
 
-  /* %579 = reduce_sum(%578) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71411712,
-      arena + 74128704);
-
-  /* %580 = normalize_grad(%233, %577) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %522 = normalize_grad(%207, %520) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 223918080, arena + 67780608, 1e-06f, arena + 68990976);
 
-  /* %581 = add(%565, %580) blocks.6 : f32[B, 197, 192], written over %421 */
+  /* %523 = add(%508, %522) blocks.6 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 68990976, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %582 = mul(%581, %231) blocks.6 : f32[B, 197, 192] */
+  /* %524 = mul(%523, %206) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 72622080);
 
-  /* %583 = transpose(%228) {perm [1, 0]} blocks.6.mlp.fc2 : f32[768, 192] */
+  /* %525 = transpose(%203) {perm [1, 0]} blocks.6.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[86], arena + 73832448);
 
-  /* %584 = fused_linear(%582, %583) blocks.6.mlp.fc2 : f32[B, 197, 768] */
+  /* %526 = fused_linear(%524, %525) blocks.6.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 72622080, arena + 73832448, NULL, LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %585 = linear_grad_weight(%582, %227) blocks.6.mlp.fc2 : f32[192, 768] */
+  /* %527 = linear_grad_weight(%524, %202) blocks.6.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 72622080, arena + 62939136, arena + 73832448);
 
-  /* %586 = reduce_sum(%582) {axes [0], batch} blocks.6.mlp.fc2 : f32[192] */
+  /* %528 = reduce_sum(%524) {axes [0], batch} blocks.6.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 72622080,
       arena + 74128896);
 
-  /* %587 = gelu_grad(%226, %584) blocks.6.mlp : f32[B, 197, 768] */
+  /* %529 = gelu_grad(%201, %526) blocks.6.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 58097664, arena + 67780608, arena + 62939136);
 
-  /* %588 = transpose(%224) {perm [1, 0]} blocks.6.mlp.fc1 : f32[192, 768] */
+  /* %530 = transpose(%199) {perm [1, 0]} blocks.6.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[84], arena + 59308032);
 
-  /* %589 = fused_linear(%587, %588) blocks.6.mlp.fc1 : f32[B, 197, 192] */
+  /* %531 = fused_linear(%529, %530) blocks.6.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 62939136, arena + 59308032, NULL, LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %590 = linear_grad_weight(%587, %223) blocks.6.mlp.fc1 : f32[768, 192] */
+  /* %532 = linear_grad_weight(%529, %198) blocks.6.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 62939136, arena + 222707712, arena + 67780608);
 
-  /* %591 = reduce_sum(%587) {axes [0], batch} blocks.6.mlp.fc1 : f32[768] */
+  /* %533 = reduce_sum(%529) {axes [0], batch} blocks.6.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 62939136,
       arena + 67928064);
 
-  /* %592 = reduce_sum(%589) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %534 = reduce_sum(%531) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
       arena + 64444992);
 
-  /* %593 = mul(%589, %219) blocks.6.norm2 : f32[B, 197, 192] */
+  /* %535 = mul(%531, %195) blocks.6.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 58097664, (const long[]){37824, 192, 1},
       params[82], (const long[]){0, 0, 1}, arena + 59308032);
 
-  /* %594 = mul(%589, %221) blocks.6.norm2 : f32[B, 197, 192], written over %589 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 58097664, (const long[]){37824, 192, 1},
-      arena + 221497344, (const long[]){37824, 192, 1}, arena + 58097664);
+  /* %536 = reduce_sum(%531, %197) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 58097664, arena + 221497344, arena + 64445184);
 
-  /* %595 = reduce_sum(%594) {axes [0], batch} blocks.6.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
-      arena + 64445184);
-
-  /* %596 = normalize_grad(%218, %593) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  /* %537 = normalize_grad(%194, %535) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 220286976, arena + 59308032, 1e-06f, arena + 58097664);
 
-  /* %597 = add(%581, %596) blocks.6 : f32[B, 197, 192], written over %421 */
+  /* %538 = add(%523, %537) blocks.6 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 58097664, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %598 = mul(%597, %216) blocks.6 : f32[B, 197, 192] */
+  /* %539 = mul(%538, %193) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 58097664);
 
-  /* %599 = transpose(%213) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %540 = transpose(%190) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 59308032);
 
-  /* %600 = fused_linear(%598, %599) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %541 = fused_linear(%539, %540) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 58097664, arena + 59308032, NULL, LK_ACT_NONE, NULL,
       arena + 61728768);
 
-  /* %601 = linear_grad_weight(%598, %212) blocks.6.attn.proj : f32[192, 192] */
+  /* %542 = linear_grad_weight(%539, %189) blocks.6.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 58097664, arena + 219076608, arena + 64407552);
 
-  /* %602 = reduce_sum(%598) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %543 = reduce_sum(%539) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
       arena + 64445376);
 
-  /* %603 = sdpa_grad(%209, %210, %211, %600) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
+  /* %544 = sdpa_grad(%186, %187, %188, %541) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 142823424, 576, arena + 142823616, 576,
       arena + 142823808, 576, arena + 61728768, 192, arena + 58097664, 576, arena + 58097664 + 192,
       576, arena + 58097664 + 384, 576, 0.125f);
 
-  /* %604 = transpose(%206) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %545 = transpose(%183) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[78], arena + 62939136);
 
-  /* %605 = fused_linear(%603, %604) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %546 = fused_linear(%544, %545) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 58097664, arena + 62939136, NULL, LK_ACT_NONE, NULL,
       arena + 61728768);
 
-  /* %606 = linear_grad_weight(%603, %205) blocks.6.attn.qkv : f32[576, 192] */
+  /* %547 = linear_grad_weight(%544, %182) blocks.6.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 58097664, arena + 217866240, arena + 64296960);
 
-  /* %607 = reduce_sum(%603) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %548 = reduce_sum(%544) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
       arena + 64444416);
 
-  /* %608 = reduce_sum(%605) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %549 = reduce_sum(%546) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61728768,
       arena + 64445568);
 
-  /* %609 = mul(%605, %201) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %550 = mul(%546, %179) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61728768, (const long[]){37824, 192, 1},
       params[76], (const long[]){0, 0, 1}, arena + 58097664);
 
-  /* %610 = mul(%605, %203) blocks.6.norm1 : f32[B, 197, 192], written over %605 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 61728768, (const long[]){37824, 192, 1},
-      arena + 216655872, (const long[]){37824, 192, 1}, arena + 61728768);
+  /* %551 = reduce_sum(%546, %181) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 61728768, arena + 216655872, arena + 64445760);
 
-  /* %611 = reduce_sum(%610) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61728768,
-      arena + 64445760);
-
-  /* %612 = normalize_grad(%200, %609) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %552 = normalize_grad(%178, %550) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 215445504, arena + 58097664, 1e-06f, arena + 59308032);
 
-  /* %613 = add(%597, %612) blocks.5 : f32[B, 197, 192], written over %421 */
+  /* %553 = add(%538, %552) blocks.5 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 59308032, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %614 = mul(%613, %198) blocks.5 : f32[B, 197, 192] */
+  /* %554 = mul(%553, %177) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 62939136);
 
-  /* %615 = transpose(%195) {perm [1, 0]} blocks.5.mlp.fc2 : f32[768, 192] */
+  /* %555 = transpose(%174) {perm [1, 0]} blocks.5.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 64149504);
 
-  /* %616 = fused_linear(%614, %615) blocks.5.mlp.fc2 : f32[B, 197, 768] */
+  /* %556 = fused_linear(%554, %555) blocks.5.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 62939136, arena + 64149504, NULL, LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %617 = linear_grad_weight(%614, %194) blocks.5.mlp.fc2 : f32[192, 768] */
+  /* %557 = linear_grad_weight(%554, %173) blocks.5.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 62939136, arena + 53256192, arena + 64149504);
 
-  /* %618 = reduce_sum(%614) {axes [0], batch} blocks.5.mlp.fc2 : f32[192] */
+  /* %558 = reduce_sum(%554) {axes [0], batch} blocks.5.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 62939136,
       arena + 64445952);
 
-  /* %619 = gelu_grad(%193, %616) blocks.5.mlp : f32[B, 197, 768] */
+  /* %559 = gelu_grad(%172, %556) blocks.5.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 48414720, arena + 58097664, arena + 53256192);
 
-  /* %620 = transpose(%191) {perm [1, 0]} blocks.5.mlp.fc1 : f32[192, 768] */
+  /* %560 = transpose(%170) {perm [1, 0]} blocks.5.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[72], arena + 49625088);
 
-  /* %621 = fused_linear(%619, %620) blocks.5.mlp.fc1 : f32[B, 197, 192] */
+  /* %561 = fused_linear(%559, %560) blocks.5.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 53256192, arena + 49625088, NULL, LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %622 = linear_grad_weight(%619, %190) blocks.5.mlp.fc1 : f32[768, 192] */
+  /* %562 = linear_grad_weight(%559, %169) blocks.5.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 53256192, arena + 214235136, arena + 58097664);
 
-  /* %623 = reduce_sum(%619) {axes [0], batch} blocks.5.mlp.fc1 : f32[768] */
+  /* %563 = reduce_sum(%559) {axes [0], batch} blocks.5.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 53256192,
       arena + 58245120);
 
-  /* %624 = reduce_sum(%621) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %564 = reduce_sum(%561) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
       arena + 54762048);
 
-  /* %625 = mul(%621, %186) blocks.5.norm2 : f32[B, 197, 192] */
+  /* %565 = mul(%561, %166) blocks.5.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 48414720, (const long[]){37824, 192, 1},
       params[70], (const long[]){0, 0, 1}, arena + 49625088);
 
-  /* %626 = mul(%621, %188) blocks.5.norm2 : f32[B, 197, 192], written over %621 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 48414720, (const long[]){37824, 192, 1},
-      arena + 213024768, (const long[]){37824, 192, 1}, arena + 48414720);
+  /* %566 = reduce_sum(%561, %168) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 48414720, arena + 213024768, arena + 54762240);
 
-  /* %627 = reduce_sum(%626) {axes [0], batch} blocks.5.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
-      arena + 54762240);
-
-  /* %628 = normalize_grad(%185, %625) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  /* %567 = normalize_grad(%165, %565) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 211814400, arena + 49625088, 1e-06f, arena + 48414720);
 
-  /* %629 = add(%613, %628) blocks.5 : f32[B, 197, 192], written over %421 */
+  /* %568 = add(%553, %567) blocks.5 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 48414720, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %630 = mul(%629, %183) blocks.5 : f32[B, 197, 192] */
+  /* %569 = mul(%568, %164) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 48414720);
 
-  /* %631 = transpose(%180) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %570 = transpose(%161) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 49625088);
 
-  /* %632 = fused_linear(%630, %631) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %571 = fused_linear(%569, %570) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 48414720, arena + 49625088, NULL, LK_ACT_NONE, NULL,
       arena + 52045824);
 
-  /* %633 = linear_grad_weight(%630, %179) blocks.5.attn.proj : f32[192, 192] */
+  /* %572 = linear_grad_weight(%569, %160) blocks.5.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 48414720, arena + 210604032, arena + 54724608);
 
-  /* %634 = reduce_sum(%630) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %573 = reduce_sum(%569) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
       arena + 54762432);
 
-  /* %635 = sdpa_grad(%176, %177, %178, %632) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
+  /* %574 = sdpa_grad(%157, %158, %159, %571) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 139192320, 576, arena + 139192512, 576,
       arena + 139192704, 576, arena + 52045824, 192, arena + 48414720, 576, arena + 48414720 + 192,
       576, arena + 48414720 + 384, 576, 0.125f);
 
-  /* %636 = transpose(%173) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %575 = transpose(%154) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[66], arena + 53256192);
 
-  /* %637 = fused_linear(%635, %636) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %576 = fused_linear(%574, %575) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 48414720, arena + 53256192, NULL, LK_ACT_NONE, NULL,
       arena + 52045824);
 
-  /* %638 = linear_grad_weight(%635, %172) blocks.5.attn.qkv : f32[576, 192] */
+  /* %577 = linear_grad_weight(%574, %153) blocks.5.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 48414720, arena + 209393664, arena + 54614016);
 
-  /* %639 = reduce_sum(%635) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %578 = reduce_sum(%574) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
       arena + 54761472);
 
-  /* %640 = reduce_sum(%637) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %579 = reduce_sum(%576) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 52045824,
       arena + 54762624);
 
-  /* %641 = mul(%637, %168) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %580 = mul(%576, %150) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 52045824, (const long[]){37824, 192, 1},
       params[64], (const long[]){0, 0, 1}, arena + 48414720);
 
-  /* %642 = mul(%637, %170) blocks.5.norm1 : f32[B, 197, 192], written over %637 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 52045824, (const long[]){37824, 192, 1},
-      arena + 208183296, (const long[]){37824, 192, 1}, arena + 52045824);
+  /* %581 = reduce_sum(%576, %152) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 52045824, arena + 208183296, arena + 54762816);
 
-  /* %643 = reduce_sum(%642) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 52045824,
-      arena + 54762816);
-
-  /* %644 = normalize_grad(%167, %641) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %582 = normalize_grad(%149, %580) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 206972928, arena + 48414720, 1e-06f, arena + 49625088);
 
-  /* %645 = add(%629, %644) blocks.4 : f32[B, 197, 192], written over %421 */
+  /* %583 = add(%568, %582) blocks.4 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 49625088, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %646 = mul(%645, %165) blocks.4 : f32[B, 197, 192] */
+  /* %584 = mul(%583, %148) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 53256192);
 
-  /* %647 = transpose(%162) {perm [1, 0]} blocks.4.mlp.fc2 : f32[768, 192] */
+  /* %585 = transpose(%145) {perm [1, 0]} blocks.4.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 54466560);
 
-  /* %648 = fused_linear(%646, %647) blocks.4.mlp.fc2 : f32[B, 197, 768] */
+  /* %586 = fused_linear(%584, %585) blocks.4.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 53256192, arena + 54466560, NULL, LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %649 = linear_grad_weight(%646, %161) blocks.4.mlp.fc2 : f32[192, 768] */
+  /* %587 = linear_grad_weight(%584, %144) blocks.4.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 53256192, arena + 43573248, arena + 54466560);
 
-  /* %650 = reduce_sum(%646) {axes [0], batch} blocks.4.mlp.fc2 : f32[192] */
+  /* %588 = reduce_sum(%584) {axes [0], batch} blocks.4.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 53256192,
       arena + 54763008);
 
-  /* %651 = gelu_grad(%160, %648) blocks.4.mlp : f32[B, 197, 768] */
+  /* %589 = gelu_grad(%143, %586) blocks.4.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 38731776, arena + 48414720, arena + 43573248);
 
-  /* %652 = transpose(%158) {perm [1, 0]} blocks.4.mlp.fc1 : f32[192, 768] */
+  /* %590 = transpose(%141) {perm [1, 0]} blocks.4.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 39942144);
 
-  /* %653 = fused_linear(%651, %652) blocks.4.mlp.fc1 : f32[B, 197, 192] */
+  /* %591 = fused_linear(%589, %590) blocks.4.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 43573248, arena + 39942144, NULL, LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %654 = linear_grad_weight(%651, %157) blocks.4.mlp.fc1 : f32[768, 192] */
+  /* %592 = linear_grad_weight(%589, %140) blocks.4.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 43573248, arena + 205762560, arena + 48414720);
 
-  /* %655 = reduce_sum(%651) {axes [0], batch} blocks.4.mlp.fc1 : f32[768] */
+  /* %593 = reduce_sum(%589) {axes [0], batch} blocks.4.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 43573248,
       arena + 48562176);
 
-  /* %656 = reduce_sum(%653) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %594 = reduce_sum(%591) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
       arena + 45079104);
 
-  /* %657 = mul(%653, %153) blocks.4.norm2 : f32[B, 197, 192] */
+  /* %595 = mul(%591, %137) blocks.4.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 38731776, (const long[]){37824, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 39942144);
 
-  /* %658 = mul(%653, %155) blocks.4.norm2 : f32[B, 197, 192], written over %653 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 38731776, (const long[]){37824, 192, 1},
-      arena + 204552192, (const long[]){37824, 192, 1}, arena + 38731776);
+  /* %596 = reduce_sum(%591, %139) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 38731776, arena + 204552192, arena + 45079296);
 
-  /* %659 = reduce_sum(%658) {axes [0], batch} blocks.4.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
-      arena + 45079296);
-
-  /* %660 = normalize_grad(%152, %657) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  /* %597 = normalize_grad(%136, %595) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 203341824, arena + 39942144, 1e-06f, arena + 38731776);
 
-  /* %661 = add(%645, %660) blocks.4 : f32[B, 197, 192], written over %421 */
+  /* %598 = add(%583, %597) blocks.4 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 38731776, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %662 = mul(%661, %150) blocks.4 : f32[B, 197, 192] */
+  /* %599 = mul(%598, %135) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 38731776);
 
-  /* %663 = transpose(%147) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %600 = transpose(%132) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 39942144);
 
-  /* %664 = fused_linear(%662, %663) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %601 = fused_linear(%599, %600) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 38731776, arena + 39942144, NULL, LK_ACT_NONE, NULL,
       arena + 42362880);
 
-  /* %665 = linear_grad_weight(%662, %146) blocks.4.attn.proj : f32[192, 192] */
+  /* %602 = linear_grad_weight(%599, %131) blocks.4.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 38731776, arena + 202131456, arena + 45041664);
 
-  /* %666 = reduce_sum(%662) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %603 = reduce_sum(%599) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
       arena + 45079488);
 
-  /* %667 = sdpa_grad(%143, %144, %145, %664) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
+  /* %604 = sdpa_grad(%128, %129, %130, %601) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 135561216, 576, arena + 135561408, 576,
       arena + 135561600, 576, arena + 42362880, 192, arena + 38731776, 576, arena + 38731776 + 192,
       576, arena + 38731776 + 384, 576, 0.125f);
 
-  /* %668 = transpose(%140) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %605 = transpose(%125) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[54], arena + 43573248);
 
-  /* %669 = fused_linear(%667, %668) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %606 = fused_linear(%604, %605) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 38731776, arena + 43573248, NULL, LK_ACT_NONE, NULL,
       arena + 42362880);
 
-  /* %670 = linear_grad_weight(%667, %139) blocks.4.attn.qkv : f32[576, 192] */
+  /* %607 = linear_grad_weight(%604, %124) blocks.4.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 38731776, arena + 200921088, arena + 44931072);
 
-  /* %671 = reduce_sum(%667) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %608 = reduce_sum(%604) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
       arena + 45078528);
 
-  /* %672 = reduce_sum(%669) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %609 = reduce_sum(%606) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 42362880,
       arena + 45079680);
 
-  /* %673 = mul(%669, %135) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %610 = mul(%606, %121) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 42362880, (const long[]){37824, 192, 1},
       params[52], (const long[]){0, 0, 1}, arena + 38731776);
 
-  /* %674 = mul(%669, %137) blocks.4.norm1 : f32[B, 197, 192], written over %669 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 42362880, (const long[]){37824, 192, 1},
-      arena + 199710720, (const long[]){37824, 192, 1}, arena + 42362880);
+  /* %611 = reduce_sum(%606, %123) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 42362880, arena + 199710720, arena + 45079872);
 
-  /* %675 = reduce_sum(%674) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 42362880,
-      arena + 45079872);
-
-  /* %676 = normalize_grad(%134, %673) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %612 = normalize_grad(%120, %610) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 198500352, arena + 38731776, 1e-06f, arena + 39942144);
 
-  /* %677 = add(%661, %676) blocks.3 : f32[B, 197, 192], written over %421 */
+  /* %613 = add(%598, %612) blocks.3 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 39942144, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %678 = mul(%677, %132) blocks.3 : f32[B, 197, 192] */
+  /* %614 = mul(%613, %119) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 43573248);
 
-  /* %679 = transpose(%129) {perm [1, 0]} blocks.3.mlp.fc2 : f32[768, 192] */
+  /* %615 = transpose(%116) {perm [1, 0]} blocks.3.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[50], arena + 44783616);
 
-  /* %680 = fused_linear(%678, %679) blocks.3.mlp.fc2 : f32[B, 197, 768] */
+  /* %616 = fused_linear(%614, %615) blocks.3.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 43573248, arena + 44783616, NULL, LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %681 = linear_grad_weight(%678, %128) blocks.3.mlp.fc2 : f32[192, 768] */
+  /* %617 = linear_grad_weight(%614, %115) blocks.3.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 43573248, arena + 33890304, arena + 44783616);
 
-  /* %682 = reduce_sum(%678) {axes [0], batch} blocks.3.mlp.fc2 : f32[192] */
+  /* %618 = reduce_sum(%614) {axes [0], batch} blocks.3.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 43573248,
       arena + 45080064);
 
-  /* %683 = gelu_grad(%127, %680) blocks.3.mlp : f32[B, 197, 768] */
+  /* %619 = gelu_grad(%114, %616) blocks.3.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 29048832, arena + 38731776, arena + 33890304);
 
-  /* %684 = transpose(%125) {perm [1, 0]} blocks.3.mlp.fc1 : f32[192, 768] */
+  /* %620 = transpose(%112) {perm [1, 0]} blocks.3.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[48], arena + 30259200);
 
-  /* %685 = fused_linear(%683, %684) blocks.3.mlp.fc1 : f32[B, 197, 192] */
+  /* %621 = fused_linear(%619, %620) blocks.3.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 33890304, arena + 30259200, NULL, LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %686 = linear_grad_weight(%683, %124) blocks.3.mlp.fc1 : f32[768, 192] */
+  /* %622 = linear_grad_weight(%619, %111) blocks.3.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 33890304, arena + 197289984, arena + 38731776);
 
-  /* %687 = reduce_sum(%683) {axes [0], batch} blocks.3.mlp.fc1 : f32[768] */
+  /* %623 = reduce_sum(%619) {axes [0], batch} blocks.3.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 33890304,
       arena + 38879232);
 
-  /* %688 = reduce_sum(%685) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %624 = reduce_sum(%621) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
       arena + 35396160);
 
-  /* %689 = mul(%685, %120) blocks.3.norm2 : f32[B, 197, 192] */
+  /* %625 = mul(%621, %108) blocks.3.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 29048832, (const long[]){37824, 192, 1},
       params[46], (const long[]){0, 0, 1}, arena + 30259200);
 
-  /* %690 = mul(%685, %122) blocks.3.norm2 : f32[B, 197, 192], written over %685 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 29048832, (const long[]){37824, 192, 1},
-      arena + 196079616, (const long[]){37824, 192, 1}, arena + 29048832);
+  /* %626 = reduce_sum(%621, %110) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 29048832, arena + 196079616, arena + 35396352);
 
-  /* %691 = reduce_sum(%690) {axes [0], batch} blocks.3.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
-      arena + 35396352);
-
-  /* %692 = normalize_grad(%119, %689) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  /* %627 = normalize_grad(%107, %625) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 194869248, arena + 30259200, 1e-06f, arena + 29048832);
 
-  /* %693 = add(%677, %692) blocks.3 : f32[B, 197, 192], written over %421 */
+  /* %628 = add(%613, %627) blocks.3 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 29048832, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %694 = mul(%693, %117) blocks.3 : f32[B, 197, 192] */
+  /* %629 = mul(%628, %106) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 29048832);
 
-  /* %695 = transpose(%114) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %630 = transpose(%103) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[44], arena + 30259200);
 
-  /* %696 = fused_linear(%694, %695) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %631 = fused_linear(%629, %630) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 29048832, arena + 30259200, NULL, LK_ACT_NONE, NULL,
       arena + 32679936);
 
-  /* %697 = linear_grad_weight(%694, %113) blocks.3.attn.proj : f32[192, 192] */
+  /* %632 = linear_grad_weight(%629, %102) blocks.3.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 29048832, arena + 193658880, arena + 35358720);
 
-  /* %698 = reduce_sum(%694) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %633 = reduce_sum(%629) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
       arena + 35396544);
 
-  /* %699 = sdpa_grad(%110, %111, %112, %696) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
+  /* %634 = sdpa_grad(%99, %100, %101, %631) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 131930112, 576, arena + 131930304, 576,
       arena + 131930496, 576, arena + 32679936, 192, arena + 29048832, 576, arena + 29048832 + 192,
       576, arena + 29048832 + 384, 576, 0.125f);
 
-  /* %700 = transpose(%107) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %635 = transpose(%96) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[42], arena + 33890304);
 
-  /* %701 = fused_linear(%699, %700) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %636 = fused_linear(%634, %635) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 29048832, arena + 33890304, NULL, LK_ACT_NONE, NULL,
       arena + 32679936);
 
-  /* %702 = linear_grad_weight(%699, %106) blocks.3.attn.qkv : f32[576, 192] */
+  /* %637 = linear_grad_weight(%634, %95) blocks.3.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 29048832, arena + 192448512, arena + 35248128);
 
-  /* %703 = reduce_sum(%699) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %638 = reduce_sum(%634) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
       arena + 35395584);
 
-  /* %704 = reduce_sum(%701) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %639 = reduce_sum(%636) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32679936,
       arena + 35396736);
 
-  /* %705 = mul(%701, %102) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %640 = mul(%636, %92) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 32679936, (const long[]){37824, 192, 1},
       params[40], (const long[]){0, 0, 1}, arena + 29048832);
 
-  /* %706 = mul(%701, %104) blocks.3.norm1 : f32[B, 197, 192], written over %701 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 32679936, (const long[]){37824, 192, 1},
-      arena + 191238144, (const long[]){37824, 192, 1}, arena + 32679936);
+  /* %641 = reduce_sum(%636, %94) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 32679936, arena + 191238144, arena + 35396928);
 
-  /* %707 = reduce_sum(%706) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32679936,
-      arena + 35396928);
-
-  /* %708 = normalize_grad(%101, %705) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %642 = normalize_grad(%91, %640) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 190027776, arena + 29048832, 1e-06f, arena + 30259200);
 
-  /* %709 = add(%693, %708) blocks.2 : f32[B, 197, 192], written over %421 */
+  /* %643 = add(%628, %642) blocks.2 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 30259200, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %710 = mul(%709, %99) blocks.2 : f32[B, 197, 192] */
+  /* %644 = mul(%643, %90) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 33890304);
 
-  /* %711 = transpose(%96) {perm [1, 0]} blocks.2.mlp.fc2 : f32[768, 192] */
+  /* %645 = transpose(%87) {perm [1, 0]} blocks.2.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[38], arena + 35100672);
 
-  /* %712 = fused_linear(%710, %711) blocks.2.mlp.fc2 : f32[B, 197, 768] */
+  /* %646 = fused_linear(%644, %645) blocks.2.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 33890304, arena + 35100672, NULL, LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %713 = linear_grad_weight(%710, %95) blocks.2.mlp.fc2 : f32[192, 768] */
+  /* %647 = linear_grad_weight(%644, %86) blocks.2.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 33890304, arena + 24207360, arena + 35100672);
 
-  /* %714 = reduce_sum(%710) {axes [0], batch} blocks.2.mlp.fc2 : f32[192] */
+  /* %648 = reduce_sum(%644) {axes [0], batch} blocks.2.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33890304,
       arena + 35397120);
 
-  /* %715 = gelu_grad(%94, %712) blocks.2.mlp : f32[B, 197, 768] */
+  /* %649 = gelu_grad(%85, %646) blocks.2.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 19365888, arena + 29048832, arena + 24207360);
 
-  /* %716 = transpose(%92) {perm [1, 0]} blocks.2.mlp.fc1 : f32[192, 768] */
+  /* %650 = transpose(%83) {perm [1, 0]} blocks.2.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[36], arena + 20576256);
 
-  /* %717 = fused_linear(%715, %716) blocks.2.mlp.fc1 : f32[B, 197, 192] */
+  /* %651 = fused_linear(%649, %650) blocks.2.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 24207360, arena + 20576256, NULL, LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %718 = linear_grad_weight(%715, %91) blocks.2.mlp.fc1 : f32[768, 192] */
+  /* %652 = linear_grad_weight(%649, %82) blocks.2.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 24207360, arena + 188817408, arena + 29048832);
 
-  /* %719 = reduce_sum(%715) {axes [0], batch} blocks.2.mlp.fc1 : f32[768] */
+  /* %653 = reduce_sum(%649) {axes [0], batch} blocks.2.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 24207360,
       arena + 29196288);
 
-  /* %720 = reduce_sum(%717) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %654 = reduce_sum(%651) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
       arena + 25713216);
 
-  /* %721 = mul(%717, %87) blocks.2.norm2 : f32[B, 197, 192] */
+  /* %655 = mul(%651, %79) blocks.2.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 19365888, (const long[]){37824, 192, 1},
       params[34], (const long[]){0, 0, 1}, arena + 20576256);
 
-  /* %722 = mul(%717, %89) blocks.2.norm2 : f32[B, 197, 192], written over %717 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 19365888, (const long[]){37824, 192, 1},
-      arena + 187607040, (const long[]){37824, 192, 1}, arena + 19365888);
+  /* %656 = reduce_sum(%651, %81) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 19365888, arena + 187607040, arena + 25713408);
 
-  /* %723 = reduce_sum(%722) {axes [0], batch} blocks.2.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
-      arena + 25713408);
-
-  /* %724 = normalize_grad(%86, %721) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  /* %657 = normalize_grad(%78, %655) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 186396672, arena + 20576256, 1e-06f, arena + 19365888);
 
-  /* %725 = add(%709, %724) blocks.2 : f32[B, 197, 192], written over %421 */
+  /* %658 = add(%643, %657) blocks.2 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 19365888, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %726 = mul(%725, %84) blocks.2 : f32[B, 197, 192] */
+  /* %659 = mul(%658, %77) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 19365888);
 
-  /* %727 = transpose(%81) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %660 = transpose(%74) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[32], arena + 20576256);
 
-  /* %728 = fused_linear(%726, %727) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %661 = fused_linear(%659, %660) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 19365888, arena + 20576256, NULL, LK_ACT_NONE, NULL,
       arena + 22996992);
 
-  /* %729 = linear_grad_weight(%726, %80) blocks.2.attn.proj : f32[192, 192] */
+  /* %662 = linear_grad_weight(%659, %73) blocks.2.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 19365888, arena + 185186304, arena + 25675776);
 
-  /* %730 = reduce_sum(%726) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %663 = reduce_sum(%659) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
       arena + 25713600);
 
-  /* %731 = sdpa_grad(%77, %78, %79, %728) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
+  /* %664 = sdpa_grad(%70, %71, %72, %661) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 128299008, 576, arena + 128299200, 576,
       arena + 128299392, 576, arena + 22996992, 192, arena + 19365888, 576, arena + 19365888 + 192,
       576, arena + 19365888 + 384, 576, 0.125f);
 
-  /* %732 = transpose(%74) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %665 = transpose(%67) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[30], arena + 24207360);
 
-  /* %733 = fused_linear(%731, %732) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %666 = fused_linear(%664, %665) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 19365888, arena + 24207360, NULL, LK_ACT_NONE, NULL,
       arena + 22996992);
 
-  /* %734 = linear_grad_weight(%731, %73) blocks.2.attn.qkv : f32[576, 192] */
+  /* %667 = linear_grad_weight(%664, %66) blocks.2.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 19365888, arena + 183975936, arena + 25565184);
 
-  /* %735 = reduce_sum(%731) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %668 = reduce_sum(%664) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
       arena + 25712640);
 
-  /* %736 = reduce_sum(%733) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %669 = reduce_sum(%666) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 22996992,
       arena + 25713792);
 
-  /* %737 = mul(%733, %69) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %670 = mul(%666, %63) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 22996992, (const long[]){37824, 192, 1},
       params[28], (const long[]){0, 0, 1}, arena + 19365888);
 
-  /* %738 = mul(%733, %71) blocks.2.norm1 : f32[B, 197, 192], written over %733 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 22996992, (const long[]){37824, 192, 1},
-      arena + 182765568, (const long[]){37824, 192, 1}, arena + 22996992);
+  /* %671 = reduce_sum(%666, %65) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 22996992, arena + 182765568, arena + 25713984);
 
-  /* %739 = reduce_sum(%738) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 22996992,
-      arena + 25713984);
-
-  /* %740 = normalize_grad(%68, %737) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %672 = normalize_grad(%62, %670) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 181555200, arena + 19365888, 1e-06f, arena + 20576256);
 
-  /* %741 = add(%725, %740) blocks.1 : f32[B, 197, 192], written over %421 */
+  /* %673 = add(%658, %672) blocks.1 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 20576256, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %742 = mul(%741, %66) blocks.1 : f32[B, 197, 192] */
+  /* %674 = mul(%673, %61) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 24207360);
 
-  /* %743 = transpose(%63) {perm [1, 0]} blocks.1.mlp.fc2 : f32[768, 192] */
+  /* %675 = transpose(%58) {perm [1, 0]} blocks.1.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[26], arena + 25417728);
 
-  /* %744 = fused_linear(%742, %743) blocks.1.mlp.fc2 : f32[B, 197, 768] */
+  /* %676 = fused_linear(%674, %675) blocks.1.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 24207360, arena + 25417728, NULL, LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %745 = linear_grad_weight(%742, %62) blocks.1.mlp.fc2 : f32[192, 768] */
+  /* %677 = linear_grad_weight(%674, %57) blocks.1.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 24207360, arena + 14524416, arena + 25417728);
 
-  /* %746 = reduce_sum(%742) {axes [0], batch} blocks.1.mlp.fc2 : f32[192] */
+  /* %678 = reduce_sum(%674) {axes [0], batch} blocks.1.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 24207360,
       arena + 25714176);
 
-  /* %747 = gelu_grad(%61, %744) blocks.1.mlp : f32[B, 197, 768] */
+  /* %679 = gelu_grad(%56, %676) blocks.1.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 9682944, arena + 19365888, arena + 14524416);
 
-  /* %748 = transpose(%59) {perm [1, 0]} blocks.1.mlp.fc1 : f32[192, 768] */
+  /* %680 = transpose(%54) {perm [1, 0]} blocks.1.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[24], arena + 10893312);
 
-  /* %749 = fused_linear(%747, %748) blocks.1.mlp.fc1 : f32[B, 197, 192] */
+  /* %681 = fused_linear(%679, %680) blocks.1.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 14524416, arena + 10893312, NULL, LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %750 = linear_grad_weight(%747, %58) blocks.1.mlp.fc1 : f32[768, 192] */
+  /* %682 = linear_grad_weight(%679, %53) blocks.1.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 14524416, arena + 180344832, arena + 19365888);
 
-  /* %751 = reduce_sum(%747) {axes [0], batch} blocks.1.mlp.fc1 : f32[768] */
+  /* %683 = reduce_sum(%679) {axes [0], batch} blocks.1.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 14524416,
       arena + 19513344);
 
-  /* %752 = reduce_sum(%749) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %684 = reduce_sum(%681) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
       arena + 14819904);
 
-  /* %753 = mul(%749, %54) blocks.1.norm2 : f32[B, 197, 192] */
+  /* %685 = mul(%681, %50) blocks.1.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 9682944, (const long[]){37824, 192, 1}, params[22],
       (const long[]){0, 0, 1}, arena + 10893312);
 
-  /* %754 = mul(%749, %56) blocks.1.norm2 : f32[B, 197, 192], written over %749 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 9682944, (const long[]){37824, 192, 1},
-      arena + 179134464, (const long[]){37824, 192, 1}, arena + 9682944);
+  /* %686 = reduce_sum(%681, %52) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 9682944, arena + 179134464, arena + 14820096);
 
-  /* %755 = reduce_sum(%754) {axes [0], batch} blocks.1.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
-      arena + 14820096);
-
-  /* %756 = normalize_grad(%53, %753) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  /* %687 = normalize_grad(%49, %685) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 177924096, arena + 10893312, 1e-06f, arena + 9682944);
 
-  /* %757 = add(%741, %756) blocks.1 : f32[B, 197, 192], written over %421 */
+  /* %688 = add(%673, %687) blocks.1 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 9682944, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %758 = mul(%757, %51) blocks.1 : f32[B, 197, 192] */
+  /* %689 = mul(%688, %48) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 9682944);
 
-  /* %759 = transpose(%48) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %690 = transpose(%45) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[20], arena + 10893312);
 
-  /* %760 = fused_linear(%758, %759) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %691 = fused_linear(%689, %690) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 9682944, arena + 10893312, NULL, LK_ACT_NONE, NULL,
       arena + 13314048);
 
-  /* %761 = linear_grad_weight(%758, %47) blocks.1.attn.proj : f32[192, 192] */
+  /* %692 = linear_grad_weight(%689, %44) blocks.1.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 9682944, arena + 176713728, arena + 14782464);
 
-  /* %762 = reduce_sum(%758) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %693 = reduce_sum(%689) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
       arena + 14820288);
 
-  /* %763 = sdpa_grad(%44, %45, %46, %760) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
+  /* %694 = sdpa_grad(%41, %42, %43, %691) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 124667904, 576, arena + 124668096, 576,
       arena + 124668288, 576, arena + 13314048, 192, arena + 9682944, 576, arena + 9682944 + 192,
       576, arena + 9682944 + 384, 576, 0.125f);
 
-  /* %764 = transpose(%41) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %695 = transpose(%38) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[18], arena + 14524416);
 
-  /* %765 = fused_linear(%763, %764) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %696 = fused_linear(%694, %695) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 9682944, arena + 14524416, NULL, LK_ACT_NONE, NULL,
       arena + 13314048);
 
-  /* %766 = linear_grad_weight(%763, %40) blocks.1.attn.qkv : f32[576, 192] */
+  /* %697 = linear_grad_weight(%694, %37) blocks.1.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 9682944, arena + 175503360, arena + 14671872);
 
-  /* %767 = reduce_sum(%763) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %698 = reduce_sum(%694) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
       arena + 14819328);
 
-  /* %768 = reduce_sum(%765) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %699 = reduce_sum(%696) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 13314048,
       arena + 14820480);
 
-  /* %769 = mul(%765, %36) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %700 = mul(%696, %34) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 13314048, (const long[]){37824, 192, 1},
       params[16], (const long[]){0, 0, 1}, arena + 9682944);
 
-  /* %770 = mul(%765, %38) blocks.1.norm1 : f32[B, 197, 192], written over %765 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 13314048, (const long[]){37824, 192, 1},
-      arena + 174292992, (const long[]){37824, 192, 1}, arena + 13314048);
+  /* %701 = reduce_sum(%696, %36) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 13314048, arena + 174292992, arena + 14820672);
 
-  /* %771 = reduce_sum(%770) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 13314048,
-      arena + 14820672);
-
-  /* %772 = normalize_grad(%35, %769) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %702 = normalize_grad(%33, %700) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 173082624, arena + 9682944, 1e-06f, arena + 10893312);
 
-  /* %773 = add(%757, %772) blocks.0 : f32[B, 197, 192], written over %421 */
+  /* %703 = add(%688, %702) blocks.0 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 10893312, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %774 = transpose(%33) {perm [1, 0]} blocks.0.mlp.fc2 : f32[768, 192] */
+  /* %704 = transpose(%31) {perm [1, 0]} blocks.0.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[14], arena + 14524416);
 
-  /* %775 = fused_linear(%773, %774) blocks.0.mlp.fc2 : f32[B, 197, 768] */
+  /* %705 = fused_linear(%703, %704) blocks.0.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 266280960, arena + 14524416, NULL, LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %776 = linear_grad_weight(%773, %32) blocks.0.mlp.fc2 : f32[192, 768] */
+  /* %706 = linear_grad_weight(%703, %30) blocks.0.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 266280960, arena + 4841472, arena + 14524416);
 
-  /* %777 = reduce_sum(%773) {axes [0], batch} blocks.0.mlp.fc2 : f32[192] */
+  /* %707 = reduce_sum(%703) {axes [0], batch} blocks.0.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 266280960,
       arena + 14820864);
 
-  /* %778 = gelu_grad(%31, %775) blocks.0.mlp : f32[B, 197, 768] */
+  /* %708 = gelu_grad(%29, %705) blocks.0.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena, arena + 9682944, arena + 4841472);
 
-  /* %779 = transpose(%29) {perm [1, 0]} blocks.0.mlp.fc1 : f32[192, 768] */
+  /* %709 = transpose(%27) {perm [1, 0]} blocks.0.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[12], arena + 1210368);
 
-  /* %780 = fused_linear(%778, %779) blocks.0.mlp.fc1 : f32[B, 197, 192] */
+  /* %710 = fused_linear(%708, %709) blocks.0.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 4841472, arena + 1210368, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %781 = linear_grad_weight(%778, %28) blocks.0.mlp.fc1 : f32[768, 192] */
+  /* %711 = linear_grad_weight(%708, %26) blocks.0.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 4841472, arena + 171872256, arena + 9682944);
 
-  /* %782 = reduce_sum(%778) {axes [0], batch} blocks.0.mlp.fc1 : f32[768] */
+  /* %712 = reduce_sum(%708) {axes [0], batch} blocks.0.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 4841472,
       arena + 9830400);
 
-  /* %783 = reduce_sum(%780) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %713 = reduce_sum(%710) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 4989504);
 
-  /* %784 = mul(%780, %24) blocks.0.norm2 : f32[B, 197, 192] */
+  /* %714 = mul(%710, %23) blocks.0.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena, (const long[]){37824, 192, 1}, params[10],
       (const long[]){0, 0, 1}, arena + 1210368);
 
-  /* %785 = mul(%780, %26) blocks.0.norm2 : f32[B, 197, 192], written over %780 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena, (const long[]){37824, 192, 1}, arena + 170661888,
-      (const long[]){37824, 192, 1}, arena);
+  /* %715 = reduce_sum(%710, %25) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena,
+      arena + 170661888, arena + 4989696);
 
-  /* %786 = reduce_sum(%785) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 4989696);
-
-  /* %787 = normalize_grad(%23, %784) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  /* %716 = normalize_grad(%22, %714) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 169451520, arena + 1210368, 1e-06f, arena);
 
-  /* %788 = add(%773, %787) blocks.0 : f32[B, 197, 192], written over %421 */
+  /* %717 = add(%703, %716) blocks.0 : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1}, arena,
       (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %789 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %718 = transpose(%20) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %790 = fused_linear(%788, %789) blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %719 = fused_linear(%717, %718) blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 266280960, arena, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %791 = linear_grad_weight(%788, %20) blocks.0.attn.proj : f32[192, 192] */
+  /* %720 = linear_grad_weight(%717, %19) blocks.0.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 266280960, arena + 168241152, arena + 4952064);
 
-  /* %792 = reduce_sum(%788) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  /* %721 = reduce_sum(%717) {axes [0], batch} blocks.0.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 266280960,
       arena + 4989888);
 
-  /* %793 = sdpa_grad(%17, %18, %19, %790) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
+  /* %722 = sdpa_grad(%16, %17, %18, %719) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 3, 3, 64, arena + 121036800, 576, arena + 121036992, 576,
       arena + 121037184, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
       0.125f);
 
-  /* %794 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %723 = transpose(%13) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 4841472);
 
-  /* %795 = fused_linear(%793, %794) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %724 = fused_linear(%722, %723) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena, arena + 4841472, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %796 = linear_grad_weight(%793, %13) blocks.0.attn.qkv : f32[576, 192] */
+  /* %725 = linear_grad_weight(%722, %12) blocks.0.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 167030784, arena + 4841472);
 
-  /* %797 = reduce_sum(%793) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %726 = reduce_sum(%722) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 4988928);
 
-  /* %798 = reduce_sum(%795) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %727 = reduce_sum(%724) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420736);
 
-  /* %799 = mul(%795, %9) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %728 = mul(%724, %9) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %800 = mul(%795, %11) blocks.0.norm1 : f32[B, 197, 192], written over %795 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1},
-      arena + 165820416, (const long[]){37824, 192, 1}, arena + 3631104);
+  /* %729 = reduce_sum(%724, %11) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 3631104, arena + 165820416, arena + 2420928);
 
-  /* %801 = reduce_sum(%800) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
-      arena + 2420928);
-
-  /* %802 = normalize_grad(%8, %799) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  /* %730 = normalize_grad(%8, %728) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 164610048, arena, 1e-06f, arena + 1210368);
 
-  /* %803 = add(%788, %802) : f32[B, 197, 192], written over %421 */
+  /* %731 = add(%717, %730) : f32[B, 197, 192], written over %373 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 266280960, (const long[]){37824, 192, 1},
       arena + 1210368, (const long[]){37824, 192, 1}, arena + 266280960);
 
-  /* %804 = reduce_sum(%803) {axes [], batch} : f32[197, 192] */
+  /* %732 = reduce_sum(%731) {axes [], batch} : f32[197, 192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 266280960,
       arena + 1351680);
 
-  /* %805 = reshape(%804) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %804: no code */
+  /* %733 = reshape(%732) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %732: no code */
 
-  /* %806 = slice(%803) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  /* %734 = slice(%731) {axis 0, start 0, length 1} : f32[B, 1, 192] */
   lk_copy_rows(B, 192, arena + 266280960, 37824, arena, 192);
 
-  /* %807 = reduce_sum(%806) {axes [], batch} : f32[1, 192] */
+  /* %735 = reduce_sum(%734) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 1389504);
 
-  /* %808 = reshape(%807) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %807: no code */
+  /* %736 = reshape(%735) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %735: no code */
 
-  /* %809 = slice(%803) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %421: no code */
+  /* %737 = slice(%731) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %373: no code */
 
-  /* %810 = seq2img(%809) {height 14} patch_embed : f32[B, 192, 14, 14] */
+  /* %738 = seq2img(%737) {height 14} patch_embed : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 196, 192, arena + 266281152 + (long)b * 37824, arena + (long)b * 37632);
   } // for b
 
-  /* %811 = conv2d_grad_weight(%810, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
+  /* %739 = conv2d_grad_weight(%738, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 1204224);
 
-  /* %812 = reduce_sum(%810) {axes [1, 2], batch} patch_embed.proj : f32[192] */
+  /* %740 = reduce_sum(%738) {axes [1, 2], batch} patch_embed.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 1389696);
 
-  /* output 0 "loss" = %409 : f32[1] */
+  /* output 0 "loss" = %362 : f32[1] */
   memcpy(outputs[0], arena + 269042736, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %811 : f32[192, 3, 16, 16] */
+  /* output 1 "grad:patch_embed.proj.weight" = %739 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %812 : f32[192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %740 : f32[192] */
   memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %808 : f32[1, 1, 192] */
+  /* output 3 "grad:cls_token" = %736 : f32[1, 1, 192] */
   memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %805 : f32[1, 197, 192] */
+  /* output 4 "grad:pos_embed" = %733 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %801 : f32[192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %729 : f32[192] */
   memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %798 : f32[192] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %727 : f32[192] */
   memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %796 : f32[576, 192] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %725 : f32[576, 192] */
   memcpy(outputs[7], arena + 4841472, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %797 : f32[576] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %726 : f32[576] */
   memcpy(outputs[8], arena + 4988928, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %791 : f32[192, 192] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %720 : f32[192, 192] */
   memcpy(outputs[9], arena + 4952064, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %792 : f32[192] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %721 : f32[192] */
   memcpy(outputs[10], arena + 4989888, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.norm2.weight" = %786 : f32[192] */
+  /* output 11 "grad:blocks.0.norm2.weight" = %715 : f32[192] */
   memcpy(outputs[11], arena + 4989696, sizeof(float) * 192);
-  /* output 12 "grad:blocks.0.norm2.bias" = %783 : f32[192] */
+  /* output 12 "grad:blocks.0.norm2.bias" = %713 : f32[192] */
   memcpy(outputs[12], arena + 4989504, sizeof(float) * 192);
-  /* output 13 "grad:blocks.0.mlp.fc1.weight" = %781 : f32[768, 192] */
+  /* output 13 "grad:blocks.0.mlp.fc1.weight" = %711 : f32[768, 192] */
   memcpy(outputs[13], arena + 9682944, sizeof(float) * 147456);
-  /* output 14 "grad:blocks.0.mlp.fc1.bias" = %782 : f32[768] */
+  /* output 14 "grad:blocks.0.mlp.fc1.bias" = %712 : f32[768] */
   memcpy(outputs[14], arena + 9830400, sizeof(float) * 768);
-  /* output 15 "grad:blocks.0.mlp.fc2.weight" = %776 : f32[192, 768] */
+  /* output 15 "grad:blocks.0.mlp.fc2.weight" = %706 : f32[192, 768] */
   memcpy(outputs[15], arena + 14524416, sizeof(float) * 147456);
-  /* output 16 "grad:blocks.0.mlp.fc2.bias" = %777 : f32[192] */
+  /* output 16 "grad:blocks.0.mlp.fc2.bias" = %707 : f32[192] */
   memcpy(outputs[16], arena + 14820864, sizeof(float) * 192);
-  /* output 17 "grad:blocks.1.norm1.weight" = %771 : f32[192] */
+  /* output 17 "grad:blocks.1.norm1.weight" = %701 : f32[192] */
   memcpy(outputs[17], arena + 14820672, sizeof(float) * 192);
-  /* output 18 "grad:blocks.1.norm1.bias" = %768 : f32[192] */
+  /* output 18 "grad:blocks.1.norm1.bias" = %699 : f32[192] */
   memcpy(outputs[18], arena + 14820480, sizeof(float) * 192);
-  /* output 19 "grad:blocks.1.attn.qkv.weight" = %766 : f32[576, 192] */
+  /* output 19 "grad:blocks.1.attn.qkv.weight" = %697 : f32[576, 192] */
   memcpy(outputs[19], arena + 14671872, sizeof(float) * 110592);
-  /* output 20 "grad:blocks.1.attn.qkv.bias" = %767 : f32[576] */
+  /* output 20 "grad:blocks.1.attn.qkv.bias" = %698 : f32[576] */
   memcpy(outputs[20], arena + 14819328, sizeof(float) * 576);
-  /* output 21 "grad:blocks.1.attn.proj.weight" = %761 : f32[192, 192] */
+  /* output 21 "grad:blocks.1.attn.proj.weight" = %692 : f32[192, 192] */
   memcpy(outputs[21], arena + 14782464, sizeof(float) * 36864);
-  /* output 22 "grad:blocks.1.attn.proj.bias" = %762 : f32[192] */
+  /* output 22 "grad:blocks.1.attn.proj.bias" = %693 : f32[192] */
   memcpy(outputs[22], arena + 14820288, sizeof(float) * 192);
-  /* output 23 "grad:blocks.1.norm2.weight" = %755 : f32[192] */
+  /* output 23 "grad:blocks.1.norm2.weight" = %686 : f32[192] */
   memcpy(outputs[23], arena + 14820096, sizeof(float) * 192);
-  /* output 24 "grad:blocks.1.norm2.bias" = %752 : f32[192] */
+  /* output 24 "grad:blocks.1.norm2.bias" = %684 : f32[192] */
   memcpy(outputs[24], arena + 14819904, sizeof(float) * 192);
-  /* output 25 "grad:blocks.1.mlp.fc1.weight" = %750 : f32[768, 192] */
+  /* output 25 "grad:blocks.1.mlp.fc1.weight" = %682 : f32[768, 192] */
   memcpy(outputs[25], arena + 19365888, sizeof(float) * 147456);
-  /* output 26 "grad:blocks.1.mlp.fc1.bias" = %751 : f32[768] */
+  /* output 26 "grad:blocks.1.mlp.fc1.bias" = %683 : f32[768] */
   memcpy(outputs[26], arena + 19513344, sizeof(float) * 768);
-  /* output 27 "grad:blocks.1.mlp.fc2.weight" = %745 : f32[192, 768] */
+  /* output 27 "grad:blocks.1.mlp.fc2.weight" = %677 : f32[192, 768] */
   memcpy(outputs[27], arena + 25417728, sizeof(float) * 147456);
-  /* output 28 "grad:blocks.1.mlp.fc2.bias" = %746 : f32[192] */
+  /* output 28 "grad:blocks.1.mlp.fc2.bias" = %678 : f32[192] */
   memcpy(outputs[28], arena + 25714176, sizeof(float) * 192);
-  /* output 29 "grad:blocks.2.norm1.weight" = %739 : f32[192] */
+  /* output 29 "grad:blocks.2.norm1.weight" = %671 : f32[192] */
   memcpy(outputs[29], arena + 25713984, sizeof(float) * 192);
-  /* output 30 "grad:blocks.2.norm1.bias" = %736 : f32[192] */
+  /* output 30 "grad:blocks.2.norm1.bias" = %669 : f32[192] */
   memcpy(outputs[30], arena + 25713792, sizeof(float) * 192);
-  /* output 31 "grad:blocks.2.attn.qkv.weight" = %734 : f32[576, 192] */
+  /* output 31 "grad:blocks.2.attn.qkv.weight" = %667 : f32[576, 192] */
   memcpy(outputs[31], arena + 25565184, sizeof(float) * 110592);
-  /* output 32 "grad:blocks.2.attn.qkv.bias" = %735 : f32[576] */
+  /* output 32 "grad:blocks.2.attn.qkv.bias" = %668 : f32[576] */
   memcpy(outputs[32], arena + 25712640, sizeof(float) * 576);
-  /* output 33 "grad:blocks.2.attn.proj.weight" = %729 : f32[192, 192] */
+  /* output 33 "grad:blocks.2.attn.proj.weight" = %662 : f32[192, 192] */
   memcpy(outputs[33], arena + 25675776, sizeof(float) * 36864);
-  /* output 34 "grad:blocks.2.attn.proj.bias" = %730 : f32[192] */
+  /* output 34 "grad:blocks.2.attn.proj.bias" = %663 : f32[192] */
   memcpy(outputs[34], arena + 25713600, sizeof(float) * 192);
-  /* output 35 "grad:blocks.2.norm2.weight" = %723 : f32[192] */
+  /* output 35 "grad:blocks.2.norm2.weight" = %656 : f32[192] */
   memcpy(outputs[35], arena + 25713408, sizeof(float) * 192);
-  /* output 36 "grad:blocks.2.norm2.bias" = %720 : f32[192] */
+  /* output 36 "grad:blocks.2.norm2.bias" = %654 : f32[192] */
   memcpy(outputs[36], arena + 25713216, sizeof(float) * 192);
-  /* output 37 "grad:blocks.2.mlp.fc1.weight" = %718 : f32[768, 192] */
+  /* output 37 "grad:blocks.2.mlp.fc1.weight" = %652 : f32[768, 192] */
   memcpy(outputs[37], arena + 29048832, sizeof(float) * 147456);
-  /* output 38 "grad:blocks.2.mlp.fc1.bias" = %719 : f32[768] */
+  /* output 38 "grad:blocks.2.mlp.fc1.bias" = %653 : f32[768] */
   memcpy(outputs[38], arena + 29196288, sizeof(float) * 768);
-  /* output 39 "grad:blocks.2.mlp.fc2.weight" = %713 : f32[192, 768] */
+  /* output 39 "grad:blocks.2.mlp.fc2.weight" = %647 : f32[192, 768] */
   memcpy(outputs[39], arena + 35100672, sizeof(float) * 147456);
-  /* output 40 "grad:blocks.2.mlp.fc2.bias" = %714 : f32[192] */
+  /* output 40 "grad:blocks.2.mlp.fc2.bias" = %648 : f32[192] */
   memcpy(outputs[40], arena + 35397120, sizeof(float) * 192);
-  /* output 41 "grad:blocks.3.norm1.weight" = %707 : f32[192] */
+  /* output 41 "grad:blocks.3.norm1.weight" = %641 : f32[192] */
   memcpy(outputs[41], arena + 35396928, sizeof(float) * 192);
-  /* output 42 "grad:blocks.3.norm1.bias" = %704 : f32[192] */
+  /* output 42 "grad:blocks.3.norm1.bias" = %639 : f32[192] */
   memcpy(outputs[42], arena + 35396736, sizeof(float) * 192);
-  /* output 43 "grad:blocks.3.attn.qkv.weight" = %702 : f32[576, 192] */
+  /* output 43 "grad:blocks.3.attn.qkv.weight" = %637 : f32[576, 192] */
   memcpy(outputs[43], arena + 35248128, sizeof(float) * 110592);
-  /* output 44 "grad:blocks.3.attn.qkv.bias" = %703 : f32[576] */
+  /* output 44 "grad:blocks.3.attn.qkv.bias" = %638 : f32[576] */
   memcpy(outputs[44], arena + 35395584, sizeof(float) * 576);
-  /* output 45 "grad:blocks.3.attn.proj.weight" = %697 : f32[192, 192] */
+  /* output 45 "grad:blocks.3.attn.proj.weight" = %632 : f32[192, 192] */
   memcpy(outputs[45], arena + 35358720, sizeof(float) * 36864);
-  /* output 46 "grad:blocks.3.attn.proj.bias" = %698 : f32[192] */
+  /* output 46 "grad:blocks.3.attn.proj.bias" = %633 : f32[192] */
   memcpy(outputs[46], arena + 35396544, sizeof(float) * 192);
-  /* output 47 "grad:blocks.3.norm2.weight" = %691 : f32[192] */
+  /* output 47 "grad:blocks.3.norm2.weight" = %626 : f32[192] */
   memcpy(outputs[47], arena + 35396352, sizeof(float) * 192);
-  /* output 48 "grad:blocks.3.norm2.bias" = %688 : f32[192] */
+  /* output 48 "grad:blocks.3.norm2.bias" = %624 : f32[192] */
   memcpy(outputs[48], arena + 35396160, sizeof(float) * 192);
-  /* output 49 "grad:blocks.3.mlp.fc1.weight" = %686 : f32[768, 192] */
+  /* output 49 "grad:blocks.3.mlp.fc1.weight" = %622 : f32[768, 192] */
   memcpy(outputs[49], arena + 38731776, sizeof(float) * 147456);
-  /* output 50 "grad:blocks.3.mlp.fc1.bias" = %687 : f32[768] */
+  /* output 50 "grad:blocks.3.mlp.fc1.bias" = %623 : f32[768] */
   memcpy(outputs[50], arena + 38879232, sizeof(float) * 768);
-  /* output 51 "grad:blocks.3.mlp.fc2.weight" = %681 : f32[192, 768] */
+  /* output 51 "grad:blocks.3.mlp.fc2.weight" = %617 : f32[192, 768] */
   memcpy(outputs[51], arena + 44783616, sizeof(float) * 147456);
-  /* output 52 "grad:blocks.3.mlp.fc2.bias" = %682 : f32[192] */
+  /* output 52 "grad:blocks.3.mlp.fc2.bias" = %618 : f32[192] */
   memcpy(outputs[52], arena + 45080064, sizeof(float) * 192);
-  /* output 53 "grad:blocks.4.norm1.weight" = %675 : f32[192] */
+  /* output 53 "grad:blocks.4.norm1.weight" = %611 : f32[192] */
   memcpy(outputs[53], arena + 45079872, sizeof(float) * 192);
-  /* output 54 "grad:blocks.4.norm1.bias" = %672 : f32[192] */
+  /* output 54 "grad:blocks.4.norm1.bias" = %609 : f32[192] */
   memcpy(outputs[54], arena + 45079680, sizeof(float) * 192);
-  /* output 55 "grad:blocks.4.attn.qkv.weight" = %670 : f32[576, 192] */
+  /* output 55 "grad:blocks.4.attn.qkv.weight" = %607 : f32[576, 192] */
   memcpy(outputs[55], arena + 44931072, sizeof(float) * 110592);
-  /* output 56 "grad:blocks.4.attn.qkv.bias" = %671 : f32[576] */
+  /* output 56 "grad:blocks.4.attn.qkv.bias" = %608 : f32[576] */
   memcpy(outputs[56], arena + 45078528, sizeof(float) * 576);
-  /* output 57 "grad:blocks.4.attn.proj.weight" = %665 : f32[192, 192] */
+  /* output 57 "grad:blocks.4.attn.proj.weight" = %602 : f32[192, 192] */
   memcpy(outputs[57], arena + 45041664, sizeof(float) * 36864);
-  /* output 58 "grad:blocks.4.attn.proj.bias" = %666 : f32[192] */
+  /* output 58 "grad:blocks.4.attn.proj.bias" = %603 : f32[192] */
   memcpy(outputs[58], arena + 45079488, sizeof(float) * 192);
-  /* output 59 "grad:blocks.4.norm2.weight" = %659 : f32[192] */
+  /* output 59 "grad:blocks.4.norm2.weight" = %596 : f32[192] */
   memcpy(outputs[59], arena + 45079296, sizeof(float) * 192);
-  /* output 60 "grad:blocks.4.norm2.bias" = %656 : f32[192] */
+  /* output 60 "grad:blocks.4.norm2.bias" = %594 : f32[192] */
   memcpy(outputs[60], arena + 45079104, sizeof(float) * 192);
-  /* output 61 "grad:blocks.4.mlp.fc1.weight" = %654 : f32[768, 192] */
+  /* output 61 "grad:blocks.4.mlp.fc1.weight" = %592 : f32[768, 192] */
   memcpy(outputs[61], arena + 48414720, sizeof(float) * 147456);
-  /* output 62 "grad:blocks.4.mlp.fc1.bias" = %655 : f32[768] */
+  /* output 62 "grad:blocks.4.mlp.fc1.bias" = %593 : f32[768] */
   memcpy(outputs[62], arena + 48562176, sizeof(float) * 768);
-  /* output 63 "grad:blocks.4.mlp.fc2.weight" = %649 : f32[192, 768] */
+  /* output 63 "grad:blocks.4.mlp.fc2.weight" = %587 : f32[192, 768] */
   memcpy(outputs[63], arena + 54466560, sizeof(float) * 147456);
-  /* output 64 "grad:blocks.4.mlp.fc2.bias" = %650 : f32[192] */
+  /* output 64 "grad:blocks.4.mlp.fc2.bias" = %588 : f32[192] */
   memcpy(outputs[64], arena + 54763008, sizeof(float) * 192);
-  /* output 65 "grad:blocks.5.norm1.weight" = %643 : f32[192] */
+  /* output 65 "grad:blocks.5.norm1.weight" = %581 : f32[192] */
   memcpy(outputs[65], arena + 54762816, sizeof(float) * 192);
-  /* output 66 "grad:blocks.5.norm1.bias" = %640 : f32[192] */
+  /* output 66 "grad:blocks.5.norm1.bias" = %579 : f32[192] */
   memcpy(outputs[66], arena + 54762624, sizeof(float) * 192);
-  /* output 67 "grad:blocks.5.attn.qkv.weight" = %638 : f32[576, 192] */
+  /* output 67 "grad:blocks.5.attn.qkv.weight" = %577 : f32[576, 192] */
   memcpy(outputs[67], arena + 54614016, sizeof(float) * 110592);
-  /* output 68 "grad:blocks.5.attn.qkv.bias" = %639 : f32[576] */
+  /* output 68 "grad:blocks.5.attn.qkv.bias" = %578 : f32[576] */
   memcpy(outputs[68], arena + 54761472, sizeof(float) * 576);
-  /* output 69 "grad:blocks.5.attn.proj.weight" = %633 : f32[192, 192] */
+  /* output 69 "grad:blocks.5.attn.proj.weight" = %572 : f32[192, 192] */
   memcpy(outputs[69], arena + 54724608, sizeof(float) * 36864);
-  /* output 70 "grad:blocks.5.attn.proj.bias" = %634 : f32[192] */
+  /* output 70 "grad:blocks.5.attn.proj.bias" = %573 : f32[192] */
   memcpy(outputs[70], arena + 54762432, sizeof(float) * 192);
-  /* output 71 "grad:blocks.5.norm2.weight" = %627 : f32[192] */
+  /* output 71 "grad:blocks.5.norm2.weight" = %566 : f32[192] */
   memcpy(outputs[71], arena + 54762240, sizeof(float) * 192);
-  /* output 72 "grad:blocks.5.norm2.bias" = %624 : f32[192] */
+  /* output 72 "grad:blocks.5.norm2.bias" = %564 : f32[192] */
   memcpy(outputs[72], arena + 54762048, sizeof(float) * 192);
-  /* output 73 "grad:blocks.5.mlp.fc1.weight" = %622 : f32[768, 192] */
+  /* output 73 "grad:blocks.5.mlp.fc1.weight" = %562 : f32[768, 192] */
   memcpy(outputs[73], arena + 58097664, sizeof(float) * 147456);
-  /* output 74 "grad:blocks.5.mlp.fc1.bias" = %623 : f32[768] */
+  /* output 74 "grad:blocks.5.mlp.fc1.bias" = %563 : f32[768] */
   memcpy(outputs[74], arena + 58245120, sizeof(float) * 768);
-  /* output 75 "grad:blocks.5.mlp.fc2.weight" = %617 : f32[192, 768] */
+  /* output 75 "grad:blocks.5.mlp.fc2.weight" = %557 : f32[192, 768] */
   memcpy(outputs[75], arena + 64149504, sizeof(float) * 147456);
-  /* output 76 "grad:blocks.5.mlp.fc2.bias" = %618 : f32[192] */
+  /* output 76 "grad:blocks.5.mlp.fc2.bias" = %558 : f32[192] */
   memcpy(outputs[76], arena + 64445952, sizeof(float) * 192);
-  /* output 77 "grad:blocks.6.norm1.weight" = %611 : f32[192] */
+  /* output 77 "grad:blocks.6.norm1.weight" = %551 : f32[192] */
   memcpy(outputs[77], arena + 64445760, sizeof(float) * 192);
-  /* output 78 "grad:blocks.6.norm1.bias" = %608 : f32[192] */
+  /* output 78 "grad:blocks.6.norm1.bias" = %549 : f32[192] */
   memcpy(outputs[78], arena + 64445568, sizeof(float) * 192);
-  /* output 79 "grad:blocks.6.attn.qkv.weight" = %606 : f32[576, 192] */
+  /* output 79 "grad:blocks.6.attn.qkv.weight" = %547 : f32[576, 192] */
   memcpy(outputs[79], arena + 64296960, sizeof(float) * 110592);
-  /* output 80 "grad:blocks.6.attn.qkv.bias" = %607 : f32[576] */
+  /* output 80 "grad:blocks.6.attn.qkv.bias" = %548 : f32[576] */
   memcpy(outputs[80], arena + 64444416, sizeof(float) * 576);
-  /* output 81 "grad:blocks.6.attn.proj.weight" = %601 : f32[192, 192] */
+  /* output 81 "grad:blocks.6.attn.proj.weight" = %542 : f32[192, 192] */
   memcpy(outputs[81], arena + 64407552, sizeof(float) * 36864);
-  /* output 82 "grad:blocks.6.attn.proj.bias" = %602 : f32[192] */
+  /* output 82 "grad:blocks.6.attn.proj.bias" = %543 : f32[192] */
   memcpy(outputs[82], arena + 64445376, sizeof(float) * 192);
-  /* output 83 "grad:blocks.6.norm2.weight" = %595 : f32[192] */
+  /* output 83 "grad:blocks.6.norm2.weight" = %536 : f32[192] */
   memcpy(outputs[83], arena + 64445184, sizeof(float) * 192);
-  /* output 84 "grad:blocks.6.norm2.bias" = %592 : f32[192] */
+  /* output 84 "grad:blocks.6.norm2.bias" = %534 : f32[192] */
   memcpy(outputs[84], arena + 64444992, sizeof(float) * 192);
-  /* output 85 "grad:blocks.6.mlp.fc1.weight" = %590 : f32[768, 192] */
+  /* output 85 "grad:blocks.6.mlp.fc1.weight" = %532 : f32[768, 192] */
   memcpy(outputs[85], arena + 67780608, sizeof(float) * 147456);
-  /* output 86 "grad:blocks.6.mlp.fc1.bias" = %591 : f32[768] */
+  /* output 86 "grad:blocks.6.mlp.fc1.bias" = %533 : f32[768] */
   memcpy(outputs[86], arena + 67928064, sizeof(float) * 768);
-  /* output 87 "grad:blocks.6.mlp.fc2.weight" = %585 : f32[192, 768] */
+  /* output 87 "grad:blocks.6.mlp.fc2.weight" = %527 : f32[192, 768] */
   memcpy(outputs[87], arena + 73832448, sizeof(float) * 147456);
-  /* output 88 "grad:blocks.6.mlp.fc2.bias" = %586 : f32[192] */
+  /* output 88 "grad:blocks.6.mlp.fc2.bias" = %528 : f32[192] */
   memcpy(outputs[88], arena + 74128896, sizeof(float) * 192);
-  /* output 89 "grad:blocks.7.norm1.weight" = %579 : f32[192] */
+  /* output 89 "grad:blocks.7.norm1.weight" = %521 : f32[192] */
   memcpy(outputs[89], arena + 74128704, sizeof(float) * 192);
-  /* output 90 "grad:blocks.7.norm1.bias" = %576 : f32[192] */
+  /* output 90 "grad:blocks.7.norm1.bias" = %519 : f32[192] */
   memcpy(outputs[90], arena + 74128512, sizeof(float) * 192);
-  /* output 91 "grad:blocks.7.attn.qkv.weight" = %574 : f32[576, 192] */
+  /* output 91 "grad:blocks.7.attn.qkv.weight" = %517 : f32[576, 192] */
   memcpy(outputs[91], arena + 73979904, sizeof(float) * 110592);
-  /* output 92 "grad:blocks.7.attn.qkv.bias" = %575 : f32[576] */
+  /* output 92 "grad:blocks.7.attn.qkv.bias" = %518 : f32[576] */
   memcpy(outputs[92], arena + 74127360, sizeof(float) * 576);
-  /* output 93 "grad:blocks.7.attn.proj.weight" = %569 : f32[192, 192] */
+  /* output 93 "grad:blocks.7.attn.proj.weight" = %512 : f32[192, 192] */
   memcpy(outputs[93], arena + 74090496, sizeof(float) * 36864);
-  /* output 94 "grad:blocks.7.attn.proj.bias" = %570 : f32[192] */
+  /* output 94 "grad:blocks.7.attn.proj.bias" = %513 : f32[192] */
   memcpy(outputs[94], arena + 74128320, sizeof(float) * 192);
-  /* output 95 "grad:blocks.7.norm2.weight" = %563 : f32[192] */
+  /* output 95 "grad:blocks.7.norm2.weight" = %506 : f32[192] */
   memcpy(outputs[95], arena + 74128128, sizeof(float) * 192);
-  /* output 96 "grad:blocks.7.norm2.bias" = %560 : f32[192] */
+  /* output 96 "grad:blocks.7.norm2.bias" = %504 : f32[192] */
   memcpy(outputs[96], arena + 74127936, sizeof(float) * 192);
-  /* output 97 "grad:blocks.7.mlp.fc1.weight" = %558 : f32[768, 192] */
+  /* output 97 "grad:blocks.7.mlp.fc1.weight" = %502 : f32[768, 192] */
   memcpy(outputs[97], arena + 77463552, sizeof(float) * 147456);
-  /* output 98 "grad:blocks.7.mlp.fc1.bias" = %559 : f32[768] */
+  /* output 98 "grad:blocks.7.mlp.fc1.bias" = %503 : f32[768] */
   memcpy(outputs[98], arena + 77611008, sizeof(float) * 768);
-  /* output 99 "grad:blocks.7.mlp.fc2.weight" = %553 : f32[192, 768] */
+  /* output 99 "grad:blocks.7.mlp.fc2.weight" = %497 : f32[192, 768] */
   memcpy(outputs[99], arena + 83515392, sizeof(float) * 147456);
-  /* output 100 "grad:blocks.7.mlp.fc2.bias" = %554 : f32[192] */
+  /* output 100 "grad:blocks.7.mlp.fc2.bias" = %498 : f32[192] */
   memcpy(outputs[100], arena + 83811840, sizeof(float) * 192);
-  /* output 101 "grad:blocks.8.norm1.weight" = %547 : f32[192] */
+  /* output 101 "grad:blocks.8.norm1.weight" = %491 : f32[192] */
   memcpy(outputs[101], arena + 83811648, sizeof(float) * 192);
-  /* output 102 "grad:blocks.8.norm1.bias" = %544 : f32[192] */
+  /* output 102 "grad:blocks.8.norm1.bias" = %489 : f32[192] */
   memcpy(outputs[102], arena + 83811456, sizeof(float) * 192);
-  /* output 103 "grad:blocks.8.attn.qkv.weight" = %542 : f32[576, 192] */
+  /* output 103 "grad:blocks.8.attn.qkv.weight" = %487 : f32[576, 192] */
   memcpy(outputs[103], arena + 83662848, sizeof(float) * 110592);
-  /* output 104 "grad:blocks.8.attn.qkv.bias" = %543 : f32[576] */
+  /* output 104 "grad:blocks.8.attn.qkv.bias" = %488 : f32[576] */
   memcpy(outputs[104], arena + 83810304, sizeof(float) * 576);
-  /* output 105 "grad:blocks.8.attn.proj.weight" = %537 : f32[192, 192] */
+  /* output 105 "grad:blocks.8.attn.proj.weight" = %482 : f32[192, 192] */
   memcpy(outputs[105], arena + 83773440, sizeof(float) * 36864);
-  /* output 106 "grad:blocks.8.attn.proj.bias" = %538 : f32[192] */
+  /* output 106 "grad:blocks.8.attn.proj.bias" = %483 : f32[192] */
   memcpy(outputs[106], arena + 83811264, sizeof(float) * 192);
-  /* output 107 "grad:blocks.8.norm2.weight" = %531 : f32[192] */
+  /* output 107 "grad:blocks.8.norm2.weight" = %476 : f32[192] */
   memcpy(outputs[107], arena + 83811072, sizeof(float) * 192);
-  /* output 108 "grad:blocks.8.norm2.bias" = %528 : f32[192] */
+  /* output 108 "grad:blocks.8.norm2.bias" = %474 : f32[192] */
   memcpy(outputs[108], arena + 83810880, sizeof(float) * 192);
-  /* output 109 "grad:blocks.8.mlp.fc1.weight" = %526 : f32[768, 192] */
+  /* output 109 "grad:blocks.8.mlp.fc1.weight" = %472 : f32[768, 192] */
   memcpy(outputs[109], arena + 87146496, sizeof(float) * 147456);
-  /* output 110 "grad:blocks.8.mlp.fc1.bias" = %527 : f32[768] */
+  /* output 110 "grad:blocks.8.mlp.fc1.bias" = %473 : f32[768] */
   memcpy(outputs[110], arena + 87293952, sizeof(float) * 768);
-  /* output 111 "grad:blocks.8.mlp.fc2.weight" = %521 : f32[192, 768] */
+  /* output 111 "grad:blocks.8.mlp.fc2.weight" = %467 : f32[192, 768] */
   memcpy(outputs[111], arena + 93198336, sizeof(float) * 147456);
-  /* output 112 "grad:blocks.8.mlp.fc2.bias" = %522 : f32[192] */
+  /* output 112 "grad:blocks.8.mlp.fc2.bias" = %468 : f32[192] */
   memcpy(outputs[112], arena + 93494784, sizeof(float) * 192);
-  /* output 113 "grad:blocks.9.norm1.weight" = %515 : f32[192] */
+  /* output 113 "grad:blocks.9.norm1.weight" = %461 : f32[192] */
   memcpy(outputs[113], arena + 93494592, sizeof(float) * 192);
-  /* output 114 "grad:blocks.9.norm1.bias" = %512 : f32[192] */
+  /* output 114 "grad:blocks.9.norm1.bias" = %459 : f32[192] */
   memcpy(outputs[114], arena + 93494400, sizeof(float) * 192);
-  /* output 115 "grad:blocks.9.attn.qkv.weight" = %510 : f32[576, 192] */
+  /* output 115 "grad:blocks.9.attn.qkv.weight" = %457 : f32[576, 192] */
   memcpy(outputs[115], arena + 93345792, sizeof(float) * 110592);
-  /* output 116 "grad:blocks.9.attn.qkv.bias" = %511 : f32[576] */
+  /* output 116 "grad:blocks.9.attn.qkv.bias" = %458 : f32[576] */
   memcpy(outputs[116], arena + 93493248, sizeof(float) * 576);
-  /* output 117 "grad:blocks.9.attn.proj.weight" = %505 : f32[192, 192] */
+  /* output 117 "grad:blocks.9.attn.proj.weight" = %452 : f32[192, 192] */
   memcpy(outputs[117], arena + 93456384, sizeof(float) * 36864);
-  /* output 118 "grad:blocks.9.attn.proj.bias" = %506 : f32[192] */
+  /* output 118 "grad:blocks.9.attn.proj.bias" = %453 : f32[192] */
   memcpy(outputs[118], arena + 93494208, sizeof(float) * 192);
-  /* output 119 "grad:blocks.9.norm2.weight" = %499 : f32[192] */
+  /* output 119 "grad:blocks.9.norm2.weight" = %446 : f32[192] */
   memcpy(outputs[119], arena + 93494016, sizeof(float) * 192);
-  /* output 120 "grad:blocks.9.norm2.bias" = %496 : f32[192] */
+  /* output 120 "grad:blocks.9.norm2.bias" = %444 : f32[192] */
   memcpy(outputs[120], arena + 93493824, sizeof(float) * 192);
-  /* output 121 "grad:blocks.9.mlp.fc1.weight" = %494 : f32[768, 192] */
+  /* output 121 "grad:blocks.9.mlp.fc1.weight" = %442 : f32[768, 192] */
   memcpy(outputs[121], arena + 96829440, sizeof(float) * 147456);
-  /* output 122 "grad:blocks.9.mlp.fc1.bias" = %495 : f32[768] */
+  /* output 122 "grad:blocks.9.mlp.fc1.bias" = %443 : f32[768] */
   memcpy(outputs[122], arena + 96976896, sizeof(float) * 768);
-  /* output 123 "grad:blocks.9.mlp.fc2.weight" = %489 : f32[192, 768] */
+  /* output 123 "grad:blocks.9.mlp.fc2.weight" = %437 : f32[192, 768] */
   memcpy(outputs[123], arena + 102881280, sizeof(float) * 147456);
-  /* output 124 "grad:blocks.9.mlp.fc2.bias" = %490 : f32[192] */
+  /* output 124 "grad:blocks.9.mlp.fc2.bias" = %438 : f32[192] */
   memcpy(outputs[124], arena + 103177728, sizeof(float) * 192);
-  /* output 125 "grad:blocks.10.norm1.weight" = %483 : f32[192] */
+  /* output 125 "grad:blocks.10.norm1.weight" = %431 : f32[192] */
   memcpy(outputs[125], arena + 103177536, sizeof(float) * 192);
-  /* output 126 "grad:blocks.10.norm1.bias" = %480 : f32[192] */
+  /* output 126 "grad:blocks.10.norm1.bias" = %429 : f32[192] */
   memcpy(outputs[126], arena + 103177344, sizeof(float) * 192);
-  /* output 127 "grad:blocks.10.attn.qkv.weight" = %478 : f32[576, 192] */
+  /* output 127 "grad:blocks.10.attn.qkv.weight" = %427 : f32[576, 192] */
   memcpy(outputs[127], arena + 103028736, sizeof(float) * 110592);
-  /* output 128 "grad:blocks.10.attn.qkv.bias" = %479 : f32[576] */
+  /* output 128 "grad:blocks.10.attn.qkv.bias" = %428 : f32[576] */
   memcpy(outputs[128], arena + 103176192, sizeof(float) * 576);
-  /* output 129 "grad:blocks.10.attn.proj.weight" = %473 : f32[192, 192] */
+  /* output 129 "grad:blocks.10.attn.proj.weight" = %422 : f32[192, 192] */
   memcpy(outputs[129], arena + 103139328, sizeof(float) * 36864);
-  /* output 130 "grad:blocks.10.attn.proj.bias" = %474 : f32[192] */
+  /* output 130 "grad:blocks.10.attn.proj.bias" = %423 : f32[192] */
   memcpy(outputs[130], arena + 103177152, sizeof(float) * 192);
-  /* output 131 "grad:blocks.10.norm2.weight" = %467 : f32[192] */
+  /* output 131 "grad:blocks.10.norm2.weight" = %416 : f32[192] */
   memcpy(outputs[131], arena + 103176960, sizeof(float) * 192);
-  /* output 132 "grad:blocks.10.norm2.bias" = %464 : f32[192] */
+  /* output 132 "grad:blocks.10.norm2.bias" = %414 : f32[192] */
   memcpy(outputs[132], arena + 103176768, sizeof(float) * 192);
-  /* output 133 "grad:blocks.10.mlp.fc1.weight" = %462 : f32[768, 192] */
+  /* output 133 "grad:blocks.10.mlp.fc1.weight" = %412 : f32[768, 192] */
   memcpy(outputs[133], arena + 106512384, sizeof(float) * 147456);
-  /* output 134 "grad:blocks.10.mlp.fc1.bias" = %463 : f32[768] */
+  /* output 134 "grad:blocks.10.mlp.fc1.bias" = %413 : f32[768] */
   memcpy(outputs[134], arena + 106659840, sizeof(float) * 768);
-  /* output 135 "grad:blocks.10.mlp.fc2.weight" = %457 : f32[192, 768] */
+  /* output 135 "grad:blocks.10.mlp.fc2.weight" = %407 : f32[192, 768] */
   memcpy(outputs[135], arena + 112564224, sizeof(float) * 147456);
-  /* output 136 "grad:blocks.10.mlp.fc2.bias" = %458 : f32[192] */
+  /* output 136 "grad:blocks.10.mlp.fc2.bias" = %408 : f32[192] */
   memcpy(outputs[136], arena + 112860672, sizeof(float) * 192);
-  /* output 137 "grad:blocks.11.norm1.weight" = %451 : f32[192] */
+  /* output 137 "grad:blocks.11.norm1.weight" = %401 : f32[192] */
   memcpy(outputs[137], arena + 112860480, sizeof(float) * 192);
-  /* output 138 "grad:blocks.11.norm1.bias" = %448 : f32[192] */
+  /* output 138 "grad:blocks.11.norm1.bias" = %399 : f32[192] */
   memcpy(outputs[138], arena + 112860288, sizeof(float) * 192);
-  /* output 139 "grad:blocks.11.attn.qkv.weight" = %446 : f32[576, 192] */
+  /* output 139 "grad:blocks.11.attn.qkv.weight" = %397 : f32[576, 192] */
   memcpy(outputs[139], arena + 112711680, sizeof(float) * 110592);
-  /* output 140 "grad:blocks.11.attn.qkv.bias" = %447 : f32[576] */
+  /* output 140 "grad:blocks.11.attn.qkv.bias" = %398 : f32[576] */
   memcpy(outputs[140], arena + 112859136, sizeof(float) * 576);
-  /* output 141 "grad:blocks.11.attn.proj.weight" = %441 : f32[192, 192] */
+  /* output 141 "grad:blocks.11.attn.proj.weight" = %392 : f32[192, 192] */
   memcpy(outputs[141], arena + 112822272, sizeof(float) * 36864);
-  /* output 142 "grad:blocks.11.attn.proj.bias" = %442 : f32[192] */
+  /* output 142 "grad:blocks.11.attn.proj.bias" = %393 : f32[192] */
   memcpy(outputs[142], arena + 112860096, sizeof(float) * 192);
-  /* output 143 "grad:blocks.11.norm2.weight" = %435 : f32[192] */
+  /* output 143 "grad:blocks.11.norm2.weight" = %386 : f32[192] */
   memcpy(outputs[143], arena + 112859904, sizeof(float) * 192);
-  /* output 144 "grad:blocks.11.norm2.bias" = %432 : f32[192] */
+  /* output 144 "grad:blocks.11.norm2.bias" = %384 : f32[192] */
   memcpy(outputs[144], arena + 112859712, sizeof(float) * 192);
-  /* output 145 "grad:blocks.11.mlp.fc1.weight" = %430 : f32[768, 192] */
+  /* output 145 "grad:blocks.11.mlp.fc1.weight" = %382 : f32[768, 192] */
   memcpy(outputs[145], arena + 116195328, sizeof(float) * 147456);
-  /* output 146 "grad:blocks.11.mlp.fc1.bias" = %431 : f32[768] */
+  /* output 146 "grad:blocks.11.mlp.fc1.bias" = %383 : f32[768] */
   memcpy(outputs[146], arena + 116342784, sizeof(float) * 768);
-  /* output 147 "grad:blocks.11.mlp.fc2.weight" = %425 : f32[192, 768] */
+  /* output 147 "grad:blocks.11.mlp.fc2.weight" = %377 : f32[192, 768] */
   memcpy(outputs[147], arena + 268893696, sizeof(float) * 147456);
-  /* output 148 "grad:blocks.11.mlp.fc2.bias" = %426 : f32[192] */
+  /* output 148 "grad:blocks.11.mlp.fc2.bias" = %378 : f32[192] */
   memcpy(outputs[148], arena + 269042544, sizeof(float) * 192);
-  /* output 149 "grad:norm.weight" = %420 : f32[192] */
+  /* output 149 "grad:norm.weight" = %372 : f32[192] */
   memcpy(outputs[149], arena + 269042352, sizeof(float) * 192);
-  /* output 150 "grad:norm.bias" = %417 : f32[192] */
+  /* output 150 "grad:norm.bias" = %370 : f32[192] */
   memcpy(outputs[150], arena + 269042160, sizeof(float) * 192);
-  /* output 151 "grad:head.weight" = %413 : f32[1000, 192] */
+  /* output 151 "grad:head.weight" = %366 : f32[1000, 192] */
   memcpy(outputs[151], arena + 268701696, sizeof(float) * 192000);
-  /* output 152 "grad:head.bias" = %414 : f32[1000] */
+  /* output 152 "grad:head.bias" = %367 : f32[1000] */
   memcpy(outputs[152], arena + 269041152, sizeof(float) * 1000);
   return 0;
 } // deit_tiny_train_forward

@@ -430,7 +430,7 @@ static inline float lk_maxpool_window(const float *xp, int Hh, int Ww, int oh, i
  * kernels in any order. Semantics, shapes and scratch needs are documented at each definition;
  * each kernel X also has a naive reference X_naive (same arguments, no `ws`) used by the tests. */
 #define LK_MAX_RANK 6 /* rank limit of lk_binary and lk_copy_strided (batch axis included) */
-enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV }; /* lk_binary's op */
+enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV, LK_OP_MUL_ADD }; /* lk_binary's op (mul_add: lk_mul_add only) */
 
 /* gemm.c */
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb, long csb,
@@ -1651,54 +1651,70 @@ void lk_rsqrt_naive(long n, const float *x, float *y) {
  *     lk_add(3, shp, x, sa, pos_embed, sb, y);
  * y may equal a or b when that operand has y's own dense strides (in-place residual add). */
 
-/* Drops size-1 axes and merges neighbours that are contiguous in both operands, so the common
- * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). */
-static int lk__binary_collapse(int rank, const long *shape, const long *sa, const long *sb, long *n, long *a, long *b) {
+/* Drops size-1 axes and merges neighbours that are contiguous in every operand, so the common
+ * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). s[k] are
+ * operand k's strides; st[k] receives its merged ones. */
+static int lk__ew_collapse(int rank, const long *shape, int nops, const long *const *s, long *n, long (*st)[LK_MAX_RANK]) {
   int r = 0;
   for (int d = 0; d < rank; ++d) {
+    int merge = r > 0;
     if (shape[d] == 1) continue;
-    if (r > 0 && a[r - 1] == sa[d] * shape[d] && b[r - 1] == sb[d] * shape[d]) {
-      n[r - 1] *= shape[d];
-      a[r - 1] = sa[d];
-      b[r - 1] = sb[d];
-    } else {
-      n[r] = shape[d]; a[r] = sa[d]; b[r] = sb[d];
-      ++r;
-    }
+    for (int k = 0; k < nops && merge; ++k) merge = st[k][r - 1] == s[k][d] * shape[d];
+    if (merge) n[r - 1] *= shape[d];
+    else n[r++] = shape[d];
+    for (int k = 0; k < nops; ++k) st[k][r - 1] = s[k][d];
   }
-  if (r == 0) { n[0] = 1; a[0] = 0; b[0] = 0; r = 1; }
+  if (r == 0) {
+    n[0] = 1;
+    for (int k = 0; k < nops; ++k) st[k][0] = 0;
+    r = 1;
+  }
   return r;
 }
 
-/* One contiguous run of y: the four stride patterns get their own loop so the compiler
- * vectorises the common ones. */
+/* One contiguous run of y: the common stride patterns get their own loop so the compiler
+ * vectorises them. */
 #define LK__RUN(OP)                                                                              \
   if (ia == 1 && ib == 1) for (long i = 0; i < len; ++i) y[i] = a[i] OP b[i];                    \
   else if (ia == 1 && ib == 0) { float s = b[0]; for (long i = 0; i < len; ++i) y[i] = a[i] OP s; } \
   else if (ia == 0 && ib == 1) { float s = a[0]; for (long i = 0; i < len; ++i) y[i] = s OP b[i]; } \
   else for (long i = 0; i < len; ++i) y[i] = a[i * ia] OP b[i * ib];
+/* a·b + c (one rounding where the compiler contracts it into an FMA, the default here). */
+#define LK__RUN_MUL_ADD(A, B, C) for (long i = 0; i < len; ++i) y[i] = (A) * (B) + (C);
 
-static void lk__binary_run(int op, long len, const float *a, long ia, const float *b, long ib, float *y) {
+static void lk__ew_run(int op, long len, const float *const *x, const long *inc, float *y) {
+  const float *a = x[0], *b = x[1], *c = x[2];
+  const long ia = inc[0], ib = inc[1], ic = inc[2];
   switch (op) {
   case LK_OP_ADD: LK__RUN(+) break;
   case LK_OP_SUB: LK__RUN(-) break;
   case LK_OP_MUL: LK__RUN(*) break;
-  default: LK__RUN(/) break;
+  case LK_OP_DIV: LK__RUN(/) break;
+  default: /* LK_OP_MUL_ADD */
+    if (ia == 1 && ib == 1 && ic == 1) LK__RUN_MUL_ADD(a[i], b[i], c[i])
+    else if (ia == 1 && ib == 0 && ic == 0) { float s = b[0], t = c[0]; LK__RUN_MUL_ADD(a[i], s, t) }
+    else if (ia == 1 && ib == 1 && ic == 0) { float t = c[0]; LK__RUN_MUL_ADD(a[i], b[i], t) }
+    else if (ia == 1 && ib == 0 && ic == 1) { float s = b[0]; LK__RUN_MUL_ADD(a[i], s, c[i]) }
+    else LK__RUN_MUL_ADD(a[i * ia], b[i * ib], c[i * ic])
+    break;
   }
 }
 
-void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
-               const long *sb, float *y) {
-  long n[LK_MAX_RANK], s_a[LK_MAX_RANK], s_b[LK_MAX_RANK], total = 1;
-  int r = lk__binary_collapse(rank, shape, sa, sb, n, s_a, s_b);
+/* y = op(x[0], ..., x[nops − 1]) over shape[0:rank], operand k read through strides s[k]. */
+static void lk__elementwise(int op, int nops, int rank, const long *shape, const float *const *x, const long *const *s,
+                            float *y) {
+  long n[LK_MAX_RANK], st[3][LK_MAX_RANK], total = 1;
+  int r = lk__ew_collapse(rank, shape, nops, s, n, st);
   for (int d = 0; d < r; ++d) total *= n[d];
   if (total == 0) return;
   {
-    const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];
+    const long inner = n[r - 1];
     LK_OMP(parallel if(total >= LK_PAR_MIN))
     {
-      long lo, hi, idx[LK_MAX_RANK], row, col, oa = 0, ob = 0;
+      long lo, hi, idx[LK_MAX_RANK], row, col, off[3] = {0, 0, 0}, inc[3] = {0, 0, 0};
+      const float *at[3] = {NULL, NULL, NULL};
       lk_split(total, lk_team_size(), lk_thread_id(), &lo, &hi);
+      for (int k = 0; k < nops; ++k) inc[k] = st[k][r - 1];
       /* Walk this thread's range of y in runs that stay inside one inner row. The outer
        * multi-index is found by division once, then stepped like an odometer: per run, divisions
        * cost more than a short run (49 pixels of a 7×7 channel) itself. */
@@ -1706,25 +1722,28 @@ void lk_binary(int op, int rank, const long *shape, const float *a, const long *
       col = lo % inner;
       for (int d = r - 2; d >= 0; --d) {
         idx[d] = row % n[d];
-        oa += idx[d] * s_a[d];
-        ob += idx[d] * s_b[d];
+        for (int k = 0; k < nops; ++k) off[k] += idx[d] * st[k][d];
         row /= n[d];
       }
       for (long pos = lo; pos < hi; col = 0) {
         long len = lk_min_l(inner - col, hi - pos);
-        lk__binary_run(op, len, a + oa + col * ia, ia, b + ob + col * ib, ib, y + pos);
+        for (int k = 0; k < nops; ++k) at[k] = x[k] + off[k] + col * inc[k];
+        lk__ew_run(op, len, at, inc, y + pos);
         pos += len;
         for (int d = r - 2; d >= 0; --d) {
-          oa += s_a[d];
-          ob += s_b[d];
-          if (++idx[d] < n[d]) break;
-          oa -= n[d] * s_a[d];
-          ob -= n[d] * s_b[d];
+          int wrap = ++idx[d] == n[d];
+          for (int k = 0; k < nops; ++k) off[k] += (wrap ? 1 - n[d] : 1) * st[k][d];
+          if (!wrap) break;
           idx[d] = 0;
         }
       }
     }
   }
+}
+
+void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
+               const long *sb, float *y) {
+  lk__elementwise(op, 2, rank, shape, (const float *const[]){a, b}, (const long *const[]){sa, sb}, y);
 }
 
 void lk_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y) {
@@ -1740,25 +1759,47 @@ void lk_div(int rank, const long *shape, const float *a, const long *sa, const f
   lk_binary(LK_OP_DIV, rank, shape, a, sa, b, sb, y);
 }
 
-/* Reference: every element's operand offsets from its multi-index. */
+/* y = a·b + c with broadcasting (training's mul_add: a LayerNorm's affine part, squeeze-excite's
+ * input gradient), in one pass instead of a product pass and a sum pass. y may equal an operand
+ * that has y's own dense strides. */
+void lk_mul_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                const float *c, const long *sc, float *y) {
+  lk__elementwise(LK_OP_MUL_ADD, 3, rank, shape, (const float *const[]){a, b, c}, (const long *const[]){sa, sb, sc}, y);
+}
+
+/* References: every element's operand offsets from its multi-index. */
+static long lk__ew_offset(int rank, const long *shape, const long *s, long i) {
+  long off = 0;
+  for (int d = rank - 1; d >= 0; --d) {
+    off += i % shape[d] * s[d];
+    i /= shape[d];
+  }
+  return off;
+}
+
 void lk_binary_naive(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
                      const long *sb, float *y) {
   long total = 1;
   for (int d = 0; d < rank; ++d) total *= shape[d];
   for (long i = 0; i < total; ++i) {
-    long rest = i, oa = 0, ob = 0;
-    for (int d = rank - 1; d >= 0; --d) {
-      oa += rest % shape[d] * sa[d];
-      ob += rest % shape[d] * sb[d];
-      rest /= shape[d];
-    }
+    const float u = a[lk__ew_offset(rank, shape, sa, i)], v = b[lk__ew_offset(rank, shape, sb, i)];
     switch (op) {
-    case LK_OP_ADD: y[i] = a[oa] + b[ob]; break;
-    case LK_OP_SUB: y[i] = a[oa] - b[ob]; break;
-    case LK_OP_MUL: y[i] = a[oa] * b[ob]; break;
-    default: y[i] = a[oa] / b[ob]; break;
+    case LK_OP_ADD: y[i] = u + v; break;
+    case LK_OP_SUB: y[i] = u - v; break;
+    case LK_OP_MUL: y[i] = u * v; break;
+    default: y[i] = u / v; break;
     }
   }
+}
+
+/* In double: the product of two floats is exact there. */
+void lk_mul_add_naive(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                      const float *c, const long *sc, float *y) {
+  long total = 1;
+  for (int d = 0; d < rank; ++d) total *= shape[d];
+  for (long i = 0; i < total; ++i)
+    y[i] = (float)((double)a[lk__ew_offset(rank, shape, sa, i)] * b[lk__ew_offset(rank, shape, sb, i)] +
+                   c[lk__ew_offset(rank, shape, sc, i)]);
 }
 
 /* ---- Scalar variants: y[n] = x ∘ s or s ∘ x (a float constant on either side in the spec). ------ */
@@ -3746,9 +3787,25 @@ static void lk__grad_odo_next(lk__grad_odo *o) {
   }
 }
 
-/* y = x summed over the axes d with reduce[d] != 0; y holds the kept axes in order, dense.
- * shape[0:rank], rank ≤ 8, batch axis included. An empty reduced range gives 0. */
-void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* Σ x[i]·x2[i] over i < n, in lk_sum's lanes and order. */
+static inline float lk__grad_dot(const float *x, const float *x2, long n) {
+  lk_vf s0 = lk_vzero(), s1 = lk_vzero();
+  long i = 0;
+  float s;
+  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
+    s0 += lk_vload(x + i) * lk_vload(x2 + i);
+    s1 += lk_vload(x + i + LK_VW) * lk_vload(x2 + i + LK_VW);
+  }
+  s = lk_vsum(s0 + s1);
+  for (; i < n; ++i) s += x[i] * x2[i];
+  return s;
+}
+
+/* y = x (x ⊙ x2 when x2 is not NULL, both of shape[0:rank] and dense) summed over the axes d with
+ * reduce[d] != 0; y holds the kept axes in order, dense. rank ≤ 8, batch axis included. An empty
+ * reduced range gives 0. */
+static void lk__reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                           float *y) {
   long sz[8], st[8], total = 1, nout = 1, s = 1;
   int red[8], m = 0, inner_kept;
   lk__grad_odo kept, rdc; /* kept: outer kept axes (innermost kept excluded when inner_kept) */
@@ -3805,14 +3862,14 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
       if (inner_kept) {
         long orow = ot / chunks, j0 = ot % chunks * LK__RED_CH, n = lk_min_l(LK__RED_CH, Kin - j0);
         float acc[LK__RED_CH];
-        const float *base;
         lk__grad_odo_set(&ko, orow);
-        base = x + ko.off + j0;
         for (long i = 0; i < n; ++i) acc[i] = 0.0f;
         if (lo < hi) lk__grad_odo_set(&ro, lo);
         for (long r = lo; r < hi; ++r) {
-          const float *xr = base + ro.off;
-          for (long i = 0; i < n; ++i) acc[i] += xr[i];
+          const long at = ko.off + j0 + ro.off;
+          const float *xr = x + at, *x2r = x2 ? x2 + at : NULL;
+          if (x2r) for (long i = 0; i < n; ++i) acc[i] += xr[i] * x2r[i];
+          else for (long i = 0; i < n; ++i) acc[i] += xr[i];
           lk__grad_odo_next(&ro);
         }
         for (long i = 0; i < n; ++i) dst[orow * Kin + j0 + i] = acc[i];
@@ -3822,7 +3879,8 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
         if (lo < hi) lk__grad_odo_set(&ro, lo / Sin);
         for (long r = lo; r < hi;) {
           long s0 = r % Sin, len = lk_min_l(Sin - s0, hi - r);
-          acc += lk_sum(x + ko.off + ro.off + s0, len);
+          const long at = ko.off + ro.off + s0;
+          acc += x2 ? lk__grad_dot(x + at, x2 + at, len) : lk_sum(x + at, len);
           r += len;
           if (s0 + len == Sin) lk__grad_odo_next(&ro);
         }
@@ -3839,6 +3897,17 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
     }
   }
   lk_scratch_free(part);
+}
+
+void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum(rank, shape, reduce, x, NULL, y);
+}
+
+/* Σ a ⊙ b over the reduced axes without the product's pass (a LayerNorm weight's gradient,
+ * squeeze-excite's gate gradient): reduce_sum(mul(a, b)) fused by `product-sums`. */
+void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                           float *y) {
+  lk__reduce_sum(rank, shape, reduce, a, b, y);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -4396,7 +4465,9 @@ void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float
   }
 }
 
-void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* x2 may be NULL (plain sums), as in lk__reduce_sum. */
+static void lk__reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                                 float *y) {
   long total = 1, nout = 1;
   double *acc;
   for (int d = 0; d < rank; ++d) {
@@ -4412,10 +4483,17 @@ void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduc
       rest /= shape[d];
       if (!reduce[d]) { o += id * scale; scale *= shape[d]; }
     }
-    acc[o] += x[i];
+    acc[o] += x2 ? (double)x[i] * x2[i] : x[i];
   }
   for (long o = 0; o < nout; ++o) y[o] = (float)acc[o];
   free(acc);
+}
+void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, x, NULL, y);
+}
+void lk_reduce_sum_product_naive(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                                 float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, a, b, y);
 }
 
 void lk_conv2d_grad_input_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
@@ -5475,1513 +5553,1445 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
   /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 9658368, 1e-06f, arena + 9760768);
 
-  /* %12 = mul(%11, %9) blocks.0.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 9760768, (const long[]){3200, 64, 1}, params[4],
-      (const long[]){0, 0, 1}, arena + 9863168);
+  /* %12 = mul_add(%11, %9, %10) blocks.0.norm1 : f32[B, 50, 64] */
+  lk_mul_add(3, (const long[]){B, 50, 64}, arena + 9760768, (const long[]){3200, 64, 1}, params[4],
+      (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 9863168);
 
-  /* %13 = add(%12, %10) blocks.0.norm1 : f32[B, 50, 64], written over %12 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 9863168, (const long[]){3200, 64, 1}, params[5],
-      (const long[]){0, 0, 1}, arena + 9863168);
-
-  /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 50, 192] */
+  /* %15 = fused_linear(%12, %13, %14) blocks.0.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 9863168, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 8429568);
 
-  /* %17 = slice(%16) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
+  /* %16 = slice(%15) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64], a view of %15: no code */
 
-  /* %18 = slice(%16) {axis 1, start 64, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
+  /* %17 = slice(%15) {axis 1, start 64, length 64} blocks.0.attn : f32[B, 50, 64], a view of %15: no code */
 
-  /* %19 = slice(%16) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64], a view of %16: no code */
+  /* %18 = slice(%15) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64], a view of %15: no code */
 
-  /* %20 = sdpa(%17, %18, %19) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 64] */
+  /* %19 = sdpa(%16, %17, %18) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 8429568, 192, arena + 8429632, 192, arena + 8429696, 192,
       arena + 9965568, 0.17677669f);
 
-  /* %23 = fused_linear(%20, %21, %22, %8) {residual} blocks.0.attn.proj : f32[B, 50, 64] */
+  /* %22 = fused_linear(%19, %20, %21, %8) {residual} blocks.0.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 9965568, params[8], params[9], LK_ACT_NONE,
       arena + 9658368, arena);
 
-  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], written into %60 from row 0 */
+  /* %23 = slice(%22) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], written into %59 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + (long)b * 3200, 3200, arena + 10067968 + (long)b * 3200, 64);
   } // for b
 
-  /* %25 = slice(%23) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
+  /* %24 = slice(%22) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 64, 3200, arena + 11501568, 3136);
 
-  /* %27 = reshape(%26) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %26: no code */
+  /* %26 = reshape(%25) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %25: no code */
 
-  /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 49, 256] */
+  /* %27 = fused_linear(%24, %26) blocks.0.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 11501568, params[10], NULL, LK_ACT_NONE, NULL, arena);
 
-  /* %31 = batch_statistics(%28) blocks.0.conv.conv.1 : f32[3, 256] */
+  /* %30 = batch_statistics(%27) blocks.0.conv.conv.1 : f32[3, 256] */
   lk_batch_statistics_cl(B * 49, 256, arena, arena + 12503040);
 
-  /* %32 = slice(%31) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 256] */
+  /* %31 = slice(%30) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 256] */
   lk_copy_rows(1, 512, arena + 12503040, 768, arena + 12509824, 512);
 
-  /* %33 = batch_norm_act(%28, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256] */
+  /* %32 = batch_norm_act(%27, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_norm_act_cl(B * 49, 256, arena, arena + 12503040, params[11], params[12], 1e-05f,
       LK_ACT_HSWISH, arena + 802816, arena + 401408);
 
-  /* %35 = token_dwconv(%33, %34) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  /* %34 = token_dwconv(%32, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 401408, params[15], NULL, LK_ACT_NONE,
       arena + 802816);
 
-  /* %38 = batch_statistics(%35) blocks.0.conv.conv.4 : f32[3, 256] */
+  /* %37 = batch_statistics(%34) blocks.0.conv.conv.4 : f32[3, 256] */
   lk_batch_statistics_cl(B * 49, 256, arena + 802816, arena + 12503808);
 
-  /* %39 = slice(%38) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 256] */
+  /* %38 = slice(%37) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 256] */
   lk_copy_rows(1, 512, arena + 12503808, 768, arena + 12510336, 512);
 
-  /* %40 = batch_norm_act(%35, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256] */
+  /* %39 = batch_norm_act(%34, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_norm_act_cl(B * 49, 256, arena + 802816, arena + 12503808, params[16], params[17],
       1e-05f, LK_ACT_HSWISH, arena + 1605632, arena + 1204224);
 
-  /* %41 = mean(%40) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
+  /* %40 = mean(%39) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 1204224, arena + 12404736);
 
-  /* %44 = fused_linear(%41, %42, %43) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %43 = fused_linear(%40, %41, %42) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 12404736, params[20], params[21], LK_ACT_NONE, NULL,
       arena + 12514496);
 
-  /* %45 = relu(%44) blocks.0.conv.conv.6 : f32[B, 4] */
+  /* %44 = relu(%43) blocks.0.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 12514496, arena + 12514624);
 
-  /* %48 = fused_linear(%45, %46, %47) blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %47 = fused_linear(%44, %45, %46) blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 12514624, params[22], params[23], LK_ACT_NONE, NULL,
       arena + 12412928);
 
-  /* %49 = hsigmoid(%48) blocks.0.conv.conv.6 : f32[B, 256] */
+  /* %48 = hsigmoid(%47) blocks.0.conv.conv.6 : f32[B, 256] */
   lk_hsigmoid(B * 256, arena + 12412928, arena + 12421120);
 
-  /* %50 = mul(%40, %49) blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  /* %49 = mul(%39, %48) blocks.0.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 1204224, (const long[]){12544, 256, 1},
       arena + 12421120, (const long[]){256, 0, 1}, arena + 1605632);
 
-  /* %52 = reshape(%51) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %51: no code */
+  /* %51 = reshape(%50) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %50: no code */
 
-  /* %53 = fused_linear(%50, %52) blocks.0.conv.conv.7 : f32[B, 49, 64] */
+  /* %52 = fused_linear(%49, %51) blocks.0.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 1605632, params[24], NULL, LK_ACT_NONE, NULL,
       arena + 11601920);
 
-  /* %56 = batch_statistics(%53) blocks.0.conv.conv.8 : f32[3, 64] */
+  /* %55 = batch_statistics(%52) blocks.0.conv.conv.8 : f32[3, 64] */
   lk_batch_statistics_cl(B * 49, 64, arena + 11601920, arena + 12513920);
 
-  /* %57 = slice(%56) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 64] */
+  /* %56 = slice(%55) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 64] */
   lk_copy_rows(1, 128, arena + 12513920, 192, arena + 12514752, 128);
 
-  /* %58 = batch_norm_act(%53, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
+  /* %57 = batch_norm_act(%52, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_norm_act_cl(B * 49, 64, arena + 11601920, arena + 12513920, params[25], params[26],
       1e-05f, LK_ACT_NONE, arena + 2107392, arena + 2007040);
 
-  /* %59 = add(%25, %58) blocks.0.conv : f32[B, 49, 64], written into %60 from row 1 */
+  /* %58 = add(%24, %57) blocks.0.conv : f32[B, 49, 64], written into %59 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){49, 64}, arena + 11501568 + (long)b * 3136, (const long[]){64, 1},
         arena + 2007040 + (long)b * 3136, (const long[]){64, 1}, arena + 10068032 + (long)b * 3200);
   } // for b
 
-  /* %60 = concat(%24, %59) {axis 0} blocks.0.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %59 = concat(%23, %58) {axis 0} blocks.0.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %63 = normalize(%60) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  /* %62 = normalize(%59) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 10067968, 1e-06f, arena + 10170368);
 
-  /* %64 = mul(%63, %61) blocks.1.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 10170368, (const long[]){3200, 64, 1}, params[29],
-      (const long[]){0, 0, 1}, arena + 10272768);
+  /* %63 = mul_add(%62, %60, %61) blocks.1.norm1 : f32[B, 50, 64] */
+  lk_mul_add(3, (const long[]){B, 50, 64}, arena + 10170368, (const long[]){3200, 64, 1},
+      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 10272768);
 
-  /* %65 = add(%64, %62) blocks.1.norm1 : f32[B, 50, 64], written over %64 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 10272768, (const long[]){3200, 64, 1}, params[30],
-      (const long[]){0, 0, 1}, arena + 10272768);
-
-  /* %68 = fused_linear(%65, %66, %67) blocks.1.attn.qkv : f32[B, 50, 192] */
+  /* %66 = fused_linear(%63, %64, %65) blocks.1.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 10272768, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 8736768);
 
-  /* %69 = slice(%68) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %68: no code */
+  /* %67 = slice(%66) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %66: no code */
 
-  /* %70 = slice(%68) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %68: no code */
+  /* %68 = slice(%66) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %66: no code */
 
-  /* %71 = slice(%68) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %68: no code */
+  /* %69 = slice(%66) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %66: no code */
 
-  /* %72 = sdpa(%69, %70, %71) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
+  /* %70 = sdpa(%67, %68, %69) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 8736768, 192, arena + 8736832, 192, arena + 8736896, 192,
       arena + 10375168, 0.17677669f);
 
-  /* %75 = fused_linear(%72, %73, %74, %60) {residual} blocks.1.attn.proj : f32[B, 50, 64] */
+  /* %73 = fused_linear(%70, %71, %72, %59) {residual} blocks.1.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 10375168, params[33], params[34], LK_ACT_NONE,
       arena + 10067968, arena + 2007040);
 
-  /* %76 = slice(%75) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], written into %112 from row 0 */
+  /* %74 = slice(%73) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], written into %110 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + 2007040 + (long)b * 3200, 3200, arena + 10477568 + (long)b * 3200,
         64);
   } // for b
 
-  /* %77 = slice(%75) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
+  /* %75 = slice(%73) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 2007104, 3200, arena + 11702272, 3136);
 
-  /* %79 = reshape(%78) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %78: no code */
+  /* %77 = reshape(%76) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %76: no code */
 
-  /* %80 = fused_linear(%77, %79) blocks.1.conv.conv.0 : f32[B, 49, 256] */
+  /* %78 = fused_linear(%75, %77) blocks.1.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 11702272, params[35], NULL, LK_ACT_NONE, NULL,
       arena + 2007040);
 
-  /* %83 = batch_statistics(%80) blocks.1.conv.conv.1 : f32[3, 256] */
+  /* %81 = batch_statistics(%78) blocks.1.conv.conv.1 : f32[3, 256] */
   lk_batch_statistics_cl(B * 49, 256, arena + 2007040, arena + 12504576);
 
-  /* %84 = slice(%83) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 256] */
+  /* %82 = slice(%81) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 256] */
   lk_copy_rows(1, 512, arena + 12504576, 768, arena + 12510848, 512);
 
-  /* %85 = batch_norm_act(%80, %83, %81, %82) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256] */
+  /* %83 = batch_norm_act(%78, %81, %79, %80) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_norm_act_cl(B * 49, 256, arena + 2007040, arena + 12504576, params[36], params[37],
       1e-05f, LK_ACT_HSWISH, arena + 2809856, arena + 2408448);
 
-  /* %87 = token_dwconv(%85, %86) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  /* %85 = token_dwconv(%83, %84) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 2408448, params[40], NULL, LK_ACT_NONE,
       arena + 2809856);
 
-  /* %90 = batch_statistics(%87) blocks.1.conv.conv.4 : f32[3, 256] */
+  /* %88 = batch_statistics(%85) blocks.1.conv.conv.4 : f32[3, 256] */
   lk_batch_statistics_cl(B * 49, 256, arena + 2809856, arena + 12505344);
 
-  /* %91 = slice(%90) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 256] */
+  /* %89 = slice(%88) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 256] */
   lk_copy_rows(1, 512, arena + 12505344, 768, arena + 12511360, 512);
 
-  /* %92 = batch_norm_act(%87, %90, %88, %89) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256] */
+  /* %90 = batch_norm_act(%85, %88, %86, %87) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_norm_act_cl(B * 49, 256, arena + 2809856, arena + 12505344, params[41], params[42],
       1e-05f, LK_ACT_HSWISH, arena + 3612672, arena + 3211264);
 
-  /* %93 = mean(%92) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %91 = mean(%90) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 3211264, arena + 12429312);
 
-  /* %96 = fused_linear(%93, %94, %95) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %94 = fused_linear(%91, %92, %93) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 12429312, params[45], params[46], LK_ACT_NONE, NULL,
       arena + 12514880);
 
-  /* %97 = relu(%96) blocks.1.conv.conv.6 : f32[B, 4] */
+  /* %95 = relu(%94) blocks.1.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 12514880, arena + 12515008);
 
-  /* %100 = fused_linear(%97, %98, %99) blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %98 = fused_linear(%95, %96, %97) blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 12515008, params[47], params[48], LK_ACT_NONE, NULL,
       arena + 12437504);
 
-  /* %101 = hsigmoid(%100) blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %99 = hsigmoid(%98) blocks.1.conv.conv.6 : f32[B, 256] */
   lk_hsigmoid(B * 256, arena + 12437504, arena + 12445696);
 
-  /* %102 = mul(%92, %101) blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  /* %100 = mul(%90, %99) blocks.1.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 3211264, (const long[]){12544, 256, 1},
       arena + 12445696, (const long[]){256, 0, 1}, arena + 3612672);
 
-  /* %104 = reshape(%103) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %103: no code */
+  /* %102 = reshape(%101) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %101: no code */
 
-  /* %105 = fused_linear(%102, %104) blocks.1.conv.conv.7 : f32[B, 49, 64] */
+  /* %103 = fused_linear(%100, %102) blocks.1.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 3612672, params[49], NULL, LK_ACT_NONE, NULL,
       arena + 11802624);
 
-  /* %108 = batch_statistics(%105) blocks.1.conv.conv.8 : f32[3, 64] */
+  /* %106 = batch_statistics(%103) blocks.1.conv.conv.8 : f32[3, 64] */
   lk_batch_statistics_cl(B * 49, 64, arena + 11802624, arena + 12514112);
 
-  /* %109 = slice(%108) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 64] */
+  /* %107 = slice(%106) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 64] */
   lk_copy_rows(1, 128, arena + 12514112, 192, arena + 12515136, 128);
 
-  /* %110 = batch_norm_act(%105, %108, %106, %107) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
+  /* %108 = batch_norm_act(%103, %106, %104, %105) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_norm_act_cl(B * 49, 64, arena + 11802624, arena + 12514112, params[50], params[51],
       1e-05f, LK_ACT_NONE, arena + 4114432, arena + 4014080);
 
-  /* %111 = add(%77, %110) blocks.1.conv : f32[B, 49, 64], written into %112 from row 1 */
+  /* %109 = add(%75, %108) blocks.1.conv : f32[B, 49, 64], written into %110 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){49, 64}, arena + 11702272 + (long)b * 3136, (const long[]){64, 1},
         arena + 4014080 + (long)b * 3136, (const long[]){64, 1}, arena + 10477632 + (long)b * 3200);
   } // for b
 
-  /* %112 = concat(%76, %111) {axis 0} blocks.1.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %110 = concat(%74, %109) {axis 0} blocks.1.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %115 = normalize(%112) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  /* %113 = normalize(%110) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 10477568, 1e-06f, arena + 10579968);
 
-  /* %116 = mul(%115, %113) blocks.2.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 10579968, (const long[]){3200, 64, 1}, params[54],
-      (const long[]){0, 0, 1}, arena + 10682368);
+  /* %114 = mul_add(%113, %111, %112) blocks.2.norm1 : f32[B, 50, 64] */
+  lk_mul_add(3, (const long[]){B, 50, 64}, arena + 10579968, (const long[]){3200, 64, 1},
+      params[54], (const long[]){0, 0, 1}, params[55], (const long[]){0, 0, 1}, arena + 10682368);
 
-  /* %117 = add(%116, %114) blocks.2.norm1 : f32[B, 50, 64], written over %116 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 10682368, (const long[]){3200, 64, 1}, params[55],
-      (const long[]){0, 0, 1}, arena + 10682368);
-
-  /* %120 = fused_linear(%117, %118, %119) blocks.2.attn.qkv : f32[B, 50, 192] */
+  /* %117 = fused_linear(%114, %115, %116) blocks.2.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 10682368, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 9043968);
 
-  /* %121 = slice(%120) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %120: no code */
+  /* %118 = slice(%117) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %117: no code */
 
-  /* %122 = slice(%120) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %120: no code */
+  /* %119 = slice(%117) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %117: no code */
 
-  /* %123 = slice(%120) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %120: no code */
+  /* %120 = slice(%117) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %117: no code */
 
-  /* %124 = sdpa(%121, %122, %123) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
+  /* %121 = sdpa(%118, %119, %120) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 9043968, 192, arena + 9044032, 192, arena + 9044096, 192,
       arena + 10784768, 0.17677669f);
 
-  /* %127 = fused_linear(%124, %125, %126, %112) {residual} blocks.2.attn.proj : f32[B, 50, 64] */
+  /* %124 = fused_linear(%121, %122, %123, %110) {residual} blocks.2.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 10784768, params[58], params[59], LK_ACT_NONE,
       arena + 10477568, arena + 4014080);
 
-  /* %128 = slice(%127) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], written into %164 from row 0 */
+  /* %125 = slice(%124) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], written into %161 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + 4014080 + (long)b * 3200, 3200, arena + 10887168 + (long)b * 3200,
         64);
   } // for b
 
-  /* %129 = slice(%127) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
+  /* %126 = slice(%124) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 4014144, 3200, arena + 11902976, 3136);
 
-  /* %131 = reshape(%130) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %130: no code */
+  /* %128 = reshape(%127) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %127: no code */
 
-  /* %132 = fused_linear(%129, %131) blocks.2.conv.conv.0 : f32[B, 49, 256] */
+  /* %129 = fused_linear(%126, %128) blocks.2.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 11902976, params[60], NULL, LK_ACT_NONE, NULL,
       arena + 4014080);
 
-  /* %135 = batch_statistics(%132) blocks.2.conv.conv.1 : f32[3, 256] */
+  /* %132 = batch_statistics(%129) blocks.2.conv.conv.1 : f32[3, 256] */
   lk_batch_statistics_cl(B * 49, 256, arena + 4014080, arena + 12506112);
 
-  /* %136 = slice(%135) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 256] */
+  /* %133 = slice(%132) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 256] */
   lk_copy_rows(1, 512, arena + 12506112, 768, arena + 12511872, 512);
 
-  /* %137 = batch_norm_act(%132, %135, %133, %134) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256] */
+  /* %134 = batch_norm_act(%129, %132, %130, %131) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_norm_act_cl(B * 49, 256, arena + 4014080, arena + 12506112, params[61], params[62],
       1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 4415488);
 
-  /* %139 = token_dwconv(%137, %138) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  /* %136 = token_dwconv(%134, %135) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4415488, params[65], NULL, LK_ACT_NONE,
       arena + 4816896);
 
-  /* %142 = batch_statistics(%139) blocks.2.conv.conv.4 : f32[3, 256] */
+  /* %139 = batch_statistics(%136) blocks.2.conv.conv.4 : f32[3, 256] */
   lk_batch_statistics_cl(B * 49, 256, arena + 4816896, arena + 12506880);
 
-  /* %143 = slice(%142) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 256] */
+  /* %140 = slice(%139) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 256] */
   lk_copy_rows(1, 512, arena + 12506880, 768, arena + 12512384, 512);
 
-  /* %144 = batch_norm_act(%139, %142, %140, %141) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256] */
+  /* %141 = batch_norm_act(%136, %139, %137, %138) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_norm_act_cl(B * 49, 256, arena + 4816896, arena + 12506880, params[66], params[67],
       1e-05f, LK_ACT_HSWISH, arena + 5619712, arena + 5218304);
 
-  /* %145 = mean(%144) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %142 = mean(%141) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 5218304, arena + 12453888);
 
-  /* %148 = fused_linear(%145, %146, %147) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %145 = fused_linear(%142, %143, %144) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 12453888, params[70], params[71], LK_ACT_NONE, NULL,
       arena + 12515264);
 
-  /* %149 = relu(%148) blocks.2.conv.conv.6 : f32[B, 4] */
+  /* %146 = relu(%145) blocks.2.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 12515264, arena + 12515392);
 
-  /* %152 = fused_linear(%149, %150, %151) blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %149 = fused_linear(%146, %147, %148) blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 12515392, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 12462080);
 
-  /* %153 = hsigmoid(%152) blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %150 = hsigmoid(%149) blocks.2.conv.conv.6 : f32[B, 256] */
   lk_hsigmoid(B * 256, arena + 12462080, arena + 12470272);
 
-  /* %154 = mul(%144, %153) blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  /* %151 = mul(%141, %150) blocks.2.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 5218304, (const long[]){12544, 256, 1},
       arena + 12470272, (const long[]){256, 0, 1}, arena + 5619712);
 
-  /* %156 = reshape(%155) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %155: no code */
+  /* %153 = reshape(%152) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %152: no code */
 
-  /* %157 = fused_linear(%154, %156) blocks.2.conv.conv.7 : f32[B, 49, 64] */
+  /* %154 = fused_linear(%151, %153) blocks.2.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 5619712, params[74], NULL, LK_ACT_NONE, NULL,
       arena + 12003328);
 
-  /* %160 = batch_statistics(%157) blocks.2.conv.conv.8 : f32[3, 64] */
+  /* %157 = batch_statistics(%154) blocks.2.conv.conv.8 : f32[3, 64] */
   lk_batch_statistics_cl(B * 49, 64, arena + 12003328, arena + 12514304);
 
-  /* %161 = slice(%160) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 64] */
+  /* %158 = slice(%157) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 64] */
   lk_copy_rows(1, 128, arena + 12514304, 192, arena + 12515520, 128);
 
-  /* %162 = batch_norm_act(%157, %160, %158, %159) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
+  /* %159 = batch_norm_act(%154, %157, %155, %156) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_norm_act_cl(B * 49, 64, arena + 12003328, arena + 12514304, params[75], params[76],
       1e-05f, LK_ACT_NONE, arena + 6121472, arena + 6021120);
 
-  /* %163 = add(%129, %162) blocks.2.conv : f32[B, 49, 64], written into %164 from row 1 */
+  /* %160 = add(%126, %159) blocks.2.conv : f32[B, 49, 64], written into %161 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){49, 64}, arena + 11902976 + (long)b * 3136, (const long[]){64, 1},
         arena + 6021120 + (long)b * 3136, (const long[]){64, 1}, arena + 10887232 + (long)b * 3200);
   } // for b
 
-  /* %164 = concat(%128, %163) {axis 0} blocks.2.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %161 = concat(%125, %160) {axis 0} blocks.2.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %167 = normalize(%164) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  /* %164 = normalize(%161) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 10887168, 1e-06f, arena + 10989568);
 
-  /* %168 = mul(%167, %165) blocks.3.norm1 : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 10989568, (const long[]){3200, 64, 1}, params[79],
-      (const long[]){0, 0, 1}, arena + 11091968);
+  /* %165 = mul_add(%164, %162, %163) blocks.3.norm1 : f32[B, 50, 64] */
+  lk_mul_add(3, (const long[]){B, 50, 64}, arena + 10989568, (const long[]){3200, 64, 1},
+      params[79], (const long[]){0, 0, 1}, params[80], (const long[]){0, 0, 1}, arena + 11091968);
 
-  /* %169 = add(%168, %166) blocks.3.norm1 : f32[B, 50, 64], written over %168 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 11091968, (const long[]){3200, 64, 1}, params[80],
-      (const long[]){0, 0, 1}, arena + 11091968);
-
-  /* %172 = fused_linear(%169, %170, %171) blocks.3.attn.qkv : f32[B, 50, 192] */
+  /* %168 = fused_linear(%165, %166, %167) blocks.3.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 11091968, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 9351168);
 
-  /* %173 = slice(%172) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 50, 64], a view of %172: no code */
+  /* %169 = slice(%168) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 50, 64], a view of %168: no code */
 
-  /* %174 = slice(%172) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %172: no code */
+  /* %170 = slice(%168) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %168: no code */
 
-  /* %175 = slice(%172) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %172: no code */
+  /* %171 = slice(%168) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %168: no code */
 
-  /* %176 = sdpa(%173, %174, %175) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 64] */
+  /* %172 = sdpa(%169, %170, %171) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 9351168, 192, arena + 9351232, 192, arena + 9351296, 192,
       arena + 11194368, 0.17677669f);
 
-  /* %179 = fused_linear(%176, %177, %178, %164) {residual} blocks.3.attn.proj : f32[B, 50, 64] */
+  /* %175 = fused_linear(%172, %173, %174, %161) {residual} blocks.3.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 11194368, params[83], params[84], LK_ACT_NONE,
       arena + 10887168, arena + 6021120);
 
-  /* %180 = slice(%179) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], written into %216 from row 0 */
+  /* %176 = slice(%175) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], written into %212 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + 6021120 + (long)b * 3200, 3200, arena + 8028160 + (long)b * 3200,
         64);
   } // for b
 
-  /* %181 = slice(%179) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
+  /* %177 = slice(%175) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 6021184, 3200, arena + 12103680, 3136);
 
-  /* %183 = reshape(%182) {shape [256, 64]} blocks.3.conv.conv.0 : f32[256, 64], a view of %182: no code */
+  /* %179 = reshape(%178) {shape [256, 64]} blocks.3.conv.conv.0 : f32[256, 64], a view of %178: no code */
 
-  /* %184 = fused_linear(%181, %183) blocks.3.conv.conv.0 : f32[B, 49, 256] */
+  /* %180 = fused_linear(%177, %179) blocks.3.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 12103680, params[85], NULL, LK_ACT_NONE, NULL,
       arena + 6021120);
 
-  /* %187 = batch_statistics(%184) blocks.3.conv.conv.1 : f32[3, 256] */
+  /* %183 = batch_statistics(%180) blocks.3.conv.conv.1 : f32[3, 256] */
   lk_batch_statistics_cl(B * 49, 256, arena + 6021120, arena + 12507648);
 
-  /* %188 = slice(%187) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 256] */
+  /* %184 = slice(%183) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 256] */
   lk_copy_rows(1, 512, arena + 12507648, 768, arena + 12512896, 512);
 
-  /* %189 = batch_norm_act(%184, %187, %185, %186) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256] */
+  /* %185 = batch_norm_act(%180, %183, %181, %182) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_norm_act_cl(B * 49, 256, arena + 6021120, arena + 12507648, params[86], params[87],
       1e-05f, LK_ACT_HSWISH, arena + 6823936, arena + 6422528);
 
-  /* %191 = token_dwconv(%189, %190) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
+  /* %187 = token_dwconv(%185, %186) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 6422528, params[90], NULL, LK_ACT_NONE,
       arena + 6823936);
 
-  /* %194 = batch_statistics(%191) blocks.3.conv.conv.4 : f32[3, 256] */
+  /* %190 = batch_statistics(%187) blocks.3.conv.conv.4 : f32[3, 256] */
   lk_batch_statistics_cl(B * 49, 256, arena + 6823936, arena + 12508416);
 
-  /* %195 = slice(%194) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 256] */
+  /* %191 = slice(%190) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 256] */
   lk_copy_rows(1, 512, arena + 12508416, 768, arena + 12513408, 512);
 
-  /* %196 = batch_norm_act(%191, %194, %192, %193) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256] */
+  /* %192 = batch_norm_act(%187, %190, %188, %189) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_norm_act_cl(B * 49, 256, arena + 6823936, arena + 12508416, params[91], params[92],
       1e-05f, LK_ACT_HSWISH, arena + 7626752, arena + 7225344);
 
-  /* %197 = mean(%196) {axis 0} blocks.3.conv.conv.6 : f32[B, 256] */
+  /* %193 = mean(%192) {axis 0} blocks.3.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 7225344, arena + 12478464);
 
-  /* %200 = fused_linear(%197, %198, %199) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %196 = fused_linear(%193, %194, %195) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 12478464, params[95], params[96], LK_ACT_NONE, NULL,
       arena + 12515648);
 
-  /* %201 = relu(%200) blocks.3.conv.conv.6 : f32[B, 4] */
+  /* %197 = relu(%196) blocks.3.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 12515648, arena + 12515776);
 
-  /* %204 = fused_linear(%201, %202, %203) blocks.3.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %200 = fused_linear(%197, %198, %199) blocks.3.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 12515776, params[97], params[98], LK_ACT_NONE, NULL,
       arena + 12486656);
 
-  /* %205 = hsigmoid(%204) blocks.3.conv.conv.6 : f32[B, 256] */
+  /* %201 = hsigmoid(%200) blocks.3.conv.conv.6 : f32[B, 256] */
   lk_hsigmoid(B * 256, arena + 12486656, arena + 12494848);
 
-  /* %206 = mul(%196, %205) blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  /* %202 = mul(%192, %201) blocks.3.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 7225344, (const long[]){12544, 256, 1},
       arena + 12494848, (const long[]){256, 0, 1}, arena + 7626752);
 
-  /* %208 = reshape(%207) {shape [64, 256]} blocks.3.conv.conv.7 : f32[64, 256], a view of %207: no code */
+  /* %204 = reshape(%203) {shape [64, 256]} blocks.3.conv.conv.7 : f32[64, 256], a view of %203: no code */
 
-  /* %209 = fused_linear(%206, %208) blocks.3.conv.conv.7 : f32[B, 49, 64] */
+  /* %205 = fused_linear(%202, %204) blocks.3.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 7626752, params[99], NULL, LK_ACT_NONE, NULL,
       arena + 12204032);
 
-  /* %212 = batch_statistics(%209) blocks.3.conv.conv.8 : f32[3, 64] */
+  /* %208 = batch_statistics(%205) blocks.3.conv.conv.8 : f32[3, 64] */
   lk_batch_statistics_cl(B * 49, 64, arena + 12204032, arena + 8339456);
 
-  /* %213 = slice(%212) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 64] */
+  /* %209 = slice(%208) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 64] */
   lk_copy_rows(1, 128, arena + 8339456, 192, arena + 12515904, 128);
 
-  /* %214 = batch_norm_act(%209, %212, %210, %211) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
+  /* %210 = batch_norm_act(%205, %208, %206, %207) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_norm_act_cl(B * 49, 64, arena + 12204032, arena + 8339456, params[100], params[101],
       1e-05f, LK_ACT_NONE, arena + 8230912, arena + 8130560);
 
-  /* %215 = add(%181, %214) blocks.3.conv : f32[B, 49, 64], written into %216 from row 1 */
+  /* %211 = add(%177, %210) blocks.3.conv : f32[B, 49, 64], written into %212 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){49, 64}, arena + 12103680 + (long)b * 3136, (const long[]){64, 1},
         arena + 8130560 + (long)b * 3136, (const long[]){64, 1}, arena + 8028224 + (long)b * 3200);
   } // for b
 
-  /* %216 = concat(%180, %215) {axis 0} blocks.3.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %212 = concat(%176, %211) {axis 0} blocks.3.conv : f32[B, 50, 64], its operands computed in place: no code */
 
-  /* %219 = normalize(%216) {eps 1e-06} norm : f32[B, 50, 64] */
+  /* %215 = normalize(%212) {eps 1e-06} norm : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 8028160, 1e-06f, arena + 8130560);
 
-  /* %220 = mul(%219, %217) norm : f32[B, 50, 64] */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 8130560, (const long[]){3200, 64, 1}, params[104],
-      (const long[]){0, 0, 1}, arena + 8232960);
+  /* %216 = mul_add(%215, %213, %214) norm : f32[B, 50, 64] */
+  lk_mul_add(3, (const long[]){B, 50, 64}, arena + 8130560, (const long[]){3200, 64, 1},
+      params[104], (const long[]){0, 0, 1}, params[105], (const long[]){0, 0, 1}, arena + 8232960);
 
-  /* %221 = add(%220, %218) norm : f32[B, 50, 64], written over %220 */
-  lk_add(3, (const long[]){B, 50, 64}, arena + 8232960, (const long[]){3200, 64, 1}, params[105],
-      (const long[]){0, 0, 1}, arena + 8232960);
-
-  /* %222 = index(%221) {axis 0, at 0} : f32[B, 64] */
+  /* %217 = index(%216) {axis 0, at 0} : f32[B, 64] */
   lk_copy_rows(B, 64, arena + 8232960, 3200, arena + 8335360, 64);
 
-  /* %225 = fused_linear(%222, %223, %224) head : f32[B, 10] */
+  /* %220 = fused_linear(%217, %218, %219) head : f32[B, 10] */
   lk_fused_linear(B, 64, 10, arena + 8335360, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 8232960);
 
-  /* %227 = cross_entropy(%225, %226) : f32[1] */
+  /* %222 = cross_entropy(%220, %221) : f32[1] */
   lk_cross_entropy(B, 10, arena + 8232960, inputs[1], arena + 12516160);
 
-  /* %228 = cross_entropy_grad(%225, %226) : f32[B, 10] */
+  /* %223 = cross_entropy_grad(%220, %221) : f32[B, 10] */
   lk_cross_entropy_grad(B, 10, arena + 8232960, inputs[1], arena + 8233600);
 
-  /* %229 = transpose(%223) {perm [1, 0]} head : f32[64, 10] */
+  /* %224 = transpose(%218) {perm [1, 0]} head : f32[64, 10] */
   lk_transpose(2, (const long[]){10, 64}, (const int[]){1, 0}, params[106], arena + 8232960);
 
-  /* %230 = fused_linear(%228, %229) head : f32[B, 64] */
+  /* %225 = fused_linear(%223, %224) head : f32[B, 64] */
   lk_fused_linear(B, 10, 64, arena + 8233600, arena + 8232960, NULL, LK_ACT_NONE, NULL,
       arena + 8337408);
 
-  /* %231 = linear_grad_weight(%228, %222) head : f32[10, 64] */
+  /* %226 = linear_grad_weight(%223, %217) head : f32[10, 64] */
   lk_linear_grad_weight(B, 64, 10, arena + 8233600, arena + 8335360, arena + 12509184);
 
-  /* %232 = reduce_sum(%228) {axes [], batch} head : f32[10] */
+  /* %227 = reduce_sum(%223) {axes [], batch} head : f32[10] */
   lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 8233600,
       arena + 12516176);
 
-  /* %233 = reshape(%230) {shape [1, 64]} : f32[B, 1, 64], a view of %230: no code */
+  /* %228 = reshape(%225) {shape [1, 64]} : f32[B, 1, 64], a view of %225: no code */
 
-  /* %234 = zero_pad(%233) {axis 0, before 0, after 49} : f32[B, 50, 64] */
+  /* %229 = zero_pad(%228) {axis 0, before 0, after 49} : f32[B, 50, 64] */
   lk_zero_pad(B, 1, 64, 0, 49, arena + 8337408, arena + 8232960);
 
-  /* %235 = reduce_sum(%234) {axes [0], batch} norm : f32[64] */
+  /* %230 = reduce_sum(%229) {axes [0], batch} norm : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 8232960,
       arena + 12516032);
 
-  /* %236 = mul(%234, %217) norm : f32[B, 50, 64] */
+  /* %231 = mul(%229, %213) norm : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 8232960, (const long[]){3200, 64, 1}, params[104],
       (const long[]){0, 0, 1}, arena + 11296768);
 
-  /* %237 = mul(%234, %219) norm : f32[B, 50, 64], written over %234 */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 8232960, (const long[]){3200, 64, 1},
-      arena + 8130560, (const long[]){3200, 64, 1}, arena + 8232960);
+  /* %232 = reduce_sum(%229, %215) {axes [0], batch} norm : f32[64] */
+  lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
+      arena + 8232960, arena + 8130560, arena + 12516096);
 
-  /* %238 = reduce_sum(%237) {axes [0], batch} norm : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 8232960,
-      arena + 12516096);
-
-  /* %239 = normalize_grad(%216, %236) {eps 1e-06} norm : f32[B, 50, 64] */
+  /* %233 = normalize_grad(%212, %231) {eps 1e-06} norm : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 8028160, arena + 11296768, 1e-06f, arena + 11399168);
 
-  /* %240 = slice(%239) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], a view of %239: no code */
+  /* %234 = slice(%233) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], a view of %233: no code */
 
-  /* %241 = slice(%239) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
+  /* %235 = slice(%233) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 11296768, 3136);
 
-  /* %242 = batch_norm_act_param_grad(%209, %241, %212, %210, %211) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 64] */
+  /* %236 = batch_norm_act_param_grad(%205, %235, %208, %206, %207) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 64] */
   lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 12204032, arena + 11296768, arena + 8339456,
       params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 8028160, arena + 8031680);
 
-  /* %243 = batch_norm_act_grad(%209, %241, %212, %210, %211, %242) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
+  /* %237 = batch_norm_act_grad(%205, %235, %208, %206, %207, %236) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_norm_act_grad_cl(B * 49, 64, arena + 12204032, arena + 11296768, arena + 8339456,
       params[100], params[101], arena + 8031680, 1e-05f, LK_ACT_NONE, arena + 8028160,
       arena + 12304384);
 
-  /* %244 = index(%242) {axis 0, at 0} blocks.3.conv.conv.8 : f32[64] */
+  /* %238 = index(%236) {axis 0, at 0} blocks.3.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 8031680, 128, arena + 11397120, 64);
 
-  /* %245 = index(%242) {axis 0, at 1} blocks.3.conv.conv.8 : f32[64] */
+  /* %239 = index(%236) {axis 0, at 1} blocks.3.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 8031744, 128, arena + 11397184, 64);
 
-  /* %246 = transpose(%208) {perm [1, 0]} blocks.3.conv.conv.7 : f32[256, 64] */
+  /* %240 = transpose(%204) {perm [1, 0]} blocks.3.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[99], arena + 12204032);
 
-  /* %247 = fused_linear(%243, %246) blocks.3.conv.conv.7 : f32[B, 49, 256] */
+  /* %241 = fused_linear(%237, %240) blocks.3.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 12304384, arena + 12204032, NULL, LK_ACT_NONE, NULL,
       arena + 8028160);
 
-  /* %248 = linear_grad_weight(%243, %206) blocks.3.conv.conv.7 : f32[64, 256] */
+  /* %242 = linear_grad_weight(%237, %202) blocks.3.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 12304384, arena + 7626752, arena + 12204032);
 
-  /* %249 = reshape(%248) {shape [64, 256, 1, 1]} blocks.3.conv.conv.7 : f32[64, 256, 1, 1], a view of %248: no code */
+  /* %243 = reshape(%242) {shape [64, 256, 1, 1]} blocks.3.conv.conv.7 : f32[64, 256, 1, 1], a view of %242: no code */
 
-  /* %250 = mul(%247, %205) blocks.3.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 8028160, (const long[]){12544, 256, 1},
-      arena + 12494848, (const long[]){256, 0, 1}, arena + 7626752);
+  /* %244 = reduce_sum(%241, %192) {axes [0]} blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_reduce_sum_product(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0},
+      arena + 8028160, arena + 7225344, arena + 7626752);
 
-  /* %251 = mul(%247, %196) blocks.3.conv.conv.6 : f32[B, 49, 256], written over %247 */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 8028160, (const long[]){12544, 256, 1},
-      arena + 7225344, (const long[]){12544, 256, 1}, arena + 8028160);
+  /* %245 = hsigmoid_grad(%200, %244) blocks.3.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12486656, arena + 7626752, arena + 7225344);
 
-  /* %252 = reduce_sum(%251) {axes [0]} blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 8028160,
-      arena + 7225344);
+  /* %246 = transpose(%198) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 256] */
+  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[97], arena + 7233536);
 
-  /* %253 = hsigmoid_grad(%204, %252) blocks.3.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12486656, arena + 7225344, arena + 7233536);
+  /* %247 = fused_linear(%245, %246) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 7225344, arena + 7233536, NULL, LK_ACT_NONE, NULL,
+      arena + 7234560);
 
-  /* %254 = transpose(%202) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 256] */
-  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[97], arena + 7225344);
+  /* %248 = linear_grad_weight(%245, %197) blocks.3.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 7225344, arena + 12515776, arena + 7241728);
 
-  /* %255 = fused_linear(%253, %254) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 7233536, arena + 7225344, NULL, LK_ACT_NONE, NULL,
-      arena + 7226368);
-
-  /* %256 = linear_grad_weight(%253, %201) blocks.3.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 7233536, arena + 12515776, arena + 7241728);
-
-  /* %257 = reduce_sum(%253) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[256] */
-  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 7233536,
+  /* %249 = reduce_sum(%245) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[256] */
+  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 7225344,
       arena + 7243776);
 
-  /* %258 = relu_grad(%200, %255) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12515648, arena + 7226368, arena + 7234560);
+  /* %250 = relu_grad(%196, %247) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12515648, arena + 7234560, arena + 7234688);
 
-  /* %259 = transpose(%198) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %251 = transpose(%194) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[95], arena + 7233536);
 
-  /* %260 = fused_linear(%258, %259) blocks.3.conv.conv.6.fc.0 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 7234560, arena + 7233536, NULL, LK_ACT_NONE, NULL,
+  /* %252 = fused_linear(%250, %251) blocks.3.conv.conv.6.fc.0 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 7234688, arena + 7233536, NULL, LK_ACT_NONE, NULL,
       arena + 7225344);
 
-  /* %261 = linear_grad_weight(%258, %197) blocks.3.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 7234560, arena + 12478464, arena + 7242752);
+  /* %253 = linear_grad_weight(%250, %193) blocks.3.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 7234688, arena + 12478464, arena + 7242752);
 
-  /* %262 = reduce_sum(%258) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 7234560,
+  /* %254 = reduce_sum(%250) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 7234688,
       arena + 7244032);
 
-  /* %263 = reshape(%260) {shape [1, 256]} blocks.3.conv.conv.6 : f32[B, 1, 256], a view of %260: no code */
+  /* %255 = reshape(%252) {shape [1, 256]} blocks.3.conv.conv.6 : f32[B, 1, 256], a view of %252: no code */
 
-  /* %264 = mul_scalar(%263) {x op 0.020408163} blocks.3.conv.conv.6 : f32[B, 1, 256] */
+  /* %256 = mul_scalar(%255) {x op 0.020408163} blocks.3.conv.conv.6 : f32[B, 1, 256] */
   lk_mul_scalar(B * 256, arena + 7225344, 0.020408163f, arena + 7233536);
 
-  /* %265 = add(%250, %264) blocks.3.conv.conv.4 : f32[B, 49, 256], written over %250 */
-  lk_add(3, (const long[]){B, 49, 256}, arena + 7626752, (const long[]){12544, 256, 1},
-      arena + 7233536, (const long[]){256, 0, 1}, arena + 7626752);
+  /* %257 = mul_add(%241, %201, %256) blocks.3.conv.conv.4 : f32[B, 49, 256], written over %241 */
+  lk_mul_add(3, (const long[]){B, 49, 256}, arena + 8028160, (const long[]){12544, 256, 1},
+      arena + 12494848, (const long[]){256, 0, 1}, arena + 7233536, (const long[]){256, 0, 1},
+      arena + 8028160);
 
-  /* %266 = batch_norm_act_param_grad(%191, %265, %194, %192, %193) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6823936, arena + 7626752, arena + 12508416,
+  /* %258 = batch_norm_act_param_grad(%187, %257, %190, %188, %189) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6823936, arena + 8028160, arena + 12508416,
       params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 7225344, arena + 7239424);
 
-  /* %267 = batch_norm_act_grad(%191, %265, %194, %192, %193, %266) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256], written over %250 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6823936, arena + 7626752, arena + 12508416,
+  /* %259 = batch_norm_act_grad(%187, %257, %190, %188, %189, %258) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 49, 256], written over %241 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6823936, arena + 8028160, arena + 12508416,
       params[91], params[92], arena + 7239424, 1e-05f, LK_ACT_HSWISH, arena + 7225344,
-      arena + 7626752);
+      arena + 8028160);
 
-  /* %268 = index(%266) {axis 0, at 0} blocks.3.conv.conv.4 : f32[256] */
+  /* %260 = index(%258) {axis 0, at 0} blocks.3.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 7239424, 512, arena + 7227648, 256);
 
-  /* %269 = index(%266) {axis 0, at 1} blocks.3.conv.conv.4 : f32[256] */
+  /* %261 = index(%258) {axis 0, at 1} blocks.3.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 7239680, 512, arena + 7227904, 256);
 
-  /* %270 = token_dwconv_grad_input(%267, %190) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
-  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 7626752, params[90],
+  /* %262 = token_dwconv_grad_input(%259, %186) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
+  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 8028160, params[90],
       arena + 6823936);
 
-  /* %271 = token_dwconv_grad_weight(%267, %189) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 7626752, arena + 6422528,
+  /* %263 = token_dwconv_grad_weight(%259, %185) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 8028160, arena + 6422528,
       arena + 7225344);
 
-  /* %272 = batch_norm_act_param_grad(%184, %270, %187, %185, %186) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 256] */
+  /* %264 = batch_norm_act_param_grad(%180, %262, %183, %181, %182) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 256] */
   lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12507648,
       params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 6422528, arena + 6436608);
 
-  /* %273 = batch_norm_act_grad(%184, %270, %187, %185, %186, %272) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256], written over %270 */
+  /* %265 = batch_norm_act_grad(%180, %262, %183, %181, %182, %264) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 49, 256], written over %262 */
   lk_batch_norm_act_grad_cl(B * 49, 256, arena + 6021120, arena + 6823936, arena + 12507648,
       params[86], params[87], arena + 6436608, 1e-05f, LK_ACT_HSWISH, arena + 6422528,
       arena + 6823936);
 
-  /* %274 = index(%272) {axis 0, at 0} blocks.3.conv.conv.1 : f32[256] */
+  /* %266 = index(%264) {axis 0, at 0} blocks.3.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 6436608, 512, arena + 6672384, 256);
 
-  /* %275 = index(%272) {axis 0, at 1} blocks.3.conv.conv.1 : f32[256] */
+  /* %267 = index(%264) {axis 0, at 1} blocks.3.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 6436864, 512, arena + 6672640, 256);
 
-  /* %276 = transpose(%183) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
+  /* %268 = transpose(%179) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[85], arena + 6021120);
 
-  /* %277 = linear_grad_weight(%273, %181) blocks.3.conv.conv.0 : f32[256, 64] */
+  /* %269 = linear_grad_weight(%265, %177) blocks.3.conv.conv.0 : f32[256, 64] */
   lk_linear_grad_weight(B * 49, 64, 256, arena + 6823936, arena + 12103680, arena + 6623232);
 
-  /* %278 = fused_linear(%273, %276, %241) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
+  /* %270 = fused_linear(%265, %268, %235) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %233 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 6823936, 12544, arena + 6021120, NULL, NULL, 0,
       LK_ACT_NONE, arena + 11296768, 3136, arena + 11399232, 3200);
 
-  /* %279 = reshape(%277) {shape [256, 64, 1, 1]} blocks.3.conv.conv.0 : f32[256, 64, 1, 1], a view of %277: no code */
+  /* %271 = reshape(%269) {shape [256, 64, 1, 1]} blocks.3.conv.conv.0 : f32[256, 64, 1, 1], a view of %269: no code */
 
-  /* %280 = concat(%240, %278) {axis 0} blocks.3 : f32[B, 50, 64], a view of %239: no code */
+  /* %272 = concat(%234, %270) {axis 0} blocks.3 : f32[B, 50, 64], a view of %233: no code */
 
-  /* %281 = transpose(%177) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
+  /* %273 = transpose(%173) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[83], arena + 6021120);
 
-  /* %282 = fused_linear(%280, %281) blocks.3.attn.proj : f32[B, 50, 64] */
+  /* %274 = fused_linear(%272, %273) blocks.3.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena + 6021120, NULL, LK_ACT_NONE, NULL,
       arena + 6328320);
 
-  /* %283 = linear_grad_weight(%280, %176) blocks.3.attn.proj : f32[64, 64] */
+  /* %275 = linear_grad_weight(%272, %172) blocks.3.attn.proj : f32[64, 64] */
   lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 11194368, arena + 6668288);
 
-  /* %284 = reduce_sum(%280) {axes [0], batch} blocks.3.attn.proj : f32[64] */
+  /* %276 = reduce_sum(%272) {axes [0], batch} blocks.3.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
       arena + 6673088);
 
-  /* %285 = sdpa_grad(%173, %174, %175, %282) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 192] */
+  /* %277 = sdpa_grad(%169, %170, %171, %274) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 9351168, 192, arena + 9351232, 192, arena + 9351296,
       192, arena + 6328320, 64, arena + 6021120, 192, arena + 6021120 + 64, 192,
       arena + 6021120 + 128, 192, 0.17677669f);
 
-  /* %286 = transpose(%170) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
+  /* %278 = transpose(%166) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[81], arena + 6430720);
 
-  /* %287 = fused_linear(%285, %286) blocks.3.attn.qkv : f32[B, 50, 64] */
+  /* %279 = fused_linear(%277, %278) blocks.3.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 6021120, arena + 6430720, NULL, LK_ACT_NONE, NULL,
       arena + 6328320);
 
-  /* %288 = linear_grad_weight(%285, %169) blocks.3.attn.qkv : f32[192, 64] */
+  /* %280 = linear_grad_weight(%277, %165) blocks.3.attn.qkv : f32[192, 64] */
   lk_linear_grad_weight(B * 50, 64, 192, arena + 6021120, arena + 11091968, arena + 6656000);
 
-  /* %289 = reduce_sum(%285) {axes [0], batch} blocks.3.attn.qkv : f32[192] */
+  /* %281 = reduce_sum(%277) {axes [0], batch} blocks.3.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 6021120,
       arena + 6672896);
 
-  /* %290 = reduce_sum(%287) {axes [0], batch} blocks.3.norm1 : f32[64] */
+  /* %282 = reduce_sum(%279) {axes [0], batch} blocks.3.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 6328320,
       arena + 6673152);
 
-  /* %291 = mul(%287, %165) blocks.3.norm1 : f32[B, 50, 64] */
+  /* %283 = mul(%279, %162) blocks.3.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 6328320, (const long[]){3200, 64, 1}, params[79],
       (const long[]){0, 0, 1}, arena + 6021120);
 
-  /* %292 = mul(%287, %167) blocks.3.norm1 : f32[B, 50, 64], written over %287 */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 6328320, (const long[]){3200, 64, 1},
-      arena + 10989568, (const long[]){3200, 64, 1}, arena + 6328320);
+  /* %284 = reduce_sum(%279, %164) {axes [0], batch} blocks.3.norm1 : f32[64] */
+  lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
+      arena + 6328320, arena + 10989568, arena + 6673216);
 
-  /* %293 = reduce_sum(%292) {axes [0], batch} blocks.3.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 6328320,
-      arena + 6673216);
-
-  /* %294 = normalize_grad(%164, %291) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  /* %285 = normalize_grad(%161, %283) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 10887168, arena + 6021120, 1e-06f, arena + 6123520);
 
-  /* %295 = add(%280, %294) blocks.2.conv : f32[B, 50, 64], written over %239 */
+  /* %286 = add(%272, %285) blocks.2.conv : f32[B, 50, 64], written over %233 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
       arena + 6123520, (const long[]){3200, 64, 1}, arena + 11399168);
 
-  /* %296 = slice(%295) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %239: no code */
+  /* %287 = slice(%286) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %233: no code */
 
-  /* %297 = slice(%295) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
+  /* %288 = slice(%286) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 6422528, 3136);
 
-  /* %298 = batch_norm_act_param_grad(%157, %297, %160, %158, %159) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 64] */
+  /* %289 = batch_norm_act_param_grad(%154, %288, %157, %155, %156) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 64] */
   lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 12003328, arena + 6422528, arena + 12514304,
       params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 6021120, arena + 6024640);
 
-  /* %299 = batch_norm_act_grad(%157, %297, %160, %158, %159, %298) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
+  /* %290 = batch_norm_act_grad(%154, %288, %157, %155, %156, %289) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_norm_act_grad_cl(B * 49, 64, arena + 12003328, arena + 6422528, arena + 12514304,
       params[75], params[76], arena + 6024640, 1e-05f, LK_ACT_NONE, arena + 6021120,
       arena + 6522880);
 
-  /* %300 = index(%298) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
+  /* %291 = index(%289) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 6024640, 128, arena + 6673280, 64);
 
-  /* %301 = index(%298) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
+  /* %292 = index(%289) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 6024704, 128, arena + 6673344, 64);
 
-  /* %302 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
+  /* %293 = transpose(%153) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[74], arena + 6639616);
 
-  /* %303 = fused_linear(%299, %302) blocks.2.conv.conv.7 : f32[B, 49, 256] */
+  /* %294 = fused_linear(%290, %293) blocks.2.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 6522880, arena + 6639616, NULL, LK_ACT_NONE, NULL,
       arena + 6021120);
 
-  /* %304 = linear_grad_weight(%299, %154) blocks.2.conv.conv.7 : f32[64, 256] */
+  /* %295 = linear_grad_weight(%290, %151) blocks.2.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 6522880, arena + 5619712, arena + 6639616);
 
-  /* %305 = reshape(%304) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %304: no code */
+  /* %296 = reshape(%295) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %295: no code */
 
-  /* %306 = mul(%303, %153) blocks.2.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 6021120, (const long[]){12544, 256, 1},
-      arena + 12470272, (const long[]){256, 0, 1}, arena + 5619712);
+  /* %297 = reduce_sum(%294, %141) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_reduce_sum_product(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0},
+      arena + 6021120, arena + 5218304, arena + 5619712);
 
-  /* %307 = mul(%303, %144) blocks.2.conv.conv.6 : f32[B, 49, 256], written over %303 */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 6021120, (const long[]){12544, 256, 1},
-      arena + 5218304, (const long[]){12544, 256, 1}, arena + 6021120);
+  /* %298 = hsigmoid_grad(%149, %297) blocks.2.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12462080, arena + 5619712, arena + 5218304);
 
-  /* %308 = reduce_sum(%307) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 6021120,
-      arena + 5218304);
+  /* %299 = transpose(%147) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
+  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[72], arena + 5226496);
 
-  /* %309 = hsigmoid_grad(%152, %308) blocks.2.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12462080, arena + 5218304, arena + 5226496);
+  /* %300 = fused_linear(%298, %299) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 5218304, arena + 5226496, NULL, LK_ACT_NONE, NULL,
+      arena + 5227520);
 
-  /* %310 = transpose(%150) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
-  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[72], arena + 5218304);
+  /* %301 = linear_grad_weight(%298, %146) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 5218304, arena + 12515392, arena + 5234688);
 
-  /* %311 = fused_linear(%309, %310) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 5226496, arena + 5218304, NULL, LK_ACT_NONE, NULL,
-      arena + 5219328);
-
-  /* %312 = linear_grad_weight(%309, %149) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 5226496, arena + 12515392, arena + 5234688);
-
-  /* %313 = reduce_sum(%309) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
-  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 5226496,
+  /* %302 = reduce_sum(%298) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
+  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 5218304,
       arena + 5236736);
 
-  /* %314 = relu_grad(%148, %311) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12515264, arena + 5219328, arena + 5227520);
+  /* %303 = relu_grad(%145, %300) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12515264, arena + 5227520, arena + 5227648);
 
-  /* %315 = transpose(%146) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %304 = transpose(%143) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[70], arena + 5226496);
 
-  /* %316 = fused_linear(%314, %315) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 5227520, arena + 5226496, NULL, LK_ACT_NONE, NULL,
+  /* %305 = fused_linear(%303, %304) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 5227648, arena + 5226496, NULL, LK_ACT_NONE, NULL,
       arena + 5218304);
 
-  /* %317 = linear_grad_weight(%314, %145) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 5227520, arena + 12453888, arena + 5235712);
+  /* %306 = linear_grad_weight(%303, %142) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 5227648, arena + 12453888, arena + 5235712);
 
-  /* %318 = reduce_sum(%314) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 5227520,
+  /* %307 = reduce_sum(%303) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 5227648,
       arena + 5236992);
 
-  /* %319 = reshape(%316) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %316: no code */
+  /* %308 = reshape(%305) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %305: no code */
 
-  /* %320 = mul_scalar(%319) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 1, 256] */
+  /* %309 = mul_scalar(%308) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 1, 256] */
   lk_mul_scalar(B * 256, arena + 5218304, 0.020408163f, arena + 5226496);
 
-  /* %321 = add(%306, %320) blocks.2.conv.conv.4 : f32[B, 49, 256], written over %306 */
-  lk_add(3, (const long[]){B, 49, 256}, arena + 5619712, (const long[]){12544, 256, 1},
-      arena + 5226496, (const long[]){256, 0, 1}, arena + 5619712);
+  /* %310 = mul_add(%294, %150, %309) blocks.2.conv.conv.4 : f32[B, 49, 256], written over %294 */
+  lk_mul_add(3, (const long[]){B, 49, 256}, arena + 6021120, (const long[]){12544, 256, 1},
+      arena + 12470272, (const long[]){256, 0, 1}, arena + 5226496, (const long[]){256, 0, 1},
+      arena + 6021120);
 
-  /* %322 = batch_norm_act_param_grad(%139, %321, %142, %140, %141) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4816896, arena + 5619712, arena + 12506880,
+  /* %311 = batch_norm_act_param_grad(%136, %310, %139, %137, %138) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4816896, arena + 6021120, arena + 12506880,
       params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 5218304, arena + 5232384);
 
-  /* %323 = batch_norm_act_grad(%139, %321, %142, %140, %141, %322) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256], written over %306 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4816896, arena + 5619712, arena + 12506880,
+  /* %312 = batch_norm_act_grad(%136, %310, %139, %137, %138, %311) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 49, 256], written over %294 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4816896, arena + 6021120, arena + 12506880,
       params[66], params[67], arena + 5232384, 1e-05f, LK_ACT_HSWISH, arena + 5218304,
-      arena + 5619712);
+      arena + 6021120);
 
-  /* %324 = index(%322) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
+  /* %313 = index(%311) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 5232384, 512, arena + 5220608, 256);
 
-  /* %325 = index(%322) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
+  /* %314 = index(%311) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 5232640, 512, arena + 5220864, 256);
 
-  /* %326 = token_dwconv_grad_input(%323, %138) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
-  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 5619712, params[65],
+  /* %315 = token_dwconv_grad_input(%312, %135) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 6021120, params[65],
       arena + 4816896);
 
-  /* %327 = token_dwconv_grad_weight(%323, %137) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 5619712, arena + 4415488,
+  /* %316 = token_dwconv_grad_weight(%312, %134) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 6021120, arena + 4415488,
       arena + 5218304);
 
-  /* %328 = batch_norm_act_param_grad(%132, %326, %135, %133, %134) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 256] */
+  /* %317 = batch_norm_act_param_grad(%129, %315, %132, %130, %131) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 256] */
   lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12506112,
       params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 4415488, arena + 4429568);
 
-  /* %329 = batch_norm_act_grad(%132, %326, %135, %133, %134, %328) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256], written over %326 */
+  /* %318 = batch_norm_act_grad(%129, %315, %132, %130, %131, %317) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 49, 256], written over %315 */
   lk_batch_norm_act_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, arena + 12506112,
       params[61], params[62], arena + 4429568, 1e-05f, LK_ACT_HSWISH, arena + 4415488,
       arena + 4816896);
 
-  /* %330 = index(%328) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
+  /* %319 = index(%317) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 4429568, 512, arena + 4665344, 256);
 
-  /* %331 = index(%328) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
+  /* %320 = index(%317) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 4429824, 512, arena + 4665600, 256);
 
-  /* %332 = transpose(%131) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
+  /* %321 = transpose(%128) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[60], arena + 4014080);
 
-  /* %333 = linear_grad_weight(%329, %129) blocks.2.conv.conv.0 : f32[256, 64] */
+  /* %322 = linear_grad_weight(%318, %126) blocks.2.conv.conv.0 : f32[256, 64] */
   lk_linear_grad_weight(B * 49, 64, 256, arena + 4816896, arena + 11902976, arena + 4616192);
 
-  /* %334 = fused_linear(%329, %332, %297) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
+  /* %323 = fused_linear(%318, %321, %288) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %233 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 4816896, 12544, arena + 4014080, NULL, NULL, 0,
       LK_ACT_NONE, arena + 6422528, 3136, arena + 11399232, 3200);
 
-  /* %335 = reshape(%333) {shape [256, 64, 1, 1]} blocks.2.conv.conv.0 : f32[256, 64, 1, 1], a view of %333: no code */
+  /* %324 = reshape(%322) {shape [256, 64, 1, 1]} blocks.2.conv.conv.0 : f32[256, 64, 1, 1], a view of %322: no code */
 
-  /* %336 = concat(%296, %334) {axis 0} blocks.2 : f32[B, 50, 64], a view of %239: no code */
+  /* %325 = concat(%287, %323) {axis 0} blocks.2 : f32[B, 50, 64], a view of %233: no code */
 
-  /* %337 = transpose(%125) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
+  /* %326 = transpose(%122) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[58], arena + 4014080);
 
-  /* %338 = fused_linear(%336, %337) blocks.2.attn.proj : f32[B, 50, 64] */
+  /* %327 = fused_linear(%325, %326) blocks.2.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena + 4014080, NULL, LK_ACT_NONE, NULL,
       arena + 4321280);
 
-  /* %339 = linear_grad_weight(%336, %124) blocks.2.attn.proj : f32[64, 64] */
+  /* %328 = linear_grad_weight(%325, %121) blocks.2.attn.proj : f32[64, 64] */
   lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 10784768, arena + 4661248);
 
-  /* %340 = reduce_sum(%336) {axes [0], batch} blocks.2.attn.proj : f32[64] */
+  /* %329 = reduce_sum(%325) {axes [0], batch} blocks.2.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
       arena + 4666048);
 
-  /* %341 = sdpa_grad(%121, %122, %123, %338) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 192] */
+  /* %330 = sdpa_grad(%118, %119, %120, %327) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 9043968, 192, arena + 9044032, 192, arena + 9044096,
       192, arena + 4321280, 64, arena + 4014080, 192, arena + 4014080 + 64, 192,
       arena + 4014080 + 128, 192, 0.17677669f);
 
-  /* %342 = transpose(%118) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
+  /* %331 = transpose(%115) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[56], arena + 4423680);
 
-  /* %343 = fused_linear(%341, %342) blocks.2.attn.qkv : f32[B, 50, 64] */
+  /* %332 = fused_linear(%330, %331) blocks.2.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 4014080, arena + 4423680, NULL, LK_ACT_NONE, NULL,
       arena + 4321280);
 
-  /* %344 = linear_grad_weight(%341, %117) blocks.2.attn.qkv : f32[192, 64] */
+  /* %333 = linear_grad_weight(%330, %114) blocks.2.attn.qkv : f32[192, 64] */
   lk_linear_grad_weight(B * 50, 64, 192, arena + 4014080, arena + 10682368, arena + 4648960);
 
-  /* %345 = reduce_sum(%341) {axes [0], batch} blocks.2.attn.qkv : f32[192] */
+  /* %334 = reduce_sum(%330) {axes [0], batch} blocks.2.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 4014080,
       arena + 4665856);
 
-  /* %346 = reduce_sum(%343) {axes [0], batch} blocks.2.norm1 : f32[64] */
+  /* %335 = reduce_sum(%332) {axes [0], batch} blocks.2.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 4321280,
       arena + 4666112);
 
-  /* %347 = mul(%343, %113) blocks.2.norm1 : f32[B, 50, 64] */
+  /* %336 = mul(%332, %111) blocks.2.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 4321280, (const long[]){3200, 64, 1}, params[54],
       (const long[]){0, 0, 1}, arena + 4014080);
 
-  /* %348 = mul(%343, %115) blocks.2.norm1 : f32[B, 50, 64], written over %343 */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 4321280, (const long[]){3200, 64, 1},
-      arena + 10579968, (const long[]){3200, 64, 1}, arena + 4321280);
+  /* %337 = reduce_sum(%332, %113) {axes [0], batch} blocks.2.norm1 : f32[64] */
+  lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
+      arena + 4321280, arena + 10579968, arena + 4666176);
 
-  /* %349 = reduce_sum(%348) {axes [0], batch} blocks.2.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 4321280,
-      arena + 4666176);
-
-  /* %350 = normalize_grad(%112, %347) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  /* %338 = normalize_grad(%110, %336) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 10477568, arena + 4014080, 1e-06f, arena + 4116480);
 
-  /* %351 = add(%336, %350) blocks.1.conv : f32[B, 50, 64], written over %239 */
+  /* %339 = add(%325, %338) blocks.1.conv : f32[B, 50, 64], written over %233 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
       arena + 4116480, (const long[]){3200, 64, 1}, arena + 11399168);
 
-  /* %352 = slice(%351) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %239: no code */
+  /* %340 = slice(%339) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %233: no code */
 
-  /* %353 = slice(%351) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
+  /* %341 = slice(%339) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 4415488, 3136);
 
-  /* %354 = batch_norm_act_param_grad(%105, %353, %108, %106, %107) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 64] */
+  /* %342 = batch_norm_act_param_grad(%103, %341, %106, %104, %105) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 64] */
   lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11802624, arena + 4415488, arena + 12514112,
       params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 4014080, arena + 4017600);
 
-  /* %355 = batch_norm_act_grad(%105, %353, %108, %106, %107, %354) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
+  /* %343 = batch_norm_act_grad(%103, %341, %106, %104, %105, %342) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11802624, arena + 4415488, arena + 12514112,
       params[50], params[51], arena + 4017600, 1e-05f, LK_ACT_NONE, arena + 4014080,
       arena + 4515840);
 
-  /* %356 = index(%354) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
+  /* %344 = index(%342) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 4017600, 128, arena + 4666240, 64);
 
-  /* %357 = index(%354) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
+  /* %345 = index(%342) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 4017664, 128, arena + 4666304, 64);
 
-  /* %358 = transpose(%104) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
+  /* %346 = transpose(%102) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[49], arena + 4632576);
 
-  /* %359 = fused_linear(%355, %358) blocks.1.conv.conv.7 : f32[B, 49, 256] */
+  /* %347 = fused_linear(%343, %346) blocks.1.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 4515840, arena + 4632576, NULL, LK_ACT_NONE, NULL,
       arena + 4014080);
 
-  /* %360 = linear_grad_weight(%355, %102) blocks.1.conv.conv.7 : f32[64, 256] */
+  /* %348 = linear_grad_weight(%343, %100) blocks.1.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 4515840, arena + 3612672, arena + 4632576);
 
-  /* %361 = reshape(%360) {shape [64, 256, 1, 1]} blocks.1.conv.conv.7 : f32[64, 256, 1, 1], a view of %360: no code */
+  /* %349 = reshape(%348) {shape [64, 256, 1, 1]} blocks.1.conv.conv.7 : f32[64, 256, 1, 1], a view of %348: no code */
 
-  /* %362 = mul(%359, %101) blocks.1.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 4014080, (const long[]){12544, 256, 1},
-      arena + 12445696, (const long[]){256, 0, 1}, arena + 3612672);
+  /* %350 = reduce_sum(%347, %90) {axes [0]} blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_reduce_sum_product(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0},
+      arena + 4014080, arena + 3211264, arena + 3612672);
 
-  /* %363 = mul(%359, %92) blocks.1.conv.conv.6 : f32[B, 49, 256], written over %359 */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 4014080, (const long[]){12544, 256, 1},
-      arena + 3211264, (const long[]){12544, 256, 1}, arena + 4014080);
+  /* %351 = hsigmoid_grad(%98, %350) blocks.1.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12437504, arena + 3612672, arena + 3211264);
 
-  /* %364 = reduce_sum(%363) {axes [0]} blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 4014080,
-      arena + 3211264);
+  /* %352 = transpose(%96) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
+  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[47], arena + 3219456);
 
-  /* %365 = hsigmoid_grad(%100, %364) blocks.1.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12437504, arena + 3211264, arena + 3219456);
+  /* %353 = fused_linear(%351, %352) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 3211264, arena + 3219456, NULL, LK_ACT_NONE, NULL,
+      arena + 3220480);
 
-  /* %366 = transpose(%98) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
-  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[47], arena + 3211264);
+  /* %354 = linear_grad_weight(%351, %95) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 3211264, arena + 12515008, arena + 3227648);
 
-  /* %367 = fused_linear(%365, %366) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 3219456, arena + 3211264, NULL, LK_ACT_NONE, NULL,
-      arena + 3212288);
-
-  /* %368 = linear_grad_weight(%365, %97) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 3219456, arena + 12515008, arena + 3227648);
-
-  /* %369 = reduce_sum(%365) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[256] */
-  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 3219456,
+  /* %355 = reduce_sum(%351) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[256] */
+  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 3211264,
       arena + 3229696);
 
-  /* %370 = relu_grad(%96, %367) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12514880, arena + 3212288, arena + 3220480);
+  /* %356 = relu_grad(%94, %353) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12514880, arena + 3220480, arena + 3220608);
 
-  /* %371 = transpose(%94) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %357 = transpose(%92) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[45], arena + 3219456);
 
-  /* %372 = fused_linear(%370, %371) blocks.1.conv.conv.6.fc.0 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 3220480, arena + 3219456, NULL, LK_ACT_NONE, NULL,
+  /* %358 = fused_linear(%356, %357) blocks.1.conv.conv.6.fc.0 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 3220608, arena + 3219456, NULL, LK_ACT_NONE, NULL,
       arena + 3211264);
 
-  /* %373 = linear_grad_weight(%370, %93) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 3220480, arena + 12429312, arena + 3228672);
+  /* %359 = linear_grad_weight(%356, %91) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 3220608, arena + 12429312, arena + 3228672);
 
-  /* %374 = reduce_sum(%370) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 3220480,
+  /* %360 = reduce_sum(%356) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 3220608,
       arena + 3229952);
 
-  /* %375 = reshape(%372) {shape [1, 256]} blocks.1.conv.conv.6 : f32[B, 1, 256], a view of %372: no code */
+  /* %361 = reshape(%358) {shape [1, 256]} blocks.1.conv.conv.6 : f32[B, 1, 256], a view of %358: no code */
 
-  /* %376 = mul_scalar(%375) {x op 0.020408163} blocks.1.conv.conv.6 : f32[B, 1, 256] */
+  /* %362 = mul_scalar(%361) {x op 0.020408163} blocks.1.conv.conv.6 : f32[B, 1, 256] */
   lk_mul_scalar(B * 256, arena + 3211264, 0.020408163f, arena + 3219456);
 
-  /* %377 = add(%362, %376) blocks.1.conv.conv.4 : f32[B, 49, 256], written over %362 */
-  lk_add(3, (const long[]){B, 49, 256}, arena + 3612672, (const long[]){12544, 256, 1},
-      arena + 3219456, (const long[]){256, 0, 1}, arena + 3612672);
+  /* %363 = mul_add(%347, %99, %362) blocks.1.conv.conv.4 : f32[B, 49, 256], written over %347 */
+  lk_mul_add(3, (const long[]){B, 49, 256}, arena + 4014080, (const long[]){12544, 256, 1},
+      arena + 12445696, (const long[]){256, 0, 1}, arena + 3219456, (const long[]){256, 0, 1},
+      arena + 4014080);
 
-  /* %378 = batch_norm_act_param_grad(%87, %377, %90, %88, %89) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2809856, arena + 3612672, arena + 12505344,
+  /* %364 = batch_norm_act_param_grad(%85, %363, %88, %86, %87) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2809856, arena + 4014080, arena + 12505344,
       params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 3211264, arena + 3225344);
 
-  /* %379 = batch_norm_act_grad(%87, %377, %90, %88, %89, %378) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256], written over %362 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2809856, arena + 3612672, arena + 12505344,
+  /* %365 = batch_norm_act_grad(%85, %363, %88, %86, %87, %364) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 49, 256], written over %347 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2809856, arena + 4014080, arena + 12505344,
       params[41], params[42], arena + 3225344, 1e-05f, LK_ACT_HSWISH, arena + 3211264,
-      arena + 3612672);
+      arena + 4014080);
 
-  /* %380 = index(%378) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
+  /* %366 = index(%364) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 3225344, 512, arena + 3213568, 256);
 
-  /* %381 = index(%378) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
+  /* %367 = index(%364) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 3225600, 512, arena + 3213824, 256);
 
-  /* %382 = token_dwconv_grad_input(%379, %86) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
-  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 3612672, params[40],
+  /* %368 = token_dwconv_grad_input(%365, %84) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4014080, params[40],
       arena + 2809856);
 
-  /* %383 = token_dwconv_grad_weight(%379, %85) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 3612672, arena + 2408448,
+  /* %369 = token_dwconv_grad_weight(%365, %83) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4014080, arena + 2408448,
       arena + 3211264);
 
-  /* %384 = batch_norm_act_param_grad(%80, %382, %83, %81, %82) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 256] */
+  /* %370 = batch_norm_act_param_grad(%78, %368, %81, %79, %80) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 256] */
   lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12504576,
       params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 2408448, arena + 2422528);
 
-  /* %385 = batch_norm_act_grad(%80, %382, %83, %81, %82, %384) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256], written over %382 */
+  /* %371 = batch_norm_act_grad(%78, %368, %81, %79, %80, %370) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 49, 256], written over %368 */
   lk_batch_norm_act_grad_cl(B * 49, 256, arena + 2007040, arena + 2809856, arena + 12504576,
       params[36], params[37], arena + 2422528, 1e-05f, LK_ACT_HSWISH, arena + 2408448,
       arena + 2809856);
 
-  /* %386 = index(%384) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
+  /* %372 = index(%370) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 2422528, 512, arena + 2658304, 256);
 
-  /* %387 = index(%384) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
+  /* %373 = index(%370) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 2422784, 512, arena + 2658560, 256);
 
-  /* %388 = transpose(%79) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
+  /* %374 = transpose(%77) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[35], arena + 2007040);
 
-  /* %389 = linear_grad_weight(%385, %77) blocks.1.conv.conv.0 : f32[256, 64] */
+  /* %375 = linear_grad_weight(%371, %75) blocks.1.conv.conv.0 : f32[256, 64] */
   lk_linear_grad_weight(B * 49, 64, 256, arena + 2809856, arena + 11702272, arena + 2609152);
 
-  /* %390 = fused_linear(%385, %388, %353) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
+  /* %376 = fused_linear(%371, %374, %341) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %233 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 2809856, 12544, arena + 2007040, NULL, NULL, 0,
       LK_ACT_NONE, arena + 4415488, 3136, arena + 11399232, 3200);
 
-  /* %391 = reshape(%389) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %389: no code */
+  /* %377 = reshape(%375) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %375: no code */
 
-  /* %392 = concat(%352, %390) {axis 0} blocks.1 : f32[B, 50, 64], a view of %239: no code */
+  /* %378 = concat(%340, %376) {axis 0} blocks.1 : f32[B, 50, 64], a view of %233: no code */
 
-  /* %393 = transpose(%73) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
+  /* %379 = transpose(%71) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[33], arena + 2007040);
 
-  /* %394 = fused_linear(%392, %393) blocks.1.attn.proj : f32[B, 50, 64] */
+  /* %380 = fused_linear(%378, %379) blocks.1.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena + 2007040, NULL, LK_ACT_NONE, NULL,
       arena + 2314240);
 
-  /* %395 = linear_grad_weight(%392, %72) blocks.1.attn.proj : f32[64, 64] */
+  /* %381 = linear_grad_weight(%378, %70) blocks.1.attn.proj : f32[64, 64] */
   lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 10375168, arena + 2654208);
 
-  /* %396 = reduce_sum(%392) {axes [0], batch} blocks.1.attn.proj : f32[64] */
+  /* %382 = reduce_sum(%378) {axes [0], batch} blocks.1.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
       arena + 2659008);
 
-  /* %397 = sdpa_grad(%69, %70, %71, %394) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 192] */
+  /* %383 = sdpa_grad(%67, %68, %69, %380) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 8736768, 192, arena + 8736832, 192, arena + 8736896,
       192, arena + 2314240, 64, arena + 2007040, 192, arena + 2007040 + 64, 192,
       arena + 2007040 + 128, 192, 0.17677669f);
 
-  /* %398 = transpose(%66) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
+  /* %384 = transpose(%64) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[31], arena + 2416640);
 
-  /* %399 = fused_linear(%397, %398) blocks.1.attn.qkv : f32[B, 50, 64] */
+  /* %385 = fused_linear(%383, %384) blocks.1.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 2007040, arena + 2416640, NULL, LK_ACT_NONE, NULL,
       arena + 2314240);
 
-  /* %400 = linear_grad_weight(%397, %65) blocks.1.attn.qkv : f32[192, 64] */
+  /* %386 = linear_grad_weight(%383, %63) blocks.1.attn.qkv : f32[192, 64] */
   lk_linear_grad_weight(B * 50, 64, 192, arena + 2007040, arena + 10272768, arena + 2641920);
 
-  /* %401 = reduce_sum(%397) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
+  /* %387 = reduce_sum(%383) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 2007040,
       arena + 2658816);
 
-  /* %402 = reduce_sum(%399) {axes [0], batch} blocks.1.norm1 : f32[64] */
+  /* %388 = reduce_sum(%385) {axes [0], batch} blocks.1.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 2314240,
       arena + 2659072);
 
-  /* %403 = mul(%399, %61) blocks.1.norm1 : f32[B, 50, 64] */
+  /* %389 = mul(%385, %60) blocks.1.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 2314240, (const long[]){3200, 64, 1}, params[29],
       (const long[]){0, 0, 1}, arena + 2007040);
 
-  /* %404 = mul(%399, %63) blocks.1.norm1 : f32[B, 50, 64], written over %399 */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 2314240, (const long[]){3200, 64, 1},
-      arena + 10170368, (const long[]){3200, 64, 1}, arena + 2314240);
+  /* %390 = reduce_sum(%385, %62) {axes [0], batch} blocks.1.norm1 : f32[64] */
+  lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
+      arena + 2314240, arena + 10170368, arena + 2659136);
 
-  /* %405 = reduce_sum(%404) {axes [0], batch} blocks.1.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 2314240,
-      arena + 2659136);
-
-  /* %406 = normalize_grad(%60, %403) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  /* %391 = normalize_grad(%59, %389) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 10067968, arena + 2007040, 1e-06f, arena + 2109440);
 
-  /* %407 = add(%392, %406) blocks.0.conv : f32[B, 50, 64], written over %239 */
+  /* %392 = add(%378, %391) blocks.0.conv : f32[B, 50, 64], written over %233 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
       arena + 2109440, (const long[]){3200, 64, 1}, arena + 11399168);
 
-  /* %408 = slice(%407) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %239: no code */
+  /* %393 = slice(%392) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %233: no code */
 
-  /* %409 = slice(%407) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
+  /* %394 = slice(%392) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 11399232, 3200, arena + 2408448, 3136);
 
-  /* %410 = batch_norm_act_param_grad(%53, %409, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 64] */
+  /* %395 = batch_norm_act_param_grad(%52, %394, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 64] */
   lk_batch_norm_act_param_grad_cl(B * 49, 64, arena + 11601920, arena + 2408448, arena + 12513920,
       params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 2007040, arena + 2010560);
 
-  /* %411 = batch_norm_act_grad(%53, %409, %56, %54, %55, %410) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
+  /* %396 = batch_norm_act_grad(%52, %394, %55, %53, %54, %395) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_norm_act_grad_cl(B * 49, 64, arena + 11601920, arena + 2408448, arena + 12513920,
       params[25], params[26], arena + 2010560, 1e-05f, LK_ACT_NONE, arena + 2007040,
       arena + 2508800);
 
-  /* %412 = index(%410) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
+  /* %397 = index(%395) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 2010560, 128, arena + 2659200, 64);
 
-  /* %413 = index(%410) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
+  /* %398 = index(%395) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 2010624, 128, arena + 2659264, 64);
 
-  /* %414 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
+  /* %399 = transpose(%51) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[24], arena + 2625536);
 
-  /* %415 = fused_linear(%411, %414) blocks.0.conv.conv.7 : f32[B, 49, 256] */
+  /* %400 = fused_linear(%396, %399) blocks.0.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 2508800, arena + 2625536, NULL, LK_ACT_NONE, NULL,
       arena + 2007040);
 
-  /* %416 = linear_grad_weight(%411, %50) blocks.0.conv.conv.7 : f32[64, 256] */
+  /* %401 = linear_grad_weight(%396, %49) blocks.0.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 2508800, arena + 1605632, arena + 2625536);
 
-  /* %417 = reshape(%416) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %416: no code */
+  /* %402 = reshape(%401) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %401: no code */
 
-  /* %418 = mul(%415, %49) blocks.0.conv.conv.6 : f32[B, 49, 256] */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){12544, 256, 1},
-      arena + 12421120, (const long[]){256, 0, 1}, arena + 1605632);
+  /* %403 = reduce_sum(%400, %39) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
+  lk_reduce_sum_product(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0},
+      arena + 2007040, arena + 1204224, arena + 1605632);
 
-  /* %419 = mul(%415, %40) blocks.0.conv.conv.6 : f32[B, 49, 256], written over %415 */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){12544, 256, 1},
-      arena + 1204224, (const long[]){12544, 256, 1}, arena + 2007040);
+  /* %404 = hsigmoid_grad(%47, %403) blocks.0.conv.conv.6 : f32[B, 256] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12412928, arena + 1605632, arena + 1204224);
 
-  /* %420 = reduce_sum(%419) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 2007040,
-      arena + 1204224);
+  /* %405 = transpose(%45) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
+  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[22], arena + 1212416);
 
-  /* %421 = hsigmoid_grad(%48, %420) blocks.0.conv.conv.6 : f32[B, 256] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 12412928, arena + 1204224, arena + 1212416);
+  /* %406 = fused_linear(%404, %405) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 256, 4, arena + 1204224, arena + 1212416, NULL, LK_ACT_NONE, NULL,
+      arena + 1213440);
 
-  /* %422 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
-  lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[22], arena + 1204224);
+  /* %407 = linear_grad_weight(%404, %44) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
+  lk_linear_grad_weight(B, 4, 256, arena + 1204224, arena + 12514624, arena + 1220608);
 
-  /* %423 = fused_linear(%421, %422) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 256, 4, arena + 1212416, arena + 1204224, NULL, LK_ACT_NONE, NULL,
-      arena + 1205248);
-
-  /* %424 = linear_grad_weight(%421, %45) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
-  lk_linear_grad_weight(B, 4, 256, arena + 1212416, arena + 12514624, arena + 1220608);
-
-  /* %425 = reduce_sum(%421) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
-  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 1212416,
+  /* %408 = reduce_sum(%404) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
+  lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 1204224,
       arena + 1222656);
 
-  /* %426 = relu_grad(%44, %423) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12514496, arena + 1205248, arena + 1213440);
+  /* %409 = relu_grad(%43, %406) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 12514496, arena + 1213440, arena + 1213568);
 
-  /* %427 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %410 = transpose(%41) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[20], arena + 1212416);
 
-  /* %428 = fused_linear(%426, %427) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
-  lk_fused_linear(B, 4, 256, arena + 1213440, arena + 1212416, NULL, LK_ACT_NONE, NULL,
+  /* %411 = fused_linear(%409, %410) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
+  lk_fused_linear(B, 4, 256, arena + 1213568, arena + 1212416, NULL, LK_ACT_NONE, NULL,
       arena + 1204224);
 
-  /* %429 = linear_grad_weight(%426, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
-  lk_linear_grad_weight(B, 256, 4, arena + 1213440, arena + 12404736, arena + 1221632);
+  /* %412 = linear_grad_weight(%409, %40) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
+  lk_linear_grad_weight(B, 256, 4, arena + 1213568, arena + 12404736, arena + 1221632);
 
-  /* %430 = reduce_sum(%426) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 1213440,
+  /* %413 = reduce_sum(%409) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 1213568,
       arena + 1222912);
 
-  /* %431 = reshape(%428) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %428: no code */
+  /* %414 = reshape(%411) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %411: no code */
 
-  /* %432 = mul_scalar(%431) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 1, 256] */
+  /* %415 = mul_scalar(%414) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 1, 256] */
   lk_mul_scalar(B * 256, arena + 1204224, 0.020408163f, arena + 1212416);
 
-  /* %433 = add(%418, %432) blocks.0.conv.conv.4 : f32[B, 49, 256], written over %418 */
-  lk_add(3, (const long[]){B, 49, 256}, arena + 1605632, (const long[]){12544, 256, 1},
-      arena + 1212416, (const long[]){256, 0, 1}, arena + 1605632);
+  /* %416 = mul_add(%400, %48, %415) blocks.0.conv.conv.4 : f32[B, 49, 256], written over %400 */
+  lk_mul_add(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){12544, 256, 1},
+      arena + 12421120, (const long[]){256, 0, 1}, arena + 1212416, (const long[]){256, 0, 1},
+      arena + 2007040);
 
-  /* %434 = batch_norm_act_param_grad(%35, %433, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 256] */
-  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 802816, arena + 1605632, arena + 12503808,
+  /* %417 = batch_norm_act_param_grad(%34, %416, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 256] */
+  lk_batch_norm_act_param_grad_cl(B * 49, 256, arena + 802816, arena + 2007040, arena + 12503808,
       params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 1204224, arena + 1218304);
 
-  /* %435 = batch_norm_act_grad(%35, %433, %38, %36, %37, %434) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256], written over %418 */
-  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 802816, arena + 1605632, arena + 12503808,
+  /* %418 = batch_norm_act_grad(%34, %416, %37, %35, %36, %417) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 49, 256], written over %400 */
+  lk_batch_norm_act_grad_cl(B * 49, 256, arena + 802816, arena + 2007040, arena + 12503808,
       params[16], params[17], arena + 1218304, 1e-05f, LK_ACT_HSWISH, arena + 1204224,
-      arena + 1605632);
+      arena + 2007040);
 
-  /* %436 = index(%434) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
+  /* %419 = index(%417) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 1218304, 512, arena + 1206528, 256);
 
-  /* %437 = index(%434) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
+  /* %420 = index(%417) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 1218560, 512, arena + 1206784, 256);
 
-  /* %438 = token_dwconv_grad_input(%435, %34) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
-  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 1605632, params[15],
+  /* %421 = token_dwconv_grad_input(%418, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 2007040, params[15],
       arena + 802816);
 
-  /* %439 = token_dwconv_grad_weight(%435, %33) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 1605632, arena + 401408,
+  /* %422 = token_dwconv_grad_weight(%418, %32) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 2007040, arena + 401408,
       arena + 1204224);
 
-  /* %440 = batch_norm_act_param_grad(%28, %438, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 256] */
+  /* %423 = batch_norm_act_param_grad(%27, %421, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 256] */
   lk_batch_norm_act_param_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12503040, params[11],
       params[12], 1e-05f, LK_ACT_HSWISH, arena + 401408, arena + 415488);
 
-  /* %441 = batch_norm_act_grad(%28, %438, %31, %29, %30, %440) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256], written over %438 */
+  /* %424 = batch_norm_act_grad(%27, %421, %30, %28, %29, %423) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 49, 256], written over %421 */
   lk_batch_norm_act_grad_cl(B * 49, 256, arena, arena + 802816, arena + 12503040, params[11],
       params[12], arena + 415488, 1e-05f, LK_ACT_HSWISH, arena + 401408, arena + 802816);
 
-  /* %442 = index(%440) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
+  /* %425 = index(%423) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 415488, 512, arena + 442368, 256);
 
-  /* %443 = index(%440) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
+  /* %426 = index(%423) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 415744, 512, arena + 442624, 256);
 
-  /* %444 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
+  /* %427 = transpose(%26) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[10], arena);
 
-  /* %445 = linear_grad_weight(%441, %25) blocks.0.conv.conv.0 : f32[256, 64] */
+  /* %428 = linear_grad_weight(%424, %24) blocks.0.conv.conv.0 : f32[256, 64] */
   lk_linear_grad_weight(B * 49, 64, 256, arena + 802816, arena + 11501568, arena + 409600);
 
-  /* %446 = fused_linear(%441, %444, %409) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %239 from row 1 */
+  /* %429 = fused_linear(%424, %427, %394) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %233 from row 1 */
   lk_fused_linear_strided(B, 49, 256, 64, arena + 802816, 12544, arena, NULL, NULL, 0, LK_ACT_NONE,
       arena + 2408448, 3136, arena + 11399232, 3200);
 
-  /* %447 = reshape(%445) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %445: no code */
+  /* %430 = reshape(%428) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %428: no code */
 
-  /* %448 = concat(%408, %446) {axis 0} blocks.0 : f32[B, 50, 64], a view of %239: no code */
+  /* %431 = concat(%393, %429) {axis 0} blocks.0 : f32[B, 50, 64], a view of %233: no code */
 
-  /* %449 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
+  /* %432 = transpose(%20) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
   lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[8], arena);
 
-  /* %450 = fused_linear(%448, %449) blocks.0.attn.proj : f32[B, 50, 64] */
+  /* %433 = fused_linear(%431, %432) blocks.0.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 11399168, arena, NULL, LK_ACT_NONE, NULL, arena + 307200);
 
-  /* %451 = linear_grad_weight(%448, %20) blocks.0.attn.proj : f32[64, 64] */
+  /* %434 = linear_grad_weight(%431, %19) blocks.0.attn.proj : f32[64, 64] */
   lk_linear_grad_weight(B * 50, 64, 64, arena + 11399168, arena + 9965568, arena + 438272);
 
-  /* %452 = reduce_sum(%448) {axes [0], batch} blocks.0.attn.proj : f32[64] */
+  /* %435 = reduce_sum(%431) {axes [0], batch} blocks.0.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11399168,
       arena + 443072);
 
-  /* %453 = sdpa_grad(%17, %18, %19, %450) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 192] */
+  /* %436 = sdpa_grad(%16, %17, %18, %433) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 192] */
   lk_sdpa_grad(B, 50, 50, 2, 2, 32, arena + 8429568, 192, arena + 8429632, 192, arena + 8429696,
       192, arena + 307200, 64, arena, 192, arena + 64, 192, arena + 128, 192, 0.17677669f);
 
-  /* %454 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
+  /* %437 = transpose(%13) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[6], arena + 425984);
 
-  /* %455 = fused_linear(%453, %454) blocks.0.attn.qkv : f32[B, 50, 64] */
+  /* %438 = fused_linear(%436, %437) blocks.0.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena, arena + 425984, NULL, LK_ACT_NONE, NULL, arena + 307200);
 
-  /* %456 = linear_grad_weight(%453, %13) blocks.0.attn.qkv : f32[192, 64] */
+  /* %439 = linear_grad_weight(%436, %12) blocks.0.attn.qkv : f32[192, 64] */
   lk_linear_grad_weight(B * 50, 64, 192, arena, arena + 9863168, arena + 425984);
 
-  /* %457 = reduce_sum(%453) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
+  /* %440 = reduce_sum(%436) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 442880);
 
-  /* %458 = reduce_sum(%455) {axes [0], batch} blocks.0.norm1 : f32[64] */
+  /* %441 = reduce_sum(%438) {axes [0], batch} blocks.0.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 307200,
       arena + 204800);
 
-  /* %459 = mul(%455, %9) blocks.0.norm1 : f32[B, 50, 64] */
+  /* %442 = mul(%438, %9) blocks.0.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 307200, (const long[]){3200, 64, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %460 = mul(%455, %11) blocks.0.norm1 : f32[B, 50, 64], written over %455 */
-  lk_mul(3, (const long[]){B, 50, 64}, arena + 307200, (const long[]){3200, 64, 1}, arena + 9760768,
-      (const long[]){3200, 64, 1}, arena + 307200);
+  /* %443 = reduce_sum(%438, %11) {axes [0], batch} blocks.0.norm1 : f32[64] */
+  lk_reduce_sum_product(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0},
+      arena + 307200, arena + 9760768, arena + 204864);
 
-  /* %461 = reduce_sum(%460) {axes [0], batch} blocks.0.norm1 : f32[64] */
-  lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 307200,
-      arena + 204864);
-
-  /* %462 = normalize_grad(%8, %459) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
+  /* %444 = normalize_grad(%8, %442) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 9658368, arena, 1e-06f, arena + 102400);
 
-  /* %463 = add(%448, %462) : f32[B, 50, 64], written over %239 */
+  /* %445 = add(%431, %444) : f32[B, 50, 64], written over %233 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 11399168, (const long[]){3200, 64, 1},
       arena + 102400, (const long[]){3200, 64, 1}, arena + 11399168);
 
-  /* %464 = reduce_sum(%463) {axes [], batch} : f32[50, 64] */
+  /* %446 = reduce_sum(%445) {axes [], batch} : f32[50, 64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 0, 0}, arena + 11399168,
       arena + 100352);
 
-  /* %465 = reshape(%464) {shape [1, 50, 64]} : f32[1, 50, 64], a view of %464: no code */
+  /* %447 = reshape(%446) {shape [1, 50, 64]} : f32[1, 50, 64], a view of %446: no code */
 
-  /* %466 = slice(%463) {axis 0, start 0, length 1} : f32[B, 1, 64] */
+  /* %448 = slice(%445) {axis 0, start 0, length 1} : f32[B, 1, 64] */
   lk_copy_rows(B, 64, arena + 11399168, 3200, arena, 64);
 
-  /* %467 = reduce_sum(%466) {axes [], batch} : f32[1, 64] */
+  /* %449 = reduce_sum(%448) {axes [], batch} : f32[1, 64] */
   lk_reduce_sum(3, (const long[]){B, 1, 64}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 104576);
 
-  /* %468 = reshape(%467) {shape [1, 1, 64]} : f32[1, 1, 64], a view of %467: no code */
+  /* %450 = reshape(%449) {shape [1, 1, 64]} : f32[1, 1, 64], a view of %449: no code */
 
-  /* %469 = slice(%463) {axis 0, start 1, length 49} : f32[B, 49, 64], a view of %239: no code */
+  /* %451 = slice(%445) {axis 0, start 1, length 49} : f32[B, 49, 64], a view of %233: no code */
 
-  /* %470 = seq2img(%469) {height 7} patch_embed : f32[B, 64, 7, 7] */
+  /* %452 = seq2img(%451) {height 7} patch_embed : f32[B, 64, 7, 7] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 49, 64, arena + 11399232 + (long)b * 3200, arena + (long)b * 3136);
   } // for b
 
-  /* %471 = conv2d_grad_weight(%470, %0) {out 64, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[64, 1, 4, 4] */
+  /* %453 = conv2d_grad_weight(%452, %0) {out 64, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[64, 1, 4, 4] */
   lk_conv2d_grad_weight(B, 1, 28, 28, 64, 4, 4, 4, 4, 0, 0, 1, arena, inputs[0], arena + 103552);
 
-  /* %472 = reduce_sum(%470) {axes [1, 2], batch} patch_embed.proj : f32[64] */
+  /* %454 = reduce_sum(%452) {axes [1, 2], batch} patch_embed.proj : f32[64] */
   lk_reduce_sum(4, (const long[]){B, 64, 7, 7}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 104640);
 
-  /* output 0 "loss" = %227 : f32[1] */
+  /* output 0 "loss" = %222 : f32[1] */
   memcpy(outputs[0], arena + 12516160, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %471 : f32[64, 1, 4, 4] */
+  /* output 1 "grad:patch_embed.proj.weight" = %453 : f32[64, 1, 4, 4] */
   memcpy(outputs[1], arena + 103552, sizeof(float) * 1024);
-  /* output 2 "grad:patch_embed.proj.bias" = %472 : f32[64] */
+  /* output 2 "grad:patch_embed.proj.bias" = %454 : f32[64] */
   memcpy(outputs[2], arena + 104640, sizeof(float) * 64);
-  /* output 3 "grad:cls_token" = %468 : f32[1, 1, 64] */
+  /* output 3 "grad:cls_token" = %450 : f32[1, 1, 64] */
   memcpy(outputs[3], arena + 104576, sizeof(float) * 64);
-  /* output 4 "grad:pos_embed" = %465 : f32[1, 50, 64] */
+  /* output 4 "grad:pos_embed" = %447 : f32[1, 50, 64] */
   memcpy(outputs[4], arena + 100352, sizeof(float) * 3200);
-  /* output 5 "grad:blocks.0.norm1.weight" = %461 : f32[64] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %443 : f32[64] */
   memcpy(outputs[5], arena + 204864, sizeof(float) * 64);
-  /* output 6 "grad:blocks.0.norm1.bias" = %458 : f32[64] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %441 : f32[64] */
   memcpy(outputs[6], arena + 204800, sizeof(float) * 64);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %456 : f32[192, 64] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %439 : f32[192, 64] */
   memcpy(outputs[7], arena + 425984, sizeof(float) * 12288);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %457 : f32[192] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %440 : f32[192] */
   memcpy(outputs[8], arena + 442880, sizeof(float) * 192);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %451 : f32[64, 64] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %434 : f32[64, 64] */
   memcpy(outputs[9], arena + 438272, sizeof(float) * 4096);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %452 : f32[64] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %435 : f32[64] */
   memcpy(outputs[10], arena + 443072, sizeof(float) * 64);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %447 : f32[256, 64, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %430 : f32[256, 64, 1, 1] */
   memcpy(outputs[11], arena + 409600, sizeof(float) * 16384);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %442 : f32[256] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %425 : f32[256] */
   memcpy(outputs[12], arena + 442368, sizeof(float) * 256);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %443 : f32[256] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %426 : f32[256] */
   memcpy(outputs[13], arena + 442624, sizeof(float) * 256);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %439 : f32[256, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %422 : f32[256, 1, 3, 3] */
   memcpy(outputs[14], arena + 1204224, sizeof(float) * 2304);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %436 : f32[256] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %419 : f32[256] */
   memcpy(outputs[15], arena + 1206528, sizeof(float) * 256);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %437 : f32[256] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %420 : f32[256] */
   memcpy(outputs[16], arena + 1206784, sizeof(float) * 256);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %429 : f32[4, 256] */
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %412 : f32[4, 256] */
   memcpy(outputs[17], arena + 1221632, sizeof(float) * 1024);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %430 : f32[4] */
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %413 : f32[4] */
   memcpy(outputs[18], arena + 1222912, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %424 : f32[256, 4] */
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %407 : f32[256, 4] */
   memcpy(outputs[19], arena + 1220608, sizeof(float) * 1024);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %425 : f32[256] */
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %408 : f32[256] */
   memcpy(outputs[20], arena + 1222656, sizeof(float) * 256);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %417 : f32[64, 256, 1, 1] */
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %402 : f32[64, 256, 1, 1] */
   memcpy(outputs[21], arena + 2625536, sizeof(float) * 16384);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %412 : f32[64] */
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %397 : f32[64] */
   memcpy(outputs[22], arena + 2659200, sizeof(float) * 64);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %413 : f32[64] */
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %398 : f32[64] */
   memcpy(outputs[23], arena + 2659264, sizeof(float) * 64);
-  /* output 24 "grad:blocks.1.norm1.weight" = %405 : f32[64] */
+  /* output 24 "grad:blocks.1.norm1.weight" = %390 : f32[64] */
   memcpy(outputs[24], arena + 2659136, sizeof(float) * 64);
-  /* output 25 "grad:blocks.1.norm1.bias" = %402 : f32[64] */
+  /* output 25 "grad:blocks.1.norm1.bias" = %388 : f32[64] */
   memcpy(outputs[25], arena + 2659072, sizeof(float) * 64);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %400 : f32[192, 64] */
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %386 : f32[192, 64] */
   memcpy(outputs[26], arena + 2641920, sizeof(float) * 12288);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %401 : f32[192] */
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %387 : f32[192] */
   memcpy(outputs[27], arena + 2658816, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %395 : f32[64, 64] */
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %381 : f32[64, 64] */
   memcpy(outputs[28], arena + 2654208, sizeof(float) * 4096);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %396 : f32[64] */
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %382 : f32[64] */
   memcpy(outputs[29], arena + 2659008, sizeof(float) * 64);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %391 : f32[256, 64, 1, 1] */
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %377 : f32[256, 64, 1, 1] */
   memcpy(outputs[30], arena + 2609152, sizeof(float) * 16384);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %386 : f32[256] */
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %372 : f32[256] */
   memcpy(outputs[31], arena + 2658304, sizeof(float) * 256);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %387 : f32[256] */
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %373 : f32[256] */
   memcpy(outputs[32], arena + 2658560, sizeof(float) * 256);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %383 : f32[256, 1, 3, 3] */
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %369 : f32[256, 1, 3, 3] */
   memcpy(outputs[33], arena + 3211264, sizeof(float) * 2304);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %380 : f32[256] */
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %366 : f32[256] */
   memcpy(outputs[34], arena + 3213568, sizeof(float) * 256);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %381 : f32[256] */
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %367 : f32[256] */
   memcpy(outputs[35], arena + 3213824, sizeof(float) * 256);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %373 : f32[4, 256] */
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %359 : f32[4, 256] */
   memcpy(outputs[36], arena + 3228672, sizeof(float) * 1024);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %374 : f32[4] */
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %360 : f32[4] */
   memcpy(outputs[37], arena + 3229952, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %368 : f32[256, 4] */
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %354 : f32[256, 4] */
   memcpy(outputs[38], arena + 3227648, sizeof(float) * 1024);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %369 : f32[256] */
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %355 : f32[256] */
   memcpy(outputs[39], arena + 3229696, sizeof(float) * 256);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %361 : f32[64, 256, 1, 1] */
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %349 : f32[64, 256, 1, 1] */
   memcpy(outputs[40], arena + 4632576, sizeof(float) * 16384);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %356 : f32[64] */
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %344 : f32[64] */
   memcpy(outputs[41], arena + 4666240, sizeof(float) * 64);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %357 : f32[64] */
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %345 : f32[64] */
   memcpy(outputs[42], arena + 4666304, sizeof(float) * 64);
-  /* output 43 "grad:blocks.2.norm1.weight" = %349 : f32[64] */
+  /* output 43 "grad:blocks.2.norm1.weight" = %337 : f32[64] */
   memcpy(outputs[43], arena + 4666176, sizeof(float) * 64);
-  /* output 44 "grad:blocks.2.norm1.bias" = %346 : f32[64] */
+  /* output 44 "grad:blocks.2.norm1.bias" = %335 : f32[64] */
   memcpy(outputs[44], arena + 4666112, sizeof(float) * 64);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %344 : f32[192, 64] */
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %333 : f32[192, 64] */
   memcpy(outputs[45], arena + 4648960, sizeof(float) * 12288);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %345 : f32[192] */
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %334 : f32[192] */
   memcpy(outputs[46], arena + 4665856, sizeof(float) * 192);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %339 : f32[64, 64] */
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %328 : f32[64, 64] */
   memcpy(outputs[47], arena + 4661248, sizeof(float) * 4096);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %340 : f32[64] */
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %329 : f32[64] */
   memcpy(outputs[48], arena + 4666048, sizeof(float) * 64);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %335 : f32[256, 64, 1, 1] */
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %324 : f32[256, 64, 1, 1] */
   memcpy(outputs[49], arena + 4616192, sizeof(float) * 16384);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %330 : f32[256] */
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %319 : f32[256] */
   memcpy(outputs[50], arena + 4665344, sizeof(float) * 256);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %331 : f32[256] */
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %320 : f32[256] */
   memcpy(outputs[51], arena + 4665600, sizeof(float) * 256);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %327 : f32[256, 1, 3, 3] */
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %316 : f32[256, 1, 3, 3] */
   memcpy(outputs[52], arena + 5218304, sizeof(float) * 2304);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %324 : f32[256] */
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %313 : f32[256] */
   memcpy(outputs[53], arena + 5220608, sizeof(float) * 256);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %325 : f32[256] */
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %314 : f32[256] */
   memcpy(outputs[54], arena + 5220864, sizeof(float) * 256);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %317 : f32[4, 256] */
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %306 : f32[4, 256] */
   memcpy(outputs[55], arena + 5235712, sizeof(float) * 1024);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %318 : f32[4] */
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %307 : f32[4] */
   memcpy(outputs[56], arena + 5236992, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %312 : f32[256, 4] */
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %301 : f32[256, 4] */
   memcpy(outputs[57], arena + 5234688, sizeof(float) * 1024);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %313 : f32[256] */
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %302 : f32[256] */
   memcpy(outputs[58], arena + 5236736, sizeof(float) * 256);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %305 : f32[64, 256, 1, 1] */
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %296 : f32[64, 256, 1, 1] */
   memcpy(outputs[59], arena + 6639616, sizeof(float) * 16384);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %300 : f32[64] */
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %291 : f32[64] */
   memcpy(outputs[60], arena + 6673280, sizeof(float) * 64);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %301 : f32[64] */
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %292 : f32[64] */
   memcpy(outputs[61], arena + 6673344, sizeof(float) * 64);
-  /* output 62 "grad:blocks.3.norm1.weight" = %293 : f32[64] */
+  /* output 62 "grad:blocks.3.norm1.weight" = %284 : f32[64] */
   memcpy(outputs[62], arena + 6673216, sizeof(float) * 64);
-  /* output 63 "grad:blocks.3.norm1.bias" = %290 : f32[64] */
+  /* output 63 "grad:blocks.3.norm1.bias" = %282 : f32[64] */
   memcpy(outputs[63], arena + 6673152, sizeof(float) * 64);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %288 : f32[192, 64] */
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %280 : f32[192, 64] */
   memcpy(outputs[64], arena + 6656000, sizeof(float) * 12288);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %289 : f32[192] */
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %281 : f32[192] */
   memcpy(outputs[65], arena + 6672896, sizeof(float) * 192);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %283 : f32[64, 64] */
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %275 : f32[64, 64] */
   memcpy(outputs[66], arena + 6668288, sizeof(float) * 4096);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %284 : f32[64] */
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %276 : f32[64] */
   memcpy(outputs[67], arena + 6673088, sizeof(float) * 64);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %279 : f32[256, 64, 1, 1] */
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %271 : f32[256, 64, 1, 1] */
   memcpy(outputs[68], arena + 6623232, sizeof(float) * 16384);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %274 : f32[256] */
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %266 : f32[256] */
   memcpy(outputs[69], arena + 6672384, sizeof(float) * 256);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %275 : f32[256] */
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %267 : f32[256] */
   memcpy(outputs[70], arena + 6672640, sizeof(float) * 256);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %271 : f32[256, 1, 3, 3] */
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %263 : f32[256, 1, 3, 3] */
   memcpy(outputs[71], arena + 7225344, sizeof(float) * 2304);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %268 : f32[256] */
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %260 : f32[256] */
   memcpy(outputs[72], arena + 7227648, sizeof(float) * 256);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %269 : f32[256] */
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %261 : f32[256] */
   memcpy(outputs[73], arena + 7227904, sizeof(float) * 256);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %261 : f32[4, 256] */
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %253 : f32[4, 256] */
   memcpy(outputs[74], arena + 7242752, sizeof(float) * 1024);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %262 : f32[4] */
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %254 : f32[4] */
   memcpy(outputs[75], arena + 7244032, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %256 : f32[256, 4] */
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %248 : f32[256, 4] */
   memcpy(outputs[76], arena + 7241728, sizeof(float) * 1024);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %257 : f32[256] */
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %249 : f32[256] */
   memcpy(outputs[77], arena + 7243776, sizeof(float) * 256);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %249 : f32[64, 256, 1, 1] */
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %243 : f32[64, 256, 1, 1] */
   memcpy(outputs[78], arena + 12204032, sizeof(float) * 16384);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %244 : f32[64] */
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %238 : f32[64] */
   memcpy(outputs[79], arena + 11397120, sizeof(float) * 64);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %245 : f32[64] */
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %239 : f32[64] */
   memcpy(outputs[80], arena + 11397184, sizeof(float) * 64);
-  /* output 81 "grad:norm.weight" = %238 : f32[64] */
+  /* output 81 "grad:norm.weight" = %232 : f32[64] */
   memcpy(outputs[81], arena + 12516096, sizeof(float) * 64);
-  /* output 82 "grad:norm.bias" = %235 : f32[64] */
+  /* output 82 "grad:norm.bias" = %230 : f32[64] */
   memcpy(outputs[82], arena + 12516032, sizeof(float) * 64);
-  /* output 83 "grad:head.weight" = %231 : f32[10, 64] */
+  /* output 83 "grad:head.weight" = %226 : f32[10, 64] */
   memcpy(outputs[83], arena + 12509184, sizeof(float) * 640);
-  /* output 84 "grad:head.bias" = %232 : f32[10] */
+  /* output 84 "grad:head.bias" = %227 : f32[10] */
   memcpy(outputs[84], arena + 12516176, sizeof(float) * 10);
-  /* output 85 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 256] */
+  /* output 85 "running_stats:blocks.0.conv.conv.1.running_mean" = %31 : f32[2, 256] */
   memcpy(outputs[85], arena + 12509824, sizeof(float) * 512);
-  /* output 86 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 256] */
+  /* output 86 "running_stats:blocks.0.conv.conv.4.running_mean" = %38 : f32[2, 256] */
   memcpy(outputs[86], arena + 12510336, sizeof(float) * 512);
-  /* output 87 "running_stats:blocks.0.conv.conv.8.running_mean" = %57 : f32[2, 64] */
+  /* output 87 "running_stats:blocks.0.conv.conv.8.running_mean" = %56 : f32[2, 64] */
   memcpy(outputs[87], arena + 12514752, sizeof(float) * 128);
-  /* output 88 "running_stats:blocks.1.conv.conv.1.running_mean" = %84 : f32[2, 256] */
+  /* output 88 "running_stats:blocks.1.conv.conv.1.running_mean" = %82 : f32[2, 256] */
   memcpy(outputs[88], arena + 12510848, sizeof(float) * 512);
-  /* output 89 "running_stats:blocks.1.conv.conv.4.running_mean" = %91 : f32[2, 256] */
+  /* output 89 "running_stats:blocks.1.conv.conv.4.running_mean" = %89 : f32[2, 256] */
   memcpy(outputs[89], arena + 12511360, sizeof(float) * 512);
-  /* output 90 "running_stats:blocks.1.conv.conv.8.running_mean" = %109 : f32[2, 64] */
+  /* output 90 "running_stats:blocks.1.conv.conv.8.running_mean" = %107 : f32[2, 64] */
   memcpy(outputs[90], arena + 12515136, sizeof(float) * 128);
-  /* output 91 "running_stats:blocks.2.conv.conv.1.running_mean" = %136 : f32[2, 256] */
+  /* output 91 "running_stats:blocks.2.conv.conv.1.running_mean" = %133 : f32[2, 256] */
   memcpy(outputs[91], arena + 12511872, sizeof(float) * 512);
-  /* output 92 "running_stats:blocks.2.conv.conv.4.running_mean" = %143 : f32[2, 256] */
+  /* output 92 "running_stats:blocks.2.conv.conv.4.running_mean" = %140 : f32[2, 256] */
   memcpy(outputs[92], arena + 12512384, sizeof(float) * 512);
-  /* output 93 "running_stats:blocks.2.conv.conv.8.running_mean" = %161 : f32[2, 64] */
+  /* output 93 "running_stats:blocks.2.conv.conv.8.running_mean" = %158 : f32[2, 64] */
   memcpy(outputs[93], arena + 12515520, sizeof(float) * 128);
-  /* output 94 "running_stats:blocks.3.conv.conv.1.running_mean" = %188 : f32[2, 256] */
+  /* output 94 "running_stats:blocks.3.conv.conv.1.running_mean" = %184 : f32[2, 256] */
   memcpy(outputs[94], arena + 12512896, sizeof(float) * 512);
-  /* output 95 "running_stats:blocks.3.conv.conv.4.running_mean" = %195 : f32[2, 256] */
+  /* output 95 "running_stats:blocks.3.conv.conv.4.running_mean" = %191 : f32[2, 256] */
   memcpy(outputs[95], arena + 12513408, sizeof(float) * 512);
-  /* output 96 "running_stats:blocks.3.conv.conv.8.running_mean" = %213 : f32[2, 64] */
+  /* output 96 "running_stats:blocks.3.conv.conv.8.running_mean" = %209 : f32[2, 64] */
   memcpy(outputs[96], arena + 12515904, sizeof(float) * 128);
   return 0;
 } // localvit_fmnist_train_forward

@@ -430,7 +430,7 @@ static inline float lk_maxpool_window(const float *xp, int Hh, int Ww, int oh, i
  * kernels in any order. Semantics, shapes and scratch needs are documented at each definition;
  * each kernel X also has a naive reference X_naive (same arguments, no `ws`) used by the tests. */
 #define LK_MAX_RANK 6 /* rank limit of lk_binary and lk_copy_strided (batch axis included) */
-enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV }; /* lk_binary's op */
+enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV, LK_OP_MUL_ADD }; /* lk_binary's op (mul_add: lk_mul_add only) */
 
 /* gemm.c */
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb, long csb,
@@ -1651,54 +1651,70 @@ void lk_rsqrt_naive(long n, const float *x, float *y) {
  *     lk_add(3, shp, x, sa, pos_embed, sb, y);
  * y may equal a or b when that operand has y's own dense strides (in-place residual add). */
 
-/* Drops size-1 axes and merges neighbours that are contiguous in both operands, so the common
- * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). */
-static int lk__binary_collapse(int rank, const long *shape, const long *sa, const long *sb, long *n, long *a, long *b) {
+/* Drops size-1 axes and merges neighbours that are contiguous in every operand, so the common
+ * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). s[k] are
+ * operand k's strides; st[k] receives its merged ones. */
+static int lk__ew_collapse(int rank, const long *shape, int nops, const long *const *s, long *n, long (*st)[LK_MAX_RANK]) {
   int r = 0;
   for (int d = 0; d < rank; ++d) {
+    int merge = r > 0;
     if (shape[d] == 1) continue;
-    if (r > 0 && a[r - 1] == sa[d] * shape[d] && b[r - 1] == sb[d] * shape[d]) {
-      n[r - 1] *= shape[d];
-      a[r - 1] = sa[d];
-      b[r - 1] = sb[d];
-    } else {
-      n[r] = shape[d]; a[r] = sa[d]; b[r] = sb[d];
-      ++r;
-    }
+    for (int k = 0; k < nops && merge; ++k) merge = st[k][r - 1] == s[k][d] * shape[d];
+    if (merge) n[r - 1] *= shape[d];
+    else n[r++] = shape[d];
+    for (int k = 0; k < nops; ++k) st[k][r - 1] = s[k][d];
   }
-  if (r == 0) { n[0] = 1; a[0] = 0; b[0] = 0; r = 1; }
+  if (r == 0) {
+    n[0] = 1;
+    for (int k = 0; k < nops; ++k) st[k][0] = 0;
+    r = 1;
+  }
   return r;
 }
 
-/* One contiguous run of y: the four stride patterns get their own loop so the compiler
- * vectorises the common ones. */
+/* One contiguous run of y: the common stride patterns get their own loop so the compiler
+ * vectorises them. */
 #define LK__RUN(OP)                                                                              \
   if (ia == 1 && ib == 1) for (long i = 0; i < len; ++i) y[i] = a[i] OP b[i];                    \
   else if (ia == 1 && ib == 0) { float s = b[0]; for (long i = 0; i < len; ++i) y[i] = a[i] OP s; } \
   else if (ia == 0 && ib == 1) { float s = a[0]; for (long i = 0; i < len; ++i) y[i] = s OP b[i]; } \
   else for (long i = 0; i < len; ++i) y[i] = a[i * ia] OP b[i * ib];
+/* a·b + c (one rounding where the compiler contracts it into an FMA, the default here). */
+#define LK__RUN_MUL_ADD(A, B, C) for (long i = 0; i < len; ++i) y[i] = (A) * (B) + (C);
 
-static void lk__binary_run(int op, long len, const float *a, long ia, const float *b, long ib, float *y) {
+static void lk__ew_run(int op, long len, const float *const *x, const long *inc, float *y) {
+  const float *a = x[0], *b = x[1], *c = x[2];
+  const long ia = inc[0], ib = inc[1], ic = inc[2];
   switch (op) {
   case LK_OP_ADD: LK__RUN(+) break;
   case LK_OP_SUB: LK__RUN(-) break;
   case LK_OP_MUL: LK__RUN(*) break;
-  default: LK__RUN(/) break;
+  case LK_OP_DIV: LK__RUN(/) break;
+  default: /* LK_OP_MUL_ADD */
+    if (ia == 1 && ib == 1 && ic == 1) LK__RUN_MUL_ADD(a[i], b[i], c[i])
+    else if (ia == 1 && ib == 0 && ic == 0) { float s = b[0], t = c[0]; LK__RUN_MUL_ADD(a[i], s, t) }
+    else if (ia == 1 && ib == 1 && ic == 0) { float t = c[0]; LK__RUN_MUL_ADD(a[i], b[i], t) }
+    else if (ia == 1 && ib == 0 && ic == 1) { float s = b[0]; LK__RUN_MUL_ADD(a[i], s, c[i]) }
+    else LK__RUN_MUL_ADD(a[i * ia], b[i * ib], c[i * ic])
+    break;
   }
 }
 
-void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
-               const long *sb, float *y) {
-  long n[LK_MAX_RANK], s_a[LK_MAX_RANK], s_b[LK_MAX_RANK], total = 1;
-  int r = lk__binary_collapse(rank, shape, sa, sb, n, s_a, s_b);
+/* y = op(x[0], ..., x[nops − 1]) over shape[0:rank], operand k read through strides s[k]. */
+static void lk__elementwise(int op, int nops, int rank, const long *shape, const float *const *x, const long *const *s,
+                            float *y) {
+  long n[LK_MAX_RANK], st[3][LK_MAX_RANK], total = 1;
+  int r = lk__ew_collapse(rank, shape, nops, s, n, st);
   for (int d = 0; d < r; ++d) total *= n[d];
   if (total == 0) return;
   {
-    const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];
+    const long inner = n[r - 1];
     LK_OMP(parallel if(total >= LK_PAR_MIN))
     {
-      long lo, hi, idx[LK_MAX_RANK], row, col, oa = 0, ob = 0;
+      long lo, hi, idx[LK_MAX_RANK], row, col, off[3] = {0, 0, 0}, inc[3] = {0, 0, 0};
+      const float *at[3] = {NULL, NULL, NULL};
       lk_split(total, lk_team_size(), lk_thread_id(), &lo, &hi);
+      for (int k = 0; k < nops; ++k) inc[k] = st[k][r - 1];
       /* Walk this thread's range of y in runs that stay inside one inner row. The outer
        * multi-index is found by division once, then stepped like an odometer: per run, divisions
        * cost more than a short run (49 pixels of a 7×7 channel) itself. */
@@ -1706,25 +1722,28 @@ void lk_binary(int op, int rank, const long *shape, const float *a, const long *
       col = lo % inner;
       for (int d = r - 2; d >= 0; --d) {
         idx[d] = row % n[d];
-        oa += idx[d] * s_a[d];
-        ob += idx[d] * s_b[d];
+        for (int k = 0; k < nops; ++k) off[k] += idx[d] * st[k][d];
         row /= n[d];
       }
       for (long pos = lo; pos < hi; col = 0) {
         long len = lk_min_l(inner - col, hi - pos);
-        lk__binary_run(op, len, a + oa + col * ia, ia, b + ob + col * ib, ib, y + pos);
+        for (int k = 0; k < nops; ++k) at[k] = x[k] + off[k] + col * inc[k];
+        lk__ew_run(op, len, at, inc, y + pos);
         pos += len;
         for (int d = r - 2; d >= 0; --d) {
-          oa += s_a[d];
-          ob += s_b[d];
-          if (++idx[d] < n[d]) break;
-          oa -= n[d] * s_a[d];
-          ob -= n[d] * s_b[d];
+          int wrap = ++idx[d] == n[d];
+          for (int k = 0; k < nops; ++k) off[k] += (wrap ? 1 - n[d] : 1) * st[k][d];
+          if (!wrap) break;
           idx[d] = 0;
         }
       }
     }
   }
+}
+
+void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
+               const long *sb, float *y) {
+  lk__elementwise(op, 2, rank, shape, (const float *const[]){a, b}, (const long *const[]){sa, sb}, y);
 }
 
 void lk_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y) {
@@ -1740,25 +1759,47 @@ void lk_div(int rank, const long *shape, const float *a, const long *sa, const f
   lk_binary(LK_OP_DIV, rank, shape, a, sa, b, sb, y);
 }
 
-/* Reference: every element's operand offsets from its multi-index. */
+/* y = a·b + c with broadcasting (training's mul_add: a LayerNorm's affine part, squeeze-excite's
+ * input gradient), in one pass instead of a product pass and a sum pass. y may equal an operand
+ * that has y's own dense strides. */
+void lk_mul_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                const float *c, const long *sc, float *y) {
+  lk__elementwise(LK_OP_MUL_ADD, 3, rank, shape, (const float *const[]){a, b, c}, (const long *const[]){sa, sb, sc}, y);
+}
+
+/* References: every element's operand offsets from its multi-index. */
+static long lk__ew_offset(int rank, const long *shape, const long *s, long i) {
+  long off = 0;
+  for (int d = rank - 1; d >= 0; --d) {
+    off += i % shape[d] * s[d];
+    i /= shape[d];
+  }
+  return off;
+}
+
 void lk_binary_naive(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
                      const long *sb, float *y) {
   long total = 1;
   for (int d = 0; d < rank; ++d) total *= shape[d];
   for (long i = 0; i < total; ++i) {
-    long rest = i, oa = 0, ob = 0;
-    for (int d = rank - 1; d >= 0; --d) {
-      oa += rest % shape[d] * sa[d];
-      ob += rest % shape[d] * sb[d];
-      rest /= shape[d];
-    }
+    const float u = a[lk__ew_offset(rank, shape, sa, i)], v = b[lk__ew_offset(rank, shape, sb, i)];
     switch (op) {
-    case LK_OP_ADD: y[i] = a[oa] + b[ob]; break;
-    case LK_OP_SUB: y[i] = a[oa] - b[ob]; break;
-    case LK_OP_MUL: y[i] = a[oa] * b[ob]; break;
-    default: y[i] = a[oa] / b[ob]; break;
+    case LK_OP_ADD: y[i] = u + v; break;
+    case LK_OP_SUB: y[i] = u - v; break;
+    case LK_OP_MUL: y[i] = u * v; break;
+    default: y[i] = u / v; break;
     }
   }
+}
+
+/* In double: the product of two floats is exact there. */
+void lk_mul_add_naive(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                      const float *c, const long *sc, float *y) {
+  long total = 1;
+  for (int d = 0; d < rank; ++d) total *= shape[d];
+  for (long i = 0; i < total; ++i)
+    y[i] = (float)((double)a[lk__ew_offset(rank, shape, sa, i)] * b[lk__ew_offset(rank, shape, sb, i)] +
+                   c[lk__ew_offset(rank, shape, sc, i)]);
 }
 
 /* ---- Scalar variants: y[n] = x ∘ s or s ∘ x (a float constant on either side in the spec). ------ */
@@ -3746,9 +3787,25 @@ static void lk__grad_odo_next(lk__grad_odo *o) {
   }
 }
 
-/* y = x summed over the axes d with reduce[d] != 0; y holds the kept axes in order, dense.
- * shape[0:rank], rank ≤ 8, batch axis included. An empty reduced range gives 0. */
-void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* Σ x[i]·x2[i] over i < n, in lk_sum's lanes and order. */
+static inline float lk__grad_dot(const float *x, const float *x2, long n) {
+  lk_vf s0 = lk_vzero(), s1 = lk_vzero();
+  long i = 0;
+  float s;
+  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
+    s0 += lk_vload(x + i) * lk_vload(x2 + i);
+    s1 += lk_vload(x + i + LK_VW) * lk_vload(x2 + i + LK_VW);
+  }
+  s = lk_vsum(s0 + s1);
+  for (; i < n; ++i) s += x[i] * x2[i];
+  return s;
+}
+
+/* y = x (x ⊙ x2 when x2 is not NULL, both of shape[0:rank] and dense) summed over the axes d with
+ * reduce[d] != 0; y holds the kept axes in order, dense. rank ≤ 8, batch axis included. An empty
+ * reduced range gives 0. */
+static void lk__reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                           float *y) {
   long sz[8], st[8], total = 1, nout = 1, s = 1;
   int red[8], m = 0, inner_kept;
   lk__grad_odo kept, rdc; /* kept: outer kept axes (innermost kept excluded when inner_kept) */
@@ -3805,14 +3862,14 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
       if (inner_kept) {
         long orow = ot / chunks, j0 = ot % chunks * LK__RED_CH, n = lk_min_l(LK__RED_CH, Kin - j0);
         float acc[LK__RED_CH];
-        const float *base;
         lk__grad_odo_set(&ko, orow);
-        base = x + ko.off + j0;
         for (long i = 0; i < n; ++i) acc[i] = 0.0f;
         if (lo < hi) lk__grad_odo_set(&ro, lo);
         for (long r = lo; r < hi; ++r) {
-          const float *xr = base + ro.off;
-          for (long i = 0; i < n; ++i) acc[i] += xr[i];
+          const long at = ko.off + j0 + ro.off;
+          const float *xr = x + at, *x2r = x2 ? x2 + at : NULL;
+          if (x2r) for (long i = 0; i < n; ++i) acc[i] += xr[i] * x2r[i];
+          else for (long i = 0; i < n; ++i) acc[i] += xr[i];
           lk__grad_odo_next(&ro);
         }
         for (long i = 0; i < n; ++i) dst[orow * Kin + j0 + i] = acc[i];
@@ -3822,7 +3879,8 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
         if (lo < hi) lk__grad_odo_set(&ro, lo / Sin);
         for (long r = lo; r < hi;) {
           long s0 = r % Sin, len = lk_min_l(Sin - s0, hi - r);
-          acc += lk_sum(x + ko.off + ro.off + s0, len);
+          const long at = ko.off + ro.off + s0;
+          acc += x2 ? lk__grad_dot(x + at, x2 + at, len) : lk_sum(x + at, len);
           r += len;
           if (s0 + len == Sin) lk__grad_odo_next(&ro);
         }
@@ -3839,6 +3897,17 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
     }
   }
   lk_scratch_free(part);
+}
+
+void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum(rank, shape, reduce, x, NULL, y);
+}
+
+/* Σ a ⊙ b over the reduced axes without the product's pass (a LayerNorm weight's gradient,
+ * squeeze-excite's gate gradient): reduce_sum(mul(a, b)) fused by `product-sums`. */
+void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                           float *y) {
+  lk__reduce_sum(rank, shape, reduce, a, b, y);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -4396,7 +4465,9 @@ void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float
   }
 }
 
-void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* x2 may be NULL (plain sums), as in lk__reduce_sum. */
+static void lk__reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                                 float *y) {
   long total = 1, nout = 1;
   double *acc;
   for (int d = 0; d < rank; ++d) {
@@ -4412,10 +4483,17 @@ void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduc
       rest /= shape[d];
       if (!reduce[d]) { o += id * scale; scale *= shape[d]; }
     }
-    acc[o] += x[i];
+    acc[o] += x2 ? (double)x[i] * x2[i] : x[i];
   }
   for (long o = 0; o < nout; ++o) y[o] = (float)acc[o];
   free(acc);
+}
+void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, x, NULL, y);
+}
+void lk_reduce_sum_product_naive(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                                 float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, a, b, y);
 }
 
 void lk_conv2d_grad_input_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
@@ -5869,4512 +5947,4300 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 337403904, 1e-06f, arena + 338614272);
 
-  /* %12 = mul(%11, %9) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 338614272, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, arena + 339824640);
+  /* %12 = mul_add(%11, %9, %10) blocks.0.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 338614272, (const long[]){37824, 192, 1},
+      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 339824640);
 
-  /* %13 = add(%12, %10) blocks.0.norm1 : f32[B, 197, 192], written over %12 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 339824640, (const long[]){37824, 192, 1},
-      params[5], (const long[]){0, 0, 1}, arena + 339824640);
-
-  /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 197, 576] */
+  /* %15 = fused_linear(%12, %13, %14) blocks.0.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 339824640, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 293830656);
 
-  /* %17 = slice(%16) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
+  /* %16 = slice(%15) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
 
-  /* %18 = slice(%16) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
+  /* %17 = slice(%15) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
 
-  /* %19 = slice(%16) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
+  /* %18 = slice(%15) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
 
-  /* %20 = sdpa(%17, %18, %19) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
+  /* %19 = sdpa(%16, %17, %18) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 293830656, 576, arena + 293830848, 576, arena + 293831040,
       576, arena + 341035008, 0.14433756f);
 
-  /* %23 = fused_linear(%20, %21, %22, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %22 = fused_linear(%19, %20, %21, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 341035008, params[8], params[9], LK_ACT_NONE,
       arena + 337403904, arena);
 
-  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %60 from row 0 */
+  /* %23 = slice(%22) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %59 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 342245376 + (long)b * 37824, 192);
   } // for b
 
-  /* %25 = slice(%23) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  /* %24 = slice(%22) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 192, 37824, arena + 397922304, 37632);
 
-  /* %27 = reshape(%26) {shape [768, 192]} blocks.0.conv.conv.0 : f32[768, 192], a view of %26: no code */
+  /* %26 = reshape(%25) {shape [768, 192]} blocks.0.conv.conv.0 : f32[768, 192], a view of %25: no code */
 
-  /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 196, 768] */
+  /* %27 = fused_linear(%24, %26) blocks.0.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 397922304, params[10], NULL, LK_ACT_NONE, NULL, arena);
 
-  /* %31 = batch_statistics(%28) blocks.0.conv.conv.1 : f32[3, 768] */
+  /* %30 = batch_statistics(%27) blocks.0.conv.conv.1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena, arena + 429104640);
 
-  /* %32 = slice(%31) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 768] */
+  /* %31 = slice(%30) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429104640, 2304, arena + 429159936, 1536);
 
-  /* %33 = batch_norm_act(%28, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768] */
+  /* %32 = batch_norm_act(%27, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena, arena + 429104640, params[11], params[12], 1e-05f,
       LK_ACT_HSWISH, arena + 9633792, arena + 4816896);
 
-  /* %35 = token_dwconv(%33, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
+  /* %34 = token_dwconv(%32, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 4816896, params[15], NULL, LK_ACT_NONE,
       arena + 9633792);
 
-  /* %38 = batch_statistics(%35) blocks.0.conv.conv.4 : f32[3, 768] */
+  /* %37 = batch_statistics(%34) blocks.0.conv.conv.4 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 9633792, arena + 429106944);
 
-  /* %39 = slice(%38) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 768] */
+  /* %38 = slice(%37) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429106944, 2304, arena + 429161472, 1536);
 
-  /* %40 = batch_norm_act(%35, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768] */
+  /* %39 = batch_norm_act(%34, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 9633792, arena + 429106944, params[16], params[17],
       1e-05f, LK_ACT_HSWISH, arena + 19267584, arena + 14450688);
 
-  /* %41 = mean(%40) {axis 0} blocks.0.conv.conv.6 : f32[B, 768] */
+  /* %40 = mean(%39) {axis 0} blocks.0.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 14450688, arena + 428219904);
 
-  /* %44 = fused_linear(%41, %42, %43) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %43 = fused_linear(%40, %41, %42) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 428219904, params[20], params[21], LK_ACT_NONE, NULL,
       arena + 429209136);
 
-  /* %45 = relu(%44) blocks.0.conv.conv.6 : f32[B, 4] */
+  /* %44 = relu(%43) blocks.0.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 429209136, arena + 429209264);
 
-  /* %48 = fused_linear(%45, %46, %47) blocks.0.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %47 = fused_linear(%44, %45, %46) blocks.0.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 429209264, params[22], params[23], LK_ACT_NONE, NULL,
       arena + 428244480);
 
-  /* %49 = hsigmoid(%48) blocks.0.conv.conv.6 : f32[B, 768] */
+  /* %48 = hsigmoid(%47) blocks.0.conv.conv.6 : f32[B, 768] */
   lk_hsigmoid(B * 768, arena + 428244480, arena + 428269056);
 
-  /* %50 = mul(%40, %49) blocks.0.conv.conv.6 : f32[B, 196, 768] */
+  /* %49 = mul(%39, %48) blocks.0.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 14450688, (const long[]){150528, 768, 1},
       arena + 428269056, (const long[]){768, 0, 1}, arena + 19267584);
 
-  /* %52 = reshape(%51) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %51: no code */
+  /* %51 = reshape(%50) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %50: no code */
 
-  /* %53 = fused_linear(%50, %52) blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  /* %52 = fused_linear(%49, %51) blocks.0.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 19267584, params[24], NULL, LK_ACT_NONE, NULL,
       arena + 399126528);
 
-  /* %56 = batch_statistics(%53) blocks.0.conv.conv.8 : f32[3, 192] */
+  /* %55 = batch_statistics(%52) blocks.0.conv.conv.8 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 399126528, arena + 429197808);
 
-  /* %57 = slice(%56) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 192] */
+  /* %56 = slice(%55) {axis 0, start 0, length 2} blocks.0.conv.conv.8 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 429197808, 576, arena + 429204144, 384);
 
-  /* %58 = batch_norm_act(%53, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
+  /* %57 = batch_norm_act(%52, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 399126528, arena + 429197808, params[25], params[26],
       1e-05f, LK_ACT_NONE, arena + 25288704, arena + 24084480);
 
-  /* %59 = add(%25, %58) blocks.0.conv : f32[B, 196, 192], written into %60 from row 1 */
+  /* %58 = add(%24, %57) blocks.0.conv : f32[B, 196, 192], written into %59 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 397922304 + (long)b * 37632, (const long[]){192, 1},
         arena + 24084480 + (long)b * 37632, (const long[]){192, 1},
         arena + 342245568 + (long)b * 37824);
   } // for b
 
-  /* %60 = concat(%24, %59) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %59 = concat(%23, %58) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %63 = normalize(%60) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %62 = normalize(%59) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 342245376, 1e-06f, arena + 343455744);
 
-  /* %64 = mul(%63, %61) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 343455744, (const long[]){37824, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 344666112);
+  /* %63 = mul_add(%62, %60, %61) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 343455744, (const long[]){37824, 192, 1},
+      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 344666112);
 
-  /* %65 = add(%64, %62) blocks.1.norm1 : f32[B, 197, 192], written over %64 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 344666112, (const long[]){37824, 192, 1},
-      params[30], (const long[]){0, 0, 1}, arena + 344666112);
-
-  /* %68 = fused_linear(%65, %66, %67) blocks.1.attn.qkv : f32[B, 197, 576] */
+  /* %66 = fused_linear(%63, %64, %65) blocks.1.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 344666112, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 297461760);
 
-  /* %69 = slice(%68) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %68: no code */
+  /* %67 = slice(%66) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %66: no code */
 
-  /* %70 = slice(%68) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %68: no code */
+  /* %68 = slice(%66) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %66: no code */
 
-  /* %71 = slice(%68) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %68: no code */
+  /* %69 = slice(%66) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %66: no code */
 
-  /* %72 = sdpa(%69, %70, %71) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
+  /* %70 = sdpa(%67, %68, %69) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 297461760, 576, arena + 297461952, 576, arena + 297462144,
       576, arena + 345876480, 0.14433756f);
 
-  /* %75 = fused_linear(%72, %73, %74) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %73 = fused_linear(%70, %71, %72) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 345876480, params[33], params[34], LK_ACT_NONE, NULL,
       arena + 24084480);
 
-  /* %77 = mul(%75, %76) blocks.1 : f32[B, 197, 192], written over %75 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 24084480, (const long[]){37824, 192, 1}, inputs[1],
-      (const long[]){1, 0, 0}, arena + 24084480);
+  /* %75 = mul_add(%73, %74, %59) blocks.1 : f32[B, 197, 192], written over %73 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 24084480, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 342245376, (const long[]){37824, 192, 1},
+      arena + 24084480);
 
-  /* %78 = add(%60, %77) blocks.1 : f32[B, 197, 192], written over %75 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 342245376, (const long[]){37824, 192, 1},
-      arena + 24084480, (const long[]){37824, 192, 1}, arena + 24084480);
-
-  /* %79 = slice(%78) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %115 from row 0 */
+  /* %76 = slice(%75) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %112 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 24084480 + (long)b * 37824, 37824,
         arena + 347086848 + (long)b * 37824, 192);
   } // for b
 
-  /* %80 = slice(%78) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  /* %77 = slice(%75) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 24084672, 37824, arena + 400330752, 37632);
 
-  /* %82 = reshape(%81) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %81: no code */
+  /* %79 = reshape(%78) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %78: no code */
 
-  /* %83 = fused_linear(%80, %82) blocks.1.conv.conv.0 : f32[B, 196, 768] */
+  /* %80 = fused_linear(%77, %79) blocks.1.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 400330752, params[35], NULL, LK_ACT_NONE, NULL,
       arena + 24084480);
 
-  /* %86 = batch_statistics(%83) blocks.1.conv.conv.1 : f32[3, 768] */
+  /* %83 = batch_statistics(%80) blocks.1.conv.conv.1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 24084480, arena + 429109248);
 
-  /* %87 = slice(%86) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 768] */
+  /* %84 = slice(%83) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429109248, 2304, arena + 429163008, 1536);
 
-  /* %88 = batch_norm_act(%83, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768] */
+  /* %85 = batch_norm_act(%80, %83, %81, %82) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 24084480, arena + 429109248, params[36], params[37],
       1e-05f, LK_ACT_HSWISH, arena + 33718272, arena + 28901376);
 
-  /* %90 = token_dwconv(%88, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
+  /* %87 = token_dwconv(%85, %86) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 28901376, params[40], NULL, LK_ACT_NONE,
       arena + 33718272);
 
-  /* %93 = batch_statistics(%90) blocks.1.conv.conv.4 : f32[3, 768] */
+  /* %90 = batch_statistics(%87) blocks.1.conv.conv.4 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 33718272, arena + 429111552);
 
-  /* %94 = slice(%93) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 768] */
+  /* %91 = slice(%90) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429111552, 2304, arena + 429164544, 1536);
 
-  /* %95 = batch_norm_act(%90, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768] */
+  /* %92 = batch_norm_act(%87, %90, %88, %89) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 33718272, arena + 429111552, params[41], params[42],
       1e-05f, LK_ACT_HSWISH, arena + 43352064, arena + 38535168);
 
-  /* %96 = mean(%95) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
+  /* %93 = mean(%92) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 38535168, arena + 428293632);
 
-  /* %99 = fused_linear(%96, %97, %98) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %96 = fused_linear(%93, %94, %95) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 428293632, params[45], params[46], LK_ACT_NONE, NULL,
       arena + 429209392);
 
-  /* %100 = relu(%99) blocks.1.conv.conv.6 : f32[B, 4] */
+  /* %97 = relu(%96) blocks.1.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 429209392, arena + 429209520);
 
-  /* %103 = fused_linear(%100, %101, %102) blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %100 = fused_linear(%97, %98, %99) blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 429209520, params[47], params[48], LK_ACT_NONE, NULL,
       arena + 428318208);
 
-  /* %104 = hsigmoid(%103) blocks.1.conv.conv.6 : f32[B, 768] */
+  /* %101 = hsigmoid(%100) blocks.1.conv.conv.6 : f32[B, 768] */
   lk_hsigmoid(B * 768, arena + 428318208, arena + 428342784);
 
-  /* %105 = mul(%95, %104) blocks.1.conv.conv.6 : f32[B, 196, 768] */
+  /* %102 = mul(%92, %101) blocks.1.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 38535168, (const long[]){150528, 768, 1},
       arena + 428342784, (const long[]){768, 0, 1}, arena + 43352064);
 
-  /* %107 = reshape(%106) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %106: no code */
+  /* %104 = reshape(%103) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %103: no code */
 
-  /* %108 = fused_linear(%105, %107) blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  /* %105 = fused_linear(%102, %104) blocks.1.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 43352064, params[49], NULL, LK_ACT_NONE, NULL,
       arena + 401534976);
 
-  /* %111 = batch_statistics(%108) blocks.1.conv.conv.8 : f32[3, 192] */
+  /* %108 = batch_statistics(%105) blocks.1.conv.conv.8 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 401534976, arena + 429198384);
 
-  /* %112 = slice(%111) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 192] */
+  /* %109 = slice(%108) {axis 0, start 0, length 2} blocks.1.conv.conv.8 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 429198384, 576, arena + 429204528, 384);
 
-  /* %113 = batch_norm_act(%108, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
+  /* %110 = batch_norm_act(%105, %108, %106, %107) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 401534976, arena + 429198384, params[50], params[51],
       1e-05f, LK_ACT_NONE, arena + 49373184, arena + 48168960);
 
-  /* %114 = add(%80, %113) blocks.1.conv : f32[B, 196, 192], written into %115 from row 1 */
+  /* %111 = add(%77, %110) blocks.1.conv : f32[B, 196, 192], written into %112 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 400330752 + (long)b * 37632, (const long[]){192, 1},
         arena + 48168960 + (long)b * 37632, (const long[]){192, 1},
         arena + 347087040 + (long)b * 37824);
   } // for b
 
-  /* %115 = concat(%79, %114) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %112 = concat(%76, %111) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %118 = normalize(%115) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %115 = normalize(%112) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 347086848, 1e-06f, arena + 348297216);
 
-  /* %119 = mul(%118, %116) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 348297216, (const long[]){37824, 192, 1},
-      params[54], (const long[]){0, 0, 1}, arena + 349507584);
+  /* %116 = mul_add(%115, %113, %114) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 348297216, (const long[]){37824, 192, 1},
+      params[54], (const long[]){0, 0, 1}, params[55], (const long[]){0, 0, 1}, arena + 349507584);
 
-  /* %120 = add(%119, %117) blocks.2.norm1 : f32[B, 197, 192], written over %119 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 349507584, (const long[]){37824, 192, 1},
-      params[55], (const long[]){0, 0, 1}, arena + 349507584);
-
-  /* %123 = fused_linear(%120, %121, %122) blocks.2.attn.qkv : f32[B, 197, 576] */
+  /* %119 = fused_linear(%116, %117, %118) blocks.2.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 349507584, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 301092864);
 
-  /* %124 = slice(%123) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %123: no code */
+  /* %120 = slice(%119) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %119: no code */
 
-  /* %125 = slice(%123) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %123: no code */
+  /* %121 = slice(%119) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %119: no code */
 
-  /* %126 = slice(%123) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %123: no code */
+  /* %122 = slice(%119) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %119: no code */
 
-  /* %127 = sdpa(%124, %125, %126) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
+  /* %123 = sdpa(%120, %121, %122) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 301092864, 576, arena + 301093056, 576, arena + 301093248,
       576, arena + 350717952, 0.14433756f);
 
-  /* %130 = fused_linear(%127, %128, %129) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %126 = fused_linear(%123, %124, %125) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 350717952, params[58], params[59], LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %132 = mul(%130, %131) blocks.2 : f32[B, 197, 192], written over %130 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 48168960, (const long[]){37824, 192, 1}, inputs[2],
-      (const long[]){1, 0, 0}, arena + 48168960);
+  /* %128 = mul_add(%126, %127, %112) blocks.2 : f32[B, 197, 192], written over %126 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 48168960, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 347086848, (const long[]){37824, 192, 1},
+      arena + 48168960);
 
-  /* %133 = add(%115, %132) blocks.2 : f32[B, 197, 192], written over %130 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 347086848, (const long[]){37824, 192, 1},
-      arena + 48168960, (const long[]){37824, 192, 1}, arena + 48168960);
-
-  /* %134 = slice(%133) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %170 from row 0 */
+  /* %129 = slice(%128) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %165 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 48168960 + (long)b * 37824, 37824,
         arena + 351928320 + (long)b * 37824, 192);
   } // for b
 
-  /* %135 = slice(%133) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  /* %130 = slice(%128) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 48169152, 37824, arena + 402739200, 37632);
 
-  /* %137 = reshape(%136) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %136: no code */
+  /* %132 = reshape(%131) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %131: no code */
 
-  /* %138 = fused_linear(%135, %137) blocks.2.conv.conv.0 : f32[B, 196, 768] */
+  /* %133 = fused_linear(%130, %132) blocks.2.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 402739200, params[60], NULL, LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %141 = batch_statistics(%138) blocks.2.conv.conv.1 : f32[3, 768] */
+  /* %136 = batch_statistics(%133) blocks.2.conv.conv.1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 48168960, arena + 429113856);
 
-  /* %142 = slice(%141) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 768] */
+  /* %137 = slice(%136) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429113856, 2304, arena + 429166080, 1536);
 
-  /* %143 = batch_norm_act(%138, %141, %139, %140) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768] */
+  /* %138 = batch_norm_act(%133, %136, %134, %135) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 48168960, arena + 429113856, params[61], params[62],
       1e-05f, LK_ACT_HSWISH, arena + 57802752, arena + 52985856);
 
-  /* %145 = token_dwconv(%143, %144) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
+  /* %140 = token_dwconv(%138, %139) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 52985856, params[65], NULL, LK_ACT_NONE,
       arena + 57802752);
 
-  /* %148 = batch_statistics(%145) blocks.2.conv.conv.4 : f32[3, 768] */
+  /* %143 = batch_statistics(%140) blocks.2.conv.conv.4 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 57802752, arena + 429116160);
 
-  /* %149 = slice(%148) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 768] */
+  /* %144 = slice(%143) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429116160, 2304, arena + 429167616, 1536);
 
-  /* %150 = batch_norm_act(%145, %148, %146, %147) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768] */
+  /* %145 = batch_norm_act(%140, %143, %141, %142) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 57802752, arena + 429116160, params[66], params[67],
       1e-05f, LK_ACT_HSWISH, arena + 67436544, arena + 62619648);
 
-  /* %151 = mean(%150) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
+  /* %146 = mean(%145) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 62619648, arena + 428367360);
 
-  /* %154 = fused_linear(%151, %152, %153) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %149 = fused_linear(%146, %147, %148) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 428367360, params[70], params[71], LK_ACT_NONE, NULL,
       arena + 429209648);
 
-  /* %155 = relu(%154) blocks.2.conv.conv.6 : f32[B, 4] */
+  /* %150 = relu(%149) blocks.2.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 429209648, arena + 429209776);
 
-  /* %158 = fused_linear(%155, %156, %157) blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %153 = fused_linear(%150, %151, %152) blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 429209776, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 428391936);
 
-  /* %159 = hsigmoid(%158) blocks.2.conv.conv.6 : f32[B, 768] */
+  /* %154 = hsigmoid(%153) blocks.2.conv.conv.6 : f32[B, 768] */
   lk_hsigmoid(B * 768, arena + 428391936, arena + 428416512);
 
-  /* %160 = mul(%150, %159) blocks.2.conv.conv.6 : f32[B, 196, 768] */
+  /* %155 = mul(%145, %154) blocks.2.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 62619648, (const long[]){150528, 768, 1},
       arena + 428416512, (const long[]){768, 0, 1}, arena + 67436544);
 
-  /* %162 = reshape(%161) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %161: no code */
+  /* %157 = reshape(%156) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %156: no code */
 
-  /* %163 = fused_linear(%160, %162) blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  /* %158 = fused_linear(%155, %157) blocks.2.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 67436544, params[74], NULL, LK_ACT_NONE, NULL,
       arena + 403943424);
 
-  /* %166 = batch_statistics(%163) blocks.2.conv.conv.8 : f32[3, 192] */
+  /* %161 = batch_statistics(%158) blocks.2.conv.conv.8 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 403943424, arena + 429198960);
 
-  /* %167 = slice(%166) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 192] */
+  /* %162 = slice(%161) {axis 0, start 0, length 2} blocks.2.conv.conv.8 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 429198960, 576, arena + 429204912, 384);
 
-  /* %168 = batch_norm_act(%163, %166, %164, %165) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
+  /* %163 = batch_norm_act(%158, %161, %159, %160) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 403943424, arena + 429198960, params[75], params[76],
       1e-05f, LK_ACT_NONE, arena + 73457664, arena + 72253440);
 
-  /* %169 = add(%135, %168) blocks.2.conv : f32[B, 196, 192], written into %170 from row 1 */
+  /* %164 = add(%130, %163) blocks.2.conv : f32[B, 196, 192], written into %165 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 402739200 + (long)b * 37632, (const long[]){192, 1},
         arena + 72253440 + (long)b * 37632, (const long[]){192, 1},
         arena + 351928512 + (long)b * 37824);
   } // for b
 
-  /* %170 = concat(%134, %169) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %165 = concat(%129, %164) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %173 = normalize(%170) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %168 = normalize(%165) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 351928320, 1e-06f, arena + 353138688);
 
-  /* %174 = mul(%173, %171) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 353138688, (const long[]){37824, 192, 1},
-      params[79], (const long[]){0, 0, 1}, arena + 354349056);
+  /* %169 = mul_add(%168, %166, %167) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 353138688, (const long[]){37824, 192, 1},
+      params[79], (const long[]){0, 0, 1}, params[80], (const long[]){0, 0, 1}, arena + 354349056);
 
-  /* %175 = add(%174, %172) blocks.3.norm1 : f32[B, 197, 192], written over %174 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 354349056, (const long[]){37824, 192, 1},
-      params[80], (const long[]){0, 0, 1}, arena + 354349056);
-
-  /* %178 = fused_linear(%175, %176, %177) blocks.3.attn.qkv : f32[B, 197, 576] */
+  /* %172 = fused_linear(%169, %170, %171) blocks.3.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 354349056, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 304723968);
 
-  /* %179 = slice(%178) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %178: no code */
+  /* %173 = slice(%172) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %172: no code */
 
-  /* %180 = slice(%178) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %178: no code */
+  /* %174 = slice(%172) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %172: no code */
 
-  /* %181 = slice(%178) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %178: no code */
+  /* %175 = slice(%172) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %172: no code */
 
-  /* %182 = sdpa(%179, %180, %181) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
+  /* %176 = sdpa(%173, %174, %175) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 304723968, 576, arena + 304724160, 576, arena + 304724352,
       576, arena + 355559424, 0.14433756f);
 
-  /* %185 = fused_linear(%182, %183, %184) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %179 = fused_linear(%176, %177, %178) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 355559424, params[83], params[84], LK_ACT_NONE, NULL,
       arena + 72253440);
 
-  /* %187 = mul(%185, %186) blocks.3 : f32[B, 197, 192], written over %185 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 72253440, (const long[]){37824, 192, 1}, inputs[3],
-      (const long[]){1, 0, 0}, arena + 72253440);
+  /* %181 = mul_add(%179, %180, %165) blocks.3 : f32[B, 197, 192], written over %179 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 72253440, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 351928320, (const long[]){37824, 192, 1},
+      arena + 72253440);
 
-  /* %188 = add(%170, %187) blocks.3 : f32[B, 197, 192], written over %185 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 351928320, (const long[]){37824, 192, 1},
-      arena + 72253440, (const long[]){37824, 192, 1}, arena + 72253440);
-
-  /* %189 = slice(%188) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %225 from row 0 */
+  /* %182 = slice(%181) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %218 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 72253440 + (long)b * 37824, 37824,
         arena + 356769792 + (long)b * 37824, 192);
   } // for b
 
-  /* %190 = slice(%188) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  /* %183 = slice(%181) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 72253632, 37824, arena + 405147648, 37632);
 
-  /* %192 = reshape(%191) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %191: no code */
+  /* %185 = reshape(%184) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %184: no code */
 
-  /* %193 = fused_linear(%190, %192) blocks.3.conv.conv.0 : f32[B, 196, 768] */
+  /* %186 = fused_linear(%183, %185) blocks.3.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 405147648, params[85], NULL, LK_ACT_NONE, NULL,
       arena + 72253440);
 
-  /* %196 = batch_statistics(%193) blocks.3.conv.conv.1 : f32[3, 768] */
+  /* %189 = batch_statistics(%186) blocks.3.conv.conv.1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 72253440, arena + 429118464);
 
-  /* %197 = slice(%196) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 768] */
+  /* %190 = slice(%189) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429118464, 2304, arena + 429169152, 1536);
 
-  /* %198 = batch_norm_act(%193, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768] */
+  /* %191 = batch_norm_act(%186, %189, %187, %188) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 72253440, arena + 429118464, params[86], params[87],
       1e-05f, LK_ACT_HSWISH, arena + 81887232, arena + 77070336);
 
-  /* %200 = token_dwconv(%198, %199) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
+  /* %193 = token_dwconv(%191, %192) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, params[90], NULL, LK_ACT_NONE,
       arena + 81887232);
 
-  /* %203 = batch_statistics(%200) blocks.3.conv.conv.4 : f32[3, 768] */
+  /* %196 = batch_statistics(%193) blocks.3.conv.conv.4 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 81887232, arena + 429120768);
 
-  /* %204 = slice(%203) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 768] */
+  /* %197 = slice(%196) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429120768, 2304, arena + 429170688, 1536);
 
-  /* %205 = batch_norm_act(%200, %203, %201, %202) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768] */
+  /* %198 = batch_norm_act(%193, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 81887232, arena + 429120768, params[91], params[92],
       1e-05f, LK_ACT_HSWISH, arena + 91521024, arena + 86704128);
 
-  /* %206 = mean(%205) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
+  /* %199 = mean(%198) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 86704128, arena + 428441088);
 
-  /* %209 = fused_linear(%206, %207, %208) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %202 = fused_linear(%199, %200, %201) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 428441088, params[95], params[96], LK_ACT_NONE, NULL,
       arena + 429209904);
 
-  /* %210 = relu(%209) blocks.3.conv.conv.6 : f32[B, 4] */
+  /* %203 = relu(%202) blocks.3.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 429209904, arena + 429210032);
 
-  /* %213 = fused_linear(%210, %211, %212) blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %206 = fused_linear(%203, %204, %205) blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 429210032, params[97], params[98], LK_ACT_NONE, NULL,
       arena + 428465664);
 
-  /* %214 = hsigmoid(%213) blocks.3.conv.conv.6 : f32[B, 768] */
+  /* %207 = hsigmoid(%206) blocks.3.conv.conv.6 : f32[B, 768] */
   lk_hsigmoid(B * 768, arena + 428465664, arena + 428490240);
 
-  /* %215 = mul(%205, %214) blocks.3.conv.conv.6 : f32[B, 196, 768] */
+  /* %208 = mul(%198, %207) blocks.3.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 86704128, (const long[]){150528, 768, 1},
       arena + 428490240, (const long[]){768, 0, 1}, arena + 91521024);
 
-  /* %217 = reshape(%216) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %216: no code */
+  /* %210 = reshape(%209) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %209: no code */
 
-  /* %218 = fused_linear(%215, %217) blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  /* %211 = fused_linear(%208, %210) blocks.3.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 91521024, params[99], NULL, LK_ACT_NONE, NULL,
       arena + 406351872);
 
-  /* %221 = batch_statistics(%218) blocks.3.conv.conv.8 : f32[3, 192] */
+  /* %214 = batch_statistics(%211) blocks.3.conv.conv.8 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 406351872, arena + 429199536);
 
-  /* %222 = slice(%221) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 192] */
+  /* %215 = slice(%214) {axis 0, start 0, length 2} blocks.3.conv.conv.8 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 429199536, 576, arena + 429205296, 384);
 
-  /* %223 = batch_norm_act(%218, %221, %219, %220) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
+  /* %216 = batch_norm_act(%211, %214, %212, %213) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 406351872, arena + 429199536, params[100], params[101],
       1e-05f, LK_ACT_NONE, arena + 97542144, arena + 96337920);
 
-  /* %224 = add(%190, %223) blocks.3.conv : f32[B, 196, 192], written into %225 from row 1 */
+  /* %217 = add(%183, %216) blocks.3.conv : f32[B, 196, 192], written into %218 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 405147648 + (long)b * 37632, (const long[]){192, 1},
         arena + 96337920 + (long)b * 37632, (const long[]){192, 1},
         arena + 356769984 + (long)b * 37824);
   } // for b
 
-  /* %225 = concat(%189, %224) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %218 = concat(%182, %217) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %228 = normalize(%225) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %221 = normalize(%218) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 356769792, 1e-06f, arena + 357980160);
 
-  /* %229 = mul(%228, %226) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 357980160, (const long[]){37824, 192, 1},
-      params[104], (const long[]){0, 0, 1}, arena + 359190528);
+  /* %222 = mul_add(%221, %219, %220) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 357980160, (const long[]){37824, 192, 1},
+      params[104], (const long[]){0, 0, 1}, params[105], (const long[]){0, 0, 1},
+      arena + 359190528);
 
-  /* %230 = add(%229, %227) blocks.4.norm1 : f32[B, 197, 192], written over %229 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 359190528, (const long[]){37824, 192, 1},
-      params[105], (const long[]){0, 0, 1}, arena + 359190528);
-
-  /* %233 = fused_linear(%230, %231, %232) blocks.4.attn.qkv : f32[B, 197, 576] */
+  /* %225 = fused_linear(%222, %223, %224) blocks.4.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 359190528, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 308355072);
 
-  /* %234 = slice(%233) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %233: no code */
+  /* %226 = slice(%225) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %225: no code */
 
-  /* %235 = slice(%233) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %233: no code */
+  /* %227 = slice(%225) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %225: no code */
 
-  /* %236 = slice(%233) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %233: no code */
+  /* %228 = slice(%225) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %225: no code */
 
-  /* %237 = sdpa(%234, %235, %236) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
+  /* %229 = sdpa(%226, %227, %228) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 308355072, 576, arena + 308355264, 576, arena + 308355456,
       576, arena + 360400896, 0.14433756f);
 
-  /* %240 = fused_linear(%237, %238, %239) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %232 = fused_linear(%229, %230, %231) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 360400896, params[108], params[109], LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %242 = mul(%240, %241) blocks.4 : f32[B, 197, 192], written over %240 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 96337920, (const long[]){37824, 192, 1}, inputs[4],
-      (const long[]){1, 0, 0}, arena + 96337920);
+  /* %234 = mul_add(%232, %233, %218) blocks.4 : f32[B, 197, 192], written over %232 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 96337920, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 356769792, (const long[]){37824, 192, 1},
+      arena + 96337920);
 
-  /* %243 = add(%225, %242) blocks.4 : f32[B, 197, 192], written over %240 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 356769792, (const long[]){37824, 192, 1},
-      arena + 96337920, (const long[]){37824, 192, 1}, arena + 96337920);
-
-  /* %244 = slice(%243) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %280 from row 0 */
+  /* %235 = slice(%234) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %271 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 96337920 + (long)b * 37824, 37824,
         arena + 361611264 + (long)b * 37824, 192);
   } // for b
 
-  /* %245 = slice(%243) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  /* %236 = slice(%234) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 96338112, 37824, arena + 407556096, 37632);
 
-  /* %247 = reshape(%246) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %246: no code */
+  /* %238 = reshape(%237) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %237: no code */
 
-  /* %248 = fused_linear(%245, %247) blocks.4.conv.conv.0 : f32[B, 196, 768] */
+  /* %239 = fused_linear(%236, %238) blocks.4.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 407556096, params[110], NULL, LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %251 = batch_statistics(%248) blocks.4.conv.conv.1 : f32[3, 768] */
+  /* %242 = batch_statistics(%239) blocks.4.conv.conv.1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 96337920, arena + 429123072);
 
-  /* %252 = slice(%251) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 768] */
+  /* %243 = slice(%242) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429123072, 2304, arena + 429172224, 1536);
 
-  /* %253 = batch_norm_act(%248, %251, %249, %250) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768] */
+  /* %244 = batch_norm_act(%239, %242, %240, %241) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 96337920, arena + 429123072, params[111], params[112],
       1e-05f, LK_ACT_HSWISH, arena + 105971712, arena + 101154816);
 
-  /* %255 = token_dwconv(%253, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
+  /* %246 = token_dwconv(%244, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 101154816, params[115], NULL,
       LK_ACT_NONE, arena + 105971712);
 
-  /* %258 = batch_statistics(%255) blocks.4.conv.conv.4 : f32[3, 768] */
+  /* %249 = batch_statistics(%246) blocks.4.conv.conv.4 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 105971712, arena + 429125376);
 
-  /* %259 = slice(%258) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 768] */
+  /* %250 = slice(%249) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429125376, 2304, arena + 429173760, 1536);
 
-  /* %260 = batch_norm_act(%255, %258, %256, %257) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768] */
+  /* %251 = batch_norm_act(%246, %249, %247, %248) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 105971712, arena + 429125376, params[116], params[117],
       1e-05f, LK_ACT_HSWISH, arena + 115605504, arena + 110788608);
 
-  /* %261 = mean(%260) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
+  /* %252 = mean(%251) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 110788608, arena + 428514816);
 
-  /* %264 = fused_linear(%261, %262, %263) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %255 = fused_linear(%252, %253, %254) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 428514816, params[120], params[121], LK_ACT_NONE, NULL,
       arena + 429210160);
 
-  /* %265 = relu(%264) blocks.4.conv.conv.6 : f32[B, 4] */
+  /* %256 = relu(%255) blocks.4.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 429210160, arena + 429210288);
 
-  /* %268 = fused_linear(%265, %266, %267) blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %259 = fused_linear(%256, %257, %258) blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 429210288, params[122], params[123], LK_ACT_NONE, NULL,
       arena + 428539392);
 
-  /* %269 = hsigmoid(%268) blocks.4.conv.conv.6 : f32[B, 768] */
+  /* %260 = hsigmoid(%259) blocks.4.conv.conv.6 : f32[B, 768] */
   lk_hsigmoid(B * 768, arena + 428539392, arena + 428563968);
 
-  /* %270 = mul(%260, %269) blocks.4.conv.conv.6 : f32[B, 196, 768] */
+  /* %261 = mul(%251, %260) blocks.4.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 110788608, (const long[]){150528, 768, 1},
       arena + 428563968, (const long[]){768, 0, 1}, arena + 115605504);
 
-  /* %272 = reshape(%271) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %271: no code */
+  /* %263 = reshape(%262) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %262: no code */
 
-  /* %273 = fused_linear(%270, %272) blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  /* %264 = fused_linear(%261, %263) blocks.4.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 115605504, params[124], NULL, LK_ACT_NONE, NULL,
       arena + 408760320);
 
-  /* %276 = batch_statistics(%273) blocks.4.conv.conv.8 : f32[3, 192] */
+  /* %267 = batch_statistics(%264) blocks.4.conv.conv.8 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 408760320, arena + 429200112);
 
-  /* %277 = slice(%276) {axis 0, start 0, length 2} blocks.4.conv.conv.8 : f32[2, 192] */
+  /* %268 = slice(%267) {axis 0, start 0, length 2} blocks.4.conv.conv.8 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 429200112, 576, arena + 429205680, 384);
 
-  /* %278 = batch_norm_act(%273, %276, %274, %275) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
+  /* %269 = batch_norm_act(%264, %267, %265, %266) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 408760320, arena + 429200112, params[125], params[126],
       1e-05f, LK_ACT_NONE, arena + 121626624, arena + 120422400);
 
-  /* %279 = add(%245, %278) blocks.4.conv : f32[B, 196, 192], written into %280 from row 1 */
+  /* %270 = add(%236, %269) blocks.4.conv : f32[B, 196, 192], written into %271 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 407556096 + (long)b * 37632, (const long[]){192, 1},
         arena + 120422400 + (long)b * 37632, (const long[]){192, 1},
         arena + 361611456 + (long)b * 37824);
   } // for b
 
-  /* %280 = concat(%244, %279) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %271 = concat(%235, %270) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %283 = normalize(%280) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %274 = normalize(%271) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 361611264, 1e-06f, arena + 362821632);
 
-  /* %284 = mul(%283, %281) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 362821632, (const long[]){37824, 192, 1},
-      params[129], (const long[]){0, 0, 1}, arena + 364032000);
+  /* %275 = mul_add(%274, %272, %273) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 362821632, (const long[]){37824, 192, 1},
+      params[129], (const long[]){0, 0, 1}, params[130], (const long[]){0, 0, 1},
+      arena + 364032000);
 
-  /* %285 = add(%284, %282) blocks.5.norm1 : f32[B, 197, 192], written over %284 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 364032000, (const long[]){37824, 192, 1},
-      params[130], (const long[]){0, 0, 1}, arena + 364032000);
-
-  /* %288 = fused_linear(%285, %286, %287) blocks.5.attn.qkv : f32[B, 197, 576] */
+  /* %278 = fused_linear(%275, %276, %277) blocks.5.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 364032000, params[131], params[132], LK_ACT_NONE, NULL,
       arena + 311986176);
 
-  /* %289 = slice(%288) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %288: no code */
+  /* %279 = slice(%278) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %278: no code */
 
-  /* %290 = slice(%288) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %288: no code */
+  /* %280 = slice(%278) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %278: no code */
 
-  /* %291 = slice(%288) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %288: no code */
+  /* %281 = slice(%278) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %278: no code */
 
-  /* %292 = sdpa(%289, %290, %291) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
+  /* %282 = sdpa(%279, %280, %281) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 311986176, 576, arena + 311986368, 576, arena + 311986560,
       576, arena + 365242368, 0.14433756f);
 
-  /* %295 = fused_linear(%292, %293, %294) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %285 = fused_linear(%282, %283, %284) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 365242368, params[133], params[134], LK_ACT_NONE, NULL,
       arena + 120422400);
 
-  /* %297 = mul(%295, %296) blocks.5 : f32[B, 197, 192], written over %295 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 120422400, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 120422400);
+  /* %287 = mul_add(%285, %286, %271) blocks.5 : f32[B, 197, 192], written over %285 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 120422400, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 361611264, (const long[]){37824, 192, 1},
+      arena + 120422400);
 
-  /* %298 = add(%280, %297) blocks.5 : f32[B, 197, 192], written over %295 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 361611264, (const long[]){37824, 192, 1},
-      arena + 120422400, (const long[]){37824, 192, 1}, arena + 120422400);
-
-  /* %299 = slice(%298) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %335 from row 0 */
+  /* %288 = slice(%287) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %324 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 120422400 + (long)b * 37824, 37824,
         arena + 366452736 + (long)b * 37824, 192);
   } // for b
 
-  /* %300 = slice(%298) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  /* %289 = slice(%287) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 120422592, 37824, arena + 409964544, 37632);
 
-  /* %302 = reshape(%301) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %301: no code */
+  /* %291 = reshape(%290) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %290: no code */
 
-  /* %303 = fused_linear(%300, %302) blocks.5.conv.conv.0 : f32[B, 196, 768] */
+  /* %292 = fused_linear(%289, %291) blocks.5.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 409964544, params[135], NULL, LK_ACT_NONE, NULL,
       arena + 120422400);
 
-  /* %306 = batch_statistics(%303) blocks.5.conv.conv.1 : f32[3, 768] */
+  /* %295 = batch_statistics(%292) blocks.5.conv.conv.1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 120422400, arena + 429127680);
 
-  /* %307 = slice(%306) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 768] */
+  /* %296 = slice(%295) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429127680, 2304, arena + 429175296, 1536);
 
-  /* %308 = batch_norm_act(%303, %306, %304, %305) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768] */
+  /* %297 = batch_norm_act(%292, %295, %293, %294) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 120422400, arena + 429127680, params[136], params[137],
       1e-05f, LK_ACT_HSWISH, arena + 130056192, arena + 125239296);
 
-  /* %310 = token_dwconv(%308, %309) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
+  /* %299 = token_dwconv(%297, %298) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 125239296, params[140], NULL,
       LK_ACT_NONE, arena + 130056192);
 
-  /* %313 = batch_statistics(%310) blocks.5.conv.conv.4 : f32[3, 768] */
+  /* %302 = batch_statistics(%299) blocks.5.conv.conv.4 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 130056192, arena + 429129984);
 
-  /* %314 = slice(%313) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 768] */
+  /* %303 = slice(%302) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429129984, 2304, arena + 429176832, 1536);
 
-  /* %315 = batch_norm_act(%310, %313, %311, %312) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768] */
+  /* %304 = batch_norm_act(%299, %302, %300, %301) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 130056192, arena + 429129984, params[141], params[142],
       1e-05f, LK_ACT_HSWISH, arena + 139689984, arena + 134873088);
 
-  /* %316 = mean(%315) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
+  /* %305 = mean(%304) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 134873088, arena + 428588544);
 
-  /* %319 = fused_linear(%316, %317, %318) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %308 = fused_linear(%305, %306, %307) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 428588544, params[145], params[146], LK_ACT_NONE, NULL,
       arena + 429210416);
 
-  /* %320 = relu(%319) blocks.5.conv.conv.6 : f32[B, 4] */
+  /* %309 = relu(%308) blocks.5.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 429210416, arena + 429210544);
 
-  /* %323 = fused_linear(%320, %321, %322) blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %312 = fused_linear(%309, %310, %311) blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 429210544, params[147], params[148], LK_ACT_NONE, NULL,
       arena + 428613120);
 
-  /* %324 = hsigmoid(%323) blocks.5.conv.conv.6 : f32[B, 768] */
+  /* %313 = hsigmoid(%312) blocks.5.conv.conv.6 : f32[B, 768] */
   lk_hsigmoid(B * 768, arena + 428613120, arena + 428637696);
 
-  /* %325 = mul(%315, %324) blocks.5.conv.conv.6 : f32[B, 196, 768] */
+  /* %314 = mul(%304, %313) blocks.5.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 134873088, (const long[]){150528, 768, 1},
       arena + 428637696, (const long[]){768, 0, 1}, arena + 139689984);
 
-  /* %327 = reshape(%326) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %326: no code */
+  /* %316 = reshape(%315) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %315: no code */
 
-  /* %328 = fused_linear(%325, %327) blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  /* %317 = fused_linear(%314, %316) blocks.5.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 139689984, params[149], NULL, LK_ACT_NONE, NULL,
       arena + 411168768);
 
-  /* %331 = batch_statistics(%328) blocks.5.conv.conv.8 : f32[3, 192] */
+  /* %320 = batch_statistics(%317) blocks.5.conv.conv.8 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 411168768, arena + 429200688);
 
-  /* %332 = slice(%331) {axis 0, start 0, length 2} blocks.5.conv.conv.8 : f32[2, 192] */
+  /* %321 = slice(%320) {axis 0, start 0, length 2} blocks.5.conv.conv.8 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 429200688, 576, arena + 429206064, 384);
 
-  /* %333 = batch_norm_act(%328, %331, %329, %330) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
+  /* %322 = batch_norm_act(%317, %320, %318, %319) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 411168768, arena + 429200688, params[150], params[151],
       1e-05f, LK_ACT_NONE, arena + 145711104, arena + 144506880);
 
-  /* %334 = add(%300, %333) blocks.5.conv : f32[B, 196, 192], written into %335 from row 1 */
+  /* %323 = add(%289, %322) blocks.5.conv : f32[B, 196, 192], written into %324 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 409964544 + (long)b * 37632, (const long[]){192, 1},
         arena + 144506880 + (long)b * 37632, (const long[]){192, 1},
         arena + 366452928 + (long)b * 37824);
   } // for b
 
-  /* %335 = concat(%299, %334) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %324 = concat(%288, %323) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %338 = normalize(%335) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %327 = normalize(%324) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 366452736, 1e-06f, arena + 367663104);
 
-  /* %339 = mul(%338, %336) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 367663104, (const long[]){37824, 192, 1},
-      params[154], (const long[]){0, 0, 1}, arena + 368873472);
+  /* %328 = mul_add(%327, %325, %326) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 367663104, (const long[]){37824, 192, 1},
+      params[154], (const long[]){0, 0, 1}, params[155], (const long[]){0, 0, 1},
+      arena + 368873472);
 
-  /* %340 = add(%339, %337) blocks.6.norm1 : f32[B, 197, 192], written over %339 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 368873472, (const long[]){37824, 192, 1},
-      params[155], (const long[]){0, 0, 1}, arena + 368873472);
-
-  /* %343 = fused_linear(%340, %341, %342) blocks.6.attn.qkv : f32[B, 197, 576] */
+  /* %331 = fused_linear(%328, %329, %330) blocks.6.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 368873472, params[156], params[157], LK_ACT_NONE, NULL,
       arena + 315617280);
 
-  /* %344 = slice(%343) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %343: no code */
+  /* %332 = slice(%331) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %331: no code */
 
-  /* %345 = slice(%343) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %343: no code */
+  /* %333 = slice(%331) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %331: no code */
 
-  /* %346 = slice(%343) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %343: no code */
+  /* %334 = slice(%331) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %331: no code */
 
-  /* %347 = sdpa(%344, %345, %346) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
+  /* %335 = sdpa(%332, %333, %334) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 315617280, 576, arena + 315617472, 576, arena + 315617664,
       576, arena + 370083840, 0.14433756f);
 
-  /* %350 = fused_linear(%347, %348, %349) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %338 = fused_linear(%335, %336, %337) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 370083840, params[158], params[159], LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %352 = mul(%350, %351) blocks.6 : f32[B, 197, 192], written over %350 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 144506880, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 144506880);
+  /* %340 = mul_add(%338, %339, %324) blocks.6 : f32[B, 197, 192], written over %338 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 144506880, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 366452736, (const long[]){37824, 192, 1},
+      arena + 144506880);
 
-  /* %353 = add(%335, %352) blocks.6 : f32[B, 197, 192], written over %350 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 366452736, (const long[]){37824, 192, 1},
-      arena + 144506880, (const long[]){37824, 192, 1}, arena + 144506880);
-
-  /* %354 = slice(%353) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %390 from row 0 */
+  /* %341 = slice(%340) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %377 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 144506880 + (long)b * 37824, 37824,
         arena + 371294208 + (long)b * 37824, 192);
   } // for b
 
-  /* %355 = slice(%353) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  /* %342 = slice(%340) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 144507072, 37824, arena + 412372992, 37632);
 
-  /* %357 = reshape(%356) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %356: no code */
+  /* %344 = reshape(%343) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %343: no code */
 
-  /* %358 = fused_linear(%355, %357) blocks.6.conv.conv.0 : f32[B, 196, 768] */
+  /* %345 = fused_linear(%342, %344) blocks.6.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 412372992, params[160], NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %361 = batch_statistics(%358) blocks.6.conv.conv.1 : f32[3, 768] */
+  /* %348 = batch_statistics(%345) blocks.6.conv.conv.1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 144506880, arena + 429132288);
 
-  /* %362 = slice(%361) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 768] */
+  /* %349 = slice(%348) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429132288, 2304, arena + 429178368, 1536);
 
-  /* %363 = batch_norm_act(%358, %361, %359, %360) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768] */
+  /* %350 = batch_norm_act(%345, %348, %346, %347) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 144506880, arena + 429132288, params[161], params[162],
       1e-05f, LK_ACT_HSWISH, arena + 154140672, arena + 149323776);
 
-  /* %365 = token_dwconv(%363, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
+  /* %352 = token_dwconv(%350, %351) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 149323776, params[165], NULL,
       LK_ACT_NONE, arena + 154140672);
 
-  /* %368 = batch_statistics(%365) blocks.6.conv.conv.4 : f32[3, 768] */
+  /* %355 = batch_statistics(%352) blocks.6.conv.conv.4 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 154140672, arena + 429134592);
 
-  /* %369 = slice(%368) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 768] */
+  /* %356 = slice(%355) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429134592, 2304, arena + 429179904, 1536);
 
-  /* %370 = batch_norm_act(%365, %368, %366, %367) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768] */
+  /* %357 = batch_norm_act(%352, %355, %353, %354) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 154140672, arena + 429134592, params[166], params[167],
       1e-05f, LK_ACT_HSWISH, arena + 163774464, arena + 158957568);
 
-  /* %371 = mean(%370) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
+  /* %358 = mean(%357) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 158957568, arena + 428662272);
 
-  /* %374 = fused_linear(%371, %372, %373) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %361 = fused_linear(%358, %359, %360) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 428662272, params[170], params[171], LK_ACT_NONE, NULL,
       arena + 429210672);
 
-  /* %375 = relu(%374) blocks.6.conv.conv.6 : f32[B, 4] */
+  /* %362 = relu(%361) blocks.6.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 429210672, arena + 429210800);
 
-  /* %378 = fused_linear(%375, %376, %377) blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %365 = fused_linear(%362, %363, %364) blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 429210800, params[172], params[173], LK_ACT_NONE, NULL,
       arena + 428686848);
 
-  /* %379 = hsigmoid(%378) blocks.6.conv.conv.6 : f32[B, 768] */
+  /* %366 = hsigmoid(%365) blocks.6.conv.conv.6 : f32[B, 768] */
   lk_hsigmoid(B * 768, arena + 428686848, arena + 428711424);
 
-  /* %380 = mul(%370, %379) blocks.6.conv.conv.6 : f32[B, 196, 768] */
+  /* %367 = mul(%357, %366) blocks.6.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 158957568, (const long[]){150528, 768, 1},
       arena + 428711424, (const long[]){768, 0, 1}, arena + 163774464);
 
-  /* %382 = reshape(%381) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %381: no code */
+  /* %369 = reshape(%368) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %368: no code */
 
-  /* %383 = fused_linear(%380, %382) blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  /* %370 = fused_linear(%367, %369) blocks.6.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 163774464, params[174], NULL, LK_ACT_NONE, NULL,
       arena + 413577216);
 
-  /* %386 = batch_statistics(%383) blocks.6.conv.conv.8 : f32[3, 192] */
+  /* %373 = batch_statistics(%370) blocks.6.conv.conv.8 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 413577216, arena + 429201264);
 
-  /* %387 = slice(%386) {axis 0, start 0, length 2} blocks.6.conv.conv.8 : f32[2, 192] */
+  /* %374 = slice(%373) {axis 0, start 0, length 2} blocks.6.conv.conv.8 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 429201264, 576, arena + 429206448, 384);
 
-  /* %388 = batch_norm_act(%383, %386, %384, %385) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
+  /* %375 = batch_norm_act(%370, %373, %371, %372) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 413577216, arena + 429201264, params[175], params[176],
       1e-05f, LK_ACT_NONE, arena + 169795584, arena + 168591360);
 
-  /* %389 = add(%355, %388) blocks.6.conv : f32[B, 196, 192], written into %390 from row 1 */
+  /* %376 = add(%342, %375) blocks.6.conv : f32[B, 196, 192], written into %377 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 412372992 + (long)b * 37632, (const long[]){192, 1},
         arena + 168591360 + (long)b * 37632, (const long[]){192, 1},
         arena + 371294400 + (long)b * 37824);
   } // for b
 
-  /* %390 = concat(%354, %389) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %377 = concat(%341, %376) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %393 = normalize(%390) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %380 = normalize(%377) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 371294208, 1e-06f, arena + 372504576);
 
-  /* %394 = mul(%393, %391) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 372504576, (const long[]){37824, 192, 1},
-      params[179], (const long[]){0, 0, 1}, arena + 373714944);
+  /* %381 = mul_add(%380, %378, %379) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 372504576, (const long[]){37824, 192, 1},
+      params[179], (const long[]){0, 0, 1}, params[180], (const long[]){0, 0, 1},
+      arena + 373714944);
 
-  /* %395 = add(%394, %392) blocks.7.norm1 : f32[B, 197, 192], written over %394 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 373714944, (const long[]){37824, 192, 1},
-      params[180], (const long[]){0, 0, 1}, arena + 373714944);
-
-  /* %398 = fused_linear(%395, %396, %397) blocks.7.attn.qkv : f32[B, 197, 576] */
+  /* %384 = fused_linear(%381, %382, %383) blocks.7.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 373714944, params[181], params[182], LK_ACT_NONE, NULL,
       arena + 319248384);
 
-  /* %399 = slice(%398) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %398: no code */
+  /* %385 = slice(%384) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %384: no code */
 
-  /* %400 = slice(%398) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %398: no code */
+  /* %386 = slice(%384) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %384: no code */
 
-  /* %401 = slice(%398) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %398: no code */
+  /* %387 = slice(%384) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %384: no code */
 
-  /* %402 = sdpa(%399, %400, %401) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
+  /* %388 = sdpa(%385, %386, %387) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 319248384, 576, arena + 319248576, 576, arena + 319248768,
       576, arena + 374925312, 0.14433756f);
 
-  /* %405 = fused_linear(%402, %403, %404) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %391 = fused_linear(%388, %389, %390) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 374925312, params[183], params[184], LK_ACT_NONE, NULL,
       arena + 168591360);
 
-  /* %407 = mul(%405, %406) blocks.7 : f32[B, 197, 192], written over %405 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 168591360, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 168591360);
+  /* %393 = mul_add(%391, %392, %377) blocks.7 : f32[B, 197, 192], written over %391 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 168591360, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 371294208, (const long[]){37824, 192, 1},
+      arena + 168591360);
 
-  /* %408 = add(%390, %407) blocks.7 : f32[B, 197, 192], written over %405 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 371294208, (const long[]){37824, 192, 1},
-      arena + 168591360, (const long[]){37824, 192, 1}, arena + 168591360);
-
-  /* %409 = slice(%408) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %445 from row 0 */
+  /* %394 = slice(%393) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %430 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 168591360 + (long)b * 37824, 37824,
         arena + 376135680 + (long)b * 37824, 192);
   } // for b
 
-  /* %410 = slice(%408) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  /* %395 = slice(%393) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 168591552, 37824, arena + 414781440, 37632);
 
-  /* %412 = reshape(%411) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %411: no code */
+  /* %397 = reshape(%396) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %396: no code */
 
-  /* %413 = fused_linear(%410, %412) blocks.7.conv.conv.0 : f32[B, 196, 768] */
+  /* %398 = fused_linear(%395, %397) blocks.7.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 414781440, params[185], NULL, LK_ACT_NONE, NULL,
       arena + 168591360);
 
-  /* %416 = batch_statistics(%413) blocks.7.conv.conv.1 : f32[3, 768] */
+  /* %401 = batch_statistics(%398) blocks.7.conv.conv.1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 168591360, arena + 429136896);
 
-  /* %417 = slice(%416) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 768] */
+  /* %402 = slice(%401) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429136896, 2304, arena + 429181440, 1536);
 
-  /* %418 = batch_norm_act(%413, %416, %414, %415) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768] */
+  /* %403 = batch_norm_act(%398, %401, %399, %400) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 168591360, arena + 429136896, params[186], params[187],
       1e-05f, LK_ACT_HSWISH, arena + 178225152, arena + 173408256);
 
-  /* %420 = token_dwconv(%418, %419) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
+  /* %405 = token_dwconv(%403, %404) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 173408256, params[190], NULL,
       LK_ACT_NONE, arena + 178225152);
 
-  /* %423 = batch_statistics(%420) blocks.7.conv.conv.4 : f32[3, 768] */
+  /* %408 = batch_statistics(%405) blocks.7.conv.conv.4 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 178225152, arena + 429139200);
 
-  /* %424 = slice(%423) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 768] */
+  /* %409 = slice(%408) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429139200, 2304, arena + 429182976, 1536);
 
-  /* %425 = batch_norm_act(%420, %423, %421, %422) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768] */
+  /* %410 = batch_norm_act(%405, %408, %406, %407) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 178225152, arena + 429139200, params[191], params[192],
       1e-05f, LK_ACT_HSWISH, arena + 187858944, arena + 183042048);
 
-  /* %426 = mean(%425) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
+  /* %411 = mean(%410) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 183042048, arena + 428736000);
 
-  /* %429 = fused_linear(%426, %427, %428) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %414 = fused_linear(%411, %412, %413) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 428736000, params[195], params[196], LK_ACT_NONE, NULL,
       arena + 429210928);
 
-  /* %430 = relu(%429) blocks.7.conv.conv.6 : f32[B, 4] */
+  /* %415 = relu(%414) blocks.7.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 429210928, arena + 429211056);
 
-  /* %433 = fused_linear(%430, %431, %432) blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %418 = fused_linear(%415, %416, %417) blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 429211056, params[197], params[198], LK_ACT_NONE, NULL,
       arena + 428760576);
 
-  /* %434 = hsigmoid(%433) blocks.7.conv.conv.6 : f32[B, 768] */
+  /* %419 = hsigmoid(%418) blocks.7.conv.conv.6 : f32[B, 768] */
   lk_hsigmoid(B * 768, arena + 428760576, arena + 428785152);
 
-  /* %435 = mul(%425, %434) blocks.7.conv.conv.6 : f32[B, 196, 768] */
+  /* %420 = mul(%410, %419) blocks.7.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 183042048, (const long[]){150528, 768, 1},
       arena + 428785152, (const long[]){768, 0, 1}, arena + 187858944);
 
-  /* %437 = reshape(%436) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %436: no code */
+  /* %422 = reshape(%421) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %421: no code */
 
-  /* %438 = fused_linear(%435, %437) blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  /* %423 = fused_linear(%420, %422) blocks.7.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 187858944, params[199], NULL, LK_ACT_NONE, NULL,
       arena + 415985664);
 
-  /* %441 = batch_statistics(%438) blocks.7.conv.conv.8 : f32[3, 192] */
+  /* %426 = batch_statistics(%423) blocks.7.conv.conv.8 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 415985664, arena + 429201840);
 
-  /* %442 = slice(%441) {axis 0, start 0, length 2} blocks.7.conv.conv.8 : f32[2, 192] */
+  /* %427 = slice(%426) {axis 0, start 0, length 2} blocks.7.conv.conv.8 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 429201840, 576, arena + 429206832, 384);
 
-  /* %443 = batch_norm_act(%438, %441, %439, %440) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
+  /* %428 = batch_norm_act(%423, %426, %424, %425) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 415985664, arena + 429201840, params[200], params[201],
       1e-05f, LK_ACT_NONE, arena + 193880064, arena + 192675840);
 
-  /* %444 = add(%410, %443) blocks.7.conv : f32[B, 196, 192], written into %445 from row 1 */
+  /* %429 = add(%395, %428) blocks.7.conv : f32[B, 196, 192], written into %430 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 414781440 + (long)b * 37632, (const long[]){192, 1},
         arena + 192675840 + (long)b * 37632, (const long[]){192, 1},
         arena + 376135872 + (long)b * 37824);
   } // for b
 
-  /* %445 = concat(%409, %444) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %430 = concat(%394, %429) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %448 = normalize(%445) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %433 = normalize(%430) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 376135680, 1e-06f, arena + 377346048);
 
-  /* %449 = mul(%448, %446) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 377346048, (const long[]){37824, 192, 1},
-      params[204], (const long[]){0, 0, 1}, arena + 378556416);
+  /* %434 = mul_add(%433, %431, %432) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 377346048, (const long[]){37824, 192, 1},
+      params[204], (const long[]){0, 0, 1}, params[205], (const long[]){0, 0, 1},
+      arena + 378556416);
 
-  /* %450 = add(%449, %447) blocks.8.norm1 : f32[B, 197, 192], written over %449 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 378556416, (const long[]){37824, 192, 1},
-      params[205], (const long[]){0, 0, 1}, arena + 378556416);
-
-  /* %453 = fused_linear(%450, %451, %452) blocks.8.attn.qkv : f32[B, 197, 576] */
+  /* %437 = fused_linear(%434, %435, %436) blocks.8.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 378556416, params[206], params[207], LK_ACT_NONE, NULL,
       arena + 322879488);
 
-  /* %454 = slice(%453) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %453: no code */
+  /* %438 = slice(%437) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %437: no code */
 
-  /* %455 = slice(%453) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %453: no code */
+  /* %439 = slice(%437) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %437: no code */
 
-  /* %456 = slice(%453) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %453: no code */
+  /* %440 = slice(%437) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %437: no code */
 
-  /* %457 = sdpa(%454, %455, %456) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
+  /* %441 = sdpa(%438, %439, %440) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 322879488, 576, arena + 322879680, 576, arena + 322879872,
       576, arena + 379766784, 0.14433756f);
 
-  /* %460 = fused_linear(%457, %458, %459) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %444 = fused_linear(%441, %442, %443) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 379766784, params[208], params[209], LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %462 = mul(%460, %461) blocks.8 : f32[B, 197, 192], written over %460 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 192675840, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 192675840);
+  /* %446 = mul_add(%444, %445, %430) blocks.8 : f32[B, 197, 192], written over %444 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 192675840, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 376135680, (const long[]){37824, 192, 1},
+      arena + 192675840);
 
-  /* %463 = add(%445, %462) blocks.8 : f32[B, 197, 192], written over %460 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 376135680, (const long[]){37824, 192, 1},
-      arena + 192675840, (const long[]){37824, 192, 1}, arena + 192675840);
-
-  /* %464 = slice(%463) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %500 from row 0 */
+  /* %447 = slice(%446) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %483 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 192675840 + (long)b * 37824, 37824,
         arena + 380977152 + (long)b * 37824, 192);
   } // for b
 
-  /* %465 = slice(%463) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  /* %448 = slice(%446) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 192676032, 37824, arena + 417189888, 37632);
 
-  /* %467 = reshape(%466) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %466: no code */
+  /* %450 = reshape(%449) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %449: no code */
 
-  /* %468 = fused_linear(%465, %467) blocks.8.conv.conv.0 : f32[B, 196, 768] */
+  /* %451 = fused_linear(%448, %450) blocks.8.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 417189888, params[210], NULL, LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %471 = batch_statistics(%468) blocks.8.conv.conv.1 : f32[3, 768] */
+  /* %454 = batch_statistics(%451) blocks.8.conv.conv.1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 192675840, arena + 429141504);
 
-  /* %472 = slice(%471) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 768] */
+  /* %455 = slice(%454) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429141504, 2304, arena + 429184512, 1536);
 
-  /* %473 = batch_norm_act(%468, %471, %469, %470) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768] */
+  /* %456 = batch_norm_act(%451, %454, %452, %453) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 192675840, arena + 429141504, params[211], params[212],
       1e-05f, LK_ACT_HSWISH, arena + 202309632, arena + 197492736);
 
-  /* %475 = token_dwconv(%473, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
+  /* %458 = token_dwconv(%456, %457) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 197492736, params[215], NULL,
       LK_ACT_NONE, arena + 202309632);
 
-  /* %478 = batch_statistics(%475) blocks.8.conv.conv.4 : f32[3, 768] */
+  /* %461 = batch_statistics(%458) blocks.8.conv.conv.4 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 202309632, arena + 429143808);
 
-  /* %479 = slice(%478) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 768] */
+  /* %462 = slice(%461) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429143808, 2304, arena + 429186048, 1536);
 
-  /* %480 = batch_norm_act(%475, %478, %476, %477) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768] */
+  /* %463 = batch_norm_act(%458, %461, %459, %460) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 202309632, arena + 429143808, params[216], params[217],
       1e-05f, LK_ACT_HSWISH, arena + 211943424, arena + 207126528);
 
-  /* %481 = mean(%480) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
+  /* %464 = mean(%463) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 207126528, arena + 428809728);
 
-  /* %484 = fused_linear(%481, %482, %483) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %467 = fused_linear(%464, %465, %466) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 428809728, params[220], params[221], LK_ACT_NONE, NULL,
       arena + 429211184);
 
-  /* %485 = relu(%484) blocks.8.conv.conv.6 : f32[B, 4] */
+  /* %468 = relu(%467) blocks.8.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 429211184, arena + 429211312);
 
-  /* %488 = fused_linear(%485, %486, %487) blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %471 = fused_linear(%468, %469, %470) blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 429211312, params[222], params[223], LK_ACT_NONE, NULL,
       arena + 428834304);
 
-  /* %489 = hsigmoid(%488) blocks.8.conv.conv.6 : f32[B, 768] */
+  /* %472 = hsigmoid(%471) blocks.8.conv.conv.6 : f32[B, 768] */
   lk_hsigmoid(B * 768, arena + 428834304, arena + 428858880);
 
-  /* %490 = mul(%480, %489) blocks.8.conv.conv.6 : f32[B, 196, 768] */
+  /* %473 = mul(%463, %472) blocks.8.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 207126528, (const long[]){150528, 768, 1},
       arena + 428858880, (const long[]){768, 0, 1}, arena + 211943424);
 
-  /* %492 = reshape(%491) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %491: no code */
+  /* %475 = reshape(%474) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %474: no code */
 
-  /* %493 = fused_linear(%490, %492) blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  /* %476 = fused_linear(%473, %475) blocks.8.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 211943424, params[224], NULL, LK_ACT_NONE, NULL,
       arena + 418394112);
 
-  /* %496 = batch_statistics(%493) blocks.8.conv.conv.8 : f32[3, 192] */
+  /* %479 = batch_statistics(%476) blocks.8.conv.conv.8 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 418394112, arena + 429202416);
 
-  /* %497 = slice(%496) {axis 0, start 0, length 2} blocks.8.conv.conv.8 : f32[2, 192] */
+  /* %480 = slice(%479) {axis 0, start 0, length 2} blocks.8.conv.conv.8 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 429202416, 576, arena + 429207216, 384);
 
-  /* %498 = batch_norm_act(%493, %496, %494, %495) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
+  /* %481 = batch_norm_act(%476, %479, %477, %478) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 418394112, arena + 429202416, params[225], params[226],
       1e-05f, LK_ACT_NONE, arena + 217964544, arena + 216760320);
 
-  /* %499 = add(%465, %498) blocks.8.conv : f32[B, 196, 192], written into %500 from row 1 */
+  /* %482 = add(%448, %481) blocks.8.conv : f32[B, 196, 192], written into %483 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 417189888 + (long)b * 37632, (const long[]){192, 1},
         arena + 216760320 + (long)b * 37632, (const long[]){192, 1},
         arena + 380977344 + (long)b * 37824);
   } // for b
 
-  /* %500 = concat(%464, %499) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %483 = concat(%447, %482) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %503 = normalize(%500) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %486 = normalize(%483) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 380977152, 1e-06f, arena + 382187520);
 
-  /* %504 = mul(%503, %501) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 382187520, (const long[]){37824, 192, 1},
-      params[229], (const long[]){0, 0, 1}, arena + 383397888);
+  /* %487 = mul_add(%486, %484, %485) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 382187520, (const long[]){37824, 192, 1},
+      params[229], (const long[]){0, 0, 1}, params[230], (const long[]){0, 0, 1},
+      arena + 383397888);
 
-  /* %505 = add(%504, %502) blocks.9.norm1 : f32[B, 197, 192], written over %504 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 383397888, (const long[]){37824, 192, 1},
-      params[230], (const long[]){0, 0, 1}, arena + 383397888);
-
-  /* %508 = fused_linear(%505, %506, %507) blocks.9.attn.qkv : f32[B, 197, 576] */
+  /* %490 = fused_linear(%487, %488, %489) blocks.9.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 383397888, params[231], params[232], LK_ACT_NONE, NULL,
       arena + 326510592);
 
-  /* %509 = slice(%508) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %508: no code */
+  /* %491 = slice(%490) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %490: no code */
 
-  /* %510 = slice(%508) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %508: no code */
+  /* %492 = slice(%490) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %490: no code */
 
-  /* %511 = slice(%508) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %508: no code */
+  /* %493 = slice(%490) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %490: no code */
 
-  /* %512 = sdpa(%509, %510, %511) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
+  /* %494 = sdpa(%491, %492, %493) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 326510592, 576, arena + 326510784, 576, arena + 326510976,
       576, arena + 384608256, 0.14433756f);
 
-  /* %515 = fused_linear(%512, %513, %514) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %497 = fused_linear(%494, %495, %496) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 384608256, params[233], params[234], LK_ACT_NONE, NULL,
       arena + 216760320);
 
-  /* %517 = mul(%515, %516) blocks.9 : f32[B, 197, 192], written over %515 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 216760320, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 216760320);
+  /* %499 = mul_add(%497, %498, %483) blocks.9 : f32[B, 197, 192], written over %497 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 216760320, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 380977152, (const long[]){37824, 192, 1},
+      arena + 216760320);
 
-  /* %518 = add(%500, %517) blocks.9 : f32[B, 197, 192], written over %515 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 380977152, (const long[]){37824, 192, 1},
-      arena + 216760320, (const long[]){37824, 192, 1}, arena + 216760320);
-
-  /* %519 = slice(%518) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %555 from row 0 */
+  /* %500 = slice(%499) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %536 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 216760320 + (long)b * 37824, 37824,
         arena + 385818624 + (long)b * 37824, 192);
   } // for b
 
-  /* %520 = slice(%518) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  /* %501 = slice(%499) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 216760512, 37824, arena + 419598336, 37632);
 
-  /* %522 = reshape(%521) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %521: no code */
+  /* %503 = reshape(%502) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %502: no code */
 
-  /* %523 = fused_linear(%520, %522) blocks.9.conv.conv.0 : f32[B, 196, 768] */
+  /* %504 = fused_linear(%501, %503) blocks.9.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 419598336, params[235], NULL, LK_ACT_NONE, NULL,
       arena + 216760320);
 
-  /* %526 = batch_statistics(%523) blocks.9.conv.conv.1 : f32[3, 768] */
+  /* %507 = batch_statistics(%504) blocks.9.conv.conv.1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 216760320, arena + 429146112);
 
-  /* %527 = slice(%526) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 768] */
+  /* %508 = slice(%507) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429146112, 2304, arena + 429187584, 1536);
 
-  /* %528 = batch_norm_act(%523, %526, %524, %525) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768] */
+  /* %509 = batch_norm_act(%504, %507, %505, %506) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 216760320, arena + 429146112, params[236], params[237],
       1e-05f, LK_ACT_HSWISH, arena + 226394112, arena + 221577216);
 
-  /* %530 = token_dwconv(%528, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
+  /* %511 = token_dwconv(%509, %510) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216, params[240], NULL,
       LK_ACT_NONE, arena + 226394112);
 
-  /* %533 = batch_statistics(%530) blocks.9.conv.conv.4 : f32[3, 768] */
+  /* %514 = batch_statistics(%511) blocks.9.conv.conv.4 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 226394112, arena + 429148416);
 
-  /* %534 = slice(%533) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 768] */
+  /* %515 = slice(%514) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429148416, 2304, arena + 429189120, 1536);
 
-  /* %535 = batch_norm_act(%530, %533, %531, %532) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768] */
+  /* %516 = batch_norm_act(%511, %514, %512, %513) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 226394112, arena + 429148416, params[241], params[242],
       1e-05f, LK_ACT_HSWISH, arena + 236027904, arena + 231211008);
 
-  /* %536 = mean(%535) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
+  /* %517 = mean(%516) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 231211008, arena + 428883456);
 
-  /* %539 = fused_linear(%536, %537, %538) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %520 = fused_linear(%517, %518, %519) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 428883456, params[245], params[246], LK_ACT_NONE, NULL,
       arena + 429211440);
 
-  /* %540 = relu(%539) blocks.9.conv.conv.6 : f32[B, 4] */
+  /* %521 = relu(%520) blocks.9.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 429211440, arena + 429211568);
 
-  /* %543 = fused_linear(%540, %541, %542) blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %524 = fused_linear(%521, %522, %523) blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 429211568, params[247], params[248], LK_ACT_NONE, NULL,
       arena + 428908032);
 
-  /* %544 = hsigmoid(%543) blocks.9.conv.conv.6 : f32[B, 768] */
+  /* %525 = hsigmoid(%524) blocks.9.conv.conv.6 : f32[B, 768] */
   lk_hsigmoid(B * 768, arena + 428908032, arena + 428932608);
 
-  /* %545 = mul(%535, %544) blocks.9.conv.conv.6 : f32[B, 196, 768] */
+  /* %526 = mul(%516, %525) blocks.9.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 231211008, (const long[]){150528, 768, 1},
       arena + 428932608, (const long[]){768, 0, 1}, arena + 236027904);
 
-  /* %547 = reshape(%546) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %546: no code */
+  /* %528 = reshape(%527) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %527: no code */
 
-  /* %548 = fused_linear(%545, %547) blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  /* %529 = fused_linear(%526, %528) blocks.9.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 236027904, params[249], NULL, LK_ACT_NONE, NULL,
       arena + 420802560);
 
-  /* %551 = batch_statistics(%548) blocks.9.conv.conv.8 : f32[3, 192] */
+  /* %532 = batch_statistics(%529) blocks.9.conv.conv.8 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 420802560, arena + 429202992);
 
-  /* %552 = slice(%551) {axis 0, start 0, length 2} blocks.9.conv.conv.8 : f32[2, 192] */
+  /* %533 = slice(%532) {axis 0, start 0, length 2} blocks.9.conv.conv.8 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 429202992, 576, arena + 429207600, 384);
 
-  /* %553 = batch_norm_act(%548, %551, %549, %550) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
+  /* %534 = batch_norm_act(%529, %532, %530, %531) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 420802560, arena + 429202992, params[250], params[251],
       1e-05f, LK_ACT_NONE, arena + 242049024, arena + 240844800);
 
-  /* %554 = add(%520, %553) blocks.9.conv : f32[B, 196, 192], written into %555 from row 1 */
+  /* %535 = add(%501, %534) blocks.9.conv : f32[B, 196, 192], written into %536 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 419598336 + (long)b * 37632, (const long[]){192, 1},
         arena + 240844800 + (long)b * 37632, (const long[]){192, 1},
         arena + 385818816 + (long)b * 37824);
   } // for b
 
-  /* %555 = concat(%519, %554) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %536 = concat(%500, %535) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %558 = normalize(%555) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %539 = normalize(%536) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 385818624, 1e-06f, arena + 387028992);
 
-  /* %559 = mul(%558, %556) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 387028992, (const long[]){37824, 192, 1},
-      params[254], (const long[]){0, 0, 1}, arena + 388239360);
+  /* %540 = mul_add(%539, %537, %538) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 387028992, (const long[]){37824, 192, 1},
+      params[254], (const long[]){0, 0, 1}, params[255], (const long[]){0, 0, 1},
+      arena + 388239360);
 
-  /* %560 = add(%559, %557) blocks.10.norm1 : f32[B, 197, 192], written over %559 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 388239360, (const long[]){37824, 192, 1},
-      params[255], (const long[]){0, 0, 1}, arena + 388239360);
-
-  /* %563 = fused_linear(%560, %561, %562) blocks.10.attn.qkv : f32[B, 197, 576] */
+  /* %543 = fused_linear(%540, %541, %542) blocks.10.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 388239360, params[256], params[257], LK_ACT_NONE, NULL,
       arena + 330141696);
 
-  /* %564 = slice(%563) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %563: no code */
+  /* %544 = slice(%543) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %543: no code */
 
-  /* %565 = slice(%563) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %563: no code */
+  /* %545 = slice(%543) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %543: no code */
 
-  /* %566 = slice(%563) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %563: no code */
+  /* %546 = slice(%543) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %543: no code */
 
-  /* %567 = sdpa(%564, %565, %566) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
+  /* %547 = sdpa(%544, %545, %546) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 330141696, 576, arena + 330141888, 576, arena + 330142080,
       576, arena + 389449728, 0.14433756f);
 
-  /* %570 = fused_linear(%567, %568, %569) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %550 = fused_linear(%547, %548, %549) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 389449728, params[258], params[259], LK_ACT_NONE, NULL,
       arena + 240844800);
 
-  /* %572 = mul(%570, %571) blocks.10 : f32[B, 197, 192], written over %570 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 240844800, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 240844800);
+  /* %552 = mul_add(%550, %551, %536) blocks.10 : f32[B, 197, 192], written over %550 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 240844800, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 385818624, (const long[]){37824, 192, 1},
+      arena + 240844800);
 
-  /* %573 = add(%555, %572) blocks.10 : f32[B, 197, 192], written over %570 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 385818624, (const long[]){37824, 192, 1},
-      arena + 240844800, (const long[]){37824, 192, 1}, arena + 240844800);
-
-  /* %574 = slice(%573) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %610 from row 0 */
+  /* %553 = slice(%552) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %589 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 240844800 + (long)b * 37824, 37824,
         arena + 390660096 + (long)b * 37824, 192);
   } // for b
 
-  /* %575 = slice(%573) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  /* %554 = slice(%552) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 240844992, 37824, arena + 422006784, 37632);
 
-  /* %577 = reshape(%576) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %576: no code */
+  /* %556 = reshape(%555) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %555: no code */
 
-  /* %578 = fused_linear(%575, %577) blocks.10.conv.conv.0 : f32[B, 196, 768] */
+  /* %557 = fused_linear(%554, %556) blocks.10.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 422006784, params[260], NULL, LK_ACT_NONE, NULL,
       arena + 240844800);
 
-  /* %581 = batch_statistics(%578) blocks.10.conv.conv.1 : f32[3, 768] */
+  /* %560 = batch_statistics(%557) blocks.10.conv.conv.1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 240844800, arena + 429150720);
 
-  /* %582 = slice(%581) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 768] */
+  /* %561 = slice(%560) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429150720, 2304, arena + 429190656, 1536);
 
-  /* %583 = batch_norm_act(%578, %581, %579, %580) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768] */
+  /* %562 = batch_norm_act(%557, %560, %558, %559) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 240844800, arena + 429150720, params[261], params[262],
       1e-05f, LK_ACT_HSWISH, arena + 250478592, arena + 245661696);
 
-  /* %585 = token_dwconv(%583, %584) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
+  /* %564 = token_dwconv(%562, %563) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 245661696, params[265], NULL,
       LK_ACT_NONE, arena + 250478592);
 
-  /* %588 = batch_statistics(%585) blocks.10.conv.conv.4 : f32[3, 768] */
+  /* %567 = batch_statistics(%564) blocks.10.conv.conv.4 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 250478592, arena + 429153024);
 
-  /* %589 = slice(%588) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 768] */
+  /* %568 = slice(%567) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429153024, 2304, arena + 429192192, 1536);
 
-  /* %590 = batch_norm_act(%585, %588, %586, %587) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768] */
+  /* %569 = batch_norm_act(%564, %567, %565, %566) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 250478592, arena + 429153024, params[266], params[267],
       1e-05f, LK_ACT_HSWISH, arena + 260112384, arena + 255295488);
 
-  /* %591 = mean(%590) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
+  /* %570 = mean(%569) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 255295488, arena + 428957184);
 
-  /* %594 = fused_linear(%591, %592, %593) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %573 = fused_linear(%570, %571, %572) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 428957184, params[270], params[271], LK_ACT_NONE, NULL,
       arena + 429211696);
 
-  /* %595 = relu(%594) blocks.10.conv.conv.6 : f32[B, 4] */
+  /* %574 = relu(%573) blocks.10.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 429211696, arena + 429211824);
 
-  /* %598 = fused_linear(%595, %596, %597) blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %577 = fused_linear(%574, %575, %576) blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 429211824, params[272], params[273], LK_ACT_NONE, NULL,
       arena + 428981760);
 
-  /* %599 = hsigmoid(%598) blocks.10.conv.conv.6 : f32[B, 768] */
+  /* %578 = hsigmoid(%577) blocks.10.conv.conv.6 : f32[B, 768] */
   lk_hsigmoid(B * 768, arena + 428981760, arena + 429006336);
 
-  /* %600 = mul(%590, %599) blocks.10.conv.conv.6 : f32[B, 196, 768] */
+  /* %579 = mul(%569, %578) blocks.10.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 255295488, (const long[]){150528, 768, 1},
       arena + 429006336, (const long[]){768, 0, 1}, arena + 260112384);
 
-  /* %602 = reshape(%601) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %601: no code */
+  /* %581 = reshape(%580) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %580: no code */
 
-  /* %603 = fused_linear(%600, %602) blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  /* %582 = fused_linear(%579, %581) blocks.10.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 260112384, params[274], NULL, LK_ACT_NONE, NULL,
       arena + 423211008);
 
-  /* %606 = batch_statistics(%603) blocks.10.conv.conv.8 : f32[3, 192] */
+  /* %585 = batch_statistics(%582) blocks.10.conv.conv.8 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 423211008, arena + 429203568);
 
-  /* %607 = slice(%606) {axis 0, start 0, length 2} blocks.10.conv.conv.8 : f32[2, 192] */
+  /* %586 = slice(%585) {axis 0, start 0, length 2} blocks.10.conv.conv.8 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 429203568, 576, arena + 429207984, 384);
 
-  /* %608 = batch_norm_act(%603, %606, %604, %605) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
+  /* %587 = batch_norm_act(%582, %585, %583, %584) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 423211008, arena + 429203568, params[275], params[276],
       1e-05f, LK_ACT_NONE, arena + 266133504, arena + 264929280);
 
-  /* %609 = add(%575, %608) blocks.10.conv : f32[B, 196, 192], written into %610 from row 1 */
+  /* %588 = add(%554, %587) blocks.10.conv : f32[B, 196, 192], written into %589 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 422006784 + (long)b * 37632, (const long[]){192, 1},
         arena + 264929280 + (long)b * 37632, (const long[]){192, 1},
         arena + 390660288 + (long)b * 37824);
   } // for b
 
-  /* %610 = concat(%574, %609) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %589 = concat(%553, %588) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %613 = normalize(%610) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %592 = normalize(%589) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 390660096, 1e-06f, arena + 391870464);
 
-  /* %614 = mul(%613, %611) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 391870464, (const long[]){37824, 192, 1},
-      params[279], (const long[]){0, 0, 1}, arena + 393080832);
+  /* %593 = mul_add(%592, %590, %591) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 391870464, (const long[]){37824, 192, 1},
+      params[279], (const long[]){0, 0, 1}, params[280], (const long[]){0, 0, 1},
+      arena + 393080832);
 
-  /* %615 = add(%614, %612) blocks.11.norm1 : f32[B, 197, 192], written over %614 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 393080832, (const long[]){37824, 192, 1},
-      params[280], (const long[]){0, 0, 1}, arena + 393080832);
-
-  /* %618 = fused_linear(%615, %616, %617) blocks.11.attn.qkv : f32[B, 197, 576] */
+  /* %596 = fused_linear(%593, %594, %595) blocks.11.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 393080832, params[281], params[282], LK_ACT_NONE, NULL,
       arena + 333772800);
 
-  /* %619 = slice(%618) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %618: no code */
+  /* %597 = slice(%596) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %596: no code */
 
-  /* %620 = slice(%618) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %618: no code */
+  /* %598 = slice(%596) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %596: no code */
 
-  /* %621 = slice(%618) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %618: no code */
+  /* %599 = slice(%596) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %596: no code */
 
-  /* %622 = sdpa(%619, %620, %621) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
+  /* %600 = sdpa(%597, %598, %599) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 333772800, 576, arena + 333772992, 576, arena + 333773184,
       576, arena + 394291200, 0.14433756f);
 
-  /* %625 = fused_linear(%622, %623, %624) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %603 = fused_linear(%600, %601, %602) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 394291200, params[283], params[284], LK_ACT_NONE, NULL,
       arena + 264929280);
 
-  /* %627 = mul(%625, %626) blocks.11 : f32[B, 197, 192], written over %625 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 264929280, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 264929280);
+  /* %605 = mul_add(%603, %604, %589) blocks.11 : f32[B, 197, 192], written over %603 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 264929280, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 390660096, (const long[]){37824, 192, 1},
+      arena + 264929280);
 
-  /* %628 = add(%610, %627) blocks.11 : f32[B, 197, 192], written over %625 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 390660096, (const long[]){37824, 192, 1},
-      arena + 264929280, (const long[]){37824, 192, 1}, arena + 264929280);
-
-  /* %629 = slice(%628) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %665 from row 0 */
+  /* %606 = slice(%605) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %642 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 264929280 + (long)b * 37824, 37824,
         arena + 289013760 + (long)b * 37824, 192);
   } // for b
 
-  /* %630 = slice(%628) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  /* %607 = slice(%605) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 264929472, 37824, arena + 424415232, 37632);
 
-  /* %632 = reshape(%631) {shape [768, 192]} blocks.11.conv.conv.0 : f32[768, 192], a view of %631: no code */
+  /* %609 = reshape(%608) {shape [768, 192]} blocks.11.conv.conv.0 : f32[768, 192], a view of %608: no code */
 
-  /* %633 = fused_linear(%630, %632) blocks.11.conv.conv.0 : f32[B, 196, 768] */
+  /* %610 = fused_linear(%607, %609) blocks.11.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 424415232, params[285], NULL, LK_ACT_NONE, NULL,
       arena + 264929280);
 
-  /* %636 = batch_statistics(%633) blocks.11.conv.conv.1 : f32[3, 768] */
+  /* %613 = batch_statistics(%610) blocks.11.conv.conv.1 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 264929280, arena + 429155328);
 
-  /* %637 = slice(%636) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 768] */
+  /* %614 = slice(%613) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429155328, 2304, arena + 429193728, 1536);
 
-  /* %638 = batch_norm_act(%633, %636, %634, %635) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768] */
+  /* %615 = batch_norm_act(%610, %613, %611, %612) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 264929280, arena + 429155328, params[286], params[287],
       1e-05f, LK_ACT_HSWISH, arena + 274563072, arena + 269746176);
 
-  /* %640 = token_dwconv(%638, %639) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
+  /* %617 = token_dwconv(%615, %616) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176, params[290], NULL,
       LK_ACT_NONE, arena + 274563072);
 
-  /* %643 = batch_statistics(%640) blocks.11.conv.conv.4 : f32[3, 768] */
+  /* %620 = batch_statistics(%617) blocks.11.conv.conv.4 : f32[3, 768] */
   lk_batch_statistics_cl(B * 196, 768, arena + 274563072, arena + 429157632);
 
-  /* %644 = slice(%643) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 768] */
+  /* %621 = slice(%620) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 768] */
   lk_copy_rows(1, 1536, arena + 429157632, 2304, arena + 429195264, 1536);
 
-  /* %645 = batch_norm_act(%640, %643, %641, %642) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768] */
+  /* %622 = batch_norm_act(%617, %620, %618, %619) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768] */
   lk_batch_norm_act_cl(B * 196, 768, arena + 274563072, arena + 429157632, params[291], params[292],
       1e-05f, LK_ACT_HSWISH, arena + 284196864, arena + 279379968);
 
-  /* %646 = mean(%645) {axis 0} blocks.11.conv.conv.6 : f32[B, 768] */
+  /* %623 = mean(%622) {axis 0} blocks.11.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 279379968, arena + 429030912);
 
-  /* %649 = fused_linear(%646, %647, %648) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %626 = fused_linear(%623, %624, %625) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 429030912, params[295], params[296], LK_ACT_NONE, NULL,
       arena + 429211952);
 
-  /* %650 = relu(%649) blocks.11.conv.conv.6 : f32[B, 4] */
+  /* %627 = relu(%626) blocks.11.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 429211952, arena + 429212080);
 
-  /* %653 = fused_linear(%650, %651, %652) blocks.11.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %630 = fused_linear(%627, %628, %629) blocks.11.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 429212080, params[297], params[298], LK_ACT_NONE, NULL,
       arena + 429055488);
 
-  /* %654 = hsigmoid(%653) blocks.11.conv.conv.6 : f32[B, 768] */
+  /* %631 = hsigmoid(%630) blocks.11.conv.conv.6 : f32[B, 768] */
   lk_hsigmoid(B * 768, arena + 429055488, arena + 429080064);
 
-  /* %655 = mul(%645, %654) blocks.11.conv.conv.6 : f32[B, 196, 768] */
+  /* %632 = mul(%622, %631) blocks.11.conv.conv.6 : f32[B, 196, 768] */
   lk_mul(3, (const long[]){B, 196, 768}, arena + 279379968, (const long[]){150528, 768, 1},
       arena + 429080064, (const long[]){768, 0, 1}, arena + 284196864);
 
-  /* %657 = reshape(%656) {shape [192, 768]} blocks.11.conv.conv.7 : f32[192, 768], a view of %656: no code */
+  /* %634 = reshape(%633) {shape [192, 768]} blocks.11.conv.conv.7 : f32[192, 768], a view of %633: no code */
 
-  /* %658 = fused_linear(%655, %657) blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  /* %635 = fused_linear(%632, %634) blocks.11.conv.conv.7 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 284196864, params[299], NULL, LK_ACT_NONE, NULL,
       arena + 425619456);
 
-  /* %661 = batch_statistics(%658) blocks.11.conv.conv.8 : f32[3, 192] */
+  /* %638 = batch_statistics(%635) blocks.11.conv.conv.8 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 425619456, arena + 292657152);
 
-  /* %662 = slice(%661) {axis 0, start 0, length 2} blocks.11.conv.conv.8 : f32[2, 192] */
+  /* %639 = slice(%638) {axis 0, start 0, length 2} blocks.11.conv.conv.8 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 292657152, 576, arena + 429208368, 384);
 
-  /* %663 = batch_norm_act(%658, %661, %659, %660) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
+  /* %640 = batch_norm_act(%635, %638, %636, %637) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 425619456, arena + 292657152, params[300], params[301],
       1e-05f, LK_ACT_NONE, arena + 291428352, arena + 290224128);
 
-  /* %664 = add(%630, %663) blocks.11.conv : f32[B, 196, 192], written into %665 from row 1 */
+  /* %641 = add(%607, %640) blocks.11.conv : f32[B, 196, 192], written into %642 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 424415232 + (long)b * 37632, (const long[]){192, 1},
         arena + 290224128 + (long)b * 37632, (const long[]){192, 1},
         arena + 289013952 + (long)b * 37824);
   } // for b
 
-  /* %665 = concat(%629, %664) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %642 = concat(%606, %641) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %668 = normalize(%665) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %645 = normalize(%642) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 289013760, 1e-06f, arena + 290224128);
 
-  /* %669 = mul(%668, %666) norm : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 290224128, (const long[]){37824, 192, 1},
-      params[304], (const long[]){0, 0, 1}, arena + 291434496);
+  /* %646 = mul_add(%645, %643, %644) norm : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 290224128, (const long[]){37824, 192, 1},
+      params[304], (const long[]){0, 0, 1}, params[305], (const long[]){0, 0, 1},
+      arena + 291434496);
 
-  /* %670 = add(%669, %667) norm : f32[B, 197, 192], written over %669 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 291434496, (const long[]){37824, 192, 1},
-      params[305], (const long[]){0, 0, 1}, arena + 291434496);
-
-  /* %671 = index(%670) {axis 0, at 0} : f32[B, 192] */
+  /* %647 = index(%646) {axis 0, at 0} : f32[B, 192] */
   lk_copy_rows(B, 192, arena + 291434496, 37824, arena + 292644864, 192);
 
-  /* %674 = fused_linear(%671, %672, %673) head : f32[B, 1000] */
+  /* %650 = fused_linear(%647, %648, %649) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 292644864, params[306], params[307], LK_ACT_NONE, NULL,
       arena + 291434496);
 
-  /* %676 = cross_entropy(%674, %675) : f32[1] */
+  /* %652 = cross_entropy(%650, %651) : f32[1] */
   lk_cross_entropy(B, 1000, arena + 291434496, inputs[12], arena + 429212208);
 
-  /* %677 = cross_entropy_grad(%674, %675) : f32[B, 1000] */
+  /* %653 = cross_entropy_grad(%650, %651) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 291434496, inputs[12], arena + 291626496);
 
-  /* %678 = transpose(%672) {perm [1, 0]} head : f32[192, 1000] */
+  /* %654 = transpose(%648) {perm [1, 0]} head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[306], arena + 291434496);
 
-  /* %679 = fused_linear(%677, %678) head : f32[B, 192] */
+  /* %655 = fused_linear(%653, %654) head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 291626496, arena + 291434496, NULL, LK_ACT_NONE, NULL,
       arena + 292651008);
 
-  /* %680 = linear_grad_weight(%677, %671) head : f32[1000, 192] */
+  /* %656 = linear_grad_weight(%653, %647) head : f32[1000, 192] */
   lk_linear_grad_weight(B, 192, 1000, arena + 291626496, arena + 292644864, arena + 428027904);
 
-  /* %681 = reduce_sum(%677) {axes [], batch} head : f32[1000] */
+  /* %657 = reduce_sum(%653) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 291626496,
       arena + 429196800);
 
-  /* %682 = reshape(%679) {shape [1, 192]} : f32[B, 1, 192], a view of %679: no code */
+  /* %658 = reshape(%655) {shape [1, 192]} : f32[B, 1, 192], a view of %655: no code */
 
-  /* %683 = zero_pad(%682) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %659 = zero_pad(%658) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   lk_zero_pad(B, 1, 192, 0, 196, arena + 292651008, arena + 291434496);
 
-  /* %684 = reduce_sum(%683) {axes [0], batch} norm : f32[192] */
+  /* %660 = reduce_sum(%659) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 291434496,
       arena + 429208752);
 
-  /* %685 = mul(%683, %666) norm : f32[B, 197, 192] */
+  /* %661 = mul(%659, %643) norm : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 291434496, (const long[]){37824, 192, 1},
       params[304], (const long[]){0, 0, 1}, arena + 395501568);
 
-  /* %686 = mul(%683, %668) norm : f32[B, 197, 192], written over %683 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 291434496, (const long[]){37824, 192, 1},
-      arena + 290224128, (const long[]){37824, 192, 1}, arena + 291434496);
+  /* %662 = reduce_sum(%659, %645) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 291434496, arena + 290224128, arena + 429208944);
 
-  /* %687 = reduce_sum(%686) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 291434496,
-      arena + 429208944);
-
-  /* %688 = normalize_grad(%665, %685) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %663 = normalize_grad(%642, %661) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 289013760, arena + 395501568, 1e-06f, arena + 396711936);
 
-  /* %689 = slice(%688) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %664 = slice(%663) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %663: no code */
 
-  /* %690 = slice(%688) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  /* %665 = slice(%663) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 395501568, 37632);
 
-  /* %691 = batch_norm_act_param_grad(%658, %690, %661, %659, %660) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 192] */
+  /* %666 = batch_norm_act_param_grad(%635, %665, %638, %636, %637) {eps 1e-05} blocks.11.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 425619456, arena + 395501568,
       arena + 292657152, params[300], params[301], 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 289052352);
 
-  /* %692 = batch_norm_act_grad(%658, %690, %661, %659, %660, %691) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
+  /* %667 = batch_norm_act_grad(%635, %665, %638, %636, %637, %666) {eps 1e-05} blocks.11.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 425619456, arena + 395501568, arena + 292657152,
       params[300], params[301], arena + 289052352, 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 426823680);
 
-  /* %693 = index(%691) {axis 0, at 0} blocks.11.conv.conv.8 : f32[192] */
+  /* %668 = index(%666) {axis 0, at 0} blocks.11.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 289052352, 384, arena + 396705792, 192);
 
-  /* %694 = index(%691) {axis 0, at 1} blocks.11.conv.conv.8 : f32[192] */
+  /* %669 = index(%666) {axis 0, at 1} blocks.11.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 289052544, 384, arena + 396705984, 192);
 
-  /* %695 = transpose(%657) {perm [1, 0]} blocks.11.conv.conv.7 : f32[768, 192] */
+  /* %670 = transpose(%634) {perm [1, 0]} blocks.11.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[299], arena + 425619456);
 
-  /* %696 = fused_linear(%692, %695) blocks.11.conv.conv.7 : f32[B, 196, 768] */
+  /* %671 = fused_linear(%667, %670) blocks.11.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 426823680, arena + 425619456, NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %697 = linear_grad_weight(%692, %655) blocks.11.conv.conv.7 : f32[192, 768] */
+  /* %672 = linear_grad_weight(%667, %632) blocks.11.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 426823680, arena + 284196864, arena + 425619456);
 
-  /* %698 = reshape(%697) {shape [192, 768, 1, 1]} blocks.11.conv.conv.7 : f32[192, 768, 1, 1], a view of %697: no code */
+  /* %673 = reshape(%672) {shape [192, 768, 1, 1]} blocks.11.conv.conv.7 : f32[192, 768, 1, 1], a view of %672: no code */
 
-  /* %699 = mul(%696, %654) blocks.11.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 289013760, (const long[]){150528, 768, 1},
-      arena + 429080064, (const long[]){768, 0, 1}, arena + 284196864);
+  /* %674 = reduce_sum(%671, %622) {axes [0]} blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
+      arena + 289013760, arena + 279379968, arena + 284196864);
 
-  /* %700 = mul(%696, %645) blocks.11.conv.conv.6 : f32[B, 196, 768], written over %696 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 289013760, (const long[]){150528, 768, 1},
-      arena + 279379968, (const long[]){150528, 768, 1}, arena + 289013760);
+  /* %675 = hsigmoid_grad(%630, %674) blocks.11.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 429055488, arena + 284196864, arena + 279379968);
 
-  /* %701 = reduce_sum(%700) {axes [0]} blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 289013760,
-      arena + 279379968);
+  /* %676 = transpose(%628) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 768] */
+  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[297], arena + 279404544);
 
-  /* %702 = hsigmoid_grad(%653, %701) blocks.11.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 429055488, arena + 279379968, arena + 279404544);
+  /* %677 = fused_linear(%675, %676) blocks.11.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 279379968, arena + 279404544, NULL, LK_ACT_NONE, NULL,
+      arena + 279407616);
 
-  /* %703 = transpose(%651) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 768] */
-  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[297], arena + 279379968);
+  /* %678 = linear_grad_weight(%675, %627) blocks.11.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 279379968, arena + 429212080, arena + 279534336);
 
-  /* %704 = fused_linear(%702, %703) blocks.11.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 279404544, arena + 279379968, NULL, LK_ACT_NONE, NULL,
-      arena + 279383040);
-
-  /* %705 = linear_grad_weight(%702, %650) blocks.11.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 279404544, arena + 429212080, arena + 279534336);
-
-  /* %706 = reduce_sum(%702) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 279404544,
+  /* %679 = reduce_sum(%675) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 279379968,
       arena + 279542016);
 
-  /* %707 = relu_grad(%649, %704) blocks.11.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211952, arena + 279383040, arena + 279407616);
+  /* %680 = relu_grad(%626, %677) blocks.11.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211952, arena + 279407616, arena + 279407744);
 
-  /* %708 = transpose(%647) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %681 = transpose(%624) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[295], arena + 279404544);
 
-  /* %709 = fused_linear(%707, %708) blocks.11.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 279407616, arena + 279404544, NULL, LK_ACT_NONE, NULL,
+  /* %682 = fused_linear(%680, %681) blocks.11.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 279407744, arena + 279404544, NULL, LK_ACT_NONE, NULL,
       arena + 279379968);
 
-  /* %710 = linear_grad_weight(%707, %646) blocks.11.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 279407616, arena + 429030912, arena + 279537408);
+  /* %683 = linear_grad_weight(%680, %623) blocks.11.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 279407744, arena + 429030912, arena + 279537408);
 
-  /* %711 = reduce_sum(%707) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 279407616,
+  /* %684 = reduce_sum(%680) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 279407744,
       arena + 279542784);
 
-  /* %712 = reshape(%709) {shape [1, 768]} blocks.11.conv.conv.6 : f32[B, 1, 768], a view of %709: no code */
+  /* %685 = reshape(%682) {shape [1, 768]} blocks.11.conv.conv.6 : f32[B, 1, 768], a view of %682: no code */
 
-  /* %713 = mul_scalar(%712) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 1, 768] */
+  /* %686 = mul_scalar(%685) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 279379968, 0.0051020407f, arena + 279404544);
 
-  /* %714 = add(%699, %713) blocks.11.conv.conv.4 : f32[B, 196, 768], written over %699 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 284196864, (const long[]){150528, 768, 1},
-      arena + 279404544, (const long[]){768, 0, 1}, arena + 284196864);
+  /* %687 = mul_add(%671, %631, %686) blocks.11.conv.conv.4 : f32[B, 196, 768], written over %671 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 289013760, (const long[]){150528, 768, 1},
+      arena + 429080064, (const long[]){768, 0, 1}, arena + 279404544, (const long[]){768, 0, 1},
+      arena + 289013760);
 
-  /* %715 = batch_norm_act_param_grad(%640, %714, %643, %641, %642) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 274563072, arena + 284196864,
+  /* %688 = batch_norm_act_param_grad(%617, %687, %620, %618, %619) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 274563072, arena + 289013760,
       arena + 429157632, params[291], params[292], 1e-05f, LK_ACT_HSWISH, arena + 279379968,
       arena + 279540480);
 
-  /* %716 = batch_norm_act_grad(%640, %714, %643, %641, %642, %715) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768], written over %699 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 274563072, arena + 284196864, arena + 429157632,
+  /* %689 = batch_norm_act_grad(%617, %687, %620, %618, %619, %688) {eps 1e-05, act hswish} blocks.11.conv.conv.4 : f32[B, 196, 768], written over %671 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 274563072, arena + 289013760, arena + 429157632,
       params[291], params[292], arena + 279540480, 1e-05f, LK_ACT_HSWISH, arena + 279379968,
-      arena + 284196864);
+      arena + 289013760);
 
-  /* %717 = index(%715) {axis 0, at 0} blocks.11.conv.conv.4 : f32[768] */
+  /* %690 = index(%688) {axis 0, at 0} blocks.11.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 279540480, 1536, arena + 279386880, 768);
 
-  /* %718 = index(%715) {axis 0, at 1} blocks.11.conv.conv.4 : f32[768] */
+  /* %691 = index(%688) {axis 0, at 1} blocks.11.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 279541248, 1536, arena + 279387648, 768);
 
-  /* %719 = token_dwconv_grad_input(%716, %639) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 284196864, params[290],
+  /* %692 = token_dwconv_grad_input(%689, %616) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760, params[290],
       arena + 274563072);
 
-  /* %720 = token_dwconv_grad_weight(%716, %638) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 284196864,
+  /* %693 = token_dwconv_grad_weight(%689, %615) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 289013760,
       arena + 269746176, arena + 279379968);
 
-  /* %721 = batch_norm_act_param_grad(%633, %719, %636, %634, %635) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 768] */
+  /* %694 = batch_norm_act_param_grad(%610, %692, %613, %611, %612) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 264929280, arena + 274563072,
       arena + 429155328, params[286], params[287], 1e-05f, LK_ACT_HSWISH, arena + 269746176,
       arena + 269900544);
 
-  /* %722 = batch_norm_act_grad(%633, %719, %636, %634, %635, %721) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768], written over %719 */
+  /* %695 = batch_norm_act_grad(%610, %692, %613, %611, %612, %694) {eps 1e-05, act hswish} blocks.11.conv.conv.1 : f32[B, 196, 768], written over %692 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 264929280, arena + 274563072, arena + 429155328,
       params[286], params[287], arena + 269900544, 1e-05f, LK_ACT_HSWISH, arena + 269746176,
       arena + 274563072);
 
-  /* %723 = index(%721) {axis 0, at 0} blocks.11.conv.conv.1 : f32[768] */
+  /* %696 = index(%694) {axis 0, at 0} blocks.11.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 269900544, 1536, arena + 272596992, 768);
 
-  /* %724 = index(%721) {axis 0, at 1} blocks.11.conv.conv.1 : f32[768] */
+  /* %697 = index(%694) {axis 0, at 1} blocks.11.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 269901312, 1536, arena + 272597760, 768);
 
-  /* %725 = transpose(%632) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 768] */
+  /* %698 = transpose(%609) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[285], arena + 264929280);
 
-  /* %726 = linear_grad_weight(%722, %630) blocks.11.conv.conv.0 : f32[768, 192] */
+  /* %699 = linear_grad_weight(%695, %607) blocks.11.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 274563072, arena + 424415232, arena + 272154624);
 
-  /* %727 = fused_linear(%722, %725, %690) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %700 = fused_linear(%695, %698, %665) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 274563072, 150528, arena + 264929280, NULL,
       NULL, 0, LK_ACT_NONE, arena + 395501568, 37632, arena + 396712128, 37824);
 
-  /* %728 = reshape(%726) {shape [768, 192, 1, 1]} blocks.11.conv.conv.0 : f32[768, 192, 1, 1], a view of %726: no code */
+  /* %701 = reshape(%699) {shape [768, 192, 1, 1]} blocks.11.conv.conv.0 : f32[768, 192, 1, 1], a view of %699: no code */
 
-  /* %729 = concat(%689, %727) {axis 0} blocks.11 : f32[B, 197, 192], a view of %688: no code */
+  /* %702 = concat(%664, %700) {axis 0} blocks.11 : f32[B, 197, 192], a view of %663: no code */
 
-  /* %730 = mul(%729, %626) blocks.11 : f32[B, 197, 192] */
+  /* %703 = mul(%702, %604) blocks.11 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 264929280);
 
-  /* %731 = transpose(%623) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %704 = transpose(%601) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[283], arena + 266139648);
 
-  /* %732 = fused_linear(%730, %731) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %705 = fused_linear(%703, %704) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 264929280, arena + 266139648, NULL, LK_ACT_NONE, NULL,
       arena + 268560384);
 
-  /* %733 = linear_grad_weight(%730, %622) blocks.11.attn.proj : f32[192, 192] */
+  /* %706 = linear_grad_weight(%703, %600) blocks.11.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 264929280, arena + 394291200, arena + 272560128);
 
-  /* %734 = reduce_sum(%730) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %707 = reduce_sum(%703) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
       arena + 272599104);
 
-  /* %735 = sdpa_grad(%619, %620, %621, %732) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
+  /* %708 = sdpa_grad(%597, %598, %599, %705) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 333772800, 576, arena + 333772992, 576,
       arena + 333773184, 576, arena + 268560384, 192, arena + 264929280, 576,
       arena + 264929280 + 192, 576, arena + 264929280 + 384, 576, 0.14433756f);
 
-  /* %736 = transpose(%616) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %709 = transpose(%594) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[281], arena + 269770752);
 
-  /* %737 = fused_linear(%735, %736) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %710 = fused_linear(%708, %709) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 264929280, arena + 269770752, NULL, LK_ACT_NONE, NULL,
       arena + 268560384);
 
-  /* %738 = linear_grad_weight(%735, %615) blocks.11.attn.qkv : f32[576, 192] */
+  /* %711 = linear_grad_weight(%708, %593) blocks.11.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 264929280, arena + 393080832, arena + 272449536);
 
-  /* %739 = reduce_sum(%735) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %712 = reduce_sum(%708) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
       arena + 272598528);
 
-  /* %740 = reduce_sum(%737) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %713 = reduce_sum(%710) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 268560384,
       arena + 272599296);
 
-  /* %741 = mul(%737, %611) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %714 = mul(%710, %590) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 268560384, (const long[]){37824, 192, 1},
       params[279], (const long[]){0, 0, 1}, arena + 264929280);
 
-  /* %742 = mul(%737, %613) blocks.11.norm1 : f32[B, 197, 192], written over %737 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 268560384, (const long[]){37824, 192, 1},
-      arena + 391870464, (const long[]){37824, 192, 1}, arena + 268560384);
+  /* %715 = reduce_sum(%710, %592) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 268560384, arena + 391870464, arena + 272599488);
 
-  /* %743 = reduce_sum(%742) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 268560384,
-      arena + 272599488);
-
-  /* %744 = normalize_grad(%610, %741) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %716 = normalize_grad(%589, %714) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 390660096, arena + 264929280, 1e-06f, arena + 266139648);
 
-  /* %745 = add(%729, %744) blocks.10.conv : f32[B, 197, 192], written over %688 */
+  /* %717 = add(%702, %716) blocks.10.conv : f32[B, 197, 192], written over %663 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 266139648, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %746 = slice(%745) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %718 = slice(%717) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %663: no code */
 
-  /* %747 = slice(%745) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  /* %719 = slice(%717) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 269746176, 37632);
 
-  /* %748 = batch_norm_act_param_grad(%603, %747, %606, %604, %605) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 192] */
+  /* %720 = batch_norm_act_param_grad(%582, %719, %585, %583, %584) {eps 1e-05} blocks.10.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 423211008, arena + 269746176,
       arena + 429203568, params[275], params[276], 1e-05f, LK_ACT_NONE, arena + 264929280,
       arena + 264967872);
 
-  /* %749 = batch_norm_act_grad(%603, %747, %606, %604, %605, %748) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
+  /* %721 = batch_norm_act_grad(%582, %719, %585, %583, %584, %720) {eps 1e-05} blocks.10.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 423211008, arena + 269746176, arena + 429203568,
       params[275], params[276], arena + 264967872, 1e-05f, LK_ACT_NONE, arena + 264929280,
       arena + 270950400);
 
-  /* %750 = index(%748) {axis 0, at 0} blocks.10.conv.conv.8 : f32[192] */
+  /* %722 = index(%720) {axis 0, at 0} blocks.10.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 264967872, 384, arena + 272599680, 192);
 
-  /* %751 = index(%748) {axis 0, at 1} blocks.10.conv.conv.8 : f32[192] */
+  /* %723 = index(%720) {axis 0, at 1} blocks.10.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 264968064, 384, arena + 272599872, 192);
 
-  /* %752 = transpose(%602) {perm [1, 0]} blocks.10.conv.conv.7 : f32[768, 192] */
+  /* %724 = transpose(%581) {perm [1, 0]} blocks.10.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[274], arena + 272302080);
 
-  /* %753 = fused_linear(%749, %752) blocks.10.conv.conv.7 : f32[B, 196, 768] */
+  /* %725 = fused_linear(%721, %724) blocks.10.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 270950400, arena + 272302080, NULL, LK_ACT_NONE, NULL,
       arena + 264929280);
 
-  /* %754 = linear_grad_weight(%749, %600) blocks.10.conv.conv.7 : f32[192, 768] */
+  /* %726 = linear_grad_weight(%721, %579) blocks.10.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 270950400, arena + 260112384, arena + 272302080);
 
-  /* %755 = reshape(%754) {shape [192, 768, 1, 1]} blocks.10.conv.conv.7 : f32[192, 768, 1, 1], a view of %754: no code */
+  /* %727 = reshape(%726) {shape [192, 768, 1, 1]} blocks.10.conv.conv.7 : f32[192, 768, 1, 1], a view of %726: no code */
 
-  /* %756 = mul(%753, %599) blocks.10.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 264929280, (const long[]){150528, 768, 1},
-      arena + 429006336, (const long[]){768, 0, 1}, arena + 260112384);
+  /* %728 = reduce_sum(%725, %569) {axes [0]} blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
+      arena + 264929280, arena + 255295488, arena + 260112384);
 
-  /* %757 = mul(%753, %590) blocks.10.conv.conv.6 : f32[B, 196, 768], written over %753 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 264929280, (const long[]){150528, 768, 1},
-      arena + 255295488, (const long[]){150528, 768, 1}, arena + 264929280);
+  /* %729 = hsigmoid_grad(%577, %728) blocks.10.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428981760, arena + 260112384, arena + 255295488);
 
-  /* %758 = reduce_sum(%757) {axes [0]} blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 264929280,
-      arena + 255295488);
+  /* %730 = transpose(%575) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 768] */
+  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[272], arena + 255320064);
 
-  /* %759 = hsigmoid_grad(%598, %758) blocks.10.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428981760, arena + 255295488, arena + 255320064);
+  /* %731 = fused_linear(%729, %730) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 255295488, arena + 255320064, NULL, LK_ACT_NONE, NULL,
+      arena + 255323136);
 
-  /* %760 = transpose(%596) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 768] */
-  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[272], arena + 255295488);
+  /* %732 = linear_grad_weight(%729, %574) blocks.10.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 255295488, arena + 429211824, arena + 255449856);
 
-  /* %761 = fused_linear(%759, %760) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 255320064, arena + 255295488, NULL, LK_ACT_NONE, NULL,
-      arena + 255298560);
-
-  /* %762 = linear_grad_weight(%759, %595) blocks.10.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 255320064, arena + 429211824, arena + 255449856);
-
-  /* %763 = reduce_sum(%759) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 255320064,
+  /* %733 = reduce_sum(%729) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 255295488,
       arena + 255457536);
 
-  /* %764 = relu_grad(%594, %761) blocks.10.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211696, arena + 255298560, arena + 255323136);
+  /* %734 = relu_grad(%573, %731) blocks.10.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211696, arena + 255323136, arena + 255323264);
 
-  /* %765 = transpose(%592) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %735 = transpose(%571) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[270], arena + 255320064);
 
-  /* %766 = fused_linear(%764, %765) blocks.10.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 255323136, arena + 255320064, NULL, LK_ACT_NONE, NULL,
+  /* %736 = fused_linear(%734, %735) blocks.10.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 255323264, arena + 255320064, NULL, LK_ACT_NONE, NULL,
       arena + 255295488);
 
-  /* %767 = linear_grad_weight(%764, %591) blocks.10.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 255323136, arena + 428957184, arena + 255452928);
+  /* %737 = linear_grad_weight(%734, %570) blocks.10.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 255323264, arena + 428957184, arena + 255452928);
 
-  /* %768 = reduce_sum(%764) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 255323136,
+  /* %738 = reduce_sum(%734) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 255323264,
       arena + 255458304);
 
-  /* %769 = reshape(%766) {shape [1, 768]} blocks.10.conv.conv.6 : f32[B, 1, 768], a view of %766: no code */
+  /* %739 = reshape(%736) {shape [1, 768]} blocks.10.conv.conv.6 : f32[B, 1, 768], a view of %736: no code */
 
-  /* %770 = mul_scalar(%769) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 1, 768] */
+  /* %740 = mul_scalar(%739) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 255295488, 0.0051020407f, arena + 255320064);
 
-  /* %771 = add(%756, %770) blocks.10.conv.conv.4 : f32[B, 196, 768], written over %756 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 260112384, (const long[]){150528, 768, 1},
-      arena + 255320064, (const long[]){768, 0, 1}, arena + 260112384);
+  /* %741 = mul_add(%725, %578, %740) blocks.10.conv.conv.4 : f32[B, 196, 768], written over %725 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 264929280, (const long[]){150528, 768, 1},
+      arena + 429006336, (const long[]){768, 0, 1}, arena + 255320064, (const long[]){768, 0, 1},
+      arena + 264929280);
 
-  /* %772 = batch_norm_act_param_grad(%585, %771, %588, %586, %587) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384,
+  /* %742 = batch_norm_act_param_grad(%564, %741, %567, %565, %566) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 250478592, arena + 264929280,
       arena + 429153024, params[266], params[267], 1e-05f, LK_ACT_HSWISH, arena + 255295488,
       arena + 255456000);
 
-  /* %773 = batch_norm_act_grad(%585, %771, %588, %586, %587, %772) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768], written over %756 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 250478592, arena + 260112384, arena + 429153024,
+  /* %743 = batch_norm_act_grad(%564, %741, %567, %565, %566, %742) {eps 1e-05, act hswish} blocks.10.conv.conv.4 : f32[B, 196, 768], written over %725 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 250478592, arena + 264929280, arena + 429153024,
       params[266], params[267], arena + 255456000, 1e-05f, LK_ACT_HSWISH, arena + 255295488,
-      arena + 260112384);
+      arena + 264929280);
 
-  /* %774 = index(%772) {axis 0, at 0} blocks.10.conv.conv.4 : f32[768] */
+  /* %744 = index(%742) {axis 0, at 0} blocks.10.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 255456000, 1536, arena + 255302400, 768);
 
-  /* %775 = index(%772) {axis 0, at 1} blocks.10.conv.conv.4 : f32[768] */
+  /* %745 = index(%742) {axis 0, at 1} blocks.10.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 255456768, 1536, arena + 255303168, 768);
 
-  /* %776 = token_dwconv_grad_input(%773, %584) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 260112384, params[265],
+  /* %746 = token_dwconv_grad_input(%743, %563) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 264929280, params[265],
       arena + 250478592);
 
-  /* %777 = token_dwconv_grad_weight(%773, %583) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 260112384,
+  /* %747 = token_dwconv_grad_weight(%743, %562) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 264929280,
       arena + 245661696, arena + 255295488);
 
-  /* %778 = batch_norm_act_param_grad(%578, %776, %581, %579, %580) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 768] */
+  /* %748 = batch_norm_act_param_grad(%557, %746, %560, %558, %559) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592,
       arena + 429150720, params[261], params[262], 1e-05f, LK_ACT_HSWISH, arena + 245661696,
       arena + 245816064);
 
-  /* %779 = batch_norm_act_grad(%578, %776, %581, %579, %580, %778) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768], written over %776 */
+  /* %749 = batch_norm_act_grad(%557, %746, %560, %558, %559, %748) {eps 1e-05, act hswish} blocks.10.conv.conv.1 : f32[B, 196, 768], written over %746 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 240844800, arena + 250478592, arena + 429150720,
       params[261], params[262], arena + 245816064, 1e-05f, LK_ACT_HSWISH, arena + 245661696,
       arena + 250478592);
 
-  /* %780 = index(%778) {axis 0, at 0} blocks.10.conv.conv.1 : f32[768] */
+  /* %750 = index(%748) {axis 0, at 0} blocks.10.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 245816064, 1536, arena + 248512512, 768);
 
-  /* %781 = index(%778) {axis 0, at 1} blocks.10.conv.conv.1 : f32[768] */
+  /* %751 = index(%748) {axis 0, at 1} blocks.10.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 245816832, 1536, arena + 248513280, 768);
 
-  /* %782 = transpose(%577) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 768] */
+  /* %752 = transpose(%556) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[260], arena + 240844800);
 
-  /* %783 = linear_grad_weight(%779, %575) blocks.10.conv.conv.0 : f32[768, 192] */
+  /* %753 = linear_grad_weight(%749, %554) blocks.10.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 250478592, arena + 422006784, arena + 248070144);
 
-  /* %784 = fused_linear(%779, %782, %747) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %754 = fused_linear(%749, %752, %719) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 250478592, 150528, arena + 240844800, NULL,
       NULL, 0, LK_ACT_NONE, arena + 269746176, 37632, arena + 396712128, 37824);
 
-  /* %785 = reshape(%783) {shape [768, 192, 1, 1]} blocks.10.conv.conv.0 : f32[768, 192, 1, 1], a view of %783: no code */
+  /* %755 = reshape(%753) {shape [768, 192, 1, 1]} blocks.10.conv.conv.0 : f32[768, 192, 1, 1], a view of %753: no code */
 
-  /* %786 = concat(%746, %784) {axis 0} blocks.10 : f32[B, 197, 192], a view of %688: no code */
+  /* %756 = concat(%718, %754) {axis 0} blocks.10 : f32[B, 197, 192], a view of %663: no code */
 
-  /* %787 = mul(%786, %571) blocks.10 : f32[B, 197, 192] */
+  /* %757 = mul(%756, %551) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 240844800);
 
-  /* %788 = transpose(%568) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %758 = transpose(%548) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[258], arena + 242055168);
 
-  /* %789 = fused_linear(%787, %788) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %759 = fused_linear(%757, %758) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 240844800, arena + 242055168, NULL, LK_ACT_NONE, NULL,
       arena + 244475904);
 
-  /* %790 = linear_grad_weight(%787, %567) blocks.10.attn.proj : f32[192, 192] */
+  /* %760 = linear_grad_weight(%757, %547) blocks.10.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 240844800, arena + 389449728, arena + 248475648);
 
-  /* %791 = reduce_sum(%787) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %761 = reduce_sum(%757) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
       arena + 248514624);
 
-  /* %792 = sdpa_grad(%564, %565, %566, %789) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
+  /* %762 = sdpa_grad(%544, %545, %546, %759) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 330141696, 576, arena + 330141888, 576,
       arena + 330142080, 576, arena + 244475904, 192, arena + 240844800, 576,
       arena + 240844800 + 192, 576, arena + 240844800 + 384, 576, 0.14433756f);
 
-  /* %793 = transpose(%561) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %763 = transpose(%541) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[256], arena + 245686272);
 
-  /* %794 = fused_linear(%792, %793) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %764 = fused_linear(%762, %763) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 240844800, arena + 245686272, NULL, LK_ACT_NONE, NULL,
       arena + 244475904);
 
-  /* %795 = linear_grad_weight(%792, %560) blocks.10.attn.qkv : f32[576, 192] */
+  /* %765 = linear_grad_weight(%762, %540) blocks.10.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 240844800, arena + 388239360, arena + 248365056);
 
-  /* %796 = reduce_sum(%792) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %766 = reduce_sum(%762) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 240844800,
       arena + 248514048);
 
-  /* %797 = reduce_sum(%794) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %767 = reduce_sum(%764) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 244475904,
       arena + 248514816);
 
-  /* %798 = mul(%794, %556) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %768 = mul(%764, %537) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 244475904, (const long[]){37824, 192, 1},
       params[254], (const long[]){0, 0, 1}, arena + 240844800);
 
-  /* %799 = mul(%794, %558) blocks.10.norm1 : f32[B, 197, 192], written over %794 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 244475904, (const long[]){37824, 192, 1},
-      arena + 387028992, (const long[]){37824, 192, 1}, arena + 244475904);
+  /* %769 = reduce_sum(%764, %539) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 244475904, arena + 387028992, arena + 248515008);
 
-  /* %800 = reduce_sum(%799) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 244475904,
-      arena + 248515008);
-
-  /* %801 = normalize_grad(%555, %798) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %770 = normalize_grad(%536, %768) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 385818624, arena + 240844800, 1e-06f, arena + 242055168);
 
-  /* %802 = add(%786, %801) blocks.9.conv : f32[B, 197, 192], written over %688 */
+  /* %771 = add(%756, %770) blocks.9.conv : f32[B, 197, 192], written over %663 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 242055168, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %803 = slice(%802) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %772 = slice(%771) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %663: no code */
 
-  /* %804 = slice(%802) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  /* %773 = slice(%771) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 245661696, 37632);
 
-  /* %805 = batch_norm_act_param_grad(%548, %804, %551, %549, %550) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 192] */
+  /* %774 = batch_norm_act_param_grad(%529, %773, %532, %530, %531) {eps 1e-05} blocks.9.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 420802560, arena + 245661696,
       arena + 429202992, params[250], params[251], 1e-05f, LK_ACT_NONE, arena + 240844800,
       arena + 240883392);
 
-  /* %806 = batch_norm_act_grad(%548, %804, %551, %549, %550, %805) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
+  /* %775 = batch_norm_act_grad(%529, %773, %532, %530, %531, %774) {eps 1e-05} blocks.9.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 420802560, arena + 245661696, arena + 429202992,
       params[250], params[251], arena + 240883392, 1e-05f, LK_ACT_NONE, arena + 240844800,
       arena + 246865920);
 
-  /* %807 = index(%805) {axis 0, at 0} blocks.9.conv.conv.8 : f32[192] */
+  /* %776 = index(%774) {axis 0, at 0} blocks.9.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 240883392, 384, arena + 248515200, 192);
 
-  /* %808 = index(%805) {axis 0, at 1} blocks.9.conv.conv.8 : f32[192] */
+  /* %777 = index(%774) {axis 0, at 1} blocks.9.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 240883584, 384, arena + 248515392, 192);
 
-  /* %809 = transpose(%547) {perm [1, 0]} blocks.9.conv.conv.7 : f32[768, 192] */
+  /* %778 = transpose(%528) {perm [1, 0]} blocks.9.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[249], arena + 248217600);
 
-  /* %810 = fused_linear(%806, %809) blocks.9.conv.conv.7 : f32[B, 196, 768] */
+  /* %779 = fused_linear(%775, %778) blocks.9.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 246865920, arena + 248217600, NULL, LK_ACT_NONE, NULL,
       arena + 240844800);
 
-  /* %811 = linear_grad_weight(%806, %545) blocks.9.conv.conv.7 : f32[192, 768] */
+  /* %780 = linear_grad_weight(%775, %526) blocks.9.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 246865920, arena + 236027904, arena + 248217600);
 
-  /* %812 = reshape(%811) {shape [192, 768, 1, 1]} blocks.9.conv.conv.7 : f32[192, 768, 1, 1], a view of %811: no code */
+  /* %781 = reshape(%780) {shape [192, 768, 1, 1]} blocks.9.conv.conv.7 : f32[192, 768, 1, 1], a view of %780: no code */
 
-  /* %813 = mul(%810, %544) blocks.9.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 240844800, (const long[]){150528, 768, 1},
-      arena + 428932608, (const long[]){768, 0, 1}, arena + 236027904);
+  /* %782 = reduce_sum(%779, %516) {axes [0]} blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
+      arena + 240844800, arena + 231211008, arena + 236027904);
 
-  /* %814 = mul(%810, %535) blocks.9.conv.conv.6 : f32[B, 196, 768], written over %810 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 240844800, (const long[]){150528, 768, 1},
-      arena + 231211008, (const long[]){150528, 768, 1}, arena + 240844800);
+  /* %783 = hsigmoid_grad(%524, %782) blocks.9.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428908032, arena + 236027904, arena + 231211008);
 
-  /* %815 = reduce_sum(%814) {axes [0]} blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 240844800,
-      arena + 231211008);
+  /* %784 = transpose(%522) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 768] */
+  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[247], arena + 231235584);
 
-  /* %816 = hsigmoid_grad(%543, %815) blocks.9.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428908032, arena + 231211008, arena + 231235584);
+  /* %785 = fused_linear(%783, %784) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 231211008, arena + 231235584, NULL, LK_ACT_NONE, NULL,
+      arena + 231238656);
 
-  /* %817 = transpose(%541) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 768] */
-  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[247], arena + 231211008);
+  /* %786 = linear_grad_weight(%783, %521) blocks.9.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 231211008, arena + 429211568, arena + 231365376);
 
-  /* %818 = fused_linear(%816, %817) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 231235584, arena + 231211008, NULL, LK_ACT_NONE, NULL,
-      arena + 231214080);
-
-  /* %819 = linear_grad_weight(%816, %540) blocks.9.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 231235584, arena + 429211568, arena + 231365376);
-
-  /* %820 = reduce_sum(%816) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 231235584,
+  /* %787 = reduce_sum(%783) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 231211008,
       arena + 231373056);
 
-  /* %821 = relu_grad(%539, %818) blocks.9.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211440, arena + 231214080, arena + 231238656);
+  /* %788 = relu_grad(%520, %785) blocks.9.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211440, arena + 231238656, arena + 231238784);
 
-  /* %822 = transpose(%537) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %789 = transpose(%518) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[245], arena + 231235584);
 
-  /* %823 = fused_linear(%821, %822) blocks.9.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 231238656, arena + 231235584, NULL, LK_ACT_NONE, NULL,
+  /* %790 = fused_linear(%788, %789) blocks.9.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 231238784, arena + 231235584, NULL, LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %824 = linear_grad_weight(%821, %536) blocks.9.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 231238656, arena + 428883456, arena + 231368448);
+  /* %791 = linear_grad_weight(%788, %517) blocks.9.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 231238784, arena + 428883456, arena + 231368448);
 
-  /* %825 = reduce_sum(%821) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 231238656,
+  /* %792 = reduce_sum(%788) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 231238784,
       arena + 231373824);
 
-  /* %826 = reshape(%823) {shape [1, 768]} blocks.9.conv.conv.6 : f32[B, 1, 768], a view of %823: no code */
+  /* %793 = reshape(%790) {shape [1, 768]} blocks.9.conv.conv.6 : f32[B, 1, 768], a view of %790: no code */
 
-  /* %827 = mul_scalar(%826) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 1, 768] */
+  /* %794 = mul_scalar(%793) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 231211008, 0.0051020407f, arena + 231235584);
 
-  /* %828 = add(%813, %827) blocks.9.conv.conv.4 : f32[B, 196, 768], written over %813 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 236027904, (const long[]){150528, 768, 1},
-      arena + 231235584, (const long[]){768, 0, 1}, arena + 236027904);
+  /* %795 = mul_add(%779, %525, %794) blocks.9.conv.conv.4 : f32[B, 196, 768], written over %779 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 240844800, (const long[]){150528, 768, 1},
+      arena + 428932608, (const long[]){768, 0, 1}, arena + 231235584, (const long[]){768, 0, 1},
+      arena + 240844800);
 
-  /* %829 = batch_norm_act_param_grad(%530, %828, %533, %531, %532) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 226394112, arena + 236027904,
+  /* %796 = batch_norm_act_param_grad(%511, %795, %514, %512, %513) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 226394112, arena + 240844800,
       arena + 429148416, params[241], params[242], 1e-05f, LK_ACT_HSWISH, arena + 231211008,
       arena + 231371520);
 
-  /* %830 = batch_norm_act_grad(%530, %828, %533, %531, %532, %829) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768], written over %813 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 226394112, arena + 236027904, arena + 429148416,
+  /* %797 = batch_norm_act_grad(%511, %795, %514, %512, %513, %796) {eps 1e-05, act hswish} blocks.9.conv.conv.4 : f32[B, 196, 768], written over %779 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 226394112, arena + 240844800, arena + 429148416,
       params[241], params[242], arena + 231371520, 1e-05f, LK_ACT_HSWISH, arena + 231211008,
-      arena + 236027904);
+      arena + 240844800);
 
-  /* %831 = index(%829) {axis 0, at 0} blocks.9.conv.conv.4 : f32[768] */
+  /* %798 = index(%796) {axis 0, at 0} blocks.9.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 231371520, 1536, arena + 231217920, 768);
 
-  /* %832 = index(%829) {axis 0, at 1} blocks.9.conv.conv.4 : f32[768] */
+  /* %799 = index(%796) {axis 0, at 1} blocks.9.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 231372288, 1536, arena + 231218688, 768);
 
-  /* %833 = token_dwconv_grad_input(%830, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 236027904, params[240],
+  /* %800 = token_dwconv_grad_input(%797, %510) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 240844800, params[240],
       arena + 226394112);
 
-  /* %834 = token_dwconv_grad_weight(%830, %528) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 236027904,
+  /* %801 = token_dwconv_grad_weight(%797, %509) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 240844800,
       arena + 221577216, arena + 231211008);
 
-  /* %835 = batch_norm_act_param_grad(%523, %833, %526, %524, %525) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 768] */
+  /* %802 = batch_norm_act_param_grad(%504, %800, %507, %505, %506) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112,
       arena + 429146112, params[236], params[237], 1e-05f, LK_ACT_HSWISH, arena + 221577216,
       arena + 221731584);
 
-  /* %836 = batch_norm_act_grad(%523, %833, %526, %524, %525, %835) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768], written over %833 */
+  /* %803 = batch_norm_act_grad(%504, %800, %507, %505, %506, %802) {eps 1e-05, act hswish} blocks.9.conv.conv.1 : f32[B, 196, 768], written over %800 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, arena + 429146112,
       params[236], params[237], arena + 221731584, 1e-05f, LK_ACT_HSWISH, arena + 221577216,
       arena + 226394112);
 
-  /* %837 = index(%835) {axis 0, at 0} blocks.9.conv.conv.1 : f32[768] */
+  /* %804 = index(%802) {axis 0, at 0} blocks.9.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 221731584, 1536, arena + 224428032, 768);
 
-  /* %838 = index(%835) {axis 0, at 1} blocks.9.conv.conv.1 : f32[768] */
+  /* %805 = index(%802) {axis 0, at 1} blocks.9.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 221732352, 1536, arena + 224428800, 768);
 
-  /* %839 = transpose(%522) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 768] */
+  /* %806 = transpose(%503) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[235], arena + 216760320);
 
-  /* %840 = linear_grad_weight(%836, %520) blocks.9.conv.conv.0 : f32[768, 192] */
+  /* %807 = linear_grad_weight(%803, %501) blocks.9.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 226394112, arena + 419598336, arena + 223985664);
 
-  /* %841 = fused_linear(%836, %839, %804) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %808 = fused_linear(%803, %806, %773) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 226394112, 150528, arena + 216760320, NULL,
       NULL, 0, LK_ACT_NONE, arena + 245661696, 37632, arena + 396712128, 37824);
 
-  /* %842 = reshape(%840) {shape [768, 192, 1, 1]} blocks.9.conv.conv.0 : f32[768, 192, 1, 1], a view of %840: no code */
+  /* %809 = reshape(%807) {shape [768, 192, 1, 1]} blocks.9.conv.conv.0 : f32[768, 192, 1, 1], a view of %807: no code */
 
-  /* %843 = concat(%803, %841) {axis 0} blocks.9 : f32[B, 197, 192], a view of %688: no code */
+  /* %810 = concat(%772, %808) {axis 0} blocks.9 : f32[B, 197, 192], a view of %663: no code */
 
-  /* %844 = mul(%843, %516) blocks.9 : f32[B, 197, 192] */
+  /* %811 = mul(%810, %498) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 216760320);
 
-  /* %845 = transpose(%513) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %812 = transpose(%495) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[233], arena + 217970688);
 
-  /* %846 = fused_linear(%844, %845) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %813 = fused_linear(%811, %812) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 216760320, arena + 217970688, NULL, LK_ACT_NONE, NULL,
       arena + 220391424);
 
-  /* %847 = linear_grad_weight(%844, %512) blocks.9.attn.proj : f32[192, 192] */
+  /* %814 = linear_grad_weight(%811, %494) blocks.9.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 216760320, arena + 384608256, arena + 224391168);
 
-  /* %848 = reduce_sum(%844) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %815 = reduce_sum(%811) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
       arena + 224430144);
 
-  /* %849 = sdpa_grad(%509, %510, %511, %846) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
+  /* %816 = sdpa_grad(%491, %492, %493, %813) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 326510592, 576, arena + 326510784, 576,
       arena + 326510976, 576, arena + 220391424, 192, arena + 216760320, 576,
       arena + 216760320 + 192, 576, arena + 216760320 + 384, 576, 0.14433756f);
 
-  /* %850 = transpose(%506) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %817 = transpose(%488) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[231], arena + 221601792);
 
-  /* %851 = fused_linear(%849, %850) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %818 = fused_linear(%816, %817) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 216760320, arena + 221601792, NULL, LK_ACT_NONE, NULL,
       arena + 220391424);
 
-  /* %852 = linear_grad_weight(%849, %505) blocks.9.attn.qkv : f32[576, 192] */
+  /* %819 = linear_grad_weight(%816, %487) blocks.9.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 216760320, arena + 383397888, arena + 224280576);
 
-  /* %853 = reduce_sum(%849) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %820 = reduce_sum(%816) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
       arena + 224429568);
 
-  /* %854 = reduce_sum(%851) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %821 = reduce_sum(%818) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 220391424,
       arena + 224430336);
 
-  /* %855 = mul(%851, %501) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %822 = mul(%818, %484) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 220391424, (const long[]){37824, 192, 1},
       params[229], (const long[]){0, 0, 1}, arena + 216760320);
 
-  /* %856 = mul(%851, %503) blocks.9.norm1 : f32[B, 197, 192], written over %851 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 220391424, (const long[]){37824, 192, 1},
-      arena + 382187520, (const long[]){37824, 192, 1}, arena + 220391424);
+  /* %823 = reduce_sum(%818, %486) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 220391424, arena + 382187520, arena + 224430528);
 
-  /* %857 = reduce_sum(%856) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 220391424,
-      arena + 224430528);
-
-  /* %858 = normalize_grad(%500, %855) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %824 = normalize_grad(%483, %822) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 380977152, arena + 216760320, 1e-06f, arena + 217970688);
 
-  /* %859 = add(%843, %858) blocks.8.conv : f32[B, 197, 192], written over %688 */
+  /* %825 = add(%810, %824) blocks.8.conv : f32[B, 197, 192], written over %663 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 217970688, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %860 = slice(%859) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %826 = slice(%825) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %663: no code */
 
-  /* %861 = slice(%859) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  /* %827 = slice(%825) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 221577216, 37632);
 
-  /* %862 = batch_norm_act_param_grad(%493, %861, %496, %494, %495) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 192] */
+  /* %828 = batch_norm_act_param_grad(%476, %827, %479, %477, %478) {eps 1e-05} blocks.8.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 418394112, arena + 221577216,
       arena + 429202416, params[225], params[226], 1e-05f, LK_ACT_NONE, arena + 216760320,
       arena + 216798912);
 
-  /* %863 = batch_norm_act_grad(%493, %861, %496, %494, %495, %862) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
+  /* %829 = batch_norm_act_grad(%476, %827, %479, %477, %478, %828) {eps 1e-05} blocks.8.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 418394112, arena + 221577216, arena + 429202416,
       params[225], params[226], arena + 216798912, 1e-05f, LK_ACT_NONE, arena + 216760320,
       arena + 222781440);
 
-  /* %864 = index(%862) {axis 0, at 0} blocks.8.conv.conv.8 : f32[192] */
+  /* %830 = index(%828) {axis 0, at 0} blocks.8.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 216798912, 384, arena + 224430720, 192);
 
-  /* %865 = index(%862) {axis 0, at 1} blocks.8.conv.conv.8 : f32[192] */
+  /* %831 = index(%828) {axis 0, at 1} blocks.8.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 216799104, 384, arena + 224430912, 192);
 
-  /* %866 = transpose(%492) {perm [1, 0]} blocks.8.conv.conv.7 : f32[768, 192] */
+  /* %832 = transpose(%475) {perm [1, 0]} blocks.8.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[224], arena + 224133120);
 
-  /* %867 = fused_linear(%863, %866) blocks.8.conv.conv.7 : f32[B, 196, 768] */
+  /* %833 = fused_linear(%829, %832) blocks.8.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 222781440, arena + 224133120, NULL, LK_ACT_NONE, NULL,
       arena + 216760320);
 
-  /* %868 = linear_grad_weight(%863, %490) blocks.8.conv.conv.7 : f32[192, 768] */
+  /* %834 = linear_grad_weight(%829, %473) blocks.8.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 222781440, arena + 211943424, arena + 224133120);
 
-  /* %869 = reshape(%868) {shape [192, 768, 1, 1]} blocks.8.conv.conv.7 : f32[192, 768, 1, 1], a view of %868: no code */
+  /* %835 = reshape(%834) {shape [192, 768, 1, 1]} blocks.8.conv.conv.7 : f32[192, 768, 1, 1], a view of %834: no code */
 
-  /* %870 = mul(%867, %489) blocks.8.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 216760320, (const long[]){150528, 768, 1},
-      arena + 428858880, (const long[]){768, 0, 1}, arena + 211943424);
+  /* %836 = reduce_sum(%833, %463) {axes [0]} blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
+      arena + 216760320, arena + 207126528, arena + 211943424);
 
-  /* %871 = mul(%867, %480) blocks.8.conv.conv.6 : f32[B, 196, 768], written over %867 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 216760320, (const long[]){150528, 768, 1},
-      arena + 207126528, (const long[]){150528, 768, 1}, arena + 216760320);
+  /* %837 = hsigmoid_grad(%471, %836) blocks.8.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428834304, arena + 211943424, arena + 207126528);
 
-  /* %872 = reduce_sum(%871) {axes [0]} blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 216760320,
-      arena + 207126528);
+  /* %838 = transpose(%469) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 768] */
+  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[222], arena + 207151104);
 
-  /* %873 = hsigmoid_grad(%488, %872) blocks.8.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428834304, arena + 207126528, arena + 207151104);
+  /* %839 = fused_linear(%837, %838) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 207126528, arena + 207151104, NULL, LK_ACT_NONE, NULL,
+      arena + 207154176);
 
-  /* %874 = transpose(%486) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 768] */
-  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[222], arena + 207126528);
+  /* %840 = linear_grad_weight(%837, %468) blocks.8.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 207126528, arena + 429211312, arena + 207280896);
 
-  /* %875 = fused_linear(%873, %874) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 207151104, arena + 207126528, NULL, LK_ACT_NONE, NULL,
-      arena + 207129600);
-
-  /* %876 = linear_grad_weight(%873, %485) blocks.8.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 207151104, arena + 429211312, arena + 207280896);
-
-  /* %877 = reduce_sum(%873) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 207151104,
+  /* %841 = reduce_sum(%837) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 207126528,
       arena + 207288576);
 
-  /* %878 = relu_grad(%484, %875) blocks.8.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211184, arena + 207129600, arena + 207154176);
+  /* %842 = relu_grad(%467, %839) blocks.8.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429211184, arena + 207154176, arena + 207154304);
 
-  /* %879 = transpose(%482) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %843 = transpose(%465) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[220], arena + 207151104);
 
-  /* %880 = fused_linear(%878, %879) blocks.8.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 207154176, arena + 207151104, NULL, LK_ACT_NONE, NULL,
+  /* %844 = fused_linear(%842, %843) blocks.8.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 207154304, arena + 207151104, NULL, LK_ACT_NONE, NULL,
       arena + 207126528);
 
-  /* %881 = linear_grad_weight(%878, %481) blocks.8.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 207154176, arena + 428809728, arena + 207283968);
+  /* %845 = linear_grad_weight(%842, %464) blocks.8.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 207154304, arena + 428809728, arena + 207283968);
 
-  /* %882 = reduce_sum(%878) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 207154176,
+  /* %846 = reduce_sum(%842) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 207154304,
       arena + 207289344);
 
-  /* %883 = reshape(%880) {shape [1, 768]} blocks.8.conv.conv.6 : f32[B, 1, 768], a view of %880: no code */
+  /* %847 = reshape(%844) {shape [1, 768]} blocks.8.conv.conv.6 : f32[B, 1, 768], a view of %844: no code */
 
-  /* %884 = mul_scalar(%883) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 1, 768] */
+  /* %848 = mul_scalar(%847) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 207126528, 0.0051020407f, arena + 207151104);
 
-  /* %885 = add(%870, %884) blocks.8.conv.conv.4 : f32[B, 196, 768], written over %870 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 211943424, (const long[]){150528, 768, 1},
-      arena + 207151104, (const long[]){768, 0, 1}, arena + 211943424);
+  /* %849 = mul_add(%833, %472, %848) blocks.8.conv.conv.4 : f32[B, 196, 768], written over %833 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 216760320, (const long[]){150528, 768, 1},
+      arena + 428858880, (const long[]){768, 0, 1}, arena + 207151104, (const long[]){768, 0, 1},
+      arena + 216760320);
 
-  /* %886 = batch_norm_act_param_grad(%475, %885, %478, %476, %477) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424,
+  /* %850 = batch_norm_act_param_grad(%458, %849, %461, %459, %460) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 202309632, arena + 216760320,
       arena + 429143808, params[216], params[217], 1e-05f, LK_ACT_HSWISH, arena + 207126528,
       arena + 207287040);
 
-  /* %887 = batch_norm_act_grad(%475, %885, %478, %476, %477, %886) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768], written over %870 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, arena + 429143808,
+  /* %851 = batch_norm_act_grad(%458, %849, %461, %459, %460, %850) {eps 1e-05, act hswish} blocks.8.conv.conv.4 : f32[B, 196, 768], written over %833 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 202309632, arena + 216760320, arena + 429143808,
       params[216], params[217], arena + 207287040, 1e-05f, LK_ACT_HSWISH, arena + 207126528,
-      arena + 211943424);
+      arena + 216760320);
 
-  /* %888 = index(%886) {axis 0, at 0} blocks.8.conv.conv.4 : f32[768] */
+  /* %852 = index(%850) {axis 0, at 0} blocks.8.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 207287040, 1536, arena + 207133440, 768);
 
-  /* %889 = index(%886) {axis 0, at 1} blocks.8.conv.conv.4 : f32[768] */
+  /* %853 = index(%850) {axis 0, at 1} blocks.8.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 207287808, 1536, arena + 207134208, 768);
 
-  /* %890 = token_dwconv_grad_input(%887, %474) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424, params[215],
+  /* %854 = token_dwconv_grad_input(%851, %457) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 216760320, params[215],
       arena + 202309632);
 
-  /* %891 = token_dwconv_grad_weight(%887, %473) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424,
+  /* %855 = token_dwconv_grad_weight(%851, %456) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 216760320,
       arena + 197492736, arena + 207126528);
 
-  /* %892 = batch_norm_act_param_grad(%468, %890, %471, %469, %470) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 768] */
+  /* %856 = batch_norm_act_param_grad(%451, %854, %454, %452, %453) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632,
       arena + 429141504, params[211], params[212], 1e-05f, LK_ACT_HSWISH, arena + 197492736,
       arena + 197647104);
 
-  /* %893 = batch_norm_act_grad(%468, %890, %471, %469, %470, %892) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768], written over %890 */
+  /* %857 = batch_norm_act_grad(%451, %854, %454, %452, %453, %856) {eps 1e-05, act hswish} blocks.8.conv.conv.1 : f32[B, 196, 768], written over %854 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 192675840, arena + 202309632, arena + 429141504,
       params[211], params[212], arena + 197647104, 1e-05f, LK_ACT_HSWISH, arena + 197492736,
       arena + 202309632);
 
-  /* %894 = index(%892) {axis 0, at 0} blocks.8.conv.conv.1 : f32[768] */
+  /* %858 = index(%856) {axis 0, at 0} blocks.8.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 197647104, 1536, arena + 200343552, 768);
 
-  /* %895 = index(%892) {axis 0, at 1} blocks.8.conv.conv.1 : f32[768] */
+  /* %859 = index(%856) {axis 0, at 1} blocks.8.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 197647872, 1536, arena + 200344320, 768);
 
-  /* %896 = transpose(%467) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 768] */
+  /* %860 = transpose(%450) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[210], arena + 192675840);
 
-  /* %897 = linear_grad_weight(%893, %465) blocks.8.conv.conv.0 : f32[768, 192] */
+  /* %861 = linear_grad_weight(%857, %448) blocks.8.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 202309632, arena + 417189888, arena + 199901184);
 
-  /* %898 = fused_linear(%893, %896, %861) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %862 = fused_linear(%857, %860, %827) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 202309632, 150528, arena + 192675840, NULL,
       NULL, 0, LK_ACT_NONE, arena + 221577216, 37632, arena + 396712128, 37824);
 
-  /* %899 = reshape(%897) {shape [768, 192, 1, 1]} blocks.8.conv.conv.0 : f32[768, 192, 1, 1], a view of %897: no code */
+  /* %863 = reshape(%861) {shape [768, 192, 1, 1]} blocks.8.conv.conv.0 : f32[768, 192, 1, 1], a view of %861: no code */
 
-  /* %900 = concat(%860, %898) {axis 0} blocks.8 : f32[B, 197, 192], a view of %688: no code */
+  /* %864 = concat(%826, %862) {axis 0} blocks.8 : f32[B, 197, 192], a view of %663: no code */
 
-  /* %901 = mul(%900, %461) blocks.8 : f32[B, 197, 192] */
+  /* %865 = mul(%864, %445) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 192675840);
 
-  /* %902 = transpose(%458) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %866 = transpose(%442) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[208], arena + 193886208);
 
-  /* %903 = fused_linear(%901, %902) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %867 = fused_linear(%865, %866) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 192675840, arena + 193886208, NULL, LK_ACT_NONE, NULL,
       arena + 196306944);
 
-  /* %904 = linear_grad_weight(%901, %457) blocks.8.attn.proj : f32[192, 192] */
+  /* %868 = linear_grad_weight(%865, %441) blocks.8.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 192675840, arena + 379766784, arena + 200306688);
 
-  /* %905 = reduce_sum(%901) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %869 = reduce_sum(%865) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
       arena + 200345664);
 
-  /* %906 = sdpa_grad(%454, %455, %456, %903) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
+  /* %870 = sdpa_grad(%438, %439, %440, %867) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 322879488, 576, arena + 322879680, 576,
       arena + 322879872, 576, arena + 196306944, 192, arena + 192675840, 576,
       arena + 192675840 + 192, 576, arena + 192675840 + 384, 576, 0.14433756f);
 
-  /* %907 = transpose(%451) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %871 = transpose(%435) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[206], arena + 197517312);
 
-  /* %908 = fused_linear(%906, %907) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %872 = fused_linear(%870, %871) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 192675840, arena + 197517312, NULL, LK_ACT_NONE, NULL,
       arena + 196306944);
 
-  /* %909 = linear_grad_weight(%906, %450) blocks.8.attn.qkv : f32[576, 192] */
+  /* %873 = linear_grad_weight(%870, %434) blocks.8.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 192675840, arena + 378556416, arena + 200196096);
 
-  /* %910 = reduce_sum(%906) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %874 = reduce_sum(%870) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
       arena + 200345088);
 
-  /* %911 = reduce_sum(%908) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %875 = reduce_sum(%872) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 196306944,
       arena + 200345856);
 
-  /* %912 = mul(%908, %446) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %876 = mul(%872, %431) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 196306944, (const long[]){37824, 192, 1},
       params[204], (const long[]){0, 0, 1}, arena + 192675840);
 
-  /* %913 = mul(%908, %448) blocks.8.norm1 : f32[B, 197, 192], written over %908 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 196306944, (const long[]){37824, 192, 1},
-      arena + 377346048, (const long[]){37824, 192, 1}, arena + 196306944);
+  /* %877 = reduce_sum(%872, %433) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 196306944, arena + 377346048, arena + 200346048);
 
-  /* %914 = reduce_sum(%913) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 196306944,
-      arena + 200346048);
-
-  /* %915 = normalize_grad(%445, %912) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %878 = normalize_grad(%430, %876) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 376135680, arena + 192675840, 1e-06f, arena + 193886208);
 
-  /* %916 = add(%900, %915) blocks.7.conv : f32[B, 197, 192], written over %688 */
+  /* %879 = add(%864, %878) blocks.7.conv : f32[B, 197, 192], written over %663 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 193886208, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %917 = slice(%916) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %880 = slice(%879) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %663: no code */
 
-  /* %918 = slice(%916) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  /* %881 = slice(%879) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 197492736, 37632);
 
-  /* %919 = batch_norm_act_param_grad(%438, %918, %441, %439, %440) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 192] */
+  /* %882 = batch_norm_act_param_grad(%423, %881, %426, %424, %425) {eps 1e-05} blocks.7.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 415985664, arena + 197492736,
       arena + 429201840, params[200], params[201], 1e-05f, LK_ACT_NONE, arena + 192675840,
       arena + 192714432);
 
-  /* %920 = batch_norm_act_grad(%438, %918, %441, %439, %440, %919) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
+  /* %883 = batch_norm_act_grad(%423, %881, %426, %424, %425, %882) {eps 1e-05} blocks.7.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 415985664, arena + 197492736, arena + 429201840,
       params[200], params[201], arena + 192714432, 1e-05f, LK_ACT_NONE, arena + 192675840,
       arena + 198696960);
 
-  /* %921 = index(%919) {axis 0, at 0} blocks.7.conv.conv.8 : f32[192] */
+  /* %884 = index(%882) {axis 0, at 0} blocks.7.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 192714432, 384, arena + 200346240, 192);
 
-  /* %922 = index(%919) {axis 0, at 1} blocks.7.conv.conv.8 : f32[192] */
+  /* %885 = index(%882) {axis 0, at 1} blocks.7.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 192714624, 384, arena + 200346432, 192);
 
-  /* %923 = transpose(%437) {perm [1, 0]} blocks.7.conv.conv.7 : f32[768, 192] */
+  /* %886 = transpose(%422) {perm [1, 0]} blocks.7.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[199], arena + 200048640);
 
-  /* %924 = fused_linear(%920, %923) blocks.7.conv.conv.7 : f32[B, 196, 768] */
+  /* %887 = fused_linear(%883, %886) blocks.7.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 198696960, arena + 200048640, NULL, LK_ACT_NONE, NULL,
       arena + 192675840);
 
-  /* %925 = linear_grad_weight(%920, %435) blocks.7.conv.conv.7 : f32[192, 768] */
+  /* %888 = linear_grad_weight(%883, %420) blocks.7.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 198696960, arena + 187858944, arena + 200048640);
 
-  /* %926 = reshape(%925) {shape [192, 768, 1, 1]} blocks.7.conv.conv.7 : f32[192, 768, 1, 1], a view of %925: no code */
+  /* %889 = reshape(%888) {shape [192, 768, 1, 1]} blocks.7.conv.conv.7 : f32[192, 768, 1, 1], a view of %888: no code */
 
-  /* %927 = mul(%924, %434) blocks.7.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 192675840, (const long[]){150528, 768, 1},
-      arena + 428785152, (const long[]){768, 0, 1}, arena + 187858944);
+  /* %890 = reduce_sum(%887, %410) {axes [0]} blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
+      arena + 192675840, arena + 183042048, arena + 187858944);
 
-  /* %928 = mul(%924, %425) blocks.7.conv.conv.6 : f32[B, 196, 768], written over %924 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 192675840, (const long[]){150528, 768, 1},
-      arena + 183042048, (const long[]){150528, 768, 1}, arena + 192675840);
+  /* %891 = hsigmoid_grad(%418, %890) blocks.7.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428760576, arena + 187858944, arena + 183042048);
 
-  /* %929 = reduce_sum(%928) {axes [0]} blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 192675840,
-      arena + 183042048);
+  /* %892 = transpose(%416) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 768] */
+  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[197], arena + 183066624);
 
-  /* %930 = hsigmoid_grad(%433, %929) blocks.7.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428760576, arena + 183042048, arena + 183066624);
+  /* %893 = fused_linear(%891, %892) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 183042048, arena + 183066624, NULL, LK_ACT_NONE, NULL,
+      arena + 183069696);
 
-  /* %931 = transpose(%431) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 768] */
-  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[197], arena + 183042048);
+  /* %894 = linear_grad_weight(%891, %415) blocks.7.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 183042048, arena + 429211056, arena + 183196416);
 
-  /* %932 = fused_linear(%930, %931) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 183066624, arena + 183042048, NULL, LK_ACT_NONE, NULL,
-      arena + 183045120);
-
-  /* %933 = linear_grad_weight(%930, %430) blocks.7.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 183066624, arena + 429211056, arena + 183196416);
-
-  /* %934 = reduce_sum(%930) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 183066624,
+  /* %895 = reduce_sum(%891) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 183042048,
       arena + 183204096);
 
-  /* %935 = relu_grad(%429, %932) blocks.7.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210928, arena + 183045120, arena + 183069696);
+  /* %896 = relu_grad(%414, %893) blocks.7.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210928, arena + 183069696, arena + 183069824);
 
-  /* %936 = transpose(%427) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %897 = transpose(%412) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[195], arena + 183066624);
 
-  /* %937 = fused_linear(%935, %936) blocks.7.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 183069696, arena + 183066624, NULL, LK_ACT_NONE, NULL,
+  /* %898 = fused_linear(%896, %897) blocks.7.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 183069824, arena + 183066624, NULL, LK_ACT_NONE, NULL,
       arena + 183042048);
 
-  /* %938 = linear_grad_weight(%935, %426) blocks.7.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 183069696, arena + 428736000, arena + 183199488);
+  /* %899 = linear_grad_weight(%896, %411) blocks.7.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 183069824, arena + 428736000, arena + 183199488);
 
-  /* %939 = reduce_sum(%935) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 183069696,
+  /* %900 = reduce_sum(%896) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 183069824,
       arena + 183204864);
 
-  /* %940 = reshape(%937) {shape [1, 768]} blocks.7.conv.conv.6 : f32[B, 1, 768], a view of %937: no code */
+  /* %901 = reshape(%898) {shape [1, 768]} blocks.7.conv.conv.6 : f32[B, 1, 768], a view of %898: no code */
 
-  /* %941 = mul_scalar(%940) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 1, 768] */
+  /* %902 = mul_scalar(%901) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 183042048, 0.0051020407f, arena + 183066624);
 
-  /* %942 = add(%927, %941) blocks.7.conv.conv.4 : f32[B, 196, 768], written over %927 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 187858944, (const long[]){150528, 768, 1},
-      arena + 183066624, (const long[]){768, 0, 1}, arena + 187858944);
+  /* %903 = mul_add(%887, %419, %902) blocks.7.conv.conv.4 : f32[B, 196, 768], written over %887 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 192675840, (const long[]){150528, 768, 1},
+      arena + 428785152, (const long[]){768, 0, 1}, arena + 183066624, (const long[]){768, 0, 1},
+      arena + 192675840);
 
-  /* %943 = batch_norm_act_param_grad(%420, %942, %423, %421, %422) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 178225152, arena + 187858944,
+  /* %904 = batch_norm_act_param_grad(%405, %903, %408, %406, %407) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 178225152, arena + 192675840,
       arena + 429139200, params[191], params[192], 1e-05f, LK_ACT_HSWISH, arena + 183042048,
       arena + 183202560);
 
-  /* %944 = batch_norm_act_grad(%420, %942, %423, %421, %422, %943) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768], written over %927 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 178225152, arena + 187858944, arena + 429139200,
+  /* %905 = batch_norm_act_grad(%405, %903, %408, %406, %407, %904) {eps 1e-05, act hswish} blocks.7.conv.conv.4 : f32[B, 196, 768], written over %887 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 178225152, arena + 192675840, arena + 429139200,
       params[191], params[192], arena + 183202560, 1e-05f, LK_ACT_HSWISH, arena + 183042048,
-      arena + 187858944);
+      arena + 192675840);
 
-  /* %945 = index(%943) {axis 0, at 0} blocks.7.conv.conv.4 : f32[768] */
+  /* %906 = index(%904) {axis 0, at 0} blocks.7.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 183202560, 1536, arena + 183048960, 768);
 
-  /* %946 = index(%943) {axis 0, at 1} blocks.7.conv.conv.4 : f32[768] */
+  /* %907 = index(%904) {axis 0, at 1} blocks.7.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 183203328, 1536, arena + 183049728, 768);
 
-  /* %947 = token_dwconv_grad_input(%944, %419) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 187858944, params[190],
+  /* %908 = token_dwconv_grad_input(%905, %404) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840, params[190],
       arena + 178225152);
 
-  /* %948 = token_dwconv_grad_weight(%944, %418) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 187858944,
+  /* %909 = token_dwconv_grad_weight(%905, %403) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840,
       arena + 173408256, arena + 183042048);
 
-  /* %949 = batch_norm_act_param_grad(%413, %947, %416, %414, %415) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 768] */
+  /* %910 = batch_norm_act_param_grad(%398, %908, %401, %399, %400) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 168591360, arena + 178225152,
       arena + 429136896, params[186], params[187], 1e-05f, LK_ACT_HSWISH, arena + 173408256,
       arena + 173562624);
 
-  /* %950 = batch_norm_act_grad(%413, %947, %416, %414, %415, %949) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768], written over %947 */
+  /* %911 = batch_norm_act_grad(%398, %908, %401, %399, %400, %910) {eps 1e-05, act hswish} blocks.7.conv.conv.1 : f32[B, 196, 768], written over %908 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 168591360, arena + 178225152, arena + 429136896,
       params[186], params[187], arena + 173562624, 1e-05f, LK_ACT_HSWISH, arena + 173408256,
       arena + 178225152);
 
-  /* %951 = index(%949) {axis 0, at 0} blocks.7.conv.conv.1 : f32[768] */
+  /* %912 = index(%910) {axis 0, at 0} blocks.7.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 173562624, 1536, arena + 176259072, 768);
 
-  /* %952 = index(%949) {axis 0, at 1} blocks.7.conv.conv.1 : f32[768] */
+  /* %913 = index(%910) {axis 0, at 1} blocks.7.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 173563392, 1536, arena + 176259840, 768);
 
-  /* %953 = transpose(%412) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 768] */
+  /* %914 = transpose(%397) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[185], arena + 168591360);
 
-  /* %954 = linear_grad_weight(%950, %410) blocks.7.conv.conv.0 : f32[768, 192] */
+  /* %915 = linear_grad_weight(%911, %395) blocks.7.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 178225152, arena + 414781440, arena + 175816704);
 
-  /* %955 = fused_linear(%950, %953, %918) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %916 = fused_linear(%911, %914, %881) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 178225152, 150528, arena + 168591360, NULL,
       NULL, 0, LK_ACT_NONE, arena + 197492736, 37632, arena + 396712128, 37824);
 
-  /* %956 = reshape(%954) {shape [768, 192, 1, 1]} blocks.7.conv.conv.0 : f32[768, 192, 1, 1], a view of %954: no code */
+  /* %917 = reshape(%915) {shape [768, 192, 1, 1]} blocks.7.conv.conv.0 : f32[768, 192, 1, 1], a view of %915: no code */
 
-  /* %957 = concat(%917, %955) {axis 0} blocks.7 : f32[B, 197, 192], a view of %688: no code */
+  /* %918 = concat(%880, %916) {axis 0} blocks.7 : f32[B, 197, 192], a view of %663: no code */
 
-  /* %958 = mul(%957, %406) blocks.7 : f32[B, 197, 192] */
+  /* %919 = mul(%918, %392) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 168591360);
 
-  /* %959 = transpose(%403) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %920 = transpose(%389) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[183], arena + 169801728);
 
-  /* %960 = fused_linear(%958, %959) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %921 = fused_linear(%919, %920) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 168591360, arena + 169801728, NULL, LK_ACT_NONE, NULL,
       arena + 172222464);
 
-  /* %961 = linear_grad_weight(%958, %402) blocks.7.attn.proj : f32[192, 192] */
+  /* %922 = linear_grad_weight(%919, %388) blocks.7.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 168591360, arena + 374925312, arena + 176222208);
 
-  /* %962 = reduce_sum(%958) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %923 = reduce_sum(%919) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 168591360,
       arena + 176261184);
 
-  /* %963 = sdpa_grad(%399, %400, %401, %960) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
+  /* %924 = sdpa_grad(%385, %386, %387, %921) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 319248384, 576, arena + 319248576, 576,
       arena + 319248768, 576, arena + 172222464, 192, arena + 168591360, 576,
       arena + 168591360 + 192, 576, arena + 168591360 + 384, 576, 0.14433756f);
 
-  /* %964 = transpose(%396) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %925 = transpose(%382) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[181], arena + 173432832);
 
-  /* %965 = fused_linear(%963, %964) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %926 = fused_linear(%924, %925) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 168591360, arena + 173432832, NULL, LK_ACT_NONE, NULL,
       arena + 172222464);
 
-  /* %966 = linear_grad_weight(%963, %395) blocks.7.attn.qkv : f32[576, 192] */
+  /* %927 = linear_grad_weight(%924, %381) blocks.7.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 168591360, arena + 373714944, arena + 176111616);
 
-  /* %967 = reduce_sum(%963) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %928 = reduce_sum(%924) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 168591360,
       arena + 176260608);
 
-  /* %968 = reduce_sum(%965) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %929 = reduce_sum(%926) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 172222464,
       arena + 176261376);
 
-  /* %969 = mul(%965, %391) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %930 = mul(%926, %378) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 172222464, (const long[]){37824, 192, 1},
       params[179], (const long[]){0, 0, 1}, arena + 168591360);
 
-  /* %970 = mul(%965, %393) blocks.7.norm1 : f32[B, 197, 192], written over %965 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 172222464, (const long[]){37824, 192, 1},
-      arena + 372504576, (const long[]){37824, 192, 1}, arena + 172222464);
+  /* %931 = reduce_sum(%926, %380) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 172222464, arena + 372504576, arena + 176261568);
 
-  /* %971 = reduce_sum(%970) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 172222464,
-      arena + 176261568);
-
-  /* %972 = normalize_grad(%390, %969) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %932 = normalize_grad(%377, %930) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 371294208, arena + 168591360, 1e-06f, arena + 169801728);
 
-  /* %973 = add(%957, %972) blocks.6.conv : f32[B, 197, 192], written over %688 */
+  /* %933 = add(%918, %932) blocks.6.conv : f32[B, 197, 192], written over %663 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 169801728, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %974 = slice(%973) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %934 = slice(%933) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %663: no code */
 
-  /* %975 = slice(%973) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  /* %935 = slice(%933) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 173408256, 37632);
 
-  /* %976 = batch_norm_act_param_grad(%383, %975, %386, %384, %385) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 192] */
+  /* %936 = batch_norm_act_param_grad(%370, %935, %373, %371, %372) {eps 1e-05} blocks.6.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 413577216, arena + 173408256,
       arena + 429201264, params[175], params[176], 1e-05f, LK_ACT_NONE, arena + 168591360,
       arena + 168629952);
 
-  /* %977 = batch_norm_act_grad(%383, %975, %386, %384, %385, %976) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
+  /* %937 = batch_norm_act_grad(%370, %935, %373, %371, %372, %936) {eps 1e-05} blocks.6.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 413577216, arena + 173408256, arena + 429201264,
       params[175], params[176], arena + 168629952, 1e-05f, LK_ACT_NONE, arena + 168591360,
       arena + 174612480);
 
-  /* %978 = index(%976) {axis 0, at 0} blocks.6.conv.conv.8 : f32[192] */
+  /* %938 = index(%936) {axis 0, at 0} blocks.6.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 168629952, 384, arena + 176261760, 192);
 
-  /* %979 = index(%976) {axis 0, at 1} blocks.6.conv.conv.8 : f32[192] */
+  /* %939 = index(%936) {axis 0, at 1} blocks.6.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 168630144, 384, arena + 176261952, 192);
 
-  /* %980 = transpose(%382) {perm [1, 0]} blocks.6.conv.conv.7 : f32[768, 192] */
+  /* %940 = transpose(%369) {perm [1, 0]} blocks.6.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[174], arena + 175964160);
 
-  /* %981 = fused_linear(%977, %980) blocks.6.conv.conv.7 : f32[B, 196, 768] */
+  /* %941 = fused_linear(%937, %940) blocks.6.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 174612480, arena + 175964160, NULL, LK_ACT_NONE, NULL,
       arena + 168591360);
 
-  /* %982 = linear_grad_weight(%977, %380) blocks.6.conv.conv.7 : f32[192, 768] */
+  /* %942 = linear_grad_weight(%937, %367) blocks.6.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 174612480, arena + 163774464, arena + 175964160);
 
-  /* %983 = reshape(%982) {shape [192, 768, 1, 1]} blocks.6.conv.conv.7 : f32[192, 768, 1, 1], a view of %982: no code */
+  /* %943 = reshape(%942) {shape [192, 768, 1, 1]} blocks.6.conv.conv.7 : f32[192, 768, 1, 1], a view of %942: no code */
 
-  /* %984 = mul(%981, %379) blocks.6.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){150528, 768, 1},
-      arena + 428711424, (const long[]){768, 0, 1}, arena + 163774464);
+  /* %944 = reduce_sum(%941, %357) {axes [0]} blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
+      arena + 168591360, arena + 158957568, arena + 163774464);
 
-  /* %985 = mul(%981, %370) blocks.6.conv.conv.6 : f32[B, 196, 768], written over %981 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){150528, 768, 1},
-      arena + 158957568, (const long[]){150528, 768, 1}, arena + 168591360);
+  /* %945 = hsigmoid_grad(%365, %944) blocks.6.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428686848, arena + 163774464, arena + 158957568);
 
-  /* %986 = reduce_sum(%985) {axes [0]} blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 168591360,
-      arena + 158957568);
+  /* %946 = transpose(%363) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 768] */
+  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[172], arena + 158982144);
 
-  /* %987 = hsigmoid_grad(%378, %986) blocks.6.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428686848, arena + 158957568, arena + 158982144);
+  /* %947 = fused_linear(%945, %946) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 158957568, arena + 158982144, NULL, LK_ACT_NONE, NULL,
+      arena + 158985216);
 
-  /* %988 = transpose(%376) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 768] */
-  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[172], arena + 158957568);
+  /* %948 = linear_grad_weight(%945, %362) blocks.6.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 158957568, arena + 429210800, arena + 159111936);
 
-  /* %989 = fused_linear(%987, %988) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 158982144, arena + 158957568, NULL, LK_ACT_NONE, NULL,
-      arena + 158960640);
-
-  /* %990 = linear_grad_weight(%987, %375) blocks.6.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 158982144, arena + 429210800, arena + 159111936);
-
-  /* %991 = reduce_sum(%987) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 158982144,
+  /* %949 = reduce_sum(%945) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 158957568,
       arena + 159119616);
 
-  /* %992 = relu_grad(%374, %989) blocks.6.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210672, arena + 158960640, arena + 158985216);
+  /* %950 = relu_grad(%361, %947) blocks.6.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210672, arena + 158985216, arena + 158985344);
 
-  /* %993 = transpose(%372) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %951 = transpose(%359) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[170], arena + 158982144);
 
-  /* %994 = fused_linear(%992, %993) blocks.6.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 158985216, arena + 158982144, NULL, LK_ACT_NONE, NULL,
+  /* %952 = fused_linear(%950, %951) blocks.6.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 158985344, arena + 158982144, NULL, LK_ACT_NONE, NULL,
       arena + 158957568);
 
-  /* %995 = linear_grad_weight(%992, %371) blocks.6.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 158985216, arena + 428662272, arena + 159115008);
+  /* %953 = linear_grad_weight(%950, %358) blocks.6.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 158985344, arena + 428662272, arena + 159115008);
 
-  /* %996 = reduce_sum(%992) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 158985216,
+  /* %954 = reduce_sum(%950) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 158985344,
       arena + 159120384);
 
-  /* %997 = reshape(%994) {shape [1, 768]} blocks.6.conv.conv.6 : f32[B, 1, 768], a view of %994: no code */
+  /* %955 = reshape(%952) {shape [1, 768]} blocks.6.conv.conv.6 : f32[B, 1, 768], a view of %952: no code */
 
-  /* %998 = mul_scalar(%997) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 1, 768] */
+  /* %956 = mul_scalar(%955) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 158957568, 0.0051020407f, arena + 158982144);
 
-  /* %999 = add(%984, %998) blocks.6.conv.conv.4 : f32[B, 196, 768], written over %984 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 163774464, (const long[]){150528, 768, 1},
-      arena + 158982144, (const long[]){768, 0, 1}, arena + 163774464);
+  /* %957 = mul_add(%941, %366, %956) blocks.6.conv.conv.4 : f32[B, 196, 768], written over %941 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 168591360, (const long[]){150528, 768, 1},
+      arena + 428711424, (const long[]){768, 0, 1}, arena + 158982144, (const long[]){768, 0, 1},
+      arena + 168591360);
 
-  /* %1000 = batch_norm_act_param_grad(%365, %999, %368, %366, %367) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464,
+  /* %958 = batch_norm_act_param_grad(%352, %957, %355, %353, %354) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 154140672, arena + 168591360,
       arena + 429134592, params[166], params[167], 1e-05f, LK_ACT_HSWISH, arena + 158957568,
       arena + 159118080);
 
-  /* %1001 = batch_norm_act_grad(%365, %999, %368, %366, %367, %1000) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768], written over %984 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 154140672, arena + 163774464, arena + 429134592,
+  /* %959 = batch_norm_act_grad(%352, %957, %355, %353, %354, %958) {eps 1e-05, act hswish} blocks.6.conv.conv.4 : f32[B, 196, 768], written over %941 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 154140672, arena + 168591360, arena + 429134592,
       params[166], params[167], arena + 159118080, 1e-05f, LK_ACT_HSWISH, arena + 158957568,
-      arena + 163774464);
+      arena + 168591360);
 
-  /* %1002 = index(%1000) {axis 0, at 0} blocks.6.conv.conv.4 : f32[768] */
+  /* %960 = index(%958) {axis 0, at 0} blocks.6.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 159118080, 1536, arena + 158964480, 768);
 
-  /* %1003 = index(%1000) {axis 0, at 1} blocks.6.conv.conv.4 : f32[768] */
+  /* %961 = index(%958) {axis 0, at 1} blocks.6.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 159118848, 1536, arena + 158965248, 768);
 
-  /* %1004 = token_dwconv_grad_input(%1001, %364) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 163774464, params[165],
+  /* %962 = token_dwconv_grad_input(%959, %351) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 168591360, params[165],
       arena + 154140672);
 
-  /* %1005 = token_dwconv_grad_weight(%1001, %363) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 163774464,
+  /* %963 = token_dwconv_grad_weight(%959, %350) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 168591360,
       arena + 149323776, arena + 158957568);
 
-  /* %1006 = batch_norm_act_param_grad(%358, %1004, %361, %359, %360) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 768] */
+  /* %964 = batch_norm_act_param_grad(%345, %962, %348, %346, %347) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672,
       arena + 429132288, params[161], params[162], 1e-05f, LK_ACT_HSWISH, arena + 149323776,
       arena + 149478144);
 
-  /* %1007 = batch_norm_act_grad(%358, %1004, %361, %359, %360, %1006) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768], written over %1004 */
+  /* %965 = batch_norm_act_grad(%345, %962, %348, %346, %347, %964) {eps 1e-05, act hswish} blocks.6.conv.conv.1 : f32[B, 196, 768], written over %962 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, arena + 429132288,
       params[161], params[162], arena + 149478144, 1e-05f, LK_ACT_HSWISH, arena + 149323776,
       arena + 154140672);
 
-  /* %1008 = index(%1006) {axis 0, at 0} blocks.6.conv.conv.1 : f32[768] */
+  /* %966 = index(%964) {axis 0, at 0} blocks.6.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 149478144, 1536, arena + 152174592, 768);
 
-  /* %1009 = index(%1006) {axis 0, at 1} blocks.6.conv.conv.1 : f32[768] */
+  /* %967 = index(%964) {axis 0, at 1} blocks.6.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 149478912, 1536, arena + 152175360, 768);
 
-  /* %1010 = transpose(%357) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 768] */
+  /* %968 = transpose(%344) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[160], arena + 144506880);
 
-  /* %1011 = linear_grad_weight(%1007, %355) blocks.6.conv.conv.0 : f32[768, 192] */
+  /* %969 = linear_grad_weight(%965, %342) blocks.6.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 154140672, arena + 412372992, arena + 151732224);
 
-  /* %1012 = fused_linear(%1007, %1010, %975) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %970 = fused_linear(%965, %968, %935) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 154140672, 150528, arena + 144506880, NULL,
       NULL, 0, LK_ACT_NONE, arena + 173408256, 37632, arena + 396712128, 37824);
 
-  /* %1013 = reshape(%1011) {shape [768, 192, 1, 1]} blocks.6.conv.conv.0 : f32[768, 192, 1, 1], a view of %1011: no code */
+  /* %971 = reshape(%969) {shape [768, 192, 1, 1]} blocks.6.conv.conv.0 : f32[768, 192, 1, 1], a view of %969: no code */
 
-  /* %1014 = concat(%974, %1012) {axis 0} blocks.6 : f32[B, 197, 192], a view of %688: no code */
+  /* %972 = concat(%934, %970) {axis 0} blocks.6 : f32[B, 197, 192], a view of %663: no code */
 
-  /* %1015 = mul(%1014, %351) blocks.6 : f32[B, 197, 192] */
+  /* %973 = mul(%972, %339) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 144506880);
 
-  /* %1016 = transpose(%348) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %974 = transpose(%336) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[158], arena + 145717248);
 
-  /* %1017 = fused_linear(%1015, %1016) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %975 = fused_linear(%973, %974) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 144506880, arena + 145717248, NULL, LK_ACT_NONE, NULL,
       arena + 148137984);
 
-  /* %1018 = linear_grad_weight(%1015, %347) blocks.6.attn.proj : f32[192, 192] */
+  /* %976 = linear_grad_weight(%973, %335) blocks.6.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 370083840, arena + 152137728);
 
-  /* %1019 = reduce_sum(%1015) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %977 = reduce_sum(%973) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
       arena + 152176704);
 
-  /* %1020 = sdpa_grad(%344, %345, %346, %1017) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
+  /* %978 = sdpa_grad(%332, %333, %334, %975) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 315617280, 576, arena + 315617472, 576,
       arena + 315617664, 576, arena + 148137984, 192, arena + 144506880, 576,
       arena + 144506880 + 192, 576, arena + 144506880 + 384, 576, 0.14433756f);
 
-  /* %1021 = transpose(%341) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %979 = transpose(%329) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[156], arena + 149348352);
 
-  /* %1022 = fused_linear(%1020, %1021) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %980 = fused_linear(%978, %979) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 144506880, arena + 149348352, NULL, LK_ACT_NONE, NULL,
       arena + 148137984);
 
-  /* %1023 = linear_grad_weight(%1020, %340) blocks.6.attn.qkv : f32[576, 192] */
+  /* %981 = linear_grad_weight(%978, %328) blocks.6.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 368873472, arena + 152027136);
 
-  /* %1024 = reduce_sum(%1020) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %982 = reduce_sum(%978) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
       arena + 152176128);
 
-  /* %1025 = reduce_sum(%1022) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %983 = reduce_sum(%980) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
       arena + 152176896);
 
-  /* %1026 = mul(%1022, %336) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %984 = mul(%980, %325) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
       params[154], (const long[]){0, 0, 1}, arena + 144506880);
 
-  /* %1027 = mul(%1022, %338) blocks.6.norm1 : f32[B, 197, 192], written over %1022 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
-      arena + 367663104, (const long[]){37824, 192, 1}, arena + 148137984);
+  /* %985 = reduce_sum(%980, %327) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 148137984, arena + 367663104, arena + 152177088);
 
-  /* %1028 = reduce_sum(%1027) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
-      arena + 152177088);
-
-  /* %1029 = normalize_grad(%335, %1026) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %986 = normalize_grad(%324, %984) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 366452736, arena + 144506880, 1e-06f, arena + 145717248);
 
-  /* %1030 = add(%1014, %1029) blocks.5.conv : f32[B, 197, 192], written over %688 */
+  /* %987 = add(%972, %986) blocks.5.conv : f32[B, 197, 192], written over %663 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 145717248, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1031 = slice(%1030) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %988 = slice(%987) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %663: no code */
 
-  /* %1032 = slice(%1030) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  /* %989 = slice(%987) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 149323776, 37632);
 
-  /* %1033 = batch_norm_act_param_grad(%328, %1032, %331, %329, %330) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 192] */
+  /* %990 = batch_norm_act_param_grad(%317, %989, %320, %318, %319) {eps 1e-05} blocks.5.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 411168768, arena + 149323776,
       arena + 429200688, params[150], params[151], 1e-05f, LK_ACT_NONE, arena + 144506880,
       arena + 144545472);
 
-  /* %1034 = batch_norm_act_grad(%328, %1032, %331, %329, %330, %1033) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
+  /* %991 = batch_norm_act_grad(%317, %989, %320, %318, %319, %990) {eps 1e-05} blocks.5.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 411168768, arena + 149323776, arena + 429200688,
       params[150], params[151], arena + 144545472, 1e-05f, LK_ACT_NONE, arena + 144506880,
       arena + 150528000);
 
-  /* %1035 = index(%1033) {axis 0, at 0} blocks.5.conv.conv.8 : f32[192] */
+  /* %992 = index(%990) {axis 0, at 0} blocks.5.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 144545472, 384, arena + 152177280, 192);
 
-  /* %1036 = index(%1033) {axis 0, at 1} blocks.5.conv.conv.8 : f32[192] */
+  /* %993 = index(%990) {axis 0, at 1} blocks.5.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 144545664, 384, arena + 152177472, 192);
 
-  /* %1037 = transpose(%327) {perm [1, 0]} blocks.5.conv.conv.7 : f32[768, 192] */
+  /* %994 = transpose(%316) {perm [1, 0]} blocks.5.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[149], arena + 151879680);
 
-  /* %1038 = fused_linear(%1034, %1037) blocks.5.conv.conv.7 : f32[B, 196, 768] */
+  /* %995 = fused_linear(%991, %994) blocks.5.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 150528000, arena + 151879680, NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %1039 = linear_grad_weight(%1034, %325) blocks.5.conv.conv.7 : f32[192, 768] */
+  /* %996 = linear_grad_weight(%991, %314) blocks.5.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 150528000, arena + 139689984, arena + 151879680);
 
-  /* %1040 = reshape(%1039) {shape [192, 768, 1, 1]} blocks.5.conv.conv.7 : f32[192, 768, 1, 1], a view of %1039: no code */
+  /* %997 = reshape(%996) {shape [192, 768, 1, 1]} blocks.5.conv.conv.7 : f32[192, 768, 1, 1], a view of %996: no code */
 
-  /* %1041 = mul(%1038, %324) blocks.5.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 144506880, (const long[]){150528, 768, 1},
-      arena + 428637696, (const long[]){768, 0, 1}, arena + 139689984);
+  /* %998 = reduce_sum(%995, %304) {axes [0]} blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
+      arena + 144506880, arena + 134873088, arena + 139689984);
 
-  /* %1042 = mul(%1038, %315) blocks.5.conv.conv.6 : f32[B, 196, 768], written over %1038 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 144506880, (const long[]){150528, 768, 1},
-      arena + 134873088, (const long[]){150528, 768, 1}, arena + 144506880);
+  /* %999 = hsigmoid_grad(%312, %998) blocks.5.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428613120, arena + 139689984, arena + 134873088);
 
-  /* %1043 = reduce_sum(%1042) {axes [0]} blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 144506880,
-      arena + 134873088);
+  /* %1000 = transpose(%310) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 768] */
+  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[147], arena + 134897664);
 
-  /* %1044 = hsigmoid_grad(%323, %1043) blocks.5.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428613120, arena + 134873088, arena + 134897664);
+  /* %1001 = fused_linear(%999, %1000) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 134873088, arena + 134897664, NULL, LK_ACT_NONE, NULL,
+      arena + 134900736);
 
-  /* %1045 = transpose(%321) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 768] */
-  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[147], arena + 134873088);
+  /* %1002 = linear_grad_weight(%999, %309) blocks.5.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 134873088, arena + 429210544, arena + 135027456);
 
-  /* %1046 = fused_linear(%1044, %1045) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 134897664, arena + 134873088, NULL, LK_ACT_NONE, NULL,
-      arena + 134876160);
-
-  /* %1047 = linear_grad_weight(%1044, %320) blocks.5.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 134897664, arena + 429210544, arena + 135027456);
-
-  /* %1048 = reduce_sum(%1044) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 134897664,
+  /* %1003 = reduce_sum(%999) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 134873088,
       arena + 135035136);
 
-  /* %1049 = relu_grad(%319, %1046) blocks.5.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210416, arena + 134876160, arena + 134900736);
+  /* %1004 = relu_grad(%308, %1001) blocks.5.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210416, arena + 134900736, arena + 134900864);
 
-  /* %1050 = transpose(%317) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %1005 = transpose(%306) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[145], arena + 134897664);
 
-  /* %1051 = fused_linear(%1049, %1050) blocks.5.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 134900736, arena + 134897664, NULL, LK_ACT_NONE, NULL,
+  /* %1006 = fused_linear(%1004, %1005) blocks.5.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 134900864, arena + 134897664, NULL, LK_ACT_NONE, NULL,
       arena + 134873088);
 
-  /* %1052 = linear_grad_weight(%1049, %316) blocks.5.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 134900736, arena + 428588544, arena + 135030528);
+  /* %1007 = linear_grad_weight(%1004, %305) blocks.5.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 134900864, arena + 428588544, arena + 135030528);
 
-  /* %1053 = reduce_sum(%1049) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 134900736,
+  /* %1008 = reduce_sum(%1004) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 134900864,
       arena + 135035904);
 
-  /* %1054 = reshape(%1051) {shape [1, 768]} blocks.5.conv.conv.6 : f32[B, 1, 768], a view of %1051: no code */
+  /* %1009 = reshape(%1006) {shape [1, 768]} blocks.5.conv.conv.6 : f32[B, 1, 768], a view of %1006: no code */
 
-  /* %1055 = mul_scalar(%1054) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 1, 768] */
+  /* %1010 = mul_scalar(%1009) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 134873088, 0.0051020407f, arena + 134897664);
 
-  /* %1056 = add(%1041, %1055) blocks.5.conv.conv.4 : f32[B, 196, 768], written over %1041 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 139689984, (const long[]){150528, 768, 1},
-      arena + 134897664, (const long[]){768, 0, 1}, arena + 139689984);
+  /* %1011 = mul_add(%995, %313, %1010) blocks.5.conv.conv.4 : f32[B, 196, 768], written over %995 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 144506880, (const long[]){150528, 768, 1},
+      arena + 428637696, (const long[]){768, 0, 1}, arena + 134897664, (const long[]){768, 0, 1},
+      arena + 144506880);
 
-  /* %1057 = batch_norm_act_param_grad(%310, %1056, %313, %311, %312) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 130056192, arena + 139689984,
+  /* %1012 = batch_norm_act_param_grad(%299, %1011, %302, %300, %301) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 130056192, arena + 144506880,
       arena + 429129984, params[141], params[142], 1e-05f, LK_ACT_HSWISH, arena + 134873088,
       arena + 135033600);
 
-  /* %1058 = batch_norm_act_grad(%310, %1056, %313, %311, %312, %1057) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768], written over %1041 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 130056192, arena + 139689984, arena + 429129984,
+  /* %1013 = batch_norm_act_grad(%299, %1011, %302, %300, %301, %1012) {eps 1e-05, act hswish} blocks.5.conv.conv.4 : f32[B, 196, 768], written over %995 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 130056192, arena + 144506880, arena + 429129984,
       params[141], params[142], arena + 135033600, 1e-05f, LK_ACT_HSWISH, arena + 134873088,
-      arena + 139689984);
+      arena + 144506880);
 
-  /* %1059 = index(%1057) {axis 0, at 0} blocks.5.conv.conv.4 : f32[768] */
+  /* %1014 = index(%1012) {axis 0, at 0} blocks.5.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 135033600, 1536, arena + 134880000, 768);
 
-  /* %1060 = index(%1057) {axis 0, at 1} blocks.5.conv.conv.4 : f32[768] */
+  /* %1015 = index(%1012) {axis 0, at 1} blocks.5.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 135034368, 1536, arena + 134880768, 768);
 
-  /* %1061 = token_dwconv_grad_input(%1058, %309) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 139689984, params[140],
+  /* %1016 = token_dwconv_grad_input(%1013, %298) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 144506880, params[140],
       arena + 130056192);
 
-  /* %1062 = token_dwconv_grad_weight(%1058, %308) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 139689984,
+  /* %1017 = token_dwconv_grad_weight(%1013, %297) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 144506880,
       arena + 125239296, arena + 134873088);
 
-  /* %1063 = batch_norm_act_param_grad(%303, %1061, %306, %304, %305) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 768] */
+  /* %1018 = batch_norm_act_param_grad(%292, %1016, %295, %293, %294) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 120422400, arena + 130056192,
       arena + 429127680, params[136], params[137], 1e-05f, LK_ACT_HSWISH, arena + 125239296,
       arena + 125393664);
 
-  /* %1064 = batch_norm_act_grad(%303, %1061, %306, %304, %305, %1063) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768], written over %1061 */
+  /* %1019 = batch_norm_act_grad(%292, %1016, %295, %293, %294, %1018) {eps 1e-05, act hswish} blocks.5.conv.conv.1 : f32[B, 196, 768], written over %1016 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 120422400, arena + 130056192, arena + 429127680,
       params[136], params[137], arena + 125393664, 1e-05f, LK_ACT_HSWISH, arena + 125239296,
       arena + 130056192);
 
-  /* %1065 = index(%1063) {axis 0, at 0} blocks.5.conv.conv.1 : f32[768] */
+  /* %1020 = index(%1018) {axis 0, at 0} blocks.5.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 125393664, 1536, arena + 128090112, 768);
 
-  /* %1066 = index(%1063) {axis 0, at 1} blocks.5.conv.conv.1 : f32[768] */
+  /* %1021 = index(%1018) {axis 0, at 1} blocks.5.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 125394432, 1536, arena + 128090880, 768);
 
-  /* %1067 = transpose(%302) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 768] */
+  /* %1022 = transpose(%291) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 120422400);
 
-  /* %1068 = linear_grad_weight(%1064, %300) blocks.5.conv.conv.0 : f32[768, 192] */
+  /* %1023 = linear_grad_weight(%1019, %289) blocks.5.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 130056192, arena + 409964544, arena + 127647744);
 
-  /* %1069 = fused_linear(%1064, %1067, %1032) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1024 = fused_linear(%1019, %1022, %989) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 130056192, 150528, arena + 120422400, NULL,
       NULL, 0, LK_ACT_NONE, arena + 149323776, 37632, arena + 396712128, 37824);
 
-  /* %1070 = reshape(%1068) {shape [768, 192, 1, 1]} blocks.5.conv.conv.0 : f32[768, 192, 1, 1], a view of %1068: no code */
+  /* %1025 = reshape(%1023) {shape [768, 192, 1, 1]} blocks.5.conv.conv.0 : f32[768, 192, 1, 1], a view of %1023: no code */
 
-  /* %1071 = concat(%1031, %1069) {axis 0} blocks.5 : f32[B, 197, 192], a view of %688: no code */
+  /* %1026 = concat(%988, %1024) {axis 0} blocks.5 : f32[B, 197, 192], a view of %663: no code */
 
-  /* %1072 = mul(%1071, %296) blocks.5 : f32[B, 197, 192] */
+  /* %1027 = mul(%1026, %286) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 120422400);
 
-  /* %1073 = transpose(%293) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %1028 = transpose(%283) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 121632768);
 
-  /* %1074 = fused_linear(%1072, %1073) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %1029 = fused_linear(%1027, %1028) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 120422400, arena + 121632768, NULL, LK_ACT_NONE, NULL,
       arena + 124053504);
 
-  /* %1075 = linear_grad_weight(%1072, %292) blocks.5.attn.proj : f32[192, 192] */
+  /* %1030 = linear_grad_weight(%1027, %282) blocks.5.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 120422400, arena + 365242368, arena + 128053248);
 
-  /* %1076 = reduce_sum(%1072) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %1031 = reduce_sum(%1027) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
       arena + 128092224);
 
-  /* %1077 = sdpa_grad(%289, %290, %291, %1074) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
+  /* %1032 = sdpa_grad(%279, %280, %281, %1029) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 311986176, 576, arena + 311986368, 576,
       arena + 311986560, 576, arena + 124053504, 192, arena + 120422400, 576,
       arena + 120422400 + 192, 576, arena + 120422400 + 384, 576, 0.14433756f);
 
-  /* %1078 = transpose(%286) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %1033 = transpose(%276) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[131], arena + 125263872);
 
-  /* %1079 = fused_linear(%1077, %1078) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %1034 = fused_linear(%1032, %1033) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 120422400, arena + 125263872, NULL, LK_ACT_NONE, NULL,
       arena + 124053504);
 
-  /* %1080 = linear_grad_weight(%1077, %285) blocks.5.attn.qkv : f32[576, 192] */
+  /* %1035 = linear_grad_weight(%1032, %275) blocks.5.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 120422400, arena + 364032000, arena + 127942656);
 
-  /* %1081 = reduce_sum(%1077) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %1036 = reduce_sum(%1032) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
       arena + 128091648);
 
-  /* %1082 = reduce_sum(%1079) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1037 = reduce_sum(%1034) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 124053504,
       arena + 128092416);
 
-  /* %1083 = mul(%1079, %281) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %1038 = mul(%1034, %272) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 124053504, (const long[]){37824, 192, 1},
       params[129], (const long[]){0, 0, 1}, arena + 120422400);
 
-  /* %1084 = mul(%1079, %283) blocks.5.norm1 : f32[B, 197, 192], written over %1079 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 124053504, (const long[]){37824, 192, 1},
-      arena + 362821632, (const long[]){37824, 192, 1}, arena + 124053504);
+  /* %1039 = reduce_sum(%1034, %274) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 124053504, arena + 362821632, arena + 128092608);
 
-  /* %1085 = reduce_sum(%1084) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 124053504,
-      arena + 128092608);
-
-  /* %1086 = normalize_grad(%280, %1083) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %1040 = normalize_grad(%271, %1038) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 361611264, arena + 120422400, 1e-06f, arena + 121632768);
 
-  /* %1087 = add(%1071, %1086) blocks.4.conv : f32[B, 197, 192], written over %688 */
+  /* %1041 = add(%1026, %1040) blocks.4.conv : f32[B, 197, 192], written over %663 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 121632768, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1088 = slice(%1087) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1042 = slice(%1041) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %663: no code */
 
-  /* %1089 = slice(%1087) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  /* %1043 = slice(%1041) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 125239296, 37632);
 
-  /* %1090 = batch_norm_act_param_grad(%273, %1089, %276, %274, %275) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 192] */
+  /* %1044 = batch_norm_act_param_grad(%264, %1043, %267, %265, %266) {eps 1e-05} blocks.4.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 408760320, arena + 125239296,
       arena + 429200112, params[125], params[126], 1e-05f, LK_ACT_NONE, arena + 120422400,
       arena + 120460992);
 
-  /* %1091 = batch_norm_act_grad(%273, %1089, %276, %274, %275, %1090) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
+  /* %1045 = batch_norm_act_grad(%264, %1043, %267, %265, %266, %1044) {eps 1e-05} blocks.4.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 408760320, arena + 125239296, arena + 429200112,
       params[125], params[126], arena + 120460992, 1e-05f, LK_ACT_NONE, arena + 120422400,
       arena + 126443520);
 
-  /* %1092 = index(%1090) {axis 0, at 0} blocks.4.conv.conv.8 : f32[192] */
+  /* %1046 = index(%1044) {axis 0, at 0} blocks.4.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 120460992, 384, arena + 128092800, 192);
 
-  /* %1093 = index(%1090) {axis 0, at 1} blocks.4.conv.conv.8 : f32[192] */
+  /* %1047 = index(%1044) {axis 0, at 1} blocks.4.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 120461184, 384, arena + 128092992, 192);
 
-  /* %1094 = transpose(%272) {perm [1, 0]} blocks.4.conv.conv.7 : f32[768, 192] */
+  /* %1048 = transpose(%263) {perm [1, 0]} blocks.4.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[124], arena + 127795200);
 
-  /* %1095 = fused_linear(%1091, %1094) blocks.4.conv.conv.7 : f32[B, 196, 768] */
+  /* %1049 = fused_linear(%1045, %1048) blocks.4.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 126443520, arena + 127795200, NULL, LK_ACT_NONE, NULL,
       arena + 120422400);
 
-  /* %1096 = linear_grad_weight(%1091, %270) blocks.4.conv.conv.7 : f32[192, 768] */
+  /* %1050 = linear_grad_weight(%1045, %261) blocks.4.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 126443520, arena + 115605504, arena + 127795200);
 
-  /* %1097 = reshape(%1096) {shape [192, 768, 1, 1]} blocks.4.conv.conv.7 : f32[192, 768, 1, 1], a view of %1096: no code */
+  /* %1051 = reshape(%1050) {shape [192, 768, 1, 1]} blocks.4.conv.conv.7 : f32[192, 768, 1, 1], a view of %1050: no code */
 
-  /* %1098 = mul(%1095, %269) blocks.4.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 120422400, (const long[]){150528, 768, 1},
-      arena + 428563968, (const long[]){768, 0, 1}, arena + 115605504);
+  /* %1052 = reduce_sum(%1049, %251) {axes [0]} blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
+      arena + 120422400, arena + 110788608, arena + 115605504);
 
-  /* %1099 = mul(%1095, %260) blocks.4.conv.conv.6 : f32[B, 196, 768], written over %1095 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 120422400, (const long[]){150528, 768, 1},
-      arena + 110788608, (const long[]){150528, 768, 1}, arena + 120422400);
+  /* %1053 = hsigmoid_grad(%259, %1052) blocks.4.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428539392, arena + 115605504, arena + 110788608);
 
-  /* %1100 = reduce_sum(%1099) {axes [0]} blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 120422400,
-      arena + 110788608);
+  /* %1054 = transpose(%257) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 768] */
+  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[122], arena + 110813184);
 
-  /* %1101 = hsigmoid_grad(%268, %1100) blocks.4.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428539392, arena + 110788608, arena + 110813184);
+  /* %1055 = fused_linear(%1053, %1054) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 110788608, arena + 110813184, NULL, LK_ACT_NONE, NULL,
+      arena + 110816256);
 
-  /* %1102 = transpose(%266) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 768] */
-  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[122], arena + 110788608);
+  /* %1056 = linear_grad_weight(%1053, %256) blocks.4.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 110788608, arena + 429210288, arena + 110942976);
 
-  /* %1103 = fused_linear(%1101, %1102) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 110813184, arena + 110788608, NULL, LK_ACT_NONE, NULL,
-      arena + 110791680);
-
-  /* %1104 = linear_grad_weight(%1101, %265) blocks.4.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 110813184, arena + 429210288, arena + 110942976);
-
-  /* %1105 = reduce_sum(%1101) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 110813184,
+  /* %1057 = reduce_sum(%1053) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 110788608,
       arena + 110950656);
 
-  /* %1106 = relu_grad(%264, %1103) blocks.4.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210160, arena + 110791680, arena + 110816256);
+  /* %1058 = relu_grad(%255, %1055) blocks.4.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429210160, arena + 110816256, arena + 110816384);
 
-  /* %1107 = transpose(%262) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %1059 = transpose(%253) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[120], arena + 110813184);
 
-  /* %1108 = fused_linear(%1106, %1107) blocks.4.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 110816256, arena + 110813184, NULL, LK_ACT_NONE, NULL,
+  /* %1060 = fused_linear(%1058, %1059) blocks.4.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 110816384, arena + 110813184, NULL, LK_ACT_NONE, NULL,
       arena + 110788608);
 
-  /* %1109 = linear_grad_weight(%1106, %261) blocks.4.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 110816256, arena + 428514816, arena + 110946048);
+  /* %1061 = linear_grad_weight(%1058, %252) blocks.4.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 110816384, arena + 428514816, arena + 110946048);
 
-  /* %1110 = reduce_sum(%1106) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 110816256,
+  /* %1062 = reduce_sum(%1058) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 110816384,
       arena + 110951424);
 
-  /* %1111 = reshape(%1108) {shape [1, 768]} blocks.4.conv.conv.6 : f32[B, 1, 768], a view of %1108: no code */
+  /* %1063 = reshape(%1060) {shape [1, 768]} blocks.4.conv.conv.6 : f32[B, 1, 768], a view of %1060: no code */
 
-  /* %1112 = mul_scalar(%1111) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 1, 768] */
+  /* %1064 = mul_scalar(%1063) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 110788608, 0.0051020407f, arena + 110813184);
 
-  /* %1113 = add(%1098, %1112) blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1098 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 115605504, (const long[]){150528, 768, 1},
-      arena + 110813184, (const long[]){768, 0, 1}, arena + 115605504);
+  /* %1065 = mul_add(%1049, %260, %1064) blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1049 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 120422400, (const long[]){150528, 768, 1},
+      arena + 428563968, (const long[]){768, 0, 1}, arena + 110813184, (const long[]){768, 0, 1},
+      arena + 120422400);
 
-  /* %1114 = batch_norm_act_param_grad(%255, %1113, %258, %256, %257) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504,
+  /* %1066 = batch_norm_act_param_grad(%246, %1065, %249, %247, %248) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 105971712, arena + 120422400,
       arena + 429125376, params[116], params[117], 1e-05f, LK_ACT_HSWISH, arena + 110788608,
       arena + 110949120);
 
-  /* %1115 = batch_norm_act_grad(%255, %1113, %258, %256, %257, %1114) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1098 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 105971712, arena + 115605504, arena + 429125376,
+  /* %1067 = batch_norm_act_grad(%246, %1065, %249, %247, %248, %1066) {eps 1e-05, act hswish} blocks.4.conv.conv.4 : f32[B, 196, 768], written over %1049 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 105971712, arena + 120422400, arena + 429125376,
       params[116], params[117], arena + 110949120, 1e-05f, LK_ACT_HSWISH, arena + 110788608,
-      arena + 115605504);
+      arena + 120422400);
 
-  /* %1116 = index(%1114) {axis 0, at 0} blocks.4.conv.conv.4 : f32[768] */
+  /* %1068 = index(%1066) {axis 0, at 0} blocks.4.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 110949120, 1536, arena + 110795520, 768);
 
-  /* %1117 = index(%1114) {axis 0, at 1} blocks.4.conv.conv.4 : f32[768] */
+  /* %1069 = index(%1066) {axis 0, at 1} blocks.4.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 110949888, 1536, arena + 110796288, 768);
 
-  /* %1118 = token_dwconv_grad_input(%1115, %254) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 115605504, params[115],
+  /* %1070 = token_dwconv_grad_input(%1067, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 120422400, params[115],
       arena + 105971712);
 
-  /* %1119 = token_dwconv_grad_weight(%1115, %253) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 115605504,
+  /* %1071 = token_dwconv_grad_weight(%1067, %244) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 120422400,
       arena + 101154816, arena + 110788608);
 
-  /* %1120 = batch_norm_act_param_grad(%248, %1118, %251, %249, %250) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 768] */
+  /* %1072 = batch_norm_act_param_grad(%239, %1070, %242, %240, %241) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712,
       arena + 429123072, params[111], params[112], 1e-05f, LK_ACT_HSWISH, arena + 101154816,
       arena + 101309184);
 
-  /* %1121 = batch_norm_act_grad(%248, %1118, %251, %249, %250, %1120) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768], written over %1118 */
+  /* %1073 = batch_norm_act_grad(%239, %1070, %242, %240, %241, %1072) {eps 1e-05, act hswish} blocks.4.conv.conv.1 : f32[B, 196, 768], written over %1070 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 96337920, arena + 105971712, arena + 429123072,
       params[111], params[112], arena + 101309184, 1e-05f, LK_ACT_HSWISH, arena + 101154816,
       arena + 105971712);
 
-  /* %1122 = index(%1120) {axis 0, at 0} blocks.4.conv.conv.1 : f32[768] */
+  /* %1074 = index(%1072) {axis 0, at 0} blocks.4.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 101309184, 1536, arena + 104005632, 768);
 
-  /* %1123 = index(%1120) {axis 0, at 1} blocks.4.conv.conv.1 : f32[768] */
+  /* %1075 = index(%1072) {axis 0, at 1} blocks.4.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 101309952, 1536, arena + 104006400, 768);
 
-  /* %1124 = transpose(%247) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 768] */
+  /* %1076 = transpose(%238) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[110], arena + 96337920);
 
-  /* %1125 = linear_grad_weight(%1121, %245) blocks.4.conv.conv.0 : f32[768, 192] */
+  /* %1077 = linear_grad_weight(%1073, %236) blocks.4.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 105971712, arena + 407556096, arena + 103563264);
 
-  /* %1126 = fused_linear(%1121, %1124, %1089) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1078 = fused_linear(%1073, %1076, %1043) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 105971712, 150528, arena + 96337920, NULL, NULL,
       0, LK_ACT_NONE, arena + 125239296, 37632, arena + 396712128, 37824);
 
-  /* %1127 = reshape(%1125) {shape [768, 192, 1, 1]} blocks.4.conv.conv.0 : f32[768, 192, 1, 1], a view of %1125: no code */
+  /* %1079 = reshape(%1077) {shape [768, 192, 1, 1]} blocks.4.conv.conv.0 : f32[768, 192, 1, 1], a view of %1077: no code */
 
-  /* %1128 = concat(%1088, %1126) {axis 0} blocks.4 : f32[B, 197, 192], a view of %688: no code */
+  /* %1080 = concat(%1042, %1078) {axis 0} blocks.4 : f32[B, 197, 192], a view of %663: no code */
 
-  /* %1129 = mul(%1128, %241) blocks.4 : f32[B, 197, 192] */
+  /* %1081 = mul(%1080, %233) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 96337920);
 
-  /* %1130 = transpose(%238) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %1082 = transpose(%230) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[108], arena + 97548288);
 
-  /* %1131 = fused_linear(%1129, %1130) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %1083 = fused_linear(%1081, %1082) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 96337920, arena + 97548288, NULL, LK_ACT_NONE, NULL,
       arena + 99969024);
 
-  /* %1132 = linear_grad_weight(%1129, %237) blocks.4.attn.proj : f32[192, 192] */
+  /* %1084 = linear_grad_weight(%1081, %229) blocks.4.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 96337920, arena + 360400896, arena + 103968768);
 
-  /* %1133 = reduce_sum(%1129) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %1085 = reduce_sum(%1081) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
       arena + 104007744);
 
-  /* %1134 = sdpa_grad(%234, %235, %236, %1131) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
+  /* %1086 = sdpa_grad(%226, %227, %228, %1083) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 308355072, 576, arena + 308355264, 576,
       arena + 308355456, 576, arena + 99969024, 192, arena + 96337920, 576, arena + 96337920 + 192,
       576, arena + 96337920 + 384, 576, 0.14433756f);
 
-  /* %1135 = transpose(%231) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %1087 = transpose(%223) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[106], arena + 101179392);
 
-  /* %1136 = fused_linear(%1134, %1135) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %1088 = fused_linear(%1086, %1087) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 96337920, arena + 101179392, NULL, LK_ACT_NONE, NULL,
       arena + 99969024);
 
-  /* %1137 = linear_grad_weight(%1134, %230) blocks.4.attn.qkv : f32[576, 192] */
+  /* %1089 = linear_grad_weight(%1086, %222) blocks.4.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 96337920, arena + 359190528, arena + 103858176);
 
-  /* %1138 = reduce_sum(%1134) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %1090 = reduce_sum(%1086) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 96337920,
       arena + 104007168);
 
-  /* %1139 = reduce_sum(%1136) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1091 = reduce_sum(%1088) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 99969024,
       arena + 104007936);
 
-  /* %1140 = mul(%1136, %226) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %1092 = mul(%1088, %219) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 99969024, (const long[]){37824, 192, 1},
       params[104], (const long[]){0, 0, 1}, arena + 96337920);
 
-  /* %1141 = mul(%1136, %228) blocks.4.norm1 : f32[B, 197, 192], written over %1136 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 99969024, (const long[]){37824, 192, 1},
-      arena + 357980160, (const long[]){37824, 192, 1}, arena + 99969024);
+  /* %1093 = reduce_sum(%1088, %221) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 99969024, arena + 357980160, arena + 104008128);
 
-  /* %1142 = reduce_sum(%1141) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 99969024,
-      arena + 104008128);
-
-  /* %1143 = normalize_grad(%225, %1140) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %1094 = normalize_grad(%218, %1092) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 356769792, arena + 96337920, 1e-06f, arena + 97548288);
 
-  /* %1144 = add(%1128, %1143) blocks.3.conv : f32[B, 197, 192], written over %688 */
+  /* %1095 = add(%1080, %1094) blocks.3.conv : f32[B, 197, 192], written over %663 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 97548288, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1145 = slice(%1144) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1096 = slice(%1095) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %663: no code */
 
-  /* %1146 = slice(%1144) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  /* %1097 = slice(%1095) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 101154816, 37632);
 
-  /* %1147 = batch_norm_act_param_grad(%218, %1146, %221, %219, %220) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 192] */
+  /* %1098 = batch_norm_act_param_grad(%211, %1097, %214, %212, %213) {eps 1e-05} blocks.3.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 406351872, arena + 101154816,
       arena + 429199536, params[100], params[101], 1e-05f, LK_ACT_NONE, arena + 96337920,
       arena + 96376512);
 
-  /* %1148 = batch_norm_act_grad(%218, %1146, %221, %219, %220, %1147) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
+  /* %1099 = batch_norm_act_grad(%211, %1097, %214, %212, %213, %1098) {eps 1e-05} blocks.3.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 406351872, arena + 101154816, arena + 429199536,
       params[100], params[101], arena + 96376512, 1e-05f, LK_ACT_NONE, arena + 96337920,
       arena + 102359040);
 
-  /* %1149 = index(%1147) {axis 0, at 0} blocks.3.conv.conv.8 : f32[192] */
+  /* %1100 = index(%1098) {axis 0, at 0} blocks.3.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 96376512, 384, arena + 104008320, 192);
 
-  /* %1150 = index(%1147) {axis 0, at 1} blocks.3.conv.conv.8 : f32[192] */
+  /* %1101 = index(%1098) {axis 0, at 1} blocks.3.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 96376704, 384, arena + 104008512, 192);
 
-  /* %1151 = transpose(%217) {perm [1, 0]} blocks.3.conv.conv.7 : f32[768, 192] */
+  /* %1102 = transpose(%210) {perm [1, 0]} blocks.3.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[99], arena + 103710720);
 
-  /* %1152 = fused_linear(%1148, %1151) blocks.3.conv.conv.7 : f32[B, 196, 768] */
+  /* %1103 = fused_linear(%1099, %1102) blocks.3.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 102359040, arena + 103710720, NULL, LK_ACT_NONE, NULL,
       arena + 96337920);
 
-  /* %1153 = linear_grad_weight(%1148, %215) blocks.3.conv.conv.7 : f32[192, 768] */
+  /* %1104 = linear_grad_weight(%1099, %208) blocks.3.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 102359040, arena + 91521024, arena + 103710720);
 
-  /* %1154 = reshape(%1153) {shape [192, 768, 1, 1]} blocks.3.conv.conv.7 : f32[192, 768, 1, 1], a view of %1153: no code */
+  /* %1105 = reshape(%1104) {shape [192, 768, 1, 1]} blocks.3.conv.conv.7 : f32[192, 768, 1, 1], a view of %1104: no code */
 
-  /* %1155 = mul(%1152, %214) blocks.3.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 96337920, (const long[]){150528, 768, 1},
-      arena + 428490240, (const long[]){768, 0, 1}, arena + 91521024);
+  /* %1106 = reduce_sum(%1103, %198) {axes [0]} blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
+      arena + 96337920, arena + 86704128, arena + 91521024);
 
-  /* %1156 = mul(%1152, %205) blocks.3.conv.conv.6 : f32[B, 196, 768], written over %1152 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 96337920, (const long[]){150528, 768, 1},
-      arena + 86704128, (const long[]){150528, 768, 1}, arena + 96337920);
+  /* %1107 = hsigmoid_grad(%206, %1106) blocks.3.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428465664, arena + 91521024, arena + 86704128);
 
-  /* %1157 = reduce_sum(%1156) {axes [0]} blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 96337920,
-      arena + 86704128);
+  /* %1108 = transpose(%204) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 768] */
+  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[97], arena + 86728704);
 
-  /* %1158 = hsigmoid_grad(%213, %1157) blocks.3.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428465664, arena + 86704128, arena + 86728704);
+  /* %1109 = fused_linear(%1107, %1108) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 86704128, arena + 86728704, NULL, LK_ACT_NONE, NULL,
+      arena + 86731776);
 
-  /* %1159 = transpose(%211) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 768] */
-  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[97], arena + 86704128);
+  /* %1110 = linear_grad_weight(%1107, %203) blocks.3.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 86704128, arena + 429210032, arena + 86858496);
 
-  /* %1160 = fused_linear(%1158, %1159) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 86728704, arena + 86704128, NULL, LK_ACT_NONE, NULL,
-      arena + 86707200);
-
-  /* %1161 = linear_grad_weight(%1158, %210) blocks.3.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 86728704, arena + 429210032, arena + 86858496);
-
-  /* %1162 = reduce_sum(%1158) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 86728704,
+  /* %1111 = reduce_sum(%1107) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 86704128,
       arena + 86866176);
 
-  /* %1163 = relu_grad(%209, %1160) blocks.3.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209904, arena + 86707200, arena + 86731776);
+  /* %1112 = relu_grad(%202, %1109) blocks.3.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209904, arena + 86731776, arena + 86731904);
 
-  /* %1164 = transpose(%207) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %1113 = transpose(%200) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[95], arena + 86728704);
 
-  /* %1165 = fused_linear(%1163, %1164) blocks.3.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 86731776, arena + 86728704, NULL, LK_ACT_NONE, NULL,
+  /* %1114 = fused_linear(%1112, %1113) blocks.3.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 86731904, arena + 86728704, NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %1166 = linear_grad_weight(%1163, %206) blocks.3.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 86731776, arena + 428441088, arena + 86861568);
+  /* %1115 = linear_grad_weight(%1112, %199) blocks.3.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 86731904, arena + 428441088, arena + 86861568);
 
-  /* %1167 = reduce_sum(%1163) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 86731776,
+  /* %1116 = reduce_sum(%1112) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 86731904,
       arena + 86866944);
 
-  /* %1168 = reshape(%1165) {shape [1, 768]} blocks.3.conv.conv.6 : f32[B, 1, 768], a view of %1165: no code */
+  /* %1117 = reshape(%1114) {shape [1, 768]} blocks.3.conv.conv.6 : f32[B, 1, 768], a view of %1114: no code */
 
-  /* %1169 = mul_scalar(%1168) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 1, 768] */
+  /* %1118 = mul_scalar(%1117) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 86704128, 0.0051020407f, arena + 86728704);
 
-  /* %1170 = add(%1155, %1169) blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1155 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 91521024, (const long[]){150528, 768, 1},
-      arena + 86728704, (const long[]){768, 0, 1}, arena + 91521024);
+  /* %1119 = mul_add(%1103, %207, %1118) blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1103 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 96337920, (const long[]){150528, 768, 1},
+      arena + 428490240, (const long[]){768, 0, 1}, arena + 86728704, (const long[]){768, 0, 1},
+      arena + 96337920);
 
-  /* %1171 = batch_norm_act_param_grad(%200, %1170, %203, %201, %202) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 81887232, arena + 91521024,
+  /* %1120 = batch_norm_act_param_grad(%193, %1119, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 81887232, arena + 96337920,
       arena + 429120768, params[91], params[92], 1e-05f, LK_ACT_HSWISH, arena + 86704128,
       arena + 86864640);
 
-  /* %1172 = batch_norm_act_grad(%200, %1170, %203, %201, %202, %1171) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1155 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 81887232, arena + 91521024, arena + 429120768,
+  /* %1121 = batch_norm_act_grad(%193, %1119, %196, %194, %195, %1120) {eps 1e-05, act hswish} blocks.3.conv.conv.4 : f32[B, 196, 768], written over %1103 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 81887232, arena + 96337920, arena + 429120768,
       params[91], params[92], arena + 86864640, 1e-05f, LK_ACT_HSWISH, arena + 86704128,
-      arena + 91521024);
+      arena + 96337920);
 
-  /* %1173 = index(%1171) {axis 0, at 0} blocks.3.conv.conv.4 : f32[768] */
+  /* %1122 = index(%1120) {axis 0, at 0} blocks.3.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 86864640, 1536, arena + 86711040, 768);
 
-  /* %1174 = index(%1171) {axis 0, at 1} blocks.3.conv.conv.4 : f32[768] */
+  /* %1123 = index(%1120) {axis 0, at 1} blocks.3.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 86865408, 1536, arena + 86711808, 768);
 
-  /* %1175 = token_dwconv_grad_input(%1172, %199) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 91521024, params[90],
+  /* %1124 = token_dwconv_grad_input(%1121, %192) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, params[90],
       arena + 81887232);
 
-  /* %1176 = token_dwconv_grad_weight(%1172, %198) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 91521024, arena + 77070336,
+  /* %1125 = token_dwconv_grad_weight(%1121, %191) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, arena + 77070336,
       arena + 86704128);
 
-  /* %1177 = batch_norm_act_param_grad(%193, %1175, %196, %194, %195) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 768] */
+  /* %1126 = batch_norm_act_param_grad(%186, %1124, %189, %187, %188) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232,
       arena + 429118464, params[86], params[87], 1e-05f, LK_ACT_HSWISH, arena + 77070336,
       arena + 77224704);
 
-  /* %1178 = batch_norm_act_grad(%193, %1175, %196, %194, %195, %1177) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768], written over %1175 */
+  /* %1127 = batch_norm_act_grad(%186, %1124, %189, %187, %188, %1126) {eps 1e-05, act hswish} blocks.3.conv.conv.1 : f32[B, 196, 768], written over %1124 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232, arena + 429118464,
       params[86], params[87], arena + 77224704, 1e-05f, LK_ACT_HSWISH, arena + 77070336,
       arena + 81887232);
 
-  /* %1179 = index(%1177) {axis 0, at 0} blocks.3.conv.conv.1 : f32[768] */
+  /* %1128 = index(%1126) {axis 0, at 0} blocks.3.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 77224704, 1536, arena + 79921152, 768);
 
-  /* %1180 = index(%1177) {axis 0, at 1} blocks.3.conv.conv.1 : f32[768] */
+  /* %1129 = index(%1126) {axis 0, at 1} blocks.3.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 77225472, 1536, arena + 79921920, 768);
 
-  /* %1181 = transpose(%192) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 768] */
+  /* %1130 = transpose(%185) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[85], arena + 72253440);
 
-  /* %1182 = linear_grad_weight(%1178, %190) blocks.3.conv.conv.0 : f32[768, 192] */
+  /* %1131 = linear_grad_weight(%1127, %183) blocks.3.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 81887232, arena + 405147648, arena + 79478784);
 
-  /* %1183 = fused_linear(%1178, %1181, %1146) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1132 = fused_linear(%1127, %1130, %1097) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 81887232, 150528, arena + 72253440, NULL, NULL,
       0, LK_ACT_NONE, arena + 101154816, 37632, arena + 396712128, 37824);
 
-  /* %1184 = reshape(%1182) {shape [768, 192, 1, 1]} blocks.3.conv.conv.0 : f32[768, 192, 1, 1], a view of %1182: no code */
+  /* %1133 = reshape(%1131) {shape [768, 192, 1, 1]} blocks.3.conv.conv.0 : f32[768, 192, 1, 1], a view of %1131: no code */
 
-  /* %1185 = concat(%1145, %1183) {axis 0} blocks.3 : f32[B, 197, 192], a view of %688: no code */
+  /* %1134 = concat(%1096, %1132) {axis 0} blocks.3 : f32[B, 197, 192], a view of %663: no code */
 
-  /* %1186 = mul(%1185, %186) blocks.3 : f32[B, 197, 192] */
+  /* %1135 = mul(%1134, %180) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 72253440);
 
-  /* %1187 = transpose(%183) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %1136 = transpose(%177) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[83], arena + 73463808);
 
-  /* %1188 = fused_linear(%1186, %1187) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %1137 = fused_linear(%1135, %1136) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 72253440, arena + 73463808, NULL, LK_ACT_NONE, NULL,
       arena + 75884544);
 
-  /* %1189 = linear_grad_weight(%1186, %182) blocks.3.attn.proj : f32[192, 192] */
+  /* %1138 = linear_grad_weight(%1135, %176) blocks.3.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 72253440, arena + 355559424, arena + 79884288);
 
-  /* %1190 = reduce_sum(%1186) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %1139 = reduce_sum(%1135) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 72253440,
       arena + 79923264);
 
-  /* %1191 = sdpa_grad(%179, %180, %181, %1188) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
+  /* %1140 = sdpa_grad(%173, %174, %175, %1137) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 304723968, 576, arena + 304724160, 576,
       arena + 304724352, 576, arena + 75884544, 192, arena + 72253440, 576, arena + 72253440 + 192,
       576, arena + 72253440 + 384, 576, 0.14433756f);
 
-  /* %1192 = transpose(%176) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %1141 = transpose(%170) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[81], arena + 77094912);
 
-  /* %1193 = fused_linear(%1191, %1192) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %1142 = fused_linear(%1140, %1141) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 72253440, arena + 77094912, NULL, LK_ACT_NONE, NULL,
       arena + 75884544);
 
-  /* %1194 = linear_grad_weight(%1191, %175) blocks.3.attn.qkv : f32[576, 192] */
+  /* %1143 = linear_grad_weight(%1140, %169) blocks.3.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 72253440, arena + 354349056, arena + 79773696);
 
-  /* %1195 = reduce_sum(%1191) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %1144 = reduce_sum(%1140) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 72253440,
       arena + 79922688);
 
-  /* %1196 = reduce_sum(%1193) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1145 = reduce_sum(%1142) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 75884544,
       arena + 79923456);
 
-  /* %1197 = mul(%1193, %171) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %1146 = mul(%1142, %166) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 75884544, (const long[]){37824, 192, 1},
       params[79], (const long[]){0, 0, 1}, arena + 72253440);
 
-  /* %1198 = mul(%1193, %173) blocks.3.norm1 : f32[B, 197, 192], written over %1193 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 75884544, (const long[]){37824, 192, 1},
-      arena + 353138688, (const long[]){37824, 192, 1}, arena + 75884544);
+  /* %1147 = reduce_sum(%1142, %168) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 75884544, arena + 353138688, arena + 79923648);
 
-  /* %1199 = reduce_sum(%1198) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 75884544,
-      arena + 79923648);
-
-  /* %1200 = normalize_grad(%170, %1197) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %1148 = normalize_grad(%165, %1146) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 351928320, arena + 72253440, 1e-06f, arena + 73463808);
 
-  /* %1201 = add(%1185, %1200) blocks.2.conv : f32[B, 197, 192], written over %688 */
+  /* %1149 = add(%1134, %1148) blocks.2.conv : f32[B, 197, 192], written over %663 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 73463808, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1202 = slice(%1201) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1150 = slice(%1149) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %663: no code */
 
-  /* %1203 = slice(%1201) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  /* %1151 = slice(%1149) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 77070336, 37632);
 
-  /* %1204 = batch_norm_act_param_grad(%163, %1203, %166, %164, %165) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 192] */
+  /* %1152 = batch_norm_act_param_grad(%158, %1151, %161, %159, %160) {eps 1e-05} blocks.2.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 403943424, arena + 77070336,
       arena + 429198960, params[75], params[76], 1e-05f, LK_ACT_NONE, arena + 72253440,
       arena + 72292032);
 
-  /* %1205 = batch_norm_act_grad(%163, %1203, %166, %164, %165, %1204) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
+  /* %1153 = batch_norm_act_grad(%158, %1151, %161, %159, %160, %1152) {eps 1e-05} blocks.2.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 403943424, arena + 77070336, arena + 429198960,
       params[75], params[76], arena + 72292032, 1e-05f, LK_ACT_NONE, arena + 72253440,
       arena + 78274560);
 
-  /* %1206 = index(%1204) {axis 0, at 0} blocks.2.conv.conv.8 : f32[192] */
+  /* %1154 = index(%1152) {axis 0, at 0} blocks.2.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 72292032, 384, arena + 79923840, 192);
 
-  /* %1207 = index(%1204) {axis 0, at 1} blocks.2.conv.conv.8 : f32[192] */
+  /* %1155 = index(%1152) {axis 0, at 1} blocks.2.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 72292224, 384, arena + 79924032, 192);
 
-  /* %1208 = transpose(%162) {perm [1, 0]} blocks.2.conv.conv.7 : f32[768, 192] */
+  /* %1156 = transpose(%157) {perm [1, 0]} blocks.2.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 79626240);
 
-  /* %1209 = fused_linear(%1205, %1208) blocks.2.conv.conv.7 : f32[B, 196, 768] */
+  /* %1157 = fused_linear(%1153, %1156) blocks.2.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 78274560, arena + 79626240, NULL, LK_ACT_NONE, NULL,
       arena + 72253440);
 
-  /* %1210 = linear_grad_weight(%1205, %160) blocks.2.conv.conv.7 : f32[192, 768] */
+  /* %1158 = linear_grad_weight(%1153, %155) blocks.2.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 78274560, arena + 67436544, arena + 79626240);
 
-  /* %1211 = reshape(%1210) {shape [192, 768, 1, 1]} blocks.2.conv.conv.7 : f32[192, 768, 1, 1], a view of %1210: no code */
+  /* %1159 = reshape(%1158) {shape [192, 768, 1, 1]} blocks.2.conv.conv.7 : f32[192, 768, 1, 1], a view of %1158: no code */
 
-  /* %1212 = mul(%1209, %159) blocks.2.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 72253440, (const long[]){150528, 768, 1},
-      arena + 428416512, (const long[]){768, 0, 1}, arena + 67436544);
+  /* %1160 = reduce_sum(%1157, %145) {axes [0]} blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
+      arena + 72253440, arena + 62619648, arena + 67436544);
 
-  /* %1213 = mul(%1209, %150) blocks.2.conv.conv.6 : f32[B, 196, 768], written over %1209 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 72253440, (const long[]){150528, 768, 1},
-      arena + 62619648, (const long[]){150528, 768, 1}, arena + 72253440);
+  /* %1161 = hsigmoid_grad(%153, %1160) blocks.2.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428391936, arena + 67436544, arena + 62619648);
 
-  /* %1214 = reduce_sum(%1213) {axes [0]} blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 72253440,
-      arena + 62619648);
+  /* %1162 = transpose(%151) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 768] */
+  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[72], arena + 62644224);
 
-  /* %1215 = hsigmoid_grad(%158, %1214) blocks.2.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428391936, arena + 62619648, arena + 62644224);
+  /* %1163 = fused_linear(%1161, %1162) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 62619648, arena + 62644224, NULL, LK_ACT_NONE, NULL,
+      arena + 62647296);
 
-  /* %1216 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 768] */
-  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[72], arena + 62619648);
+  /* %1164 = linear_grad_weight(%1161, %150) blocks.2.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 62619648, arena + 429209776, arena + 62774016);
 
-  /* %1217 = fused_linear(%1215, %1216) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 62644224, arena + 62619648, NULL, LK_ACT_NONE, NULL,
-      arena + 62622720);
-
-  /* %1218 = linear_grad_weight(%1215, %155) blocks.2.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 62644224, arena + 429209776, arena + 62774016);
-
-  /* %1219 = reduce_sum(%1215) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 62644224,
+  /* %1165 = reduce_sum(%1161) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 62619648,
       arena + 62781696);
 
-  /* %1220 = relu_grad(%154, %1217) blocks.2.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209648, arena + 62622720, arena + 62647296);
+  /* %1166 = relu_grad(%149, %1163) blocks.2.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209648, arena + 62647296, arena + 62647424);
 
-  /* %1221 = transpose(%152) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %1167 = transpose(%147) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[70], arena + 62644224);
 
-  /* %1222 = fused_linear(%1220, %1221) blocks.2.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 62647296, arena + 62644224, NULL, LK_ACT_NONE, NULL,
+  /* %1168 = fused_linear(%1166, %1167) blocks.2.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 62647424, arena + 62644224, NULL, LK_ACT_NONE, NULL,
       arena + 62619648);
 
-  /* %1223 = linear_grad_weight(%1220, %151) blocks.2.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 62647296, arena + 428367360, arena + 62777088);
+  /* %1169 = linear_grad_weight(%1166, %146) blocks.2.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 62647424, arena + 428367360, arena + 62777088);
 
-  /* %1224 = reduce_sum(%1220) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 62647296,
+  /* %1170 = reduce_sum(%1166) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 62647424,
       arena + 62782464);
 
-  /* %1225 = reshape(%1222) {shape [1, 768]} blocks.2.conv.conv.6 : f32[B, 1, 768], a view of %1222: no code */
+  /* %1171 = reshape(%1168) {shape [1, 768]} blocks.2.conv.conv.6 : f32[B, 1, 768], a view of %1168: no code */
 
-  /* %1226 = mul_scalar(%1225) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 1, 768] */
+  /* %1172 = mul_scalar(%1171) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 62619648, 0.0051020407f, arena + 62644224);
 
-  /* %1227 = add(%1212, %1226) blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1212 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 67436544, (const long[]){150528, 768, 1},
-      arena + 62644224, (const long[]){768, 0, 1}, arena + 67436544);
+  /* %1173 = mul_add(%1157, %154, %1172) blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1157 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 72253440, (const long[]){150528, 768, 1},
+      arena + 428416512, (const long[]){768, 0, 1}, arena + 62644224, (const long[]){768, 0, 1},
+      arena + 72253440);
 
-  /* %1228 = batch_norm_act_param_grad(%145, %1227, %148, %146, %147) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544,
+  /* %1174 = batch_norm_act_param_grad(%140, %1173, %143, %141, %142) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 57802752, arena + 72253440,
       arena + 429116160, params[66], params[67], 1e-05f, LK_ACT_HSWISH, arena + 62619648,
       arena + 62780160);
 
-  /* %1229 = batch_norm_act_grad(%145, %1227, %148, %146, %147, %1228) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1212 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544, arena + 429116160,
+  /* %1175 = batch_norm_act_grad(%140, %1173, %143, %141, %142, %1174) {eps 1e-05, act hswish} blocks.2.conv.conv.4 : f32[B, 196, 768], written over %1157 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 57802752, arena + 72253440, arena + 429116160,
       params[66], params[67], arena + 62780160, 1e-05f, LK_ACT_HSWISH, arena + 62619648,
-      arena + 67436544);
+      arena + 72253440);
 
-  /* %1230 = index(%1228) {axis 0, at 0} blocks.2.conv.conv.4 : f32[768] */
+  /* %1176 = index(%1174) {axis 0, at 0} blocks.2.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 62780160, 1536, arena + 62626560, 768);
 
-  /* %1231 = index(%1228) {axis 0, at 1} blocks.2.conv.conv.4 : f32[768] */
+  /* %1177 = index(%1174) {axis 0, at 1} blocks.2.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 62780928, 1536, arena + 62627328, 768);
 
-  /* %1232 = token_dwconv_grad_input(%1229, %144) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 67436544, params[65],
+  /* %1178 = token_dwconv_grad_input(%1175, %139) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 72253440, params[65],
       arena + 57802752);
 
-  /* %1233 = token_dwconv_grad_weight(%1229, %143) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 67436544, arena + 52985856,
+  /* %1179 = token_dwconv_grad_weight(%1175, %138) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 72253440, arena + 52985856,
       arena + 62619648);
 
-  /* %1234 = batch_norm_act_param_grad(%138, %1232, %141, %139, %140) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 768] */
+  /* %1180 = batch_norm_act_param_grad(%133, %1178, %136, %134, %135) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 48168960, arena + 57802752,
       arena + 429113856, params[61], params[62], 1e-05f, LK_ACT_HSWISH, arena + 52985856,
       arena + 53140224);
 
-  /* %1235 = batch_norm_act_grad(%138, %1232, %141, %139, %140, %1234) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768], written over %1232 */
+  /* %1181 = batch_norm_act_grad(%133, %1178, %136, %134, %135, %1180) {eps 1e-05, act hswish} blocks.2.conv.conv.1 : f32[B, 196, 768], written over %1178 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 48168960, arena + 57802752, arena + 429113856,
       params[61], params[62], arena + 53140224, 1e-05f, LK_ACT_HSWISH, arena + 52985856,
       arena + 57802752);
 
-  /* %1236 = index(%1234) {axis 0, at 0} blocks.2.conv.conv.1 : f32[768] */
+  /* %1182 = index(%1180) {axis 0, at 0} blocks.2.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 53140224, 1536, arena + 55836672, 768);
 
-  /* %1237 = index(%1234) {axis 0, at 1} blocks.2.conv.conv.1 : f32[768] */
+  /* %1183 = index(%1180) {axis 0, at 1} blocks.2.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 53140992, 1536, arena + 55837440, 768);
 
-  /* %1238 = transpose(%137) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 768] */
+  /* %1184 = transpose(%132) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 48168960);
 
-  /* %1239 = linear_grad_weight(%1235, %135) blocks.2.conv.conv.0 : f32[768, 192] */
+  /* %1185 = linear_grad_weight(%1181, %130) blocks.2.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 57802752, arena + 402739200, arena + 55394304);
 
-  /* %1240 = fused_linear(%1235, %1238, %1203) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1186 = fused_linear(%1181, %1184, %1151) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 57802752, 150528, arena + 48168960, NULL, NULL,
       0, LK_ACT_NONE, arena + 77070336, 37632, arena + 396712128, 37824);
 
-  /* %1241 = reshape(%1239) {shape [768, 192, 1, 1]} blocks.2.conv.conv.0 : f32[768, 192, 1, 1], a view of %1239: no code */
+  /* %1187 = reshape(%1185) {shape [768, 192, 1, 1]} blocks.2.conv.conv.0 : f32[768, 192, 1, 1], a view of %1185: no code */
 
-  /* %1242 = concat(%1202, %1240) {axis 0} blocks.2 : f32[B, 197, 192], a view of %688: no code */
+  /* %1188 = concat(%1150, %1186) {axis 0} blocks.2 : f32[B, 197, 192], a view of %663: no code */
 
-  /* %1243 = mul(%1242, %131) blocks.2 : f32[B, 197, 192] */
+  /* %1189 = mul(%1188, %127) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 48168960);
 
-  /* %1244 = transpose(%128) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %1190 = transpose(%124) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[58], arena + 49379328);
 
-  /* %1245 = fused_linear(%1243, %1244) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %1191 = fused_linear(%1189, %1190) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 48168960, arena + 49379328, NULL, LK_ACT_NONE, NULL,
       arena + 51800064);
 
-  /* %1246 = linear_grad_weight(%1243, %127) blocks.2.attn.proj : f32[192, 192] */
+  /* %1192 = linear_grad_weight(%1189, %123) blocks.2.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 48168960, arena + 350717952, arena + 55799808);
 
-  /* %1247 = reduce_sum(%1243) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %1193 = reduce_sum(%1189) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
       arena + 55838784);
 
-  /* %1248 = sdpa_grad(%124, %125, %126, %1245) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
+  /* %1194 = sdpa_grad(%120, %121, %122, %1191) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 301092864, 576, arena + 301093056, 576,
       arena + 301093248, 576, arena + 51800064, 192, arena + 48168960, 576, arena + 48168960 + 192,
       576, arena + 48168960 + 384, 576, 0.14433756f);
 
-  /* %1249 = transpose(%121) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %1195 = transpose(%117) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[56], arena + 53010432);
 
-  /* %1250 = fused_linear(%1248, %1249) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %1196 = fused_linear(%1194, %1195) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 48168960, arena + 53010432, NULL, LK_ACT_NONE, NULL,
       arena + 51800064);
 
-  /* %1251 = linear_grad_weight(%1248, %120) blocks.2.attn.qkv : f32[576, 192] */
+  /* %1197 = linear_grad_weight(%1194, %116) blocks.2.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 48168960, arena + 349507584, arena + 55689216);
 
-  /* %1252 = reduce_sum(%1248) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %1198 = reduce_sum(%1194) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 48168960,
       arena + 55838208);
 
-  /* %1253 = reduce_sum(%1250) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1199 = reduce_sum(%1196) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 51800064,
       arena + 55838976);
 
-  /* %1254 = mul(%1250, %116) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1200 = mul(%1196, %113) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 51800064, (const long[]){37824, 192, 1},
       params[54], (const long[]){0, 0, 1}, arena + 48168960);
 
-  /* %1255 = mul(%1250, %118) blocks.2.norm1 : f32[B, 197, 192], written over %1250 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 51800064, (const long[]){37824, 192, 1},
-      arena + 348297216, (const long[]){37824, 192, 1}, arena + 51800064);
+  /* %1201 = reduce_sum(%1196, %115) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 51800064, arena + 348297216, arena + 55839168);
 
-  /* %1256 = reduce_sum(%1255) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 51800064,
-      arena + 55839168);
-
-  /* %1257 = normalize_grad(%115, %1254) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1202 = normalize_grad(%112, %1200) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 347086848, arena + 48168960, 1e-06f, arena + 49379328);
 
-  /* %1258 = add(%1242, %1257) blocks.1.conv : f32[B, 197, 192], written over %688 */
+  /* %1203 = add(%1188, %1202) blocks.1.conv : f32[B, 197, 192], written over %663 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 49379328, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1259 = slice(%1258) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1204 = slice(%1203) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %663: no code */
 
-  /* %1260 = slice(%1258) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  /* %1205 = slice(%1203) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 52985856, 37632);
 
-  /* %1261 = batch_norm_act_param_grad(%108, %1260, %111, %109, %110) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 192] */
+  /* %1206 = batch_norm_act_param_grad(%105, %1205, %108, %106, %107) {eps 1e-05} blocks.1.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 401534976, arena + 52985856,
       arena + 429198384, params[50], params[51], 1e-05f, LK_ACT_NONE, arena + 48168960,
       arena + 48207552);
 
-  /* %1262 = batch_norm_act_grad(%108, %1260, %111, %109, %110, %1261) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
+  /* %1207 = batch_norm_act_grad(%105, %1205, %108, %106, %107, %1206) {eps 1e-05} blocks.1.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 401534976, arena + 52985856, arena + 429198384,
       params[50], params[51], arena + 48207552, 1e-05f, LK_ACT_NONE, arena + 48168960,
       arena + 54190080);
 
-  /* %1263 = index(%1261) {axis 0, at 0} blocks.1.conv.conv.8 : f32[192] */
+  /* %1208 = index(%1206) {axis 0, at 0} blocks.1.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 48207552, 384, arena + 55839360, 192);
 
-  /* %1264 = index(%1261) {axis 0, at 1} blocks.1.conv.conv.8 : f32[192] */
+  /* %1209 = index(%1206) {axis 0, at 1} blocks.1.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 48207744, 384, arena + 55839552, 192);
 
-  /* %1265 = transpose(%107) {perm [1, 0]} blocks.1.conv.conv.7 : f32[768, 192] */
+  /* %1210 = transpose(%104) {perm [1, 0]} blocks.1.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 55541760);
 
-  /* %1266 = fused_linear(%1262, %1265) blocks.1.conv.conv.7 : f32[B, 196, 768] */
+  /* %1211 = fused_linear(%1207, %1210) blocks.1.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 54190080, arena + 55541760, NULL, LK_ACT_NONE, NULL,
       arena + 48168960);
 
-  /* %1267 = linear_grad_weight(%1262, %105) blocks.1.conv.conv.7 : f32[192, 768] */
+  /* %1212 = linear_grad_weight(%1207, %102) blocks.1.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 54190080, arena + 43352064, arena + 55541760);
 
-  /* %1268 = reshape(%1267) {shape [192, 768, 1, 1]} blocks.1.conv.conv.7 : f32[192, 768, 1, 1], a view of %1267: no code */
+  /* %1213 = reshape(%1212) {shape [192, 768, 1, 1]} blocks.1.conv.conv.7 : f32[192, 768, 1, 1], a view of %1212: no code */
 
-  /* %1269 = mul(%1266, %104) blocks.1.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 48168960, (const long[]){150528, 768, 1},
-      arena + 428342784, (const long[]){768, 0, 1}, arena + 43352064);
+  /* %1214 = reduce_sum(%1211, %92) {axes [0]} blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
+      arena + 48168960, arena + 38535168, arena + 43352064);
 
-  /* %1270 = mul(%1266, %95) blocks.1.conv.conv.6 : f32[B, 196, 768], written over %1266 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 48168960, (const long[]){150528, 768, 1},
-      arena + 38535168, (const long[]){150528, 768, 1}, arena + 48168960);
+  /* %1215 = hsigmoid_grad(%100, %1214) blocks.1.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428318208, arena + 43352064, arena + 38535168);
 
-  /* %1271 = reduce_sum(%1270) {axes [0]} blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 48168960,
-      arena + 38535168);
+  /* %1216 = transpose(%98) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 768] */
+  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[47], arena + 38559744);
 
-  /* %1272 = hsigmoid_grad(%103, %1271) blocks.1.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428318208, arena + 38535168, arena + 38559744);
+  /* %1217 = fused_linear(%1215, %1216) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 38535168, arena + 38559744, NULL, LK_ACT_NONE, NULL,
+      arena + 38562816);
 
-  /* %1273 = transpose(%101) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 768] */
-  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[47], arena + 38535168);
+  /* %1218 = linear_grad_weight(%1215, %97) blocks.1.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 38535168, arena + 429209520, arena + 38689536);
 
-  /* %1274 = fused_linear(%1272, %1273) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 38559744, arena + 38535168, NULL, LK_ACT_NONE, NULL,
-      arena + 38538240);
-
-  /* %1275 = linear_grad_weight(%1272, %100) blocks.1.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 38559744, arena + 429209520, arena + 38689536);
-
-  /* %1276 = reduce_sum(%1272) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 38559744,
+  /* %1219 = reduce_sum(%1215) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 38535168,
       arena + 38697216);
 
-  /* %1277 = relu_grad(%99, %1274) blocks.1.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209392, arena + 38538240, arena + 38562816);
+  /* %1220 = relu_grad(%96, %1217) blocks.1.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209392, arena + 38562816, arena + 38562944);
 
-  /* %1278 = transpose(%97) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %1221 = transpose(%94) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[45], arena + 38559744);
 
-  /* %1279 = fused_linear(%1277, %1278) blocks.1.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 38562816, arena + 38559744, NULL, LK_ACT_NONE, NULL,
+  /* %1222 = fused_linear(%1220, %1221) blocks.1.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 38562944, arena + 38559744, NULL, LK_ACT_NONE, NULL,
       arena + 38535168);
 
-  /* %1280 = linear_grad_weight(%1277, %96) blocks.1.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 38562816, arena + 428293632, arena + 38692608);
+  /* %1223 = linear_grad_weight(%1220, %93) blocks.1.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 38562944, arena + 428293632, arena + 38692608);
 
-  /* %1281 = reduce_sum(%1277) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 38562816,
+  /* %1224 = reduce_sum(%1220) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 38562944,
       arena + 38697984);
 
-  /* %1282 = reshape(%1279) {shape [1, 768]} blocks.1.conv.conv.6 : f32[B, 1, 768], a view of %1279: no code */
+  /* %1225 = reshape(%1222) {shape [1, 768]} blocks.1.conv.conv.6 : f32[B, 1, 768], a view of %1222: no code */
 
-  /* %1283 = mul_scalar(%1282) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 1, 768] */
+  /* %1226 = mul_scalar(%1225) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 38535168, 0.0051020407f, arena + 38559744);
 
-  /* %1284 = add(%1269, %1283) blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1269 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 43352064, (const long[]){150528, 768, 1},
-      arena + 38559744, (const long[]){768, 0, 1}, arena + 43352064);
+  /* %1227 = mul_add(%1211, %101, %1226) blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1211 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 48168960, (const long[]){150528, 768, 1},
+      arena + 428342784, (const long[]){768, 0, 1}, arena + 38559744, (const long[]){768, 0, 1},
+      arena + 48168960);
 
-  /* %1285 = batch_norm_act_param_grad(%90, %1284, %93, %91, %92) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 33718272, arena + 43352064,
+  /* %1228 = batch_norm_act_param_grad(%87, %1227, %90, %88, %89) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 33718272, arena + 48168960,
       arena + 429111552, params[41], params[42], 1e-05f, LK_ACT_HSWISH, arena + 38535168,
       arena + 38695680);
 
-  /* %1286 = batch_norm_act_grad(%90, %1284, %93, %91, %92, %1285) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1269 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 33718272, arena + 43352064, arena + 429111552,
+  /* %1229 = batch_norm_act_grad(%87, %1227, %90, %88, %89, %1228) {eps 1e-05, act hswish} blocks.1.conv.conv.4 : f32[B, 196, 768], written over %1211 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 33718272, arena + 48168960, arena + 429111552,
       params[41], params[42], arena + 38695680, 1e-05f, LK_ACT_HSWISH, arena + 38535168,
-      arena + 43352064);
+      arena + 48168960);
 
-  /* %1287 = index(%1285) {axis 0, at 0} blocks.1.conv.conv.4 : f32[768] */
+  /* %1230 = index(%1228) {axis 0, at 0} blocks.1.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 38695680, 1536, arena + 38542080, 768);
 
-  /* %1288 = index(%1285) {axis 0, at 1} blocks.1.conv.conv.4 : f32[768] */
+  /* %1231 = index(%1228) {axis 0, at 1} blocks.1.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 38696448, 1536, arena + 38542848, 768);
 
-  /* %1289 = token_dwconv_grad_input(%1286, %89) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 43352064, params[40],
+  /* %1232 = token_dwconv_grad_input(%1229, %86) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 48168960, params[40],
       arena + 33718272);
 
-  /* %1290 = token_dwconv_grad_weight(%1286, %88) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 43352064, arena + 28901376,
+  /* %1233 = token_dwconv_grad_weight(%1229, %85) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 48168960, arena + 28901376,
       arena + 38535168);
 
-  /* %1291 = batch_norm_act_param_grad(%83, %1289, %86, %84, %85) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 768] */
+  /* %1234 = batch_norm_act_param_grad(%80, %1232, %83, %81, %82) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 24084480, arena + 33718272,
       arena + 429109248, params[36], params[37], 1e-05f, LK_ACT_HSWISH, arena + 28901376,
       arena + 29055744);
 
-  /* %1292 = batch_norm_act_grad(%83, %1289, %86, %84, %85, %1291) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768], written over %1289 */
+  /* %1235 = batch_norm_act_grad(%80, %1232, %83, %81, %82, %1234) {eps 1e-05, act hswish} blocks.1.conv.conv.1 : f32[B, 196, 768], written over %1232 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena + 24084480, arena + 33718272, arena + 429109248,
       params[36], params[37], arena + 29055744, 1e-05f, LK_ACT_HSWISH, arena + 28901376,
       arena + 33718272);
 
-  /* %1293 = index(%1291) {axis 0, at 0} blocks.1.conv.conv.1 : f32[768] */
+  /* %1236 = index(%1234) {axis 0, at 0} blocks.1.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 29055744, 1536, arena + 31752192, 768);
 
-  /* %1294 = index(%1291) {axis 0, at 1} blocks.1.conv.conv.1 : f32[768] */
+  /* %1237 = index(%1234) {axis 0, at 1} blocks.1.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 29056512, 1536, arena + 31752960, 768);
 
-  /* %1295 = transpose(%82) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 768] */
+  /* %1238 = transpose(%79) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[35], arena + 24084480);
 
-  /* %1296 = linear_grad_weight(%1292, %80) blocks.1.conv.conv.0 : f32[768, 192] */
+  /* %1239 = linear_grad_weight(%1235, %77) blocks.1.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 33718272, arena + 400330752, arena + 31309824);
 
-  /* %1297 = fused_linear(%1292, %1295, %1260) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1240 = fused_linear(%1235, %1238, %1205) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 33718272, 150528, arena + 24084480, NULL, NULL,
       0, LK_ACT_NONE, arena + 52985856, 37632, arena + 396712128, 37824);
 
-  /* %1298 = reshape(%1296) {shape [768, 192, 1, 1]} blocks.1.conv.conv.0 : f32[768, 192, 1, 1], a view of %1296: no code */
+  /* %1241 = reshape(%1239) {shape [768, 192, 1, 1]} blocks.1.conv.conv.0 : f32[768, 192, 1, 1], a view of %1239: no code */
 
-  /* %1299 = concat(%1259, %1297) {axis 0} blocks.1 : f32[B, 197, 192], a view of %688: no code */
+  /* %1242 = concat(%1204, %1240) {axis 0} blocks.1 : f32[B, 197, 192], a view of %663: no code */
 
-  /* %1300 = mul(%1299, %76) blocks.1 : f32[B, 197, 192] */
+  /* %1243 = mul(%1242, %74) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 24084480);
 
-  /* %1301 = transpose(%73) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %1244 = transpose(%71) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[33], arena + 25294848);
 
-  /* %1302 = fused_linear(%1300, %1301) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %1245 = fused_linear(%1243, %1244) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 24084480, arena + 25294848, NULL, LK_ACT_NONE, NULL,
       arena + 27715584);
 
-  /* %1303 = linear_grad_weight(%1300, %72) blocks.1.attn.proj : f32[192, 192] */
+  /* %1246 = linear_grad_weight(%1243, %70) blocks.1.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 24084480, arena + 345876480, arena + 31715328);
 
-  /* %1304 = reduce_sum(%1300) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %1247 = reduce_sum(%1243) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 24084480,
       arena + 31754304);
 
-  /* %1305 = sdpa_grad(%69, %70, %71, %1302) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
+  /* %1248 = sdpa_grad(%67, %68, %69, %1245) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 297461760, 576, arena + 297461952, 576,
       arena + 297462144, 576, arena + 27715584, 192, arena + 24084480, 576, arena + 24084480 + 192,
       576, arena + 24084480 + 384, 576, 0.14433756f);
 
-  /* %1306 = transpose(%66) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %1249 = transpose(%64) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[31], arena + 28925952);
 
-  /* %1307 = fused_linear(%1305, %1306) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %1250 = fused_linear(%1248, %1249) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 24084480, arena + 28925952, NULL, LK_ACT_NONE, NULL,
       arena + 27715584);
 
-  /* %1308 = linear_grad_weight(%1305, %65) blocks.1.attn.qkv : f32[576, 192] */
+  /* %1251 = linear_grad_weight(%1248, %63) blocks.1.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 24084480, arena + 344666112, arena + 31604736);
 
-  /* %1309 = reduce_sum(%1305) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %1252 = reduce_sum(%1248) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 24084480,
       arena + 31753728);
 
-  /* %1310 = reduce_sum(%1307) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1253 = reduce_sum(%1250) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 27715584,
       arena + 31754496);
 
-  /* %1311 = mul(%1307, %61) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1254 = mul(%1250, %60) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 27715584, (const long[]){37824, 192, 1},
       params[29], (const long[]){0, 0, 1}, arena + 24084480);
 
-  /* %1312 = mul(%1307, %63) blocks.1.norm1 : f32[B, 197, 192], written over %1307 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 27715584, (const long[]){37824, 192, 1},
-      arena + 343455744, (const long[]){37824, 192, 1}, arena + 27715584);
+  /* %1255 = reduce_sum(%1250, %62) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 27715584, arena + 343455744, arena + 31754688);
 
-  /* %1313 = reduce_sum(%1312) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 27715584,
-      arena + 31754688);
-
-  /* %1314 = normalize_grad(%60, %1311) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1256 = normalize_grad(%59, %1254) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 342245376, arena + 24084480, 1e-06f, arena + 25294848);
 
-  /* %1315 = add(%1299, %1314) blocks.0.conv : f32[B, 197, 192], written over %688 */
+  /* %1257 = add(%1242, %1256) blocks.0.conv : f32[B, 197, 192], written over %663 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 25294848, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1316 = slice(%1315) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1258 = slice(%1257) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %663: no code */
 
-  /* %1317 = slice(%1315) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  /* %1259 = slice(%1257) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 396712128, 37824, arena + 28901376, 37632);
 
-  /* %1318 = batch_norm_act_param_grad(%53, %1317, %56, %54, %55) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 192] */
+  /* %1260 = batch_norm_act_param_grad(%52, %1259, %55, %53, %54) {eps 1e-05} blocks.0.conv.conv.8 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 399126528, arena + 28901376,
       arena + 429197808, params[25], params[26], 1e-05f, LK_ACT_NONE, arena + 24084480,
       arena + 24123072);
 
-  /* %1319 = batch_norm_act_grad(%53, %1317, %56, %54, %55, %1318) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
+  /* %1261 = batch_norm_act_grad(%52, %1259, %55, %53, %54, %1260) {eps 1e-05} blocks.0.conv.conv.8 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 399126528, arena + 28901376, arena + 429197808,
       params[25], params[26], arena + 24123072, 1e-05f, LK_ACT_NONE, arena + 24084480,
       arena + 30105600);
 
-  /* %1320 = index(%1318) {axis 0, at 0} blocks.0.conv.conv.8 : f32[192] */
+  /* %1262 = index(%1260) {axis 0, at 0} blocks.0.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 24123072, 384, arena + 31754880, 192);
 
-  /* %1321 = index(%1318) {axis 0, at 1} blocks.0.conv.conv.8 : f32[192] */
+  /* %1263 = index(%1260) {axis 0, at 1} blocks.0.conv.conv.8 : f32[192] */
   lk_copy_rows(1, 192, arena + 24123264, 384, arena + 31755072, 192);
 
-  /* %1322 = transpose(%52) {perm [1, 0]} blocks.0.conv.conv.7 : f32[768, 192] */
+  /* %1264 = transpose(%51) {perm [1, 0]} blocks.0.conv.conv.7 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[24], arena + 31457280);
 
-  /* %1323 = fused_linear(%1319, %1322) blocks.0.conv.conv.7 : f32[B, 196, 768] */
+  /* %1265 = fused_linear(%1261, %1264) blocks.0.conv.conv.7 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 30105600, arena + 31457280, NULL, LK_ACT_NONE, NULL,
       arena + 24084480);
 
-  /* %1324 = linear_grad_weight(%1319, %50) blocks.0.conv.conv.7 : f32[192, 768] */
+  /* %1266 = linear_grad_weight(%1261, %49) blocks.0.conv.conv.7 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 30105600, arena + 19267584, arena + 31457280);
 
-  /* %1325 = reshape(%1324) {shape [192, 768, 1, 1]} blocks.0.conv.conv.7 : f32[192, 768, 1, 1], a view of %1324: no code */
+  /* %1267 = reshape(%1266) {shape [192, 768, 1, 1]} blocks.0.conv.conv.7 : f32[192, 768, 1, 1], a view of %1266: no code */
 
-  /* %1326 = mul(%1323, %49) blocks.0.conv.conv.6 : f32[B, 196, 768] */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 24084480, (const long[]){150528, 768, 1},
-      arena + 428269056, (const long[]){768, 0, 1}, arena + 19267584);
+  /* %1268 = reduce_sum(%1265, %39) {axes [0]} blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_reduce_sum_product(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0},
+      arena + 24084480, arena + 14450688, arena + 19267584);
 
-  /* %1327 = mul(%1323, %40) blocks.0.conv.conv.6 : f32[B, 196, 768], written over %1323 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 24084480, (const long[]){150528, 768, 1},
-      arena + 14450688, (const long[]){150528, 768, 1}, arena + 24084480);
+  /* %1269 = hsigmoid_grad(%47, %1268) blocks.0.conv.conv.6 : f32[B, 768] */
+  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428244480, arena + 19267584, arena + 14450688);
 
-  /* %1328 = reduce_sum(%1327) {axes [0]} blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){0, 1, 0}, arena + 24084480,
-      arena + 14450688);
+  /* %1270 = transpose(%45) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 768] */
+  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[22], arena + 14475264);
 
-  /* %1329 = hsigmoid_grad(%48, %1328) blocks.0.conv.conv.6 : f32[B, 768] */
-  lk_unary_grad(LK_ACT_HSIGMOID, B * 768, arena + 428244480, arena + 14450688, arena + 14475264);
+  /* %1271 = fused_linear(%1269, %1270) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  lk_fused_linear(B, 768, 4, arena + 14450688, arena + 14475264, NULL, LK_ACT_NONE, NULL,
+      arena + 14478336);
 
-  /* %1330 = transpose(%46) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 768] */
-  lk_transpose(2, (const long[]){768, 4}, (const int[]){1, 0}, params[22], arena + 14450688);
+  /* %1272 = linear_grad_weight(%1269, %44) blocks.0.conv.conv.6.fc.2 : f32[768, 4] */
+  lk_linear_grad_weight(B, 4, 768, arena + 14450688, arena + 429209264, arena + 14605056);
 
-  /* %1331 = fused_linear(%1329, %1330) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
-  lk_fused_linear(B, 768, 4, arena + 14475264, arena + 14450688, NULL, LK_ACT_NONE, NULL,
-      arena + 14453760);
-
-  /* %1332 = linear_grad_weight(%1329, %45) blocks.0.conv.conv.6.fc.2 : f32[768, 4] */
-  lk_linear_grad_weight(B, 4, 768, arena + 14475264, arena + 429209264, arena + 14605056);
-
-  /* %1333 = reduce_sum(%1329) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[768] */
-  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 14475264,
+  /* %1273 = reduce_sum(%1269) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[768] */
+  lk_reduce_sum(2, (const long[]){B, 768}, (const unsigned char[]){1, 0}, arena + 14450688,
       arena + 14612736);
 
-  /* %1334 = relu_grad(%44, %1331) blocks.0.conv.conv.6 : f32[B, 4] */
-  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209136, arena + 14453760, arena + 14478336);
+  /* %1274 = relu_grad(%43, %1271) blocks.0.conv.conv.6 : f32[B, 4] */
+  lk_unary_grad(LK_ACT_RELU, B * 4, arena + 429209136, arena + 14478336, arena + 14478464);
 
-  /* %1335 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[768, 4] */
+  /* %1275 = transpose(%41) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[768, 4] */
   lk_transpose(2, (const long[]){4, 768}, (const int[]){1, 0}, params[20], arena + 14475264);
 
-  /* %1336 = fused_linear(%1334, %1335) blocks.0.conv.conv.6.fc.0 : f32[B, 768] */
-  lk_fused_linear(B, 4, 768, arena + 14478336, arena + 14475264, NULL, LK_ACT_NONE, NULL,
+  /* %1276 = fused_linear(%1274, %1275) blocks.0.conv.conv.6.fc.0 : f32[B, 768] */
+  lk_fused_linear(B, 4, 768, arena + 14478464, arena + 14475264, NULL, LK_ACT_NONE, NULL,
       arena + 14450688);
 
-  /* %1337 = linear_grad_weight(%1334, %41) blocks.0.conv.conv.6.fc.0 : f32[4, 768] */
-  lk_linear_grad_weight(B, 768, 4, arena + 14478336, arena + 428219904, arena + 14608128);
+  /* %1277 = linear_grad_weight(%1274, %40) blocks.0.conv.conv.6.fc.0 : f32[4, 768] */
+  lk_linear_grad_weight(B, 768, 4, arena + 14478464, arena + 428219904, arena + 14608128);
 
-  /* %1338 = reduce_sum(%1334) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
-  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 14478336,
+  /* %1278 = reduce_sum(%1274) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 14478464,
       arena + 14613504);
 
-  /* %1339 = reshape(%1336) {shape [1, 768]} blocks.0.conv.conv.6 : f32[B, 1, 768], a view of %1336: no code */
+  /* %1279 = reshape(%1276) {shape [1, 768]} blocks.0.conv.conv.6 : f32[B, 1, 768], a view of %1276: no code */
 
-  /* %1340 = mul_scalar(%1339) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 1, 768] */
+  /* %1280 = mul_scalar(%1279) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 1, 768] */
   lk_mul_scalar(B * 768, arena + 14450688, 0.0051020407f, arena + 14475264);
 
-  /* %1341 = add(%1326, %1340) blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1326 */
-  lk_add(3, (const long[]){B, 196, 768}, arena + 19267584, (const long[]){150528, 768, 1},
-      arena + 14475264, (const long[]){768, 0, 1}, arena + 19267584);
+  /* %1281 = mul_add(%1265, %48, %1280) blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1265 */
+  lk_mul_add(3, (const long[]){B, 196, 768}, arena + 24084480, (const long[]){150528, 768, 1},
+      arena + 428269056, (const long[]){768, 0, 1}, arena + 14475264, (const long[]){768, 0, 1},
+      arena + 24084480);
 
-  /* %1342 = batch_norm_act_param_grad(%35, %1341, %38, %36, %37) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 768] */
-  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 9633792, arena + 19267584,
+  /* %1282 = batch_norm_act_param_grad(%34, %1281, %37, %35, %36) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[2, 768] */
+  lk_batch_norm_act_param_grad_cl(B * 196, 768, arena + 9633792, arena + 24084480,
       arena + 429106944, params[16], params[17], 1e-05f, LK_ACT_HSWISH, arena + 14450688,
       arena + 14611200);
 
-  /* %1343 = batch_norm_act_grad(%35, %1341, %38, %36, %37, %1342) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1326 */
-  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 9633792, arena + 19267584, arena + 429106944,
+  /* %1283 = batch_norm_act_grad(%34, %1281, %37, %35, %36, %1282) {eps 1e-05, act hswish} blocks.0.conv.conv.4 : f32[B, 196, 768], written over %1265 */
+  lk_batch_norm_act_grad_cl(B * 196, 768, arena + 9633792, arena + 24084480, arena + 429106944,
       params[16], params[17], arena + 14611200, 1e-05f, LK_ACT_HSWISH, arena + 14450688,
-      arena + 19267584);
+      arena + 24084480);
 
-  /* %1344 = index(%1342) {axis 0, at 0} blocks.0.conv.conv.4 : f32[768] */
+  /* %1284 = index(%1282) {axis 0, at 0} blocks.0.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 14611200, 1536, arena + 14457600, 768);
 
-  /* %1345 = index(%1342) {axis 0, at 1} blocks.0.conv.conv.4 : f32[768] */
+  /* %1285 = index(%1282) {axis 0, at 1} blocks.0.conv.conv.4 : f32[768] */
   lk_copy_rows(1, 768, arena + 14611968, 1536, arena + 14458368, 768);
 
-  /* %1346 = token_dwconv_grad_input(%1343, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 19267584, params[15],
+  /* %1286 = token_dwconv_grad_input(%1283, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 768] */
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 24084480, params[15],
       arena + 9633792);
 
-  /* %1347 = token_dwconv_grad_weight(%1343, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 19267584, arena + 4816896,
+  /* %1287 = token_dwconv_grad_weight(%1283, %32) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 24084480, arena + 4816896,
       arena + 14450688);
 
-  /* %1348 = batch_norm_act_param_grad(%28, %1346, %31, %29, %30) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 768] */
+  /* %1288 = batch_norm_act_param_grad(%27, %1286, %30, %28, %29) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[2, 768] */
   lk_batch_norm_act_param_grad_cl(B * 196, 768, arena, arena + 9633792, arena + 429104640,
       params[11], params[12], 1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 4971264);
 
-  /* %1349 = batch_norm_act_grad(%28, %1346, %31, %29, %30, %1348) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768], written over %1346 */
+  /* %1289 = batch_norm_act_grad(%27, %1286, %30, %28, %29, %1288) {eps 1e-05, act hswish} blocks.0.conv.conv.1 : f32[B, 196, 768], written over %1286 */
   lk_batch_norm_act_grad_cl(B * 196, 768, arena, arena + 9633792, arena + 429104640, params[11],
       params[12], arena + 4971264, 1e-05f, LK_ACT_HSWISH, arena + 4816896, arena + 9633792);
 
-  /* %1350 = index(%1348) {axis 0, at 0} blocks.0.conv.conv.1 : f32[768] */
+  /* %1290 = index(%1288) {axis 0, at 0} blocks.0.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 4971264, 1536, arena + 5136384, 768);
 
-  /* %1351 = index(%1348) {axis 0, at 1} blocks.0.conv.conv.1 : f32[768] */
+  /* %1291 = index(%1288) {axis 0, at 1} blocks.0.conv.conv.1 : f32[768] */
   lk_copy_rows(1, 768, arena + 4972032, 1536, arena + 5137152, 768);
 
-  /* %1352 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 768] */
+  /* %1292 = transpose(%26) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1353 = linear_grad_weight(%1349, %25) blocks.0.conv.conv.0 : f32[768, 192] */
+  /* %1293 = linear_grad_weight(%1289, %24) blocks.0.conv.conv.0 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 9633792, arena + 397922304, arena + 4841472);
 
-  /* %1354 = fused_linear(%1349, %1352, %1317) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1294 = fused_linear(%1289, %1292, %1259) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %663 from row 1 */
   lk_fused_linear_strided(B, 196, 768, 192, arena + 9633792, 150528, arena, NULL, NULL, 0,
       LK_ACT_NONE, arena + 28901376, 37632, arena + 396712128, 37824);
 
-  /* %1355 = reshape(%1353) {shape [768, 192, 1, 1]} blocks.0.conv.conv.0 : f32[768, 192, 1, 1], a view of %1353: no code */
+  /* %1295 = reshape(%1293) {shape [768, 192, 1, 1]} blocks.0.conv.conv.0 : f32[768, 192, 1, 1], a view of %1293: no code */
 
-  /* %1356 = concat(%1316, %1354) {axis 0} blocks.0 : f32[B, 197, 192], a view of %688: no code */
+  /* %1296 = concat(%1258, %1294) {axis 0} blocks.0 : f32[B, 197, 192], a view of %663: no code */
 
-  /* %1357 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %1297 = transpose(%20) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1358 = fused_linear(%1356, %1357) blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %1298 = fused_linear(%1296, %1297) blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 396711936, arena, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1359 = linear_grad_weight(%1356, %20) blocks.0.attn.proj : f32[192, 192] */
+  /* %1299 = linear_grad_weight(%1296, %19) blocks.0.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 396711936, arena + 341035008, arena + 5099520);
 
-  /* %1360 = reduce_sum(%1356) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  /* %1300 = reduce_sum(%1296) {axes [0], batch} blocks.0.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 396711936,
       arena + 5138496);
 
-  /* %1361 = sdpa_grad(%17, %18, %19, %1358) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
+  /* %1301 = sdpa_grad(%16, %17, %18, %1298) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 293830656, 576, arena + 293830848, 576,
       arena + 293831040, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
       0.14433756f);
 
-  /* %1362 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1302 = transpose(%13) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 4988928);
 
-  /* %1363 = fused_linear(%1361, %1362) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1303 = fused_linear(%1301, %1302) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena, arena + 4988928, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1364 = linear_grad_weight(%1361, %13) blocks.0.attn.qkv : f32[576, 192] */
+  /* %1304 = linear_grad_weight(%1301, %12) blocks.0.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 339824640, arena + 4988928);
 
-  /* %1365 = reduce_sum(%1361) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1305 = reduce_sum(%1301) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 5137920);
 
-  /* %1366 = reduce_sum(%1363) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1306 = reduce_sum(%1303) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420736);
 
-  /* %1367 = mul(%1363, %9) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1307 = mul(%1303, %9) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1368 = mul(%1363, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1363 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1},
-      arena + 338614272, (const long[]){37824, 192, 1}, arena + 3631104);
+  /* %1308 = reduce_sum(%1303, %11) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 3631104, arena + 338614272, arena + 2420928);
 
-  /* %1369 = reduce_sum(%1368) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
-      arena + 2420928);
-
-  /* %1370 = normalize_grad(%8, %1367) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1309 = normalize_grad(%8, %1307) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 337403904, arena, 1e-06f, arena + 1210368);
 
-  /* %1371 = add(%1356, %1370) : f32[B, 197, 192], written over %688 */
+  /* %1310 = add(%1296, %1309) : f32[B, 197, 192], written over %663 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 396711936, (const long[]){37824, 192, 1},
       arena + 1210368, (const long[]){37824, 192, 1}, arena + 396711936);
 
-  /* %1372 = reduce_sum(%1371) {axes [], batch} : f32[197, 192] */
+  /* %1311 = reduce_sum(%1310) {axes [], batch} : f32[197, 192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 396711936,
       arena + 1351680);
 
-  /* %1373 = reshape(%1372) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1372: no code */
+  /* %1312 = reshape(%1311) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1311: no code */
 
-  /* %1374 = slice(%1371) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  /* %1313 = slice(%1310) {axis 0, start 0, length 1} : f32[B, 1, 192] */
   lk_copy_rows(B, 192, arena + 396711936, 37824, arena, 192);
 
-  /* %1375 = reduce_sum(%1374) {axes [], batch} : f32[1, 192] */
+  /* %1314 = reduce_sum(%1313) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 1389504);
 
-  /* %1376 = reshape(%1375) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1375: no code */
+  /* %1315 = reshape(%1314) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1314: no code */
 
-  /* %1377 = slice(%1371) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %688: no code */
+  /* %1316 = slice(%1310) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %663: no code */
 
-  /* %1378 = seq2img(%1377) {height 14} patch_embed : f32[B, 192, 14, 14] */
+  /* %1317 = seq2img(%1316) {height 14} patch_embed : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 196, 192, arena + 396712128 + (long)b * 37824, arena + (long)b * 37632);
   } // for b
 
-  /* %1379 = conv2d_grad_weight(%1378, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
+  /* %1318 = conv2d_grad_weight(%1317, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 1204224);
 
-  /* %1380 = reduce_sum(%1378) {axes [1, 2], batch} patch_embed.proj : f32[192] */
+  /* %1319 = reduce_sum(%1317) {axes [1, 2], batch} patch_embed.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 1389696);
 
-  /* output 0 "loss" = %676 : f32[1] */
+  /* output 0 "loss" = %652 : f32[1] */
   memcpy(outputs[0], arena + 429212208, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1379 : f32[192, 3, 16, 16] */
+  /* output 1 "grad:patch_embed.proj.weight" = %1318 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %1380 : f32[192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1319 : f32[192] */
   memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %1376 : f32[1, 1, 192] */
+  /* output 3 "grad:cls_token" = %1315 : f32[1, 1, 192] */
   memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %1373 : f32[1, 197, 192] */
+  /* output 4 "grad:pos_embed" = %1312 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1369 : f32[192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1308 : f32[192] */
   memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1366 : f32[192] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1306 : f32[192] */
   memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1364 : f32[576, 192] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1304 : f32[576, 192] */
   memcpy(outputs[7], arena + 4988928, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1365 : f32[576] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1305 : f32[576] */
   memcpy(outputs[8], arena + 5137920, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1359 : f32[192, 192] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1299 : f32[192, 192] */
   memcpy(outputs[9], arena + 5099520, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1360 : f32[192] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1300 : f32[192] */
   memcpy(outputs[10], arena + 5138496, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1355 : f32[768, 192, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1295 : f32[768, 192, 1, 1] */
   memcpy(outputs[11], arena + 4841472, sizeof(float) * 147456);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1350 : f32[768] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1290 : f32[768] */
   memcpy(outputs[12], arena + 5136384, sizeof(float) * 768);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1351 : f32[768] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1291 : f32[768] */
   memcpy(outputs[13], arena + 5137152, sizeof(float) * 768);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1347 : f32[768, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1287 : f32[768, 1, 3, 3] */
   memcpy(outputs[14], arena + 14450688, sizeof(float) * 6912);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1344 : f32[768] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1284 : f32[768] */
   memcpy(outputs[15], arena + 14457600, sizeof(float) * 768);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1345 : f32[768] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1285 : f32[768] */
   memcpy(outputs[16], arena + 14458368, sizeof(float) * 768);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1337 : f32[4, 768] */
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1277 : f32[4, 768] */
   memcpy(outputs[17], arena + 14608128, sizeof(float) * 3072);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1338 : f32[4] */
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1278 : f32[4] */
   memcpy(outputs[18], arena + 14613504, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1332 : f32[768, 4] */
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1272 : f32[768, 4] */
   memcpy(outputs[19], arena + 14605056, sizeof(float) * 3072);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1333 : f32[768] */
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1273 : f32[768] */
   memcpy(outputs[20], arena + 14612736, sizeof(float) * 768);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1325 : f32[192, 768, 1, 1] */
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1267 : f32[192, 768, 1, 1] */
   memcpy(outputs[21], arena + 31457280, sizeof(float) * 147456);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1320 : f32[192] */
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1262 : f32[192] */
   memcpy(outputs[22], arena + 31754880, sizeof(float) * 192);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1321 : f32[192] */
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1263 : f32[192] */
   memcpy(outputs[23], arena + 31755072, sizeof(float) * 192);
-  /* output 24 "grad:blocks.1.norm1.weight" = %1313 : f32[192] */
+  /* output 24 "grad:blocks.1.norm1.weight" = %1255 : f32[192] */
   memcpy(outputs[24], arena + 31754688, sizeof(float) * 192);
-  /* output 25 "grad:blocks.1.norm1.bias" = %1310 : f32[192] */
+  /* output 25 "grad:blocks.1.norm1.bias" = %1253 : f32[192] */
   memcpy(outputs[25], arena + 31754496, sizeof(float) * 192);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1308 : f32[576, 192] */
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1251 : f32[576, 192] */
   memcpy(outputs[26], arena + 31604736, sizeof(float) * 110592);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1309 : f32[576] */
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1252 : f32[576] */
   memcpy(outputs[27], arena + 31753728, sizeof(float) * 576);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %1303 : f32[192, 192] */
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %1246 : f32[192, 192] */
   memcpy(outputs[28], arena + 31715328, sizeof(float) * 36864);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %1304 : f32[192] */
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %1247 : f32[192] */
   memcpy(outputs[29], arena + 31754304, sizeof(float) * 192);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1298 : f32[768, 192, 1, 1] */
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1241 : f32[768, 192, 1, 1] */
   memcpy(outputs[30], arena + 31309824, sizeof(float) * 147456);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1293 : f32[768] */
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1236 : f32[768] */
   memcpy(outputs[31], arena + 31752192, sizeof(float) * 768);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1294 : f32[768] */
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1237 : f32[768] */
   memcpy(outputs[32], arena + 31752960, sizeof(float) * 768);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1290 : f32[768, 1, 3, 3] */
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1233 : f32[768, 1, 3, 3] */
   memcpy(outputs[33], arena + 38535168, sizeof(float) * 6912);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1287 : f32[768] */
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1230 : f32[768] */
   memcpy(outputs[34], arena + 38542080, sizeof(float) * 768);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1288 : f32[768] */
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1231 : f32[768] */
   memcpy(outputs[35], arena + 38542848, sizeof(float) * 768);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1280 : f32[4, 768] */
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1223 : f32[4, 768] */
   memcpy(outputs[36], arena + 38692608, sizeof(float) * 3072);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1281 : f32[4] */
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1224 : f32[4] */
   memcpy(outputs[37], arena + 38697984, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1275 : f32[768, 4] */
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1218 : f32[768, 4] */
   memcpy(outputs[38], arena + 38689536, sizeof(float) * 3072);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1276 : f32[768] */
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1219 : f32[768] */
   memcpy(outputs[39], arena + 38697216, sizeof(float) * 768);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1268 : f32[192, 768, 1, 1] */
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1213 : f32[192, 768, 1, 1] */
   memcpy(outputs[40], arena + 55541760, sizeof(float) * 147456);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1263 : f32[192] */
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1208 : f32[192] */
   memcpy(outputs[41], arena + 55839360, sizeof(float) * 192);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1264 : f32[192] */
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1209 : f32[192] */
   memcpy(outputs[42], arena + 55839552, sizeof(float) * 192);
-  /* output 43 "grad:blocks.2.norm1.weight" = %1256 : f32[192] */
+  /* output 43 "grad:blocks.2.norm1.weight" = %1201 : f32[192] */
   memcpy(outputs[43], arena + 55839168, sizeof(float) * 192);
-  /* output 44 "grad:blocks.2.norm1.bias" = %1253 : f32[192] */
+  /* output 44 "grad:blocks.2.norm1.bias" = %1199 : f32[192] */
   memcpy(outputs[44], arena + 55838976, sizeof(float) * 192);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1251 : f32[576, 192] */
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1197 : f32[576, 192] */
   memcpy(outputs[45], arena + 55689216, sizeof(float) * 110592);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1252 : f32[576] */
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1198 : f32[576] */
   memcpy(outputs[46], arena + 55838208, sizeof(float) * 576);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %1246 : f32[192, 192] */
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %1192 : f32[192, 192] */
   memcpy(outputs[47], arena + 55799808, sizeof(float) * 36864);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %1247 : f32[192] */
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %1193 : f32[192] */
   memcpy(outputs[48], arena + 55838784, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1241 : f32[768, 192, 1, 1] */
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1187 : f32[768, 192, 1, 1] */
   memcpy(outputs[49], arena + 55394304, sizeof(float) * 147456);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1236 : f32[768] */
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1182 : f32[768] */
   memcpy(outputs[50], arena + 55836672, sizeof(float) * 768);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1237 : f32[768] */
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1183 : f32[768] */
   memcpy(outputs[51], arena + 55837440, sizeof(float) * 768);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1233 : f32[768, 1, 3, 3] */
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1179 : f32[768, 1, 3, 3] */
   memcpy(outputs[52], arena + 62619648, sizeof(float) * 6912);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1230 : f32[768] */
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1176 : f32[768] */
   memcpy(outputs[53], arena + 62626560, sizeof(float) * 768);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1231 : f32[768] */
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1177 : f32[768] */
   memcpy(outputs[54], arena + 62627328, sizeof(float) * 768);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1223 : f32[4, 768] */
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1169 : f32[4, 768] */
   memcpy(outputs[55], arena + 62777088, sizeof(float) * 3072);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1224 : f32[4] */
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1170 : f32[4] */
   memcpy(outputs[56], arena + 62782464, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1218 : f32[768, 4] */
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1164 : f32[768, 4] */
   memcpy(outputs[57], arena + 62774016, sizeof(float) * 3072);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1219 : f32[768] */
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1165 : f32[768] */
   memcpy(outputs[58], arena + 62781696, sizeof(float) * 768);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1211 : f32[192, 768, 1, 1] */
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1159 : f32[192, 768, 1, 1] */
   memcpy(outputs[59], arena + 79626240, sizeof(float) * 147456);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1206 : f32[192] */
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1154 : f32[192] */
   memcpy(outputs[60], arena + 79923840, sizeof(float) * 192);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1207 : f32[192] */
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1155 : f32[192] */
   memcpy(outputs[61], arena + 79924032, sizeof(float) * 192);
-  /* output 62 "grad:blocks.3.norm1.weight" = %1199 : f32[192] */
+  /* output 62 "grad:blocks.3.norm1.weight" = %1147 : f32[192] */
   memcpy(outputs[62], arena + 79923648, sizeof(float) * 192);
-  /* output 63 "grad:blocks.3.norm1.bias" = %1196 : f32[192] */
+  /* output 63 "grad:blocks.3.norm1.bias" = %1145 : f32[192] */
   memcpy(outputs[63], arena + 79923456, sizeof(float) * 192);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1194 : f32[576, 192] */
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1143 : f32[576, 192] */
   memcpy(outputs[64], arena + 79773696, sizeof(float) * 110592);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1195 : f32[576] */
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1144 : f32[576] */
   memcpy(outputs[65], arena + 79922688, sizeof(float) * 576);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %1189 : f32[192, 192] */
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %1138 : f32[192, 192] */
   memcpy(outputs[66], arena + 79884288, sizeof(float) * 36864);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %1190 : f32[192] */
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %1139 : f32[192] */
   memcpy(outputs[67], arena + 79923264, sizeof(float) * 192);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1184 : f32[768, 192, 1, 1] */
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1133 : f32[768, 192, 1, 1] */
   memcpy(outputs[68], arena + 79478784, sizeof(float) * 147456);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1179 : f32[768] */
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1128 : f32[768] */
   memcpy(outputs[69], arena + 79921152, sizeof(float) * 768);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1180 : f32[768] */
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1129 : f32[768] */
   memcpy(outputs[70], arena + 79921920, sizeof(float) * 768);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1176 : f32[768, 1, 3, 3] */
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1125 : f32[768, 1, 3, 3] */
   memcpy(outputs[71], arena + 86704128, sizeof(float) * 6912);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1173 : f32[768] */
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1122 : f32[768] */
   memcpy(outputs[72], arena + 86711040, sizeof(float) * 768);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1174 : f32[768] */
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1123 : f32[768] */
   memcpy(outputs[73], arena + 86711808, sizeof(float) * 768);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1166 : f32[4, 768] */
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1115 : f32[4, 768] */
   memcpy(outputs[74], arena + 86861568, sizeof(float) * 3072);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1167 : f32[4] */
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1116 : f32[4] */
   memcpy(outputs[75], arena + 86866944, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1161 : f32[768, 4] */
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1110 : f32[768, 4] */
   memcpy(outputs[76], arena + 86858496, sizeof(float) * 3072);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1162 : f32[768] */
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1111 : f32[768] */
   memcpy(outputs[77], arena + 86866176, sizeof(float) * 768);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1154 : f32[192, 768, 1, 1] */
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1105 : f32[192, 768, 1, 1] */
   memcpy(outputs[78], arena + 103710720, sizeof(float) * 147456);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1149 : f32[192] */
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1100 : f32[192] */
   memcpy(outputs[79], arena + 104008320, sizeof(float) * 192);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1150 : f32[192] */
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1101 : f32[192] */
   memcpy(outputs[80], arena + 104008512, sizeof(float) * 192);
-  /* output 81 "grad:blocks.4.norm1.weight" = %1142 : f32[192] */
+  /* output 81 "grad:blocks.4.norm1.weight" = %1093 : f32[192] */
   memcpy(outputs[81], arena + 104008128, sizeof(float) * 192);
-  /* output 82 "grad:blocks.4.norm1.bias" = %1139 : f32[192] */
+  /* output 82 "grad:blocks.4.norm1.bias" = %1091 : f32[192] */
   memcpy(outputs[82], arena + 104007936, sizeof(float) * 192);
-  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1137 : f32[576, 192] */
+  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1089 : f32[576, 192] */
   memcpy(outputs[83], arena + 103858176, sizeof(float) * 110592);
-  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1138 : f32[576] */
+  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1090 : f32[576] */
   memcpy(outputs[84], arena + 104007168, sizeof(float) * 576);
-  /* output 85 "grad:blocks.4.attn.proj.weight" = %1132 : f32[192, 192] */
+  /* output 85 "grad:blocks.4.attn.proj.weight" = %1084 : f32[192, 192] */
   memcpy(outputs[85], arena + 103968768, sizeof(float) * 36864);
-  /* output 86 "grad:blocks.4.attn.proj.bias" = %1133 : f32[192] */
+  /* output 86 "grad:blocks.4.attn.proj.bias" = %1085 : f32[192] */
   memcpy(outputs[86], arena + 104007744, sizeof(float) * 192);
-  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1127 : f32[768, 192, 1, 1] */
+  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1079 : f32[768, 192, 1, 1] */
   memcpy(outputs[87], arena + 103563264, sizeof(float) * 147456);
-  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1122 : f32[768] */
+  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1074 : f32[768] */
   memcpy(outputs[88], arena + 104005632, sizeof(float) * 768);
-  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1123 : f32[768] */
+  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1075 : f32[768] */
   memcpy(outputs[89], arena + 104006400, sizeof(float) * 768);
-  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1119 : f32[768, 1, 3, 3] */
+  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1071 : f32[768, 1, 3, 3] */
   memcpy(outputs[90], arena + 110788608, sizeof(float) * 6912);
-  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1116 : f32[768] */
+  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1068 : f32[768] */
   memcpy(outputs[91], arena + 110795520, sizeof(float) * 768);
-  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1117 : f32[768] */
+  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1069 : f32[768] */
   memcpy(outputs[92], arena + 110796288, sizeof(float) * 768);
-  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1109 : f32[4, 768] */
+  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1061 : f32[4, 768] */
   memcpy(outputs[93], arena + 110946048, sizeof(float) * 3072);
-  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1110 : f32[4] */
+  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1062 : f32[4] */
   memcpy(outputs[94], arena + 110951424, sizeof(float) * 4);
-  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1104 : f32[768, 4] */
+  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1056 : f32[768, 4] */
   memcpy(outputs[95], arena + 110942976, sizeof(float) * 3072);
-  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1105 : f32[768] */
+  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1057 : f32[768] */
   memcpy(outputs[96], arena + 110950656, sizeof(float) * 768);
-  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1097 : f32[192, 768, 1, 1] */
+  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1051 : f32[192, 768, 1, 1] */
   memcpy(outputs[97], arena + 127795200, sizeof(float) * 147456);
-  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1092 : f32[192] */
+  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1046 : f32[192] */
   memcpy(outputs[98], arena + 128092800, sizeof(float) * 192);
-  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1093 : f32[192] */
+  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1047 : f32[192] */
   memcpy(outputs[99], arena + 128092992, sizeof(float) * 192);
-  /* output 100 "grad:blocks.5.norm1.weight" = %1085 : f32[192] */
+  /* output 100 "grad:blocks.5.norm1.weight" = %1039 : f32[192] */
   memcpy(outputs[100], arena + 128092608, sizeof(float) * 192);
-  /* output 101 "grad:blocks.5.norm1.bias" = %1082 : f32[192] */
+  /* output 101 "grad:blocks.5.norm1.bias" = %1037 : f32[192] */
   memcpy(outputs[101], arena + 128092416, sizeof(float) * 192);
-  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1080 : f32[576, 192] */
+  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1035 : f32[576, 192] */
   memcpy(outputs[102], arena + 127942656, sizeof(float) * 110592);
-  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1081 : f32[576] */
+  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1036 : f32[576] */
   memcpy(outputs[103], arena + 128091648, sizeof(float) * 576);
-  /* output 104 "grad:blocks.5.attn.proj.weight" = %1075 : f32[192, 192] */
+  /* output 104 "grad:blocks.5.attn.proj.weight" = %1030 : f32[192, 192] */
   memcpy(outputs[104], arena + 128053248, sizeof(float) * 36864);
-  /* output 105 "grad:blocks.5.attn.proj.bias" = %1076 : f32[192] */
+  /* output 105 "grad:blocks.5.attn.proj.bias" = %1031 : f32[192] */
   memcpy(outputs[105], arena + 128092224, sizeof(float) * 192);
-  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1070 : f32[768, 192, 1, 1] */
+  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1025 : f32[768, 192, 1, 1] */
   memcpy(outputs[106], arena + 127647744, sizeof(float) * 147456);
-  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1065 : f32[768] */
+  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1020 : f32[768] */
   memcpy(outputs[107], arena + 128090112, sizeof(float) * 768);
-  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1066 : f32[768] */
+  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1021 : f32[768] */
   memcpy(outputs[108], arena + 128090880, sizeof(float) * 768);
-  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1062 : f32[768, 1, 3, 3] */
+  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1017 : f32[768, 1, 3, 3] */
   memcpy(outputs[109], arena + 134873088, sizeof(float) * 6912);
-  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1059 : f32[768] */
+  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1014 : f32[768] */
   memcpy(outputs[110], arena + 134880000, sizeof(float) * 768);
-  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1060 : f32[768] */
+  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1015 : f32[768] */
   memcpy(outputs[111], arena + 134880768, sizeof(float) * 768);
-  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1052 : f32[4, 768] */
+  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1007 : f32[4, 768] */
   memcpy(outputs[112], arena + 135030528, sizeof(float) * 3072);
-  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1053 : f32[4] */
+  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1008 : f32[4] */
   memcpy(outputs[113], arena + 135035904, sizeof(float) * 4);
-  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1047 : f32[768, 4] */
+  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1002 : f32[768, 4] */
   memcpy(outputs[114], arena + 135027456, sizeof(float) * 3072);
-  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1048 : f32[768] */
+  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1003 : f32[768] */
   memcpy(outputs[115], arena + 135035136, sizeof(float) * 768);
-  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %1040 : f32[192, 768, 1, 1] */
+  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %997 : f32[192, 768, 1, 1] */
   memcpy(outputs[116], arena + 151879680, sizeof(float) * 147456);
-  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %1035 : f32[192] */
+  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %992 : f32[192] */
   memcpy(outputs[117], arena + 152177280, sizeof(float) * 192);
-  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %1036 : f32[192] */
+  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %993 : f32[192] */
   memcpy(outputs[118], arena + 152177472, sizeof(float) * 192);
-  /* output 119 "grad:blocks.6.norm1.weight" = %1028 : f32[192] */
+  /* output 119 "grad:blocks.6.norm1.weight" = %985 : f32[192] */
   memcpy(outputs[119], arena + 152177088, sizeof(float) * 192);
-  /* output 120 "grad:blocks.6.norm1.bias" = %1025 : f32[192] */
+  /* output 120 "grad:blocks.6.norm1.bias" = %983 : f32[192] */
   memcpy(outputs[120], arena + 152176896, sizeof(float) * 192);
-  /* output 121 "grad:blocks.6.attn.qkv.weight" = %1023 : f32[576, 192] */
+  /* output 121 "grad:blocks.6.attn.qkv.weight" = %981 : f32[576, 192] */
   memcpy(outputs[121], arena + 152027136, sizeof(float) * 110592);
-  /* output 122 "grad:blocks.6.attn.qkv.bias" = %1024 : f32[576] */
+  /* output 122 "grad:blocks.6.attn.qkv.bias" = %982 : f32[576] */
   memcpy(outputs[122], arena + 152176128, sizeof(float) * 576);
-  /* output 123 "grad:blocks.6.attn.proj.weight" = %1018 : f32[192, 192] */
+  /* output 123 "grad:blocks.6.attn.proj.weight" = %976 : f32[192, 192] */
   memcpy(outputs[123], arena + 152137728, sizeof(float) * 36864);
-  /* output 124 "grad:blocks.6.attn.proj.bias" = %1019 : f32[192] */
+  /* output 124 "grad:blocks.6.attn.proj.bias" = %977 : f32[192] */
   memcpy(outputs[124], arena + 152176704, sizeof(float) * 192);
-  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %1013 : f32[768, 192, 1, 1] */
+  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %971 : f32[768, 192, 1, 1] */
   memcpy(outputs[125], arena + 151732224, sizeof(float) * 147456);
-  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %1008 : f32[768] */
+  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %966 : f32[768] */
   memcpy(outputs[126], arena + 152174592, sizeof(float) * 768);
-  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %1009 : f32[768] */
+  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %967 : f32[768] */
   memcpy(outputs[127], arena + 152175360, sizeof(float) * 768);
-  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1005 : f32[768, 1, 3, 3] */
+  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %963 : f32[768, 1, 3, 3] */
   memcpy(outputs[128], arena + 158957568, sizeof(float) * 6912);
-  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1002 : f32[768] */
+  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %960 : f32[768] */
   memcpy(outputs[129], arena + 158964480, sizeof(float) * 768);
-  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1003 : f32[768] */
+  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %961 : f32[768] */
   memcpy(outputs[130], arena + 158965248, sizeof(float) * 768);
-  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %995 : f32[4, 768] */
+  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %953 : f32[4, 768] */
   memcpy(outputs[131], arena + 159115008, sizeof(float) * 3072);
-  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %996 : f32[4] */
+  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %954 : f32[4] */
   memcpy(outputs[132], arena + 159120384, sizeof(float) * 4);
-  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %990 : f32[768, 4] */
+  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %948 : f32[768, 4] */
   memcpy(outputs[133], arena + 159111936, sizeof(float) * 3072);
-  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %991 : f32[768] */
+  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %949 : f32[768] */
   memcpy(outputs[134], arena + 159119616, sizeof(float) * 768);
-  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %983 : f32[192, 768, 1, 1] */
+  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %943 : f32[192, 768, 1, 1] */
   memcpy(outputs[135], arena + 175964160, sizeof(float) * 147456);
-  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %978 : f32[192] */
+  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %938 : f32[192] */
   memcpy(outputs[136], arena + 176261760, sizeof(float) * 192);
-  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %979 : f32[192] */
+  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %939 : f32[192] */
   memcpy(outputs[137], arena + 176261952, sizeof(float) * 192);
-  /* output 138 "grad:blocks.7.norm1.weight" = %971 : f32[192] */
+  /* output 138 "grad:blocks.7.norm1.weight" = %931 : f32[192] */
   memcpy(outputs[138], arena + 176261568, sizeof(float) * 192);
-  /* output 139 "grad:blocks.7.norm1.bias" = %968 : f32[192] */
+  /* output 139 "grad:blocks.7.norm1.bias" = %929 : f32[192] */
   memcpy(outputs[139], arena + 176261376, sizeof(float) * 192);
-  /* output 140 "grad:blocks.7.attn.qkv.weight" = %966 : f32[576, 192] */
+  /* output 140 "grad:blocks.7.attn.qkv.weight" = %927 : f32[576, 192] */
   memcpy(outputs[140], arena + 176111616, sizeof(float) * 110592);
-  /* output 141 "grad:blocks.7.attn.qkv.bias" = %967 : f32[576] */
+  /* output 141 "grad:blocks.7.attn.qkv.bias" = %928 : f32[576] */
   memcpy(outputs[141], arena + 176260608, sizeof(float) * 576);
-  /* output 142 "grad:blocks.7.attn.proj.weight" = %961 : f32[192, 192] */
+  /* output 142 "grad:blocks.7.attn.proj.weight" = %922 : f32[192, 192] */
   memcpy(outputs[142], arena + 176222208, sizeof(float) * 36864);
-  /* output 143 "grad:blocks.7.attn.proj.bias" = %962 : f32[192] */
+  /* output 143 "grad:blocks.7.attn.proj.bias" = %923 : f32[192] */
   memcpy(outputs[143], arena + 176261184, sizeof(float) * 192);
-  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %956 : f32[768, 192, 1, 1] */
+  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %917 : f32[768, 192, 1, 1] */
   memcpy(outputs[144], arena + 175816704, sizeof(float) * 147456);
-  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %951 : f32[768] */
+  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %912 : f32[768] */
   memcpy(outputs[145], arena + 176259072, sizeof(float) * 768);
-  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %952 : f32[768] */
+  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %913 : f32[768] */
   memcpy(outputs[146], arena + 176259840, sizeof(float) * 768);
-  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %948 : f32[768, 1, 3, 3] */
+  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %909 : f32[768, 1, 3, 3] */
   memcpy(outputs[147], arena + 183042048, sizeof(float) * 6912);
-  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %945 : f32[768] */
+  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %906 : f32[768] */
   memcpy(outputs[148], arena + 183048960, sizeof(float) * 768);
-  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %946 : f32[768] */
+  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %907 : f32[768] */
   memcpy(outputs[149], arena + 183049728, sizeof(float) * 768);
-  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %938 : f32[4, 768] */
+  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %899 : f32[4, 768] */
   memcpy(outputs[150], arena + 183199488, sizeof(float) * 3072);
-  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %939 : f32[4] */
+  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %900 : f32[4] */
   memcpy(outputs[151], arena + 183204864, sizeof(float) * 4);
-  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %933 : f32[768, 4] */
+  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %894 : f32[768, 4] */
   memcpy(outputs[152], arena + 183196416, sizeof(float) * 3072);
-  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %934 : f32[768] */
+  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %895 : f32[768] */
   memcpy(outputs[153], arena + 183204096, sizeof(float) * 768);
-  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %926 : f32[192, 768, 1, 1] */
+  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %889 : f32[192, 768, 1, 1] */
   memcpy(outputs[154], arena + 200048640, sizeof(float) * 147456);
-  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %921 : f32[192] */
+  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %884 : f32[192] */
   memcpy(outputs[155], arena + 200346240, sizeof(float) * 192);
-  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %922 : f32[192] */
+  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %885 : f32[192] */
   memcpy(outputs[156], arena + 200346432, sizeof(float) * 192);
-  /* output 157 "grad:blocks.8.norm1.weight" = %914 : f32[192] */
+  /* output 157 "grad:blocks.8.norm1.weight" = %877 : f32[192] */
   memcpy(outputs[157], arena + 200346048, sizeof(float) * 192);
-  /* output 158 "grad:blocks.8.norm1.bias" = %911 : f32[192] */
+  /* output 158 "grad:blocks.8.norm1.bias" = %875 : f32[192] */
   memcpy(outputs[158], arena + 200345856, sizeof(float) * 192);
-  /* output 159 "grad:blocks.8.attn.qkv.weight" = %909 : f32[576, 192] */
+  /* output 159 "grad:blocks.8.attn.qkv.weight" = %873 : f32[576, 192] */
   memcpy(outputs[159], arena + 200196096, sizeof(float) * 110592);
-  /* output 160 "grad:blocks.8.attn.qkv.bias" = %910 : f32[576] */
+  /* output 160 "grad:blocks.8.attn.qkv.bias" = %874 : f32[576] */
   memcpy(outputs[160], arena + 200345088, sizeof(float) * 576);
-  /* output 161 "grad:blocks.8.attn.proj.weight" = %904 : f32[192, 192] */
+  /* output 161 "grad:blocks.8.attn.proj.weight" = %868 : f32[192, 192] */
   memcpy(outputs[161], arena + 200306688, sizeof(float) * 36864);
-  /* output 162 "grad:blocks.8.attn.proj.bias" = %905 : f32[192] */
+  /* output 162 "grad:blocks.8.attn.proj.bias" = %869 : f32[192] */
   memcpy(outputs[162], arena + 200345664, sizeof(float) * 192);
-  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %899 : f32[768, 192, 1, 1] */
+  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %863 : f32[768, 192, 1, 1] */
   memcpy(outputs[163], arena + 199901184, sizeof(float) * 147456);
-  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %894 : f32[768] */
+  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %858 : f32[768] */
   memcpy(outputs[164], arena + 200343552, sizeof(float) * 768);
-  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %895 : f32[768] */
+  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %859 : f32[768] */
   memcpy(outputs[165], arena + 200344320, sizeof(float) * 768);
-  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %891 : f32[768, 1, 3, 3] */
+  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %855 : f32[768, 1, 3, 3] */
   memcpy(outputs[166], arena + 207126528, sizeof(float) * 6912);
-  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %888 : f32[768] */
+  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %852 : f32[768] */
   memcpy(outputs[167], arena + 207133440, sizeof(float) * 768);
-  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %889 : f32[768] */
+  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %853 : f32[768] */
   memcpy(outputs[168], arena + 207134208, sizeof(float) * 768);
-  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %881 : f32[4, 768] */
+  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %845 : f32[4, 768] */
   memcpy(outputs[169], arena + 207283968, sizeof(float) * 3072);
-  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %882 : f32[4] */
+  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %846 : f32[4] */
   memcpy(outputs[170], arena + 207289344, sizeof(float) * 4);
-  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %876 : f32[768, 4] */
+  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %840 : f32[768, 4] */
   memcpy(outputs[171], arena + 207280896, sizeof(float) * 3072);
-  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %877 : f32[768] */
+  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %841 : f32[768] */
   memcpy(outputs[172], arena + 207288576, sizeof(float) * 768);
-  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %869 : f32[192, 768, 1, 1] */
+  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %835 : f32[192, 768, 1, 1] */
   memcpy(outputs[173], arena + 224133120, sizeof(float) * 147456);
-  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %864 : f32[192] */
+  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %830 : f32[192] */
   memcpy(outputs[174], arena + 224430720, sizeof(float) * 192);
-  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %865 : f32[192] */
+  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %831 : f32[192] */
   memcpy(outputs[175], arena + 224430912, sizeof(float) * 192);
-  /* output 176 "grad:blocks.9.norm1.weight" = %857 : f32[192] */
+  /* output 176 "grad:blocks.9.norm1.weight" = %823 : f32[192] */
   memcpy(outputs[176], arena + 224430528, sizeof(float) * 192);
-  /* output 177 "grad:blocks.9.norm1.bias" = %854 : f32[192] */
+  /* output 177 "grad:blocks.9.norm1.bias" = %821 : f32[192] */
   memcpy(outputs[177], arena + 224430336, sizeof(float) * 192);
-  /* output 178 "grad:blocks.9.attn.qkv.weight" = %852 : f32[576, 192] */
+  /* output 178 "grad:blocks.9.attn.qkv.weight" = %819 : f32[576, 192] */
   memcpy(outputs[178], arena + 224280576, sizeof(float) * 110592);
-  /* output 179 "grad:blocks.9.attn.qkv.bias" = %853 : f32[576] */
+  /* output 179 "grad:blocks.9.attn.qkv.bias" = %820 : f32[576] */
   memcpy(outputs[179], arena + 224429568, sizeof(float) * 576);
-  /* output 180 "grad:blocks.9.attn.proj.weight" = %847 : f32[192, 192] */
+  /* output 180 "grad:blocks.9.attn.proj.weight" = %814 : f32[192, 192] */
   memcpy(outputs[180], arena + 224391168, sizeof(float) * 36864);
-  /* output 181 "grad:blocks.9.attn.proj.bias" = %848 : f32[192] */
+  /* output 181 "grad:blocks.9.attn.proj.bias" = %815 : f32[192] */
   memcpy(outputs[181], arena + 224430144, sizeof(float) * 192);
-  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %842 : f32[768, 192, 1, 1] */
+  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %809 : f32[768, 192, 1, 1] */
   memcpy(outputs[182], arena + 223985664, sizeof(float) * 147456);
-  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %837 : f32[768] */
+  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %804 : f32[768] */
   memcpy(outputs[183], arena + 224428032, sizeof(float) * 768);
-  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %838 : f32[768] */
+  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %805 : f32[768] */
   memcpy(outputs[184], arena + 224428800, sizeof(float) * 768);
-  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %834 : f32[768, 1, 3, 3] */
+  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %801 : f32[768, 1, 3, 3] */
   memcpy(outputs[185], arena + 231211008, sizeof(float) * 6912);
-  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %831 : f32[768] */
+  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %798 : f32[768] */
   memcpy(outputs[186], arena + 231217920, sizeof(float) * 768);
-  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %832 : f32[768] */
+  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %799 : f32[768] */
   memcpy(outputs[187], arena + 231218688, sizeof(float) * 768);
-  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %824 : f32[4, 768] */
+  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %791 : f32[4, 768] */
   memcpy(outputs[188], arena + 231368448, sizeof(float) * 3072);
-  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %825 : f32[4] */
+  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %792 : f32[4] */
   memcpy(outputs[189], arena + 231373824, sizeof(float) * 4);
-  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %819 : f32[768, 4] */
+  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %786 : f32[768, 4] */
   memcpy(outputs[190], arena + 231365376, sizeof(float) * 3072);
-  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %820 : f32[768] */
+  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %787 : f32[768] */
   memcpy(outputs[191], arena + 231373056, sizeof(float) * 768);
-  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %812 : f32[192, 768, 1, 1] */
+  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %781 : f32[192, 768, 1, 1] */
   memcpy(outputs[192], arena + 248217600, sizeof(float) * 147456);
-  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %807 : f32[192] */
+  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %776 : f32[192] */
   memcpy(outputs[193], arena + 248515200, sizeof(float) * 192);
-  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %808 : f32[192] */
+  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %777 : f32[192] */
   memcpy(outputs[194], arena + 248515392, sizeof(float) * 192);
-  /* output 195 "grad:blocks.10.norm1.weight" = %800 : f32[192] */
+  /* output 195 "grad:blocks.10.norm1.weight" = %769 : f32[192] */
   memcpy(outputs[195], arena + 248515008, sizeof(float) * 192);
-  /* output 196 "grad:blocks.10.norm1.bias" = %797 : f32[192] */
+  /* output 196 "grad:blocks.10.norm1.bias" = %767 : f32[192] */
   memcpy(outputs[196], arena + 248514816, sizeof(float) * 192);
-  /* output 197 "grad:blocks.10.attn.qkv.weight" = %795 : f32[576, 192] */
+  /* output 197 "grad:blocks.10.attn.qkv.weight" = %765 : f32[576, 192] */
   memcpy(outputs[197], arena + 248365056, sizeof(float) * 110592);
-  /* output 198 "grad:blocks.10.attn.qkv.bias" = %796 : f32[576] */
+  /* output 198 "grad:blocks.10.attn.qkv.bias" = %766 : f32[576] */
   memcpy(outputs[198], arena + 248514048, sizeof(float) * 576);
-  /* output 199 "grad:blocks.10.attn.proj.weight" = %790 : f32[192, 192] */
+  /* output 199 "grad:blocks.10.attn.proj.weight" = %760 : f32[192, 192] */
   memcpy(outputs[199], arena + 248475648, sizeof(float) * 36864);
-  /* output 200 "grad:blocks.10.attn.proj.bias" = %791 : f32[192] */
+  /* output 200 "grad:blocks.10.attn.proj.bias" = %761 : f32[192] */
   memcpy(outputs[200], arena + 248514624, sizeof(float) * 192);
-  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %785 : f32[768, 192, 1, 1] */
+  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %755 : f32[768, 192, 1, 1] */
   memcpy(outputs[201], arena + 248070144, sizeof(float) * 147456);
-  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %780 : f32[768] */
+  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %750 : f32[768] */
   memcpy(outputs[202], arena + 248512512, sizeof(float) * 768);
-  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %781 : f32[768] */
+  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %751 : f32[768] */
   memcpy(outputs[203], arena + 248513280, sizeof(float) * 768);
-  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %777 : f32[768, 1, 3, 3] */
+  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %747 : f32[768, 1, 3, 3] */
   memcpy(outputs[204], arena + 255295488, sizeof(float) * 6912);
-  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %774 : f32[768] */
+  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %744 : f32[768] */
   memcpy(outputs[205], arena + 255302400, sizeof(float) * 768);
-  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %775 : f32[768] */
+  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %745 : f32[768] */
   memcpy(outputs[206], arena + 255303168, sizeof(float) * 768);
-  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %767 : f32[4, 768] */
+  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %737 : f32[4, 768] */
   memcpy(outputs[207], arena + 255452928, sizeof(float) * 3072);
-  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %768 : f32[4] */
+  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %738 : f32[4] */
   memcpy(outputs[208], arena + 255458304, sizeof(float) * 4);
-  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %762 : f32[768, 4] */
+  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %732 : f32[768, 4] */
   memcpy(outputs[209], arena + 255449856, sizeof(float) * 3072);
-  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %763 : f32[768] */
+  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %733 : f32[768] */
   memcpy(outputs[210], arena + 255457536, sizeof(float) * 768);
-  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %755 : f32[192, 768, 1, 1] */
+  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %727 : f32[192, 768, 1, 1] */
   memcpy(outputs[211], arena + 272302080, sizeof(float) * 147456);
-  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %750 : f32[192] */
+  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %722 : f32[192] */
   memcpy(outputs[212], arena + 272599680, sizeof(float) * 192);
-  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %751 : f32[192] */
+  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %723 : f32[192] */
   memcpy(outputs[213], arena + 272599872, sizeof(float) * 192);
-  /* output 214 "grad:blocks.11.norm1.weight" = %743 : f32[192] */
+  /* output 214 "grad:blocks.11.norm1.weight" = %715 : f32[192] */
   memcpy(outputs[214], arena + 272599488, sizeof(float) * 192);
-  /* output 215 "grad:blocks.11.norm1.bias" = %740 : f32[192] */
+  /* output 215 "grad:blocks.11.norm1.bias" = %713 : f32[192] */
   memcpy(outputs[215], arena + 272599296, sizeof(float) * 192);
-  /* output 216 "grad:blocks.11.attn.qkv.weight" = %738 : f32[576, 192] */
+  /* output 216 "grad:blocks.11.attn.qkv.weight" = %711 : f32[576, 192] */
   memcpy(outputs[216], arena + 272449536, sizeof(float) * 110592);
-  /* output 217 "grad:blocks.11.attn.qkv.bias" = %739 : f32[576] */
+  /* output 217 "grad:blocks.11.attn.qkv.bias" = %712 : f32[576] */
   memcpy(outputs[217], arena + 272598528, sizeof(float) * 576);
-  /* output 218 "grad:blocks.11.attn.proj.weight" = %733 : f32[192, 192] */
+  /* output 218 "grad:blocks.11.attn.proj.weight" = %706 : f32[192, 192] */
   memcpy(outputs[218], arena + 272560128, sizeof(float) * 36864);
-  /* output 219 "grad:blocks.11.attn.proj.bias" = %734 : f32[192] */
+  /* output 219 "grad:blocks.11.attn.proj.bias" = %707 : f32[192] */
   memcpy(outputs[219], arena + 272599104, sizeof(float) * 192);
-  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %728 : f32[768, 192, 1, 1] */
+  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %701 : f32[768, 192, 1, 1] */
   memcpy(outputs[220], arena + 272154624, sizeof(float) * 147456);
-  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %723 : f32[768] */
+  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %696 : f32[768] */
   memcpy(outputs[221], arena + 272596992, sizeof(float) * 768);
-  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %724 : f32[768] */
+  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %697 : f32[768] */
   memcpy(outputs[222], arena + 272597760, sizeof(float) * 768);
-  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %720 : f32[768, 1, 3, 3] */
+  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %693 : f32[768, 1, 3, 3] */
   memcpy(outputs[223], arena + 279379968, sizeof(float) * 6912);
-  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %717 : f32[768] */
+  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %690 : f32[768] */
   memcpy(outputs[224], arena + 279386880, sizeof(float) * 768);
-  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %718 : f32[768] */
+  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %691 : f32[768] */
   memcpy(outputs[225], arena + 279387648, sizeof(float) * 768);
-  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %710 : f32[4, 768] */
+  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %683 : f32[4, 768] */
   memcpy(outputs[226], arena + 279537408, sizeof(float) * 3072);
-  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %711 : f32[4] */
+  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %684 : f32[4] */
   memcpy(outputs[227], arena + 279542784, sizeof(float) * 4);
-  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %705 : f32[768, 4] */
+  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %678 : f32[768, 4] */
   memcpy(outputs[228], arena + 279534336, sizeof(float) * 3072);
-  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %706 : f32[768] */
+  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %679 : f32[768] */
   memcpy(outputs[229], arena + 279542016, sizeof(float) * 768);
-  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %698 : f32[192, 768, 1, 1] */
+  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %673 : f32[192, 768, 1, 1] */
   memcpy(outputs[230], arena + 425619456, sizeof(float) * 147456);
-  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %693 : f32[192] */
+  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %668 : f32[192] */
   memcpy(outputs[231], arena + 396705792, sizeof(float) * 192);
-  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %694 : f32[192] */
+  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %669 : f32[192] */
   memcpy(outputs[232], arena + 396705984, sizeof(float) * 192);
-  /* output 233 "grad:norm.weight" = %687 : f32[192] */
+  /* output 233 "grad:norm.weight" = %662 : f32[192] */
   memcpy(outputs[233], arena + 429208944, sizeof(float) * 192);
-  /* output 234 "grad:norm.bias" = %684 : f32[192] */
+  /* output 234 "grad:norm.bias" = %660 : f32[192] */
   memcpy(outputs[234], arena + 429208752, sizeof(float) * 192);
-  /* output 235 "grad:head.weight" = %680 : f32[1000, 192] */
+  /* output 235 "grad:head.weight" = %656 : f32[1000, 192] */
   memcpy(outputs[235], arena + 428027904, sizeof(float) * 192000);
-  /* output 236 "grad:head.bias" = %681 : f32[1000] */
+  /* output 236 "grad:head.bias" = %657 : f32[1000] */
   memcpy(outputs[236], arena + 429196800, sizeof(float) * 1000);
-  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 768] */
+  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %31 : f32[2, 768] */
   memcpy(outputs[237], arena + 429159936, sizeof(float) * 1536);
-  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 768] */
+  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %38 : f32[2, 768] */
   memcpy(outputs[238], arena + 429161472, sizeof(float) * 1536);
-  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %57 : f32[2, 192] */
+  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %56 : f32[2, 192] */
   memcpy(outputs[239], arena + 429204144, sizeof(float) * 384);
-  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %87 : f32[2, 768] */
+  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %84 : f32[2, 768] */
   memcpy(outputs[240], arena + 429163008, sizeof(float) * 1536);
-  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %94 : f32[2, 768] */
+  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %91 : f32[2, 768] */
   memcpy(outputs[241], arena + 429164544, sizeof(float) * 1536);
-  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %112 : f32[2, 192] */
+  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %109 : f32[2, 192] */
   memcpy(outputs[242], arena + 429204528, sizeof(float) * 384);
-  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %142 : f32[2, 768] */
+  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %137 : f32[2, 768] */
   memcpy(outputs[243], arena + 429166080, sizeof(float) * 1536);
-  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %149 : f32[2, 768] */
+  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %144 : f32[2, 768] */
   memcpy(outputs[244], arena + 429167616, sizeof(float) * 1536);
-  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %167 : f32[2, 192] */
+  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %162 : f32[2, 192] */
   memcpy(outputs[245], arena + 429204912, sizeof(float) * 384);
-  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %197 : f32[2, 768] */
+  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %190 : f32[2, 768] */
   memcpy(outputs[246], arena + 429169152, sizeof(float) * 1536);
-  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %204 : f32[2, 768] */
+  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %197 : f32[2, 768] */
   memcpy(outputs[247], arena + 429170688, sizeof(float) * 1536);
-  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %222 : f32[2, 192] */
+  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %215 : f32[2, 192] */
   memcpy(outputs[248], arena + 429205296, sizeof(float) * 384);
-  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %252 : f32[2, 768] */
+  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %243 : f32[2, 768] */
   memcpy(outputs[249], arena + 429172224, sizeof(float) * 1536);
-  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %259 : f32[2, 768] */
+  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %250 : f32[2, 768] */
   memcpy(outputs[250], arena + 429173760, sizeof(float) * 1536);
-  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %277 : f32[2, 192] */
+  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %268 : f32[2, 192] */
   memcpy(outputs[251], arena + 429205680, sizeof(float) * 384);
-  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %307 : f32[2, 768] */
+  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %296 : f32[2, 768] */
   memcpy(outputs[252], arena + 429175296, sizeof(float) * 1536);
-  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %314 : f32[2, 768] */
+  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %303 : f32[2, 768] */
   memcpy(outputs[253], arena + 429176832, sizeof(float) * 1536);
-  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %332 : f32[2, 192] */
+  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %321 : f32[2, 192] */
   memcpy(outputs[254], arena + 429206064, sizeof(float) * 384);
-  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %362 : f32[2, 768] */
+  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %349 : f32[2, 768] */
   memcpy(outputs[255], arena + 429178368, sizeof(float) * 1536);
-  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %369 : f32[2, 768] */
+  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %356 : f32[2, 768] */
   memcpy(outputs[256], arena + 429179904, sizeof(float) * 1536);
-  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %387 : f32[2, 192] */
+  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %374 : f32[2, 192] */
   memcpy(outputs[257], arena + 429206448, sizeof(float) * 384);
-  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %417 : f32[2, 768] */
+  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %402 : f32[2, 768] */
   memcpy(outputs[258], arena + 429181440, sizeof(float) * 1536);
-  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %424 : f32[2, 768] */
+  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %409 : f32[2, 768] */
   memcpy(outputs[259], arena + 429182976, sizeof(float) * 1536);
-  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %442 : f32[2, 192] */
+  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %427 : f32[2, 192] */
   memcpy(outputs[260], arena + 429206832, sizeof(float) * 384);
-  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %472 : f32[2, 768] */
+  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %455 : f32[2, 768] */
   memcpy(outputs[261], arena + 429184512, sizeof(float) * 1536);
-  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %479 : f32[2, 768] */
+  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %462 : f32[2, 768] */
   memcpy(outputs[262], arena + 429186048, sizeof(float) * 1536);
-  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %497 : f32[2, 192] */
+  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %480 : f32[2, 192] */
   memcpy(outputs[263], arena + 429207216, sizeof(float) * 384);
-  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %527 : f32[2, 768] */
+  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %508 : f32[2, 768] */
   memcpy(outputs[264], arena + 429187584, sizeof(float) * 1536);
-  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %534 : f32[2, 768] */
+  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %515 : f32[2, 768] */
   memcpy(outputs[265], arena + 429189120, sizeof(float) * 1536);
-  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %552 : f32[2, 192] */
+  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %533 : f32[2, 192] */
   memcpy(outputs[266], arena + 429207600, sizeof(float) * 384);
-  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %582 : f32[2, 768] */
+  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %561 : f32[2, 768] */
   memcpy(outputs[267], arena + 429190656, sizeof(float) * 1536);
-  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %589 : f32[2, 768] */
+  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %568 : f32[2, 768] */
   memcpy(outputs[268], arena + 429192192, sizeof(float) * 1536);
-  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %607 : f32[2, 192] */
+  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %586 : f32[2, 192] */
   memcpy(outputs[269], arena + 429207984, sizeof(float) * 384);
-  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %637 : f32[2, 768] */
+  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %614 : f32[2, 768] */
   memcpy(outputs[270], arena + 429193728, sizeof(float) * 1536);
-  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %644 : f32[2, 768] */
+  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %621 : f32[2, 768] */
   memcpy(outputs[271], arena + 429195264, sizeof(float) * 1536);
-  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %662 : f32[2, 192] */
+  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %639 : f32[2, 192] */
   memcpy(outputs[272], arena + 429208368, sizeof(float) * 384);
   return 0;
 } // localvit_tiny_train_forward

@@ -430,7 +430,7 @@ static inline float lk_maxpool_window(const float *xp, int Hh, int Ww, int oh, i
  * kernels in any order. Semantics, shapes and scratch needs are documented at each definition;
  * each kernel X also has a naive reference X_naive (same arguments, no `ws`) used by the tests. */
 #define LK_MAX_RANK 6 /* rank limit of lk_binary and lk_copy_strided (batch axis included) */
-enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV }; /* lk_binary's op */
+enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV, LK_OP_MUL_ADD }; /* lk_binary's op (mul_add: lk_mul_add only) */
 
 /* gemm.c */
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb, long csb,
@@ -1651,54 +1651,70 @@ void lk_rsqrt_naive(long n, const float *x, float *y) {
  *     lk_add(3, shp, x, sa, pos_embed, sb, y);
  * y may equal a or b when that operand has y's own dense strides (in-place residual add). */
 
-/* Drops size-1 axes and merges neighbours that are contiguous in both operands, so the common
- * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). */
-static int lk__binary_collapse(int rank, const long *shape, const long *sa, const long *sb, long *n, long *a, long *b) {
+/* Drops size-1 axes and merges neighbours that are contiguous in every operand, so the common
+ * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). s[k] are
+ * operand k's strides; st[k] receives its merged ones. */
+static int lk__ew_collapse(int rank, const long *shape, int nops, const long *const *s, long *n, long (*st)[LK_MAX_RANK]) {
   int r = 0;
   for (int d = 0; d < rank; ++d) {
+    int merge = r > 0;
     if (shape[d] == 1) continue;
-    if (r > 0 && a[r - 1] == sa[d] * shape[d] && b[r - 1] == sb[d] * shape[d]) {
-      n[r - 1] *= shape[d];
-      a[r - 1] = sa[d];
-      b[r - 1] = sb[d];
-    } else {
-      n[r] = shape[d]; a[r] = sa[d]; b[r] = sb[d];
-      ++r;
-    }
+    for (int k = 0; k < nops && merge; ++k) merge = st[k][r - 1] == s[k][d] * shape[d];
+    if (merge) n[r - 1] *= shape[d];
+    else n[r++] = shape[d];
+    for (int k = 0; k < nops; ++k) st[k][r - 1] = s[k][d];
   }
-  if (r == 0) { n[0] = 1; a[0] = 0; b[0] = 0; r = 1; }
+  if (r == 0) {
+    n[0] = 1;
+    for (int k = 0; k < nops; ++k) st[k][0] = 0;
+    r = 1;
+  }
   return r;
 }
 
-/* One contiguous run of y: the four stride patterns get their own loop so the compiler
- * vectorises the common ones. */
+/* One contiguous run of y: the common stride patterns get their own loop so the compiler
+ * vectorises them. */
 #define LK__RUN(OP)                                                                              \
   if (ia == 1 && ib == 1) for (long i = 0; i < len; ++i) y[i] = a[i] OP b[i];                    \
   else if (ia == 1 && ib == 0) { float s = b[0]; for (long i = 0; i < len; ++i) y[i] = a[i] OP s; } \
   else if (ia == 0 && ib == 1) { float s = a[0]; for (long i = 0; i < len; ++i) y[i] = s OP b[i]; } \
   else for (long i = 0; i < len; ++i) y[i] = a[i * ia] OP b[i * ib];
+/* a·b + c (one rounding where the compiler contracts it into an FMA, the default here). */
+#define LK__RUN_MUL_ADD(A, B, C) for (long i = 0; i < len; ++i) y[i] = (A) * (B) + (C);
 
-static void lk__binary_run(int op, long len, const float *a, long ia, const float *b, long ib, float *y) {
+static void lk__ew_run(int op, long len, const float *const *x, const long *inc, float *y) {
+  const float *a = x[0], *b = x[1], *c = x[2];
+  const long ia = inc[0], ib = inc[1], ic = inc[2];
   switch (op) {
   case LK_OP_ADD: LK__RUN(+) break;
   case LK_OP_SUB: LK__RUN(-) break;
   case LK_OP_MUL: LK__RUN(*) break;
-  default: LK__RUN(/) break;
+  case LK_OP_DIV: LK__RUN(/) break;
+  default: /* LK_OP_MUL_ADD */
+    if (ia == 1 && ib == 1 && ic == 1) LK__RUN_MUL_ADD(a[i], b[i], c[i])
+    else if (ia == 1 && ib == 0 && ic == 0) { float s = b[0], t = c[0]; LK__RUN_MUL_ADD(a[i], s, t) }
+    else if (ia == 1 && ib == 1 && ic == 0) { float t = c[0]; LK__RUN_MUL_ADD(a[i], b[i], t) }
+    else if (ia == 1 && ib == 0 && ic == 1) { float s = b[0]; LK__RUN_MUL_ADD(a[i], s, c[i]) }
+    else LK__RUN_MUL_ADD(a[i * ia], b[i * ib], c[i * ic])
+    break;
   }
 }
 
-void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
-               const long *sb, float *y) {
-  long n[LK_MAX_RANK], s_a[LK_MAX_RANK], s_b[LK_MAX_RANK], total = 1;
-  int r = lk__binary_collapse(rank, shape, sa, sb, n, s_a, s_b);
+/* y = op(x[0], ..., x[nops − 1]) over shape[0:rank], operand k read through strides s[k]. */
+static void lk__elementwise(int op, int nops, int rank, const long *shape, const float *const *x, const long *const *s,
+                            float *y) {
+  long n[LK_MAX_RANK], st[3][LK_MAX_RANK], total = 1;
+  int r = lk__ew_collapse(rank, shape, nops, s, n, st);
   for (int d = 0; d < r; ++d) total *= n[d];
   if (total == 0) return;
   {
-    const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];
+    const long inner = n[r - 1];
     LK_OMP(parallel if(total >= LK_PAR_MIN))
     {
-      long lo, hi, idx[LK_MAX_RANK], row, col, oa = 0, ob = 0;
+      long lo, hi, idx[LK_MAX_RANK], row, col, off[3] = {0, 0, 0}, inc[3] = {0, 0, 0};
+      const float *at[3] = {NULL, NULL, NULL};
       lk_split(total, lk_team_size(), lk_thread_id(), &lo, &hi);
+      for (int k = 0; k < nops; ++k) inc[k] = st[k][r - 1];
       /* Walk this thread's range of y in runs that stay inside one inner row. The outer
        * multi-index is found by division once, then stepped like an odometer: per run, divisions
        * cost more than a short run (49 pixels of a 7×7 channel) itself. */
@@ -1706,25 +1722,28 @@ void lk_binary(int op, int rank, const long *shape, const float *a, const long *
       col = lo % inner;
       for (int d = r - 2; d >= 0; --d) {
         idx[d] = row % n[d];
-        oa += idx[d] * s_a[d];
-        ob += idx[d] * s_b[d];
+        for (int k = 0; k < nops; ++k) off[k] += idx[d] * st[k][d];
         row /= n[d];
       }
       for (long pos = lo; pos < hi; col = 0) {
         long len = lk_min_l(inner - col, hi - pos);
-        lk__binary_run(op, len, a + oa + col * ia, ia, b + ob + col * ib, ib, y + pos);
+        for (int k = 0; k < nops; ++k) at[k] = x[k] + off[k] + col * inc[k];
+        lk__ew_run(op, len, at, inc, y + pos);
         pos += len;
         for (int d = r - 2; d >= 0; --d) {
-          oa += s_a[d];
-          ob += s_b[d];
-          if (++idx[d] < n[d]) break;
-          oa -= n[d] * s_a[d];
-          ob -= n[d] * s_b[d];
+          int wrap = ++idx[d] == n[d];
+          for (int k = 0; k < nops; ++k) off[k] += (wrap ? 1 - n[d] : 1) * st[k][d];
+          if (!wrap) break;
           idx[d] = 0;
         }
       }
     }
   }
+}
+
+void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
+               const long *sb, float *y) {
+  lk__elementwise(op, 2, rank, shape, (const float *const[]){a, b}, (const long *const[]){sa, sb}, y);
 }
 
 void lk_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y) {
@@ -1740,25 +1759,47 @@ void lk_div(int rank, const long *shape, const float *a, const long *sa, const f
   lk_binary(LK_OP_DIV, rank, shape, a, sa, b, sb, y);
 }
 
-/* Reference: every element's operand offsets from its multi-index. */
+/* y = a·b + c with broadcasting (training's mul_add: a LayerNorm's affine part, squeeze-excite's
+ * input gradient), in one pass instead of a product pass and a sum pass. y may equal an operand
+ * that has y's own dense strides. */
+void lk_mul_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                const float *c, const long *sc, float *y) {
+  lk__elementwise(LK_OP_MUL_ADD, 3, rank, shape, (const float *const[]){a, b, c}, (const long *const[]){sa, sb, sc}, y);
+}
+
+/* References: every element's operand offsets from its multi-index. */
+static long lk__ew_offset(int rank, const long *shape, const long *s, long i) {
+  long off = 0;
+  for (int d = rank - 1; d >= 0; --d) {
+    off += i % shape[d] * s[d];
+    i /= shape[d];
+  }
+  return off;
+}
+
 void lk_binary_naive(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
                      const long *sb, float *y) {
   long total = 1;
   for (int d = 0; d < rank; ++d) total *= shape[d];
   for (long i = 0; i < total; ++i) {
-    long rest = i, oa = 0, ob = 0;
-    for (int d = rank - 1; d >= 0; --d) {
-      oa += rest % shape[d] * sa[d];
-      ob += rest % shape[d] * sb[d];
-      rest /= shape[d];
-    }
+    const float u = a[lk__ew_offset(rank, shape, sa, i)], v = b[lk__ew_offset(rank, shape, sb, i)];
     switch (op) {
-    case LK_OP_ADD: y[i] = a[oa] + b[ob]; break;
-    case LK_OP_SUB: y[i] = a[oa] - b[ob]; break;
-    case LK_OP_MUL: y[i] = a[oa] * b[ob]; break;
-    default: y[i] = a[oa] / b[ob]; break;
+    case LK_OP_ADD: y[i] = u + v; break;
+    case LK_OP_SUB: y[i] = u - v; break;
+    case LK_OP_MUL: y[i] = u * v; break;
+    default: y[i] = u / v; break;
     }
   }
+}
+
+/* In double: the product of two floats is exact there. */
+void lk_mul_add_naive(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                      const float *c, const long *sc, float *y) {
+  long total = 1;
+  for (int d = 0; d < rank; ++d) total *= shape[d];
+  for (long i = 0; i < total; ++i)
+    y[i] = (float)((double)a[lk__ew_offset(rank, shape, sa, i)] * b[lk__ew_offset(rank, shape, sb, i)] +
+                   c[lk__ew_offset(rank, shape, sc, i)]);
 }
 
 /* ---- Scalar variants: y[n] = x ∘ s or s ∘ x (a float constant on either side in the spec). ------ */
@@ -3599,9 +3640,25 @@ static void lk__grad_odo_next(lk__grad_odo *o) {
   }
 }
 
-/* y = x summed over the axes d with reduce[d] != 0; y holds the kept axes in order, dense.
- * shape[0:rank], rank ≤ 8, batch axis included. An empty reduced range gives 0. */
-void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* Σ x[i]·x2[i] over i < n, in lk_sum's lanes and order. */
+static inline float lk__grad_dot(const float *x, const float *x2, long n) {
+  lk_vf s0 = lk_vzero(), s1 = lk_vzero();
+  long i = 0;
+  float s;
+  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
+    s0 += lk_vload(x + i) * lk_vload(x2 + i);
+    s1 += lk_vload(x + i + LK_VW) * lk_vload(x2 + i + LK_VW);
+  }
+  s = lk_vsum(s0 + s1);
+  for (; i < n; ++i) s += x[i] * x2[i];
+  return s;
+}
+
+/* y = x (x ⊙ x2 when x2 is not NULL, both of shape[0:rank] and dense) summed over the axes d with
+ * reduce[d] != 0; y holds the kept axes in order, dense. rank ≤ 8, batch axis included. An empty
+ * reduced range gives 0. */
+static void lk__reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                           float *y) {
   long sz[8], st[8], total = 1, nout = 1, s = 1;
   int red[8], m = 0, inner_kept;
   lk__grad_odo kept, rdc; /* kept: outer kept axes (innermost kept excluded when inner_kept) */
@@ -3658,14 +3715,14 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
       if (inner_kept) {
         long orow = ot / chunks, j0 = ot % chunks * LK__RED_CH, n = lk_min_l(LK__RED_CH, Kin - j0);
         float acc[LK__RED_CH];
-        const float *base;
         lk__grad_odo_set(&ko, orow);
-        base = x + ko.off + j0;
         for (long i = 0; i < n; ++i) acc[i] = 0.0f;
         if (lo < hi) lk__grad_odo_set(&ro, lo);
         for (long r = lo; r < hi; ++r) {
-          const float *xr = base + ro.off;
-          for (long i = 0; i < n; ++i) acc[i] += xr[i];
+          const long at = ko.off + j0 + ro.off;
+          const float *xr = x + at, *x2r = x2 ? x2 + at : NULL;
+          if (x2r) for (long i = 0; i < n; ++i) acc[i] += xr[i] * x2r[i];
+          else for (long i = 0; i < n; ++i) acc[i] += xr[i];
           lk__grad_odo_next(&ro);
         }
         for (long i = 0; i < n; ++i) dst[orow * Kin + j0 + i] = acc[i];
@@ -3675,7 +3732,8 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
         if (lo < hi) lk__grad_odo_set(&ro, lo / Sin);
         for (long r = lo; r < hi;) {
           long s0 = r % Sin, len = lk_min_l(Sin - s0, hi - r);
-          acc += lk_sum(x + ko.off + ro.off + s0, len);
+          const long at = ko.off + ro.off + s0;
+          acc += x2 ? lk__grad_dot(x + at, x2 + at, len) : lk_sum(x + at, len);
           r += len;
           if (s0 + len == Sin) lk__grad_odo_next(&ro);
         }
@@ -3692,6 +3750,17 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
     }
   }
   lk_scratch_free(part);
+}
+
+void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum(rank, shape, reduce, x, NULL, y);
+}
+
+/* Σ a ⊙ b over the reduced axes without the product's pass (a LayerNorm weight's gradient,
+ * squeeze-excite's gate gradient): reduce_sum(mul(a, b)) fused by `product-sums`. */
+void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                           float *y) {
+  lk__reduce_sum(rank, shape, reduce, a, b, y);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -4249,7 +4318,9 @@ void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float
   }
 }
 
-void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* x2 may be NULL (plain sums), as in lk__reduce_sum. */
+static void lk__reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                                 float *y) {
   long total = 1, nout = 1;
   double *acc;
   for (int d = 0; d < rank; ++d) {
@@ -4265,10 +4336,17 @@ void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduc
       rest /= shape[d];
       if (!reduce[d]) { o += id * scale; scale *= shape[d]; }
     }
-    acc[o] += x[i];
+    acc[o] += x2 ? (double)x[i] * x2[i] : x[i];
   }
   for (long o = 0; o < nout; ++o) y[o] = (float)acc[o];
   free(acc);
+}
+void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, x, NULL, y);
+}
+void lk_reduce_sum_product_naive(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                                 float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, a, b, y);
 }
 
 void lk_conv2d_grad_input_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
@@ -5625,3522 +5703,3393 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
   /* %11 = normalize(%8) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 397615104, 1e-06f, arena + 398825472);
 
-  /* %12 = mul(%11, %9) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 398825472, (const long[]){37824, 192, 1},
-      params[4], (const long[]){0, 0, 1}, arena + 400035840);
+  /* %12 = mul_add(%11, %9, %10) blocks.0.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 398825472, (const long[]){37824, 192, 1},
+      params[4], (const long[]){0, 0, 1}, params[5], (const long[]){0, 0, 1}, arena + 400035840);
 
-  /* %13 = add(%12, %10) blocks.0.norm1 : f32[B, 197, 192], written over %12 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 400035840, (const long[]){37824, 192, 1},
-      params[5], (const long[]){0, 0, 1}, arena + 400035840);
-
-  /* %16 = fused_linear(%13, %14, %15) blocks.0.attn.qkv : f32[B, 197, 576] */
+  /* %15 = fused_linear(%12, %13, %14) blocks.0.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 400035840, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 354041856);
 
-  /* %17 = slice(%16) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
+  /* %16 = slice(%15) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
 
-  /* %18 = slice(%16) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
+  /* %17 = slice(%15) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
 
-  /* %19 = slice(%16) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %16: no code */
+  /* %18 = slice(%15) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %15: no code */
 
-  /* %20 = sdpa(%17, %18, %19) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
+  /* %19 = sdpa(%16, %17, %18) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 354041856, 576, arena + 354042048, 576, arena + 354042240,
       576, arena + 401246208, 0.14433756f);
 
-  /* %23 = fused_linear(%20, %21, %22, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %22 = fused_linear(%19, %20, %21, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 401246208, params[8], params[9], LK_ACT_NONE,
       arena + 397615104, arena);
 
-  /* %24 = slice(%23) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %50 from row 0 */
+  /* %23 = slice(%22) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %49 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 402456576 + (long)b * 37824, 192);
   } // for b
 
-  /* %25 = slice(%23) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  /* %24 = slice(%22) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 192, 37824, arena + 456923136, 37632);
 
-  /* %27 = reshape(%26) {shape [1152, 192]} blocks.0.conv.conv.0 : f32[1152, 192], a view of %26: no code */
+  /* %26 = reshape(%25) {shape [1152, 192]} blocks.0.conv.conv.0 : f32[1152, 192], a view of %25: no code */
 
-  /* %28 = fused_linear(%25, %27) blocks.0.conv.conv.0 : f32[B, 196, 1152] */
+  /* %27 = fused_linear(%24, %26) blocks.0.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 456923136, params[10], NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %31 = batch_statistics(%28) blocks.0.conv.conv.1 : f32[3, 1152] */
+  /* %30 = batch_statistics(%27) blocks.0.conv.conv.1 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena, arena + 487441920);
 
-  /* %32 = slice(%31) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 1152] */
+  /* %31 = slice(%30) {axis 0, start 0, length 2} blocks.0.conv.conv.1 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487441920, 3456, arena + 487524864, 2304);
 
-  /* %33 = batch_norm_act(%28, %31, %29, %30) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
+  /* %32 = batch_norm_act(%27, %30, %28, %29) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena, arena + 487441920, params[11], params[12], 1e-05f,
       LK_ACT_RELU6, arena + 14450688, arena + 7225344);
 
-  /* %35 = token_dwconv(%33, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
+  /* %34 = token_dwconv(%32, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 7225344, params[15], NULL, LK_ACT_NONE,
       arena + 14450688);
 
-  /* %38 = batch_statistics(%35) blocks.0.conv.conv.4 : f32[3, 1152] */
+  /* %37 = batch_statistics(%34) blocks.0.conv.conv.4 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 14450688, arena + 487445376);
 
-  /* %39 = slice(%38) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 1152] */
+  /* %38 = slice(%37) {axis 0, start 0, length 2} blocks.0.conv.conv.4 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487445376, 3456, arena + 487527168, 2304);
 
-  /* %40 = batch_norm_act(%35, %38, %36, %37) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
+  /* %39 = batch_norm_act(%34, %37, %35, %36) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 14450688, arena + 487445376, params[16], params[17],
       1e-05f, LK_ACT_RELU6, arena + 28901376, arena + 21676032);
 
-  /* %42 = reshape(%41) {shape [192, 1152]} blocks.0.conv.conv.6 : f32[192, 1152], a view of %41: no code */
+  /* %41 = reshape(%40) {shape [192, 1152]} blocks.0.conv.conv.6 : f32[192, 1152], a view of %40: no code */
 
-  /* %43 = fused_linear(%40, %42) blocks.0.conv.conv.6 : f32[B, 196, 192] */
+  /* %42 = fused_linear(%39, %41) blocks.0.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 21676032, params[20], NULL, LK_ACT_NONE, NULL,
       arena + 458127360);
 
-  /* %46 = batch_statistics(%43) blocks.0.conv.conv.7 : f32[3, 192] */
+  /* %45 = batch_statistics(%42) blocks.0.conv.conv.7 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 458127360, arena + 487581168);
 
-  /* %47 = slice(%46) {axis 0, start 0, length 2} blocks.0.conv.conv.7 : f32[2, 192] */
+  /* %46 = slice(%45) {axis 0, start 0, length 2} blocks.0.conv.conv.7 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 487581168, 576, arena + 487587504, 384);
 
-  /* %48 = batch_norm_act(%43, %46, %44, %45) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  /* %47 = batch_norm_act(%42, %45, %43, %44) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 458127360, arena + 487581168, params[21], params[22],
       1e-05f, LK_ACT_NONE, arena + 30105600, arena + 28901376);
 
-  /* %49 = add(%25, %48) blocks.0.conv : f32[B, 196, 192], written into %50 from row 1 */
+  /* %48 = add(%24, %47) blocks.0.conv : f32[B, 196, 192], written into %49 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 456923136 + (long)b * 37632, (const long[]){192, 1},
         arena + 28901376 + (long)b * 37632, (const long[]){192, 1},
         arena + 402456768 + (long)b * 37824);
   } // for b
 
-  /* %50 = concat(%24, %49) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %49 = concat(%23, %48) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %53 = normalize(%50) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %52 = normalize(%49) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 402456576, 1e-06f, arena + 403666944);
 
-  /* %54 = mul(%53, %51) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 403666944, (const long[]){37824, 192, 1},
-      params[25], (const long[]){0, 0, 1}, arena + 404877312);
+  /* %53 = mul_add(%52, %50, %51) blocks.1.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 403666944, (const long[]){37824, 192, 1},
+      params[25], (const long[]){0, 0, 1}, params[26], (const long[]){0, 0, 1}, arena + 404877312);
 
-  /* %55 = add(%54, %52) blocks.1.norm1 : f32[B, 197, 192], written over %54 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 404877312, (const long[]){37824, 192, 1},
-      params[26], (const long[]){0, 0, 1}, arena + 404877312);
-
-  /* %58 = fused_linear(%55, %56, %57) blocks.1.attn.qkv : f32[B, 197, 576] */
+  /* %56 = fused_linear(%53, %54, %55) blocks.1.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 404877312, params[27], params[28], LK_ACT_NONE, NULL,
       arena + 357672960);
 
-  /* %59 = slice(%58) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %58: no code */
+  /* %57 = slice(%56) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %56: no code */
 
-  /* %60 = slice(%58) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %58: no code */
+  /* %58 = slice(%56) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %56: no code */
 
-  /* %61 = slice(%58) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %58: no code */
+  /* %59 = slice(%56) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %56: no code */
 
-  /* %62 = sdpa(%59, %60, %61) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
+  /* %60 = sdpa(%57, %58, %59) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 357672960, 576, arena + 357673152, 576, arena + 357673344,
       576, arena + 406087680, 0.14433756f);
 
-  /* %65 = fused_linear(%62, %63, %64) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %63 = fused_linear(%60, %61, %62) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 406087680, params[29], params[30], LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %67 = mul(%65, %66) blocks.1 : f32[B, 197, 192], written over %65 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 28901376, (const long[]){37824, 192, 1}, inputs[1],
-      (const long[]){1, 0, 0}, arena + 28901376);
+  /* %65 = mul_add(%63, %64, %49) blocks.1 : f32[B, 197, 192], written over %63 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 28901376, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 402456576, (const long[]){37824, 192, 1},
+      arena + 28901376);
 
-  /* %68 = add(%50, %67) blocks.1 : f32[B, 197, 192], written over %65 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 402456576, (const long[]){37824, 192, 1},
-      arena + 28901376, (const long[]){37824, 192, 1}, arena + 28901376);
-
-  /* %69 = slice(%68) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %95 from row 0 */
+  /* %66 = slice(%65) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %92 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 28901376 + (long)b * 37824, 37824,
         arena + 407298048 + (long)b * 37824, 192);
   } // for b
 
-  /* %70 = slice(%68) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  /* %67 = slice(%65) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 28901568, 37824, arena + 459331584, 37632);
 
-  /* %72 = reshape(%71) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %71: no code */
+  /* %69 = reshape(%68) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %68: no code */
 
-  /* %73 = fused_linear(%70, %72) blocks.1.conv.conv.0 : f32[B, 196, 1152] */
+  /* %70 = fused_linear(%67, %69) blocks.1.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 459331584, params[31], NULL, LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %76 = batch_statistics(%73) blocks.1.conv.conv.1 : f32[3, 1152] */
+  /* %73 = batch_statistics(%70) blocks.1.conv.conv.1 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 28901376, arena + 487448832);
 
-  /* %77 = slice(%76) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 1152] */
+  /* %74 = slice(%73) {axis 0, start 0, length 2} blocks.1.conv.conv.1 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487448832, 3456, arena + 487529472, 2304);
 
-  /* %78 = batch_norm_act(%73, %76, %74, %75) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
+  /* %75 = batch_norm_act(%70, %73, %71, %72) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 28901376, arena + 487448832, params[32], params[33],
       1e-05f, LK_ACT_RELU6, arena + 43352064, arena + 36126720);
 
-  /* %80 = token_dwconv(%78, %79) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
+  /* %77 = token_dwconv(%75, %76) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 36126720, params[36], NULL,
       LK_ACT_NONE, arena + 43352064);
 
-  /* %83 = batch_statistics(%80) blocks.1.conv.conv.4 : f32[3, 1152] */
+  /* %80 = batch_statistics(%77) blocks.1.conv.conv.4 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 43352064, arena + 487452288);
 
-  /* %84 = slice(%83) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 1152] */
+  /* %81 = slice(%80) {axis 0, start 0, length 2} blocks.1.conv.conv.4 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487452288, 3456, arena + 487531776, 2304);
 
-  /* %85 = batch_norm_act(%80, %83, %81, %82) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
+  /* %82 = batch_norm_act(%77, %80, %78, %79) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 43352064, arena + 487452288, params[37], params[38],
       1e-05f, LK_ACT_RELU6, arena + 57802752, arena + 50577408);
 
-  /* %87 = reshape(%86) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %86: no code */
+  /* %84 = reshape(%83) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %83: no code */
 
-  /* %88 = fused_linear(%85, %87) blocks.1.conv.conv.6 : f32[B, 196, 192] */
+  /* %85 = fused_linear(%82, %84) blocks.1.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 50577408, params[41], NULL, LK_ACT_NONE, NULL,
       arena + 460535808);
 
-  /* %91 = batch_statistics(%88) blocks.1.conv.conv.7 : f32[3, 192] */
+  /* %88 = batch_statistics(%85) blocks.1.conv.conv.7 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 460535808, arena + 487581744);
 
-  /* %92 = slice(%91) {axis 0, start 0, length 2} blocks.1.conv.conv.7 : f32[2, 192] */
+  /* %89 = slice(%88) {axis 0, start 0, length 2} blocks.1.conv.conv.7 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 487581744, 576, arena + 487587888, 384);
 
-  /* %93 = batch_norm_act(%88, %91, %89, %90) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  /* %90 = batch_norm_act(%85, %88, %86, %87) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 460535808, arena + 487581744, params[42], params[43],
       1e-05f, LK_ACT_NONE, arena + 59006976, arena + 57802752);
 
-  /* %94 = add(%70, %93) blocks.1.conv : f32[B, 196, 192], written into %95 from row 1 */
+  /* %91 = add(%67, %90) blocks.1.conv : f32[B, 196, 192], written into %92 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 459331584 + (long)b * 37632, (const long[]){192, 1},
         arena + 57802752 + (long)b * 37632, (const long[]){192, 1},
         arena + 407298240 + (long)b * 37824);
   } // for b
 
-  /* %95 = concat(%69, %94) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %92 = concat(%66, %91) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %98 = normalize(%95) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %95 = normalize(%92) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 407298048, 1e-06f, arena + 408508416);
 
-  /* %99 = mul(%98, %96) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 408508416, (const long[]){37824, 192, 1},
-      params[46], (const long[]){0, 0, 1}, arena + 409718784);
+  /* %96 = mul_add(%95, %93, %94) blocks.2.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 408508416, (const long[]){37824, 192, 1},
+      params[46], (const long[]){0, 0, 1}, params[47], (const long[]){0, 0, 1}, arena + 409718784);
 
-  /* %100 = add(%99, %97) blocks.2.norm1 : f32[B, 197, 192], written over %99 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 409718784, (const long[]){37824, 192, 1},
-      params[47], (const long[]){0, 0, 1}, arena + 409718784);
-
-  /* %103 = fused_linear(%100, %101, %102) blocks.2.attn.qkv : f32[B, 197, 576] */
+  /* %99 = fused_linear(%96, %97, %98) blocks.2.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 409718784, params[48], params[49], LK_ACT_NONE, NULL,
       arena + 361304064);
 
-  /* %104 = slice(%103) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %103: no code */
+  /* %100 = slice(%99) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %99: no code */
 
-  /* %105 = slice(%103) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %103: no code */
+  /* %101 = slice(%99) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %99: no code */
 
-  /* %106 = slice(%103) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %103: no code */
+  /* %102 = slice(%99) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %99: no code */
 
-  /* %107 = sdpa(%104, %105, %106) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
+  /* %103 = sdpa(%100, %101, %102) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 361304064, 576, arena + 361304256, 576, arena + 361304448,
       576, arena + 410929152, 0.14433756f);
 
-  /* %110 = fused_linear(%107, %108, %109) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %106 = fused_linear(%103, %104, %105) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 410929152, params[50], params[51], LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %112 = mul(%110, %111) blocks.2 : f32[B, 197, 192], written over %110 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 57802752, (const long[]){37824, 192, 1}, inputs[2],
-      (const long[]){1, 0, 0}, arena + 57802752);
+  /* %108 = mul_add(%106, %107, %92) blocks.2 : f32[B, 197, 192], written over %106 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 57802752, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 407298048, (const long[]){37824, 192, 1},
+      arena + 57802752);
 
-  /* %113 = add(%95, %112) blocks.2 : f32[B, 197, 192], written over %110 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 407298048, (const long[]){37824, 192, 1},
-      arena + 57802752, (const long[]){37824, 192, 1}, arena + 57802752);
-
-  /* %114 = slice(%113) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %140 from row 0 */
+  /* %109 = slice(%108) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %135 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 57802752 + (long)b * 37824, 37824,
         arena + 412139520 + (long)b * 37824, 192);
   } // for b
 
-  /* %115 = slice(%113) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  /* %110 = slice(%108) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 461740032, 37632);
 
-  /* %117 = reshape(%116) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %116: no code */
+  /* %112 = reshape(%111) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %111: no code */
 
-  /* %118 = fused_linear(%115, %117) blocks.2.conv.conv.0 : f32[B, 196, 1152] */
+  /* %113 = fused_linear(%110, %112) blocks.2.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 461740032, params[52], NULL, LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %121 = batch_statistics(%118) blocks.2.conv.conv.1 : f32[3, 1152] */
+  /* %116 = batch_statistics(%113) blocks.2.conv.conv.1 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 57802752, arena + 487455744);
 
-  /* %122 = slice(%121) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 1152] */
+  /* %117 = slice(%116) {axis 0, start 0, length 2} blocks.2.conv.conv.1 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487455744, 3456, arena + 487534080, 2304);
 
-  /* %123 = batch_norm_act(%118, %121, %119, %120) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
+  /* %118 = batch_norm_act(%113, %116, %114, %115) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 57802752, arena + 487455744, params[53], params[54],
       1e-05f, LK_ACT_RELU6, arena + 72253440, arena + 65028096);
 
-  /* %125 = token_dwconv(%123, %124) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
+  /* %120 = token_dwconv(%118, %119) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 65028096, params[57], NULL,
       LK_ACT_NONE, arena + 72253440);
 
-  /* %128 = batch_statistics(%125) blocks.2.conv.conv.4 : f32[3, 1152] */
+  /* %123 = batch_statistics(%120) blocks.2.conv.conv.4 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 72253440, arena + 487459200);
 
-  /* %129 = slice(%128) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 1152] */
+  /* %124 = slice(%123) {axis 0, start 0, length 2} blocks.2.conv.conv.4 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487459200, 3456, arena + 487536384, 2304);
 
-  /* %130 = batch_norm_act(%125, %128, %126, %127) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
+  /* %125 = batch_norm_act(%120, %123, %121, %122) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 72253440, arena + 487459200, params[58], params[59],
       1e-05f, LK_ACT_RELU6, arena + 86704128, arena + 79478784);
 
-  /* %132 = reshape(%131) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %131: no code */
+  /* %127 = reshape(%126) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %126: no code */
 
-  /* %133 = fused_linear(%130, %132) blocks.2.conv.conv.6 : f32[B, 196, 192] */
+  /* %128 = fused_linear(%125, %127) blocks.2.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 79478784, params[62], NULL, LK_ACT_NONE, NULL,
       arena + 462944256);
 
-  /* %136 = batch_statistics(%133) blocks.2.conv.conv.7 : f32[3, 192] */
+  /* %131 = batch_statistics(%128) blocks.2.conv.conv.7 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 462944256, arena + 487582320);
 
-  /* %137 = slice(%136) {axis 0, start 0, length 2} blocks.2.conv.conv.7 : f32[2, 192] */
+  /* %132 = slice(%131) {axis 0, start 0, length 2} blocks.2.conv.conv.7 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 487582320, 576, arena + 487588272, 384);
 
-  /* %138 = batch_norm_act(%133, %136, %134, %135) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  /* %133 = batch_norm_act(%128, %131, %129, %130) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 462944256, arena + 487582320, params[63], params[64],
       1e-05f, LK_ACT_NONE, arena + 87908352, arena + 86704128);
 
-  /* %139 = add(%115, %138) blocks.2.conv : f32[B, 196, 192], written into %140 from row 1 */
+  /* %134 = add(%110, %133) blocks.2.conv : f32[B, 196, 192], written into %135 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 461740032 + (long)b * 37632, (const long[]){192, 1},
         arena + 86704128 + (long)b * 37632, (const long[]){192, 1},
         arena + 412139712 + (long)b * 37824);
   } // for b
 
-  /* %140 = concat(%114, %139) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %135 = concat(%109, %134) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %143 = normalize(%140) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %138 = normalize(%135) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 412139520, 1e-06f, arena + 413349888);
 
-  /* %144 = mul(%143, %141) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 413349888, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 414560256);
+  /* %139 = mul_add(%138, %136, %137) blocks.3.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 413349888, (const long[]){37824, 192, 1},
+      params[67], (const long[]){0, 0, 1}, params[68], (const long[]){0, 0, 1}, arena + 414560256);
 
-  /* %145 = add(%144, %142) blocks.3.norm1 : f32[B, 197, 192], written over %144 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 414560256, (const long[]){37824, 192, 1},
-      params[68], (const long[]){0, 0, 1}, arena + 414560256);
-
-  /* %148 = fused_linear(%145, %146, %147) blocks.3.attn.qkv : f32[B, 197, 576] */
+  /* %142 = fused_linear(%139, %140, %141) blocks.3.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 414560256, params[69], params[70], LK_ACT_NONE, NULL,
       arena + 364935168);
 
-  /* %149 = slice(%148) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %148: no code */
+  /* %143 = slice(%142) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %142: no code */
 
-  /* %150 = slice(%148) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %148: no code */
+  /* %144 = slice(%142) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %142: no code */
 
-  /* %151 = slice(%148) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %148: no code */
+  /* %145 = slice(%142) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %142: no code */
 
-  /* %152 = sdpa(%149, %150, %151) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
+  /* %146 = sdpa(%143, %144, %145) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 364935168, 576, arena + 364935360, 576, arena + 364935552,
       576, arena + 415770624, 0.14433756f);
 
-  /* %155 = fused_linear(%152, %153, %154) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %149 = fused_linear(%146, %147, %148) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 415770624, params[71], params[72], LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %157 = mul(%155, %156) blocks.3 : f32[B, 197, 192], written over %155 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 86704128, (const long[]){37824, 192, 1}, inputs[3],
-      (const long[]){1, 0, 0}, arena + 86704128);
+  /* %151 = mul_add(%149, %150, %135) blocks.3 : f32[B, 197, 192], written over %149 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 86704128, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 412139520, (const long[]){37824, 192, 1},
+      arena + 86704128);
 
-  /* %158 = add(%140, %157) blocks.3 : f32[B, 197, 192], written over %155 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 412139520, (const long[]){37824, 192, 1},
-      arena + 86704128, (const long[]){37824, 192, 1}, arena + 86704128);
-
-  /* %159 = slice(%158) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %185 from row 0 */
+  /* %152 = slice(%151) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %178 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 86704128 + (long)b * 37824, 37824,
         arena + 416980992 + (long)b * 37824, 192);
   } // for b
 
-  /* %160 = slice(%158) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  /* %153 = slice(%151) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 464148480, 37632);
 
-  /* %162 = reshape(%161) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %161: no code */
+  /* %155 = reshape(%154) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %154: no code */
 
-  /* %163 = fused_linear(%160, %162) blocks.3.conv.conv.0 : f32[B, 196, 1152] */
+  /* %156 = fused_linear(%153, %155) blocks.3.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 464148480, params[73], NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %166 = batch_statistics(%163) blocks.3.conv.conv.1 : f32[3, 1152] */
+  /* %159 = batch_statistics(%156) blocks.3.conv.conv.1 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 86704128, arena + 487462656);
 
-  /* %167 = slice(%166) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 1152] */
+  /* %160 = slice(%159) {axis 0, start 0, length 2} blocks.3.conv.conv.1 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487462656, 3456, arena + 487538688, 2304);
 
-  /* %168 = batch_norm_act(%163, %166, %164, %165) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
+  /* %161 = batch_norm_act(%156, %159, %157, %158) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 86704128, arena + 487462656, params[74], params[75],
       1e-05f, LK_ACT_RELU6, arena + 101154816, arena + 93929472);
 
-  /* %170 = token_dwconv(%168, %169) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
+  /* %163 = token_dwconv(%161, %162) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 93929472, params[78], NULL,
       LK_ACT_NONE, arena + 101154816);
 
-  /* %173 = batch_statistics(%170) blocks.3.conv.conv.4 : f32[3, 1152] */
+  /* %166 = batch_statistics(%163) blocks.3.conv.conv.4 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 101154816, arena + 487466112);
 
-  /* %174 = slice(%173) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 1152] */
+  /* %167 = slice(%166) {axis 0, start 0, length 2} blocks.3.conv.conv.4 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487466112, 3456, arena + 487540992, 2304);
 
-  /* %175 = batch_norm_act(%170, %173, %171, %172) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
+  /* %168 = batch_norm_act(%163, %166, %164, %165) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 101154816, arena + 487466112, params[79], params[80],
       1e-05f, LK_ACT_RELU6, arena + 115605504, arena + 108380160);
 
-  /* %177 = reshape(%176) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %176: no code */
+  /* %170 = reshape(%169) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %169: no code */
 
-  /* %178 = fused_linear(%175, %177) blocks.3.conv.conv.6 : f32[B, 196, 192] */
+  /* %171 = fused_linear(%168, %170) blocks.3.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 108380160, params[83], NULL, LK_ACT_NONE, NULL,
       arena + 465352704);
 
-  /* %181 = batch_statistics(%178) blocks.3.conv.conv.7 : f32[3, 192] */
+  /* %174 = batch_statistics(%171) blocks.3.conv.conv.7 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 465352704, arena + 487582896);
 
-  /* %182 = slice(%181) {axis 0, start 0, length 2} blocks.3.conv.conv.7 : f32[2, 192] */
+  /* %175 = slice(%174) {axis 0, start 0, length 2} blocks.3.conv.conv.7 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 487582896, 576, arena + 487588656, 384);
 
-  /* %183 = batch_norm_act(%178, %181, %179, %180) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  /* %176 = batch_norm_act(%171, %174, %172, %173) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 465352704, arena + 487582896, params[84], params[85],
       1e-05f, LK_ACT_NONE, arena + 116809728, arena + 115605504);
 
-  /* %184 = add(%160, %183) blocks.3.conv : f32[B, 196, 192], written into %185 from row 1 */
+  /* %177 = add(%153, %176) blocks.3.conv : f32[B, 196, 192], written into %178 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 464148480 + (long)b * 37632, (const long[]){192, 1},
         arena + 115605504 + (long)b * 37632, (const long[]){192, 1},
         arena + 416981184 + (long)b * 37824);
   } // for b
 
-  /* %185 = concat(%159, %184) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %178 = concat(%152, %177) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %188 = normalize(%185) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %181 = normalize(%178) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 416980992, 1e-06f, arena + 418191360);
 
-  /* %189 = mul(%188, %186) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 418191360, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, arena + 419401728);
+  /* %182 = mul_add(%181, %179, %180) blocks.4.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 418191360, (const long[]){37824, 192, 1},
+      params[88], (const long[]){0, 0, 1}, params[89], (const long[]){0, 0, 1}, arena + 419401728);
 
-  /* %190 = add(%189, %187) blocks.4.norm1 : f32[B, 197, 192], written over %189 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 419401728, (const long[]){37824, 192, 1},
-      params[89], (const long[]){0, 0, 1}, arena + 419401728);
-
-  /* %193 = fused_linear(%190, %191, %192) blocks.4.attn.qkv : f32[B, 197, 576] */
+  /* %185 = fused_linear(%182, %183, %184) blocks.4.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 419401728, params[90], params[91], LK_ACT_NONE, NULL,
       arena + 368566272);
 
-  /* %194 = slice(%193) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %193: no code */
+  /* %186 = slice(%185) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %185: no code */
 
-  /* %195 = slice(%193) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %193: no code */
+  /* %187 = slice(%185) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %185: no code */
 
-  /* %196 = slice(%193) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %193: no code */
+  /* %188 = slice(%185) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %185: no code */
 
-  /* %197 = sdpa(%194, %195, %196) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
+  /* %189 = sdpa(%186, %187, %188) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 368566272, 576, arena + 368566464, 576, arena + 368566656,
       576, arena + 420612096, 0.14433756f);
 
-  /* %200 = fused_linear(%197, %198, %199) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %192 = fused_linear(%189, %190, %191) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 420612096, params[92], params[93], LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %202 = mul(%200, %201) blocks.4 : f32[B, 197, 192], written over %200 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 115605504, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 115605504);
+  /* %194 = mul_add(%192, %193, %178) blocks.4 : f32[B, 197, 192], written over %192 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 115605504, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 416980992, (const long[]){37824, 192, 1},
+      arena + 115605504);
 
-  /* %203 = add(%185, %202) blocks.4 : f32[B, 197, 192], written over %200 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 416980992, (const long[]){37824, 192, 1},
-      arena + 115605504, (const long[]){37824, 192, 1}, arena + 115605504);
-
-  /* %204 = slice(%203) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %230 from row 0 */
+  /* %195 = slice(%194) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %221 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 115605504 + (long)b * 37824, 37824,
         arena + 421822464 + (long)b * 37824, 192);
   } // for b
 
-  /* %205 = slice(%203) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  /* %196 = slice(%194) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 115605696, 37824, arena + 466556928, 37632);
 
-  /* %207 = reshape(%206) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %206: no code */
+  /* %198 = reshape(%197) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %197: no code */
 
-  /* %208 = fused_linear(%205, %207) blocks.4.conv.conv.0 : f32[B, 196, 1152] */
+  /* %199 = fused_linear(%196, %198) blocks.4.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 466556928, params[94], NULL, LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %211 = batch_statistics(%208) blocks.4.conv.conv.1 : f32[3, 1152] */
+  /* %202 = batch_statistics(%199) blocks.4.conv.conv.1 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 115605504, arena + 487469568);
 
-  /* %212 = slice(%211) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 1152] */
+  /* %203 = slice(%202) {axis 0, start 0, length 2} blocks.4.conv.conv.1 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487469568, 3456, arena + 487543296, 2304);
 
-  /* %213 = batch_norm_act(%208, %211, %209, %210) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
+  /* %204 = batch_norm_act(%199, %202, %200, %201) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 115605504, arena + 487469568, params[95], params[96],
       1e-05f, LK_ACT_RELU6, arena + 130056192, arena + 122830848);
 
-  /* %215 = token_dwconv(%213, %214) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
+  /* %206 = token_dwconv(%204, %205) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 122830848, params[99], NULL,
       LK_ACT_NONE, arena + 130056192);
 
-  /* %218 = batch_statistics(%215) blocks.4.conv.conv.4 : f32[3, 1152] */
+  /* %209 = batch_statistics(%206) blocks.4.conv.conv.4 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 130056192, arena + 487473024);
 
-  /* %219 = slice(%218) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 1152] */
+  /* %210 = slice(%209) {axis 0, start 0, length 2} blocks.4.conv.conv.4 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487473024, 3456, arena + 487545600, 2304);
 
-  /* %220 = batch_norm_act(%215, %218, %216, %217) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
+  /* %211 = batch_norm_act(%206, %209, %207, %208) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 130056192, arena + 487473024, params[100],
       params[101], 1e-05f, LK_ACT_RELU6, arena + 144506880, arena + 137281536);
 
-  /* %222 = reshape(%221) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %221: no code */
+  /* %213 = reshape(%212) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %212: no code */
 
-  /* %223 = fused_linear(%220, %222) blocks.4.conv.conv.6 : f32[B, 196, 192] */
+  /* %214 = fused_linear(%211, %213) blocks.4.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 137281536, params[104], NULL, LK_ACT_NONE, NULL,
       arena + 467761152);
 
-  /* %226 = batch_statistics(%223) blocks.4.conv.conv.7 : f32[3, 192] */
+  /* %217 = batch_statistics(%214) blocks.4.conv.conv.7 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 467761152, arena + 487583472);
 
-  /* %227 = slice(%226) {axis 0, start 0, length 2} blocks.4.conv.conv.7 : f32[2, 192] */
+  /* %218 = slice(%217) {axis 0, start 0, length 2} blocks.4.conv.conv.7 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 487583472, 576, arena + 487589040, 384);
 
-  /* %228 = batch_norm_act(%223, %226, %224, %225) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  /* %219 = batch_norm_act(%214, %217, %215, %216) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 467761152, arena + 487583472, params[105], params[106],
       1e-05f, LK_ACT_NONE, arena + 145711104, arena + 144506880);
 
-  /* %229 = add(%205, %228) blocks.4.conv : f32[B, 196, 192], written into %230 from row 1 */
+  /* %220 = add(%196, %219) blocks.4.conv : f32[B, 196, 192], written into %221 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 466556928 + (long)b * 37632, (const long[]){192, 1},
         arena + 144506880 + (long)b * 37632, (const long[]){192, 1},
         arena + 421822656 + (long)b * 37824);
   } // for b
 
-  /* %230 = concat(%204, %229) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %221 = concat(%195, %220) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %233 = normalize(%230) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %224 = normalize(%221) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 421822464, 1e-06f, arena + 423032832);
 
-  /* %234 = mul(%233, %231) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 423032832, (const long[]){37824, 192, 1},
-      params[109], (const long[]){0, 0, 1}, arena + 424243200);
+  /* %225 = mul_add(%224, %222, %223) blocks.5.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 423032832, (const long[]){37824, 192, 1},
+      params[109], (const long[]){0, 0, 1}, params[110], (const long[]){0, 0, 1},
+      arena + 424243200);
 
-  /* %235 = add(%234, %232) blocks.5.norm1 : f32[B, 197, 192], written over %234 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 424243200, (const long[]){37824, 192, 1},
-      params[110], (const long[]){0, 0, 1}, arena + 424243200);
-
-  /* %238 = fused_linear(%235, %236, %237) blocks.5.attn.qkv : f32[B, 197, 576] */
+  /* %228 = fused_linear(%225, %226, %227) blocks.5.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 424243200, params[111], params[112], LK_ACT_NONE, NULL,
       arena + 372197376);
 
-  /* %239 = slice(%238) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %238: no code */
+  /* %229 = slice(%228) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %228: no code */
 
-  /* %240 = slice(%238) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %238: no code */
+  /* %230 = slice(%228) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %228: no code */
 
-  /* %241 = slice(%238) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %238: no code */
+  /* %231 = slice(%228) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %228: no code */
 
-  /* %242 = sdpa(%239, %240, %241) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
+  /* %232 = sdpa(%229, %230, %231) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 372197376, 576, arena + 372197568, 576, arena + 372197760,
       576, arena + 425453568, 0.14433756f);
 
-  /* %245 = fused_linear(%242, %243, %244) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %235 = fused_linear(%232, %233, %234) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 425453568, params[113], params[114], LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %247 = mul(%245, %246) blocks.5 : f32[B, 197, 192], written over %245 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 144506880, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 144506880);
+  /* %237 = mul_add(%235, %236, %221) blocks.5 : f32[B, 197, 192], written over %235 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 144506880, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 421822464, (const long[]){37824, 192, 1},
+      arena + 144506880);
 
-  /* %248 = add(%230, %247) blocks.5 : f32[B, 197, 192], written over %245 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 421822464, (const long[]){37824, 192, 1},
-      arena + 144506880, (const long[]){37824, 192, 1}, arena + 144506880);
-
-  /* %249 = slice(%248) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %275 from row 0 */
+  /* %238 = slice(%237) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %264 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 144506880 + (long)b * 37824, 37824,
         arena + 426663936 + (long)b * 37824, 192);
   } // for b
 
-  /* %250 = slice(%248) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  /* %239 = slice(%237) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 144507072, 37824, arena + 468965376, 37632);
 
-  /* %252 = reshape(%251) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %251: no code */
+  /* %241 = reshape(%240) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %240: no code */
 
-  /* %253 = fused_linear(%250, %252) blocks.5.conv.conv.0 : f32[B, 196, 1152] */
+  /* %242 = fused_linear(%239, %241) blocks.5.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 468965376, params[115], NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %256 = batch_statistics(%253) blocks.5.conv.conv.1 : f32[3, 1152] */
+  /* %245 = batch_statistics(%242) blocks.5.conv.conv.1 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 144506880, arena + 487476480);
 
-  /* %257 = slice(%256) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 1152] */
+  /* %246 = slice(%245) {axis 0, start 0, length 2} blocks.5.conv.conv.1 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487476480, 3456, arena + 487547904, 2304);
 
-  /* %258 = batch_norm_act(%253, %256, %254, %255) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
+  /* %247 = batch_norm_act(%242, %245, %243, %244) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 144506880, arena + 487476480, params[116],
       params[117], 1e-05f, LK_ACT_RELU6, arena + 158957568, arena + 151732224);
 
-  /* %260 = token_dwconv(%258, %259) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
+  /* %249 = token_dwconv(%247, %248) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 151732224, params[120], NULL,
       LK_ACT_NONE, arena + 158957568);
 
-  /* %263 = batch_statistics(%260) blocks.5.conv.conv.4 : f32[3, 1152] */
+  /* %252 = batch_statistics(%249) blocks.5.conv.conv.4 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 158957568, arena + 487479936);
 
-  /* %264 = slice(%263) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 1152] */
+  /* %253 = slice(%252) {axis 0, start 0, length 2} blocks.5.conv.conv.4 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487479936, 3456, arena + 487550208, 2304);
 
-  /* %265 = batch_norm_act(%260, %263, %261, %262) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
+  /* %254 = batch_norm_act(%249, %252, %250, %251) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 158957568, arena + 487479936, params[121],
       params[122], 1e-05f, LK_ACT_RELU6, arena + 173408256, arena + 166182912);
 
-  /* %267 = reshape(%266) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %266: no code */
+  /* %256 = reshape(%255) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %255: no code */
 
-  /* %268 = fused_linear(%265, %267) blocks.5.conv.conv.6 : f32[B, 196, 192] */
+  /* %257 = fused_linear(%254, %256) blocks.5.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 166182912, params[125], NULL, LK_ACT_NONE, NULL,
       arena + 470169600);
 
-  /* %271 = batch_statistics(%268) blocks.5.conv.conv.7 : f32[3, 192] */
+  /* %260 = batch_statistics(%257) blocks.5.conv.conv.7 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 470169600, arena + 487584048);
 
-  /* %272 = slice(%271) {axis 0, start 0, length 2} blocks.5.conv.conv.7 : f32[2, 192] */
+  /* %261 = slice(%260) {axis 0, start 0, length 2} blocks.5.conv.conv.7 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 487584048, 576, arena + 487589424, 384);
 
-  /* %273 = batch_norm_act(%268, %271, %269, %270) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  /* %262 = batch_norm_act(%257, %260, %258, %259) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 470169600, arena + 487584048, params[126], params[127],
       1e-05f, LK_ACT_NONE, arena + 174612480, arena + 173408256);
 
-  /* %274 = add(%250, %273) blocks.5.conv : f32[B, 196, 192], written into %275 from row 1 */
+  /* %263 = add(%239, %262) blocks.5.conv : f32[B, 196, 192], written into %264 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 468965376 + (long)b * 37632, (const long[]){192, 1},
         arena + 173408256 + (long)b * 37632, (const long[]){192, 1},
         arena + 426664128 + (long)b * 37824);
   } // for b
 
-  /* %275 = concat(%249, %274) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %264 = concat(%238, %263) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %278 = normalize(%275) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %267 = normalize(%264) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 426663936, 1e-06f, arena + 427874304);
 
-  /* %279 = mul(%278, %276) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 427874304, (const long[]){37824, 192, 1},
-      params[130], (const long[]){0, 0, 1}, arena + 429084672);
+  /* %268 = mul_add(%267, %265, %266) blocks.6.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 427874304, (const long[]){37824, 192, 1},
+      params[130], (const long[]){0, 0, 1}, params[131], (const long[]){0, 0, 1},
+      arena + 429084672);
 
-  /* %280 = add(%279, %277) blocks.6.norm1 : f32[B, 197, 192], written over %279 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 429084672, (const long[]){37824, 192, 1},
-      params[131], (const long[]){0, 0, 1}, arena + 429084672);
-
-  /* %283 = fused_linear(%280, %281, %282) blocks.6.attn.qkv : f32[B, 197, 576] */
+  /* %271 = fused_linear(%268, %269, %270) blocks.6.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 429084672, params[132], params[133], LK_ACT_NONE, NULL,
       arena + 375828480);
 
-  /* %284 = slice(%283) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %283: no code */
+  /* %272 = slice(%271) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %271: no code */
 
-  /* %285 = slice(%283) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %283: no code */
+  /* %273 = slice(%271) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %271: no code */
 
-  /* %286 = slice(%283) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %283: no code */
+  /* %274 = slice(%271) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %271: no code */
 
-  /* %287 = sdpa(%284, %285, %286) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
+  /* %275 = sdpa(%272, %273, %274) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 375828480, 576, arena + 375828672, 576, arena + 375828864,
       576, arena + 430295040, 0.14433756f);
 
-  /* %290 = fused_linear(%287, %288, %289) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %278 = fused_linear(%275, %276, %277) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 430295040, params[134], params[135], LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %292 = mul(%290, %291) blocks.6 : f32[B, 197, 192], written over %290 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 173408256, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 173408256);
+  /* %280 = mul_add(%278, %279, %264) blocks.6 : f32[B, 197, 192], written over %278 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 173408256, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 426663936, (const long[]){37824, 192, 1},
+      arena + 173408256);
 
-  /* %293 = add(%275, %292) blocks.6 : f32[B, 197, 192], written over %290 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 426663936, (const long[]){37824, 192, 1},
-      arena + 173408256, (const long[]){37824, 192, 1}, arena + 173408256);
-
-  /* %294 = slice(%293) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %320 from row 0 */
+  /* %281 = slice(%280) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %307 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 173408256 + (long)b * 37824, 37824,
         arena + 431505408 + (long)b * 37824, 192);
   } // for b
 
-  /* %295 = slice(%293) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  /* %282 = slice(%280) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 471373824, 37632);
 
-  /* %297 = reshape(%296) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %296: no code */
+  /* %284 = reshape(%283) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %283: no code */
 
-  /* %298 = fused_linear(%295, %297) blocks.6.conv.conv.0 : f32[B, 196, 1152] */
+  /* %285 = fused_linear(%282, %284) blocks.6.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 471373824, params[136], NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %301 = batch_statistics(%298) blocks.6.conv.conv.1 : f32[3, 1152] */
+  /* %288 = batch_statistics(%285) blocks.6.conv.conv.1 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 173408256, arena + 487483392);
 
-  /* %302 = slice(%301) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 1152] */
+  /* %289 = slice(%288) {axis 0, start 0, length 2} blocks.6.conv.conv.1 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487483392, 3456, arena + 487552512, 2304);
 
-  /* %303 = batch_norm_act(%298, %301, %299, %300) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
+  /* %290 = batch_norm_act(%285, %288, %286, %287) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 173408256, arena + 487483392, params[137],
       params[138], 1e-05f, LK_ACT_RELU6, arena + 187858944, arena + 180633600);
 
-  /* %305 = token_dwconv(%303, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
+  /* %292 = token_dwconv(%290, %291) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 180633600, params[141], NULL,
       LK_ACT_NONE, arena + 187858944);
 
-  /* %308 = batch_statistics(%305) blocks.6.conv.conv.4 : f32[3, 1152] */
+  /* %295 = batch_statistics(%292) blocks.6.conv.conv.4 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 187858944, arena + 487486848);
 
-  /* %309 = slice(%308) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 1152] */
+  /* %296 = slice(%295) {axis 0, start 0, length 2} blocks.6.conv.conv.4 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487486848, 3456, arena + 487554816, 2304);
 
-  /* %310 = batch_norm_act(%305, %308, %306, %307) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
+  /* %297 = batch_norm_act(%292, %295, %293, %294) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 187858944, arena + 487486848, params[142],
       params[143], 1e-05f, LK_ACT_RELU6, arena + 202309632, arena + 195084288);
 
-  /* %312 = reshape(%311) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %311: no code */
+  /* %299 = reshape(%298) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %298: no code */
 
-  /* %313 = fused_linear(%310, %312) blocks.6.conv.conv.6 : f32[B, 196, 192] */
+  /* %300 = fused_linear(%297, %299) blocks.6.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 195084288, params[146], NULL, LK_ACT_NONE, NULL,
       arena + 472578048);
 
-  /* %316 = batch_statistics(%313) blocks.6.conv.conv.7 : f32[3, 192] */
+  /* %303 = batch_statistics(%300) blocks.6.conv.conv.7 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 472578048, arena + 487584624);
 
-  /* %317 = slice(%316) {axis 0, start 0, length 2} blocks.6.conv.conv.7 : f32[2, 192] */
+  /* %304 = slice(%303) {axis 0, start 0, length 2} blocks.6.conv.conv.7 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 487584624, 576, arena + 487589808, 384);
 
-  /* %318 = batch_norm_act(%313, %316, %314, %315) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  /* %305 = batch_norm_act(%300, %303, %301, %302) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 472578048, arena + 487584624, params[147], params[148],
       1e-05f, LK_ACT_NONE, arena + 203513856, arena + 202309632);
 
-  /* %319 = add(%295, %318) blocks.6.conv : f32[B, 196, 192], written into %320 from row 1 */
+  /* %306 = add(%282, %305) blocks.6.conv : f32[B, 196, 192], written into %307 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 471373824 + (long)b * 37632, (const long[]){192, 1},
         arena + 202309632 + (long)b * 37632, (const long[]){192, 1},
         arena + 431505600 + (long)b * 37824);
   } // for b
 
-  /* %320 = concat(%294, %319) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %307 = concat(%281, %306) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %323 = normalize(%320) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %310 = normalize(%307) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 431505408, 1e-06f, arena + 432715776);
 
-  /* %324 = mul(%323, %321) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 432715776, (const long[]){37824, 192, 1},
-      params[151], (const long[]){0, 0, 1}, arena + 433926144);
+  /* %311 = mul_add(%310, %308, %309) blocks.7.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 432715776, (const long[]){37824, 192, 1},
+      params[151], (const long[]){0, 0, 1}, params[152], (const long[]){0, 0, 1},
+      arena + 433926144);
 
-  /* %325 = add(%324, %322) blocks.7.norm1 : f32[B, 197, 192], written over %324 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 433926144, (const long[]){37824, 192, 1},
-      params[152], (const long[]){0, 0, 1}, arena + 433926144);
-
-  /* %328 = fused_linear(%325, %326, %327) blocks.7.attn.qkv : f32[B, 197, 576] */
+  /* %314 = fused_linear(%311, %312, %313) blocks.7.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 433926144, params[153], params[154], LK_ACT_NONE, NULL,
       arena + 379459584);
 
-  /* %329 = slice(%328) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %328: no code */
+  /* %315 = slice(%314) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %314: no code */
 
-  /* %330 = slice(%328) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %328: no code */
+  /* %316 = slice(%314) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %314: no code */
 
-  /* %331 = slice(%328) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %328: no code */
+  /* %317 = slice(%314) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %314: no code */
 
-  /* %332 = sdpa(%329, %330, %331) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
+  /* %318 = sdpa(%315, %316, %317) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 379459584, 576, arena + 379459776, 576, arena + 379459968,
       576, arena + 435136512, 0.14433756f);
 
-  /* %335 = fused_linear(%332, %333, %334) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %321 = fused_linear(%318, %319, %320) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 435136512, params[155], params[156], LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %337 = mul(%335, %336) blocks.7 : f32[B, 197, 192], written over %335 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 202309632, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 202309632);
+  /* %323 = mul_add(%321, %322, %307) blocks.7 : f32[B, 197, 192], written over %321 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 202309632, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 431505408, (const long[]){37824, 192, 1},
+      arena + 202309632);
 
-  /* %338 = add(%320, %337) blocks.7 : f32[B, 197, 192], written over %335 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 431505408, (const long[]){37824, 192, 1},
-      arena + 202309632, (const long[]){37824, 192, 1}, arena + 202309632);
-
-  /* %339 = slice(%338) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %365 from row 0 */
+  /* %324 = slice(%323) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %350 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 202309632 + (long)b * 37824, 37824,
         arena + 436346880 + (long)b * 37824, 192);
   } // for b
 
-  /* %340 = slice(%338) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  /* %325 = slice(%323) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 473782272, 37632);
 
-  /* %342 = reshape(%341) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %341: no code */
+  /* %327 = reshape(%326) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %326: no code */
 
-  /* %343 = fused_linear(%340, %342) blocks.7.conv.conv.0 : f32[B, 196, 1152] */
+  /* %328 = fused_linear(%325, %327) blocks.7.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 473782272, params[157], NULL, LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %346 = batch_statistics(%343) blocks.7.conv.conv.1 : f32[3, 1152] */
+  /* %331 = batch_statistics(%328) blocks.7.conv.conv.1 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 202309632, arena + 487490304);
 
-  /* %347 = slice(%346) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 1152] */
+  /* %332 = slice(%331) {axis 0, start 0, length 2} blocks.7.conv.conv.1 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487490304, 3456, arena + 487557120, 2304);
 
-  /* %348 = batch_norm_act(%343, %346, %344, %345) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
+  /* %333 = batch_norm_act(%328, %331, %329, %330) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 202309632, arena + 487490304, params[158],
       params[159], 1e-05f, LK_ACT_RELU6, arena + 216760320, arena + 209534976);
 
-  /* %350 = token_dwconv(%348, %349) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
+  /* %335 = token_dwconv(%333, %334) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 209534976, params[162], NULL,
       LK_ACT_NONE, arena + 216760320);
 
-  /* %353 = batch_statistics(%350) blocks.7.conv.conv.4 : f32[3, 1152] */
+  /* %338 = batch_statistics(%335) blocks.7.conv.conv.4 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 216760320, arena + 487493760);
 
-  /* %354 = slice(%353) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 1152] */
+  /* %339 = slice(%338) {axis 0, start 0, length 2} blocks.7.conv.conv.4 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487493760, 3456, arena + 487559424, 2304);
 
-  /* %355 = batch_norm_act(%350, %353, %351, %352) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
+  /* %340 = batch_norm_act(%335, %338, %336, %337) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 216760320, arena + 487493760, params[163],
       params[164], 1e-05f, LK_ACT_RELU6, arena + 231211008, arena + 223985664);
 
-  /* %357 = reshape(%356) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %356: no code */
+  /* %342 = reshape(%341) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %341: no code */
 
-  /* %358 = fused_linear(%355, %357) blocks.7.conv.conv.6 : f32[B, 196, 192] */
+  /* %343 = fused_linear(%340, %342) blocks.7.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 223985664, params[167], NULL, LK_ACT_NONE, NULL,
       arena + 474986496);
 
-  /* %361 = batch_statistics(%358) blocks.7.conv.conv.7 : f32[3, 192] */
+  /* %346 = batch_statistics(%343) blocks.7.conv.conv.7 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 474986496, arena + 487585200);
 
-  /* %362 = slice(%361) {axis 0, start 0, length 2} blocks.7.conv.conv.7 : f32[2, 192] */
+  /* %347 = slice(%346) {axis 0, start 0, length 2} blocks.7.conv.conv.7 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 487585200, 576, arena + 487590192, 384);
 
-  /* %363 = batch_norm_act(%358, %361, %359, %360) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  /* %348 = batch_norm_act(%343, %346, %344, %345) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 474986496, arena + 487585200, params[168], params[169],
       1e-05f, LK_ACT_NONE, arena + 232415232, arena + 231211008);
 
-  /* %364 = add(%340, %363) blocks.7.conv : f32[B, 196, 192], written into %365 from row 1 */
+  /* %349 = add(%325, %348) blocks.7.conv : f32[B, 196, 192], written into %350 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 473782272 + (long)b * 37632, (const long[]){192, 1},
         arena + 231211008 + (long)b * 37632, (const long[]){192, 1},
         arena + 436347072 + (long)b * 37824);
   } // for b
 
-  /* %365 = concat(%339, %364) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %350 = concat(%324, %349) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %368 = normalize(%365) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %353 = normalize(%350) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 436346880, 1e-06f, arena + 437557248);
 
-  /* %369 = mul(%368, %366) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 437557248, (const long[]){37824, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 438767616);
+  /* %354 = mul_add(%353, %351, %352) blocks.8.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 437557248, (const long[]){37824, 192, 1},
+      params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
+      arena + 438767616);
 
-  /* %370 = add(%369, %367) blocks.8.norm1 : f32[B, 197, 192], written over %369 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 438767616, (const long[]){37824, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 438767616);
-
-  /* %373 = fused_linear(%370, %371, %372) blocks.8.attn.qkv : f32[B, 197, 576] */
+  /* %357 = fused_linear(%354, %355, %356) blocks.8.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 438767616, params[174], params[175], LK_ACT_NONE, NULL,
       arena + 383090688);
 
-  /* %374 = slice(%373) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %373: no code */
+  /* %358 = slice(%357) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %357: no code */
 
-  /* %375 = slice(%373) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %373: no code */
+  /* %359 = slice(%357) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %357: no code */
 
-  /* %376 = slice(%373) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %373: no code */
+  /* %360 = slice(%357) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %357: no code */
 
-  /* %377 = sdpa(%374, %375, %376) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
+  /* %361 = sdpa(%358, %359, %360) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 383090688, 576, arena + 383090880, 576, arena + 383091072,
       576, arena + 439977984, 0.14433756f);
 
-  /* %380 = fused_linear(%377, %378, %379) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %364 = fused_linear(%361, %362, %363) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 439977984, params[176], params[177], LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %382 = mul(%380, %381) blocks.8 : f32[B, 197, 192], written over %380 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 231211008, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 231211008);
+  /* %366 = mul_add(%364, %365, %350) blocks.8 : f32[B, 197, 192], written over %364 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 231211008, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 436346880, (const long[]){37824, 192, 1},
+      arena + 231211008);
 
-  /* %383 = add(%365, %382) blocks.8 : f32[B, 197, 192], written over %380 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 436346880, (const long[]){37824, 192, 1},
-      arena + 231211008, (const long[]){37824, 192, 1}, arena + 231211008);
-
-  /* %384 = slice(%383) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %410 from row 0 */
+  /* %367 = slice(%366) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %393 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 231211008 + (long)b * 37824, 37824,
         arena + 441188352 + (long)b * 37824, 192);
   } // for b
 
-  /* %385 = slice(%383) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  /* %368 = slice(%366) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 231211200, 37824, arena + 476190720, 37632);
 
-  /* %387 = reshape(%386) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %386: no code */
+  /* %370 = reshape(%369) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %369: no code */
 
-  /* %388 = fused_linear(%385, %387) blocks.8.conv.conv.0 : f32[B, 196, 1152] */
+  /* %371 = fused_linear(%368, %370) blocks.8.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 476190720, params[178], NULL, LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %391 = batch_statistics(%388) blocks.8.conv.conv.1 : f32[3, 1152] */
+  /* %374 = batch_statistics(%371) blocks.8.conv.conv.1 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 231211008, arena + 487497216);
 
-  /* %392 = slice(%391) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 1152] */
+  /* %375 = slice(%374) {axis 0, start 0, length 2} blocks.8.conv.conv.1 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487497216, 3456, arena + 487561728, 2304);
 
-  /* %393 = batch_norm_act(%388, %391, %389, %390) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
+  /* %376 = batch_norm_act(%371, %374, %372, %373) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 231211008, arena + 487497216, params[179],
       params[180], 1e-05f, LK_ACT_RELU6, arena + 245661696, arena + 238436352);
 
-  /* %395 = token_dwconv(%393, %394) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
+  /* %378 = token_dwconv(%376, %377) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 238436352, params[183], NULL,
       LK_ACT_NONE, arena + 245661696);
 
-  /* %398 = batch_statistics(%395) blocks.8.conv.conv.4 : f32[3, 1152] */
+  /* %381 = batch_statistics(%378) blocks.8.conv.conv.4 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 245661696, arena + 487500672);
 
-  /* %399 = slice(%398) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 1152] */
+  /* %382 = slice(%381) {axis 0, start 0, length 2} blocks.8.conv.conv.4 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487500672, 3456, arena + 487564032, 2304);
 
-  /* %400 = batch_norm_act(%395, %398, %396, %397) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
+  /* %383 = batch_norm_act(%378, %381, %379, %380) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 245661696, arena + 487500672, params[184],
       params[185], 1e-05f, LK_ACT_RELU6, arena + 260112384, arena + 252887040);
 
-  /* %402 = reshape(%401) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %401: no code */
+  /* %385 = reshape(%384) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %384: no code */
 
-  /* %403 = fused_linear(%400, %402) blocks.8.conv.conv.6 : f32[B, 196, 192] */
+  /* %386 = fused_linear(%383, %385) blocks.8.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 252887040, params[188], NULL, LK_ACT_NONE, NULL,
       arena + 477394944);
 
-  /* %406 = batch_statistics(%403) blocks.8.conv.conv.7 : f32[3, 192] */
+  /* %389 = batch_statistics(%386) blocks.8.conv.conv.7 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 477394944, arena + 487585776);
 
-  /* %407 = slice(%406) {axis 0, start 0, length 2} blocks.8.conv.conv.7 : f32[2, 192] */
+  /* %390 = slice(%389) {axis 0, start 0, length 2} blocks.8.conv.conv.7 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 487585776, 576, arena + 487590576, 384);
 
-  /* %408 = batch_norm_act(%403, %406, %404, %405) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  /* %391 = batch_norm_act(%386, %389, %387, %388) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 477394944, arena + 487585776, params[189], params[190],
       1e-05f, LK_ACT_NONE, arena + 261316608, arena + 260112384);
 
-  /* %409 = add(%385, %408) blocks.8.conv : f32[B, 196, 192], written into %410 from row 1 */
+  /* %392 = add(%368, %391) blocks.8.conv : f32[B, 196, 192], written into %393 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 476190720 + (long)b * 37632, (const long[]){192, 1},
         arena + 260112384 + (long)b * 37632, (const long[]){192, 1},
         arena + 441188544 + (long)b * 37824);
   } // for b
 
-  /* %410 = concat(%384, %409) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %393 = concat(%367, %392) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %413 = normalize(%410) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %396 = normalize(%393) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 441188352, 1e-06f, arena + 442398720);
 
-  /* %414 = mul(%413, %411) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 442398720, (const long[]){37824, 192, 1},
-      params[193], (const long[]){0, 0, 1}, arena + 443609088);
+  /* %397 = mul_add(%396, %394, %395) blocks.9.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 442398720, (const long[]){37824, 192, 1},
+      params[193], (const long[]){0, 0, 1}, params[194], (const long[]){0, 0, 1},
+      arena + 443609088);
 
-  /* %415 = add(%414, %412) blocks.9.norm1 : f32[B, 197, 192], written over %414 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 443609088, (const long[]){37824, 192, 1},
-      params[194], (const long[]){0, 0, 1}, arena + 443609088);
-
-  /* %418 = fused_linear(%415, %416, %417) blocks.9.attn.qkv : f32[B, 197, 576] */
+  /* %400 = fused_linear(%397, %398, %399) blocks.9.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 443609088, params[195], params[196], LK_ACT_NONE, NULL,
       arena + 386721792);
 
-  /* %419 = slice(%418) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %418: no code */
+  /* %401 = slice(%400) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %400: no code */
 
-  /* %420 = slice(%418) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %418: no code */
+  /* %402 = slice(%400) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %400: no code */
 
-  /* %421 = slice(%418) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %418: no code */
+  /* %403 = slice(%400) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %400: no code */
 
-  /* %422 = sdpa(%419, %420, %421) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
+  /* %404 = sdpa(%401, %402, %403) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 386721792, 576, arena + 386721984, 576, arena + 386722176,
       576, arena + 444819456, 0.14433756f);
 
-  /* %425 = fused_linear(%422, %423, %424) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %407 = fused_linear(%404, %405, %406) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 444819456, params[197], params[198], LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %427 = mul(%425, %426) blocks.9 : f32[B, 197, 192], written over %425 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 260112384, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 260112384);
+  /* %409 = mul_add(%407, %408, %393) blocks.9 : f32[B, 197, 192], written over %407 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 260112384, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 441188352, (const long[]){37824, 192, 1},
+      arena + 260112384);
 
-  /* %428 = add(%410, %427) blocks.9 : f32[B, 197, 192], written over %425 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 441188352, (const long[]){37824, 192, 1},
-      arena + 260112384, (const long[]){37824, 192, 1}, arena + 260112384);
-
-  /* %429 = slice(%428) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %455 from row 0 */
+  /* %410 = slice(%409) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %436 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 260112384 + (long)b * 37824, 37824,
         arena + 446029824 + (long)b * 37824, 192);
   } // for b
 
-  /* %430 = slice(%428) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  /* %411 = slice(%409) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 478599168, 37632);
 
-  /* %432 = reshape(%431) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %431: no code */
+  /* %413 = reshape(%412) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %412: no code */
 
-  /* %433 = fused_linear(%430, %432) blocks.9.conv.conv.0 : f32[B, 196, 1152] */
+  /* %414 = fused_linear(%411, %413) blocks.9.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 478599168, params[199], NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %436 = batch_statistics(%433) blocks.9.conv.conv.1 : f32[3, 1152] */
+  /* %417 = batch_statistics(%414) blocks.9.conv.conv.1 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 260112384, arena + 487504128);
 
-  /* %437 = slice(%436) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 1152] */
+  /* %418 = slice(%417) {axis 0, start 0, length 2} blocks.9.conv.conv.1 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487504128, 3456, arena + 487566336, 2304);
 
-  /* %438 = batch_norm_act(%433, %436, %434, %435) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
+  /* %419 = batch_norm_act(%414, %417, %415, %416) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 260112384, arena + 487504128, params[200],
       params[201], 1e-05f, LK_ACT_RELU6, arena + 274563072, arena + 267337728);
 
-  /* %440 = token_dwconv(%438, %439) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
+  /* %421 = token_dwconv(%419, %420) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 267337728, params[204], NULL,
       LK_ACT_NONE, arena + 274563072);
 
-  /* %443 = batch_statistics(%440) blocks.9.conv.conv.4 : f32[3, 1152] */
+  /* %424 = batch_statistics(%421) blocks.9.conv.conv.4 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 274563072, arena + 487507584);
 
-  /* %444 = slice(%443) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 1152] */
+  /* %425 = slice(%424) {axis 0, start 0, length 2} blocks.9.conv.conv.4 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487507584, 3456, arena + 487568640, 2304);
 
-  /* %445 = batch_norm_act(%440, %443, %441, %442) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
+  /* %426 = batch_norm_act(%421, %424, %422, %423) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 274563072, arena + 487507584, params[205],
       params[206], 1e-05f, LK_ACT_RELU6, arena + 289013760, arena + 281788416);
 
-  /* %447 = reshape(%446) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %446: no code */
+  /* %428 = reshape(%427) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %427: no code */
 
-  /* %448 = fused_linear(%445, %447) blocks.9.conv.conv.6 : f32[B, 196, 192] */
+  /* %429 = fused_linear(%426, %428) blocks.9.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 281788416, params[209], NULL, LK_ACT_NONE, NULL,
       arena + 479803392);
 
-  /* %451 = batch_statistics(%448) blocks.9.conv.conv.7 : f32[3, 192] */
+  /* %432 = batch_statistics(%429) blocks.9.conv.conv.7 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 479803392, arena + 487586352);
 
-  /* %452 = slice(%451) {axis 0, start 0, length 2} blocks.9.conv.conv.7 : f32[2, 192] */
+  /* %433 = slice(%432) {axis 0, start 0, length 2} blocks.9.conv.conv.7 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 487586352, 576, arena + 487590960, 384);
 
-  /* %453 = batch_norm_act(%448, %451, %449, %450) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  /* %434 = batch_norm_act(%429, %432, %430, %431) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 479803392, arena + 487586352, params[210], params[211],
       1e-05f, LK_ACT_NONE, arena + 290217984, arena + 289013760);
 
-  /* %454 = add(%430, %453) blocks.9.conv : f32[B, 196, 192], written into %455 from row 1 */
+  /* %435 = add(%411, %434) blocks.9.conv : f32[B, 196, 192], written into %436 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 478599168 + (long)b * 37632, (const long[]){192, 1},
         arena + 289013760 + (long)b * 37632, (const long[]){192, 1},
         arena + 446030016 + (long)b * 37824);
   } // for b
 
-  /* %455 = concat(%429, %454) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %436 = concat(%410, %435) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %458 = normalize(%455) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %439 = normalize(%436) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 446029824, 1e-06f, arena + 447240192);
 
-  /* %459 = mul(%458, %456) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 447240192, (const long[]){37824, 192, 1},
-      params[214], (const long[]){0, 0, 1}, arena + 448450560);
+  /* %440 = mul_add(%439, %437, %438) blocks.10.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 447240192, (const long[]){37824, 192, 1},
+      params[214], (const long[]){0, 0, 1}, params[215], (const long[]){0, 0, 1},
+      arena + 448450560);
 
-  /* %460 = add(%459, %457) blocks.10.norm1 : f32[B, 197, 192], written over %459 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 448450560, (const long[]){37824, 192, 1},
-      params[215], (const long[]){0, 0, 1}, arena + 448450560);
-
-  /* %463 = fused_linear(%460, %461, %462) blocks.10.attn.qkv : f32[B, 197, 576] */
+  /* %443 = fused_linear(%440, %441, %442) blocks.10.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 448450560, params[216], params[217], LK_ACT_NONE, NULL,
       arena + 390352896);
 
-  /* %464 = slice(%463) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %463: no code */
+  /* %444 = slice(%443) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %443: no code */
 
-  /* %465 = slice(%463) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %463: no code */
+  /* %445 = slice(%443) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %443: no code */
 
-  /* %466 = slice(%463) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %463: no code */
+  /* %446 = slice(%443) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %443: no code */
 
-  /* %467 = sdpa(%464, %465, %466) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
+  /* %447 = sdpa(%444, %445, %446) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 390352896, 576, arena + 390353088, 576, arena + 390353280,
       576, arena + 449660928, 0.14433756f);
 
-  /* %470 = fused_linear(%467, %468, %469) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %450 = fused_linear(%447, %448, %449) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 449660928, params[218], params[219], LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %472 = mul(%470, %471) blocks.10 : f32[B, 197, 192], written over %470 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 289013760, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 289013760);
+  /* %452 = mul_add(%450, %451, %436) blocks.10 : f32[B, 197, 192], written over %450 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 289013760, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 446029824, (const long[]){37824, 192, 1},
+      arena + 289013760);
 
-  /* %473 = add(%455, %472) blocks.10 : f32[B, 197, 192], written over %470 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 446029824, (const long[]){37824, 192, 1},
-      arena + 289013760, (const long[]){37824, 192, 1}, arena + 289013760);
-
-  /* %474 = slice(%473) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %500 from row 0 */
+  /* %453 = slice(%452) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %479 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 289013760 + (long)b * 37824, 37824,
         arena + 450871296 + (long)b * 37824, 192);
   } // for b
 
-  /* %475 = slice(%473) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  /* %454 = slice(%452) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 289013952, 37824, arena + 481007616, 37632);
 
-  /* %477 = reshape(%476) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %476: no code */
+  /* %456 = reshape(%455) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %455: no code */
 
-  /* %478 = fused_linear(%475, %477) blocks.10.conv.conv.0 : f32[B, 196, 1152] */
+  /* %457 = fused_linear(%454, %456) blocks.10.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 481007616, params[220], NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %481 = batch_statistics(%478) blocks.10.conv.conv.1 : f32[3, 1152] */
+  /* %460 = batch_statistics(%457) blocks.10.conv.conv.1 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 289013760, arena + 487511040);
 
-  /* %482 = slice(%481) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 1152] */
+  /* %461 = slice(%460) {axis 0, start 0, length 2} blocks.10.conv.conv.1 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487511040, 3456, arena + 487570944, 2304);
 
-  /* %483 = batch_norm_act(%478, %481, %479, %480) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
+  /* %462 = batch_norm_act(%457, %460, %458, %459) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 289013760, arena + 487511040, params[221],
       params[222], 1e-05f, LK_ACT_RELU6, arena + 303464448, arena + 296239104);
 
-  /* %485 = token_dwconv(%483, %484) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
+  /* %464 = token_dwconv(%462, %463) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 296239104, params[225], NULL,
       LK_ACT_NONE, arena + 303464448);
 
-  /* %488 = batch_statistics(%485) blocks.10.conv.conv.4 : f32[3, 1152] */
+  /* %467 = batch_statistics(%464) blocks.10.conv.conv.4 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 303464448, arena + 487514496);
 
-  /* %489 = slice(%488) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 1152] */
+  /* %468 = slice(%467) {axis 0, start 0, length 2} blocks.10.conv.conv.4 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487514496, 3456, arena + 487573248, 2304);
 
-  /* %490 = batch_norm_act(%485, %488, %486, %487) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
+  /* %469 = batch_norm_act(%464, %467, %465, %466) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 303464448, arena + 487514496, params[226],
       params[227], 1e-05f, LK_ACT_RELU6, arena + 317915136, arena + 310689792);
 
-  /* %492 = reshape(%491) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %491: no code */
+  /* %471 = reshape(%470) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %470: no code */
 
-  /* %493 = fused_linear(%490, %492) blocks.10.conv.conv.6 : f32[B, 196, 192] */
+  /* %472 = fused_linear(%469, %471) blocks.10.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 310689792, params[230], NULL, LK_ACT_NONE, NULL,
       arena + 482211840);
 
-  /* %496 = batch_statistics(%493) blocks.10.conv.conv.7 : f32[3, 192] */
+  /* %475 = batch_statistics(%472) blocks.10.conv.conv.7 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 482211840, arena + 487586928);
 
-  /* %497 = slice(%496) {axis 0, start 0, length 2} blocks.10.conv.conv.7 : f32[2, 192] */
+  /* %476 = slice(%475) {axis 0, start 0, length 2} blocks.10.conv.conv.7 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 487586928, 576, arena + 487591344, 384);
 
-  /* %498 = batch_norm_act(%493, %496, %494, %495) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  /* %477 = batch_norm_act(%472, %475, %473, %474) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 482211840, arena + 487586928, params[231], params[232],
       1e-05f, LK_ACT_NONE, arena + 319119360, arena + 317915136);
 
-  /* %499 = add(%475, %498) blocks.10.conv : f32[B, 196, 192], written into %500 from row 1 */
+  /* %478 = add(%454, %477) blocks.10.conv : f32[B, 196, 192], written into %479 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 481007616 + (long)b * 37632, (const long[]){192, 1},
         arena + 317915136 + (long)b * 37632, (const long[]){192, 1},
         arena + 450871488 + (long)b * 37824);
   } // for b
 
-  /* %500 = concat(%474, %499) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %479 = concat(%453, %478) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %503 = normalize(%500) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %482 = normalize(%479) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 450871296, 1e-06f, arena + 452081664);
 
-  /* %504 = mul(%503, %501) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 452081664, (const long[]){37824, 192, 1},
-      params[235], (const long[]){0, 0, 1}, arena + 453292032);
+  /* %483 = mul_add(%482, %480, %481) blocks.11.norm1 : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 452081664, (const long[]){37824, 192, 1},
+      params[235], (const long[]){0, 0, 1}, params[236], (const long[]){0, 0, 1},
+      arena + 453292032);
 
-  /* %505 = add(%504, %502) blocks.11.norm1 : f32[B, 197, 192], written over %504 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 453292032, (const long[]){37824, 192, 1},
-      params[236], (const long[]){0, 0, 1}, arena + 453292032);
-
-  /* %508 = fused_linear(%505, %506, %507) blocks.11.attn.qkv : f32[B, 197, 576] */
+  /* %486 = fused_linear(%483, %484, %485) blocks.11.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 453292032, params[237], params[238], LK_ACT_NONE, NULL,
       arena + 393984000);
 
-  /* %509 = slice(%508) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %508: no code */
+  /* %487 = slice(%486) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192], a view of %486: no code */
 
-  /* %510 = slice(%508) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %508: no code */
+  /* %488 = slice(%486) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %486: no code */
 
-  /* %511 = slice(%508) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %508: no code */
+  /* %489 = slice(%486) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %486: no code */
 
-  /* %512 = sdpa(%509, %510, %511) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
+  /* %490 = sdpa(%487, %488, %489) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 393984000, 576, arena + 393984192, 576, arena + 393984384,
       576, arena + 454502400, 0.14433756f);
 
-  /* %515 = fused_linear(%512, %513, %514) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %493 = fused_linear(%490, %491, %492) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 454502400, params[239], params[240], LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %517 = mul(%515, %516) blocks.11 : f32[B, 197, 192], written over %515 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 317915136, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 317915136);
+  /* %495 = mul_add(%493, %494, %479) blocks.11 : f32[B, 197, 192], written over %493 */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 317915136, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 450871296, (const long[]){37824, 192, 1},
+      arena + 317915136);
 
-  /* %518 = add(%500, %517) blocks.11 : f32[B, 197, 192], written over %515 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 450871296, (const long[]){37824, 192, 1},
-      arena + 317915136, (const long[]){37824, 192, 1}, arena + 317915136);
-
-  /* %519 = slice(%518) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %545 from row 0 */
+  /* %496 = slice(%495) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %522 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 317915136 + (long)b * 37824, 37824,
         arena + 346816512 + (long)b * 37824, 192);
   } // for b
 
-  /* %520 = slice(%518) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  /* %497 = slice(%495) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 317915328, 37824, arena + 483416064, 37632);
 
-  /* %522 = reshape(%521) {shape [1152, 192]} blocks.11.conv.conv.0 : f32[1152, 192], a view of %521: no code */
+  /* %499 = reshape(%498) {shape [1152, 192]} blocks.11.conv.conv.0 : f32[1152, 192], a view of %498: no code */
 
-  /* %523 = fused_linear(%520, %522) blocks.11.conv.conv.0 : f32[B, 196, 1152] */
+  /* %500 = fused_linear(%497, %499) blocks.11.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 483416064, params[241], NULL, LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %526 = batch_statistics(%523) blocks.11.conv.conv.1 : f32[3, 1152] */
+  /* %503 = batch_statistics(%500) blocks.11.conv.conv.1 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 317915136, arena + 487517952);
 
-  /* %527 = slice(%526) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 1152] */
+  /* %504 = slice(%503) {axis 0, start 0, length 2} blocks.11.conv.conv.1 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487517952, 3456, arena + 487575552, 2304);
 
-  /* %528 = batch_norm_act(%523, %526, %524, %525) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
+  /* %505 = batch_norm_act(%500, %503, %501, %502) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 317915136, arena + 487517952, params[242],
       params[243], 1e-05f, LK_ACT_RELU6, arena + 332365824, arena + 325140480);
 
-  /* %530 = token_dwconv(%528, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
+  /* %507 = token_dwconv(%505, %506) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 325140480, params[246], NULL,
       LK_ACT_NONE, arena + 332365824);
 
-  /* %533 = batch_statistics(%530) blocks.11.conv.conv.4 : f32[3, 1152] */
+  /* %510 = batch_statistics(%507) blocks.11.conv.conv.4 : f32[3, 1152] */
   lk_batch_statistics_cl(B * 196, 1152, arena + 332365824, arena + 487521408);
 
-  /* %534 = slice(%533) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 1152] */
+  /* %511 = slice(%510) {axis 0, start 0, length 2} blocks.11.conv.conv.4 : f32[2, 1152] */
   lk_copy_rows(1, 2304, arena + 487521408, 3456, arena + 487577856, 2304);
 
-  /* %535 = batch_norm_act(%530, %533, %531, %532) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
+  /* %512 = batch_norm_act(%507, %510, %508, %509) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_norm_act_cl(B * 196, 1152, arena + 332365824, arena + 487521408, params[247],
       params[248], 1e-05f, LK_ACT_RELU6, arena + 348026880, arena + 339591168);
 
-  /* %537 = reshape(%536) {shape [192, 1152]} blocks.11.conv.conv.6 : f32[192, 1152], a view of %536: no code */
+  /* %514 = reshape(%513) {shape [192, 1152]} blocks.11.conv.conv.6 : f32[192, 1152], a view of %513: no code */
 
-  /* %538 = fused_linear(%535, %537) blocks.11.conv.conv.6 : f32[B, 196, 192] */
+  /* %515 = fused_linear(%512, %514) blocks.11.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 339591168, params[251], NULL, LK_ACT_NONE, NULL,
       arena + 351657984);
 
-  /* %541 = batch_statistics(%538) blocks.11.conv.conv.7 : f32[3, 192] */
+  /* %518 = batch_statistics(%515) blocks.11.conv.conv.7 : f32[3, 192] */
   lk_batch_statistics_cl(B * 196, 192, arena + 351657984, arena + 352862208);
 
-  /* %542 = slice(%541) {axis 0, start 0, length 2} blocks.11.conv.conv.7 : f32[2, 192] */
+  /* %519 = slice(%518) {axis 0, start 0, length 2} blocks.11.conv.conv.7 : f32[2, 192] */
   lk_copy_rows(1, 384, arena + 352862208, 576, arena + 487591728, 384);
 
-  /* %543 = batch_norm_act(%538, %541, %539, %540) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  /* %520 = batch_norm_act(%515, %518, %516, %517) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_cl(B * 196, 192, arena + 351657984, arena + 352862208, params[252], params[253],
       1e-05f, LK_ACT_NONE, arena + 349231104, arena + 348026880);
 
-  /* %544 = add(%520, %543) blocks.11.conv : f32[B, 196, 192], written into %545 from row 1 */
+  /* %521 = add(%497, %520) blocks.11.conv : f32[B, 196, 192], written into %522 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 483416064 + (long)b * 37632, (const long[]){192, 1},
         arena + 348026880 + (long)b * 37632, (const long[]){192, 1},
         arena + 346816704 + (long)b * 37824);
   } // for b
 
-  /* %545 = concat(%519, %544) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %522 = concat(%496, %521) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
 
-  /* %548 = normalize(%545) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %525 = normalize(%522) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 346816512, 1e-06f, arena + 348026880);
 
-  /* %549 = mul(%548, %546) norm : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 348026880, (const long[]){37824, 192, 1},
-      params[256], (const long[]){0, 0, 1}, arena + 349237248);
+  /* %526 = mul_add(%525, %523, %524) norm : f32[B, 197, 192] */
+  lk_mul_add(3, (const long[]){B, 197, 192}, arena + 348026880, (const long[]){37824, 192, 1},
+      params[256], (const long[]){0, 0, 1}, params[257], (const long[]){0, 0, 1},
+      arena + 349237248);
 
-  /* %550 = add(%549, %547) norm : f32[B, 197, 192], written over %549 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 349237248, (const long[]){37824, 192, 1},
-      params[257], (const long[]){0, 0, 1}, arena + 349237248);
-
-  /* %551 = index(%550) {axis 0, at 0} : f32[B, 192] */
+  /* %527 = index(%526) {axis 0, at 0} : f32[B, 192] */
   lk_copy_rows(B, 192, arena + 349237248, 37824, arena + 350447616, 192);
 
-  /* %554 = fused_linear(%551, %552, %553) head : f32[B, 1000] */
+  /* %530 = fused_linear(%527, %528, %529) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 350447616, params[258], params[259], LK_ACT_NONE, NULL,
       arena + 349237248);
 
-  /* %556 = cross_entropy(%554, %555) : f32[1] */
+  /* %532 = cross_entropy(%530, %531) : f32[1] */
   lk_cross_entropy(B, 1000, arena + 349237248, inputs[12], arena + 487592880);
 
-  /* %557 = cross_entropy_grad(%554, %555) : f32[B, 1000] */
+  /* %533 = cross_entropy_grad(%530, %531) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 349237248, inputs[12], arena + 349429248);
 
-  /* %558 = transpose(%552) {perm [1, 0]} head : f32[192, 1000] */
+  /* %534 = transpose(%528) {perm [1, 0]} head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[258], arena + 349237248);
 
-  /* %559 = fused_linear(%557, %558) head : f32[B, 192] */
+  /* %535 = fused_linear(%533, %534) head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 349429248, arena + 349237248, NULL, LK_ACT_NONE, NULL,
       arena + 350453760);
 
-  /* %560 = linear_grad_weight(%557, %551) head : f32[1000, 192] */
+  /* %536 = linear_grad_weight(%533, %527) head : f32[1000, 192] */
   lk_linear_grad_weight(B, 192, 1000, arena + 349429248, arena + 350447616, arena + 487249920);
 
-  /* %561 = reduce_sum(%557) {axes [], batch} head : f32[1000] */
+  /* %537 = reduce_sum(%533) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 349429248,
       arena + 487580160);
 
-  /* %562 = reshape(%559) {shape [1, 192]} : f32[B, 1, 192], a view of %559: no code */
+  /* %538 = reshape(%535) {shape [1, 192]} : f32[B, 1, 192], a view of %535: no code */
 
-  /* %563 = zero_pad(%562) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %539 = zero_pad(%538) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   lk_zero_pad(B, 1, 192, 0, 196, arena + 350453760, arena + 349237248);
 
-  /* %564 = reduce_sum(%563) {axes [0], batch} norm : f32[192] */
+  /* %540 = reduce_sum(%539) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 349237248,
       arena + 487592112);
 
-  /* %565 = mul(%563, %546) norm : f32[B, 197, 192] */
+  /* %541 = mul(%539, %523) norm : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 349237248, (const long[]){37824, 192, 1},
       params[256], (const long[]){0, 0, 1}, arena + 350447616);
 
-  /* %566 = mul(%563, %548) norm : f32[B, 197, 192], written over %563 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 349237248, (const long[]){37824, 192, 1},
-      arena + 348026880, (const long[]){37824, 192, 1}, arena + 349237248);
+  /* %542 = reduce_sum(%539, %525) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 349237248, arena + 348026880, arena + 487592304);
 
-  /* %567 = reduce_sum(%566) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 349237248,
-      arena + 487592304);
-
-  /* %568 = normalize_grad(%545, %565) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %543 = normalize_grad(%522, %541) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 346816512, arena + 350447616, 1e-06f, arena + 455712768);
 
-  /* %569 = slice(%568) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %568: no code */
+  /* %544 = slice(%543) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %543: no code */
 
-  /* %570 = slice(%568) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  /* %545 = slice(%543) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 484620288, 37632);
 
-  /* %571 = batch_norm_act_param_grad(%538, %570, %541, %539, %540) {eps 1e-05} blocks.11.conv.conv.7 : f32[2, 192] */
+  /* %546 = batch_norm_act_param_grad(%515, %545, %518, %516, %517) {eps 1e-05} blocks.11.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 351657984, arena + 484620288,
       arena + 352862208, params[252], params[253], 1e-05f, LK_ACT_NONE, arena + 346816512,
       arena + 346855104);
 
-  /* %572 = batch_norm_act_grad(%538, %570, %541, %539, %540, %571) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  /* %547 = batch_norm_act_grad(%515, %545, %518, %516, %517, %546) {eps 1e-05} blocks.11.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 351657984, arena + 484620288, arena + 352862208,
       params[252], params[253], arena + 346855104, 1e-05f, LK_ACT_NONE, arena + 346816512,
       arena + 485824512);
 
-  /* %573 = index(%571) {axis 0, at 0} blocks.11.conv.conv.7 : f32[192] */
+  /* %548 = index(%546) {axis 0, at 0} blocks.11.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 346855104, 384, arena + 487592496, 192);
 
-  /* %574 = index(%571) {axis 0, at 1} blocks.11.conv.conv.7 : f32[192] */
+  /* %549 = index(%546) {axis 0, at 1} blocks.11.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 346855296, 384, arena + 487592688, 192);
 
-  /* %575 = transpose(%537) {perm [1, 0]} blocks.11.conv.conv.6 : f32[1152, 192] */
+  /* %550 = transpose(%514) {perm [1, 0]} blocks.11.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[251], arena + 487028736);
 
-  /* %576 = fused_linear(%572, %575) blocks.11.conv.conv.6 : f32[B, 196, 1152] */
+  /* %551 = fused_linear(%547, %550) blocks.11.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 485824512, arena + 487028736, NULL, LK_ACT_NONE, NULL,
       arena + 346816512);
 
-  /* %577 = linear_grad_weight(%572, %535) blocks.11.conv.conv.6 : f32[192, 1152] */
+  /* %552 = linear_grad_weight(%547, %512) blocks.11.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 485824512, arena + 339591168,
       arena + 487028736);
 
-  /* %578 = reshape(%577) {shape [192, 1152, 1, 1]} blocks.11.conv.conv.6 : f32[192, 1152, 1, 1], a view of %577: no code */
+  /* %553 = reshape(%552) {shape [192, 1152, 1, 1]} blocks.11.conv.conv.6 : f32[192, 1152, 1, 1], a view of %552: no code */
 
-  /* %579 = batch_norm_act_param_grad(%530, %576, %533, %531, %532) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[2, 1152] */
+  /* %554 = batch_norm_act_param_grad(%507, %551, %510, %508, %509) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 332365824, arena + 346816512,
       arena + 487521408, params[247], params[248], 1e-05f, LK_ACT_RELU6, arena + 339591168,
       arena + 339822720);
 
-  /* %580 = batch_norm_act_grad(%530, %576, %533, %531, %532, %579) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152], written over %576 */
+  /* %555 = batch_norm_act_grad(%507, %551, %510, %508, %509, %554) {eps 1e-05, act relu6} blocks.11.conv.conv.4 : f32[B, 196, 1152], written over %551 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 332365824, arena + 346816512, arena + 487521408,
       params[247], params[248], arena + 339822720, 1e-05f, LK_ACT_RELU6, arena + 339591168,
       arena + 346816512);
 
-  /* %581 = index(%579) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1152] */
+  /* %556 = index(%554) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 339822720, 2304, arena + 339601536, 1152);
 
-  /* %582 = index(%579) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1152] */
+  /* %557 = index(%554) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 339823872, 2304, arena + 339602688, 1152);
 
-  /* %583 = token_dwconv_grad_input(%580, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
+  /* %558 = token_dwconv_grad_input(%555, %506) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 346816512, params[246],
       arena + 332365824);
 
-  /* %584 = token_dwconv_grad_weight(%580, %528) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %559 = token_dwconv_grad_weight(%555, %505) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 346816512,
       arena + 325140480, arena + 339591168);
 
-  /* %585 = batch_norm_act_param_grad(%523, %583, %526, %524, %525) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[2, 1152] */
+  /* %560 = batch_norm_act_param_grad(%500, %558, %503, %501, %502) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 317915136, arena + 332365824,
       arena + 487517952, params[242], params[243], 1e-05f, LK_ACT_RELU6, arena + 325140480,
       arena + 325372032);
 
-  /* %586 = batch_norm_act_grad(%523, %583, %526, %524, %525, %585) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152], written over %583 */
+  /* %561 = batch_norm_act_grad(%500, %558, %503, %501, %502, %560) {eps 1e-05, act relu6} blocks.11.conv.conv.1 : f32[B, 196, 1152], written over %558 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 317915136, arena + 332365824, arena + 487517952,
       params[242], params[243], arena + 325372032, 1e-05f, LK_ACT_RELU6, arena + 325140480,
       arena + 332365824);
 
-  /* %587 = index(%585) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1152] */
+  /* %562 = index(%560) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 325372032, 2304, arena + 328138752, 1152);
 
-  /* %588 = index(%585) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1152] */
+  /* %563 = index(%560) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 325373184, 2304, arena + 328139904, 1152);
 
-  /* %589 = transpose(%522) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 1152] */
+  /* %564 = transpose(%499) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[241], arena + 317915136);
 
-  /* %590 = linear_grad_weight(%586, %520) blocks.11.conv.conv.0 : f32[1152, 192] */
+  /* %565 = linear_grad_weight(%561, %497) blocks.11.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 332365824, arena + 483416064,
       arena + 327548928);
 
-  /* %591 = fused_linear(%586, %589, %570) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  /* %566 = fused_linear(%561, %564, %545) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 332365824, 225792, arena + 317915136, NULL,
       NULL, 0, LK_ACT_NONE, arena + 484620288, 37632, arena + 455712960, 37824);
 
-  /* %592 = reshape(%590) {shape [1152, 192, 1, 1]} blocks.11.conv.conv.0 : f32[1152, 192, 1, 1], a view of %590: no code */
+  /* %567 = reshape(%565) {shape [1152, 192, 1, 1]} blocks.11.conv.conv.0 : f32[1152, 192, 1, 1], a view of %565: no code */
 
-  /* %593 = concat(%569, %591) {axis 0} blocks.11 : f32[B, 197, 192], a view of %568: no code */
+  /* %568 = concat(%544, %566) {axis 0} blocks.11 : f32[B, 197, 192], a view of %543: no code */
 
-  /* %594 = mul(%593, %516) blocks.11 : f32[B, 197, 192] */
+  /* %569 = mul(%568, %494) blocks.11 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 317915136);
 
-  /* %595 = transpose(%513) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %570 = transpose(%491) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[239], arena + 319125504);
 
-  /* %596 = fused_linear(%594, %595) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %571 = fused_linear(%569, %570) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 317915136, arena + 319125504, NULL, LK_ACT_NONE, NULL,
       arena + 321546240);
 
-  /* %597 = linear_grad_weight(%594, %512) blocks.11.attn.proj : f32[192, 192] */
+  /* %572 = linear_grad_weight(%569, %490) blocks.11.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 317915136, arena + 454502400, arena + 328101888);
 
-  /* %598 = reduce_sum(%594) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %573 = reduce_sum(%569) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
       arena + 328141632);
 
-  /* %599 = sdpa_grad(%509, %510, %511, %596) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
+  /* %574 = sdpa_grad(%487, %488, %489, %571) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 393984000, 576, arena + 393984192, 576,
       arena + 393984384, 576, arena + 321546240, 192, arena + 317915136, 576,
       arena + 317915136 + 192, 576, arena + 317915136 + 384, 576, 0.14433756f);
 
-  /* %600 = transpose(%506) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %575 = transpose(%484) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[237], arena + 322756608);
 
-  /* %601 = fused_linear(%599, %600) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %576 = fused_linear(%574, %575) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 317915136, arena + 322756608, NULL, LK_ACT_NONE, NULL,
       arena + 321546240);
 
-  /* %602 = linear_grad_weight(%599, %505) blocks.11.attn.qkv : f32[576, 192] */
+  /* %577 = linear_grad_weight(%574, %483) blocks.11.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 317915136, arena + 453292032, arena + 327991296);
 
-  /* %603 = reduce_sum(%599) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %578 = reduce_sum(%574) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
       arena + 328141056);
 
-  /* %604 = reduce_sum(%601) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %579 = reduce_sum(%576) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 321546240,
       arena + 328141824);
 
-  /* %605 = mul(%601, %501) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %580 = mul(%576, %480) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 321546240, (const long[]){37824, 192, 1},
       params[235], (const long[]){0, 0, 1}, arena + 317915136);
 
-  /* %606 = mul(%601, %503) blocks.11.norm1 : f32[B, 197, 192], written over %601 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 321546240, (const long[]){37824, 192, 1},
-      arena + 452081664, (const long[]){37824, 192, 1}, arena + 321546240);
+  /* %581 = reduce_sum(%576, %482) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 321546240, arena + 452081664, arena + 328142016);
 
-  /* %607 = reduce_sum(%606) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 321546240,
-      arena + 328142016);
-
-  /* %608 = normalize_grad(%500, %605) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %582 = normalize_grad(%479, %580) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 450871296, arena + 317915136, 1e-06f, arena + 319125504);
 
-  /* %609 = add(%593, %608) blocks.10.conv : f32[B, 197, 192], written over %568 */
+  /* %583 = add(%568, %582) blocks.10.conv : f32[B, 197, 192], written over %543 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       arena + 319125504, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %610 = slice(%609) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %568: no code */
+  /* %584 = slice(%583) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %543: no code */
 
-  /* %611 = slice(%609) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  /* %585 = slice(%583) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 325140480, 37632);
 
-  /* %612 = batch_norm_act_param_grad(%493, %611, %496, %494, %495) {eps 1e-05} blocks.10.conv.conv.7 : f32[2, 192] */
+  /* %586 = batch_norm_act_param_grad(%472, %585, %475, %473, %474) {eps 1e-05} blocks.10.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 482211840, arena + 325140480,
       arena + 487586928, params[231], params[232], 1e-05f, LK_ACT_NONE, arena + 317915136,
       arena + 317953728);
 
-  /* %613 = batch_norm_act_grad(%493, %611, %496, %494, %495, %612) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  /* %587 = batch_norm_act_grad(%472, %585, %475, %473, %474, %586) {eps 1e-05} blocks.10.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 482211840, arena + 325140480, arena + 487586928,
       params[231], params[232], arena + 317953728, 1e-05f, LK_ACT_NONE, arena + 317915136,
       arena + 326344704);
 
-  /* %614 = index(%612) {axis 0, at 0} blocks.10.conv.conv.7 : f32[192] */
+  /* %588 = index(%586) {axis 0, at 0} blocks.10.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 317953728, 384, arena + 328142208, 192);
 
-  /* %615 = index(%612) {axis 0, at 1} blocks.10.conv.conv.7 : f32[192] */
+  /* %589 = index(%586) {axis 0, at 1} blocks.10.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 317953920, 384, arena + 328142400, 192);
 
-  /* %616 = transpose(%492) {perm [1, 0]} blocks.10.conv.conv.6 : f32[1152, 192] */
+  /* %590 = transpose(%471) {perm [1, 0]} blocks.10.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[230], arena + 327770112);
 
-  /* %617 = fused_linear(%613, %616) blocks.10.conv.conv.6 : f32[B, 196, 1152] */
+  /* %591 = fused_linear(%587, %590) blocks.10.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 326344704, arena + 327770112, NULL, LK_ACT_NONE, NULL,
       arena + 317915136);
 
-  /* %618 = linear_grad_weight(%613, %490) blocks.10.conv.conv.6 : f32[192, 1152] */
+  /* %592 = linear_grad_weight(%587, %469) blocks.10.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 326344704, arena + 310689792,
       arena + 327770112);
 
-  /* %619 = reshape(%618) {shape [192, 1152, 1, 1]} blocks.10.conv.conv.6 : f32[192, 1152, 1, 1], a view of %618: no code */
+  /* %593 = reshape(%592) {shape [192, 1152, 1, 1]} blocks.10.conv.conv.6 : f32[192, 1152, 1, 1], a view of %592: no code */
 
-  /* %620 = batch_norm_act_param_grad(%485, %617, %488, %486, %487) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[2, 1152] */
+  /* %594 = batch_norm_act_param_grad(%464, %591, %467, %465, %466) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136,
       arena + 487514496, params[226], params[227], 1e-05f, LK_ACT_RELU6, arena + 310689792,
       arena + 310921344);
 
-  /* %621 = batch_norm_act_grad(%485, %617, %488, %486, %487, %620) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152], written over %617 */
+  /* %595 = batch_norm_act_grad(%464, %591, %467, %465, %466, %594) {eps 1e-05, act relu6} blocks.10.conv.conv.4 : f32[B, 196, 1152], written over %591 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136, arena + 487514496,
       params[226], params[227], arena + 310921344, 1e-05f, LK_ACT_RELU6, arena + 310689792,
       arena + 317915136);
 
-  /* %622 = index(%620) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1152] */
+  /* %596 = index(%594) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 310921344, 2304, arena + 310700160, 1152);
 
-  /* %623 = index(%620) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1152] */
+  /* %597 = index(%594) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 310922496, 2304, arena + 310701312, 1152);
 
-  /* %624 = token_dwconv_grad_input(%621, %484) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
+  /* %598 = token_dwconv_grad_input(%595, %463) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 317915136, params[225],
       arena + 303464448);
 
-  /* %625 = token_dwconv_grad_weight(%621, %483) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %599 = token_dwconv_grad_weight(%595, %462) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 317915136,
       arena + 296239104, arena + 310689792);
 
-  /* %626 = batch_norm_act_param_grad(%478, %624, %481, %479, %480) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[2, 1152] */
+  /* %600 = batch_norm_act_param_grad(%457, %598, %460, %458, %459) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 289013760, arena + 303464448,
       arena + 487511040, params[221], params[222], 1e-05f, LK_ACT_RELU6, arena + 296239104,
       arena + 296470656);
 
-  /* %627 = batch_norm_act_grad(%478, %624, %481, %479, %480, %626) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152], written over %624 */
+  /* %601 = batch_norm_act_grad(%457, %598, %460, %458, %459, %600) {eps 1e-05, act relu6} blocks.10.conv.conv.1 : f32[B, 196, 1152], written over %598 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 289013760, arena + 303464448, arena + 487511040,
       params[221], params[222], arena + 296470656, 1e-05f, LK_ACT_RELU6, arena + 296239104,
       arena + 303464448);
 
-  /* %628 = index(%626) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1152] */
+  /* %602 = index(%600) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 296470656, 2304, arena + 299237376, 1152);
 
-  /* %629 = index(%626) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1152] */
+  /* %603 = index(%600) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 296471808, 2304, arena + 299238528, 1152);
 
-  /* %630 = transpose(%477) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 1152] */
+  /* %604 = transpose(%456) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[220], arena + 289013760);
 
-  /* %631 = linear_grad_weight(%627, %475) blocks.10.conv.conv.0 : f32[1152, 192] */
+  /* %605 = linear_grad_weight(%601, %454) blocks.10.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 303464448, arena + 481007616,
       arena + 298647552);
 
-  /* %632 = fused_linear(%627, %630, %611) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  /* %606 = fused_linear(%601, %604, %585) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 303464448, 225792, arena + 289013760, NULL,
       NULL, 0, LK_ACT_NONE, arena + 325140480, 37632, arena + 455712960, 37824);
 
-  /* %633 = reshape(%631) {shape [1152, 192, 1, 1]} blocks.10.conv.conv.0 : f32[1152, 192, 1, 1], a view of %631: no code */
+  /* %607 = reshape(%605) {shape [1152, 192, 1, 1]} blocks.10.conv.conv.0 : f32[1152, 192, 1, 1], a view of %605: no code */
 
-  /* %634 = concat(%610, %632) {axis 0} blocks.10 : f32[B, 197, 192], a view of %568: no code */
+  /* %608 = concat(%584, %606) {axis 0} blocks.10 : f32[B, 197, 192], a view of %543: no code */
 
-  /* %635 = mul(%634, %471) blocks.10 : f32[B, 197, 192] */
+  /* %609 = mul(%608, %451) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 289013760);
 
-  /* %636 = transpose(%468) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %610 = transpose(%448) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[218], arena + 290224128);
 
-  /* %637 = fused_linear(%635, %636) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %611 = fused_linear(%609, %610) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 289013760, arena + 290224128, NULL, LK_ACT_NONE, NULL,
       arena + 292644864);
 
-  /* %638 = linear_grad_weight(%635, %467) blocks.10.attn.proj : f32[192, 192] */
+  /* %612 = linear_grad_weight(%609, %447) blocks.10.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 289013760, arena + 449660928, arena + 299200512);
 
-  /* %639 = reduce_sum(%635) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %613 = reduce_sum(%609) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
       arena + 299240256);
 
-  /* %640 = sdpa_grad(%464, %465, %466, %637) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
+  /* %614 = sdpa_grad(%444, %445, %446, %611) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 390352896, 576, arena + 390353088, 576,
       arena + 390353280, 576, arena + 292644864, 192, arena + 289013760, 576,
       arena + 289013760 + 192, 576, arena + 289013760 + 384, 576, 0.14433756f);
 
-  /* %641 = transpose(%461) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %615 = transpose(%441) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[216], arena + 293855232);
 
-  /* %642 = fused_linear(%640, %641) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %616 = fused_linear(%614, %615) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 289013760, arena + 293855232, NULL, LK_ACT_NONE, NULL,
       arena + 292644864);
 
-  /* %643 = linear_grad_weight(%640, %460) blocks.10.attn.qkv : f32[576, 192] */
+  /* %617 = linear_grad_weight(%614, %440) blocks.10.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 289013760, arena + 448450560, arena + 299089920);
 
-  /* %644 = reduce_sum(%640) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %618 = reduce_sum(%614) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
       arena + 299239680);
 
-  /* %645 = reduce_sum(%642) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %619 = reduce_sum(%616) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 292644864,
       arena + 299240448);
 
-  /* %646 = mul(%642, %456) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %620 = mul(%616, %437) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 292644864, (const long[]){37824, 192, 1},
       params[214], (const long[]){0, 0, 1}, arena + 289013760);
 
-  /* %647 = mul(%642, %458) blocks.10.norm1 : f32[B, 197, 192], written over %642 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 292644864, (const long[]){37824, 192, 1},
-      arena + 447240192, (const long[]){37824, 192, 1}, arena + 292644864);
+  /* %621 = reduce_sum(%616, %439) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 292644864, arena + 447240192, arena + 299240640);
 
-  /* %648 = reduce_sum(%647) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 292644864,
-      arena + 299240640);
-
-  /* %649 = normalize_grad(%455, %646) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %622 = normalize_grad(%436, %620) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 446029824, arena + 289013760, 1e-06f, arena + 290224128);
 
-  /* %650 = add(%634, %649) blocks.9.conv : f32[B, 197, 192], written over %568 */
+  /* %623 = add(%608, %622) blocks.9.conv : f32[B, 197, 192], written over %543 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       arena + 290224128, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %651 = slice(%650) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %568: no code */
+  /* %624 = slice(%623) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %543: no code */
 
-  /* %652 = slice(%650) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  /* %625 = slice(%623) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 296239104, 37632);
 
-  /* %653 = batch_norm_act_param_grad(%448, %652, %451, %449, %450) {eps 1e-05} blocks.9.conv.conv.7 : f32[2, 192] */
+  /* %626 = batch_norm_act_param_grad(%429, %625, %432, %430, %431) {eps 1e-05} blocks.9.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 479803392, arena + 296239104,
       arena + 487586352, params[210], params[211], 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 289052352);
 
-  /* %654 = batch_norm_act_grad(%448, %652, %451, %449, %450, %653) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  /* %627 = batch_norm_act_grad(%429, %625, %432, %430, %431, %626) {eps 1e-05} blocks.9.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 479803392, arena + 296239104, arena + 487586352,
       params[210], params[211], arena + 289052352, 1e-05f, LK_ACT_NONE, arena + 289013760,
       arena + 297443328);
 
-  /* %655 = index(%653) {axis 0, at 0} blocks.9.conv.conv.7 : f32[192] */
+  /* %628 = index(%626) {axis 0, at 0} blocks.9.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 289052352, 384, arena + 299240832, 192);
 
-  /* %656 = index(%653) {axis 0, at 1} blocks.9.conv.conv.7 : f32[192] */
+  /* %629 = index(%626) {axis 0, at 1} blocks.9.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 289052544, 384, arena + 299241024, 192);
 
-  /* %657 = transpose(%447) {perm [1, 0]} blocks.9.conv.conv.6 : f32[1152, 192] */
+  /* %630 = transpose(%428) {perm [1, 0]} blocks.9.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[209], arena + 298868736);
 
-  /* %658 = fused_linear(%654, %657) blocks.9.conv.conv.6 : f32[B, 196, 1152] */
+  /* %631 = fused_linear(%627, %630) blocks.9.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 297443328, arena + 298868736, NULL, LK_ACT_NONE, NULL,
       arena + 289013760);
 
-  /* %659 = linear_grad_weight(%654, %445) blocks.9.conv.conv.6 : f32[192, 1152] */
+  /* %632 = linear_grad_weight(%627, %426) blocks.9.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 297443328, arena + 281788416,
       arena + 298868736);
 
-  /* %660 = reshape(%659) {shape [192, 1152, 1, 1]} blocks.9.conv.conv.6 : f32[192, 1152, 1, 1], a view of %659: no code */
+  /* %633 = reshape(%632) {shape [192, 1152, 1, 1]} blocks.9.conv.conv.6 : f32[192, 1152, 1, 1], a view of %632: no code */
 
-  /* %661 = batch_norm_act_param_grad(%440, %658, %443, %441, %442) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[2, 1152] */
+  /* %634 = batch_norm_act_param_grad(%421, %631, %424, %422, %423) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 274563072, arena + 289013760,
       arena + 487507584, params[205], params[206], 1e-05f, LK_ACT_RELU6, arena + 281788416,
       arena + 282019968);
 
-  /* %662 = batch_norm_act_grad(%440, %658, %443, %441, %442, %661) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152], written over %658 */
+  /* %635 = batch_norm_act_grad(%421, %631, %424, %422, %423, %634) {eps 1e-05, act relu6} blocks.9.conv.conv.4 : f32[B, 196, 1152], written over %631 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 274563072, arena + 289013760, arena + 487507584,
       params[205], params[206], arena + 282019968, 1e-05f, LK_ACT_RELU6, arena + 281788416,
       arena + 289013760);
 
-  /* %663 = index(%661) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1152] */
+  /* %636 = index(%634) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 282019968, 2304, arena + 281798784, 1152);
 
-  /* %664 = index(%661) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1152] */
+  /* %637 = index(%634) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 282021120, 2304, arena + 281799936, 1152);
 
-  /* %665 = token_dwconv_grad_input(%662, %439) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
+  /* %638 = token_dwconv_grad_input(%635, %420) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760, params[204],
       arena + 274563072);
 
-  /* %666 = token_dwconv_grad_weight(%662, %438) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %639 = token_dwconv_grad_weight(%635, %419) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760,
       arena + 267337728, arena + 281788416);
 
-  /* %667 = batch_norm_act_param_grad(%433, %665, %436, %434, %435) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[2, 1152] */
+  /* %640 = batch_norm_act_param_grad(%414, %638, %417, %415, %416) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072,
       arena + 487504128, params[200], params[201], 1e-05f, LK_ACT_RELU6, arena + 267337728,
       arena + 267569280);
 
-  /* %668 = batch_norm_act_grad(%433, %665, %436, %434, %435, %667) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152], written over %665 */
+  /* %641 = batch_norm_act_grad(%414, %638, %417, %415, %416, %640) {eps 1e-05, act relu6} blocks.9.conv.conv.1 : f32[B, 196, 1152], written over %638 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072, arena + 487504128,
       params[200], params[201], arena + 267569280, 1e-05f, LK_ACT_RELU6, arena + 267337728,
       arena + 274563072);
 
-  /* %669 = index(%667) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1152] */
+  /* %642 = index(%640) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 267569280, 2304, arena + 270336000, 1152);
 
-  /* %670 = index(%667) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1152] */
+  /* %643 = index(%640) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 267570432, 2304, arena + 270337152, 1152);
 
-  /* %671 = transpose(%432) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 1152] */
+  /* %644 = transpose(%413) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[199], arena + 260112384);
 
-  /* %672 = linear_grad_weight(%668, %430) blocks.9.conv.conv.0 : f32[1152, 192] */
+  /* %645 = linear_grad_weight(%641, %411) blocks.9.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 274563072, arena + 478599168,
       arena + 269746176);
 
-  /* %673 = fused_linear(%668, %671, %652) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  /* %646 = fused_linear(%641, %644, %625) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 274563072, 225792, arena + 260112384, NULL,
       NULL, 0, LK_ACT_NONE, arena + 296239104, 37632, arena + 455712960, 37824);
 
-  /* %674 = reshape(%672) {shape [1152, 192, 1, 1]} blocks.9.conv.conv.0 : f32[1152, 192, 1, 1], a view of %672: no code */
+  /* %647 = reshape(%645) {shape [1152, 192, 1, 1]} blocks.9.conv.conv.0 : f32[1152, 192, 1, 1], a view of %645: no code */
 
-  /* %675 = concat(%651, %673) {axis 0} blocks.9 : f32[B, 197, 192], a view of %568: no code */
+  /* %648 = concat(%624, %646) {axis 0} blocks.9 : f32[B, 197, 192], a view of %543: no code */
 
-  /* %676 = mul(%675, %426) blocks.9 : f32[B, 197, 192] */
+  /* %649 = mul(%648, %408) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 260112384);
 
-  /* %677 = transpose(%423) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %650 = transpose(%405) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[197], arena + 261322752);
 
-  /* %678 = fused_linear(%676, %677) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %651 = fused_linear(%649, %650) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 260112384, arena + 261322752, NULL, LK_ACT_NONE, NULL,
       arena + 263743488);
 
-  /* %679 = linear_grad_weight(%676, %422) blocks.9.attn.proj : f32[192, 192] */
+  /* %652 = linear_grad_weight(%649, %404) blocks.9.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 444819456, arena + 270299136);
 
-  /* %680 = reduce_sum(%676) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %653 = reduce_sum(%649) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
       arena + 270338880);
 
-  /* %681 = sdpa_grad(%419, %420, %421, %678) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
+  /* %654 = sdpa_grad(%401, %402, %403, %651) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 386721792, 576, arena + 386721984, 576,
       arena + 386722176, 576, arena + 263743488, 192, arena + 260112384, 576,
       arena + 260112384 + 192, 576, arena + 260112384 + 384, 576, 0.14433756f);
 
-  /* %682 = transpose(%416) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %655 = transpose(%398) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[195], arena + 264953856);
 
-  /* %683 = fused_linear(%681, %682) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %656 = fused_linear(%654, %655) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 260112384, arena + 264953856, NULL, LK_ACT_NONE, NULL,
       arena + 263743488);
 
-  /* %684 = linear_grad_weight(%681, %415) blocks.9.attn.qkv : f32[576, 192] */
+  /* %657 = linear_grad_weight(%654, %397) blocks.9.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 443609088, arena + 270188544);
 
-  /* %685 = reduce_sum(%681) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %658 = reduce_sum(%654) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
       arena + 270338304);
 
-  /* %686 = reduce_sum(%683) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %659 = reduce_sum(%656) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
       arena + 270339072);
 
-  /* %687 = mul(%683, %411) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %660 = mul(%656, %394) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
       params[193], (const long[]){0, 0, 1}, arena + 260112384);
 
-  /* %688 = mul(%683, %413) blocks.9.norm1 : f32[B, 197, 192], written over %683 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
-      arena + 442398720, (const long[]){37824, 192, 1}, arena + 263743488);
+  /* %661 = reduce_sum(%656, %396) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 263743488, arena + 442398720, arena + 270339264);
 
-  /* %689 = reduce_sum(%688) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
-      arena + 270339264);
-
-  /* %690 = normalize_grad(%410, %687) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %662 = normalize_grad(%393, %660) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 441188352, arena + 260112384, 1e-06f, arena + 261322752);
 
-  /* %691 = add(%675, %690) blocks.8.conv : f32[B, 197, 192], written over %568 */
+  /* %663 = add(%648, %662) blocks.8.conv : f32[B, 197, 192], written over %543 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       arena + 261322752, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %692 = slice(%691) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %568: no code */
+  /* %664 = slice(%663) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %543: no code */
 
-  /* %693 = slice(%691) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  /* %665 = slice(%663) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 267337728, 37632);
 
-  /* %694 = batch_norm_act_param_grad(%403, %693, %406, %404, %405) {eps 1e-05} blocks.8.conv.conv.7 : f32[2, 192] */
+  /* %666 = batch_norm_act_param_grad(%386, %665, %389, %387, %388) {eps 1e-05} blocks.8.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 477394944, arena + 267337728,
       arena + 487585776, params[189], params[190], 1e-05f, LK_ACT_NONE, arena + 260112384,
       arena + 260150976);
 
-  /* %695 = batch_norm_act_grad(%403, %693, %406, %404, %405, %694) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  /* %667 = batch_norm_act_grad(%386, %665, %389, %387, %388, %666) {eps 1e-05} blocks.8.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 477394944, arena + 267337728, arena + 487585776,
       params[189], params[190], arena + 260150976, 1e-05f, LK_ACT_NONE, arena + 260112384,
       arena + 268541952);
 
-  /* %696 = index(%694) {axis 0, at 0} blocks.8.conv.conv.7 : f32[192] */
+  /* %668 = index(%666) {axis 0, at 0} blocks.8.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 260150976, 384, arena + 270339456, 192);
 
-  /* %697 = index(%694) {axis 0, at 1} blocks.8.conv.conv.7 : f32[192] */
+  /* %669 = index(%666) {axis 0, at 1} blocks.8.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 260151168, 384, arena + 270339648, 192);
 
-  /* %698 = transpose(%402) {perm [1, 0]} blocks.8.conv.conv.6 : f32[1152, 192] */
+  /* %670 = transpose(%385) {perm [1, 0]} blocks.8.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[188], arena + 269967360);
 
-  /* %699 = fused_linear(%695, %698) blocks.8.conv.conv.6 : f32[B, 196, 1152] */
+  /* %671 = fused_linear(%667, %670) blocks.8.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 268541952, arena + 269967360, NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %700 = linear_grad_weight(%695, %400) blocks.8.conv.conv.6 : f32[192, 1152] */
+  /* %672 = linear_grad_weight(%667, %383) blocks.8.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 268541952, arena + 252887040,
       arena + 269967360);
 
-  /* %701 = reshape(%700) {shape [192, 1152, 1, 1]} blocks.8.conv.conv.6 : f32[192, 1152, 1, 1], a view of %700: no code */
+  /* %673 = reshape(%672) {shape [192, 1152, 1, 1]} blocks.8.conv.conv.6 : f32[192, 1152, 1, 1], a view of %672: no code */
 
-  /* %702 = batch_norm_act_param_grad(%395, %699, %398, %396, %397) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[2, 1152] */
+  /* %674 = batch_norm_act_param_grad(%378, %671, %381, %379, %380) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 245661696, arena + 260112384,
       arena + 487500672, params[184], params[185], 1e-05f, LK_ACT_RELU6, arena + 252887040,
       arena + 253118592);
 
-  /* %703 = batch_norm_act_grad(%395, %699, %398, %396, %397, %702) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152], written over %699 */
+  /* %675 = batch_norm_act_grad(%378, %671, %381, %379, %380, %674) {eps 1e-05, act relu6} blocks.8.conv.conv.4 : f32[B, 196, 1152], written over %671 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 245661696, arena + 260112384, arena + 487500672,
       params[184], params[185], arena + 253118592, 1e-05f, LK_ACT_RELU6, arena + 252887040,
       arena + 260112384);
 
-  /* %704 = index(%702) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1152] */
+  /* %676 = index(%674) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 253118592, 2304, arena + 252897408, 1152);
 
-  /* %705 = index(%702) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1152] */
+  /* %677 = index(%674) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 253119744, 2304, arena + 252898560, 1152);
 
-  /* %706 = token_dwconv_grad_input(%703, %394) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
+  /* %678 = token_dwconv_grad_input(%675, %377) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 260112384, params[183],
       arena + 245661696);
 
-  /* %707 = token_dwconv_grad_weight(%703, %393) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %679 = token_dwconv_grad_weight(%675, %376) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 260112384,
       arena + 238436352, arena + 252887040);
 
-  /* %708 = batch_norm_act_param_grad(%388, %706, %391, %389, %390) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[2, 1152] */
+  /* %680 = batch_norm_act_param_grad(%371, %678, %374, %372, %373) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 231211008, arena + 245661696,
       arena + 487497216, params[179], params[180], 1e-05f, LK_ACT_RELU6, arena + 238436352,
       arena + 238667904);
 
-  /* %709 = batch_norm_act_grad(%388, %706, %391, %389, %390, %708) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152], written over %706 */
+  /* %681 = batch_norm_act_grad(%371, %678, %374, %372, %373, %680) {eps 1e-05, act relu6} blocks.8.conv.conv.1 : f32[B, 196, 1152], written over %678 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 231211008, arena + 245661696, arena + 487497216,
       params[179], params[180], arena + 238667904, 1e-05f, LK_ACT_RELU6, arena + 238436352,
       arena + 245661696);
 
-  /* %710 = index(%708) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1152] */
+  /* %682 = index(%680) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 238667904, 2304, arena + 241434624, 1152);
 
-  /* %711 = index(%708) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1152] */
+  /* %683 = index(%680) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 238669056, 2304, arena + 241435776, 1152);
 
-  /* %712 = transpose(%387) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 1152] */
+  /* %684 = transpose(%370) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[178], arena + 231211008);
 
-  /* %713 = linear_grad_weight(%709, %385) blocks.8.conv.conv.0 : f32[1152, 192] */
+  /* %685 = linear_grad_weight(%681, %368) blocks.8.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 245661696, arena + 476190720,
       arena + 240844800);
 
-  /* %714 = fused_linear(%709, %712, %693) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  /* %686 = fused_linear(%681, %684, %665) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 245661696, 225792, arena + 231211008, NULL,
       NULL, 0, LK_ACT_NONE, arena + 267337728, 37632, arena + 455712960, 37824);
 
-  /* %715 = reshape(%713) {shape [1152, 192, 1, 1]} blocks.8.conv.conv.0 : f32[1152, 192, 1, 1], a view of %713: no code */
+  /* %687 = reshape(%685) {shape [1152, 192, 1, 1]} blocks.8.conv.conv.0 : f32[1152, 192, 1, 1], a view of %685: no code */
 
-  /* %716 = concat(%692, %714) {axis 0} blocks.8 : f32[B, 197, 192], a view of %568: no code */
+  /* %688 = concat(%664, %686) {axis 0} blocks.8 : f32[B, 197, 192], a view of %543: no code */
 
-  /* %717 = mul(%716, %381) blocks.8 : f32[B, 197, 192] */
+  /* %689 = mul(%688, %365) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 231211008);
 
-  /* %718 = transpose(%378) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %690 = transpose(%362) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 232421376);
 
-  /* %719 = fused_linear(%717, %718) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %691 = fused_linear(%689, %690) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 231211008, arena + 232421376, NULL, LK_ACT_NONE, NULL,
       arena + 234842112);
 
-  /* %720 = linear_grad_weight(%717, %377) blocks.8.attn.proj : f32[192, 192] */
+  /* %692 = linear_grad_weight(%689, %361) blocks.8.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 231211008, arena + 439977984, arena + 241397760);
 
-  /* %721 = reduce_sum(%717) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %693 = reduce_sum(%689) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
       arena + 241437504);
 
-  /* %722 = sdpa_grad(%374, %375, %376, %719) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
+  /* %694 = sdpa_grad(%358, %359, %360, %691) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 383090688, 576, arena + 383090880, 576,
       arena + 383091072, 576, arena + 234842112, 192, arena + 231211008, 576,
       arena + 231211008 + 192, 576, arena + 231211008 + 384, 576, 0.14433756f);
 
-  /* %723 = transpose(%371) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %695 = transpose(%355) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[174], arena + 236052480);
 
-  /* %724 = fused_linear(%722, %723) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %696 = fused_linear(%694, %695) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 231211008, arena + 236052480, NULL, LK_ACT_NONE, NULL,
       arena + 234842112);
 
-  /* %725 = linear_grad_weight(%722, %370) blocks.8.attn.qkv : f32[576, 192] */
+  /* %697 = linear_grad_weight(%694, %354) blocks.8.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 231211008, arena + 438767616, arena + 241287168);
 
-  /* %726 = reduce_sum(%722) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %698 = reduce_sum(%694) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
       arena + 241436928);
 
-  /* %727 = reduce_sum(%724) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %699 = reduce_sum(%696) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
       arena + 241437696);
 
-  /* %728 = mul(%724, %366) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %700 = mul(%696, %351) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 231211008);
 
-  /* %729 = mul(%724, %368) blocks.8.norm1 : f32[B, 197, 192], written over %724 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
-      arena + 437557248, (const long[]){37824, 192, 1}, arena + 234842112);
+  /* %701 = reduce_sum(%696, %353) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 234842112, arena + 437557248, arena + 241437888);
 
-  /* %730 = reduce_sum(%729) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
-      arena + 241437888);
-
-  /* %731 = normalize_grad(%365, %728) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %702 = normalize_grad(%350, %700) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 436346880, arena + 231211008, 1e-06f, arena + 232421376);
 
-  /* %732 = add(%716, %731) blocks.7.conv : f32[B, 197, 192], written over %568 */
+  /* %703 = add(%688, %702) blocks.7.conv : f32[B, 197, 192], written over %543 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       arena + 232421376, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %733 = slice(%732) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %568: no code */
+  /* %704 = slice(%703) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %543: no code */
 
-  /* %734 = slice(%732) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  /* %705 = slice(%703) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 238436352, 37632);
 
-  /* %735 = batch_norm_act_param_grad(%358, %734, %361, %359, %360) {eps 1e-05} blocks.7.conv.conv.7 : f32[2, 192] */
+  /* %706 = batch_norm_act_param_grad(%343, %705, %346, %344, %345) {eps 1e-05} blocks.7.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 474986496, arena + 238436352,
       arena + 487585200, params[168], params[169], 1e-05f, LK_ACT_NONE, arena + 231211008,
       arena + 231249600);
 
-  /* %736 = batch_norm_act_grad(%358, %734, %361, %359, %360, %735) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  /* %707 = batch_norm_act_grad(%343, %705, %346, %344, %345, %706) {eps 1e-05} blocks.7.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 474986496, arena + 238436352, arena + 487585200,
       params[168], params[169], arena + 231249600, 1e-05f, LK_ACT_NONE, arena + 231211008,
       arena + 239640576);
 
-  /* %737 = index(%735) {axis 0, at 0} blocks.7.conv.conv.7 : f32[192] */
+  /* %708 = index(%706) {axis 0, at 0} blocks.7.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 231249600, 384, arena + 241438080, 192);
 
-  /* %738 = index(%735) {axis 0, at 1} blocks.7.conv.conv.7 : f32[192] */
+  /* %709 = index(%706) {axis 0, at 1} blocks.7.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 231249792, 384, arena + 241438272, 192);
 
-  /* %739 = transpose(%357) {perm [1, 0]} blocks.7.conv.conv.6 : f32[1152, 192] */
+  /* %710 = transpose(%342) {perm [1, 0]} blocks.7.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[167], arena + 241065984);
 
-  /* %740 = fused_linear(%736, %739) blocks.7.conv.conv.6 : f32[B, 196, 1152] */
+  /* %711 = fused_linear(%707, %710) blocks.7.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 239640576, arena + 241065984, NULL, LK_ACT_NONE, NULL,
       arena + 231211008);
 
-  /* %741 = linear_grad_weight(%736, %355) blocks.7.conv.conv.6 : f32[192, 1152] */
+  /* %712 = linear_grad_weight(%707, %340) blocks.7.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 239640576, arena + 223985664,
       arena + 241065984);
 
-  /* %742 = reshape(%741) {shape [192, 1152, 1, 1]} blocks.7.conv.conv.6 : f32[192, 1152, 1, 1], a view of %741: no code */
+  /* %713 = reshape(%712) {shape [192, 1152, 1, 1]} blocks.7.conv.conv.6 : f32[192, 1152, 1, 1], a view of %712: no code */
 
-  /* %743 = batch_norm_act_param_grad(%350, %740, %353, %351, %352) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[2, 1152] */
+  /* %714 = batch_norm_act_param_grad(%335, %711, %338, %336, %337) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008,
       arena + 487493760, params[163], params[164], 1e-05f, LK_ACT_RELU6, arena + 223985664,
       arena + 224217216);
 
-  /* %744 = batch_norm_act_grad(%350, %740, %353, %351, %352, %743) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152], written over %740 */
+  /* %715 = batch_norm_act_grad(%335, %711, %338, %336, %337, %714) {eps 1e-05, act relu6} blocks.7.conv.conv.4 : f32[B, 196, 1152], written over %711 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008, arena + 487493760,
       params[163], params[164], arena + 224217216, 1e-05f, LK_ACT_RELU6, arena + 223985664,
       arena + 231211008);
 
-  /* %745 = index(%743) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1152] */
+  /* %716 = index(%714) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 224217216, 2304, arena + 223996032, 1152);
 
-  /* %746 = index(%743) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1152] */
+  /* %717 = index(%714) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 224218368, 2304, arena + 223997184, 1152);
 
-  /* %747 = token_dwconv_grad_input(%744, %349) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
+  /* %718 = token_dwconv_grad_input(%715, %334) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 231211008, params[162],
       arena + 216760320);
 
-  /* %748 = token_dwconv_grad_weight(%744, %348) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %719 = token_dwconv_grad_weight(%715, %333) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 231211008,
       arena + 209534976, arena + 223985664);
 
-  /* %749 = batch_norm_act_param_grad(%343, %747, %346, %344, %345) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[2, 1152] */
+  /* %720 = batch_norm_act_param_grad(%328, %718, %331, %329, %330) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 202309632, arena + 216760320,
       arena + 487490304, params[158], params[159], 1e-05f, LK_ACT_RELU6, arena + 209534976,
       arena + 209766528);
 
-  /* %750 = batch_norm_act_grad(%343, %747, %346, %344, %345, %749) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152], written over %747 */
+  /* %721 = batch_norm_act_grad(%328, %718, %331, %329, %330, %720) {eps 1e-05, act relu6} blocks.7.conv.conv.1 : f32[B, 196, 1152], written over %718 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 202309632, arena + 216760320, arena + 487490304,
       params[158], params[159], arena + 209766528, 1e-05f, LK_ACT_RELU6, arena + 209534976,
       arena + 216760320);
 
-  /* %751 = index(%749) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1152] */
+  /* %722 = index(%720) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 209766528, 2304, arena + 212533248, 1152);
 
-  /* %752 = index(%749) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1152] */
+  /* %723 = index(%720) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 209767680, 2304, arena + 212534400, 1152);
 
-  /* %753 = transpose(%342) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 1152] */
+  /* %724 = transpose(%327) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[157], arena + 202309632);
 
-  /* %754 = linear_grad_weight(%750, %340) blocks.7.conv.conv.0 : f32[1152, 192] */
+  /* %725 = linear_grad_weight(%721, %325) blocks.7.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 216760320, arena + 473782272,
       arena + 211943424);
 
-  /* %755 = fused_linear(%750, %753, %734) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  /* %726 = fused_linear(%721, %724, %705) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 216760320, 225792, arena + 202309632, NULL,
       NULL, 0, LK_ACT_NONE, arena + 238436352, 37632, arena + 455712960, 37824);
 
-  /* %756 = reshape(%754) {shape [1152, 192, 1, 1]} blocks.7.conv.conv.0 : f32[1152, 192, 1, 1], a view of %754: no code */
+  /* %727 = reshape(%725) {shape [1152, 192, 1, 1]} blocks.7.conv.conv.0 : f32[1152, 192, 1, 1], a view of %725: no code */
 
-  /* %757 = concat(%733, %755) {axis 0} blocks.7 : f32[B, 197, 192], a view of %568: no code */
+  /* %728 = concat(%704, %726) {axis 0} blocks.7 : f32[B, 197, 192], a view of %543: no code */
 
-  /* %758 = mul(%757, %336) blocks.7 : f32[B, 197, 192] */
+  /* %729 = mul(%728, %322) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 202309632);
 
-  /* %759 = transpose(%333) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %730 = transpose(%319) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[155], arena + 203520000);
 
-  /* %760 = fused_linear(%758, %759) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %731 = fused_linear(%729, %730) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 202309632, arena + 203520000, NULL, LK_ACT_NONE, NULL,
       arena + 205940736);
 
-  /* %761 = linear_grad_weight(%758, %332) blocks.7.attn.proj : f32[192, 192] */
+  /* %732 = linear_grad_weight(%729, %318) blocks.7.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 202309632, arena + 435136512, arena + 212496384);
 
-  /* %762 = reduce_sum(%758) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %733 = reduce_sum(%729) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
       arena + 212536128);
 
-  /* %763 = sdpa_grad(%329, %330, %331, %760) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
+  /* %734 = sdpa_grad(%315, %316, %317, %731) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 379459584, 576, arena + 379459776, 576,
       arena + 379459968, 576, arena + 205940736, 192, arena + 202309632, 576,
       arena + 202309632 + 192, 576, arena + 202309632 + 384, 576, 0.14433756f);
 
-  /* %764 = transpose(%326) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %735 = transpose(%312) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[153], arena + 207151104);
 
-  /* %765 = fused_linear(%763, %764) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %736 = fused_linear(%734, %735) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 202309632, arena + 207151104, NULL, LK_ACT_NONE, NULL,
       arena + 205940736);
 
-  /* %766 = linear_grad_weight(%763, %325) blocks.7.attn.qkv : f32[576, 192] */
+  /* %737 = linear_grad_weight(%734, %311) blocks.7.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 202309632, arena + 433926144, arena + 212385792);
 
-  /* %767 = reduce_sum(%763) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %738 = reduce_sum(%734) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
       arena + 212535552);
 
-  /* %768 = reduce_sum(%765) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %739 = reduce_sum(%736) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
       arena + 212536320);
 
-  /* %769 = mul(%765, %321) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %740 = mul(%736, %308) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
       params[151], (const long[]){0, 0, 1}, arena + 202309632);
 
-  /* %770 = mul(%765, %323) blocks.7.norm1 : f32[B, 197, 192], written over %765 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
-      arena + 432715776, (const long[]){37824, 192, 1}, arena + 205940736);
+  /* %741 = reduce_sum(%736, %310) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 205940736, arena + 432715776, arena + 212536512);
 
-  /* %771 = reduce_sum(%770) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
-      arena + 212536512);
-
-  /* %772 = normalize_grad(%320, %769) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %742 = normalize_grad(%307, %740) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 431505408, arena + 202309632, 1e-06f, arena + 203520000);
 
-  /* %773 = add(%757, %772) blocks.6.conv : f32[B, 197, 192], written over %568 */
+  /* %743 = add(%728, %742) blocks.6.conv : f32[B, 197, 192], written over %543 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       arena + 203520000, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %774 = slice(%773) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %568: no code */
+  /* %744 = slice(%743) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %543: no code */
 
-  /* %775 = slice(%773) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  /* %745 = slice(%743) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 209534976, 37632);
 
-  /* %776 = batch_norm_act_param_grad(%313, %775, %316, %314, %315) {eps 1e-05} blocks.6.conv.conv.7 : f32[2, 192] */
+  /* %746 = batch_norm_act_param_grad(%300, %745, %303, %301, %302) {eps 1e-05} blocks.6.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 472578048, arena + 209534976,
       arena + 487584624, params[147], params[148], 1e-05f, LK_ACT_NONE, arena + 202309632,
       arena + 202348224);
 
-  /* %777 = batch_norm_act_grad(%313, %775, %316, %314, %315, %776) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  /* %747 = batch_norm_act_grad(%300, %745, %303, %301, %302, %746) {eps 1e-05} blocks.6.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 472578048, arena + 209534976, arena + 487584624,
       params[147], params[148], arena + 202348224, 1e-05f, LK_ACT_NONE, arena + 202309632,
       arena + 210739200);
 
-  /* %778 = index(%776) {axis 0, at 0} blocks.6.conv.conv.7 : f32[192] */
+  /* %748 = index(%746) {axis 0, at 0} blocks.6.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 202348224, 384, arena + 212536704, 192);
 
-  /* %779 = index(%776) {axis 0, at 1} blocks.6.conv.conv.7 : f32[192] */
+  /* %749 = index(%746) {axis 0, at 1} blocks.6.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 202348416, 384, arena + 212536896, 192);
 
-  /* %780 = transpose(%312) {perm [1, 0]} blocks.6.conv.conv.6 : f32[1152, 192] */
+  /* %750 = transpose(%299) {perm [1, 0]} blocks.6.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[146], arena + 212164608);
 
-  /* %781 = fused_linear(%777, %780) blocks.6.conv.conv.6 : f32[B, 196, 1152] */
+  /* %751 = fused_linear(%747, %750) blocks.6.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 210739200, arena + 212164608, NULL, LK_ACT_NONE, NULL,
       arena + 202309632);
 
-  /* %782 = linear_grad_weight(%777, %310) blocks.6.conv.conv.6 : f32[192, 1152] */
+  /* %752 = linear_grad_weight(%747, %297) blocks.6.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 210739200, arena + 195084288,
       arena + 212164608);
 
-  /* %783 = reshape(%782) {shape [192, 1152, 1, 1]} blocks.6.conv.conv.6 : f32[192, 1152, 1, 1], a view of %782: no code */
+  /* %753 = reshape(%752) {shape [192, 1152, 1, 1]} blocks.6.conv.conv.6 : f32[192, 1152, 1, 1], a view of %752: no code */
 
-  /* %784 = batch_norm_act_param_grad(%305, %781, %308, %306, %307) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[2, 1152] */
+  /* %754 = batch_norm_act_param_grad(%292, %751, %295, %293, %294) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 187858944, arena + 202309632,
       arena + 487486848, params[142], params[143], 1e-05f, LK_ACT_RELU6, arena + 195084288,
       arena + 195315840);
 
-  /* %785 = batch_norm_act_grad(%305, %781, %308, %306, %307, %784) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152], written over %781 */
+  /* %755 = batch_norm_act_grad(%292, %751, %295, %293, %294, %754) {eps 1e-05, act relu6} blocks.6.conv.conv.4 : f32[B, 196, 1152], written over %751 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 187858944, arena + 202309632, arena + 487486848,
       params[142], params[143], arena + 195315840, 1e-05f, LK_ACT_RELU6, arena + 195084288,
       arena + 202309632);
 
-  /* %786 = index(%784) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1152] */
+  /* %756 = index(%754) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 195315840, 2304, arena + 195094656, 1152);
 
-  /* %787 = index(%784) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1152] */
+  /* %757 = index(%754) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 195316992, 2304, arena + 195095808, 1152);
 
-  /* %788 = token_dwconv_grad_input(%785, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
+  /* %758 = token_dwconv_grad_input(%755, %291) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632, params[141],
       arena + 187858944);
 
-  /* %789 = token_dwconv_grad_weight(%785, %303) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %759 = token_dwconv_grad_weight(%755, %290) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632,
       arena + 180633600, arena + 195084288);
 
-  /* %790 = batch_norm_act_param_grad(%298, %788, %301, %299, %300) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[2, 1152] */
+  /* %760 = batch_norm_act_param_grad(%285, %758, %288, %286, %287) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944,
       arena + 487483392, params[137], params[138], 1e-05f, LK_ACT_RELU6, arena + 180633600,
       arena + 180865152);
 
-  /* %791 = batch_norm_act_grad(%298, %788, %301, %299, %300, %790) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152], written over %788 */
+  /* %761 = batch_norm_act_grad(%285, %758, %288, %286, %287, %760) {eps 1e-05, act relu6} blocks.6.conv.conv.1 : f32[B, 196, 1152], written over %758 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944, arena + 487483392,
       params[137], params[138], arena + 180865152, 1e-05f, LK_ACT_RELU6, arena + 180633600,
       arena + 187858944);
 
-  /* %792 = index(%790) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1152] */
+  /* %762 = index(%760) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 180865152, 2304, arena + 183631872, 1152);
 
-  /* %793 = index(%790) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1152] */
+  /* %763 = index(%760) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 180866304, 2304, arena + 183633024, 1152);
 
-  /* %794 = transpose(%297) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 1152] */
+  /* %764 = transpose(%284) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[136], arena + 173408256);
 
-  /* %795 = linear_grad_weight(%791, %295) blocks.6.conv.conv.0 : f32[1152, 192] */
+  /* %765 = linear_grad_weight(%761, %282) blocks.6.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 187858944, arena + 471373824,
       arena + 183042048);
 
-  /* %796 = fused_linear(%791, %794, %775) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  /* %766 = fused_linear(%761, %764, %745) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 187858944, 225792, arena + 173408256, NULL,
       NULL, 0, LK_ACT_NONE, arena + 209534976, 37632, arena + 455712960, 37824);
 
-  /* %797 = reshape(%795) {shape [1152, 192, 1, 1]} blocks.6.conv.conv.0 : f32[1152, 192, 1, 1], a view of %795: no code */
+  /* %767 = reshape(%765) {shape [1152, 192, 1, 1]} blocks.6.conv.conv.0 : f32[1152, 192, 1, 1], a view of %765: no code */
 
-  /* %798 = concat(%774, %796) {axis 0} blocks.6 : f32[B, 197, 192], a view of %568: no code */
+  /* %768 = concat(%744, %766) {axis 0} blocks.6 : f32[B, 197, 192], a view of %543: no code */
 
-  /* %799 = mul(%798, %291) blocks.6 : f32[B, 197, 192] */
+  /* %769 = mul(%768, %279) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 173408256);
 
-  /* %800 = transpose(%288) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %770 = transpose(%276) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[134], arena + 174618624);
 
-  /* %801 = fused_linear(%799, %800) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %771 = fused_linear(%769, %770) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
       arena + 177039360);
 
-  /* %802 = linear_grad_weight(%799, %287) blocks.6.attn.proj : f32[192, 192] */
+  /* %772 = linear_grad_weight(%769, %275) blocks.6.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 430295040, arena + 183595008);
 
-  /* %803 = reduce_sum(%799) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %773 = reduce_sum(%769) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
       arena + 183634752);
 
-  /* %804 = sdpa_grad(%284, %285, %286, %801) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
+  /* %774 = sdpa_grad(%272, %273, %274, %771) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 375828480, 576, arena + 375828672, 576,
       arena + 375828864, 576, arena + 177039360, 192, arena + 173408256, 576,
       arena + 173408256 + 192, 576, arena + 173408256 + 384, 576, 0.14433756f);
 
-  /* %805 = transpose(%281) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %775 = transpose(%269) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[132], arena + 178249728);
 
-  /* %806 = fused_linear(%804, %805) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %776 = fused_linear(%774, %775) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 178249728, NULL, LK_ACT_NONE, NULL,
       arena + 177039360);
 
-  /* %807 = linear_grad_weight(%804, %280) blocks.6.attn.qkv : f32[576, 192] */
+  /* %777 = linear_grad_weight(%774, %268) blocks.6.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 429084672, arena + 183484416);
 
-  /* %808 = reduce_sum(%804) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %778 = reduce_sum(%774) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
       arena + 183634176);
 
-  /* %809 = reduce_sum(%806) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %779 = reduce_sum(%776) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
       arena + 183634944);
 
-  /* %810 = mul(%806, %276) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %780 = mul(%776, %265) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
       params[130], (const long[]){0, 0, 1}, arena + 173408256);
 
-  /* %811 = mul(%806, %278) blocks.6.norm1 : f32[B, 197, 192], written over %806 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
-      arena + 427874304, (const long[]){37824, 192, 1}, arena + 177039360);
+  /* %781 = reduce_sum(%776, %267) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 177039360, arena + 427874304, arena + 183635136);
 
-  /* %812 = reduce_sum(%811) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
-      arena + 183635136);
-
-  /* %813 = normalize_grad(%275, %810) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %782 = normalize_grad(%264, %780) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 426663936, arena + 173408256, 1e-06f, arena + 174618624);
 
-  /* %814 = add(%798, %813) blocks.5.conv : f32[B, 197, 192], written over %568 */
+  /* %783 = add(%768, %782) blocks.5.conv : f32[B, 197, 192], written over %543 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       arena + 174618624, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %815 = slice(%814) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %568: no code */
+  /* %784 = slice(%783) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %543: no code */
 
-  /* %816 = slice(%814) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  /* %785 = slice(%783) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 180633600, 37632);
 
-  /* %817 = batch_norm_act_param_grad(%268, %816, %271, %269, %270) {eps 1e-05} blocks.5.conv.conv.7 : f32[2, 192] */
+  /* %786 = batch_norm_act_param_grad(%257, %785, %260, %258, %259) {eps 1e-05} blocks.5.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 470169600, arena + 180633600,
       arena + 487584048, params[126], params[127], 1e-05f, LK_ACT_NONE, arena + 173408256,
       arena + 173446848);
 
-  /* %818 = batch_norm_act_grad(%268, %816, %271, %269, %270, %817) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  /* %787 = batch_norm_act_grad(%257, %785, %260, %258, %259, %786) {eps 1e-05} blocks.5.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 470169600, arena + 180633600, arena + 487584048,
       params[126], params[127], arena + 173446848, 1e-05f, LK_ACT_NONE, arena + 173408256,
       arena + 181837824);
 
-  /* %819 = index(%817) {axis 0, at 0} blocks.5.conv.conv.7 : f32[192] */
+  /* %788 = index(%786) {axis 0, at 0} blocks.5.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 173446848, 384, arena + 183635328, 192);
 
-  /* %820 = index(%817) {axis 0, at 1} blocks.5.conv.conv.7 : f32[192] */
+  /* %789 = index(%786) {axis 0, at 1} blocks.5.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 173447040, 384, arena + 183635520, 192);
 
-  /* %821 = transpose(%267) {perm [1, 0]} blocks.5.conv.conv.6 : f32[1152, 192] */
+  /* %790 = transpose(%256) {perm [1, 0]} blocks.5.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[125], arena + 183263232);
 
-  /* %822 = fused_linear(%818, %821) blocks.5.conv.conv.6 : f32[B, 196, 1152] */
+  /* %791 = fused_linear(%787, %790) blocks.5.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 181837824, arena + 183263232, NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %823 = linear_grad_weight(%818, %265) blocks.5.conv.conv.6 : f32[192, 1152] */
+  /* %792 = linear_grad_weight(%787, %254) blocks.5.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 181837824, arena + 166182912,
       arena + 183263232);
 
-  /* %824 = reshape(%823) {shape [192, 1152, 1, 1]} blocks.5.conv.conv.6 : f32[192, 1152, 1, 1], a view of %823: no code */
+  /* %793 = reshape(%792) {shape [192, 1152, 1, 1]} blocks.5.conv.conv.6 : f32[192, 1152, 1, 1], a view of %792: no code */
 
-  /* %825 = batch_norm_act_param_grad(%260, %822, %263, %261, %262) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[2, 1152] */
+  /* %794 = batch_norm_act_param_grad(%249, %791, %252, %250, %251) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 158957568, arena + 173408256,
       arena + 487479936, params[121], params[122], 1e-05f, LK_ACT_RELU6, arena + 166182912,
       arena + 166414464);
 
-  /* %826 = batch_norm_act_grad(%260, %822, %263, %261, %262, %825) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152], written over %822 */
+  /* %795 = batch_norm_act_grad(%249, %791, %252, %250, %251, %794) {eps 1e-05, act relu6} blocks.5.conv.conv.4 : f32[B, 196, 1152], written over %791 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 158957568, arena + 173408256, arena + 487479936,
       params[121], params[122], arena + 166414464, 1e-05f, LK_ACT_RELU6, arena + 166182912,
       arena + 173408256);
 
-  /* %827 = index(%825) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1152] */
+  /* %796 = index(%794) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 166414464, 2304, arena + 166193280, 1152);
 
-  /* %828 = index(%825) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1152] */
+  /* %797 = index(%794) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 166415616, 2304, arena + 166194432, 1152);
 
-  /* %829 = token_dwconv_grad_input(%826, %259) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
+  /* %798 = token_dwconv_grad_input(%795, %248) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 173408256, params[120],
       arena + 158957568);
 
-  /* %830 = token_dwconv_grad_weight(%826, %258) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %799 = token_dwconv_grad_weight(%795, %247) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 173408256,
       arena + 151732224, arena + 166182912);
 
-  /* %831 = batch_norm_act_param_grad(%253, %829, %256, %254, %255) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[2, 1152] */
+  /* %800 = batch_norm_act_param_grad(%242, %798, %245, %243, %244) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 144506880, arena + 158957568,
       arena + 487476480, params[116], params[117], 1e-05f, LK_ACT_RELU6, arena + 151732224,
       arena + 151963776);
 
-  /* %832 = batch_norm_act_grad(%253, %829, %256, %254, %255, %831) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152], written over %829 */
+  /* %801 = batch_norm_act_grad(%242, %798, %245, %243, %244, %800) {eps 1e-05, act relu6} blocks.5.conv.conv.1 : f32[B, 196, 1152], written over %798 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 144506880, arena + 158957568, arena + 487476480,
       params[116], params[117], arena + 151963776, 1e-05f, LK_ACT_RELU6, arena + 151732224,
       arena + 158957568);
 
-  /* %833 = index(%831) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1152] */
+  /* %802 = index(%800) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 151963776, 2304, arena + 154730496, 1152);
 
-  /* %834 = index(%831) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1152] */
+  /* %803 = index(%800) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 151964928, 2304, arena + 154731648, 1152);
 
-  /* %835 = transpose(%252) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 1152] */
+  /* %804 = transpose(%241) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[115], arena + 144506880);
 
-  /* %836 = linear_grad_weight(%832, %250) blocks.5.conv.conv.0 : f32[1152, 192] */
+  /* %805 = linear_grad_weight(%801, %239) blocks.5.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 158957568, arena + 468965376,
       arena + 154140672);
 
-  /* %837 = fused_linear(%832, %835, %816) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  /* %806 = fused_linear(%801, %804, %785) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 158957568, 225792, arena + 144506880, NULL,
       NULL, 0, LK_ACT_NONE, arena + 180633600, 37632, arena + 455712960, 37824);
 
-  /* %838 = reshape(%836) {shape [1152, 192, 1, 1]} blocks.5.conv.conv.0 : f32[1152, 192, 1, 1], a view of %836: no code */
+  /* %807 = reshape(%805) {shape [1152, 192, 1, 1]} blocks.5.conv.conv.0 : f32[1152, 192, 1, 1], a view of %805: no code */
 
-  /* %839 = concat(%815, %837) {axis 0} blocks.5 : f32[B, 197, 192], a view of %568: no code */
+  /* %808 = concat(%784, %806) {axis 0} blocks.5 : f32[B, 197, 192], a view of %543: no code */
 
-  /* %840 = mul(%839, %246) blocks.5 : f32[B, 197, 192] */
+  /* %809 = mul(%808, %236) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 144506880);
 
-  /* %841 = transpose(%243) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %810 = transpose(%233) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 145717248);
 
-  /* %842 = fused_linear(%840, %841) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %811 = fused_linear(%809, %810) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 144506880, arena + 145717248, NULL, LK_ACT_NONE, NULL,
       arena + 148137984);
 
-  /* %843 = linear_grad_weight(%840, %242) blocks.5.attn.proj : f32[192, 192] */
+  /* %812 = linear_grad_weight(%809, %232) blocks.5.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 425453568, arena + 154693632);
 
-  /* %844 = reduce_sum(%840) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %813 = reduce_sum(%809) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
       arena + 154733376);
 
-  /* %845 = sdpa_grad(%239, %240, %241, %842) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
+  /* %814 = sdpa_grad(%229, %230, %231, %811) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 372197376, 576, arena + 372197568, 576,
       arena + 372197760, 576, arena + 148137984, 192, arena + 144506880, 576,
       arena + 144506880 + 192, 576, arena + 144506880 + 384, 576, 0.14433756f);
 
-  /* %846 = transpose(%236) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %815 = transpose(%226) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[111], arena + 149348352);
 
-  /* %847 = fused_linear(%845, %846) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %816 = fused_linear(%814, %815) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 144506880, arena + 149348352, NULL, LK_ACT_NONE, NULL,
       arena + 148137984);
 
-  /* %848 = linear_grad_weight(%845, %235) blocks.5.attn.qkv : f32[576, 192] */
+  /* %817 = linear_grad_weight(%814, %225) blocks.5.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 424243200, arena + 154583040);
 
-  /* %849 = reduce_sum(%845) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %818 = reduce_sum(%814) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
       arena + 154732800);
 
-  /* %850 = reduce_sum(%847) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %819 = reduce_sum(%816) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
       arena + 154733568);
 
-  /* %851 = mul(%847, %231) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %820 = mul(%816, %222) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
       params[109], (const long[]){0, 0, 1}, arena + 144506880);
 
-  /* %852 = mul(%847, %233) blocks.5.norm1 : f32[B, 197, 192], written over %847 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
-      arena + 423032832, (const long[]){37824, 192, 1}, arena + 148137984);
+  /* %821 = reduce_sum(%816, %224) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 148137984, arena + 423032832, arena + 154733760);
 
-  /* %853 = reduce_sum(%852) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
-      arena + 154733760);
-
-  /* %854 = normalize_grad(%230, %851) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %822 = normalize_grad(%221, %820) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 421822464, arena + 144506880, 1e-06f, arena + 145717248);
 
-  /* %855 = add(%839, %854) blocks.4.conv : f32[B, 197, 192], written over %568 */
+  /* %823 = add(%808, %822) blocks.4.conv : f32[B, 197, 192], written over %543 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       arena + 145717248, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %856 = slice(%855) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %568: no code */
+  /* %824 = slice(%823) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %543: no code */
 
-  /* %857 = slice(%855) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  /* %825 = slice(%823) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 151732224, 37632);
 
-  /* %858 = batch_norm_act_param_grad(%223, %857, %226, %224, %225) {eps 1e-05} blocks.4.conv.conv.7 : f32[2, 192] */
+  /* %826 = batch_norm_act_param_grad(%214, %825, %217, %215, %216) {eps 1e-05} blocks.4.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 467761152, arena + 151732224,
       arena + 487583472, params[105], params[106], 1e-05f, LK_ACT_NONE, arena + 144506880,
       arena + 144545472);
 
-  /* %859 = batch_norm_act_grad(%223, %857, %226, %224, %225, %858) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  /* %827 = batch_norm_act_grad(%214, %825, %217, %215, %216, %826) {eps 1e-05} blocks.4.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 467761152, arena + 151732224, arena + 487583472,
       params[105], params[106], arena + 144545472, 1e-05f, LK_ACT_NONE, arena + 144506880,
       arena + 152936448);
 
-  /* %860 = index(%858) {axis 0, at 0} blocks.4.conv.conv.7 : f32[192] */
+  /* %828 = index(%826) {axis 0, at 0} blocks.4.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 144545472, 384, arena + 154733952, 192);
 
-  /* %861 = index(%858) {axis 0, at 1} blocks.4.conv.conv.7 : f32[192] */
+  /* %829 = index(%826) {axis 0, at 1} blocks.4.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 144545664, 384, arena + 154734144, 192);
 
-  /* %862 = transpose(%222) {perm [1, 0]} blocks.4.conv.conv.6 : f32[1152, 192] */
+  /* %830 = transpose(%213) {perm [1, 0]} blocks.4.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[104], arena + 154361856);
 
-  /* %863 = fused_linear(%859, %862) blocks.4.conv.conv.6 : f32[B, 196, 1152] */
+  /* %831 = fused_linear(%827, %830) blocks.4.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 152936448, arena + 154361856, NULL, LK_ACT_NONE, NULL,
       arena + 144506880);
 
-  /* %864 = linear_grad_weight(%859, %220) blocks.4.conv.conv.6 : f32[192, 1152] */
+  /* %832 = linear_grad_weight(%827, %211) blocks.4.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 152936448, arena + 137281536,
       arena + 154361856);
 
-  /* %865 = reshape(%864) {shape [192, 1152, 1, 1]} blocks.4.conv.conv.6 : f32[192, 1152, 1, 1], a view of %864: no code */
+  /* %833 = reshape(%832) {shape [192, 1152, 1, 1]} blocks.4.conv.conv.6 : f32[192, 1152, 1, 1], a view of %832: no code */
 
-  /* %866 = batch_norm_act_param_grad(%215, %863, %218, %216, %217) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[2, 1152] */
+  /* %834 = batch_norm_act_param_grad(%206, %831, %209, %207, %208) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880,
       arena + 487473024, params[100], params[101], 1e-05f, LK_ACT_RELU6, arena + 137281536,
       arena + 137513088);
 
-  /* %867 = batch_norm_act_grad(%215, %863, %218, %216, %217, %866) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152], written over %863 */
+  /* %835 = batch_norm_act_grad(%206, %831, %209, %207, %208, %834) {eps 1e-05, act relu6} blocks.4.conv.conv.4 : f32[B, 196, 1152], written over %831 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880, arena + 487473024,
       params[100], params[101], arena + 137513088, 1e-05f, LK_ACT_RELU6, arena + 137281536,
       arena + 144506880);
 
-  /* %868 = index(%866) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1152] */
+  /* %836 = index(%834) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 137513088, 2304, arena + 137291904, 1152);
 
-  /* %869 = index(%866) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1152] */
+  /* %837 = index(%834) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 137514240, 2304, arena + 137293056, 1152);
 
-  /* %870 = token_dwconv_grad_input(%867, %214) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
+  /* %838 = token_dwconv_grad_input(%835, %205) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 144506880, params[99],
       arena + 130056192);
 
-  /* %871 = token_dwconv_grad_weight(%867, %213) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %839 = token_dwconv_grad_weight(%835, %204) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 144506880,
       arena + 122830848, arena + 137281536);
 
-  /* %872 = batch_norm_act_param_grad(%208, %870, %211, %209, %210) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[2, 1152] */
+  /* %840 = batch_norm_act_param_grad(%199, %838, %202, %200, %201) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 115605504, arena + 130056192,
       arena + 487469568, params[95], params[96], 1e-05f, LK_ACT_RELU6, arena + 122830848,
       arena + 123062400);
 
-  /* %873 = batch_norm_act_grad(%208, %870, %211, %209, %210, %872) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152], written over %870 */
+  /* %841 = batch_norm_act_grad(%199, %838, %202, %200, %201, %840) {eps 1e-05, act relu6} blocks.4.conv.conv.1 : f32[B, 196, 1152], written over %838 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 115605504, arena + 130056192, arena + 487469568,
       params[95], params[96], arena + 123062400, 1e-05f, LK_ACT_RELU6, arena + 122830848,
       arena + 130056192);
 
-  /* %874 = index(%872) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1152] */
+  /* %842 = index(%840) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 123062400, 2304, arena + 125829120, 1152);
 
-  /* %875 = index(%872) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1152] */
+  /* %843 = index(%840) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 123063552, 2304, arena + 125830272, 1152);
 
-  /* %876 = transpose(%207) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 1152] */
+  /* %844 = transpose(%198) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[94], arena + 115605504);
 
-  /* %877 = linear_grad_weight(%873, %205) blocks.4.conv.conv.0 : f32[1152, 192] */
+  /* %845 = linear_grad_weight(%841, %196) blocks.4.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 130056192, arena + 466556928,
       arena + 125239296);
 
-  /* %878 = fused_linear(%873, %876, %857) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  /* %846 = fused_linear(%841, %844, %825) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 130056192, 225792, arena + 115605504, NULL,
       NULL, 0, LK_ACT_NONE, arena + 151732224, 37632, arena + 455712960, 37824);
 
-  /* %879 = reshape(%877) {shape [1152, 192, 1, 1]} blocks.4.conv.conv.0 : f32[1152, 192, 1, 1], a view of %877: no code */
+  /* %847 = reshape(%845) {shape [1152, 192, 1, 1]} blocks.4.conv.conv.0 : f32[1152, 192, 1, 1], a view of %845: no code */
 
-  /* %880 = concat(%856, %878) {axis 0} blocks.4 : f32[B, 197, 192], a view of %568: no code */
+  /* %848 = concat(%824, %846) {axis 0} blocks.4 : f32[B, 197, 192], a view of %543: no code */
 
-  /* %881 = mul(%880, %201) blocks.4 : f32[B, 197, 192] */
+  /* %849 = mul(%848, %193) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 115605504);
 
-  /* %882 = transpose(%198) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %850 = transpose(%190) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 116815872);
 
-  /* %883 = fused_linear(%881, %882) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %851 = fused_linear(%849, %850) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 115605504, arena + 116815872, NULL, LK_ACT_NONE, NULL,
       arena + 119236608);
 
-  /* %884 = linear_grad_weight(%881, %197) blocks.4.attn.proj : f32[192, 192] */
+  /* %852 = linear_grad_weight(%849, %189) blocks.4.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 115605504, arena + 420612096, arena + 125792256);
 
-  /* %885 = reduce_sum(%881) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %853 = reduce_sum(%849) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
       arena + 125832000);
 
-  /* %886 = sdpa_grad(%194, %195, %196, %883) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
+  /* %854 = sdpa_grad(%186, %187, %188, %851) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 368566272, 576, arena + 368566464, 576,
       arena + 368566656, 576, arena + 119236608, 192, arena + 115605504, 576,
       arena + 115605504 + 192, 576, arena + 115605504 + 384, 576, 0.14433756f);
 
-  /* %887 = transpose(%191) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %855 = transpose(%183) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 120446976);
 
-  /* %888 = fused_linear(%886, %887) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %856 = fused_linear(%854, %855) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 115605504, arena + 120446976, NULL, LK_ACT_NONE, NULL,
       arena + 119236608);
 
-  /* %889 = linear_grad_weight(%886, %190) blocks.4.attn.qkv : f32[576, 192] */
+  /* %857 = linear_grad_weight(%854, %182) blocks.4.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 115605504, arena + 419401728, arena + 125681664);
 
-  /* %890 = reduce_sum(%886) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %858 = reduce_sum(%854) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
       arena + 125831424);
 
-  /* %891 = reduce_sum(%888) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %859 = reduce_sum(%856) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
       arena + 125832192);
 
-  /* %892 = mul(%888, %186) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %860 = mul(%856, %179) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
       params[88], (const long[]){0, 0, 1}, arena + 115605504);
 
-  /* %893 = mul(%888, %188) blocks.4.norm1 : f32[B, 197, 192], written over %888 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
-      arena + 418191360, (const long[]){37824, 192, 1}, arena + 119236608);
+  /* %861 = reduce_sum(%856, %181) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 119236608, arena + 418191360, arena + 125832384);
 
-  /* %894 = reduce_sum(%893) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
-      arena + 125832384);
-
-  /* %895 = normalize_grad(%185, %892) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %862 = normalize_grad(%178, %860) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 416980992, arena + 115605504, 1e-06f, arena + 116815872);
 
-  /* %896 = add(%880, %895) blocks.3.conv : f32[B, 197, 192], written over %568 */
+  /* %863 = add(%848, %862) blocks.3.conv : f32[B, 197, 192], written over %543 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       arena + 116815872, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %897 = slice(%896) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %568: no code */
+  /* %864 = slice(%863) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %543: no code */
 
-  /* %898 = slice(%896) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  /* %865 = slice(%863) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 122830848, 37632);
 
-  /* %899 = batch_norm_act_param_grad(%178, %898, %181, %179, %180) {eps 1e-05} blocks.3.conv.conv.7 : f32[2, 192] */
+  /* %866 = batch_norm_act_param_grad(%171, %865, %174, %172, %173) {eps 1e-05} blocks.3.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 465352704, arena + 122830848,
       arena + 487582896, params[84], params[85], 1e-05f, LK_ACT_NONE, arena + 115605504,
       arena + 115644096);
 
-  /* %900 = batch_norm_act_grad(%178, %898, %181, %179, %180, %899) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  /* %867 = batch_norm_act_grad(%171, %865, %174, %172, %173, %866) {eps 1e-05} blocks.3.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 465352704, arena + 122830848, arena + 487582896,
       params[84], params[85], arena + 115644096, 1e-05f, LK_ACT_NONE, arena + 115605504,
       arena + 124035072);
 
-  /* %901 = index(%899) {axis 0, at 0} blocks.3.conv.conv.7 : f32[192] */
+  /* %868 = index(%866) {axis 0, at 0} blocks.3.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 115644096, 384, arena + 125832576, 192);
 
-  /* %902 = index(%899) {axis 0, at 1} blocks.3.conv.conv.7 : f32[192] */
+  /* %869 = index(%866) {axis 0, at 1} blocks.3.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 115644288, 384, arena + 125832768, 192);
 
-  /* %903 = transpose(%177) {perm [1, 0]} blocks.3.conv.conv.6 : f32[1152, 192] */
+  /* %870 = transpose(%170) {perm [1, 0]} blocks.3.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[83], arena + 125460480);
 
-  /* %904 = fused_linear(%900, %903) blocks.3.conv.conv.6 : f32[B, 196, 1152] */
+  /* %871 = fused_linear(%867, %870) blocks.3.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 124035072, arena + 125460480, NULL, LK_ACT_NONE, NULL,
       arena + 115605504);
 
-  /* %905 = linear_grad_weight(%900, %175) blocks.3.conv.conv.6 : f32[192, 1152] */
+  /* %872 = linear_grad_weight(%867, %168) blocks.3.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 124035072, arena + 108380160,
       arena + 125460480);
 
-  /* %906 = reshape(%905) {shape [192, 1152, 1, 1]} blocks.3.conv.conv.6 : f32[192, 1152, 1, 1], a view of %905: no code */
+  /* %873 = reshape(%872) {shape [192, 1152, 1, 1]} blocks.3.conv.conv.6 : f32[192, 1152, 1, 1], a view of %872: no code */
 
-  /* %907 = batch_norm_act_param_grad(%170, %904, %173, %171, %172) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[2, 1152] */
+  /* %874 = batch_norm_act_param_grad(%163, %871, %166, %164, %165) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 101154816, arena + 115605504,
       arena + 487466112, params[79], params[80], 1e-05f, LK_ACT_RELU6, arena + 108380160,
       arena + 108611712);
 
-  /* %908 = batch_norm_act_grad(%170, %904, %173, %171, %172, %907) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152], written over %904 */
+  /* %875 = batch_norm_act_grad(%163, %871, %166, %164, %165, %874) {eps 1e-05, act relu6} blocks.3.conv.conv.4 : f32[B, 196, 1152], written over %871 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 101154816, arena + 115605504, arena + 487466112,
       params[79], params[80], arena + 108611712, 1e-05f, LK_ACT_RELU6, arena + 108380160,
       arena + 115605504);
 
-  /* %909 = index(%907) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1152] */
+  /* %876 = index(%874) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 108611712, 2304, arena + 108390528, 1152);
 
-  /* %910 = index(%907) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1152] */
+  /* %877 = index(%874) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 108612864, 2304, arena + 108391680, 1152);
 
-  /* %911 = token_dwconv_grad_input(%908, %169) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
+  /* %878 = token_dwconv_grad_input(%875, %162) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504, params[78],
       arena + 101154816);
 
-  /* %912 = token_dwconv_grad_weight(%908, %168) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %879 = token_dwconv_grad_weight(%875, %161) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504,
       arena + 93929472, arena + 108380160);
 
-  /* %913 = batch_norm_act_param_grad(%163, %911, %166, %164, %165) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[2, 1152] */
+  /* %880 = batch_norm_act_param_grad(%156, %878, %159, %157, %158) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816,
       arena + 487462656, params[74], params[75], 1e-05f, LK_ACT_RELU6, arena + 93929472,
       arena + 94161024);
 
-  /* %914 = batch_norm_act_grad(%163, %911, %166, %164, %165, %913) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152], written over %911 */
+  /* %881 = batch_norm_act_grad(%156, %878, %159, %157, %158, %880) {eps 1e-05, act relu6} blocks.3.conv.conv.1 : f32[B, 196, 1152], written over %878 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816, arena + 487462656,
       params[74], params[75], arena + 94161024, 1e-05f, LK_ACT_RELU6, arena + 93929472,
       arena + 101154816);
 
-  /* %915 = index(%913) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1152] */
+  /* %882 = index(%880) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 94161024, 2304, arena + 96927744, 1152);
 
-  /* %916 = index(%913) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1152] */
+  /* %883 = index(%880) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 94162176, 2304, arena + 96928896, 1152);
 
-  /* %917 = transpose(%162) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 1152] */
+  /* %884 = transpose(%155) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[73], arena + 86704128);
 
-  /* %918 = linear_grad_weight(%914, %160) blocks.3.conv.conv.0 : f32[1152, 192] */
+  /* %885 = linear_grad_weight(%881, %153) blocks.3.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 101154816, arena + 464148480, arena + 96337920);
 
-  /* %919 = fused_linear(%914, %917, %898) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  /* %886 = fused_linear(%881, %884, %865) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 101154816, 225792, arena + 86704128, NULL,
       NULL, 0, LK_ACT_NONE, arena + 122830848, 37632, arena + 455712960, 37824);
 
-  /* %920 = reshape(%918) {shape [1152, 192, 1, 1]} blocks.3.conv.conv.0 : f32[1152, 192, 1, 1], a view of %918: no code */
+  /* %887 = reshape(%885) {shape [1152, 192, 1, 1]} blocks.3.conv.conv.0 : f32[1152, 192, 1, 1], a view of %885: no code */
 
-  /* %921 = concat(%897, %919) {axis 0} blocks.3 : f32[B, 197, 192], a view of %568: no code */
+  /* %888 = concat(%864, %886) {axis 0} blocks.3 : f32[B, 197, 192], a view of %543: no code */
 
-  /* %922 = mul(%921, %156) blocks.3 : f32[B, 197, 192] */
+  /* %889 = mul(%888, %150) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 86704128);
 
-  /* %923 = transpose(%153) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %890 = transpose(%147) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[71], arena + 87914496);
 
-  /* %924 = fused_linear(%922, %923) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %891 = fused_linear(%889, %890) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 86704128, arena + 87914496, NULL, LK_ACT_NONE, NULL,
       arena + 90335232);
 
-  /* %925 = linear_grad_weight(%922, %152) blocks.3.attn.proj : f32[192, 192] */
+  /* %892 = linear_grad_weight(%889, %146) blocks.3.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 415770624, arena + 96890880);
 
-  /* %926 = reduce_sum(%922) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %893 = reduce_sum(%889) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
       arena + 96930624);
 
-  /* %927 = sdpa_grad(%149, %150, %151, %924) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
+  /* %894 = sdpa_grad(%143, %144, %145, %891) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 364935168, 576, arena + 364935360, 576,
       arena + 364935552, 576, arena + 90335232, 192, arena + 86704128, 576, arena + 86704128 + 192,
       576, arena + 86704128 + 384, 576, 0.14433756f);
 
-  /* %928 = transpose(%146) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %895 = transpose(%140) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[69], arena + 91545600);
 
-  /* %929 = fused_linear(%927, %928) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %896 = fused_linear(%894, %895) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 86704128, arena + 91545600, NULL, LK_ACT_NONE, NULL,
       arena + 90335232);
 
-  /* %930 = linear_grad_weight(%927, %145) blocks.3.attn.qkv : f32[576, 192] */
+  /* %897 = linear_grad_weight(%894, %139) blocks.3.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 414560256, arena + 96780288);
 
-  /* %931 = reduce_sum(%927) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %898 = reduce_sum(%894) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
       arena + 96930048);
 
-  /* %932 = reduce_sum(%929) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %899 = reduce_sum(%896) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
       arena + 96930816);
 
-  /* %933 = mul(%929, %141) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %900 = mul(%896, %136) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
       params[67], (const long[]){0, 0, 1}, arena + 86704128);
 
-  /* %934 = mul(%929, %143) blocks.3.norm1 : f32[B, 197, 192], written over %929 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
-      arena + 413349888, (const long[]){37824, 192, 1}, arena + 90335232);
+  /* %901 = reduce_sum(%896, %138) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 90335232, arena + 413349888, arena + 96931008);
 
-  /* %935 = reduce_sum(%934) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
-      arena + 96931008);
-
-  /* %936 = normalize_grad(%140, %933) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %902 = normalize_grad(%135, %900) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 412139520, arena + 86704128, 1e-06f, arena + 87914496);
 
-  /* %937 = add(%921, %936) blocks.2.conv : f32[B, 197, 192], written over %568 */
+  /* %903 = add(%888, %902) blocks.2.conv : f32[B, 197, 192], written over %543 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       arena + 87914496, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %938 = slice(%937) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %568: no code */
+  /* %904 = slice(%903) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %543: no code */
 
-  /* %939 = slice(%937) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  /* %905 = slice(%903) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 93929472, 37632);
 
-  /* %940 = batch_norm_act_param_grad(%133, %939, %136, %134, %135) {eps 1e-05} blocks.2.conv.conv.7 : f32[2, 192] */
+  /* %906 = batch_norm_act_param_grad(%128, %905, %131, %129, %130) {eps 1e-05} blocks.2.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 462944256, arena + 93929472,
       arena + 487582320, params[63], params[64], 1e-05f, LK_ACT_NONE, arena + 86704128,
       arena + 86742720);
 
-  /* %941 = batch_norm_act_grad(%133, %939, %136, %134, %135, %940) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  /* %907 = batch_norm_act_grad(%128, %905, %131, %129, %130, %906) {eps 1e-05} blocks.2.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 462944256, arena + 93929472, arena + 487582320,
       params[63], params[64], arena + 86742720, 1e-05f, LK_ACT_NONE, arena + 86704128,
       arena + 95133696);
 
-  /* %942 = index(%940) {axis 0, at 0} blocks.2.conv.conv.7 : f32[192] */
+  /* %908 = index(%906) {axis 0, at 0} blocks.2.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 86742720, 384, arena + 96931200, 192);
 
-  /* %943 = index(%940) {axis 0, at 1} blocks.2.conv.conv.7 : f32[192] */
+  /* %909 = index(%906) {axis 0, at 1} blocks.2.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 86742912, 384, arena + 96931392, 192);
 
-  /* %944 = transpose(%132) {perm [1, 0]} blocks.2.conv.conv.6 : f32[1152, 192] */
+  /* %910 = transpose(%127) {perm [1, 0]} blocks.2.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[62], arena + 96559104);
 
-  /* %945 = fused_linear(%941, %944) blocks.2.conv.conv.6 : f32[B, 196, 1152] */
+  /* %911 = fused_linear(%907, %910) blocks.2.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 95133696, arena + 96559104, NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %946 = linear_grad_weight(%941, %130) blocks.2.conv.conv.6 : f32[192, 1152] */
+  /* %912 = linear_grad_weight(%907, %125) blocks.2.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 95133696, arena + 79478784, arena + 96559104);
 
-  /* %947 = reshape(%946) {shape [192, 1152, 1, 1]} blocks.2.conv.conv.6 : f32[192, 1152, 1, 1], a view of %946: no code */
+  /* %913 = reshape(%912) {shape [192, 1152, 1, 1]} blocks.2.conv.conv.6 : f32[192, 1152, 1, 1], a view of %912: no code */
 
-  /* %948 = batch_norm_act_param_grad(%125, %945, %128, %126, %127) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[2, 1152] */
+  /* %914 = batch_norm_act_param_grad(%120, %911, %123, %121, %122) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 72253440, arena + 86704128,
       arena + 487459200, params[58], params[59], 1e-05f, LK_ACT_RELU6, arena + 79478784,
       arena + 79710336);
 
-  /* %949 = batch_norm_act_grad(%125, %945, %128, %126, %127, %948) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152], written over %945 */
+  /* %915 = batch_norm_act_grad(%120, %911, %123, %121, %122, %914) {eps 1e-05, act relu6} blocks.2.conv.conv.4 : f32[B, 196, 1152], written over %911 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 72253440, arena + 86704128, arena + 487459200,
       params[58], params[59], arena + 79710336, 1e-05f, LK_ACT_RELU6, arena + 79478784,
       arena + 86704128);
 
-  /* %950 = index(%948) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1152] */
+  /* %916 = index(%914) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 79710336, 2304, arena + 79489152, 1152);
 
-  /* %951 = index(%948) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1152] */
+  /* %917 = index(%914) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 79711488, 2304, arena + 79490304, 1152);
 
-  /* %952 = token_dwconv_grad_input(%949, %124) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
+  /* %918 = token_dwconv_grad_input(%915, %119) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 86704128, params[57],
       arena + 72253440);
 
-  /* %953 = token_dwconv_grad_weight(%949, %123) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %919 = token_dwconv_grad_weight(%915, %118) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 86704128, arena + 65028096,
       arena + 79478784);
 
-  /* %954 = batch_norm_act_param_grad(%118, %952, %121, %119, %120) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[2, 1152] */
+  /* %920 = batch_norm_act_param_grad(%113, %918, %116, %114, %115) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 57802752, arena + 72253440,
       arena + 487455744, params[53], params[54], 1e-05f, LK_ACT_RELU6, arena + 65028096,
       arena + 65259648);
 
-  /* %955 = batch_norm_act_grad(%118, %952, %121, %119, %120, %954) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152], written over %952 */
+  /* %921 = batch_norm_act_grad(%113, %918, %116, %114, %115, %920) {eps 1e-05, act relu6} blocks.2.conv.conv.1 : f32[B, 196, 1152], written over %918 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 57802752, arena + 72253440, arena + 487455744,
       params[53], params[54], arena + 65259648, 1e-05f, LK_ACT_RELU6, arena + 65028096,
       arena + 72253440);
 
-  /* %956 = index(%954) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1152] */
+  /* %922 = index(%920) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 65259648, 2304, arena + 68026368, 1152);
 
-  /* %957 = index(%954) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1152] */
+  /* %923 = index(%920) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 65260800, 2304, arena + 68027520, 1152);
 
-  /* %958 = transpose(%117) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 1152] */
+  /* %924 = transpose(%112) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[52], arena + 57802752);
 
-  /* %959 = linear_grad_weight(%955, %115) blocks.2.conv.conv.0 : f32[1152, 192] */
+  /* %925 = linear_grad_weight(%921, %110) blocks.2.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 72253440, arena + 461740032, arena + 67436544);
 
-  /* %960 = fused_linear(%955, %958, %939) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  /* %926 = fused_linear(%921, %924, %905) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 72253440, 225792, arena + 57802752, NULL, NULL,
       0, LK_ACT_NONE, arena + 93929472, 37632, arena + 455712960, 37824);
 
-  /* %961 = reshape(%959) {shape [1152, 192, 1, 1]} blocks.2.conv.conv.0 : f32[1152, 192, 1, 1], a view of %959: no code */
+  /* %927 = reshape(%925) {shape [1152, 192, 1, 1]} blocks.2.conv.conv.0 : f32[1152, 192, 1, 1], a view of %925: no code */
 
-  /* %962 = concat(%938, %960) {axis 0} blocks.2 : f32[B, 197, 192], a view of %568: no code */
+  /* %928 = concat(%904, %926) {axis 0} blocks.2 : f32[B, 197, 192], a view of %543: no code */
 
-  /* %963 = mul(%962, %111) blocks.2 : f32[B, 197, 192] */
+  /* %929 = mul(%928, %107) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 57802752);
 
-  /* %964 = transpose(%108) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %930 = transpose(%104) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[50], arena + 59013120);
 
-  /* %965 = fused_linear(%963, %964) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %931 = fused_linear(%929, %930) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 57802752, arena + 59013120, NULL, LK_ACT_NONE, NULL,
       arena + 61433856);
 
-  /* %966 = linear_grad_weight(%963, %107) blocks.2.attn.proj : f32[192, 192] */
+  /* %932 = linear_grad_weight(%929, %103) blocks.2.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 57802752, arena + 410929152, arena + 67989504);
 
-  /* %967 = reduce_sum(%963) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %933 = reduce_sum(%929) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
       arena + 68029248);
 
-  /* %968 = sdpa_grad(%104, %105, %106, %965) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
+  /* %934 = sdpa_grad(%100, %101, %102, %931) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 361304064, 576, arena + 361304256, 576,
       arena + 361304448, 576, arena + 61433856, 192, arena + 57802752, 576, arena + 57802752 + 192,
       576, arena + 57802752 + 384, 576, 0.14433756f);
 
-  /* %969 = transpose(%101) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %935 = transpose(%97) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[48], arena + 62644224);
 
-  /* %970 = fused_linear(%968, %969) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %936 = fused_linear(%934, %935) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 57802752, arena + 62644224, NULL, LK_ACT_NONE, NULL,
       arena + 61433856);
 
-  /* %971 = linear_grad_weight(%968, %100) blocks.2.attn.qkv : f32[576, 192] */
+  /* %937 = linear_grad_weight(%934, %96) blocks.2.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 57802752, arena + 409718784, arena + 67878912);
 
-  /* %972 = reduce_sum(%968) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %938 = reduce_sum(%934) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
       arena + 68028672);
 
-  /* %973 = reduce_sum(%970) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %939 = reduce_sum(%936) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
       arena + 68029440);
 
-  /* %974 = mul(%970, %96) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %940 = mul(%936, %93) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1},
       params[46], (const long[]){0, 0, 1}, arena + 57802752);
 
-  /* %975 = mul(%970, %98) blocks.2.norm1 : f32[B, 197, 192], written over %970 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1},
-      arena + 408508416, (const long[]){37824, 192, 1}, arena + 61433856);
+  /* %941 = reduce_sum(%936, %95) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 61433856, arena + 408508416, arena + 68029632);
 
-  /* %976 = reduce_sum(%975) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
-      arena + 68029632);
-
-  /* %977 = normalize_grad(%95, %974) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %942 = normalize_grad(%92, %940) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 407298048, arena + 57802752, 1e-06f, arena + 59013120);
 
-  /* %978 = add(%962, %977) blocks.1.conv : f32[B, 197, 192], written over %568 */
+  /* %943 = add(%928, %942) blocks.1.conv : f32[B, 197, 192], written over %543 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       arena + 59013120, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %979 = slice(%978) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %568: no code */
+  /* %944 = slice(%943) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %543: no code */
 
-  /* %980 = slice(%978) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  /* %945 = slice(%943) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 65028096, 37632);
 
-  /* %981 = batch_norm_act_param_grad(%88, %980, %91, %89, %90) {eps 1e-05} blocks.1.conv.conv.7 : f32[2, 192] */
+  /* %946 = batch_norm_act_param_grad(%85, %945, %88, %86, %87) {eps 1e-05} blocks.1.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 460535808, arena + 65028096,
       arena + 487581744, params[42], params[43], 1e-05f, LK_ACT_NONE, arena + 57802752,
       arena + 57841344);
 
-  /* %982 = batch_norm_act_grad(%88, %980, %91, %89, %90, %981) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  /* %947 = batch_norm_act_grad(%85, %945, %88, %86, %87, %946) {eps 1e-05} blocks.1.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 460535808, arena + 65028096, arena + 487581744,
       params[42], params[43], arena + 57841344, 1e-05f, LK_ACT_NONE, arena + 57802752,
       arena + 66232320);
 
-  /* %983 = index(%981) {axis 0, at 0} blocks.1.conv.conv.7 : f32[192] */
+  /* %948 = index(%946) {axis 0, at 0} blocks.1.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 57841344, 384, arena + 68029824, 192);
 
-  /* %984 = index(%981) {axis 0, at 1} blocks.1.conv.conv.7 : f32[192] */
+  /* %949 = index(%946) {axis 0, at 1} blocks.1.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 57841536, 384, arena + 68030016, 192);
 
-  /* %985 = transpose(%87) {perm [1, 0]} blocks.1.conv.conv.6 : f32[1152, 192] */
+  /* %950 = transpose(%84) {perm [1, 0]} blocks.1.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[41], arena + 67657728);
 
-  /* %986 = fused_linear(%982, %985) blocks.1.conv.conv.6 : f32[B, 196, 1152] */
+  /* %951 = fused_linear(%947, %950) blocks.1.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 66232320, arena + 67657728, NULL, LK_ACT_NONE, NULL,
       arena + 57802752);
 
-  /* %987 = linear_grad_weight(%982, %85) blocks.1.conv.conv.6 : f32[192, 1152] */
+  /* %952 = linear_grad_weight(%947, %82) blocks.1.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 66232320, arena + 50577408, arena + 67657728);
 
-  /* %988 = reshape(%987) {shape [192, 1152, 1, 1]} blocks.1.conv.conv.6 : f32[192, 1152, 1, 1], a view of %987: no code */
+  /* %953 = reshape(%952) {shape [192, 1152, 1, 1]} blocks.1.conv.conv.6 : f32[192, 1152, 1, 1], a view of %952: no code */
 
-  /* %989 = batch_norm_act_param_grad(%80, %986, %83, %81, %82) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[2, 1152] */
+  /* %954 = batch_norm_act_param_grad(%77, %951, %80, %78, %79) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752,
       arena + 487452288, params[37], params[38], 1e-05f, LK_ACT_RELU6, arena + 50577408,
       arena + 50808960);
 
-  /* %990 = batch_norm_act_grad(%80, %986, %83, %81, %82, %989) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152], written over %986 */
+  /* %955 = batch_norm_act_grad(%77, %951, %80, %78, %79, %954) {eps 1e-05, act relu6} blocks.1.conv.conv.4 : f32[B, 196, 1152], written over %951 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752, arena + 487452288,
       params[37], params[38], arena + 50808960, 1e-05f, LK_ACT_RELU6, arena + 50577408,
       arena + 57802752);
 
-  /* %991 = index(%989) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1152] */
+  /* %956 = index(%954) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 50808960, 2304, arena + 50587776, 1152);
 
-  /* %992 = index(%989) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1152] */
+  /* %957 = index(%954) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 50810112, 2304, arena + 50588928, 1152);
 
-  /* %993 = token_dwconv_grad_input(%990, %79) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
+  /* %958 = token_dwconv_grad_input(%955, %76) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 57802752, params[36],
       arena + 43352064);
 
-  /* %994 = token_dwconv_grad_weight(%990, %78) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %959 = token_dwconv_grad_weight(%955, %75) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 57802752, arena + 36126720,
       arena + 50577408);
 
-  /* %995 = batch_norm_act_param_grad(%73, %993, %76, %74, %75) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[2, 1152] */
+  /* %960 = batch_norm_act_param_grad(%70, %958, %73, %71, %72) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 28901376, arena + 43352064,
       arena + 487448832, params[32], params[33], 1e-05f, LK_ACT_RELU6, arena + 36126720,
       arena + 36358272);
 
-  /* %996 = batch_norm_act_grad(%73, %993, %76, %74, %75, %995) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152], written over %993 */
+  /* %961 = batch_norm_act_grad(%70, %958, %73, %71, %72, %960) {eps 1e-05, act relu6} blocks.1.conv.conv.1 : f32[B, 196, 1152], written over %958 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 28901376, arena + 43352064, arena + 487448832,
       params[32], params[33], arena + 36358272, 1e-05f, LK_ACT_RELU6, arena + 36126720,
       arena + 43352064);
 
-  /* %997 = index(%995) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1152] */
+  /* %962 = index(%960) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 36358272, 2304, arena + 39124992, 1152);
 
-  /* %998 = index(%995) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1152] */
+  /* %963 = index(%960) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 36359424, 2304, arena + 39126144, 1152);
 
-  /* %999 = transpose(%72) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 1152] */
+  /* %964 = transpose(%69) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[31], arena + 28901376);
 
-  /* %1000 = linear_grad_weight(%996, %70) blocks.1.conv.conv.0 : f32[1152, 192] */
+  /* %965 = linear_grad_weight(%961, %67) blocks.1.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 43352064, arena + 459331584, arena + 38535168);
 
-  /* %1001 = fused_linear(%996, %999, %980) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  /* %966 = fused_linear(%961, %964, %945) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 43352064, 225792, arena + 28901376, NULL, NULL,
       0, LK_ACT_NONE, arena + 65028096, 37632, arena + 455712960, 37824);
 
-  /* %1002 = reshape(%1000) {shape [1152, 192, 1, 1]} blocks.1.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1000: no code */
+  /* %967 = reshape(%965) {shape [1152, 192, 1, 1]} blocks.1.conv.conv.0 : f32[1152, 192, 1, 1], a view of %965: no code */
 
-  /* %1003 = concat(%979, %1001) {axis 0} blocks.1 : f32[B, 197, 192], a view of %568: no code */
+  /* %968 = concat(%944, %966) {axis 0} blocks.1 : f32[B, 197, 192], a view of %543: no code */
 
-  /* %1004 = mul(%1003, %66) blocks.1 : f32[B, 197, 192] */
+  /* %969 = mul(%968, %64) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 28901376);
 
-  /* %1005 = transpose(%63) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %970 = transpose(%61) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[29], arena + 30111744);
 
-  /* %1006 = fused_linear(%1004, %1005) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %971 = fused_linear(%969, %970) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 28901376, arena + 30111744, NULL, LK_ACT_NONE, NULL,
       arena + 32532480);
 
-  /* %1007 = linear_grad_weight(%1004, %62) blocks.1.attn.proj : f32[192, 192] */
+  /* %972 = linear_grad_weight(%969, %60) blocks.1.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 28901376, arena + 406087680, arena + 39088128);
 
-  /* %1008 = reduce_sum(%1004) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %973 = reduce_sum(%969) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 28901376,
       arena + 39127872);
 
-  /* %1009 = sdpa_grad(%59, %60, %61, %1006) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
+  /* %974 = sdpa_grad(%57, %58, %59, %971) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 357672960, 576, arena + 357673152, 576,
       arena + 357673344, 576, arena + 32532480, 192, arena + 28901376, 576, arena + 28901376 + 192,
       576, arena + 28901376 + 384, 576, 0.14433756f);
 
-  /* %1010 = transpose(%56) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %975 = transpose(%54) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[27], arena + 33742848);
 
-  /* %1011 = fused_linear(%1009, %1010) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %976 = fused_linear(%974, %975) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 28901376, arena + 33742848, NULL, LK_ACT_NONE, NULL,
       arena + 32532480);
 
-  /* %1012 = linear_grad_weight(%1009, %55) blocks.1.attn.qkv : f32[576, 192] */
+  /* %977 = linear_grad_weight(%974, %53) blocks.1.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 28901376, arena + 404877312, arena + 38977536);
 
-  /* %1013 = reduce_sum(%1009) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %978 = reduce_sum(%974) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 28901376,
       arena + 39127296);
 
-  /* %1014 = reduce_sum(%1011) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %979 = reduce_sum(%976) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32532480,
       arena + 39128064);
 
-  /* %1015 = mul(%1011, %51) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %980 = mul(%976, %50) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 32532480, (const long[]){37824, 192, 1},
       params[25], (const long[]){0, 0, 1}, arena + 28901376);
 
-  /* %1016 = mul(%1011, %53) blocks.1.norm1 : f32[B, 197, 192], written over %1011 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 32532480, (const long[]){37824, 192, 1},
-      arena + 403666944, (const long[]){37824, 192, 1}, arena + 32532480);
+  /* %981 = reduce_sum(%976, %52) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 32532480, arena + 403666944, arena + 39128256);
 
-  /* %1017 = reduce_sum(%1016) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32532480,
-      arena + 39128256);
-
-  /* %1018 = normalize_grad(%50, %1015) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %982 = normalize_grad(%49, %980) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 402456576, arena + 28901376, 1e-06f, arena + 30111744);
 
-  /* %1019 = add(%1003, %1018) blocks.0.conv : f32[B, 197, 192], written over %568 */
+  /* %983 = add(%968, %982) blocks.0.conv : f32[B, 197, 192], written over %543 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       arena + 30111744, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %1020 = slice(%1019) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %568: no code */
+  /* %984 = slice(%983) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %543: no code */
 
-  /* %1021 = slice(%1019) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  /* %985 = slice(%983) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 455712960, 37824, arena + 36126720, 37632);
 
-  /* %1022 = batch_norm_act_param_grad(%43, %1021, %46, %44, %45) {eps 1e-05} blocks.0.conv.conv.7 : f32[2, 192] */
+  /* %986 = batch_norm_act_param_grad(%42, %985, %45, %43, %44) {eps 1e-05} blocks.0.conv.conv.7 : f32[2, 192] */
   lk_batch_norm_act_param_grad_cl(B * 196, 192, arena + 458127360, arena + 36126720,
       arena + 487581168, params[21], params[22], 1e-05f, LK_ACT_NONE, arena + 28901376,
       arena + 28939968);
 
-  /* %1023 = batch_norm_act_grad(%43, %1021, %46, %44, %45, %1022) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  /* %987 = batch_norm_act_grad(%42, %985, %45, %43, %44, %986) {eps 1e-05} blocks.0.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_norm_act_grad_cl(B * 196, 192, arena + 458127360, arena + 36126720, arena + 487581168,
       params[21], params[22], arena + 28939968, 1e-05f, LK_ACT_NONE, arena + 28901376,
       arena + 37330944);
 
-  /* %1024 = index(%1022) {axis 0, at 0} blocks.0.conv.conv.7 : f32[192] */
+  /* %988 = index(%986) {axis 0, at 0} blocks.0.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 28939968, 384, arena + 39128448, 192);
 
-  /* %1025 = index(%1022) {axis 0, at 1} blocks.0.conv.conv.7 : f32[192] */
+  /* %989 = index(%986) {axis 0, at 1} blocks.0.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 28940160, 384, arena + 39128640, 192);
 
-  /* %1026 = transpose(%42) {perm [1, 0]} blocks.0.conv.conv.6 : f32[1152, 192] */
+  /* %990 = transpose(%41) {perm [1, 0]} blocks.0.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[20], arena + 38756352);
 
-  /* %1027 = fused_linear(%1023, %1026) blocks.0.conv.conv.6 : f32[B, 196, 1152] */
+  /* %991 = fused_linear(%987, %990) blocks.0.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 37330944, arena + 38756352, NULL, LK_ACT_NONE, NULL,
       arena + 28901376);
 
-  /* %1028 = linear_grad_weight(%1023, %40) blocks.0.conv.conv.6 : f32[192, 1152] */
+  /* %992 = linear_grad_weight(%987, %39) blocks.0.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 37330944, arena + 21676032, arena + 38756352);
 
-  /* %1029 = reshape(%1028) {shape [192, 1152, 1, 1]} blocks.0.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1028: no code */
+  /* %993 = reshape(%992) {shape [192, 1152, 1, 1]} blocks.0.conv.conv.6 : f32[192, 1152, 1, 1], a view of %992: no code */
 
-  /* %1030 = batch_norm_act_param_grad(%35, %1027, %38, %36, %37) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[2, 1152] */
+  /* %994 = batch_norm_act_param_grad(%34, %991, %37, %35, %36) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena + 14450688, arena + 28901376,
       arena + 487445376, params[16], params[17], 1e-05f, LK_ACT_RELU6, arena + 21676032,
       arena + 21907584);
 
-  /* %1031 = batch_norm_act_grad(%35, %1027, %38, %36, %37, %1030) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152], written over %1027 */
+  /* %995 = batch_norm_act_grad(%34, %991, %37, %35, %36, %994) {eps 1e-05, act relu6} blocks.0.conv.conv.4 : f32[B, 196, 1152], written over %991 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena + 14450688, arena + 28901376, arena + 487445376,
       params[16], params[17], arena + 21907584, 1e-05f, LK_ACT_RELU6, arena + 21676032,
       arena + 28901376);
 
-  /* %1032 = index(%1030) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1152] */
+  /* %996 = index(%994) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 21907584, 2304, arena + 21686400, 1152);
 
-  /* %1033 = index(%1030) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1152] */
+  /* %997 = index(%994) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 21908736, 2304, arena + 21687552, 1152);
 
-  /* %1034 = token_dwconv_grad_input(%1031, %34) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
+  /* %998 = token_dwconv_grad_input(%995, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, params[15],
       arena + 14450688);
 
-  /* %1035 = token_dwconv_grad_weight(%1031, %33) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %999 = token_dwconv_grad_weight(%995, %32) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, arena + 7225344,
       arena + 21676032);
 
-  /* %1036 = batch_norm_act_param_grad(%28, %1034, %31, %29, %30) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[2, 1152] */
+  /* %1000 = batch_norm_act_param_grad(%27, %998, %30, %28, %29) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[2, 1152] */
   lk_batch_norm_act_param_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 487441920,
       params[11], params[12], 1e-05f, LK_ACT_RELU6, arena + 7225344, arena + 7456896);
 
-  /* %1037 = batch_norm_act_grad(%28, %1034, %31, %29, %30, %1036) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152], written over %1034 */
+  /* %1001 = batch_norm_act_grad(%27, %998, %30, %28, %29, %1000) {eps 1e-05, act relu6} blocks.0.conv.conv.1 : f32[B, 196, 1152], written over %998 */
   lk_batch_norm_act_grad_cl(B * 196, 1152, arena, arena + 14450688, arena + 487441920, params[11],
       params[12], arena + 7456896, 1e-05f, LK_ACT_RELU6, arena + 7225344, arena + 14450688);
 
-  /* %1038 = index(%1036) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1152] */
+  /* %1002 = index(%1000) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 7456896, 2304, arena + 5210112, 1152);
 
-  /* %1039 = index(%1036) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1152] */
+  /* %1003 = index(%1000) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 7458048, 2304, arena + 5211264, 1152);
 
-  /* %1040 = transpose(%27) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 1152] */
+  /* %1004 = transpose(%26) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1041 = linear_grad_weight(%1037, %25) blocks.0.conv.conv.0 : f32[1152, 192] */
+  /* %1005 = linear_grad_weight(%1001, %24) blocks.0.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 14450688, arena + 456923136, arena + 4841472);
 
-  /* %1042 = fused_linear(%1037, %1040, %1021) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %568 from row 1 */
+  /* %1006 = fused_linear(%1001, %1004, %985) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %543 from row 1 */
   lk_fused_linear_strided(B, 196, 1152, 192, arena + 14450688, 225792, arena, NULL, NULL, 0,
       LK_ACT_NONE, arena + 36126720, 37632, arena + 455712960, 37824);
 
-  /* %1043 = reshape(%1041) {shape [1152, 192, 1, 1]} blocks.0.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1041: no code */
+  /* %1007 = reshape(%1005) {shape [1152, 192, 1, 1]} blocks.0.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1005: no code */
 
-  /* %1044 = concat(%1020, %1042) {axis 0} blocks.0 : f32[B, 197, 192], a view of %568: no code */
+  /* %1008 = concat(%984, %1006) {axis 0} blocks.0 : f32[B, 197, 192], a view of %543: no code */
 
-  /* %1045 = transpose(%21) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %1009 = transpose(%20) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1046 = fused_linear(%1044, %1045) blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %1010 = fused_linear(%1008, %1009) blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 455712768, arena, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1047 = linear_grad_weight(%1044, %20) blocks.0.attn.proj : f32[192, 192] */
+  /* %1011 = linear_grad_weight(%1008, %19) blocks.0.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 455712768, arena + 401246208, arena + 5173248);
 
-  /* %1048 = reduce_sum(%1044) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  /* %1012 = reduce_sum(%1008) {axes [0], batch} blocks.0.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 455712768,
       arena + 5212992);
 
-  /* %1049 = sdpa_grad(%17, %18, %19, %1046) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
+  /* %1013 = sdpa_grad(%16, %17, %18, %1010) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 576] */
   lk_sdpa_grad(B, 197, 197, 4, 4, 48, arena + 354041856, 576, arena + 354042048, 576,
       arena + 354042240, 576, arena + 3631104, 192, arena, 576, arena + 192, 576, arena + 384, 576,
       0.14433756f);
 
-  /* %1050 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1014 = transpose(%13) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 5062656);
 
-  /* %1051 = fused_linear(%1049, %1050) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1015 = fused_linear(%1013, %1014) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena, arena + 5062656, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1052 = linear_grad_weight(%1049, %13) blocks.0.attn.qkv : f32[576, 192] */
+  /* %1016 = linear_grad_weight(%1013, %12) blocks.0.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 400035840, arena + 5062656);
 
-  /* %1053 = reduce_sum(%1049) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1017 = reduce_sum(%1013) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 5212416);
 
-  /* %1054 = reduce_sum(%1051) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1018 = reduce_sum(%1015) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420736);
 
-  /* %1055 = mul(%1051, %9) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1019 = mul(%1015, %9) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1056 = mul(%1051, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1051 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1},
-      arena + 398825472, (const long[]){37824, 192, 1}, arena + 3631104);
+  /* %1020 = reduce_sum(%1015, %11) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 3631104, arena + 398825472, arena + 2420928);
 
-  /* %1057 = reduce_sum(%1056) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
-      arena + 2420928);
-
-  /* %1058 = normalize_grad(%8, %1055) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1021 = normalize_grad(%8, %1019) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 397615104, arena, 1e-06f, arena + 1210368);
 
-  /* %1059 = add(%1044, %1058) : f32[B, 197, 192], written over %568 */
+  /* %1022 = add(%1008, %1021) : f32[B, 197, 192], written over %543 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 455712768, (const long[]){37824, 192, 1},
       arena + 1210368, (const long[]){37824, 192, 1}, arena + 455712768);
 
-  /* %1060 = reduce_sum(%1059) {axes [], batch} : f32[197, 192] */
+  /* %1023 = reduce_sum(%1022) {axes [], batch} : f32[197, 192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 455712768,
       arena + 1351680);
 
-  /* %1061 = reshape(%1060) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1060: no code */
+  /* %1024 = reshape(%1023) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1023: no code */
 
-  /* %1062 = slice(%1059) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  /* %1025 = slice(%1022) {axis 0, start 0, length 1} : f32[B, 1, 192] */
   lk_copy_rows(B, 192, arena + 455712768, 37824, arena, 192);
 
-  /* %1063 = reduce_sum(%1062) {axes [], batch} : f32[1, 192] */
+  /* %1026 = reduce_sum(%1025) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 1389504);
 
-  /* %1064 = reshape(%1063) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1063: no code */
+  /* %1027 = reshape(%1026) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1026: no code */
 
-  /* %1065 = slice(%1059) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %568: no code */
+  /* %1028 = slice(%1022) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %543: no code */
 
-  /* %1066 = seq2img(%1065) {height 14} patch_embed : f32[B, 192, 14, 14] */
+  /* %1029 = seq2img(%1028) {height 14} patch_embed : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 196, 192, arena + 455712960 + (long)b * 37824, arena + (long)b * 37632);
   } // for b
 
-  /* %1067 = conv2d_grad_weight(%1066, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
+  /* %1030 = conv2d_grad_weight(%1029, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 1204224);
 
-  /* %1068 = reduce_sum(%1066) {axes [1, 2], batch} patch_embed.proj : f32[192] */
+  /* %1031 = reduce_sum(%1029) {axes [1, 2], batch} patch_embed.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 1389696);
 
-  /* output 0 "loss" = %556 : f32[1] */
+  /* output 0 "loss" = %532 : f32[1] */
   memcpy(outputs[0], arena + 487592880, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1067 : f32[192, 3, 16, 16] */
+  /* output 1 "grad:patch_embed.proj.weight" = %1030 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %1068 : f32[192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1031 : f32[192] */
   memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %1064 : f32[1, 1, 192] */
+  /* output 3 "grad:cls_token" = %1027 : f32[1, 1, 192] */
   memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %1061 : f32[1, 197, 192] */
+  /* output 4 "grad:pos_embed" = %1024 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1057 : f32[192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1020 : f32[192] */
   memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1054 : f32[192] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1018 : f32[192] */
   memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1052 : f32[576, 192] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1016 : f32[576, 192] */
   memcpy(outputs[7], arena + 5062656, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1053 : f32[576] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1017 : f32[576] */
   memcpy(outputs[8], arena + 5212416, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1047 : f32[192, 192] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1011 : f32[192, 192] */
   memcpy(outputs[9], arena + 5173248, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1048 : f32[192] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1012 : f32[192] */
   memcpy(outputs[10], arena + 5212992, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1043 : f32[1152, 192, 1, 1] */
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1007 : f32[1152, 192, 1, 1] */
   memcpy(outputs[11], arena + 4841472, sizeof(float) * 221184);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1038 : f32[1152] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1002 : f32[1152] */
   memcpy(outputs[12], arena + 5210112, sizeof(float) * 1152);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1039 : f32[1152] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1003 : f32[1152] */
   memcpy(outputs[13], arena + 5211264, sizeof(float) * 1152);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1035 : f32[1152, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %999 : f32[1152, 1, 3, 3] */
   memcpy(outputs[14], arena + 21676032, sizeof(float) * 10368);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1032 : f32[1152] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %996 : f32[1152] */
   memcpy(outputs[15], arena + 21686400, sizeof(float) * 1152);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1033 : f32[1152] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %997 : f32[1152] */
   memcpy(outputs[16], arena + 21687552, sizeof(float) * 1152);
-  /* output 17 "grad:blocks.0.conv.conv.6.weight" = %1029 : f32[192, 1152, 1, 1] */
+  /* output 17 "grad:blocks.0.conv.conv.6.weight" = %993 : f32[192, 1152, 1, 1] */
   memcpy(outputs[17], arena + 38756352, sizeof(float) * 221184);
-  /* output 18 "grad:blocks.0.conv.conv.7.weight" = %1024 : f32[192] */
+  /* output 18 "grad:blocks.0.conv.conv.7.weight" = %988 : f32[192] */
   memcpy(outputs[18], arena + 39128448, sizeof(float) * 192);
-  /* output 19 "grad:blocks.0.conv.conv.7.bias" = %1025 : f32[192] */
+  /* output 19 "grad:blocks.0.conv.conv.7.bias" = %989 : f32[192] */
   memcpy(outputs[19], arena + 39128640, sizeof(float) * 192);
-  /* output 20 "grad:blocks.1.norm1.weight" = %1017 : f32[192] */
+  /* output 20 "grad:blocks.1.norm1.weight" = %981 : f32[192] */
   memcpy(outputs[20], arena + 39128256, sizeof(float) * 192);
-  /* output 21 "grad:blocks.1.norm1.bias" = %1014 : f32[192] */
+  /* output 21 "grad:blocks.1.norm1.bias" = %979 : f32[192] */
   memcpy(outputs[21], arena + 39128064, sizeof(float) * 192);
-  /* output 22 "grad:blocks.1.attn.qkv.weight" = %1012 : f32[576, 192] */
+  /* output 22 "grad:blocks.1.attn.qkv.weight" = %977 : f32[576, 192] */
   memcpy(outputs[22], arena + 38977536, sizeof(float) * 110592);
-  /* output 23 "grad:blocks.1.attn.qkv.bias" = %1013 : f32[576] */
+  /* output 23 "grad:blocks.1.attn.qkv.bias" = %978 : f32[576] */
   memcpy(outputs[23], arena + 39127296, sizeof(float) * 576);
-  /* output 24 "grad:blocks.1.attn.proj.weight" = %1007 : f32[192, 192] */
+  /* output 24 "grad:blocks.1.attn.proj.weight" = %972 : f32[192, 192] */
   memcpy(outputs[24], arena + 39088128, sizeof(float) * 36864);
-  /* output 25 "grad:blocks.1.attn.proj.bias" = %1008 : f32[192] */
+  /* output 25 "grad:blocks.1.attn.proj.bias" = %973 : f32[192] */
   memcpy(outputs[25], arena + 39127872, sizeof(float) * 192);
-  /* output 26 "grad:blocks.1.conv.conv.0.weight" = %1002 : f32[1152, 192, 1, 1] */
+  /* output 26 "grad:blocks.1.conv.conv.0.weight" = %967 : f32[1152, 192, 1, 1] */
   memcpy(outputs[26], arena + 38535168, sizeof(float) * 221184);
-  /* output 27 "grad:blocks.1.conv.conv.1.weight" = %997 : f32[1152] */
+  /* output 27 "grad:blocks.1.conv.conv.1.weight" = %962 : f32[1152] */
   memcpy(outputs[27], arena + 39124992, sizeof(float) * 1152);
-  /* output 28 "grad:blocks.1.conv.conv.1.bias" = %998 : f32[1152] */
+  /* output 28 "grad:blocks.1.conv.conv.1.bias" = %963 : f32[1152] */
   memcpy(outputs[28], arena + 39126144, sizeof(float) * 1152);
-  /* output 29 "grad:blocks.1.conv.conv.3.weight" = %994 : f32[1152, 1, 3, 3] */
+  /* output 29 "grad:blocks.1.conv.conv.3.weight" = %959 : f32[1152, 1, 3, 3] */
   memcpy(outputs[29], arena + 50577408, sizeof(float) * 10368);
-  /* output 30 "grad:blocks.1.conv.conv.4.weight" = %991 : f32[1152] */
+  /* output 30 "grad:blocks.1.conv.conv.4.weight" = %956 : f32[1152] */
   memcpy(outputs[30], arena + 50587776, sizeof(float) * 1152);
-  /* output 31 "grad:blocks.1.conv.conv.4.bias" = %992 : f32[1152] */
+  /* output 31 "grad:blocks.1.conv.conv.4.bias" = %957 : f32[1152] */
   memcpy(outputs[31], arena + 50588928, sizeof(float) * 1152);
-  /* output 32 "grad:blocks.1.conv.conv.6.weight" = %988 : f32[192, 1152, 1, 1] */
+  /* output 32 "grad:blocks.1.conv.conv.6.weight" = %953 : f32[192, 1152, 1, 1] */
   memcpy(outputs[32], arena + 67657728, sizeof(float) * 221184);
-  /* output 33 "grad:blocks.1.conv.conv.7.weight" = %983 : f32[192] */
+  /* output 33 "grad:blocks.1.conv.conv.7.weight" = %948 : f32[192] */
   memcpy(outputs[33], arena + 68029824, sizeof(float) * 192);
-  /* output 34 "grad:blocks.1.conv.conv.7.bias" = %984 : f32[192] */
+  /* output 34 "grad:blocks.1.conv.conv.7.bias" = %949 : f32[192] */
   memcpy(outputs[34], arena + 68030016, sizeof(float) * 192);
-  /* output 35 "grad:blocks.2.norm1.weight" = %976 : f32[192] */
+  /* output 35 "grad:blocks.2.norm1.weight" = %941 : f32[192] */
   memcpy(outputs[35], arena + 68029632, sizeof(float) * 192);
-  /* output 36 "grad:blocks.2.norm1.bias" = %973 : f32[192] */
+  /* output 36 "grad:blocks.2.norm1.bias" = %939 : f32[192] */
   memcpy(outputs[36], arena + 68029440, sizeof(float) * 192);
-  /* output 37 "grad:blocks.2.attn.qkv.weight" = %971 : f32[576, 192] */
+  /* output 37 "grad:blocks.2.attn.qkv.weight" = %937 : f32[576, 192] */
   memcpy(outputs[37], arena + 67878912, sizeof(float) * 110592);
-  /* output 38 "grad:blocks.2.attn.qkv.bias" = %972 : f32[576] */
+  /* output 38 "grad:blocks.2.attn.qkv.bias" = %938 : f32[576] */
   memcpy(outputs[38], arena + 68028672, sizeof(float) * 576);
-  /* output 39 "grad:blocks.2.attn.proj.weight" = %966 : f32[192, 192] */
+  /* output 39 "grad:blocks.2.attn.proj.weight" = %932 : f32[192, 192] */
   memcpy(outputs[39], arena + 67989504, sizeof(float) * 36864);
-  /* output 40 "grad:blocks.2.attn.proj.bias" = %967 : f32[192] */
+  /* output 40 "grad:blocks.2.attn.proj.bias" = %933 : f32[192] */
   memcpy(outputs[40], arena + 68029248, sizeof(float) * 192);
-  /* output 41 "grad:blocks.2.conv.conv.0.weight" = %961 : f32[1152, 192, 1, 1] */
+  /* output 41 "grad:blocks.2.conv.conv.0.weight" = %927 : f32[1152, 192, 1, 1] */
   memcpy(outputs[41], arena + 67436544, sizeof(float) * 221184);
-  /* output 42 "grad:blocks.2.conv.conv.1.weight" = %956 : f32[1152] */
+  /* output 42 "grad:blocks.2.conv.conv.1.weight" = %922 : f32[1152] */
   memcpy(outputs[42], arena + 68026368, sizeof(float) * 1152);
-  /* output 43 "grad:blocks.2.conv.conv.1.bias" = %957 : f32[1152] */
+  /* output 43 "grad:blocks.2.conv.conv.1.bias" = %923 : f32[1152] */
   memcpy(outputs[43], arena + 68027520, sizeof(float) * 1152);
-  /* output 44 "grad:blocks.2.conv.conv.3.weight" = %953 : f32[1152, 1, 3, 3] */
+  /* output 44 "grad:blocks.2.conv.conv.3.weight" = %919 : f32[1152, 1, 3, 3] */
   memcpy(outputs[44], arena + 79478784, sizeof(float) * 10368);
-  /* output 45 "grad:blocks.2.conv.conv.4.weight" = %950 : f32[1152] */
+  /* output 45 "grad:blocks.2.conv.conv.4.weight" = %916 : f32[1152] */
   memcpy(outputs[45], arena + 79489152, sizeof(float) * 1152);
-  /* output 46 "grad:blocks.2.conv.conv.4.bias" = %951 : f32[1152] */
+  /* output 46 "grad:blocks.2.conv.conv.4.bias" = %917 : f32[1152] */
   memcpy(outputs[46], arena + 79490304, sizeof(float) * 1152);
-  /* output 47 "grad:blocks.2.conv.conv.6.weight" = %947 : f32[192, 1152, 1, 1] */
+  /* output 47 "grad:blocks.2.conv.conv.6.weight" = %913 : f32[192, 1152, 1, 1] */
   memcpy(outputs[47], arena + 96559104, sizeof(float) * 221184);
-  /* output 48 "grad:blocks.2.conv.conv.7.weight" = %942 : f32[192] */
+  /* output 48 "grad:blocks.2.conv.conv.7.weight" = %908 : f32[192] */
   memcpy(outputs[48], arena + 96931200, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.conv.conv.7.bias" = %943 : f32[192] */
+  /* output 49 "grad:blocks.2.conv.conv.7.bias" = %909 : f32[192] */
   memcpy(outputs[49], arena + 96931392, sizeof(float) * 192);
-  /* output 50 "grad:blocks.3.norm1.weight" = %935 : f32[192] */
+  /* output 50 "grad:blocks.3.norm1.weight" = %901 : f32[192] */
   memcpy(outputs[50], arena + 96931008, sizeof(float) * 192);
-  /* output 51 "grad:blocks.3.norm1.bias" = %932 : f32[192] */
+  /* output 51 "grad:blocks.3.norm1.bias" = %899 : f32[192] */
   memcpy(outputs[51], arena + 96930816, sizeof(float) * 192);
-  /* output 52 "grad:blocks.3.attn.qkv.weight" = %930 : f32[576, 192] */
+  /* output 52 "grad:blocks.3.attn.qkv.weight" = %897 : f32[576, 192] */
   memcpy(outputs[52], arena + 96780288, sizeof(float) * 110592);
-  /* output 53 "grad:blocks.3.attn.qkv.bias" = %931 : f32[576] */
+  /* output 53 "grad:blocks.3.attn.qkv.bias" = %898 : f32[576] */
   memcpy(outputs[53], arena + 96930048, sizeof(float) * 576);
-  /* output 54 "grad:blocks.3.attn.proj.weight" = %925 : f32[192, 192] */
+  /* output 54 "grad:blocks.3.attn.proj.weight" = %892 : f32[192, 192] */
   memcpy(outputs[54], arena + 96890880, sizeof(float) * 36864);
-  /* output 55 "grad:blocks.3.attn.proj.bias" = %926 : f32[192] */
+  /* output 55 "grad:blocks.3.attn.proj.bias" = %893 : f32[192] */
   memcpy(outputs[55], arena + 96930624, sizeof(float) * 192);
-  /* output 56 "grad:blocks.3.conv.conv.0.weight" = %920 : f32[1152, 192, 1, 1] */
+  /* output 56 "grad:blocks.3.conv.conv.0.weight" = %887 : f32[1152, 192, 1, 1] */
   memcpy(outputs[56], arena + 96337920, sizeof(float) * 221184);
-  /* output 57 "grad:blocks.3.conv.conv.1.weight" = %915 : f32[1152] */
+  /* output 57 "grad:blocks.3.conv.conv.1.weight" = %882 : f32[1152] */
   memcpy(outputs[57], arena + 96927744, sizeof(float) * 1152);
-  /* output 58 "grad:blocks.3.conv.conv.1.bias" = %916 : f32[1152] */
+  /* output 58 "grad:blocks.3.conv.conv.1.bias" = %883 : f32[1152] */
   memcpy(outputs[58], arena + 96928896, sizeof(float) * 1152);
-  /* output 59 "grad:blocks.3.conv.conv.3.weight" = %912 : f32[1152, 1, 3, 3] */
+  /* output 59 "grad:blocks.3.conv.conv.3.weight" = %879 : f32[1152, 1, 3, 3] */
   memcpy(outputs[59], arena + 108380160, sizeof(float) * 10368);
-  /* output 60 "grad:blocks.3.conv.conv.4.weight" = %909 : f32[1152] */
+  /* output 60 "grad:blocks.3.conv.conv.4.weight" = %876 : f32[1152] */
   memcpy(outputs[60], arena + 108390528, sizeof(float) * 1152);
-  /* output 61 "grad:blocks.3.conv.conv.4.bias" = %910 : f32[1152] */
+  /* output 61 "grad:blocks.3.conv.conv.4.bias" = %877 : f32[1152] */
   memcpy(outputs[61], arena + 108391680, sizeof(float) * 1152);
-  /* output 62 "grad:blocks.3.conv.conv.6.weight" = %906 : f32[192, 1152, 1, 1] */
+  /* output 62 "grad:blocks.3.conv.conv.6.weight" = %873 : f32[192, 1152, 1, 1] */
   memcpy(outputs[62], arena + 125460480, sizeof(float) * 221184);
-  /* output 63 "grad:blocks.3.conv.conv.7.weight" = %901 : f32[192] */
+  /* output 63 "grad:blocks.3.conv.conv.7.weight" = %868 : f32[192] */
   memcpy(outputs[63], arena + 125832576, sizeof(float) * 192);
-  /* output 64 "grad:blocks.3.conv.conv.7.bias" = %902 : f32[192] */
+  /* output 64 "grad:blocks.3.conv.conv.7.bias" = %869 : f32[192] */
   memcpy(outputs[64], arena + 125832768, sizeof(float) * 192);
-  /* output 65 "grad:blocks.4.norm1.weight" = %894 : f32[192] */
+  /* output 65 "grad:blocks.4.norm1.weight" = %861 : f32[192] */
   memcpy(outputs[65], arena + 125832384, sizeof(float) * 192);
-  /* output 66 "grad:blocks.4.norm1.bias" = %891 : f32[192] */
+  /* output 66 "grad:blocks.4.norm1.bias" = %859 : f32[192] */
   memcpy(outputs[66], arena + 125832192, sizeof(float) * 192);
-  /* output 67 "grad:blocks.4.attn.qkv.weight" = %889 : f32[576, 192] */
+  /* output 67 "grad:blocks.4.attn.qkv.weight" = %857 : f32[576, 192] */
   memcpy(outputs[67], arena + 125681664, sizeof(float) * 110592);
-  /* output 68 "grad:blocks.4.attn.qkv.bias" = %890 : f32[576] */
+  /* output 68 "grad:blocks.4.attn.qkv.bias" = %858 : f32[576] */
   memcpy(outputs[68], arena + 125831424, sizeof(float) * 576);
-  /* output 69 "grad:blocks.4.attn.proj.weight" = %884 : f32[192, 192] */
+  /* output 69 "grad:blocks.4.attn.proj.weight" = %852 : f32[192, 192] */
   memcpy(outputs[69], arena + 125792256, sizeof(float) * 36864);
-  /* output 70 "grad:blocks.4.attn.proj.bias" = %885 : f32[192] */
+  /* output 70 "grad:blocks.4.attn.proj.bias" = %853 : f32[192] */
   memcpy(outputs[70], arena + 125832000, sizeof(float) * 192);
-  /* output 71 "grad:blocks.4.conv.conv.0.weight" = %879 : f32[1152, 192, 1, 1] */
+  /* output 71 "grad:blocks.4.conv.conv.0.weight" = %847 : f32[1152, 192, 1, 1] */
   memcpy(outputs[71], arena + 125239296, sizeof(float) * 221184);
-  /* output 72 "grad:blocks.4.conv.conv.1.weight" = %874 : f32[1152] */
+  /* output 72 "grad:blocks.4.conv.conv.1.weight" = %842 : f32[1152] */
   memcpy(outputs[72], arena + 125829120, sizeof(float) * 1152);
-  /* output 73 "grad:blocks.4.conv.conv.1.bias" = %875 : f32[1152] */
+  /* output 73 "grad:blocks.4.conv.conv.1.bias" = %843 : f32[1152] */
   memcpy(outputs[73], arena + 125830272, sizeof(float) * 1152);
-  /* output 74 "grad:blocks.4.conv.conv.3.weight" = %871 : f32[1152, 1, 3, 3] */
+  /* output 74 "grad:blocks.4.conv.conv.3.weight" = %839 : f32[1152, 1, 3, 3] */
   memcpy(outputs[74], arena + 137281536, sizeof(float) * 10368);
-  /* output 75 "grad:blocks.4.conv.conv.4.weight" = %868 : f32[1152] */
+  /* output 75 "grad:blocks.4.conv.conv.4.weight" = %836 : f32[1152] */
   memcpy(outputs[75], arena + 137291904, sizeof(float) * 1152);
-  /* output 76 "grad:blocks.4.conv.conv.4.bias" = %869 : f32[1152] */
+  /* output 76 "grad:blocks.4.conv.conv.4.bias" = %837 : f32[1152] */
   memcpy(outputs[76], arena + 137293056, sizeof(float) * 1152);
-  /* output 77 "grad:blocks.4.conv.conv.6.weight" = %865 : f32[192, 1152, 1, 1] */
+  /* output 77 "grad:blocks.4.conv.conv.6.weight" = %833 : f32[192, 1152, 1, 1] */
   memcpy(outputs[77], arena + 154361856, sizeof(float) * 221184);
-  /* output 78 "grad:blocks.4.conv.conv.7.weight" = %860 : f32[192] */
+  /* output 78 "grad:blocks.4.conv.conv.7.weight" = %828 : f32[192] */
   memcpy(outputs[78], arena + 154733952, sizeof(float) * 192);
-  /* output 79 "grad:blocks.4.conv.conv.7.bias" = %861 : f32[192] */
+  /* output 79 "grad:blocks.4.conv.conv.7.bias" = %829 : f32[192] */
   memcpy(outputs[79], arena + 154734144, sizeof(float) * 192);
-  /* output 80 "grad:blocks.5.norm1.weight" = %853 : f32[192] */
+  /* output 80 "grad:blocks.5.norm1.weight" = %821 : f32[192] */
   memcpy(outputs[80], arena + 154733760, sizeof(float) * 192);
-  /* output 81 "grad:blocks.5.norm1.bias" = %850 : f32[192] */
+  /* output 81 "grad:blocks.5.norm1.bias" = %819 : f32[192] */
   memcpy(outputs[81], arena + 154733568, sizeof(float) * 192);
-  /* output 82 "grad:blocks.5.attn.qkv.weight" = %848 : f32[576, 192] */
+  /* output 82 "grad:blocks.5.attn.qkv.weight" = %817 : f32[576, 192] */
   memcpy(outputs[82], arena + 154583040, sizeof(float) * 110592);
-  /* output 83 "grad:blocks.5.attn.qkv.bias" = %849 : f32[576] */
+  /* output 83 "grad:blocks.5.attn.qkv.bias" = %818 : f32[576] */
   memcpy(outputs[83], arena + 154732800, sizeof(float) * 576);
-  /* output 84 "grad:blocks.5.attn.proj.weight" = %843 : f32[192, 192] */
+  /* output 84 "grad:blocks.5.attn.proj.weight" = %812 : f32[192, 192] */
   memcpy(outputs[84], arena + 154693632, sizeof(float) * 36864);
-  /* output 85 "grad:blocks.5.attn.proj.bias" = %844 : f32[192] */
+  /* output 85 "grad:blocks.5.attn.proj.bias" = %813 : f32[192] */
   memcpy(outputs[85], arena + 154733376, sizeof(float) * 192);
-  /* output 86 "grad:blocks.5.conv.conv.0.weight" = %838 : f32[1152, 192, 1, 1] */
+  /* output 86 "grad:blocks.5.conv.conv.0.weight" = %807 : f32[1152, 192, 1, 1] */
   memcpy(outputs[86], arena + 154140672, sizeof(float) * 221184);
-  /* output 87 "grad:blocks.5.conv.conv.1.weight" = %833 : f32[1152] */
+  /* output 87 "grad:blocks.5.conv.conv.1.weight" = %802 : f32[1152] */
   memcpy(outputs[87], arena + 154730496, sizeof(float) * 1152);
-  /* output 88 "grad:blocks.5.conv.conv.1.bias" = %834 : f32[1152] */
+  /* output 88 "grad:blocks.5.conv.conv.1.bias" = %803 : f32[1152] */
   memcpy(outputs[88], arena + 154731648, sizeof(float) * 1152);
-  /* output 89 "grad:blocks.5.conv.conv.3.weight" = %830 : f32[1152, 1, 3, 3] */
+  /* output 89 "grad:blocks.5.conv.conv.3.weight" = %799 : f32[1152, 1, 3, 3] */
   memcpy(outputs[89], arena + 166182912, sizeof(float) * 10368);
-  /* output 90 "grad:blocks.5.conv.conv.4.weight" = %827 : f32[1152] */
+  /* output 90 "grad:blocks.5.conv.conv.4.weight" = %796 : f32[1152] */
   memcpy(outputs[90], arena + 166193280, sizeof(float) * 1152);
-  /* output 91 "grad:blocks.5.conv.conv.4.bias" = %828 : f32[1152] */
+  /* output 91 "grad:blocks.5.conv.conv.4.bias" = %797 : f32[1152] */
   memcpy(outputs[91], arena + 166194432, sizeof(float) * 1152);
-  /* output 92 "grad:blocks.5.conv.conv.6.weight" = %824 : f32[192, 1152, 1, 1] */
+  /* output 92 "grad:blocks.5.conv.conv.6.weight" = %793 : f32[192, 1152, 1, 1] */
   memcpy(outputs[92], arena + 183263232, sizeof(float) * 221184);
-  /* output 93 "grad:blocks.5.conv.conv.7.weight" = %819 : f32[192] */
+  /* output 93 "grad:blocks.5.conv.conv.7.weight" = %788 : f32[192] */
   memcpy(outputs[93], arena + 183635328, sizeof(float) * 192);
-  /* output 94 "grad:blocks.5.conv.conv.7.bias" = %820 : f32[192] */
+  /* output 94 "grad:blocks.5.conv.conv.7.bias" = %789 : f32[192] */
   memcpy(outputs[94], arena + 183635520, sizeof(float) * 192);
-  /* output 95 "grad:blocks.6.norm1.weight" = %812 : f32[192] */
+  /* output 95 "grad:blocks.6.norm1.weight" = %781 : f32[192] */
   memcpy(outputs[95], arena + 183635136, sizeof(float) * 192);
-  /* output 96 "grad:blocks.6.norm1.bias" = %809 : f32[192] */
+  /* output 96 "grad:blocks.6.norm1.bias" = %779 : f32[192] */
   memcpy(outputs[96], arena + 183634944, sizeof(float) * 192);
-  /* output 97 "grad:blocks.6.attn.qkv.weight" = %807 : f32[576, 192] */
+  /* output 97 "grad:blocks.6.attn.qkv.weight" = %777 : f32[576, 192] */
   memcpy(outputs[97], arena + 183484416, sizeof(float) * 110592);
-  /* output 98 "grad:blocks.6.attn.qkv.bias" = %808 : f32[576] */
+  /* output 98 "grad:blocks.6.attn.qkv.bias" = %778 : f32[576] */
   memcpy(outputs[98], arena + 183634176, sizeof(float) * 576);
-  /* output 99 "grad:blocks.6.attn.proj.weight" = %802 : f32[192, 192] */
+  /* output 99 "grad:blocks.6.attn.proj.weight" = %772 : f32[192, 192] */
   memcpy(outputs[99], arena + 183595008, sizeof(float) * 36864);
-  /* output 100 "grad:blocks.6.attn.proj.bias" = %803 : f32[192] */
+  /* output 100 "grad:blocks.6.attn.proj.bias" = %773 : f32[192] */
   memcpy(outputs[100], arena + 183634752, sizeof(float) * 192);
-  /* output 101 "grad:blocks.6.conv.conv.0.weight" = %797 : f32[1152, 192, 1, 1] */
+  /* output 101 "grad:blocks.6.conv.conv.0.weight" = %767 : f32[1152, 192, 1, 1] */
   memcpy(outputs[101], arena + 183042048, sizeof(float) * 221184);
-  /* output 102 "grad:blocks.6.conv.conv.1.weight" = %792 : f32[1152] */
+  /* output 102 "grad:blocks.6.conv.conv.1.weight" = %762 : f32[1152] */
   memcpy(outputs[102], arena + 183631872, sizeof(float) * 1152);
-  /* output 103 "grad:blocks.6.conv.conv.1.bias" = %793 : f32[1152] */
+  /* output 103 "grad:blocks.6.conv.conv.1.bias" = %763 : f32[1152] */
   memcpy(outputs[103], arena + 183633024, sizeof(float) * 1152);
-  /* output 104 "grad:blocks.6.conv.conv.3.weight" = %789 : f32[1152, 1, 3, 3] */
+  /* output 104 "grad:blocks.6.conv.conv.3.weight" = %759 : f32[1152, 1, 3, 3] */
   memcpy(outputs[104], arena + 195084288, sizeof(float) * 10368);
-  /* output 105 "grad:blocks.6.conv.conv.4.weight" = %786 : f32[1152] */
+  /* output 105 "grad:blocks.6.conv.conv.4.weight" = %756 : f32[1152] */
   memcpy(outputs[105], arena + 195094656, sizeof(float) * 1152);
-  /* output 106 "grad:blocks.6.conv.conv.4.bias" = %787 : f32[1152] */
+  /* output 106 "grad:blocks.6.conv.conv.4.bias" = %757 : f32[1152] */
   memcpy(outputs[106], arena + 195095808, sizeof(float) * 1152);
-  /* output 107 "grad:blocks.6.conv.conv.6.weight" = %783 : f32[192, 1152, 1, 1] */
+  /* output 107 "grad:blocks.6.conv.conv.6.weight" = %753 : f32[192, 1152, 1, 1] */
   memcpy(outputs[107], arena + 212164608, sizeof(float) * 221184);
-  /* output 108 "grad:blocks.6.conv.conv.7.weight" = %778 : f32[192] */
+  /* output 108 "grad:blocks.6.conv.conv.7.weight" = %748 : f32[192] */
   memcpy(outputs[108], arena + 212536704, sizeof(float) * 192);
-  /* output 109 "grad:blocks.6.conv.conv.7.bias" = %779 : f32[192] */
+  /* output 109 "grad:blocks.6.conv.conv.7.bias" = %749 : f32[192] */
   memcpy(outputs[109], arena + 212536896, sizeof(float) * 192);
-  /* output 110 "grad:blocks.7.norm1.weight" = %771 : f32[192] */
+  /* output 110 "grad:blocks.7.norm1.weight" = %741 : f32[192] */
   memcpy(outputs[110], arena + 212536512, sizeof(float) * 192);
-  /* output 111 "grad:blocks.7.norm1.bias" = %768 : f32[192] */
+  /* output 111 "grad:blocks.7.norm1.bias" = %739 : f32[192] */
   memcpy(outputs[111], arena + 212536320, sizeof(float) * 192);
-  /* output 112 "grad:blocks.7.attn.qkv.weight" = %766 : f32[576, 192] */
+  /* output 112 "grad:blocks.7.attn.qkv.weight" = %737 : f32[576, 192] */
   memcpy(outputs[112], arena + 212385792, sizeof(float) * 110592);
-  /* output 113 "grad:blocks.7.attn.qkv.bias" = %767 : f32[576] */
+  /* output 113 "grad:blocks.7.attn.qkv.bias" = %738 : f32[576] */
   memcpy(outputs[113], arena + 212535552, sizeof(float) * 576);
-  /* output 114 "grad:blocks.7.attn.proj.weight" = %761 : f32[192, 192] */
+  /* output 114 "grad:blocks.7.attn.proj.weight" = %732 : f32[192, 192] */
   memcpy(outputs[114], arena + 212496384, sizeof(float) * 36864);
-  /* output 115 "grad:blocks.7.attn.proj.bias" = %762 : f32[192] */
+  /* output 115 "grad:blocks.7.attn.proj.bias" = %733 : f32[192] */
   memcpy(outputs[115], arena + 212536128, sizeof(float) * 192);
-  /* output 116 "grad:blocks.7.conv.conv.0.weight" = %756 : f32[1152, 192, 1, 1] */
+  /* output 116 "grad:blocks.7.conv.conv.0.weight" = %727 : f32[1152, 192, 1, 1] */
   memcpy(outputs[116], arena + 211943424, sizeof(float) * 221184);
-  /* output 117 "grad:blocks.7.conv.conv.1.weight" = %751 : f32[1152] */
+  /* output 117 "grad:blocks.7.conv.conv.1.weight" = %722 : f32[1152] */
   memcpy(outputs[117], arena + 212533248, sizeof(float) * 1152);
-  /* output 118 "grad:blocks.7.conv.conv.1.bias" = %752 : f32[1152] */
+  /* output 118 "grad:blocks.7.conv.conv.1.bias" = %723 : f32[1152] */
   memcpy(outputs[118], arena + 212534400, sizeof(float) * 1152);
-  /* output 119 "grad:blocks.7.conv.conv.3.weight" = %748 : f32[1152, 1, 3, 3] */
+  /* output 119 "grad:blocks.7.conv.conv.3.weight" = %719 : f32[1152, 1, 3, 3] */
   memcpy(outputs[119], arena + 223985664, sizeof(float) * 10368);
-  /* output 120 "grad:blocks.7.conv.conv.4.weight" = %745 : f32[1152] */
+  /* output 120 "grad:blocks.7.conv.conv.4.weight" = %716 : f32[1152] */
   memcpy(outputs[120], arena + 223996032, sizeof(float) * 1152);
-  /* output 121 "grad:blocks.7.conv.conv.4.bias" = %746 : f32[1152] */
+  /* output 121 "grad:blocks.7.conv.conv.4.bias" = %717 : f32[1152] */
   memcpy(outputs[121], arena + 223997184, sizeof(float) * 1152);
-  /* output 122 "grad:blocks.7.conv.conv.6.weight" = %742 : f32[192, 1152, 1, 1] */
+  /* output 122 "grad:blocks.7.conv.conv.6.weight" = %713 : f32[192, 1152, 1, 1] */
   memcpy(outputs[122], arena + 241065984, sizeof(float) * 221184);
-  /* output 123 "grad:blocks.7.conv.conv.7.weight" = %737 : f32[192] */
+  /* output 123 "grad:blocks.7.conv.conv.7.weight" = %708 : f32[192] */
   memcpy(outputs[123], arena + 241438080, sizeof(float) * 192);
-  /* output 124 "grad:blocks.7.conv.conv.7.bias" = %738 : f32[192] */
+  /* output 124 "grad:blocks.7.conv.conv.7.bias" = %709 : f32[192] */
   memcpy(outputs[124], arena + 241438272, sizeof(float) * 192);
-  /* output 125 "grad:blocks.8.norm1.weight" = %730 : f32[192] */
+  /* output 125 "grad:blocks.8.norm1.weight" = %701 : f32[192] */
   memcpy(outputs[125], arena + 241437888, sizeof(float) * 192);
-  /* output 126 "grad:blocks.8.norm1.bias" = %727 : f32[192] */
+  /* output 126 "grad:blocks.8.norm1.bias" = %699 : f32[192] */
   memcpy(outputs[126], arena + 241437696, sizeof(float) * 192);
-  /* output 127 "grad:blocks.8.attn.qkv.weight" = %725 : f32[576, 192] */
+  /* output 127 "grad:blocks.8.attn.qkv.weight" = %697 : f32[576, 192] */
   memcpy(outputs[127], arena + 241287168, sizeof(float) * 110592);
-  /* output 128 "grad:blocks.8.attn.qkv.bias" = %726 : f32[576] */
+  /* output 128 "grad:blocks.8.attn.qkv.bias" = %698 : f32[576] */
   memcpy(outputs[128], arena + 241436928, sizeof(float) * 576);
-  /* output 129 "grad:blocks.8.attn.proj.weight" = %720 : f32[192, 192] */
+  /* output 129 "grad:blocks.8.attn.proj.weight" = %692 : f32[192, 192] */
   memcpy(outputs[129], arena + 241397760, sizeof(float) * 36864);
-  /* output 130 "grad:blocks.8.attn.proj.bias" = %721 : f32[192] */
+  /* output 130 "grad:blocks.8.attn.proj.bias" = %693 : f32[192] */
   memcpy(outputs[130], arena + 241437504, sizeof(float) * 192);
-  /* output 131 "grad:blocks.8.conv.conv.0.weight" = %715 : f32[1152, 192, 1, 1] */
+  /* output 131 "grad:blocks.8.conv.conv.0.weight" = %687 : f32[1152, 192, 1, 1] */
   memcpy(outputs[131], arena + 240844800, sizeof(float) * 221184);
-  /* output 132 "grad:blocks.8.conv.conv.1.weight" = %710 : f32[1152] */
+  /* output 132 "grad:blocks.8.conv.conv.1.weight" = %682 : f32[1152] */
   memcpy(outputs[132], arena + 241434624, sizeof(float) * 1152);
-  /* output 133 "grad:blocks.8.conv.conv.1.bias" = %711 : f32[1152] */
+  /* output 133 "grad:blocks.8.conv.conv.1.bias" = %683 : f32[1152] */
   memcpy(outputs[133], arena + 241435776, sizeof(float) * 1152);
-  /* output 134 "grad:blocks.8.conv.conv.3.weight" = %707 : f32[1152, 1, 3, 3] */
+  /* output 134 "grad:blocks.8.conv.conv.3.weight" = %679 : f32[1152, 1, 3, 3] */
   memcpy(outputs[134], arena + 252887040, sizeof(float) * 10368);
-  /* output 135 "grad:blocks.8.conv.conv.4.weight" = %704 : f32[1152] */
+  /* output 135 "grad:blocks.8.conv.conv.4.weight" = %676 : f32[1152] */
   memcpy(outputs[135], arena + 252897408, sizeof(float) * 1152);
-  /* output 136 "grad:blocks.8.conv.conv.4.bias" = %705 : f32[1152] */
+  /* output 136 "grad:blocks.8.conv.conv.4.bias" = %677 : f32[1152] */
   memcpy(outputs[136], arena + 252898560, sizeof(float) * 1152);
-  /* output 137 "grad:blocks.8.conv.conv.6.weight" = %701 : f32[192, 1152, 1, 1] */
+  /* output 137 "grad:blocks.8.conv.conv.6.weight" = %673 : f32[192, 1152, 1, 1] */
   memcpy(outputs[137], arena + 269967360, sizeof(float) * 221184);
-  /* output 138 "grad:blocks.8.conv.conv.7.weight" = %696 : f32[192] */
+  /* output 138 "grad:blocks.8.conv.conv.7.weight" = %668 : f32[192] */
   memcpy(outputs[138], arena + 270339456, sizeof(float) * 192);
-  /* output 139 "grad:blocks.8.conv.conv.7.bias" = %697 : f32[192] */
+  /* output 139 "grad:blocks.8.conv.conv.7.bias" = %669 : f32[192] */
   memcpy(outputs[139], arena + 270339648, sizeof(float) * 192);
-  /* output 140 "grad:blocks.9.norm1.weight" = %689 : f32[192] */
+  /* output 140 "grad:blocks.9.norm1.weight" = %661 : f32[192] */
   memcpy(outputs[140], arena + 270339264, sizeof(float) * 192);
-  /* output 141 "grad:blocks.9.norm1.bias" = %686 : f32[192] */
+  /* output 141 "grad:blocks.9.norm1.bias" = %659 : f32[192] */
   memcpy(outputs[141], arena + 270339072, sizeof(float) * 192);
-  /* output 142 "grad:blocks.9.attn.qkv.weight" = %684 : f32[576, 192] */
+  /* output 142 "grad:blocks.9.attn.qkv.weight" = %657 : f32[576, 192] */
   memcpy(outputs[142], arena + 270188544, sizeof(float) * 110592);
-  /* output 143 "grad:blocks.9.attn.qkv.bias" = %685 : f32[576] */
+  /* output 143 "grad:blocks.9.attn.qkv.bias" = %658 : f32[576] */
   memcpy(outputs[143], arena + 270338304, sizeof(float) * 576);
-  /* output 144 "grad:blocks.9.attn.proj.weight" = %679 : f32[192, 192] */
+  /* output 144 "grad:blocks.9.attn.proj.weight" = %652 : f32[192, 192] */
   memcpy(outputs[144], arena + 270299136, sizeof(float) * 36864);
-  /* output 145 "grad:blocks.9.attn.proj.bias" = %680 : f32[192] */
+  /* output 145 "grad:blocks.9.attn.proj.bias" = %653 : f32[192] */
   memcpy(outputs[145], arena + 270338880, sizeof(float) * 192);
-  /* output 146 "grad:blocks.9.conv.conv.0.weight" = %674 : f32[1152, 192, 1, 1] */
+  /* output 146 "grad:blocks.9.conv.conv.0.weight" = %647 : f32[1152, 192, 1, 1] */
   memcpy(outputs[146], arena + 269746176, sizeof(float) * 221184);
-  /* output 147 "grad:blocks.9.conv.conv.1.weight" = %669 : f32[1152] */
+  /* output 147 "grad:blocks.9.conv.conv.1.weight" = %642 : f32[1152] */
   memcpy(outputs[147], arena + 270336000, sizeof(float) * 1152);
-  /* output 148 "grad:blocks.9.conv.conv.1.bias" = %670 : f32[1152] */
+  /* output 148 "grad:blocks.9.conv.conv.1.bias" = %643 : f32[1152] */
   memcpy(outputs[148], arena + 270337152, sizeof(float) * 1152);
-  /* output 149 "grad:blocks.9.conv.conv.3.weight" = %666 : f32[1152, 1, 3, 3] */
+  /* output 149 "grad:blocks.9.conv.conv.3.weight" = %639 : f32[1152, 1, 3, 3] */
   memcpy(outputs[149], arena + 281788416, sizeof(float) * 10368);
-  /* output 150 "grad:blocks.9.conv.conv.4.weight" = %663 : f32[1152] */
+  /* output 150 "grad:blocks.9.conv.conv.4.weight" = %636 : f32[1152] */
   memcpy(outputs[150], arena + 281798784, sizeof(float) * 1152);
-  /* output 151 "grad:blocks.9.conv.conv.4.bias" = %664 : f32[1152] */
+  /* output 151 "grad:blocks.9.conv.conv.4.bias" = %637 : f32[1152] */
   memcpy(outputs[151], arena + 281799936, sizeof(float) * 1152);
-  /* output 152 "grad:blocks.9.conv.conv.6.weight" = %660 : f32[192, 1152, 1, 1] */
+  /* output 152 "grad:blocks.9.conv.conv.6.weight" = %633 : f32[192, 1152, 1, 1] */
   memcpy(outputs[152], arena + 298868736, sizeof(float) * 221184);
-  /* output 153 "grad:blocks.9.conv.conv.7.weight" = %655 : f32[192] */
+  /* output 153 "grad:blocks.9.conv.conv.7.weight" = %628 : f32[192] */
   memcpy(outputs[153], arena + 299240832, sizeof(float) * 192);
-  /* output 154 "grad:blocks.9.conv.conv.7.bias" = %656 : f32[192] */
+  /* output 154 "grad:blocks.9.conv.conv.7.bias" = %629 : f32[192] */
   memcpy(outputs[154], arena + 299241024, sizeof(float) * 192);
-  /* output 155 "grad:blocks.10.norm1.weight" = %648 : f32[192] */
+  /* output 155 "grad:blocks.10.norm1.weight" = %621 : f32[192] */
   memcpy(outputs[155], arena + 299240640, sizeof(float) * 192);
-  /* output 156 "grad:blocks.10.norm1.bias" = %645 : f32[192] */
+  /* output 156 "grad:blocks.10.norm1.bias" = %619 : f32[192] */
   memcpy(outputs[156], arena + 299240448, sizeof(float) * 192);
-  /* output 157 "grad:blocks.10.attn.qkv.weight" = %643 : f32[576, 192] */
+  /* output 157 "grad:blocks.10.attn.qkv.weight" = %617 : f32[576, 192] */
   memcpy(outputs[157], arena + 299089920, sizeof(float) * 110592);
-  /* output 158 "grad:blocks.10.attn.qkv.bias" = %644 : f32[576] */
+  /* output 158 "grad:blocks.10.attn.qkv.bias" = %618 : f32[576] */
   memcpy(outputs[158], arena + 299239680, sizeof(float) * 576);
-  /* output 159 "grad:blocks.10.attn.proj.weight" = %638 : f32[192, 192] */
+  /* output 159 "grad:blocks.10.attn.proj.weight" = %612 : f32[192, 192] */
   memcpy(outputs[159], arena + 299200512, sizeof(float) * 36864);
-  /* output 160 "grad:blocks.10.attn.proj.bias" = %639 : f32[192] */
+  /* output 160 "grad:blocks.10.attn.proj.bias" = %613 : f32[192] */
   memcpy(outputs[160], arena + 299240256, sizeof(float) * 192);
-  /* output 161 "grad:blocks.10.conv.conv.0.weight" = %633 : f32[1152, 192, 1, 1] */
+  /* output 161 "grad:blocks.10.conv.conv.0.weight" = %607 : f32[1152, 192, 1, 1] */
   memcpy(outputs[161], arena + 298647552, sizeof(float) * 221184);
-  /* output 162 "grad:blocks.10.conv.conv.1.weight" = %628 : f32[1152] */
+  /* output 162 "grad:blocks.10.conv.conv.1.weight" = %602 : f32[1152] */
   memcpy(outputs[162], arena + 299237376, sizeof(float) * 1152);
-  /* output 163 "grad:blocks.10.conv.conv.1.bias" = %629 : f32[1152] */
+  /* output 163 "grad:blocks.10.conv.conv.1.bias" = %603 : f32[1152] */
   memcpy(outputs[163], arena + 299238528, sizeof(float) * 1152);
-  /* output 164 "grad:blocks.10.conv.conv.3.weight" = %625 : f32[1152, 1, 3, 3] */
+  /* output 164 "grad:blocks.10.conv.conv.3.weight" = %599 : f32[1152, 1, 3, 3] */
   memcpy(outputs[164], arena + 310689792, sizeof(float) * 10368);
-  /* output 165 "grad:blocks.10.conv.conv.4.weight" = %622 : f32[1152] */
+  /* output 165 "grad:blocks.10.conv.conv.4.weight" = %596 : f32[1152] */
   memcpy(outputs[165], arena + 310700160, sizeof(float) * 1152);
-  /* output 166 "grad:blocks.10.conv.conv.4.bias" = %623 : f32[1152] */
+  /* output 166 "grad:blocks.10.conv.conv.4.bias" = %597 : f32[1152] */
   memcpy(outputs[166], arena + 310701312, sizeof(float) * 1152);
-  /* output 167 "grad:blocks.10.conv.conv.6.weight" = %619 : f32[192, 1152, 1, 1] */
+  /* output 167 "grad:blocks.10.conv.conv.6.weight" = %593 : f32[192, 1152, 1, 1] */
   memcpy(outputs[167], arena + 327770112, sizeof(float) * 221184);
-  /* output 168 "grad:blocks.10.conv.conv.7.weight" = %614 : f32[192] */
+  /* output 168 "grad:blocks.10.conv.conv.7.weight" = %588 : f32[192] */
   memcpy(outputs[168], arena + 328142208, sizeof(float) * 192);
-  /* output 169 "grad:blocks.10.conv.conv.7.bias" = %615 : f32[192] */
+  /* output 169 "grad:blocks.10.conv.conv.7.bias" = %589 : f32[192] */
   memcpy(outputs[169], arena + 328142400, sizeof(float) * 192);
-  /* output 170 "grad:blocks.11.norm1.weight" = %607 : f32[192] */
+  /* output 170 "grad:blocks.11.norm1.weight" = %581 : f32[192] */
   memcpy(outputs[170], arena + 328142016, sizeof(float) * 192);
-  /* output 171 "grad:blocks.11.norm1.bias" = %604 : f32[192] */
+  /* output 171 "grad:blocks.11.norm1.bias" = %579 : f32[192] */
   memcpy(outputs[171], arena + 328141824, sizeof(float) * 192);
-  /* output 172 "grad:blocks.11.attn.qkv.weight" = %602 : f32[576, 192] */
+  /* output 172 "grad:blocks.11.attn.qkv.weight" = %577 : f32[576, 192] */
   memcpy(outputs[172], arena + 327991296, sizeof(float) * 110592);
-  /* output 173 "grad:blocks.11.attn.qkv.bias" = %603 : f32[576] */
+  /* output 173 "grad:blocks.11.attn.qkv.bias" = %578 : f32[576] */
   memcpy(outputs[173], arena + 328141056, sizeof(float) * 576);
-  /* output 174 "grad:blocks.11.attn.proj.weight" = %597 : f32[192, 192] */
+  /* output 174 "grad:blocks.11.attn.proj.weight" = %572 : f32[192, 192] */
   memcpy(outputs[174], arena + 328101888, sizeof(float) * 36864);
-  /* output 175 "grad:blocks.11.attn.proj.bias" = %598 : f32[192] */
+  /* output 175 "grad:blocks.11.attn.proj.bias" = %573 : f32[192] */
   memcpy(outputs[175], arena + 328141632, sizeof(float) * 192);
-  /* output 176 "grad:blocks.11.conv.conv.0.weight" = %592 : f32[1152, 192, 1, 1] */
+  /* output 176 "grad:blocks.11.conv.conv.0.weight" = %567 : f32[1152, 192, 1, 1] */
   memcpy(outputs[176], arena + 327548928, sizeof(float) * 221184);
-  /* output 177 "grad:blocks.11.conv.conv.1.weight" = %587 : f32[1152] */
+  /* output 177 "grad:blocks.11.conv.conv.1.weight" = %562 : f32[1152] */
   memcpy(outputs[177], arena + 328138752, sizeof(float) * 1152);
-  /* output 178 "grad:blocks.11.conv.conv.1.bias" = %588 : f32[1152] */
+  /* output 178 "grad:blocks.11.conv.conv.1.bias" = %563 : f32[1152] */
   memcpy(outputs[178], arena + 328139904, sizeof(float) * 1152);
-  /* output 179 "grad:blocks.11.conv.conv.3.weight" = %584 : f32[1152, 1, 3, 3] */
+  /* output 179 "grad:blocks.11.conv.conv.3.weight" = %559 : f32[1152, 1, 3, 3] */
   memcpy(outputs[179], arena + 339591168, sizeof(float) * 10368);
-  /* output 180 "grad:blocks.11.conv.conv.4.weight" = %581 : f32[1152] */
+  /* output 180 "grad:blocks.11.conv.conv.4.weight" = %556 : f32[1152] */
   memcpy(outputs[180], arena + 339601536, sizeof(float) * 1152);
-  /* output 181 "grad:blocks.11.conv.conv.4.bias" = %582 : f32[1152] */
+  /* output 181 "grad:blocks.11.conv.conv.4.bias" = %557 : f32[1152] */
   memcpy(outputs[181], arena + 339602688, sizeof(float) * 1152);
-  /* output 182 "grad:blocks.11.conv.conv.6.weight" = %578 : f32[192, 1152, 1, 1] */
+  /* output 182 "grad:blocks.11.conv.conv.6.weight" = %553 : f32[192, 1152, 1, 1] */
   memcpy(outputs[182], arena + 487028736, sizeof(float) * 221184);
-  /* output 183 "grad:blocks.11.conv.conv.7.weight" = %573 : f32[192] */
+  /* output 183 "grad:blocks.11.conv.conv.7.weight" = %548 : f32[192] */
   memcpy(outputs[183], arena + 487592496, sizeof(float) * 192);
-  /* output 184 "grad:blocks.11.conv.conv.7.bias" = %574 : f32[192] */
+  /* output 184 "grad:blocks.11.conv.conv.7.bias" = %549 : f32[192] */
   memcpy(outputs[184], arena + 487592688, sizeof(float) * 192);
-  /* output 185 "grad:norm.weight" = %567 : f32[192] */
+  /* output 185 "grad:norm.weight" = %542 : f32[192] */
   memcpy(outputs[185], arena + 487592304, sizeof(float) * 192);
-  /* output 186 "grad:norm.bias" = %564 : f32[192] */
+  /* output 186 "grad:norm.bias" = %540 : f32[192] */
   memcpy(outputs[186], arena + 487592112, sizeof(float) * 192);
-  /* output 187 "grad:head.weight" = %560 : f32[1000, 192] */
+  /* output 187 "grad:head.weight" = %536 : f32[1000, 192] */
   memcpy(outputs[187], arena + 487249920, sizeof(float) * 192000);
-  /* output 188 "grad:head.bias" = %561 : f32[1000] */
+  /* output 188 "grad:head.bias" = %537 : f32[1000] */
   memcpy(outputs[188], arena + 487580160, sizeof(float) * 1000);
-  /* output 189 "running_stats:blocks.0.conv.conv.1.running_mean" = %32 : f32[2, 1152] */
+  /* output 189 "running_stats:blocks.0.conv.conv.1.running_mean" = %31 : f32[2, 1152] */
   memcpy(outputs[189], arena + 487524864, sizeof(float) * 2304);
-  /* output 190 "running_stats:blocks.0.conv.conv.4.running_mean" = %39 : f32[2, 1152] */
+  /* output 190 "running_stats:blocks.0.conv.conv.4.running_mean" = %38 : f32[2, 1152] */
   memcpy(outputs[190], arena + 487527168, sizeof(float) * 2304);
-  /* output 191 "running_stats:blocks.0.conv.conv.7.running_mean" = %47 : f32[2, 192] */
+  /* output 191 "running_stats:blocks.0.conv.conv.7.running_mean" = %46 : f32[2, 192] */
   memcpy(outputs[191], arena + 487587504, sizeof(float) * 384);
-  /* output 192 "running_stats:blocks.1.conv.conv.1.running_mean" = %77 : f32[2, 1152] */
+  /* output 192 "running_stats:blocks.1.conv.conv.1.running_mean" = %74 : f32[2, 1152] */
   memcpy(outputs[192], arena + 487529472, sizeof(float) * 2304);
-  /* output 193 "running_stats:blocks.1.conv.conv.4.running_mean" = %84 : f32[2, 1152] */
+  /* output 193 "running_stats:blocks.1.conv.conv.4.running_mean" = %81 : f32[2, 1152] */
   memcpy(outputs[193], arena + 487531776, sizeof(float) * 2304);
-  /* output 194 "running_stats:blocks.1.conv.conv.7.running_mean" = %92 : f32[2, 192] */
+  /* output 194 "running_stats:blocks.1.conv.conv.7.running_mean" = %89 : f32[2, 192] */
   memcpy(outputs[194], arena + 487587888, sizeof(float) * 384);
-  /* output 195 "running_stats:blocks.2.conv.conv.1.running_mean" = %122 : f32[2, 1152] */
+  /* output 195 "running_stats:blocks.2.conv.conv.1.running_mean" = %117 : f32[2, 1152] */
   memcpy(outputs[195], arena + 487534080, sizeof(float) * 2304);
-  /* output 196 "running_stats:blocks.2.conv.conv.4.running_mean" = %129 : f32[2, 1152] */
+  /* output 196 "running_stats:blocks.2.conv.conv.4.running_mean" = %124 : f32[2, 1152] */
   memcpy(outputs[196], arena + 487536384, sizeof(float) * 2304);
-  /* output 197 "running_stats:blocks.2.conv.conv.7.running_mean" = %137 : f32[2, 192] */
+  /* output 197 "running_stats:blocks.2.conv.conv.7.running_mean" = %132 : f32[2, 192] */
   memcpy(outputs[197], arena + 487588272, sizeof(float) * 384);
-  /* output 198 "running_stats:blocks.3.conv.conv.1.running_mean" = %167 : f32[2, 1152] */
+  /* output 198 "running_stats:blocks.3.conv.conv.1.running_mean" = %160 : f32[2, 1152] */
   memcpy(outputs[198], arena + 487538688, sizeof(float) * 2304);
-  /* output 199 "running_stats:blocks.3.conv.conv.4.running_mean" = %174 : f32[2, 1152] */
+  /* output 199 "running_stats:blocks.3.conv.conv.4.running_mean" = %167 : f32[2, 1152] */
   memcpy(outputs[199], arena + 487540992, sizeof(float) * 2304);
-  /* output 200 "running_stats:blocks.3.conv.conv.7.running_mean" = %182 : f32[2, 192] */
+  /* output 200 "running_stats:blocks.3.conv.conv.7.running_mean" = %175 : f32[2, 192] */
   memcpy(outputs[200], arena + 487588656, sizeof(float) * 384);
-  /* output 201 "running_stats:blocks.4.conv.conv.1.running_mean" = %212 : f32[2, 1152] */
+  /* output 201 "running_stats:blocks.4.conv.conv.1.running_mean" = %203 : f32[2, 1152] */
   memcpy(outputs[201], arena + 487543296, sizeof(float) * 2304);
-  /* output 202 "running_stats:blocks.4.conv.conv.4.running_mean" = %219 : f32[2, 1152] */
+  /* output 202 "running_stats:blocks.4.conv.conv.4.running_mean" = %210 : f32[2, 1152] */
   memcpy(outputs[202], arena + 487545600, sizeof(float) * 2304);
-  /* output 203 "running_stats:blocks.4.conv.conv.7.running_mean" = %227 : f32[2, 192] */
+  /* output 203 "running_stats:blocks.4.conv.conv.7.running_mean" = %218 : f32[2, 192] */
   memcpy(outputs[203], arena + 487589040, sizeof(float) * 384);
-  /* output 204 "running_stats:blocks.5.conv.conv.1.running_mean" = %257 : f32[2, 1152] */
+  /* output 204 "running_stats:blocks.5.conv.conv.1.running_mean" = %246 : f32[2, 1152] */
   memcpy(outputs[204], arena + 487547904, sizeof(float) * 2304);
-  /* output 205 "running_stats:blocks.5.conv.conv.4.running_mean" = %264 : f32[2, 1152] */
+  /* output 205 "running_stats:blocks.5.conv.conv.4.running_mean" = %253 : f32[2, 1152] */
   memcpy(outputs[205], arena + 487550208, sizeof(float) * 2304);
-  /* output 206 "running_stats:blocks.5.conv.conv.7.running_mean" = %272 : f32[2, 192] */
+  /* output 206 "running_stats:blocks.5.conv.conv.7.running_mean" = %261 : f32[2, 192] */
   memcpy(outputs[206], arena + 487589424, sizeof(float) * 384);
-  /* output 207 "running_stats:blocks.6.conv.conv.1.running_mean" = %302 : f32[2, 1152] */
+  /* output 207 "running_stats:blocks.6.conv.conv.1.running_mean" = %289 : f32[2, 1152] */
   memcpy(outputs[207], arena + 487552512, sizeof(float) * 2304);
-  /* output 208 "running_stats:blocks.6.conv.conv.4.running_mean" = %309 : f32[2, 1152] */
+  /* output 208 "running_stats:blocks.6.conv.conv.4.running_mean" = %296 : f32[2, 1152] */
   memcpy(outputs[208], arena + 487554816, sizeof(float) * 2304);
-  /* output 209 "running_stats:blocks.6.conv.conv.7.running_mean" = %317 : f32[2, 192] */
+  /* output 209 "running_stats:blocks.6.conv.conv.7.running_mean" = %304 : f32[2, 192] */
   memcpy(outputs[209], arena + 487589808, sizeof(float) * 384);
-  /* output 210 "running_stats:blocks.7.conv.conv.1.running_mean" = %347 : f32[2, 1152] */
+  /* output 210 "running_stats:blocks.7.conv.conv.1.running_mean" = %332 : f32[2, 1152] */
   memcpy(outputs[210], arena + 487557120, sizeof(float) * 2304);
-  /* output 211 "running_stats:blocks.7.conv.conv.4.running_mean" = %354 : f32[2, 1152] */
+  /* output 211 "running_stats:blocks.7.conv.conv.4.running_mean" = %339 : f32[2, 1152] */
   memcpy(outputs[211], arena + 487559424, sizeof(float) * 2304);
-  /* output 212 "running_stats:blocks.7.conv.conv.7.running_mean" = %362 : f32[2, 192] */
+  /* output 212 "running_stats:blocks.7.conv.conv.7.running_mean" = %347 : f32[2, 192] */
   memcpy(outputs[212], arena + 487590192, sizeof(float) * 384);
-  /* output 213 "running_stats:blocks.8.conv.conv.1.running_mean" = %392 : f32[2, 1152] */
+  /* output 213 "running_stats:blocks.8.conv.conv.1.running_mean" = %375 : f32[2, 1152] */
   memcpy(outputs[213], arena + 487561728, sizeof(float) * 2304);
-  /* output 214 "running_stats:blocks.8.conv.conv.4.running_mean" = %399 : f32[2, 1152] */
+  /* output 214 "running_stats:blocks.8.conv.conv.4.running_mean" = %382 : f32[2, 1152] */
   memcpy(outputs[214], arena + 487564032, sizeof(float) * 2304);
-  /* output 215 "running_stats:blocks.8.conv.conv.7.running_mean" = %407 : f32[2, 192] */
+  /* output 215 "running_stats:blocks.8.conv.conv.7.running_mean" = %390 : f32[2, 192] */
   memcpy(outputs[215], arena + 487590576, sizeof(float) * 384);
-  /* output 216 "running_stats:blocks.9.conv.conv.1.running_mean" = %437 : f32[2, 1152] */
+  /* output 216 "running_stats:blocks.9.conv.conv.1.running_mean" = %418 : f32[2, 1152] */
   memcpy(outputs[216], arena + 487566336, sizeof(float) * 2304);
-  /* output 217 "running_stats:blocks.9.conv.conv.4.running_mean" = %444 : f32[2, 1152] */
+  /* output 217 "running_stats:blocks.9.conv.conv.4.running_mean" = %425 : f32[2, 1152] */
   memcpy(outputs[217], arena + 487568640, sizeof(float) * 2304);
-  /* output 218 "running_stats:blocks.9.conv.conv.7.running_mean" = %452 : f32[2, 192] */
+  /* output 218 "running_stats:blocks.9.conv.conv.7.running_mean" = %433 : f32[2, 192] */
   memcpy(outputs[218], arena + 487590960, sizeof(float) * 384);
-  /* output 219 "running_stats:blocks.10.conv.conv.1.running_mean" = %482 : f32[2, 1152] */
+  /* output 219 "running_stats:blocks.10.conv.conv.1.running_mean" = %461 : f32[2, 1152] */
   memcpy(outputs[219], arena + 487570944, sizeof(float) * 2304);
-  /* output 220 "running_stats:blocks.10.conv.conv.4.running_mean" = %489 : f32[2, 1152] */
+  /* output 220 "running_stats:blocks.10.conv.conv.4.running_mean" = %468 : f32[2, 1152] */
   memcpy(outputs[220], arena + 487573248, sizeof(float) * 2304);
-  /* output 221 "running_stats:blocks.10.conv.conv.7.running_mean" = %497 : f32[2, 192] */
+  /* output 221 "running_stats:blocks.10.conv.conv.7.running_mean" = %476 : f32[2, 192] */
   memcpy(outputs[221], arena + 487591344, sizeof(float) * 384);
-  /* output 222 "running_stats:blocks.11.conv.conv.1.running_mean" = %527 : f32[2, 1152] */
+  /* output 222 "running_stats:blocks.11.conv.conv.1.running_mean" = %504 : f32[2, 1152] */
   memcpy(outputs[222], arena + 487575552, sizeof(float) * 2304);
-  /* output 223 "running_stats:blocks.11.conv.conv.4.running_mean" = %534 : f32[2, 1152] */
+  /* output 223 "running_stats:blocks.11.conv.conv.4.running_mean" = %511 : f32[2, 1152] */
   memcpy(outputs[223], arena + 487577856, sizeof(float) * 2304);
-  /* output 224 "running_stats:blocks.11.conv.conv.7.running_mean" = %542 : f32[2, 192] */
+  /* output 224 "running_stats:blocks.11.conv.conv.7.running_mean" = %519 : f32[2, 192] */
   memcpy(outputs[224], arena + 487591728, sizeof(float) * 384);
   return 0;
 } // localvit_tiny_relu6_train_forward

@@ -430,7 +430,7 @@ static inline float lk_maxpool_window(const float *xp, int Hh, int Ww, int oh, i
  * kernels in any order. Semantics, shapes and scratch needs are documented at each definition;
  * each kernel X also has a naive reference X_naive (same arguments, no `ws`) used by the tests. */
 #define LK_MAX_RANK 6 /* rank limit of lk_binary and lk_copy_strided (batch axis included) */
-enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV }; /* lk_binary's op */
+enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV, LK_OP_MUL_ADD }; /* lk_binary's op (mul_add: lk_mul_add only) */
 
 /* gemm.c */
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb, long csb,
@@ -1651,54 +1651,70 @@ void lk_rsqrt_naive(long n, const float *x, float *y) {
  *     lk_add(3, shp, x, sa, pos_embed, sb, y);
  * y may equal a or b when that operand has y's own dense strides (in-place residual add). */
 
-/* Drops size-1 axes and merges neighbours that are contiguous in both operands, so the common
- * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). */
-static int lk__binary_collapse(int rank, const long *shape, const long *sa, const long *sb, long *n, long *a, long *b) {
+/* Drops size-1 axes and merges neighbours that are contiguous in every operand, so the common
+ * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). s[k] are
+ * operand k's strides; st[k] receives its merged ones. */
+static int lk__ew_collapse(int rank, const long *shape, int nops, const long *const *s, long *n, long (*st)[LK_MAX_RANK]) {
   int r = 0;
   for (int d = 0; d < rank; ++d) {
+    int merge = r > 0;
     if (shape[d] == 1) continue;
-    if (r > 0 && a[r - 1] == sa[d] * shape[d] && b[r - 1] == sb[d] * shape[d]) {
-      n[r - 1] *= shape[d];
-      a[r - 1] = sa[d];
-      b[r - 1] = sb[d];
-    } else {
-      n[r] = shape[d]; a[r] = sa[d]; b[r] = sb[d];
-      ++r;
-    }
+    for (int k = 0; k < nops && merge; ++k) merge = st[k][r - 1] == s[k][d] * shape[d];
+    if (merge) n[r - 1] *= shape[d];
+    else n[r++] = shape[d];
+    for (int k = 0; k < nops; ++k) st[k][r - 1] = s[k][d];
   }
-  if (r == 0) { n[0] = 1; a[0] = 0; b[0] = 0; r = 1; }
+  if (r == 0) {
+    n[0] = 1;
+    for (int k = 0; k < nops; ++k) st[k][0] = 0;
+    r = 1;
+  }
   return r;
 }
 
-/* One contiguous run of y: the four stride patterns get their own loop so the compiler
- * vectorises the common ones. */
+/* One contiguous run of y: the common stride patterns get their own loop so the compiler
+ * vectorises them. */
 #define LK__RUN(OP)                                                                              \
   if (ia == 1 && ib == 1) for (long i = 0; i < len; ++i) y[i] = a[i] OP b[i];                    \
   else if (ia == 1 && ib == 0) { float s = b[0]; for (long i = 0; i < len; ++i) y[i] = a[i] OP s; } \
   else if (ia == 0 && ib == 1) { float s = a[0]; for (long i = 0; i < len; ++i) y[i] = s OP b[i]; } \
   else for (long i = 0; i < len; ++i) y[i] = a[i * ia] OP b[i * ib];
+/* a·b + c (one rounding where the compiler contracts it into an FMA, the default here). */
+#define LK__RUN_MUL_ADD(A, B, C) for (long i = 0; i < len; ++i) y[i] = (A) * (B) + (C);
 
-static void lk__binary_run(int op, long len, const float *a, long ia, const float *b, long ib, float *y) {
+static void lk__ew_run(int op, long len, const float *const *x, const long *inc, float *y) {
+  const float *a = x[0], *b = x[1], *c = x[2];
+  const long ia = inc[0], ib = inc[1], ic = inc[2];
   switch (op) {
   case LK_OP_ADD: LK__RUN(+) break;
   case LK_OP_SUB: LK__RUN(-) break;
   case LK_OP_MUL: LK__RUN(*) break;
-  default: LK__RUN(/) break;
+  case LK_OP_DIV: LK__RUN(/) break;
+  default: /* LK_OP_MUL_ADD */
+    if (ia == 1 && ib == 1 && ic == 1) LK__RUN_MUL_ADD(a[i], b[i], c[i])
+    else if (ia == 1 && ib == 0 && ic == 0) { float s = b[0], t = c[0]; LK__RUN_MUL_ADD(a[i], s, t) }
+    else if (ia == 1 && ib == 1 && ic == 0) { float t = c[0]; LK__RUN_MUL_ADD(a[i], b[i], t) }
+    else if (ia == 1 && ib == 0 && ic == 1) { float s = b[0]; LK__RUN_MUL_ADD(a[i], s, c[i]) }
+    else LK__RUN_MUL_ADD(a[i * ia], b[i * ib], c[i * ic])
+    break;
   }
 }
 
-void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
-               const long *sb, float *y) {
-  long n[LK_MAX_RANK], s_a[LK_MAX_RANK], s_b[LK_MAX_RANK], total = 1;
-  int r = lk__binary_collapse(rank, shape, sa, sb, n, s_a, s_b);
+/* y = op(x[0], ..., x[nops − 1]) over shape[0:rank], operand k read through strides s[k]. */
+static void lk__elementwise(int op, int nops, int rank, const long *shape, const float *const *x, const long *const *s,
+                            float *y) {
+  long n[LK_MAX_RANK], st[3][LK_MAX_RANK], total = 1;
+  int r = lk__ew_collapse(rank, shape, nops, s, n, st);
   for (int d = 0; d < r; ++d) total *= n[d];
   if (total == 0) return;
   {
-    const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];
+    const long inner = n[r - 1];
     LK_OMP(parallel if(total >= LK_PAR_MIN))
     {
-      long lo, hi, idx[LK_MAX_RANK], row, col, oa = 0, ob = 0;
+      long lo, hi, idx[LK_MAX_RANK], row, col, off[3] = {0, 0, 0}, inc[3] = {0, 0, 0};
+      const float *at[3] = {NULL, NULL, NULL};
       lk_split(total, lk_team_size(), lk_thread_id(), &lo, &hi);
+      for (int k = 0; k < nops; ++k) inc[k] = st[k][r - 1];
       /* Walk this thread's range of y in runs that stay inside one inner row. The outer
        * multi-index is found by division once, then stepped like an odometer: per run, divisions
        * cost more than a short run (49 pixels of a 7×7 channel) itself. */
@@ -1706,25 +1722,28 @@ void lk_binary(int op, int rank, const long *shape, const float *a, const long *
       col = lo % inner;
       for (int d = r - 2; d >= 0; --d) {
         idx[d] = row % n[d];
-        oa += idx[d] * s_a[d];
-        ob += idx[d] * s_b[d];
+        for (int k = 0; k < nops; ++k) off[k] += idx[d] * st[k][d];
         row /= n[d];
       }
       for (long pos = lo; pos < hi; col = 0) {
         long len = lk_min_l(inner - col, hi - pos);
-        lk__binary_run(op, len, a + oa + col * ia, ia, b + ob + col * ib, ib, y + pos);
+        for (int k = 0; k < nops; ++k) at[k] = x[k] + off[k] + col * inc[k];
+        lk__ew_run(op, len, at, inc, y + pos);
         pos += len;
         for (int d = r - 2; d >= 0; --d) {
-          oa += s_a[d];
-          ob += s_b[d];
-          if (++idx[d] < n[d]) break;
-          oa -= n[d] * s_a[d];
-          ob -= n[d] * s_b[d];
+          int wrap = ++idx[d] == n[d];
+          for (int k = 0; k < nops; ++k) off[k] += (wrap ? 1 - n[d] : 1) * st[k][d];
+          if (!wrap) break;
           idx[d] = 0;
         }
       }
     }
   }
+}
+
+void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
+               const long *sb, float *y) {
+  lk__elementwise(op, 2, rank, shape, (const float *const[]){a, b}, (const long *const[]){sa, sb}, y);
 }
 
 void lk_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y) {
@@ -1740,25 +1759,47 @@ void lk_div(int rank, const long *shape, const float *a, const long *sa, const f
   lk_binary(LK_OP_DIV, rank, shape, a, sa, b, sb, y);
 }
 
-/* Reference: every element's operand offsets from its multi-index. */
+/* y = a·b + c with broadcasting (training's mul_add: a LayerNorm's affine part, squeeze-excite's
+ * input gradient), in one pass instead of a product pass and a sum pass. y may equal an operand
+ * that has y's own dense strides. */
+void lk_mul_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                const float *c, const long *sc, float *y) {
+  lk__elementwise(LK_OP_MUL_ADD, 3, rank, shape, (const float *const[]){a, b, c}, (const long *const[]){sa, sb, sc}, y);
+}
+
+/* References: every element's operand offsets from its multi-index. */
+static long lk__ew_offset(int rank, const long *shape, const long *s, long i) {
+  long off = 0;
+  for (int d = rank - 1; d >= 0; --d) {
+    off += i % shape[d] * s[d];
+    i /= shape[d];
+  }
+  return off;
+}
+
 void lk_binary_naive(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
                      const long *sb, float *y) {
   long total = 1;
   for (int d = 0; d < rank; ++d) total *= shape[d];
   for (long i = 0; i < total; ++i) {
-    long rest = i, oa = 0, ob = 0;
-    for (int d = rank - 1; d >= 0; --d) {
-      oa += rest % shape[d] * sa[d];
-      ob += rest % shape[d] * sb[d];
-      rest /= shape[d];
-    }
+    const float u = a[lk__ew_offset(rank, shape, sa, i)], v = b[lk__ew_offset(rank, shape, sb, i)];
     switch (op) {
-    case LK_OP_ADD: y[i] = a[oa] + b[ob]; break;
-    case LK_OP_SUB: y[i] = a[oa] - b[ob]; break;
-    case LK_OP_MUL: y[i] = a[oa] * b[ob]; break;
-    default: y[i] = a[oa] / b[ob]; break;
+    case LK_OP_ADD: y[i] = u + v; break;
+    case LK_OP_SUB: y[i] = u - v; break;
+    case LK_OP_MUL: y[i] = u * v; break;
+    default: y[i] = u / v; break;
     }
   }
+}
+
+/* In double: the product of two floats is exact there. */
+void lk_mul_add_naive(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                      const float *c, const long *sc, float *y) {
+  long total = 1;
+  for (int d = 0; d < rank; ++d) total *= shape[d];
+  for (long i = 0; i < total; ++i)
+    y[i] = (float)((double)a[lk__ew_offset(rank, shape, sa, i)] * b[lk__ew_offset(rank, shape, sb, i)] +
+                   c[lk__ew_offset(rank, shape, sc, i)]);
 }
 
 /* ---- Scalar variants: y[n] = x ∘ s or s ∘ x (a float constant on either side in the spec). ------ */
@@ -3400,9 +3441,25 @@ static void lk__grad_odo_next(lk__grad_odo *o) {
   }
 }
 
-/* y = x summed over the axes d with reduce[d] != 0; y holds the kept axes in order, dense.
- * shape[0:rank], rank ≤ 8, batch axis included. An empty reduced range gives 0. */
-void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* Σ x[i]·x2[i] over i < n, in lk_sum's lanes and order. */
+static inline float lk__grad_dot(const float *x, const float *x2, long n) {
+  lk_vf s0 = lk_vzero(), s1 = lk_vzero();
+  long i = 0;
+  float s;
+  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
+    s0 += lk_vload(x + i) * lk_vload(x2 + i);
+    s1 += lk_vload(x + i + LK_VW) * lk_vload(x2 + i + LK_VW);
+  }
+  s = lk_vsum(s0 + s1);
+  for (; i < n; ++i) s += x[i] * x2[i];
+  return s;
+}
+
+/* y = x (x ⊙ x2 when x2 is not NULL, both of shape[0:rank] and dense) summed over the axes d with
+ * reduce[d] != 0; y holds the kept axes in order, dense. rank ≤ 8, batch axis included. An empty
+ * reduced range gives 0. */
+static void lk__reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                           float *y) {
   long sz[8], st[8], total = 1, nout = 1, s = 1;
   int red[8], m = 0, inner_kept;
   lk__grad_odo kept, rdc; /* kept: outer kept axes (innermost kept excluded when inner_kept) */
@@ -3459,14 +3516,14 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
       if (inner_kept) {
         long orow = ot / chunks, j0 = ot % chunks * LK__RED_CH, n = lk_min_l(LK__RED_CH, Kin - j0);
         float acc[LK__RED_CH];
-        const float *base;
         lk__grad_odo_set(&ko, orow);
-        base = x + ko.off + j0;
         for (long i = 0; i < n; ++i) acc[i] = 0.0f;
         if (lo < hi) lk__grad_odo_set(&ro, lo);
         for (long r = lo; r < hi; ++r) {
-          const float *xr = base + ro.off;
-          for (long i = 0; i < n; ++i) acc[i] += xr[i];
+          const long at = ko.off + j0 + ro.off;
+          const float *xr = x + at, *x2r = x2 ? x2 + at : NULL;
+          if (x2r) for (long i = 0; i < n; ++i) acc[i] += xr[i] * x2r[i];
+          else for (long i = 0; i < n; ++i) acc[i] += xr[i];
           lk__grad_odo_next(&ro);
         }
         for (long i = 0; i < n; ++i) dst[orow * Kin + j0 + i] = acc[i];
@@ -3476,7 +3533,8 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
         if (lo < hi) lk__grad_odo_set(&ro, lo / Sin);
         for (long r = lo; r < hi;) {
           long s0 = r % Sin, len = lk_min_l(Sin - s0, hi - r);
-          acc += lk_sum(x + ko.off + ro.off + s0, len);
+          const long at = ko.off + ro.off + s0;
+          acc += x2 ? lk__grad_dot(x + at, x2 + at, len) : lk_sum(x + at, len);
           r += len;
           if (s0 + len == Sin) lk__grad_odo_next(&ro);
         }
@@ -3493,6 +3551,17 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
     }
   }
   lk_scratch_free(part);
+}
+
+void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum(rank, shape, reduce, x, NULL, y);
+}
+
+/* Σ a ⊙ b over the reduced axes without the product's pass (a LayerNorm weight's gradient,
+ * squeeze-excite's gate gradient): reduce_sum(mul(a, b)) fused by `product-sums`. */
+void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                           float *y) {
+  lk__reduce_sum(rank, shape, reduce, a, b, y);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -4050,7 +4119,9 @@ void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float
   }
 }
 
-void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* x2 may be NULL (plain sums), as in lk__reduce_sum. */
+static void lk__reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                                 float *y) {
   long total = 1, nout = 1;
   double *acc;
   for (int d = 0; d < rank; ++d) {
@@ -4066,10 +4137,17 @@ void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduc
       rest /= shape[d];
       if (!reduce[d]) { o += id * scale; scale *= shape[d]; }
     }
-    acc[o] += x[i];
+    acc[o] += x2 ? (double)x[i] * x2[i] : x[i];
   }
   for (long o = 0; o < nout; ++o) y[o] = (float)acc[o];
   free(acc);
+}
+void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, x, NULL, y);
+}
+void lk_reduce_sum_product_naive(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                                 float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, a, b, y);
 }
 
 void lk_conv2d_grad_input_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
@@ -5514,4263 +5592,3932 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %96 = normalize(%93) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 528482304, 1e-06f, arena + 534773760);
 
-  /* %97 = mul(%96, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 534773760, (const long[]){196608, 192, 1},
-      params[37], (const long[]){0, 0, 1}, arena + 541065216);
+  /* %97 = mul_add(%96, %94, %95) layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 534773760, (const long[]){196608, 192, 1},
+      params[37], (const long[]){0, 0, 1}, params[38], (const long[]){0, 0, 1}, arena + 541065216);
 
-  /* %98 = add(%97, %95) layers.0.0.norm1 : f32[B, 1024, 192], written over %97 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 541065216, (const long[]){196608, 192, 1},
-      params[38], (const long[]){0, 0, 1}, arena + 541065216);
-
-  /* %99 = normalize(%92) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
+  /* %98 = normalize(%92) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
   lk_normalize(B * 18 * 1024, 192, arena, 1e-06f, arena + 113246208);
 
-  /* %100 = mul(%99, %94) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
-  lk_mul(4, (const long[]){B, 18, 1024, 192}, arena + 113246208,
-      (const long[]){3538944, 196608, 192, 1}, params[37], (const long[]){0, 0, 0, 1},
-      arena + 226492416);
+  /* %99 = mul_add(%98, %94, %95) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
+  lk_mul_add(4, (const long[]){B, 18, 1024, 192}, arena + 113246208,
+      (const long[]){3538944, 196608, 192, 1}, params[37], (const long[]){0, 0, 0, 1}, params[38],
+      (const long[]){0, 0, 0, 1}, arena + 226492416);
 
-  /* %101 = add(%100, %95) layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %100 */
-  lk_add(4, (const long[]){B, 18, 1024, 192}, arena + 226492416,
-      (const long[]){3538944, 196608, 192, 1}, params[38], (const long[]){0, 0, 0, 1},
-      arena + 226492416);
-
-  /* %104 = fused_linear(%98, %102, %103) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  /* %102 = fused_linear(%97, %100, %101) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 541065216, params[39], params[40], LK_ACT_NONE, NULL,
       arena + 547356672);
 
-  /* %107 = fused_linear(%101, %105, %106) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
+  /* %105 = fused_linear(%99, %103, %104) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
   lk_fused_linear(B * 18 * 1024, 192, 96, arena + 226492416, params[41], params[42], LK_ACT_NONE,
       NULL, arena + 339738624);
 
-  /* %108 = slice(%107) {axis 2, start 0, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
+  /* %106 = slice(%105) {axis 2, start 0, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
   lk_copy_rows(B * 18432, 48, arena + 339738624, 96, arena + 396361728, 48);
 
-  /* %109 = slice(%107) {axis 2, start 48, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
+  /* %107 = slice(%105) {axis 2, start 48, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
   lk_copy_rows(B * 18432, 48, arena + 339738672, 96, arena + 424673280, 48);
 
-  /* %110 = reshape(%104) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %104: no code */
+  /* %108 = reshape(%102) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %102: no code */
 
-  /* %111 = reshape(%108) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %108: no code */
+  /* %109 = reshape(%106) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %106: no code */
 
-  /* %112 = reshape(%109) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %109: no code */
+  /* %110 = reshape(%107) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %107: no code */
 
-  /* %113 = matmul_permuted(%110, %111) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %111 = matmul_permuted(%108, %109) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 547356672, 192, 48, 1,
       arena + 396361728, 48, 1, 49152, arena + 339738624, 72, 18, 0.0f);
 
-  /* %114 = mul_scalar(%113) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %112 = mul_scalar(%111) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_mul_scalar(B * 1024 * 4 * 18, arena + 339738624, 0.14433756f, arena + 342097920);
 
-  /* %115 = softmax(%114) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %113 = softmax(%112) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_softmax(B * 4096, 18, arena + 342097920, arena + 682622976);
 
-  /* %116 = matmul_permuted(%115, %112) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
+  /* %114 = matmul_permuted(%113, %110) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
   lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 682622976, 72, 18, 1,
       arena + 424673280, 48, 49152, 1, arena + 390070272, 192, 48, 0.0f);
 
-  /* %117 = reshape(%116) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %116: no code */
+  /* %115 = reshape(%114) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %114: no code */
 
-  /* %120 = fused_linear(%117, %118, %119) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %118 = fused_linear(%115, %116, %117) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 390070272, params[43], params[44], LK_ACT_NONE, NULL,
       arena + 553648128);
 
-  /* %122 = mul(%120, %121) layers.0.0 : f32[B, 1024, 192], written over %120 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 553648128);
+  /* %120 = mul_add(%118, %119, %93) layers.0.0 : f32[B, 1024, 192], written over %118 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 528482304, (const long[]){196608, 192, 1},
+      arena + 553648128);
 
-  /* %123 = add(%93, %122) layers.0.0 : f32[B, 1024, 192], written over %120 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 528482304, (const long[]){196608, 192, 1},
-      arena + 553648128, (const long[]){196608, 192, 1}, arena + 553648128);
-
-  /* %126 = normalize(%123) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %123 = normalize(%120) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 553648128, 1e-06f, arena + 559939584);
 
-  /* %127 = mul(%126, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 559939584, (const long[]){196608, 192, 1},
-      params[45], (const long[]){0, 0, 1}, arena + 566231040);
+  /* %124 = mul_add(%123, %121, %122) layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 559939584, (const long[]){196608, 192, 1},
+      params[45], (const long[]){0, 0, 1}, params[46], (const long[]){0, 0, 1}, arena + 566231040);
 
-  /* %128 = add(%127, %125) layers.0.0.norm2 : f32[B, 1024, 192], written over %127 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 566231040, (const long[]){196608, 192, 1},
-      params[46], (const long[]){0, 0, 1}, arena + 566231040);
-
-  /* %131 = fused_linear(%128, %129, %130) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
+  /* %127 = fused_linear(%124, %125, %126) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 566231040, params[47], params[48], LK_ACT_NONE, NULL,
       arena + 339738624);
 
-  /* %132 = gelu(%131) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %128 = gelu(%127) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 339738624, arena + 364904448);
 
-  /* %135 = fused_linear(%132, %133, %134) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
+  /* %131 = fused_linear(%128, %129, %130) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 364904448, params[49], params[50], LK_ACT_NONE, NULL,
       arena + 572522496);
 
-  /* %137 = mul(%135, %136) layers.0.0 : f32[B, 1024, 192], written over %135 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 572522496, (const long[]){196608, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 572522496);
+  /* %133 = mul_add(%131, %132, %120) layers.0.0 : f32[B, 1024, 192], written over %131 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 572522496, (const long[]){196608, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 553648128, (const long[]){196608, 192, 1},
+      arena + 572522496);
 
-  /* %138 = add(%123, %137) layers.0.0 : f32[B, 1024, 192], written over %135 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
-      arena + 572522496, (const long[]){196608, 192, 1}, arena + 572522496);
-
-  /* %139 = normalize(%138) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %134 = normalize(%133) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 572522496, 1e-06f, arena + 578813952);
 
-  /* %140 = mul(%139, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 578813952, (const long[]){196608, 192, 1},
-      params[37], (const long[]){0, 0, 1}, arena + 585105408);
+  /* %135 = mul_add(%134, %94, %95) layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 578813952, (const long[]){196608, 192, 1},
+      params[37], (const long[]){0, 0, 1}, params[38], (const long[]){0, 0, 1}, arena + 585105408);
 
-  /* %141 = add(%140, %95) layers.0.0.norm1 : f32[B, 1024, 192], written over %140 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 585105408, (const long[]){196608, 192, 1},
-      params[38], (const long[]){0, 0, 1}, arena + 585105408);
-
-  /* %144 = fused_linear(%141, %142, %143) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
+  /* %138 = fused_linear(%135, %136, %137) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 585105408, params[51], params[52], LK_ACT_NONE, NULL,
       arena + 591396864);
 
-  /* %147 = fused_linear(%141, %145, %146) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
+  /* %141 = fused_linear(%135, %139, %140) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
   lk_fused_linear(B * 1024, 192, 96, arena + 585105408, params[53], params[54], LK_ACT_NONE, NULL,
       arena + 679477248);
 
-  /* %148 = slice(%147) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %147: no code */
+  /* %142 = slice(%141) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %141: no code */
 
-  /* %149 = slice(%147) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %147: no code */
+  /* %143 = slice(%141) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %141: no code */
 
-  /* %150 = sdpa(%144, %148, %149) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %144 = sdpa(%138, %142, %143) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_sdpa(B, 1024, 1024, 4, 1, 48, arena + 591396864, 192, arena + 679477248, 96, arena + 679477296,
       96, arena + 597688320, 0.14433756f);
 
-  /* %153 = fused_linear(%150, %151, %152) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %147 = fused_linear(%144, %145, %146) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 597688320, params[55], params[56], LK_ACT_NONE, NULL,
       arena + 603979776);
 
-  /* %155 = mul(%153, %154) layers.0.0 : f32[B, 1024, 192], written over %153 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 603979776, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 603979776);
+  /* %149 = mul_add(%147, %148, %133) layers.0.0 : f32[B, 1024, 192], written over %147 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 603979776, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 572522496, (const long[]){196608, 192, 1},
+      arena + 603979776);
 
-  /* %156 = add(%138, %155) layers.0.0 : f32[B, 1024, 192], written over %153 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 572522496, (const long[]){196608, 192, 1},
-      arena + 603979776, (const long[]){196608, 192, 1}, arena + 603979776);
-
-  /* %157 = normalize(%156) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %150 = normalize(%149) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 603979776, 1e-06f, arena + 610271232);
 
-  /* %158 = mul(%157, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 610271232, (const long[]){196608, 192, 1},
-      params[45], (const long[]){0, 0, 1}, arena + 616562688);
+  /* %151 = mul_add(%150, %121, %122) layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 610271232, (const long[]){196608, 192, 1},
+      params[45], (const long[]){0, 0, 1}, params[46], (const long[]){0, 0, 1}, arena + 616562688);
 
-  /* %159 = add(%158, %125) layers.0.0.norm2 : f32[B, 1024, 192], written over %158 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 616562688, (const long[]){196608, 192, 1},
-      params[46], (const long[]){0, 0, 1}, arena + 616562688);
-
-  /* %162 = fused_linear(%159, %160, %161) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  /* %154 = fused_linear(%151, %152, %153) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 616562688, params[57], params[58], LK_ACT_NONE, NULL,
       arena + 452984832);
 
-  /* %163 = gelu(%162) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %155 = gelu(%154) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 452984832, arena + 478150656);
 
-  /* %166 = fused_linear(%163, %164, %165) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  /* %158 = fused_linear(%155, %156, %157) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 478150656, params[59], params[60], LK_ACT_NONE, NULL,
       arena + 503316480);
 
-  /* %168 = mul(%166, %167) layers.0.0 : f32[B, 1024, 192], written over %166 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 503316480);
+  /* %160 = mul_add(%158, %159, %149) layers.0.0 : f32[B, 1024, 192], written over %158 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 603979776, (const long[]){196608, 192, 1},
+      arena + 503316480);
 
-  /* %169 = add(%156, %168) layers.0.0 : f32[B, 1024, 192], written over %166 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 603979776, (const long[]){196608, 192, 1},
-      arena + 503316480, (const long[]){196608, 192, 1}, arena + 503316480);
-
-  /* %172 = seq2img(%169) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %163 = seq2img(%160) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 503316480, arena + 509607936);
 
-  /* %173 = conv2d(%172, %170, %171) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %164 = conv2d(%163, %161, %162) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 509607936, params[61], params[62],
       arena + 503316480, NULL);
 
-  /* %174 = img2seq(%173) layers.0.1 : f32[B, 1024, 192] */
+  /* %165 = img2seq(%164) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 503316480, arena + 515899392);
 
-  /* %177 = normalize(%174) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %168 = normalize(%165) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 515899392, 1e-06f, arena + 503316480);
 
-  /* %178 = mul(%177, %175) layers.0.1.norm : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
-      params[63], (const long[]){0, 0, 1}, arena + 522190848);
+  /* %169 = mul_add(%168, %166, %167) layers.0.1.norm : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
+      params[63], (const long[]){0, 0, 1}, params[64], (const long[]){0, 0, 1}, arena + 522190848);
 
-  /* %179 = add(%178, %176) layers.0.1.norm : f32[B, 1024, 192], written over %178 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 522190848, (const long[]){196608, 192, 1},
-      params[64], (const long[]){0, 0, 1}, arena + 522190848);
-
-  /* %180 = seq2img(%179) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %170 = seq2img(%169) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 522190848, arena + 622854144);
 
-  /* %181 = maxpool(%180) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %171 = maxpool(%170) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 622854144, arena + 522190848);
 
-  /* %182 = img2seq(%181) layers.0.1 : f32[B, 256, 192] */
+  /* %172 = img2seq(%171) layers.0.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 522190848, arena + 684982272);
 
-  /* %184 = add(%182, %183) layers.1.0 : f32[B, 256, 192], written over %182 */
+  /* %174 = add(%172, %173) layers.1.0 : f32[B, 256, 192], written over %172 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 684982272, (const long[]){49152, 192, 1},
       params[65], (const long[]){0, 192, 1}, arena + 684982272);
 
-  /* %187 = normalize(%184) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %177 = normalize(%174) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 684982272, 1e-06f, arena + 686555136);
 
-  /* %188 = mul(%187, %185) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 686555136, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 688128000);
+  /* %178 = mul_add(%177, %175, %176) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 686555136, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, params[67], (const long[]){0, 0, 1}, arena + 688128000);
 
-  /* %189 = add(%188, %186) layers.1.0.norm1 : f32[B, 256, 192], written over %188 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 688128000, (const long[]){49152, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 688128000);
-
-  /* %192 = fused_linear(%189, %190, %191) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  /* %181 = fused_linear(%178, %179, %180) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 688128000, params[68], params[69], LK_ACT_NONE, NULL,
       arena + 689700864);
 
-  /* %195 = fused_linear(%189, %193, %194) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  /* %184 = fused_linear(%178, %182, %183) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
   lk_fused_linear(B * 256, 192, 96, arena + 688128000, params[70], params[71], LK_ACT_NONE, NULL,
       arena + 749469696);
 
-  /* %196 = slice(%195) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %195: no code */
+  /* %185 = slice(%184) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %184: no code */
 
-  /* %197 = slice(%195) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %195: no code */
+  /* %186 = slice(%184) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %184: no code */
 
-  /* %198 = sdpa(%192, %196, %197) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  /* %187 = sdpa(%181, %185, %186) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 1, 48, arena + 689700864, 192, arena + 749469696, 96, arena + 749469744,
       96, arena + 691273728, 0.14433756f);
 
-  /* %201 = fused_linear(%198, %199, %200) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  /* %190 = fused_linear(%187, %188, %189) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 691273728, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 692846592);
 
-  /* %203 = mul(%201, %202) layers.1.0 : f32[B, 256, 192], written over %201 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 692846592, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 692846592);
+  /* %192 = mul_add(%190, %191, %174) layers.1.0 : f32[B, 256, 192], written over %190 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 692846592, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 684982272, (const long[]){49152, 192, 1},
+      arena + 692846592);
 
-  /* %204 = add(%184, %203) layers.1.0 : f32[B, 256, 192], written over %201 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 684982272, (const long[]){49152, 192, 1},
-      arena + 692846592, (const long[]){49152, 192, 1}, arena + 692846592);
-
-  /* %207 = normalize(%204) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %195 = normalize(%192) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 692846592, 1e-06f, arena + 694419456);
 
-  /* %208 = mul(%207, %205) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 694419456, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 695992320);
+  /* %196 = mul_add(%195, %193, %194) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 694419456, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, params[75], (const long[]){0, 0, 1}, arena + 695992320);
 
-  /* %209 = add(%208, %206) layers.1.0.norm2 : f32[B, 256, 192], written over %208 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 695992320, (const long[]){49152, 192, 1},
-      params[75], (const long[]){0, 0, 1}, arena + 695992320);
-
-  /* %212 = fused_linear(%209, %210, %211) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  /* %199 = fused_linear(%196, %197, %198) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 695992320, params[76], params[77], LK_ACT_NONE, NULL,
       arena + 522190848);
 
-  /* %213 = gelu(%212) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %200 = gelu(%199) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 522190848, arena + 629145600);
 
-  /* %216 = fused_linear(%213, %214, %215) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
+  /* %203 = fused_linear(%200, %201, %202) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 629145600, params[78], params[79], LK_ACT_NONE, NULL,
       arena + 697565184);
 
-  /* %218 = mul(%216, %217) layers.1.0 : f32[B, 256, 192], written over %216 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 697565184, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 697565184);
+  /* %205 = mul_add(%203, %204, %192) layers.1.0 : f32[B, 256, 192], written over %203 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 697565184, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 692846592, (const long[]){49152, 192, 1},
+      arena + 697565184);
 
-  /* %219 = add(%204, %218) layers.1.0 : f32[B, 256, 192], written over %216 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 692846592, (const long[]){49152, 192, 1},
-      arena + 697565184, (const long[]){49152, 192, 1}, arena + 697565184);
-
-  /* %220 = normalize(%219) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %206 = normalize(%205) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 697565184, 1e-06f, arena + 699138048);
 
-  /* %221 = mul(%220, %185) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 699138048, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 700710912);
+  /* %207 = mul_add(%206, %175, %176) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 699138048, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, params[67], (const long[]){0, 0, 1}, arena + 700710912);
 
-  /* %222 = add(%221, %186) layers.1.0.norm1 : f32[B, 256, 192], written over %221 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 700710912, (const long[]){49152, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 700710912);
-
-  /* %225 = fused_linear(%222, %223, %224) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  /* %210 = fused_linear(%207, %208, %209) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 700710912, params[80], params[81], LK_ACT_NONE, NULL,
       arena + 702283776);
 
-  /* %228 = fused_linear(%222, %226, %227) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  /* %213 = fused_linear(%207, %211, %212) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
   lk_fused_linear(B * 256, 192, 96, arena + 700710912, params[82], params[83], LK_ACT_NONE, NULL,
       arena + 750256128);
 
-  /* %229 = slice(%228) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %228: no code */
+  /* %214 = slice(%213) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %213: no code */
 
-  /* %230 = slice(%228) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %228: no code */
+  /* %215 = slice(%213) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %213: no code */
 
-  /* %231 = sdpa(%225, %229, %230) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  /* %216 = sdpa(%210, %214, %215) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 1, 48, arena + 702283776, 192, arena + 750256128, 96, arena + 750256176,
       96, arena + 703856640, 0.14433756f);
 
-  /* %234 = fused_linear(%231, %232, %233) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  /* %219 = fused_linear(%216, %217, %218) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 703856640, params[84], params[85], LK_ACT_NONE, NULL,
       arena + 705429504);
 
-  /* %236 = mul(%234, %235) layers.1.0 : f32[B, 256, 192], written over %234 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 705429504, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 705429504);
+  /* %221 = mul_add(%219, %220, %205) layers.1.0 : f32[B, 256, 192], written over %219 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 705429504, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 697565184, (const long[]){49152, 192, 1},
+      arena + 705429504);
 
-  /* %237 = add(%219, %236) layers.1.0 : f32[B, 256, 192], written over %234 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 697565184, (const long[]){49152, 192, 1},
-      arena + 705429504, (const long[]){49152, 192, 1}, arena + 705429504);
-
-  /* %238 = normalize(%237) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %222 = normalize(%221) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 705429504, 1e-06f, arena + 707002368);
 
-  /* %239 = mul(%238, %205) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 707002368, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 708575232);
+  /* %223 = mul_add(%222, %193, %194) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 707002368, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, params[75], (const long[]){0, 0, 1}, arena + 708575232);
 
-  /* %240 = add(%239, %206) layers.1.0.norm2 : f32[B, 256, 192], written over %239 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 708575232, (const long[]){49152, 192, 1},
-      params[75], (const long[]){0, 0, 1}, arena + 708575232);
-
-  /* %243 = fused_linear(%240, %241, %242) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  /* %226 = fused_linear(%223, %224, %225) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 708575232, params[86], params[87], LK_ACT_NONE, NULL,
       arena + 635437056);
 
-  /* %244 = gelu(%243) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %227 = gelu(%226) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 635437056, arena + 641728512);
 
-  /* %247 = fused_linear(%244, %245, %246) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
+  /* %230 = fused_linear(%227, %228, %229) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 641728512, params[88], params[89], LK_ACT_NONE, NULL,
       arena + 710148096);
 
-  /* %249 = mul(%247, %248) layers.1.0 : f32[B, 256, 192], written over %247 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 710148096, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 710148096);
+  /* %232 = mul_add(%230, %231, %221) layers.1.0 : f32[B, 256, 192], written over %230 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 710148096, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 705429504, (const long[]){49152, 192, 1},
+      arena + 710148096);
 
-  /* %250 = add(%237, %249) layers.1.0 : f32[B, 256, 192], written over %247 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 705429504, (const long[]){49152, 192, 1},
-      arena + 710148096, (const long[]){49152, 192, 1}, arena + 710148096);
-
-  /* %251 = normalize(%250) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %233 = normalize(%232) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 710148096, 1e-06f, arena + 711720960);
 
-  /* %252 = mul(%251, %185) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 711720960, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 713293824);
+  /* %234 = mul_add(%233, %175, %176) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 711720960, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, params[67], (const long[]){0, 0, 1}, arena + 713293824);
 
-  /* %253 = add(%252, %186) layers.1.0.norm1 : f32[B, 256, 192], written over %252 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 713293824, (const long[]){49152, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 713293824);
-
-  /* %256 = fused_linear(%253, %254, %255) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  /* %237 = fused_linear(%234, %235, %236) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 713293824, params[90], params[91], LK_ACT_NONE, NULL,
       arena + 714866688);
 
-  /* %259 = fused_linear(%253, %257, %258) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  /* %240 = fused_linear(%234, %238, %239) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
   lk_fused_linear(B * 256, 192, 96, arena + 713293824, params[92], params[93], LK_ACT_NONE, NULL,
       arena + 751042560);
 
-  /* %260 = slice(%259) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %259: no code */
+  /* %241 = slice(%240) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %240: no code */
 
-  /* %261 = slice(%259) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %259: no code */
+  /* %242 = slice(%240) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %240: no code */
 
-  /* %262 = sdpa(%256, %260, %261) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  /* %243 = sdpa(%237, %241, %242) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 1, 48, arena + 714866688, 192, arena + 751042560, 96, arena + 751042608,
       96, arena + 716439552, 0.14433756f);
 
-  /* %265 = fused_linear(%262, %263, %264) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  /* %246 = fused_linear(%243, %244, %245) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 716439552, params[94], params[95], LK_ACT_NONE, NULL,
       arena + 718012416);
 
-  /* %267 = mul(%265, %266) layers.1.0 : f32[B, 256, 192], written over %265 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 718012416, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 718012416);
+  /* %248 = mul_add(%246, %247, %232) layers.1.0 : f32[B, 256, 192], written over %246 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 718012416, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 710148096, (const long[]){49152, 192, 1},
+      arena + 718012416);
 
-  /* %268 = add(%250, %267) layers.1.0 : f32[B, 256, 192], written over %265 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 710148096, (const long[]){49152, 192, 1},
-      arena + 718012416, (const long[]){49152, 192, 1}, arena + 718012416);
-
-  /* %269 = normalize(%268) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %249 = normalize(%248) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 718012416, 1e-06f, arena + 719585280);
 
-  /* %270 = mul(%269, %205) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 719585280, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 721158144);
+  /* %250 = mul_add(%249, %193, %194) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 719585280, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, params[75], (const long[]){0, 0, 1}, arena + 721158144);
 
-  /* %271 = add(%270, %206) layers.1.0.norm2 : f32[B, 256, 192], written over %270 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 721158144, (const long[]){49152, 192, 1},
-      params[75], (const long[]){0, 0, 1}, arena + 721158144);
-
-  /* %274 = fused_linear(%271, %272, %273) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  /* %253 = fused_linear(%250, %251, %252) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 721158144, params[96], params[97], LK_ACT_NONE, NULL,
       arena + 648019968);
 
-  /* %275 = gelu(%274) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %254 = gelu(%253) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 648019968, arena + 654311424);
 
-  /* %278 = fused_linear(%275, %276, %277) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
+  /* %257 = fused_linear(%254, %255, %256) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 654311424, params[98], params[99], LK_ACT_NONE, NULL,
       arena + 722731008);
 
-  /* %280 = mul(%278, %279) layers.1.0 : f32[B, 256, 192], written over %278 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 722731008, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 722731008);
+  /* %259 = mul_add(%257, %258, %248) layers.1.0 : f32[B, 256, 192], written over %257 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 722731008, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 718012416, (const long[]){49152, 192, 1},
+      arena + 722731008);
 
-  /* %281 = add(%268, %280) layers.1.0 : f32[B, 256, 192], written over %278 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 718012416, (const long[]){49152, 192, 1},
-      arena + 722731008, (const long[]){49152, 192, 1}, arena + 722731008);
-
-  /* %282 = normalize(%281) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %260 = normalize(%259) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 722731008, 1e-06f, arena + 724303872);
 
-  /* %283 = mul(%282, %185) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 724303872, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 725876736);
+  /* %261 = mul_add(%260, %175, %176) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 724303872, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, params[67], (const long[]){0, 0, 1}, arena + 725876736);
 
-  /* %284 = add(%283, %186) layers.1.0.norm1 : f32[B, 256, 192], written over %283 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 725876736, (const long[]){49152, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 725876736);
-
-  /* %287 = fused_linear(%284, %285, %286) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  /* %264 = fused_linear(%261, %262, %263) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 725876736, params[100], params[101], LK_ACT_NONE, NULL,
       arena + 727449600);
 
-  /* %290 = fused_linear(%284, %288, %289) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  /* %267 = fused_linear(%261, %265, %266) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
   lk_fused_linear(B * 256, 192, 96, arena + 725876736, params[102], params[103], LK_ACT_NONE, NULL,
       arena + 751828992);
 
-  /* %291 = slice(%290) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %290: no code */
+  /* %268 = slice(%267) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %267: no code */
 
-  /* %292 = slice(%290) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %290: no code */
+  /* %269 = slice(%267) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %267: no code */
 
-  /* %293 = sdpa(%287, %291, %292) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  /* %270 = sdpa(%264, %268, %269) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 1, 48, arena + 727449600, 192, arena + 751828992, 96, arena + 751829040,
       96, arena + 729022464, 0.14433756f);
 
-  /* %296 = fused_linear(%293, %294, %295) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  /* %273 = fused_linear(%270, %271, %272) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 729022464, params[104], params[105], LK_ACT_NONE, NULL,
       arena + 730595328);
 
-  /* %298 = mul(%296, %297) layers.1.0 : f32[B, 256, 192], written over %296 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 730595328, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 730595328);
+  /* %275 = mul_add(%273, %274, %259) layers.1.0 : f32[B, 256, 192], written over %273 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 730595328, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 722731008, (const long[]){49152, 192, 1},
+      arena + 730595328);
 
-  /* %299 = add(%281, %298) layers.1.0 : f32[B, 256, 192], written over %296 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 722731008, (const long[]){49152, 192, 1},
-      arena + 730595328, (const long[]){49152, 192, 1}, arena + 730595328);
-
-  /* %300 = normalize(%299) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %276 = normalize(%275) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 730595328, 1e-06f, arena + 732168192);
 
-  /* %301 = mul(%300, %205) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 732168192, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 733741056);
+  /* %277 = mul_add(%276, %193, %194) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 732168192, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, params[75], (const long[]){0, 0, 1}, arena + 733741056);
 
-  /* %302 = add(%301, %206) layers.1.0.norm2 : f32[B, 256, 192], written over %301 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 733741056, (const long[]){49152, 192, 1},
-      params[75], (const long[]){0, 0, 1}, arena + 733741056);
-
-  /* %305 = fused_linear(%302, %303, %304) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  /* %280 = fused_linear(%277, %278, %279) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 733741056, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 660602880);
 
-  /* %306 = gelu(%305) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %281 = gelu(%280) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 660602880, arena + 666894336);
 
-  /* %309 = fused_linear(%306, %307, %308) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
+  /* %284 = fused_linear(%281, %282, %283) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 666894336, params[108], params[109], LK_ACT_NONE, NULL,
       arena + 673185792);
 
-  /* %311 = mul(%309, %310) layers.1.0 : f32[B, 256, 192], written over %309 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 673185792, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 673185792);
+  /* %286 = mul_add(%284, %285, %275) layers.1.0 : f32[B, 256, 192], written over %284 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 673185792, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 730595328, (const long[]){49152, 192, 1},
+      arena + 673185792);
 
-  /* %312 = add(%299, %311) layers.1.0 : f32[B, 256, 192], written over %309 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 730595328, (const long[]){49152, 192, 1},
-      arena + 673185792, (const long[]){49152, 192, 1}, arena + 673185792);
-
-  /* %315 = seq2img(%312) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %289 = seq2img(%286) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 673185792, arena + 674758656);
 
-  /* %316 = conv2d(%315, %313, %314) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %290 = conv2d(%289, %287, %288) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 674758656, params[110], params[111],
       arena + 673185792, NULL);
 
-  /* %317 = img2seq(%316) layers.1.1 : f32[B, 256, 192] */
+  /* %291 = img2seq(%290) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 673185792, arena + 676331520);
 
-  /* %320 = normalize(%317) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %294 = normalize(%291) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 676331520, 1e-06f, arena + 673185792);
 
-  /* %321 = mul(%320, %318) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 673185792, (const long[]){49152, 192, 1},
-      params[112], (const long[]){0, 0, 1}, arena + 677904384);
+  /* %295 = mul_add(%294, %292, %293) layers.1.1.norm : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 673185792, (const long[]){49152, 192, 1},
+      params[112], (const long[]){0, 0, 1}, params[113], (const long[]){0, 0, 1},
+      arena + 677904384);
 
-  /* %322 = add(%321, %319) layers.1.1.norm : f32[B, 256, 192], written over %321 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 677904384, (const long[]){49152, 192, 1},
-      params[113], (const long[]){0, 0, 1}, arena + 677904384);
-
-  /* %323 = seq2img(%322) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %296 = seq2img(%295) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 677904384, arena + 735313920);
 
-  /* %324 = maxpool(%323) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %297 = maxpool(%296) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 735313920, arena + 677904384);
 
-  /* %325 = img2seq(%324) layers.1.1 : f32[B, 64, 192] */
+  /* %298 = img2seq(%297) layers.1.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 677904384, arena + 752615424);
 
-  /* %327 = add(%325, %326) layers.2.0 : f32[B, 64, 192], written over %325 */
+  /* %300 = add(%298, %299) layers.2.0 : f32[B, 64, 192], written over %298 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 752615424, (const long[]){12288, 192, 1},
       params[114], (const long[]){0, 192, 1}, arena + 752615424);
 
-  /* %330 = normalize(%327) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %303 = normalize(%300) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 752615424, 1e-06f, arena + 753008640);
 
-  /* %331 = mul(%330, %328) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 753008640, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 753401856);
+  /* %304 = mul_add(%303, %301, %302) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 753008640, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
+      arena + 753401856);
 
-  /* %332 = add(%331, %329) layers.2.0.norm1 : f32[B, 64, 192], written over %331 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 753401856, (const long[]){12288, 192, 1},
-      params[116], (const long[]){0, 0, 1}, arena + 753401856);
-
-  /* %335 = fused_linear(%332, %333, %334) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  /* %307 = fused_linear(%304, %305, %306) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 753401856, params[117], params[118], LK_ACT_NONE, NULL,
       arena + 753795072);
 
-  /* %338 = fused_linear(%332, %336, %337) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  /* %310 = fused_linear(%304, %308, %309) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
   lk_fused_linear(B * 64, 192, 96, arena + 753401856, params[119], params[120], LK_ACT_NONE, NULL,
       arena + 768737280);
 
-  /* %339 = slice(%338) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %338: no code */
+  /* %311 = slice(%310) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %310: no code */
 
-  /* %340 = slice(%338) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %338: no code */
+  /* %312 = slice(%310) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %310: no code */
 
-  /* %341 = sdpa(%335, %339, %340) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  /* %313 = sdpa(%307, %311, %312) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 1, 48, arena + 753795072, 192, arena + 768737280, 96, arena + 768737328, 96,
       arena + 754188288, 0.14433756f);
 
-  /* %344 = fused_linear(%341, %342, %343) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  /* %316 = fused_linear(%313, %314, %315) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 754188288, params[121], params[122], LK_ACT_NONE, NULL,
       arena + 754581504);
 
-  /* %346 = mul(%344, %345) layers.2.0 : f32[B, 64, 192], written over %344 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 754581504, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 754581504);
+  /* %318 = mul_add(%316, %317, %300) layers.2.0 : f32[B, 64, 192], written over %316 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 754581504, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 752615424, (const long[]){12288, 192, 1},
+      arena + 754581504);
 
-  /* %347 = add(%327, %346) layers.2.0 : f32[B, 64, 192], written over %344 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 752615424, (const long[]){12288, 192, 1},
-      arena + 754581504, (const long[]){12288, 192, 1}, arena + 754581504);
-
-  /* %350 = normalize(%347) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %321 = normalize(%318) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 754581504, 1e-06f, arena + 754974720);
 
-  /* %351 = mul(%350, %348) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 754974720, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 755367936);
+  /* %322 = mul_add(%321, %319, %320) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 754974720, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
+      arena + 755367936);
 
-  /* %352 = add(%351, %349) layers.2.0.norm2 : f32[B, 64, 192], written over %351 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 755367936, (const long[]){12288, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 755367936);
-
-  /* %355 = fused_linear(%352, %353, %354) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  /* %325 = fused_linear(%322, %323, %324) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 755367936, params[125], params[126], LK_ACT_NONE, NULL,
       arena + 677904384);
 
-  /* %356 = gelu(%355) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  /* %326 = gelu(%325) layers.2.0.layers.0.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 677904384, arena + 736886784);
 
-  /* %359 = fused_linear(%356, %357, %358) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
+  /* %329 = fused_linear(%326, %327, %328) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 736886784, params[127], params[128], LK_ACT_NONE, NULL,
       arena + 755761152);
 
-  /* %361 = mul(%359, %360) layers.2.0 : f32[B, 64, 192], written over %359 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 755761152, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 755761152);
+  /* %331 = mul_add(%329, %330, %318) layers.2.0 : f32[B, 64, 192], written over %329 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 755761152, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 754581504, (const long[]){12288, 192, 1},
+      arena + 755761152);
 
-  /* %362 = add(%347, %361) layers.2.0 : f32[B, 64, 192], written over %359 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 754581504, (const long[]){12288, 192, 1},
-      arena + 755761152, (const long[]){12288, 192, 1}, arena + 755761152);
-
-  /* %363 = normalize(%362) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %332 = normalize(%331) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 755761152, 1e-06f, arena + 756154368);
 
-  /* %364 = mul(%363, %328) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 756154368, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 756547584);
+  /* %333 = mul_add(%332, %301, %302) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 756154368, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
+      arena + 756547584);
 
-  /* %365 = add(%364, %329) layers.2.0.norm1 : f32[B, 64, 192], written over %364 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 756547584, (const long[]){12288, 192, 1},
-      params[116], (const long[]){0, 0, 1}, arena + 756547584);
-
-  /* %368 = fused_linear(%365, %366, %367) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  /* %336 = fused_linear(%333, %334, %335) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 756547584, params[129], params[130], LK_ACT_NONE, NULL,
       arena + 756940800);
 
-  /* %371 = fused_linear(%365, %369, %370) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  /* %339 = fused_linear(%333, %337, %338) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
   lk_fused_linear(B * 64, 192, 96, arena + 756547584, params[131], params[132], LK_ACT_NONE, NULL,
       arena + 768933888);
 
-  /* %372 = slice(%371) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %371: no code */
+  /* %340 = slice(%339) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %339: no code */
 
-  /* %373 = slice(%371) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %371: no code */
+  /* %341 = slice(%339) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %339: no code */
 
-  /* %374 = sdpa(%368, %372, %373) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  /* %342 = sdpa(%336, %340, %341) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 1, 48, arena + 756940800, 192, arena + 768933888, 96, arena + 768933936, 96,
       arena + 757334016, 0.14433756f);
 
-  /* %377 = fused_linear(%374, %375, %376) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  /* %345 = fused_linear(%342, %343, %344) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 757334016, params[133], params[134], LK_ACT_NONE, NULL,
       arena + 757727232);
 
-  /* %379 = mul(%377, %378) layers.2.0 : f32[B, 64, 192], written over %377 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 757727232, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 757727232);
+  /* %347 = mul_add(%345, %346, %331) layers.2.0 : f32[B, 64, 192], written over %345 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 757727232, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 755761152, (const long[]){12288, 192, 1},
+      arena + 757727232);
 
-  /* %380 = add(%362, %379) layers.2.0 : f32[B, 64, 192], written over %377 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 755761152, (const long[]){12288, 192, 1},
-      arena + 757727232, (const long[]){12288, 192, 1}, arena + 757727232);
-
-  /* %381 = normalize(%380) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %348 = normalize(%347) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 757727232, 1e-06f, arena + 758120448);
 
-  /* %382 = mul(%381, %348) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 758120448, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 758513664);
+  /* %349 = mul_add(%348, %319, %320) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 758120448, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
+      arena + 758513664);
 
-  /* %383 = add(%382, %349) layers.2.0.norm2 : f32[B, 64, 192], written over %382 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 758513664, (const long[]){12288, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 758513664);
-
-  /* %386 = fused_linear(%383, %384, %385) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  /* %352 = fused_linear(%349, %350, %351) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 758513664, params[135], params[136], LK_ACT_NONE, NULL,
       arena + 738459648);
 
-  /* %387 = gelu(%386) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  /* %353 = gelu(%352) layers.2.0.layers.1.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 738459648, arena + 740032512);
 
-  /* %390 = fused_linear(%387, %388, %389) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
+  /* %356 = fused_linear(%353, %354, %355) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 740032512, params[137], params[138], LK_ACT_NONE, NULL,
       arena + 758906880);
 
-  /* %392 = mul(%390, %391) layers.2.0 : f32[B, 64, 192], written over %390 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 758906880, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 758906880);
+  /* %358 = mul_add(%356, %357, %347) layers.2.0 : f32[B, 64, 192], written over %356 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 758906880, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 757727232, (const long[]){12288, 192, 1},
+      arena + 758906880);
 
-  /* %393 = add(%380, %392) layers.2.0 : f32[B, 64, 192], written over %390 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 757727232, (const long[]){12288, 192, 1},
-      arena + 758906880, (const long[]){12288, 192, 1}, arena + 758906880);
-
-  /* %394 = normalize(%393) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %359 = normalize(%358) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 758906880, 1e-06f, arena + 759300096);
 
-  /* %395 = mul(%394, %328) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 759300096, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 759693312);
+  /* %360 = mul_add(%359, %301, %302) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 759300096, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
+      arena + 759693312);
 
-  /* %396 = add(%395, %329) layers.2.0.norm1 : f32[B, 64, 192], written over %395 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 759693312, (const long[]){12288, 192, 1},
-      params[116], (const long[]){0, 0, 1}, arena + 759693312);
-
-  /* %399 = fused_linear(%396, %397, %398) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  /* %363 = fused_linear(%360, %361, %362) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 759693312, params[139], params[140], LK_ACT_NONE, NULL,
       arena + 760086528);
 
-  /* %402 = fused_linear(%396, %400, %401) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  /* %366 = fused_linear(%360, %364, %365) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
   lk_fused_linear(B * 64, 192, 96, arena + 759693312, params[141], params[142], LK_ACT_NONE, NULL,
       arena + 769130496);
 
-  /* %403 = slice(%402) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %402: no code */
+  /* %367 = slice(%366) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %366: no code */
 
-  /* %404 = slice(%402) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %402: no code */
+  /* %368 = slice(%366) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %366: no code */
 
-  /* %405 = sdpa(%399, %403, %404) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  /* %369 = sdpa(%363, %367, %368) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 1, 48, arena + 760086528, 192, arena + 769130496, 96, arena + 769130544, 96,
       arena + 760479744, 0.14433756f);
 
-  /* %408 = fused_linear(%405, %406, %407) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  /* %372 = fused_linear(%369, %370, %371) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 760479744, params[143], params[144], LK_ACT_NONE, NULL,
       arena + 760872960);
 
-  /* %410 = mul(%408, %409) layers.2.0 : f32[B, 64, 192], written over %408 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 760872960, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 760872960);
+  /* %374 = mul_add(%372, %373, %358) layers.2.0 : f32[B, 64, 192], written over %372 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 760872960, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 758906880, (const long[]){12288, 192, 1},
+      arena + 760872960);
 
-  /* %411 = add(%393, %410) layers.2.0 : f32[B, 64, 192], written over %408 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 758906880, (const long[]){12288, 192, 1},
-      arena + 760872960, (const long[]){12288, 192, 1}, arena + 760872960);
-
-  /* %412 = normalize(%411) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %375 = normalize(%374) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 760872960, 1e-06f, arena + 761266176);
 
-  /* %413 = mul(%412, %348) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 761266176, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 761659392);
+  /* %376 = mul_add(%375, %319, %320) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 761266176, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
+      arena + 761659392);
 
-  /* %414 = add(%413, %349) layers.2.0.norm2 : f32[B, 64, 192], written over %413 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 761659392, (const long[]){12288, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 761659392);
-
-  /* %417 = fused_linear(%414, %415, %416) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  /* %379 = fused_linear(%376, %377, %378) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 761659392, params[145], params[146], LK_ACT_NONE, NULL,
       arena + 741605376);
 
-  /* %418 = gelu(%417) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  /* %380 = gelu(%379) layers.2.0.layers.2.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 741605376, arena + 743178240);
 
-  /* %421 = fused_linear(%418, %419, %420) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
+  /* %383 = fused_linear(%380, %381, %382) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 743178240, params[147], params[148], LK_ACT_NONE, NULL,
       arena + 762052608);
 
-  /* %423 = mul(%421, %422) layers.2.0 : f32[B, 64, 192], written over %421 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 762052608, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 762052608);
+  /* %385 = mul_add(%383, %384, %374) layers.2.0 : f32[B, 64, 192], written over %383 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 762052608, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 760872960, (const long[]){12288, 192, 1},
+      arena + 762052608);
 
-  /* %424 = add(%411, %423) layers.2.0 : f32[B, 64, 192], written over %421 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 760872960, (const long[]){12288, 192, 1},
-      arena + 762052608, (const long[]){12288, 192, 1}, arena + 762052608);
-
-  /* %425 = normalize(%424) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %386 = normalize(%385) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 762052608, 1e-06f, arena + 762445824);
 
-  /* %426 = mul(%425, %328) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 762445824, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 762839040);
+  /* %387 = mul_add(%386, %301, %302) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 762445824, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, params[116], (const long[]){0, 0, 1},
+      arena + 762839040);
 
-  /* %427 = add(%426, %329) layers.2.0.norm1 : f32[B, 64, 192], written over %426 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 762839040, (const long[]){12288, 192, 1},
-      params[116], (const long[]){0, 0, 1}, arena + 762839040);
-
-  /* %430 = fused_linear(%427, %428, %429) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  /* %390 = fused_linear(%387, %388, %389) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 762839040, params[149], params[150], LK_ACT_NONE, NULL,
       arena + 763232256);
 
-  /* %433 = fused_linear(%427, %431, %432) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  /* %393 = fused_linear(%387, %391, %392) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
   lk_fused_linear(B * 64, 192, 96, arena + 762839040, params[151], params[152], LK_ACT_NONE, NULL,
       arena + 769327104);
 
-  /* %434 = slice(%433) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %433: no code */
+  /* %394 = slice(%393) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %393: no code */
 
-  /* %435 = slice(%433) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %433: no code */
+  /* %395 = slice(%393) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %393: no code */
 
-  /* %436 = sdpa(%430, %434, %435) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  /* %396 = sdpa(%390, %394, %395) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 1, 48, arena + 763232256, 192, arena + 769327104, 96, arena + 769327152, 96,
       arena + 763625472, 0.14433756f);
 
-  /* %439 = fused_linear(%436, %437, %438) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  /* %399 = fused_linear(%396, %397, %398) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 763625472, params[153], params[154], LK_ACT_NONE, NULL,
       arena + 764018688);
 
-  /* %441 = mul(%439, %440) layers.2.0 : f32[B, 64, 192], written over %439 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 764018688, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 764018688);
+  /* %401 = mul_add(%399, %400, %385) layers.2.0 : f32[B, 64, 192], written over %399 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 764018688, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 762052608, (const long[]){12288, 192, 1},
+      arena + 764018688);
 
-  /* %442 = add(%424, %441) layers.2.0 : f32[B, 64, 192], written over %439 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 762052608, (const long[]){12288, 192, 1},
-      arena + 764018688, (const long[]){12288, 192, 1}, arena + 764018688);
-
-  /* %443 = normalize(%442) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %402 = normalize(%401) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 764018688, 1e-06f, arena + 764411904);
 
-  /* %444 = mul(%443, %348) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 764411904, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 764805120);
+  /* %403 = mul_add(%402, %319, %320) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 764411904, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, params[124], (const long[]){0, 0, 1},
+      arena + 764805120);
 
-  /* %445 = add(%444, %349) layers.2.0.norm2 : f32[B, 64, 192], written over %444 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 764805120, (const long[]){12288, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 764805120);
-
-  /* %448 = fused_linear(%445, %446, %447) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  /* %406 = fused_linear(%403, %404, %405) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 764805120, params[155], params[156], LK_ACT_NONE, NULL,
       arena + 744751104);
 
-  /* %449 = gelu(%448) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %407 = gelu(%406) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 744751104, arena + 746323968);
 
-  /* %452 = fused_linear(%449, %450, %451) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
+  /* %410 = fused_linear(%407, %408, %409) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 746323968, params[157], params[158], LK_ACT_NONE, NULL,
       arena + 747896832);
 
-  /* %454 = mul(%452, %453) layers.2.0 : f32[B, 64, 192], written over %452 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 747896832, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 747896832);
+  /* %412 = mul_add(%410, %411, %401) layers.2.0 : f32[B, 64, 192], written over %410 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 747896832, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 764018688, (const long[]){12288, 192, 1},
+      arena + 747896832);
 
-  /* %455 = add(%442, %454) layers.2.0 : f32[B, 64, 192], written over %452 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 764018688, (const long[]){12288, 192, 1},
-      arena + 747896832, (const long[]){12288, 192, 1}, arena + 747896832);
-
-  /* %458 = seq2img(%455) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %415 = seq2img(%412) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 747896832, arena + 748290048);
 
-  /* %459 = conv2d(%458, %456, %457) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %416 = conv2d(%415, %413, %414) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 748290048, params[159], params[160],
       arena + 747896832, NULL);
 
-  /* %460 = img2seq(%459) layers.2.1 : f32[B, 64, 192] */
+  /* %417 = img2seq(%416) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 747896832, arena + 748683264);
 
-  /* %463 = normalize(%460) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %420 = normalize(%417) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 748683264, 1e-06f, arena + 747896832);
 
-  /* %464 = mul(%463, %461) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 747896832, (const long[]){12288, 192, 1},
-      params[161], (const long[]){0, 0, 1}, arena + 749076480);
+  /* %421 = mul_add(%420, %418, %419) layers.2.1.norm : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 747896832, (const long[]){12288, 192, 1},
+      params[161], (const long[]){0, 0, 1}, params[162], (const long[]){0, 0, 1},
+      arena + 749076480);
 
-  /* %465 = add(%464, %462) layers.2.1.norm : f32[B, 64, 192], written over %464 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 749076480, (const long[]){12288, 192, 1},
-      params[162], (const long[]){0, 0, 1}, arena + 749076480);
-
-  /* %466 = seq2img(%465) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %422 = seq2img(%421) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 749076480, arena + 765198336);
 
-  /* %467 = maxpool(%466) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  /* %423 = maxpool(%422) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
   lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 765198336, arena + 749076480);
 
-  /* %468 = img2seq(%467) layers.2.1 : f32[B, 16, 192] */
+  /* %424 = img2seq(%423) layers.2.1 : f32[B, 16, 192] */
   lk_img2seq(B, 192, 16, arena + 749076480, arena + 771342336);
 
-  /* %470 = add(%468, %469) layers.3.0 : f32[B, 16, 192], written over %468 */
+  /* %426 = add(%424, %425) layers.3.0 : f32[B, 16, 192], written over %424 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 771342336, (const long[]){3072, 192, 1},
       params[163], (const long[]){0, 192, 1}, arena + 771342336);
 
-  /* %473 = normalize(%470) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %429 = normalize(%426) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 771342336, 1e-06f, arena + 771440640);
 
-  /* %474 = mul(%473, %471) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 771440640, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 771538944);
+  /* %430 = mul_add(%429, %427, %428) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 771440640, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, params[165], (const long[]){0, 0, 1},
+      arena + 771538944);
 
-  /* %475 = add(%474, %472) layers.3.0.norm1 : f32[B, 16, 192], written over %474 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 771538944, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 771538944);
-
-  /* %478 = fused_linear(%475, %476, %477) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  /* %433 = fused_linear(%430, %431, %432) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 771538944, params[166], params[167], LK_ACT_NONE, NULL,
       arena + 771637248);
 
-  /* %481 = fused_linear(%475, %479, %480) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  /* %436 = fused_linear(%430, %434, %435) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
   lk_fused_linear(B * 16, 192, 96, arena + 771538944, params[168], params[169], LK_ACT_NONE, NULL,
       arena + 774684672);
 
-  /* %482 = slice(%481) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %481: no code */
+  /* %437 = slice(%436) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %436: no code */
 
-  /* %483 = slice(%481) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %481: no code */
+  /* %438 = slice(%436) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %436: no code */
 
-  /* %484 = sdpa(%478, %482, %483) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  /* %439 = sdpa(%433, %437, %438) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 1, 48, arena + 771637248, 192, arena + 774684672, 96, arena + 774684720, 96,
       arena + 771735552, 0.14433756f);
 
-  /* %487 = fused_linear(%484, %485, %486) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  /* %442 = fused_linear(%439, %440, %441) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 771735552, params[170], params[171], LK_ACT_NONE, NULL,
       arena + 771833856);
 
-  /* %489 = mul(%487, %488) layers.3.0 : f32[B, 16, 192], written over %487 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 771833856, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 771833856);
+  /* %444 = mul_add(%442, %443, %426) layers.3.0 : f32[B, 16, 192], written over %442 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 771833856, (const long[]){3072, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 771342336, (const long[]){3072, 192, 1},
+      arena + 771833856);
 
-  /* %490 = add(%470, %489) layers.3.0 : f32[B, 16, 192], written over %487 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 771342336, (const long[]){3072, 192, 1},
-      arena + 771833856, (const long[]){3072, 192, 1}, arena + 771833856);
-
-  /* %493 = normalize(%490) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %447 = normalize(%444) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 771833856, 1e-06f, arena + 771932160);
 
-  /* %494 = mul(%493, %491) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 771932160, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 772030464);
+  /* %448 = mul_add(%447, %445, %446) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 771932160, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
+      arena + 772030464);
 
-  /* %495 = add(%494, %492) layers.3.0.norm2 : f32[B, 16, 192], written over %494 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 772030464, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 772030464);
-
-  /* %498 = fused_linear(%495, %496, %497) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  /* %451 = fused_linear(%448, %449, %450) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 772030464, params[174], params[175], LK_ACT_NONE, NULL,
       arena + 749076480);
 
-  /* %499 = gelu(%498) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  /* %452 = gelu(%451) layers.3.0.layers.0.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 749076480, arena + 765591552);
 
-  /* %502 = fused_linear(%499, %500, %501) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
+  /* %455 = fused_linear(%452, %453, %454) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 765591552, params[176], params[177], LK_ACT_NONE, NULL,
       arena + 772128768);
 
-  /* %504 = mul(%502, %503) layers.3.0 : f32[B, 16, 192], written over %502 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 772128768, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 772128768);
+  /* %457 = mul_add(%455, %456, %444) layers.3.0 : f32[B, 16, 192], written over %455 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 772128768, (const long[]){3072, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 771833856, (const long[]){3072, 192, 1},
+      arena + 772128768);
 
-  /* %505 = add(%490, %504) layers.3.0 : f32[B, 16, 192], written over %502 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 771833856, (const long[]){3072, 192, 1},
-      arena + 772128768, (const long[]){3072, 192, 1}, arena + 772128768);
-
-  /* %506 = normalize(%505) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %458 = normalize(%457) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 772128768, 1e-06f, arena + 772227072);
 
-  /* %507 = mul(%506, %471) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 772227072, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 772325376);
+  /* %459 = mul_add(%458, %427, %428) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 772227072, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, params[165], (const long[]){0, 0, 1},
+      arena + 772325376);
 
-  /* %508 = add(%507, %472) layers.3.0.norm1 : f32[B, 16, 192], written over %507 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 772325376, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 772325376);
-
-  /* %511 = fused_linear(%508, %509, %510) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  /* %462 = fused_linear(%459, %460, %461) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 772325376, params[178], params[179], LK_ACT_NONE, NULL,
       arena + 772423680);
 
-  /* %514 = fused_linear(%508, %512, %513) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  /* %465 = fused_linear(%459, %463, %464) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
   lk_fused_linear(B * 16, 192, 96, arena + 772325376, params[180], params[181], LK_ACT_NONE, NULL,
       arena + 774733824);
 
-  /* %515 = slice(%514) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %514: no code */
+  /* %466 = slice(%465) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %465: no code */
 
-  /* %516 = slice(%514) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %514: no code */
+  /* %467 = slice(%465) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %465: no code */
 
-  /* %517 = sdpa(%511, %515, %516) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  /* %468 = sdpa(%462, %466, %467) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 1, 48, arena + 772423680, 192, arena + 774733824, 96, arena + 774733872, 96,
       arena + 772521984, 0.14433756f);
 
-  /* %520 = fused_linear(%517, %518, %519) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  /* %471 = fused_linear(%468, %469, %470) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 772521984, params[182], params[183], LK_ACT_NONE, NULL,
       arena + 772620288);
 
-  /* %522 = mul(%520, %521) layers.3.0 : f32[B, 16, 192], written over %520 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 772620288, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 772620288);
+  /* %473 = mul_add(%471, %472, %457) layers.3.0 : f32[B, 16, 192], written over %471 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 772620288, (const long[]){3072, 192, 1},
+      inputs[23], (const long[]){1, 0, 0}, arena + 772128768, (const long[]){3072, 192, 1},
+      arena + 772620288);
 
-  /* %523 = add(%505, %522) layers.3.0 : f32[B, 16, 192], written over %520 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 772128768, (const long[]){3072, 192, 1},
-      arena + 772620288, (const long[]){3072, 192, 1}, arena + 772620288);
-
-  /* %524 = normalize(%523) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %474 = normalize(%473) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 772620288, 1e-06f, arena + 772718592);
 
-  /* %525 = mul(%524, %491) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 772718592, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 772816896);
+  /* %475 = mul_add(%474, %445, %446) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 772718592, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
+      arena + 772816896);
 
-  /* %526 = add(%525, %492) layers.3.0.norm2 : f32[B, 16, 192], written over %525 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 772816896, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 772816896);
-
-  /* %529 = fused_linear(%526, %527, %528) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  /* %478 = fused_linear(%475, %476, %477) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 772816896, params[184], params[185], LK_ACT_NONE, NULL,
       arena + 765984768);
 
-  /* %530 = gelu(%529) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  /* %479 = gelu(%478) layers.3.0.layers.1.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 765984768, arena + 766377984);
 
-  /* %533 = fused_linear(%530, %531, %532) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
+  /* %482 = fused_linear(%479, %480, %481) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 766377984, params[186], params[187], LK_ACT_NONE, NULL,
       arena + 772915200);
 
-  /* %535 = mul(%533, %534) layers.3.0 : f32[B, 16, 192], written over %533 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 772915200, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 772915200);
+  /* %484 = mul_add(%482, %483, %473) layers.3.0 : f32[B, 16, 192], written over %482 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 772915200, (const long[]){3072, 192, 1},
+      inputs[24], (const long[]){1, 0, 0}, arena + 772620288, (const long[]){3072, 192, 1},
+      arena + 772915200);
 
-  /* %536 = add(%523, %535) layers.3.0 : f32[B, 16, 192], written over %533 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 772620288, (const long[]){3072, 192, 1},
-      arena + 772915200, (const long[]){3072, 192, 1}, arena + 772915200);
-
-  /* %537 = normalize(%536) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %485 = normalize(%484) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 772915200, 1e-06f, arena + 773013504);
 
-  /* %538 = mul(%537, %471) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 773013504, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 773111808);
+  /* %486 = mul_add(%485, %427, %428) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 773013504, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, params[165], (const long[]){0, 0, 1},
+      arena + 773111808);
 
-  /* %539 = add(%538, %472) layers.3.0.norm1 : f32[B, 16, 192], written over %538 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 773111808, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 773111808);
-
-  /* %542 = fused_linear(%539, %540, %541) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  /* %489 = fused_linear(%486, %487, %488) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 773111808, params[188], params[189], LK_ACT_NONE, NULL,
       arena + 773210112);
 
-  /* %545 = fused_linear(%539, %543, %544) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  /* %492 = fused_linear(%486, %490, %491) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
   lk_fused_linear(B * 16, 192, 96, arena + 773111808, params[190], params[191], LK_ACT_NONE, NULL,
       arena + 774782976);
 
-  /* %546 = slice(%545) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %545: no code */
+  /* %493 = slice(%492) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %492: no code */
 
-  /* %547 = slice(%545) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %545: no code */
+  /* %494 = slice(%492) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %492: no code */
 
-  /* %548 = sdpa(%542, %546, %547) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  /* %495 = sdpa(%489, %493, %494) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 1, 48, arena + 773210112, 192, arena + 774782976, 96, arena + 774783024, 96,
       arena + 773308416, 0.14433756f);
 
-  /* %551 = fused_linear(%548, %549, %550) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  /* %498 = fused_linear(%495, %496, %497) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 773308416, params[192], params[193], LK_ACT_NONE, NULL,
       arena + 773406720);
 
-  /* %553 = mul(%551, %552) layers.3.0 : f32[B, 16, 192], written over %551 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 773406720, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 773406720);
+  /* %500 = mul_add(%498, %499, %484) layers.3.0 : f32[B, 16, 192], written over %498 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 773406720, (const long[]){3072, 192, 1},
+      inputs[25], (const long[]){1, 0, 0}, arena + 772915200, (const long[]){3072, 192, 1},
+      arena + 773406720);
 
-  /* %554 = add(%536, %553) layers.3.0 : f32[B, 16, 192], written over %551 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 772915200, (const long[]){3072, 192, 1},
-      arena + 773406720, (const long[]){3072, 192, 1}, arena + 773406720);
-
-  /* %555 = normalize(%554) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %501 = normalize(%500) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 773406720, 1e-06f, arena + 773505024);
 
-  /* %556 = mul(%555, %491) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 773505024, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 773603328);
+  /* %502 = mul_add(%501, %445, %446) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 773505024, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
+      arena + 773603328);
 
-  /* %557 = add(%556, %492) layers.3.0.norm2 : f32[B, 16, 192], written over %556 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 773603328, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 773603328);
-
-  /* %560 = fused_linear(%557, %558, %559) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  /* %505 = fused_linear(%502, %503, %504) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 773603328, params[194], params[195], LK_ACT_NONE, NULL,
       arena + 766771200);
 
-  /* %561 = gelu(%560) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  /* %506 = gelu(%505) layers.3.0.layers.2.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 766771200, arena + 767164416);
 
-  /* %564 = fused_linear(%561, %562, %563) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
+  /* %509 = fused_linear(%506, %507, %508) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 767164416, params[196], params[197], LK_ACT_NONE, NULL,
       arena + 773701632);
 
-  /* %566 = mul(%564, %565) layers.3.0 : f32[B, 16, 192], written over %564 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 773701632, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 773701632);
+  /* %511 = mul_add(%509, %510, %500) layers.3.0 : f32[B, 16, 192], written over %509 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 773701632, (const long[]){3072, 192, 1},
+      inputs[26], (const long[]){1, 0, 0}, arena + 773406720, (const long[]){3072, 192, 1},
+      arena + 773701632);
 
-  /* %567 = add(%554, %566) layers.3.0 : f32[B, 16, 192], written over %564 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 773406720, (const long[]){3072, 192, 1},
-      arena + 773701632, (const long[]){3072, 192, 1}, arena + 773701632);
-
-  /* %568 = normalize(%567) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %512 = normalize(%511) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 773701632, 1e-06f, arena + 773799936);
 
-  /* %569 = mul(%568, %471) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 773799936, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 773898240);
+  /* %513 = mul_add(%512, %427, %428) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 773799936, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, params[165], (const long[]){0, 0, 1},
+      arena + 773898240);
 
-  /* %570 = add(%569, %472) layers.3.0.norm1 : f32[B, 16, 192], written over %569 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 773898240, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 773898240);
-
-  /* %573 = fused_linear(%570, %571, %572) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  /* %516 = fused_linear(%513, %514, %515) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 773898240, params[198], params[199], LK_ACT_NONE, NULL,
       arena + 773996544);
 
-  /* %576 = fused_linear(%570, %574, %575) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  /* %519 = fused_linear(%513, %517, %518) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
   lk_fused_linear(B * 16, 192, 96, arena + 773898240, params[200], params[201], LK_ACT_NONE, NULL,
       arena + 774832128);
 
-  /* %577 = slice(%576) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %576: no code */
+  /* %520 = slice(%519) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %519: no code */
 
-  /* %578 = slice(%576) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %576: no code */
+  /* %521 = slice(%519) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %519: no code */
 
-  /* %579 = sdpa(%573, %577, %578) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  /* %522 = sdpa(%516, %520, %521) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 1, 48, arena + 773996544, 192, arena + 774832128, 96, arena + 774832176, 96,
       arena + 774094848, 0.14433756f);
 
-  /* %582 = fused_linear(%579, %580, %581) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  /* %525 = fused_linear(%522, %523, %524) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 774094848, params[202], params[203], LK_ACT_NONE, NULL,
       arena + 774193152);
 
-  /* %584 = mul(%582, %583) layers.3.0 : f32[B, 16, 192], written over %582 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 774193152, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 774193152);
+  /* %527 = mul_add(%525, %526, %511) layers.3.0 : f32[B, 16, 192], written over %525 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 774193152, (const long[]){3072, 192, 1},
+      inputs[27], (const long[]){1, 0, 0}, arena + 773701632, (const long[]){3072, 192, 1},
+      arena + 774193152);
 
-  /* %585 = add(%567, %584) layers.3.0 : f32[B, 16, 192], written over %582 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 773701632, (const long[]){3072, 192, 1},
-      arena + 774193152, (const long[]){3072, 192, 1}, arena + 774193152);
-
-  /* %586 = normalize(%585) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %528 = normalize(%527) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 774193152, 1e-06f, arena + 774291456);
 
-  /* %587 = mul(%586, %491) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 774291456, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 774389760);
+  /* %529 = mul_add(%528, %445, %446) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 774291456, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, params[173], (const long[]){0, 0, 1},
+      arena + 774389760);
 
-  /* %588 = add(%587, %492) layers.3.0.norm2 : f32[B, 16, 192], written over %587 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 774389760, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 774389760);
-
-  /* %591 = fused_linear(%588, %589, %590) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  /* %532 = fused_linear(%529, %530, %531) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 774389760, params[204], params[205], LK_ACT_NONE, NULL,
       arena + 767557632);
 
-  /* %592 = gelu(%591) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  /* %533 = gelu(%532) layers.3.0.layers.3.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 767557632, arena + 767950848);
 
-  /* %595 = fused_linear(%592, %593, %594) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
+  /* %536 = fused_linear(%533, %534, %535) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 767950848, params[206], params[207], LK_ACT_NONE, NULL,
       arena + 768344064);
 
-  /* %597 = mul(%595, %596) layers.3.0 : f32[B, 16, 192], written over %595 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 768344064, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 768344064);
+  /* %538 = mul_add(%536, %537, %527) layers.3.0 : f32[B, 16, 192], written over %536 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 768344064, (const long[]){3072, 192, 1},
+      inputs[28], (const long[]){1, 0, 0}, arena + 774193152, (const long[]){3072, 192, 1},
+      arena + 768344064);
 
-  /* %598 = add(%585, %597) layers.3.0 : f32[B, 16, 192], written over %595 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 774193152, (const long[]){3072, 192, 1},
-      arena + 768344064, (const long[]){3072, 192, 1}, arena + 768344064);
-
-  /* %601 = normalize(%598) {eps 1e-06} norm : f32[B, 16, 192] */
+  /* %541 = normalize(%538) {eps 1e-06} norm : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 768344064, 1e-06f, arena + 768442368);
 
-  /* %602 = mul(%601, %599) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 768442368, (const long[]){3072, 192, 1},
-      params[208], (const long[]){0, 0, 1}, arena + 768540672);
+  /* %542 = mul_add(%541, %539, %540) norm : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 768442368, (const long[]){3072, 192, 1},
+      params[208], (const long[]){0, 0, 1}, params[209], (const long[]){0, 0, 1},
+      arena + 768540672);
 
-  /* %603 = add(%602, %600) norm : f32[B, 16, 192], written over %602 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 768540672, (const long[]){3072, 192, 1},
-      params[209], (const long[]){0, 0, 1}, arena + 768540672);
-
-  /* %604 = mean(%603) {axis 0} : f32[B, 192] */
+  /* %543 = mean(%542) {axis 0} : f32[B, 192] */
   lk_mean_axis(B, 16, 192, arena + 768540672, arena + 768638976);
 
-  /* %607 = fused_linear(%604, %605, %606) mlp_head : f32[B, 10] */
+  /* %546 = fused_linear(%543, %544, %545) mlp_head : f32[B, 10] */
   lk_fused_linear(B, 192, 10, arena + 768638976, params[210], params[211], LK_ACT_NONE, NULL,
       arena + 768540672);
 
-  /* %609 = cross_entropy(%607, %608) : f32[1] */
+  /* %548 = cross_entropy(%546, %547) : f32[1] */
   lk_cross_entropy(B, 10, arena + 768540672, inputs[29], arena + 774883776);
 
-  /* %610 = cross_entropy_grad(%607, %608) : f32[B, 10] */
+  /* %549 = cross_entropy_grad(%546, %547) : f32[B, 10] */
   lk_cross_entropy_grad(B, 10, arena + 768540672, inputs[29], arena + 768548736);
 
-  /* %611 = transpose(%605) {perm [1, 0]} mlp_head : f32[192, 10] */
+  /* %550 = transpose(%544) {perm [1, 0]} mlp_head : f32[192, 10] */
   lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 768546816);
 
-  /* %612 = fused_linear(%610, %611) mlp_head : f32[B, 192] */
+  /* %551 = fused_linear(%549, %550) mlp_head : f32[B, 192] */
   lk_fused_linear(B, 10, 192, arena + 768548736, arena + 768546816, NULL, LK_ACT_NONE, NULL,
       arena + 768540672);
 
-  /* %613 = linear_grad_weight(%610, %604) mlp_head : f32[10, 192] */
+  /* %552 = linear_grad_weight(%549, %543) mlp_head : f32[10, 192] */
   lk_linear_grad_weight(B, 192, 10, arena + 768548736, arena + 768638976, arena + 774881280);
 
-  /* %614 = reduce_sum(%610) {axes [], batch} mlp_head : f32[10] */
+  /* %553 = reduce_sum(%549) {axes [], batch} mlp_head : f32[10] */
   lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 768548736,
       arena + 774883792);
 
-  /* %615 = reshape(%612) {shape [1, 192]} : f32[B, 1, 192], a view of %612: no code */
+  /* %554 = reshape(%551) {shape [1, 192]} : f32[B, 1, 192], a view of %551: no code */
 
-  /* %616 = mul_scalar(%615) {x op 0.0625} : f32[B, 1, 192] */
+  /* %555 = mul_scalar(%554) {x op 0.0625} : f32[B, 1, 192] */
   lk_mul_scalar(B * 192, arena + 768540672, 0.0625f, arena + 768638976);
 
-  /* %617 = expand(%616) {shape [16, 192]} : f32[B, 16, 192] */
+  /* %556 = expand(%555) {shape [16, 192]} : f32[B, 16, 192] */
   lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 768638976, (const long[]){192, 0, 1},
       arena + 768540672, (const long[]){3072, 192, 1});
 
-  /* %618 = reduce_sum(%617) {axes [0], batch} norm : f32[192] */
+  /* %557 = reduce_sum(%556) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 768540672,
       arena + 774883200);
 
-  /* %619 = mul(%617, %599) norm : f32[B, 16, 192] */
+  /* %558 = mul(%556, %539) norm : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 768540672, (const long[]){3072, 192, 1},
       params[208], (const long[]){0, 0, 1}, arena + 768638976);
 
-  /* %620 = mul(%617, %601) norm : f32[B, 16, 192], written over %617 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 768540672, (const long[]){3072, 192, 1},
-      arena + 768442368, (const long[]){3072, 192, 1}, arena + 768540672);
+  /* %559 = reduce_sum(%556, %541) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 768540672, arena + 768442368, arena + 774883392);
 
-  /* %621 = reduce_sum(%620) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 768540672,
-      arena + 774883392);
-
-  /* %622 = normalize_grad(%598, %619) {eps 1e-06} norm : f32[B, 16, 192] */
+  /* %560 = normalize_grad(%538, %558) {eps 1e-06} norm : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 768344064, arena + 768638976, 1e-06f, arena + 774488064);
 
-  /* %623 = mul(%622, %596) layers.3.0 : f32[B, 16, 192] */
+  /* %561 = mul(%560, %537) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[28],
       (const long[]){1, 0, 0}, arena + 774586368);
 
-  /* %624 = transpose(%593) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %562 = transpose(%534) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[206], arena + 769523712);
 
-  /* %625 = fused_linear(%623, %624) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
+  /* %563 = fused_linear(%561, %562) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 774586368, arena + 769523712, NULL, LK_ACT_NONE, NULL,
       arena + 768344064);
 
-  /* %626 = linear_grad_weight(%623, %592) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %564 = linear_grad_weight(%561, %533) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 774586368, arena + 767950848, arena + 769523712);
 
-  /* %627 = reduce_sum(%623) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
+  /* %565 = reduce_sum(%561) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 774586368,
       arena + 774883584);
 
-  /* %628 = gelu_grad(%591, %625) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  /* %566 = gelu_grad(%532, %563) layers.3.0.layers.3.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 767557632, arena + 768344064, arena + 767950848);
 
-  /* %629 = transpose(%589) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %567 = transpose(%530) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[204], arena + 767557632);
 
-  /* %630 = fused_linear(%628, %629) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
+  /* %568 = fused_linear(%566, %567) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 767950848, arena + 767557632, NULL, LK_ACT_NONE, NULL,
       arena + 767705088);
 
-  /* %631 = linear_grad_weight(%628, %588) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %569 = linear_grad_weight(%566, %529) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 767950848, arena + 774389760, arena + 768344064);
 
-  /* %632 = reduce_sum(%628) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
+  /* %570 = reduce_sum(%566) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 767950848,
       arena + 768491520);
 
-  /* %633 = reduce_sum(%630) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %571 = reduce_sum(%568) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767705088,
       arena + 768288768);
 
-  /* %634 = mul(%630, %491) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %572 = mul(%568, %445) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 767705088, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 767557632);
 
-  /* %635 = mul(%630, %586) layers.3.0.norm2 : f32[B, 16, 192], written over %630 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 767705088, (const long[]){3072, 192, 1},
-      arena + 774291456, (const long[]){3072, 192, 1}, arena + 767705088);
+  /* %573 = reduce_sum(%568, %528) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 767705088, arena + 774291456, arena + 768288960);
 
-  /* %636 = reduce_sum(%635) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767705088,
-      arena + 768288960);
-
-  /* %637 = normalize_grad(%585, %634) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %574 = normalize_grad(%527, %572) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 774193152, arena + 767557632, 1e-06f, arena + 767655936);
 
-  /* %638 = add(%622, %637) layers.3.0 : f32[B, 16, 192], written over %622 */
+  /* %575 = add(%560, %574) layers.3.0 : f32[B, 16, 192], written over %560 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
       arena + 767655936, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %639 = mul(%638, %583) layers.3.0 : f32[B, 16, 192] */
+  /* %576 = mul(%575, %526) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[27],
       (const long[]){1, 0, 0}, arena + 767557632);
 
-  /* %640 = transpose(%580) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
+  /* %577 = transpose(%523) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[202], arena + 767655936);
 
-  /* %641 = fused_linear(%639, %640) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  /* %578 = fused_linear(%576, %577) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 767557632, arena + 767655936, NULL, LK_ACT_NONE, NULL,
       arena + 767705088);
 
-  /* %642 = linear_grad_weight(%639, %579) layers.3.0.layers.3.0.proj : f32[192, 192] */
+  /* %579 = linear_grad_weight(%576, %522) layers.3.0.layers.3.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 767557632, arena + 774094848, arena + 768196608);
 
-  /* %643 = reduce_sum(%639) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
+  /* %580 = reduce_sum(%576) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767557632,
       arena + 768289152);
 
-  /* %644 = sdpa_grad(%573, %577, %578, %641) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 288] */
+  /* %581 = sdpa_grad(%516, %520, %521, %578) {heads 4, kv_heads 1} layers.3.0.layers.3.0 : f32[B, 16, 288] */
   lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 773996544, 192, arena + 774832128, 96,
       arena + 774832176, 96, arena + 767705088, 192, arena + 767557632, 288,
       arena + 767557632 + 192, 288, arena + 767557632 + 240, 288, 0.14433756f);
 
-  /* %645 = slice(%644) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  /* %582 = slice(%581) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 767557632, 288, arena + 767705088, 192);
 
-  /* %646 = slice(%644) {axis 1, start 192, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
+  /* %583 = slice(%581) {axis 1, start 192, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
   lk_copy_rows(B * 16, 48, arena + 767557824, 288, arena + 767803392, 48);
 
-  /* %647 = slice(%644) {axis 1, start 240, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
+  /* %584 = slice(%581) {axis 1, start 240, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
   lk_copy_rows(B * 16, 48, arena + 767557872, 288, arena + 767827968, 48);
 
-  /* %648 = concat(%646, %647) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  /* %585 = concat(%583, %584) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
   lk_copy_rows(B * 16, 48, arena + 767803392, 48, arena + 767655936, 96);
   lk_copy_rows(B * 16, 48, arena + 767827968, 48, arena + 767655984, 96);
 
-  /* %649 = transpose(%574) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  /* %586 = transpose(%517) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 767803392);
 
-  /* %650 = fused_linear(%648, %649) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  /* %587 = fused_linear(%585, %586) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 96, 192, arena + 767655936, arena + 767803392, NULL, LK_ACT_NONE, NULL,
       arena + 767557632);
 
-  /* %651 = linear_grad_weight(%648, %570) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  /* %588 = linear_grad_weight(%585, %513) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 16, 192, 96, arena + 767655936, arena + 773898240, arena + 768270336);
 
-  /* %652 = reduce_sum(%648) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
+  /* %589 = reduce_sum(%585) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 767655936,
       arena + 768290112);
 
-  /* %653 = transpose(%571) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %590 = transpose(%514) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[198], arena + 767655936);
 
-  /* %654 = linear_grad_weight(%645, %570) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %591 = linear_grad_weight(%582, %513) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 767705088, arena + 773898240, arena + 768233472);
 
-  /* %655 = reduce_sum(%645) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
+  /* %592 = reduce_sum(%582) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767705088,
       arena + 768289344);
 
-  /* %656 = fused_linear(%645, %653, %650) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %650 */
+  /* %593 = fused_linear(%582, %590, %587) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %587 */
   lk_fused_linear(B * 16, 192, 192, arena + 767705088, arena + 767655936, NULL, LK_ACT_NONE,
       arena + 767557632, arena + 767557632);
 
-  /* %657 = reduce_sum(%656) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %594 = reduce_sum(%593) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767557632,
       arena + 768289536);
 
-  /* %658 = mul(%656, %471) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %595 = mul(%593, %427) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 767557632, (const long[]){3072, 192, 1},
       params[164], (const long[]){0, 0, 1}, arena + 767655936);
 
-  /* %659 = mul(%656, %568) layers.3.0.norm1 : f32[B, 16, 192], written over %650 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 767557632, (const long[]){3072, 192, 1},
-      arena + 773799936, (const long[]){3072, 192, 1}, arena + 767557632);
+  /* %596 = reduce_sum(%593, %512) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 767557632, arena + 773799936, arena + 768289728);
 
-  /* %660 = reduce_sum(%659) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767557632,
-      arena + 768289728);
-
-  /* %661 = normalize_grad(%567, %658) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %597 = normalize_grad(%511, %595) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 773701632, arena + 767655936, 1e-06f, arena + 767557632);
 
-  /* %662 = add(%638, %661) layers.3.0 : f32[B, 16, 192], written over %622 */
+  /* %598 = add(%575, %597) layers.3.0 : f32[B, 16, 192], written over %560 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
       arena + 767557632, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %663 = mul(%662, %565) layers.3.0 : f32[B, 16, 192] */
+  /* %599 = mul(%598, %510) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[26],
       (const long[]){1, 0, 0}, arena + 768098304);
 
-  /* %664 = transpose(%562) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %600 = transpose(%507) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[196], arena + 767950848);
 
-  /* %665 = fused_linear(%663, %664) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  /* %601 = fused_linear(%599, %600) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 768098304, arena + 767950848, NULL, LK_ACT_NONE, NULL,
       arena + 767557632);
 
-  /* %666 = linear_grad_weight(%663, %561) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %602 = linear_grad_weight(%599, %506) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 768098304, arena + 767164416, arena + 767950848);
 
-  /* %667 = reduce_sum(%663) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  /* %603 = reduce_sum(%599) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 768098304,
       arena + 768289920);
 
-  /* %668 = gelu_grad(%560, %665) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  /* %604 = gelu_grad(%505, %601) layers.3.0.layers.2.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 766771200, arena + 767557632, arena + 767164416);
 
-  /* %669 = transpose(%558) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %605 = transpose(%503) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[194], arena + 766771200);
 
-  /* %670 = fused_linear(%668, %669) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  /* %606 = fused_linear(%604, %605) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 767164416, arena + 766771200, NULL, LK_ACT_NONE, NULL,
       arena + 766918656);
 
-  /* %671 = linear_grad_weight(%668, %557) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %607 = linear_grad_weight(%604, %502) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 767164416, arena + 773603328, arena + 767557632);
 
-  /* %672 = reduce_sum(%668) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  /* %608 = reduce_sum(%604) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 767164416,
       arena + 767705088);
 
-  /* %673 = reduce_sum(%670) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %609 = reduce_sum(%606) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766918656,
       arena + 766771200);
 
-  /* %674 = add(%633, %673) layers.3.0.norm2 : f32[192] */
+  /* %610 = add(%571, %609) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 768288768, (const long[]){1}, arena + 766771200,
       (const long[]){1}, arena + 767502336);
 
-  /* %675 = mul(%670, %491) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %611 = mul(%606, %445) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 766918656, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 766771200);
 
-  /* %676 = mul(%670, %555) layers.3.0.norm2 : f32[B, 16, 192], written over %670 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 766918656, (const long[]){3072, 192, 1},
-      arena + 773505024, (const long[]){3072, 192, 1}, arena + 766918656);
+  /* %612 = reduce_sum(%606, %501) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 766918656, arena + 773505024, arena + 766869504);
 
-  /* %677 = reduce_sum(%676) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766918656,
-      arena + 766869504);
-
-  /* %678 = add(%636, %677) layers.3.0.norm2 : f32[192] */
+  /* %613 = add(%573, %612) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 768288960, (const long[]){1}, arena + 766869504,
       (const long[]){1}, arena + 767502528);
 
-  /* %679 = normalize_grad(%554, %675) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %614 = normalize_grad(%500, %611) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 773406720, arena + 766771200, 1e-06f, arena + 766869504);
 
-  /* %680 = add(%662, %679) layers.3.0 : f32[B, 16, 192], written over %622 */
+  /* %615 = add(%598, %614) layers.3.0 : f32[B, 16, 192], written over %560 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
       arena + 766869504, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %681 = mul(%680, %552) layers.3.0 : f32[B, 16, 192] */
+  /* %616 = mul(%615, %499) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[25],
       (const long[]){1, 0, 0}, arena + 766771200);
 
-  /* %682 = transpose(%549) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  /* %617 = transpose(%496) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[192], arena + 766869504);
 
-  /* %683 = fused_linear(%681, %682) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  /* %618 = fused_linear(%616, %617) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 766771200, arena + 766869504, NULL, LK_ACT_NONE, NULL,
       arena + 766918656);
 
-  /* %684 = linear_grad_weight(%681, %548) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  /* %619 = linear_grad_weight(%616, %495) layers.3.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 766771200, arena + 773308416, arena + 767410176);
 
-  /* %685 = reduce_sum(%681) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  /* %620 = reduce_sum(%616) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766771200,
       arena + 767502720);
 
-  /* %686 = sdpa_grad(%542, %546, %547, %683) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 288] */
+  /* %621 = sdpa_grad(%489, %493, %494, %618) {heads 4, kv_heads 1} layers.3.0.layers.2.0 : f32[B, 16, 288] */
   lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 773210112, 192, arena + 774782976, 96,
       arena + 774783024, 96, arena + 766918656, 192, arena + 766771200, 288,
       arena + 766771200 + 192, 288, arena + 766771200 + 240, 288, 0.14433756f);
 
-  /* %687 = slice(%686) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  /* %622 = slice(%621) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 766771200, 288, arena + 766918656, 192);
 
-  /* %688 = slice(%686) {axis 1, start 192, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
+  /* %623 = slice(%621) {axis 1, start 192, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
   lk_copy_rows(B * 16, 48, arena + 766771392, 288, arena + 767016960, 48);
 
-  /* %689 = slice(%686) {axis 1, start 240, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
+  /* %624 = slice(%621) {axis 1, start 240, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
   lk_copy_rows(B * 16, 48, arena + 766771440, 288, arena + 767041536, 48);
 
-  /* %690 = concat(%688, %689) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  /* %625 = concat(%623, %624) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
   lk_copy_rows(B * 16, 48, arena + 767016960, 48, arena + 766869504, 96);
   lk_copy_rows(B * 16, 48, arena + 767041536, 48, arena + 766869552, 96);
 
-  /* %691 = transpose(%543) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  /* %626 = transpose(%490) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[190], arena + 767016960);
 
-  /* %692 = fused_linear(%690, %691) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  /* %627 = fused_linear(%625, %626) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 96, 192, arena + 766869504, arena + 767016960, NULL, LK_ACT_NONE, NULL,
       arena + 766771200);
 
-  /* %693 = linear_grad_weight(%690, %539) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  /* %628 = linear_grad_weight(%625, %486) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 16, 192, 96, arena + 766869504, arena + 773111808, arena + 767483904);
 
-  /* %694 = reduce_sum(%690) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
+  /* %629 = reduce_sum(%625) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 766869504,
       arena + 767503680);
 
-  /* %695 = transpose(%540) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %630 = transpose(%487) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 766869504);
 
-  /* %696 = linear_grad_weight(%687, %539) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %631 = linear_grad_weight(%622, %486) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 766918656, arena + 773111808, arena + 767447040);
 
-  /* %697 = reduce_sum(%687) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  /* %632 = reduce_sum(%622) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766918656,
       arena + 767502912);
 
-  /* %698 = fused_linear(%687, %695, %692) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %692 */
+  /* %633 = fused_linear(%622, %630, %627) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %627 */
   lk_fused_linear(B * 16, 192, 192, arena + 766918656, arena + 766869504, NULL, LK_ACT_NONE,
       arena + 766771200, arena + 766771200);
 
-  /* %699 = reduce_sum(%698) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %634 = reduce_sum(%633) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766771200,
       arena + 766869504);
 
-  /* %700 = add(%657, %699) layers.3.0.norm1 : f32[192] */
+  /* %635 = add(%594, %634) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 768289536, (const long[]){1}, arena + 766869504,
       (const long[]){1}, arena + 767503104);
 
-  /* %701 = mul(%698, %471) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %636 = mul(%633, %427) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 766771200, (const long[]){3072, 192, 1},
       params[164], (const long[]){0, 0, 1}, arena + 766869504);
 
-  /* %702 = mul(%698, %537) layers.3.0.norm1 : f32[B, 16, 192], written over %692 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 766771200, (const long[]){3072, 192, 1},
-      arena + 773013504, (const long[]){3072, 192, 1}, arena + 766771200);
+  /* %637 = reduce_sum(%633, %485) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 766771200, arena + 773013504, arena + 766967808);
 
-  /* %703 = reduce_sum(%702) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766771200,
-      arena + 766967808);
-
-  /* %704 = add(%660, %703) layers.3.0.norm1 : f32[192] */
+  /* %638 = add(%596, %637) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 768289728, (const long[]){1}, arena + 766967808,
       (const long[]){1}, arena + 767503296);
 
-  /* %705 = normalize_grad(%536, %701) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %639 = normalize_grad(%484, %636) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 772915200, arena + 766869504, 1e-06f, arena + 766771200);
 
-  /* %706 = add(%680, %705) layers.3.0 : f32[B, 16, 192], written over %622 */
+  /* %640 = add(%615, %639) layers.3.0 : f32[B, 16, 192], written over %560 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
       arena + 766771200, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %707 = mul(%706, %534) layers.3.0 : f32[B, 16, 192] */
+  /* %641 = mul(%640, %483) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[24],
       (const long[]){1, 0, 0}, arena + 767311872);
 
-  /* %708 = transpose(%531) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %642 = transpose(%480) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[186], arena + 767164416);
 
-  /* %709 = fused_linear(%707, %708) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  /* %643 = fused_linear(%641, %642) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 767311872, arena + 767164416, NULL, LK_ACT_NONE, NULL,
       arena + 766771200);
 
-  /* %710 = linear_grad_weight(%707, %530) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %644 = linear_grad_weight(%641, %479) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 767311872, arena + 766377984, arena + 767164416);
 
-  /* %711 = reduce_sum(%707) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  /* %645 = reduce_sum(%641) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 767311872,
       arena + 767503488);
 
-  /* %712 = gelu_grad(%529, %709) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  /* %646 = gelu_grad(%478, %643) layers.3.0.layers.1.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 765984768, arena + 766771200, arena + 766377984);
 
-  /* %713 = transpose(%527) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %647 = transpose(%476) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[184], arena + 765984768);
 
-  /* %714 = fused_linear(%712, %713) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  /* %648 = fused_linear(%646, %647) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 766377984, arena + 765984768, NULL, LK_ACT_NONE, NULL,
       arena + 766132224);
 
-  /* %715 = linear_grad_weight(%712, %526) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %649 = linear_grad_weight(%646, %475) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 766377984, arena + 772816896, arena + 766771200);
 
-  /* %716 = reduce_sum(%712) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  /* %650 = reduce_sum(%646) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 766377984,
       arena + 767102976);
 
-  /* %717 = reduce_sum(%714) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %651 = reduce_sum(%648) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766132224,
       arena + 765984768);
 
-  /* %718 = add(%674, %717) layers.3.0.norm2 : f32[192] */
+  /* %652 = add(%610, %651) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 767502336, (const long[]){1}, arena + 765984768,
       (const long[]){1}, arena + 766765056);
 
-  /* %719 = mul(%714, %491) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %653 = mul(%648, %445) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 766132224, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 765984768);
 
-  /* %720 = mul(%714, %524) layers.3.0.norm2 : f32[B, 16, 192], written over %714 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 766132224, (const long[]){3072, 192, 1},
-      arena + 772718592, (const long[]){3072, 192, 1}, arena + 766132224);
+  /* %654 = reduce_sum(%648, %474) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 766132224, arena + 772718592, arena + 766083072);
 
-  /* %721 = reduce_sum(%720) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766132224,
-      arena + 766083072);
-
-  /* %722 = add(%678, %721) layers.3.0.norm2 : f32[192] */
+  /* %655 = add(%613, %654) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 767502528, (const long[]){1}, arena + 766083072,
       (const long[]){1}, arena + 766765248);
 
-  /* %723 = normalize_grad(%523, %719) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %656 = normalize_grad(%473, %653) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 772620288, arena + 765984768, 1e-06f, arena + 766083072);
 
-  /* %724 = add(%706, %723) layers.3.0 : f32[B, 16, 192], written over %622 */
+  /* %657 = add(%640, %656) layers.3.0 : f32[B, 16, 192], written over %560 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
       arena + 766083072, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %725 = mul(%724, %521) layers.3.0 : f32[B, 16, 192] */
+  /* %658 = mul(%657, %472) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[23],
       (const long[]){1, 0, 0}, arena + 765984768);
 
-  /* %726 = transpose(%518) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  /* %659 = transpose(%469) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 766083072);
 
-  /* %727 = fused_linear(%725, %726) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  /* %660 = fused_linear(%658, %659) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 765984768, arena + 766083072, NULL, LK_ACT_NONE, NULL,
       arena + 766132224);
 
-  /* %728 = linear_grad_weight(%725, %517) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  /* %661 = linear_grad_weight(%658, %468) layers.3.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 765984768, arena + 772521984, arena + 766672896);
 
-  /* %729 = reduce_sum(%725) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  /* %662 = reduce_sum(%658) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 765984768,
       arena + 766765440);
 
-  /* %730 = sdpa_grad(%511, %515, %516, %727) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 288] */
+  /* %663 = sdpa_grad(%462, %466, %467, %660) {heads 4, kv_heads 1} layers.3.0.layers.1.0 : f32[B, 16, 288] */
   lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 772423680, 192, arena + 774733824, 96,
       arena + 774733872, 96, arena + 766132224, 192, arena + 765984768, 288,
       arena + 765984768 + 192, 288, arena + 765984768 + 240, 288, 0.14433756f);
 
-  /* %731 = slice(%730) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  /* %664 = slice(%663) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 765984768, 288, arena + 766132224, 192);
 
-  /* %732 = slice(%730) {axis 1, start 192, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
+  /* %665 = slice(%663) {axis 1, start 192, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
   lk_copy_rows(B * 16, 48, arena + 765984960, 288, arena + 766230528, 48);
 
-  /* %733 = slice(%730) {axis 1, start 240, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
+  /* %666 = slice(%663) {axis 1, start 240, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
   lk_copy_rows(B * 16, 48, arena + 765985008, 288, arena + 766255104, 48);
 
-  /* %734 = concat(%732, %733) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  /* %667 = concat(%665, %666) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
   lk_copy_rows(B * 16, 48, arena + 766230528, 48, arena + 766083072, 96);
   lk_copy_rows(B * 16, 48, arena + 766255104, 48, arena + 766083120, 96);
 
-  /* %735 = transpose(%512) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  /* %668 = transpose(%463) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[180], arena + 766230528);
 
-  /* %736 = fused_linear(%734, %735) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  /* %669 = fused_linear(%667, %668) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 96, 192, arena + 766083072, arena + 766230528, NULL, LK_ACT_NONE, NULL,
       arena + 765984768);
 
-  /* %737 = linear_grad_weight(%734, %508) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  /* %670 = linear_grad_weight(%667, %459) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 16, 192, 96, arena + 766083072, arena + 772325376, arena + 766746624);
 
-  /* %738 = reduce_sum(%734) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
+  /* %671 = reduce_sum(%667) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 766083072,
       arena + 766766400);
 
-  /* %739 = transpose(%509) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %672 = transpose(%460) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 766083072);
 
-  /* %740 = linear_grad_weight(%731, %508) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %673 = linear_grad_weight(%664, %459) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 766132224, arena + 772325376, arena + 766709760);
 
-  /* %741 = reduce_sum(%731) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  /* %674 = reduce_sum(%664) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766132224,
       arena + 766765632);
 
-  /* %742 = fused_linear(%731, %739, %736) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %736 */
+  /* %675 = fused_linear(%664, %672, %669) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %669 */
   lk_fused_linear(B * 16, 192, 192, arena + 766132224, arena + 766083072, NULL, LK_ACT_NONE,
       arena + 765984768, arena + 765984768);
 
-  /* %743 = reduce_sum(%742) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %676 = reduce_sum(%675) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 765984768,
       arena + 766083072);
 
-  /* %744 = add(%700, %743) layers.3.0.norm1 : f32[192] */
+  /* %677 = add(%635, %676) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 767503104, (const long[]){1}, arena + 766083072,
       (const long[]){1}, arena + 766765824);
 
-  /* %745 = mul(%742, %471) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %678 = mul(%675, %427) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 765984768, (const long[]){3072, 192, 1},
       params[164], (const long[]){0, 0, 1}, arena + 766083072);
 
-  /* %746 = mul(%742, %506) layers.3.0.norm1 : f32[B, 16, 192], written over %736 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 765984768, (const long[]){3072, 192, 1},
-      arena + 772227072, (const long[]){3072, 192, 1}, arena + 765984768);
+  /* %679 = reduce_sum(%675, %458) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 765984768, arena + 772227072, arena + 766181376);
 
-  /* %747 = reduce_sum(%746) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 765984768,
-      arena + 766181376);
-
-  /* %748 = add(%704, %747) layers.3.0.norm1 : f32[192] */
+  /* %680 = add(%638, %679) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 767503296, (const long[]){1}, arena + 766181376,
       (const long[]){1}, arena + 766766016);
 
-  /* %749 = normalize_grad(%505, %745) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %681 = normalize_grad(%457, %678) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 772128768, arena + 766083072, 1e-06f, arena + 765984768);
 
-  /* %750 = add(%724, %749) layers.3.0 : f32[B, 16, 192], written over %622 */
+  /* %682 = add(%657, %681) layers.3.0 : f32[B, 16, 192], written over %560 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
       arena + 765984768, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %751 = mul(%750, %503) layers.3.0 : f32[B, 16, 192] */
+  /* %683 = mul(%682, %456) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[22],
       (const long[]){1, 0, 0}, arena + 766525440);
 
-  /* %752 = transpose(%500) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %684 = transpose(%453) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[176], arena + 766377984);
 
-  /* %753 = fused_linear(%751, %752) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  /* %685 = fused_linear(%683, %684) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 766525440, arena + 766377984, NULL, LK_ACT_NONE, NULL,
       arena + 765984768);
 
-  /* %754 = linear_grad_weight(%751, %499) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %686 = linear_grad_weight(%683, %452) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 766525440, arena + 765591552, arena + 766377984);
 
-  /* %755 = reduce_sum(%751) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  /* %687 = reduce_sum(%683) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 766525440,
       arena + 766766208);
 
-  /* %756 = gelu_grad(%498, %753) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  /* %688 = gelu_grad(%451, %685) layers.3.0.layers.0.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 749076480, arena + 765984768, arena + 765591552);
 
-  /* %757 = transpose(%496) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %689 = transpose(%449) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[174], arena + 749076480);
 
-  /* %758 = fused_linear(%756, %757) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  /* %690 = fused_linear(%688, %689) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 765591552, arena + 749076480, NULL, LK_ACT_NONE, NULL,
       arena + 749223936);
 
-  /* %759 = linear_grad_weight(%756, %495) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %691 = linear_grad_weight(%688, %448) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 765591552, arena + 772030464, arena + 766525440);
 
-  /* %760 = reduce_sum(%756) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  /* %692 = reduce_sum(%688) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 765591552,
       arena + 766374912);
 
-  /* %761 = reduce_sum(%758) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %693 = reduce_sum(%690) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749223936,
       arena + 749076480);
 
-  /* %762 = add(%718, %761) layers.3.0.norm2 : f32[192] */
+  /* %694 = add(%652, %693) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 766765056, (const long[]){1}, arena + 749076480,
       (const long[]){1}, arena + 766375680);
 
-  /* %763 = mul(%758, %491) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %695 = mul(%690, %445) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 749223936, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 749076480);
 
-  /* %764 = mul(%758, %493) layers.3.0.norm2 : f32[B, 16, 192], written over %758 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 749223936, (const long[]){3072, 192, 1},
-      arena + 771932160, (const long[]){3072, 192, 1}, arena + 749223936);
+  /* %696 = reduce_sum(%690, %447) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 749223936, arena + 771932160, arena + 749174784);
 
-  /* %765 = reduce_sum(%764) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749223936,
-      arena + 749174784);
-
-  /* %766 = add(%722, %765) layers.3.0.norm2 : f32[192] */
+  /* %697 = add(%655, %696) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 766765248, (const long[]){1}, arena + 749174784,
       (const long[]){1}, arena + 766375872);
 
-  /* %767 = normalize_grad(%490, %763) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %698 = normalize_grad(%444, %695) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 771833856, arena + 749076480, 1e-06f, arena + 749174784);
 
-  /* %768 = add(%750, %767) layers.3.0 : f32[B, 16, 192], written over %622 */
+  /* %699 = add(%682, %698) layers.3.0 : f32[B, 16, 192], written over %560 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
       arena + 749174784, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %769 = mul(%768, %488) layers.3.0 : f32[B, 16, 192] */
+  /* %700 = mul(%699, %443) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1}, inputs[21],
       (const long[]){1, 0, 0}, arena + 749076480);
 
-  /* %770 = transpose(%485) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  /* %701 = transpose(%440) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[170], arena + 749174784);
 
-  /* %771 = fused_linear(%769, %770) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  /* %702 = fused_linear(%700, %701) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 749076480, arena + 749174784, NULL, LK_ACT_NONE, NULL,
       arena + 749223936);
 
-  /* %772 = linear_grad_weight(%769, %484) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  /* %703 = linear_grad_weight(%700, %439) layers.3.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 749076480, arena + 771735552, arena + 766316544);
 
-  /* %773 = reduce_sum(%769) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  /* %704 = reduce_sum(%700) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749076480,
       arena + 766376064);
 
-  /* %774 = sdpa_grad(%478, %482, %483, %771) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 288] */
+  /* %705 = sdpa_grad(%433, %437, %438, %702) {heads 4, kv_heads 1} layers.3.0.layers.0.0 : f32[B, 16, 288] */
   lk_sdpa_grad(B, 16, 16, 4, 1, 48, arena + 771637248, 192, arena + 774684672, 96,
       arena + 774684720, 96, arena + 749223936, 192, arena + 749076480, 288,
       arena + 749076480 + 192, 288, arena + 749076480 + 240, 288, 0.14433756f);
 
-  /* %775 = slice(%774) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  /* %706 = slice(%705) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 749076480, 288, arena + 749223936, 192);
 
-  /* %776 = slice(%774) {axis 1, start 192, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
+  /* %707 = slice(%705) {axis 1, start 192, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
   lk_copy_rows(B * 16, 48, arena + 749076672, 288, arena + 749322240, 48);
 
-  /* %777 = slice(%774) {axis 1, start 240, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
+  /* %708 = slice(%705) {axis 1, start 240, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
   lk_copy_rows(B * 16, 48, arena + 749076720, 288, arena + 749346816, 48);
 
-  /* %778 = concat(%776, %777) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  /* %709 = concat(%707, %708) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
   lk_copy_rows(B * 16, 48, arena + 749322240, 48, arena + 749174784, 96);
   lk_copy_rows(B * 16, 48, arena + 749346816, 48, arena + 749174832, 96);
 
-  /* %779 = transpose(%479) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  /* %710 = transpose(%434) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[168], arena + 749322240);
 
-  /* %780 = fused_linear(%778, %779) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  /* %711 = fused_linear(%709, %710) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 96, 192, arena + 749174784, arena + 749322240, NULL, LK_ACT_NONE, NULL,
       arena + 749076480);
 
-  /* %781 = linear_grad_weight(%778, %475) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  /* %712 = linear_grad_weight(%709, %430) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 16, 192, 96, arena + 749174784, arena + 771538944, arena + 766353408);
 
-  /* %782 = reduce_sum(%778) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
+  /* %713 = reduce_sum(%709) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 749174784,
       arena + 766377600);
 
-  /* %783 = transpose(%476) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %714 = transpose(%431) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 749174784);
 
-  /* %784 = linear_grad_weight(%775, %475) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %715 = linear_grad_weight(%706, %430) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 749223936, arena + 771538944, arena + 767066112);
 
-  /* %785 = reduce_sum(%775) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
+  /* %716 = reduce_sum(%706) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749223936,
       arena + 766376256);
 
-  /* %786 = fused_linear(%775, %783, %780) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %780 */
+  /* %717 = fused_linear(%706, %714, %711) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %711 */
   lk_fused_linear(B * 16, 192, 192, arena + 749223936, arena + 749174784, NULL, LK_ACT_NONE,
       arena + 749076480, arena + 749076480);
 
-  /* %787 = reduce_sum(%786) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %718 = reduce_sum(%717) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749076480,
       arena + 749174784);
 
-  /* %788 = add(%744, %787) layers.3.0.norm1 : f32[192] */
+  /* %719 = add(%677, %718) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 766765824, (const long[]){1}, arena + 749174784,
       (const long[]){1}, arena + 766376448);
 
-  /* %789 = mul(%786, %471) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %720 = mul(%717, %427) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 749076480, (const long[]){3072, 192, 1},
       params[164], (const long[]){0, 0, 1}, arena + 749174784);
 
-  /* %790 = mul(%786, %473) layers.3.0.norm1 : f32[B, 16, 192], written over %780 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 749076480, (const long[]){3072, 192, 1},
-      arena + 771440640, (const long[]){3072, 192, 1}, arena + 749076480);
+  /* %721 = reduce_sum(%717, %429) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 749076480, arena + 771440640, arena + 749273088);
 
-  /* %791 = reduce_sum(%790) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749076480,
-      arena + 749273088);
-
-  /* %792 = add(%748, %791) layers.3.0.norm1 : f32[192] */
+  /* %722 = add(%680, %721) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 766766016, (const long[]){1}, arena + 749273088,
       (const long[]){1}, arena + 766376640);
 
-  /* %793 = normalize_grad(%470, %789) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %723 = normalize_grad(%426, %720) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 771342336, arena + 749174784, 1e-06f, arena + 749076480);
 
-  /* %794 = add(%768, %793) layers.3.0 : f32[B, 16, 192], written over %622 */
+  /* %724 = add(%699, %723) layers.3.0 : f32[B, 16, 192], written over %560 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 774488064, (const long[]){3072, 192, 1},
       arena + 749076480, (const long[]){3072, 192, 1}, arena + 774488064);
 
-  /* %795 = reduce_sum(%794) {axes [], batch} layers.3.0 : f32[16, 192] */
+  /* %725 = reduce_sum(%724) {axes [], batch} layers.3.0 : f32[16, 192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 774488064,
       arena + 766371840);
 
-  /* %796 = seq2img(%794) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  /* %726 = seq2img(%724) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
   lk_seq2img(B, 16, 192, arena + 774488064, arena + 765591552);
 
-  /* %797 = maxpool_grad(%466, %796) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %727 = maxpool_grad(%422, %726) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 765198336, arena + 765591552,
       arena + 749076480);
 
-  /* %798 = img2seq(%797) layers.2.1 : f32[B, 64, 192] */
+  /* %728 = img2seq(%727) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 749076480, arena + 765198336);
 
-  /* %799 = reduce_sum(%798) {axes [0], batch} layers.2.1.norm : f32[192] */
+  /* %729 = reduce_sum(%728) {axes [0], batch} layers.2.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 765198336,
       arena + 766376832);
 
-  /* %800 = mul(%798, %461) layers.2.1.norm : f32[B, 64, 192] */
+  /* %730 = mul(%728, %418) layers.2.1.norm : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       params[161], (const long[]){0, 0, 1}, arena + 749076480);
 
-  /* %801 = mul(%798, %463) layers.2.1.norm : f32[B, 64, 192], written over %798 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
-      arena + 747896832, (const long[]){12288, 192, 1}, arena + 765198336);
+  /* %731 = reduce_sum(%728, %420) {axes [0], batch} layers.2.1.norm : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 765198336, arena + 747896832, arena + 766377024);
 
-  /* %802 = reduce_sum(%801) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 765198336,
-      arena + 766377024);
-
-  /* %803 = normalize_grad(%460, %800) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %732 = normalize_grad(%417, %730) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 748683264, arena + 749076480, 1e-06f, arena + 747896832);
 
-  /* %804 = seq2img(%803) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %733 = seq2img(%732) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 747896832, arena + 748683264);
 
-  /* %805 = conv2d_grad_input(%804, %456) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %734 = conv2d_grad_input(%733, %413) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 748683264, params[159],
       arena + 747896832);
 
-  /* %806 = conv2d_grad_weight(%804, %458) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  /* %735 = conv2d_grad_weight(%733, %415) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 748683264,
       arena + 748290048, arena + 765984768);
 
-  /* %807 = reduce_sum(%804) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
+  /* %736 = reduce_sum(%733) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
       arena + 748683264, arena + 766377216);
 
-  /* %808 = img2seq(%805) layers.2.1 : f32[B, 64, 192] */
+  /* %737 = img2seq(%734) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 747896832, arena + 765198336);
 
-  /* %809 = mul(%808, %453) layers.2.0 : f32[B, 64, 192] */
+  /* %738 = mul(%737, %411) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 765591552);
 
-  /* %810 = transpose(%450) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %739 = transpose(%408) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[157], arena + 766918656);
 
-  /* %811 = fused_linear(%809, %810) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
+  /* %740 = fused_linear(%738, %739) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 765591552, arena + 766918656, NULL, LK_ACT_NONE, NULL,
       arena + 747896832);
 
-  /* %812 = linear_grad_weight(%809, %449) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %741 = linear_grad_weight(%738, %407) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 765591552, arena + 746323968, arena + 766918656);
 
-  /* %813 = reduce_sum(%809) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
+  /* %742 = reduce_sum(%738) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 765591552,
       arena + 766377408);
 
-  /* %814 = gelu_grad(%448, %811) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %743 = gelu_grad(%406, %740) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 744751104, arena + 747896832, arena + 746323968);
 
-  /* %815 = transpose(%446) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %744 = transpose(%404) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[155], arena + 745144320);
 
-  /* %816 = fused_linear(%814, %815) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
+  /* %745 = fused_linear(%743, %744) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 746323968, arena + 745144320, NULL, LK_ACT_NONE, NULL,
       arena + 744751104);
 
-  /* %817 = linear_grad_weight(%814, %445) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %746 = linear_grad_weight(%743, %403) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 746323968, arena + 764805120, arena + 747896832);
 
-  /* %818 = reduce_sum(%814) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
+  /* %747 = reduce_sum(%743) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 746323968,
       arena + 748044288);
 
-  /* %819 = reduce_sum(%816) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %748 = reduce_sum(%745) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
       arena + 746956800);
 
-  /* %820 = mul(%816, %348) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %749 = mul(%745, %319) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 744751104, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 745144320);
 
-  /* %821 = mul(%816, %443) layers.2.0.norm2 : f32[B, 64, 192], written over %816 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 744751104, (const long[]){12288, 192, 1},
-      arena + 764411904, (const long[]){12288, 192, 1}, arena + 744751104);
+  /* %750 = reduce_sum(%745, %402) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 744751104, arena + 764411904, arena + 746956992);
 
-  /* %822 = reduce_sum(%821) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
-      arena + 746956992);
-
-  /* %823 = normalize_grad(%442, %820) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %751 = normalize_grad(%401, %749) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 764018688, arena + 745144320, 1e-06f, arena + 744751104);
 
-  /* %824 = add(%808, %823) layers.2.0 : f32[B, 64, 192], written over %808 */
+  /* %752 = add(%737, %751) layers.2.0 : f32[B, 64, 192], written over %737 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       arena + 744751104, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %825 = mul(%824, %440) layers.2.0 : f32[B, 64, 192] */
+  /* %753 = mul(%752, %400) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 744751104);
 
-  /* %826 = transpose(%437) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  /* %754 = transpose(%397) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[153], arena + 745144320);
 
-  /* %827 = fused_linear(%825, %826) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  /* %755 = fused_linear(%753, %754) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 744751104, arena + 745144320, NULL, LK_ACT_NONE, NULL,
       arena + 745340928);
 
-  /* %828 = linear_grad_weight(%825, %436) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  /* %756 = linear_grad_weight(%753, %396) layers.2.0.layers.3.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 744751104, arena + 763625472, arena + 746864640);
 
-  /* %829 = reduce_sum(%825) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  /* %757 = reduce_sum(%753) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
       arena + 746957184);
 
-  /* %830 = sdpa_grad(%430, %434, %435, %827) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 288] */
+  /* %758 = sdpa_grad(%390, %394, %395, %755) {heads 4, kv_heads 1} layers.2.0.layers.3.0 : f32[B, 64, 288] */
   lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 763232256, 192, arena + 769327104, 96,
       arena + 769327152, 96, arena + 745340928, 192, arena + 744751104, 288,
       arena + 744751104 + 192, 288, arena + 744751104 + 240, 288, 0.14433756f);
 
-  /* %831 = slice(%830) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  /* %759 = slice(%758) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 744751104, 288, arena + 745340928, 192);
 
-  /* %832 = slice(%830) {axis 1, start 192, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
+  /* %760 = slice(%758) {axis 1, start 192, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
   lk_copy_rows(B * 64, 48, arena + 744751296, 288, arena + 745734144, 48);
 
-  /* %833 = slice(%830) {axis 1, start 240, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
+  /* %761 = slice(%758) {axis 1, start 240, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
   lk_copy_rows(B * 64, 48, arena + 744751344, 288, arena + 745832448, 48);
 
-  /* %834 = concat(%832, %833) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  /* %762 = concat(%760, %761) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
   lk_copy_rows(B * 64, 48, arena + 745734144, 48, arena + 745144320, 96);
   lk_copy_rows(B * 64, 48, arena + 745832448, 48, arena + 745144368, 96);
 
-  /* %835 = transpose(%431) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  /* %763 = transpose(%391) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 745734144);
 
-  /* %836 = fused_linear(%834, %835) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  /* %764 = fused_linear(%762, %763) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 96, 192, arena + 745144320, arena + 745734144, NULL, LK_ACT_NONE, NULL,
       arena + 744751104);
 
-  /* %837 = linear_grad_weight(%834, %427) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  /* %765 = linear_grad_weight(%762, %387) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 64, 192, 96, arena + 745144320, arena + 762839040, arena + 746938368);
 
-  /* %838 = reduce_sum(%834) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
+  /* %766 = reduce_sum(%762) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 745144320,
       arena + 746958144);
 
-  /* %839 = transpose(%428) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %767 = transpose(%388) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 745144320);
 
-  /* %840 = linear_grad_weight(%831, %427) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %768 = linear_grad_weight(%759, %387) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 745340928, arena + 762839040, arena + 746901504);
 
-  /* %841 = reduce_sum(%831) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  /* %769 = reduce_sum(%759) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 745340928,
       arena + 746957376);
 
-  /* %842 = fused_linear(%831, %839, %836) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %836 */
+  /* %770 = fused_linear(%759, %767, %764) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %764 */
   lk_fused_linear(B * 64, 192, 192, arena + 745340928, arena + 745144320, NULL, LK_ACT_NONE,
       arena + 744751104, arena + 744751104);
 
-  /* %843 = reduce_sum(%842) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %771 = reduce_sum(%770) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
       arena + 746957568);
 
-  /* %844 = mul(%842, %328) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %772 = mul(%770, %301) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 744751104, (const long[]){12288, 192, 1},
       params[115], (const long[]){0, 0, 1}, arena + 745144320);
 
-  /* %845 = mul(%842, %425) layers.2.0.norm1 : f32[B, 64, 192], written over %836 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 744751104, (const long[]){12288, 192, 1},
-      arena + 762445824, (const long[]){12288, 192, 1}, arena + 744751104);
+  /* %773 = reduce_sum(%770, %386) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 744751104, arena + 762445824, arena + 746957760);
 
-  /* %846 = reduce_sum(%845) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 744751104,
-      arena + 746957760);
-
-  /* %847 = normalize_grad(%424, %844) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %774 = normalize_grad(%385, %772) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 762052608, arena + 745144320, 1e-06f, arena + 744751104);
 
-  /* %848 = add(%824, %847) layers.2.0 : f32[B, 64, 192], written over %808 */
+  /* %775 = add(%752, %774) layers.2.0 : f32[B, 64, 192], written over %737 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       arena + 744751104, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %849 = mul(%848, %422) layers.2.0 : f32[B, 64, 192] */
+  /* %776 = mul(%775, %384) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 746323968);
 
-  /* %850 = transpose(%419) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %777 = transpose(%381) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[147], arena + 746717184);
 
-  /* %851 = fused_linear(%849, %850) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  /* %778 = fused_linear(%776, %777) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 746323968, arena + 746717184, NULL, LK_ACT_NONE, NULL,
       arena + 744751104);
 
-  /* %852 = linear_grad_weight(%849, %418) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %779 = linear_grad_weight(%776, %380) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 746323968, arena + 743178240, arena + 746717184);
 
-  /* %853 = reduce_sum(%849) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  /* %780 = reduce_sum(%776) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 746323968,
       arena + 746957952);
 
-  /* %854 = gelu_grad(%417, %851) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  /* %781 = gelu_grad(%379, %778) layers.2.0.layers.2.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 741605376, arena + 744751104, arena + 743178240);
 
-  /* %855 = transpose(%415) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %782 = transpose(%377) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[145], arena + 741998592);
 
-  /* %856 = fused_linear(%854, %855) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  /* %783 = fused_linear(%781, %782) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 743178240, arena + 741998592, NULL, LK_ACT_NONE, NULL,
       arena + 741605376);
 
-  /* %857 = linear_grad_weight(%854, %414) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %784 = linear_grad_weight(%781, %376) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 743178240, arena + 761659392, arena + 744751104);
 
-  /* %858 = reduce_sum(%854) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  /* %785 = reduce_sum(%781) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 743178240,
       arena + 744898560);
 
-  /* %859 = reduce_sum(%856) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %786 = reduce_sum(%783) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
       arena + 741998592);
 
-  /* %860 = add(%819, %859) layers.2.0.norm2 : f32[192] */
+  /* %787 = add(%748, %786) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 746956800, (const long[]){1}, arena + 741998592,
       (const long[]){1}, arena + 743811072);
 
-  /* %861 = mul(%856, %348) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %788 = mul(%783, %319) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 741605376, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 741998592);
 
-  /* %862 = mul(%856, %412) layers.2.0.norm2 : f32[B, 64, 192], written over %856 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 741605376, (const long[]){12288, 192, 1},
-      arena + 761266176, (const long[]){12288, 192, 1}, arena + 741605376);
+  /* %789 = reduce_sum(%783, %375) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 741605376, arena + 761266176, arena + 742391808);
 
-  /* %863 = reduce_sum(%862) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
-      arena + 742391808);
-
-  /* %864 = add(%822, %863) layers.2.0.norm2 : f32[192] */
+  /* %790 = add(%750, %789) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 746956992, (const long[]){1}, arena + 742391808,
       (const long[]){1}, arena + 743811264);
 
-  /* %865 = normalize_grad(%411, %861) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %791 = normalize_grad(%374, %788) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 760872960, arena + 741998592, 1e-06f, arena + 741605376);
 
-  /* %866 = add(%848, %865) layers.2.0 : f32[B, 64, 192], written over %808 */
+  /* %792 = add(%775, %791) layers.2.0 : f32[B, 64, 192], written over %737 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       arena + 741605376, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %867 = mul(%866, %409) layers.2.0 : f32[B, 64, 192] */
+  /* %793 = mul(%792, %373) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 741605376);
 
-  /* %868 = transpose(%406) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  /* %794 = transpose(%370) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 741998592);
 
-  /* %869 = fused_linear(%867, %868) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  /* %795 = fused_linear(%793, %794) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 741605376, arena + 741998592, NULL, LK_ACT_NONE, NULL,
       arena + 742195200);
 
-  /* %870 = linear_grad_weight(%867, %405) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  /* %796 = linear_grad_weight(%793, %369) layers.2.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 741605376, arena + 760479744, arena + 743718912);
 
-  /* %871 = reduce_sum(%867) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  /* %797 = reduce_sum(%793) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
       arena + 743811456);
 
-  /* %872 = sdpa_grad(%399, %403, %404, %869) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 288] */
+  /* %798 = sdpa_grad(%363, %367, %368, %795) {heads 4, kv_heads 1} layers.2.0.layers.2.0 : f32[B, 64, 288] */
   lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 760086528, 192, arena + 769130496, 96,
       arena + 769130544, 96, arena + 742195200, 192, arena + 741605376, 288,
       arena + 741605376 + 192, 288, arena + 741605376 + 240, 288, 0.14433756f);
 
-  /* %873 = slice(%872) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  /* %799 = slice(%798) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 741605376, 288, arena + 742195200, 192);
 
-  /* %874 = slice(%872) {axis 1, start 192, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
+  /* %800 = slice(%798) {axis 1, start 192, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
   lk_copy_rows(B * 64, 48, arena + 741605568, 288, arena + 742588416, 48);
 
-  /* %875 = slice(%872) {axis 1, start 240, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
+  /* %801 = slice(%798) {axis 1, start 240, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
   lk_copy_rows(B * 64, 48, arena + 741605616, 288, arena + 742686720, 48);
 
-  /* %876 = concat(%874, %875) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  /* %802 = concat(%800, %801) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
   lk_copy_rows(B * 64, 48, arena + 742588416, 48, arena + 741998592, 96);
   lk_copy_rows(B * 64, 48, arena + 742686720, 48, arena + 741998640, 96);
 
-  /* %877 = transpose(%400) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  /* %803 = transpose(%364) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 742588416);
 
-  /* %878 = fused_linear(%876, %877) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  /* %804 = fused_linear(%802, %803) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 96, 192, arena + 741998592, arena + 742588416, NULL, LK_ACT_NONE, NULL,
       arena + 741605376);
 
-  /* %879 = linear_grad_weight(%876, %396) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  /* %805 = linear_grad_weight(%802, %360) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 64, 192, 96, arena + 741998592, arena + 759693312, arena + 743792640);
 
-  /* %880 = reduce_sum(%876) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
+  /* %806 = reduce_sum(%802) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 741998592,
       arena + 743812416);
 
-  /* %881 = transpose(%397) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %807 = transpose(%361) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 741998592);
 
-  /* %882 = linear_grad_weight(%873, %396) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %808 = linear_grad_weight(%799, %360) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 742195200, arena + 759693312, arena + 743755776);
 
-  /* %883 = reduce_sum(%873) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  /* %809 = reduce_sum(%799) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 742195200,
       arena + 743811648);
 
-  /* %884 = fused_linear(%873, %881, %878) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %878 */
+  /* %810 = fused_linear(%799, %807, %804) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %804 */
   lk_fused_linear(B * 64, 192, 192, arena + 742195200, arena + 741998592, NULL, LK_ACT_NONE,
       arena + 741605376, arena + 741605376);
 
-  /* %885 = reduce_sum(%884) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %811 = reduce_sum(%810) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
       arena + 741998592);
 
-  /* %886 = add(%843, %885) layers.2.0.norm1 : f32[192] */
+  /* %812 = add(%771, %811) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 746957568, (const long[]){1}, arena + 741998592,
       (const long[]){1}, arena + 743811840);
 
-  /* %887 = mul(%884, %328) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %813 = mul(%810, %301) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 741605376, (const long[]){12288, 192, 1},
       params[115], (const long[]){0, 0, 1}, arena + 741998592);
 
-  /* %888 = mul(%884, %394) layers.2.0.norm1 : f32[B, 64, 192], written over %878 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 741605376, (const long[]){12288, 192, 1},
-      arena + 759300096, (const long[]){12288, 192, 1}, arena + 741605376);
+  /* %814 = reduce_sum(%810, %359) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 741605376, arena + 759300096, arena + 742391808);
 
-  /* %889 = reduce_sum(%888) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 741605376,
-      arena + 742391808);
-
-  /* %890 = add(%846, %889) layers.2.0.norm1 : f32[192] */
+  /* %815 = add(%773, %814) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 746957760, (const long[]){1}, arena + 742391808,
       (const long[]){1}, arena + 743812032);
 
-  /* %891 = normalize_grad(%393, %887) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %816 = normalize_grad(%358, %813) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 758906880, arena + 741998592, 1e-06f, arena + 741605376);
 
-  /* %892 = add(%866, %891) layers.2.0 : f32[B, 64, 192], written over %808 */
+  /* %817 = add(%792, %816) layers.2.0 : f32[B, 64, 192], written over %737 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       arena + 741605376, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %893 = mul(%892, %391) layers.2.0 : f32[B, 64, 192] */
+  /* %818 = mul(%817, %357) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 743178240);
 
-  /* %894 = transpose(%388) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %819 = transpose(%354) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[137], arena + 743571456);
 
-  /* %895 = fused_linear(%893, %894) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  /* %820 = fused_linear(%818, %819) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 743178240, arena + 743571456, NULL, LK_ACT_NONE, NULL,
       arena + 741605376);
 
-  /* %896 = linear_grad_weight(%893, %387) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %821 = linear_grad_weight(%818, %353) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 743178240, arena + 740032512, arena + 743571456);
 
-  /* %897 = reduce_sum(%893) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  /* %822 = reduce_sum(%818) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 743178240,
       arena + 743812224);
 
-  /* %898 = gelu_grad(%386, %895) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  /* %823 = gelu_grad(%352, %820) layers.2.0.layers.1.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 738459648, arena + 741605376, arena + 740032512);
 
-  /* %899 = transpose(%384) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %824 = transpose(%350) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 738852864);
 
-  /* %900 = fused_linear(%898, %899) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  /* %825 = fused_linear(%823, %824) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 740032512, arena + 738852864, NULL, LK_ACT_NONE, NULL,
       arena + 738459648);
 
-  /* %901 = linear_grad_weight(%898, %383) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %826 = linear_grad_weight(%823, %349) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 740032512, arena + 758513664, arena + 741605376);
 
-  /* %902 = reduce_sum(%898) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  /* %827 = reduce_sum(%823) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 740032512,
       arena + 741752832);
 
-  /* %903 = reduce_sum(%900) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %828 = reduce_sum(%825) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
       arena + 738852864);
 
-  /* %904 = add(%860, %903) layers.2.0.norm2 : f32[192] */
+  /* %829 = add(%787, %828) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 743811072, (const long[]){1}, arena + 738852864,
       (const long[]){1}, arena + 740665344);
 
-  /* %905 = mul(%900, %348) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %830 = mul(%825, %319) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 738459648, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 738852864);
 
-  /* %906 = mul(%900, %381) layers.2.0.norm2 : f32[B, 64, 192], written over %900 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 738459648, (const long[]){12288, 192, 1},
-      arena + 758120448, (const long[]){12288, 192, 1}, arena + 738459648);
+  /* %831 = reduce_sum(%825, %348) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 738459648, arena + 758120448, arena + 739246080);
 
-  /* %907 = reduce_sum(%906) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
-      arena + 739246080);
-
-  /* %908 = add(%864, %907) layers.2.0.norm2 : f32[192] */
+  /* %832 = add(%790, %831) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 743811264, (const long[]){1}, arena + 739246080,
       (const long[]){1}, arena + 740665536);
 
-  /* %909 = normalize_grad(%380, %905) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %833 = normalize_grad(%347, %830) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 757727232, arena + 738852864, 1e-06f, arena + 738459648);
 
-  /* %910 = add(%892, %909) layers.2.0 : f32[B, 64, 192], written over %808 */
+  /* %834 = add(%817, %833) layers.2.0 : f32[B, 64, 192], written over %737 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       arena + 738459648, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %911 = mul(%910, %378) layers.2.0 : f32[B, 64, 192] */
+  /* %835 = mul(%834, %346) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 738459648);
 
-  /* %912 = transpose(%375) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  /* %836 = transpose(%343) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 738852864);
 
-  /* %913 = fused_linear(%911, %912) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  /* %837 = fused_linear(%835, %836) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 738459648, arena + 738852864, NULL, LK_ACT_NONE, NULL,
       arena + 739049472);
 
-  /* %914 = linear_grad_weight(%911, %374) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  /* %838 = linear_grad_weight(%835, %342) layers.2.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 738459648, arena + 757334016, arena + 740573184);
 
-  /* %915 = reduce_sum(%911) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  /* %839 = reduce_sum(%835) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
       arena + 740665728);
 
-  /* %916 = sdpa_grad(%368, %372, %373, %913) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 288] */
+  /* %840 = sdpa_grad(%336, %340, %341, %837) {heads 4, kv_heads 1} layers.2.0.layers.1.0 : f32[B, 64, 288] */
   lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 756940800, 192, arena + 768933888, 96,
       arena + 768933936, 96, arena + 739049472, 192, arena + 738459648, 288,
       arena + 738459648 + 192, 288, arena + 738459648 + 240, 288, 0.14433756f);
 
-  /* %917 = slice(%916) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  /* %841 = slice(%840) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 738459648, 288, arena + 739049472, 192);
 
-  /* %918 = slice(%916) {axis 1, start 192, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
+  /* %842 = slice(%840) {axis 1, start 192, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
   lk_copy_rows(B * 64, 48, arena + 738459840, 288, arena + 739442688, 48);
 
-  /* %919 = slice(%916) {axis 1, start 240, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
+  /* %843 = slice(%840) {axis 1, start 240, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
   lk_copy_rows(B * 64, 48, arena + 738459888, 288, arena + 739540992, 48);
 
-  /* %920 = concat(%918, %919) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  /* %844 = concat(%842, %843) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
   lk_copy_rows(B * 64, 48, arena + 739442688, 48, arena + 738852864, 96);
   lk_copy_rows(B * 64, 48, arena + 739540992, 48, arena + 738852912, 96);
 
-  /* %921 = transpose(%369) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  /* %845 = transpose(%337) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 739442688);
 
-  /* %922 = fused_linear(%920, %921) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  /* %846 = fused_linear(%844, %845) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 96, 192, arena + 738852864, arena + 739442688, NULL, LK_ACT_NONE, NULL,
       arena + 738459648);
 
-  /* %923 = linear_grad_weight(%920, %365) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  /* %847 = linear_grad_weight(%844, %333) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 64, 192, 96, arena + 738852864, arena + 756547584, arena + 740646912);
 
-  /* %924 = reduce_sum(%920) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
+  /* %848 = reduce_sum(%844) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 738852864,
       arena + 740666688);
 
-  /* %925 = transpose(%366) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %849 = transpose(%334) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 738852864);
 
-  /* %926 = linear_grad_weight(%917, %365) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %850 = linear_grad_weight(%841, %333) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 739049472, arena + 756547584, arena + 740610048);
 
-  /* %927 = reduce_sum(%917) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  /* %851 = reduce_sum(%841) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 739049472,
       arena + 740665920);
 
-  /* %928 = fused_linear(%917, %925, %922) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %922 */
+  /* %852 = fused_linear(%841, %849, %846) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %846 */
   lk_fused_linear(B * 64, 192, 192, arena + 739049472, arena + 738852864, NULL, LK_ACT_NONE,
       arena + 738459648, arena + 738459648);
 
-  /* %929 = reduce_sum(%928) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %853 = reduce_sum(%852) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
       arena + 738852864);
 
-  /* %930 = add(%886, %929) layers.2.0.norm1 : f32[192] */
+  /* %854 = add(%812, %853) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 743811840, (const long[]){1}, arena + 738852864,
       (const long[]){1}, arena + 740666112);
 
-  /* %931 = mul(%928, %328) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %855 = mul(%852, %301) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 738459648, (const long[]){12288, 192, 1},
       params[115], (const long[]){0, 0, 1}, arena + 738852864);
 
-  /* %932 = mul(%928, %363) layers.2.0.norm1 : f32[B, 64, 192], written over %922 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 738459648, (const long[]){12288, 192, 1},
-      arena + 756154368, (const long[]){12288, 192, 1}, arena + 738459648);
+  /* %856 = reduce_sum(%852, %332) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 738459648, arena + 756154368, arena + 739246080);
 
-  /* %933 = reduce_sum(%932) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 738459648,
-      arena + 739246080);
-
-  /* %934 = add(%890, %933) layers.2.0.norm1 : f32[192] */
+  /* %857 = add(%815, %856) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 743812032, (const long[]){1}, arena + 739246080,
       (const long[]){1}, arena + 740666304);
 
-  /* %935 = normalize_grad(%362, %931) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %858 = normalize_grad(%331, %855) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 755761152, arena + 738852864, 1e-06f, arena + 738459648);
 
-  /* %936 = add(%910, %935) layers.2.0 : f32[B, 64, 192], written over %808 */
+  /* %859 = add(%834, %858) layers.2.0 : f32[B, 64, 192], written over %737 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       arena + 738459648, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %937 = mul(%936, %360) layers.2.0 : f32[B, 64, 192] */
+  /* %860 = mul(%859, %330) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 740032512);
 
-  /* %938 = transpose(%357) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %861 = transpose(%327) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 740425728);
 
-  /* %939 = fused_linear(%937, %938) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  /* %862 = fused_linear(%860, %861) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 740032512, arena + 740425728, NULL, LK_ACT_NONE, NULL,
       arena + 738459648);
 
-  /* %940 = linear_grad_weight(%937, %356) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %863 = linear_grad_weight(%860, %326) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 740032512, arena + 736886784, arena + 740425728);
 
-  /* %941 = reduce_sum(%937) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  /* %864 = reduce_sum(%860) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 740032512,
       arena + 740666496);
 
-  /* %942 = gelu_grad(%355, %939) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  /* %865 = gelu_grad(%325, %862) layers.2.0.layers.0.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 677904384, arena + 738459648, arena + 736886784);
 
-  /* %943 = transpose(%353) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %866 = transpose(%323) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[125], arena + 678297600);
 
-  /* %944 = fused_linear(%942, %943) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  /* %867 = fused_linear(%865, %866) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 736886784, arena + 678297600, NULL, LK_ACT_NONE, NULL,
       arena + 677904384);
 
-  /* %945 = linear_grad_weight(%942, %352) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %868 = linear_grad_weight(%865, %322) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 736886784, arena + 755367936, arena + 738791424);
 
-  /* %946 = reduce_sum(%942) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  /* %869 = reduce_sum(%865) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 736886784,
       arena + 739190784);
 
-  /* %947 = reduce_sum(%944) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %870 = reduce_sum(%867) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
       arena + 678297600);
 
-  /* %948 = add(%904, %947) layers.2.0.norm2 : f32[192] */
+  /* %871 = add(%829, %870) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 740665344, (const long[]){1}, arena + 678297600,
       (const long[]){1}, arena + 739191552);
 
-  /* %949 = mul(%944, %348) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %872 = mul(%867, %319) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 677904384, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 678297600);
 
-  /* %950 = mul(%944, %350) layers.2.0.norm2 : f32[B, 64, 192], written over %944 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 677904384, (const long[]){12288, 192, 1},
-      arena + 754974720, (const long[]){12288, 192, 1}, arena + 677904384);
+  /* %873 = reduce_sum(%867, %321) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 677904384, arena + 754974720, arena + 678690816);
 
-  /* %951 = reduce_sum(%950) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
-      arena + 678690816);
-
-  /* %952 = add(%908, %951) layers.2.0.norm2 : f32[192] */
+  /* %874 = add(%832, %873) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 740665536, (const long[]){1}, arena + 678690816,
       (const long[]){1}, arena + 739191744);
 
-  /* %953 = normalize_grad(%347, %949) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %875 = normalize_grad(%318, %872) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 754581504, arena + 678297600, 1e-06f, arena + 677904384);
 
-  /* %954 = add(%936, %953) layers.2.0 : f32[B, 64, 192], written over %808 */
+  /* %876 = add(%859, %875) layers.2.0 : f32[B, 64, 192], written over %737 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       arena + 677904384, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %955 = mul(%954, %345) layers.2.0 : f32[B, 64, 192] */
+  /* %877 = mul(%876, %317) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 677904384);
 
-  /* %956 = transpose(%342) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  /* %878 = transpose(%314) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[121], arena + 678297600);
 
-  /* %957 = fused_linear(%955, %956) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  /* %879 = fused_linear(%877, %878) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 677904384, arena + 678297600, NULL, LK_ACT_NONE, NULL,
       arena + 678494208);
 
-  /* %958 = linear_grad_weight(%955, %341) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  /* %880 = linear_grad_weight(%877, %313) layers.2.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 677904384, arena + 754188288, arena + 739086336);
 
-  /* %959 = reduce_sum(%955) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  /* %881 = reduce_sum(%877) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
       arena + 739191936);
 
-  /* %960 = sdpa_grad(%335, %339, %340, %957) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 288] */
+  /* %882 = sdpa_grad(%307, %311, %312, %879) {heads 4, kv_heads 1} layers.2.0.layers.0.0 : f32[B, 64, 288] */
   lk_sdpa_grad(B, 64, 64, 4, 1, 48, arena + 753795072, 192, arena + 768737280, 96,
       arena + 768737328, 96, arena + 678494208, 192, arena + 677904384, 288,
       arena + 677904384 + 192, 288, arena + 677904384 + 240, 288, 0.14433756f);
 
-  /* %961 = slice(%960) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  /* %883 = slice(%882) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 677904384, 288, arena + 678494208, 192);
 
-  /* %962 = slice(%960) {axis 1, start 192, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
+  /* %884 = slice(%882) {axis 1, start 192, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
   lk_copy_rows(B * 64, 48, arena + 677904576, 288, arena + 678887424, 48);
 
-  /* %963 = slice(%960) {axis 1, start 240, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
+  /* %885 = slice(%882) {axis 1, start 240, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
   lk_copy_rows(B * 64, 48, arena + 677904624, 288, arena + 678985728, 48);
 
-  /* %964 = concat(%962, %963) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  /* %886 = concat(%884, %885) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
   lk_copy_rows(B * 64, 48, arena + 678887424, 48, arena + 678297600, 96);
   lk_copy_rows(B * 64, 48, arena + 678985728, 48, arena + 678297648, 96);
 
-  /* %965 = transpose(%336) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  /* %887 = transpose(%308) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[119], arena + 678887424);
 
-  /* %966 = fused_linear(%964, %965) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  /* %888 = fused_linear(%886, %887) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 96, 192, arena + 678297600, arena + 678887424, NULL, LK_ACT_NONE, NULL,
       arena + 677904384);
 
-  /* %967 = linear_grad_weight(%964, %332) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  /* %889 = linear_grad_weight(%886, %304) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 64, 192, 96, arena + 678297600, arena + 753401856, arena + 739160064);
 
-  /* %968 = reduce_sum(%964) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
+  /* %890 = reduce_sum(%886) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 678297600,
       arena + 739193472);
 
-  /* %969 = transpose(%333) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %891 = transpose(%305) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 678297600);
 
-  /* %970 = linear_grad_weight(%961, %332) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %892 = linear_grad_weight(%883, %304) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 678494208, arena + 753401856, arena + 739123200);
 
-  /* %971 = reduce_sum(%961) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  /* %893 = reduce_sum(%883) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 678494208,
       arena + 739192128);
 
-  /* %972 = fused_linear(%961, %969, %966) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %966 */
+  /* %894 = fused_linear(%883, %891, %888) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %888 */
   lk_fused_linear(B * 64, 192, 192, arena + 678494208, arena + 678297600, NULL, LK_ACT_NONE,
       arena + 677904384, arena + 677904384);
 
-  /* %973 = reduce_sum(%972) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %895 = reduce_sum(%894) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
       arena + 678297600);
 
-  /* %974 = add(%930, %973) layers.2.0.norm1 : f32[192] */
+  /* %896 = add(%854, %895) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 740666112, (const long[]){1}, arena + 678297600,
       (const long[]){1}, arena + 739192320);
 
-  /* %975 = mul(%972, %328) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %897 = mul(%894, %301) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 677904384, (const long[]){12288, 192, 1},
       params[115], (const long[]){0, 0, 1}, arena + 678297600);
 
-  /* %976 = mul(%972, %330) layers.2.0.norm1 : f32[B, 64, 192], written over %966 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 677904384, (const long[]){12288, 192, 1},
-      arena + 753008640, (const long[]){12288, 192, 1}, arena + 677904384);
+  /* %898 = reduce_sum(%894, %303) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 677904384, arena + 753008640, arena + 678690816);
 
-  /* %977 = reduce_sum(%976) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 677904384,
-      arena + 678690816);
-
-  /* %978 = add(%934, %977) layers.2.0.norm1 : f32[192] */
+  /* %899 = add(%857, %898) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 740666304, (const long[]){1}, arena + 678690816,
       (const long[]){1}, arena + 739192512);
 
-  /* %979 = normalize_grad(%327, %975) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %900 = normalize_grad(%300, %897) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 752615424, arena + 678297600, 1e-06f, arena + 677904384);
 
-  /* %980 = add(%954, %979) layers.2.0 : f32[B, 64, 192], written over %808 */
+  /* %901 = add(%876, %900) layers.2.0 : f32[B, 64, 192], written over %737 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 765198336, (const long[]){12288, 192, 1},
       arena + 677904384, (const long[]){12288, 192, 1}, arena + 765198336);
 
-  /* %981 = reduce_sum(%980) {axes [], batch} layers.2.0 : f32[64, 192] */
+  /* %902 = reduce_sum(%901) {axes [], batch} layers.2.0 : f32[64, 192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 765198336,
       arena + 739178496);
 
-  /* %982 = seq2img(%980) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %903 = seq2img(%901) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 765198336, arena + 736886784);
 
-  /* %983 = maxpool_grad(%323, %982) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %904 = maxpool_grad(%296, %903) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 735313920, arena + 736886784,
       arena + 677904384);
 
-  /* %984 = img2seq(%983) layers.1.1 : f32[B, 256, 192] */
+  /* %905 = img2seq(%904) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 677904384, arena + 735313920);
 
-  /* %985 = reduce_sum(%984) {axes [0], batch} layers.1.1.norm : f32[192] */
+  /* %906 = reduce_sum(%905) {axes [0], batch} layers.1.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 735313920,
       arena + 739192704);
 
-  /* %986 = mul(%984, %318) layers.1.1.norm : f32[B, 256, 192] */
+  /* %907 = mul(%905, %292) layers.1.1.norm : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       params[112], (const long[]){0, 0, 1}, arena + 677904384);
 
-  /* %987 = mul(%984, %320) layers.1.1.norm : f32[B, 256, 192], written over %984 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
-      arena + 673185792, (const long[]){49152, 192, 1}, arena + 735313920);
+  /* %908 = reduce_sum(%905, %294) {axes [0], batch} layers.1.1.norm : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 735313920, arena + 673185792, arena + 739192896);
 
-  /* %988 = reduce_sum(%987) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 735313920,
-      arena + 739192896);
-
-  /* %989 = normalize_grad(%317, %986) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %909 = normalize_grad(%291, %907) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 676331520, arena + 677904384, 1e-06f, arena + 673185792);
 
-  /* %990 = seq2img(%989) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %910 = seq2img(%909) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 673185792, arena + 676331520);
 
-  /* %991 = conv2d_grad_input(%990, %313) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %911 = conv2d_grad_input(%910, %287) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 676331520, params[110],
       arena + 673185792);
 
-  /* %992 = conv2d_grad_weight(%990, %315) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  /* %912 = conv2d_grad_weight(%910, %289) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 676331520,
       arena + 674758656, arena + 738459648);
 
-  /* %993 = reduce_sum(%990) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  /* %913 = reduce_sum(%910) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
       arena + 676331520, arena + 739193088);
 
-  /* %994 = img2seq(%991) layers.1.1 : f32[B, 256, 192] */
+  /* %914 = img2seq(%911) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 673185792, arena + 735313920);
 
-  /* %995 = mul(%994, %310) layers.1.0 : f32[B, 256, 192] */
+  /* %915 = mul(%914, %285) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 736886784);
 
-  /* %996 = transpose(%307) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %916 = transpose(%282) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[108], arena + 738938880);
 
-  /* %997 = fused_linear(%995, %996) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  /* %917 = fused_linear(%915, %916) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 736886784, arena + 738938880, NULL, LK_ACT_NONE, NULL,
       arena + 673185792);
 
-  /* %998 = linear_grad_weight(%995, %306) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %918 = linear_grad_weight(%915, %281) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 736886784, arena + 666894336, arena + 738938880);
 
-  /* %999 = reduce_sum(%995) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  /* %919 = reduce_sum(%915) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 736886784,
       arena + 739193280);
 
-  /* %1000 = gelu_grad(%305, %997) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %920 = gelu_grad(%280, %917) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 660602880, arena + 673185792,
       arena + 666894336);
 
-  /* %1001 = transpose(%303) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %921 = transpose(%278) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[106], arena + 662175744);
 
-  /* %1002 = fused_linear(%1000, %1001) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  /* %922 = fused_linear(%920, %921) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 666894336, arena + 662175744, NULL, LK_ACT_NONE, NULL,
       arena + 660602880);
 
-  /* %1003 = linear_grad_weight(%1000, %302) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %923 = linear_grad_weight(%920, %277) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 666894336, arena + 733741056, arena + 673185792);
 
-  /* %1004 = reduce_sum(%1000) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  /* %924 = reduce_sum(%920) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 666894336,
       arena + 673333248);
 
-  /* %1005 = reduce_sum(%1002) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %925 = reduce_sum(%922) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
       arena + 668706816);
 
-  /* %1006 = mul(%1002, %205) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %926 = mul(%922, %193) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 660602880, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 662175744);
 
-  /* %1007 = mul(%1002, %300) layers.1.0.norm2 : f32[B, 256, 192], written over %1002 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 660602880, (const long[]){49152, 192, 1},
-      arena + 732168192, (const long[]){49152, 192, 1}, arena + 660602880);
+  /* %927 = reduce_sum(%922, %276) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 660602880, arena + 732168192, arena + 668707008);
 
-  /* %1008 = reduce_sum(%1007) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
-      arena + 668707008);
-
-  /* %1009 = normalize_grad(%299, %1006) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %928 = normalize_grad(%275, %926) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 730595328, arena + 662175744, 1e-06f, arena + 660602880);
 
-  /* %1010 = add(%994, %1009) layers.1.0 : f32[B, 256, 192], written over %994 */
+  /* %929 = add(%914, %928) layers.1.0 : f32[B, 256, 192], written over %914 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       arena + 660602880, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1011 = mul(%1010, %297) layers.1.0 : f32[B, 256, 192] */
+  /* %930 = mul(%929, %274) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 660602880);
 
-  /* %1012 = transpose(%294) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  /* %931 = transpose(%271) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 662175744);
 
-  /* %1013 = fused_linear(%1011, %1012) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  /* %932 = fused_linear(%930, %931) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 660602880, arena + 662175744, NULL, LK_ACT_NONE, NULL,
       arena + 662962176);
 
-  /* %1014 = linear_grad_weight(%1011, %293) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  /* %933 = linear_grad_weight(%930, %270) layers.1.0.layers.3.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 660602880, arena + 729022464, arena + 668614656);
 
-  /* %1015 = reduce_sum(%1011) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  /* %934 = reduce_sum(%930) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
       arena + 668707200);
 
-  /* %1016 = sdpa_grad(%287, %291, %292, %1013) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 288] */
+  /* %935 = sdpa_grad(%264, %268, %269, %932) {heads 4, kv_heads 1} layers.1.0.layers.3.0 : f32[B, 256, 288] */
   lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 727449600, 192, arena + 751828992, 96,
       arena + 751829040, 96, arena + 662962176, 192, arena + 660602880, 288,
       arena + 660602880 + 192, 288, arena + 660602880 + 240, 288, 0.14433756f);
 
-  /* %1017 = slice(%1016) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  /* %936 = slice(%935) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 660602880, 288, arena + 662962176, 192);
 
-  /* %1018 = slice(%1016) {axis 1, start 192, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
+  /* %937 = slice(%935) {axis 1, start 192, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 660603072, 288, arena + 664535040, 48);
 
-  /* %1019 = slice(%1016) {axis 1, start 240, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
+  /* %938 = slice(%935) {axis 1, start 240, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 660603120, 288, arena + 664928256, 48);
 
-  /* %1020 = concat(%1018, %1019) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  /* %939 = concat(%937, %938) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
   lk_copy_rows(B * 256, 48, arena + 664535040, 48, arena + 662175744, 96);
   lk_copy_rows(B * 256, 48, arena + 664928256, 48, arena + 662175792, 96);
 
-  /* %1021 = transpose(%288) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  /* %940 = transpose(%265) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[102], arena + 664535040);
 
-  /* %1022 = fused_linear(%1020, %1021) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  /* %941 = fused_linear(%939, %940) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 96, 192, arena + 662175744, arena + 664535040, NULL, LK_ACT_NONE, NULL,
       arena + 660602880);
 
-  /* %1023 = linear_grad_weight(%1020, %284) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  /* %942 = linear_grad_weight(%939, %261) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 256, 192, 96, arena + 662175744, arena + 725876736, arena + 668688384);
 
-  /* %1024 = reduce_sum(%1020) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
+  /* %943 = reduce_sum(%939) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 662175744,
       arena + 668708160);
 
-  /* %1025 = transpose(%285) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %944 = transpose(%262) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[100], arena + 662175744);
 
-  /* %1026 = linear_grad_weight(%1017, %284) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %945 = linear_grad_weight(%936, %261) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 662962176, arena + 725876736, arena + 668651520);
 
-  /* %1027 = reduce_sum(%1017) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  /* %946 = reduce_sum(%936) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 662962176,
       arena + 668707392);
 
-  /* %1028 = fused_linear(%1017, %1025, %1022) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1022 */
+  /* %947 = fused_linear(%936, %944, %941) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %941 */
   lk_fused_linear(B * 256, 192, 192, arena + 662962176, arena + 662175744, NULL, LK_ACT_NONE,
       arena + 660602880, arena + 660602880);
 
-  /* %1029 = reduce_sum(%1028) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %948 = reduce_sum(%947) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
       arena + 668707584);
 
-  /* %1030 = mul(%1028, %185) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %949 = mul(%947, %175) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 660602880, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, arena + 662175744);
 
-  /* %1031 = mul(%1028, %282) layers.1.0.norm1 : f32[B, 256, 192], written over %1022 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 660602880, (const long[]){49152, 192, 1},
-      arena + 724303872, (const long[]){49152, 192, 1}, arena + 660602880);
+  /* %950 = reduce_sum(%947, %260) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 660602880, arena + 724303872, arena + 668707776);
 
-  /* %1032 = reduce_sum(%1031) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 660602880,
-      arena + 668707776);
-
-  /* %1033 = normalize_grad(%281, %1030) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %951 = normalize_grad(%259, %949) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 722731008, arena + 662175744, 1e-06f, arena + 660602880);
 
-  /* %1034 = add(%1010, %1033) layers.1.0 : f32[B, 256, 192], written over %994 */
+  /* %952 = add(%929, %951) layers.1.0 : f32[B, 256, 192], written over %914 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       arena + 660602880, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1035 = mul(%1034, %279) layers.1.0 : f32[B, 256, 192] */
+  /* %953 = mul(%952, %258) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 666894336);
 
-  /* %1036 = transpose(%276) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %954 = transpose(%255) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 668467200);
 
-  /* %1037 = fused_linear(%1035, %1036) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  /* %955 = fused_linear(%953, %954) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 666894336, arena + 668467200, NULL, LK_ACT_NONE, NULL,
       arena + 660602880);
 
-  /* %1038 = linear_grad_weight(%1035, %275) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %956 = linear_grad_weight(%953, %254) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 666894336, arena + 654311424, arena + 668467200);
 
-  /* %1039 = reduce_sum(%1035) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  /* %957 = reduce_sum(%953) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 666894336,
       arena + 668707968);
 
-  /* %1040 = gelu_grad(%274, %1037) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %958 = gelu_grad(%253, %955) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 648019968, arena + 660602880,
       arena + 654311424);
 
-  /* %1041 = transpose(%272) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %959 = transpose(%251) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 649592832);
 
-  /* %1042 = fused_linear(%1040, %1041) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  /* %960 = fused_linear(%958, %959) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 654311424, arena + 649592832, NULL, LK_ACT_NONE, NULL,
       arena + 648019968);
 
-  /* %1043 = linear_grad_weight(%1040, %271) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %961 = linear_grad_weight(%958, %250) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 654311424, arena + 721158144, arena + 660602880);
 
-  /* %1044 = reduce_sum(%1040) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  /* %962 = reduce_sum(%958) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 654311424,
       arena + 660750336);
 
-  /* %1045 = reduce_sum(%1042) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %963 = reduce_sum(%960) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
       arena + 649592832);
 
-  /* %1046 = add(%1005, %1045) layers.1.0.norm2 : f32[192] */
+  /* %964 = add(%925, %963) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 668706816, (const long[]){1}, arena + 649592832,
       (const long[]){1}, arena + 656123904);
 
-  /* %1047 = mul(%1042, %205) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %965 = mul(%960, %193) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 648019968, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 649592832);
 
-  /* %1048 = mul(%1042, %269) layers.1.0.norm2 : f32[B, 256, 192], written over %1042 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 648019968, (const long[]){49152, 192, 1},
-      arena + 719585280, (const long[]){49152, 192, 1}, arena + 648019968);
+  /* %966 = reduce_sum(%960, %249) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 648019968, arena + 719585280, arena + 651165696);
 
-  /* %1049 = reduce_sum(%1048) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
-      arena + 651165696);
-
-  /* %1050 = add(%1008, %1049) layers.1.0.norm2 : f32[192] */
+  /* %967 = add(%927, %966) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 668707008, (const long[]){1}, arena + 651165696,
       (const long[]){1}, arena + 656124096);
 
-  /* %1051 = normalize_grad(%268, %1047) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %968 = normalize_grad(%248, %965) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 718012416, arena + 649592832, 1e-06f, arena + 648019968);
 
-  /* %1052 = add(%1034, %1051) layers.1.0 : f32[B, 256, 192], written over %994 */
+  /* %969 = add(%952, %968) layers.1.0 : f32[B, 256, 192], written over %914 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       arena + 648019968, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1053 = mul(%1052, %266) layers.1.0 : f32[B, 256, 192] */
+  /* %970 = mul(%969, %247) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 648019968);
 
-  /* %1054 = transpose(%263) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  /* %971 = transpose(%244) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[94], arena + 649592832);
 
-  /* %1055 = fused_linear(%1053, %1054) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  /* %972 = fused_linear(%970, %971) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 648019968, arena + 649592832, NULL, LK_ACT_NONE, NULL,
       arena + 650379264);
 
-  /* %1056 = linear_grad_weight(%1053, %262) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  /* %973 = linear_grad_weight(%970, %243) layers.1.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 648019968, arena + 716439552, arena + 656031744);
 
-  /* %1057 = reduce_sum(%1053) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  /* %974 = reduce_sum(%970) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
       arena + 656124288);
 
-  /* %1058 = sdpa_grad(%256, %260, %261, %1055) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 288] */
+  /* %975 = sdpa_grad(%237, %241, %242, %972) {heads 4, kv_heads 1} layers.1.0.layers.2.0 : f32[B, 256, 288] */
   lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 714866688, 192, arena + 751042560, 96,
       arena + 751042608, 96, arena + 650379264, 192, arena + 648019968, 288,
       arena + 648019968 + 192, 288, arena + 648019968 + 240, 288, 0.14433756f);
 
-  /* %1059 = slice(%1058) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  /* %976 = slice(%975) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 648019968, 288, arena + 650379264, 192);
 
-  /* %1060 = slice(%1058) {axis 1, start 192, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
+  /* %977 = slice(%975) {axis 1, start 192, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 648020160, 288, arena + 651952128, 48);
 
-  /* %1061 = slice(%1058) {axis 1, start 240, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
+  /* %978 = slice(%975) {axis 1, start 240, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 648020208, 288, arena + 652345344, 48);
 
-  /* %1062 = concat(%1060, %1061) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  /* %979 = concat(%977, %978) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
   lk_copy_rows(B * 256, 48, arena + 651952128, 48, arena + 649592832, 96);
   lk_copy_rows(B * 256, 48, arena + 652345344, 48, arena + 649592880, 96);
 
-  /* %1063 = transpose(%257) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  /* %980 = transpose(%238) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[92], arena + 651952128);
 
-  /* %1064 = fused_linear(%1062, %1063) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  /* %981 = fused_linear(%979, %980) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 96, 192, arena + 649592832, arena + 651952128, NULL, LK_ACT_NONE, NULL,
       arena + 648019968);
 
-  /* %1065 = linear_grad_weight(%1062, %253) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  /* %982 = linear_grad_weight(%979, %234) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 256, 192, 96, arena + 649592832, arena + 713293824, arena + 656105472);
 
-  /* %1066 = reduce_sum(%1062) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
+  /* %983 = reduce_sum(%979) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 649592832,
       arena + 656125248);
 
-  /* %1067 = transpose(%254) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %984 = transpose(%235) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[90], arena + 649592832);
 
-  /* %1068 = linear_grad_weight(%1059, %253) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %985 = linear_grad_weight(%976, %234) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 650379264, arena + 713293824, arena + 656068608);
 
-  /* %1069 = reduce_sum(%1059) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  /* %986 = reduce_sum(%976) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 650379264,
       arena + 656124480);
 
-  /* %1070 = fused_linear(%1059, %1067, %1064) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1064 */
+  /* %987 = fused_linear(%976, %984, %981) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %981 */
   lk_fused_linear(B * 256, 192, 192, arena + 650379264, arena + 649592832, NULL, LK_ACT_NONE,
       arena + 648019968, arena + 648019968);
 
-  /* %1071 = reduce_sum(%1070) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %988 = reduce_sum(%987) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
       arena + 649592832);
 
-  /* %1072 = add(%1029, %1071) layers.1.0.norm1 : f32[192] */
+  /* %989 = add(%948, %988) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 668707584, (const long[]){1}, arena + 649592832,
       (const long[]){1}, arena + 656124672);
 
-  /* %1073 = mul(%1070, %185) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %990 = mul(%987, %175) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 648019968, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, arena + 649592832);
 
-  /* %1074 = mul(%1070, %251) layers.1.0.norm1 : f32[B, 256, 192], written over %1064 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 648019968, (const long[]){49152, 192, 1},
-      arena + 711720960, (const long[]){49152, 192, 1}, arena + 648019968);
+  /* %991 = reduce_sum(%987, %233) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 648019968, arena + 711720960, arena + 651165696);
 
-  /* %1075 = reduce_sum(%1074) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 648019968,
-      arena + 651165696);
-
-  /* %1076 = add(%1032, %1075) layers.1.0.norm1 : f32[192] */
+  /* %992 = add(%950, %991) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 668707776, (const long[]){1}, arena + 651165696,
       (const long[]){1}, arena + 656124864);
 
-  /* %1077 = normalize_grad(%250, %1073) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %993 = normalize_grad(%232, %990) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 710148096, arena + 649592832, 1e-06f, arena + 648019968);
 
-  /* %1078 = add(%1052, %1077) layers.1.0 : f32[B, 256, 192], written over %994 */
+  /* %994 = add(%969, %993) layers.1.0 : f32[B, 256, 192], written over %914 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       arena + 648019968, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1079 = mul(%1078, %248) layers.1.0 : f32[B, 256, 192] */
+  /* %995 = mul(%994, %231) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 654311424);
 
-  /* %1080 = transpose(%245) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %996 = transpose(%228) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[88], arena + 655884288);
 
-  /* %1081 = fused_linear(%1079, %1080) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  /* %997 = fused_linear(%995, %996) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 654311424, arena + 655884288, NULL, LK_ACT_NONE, NULL,
       arena + 648019968);
 
-  /* %1082 = linear_grad_weight(%1079, %244) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %998 = linear_grad_weight(%995, %227) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 654311424, arena + 641728512, arena + 655884288);
 
-  /* %1083 = reduce_sum(%1079) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  /* %999 = reduce_sum(%995) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 654311424,
       arena + 656125056);
 
-  /* %1084 = gelu_grad(%243, %1081) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %1000 = gelu_grad(%226, %997) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 635437056, arena + 648019968,
       arena + 641728512);
 
-  /* %1085 = transpose(%241) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1001 = transpose(%224) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[86], arena + 637009920);
 
-  /* %1086 = fused_linear(%1084, %1085) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  /* %1002 = fused_linear(%1000, %1001) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 641728512, arena + 637009920, NULL, LK_ACT_NONE, NULL,
       arena + 635437056);
 
-  /* %1087 = linear_grad_weight(%1084, %240) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %1003 = linear_grad_weight(%1000, %223) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 641728512, arena + 708575232, arena + 648019968);
 
-  /* %1088 = reduce_sum(%1084) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  /* %1004 = reduce_sum(%1000) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 641728512,
       arena + 648167424);
 
-  /* %1089 = reduce_sum(%1086) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1005 = reduce_sum(%1002) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
       arena + 637009920);
 
-  /* %1090 = add(%1046, %1089) layers.1.0.norm2 : f32[192] */
+  /* %1006 = add(%964, %1005) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 656123904, (const long[]){1}, arena + 637009920,
       (const long[]){1}, arena + 643540992);
 
-  /* %1091 = mul(%1086, %205) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1007 = mul(%1002, %193) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 635437056, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 637009920);
 
-  /* %1092 = mul(%1086, %238) layers.1.0.norm2 : f32[B, 256, 192], written over %1086 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 635437056, (const long[]){49152, 192, 1},
-      arena + 707002368, (const long[]){49152, 192, 1}, arena + 635437056);
+  /* %1008 = reduce_sum(%1002, %222) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 635437056, arena + 707002368, arena + 638582784);
 
-  /* %1093 = reduce_sum(%1092) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
-      arena + 638582784);
-
-  /* %1094 = add(%1050, %1093) layers.1.0.norm2 : f32[192] */
+  /* %1009 = add(%967, %1008) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 656124096, (const long[]){1}, arena + 638582784,
       (const long[]){1}, arena + 643541184);
 
-  /* %1095 = normalize_grad(%237, %1091) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1010 = normalize_grad(%221, %1007) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 705429504, arena + 637009920, 1e-06f, arena + 635437056);
 
-  /* %1096 = add(%1078, %1095) layers.1.0 : f32[B, 256, 192], written over %994 */
+  /* %1011 = add(%994, %1010) layers.1.0 : f32[B, 256, 192], written over %914 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       arena + 635437056, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1097 = mul(%1096, %235) layers.1.0 : f32[B, 256, 192] */
+  /* %1012 = mul(%1011, %220) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 635437056);
 
-  /* %1098 = transpose(%232) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  /* %1013 = transpose(%217) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 637009920);
 
-  /* %1099 = fused_linear(%1097, %1098) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  /* %1014 = fused_linear(%1012, %1013) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 635437056, arena + 637009920, NULL, LK_ACT_NONE, NULL,
       arena + 637796352);
 
-  /* %1100 = linear_grad_weight(%1097, %231) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  /* %1015 = linear_grad_weight(%1012, %216) layers.1.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 635437056, arena + 703856640, arena + 643448832);
 
-  /* %1101 = reduce_sum(%1097) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  /* %1016 = reduce_sum(%1012) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
       arena + 643541376);
 
-  /* %1102 = sdpa_grad(%225, %229, %230, %1099) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 288] */
+  /* %1017 = sdpa_grad(%210, %214, %215, %1014) {heads 4, kv_heads 1} layers.1.0.layers.1.0 : f32[B, 256, 288] */
   lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 702283776, 192, arena + 750256128, 96,
       arena + 750256176, 96, arena + 637796352, 192, arena + 635437056, 288,
       arena + 635437056 + 192, 288, arena + 635437056 + 240, 288, 0.14433756f);
 
-  /* %1103 = slice(%1102) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  /* %1018 = slice(%1017) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 635437056, 288, arena + 637796352, 192);
 
-  /* %1104 = slice(%1102) {axis 1, start 192, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
+  /* %1019 = slice(%1017) {axis 1, start 192, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 635437248, 288, arena + 639369216, 48);
 
-  /* %1105 = slice(%1102) {axis 1, start 240, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
+  /* %1020 = slice(%1017) {axis 1, start 240, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 635437296, 288, arena + 639762432, 48);
 
-  /* %1106 = concat(%1104, %1105) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  /* %1021 = concat(%1019, %1020) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
   lk_copy_rows(B * 256, 48, arena + 639369216, 48, arena + 637009920, 96);
   lk_copy_rows(B * 256, 48, arena + 639762432, 48, arena + 637009968, 96);
 
-  /* %1107 = transpose(%226) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  /* %1022 = transpose(%211) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[82], arena + 639369216);
 
-  /* %1108 = fused_linear(%1106, %1107) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1023 = fused_linear(%1021, %1022) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 96, 192, arena + 637009920, arena + 639369216, NULL, LK_ACT_NONE, NULL,
       arena + 635437056);
 
-  /* %1109 = linear_grad_weight(%1106, %222) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  /* %1024 = linear_grad_weight(%1021, %207) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 256, 192, 96, arena + 637009920, arena + 700710912, arena + 643522560);
 
-  /* %1110 = reduce_sum(%1106) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
+  /* %1025 = reduce_sum(%1021) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 637009920,
       arena + 643542336);
 
-  /* %1111 = transpose(%223) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1026 = transpose(%208) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 637009920);
 
-  /* %1112 = linear_grad_weight(%1103, %222) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1027 = linear_grad_weight(%1018, %207) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 637796352, arena + 700710912, arena + 643485696);
 
-  /* %1113 = reduce_sum(%1103) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  /* %1028 = reduce_sum(%1018) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 637796352,
       arena + 643541568);
 
-  /* %1114 = fused_linear(%1103, %1111, %1108) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1108 */
+  /* %1029 = fused_linear(%1018, %1026, %1023) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1023 */
   lk_fused_linear(B * 256, 192, 192, arena + 637796352, arena + 637009920, NULL, LK_ACT_NONE,
       arena + 635437056, arena + 635437056);
 
-  /* %1115 = reduce_sum(%1114) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1030 = reduce_sum(%1029) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
       arena + 637009920);
 
-  /* %1116 = add(%1072, %1115) layers.1.0.norm1 : f32[192] */
+  /* %1031 = add(%989, %1030) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 656124672, (const long[]){1}, arena + 637009920,
       (const long[]){1}, arena + 643541760);
 
-  /* %1117 = mul(%1114, %185) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1032 = mul(%1029, %175) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 635437056, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, arena + 637009920);
 
-  /* %1118 = mul(%1114, %220) layers.1.0.norm1 : f32[B, 256, 192], written over %1108 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 635437056, (const long[]){49152, 192, 1},
-      arena + 699138048, (const long[]){49152, 192, 1}, arena + 635437056);
+  /* %1033 = reduce_sum(%1029, %206) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 635437056, arena + 699138048, arena + 638582784);
 
-  /* %1119 = reduce_sum(%1118) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 635437056,
-      arena + 638582784);
-
-  /* %1120 = add(%1076, %1119) layers.1.0.norm1 : f32[192] */
+  /* %1034 = add(%992, %1033) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 656124864, (const long[]){1}, arena + 638582784,
       (const long[]){1}, arena + 643541952);
 
-  /* %1121 = normalize_grad(%219, %1117) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1035 = normalize_grad(%205, %1032) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 697565184, arena + 637009920, 1e-06f, arena + 635437056);
 
-  /* %1122 = add(%1096, %1121) layers.1.0 : f32[B, 256, 192], written over %994 */
+  /* %1036 = add(%1011, %1035) layers.1.0 : f32[B, 256, 192], written over %914 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       arena + 635437056, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1123 = mul(%1122, %217) layers.1.0 : f32[B, 256, 192] */
+  /* %1037 = mul(%1036, %204) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 641728512);
 
-  /* %1124 = transpose(%214) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1038 = transpose(%201) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[78], arena + 643301376);
 
-  /* %1125 = fused_linear(%1123, %1124) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  /* %1039 = fused_linear(%1037, %1038) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 641728512, arena + 643301376, NULL, LK_ACT_NONE, NULL,
       arena + 635437056);
 
-  /* %1126 = linear_grad_weight(%1123, %213) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %1040 = linear_grad_weight(%1037, %200) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 641728512, arena + 629145600, arena + 643301376);
 
-  /* %1127 = reduce_sum(%1123) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  /* %1041 = reduce_sum(%1037) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 641728512,
       arena + 643542144);
 
-  /* %1128 = gelu_grad(%212, %1125) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %1042 = gelu_grad(%199, %1039) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 522190848, arena + 635437056,
       arena + 629145600);
 
-  /* %1129 = transpose(%210) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1043 = transpose(%197) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[76], arena + 523763712);
 
-  /* %1130 = fused_linear(%1128, %1129) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  /* %1044 = fused_linear(%1042, %1043) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 629145600, arena + 523763712, NULL, LK_ACT_NONE, NULL,
       arena + 522190848);
 
-  /* %1131 = linear_grad_weight(%1128, %209) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1045 = linear_grad_weight(%1042, %196) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 629145600, arena + 695992320, arena + 635768832);
 
-  /* %1132 = reduce_sum(%1128) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  /* %1046 = reduce_sum(%1042) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 629145600,
       arena + 636205056);
 
-  /* %1133 = reduce_sum(%1130) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1047 = reduce_sum(%1044) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
       arena + 523763712);
 
-  /* %1134 = add(%1090, %1133) layers.1.0.norm2 : f32[192] */
+  /* %1048 = add(%1006, %1047) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 643540992, (const long[]){1}, arena + 523763712,
       (const long[]){1}, arena + 636205824);
 
-  /* %1135 = mul(%1130, %205) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1049 = mul(%1044, %193) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 522190848, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 523763712);
 
-  /* %1136 = mul(%1130, %207) layers.1.0.norm2 : f32[B, 256, 192], written over %1130 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 522190848, (const long[]){49152, 192, 1},
-      arena + 694419456, (const long[]){49152, 192, 1}, arena + 522190848);
+  /* %1050 = reduce_sum(%1044, %195) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 522190848, arena + 694419456, arena + 525336576);
 
-  /* %1137 = reduce_sum(%1136) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
-      arena + 525336576);
-
-  /* %1138 = add(%1094, %1137) layers.1.0.norm2 : f32[192] */
+  /* %1051 = add(%1009, %1050) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 643541184, (const long[]){1}, arena + 525336576,
       (const long[]){1}, arena + 636206016);
 
-  /* %1139 = normalize_grad(%204, %1135) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1052 = normalize_grad(%192, %1049) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 692846592, arena + 523763712, 1e-06f, arena + 522190848);
 
-  /* %1140 = add(%1122, %1139) layers.1.0 : f32[B, 256, 192], written over %994 */
+  /* %1053 = add(%1036, %1052) layers.1.0 : f32[B, 256, 192], written over %914 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       arena + 522190848, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1141 = mul(%1140, %202) layers.1.0 : f32[B, 256, 192] */
+  /* %1054 = mul(%1053, %191) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 522190848);
 
-  /* %1142 = transpose(%199) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  /* %1055 = transpose(%188) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[72], arena + 523763712);
 
-  /* %1143 = fused_linear(%1141, %1142) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  /* %1056 = fused_linear(%1054, %1055) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 522190848, arena + 523763712, NULL, LK_ACT_NONE, NULL,
       arena + 524550144);
 
-  /* %1144 = linear_grad_weight(%1141, %198) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  /* %1057 = linear_grad_weight(%1054, %187) layers.1.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 522190848, arena + 691273728, arena + 636112896);
 
-  /* %1145 = reduce_sum(%1141) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  /* %1058 = reduce_sum(%1054) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
       arena + 636206208);
 
-  /* %1146 = sdpa_grad(%192, %196, %197, %1143) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 288] */
+  /* %1059 = sdpa_grad(%181, %185, %186, %1056) {heads 4, kv_heads 1} layers.1.0.layers.0.0 : f32[B, 256, 288] */
   lk_sdpa_grad(B, 256, 256, 4, 1, 48, arena + 689700864, 192, arena + 749469696, 96,
       arena + 749469744, 96, arena + 524550144, 192, arena + 522190848, 288,
       arena + 522190848 + 192, 288, arena + 522190848 + 240, 288, 0.14433756f);
 
-  /* %1147 = slice(%1146) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  /* %1060 = slice(%1059) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 522190848, 288, arena + 524550144, 192);
 
-  /* %1148 = slice(%1146) {axis 1, start 192, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
+  /* %1061 = slice(%1059) {axis 1, start 192, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 522191040, 288, arena + 526123008, 48);
 
-  /* %1149 = slice(%1146) {axis 1, start 240, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
+  /* %1062 = slice(%1059) {axis 1, start 240, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
   lk_copy_rows(B * 256, 48, arena + 522191088, 288, arena + 526516224, 48);
 
-  /* %1150 = concat(%1148, %1149) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  /* %1063 = concat(%1061, %1062) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
   lk_copy_rows(B * 256, 48, arena + 526123008, 48, arena + 523763712, 96);
   lk_copy_rows(B * 256, 48, arena + 526516224, 48, arena + 523763760, 96);
 
-  /* %1151 = transpose(%193) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  /* %1064 = transpose(%182) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[70], arena + 526123008);
 
-  /* %1152 = fused_linear(%1150, %1151) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1065 = fused_linear(%1063, %1064) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 96, 192, arena + 523763712, arena + 526123008, NULL, LK_ACT_NONE, NULL,
       arena + 522190848);
 
-  /* %1153 = linear_grad_weight(%1150, %189) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  /* %1066 = linear_grad_weight(%1063, %178) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 256, 192, 96, arena + 523763712, arena + 688128000, arena + 636186624);
 
-  /* %1154 = reduce_sum(%1150) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
+  /* %1067 = reduce_sum(%1063) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 523763712,
       arena + 636207744);
 
-  /* %1155 = transpose(%190) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1068 = transpose(%179) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 523763712);
 
-  /* %1156 = linear_grad_weight(%1147, %189) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1069 = linear_grad_weight(%1060, %178) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 524550144, arena + 688128000, arena + 636149760);
 
-  /* %1157 = reduce_sum(%1147) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  /* %1070 = reduce_sum(%1060) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 524550144,
       arena + 636206400);
 
-  /* %1158 = fused_linear(%1147, %1155, %1152) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1152 */
+  /* %1071 = fused_linear(%1060, %1068, %1065) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1065 */
   lk_fused_linear(B * 256, 192, 192, arena + 524550144, arena + 523763712, NULL, LK_ACT_NONE,
       arena + 522190848, arena + 522190848);
 
-  /* %1159 = reduce_sum(%1158) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1072 = reduce_sum(%1071) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
       arena + 523763712);
 
-  /* %1160 = add(%1116, %1159) layers.1.0.norm1 : f32[192] */
+  /* %1073 = add(%1031, %1072) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 643541760, (const long[]){1}, arena + 523763712,
       (const long[]){1}, arena + 636206592);
 
-  /* %1161 = mul(%1158, %185) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1074 = mul(%1071, %175) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 522190848, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, arena + 523763712);
 
-  /* %1162 = mul(%1158, %187) layers.1.0.norm1 : f32[B, 256, 192], written over %1152 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 522190848, (const long[]){49152, 192, 1},
-      arena + 686555136, (const long[]){49152, 192, 1}, arena + 522190848);
+  /* %1075 = reduce_sum(%1071, %177) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 522190848, arena + 686555136, arena + 525336576);
 
-  /* %1163 = reduce_sum(%1162) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 522190848,
-      arena + 525336576);
-
-  /* %1164 = add(%1120, %1163) layers.1.0.norm1 : f32[192] */
+  /* %1076 = add(%1034, %1075) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 643541952, (const long[]){1}, arena + 525336576,
       (const long[]){1}, arena + 636206784);
 
-  /* %1165 = normalize_grad(%184, %1161) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1077 = normalize_grad(%174, %1074) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 684982272, arena + 523763712, 1e-06f, arena + 522190848);
 
-  /* %1166 = add(%1140, %1165) layers.1.0 : f32[B, 256, 192], written over %994 */
+  /* %1078 = add(%1053, %1077) layers.1.0 : f32[B, 256, 192], written over %914 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 735313920, (const long[]){49152, 192, 1},
       arena + 522190848, (const long[]){49152, 192, 1}, arena + 735313920);
 
-  /* %1167 = reduce_sum(%1166) {axes [], batch} layers.1.0 : f32[256, 192] */
+  /* %1079 = reduce_sum(%1078) {axes [], batch} layers.1.0 : f32[256, 192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 735313920,
       arena + 636063744);
 
-  /* %1168 = seq2img(%1166) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %1080 = seq2img(%1078) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 735313920, arena + 629145600);
 
-  /* %1169 = maxpool_grad(%180, %1168) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1081 = maxpool_grad(%170, %1080) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
   lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 622854144, arena + 629145600,
       arena + 522190848);
 
-  /* %1170 = img2seq(%1169) layers.0.1 : f32[B, 1024, 192] */
+  /* %1082 = img2seq(%1081) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 522190848, arena + 622854144);
 
-  /* %1171 = reduce_sum(%1170) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1083 = reduce_sum(%1082) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 622854144, arena + 636206976);
 
-  /* %1172 = mul(%1170, %175) layers.0.1.norm : f32[B, 1024, 192] */
+  /* %1084 = mul(%1082, %166) layers.0.1.norm : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
       params[63], (const long[]){0, 0, 1}, arena + 522190848);
 
-  /* %1173 = mul(%1170, %177) layers.0.1.norm : f32[B, 1024, 192], written over %1170 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
-      arena + 503316480, (const long[]){196608, 192, 1}, arena + 622854144);
+  /* %1085 = reduce_sum(%1082, %168) {axes [0], batch} layers.0.1.norm : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 622854144, arena + 503316480, arena + 636207168);
 
-  /* %1174 = reduce_sum(%1173) {axes [0], batch} layers.0.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 622854144, arena + 636207168);
-
-  /* %1175 = normalize_grad(%174, %1172) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %1086 = normalize_grad(%165, %1084) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 515899392, arena + 522190848, 1e-06f, arena + 503316480);
 
-  /* %1176 = seq2img(%1175) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1087 = seq2img(%1086) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 503316480, arena + 515899392);
 
-  /* %1177 = conv2d_grad_input(%1176, %170) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %1088 = conv2d_grad_input(%1087, %161) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 515899392, params[61],
       arena + 503316480);
 
-  /* %1178 = conv2d_grad_weight(%1176, %172) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  /* %1089 = conv2d_grad_weight(%1087, %163) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 515899392,
       arena + 509607936, arena + 635437056);
 
-  /* %1179 = reduce_sum(%1176) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  /* %1090 = reduce_sum(%1087) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 515899392, arena + 636207360);
 
-  /* %1180 = img2seq(%1177) layers.0.1 : f32[B, 1024, 192] */
+  /* %1091 = img2seq(%1088) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 503316480, arena + 622854144);
 
-  /* %1181 = mul(%1180, %167) layers.0.0 : f32[B, 1024, 192] */
+  /* %1092 = mul(%1091, %159) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 629145600);
 
-  /* %1182 = transpose(%164) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1093 = transpose(%156) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[59], arena + 635916288);
 
-  /* %1183 = fused_linear(%1181, %1182) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  /* %1094 = fused_linear(%1092, %1093) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 629145600, arena + 635916288, NULL, LK_ACT_NONE, NULL,
       arena + 503316480);
 
-  /* %1184 = linear_grad_weight(%1181, %163) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %1095 = linear_grad_weight(%1092, %155) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 629145600, arena + 478150656,
       arena + 635916288);
 
-  /* %1185 = reduce_sum(%1181) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
+  /* %1096 = reduce_sum(%1092) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 629145600, arena + 636207552);
 
-  /* %1186 = gelu_grad(%162, %1183) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %1097 = gelu_grad(%154, %1094) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 452984832, arena + 503316480,
       arena + 478150656);
 
-  /* %1187 = transpose(%160) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1098 = transpose(%152) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[57], arena + 459276288);
 
-  /* %1188 = fused_linear(%1186, %1187) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  /* %1099 = fused_linear(%1097, %1098) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 478150656, arena + 459276288, NULL, LK_ACT_NONE, NULL,
       arena + 452984832);
 
-  /* %1189 = linear_grad_weight(%1186, %159) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %1100 = linear_grad_weight(%1097, %151) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 478150656, arena + 616562688,
       arena + 515899392);
 
-  /* %1190 = reduce_sum(%1186) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  /* %1101 = reduce_sum(%1097) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
       arena + 478150656, arena + 516489216);
 
-  /* %1191 = reduce_sum(%1188) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1102 = reduce_sum(%1099) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 452984832, arena + 484589568);
 
-  /* %1192 = mul(%1188, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1103 = mul(%1099, %121) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
       params[45], (const long[]){0, 0, 1}, arena + 459276288);
 
-  /* %1193 = mul(%1188, %157) layers.0.0.norm2 : f32[B, 1024, 192], written over %1188 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
-      arena + 610271232, (const long[]){196608, 192, 1}, arena + 452984832);
+  /* %1104 = reduce_sum(%1099, %150) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 452984832, arena + 610271232, arena + 484589760);
 
-  /* %1194 = reduce_sum(%1193) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 452984832, arena + 484589760);
-
-  /* %1195 = normalize_grad(%156, %1192) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1105 = normalize_grad(%149, %1103) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 603979776, arena + 459276288, 1e-06f, arena + 452984832);
 
-  /* %1196 = add(%1180, %1195) layers.0.0 : f32[B, 1024, 192], written over %1180 */
+  /* %1106 = add(%1091, %1105) layers.0.0 : f32[B, 1024, 192], written over %1091 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
       arena + 452984832, (const long[]){196608, 192, 1}, arena + 622854144);
 
-  /* %1197 = mul(%1196, %154) layers.0.0 : f32[B, 1024, 192] */
+  /* %1107 = mul(%1106, %148) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 452984832);
 
-  /* %1198 = transpose(%151) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1108 = transpose(%145) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[55], arena + 459276288);
 
-  /* %1199 = fused_linear(%1197, %1198) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %1109 = fused_linear(%1107, %1108) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 452984832, arena + 459276288, NULL, LK_ACT_NONE, NULL,
       arena + 462422016);
 
-  /* %1200 = linear_grad_weight(%1197, %150) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1110 = linear_grad_weight(%1107, %144) layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 452984832, arena + 597688320,
       arena + 516341760);
 
-  /* %1201 = reduce_sum(%1197) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  /* %1111 = reduce_sum(%1107) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 452984832, arena + 516490752);
 
-  /* %1202 = sdpa_grad(%144, %148, %149, %1199) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 288] */
+  /* %1112 = sdpa_grad(%138, %142, %143, %1109) {heads 4, kv_heads 1} layers.0.0.layers.1.0 : f32[B, 1024, 288] */
   lk_sdpa_grad(B, 1024, 1024, 4, 1, 48, arena + 591396864, 192, arena + 679477248, 96,
       arena + 679477296, 96, arena + 462422016, 192, arena + 452984832, 288,
       arena + 452984832 + 192, 288, arena + 452984832 + 240, 288, 0.14433756f);
 
-  /* %1203 = slice(%1202) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %1113 = slice(%1112) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_copy_rows(B * 1024, 192, arena + 452984832, 288, arena + 462422016, 192);
 
-  /* %1204 = slice(%1202) {axis 1, start 192, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
+  /* %1114 = slice(%1112) {axis 1, start 192, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
   lk_copy_rows(B * 1024, 48, arena + 452985024, 288, arena + 468713472, 48);
 
-  /* %1205 = slice(%1202) {axis 1, start 240, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
+  /* %1115 = slice(%1112) {axis 1, start 240, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
   lk_copy_rows(B * 1024, 48, arena + 452985072, 288, arena + 470286336, 48);
 
-  /* %1206 = concat(%1204, %1205) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
+  /* %1116 = concat(%1114, %1115) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
   lk_copy_rows(B * 1024, 48, arena + 468713472, 48, arena + 459276288, 96);
   lk_copy_rows(B * 1024, 48, arena + 470286336, 48, arena + 459276336, 96);
 
-  /* %1207 = transpose(%145) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  /* %1117 = transpose(%139) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[53], arena + 468713472);
 
-  /* %1208 = fused_linear(%1206, %1207) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  /* %1118 = fused_linear(%1116, %1117) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 96, 192, arena + 459276288, arena + 468713472, NULL, LK_ACT_NONE, NULL,
       arena + 452984832);
 
-  /* %1209 = linear_grad_weight(%1206, %141) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  /* %1119 = linear_grad_weight(%1116, %135) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 1024, 192, 96, arena + 459276288, arena + 585105408, arena + 516452352);
 
-  /* %1210 = reduce_sum(%1206) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
+  /* %1120 = reduce_sum(%1116) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 1024, 96}, (const unsigned char[]){1, 1, 0}, arena + 459276288,
       arena + 516492288);
 
-  /* %1211 = transpose(%142) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1121 = transpose(%136) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[51], arena + 459276288);
 
-  /* %1212 = linear_grad_weight(%1203, %141) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1122 = linear_grad_weight(%1113, %135) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 462422016, arena + 585105408,
       arena + 516378624);
 
-  /* %1213 = reduce_sum(%1203) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  /* %1123 = reduce_sum(%1113) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 462422016, arena + 516490944);
 
-  /* %1214 = fused_linear(%1203, %1211, %1208) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1208 */
+  /* %1124 = fused_linear(%1113, %1121, %1118) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1118 */
   lk_fused_linear(B * 1024, 192, 192, arena + 462422016, arena + 459276288, NULL, LK_ACT_NONE,
       arena + 452984832, arena + 452984832);
 
-  /* %1215 = reduce_sum(%1214) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1125 = reduce_sum(%1124) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 452984832, arena + 516491136);
 
-  /* %1216 = mul(%1214, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1126 = mul(%1124, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
       params[37], (const long[]){0, 0, 1}, arena + 459276288);
 
-  /* %1217 = mul(%1214, %139) layers.0.0.norm1 : f32[B, 1024, 192], written over %1208 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
-      arena + 578813952, (const long[]){196608, 192, 1}, arena + 452984832);
+  /* %1127 = reduce_sum(%1124, %134) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 452984832, arena + 578813952, arena + 516491328);
 
-  /* %1218 = reduce_sum(%1217) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 452984832, arena + 516491328);
-
-  /* %1219 = normalize_grad(%138, %1216) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1128 = normalize_grad(%133, %1126) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 572522496, arena + 459276288, 1e-06f, arena + 452984832);
 
-  /* %1220 = add(%1196, %1219) layers.0.0 : f32[B, 1024, 192], written over %1180 */
+  /* %1129 = add(%1106, %1128) layers.0.0 : f32[B, 1024, 192], written over %1091 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
       arena + 452984832, (const long[]){196608, 192, 1}, arena + 622854144);
 
-  /* %1221 = mul(%1220, %136) layers.0.0 : f32[B, 1024, 192] */
+  /* %1130 = mul(%1129, %132) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 478150656);
 
-  /* %1222 = transpose(%133) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1131 = transpose(%129) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 484442112);
 
-  /* %1223 = fused_linear(%1221, %1222) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  /* %1132 = fused_linear(%1130, %1131) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 478150656, arena + 484442112, NULL, LK_ACT_NONE, NULL,
       arena + 452984832);
 
-  /* %1224 = linear_grad_weight(%1221, %132) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %1133 = linear_grad_weight(%1130, %128) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 478150656, arena + 364904448,
       arena + 516046848);
 
-  /* %1225 = reduce_sum(%1221) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  /* %1134 = reduce_sum(%1130) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 478150656, arena + 516491520);
 
-  /* %1226 = gelu_grad(%131, %1223) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %1135 = gelu_grad(%127, %1132) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 339738624, arena + 452984832,
       arena + 364904448);
 
-  /* %1227 = transpose(%129) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1136 = transpose(%125) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 346030080);
 
-  /* %1228 = fused_linear(%1226, %1227) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  /* %1137 = fused_linear(%1135, %1136) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 364904448, arena + 346030080, NULL, LK_ACT_NONE, NULL,
       arena + 339738624);
 
-  /* %1229 = linear_grad_weight(%1226, %128) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1138 = linear_grad_weight(%1135, %124) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 364904448, arena + 566231040,
       arena + 516194304);
 
-  /* %1230 = reduce_sum(%1226) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  /* %1139 = reduce_sum(%1135) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
       arena + 364904448, arena + 516489984);
 
-  /* %1231 = reduce_sum(%1228) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1140 = reduce_sum(%1137) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 339738624, arena + 346030080);
 
-  /* %1232 = add(%1191, %1231) layers.0.0.norm2 : f32[192] */
+  /* %1141 = add(%1102, %1140) layers.0.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 484589568, (const long[]){1}, arena + 346030080,
       (const long[]){1}, arena + 516491712);
 
-  /* %1233 = mul(%1228, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1142 = mul(%1137, %121) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 339738624, (const long[]){196608, 192, 1},
       params[45], (const long[]){0, 0, 1}, arena + 346030080);
 
-  /* %1234 = mul(%1228, %126) layers.0.0.norm2 : f32[B, 1024, 192], written over %1228 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 339738624, (const long[]){196608, 192, 1},
-      arena + 559939584, (const long[]){196608, 192, 1}, arena + 339738624);
+  /* %1143 = reduce_sum(%1137, %123) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 339738624, arena + 559939584, arena + 352321536);
 
-  /* %1235 = reduce_sum(%1234) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 339738624, arena + 352321536);
-
-  /* %1236 = add(%1194, %1235) layers.0.0.norm2 : f32[192] */
+  /* %1144 = add(%1104, %1143) layers.0.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 484589760, (const long[]){1}, arena + 352321536,
       (const long[]){1}, arena + 516491904);
 
-  /* %1237 = normalize_grad(%123, %1233) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1145 = normalize_grad(%120, %1142) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 553648128, arena + 346030080, 1e-06f, arena + 339738624);
 
-  /* %1238 = add(%1220, %1237) layers.0.0 : f32[B, 1024, 192], written over %1180 */
+  /* %1146 = add(%1129, %1145) layers.0.0 : f32[B, 1024, 192], written over %1091 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
       arena + 339738624, (const long[]){196608, 192, 1}, arena + 622854144);
 
-  /* %1239 = mul(%1238, %121) layers.0.0 : f32[B, 1024, 192] */
+  /* %1147 = mul(%1146, %119) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 339738624);
 
-  /* %1240 = transpose(%118) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1148 = transpose(%116) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[43], arena + 346030080);
 
-  /* %1241 = fused_linear(%1239, %1240) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %1149 = fused_linear(%1147, %1148) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 339738624, arena + 346030080, NULL, LK_ACT_NONE, NULL,
       arena + 368050176);
 
-  /* %1242 = linear_grad_weight(%1239, %117) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1150 = linear_grad_weight(%1147, %115) layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 339738624, arena + 390070272,
       arena + 516415488);
 
-  /* %1243 = reduce_sum(%1239) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  /* %1151 = reduce_sum(%1147) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 339738624, arena + 516492096);
 
-  /* %1244 = reshape(%1241) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %1241: no code */
+  /* %1152 = reshape(%1149) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %1149: no code */
 
-  /* %1245 = matmul_permuted(%1244, %112) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %1153 = matmul_permuted(%1152, %110) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 368050176, 192, 48, 1,
       arena + 424673280, 48, 1, 49152, arena + 374341632, 72, 18, 0.0f);
 
-  /* %1246 = matmul_permuted(%115, %1244) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
+  /* %1154 = matmul_permuted(%113, %1152) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
   lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 682622976, 72, 1, 18,
       arena + 368050176, 192, 48, 1, arena + 339738624, 48, 49152, 0.0f);
 
-  /* %1247 = softmax_grad(%115, %1245) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %1155 = softmax_grad(%113, %1153) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_softmax_grad(B * 4096, 18, arena + 682622976, arena + 374341632, arena + 368050176);
 
-  /* %1248 = mul_scalar(%1247) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %1156 = mul_scalar(%1155) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_mul_scalar(B * 1024 * 4 * 18, arena + 368050176, 0.14433756f, arena + 424673280);
 
-  /* %1249 = matmul_permuted(%1248, %111) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
+  /* %1157 = matmul_permuted(%1156, %109) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
   lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 424673280, 72, 18, 1,
       arena + 396361728, 48, 49152, 1, arena + 509607936, 192, 48, 0.0f);
 
-  /* %1250 = matmul_permuted(%110, %1248) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
+  /* %1158 = matmul_permuted(%108, %1156) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
   lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 424673280, 72, 1, 18,
       arena + 547356672, 192, 48, 1, arena + 368050176, 48, 49152, 0.0f);
 
-  /* %1251 = reshape(%1246) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1246: no code */
+  /* %1159 = reshape(%1154) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1154: no code */
 
-  /* %1252 = reshape(%1250) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1250: no code */
+  /* %1160 = reshape(%1158) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1158: no code */
 
-  /* %1253 = reshape(%1249) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1249: no code */
+  /* %1161 = reshape(%1157) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1157: no code */
 
-  /* %1254 = concat(%1252, %1251) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
+  /* %1162 = concat(%1160, %1159) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
   lk_copy_rows(B * 18432, 48, arena + 368050176, 48, arena + 452984832, 96);
   lk_copy_rows(B * 18432, 48, arena + 339738624, 48, arena + 452984880, 96);
 
-  /* %1255 = transpose(%105) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
+  /* %1163 = transpose(%103) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[41], arena + 516470784);
 
-  /* %1256 = fused_linear(%1254, %1255) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
+  /* %1164 = fused_linear(%1162, %1163) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
   lk_fused_linear(B * 18 * 1024, 96, 192, arena + 452984832, arena + 516470784, NULL, LK_ACT_NONE,
       NULL, arena + 339738624);
 
-  /* %1257 = linear_grad_weight(%1254, %101) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
+  /* %1165 = linear_grad_weight(%1162, %99) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
   lk_linear_grad_weight(B * 18 * 1024, 192, 96, arena + 452984832, arena + 226492416,
       arena + 516470784);
 
-  /* %1258 = reduce_sum(%1254) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
+  /* %1166 = reduce_sum(%1162) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 96}, (const unsigned char[]){1, 1, 1, 0},
       arena + 452984832, arena + 516492384);
 
-  /* %1259 = transpose(%102) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1167 = transpose(%100) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 226492416);
 
-  /* %1260 = fused_linear(%1253, %1259) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  /* %1168 = fused_linear(%1161, %1167) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 509607936, arena + 226492416, NULL, LK_ACT_NONE, NULL,
       arena + 452984832);
 
-  /* %1261 = linear_grad_weight(%1253, %98) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1169 = linear_grad_weight(%1161, %97) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 509607936, arena + 541065216,
       arena + 459276288);
 
-  /* %1262 = reduce_sum(%1253) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  /* %1170 = reduce_sum(%1161) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 509607936, arena + 459313152);
 
-  /* %1263 = reduce_sum(%1256) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1171 = reduce_sum(%1164) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
       arena + 339738624, arena + 226492416);
 
-  /* %1264 = add(%1215, %1263) layers.0.0.norm1 : f32[192] */
+  /* %1172 = add(%1125, %1171) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 516491136, (const long[]){1}, arena + 226492416,
       (const long[]){1}, arena + 459313344);
 
-  /* %1265 = mul(%1256, %94) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
+  /* %1173 = mul(%1164, %94) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
   lk_mul(4, (const long[]){B, 18, 1024, 192}, arena + 339738624,
       (const long[]){3538944, 196608, 192, 1}, params[37], (const long[]){0, 0, 0, 1},
       arena + 226492416);
 
-  /* %1266 = mul(%1256, %99) layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %1256 */
-  lk_mul(4, (const long[]){B, 18, 1024, 192}, arena + 339738624,
-      (const long[]){3538944, 196608, 192, 1}, arena + 113246208,
-      (const long[]){3538944, 196608, 192, 1}, arena + 339738624);
+  /* %1174 = reduce_sum(%1164, %98) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum_product(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
+      arena + 339738624, arena + 113246208, arena + 459313536);
 
-  /* %1267 = reduce_sum(%1266) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 339738624, arena + 113246208);
-
-  /* %1268 = add(%1218, %1267) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 516491328, (const long[]){1}, arena + 113246208,
+  /* %1175 = add(%1127, %1174) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 516491328, (const long[]){1}, arena + 459313536,
       (const long[]){1}, arena + 339738624);
 
-  /* %1269 = normalize_grad(%92, %1265) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
+  /* %1176 = normalize_grad(%92, %1173) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
   lk_normalize_grad(B * 18 * 1024, 192, arena, arena + 226492416, 1e-06f, arena + 113246208);
 
-  /* %1270 = reduce_sum(%1260) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1177 = reduce_sum(%1168) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 452984832, arena);
 
-  /* %1271 = add(%1264, %1270) layers.0.0.norm1 : f32[192] */
+  /* %1178 = add(%1172, %1177) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 459313344, (const long[]){1}, arena, (const long[]){1},
       arena + 230031360);
 
-  /* %1272 = mul(%1260, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1179 = mul(%1168, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
       params[37], (const long[]){0, 0, 1}, arena);
 
-  /* %1273 = mul(%1260, %96) layers.0.0.norm1 : f32[B, 1024, 192], written over %1260 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
-      arena + 534773760, (const long[]){196608, 192, 1}, arena + 452984832);
+  /* %1180 = reduce_sum(%1168, %96) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 452984832, arena + 534773760, arena + 6291456);
 
-  /* %1274 = reduce_sum(%1273) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 452984832, arena + 6291456);
-
-  /* %1275 = add(%1268, %1274) layers.0.0.norm1 : f32[192] */
+  /* %1181 = add(%1175, %1180) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 339738624, (const long[]){1}, arena + 6291456,
       (const long[]){1}, arena + 230031552);
 
-  /* %1276 = normalize_grad(%93, %1272) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1182 = normalize_grad(%93, %1179) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 528482304, arena, 1e-06f, arena + 6291456);
 
-  /* %1277 = add(%1238, %1276) layers.0.0 : f32[B, 1024, 192], written over %1180 */
+  /* %1183 = add(%1146, %1182) layers.0.0 : f32[B, 1024, 192], written over %1091 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 622854144, (const long[]){196608, 192, 1},
       arena + 6291456, (const long[]){196608, 192, 1}, arena + 622854144);
 
-  /* %1278 = reshape(%1277) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1180: no code */
+  /* %1184 = reshape(%1183) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1091: no code */
 
-  /* %1279 = zero_pad(%1278) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192] */
+  /* %1185 = zero_pad(%1184) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192] */
   lk_zero_pad(B, 1, 196608, 0, 17, arena + 622854144, arena);
 
-  /* %1280 = add(%1269, %1279) layers.0.0 : f32[B, 18, 1024, 192], written over %1269 */
+  /* %1186 = add(%1176, %1185) layers.0.0 : f32[B, 18, 1024, 192], written over %1176 */
   lk_add(4, (const long[]){B, 18, 1024, 192}, arena + 113246208,
       (const long[]){3538944, 196608, 192, 1}, arena, (const long[]){3538944, 196608, 192, 1},
       arena + 113246208);
 
-  /* %1281 = reduce_sum(%1280) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
+  /* %1187 = reduce_sum(%1186) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
       arena + 113246208, arena + 226492416);
 
-  /* %1282 = index(%1280) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1188 = index(%1186) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 113246208, 3538944, arena, 196608);
 
-  /* %1283 = index(%1280) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1189 = index(%1186) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 113442816, 3538944, arena + 6291456, 196608);
 
-  /* %1284 = index(%1280) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1190 = index(%1186) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 113639424, 3538944, arena + 12582912, 196608);
 
-  /* %1285 = index(%1280) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1191 = index(%1186) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 113836032, 3538944, arena + 18874368, 196608);
 
-  /* %1286 = index(%1280) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1192 = index(%1186) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 114032640, 3538944, arena + 25165824, 196608);
 
-  /* %1287 = index(%1280) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1193 = index(%1186) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 114229248, 3538944, arena + 31457280, 196608);
 
-  /* %1288 = index(%1280) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1194 = index(%1186) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 114425856, 3538944, arena + 37748736, 196608);
 
-  /* %1289 = index(%1280) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1195 = index(%1186) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 114622464, 3538944, arena + 44040192, 196608);
 
-  /* %1290 = index(%1280) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1196 = index(%1186) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 114819072, 3538944, arena + 50331648, 196608);
 
-  /* %1291 = index(%1280) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1197 = index(%1186) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 115015680, 3538944, arena + 56623104, 196608);
 
-  /* %1292 = index(%1280) {axis 0, at 10} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1198 = index(%1186) {axis 0, at 10} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 115212288, 3538944, arena + 62914560, 196608);
 
-  /* %1293 = index(%1280) {axis 0, at 11} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1199 = index(%1186) {axis 0, at 11} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 115408896, 3538944, arena + 69206016, 196608);
 
-  /* %1294 = index(%1280) {axis 0, at 12} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1200 = index(%1186) {axis 0, at 12} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 115605504, 3538944, arena + 75497472, 196608);
 
-  /* %1295 = index(%1280) {axis 0, at 13} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1201 = index(%1186) {axis 0, at 13} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 115802112, 3538944, arena + 81788928, 196608);
 
-  /* %1296 = index(%1280) {axis 0, at 14} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1202 = index(%1186) {axis 0, at 14} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 115998720, 3538944, arena + 88080384, 196608);
 
-  /* %1297 = index(%1280) {axis 0, at 15} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1203 = index(%1186) {axis 0, at 15} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 116195328, 3538944, arena + 94371840, 196608);
 
-  /* %1298 = index(%1280) {axis 0, at 16} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1204 = index(%1186) {axis 0, at 16} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 116391936, 3538944, arena + 100663296, 196608);
 
-  /* %1299 = index(%1280) {axis 0, at 17} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1205 = index(%1186) {axis 0, at 17} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 116588544, 3538944, arena + 106954752, 196608);
 
-  /* %1300 = seq2img(%1299) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1206 = seq2img(%1205) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 106954752, arena + 113246208);
 
-  /* %1301 = conv2d_grad_weight(%1300, %85) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[192, 3, 3, 3] */
+  /* %1207 = conv2d_grad_weight(%1206, %85) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 113246208,
       arena + 771244032, arena + 119537664);
 
-  /* %1302 = reduce_sum(%1300) {axes [1, 2], batch} to_patch_embedding.projections.17 : f32[192] */
+  /* %1208 = reduce_sum(%1206) {axes [1, 2], batch} to_patch_embedding.projections.17 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 113246208, arena + 119542848);
 
-  /* %1303 = seq2img(%1298) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1209 = seq2img(%1204) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 100663296, arena + 106954752);
 
-  /* %1304 = conv2d_grad_weight(%1303, %80) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[192, 3, 3, 3] */
+  /* %1210 = conv2d_grad_weight(%1209, %80) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 106954752,
       arena + 771145728, arena + 113246208);
 
-  /* %1305 = reduce_sum(%1303) {axes [1, 2], batch} to_patch_embedding.projections.16 : f32[192] */
+  /* %1211 = reduce_sum(%1209) {axes [1, 2], batch} to_patch_embedding.projections.16 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 106954752, arena + 113251392);
 
-  /* %1306 = seq2img(%1297) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1212 = seq2img(%1203) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 94371840, arena + 100663296);
 
-  /* %1307 = conv2d_grad_weight(%1306, %75) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[192, 3, 3, 3] */
+  /* %1213 = conv2d_grad_weight(%1212, %75) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 100663296,
       arena + 771047424, arena + 106954752);
 
-  /* %1308 = reduce_sum(%1306) {axes [1, 2], batch} to_patch_embedding.projections.15 : f32[192] */
+  /* %1214 = reduce_sum(%1212) {axes [1, 2], batch} to_patch_embedding.projections.15 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 100663296, arena + 106959936);
 
-  /* %1309 = seq2img(%1296) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1215 = seq2img(%1202) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 88080384, arena + 94371840);
 
-  /* %1310 = conv2d_grad_weight(%1309, %70) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[192, 3, 3, 3] */
+  /* %1216 = conv2d_grad_weight(%1215, %70) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 94371840, arena + 770949120,
       arena + 100663296);
 
-  /* %1311 = reduce_sum(%1309) {axes [1, 2], batch} to_patch_embedding.projections.14 : f32[192] */
+  /* %1217 = reduce_sum(%1215) {axes [1, 2], batch} to_patch_embedding.projections.14 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 94371840, arena + 100668480);
 
-  /* %1312 = seq2img(%1295) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1218 = seq2img(%1201) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 81788928, arena + 88080384);
 
-  /* %1313 = conv2d_grad_weight(%1312, %65) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[192, 3, 3, 3] */
+  /* %1219 = conv2d_grad_weight(%1218, %65) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 88080384, arena + 770850816,
       arena + 94371840);
 
-  /* %1314 = reduce_sum(%1312) {axes [1, 2], batch} to_patch_embedding.projections.13 : f32[192] */
+  /* %1220 = reduce_sum(%1218) {axes [1, 2], batch} to_patch_embedding.projections.13 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 88080384, arena + 94377024);
 
-  /* %1315 = seq2img(%1294) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1221 = seq2img(%1200) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 75497472, arena + 81788928);
 
-  /* %1316 = conv2d_grad_weight(%1315, %60) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[192, 3, 3, 3] */
+  /* %1222 = conv2d_grad_weight(%1221, %60) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 81788928, arena + 770752512,
       arena + 88080384);
 
-  /* %1317 = reduce_sum(%1315) {axes [1, 2], batch} to_patch_embedding.projections.12 : f32[192] */
+  /* %1223 = reduce_sum(%1221) {axes [1, 2], batch} to_patch_embedding.projections.12 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 81788928, arena + 88085568);
 
-  /* %1318 = seq2img(%1293) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1224 = seq2img(%1199) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 69206016, arena + 75497472);
 
-  /* %1319 = conv2d_grad_weight(%1318, %55) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[192, 3, 3, 3] */
+  /* %1225 = conv2d_grad_weight(%1224, %55) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 75497472, arena + 770654208,
       arena + 81788928);
 
-  /* %1320 = reduce_sum(%1318) {axes [1, 2], batch} to_patch_embedding.projections.11 : f32[192] */
+  /* %1226 = reduce_sum(%1224) {axes [1, 2], batch} to_patch_embedding.projections.11 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 75497472, arena + 81794112);
 
-  /* %1321 = seq2img(%1292) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1227 = seq2img(%1198) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 62914560, arena + 69206016);
 
-  /* %1322 = conv2d_grad_weight(%1321, %50) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[192, 3, 3, 3] */
+  /* %1228 = conv2d_grad_weight(%1227, %50) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 69206016, arena + 770555904,
       arena + 75497472);
 
-  /* %1323 = reduce_sum(%1321) {axes [1, 2], batch} to_patch_embedding.projections.10 : f32[192] */
+  /* %1229 = reduce_sum(%1227) {axes [1, 2], batch} to_patch_embedding.projections.10 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 69206016, arena + 75502656);
 
-  /* %1324 = seq2img(%1291) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1230 = seq2img(%1197) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 56623104, arena + 62914560);
 
-  /* %1325 = conv2d_grad_weight(%1324, %45) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 3, 3] */
+  /* %1231 = conv2d_grad_weight(%1230, %45) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 62914560, arena + 770457600,
       arena + 69206016);
 
-  /* %1326 = reduce_sum(%1324) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
+  /* %1232 = reduce_sum(%1230) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 62914560, arena + 69211200);
 
-  /* %1327 = seq2img(%1290) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1233 = seq2img(%1196) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 50331648, arena + 56623104);
 
-  /* %1328 = conv2d_grad_weight(%1327, %40) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 3, 3] */
+  /* %1234 = conv2d_grad_weight(%1233, %40) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 56623104, arena + 770359296,
       arena + 62914560);
 
-  /* %1329 = reduce_sum(%1327) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
+  /* %1235 = reduce_sum(%1233) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 56623104, arena + 62919744);
 
-  /* %1330 = seq2img(%1289) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1236 = seq2img(%1195) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 44040192, arena + 50331648);
 
-  /* %1331 = conv2d_grad_weight(%1330, %35) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 3, 3] */
+  /* %1237 = conv2d_grad_weight(%1236, %35) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 50331648, arena + 770260992,
       arena + 56623104);
 
-  /* %1332 = reduce_sum(%1330) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
+  /* %1238 = reduce_sum(%1236) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 50331648, arena + 56628288);
 
-  /* %1333 = seq2img(%1288) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1239 = seq2img(%1194) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 37748736, arena + 44040192);
 
-  /* %1334 = conv2d_grad_weight(%1333, %30) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 3, 3] */
+  /* %1240 = conv2d_grad_weight(%1239, %30) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 44040192, arena + 770162688,
       arena + 50331648);
 
-  /* %1335 = reduce_sum(%1333) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
+  /* %1241 = reduce_sum(%1239) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 44040192, arena + 50336832);
 
-  /* %1336 = seq2img(%1287) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1242 = seq2img(%1193) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 31457280, arena + 37748736);
 
-  /* %1337 = conv2d_grad_weight(%1336, %25) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 3, 3] */
+  /* %1243 = conv2d_grad_weight(%1242, %25) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 37748736, arena + 770064384,
       arena + 44040192);
 
-  /* %1338 = reduce_sum(%1336) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
+  /* %1244 = reduce_sum(%1242) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 37748736, arena + 44045376);
 
-  /* %1339 = seq2img(%1286) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1245 = seq2img(%1192) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 25165824, arena + 31457280);
 
-  /* %1340 = conv2d_grad_weight(%1339, %20) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 3, 3] */
+  /* %1246 = conv2d_grad_weight(%1245, %20) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 31457280, arena + 769966080,
       arena + 37748736);
 
-  /* %1341 = reduce_sum(%1339) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
+  /* %1247 = reduce_sum(%1245) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 31457280, arena + 37753920);
 
-  /* %1342 = seq2img(%1285) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1248 = seq2img(%1191) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 18874368, arena + 25165824);
 
-  /* %1343 = conv2d_grad_weight(%1342, %15) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 3, 3] */
+  /* %1249 = conv2d_grad_weight(%1248, %15) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 25165824, arena + 769867776,
       arena + 31457280);
 
-  /* %1344 = reduce_sum(%1342) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
+  /* %1250 = reduce_sum(%1248) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 25165824, arena + 31462464);
 
-  /* %1345 = seq2img(%1284) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1251 = seq2img(%1190) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 12582912, arena + 18874368);
 
-  /* %1346 = conv2d_grad_weight(%1345, %10) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 3, 3] */
+  /* %1252 = conv2d_grad_weight(%1251, %10) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 18874368, arena + 769769472,
       arena + 25165824);
 
-  /* %1347 = reduce_sum(%1345) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
+  /* %1253 = reduce_sum(%1251) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 18874368, arena + 25171008);
 
-  /* %1348 = seq2img(%1283) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1254 = seq2img(%1189) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 6291456, arena + 12582912);
 
-  /* %1349 = conv2d_grad_weight(%1348, %5) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 3, 3] */
+  /* %1255 = conv2d_grad_weight(%1254, %5) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 12582912, arena + 769671168,
       arena + 18874368);
 
-  /* %1350 = reduce_sum(%1348) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
+  /* %1256 = reduce_sum(%1254) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 12582912, arena + 18879552);
 
-  /* %1351 = seq2img(%1282) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1257 = seq2img(%1188) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena, arena + 6291456);
 
-  /* %1352 = conv2d_grad_weight(%1351, %0) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 3, 3] */
+  /* %1258 = conv2d_grad_weight(%1257, %0) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 6291456, inputs[0], arena);
 
-  /* %1353 = reduce_sum(%1351) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
+  /* %1259 = reduce_sum(%1257) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 6291456, arena + 5184);
 
-  /* output 0 "loss" = %609 : f32[1] */
+  /* output 0 "loss" = %548 : f32[1] */
   memcpy(outputs[0], arena + 774883776, sizeof(float) * 1);
-  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1352 : f32[192, 3, 3, 3] */
+  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1258 : f32[192, 3, 3, 3] */
   memcpy(outputs[1], arena, sizeof(float) * 5184);
-  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1353 : f32[192] */
+  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1259 : f32[192] */
   memcpy(outputs[2], arena + 5184, sizeof(float) * 192);
-  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1349 : f32[192, 3, 3, 3] */
+  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1255 : f32[192, 3, 3, 3] */
   memcpy(outputs[3], arena + 18874368, sizeof(float) * 5184);
-  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1350 : f32[192] */
+  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1256 : f32[192] */
   memcpy(outputs[4], arena + 18879552, sizeof(float) * 192);
-  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1346 : f32[192, 3, 3, 3] */
+  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1252 : f32[192, 3, 3, 3] */
   memcpy(outputs[5], arena + 25165824, sizeof(float) * 5184);
-  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1347 : f32[192] */
+  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1253 : f32[192] */
   memcpy(outputs[6], arena + 25171008, sizeof(float) * 192);
-  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1343 : f32[192, 3, 3, 3] */
+  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1249 : f32[192, 3, 3, 3] */
   memcpy(outputs[7], arena + 31457280, sizeof(float) * 5184);
-  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1344 : f32[192] */
+  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1250 : f32[192] */
   memcpy(outputs[8], arena + 31462464, sizeof(float) * 192);
-  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1340 : f32[192, 3, 3, 3] */
+  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1246 : f32[192, 3, 3, 3] */
   memcpy(outputs[9], arena + 37748736, sizeof(float) * 5184);
-  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1341 : f32[192] */
+  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1247 : f32[192] */
   memcpy(outputs[10], arena + 37753920, sizeof(float) * 192);
-  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1337 : f32[192, 3, 3, 3] */
+  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1243 : f32[192, 3, 3, 3] */
   memcpy(outputs[11], arena + 44040192, sizeof(float) * 5184);
-  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1338 : f32[192] */
+  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1244 : f32[192] */
   memcpy(outputs[12], arena + 44045376, sizeof(float) * 192);
-  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1334 : f32[192, 3, 3, 3] */
+  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1240 : f32[192, 3, 3, 3] */
   memcpy(outputs[13], arena + 50331648, sizeof(float) * 5184);
-  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1335 : f32[192] */
+  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1241 : f32[192] */
   memcpy(outputs[14], arena + 50336832, sizeof(float) * 192);
-  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1331 : f32[192, 3, 3, 3] */
+  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1237 : f32[192, 3, 3, 3] */
   memcpy(outputs[15], arena + 56623104, sizeof(float) * 5184);
-  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1332 : f32[192] */
+  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1238 : f32[192] */
   memcpy(outputs[16], arena + 56628288, sizeof(float) * 192);
-  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1328 : f32[192, 3, 3, 3] */
+  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1234 : f32[192, 3, 3, 3] */
   memcpy(outputs[17], arena + 62914560, sizeof(float) * 5184);
-  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1329 : f32[192] */
+  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1235 : f32[192] */
   memcpy(outputs[18], arena + 62919744, sizeof(float) * 192);
-  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1325 : f32[192, 3, 3, 3] */
+  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1231 : f32[192, 3, 3, 3] */
   memcpy(outputs[19], arena + 69206016, sizeof(float) * 5184);
-  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1326 : f32[192] */
+  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1232 : f32[192] */
   memcpy(outputs[20], arena + 69211200, sizeof(float) * 192);
-  /* output 21 "grad:to_patch_embedding.projections.10.weight" = %1322 : f32[192, 3, 3, 3] */
+  /* output 21 "grad:to_patch_embedding.projections.10.weight" = %1228 : f32[192, 3, 3, 3] */
   memcpy(outputs[21], arena + 75497472, sizeof(float) * 5184);
-  /* output 22 "grad:to_patch_embedding.projections.10.bias" = %1323 : f32[192] */
+  /* output 22 "grad:to_patch_embedding.projections.10.bias" = %1229 : f32[192] */
   memcpy(outputs[22], arena + 75502656, sizeof(float) * 192);
-  /* output 23 "grad:to_patch_embedding.projections.11.weight" = %1319 : f32[192, 3, 3, 3] */
+  /* output 23 "grad:to_patch_embedding.projections.11.weight" = %1225 : f32[192, 3, 3, 3] */
   memcpy(outputs[23], arena + 81788928, sizeof(float) * 5184);
-  /* output 24 "grad:to_patch_embedding.projections.11.bias" = %1320 : f32[192] */
+  /* output 24 "grad:to_patch_embedding.projections.11.bias" = %1226 : f32[192] */
   memcpy(outputs[24], arena + 81794112, sizeof(float) * 192);
-  /* output 25 "grad:to_patch_embedding.projections.12.weight" = %1316 : f32[192, 3, 3, 3] */
+  /* output 25 "grad:to_patch_embedding.projections.12.weight" = %1222 : f32[192, 3, 3, 3] */
   memcpy(outputs[25], arena + 88080384, sizeof(float) * 5184);
-  /* output 26 "grad:to_patch_embedding.projections.12.bias" = %1317 : f32[192] */
+  /* output 26 "grad:to_patch_embedding.projections.12.bias" = %1223 : f32[192] */
   memcpy(outputs[26], arena + 88085568, sizeof(float) * 192);
-  /* output 27 "grad:to_patch_embedding.projections.13.weight" = %1313 : f32[192, 3, 3, 3] */
+  /* output 27 "grad:to_patch_embedding.projections.13.weight" = %1219 : f32[192, 3, 3, 3] */
   memcpy(outputs[27], arena + 94371840, sizeof(float) * 5184);
-  /* output 28 "grad:to_patch_embedding.projections.13.bias" = %1314 : f32[192] */
+  /* output 28 "grad:to_patch_embedding.projections.13.bias" = %1220 : f32[192] */
   memcpy(outputs[28], arena + 94377024, sizeof(float) * 192);
-  /* output 29 "grad:to_patch_embedding.projections.14.weight" = %1310 : f32[192, 3, 3, 3] */
+  /* output 29 "grad:to_patch_embedding.projections.14.weight" = %1216 : f32[192, 3, 3, 3] */
   memcpy(outputs[29], arena + 100663296, sizeof(float) * 5184);
-  /* output 30 "grad:to_patch_embedding.projections.14.bias" = %1311 : f32[192] */
+  /* output 30 "grad:to_patch_embedding.projections.14.bias" = %1217 : f32[192] */
   memcpy(outputs[30], arena + 100668480, sizeof(float) * 192);
-  /* output 31 "grad:to_patch_embedding.projections.15.weight" = %1307 : f32[192, 3, 3, 3] */
+  /* output 31 "grad:to_patch_embedding.projections.15.weight" = %1213 : f32[192, 3, 3, 3] */
   memcpy(outputs[31], arena + 106954752, sizeof(float) * 5184);
-  /* output 32 "grad:to_patch_embedding.projections.15.bias" = %1308 : f32[192] */
+  /* output 32 "grad:to_patch_embedding.projections.15.bias" = %1214 : f32[192] */
   memcpy(outputs[32], arena + 106959936, sizeof(float) * 192);
-  /* output 33 "grad:to_patch_embedding.projections.16.weight" = %1304 : f32[192, 3, 3, 3] */
+  /* output 33 "grad:to_patch_embedding.projections.16.weight" = %1210 : f32[192, 3, 3, 3] */
   memcpy(outputs[33], arena + 113246208, sizeof(float) * 5184);
-  /* output 34 "grad:to_patch_embedding.projections.16.bias" = %1305 : f32[192] */
+  /* output 34 "grad:to_patch_embedding.projections.16.bias" = %1211 : f32[192] */
   memcpy(outputs[34], arena + 113251392, sizeof(float) * 192);
-  /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1301 : f32[192, 3, 3, 3] */
+  /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1207 : f32[192, 3, 3, 3] */
   memcpy(outputs[35], arena + 119537664, sizeof(float) * 5184);
-  /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1302 : f32[192] */
+  /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1208 : f32[192] */
   memcpy(outputs[36], arena + 119542848, sizeof(float) * 192);
-  /* output 37 "grad:layers.0.0.pos_emb" = %1281 : f32[18, 1024, 192] */
+  /* output 37 "grad:layers.0.0.pos_emb" = %1187 : f32[18, 1024, 192] */
   memcpy(outputs[37], arena + 226492416, sizeof(float) * 3538944);
-  /* output 38 "grad:layers.0.0.norm1.weight" = %1275 : f32[192] */
+  /* output 38 "grad:layers.0.0.norm1.weight" = %1181 : f32[192] */
   memcpy(outputs[38], arena + 230031552, sizeof(float) * 192);
-  /* output 39 "grad:layers.0.0.norm1.bias" = %1271 : f32[192] */
+  /* output 39 "grad:layers.0.0.norm1.bias" = %1178 : f32[192] */
   memcpy(outputs[39], arena + 230031360, sizeof(float) * 192);
-  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1261 : f32[192, 192] */
+  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1169 : f32[192, 192] */
   memcpy(outputs[40], arena + 459276288, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1262 : f32[192] */
+  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1170 : f32[192] */
   memcpy(outputs[41], arena + 459313152, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1257 : f32[96, 192] */
+  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1165 : f32[96, 192] */
   memcpy(outputs[42], arena + 516470784, sizeof(float) * 18432);
-  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1258 : f32[96] */
+  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1166 : f32[96] */
   memcpy(outputs[43], arena + 516492384, sizeof(float) * 96);
-  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1242 : f32[192, 192] */
+  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1150 : f32[192, 192] */
   memcpy(outputs[44], arena + 516415488, sizeof(float) * 36864);
-  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1243 : f32[192] */
+  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1151 : f32[192] */
   memcpy(outputs[45], arena + 516492096, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.0.norm2.weight" = %1236 : f32[192] */
+  /* output 46 "grad:layers.0.0.norm2.weight" = %1144 : f32[192] */
   memcpy(outputs[46], arena + 516491904, sizeof(float) * 192);
-  /* output 47 "grad:layers.0.0.norm2.bias" = %1232 : f32[192] */
+  /* output 47 "grad:layers.0.0.norm2.bias" = %1141 : f32[192] */
   memcpy(outputs[47], arena + 516491712, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1229 : f32[768, 192] */
+  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1138 : f32[768, 192] */
   memcpy(outputs[48], arena + 516194304, sizeof(float) * 147456);
-  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1230 : f32[768] */
+  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1139 : f32[768] */
   memcpy(outputs[49], arena + 516489984, sizeof(float) * 768);
-  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1224 : f32[192, 768] */
+  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1133 : f32[192, 768] */
   memcpy(outputs[50], arena + 516046848, sizeof(float) * 147456);
-  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1225 : f32[192] */
+  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1134 : f32[192] */
   memcpy(outputs[51], arena + 516491520, sizeof(float) * 192);
-  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1212 : f32[192, 192] */
+  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1122 : f32[192, 192] */
   memcpy(outputs[52], arena + 516378624, sizeof(float) * 36864);
-  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1213 : f32[192] */
+  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1123 : f32[192] */
   memcpy(outputs[53], arena + 516490944, sizeof(float) * 192);
-  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1209 : f32[96, 192] */
+  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1119 : f32[96, 192] */
   memcpy(outputs[54], arena + 516452352, sizeof(float) * 18432);
-  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1210 : f32[96] */
+  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1120 : f32[96] */
   memcpy(outputs[55], arena + 516492288, sizeof(float) * 96);
-  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1200 : f32[192, 192] */
+  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1110 : f32[192, 192] */
   memcpy(outputs[56], arena + 516341760, sizeof(float) * 36864);
-  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1201 : f32[192] */
+  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1111 : f32[192] */
   memcpy(outputs[57], arena + 516490752, sizeof(float) * 192);
-  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1189 : f32[768, 192] */
+  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1100 : f32[768, 192] */
   memcpy(outputs[58], arena + 515899392, sizeof(float) * 147456);
-  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1190 : f32[768] */
+  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1101 : f32[768] */
   memcpy(outputs[59], arena + 516489216, sizeof(float) * 768);
-  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1184 : f32[192, 768] */
+  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1095 : f32[192, 768] */
   memcpy(outputs[60], arena + 635916288, sizeof(float) * 147456);
-  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1185 : f32[192] */
+  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1096 : f32[192] */
   memcpy(outputs[61], arena + 636207552, sizeof(float) * 192);
-  /* output 62 "grad:layers.0.1.conv.weight" = %1178 : f32[192, 192, 3, 3] */
+  /* output 62 "grad:layers.0.1.conv.weight" = %1089 : f32[192, 192, 3, 3] */
   memcpy(outputs[62], arena + 635437056, sizeof(float) * 331776);
-  /* output 63 "grad:layers.0.1.conv.bias" = %1179 : f32[192] */
+  /* output 63 "grad:layers.0.1.conv.bias" = %1090 : f32[192] */
   memcpy(outputs[63], arena + 636207360, sizeof(float) * 192);
-  /* output 64 "grad:layers.0.1.norm.weight" = %1174 : f32[192] */
+  /* output 64 "grad:layers.0.1.norm.weight" = %1085 : f32[192] */
   memcpy(outputs[64], arena + 636207168, sizeof(float) * 192);
-  /* output 65 "grad:layers.0.1.norm.bias" = %1171 : f32[192] */
+  /* output 65 "grad:layers.0.1.norm.bias" = %1083 : f32[192] */
   memcpy(outputs[65], arena + 636206976, sizeof(float) * 192);
-  /* output 66 "grad:layers.1.0.pos_emb" = %1167 : f32[256, 192] */
+  /* output 66 "grad:layers.1.0.pos_emb" = %1079 : f32[256, 192] */
   memcpy(outputs[66], arena + 636063744, sizeof(float) * 49152);
-  /* output 67 "grad:layers.1.0.norm1.weight" = %1164 : f32[192] */
+  /* output 67 "grad:layers.1.0.norm1.weight" = %1076 : f32[192] */
   memcpy(outputs[67], arena + 636206784, sizeof(float) * 192);
-  /* output 68 "grad:layers.1.0.norm1.bias" = %1160 : f32[192] */
+  /* output 68 "grad:layers.1.0.norm1.bias" = %1073 : f32[192] */
   memcpy(outputs[68], arena + 636206592, sizeof(float) * 192);
-  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1156 : f32[192, 192] */
+  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1069 : f32[192, 192] */
   memcpy(outputs[69], arena + 636149760, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1157 : f32[192] */
+  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1070 : f32[192] */
   memcpy(outputs[70], arena + 636206400, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1153 : f32[96, 192] */
+  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1066 : f32[96, 192] */
   memcpy(outputs[71], arena + 636186624, sizeof(float) * 18432);
-  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1154 : f32[96] */
+  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1067 : f32[96] */
   memcpy(outputs[72], arena + 636207744, sizeof(float) * 96);
-  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1144 : f32[192, 192] */
+  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1057 : f32[192, 192] */
   memcpy(outputs[73], arena + 636112896, sizeof(float) * 36864);
-  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1145 : f32[192] */
+  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1058 : f32[192] */
   memcpy(outputs[74], arena + 636206208, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.norm2.weight" = %1138 : f32[192] */
+  /* output 75 "grad:layers.1.0.norm2.weight" = %1051 : f32[192] */
   memcpy(outputs[75], arena + 636206016, sizeof(float) * 192);
-  /* output 76 "grad:layers.1.0.norm2.bias" = %1134 : f32[192] */
+  /* output 76 "grad:layers.1.0.norm2.bias" = %1048 : f32[192] */
   memcpy(outputs[76], arena + 636205824, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1131 : f32[768, 192] */
+  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1045 : f32[768, 192] */
   memcpy(outputs[77], arena + 635768832, sizeof(float) * 147456);
-  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1132 : f32[768] */
+  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1046 : f32[768] */
   memcpy(outputs[78], arena + 636205056, sizeof(float) * 768);
-  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1126 : f32[192, 768] */
+  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1040 : f32[192, 768] */
   memcpy(outputs[79], arena + 643301376, sizeof(float) * 147456);
-  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1127 : f32[192] */
+  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1041 : f32[192] */
   memcpy(outputs[80], arena + 643542144, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1112 : f32[192, 192] */
+  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1027 : f32[192, 192] */
   memcpy(outputs[81], arena + 643485696, sizeof(float) * 36864);
-  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1113 : f32[192] */
+  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1028 : f32[192] */
   memcpy(outputs[82], arena + 643541568, sizeof(float) * 192);
-  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1109 : f32[96, 192] */
+  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1024 : f32[96, 192] */
   memcpy(outputs[83], arena + 643522560, sizeof(float) * 18432);
-  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1110 : f32[96] */
+  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1025 : f32[96] */
   memcpy(outputs[84], arena + 643542336, sizeof(float) * 96);
-  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %1100 : f32[192, 192] */
+  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %1015 : f32[192, 192] */
   memcpy(outputs[85], arena + 643448832, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %1101 : f32[192] */
+  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %1016 : f32[192] */
   memcpy(outputs[86], arena + 643541376, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %1087 : f32[768, 192] */
+  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %1003 : f32[768, 192] */
   memcpy(outputs[87], arena + 648019968, sizeof(float) * 147456);
-  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %1088 : f32[768] */
+  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %1004 : f32[768] */
   memcpy(outputs[88], arena + 648167424, sizeof(float) * 768);
-  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %1082 : f32[192, 768] */
+  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %998 : f32[192, 768] */
   memcpy(outputs[89], arena + 655884288, sizeof(float) * 147456);
-  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %1083 : f32[192] */
+  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %999 : f32[192] */
   memcpy(outputs[90], arena + 656125056, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1068 : f32[192, 192] */
+  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %985 : f32[192, 192] */
   memcpy(outputs[91], arena + 656068608, sizeof(float) * 36864);
-  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1069 : f32[192] */
+  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %986 : f32[192] */
   memcpy(outputs[92], arena + 656124480, sizeof(float) * 192);
-  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1065 : f32[96, 192] */
+  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %982 : f32[96, 192] */
   memcpy(outputs[93], arena + 656105472, sizeof(float) * 18432);
-  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1066 : f32[96] */
+  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %983 : f32[96] */
   memcpy(outputs[94], arena + 656125248, sizeof(float) * 96);
-  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %1056 : f32[192, 192] */
+  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %973 : f32[192, 192] */
   memcpy(outputs[95], arena + 656031744, sizeof(float) * 36864);
-  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %1057 : f32[192] */
+  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %974 : f32[192] */
   memcpy(outputs[96], arena + 656124288, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %1043 : f32[768, 192] */
+  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %961 : f32[768, 192] */
   memcpy(outputs[97], arena + 660602880, sizeof(float) * 147456);
-  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %1044 : f32[768] */
+  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %962 : f32[768] */
   memcpy(outputs[98], arena + 660750336, sizeof(float) * 768);
-  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %1038 : f32[192, 768] */
+  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %956 : f32[192, 768] */
   memcpy(outputs[99], arena + 668467200, sizeof(float) * 147456);
-  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %1039 : f32[192] */
+  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %957 : f32[192] */
   memcpy(outputs[100], arena + 668707968, sizeof(float) * 192);
-  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1026 : f32[192, 192] */
+  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %945 : f32[192, 192] */
   memcpy(outputs[101], arena + 668651520, sizeof(float) * 36864);
-  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1027 : f32[192] */
+  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %946 : f32[192] */
   memcpy(outputs[102], arena + 668707392, sizeof(float) * 192);
-  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1023 : f32[96, 192] */
+  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %942 : f32[96, 192] */
   memcpy(outputs[103], arena + 668688384, sizeof(float) * 18432);
-  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1024 : f32[96] */
+  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %943 : f32[96] */
   memcpy(outputs[104], arena + 668708160, sizeof(float) * 96);
-  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %1014 : f32[192, 192] */
+  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %933 : f32[192, 192] */
   memcpy(outputs[105], arena + 668614656, sizeof(float) * 36864);
-  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %1015 : f32[192] */
+  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %934 : f32[192] */
   memcpy(outputs[106], arena + 668707200, sizeof(float) * 192);
-  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %1003 : f32[768, 192] */
+  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %923 : f32[768, 192] */
   memcpy(outputs[107], arena + 673185792, sizeof(float) * 147456);
-  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %1004 : f32[768] */
+  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %924 : f32[768] */
   memcpy(outputs[108], arena + 673333248, sizeof(float) * 768);
-  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %998 : f32[192, 768] */
+  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %918 : f32[192, 768] */
   memcpy(outputs[109], arena + 738938880, sizeof(float) * 147456);
-  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %999 : f32[192] */
+  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %919 : f32[192] */
   memcpy(outputs[110], arena + 739193280, sizeof(float) * 192);
-  /* output 111 "grad:layers.1.1.conv.weight" = %992 : f32[192, 192, 3, 3] */
+  /* output 111 "grad:layers.1.1.conv.weight" = %912 : f32[192, 192, 3, 3] */
   memcpy(outputs[111], arena + 738459648, sizeof(float) * 331776);
-  /* output 112 "grad:layers.1.1.conv.bias" = %993 : f32[192] */
+  /* output 112 "grad:layers.1.1.conv.bias" = %913 : f32[192] */
   memcpy(outputs[112], arena + 739193088, sizeof(float) * 192);
-  /* output 113 "grad:layers.1.1.norm.weight" = %988 : f32[192] */
+  /* output 113 "grad:layers.1.1.norm.weight" = %908 : f32[192] */
   memcpy(outputs[113], arena + 739192896, sizeof(float) * 192);
-  /* output 114 "grad:layers.1.1.norm.bias" = %985 : f32[192] */
+  /* output 114 "grad:layers.1.1.norm.bias" = %906 : f32[192] */
   memcpy(outputs[114], arena + 739192704, sizeof(float) * 192);
-  /* output 115 "grad:layers.2.0.pos_emb" = %981 : f32[64, 192] */
+  /* output 115 "grad:layers.2.0.pos_emb" = %902 : f32[64, 192] */
   memcpy(outputs[115], arena + 739178496, sizeof(float) * 12288);
-  /* output 116 "grad:layers.2.0.norm1.weight" = %978 : f32[192] */
+  /* output 116 "grad:layers.2.0.norm1.weight" = %899 : f32[192] */
   memcpy(outputs[116], arena + 739192512, sizeof(float) * 192);
-  /* output 117 "grad:layers.2.0.norm1.bias" = %974 : f32[192] */
+  /* output 117 "grad:layers.2.0.norm1.bias" = %896 : f32[192] */
   memcpy(outputs[117], arena + 739192320, sizeof(float) * 192);
-  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %970 : f32[192, 192] */
+  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %892 : f32[192, 192] */
   memcpy(outputs[118], arena + 739123200, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %971 : f32[192] */
+  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %893 : f32[192] */
   memcpy(outputs[119], arena + 739192128, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %967 : f32[96, 192] */
+  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %889 : f32[96, 192] */
   memcpy(outputs[120], arena + 739160064, sizeof(float) * 18432);
-  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %968 : f32[96] */
+  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %890 : f32[96] */
   memcpy(outputs[121], arena + 739193472, sizeof(float) * 96);
-  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %958 : f32[192, 192] */
+  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %880 : f32[192, 192] */
   memcpy(outputs[122], arena + 739086336, sizeof(float) * 36864);
-  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %959 : f32[192] */
+  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %881 : f32[192] */
   memcpy(outputs[123], arena + 739191936, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.norm2.weight" = %952 : f32[192] */
+  /* output 124 "grad:layers.2.0.norm2.weight" = %874 : f32[192] */
   memcpy(outputs[124], arena + 739191744, sizeof(float) * 192);
-  /* output 125 "grad:layers.2.0.norm2.bias" = %948 : f32[192] */
+  /* output 125 "grad:layers.2.0.norm2.bias" = %871 : f32[192] */
   memcpy(outputs[125], arena + 739191552, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %945 : f32[768, 192] */
+  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %868 : f32[768, 192] */
   memcpy(outputs[126], arena + 738791424, sizeof(float) * 147456);
-  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %946 : f32[768] */
+  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %869 : f32[768] */
   memcpy(outputs[127], arena + 739190784, sizeof(float) * 768);
-  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %940 : f32[192, 768] */
+  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %863 : f32[192, 768] */
   memcpy(outputs[128], arena + 740425728, sizeof(float) * 147456);
-  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %941 : f32[192] */
+  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %864 : f32[192] */
   memcpy(outputs[129], arena + 740666496, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %926 : f32[192, 192] */
+  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %850 : f32[192, 192] */
   memcpy(outputs[130], arena + 740610048, sizeof(float) * 36864);
-  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %927 : f32[192] */
+  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %851 : f32[192] */
   memcpy(outputs[131], arena + 740665920, sizeof(float) * 192);
-  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %923 : f32[96, 192] */
+  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %847 : f32[96, 192] */
   memcpy(outputs[132], arena + 740646912, sizeof(float) * 18432);
-  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %924 : f32[96] */
+  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %848 : f32[96] */
   memcpy(outputs[133], arena + 740666688, sizeof(float) * 96);
-  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %914 : f32[192, 192] */
+  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %838 : f32[192, 192] */
   memcpy(outputs[134], arena + 740573184, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %915 : f32[192] */
+  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %839 : f32[192] */
   memcpy(outputs[135], arena + 740665728, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %901 : f32[768, 192] */
+  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %826 : f32[768, 192] */
   memcpy(outputs[136], arena + 741605376, sizeof(float) * 147456);
-  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %902 : f32[768] */
+  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %827 : f32[768] */
   memcpy(outputs[137], arena + 741752832, sizeof(float) * 768);
-  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %896 : f32[192, 768] */
+  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %821 : f32[192, 768] */
   memcpy(outputs[138], arena + 743571456, sizeof(float) * 147456);
-  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %897 : f32[192] */
+  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %822 : f32[192] */
   memcpy(outputs[139], arena + 743812224, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %882 : f32[192, 192] */
+  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %808 : f32[192, 192] */
   memcpy(outputs[140], arena + 743755776, sizeof(float) * 36864);
-  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %883 : f32[192] */
+  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %809 : f32[192] */
   memcpy(outputs[141], arena + 743811648, sizeof(float) * 192);
-  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %879 : f32[96, 192] */
+  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %805 : f32[96, 192] */
   memcpy(outputs[142], arena + 743792640, sizeof(float) * 18432);
-  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %880 : f32[96] */
+  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %806 : f32[96] */
   memcpy(outputs[143], arena + 743812416, sizeof(float) * 96);
-  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %870 : f32[192, 192] */
+  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %796 : f32[192, 192] */
   memcpy(outputs[144], arena + 743718912, sizeof(float) * 36864);
-  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %871 : f32[192] */
+  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %797 : f32[192] */
   memcpy(outputs[145], arena + 743811456, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %857 : f32[768, 192] */
+  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %784 : f32[768, 192] */
   memcpy(outputs[146], arena + 744751104, sizeof(float) * 147456);
-  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %858 : f32[768] */
+  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %785 : f32[768] */
   memcpy(outputs[147], arena + 744898560, sizeof(float) * 768);
-  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %852 : f32[192, 768] */
+  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %779 : f32[192, 768] */
   memcpy(outputs[148], arena + 746717184, sizeof(float) * 147456);
-  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %853 : f32[192] */
+  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %780 : f32[192] */
   memcpy(outputs[149], arena + 746957952, sizeof(float) * 192);
-  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %840 : f32[192, 192] */
+  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %768 : f32[192, 192] */
   memcpy(outputs[150], arena + 746901504, sizeof(float) * 36864);
-  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %841 : f32[192] */
+  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %769 : f32[192] */
   memcpy(outputs[151], arena + 746957376, sizeof(float) * 192);
-  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %837 : f32[96, 192] */
+  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %765 : f32[96, 192] */
   memcpy(outputs[152], arena + 746938368, sizeof(float) * 18432);
-  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %838 : f32[96] */
+  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %766 : f32[96] */
   memcpy(outputs[153], arena + 746958144, sizeof(float) * 96);
-  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %828 : f32[192, 192] */
+  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %756 : f32[192, 192] */
   memcpy(outputs[154], arena + 746864640, sizeof(float) * 36864);
-  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %829 : f32[192] */
+  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %757 : f32[192] */
   memcpy(outputs[155], arena + 746957184, sizeof(float) * 192);
-  /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %817 : f32[768, 192] */
+  /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %746 : f32[768, 192] */
   memcpy(outputs[156], arena + 747896832, sizeof(float) * 147456);
-  /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %818 : f32[768] */
+  /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %747 : f32[768] */
   memcpy(outputs[157], arena + 748044288, sizeof(float) * 768);
-  /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %812 : f32[192, 768] */
+  /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %741 : f32[192, 768] */
   memcpy(outputs[158], arena + 766918656, sizeof(float) * 147456);
-  /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %813 : f32[192] */
+  /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %742 : f32[192] */
   memcpy(outputs[159], arena + 766377408, sizeof(float) * 192);
-  /* output 160 "grad:layers.2.1.conv.weight" = %806 : f32[192, 192, 3, 3] */
+  /* output 160 "grad:layers.2.1.conv.weight" = %735 : f32[192, 192, 3, 3] */
   memcpy(outputs[160], arena + 765984768, sizeof(float) * 331776);
-  /* output 161 "grad:layers.2.1.conv.bias" = %807 : f32[192] */
+  /* output 161 "grad:layers.2.1.conv.bias" = %736 : f32[192] */
   memcpy(outputs[161], arena + 766377216, sizeof(float) * 192);
-  /* output 162 "grad:layers.2.1.norm.weight" = %802 : f32[192] */
+  /* output 162 "grad:layers.2.1.norm.weight" = %731 : f32[192] */
   memcpy(outputs[162], arena + 766377024, sizeof(float) * 192);
-  /* output 163 "grad:layers.2.1.norm.bias" = %799 : f32[192] */
+  /* output 163 "grad:layers.2.1.norm.bias" = %729 : f32[192] */
   memcpy(outputs[163], arena + 766376832, sizeof(float) * 192);
-  /* output 164 "grad:layers.3.0.pos_emb" = %795 : f32[16, 192] */
+  /* output 164 "grad:layers.3.0.pos_emb" = %725 : f32[16, 192] */
   memcpy(outputs[164], arena + 766371840, sizeof(float) * 3072);
-  /* output 165 "grad:layers.3.0.norm1.weight" = %792 : f32[192] */
+  /* output 165 "grad:layers.3.0.norm1.weight" = %722 : f32[192] */
   memcpy(outputs[165], arena + 766376640, sizeof(float) * 192);
-  /* output 166 "grad:layers.3.0.norm1.bias" = %788 : f32[192] */
+  /* output 166 "grad:layers.3.0.norm1.bias" = %719 : f32[192] */
   memcpy(outputs[166], arena + 766376448, sizeof(float) * 192);
-  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %784 : f32[192, 192] */
+  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %715 : f32[192, 192] */
   memcpy(outputs[167], arena + 767066112, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %785 : f32[192] */
+  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %716 : f32[192] */
   memcpy(outputs[168], arena + 766376256, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %781 : f32[96, 192] */
+  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %712 : f32[96, 192] */
   memcpy(outputs[169], arena + 766353408, sizeof(float) * 18432);
-  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %782 : f32[96] */
+  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %713 : f32[96] */
   memcpy(outputs[170], arena + 766377600, sizeof(float) * 96);
-  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %772 : f32[192, 192] */
+  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %703 : f32[192, 192] */
   memcpy(outputs[171], arena + 766316544, sizeof(float) * 36864);
-  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %773 : f32[192] */
+  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %704 : f32[192] */
   memcpy(outputs[172], arena + 766376064, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.norm2.weight" = %766 : f32[192] */
+  /* output 173 "grad:layers.3.0.norm2.weight" = %697 : f32[192] */
   memcpy(outputs[173], arena + 766375872, sizeof(float) * 192);
-  /* output 174 "grad:layers.3.0.norm2.bias" = %762 : f32[192] */
+  /* output 174 "grad:layers.3.0.norm2.bias" = %694 : f32[192] */
   memcpy(outputs[174], arena + 766375680, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %759 : f32[768, 192] */
+  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %691 : f32[768, 192] */
   memcpy(outputs[175], arena + 766525440, sizeof(float) * 147456);
-  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %760 : f32[768] */
+  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %692 : f32[768] */
   memcpy(outputs[176], arena + 766374912, sizeof(float) * 768);
-  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %754 : f32[192, 768] */
+  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %686 : f32[192, 768] */
   memcpy(outputs[177], arena + 766377984, sizeof(float) * 147456);
-  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %755 : f32[192] */
+  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %687 : f32[192] */
   memcpy(outputs[178], arena + 766766208, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %740 : f32[192, 192] */
+  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %673 : f32[192, 192] */
   memcpy(outputs[179], arena + 766709760, sizeof(float) * 36864);
-  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %741 : f32[192] */
+  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %674 : f32[192] */
   memcpy(outputs[180], arena + 766765632, sizeof(float) * 192);
-  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %737 : f32[96, 192] */
+  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %670 : f32[96, 192] */
   memcpy(outputs[181], arena + 766746624, sizeof(float) * 18432);
-  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %738 : f32[96] */
+  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %671 : f32[96] */
   memcpy(outputs[182], arena + 766766400, sizeof(float) * 96);
-  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %728 : f32[192, 192] */
+  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %661 : f32[192, 192] */
   memcpy(outputs[183], arena + 766672896, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %729 : f32[192] */
+  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %662 : f32[192] */
   memcpy(outputs[184], arena + 766765440, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %715 : f32[768, 192] */
+  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %649 : f32[768, 192] */
   memcpy(outputs[185], arena + 766771200, sizeof(float) * 147456);
-  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %716 : f32[768] */
+  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %650 : f32[768] */
   memcpy(outputs[186], arena + 767102976, sizeof(float) * 768);
-  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %710 : f32[192, 768] */
+  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %644 : f32[192, 768] */
   memcpy(outputs[187], arena + 767164416, sizeof(float) * 147456);
-  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %711 : f32[192] */
+  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %645 : f32[192] */
   memcpy(outputs[188], arena + 767503488, sizeof(float) * 192);
-  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %696 : f32[192, 192] */
+  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %631 : f32[192, 192] */
   memcpy(outputs[189], arena + 767447040, sizeof(float) * 36864);
-  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %697 : f32[192] */
+  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %632 : f32[192] */
   memcpy(outputs[190], arena + 767502912, sizeof(float) * 192);
-  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %693 : f32[96, 192] */
+  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %628 : f32[96, 192] */
   memcpy(outputs[191], arena + 767483904, sizeof(float) * 18432);
-  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %694 : f32[96] */
+  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %629 : f32[96] */
   memcpy(outputs[192], arena + 767503680, sizeof(float) * 96);
-  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %684 : f32[192, 192] */
+  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %619 : f32[192, 192] */
   memcpy(outputs[193], arena + 767410176, sizeof(float) * 36864);
-  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %685 : f32[192] */
+  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %620 : f32[192] */
   memcpy(outputs[194], arena + 767502720, sizeof(float) * 192);
-  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %671 : f32[768, 192] */
+  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %607 : f32[768, 192] */
   memcpy(outputs[195], arena + 767557632, sizeof(float) * 147456);
-  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %672 : f32[768] */
+  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %608 : f32[768] */
   memcpy(outputs[196], arena + 767705088, sizeof(float) * 768);
-  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %666 : f32[192, 768] */
+  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %602 : f32[192, 768] */
   memcpy(outputs[197], arena + 767950848, sizeof(float) * 147456);
-  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %667 : f32[192] */
+  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %603 : f32[192] */
   memcpy(outputs[198], arena + 768289920, sizeof(float) * 192);
-  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %654 : f32[192, 192] */
+  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %591 : f32[192, 192] */
   memcpy(outputs[199], arena + 768233472, sizeof(float) * 36864);
-  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %655 : f32[192] */
+  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %592 : f32[192] */
   memcpy(outputs[200], arena + 768289344, sizeof(float) * 192);
-  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %651 : f32[96, 192] */
+  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %588 : f32[96, 192] */
   memcpy(outputs[201], arena + 768270336, sizeof(float) * 18432);
-  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %652 : f32[96] */
+  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %589 : f32[96] */
   memcpy(outputs[202], arena + 768290112, sizeof(float) * 96);
-  /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %642 : f32[192, 192] */
+  /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %579 : f32[192, 192] */
   memcpy(outputs[203], arena + 768196608, sizeof(float) * 36864);
-  /* output 204 "grad:layers.3.0.layers.3.0.proj.bias" = %643 : f32[192] */
+  /* output 204 "grad:layers.3.0.layers.3.0.proj.bias" = %580 : f32[192] */
   memcpy(outputs[204], arena + 768289152, sizeof(float) * 192);
-  /* output 205 "grad:layers.3.0.layers.3.1.fc1.weight" = %631 : f32[768, 192] */
+  /* output 205 "grad:layers.3.0.layers.3.1.fc1.weight" = %569 : f32[768, 192] */
   memcpy(outputs[205], arena + 768344064, sizeof(float) * 147456);
-  /* output 206 "grad:layers.3.0.layers.3.1.fc1.bias" = %632 : f32[768] */
+  /* output 206 "grad:layers.3.0.layers.3.1.fc1.bias" = %570 : f32[768] */
   memcpy(outputs[206], arena + 768491520, sizeof(float) * 768);
-  /* output 207 "grad:layers.3.0.layers.3.1.fc2.weight" = %626 : f32[192, 768] */
+  /* output 207 "grad:layers.3.0.layers.3.1.fc2.weight" = %564 : f32[192, 768] */
   memcpy(outputs[207], arena + 769523712, sizeof(float) * 147456);
-  /* output 208 "grad:layers.3.0.layers.3.1.fc2.bias" = %627 : f32[192] */
+  /* output 208 "grad:layers.3.0.layers.3.1.fc2.bias" = %565 : f32[192] */
   memcpy(outputs[208], arena + 774883584, sizeof(float) * 192);
-  /* output 209 "grad:norm.weight" = %621 : f32[192] */
+  /* output 209 "grad:norm.weight" = %559 : f32[192] */
   memcpy(outputs[209], arena + 774883392, sizeof(float) * 192);
-  /* output 210 "grad:norm.bias" = %618 : f32[192] */
+  /* output 210 "grad:norm.bias" = %557 : f32[192] */
   memcpy(outputs[210], arena + 774883200, sizeof(float) * 192);
-  /* output 211 "grad:mlp_head.weight" = %613 : f32[10, 192] */
+  /* output 211 "grad:mlp_head.weight" = %552 : f32[10, 192] */
   memcpy(outputs[211], arena + 774881280, sizeof(float) * 1920);
-  /* output 212 "grad:mlp_head.bias" = %614 : f32[10] */
+  /* output 212 "grad:mlp_head.bias" = %553 : f32[10] */
   memcpy(outputs[212], arena + 774883792, sizeof(float) * 10);
   return 0;
 } // sag_tiny_cifar_train_forward

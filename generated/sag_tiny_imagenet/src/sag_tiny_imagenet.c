@@ -430,7 +430,7 @@ static inline float lk_maxpool_window(const float *xp, int Hh, int Ww, int oh, i
  * kernels in any order. Semantics, shapes and scratch needs are documented at each definition;
  * each kernel X also has a naive reference X_naive (same arguments, no `ws`) used by the tests. */
 #define LK_MAX_RANK 6 /* rank limit of lk_binary and lk_copy_strided (batch axis included) */
-enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV }; /* lk_binary's op */
+enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV, LK_OP_MUL_ADD }; /* lk_binary's op (mul_add: lk_mul_add only) */
 
 /* gemm.c */
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb, long csb,
@@ -1719,54 +1719,70 @@ void lk_rsqrt_naive(long n, const float *x, float *y) {
  *     lk_add(3, shp, x, sa, pos_embed, sb, y);
  * y may equal a or b when that operand has y's own dense strides (in-place residual add). */
 
-/* Drops size-1 axes and merges neighbours that are contiguous in both operands, so the common
- * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). */
-static int lk__binary_collapse(int rank, const long *shape, const long *sa, const long *sb, long *n, long *a, long *b) {
+/* Drops size-1 axes and merges neighbours that are contiguous in every operand, so the common
+ * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). s[k] are
+ * operand k's strides; st[k] receives its merged ones. */
+static int lk__ew_collapse(int rank, const long *shape, int nops, const long *const *s, long *n, long (*st)[LK_MAX_RANK]) {
   int r = 0;
   for (int d = 0; d < rank; ++d) {
+    int merge = r > 0;
     if (shape[d] == 1) continue;
-    if (r > 0 && a[r - 1] == sa[d] * shape[d] && b[r - 1] == sb[d] * shape[d]) {
-      n[r - 1] *= shape[d];
-      a[r - 1] = sa[d];
-      b[r - 1] = sb[d];
-    } else {
-      n[r] = shape[d]; a[r] = sa[d]; b[r] = sb[d];
-      ++r;
-    }
+    for (int k = 0; k < nops && merge; ++k) merge = st[k][r - 1] == s[k][d] * shape[d];
+    if (merge) n[r - 1] *= shape[d];
+    else n[r++] = shape[d];
+    for (int k = 0; k < nops; ++k) st[k][r - 1] = s[k][d];
   }
-  if (r == 0) { n[0] = 1; a[0] = 0; b[0] = 0; r = 1; }
+  if (r == 0) {
+    n[0] = 1;
+    for (int k = 0; k < nops; ++k) st[k][0] = 0;
+    r = 1;
+  }
   return r;
 }
 
-/* One contiguous run of y: the four stride patterns get their own loop so the compiler
- * vectorises the common ones. */
+/* One contiguous run of y: the common stride patterns get their own loop so the compiler
+ * vectorises them. */
 #define LK__RUN(OP)                                                                              \
   if (ia == 1 && ib == 1) for (long i = 0; i < len; ++i) y[i] = a[i] OP b[i];                    \
   else if (ia == 1 && ib == 0) { float s = b[0]; for (long i = 0; i < len; ++i) y[i] = a[i] OP s; } \
   else if (ia == 0 && ib == 1) { float s = a[0]; for (long i = 0; i < len; ++i) y[i] = s OP b[i]; } \
   else for (long i = 0; i < len; ++i) y[i] = a[i * ia] OP b[i * ib];
+/* a·b + c (one rounding where the compiler contracts it into an FMA, the default here). */
+#define LK__RUN_MUL_ADD(A, B, C) for (long i = 0; i < len; ++i) y[i] = (A) * (B) + (C);
 
-static void lk__binary_run(int op, long len, const float *a, long ia, const float *b, long ib, float *y) {
+static void lk__ew_run(int op, long len, const float *const *x, const long *inc, float *y) {
+  const float *a = x[0], *b = x[1], *c = x[2];
+  const long ia = inc[0], ib = inc[1], ic = inc[2];
   switch (op) {
   case LK_OP_ADD: LK__RUN(+) break;
   case LK_OP_SUB: LK__RUN(-) break;
   case LK_OP_MUL: LK__RUN(*) break;
-  default: LK__RUN(/) break;
+  case LK_OP_DIV: LK__RUN(/) break;
+  default: /* LK_OP_MUL_ADD */
+    if (ia == 1 && ib == 1 && ic == 1) LK__RUN_MUL_ADD(a[i], b[i], c[i])
+    else if (ia == 1 && ib == 0 && ic == 0) { float s = b[0], t = c[0]; LK__RUN_MUL_ADD(a[i], s, t) }
+    else if (ia == 1 && ib == 1 && ic == 0) { float t = c[0]; LK__RUN_MUL_ADD(a[i], b[i], t) }
+    else if (ia == 1 && ib == 0 && ic == 1) { float s = b[0]; LK__RUN_MUL_ADD(a[i], s, c[i]) }
+    else LK__RUN_MUL_ADD(a[i * ia], b[i * ib], c[i * ic])
+    break;
   }
 }
 
-void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
-               const long *sb, float *y) {
-  long n[LK_MAX_RANK], s_a[LK_MAX_RANK], s_b[LK_MAX_RANK], total = 1;
-  int r = lk__binary_collapse(rank, shape, sa, sb, n, s_a, s_b);
+/* y = op(x[0], ..., x[nops − 1]) over shape[0:rank], operand k read through strides s[k]. */
+static void lk__elementwise(int op, int nops, int rank, const long *shape, const float *const *x, const long *const *s,
+                            float *y) {
+  long n[LK_MAX_RANK], st[3][LK_MAX_RANK], total = 1;
+  int r = lk__ew_collapse(rank, shape, nops, s, n, st);
   for (int d = 0; d < r; ++d) total *= n[d];
   if (total == 0) return;
   {
-    const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];
+    const long inner = n[r - 1];
     LK_OMP(parallel if(total >= LK_PAR_MIN))
     {
-      long lo, hi, idx[LK_MAX_RANK], row, col, oa = 0, ob = 0;
+      long lo, hi, idx[LK_MAX_RANK], row, col, off[3] = {0, 0, 0}, inc[3] = {0, 0, 0};
+      const float *at[3] = {NULL, NULL, NULL};
       lk_split(total, lk_team_size(), lk_thread_id(), &lo, &hi);
+      for (int k = 0; k < nops; ++k) inc[k] = st[k][r - 1];
       /* Walk this thread's range of y in runs that stay inside one inner row. The outer
        * multi-index is found by division once, then stepped like an odometer: per run, divisions
        * cost more than a short run (49 pixels of a 7×7 channel) itself. */
@@ -1774,25 +1790,28 @@ void lk_binary(int op, int rank, const long *shape, const float *a, const long *
       col = lo % inner;
       for (int d = r - 2; d >= 0; --d) {
         idx[d] = row % n[d];
-        oa += idx[d] * s_a[d];
-        ob += idx[d] * s_b[d];
+        for (int k = 0; k < nops; ++k) off[k] += idx[d] * st[k][d];
         row /= n[d];
       }
       for (long pos = lo; pos < hi; col = 0) {
         long len = lk_min_l(inner - col, hi - pos);
-        lk__binary_run(op, len, a + oa + col * ia, ia, b + ob + col * ib, ib, y + pos);
+        for (int k = 0; k < nops; ++k) at[k] = x[k] + off[k] + col * inc[k];
+        lk__ew_run(op, len, at, inc, y + pos);
         pos += len;
         for (int d = r - 2; d >= 0; --d) {
-          oa += s_a[d];
-          ob += s_b[d];
-          if (++idx[d] < n[d]) break;
-          oa -= n[d] * s_a[d];
-          ob -= n[d] * s_b[d];
+          int wrap = ++idx[d] == n[d];
+          for (int k = 0; k < nops; ++k) off[k] += (wrap ? 1 - n[d] : 1) * st[k][d];
+          if (!wrap) break;
           idx[d] = 0;
         }
       }
     }
   }
+}
+
+void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
+               const long *sb, float *y) {
+  lk__elementwise(op, 2, rank, shape, (const float *const[]){a, b}, (const long *const[]){sa, sb}, y);
 }
 
 void lk_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y) {
@@ -1808,25 +1827,47 @@ void lk_div(int rank, const long *shape, const float *a, const long *sa, const f
   lk_binary(LK_OP_DIV, rank, shape, a, sa, b, sb, y);
 }
 
-/* Reference: every element's operand offsets from its multi-index. */
+/* y = a·b + c with broadcasting (training's mul_add: a LayerNorm's affine part, squeeze-excite's
+ * input gradient), in one pass instead of a product pass and a sum pass. y may equal an operand
+ * that has y's own dense strides. */
+void lk_mul_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                const float *c, const long *sc, float *y) {
+  lk__elementwise(LK_OP_MUL_ADD, 3, rank, shape, (const float *const[]){a, b, c}, (const long *const[]){sa, sb, sc}, y);
+}
+
+/* References: every element's operand offsets from its multi-index. */
+static long lk__ew_offset(int rank, const long *shape, const long *s, long i) {
+  long off = 0;
+  for (int d = rank - 1; d >= 0; --d) {
+    off += i % shape[d] * s[d];
+    i /= shape[d];
+  }
+  return off;
+}
+
 void lk_binary_naive(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
                      const long *sb, float *y) {
   long total = 1;
   for (int d = 0; d < rank; ++d) total *= shape[d];
   for (long i = 0; i < total; ++i) {
-    long rest = i, oa = 0, ob = 0;
-    for (int d = rank - 1; d >= 0; --d) {
-      oa += rest % shape[d] * sa[d];
-      ob += rest % shape[d] * sb[d];
-      rest /= shape[d];
-    }
+    const float u = a[lk__ew_offset(rank, shape, sa, i)], v = b[lk__ew_offset(rank, shape, sb, i)];
     switch (op) {
-    case LK_OP_ADD: y[i] = a[oa] + b[ob]; break;
-    case LK_OP_SUB: y[i] = a[oa] - b[ob]; break;
-    case LK_OP_MUL: y[i] = a[oa] * b[ob]; break;
-    default: y[i] = a[oa] / b[ob]; break;
+    case LK_OP_ADD: y[i] = u + v; break;
+    case LK_OP_SUB: y[i] = u - v; break;
+    case LK_OP_MUL: y[i] = u * v; break;
+    default: y[i] = u / v; break;
     }
   }
+}
+
+/* In double: the product of two floats is exact there. */
+void lk_mul_add_naive(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                      const float *c, const long *sc, float *y) {
+  long total = 1;
+  for (int d = 0; d < rank; ++d) total *= shape[d];
+  for (long i = 0; i < total; ++i)
+    y[i] = (float)((double)a[lk__ew_offset(rank, shape, sa, i)] * b[lk__ew_offset(rank, shape, sb, i)] +
+                   c[lk__ew_offset(rank, shape, sc, i)]);
 }
 
 /* ---- Scalar variants: y[n] = x ∘ s or s ∘ x (a float constant on either side in the spec). ------ */

@@ -430,7 +430,7 @@ static inline float lk_maxpool_window(const float *xp, int Hh, int Ww, int oh, i
  * kernels in any order. Semantics, shapes and scratch needs are documented at each definition;
  * each kernel X also has a naive reference X_naive (same arguments, no `ws`) used by the tests. */
 #define LK_MAX_RANK 6 /* rank limit of lk_binary and lk_copy_strided (batch axis included) */
-enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV }; /* lk_binary's op */
+enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV, LK_OP_MUL_ADD }; /* lk_binary's op (mul_add: lk_mul_add only) */
 
 /* gemm.c */
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb, long csb,
@@ -1651,54 +1651,70 @@ void lk_rsqrt_naive(long n, const float *x, float *y) {
  *     lk_add(3, shp, x, sa, pos_embed, sb, y);
  * y may equal a or b when that operand has y's own dense strides (in-place residual add). */
 
-/* Drops size-1 axes and merges neighbours that are contiguous in both operands, so the common
- * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). */
-static int lk__binary_collapse(int rank, const long *shape, const long *sa, const long *sb, long *n, long *a, long *b) {
+/* Drops size-1 axes and merges neighbours that are contiguous in every operand, so the common
+ * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). s[k] are
+ * operand k's strides; st[k] receives its merged ones. */
+static int lk__ew_collapse(int rank, const long *shape, int nops, const long *const *s, long *n, long (*st)[LK_MAX_RANK]) {
   int r = 0;
   for (int d = 0; d < rank; ++d) {
+    int merge = r > 0;
     if (shape[d] == 1) continue;
-    if (r > 0 && a[r - 1] == sa[d] * shape[d] && b[r - 1] == sb[d] * shape[d]) {
-      n[r - 1] *= shape[d];
-      a[r - 1] = sa[d];
-      b[r - 1] = sb[d];
-    } else {
-      n[r] = shape[d]; a[r] = sa[d]; b[r] = sb[d];
-      ++r;
-    }
+    for (int k = 0; k < nops && merge; ++k) merge = st[k][r - 1] == s[k][d] * shape[d];
+    if (merge) n[r - 1] *= shape[d];
+    else n[r++] = shape[d];
+    for (int k = 0; k < nops; ++k) st[k][r - 1] = s[k][d];
   }
-  if (r == 0) { n[0] = 1; a[0] = 0; b[0] = 0; r = 1; }
+  if (r == 0) {
+    n[0] = 1;
+    for (int k = 0; k < nops; ++k) st[k][0] = 0;
+    r = 1;
+  }
   return r;
 }
 
-/* One contiguous run of y: the four stride patterns get their own loop so the compiler
- * vectorises the common ones. */
+/* One contiguous run of y: the common stride patterns get their own loop so the compiler
+ * vectorises them. */
 #define LK__RUN(OP)                                                                              \
   if (ia == 1 && ib == 1) for (long i = 0; i < len; ++i) y[i] = a[i] OP b[i];                    \
   else if (ia == 1 && ib == 0) { float s = b[0]; for (long i = 0; i < len; ++i) y[i] = a[i] OP s; } \
   else if (ia == 0 && ib == 1) { float s = a[0]; for (long i = 0; i < len; ++i) y[i] = s OP b[i]; } \
   else for (long i = 0; i < len; ++i) y[i] = a[i * ia] OP b[i * ib];
+/* a·b + c (one rounding where the compiler contracts it into an FMA, the default here). */
+#define LK__RUN_MUL_ADD(A, B, C) for (long i = 0; i < len; ++i) y[i] = (A) * (B) + (C);
 
-static void lk__binary_run(int op, long len, const float *a, long ia, const float *b, long ib, float *y) {
+static void lk__ew_run(int op, long len, const float *const *x, const long *inc, float *y) {
+  const float *a = x[0], *b = x[1], *c = x[2];
+  const long ia = inc[0], ib = inc[1], ic = inc[2];
   switch (op) {
   case LK_OP_ADD: LK__RUN(+) break;
   case LK_OP_SUB: LK__RUN(-) break;
   case LK_OP_MUL: LK__RUN(*) break;
-  default: LK__RUN(/) break;
+  case LK_OP_DIV: LK__RUN(/) break;
+  default: /* LK_OP_MUL_ADD */
+    if (ia == 1 && ib == 1 && ic == 1) LK__RUN_MUL_ADD(a[i], b[i], c[i])
+    else if (ia == 1 && ib == 0 && ic == 0) { float s = b[0], t = c[0]; LK__RUN_MUL_ADD(a[i], s, t) }
+    else if (ia == 1 && ib == 1 && ic == 0) { float t = c[0]; LK__RUN_MUL_ADD(a[i], b[i], t) }
+    else if (ia == 1 && ib == 0 && ic == 1) { float s = b[0]; LK__RUN_MUL_ADD(a[i], s, c[i]) }
+    else LK__RUN_MUL_ADD(a[i * ia], b[i * ib], c[i * ic])
+    break;
   }
 }
 
-void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
-               const long *sb, float *y) {
-  long n[LK_MAX_RANK], s_a[LK_MAX_RANK], s_b[LK_MAX_RANK], total = 1;
-  int r = lk__binary_collapse(rank, shape, sa, sb, n, s_a, s_b);
+/* y = op(x[0], ..., x[nops − 1]) over shape[0:rank], operand k read through strides s[k]. */
+static void lk__elementwise(int op, int nops, int rank, const long *shape, const float *const *x, const long *const *s,
+                            float *y) {
+  long n[LK_MAX_RANK], st[3][LK_MAX_RANK], total = 1;
+  int r = lk__ew_collapse(rank, shape, nops, s, n, st);
   for (int d = 0; d < r; ++d) total *= n[d];
   if (total == 0) return;
   {
-    const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];
+    const long inner = n[r - 1];
     LK_OMP(parallel if(total >= LK_PAR_MIN))
     {
-      long lo, hi, idx[LK_MAX_RANK], row, col, oa = 0, ob = 0;
+      long lo, hi, idx[LK_MAX_RANK], row, col, off[3] = {0, 0, 0}, inc[3] = {0, 0, 0};
+      const float *at[3] = {NULL, NULL, NULL};
       lk_split(total, lk_team_size(), lk_thread_id(), &lo, &hi);
+      for (int k = 0; k < nops; ++k) inc[k] = st[k][r - 1];
       /* Walk this thread's range of y in runs that stay inside one inner row. The outer
        * multi-index is found by division once, then stepped like an odometer: per run, divisions
        * cost more than a short run (49 pixels of a 7×7 channel) itself. */
@@ -1706,25 +1722,28 @@ void lk_binary(int op, int rank, const long *shape, const float *a, const long *
       col = lo % inner;
       for (int d = r - 2; d >= 0; --d) {
         idx[d] = row % n[d];
-        oa += idx[d] * s_a[d];
-        ob += idx[d] * s_b[d];
+        for (int k = 0; k < nops; ++k) off[k] += idx[d] * st[k][d];
         row /= n[d];
       }
       for (long pos = lo; pos < hi; col = 0) {
         long len = lk_min_l(inner - col, hi - pos);
-        lk__binary_run(op, len, a + oa + col * ia, ia, b + ob + col * ib, ib, y + pos);
+        for (int k = 0; k < nops; ++k) at[k] = x[k] + off[k] + col * inc[k];
+        lk__ew_run(op, len, at, inc, y + pos);
         pos += len;
         for (int d = r - 2; d >= 0; --d) {
-          oa += s_a[d];
-          ob += s_b[d];
-          if (++idx[d] < n[d]) break;
-          oa -= n[d] * s_a[d];
-          ob -= n[d] * s_b[d];
+          int wrap = ++idx[d] == n[d];
+          for (int k = 0; k < nops; ++k) off[k] += (wrap ? 1 - n[d] : 1) * st[k][d];
+          if (!wrap) break;
           idx[d] = 0;
         }
       }
     }
   }
+}
+
+void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
+               const long *sb, float *y) {
+  lk__elementwise(op, 2, rank, shape, (const float *const[]){a, b}, (const long *const[]){sa, sb}, y);
 }
 
 void lk_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y) {
@@ -1740,25 +1759,47 @@ void lk_div(int rank, const long *shape, const float *a, const long *sa, const f
   lk_binary(LK_OP_DIV, rank, shape, a, sa, b, sb, y);
 }
 
-/* Reference: every element's operand offsets from its multi-index. */
+/* y = a·b + c with broadcasting (training's mul_add: a LayerNorm's affine part, squeeze-excite's
+ * input gradient), in one pass instead of a product pass and a sum pass. y may equal an operand
+ * that has y's own dense strides. */
+void lk_mul_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                const float *c, const long *sc, float *y) {
+  lk__elementwise(LK_OP_MUL_ADD, 3, rank, shape, (const float *const[]){a, b, c}, (const long *const[]){sa, sb, sc}, y);
+}
+
+/* References: every element's operand offsets from its multi-index. */
+static long lk__ew_offset(int rank, const long *shape, const long *s, long i) {
+  long off = 0;
+  for (int d = rank - 1; d >= 0; --d) {
+    off += i % shape[d] * s[d];
+    i /= shape[d];
+  }
+  return off;
+}
+
 void lk_binary_naive(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
                      const long *sb, float *y) {
   long total = 1;
   for (int d = 0; d < rank; ++d) total *= shape[d];
   for (long i = 0; i < total; ++i) {
-    long rest = i, oa = 0, ob = 0;
-    for (int d = rank - 1; d >= 0; --d) {
-      oa += rest % shape[d] * sa[d];
-      ob += rest % shape[d] * sb[d];
-      rest /= shape[d];
-    }
+    const float u = a[lk__ew_offset(rank, shape, sa, i)], v = b[lk__ew_offset(rank, shape, sb, i)];
     switch (op) {
-    case LK_OP_ADD: y[i] = a[oa] + b[ob]; break;
-    case LK_OP_SUB: y[i] = a[oa] - b[ob]; break;
-    case LK_OP_MUL: y[i] = a[oa] * b[ob]; break;
-    default: y[i] = a[oa] / b[ob]; break;
+    case LK_OP_ADD: y[i] = u + v; break;
+    case LK_OP_SUB: y[i] = u - v; break;
+    case LK_OP_MUL: y[i] = u * v; break;
+    default: y[i] = u / v; break;
     }
   }
+}
+
+/* In double: the product of two floats is exact there. */
+void lk_mul_add_naive(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb,
+                      const float *c, const long *sc, float *y) {
+  long total = 1;
+  for (int d = 0; d < rank; ++d) total *= shape[d];
+  for (long i = 0; i < total; ++i)
+    y[i] = (float)((double)a[lk__ew_offset(rank, shape, sa, i)] * b[lk__ew_offset(rank, shape, sb, i)] +
+                   c[lk__ew_offset(rank, shape, sc, i)]);
 }
 
 /* ---- Scalar variants: y[n] = x ∘ s or s ∘ x (a float constant on either side in the spec). ------ */
@@ -3400,9 +3441,25 @@ static void lk__grad_odo_next(lk__grad_odo *o) {
   }
 }
 
-/* y = x summed over the axes d with reduce[d] != 0; y holds the kept axes in order, dense.
- * shape[0:rank], rank ≤ 8, batch axis included. An empty reduced range gives 0. */
-void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* Σ x[i]·x2[i] over i < n, in lk_sum's lanes and order. */
+static inline float lk__grad_dot(const float *x, const float *x2, long n) {
+  lk_vf s0 = lk_vzero(), s1 = lk_vzero();
+  long i = 0;
+  float s;
+  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
+    s0 += lk_vload(x + i) * lk_vload(x2 + i);
+    s1 += lk_vload(x + i + LK_VW) * lk_vload(x2 + i + LK_VW);
+  }
+  s = lk_vsum(s0 + s1);
+  for (; i < n; ++i) s += x[i] * x2[i];
+  return s;
+}
+
+/* y = x (x ⊙ x2 when x2 is not NULL, both of shape[0:rank] and dense) summed over the axes d with
+ * reduce[d] != 0; y holds the kept axes in order, dense. rank ≤ 8, batch axis included. An empty
+ * reduced range gives 0. */
+static void lk__reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                           float *y) {
   long sz[8], st[8], total = 1, nout = 1, s = 1;
   int red[8], m = 0, inner_kept;
   lk__grad_odo kept, rdc; /* kept: outer kept axes (innermost kept excluded when inner_kept) */
@@ -3459,14 +3516,14 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
       if (inner_kept) {
         long orow = ot / chunks, j0 = ot % chunks * LK__RED_CH, n = lk_min_l(LK__RED_CH, Kin - j0);
         float acc[LK__RED_CH];
-        const float *base;
         lk__grad_odo_set(&ko, orow);
-        base = x + ko.off + j0;
         for (long i = 0; i < n; ++i) acc[i] = 0.0f;
         if (lo < hi) lk__grad_odo_set(&ro, lo);
         for (long r = lo; r < hi; ++r) {
-          const float *xr = base + ro.off;
-          for (long i = 0; i < n; ++i) acc[i] += xr[i];
+          const long at = ko.off + j0 + ro.off;
+          const float *xr = x + at, *x2r = x2 ? x2 + at : NULL;
+          if (x2r) for (long i = 0; i < n; ++i) acc[i] += xr[i] * x2r[i];
+          else for (long i = 0; i < n; ++i) acc[i] += xr[i];
           lk__grad_odo_next(&ro);
         }
         for (long i = 0; i < n; ++i) dst[orow * Kin + j0 + i] = acc[i];
@@ -3476,7 +3533,8 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
         if (lo < hi) lk__grad_odo_set(&ro, lo / Sin);
         for (long r = lo; r < hi;) {
           long s0 = r % Sin, len = lk_min_l(Sin - s0, hi - r);
-          acc += lk_sum(x + ko.off + ro.off + s0, len);
+          const long at = ko.off + ro.off + s0;
+          acc += x2 ? lk__grad_dot(x + at, x2 + at, len) : lk_sum(x + at, len);
           r += len;
           if (s0 + len == Sin) lk__grad_odo_next(&ro);
         }
@@ -3493,6 +3551,17 @@ void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, con
     }
   }
   lk_scratch_free(part);
+}
+
+void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum(rank, shape, reduce, x, NULL, y);
+}
+
+/* Σ a ⊙ b over the reduced axes without the product's pass (a LayerNorm weight's gradient,
+ * squeeze-excite's gate gradient): reduce_sum(mul(a, b)) fused by `product-sums`. */
+void lk_reduce_sum_product(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                           float *y) {
+  lk__reduce_sum(rank, shape, reduce, a, b, y);
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------------------
@@ -4050,7 +4119,9 @@ void lk_batch_norm_act_grad_naive(long rows, long C, const float *x, const float
   }
 }
 
-void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+/* x2 may be NULL (plain sums), as in lk__reduce_sum. */
+static void lk__reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, const float *x2,
+                                 float *y) {
   long total = 1, nout = 1;
   double *acc;
   for (int d = 0; d < rank; ++d) {
@@ -4066,10 +4137,17 @@ void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduc
       rest /= shape[d];
       if (!reduce[d]) { o += id * scale; scale *= shape[d]; }
     }
-    acc[o] += x[i];
+    acc[o] += x2 ? (double)x[i] * x2[i] : x[i];
   }
   for (long o = 0; o < nout; ++o) y[o] = (float)acc[o];
   free(acc);
+}
+void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, x, NULL, y);
+}
+void lk_reduce_sum_product_naive(int rank, const long *shape, const unsigned char *reduce, const float *a, const float *b,
+                                 float *y) {
+  lk__reduce_sum_naive(rank, shape, reduce, a, b, y);
 }
 
 void lk_conv2d_grad_input_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
@@ -5395,4109 +5473,3773 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %56 = normalize(%53) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 452984832, 1e-06f, arena + 459276288);
 
-  /* %57 = mul(%56, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 459276288, (const long[]){196608, 192, 1},
-      params[21], (const long[]){0, 0, 1}, arena + 465567744);
+  /* %57 = mul_add(%56, %54, %55) layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 459276288, (const long[]){196608, 192, 1},
+      params[21], (const long[]){0, 0, 1}, params[22], (const long[]){0, 0, 1}, arena + 465567744);
 
-  /* %58 = add(%57, %55) layers.0.0.norm1 : f32[B, 1024, 192], written over %57 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 465567744, (const long[]){196608, 192, 1},
-      params[22], (const long[]){0, 0, 1}, arena + 465567744);
-
-  /* %59 = normalize(%52) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
+  /* %58 = normalize(%52) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
   lk_normalize(B * 10 * 1024, 192, arena + 125829120, 1e-06f, arena + 188743680);
 
-  /* %60 = mul(%59, %54) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
-  lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 188743680,
-      (const long[]){1966080, 196608, 192, 1}, params[21], (const long[]){0, 0, 0, 1},
-      arena + 251658240);
+  /* %59 = mul_add(%58, %54, %55) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
+  lk_mul_add(4, (const long[]){B, 10, 1024, 192}, arena + 188743680,
+      (const long[]){1966080, 196608, 192, 1}, params[21], (const long[]){0, 0, 0, 1}, params[22],
+      (const long[]){0, 0, 0, 1}, arena + 251658240);
 
-  /* %61 = add(%60, %55) layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %60 */
-  lk_add(4, (const long[]){B, 10, 1024, 192}, arena + 251658240,
-      (const long[]){1966080, 196608, 192, 1}, params[22], (const long[]){0, 0, 0, 1},
-      arena + 251658240);
-
-  /* %64 = fused_linear(%58, %62, %63) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  /* %62 = fused_linear(%57, %60, %61) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 465567744, params[23], params[24], LK_ACT_NONE, NULL,
       arena + 471859200);
 
-  /* %67 = fused_linear(%61, %65, %66) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
+  /* %65 = fused_linear(%59, %63, %64) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
   lk_fused_linear(B * 10 * 1024, 192, 384, arena + 251658240, params[25], params[26], LK_ACT_NONE,
       NULL, arena);
 
-  /* %68 = slice(%67) {axis 2, start 0, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
+  /* %66 = slice(%65) {axis 2, start 0, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
   lk_copy_rows(B * 10240, 192, arena, 384, arena + 314572800, 192);
 
-  /* %69 = slice(%67) {axis 2, start 192, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
+  /* %67 = slice(%65) {axis 2, start 192, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
   lk_copy_rows(B * 10240, 192, arena + 192, 384, arena + 377487360, 192);
 
-  /* %70 = reshape(%64) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %64: no code */
+  /* %68 = reshape(%62) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %62: no code */
 
-  /* %71 = reshape(%68) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %68: no code */
+  /* %69 = reshape(%66) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %66: no code */
 
-  /* %72 = reshape(%69) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %69: no code */
+  /* %70 = reshape(%67) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %67: no code */
 
-  /* %73 = matmul_permuted(%70, %71) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %71 = matmul_permuted(%68, %69) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 471859200, 48, 0, 1,
       arena + 314572800, 48, 1, 196608, arena, 10, 0, 0.0f);
 
-  /* %74 = mul_scalar(%73) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %72 = mul_scalar(%71) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_mul_scalar(B * 1024 * 4 * 10, arena, 0.14433756f, arena + 1310720);
 
-  /* %75 = softmax(%74) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %73 = softmax(%72) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_softmax(B * 4096, 10, arena + 1310720, arena + 731211072);
 
-  /* %76 = matmul_permuted(%75, %72) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
+  /* %74 = matmul_permuted(%73, %70) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
   lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena + 731211072, 10, 0, 1,
       arena + 377487360, 48, 196608, 1, arena + 478150656, 48, 0, 0.0f);
 
-  /* %77 = reshape(%76) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %76: no code */
+  /* %75 = reshape(%74) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %74: no code */
 
-  /* %80 = fused_linear(%77, %78, %79) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %78 = fused_linear(%75, %76, %77) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 478150656, params[27], params[28], LK_ACT_NONE, NULL,
       arena + 484442112);
 
-  /* %82 = mul(%80, %81) layers.0.0 : f32[B, 1024, 192], written over %80 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 484442112, (const long[]){196608, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 484442112);
+  /* %80 = mul_add(%78, %79, %53) layers.0.0 : f32[B, 1024, 192], written over %78 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 484442112, (const long[]){196608, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 452984832, (const long[]){196608, 192, 1},
+      arena + 484442112);
 
-  /* %83 = add(%53, %82) layers.0.0 : f32[B, 1024, 192], written over %80 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 452984832, (const long[]){196608, 192, 1},
-      arena + 484442112, (const long[]){196608, 192, 1}, arena + 484442112);
-
-  /* %86 = normalize(%83) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %83 = normalize(%80) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 484442112, 1e-06f, arena + 490733568);
 
-  /* %87 = mul(%86, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 490733568, (const long[]){196608, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 497025024);
+  /* %84 = mul_add(%83, %81, %82) layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 490733568, (const long[]){196608, 192, 1},
+      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 497025024);
 
-  /* %88 = add(%87, %85) layers.0.0.norm2 : f32[B, 1024, 192], written over %87 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 497025024, (const long[]){196608, 192, 1},
-      params[30], (const long[]){0, 0, 1}, arena + 497025024);
-
-  /* %91 = fused_linear(%88, %89, %90) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
+  /* %87 = fused_linear(%84, %85, %86) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 497025024, params[31], params[32], LK_ACT_NONE, NULL,
       arena);
 
-  /* %92 = gelu(%91) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %88 = gelu(%87) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena, arena + 25165824);
 
-  /* %95 = fused_linear(%92, %93, %94) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
+  /* %91 = fused_linear(%88, %89, %90) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 25165824, params[33], params[34], LK_ACT_NONE, NULL,
       arena + 503316480);
 
-  /* %97 = mul(%95, %96) layers.0.0 : f32[B, 1024, 192], written over %95 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 503316480);
+  /* %93 = mul_add(%91, %92, %80) layers.0.0 : f32[B, 1024, 192], written over %91 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 484442112, (const long[]){196608, 192, 1},
+      arena + 503316480);
 
-  /* %98 = add(%83, %97) layers.0.0 : f32[B, 1024, 192], written over %95 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 484442112, (const long[]){196608, 192, 1},
-      arena + 503316480, (const long[]){196608, 192, 1}, arena + 503316480);
-
-  /* %99 = normalize(%98) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %94 = normalize(%93) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 503316480, 1e-06f, arena + 509607936);
 
-  /* %100 = mul(%99, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 509607936, (const long[]){196608, 192, 1},
-      params[21], (const long[]){0, 0, 1}, arena + 515899392);
+  /* %95 = mul_add(%94, %54, %55) layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 509607936, (const long[]){196608, 192, 1},
+      params[21], (const long[]){0, 0, 1}, params[22], (const long[]){0, 0, 1}, arena + 515899392);
 
-  /* %101 = add(%100, %55) layers.0.0.norm1 : f32[B, 1024, 192], written over %100 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 515899392, (const long[]){196608, 192, 1},
-      params[22], (const long[]){0, 0, 1}, arena + 515899392);
-
-  /* %104 = fused_linear(%101, %102, %103) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
+  /* %98 = fused_linear(%95, %96, %97) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 515899392, params[35], params[36], LK_ACT_NONE, NULL,
       arena + 522190848);
 
-  /* %107 = fused_linear(%101, %105, %106) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
+  /* %101 = fused_linear(%95, %99, %100) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
   lk_fused_linear(B * 1024, 192, 384, arena + 515899392, params[37], params[38], LK_ACT_NONE, NULL,
       arena + 440401920);
 
-  /* %108 = slice(%107) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %107: no code */
+  /* %102 = slice(%101) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %101: no code */
 
-  /* %109 = slice(%107) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %107: no code */
+  /* %103 = slice(%101) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %101: no code */
 
-  /* %110 = sdpa(%104, %108, %109) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %104 = sdpa(%98, %102, %103) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_sdpa(B, 1024, 1024, 4, 4, 48, arena + 522190848, 192, arena + 440401920, 384,
       arena + 440402112, 384, arena + 528482304, 0.14433756f);
 
-  /* %113 = fused_linear(%110, %111, %112) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %107 = fused_linear(%104, %105, %106) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 528482304, params[39], params[40], LK_ACT_NONE, NULL,
       arena + 534773760);
 
-  /* %115 = mul(%113, %114) layers.0.0 : f32[B, 1024, 192], written over %113 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 534773760, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 534773760);
+  /* %109 = mul_add(%107, %108, %93) layers.0.0 : f32[B, 1024, 192], written over %107 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 534773760, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 503316480, (const long[]){196608, 192, 1},
+      arena + 534773760);
 
-  /* %116 = add(%98, %115) layers.0.0 : f32[B, 1024, 192], written over %113 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 503316480, (const long[]){196608, 192, 1},
-      arena + 534773760, (const long[]){196608, 192, 1}, arena + 534773760);
-
-  /* %117 = normalize(%116) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %110 = normalize(%109) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 534773760, 1e-06f, arena + 541065216);
 
-  /* %118 = mul(%117, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 541065216, (const long[]){196608, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 547356672);
+  /* %111 = mul_add(%110, %81, %82) layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 541065216, (const long[]){196608, 192, 1},
+      params[29], (const long[]){0, 0, 1}, params[30], (const long[]){0, 0, 1}, arena + 547356672);
 
-  /* %119 = add(%118, %85) layers.0.0.norm2 : f32[B, 1024, 192], written over %118 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 547356672, (const long[]){196608, 192, 1},
-      params[30], (const long[]){0, 0, 1}, arena + 547356672);
-
-  /* %122 = fused_linear(%119, %120, %121) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  /* %114 = fused_linear(%111, %112, %113) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 547356672, params[41], params[42], LK_ACT_NONE, NULL,
       arena + 50331648);
 
-  /* %123 = gelu(%122) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %115 = gelu(%114) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 50331648, arena + 75497472);
 
-  /* %126 = fused_linear(%123, %124, %125) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  /* %118 = fused_linear(%115, %116, %117) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 75497472, params[43], params[44], LK_ACT_NONE, NULL,
       arena + 100663296);
 
-  /* %128 = mul(%126, %127) layers.0.0 : f32[B, 1024, 192], written over %126 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 100663296, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 100663296);
+  /* %120 = mul_add(%118, %119, %109) layers.0.0 : f32[B, 1024, 192], written over %118 */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 100663296, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 534773760, (const long[]){196608, 192, 1},
+      arena + 100663296);
 
-  /* %129 = add(%116, %128) layers.0.0 : f32[B, 1024, 192], written over %126 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 534773760, (const long[]){196608, 192, 1},
-      arena + 100663296, (const long[]){196608, 192, 1}, arena + 100663296);
-
-  /* %132 = seq2img(%129) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %123 = seq2img(%120) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 100663296, arena + 106954752);
 
-  /* %133 = conv2d(%132, %130, %131) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %124 = conv2d(%123, %121, %122) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 106954752, params[45], params[46],
       arena + 100663296, NULL);
 
-  /* %134 = img2seq(%133) layers.0.1 : f32[B, 1024, 192] */
+  /* %125 = img2seq(%124) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 100663296, arena + 113246208);
 
-  /* %137 = normalize(%134) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %128 = normalize(%125) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 113246208, 1e-06f, arena + 100663296);
 
-  /* %138 = mul(%137, %135) layers.0.1.norm : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 100663296, (const long[]){196608, 192, 1},
-      params[47], (const long[]){0, 0, 1}, arena + 119537664);
+  /* %129 = mul_add(%128, %126, %127) layers.0.1.norm : f32[B, 1024, 192] */
+  lk_mul_add(3, (const long[]){B, 1024, 192}, arena + 100663296, (const long[]){196608, 192, 1},
+      params[47], (const long[]){0, 0, 1}, params[48], (const long[]){0, 0, 1}, arena + 119537664);
 
-  /* %139 = add(%138, %136) layers.0.1.norm : f32[B, 1024, 192], written over %138 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 119537664, (const long[]){196608, 192, 1},
-      params[48], (const long[]){0, 0, 1}, arena + 119537664);
-
-  /* %140 = seq2img(%139) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %130 = seq2img(%129) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 119537664, arena + 553648128);
 
-  /* %141 = maxpool(%140) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %131 = maxpool(%130) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 553648128, arena + 119537664);
 
-  /* %142 = img2seq(%141) layers.0.1 : f32[B, 256, 192] */
+  /* %132 = img2seq(%131) layers.0.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 119537664, arena + 666723648);
 
-  /* %144 = add(%142, %143) layers.1.0 : f32[B, 256, 192], written over %142 */
+  /* %134 = add(%132, %133) layers.1.0 : f32[B, 256, 192], written over %132 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 666723648, (const long[]){49152, 192, 1},
       params[49], (const long[]){0, 192, 1}, arena + 666723648);
 
-  /* %147 = normalize(%144) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %137 = normalize(%134) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 666723648, 1e-06f, arena + 668296512);
 
-  /* %148 = mul(%147, %145) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 668296512, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 669869376);
+  /* %138 = mul_add(%137, %135, %136) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 668296512, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 669869376);
 
-  /* %149 = add(%148, %146) layers.1.0.norm1 : f32[B, 256, 192], written over %148 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 669869376, (const long[]){49152, 192, 1},
-      params[51], (const long[]){0, 0, 1}, arena + 669869376);
-
-  /* %152 = fused_linear(%149, %150, %151) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  /* %141 = fused_linear(%138, %139, %140) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 669869376, params[52], params[53], LK_ACT_NONE, NULL,
       arena + 671442240);
 
-  /* %155 = fused_linear(%149, %153, %154) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  /* %144 = fused_linear(%138, %142, %143) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 669869376, params[54], params[55], LK_ACT_NONE, NULL,
       arena + 654140736);
 
-  /* %156 = slice(%155) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %155: no code */
+  /* %145 = slice(%144) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %144: no code */
 
-  /* %157 = slice(%155) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %155: no code */
+  /* %146 = slice(%144) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %144: no code */
 
-  /* %158 = sdpa(%152, %156, %157) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  /* %147 = sdpa(%141, %145, %146) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 4, 48, arena + 671442240, 192, arena + 654140736, 384, arena + 654140928,
       384, arena + 673015104, 0.14433756f);
 
-  /* %161 = fused_linear(%158, %159, %160) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  /* %150 = fused_linear(%147, %148, %149) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 673015104, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 674587968);
 
-  /* %163 = mul(%161, %162) layers.1.0 : f32[B, 256, 192], written over %161 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 674587968, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 674587968);
+  /* %152 = mul_add(%150, %151, %134) layers.1.0 : f32[B, 256, 192], written over %150 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 674587968, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 666723648, (const long[]){49152, 192, 1},
+      arena + 674587968);
 
-  /* %164 = add(%144, %163) layers.1.0 : f32[B, 256, 192], written over %161 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 666723648, (const long[]){49152, 192, 1},
-      arena + 674587968, (const long[]){49152, 192, 1}, arena + 674587968);
-
-  /* %167 = normalize(%164) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %155 = normalize(%152) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 674587968, 1e-06f, arena + 676160832);
 
-  /* %168 = mul(%167, %165) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 676160832, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 677733696);
+  /* %156 = mul_add(%155, %153, %154) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 676160832, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 677733696);
 
-  /* %169 = add(%168, %166) layers.1.0.norm2 : f32[B, 256, 192], written over %168 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 677733696, (const long[]){49152, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 677733696);
-
-  /* %172 = fused_linear(%169, %170, %171) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  /* %159 = fused_linear(%156, %157, %158) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 677733696, params[60], params[61], LK_ACT_NONE, NULL,
       arena + 119537664);
 
-  /* %173 = gelu(%172) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %160 = gelu(%159) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 119537664, arena + 559939584);
 
-  /* %176 = fused_linear(%173, %174, %175) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
+  /* %163 = fused_linear(%160, %161, %162) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 559939584, params[62], params[63], LK_ACT_NONE, NULL,
       arena + 679306560);
 
-  /* %178 = mul(%176, %177) layers.1.0 : f32[B, 256, 192], written over %176 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 679306560, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 679306560);
+  /* %165 = mul_add(%163, %164, %152) layers.1.0 : f32[B, 256, 192], written over %163 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 679306560, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 674587968, (const long[]){49152, 192, 1},
+      arena + 679306560);
 
-  /* %179 = add(%164, %178) layers.1.0 : f32[B, 256, 192], written over %176 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 674587968, (const long[]){49152, 192, 1},
-      arena + 679306560, (const long[]){49152, 192, 1}, arena + 679306560);
-
-  /* %180 = normalize(%179) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %166 = normalize(%165) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 679306560, 1e-06f, arena + 680879424);
 
-  /* %181 = mul(%180, %145) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 680879424, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 682452288);
+  /* %167 = mul_add(%166, %135, %136) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 680879424, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 682452288);
 
-  /* %182 = add(%181, %146) layers.1.0.norm1 : f32[B, 256, 192], written over %181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 682452288, (const long[]){49152, 192, 1},
-      params[51], (const long[]){0, 0, 1}, arena + 682452288);
-
-  /* %185 = fused_linear(%182, %183, %184) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  /* %170 = fused_linear(%167, %168, %169) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 682452288, params[64], params[65], LK_ACT_NONE, NULL,
       arena + 684025152);
 
-  /* %188 = fused_linear(%182, %186, %187) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  /* %173 = fused_linear(%167, %171, %172) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 682452288, params[66], params[67], LK_ACT_NONE, NULL,
       arena + 657286464);
 
-  /* %189 = slice(%188) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %188: no code */
+  /* %174 = slice(%173) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %173: no code */
 
-  /* %190 = slice(%188) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %188: no code */
+  /* %175 = slice(%173) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %173: no code */
 
-  /* %191 = sdpa(%185, %189, %190) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  /* %176 = sdpa(%170, %174, %175) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 4, 48, arena + 684025152, 192, arena + 657286464, 384, arena + 657286656,
       384, arena + 685598016, 0.14433756f);
 
-  /* %194 = fused_linear(%191, %192, %193) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  /* %179 = fused_linear(%176, %177, %178) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 685598016, params[68], params[69], LK_ACT_NONE, NULL,
       arena + 687170880);
 
-  /* %196 = mul(%194, %195) layers.1.0 : f32[B, 256, 192], written over %194 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 687170880, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 687170880);
+  /* %181 = mul_add(%179, %180, %165) layers.1.0 : f32[B, 256, 192], written over %179 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 687170880, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 679306560, (const long[]){49152, 192, 1},
+      arena + 687170880);
 
-  /* %197 = add(%179, %196) layers.1.0 : f32[B, 256, 192], written over %194 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 679306560, (const long[]){49152, 192, 1},
-      arena + 687170880, (const long[]){49152, 192, 1}, arena + 687170880);
-
-  /* %198 = normalize(%197) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %182 = normalize(%181) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 687170880, 1e-06f, arena + 688743744);
 
-  /* %199 = mul(%198, %165) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 688743744, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 690316608);
+  /* %183 = mul_add(%182, %153, %154) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 688743744, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 690316608);
 
-  /* %200 = add(%199, %166) layers.1.0.norm2 : f32[B, 256, 192], written over %199 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 690316608, (const long[]){49152, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 690316608);
-
-  /* %203 = fused_linear(%200, %201, %202) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  /* %186 = fused_linear(%183, %184, %185) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 690316608, params[70], params[71], LK_ACT_NONE, NULL,
       arena + 566231040);
 
-  /* %204 = gelu(%203) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %187 = gelu(%186) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 566231040, arena + 572522496);
 
-  /* %207 = fused_linear(%204, %205, %206) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
+  /* %190 = fused_linear(%187, %188, %189) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 572522496, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 691889472);
 
-  /* %209 = mul(%207, %208) layers.1.0 : f32[B, 256, 192], written over %207 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 691889472, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 691889472);
+  /* %192 = mul_add(%190, %191, %181) layers.1.0 : f32[B, 256, 192], written over %190 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 691889472, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 687170880, (const long[]){49152, 192, 1},
+      arena + 691889472);
 
-  /* %210 = add(%197, %209) layers.1.0 : f32[B, 256, 192], written over %207 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 687170880, (const long[]){49152, 192, 1},
-      arena + 691889472, (const long[]){49152, 192, 1}, arena + 691889472);
-
-  /* %211 = normalize(%210) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %193 = normalize(%192) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 691889472, 1e-06f, arena + 693462336);
 
-  /* %212 = mul(%211, %145) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 693462336, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 695035200);
+  /* %194 = mul_add(%193, %135, %136) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 693462336, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 695035200);
 
-  /* %213 = add(%212, %146) layers.1.0.norm1 : f32[B, 256, 192], written over %212 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 695035200, (const long[]){49152, 192, 1},
-      params[51], (const long[]){0, 0, 1}, arena + 695035200);
-
-  /* %216 = fused_linear(%213, %214, %215) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  /* %197 = fused_linear(%194, %195, %196) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 695035200, params[74], params[75], LK_ACT_NONE, NULL,
       arena + 696608064);
 
-  /* %219 = fused_linear(%213, %217, %218) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  /* %200 = fused_linear(%194, %198, %199) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 695035200, params[76], params[77], LK_ACT_NONE, NULL,
       arena + 660432192);
 
-  /* %220 = slice(%219) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %219: no code */
+  /* %201 = slice(%200) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %200: no code */
 
-  /* %221 = slice(%219) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %219: no code */
+  /* %202 = slice(%200) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %200: no code */
 
-  /* %222 = sdpa(%216, %220, %221) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  /* %203 = sdpa(%197, %201, %202) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 4, 48, arena + 696608064, 192, arena + 660432192, 384, arena + 660432384,
       384, arena + 698180928, 0.14433756f);
 
-  /* %225 = fused_linear(%222, %223, %224) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  /* %206 = fused_linear(%203, %204, %205) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 698180928, params[78], params[79], LK_ACT_NONE, NULL,
       arena + 699753792);
 
-  /* %227 = mul(%225, %226) layers.1.0 : f32[B, 256, 192], written over %225 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 699753792, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 699753792);
+  /* %208 = mul_add(%206, %207, %192) layers.1.0 : f32[B, 256, 192], written over %206 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 699753792, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 691889472, (const long[]){49152, 192, 1},
+      arena + 699753792);
 
-  /* %228 = add(%210, %227) layers.1.0 : f32[B, 256, 192], written over %225 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 691889472, (const long[]){49152, 192, 1},
-      arena + 699753792, (const long[]){49152, 192, 1}, arena + 699753792);
-
-  /* %229 = normalize(%228) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %209 = normalize(%208) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 699753792, 1e-06f, arena + 701326656);
 
-  /* %230 = mul(%229, %165) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 701326656, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 702899520);
+  /* %210 = mul_add(%209, %153, %154) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 701326656, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 702899520);
 
-  /* %231 = add(%230, %166) layers.1.0.norm2 : f32[B, 256, 192], written over %230 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 702899520, (const long[]){49152, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 702899520);
-
-  /* %234 = fused_linear(%231, %232, %233) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  /* %213 = fused_linear(%210, %211, %212) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 702899520, params[80], params[81], LK_ACT_NONE, NULL,
       arena + 578813952);
 
-  /* %235 = gelu(%234) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %214 = gelu(%213) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 578813952, arena + 585105408);
 
-  /* %238 = fused_linear(%235, %236, %237) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
+  /* %217 = fused_linear(%214, %215, %216) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 585105408, params[82], params[83], LK_ACT_NONE, NULL,
       arena + 704472384);
 
-  /* %240 = mul(%238, %239) layers.1.0 : f32[B, 256, 192], written over %238 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 704472384, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 704472384);
+  /* %219 = mul_add(%217, %218, %208) layers.1.0 : f32[B, 256, 192], written over %217 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 704472384, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 699753792, (const long[]){49152, 192, 1},
+      arena + 704472384);
 
-  /* %241 = add(%228, %240) layers.1.0 : f32[B, 256, 192], written over %238 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 699753792, (const long[]){49152, 192, 1},
-      arena + 704472384, (const long[]){49152, 192, 1}, arena + 704472384);
-
-  /* %242 = normalize(%241) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %220 = normalize(%219) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 704472384, 1e-06f, arena + 706045248);
 
-  /* %243 = mul(%242, %145) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 706045248, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 707618112);
+  /* %221 = mul_add(%220, %135, %136) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 706045248, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, params[51], (const long[]){0, 0, 1}, arena + 707618112);
 
-  /* %244 = add(%243, %146) layers.1.0.norm1 : f32[B, 256, 192], written over %243 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 707618112, (const long[]){49152, 192, 1},
-      params[51], (const long[]){0, 0, 1}, arena + 707618112);
-
-  /* %247 = fused_linear(%244, %245, %246) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  /* %224 = fused_linear(%221, %222, %223) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 707618112, params[84], params[85], LK_ACT_NONE, NULL,
       arena + 709190976);
 
-  /* %250 = fused_linear(%244, %248, %249) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  /* %227 = fused_linear(%221, %225, %226) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 707618112, params[86], params[87], LK_ACT_NONE, NULL,
       arena + 663577920);
 
-  /* %251 = slice(%250) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %250: no code */
+  /* %228 = slice(%227) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %227: no code */
 
-  /* %252 = slice(%250) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %250: no code */
+  /* %229 = slice(%227) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %227: no code */
 
-  /* %253 = sdpa(%247, %251, %252) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  /* %230 = sdpa(%224, %228, %229) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 192] */
   lk_sdpa(B, 256, 256, 4, 4, 48, arena + 709190976, 192, arena + 663577920, 384, arena + 663578112,
       384, arena + 710763840, 0.14433756f);
 
-  /* %256 = fused_linear(%253, %254, %255) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  /* %233 = fused_linear(%230, %231, %232) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 710763840, params[88], params[89], LK_ACT_NONE, NULL,
       arena + 712336704);
 
-  /* %258 = mul(%256, %257) layers.1.0 : f32[B, 256, 192], written over %256 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 712336704, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 712336704);
+  /* %235 = mul_add(%233, %234, %219) layers.1.0 : f32[B, 256, 192], written over %233 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 712336704, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 704472384, (const long[]){49152, 192, 1},
+      arena + 712336704);
 
-  /* %259 = add(%241, %258) layers.1.0 : f32[B, 256, 192], written over %256 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 704472384, (const long[]){49152, 192, 1},
-      arena + 712336704, (const long[]){49152, 192, 1}, arena + 712336704);
-
-  /* %260 = normalize(%259) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %236 = normalize(%235) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 712336704, 1e-06f, arena + 713909568);
 
-  /* %261 = mul(%260, %165) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 713909568, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 715482432);
+  /* %237 = mul_add(%236, %153, %154) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 713909568, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, params[59], (const long[]){0, 0, 1}, arena + 715482432);
 
-  /* %262 = add(%261, %166) layers.1.0.norm2 : f32[B, 256, 192], written over %261 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 715482432, (const long[]){49152, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 715482432);
-
-  /* %265 = fused_linear(%262, %263, %264) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  /* %240 = fused_linear(%237, %238, %239) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 715482432, params[90], params[91], LK_ACT_NONE, NULL,
       arena + 591396864);
 
-  /* %266 = gelu(%265) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %241 = gelu(%240) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 591396864, arena + 597688320);
 
-  /* %269 = fused_linear(%266, %267, %268) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
+  /* %244 = fused_linear(%241, %242, %243) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 597688320, params[92], params[93], LK_ACT_NONE, NULL,
       arena + 603979776);
 
-  /* %271 = mul(%269, %270) layers.1.0 : f32[B, 256, 192], written over %269 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 603979776, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 603979776);
+  /* %246 = mul_add(%244, %245, %235) layers.1.0 : f32[B, 256, 192], written over %244 */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 603979776, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 712336704, (const long[]){49152, 192, 1},
+      arena + 603979776);
 
-  /* %272 = add(%259, %271) layers.1.0 : f32[B, 256, 192], written over %269 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 712336704, (const long[]){49152, 192, 1},
-      arena + 603979776, (const long[]){49152, 192, 1}, arena + 603979776);
-
-  /* %275 = seq2img(%272) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %249 = seq2img(%246) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 603979776, arena + 605552640);
 
-  /* %276 = conv2d(%275, %273, %274) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %250 = conv2d(%249, %247, %248) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 605552640, params[94], params[95],
       arena + 603979776, NULL);
 
-  /* %277 = img2seq(%276) layers.1.1 : f32[B, 256, 192] */
+  /* %251 = img2seq(%250) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 603979776, arena + 607125504);
 
-  /* %280 = normalize(%277) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %254 = normalize(%251) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 607125504, 1e-06f, arena + 603979776);
 
-  /* %281 = mul(%280, %278) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 603979776, (const long[]){49152, 192, 1},
-      params[96], (const long[]){0, 0, 1}, arena + 608698368);
+  /* %255 = mul_add(%254, %252, %253) layers.1.1.norm : f32[B, 256, 192] */
+  lk_mul_add(3, (const long[]){B, 256, 192}, arena + 603979776, (const long[]){49152, 192, 1},
+      params[96], (const long[]){0, 0, 1}, params[97], (const long[]){0, 0, 1}, arena + 608698368);
 
-  /* %282 = add(%281, %279) layers.1.1.norm : f32[B, 256, 192], written over %281 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 608698368, (const long[]){49152, 192, 1},
-      params[97], (const long[]){0, 0, 1}, arena + 608698368);
-
-  /* %283 = seq2img(%282) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %256 = seq2img(%255) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 608698368, arena + 717055296);
 
-  /* %284 = maxpool(%283) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %257 = maxpool(%256) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 717055296, arena + 608698368);
 
-  /* %285 = img2seq(%284) layers.1.1 : f32[B, 64, 192] */
+  /* %258 = img2seq(%257) layers.1.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 608698368, arena + 735667520);
 
-  /* %287 = add(%285, %286) layers.2.0 : f32[B, 64, 192], written over %285 */
+  /* %260 = add(%258, %259) layers.2.0 : f32[B, 64, 192], written over %258 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 735667520, (const long[]){12288, 192, 1},
       params[98], (const long[]){0, 192, 1}, arena + 735667520);
 
-  /* %290 = normalize(%287) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %263 = normalize(%260) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 735667520, 1e-06f, arena + 736060736);
 
-  /* %291 = mul(%290, %288) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 736060736, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 736453952);
+  /* %264 = mul_add(%263, %261, %262) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 736060736, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 736453952);
 
-  /* %292 = add(%291, %289) layers.2.0.norm1 : f32[B, 64, 192], written over %291 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 736453952, (const long[]){12288, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 736453952);
-
-  /* %295 = fused_linear(%292, %293, %294) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  /* %267 = fused_linear(%264, %265, %266) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 736453952, params[101], params[102], LK_ACT_NONE, NULL,
       arena + 736847168);
 
-  /* %298 = fused_linear(%292, %296, %297) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  /* %270 = fused_linear(%264, %268, %269) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
   lk_fused_linear(B * 64, 192, 384, arena + 736453952, params[103], params[104], LK_ACT_NONE, NULL,
       arena + 732521792);
 
-  /* %299 = slice(%298) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %298: no code */
+  /* %271 = slice(%270) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %270: no code */
 
-  /* %300 = slice(%298) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %298: no code */
+  /* %272 = slice(%270) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %270: no code */
 
-  /* %301 = sdpa(%295, %299, %300) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  /* %273 = sdpa(%267, %271, %272) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 4, 48, arena + 736847168, 192, arena + 732521792, 384, arena + 732521984,
       384, arena + 737240384, 0.14433756f);
 
-  /* %304 = fused_linear(%301, %302, %303) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  /* %276 = fused_linear(%273, %274, %275) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 737240384, params[105], params[106], LK_ACT_NONE, NULL,
       arena + 737633600);
 
-  /* %306 = mul(%304, %305) layers.2.0 : f32[B, 64, 192], written over %304 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 737633600, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 737633600);
+  /* %278 = mul_add(%276, %277, %260) layers.2.0 : f32[B, 64, 192], written over %276 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 737633600, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 735667520, (const long[]){12288, 192, 1},
+      arena + 737633600);
 
-  /* %307 = add(%287, %306) layers.2.0 : f32[B, 64, 192], written over %304 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 735667520, (const long[]){12288, 192, 1},
-      arena + 737633600, (const long[]){12288, 192, 1}, arena + 737633600);
-
-  /* %310 = normalize(%307) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %281 = normalize(%278) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 737633600, 1e-06f, arena + 738026816);
 
-  /* %311 = mul(%310, %308) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 738026816, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 738420032);
+  /* %282 = mul_add(%281, %279, %280) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 738026816, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, params[108], (const long[]){0, 0, 1},
+      arena + 738420032);
 
-  /* %312 = add(%311, %309) layers.2.0.norm2 : f32[B, 64, 192], written over %311 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 738420032, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 738420032);
-
-  /* %315 = fused_linear(%312, %313, %314) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  /* %285 = fused_linear(%282, %283, %284) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 738420032, params[109], params[110], LK_ACT_NONE, NULL,
       arena + 608698368);
 
-  /* %316 = gelu(%315) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  /* %286 = gelu(%285) layers.2.0.layers.0.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 608698368, arena + 718628160);
 
-  /* %319 = fused_linear(%316, %317, %318) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
+  /* %289 = fused_linear(%286, %287, %288) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 718628160, params[111], params[112], LK_ACT_NONE, NULL,
       arena + 738813248);
 
-  /* %321 = mul(%319, %320) layers.2.0 : f32[B, 64, 192], written over %319 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 738813248, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 738813248);
+  /* %291 = mul_add(%289, %290, %278) layers.2.0 : f32[B, 64, 192], written over %289 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 738813248, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 737633600, (const long[]){12288, 192, 1},
+      arena + 738813248);
 
-  /* %322 = add(%307, %321) layers.2.0 : f32[B, 64, 192], written over %319 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 737633600, (const long[]){12288, 192, 1},
-      arena + 738813248, (const long[]){12288, 192, 1}, arena + 738813248);
-
-  /* %323 = normalize(%322) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %292 = normalize(%291) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 738813248, 1e-06f, arena + 739206464);
 
-  /* %324 = mul(%323, %288) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 739206464, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 739599680);
+  /* %293 = mul_add(%292, %261, %262) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 739206464, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 739599680);
 
-  /* %325 = add(%324, %289) layers.2.0.norm1 : f32[B, 64, 192], written over %324 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 739599680, (const long[]){12288, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 739599680);
-
-  /* %328 = fused_linear(%325, %326, %327) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  /* %296 = fused_linear(%293, %294, %295) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 739599680, params[113], params[114], LK_ACT_NONE, NULL,
       arena + 739992896);
 
-  /* %331 = fused_linear(%325, %329, %330) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  /* %299 = fused_linear(%293, %297, %298) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
   lk_fused_linear(B * 64, 192, 384, arena + 739599680, params[115], params[116], LK_ACT_NONE, NULL,
       arena + 733308224);
 
-  /* %332 = slice(%331) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %331: no code */
+  /* %300 = slice(%299) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %299: no code */
 
-  /* %333 = slice(%331) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %331: no code */
+  /* %301 = slice(%299) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %299: no code */
 
-  /* %334 = sdpa(%328, %332, %333) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  /* %302 = sdpa(%296, %300, %301) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 4, 48, arena + 739992896, 192, arena + 733308224, 384, arena + 733308416,
       384, arena + 740386112, 0.14433756f);
 
-  /* %337 = fused_linear(%334, %335, %336) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  /* %305 = fused_linear(%302, %303, %304) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 740386112, params[117], params[118], LK_ACT_NONE, NULL,
       arena + 740779328);
 
-  /* %339 = mul(%337, %338) layers.2.0 : f32[B, 64, 192], written over %337 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 740779328, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 740779328);
+  /* %307 = mul_add(%305, %306, %291) layers.2.0 : f32[B, 64, 192], written over %305 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 740779328, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 738813248, (const long[]){12288, 192, 1},
+      arena + 740779328);
 
-  /* %340 = add(%322, %339) layers.2.0 : f32[B, 64, 192], written over %337 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 738813248, (const long[]){12288, 192, 1},
-      arena + 740779328, (const long[]){12288, 192, 1}, arena + 740779328);
-
-  /* %341 = normalize(%340) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %308 = normalize(%307) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 740779328, 1e-06f, arena + 741172544);
 
-  /* %342 = mul(%341, %308) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 741172544, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 741565760);
+  /* %309 = mul_add(%308, %279, %280) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 741172544, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, params[108], (const long[]){0, 0, 1},
+      arena + 741565760);
 
-  /* %343 = add(%342, %309) layers.2.0.norm2 : f32[B, 64, 192], written over %342 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 741565760, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 741565760);
-
-  /* %346 = fused_linear(%343, %344, %345) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  /* %312 = fused_linear(%309, %310, %311) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 741565760, params[119], params[120], LK_ACT_NONE, NULL,
       arena + 720201024);
 
-  /* %347 = gelu(%346) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  /* %313 = gelu(%312) layers.2.0.layers.1.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 720201024, arena + 721773888);
 
-  /* %350 = fused_linear(%347, %348, %349) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
+  /* %316 = fused_linear(%313, %314, %315) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 721773888, params[121], params[122], LK_ACT_NONE, NULL,
       arena + 741958976);
 
-  /* %352 = mul(%350, %351) layers.2.0 : f32[B, 64, 192], written over %350 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 741958976, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 741958976);
+  /* %318 = mul_add(%316, %317, %307) layers.2.0 : f32[B, 64, 192], written over %316 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 741958976, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 740779328, (const long[]){12288, 192, 1},
+      arena + 741958976);
 
-  /* %353 = add(%340, %352) layers.2.0 : f32[B, 64, 192], written over %350 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 740779328, (const long[]){12288, 192, 1},
-      arena + 741958976, (const long[]){12288, 192, 1}, arena + 741958976);
-
-  /* %354 = normalize(%353) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %319 = normalize(%318) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 741958976, 1e-06f, arena + 742352192);
 
-  /* %355 = mul(%354, %288) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 742352192, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 742745408);
+  /* %320 = mul_add(%319, %261, %262) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 742352192, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 742745408);
 
-  /* %356 = add(%355, %289) layers.2.0.norm1 : f32[B, 64, 192], written over %355 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 742745408, (const long[]){12288, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 742745408);
-
-  /* %359 = fused_linear(%356, %357, %358) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  /* %323 = fused_linear(%320, %321, %322) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 742745408, params[123], params[124], LK_ACT_NONE, NULL,
       arena + 743138624);
 
-  /* %362 = fused_linear(%356, %360, %361) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  /* %326 = fused_linear(%320, %324, %325) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
   lk_fused_linear(B * 64, 192, 384, arena + 742745408, params[125], params[126], LK_ACT_NONE, NULL,
       arena + 734094656);
 
-  /* %363 = slice(%362) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %362: no code */
+  /* %327 = slice(%326) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %326: no code */
 
-  /* %364 = slice(%362) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %362: no code */
+  /* %328 = slice(%326) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %326: no code */
 
-  /* %365 = sdpa(%359, %363, %364) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  /* %329 = sdpa(%323, %327, %328) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 4, 48, arena + 743138624, 192, arena + 734094656, 384, arena + 734094848,
       384, arena + 743531840, 0.14433756f);
 
-  /* %368 = fused_linear(%365, %366, %367) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  /* %332 = fused_linear(%329, %330, %331) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 743531840, params[127], params[128], LK_ACT_NONE, NULL,
       arena + 743925056);
 
-  /* %370 = mul(%368, %369) layers.2.0 : f32[B, 64, 192], written over %368 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 743925056, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 743925056);
+  /* %334 = mul_add(%332, %333, %318) layers.2.0 : f32[B, 64, 192], written over %332 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 743925056, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 741958976, (const long[]){12288, 192, 1},
+      arena + 743925056);
 
-  /* %371 = add(%353, %370) layers.2.0 : f32[B, 64, 192], written over %368 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 741958976, (const long[]){12288, 192, 1},
-      arena + 743925056, (const long[]){12288, 192, 1}, arena + 743925056);
-
-  /* %372 = normalize(%371) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %335 = normalize(%334) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 743925056, 1e-06f, arena + 744318272);
 
-  /* %373 = mul(%372, %308) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 744318272, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 744711488);
+  /* %336 = mul_add(%335, %279, %280) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 744318272, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, params[108], (const long[]){0, 0, 1},
+      arena + 744711488);
 
-  /* %374 = add(%373, %309) layers.2.0.norm2 : f32[B, 64, 192], written over %373 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 744711488, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 744711488);
-
-  /* %377 = fused_linear(%374, %375, %376) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  /* %339 = fused_linear(%336, %337, %338) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 744711488, params[129], params[130], LK_ACT_NONE, NULL,
       arena + 723346752);
 
-  /* %378 = gelu(%377) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  /* %340 = gelu(%339) layers.2.0.layers.2.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 723346752, arena + 724919616);
 
-  /* %381 = fused_linear(%378, %379, %380) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
+  /* %343 = fused_linear(%340, %341, %342) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 724919616, params[131], params[132], LK_ACT_NONE, NULL,
       arena + 745104704);
 
-  /* %383 = mul(%381, %382) layers.2.0 : f32[B, 64, 192], written over %381 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 745104704, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 745104704);
+  /* %345 = mul_add(%343, %344, %334) layers.2.0 : f32[B, 64, 192], written over %343 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 745104704, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 743925056, (const long[]){12288, 192, 1},
+      arena + 745104704);
 
-  /* %384 = add(%371, %383) layers.2.0 : f32[B, 64, 192], written over %381 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 743925056, (const long[]){12288, 192, 1},
-      arena + 745104704, (const long[]){12288, 192, 1}, arena + 745104704);
-
-  /* %385 = normalize(%384) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %346 = normalize(%345) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 745104704, 1e-06f, arena + 745497920);
 
-  /* %386 = mul(%385, %288) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 745497920, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 745891136);
+  /* %347 = mul_add(%346, %261, %262) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 745497920, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, params[100], (const long[]){0, 0, 1}, arena + 745891136);
 
-  /* %387 = add(%386, %289) layers.2.0.norm1 : f32[B, 64, 192], written over %386 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 745891136, (const long[]){12288, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 745891136);
-
-  /* %390 = fused_linear(%387, %388, %389) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  /* %350 = fused_linear(%347, %348, %349) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 745891136, params[133], params[134], LK_ACT_NONE, NULL,
       arena + 746284352);
 
-  /* %393 = fused_linear(%387, %391, %392) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  /* %353 = fused_linear(%347, %351, %352) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
   lk_fused_linear(B * 64, 192, 384, arena + 745891136, params[135], params[136], LK_ACT_NONE, NULL,
       arena + 734881088);
 
-  /* %394 = slice(%393) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %393: no code */
+  /* %354 = slice(%353) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %353: no code */
 
-  /* %395 = slice(%393) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %393: no code */
+  /* %355 = slice(%353) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %353: no code */
 
-  /* %396 = sdpa(%390, %394, %395) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  /* %356 = sdpa(%350, %354, %355) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 192] */
   lk_sdpa(B, 64, 64, 4, 4, 48, arena + 746284352, 192, arena + 734881088, 384, arena + 734881280,
       384, arena + 746677568, 0.14433756f);
 
-  /* %399 = fused_linear(%396, %397, %398) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  /* %359 = fused_linear(%356, %357, %358) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 746677568, params[137], params[138], LK_ACT_NONE, NULL,
       arena + 747070784);
 
-  /* %401 = mul(%399, %400) layers.2.0 : f32[B, 64, 192], written over %399 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 747070784, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 747070784);
+  /* %361 = mul_add(%359, %360, %345) layers.2.0 : f32[B, 64, 192], written over %359 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 747070784, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 745104704, (const long[]){12288, 192, 1},
+      arena + 747070784);
 
-  /* %402 = add(%384, %401) layers.2.0 : f32[B, 64, 192], written over %399 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 745104704, (const long[]){12288, 192, 1},
-      arena + 747070784, (const long[]){12288, 192, 1}, arena + 747070784);
-
-  /* %403 = normalize(%402) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %362 = normalize(%361) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 747070784, 1e-06f, arena + 747464000);
 
-  /* %404 = mul(%403, %308) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 747464000, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 747857216);
+  /* %363 = mul_add(%362, %279, %280) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 747464000, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, params[108], (const long[]){0, 0, 1},
+      arena + 747857216);
 
-  /* %405 = add(%404, %309) layers.2.0.norm2 : f32[B, 64, 192], written over %404 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 747857216, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 747857216);
-
-  /* %408 = fused_linear(%405, %406, %407) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  /* %366 = fused_linear(%363, %364, %365) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 747857216, params[139], params[140], LK_ACT_NONE, NULL,
       arena + 726492480);
 
-  /* %409 = gelu(%408) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %367 = gelu(%366) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 726492480, arena + 728065344);
 
-  /* %412 = fused_linear(%409, %410, %411) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
+  /* %370 = fused_linear(%367, %368, %369) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 728065344, params[141], params[142], LK_ACT_NONE, NULL,
       arena + 729638208);
 
-  /* %414 = mul(%412, %413) layers.2.0 : f32[B, 64, 192], written over %412 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 729638208, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 729638208);
+  /* %372 = mul_add(%370, %371, %361) layers.2.0 : f32[B, 64, 192], written over %370 */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 729638208, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 747070784, (const long[]){12288, 192, 1},
+      arena + 729638208);
 
-  /* %415 = add(%402, %414) layers.2.0 : f32[B, 64, 192], written over %412 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 747070784, (const long[]){12288, 192, 1},
-      arena + 729638208, (const long[]){12288, 192, 1}, arena + 729638208);
-
-  /* %418 = seq2img(%415) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %375 = seq2img(%372) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 729638208, arena + 730031424);
 
-  /* %419 = conv2d(%418, %416, %417) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %376 = conv2d(%375, %373, %374) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 730031424, params[143], params[144],
       arena + 729638208, NULL);
 
-  /* %420 = img2seq(%419) layers.2.1 : f32[B, 64, 192] */
+  /* %377 = img2seq(%376) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 729638208, arena + 730424640);
 
-  /* %423 = normalize(%420) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %380 = normalize(%377) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 730424640, 1e-06f, arena + 729638208);
 
-  /* %424 = mul(%423, %421) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 729638208, (const long[]){12288, 192, 1},
-      params[145], (const long[]){0, 0, 1}, arena + 730817856);
+  /* %381 = mul_add(%380, %378, %379) layers.2.1.norm : f32[B, 64, 192] */
+  lk_mul_add(3, (const long[]){B, 64, 192}, arena + 729638208, (const long[]){12288, 192, 1},
+      params[145], (const long[]){0, 0, 1}, params[146], (const long[]){0, 0, 1},
+      arena + 730817856);
 
-  /* %425 = add(%424, %422) layers.2.1.norm : f32[B, 64, 192], written over %424 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 730817856, (const long[]){12288, 192, 1},
-      params[146], (const long[]){0, 0, 1}, arena + 730817856);
-
-  /* %426 = seq2img(%425) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %382 = seq2img(%381) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 730817856, arena + 748250432);
 
-  /* %427 = maxpool(%426) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  /* %383 = maxpool(%382) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
   lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 748250432, arena + 730817856);
 
-  /* %428 = img2seq(%427) layers.2.1 : f32[B, 16, 192] */
+  /* %384 = img2seq(%383) layers.2.1 : f32[B, 16, 192] */
   lk_img2seq(B, 192, 16, arena + 730817856, arena + 752915264);
 
-  /* %430 = add(%428, %429) layers.3.0 : f32[B, 16, 192], written over %428 */
+  /* %386 = add(%384, %385) layers.3.0 : f32[B, 16, 192], written over %384 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 752915264, (const long[]){3072, 192, 1},
       params[147], (const long[]){0, 192, 1}, arena + 752915264);
 
-  /* %433 = normalize(%430) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %389 = normalize(%386) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 752915264, 1e-06f, arena + 753013568);
 
-  /* %434 = mul(%433, %431) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 753013568, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 753111872);
+  /* %390 = mul_add(%389, %387, %388) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 753013568, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
+      arena + 753111872);
 
-  /* %435 = add(%434, %432) layers.3.0.norm1 : f32[B, 16, 192], written over %434 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 753111872, (const long[]){3072, 192, 1},
-      params[149], (const long[]){0, 0, 1}, arena + 753111872);
-
-  /* %438 = fused_linear(%435, %436, %437) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  /* %393 = fused_linear(%390, %391, %392) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 753111872, params[150], params[151], LK_ACT_NONE, NULL,
       arena + 753210176);
 
-  /* %441 = fused_linear(%435, %439, %440) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  /* %396 = fused_linear(%390, %394, %395) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
   lk_fused_linear(B * 16, 192, 384, arena + 753111872, params[152], params[153], LK_ACT_NONE, NULL,
       arena + 751789376);
 
-  /* %442 = slice(%441) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %441: no code */
+  /* %397 = slice(%396) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %396: no code */
 
-  /* %443 = slice(%441) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %441: no code */
+  /* %398 = slice(%396) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %396: no code */
 
-  /* %444 = sdpa(%438, %442, %443) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  /* %399 = sdpa(%393, %397, %398) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 4, 48, arena + 753210176, 192, arena + 751789376, 384, arena + 751789568,
       384, arena + 753308480, 0.14433756f);
 
-  /* %447 = fused_linear(%444, %445, %446) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  /* %402 = fused_linear(%399, %400, %401) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 753308480, params[154], params[155], LK_ACT_NONE, NULL,
       arena + 753406784);
 
-  /* %449 = mul(%447, %448) layers.3.0 : f32[B, 16, 192], written over %447 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 753406784, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 753406784);
+  /* %404 = mul_add(%402, %403, %386) layers.3.0 : f32[B, 16, 192], written over %402 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 753406784, (const long[]){3072, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 752915264, (const long[]){3072, 192, 1},
+      arena + 753406784);
 
-  /* %450 = add(%430, %449) layers.3.0 : f32[B, 16, 192], written over %447 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 752915264, (const long[]){3072, 192, 1},
-      arena + 753406784, (const long[]){3072, 192, 1}, arena + 753406784);
-
-  /* %453 = normalize(%450) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %407 = normalize(%404) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 753406784, 1e-06f, arena + 753505088);
 
-  /* %454 = mul(%453, %451) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 753505088, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 753603392);
+  /* %408 = mul_add(%407, %405, %406) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 753505088, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, params[157], (const long[]){0, 0, 1},
+      arena + 753603392);
 
-  /* %455 = add(%454, %452) layers.3.0.norm2 : f32[B, 16, 192], written over %454 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 753603392, (const long[]){3072, 192, 1},
-      params[157], (const long[]){0, 0, 1}, arena + 753603392);
-
-  /* %458 = fused_linear(%455, %456, %457) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  /* %411 = fused_linear(%408, %409, %410) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 753603392, params[158], params[159], LK_ACT_NONE, NULL,
       arena + 730817856);
 
-  /* %459 = gelu(%458) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  /* %412 = gelu(%411) layers.3.0.layers.0.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 730817856, arena + 748643648);
 
-  /* %462 = fused_linear(%459, %460, %461) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
+  /* %415 = fused_linear(%412, %413, %414) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 748643648, params[160], params[161], LK_ACT_NONE, NULL,
       arena + 753701696);
 
-  /* %464 = mul(%462, %463) layers.3.0 : f32[B, 16, 192], written over %462 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 753701696, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 753701696);
+  /* %417 = mul_add(%415, %416, %404) layers.3.0 : f32[B, 16, 192], written over %415 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 753701696, (const long[]){3072, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 753406784, (const long[]){3072, 192, 1},
+      arena + 753701696);
 
-  /* %465 = add(%450, %464) layers.3.0 : f32[B, 16, 192], written over %462 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 753406784, (const long[]){3072, 192, 1},
-      arena + 753701696, (const long[]){3072, 192, 1}, arena + 753701696);
-
-  /* %466 = normalize(%465) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %418 = normalize(%417) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 753701696, 1e-06f, arena + 753800000);
 
-  /* %467 = mul(%466, %431) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 753800000, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 753898304);
+  /* %419 = mul_add(%418, %387, %388) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 753800000, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
+      arena + 753898304);
 
-  /* %468 = add(%467, %432) layers.3.0.norm1 : f32[B, 16, 192], written over %467 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 753898304, (const long[]){3072, 192, 1},
-      params[149], (const long[]){0, 0, 1}, arena + 753898304);
-
-  /* %471 = fused_linear(%468, %469, %470) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  /* %422 = fused_linear(%419, %420, %421) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 753898304, params[162], params[163], LK_ACT_NONE, NULL,
       arena + 753996608);
 
-  /* %474 = fused_linear(%468, %472, %473) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  /* %425 = fused_linear(%419, %423, %424) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
   lk_fused_linear(B * 16, 192, 384, arena + 753898304, params[164], params[165], LK_ACT_NONE, NULL,
       arena + 751985984);
 
-  /* %475 = slice(%474) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %474: no code */
+  /* %426 = slice(%425) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %425: no code */
 
-  /* %476 = slice(%474) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %474: no code */
+  /* %427 = slice(%425) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %425: no code */
 
-  /* %477 = sdpa(%471, %475, %476) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  /* %428 = sdpa(%422, %426, %427) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 4, 48, arena + 753996608, 192, arena + 751985984, 384, arena + 751986176,
       384, arena + 754094912, 0.14433756f);
 
-  /* %480 = fused_linear(%477, %478, %479) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  /* %431 = fused_linear(%428, %429, %430) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 754094912, params[166], params[167], LK_ACT_NONE, NULL,
       arena + 754193216);
 
-  /* %482 = mul(%480, %481) layers.3.0 : f32[B, 16, 192], written over %480 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 754193216, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 754193216);
+  /* %433 = mul_add(%431, %432, %417) layers.3.0 : f32[B, 16, 192], written over %431 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 754193216, (const long[]){3072, 192, 1},
+      inputs[23], (const long[]){1, 0, 0}, arena + 753701696, (const long[]){3072, 192, 1},
+      arena + 754193216);
 
-  /* %483 = add(%465, %482) layers.3.0 : f32[B, 16, 192], written over %480 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 753701696, (const long[]){3072, 192, 1},
-      arena + 754193216, (const long[]){3072, 192, 1}, arena + 754193216);
-
-  /* %484 = normalize(%483) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %434 = normalize(%433) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 754193216, 1e-06f, arena + 754291520);
 
-  /* %485 = mul(%484, %451) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 754291520, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 754389824);
+  /* %435 = mul_add(%434, %405, %406) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 754291520, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, params[157], (const long[]){0, 0, 1},
+      arena + 754389824);
 
-  /* %486 = add(%485, %452) layers.3.0.norm2 : f32[B, 16, 192], written over %485 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 754389824, (const long[]){3072, 192, 1},
-      params[157], (const long[]){0, 0, 1}, arena + 754389824);
-
-  /* %489 = fused_linear(%486, %487, %488) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  /* %438 = fused_linear(%435, %436, %437) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 754389824, params[168], params[169], LK_ACT_NONE, NULL,
       arena + 749036864);
 
-  /* %490 = gelu(%489) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  /* %439 = gelu(%438) layers.3.0.layers.1.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 749036864, arena + 749430080);
 
-  /* %493 = fused_linear(%490, %491, %492) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
+  /* %442 = fused_linear(%439, %440, %441) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 749430080, params[170], params[171], LK_ACT_NONE, NULL,
       arena + 754488128);
 
-  /* %495 = mul(%493, %494) layers.3.0 : f32[B, 16, 192], written over %493 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 754488128, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 754488128);
+  /* %444 = mul_add(%442, %443, %433) layers.3.0 : f32[B, 16, 192], written over %442 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 754488128, (const long[]){3072, 192, 1},
+      inputs[24], (const long[]){1, 0, 0}, arena + 754193216, (const long[]){3072, 192, 1},
+      arena + 754488128);
 
-  /* %496 = add(%483, %495) layers.3.0 : f32[B, 16, 192], written over %493 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 754193216, (const long[]){3072, 192, 1},
-      arena + 754488128, (const long[]){3072, 192, 1}, arena + 754488128);
-
-  /* %497 = normalize(%496) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %445 = normalize(%444) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 754488128, 1e-06f, arena + 754586432);
 
-  /* %498 = mul(%497, %431) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 754586432, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 754684736);
+  /* %446 = mul_add(%445, %387, %388) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 754586432, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
+      arena + 754684736);
 
-  /* %499 = add(%498, %432) layers.3.0.norm1 : f32[B, 16, 192], written over %498 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 754684736, (const long[]){3072, 192, 1},
-      params[149], (const long[]){0, 0, 1}, arena + 754684736);
-
-  /* %502 = fused_linear(%499, %500, %501) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  /* %449 = fused_linear(%446, %447, %448) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 754684736, params[172], params[173], LK_ACT_NONE, NULL,
       arena + 754783040);
 
-  /* %505 = fused_linear(%499, %503, %504) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  /* %452 = fused_linear(%446, %450, %451) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
   lk_fused_linear(B * 16, 192, 384, arena + 754684736, params[174], params[175], LK_ACT_NONE, NULL,
       arena + 752182592);
 
-  /* %506 = slice(%505) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %505: no code */
+  /* %453 = slice(%452) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %452: no code */
 
-  /* %507 = slice(%505) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %505: no code */
+  /* %454 = slice(%452) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %452: no code */
 
-  /* %508 = sdpa(%502, %506, %507) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  /* %455 = sdpa(%449, %453, %454) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 4, 48, arena + 754783040, 192, arena + 752182592, 384, arena + 752182784,
       384, arena + 754881344, 0.14433756f);
 
-  /* %511 = fused_linear(%508, %509, %510) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  /* %458 = fused_linear(%455, %456, %457) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 754881344, params[176], params[177], LK_ACT_NONE, NULL,
       arena + 754979648);
 
-  /* %513 = mul(%511, %512) layers.3.0 : f32[B, 16, 192], written over %511 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 754979648, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 754979648);
+  /* %460 = mul_add(%458, %459, %444) layers.3.0 : f32[B, 16, 192], written over %458 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 754979648, (const long[]){3072, 192, 1},
+      inputs[25], (const long[]){1, 0, 0}, arena + 754488128, (const long[]){3072, 192, 1},
+      arena + 754979648);
 
-  /* %514 = add(%496, %513) layers.3.0 : f32[B, 16, 192], written over %511 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 754488128, (const long[]){3072, 192, 1},
-      arena + 754979648, (const long[]){3072, 192, 1}, arena + 754979648);
-
-  /* %515 = normalize(%514) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %461 = normalize(%460) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 754979648, 1e-06f, arena + 755077952);
 
-  /* %516 = mul(%515, %451) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 755077952, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 755176256);
+  /* %462 = mul_add(%461, %405, %406) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 755077952, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, params[157], (const long[]){0, 0, 1},
+      arena + 755176256);
 
-  /* %517 = add(%516, %452) layers.3.0.norm2 : f32[B, 16, 192], written over %516 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 755176256, (const long[]){3072, 192, 1},
-      params[157], (const long[]){0, 0, 1}, arena + 755176256);
-
-  /* %520 = fused_linear(%517, %518, %519) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  /* %465 = fused_linear(%462, %463, %464) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 755176256, params[178], params[179], LK_ACT_NONE, NULL,
       arena + 749823296);
 
-  /* %521 = gelu(%520) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  /* %466 = gelu(%465) layers.3.0.layers.2.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 749823296, arena + 750216512);
 
-  /* %524 = fused_linear(%521, %522, %523) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
+  /* %469 = fused_linear(%466, %467, %468) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 750216512, params[180], params[181], LK_ACT_NONE, NULL,
       arena + 755274560);
 
-  /* %526 = mul(%524, %525) layers.3.0 : f32[B, 16, 192], written over %524 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 755274560, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 755274560);
+  /* %471 = mul_add(%469, %470, %460) layers.3.0 : f32[B, 16, 192], written over %469 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 755274560, (const long[]){3072, 192, 1},
+      inputs[26], (const long[]){1, 0, 0}, arena + 754979648, (const long[]){3072, 192, 1},
+      arena + 755274560);
 
-  /* %527 = add(%514, %526) layers.3.0 : f32[B, 16, 192], written over %524 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 754979648, (const long[]){3072, 192, 1},
-      arena + 755274560, (const long[]){3072, 192, 1}, arena + 755274560);
-
-  /* %528 = normalize(%527) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %472 = normalize(%471) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 755274560, 1e-06f, arena + 755372864);
 
-  /* %529 = mul(%528, %431) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 755372864, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 755471168);
+  /* %473 = mul_add(%472, %387, %388) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 755372864, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, params[149], (const long[]){0, 0, 1},
+      arena + 755471168);
 
-  /* %530 = add(%529, %432) layers.3.0.norm1 : f32[B, 16, 192], written over %529 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 755471168, (const long[]){3072, 192, 1},
-      params[149], (const long[]){0, 0, 1}, arena + 755471168);
-
-  /* %533 = fused_linear(%530, %531, %532) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  /* %476 = fused_linear(%473, %474, %475) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 755471168, params[182], params[183], LK_ACT_NONE, NULL,
       arena + 755569472);
 
-  /* %536 = fused_linear(%530, %534, %535) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  /* %479 = fused_linear(%473, %477, %478) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
   lk_fused_linear(B * 16, 192, 384, arena + 755471168, params[184], params[185], LK_ACT_NONE, NULL,
       arena + 752379200);
 
-  /* %537 = slice(%536) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %536: no code */
+  /* %480 = slice(%479) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %479: no code */
 
-  /* %538 = slice(%536) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %536: no code */
+  /* %481 = slice(%479) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %479: no code */
 
-  /* %539 = sdpa(%533, %537, %538) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  /* %482 = sdpa(%476, %480, %481) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 192] */
   lk_sdpa(B, 16, 16, 4, 4, 48, arena + 755569472, 192, arena + 752379200, 384, arena + 752379392,
       384, arena + 755667776, 0.14433756f);
 
-  /* %542 = fused_linear(%539, %540, %541) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  /* %485 = fused_linear(%482, %483, %484) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 755667776, params[186], params[187], LK_ACT_NONE, NULL,
       arena + 755766080);
 
-  /* %544 = mul(%542, %543) layers.3.0 : f32[B, 16, 192], written over %542 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 755766080, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 755766080);
+  /* %487 = mul_add(%485, %486, %471) layers.3.0 : f32[B, 16, 192], written over %485 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 755766080, (const long[]){3072, 192, 1},
+      inputs[27], (const long[]){1, 0, 0}, arena + 755274560, (const long[]){3072, 192, 1},
+      arena + 755766080);
 
-  /* %545 = add(%527, %544) layers.3.0 : f32[B, 16, 192], written over %542 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 755274560, (const long[]){3072, 192, 1},
-      arena + 755766080, (const long[]){3072, 192, 1}, arena + 755766080);
-
-  /* %546 = normalize(%545) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %488 = normalize(%487) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 755766080, 1e-06f, arena + 755864384);
 
-  /* %547 = mul(%546, %451) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 755864384, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 755962688);
+  /* %489 = mul_add(%488, %405, %406) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 755864384, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, params[157], (const long[]){0, 0, 1},
+      arena + 755962688);
 
-  /* %548 = add(%547, %452) layers.3.0.norm2 : f32[B, 16, 192], written over %547 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 755962688, (const long[]){3072, 192, 1},
-      params[157], (const long[]){0, 0, 1}, arena + 755962688);
-
-  /* %551 = fused_linear(%548, %549, %550) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  /* %492 = fused_linear(%489, %490, %491) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 755962688, params[188], params[189], LK_ACT_NONE, NULL,
       arena + 750609728);
 
-  /* %552 = gelu(%551) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  /* %493 = gelu(%492) layers.3.0.layers.3.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 750609728, arena + 751002944);
 
-  /* %555 = fused_linear(%552, %553, %554) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
+  /* %496 = fused_linear(%493, %494, %495) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 751002944, params[190], params[191], LK_ACT_NONE, NULL,
       arena + 751588160);
 
-  /* %557 = mul(%555, %556) layers.3.0 : f32[B, 16, 192], written over %555 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 751588160, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 751588160);
+  /* %498 = mul_add(%496, %497, %487) layers.3.0 : f32[B, 16, 192], written over %496 */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 751588160, (const long[]){3072, 192, 1},
+      inputs[28], (const long[]){1, 0, 0}, arena + 755766080, (const long[]){3072, 192, 1},
+      arena + 751588160);
 
-  /* %558 = add(%545, %557) layers.3.0 : f32[B, 16, 192], written over %555 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 755766080, (const long[]){3072, 192, 1},
-      arena + 751588160, (const long[]){3072, 192, 1}, arena + 751588160);
-
-  /* %561 = normalize(%558) {eps 1e-06} norm : f32[B, 16, 192] */
+  /* %501 = normalize(%498) {eps 1e-06} norm : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 751588160, 1e-06f, arena + 751686464);
 
-  /* %562 = mul(%561, %559) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 751686464, (const long[]){3072, 192, 1},
-      params[192], (const long[]){0, 0, 1}, arena + 751396160);
+  /* %502 = mul_add(%501, %499, %500) norm : f32[B, 16, 192] */
+  lk_mul_add(3, (const long[]){B, 16, 192}, arena + 751686464, (const long[]){3072, 192, 1},
+      params[192], (const long[]){0, 0, 1}, params[193], (const long[]){0, 0, 1},
+      arena + 751396160);
 
-  /* %563 = add(%562, %560) norm : f32[B, 16, 192], written over %562 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 751396160, (const long[]){3072, 192, 1},
-      params[193], (const long[]){0, 0, 1}, arena + 751396160);
-
-  /* %564 = mean(%563) {axis 0} : f32[B, 192] */
+  /* %503 = mean(%502) {axis 0} : f32[B, 192] */
   lk_mean_axis(B, 16, 192, arena + 751396160, arena + 752799808);
 
-  /* %567 = fused_linear(%564, %565, %566) mlp_head : f32[B, 1000] */
+  /* %506 = fused_linear(%503, %504, %505) mlp_head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 752799808, params[194], params[195], LK_ACT_NONE, NULL,
       arena + 751396160);
 
-  /* %569 = cross_entropy(%567, %568) : f32[1] */
+  /* %508 = cross_entropy(%506, %507) : f32[1] */
   lk_cross_entropy(B, 1000, arena + 751396160, inputs[29], arena + 756259184);
 
-  /* %570 = cross_entropy_grad(%567, %568) : f32[B, 1000] */
+  /* %509 = cross_entropy_grad(%506, %507) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 751396160, inputs[29], arena + 752767808);
 
-  /* %571 = transpose(%565) {perm [1, 0]} mlp_head : f32[192, 1000] */
+  /* %510 = transpose(%504) {perm [1, 0]} mlp_head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[194], arena + 751396160);
 
-  /* %572 = fused_linear(%570, %571) mlp_head : f32[B, 192] */
+  /* %511 = fused_linear(%509, %510) mlp_head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 752767808, arena + 751396160, NULL, LK_ACT_NONE, NULL,
       arena + 752805952);
 
-  /* %573 = linear_grad_weight(%570, %564) mlp_head : f32[1000, 192] */
+  /* %512 = linear_grad_weight(%509, %503) mlp_head : f32[1000, 192] */
   lk_linear_grad_weight(B, 192, 1000, arena + 752767808, arena + 752799808, arena + 752575808);
 
-  /* %574 = reduce_sum(%570) {axes [], batch} mlp_head : f32[1000] */
+  /* %513 = reduce_sum(%509) {axes [], batch} mlp_head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 752767808,
       arena + 756257600);
 
-  /* %575 = reshape(%572) {shape [1, 192]} : f32[B, 1, 192], a view of %572: no code */
+  /* %514 = reshape(%511) {shape [1, 192]} : f32[B, 1, 192], a view of %511: no code */
 
-  /* %576 = mul_scalar(%575) {x op 0.0625} : f32[B, 1, 192] */
+  /* %515 = mul_scalar(%514) {x op 0.0625} : f32[B, 1, 192] */
   lk_mul_scalar(B * 192, arena + 752805952, 0.0625f, arena + 751494464);
 
-  /* %577 = expand(%576) {shape [16, 192]} : f32[B, 16, 192] */
+  /* %516 = expand(%515) {shape [16, 192]} : f32[B, 16, 192] */
   lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 751494464, (const long[]){192, 0, 1},
       arena + 751396160, (const long[]){3072, 192, 1});
 
-  /* %578 = reduce_sum(%577) {axes [0], batch} norm : f32[192] */
+  /* %517 = reduce_sum(%516) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 751396160,
       arena + 756258608);
 
-  /* %579 = mul(%577, %559) norm : f32[B, 16, 192] */
+  /* %518 = mul(%516, %499) norm : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 751396160, (const long[]){3072, 192, 1},
       params[192], (const long[]){0, 0, 1}, arena + 752767808);
 
-  /* %580 = mul(%577, %561) norm : f32[B, 16, 192], written over %577 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 751396160, (const long[]){3072, 192, 1},
-      arena + 751686464, (const long[]){3072, 192, 1}, arena + 751396160);
+  /* %519 = reduce_sum(%516, %501) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 751396160, arena + 751686464, arena + 756258800);
 
-  /* %581 = reduce_sum(%580) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 751396160,
-      arena + 756258800);
-
-  /* %582 = normalize_grad(%558, %579) {eps 1e-06} norm : f32[B, 16, 192] */
+  /* %520 = normalize_grad(%498, %518) {eps 1e-06} norm : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 751588160, arena + 752767808, 1e-06f, arena + 756060992);
 
-  /* %583 = mul(%582, %556) layers.3.0 : f32[B, 16, 192] */
+  /* %521 = mul(%520, %497) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[28],
       (const long[]){1, 0, 0}, arena + 756159296);
 
-  /* %584 = transpose(%553) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %522 = transpose(%494) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[190], arena + 752767808);
 
-  /* %585 = fused_linear(%583, %584) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
+  /* %523 = fused_linear(%521, %522) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 756159296, arena + 752767808, NULL, LK_ACT_NONE, NULL,
       arena + 751396160);
 
-  /* %586 = linear_grad_weight(%583, %552) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %524 = linear_grad_weight(%521, %493) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 756159296, arena + 751002944, arena + 752767808);
 
-  /* %587 = reduce_sum(%583) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
+  /* %525 = reduce_sum(%521) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 756159296,
       arena + 756258992);
 
-  /* %588 = gelu_grad(%551, %585) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  /* %526 = gelu_grad(%492, %523) layers.3.0.layers.3.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 750609728, arena + 751396160, arena + 751002944);
 
-  /* %589 = transpose(%549) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %527 = transpose(%490) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[188], arena + 750609728);
 
-  /* %590 = fused_linear(%588, %589) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
+  /* %528 = fused_linear(%526, %527) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 751002944, arena + 750609728, NULL, LK_ACT_NONE, NULL,
       arena + 750757184);
 
-  /* %591 = linear_grad_weight(%588, %548) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %529 = linear_grad_weight(%526, %489) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 751002944, arena + 755962688, arena + 751396160);
 
-  /* %592 = reduce_sum(%588) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
+  /* %530 = reduce_sum(%526) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 751002944,
       arena + 751543616);
 
-  /* %593 = reduce_sum(%590) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %531 = reduce_sum(%528) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750757184,
       arena + 751544768);
 
-  /* %594 = mul(%590, %451) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %532 = mul(%528, %405) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 750757184, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 750609728);
 
-  /* %595 = mul(%590, %546) layers.3.0.norm2 : f32[B, 16, 192], written over %590 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 750757184, (const long[]){3072, 192, 1},
-      arena + 755864384, (const long[]){3072, 192, 1}, arena + 750757184);
+  /* %533 = reduce_sum(%528, %488) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 750757184, arena + 755864384, arena + 751544960);
 
-  /* %596 = reduce_sum(%595) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750757184,
-      arena + 751544960);
-
-  /* %597 = normalize_grad(%545, %594) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %534 = normalize_grad(%487, %532) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 755766080, arena + 750609728, 1e-06f, arena + 750708032);
 
-  /* %598 = add(%582, %597) layers.3.0 : f32[B, 16, 192], written over %582 */
+  /* %535 = add(%520, %534) layers.3.0 : f32[B, 16, 192], written over %520 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
       arena + 750708032, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %599 = mul(%598, %543) layers.3.0 : f32[B, 16, 192] */
+  /* %536 = mul(%535, %486) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[27],
       (const long[]){1, 0, 0}, arena + 750609728);
 
-  /* %600 = transpose(%540) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
+  /* %537 = transpose(%483) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[186], arena + 750708032);
 
-  /* %601 = fused_linear(%599, %600) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  /* %538 = fused_linear(%536, %537) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 750609728, arena + 750708032, NULL, LK_ACT_NONE, NULL,
       arena + 750904640);
 
-  /* %602 = linear_grad_weight(%599, %539) layers.3.0.layers.3.0.proj : f32[192, 192] */
+  /* %539 = linear_grad_weight(%536, %482) layers.3.0.layers.3.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 750609728, arena + 755667776, arena + 751322432);
 
-  /* %603 = reduce_sum(%599) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
+  /* %540 = reduce_sum(%536) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750609728,
       arena + 751545152);
 
-  /* %604 = sdpa_grad(%533, %537, %538, %601) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 576] */
+  /* %541 = sdpa_grad(%476, %480, %481, %538) {heads 4, kv_heads 4} layers.3.0.layers.3.0 : f32[B, 16, 576] */
   lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 755569472, 192, arena + 752379200, 384,
       arena + 752379392, 384, arena + 750904640, 192, arena + 750609728, 576,
       arena + 750609728 + 192, 576, arena + 750609728 + 384, 576, 0.14433756f);
 
-  /* %605 = slice(%604) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  /* %542 = slice(%541) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 750609728, 576, arena + 750904640, 192);
 
-  /* %606 = slice(%604) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  /* %543 = slice(%541) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 750609920, 576, arena + 751002944, 192);
 
-  /* %607 = slice(%604) {axis 1, start 384, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  /* %544 = slice(%541) {axis 1, start 384, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 750610112, 576, arena + 751101248, 192);
 
-  /* %608 = concat(%606, %607) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  /* %545 = concat(%543, %544) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
   lk_copy_rows(B * 16, 192, arena + 751002944, 192, arena + 750609728, 384);
   lk_copy_rows(B * 16, 192, arena + 751101248, 192, arena + 750609920, 384);
 
-  /* %609 = transpose(%534) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  /* %546 = transpose(%477) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 751002944);
 
-  /* %610 = fused_linear(%608, %609) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  /* %547 = fused_linear(%545, %546) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 384, 192, arena + 750609728, arena + 751002944, NULL, LK_ACT_NONE, NULL,
       arena + 750806336);
 
-  /* %611 = linear_grad_weight(%608, %530) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  /* %548 = linear_grad_weight(%545, %473) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 16, 192, 384, arena + 750609728, arena + 755471168, arena + 751248704);
 
-  /* %612 = reduce_sum(%608) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
+  /* %549 = reduce_sum(%545) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 750609728,
       arena + 751544384);
 
-  /* %613 = transpose(%531) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %550 = transpose(%474) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 750609728);
 
-  /* %614 = linear_grad_weight(%605, %530) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %551 = linear_grad_weight(%542, %473) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 750904640, arena + 755471168, arena + 751359296);
 
-  /* %615 = reduce_sum(%605) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
+  /* %552 = reduce_sum(%542) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750904640,
       arena + 751545344);
 
-  /* %616 = fused_linear(%605, %613, %610) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %610 */
+  /* %553 = fused_linear(%542, %550, %547) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %547 */
   lk_fused_linear(B * 16, 192, 192, arena + 750904640, arena + 750609728, NULL, LK_ACT_NONE,
       arena + 750806336, arena + 750806336);
 
-  /* %617 = reduce_sum(%616) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %554 = reduce_sum(%553) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750806336,
       arena + 751545536);
 
-  /* %618 = mul(%616, %431) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %555 = mul(%553, %387) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 750806336, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 750609728);
 
-  /* %619 = mul(%616, %528) layers.3.0.norm1 : f32[B, 16, 192], written over %610 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 750806336, (const long[]){3072, 192, 1},
-      arena + 755372864, (const long[]){3072, 192, 1}, arena + 750806336);
+  /* %556 = reduce_sum(%553, %472) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 750806336, arena + 755372864, arena + 751545728);
 
-  /* %620 = reduce_sum(%619) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750806336,
-      arena + 751545728);
-
-  /* %621 = normalize_grad(%527, %618) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %557 = normalize_grad(%471, %555) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 755274560, arena + 750609728, 1e-06f, arena + 750708032);
 
-  /* %622 = add(%598, %621) layers.3.0 : f32[B, 16, 192], written over %582 */
+  /* %558 = add(%535, %557) layers.3.0 : f32[B, 16, 192], written over %520 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
       arena + 750708032, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %623 = mul(%622, %525) layers.3.0 : f32[B, 16, 192] */
+  /* %559 = mul(%558, %470) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[26],
       (const long[]){1, 0, 0}, arena + 751150400);
 
-  /* %624 = transpose(%522) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %560 = transpose(%467) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[180], arena + 751002944);
 
-  /* %625 = fused_linear(%623, %624) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  /* %561 = fused_linear(%559, %560) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 751150400, arena + 751002944, NULL, LK_ACT_NONE, NULL,
       arena + 750609728);
 
-  /* %626 = linear_grad_weight(%623, %521) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %562 = linear_grad_weight(%559, %466) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 751150400, arena + 750216512, arena + 751002944);
 
-  /* %627 = reduce_sum(%623) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  /* %563 = reduce_sum(%559) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 751150400,
       arena + 751545920);
 
-  /* %628 = gelu_grad(%520, %625) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  /* %564 = gelu_grad(%465, %561) layers.3.0.layers.2.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 749823296, arena + 750609728, arena + 750216512);
 
-  /* %629 = transpose(%518) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %565 = transpose(%463) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[178], arena + 749823296);
 
-  /* %630 = fused_linear(%628, %629) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  /* %566 = fused_linear(%564, %565) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 750216512, arena + 749823296, NULL, LK_ACT_NONE, NULL,
       arena + 749970752);
 
-  /* %631 = linear_grad_weight(%628, %517) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %567 = linear_grad_weight(%564, %462) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 750216512, arena + 755176256, arena + 750609728);
 
-  /* %632 = reduce_sum(%628) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  /* %568 = reduce_sum(%564) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 750216512,
       arena + 750794048);
 
-  /* %633 = reduce_sum(%630) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %569 = reduce_sum(%566) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749970752,
       arena + 749823296);
 
-  /* %634 = add(%593, %633) layers.3.0.norm2 : f32[192] */
+  /* %570 = add(%531, %569) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 751544768, (const long[]){1}, arena + 749823296,
       (const long[]){1}, arena + 750757184);
 
-  /* %635 = mul(%630, %451) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %571 = mul(%566, %405) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 749970752, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 749823296);
 
-  /* %636 = mul(%630, %515) layers.3.0.norm2 : f32[B, 16, 192], written over %630 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 749970752, (const long[]){3072, 192, 1},
-      arena + 755077952, (const long[]){3072, 192, 1}, arena + 749970752);
+  /* %572 = reduce_sum(%566, %461) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 749970752, arena + 755077952, arena + 749921600);
 
-  /* %637 = reduce_sum(%636) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749970752,
-      arena + 749921600);
-
-  /* %638 = add(%596, %637) layers.3.0.norm2 : f32[192] */
+  /* %573 = add(%533, %572) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 751544960, (const long[]){1}, arena + 749921600,
       (const long[]){1}, arena + 750757376);
 
-  /* %639 = normalize_grad(%514, %635) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %574 = normalize_grad(%460, %571) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 754979648, arena + 749823296, 1e-06f, arena + 749921600);
 
-  /* %640 = add(%622, %639) layers.3.0 : f32[B, 16, 192], written over %582 */
+  /* %575 = add(%558, %574) layers.3.0 : f32[B, 16, 192], written over %520 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
       arena + 749921600, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %641 = mul(%640, %512) layers.3.0 : f32[B, 16, 192] */
+  /* %576 = mul(%575, %459) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[25],
       (const long[]){1, 0, 0}, arena + 749823296);
 
-  /* %642 = transpose(%509) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  /* %577 = transpose(%456) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 749921600);
 
-  /* %643 = fused_linear(%641, %642) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  /* %578 = fused_linear(%576, %577) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 749823296, arena + 749921600, NULL, LK_ACT_NONE, NULL,
       arena + 750118208);
 
-  /* %644 = linear_grad_weight(%641, %508) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  /* %579 = linear_grad_weight(%576, %455) layers.3.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 749823296, arena + 754881344, arena + 750536000);
 
-  /* %645 = reduce_sum(%641) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  /* %580 = reduce_sum(%576) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749823296,
       arena + 750795200);
 
-  /* %646 = sdpa_grad(%502, %506, %507, %643) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 576] */
+  /* %581 = sdpa_grad(%449, %453, %454, %578) {heads 4, kv_heads 4} layers.3.0.layers.2.0 : f32[B, 16, 576] */
   lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 754783040, 192, arena + 752182592, 384,
       arena + 752182784, 384, arena + 750118208, 192, arena + 749823296, 576,
       arena + 749823296 + 192, 576, arena + 749823296 + 384, 576, 0.14433756f);
 
-  /* %647 = slice(%646) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  /* %582 = slice(%581) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 749823296, 576, arena + 750118208, 192);
 
-  /* %648 = slice(%646) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  /* %583 = slice(%581) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 749823488, 576, arena + 750216512, 192);
 
-  /* %649 = slice(%646) {axis 1, start 384, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  /* %584 = slice(%581) {axis 1, start 384, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 749823680, 576, arena + 750314816, 192);
 
-  /* %650 = concat(%648, %649) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  /* %585 = concat(%583, %584) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
   lk_copy_rows(B * 16, 192, arena + 750216512, 192, arena + 749823296, 384);
   lk_copy_rows(B * 16, 192, arena + 750314816, 192, arena + 749823488, 384);
 
-  /* %651 = transpose(%503) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  /* %586 = transpose(%450) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 750216512);
 
-  /* %652 = fused_linear(%650, %651) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  /* %587 = fused_linear(%585, %586) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 384, 192, arena + 749823296, arena + 750216512, NULL, LK_ACT_NONE, NULL,
       arena + 750019904);
 
-  /* %653 = linear_grad_weight(%650, %499) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  /* %588 = linear_grad_weight(%585, %446) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 16, 192, 384, arena + 749823296, arena + 754684736, arena + 750462272);
 
-  /* %654 = reduce_sum(%650) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
+  /* %589 = reduce_sum(%585) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 749823296,
       arena + 750794816);
 
-  /* %655 = transpose(%500) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %590 = transpose(%447) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[172], arena + 749823296);
 
-  /* %656 = linear_grad_weight(%647, %499) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %591 = linear_grad_weight(%582, %446) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 750118208, arena + 754684736, arena + 750572864);
 
-  /* %657 = reduce_sum(%647) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  /* %592 = reduce_sum(%582) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750118208,
       arena + 750795392);
 
-  /* %658 = fused_linear(%647, %655, %652) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %652 */
+  /* %593 = fused_linear(%582, %590, %587) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %587 */
   lk_fused_linear(B * 16, 192, 192, arena + 750118208, arena + 749823296, NULL, LK_ACT_NONE,
       arena + 750019904, arena + 750019904);
 
-  /* %659 = reduce_sum(%658) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %594 = reduce_sum(%593) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750019904,
       arena + 749823296);
 
-  /* %660 = add(%617, %659) layers.3.0.norm1 : f32[192] */
+  /* %595 = add(%554, %594) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 751545536, (const long[]){1}, arena + 749823296,
       (const long[]){1}, arena + 750757568);
 
-  /* %661 = mul(%658, %431) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %596 = mul(%593, %387) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 750019904, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 749823296);
 
-  /* %662 = mul(%658, %497) layers.3.0.norm1 : f32[B, 16, 192], written over %652 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 750019904, (const long[]){3072, 192, 1},
-      arena + 754586432, (const long[]){3072, 192, 1}, arena + 750019904);
+  /* %597 = reduce_sum(%593, %445) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 750019904, arena + 754586432, arena + 749921600);
 
-  /* %663 = reduce_sum(%662) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750019904,
-      arena + 749921600);
-
-  /* %664 = add(%620, %663) layers.3.0.norm1 : f32[192] */
+  /* %598 = add(%556, %597) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 751545728, (const long[]){1}, arena + 749921600,
       (const long[]){1}, arena + 750757760);
 
-  /* %665 = normalize_grad(%496, %661) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %599 = normalize_grad(%444, %596) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 754488128, arena + 749823296, 1e-06f, arena + 749921600);
 
-  /* %666 = add(%640, %665) layers.3.0 : f32[B, 16, 192], written over %582 */
+  /* %600 = add(%575, %599) layers.3.0 : f32[B, 16, 192], written over %520 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
       arena + 749921600, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %667 = mul(%666, %494) layers.3.0 : f32[B, 16, 192] */
+  /* %601 = mul(%600, %443) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[24],
       (const long[]){1, 0, 0}, arena + 750363968);
 
-  /* %668 = transpose(%491) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %602 = transpose(%440) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 750216512);
 
-  /* %669 = fused_linear(%667, %668) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  /* %603 = fused_linear(%601, %602) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 750363968, arena + 750216512, NULL, LK_ACT_NONE, NULL,
       arena + 749823296);
 
-  /* %670 = linear_grad_weight(%667, %490) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %604 = linear_grad_weight(%601, %439) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 750363968, arena + 749430080, arena + 750216512);
 
-  /* %671 = reduce_sum(%667) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  /* %605 = reduce_sum(%601) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 750363968,
       arena + 750795584);
 
-  /* %672 = gelu_grad(%489, %669) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  /* %606 = gelu_grad(%438, %603) layers.3.0.layers.1.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 749036864, arena + 749823296, arena + 749430080);
 
-  /* %673 = transpose(%487) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %607 = transpose(%436) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[168], arena + 749036864);
 
-  /* %674 = fused_linear(%672, %673) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  /* %608 = fused_linear(%606, %607) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 749430080, arena + 749036864, NULL, LK_ACT_NONE, NULL,
       arena + 749184320);
 
-  /* %675 = linear_grad_weight(%672, %486) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %609 = linear_grad_weight(%606, %435) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 749430080, arena + 754389824, arena + 749823296);
 
-  /* %676 = reduce_sum(%672) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  /* %610 = reduce_sum(%606) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 749430080,
       arena + 750191936);
 
-  /* %677 = reduce_sum(%674) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %611 = reduce_sum(%608) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749184320,
       arena + 749036864);
 
-  /* %678 = add(%634, %677) layers.3.0.norm2 : f32[192] */
+  /* %612 = add(%570, %611) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 750757184, (const long[]){1}, arena + 749036864,
       (const long[]){1}, arena + 749799104);
 
-  /* %679 = mul(%674, %451) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %613 = mul(%608, %405) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 749184320, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 749036864);
 
-  /* %680 = mul(%674, %484) layers.3.0.norm2 : f32[B, 16, 192], written over %674 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 749184320, (const long[]){3072, 192, 1},
-      arena + 754291520, (const long[]){3072, 192, 1}, arena + 749184320);
+  /* %614 = reduce_sum(%608, %434) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 749184320, arena + 754291520, arena + 749135168);
 
-  /* %681 = reduce_sum(%680) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749184320,
-      arena + 749135168);
-
-  /* %682 = add(%638, %681) layers.3.0.norm2 : f32[192] */
+  /* %615 = add(%573, %614) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 750757376, (const long[]){1}, arena + 749135168,
       (const long[]){1}, arena + 749799296);
 
-  /* %683 = normalize_grad(%483, %679) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %616 = normalize_grad(%433, %613) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 754193216, arena + 749036864, 1e-06f, arena + 749135168);
 
-  /* %684 = add(%666, %683) layers.3.0 : f32[B, 16, 192], written over %582 */
+  /* %617 = add(%600, %616) layers.3.0 : f32[B, 16, 192], written over %520 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
       arena + 749135168, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %685 = mul(%684, %481) layers.3.0 : f32[B, 16, 192] */
+  /* %618 = mul(%617, %432) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[23],
       (const long[]){1, 0, 0}, arena + 749036864);
 
-  /* %686 = transpose(%478) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  /* %619 = transpose(%429) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 749135168);
 
-  /* %687 = fused_linear(%685, %686) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  /* %620 = fused_linear(%618, %619) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 749036864, arena + 749135168, NULL, LK_ACT_NONE, NULL,
       arena + 749331776);
 
-  /* %688 = linear_grad_weight(%685, %477) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  /* %621 = linear_grad_weight(%618, %428) layers.3.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 749036864, arena + 754094912, arena + 750363968);
 
-  /* %689 = reduce_sum(%685) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  /* %622 = reduce_sum(%618) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749036864,
       arena + 749799488);
 
-  /* %690 = sdpa_grad(%471, %475, %476, %687) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 576] */
+  /* %623 = sdpa_grad(%422, %426, %427, %620) {heads 4, kv_heads 4} layers.3.0.layers.1.0 : f32[B, 16, 576] */
   lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 753996608, 192, arena + 751985984, 384,
       arena + 751986176, 384, arena + 749331776, 192, arena + 749036864, 576,
       arena + 749036864 + 192, 576, arena + 749036864 + 384, 576, 0.14433756f);
 
-  /* %691 = slice(%690) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  /* %624 = slice(%623) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 749036864, 576, arena + 749331776, 192);
 
-  /* %692 = slice(%690) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  /* %625 = slice(%623) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 749037056, 576, arena + 749430080, 192);
 
-  /* %693 = slice(%690) {axis 1, start 384, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  /* %626 = slice(%623) {axis 1, start 384, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 749037248, 576, arena + 749528384, 192);
 
-  /* %694 = concat(%692, %693) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  /* %627 = concat(%625, %626) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
   lk_copy_rows(B * 16, 192, arena + 749430080, 192, arena + 749036864, 384);
   lk_copy_rows(B * 16, 192, arena + 749528384, 192, arena + 749037056, 384);
 
-  /* %695 = transpose(%472) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %628 = transpose(%423) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 749430080);
 
-  /* %696 = fused_linear(%694, %695) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  /* %629 = fused_linear(%627, %628) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 384, 192, arena + 749036864, arena + 749430080, NULL, LK_ACT_NONE, NULL,
       arena + 749233472);
 
-  /* %697 = linear_grad_weight(%694, %468) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  /* %630 = linear_grad_weight(%627, %419) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 16, 192, 384, arena + 749036864, arena + 753898304, arena + 749724992);
 
-  /* %698 = reduce_sum(%694) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %631 = reduce_sum(%627) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 749036864,
       arena + 749798720);
 
-  /* %699 = transpose(%469) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %632 = transpose(%420) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 749036864);
 
-  /* %700 = linear_grad_weight(%691, %468) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %633 = linear_grad_weight(%624, %419) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 749331776, arena + 753898304, arena + 750400832);
 
-  /* %701 = reduce_sum(%691) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  /* %634 = reduce_sum(%624) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749331776,
       arena + 749799680);
 
-  /* %702 = fused_linear(%691, %699, %696) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %696 */
+  /* %635 = fused_linear(%624, %632, %629) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %629 */
   lk_fused_linear(B * 16, 192, 192, arena + 749331776, arena + 749036864, NULL, LK_ACT_NONE,
       arena + 749233472, arena + 749233472);
 
-  /* %703 = reduce_sum(%702) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %636 = reduce_sum(%635) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749233472,
       arena + 749036864);
 
-  /* %704 = add(%660, %703) layers.3.0.norm1 : f32[192] */
+  /* %637 = add(%595, %636) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 750757568, (const long[]){1}, arena + 749036864,
       (const long[]){1}, arena + 749799872);
 
-  /* %705 = mul(%702, %431) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %638 = mul(%635, %387) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 749233472, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 749036864);
 
-  /* %706 = mul(%702, %466) layers.3.0.norm1 : f32[B, 16, 192], written over %696 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 749233472, (const long[]){3072, 192, 1},
-      arena + 753800000, (const long[]){3072, 192, 1}, arena + 749233472);
+  /* %639 = reduce_sum(%635, %418) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 749233472, arena + 753800000, arena + 749135168);
 
-  /* %707 = reduce_sum(%706) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749233472,
-      arena + 749135168);
-
-  /* %708 = add(%664, %707) layers.3.0.norm1 : f32[192] */
+  /* %640 = add(%598, %639) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 750757760, (const long[]){1}, arena + 749135168,
       (const long[]){1}, arena + 749800064);
 
-  /* %709 = normalize_grad(%465, %705) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %641 = normalize_grad(%417, %638) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 753701696, arena + 749036864, 1e-06f, arena + 749135168);
 
-  /* %710 = add(%684, %709) layers.3.0 : f32[B, 16, 192], written over %582 */
+  /* %642 = add(%617, %641) layers.3.0 : f32[B, 16, 192], written over %520 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
       arena + 749135168, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %711 = mul(%710, %463) layers.3.0 : f32[B, 16, 192] */
+  /* %643 = mul(%642, %416) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[22],
       (const long[]){1, 0, 0}, arena + 749577536);
 
-  /* %712 = transpose(%460) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %644 = transpose(%413) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[160], arena + 749430080);
 
-  /* %713 = fused_linear(%711, %712) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  /* %645 = fused_linear(%643, %644) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 749577536, arena + 749430080, NULL, LK_ACT_NONE, NULL,
       arena + 749036864);
 
-  /* %714 = linear_grad_weight(%711, %459) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %646 = linear_grad_weight(%643, %412) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 749577536, arena + 748643648, arena + 749430080);
 
-  /* %715 = reduce_sum(%711) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  /* %647 = reduce_sum(%643) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 749577536,
       arena + 749800256);
 
-  /* %716 = gelu_grad(%458, %713) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  /* %648 = gelu_grad(%411, %645) layers.3.0.layers.0.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 730817856, arena + 749036864, arena + 748643648);
 
-  /* %717 = transpose(%456) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %649 = transpose(%409) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[158], arena + 730817856);
 
-  /* %718 = fused_linear(%716, %717) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  /* %650 = fused_linear(%648, %649) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 748643648, arena + 730817856, NULL, LK_ACT_NONE, NULL,
       arena + 730965312);
 
-  /* %719 = linear_grad_weight(%716, %455) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %651 = linear_grad_weight(%648, %408) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 748643648, arena + 753603392, arena + 749577536);
 
-  /* %720 = reduce_sum(%716) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  /* %652 = reduce_sum(%648) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 748643648,
       arena + 749408576);
 
-  /* %721 = reduce_sum(%718) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %653 = reduce_sum(%650) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 730965312,
       arena + 730817856);
 
-  /* %722 = add(%678, %721) layers.3.0.norm2 : f32[192] */
+  /* %654 = add(%612, %653) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 749799104, (const long[]){1}, arena + 730817856,
       (const long[]){1}, arena + 749409728);
 
-  /* %723 = mul(%718, %451) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %655 = mul(%650, %405) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 730965312, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 730817856);
 
-  /* %724 = mul(%718, %453) layers.3.0.norm2 : f32[B, 16, 192], written over %718 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 730965312, (const long[]){3072, 192, 1},
-      arena + 753505088, (const long[]){3072, 192, 1}, arena + 730965312);
+  /* %656 = reduce_sum(%650, %407) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 730965312, arena + 753505088, arena + 730916160);
 
-  /* %725 = reduce_sum(%724) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 730965312,
-      arena + 730916160);
-
-  /* %726 = add(%682, %725) layers.3.0.norm2 : f32[192] */
+  /* %657 = add(%615, %656) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 749799296, (const long[]){1}, arena + 730916160,
       (const long[]){1}, arena + 749409920);
 
-  /* %727 = normalize_grad(%450, %723) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %658 = normalize_grad(%404, %655) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 753406784, arena + 730817856, 1e-06f, arena + 730916160);
 
-  /* %728 = add(%710, %727) layers.3.0 : f32[B, 16, 192], written over %582 */
+  /* %659 = add(%642, %658) layers.3.0 : f32[B, 16, 192], written over %520 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
       arena + 730916160, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %729 = mul(%728, %448) layers.3.0 : f32[B, 16, 192] */
+  /* %660 = mul(%659, %403) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1}, inputs[21],
       (const long[]){1, 0, 0}, arena + 730817856);
 
-  /* %730 = transpose(%445) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  /* %661 = transpose(%400) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[154], arena + 730916160);
 
-  /* %731 = fused_linear(%729, %730) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  /* %662 = fused_linear(%660, %661) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 730817856, arena + 730916160, NULL, LK_ACT_NONE, NULL,
       arena + 731112768);
 
-  /* %732 = linear_grad_weight(%729, %444) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  /* %663 = linear_grad_weight(%660, %399) layers.3.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 730817856, arena + 753308480, arena + 749368640);
 
-  /* %733 = reduce_sum(%729) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  /* %664 = reduce_sum(%660) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 730817856,
       arena + 749410112);
 
-  /* %734 = sdpa_grad(%438, %442, %443, %731) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 576] */
+  /* %665 = sdpa_grad(%393, %397, %398, %662) {heads 4, kv_heads 4} layers.3.0.layers.0.0 : f32[B, 16, 576] */
   lk_sdpa_grad(B, 16, 16, 4, 4, 48, arena + 753210176, 192, arena + 751789376, 384,
       arena + 751789568, 384, arena + 731112768, 192, arena + 730817856, 576,
       arena + 730817856 + 192, 576, arena + 730817856 + 384, 576, 0.14433756f);
 
-  /* %735 = slice(%734) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  /* %666 = slice(%665) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 730817856, 576, arena + 731112768, 192);
 
-  /* %736 = slice(%734) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  /* %667 = slice(%665) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 730818048, 576, arena + 748643648, 192);
 
-  /* %737 = slice(%734) {axis 1, start 384, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  /* %668 = slice(%665) {axis 1, start 384, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
   lk_copy_rows(B * 16, 192, arena + 730818240, 576, arena + 748741952, 192);
 
-  /* %738 = concat(%736, %737) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  /* %669 = concat(%667, %668) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
   lk_copy_rows(B * 16, 192, arena + 748643648, 192, arena + 730817856, 384);
   lk_copy_rows(B * 16, 192, arena + 748741952, 192, arena + 730818048, 384);
 
-  /* %739 = transpose(%439) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  /* %670 = transpose(%394) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 748643648);
 
-  /* %740 = fused_linear(%738, %739) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  /* %671 = fused_linear(%669, %670) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 384, 192, arena + 730817856, arena + 748643648, NULL, LK_ACT_NONE, NULL,
       arena + 731014464);
 
-  /* %741 = linear_grad_weight(%738, %435) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  /* %672 = linear_grad_weight(%669, %390) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 16, 192, 384, arena + 730817856, arena + 753111872, arena + 750118208);
 
-  /* %742 = reduce_sum(%738) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
+  /* %673 = reduce_sum(%669) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 730817856,
       arena + 749409344);
 
-  /* %743 = transpose(%436) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %674 = transpose(%391) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[150], arena + 730817856);
 
-  /* %744 = linear_grad_weight(%735, %435) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %675 = linear_grad_weight(%666, %390) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 731112768, arena + 753111872, arena + 750757184);
 
-  /* %745 = reduce_sum(%735) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
+  /* %676 = reduce_sum(%666) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 731112768,
       arena + 749410304);
 
-  /* %746 = fused_linear(%735, %743, %740) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %740 */
+  /* %677 = fused_linear(%666, %674, %671) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %671 */
   lk_fused_linear(B * 16, 192, 192, arena + 731112768, arena + 730817856, NULL, LK_ACT_NONE,
       arena + 731014464, arena + 731014464);
 
-  /* %747 = reduce_sum(%746) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %678 = reduce_sum(%677) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 731014464,
       arena + 730817856);
 
-  /* %748 = add(%704, %747) layers.3.0.norm1 : f32[192] */
+  /* %679 = add(%637, %678) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 749799872, (const long[]){1}, arena + 730817856,
       (const long[]){1}, arena + 749410496);
 
-  /* %749 = mul(%746, %431) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %680 = mul(%677, %387) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 731014464, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 730817856);
 
-  /* %750 = mul(%746, %433) layers.3.0.norm1 : f32[B, 16, 192], written over %740 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 731014464, (const long[]){3072, 192, 1},
-      arena + 753013568, (const long[]){3072, 192, 1}, arena + 731014464);
+  /* %681 = reduce_sum(%677, %389) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 731014464, arena + 753013568, arena + 730916160);
 
-  /* %751 = reduce_sum(%750) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 731014464,
-      arena + 730916160);
-
-  /* %752 = add(%708, %751) layers.3.0.norm1 : f32[192] */
+  /* %682 = add(%640, %681) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 749800064, (const long[]){1}, arena + 730916160,
       (const long[]){1}, arena + 749410688);
 
-  /* %753 = normalize_grad(%430, %749) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %683 = normalize_grad(%386, %680) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 752915264, arena + 730817856, 1e-06f, arena + 730916160);
 
-  /* %754 = add(%728, %753) layers.3.0 : f32[B, 16, 192], written over %582 */
+  /* %684 = add(%659, %683) layers.3.0 : f32[B, 16, 192], written over %520 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 756060992, (const long[]){3072, 192, 1},
       arena + 730916160, (const long[]){3072, 192, 1}, arena + 756060992);
 
-  /* %755 = reduce_sum(%754) {axes [], batch} layers.3.0 : f32[16, 192] */
+  /* %685 = reduce_sum(%684) {axes [], batch} layers.3.0 : f32[16, 192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 756060992,
       arena + 749405504);
 
-  /* %756 = seq2img(%754) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  /* %686 = seq2img(%684) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
   lk_seq2img(B, 16, 192, arena + 756060992, arena + 748643648);
 
-  /* %757 = maxpool_grad(%426, %756) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %687 = maxpool_grad(%382, %686) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 748250432, arena + 748643648,
       arena + 730817856);
 
-  /* %758 = img2seq(%757) layers.2.1 : f32[B, 64, 192] */
+  /* %688 = img2seq(%687) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 730817856, arena + 748250432);
 
-  /* %759 = reduce_sum(%758) {axes [0], batch} layers.2.1.norm : f32[192] */
+  /* %689 = reduce_sum(%688) {axes [0], batch} layers.2.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 748250432,
       arena + 749410880);
 
-  /* %760 = mul(%758, %421) layers.2.1.norm : f32[B, 64, 192] */
+  /* %690 = mul(%688, %378) layers.2.1.norm : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       params[145], (const long[]){0, 0, 1}, arena + 730817856);
 
-  /* %761 = mul(%758, %423) layers.2.1.norm : f32[B, 64, 192], written over %758 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
-      arena + 729638208, (const long[]){12288, 192, 1}, arena + 748250432);
+  /* %691 = reduce_sum(%688, %380) {axes [0], batch} layers.2.1.norm : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 748250432, arena + 729638208, arena + 749411072);
 
-  /* %762 = reduce_sum(%761) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 748250432,
-      arena + 749411072);
-
-  /* %763 = normalize_grad(%420, %760) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %692 = normalize_grad(%377, %690) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 730424640, arena + 730817856, 1e-06f, arena + 729638208);
 
-  /* %764 = seq2img(%763) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %693 = seq2img(%692) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 729638208, arena + 730424640);
 
-  /* %765 = conv2d_grad_input(%764, %416) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %694 = conv2d_grad_input(%693, %373) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 730424640, params[143],
       arena + 729638208);
 
-  /* %766 = conv2d_grad_weight(%764, %418) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  /* %695 = conv2d_grad_weight(%693, %375) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 730424640,
       arena + 730031424, arena + 749036864);
 
-  /* %767 = reduce_sum(%764) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
+  /* %696 = reduce_sum(%693) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
       arena + 730424640, arena + 749411264);
 
-  /* %768 = img2seq(%765) layers.2.1 : f32[B, 64, 192] */
+  /* %697 = img2seq(%694) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 729638208, arena + 748250432);
 
-  /* %769 = mul(%768, %413) layers.2.0 : f32[B, 64, 192] */
+  /* %698 = mul(%697, %371) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 748643648);
 
-  /* %770 = transpose(%410) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %699 = transpose(%368) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[141], arena + 749970752);
 
-  /* %771 = fused_linear(%769, %770) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
+  /* %700 = fused_linear(%698, %699) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 748643648, arena + 749970752, NULL, LK_ACT_NONE, NULL,
       arena + 729638208);
 
-  /* %772 = linear_grad_weight(%769, %409) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %701 = linear_grad_weight(%698, %367) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 748643648, arena + 728065344, arena + 749970752);
 
-  /* %773 = reduce_sum(%769) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
+  /* %702 = reduce_sum(%698) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 748643648,
       arena + 749411456);
 
-  /* %774 = gelu_grad(%408, %771) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %703 = gelu_grad(%366, %700) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 726492480, arena + 729638208, arena + 728065344);
 
-  /* %775 = transpose(%406) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %704 = transpose(%364) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[139], arena + 726885696);
 
-  /* %776 = fused_linear(%774, %775) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
+  /* %705 = fused_linear(%703, %704) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 728065344, arena + 726885696, NULL, LK_ACT_NONE, NULL,
       arena + 726492480);
 
-  /* %777 = linear_grad_weight(%774, %405) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %706 = linear_grad_weight(%703, %363) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 728065344, arena + 747857216, arena + 729638208);
 
-  /* %778 = reduce_sum(%774) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
+  /* %707 = reduce_sum(%703) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 728065344,
       arena + 729785664);
 
-  /* %779 = reduce_sum(%776) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %708 = reduce_sum(%705) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 726492480,
       arena + 728888640);
 
-  /* %780 = mul(%776, %308) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %709 = mul(%705, %279) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 726492480, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 726885696);
 
-  /* %781 = mul(%776, %403) layers.2.0.norm2 : f32[B, 64, 192], written over %776 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 726492480, (const long[]){12288, 192, 1},
-      arena + 747464000, (const long[]){12288, 192, 1}, arena + 726492480);
+  /* %710 = reduce_sum(%705, %362) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 726492480, arena + 747464000, arena + 728888832);
 
-  /* %782 = reduce_sum(%781) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 726492480,
-      arena + 728888832);
-
-  /* %783 = normalize_grad(%402, %780) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %711 = normalize_grad(%361, %709) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 747070784, arena + 726885696, 1e-06f, arena + 726492480);
 
-  /* %784 = add(%768, %783) layers.2.0 : f32[B, 64, 192], written over %768 */
+  /* %712 = add(%697, %711) layers.2.0 : f32[B, 64, 192], written over %697 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       arena + 726492480, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %785 = mul(%784, %400) layers.2.0 : f32[B, 64, 192] */
+  /* %713 = mul(%712, %360) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 726492480);
 
-  /* %786 = transpose(%397) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  /* %714 = transpose(%357) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[137], arena + 726885696);
 
-  /* %787 = fused_linear(%785, %786) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  /* %715 = fused_linear(%713, %714) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 726492480, arena + 726885696, NULL, LK_ACT_NONE, NULL,
       arena + 727672128);
 
-  /* %788 = linear_grad_weight(%785, %396) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  /* %716 = linear_grad_weight(%713, %356) layers.2.0.layers.3.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 726492480, arena + 746677568, arena + 728851776);
 
-  /* %789 = reduce_sum(%785) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  /* %717 = reduce_sum(%713) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 726492480,
       arena + 728889024);
 
-  /* %790 = sdpa_grad(%390, %394, %395, %787) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 576] */
+  /* %718 = sdpa_grad(%350, %354, %355, %715) {heads 4, kv_heads 4} layers.2.0.layers.3.0 : f32[B, 64, 576] */
   lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 746284352, 192, arena + 734881088, 384,
       arena + 734881280, 384, arena + 727672128, 192, arena + 726492480, 576,
       arena + 726492480 + 192, 576, arena + 726492480 + 384, 576, 0.14433756f);
 
-  /* %791 = slice(%790) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  /* %719 = slice(%718) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 726492480, 576, arena + 727672128, 192);
 
-  /* %792 = slice(%790) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  /* %720 = slice(%718) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 726492672, 576, arena + 728065344, 192);
 
-  /* %793 = slice(%790) {axis 1, start 384, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  /* %721 = slice(%718) {axis 1, start 384, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 726492864, 576, arena + 728458560, 192);
 
-  /* %794 = concat(%792, %793) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  /* %722 = concat(%720, %721) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
   lk_copy_rows(B * 64, 192, arena + 728065344, 192, arena + 726492480, 384);
   lk_copy_rows(B * 64, 192, arena + 728458560, 192, arena + 726492672, 384);
 
-  /* %795 = transpose(%391) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  /* %723 = transpose(%351) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[135], arena + 728065344);
 
-  /* %796 = fused_linear(%794, %795) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  /* %724 = fused_linear(%722, %723) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 726492480, arena + 728065344, NULL, LK_ACT_NONE, NULL,
       arena + 727278912);
 
-  /* %797 = linear_grad_weight(%794, %387) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  /* %725 = linear_grad_weight(%722, %347) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 64, 192, 384, arena + 726492480, arena + 745891136, arena + 728606016);
 
-  /* %798 = reduce_sum(%794) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
+  /* %726 = reduce_sum(%722) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 726492480,
       arena + 728716608);
 
-  /* %799 = transpose(%388) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %727 = transpose(%348) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 726492480);
 
-  /* %800 = linear_grad_weight(%791, %387) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %728 = linear_grad_weight(%719, %347) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 727672128, arena + 745891136, arena + 728679744);
 
-  /* %801 = reduce_sum(%791) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  /* %729 = reduce_sum(%719) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 727672128,
       arena + 728716992);
 
-  /* %802 = fused_linear(%791, %799, %796) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %796 */
+  /* %730 = fused_linear(%719, %727, %724) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %724 */
   lk_fused_linear(B * 64, 192, 192, arena + 727672128, arena + 726492480, NULL, LK_ACT_NONE,
       arena + 727278912, arena + 727278912);
 
-  /* %803 = reduce_sum(%802) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %731 = reduce_sum(%730) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 727278912,
       arena + 728717184);
 
-  /* %804 = mul(%802, %288) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %732 = mul(%730, %261) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 727278912, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 726492480);
 
-  /* %805 = mul(%802, %385) layers.2.0.norm1 : f32[B, 64, 192], written over %796 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 727278912, (const long[]){12288, 192, 1},
-      arena + 745497920, (const long[]){12288, 192, 1}, arena + 727278912);
+  /* %733 = reduce_sum(%730, %346) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 727278912, arena + 745497920, arena + 728717376);
 
-  /* %806 = reduce_sum(%805) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 727278912,
-      arena + 728717376);
-
-  /* %807 = normalize_grad(%384, %804) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %734 = normalize_grad(%345, %732) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 745104704, arena + 726492480, 1e-06f, arena + 726885696);
 
-  /* %808 = add(%784, %807) layers.2.0 : f32[B, 64, 192], written over %768 */
+  /* %735 = add(%712, %734) layers.2.0 : f32[B, 64, 192], written over %697 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       arena + 726885696, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %809 = mul(%808, %382) layers.2.0 : f32[B, 64, 192] */
+  /* %736 = mul(%735, %344) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 728065344);
 
-  /* %810 = transpose(%379) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %737 = transpose(%341) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[131], arena + 728458560);
 
-  /* %811 = fused_linear(%809, %810) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  /* %738 = fused_linear(%736, %737) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 728065344, arena + 728458560, NULL, LK_ACT_NONE, NULL,
       arena + 726492480);
 
-  /* %812 = linear_grad_weight(%809, %378) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %739 = linear_grad_weight(%736, %340) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 728065344, arena + 724919616, arena + 728458560);
 
-  /* %813 = reduce_sum(%809) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  /* %740 = reduce_sum(%736) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 728065344,
       arena + 728717568);
 
-  /* %814 = gelu_grad(%377, %811) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  /* %741 = gelu_grad(%339, %738) layers.2.0.layers.2.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 723346752, arena + 726492480, arena + 724919616);
 
-  /* %815 = transpose(%375) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %742 = transpose(%337) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[129], arena + 723739968);
 
-  /* %816 = fused_linear(%814, %815) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  /* %743 = fused_linear(%741, %742) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 724919616, arena + 723739968, NULL, LK_ACT_NONE, NULL,
       arena + 723346752);
 
-  /* %817 = linear_grad_weight(%814, %374) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %744 = linear_grad_weight(%741, %336) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 724919616, arena + 744711488, arena + 726492480);
 
-  /* %818 = reduce_sum(%814) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  /* %745 = reduce_sum(%741) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 724919616,
       arena + 726639936);
 
-  /* %819 = reduce_sum(%816) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %746 = reduce_sum(%743) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 723346752,
       arena + 723739968);
 
-  /* %820 = add(%779, %819) layers.2.0.norm2 : f32[192] */
+  /* %747 = add(%708, %746) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 728888640, (const long[]){1}, arena + 723739968,
       (const long[]){1}, arena + 725742912);
 
-  /* %821 = mul(%816, %308) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %748 = mul(%743, %279) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 723346752, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 723739968);
 
-  /* %822 = mul(%816, %372) layers.2.0.norm2 : f32[B, 64, 192], written over %816 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 723346752, (const long[]){12288, 192, 1},
-      arena + 744318272, (const long[]){12288, 192, 1}, arena + 723346752);
+  /* %749 = reduce_sum(%743, %335) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 723346752, arena + 744318272, arena + 724133184);
 
-  /* %823 = reduce_sum(%822) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 723346752,
-      arena + 724133184);
-
-  /* %824 = add(%782, %823) layers.2.0.norm2 : f32[192] */
+  /* %750 = add(%710, %749) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 728888832, (const long[]){1}, arena + 724133184,
       (const long[]){1}, arena + 725743104);
 
-  /* %825 = normalize_grad(%371, %821) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %751 = normalize_grad(%334, %748) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 743925056, arena + 723739968, 1e-06f, arena + 723346752);
 
-  /* %826 = add(%808, %825) layers.2.0 : f32[B, 64, 192], written over %768 */
+  /* %752 = add(%735, %751) layers.2.0 : f32[B, 64, 192], written over %697 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       arena + 723346752, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %827 = mul(%826, %369) layers.2.0 : f32[B, 64, 192] */
+  /* %753 = mul(%752, %333) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 723346752);
 
-  /* %828 = transpose(%366) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  /* %754 = transpose(%330) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[127], arena + 723739968);
 
-  /* %829 = fused_linear(%827, %828) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  /* %755 = fused_linear(%753, %754) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 723346752, arena + 723739968, NULL, LK_ACT_NONE, NULL,
       arena + 724526400);
 
-  /* %830 = linear_grad_weight(%827, %365) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  /* %756 = linear_grad_weight(%753, %329) layers.2.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 723346752, arena + 743531840, arena + 725706048);
 
-  /* %831 = reduce_sum(%827) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  /* %757 = reduce_sum(%753) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 723346752,
       arena + 725743296);
 
-  /* %832 = sdpa_grad(%359, %363, %364, %829) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 576] */
+  /* %758 = sdpa_grad(%323, %327, %328, %755) {heads 4, kv_heads 4} layers.2.0.layers.2.0 : f32[B, 64, 576] */
   lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 743138624, 192, arena + 734094656, 384,
       arena + 734094848, 384, arena + 724526400, 192, arena + 723346752, 576,
       arena + 723346752 + 192, 576, arena + 723346752 + 384, 576, 0.14433756f);
 
-  /* %833 = slice(%832) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  /* %759 = slice(%758) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 723346752, 576, arena + 724526400, 192);
 
-  /* %834 = slice(%832) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  /* %760 = slice(%758) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 723346944, 576, arena + 724919616, 192);
 
-  /* %835 = slice(%832) {axis 1, start 384, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  /* %761 = slice(%758) {axis 1, start 384, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 723347136, 576, arena + 725312832, 192);
 
-  /* %836 = concat(%834, %835) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  /* %762 = concat(%760, %761) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
   lk_copy_rows(B * 64, 192, arena + 724919616, 192, arena + 723346752, 384);
   lk_copy_rows(B * 64, 192, arena + 725312832, 192, arena + 723346944, 384);
 
-  /* %837 = transpose(%360) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  /* %763 = transpose(%324) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[125], arena + 724919616);
 
-  /* %838 = fused_linear(%836, %837) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  /* %764 = fused_linear(%762, %763) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 723346752, arena + 724919616, NULL, LK_ACT_NONE, NULL,
       arena + 724133184);
 
-  /* %839 = linear_grad_weight(%836, %356) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  /* %765 = linear_grad_weight(%762, %320) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 64, 192, 384, arena + 723346752, arena + 742745408, arena + 725460288);
 
-  /* %840 = reduce_sum(%836) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
+  /* %766 = reduce_sum(%762) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 723346752,
       arena + 725570880);
 
-  /* %841 = transpose(%357) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %767 = transpose(%321) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[123], arena + 723346752);
 
-  /* %842 = linear_grad_weight(%833, %356) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %768 = linear_grad_weight(%759, %320) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 724526400, arena + 742745408, arena + 725534016);
 
-  /* %843 = reduce_sum(%833) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  /* %769 = reduce_sum(%759) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 724526400,
       arena + 725571264);
 
-  /* %844 = fused_linear(%833, %841, %838) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %838 */
+  /* %770 = fused_linear(%759, %767, %764) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %764 */
   lk_fused_linear(B * 64, 192, 192, arena + 724526400, arena + 723346752, NULL, LK_ACT_NONE,
       arena + 724133184, arena + 724133184);
 
-  /* %845 = reduce_sum(%844) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %771 = reduce_sum(%770) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 724133184,
       arena + 723346752);
 
-  /* %846 = add(%803, %845) layers.2.0.norm1 : f32[192] */
+  /* %772 = add(%731, %771) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 728717184, (const long[]){1}, arena + 723346752,
       (const long[]){1}, arena + 725571456);
 
-  /* %847 = mul(%844, %288) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %773 = mul(%770, %261) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 724133184, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 723346752);
 
-  /* %848 = mul(%844, %354) layers.2.0.norm1 : f32[B, 64, 192], written over %838 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 724133184, (const long[]){12288, 192, 1},
-      arena + 742352192, (const long[]){12288, 192, 1}, arena + 724133184);
+  /* %774 = reduce_sum(%770, %319) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 724133184, arena + 742352192, arena + 723739968);
 
-  /* %849 = reduce_sum(%848) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 724133184,
-      arena + 723739968);
-
-  /* %850 = add(%806, %849) layers.2.0.norm1 : f32[192] */
+  /* %775 = add(%733, %774) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 728717376, (const long[]){1}, arena + 723739968,
       (const long[]){1}, arena + 725571648);
 
-  /* %851 = normalize_grad(%353, %847) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %776 = normalize_grad(%318, %773) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 741958976, arena + 723346752, 1e-06f, arena + 723739968);
 
-  /* %852 = add(%826, %851) layers.2.0 : f32[B, 64, 192], written over %768 */
+  /* %777 = add(%752, %776) layers.2.0 : f32[B, 64, 192], written over %697 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       arena + 723739968, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %853 = mul(%852, %351) layers.2.0 : f32[B, 64, 192] */
+  /* %778 = mul(%777, %317) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 724919616);
 
-  /* %854 = transpose(%348) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %779 = transpose(%314) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[121], arena + 725312832);
 
-  /* %855 = fused_linear(%853, %854) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  /* %780 = fused_linear(%778, %779) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 724919616, arena + 725312832, NULL, LK_ACT_NONE, NULL,
       arena + 723346752);
 
-  /* %856 = linear_grad_weight(%853, %347) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %781 = linear_grad_weight(%778, %313) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 724919616, arena + 721773888, arena + 725312832);
 
-  /* %857 = reduce_sum(%853) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  /* %782 = reduce_sum(%778) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 724919616,
       arena + 725571840);
 
-  /* %858 = gelu_grad(%346, %855) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  /* %783 = gelu_grad(%312, %780) layers.2.0.layers.1.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 720201024, arena + 723346752, arena + 721773888);
 
-  /* %859 = transpose(%344) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %784 = transpose(%310) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[119], arena + 720594240);
 
-  /* %860 = fused_linear(%858, %859) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  /* %785 = fused_linear(%783, %784) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 721773888, arena + 720594240, NULL, LK_ACT_NONE, NULL,
       arena + 720201024);
 
-  /* %861 = linear_grad_weight(%858, %343) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %786 = linear_grad_weight(%783, %309) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 721773888, arena + 741565760, arena + 723346752);
 
-  /* %862 = reduce_sum(%858) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  /* %787 = reduce_sum(%783) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 721773888,
       arena + 723494208);
 
-  /* %863 = reduce_sum(%860) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %788 = reduce_sum(%785) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 720201024,
       arena + 720594240);
 
-  /* %864 = add(%820, %863) layers.2.0.norm2 : f32[192] */
+  /* %789 = add(%747, %788) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 725742912, (const long[]){1}, arena + 720594240,
       (const long[]){1}, arena + 722597184);
 
-  /* %865 = mul(%860, %308) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %790 = mul(%785, %279) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 720201024, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 720594240);
 
-  /* %866 = mul(%860, %341) layers.2.0.norm2 : f32[B, 64, 192], written over %860 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 720201024, (const long[]){12288, 192, 1},
-      arena + 741172544, (const long[]){12288, 192, 1}, arena + 720201024);
+  /* %791 = reduce_sum(%785, %308) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 720201024, arena + 741172544, arena + 720987456);
 
-  /* %867 = reduce_sum(%866) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 720201024,
-      arena + 720987456);
-
-  /* %868 = add(%824, %867) layers.2.0.norm2 : f32[192] */
+  /* %792 = add(%750, %791) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 725743104, (const long[]){1}, arena + 720987456,
       (const long[]){1}, arena + 722597376);
 
-  /* %869 = normalize_grad(%340, %865) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %793 = normalize_grad(%307, %790) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 740779328, arena + 720594240, 1e-06f, arena + 720201024);
 
-  /* %870 = add(%852, %869) layers.2.0 : f32[B, 64, 192], written over %768 */
+  /* %794 = add(%777, %793) layers.2.0 : f32[B, 64, 192], written over %697 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       arena + 720201024, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %871 = mul(%870, %338) layers.2.0 : f32[B, 64, 192] */
+  /* %795 = mul(%794, %306) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 720201024);
 
-  /* %872 = transpose(%335) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  /* %796 = transpose(%303) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 720594240);
 
-  /* %873 = fused_linear(%871, %872) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  /* %797 = fused_linear(%795, %796) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 720201024, arena + 720594240, NULL, LK_ACT_NONE, NULL,
       arena + 721380672);
 
-  /* %874 = linear_grad_weight(%871, %334) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  /* %798 = linear_grad_weight(%795, %302) layers.2.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 720201024, arena + 740386112, arena + 722560320);
 
-  /* %875 = reduce_sum(%871) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  /* %799 = reduce_sum(%795) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 720201024,
       arena + 722597568);
 
-  /* %876 = sdpa_grad(%328, %332, %333, %873) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 576] */
+  /* %800 = sdpa_grad(%296, %300, %301, %797) {heads 4, kv_heads 4} layers.2.0.layers.1.0 : f32[B, 64, 576] */
   lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 739992896, 192, arena + 733308224, 384,
       arena + 733308416, 384, arena + 721380672, 192, arena + 720201024, 576,
       arena + 720201024 + 192, 576, arena + 720201024 + 384, 576, 0.14433756f);
 
-  /* %877 = slice(%876) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  /* %801 = slice(%800) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 720201024, 576, arena + 721380672, 192);
 
-  /* %878 = slice(%876) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  /* %802 = slice(%800) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 720201216, 576, arena + 721773888, 192);
 
-  /* %879 = slice(%876) {axis 1, start 384, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  /* %803 = slice(%800) {axis 1, start 384, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 720201408, 576, arena + 722167104, 192);
 
-  /* %880 = concat(%878, %879) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  /* %804 = concat(%802, %803) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
   lk_copy_rows(B * 64, 192, arena + 721773888, 192, arena + 720201024, 384);
   lk_copy_rows(B * 64, 192, arena + 722167104, 192, arena + 720201216, 384);
 
-  /* %881 = transpose(%329) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %805 = transpose(%297) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[115], arena + 721773888);
 
-  /* %882 = fused_linear(%880, %881) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  /* %806 = fused_linear(%804, %805) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 720201024, arena + 721773888, NULL, LK_ACT_NONE, NULL,
       arena + 720987456);
 
-  /* %883 = linear_grad_weight(%880, %325) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  /* %807 = linear_grad_weight(%804, %293) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 64, 192, 384, arena + 720201024, arena + 739599680, arena + 722314560);
 
-  /* %884 = reduce_sum(%880) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %808 = reduce_sum(%804) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 720201024,
       arena + 722425152);
 
-  /* %885 = transpose(%326) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %809 = transpose(%294) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 720201024);
 
-  /* %886 = linear_grad_weight(%877, %325) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %810 = linear_grad_weight(%801, %293) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 721380672, arena + 739599680, arena + 722388288);
 
-  /* %887 = reduce_sum(%877) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  /* %811 = reduce_sum(%801) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 721380672,
       arena + 722425536);
 
-  /* %888 = fused_linear(%877, %885, %882) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %882 */
+  /* %812 = fused_linear(%801, %809, %806) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %806 */
   lk_fused_linear(B * 64, 192, 192, arena + 721380672, arena + 720201024, NULL, LK_ACT_NONE,
       arena + 720987456, arena + 720987456);
 
-  /* %889 = reduce_sum(%888) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %813 = reduce_sum(%812) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 720987456,
       arena + 720201024);
 
-  /* %890 = add(%846, %889) layers.2.0.norm1 : f32[192] */
+  /* %814 = add(%772, %813) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 725571456, (const long[]){1}, arena + 720201024,
       (const long[]){1}, arena + 722425728);
 
-  /* %891 = mul(%888, %288) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %815 = mul(%812, %261) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 720987456, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 720201024);
 
-  /* %892 = mul(%888, %323) layers.2.0.norm1 : f32[B, 64, 192], written over %882 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 720987456, (const long[]){12288, 192, 1},
-      arena + 739206464, (const long[]){12288, 192, 1}, arena + 720987456);
+  /* %816 = reduce_sum(%812, %292) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 720987456, arena + 739206464, arena + 720594240);
 
-  /* %893 = reduce_sum(%892) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 720987456,
-      arena + 720594240);
-
-  /* %894 = add(%850, %893) layers.2.0.norm1 : f32[192] */
+  /* %817 = add(%775, %816) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 725571648, (const long[]){1}, arena + 720594240,
       (const long[]){1}, arena + 722425920);
 
-  /* %895 = normalize_grad(%322, %891) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %818 = normalize_grad(%291, %815) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 738813248, arena + 720201024, 1e-06f, arena + 720594240);
 
-  /* %896 = add(%870, %895) layers.2.0 : f32[B, 64, 192], written over %768 */
+  /* %819 = add(%794, %818) layers.2.0 : f32[B, 64, 192], written over %697 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       arena + 720594240, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %897 = mul(%896, %320) layers.2.0 : f32[B, 64, 192] */
+  /* %820 = mul(%819, %290) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 721773888);
 
-  /* %898 = transpose(%317) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %821 = transpose(%287) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[111], arena + 722167104);
 
-  /* %899 = fused_linear(%897, %898) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  /* %822 = fused_linear(%820, %821) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 721773888, arena + 722167104, NULL, LK_ACT_NONE, NULL,
       arena + 720201024);
 
-  /* %900 = linear_grad_weight(%897, %316) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %823 = linear_grad_weight(%820, %286) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 721773888, arena + 718628160, arena + 722167104);
 
-  /* %901 = reduce_sum(%897) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  /* %824 = reduce_sum(%820) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 721773888,
       arena + 722426112);
 
-  /* %902 = gelu_grad(%315, %899) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  /* %825 = gelu_grad(%285, %822) layers.2.0.layers.0.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 608698368, arena + 720201024, arena + 718628160);
 
-  /* %903 = transpose(%313) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %826 = transpose(%283) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[109], arena + 609091584);
 
-  /* %904 = fused_linear(%902, %903) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  /* %827 = fused_linear(%825, %826) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 718628160, arena + 609091584, NULL, LK_ACT_NONE, NULL,
       arena + 608698368);
 
-  /* %905 = linear_grad_weight(%902, %312) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %828 = linear_grad_weight(%825, %282) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 718628160, arena + 738420032, arena + 720532800);
 
-  /* %906 = reduce_sum(%902) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  /* %829 = reduce_sum(%825) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 718628160,
       arena + 720987456);
 
-  /* %907 = reduce_sum(%904) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %830 = reduce_sum(%827) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 608698368,
       arena + 609091584);
 
-  /* %908 = add(%864, %907) layers.2.0.norm2 : f32[192] */
+  /* %831 = add(%789, %830) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 722597184, (const long[]){1}, arena + 609091584,
       (const long[]){1}, arena + 720988608);
 
-  /* %909 = mul(%904, %308) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %832 = mul(%827, %279) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 608698368, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 609091584);
 
-  /* %910 = mul(%904, %310) layers.2.0.norm2 : f32[B, 64, 192], written over %904 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 608698368, (const long[]){12288, 192, 1},
-      arena + 738026816, (const long[]){12288, 192, 1}, arena + 608698368);
+  /* %833 = reduce_sum(%827, %281) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 608698368, arena + 738026816, arena + 609484800);
 
-  /* %911 = reduce_sum(%910) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 608698368,
-      arena + 609484800);
-
-  /* %912 = add(%868, %911) layers.2.0.norm2 : f32[192] */
+  /* %834 = add(%792, %833) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 722597376, (const long[]){1}, arena + 609484800,
       (const long[]){1}, arena + 720988800);
 
-  /* %913 = normalize_grad(%307, %909) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %835 = normalize_grad(%278, %832) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 737633600, arena + 609091584, 1e-06f, arena + 608698368);
 
-  /* %914 = add(%896, %913) layers.2.0 : f32[B, 64, 192], written over %768 */
+  /* %836 = add(%819, %835) layers.2.0 : f32[B, 64, 192], written over %697 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       arena + 608698368, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %915 = mul(%914, %305) layers.2.0 : f32[B, 64, 192] */
+  /* %837 = mul(%836, %277) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 608698368);
 
-  /* %916 = transpose(%302) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  /* %838 = transpose(%274) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[105], arena + 609091584);
 
-  /* %917 = fused_linear(%915, %916) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  /* %839 = fused_linear(%837, %838) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 608698368, arena + 609091584, NULL, LK_ACT_NONE, NULL,
       arena + 609878016);
 
-  /* %918 = linear_grad_weight(%915, %301) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  /* %840 = linear_grad_weight(%837, %273) layers.2.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 608698368, arena + 737240384, arena + 720901440);
 
-  /* %919 = reduce_sum(%915) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  /* %841 = reduce_sum(%837) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 608698368,
       arena + 720988992);
 
-  /* %920 = sdpa_grad(%295, %299, %300, %917) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 576] */
+  /* %842 = sdpa_grad(%267, %271, %272, %839) {heads 4, kv_heads 4} layers.2.0.layers.0.0 : f32[B, 64, 576] */
   lk_sdpa_grad(B, 64, 64, 4, 4, 48, arena + 736847168, 192, arena + 732521792, 384,
       arena + 732521984, 384, arena + 609878016, 192, arena + 608698368, 576,
       arena + 608698368 + 192, 576, arena + 608698368 + 384, 576, 0.14433756f);
 
-  /* %921 = slice(%920) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  /* %843 = slice(%842) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 608698368, 576, arena + 609878016, 192);
 
-  /* %922 = slice(%920) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  /* %844 = slice(%842) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 608698560, 576, arena + 718628160, 192);
 
-  /* %923 = slice(%920) {axis 1, start 384, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  /* %845 = slice(%842) {axis 1, start 384, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
   lk_copy_rows(B * 64, 192, arena + 608698752, 576, arena + 719021376, 192);
 
-  /* %924 = concat(%922, %923) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  /* %846 = concat(%844, %845) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
   lk_copy_rows(B * 64, 192, arena + 718628160, 192, arena + 608698368, 384);
   lk_copy_rows(B * 64, 192, arena + 719021376, 192, arena + 608698560, 384);
 
-  /* %925 = transpose(%296) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  /* %847 = transpose(%268) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[103], arena + 718628160);
 
-  /* %926 = fused_linear(%924, %925) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  /* %848 = fused_linear(%846, %847) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 608698368, arena + 718628160, NULL, LK_ACT_NONE, NULL,
       arena + 609484800);
 
-  /* %927 = linear_grad_weight(%924, %292) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  /* %849 = linear_grad_weight(%846, %264) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 64, 192, 384, arena + 608698368, arena + 736453952, arena + 720827712);
 
-  /* %928 = reduce_sum(%924) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
+  /* %850 = reduce_sum(%846) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 608698368,
       arena + 720988224);
 
-  /* %929 = transpose(%293) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %851 = transpose(%265) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[101], arena + 608698368);
 
-  /* %930 = linear_grad_weight(%921, %292) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %852 = linear_grad_weight(%843, %264) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 609878016, arena + 736453952, arena + 720938304);
 
-  /* %931 = reduce_sum(%921) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  /* %853 = reduce_sum(%843) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 609878016,
       arena + 720989184);
 
-  /* %932 = fused_linear(%921, %929, %926) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %926 */
+  /* %854 = fused_linear(%843, %851, %848) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %848 */
   lk_fused_linear(B * 64, 192, 192, arena + 609878016, arena + 608698368, NULL, LK_ACT_NONE,
       arena + 609484800, arena + 609484800);
 
-  /* %933 = reduce_sum(%932) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %855 = reduce_sum(%854) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 609484800,
       arena + 608698368);
 
-  /* %934 = add(%890, %933) layers.2.0.norm1 : f32[192] */
+  /* %856 = add(%814, %855) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 722425728, (const long[]){1}, arena + 608698368,
       (const long[]){1}, arena + 720989376);
 
-  /* %935 = mul(%932, %288) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %857 = mul(%854, %261) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 609484800, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 608698368);
 
-  /* %936 = mul(%932, %290) layers.2.0.norm1 : f32[B, 64, 192], written over %926 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 609484800, (const long[]){12288, 192, 1},
-      arena + 736060736, (const long[]){12288, 192, 1}, arena + 609484800);
+  /* %858 = reduce_sum(%854, %263) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 609484800, arena + 736060736, arena + 609091584);
 
-  /* %937 = reduce_sum(%936) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 609484800,
-      arena + 609091584);
-
-  /* %938 = add(%894, %937) layers.2.0.norm1 : f32[192] */
+  /* %859 = add(%817, %858) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 722425920, (const long[]){1}, arena + 609091584,
       (const long[]){1}, arena + 720989568);
 
-  /* %939 = normalize_grad(%287, %935) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %860 = normalize_grad(%260, %857) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 735667520, arena + 608698368, 1e-06f, arena + 609091584);
 
-  /* %940 = add(%914, %939) layers.2.0 : f32[B, 64, 192], written over %768 */
+  /* %861 = add(%836, %860) layers.2.0 : f32[B, 64, 192], written over %697 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 748250432, (const long[]){12288, 192, 1},
       arena + 609091584, (const long[]){12288, 192, 1}, arena + 748250432);
 
-  /* %941 = reduce_sum(%940) {axes [], batch} layers.2.0 : f32[64, 192] */
+  /* %862 = reduce_sum(%861) {axes [], batch} layers.2.0 : f32[64, 192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 748250432,
       arena + 720975168);
 
-  /* %942 = seq2img(%940) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %863 = seq2img(%861) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 748250432, arena + 718628160);
 
-  /* %943 = maxpool_grad(%283, %942) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %864 = maxpool_grad(%256, %863) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 717055296, arena + 718628160,
       arena + 608698368);
 
-  /* %944 = img2seq(%943) layers.1.1 : f32[B, 256, 192] */
+  /* %865 = img2seq(%864) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 608698368, arena + 717055296);
 
-  /* %945 = reduce_sum(%944) {axes [0], batch} layers.1.1.norm : f32[192] */
+  /* %866 = reduce_sum(%865) {axes [0], batch} layers.1.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 717055296,
       arena + 720989760);
 
-  /* %946 = mul(%944, %278) layers.1.1.norm : f32[B, 256, 192] */
+  /* %867 = mul(%865, %252) layers.1.1.norm : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       params[96], (const long[]){0, 0, 1}, arena + 608698368);
 
-  /* %947 = mul(%944, %280) layers.1.1.norm : f32[B, 256, 192], written over %944 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
-      arena + 603979776, (const long[]){49152, 192, 1}, arena + 717055296);
+  /* %868 = reduce_sum(%865, %254) {axes [0], batch} layers.1.1.norm : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 717055296, arena + 603979776, arena + 720989952);
 
-  /* %948 = reduce_sum(%947) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 717055296,
-      arena + 720989952);
-
-  /* %949 = normalize_grad(%277, %946) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %869 = normalize_grad(%251, %867) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 607125504, arena + 608698368, 1e-06f, arena + 603979776);
 
-  /* %950 = seq2img(%949) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %870 = seq2img(%869) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 603979776, arena + 607125504);
 
-  /* %951 = conv2d_grad_input(%950, %273) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %871 = conv2d_grad_input(%870, %247) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 607125504, params[94],
       arena + 603979776);
 
-  /* %952 = conv2d_grad_weight(%950, %275) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  /* %872 = conv2d_grad_weight(%870, %249) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 607125504,
       arena + 605552640, arena + 720201024);
 
-  /* %953 = reduce_sum(%950) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  /* %873 = reduce_sum(%870) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
       arena + 607125504, arena + 720990144);
 
-  /* %954 = img2seq(%951) layers.1.1 : f32[B, 256, 192] */
+  /* %874 = img2seq(%871) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 603979776, arena + 717055296);
 
-  /* %955 = mul(%954, %270) layers.1.0 : f32[B, 256, 192] */
+  /* %875 = mul(%874, %245) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 718628160);
 
-  /* %956 = transpose(%267) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %876 = transpose(%242) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[92], arena + 720680256);
 
-  /* %957 = fused_linear(%955, %956) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  /* %877 = fused_linear(%875, %876) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 718628160, arena + 720680256, NULL, LK_ACT_NONE, NULL,
       arena + 603979776);
 
-  /* %958 = linear_grad_weight(%955, %266) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %878 = linear_grad_weight(%875, %241) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 718628160, arena + 597688320, arena + 720680256);
 
-  /* %959 = reduce_sum(%955) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  /* %879 = reduce_sum(%875) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 718628160,
       arena + 720990336);
 
-  /* %960 = gelu_grad(%265, %957) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %880 = gelu_grad(%240, %877) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 591396864, arena + 603979776,
       arena + 597688320);
 
-  /* %961 = transpose(%263) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %881 = transpose(%238) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[90], arena + 592969728);
 
-  /* %962 = fused_linear(%960, %961) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  /* %882 = fused_linear(%880, %881) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 597688320, arena + 592969728, NULL, LK_ACT_NONE, NULL,
       arena + 591396864);
 
-  /* %963 = linear_grad_weight(%960, %262) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %883 = linear_grad_weight(%880, %237) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 597688320, arena + 715482432, arena + 603979776);
 
-  /* %964 = reduce_sum(%960) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  /* %884 = reduce_sum(%880) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 597688320,
       arena + 604127232);
 
-  /* %965 = reduce_sum(%962) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %885 = reduce_sum(%882) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 591396864,
       arena + 600870912);
 
-  /* %966 = mul(%962, %165) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %886 = mul(%882, %153) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 591396864, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 592969728);
 
-  /* %967 = mul(%962, %260) layers.1.0.norm2 : f32[B, 256, 192], written over %962 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 591396864, (const long[]){49152, 192, 1},
-      arena + 713909568, (const long[]){49152, 192, 1}, arena + 591396864);
+  /* %887 = reduce_sum(%882, %236) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 591396864, arena + 713909568, arena + 600871104);
 
-  /* %968 = reduce_sum(%967) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 591396864,
-      arena + 600871104);
-
-  /* %969 = normalize_grad(%259, %966) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %888 = normalize_grad(%235, %886) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 712336704, arena + 592969728, 1e-06f, arena + 591396864);
 
-  /* %970 = add(%954, %969) layers.1.0 : f32[B, 256, 192], written over %954 */
+  /* %889 = add(%874, %888) layers.1.0 : f32[B, 256, 192], written over %874 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       arena + 591396864, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %971 = mul(%970, %257) layers.1.0 : f32[B, 256, 192] */
+  /* %890 = mul(%889, %234) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 591396864);
 
-  /* %972 = transpose(%254) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  /* %891 = transpose(%231) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[88], arena + 592969728);
 
-  /* %973 = fused_linear(%971, %972) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  /* %892 = fused_linear(%890, %891) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 591396864, arena + 592969728, NULL, LK_ACT_NONE, NULL,
       arena + 596115456);
 
-  /* %974 = linear_grad_weight(%971, %253) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  /* %893 = linear_grad_weight(%890, %230) layers.1.0.layers.3.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 591396864, arena + 710763840, arena + 600834048);
 
-  /* %975 = reduce_sum(%971) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  /* %894 = reduce_sum(%890) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 591396864,
       arena + 600871296);
 
-  /* %976 = sdpa_grad(%247, %251, %252, %973) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 576] */
+  /* %895 = sdpa_grad(%224, %228, %229, %892) {heads 4, kv_heads 4} layers.1.0.layers.3.0 : f32[B, 256, 576] */
   lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 709190976, 192, arena + 663577920, 384,
       arena + 663578112, 384, arena + 596115456, 192, arena + 591396864, 576,
       arena + 591396864 + 192, 576, arena + 591396864 + 384, 576, 0.14433756f);
 
-  /* %977 = slice(%976) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  /* %896 = slice(%895) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 591396864, 576, arena + 596115456, 192);
 
-  /* %978 = slice(%976) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  /* %897 = slice(%895) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 591397056, 576, arena + 597688320, 192);
 
-  /* %979 = slice(%976) {axis 1, start 384, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  /* %898 = slice(%895) {axis 1, start 384, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 591397248, 576, arena + 599261184, 192);
 
-  /* %980 = concat(%978, %979) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  /* %899 = concat(%897, %898) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
   lk_copy_rows(B * 256, 192, arena + 597688320, 192, arena + 591396864, 384);
   lk_copy_rows(B * 256, 192, arena + 599261184, 192, arena + 591397056, 384);
 
-  /* %981 = transpose(%248) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  /* %900 = transpose(%225) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[86], arena + 597688320);
 
-  /* %982 = fused_linear(%980, %981) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  /* %901 = fused_linear(%899, %900) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 591396864, arena + 597688320, NULL, LK_ACT_NONE, NULL,
       arena + 594542592);
 
-  /* %983 = linear_grad_weight(%980, %244) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  /* %902 = linear_grad_weight(%899, %221) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 256, 192, 384, arena + 591396864, arena + 707618112, arena + 599408640);
 
-  /* %984 = reduce_sum(%980) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
+  /* %903 = reduce_sum(%899) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 591396864,
       arena + 599519232);
 
-  /* %985 = transpose(%245) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %904 = transpose(%222) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 591396864);
 
-  /* %986 = linear_grad_weight(%977, %244) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %905 = linear_grad_weight(%896, %221) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 596115456, arena + 707618112, arena + 599482368);
 
-  /* %987 = reduce_sum(%977) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  /* %906 = reduce_sum(%896) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 596115456,
       arena + 599519616);
 
-  /* %988 = fused_linear(%977, %985, %982) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %982 */
+  /* %907 = fused_linear(%896, %904, %901) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %901 */
   lk_fused_linear(B * 256, 192, 192, arena + 596115456, arena + 591396864, NULL, LK_ACT_NONE,
       arena + 594542592, arena + 594542592);
 
-  /* %989 = reduce_sum(%988) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %908 = reduce_sum(%907) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 594542592,
       arena + 599519808);
 
-  /* %990 = mul(%988, %145) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %909 = mul(%907, %135) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 594542592, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 591396864);
 
-  /* %991 = mul(%988, %242) layers.1.0.norm1 : f32[B, 256, 192], written over %982 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 594542592, (const long[]){49152, 192, 1},
-      arena + 706045248, (const long[]){49152, 192, 1}, arena + 594542592);
+  /* %910 = reduce_sum(%907, %220) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 594542592, arena + 706045248, arena + 599520000);
 
-  /* %992 = reduce_sum(%991) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 594542592,
-      arena + 599520000);
-
-  /* %993 = normalize_grad(%241, %990) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %911 = normalize_grad(%219, %909) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 704472384, arena + 591396864, 1e-06f, arena + 592969728);
 
-  /* %994 = add(%970, %993) layers.1.0 : f32[B, 256, 192], written over %954 */
+  /* %912 = add(%889, %911) layers.1.0 : f32[B, 256, 192], written over %874 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       arena + 592969728, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %995 = mul(%994, %239) layers.1.0 : f32[B, 256, 192] */
+  /* %913 = mul(%912, %218) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 597688320);
 
-  /* %996 = transpose(%236) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %914 = transpose(%215) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[82], arena + 599261184);
 
-  /* %997 = fused_linear(%995, %996) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  /* %915 = fused_linear(%913, %914) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 597688320, arena + 599261184, NULL, LK_ACT_NONE, NULL,
       arena + 591396864);
 
-  /* %998 = linear_grad_weight(%995, %235) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %916 = linear_grad_weight(%913, %214) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 597688320, arena + 585105408, arena + 599261184);
 
-  /* %999 = reduce_sum(%995) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  /* %917 = reduce_sum(%913) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 597688320,
       arena + 599520192);
 
-  /* %1000 = gelu_grad(%234, %997) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %918 = gelu_grad(%213, %915) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 578813952, arena + 591396864,
       arena + 585105408);
 
-  /* %1001 = transpose(%232) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %919 = transpose(%211) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[80], arena + 580386816);
 
-  /* %1002 = fused_linear(%1000, %1001) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  /* %920 = fused_linear(%918, %919) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 585105408, arena + 580386816, NULL, LK_ACT_NONE, NULL,
       arena + 578813952);
 
-  /* %1003 = linear_grad_weight(%1000, %231) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %921 = linear_grad_weight(%918, %210) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 585105408, arena + 702899520, arena + 591396864);
 
-  /* %1004 = reduce_sum(%1000) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  /* %922 = reduce_sum(%918) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 585105408,
       arena + 591544320);
 
-  /* %1005 = reduce_sum(%1002) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %923 = reduce_sum(%920) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 578813952,
       arena + 580386816);
 
-  /* %1006 = add(%965, %1005) layers.1.0.norm2 : f32[192] */
+  /* %924 = add(%885, %923) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 600870912, (const long[]){1}, arena + 580386816,
       (const long[]){1}, arena + 588288000);
 
-  /* %1007 = mul(%1002, %165) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %925 = mul(%920, %153) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 578813952, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 580386816);
 
-  /* %1008 = mul(%1002, %229) layers.1.0.norm2 : f32[B, 256, 192], written over %1002 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 578813952, (const long[]){49152, 192, 1},
-      arena + 701326656, (const long[]){49152, 192, 1}, arena + 578813952);
+  /* %926 = reduce_sum(%920, %209) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 578813952, arena + 701326656, arena + 581959680);
 
-  /* %1009 = reduce_sum(%1008) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 578813952,
-      arena + 581959680);
-
-  /* %1010 = add(%968, %1009) layers.1.0.norm2 : f32[192] */
+  /* %927 = add(%887, %926) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 600871104, (const long[]){1}, arena + 581959680,
       (const long[]){1}, arena + 588288192);
 
-  /* %1011 = normalize_grad(%228, %1007) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %928 = normalize_grad(%208, %925) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 699753792, arena + 580386816, 1e-06f, arena + 578813952);
 
-  /* %1012 = add(%994, %1011) layers.1.0 : f32[B, 256, 192], written over %954 */
+  /* %929 = add(%912, %928) layers.1.0 : f32[B, 256, 192], written over %874 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       arena + 578813952, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1013 = mul(%1012, %226) layers.1.0 : f32[B, 256, 192] */
+  /* %930 = mul(%929, %207) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 578813952);
 
-  /* %1014 = transpose(%223) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  /* %931 = transpose(%204) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[78], arena + 580386816);
 
-  /* %1015 = fused_linear(%1013, %1014) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  /* %932 = fused_linear(%930, %931) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 578813952, arena + 580386816, NULL, LK_ACT_NONE, NULL,
       arena + 583532544);
 
-  /* %1016 = linear_grad_weight(%1013, %222) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  /* %933 = linear_grad_weight(%930, %203) layers.1.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 578813952, arena + 698180928, arena + 588251136);
 
-  /* %1017 = reduce_sum(%1013) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  /* %934 = reduce_sum(%930) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 578813952,
       arena + 588288384);
 
-  /* %1018 = sdpa_grad(%216, %220, %221, %1015) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 576] */
+  /* %935 = sdpa_grad(%197, %201, %202, %932) {heads 4, kv_heads 4} layers.1.0.layers.2.0 : f32[B, 256, 576] */
   lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 696608064, 192, arena + 660432192, 384,
       arena + 660432384, 384, arena + 583532544, 192, arena + 578813952, 576,
       arena + 578813952 + 192, 576, arena + 578813952 + 384, 576, 0.14433756f);
 
-  /* %1019 = slice(%1018) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  /* %936 = slice(%935) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 578813952, 576, arena + 583532544, 192);
 
-  /* %1020 = slice(%1018) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  /* %937 = slice(%935) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 578814144, 576, arena + 585105408, 192);
 
-  /* %1021 = slice(%1018) {axis 1, start 384, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  /* %938 = slice(%935) {axis 1, start 384, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 578814336, 576, arena + 586678272, 192);
 
-  /* %1022 = concat(%1020, %1021) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  /* %939 = concat(%937, %938) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
   lk_copy_rows(B * 256, 192, arena + 585105408, 192, arena + 578813952, 384);
   lk_copy_rows(B * 256, 192, arena + 586678272, 192, arena + 578814144, 384);
 
-  /* %1023 = transpose(%217) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  /* %940 = transpose(%198) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[76], arena + 585105408);
 
-  /* %1024 = fused_linear(%1022, %1023) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  /* %941 = fused_linear(%939, %940) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 578813952, arena + 585105408, NULL, LK_ACT_NONE, NULL,
       arena + 581959680);
 
-  /* %1025 = linear_grad_weight(%1022, %213) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  /* %942 = linear_grad_weight(%939, %194) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 256, 192, 384, arena + 578813952, arena + 695035200, arena + 586825728);
 
-  /* %1026 = reduce_sum(%1022) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
+  /* %943 = reduce_sum(%939) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 578813952,
       arena + 586936320);
 
-  /* %1027 = transpose(%214) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %944 = transpose(%195) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[74], arena + 578813952);
 
-  /* %1028 = linear_grad_weight(%1019, %213) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %945 = linear_grad_weight(%936, %194) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 583532544, arena + 695035200, arena + 586899456);
 
-  /* %1029 = reduce_sum(%1019) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  /* %946 = reduce_sum(%936) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 583532544,
       arena + 586936704);
 
-  /* %1030 = fused_linear(%1019, %1027, %1024) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1024 */
+  /* %947 = fused_linear(%936, %944, %941) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %941 */
   lk_fused_linear(B * 256, 192, 192, arena + 583532544, arena + 578813952, NULL, LK_ACT_NONE,
       arena + 581959680, arena + 581959680);
 
-  /* %1031 = reduce_sum(%1030) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %948 = reduce_sum(%947) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 581959680,
       arena + 578813952);
 
-  /* %1032 = add(%989, %1031) layers.1.0.norm1 : f32[192] */
+  /* %949 = add(%908, %948) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 599519808, (const long[]){1}, arena + 578813952,
       (const long[]){1}, arena + 586936896);
 
-  /* %1033 = mul(%1030, %145) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %950 = mul(%947, %135) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 581959680, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 578813952);
 
-  /* %1034 = mul(%1030, %211) layers.1.0.norm1 : f32[B, 256, 192], written over %1024 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 581959680, (const long[]){49152, 192, 1},
-      arena + 693462336, (const long[]){49152, 192, 1}, arena + 581959680);
+  /* %951 = reduce_sum(%947, %193) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 581959680, arena + 693462336, arena + 580386816);
 
-  /* %1035 = reduce_sum(%1034) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 581959680,
-      arena + 580386816);
-
-  /* %1036 = add(%992, %1035) layers.1.0.norm1 : f32[192] */
+  /* %952 = add(%910, %951) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 599520000, (const long[]){1}, arena + 580386816,
       (const long[]){1}, arena + 586937088);
 
-  /* %1037 = normalize_grad(%210, %1033) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %953 = normalize_grad(%192, %950) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 691889472, arena + 578813952, 1e-06f, arena + 580386816);
 
-  /* %1038 = add(%1012, %1037) layers.1.0 : f32[B, 256, 192], written over %954 */
+  /* %954 = add(%929, %953) layers.1.0 : f32[B, 256, 192], written over %874 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       arena + 580386816, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1039 = mul(%1038, %208) layers.1.0 : f32[B, 256, 192] */
+  /* %955 = mul(%954, %191) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 585105408);
 
-  /* %1040 = transpose(%205) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %956 = transpose(%188) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[72], arena + 586678272);
 
-  /* %1041 = fused_linear(%1039, %1040) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  /* %957 = fused_linear(%955, %956) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 585105408, arena + 586678272, NULL, LK_ACT_NONE, NULL,
       arena + 578813952);
 
-  /* %1042 = linear_grad_weight(%1039, %204) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %958 = linear_grad_weight(%955, %187) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 585105408, arena + 572522496, arena + 586678272);
 
-  /* %1043 = reduce_sum(%1039) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  /* %959 = reduce_sum(%955) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 585105408,
       arena + 586937280);
 
-  /* %1044 = gelu_grad(%203, %1041) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %960 = gelu_grad(%186, %957) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 566231040, arena + 578813952,
       arena + 572522496);
 
-  /* %1045 = transpose(%201) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %961 = transpose(%184) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[70], arena + 567803904);
 
-  /* %1046 = fused_linear(%1044, %1045) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  /* %962 = fused_linear(%960, %961) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 572522496, arena + 567803904, NULL, LK_ACT_NONE, NULL,
       arena + 566231040);
 
-  /* %1047 = linear_grad_weight(%1044, %200) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %963 = linear_grad_weight(%960, %183) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 572522496, arena + 690316608, arena + 578813952);
 
-  /* %1048 = reduce_sum(%1044) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  /* %964 = reduce_sum(%960) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 572522496,
       arena + 578961408);
 
-  /* %1049 = reduce_sum(%1046) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %965 = reduce_sum(%962) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 566231040,
       arena + 567803904);
 
-  /* %1050 = add(%1006, %1049) layers.1.0.norm2 : f32[192] */
+  /* %966 = add(%924, %965) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 588288000, (const long[]){1}, arena + 567803904,
       (const long[]){1}, arena + 575705088);
 
-  /* %1051 = mul(%1046, %165) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %967 = mul(%962, %153) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 566231040, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 567803904);
 
-  /* %1052 = mul(%1046, %198) layers.1.0.norm2 : f32[B, 256, 192], written over %1046 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 566231040, (const long[]){49152, 192, 1},
-      arena + 688743744, (const long[]){49152, 192, 1}, arena + 566231040);
+  /* %968 = reduce_sum(%962, %182) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 566231040, arena + 688743744, arena + 569376768);
 
-  /* %1053 = reduce_sum(%1052) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 566231040,
-      arena + 569376768);
-
-  /* %1054 = add(%1010, %1053) layers.1.0.norm2 : f32[192] */
+  /* %969 = add(%927, %968) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 588288192, (const long[]){1}, arena + 569376768,
       (const long[]){1}, arena + 575705280);
 
-  /* %1055 = normalize_grad(%197, %1051) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %970 = normalize_grad(%181, %967) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 687170880, arena + 567803904, 1e-06f, arena + 566231040);
 
-  /* %1056 = add(%1038, %1055) layers.1.0 : f32[B, 256, 192], written over %954 */
+  /* %971 = add(%954, %970) layers.1.0 : f32[B, 256, 192], written over %874 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       arena + 566231040, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1057 = mul(%1056, %195) layers.1.0 : f32[B, 256, 192] */
+  /* %972 = mul(%971, %180) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 566231040);
 
-  /* %1058 = transpose(%192) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  /* %973 = transpose(%177) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 567803904);
 
-  /* %1059 = fused_linear(%1057, %1058) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  /* %974 = fused_linear(%972, %973) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 566231040, arena + 567803904, NULL, LK_ACT_NONE, NULL,
       arena + 570949632);
 
-  /* %1060 = linear_grad_weight(%1057, %191) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  /* %975 = linear_grad_weight(%972, %176) layers.1.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 566231040, arena + 685598016, arena + 575668224);
 
-  /* %1061 = reduce_sum(%1057) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  /* %976 = reduce_sum(%972) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 566231040,
       arena + 575705472);
 
-  /* %1062 = sdpa_grad(%185, %189, %190, %1059) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 576] */
+  /* %977 = sdpa_grad(%170, %174, %175, %974) {heads 4, kv_heads 4} layers.1.0.layers.1.0 : f32[B, 256, 576] */
   lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 684025152, 192, arena + 657286464, 384,
       arena + 657286656, 384, arena + 570949632, 192, arena + 566231040, 576,
       arena + 566231040 + 192, 576, arena + 566231040 + 384, 576, 0.14433756f);
 
-  /* %1063 = slice(%1062) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  /* %978 = slice(%977) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 566231040, 576, arena + 570949632, 192);
 
-  /* %1064 = slice(%1062) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  /* %979 = slice(%977) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 566231232, 576, arena + 572522496, 192);
 
-  /* %1065 = slice(%1062) {axis 1, start 384, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  /* %980 = slice(%977) {axis 1, start 384, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 566231424, 576, arena + 574095360, 192);
 
-  /* %1066 = concat(%1064, %1065) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  /* %981 = concat(%979, %980) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
   lk_copy_rows(B * 256, 192, arena + 572522496, 192, arena + 566231040, 384);
   lk_copy_rows(B * 256, 192, arena + 574095360, 192, arena + 566231232, 384);
 
-  /* %1067 = transpose(%186) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %982 = transpose(%171) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[66], arena + 572522496);
 
-  /* %1068 = fused_linear(%1066, %1067) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  /* %983 = fused_linear(%981, %982) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 566231040, arena + 572522496, NULL, LK_ACT_NONE, NULL,
       arena + 569376768);
 
-  /* %1069 = linear_grad_weight(%1066, %182) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  /* %984 = linear_grad_weight(%981, %167) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 256, 192, 384, arena + 566231040, arena + 682452288, arena + 574242816);
 
-  /* %1070 = reduce_sum(%1066) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %985 = reduce_sum(%981) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 566231040,
       arena + 574353408);
 
-  /* %1071 = transpose(%183) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %986 = transpose(%168) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[64], arena + 566231040);
 
-  /* %1072 = linear_grad_weight(%1063, %182) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %987 = linear_grad_weight(%978, %167) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 570949632, arena + 682452288, arena + 574316544);
 
-  /* %1073 = reduce_sum(%1063) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  /* %988 = reduce_sum(%978) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 570949632,
       arena + 574353792);
 
-  /* %1074 = fused_linear(%1063, %1071, %1068) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1068 */
+  /* %989 = fused_linear(%978, %986, %983) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %983 */
   lk_fused_linear(B * 256, 192, 192, arena + 570949632, arena + 566231040, NULL, LK_ACT_NONE,
       arena + 569376768, arena + 569376768);
 
-  /* %1075 = reduce_sum(%1074) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %990 = reduce_sum(%989) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 569376768,
       arena + 566231040);
 
-  /* %1076 = add(%1032, %1075) layers.1.0.norm1 : f32[192] */
+  /* %991 = add(%949, %990) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 586936896, (const long[]){1}, arena + 566231040,
       (const long[]){1}, arena + 574353984);
 
-  /* %1077 = mul(%1074, %145) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %992 = mul(%989, %135) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 569376768, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 566231040);
 
-  /* %1078 = mul(%1074, %180) layers.1.0.norm1 : f32[B, 256, 192], written over %1068 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 569376768, (const long[]){49152, 192, 1},
-      arena + 680879424, (const long[]){49152, 192, 1}, arena + 569376768);
+  /* %993 = reduce_sum(%989, %166) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 569376768, arena + 680879424, arena + 567803904);
 
-  /* %1079 = reduce_sum(%1078) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 569376768,
-      arena + 567803904);
-
-  /* %1080 = add(%1036, %1079) layers.1.0.norm1 : f32[192] */
+  /* %994 = add(%952, %993) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 586937088, (const long[]){1}, arena + 567803904,
       (const long[]){1}, arena + 574354176);
 
-  /* %1081 = normalize_grad(%179, %1077) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %995 = normalize_grad(%165, %992) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 679306560, arena + 566231040, 1e-06f, arena + 567803904);
 
-  /* %1082 = add(%1056, %1081) layers.1.0 : f32[B, 256, 192], written over %954 */
+  /* %996 = add(%971, %995) layers.1.0 : f32[B, 256, 192], written over %874 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       arena + 567803904, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1083 = mul(%1082, %177) layers.1.0 : f32[B, 256, 192] */
+  /* %997 = mul(%996, %164) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 572522496);
 
-  /* %1084 = transpose(%174) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %998 = transpose(%161) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 574095360);
 
-  /* %1085 = fused_linear(%1083, %1084) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  /* %999 = fused_linear(%997, %998) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 572522496, arena + 574095360, NULL, LK_ACT_NONE, NULL,
       arena + 566231040);
 
-  /* %1086 = linear_grad_weight(%1083, %173) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %1000 = linear_grad_weight(%997, %160) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 572522496, arena + 559939584, arena + 574095360);
 
-  /* %1087 = reduce_sum(%1083) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  /* %1001 = reduce_sum(%997) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 572522496,
       arena + 574354368);
 
-  /* %1088 = gelu_grad(%172, %1085) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %1002 = gelu_grad(%159, %999) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 119537664, arena + 566231040,
       arena + 559939584);
 
-  /* %1089 = transpose(%170) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1003 = transpose(%157) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 121110528);
 
-  /* %1090 = fused_linear(%1088, %1089) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  /* %1004 = fused_linear(%1002, %1003) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 559939584, arena + 121110528, NULL, LK_ACT_NONE, NULL,
       arena + 119537664);
 
-  /* %1091 = linear_grad_weight(%1088, %169) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1005 = linear_grad_weight(%1002, %156) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 559939584, arena + 677733696, arena + 566562816);
 
-  /* %1092 = reduce_sum(%1088) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  /* %1006 = reduce_sum(%1002) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 559939584,
       arena + 567054336);
 
-  /* %1093 = reduce_sum(%1090) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1007 = reduce_sum(%1004) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 119537664,
       arena + 121110528);
 
-  /* %1094 = add(%1050, %1093) layers.1.0.norm2 : f32[192] */
+  /* %1008 = add(%966, %1007) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 575705088, (const long[]){1}, arena + 121110528,
       (const long[]){1}, arena + 567055488);
 
-  /* %1095 = mul(%1090, %165) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1009 = mul(%1004, %153) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 119537664, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 121110528);
 
-  /* %1096 = mul(%1090, %167) layers.1.0.norm2 : f32[B, 256, 192], written over %1090 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 119537664, (const long[]){49152, 192, 1},
-      arena + 676160832, (const long[]){49152, 192, 1}, arena + 119537664);
+  /* %1010 = reduce_sum(%1004, %155) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 119537664, arena + 676160832, arena + 122683392);
 
-  /* %1097 = reduce_sum(%1096) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 119537664,
-      arena + 122683392);
-
-  /* %1098 = add(%1054, %1097) layers.1.0.norm2 : f32[192] */
+  /* %1011 = add(%969, %1010) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 575705280, (const long[]){1}, arena + 122683392,
       (const long[]){1}, arena + 567055680);
 
-  /* %1099 = normalize_grad(%164, %1095) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1012 = normalize_grad(%152, %1009) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 674587968, arena + 121110528, 1e-06f, arena + 119537664);
 
-  /* %1100 = add(%1082, %1099) layers.1.0 : f32[B, 256, 192], written over %954 */
+  /* %1013 = add(%996, %1012) layers.1.0 : f32[B, 256, 192], written over %874 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       arena + 119537664, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1101 = mul(%1100, %162) layers.1.0 : f32[B, 256, 192] */
+  /* %1014 = mul(%1013, %151) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 119537664);
 
-  /* %1102 = transpose(%159) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  /* %1015 = transpose(%148) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 121110528);
 
-  /* %1103 = fused_linear(%1101, %1102) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  /* %1016 = fused_linear(%1014, %1015) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 119537664, arena + 121110528, NULL, LK_ACT_NONE, NULL,
       arena + 124256256);
 
-  /* %1104 = linear_grad_weight(%1101, %158) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  /* %1017 = linear_grad_weight(%1014, %147) layers.1.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 119537664, arena + 673015104, arena + 566980608);
 
-  /* %1105 = reduce_sum(%1101) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  /* %1018 = reduce_sum(%1014) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 119537664,
       arena + 567055872);
 
-  /* %1106 = sdpa_grad(%152, %156, %157, %1103) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 576] */
+  /* %1019 = sdpa_grad(%141, %145, %146, %1016) {heads 4, kv_heads 4} layers.1.0.layers.0.0 : f32[B, 256, 576] */
   lk_sdpa_grad(B, 256, 256, 4, 4, 48, arena + 671442240, 192, arena + 654140736, 384,
       arena + 654140928, 384, arena + 124256256, 192, arena + 119537664, 576,
       arena + 119537664 + 192, 576, arena + 119537664 + 384, 576, 0.14433756f);
 
-  /* %1107 = slice(%1106) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  /* %1020 = slice(%1019) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 119537664, 576, arena + 124256256, 192);
 
-  /* %1108 = slice(%1106) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  /* %1021 = slice(%1019) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 119537856, 576, arena + 559939584, 192);
 
-  /* %1109 = slice(%1106) {axis 1, start 384, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  /* %1022 = slice(%1019) {axis 1, start 384, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
   lk_copy_rows(B * 256, 192, arena + 119538048, 576, arena + 561512448, 192);
 
-  /* %1110 = concat(%1108, %1109) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  /* %1023 = concat(%1021, %1022) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
   lk_copy_rows(B * 256, 192, arena + 559939584, 192, arena + 119537664, 384);
   lk_copy_rows(B * 256, 192, arena + 561512448, 192, arena + 119537856, 384);
 
-  /* %1111 = transpose(%153) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  /* %1024 = transpose(%142) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[54], arena + 559939584);
 
-  /* %1112 = fused_linear(%1110, %1111) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1025 = fused_linear(%1023, %1024) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 119537664, arena + 559939584, NULL, LK_ACT_NONE, NULL,
       arena + 122683392);
 
-  /* %1113 = linear_grad_weight(%1110, %149) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  /* %1026 = linear_grad_weight(%1023, %138) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 256, 192, 384, arena + 119537664, arena + 669869376, arena + 566857728);
 
-  /* %1114 = reduce_sum(%1110) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
+  /* %1027 = reduce_sum(%1023) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 119537664,
       arena + 567055104);
 
-  /* %1115 = transpose(%150) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1028 = transpose(%139) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[52], arena + 119537664);
 
-  /* %1116 = linear_grad_weight(%1107, %149) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1029 = linear_grad_weight(%1020, %138) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 124256256, arena + 669869376, arena + 567017472);
 
-  /* %1117 = reduce_sum(%1107) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  /* %1030 = reduce_sum(%1020) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 124256256,
       arena + 567056064);
 
-  /* %1118 = fused_linear(%1107, %1115, %1112) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1112 */
+  /* %1031 = fused_linear(%1020, %1028, %1025) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1025 */
   lk_fused_linear(B * 256, 192, 192, arena + 124256256, arena + 119537664, NULL, LK_ACT_NONE,
       arena + 122683392, arena + 122683392);
 
-  /* %1119 = reduce_sum(%1118) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1032 = reduce_sum(%1031) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 122683392,
       arena + 119537664);
 
-  /* %1120 = add(%1076, %1119) layers.1.0.norm1 : f32[192] */
+  /* %1033 = add(%991, %1032) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 574353984, (const long[]){1}, arena + 119537664,
       (const long[]){1}, arena + 567056256);
 
-  /* %1121 = mul(%1118, %145) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1034 = mul(%1031, %135) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 122683392, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 119537664);
 
-  /* %1122 = mul(%1118, %147) layers.1.0.norm1 : f32[B, 256, 192], written over %1112 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 122683392, (const long[]){49152, 192, 1},
-      arena + 668296512, (const long[]){49152, 192, 1}, arena + 122683392);
+  /* %1035 = reduce_sum(%1031, %137) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 122683392, arena + 668296512, arena + 121110528);
 
-  /* %1123 = reduce_sum(%1122) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 122683392,
-      arena + 121110528);
-
-  /* %1124 = add(%1080, %1123) layers.1.0.norm1 : f32[192] */
+  /* %1036 = add(%994, %1035) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 574354176, (const long[]){1}, arena + 121110528,
       (const long[]){1}, arena + 567056448);
 
-  /* %1125 = normalize_grad(%144, %1121) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1037 = normalize_grad(%134, %1034) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 666723648, arena + 119537664, 1e-06f, arena + 121110528);
 
-  /* %1126 = add(%1100, %1125) layers.1.0 : f32[B, 256, 192], written over %954 */
+  /* %1038 = add(%1013, %1037) layers.1.0 : f32[B, 256, 192], written over %874 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 717055296, (const long[]){49152, 192, 1},
       arena + 121110528, (const long[]){49152, 192, 1}, arena + 717055296);
 
-  /* %1127 = reduce_sum(%1126) {axes [], batch} layers.1.0 : f32[256, 192] */
+  /* %1039 = reduce_sum(%1038) {axes [], batch} layers.1.0 : f32[256, 192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 717055296,
       arena + 566931456);
 
-  /* %1128 = seq2img(%1126) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %1040 = seq2img(%1038) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 717055296, arena + 559939584);
 
-  /* %1129 = maxpool_grad(%140, %1128) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1041 = maxpool_grad(%130, %1040) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
   lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 553648128, arena + 559939584,
       arena + 119537664);
 
-  /* %1130 = img2seq(%1129) layers.0.1 : f32[B, 1024, 192] */
+  /* %1042 = img2seq(%1041) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 119537664, arena + 553648128);
 
-  /* %1131 = reduce_sum(%1130) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1043 = reduce_sum(%1042) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 553648128, arena + 567056640);
 
-  /* %1132 = mul(%1130, %135) layers.0.1.norm : f32[B, 1024, 192] */
+  /* %1044 = mul(%1042, %126) layers.0.1.norm : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
       params[47], (const long[]){0, 0, 1}, arena + 119537664);
 
-  /* %1133 = mul(%1130, %137) layers.0.1.norm : f32[B, 1024, 192], written over %1130 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
-      arena + 100663296, (const long[]){196608, 192, 1}, arena + 553648128);
+  /* %1045 = reduce_sum(%1042, %128) {axes [0], batch} layers.0.1.norm : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 553648128, arena + 100663296, arena + 567056832);
 
-  /* %1134 = reduce_sum(%1133) {axes [0], batch} layers.0.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 553648128, arena + 567056832);
-
-  /* %1135 = normalize_grad(%134, %1132) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %1046 = normalize_grad(%125, %1044) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 113246208, arena + 119537664, 1e-06f, arena + 100663296);
 
-  /* %1136 = seq2img(%1135) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1047 = seq2img(%1046) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 100663296, arena + 113246208);
 
-  /* %1137 = conv2d_grad_input(%1136, %130) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %1048 = conv2d_grad_input(%1047, %121) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 113246208, params[45],
       arena + 100663296);
 
-  /* %1138 = conv2d_grad_weight(%1136, %132) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  /* %1049 = conv2d_grad_weight(%1047, %123) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 113246208,
       arena + 106954752, arena + 566231040);
 
-  /* %1139 = reduce_sum(%1136) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  /* %1050 = reduce_sum(%1047) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 113246208, arena + 567057024);
 
-  /* %1140 = img2seq(%1137) layers.0.1 : f32[B, 1024, 192] */
+  /* %1051 = img2seq(%1048) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 100663296, arena + 553648128);
 
-  /* %1141 = mul(%1140, %127) layers.0.0 : f32[B, 1024, 192] */
+  /* %1052 = mul(%1051, %119) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 559939584);
 
-  /* %1142 = transpose(%124) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1053 = transpose(%116) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[43], arena + 566710272);
 
-  /* %1143 = fused_linear(%1141, %1142) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  /* %1054 = fused_linear(%1052, %1053) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 559939584, arena + 566710272, NULL, LK_ACT_NONE, NULL,
       arena + 100663296);
 
-  /* %1144 = linear_grad_weight(%1141, %123) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %1055 = linear_grad_weight(%1052, %115) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 559939584, arena + 75497472, arena + 566710272);
 
-  /* %1145 = reduce_sum(%1141) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
+  /* %1056 = reduce_sum(%1052) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 559939584, arena + 567057216);
 
-  /* %1146 = gelu_grad(%122, %1143) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %1057 = gelu_grad(%114, %1054) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 50331648, arena + 100663296, arena + 75497472);
 
-  /* %1147 = transpose(%120) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1058 = transpose(%112) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[41], arena + 56623104);
 
-  /* %1148 = fused_linear(%1146, %1147) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  /* %1059 = fused_linear(%1057, %1058) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 75497472, arena + 56623104, NULL, LK_ACT_NONE, NULL,
       arena + 50331648);
 
-  /* %1149 = linear_grad_weight(%1146, %119) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %1060 = linear_grad_weight(%1057, %111) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 75497472, arena + 547356672, arena + 559939584);
 
-  /* %1150 = reduce_sum(%1146) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  /* %1061 = reduce_sum(%1057) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
       arena + 547356672);
 
-  /* %1151 = reduce_sum(%1148) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1062 = reduce_sum(%1059) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
       arena + 88080384);
 
-  /* %1152 = mul(%1148, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1063 = mul(%1059, %81) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 50331648, (const long[]){196608, 192, 1},
       params[29], (const long[]){0, 0, 1}, arena + 56623104);
 
-  /* %1153 = mul(%1148, %117) layers.0.0.norm2 : f32[B, 1024, 192], written over %1148 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 50331648, (const long[]){196608, 192, 1},
-      arena + 541065216, (const long[]){196608, 192, 1}, arena + 50331648);
+  /* %1064 = reduce_sum(%1059, %110) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 50331648, arena + 541065216, arena + 88080576);
 
-  /* %1154 = reduce_sum(%1153) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
-      arena + 88080576);
-
-  /* %1155 = normalize_grad(%116, %1152) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1065 = normalize_grad(%109, %1063) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 534773760, arena + 56623104, 1e-06f, arena + 50331648);
 
-  /* %1156 = add(%1140, %1155) layers.0.0 : f32[B, 1024, 192], written over %1140 */
+  /* %1066 = add(%1051, %1065) layers.0.0 : f32[B, 1024, 192], written over %1051 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
       arena + 50331648, (const long[]){196608, 192, 1}, arena + 553648128);
 
-  /* %1157 = mul(%1156, %114) layers.0.0 : f32[B, 1024, 192] */
+  /* %1067 = mul(%1066, %108) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 50331648);
 
-  /* %1158 = transpose(%111) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1068 = transpose(%105) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 56623104);
 
-  /* %1159 = fused_linear(%1157, %1158) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %1069 = fused_linear(%1067, %1068) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 50331648, arena + 56623104, NULL, LK_ACT_NONE, NULL,
       arena + 69206016);
 
-  /* %1160 = linear_grad_weight(%1157, %110) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1070 = linear_grad_weight(%1067, %104) layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 50331648, arena + 528482304, arena + 534773760);
 
-  /* %1161 = reduce_sum(%1157) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  /* %1071 = reduce_sum(%1067) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
       arena + 528482304);
 
-  /* %1162 = sdpa_grad(%104, %108, %109, %1159) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 576] */
+  /* %1072 = sdpa_grad(%98, %102, %103, %1069) {heads 4, kv_heads 4} layers.0.0.layers.1.0 : f32[B, 1024, 576] */
   lk_sdpa_grad(B, 1024, 1024, 4, 4, 48, arena + 522190848, 192, arena + 440401920, 384,
       arena + 440402112, 384, arena + 69206016, 192, arena + 50331648, 576, arena + 50331648 + 192,
       576, arena + 50331648 + 384, 576, 0.14433756f);
 
-  /* %1163 = slice(%1162) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %1073 = slice(%1072) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_copy_rows(B * 1024, 192, arena + 50331648, 576, arena + 69206016, 192);
 
-  /* %1164 = slice(%1162) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %1074 = slice(%1072) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_copy_rows(B * 1024, 192, arena + 50331840, 576, arena + 75497472, 192);
 
-  /* %1165 = slice(%1162) {axis 1, start 384, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  /* %1075 = slice(%1072) {axis 1, start 384, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
   lk_copy_rows(B * 1024, 192, arena + 50332032, 576, arena + 81788928, 192);
 
-  /* %1166 = concat(%1164, %1165) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
+  /* %1076 = concat(%1074, %1075) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
   lk_copy_rows(B * 1024, 192, arena + 75497472, 192, arena + 50331648, 384);
   lk_copy_rows(B * 1024, 192, arena + 81788928, 192, arena + 50331840, 384);
 
-  /* %1167 = transpose(%105) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %1077 = transpose(%99) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[37], arena + 75497472);
 
-  /* %1168 = fused_linear(%1166, %1167) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  /* %1078 = fused_linear(%1076, %1077) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 384, 192, arena + 50331648, arena + 75497472, NULL, LK_ACT_NONE, NULL,
       arena + 62914560);
 
-  /* %1169 = linear_grad_weight(%1166, %101) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  /* %1079 = linear_grad_weight(%1076, %95) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 1024, 192, 384, arena + 50331648, arena + 515899392, arena + 446988288);
 
-  /* %1170 = reduce_sum(%1166) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %1080 = reduce_sum(%1076) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 1024, 384}, (const unsigned char[]){1, 1, 0}, arena + 50331648,
       arena + 447136512);
 
-  /* %1171 = transpose(%102) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1081 = transpose(%96) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[35], arena + 50331648);
 
-  /* %1172 = linear_grad_weight(%1163, %101) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1082 = linear_grad_weight(%1073, %95) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 69206016, arena + 515899392, arena + 447062016);
 
-  /* %1173 = reduce_sum(%1163) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  /* %1083 = reduce_sum(%1073) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 69206016,
       arena + 447136896);
 
-  /* %1174 = fused_linear(%1163, %1171, %1168) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1168 */
+  /* %1084 = fused_linear(%1073, %1081, %1078) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1078 */
   lk_fused_linear(B * 1024, 192, 192, arena + 69206016, arena + 50331648, NULL, LK_ACT_NONE,
       arena + 62914560, arena + 62914560);
 
-  /* %1175 = reduce_sum(%1174) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1085 = reduce_sum(%1084) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 62914560,
       arena + 447137088);
 
-  /* %1176 = mul(%1174, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1086 = mul(%1084, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 62914560, (const long[]){196608, 192, 1},
       params[21], (const long[]){0, 0, 1}, arena + 50331648);
 
-  /* %1177 = mul(%1174, %99) layers.0.0.norm1 : f32[B, 1024, 192], written over %1168 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 62914560, (const long[]){196608, 192, 1},
-      arena + 509607936, (const long[]){196608, 192, 1}, arena + 62914560);
+  /* %1087 = reduce_sum(%1084, %94) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 62914560, arena + 509607936, arena + 447137280);
 
-  /* %1178 = reduce_sum(%1177) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 62914560,
-      arena + 447137280);
-
-  /* %1179 = normalize_grad(%98, %1176) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1088 = normalize_grad(%93, %1086) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 503316480, arena + 50331648, 1e-06f, arena + 56623104);
 
-  /* %1180 = add(%1156, %1179) layers.0.0 : f32[B, 1024, 192], written over %1140 */
+  /* %1089 = add(%1066, %1088) layers.0.0 : f32[B, 1024, 192], written over %1051 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
       arena + 56623104, (const long[]){196608, 192, 1}, arena + 553648128);
 
-  /* %1181 = mul(%1180, %96) layers.0.0 : f32[B, 1024, 192] */
+  /* %1090 = mul(%1089, %92) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 75497472);
 
-  /* %1182 = transpose(%93) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1091 = transpose(%89) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[33], arena + 81788928);
 
-  /* %1183 = fused_linear(%1181, %1182) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  /* %1092 = fused_linear(%1090, %1091) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 75497472, arena + 81788928, NULL, LK_ACT_NONE, NULL,
       arena + 50331648);
 
-  /* %1184 = linear_grad_weight(%1181, %92) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %1093 = linear_grad_weight(%1090, %88) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 75497472, arena + 25165824, arena + 446693376);
 
-  /* %1185 = reduce_sum(%1181) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  /* %1094 = reduce_sum(%1090) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 75497472,
       arena + 447137472);
 
-  /* %1186 = gelu_grad(%91, %1183) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %1095 = gelu_grad(%87, %1092) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena, arena + 50331648, arena + 25165824);
 
-  /* %1187 = transpose(%89) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1096 = transpose(%85) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[31], arena + 6291456);
 
-  /* %1188 = fused_linear(%1186, %1187) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  /* %1097 = fused_linear(%1095, %1096) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 25165824, arena + 6291456, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %1189 = linear_grad_weight(%1186, %88) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1098 = linear_grad_weight(%1095, %84) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 497025024, arena + 446840832);
 
-  /* %1190 = reduce_sum(%1186) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  /* %1099 = reduce_sum(%1095) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
       arena + 447135744);
 
-  /* %1191 = reduce_sum(%1188) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1100 = reduce_sum(%1097) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 6291456);
 
-  /* %1192 = add(%1151, %1191) layers.0.0.norm2 : f32[192] */
+  /* %1101 = add(%1062, %1100) layers.0.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 88080384, (const long[]){1}, arena + 6291456,
       (const long[]){1}, arena + 447137664);
 
-  /* %1193 = mul(%1188, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1102 = mul(%1097, %81) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, params[29],
       (const long[]){0, 0, 1}, arena + 6291456);
 
-  /* %1194 = mul(%1188, %86) layers.0.0.norm2 : f32[B, 1024, 192], written over %1188 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, arena + 490733568,
-      (const long[]){196608, 192, 1}, arena);
+  /* %1103 = reduce_sum(%1097, %83) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
+      arena + 490733568, arena + 12582912);
 
-  /* %1195 = reduce_sum(%1194) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 12582912);
-
-  /* %1196 = add(%1154, %1195) layers.0.0.norm2 : f32[192] */
+  /* %1104 = add(%1064, %1103) layers.0.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 88080576, (const long[]){1}, arena + 12582912,
       (const long[]){1}, arena + 447137856);
 
-  /* %1197 = normalize_grad(%83, %1193) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1105 = normalize_grad(%80, %1102) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 484442112, arena + 6291456, 1e-06f, arena);
 
-  /* %1198 = add(%1180, %1197) layers.0.0 : f32[B, 1024, 192], written over %1140 */
+  /* %1106 = add(%1089, %1105) layers.0.0 : f32[B, 1024, 192], written over %1051 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1}, arena,
       (const long[]){196608, 192, 1}, arena + 553648128);
 
-  /* %1199 = mul(%1198, %81) layers.0.0 : f32[B, 1024, 192] */
+  /* %1107 = mul(%1106, %79) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena);
 
-  /* %1200 = transpose(%78) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1108 = transpose(%76) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[27], arena + 12582912);
 
-  /* %1201 = fused_linear(%1199, %1200) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %1109 = fused_linear(%1107, %1108) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena, arena + 12582912, NULL, LK_ACT_NONE, NULL,
       arena + 6291456);
 
-  /* %1202 = linear_grad_weight(%1199, %77) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1110 = linear_grad_weight(%1107, %75) layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 478150656, arena + 447098880);
 
-  /* %1203 = reduce_sum(%1199) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  /* %1111 = reduce_sum(%1107) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 447138048);
 
-  /* %1204 = reshape(%1201) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %1201: no code */
+  /* %1112 = reshape(%1109) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %1109: no code */
 
-  /* %1205 = matmul_permuted(%1204, %72) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %1113 = matmul_permuted(%1112, %70) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 6291456, 48, 0, 1,
       arena + 377487360, 48, 1, 196608, arena, 10, 0, 0.0f);
 
-  /* %1206 = matmul_permuted(%75, %1204) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
+  /* %1114 = matmul_permuted(%73, %1112) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
   lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena + 731211072, 10, 1, 0,
       arena + 6291456, 48, 0, 1, arena + 377487360, 48, 196608, 0.0f);
 
-  /* %1207 = softmax_grad(%75, %1205) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %1115 = softmax_grad(%73, %1113) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_softmax_grad(B * 4096, 10, arena + 731211072, arena, arena + 1310720);
 
-  /* %1208 = mul_scalar(%1207) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %1116 = mul_scalar(%1115) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_mul_scalar(B * 1024 * 4 * 10, arena + 1310720, 0.14433756f, arena);
 
-  /* %1209 = matmul_permuted(%1208, %71) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
+  /* %1117 = matmul_permuted(%1116, %69) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
   lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena, 10, 0, 1, arena + 314572800,
       48, 196608, 1, arena + 440401920, 48, 0, 0.0f);
 
-  /* %1210 = matmul_permuted(%70, %1208) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
+  /* %1118 = matmul_permuted(%68, %1116) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
   lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena, 10, 1, 0, arena + 471859200,
       48, 0, 1, arena + 314572800, 48, 196608, 0.0f);
 
-  /* %1211 = reshape(%1206) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1206: no code */
+  /* %1119 = reshape(%1114) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1114: no code */
 
-  /* %1212 = reshape(%1210) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1210: no code */
+  /* %1120 = reshape(%1118) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1118: no code */
 
-  /* %1213 = reshape(%1209) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1209: no code */
+  /* %1121 = reshape(%1117) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1117: no code */
 
-  /* %1214 = concat(%1212, %1211) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
+  /* %1122 = concat(%1120, %1119) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
   lk_copy_rows(B * 10240, 192, arena + 314572800, 192, arena, 384);
   lk_copy_rows(B * 10240, 192, arena + 377487360, 192, arena + 192, 384);
 
-  /* %1215 = transpose(%65) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
+  /* %1123 = transpose(%63) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[25], arena + 377487360);
 
-  /* %1216 = fused_linear(%1214, %1215) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
+  /* %1124 = fused_linear(%1122, %1123) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
   lk_fused_linear(B * 10 * 1024, 384, 192, arena, arena + 377487360, NULL, LK_ACT_NONE, NULL,
       arena + 314572800);
 
-  /* %1217 = linear_grad_weight(%1214, %61) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
+  /* %1125 = linear_grad_weight(%1122, %59) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
   lk_linear_grad_weight(B * 10 * 1024, 192, 384, arena, arena + 251658240, arena + 377487360);
 
-  /* %1218 = reduce_sum(%1214) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
+  /* %1126 = reduce_sum(%1122) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 384}, (const unsigned char[]){1, 1, 1, 0}, arena,
       arena + 257986560);
 
-  /* %1219 = transpose(%62) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1127 = transpose(%60) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[23], arena);
 
-  /* %1220 = fused_linear(%1213, %1219) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  /* %1128 = fused_linear(%1121, %1127) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 440401920, arena, NULL, LK_ACT_NONE, NULL,
       arena + 251658240);
 
-  /* %1221 = linear_grad_weight(%1213, %58) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1129 = linear_grad_weight(%1121, %57) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 440401920, arena + 465567744,
       arena + 257949696);
 
-  /* %1222 = reduce_sum(%1213) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  /* %1130 = reduce_sum(%1121) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 440401920, arena + 257986944);
 
-  /* %1223 = reduce_sum(%1216) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1131 = reduce_sum(%1124) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
       arena + 314572800, arena);
 
-  /* %1224 = add(%1175, %1223) layers.0.0.norm1 : f32[192] */
+  /* %1132 = add(%1085, %1131) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 447137088, (const long[]){1}, arena, (const long[]){1},
       arena + 257987136);
 
-  /* %1225 = mul(%1216, %54) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
+  /* %1133 = mul(%1124, %54) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
   lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 314572800,
       (const long[]){1966080, 196608, 192, 1}, params[21], (const long[]){0, 0, 0, 1}, arena);
 
-  /* %1226 = mul(%1216, %59) layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %1216 */
-  lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 314572800,
-      (const long[]){1966080, 196608, 192, 1}, arena + 188743680,
-      (const long[]){1966080, 196608, 192, 1}, arena + 314572800);
+  /* %1134 = reduce_sum(%1124, %58) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum_product(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
+      arena + 314572800, arena + 188743680, arena + 62914560);
 
-  /* %1227 = reduce_sum(%1226) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
-      arena + 314572800, arena + 62914560);
-
-  /* %1228 = add(%1178, %1227) layers.0.0.norm1 : f32[192] */
+  /* %1135 = add(%1087, %1134) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 447137280, (const long[]){1}, arena + 62914560,
       (const long[]){1}, arena + 188743680);
 
-  /* %1229 = normalize_grad(%52, %1225) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
+  /* %1136 = normalize_grad(%52, %1133) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
   lk_normalize_grad(B * 10 * 1024, 192, arena + 125829120, arena, 1e-06f, arena + 62914560);
 
-  /* %1230 = reduce_sum(%1220) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1137 = reduce_sum(%1128) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 251658240, arena);
 
-  /* %1231 = add(%1224, %1230) layers.0.0.norm1 : f32[192] */
+  /* %1138 = add(%1132, %1137) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 257987136, (const long[]){1}, arena, (const long[]){1},
       arena + 127795200);
 
-  /* %1232 = mul(%1220, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1139 = mul(%1128, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 251658240, (const long[]){196608, 192, 1},
       params[21], (const long[]){0, 0, 1}, arena);
 
-  /* %1233 = mul(%1220, %56) layers.0.0.norm1 : f32[B, 1024, 192], written over %1220 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 251658240, (const long[]){196608, 192, 1},
-      arena + 459276288, (const long[]){196608, 192, 1}, arena + 251658240);
+  /* %1140 = reduce_sum(%1128, %56) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  lk_reduce_sum_product(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 251658240, arena + 459276288, arena + 6291456);
 
-  /* %1234 = reduce_sum(%1233) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 251658240, arena + 6291456);
-
-  /* %1235 = add(%1228, %1234) layers.0.0.norm1 : f32[192] */
+  /* %1141 = add(%1135, %1140) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 188743680, (const long[]){1}, arena + 6291456,
       (const long[]){1}, arena + 127795392);
 
-  /* %1236 = normalize_grad(%53, %1232) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1142 = normalize_grad(%53, %1139) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 452984832, arena, 1e-06f, arena + 6291456);
 
-  /* %1237 = add(%1198, %1236) layers.0.0 : f32[B, 1024, 192], written over %1140 */
+  /* %1143 = add(%1106, %1142) layers.0.0 : f32[B, 1024, 192], written over %1051 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 553648128, (const long[]){196608, 192, 1},
       arena + 6291456, (const long[]){196608, 192, 1}, arena + 553648128);
 
-  /* %1238 = reshape(%1237) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1140: no code */
+  /* %1144 = reshape(%1143) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1051: no code */
 
-  /* %1239 = zero_pad(%1238) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192] */
+  /* %1145 = zero_pad(%1144) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192] */
   lk_zero_pad(B, 1, 196608, 0, 9, arena + 553648128, arena);
 
-  /* %1240 = add(%1229, %1239) layers.0.0 : f32[B, 10, 1024, 192], written over %1229 */
+  /* %1146 = add(%1136, %1145) layers.0.0 : f32[B, 10, 1024, 192], written over %1136 */
   lk_add(4, (const long[]){B, 10, 1024, 192}, arena + 62914560,
       (const long[]){1966080, 196608, 192, 1}, arena, (const long[]){1966080, 196608, 192, 1},
       arena + 62914560);
 
-  /* %1241 = reduce_sum(%1240) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
+  /* %1147 = reduce_sum(%1146) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
       arena + 62914560, arena + 125829120);
 
-  /* %1242 = index(%1240) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1148 = index(%1146) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 62914560, 1966080, arena, 196608);
 
-  /* %1243 = index(%1240) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1149 = index(%1146) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63111168, 1966080, arena + 6291456, 196608);
 
-  /* %1244 = index(%1240) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1150 = index(%1146) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63307776, 1966080, arena + 12582912, 196608);
 
-  /* %1245 = index(%1240) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1151 = index(%1146) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63504384, 1966080, arena + 18874368, 196608);
 
-  /* %1246 = index(%1240) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1152 = index(%1146) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63700992, 1966080, arena + 25165824, 196608);
 
-  /* %1247 = index(%1240) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1153 = index(%1146) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63897600, 1966080, arena + 31457280, 196608);
 
-  /* %1248 = index(%1240) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1154 = index(%1146) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64094208, 1966080, arena + 37748736, 196608);
 
-  /* %1249 = index(%1240) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1155 = index(%1146) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64290816, 1966080, arena + 44040192, 196608);
 
-  /* %1250 = index(%1240) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1156 = index(%1146) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64487424, 1966080, arena + 50331648, 196608);
 
-  /* %1251 = index(%1240) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1157 = index(%1146) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64684032, 1966080, arena + 56623104, 196608);
 
-  /* %1252 = seq2img(%1251) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1158 = seq2img(%1157) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 56623104, arena + 62914560);
 
-  /* %1253 = conv2d_grad_weight(%1252, %45) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 9, 9] */
+  /* %1159 = conv2d_grad_weight(%1158, %45) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 227, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 62914560,
       arena + 610271232, arena + 69206016);
 
-  /* %1254 = reduce_sum(%1252) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
+  /* %1160 = reduce_sum(%1158) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 62914560, arena + 69252672);
 
-  /* %1255 = seq2img(%1250) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1161 = seq2img(%1156) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 50331648, arena + 56623104);
 
-  /* %1256 = conv2d_grad_weight(%1255, %40) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 9, 9] */
+  /* %1162 = conv2d_grad_weight(%1161, %40) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 226, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 56623104,
       arena + 615218016, arena + 62914560);
 
-  /* %1257 = reduce_sum(%1255) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
+  /* %1163 = reduce_sum(%1161) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 56623104, arena + 62961216);
 
-  /* %1258 = seq2img(%1249) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1164 = seq2img(%1155) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 44040192, arena + 50331648);
 
-  /* %1259 = conv2d_grad_weight(%1258, %35) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 9, 9] */
+  /* %1165 = conv2d_grad_weight(%1164, %35) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 225, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 50331648,
       arena + 629884128, arena + 56623104);
 
-  /* %1260 = reduce_sum(%1258) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
+  /* %1166 = reduce_sum(%1164) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 50331648, arena + 56669760);
 
-  /* %1261 = seq2img(%1248) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1167 = seq2img(%1154) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 37748736, arena + 44040192);
 
-  /* %1262 = conv2d_grad_weight(%1261, %30) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 9, 9] */
+  /* %1168 = conv2d_grad_weight(%1167, %30) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 227, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 44040192,
       arena + 625002720, arena + 50331648);
 
-  /* %1263 = reduce_sum(%1261) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
+  /* %1169 = reduce_sum(%1167) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 44040192, arena + 50378304);
 
-  /* %1264 = seq2img(%1247) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1170 = seq2img(%1153) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 31457280, arena + 37748736);
 
-  /* %1265 = conv2d_grad_weight(%1264, %25) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 9, 9] */
+  /* %1171 = conv2d_grad_weight(%1170, %25) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 226, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 37748736,
       arena + 639604032, arena + 44040192);
 
-  /* %1266 = reduce_sum(%1264) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
+  /* %1172 = reduce_sum(%1170) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 37748736, arena + 44086848);
 
-  /* %1267 = seq2img(%1246) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1173 = seq2img(%1152) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 25165824, arena + 31457280);
 
-  /* %1268 = conv2d_grad_weight(%1267, %20) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 9, 9] */
+  /* %1174 = conv2d_grad_weight(%1173, %20) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 225, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 31457280,
       arena + 649302336, arena + 37748736);
 
-  /* %1269 = reduce_sum(%1267) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
+  /* %1175 = reduce_sum(%1173) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 31457280, arena + 37795392);
 
-  /* %1270 = seq2img(%1245) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1176 = seq2img(%1151) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 18874368, arena + 25165824);
 
-  /* %1271 = conv2d_grad_weight(%1270, %15) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 9, 9] */
+  /* %1177 = conv2d_grad_weight(%1176, %15) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 25165824,
       arena + 620121312, arena + 31457280);
 
-  /* %1272 = reduce_sum(%1270) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
+  /* %1178 = reduce_sum(%1176) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 25165824, arena + 31503936);
 
-  /* %1273 = seq2img(%1244) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1179 = seq2img(%1150) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 12582912, arena + 18874368);
 
-  /* %1274 = conv2d_grad_weight(%1273, %10) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 9, 9] */
+  /* %1180 = conv2d_grad_weight(%1179, %10) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 18874368,
       arena + 634744128, arena + 25165824);
 
-  /* %1275 = reduce_sum(%1273) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
+  /* %1181 = reduce_sum(%1179) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 18874368, arena + 25212480);
 
-  /* %1276 = seq2img(%1243) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1182 = seq2img(%1149) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 6291456, arena + 12582912);
 
-  /* %1277 = conv2d_grad_weight(%1276, %5) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 9, 9] */
+  /* %1183 = conv2d_grad_weight(%1182, %5) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 12582912,
       arena + 644463936, arena + 18874368);
 
-  /* %1278 = reduce_sum(%1276) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
+  /* %1184 = reduce_sum(%1182) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 12582912, arena + 18921024);
 
-  /* %1279 = seq2img(%1242) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1185 = seq2img(%1148) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena, arena + 6291456);
 
-  /* %1280 = conv2d_grad_weight(%1279, %0) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 9, 9] */
+  /* %1186 = conv2d_grad_weight(%1185, %0) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 6291456, inputs[0],
       arena);
 
-  /* %1281 = reduce_sum(%1279) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
+  /* %1187 = reduce_sum(%1185) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 6291456, arena + 46656);
 
-  /* output 0 "loss" = %569 : f32[1] */
+  /* output 0 "loss" = %508 : f32[1] */
   memcpy(outputs[0], arena + 756259184, sizeof(float) * 1);
-  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1280 : f32[192, 3, 9, 9] */
+  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1186 : f32[192, 3, 9, 9] */
   memcpy(outputs[1], arena, sizeof(float) * 46656);
-  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1281 : f32[192] */
+  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1187 : f32[192] */
   memcpy(outputs[2], arena + 46656, sizeof(float) * 192);
-  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1277 : f32[192, 3, 9, 9] */
+  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1183 : f32[192, 3, 9, 9] */
   memcpy(outputs[3], arena + 18874368, sizeof(float) * 46656);
-  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1278 : f32[192] */
+  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1184 : f32[192] */
   memcpy(outputs[4], arena + 18921024, sizeof(float) * 192);
-  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1274 : f32[192, 3, 9, 9] */
+  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1180 : f32[192, 3, 9, 9] */
   memcpy(outputs[5], arena + 25165824, sizeof(float) * 46656);
-  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1275 : f32[192] */
+  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1181 : f32[192] */
   memcpy(outputs[6], arena + 25212480, sizeof(float) * 192);
-  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1271 : f32[192, 3, 9, 9] */
+  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1177 : f32[192, 3, 9, 9] */
   memcpy(outputs[7], arena + 31457280, sizeof(float) * 46656);
-  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1272 : f32[192] */
+  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1178 : f32[192] */
   memcpy(outputs[8], arena + 31503936, sizeof(float) * 192);
-  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1268 : f32[192, 3, 9, 9] */
+  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1174 : f32[192, 3, 9, 9] */
   memcpy(outputs[9], arena + 37748736, sizeof(float) * 46656);
-  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1269 : f32[192] */
+  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1175 : f32[192] */
   memcpy(outputs[10], arena + 37795392, sizeof(float) * 192);
-  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1265 : f32[192, 3, 9, 9] */
+  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1171 : f32[192, 3, 9, 9] */
   memcpy(outputs[11], arena + 44040192, sizeof(float) * 46656);
-  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1266 : f32[192] */
+  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1172 : f32[192] */
   memcpy(outputs[12], arena + 44086848, sizeof(float) * 192);
-  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1262 : f32[192, 3, 9, 9] */
+  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1168 : f32[192, 3, 9, 9] */
   memcpy(outputs[13], arena + 50331648, sizeof(float) * 46656);
-  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1263 : f32[192] */
+  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1169 : f32[192] */
   memcpy(outputs[14], arena + 50378304, sizeof(float) * 192);
-  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1259 : f32[192, 3, 9, 9] */
+  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1165 : f32[192, 3, 9, 9] */
   memcpy(outputs[15], arena + 56623104, sizeof(float) * 46656);
-  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1260 : f32[192] */
+  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1166 : f32[192] */
   memcpy(outputs[16], arena + 56669760, sizeof(float) * 192);
-  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1256 : f32[192, 3, 9, 9] */
+  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1162 : f32[192, 3, 9, 9] */
   memcpy(outputs[17], arena + 62914560, sizeof(float) * 46656);
-  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1257 : f32[192] */
+  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1163 : f32[192] */
   memcpy(outputs[18], arena + 62961216, sizeof(float) * 192);
-  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1253 : f32[192, 3, 9, 9] */
+  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1159 : f32[192, 3, 9, 9] */
   memcpy(outputs[19], arena + 69206016, sizeof(float) * 46656);
-  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1254 : f32[192] */
+  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1160 : f32[192] */
   memcpy(outputs[20], arena + 69252672, sizeof(float) * 192);
-  /* output 21 "grad:layers.0.0.pos_emb" = %1241 : f32[10, 1024, 192] */
+  /* output 21 "grad:layers.0.0.pos_emb" = %1147 : f32[10, 1024, 192] */
   memcpy(outputs[21], arena + 125829120, sizeof(float) * 1966080);
-  /* output 22 "grad:layers.0.0.norm1.weight" = %1235 : f32[192] */
+  /* output 22 "grad:layers.0.0.norm1.weight" = %1141 : f32[192] */
   memcpy(outputs[22], arena + 127795392, sizeof(float) * 192);
-  /* output 23 "grad:layers.0.0.norm1.bias" = %1231 : f32[192] */
+  /* output 23 "grad:layers.0.0.norm1.bias" = %1138 : f32[192] */
   memcpy(outputs[23], arena + 127795200, sizeof(float) * 192);
-  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1221 : f32[192, 192] */
+  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1129 : f32[192, 192] */
   memcpy(outputs[24], arena + 257949696, sizeof(float) * 36864);
-  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1222 : f32[192] */
+  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1130 : f32[192] */
   memcpy(outputs[25], arena + 257986944, sizeof(float) * 192);
-  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1217 : f32[384, 192] */
+  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1125 : f32[384, 192] */
   memcpy(outputs[26], arena + 377487360, sizeof(float) * 73728);
-  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1218 : f32[384] */
+  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1126 : f32[384] */
   memcpy(outputs[27], arena + 257986560, sizeof(float) * 384);
-  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1202 : f32[192, 192] */
+  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1110 : f32[192, 192] */
   memcpy(outputs[28], arena + 447098880, sizeof(float) * 36864);
-  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1203 : f32[192] */
+  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1111 : f32[192] */
   memcpy(outputs[29], arena + 447138048, sizeof(float) * 192);
-  /* output 30 "grad:layers.0.0.norm2.weight" = %1196 : f32[192] */
+  /* output 30 "grad:layers.0.0.norm2.weight" = %1104 : f32[192] */
   memcpy(outputs[30], arena + 447137856, sizeof(float) * 192);
-  /* output 31 "grad:layers.0.0.norm2.bias" = %1192 : f32[192] */
+  /* output 31 "grad:layers.0.0.norm2.bias" = %1101 : f32[192] */
   memcpy(outputs[31], arena + 447137664, sizeof(float) * 192);
-  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1189 : f32[768, 192] */
+  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1098 : f32[768, 192] */
   memcpy(outputs[32], arena + 446840832, sizeof(float) * 147456);
-  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1190 : f32[768] */
+  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1099 : f32[768] */
   memcpy(outputs[33], arena + 447135744, sizeof(float) * 768);
-  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1184 : f32[192, 768] */
+  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1093 : f32[192, 768] */
   memcpy(outputs[34], arena + 446693376, sizeof(float) * 147456);
-  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1185 : f32[192] */
+  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1094 : f32[192] */
   memcpy(outputs[35], arena + 447137472, sizeof(float) * 192);
-  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1172 : f32[192, 192] */
+  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1082 : f32[192, 192] */
   memcpy(outputs[36], arena + 447062016, sizeof(float) * 36864);
-  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1173 : f32[192] */
+  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1083 : f32[192] */
   memcpy(outputs[37], arena + 447136896, sizeof(float) * 192);
-  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1169 : f32[384, 192] */
+  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1079 : f32[384, 192] */
   memcpy(outputs[38], arena + 446988288, sizeof(float) * 73728);
-  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1170 : f32[384] */
+  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1080 : f32[384] */
   memcpy(outputs[39], arena + 447136512, sizeof(float) * 384);
-  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1160 : f32[192, 192] */
+  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1070 : f32[192, 192] */
   memcpy(outputs[40], arena + 534773760, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1161 : f32[192] */
+  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1071 : f32[192] */
   memcpy(outputs[41], arena + 528482304, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1149 : f32[768, 192] */
+  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1060 : f32[768, 192] */
   memcpy(outputs[42], arena + 559939584, sizeof(float) * 147456);
-  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1150 : f32[768] */
+  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1061 : f32[768] */
   memcpy(outputs[43], arena + 547356672, sizeof(float) * 768);
-  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1144 : f32[192, 768] */
+  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1055 : f32[192, 768] */
   memcpy(outputs[44], arena + 566710272, sizeof(float) * 147456);
-  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1145 : f32[192] */
+  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1056 : f32[192] */
   memcpy(outputs[45], arena + 567057216, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.1.conv.weight" = %1138 : f32[192, 192, 3, 3] */
+  /* output 46 "grad:layers.0.1.conv.weight" = %1049 : f32[192, 192, 3, 3] */
   memcpy(outputs[46], arena + 566231040, sizeof(float) * 331776);
-  /* output 47 "grad:layers.0.1.conv.bias" = %1139 : f32[192] */
+  /* output 47 "grad:layers.0.1.conv.bias" = %1050 : f32[192] */
   memcpy(outputs[47], arena + 567057024, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.1.norm.weight" = %1134 : f32[192] */
+  /* output 48 "grad:layers.0.1.norm.weight" = %1045 : f32[192] */
   memcpy(outputs[48], arena + 567056832, sizeof(float) * 192);
-  /* output 49 "grad:layers.0.1.norm.bias" = %1131 : f32[192] */
+  /* output 49 "grad:layers.0.1.norm.bias" = %1043 : f32[192] */
   memcpy(outputs[49], arena + 567056640, sizeof(float) * 192);
-  /* output 50 "grad:layers.1.0.pos_emb" = %1127 : f32[256, 192] */
+  /* output 50 "grad:layers.1.0.pos_emb" = %1039 : f32[256, 192] */
   memcpy(outputs[50], arena + 566931456, sizeof(float) * 49152);
-  /* output 51 "grad:layers.1.0.norm1.weight" = %1124 : f32[192] */
+  /* output 51 "grad:layers.1.0.norm1.weight" = %1036 : f32[192] */
   memcpy(outputs[51], arena + 567056448, sizeof(float) * 192);
-  /* output 52 "grad:layers.1.0.norm1.bias" = %1120 : f32[192] */
+  /* output 52 "grad:layers.1.0.norm1.bias" = %1033 : f32[192] */
   memcpy(outputs[52], arena + 567056256, sizeof(float) * 192);
-  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1116 : f32[192, 192] */
+  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1029 : f32[192, 192] */
   memcpy(outputs[53], arena + 567017472, sizeof(float) * 36864);
-  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1117 : f32[192] */
+  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1030 : f32[192] */
   memcpy(outputs[54], arena + 567056064, sizeof(float) * 192);
-  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1113 : f32[384, 192] */
+  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1026 : f32[384, 192] */
   memcpy(outputs[55], arena + 566857728, sizeof(float) * 73728);
-  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1114 : f32[384] */
+  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1027 : f32[384] */
   memcpy(outputs[56], arena + 567055104, sizeof(float) * 384);
-  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %1104 : f32[192, 192] */
+  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %1017 : f32[192, 192] */
   memcpy(outputs[57], arena + 566980608, sizeof(float) * 36864);
-  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %1105 : f32[192] */
+  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %1018 : f32[192] */
   memcpy(outputs[58], arena + 567055872, sizeof(float) * 192);
-  /* output 59 "grad:layers.1.0.norm2.weight" = %1098 : f32[192] */
+  /* output 59 "grad:layers.1.0.norm2.weight" = %1011 : f32[192] */
   memcpy(outputs[59], arena + 567055680, sizeof(float) * 192);
-  /* output 60 "grad:layers.1.0.norm2.bias" = %1094 : f32[192] */
+  /* output 60 "grad:layers.1.0.norm2.bias" = %1008 : f32[192] */
   memcpy(outputs[60], arena + 567055488, sizeof(float) * 192);
-  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %1091 : f32[768, 192] */
+  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %1005 : f32[768, 192] */
   memcpy(outputs[61], arena + 566562816, sizeof(float) * 147456);
-  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %1092 : f32[768] */
+  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %1006 : f32[768] */
   memcpy(outputs[62], arena + 567054336, sizeof(float) * 768);
-  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %1086 : f32[192, 768] */
+  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %1000 : f32[192, 768] */
   memcpy(outputs[63], arena + 574095360, sizeof(float) * 147456);
-  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %1087 : f32[192] */
+  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %1001 : f32[192] */
   memcpy(outputs[64], arena + 574354368, sizeof(float) * 192);
-  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1072 : f32[192, 192] */
+  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %987 : f32[192, 192] */
   memcpy(outputs[65], arena + 574316544, sizeof(float) * 36864);
-  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1073 : f32[192] */
+  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %988 : f32[192] */
   memcpy(outputs[66], arena + 574353792, sizeof(float) * 192);
-  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1069 : f32[384, 192] */
+  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %984 : f32[384, 192] */
   memcpy(outputs[67], arena + 574242816, sizeof(float) * 73728);
-  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1070 : f32[384] */
+  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %985 : f32[384] */
   memcpy(outputs[68], arena + 574353408, sizeof(float) * 384);
-  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %1060 : f32[192, 192] */
+  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %975 : f32[192, 192] */
   memcpy(outputs[69], arena + 575668224, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %1061 : f32[192] */
+  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %976 : f32[192] */
   memcpy(outputs[70], arena + 575705472, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %1047 : f32[768, 192] */
+  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %963 : f32[768, 192] */
   memcpy(outputs[71], arena + 578813952, sizeof(float) * 147456);
-  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %1048 : f32[768] */
+  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %964 : f32[768] */
   memcpy(outputs[72], arena + 578961408, sizeof(float) * 768);
-  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %1042 : f32[192, 768] */
+  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %958 : f32[192, 768] */
   memcpy(outputs[73], arena + 586678272, sizeof(float) * 147456);
-  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %1043 : f32[192] */
+  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %959 : f32[192] */
   memcpy(outputs[74], arena + 586937280, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1028 : f32[192, 192] */
+  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %945 : f32[192, 192] */
   memcpy(outputs[75], arena + 586899456, sizeof(float) * 36864);
-  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1029 : f32[192] */
+  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %946 : f32[192] */
   memcpy(outputs[76], arena + 586936704, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1025 : f32[384, 192] */
+  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %942 : f32[384, 192] */
   memcpy(outputs[77], arena + 586825728, sizeof(float) * 73728);
-  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1026 : f32[384] */
+  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %943 : f32[384] */
   memcpy(outputs[78], arena + 586936320, sizeof(float) * 384);
-  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %1016 : f32[192, 192] */
+  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %933 : f32[192, 192] */
   memcpy(outputs[79], arena + 588251136, sizeof(float) * 36864);
-  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %1017 : f32[192] */
+  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %934 : f32[192] */
   memcpy(outputs[80], arena + 588288384, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %1003 : f32[768, 192] */
+  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %921 : f32[768, 192] */
   memcpy(outputs[81], arena + 591396864, sizeof(float) * 147456);
-  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %1004 : f32[768] */
+  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %922 : f32[768] */
   memcpy(outputs[82], arena + 591544320, sizeof(float) * 768);
-  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %998 : f32[192, 768] */
+  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %916 : f32[192, 768] */
   memcpy(outputs[83], arena + 599261184, sizeof(float) * 147456);
-  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %999 : f32[192] */
+  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %917 : f32[192] */
   memcpy(outputs[84], arena + 599520192, sizeof(float) * 192);
-  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %986 : f32[192, 192] */
+  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %905 : f32[192, 192] */
   memcpy(outputs[85], arena + 599482368, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %987 : f32[192] */
+  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %906 : f32[192] */
   memcpy(outputs[86], arena + 599519616, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %983 : f32[384, 192] */
+  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %902 : f32[384, 192] */
   memcpy(outputs[87], arena + 599408640, sizeof(float) * 73728);
-  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %984 : f32[384] */
+  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %903 : f32[384] */
   memcpy(outputs[88], arena + 599519232, sizeof(float) * 384);
-  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %974 : f32[192, 192] */
+  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %893 : f32[192, 192] */
   memcpy(outputs[89], arena + 600834048, sizeof(float) * 36864);
-  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %975 : f32[192] */
+  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %894 : f32[192] */
   memcpy(outputs[90], arena + 600871296, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %963 : f32[768, 192] */
+  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %883 : f32[768, 192] */
   memcpy(outputs[91], arena + 603979776, sizeof(float) * 147456);
-  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %964 : f32[768] */
+  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %884 : f32[768] */
   memcpy(outputs[92], arena + 604127232, sizeof(float) * 768);
-  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %958 : f32[192, 768] */
+  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %878 : f32[192, 768] */
   memcpy(outputs[93], arena + 720680256, sizeof(float) * 147456);
-  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %959 : f32[192] */
+  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %879 : f32[192] */
   memcpy(outputs[94], arena + 720990336, sizeof(float) * 192);
-  /* output 95 "grad:layers.1.1.conv.weight" = %952 : f32[192, 192, 3, 3] */
+  /* output 95 "grad:layers.1.1.conv.weight" = %872 : f32[192, 192, 3, 3] */
   memcpy(outputs[95], arena + 720201024, sizeof(float) * 331776);
-  /* output 96 "grad:layers.1.1.conv.bias" = %953 : f32[192] */
+  /* output 96 "grad:layers.1.1.conv.bias" = %873 : f32[192] */
   memcpy(outputs[96], arena + 720990144, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.1.norm.weight" = %948 : f32[192] */
+  /* output 97 "grad:layers.1.1.norm.weight" = %868 : f32[192] */
   memcpy(outputs[97], arena + 720989952, sizeof(float) * 192);
-  /* output 98 "grad:layers.1.1.norm.bias" = %945 : f32[192] */
+  /* output 98 "grad:layers.1.1.norm.bias" = %866 : f32[192] */
   memcpy(outputs[98], arena + 720989760, sizeof(float) * 192);
-  /* output 99 "grad:layers.2.0.pos_emb" = %941 : f32[64, 192] */
+  /* output 99 "grad:layers.2.0.pos_emb" = %862 : f32[64, 192] */
   memcpy(outputs[99], arena + 720975168, sizeof(float) * 12288);
-  /* output 100 "grad:layers.2.0.norm1.weight" = %938 : f32[192] */
+  /* output 100 "grad:layers.2.0.norm1.weight" = %859 : f32[192] */
   memcpy(outputs[100], arena + 720989568, sizeof(float) * 192);
-  /* output 101 "grad:layers.2.0.norm1.bias" = %934 : f32[192] */
+  /* output 101 "grad:layers.2.0.norm1.bias" = %856 : f32[192] */
   memcpy(outputs[101], arena + 720989376, sizeof(float) * 192);
-  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %930 : f32[192, 192] */
+  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %852 : f32[192, 192] */
   memcpy(outputs[102], arena + 720938304, sizeof(float) * 36864);
-  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %931 : f32[192] */
+  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %853 : f32[192] */
   memcpy(outputs[103], arena + 720989184, sizeof(float) * 192);
-  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %927 : f32[384, 192] */
+  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %849 : f32[384, 192] */
   memcpy(outputs[104], arena + 720827712, sizeof(float) * 73728);
-  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %928 : f32[384] */
+  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %850 : f32[384] */
   memcpy(outputs[105], arena + 720988224, sizeof(float) * 384);
-  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %918 : f32[192, 192] */
+  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %840 : f32[192, 192] */
   memcpy(outputs[106], arena + 720901440, sizeof(float) * 36864);
-  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %919 : f32[192] */
+  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %841 : f32[192] */
   memcpy(outputs[107], arena + 720988992, sizeof(float) * 192);
-  /* output 108 "grad:layers.2.0.norm2.weight" = %912 : f32[192] */
+  /* output 108 "grad:layers.2.0.norm2.weight" = %834 : f32[192] */
   memcpy(outputs[108], arena + 720988800, sizeof(float) * 192);
-  /* output 109 "grad:layers.2.0.norm2.bias" = %908 : f32[192] */
+  /* output 109 "grad:layers.2.0.norm2.bias" = %831 : f32[192] */
   memcpy(outputs[109], arena + 720988608, sizeof(float) * 192);
-  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %905 : f32[768, 192] */
+  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %828 : f32[768, 192] */
   memcpy(outputs[110], arena + 720532800, sizeof(float) * 147456);
-  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %906 : f32[768] */
+  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %829 : f32[768] */
   memcpy(outputs[111], arena + 720987456, sizeof(float) * 768);
-  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %900 : f32[192, 768] */
+  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %823 : f32[192, 768] */
   memcpy(outputs[112], arena + 722167104, sizeof(float) * 147456);
-  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %901 : f32[192] */
+  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %824 : f32[192] */
   memcpy(outputs[113], arena + 722426112, sizeof(float) * 192);
-  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %886 : f32[192, 192] */
+  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %810 : f32[192, 192] */
   memcpy(outputs[114], arena + 722388288, sizeof(float) * 36864);
-  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %887 : f32[192] */
+  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %811 : f32[192] */
   memcpy(outputs[115], arena + 722425536, sizeof(float) * 192);
-  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %883 : f32[384, 192] */
+  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %807 : f32[384, 192] */
   memcpy(outputs[116], arena + 722314560, sizeof(float) * 73728);
-  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %884 : f32[384] */
+  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %808 : f32[384] */
   memcpy(outputs[117], arena + 722425152, sizeof(float) * 384);
-  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %874 : f32[192, 192] */
+  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %798 : f32[192, 192] */
   memcpy(outputs[118], arena + 722560320, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %875 : f32[192] */
+  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %799 : f32[192] */
   memcpy(outputs[119], arena + 722597568, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %861 : f32[768, 192] */
+  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %786 : f32[768, 192] */
   memcpy(outputs[120], arena + 723346752, sizeof(float) * 147456);
-  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %862 : f32[768] */
+  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %787 : f32[768] */
   memcpy(outputs[121], arena + 723494208, sizeof(float) * 768);
-  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %856 : f32[192, 768] */
+  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %781 : f32[192, 768] */
   memcpy(outputs[122], arena + 725312832, sizeof(float) * 147456);
-  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %857 : f32[192] */
+  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %782 : f32[192] */
   memcpy(outputs[123], arena + 725571840, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %842 : f32[192, 192] */
+  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %768 : f32[192, 192] */
   memcpy(outputs[124], arena + 725534016, sizeof(float) * 36864);
-  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %843 : f32[192] */
+  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %769 : f32[192] */
   memcpy(outputs[125], arena + 725571264, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %839 : f32[384, 192] */
+  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %765 : f32[384, 192] */
   memcpy(outputs[126], arena + 725460288, sizeof(float) * 73728);
-  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %840 : f32[384] */
+  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %766 : f32[384] */
   memcpy(outputs[127], arena + 725570880, sizeof(float) * 384);
-  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %830 : f32[192, 192] */
+  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %756 : f32[192, 192] */
   memcpy(outputs[128], arena + 725706048, sizeof(float) * 36864);
-  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %831 : f32[192] */
+  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %757 : f32[192] */
   memcpy(outputs[129], arena + 725743296, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %817 : f32[768, 192] */
+  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %744 : f32[768, 192] */
   memcpy(outputs[130], arena + 726492480, sizeof(float) * 147456);
-  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %818 : f32[768] */
+  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %745 : f32[768] */
   memcpy(outputs[131], arena + 726639936, sizeof(float) * 768);
-  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %812 : f32[192, 768] */
+  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %739 : f32[192, 768] */
   memcpy(outputs[132], arena + 728458560, sizeof(float) * 147456);
-  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %813 : f32[192] */
+  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %740 : f32[192] */
   memcpy(outputs[133], arena + 728717568, sizeof(float) * 192);
-  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %800 : f32[192, 192] */
+  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %728 : f32[192, 192] */
   memcpy(outputs[134], arena + 728679744, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %801 : f32[192] */
+  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %729 : f32[192] */
   memcpy(outputs[135], arena + 728716992, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %797 : f32[384, 192] */
+  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %725 : f32[384, 192] */
   memcpy(outputs[136], arena + 728606016, sizeof(float) * 73728);
-  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %798 : f32[384] */
+  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %726 : f32[384] */
   memcpy(outputs[137], arena + 728716608, sizeof(float) * 384);
-  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %788 : f32[192, 192] */
+  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %716 : f32[192, 192] */
   memcpy(outputs[138], arena + 728851776, sizeof(float) * 36864);
-  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %789 : f32[192] */
+  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %717 : f32[192] */
   memcpy(outputs[139], arena + 728889024, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %777 : f32[768, 192] */
+  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %706 : f32[768, 192] */
   memcpy(outputs[140], arena + 729638208, sizeof(float) * 147456);
-  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %778 : f32[768] */
+  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %707 : f32[768] */
   memcpy(outputs[141], arena + 729785664, sizeof(float) * 768);
-  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %772 : f32[192, 768] */
+  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %701 : f32[192, 768] */
   memcpy(outputs[142], arena + 749970752, sizeof(float) * 147456);
-  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %773 : f32[192] */
+  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %702 : f32[192] */
   memcpy(outputs[143], arena + 749411456, sizeof(float) * 192);
-  /* output 144 "grad:layers.2.1.conv.weight" = %766 : f32[192, 192, 3, 3] */
+  /* output 144 "grad:layers.2.1.conv.weight" = %695 : f32[192, 192, 3, 3] */
   memcpy(outputs[144], arena + 749036864, sizeof(float) * 331776);
-  /* output 145 "grad:layers.2.1.conv.bias" = %767 : f32[192] */
+  /* output 145 "grad:layers.2.1.conv.bias" = %696 : f32[192] */
   memcpy(outputs[145], arena + 749411264, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.1.norm.weight" = %762 : f32[192] */
+  /* output 146 "grad:layers.2.1.norm.weight" = %691 : f32[192] */
   memcpy(outputs[146], arena + 749411072, sizeof(float) * 192);
-  /* output 147 "grad:layers.2.1.norm.bias" = %759 : f32[192] */
+  /* output 147 "grad:layers.2.1.norm.bias" = %689 : f32[192] */
   memcpy(outputs[147], arena + 749410880, sizeof(float) * 192);
-  /* output 148 "grad:layers.3.0.pos_emb" = %755 : f32[16, 192] */
+  /* output 148 "grad:layers.3.0.pos_emb" = %685 : f32[16, 192] */
   memcpy(outputs[148], arena + 749405504, sizeof(float) * 3072);
-  /* output 149 "grad:layers.3.0.norm1.weight" = %752 : f32[192] */
+  /* output 149 "grad:layers.3.0.norm1.weight" = %682 : f32[192] */
   memcpy(outputs[149], arena + 749410688, sizeof(float) * 192);
-  /* output 150 "grad:layers.3.0.norm1.bias" = %748 : f32[192] */
+  /* output 150 "grad:layers.3.0.norm1.bias" = %679 : f32[192] */
   memcpy(outputs[150], arena + 749410496, sizeof(float) * 192);
-  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %744 : f32[192, 192] */
+  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %675 : f32[192, 192] */
   memcpy(outputs[151], arena + 750757184, sizeof(float) * 36864);
-  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %745 : f32[192] */
+  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %676 : f32[192] */
   memcpy(outputs[152], arena + 749410304, sizeof(float) * 192);
-  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %741 : f32[384, 192] */
+  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %672 : f32[384, 192] */
   memcpy(outputs[153], arena + 750118208, sizeof(float) * 73728);
-  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %742 : f32[384] */
+  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %673 : f32[384] */
   memcpy(outputs[154], arena + 749409344, sizeof(float) * 384);
-  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %732 : f32[192, 192] */
+  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %663 : f32[192, 192] */
   memcpy(outputs[155], arena + 749368640, sizeof(float) * 36864);
-  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %733 : f32[192] */
+  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %664 : f32[192] */
   memcpy(outputs[156], arena + 749410112, sizeof(float) * 192);
-  /* output 157 "grad:layers.3.0.norm2.weight" = %726 : f32[192] */
+  /* output 157 "grad:layers.3.0.norm2.weight" = %657 : f32[192] */
   memcpy(outputs[157], arena + 749409920, sizeof(float) * 192);
-  /* output 158 "grad:layers.3.0.norm2.bias" = %722 : f32[192] */
+  /* output 158 "grad:layers.3.0.norm2.bias" = %654 : f32[192] */
   memcpy(outputs[158], arena + 749409728, sizeof(float) * 192);
-  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %719 : f32[768, 192] */
+  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %651 : f32[768, 192] */
   memcpy(outputs[159], arena + 749577536, sizeof(float) * 147456);
-  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %720 : f32[768] */
+  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %652 : f32[768] */
   memcpy(outputs[160], arena + 749408576, sizeof(float) * 768);
-  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %714 : f32[192, 768] */
+  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %646 : f32[192, 768] */
   memcpy(outputs[161], arena + 749430080, sizeof(float) * 147456);
-  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %715 : f32[192] */
+  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %647 : f32[192] */
   memcpy(outputs[162], arena + 749800256, sizeof(float) * 192);
-  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %700 : f32[192, 192] */
+  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %633 : f32[192, 192] */
   memcpy(outputs[163], arena + 750400832, sizeof(float) * 36864);
-  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %701 : f32[192] */
+  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %634 : f32[192] */
   memcpy(outputs[164], arena + 749799680, sizeof(float) * 192);
-  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %697 : f32[384, 192] */
+  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %630 : f32[384, 192] */
   memcpy(outputs[165], arena + 749724992, sizeof(float) * 73728);
-  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %698 : f32[384] */
+  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %631 : f32[384] */
   memcpy(outputs[166], arena + 749798720, sizeof(float) * 384);
-  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %688 : f32[192, 192] */
+  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %621 : f32[192, 192] */
   memcpy(outputs[167], arena + 750363968, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %689 : f32[192] */
+  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %622 : f32[192] */
   memcpy(outputs[168], arena + 749799488, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %675 : f32[768, 192] */
+  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %609 : f32[768, 192] */
   memcpy(outputs[169], arena + 749823296, sizeof(float) * 147456);
-  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %676 : f32[768] */
+  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %610 : f32[768] */
   memcpy(outputs[170], arena + 750191936, sizeof(float) * 768);
-  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %670 : f32[192, 768] */
+  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %604 : f32[192, 768] */
   memcpy(outputs[171], arena + 750216512, sizeof(float) * 147456);
-  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %671 : f32[192] */
+  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %605 : f32[192] */
   memcpy(outputs[172], arena + 750795584, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %656 : f32[192, 192] */
+  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %591 : f32[192, 192] */
   memcpy(outputs[173], arena + 750572864, sizeof(float) * 36864);
-  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %657 : f32[192] */
+  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %592 : f32[192] */
   memcpy(outputs[174], arena + 750795392, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %653 : f32[384, 192] */
+  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %588 : f32[384, 192] */
   memcpy(outputs[175], arena + 750462272, sizeof(float) * 73728);
-  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %654 : f32[384] */
+  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %589 : f32[384] */
   memcpy(outputs[176], arena + 750794816, sizeof(float) * 384);
-  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %644 : f32[192, 192] */
+  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %579 : f32[192, 192] */
   memcpy(outputs[177], arena + 750536000, sizeof(float) * 36864);
-  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %645 : f32[192] */
+  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %580 : f32[192] */
   memcpy(outputs[178], arena + 750795200, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %631 : f32[768, 192] */
+  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %567 : f32[768, 192] */
   memcpy(outputs[179], arena + 750609728, sizeof(float) * 147456);
-  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %632 : f32[768] */
+  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %568 : f32[768] */
   memcpy(outputs[180], arena + 750794048, sizeof(float) * 768);
-  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %626 : f32[192, 768] */
+  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %562 : f32[192, 768] */
   memcpy(outputs[181], arena + 751002944, sizeof(float) * 147456);
-  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %627 : f32[192] */
+  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %563 : f32[192] */
   memcpy(outputs[182], arena + 751545920, sizeof(float) * 192);
-  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %614 : f32[192, 192] */
+  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %551 : f32[192, 192] */
   memcpy(outputs[183], arena + 751359296, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %615 : f32[192] */
+  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %552 : f32[192] */
   memcpy(outputs[184], arena + 751545344, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %611 : f32[384, 192] */
+  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %548 : f32[384, 192] */
   memcpy(outputs[185], arena + 751248704, sizeof(float) * 73728);
-  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %612 : f32[384] */
+  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %549 : f32[384] */
   memcpy(outputs[186], arena + 751544384, sizeof(float) * 384);
-  /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %602 : f32[192, 192] */
+  /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %539 : f32[192, 192] */
   memcpy(outputs[187], arena + 751322432, sizeof(float) * 36864);
-  /* output 188 "grad:layers.3.0.layers.3.0.proj.bias" = %603 : f32[192] */
+  /* output 188 "grad:layers.3.0.layers.3.0.proj.bias" = %540 : f32[192] */
   memcpy(outputs[188], arena + 751545152, sizeof(float) * 192);
-  /* output 189 "grad:layers.3.0.layers.3.1.fc1.weight" = %591 : f32[768, 192] */
+  /* output 189 "grad:layers.3.0.layers.3.1.fc1.weight" = %529 : f32[768, 192] */
   memcpy(outputs[189], arena + 751396160, sizeof(float) * 147456);
-  /* output 190 "grad:layers.3.0.layers.3.1.fc1.bias" = %592 : f32[768] */
+  /* output 190 "grad:layers.3.0.layers.3.1.fc1.bias" = %530 : f32[768] */
   memcpy(outputs[190], arena + 751543616, sizeof(float) * 768);
-  /* output 191 "grad:layers.3.0.layers.3.1.fc2.weight" = %586 : f32[192, 768] */
+  /* output 191 "grad:layers.3.0.layers.3.1.fc2.weight" = %524 : f32[192, 768] */
   memcpy(outputs[191], arena + 752767808, sizeof(float) * 147456);
-  /* output 192 "grad:layers.3.0.layers.3.1.fc2.bias" = %587 : f32[192] */
+  /* output 192 "grad:layers.3.0.layers.3.1.fc2.bias" = %525 : f32[192] */
   memcpy(outputs[192], arena + 756258992, sizeof(float) * 192);
-  /* output 193 "grad:norm.weight" = %581 : f32[192] */
+  /* output 193 "grad:norm.weight" = %519 : f32[192] */
   memcpy(outputs[193], arena + 756258800, sizeof(float) * 192);
-  /* output 194 "grad:norm.bias" = %578 : f32[192] */
+  /* output 194 "grad:norm.bias" = %517 : f32[192] */
   memcpy(outputs[194], arena + 756258608, sizeof(float) * 192);
-  /* output 195 "grad:mlp_head.weight" = %573 : f32[1000, 192] */
+  /* output 195 "grad:mlp_head.weight" = %512 : f32[1000, 192] */
   memcpy(outputs[195], arena + 752575808, sizeof(float) * 192000);
-  /* output 196 "grad:mlp_head.bias" = %574 : f32[1000] */
+  /* output 196 "grad:mlp_head.bias" = %513 : f32[1000] */
   memcpy(outputs[196], arena + 756257600, sizeof(float) * 1000);
   return 0;
 } // sag_tiny_imagenet_train_forward
