@@ -4447,59 +4447,8 @@ void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, 
         y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
 }
 
-/* ---- templates/softmax.c ------------------------------------------------------------------- */
-/* locus-requires: prologue.h */
-/* softmax over the last axis: y[rows, cols] = exp(x − max) / Σ exp(x − max), per row.
- * Subtracting the row max keeps exp from overflowing; exp is lk_vexp (vectorised). Every row is
- * handled by one thread in a fixed order, so results are independent of the thread count. */
-
-/* Softmax of one row of scale·x (scale > 0; attention folds 1/√D in here), on the calling
- * thread: other kernels call it inside their own parallel regions. y may equal x. */
-void lk_softmax_row(int cols, const float *x, float scale, float *y) {
-  lk_vf vm = lk_vset1(-INFINITY), vs = lk_vzero();
-  float m = -INFINITY, s, inv;
-  int c = 0;
-  for (; c + LK_VW <= cols; c += LK_VW) vm = lk_vmax(lk_vload(x + c), vm);
-  m = lk_vhmax(vm);
-  for (; c < cols; ++c) m = x[c] > m ? x[c] : m;
-  m *= scale; /* scale > 0, so max(scale·x) = scale·max(x) */
-  if (m == -INFINITY) m = 0.0f; /* an all −inf row gives NaN below, as PyTorch does */
-  for (c = 0; c + LK_VW <= cols; c += LK_VW) {
-    lk_vf e = lk_vexp(lk_vload(x + c) * scale - m);
-    vs += e;
-    lk_vstore(y + c, e);
-  }
-  if (c < cols) { /* tail through a padded vector: the same exp as the body */
-    float t[LK_VW];
-    for (int i = 0; i < LK_VW; ++i) t[i] = c + i < cols ? x[c + i] * scale - m : -INFINITY;
-    lk_vf e = lk_vexp(lk_vload(t));
-    vs += e;
-    lk_vstore(t, e);
-    memcpy(y + c, t, (size_t)(cols - c) * sizeof(float));
-  }
-  s = lk_vsum(vs);
-  inv = 1.0f / s;
-  for (c = 0; c < cols; ++c) y[c] *= inv;
-}
-
-void lk_softmax(long rows, int cols, const float *x, float *y) {
-  LK_OMP(parallel for schedule(static) if(rows * cols >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) lk_softmax_row(cols, x + r * cols, 1.0f, y + r * cols);
-}
-
-/* Reference: libm exp in double. */
-void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
-  for (long r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    double m = -INFINITY, s = 0.0;
-    for (int c = 0; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
-    for (int c = 0; c < cols; ++c) s += exp(xr[c] - m);
-    for (int c = 0; c < cols; ++c) y[r * cols + c] = (float)(exp(xr[c] - m) / s);
-  }
-}
-
 /* ---- templates/attention_grad.c ------------------------------------------------------------ */
-/* locus-requires: prologue.h softmax.c */
+/* locus-requires: prologue.h */
 /* Training: the gradient of sdpa (attention.c) with respect to q, k and v, in one kernel.
  *
  * With S = scale · q·kᵀ and P = softmax(S) per (sample, head) and dO the gradient of the output:
@@ -4523,8 +4472,8 @@ void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
  * Kᵀ and Vᵀ are packed once ([D, Nkp], keys zero-padded to a multiple of the vector width) and K
  * once more as rows padded to Dp columns; then per head, LK_SDPA_GRAD_MQ queries at a time (their
  * rows copied, zero-padded to a multiple of 4; MQ below):
- *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (softmax.c's lk_softmax_row, the forward's
- *      arithmetic), zero in the padding;
+ *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (lk_softmax_row's arithmetic on whole padded
+ *      vectors), zero in the padding;
  *   2. dP = dO·Vᵀ, then dS in place;
  *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
  * All five products are one register-blocked routine (4 rows × 2 vectors, A read by scalar
@@ -4598,12 +4547,31 @@ static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, 
 }
 
 /* Rows [0, m) of s [·, Nkp] become softmax(scale·s) over their first Nk columns, zero after them;
- * rows [m, mp) become zero. */
+ * rows [m, mp) become zero. lk_softmax_row's arithmetic (max, exp, lane sums, 1/Σ) on whole
+ * vectors: the padding lanes enter the exp as −inf (giving 0), so there is no scalar tail. With 50
+ * keys lk_softmax_row's tail and scalar scaling made this a quarter of the kernel's time. */
 static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
+  const lk_vf ninf = lk_vset1(-INFINITY);
+  lk_vi lane;
+  for (int i = 0; i < LK_VW; ++i) lane[i] = i;
   for (int i = 0; i < mp; ++i) {
     float *row = s + (long)i * nkp;
-    if (i < m) lk_softmax_row(Nk, row, scale, row);
-    memset(row + (i < m ? Nk : 0), 0, (size_t)(nkp - (i < m ? Nk : 0)) * sizeof(float));
+    lk_vf vm = ninf, vs = lk_vzero(), inv;
+    float mx;
+    if (i >= m) {
+      memset(row, 0, (size_t)nkp * sizeof(float));
+      continue;
+    }
+    for (long c = 0; c < nkp; c += LK_VW) vm = lk_vmax(lk_vselect(lane + (int)c < Nk, lk_vload(row + c), ninf), vm);
+    mx = lk_vhmax(vm) * scale; /* scale > 0 */
+    if (mx == -INFINITY) mx = 0.0f; /* an all −inf row gives NaN, as PyTorch does */
+    for (long c = 0; c < nkp; c += LK_VW) {
+      lk_vf e = lk_vexp(lk_vselect(lane + (int)c < Nk, lk_vload(row + c) * scale - mx, ninf));
+      vs += e;
+      lk_vstore(row + c, e);
+    }
+    inv = lk_vset1(1.0f / lk_vsum(vs));
+    for (long c = 0; c < nkp; c += LK_VW) lk_vstore(row + c, lk_vload(row + c) * inv);
   }
 }
 
