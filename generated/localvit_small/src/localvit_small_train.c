@@ -966,14 +966,19 @@ static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int
 }
 
 /* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
- * micro-tiles × cycles per tile, plus about one cycle per packed element. */
+ * micro-tiles × cycles per tile, plus about one cycle per packed element and half a cycle per
+ * element of A read in place. Without that last term, a narrow product (N = 64, 2 panels) was
+ * split by columns: each thread streamed all of A, twice the traffic of a split by rows. With it
+ * (bench_gemm-style harness, 2 threads, alternating builds): 3136×64×256 117-130 → 140-158
+ * GFLOP/s, 3200×64×64 108-112 → 135-154, 3152×192×768 120 → 141-142, 16384×192×192 116-121 →
+ * 135-139; batch-1 shapes (M = 197) unchanged within noise. */
 static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
   long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
   double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
   for (int a = 1; a <= parts; ++a) {
     if (parts % a) continue;
     long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
-    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + (pack_a ? mi * LK_GEMM_MR : 0));
+    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + mi * LK_GEMM_MR * (pack_a ? 1.0 : 0.5));
     if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
   }
 }
