@@ -68,12 +68,7 @@ static void lk__sdpa_pack_kt(int Nk, int D, const float *restrict k, long k_rs, 
     float *p = kt + (long)j0 * D;
     if (nr == LK_SDPA_NR)
       for (; d0 + 8 <= D; d0 += 8)
-        for (int j = 0; j < LK_SDPA_NR; j += 8) {
-          lk_v8 r[8], o[8];
-          for (int i = 0; i < 8; ++i) memcpy(&r[i], s + (long)(j + i) * k_rs + d0, sizeof r[i]);
-          lk_transpose8(r, o);
-          for (int i = 0; i < 8; ++i) memcpy(p + (long)(d0 + i) * LK_SDPA_NR + j, &o[i], sizeof o[i]);
-        }
+        for (int j = 0; j < LK_SDPA_NR; j += 8) lk_transpose8_block(s + (long)j * k_rs + d0, k_rs, p + (long)d0 * LK_SDPA_NR + j, LK_SDPA_NR);
     for (; d0 < D; ++d0)
       for (int j = 0; j < LK_SDPA_NR; ++j) p[(long)d0 * LK_SDPA_NR + j] = j < nr ? s[(long)j * k_rs + d0] : 0.0f;
   }

@@ -106,6 +106,15 @@ static inline void lk_transpose8(const lk_v8 r[8], lk_v8 o[8]) {
   }
 }
 
+/* d[k·ld + c] = s[c·ss + k] for c, k < 8: an 8×8 block of a strided matrix transposed through
+ * registers (gemm.c's B packing, attention's Kᵀ panels), 2.5× faster than element copies. */
+static inline void lk_transpose8_block(const float *s, long ss, float *d, long ld) {
+  lk_v8 r[8], o[8];
+  for (int i = 0; i < 8; ++i) memcpy(&r[i], s + i * ss, sizeof r[i]);
+  lk_transpose8(r, o);
+  for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
+}
+
 /* Unaligned load/store through memcpy: no alignment or aliasing assumptions, one vmovups. */
 static inline lk_vf lk_vload(const float *p) { lk_vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void lk_vstore(float *p, lk_vf v) { memcpy(p, &v, sizeof v); }
@@ -957,12 +966,7 @@ static void lk__sdpa_pack_kt(int Nk, int D, const float *restrict k, long k_rs, 
     float *p = kt + (long)j0 * D;
     if (nr == LK_SDPA_NR)
       for (; d0 + 8 <= D; d0 += 8)
-        for (int j = 0; j < LK_SDPA_NR; j += 8) {
-          lk_v8 r[8], o[8];
-          for (int i = 0; i < 8; ++i) memcpy(&r[i], s + (long)(j + i) * k_rs + d0, sizeof r[i]);
-          lk_transpose8(r, o);
-          for (int i = 0; i < 8; ++i) memcpy(p + (long)(d0 + i) * LK_SDPA_NR + j, &o[i], sizeof o[i]);
-        }
+        for (int j = 0; j < LK_SDPA_NR; j += 8) lk_transpose8_block(s + (long)j * k_rs + d0, k_rs, p + (long)d0 * LK_SDPA_NR + j, LK_SDPA_NR);
     for (; d0 < D; ++d0)
       for (int j = 0; j < LK_SDPA_NR; ++j) p[(long)d0 * LK_SDPA_NR + j] = j < nr ? s[(long)j * k_rs + d0] : 0.0f;
   }
@@ -1644,7 +1648,8 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
  * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
  * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
  * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
- * rows are contiguous (csa == 1, the common case: activations), otherwise packed into MR-tall panels.
+ * rows are contiguous (csa == 1, the common case: activations) or its columns are (rsa == 1: a weight
+ * gradient's dyᵀ), otherwise packed into MR-tall panels.
  *
  * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
  * latency = 8-10 independent chains):
@@ -1766,10 +1771,11 @@ __attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GE
 }
 
 /* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
- * a_packed: a is an MR-tall packed panel (a[k*MR + i]); otherwise a points at MR rows with row
- * stride rsa and unit column stride (all MR rows must be readable). bp is a packed NR-wide panel.
- * c is not restrict: it may be the epilogue's partial sums or residual. */
-static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packed,
+ * A(i, k) is a[k·ks + i] when ks > 0 (an MR-tall packed panel, ks = MR, or a column-major A read
+ * in place, ks = its column stride), else a[i·rsa + k] (MR rows read in place). All MR rows must
+ * be readable. bp is a packed NR-wide panel. c is not restrict: it may be the epilogue's partial
+ * sums or residual. */
+static void lk__gemm_tile(int kc, const float *restrict a, long rsa, long ks,
                           const float *restrict bp, float *c, long rsc, int mr, int nr,
                           const lk__gemm_epi *e) {
   lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
@@ -1787,7 +1793,7 @@ static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packe
       __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
     }
 
-  if (a_packed) {
+  if (ks > 0) {
     for (int k = 0; k < kc; ++k) {
       lk_vf b[LK_GEMM_NV];
       for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
@@ -1795,7 +1801,7 @@ static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packe
         lk_vf ai = lk_vset1(a[i]);
         for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
       }
-      a += LK_GEMM_MR;
+      a += ks;
       bp += LK_GEMM_NR;
     }
   } else {
@@ -1835,16 +1841,6 @@ static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packe
   }
 }
 
-/* d[k·ld + c] = s[c·ss + k] for c, k < 8: an 8×8 transpose in eight 8-float vectors (unpack,
- * shuffle, then swap 128-bit halves: the classic AVX sequence, which clang also lowers well for
- * SSE and AVX-512). NR is a multiple of 8 on every target. */
-static inline void lk__gemm_transpose8(const float *s, long ss, float *d, long ld) {
-  lk_v8 r[8], o[8];
-  for (int i = 0; i < 8; ++i) memcpy(&r[i], s + i * ss, sizeof r[i]);
-  lk_transpose8(r, o);
-  for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
-}
-
 /* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
  * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
  * fused_linear's squeeze-excite input, fused_linear.c). */
@@ -1860,11 +1856,11 @@ static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, l
         for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
     } else if (nr == LK_GEMM_NR && rsb == 1) {
       /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
-       * around 8×8 at a time in registers (2.5× faster than element copies, which made packing
-       * ~9% of a 197-row linear). */
+       * around 8×8 at a time in registers (element copies made packing ~9% of a 197-row linear;
+       * the shuffle sequence lowers well for SSE, AVX2 and AVX-512 alike). */
       int k0 = 0;
       for (; k0 + 8 <= kc; k0 += 8)
-        for (int j = 0; j < LK_GEMM_NR; j += 8) lk__gemm_transpose8(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
+        for (int j = 0; j < LK_GEMM_NR; j += 8) lk_transpose8_block(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
       for (; k0 < kc; ++k0)
         for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
     } else {
@@ -1896,12 +1892,19 @@ static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, l
   }
 }
 
-/* A is read in place when its rows are contiguous, unless the rows are a multiple of 4 KiB apart:
- * then all MR rows fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8%
- * slower in place than packed). */
-static int lk__gemm_packs_a(const lk__gemm_args *g) {
-  return g->csa != 1 || (g->rsa % 1024 == 0 && g->M > 1);
+/* How the micro-kernel reads A. In place when its rows are contiguous (activations), or its
+ * columns are (a weight gradient's A = dyᵀ: MR consecutive floats of one row of dy per k, what
+ * packing would copy), unless those rows or columns are a multiple of 4 KiB apart: then they all
+ * fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8% slower in place
+ * than packed). Otherwise packed. Reading dyᵀ in place made linear_grad_weight's packing (as much
+ * work as its products at N = 64: each A element feeds only N/VW vector FMAs) disappear. */
+enum { LK__GEMM_A_ROWS, LK__GEMM_A_COLUMNS, LK__GEMM_A_PACKED };
+static int lk__gemm_a_mode(const lk__gemm_args *g) {
+  if (g->csa == 1 && (g->rsa % 1024 != 0 || g->M <= 1)) return LK__GEMM_A_ROWS;
+  if (g->rsa == 1 && g->csa % 1024 != 0) return LK__GEMM_A_COLUMNS;
+  return LK__GEMM_A_PACKED;
 }
+static int lk__gemm_packs_a(const lk__gemm_args *g) { return lk__gemm_a_mode(g) == LK__GEMM_A_PACKED; }
 
 /* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
  * the residual, which must survive until the last slice adds it. */
@@ -1925,13 +1928,14 @@ static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nm
  * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
 static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
                            const float *bp, float *ap, float *stash, long nc0) {
-  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
+  const int pack_a = lk__gemm_packs_a(g), columns = lk__gemm_a_mode(g) == LK__GEMM_A_COLUMNS;
+  const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
   for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
     int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
     int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
     const float *a = g->A + ic * g->rsa + pc * g->csa;
     if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
-    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
+    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, g->csa, ap);
     for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
       int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
       for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
@@ -1953,9 +1957,9 @@ static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int n
           if (pc > 0) { e.part = s; e.rsp = nc0; }
           if (!last) { dst = s; rsd = nc0; }
         }
-        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
-        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
-        else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
+        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
+        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, columns ? g->csa : 0, bpan, dst, rsd, mr, nr, &e);
+        else lk__gemm_tile(kc, ap, 0, LK_GEMM_MR, bpan, dst, rsd, mr, nr, &e);
       } /* for ir */
     } /* for jr */
   } /* for ic */
