@@ -15,6 +15,11 @@ The frameworks take turns: each is warmed up once (--warmup steps), then --round
 round, which warms up by itself). Each column is the median of its pooled steps, and "per round" gives
 the range of Locus / eager over the rounds: this VM's speed drifts by 10-70 % over minutes, and one
 framework timed alone during a slow phase skews a sequential comparison.
+
+Leave KMP_BLOCKTIME unset: Locus's runtime then uses its default of 1 ms (LocusRuntime's
+ModelLibrary.open), so its workers spin across the short gaps between a step's ~330 kernels.
+KMP_BLOCKTIME=0 makes every one of those parallel regions wake a sleeping worker (15-70 µs each
+on this VM), a cost only Locus pays: PyTorch's OpenMP is libgomp, which ignores the variable.
 """
 import argparse
 import json
