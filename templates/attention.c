@@ -315,15 +315,6 @@ void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, 
  *   out[b, n, h] = Σ_t softmax_t(scale · q[b, n, h] · k[b, t, n, g]) · v[b, t, n, g], g = h / (H / Hk).
  * T is small (a handful of shifts), so the kernel is dot products vectorised over D, parallel over
  * the B·N token positions. out must not overlap q, k or v. */
-static float lk__attn_dot(const float *a, const float *b, int n) {
-  lk_vf s = lk_vzero();
-  int i = 0;
-  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
-  float r = lk_vsum(s);
-  for (; i < n; ++i) r += a[i] * b[i];
-  return r;
-}
-
 void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
                         const float *v, float *out, float scale) {
   long pos = (long)B * N, ldq = (long)H * D, ldk = (long)Hk * D;
@@ -342,7 +333,7 @@ void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *
       long kv = (long)(h / group) * D; /* offset of the kv head inside a row */
       float m = -INFINITY, sum = 0.0f;
       for (int t = 0; t < T; ++t) {
-        wp[t] = scale * lk__attn_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
+        wp[t] = scale * lk_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
         m = wp[t] > m ? wp[t] : m;
       }
       for (int t = 0; t < T; ++t) sum += (wp[t] = expf(wp[t] - m));

@@ -289,7 +289,7 @@ static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nm
  * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
 static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
                            const float *bp, float *ap, float *stash, long nc0) {
-  const int pack_a = lk__gemm_packs_a(g), columns = lk__gemm_a_mode(g) == LK__GEMM_A_COLUMNS;
+  const int mode = lk__gemm_a_mode(g), pack_a = mode == LK__GEMM_A_PACKED, columns = mode == LK__GEMM_A_COLUMNS;
   const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
   for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
     int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);

@@ -752,20 +752,6 @@ static void lk__grad_odo_next(lk__grad_odo *o) {
   }
 }
 
-/* Σ x[i]·x2[i] over i < n, in lk_sum's lanes and order. */
-static inline float lk__grad_dot(const float *x, const float *x2, long n) {
-  lk_vf s0 = lk_vzero(), s1 = lk_vzero();
-  long i = 0;
-  float s;
-  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
-    s0 += lk_vload(x + i) * lk_vload(x2 + i);
-    s1 += lk_vload(x + i + LK_VW) * lk_vload(x2 + i + LK_VW);
-  }
-  s = lk_vsum(s0 + s1);
-  for (; i < n; ++i) s += x[i] * x2[i];
-  return s;
-}
-
 /* y = x (x ⊙ x2 when x2 is not NULL, both of shape[0:rank] and dense) summed over the axes d with
  * reduce[d] != 0; y holds the kept axes in order, dense. rank ≤ 8, batch axis included. An empty
  * reduced range gives 0. */
@@ -845,7 +831,7 @@ static void lk__reduce_sum(int rank, const long *shape, const unsigned char *red
         for (long r = lo; r < hi;) {
           long s0 = r % Sin, len = lk_min_l(Sin - s0, hi - r);
           const long at = ko.off + ro.off + s0;
-          acc += x2 ? lk__grad_dot(x + at, x2 + at, len) : lk_sum(x + at, len);
+          acc += x2 ? lk_dot(x + at, x2 + at, len) : lk_sum(x + at, len);
           r += len;
           if (s0 + len == Sin) lk__grad_odo_next(&ro);
         }

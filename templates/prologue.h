@@ -311,6 +311,18 @@ static inline float lk_sum(const float *x, long n) {
   return s;
 }
 
+/* Σ a[i]·b[i] over i < n in LK_VW fixed lanes, then the lanes in order (local attention's
+ * scores, grad.c's reduce_sum_product). */
+static inline float lk_dot(const float *a, const float *b, long n) {
+  lk_vf s = lk_vzero();
+  long i = 0;
+  float r;
+  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
+  r = lk_vsum(s);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
 /* ---- Small integer helpers -------------------------------------------------------------------- */
 static inline long lk_min_l(long a, long b) { return a < b ? a : b; }
 static inline long lk_max_l(long a, long b) { return a > b ? a : b; }

@@ -201,9 +201,10 @@ extension KernelTable {
     if shape.isEmpty { (shape, mask) = (["1"], [0]) }
     guard shape.count <= 8 else { throw k.unsupported("rank \(shape.count) with the batch; the kernel takes at most 8") }
     let reduce = "(const unsigned char[]){" + mask.map(String.init).joined(separator: ", ") + "}"
+    let product = k.node.operands.count > 1  // Σ x ⊙ y
     var args = ["\(shape.count)", KernelContext.longs(shape), reduce, try k.arg(0)]
-    if k.node.operands.count > 1 { args.append(try k.arg(1)) }  // Σ x ⊙ y
-    k.call(k.node.operands.count > 1 ? "lk_reduce_sum_product" : "lk_reduce_sum", args + [try k.out()], from: "grad.c")
+    if product { args.append(try k.arg(1)) }
+    k.call(product ? "lk_reduce_sum_product" : "lk_reduce_sum", args + [try k.out()], from: "grad.c")
   }
 
   /// A copy whose source strides are 0 along the broadcast axes.

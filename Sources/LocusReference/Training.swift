@@ -96,9 +96,9 @@ extension Interpreter {
     case .mulAdd:
       // a·b + c under `binary`'s broadcasting, in double (one rounding, as the fused kernel's FMA).
       let t = (0..<3).map { squeezed(xs[$0], types[$0], lead: types[$0], toRank: result.rank) }
+      let from = types.map { broadcastOffsets(squeezedForBatch($0, toRank: result.rank), to: result.shape) }  // per sample
       return perSample(t, types, batch: batch, batched: result.batched) { s in
-        let from = s.map { broadcastOffsets($0.shape, to: result.shape) }
-        return Tensor(shape: result.shape, data: (0..<result.count).map { i in
+        Tensor(shape: result.shape, data: (0..<result.count).map { i in
           Float(Double(s[0].data[from[0][i]]) * Double(s[1].data[from[1][i]]) + Double(s[2].data[from[2][i]]))
         })
       }

@@ -329,6 +329,18 @@ static inline float lk_sum(const float *x, long n) {
   return s;
 }
 
+/* Σ a[i]·b[i] over i < n in LK_VW fixed lanes, then the lanes in order (local attention's
+ * scores, grad.c's reduce_sum_product). */
+static inline float lk_dot(const float *a, const float *b, long n) {
+  lk_vf s = lk_vzero();
+  long i = 0;
+  float r;
+  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
+  r = lk_vsum(s);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
 /* ---- Small integer helpers -------------------------------------------------------------------- */
 static inline long lk_min_l(long a, long b) { return a < b ? a : b; }
 static inline long lk_max_l(long a, long b) { return a > b ? a : b; }
@@ -1213,15 +1225,6 @@ void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, 
  *   out[b, n, h] = Σ_t softmax_t(scale · q[b, n, h] · k[b, t, n, g]) · v[b, t, n, g], g = h / (H / Hk).
  * T is small (a handful of shifts), so the kernel is dot products vectorised over D, parallel over
  * the B·N token positions. out must not overlap q, k or v. */
-static float lk__attn_dot(const float *a, const float *b, int n) {
-  lk_vf s = lk_vzero();
-  int i = 0;
-  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
-  float r = lk_vsum(s);
-  for (; i < n; ++i) r += a[i] * b[i];
-  return r;
-}
-
 void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
                         const float *v, float *out, float scale) {
   long pos = (long)B * N, ldq = (long)H * D, ldk = (long)Hk * D;
@@ -1240,7 +1243,7 @@ void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *
       long kv = (long)(h / group) * D; /* offset of the kv head inside a row */
       float m = -INFINITY, sum = 0.0f;
       for (int t = 0; t < T; ++t) {
-        wp[t] = scale * lk__attn_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
+        wp[t] = scale * lk_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
         m = wp[t] > m ? wp[t] : m;
       }
       for (int t = 0; t < T; ++t) sum += (wp[t] = expf(wp[t] - m));
@@ -1781,7 +1784,7 @@ static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nm
  * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
 static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
                            const float *bp, float *ap, float *stash, long nc0) {
-  const int pack_a = lk__gemm_packs_a(g), columns = lk__gemm_a_mode(g) == LK__GEMM_A_COLUMNS;
+  const int mode = lk__gemm_a_mode(g), pack_a = mode == LK__GEMM_A_PACKED, columns = mode == LK__GEMM_A_COLUMNS;
   const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
   for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
     int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);

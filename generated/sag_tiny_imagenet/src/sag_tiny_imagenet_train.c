@@ -329,6 +329,18 @@ static inline float lk_sum(const float *x, long n) {
   return s;
 }
 
+/* Σ a[i]·b[i] over i < n in LK_VW fixed lanes, then the lanes in order (local attention's
+ * scores, grad.c's reduce_sum_product). */
+static inline float lk_dot(const float *a, const float *b, long n) {
+  lk_vf s = lk_vzero();
+  long i = 0;
+  float r;
+  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
+  r = lk_vsum(s);
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
 /* ---- Small integer helpers -------------------------------------------------------------------- */
 static inline long lk_min_l(long a, long b) { return a < b ? a : b; }
 static inline long lk_max_l(long a, long b) { return a > b ? a : b; }
@@ -876,7 +888,7 @@ static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nm
  * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
 static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
                            const float *bp, float *ap, float *stash, long nc0) {
-  const int pack_a = lk__gemm_packs_a(g), columns = lk__gemm_a_mode(g) == LK__GEMM_A_COLUMNS;
+  const int mode = lk__gemm_a_mode(g), pack_a = mode == LK__GEMM_A_PACKED, columns = mode == LK__GEMM_A_COLUMNS;
   const int stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
   for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
     int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
@@ -2198,15 +2210,6 @@ void lk_sdpa_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, 
  *   out[b, n, h] = Σ_t softmax_t(scale · q[b, n, h] · k[b, t, n, g]) · v[b, t, n, g], g = h / (H / Hk).
  * T is small (a handful of shifts), so the kernel is dot products vectorised over D, parallel over
  * the B·N token positions. out must not overlap q, k or v. */
-static float lk__attn_dot(const float *a, const float *b, int n) {
-  lk_vf s = lk_vzero();
-  int i = 0;
-  for (; i + LK_VW <= n; i += LK_VW) s += lk_vload(a + i) * lk_vload(b + i);
-  float r = lk_vsum(s);
-  for (; i < n; ++i) r += a[i] * b[i];
-  return r;
-}
-
 void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
                         const float *v, float *out, float scale) {
   long pos = (long)B * N, ldq = (long)H * D, ldk = (long)Hk * D;
@@ -2225,7 +2228,7 @@ void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *
       long kv = (long)(h / group) * D; /* offset of the kv head inside a row */
       float m = -INFINITY, sum = 0.0f;
       for (int t = 0; t < T; ++t) {
-        wp[t] = scale * lk__attn_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
+        wp[t] = scale * lk_dot(qh, k + ((b * T + t) * N + n) * ldk + kv, D);
         m = wp[t] > m ? wp[t] : m;
       }
       for (int t = 0; t < T; ++t) sum += (wp[t] = expf(wp[t] - m));
@@ -3450,20 +3453,6 @@ static void lk__grad_odo_next(lk__grad_odo *o) {
   }
 }
 
-/* Σ x[i]·x2[i] over i < n, in lk_sum's lanes and order. */
-static inline float lk__grad_dot(const float *x, const float *x2, long n) {
-  lk_vf s0 = lk_vzero(), s1 = lk_vzero();
-  long i = 0;
-  float s;
-  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
-    s0 += lk_vload(x + i) * lk_vload(x2 + i);
-    s1 += lk_vload(x + i + LK_VW) * lk_vload(x2 + i + LK_VW);
-  }
-  s = lk_vsum(s0 + s1);
-  for (; i < n; ++i) s += x[i] * x2[i];
-  return s;
-}
-
 /* y = x (x ⊙ x2 when x2 is not NULL, both of shape[0:rank] and dense) summed over the axes d with
  * reduce[d] != 0; y holds the kept axes in order, dense. rank ≤ 8, batch axis included. An empty
  * reduced range gives 0. */
@@ -3543,7 +3532,7 @@ static void lk__reduce_sum(int rank, const long *shape, const unsigned char *red
         for (long r = lo; r < hi;) {
           long s0 = r % Sin, len = lk_min_l(Sin - s0, hi - r);
           const long at = ko.off + ro.off + s0;
-          acc += x2 ? lk__grad_dot(x + at, x2 + at, len) : lk_sum(x + at, len);
+          acc += x2 ? lk_dot(x + at, x2 + at, len) : lk_sum(x + at, len);
           r += len;
           if (s0 + len == Sin) lk__grad_odo_next(&ro);
         }
